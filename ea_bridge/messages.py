@@ -1,0 +1,337 @@
+"""The EA bridge's messages: one frozen dataclass per wire type, and the JSON codec between them.
+
+Every frame carries one JSON object with a type word under ``"t"``. Short keys (``m``, ``p``,
+``r``, ``e``) because the EA writes them with a hand-made MQL JSON builder and ticks are the bulk
+of the traffic. Field names here are the wire names the MQL side uses (``docs/protocol.md`` is
+the normative description; ``ea_bridge/mql`` must stay in lockstep).
+
+Decoding is strict: unknown type words, missing fields, a ``bool`` where an ``int`` belongs,
+a non-finite number (orjson refuses ``NaN``, ``Infinity`` and ``1e999``), all raise
+:class:`ProtocolViolation`, because a peer that sends them is broken and guessing would hide it.
+Unknown *extra* keys are ignored, so a newer EA can add fields.
+
+The MAC rule of the handshake lives here too (:func:`auth_mac`): the EA proves it holds the
+token by an HMAC keyed with SHA-256 of the token over the server's nonce and its identity. The
+daemon holds only that SHA-256 (it is in the token record), and the raw token never crosses the
+bridge; binding the MAC to login and server stops a recorded answer being replayed for another
+terminal, and the fresh nonce stops it being replayed at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from .errors import ProtocolViolation
+
+__all__ = [
+    "EVENT_TERMINAL",
+    "EVENT_TICKS",
+    "EVENT_TRADE",
+    "PROTOCOL_VERSION",
+    "REFUSAL_REASONS",
+    "TRADE_METHODS",
+    "Auth",
+    "Bye",
+    "Challenge",
+    "ErrorResponse",
+    "Event",
+    "Hello",
+    "Message",
+    "Ping",
+    "Pong",
+    "Refuse",
+    "Request",
+    "Response",
+    "Welcome",
+    "auth_mac",
+    "decode",
+    "encode",
+    "token_key",
+]
+
+PROTOCOL_VERSION: Final = 1
+
+#: Event names the EA sends.
+EVENT_TICKS: Final = "ticks"
+EVENT_TRADE: Final = "trade"
+EVENT_TERMINAL: Final = "terminal"
+
+#: Methods with side effects at the broker. A lost answer to one of these is an unknown outcome,
+#: never a "retry freely" disconnect.
+TRADE_METHODS: frozenset[str] = frozenset({"order_send"})
+
+#: Words a ``refuse`` may carry: the contract's auth reasons, then the bridge's own.
+REFUSAL_REASONS: frozenset[str] = frozenset({
+    "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",
+    "device_not_approved", "terminal_mismatch", "scope",
+    "already_connected", "unsupported_version", "handshake_timeout", "protocol_error",
+    "shutting_down",
+})
+
+_MAC_LABEL: Final = b"mtgw-ea-auth-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """EA → daemon, first frame: who the terminal is."""
+
+    protocol_version: int
+    platform: str
+    build: int
+    ea_version: str
+    login: int
+    server: str
+    company: str
+    terminal_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """Daemon → EA: prove the token by MAC-ing this nonce (hex, 32 random bytes)."""
+
+    nonce: str
+    server_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """EA → daemon: ``mac`` = :func:`auth_mac` in lowercase hex."""
+
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Daemon → EA: the session is live; the EA adopts the heartbeat settings."""
+
+    session_id: str
+    heartbeat_interval_s: float
+    heartbeat_timeout_s: float
+    max_frame_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """Daemon → EA: the handshake failed; ``reason`` is a word of :data:`REFUSAL_REASONS`."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Daemon → EA: call ``method`` with named ``params``; answered by a response with ``id``."""
+
+    id: int
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """EA → daemon: the result of request ``id``."""
+
+    id: int
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """EA → daemon: request ``id`` could not be evaluated; ``code`` is a contract code."""
+
+    id: int
+    code: int
+    message: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """EA → daemon push (ticks, trade events, terminal state), numbered per direction."""
+
+    seq: int
+    name: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Either way: a heartbeat; ``ts`` is opaque to the receiver and echoed in the pong."""
+
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """Either way: the answer to a ping, echoing its ``ts``."""
+
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """Either way: an orderly close with a reason (shutdown, token revoked, ...)."""
+
+    reason: str
+    message: str = ""
+
+
+Message = (
+    Hello | Challenge | Auth | Welcome | Refuse | Request | Response | ErrorResponse | Event
+    | Ping | Pong | Bye
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    wire: str
+    kind: type | tuple[type, ...]
+    required: bool = True
+    default: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Schema:
+    cls: type
+    fields: tuple[tuple[str, _Field], ...] = field(default=())
+
+
+def _f(wire: str, kind: type | tuple[type, ...], *, default: Any = ...) -> _Field:
+    return _Field(wire, kind, default is ..., None if default is ... else default)
+
+
+_NUMBER = (int, float)
+_ANY = object
+# type word -> how to read each attribute from the wire object.
+_SCHEMAS: dict[str, _Schema] = {
+    "hello": _Schema(Hello, (
+        ("protocol_version", _f("v", int)), ("platform", _f("platform", str)),
+        ("build", _f("build", int)), ("ea_version", _f("ea_version", str)),
+        ("login", _f("login", int)), ("server", _f("server", str)),
+        ("company", _f("company", str)), ("terminal_name", _f("terminal_name", str, default="")),
+    )),
+    "challenge": _Schema(Challenge, (
+        ("nonce", _f("nonce", str)), ("server_time_ms", _f("server_time_ms", int)),
+    )),
+    "auth": _Schema(Auth, (("mac", _f("mac", str)),)),
+    "welcome": _Schema(Welcome, (
+        ("session_id", _f("session_id", str)),
+        ("heartbeat_interval_s", _f("heartbeat_interval_s", _NUMBER)),
+        ("heartbeat_timeout_s", _f("heartbeat_timeout_s", _NUMBER)),
+        ("max_frame_bytes", _f("max_frame_bytes", int)),
+    )),
+    "refuse": _Schema(Refuse, (
+        ("reason", _f("reason", str)), ("message", _f("message", str, default="")),
+    )),
+    "req": _Schema(Request, (
+        ("id", _f("id", int)), ("method", _f("m", str)), ("params", _f("p", dict, default={})),
+    )),
+    "evt": _Schema(Event, (
+        ("seq", _f("seq", int)), ("name", _f("m", str)), ("payload", _f("p", dict)),
+    )),
+    "ping": _Schema(Ping, (("ts", _f("ts", int)),)),
+    "pong": _Schema(Pong, (("ts", _f("ts", int)),)),
+    "bye": _Schema(Bye, (
+        ("reason", _f("reason", str)), ("message", _f("message", str, default="")),
+    )),
+}
+_TYPE_WORDS: dict[type, str] = {schema.cls: word for word, schema in _SCHEMAS.items()}
+
+
+def _read(obj: dict[str, Any], name: str, spec: _Field, word: str) -> Any:
+    if spec.wire not in obj:
+        if spec.required:
+            raise ProtocolViolation(f"{word}: missing field {spec.wire!r}")
+        return dict(spec.default) if isinstance(spec.default, dict) else spec.default
+    value = obj[spec.wire]
+    # bool is an int subclass in Python; on the wire true is never a number.
+    if isinstance(value, bool) and spec.kind is not bool:
+        raise ProtocolViolation(f"{word}: field {spec.wire!r} has the wrong type")
+    if spec.kind is not _ANY and not isinstance(value, spec.kind):
+        raise ProtocolViolation(f"{word}: field {spec.wire!r} has the wrong type")
+    return value
+
+
+def decode(payload: bytes) -> Message:
+    """Parse one frame's payload into its message.
+
+    Raises:
+        ProtocolViolation: not UTF-8 JSON, not an object, unknown ``t``, or a field missing or
+            of the wrong type. The connection that sent it must be closed.
+    """
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolViolation("frame is not valid UTF-8 JSON") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolViolation("frame is not a JSON object")
+    word = obj.get("t")
+    if word == "res":
+        return _decode_response(obj)
+    if not isinstance(word, str) or word not in _SCHEMAS:
+        raise ProtocolViolation(f"unknown message type {word!r}"[:80])
+    schema = _SCHEMAS[word]
+    values = {name: _read(obj, name, spec, word) for name, spec in schema.fields}
+    message: Message = schema.cls(**values)
+    return message
+
+
+def _decode_response(obj: dict[str, Any]) -> Response | ErrorResponse:
+    rid = obj.get("id")
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        raise ProtocolViolation("res: field 'id' missing or not an integer")
+    if "e" in obj:
+        err = obj["e"]
+        if not isinstance(err, dict):
+            raise ProtocolViolation("res: field 'e' is not an object")
+        code, message = err.get("code"), err.get("message")
+        if not isinstance(code, int) or isinstance(code, bool) or not isinstance(message, str):
+            raise ProtocolViolation("res: error needs an integer 'code' and a string 'message'")
+        return ErrorResponse(rid, code, message, err.get("data"))
+    if "r" not in obj:
+        raise ProtocolViolation("res: needs 'r' or 'e'")
+    return Response(rid, obj["r"])
+
+
+def encode(message: Message) -> bytes:
+    """Serialize ``message`` to a frame payload (not yet length-prefixed).
+
+    Raises:
+        TypeError: ``message`` holds something JSON cannot carry (orjson's error), or NaN.
+    """
+    if isinstance(message, Response):
+        return orjson.dumps({"t": "res", "id": message.id, "r": message.result})
+    if isinstance(message, ErrorResponse):
+        err: dict[str, Any] = {"code": message.code, "message": message.message}
+        if message.data is not None:
+            err["data"] = message.data
+        return orjson.dumps({"t": "res", "id": message.id, "e": err})
+    word = _TYPE_WORDS[type(message)]
+    obj: dict[str, Any] = {"t": word}
+    for name, spec in _SCHEMAS[word].fields:
+        obj[spec.wire] = getattr(message, name)
+    return orjson.dumps(obj)
+
+
+def token_key(token: str) -> bytes:
+    """The HMAC key both sides derive from the token: its SHA-256 digest (32 bytes).
+
+    The daemon never holds the token itself, only this digest (``token_sha256`` in the record).
+    """
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def auth_mac(key: bytes, nonce: str, login: int, server: str) -> str:
+    """HMAC-SHA256 over ``"mtgw-ea-auth-v1\\n" nonce "\\n" login "\\n" server``, lowercase hex.
+
+    ``nonce`` is the hex string from the challenge exactly as received; ``login`` in decimal;
+    ``server`` as UTF-8.
+    """
+    msg = b"\n".join((_MAC_LABEL, nonce.encode("ascii"), str(login).encode("ascii"),
+                      server.encode("utf-8")))
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
