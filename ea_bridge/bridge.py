@@ -1,0 +1,190 @@
+"""The bridge as the daemon sees it: listen for EAs, route calls to the right terminal.
+
+:class:`Bridge` owns the listening socket and the table ``terminal → session``. It enforces one
+live session per terminal (a second EA for the same login and server is refused with
+``already_connected`` while the first is alive; the first's heartbeat timeout frees the slot if
+it died silently), routes ``call(terminal, ...)``, and hands pushes to the injected listener.
+
+Everything hangs off one instance; there is no module state, so a test can run several bridges
+on port 0 side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .connection import HeartbeatSettings
+from .errors import TerminalNotConnected
+from .framing import DEFAULT_MAX_FRAME_BYTES
+from .interfaces import BridgeListener, EAVerifier, NullListener, SessionInfo, TerminalId
+from .server import TerminalSession
+
+__all__ = ["Bridge"]
+
+log = logging.getLogger("ea_bridge.bridge")
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Bridge:
+    """Accepts EA connections and forwards calls to them.
+
+    Args:
+        verifier: judges each handshake (the daemon's authenticator).
+        listener: receives sessions, ticks and events; defaults to discarding them.
+        host: address to listen on; loopback unless ``allow_non_loopback`` is set.
+        port: TCP port; 0 picks a free one (see :attr:`port`).
+        heartbeat: ping interval, dead-peer timeout and handshake deadline.
+        max_frame_bytes: largest frame accepted after the handshake.
+        allow_non_loopback: the only way to listen beyond this machine; the EA's token MAC is
+            not encryption, so this is for deliberate setups (a VPN, a VM host) only.
+        clock: monotonic seconds, injected for tests.
+        wall_clock_ms: epoch milliseconds, injected for tests.
+        random_hex: ``n`` random bytes as hex (nonces, session ids), injected for tests.
+    """
+
+    def __init__(self, verifier: EAVerifier, listener: BridgeListener | None = None, *,
+                 host: str = "127.0.0.1", port: int = 8711,
+                 heartbeat: HeartbeatSettings | None = None,
+                 max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+                 allow_non_loopback: bool = False,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock_ms: Callable[[], int] = _wall_clock_ms,
+                 random_hex: Callable[[int], str] = secrets.token_hex) -> None:
+        if not allow_non_loopback and not _is_loopback(host):
+            raise ValueError(f"refusing to listen on non-loopback address {host!r} "
+                             "without allow_non_loopback")
+        self.verifier = verifier
+        self.listener: BridgeListener = listener or NullListener()
+        self.host = host
+        self._requested_port = port
+        self.heartbeat = heartbeat or HeartbeatSettings()
+        self.max_frame_bytes = max_frame_bytes
+        self.clock = clock
+        self.wall_clock_ms = wall_clock_ms
+        self.random_hex = random_hex
+        self._server: asyncio.Server | None = None
+        self._sessions: dict[TerminalId, TerminalSession] = {}
+        self._all: set[TerminalSession] = set()
+        self._changed = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start listening."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_session, self.host,
+                                                self._requested_port)
+        log.info("EA bridge listening on %s:%d", self.host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful after asking for port 0)."""
+        if self._server is None or not self._server.sockets:
+            return self._requested_port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop listening, tell every EA ``shutting_down``, fail calls in flight."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._all):
+            session.close("shutting_down", "the daemon is shutting down")
+        if self._server is not None:
+            # Let the byes flush before the transports are torn down.
+            await asyncio.sleep(0)
+            await self._server.wait_closed()
+            self._server = None
+
+    # -- what the daemon uses --------------------------------------------------------------
+
+    async def call(self, terminal: TerminalId, method: str, params: dict[str, Any],
+                   timeout_s: float) -> Any:
+        """Call ``method`` on the terminal's EA and return its result.
+
+        Raises:
+            TerminalNotConnected: no EA is connected for ``terminal``; nothing was sent.
+            TerminalTimeout: a read got no answer within ``timeout_s``.
+            TradeOutcomeUnknown: a trade's answer was lost (timeout or disconnect).
+            TerminalDisconnected: the EA dropped while a read was in flight.
+            EAError: the EA answered with an error code.
+        """
+        session = self._sessions.get(terminal)
+        if session is None:
+            raise TerminalNotConnected(f"no terminal connected for {terminal}")
+        return await session.call(method, params, timeout_s)
+
+    def session(self, terminal: TerminalId) -> SessionInfo | None:
+        """The live session for ``terminal``, if any."""
+        session = self._sessions.get(terminal)
+        return session.info if session is not None else None
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every live session."""
+        return [s.info for s in self._sessions.values() if s.info is not None]
+
+    async def wait_for_terminal(self, terminal: TerminalId, timeout_s: float) -> SessionInfo:
+        """Wait until an EA for ``terminal`` has completed its handshake.
+
+        Raises:
+            TimeoutError: none did within ``timeout_s``.
+        """
+        async with asyncio.timeout(timeout_s):
+            while True:
+                info = self.session(terminal)
+                if info is not None:
+                    return info
+                self._changed.clear()
+                await self._changed.wait()
+
+    def disconnect(self, terminal: TerminalId, reason: str, message: str) -> bool:
+        """Close the terminal's session, telling the EA why (e.g. ``token_revoked``).
+
+        Returns whether there was a session to close.
+        """
+        session = self._sessions.get(terminal)
+        if session is None:
+            return False
+        session.close(reason, message)
+        return True
+
+    # -- what sessions use -----------------------------------------------------------------
+
+    def register(self, session: TerminalSession, info: SessionInfo) -> bool:
+        """Claim the terminal's slot; False when another live session holds it."""
+        if info.terminal in self._sessions:
+            return False
+        self._sessions[info.terminal] = session
+        self._changed.set()
+        return True
+
+    def unregister(self, session: TerminalSession, info: SessionInfo | None,
+                   reason: str) -> None:
+        """Forget the session; release its slot (if it held one) and tell the listener."""
+        self._all.discard(session)
+        if info is not None and self._sessions.get(info.terminal) is session:
+            del self._sessions[info.terminal]
+            self._changed.set()
+            self.listener.session_down(info, reason)
+
+    def _new_session(self) -> TerminalSession:
+        session = TerminalSession(self)
+        self._all.add(session)
+        return session
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

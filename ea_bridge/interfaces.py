@@ -1,0 +1,83 @@
+"""The seams between the bridge and whoever embeds it: identities, the verifier, the listener.
+
+The bridge must not know how tokens are issued or where ticks go (``ea_bridge`` never imports
+``gateway``), so the daemon hands it two objects: an :class:`EAVerifier` that judges a handshake,
+and a :class:`BridgeListener` that receives sessions, ticks and events. Tests hand it their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .messages import Hello
+
+__all__ = ["BridgeListener", "EAVerifier", "NullListener", "SessionInfo", "TerminalId"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TerminalId:
+    """A terminal as a token binds it: the trading account's login on a broker server."""
+
+    login: int
+    server: str
+
+    def __str__(self) -> str:
+        return f"{self.login}@{self.server}"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A live EA session: who connected, under which token record, since when (wall clock, s)."""
+
+    terminal: TerminalId
+    session_id: str
+    token_id: str
+    hello: Hello
+    connected_at: float
+
+
+class EAVerifier(Protocol):
+    """Judges an EA's handshake. Implemented by the daemon's authenticator."""
+
+    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
+        """Check the MAC against the token records and return the matching ``token_id``.
+
+        Raises:
+            AuthRefused: with the contract's reason word (``invalid_token``, ``token_expired``,
+                ``token_revoked``, ``terminal_mismatch``, ``device_not_approved``, ...).
+        """
+        ...
+
+
+class BridgeListener(Protocol):
+    """Receives what the EAs push. Called on the event loop; must not block."""
+
+    def session_up(self, info: SessionInfo) -> None:
+        """An EA completed the handshake."""
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """An EA session ended (``eof``, ``heartbeat_timeout``, ``protocol_error``, ...)."""
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Ticks for one symbol, rows as in ``docs/protocol.md``: time_msc, bid, ask, last,
+        volume, flags, volume_real."""
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        """Any other event (``trade``, ``terminal``); ``missed`` > 0 means events were lost."""
+
+
+class NullListener:
+    """A listener that keeps nothing, for embedders that only make calls."""
+
+    def session_up(self, info: SessionInfo) -> None:
+        """Ignore."""
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """Ignore."""
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Ignore."""
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        """Ignore."""
