@@ -1,0 +1,35 @@
+"""Helpers shared by the tests: an injectable clock, byte-splitting, and the time unit.
+
+Tests never sleep to wait for something: they wait on events, or move a :class:`FakeClock`.
+Where a real deadline is unavoidable (a socket read that must not hang forever), it is a
+multiple of :data:`MS`, which ``MTGW_TEST_TIME_SCALE`` stretches on a slow machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+#: One millisecond of test time, scaled for slow machines.
+MS = 0.001 * float(os.environ.get("MTGW_TEST_TIME_SCALE", "1"))
+
+
+class FakeClock:
+    """A clock that moves only when told to: ``clock()`` returns ``now``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def splits(data: bytes) -> Iterator[tuple[str, list[bytes]]]:
+    """Every way the tests cut a byte string: whole, byte by byte, and in two at every offset."""
+    yield "whole", [data]
+    yield "bytewise", [data[i : i + 1] for i in range(len(data))]
+    for offset in range(1, len(data)):
+        yield f"split@{offset}", [data[:offset], data[offset:]]
