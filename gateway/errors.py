@@ -1,0 +1,164 @@
+"""The daemon's exceptions, and the one table that turns any exception into a JSON-RPC error.
+
+The tree, and how a client reacts::
+
+    GatewayError
+    ├── ConfigError              the config file is wrong: fix it (raised at start only)
+    ├── Unauthorized             -32004, ``reason`` says why: fix the token or approve the device
+    ├── InvalidParams            -32602, the message names the field: fix the call
+    ├── NotFound                 -32006, unknown symbol or ticket
+    └── Unavailable              -32014, shutting down or reconciling: retry later
+
+Bridge exceptions (``ea_bridge.errors``) are mapped here too: the bridge knows nothing of
+JSON-RPC codes, and this module is the only place that does. :func:`to_rpc_error` walks the
+exception's MRO against :data:`ERROR_TABLE`, so a subclass inherits its parent's code unless it
+has its own row. Messages in the table are public; exception text is only used where the
+exception is *ours* and written to be shown (``InvalidParams``, ``Unauthorized``,
+``NotFound``, an EA's own error message). Anything else becomes ``-32603`` with no details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ea_bridge.errors import (
+    BridgeError,
+    EAError,
+    FrameTooLarge,
+    TerminalDisconnected,
+    TerminalNotConnected,
+    TerminalTimeout,
+    TradeOutcomeUnknown,
+)
+
+__all__ = [
+    "ERROR_TABLE",
+    "EA_PASSTHROUGH_CODES",
+    "ConfigError",
+    "GatewayError",
+    "InvalidParams",
+    "NotFound",
+    "RpcError",
+    "Unauthorized",
+    "Unavailable",
+    "to_rpc_error",
+]
+
+# JSON-RPC codes (spec) and the contract's own.
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+TERMINAL_OFFLINE: Final = -32001
+BROKER_DISCONNECTED: Final = -32002
+OUTCOME_UNKNOWN: Final = -32003
+UNAUTHORIZED: Final = -32004
+NOT_FOUND: Final = -32006
+AUTOTRADING_DISABLED: Final = -32007
+HISTORY_NOT_READY: Final = -32008
+UNSUPPORTED: Final = -32009
+TIMEOUT: Final = -32013
+UNAVAILABLE: Final = -32014
+
+
+class GatewayError(Exception):
+    """Root of every exception raised by ``gateway``."""
+
+
+class ConfigError(GatewayError):
+    """The configuration is invalid; the message says which file and key."""
+
+
+class Unauthorized(GatewayError):
+    """The request's credentials are refused; ``reason`` is one of the contract's words.
+
+    The client must fix its token (or wait for device approval); retrying unchanged is useless.
+    """
+
+    REASONS: Final = frozenset({
+        "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",
+        "device_not_approved", "terminal_mismatch", "scope",
+    })
+
+    def __init__(self, reason: str, message: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown auth failure reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class InvalidParams(GatewayError):
+    """The call's parameters are wrong; the message names the field. Fix the call."""
+
+
+class NotFound(GatewayError):
+    """An unknown symbol or ticket."""
+
+
+class Unavailable(GatewayError):
+    """The daemon cannot serve this now (shutting down, reconciling); retry later."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RpcError:
+    """A JSON-RPC error object, ready to send."""
+
+    code: int
+    message: str
+    data: Any = None
+
+
+#: Exception class → (code, public message). ``None`` as message: the exception's own text is
+#: public by construction (see the module docstring).
+ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
+    Unauthorized: (UNAUTHORIZED, None),
+    InvalidParams: (INVALID_PARAMS, None),
+    NotFound: (NOT_FOUND, None),
+    Unavailable: (UNAVAILABLE, None),
+    TerminalNotConnected: (TERMINAL_OFFLINE, "Terminal offline: no EA is connected"),
+    TerminalDisconnected: (TERMINAL_OFFLINE, "Terminal offline: the EA disconnected"),
+    TerminalTimeout: (TIMEOUT, "The terminal did not answer in time"),
+    TradeOutcomeUnknown: (OUTCOME_UNKNOWN,
+                          "Outcome unknown: the trade may have executed; do not resend blindly"),
+    FrameTooLarge: (INVALID_PARAMS, "Request too large for the terminal link"),
+    EAError: (INTERNAL_ERROR, None),
+    BridgeError: (INTERNAL_ERROR, "Internal error"),
+    GatewayError: (INTERNAL_ERROR, "Internal error"),
+}
+
+#: Codes an EA may answer with that reach the client unchanged; any other becomes -32603.
+EA_PASSTHROUGH_CODES: Final = frozenset({
+    INVALID_PARAMS, METHOD_NOT_FOUND, BROKER_DISCONNECTED, NOT_FOUND, AUTOTRADING_DISABLED,
+    HISTORY_NOT_READY, UNSUPPORTED,
+})
+
+
+def to_rpc_error(exc: BaseException) -> RpcError | None:
+    """The JSON-RPC error for ``exc``, or None when it is unexpected (a bug: log it, send -32603).
+
+    The walk follows ``type(exc).__mro__``, so the most specific row wins.
+    """
+    for cls in type(exc).__mro__:
+        row = ERROR_TABLE.get(cls)
+        if row is None:
+            continue
+        code, message = row
+        if isinstance(exc, EAError):
+            if exc.code in EA_PASSTHROUGH_CODES:
+                return RpcError(exc.code, exc.message)
+            return None
+        if isinstance(exc, Unauthorized):
+            return RpcError(code, exc.message, {"reason": exc.reason})
+        if isinstance(exc, Unavailable):
+            return RpcError(code, str(exc), {"reason": exc.reason})
+        if cls in (BridgeError, GatewayError):
+            return None
+        return RpcError(code, message if message is not None else str(exc))
+    return None

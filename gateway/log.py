@@ -1,0 +1,58 @@
+"""Logging setup, with a filter that keeps secrets out of every line.
+
+Tokens, bearer credentials, ``token=`` query values and e-mail addresses are replaced before a
+record is formatted, whichever logger produced it (ours, aiohttp's access log, a library's
+traceback). Redaction works on the final message and on exception text, because a secret can
+arrive through ``%s`` arguments as easily as through the format string.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Final
+
+__all__ = ["RedactingFilter", "redact", "setup_logging"]
+
+_PATTERNS: Final = (
+    (re.compile(r"mtgw_[A-Za-z0-9]{4,}"), "mtgw_[REDACTED]"),
+    (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[REDACTED]"),
+    (re.compile(r"(?i)((?:auth_)?token=)[^&\s\"']+"), r"\1[REDACTED]"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every token, bearer credential and e-mail address masked."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message (and exception text) through :func:`redact`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to stderr through the redacting filter (attached to the handler, so every logger's
+    records pass it)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)

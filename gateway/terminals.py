@@ -1,0 +1,85 @@
+"""What the daemon knows about connected terminals, fed by the bridge.
+
+:class:`TerminalDirectory` is the daemon's :class:`~ea_bridge.BridgeListener`: it records which
+terminals are connected, since when, and the latest tick per symbol with counts. It is the
+one place that hears pushes from the EAs; streaming to WebSocket subscribers hangs off it.
+No aiohttp here: it is plain state, tested without a server.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ea_bridge import SessionInfo, TerminalId
+
+__all__ = ["TerminalDirectory", "TerminalState"]
+
+log = logging.getLogger("gateway.terminals")
+
+
+@dataclass(slots=True)
+class TerminalState:
+    """One terminal as last heard of."""
+
+    terminal: TerminalId
+    session: SessionInfo | None = None
+    disconnect_reason: str | None = None
+    ticks_received: int = 0
+    events_received: int = 0
+    events_missed: int = 0
+    last_ticks: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def connected(self) -> bool:
+        """Whether an EA session is live."""
+        return self.session is not None
+
+
+class TerminalDirectory:
+    """Connected terminals and their latest data; the bridge's listener."""
+
+    def __init__(self) -> None:
+        self._states: dict[TerminalId, TerminalState] = {}
+
+    def state(self, terminal: TerminalId) -> TerminalState | None:
+        """What is known of ``terminal``, or None if it never connected."""
+        return self._states.get(terminal)
+
+    def states(self) -> list[TerminalState]:
+        """Every terminal ever seen by this daemon run."""
+        return list(self._states.values())
+
+    def _get(self, terminal: TerminalId) -> TerminalState:
+        state = self._states.get(terminal)
+        if state is None:
+            state = self._states[terminal] = TerminalState(terminal)
+        return state
+
+    # -- BridgeListener --------------------------------------------------------------------
+
+    def session_up(self, info: SessionInfo) -> None:
+        """Record the live session."""
+        state = self._get(info.terminal)
+        state.session, state.disconnect_reason = info, None
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """Record the loss and its reason."""
+        state = self._get(info.terminal)
+        if state.session is not None and state.session.session_id == info.session_id:
+            state.session, state.disconnect_reason = None, reason
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Keep the newest tick of the batch."""
+        if not rows:
+            return
+        state = self._get(terminal)
+        state.ticks_received += len(rows)
+        state.last_ticks[symbol] = rows[-1]
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        """Count events and losses."""
+        state = self._get(terminal)
+        state.events_received += 1
+        state.events_missed += missed
