@@ -1,0 +1,115 @@
+"""Command line of the emulated terminal: ``python -m ea_bridge.emulator`` / ``mtgateway emulator``.
+
+Also home of :func:`stop_on_signals`, the one cross-platform "run until Ctrl-C or SIGTERM"
+helper the daemon's CLI reuses (Windows has no ``loop.add_signal_handler``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
+from .types import AccountMarginMode
+
+__all__ = ["add_arguments", "main", "run", "stop_on_signals"]
+
+_DEFAULTS = EmulatorSettings()
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set ``stop`` on SIGINT or SIGTERM, on POSIX and on Windows."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows event loops
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError("expected HOST:PORT, e.g. 127.0.0.1:8711")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < number <= 1000:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 1000")
+    return number
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The emulator's options, shared by both entry points."""
+    parser.add_argument("--token", default=os.environ.get("MTGW_TOKEN"),
+                        help="auth token (default: $MTGW_TOKEN)")
+    parser.add_argument("--bridge", type=_host_port, default=("127.0.0.1", 8711),
+                        metavar="HOST:PORT", help="daemon bridge address (default 127.0.0.1:8711)")
+    parser.add_argument("--login", type=int, default=_DEFAULTS.login)
+    parser.add_argument("--server", default=_DEFAULTS.server)
+    parser.add_argument("--symbols", default="",
+                        help="comma-separated symbols to offer (default: the whole catalogue)")
+    parser.add_argument("--tick-rate", type=_positive_float, default=_DEFAULTS.tick_rate_hz,
+                        metavar="HZ", help="average ticks per second per symbol")
+    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    parser.add_argument("--netting", action="store_true",
+                        help="a netting account instead of hedging")
+
+
+def settings_from(args: argparse.Namespace) -> EmulatorSettings:
+    """Build settings from parsed options."""
+    symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+    return EmulatorSettings(
+        login=args.login, server=args.server, symbols=symbols, tick_rate_hz=args.tick_rate,
+        seed=args.seed,
+        margin_mode=(AccountMarginMode.RETAIL_NETTING if args.netting
+                     else AccountMarginMode.RETAIL_HEDGING))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the emulator until Ctrl-C/SIGTERM or a refusal that retrying cannot fix."""
+    if not args.token:
+        print("error: --token (or $MTGW_TOKEN) is required", file=sys.stderr)
+        return 2
+    try:
+        settings = settings_from(args)
+        host, port = args.bridge
+        terminal = EmulatedTerminal(args.token, host=host, port=port, settings=settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        runner = asyncio.create_task(terminal.run())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await terminal.close()
+        stopper.cancel()
+        try:
+            await runner
+        except TerminalRefused as exc:
+            print(f"gateway refused the EA: {exc.text} ({exc.reason})", file=sys.stderr)
+            return 1
+        return 0
+
+    return asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ea_bridge.emulator``."""
+    parser = argparse.ArgumentParser(prog="python -m ea_bridge.emulator",
+                                     description="An emulated MT5 terminal and EA.")
+    add_arguments(parser)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return run(parser.parse_args(argv))

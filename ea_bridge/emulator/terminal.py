@@ -1,0 +1,377 @@
+"""The emulated terminal: plays the EA over a real socket, answering from a simulated broker.
+
+It connects to the daemon's bridge port exactly as the MQL EA does (same framing, same
+messages, same handshake, same reconnect backoff), so every test and every demo exercises the
+real protocol. Behind the socket sits a deterministic simulated broker: :class:`Market` (prices,
+bars, ticks) and :class:`SimulatedBroker` (account, orders, positions, history). The same seed
+gives the same prices, which makes it the product's paper-trading terminal as well as a test
+double.
+
+Every ``timer_interval_s`` (20 ms, like the EA's ``EventSetMillisecondTimer``) it sends the
+ticks that appeared since the last ones it sent, as one ``ticks`` event per symbol (what the
+EA does with ``CopyTicksRange(from_msc)``), lets the broker process triggers (SL/TP, pending
+orders, expiry), and pushes the resulting trade events. After a reconnect it resumes from the
+last tick it sent, so a short outage loses no tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..connection import (
+    Closed,
+    EAConnection,
+    Refused,
+    RequestReceived,
+    Welcomed,
+)
+from ..errors import BridgeError
+from ..messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE, PROTOCOL_VERSION, Hello, token_key
+from .broker import SimulatedBroker
+from .market import Market
+from .symbols import default_symbols
+from .types import AccountMarginMode, EmulatorError, ErrorCode
+
+__all__ = ["REFUSAL_TEXT", "EmulatedTerminal", "EmulatorSettings", "TerminalRefused"]
+
+log = logging.getLogger("ea_bridge.emulator")
+
+EA_VERSION: Final = "1.0.0"
+TERMINAL_BUILD: Final = 4755
+TERMINAL_BUILD_DATE: Final = "24 Jan 2025"
+
+#: What a real terminal shows in its Experts log for each refusal reason.
+REFUSAL_TEXT: Final[dict[str, str]] = {
+    "missing_token": "auth token missing: paste it into the EA inputs",
+    "malformed_token": "auth token malformed: copy it again from the console",
+    "invalid_token": "invalid auth token",
+    "token_expired": "token expired",
+    "token_revoked": "token revoked",
+    "device_not_approved": "device verification pending: check your e-mail",
+    "terminal_mismatch": "this token belongs to another terminal",
+    "scope": "the token does not allow this",
+    "already_connected": "another EA is already connected for this account",
+    "unsupported_version": "EA version not supported by the gateway: update the EA",
+    "handshake_timeout": "gateway handshake timed out",
+    "protocol_error": "protocol error",
+    "shutting_down": "gateway is shutting down",
+}
+#: Refusals that retrying cannot fix: the user has to change something first.
+_FATAL_REFUSALS: Final = frozenset({
+    "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",
+    "terminal_mismatch", "scope", "unsupported_version",
+})
+
+
+class TerminalRefused(BridgeError):
+    """The daemon refused the emulated EA; ``reason`` is the word, ``text`` what MT5 would show."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.text = REFUSAL_TEXT.get(reason, reason)
+        super().__init__(f"{self.text} ({reason}): {message}" if message else self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorSettings:
+    """Who the emulated terminal is and how its simulated broker behaves."""
+
+    login: int = 5012345
+    server: str = "MTG-Demo"
+    company: str = "MT Gateway Simulated Broker"
+    account_name: str = "Demo Trader"
+    platform: str = "MT5"
+    seed: int = 42
+    tick_rate_hz: float = 2.0
+    #: Symbols offered (and streamed); empty means the whole catalogue.
+    symbols: tuple[str, ...] = ()
+    balance: float = 10_000.0
+    leverage: int = 100
+    margin_mode: AccountMarginMode = AccountMarginMode.RETAIL_HEDGING
+    #: The broker server's clock offset from UTC; MT5 times are server wall-clock as epoch.
+    tz_offset_s: int = 0
+    timer_interval_s: float = 0.02
+    reconnect_min_s: float = 0.25
+    reconnect_max_s: float = 5.0
+    connect_timeout_s: float = 0.5
+    history_days: int = 400
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class EmulatedTerminal:
+    """An EA and its terminal, simulated, speaking the real protocol to a daemon.
+
+    Args:
+        token: the auth token pasted into the EA's inputs (only its SHA-256 leaves this object).
+        host, port: the daemon's bridge address.
+        settings: identity and simulation parameters.
+        utc_clock_ms: epoch milliseconds UTC; the server clock adds ``tz_offset_s``.
+        monotonic: seconds, for heartbeats.
+    """
+
+    def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 8711,
+                 settings: EmulatorSettings | None = None,
+                 utc_clock_ms: Callable[[], int] = _wall_ms,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.settings = s = settings or EmulatorSettings()
+        self.host, self.port = host, port
+        self._key = token_key(token)
+        self._utc_clock_ms = utc_clock_ms
+        self._monotonic = monotonic
+        specs = default_symbols()
+        if s.symbols:
+            wanted = {name.upper() for name in s.symbols}
+            unknown = wanted - {spec.name for spec in specs}
+            if unknown:
+                raise ValueError(f"unknown symbols: {', '.join(sorted(unknown))}")
+            specs = tuple(spec for spec in specs if spec.name in wanted)
+        self.market = Market(specs, seed=s.seed, tick_rate_hz=s.tick_rate_hz,
+                             clock=self.server_time_ms, history_days=s.history_days)
+        self.broker = SimulatedBroker(
+            self.market, clock=self.server_time_ms, login=s.login, server=s.server,
+            company=s.company, name=s.account_name, balance=s.balance, leverage=s.leverage,
+            margin_mode=s.margin_mode)
+        self._methods = self._method_table()
+        self._last_sent_msc: dict[str, int] = {}
+        self._conn: EAConnection | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._closing = False
+        self.ready = asyncio.Event()
+        #: Refusal reasons seen, newest last (what the user would read in the Experts log).
+        self.refusals: list[str] = []
+        self.sessions = 0
+
+    # -- clocks ----------------------------------------------------------------------------
+
+    def server_time_ms(self) -> int:
+        """The broker server's clock, epoch milliseconds (UTC plus the server's offset)."""
+        return self._utc_clock_ms() + self.settings.tz_offset_s * 1000
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, *, reconnect: bool = True) -> None:
+        """Connect, serve, and (with ``reconnect``) reconnect with backoff until closed.
+
+        Raises:
+            TerminalRefused: a refusal retrying cannot fix (bad or expired token, ...); with
+                ``reconnect=False``, any refusal.
+            OSError: with ``reconnect=False``, when the daemon cannot be reached.
+        """
+        delay = self.settings.reconnect_min_s
+        while not self._closing:
+            sessions_before = self.sessions
+            try:
+                await self.serve_once()
+            except TerminalRefused as exc:
+                log.error("gateway refused the EA: %s", exc)
+                if not reconnect or exc.reason in _FATAL_REFUSALS:
+                    raise
+            except OSError as exc:
+                if not reconnect:
+                    raise
+                log.info("gateway unreachable (%s); retrying in %.2f s",
+                         exc.strerror or type(exc).__name__, delay)
+            if not reconnect or self._closing:
+                return
+            if self.sessions != sessions_before:
+                delay = self.settings.reconnect_min_s  # a session went live: start over
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.reconnect_max_s)
+
+    async def close(self) -> None:
+        """Say bye and disconnect; :meth:`run` returns."""
+        self._closing = True
+        conn, writer = self._conn, self._writer
+        if conn is not None and writer is not None and not writer.is_closing():
+            conn.send_bye("shutting_down", "terminal closing")
+            with contextlib.suppress(OSError):
+                writer.write(conn.data_to_send())
+            writer.close()
+
+    async def serve_once(self) -> None:
+        """One connection: handshake, then serve requests and stream until it ends.
+
+        Raises:
+            TerminalRefused: the daemon refused the handshake.
+            OSError: the connection could not be made.
+        """
+        s = self.settings
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port), s.connect_timeout_s)
+        hello = Hello(PROTOCOL_VERSION, s.platform, TERMINAL_BUILD, EA_VERSION, s.login,
+                      s.server, s.company, f"{s.company} MetaTrader 5")
+        conn = EAConnection(hello, self._key, clock=self._monotonic)
+        self._conn, self._writer = conn, writer
+        timer = asyncio.create_task(self._timer_loop(conn, writer))
+        refusal: Refused | None = None
+        try:
+            writer.write(conn.data_to_send())
+            while not conn.should_close:
+                data = await reader.read(65536)
+                if not data:
+                    conn.receive_eof()
+                else:
+                    conn.receive_data(data)
+                refusal = self._process(conn) or refusal
+                self._flush(conn, writer)
+        except (ConnectionError, OSError) as exc:
+            log.info("bridge connection lost: %s", type(exc).__name__)
+        finally:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+            self.ready.clear()
+            self._conn = None
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        if refusal is not None:
+            self.refusals.append(refusal.reason)
+            raise TerminalRefused(refusal.reason, refusal.message)
+
+    # -- protocol --------------------------------------------------------------------------
+
+    def _process(self, conn: EAConnection) -> Refused | None:
+        refusal = None
+        for event in conn.events_received():
+            if isinstance(event, RequestReceived):
+                self._answer(conn, event.request.id, event.request.method, event.request.params)
+            elif isinstance(event, Welcomed):
+                self.sessions += 1
+                now = self.server_time_ms()
+                for spec in self.market.specs():
+                    self._last_sent_msc.setdefault(spec.name, now)
+                conn.send_event(EVENT_TERMINAL, {"connected": True, "trade_allowed":
+                                                 self.broker.account_info()["trade_expert"]})
+                self.ready.set()
+            elif isinstance(event, Refused):
+                refusal = event
+            elif isinstance(event, Closed):
+                log.info("bridge session closed: %s %s", event.reason, event.message)
+        return refusal
+
+    def _answer(self, conn: EAConnection, request_id: int, method: str,
+                params: dict[str, Any]) -> None:
+        fn = self._methods.get(method)
+        try:
+            if fn is None:
+                raise EmulatorError(ErrorCode.METHOD_NOT_FOUND, f"unknown method {method!r}")
+            try:
+                inspect.signature(fn).bind(**params)
+            except TypeError as exc:
+                raise EmulatorError(ErrorCode.INVALID_PARAMS, str(exc)) from None
+            result = fn(**params)
+        except EmulatorError as exc:
+            conn.send_error(request_id, int(exc.code), exc.message)
+        except Exception:
+            log.exception("emulated terminal failed on %s", method)
+            conn.send_error(request_id, int(ErrorCode.INTERNAL),
+                            "internal error in the emulated terminal")
+        else:
+            conn.send_response(request_id, result)
+        self._push_trade_events(conn)
+
+    def _push_trade_events(self, conn: EAConnection) -> None:
+        for event in self.broker.drain_events():
+            conn.send_event(EVENT_TRADE, event)
+
+    def _stream(self, conn: EAConnection) -> None:
+        """Send every tick since the last one sent, then let the broker react to them."""
+        now = self.server_time_ms()
+        for spec in self.market.specs():
+            last = self._last_sent_msc.get(spec.name, now)
+            ticks = self.market.ticks_between(spec.name, last, now)
+            if ticks:
+                self._last_sent_msc[spec.name] = ticks[-1].time_msc
+                conn.send_event(EVENT_TICKS, {"symbol": spec.name, "rows": [
+                    [t.time_msc, t.bid, t.ask, t.last, t.volume, t.flags, t.volume_real]
+                    for t in ticks]})
+        self.broker.advance()
+        self._push_trade_events(conn)
+
+    async def _timer_loop(self, conn: EAConnection, writer: asyncio.StreamWriter) -> None:
+        while not conn.should_close:
+            await asyncio.sleep(self.settings.timer_interval_s)
+            conn.on_timer()
+            if self.ready.is_set():
+                self._stream(conn)
+            self._process(conn)
+            self._flush(conn, writer)
+
+    @staticmethod
+    def _flush(conn: EAConnection, writer: asyncio.StreamWriter) -> None:
+        data = conn.data_to_send()
+        if data and not writer.is_closing():
+            writer.write(data)
+        if conn.should_close and not writer.is_closing():
+            writer.close()
+
+    # -- terminal-level methods ------------------------------------------------------------
+
+    def _method_table(self) -> dict[str, Callable[..., Any]]:
+        m, b = self.market, self.broker
+        return {
+            "ping": lambda: {},
+            "version": self.version,
+            "terminal_info": self.terminal_info,
+            "server_time": self.server_time,
+            "account_info": b.account_info,
+            "symbols_total": m.symbols_total,
+            "symbols_get": m.symbols_get,
+            "symbol_info": m.symbol_info,
+            "symbol_info_tick": m.symbol_info_tick,
+            "symbol_select": m.symbol_select,
+            "copy_rates_from": m.copy_rates_from,
+            "copy_rates_from_pos": m.copy_rates_from_pos,
+            "copy_rates_range": m.copy_rates_range,
+            "copy_ticks_from": m.copy_ticks_from,
+            "copy_ticks_range": m.copy_ticks_range,
+            "orders_total": b.orders_total,
+            "orders_get": b.orders_get,
+            "positions_total": b.positions_total,
+            "positions_get": b.positions_get,
+            "history_orders_total": b.history_orders_total,
+            "history_orders_get": b.history_orders_get,
+            "history_deals_total": b.history_deals_total,
+            "history_deals_get": b.history_deals_get,
+            "order_calc_margin": b.order_calc_margin,
+            "order_calc_profit": b.order_calc_profit,
+            "order_check": b.order_check,
+            "order_send": b.order_send,
+        }
+
+    def version(self) -> list[Any]:
+        """MT5 ``version()``: ``[terminal_version, build, build_date]``."""
+        return [500, TERMINAL_BUILD, TERMINAL_BUILD_DATE]
+
+    def server_time(self) -> dict[str, int]:
+        """The trade server's clock: epoch seconds and ms, and its offset from UTC."""
+        now = self.server_time_ms()
+        return {"time": now // 1000, "time_msc": now, "tz_offset_s": self.settings.tz_offset_s}
+
+    def terminal_info(self) -> dict[str, Any]:
+        """MT5 ``terminal_info()`` for a connected, algo-trading-enabled terminal."""
+        s = self.settings
+        return {
+            "community_account": False, "community_connection": False, "connected": True,
+            "dlls_allowed": False,
+            "trade_allowed": bool(self.broker.account_info()["trade_expert"]),
+            "tradeapi_disabled": False, "email_enabled": False, "ftp_enabled": False,
+            "notifications_enabled": False, "mqid": False, "build": TERMINAL_BUILD,
+            "maxbars": 100000, "codepage": 0, "ping_last": 0, "community_balance": 0.0,
+            "retransmission": 0.0, "company": s.company, "name": f"{s.company} MetaTrader 5",
+            "language": "English", "path": "C:\\Program Files\\MetaTrader 5",
+            "data_path": "C:\\Users\\trader\\AppData\\Roaming\\MetaQuotes\\Terminal\\EMULATED",
+            "commondata_path":
+                "C:\\Users\\trader\\AppData\\Roaming\\MetaQuotes\\Terminal\\Common",
+        }
