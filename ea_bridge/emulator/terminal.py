@@ -143,6 +143,7 @@ class EmulatedTerminal:
             margin_mode=s.margin_mode)
         self._methods = self._method_table()
         self._last_sent_msc: dict[str, int] = {}
+        self._announced_trade_allowed: bool | None = None
         self._conn: EAConnection | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._closing = False
@@ -251,8 +252,8 @@ class EmulatedTerminal:
                 now = self.server_time_ms()
                 for spec in self.market.specs():
                     self._last_sent_msc.setdefault(spec.name, now)
-                conn.send_event(EVENT_TERMINAL, {"connected": True, "trade_allowed":
-                                                 self.broker.account_info()["trade_expert"]})
+                self._announced_trade_allowed = None
+                self._announce_terminal(conn)
                 self.ready.set()
             elif isinstance(event, Refused):
                 refusal = event
@@ -298,6 +299,14 @@ class EmulatedTerminal:
                     for t in ticks]})
         self.broker.advance()
         self._push_trade_events(conn)
+        self._announce_terminal(conn)
+
+    def _announce_terminal(self, conn: EAConnection) -> None:
+        """Send a ``terminal`` event when the Algo Trading state differs from the last one sent."""
+        allowed = bool(self.broker.account_info()["trade_expert"])
+        if allowed != self._announced_trade_allowed:
+            self._announced_trade_allowed = allowed
+            conn.send_event(EVENT_TERMINAL, {"connected": True, "trade_allowed": allowed})
 
     async def _timer_loop(self, conn: EAConnection, writer: asyncio.StreamWriter) -> None:
         while not conn.should_close:
