@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from testkit import FakeClock, splits
 
 from ea_bridge.connection import (
     AuthReceived,
@@ -35,6 +34,7 @@ from ea_bridge.messages import (
     encode,
     token_key,
 )
+from tests.testkit import FakeClock, splits
 
 TOKEN = "mtgw_" + "Q" * 32 + "ZZZZZZ"
 HELLO = Hello(1, "MT5", 4755, "1.2.0", 5012345, "MTG-Demo", "MT Gateway")

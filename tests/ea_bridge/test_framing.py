@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from testkit import splits
 
 from ea_bridge.errors import FrameTooLarge, FramingError
 from ea_bridge.framing import FrameDecoder, encode_frame
+from tests.testkit import splits
 
 PAYLOADS = [b'{"t":"ping","ts":1}', b"{}", b'{"t":"evt","p":{"x":"' + b"\xc3\xa9" * 300 + b'"}}']
 

@@ -1,0 +1,164 @@
+"""Test parts for the bridge: a token verifier, a recording listener, and a scripted EA.
+
+The scripted EA speaks the real protocol (it is :class:`EAConnection` over a real socket) but
+lets a test decide each move: answer, answer late, never answer, drop the connection, go
+silent. The emulated terminal covers the well-behaved EA; this covers the misbehaving ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId, auth_mac, token_key
+from ea_bridge.connection import (
+    Closed,
+    ConnectionEvent,
+    EAConnection,
+    Refused,
+    RequestReceived,
+    Welcomed,
+)
+from ea_bridge.messages import PROTOCOL_VERSION, Request
+
+TIMEOUT_S = 10.0  # an upper bound for waits that should finish at once; never a sleep
+
+
+class StaticVerifier:
+    """An :class:`~ea_bridge.EAVerifier` over a fixed ``token → (terminal, token_id)`` table."""
+
+    def __init__(self, tokens: dict[str, tuple[TerminalId, str]]) -> None:
+        self.tokens = tokens
+
+    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
+        for token, (terminal, token_id) in self.tokens.items():
+            if hmac.compare_digest(auth_mac(token_key(token), nonce, hello.login, hello.server),
+                                   mac):
+                if terminal != TerminalId(hello.login, hello.server):
+                    raise AuthRefused("terminal_mismatch", "bound to another terminal")
+                return token_id
+        raise AuthRefused("invalid_token", "no such token")
+
+
+class RecordingListener:
+    """A :class:`~ea_bridge.BridgeListener` that keeps everything and can be waited on."""
+
+    def __init__(self) -> None:
+        self.ups: list[SessionInfo] = []
+        self.downs: list[tuple[SessionInfo, str]] = []
+        self.ticks_seen: list[tuple[TerminalId, str, list[Any]]] = []
+        self.events: list[tuple[TerminalId, str, dict[str, Any], int]] = []
+        self._changed = asyncio.Event()
+
+    def session_up(self, info: SessionInfo) -> None:
+        self.ups.append(info)
+        self._changed.set()
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        self.downs.append((info, reason))
+        self._changed.set()
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        self.ticks_seen.extend((terminal, symbol, row) for row in rows)
+        self._changed.set()
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        self.events.append((terminal, name, payload, missed))
+        self._changed.set()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+
+class ScriptedEA:
+    """A real-protocol EA whose every move the test makes explicitly."""
+
+    def __init__(self, token: str, *, login: int = 1001, server: str = "Test-Server",
+                 version: int = PROTOCOL_VERSION) -> None:
+        self.hello = Hello(version, "MT5", 4755, "test", login, server, "Test Co")
+        loop_time = asyncio.get_running_loop().time
+        self.conn = EAConnection(self.hello, token_key(token), clock=loop_time)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self._events: list[ConnectionEvent] = []
+
+    async def connect(self, port: int) -> ConnectionEvent:
+        """Connect and run the handshake; returns Welcomed, Refused or Closed."""
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        self.flush()
+        return await self.next_event((Welcomed, Refused, Closed))
+
+    def flush(self) -> None:
+        assert self.writer is not None
+        data = self.conn.data_to_send()
+        if data:
+            self.writer.write(data)
+
+    async def next_event(self, kinds: tuple[type, ...]) -> ConnectionEvent:
+        """Read until an event of one of ``kinds`` arrives (others are kept for later)."""
+        assert self.reader is not None
+        async with asyncio.timeout(TIMEOUT_S):
+            while True:
+                for i, event in enumerate(self._events):
+                    if isinstance(event, kinds):
+                        return self._events.pop(i)
+                data = await self.reader.read(65536)
+                if data:
+                    self.conn.receive_data(data)
+                else:
+                    self.conn.receive_eof()
+                self._events.extend(self.conn.events_received())
+                self.flush()
+                if not data and not any(isinstance(e, kinds) for e in self._events):
+                    raise ConnectionError("closed by the daemon")
+
+    async def next_request(self) -> Request:
+        event = await self.next_event((RequestReceived,))
+        assert isinstance(event, RequestReceived)
+        return event.request
+
+    def respond(self, request_id: int, result: Any) -> None:
+        self.conn.send_response(request_id, result)
+        self.flush()
+
+    def error(self, request_id: int, code: int, message: str) -> None:
+        self.conn.send_error(request_id, code, message)
+        self.flush()
+
+    def event(self, name: str, payload: dict[str, Any]) -> int:
+        seq = self.conn.send_event(name, payload)
+        self.flush()
+        return seq
+
+    def abort(self) -> None:
+        """Drop the connection without a word (a crashed terminal)."""
+        assert self.writer is not None
+        self.writer.transport.abort()
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+
+
+class EAFactory:
+    """Makes scripted EAs for one test and closes every one of them afterwards."""
+
+    def __init__(self) -> None:
+        self.made: list[ScriptedEA] = []
+
+    def __call__(self, token: str, **kw: Any) -> ScriptedEA:
+        ea = ScriptedEA(token, **kw)
+        self.made.append(ea)
+        return ea
+
+    async def close_all(self) -> None:
+        for ea in self.made:
+            await ea.close()

@@ -1,0 +1,308 @@
+"""The bridge server on a real loopback socket: handshake, routing, failure of calls in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ea_bridge import (
+    Bridge,
+    EAError,
+    HeartbeatSettings,
+    TerminalDisconnected,
+    TerminalId,
+    TerminalNotConnected,
+    TerminalTimeout,
+    TradeOutcomeUnknown,
+)
+from ea_bridge.connection import Closed, Refused, Welcomed
+from ea_bridge.framing import encode_frame
+from tests.bridgekit import TIMEOUT_S, EAFactory, RecordingListener, ScriptedEA, StaticVerifier
+from tests.testkit import FakeClock
+
+TOKEN_A = "mtgw_" + "a" * 38
+TOKEN_B = "mtgw_" + "b" * 38
+TERM_A = TerminalId(1001, "Test-Server")
+TERM_B = TerminalId(2002, "Other-Server")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def listener() -> RecordingListener:
+    return RecordingListener()
+
+
+@pytest.fixture
+async def bridge(clock: FakeClock, listener: RecordingListener) -> AsyncIterator[Bridge]:
+    verifier = StaticVerifier({TOKEN_A: (TERM_A, "tok-a"), TOKEN_B: (TERM_B, "tok-b")})
+    # A short interval only makes the server's timer look at the fake clock often.
+    heartbeat = HeartbeatSettings(interval_s=0.04, timeout_s=0.2, handshake_timeout_s=0.04)
+    b = Bridge(verifier, listener, port=0, heartbeat=heartbeat, clock=clock)
+    await b.start()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def make_ea() -> AsyncIterator[EAFactory]:
+    factory = EAFactory()
+    yield factory
+    await factory.close_all()
+
+
+async def connected(
+    bridge: Bridge, make_ea: EAFactory, token: str = TOKEN_A, **kw: object
+) -> ScriptedEA:
+    ea = make_ea(token, **kw)
+    assert isinstance(await ea.connect(bridge.port), Welcomed)
+    return ea
+
+
+async def raw_exchange(port: int, data: bytes, before_read: FakeClock | None = None) -> bytes:
+    """Send ``data`` on a raw socket and read until the daemon closes it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        if before_read is not None:
+            before_read.advance(1.0)
+        async with asyncio.timeout(TIMEOUT_S):
+            return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_handshake_registers_the_terminal(
+    bridge: Bridge, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """A correct MAC makes the terminal live, reported to the listener with its token id."""
+    ea = await connected(bridge, make_ea)
+    await listener.wait_for(lambda: bool(listener.ups))
+    info = bridge.session(TERM_A)
+    assert info is not None and info.token_id == "tok-a" and info.hello.platform == "MT5"
+    assert [s.terminal for s in bridge.sessions()] == [TERM_A]
+    await ea.close()
+
+
+async def test_wrong_token_is_refused_and_nothing_is_served(
+    bridge: Bridge, make_ea: EAFactory
+) -> None:
+    """An EA with an unknown token gets invalid_token; calls for its terminal stay offline."""
+    ea = make_ea("mtgw_" + "z" * 38)
+    event = await ea.connect(bridge.port)
+    assert isinstance(event, Refused) and event.reason == "invalid_token"
+    with pytest.raises(TerminalNotConnected):
+        await bridge.call(TERM_A, "account_info", {}, 1.0)
+
+
+async def test_token_for_another_terminal_is_refused(bridge: Bridge, make_ea: EAFactory) -> None:
+    """A valid token presented by the wrong terminal gets terminal_mismatch."""
+    ea = make_ea(TOKEN_B, login=1001, server="Test-Server")
+    event = await ea.connect(bridge.port)
+    assert isinstance(event, Refused) and event.reason == "terminal_mismatch"
+
+
+async def test_second_ea_for_the_same_terminal_is_refused(
+    bridge: Bridge, make_ea: EAFactory
+) -> None:
+    """While one EA is live, another for the same terminal gets already_connected."""
+    first = await connected(bridge, make_ea)
+    second = make_ea(TOKEN_A)
+    event = await second.connect(bridge.port)
+    assert isinstance(event, Refused) and event.reason == "already_connected"
+    call = asyncio.create_task(bridge.call(TERM_A, "ping", {}, TIMEOUT_S))
+    request = await first.next_request()
+    first.respond(request.id, {})
+    assert await call == {}
+
+
+async def test_calls_are_routed_to_their_terminal(bridge: Bridge, make_ea: EAFactory) -> None:
+    """With two terminals live, each call reaches its own EA."""
+    ea_a = await connected(bridge, make_ea, TOKEN_A)
+    ea_b = await connected(bridge, make_ea, TOKEN_B, login=2002, server="Other-Server")
+    call_a = asyncio.create_task(bridge.call(TERM_A, "account_info", {}, TIMEOUT_S))
+    call_b = asyncio.create_task(bridge.call(TERM_B, "account_info", {}, TIMEOUT_S))
+    req_b = await ea_b.next_request()
+    req_a = await ea_a.next_request()
+    ea_b.respond(req_b.id, {"login": 2002})
+    ea_a.respond(req_a.id, {"login": 1001})
+    assert (await call_a, await call_b) == ({"login": 1001}, {"login": 2002})
+
+
+async def test_answers_out_of_order_reach_the_right_callers(
+    bridge: Bridge, make_ea: EAFactory
+) -> None:
+    """Concurrent calls on one EA are matched to their answers by id."""
+    ea = await connected(bridge, make_ea)
+    calls = [
+        asyncio.create_task(bridge.call(TERM_A, "symbol_info_tick", {"symbol": s}, TIMEOUT_S))
+        for s in ("X", "Y", "Z")
+    ]
+    requests = [await ea.next_request() for _ in range(3)]
+    for request in reversed(requests):
+        ea.respond(request.id, {"symbol": request.params["symbol"]})
+    assert [await c for c in calls] == [{"symbol": "X"}, {"symbol": "Y"}, {"symbol": "Z"}]
+
+
+async def test_requests_issued_together_leave_in_one_write(
+    bridge: Bridge, make_ea: EAFactory
+) -> None:
+    """Frames queued in one loop iteration are coalesced into a single write."""
+    ea = await connected(bridge, make_ea)
+    calls = [asyncio.create_task(bridge.call(TERM_A, "ping", {}, TIMEOUT_S)) for _ in range(5)]
+    assert ea.reader is not None
+    async with asyncio.timeout(TIMEOUT_S):
+        chunk = await ea.reader.read(65536)
+    assert chunk.count(b'"t":"req"') == 5
+    ea.conn.receive_data(chunk)
+    for event in ea.conn.events_received():
+        ea.respond(event.request.id, {})  # type: ignore[union-attr]
+    assert [await c for c in calls] == [{}] * 5
+
+
+async def test_ea_error_is_raised_with_its_code(bridge: Bridge, make_ea: EAFactory) -> None:
+    """An error answer becomes EAError carrying the EA's code and message."""
+    ea = await connected(bridge, make_ea)
+    call = asyncio.create_task(bridge.call(TERM_A, "symbol_info", {"symbol": "NOPE"}, TIMEOUT_S))
+    request = await ea.next_request()
+    ea.error(request.id, -32006, "unknown symbol 'NOPE'")
+    with pytest.raises(EAError) as info:
+        await call
+    assert (info.value.code, info.value.message) == (-32006, "unknown symbol 'NOPE'")
+
+
+async def test_drop_fails_reads_and_trades_in_flight_at_once(
+    bridge: Bridge, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """When the EA vanishes, a read fails as disconnected and a trade as outcome unknown."""
+    ea = await connected(bridge, make_ea)
+    read = asyncio.create_task(bridge.call(TERM_A, "account_info", {}, 60.0))
+    trade = asyncio.create_task(bridge.call(TERM_A, "order_send", {"request": {}}, 60.0))
+    await ea.next_request()
+    await ea.next_request()
+    ea.abort()
+    async with asyncio.timeout(TIMEOUT_S):  # far below the 60 s call deadline
+        with pytest.raises(TerminalDisconnected):
+            await read
+        with pytest.raises(TradeOutcomeUnknown):
+            await trade
+    await listener.wait_for(lambda: bool(listener.downs))
+    assert bridge.session(TERM_A) is None
+    with pytest.raises(TerminalNotConnected):
+        await bridge.call(TERM_A, "account_info", {}, 1.0)
+
+
+async def test_deadline_fails_reads_as_timeout_and_trades_as_unknown(
+    bridge: Bridge, make_ea: EAFactory
+) -> None:
+    """An unanswered read raises TerminalTimeout; an unanswered trade, TradeOutcomeUnknown."""
+    ea = await connected(bridge, make_ea)
+    with pytest.raises(TerminalTimeout):
+        await bridge.call(TERM_A, "account_info", {}, 0.05)
+    with pytest.raises(TradeOutcomeUnknown):
+        await bridge.call(TERM_A, "order_send", {"request": {}}, 0.05)
+    late = await ea.next_request()
+    ea.respond(late.id, {"late": True})  # a late answer is dropped, the session lives on
+    call = asyncio.create_task(bridge.call(TERM_A, "ping", {}, TIMEOUT_S))
+    while True:
+        request = await ea.next_request()
+        if request.method == "ping":
+            break
+    ea.respond(request.id, {"pong": 1})
+    assert await call == {"pong": 1}
+
+
+async def test_silent_ea_is_dropped_after_the_heartbeat_timeout(
+    bridge: Bridge, clock: FakeClock, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """An EA that sends nothing for the heartbeat timeout is disconnected; calls fail."""
+    await connected(bridge, make_ea)
+    await listener.wait_for(lambda: bool(listener.ups))
+    call = asyncio.create_task(bridge.call(TERM_A, "account_info", {}, 60.0))
+    clock.advance(0.5)  # past the 0.2 s timeout on the injected clock
+    await listener.wait_for(lambda: bool(listener.downs))
+    assert listener.downs[0][1] == "heartbeat_timeout"
+    with pytest.raises(TerminalDisconnected):
+        await call
+
+
+async def test_handshake_deadline_refuses_a_mute_client(bridge: Bridge, clock: FakeClock) -> None:
+    """A client that connects and says nothing is refused with handshake_timeout."""
+    data = await raw_exchange(bridge.port, b"", before_read=clock)
+    assert b'"reason":"handshake_timeout"' in data
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        encode_frame(b'{"t":"req","id":1,"m":"x"}'),
+        encode_frame(b"\xff\xfe not json"),
+    ],
+)
+async def test_garbage_is_refused_with_protocol_error(bridge: Bridge, garbage: bytes) -> None:
+    """Non-protocol bytes get a protocol_error refusal and the socket is closed."""
+    data = await raw_exchange(bridge.port, garbage)
+    assert b'"reason":"protocol_error"' in data
+    assert bridge.sessions() == []
+
+
+async def test_unsupported_version_is_refused(bridge: Bridge, make_ea: EAFactory) -> None:
+    """An EA speaking another protocol version is told so."""
+    event = await make_ea(TOKEN_A, version=2).connect(bridge.port)
+    assert isinstance(event, Refused) and event.reason == "unsupported_version"
+
+
+async def test_ticks_and_events_reach_the_listener_in_order(
+    bridge: Bridge, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """Tick rows and trade events are handed to the listener with their terminal."""
+    ea = await connected(bridge, make_ea)
+    ea.event(
+        "ticks",
+        {"symbol": "EURUSD", "rows": [[1, 1.1, 1.2, 0, 0, 6, 0], [2, 1.11, 1.21, 0, 0, 6, 0]]},
+    )
+    ea.event("trade", {"type": "deal_added", "deal": {"ticket": 9}})
+    await listener.wait_for(lambda: len(listener.events) == 1)
+    assert [(t, s, r[0]) for t, s, r in listener.ticks_seen] == [
+        (TERM_A, "EURUSD", 1),
+        (TERM_A, "EURUSD", 2),
+    ]
+    assert listener.events == [(TERM_A, "trade", {"type": "deal_added", "deal": {"ticket": 9}}, 0)]
+
+
+async def test_bridge_close_tells_eas_why(bridge: Bridge, make_ea: EAFactory) -> None:
+    """Shutting the bridge down sends each EA a bye with shutting_down."""
+    ea = await connected(bridge, make_ea)
+    await bridge.close()
+    event = await ea.next_event((Closed,))
+    assert isinstance(event, Closed) and event.reason == "shutting_down"
+
+
+async def test_reconnect_after_drop_restores_service(
+    bridge: Bridge, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """After an EA drops, a new EA for the terminal is accepted and served."""
+    first = await connected(bridge, make_ea)
+    first.abort()
+    await listener.wait_for(lambda: bool(listener.downs))
+    second = await connected(bridge, make_ea)
+    call = asyncio.create_task(bridge.call(TERM_A, "ping", {}, TIMEOUT_S))
+    request = await second.next_request()
+    second.respond(request.id, {})
+    assert await call == {}
+
+
+def test_non_loopback_listen_needs_the_explicit_flag() -> None:
+    """Listening beyond loopback is refused unless asked for by name."""
+    verifier = StaticVerifier({})
+    with pytest.raises(ValueError, match="non-loopback"):
+        Bridge(verifier, host="0.0.0.0")
+    Bridge(verifier, host="::1")
+    Bridge(verifier, host="0.0.0.0", allow_non_loopback=True)
