@@ -1,0 +1,84 @@
+"""Configuration: the example file documents exactly the defaults, and bad input fails loudly."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from gateway.config import GatewayConfig, load_config
+from gateway.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def test_example_config_loads_and_equals_the_defaults() -> None:
+    """config.example.toml is valid and every value in it is the default."""
+    assert load_config(EXAMPLE) == GatewayConfig()
+
+
+def test_example_config_documents_every_key() -> None:
+    """Each config key appears in the example, under its section, with a comment above it."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    section = ""
+    seen = set()
+    for line in text.splitlines():
+        if m := re.match(r"^\[(\w+)\]$", line):
+            section = m.group(1) + "."
+        elif m := re.match(r"^(\w+) = ", line):
+            seen.add(section + m.group(1))
+    assert seen == _keys(GatewayConfig)
+    assert text.count("\n#") >= len(seen) // 2
+
+
+def test_no_file_means_defaults() -> None:
+    """Without a file the daemon runs on loopback with the documented ports."""
+    config = load_config(None)
+    assert (config.server.host, config.server.port, config.bridge.port) == ("127.0.0.1", 8710,
+                                                                             8711)
+
+
+@pytest.mark.parametrize("toml, fragment", [
+    ("[server]\nprot = 1\n", "server.prot: Extra inputs are not permitted"),
+    ("[server]\nport = \"8710\"\n", "server.port"),
+    ("[server]\nport = 70000\n", "server.port"),
+    ("[bridge]\nheartbeat_interval_s = 20.0\n", "heartbeat_interval_s must be below"),
+    ("[server]\nrequest_timeout_s = nan\n", "server.request_timeout_s"),
+    ("[server]\nmax_body_bytes = 1\n", "server.max_body_bytes"),
+    ("[logging]\nlevel = \"LOUD\"\n", "logging.level"),
+    ("colour = \"blue\"\n", "colour"),
+    ("[server\n", "not valid TOML"),
+])
+def test_bad_config_names_the_key(tmp_path: Path, toml: str, fragment: str) -> None:
+    """Each mistake fails with an error that names the file and the key."""
+    path = tmp_path / "bad.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert fragment in str(info.value) and str(path) in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    """A config path that does not exist is reported, not ignored."""
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_config_is_frozen() -> None:
+    """A loaded config cannot be changed behind the daemon's back."""
+    config = GatewayConfig()
+    with pytest.raises(ValueError):
+        config.server.port = 1  # type: ignore[misc]

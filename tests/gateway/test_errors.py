@@ -1,0 +1,87 @@
+"""The one exception → JSON-RPC error table, walked class by class."""
+
+from __future__ import annotations
+
+import pytest
+
+from ea_bridge import errors as bridge_errors
+from gateway import errors
+from gateway.errors import ERROR_TABLE, RpcError, to_rpc_error
+
+EXPECTED_CODES: dict[type[BaseException], int | None] = {
+    errors.Unauthorized: -32004,
+    errors.InvalidParams: -32602,
+    errors.NotFound: -32006,
+    errors.Unavailable: -32014,
+    bridge_errors.TerminalNotConnected: -32001,
+    bridge_errors.TerminalDisconnected: -32001,
+    bridge_errors.TerminalTimeout: -32013,
+    bridge_errors.TradeOutcomeUnknown: -32003,
+    bridge_errors.FrameTooLarge: -32602,
+    bridge_errors.EAError: None,  # depends on the EA's code, tested below
+    bridge_errors.BridgeError: None,
+    errors.GatewayError: None,
+}
+
+
+def _instance(cls: type[BaseException]) -> BaseException:
+    samples: dict[type[BaseException], BaseException] = {
+        errors.Unauthorized: errors.Unauthorized("token_expired", "The auth token has expired"),
+        errors.Unavailable: errors.Unavailable("shutting_down", "shutting down"),
+        bridge_errors.TradeOutcomeUnknown: bridge_errors.TradeOutcomeUnknown("x",
+                                                                             method="order_send"),
+        bridge_errors.FrameTooLarge: bridge_errors.FrameTooLarge(10, 5),
+        bridge_errors.EAError: bridge_errors.EAError(-32099, "odd"),
+    }
+    return samples.get(cls) or cls("detail")
+
+
+def test_every_row_is_expected() -> None:
+    """The table has exactly the rows this test knows, so a new row needs a test decision."""
+    assert set(ERROR_TABLE) == set(EXPECTED_CODES)
+
+
+@pytest.mark.parametrize("cls", list(EXPECTED_CODES), ids=lambda c: c.__name__)
+def test_each_class_maps_to_its_code(cls: type[BaseException]) -> None:
+    """Each exception class yields its contract code; roots and unknown codes yield None."""
+    error = to_rpc_error(_instance(cls))
+    expected = EXPECTED_CODES[cls]
+    assert (error.code if error else None) == expected
+
+
+def test_every_bridge_leaf_is_covered() -> None:
+    """Every exception class ea_bridge defines maps somewhere through the MRO walk."""
+    for name in bridge_errors.__all__:
+        cls = getattr(bridge_errors, name)
+        assert any(base in ERROR_TABLE for base in cls.__mro__), name
+
+
+def test_unauthorized_carries_the_reason() -> None:
+    """A 401-class error names its reason in data, for clients to branch on."""
+    error = to_rpc_error(errors.Unauthorized("token_revoked", "The auth token has been revoked"))
+    assert error == RpcError(-32004, "The auth token has been revoked", {"reason": "token_revoked"})
+
+
+def test_unknown_reason_words_are_refused() -> None:
+    """Only the contract's reason words can be raised."""
+    with pytest.raises(ValueError):
+        errors.Unauthorized("bad_vibes", "no")
+
+
+def test_ea_codes_pass_through_only_when_public() -> None:
+    """An EA's -32006 reaches the client; an EA's made-up code becomes an internal error."""
+    assert to_rpc_error(bridge_errors.EAError(-32006, "unknown symbol 'X'")) == RpcError(
+        -32006, "unknown symbol 'X'")
+    assert to_rpc_error(bridge_errors.EAError(-1, "boom")) is None
+
+
+def test_unexpected_exceptions_map_to_nothing() -> None:
+    """A bug (KeyError, a bare BridgeError) has no public mapping: the caller hides it."""
+    assert to_rpc_error(KeyError("secret")) is None
+    assert to_rpc_error(bridge_errors.InvalidState("internal detail")) is None
+
+
+def test_public_messages_do_not_echo_internal_text() -> None:
+    """Bridge failures answer with the table's message, not the exception's text."""
+    error = to_rpc_error(bridge_errors.TerminalTimeout("no answer to account_info within 10 s"))
+    assert error is not None and error.message == "The terminal did not answer in time"
