@@ -145,6 +145,17 @@ class Bridge:
                 self._changed.clear()
                 await self._changed.wait()
 
+    async def wait_for_terminal_down(self, terminal: TerminalId, timeout_s: float) -> None:
+        """Wait until no session is live for ``terminal``.
+
+        Raises:
+            TimeoutError: one still was after ``timeout_s``.
+        """
+        async with asyncio.timeout(timeout_s):
+            while self.session(terminal) is not None:
+                self._changed.clear()
+                await self._changed.wait()
+
     def disconnect(self, terminal: TerminalId, reason: str, message: str) -> bool:
         """Close the terminal's session, telling the EA why (e.g. ``token_revoked``).
 

@@ -1,0 +1,129 @@
+"""Whole processes, as a user runs them: a killed or hung terminal, and ``mtgateway demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import HEARTBEAT_TIMEOUT_S, LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+
+
+class EmulatorProcess:
+    """``python -m ea_bridge.emulator`` as a child process."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ea_bridge.emulator", "--bridge",
+            f"127.0.0.1:{self.daemon.bridge.port}", "--login", str(LOGIN), "--server", SERVER,
+            "--symbols", "EURUSD", env={**os.environ, "MTGW_TOKEN": self.daemon.token},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await self.daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGCONT)
+                self.proc.kill()
+            await self.proc.wait()
+
+
+@pytest.fixture
+async def make_emulator(daemon: Daemon) -> AsyncIterator[list[EmulatorProcess]]:
+    made: list[EmulatorProcess] = []
+    yield made
+    for emulator in made:
+        await emulator.stop()
+
+
+async def test_killed_terminal_answers_offline_and_a_restart_restores_service(
+        daemon: Daemon, make_emulator: list[EmulatorProcess]) -> None:
+    """kill -9 of the terminal gives -32001; a new terminal process is served by the same daemon."""
+    first = EmulatorProcess(daemon)
+    make_emulator.append(first)
+    await first.start()
+    assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
+    first.signal(signal.SIGKILL)
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+    assert (await daemon.call("account_info"))["error"]["code"] == -32001
+    second = EmulatorProcess(daemon)
+    make_emulator.append(second)
+    await second.start()
+    assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
+
+
+async def test_hung_terminal_is_dropped_within_the_heartbeat_timeout(
+        daemon: Daemon, make_emulator: list[EmulatorProcess]) -> None:
+    """A frozen terminal (SIGSTOP) is declared dead by the heartbeat; it reconnects on SIGCONT."""
+    emulator = EmulatorProcess(daemon)
+    make_emulator.append(emulator)
+    await emulator.start()
+    emulator.signal(signal.SIGSTOP)
+    loop = asyncio.get_running_loop()
+    stopped_at = loop.time()
+    pending = asyncio.create_task(daemon.call("account_info"))  # in flight while it is frozen
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+    detected_after = loop.time() - stopped_at
+    assert (await pending)["error"]["code"] == -32001
+    assert detected_after < HEARTBEAT_TIMEOUT_S + 1.0
+    assert (await daemon.call("account_info"))["error"]["code"] == -32001
+    emulator.signal(signal.SIGCONT)
+    await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+    assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
+
+
+async def test_demo_command_end_to_end(tmp_path: Path) -> None:
+    """`mtgateway demo` writes its state file, serves the curl call, stops cleanly on SIGTERM."""
+    state_file = tmp_path / "demo.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
+        "--state-file", str(state_file), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(WAIT_S * 2):
+            output = b""
+            while b"Running." not in output:
+                line = await proc.stdout.readline()
+                assert line, output.decode()
+                output += line
+        state = json.loads(state_file.read_text())
+        assert set(state) == {"rpc_url", "ws_url", "health_url", "bridge", "token", "login",
+                              "server", "pid"}
+        assert state["pid"] == proc.pid and state["token"] in output.decode()
+        curl_line = next(line for line in output.decode().splitlines() if "curl -s" in line)
+        assert state["rpc_url"] in curl_line and "account_info" in curl_line
+        async with aiohttp.ClientSession() as session:
+            async with session.post(state["rpc_url"], json={"jsonrpc": "2.0", "id": 1,
+                                                            "method": "account_info"},
+                                    headers={"Authorization": f"Bearer {state['token']}"}) as r:
+                account = (await r.json())["result"]
+        assert (account["login"], account["server"]) == (state["login"], state["server"])
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(WAIT_S):
+            rest = await proc.stdout.read()
+            assert await proc.wait() == 0
+        assert b"Stopped." in rest and b"Traceback" not in output + rest
+        assert not state_file.exists()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
