@@ -6,6 +6,11 @@
 dicts carrying MT5's field names. Its answers must be the ones a real MT5 trade server gives,
 because the product lets strategies written against MT5 run on it unchanged.
 
+The code is split by concern: admission rules (retcodes) in ``rules.py``, margin/profit and
+currency conversion in ``margin.py``, records and request parsing in ``orders.py``, the books
+and what fills, triggers and expiry do to them in ``ledger.py``; this module decides which
+request is admitted and exposes the MT5 API.
+
 MT5 semantics followed
 ----------------------
 * A broker refusal is a *result* with a ``TRADE_RETCODE_*`` (see ``rules.py`` for the admission
@@ -53,6 +58,9 @@ Simplified, and why
 * A pending order that cannot be filled for lack of money is removed with state REJECTED.
 * ``advance`` walks only the ticks of symbols with open positions or orders; a position's
   profit in a third currency is re-valued on those ticks, not on the conversion pair's own.
+* An unknown ``symbol`` in a trade request answers INVALID (10013, "Invalid request: unknown
+  symbol") rather than raising, since the request itself is well-formed; a symbol without a
+  quote yet (or whose conversion pair has none) answers PRICE_OFF (10021).
 * ``order_check`` of a pending order, SL/TP or order modification reports the account as it is
   (those requests do not change balance or margin in this model).
 
@@ -76,10 +84,19 @@ they happened:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from ea_bridge.emulator.margin import MoneyCalculator, NoQuoteError
+from ea_bridge.emulator.ledger import (
+    AccountSettings,
+    AccountState,
+    Ledger,
+    Leg,
+    money,
+    round_volume,
+)
+from ea_bridge.emulator.margin import NoQuoteError
 from ea_bridge.emulator.orders import (
     COMMENT_LENGTH,
     RETCODE_COMMENTS,
@@ -128,7 +145,6 @@ from ea_bridge.mt5 import (
     OrderState,
     OrderTime,
     OrderType,
-    PositionReason,
     PositionType,
     TradeAction,
     TradeRetcode,
@@ -142,67 +158,14 @@ EVENT_TYPES: tuple[str, ...] = (
     "position_closed", "deal_added", "account_updated",
 )
 _VOLUME_EPS = 1e-9
-#: ACCOUNT_TRADE_MODE_DEMO.
-_ACCOUNT_TRADE_MODE_DEMO = 0
-#: ACCOUNT_STOPOUT_MODE_PERCENT.
-_ACCOUNT_STOPOUT_MODE_PERCENT = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Leg:
-    """A position reduced to what the account arithmetic needs."""
-
-    symbol: str
-    is_buy: bool
-    volume: float
-    price_open: float
-
-
-@dataclass(frozen=True, slots=True)
-class _AccountState:
-    """Account money values at one instant, rounded to the currency's 2 digits."""
-
-    balance: float
-    profit: float
-    equity: float
-    margin: float
-    margin_free: float
-    margin_level: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Fill:
-    """What one executed order does to the positions.
-
-    ``target``: the position closed/reduced/reversed/added to (None: a new position opens);
-    ``close_volume``: volume of ``target`` closed; ``open_volume``: volume opened as a new
-    position or, in netting, left after a reversal; ``add``: netting addition to ``target``.
-    """
-
-    spec: SymbolSpec
-    is_buy: bool
-    volume: float
-    price: float
-    target: Position | None
-    close_volume: float
-    open_volume: float
-    add: bool
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """An admitted request: the account after it, and how to carry it out."""
 
-    after: _AccountState
+    after: AccountState
     run: Callable[[], MT5Dict]
-
-
-def _round_volume(volume: float) -> float:
-    return round(volume, 8)
-
-
-def _money(value: float) -> float:
-    return round(value, 2)
 
 
 class SimulatedBroker:
@@ -230,167 +193,40 @@ class SimulatedBroker:
             raise EmulatorError(ErrorCode.INVALID_PARAMS, "leverage: must be positive")
         self._market = market
         self._clock = clock
-        self._login = login
-        self._server = server
-        self._company = company
-        self._name = name
-        self._currency = currency
-        self._leverage = leverage
-        self._margin_mode = AccountMarginMode(margin_mode)
-        self._so_call = margin_so_call
-        self._so_so = margin_so_so
         self._limit_orders = limit_orders
-        self._calc = MoneyCalculator(market, currency, leverage)
-        self._balance = _money(balance)
-        self._orders: dict[int, Order] = {}
-        self._positions: dict[int, Position] = {}
-        self._history_orders: list[Order] = []
-        self._deals: list[Deal] = []
-        self._events: list[MT5Dict] = []
-        self._next_ticket = first_ticket
         self._request_id = 0
-        self._trade_allowed = True
         now = clock()
         self._last_msc = now
-        if self._balance:
-            self._deals.append(Deal(
-                ticket=self._ticket(), order=0, time_msc=now, type=DealType.BALANCE,
-                entry=DealEntry.IN, magic=0, position_id=0, reason=DealReason.CLIENT,
-                volume=0.0, price=0.0, profit=self._balance, symbol="",
-                comment="Initial deposit",
-            ))
-
-    # ----------------------------------------------------------------------------- plumbing
-
-    @property
-    def _hedging(self) -> bool:
-        return self._margin_mode == AccountMarginMode.RETAIL_HEDGING
-
-    def _ticket(self) -> int:
-        ticket = self._next_ticket
-        self._next_ticket += 1
-        return ticket
-
-    def _emit(self, kind: str, time_msc: int, key: str, payload: MT5Dict) -> None:
-        self._events.append({"type": kind, "time_msc": time_msc, key: payload})
+        settings = AccountSettings(
+            login=login, server=server, company=company, name=name, currency=currency,
+            leverage=leverage, margin_mode=AccountMarginMode(margin_mode),
+            margin_so_call=margin_so_call, margin_so_so=margin_so_so, limit_orders=limit_orders,
+        )
+        self._book = Ledger(market, settings, balance, first_ticket, now)
 
     def _sync(self) -> int:
         """Process the market up to now and return now (every public method starts here)."""
         self.advance()
         return self._last_msc
 
-    def _tick(self, symbol: str, time_msc: int) -> Tick | None:
-        return self._market.tick_at(symbol, time_msc)
-
-    def _close_price(self, symbol: str, is_buy: bool, time_msc: int, default: float) -> float:
-        """The price a position closes at now: Bid for a buy, Ask for a sell."""
-        tick = self._tick(symbol, time_msc)
-        if tick is None:
-            return default
-        return tick.bid if is_buy else tick.ask
-
-    def _order_price(self, order: Order, time_msc: int) -> float:
-        """ORDER_PRICE_CURRENT of a pending order: Ask for buy types, Bid for sell types."""
-        tick = self._tick(order.symbol, time_msc)
-        if tick is None:
-            return 0.0
-        return tick.ask if order.type in BUY_TYPES else tick.bid
-
-    # ------------------------------------------------------------------------ account maths
-
-    @staticmethod
-    def _leg(position: Position) -> _Leg:
-        return _Leg(position.symbol, position.type == PositionType.BUY, position.volume,
-                    position.price_open)
-
-    def _leg_profit(self, leg: _Leg, time_msc: int) -> float:
-        spec = self._market.spec(leg.symbol)
-        close = self._close_price(leg.symbol, leg.is_buy, time_msc, leg.price_open)
-        return _money(self._calc.profit(spec, leg.is_buy, leg.volume, leg.price_open, close,
-                                        time_msc))
-
-    def _leg_margin(self, leg: _Leg, time_msc: int) -> float:
-        spec = self._market.spec(leg.symbol)
-        return self._calc.margin(spec, leg.volume, leg.price_open, time_msc)
-
-    def _state(self, time_msc: int, legs: Iterable[_Leg] | None = None,
-               balance: float | None = None) -> _AccountState:
-        """Account values at ``time_msc`` for ``legs`` (default: the open positions)."""
-        if legs is None:
-            legs = [self._leg(p) for p in self._positions.values()]
-        balance = self._balance if balance is None else balance
-        profit = 0.0
-        margin = 0.0
-        for leg in legs:
-            profit += self._leg_profit(leg, time_msc)
-            margin += self._leg_margin(leg, time_msc)
-        profit = _money(profit)
-        margin = _money(margin)
-        equity = _money(balance + profit)
-        level = _money(equity / margin * 100.0) if margin > 0 else 0.0
-        return _AccountState(balance=_money(balance), profit=profit, equity=equity,
-                             margin=margin, margin_free=_money(equity - margin),
-                             margin_level=level)
-
-    def _account_dict(self, state: _AccountState) -> MT5Dict:
-        return {
-            "login": self._login,
-            "trade_mode": _ACCOUNT_TRADE_MODE_DEMO,
-            "leverage": self._leverage,
-            "limit_orders": self._limit_orders,
-            "margin_so_mode": _ACCOUNT_STOPOUT_MODE_PERCENT,
-            "trade_allowed": True,
-            "trade_expert": self._trade_allowed,
-            "margin_mode": int(self._margin_mode),
-            "currency_digits": 2,
-            "fifo_close": False,
-            "balance": state.balance,
-            "credit": 0.0,
-            "profit": state.profit,
-            "equity": state.equity,
-            "margin": state.margin,
-            "margin_free": state.margin_free,
-            "margin_level": state.margin_level,
-            "margin_so_call": self._so_call,
-            "margin_so_so": self._so_so,
-            "margin_initial": 0.0,
-            "margin_maintenance": 0.0,
-            "assets": 0.0,
-            "liabilities": 0.0,
-            "commission_blocked": 0.0,
-            "name": self._name,
-            "server": self._server,
-            "currency": self._currency,
-            "company": self._company,
-        }
-
-    def _position_dict(self, position: Position, time_msc: int) -> MT5Dict:
-        leg = self._leg(position)
-        price = self._close_price(position.symbol, leg.is_buy, time_msc, position.price_open)
-        return position.to_dict(price, self._leg_profit(leg, time_msc))
-
-    def _emit_account(self, time_msc: int) -> None:
-        self._emit("account_updated", time_msc, "account",
-                   self._account_dict(self._state(time_msc)))
-
     # ------------------------------------------------------------------------------ queries
 
     def account_info(self) -> MT5Dict:
         """``AccountInfo``: balance, equity, margin and levels at the current price."""
         now = self._sync()
-        return self._account_dict(self._state(now))
+        return self._book.account_dict(self._book.state(now))
 
     def set_trade_allowed(self, enabled: bool) -> None:
         """The terminal's Algo Trading button: off makes ``order_send`` answer 10027."""
         if not isinstance(enabled, bool):
             raise EmulatorError(ErrorCode.INVALID_PARAMS, "enabled: expected a bool")
-        if enabled != self._trade_allowed:
-            self._trade_allowed = enabled
-            self._emit_account(self._sync())
+        if enabled != self._book.trade_allowed:
+            self._book.trade_allowed = enabled
+            self._book.emit_account(self._sync())
 
     def drain_events(self) -> list[MT5Dict]:
         """Trade events since the last call, oldest first (see the module docstring)."""
-        events, self._events = self._events, []
+        events, self._book.events = self._book.events, []
         return events
 
     @staticmethod
@@ -403,28 +239,28 @@ class SimulatedBroker:
     def orders_total(self) -> int:
         """Number of active pending orders."""
         self._sync()
-        return len(self._orders)
+        return len(self._book.orders)
 
     def orders_get(self, symbol: str | None = None, group: str | None = None,
                    ticket: int | None = None) -> list[MT5Dict]:
         """Active pending orders (``TradeOrder``), optionally by symbol, group or ticket."""
         sym, grp, tkt = self._filters(symbol, group, ticket)
         now = self._sync()
-        return [o.to_dict(self._order_price(o, now)) for o in self._orders.values()
+        return [o.to_dict(self._book.order_price(o, now)) for o in self._book.orders.values()
                 if (sym is None or o.symbol == sym) and match_group(o.symbol, grp)
                 and (tkt is None or o.ticket == tkt)]
 
     def positions_total(self) -> int:
         """Number of open positions."""
         self._sync()
-        return len(self._positions)
+        return len(self._book.positions)
 
     def positions_get(self, symbol: str | None = None, group: str | None = None,
                       ticket: int | None = None) -> list[MT5Dict]:
         """Open positions (``TradePosition``) with live ``price_current`` and ``profit``."""
         sym, grp, tkt = self._filters(symbol, group, ticket)
         now = self._sync()
-        return [self._position_dict(p, now) for p in self._positions.values()
+        return [self._book.position_dict(p, now) for p in self._book.positions.values()
                 if (sym is None or p.symbol == sym) and match_group(p.symbol, grp)
                 and (tkt is None or p.ticket == tkt)]
 
@@ -450,10 +286,10 @@ class SimulatedBroker:
                                                        position)
         self._sync()
         if tkt is not None:
-            return [o for o in self._history_orders if o.ticket == tkt]
+            return [o for o in self._book.history_orders if o.ticket == tkt]
         if pos is not None:
-            return [o for o in self._history_orders if o.position_id == pos]
-        return [o for o in self._history_orders
+            return [o for o in self._book.history_orders if o.position_id == pos]
+        return [o for o in self._book.history_orders
                 if self._in_dates(o.time_setup_msc, dfrom, dto) and match_group(o.symbol, grp)]
 
     def _select_deals(self, date_from: object, date_to: object, group: object = None,
@@ -462,10 +298,10 @@ class SimulatedBroker:
                                                        position)
         self._sync()
         if tkt is not None:
-            return [d for d in self._deals if d.ticket == tkt]
+            return [d for d in self._book.deals if d.ticket == tkt]
         if pos is not None:
-            return [d for d in self._deals if d.position_id == pos]
-        return [d for d in self._deals
+            return [d for d in self._book.deals if d.position_id == pos]
+        return [d for d in self._book.deals
                 if self._in_dates(d.time_msc, dfrom, dto) and match_group(d.symbol, grp)]
 
     def history_orders_total(self, date_from: float, date_to: float) -> int:
@@ -516,7 +352,7 @@ class SimulatedBroker:
         _, spec, vol = self._calc_args(action, symbol, volume)
         at = check_float("price", price)
         now = self._sync()
-        return _money(self._calc.margin(spec, vol, at, now))
+        return money(self._book.calc.margin(spec, vol, at, now))
 
     def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
                           price_close: float) -> float:
@@ -525,11 +361,11 @@ class SimulatedBroker:
         popen = check_float("price_open", price_open)
         pclose = check_float("price_close", price_close)
         now = self._sync()
-        return _money(self._calc.profit(spec, is_buy, vol, popen, pclose, now))
+        return money(self._book.calc.profit(spec, is_buy, vol, popen, pclose, now))
 
     # ------------------------------------------------------------------------ trade requests
 
-    def order_check(self, request: dict[str, object]) -> MT5Dict:
+    def order_check(self, request: dict[str, Any]) -> MT5Dict:
         """``OrderCheckResult``: retcode 0 and the account AFTER the trade, or the rejection."""
         req = parse_request(request)
         now = self._sync()
@@ -539,7 +375,7 @@ class SimulatedBroker:
             after = self._plan(req, now).after
         except Rejection as rejection:
             retcode, comment = rejection.retcode, rejection.comment
-            after = self._state(now)
+            after = self._book.state(now)
         return {
             "retcode": retcode,
             "balance": after.balance,
@@ -552,7 +388,7 @@ class SimulatedBroker:
             "request": req.as_dict(),
         }
 
-    def order_send(self, request: dict[str, object]) -> MT5Dict:
+    def order_send(self, request: dict[str, Any]) -> MT5Dict:
         """``OrderSendResult``: execute the request, or answer the MT5 rejection retcode.
 
         Raises:
@@ -562,7 +398,7 @@ class SimulatedBroker:
         now = self._sync()
         self._request_id += 1
         try:
-            if not self._trade_allowed:
+            if not self._book.trade_allowed:
                 raise Rejection(TradeRetcode.CLIENT_DISABLES_AT)
             fields = self._plan(req, now).run()
         except Rejection as rejection:
@@ -612,7 +448,7 @@ class SimulatedBroker:
         """The current quote, if the market is open (MARKET_CLOSED) and quoted (PRICE_OFF)."""
         if not self._market.is_trading(spec.name, now):
             raise Rejection(TradeRetcode.MARKET_CLOSED)
-        tick = self._tick(spec.name, now)
+        tick = self._book.tick(spec.name, now)
         if tick is None:
             raise Rejection(TradeRetcode.PRICE_OFF)
         return tick
@@ -622,62 +458,12 @@ class SimulatedBroker:
         if spec.volume_limit <= 0:
             return
         total = volume
-        total += sum(p.volume for p in self._positions.values()
+        total += sum(p.volume for p in self._book.positions.values()
                      if p.symbol == spec.name and (p.type == PositionType.BUY) == is_buy)
-        total += sum(o.volume_current for o in self._orders.values()
+        total += sum(o.volume_current for o in self._book.orders.values()
                      if o.symbol == spec.name and (o.type in BUY_TYPES) == is_buy)
         if total > spec.volume_limit + _VOLUME_EPS:
             raise Rejection(TradeRetcode.LIMIT_VOLUME)
-
-    def _netting_position(self, symbol: str) -> Position | None:
-        for position in self._positions.values():
-            if position.symbol == symbol:
-                return position
-        return None
-
-    def _plan_fill(self, spec: SymbolSpec, is_buy: bool, volume: float, price: float,
-                   explicit: Position | None) -> _Fill:
-        """How a fill of ``volume`` at ``price`` combines with the existing positions."""
-        target = explicit
-        if target is None and not self._hedging:
-            target = self._netting_position(spec.name)
-        if target is None:
-            return _Fill(spec, is_buy, volume, price, None, 0.0, volume, False)
-        if (target.type == PositionType.BUY) == is_buy:
-            return _Fill(spec, is_buy, volume, price, target, 0.0, 0.0, True)
-        closed = min(volume, target.volume)
-        return _Fill(spec, is_buy, volume, price, target, closed,
-                     _round_volume(volume - closed), False)
-
-    def _after(self, fill: _Fill, now: int) -> _AccountState:
-        """The account once ``fill`` is executed, at the current prices."""
-        legs: list[_Leg] = []
-        realized = 0.0
-        for position in self._positions.values():
-            leg = self._leg(position)
-            if position is not fill.target:
-                legs.append(leg)
-            elif fill.add:
-                volume = leg.volume + fill.volume
-                price = (leg.price_open * leg.volume + fill.price * fill.volume) / volume
-                legs.append(_Leg(leg.symbol, leg.is_buy, volume, price))
-            else:
-                realized += _money(self._calc.profit(fill.spec, leg.is_buy, fill.close_volume,
-                                                     leg.price_open, fill.price, now))
-                rest = _round_volume(leg.volume - fill.close_volume)
-                if rest > 0:
-                    legs.append(_Leg(leg.symbol, leg.is_buy, rest, leg.price_open))
-        if fill.open_volume > 0:
-            legs.append(_Leg(fill.spec.name, fill.is_buy, fill.open_volume, fill.price))
-        return self._state(now, legs, self._balance + realized)
-
-    def _check_money(self, fill: _Fill, now: int) -> _AccountState:
-        """NO_MONEY when the fill raises the margin beyond the equity; the state after."""
-        before = self._state(now)
-        after = self._after(fill, now)
-        if after.margin > before.margin and after.margin_free < 0:
-            raise Rejection(TradeRetcode.NO_MONEY)
-        return after
 
     # --- TRADE_ACTION_DEAL
 
@@ -690,7 +476,7 @@ class SimulatedBroker:
         is_buy = req.type == OrderType.BUY
         explicit: Position | None = None
         if req.position:
-            explicit = self._positions.get(req.position)
+            explicit = self._book.positions.get(req.position)
             if explicit is None:
                 raise Rejection(TradeRetcode.POSITION_CLOSED)
             if explicit.symbol != spec.name or (explicit.type == PositionType.BUY) == is_buy:
@@ -708,99 +494,29 @@ class SimulatedBroker:
         if spec.trade_exemode == SYMBOL_TRADE_EXECUTION_INSTANT and req.price > 0 \
                 and abs(req.price - price) > req.deviation * spec.point + spec.point * 1e-3:
             raise Rejection(TradeRetcode.REQUOTE)
-        fill = self._plan_fill(spec, is_buy, _round_volume(req.volume), price, explicit)
+        fill = self._book.plan_fill(spec, is_buy, round_volume(req.volume), price, explicit)
         opens = fill.add or fill.open_volume > 0
         if opens:
             check_trade_mode(spec, is_buy)
             check_stops(spec, is_buy, tick.bid if is_buy else tick.ask, req.sl, req.tp)
             self._check_volume_limit(spec, is_buy, fill.volume if fill.add else fill.open_volume)
-        after = self._check_money(fill, now)
+        after = self._book.check_money(fill, now)
 
         def run() -> MT5Dict:
             order = Order(
-                ticket=self._ticket(), time_setup_msc=now, type=req.type,
+                ticket=self._book.ticket(), time_setup_msc=now, type=req.type,
                 type_time=OrderTime.GTC, type_filling=req.type_filling,
                 state=OrderState.STARTED, magic=req.magic, reason=OrderReason.EXPERT,
                 volume_initial=fill.volume, volume_current=fill.volume, price_open=price,
                 symbol=spec.name, comment=req.comment[:COMMENT_LENGTH],
                 sl=req.sl if opens else 0.0, tp=req.tp if opens else 0.0,
             )
-            deal = self._fill(order, fill, now, DealReason.EXPERT)
-            self._emit_account(now)
+            deal = self._book.fill(order, fill, now, DealReason.EXPERT)
+            self._book.emit_account(now)
             return {"retcode": TradeRetcode.DONE, "deal": deal.ticket, "order": order.ticket,
                     "volume": fill.volume, "price": price, "bid": tick.bid, "ask": tick.ask}
 
         return _Plan(after, run)
-
-    def _fill(self, order: Order, fill: _Fill, now: int, reason: int) -> Deal:
-        """Execute ``order`` as ``fill``: history order, deal, position change, events."""
-        spec, target = fill.spec, fill.target
-        realized = 0.0
-        closed: MT5Dict | None = None
-        if target is None:
-            position = Position(
-                ticket=order.ticket, time_msc=now,
-                type=PositionType.BUY if fill.is_buy else PositionType.SELL, magic=order.magic,
-                identifier=order.ticket,
-                reason=order.reason if order.reason <= PositionReason.EXPERT
-                else PositionReason.EXPERT,
-                volume=fill.volume, price_open=fill.price, symbol=spec.name,
-                comment=order.comment, sl=order.sl, tp=order.tp, time_update_msc=now,
-            )
-            self._positions[position.ticket] = position
-            entry, kind = DealEntry.IN, "position_opened"
-        elif fill.add:
-            position = target
-            volume = _round_volume(position.volume + fill.volume)
-            position.price_open = round(
-                (position.price_open * position.volume + fill.price * fill.volume) / volume, 10)
-            position.volume = volume
-            position.sl = order.sl or position.sl
-            position.tp = order.tp or position.tp
-            position.time_update_msc = now
-            entry, kind = DealEntry.IN, "position_updated"
-        else:
-            position = target
-            was_buy = position.type == PositionType.BUY
-            realized = _money(self._calc.profit(spec, was_buy, fill.close_volume,
-                                                position.price_open, fill.price, now))
-            rest = _round_volume(position.volume - fill.close_volume)
-            position.time_update_msc = now
-            if fill.open_volume > 0:
-                position.type = PositionType.BUY if fill.is_buy else PositionType.SELL
-                position.volume = fill.open_volume
-                position.price_open = fill.price
-                position.sl, position.tp = order.sl, order.tp
-                entry, kind = DealEntry.INOUT, "position_updated"
-            elif rest > 0:
-                position.volume = rest
-                entry, kind = DealEntry.OUT, "position_updated"
-            else:
-                del self._positions[position.ticket]
-                closed = position.to_dict(fill.price, realized)
-                entry, kind = DealEntry.OUT, "position_closed"
-        order.position_id = position.identifier
-        order.state = OrderState.FILLED
-        order.time_done_msc = now
-        order.volume_current = 0.0
-        order.price_done = fill.price
-        if self._orders.pop(order.ticket, None) is not None:
-            self._history_orders.append(order)
-            self._emit("order_removed", now, "order", order.to_dict(fill.price))
-        else:
-            self._history_orders.append(order)
-        deal = Deal(
-            ticket=self._ticket(), order=order.ticket, time_msc=now,
-            type=DealType.BUY if fill.is_buy else DealType.SELL, entry=entry, magic=order.magic,
-            position_id=position.identifier, reason=reason, volume=fill.volume,
-            price=fill.price, profit=realized, symbol=spec.name, comment=order.comment,
-        )
-        self._deals.append(deal)
-        self._balance = _money(self._balance + realized)
-        self._emit("deal_added", now, "deal", deal.to_dict())
-        self._emit(kind, now, "position",
-                   closed if closed is not None else self._position_dict(position, now))
-        return deal
 
     # --- TRADE_ACTION_PENDING
 
@@ -820,14 +536,14 @@ class SimulatedBroker:
         stop_limit = req.type in (OrderType.BUY_STOP_LIMIT, OrderType.SELL_STOP_LIMIT)
         check_pending_price(spec, req.type, req.price, req.stoplimit, tick)
         check_stops(spec, is_buy, req.stoplimit if stop_limit else req.price, req.sl, req.tp)
-        if 0 < self._limit_orders <= len(self._orders):
+        if 0 < self._limit_orders <= len(self._book.orders):
             raise Rejection(TradeRetcode.LIMIT_ORDERS)
         self._check_volume_limit(spec, is_buy, req.volume)
 
         def run() -> MT5Dict:
-            volume = _round_volume(req.volume)
+            volume = round_volume(req.volume)
             order = Order(
-                ticket=self._ticket(), time_setup_msc=now, type=req.type,
+                ticket=self._book.ticket(), time_setup_msc=now, type=req.type,
                 type_time=req.type_time, type_filling=req.type_filling,
                 state=OrderState.PLACED, magic=req.magic, reason=OrderReason.EXPERT,
                 volume_initial=volume, volume_current=volume, price_open=req.price,
@@ -835,24 +551,25 @@ class SimulatedBroker:
                 price_stoplimit=req.stoplimit if stop_limit else 0.0,
                 time_expiration=time_expiration, expires_msc=expires,
             )
-            self._orders[order.ticket] = order
-            self._emit("order_added", now, "order", order.to_dict(self._order_price(order, now)))
+            self._book.orders[order.ticket] = order
+            self._book.emit("order_added", now, "order",
+                            order.to_dict(self._book.order_price(order, now)))
             return {"retcode": TradeRetcode.PLACED, "order": order.ticket, "volume": volume}
 
-        return _Plan(self._state(now), run)
+        return _Plan(self._book.state(now), run)
 
     # --- TRADE_ACTION_SLTP
 
     def _plan_sltp(self, req: TradeRequest, now: int) -> _Plan:
         if req.position:
-            position = self._positions.get(req.position)
+            position = self._book.positions.get(req.position)
             if position is None:
                 raise Rejection(TradeRetcode.POSITION_CLOSED)
             if req.symbol and req.symbol != position.symbol:
                 raise Rejection(TradeRetcode.INVALID, "Invalid request: position mismatch")
-        elif not self._hedging and req.symbol:
+        elif not self._book.hedging and req.symbol:
             self._spec_of(req)
-            found = self._netting_position(req.symbol)
+            found = self._book.netting_position(req.symbol)
             if found is None:
                 raise Rejection(TradeRetcode.POSITION_CLOSED)
             position = found
@@ -872,17 +589,18 @@ class SimulatedBroker:
         def run() -> MT5Dict:
             position.sl, position.tp = req.sl, req.tp
             position.time_update_msc = now
-            self._emit("position_updated", now, "position", self._position_dict(position, now))
+            self._book.emit("position_updated", now, "position",
+                            self._book.position_dict(position, now))
             return {"retcode": TradeRetcode.DONE, "bid": tick.bid, "ask": tick.ask}
 
-        return _Plan(self._state(now), run)
+        return _Plan(self._book.state(now), run)
 
     # --- TRADE_ACTION_MODIFY / TRADE_ACTION_REMOVE
 
     def _pending_of(self, req: TradeRequest) -> Order:
         if not req.order:
             raise Rejection(TradeRetcode.INVALID, "Invalid request: no order")
-        order = self._orders.get(req.order)
+        order = self._book.orders.get(req.order)
         if order is None:
             raise Rejection(TradeRetcode.INVALID, "Invalid request: order not found")
         return order
@@ -915,11 +633,12 @@ class SimulatedBroker:
             order.price_stoplimit = stoplimit
             order.type_time, order.time_expiration, order.expires_msc = \
                 req.type_time, time_expiration, expires
-            self._emit("order_updated", now, "order", order.to_dict(self._order_price(order, now)))
+            self._book.emit("order_updated", now, "order",
+                            order.to_dict(self._book.order_price(order, now)))
             return {"retcode": TradeRetcode.DONE, "order": order.ticket,
                     "volume": order.volume_current, "price": order.price_open}
 
-        return _Plan(self._state(now), run)
+        return _Plan(self._book.state(now), run)
 
     def _plan_remove(self, req: TradeRequest, now: int) -> _Plan:
         order = self._pending_of(req)
@@ -929,29 +648,20 @@ class SimulatedBroker:
             raise Rejection(TradeRetcode.FROZEN)
 
         def run() -> MT5Dict:
-            self._retire(order, OrderState.CANCELED, now)
+            self._book.retire(order, OrderState.CANCELED, now)
             return {"retcode": TradeRetcode.DONE, "order": order.ticket}
 
-        return _Plan(self._state(now), run)
-
-    def _retire(self, order: Order, state: int, time_msc: int) -> None:
-        """Move a pending order to the history unfilled (canceled, expired, rejected)."""
-        del self._orders[order.ticket]
-        order.state = state
-        order.time_done_msc = time_msc
-        order.price_done = self._order_price(order, time_msc)
-        self._history_orders.append(order)
-        self._emit("order_removed", time_msc, "order", order.to_dict(order.price_done))
+        return _Plan(self._book.state(now), run)
 
     # --- TRADE_ACTION_CLOSE_BY
 
     def _plan_close_by(self, req: TradeRequest, now: int) -> _Plan:
-        if not self._hedging:
+        if not self._book.hedging:
             raise Rejection(TradeRetcode.INVALID, "Invalid request: close by needs hedging")
         if not req.position or not req.position_by:
             raise Rejection(TradeRetcode.INVALID, "Invalid request: no position")
-        position = self._positions.get(req.position)
-        by = self._positions.get(req.position_by)
+        position = self._book.positions.get(req.position)
+        by = self._book.positions.get(req.position_by)
         if position is None or by is None:
             raise Rejection(TradeRetcode.POSITION_CLOSED)
         if position is by or position.symbol != by.symbol or position.type == by.type:
@@ -963,18 +673,18 @@ class SimulatedBroker:
         self._open_quote(spec, now)
         volume = min(position.volume, by.volume)
         price = by.price_open
-        legs: list[_Leg] = []
-        for p in self._positions.values():
-            rest = _round_volume(p.volume - volume) if p is position or p is by else p.volume
+        legs: list[Leg] = []
+        for p in self._book.positions.values():
+            rest = round_volume(p.volume - volume) if p is position or p is by else p.volume
             if rest > 0:
-                legs.append(_Leg(p.symbol, p.type == PositionType.BUY, rest, p.price_open))
-        profit = _money(self._calc.profit(spec, position.type == PositionType.BUY, volume,
+                legs.append(Leg(p.symbol, p.type == PositionType.BUY, rest, p.price_open))
+        profit = money(self._book.calc.profit(spec, position.type == PositionType.BUY, volume,
                                           position.price_open, price, now))
-        after = self._state(now, legs, self._balance + profit)
+        after = self._book.state(now, legs, self._book.balance + profit)
 
         def run() -> MT5Dict:
             order = Order(
-                ticket=self._ticket(), time_setup_msc=now, type=OrderType.CLOSE_BY,
+                ticket=self._book.ticket(), time_setup_msc=now, type=OrderType.CLOSE_BY,
                 type_time=OrderTime.GTC, type_filling=OrderFilling.FOK,
                 state=OrderState.FILLED, magic=req.magic, reason=OrderReason.EXPERT,
                 volume_initial=volume, volume_current=0.0, price_open=0.0, symbol=spec.name,
@@ -982,31 +692,31 @@ class SimulatedBroker:
                 position_id=position.identifier, position_by_id=by.identifier,
                 price_done=price,
             )
-            self._history_orders.append(order)
+            self._book.history_orders.append(order)
             first = 0
             for leg, leg_profit in ((position, profit), (by, 0.0)):
                 deal = Deal(
-                    ticket=self._ticket(), order=order.ticket, time_msc=now,
+                    ticket=self._book.ticket(), order=order.ticket, time_msc=now,
                     type=DealType.SELL if leg.type == PositionType.BUY else DealType.BUY,
                     entry=DealEntry.OUT_BY, magic=req.magic, position_id=leg.identifier,
                     reason=DealReason.EXPERT, volume=volume, price=price, profit=leg_profit,
                     symbol=spec.name, comment=order.comment,
                 )
                 first = first or deal.ticket
-                self._deals.append(deal)
-                self._emit("deal_added", now, "deal", deal.to_dict())
-                rest = _round_volume(leg.volume - volume)
+                self._book.deals.append(deal)
+                self._book.emit("deal_added", now, "deal", deal.to_dict())
+                rest = round_volume(leg.volume - volume)
                 leg.time_update_msc = now
                 if rest > 0:
                     leg.volume = rest
-                    self._emit("position_updated", now, "position",
-                               self._position_dict(leg, now))
+                    self._book.emit("position_updated", now, "position",
+                                    self._book.position_dict(leg, now))
                 else:
-                    del self._positions[leg.ticket]
-                    self._emit("position_closed", now, "position",
-                               leg.to_dict(price, leg_profit))
-            self._balance = _money(self._balance + profit)
-            self._emit_account(now)
+                    del self._book.positions[leg.ticket]
+                    self._book.emit("position_closed", now, "position",
+                                    leg.to_dict(price, leg_profit))
+            self._book.balance = money(self._book.balance + profit)
+            self._book.emit_account(now)
             return {"retcode": TradeRetcode.DONE, "deal": first, "order": order.ticket,
                     "volume": volume, "price": price}
 
@@ -1019,120 +729,9 @@ class SimulatedBroker:
 
         Walks, in time order, the ticks of every symbol with an open position or pending order
         and applies pending activation (and Stop Limit conversion), SL/TP, order expiry and
-        stop out. Returns at once when nothing is open.
+        stop out (see :meth:`Ledger.walk`). Cheap when nothing is open: no tick is read.
         """
         now = self._clock()
-        last = self._last_msc
-        if now <= last:
-            return
-        if not self._orders and not self._positions:
+        if now > self._last_msc:
+            self._book.walk(self._last_msc, now)
             self._last_msc = now
-            return
-        symbols = sorted({o.symbol for o in self._orders.values()}
-                         | {p.symbol for p in self._positions.values()})
-        stream: list[tuple[int, int, Tick, str]] = []
-        for index, symbol in enumerate(symbols):
-            stream.extend((tick.time_msc, index, tick, symbol)
-                          for tick in self._market.ticks_between(symbol, last, now))
-        stream.sort(key=lambda item: (item[0], item[1]))
-        for time_msc, _, tick, symbol in stream:
-            self._expire(time_msc)
-            self._on_tick(symbol, tick)
-        self._expire(now)
-        self._last_msc = now
-
-    def _expire(self, time_msc: int) -> None:
-        """Expire every pending order whose expiry instant is at or before ``time_msc``."""
-        due = sorted((o for o in self._orders.values()
-                      if o.expires_msc is not None and o.expires_msc <= time_msc),
-                     key=lambda o: (o.expires_msc or 0, o.ticket))
-        for order in due:
-            self._retire(order, OrderState.EXPIRED, order.expires_msc or time_msc)
-
-    def _on_tick(self, symbol: str, tick: Tick) -> None:
-        for order in [o for o in self._orders.values() if o.symbol == symbol]:
-            self._check_pending(order, tick)
-        for position in [p for p in self._positions.values() if p.symbol == symbol]:
-            self._check_sltp(position, tick)
-        if self._positions:
-            self._check_stop_out(tick.time_msc)
-
-    def _check_pending(self, order: Order, tick: Tick) -> None:
-        spec = self._market.spec(order.symbol)
-        eps = spec.point * 1e-3
-        price = order.price_open
-        if order.type == OrderType.BUY_STOP_LIMIT and tick.ask >= price - eps \
-                or order.type == OrderType.SELL_STOP_LIMIT and tick.bid <= price + eps:
-            order.type = OrderType.BUY_LIMIT if order.type == OrderType.BUY_STOP_LIMIT \
-                else OrderType.SELL_LIMIT
-            order.price_open, order.price_stoplimit = order.price_stoplimit, 0.0
-            self._emit("order_updated", tick.time_msc, "order",
-                       order.to_dict(tick.ask if order.type in BUY_TYPES else tick.bid))
-            price = order.price_open
-        kind = order.type
-        triggered = (
-            kind == OrderType.BUY_LIMIT and tick.ask <= price + eps
-            or kind == OrderType.SELL_LIMIT and tick.bid >= price - eps
-            or kind == OrderType.BUY_STOP and tick.ask >= price - eps
-            or kind == OrderType.SELL_STOP and tick.bid <= price + eps
-        )
-        if not triggered:
-            return
-        is_buy = kind in BUY_TYPES
-        fill = self._plan_fill(spec, is_buy, order.volume_current,
-                               tick.ask if is_buy else tick.bid, None)
-        now = tick.time_msc
-        try:
-            self._check_money(fill, now)
-        except Rejection:
-            self._retire(order, OrderState.REJECTED, now)
-            return
-        self._fill(order, fill, now, DealReason.EXPERT)
-        self._emit_account(now)
-
-    def _check_sltp(self, position: Position, tick: Tick) -> None:
-        spec = self._market.spec(position.symbol)
-        eps = spec.point * 1e-3
-        if position.type == PositionType.BUY:
-            price = tick.bid
-            hit_sl = position.sl > 0 and price <= position.sl + eps
-            hit_tp = position.tp > 0 and price >= position.tp - eps
-        else:
-            price = tick.ask
-            hit_sl = position.sl > 0 and price >= position.sl - eps
-            hit_tp = position.tp > 0 and price <= position.tp + eps
-        if hit_sl:
-            self._close(position, price, tick.time_msc, OrderReason.SL,
-                        f"[sl {position.sl:.{spec.digits}f}]")
-        elif hit_tp:
-            self._close(position, price, tick.time_msc, OrderReason.TP,
-                        f"[tp {position.tp:.{spec.digits}f}]")
-
-    def _check_stop_out(self, time_msc: int) -> None:
-        while self._positions:
-            state = self._state(time_msc)
-            if state.margin <= 0 or state.margin_level >= self._so_so:
-                return
-            worst = min(self._positions.values(),
-                        key=lambda p: (self._leg_profit(self._leg(p), time_msc), p.ticket))
-            is_buy = worst.type == PositionType.BUY
-            price = self._close_price(worst.symbol, is_buy, time_msc, worst.price_open)
-            self._close(worst, price, time_msc, OrderReason.SO,
-                        f"[so {state.margin_level:.2f}%]")
-
-    def _close(self, position: Position, price: float, time_msc: int, reason: OrderReason,
-               comment: str) -> None:
-        """Close a whole position by a server-side market order (SL, TP, stop out)."""
-        spec = self._market.spec(position.symbol)
-        close_buy = position.type == PositionType.SELL
-        order = Order(
-            ticket=self._ticket(), time_setup_msc=time_msc,
-            type=OrderType.BUY if close_buy else OrderType.SELL, type_time=OrderTime.GTC,
-            type_filling=OrderFilling.FOK, state=OrderState.STARTED, magic=position.magic,
-            reason=reason, volume_initial=position.volume, volume_current=position.volume,
-            price_open=price, symbol=spec.name, comment=comment[:COMMENT_LENGTH],
-        )
-        fill = _Fill(spec, close_buy, position.volume, price, position, position.volume, 0.0,
-                     False)
-        self._fill(order, fill, time_msc, DealReason(int(reason)))
-        self._emit_account(time_msc)

@@ -42,6 +42,7 @@ from __future__ import annotations
 from ea_bridge.emulator.types import (
     SYMBOL_CALC_MODE_CFDLEVERAGE,
     SYMBOL_CALC_MODE_FOREX,
+    SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE,
     EmulatorError,
     ErrorCode,
     MarketView,
@@ -49,14 +50,10 @@ from ea_bridge.emulator.types import (
 )
 
 __all__ = [
-    "SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE",
     "ConversionError",
     "MoneyCalculator",
     "NoQuoteError",
 ]
-
-#: SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE (not in ``types.py``).
-SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE = 1
 
 
 class ConversionError(EmulatorError):

@@ -32,6 +32,7 @@ import hashlib
 import math
 import sys
 from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -225,10 +226,11 @@ class PricePath:
         self._forward: list[float] = [self._x0]
         self._backward: list[float] = [self._x0]
         self._blocks: _Lru[int, list[float]] = _Lru(16)
-        self._days: _Lru[int, DayMinutes] = _Lru(128)
+        # About 60 kB per day of minutes and 100 kB per minute of ticks at 10 Hz.
+        self._days: _Lru[int, DayMinutes] = _Lru(64)
         self._day_bars: _Lru[tuple[int, int], list[Bar]] = _Lru(1024)
         self._daily: _Lru[int, Bar | None] = _Lru(8192)
-        self._ticks: _Lru[int, MinuteTicks] = _Lru(64)
+        self._ticks: _Lru[int, MinuteTicks] = _Lru(16)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -354,8 +356,8 @@ class PricePath:
             array("d", [v / scale for v in highs]),
             array("d", [v / scale for v in lows]),
             array("d", [v / scale for v in closes]),
-            array("l", counts),
-            array("l", spreads),
+            array("i", counts),
+            array("i", spreads),
         )
 
     def day_bars(self, day: int, tf_minutes: int) -> list[Bar]:
@@ -363,17 +365,23 @@ class PricePath:
 
         Bars contain the complete day, future included; the caller cuts at "now".
         """
+        # Only hourly and longer bars are cached (a few rows a day, so many days fit); minute
+        # timeframes are rebuilt from the day's minutes, which is cheap.
+        cacheable = tf_minutes >= 60
+        key = (day, tf_minutes)
+        if cacheable:
+            cached = self._day_bars.get(key)
+            if cached is not None:
+                return cached
         minutes = self.day_minutes(day)
         if minutes is None:
             return []
         if tf_minutes == 1:
             return [minutes.bar(i) for i in range(len(minutes.mods))]
-        key = (day, tf_minutes)
-        cached = self._day_bars.get(key)
-        if cached is None:
-            cached = self.bars_between(minutes, 0, len(minutes.mods), tf_minutes)
-            self._day_bars.put(key, cached)
-        return cached
+        bars = self.bars_between(minutes, 0, len(minutes.mods), tf_minutes)
+        if cacheable:
+            self._day_bars.put(key, bars)
+        return bars
 
     def daily_bar(self, day: int) -> Bar | None:
         """The complete D1 bar of the day (kept in a large cache: D1/W1/MN1 charts use it)."""
@@ -389,32 +397,37 @@ class PricePath:
     @staticmethod
     def bars_between(minutes: DayMinutes, lo: int, hi: int, tf_minutes: int) -> list[Bar]:
         """Bars of ``tf_minutes`` built from the open minutes with index in ``[lo, hi)``."""
-        bars: list[Bar] = []
-        mods, opens, highs, lows = minutes.mods, minutes.opens, minutes.highs, minutes.lows
-        closes, counts, spreads = minutes.closes, minutes.counts, minutes.spreads
-        day_second = minutes.day * DAY_SECONDS
-        bucket = -1
-        open_ = high = low = close = 0.0
-        volume = spread = 0
-        start = 0
-        for i in range(lo, hi):
-            current = mods[i] // tf_minutes
-            if current != bucket:
-                if bucket >= 0:
-                    bars.append((start, open_, high, low, close, volume, spread))
-                bucket = current
-                start = day_second + current * tf_minutes * 60
-                open_, high, low = opens[i], highs[i], lows[i]
-                volume, spread = counts[i], spreads[i]
+        if lo >= hi:
+            return []
+        mods = minutes.mods
+        # Find each bar's run of minutes by bisection, then aggregate the run with C-level
+        # max/min/sum over array slices: a per-minute Python loop is the D1 bottleneck.
+        starts: list[int] = []
+        bucket = mods[lo] // tf_minutes
+        last_bucket = mods[hi - 1] // tf_minutes
+        while bucket <= last_bucket:
+            start = bisect_left(mods, bucket * tf_minutes, lo, hi)
+            if start < hi and mods[start] < (bucket + 1) * tf_minutes:
+                starts.append(start)
+                bucket += 1
             else:
-                high = max(high, highs[i])
-                low = min(low, lows[i])
-                volume += counts[i]
-                spread = min(spread, spreads[i])
-            close = closes[i]
-        if bucket >= 0:
-            bars.append((start, open_, high, low, close, volume, spread))
-        return bars
+                bucket = mods[start] // tf_minutes
+        starts.append(hi)
+        day_second = minutes.day * DAY_SECONDS
+        opens, highs, lows = minutes.opens, minutes.highs, minutes.lows
+        closes, counts, spreads = minutes.closes, minutes.counts, minutes.spreads
+        return [
+            (
+                day_second + mods[a] // tf_minutes * tf_minutes * 60,
+                opens[a],
+                max(highs[a:b]),
+                min(lows[a:b]),
+                closes[b - 1],
+                sum(counts[a:b]),
+                min(spreads[a:b]),
+            )
+            for a, b in pairwise(starts)
+        ]
 
     # -- level 3: ticks ---------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ here is random and nothing reads the wall clock.
 a FOREX pair quoted in the account currency (EURUSD), one whose profit currency needs conversion
 (USDJPY), a CFD index (US500, ``SYMBOL_CALC_MODE_CFDINDEX``) and a leveraged CFD (XAUUSD,
 ``SYMBOL_CALC_MODE_CFDLEVERAGE``). All trade 24/7 unless a test overrides it with
-:meth:`ScriptedMarket.set_trading` or builds a spec with other sessions.
+:meth:`ScriptedMarket.set_trading` or builds a spec with other sessions. :class:`ManualClock`
+is the matching server clock, moved only by the test.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from ea_bridge.emulator.types import (
     TradingSession,
 )
 
-__all__ = ["ALL_WEEK", "ScriptedMarket", "sample_specs"]
+__all__ = ["ALL_WEEK", "ManualClock", "ScriptedMarket", "sample_specs"]
 
 #: One session per weekday covering the whole day: the symbol always trades.
 ALL_WEEK: tuple[TradingSession, ...] = tuple(TradingSession(day, 0, 1440) for day in range(7))
@@ -122,6 +123,22 @@ def sample_specs() -> list[SymbolSpec]:
 
 
 @dataclass(slots=True)
+class ManualClock:
+    """A server clock for tests: ``clock()`` returns ``now_ms``, which only the test moves."""
+
+    now_ms: int
+
+    def __call__(self) -> int:
+        """The current server time in epoch milliseconds."""
+        return self.now_ms
+
+    def advance(self, ms: int) -> int:
+        """Move the clock forward by ``ms`` and return the new time."""
+        self.now_ms += ms
+        return self.now_ms
+
+
+@dataclass(slots=True)
 class _Series:
     """The ticks of one symbol, oldest first, with their times for bisection."""
 
@@ -162,6 +179,11 @@ class ScriptedMarket:
         series.times.append(time_msc)
         series.ticks.append(tick)
         return tick
+
+    def set_spec(self, spec: SymbolSpec) -> None:
+        """Replace a known symbol's specification (e.g. switch its trade mode mid-test)."""
+        self._known(spec.name)
+        self._specs[spec.name] = spec
 
     def set_trading(self, symbol: str, trading: bool | None) -> None:
         """Force the symbol open (True) or closed (False); None goes back to its sessions."""
