@@ -8,48 +8,22 @@ from typing import Any
 
 import pytest
 
-from ea_bridge.emulator.broker import SimulatedBroker
-from ea_bridge.emulator.scripted import ManualClock, ScriptedMarket, sample_specs
+from ea_bridge.emulator.scripted import ScriptedMarket, sample_specs
 from ea_bridge.emulator.types import (
     SYMBOL_CALC_MODE_CFD,
     AccountMarginMode,
     EmulatorError,
     ErrorCode,
-    SymbolSpec,
     TradingSession,
 )
-
-T0 = 1_704_103_200_000  # 2024-01-01 10:00:00 server time, a Monday
-BUY, SELL = 0, 1
-DEAL = 1
+from tests.ea_bridge.emulator.broker_env import BUY, DEAL, SELL, T0
+from tests.ea_bridge.emulator.broker_env import Env as BaseEnv
 
 
-class Env:
-    """A broker on a scripted market with EURUSD 1.10000/1.10010 and USDJPY 150.000/150.020."""
+class Env(BaseEnv):
+    """The harness with US500 and XAUUSD quoted as well."""
 
-    def __init__(self, specs: list[SymbolSpec] | None = None, **account: Any) -> None:
-        self.clock = ManualClock(T0)
-        self.market = ScriptedMarket(specs if specs is not None else sample_specs())
-        names = {s.name for s in self.market.specs()}
-        for symbol, bid, ask in (("EURUSD", 1.1, 1.1001), ("USDJPY", 150.0, 150.02),
-                                 ("US500", 5000.0, 5000.5), ("XAUUSD", 2000.0, 2000.3)):
-            if symbol in names:
-                self.market.set_price(symbol, bid, ask, T0)
-        self.broker = SimulatedBroker(self.market, clock=self.clock, login=5001,
-                                      server="Sim-Demo", **account)
-
-    def quote(self, symbol: str, bid: float, ask: float, after_ms: int = 1000) -> int:
-        """Move the clock and set a new quote at the new time."""
-        now = self.clock.advance(after_ms)
-        self.market.set_price(symbol, bid, ask, now)
-        return now
-
-    def deal(self, order_type: int, volume: float, symbol: str = "EURUSD",
-             **extra: Any) -> dict[str, Any]:
-        """Send a market order with IOC filling (allowed on every sample symbol)."""
-        request = {"action": DEAL, "symbol": symbol, "volume": volume, "type": order_type,
-                   "type_filling": 1, **extra}
-        return self.broker.order_send(request)
+    QUOTES = BaseEnv.QUOTES + (("US500", 5000.0, 5000.5), ("XAUUSD", 2000.0, 2000.3))
 
 
 @pytest.fixture

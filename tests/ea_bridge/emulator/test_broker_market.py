@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
-from ea_bridge.emulator.broker import SimulatedBroker
-from ea_bridge.emulator.scripted import ManualClock, ScriptedMarket, sample_specs
 from ea_bridge.emulator.types import (
     SYMBOL_ORDER_CLOSEBY,
     SYMBOL_ORDER_LIMIT,
@@ -18,43 +15,10 @@ from ea_bridge.emulator.types import (
     SYMBOL_TRADE_MODE_LONGONLY,
     SYMBOL_TRADE_MODE_SHORTONLY,
     AccountMarginMode,
-    SymbolSpec,
 )
+from tests.ea_bridge.emulator.broker_env import BUY, CLOSE_BY, DEAL, S0, SELL, T0, Env
 
-T0 = 1_704_103_200_000  # 2024-01-01 10:00:00 server time, a Monday
-S0 = T0 // 1000
-BUY, SELL = 0, 1
-DEAL, CLOSE_BY = 1, 10
 NETTING = AccountMarginMode.RETAIL_NETTING
-
-
-class Env:
-    """A broker on a scripted market with EURUSD 1.10000/1.10010 and USDJPY 150.000/150.020."""
-
-    def __init__(self, specs: list[SymbolSpec] | None = None, **account: Any) -> None:
-        self.clock = ManualClock(T0)
-        self.market = ScriptedMarket(specs if specs is not None else sample_specs())
-        self.market.set_price("EURUSD", 1.1, 1.1001, T0)
-        self.market.set_price("USDJPY", 150.0, 150.02, T0)
-        self.broker = SimulatedBroker(self.market, clock=self.clock, login=5001,
-                                      server="Sim-Demo", **account)
-
-    def quote(self, symbol: str, bid: float, ask: float, after_ms: int = 1000) -> int:
-        """Move the clock and set a new quote at the new time."""
-        now = self.clock.advance(after_ms)
-        self.market.set_price(symbol, bid, ask, now)
-        return now
-
-    def deal(self, order_type: int, volume: float, symbol: str = "EURUSD",
-             **extra: Any) -> dict[str, Any]:
-        """Send a market order with IOC filling (allowed on every sample symbol)."""
-        request = {"action": DEAL, "symbol": symbol, "volume": volume, "type": order_type,
-                   "type_filling": 1, **extra}
-        return self.broker.order_send(request)
-
-    def with_spec(self, **changes: Any) -> None:
-        """Change EURUSD's specification."""
-        self.market.set_spec(dataclasses.replace(self.market.spec("EURUSD"), **changes))
 
 
 @pytest.fixture

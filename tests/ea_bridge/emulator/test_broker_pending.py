@@ -2,75 +2,35 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
-from ea_bridge.emulator.broker import SimulatedBroker
-from ea_bridge.emulator.scripted import ManualClock, ScriptedMarket, sample_specs
 from ea_bridge.emulator.types import (
     SYMBOL_EXPIRATION_GTC,
     SYMBOL_ORDER_LIMIT,
     SYMBOL_ORDER_MARKET,
     SYMBOL_TRADE_MODE_CLOSEONLY,
-    SymbolSpec,
-    Tick,
+)
+from tests.ea_bridge.emulator.broker_env import (
+    BUY,
+    BUY_LIMIT,
+    BUY_STOP,
+    BUY_STOP_LIMIT,
+    MODIFY,
+    PENDING,
+    REMOVE,
+    S0,
+    SELL,
+    SELL_LIMIT,
+    SELL_STOP,
+    SELL_STOP_LIMIT,
+    SLTP,
+    T0,
+    Env,
 )
 
-T0 = 1_704_103_200_000  # 2024-01-01 10:00:00 server time, a Monday
-S0 = T0 // 1000
 END_OF_DAY = 1_704_153_600_000  # 2024-01-02 00:00:00
-BUY, SELL = 0, 1
-BUY_LIMIT, SELL_LIMIT, BUY_STOP, SELL_STOP, BUY_STOP_LIMIT, SELL_STOP_LIMIT = range(2, 8)
-DEAL, PENDING, SLTP, MODIFY, REMOVE = 1, 5, 6, 7, 8
-
-
-class CountingMarket(ScriptedMarket):
-    """A scripted market that counts ticks_between calls."""
-
-    def __init__(self, specs: list[SymbolSpec]) -> None:
-        super().__init__(specs)
-        self.walks = 0
-
-    def ticks_between(self, symbol: str, after_msc: int, until_msc: int) -> list[Tick]:
-        self.walks += 1
-        return super().ticks_between(symbol, after_msc, until_msc)
-
-
-class Env:
-    """A broker on a scripted market with EURUSD 1.10000/1.10010 and USDJPY 150.000/150.020."""
-
-    def __init__(self, **account: Any) -> None:
-        self.clock = ManualClock(T0)
-        self.market = CountingMarket(sample_specs())
-        self.market.set_price("EURUSD", 1.1, 1.1001, T0)
-        self.market.set_price("USDJPY", 150.0, 150.02, T0)
-        self.broker = SimulatedBroker(self.market, clock=self.clock, login=5001,
-                                      server="Sim-Demo", **account)
-
-    def quote(self, symbol: str, bid: float, ask: float, after_ms: int = 1000) -> int:
-        """Move the clock and set a new quote at the new time."""
-        now = self.clock.advance(after_ms)
-        self.market.set_price(symbol, bid, ask, now)
-        return now
-
-    def deal(self, order_type: int, volume: float, symbol: str = "EURUSD",
-             **extra: Any) -> dict[str, Any]:
-        """Send a market order with IOC filling."""
-        return self.broker.order_send({"action": DEAL, "symbol": symbol, "volume": volume,
-                                       "type": order_type, "type_filling": 1, **extra})
-
-    def pending(self, order_type: int, price: float, volume: float = 1.0,
-                symbol: str = "EURUSD", **extra: Any) -> dict[str, Any]:
-        """Place a pending order with RETURN filling."""
-        return self.broker.order_send({"action": PENDING, "symbol": symbol, "volume": volume,
-                                       "type": order_type, "price": price, "type_filling": 2,
-                                       **extra})
-
-    def with_spec(self, **changes: Any) -> None:
-        """Change EURUSD's specification."""
-        self.market.set_spec(dataclasses.replace(self.market.spec("EURUSD"), **changes))
 
 
 @pytest.fixture
