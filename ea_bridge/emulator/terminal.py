@@ -141,7 +141,8 @@ class EmulatedTerminal:
             self.market, clock=self.server_time_ms, login=s.login, server=s.server,
             company=s.company, name=s.account_name, balance=s.balance, leverage=s.leverage,
             margin_mode=s.margin_mode)
-        self._methods = self._method_table()
+        self._methods = {name: (fn, inspect.signature(fn))
+                         for name, fn in self._method_table().items()}
         self._last_sent_msc: dict[str, int] = {}
         self._announced_trade_allowed: bool | None = None
         self._conn: EAConnection | None = None
@@ -263,12 +264,13 @@ class EmulatedTerminal:
 
     def _answer(self, conn: EAConnection, request_id: int, method: str,
                 params: dict[str, Any]) -> None:
-        fn = self._methods.get(method)
+        entry = self._methods.get(method)
         try:
-            if fn is None:
+            if entry is None:
                 raise EmulatorError(ErrorCode.METHOD_NOT_FOUND, f"unknown method {method!r}")
+            fn, signature = entry
             try:
-                inspect.signature(fn).bind(**params)
+                signature.bind(**params)
             except TypeError as exc:
                 raise EmulatorError(ErrorCode.INVALID_PARAMS, str(exc)) from None
             result = fn(**params)

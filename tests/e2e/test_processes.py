@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -127,3 +128,57 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def _read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
+    seen = b""
+    async with asyncio.timeout(WAIT_S * 2):
+        while pattern not in seen:
+            line = await stream.readline()
+            assert line, seen.decode()
+            seen += line
+    return seen
+
+
+async def test_token_create_run_and_emulator_as_separate_processes(tmp_path: Path) -> None:
+    """The manual path: `token create`, `run -c`, `emulator --token`, then a call succeeds."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n[server]\nport = 0\n'
+                      f'[bridge]\nport = 0\n', encoding="utf-8")
+    created = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "token", "-c", str(config), "create", "--login", "777",
+        "--server", "Broker-Live", "--expires-in", "1d", stdout=asyncio.subprocess.PIPE)
+    out, _ = await created.communicate()
+    assert created.returncode == 0
+    token = next(line.split()[1] for line in out.decode().splitlines()
+                 if line.startswith("token:"))
+    daemon = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "run", "-c", str(config),
+        stderr=asyncio.subprocess.PIPE)
+    emulator: asyncio.subprocess.Process | None = None
+    assert daemon.stderr is not None
+    try:
+        log = await _read_until(daemon.stderr, b"HTTP on")
+        assert token.encode() not in log
+        bridge_port = re.search(rb"EA bridge listening on 127\.0\.0\.1:(\d+)", log)
+        http_port = re.search(rb"HTTP on 127\.0\.0\.1:(\d+)", log)
+        assert bridge_port and http_port
+        emulator = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ea_bridge.emulator", "--token", token, "--login", "777",
+            "--server", "Broker-Live", "--bridge", f"127.0.0.1:{bridge_port.group(1).decode()}",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await _read_until(daemon.stderr, b"EA 127.0.0.1")  # the daemon logs the EA session
+        url = f"http://127.0.0.1:{http_port.group(1).decode()}/rpc"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "account_info"},
+                                    headers={"Authorization": f"Bearer {token}"}) as r:
+                account = (await r.json())["result"]
+        assert (account["login"], account["server"]) == (777, "Broker-Live")
+        daemon.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(WAIT_S):
+            assert await daemon.wait() == 0
+    finally:
+        for proc in (emulator, daemon):
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
