@@ -18,7 +18,7 @@ from .errors import (
     UNAUTHORIZED,
     Unauthorized,
 )
-from .keys import AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS
+from .keys import AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS, TERMINALS
 from .rpc import RpcContext, handle
 
 __all__ = ["health", "rpc"]
@@ -72,7 +72,7 @@ async def rpc(request: web.Request) -> web.StreamResponse:
     except Unauthorized as exc:
         return error_response(401, UNAUTHORIZED, exc.message, {"reason": exc.reason},
                               headers={"WWW-Authenticate": 'Bearer realm="mtgateway"'})
-    context = RpcContext(principal, app[BRIDGE], config)
+    context = RpcContext(principal, app[BRIDGE], config, app[TERMINALS])
     payload = await handle(body, context, app[RPC_METHODS])
     if payload is None:
         return web.Response(status=204)

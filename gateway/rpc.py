@@ -29,7 +29,8 @@ from ea_bridge import Bridge
 from .auth import Principal
 from .config import GatewayConfig
 from .errors import INTERNAL_ERROR, to_rpc_error
-from .methods import session as session_methods
+from .methods import method_table
+from .terminals import TerminalDirectory
 
 __all__ = ["MAX_BATCH", "RpcContext", "build_methods", "handle"]
 
@@ -41,11 +42,12 @@ MAX_BATCH: Final = 20
 
 @dataclass(frozen=True, slots=True)
 class RpcContext:
-    """What a method may use: who is calling, the bridge, and the config."""
+    """What a method may use: who is calling, the bridge, what is known of terminals, config."""
 
     principal: Principal
     bridge: Bridge
     config: GatewayConfig
+    terminals: TerminalDirectory
 
 
 Method = Callable[..., Awaitable[Any]]
@@ -72,13 +74,7 @@ def _boundary(fn: Method) -> Callable[..., Awaitable[Result]]:
 
 def build_methods() -> dict[str, Callable[..., Awaitable[Result]]]:
     """The explicit method table, names as in the MetaTrader5 package."""
-    table: dict[str, Method] = {
-        "ping": session_methods.ping,
-        "account_info": session_methods.account_info,
-        "get_account_info": session_methods.account_info,
-        "symbol_info_tick": session_methods.symbol_info_tick,
-    }
-    return {name: _boundary(fn) for name, fn in table.items()}
+    return {name: _boundary(fn) for name, fn in method_table().items()}
 
 
 def _deserialize(body: str | bytes) -> Any:

@@ -1,1 +1,30 @@
-"""RPC method bodies, grouped by the contract's method groups. Thin: validate, forward, shape."""
+"""RPC method bodies, one module per contract group. Thin: validate, forward, shape.
+
+Each module exports ``METHODS``, a dict from the public method name (as in the MetaTrader5
+package) to an async function taking the :class:`~gateway.rpc.RpcContext` first and then the
+call's params. :func:`method_table` merges them; a name defined twice is a bug caught at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import session
+
+__all__ = ["Method", "method_table"]
+
+Method = Callable[..., Awaitable[Any]]
+
+_MODULES = (session,)
+
+
+def method_table() -> dict[str, Method]:
+    """Every public method, by name."""
+    table: dict[str, Method] = {}
+    for module in _MODULES:
+        for name, fn in module.METHODS.items():
+            if name in table:
+                raise RuntimeError(f"RPC method {name!r} defined twice")
+            table[name] = fn
+    return table

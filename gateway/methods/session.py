@@ -14,7 +14,7 @@ from ..errors import InvalidParams, Unauthorized
 if TYPE_CHECKING:
     from ..rpc import RpcContext
 
-__all__ = ["account_info", "forward", "ping", "symbol_info_tick"]
+__all__ = ["METHODS", "account_info", "forward", "ping", "symbol_info_tick"]
 
 _MAX_SYMBOL_LENGTH = 64
 
@@ -54,3 +54,11 @@ async def symbol_info_tick(ctx: RpcContext, symbol: Any) -> Any:
     if not isinstance(symbol, str) or not 0 < len(symbol) <= _MAX_SYMBOL_LENGTH:
         raise InvalidParams(f"symbol: must be a string of 1 to {_MAX_SYMBOL_LENGTH} characters")
     return await forward(ctx, "symbol_info_tick", {"symbol": symbol})
+
+
+METHODS = {
+    "ping": ping,
+    "account_info": account_info,
+    "get_account_info": account_info,
+    "symbol_info_tick": symbol_info_tick,
+}

@@ -1,0 +1,137 @@
+"""Validation at the JSON-RPC edge: strict pydantic models for method params.
+
+Everything a client sends is checked here before anything reaches a terminal, and every
+failure becomes :class:`InvalidParams` with a message that names the field. Strict mode because
+the lax defaults are exactly the bugs the security policy lists: ``"0.1"`` coerced to a number,
+``true`` taken as ``1``, ``NaN`` and ``Infinity`` accepted by a ``gt=0`` bound.
+
+What MT5 users send is accepted in both its forms:
+
+* enum parameters as the integer or the constant's full name (``"ORDER_TYPE_BUY"``);
+* times as epoch seconds (int or float) or ISO-8601 strings. MT5 times are the broker server's
+  wall clock written as epoch seconds ("UTC" in its docs), so an ISO time without an offset is
+  read as that wall clock, and one with an offset is converted to UTC first.
+
+:func:`parse` maps a call's positional or named params onto a model in field order, so
+``symbol_info("EURUSD")`` and ``symbol_info(symbol="EURUSD")`` validate the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from ea_bridge.mt5 import ENUM_PREFIXES
+
+from .errors import InvalidParams
+
+__all__ = [
+    "MAX_SYMBOL_LENGTH",
+    "EpochSeconds",
+    "Params",
+    "Symbol",
+    "enum_param",
+    "parse",
+    "to_epoch_seconds",
+]
+
+MAX_SYMBOL_LENGTH = 64
+#: Far enough for any history and any expiry (year 2100).
+_MAX_EPOCH_S = 4_102_444_800
+
+M = TypeVar("M", bound="Params")
+
+
+class Params(BaseModel):
+    """Base of every params model: strict, finite, closed, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_LENGTH,
+                              pattern=r"^[A-Za-z0-9._#+\-]+$")]
+
+
+def to_epoch_seconds(value: Any) -> Any:
+    """Epoch seconds from an int, a float or an ISO-8601 string; other types pass through
+    unchanged so the strict numeric check reports them."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected epoch seconds or an ISO-8601 time") from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        seconds = (moment.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+        return int(seconds) if seconds == int(seconds) else seconds
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("expected a finite time")
+    return value
+
+
+EpochSeconds = Annotated[
+    int | float, BeforeValidator(to_epoch_seconds), Field(ge=0, le=_MAX_EPOCH_S)]
+
+
+def _enum_coercer(enum_cls: type[IntEnum]) -> Any:
+    prefix = ENUM_PREFIXES[enum_cls]
+
+    def coerce(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer or a {prefix}* name")
+        if isinstance(value, str):
+            name = value.strip()
+            if name.startswith(prefix):
+                member = enum_cls.__members__.get(name[len(prefix):])
+                if member is not None:
+                    return int(member)
+            raise ValueError(f"unknown {prefix}* name {value[:40]!r}")
+        if isinstance(value, int):
+            if value not in enum_cls._value2member_map_:
+                raise ValueError(f"{value} is not a valid {prefix}* value")
+            return value
+        raise ValueError(f"expected an integer or a {prefix}* name")
+
+    return coerce
+
+
+def enum_param(enum_cls: type[IntEnum]) -> Any:
+    """An annotated int accepting a member's value or its full constant name."""
+    return Annotated[int, BeforeValidator(_enum_coercer(enum_cls))]
+
+
+def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
+    """Validate a call's params (positional, in field order, or named) into ``model``.
+
+    Raises:
+        InvalidParams: too many positional params, a field given twice, or any field invalid;
+            the message names each offending field.
+    """
+    fields = list(model.model_fields)
+    if len(args) > len(fields):
+        raise InvalidParams(f"expected at most {len(fields)} positional params "
+                            f"({', '.join(fields) or 'none'}), got {len(args)}")
+    data = dict(zip(fields, args, strict=False))
+    for key, value in kwargs.items():
+        if key in data:
+            raise InvalidParams(f"{key}: given both by position and by name")
+        data[key] = value
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidParams(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "params"
+        message = error["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
