@@ -16,8 +16,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.emulator.cli import stop_on_signals
 
@@ -27,9 +25,10 @@ from .auth import LocalTokenStore
 from .auth.records import SCOPES
 from .config import GatewayConfig, load_config
 from .errors import ConfigError
+from .listener import start_http
 from .log import setup_logging
 
-__all__ = ["main", "run_async", "start_http"]
+__all__ = ["main", "run_async"]
 
 log = logging.getLogger("gateway.cli")
 
@@ -142,22 +141,12 @@ def _check_bind(host: str, allowed: bool, what: str) -> None:
     log.warning("INSECURE: %s listens on %s, reachable beyond this machine", what, host)
 
 
-async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving ``app``; returns the runner and the port actually bound."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return runner, int(bound)
-
-
 async def _run_daemon(config: GatewayConfig) -> int:
     _check_bind(config.server.host, config.server.insecure_allow_non_loopback, "server")
     _check_bind(config.bridge.host, config.bridge.insecure_allow_non_loopback, "bridge")
     app = create_app(config)
     try:
-        runner, port = await start_http(app, config.server.host, config.server.port)
+        runner, port = await start_http(app)
     except OSError as exc:
         print(f"error: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1

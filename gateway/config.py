@@ -27,6 +27,8 @@ __all__ = [
     "GatewayConfig",
     "LoggingConfig",
     "ServerConfig",
+    "TradingConfig",
+    "WsConfig",
     "default_data_dir",
     "load_config",
 ]
@@ -49,6 +51,22 @@ class ServerConfig(_Section):
     request_timeout_s: float = Field(default=10.0, gt=0, le=300)
     #: Deadline for a trade forwarded to the EA (-32003 OUTCOME_UNKNOWN after it).
     trade_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: Extra Host names accepted besides 127.0.0.1, localhost and [::1] (DNS-rebinding guard).
+    allowed_hosts: tuple[str, ...] = Field(default=(), strict=False)
+    #: Open connections beyond this get 503 at once, so idle sockets cannot starve real ones.
+    max_connections: int = Field(default=64, ge=1, le=10_000)
+    #: A request's headers must arrive within this long of its first byte (slowloris guard).
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: A request's body must arrive within this long (408 after it).
+    body_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    #: An idle keep-alive connection is closed after this long.
+    keepalive_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    #: Each failed authentication is answered after this delay, one at a time (brute force).
+    auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)
+    #: More failed authentications than this within the window answer 429 for the lockout.
+    auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
+    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class BridgeConfig(_Section):
@@ -84,6 +102,49 @@ class LoggingConfig(_Section):
     access_log: bool = False
 
 
+class TradingConfig(_Section):
+    """How orders are stamped, and how lost answers are reconciled."""
+
+    #: The MT5 ``magic`` put on every order whose request gives none.
+    magic: int = Field(default=871000, ge=0, le=2**63 - 1)
+    #: Orders carry ``comment = "<prefix>:<client_id>"``; 1 keeps it within MetaApi's 26 chars.
+    comment_prefix: str = Field(default="g", pattern=r"^[A-Za-z0-9]{1,5}$")
+    #: How long a symbol's ``filling_mode`` is cached for picking ``type_filling``.
+    symbol_cache_s: float = Field(default=60.0, ge=0, le=3600)
+    #: Reconciliation pass period while some order's outcome is unknown.
+    reconcile_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    #: History searched before the oldest unknown order's creation.
+    reconcile_lookback_s: float = Field(default=300.0, ge=0, le=7 * 86400)
+    #: Passes without a match before an order is declared RESOLVED_NOT_FOUND.
+    reconcile_max_passes: int = Field(default=3, ge=1, le=100)
+
+
+class WsConfig(_Section):
+    """``GET /ws`` streaming; the limits bound what one client can make the daemon hold."""
+
+    #: Largest inbound message; bigger closes the socket with 1009.
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: WebSocket ping period; a peer silent for half of it after a ping is dropped.
+    ping_interval_s: float = Field(default=20.0, gt=0, le=600)
+    #: Without an ``Authorization`` header, the ``authenticate`` message must come this fast.
+    auth_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: A socket's token is re-checked on every message and at least this often (1008 if dead).
+    token_recheck_s: float = Field(default=30.0, gt=0, le=3600)
+    #: Queued trade/terminal notifications per client before it is closed with 1013.
+    event_queue_max: int = Field(default=1000, ge=1, le=1_000_000)
+    #: Transport write buffer above which a client's ticks are conflated per symbol.
+    tick_high_water_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: Ready tick notifications per client before ticks are conflated regardless.
+    max_queued_ticks: int = Field(default=256, ge=1, le=100_000)
+    #: The kernel send buffer of each socket (SO_SNDBUF; 0 leaves the OS default, which
+    #: autotunes to MBs): small keeps a slow client's ticks fresh, as conflation starts sooner.
+    send_buffer_bytes: int = Field(default=256 * 1024, ge=0, le=64 * 1024 * 1024)
+    #: Live subscriptions per connection.
+    max_subscriptions: int = Field(default=64, ge=1, le=10_000)
+    #: Symbols in one ticks subscription.
+    max_symbols: int = Field(default=256, ge=1, le=10_000)
+
+
 class GatewayConfig(_Section):
     """The whole configuration file."""
 
@@ -94,6 +155,8 @@ class GatewayConfig(_Section):
     bridge: BridgeConfig = BridgeConfig()
     auth: AuthConfig = AuthConfig()
     logging: LoggingConfig = LoggingConfig()
+    trading: TradingConfig = TradingConfig()
+    ws: WsConfig = WsConfig()
 
     def resolved_data_dir(self) -> Path:
         """``data_dir`` as a path, the platform default when empty."""

@@ -27,9 +27,9 @@ from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, Term
 
 from .app import TOKEN_DB_NAME, create_app
 from .auth import LocalTokenStore
-from .cli import start_http
 from .config import BridgeConfig, GatewayConfig, ServerConfig
 from .keys import BRIDGE
+from .listener import start_http
 
 __all__ = ["run_demo", "write_state_file"]
 
@@ -64,7 +64,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     _say(f"token issued for terminal {issued.record.terminal} ({issued.record.token_id})")
     app = create_app(config, token_store=store)
     try:
-        runner, http_port = await start_http(app, config.server.host, config.server.port)
+        runner, http_port = await start_http(app)
     except OSError as exc:
         print(f"error: cannot start the daemon: {exc.strerror or exc} "
               f"(try --http-port 0 --bridge-port 0)", file=sys.stderr)

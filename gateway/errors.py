@@ -7,7 +7,10 @@ The tree, and how a client reacts::
     ├── Unauthorized             -32004, ``reason`` says why: fix the token or approve the device
     ├── InvalidParams            -32602, the message names the field: fix the call
     ├── NotFound                 -32006, unknown symbol or ticket
-    └── Unavailable              -32014, shutting down or reconciling: retry later
+    ├── Unavailable              -32014, shutting down or reconciling: retry later
+    ├── IdempotencyConflict      -32011, a client_id reused with other params: use a new id
+    └── OutcomeUnknown           -32003, a trade's answer was lost (``data.client_id``):
+                                 check ``order_status``, never resend blindly
 
 Bridge exceptions (``ea_bridge.errors``) are mapped here too: the bridge knows nothing of
 JSON-RPC codes, and this module is the only place that does. :func:`to_rpc_error` walks the
@@ -37,8 +40,10 @@ __all__ = [
     "EA_PASSTHROUGH_CODES",
     "ConfigError",
     "GatewayError",
+    "IdempotencyConflict",
     "InvalidParams",
     "NotFound",
+    "OutcomeUnknown",
     "RpcError",
     "Unauthorized",
     "Unavailable",
@@ -55,10 +60,12 @@ TERMINAL_OFFLINE: Final = -32001
 BROKER_DISCONNECTED: Final = -32002
 OUTCOME_UNKNOWN: Final = -32003
 UNAUTHORIZED: Final = -32004
+RATE_LIMITED: Final = -32005
 NOT_FOUND: Final = -32006
 AUTOTRADING_DISABLED: Final = -32007
 HISTORY_NOT_READY: Final = -32008
 UNSUPPORTED: Final = -32009
+IDEMPOTENCY_CONFLICT: Final = -32011
 TIMEOUT: Final = -32013
 UNAVAILABLE: Final = -32014
 
@@ -106,6 +113,23 @@ class Unavailable(GatewayError):
         self.reason = reason
 
 
+class IdempotencyConflict(GatewayError):
+    """A ``client_id`` was reused with different parameters; nothing was sent."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(f"client_id {client_id!r} was already used with different parameters")
+        self.client_id = client_id
+
+
+class OutcomeUnknown(GatewayError):
+    """A trade may have executed but its answer was lost; ``state`` is the journal's."""
+
+    def __init__(self, client_id: str, state: str, message: str) -> None:
+        super().__init__(message)
+        self.client_id = client_id
+        self.state = state
+
+
 @dataclass(frozen=True, slots=True)
 class RpcError:
     """A JSON-RPC error object, ready to send."""
@@ -122,6 +146,8 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     InvalidParams: (INVALID_PARAMS, None),
     NotFound: (NOT_FOUND, None),
     Unavailable: (UNAVAILABLE, None),
+    IdempotencyConflict: (IDEMPOTENCY_CONFLICT, None),
+    OutcomeUnknown: (OUTCOME_UNKNOWN, None),
     TerminalNotConnected: (TERMINAL_OFFLINE, "Terminal offline: no EA is connected"),
     TerminalDisconnected: (TERMINAL_OFFLINE, "Terminal offline: the EA disconnected"),
     TerminalTimeout: (TIMEOUT, "The terminal did not answer in time"),
@@ -158,6 +184,10 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
             return RpcError(code, exc.message, {"reason": exc.reason})
         if isinstance(exc, Unavailable):
             return RpcError(code, str(exc), {"reason": exc.reason})
+        if isinstance(exc, IdempotencyConflict):
+            return RpcError(code, str(exc), {"client_id": exc.client_id})
+        if isinstance(exc, OutcomeUnknown):
+            return RpcError(code, str(exc), {"client_id": exc.client_id, "state": exc.state})
         if cls in (BridgeError, GatewayError):
             return None
         return RpcError(code, message if message is not None else str(exc))

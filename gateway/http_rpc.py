@@ -1,27 +1,28 @@
 """``POST /rpc`` and ``GET /health``: HTTP in, JSON-RPC through ``rpc.handle``, HTTP out.
 
-The HTTP-level refusals run before anything is dispatched, in the contract's order: method
-(405), content type (415), body size (413), then the bearer token (401 with the reason word).
-Each refusal is a JSON-RPC error object with ``id: null`` so a client has one shape to parse.
+The HTTP-level refusals run before anything is dispatched, in the contract's order (Host,
+Origin and query-string tokens are checked earlier, in ``middleware.py``): method (405),
+content type (415), body size (413) and the body deadline (408), then the bearer token (401
+with the reason word, or 429 during a brute-force lockout). Each refusal is a JSON-RPC error
+object with ``id: null`` so a client has one shape to parse.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from ._version import __version__
-from .errors import (
-    INVALID_REQUEST,
-    UNAUTHORIZED,
-    Unauthorized,
-)
-from .keys import AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS, TERMINALS
+from .auth import Principal
+from .errors import INVALID_REQUEST, RATE_LIMITED, UNAUTHORIZED, Unauthorized
+from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS, TERMINALS, TRADING
 from .rpc import RpcContext, handle
 
-__all__ = ["health", "rpc"]
+__all__ = ["AuthRefusal", "authenticate_request", "bearer_token", "error_response", "health",
+           "rpc"]
 
 _JSON = "application/json"
 
@@ -36,7 +37,8 @@ def error_response(status: int, code: int, message: str, data: Any = None,
     return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
 
 
-def _bearer(request: web.Request) -> str | None:
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
@@ -44,6 +46,38 @@ def _bearer(request: web.Request) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return value.strip() or None
+
+
+class AuthRefusal(Exception):
+    """Authentication failed; ``response`` is the HTTP answer to send (401 or 429)."""
+
+    def __init__(self, response: web.Response, reason: str) -> None:
+        super().__init__(reason)
+        self.response = response
+        self.reason = reason
+
+
+async def authenticate_request(app: web.Application, token: str | None) -> Principal:
+    """Authenticate ``token`` with the brute-force throttle applied.
+
+    Raises:
+        AuthRefusal: carrying the 401 (reason word) or 429 (``Retry-After``) response.
+    """
+    throttle = app[AUTH_THROTTLE]
+    try:
+        return await app[AUTHENTICATOR].authenticate(token)
+    except Unauthorized as exc:
+        retry_after = throttle.retry_after_s()
+        if retry_after is not None:
+            raise AuthRefusal(error_response(
+                429, RATE_LIMITED, "Too many failed authentications",
+                {"retry_after_ms": int(retry_after * 1000)},
+                headers={"Retry-After": str(max(1, round(retry_after)))}), "rate_limited",
+            ) from None
+        await throttle.penalize()
+        raise AuthRefusal(error_response(
+            401, UNAUTHORIZED, exc.message, {"reason": exc.reason},
+            headers={"WWW-Authenticate": 'Bearer realm="mtgateway"'}), exc.reason) from None
 
 
 async def health(request: web.Request) -> web.Response:
@@ -64,15 +98,18 @@ async def rpc(request: web.Request) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > limit:
         return error_response(413, INVALID_REQUEST, f"Body larger than {limit} bytes")
     try:
-        body = await request.read()
+        async with asyncio.timeout(config.server.body_timeout_s):
+            body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, INVALID_REQUEST, f"Body larger than {limit} bytes")
+    except TimeoutError:
+        return error_response(408, INVALID_REQUEST, "Request body not received in time",
+                              headers={"Connection": "close"})
     try:
-        principal = await app[AUTHENTICATOR].authenticate(_bearer(request))
-    except Unauthorized as exc:
-        return error_response(401, UNAUTHORIZED, exc.message, {"reason": exc.reason},
-                              headers={"WWW-Authenticate": 'Bearer realm="mtgateway"'})
-    context = RpcContext(principal, app[BRIDGE], config, app[TERMINALS])
+        principal = await authenticate_request(app, bearer_token(request))
+    except AuthRefusal as refusal:
+        return refusal.response
+    context = RpcContext(principal, app[BRIDGE], config, app[TERMINALS], app[TRADING])
     payload = await handle(body, context, app[RPC_METHODS])
     if payload is None:
         return web.Response(status=204)

@@ -6,6 +6,7 @@ singletons. Everything long-lived is created in ``create_app`` and hangs off the
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -15,14 +16,25 @@ from ea_bridge import Bridge
 
 from .auth import Authenticator, LocalTokenStore
 from .config import GatewayConfig
+from .hub import Hub
+from .methods.trading import TradeDesk
 from .terminals import TerminalDirectory
+from .throttle import AuthThrottle
 
-__all__ = ["AUTHENTICATOR", "BRIDGE", "CONFIG", "RPC_METHODS", "TERMINALS", "TOKEN_STORE"]
+__all__ = ["AUTHENTICATOR", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "HUB", "RPC_METHODS", "TERMINALS",
+           "TOKEN_STORE", "TRADING", "WEBSOCKETS"]
 
 CONFIG = web.AppKey("config", GatewayConfig)
 BRIDGE = web.AppKey("bridge", Bridge)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
 TOKEN_STORE = web.AppKey("token_store", LocalTokenStore)
 TERMINALS = web.AppKey("terminals", TerminalDirectory)
+#: Streams ticks and events to WebSocket subscribers.
+HUB = web.AppKey("hub", Hub)
+#: Open ``/ws`` sockets, closed with 1001 on shutdown.
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse[bool]])
+#: Trading state: the order journal, trades in flight, reconciliation.
+TRADING = web.AppKey("trading", TradeDesk)
 #: The JSON-RPC method table, built once per application.
 RPC_METHODS = web.AppKey("rpc_methods", dict[str, Callable[..., Awaitable[Result]]])

@@ -2,8 +2,9 @@
 
 jsonrpcserver does the envelope work (single and batch, notifications, error shapes), called
 with an explicit ``methods`` dict and ``context`` (no global registry), a strict orjson
-deserializer, and a cheap hand-written envelope check instead of its per-call jsonschema
-validation, which the performance spec measured as the largest single cost.
+deserializer that also refuses duplicate keys (:func:`loads_strict`, applied before dispatch),
+and a cheap hand-written envelope check instead of its per-call jsonschema validation, which
+the performance spec measured as the largest single cost.
 
 Every method is wrapped by :func:`_boundary`: a known exception becomes its JSON-RPC error via
 the one table in ``errors.py``; anything else is logged under an ``error_id`` and answered as
@@ -14,6 +15,7 @@ wire.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -24,15 +26,16 @@ import orjson
 from jsonrpcserver import Error, Result, Success
 from jsonrpcserver.async_main import dispatch_to_serializable
 
-from ea_bridge import Bridge
+from ea_bridge import TRADE_METHODS, Bridge
 
 from .auth import Principal
 from .config import GatewayConfig
-from .errors import INTERNAL_ERROR, to_rpc_error
+from .errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, to_rpc_error
 from .methods import method_table
+from .methods.trading import TradeDesk
 from .terminals import TerminalDirectory
 
-__all__ = ["MAX_BATCH", "RpcContext", "build_methods", "handle"]
+__all__ = ["MAX_BATCH", "RpcContext", "build_methods", "handle", "loads_strict", "rpc_method"]
 
 log = logging.getLogger("gateway.rpc")
 
@@ -48,6 +51,7 @@ class RpcContext:
     bridge: Bridge
     config: GatewayConfig
     terminals: TerminalDirectory
+    trading: TradeDesk
 
 
 Method = Callable[..., Awaitable[Any]]
@@ -77,9 +81,49 @@ def build_methods() -> dict[str, Callable[..., Awaitable[Result]]]:
     return {name: _boundary(fn) for name, fn in method_table().items()}
 
 
-def _deserialize(body: str | bytes) -> Any:
-    # orjson refuses NaN, Infinity and overflowing numbers outright.
-    return orjson.loads(body)
+def rpc_method(fn: Method) -> Callable[..., Awaitable[Result]]:
+    """Give a method defined outside the table (the WebSocket's ``subscribe``) the same error
+    boundary as the table's methods."""
+    return _boundary(fn)
+
+
+def loads_strict(body: bytes) -> Any:
+    """Parse a request body as strict JSON: no NaN/Infinity, no duplicate object keys.
+
+    orjson refuses non-finite numbers but keeps the last of duplicate keys, which lets a
+    request mean two things (a proxy may read the first ``volume``, we the last). Duplicates
+    are caught cheaply: the parsed object's key count must equal the body's count of ``":``;
+    only when they differ (a duplicate, or unusual spacing, or ``":`` inside a string) is the
+    body re-read by the slower exact parser.
+
+    Raises:
+        ValueError: invalid JSON, a non-finite number, or a duplicate key.
+    """
+    obj = orjson.loads(body)
+    if _count_keys(obj) != body.count(b'":'):
+        json.loads(body, object_pairs_hook=_no_duplicates)
+    return obj
+
+
+def _count_keys(obj: Any) -> int:
+    if isinstance(obj, dict):
+        return len(obj) + sum(_count_keys(v) for v in obj.values())
+    if isinstance(obj, list):
+        return sum(_count_keys(v) for v in obj)
+    return 0
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key[:40]!r}")
+        result[key] = value
+    return result
+
+
+def _identity(obj: Any) -> Any:
+    return obj
 
 
 def _check_envelope(obj: Any) -> Any:
@@ -100,17 +144,50 @@ def _check_envelope(obj: Any) -> Any:
     return obj
 
 
+def _error(code: int, message: str, rid: Any = None, data: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "error": error, "id": rid}
+
+
+def _is_trade(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("method") in TRADE_METHODS
+
+
 async def handle(body: bytes, context: RpcContext,
                  methods: dict[str, Callable[..., Awaitable[Result]]]) -> bytes | None:
-    """Dispatch one HTTP body; the JSON response bytes, or None when nothing is owed
-    (every entry was a notification)."""
+    """Dispatch one request body; the JSON response bytes, or None when nothing is owed
+    (every entry was a notification).
+
+    Trading methods are refused inside a batch and as notifications, before anything runs:
+    a batch executes concurrently and a notification's outcome is never reported, and neither
+    is acceptable for an order.
+    """
+    try:
+        obj = loads_strict(body)
+    except ValueError as exc:
+        return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
+    refused: list[dict[str, Any]] = []
+    if isinstance(obj, list):
+        if len(obj) > MAX_BATCH:
+            return orjson.dumps(_error(INVALID_REQUEST,
+                                       f"Invalid request: a batch holds at most {MAX_BATCH}"))
+        if any(_is_trade(entry) for entry in obj):
+            refused = [_error(INVALID_REQUEST, "Invalid request: trading methods are not "
+                              "allowed in a batch", entry.get("id")) for entry in obj
+                       if _is_trade(entry)]
+            obj = [entry for entry in obj if not _is_trade(entry)]
+            if not obj:
+                return orjson.dumps(refused)
+    elif _is_trade(obj) and "id" not in obj:
+        return orjson.dumps(_error(INVALID_REQUEST, "Invalid request: trading methods need an "
+                                   "id (notifications are refused)"))
     response = await dispatch_to_serializable(
-        body,  # jsonrpcserver hands the body to our deserializer untouched
-        methods,
-        context=context,
-        deserializer=_deserialize,
-        validator=_check_envelope,
-    )
+        obj, methods, context=context, deserializer=_identity, validator=_check_envelope)
+    if refused:
+        answered = response if isinstance(response, list) else []
+        return orjson.dumps(answered + refused)
     if response is None:
         return None
     return orjson.dumps(response)

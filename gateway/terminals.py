@@ -2,8 +2,10 @@
 
 :class:`TerminalDirectory` is the daemon's :class:`~ea_bridge.BridgeListener`: it records which
 terminals are connected, since when, and the latest tick per symbol with counts. It is the
-one place that hears pushes from the EAs; streaming to WebSocket subscribers hangs off it.
-No aiohttp here: it is plain state, tested without a server.
+one place that hears pushes from the EAs, so it also hands them to the streaming
+:class:`~gateway.hub.Hub`: ticks, trade events, and the terminal's connection state (EA session
+up/down and the EA's own ``terminal`` report). No aiohttp here: it is plain state, tested
+without a server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ea_bridge import SessionInfo, TerminalId
+
+from .hub import Hub
 
 __all__ = ["TerminalDirectory", "TerminalState"]
 
@@ -38,10 +42,15 @@ class TerminalState:
 
 
 class TerminalDirectory:
-    """Connected terminals and their latest data; the bridge's listener."""
+    """Connected terminals and their latest data; the bridge's listener.
 
-    def __init__(self) -> None:
+    Args:
+        hub: where pushes are streamed to clients; a private one when not given.
+    """
+
+    def __init__(self, hub: Hub | None = None) -> None:
         self._states: dict[TerminalId, TerminalState] = {}
+        self.hub = hub if hub is not None else Hub()
 
     def state(self, terminal: TerminalId) -> TerminalState | None:
         """What is known of ``terminal``, or None if it never connected."""
@@ -63,23 +72,36 @@ class TerminalDirectory:
         """Record the live session."""
         state = self._get(info.terminal)
         state.session, state.disconnect_reason = info, None
+        self.hub.publish_status(info.terminal, "ea_connected", connected=True)
 
     def session_down(self, info: SessionInfo, reason: str) -> None:
         """Record the loss and its reason."""
         state = self._get(info.terminal)
         if state.session is not None and state.session.session_id == info.session_id:
             state.session, state.disconnect_reason = None, reason
+            self.hub.publish_status(info.terminal, reason, connected=False)
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
-        """Keep the newest tick of the batch."""
+        """Keep the newest tick of the batch and stream the batch."""
         if not rows:
             return
         state = self._get(terminal)
         state.ticks_received += len(rows)
         state.last_ticks[symbol] = rows[-1]
+        self.hub.publish_ticks(terminal, symbol, rows)
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
-        """Count events and losses."""
+        """Count events and losses, and stream ``trade`` and ``terminal`` events."""
         state = self._get(terminal)
         state.events_received += 1
         state.events_missed += missed
+        if name == "trade":
+            self.hub.publish_trade(terminal, payload, missed)
+        elif name == "terminal":
+            broker, allowed = payload.get("connected"), payload.get("trade_allowed")
+            self.hub.publish_status(
+                terminal, "terminal_state",
+                broker_connected=broker if isinstance(broker, bool) else None,
+                trade_allowed=allowed if isinstance(allowed, bool) else None)
+        else:
+            log.debug("EA %s: event %r not streamed", terminal, name)

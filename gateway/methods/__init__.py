@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import session
+from . import history, market, session, trading
 
 __all__ = ["Method", "method_table"]
 
 Method = Callable[..., Awaitable[Any]]
 
-_MODULES = (session,)
+_MODULES = (session, market, history, trading)
 
 
 def method_table() -> dict[str, Method]:

@@ -1,22 +1,37 @@
-"""Session methods: liveness and the account, forwarded to the terminal's EA.
+"""Session methods: liveness, the terminal and the account, and the daemon's own status.
 
 Each method receives the :class:`~gateway.rpc.RpcContext` first (jsonrpcserver passes it), then
 the call's params by position or by name, exactly as the MetaTrader5 package names them.
+Everything but ``gateway_status`` is forwarded to the terminal's EA; ``gateway_status`` is
+answered from what the daemon itself knows, so a client can tell "EA offline" from "daemon
+down" and see why the EA last dropped without needing the EA.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import InvalidParams, Unauthorized
+from .._version import __version__
+from ..errors import Unauthorized
 
 if TYPE_CHECKING:
     from ..rpc import RpcContext
 
-__all__ = ["METHODS", "account_info", "forward", "ping", "symbol_info_tick"]
+__all__ = [
+    "METHODS",
+    "account_info",
+    "forward",
+    "gateway_status",
+    "ping",
+    "server_time",
+    "terminal_info",
+    "version",
+]
 
-_MAX_SYMBOL_LENGTH = 64
+#: When this process loaded the methods (monotonic): the daemon's start, give or take imports.
+#: RpcContext carries no start time; this immutable stamp stands in for it.
+_LOADED_AT: Final = time.monotonic()
 
 
 async def forward(ctx: RpcContext, method: str, params: dict[str, Any]) -> Any:
@@ -49,16 +64,62 @@ async def account_info(ctx: RpcContext) -> Any:
     return await forward(ctx, "account_info", {})
 
 
-async def symbol_info_tick(ctx: RpcContext, symbol: Any) -> Any:
-    """MT5 ``symbol_info_tick(symbol)``: the last tick of ``symbol``."""
-    if not isinstance(symbol, str) or not 0 < len(symbol) <= _MAX_SYMBOL_LENGTH:
-        raise InvalidParams(f"symbol: must be a string of 1 to {_MAX_SYMBOL_LENGTH} characters")
-    return await forward(ctx, "symbol_info_tick", {"symbol": symbol})
+async def version(ctx: RpcContext) -> Any:
+    """MT5 ``version()``: ``[terminal_version, build, build_date]`` as the package's tuple."""
+    return await forward(ctx, "version", {})
+
+
+async def terminal_info(ctx: RpcContext) -> Any:
+    """MT5 ``terminal_info()``: TerminalInfo fields."""
+    return await forward(ctx, "terminal_info", {})
+
+
+async def server_time(ctx: RpcContext) -> Any:
+    """The trade server's clock: ``{"time", "time_msc", "tz_offset_s"}`` (MT5 has no such call;
+    it exposes the offset that MT5's "UTC" times silently carry)."""
+    return await forward(ctx, "server_time", {})
+
+
+async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
+    """The daemon and the caller's terminal as the daemon sees them, answered without the EA.
+
+    ``terminal.connected`` is whether an EA session is live now; ``session_id``,
+    ``connected_at`` (epoch seconds) and the EA's ``platform``/``build``/``ea_version`` are
+    null without one. ``last_disconnect_reason`` is why the last session ended (null while
+    connected or if none ended). Counters cover this daemon run. No token or secret appears.
+    """
+    terminal = ctx.principal.terminal
+    info = ctx.bridge.session(terminal)
+    state = ctx.terminals.state(terminal)
+    hello = info.hello if info is not None else None
+    return {
+        "daemon": {
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - _LOADED_AT, 3),
+        },
+        "terminal": {
+            "login": terminal.login,
+            "server": terminal.server,
+            "connected": info is not None,
+            "session_id": info.session_id if info is not None else None,
+            "connected_at": info.connected_at if info is not None else None,
+            "platform": hello.platform if hello is not None else None,
+            "build": hello.build if hello is not None else None,
+            "ea_version": hello.ea_version if hello is not None else None,
+            "last_disconnect_reason": state.disconnect_reason if state is not None else None,
+            "ticks_received": state.ticks_received if state is not None else 0,
+            "events_received": state.events_received if state is not None else 0,
+            "events_missed": state.events_missed if state is not None else 0,
+        },
+    }
 
 
 METHODS = {
     "ping": ping,
+    "version": version,
+    "terminal_info": terminal_info,
+    "server_time": server_time,
     "account_info": account_info,
     "get_account_info": account_info,
-    "symbol_info_tick": symbol_info_tick,
+    "gateway_status": gateway_status,
 }

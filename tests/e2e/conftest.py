@@ -17,9 +17,9 @@ from ea_bridge import Bridge, TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
 from gateway.auth import IssuedToken, LocalTokenStore
-from gateway.cli import start_http
-from gateway.config import BridgeConfig, GatewayConfig, ServerConfig
+from gateway.config import BridgeConfig, GatewayConfig, LoggingConfig, ServerConfig
 from gateway.keys import BRIDGE
+from gateway.listener import start_http
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 TERMINAL = TerminalId(LOGIN, SERVER)
@@ -61,20 +61,33 @@ class Daemon:
             return result
 
 
-@pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+@contextlib.asynccontextmanager
+async def running_daemon(data_dir: Path, *, access_log: bool = False,
+                         **server: Any) -> AsyncIterator[Daemon]:
+    """A daemon on port 0 with a token issued; ``server`` overrides ``[server]`` settings."""
+    server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": 5.0,
+                                       "auth_failure_delay_s": 0.0, **server}
     config = GatewayConfig(
-        data_dir=str(tmp_path),
-        server=ServerConfig(port=0, request_timeout_s=5.0),
+        data_dir=str(data_dir),
+        server=ServerConfig(**server_settings),
+        logging=LoggingConfig(access_log=access_log),
         bridge=BridgeConfig(port=0, heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
                             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S))
-    store = LocalTokenStore(tmp_path / "tokens.sqlite3")
+    store = LocalTokenStore(data_dir / "tokens.sqlite3")
     issued = store.issue(login=LOGIN, server=SERVER, owner_email="owner@example.com")
     app = create_app(config, token_store=store)
-    runner, port = await start_http(app, "127.0.0.1", 0)
-    async with aiohttp.ClientSession() as session:
-        yield Daemon(app, runner, port, app[BRIDGE], store, issued, session)
-    await runner.cleanup()
+    runner, port = await start_http(app)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Daemon(app, runner, port, app[BRIDGE], store, issued, session)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    async with running_daemon(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.InvalidParams: -32602,
     errors.NotFound: -32006,
     errors.Unavailable: -32014,
+    errors.IdempotencyConflict: -32011,
+    errors.OutcomeUnknown: -32003,
     bridge_errors.TerminalNotConnected: -32001,
     bridge_errors.TerminalDisconnected: -32001,
     bridge_errors.TerminalTimeout: -32013,
@@ -28,6 +30,8 @@ def _instance(cls: type[BaseException]) -> BaseException:
     samples: dict[type[BaseException], BaseException] = {
         errors.Unauthorized: errors.Unauthorized("token_expired", "The auth token has expired"),
         errors.Unavailable: errors.Unavailable("shutting_down", "shutting down"),
+        errors.IdempotencyConflict: errors.IdempotencyConflict("abc"),
+        errors.OutcomeUnknown: errors.OutcomeUnknown("abc", "UNKNOWN", "lost"),
         bridge_errors.TradeOutcomeUnknown: bridge_errors.TradeOutcomeUnknown("x",
                                                                              method="order_send"),
         bridge_errors.FrameTooLarge: bridge_errors.FrameTooLarge(10, 5),
@@ -85,3 +89,11 @@ def test_public_messages_do_not_echo_internal_text() -> None:
     """Bridge failures answer with the table's message, not the exception's text."""
     error = to_rpc_error(bridge_errors.TerminalTimeout("no answer to account_info within 10 s"))
     assert error is not None and error.message == "The terminal did not answer in time"
+
+
+def test_trade_errors_carry_the_client_id() -> None:
+    """-32011 and -32003 name the client_id in data, so the client can look the order up."""
+    assert to_rpc_error(errors.IdempotencyConflict("c-1")) == RpcError(
+        -32011, "client_id 'c-1' was already used with different parameters", {"client_id": "c-1"})
+    error = to_rpc_error(errors.OutcomeUnknown("c-2", "UNKNOWN", "lost"))
+    assert error == RpcError(-32003, "lost", {"client_id": "c-2", "state": "UNKNOWN"})

@@ -1,0 +1,391 @@
+"""The idempotency journal and the audit trail of trades: one SQLite file, fsynced.
+
+Why a journal: a trade whose answer is lost may have executed, and the only safe way to let a
+client retry is to remember, durably and *before* the order leaves, what was asked under which
+``client_id``. Every state change is committed with ``synchronous=FULL`` in WAL mode, so a row the
+daemon acted on survives a crash or power loss. The state machine::
+
+    RECEIVED ──► SENT ──► ACCEPTED            broker answered a success retcode (ticket kept)
+       │           ├────► REJECTED            broker answered another retcode (a result)
+       │           └────► UNKNOWN ──► RESOLVED_ACCEPTED    reconciliation found the tag
+       │                          └─► RESOLVED_NOT_FOUND   not found after ``max_passes``
+       └─► (deleted)  nothing left for the EA (offline, refused by the gate, the EA's own error)
+
+``RECEIVED`` rows are deleted because the order provably never left: a retry with the same
+``client_id`` may send it. On :meth:`OrderJournal.open` (a restart), ``RECEIVED`` rows are
+deleted for the same reason and ``SENT`` rows become ``UNKNOWN``: the daemon died with the order
+possibly on the wire.
+
+The audit trail is a separate append-only table (triggers refuse UPDATE and DELETE) recording
+each trade request and each outcome: time, token record id, terminal, client id, action, symbol,
+volume, type, retcode, state. It never holds a token or any other secret.
+
+Calls are synchronous: a local SQLite commit is a millisecond or two, and keeping them on the
+event loop makes the ordering (commit, then send) trivially true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import GatewayError
+
+__all__ = [
+    "AuditRow",
+    "JournalStateError",
+    "OrderJournal",
+    "OrderRow",
+    "OrderState",
+    "params_hash",
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    token_id     TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    terminal     TEXT NOT NULL,
+    params_hash  TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    request      TEXT NOT NULL,
+    result       TEXT,
+    retcode      INTEGER,
+    ticket       INTEGER,
+    passes       INTEGER NOT NULL DEFAULT 0,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (token_id, client_id)
+);
+CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state, terminal);
+CREATE TABLE IF NOT EXISTS audit (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         REAL NOT NULL,
+    token_id   TEXT NOT NULL,
+    terminal   TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    action     INTEGER,
+    symbol     TEXT,
+    volume     REAL,
+    type       INTEGER,
+    retcode    INTEGER,
+    state      TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+_ORDER_COLUMNS = ("token_id, client_id, terminal, params_hash, state, request, result, retcode, "
+                  "ticket, passes, created_at, updated_at")
+_AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volume, type, " \
+                 "retcode, state"
+
+
+class OrderState(StrEnum):
+    """Where an idempotency row is in its life (see the module docstring)."""
+
+    RECEIVED = "RECEIVED"
+    SENT = "SENT"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    UNKNOWN = "UNKNOWN"
+    RESOLVED_ACCEPTED = "RESOLVED_ACCEPTED"
+    RESOLVED_NOT_FOUND = "RESOLVED_NOT_FOUND"
+
+
+class JournalStateError(GatewayError):
+    """A transition the state machine does not allow was asked for: a bug in the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One idempotency row. ``request`` is what was (or is about to be) sent to the EA."""
+
+    token_id: str
+    client_id: str
+    terminal: str
+    params_hash: str
+    state: OrderState
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    retcode: int | None
+    ticket: int | None
+    passes: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One line of the audit trail."""
+
+    seq: int
+    at: float
+    token_id: str
+    terminal: str
+    client_id: str
+    event: str
+    action: int | None
+    symbol: str | None
+    volume: float | None
+    type: int | None
+    retcode: int | None
+    state: str
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a request (sorted keys), for "same parameters"."""
+    return hashlib.sha256(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class OrderJournal:
+    """The idempotency rows and the audit trail in one SQLite file.
+
+    Args:
+        path: the database file (created, with its directory, when missing).
+        clock: wall-clock epoch seconds, injected for tests.
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._db: sqlite3.Connection | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the file, create the schema, and settle rows a previous run left in flight."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        with self._tx():
+            for row in self._select("state IN (?, ?)", (OrderState.RECEIVED, OrderState.SENT)):
+                if row.state is OrderState.RECEIVED:
+                    self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
+                               (row.token_id, row.client_id))
+                    self._audit(row, "abandoned_at_restart", "ABANDONED", None)
+                else:
+                    self._set_state(row, OrderState.UNKNOWN)
+                    self._audit(row, "unknown_at_restart", OrderState.UNKNOWN, None)
+
+    def close(self) -> None:
+        """Checkpoint and close; idempotent."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The journal's wall clock (epoch seconds), the one ``created_at`` is written in."""
+        return self._clock()
+
+    def get(self, token_id: str, client_id: str) -> OrderRow | None:
+        """The row for ``client_id`` under ``token_id``, or None."""
+        rows = self._select("token_id=? AND client_id=?", (token_id, client_id))
+        return rows[0] if rows else None
+
+    def unknown(self, terminal: str | None = None) -> list[OrderRow]:
+        """Rows awaiting reconciliation (``UNKNOWN``), oldest first, optionally of one terminal."""
+        if terminal is None:
+            return self._select("state=? ORDER BY created_at", (OrderState.UNKNOWN,))
+        return self._select("state=? AND terminal=? ORDER BY created_at",
+                            (OrderState.UNKNOWN, terminal))
+
+    def audit(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditRow]:
+        """Audit lines with ``seq > after_seq``, in order."""
+        cursor = self._conn().execute(
+            f"SELECT seq, {_AUDIT_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit))
+        return [AuditRow(*row) for row in cursor.fetchall()]
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def receive(self, *, token_id: str, client_id: str, terminal: str, params_hash: str,
+                request: dict[str, Any]) -> OrderRow:
+        """Insert a ``RECEIVED`` row and its audit line.
+
+        Raises:
+            JournalStateError: a row already exists for ``client_id`` (check :meth:`get` first).
+        """
+        now = self._clock()
+        row = OrderRow(token_id, client_id, terminal, params_hash, OrderState.RECEIVED,
+                       request, None, None, None, 0, now, now)
+        try:
+            with self._tx():
+                self._exec(f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES "
+                           "(?,?,?,?,?,?,?,?,?,?,?,?)",
+                           (token_id, client_id, terminal, params_hash, row.state,
+                            _dumps(request), None, None, None, 0, now, now))
+                self._audit(row, "request", row.state, None)
+        except sqlite3.IntegrityError:
+            raise JournalStateError(f"client_id {client_id!r} is already journaled") from None
+        return row
+
+    def abandon(self, row: OrderRow, reason: str) -> None:
+        """Delete a ``RECEIVED`` row: nothing reached the EA, so the id may be used again."""
+        with self._tx():
+            self._require(row, (OrderState.RECEIVED,))
+            self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
+                       (row.token_id, row.client_id))
+            self._audit(row, f"abandoned:{reason}", "ABANDONED", None)
+
+    def mark_sent(self, row: OrderRow, request: dict[str, Any]) -> OrderRow:
+        """``RECEIVED → SENT`` with the final (stamped) request; commit before it leaves."""
+        with self._tx():
+            self._require(row, (OrderState.RECEIVED,))
+            now = self._clock()
+            self._exec("UPDATE orders SET state=?, request=?, updated_at=? "
+                       "WHERE token_id=? AND client_id=?",
+                       (OrderState.SENT, _dumps(request), now, row.token_id, row.client_id))
+            sent = replace(row, state=OrderState.SENT, request=request, updated_at=now)
+            self._audit(sent, "sent", sent.state, None)
+        return sent
+
+    def record_result(self, row: OrderRow, result: dict[str, Any], *, success: bool,
+                      ticket: int | None) -> OrderRow:
+        """``SENT → ACCEPTED | REJECTED`` with the broker's result."""
+        state = OrderState.ACCEPTED if success else OrderState.REJECTED
+        retcode = result.get("retcode")
+        retcode = retcode if isinstance(retcode, int) and not isinstance(retcode, bool) else None
+        return self._finish(row, (OrderState.SENT,), state, "outcome", result=result,
+                            retcode=retcode, ticket=ticket)
+
+    def mark_unknown(self, row: OrderRow) -> OrderRow:
+        """``SENT → UNKNOWN``: the answer was lost."""
+        return self._finish(row, (OrderState.SENT,), OrderState.UNKNOWN, "outcome")
+
+    def resolve_found(self, row: OrderRow, ticket: int | None,
+                      found: dict[str, Any]) -> OrderRow:
+        """``UNKNOWN → RESOLVED_ACCEPTED``: reconciliation found the order; ``found`` says where."""
+        return self._finish(row, (OrderState.UNKNOWN,), OrderState.RESOLVED_ACCEPTED,
+                            "reconciled", result=found, ticket=ticket)
+
+    def record_miss(self, row: OrderRow, max_passes: int) -> OrderRow:
+        """One reconciliation pass did not find the order; ``RESOLVED_NOT_FOUND`` at the last."""
+        with self._tx():
+            current = self._require(row, (OrderState.UNKNOWN,))
+            passes = current.passes + 1
+            state = OrderState.RESOLVED_NOT_FOUND if passes >= max_passes else OrderState.UNKNOWN
+            now = self._clock()
+            self._exec("UPDATE orders SET state=?, passes=?, updated_at=? "
+                       "WHERE token_id=? AND client_id=?",
+                       (state, passes, now, row.token_id, row.client_id))
+            updated = replace(current, state=state, passes=passes, updated_at=now)
+            self._audit(updated, "reconcile_miss", state, None)
+        return updated
+
+    def note(self, row: OrderRow, event: str) -> None:
+        """An audit line about ``row`` without a transition (a deduplicated or conflicting
+        request)."""
+        with self._tx():
+            self._audit(row, event, row.state, row.retcode)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise JournalStateError("the order journal is not open")
+        return self._db
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        db = self._conn()
+        if db.in_transaction:  # nested: the outer block commits
+            yield
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _exec(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        return self._conn().execute(sql, args)
+
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[OrderRow]:
+        cursor = self._exec(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where}", args)
+        return [_row(values) for values in cursor.fetchall()]
+
+    def _require(self, row: OrderRow, allowed: tuple[OrderState, ...]) -> OrderRow:
+        current = self.get(row.token_id, row.client_id)
+        if current is None or current.state not in allowed:
+            have = current.state if current is not None else "absent"
+            raise JournalStateError(
+                f"client_id {row.client_id!r} is {have}, expected {'/'.join(allowed)}")
+        return current
+
+    def _set_state(self, row: OrderRow, state: OrderState) -> None:
+        self._exec("UPDATE orders SET state=?, updated_at=? WHERE token_id=? AND client_id=?",
+                   (state, self._clock(), row.token_id, row.client_id))
+
+    def _finish(self, row: OrderRow, allowed: tuple[OrderState, ...], state: OrderState,
+                event: str, *, result: dict[str, Any] | None = None, retcode: int | None = None,
+                ticket: int | None = None) -> OrderRow:
+        with self._tx():
+            current = self._require(row, allowed)
+            now = self._clock()
+            result = result if result is not None else current.result
+            retcode = retcode if retcode is not None else current.retcode
+            ticket = ticket if ticket is not None else current.ticket
+            self._exec("UPDATE orders SET state=?, result=?, retcode=?, ticket=?, updated_at=? "
+                       "WHERE token_id=? AND client_id=?",
+                       (state, None if result is None else _dumps(result), retcode, ticket, now,
+                        row.token_id, row.client_id))
+            updated = replace(current, state=state, result=result, retcode=retcode,
+                               ticket=ticket, updated_at=now)
+            self._audit(updated, event, state, retcode)
+        return updated
+
+    def _audit(self, row: OrderRow, event: str, state: str, retcode: int | None) -> None:
+        request = row.request
+        self._exec(f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   (self._clock(), row.token_id, row.terminal, row.client_id, event,
+                    _int_or_none(request.get("action")), _str_or_none(request.get("symbol")),
+                    _float_or_none(request.get("volume")), _int_or_none(request.get("type")),
+                    retcode, str(state)))
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _row(values: tuple[Any, ...]) -> OrderRow:
+    (token_id, client_id, terminal, phash, state, request, result, retcode, ticket, passes,
+     created_at, updated_at) = values
+    return OrderRow(token_id, client_id, terminal, phash, OrderState(state),
+                    orjson.loads(request), None if result is None else orjson.loads(result),
+                    retcode, ticket, passes, created_at, updated_at)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,92 @@
+"""Serving the application: aiohttp's runner behind the connection guard, on loopback.
+
+A custom :class:`aiohttp.web.BaseSite` (the public extension point for sites) so that each
+connection's protocol is wrapped by :class:`~gateway.guard.GuardedProtocol` before aiohttp sees
+it; everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from .config import ServerConfig
+from .guard import ConnectionLimits, GuardedProtocol
+from .keys import CONFIG
+
+__all__ = ["AccessLogger", "GuardedSite", "start_http"]
+
+_LINGERING_S = 2.0
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: method, path *without* its query string, status, size, time.
+
+    The path only, because a query string may carry a token (which the daemon refuses with
+    400, but the refusal itself is logged); records also pass the redaction filter.
+    """
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %d %s %.1fms", request.remote, request.method,
+                         request.path, response.status, response.body_length, time * 1000)
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections pass through the connection cap and header deadline."""
+
+    __slots__ = ("_host", "_limits", "_port", "_bound_port")
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int,
+                 limits: ConnectionLimits) -> None:
+        super().__init__(runner)
+        self._host, self._port, self._limits = host, port, limits
+        self._bound_port: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The bound port (after start), or the requested one."""
+        return self._bound_port if self._bound_port is not None else self._port
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        counter = GuardedProtocol.new_counter()
+        self._server = await loop.create_server(
+            lambda: GuardedProtocol(server(), self._limits, counter), self._host, self._port,
+            backlog=self._backlog)
+        self._bound_port = int(self._server.sockets[0].getsockname()[1])
+
+
+async def start_http(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` per its ``[server]`` config; returns the runner and the bound port.
+
+    Raises:
+        OSError: the address cannot be bound (port in use, ...).
+    """
+    cfg: ServerConfig = app[CONFIG].server
+    runner = web.AppRunner(
+        app, handle_signals=False, keepalive_timeout=cfg.keepalive_timeout_s,
+        # After answering early (408, 413) aiohttp reads on to drain the body before closing;
+        # a slow client must not hold its connection slot for aiohttp's default 10 s.
+        lingering_time=_LINGERING_S,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("gateway.access") if app[CONFIG].logging.access_log
+        else None)
+    await runner.setup()
+    site = GuardedSite(runner, cfg.host, cfg.port,
+                       ConnectionLimits(cfg.max_connections, cfg.header_timeout_s))
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner, site.port

@@ -1,0 +1,210 @@
+"""Trading reads: pending orders, positions, history and the margin/profit calculators.
+
+Why a module apart from ``order_check``/``order_send``: these only read, so they are safe in a
+batch and need no idempotency or audit; the trade path lives elsewhere.
+
+Validation is as strict as for market data. Two deliberate choices beyond MT5:
+
+* MT5 documents ``symbol`` / ``group`` / ``ticket`` (and ``position`` for history) as
+  alternative selectors; giving more than one is refused (``-32602``) instead of being
+  silently combined or ignored as the package would.
+* ``history_*_get`` may omit the dates only when it selects by ``ticket`` or ``position``
+  (MT5 ignores dates then); otherwise both are required, and ``date_to`` must not be before
+  ``date_from``.
+
+Results are the EA's, unchanged: lists of dicts with MT5's TradeOrder / TradePosition /
+TradeDeal field names, ints for the totals, and a number for the calculators.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from pydantic import AfterValidator, Field, field_validator
+
+from ea_bridge.mt5 import OrderType
+
+from ..errors import InvalidParams
+from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
+from .market import Group, check_date_order
+from .session import forward
+
+if TYPE_CHECKING:
+    from ..rpc import RpcContext
+
+    OrderTypeParam = int
+else:
+    OrderTypeParam = enum_param(OrderType)
+
+__all__ = [
+    "MAX_PRICE",
+    "MAX_VOLUME",
+    "METHODS",
+    "CalcMarginParams",
+    "CalcProfitParams",
+    "HistoryGetParams",
+    "HistoryRangeParams",
+    "SelectionParams",
+]
+
+#: Lots; far above any broker's SYMBOL_VOLUME_MAX, low enough that arithmetic stays exact.
+MAX_VOLUME: Final = 1_000_000.0
+#: Price units; above any quoted instrument (BTC, indices, JPY crosses) by orders of magnitude.
+MAX_PRICE: Final = 1_000_000_000.0
+_MAX_TICKET: Final = 2**63 - 1
+
+Ticket = Annotated[int, Field(ge=1, le=_MAX_TICKET)]
+Volume = Annotated[float, Field(gt=0, le=MAX_VOLUME)]
+Price = Annotated[float, Field(gt=0, le=MAX_PRICE)]
+
+
+def _buy_or_sell(value: int) -> int:
+    if value not in (OrderType.BUY, OrderType.SELL):
+        raise ValueError("must be ORDER_TYPE_BUY or ORDER_TYPE_SELL")
+    return value
+
+
+CalcAction = Annotated[OrderTypeParam, AfterValidator(_buy_or_sell)]
+
+
+class SelectionParams(Params):
+    """``orders_get`` / ``positions_get(symbol=None, group=None, ticket=None)``."""
+
+    symbol: Symbol | None = None
+    group: Group | None = None
+    ticket: Ticket | None = None
+
+
+class HistoryRangeParams(Params):
+    """``history_orders_total`` / ``history_deals_total(date_from, date_to)``."""
+
+    date_from: EpochSeconds
+    date_to: EpochSeconds
+
+    _order = field_validator("date_to")(check_date_order)
+
+
+class HistoryGetParams(Params):
+    """``history_orders_get`` / ``history_deals_get(date_from, date_to, group=None,
+    ticket=None, position=None)``."""
+
+    date_from: EpochSeconds | None = None
+    date_to: EpochSeconds | None = None
+    group: Group | None = None
+    ticket: Ticket | None = None
+    position: Ticket | None = None
+
+    _order = field_validator("date_to")(check_date_order)
+
+
+class CalcMarginParams(Params):
+    """``order_calc_margin(action, symbol, volume, price)``."""
+
+    action: CalcAction
+    symbol: Symbol
+    volume: Volume
+    price: Price
+
+
+class CalcProfitParams(Params):
+    """``order_calc_profit(action, symbol, volume, price_open, price_close)``."""
+
+    action: CalcAction
+    symbol: Symbol
+    volume: Volume
+    price_open: Price
+    price_close: Price
+
+
+def _one_selector(params: Params, names: tuple[str, ...]) -> dict[str, Any]:
+    """The params to send, after refusing more than one of the alternative ``names``."""
+    given = [name for name in names if getattr(params, name) is not None]
+    if len(given) > 1:
+        raise InvalidParams(f"{given[1]}: give at most one of {', '.join(names)} "
+                            f"(got {', '.join(given)})")
+    return params.model_dump(exclude_none=True)
+
+
+def _history_selection(params: HistoryGetParams) -> dict[str, Any]:
+    sent = _one_selector(params, ("group", "ticket", "position"))
+    if params.ticket is None and params.position is None:
+        missing = [name for name in ("date_from", "date_to") if getattr(params, name) is None]
+        if missing:
+            raise InvalidParams("; ".join(f"{name}: Field required (unless ticket or position "
+                                          "is given)" for name in missing))
+    return sent
+
+
+async def orders_total(ctx: RpcContext) -> Any:
+    """MT5 ``orders_total()``: number of active pending orders."""
+    return await forward(ctx, "orders_total", {})
+
+
+async def orders_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``orders_get(symbol=None, group=None, ticket=None)``: active pending orders."""
+    params = parse(SelectionParams, args, kwargs)
+    return await forward(ctx, "orders_get",
+                         _one_selector(params, ("symbol", "group", "ticket")))
+
+
+async def positions_total(ctx: RpcContext) -> Any:
+    """MT5 ``positions_total()``: number of open positions."""
+    return await forward(ctx, "positions_total", {})
+
+
+async def positions_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``positions_get(symbol=None, group=None, ticket=None)``: open positions."""
+    params = parse(SelectionParams, args, kwargs)
+    return await forward(ctx, "positions_get",
+                         _one_selector(params, ("symbol", "group", "ticket")))
+
+
+async def history_orders_total(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``history_orders_total(date_from, date_to)``: history orders set up in the range."""
+    params = parse(HistoryRangeParams, args, kwargs)
+    return await forward(ctx, "history_orders_total", params.model_dump())
+
+
+async def history_orders_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``history_orders_get(date_from, date_to, group=None, ticket=None, position=None)``."""
+    params = parse(HistoryGetParams, args, kwargs)
+    return await forward(ctx, "history_orders_get", _history_selection(params))
+
+
+async def history_deals_total(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``history_deals_total(date_from, date_to)``: deals in the range."""
+    params = parse(HistoryRangeParams, args, kwargs)
+    return await forward(ctx, "history_deals_total", params.model_dump())
+
+
+async def history_deals_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``history_deals_get(date_from, date_to, group=None, ticket=None, position=None)``."""
+    params = parse(HistoryGetParams, args, kwargs)
+    return await forward(ctx, "history_deals_get", _history_selection(params))
+
+
+async def order_calc_margin(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``order_calc_margin(action, symbol, volume, price)``: margin in account currency."""
+    params = parse(CalcMarginParams, args, kwargs)
+    return await forward(ctx, "order_calc_margin", params.model_dump())
+
+
+async def order_calc_profit(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``order_calc_profit(action, symbol, volume, price_open, price_close)``: profit in
+    account currency."""
+    params = parse(CalcProfitParams, args, kwargs)
+    return await forward(ctx, "order_calc_profit", params.model_dump())
+
+
+METHODS = {
+    "orders_total": orders_total,
+    "orders_get": orders_get,
+    "positions_total": positions_total,
+    "positions_get": positions_get,
+    "history_orders_total": history_orders_total,
+    "history_orders_get": history_orders_get,
+    "history_deals_total": history_deals_total,
+    "history_deals_get": history_deals_get,
+    "order_calc_margin": order_calc_margin,
+    "order_calc_profit": order_calc_profit,
+}

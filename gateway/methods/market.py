@@ -1,0 +1,373 @@
+"""Market methods: symbols, quotes, and paged rates and ticks, as the MetaTrader5 package has them.
+
+Every call is validated here, strictly (``gateway/schemas.py``), before anything is sent to the
+terminal: a wrong type, NaN, a string for a number, an unknown field or a bound exceeded is
+``-32602`` naming the field, and the EA never sees the call.
+
+Why ``copy_*`` differ from MT5: MT5 returns one numpy array of any size; over JSON-RPC that
+would be one unbounded response. They take two extra, optional params, ``limit`` (rows per
+page, default :data:`~gateway.paging.DEFAULT_LIMIT`, at most :data:`~gateway.paging.MAX_LIMIT`)
+and ``cursor`` (the previous page's ``next_cursor``), and answer
+``{"columns", "rows", "next_cursor"}``; ``next_cursor`` is null exactly when nothing more
+exists. With a cursor the MT5 params may be omitted; any that are given must equal the ones the
+cursor was made from. ``limit`` may change from page to page.
+
+* ``copy_ticks_from`` / ``copy_ticks_range`` / ``copy_rates_range`` page forwards: append pages.
+* ``copy_rates_from`` / ``copy_rates_from_pos`` count back from a point, so their pages walk
+  backwards: the first page holds the newest bars, each next one the bars just before it (each
+  page oldest first). Prepend pages. Later pages of ``copy_rates_from_pos`` resume from a time,
+  not a bar index, so a bar opening meanwhile neither repeats nor drops a row.
+
+Tick pages ask the EA for ``copy_ticks_from(..., count=limit + 1 + k)`` (k = ticks at the
+resume millisecond already returned), so a page moves about ``limit`` rows even for a long
+range; see ``gateway/paging.py`` for the cursor and the arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+
+from ea_bridge.mt5 import CopyTicks, Timeframe, timeframe_seconds
+
+from ..errors import InvalidParams
+from ..paging import (
+    DEFAULT_LIMIT,
+    BackPosition,
+    Cursor,
+    Limit,
+    RangePosition,
+    TickPosition,
+    back_page,
+    decode_cursor,
+    encode_cursor,
+    page,
+    range_page,
+    range_windows,
+    read_table,
+    seconds_to_ms,
+    tick_page,
+    tick_request_count,
+)
+from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
+from .session import forward
+
+if TYPE_CHECKING:
+    from ..rpc import RpcContext
+
+    TimeframeParam = int
+    TickFlagsParam = int
+else:
+    TimeframeParam = enum_param(Timeframe)
+    TickFlagsParam = enum_param(CopyTicks)
+
+__all__ = [
+    "MAX_COUNT",
+    "MAX_GROUP_LENGTH",
+    "METHODS",
+    "Count",
+    "Group",
+    "GroupParams",
+    "RatesFromParams",
+    "RatesFromPosParams",
+    "RatesRangeParams",
+    "SymbolParams",
+    "SymbolSelectParams",
+    "TicksFromParams",
+    "TicksRangeParams",
+    "check_date_order",
+]
+
+#: Largest ``count`` of a copy_* call (pages make any count safe; this only stops nonsense).
+MAX_COUNT: Final = 10_000_000
+MAX_GROUP_LENGTH: Final = 256
+_MONTH_S: Final = 31 * 86_400
+_RATE_COLUMNS: Final = ("time", "open", "high", "low", "close", "tick_volume", "spread",
+                        "real_volume")
+
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+#: An MT5 group filter such as ``"*USD*,!EUR*"``.
+Group = Annotated[str, Field(min_length=1, max_length=MAX_GROUP_LENGTH)]
+
+Q = TypeVar("Q", bound=Params)
+_PAGING_FIELDS: Final = ("limit", "cursor")
+
+
+def check_date_order(value: Any, info: ValidationInfo) -> Any:
+    """Field validator body: ``date_to`` must not be before ``date_from``."""
+    date_from = info.data.get("date_from")
+    if value is not None and date_from is not None and value < date_from:
+        raise ValueError("must not be before date_from")
+    return value
+
+
+class SymbolParams(Params):
+    """``symbol_info(symbol)``, ``symbol_info_tick(symbol)``."""
+
+    symbol: Symbol
+
+
+class GroupParams(Params):
+    """``symbols_get(group=None)``."""
+
+    group: Group | None = None
+
+
+class SymbolSelectParams(Params):
+    """``symbol_select(symbol, enable=True)``."""
+
+    symbol: Symbol
+    enable: bool = True
+
+
+class RatesFromParams(Params):
+    """``copy_rates_from(symbol, timeframe, date_from, count)`` plus ``limit``, ``cursor``."""
+
+    symbol: Symbol | None = None
+    timeframe: TimeframeParam | None = None
+    date_from: EpochSeconds | None = None
+    count: Count | None = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+
+class RatesFromPosParams(Params):
+    """``copy_rates_from_pos(symbol, timeframe, start_pos, count)`` plus ``limit``, ``cursor``."""
+
+    symbol: Symbol | None = None
+    timeframe: TimeframeParam | None = None
+    start_pos: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
+    count: Count | None = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+
+class RatesRangeParams(Params):
+    """``copy_rates_range(symbol, timeframe, date_from, date_to)`` plus ``limit``, ``cursor``."""
+
+    symbol: Symbol | None = None
+    timeframe: TimeframeParam | None = None
+    date_from: EpochSeconds | None = None
+    date_to: EpochSeconds | None = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+    _order = field_validator("date_to")(check_date_order)
+
+
+class TicksFromParams(Params):
+    """``copy_ticks_from(symbol, date_from, count, flags)`` plus ``limit``, ``cursor``."""
+
+    symbol: Symbol | None = None
+    date_from: EpochSeconds | None = None
+    count: Count | None = None
+    flags: TickFlagsParam | None = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+
+class TicksRangeParams(Params):
+    """``copy_ticks_range(symbol, date_from, date_to, flags)`` plus ``limit``, ``cursor``."""
+
+    symbol: Symbol | None = None
+    date_from: EpochSeconds | None = None
+    date_to: EpochSeconds | None = None
+    flags: TickFlagsParam | None = None
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+    _order = field_validator("date_to")(check_date_order)
+
+
+def _query_fields(model: type[Params]) -> list[str]:
+    return [name for name in model.model_fields if name not in _PAGING_FIELDS]
+
+
+def _resolve(ctx: RpcContext, method: str, params: Q, position_model: type[Any]
+             ) -> tuple[Q, Any]:
+    """The query to run (from the params, or from the cursor) and the cursor's position.
+
+    Raises:
+        InvalidParams: a required param missing without a cursor; an invalid cursor; a param
+            given next to a cursor that differs from the cursor's query.
+    """
+    fields = _query_fields(type(params))
+    cursor = getattr(params, "cursor", None)
+    if cursor is None:
+        missing = [name for name in fields if getattr(params, name) is None]
+        if missing:
+            raise InvalidParams("; ".join(f"{name}: Field required (or pass a cursor)"
+                                          for name in missing))
+        return params, None
+    stored, position = decode_cursor(cursor, method, ctx.principal.token_id, position_model)
+    try:
+        original = type(params).model_validate(stored)
+    except ValidationError:
+        raise InvalidParams("cursor: invalid") from None
+    if set(stored) != set(fields) or any(getattr(original, name) is None for name in fields):
+        raise InvalidParams("cursor: invalid")
+    for name in fields:
+        given = getattr(params, name)
+        if given is not None and given != getattr(original, name):
+            raise InvalidParams(f"cursor: made for another {name}; omit {name} or pass the "
+                                "original value")
+    return original, position
+
+
+def _query_dump(query: Params) -> dict[str, Any]:
+    return query.model_dump(include=set(_query_fields(type(query))))
+
+
+def _ms_to_seconds(msc: int) -> int | float:
+    return msc // 1000 if msc % 1000 == 0 else msc / 1000
+
+
+def _next(ctx: RpcContext, method: str, query: Params, position: Params | None) -> str | None:
+    if position is None:
+        return None
+    return encode_cursor(method, _query_dump(query), position, ctx.principal.token_id)
+
+
+# -- symbols --------------------------------------------------------------------------------
+
+
+async def symbols_total(ctx: RpcContext) -> Any:
+    """MT5 ``symbols_total()``: how many symbols the terminal offers."""
+    return await forward(ctx, "symbols_total", {})
+
+
+async def symbols_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``symbols_get(group=None)``: SymbolInfo of each symbol passing the group filter."""
+    params = parse(GroupParams, args, kwargs)
+    return await forward(ctx, "symbols_get", params.model_dump(exclude_none=True))
+
+
+async def symbol_info(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``symbol_info(symbol)``: every SymbolInfo field."""
+    params = parse(SymbolParams, args, kwargs)
+    return await forward(ctx, "symbol_info", {"symbol": params.symbol})
+
+
+async def symbol_info_tick(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``symbol_info_tick(symbol)``: the last tick of ``symbol``."""
+    params = parse(SymbolParams, args, kwargs)
+    return await forward(ctx, "symbol_info_tick", {"symbol": params.symbol})
+
+
+async def symbol_select(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+    """MT5 ``symbol_select(symbol, enable=True)``: show or hide it in Market Watch."""
+    params = parse(SymbolSelectParams, args, kwargs)
+    return await forward(ctx, "symbol_select", params.model_dump())
+
+
+# -- rates ----------------------------------------------------------------------------------
+
+
+async def _rates_back(ctx: RpcContext, method: str, query: RatesFromParams | RatesFromPosParams,
+                      position: BackPosition | None, limit: int) -> dict[str, Any]:
+    assert query.count is not None
+    remaining = position.remaining if position is not None else query.count
+    take = min(limit, remaining)
+    base = {"symbol": query.symbol, "timeframe": query.timeframe, "count": take + 1}
+    if position is not None:
+        answer = await forward(ctx, "copy_rates_from", {**base, "date_from": position.top})
+    elif isinstance(query, RatesFromPosParams):
+        answer = await forward(ctx, "copy_rates_from_pos", {**base, "start_pos": query.start_pos})
+    else:
+        answer = await forward(ctx, "copy_rates_from", {**base, "date_from": query.date_from})
+    table = read_table(answer)
+    rows, following = back_page(table, take, remaining)
+    return page(table.columns, rows, _next(ctx, method, query, following))
+
+
+async def copy_rates_from(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``copy_rates_from(symbol, timeframe, date_from, count)``: the ``count`` bars opened
+    at or before ``date_from``, paged backwards (see the module docstring)."""
+    params = parse(RatesFromParams, args, kwargs)
+    query, position = _resolve(ctx, "copy_rates_from", params, BackPosition)
+    return await _rates_back(ctx, "copy_rates_from", query, position, params.limit)
+
+
+async def copy_rates_from_pos(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``copy_rates_from_pos(symbol, timeframe, start_pos, count)``: ``count`` bars back
+    from bar ``start_pos`` (0 = the forming bar), paged backwards."""
+    params = parse(RatesFromPosParams, args, kwargs)
+    query, position = _resolve(ctx, "copy_rates_from_pos", params, BackPosition)
+    return await _rates_back(ctx, "copy_rates_from_pos", query, position, params.limit)
+
+
+async def copy_rates_range(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``copy_rates_range(symbol, timeframe, date_from, date_to)``: bars opened in the
+    inclusive range, oldest first, paged forwards."""
+    params = parse(RatesRangeParams, args, kwargs)
+    query, position = _resolve(ctx, "copy_rates_range", params, RangePosition)
+    assert query.timeframe is not None and query.date_from is not None
+    assert query.date_to is not None
+    from_s = position.from_s if position is not None else math.ceil(query.date_from)
+    bar_s = timeframe_seconds(Timeframe(query.timeframe)) or _MONTH_S
+    columns, rows, truncated = list(_RATE_COLUMNS), [], False
+    for low, high in range_windows(from_s, math.floor(query.date_to), bar_s, params.limit):
+        table = read_table(await forward(ctx, "copy_rates_range", {
+            "symbol": query.symbol, "timeframe": query.timeframe,
+            "date_from": low, "date_to": high}))
+        columns = table.columns
+        rows.extend(table.rows)
+        if table.truncated:
+            truncated = True
+            break
+        if len(rows) > params.limit:
+            break
+    taken, following = range_page(columns, rows, params.limit, truncated)
+    return page(columns, taken, _next(ctx, "copy_rates_range", query, following))
+
+
+# -- ticks ----------------------------------------------------------------------------------
+
+
+async def _ticks(ctx: RpcContext, method: str, query: TicksFromParams | TicksRangeParams,
+                 position: TickPosition, limit: int, until_msc: int | None) -> dict[str, Any]:
+    answer = await forward(ctx, "copy_ticks_from", {
+        "symbol": query.symbol, "date_from": _ms_to_seconds(position.from_msc),
+        "count": tick_request_count(position, limit), "flags": query.flags})
+    table = read_table(answer)
+    rows, following = tick_page(table, position, limit, until_msc)
+    return page(table.columns, rows, _next(ctx, method, query, following))
+
+
+async def copy_ticks_from(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``copy_ticks_from(symbol, date_from, count, flags)``: the first ``count`` ticks at
+    or after ``date_from``, oldest first, paged forwards."""
+    params = parse(TicksFromParams, args, kwargs)
+    query, position = _resolve(ctx, "copy_ticks_from", params, TickPosition)
+    assert query.date_from is not None
+    if position is None:
+        position = TickPosition(from_msc=seconds_to_ms(query.date_from), remaining=query.count)
+    return await _ticks(ctx, "copy_ticks_from", query, position, params.limit, None)
+
+
+async def copy_ticks_range(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``copy_ticks_range(symbol, date_from, date_to, flags)``: ticks with
+    ``date_from <= time <= date_to`` (ms resolution, inclusive), oldest first, paged forwards."""
+    params = parse(TicksRangeParams, args, kwargs)
+    query, position = _resolve(ctx, "copy_ticks_range", params, TickPosition)
+    assert query.date_from is not None and query.date_to is not None
+    if position is None:
+        position = TickPosition(from_msc=seconds_to_ms(query.date_from))
+    return await _ticks(ctx, "copy_ticks_range", query, position, params.limit,
+                        seconds_to_ms(query.date_to))
+
+
+METHODS = {
+    "symbols_total": symbols_total,
+    "symbols_get": symbols_get,
+    "symbol_info": symbol_info,
+    "symbol_info_tick": symbol_info_tick,
+    "symbol_select": symbol_select,
+    "copy_rates_from": copy_rates_from,
+    "copy_rates_from_pos": copy_rates_from_pos,
+    "copy_rates_range": copy_rates_range,
+    "copy_ticks_from": copy_ticks_from,
+    "copy_ticks_range": copy_ticks_range,
+}

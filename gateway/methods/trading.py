@@ -1,0 +1,488 @@
+"""Trading methods ``order_check``, ``order_send``, ``order_status``, with the trading safety.
+
+Why this is more than a forward: an order is the one request with side effects, and a link can
+drop after the broker executed it but before the answer arrived. So ``order_send``
+
+* validates the ``TradeRequest`` strictly here (names for enums, epoch or ISO times, bounds);
+* takes an idempotency key, ``client_id``, **inside the request dict** (MetaApi's ``clientId``
+  option lives with the order too; the MT5 signature ``order_send(request)`` stays unchanged).
+  The daemon makes one when absent and always returns it;
+* journals the request (``gateway/journal.py``) and commits it before it leaves for the EA, so a
+  retry with the same ``client_id`` returns the first outcome (``deduplicated: true``) and never
+  sends twice; the same id with other parameters is ``-32011``. A concurrent duplicate waits for
+  the first request to finish, then gets its outcome;
+* stamps every order ``comment = "<prefix>:<client_id>"`` (``trading.comment_prefix``, ``"g"``):
+  the tag always replaces the client's comment, because it is how a lost order is found again
+  (``order_status().request`` shows what was sent). ``magic`` is the configured one unless the
+  request gives its own;
+* picks ``type_filling`` from the symbol's ``filling_mode`` *bit mask* when the request omits it
+  (FOK if allowed, else IOC, else RETURN; RETURN for pending orders) -- the MT5 gotcha where
+  the docs' example answers "unsupported filling mode";
+* answers a lost answer (EA drop, ``server.trade_timeout_s``) with ``-32003`` and
+  ``data.client_id``, and never resends. Retrying such an id answers ``-32003`` again (with
+  ``data.state``) until reconciliation has found the order, then its outcome.
+
+Reconciliation (:class:`TradeDesk`) runs when a terminal with unknown orders reconnects, and every
+``reconcile_interval_s`` while any is unknown: it reads positions, orders and the history since
+the oldest unknown order's creation minus ``reconcile_lookback_s`` and looks for the comment tag.
+A match resolves the row (``RESOLVED_ACCEPTED`` with the ticket); ``reconcile_max_passes`` passes
+without one resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for that
+terminal are refused with ``-32014`` and ``data.reason = "reconciling"`` (fail fast; reads are not
+gated). SL/TP, MODIFY and REMOVE requests create no order to find: they end NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from pydantic import Field
+
+from ea_bridge import (
+    Bridge,
+    BridgeError,
+    BridgeListener,
+    EAError,
+    FrameTooLarge,
+    SessionInfo,
+    TerminalId,
+    TerminalNotConnected,
+    TradeOutcomeUnknown,
+)
+from ea_bridge.mt5 import (
+    SUCCESS_RETCODES,
+    OrderFilling,
+    OrderTime,
+    OrderType,
+    TradeAction,
+    TradeRetcode,
+    retcode_name,
+)
+
+from ..config import GatewayConfig
+from ..errors import IdempotencyConflict, NotFound, OutcomeUnknown, Unauthorized, Unavailable
+from ..journal import OrderJournal, OrderRow, OrderState, params_hash
+from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
+from .session import forward
+
+if TYPE_CHECKING:
+    from ..rpc import RpcContext
+
+    ActionParam = int
+    OrderTypeParam = int
+    FillingParam = int
+    TimeParam = int
+else:
+    ActionParam = enum_param(TradeAction)
+    OrderTypeParam = enum_param(OrderType)
+    FillingParam = enum_param(OrderFilling)
+    TimeParam = enum_param(OrderTime)
+
+__all__ = [
+    "METHODS",
+    "SendRequest",
+    "TradeDesk",
+    "TradeRequest",
+    "TradeSessionHook",
+    "order_check",
+    "order_send",
+    "order_status",
+]
+
+log = logging.getLogger("gateway.trading")
+
+CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,24}$"
+_MAX_VOLUME: Final = 1_000_000.0
+_MAX_PRICE: Final = 1e12
+_MAX_TICKET: Final = 2**63 - 1
+_SYMBOL_FILLING_FOK, _SYMBOL_FILLING_IOC = 1, 2
+
+Price = Annotated[float, Field(ge=0, le=_MAX_PRICE)]
+Ticket = Annotated[int, Field(gt=0, le=_MAX_TICKET)]
+ClientId = Annotated[str, Field(pattern=CLIENT_ID_PATTERN)]
+
+
+class TradeRequest(Params):
+    """MT5 ``TradeRequest``; absent fields are not sent (MT5 reads them as 0)."""
+
+    action: ActionParam
+    magic: Annotated[int, Field(ge=0, le=_MAX_TICKET)] | None = None
+    order: Ticket | None = None
+    symbol: Symbol | None = None
+    volume: Annotated[float, Field(gt=0, le=_MAX_VOLUME)] | None = None
+    price: Price | None = None
+    stoplimit: Price | None = None
+    sl: Price | None = None
+    tp: Price | None = None
+    deviation: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    type: OrderTypeParam | None = None
+    type_filling: FillingParam | None = None
+    type_time: TimeParam | None = None
+    expiration: EpochSeconds | None = None
+    comment: Annotated[str, Field(max_length=31)] | None = None
+    position: Ticket | None = None
+    position_by: Ticket | None = None
+
+
+class SendRequest(TradeRequest):
+    """``order_send``'s request: a TradeRequest plus the optional idempotency key."""
+
+    client_id: ClientId | None = None
+
+
+class _CheckParams(Params):
+    request: TradeRequest
+
+
+class _SendParams(Params):
+    request: SendRequest
+
+
+class _StatusParams(Params):
+    client_id: ClientId
+
+
+def _terminal_key(terminal: TerminalId) -> str:
+    return str(terminal)
+
+
+def _terminal_of(key: str) -> TerminalId:
+    login, _, server = key.partition("@")
+    return TerminalId(int(login), server)
+
+
+class TradeDesk:
+    """The trading state of one daemon: the journal, requests in flight, the symbol cache and
+    the reconciliation passes. Created in ``create_app``; :meth:`bind` gives it the bridge.
+
+    Args:
+        journal: the idempotency journal (opened by :meth:`open`).
+        config: the daemon's configuration (``trading`` and ``server`` sections).
+        clock: monotonic seconds, for the symbol cache.
+        new_client_id: makes a ``client_id`` when the request has none.
+    """
+
+    def __init__(self, journal: OrderJournal, config: GatewayConfig, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15)) -> None:
+        self.journal = journal
+        self._config = config
+        self._cfg = config.trading
+        self._clock = clock
+        self._new_client_id = new_client_id
+        self._bridge: Bridge | None = None
+        self._inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
+        self._passes: dict[TerminalId, asyncio.Task[None]] = {}
+        self._periodic: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def bind(self, bridge: Bridge) -> None:
+        """Give the desk the bridge it reconciles through."""
+        self._bridge = bridge
+
+    def listener(self, inner: BridgeListener) -> TradeSessionHook:
+        """A bridge listener forwarding to ``inner`` and starting reconciliation on reconnect."""
+        return TradeSessionHook(inner, self)
+
+    def open(self) -> None:
+        """Open the journal and start the periodic reconciliation loop."""
+        self.journal.open()
+        self._periodic = asyncio.get_running_loop().create_task(self._reconcile_periodically())
+
+    async def close(self) -> None:
+        """Stop reconciling and close the journal (after the bridge has closed)."""
+        tasks = [t for t in (self._periodic, *self._passes.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._periodic = None
+        self.journal.close()
+
+    def reconciling(self, terminal: TerminalId) -> bool:
+        """Whether a reconciliation pass is running for ``terminal`` (new trades refused)."""
+        return terminal in self._passes
+
+    async def wait_reconciled(self, terminal: TerminalId) -> None:
+        """Wait for the running reconciliation pass of ``terminal``, if any, to finish."""
+        task = self._passes.get(terminal)
+        if task is not None:
+            await asyncio.wait({task})
+
+    # -- order_send --------------------------------------------------------------------------
+
+    async def send(self, ctx: RpcContext, request: SendRequest) -> dict[str, Any]:
+        """Idempotent ``order_send`` (see the module docstring)."""
+        principal = ctx.principal
+        client_id = request.client_id or self._new_client_id()
+        body = request.model_dump(exclude_none=True, exclude={"client_id"})
+        phash = params_hash(body)
+        key = (principal.token_id, client_id)
+        while (first := self._inflight.get(key)) is not None:
+            await asyncio.shield(first)
+        existing = self.journal.get(*key)
+        if existing is not None:
+            return self._replay(existing, phash)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = done
+        try:
+            return await self._place(ctx, client_id, body, phash)
+        finally:
+            del self._inflight[key]
+            done.set_result(None)
+
+    def _replay(self, row: OrderRow, phash: str) -> dict[str, Any]:
+        if row.params_hash != phash:
+            self.journal.note(row, "conflict")
+            raise IdempotencyConflict(row.client_id)
+        self.journal.note(row, "deduplicated")
+        if row.result is not None and row.state in (OrderState.ACCEPTED, OrderState.REJECTED,
+                                                    OrderState.RESOLVED_ACCEPTED):
+            return {**row.result, "deduplicated": True}
+        raise OutcomeUnknown(row.client_id, row.state,
+                             f"Outcome of client_id {row.client_id!r} is {row.state}; see "
+                             "order_status. Use a new client_id to trade again")
+
+    async def _place(self, ctx: RpcContext, client_id: str, body: dict[str, Any],
+                     phash: str) -> dict[str, Any]:
+        principal, bridge = ctx.principal, ctx.bridge
+        terminal = principal.terminal
+        session = bridge.session(terminal)
+        if session is not None and session.token_id != principal.token_id:
+            raise Unauthorized("terminal_mismatch",
+                               "The terminal's EA is connected with a different auth token")
+        self._gate(terminal)
+        row = self.journal.receive(token_id=principal.token_id, client_id=client_id,
+                                   terminal=_terminal_key(terminal), params_hash=phash,
+                                   request=body)
+        try:
+            outgoing = await self._stamp(bridge, terminal, body, f"{self._cfg.comment_prefix}:"
+                                         f"{client_id}")
+            self._gate(terminal)  # a pass may have started while the symbol was looked up
+        except BaseException as exc:
+            self.journal.abandon(row, type(exc).__name__)
+            raise
+        row = self.journal.mark_sent(row, outgoing)  # committed before it leaves
+        try:
+            result = await bridge.call(terminal, "order_send", {"request": outgoing},
+                                       self._config.server.trade_timeout_s)
+        except (TerminalNotConnected, EAError, FrameTooLarge) as exc:
+            # Nothing was executed: never sent, or refused by the EA before the broker.
+            self.journal.abandon(row, type(exc).__name__)
+            raise
+        except TradeOutcomeUnknown:
+            self.journal.mark_unknown(row)
+            raise OutcomeUnknown(client_id, OrderState.UNKNOWN,
+                                 "Outcome unknown: the trade may have executed; check "
+                                 "order_status, do not resend blindly") from None
+        except BaseException:
+            self.journal.mark_unknown(row)
+            raise
+        retcode = result.get("retcode") if isinstance(result, dict) else None
+        if not isinstance(retcode, int) or isinstance(retcode, bool):
+            self.journal.mark_unknown(row)
+            log.error("order_send for %s answered without a retcode", terminal)
+            raise OutcomeUnknown(client_id, OrderState.UNKNOWN,
+                                 "The terminal's answer was unreadable; check order_status")
+        stored = {**result, "retcode_name": retcode_name(retcode), "client_id": client_id}
+        ticket = result.get("order")
+        self.journal.record_result(
+            row, stored, success=retcode in SUCCESS_RETCODES,
+            ticket=ticket if isinstance(ticket, int) and ticket > 0 else None)
+        return {**stored, "deduplicated": False}
+
+    def _gate(self, terminal: TerminalId) -> None:
+        if terminal in self._passes:
+            raise Unavailable("reconciling", "Reconciling orders whose outcome was lost; "
+                                             "retry shortly")
+
+    async def _stamp(self, bridge: Bridge, terminal: TerminalId, body: dict[str, Any],
+                     comment: str | None) -> dict[str, Any]:
+        """The request as sent: magic, the comment tag, a legal filling mode, integer times."""
+        out = dict(body)
+        out.setdefault("magic", self._cfg.magic)
+        if comment is not None:
+            out["comment"] = comment
+        if "expiration" in out:
+            out["expiration"] = int(out["expiration"])
+        action = out["action"]
+        if "type_filling" not in out and "symbol" in out \
+                and action in (TradeAction.DEAL, TradeAction.PENDING):
+            if action == TradeAction.PENDING:
+                out["type_filling"] = int(OrderFilling.RETURN)
+            else:
+                mask = await self._filling_mask(bridge, terminal, out["symbol"])
+                out["type_filling"] = int(
+                    OrderFilling.FOK if mask & _SYMBOL_FILLING_FOK else
+                    OrderFilling.IOC if mask & _SYMBOL_FILLING_IOC else OrderFilling.RETURN)
+        return out
+
+    async def _filling_mask(self, bridge: Bridge, terminal: TerminalId, symbol: str) -> int:
+        """The symbol's SYMBOL_FILLING_* bit mask, cached for ``symbol_cache_s``."""
+        now = self._clock()
+        cached = self._filling.get((terminal, symbol))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        info = await bridge.call(terminal, "symbol_info", {"symbol": symbol},
+                                 self._config.server.request_timeout_s)
+        mask = info.get("filling_mode") if isinstance(info, dict) else None
+        mask = mask if isinstance(mask, int) and not isinstance(mask, bool) else 0
+        self._filling[(terminal, symbol)] = (now + self._cfg.symbol_cache_s, mask)
+        return mask
+
+    async def check_request(self, ctx: RpcContext, request: TradeRequest) -> dict[str, Any]:
+        """``order_check`` of the request as ``order_send`` would send it (magic, filling)."""
+        body = request.model_dump(exclude_none=True)
+        outgoing = await self._stamp(ctx.bridge, ctx.principal.terminal, body, None)
+        result = await forward(ctx, "order_check", {"request": outgoing})
+        if isinstance(result, dict) and isinstance(result.get("retcode"), int):
+            result = {**result, "retcode_name": retcode_name(result["retcode"])}
+        return result  # type: ignore[no-any-return]
+
+    # -- reconciliation ----------------------------------------------------------------------
+
+    def session_up(self, info: SessionInfo) -> None:
+        """An EA (re)connected: reconcile its unknown orders before new trades go through."""
+        if self._periodic is not None and self.journal.unknown(_terminal_key(info.terminal)):
+            self._start_pass(info.terminal)
+
+    def _start_pass(self, terminal: TerminalId) -> None:
+        if terminal not in self._passes:
+            self._passes[terminal] = asyncio.get_running_loop().create_task(
+                self._reconcile(terminal))
+
+    async def _reconcile_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._cfg.reconcile_interval_s)
+            for key in {row.terminal for row in self.journal.unknown()}:
+                terminal = _terminal_of(key)
+                if self._bridge is not None and self._bridge.session(terminal) is not None:
+                    self._start_pass(terminal)
+
+    async def _reconcile(self, terminal: TerminalId) -> None:
+        """One pass: find each unknown order of ``terminal`` by its comment tag."""
+        try:
+            rows = self.journal.unknown(_terminal_key(terminal))
+            if rows and self._bridge is not None:
+                found = await self._snapshot(self._bridge, terminal, rows)
+                for row in self.journal.unknown(_terminal_key(terminal)):
+                    self._settle(row, found.get(str(row.request.get("comment", ""))))
+        except BridgeError as exc:
+            log.warning("reconciliation of %s interrupted (%s)", terminal, type(exc).__name__)
+        except Exception:
+            log.exception("reconciliation of %s failed", terminal)
+        finally:
+            self._passes.pop(terminal, None)
+
+    async def _snapshot(self, bridge: Bridge, terminal: TerminalId,
+                        rows: list[OrderRow]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """``comment → (where, record)`` over positions, orders, and the recent history."""
+        timeout = self._config.server.request_timeout_s
+        server_time = await bridge.call(terminal, "server_time", {}, timeout)
+        # The server's clock (its time zone, and skew) relative to ours, for the history window.
+        offset = float(server_time["time"]) - self.journal.now()
+        date_from = int(min(r.created_at for r in rows) + offset - self._cfg.reconcile_lookback_s)
+        window = {"date_from": max(date_from, 0), "date_to": int(server_time["time"]) + 86400}
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Later sources do not override earlier ones: the live order or order history first.
+        for where, method, params in (("orders", "orders_get", {}),
+                                      ("history_orders", "history_orders_get", window),
+                                      ("deals", "history_deals_get", window),
+                                      ("positions", "positions_get", {})):
+            records = await bridge.call(terminal, method, params, timeout)
+            for record in records if isinstance(records, list) else []:
+                if isinstance(record, dict) and isinstance(record.get("comment"), str):
+                    found.setdefault(record["comment"], (where, record))
+        return found
+
+    def _settle(self, row: OrderRow, hit: tuple[str, dict[str, Any]] | None) -> None:
+        if hit is None:
+            self.journal.record_miss(row, self._cfg.reconcile_max_passes)
+            return
+        where, record = hit
+        ticket = record.get("order") if where == "deals" else record.get("ticket")
+        pending = row.request.get("action") == TradeAction.PENDING
+        retcode = TradeRetcode.PLACED if pending else TradeRetcode.DONE
+        result = {
+            "retcode": int(retcode), "retcode_name": retcode_name(retcode),
+            "deal": record.get("ticket", 0) if where == "deals" else 0,
+            "order": ticket if isinstance(ticket, int) else 0,
+            "comment": row.request.get("comment", ""), "request": row.request,
+            "client_id": row.client_id, "reconciled": True, "found_in": where,
+        }
+        self.journal.resolve_found(row, ticket if isinstance(ticket, int) else None, result)
+
+
+class TradeSessionHook:
+    """The bridge's listener: forwards everything to ``inner`` (the terminal directory) and
+    tells the desk when an EA connects, so reconciliation starts before any new trade."""
+
+    def __init__(self, inner: BridgeListener, desk: TradeDesk) -> None:
+        self.inner = inner
+        self.desk = desk
+
+    def session_up(self, info: SessionInfo) -> None:
+        """Forward, then reconcile."""
+        self.inner.session_up(info)
+        self.desk.session_up(info)
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """Forward."""
+        self.inner.session_down(info, reason)
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Forward."""
+        self.inner.ticks(terminal, symbol, rows)
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        """Forward."""
+        self.inner.event(terminal, name, payload, missed)
+
+
+# -- the RPC methods ---------------------------------------------------------------------------
+
+
+async def order_check(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``order_check(request)``: OrderCheckResult plus ``retcode_name`` (a read)."""
+    params = parse(_CheckParams, args, kwargs)
+    return await ctx.trading.check_request(ctx, params.request)
+
+
+async def order_send(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``order_send(request)``: OrderSendResult plus ``retcode_name``, ``client_id`` and
+    ``deduplicated``. Needs the token's ``trade`` scope."""
+    if not ctx.principal.may_trade():
+        raise Unauthorized("scope", "This token may not trade: it lacks the trade scope")
+    params = parse(_SendParams, args, kwargs)
+    return await ctx.trading.send(ctx, params.request)
+
+
+async def order_status(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The journal's view of one ``client_id`` of this token: state, retcode, ticket, times,
+    the request sent and the stored result.
+
+    Raises:
+        NotFound: no order with this ``client_id`` under this token.
+    """
+    params = parse(_StatusParams, args, kwargs)
+    row = ctx.trading.journal.get(ctx.principal.token_id, params.client_id)
+    if row is None:
+        raise NotFound(f"unknown client_id {params.client_id!r}")
+    return {
+        "client_id": row.client_id, "state": str(row.state), "retcode": row.retcode,
+        "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
+        "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
+        "reconcile_passes": row.passes, "request": row.request, "result": row.result,
+    }
+
+
+METHODS = {
+    "order_check": order_check,
+    "order_send": order_send,
+    "order_status": order_status,
+}

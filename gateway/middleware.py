@@ -1,0 +1,74 @@
+"""The HTTP checks that run before any handler, for ``/rpc``, ``/ws`` and ``/health`` alike.
+
+In the contract's order (``product.md``, HTTP surface): the ``Host`` allowlist (421: a web
+page that rebinds its own domain to 127.0.0.1 still sends its domain as Host), the ``Origin``
+allowlist (403: browsers always send Origin, bots usually don't), and a token in the query
+string (400: URLs end up in logs, histories and proxies, so the daemon refuses to accept a
+credential there; the token is never echoed or logged). Method, content type, size and the
+bearer token are the handlers' business, after these.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+
+from .errors import INVALID_REQUEST
+from .http_rpc import error_response
+from .keys import CONFIG
+
+__all__ = ["guard_middleware", "host_allowed"]
+
+_LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "[::1]"})
+_TOKEN_PARAMS: Final = ("token", "auth", "bearer", "key", "secret", "password")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def host_allowed(values: list[str], extra: tuple[str, ...]) -> bool:
+    """Exactly one Host header, naming loopback (or a configured name), with an optional port."""
+    if len(values) != 1:
+        return False
+    host = values[0].strip().lower()
+    name, port = host, ""
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            return False
+        name, rest = host[: end + 1], host[end + 1:]
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+    elif ":" in host:
+        name, _, port = host.rpartition(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    if name in _LOOPBACK_NAMES or name in {h.lower() for h in extra}:
+        return True
+    try:  # 127.0.0.2 and friends are loopback too
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _has_token_param(request: web.Request) -> bool:
+    return any(any(word in key.lower() for word in _TOKEN_PARAMS) for key in request.query)
+
+
+@web.middleware
+async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Host, Origin and query-token checks, before any handler or WebSocket upgrade."""
+    server = request.app[CONFIG].server
+    if not host_allowed(request.headers.getall("Host", []), server.allowed_hosts):
+        return error_response(421, INVALID_REQUEST, "Misdirected request: Host not allowed")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in server.allowed_origins:
+        return error_response(403, INVALID_REQUEST, "Origin not allowed")
+    if _has_token_param(request):
+        return error_response(400, INVALID_REQUEST,
+                              "Credentials are not accepted in the URL; "
+                              "send Authorization: Bearer <token>")
+    return await handler(request)

@@ -1,0 +1,344 @@
+"""``GET /ws``: JSON-RPC over a WebSocket, plus streamed ticks, trade events and terminal state.
+
+One connection is three cooperating parts, all owned by the handler and torn down with it:
+
+* the **reader** (the handler's own coroutine) takes text frames and runs each through
+  ``rpc.handle`` (every ``/rpc`` method works here, plus ``subscribe``, ``unsubscribe`` and
+  ``authenticate``). Requests run concurrently, at most ``_MAX_IN_FLIGHT`` at a time, so a
+  slow ``order_send`` does not hold up a ``ping``.
+* the **pump** task drains this connection's :class:`~gateway.hub.HubClient` and writes its
+  frames. The hub never waits for it: while the pump is blocked on a full socket, the hub
+  conflates ticks and queues events (see ``hub.py``), and if the event queue overflows the
+  pump closes the socket with 1013.
+* the **recheck** task re-authenticates the token every ``token_recheck_s``, so a token
+  revoked or expired while a client only listens still ends its stream (1008). The token is
+  also re-checked before every inbound message is dispatched.
+
+Authentication is on the upgrade (``Authorization: Bearer``; a bad one gets the same HTTP 401 or
+429 as ``/rpc``, and no socket) or by a first ``authenticate`` message within
+``auth_timeout_s`` (a bad or missing one gets a -32004 error and close 1008). Host and Origin are
+checked before this handler runs (``middleware.py``). Close codes: 1001 shutdown, 1003 binary
+frame, 1008 auth failed / timed out / token revoked or expired, 1009 message too big (aiohttp
+enforces ``max_msg_size``), 1013 event backlog overflow.
+
+Each socket's kernel send buffer is capped (``send_buffer_bytes``, SO_SNDBUF): left alone, Linux
+grows it to megabytes, so a stalled client would queue seconds of stale ticks in the kernel
+before its transport buffer (what the hub's high-water check reads) grew at all.
+
+This module is the only place WebSocket frames are written. Frames are orjson bytes sent as
+text frames with ``send_frame(…, TEXT)``; compression is off, so a write never yields midway
+and the reader's answers and the pump's notifications cannot interleave within a frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Literal
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+from jsonrpcserver import Result
+
+from .auth import Principal
+from .config import WsConfig
+from .errors import INVALID_REQUEST, UNAUTHORIZED, Unauthorized
+from .http_rpc import AuthRefusal, authenticate_request, bearer_token, error_response
+from .hub import HubClient
+from .keys import (
+    AUTHENTICATOR,
+    BRIDGE,
+    CONFIG,
+    HUB,
+    RPC_METHODS,
+    TERMINALS,
+    TRADING,
+    WEBSOCKETS,
+)
+from .rpc import RpcContext, handle, loads_strict, rpc_method
+
+__all__ = ["close_all", "websocket"]
+
+log = logging.getLogger("gateway.ws")
+
+#: Concurrent requests per connection; more wait for one to finish (reading pauses).
+_MAX_IN_FLIGHT: Final = 16
+#: Frames the pump takes from the hub per batch before letting the loop run others.
+_PUMP_BATCH: Final = 64
+#: How long a close waits for the peer's close frame before dropping the connection.
+_CLOSE_TIMEOUT_S: Final = 5.0
+
+_Socket = web.WebSocketResponse[Literal[False]]
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """``GET /ws``: authenticate, upgrade, then serve JSON-RPC and subscriptions until closed."""
+    app = request.app
+    cfg = app[CONFIG].ws
+    principal: Principal | None = None
+    token = bearer_token(request)
+    if "Authorization" in request.headers:
+        try:
+            principal = await authenticate_request(app, token)
+        except AuthRefusal as refusal:
+            return refusal.response
+    ws: _Socket = web.WebSocketResponse(
+        heartbeat=cfg.ping_interval_s, max_msg_size=cfg.max_message_bytes, compress=False,
+        timeout=_CLOSE_TIMEOUT_S, decode_text=False)
+    if not ws.can_prepare(request).ok:
+        return error_response(426, INVALID_REQUEST, "Upgrade to a WebSocket for /ws",
+                              headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    await ws.prepare(request)
+    _limit_send_buffer(request, cfg.send_buffer_bytes)
+    sockets = app[WEBSOCKETS]
+    sockets.add(ws)
+    try:
+        if principal is None or token is None:
+            authenticated = await _authenticate_first(app, ws, cfg)
+            if authenticated is None:
+                return ws
+            principal, token = authenticated
+        await _Connection(request, ws, principal, token).serve()
+    finally:
+        sockets.discard(ws)
+    return ws
+
+
+async def close_all(app: web.Application) -> None:
+    """``on_shutdown``: close every open socket with 1001 (going away), all at once."""
+    sockets = app[WEBSOCKETS]
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown",
+                                    drain=False) for ws in list(sockets)),
+                         return_exceptions=True)
+
+
+def _limit_send_buffer(request: web.Request, size: int) -> None:
+    """Cap the kernel's send buffer so a stalled client's backlog shows up in the transport's
+    write buffer (where the hub's high-water check sees it) after kilobytes, not megabytes."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if size and sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _reply(rid: Any, result: Any) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "result": result, "id": rid})
+
+
+def _error(rid: Any, code: int, message: str, data: Any = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return orjson.dumps({"jsonrpc": "2.0", "error": error, "id": rid})
+
+
+def _authenticated(principal: Principal) -> dict[str, Any]:
+    terminal = principal.terminal
+    return {"authenticated": True, "token_id": principal.token_id, "login": terminal.login,
+            "server": terminal.server, "scopes": sorted(principal.scopes)}
+
+
+def _parse_authenticate(data: bytes) -> tuple[Any, str | None]:
+    """The id and token of an ``authenticate`` request; the token is None if it is not one."""
+    try:
+        obj = loads_strict(data)
+    except ValueError:
+        return None, None
+    if not isinstance(obj, dict):
+        return None, None
+    rid = obj.get("id")
+    if isinstance(rid, bool) or not isinstance(rid, str | int):
+        rid = None
+    params = obj.get("params")
+    if obj.get("jsonrpc") != "2.0" or obj.get("method") != "authenticate":
+        return rid, None
+    token = params.get("token") if isinstance(params, dict) else (
+        params[0] if isinstance(params, list) and len(params) == 1 else None)
+    return rid, token if isinstance(token, str) else None
+
+
+async def _authenticate_first(app: web.Application, ws: _Socket,
+                              cfg: WsConfig) -> tuple[Principal, str] | None:
+    """Wait for the ``authenticate`` message; the principal and token, or None (closed)."""
+    try:
+        msg = await ws.receive(timeout=cfg.auth_timeout_s)
+    except TimeoutError:
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"auth_timeout")
+        return None
+    if msg.type is not WSMsgType.TEXT:
+        if not ws.closed:  # a binary frame; errors and closes have closed it already
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"missing_token")
+        return None
+    rid, token = _parse_authenticate(msg.data)
+    if token is None:
+        await _refuse(ws, _error(rid, UNAUTHORIZED, "Authenticate first: send "
+                                 "authenticate({\"token\": …}) or an Authorization header",
+                                 {"reason": "missing_token"}), "missing_token")
+        return None
+    try:
+        principal = await authenticate_request(app, token)
+    except AuthRefusal as refusal:
+        body = refusal.response.body
+        error = orjson.loads(body)["error"] if isinstance(body, bytes) else {
+            "code": UNAUTHORIZED, "message": "Unauthorized", "data": {"reason": refusal.reason}}
+        await _refuse(ws, orjson.dumps({"jsonrpc": "2.0", "error": error, "id": rid}),
+                      refusal.reason)
+        return None
+    with contextlib.suppress(ConnectionError):
+        await ws.send_frame(_reply(rid, _authenticated(principal)), WSMsgType.TEXT)
+    return principal, token
+
+
+async def _refuse(ws: _Socket, frame: bytes, reason: str) -> None:
+    with contextlib.suppress(ConnectionError):
+        await ws.send_frame(frame, WSMsgType.TEXT)
+    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
+
+
+class _Connection:
+    """One authenticated socket: its reader loop, hub client, pump and token re-check."""
+
+    def __init__(self, request: web.Request, ws: _Socket, principal: Principal,
+                 token: str) -> None:
+        app = request.app
+        self._app, self._ws = app, ws
+        self._cfg = app[CONFIG].ws
+        self._principal, self._token = principal, token
+        self._ctx = RpcContext(principal, app[BRIDGE], app[CONFIG], app[TERMINALS],
+                               app[TRADING])
+        table = app[RPC_METHODS]
+        self._methods: dict[str, Callable[..., Awaitable[Result]]] = {
+            **table,
+            "subscribe": rpc_method(self.subscribe),
+            "unsubscribe": rpc_method(self.unsubscribe),
+            "authenticate": rpc_method(self.authenticate),
+        }
+        transport = request.transport
+        self._wake = asyncio.Event()
+        self._client: HubClient = app[HUB].connect(
+            principal.terminal, wake=self._wake.set,
+            buffered=(lambda: transport.get_write_buffer_size()) if transport else (lambda: 0))
+        self._requests: set[asyncio.Task[None]] = set()
+        #: The task that started closing the socket; cleanup lets it finish the handshake.
+        self._closer: asyncio.Task[Any] | None = None
+
+    async def serve(self) -> None:
+        """Read and dispatch until the socket closes; then stop everything this owns."""
+        pump = asyncio.create_task(self._pump())
+        recheck = asyncio.create_task(self._recheck())
+        try:
+            await self._read()
+        finally:
+            self._app[HUB].disconnect(self._client)
+            for task in (pump, recheck):
+                if task is self._closer:
+                    await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT_S + 1)
+            for task in (pump, recheck, *self._requests):
+                task.cancel()
+            await asyncio.gather(pump, recheck, *self._requests, return_exceptions=True)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        ws = self._ws
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                if not await self._token_still_valid():
+                    return
+                while len(self._requests) >= _MAX_IN_FLIGHT:
+                    await asyncio.wait(self._requests, return_when=asyncio.FIRST_COMPLETED)
+                task = asyncio.create_task(self._answer(msg.data))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
+            elif msg.type is WSMsgType.BINARY:
+                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text frames only")
+                return
+            else:  # ERROR: aiohttp has closed it (1009 for an oversize message)
+                return
+
+    async def _answer(self, data: bytes) -> None:
+        payload = await handle(data, self._ctx, self._methods)
+        if payload is not None:
+            with contextlib.suppress(ConnectionError):
+                await self._ws.send_frame(payload, WSMsgType.TEXT)
+
+    async def _token_still_valid(self) -> bool:
+        """Re-check the token; on failure close with 1008 and the reason word."""
+        try:
+            await self._app[AUTHENTICATOR].authenticate(self._token)
+        except Unauthorized as exc:
+            log.info("closing a stream on %s: %s", self._principal.terminal, exc.reason)
+            self._closer = asyncio.current_task()
+            await self._ws.close(code=WSCloseCode.POLICY_VIOLATION, message=exc.reason.encode(),
+                                 drain=False)
+            return False
+        return True
+
+    async def _recheck(self) -> None:
+        while not self._ws.closed:
+            await asyncio.sleep(self._cfg.token_recheck_s)
+            if not await self._token_still_valid():
+                return
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        client, ws, wake = self._client, self._ws, self._wake
+        try:
+            while True:
+                frames = client.take(_PUMP_BATCH)
+                if client.overflowed:
+                    self._closer = asyncio.current_task()
+                    await ws.close(code=WSCloseCode.TRY_AGAIN_LATER,
+                                   message=b"event backlog overflow", drain=False)
+                    return
+                if not frames:
+                    wake.clear()
+                    if not client.has_pending:
+                        await wake.wait()
+                    continue
+                for frame in frames:
+                    await ws.send_frame(frame, WSMsgType.TEXT)
+                await asyncio.sleep(0)  # between batches, let the reader and others run
+        except ConnectionError:
+            return  # the peer is gone; the reader sees it too
+
+    # -- the WebSocket-only methods (context first, as jsonrpcserver passes it) -------------
+
+    async def subscribe(self, ctx: RpcContext, channel: Any, symbols: Any = None
+                        ) -> dict[str, str]:
+        """``subscribe({"channel": "ticks"|"trades"|"terminal", "symbols": [...]})``.
+
+        Raises:
+            InvalidParams: bad channel or symbols, or too many subscriptions.
+        """
+        return {"subscription": self._client.subscribe(channel, symbols)}
+
+    async def unsubscribe(self, ctx: RpcContext, subscription: Any) -> bool:
+        """``unsubscribe({"subscription": id})`` → true.
+
+        Raises:
+            InvalidParams: no such subscription on this connection.
+        """
+        return self._client.unsubscribe(subscription)
+
+    async def authenticate(self, ctx: RpcContext, token: Any) -> dict[str, Any]:
+        """Present a (possibly renewed) token for the same terminal; it is the one re-checked
+        from now on.
+
+        Raises:
+            Unauthorized: the token is bad, or bound to another terminal.
+        """
+        principal = await self._app[AUTHENTICATOR].authenticate(
+            token if isinstance(token, str) else None)
+        if principal.terminal != self._principal.terminal:
+            raise Unauthorized("terminal_mismatch",
+                               "This connection is bound to another terminal")
+        self._token, self._principal = token, principal
+        self._ctx = dataclasses.replace(ctx, principal=principal)
+        return _authenticated(principal)

@@ -1,0 +1,195 @@
+"""The HTTP rules, in the contract's order, each refusing before any method runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.auth import generate_token
+from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
+
+PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+
+
+async def raw_http(port: int, request: bytes, *, read: bool = True) -> bytes:
+    """Send raw bytes (headers aiohttp's client would normalise) and read until close."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        if not read:
+            return b""
+        async with asyncio.timeout(WAIT_S):
+            return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+def post(host: bytes | None, token: str, body: bytes = PING, extra: bytes = b"") -> bytes:
+    host_line = b"Host: " + host + b"\r\n" if host is not None else b""
+    return (b"POST /rpc HTTP/1.1\r\n" + host_line + b"Authorization: Bearer " + token.encode()
+            + b"\r\nContent-Type: application/json\r\nConnection: close\r\n" + extra
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def status(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("host, expected", [
+    (b"127.0.0.1", 200), (b"localhost:8710", 200), (b"[::1]", 200),
+    (b"evil.example", 421), (b"127.0.0.1.nip.io", 421), (None, 421),
+])
+async def test_host_allowlist(daemon: Daemon, emulator: EmulatedTerminal, host: bytes | None,
+                              expected: int) -> None:
+    """Only loopback Host values reach the API; a rebinding domain or no Host gets 421."""
+    response = await raw_http(daemon.http_port, post(host, daemon.token))
+    assert status(response) == expected
+    if expected == 421:
+        assert b'"error"' in response and b'"result"' not in response
+
+
+async def test_duplicate_host_header_is_misdirected(daemon: Daemon) -> None:
+    """Two Host headers are refused with 421 (an old rebinding trick)."""
+    response = await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token,
+                                                     extra=b"Host: evil.example\r\n"))
+    assert status(response) == 421
+
+
+async def test_foreign_origin_is_forbidden(daemon: Daemon, emulator: EmulatedTerminal) -> None:
+    """A browser's Origin not in allowed_origins gets 403 and nothing runs."""
+    response = await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token,
+                                                     extra=b"Origin: https://evil.example\r\n"))
+    assert status(response) == 403
+
+
+async def test_allowed_origin_passes(tmp_path: Path) -> None:
+    """An Origin listed in allowed_origins is served."""
+    async with running_daemon(tmp_path, allowed_origins=("http://localhost:3000",)) as daemon:
+        response = await raw_http(daemon.http_port, post(
+            b"127.0.0.1", daemon.token, extra=b"Origin: http://localhost:3000\r\n"))
+    assert status(response) == 200  # -32001 inside: no terminal, but the request ran
+
+
+async def test_query_string_token_is_refused_and_never_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A token in the URL gets 400; neither the response nor any log line contains it."""
+    secret = generate_token()
+    caplog.set_level(logging.DEBUG)
+    async with running_daemon(tmp_path, access_log=True) as daemon:
+        request = (b"POST /rpc?token=" + secret.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Content-Type: application/json\r\nConnection: close\r\n"
+                   b"Content-Length: " + str(len(PING)).encode() + b"\r\n\r\n" + PING)
+        response = await raw_http(daemon.http_port, request)
+        async with daemon.session.get(
+                f"http://127.0.0.1:{daemon.http_port}/health?auth_token={secret}") as r:
+            assert r.status == 400
+    assert status(response) == 400
+    assert secret.encode() not in response
+    access = [r.getMessage() for r in caplog.records if r.name == "gateway.access"]
+    assert any("/rpc 400" in line for line in access)  # the refusal is logged, path only
+    assert secret not in caplog.text
+
+
+async def test_rules_apply_in_the_contract_order(daemon: Daemon) -> None:
+    """Host is judged before Origin, Origin before the query token, that before auth."""
+    bad_everything = (b"GET /rpc?token=x HTTP/1.1\r\nHost: evil.example\r\n"
+                      b"Origin: https://evil.example\r\nConnection: close\r\n\r\n")
+    assert status(await raw_http(daemon.http_port, bad_everything)) == 421
+    assert status(await raw_http(daemon.http_port, bad_everything.replace(
+        b"evil.example\r\nOrigin", b"127.0.0.1\r\nOrigin"))) == 403
+    assert status(await raw_http(daemon.http_port, b"GET /rpc?token=x HTTP/1.1\r\nHost: "
+                                 b"127.0.0.1\r\nConnection: close\r\n\r\n")) == 400
+    assert status(await raw_http(daemon.http_port, b"GET /rpc HTTP/1.1\r\nHost: "
+                                 b"127.0.0.1\r\nConnection: close\r\n\r\n")) == 405
+    assert status(await raw_http(daemon.http_port, post(
+        b"127.0.0.1", "mtgw_bad").replace(b"application/json", b"text/plain"))) == 415
+    assert status(await raw_http(daemon.http_port, post(b"127.0.0.1", "mtgw_bad"))) == 401
+
+
+async def test_failed_auth_bursts_get_429_but_valid_tokens_pass(tmp_path: Path) -> None:
+    """After the failure limit, bad tokens get 429 with Retry-After; the owner's token works."""
+    async with running_daemon(tmp_path, auth_failure_limit=3, auth_lockout_s=60.0) as daemon:
+        codes = []
+        for _ in range(5):
+            async with daemon.session.post(daemon.rpc_url, data=PING, headers={
+                    "Authorization": f"Bearer {generate_token()}",
+                    "Content-Type": "application/json"}) as r:
+                codes.append(r.status)
+                retry_after = r.headers.get("Retry-After")
+                body = await r.json()
+        assert codes == [401, 401, 401, 401, 429]
+        assert retry_after is not None and int(retry_after) >= 59
+        assert body["error"]["code"] == -32005 and body["error"]["data"]["retry_after_ms"] > 0
+        ok = await daemon.call("ping")
+        assert ok["error"]["code"] == -32001  # authenticated; no terminal connected
+
+
+async def test_failures_are_delayed(tmp_path: Path) -> None:
+    """Each failed authentication is answered only after the configured delay."""
+    async with running_daemon(tmp_path, auth_failure_delay_s=0.2) as daemon:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with daemon.session.post(daemon.rpc_url, data=PING, headers={
+                "Authorization": f"Bearer {generate_token()}",
+                "Content-Type": "application/json"}) as r:
+            assert r.status == 401
+        assert loop.time() - started >= 0.2
+
+
+async def test_slow_headers_are_cut_off(tmp_path: Path) -> None:
+    """A client that never finishes its headers is disconnected at the header deadline."""
+    async with running_daemon(tmp_path, header_timeout_s=0.3) as daemon:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        writer.write(b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        async with asyncio.timeout(WAIT_S):
+            assert await reader.read() == b""  # closed without a response
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_silent_connection_is_cut_off(tmp_path: Path) -> None:
+    """A connection that sends nothing at all is closed at the header deadline."""
+    async with running_daemon(tmp_path, header_timeout_s=0.3) as daemon:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        async with asyncio.timeout(WAIT_S):
+            assert await reader.read() == b""
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_slow_body_gets_408(tmp_path: Path) -> None:
+    """A body that stops arriving is answered 408 at the body deadline."""
+    async with running_daemon(tmp_path, body_timeout_s=0.3) as daemon:
+        request = post(b"127.0.0.1", daemon.token, body=PING)
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        writer.write(request[:-10])
+        async with asyncio.timeout(WAIT_S):
+            status_line = await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+    assert status(status_line) == 408
+
+
+async def test_connection_cap_refuses_extra_connections(tmp_path: Path) -> None:
+    """Beyond max_connections a new connection gets 503 at once; existing ones are served."""
+    async with running_daemon(tmp_path, max_connections=2) as daemon:
+        held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        try:
+            for _ in range(2):
+                held.append(await asyncio.open_connection("127.0.0.1", daemon.http_port))
+            response = await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token))
+            assert status(response) == 503
+            reader, writer = held[0]
+            writer.write(post(b"127.0.0.1", daemon.token))
+            async with asyncio.timeout(WAIT_S):
+                assert status(await reader.read()) == 200
+        finally:
+            for _, writer in held:
+                writer.close()
+                await writer.wait_closed()
+

@@ -1,0 +1,311 @@
+"""Trading through the real daemon: order_send/order_check/order_status with their safety nets.
+
+Two kinds of terminal play the EA: the emulated terminal (a well-behaved broker, its clock moved
+to a Wednesday afternoon so the markets are open whatever day the suite runs) and the scripted
+EA of ``tests/bridgekit.py`` for the misbehaving cases (an answer lost mid-trade, a reconnect
+with the position present).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import closing
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ea_bridge.connection import Welcomed
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from gateway.keys import TRADING
+from tests.bridgekit import ScriptedEA
+from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
+
+#: A Wednesday, 14:00 UTC: every emulated market is in session.
+_MARKET_OPEN_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
+
+BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
+                       "symbol": "EURUSD", "volume": 0.1}
+
+
+@pytest.fixture
+async def broker(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
+    """The emulated terminal, clock moved to an open market, with EURUSD and USOIL."""
+    started_ns = time.monotonic_ns()
+
+    def open_market_ms() -> int:
+        return _MARKET_OPEN_MS + (time.monotonic_ns() - started_ns) // 1_000_000
+
+    terminal = EmulatedTerminal(
+        daemon.token, port=daemon.bridge.port, utc_clock_ms=open_market_ms,
+        settings=EmulatorSettings(login=LOGIN, server=SERVER, symbols=("EURUSD", "USOIL"),
+                                  tick_rate_hz=10))
+    task = asyncio.create_task(terminal.run())
+    await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+    yield terminal
+    await terminal.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _send(daemon: Daemon, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return await daemon.call("order_send", {"request": request}, **kw)
+
+
+async def _status(daemon: Daemon, client_id: str) -> dict[str, Any]:
+    response = await daemon.call("order_status", {"client_id": client_id})
+    answer: dict[str, Any] = response.get("result") or response["error"]
+    return answer
+
+
+# -- with the emulated terminal ------------------------------------------------------------------
+
+
+async def test_order_send_executes_and_stamps_the_order(daemon: Daemon,
+                                                        broker: EmulatedTerminal) -> None:
+    """A buy by enum names executes once, tagged g:<client_id> with the configured magic."""
+    result = (await _send(daemon, {**BUY, "client_id": "buy-1"}))["result"]
+    assert (result["retcode"], result["retcode_name"]) == (10009, "TRADE_RETCODE_DONE")
+    assert (result["client_id"], result["deduplicated"]) == ("buy-1", False)
+    assert result["order"] > 0 and result["volume"] == 0.1
+    [position] = broker.broker.positions_get()
+    assert (position["comment"], position["magic"]) == ("g:buy-1", 871000)
+    status = await _status(daemon, "buy-1")
+    assert (status["state"], status["ticket"], status["retcode_name"]) == (
+        "ACCEPTED", result["order"], "TRADE_RETCODE_DONE")
+
+
+async def test_positional_params_work_too(daemon: Daemon, broker: EmulatedTerminal) -> None:
+    """order_send([request]) is the same call as order_send(request=...)."""
+    result = (await daemon.call("order_send", [{**BUY, "type": 1}]))["result"]
+    assert result["retcode"] == 10009 and broker.broker.positions_get()[0]["type"] == 1
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,24}", result["client_id"])  # made by the daemon
+
+
+async def test_same_client_id_is_not_sent_twice(daemon: Daemon, broker: EmulatedTerminal) -> None:
+    """A retry (enum ints instead of names: the same params) returns the stored outcome."""
+    first = (await _send(daemon, {**BUY, "client_id": "retry-me"}))["result"]
+    again = (await _send(daemon, {"action": 1, "type": 0, "symbol": "EURUSD", "volume": 0.1,
+                                  "client_id": "retry-me"}))["result"]
+    assert again == {**first, "deduplicated": True}
+    assert broker.broker.positions_total() == 1
+
+
+async def test_same_client_id_other_params_conflicts(daemon: Daemon,
+                                                     broker: EmulatedTerminal) -> None:
+    """Reusing a client_id with a different volume is -32011 and sends nothing."""
+    await _send(daemon, {**BUY, "client_id": "once"})
+    error = (await _send(daemon, {**BUY, "volume": 0.2, "client_id": "once"}))["error"]
+    assert (error["code"], error["data"]) == (-32011, {"client_id": "once"})
+    assert broker.broker.positions_total() == 1
+
+
+async def test_broker_rejection_is_a_result(daemon: Daemon, broker: EmulatedTerminal) -> None:
+    """A volume the symbol refuses is a result with retcode 10014, journaled as REJECTED."""
+    result = (await _send(daemon, {**BUY, "volume": 500.0, "client_id": "too-big"}))["result"]
+    assert (result["retcode"], result["retcode_name"]) == (10014,
+                                                           "TRADE_RETCODE_INVALID_VOLUME")
+    assert (await _status(daemon, "too-big"))["state"] == "REJECTED"
+    assert broker.broker.positions_total() == 0
+
+
+async def test_filling_mode_is_picked_from_the_symbol(daemon: Daemon,
+                                                      broker: EmulatedTerminal) -> None:
+    """Without type_filling, USOIL (IOC only) gets IOC and EURUSD gets FOK; a forced FOK on
+    USOIL is the broker's INVALID_FILL."""
+    oil = {**BUY, "symbol": "USOIL"}
+    auto = (await _send(daemon, oil))["result"]
+    assert (auto["retcode"], auto["request"]["type_filling"]) == (10009, 1)
+    fx = (await _send(daemon, BUY))["result"]
+    assert (fx["retcode"], fx["request"]["type_filling"]) == (10009, 0)
+    forced = (await _send(daemon, {**oil, "type_filling": "ORDER_FILLING_FOK"}))["result"]
+    assert forced["retcode_name"] == "TRADE_RETCODE_INVALID_FILL"
+
+
+async def test_pending_order_with_iso_expiration(daemon: Daemon,
+                                                 broker: EmulatedTerminal) -> None:
+    """A buy limit with an ISO expiry is placed (10008) with RETURN filling and epoch expiry."""
+    tick = (await daemon.call("symbol_info_tick", ["EURUSD"]))["result"]
+    result = (await _send(daemon, {
+        "action": "TRADE_ACTION_PENDING", "type": "ORDER_TYPE_BUY_LIMIT", "symbol": "EURUSD",
+        "volume": 0.1, "price": round(tick["bid"] - 0.01, 5),
+        "type_time": "ORDER_TIME_SPECIFIED", "expiration": "2026-11-19T14:00:00+00:00",
+        "client_id": "limit-1"}))["result"]
+    assert (result["retcode"], result["retcode_name"]) == (10008, "TRADE_RETCODE_PLACED")
+    expected_expiry = int(datetime(2026, 11, 19, 14, 0, tzinfo=UTC).timestamp())
+    assert (result["request"]["type_filling"], result["request"]["expiration"]) == (
+        2, expected_expiry)
+    [order] = broker.broker.orders_get()
+    assert (order["comment"], order["time_expiration"]) == ("g:limit-1", expected_expiry)
+
+
+async def test_order_check_reports_with_retcode_name(daemon: Daemon,
+                                                     broker: EmulatedTerminal) -> None:
+    """order_check answers OrderCheckResult plus retcode_name, and executes nothing."""
+    ok = (await daemon.call("order_check", [BUY]))["result"]
+    assert (ok["retcode"], ok["retcode_name"]) == (0, "OK") and ok["margin"] > 0
+    bad = (await daemon.call("order_check", {"request": {**BUY, "volume": 0.001}}))["result"]
+    assert bad["retcode_name"] == "TRADE_RETCODE_INVALID_VOLUME"
+    assert broker.broker.positions_total() == 0
+
+
+async def test_read_only_token_cannot_send(daemon: Daemon, broker: EmulatedTerminal) -> None:
+    """order_send with a token lacking the trade scope is -32004 scope; nothing is journaled."""
+    reader = daemon.store.issue(login=LOGIN, server=SERVER, scopes=frozenset({"read"}))
+    error = (await _send(daemon, {**BUY, "client_id": "nope"}, token=reader.token))["error"]
+    assert (error["code"], error["data"]) == (-32004, {"reason": "scope"})
+    assert broker.broker.positions_total() == 0
+    assert (await _status(daemon, "nope"))["code"] == -32006
+
+
+@pytest.mark.parametrize("request_, fragment", [
+    ({**BUY, "colour": "red"}, "request.colour"),
+    ({**BUY, "volume": -1}, "request.volume"),
+    ({**BUY, "volume": "0.1"}, "request.volume"),
+    ({**BUY, "type": "ORDER_TYPE_HOLD"}, "request.type"),
+    ({**BUY, "type": True}, "request.type"),
+    ({**BUY, "comment": "x" * 32}, "request.comment"),
+    ({**BUY, "client_id": "has space"}, "request.client_id"),
+    ({**BUY, "client_id": "x" * 25}, "request.client_id"),
+    ({**BUY, "position": 0}, "request.position"),
+    ({**BUY, "expiration": "not a time"}, "request.expiration"),
+    ({k: v for k, v in BUY.items() if k != "action"}, "request.action"),
+])
+async def test_invalid_requests_name_the_field(daemon: Daemon, request_: dict[str, Any],
+                                               fragment: str) -> None:
+    """Each malformed TradeRequest is -32602 naming the field, before any terminal is asked."""
+    error = (await _send(daemon, request_))["error"]
+    assert error["code"] == -32602 and fragment in error["message"], error
+
+
+async def test_unknown_client_id_is_not_found(daemon: Daemon) -> None:
+    """order_status of an id never used is -32006."""
+    assert (await _status(daemon, "never-used"))["code"] == -32006
+
+
+# -- with a scripted EA: lost answers and reconciliation --------------------------------------
+
+
+async def _connect(daemon: Daemon) -> ScriptedEA:
+    ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+    assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+    return ea
+
+
+def _journal_state(daemon: Daemon, client_id: str) -> str | None:
+    """The row's state as another process reading the journal file would see it."""
+    with closing(sqlite3.connect(daemon.app[TRADING].journal.path)) as db:
+        row = db.execute("SELECT state FROM orders WHERE client_id=?", (client_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+async def _lose_an_order(daemon: Daemon, client_id: str) -> dict[str, Any]:
+    """Send an order, check it was journaled SENT before it arrived, then drop the EA."""
+    ea = await _connect(daemon)
+    call = asyncio.create_task(_send(daemon, {**BUY, "type_filling": 0, "client_id": client_id}))
+    request = await ea.next_request()
+    assert request.method == "order_send"
+    assert request.params["request"]["comment"] == f"g:{client_id}"
+    assert _journal_state(daemon, client_id) == "SENT"
+    ea.abort()
+    error: dict[str, Any] = (await call)["error"]
+    await ea.close()
+    return error
+
+
+async def _answer_reconciliation(ea: ScriptedEA, positions: list[dict[str, Any]]) -> None:
+    """Play the terminal's side of one reconciliation pass."""
+    clock = await ea.next_request()
+    assert clock.method == "server_time"
+    now = int(time.time())
+    ea.respond(clock.id, {"time": now, "time_msc": now * 1000, "tz_offset_s": 0})
+    for method in ("orders_get", "history_orders_get", "history_deals_get", "positions_get"):
+        request = await ea.next_request()
+        assert request.method == method
+        if method.startswith("history"):
+            assert request.params["date_from"] <= now - 300 < request.params["date_to"]
+        ea.respond(request.id, positions if method == "positions_get" else [])
+
+
+async def test_lost_answer_is_outcome_unknown_then_reconciled(daemon: Daemon) -> None:
+    """An EA dropping mid-trade gives -32003 with the client_id; when an EA reconnects with the
+    tagged position, new trades wait for the pass, then the row resolves with its ticket."""
+    error = await _lose_an_order(daemon, "lost-1")
+    assert (error["code"], error["data"]) == (-32003, {"client_id": "lost-1",
+                                                       "state": "UNKNOWN"})
+    assert (await _status(daemon, "lost-1"))["state"] == "UNKNOWN"
+    retry = (await _send(daemon, {**BUY, "type_filling": 0, "client_id": "lost-1"}))["error"]
+    assert retry["code"] == -32003  # never resent: no EA is even connected
+
+    ea = await _connect(daemon)
+    try:
+        gate = asyncio.create_task(_send(daemon, {**BUY, "client_id": "during-pass"}))
+        clock = await ea.next_request()  # the pass has started: the gate is closed
+        refused = (await gate)["error"]
+        assert (refused["code"], refused["data"]) == (-32014, {"reason": "reconciling"})
+        assert (await _status(daemon, "lost-1"))["state"] == "UNKNOWN"  # reads still served
+        ea.conn.send_response(clock.id, {"time": int(time.time()), "time_msc": 0,
+                                         "tz_offset_s": 0})
+        ea.flush()
+        for method in ("orders_get", "history_orders_get", "history_deals_get"):
+            request = await ea.next_request()
+            assert request.method == method
+            ea.respond(request.id, [])
+        request = await ea.next_request()
+        assert request.method == "positions_get"
+        ea.respond(request.id, [{"ticket": 555, "comment": "g:lost-1", "symbol": "EURUSD",
+                                 "volume": 0.1, "type": 0},
+                                {"ticket": 556, "comment": "g:someone-else"}])
+        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+    finally:
+        await ea.close()
+    status = await _status(daemon, "lost-1")
+    assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", 555)
+    again = (await _send(daemon, {**BUY, "type_filling": 0, "client_id": "lost-1"}))["result"]
+    assert (again["retcode"], again["order"], again["deduplicated"]) == (10009, 555, True)
+    assert again["found_in"] == "positions"
+
+
+async def test_unfound_order_is_not_found_after_three_passes(daemon: Daemon) -> None:
+    """Three reconnects whose terminal has no order tagged with the id resolve it NOT_FOUND."""
+    await _lose_an_order(daemon, "gone")
+    for passes in (1, 2, 3):
+        ea = await _connect(daemon)
+        await _answer_reconciliation(ea, [])
+        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+        await ea.close()
+        await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+        status = await _status(daemon, "gone")
+        assert status["reconcile_passes"] == passes
+    assert status["state"] == "RESOLVED_NOT_FOUND"
+
+
+async def test_concurrent_duplicate_waits_for_the_first(daemon: Daemon) -> None:
+    """Two simultaneous sends of one client_id reach the EA once and share the outcome."""
+    ea = await _connect(daemon)
+    try:
+        request = {**BUY, "type_filling": 0, "client_id": "twin"}
+        first = asyncio.create_task(_send(daemon, request))
+        sent = await ea.next_request()
+        second = asyncio.create_task(_send(daemon, request, rid=2))
+        ping = asyncio.create_task(daemon.call("ping", rid=3))
+        assert (await ea.next_request()).method == "ping"  # the twin did not reach the EA
+        assert not second.done()
+        ea.respond(sent.id, {"retcode": 10009, "order": 9, "deal": 10, "volume": 0.1,
+                             "price": 1.1, "bid": 1.1, "ask": 1.1, "comment": "",
+                             "request_id": 1, "retcode_external": 0,
+                             "request": sent.params["request"]})
+        one, two = (await first)["result"], (await second)["result"]
+        assert (one["deduplicated"], two["deduplicated"]) == (False, True)
+        assert one["order"] == two["order"] == 9
+        ping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ping
+    finally:
+        await ea.close()

@@ -1,0 +1,328 @@
+"""The streaming hub without sockets: routing, seq, conflation, bounded queues, encode-once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from ea_bridge import Hello, SessionInfo, TerminalId
+from gateway.errors import InvalidParams
+from gateway.hub import Hub, HubClient, HubLimits
+from gateway.terminals import TerminalDirectory
+
+A = TerminalId(5012345, "MTG-Demo")
+B = TerminalId(777, "Other-Broker")
+
+
+def row(time_msc: int, bid: float = 1.1, ask: float = 1.2) -> list[Any]:
+    return [time_msc, bid, ask, 0.0, 0, 6, 0.0]
+
+
+class Buffer:
+    """A stand-in transport write buffer whose size the test sets."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def __call__(self) -> int:
+        return self.size
+
+
+def drain(client: HubClient) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while frames := client.take():
+        out += [orjson.loads(frame) for frame in frames]
+    return out
+
+
+def params(messages: list[dict[str, Any]], method: str = "tick") -> list[dict[str, Any]]:
+    return [m["params"] for m in messages if m["method"] == method]
+
+
+def test_tick_notification_has_the_contract_shape() -> None:
+    """A tick becomes one JSON-RPC notification with every contract field and seq 1."""
+    hub = Hub()
+    client = hub.connect(A)
+    sid = client.subscribe("ticks", ["EURUSD"])
+    hub.publish_ticks(A, "EURUSD", [[1763650000123, 1.1521, 1.15212, 0.0, 0, 6, 0.0]])
+    assert drain(client) == [{"jsonrpc": "2.0", "method": "tick", "params": {
+        "subscription": sid, "seq": 1, "conflated": 0, "symbol": "EURUSD", "time": 1763650000,
+        "time_msc": 1763650000123, "bid": 1.1521, "ask": 1.15212, "last": 0.0, "volume": 0,
+        "flags": 6, "volume_real": 0.0}}]
+
+
+def test_seq_counts_per_subscription() -> None:
+    """Each subscription numbers its own notifications 1, 2, 3… independently of the others."""
+    hub = Hub()
+    client = hub.connect(A)
+    both = client.subscribe("ticks", ["EURUSD", "USDJPY"])
+    eur = client.subscribe("ticks", ["EURUSD"])
+    hub.publish_ticks(A, "EURUSD", [row(1000), row(2000)])
+    hub.publish_ticks(A, "USDJPY", [row(3000)])
+    got = params(drain(client))
+    assert [p["seq"] for p in got if p["subscription"] == both] == [1, 2, 3]
+    assert [p["seq"] for p in got if p["subscription"] == eur] == [1, 2]
+
+
+def test_healthy_client_gets_every_row_of_a_batch() -> None:
+    """A client that keeps up receives every tick of an EA batch, in order, unconflated."""
+    hub = Hub()
+    client = hub.connect(A)
+    client.subscribe("ticks", ["EURUSD"])
+    hub.publish_ticks(A, "EURUSD", [row(t) for t in range(1000, 11000, 1000)])
+    got = params(drain(client))
+    assert [p["time_msc"] for p in got] == list(range(1000, 11000, 1000))
+    assert {p["conflated"] for p in got} == {0}
+
+
+def test_tick_is_encoded_once_for_all_subscribers() -> None:
+    """However many clients and subscriptions receive a tick, it is JSON-encoded once."""
+    calls: list[Any] = []
+
+    def counting_dumps(obj: Any) -> bytes:
+        calls.append(obj)
+        return orjson.dumps(obj)
+
+    hub = Hub(dumps=counting_dumps)
+    clients = [hub.connect(A) for _ in range(20)]
+    for client in clients:
+        client.subscribe("ticks", ["EURUSD"])
+        client.subscribe("ticks", ["EURUSD", "USDJPY"])
+    hub.publish_ticks(A, "EURUSD", [row(1000), row(2000), row(3000)])
+    assert len(calls) == 3 and hub.stats.tick_encodes == 3
+    assert all(len(params(drain(c))) == 6 for c in clients)
+
+
+def test_nobody_subscribed_means_no_encoding() -> None:
+    """Ticks for a symbol nobody watches cost no encoding at all."""
+    hub = Hub()
+    hub.connect(A).subscribe("ticks", ["USDJPY"])
+    hub.publish_ticks(A, "EURUSD", [row(1000)])
+    assert (hub.stats.ticks_published, hub.stats.tick_encodes) == (1, 0)
+
+
+def test_slow_client_ticks_are_conflated_per_symbol_with_counts() -> None:
+    """Above the write-buffer high-water mark only the latest tick per symbol is kept, and it
+    reports how many were dropped."""
+    buffer = Buffer()
+    hub = Hub(HubLimits(tick_high_water_bytes=1000))
+    client = hub.connect(A, buffered=buffer)
+    client.subscribe("ticks", ["EURUSD", "USDJPY"])
+    buffer.size = 5000
+    hub.publish_ticks(A, "EURUSD", [row(t) for t in range(1, 6)])
+    hub.publish_ticks(A, "USDJPY", [row(t) for t in range(10, 13)])
+    hub.publish_ticks(A, "EURUSD", [row(6)])
+    assert client.pending_ticks == 2 and client.conflation_slots == 2
+    got = params(drain(client))
+    assert [(p["symbol"], p["time_msc"], p["conflated"], p["seq"]) for p in got] == [
+        ("EURUSD", 6, 5, 1), ("USDJPY", 12, 2, 2)]
+    assert client.conflated_total == 7
+
+
+def test_queued_tick_cap_conflates_even_with_an_empty_buffer() -> None:
+    """A client whose sender has not run yet holds at most max_queued_ticks ready ticks plus
+    one slot per symbol."""
+    hub = Hub(HubLimits(max_queued_ticks=4))
+    client = hub.connect(A)
+    client.subscribe("ticks", ["EURUSD", "USDJPY"])
+    for t in range(100):
+        hub.publish_ticks(A, "EURUSD" if t % 2 else "USDJPY", [row(t)])
+    assert client.pending_ticks <= 4 + 2
+    got = params(drain(client))
+    assert [p["seq"] for p in got] == list(range(1, len(got) + 1))
+    assert sum(p["conflated"] for p in got) + len(got) == 100
+    assert got[-1]["time_msc"] in (98, 99)
+
+
+def test_symbol_order_is_kept_after_the_client_catches_up() -> None:
+    """Once a symbol is conflating, newer ticks of it join its slot until it is taken, so a
+    newer tick is never delivered before an older one."""
+    buffer = Buffer()
+    hub = Hub(HubLimits(tick_high_water_bytes=10))
+    client = hub.connect(A, buffered=buffer)
+    client.subscribe("ticks", ["EURUSD"])
+    buffer.size = 100
+    hub.publish_ticks(A, "EURUSD", [row(1)])
+    buffer.size = 0
+    hub.publish_ticks(A, "EURUSD", [row(2)])
+    assert [(p["time_msc"], p["conflated"]) for p in params(drain(client))] == [(2, 1)]
+    hub.publish_ticks(A, "EURUSD", [row(3)])
+    assert [(p["time_msc"], p["conflated"], p["seq"]) for p in params(drain(client))] == [
+        (3, 0, 2)]
+
+
+def test_trade_events_are_never_dropped_and_overflow_is_signalled() -> None:
+    """Events queue up to the bound in order; one more marks the client overflowed, wakes its
+    sender, frees its queues and detaches it."""
+    wakes: list[None] = []
+    hub = Hub(HubLimits(event_queue_max=3))
+    client = hub.connect(A, wake=lambda: wakes.append(None))
+    client.subscribe("ticks", ["EURUSD"])
+    sid = client.subscribe("trades")
+    for n in range(3):
+        hub.publish_trade(A, {"type": "deal_added", "time_msc": n, "deal": {"ticket": n}})
+    hub.publish_ticks(A, "EURUSD", [row(1)])
+    assert not client.overflowed and client.pending_events == 3
+    hub.publish_trade(A, {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 3}})
+    assert client.overflowed and wakes
+    assert (client.pending_events, client.pending_ticks) == (0, 0)
+    assert hub.clients(A) == [] and hub.stats.overflows == 1
+    hub.publish_trade(A, {"type": "deal_added", "time_msc": 4, "deal": {"ticket": 4}})
+    assert client.take() == []
+    assert sid.startswith("sub-")
+
+
+def test_events_are_delivered_in_order_before_ticks() -> None:
+    """Trade events keep their order and seq and are handed out ahead of queued ticks."""
+    hub = Hub()
+    client = hub.connect(A)
+    client.subscribe("ticks", ["EURUSD"])
+    trades = client.subscribe("trades")
+    hub.publish_ticks(A, "EURUSD", [row(1)])
+    hub.publish_trade(A, {"type": "order_added", "time_msc": 5, "order": {"ticket": 7}})
+    hub.publish_trade(A, {"type": "order_removed", "time_msc": 6, "order": {"ticket": 7}},
+                      missed=2)
+    got = drain(client)
+    assert [m["method"] for m in got] == ["trade_event", "trade_event", "tick"]
+    assert got[0]["params"] == {"subscription": trades, "seq": 1, "type": "order_added",
+                                "time_msc": 5, "order": {"ticket": 7}}
+    assert got[1]["params"]["seq"] == 2 and got[1]["params"]["missed"] == 2
+
+
+def test_empty_event_payload_still_makes_valid_json() -> None:
+    """An event with no fields of its own is still a well-formed notification."""
+    hub = Hub()
+    client = hub.connect(A)
+    sid = client.subscribe("trades")
+    hub.publish_trade(A, {})
+    assert params(drain(client), "trade_event") == [{"subscription": sid, "seq": 1}]
+
+
+def test_clients_only_see_their_own_terminal() -> None:
+    """A client bound to one terminal gets nothing published for another."""
+    hub = Hub()
+    mine, other = hub.connect(A), hub.connect(B)
+    for client in (mine, other):
+        client.subscribe("ticks", ["EURUSD"])
+        client.subscribe("trades")
+    hub.publish_ticks(B, "EURUSD", [row(1)])
+    hub.publish_trade(B, {"type": "deal_added", "time_msc": 1, "deal": {}})
+    assert drain(mine) == [] and len(drain(other)) == 2
+
+
+def test_terminal_channel_snapshot_and_changes() -> None:
+    """Subscribing to terminal gives the current state, then each EA disconnect and reconnect."""
+    hub = Hub()
+    hub.publish_status(A, "ea_connected", connected=True)
+    hub.publish_status(A, "terminal_state", broker_connected=True, trade_allowed=True)
+    client = hub.connect(A)
+    sid = client.subscribe("terminal")
+    hub.publish_status(A, "eof", connected=False)
+    hub.publish_status(A, "ea_connected", connected=True)
+    got = params(drain(client), "terminal_status")
+    assert got == [
+        {"subscription": sid, "seq": 1, "connected": True, "reason": "snapshot",
+         "broker_connected": True, "trade_allowed": True},
+        {"subscription": sid, "seq": 2, "connected": False, "reason": "eof",
+         "broker_connected": None, "trade_allowed": None},
+        {"subscription": sid, "seq": 3, "connected": True, "reason": "ea_connected",
+         "broker_connected": None, "trade_allowed": None},
+    ]
+
+
+def test_subscriptions_survive_an_ea_reconnect() -> None:
+    """Ticks after the EA comes back reach the same subscription with the next seq."""
+    hub = Hub()
+    client = hub.connect(A)
+    sid = client.subscribe("ticks", ["EURUSD"])
+    hub.publish_ticks(A, "EURUSD", [row(1)])
+    hub.publish_status(A, "heartbeat_timeout", connected=False)
+    hub.publish_status(A, "ea_connected", connected=True)
+    hub.publish_ticks(A, "EURUSD", [row(2)])
+    assert [(p["subscription"], p["seq"]) for p in params(drain(client))] == [(sid, 1),
+                                                                              (sid, 2)]
+
+
+@pytest.mark.parametrize("channel, symbols", [
+    ("quotes", ["EURUSD"]), (None, None), (7, None), ("ticks", None), ("ticks", []),
+    ("ticks", "EURUSD"), ("ticks", [1]), ("ticks", [""]), ("ticks", ["X" * 65]),
+    ("ticks", ["S"] * 257), ("trades", ["EURUSD"]), ("terminal", []),
+])
+def test_bad_subscribe_params_are_refused(channel: Any, symbols: Any) -> None:
+    """Unknown channels and missing, empty, oversize or mistyped symbol lists are -32602."""
+    with pytest.raises(InvalidParams):
+        Hub().connect(A).subscribe(channel, symbols)
+
+
+def test_subscription_count_is_bounded() -> None:
+    """A connection cannot hold more than max_subscriptions."""
+    client = Hub(HubLimits(max_subscriptions=2)).connect(A)
+    client.subscribe("trades")
+    client.subscribe("terminal")
+    with pytest.raises(InvalidParams):
+        client.subscribe("ticks", ["EURUSD"])
+
+
+def test_unsubscribe_stops_delivery_and_frees_the_slot() -> None:
+    """After unsubscribe no tick of its symbols is delivered, and its conflation slot is gone;
+    an unknown id is refused."""
+    buffer = Buffer()
+    hub = Hub(HubLimits(tick_high_water_bytes=10))
+    client = hub.connect(A, buffered=buffer)
+    sid = client.subscribe("ticks", ["EURUSD"])
+    buffer.size = 100
+    hub.publish_ticks(A, "EURUSD", [row(1), row(2)])
+    assert client.unsubscribe(sid) is True
+    assert client.pending_ticks == 0
+    hub.publish_ticks(A, "EURUSD", [row(3)])
+    assert drain(client) == []
+    for bad in (sid, "sub-999", 5, None):
+        with pytest.raises(InvalidParams):
+            client.unsubscribe(bad)
+
+
+def test_malformed_rows_are_skipped_and_counted() -> None:
+    """Rows of the wrong shape are not streamed; the good rows around them are."""
+    hub = Hub()
+    client = hub.connect(A)
+    client.subscribe("ticks", ["EURUSD"])
+    hub.publish_ticks(A, "EURUSD", [row(1), [1, 2], "x", [1.5, 1, 1, 0, 0, 0, 0], row(2)])
+    assert [p["time_msc"] for p in params(drain(client))] == [1, 2]
+    assert hub.stats.malformed_rows == 3
+
+
+def test_wake_fires_when_frames_arrive() -> None:
+    """The sender is woken by every publish that gives it something to take."""
+    wakes: list[None] = []
+    hub = Hub()
+    client = hub.connect(A, wake=lambda: wakes.append(None))
+    client.subscribe("ticks", ["EURUSD"])
+    hub.publish_ticks(A, "USDJPY", [row(1)])
+    assert wakes == [] and not client.has_pending
+    hub.publish_ticks(A, "EURUSD", [row(1)])
+    assert wakes and client.has_pending
+
+
+def test_terminal_directory_forwards_pushes_to_the_hub() -> None:
+    """The bridge listener streams ticks, trade events and session changes through the hub."""
+    hub = Hub()
+    directory = TerminalDirectory(hub)
+    client = hub.connect(A)
+    client.subscribe("ticks", ["EURUSD"])
+    client.subscribe("trades")
+    client.subscribe("terminal")
+    hello = Hello(1, "MT5", 4000, "1.0", A.login, A.server, "Co", "Co MetaTrader 5")
+    info = SessionInfo(A, "s1", "tok", hello, 0.0)
+    directory.session_up(info)
+    directory.event(A, "terminal", {"connected": True, "trade_allowed": False}, 0)
+    directory.ticks(A, "EURUSD", [row(1)])
+    directory.event(A, "trade", {"type": "deal_added", "time_msc": 1, "deal": {}}, 0)
+    directory.session_down(info, "eof")
+    got = drain(client)
+    statuses = params(got, "terminal_status")
+    assert [(s["reason"], s["connected"], s["trade_allowed"]) for s in statuses] == [
+        ("snapshot", False, None), ("ea_connected", True, None),
+        ("terminal_state", True, False), ("eof", False, None)]
+    assert len(params(got, "tick")) == 1 and len(params(got, "trade_event")) == 1
