@@ -77,7 +77,6 @@ async def run(url: str, token: str, symbol: str, volume: float) -> int:
         print(f"open positions: {len(await gw.call('positions_get'))}")
         info = await gw.call("symbol_info", symbol)
         point, digits = info["point"], info["digits"]
-        distance = max(info["trade_stops_level"], 10) * 10 * point
 
         print(f"buy {volume} {symbol}")
         opened = await gw.trade({"action": "TRADE_ACTION_DEAL", "symbol": symbol,
@@ -90,6 +89,8 @@ async def run(url: str, token: str, symbol: str, volume: float) -> int:
         print(f"position {ticket} open at {position['price_open']}")
 
         tick = await gw.call("symbol_info_tick", symbol)
+        # Stops well outside the spread and the broker's minimum distance (stops level).
+        distance = max(20 * (tick["ask"] - tick["bid"]), (info["trade_stops_level"] + 10) * point)
         sl, tp = round(tick["bid"] - distance, digits), round(tick["bid"] + distance, digits)
         print(f"set stops sl={sl} tp={tp}")
         moved = await gw.trade({"action": "TRADE_ACTION_SLTP", "symbol": symbol,

@@ -1,0 +1,85 @@
+"""The examples in examples/ run unchanged against `mtgateway demo`, as a user would run them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import WAIT_S
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and bash")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Path]:
+    """A `mtgateway demo` process on free ports; yields its state file."""
+    state_file = tmp_path / "demo.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
+        "--state-file", str(state_file), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(WAIT_S * 2):
+            seen = b""
+            while b"Running." not in seen:
+                line = await proc.stdout.readline()
+                assert line, seen.decode()
+                seen += line
+        yield state_file
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(WAIT_S):
+                await proc.communicate()
+
+
+async def run(*argv: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+                                    f"{os.environ.get('PATH', '')}"})
+    async with asyncio.timeout(WAIT_S * 3):
+        out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_bot_example_opens_modifies_and_closes(demo: Path) -> None:
+    """examples/bot.py buys, sets stops and closes, ending with no position open."""
+    code, out = await run(sys.executable, "examples/bot.py", "--state-file", str(demo))
+    assert code == 0, out
+    assert out.count("TRADE_RETCODE_DONE") == 3
+    assert "position still open: False" in out
+
+
+async def test_stream_example_prints_ticks(demo: Path) -> None:
+    """examples/stream.py subscribes and prints terminal status and ticks with no gaps."""
+    code, out = await run(sys.executable, "examples/stream.py", "--state-file", str(demo),
+                          "--symbols", "BTCUSD", "--max-messages", "5")
+    assert code == 0, out
+    assert "terminal " in out and out.count("tick  BTCUSD") >= 3 and "lost" not in out
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_curl_example_lines_work(demo: Path) -> None:
+    """examples/curl.sh (the README's curl lines) gets health, the account, a tick and rates."""
+    code, out = await run("bash", "examples/curl.sh", str(demo))
+    assert code == 0, out
+    health, account, tick, rates = (json.loads(line) for line in out.splitlines()[:4])
+    state: dict[str, Any] = json.loads(await asyncio.to_thread(demo.read_text))
+    assert health["status"] == "ok"
+    assert account["result"]["login"] == state["login"]
+    assert tick["result"]["bid"] > 0
+    assert len(rates["result"]["rows"]) == 3
