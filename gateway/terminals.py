@@ -11,6 +11,8 @@ without a server.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,9 +50,16 @@ class TerminalDirectory:
         hub: where pushes are streamed to clients; a private one when not given.
     """
 
-    def __init__(self, hub: Hub | None = None) -> None:
+    def __init__(self, hub: Hub | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._states: dict[TerminalId, TerminalState] = {}
         self.hub = hub if hub is not None else Hub()
+        self._clock = clock
+        self._started_at = clock()
+
+    def uptime_s(self) -> float:
+        """Seconds since this daemon's directory was created (the daemon's start)."""
+        return self._clock() - self._started_at
 
     def state(self, terminal: TerminalId) -> TerminalState | None:
         """What is known of ``terminal``, or None if it never connected."""

@@ -10,7 +10,7 @@ down" and see why the EA last dropped without needing the EA.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..errors import Unauthorized
@@ -28,11 +28,6 @@ __all__ = [
     "terminal_info",
     "version",
 ]
-
-#: When this process loaded the methods (monotonic): the daemon's start, give or take imports.
-#: RpcContext carries no start time; this immutable stamp stands in for it.
-_LOADED_AT: Final = time.monotonic()
-
 
 async def forward(ctx: RpcContext, method: str, params: dict[str, Any]) -> Any:
     """Call ``method`` on the caller's terminal, within the read deadline.
@@ -95,7 +90,7 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     return {
         "daemon": {
             "version": __version__,
-            "uptime_s": round(time.monotonic() - _LOADED_AT, 3),
+            "uptime_s": round(ctx.terminals.uptime_s(), 3),
         },
         "terminal": {
             "login": terminal.login,
