@@ -126,22 +126,31 @@ def _identity(obj: Any) -> Any:
     return obj
 
 
+def _envelope_problem(entry: Any) -> str | None:
+    """What makes ``entry`` an invalid request object, or None (the cheap jsonschema stand-in)."""
+    if not isinstance(entry, dict) or entry.get("jsonrpc") != "2.0":
+        return "not a JSON-RPC 2.0 request object"
+    if not isinstance(entry.get("method"), str):
+        return "method must be a string"
+    if "params" in entry and not isinstance(entry["params"], list | dict):
+        return "params must be an array or an object"
+    rid = entry.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
+        return "id must be a string, an integer or null"
+    return None
+
+
 def _check_envelope(obj: Any) -> Any:
-    """The cheap structural check that replaces jsonschema (raises on an invalid request)."""
-    entries = obj if isinstance(obj, list) else [obj]
-    if isinstance(obj, list) and not 0 < len(obj) <= MAX_BATCH:
-        raise ValueError("batch size")
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("jsonrpc") != "2.0":
-            raise ValueError("envelope")
-        if not isinstance(entry.get("method"), str):
-            raise ValueError("method")
-        if "params" in entry and not isinstance(entry["params"], list | dict):
-            raise ValueError("params")
-        rid = entry.get("id")
-        if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
-            raise ValueError("id")
+    """jsonrpcserver's validator: raises on an invalid request (batches arrive pre-screened)."""
+    for entry in obj if isinstance(obj, list) else [obj]:
+        if _envelope_problem(entry) is not None:
+            raise ValueError("invalid request")
     return obj
+
+
+def _readable_id(entry: Any) -> Any:
+    rid = entry.get("id") if isinstance(entry, dict) else None
+    return rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
 
 
 def _error(code: int, message: str, rid: Any = None, data: Any = None) -> dict[str, Any]:
@@ -170,16 +179,26 @@ async def handle(body: bytes, context: RpcContext,
         return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
     refused: list[dict[str, Any]] = []
     if isinstance(obj, list):
+        if not obj:
+            return orjson.dumps(_error(INVALID_REQUEST, "Invalid request: empty batch"))
         if len(obj) > MAX_BATCH:
             return orjson.dumps(_error(INVALID_REQUEST,
                                        f"Invalid request: a batch holds at most {MAX_BATCH}"))
-        if any(_is_trade(entry) for entry in obj):
-            refused = [_error(INVALID_REQUEST, "Invalid request: trading methods are not "
-                              "allowed in a batch", entry.get("id")) for entry in obj
-                       if _is_trade(entry)]
-            obj = [entry for entry in obj if not _is_trade(entry)]
-            if not obj:
-                return orjson.dumps(refused)
+        # As the JSON-RPC spec's batch examples require: each bad entry gets its own error,
+        # the good ones still run.
+        runnable = []
+        for entry in obj:
+            problem = _envelope_problem(entry)
+            if problem is None and _is_trade(entry):
+                problem = "trading methods are not allowed in a batch"
+            if problem is None:
+                runnable.append(entry)
+            else:
+                refused.append(_error(INVALID_REQUEST, f"Invalid request: {problem}",
+                                      _readable_id(entry)))
+        if not runnable:
+            return orjson.dumps(refused)
+        obj = runnable
     elif _is_trade(obj) and "id" not in obj:
         return orjson.dumps(_error(INVALID_REQUEST, "Invalid request: trading methods need an "
                                    "id (notifications are refused)"))
