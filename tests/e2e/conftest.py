@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from ea_bridge import Bridge, TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
 from gateway.auth import IssuedToken, LocalTokenStore
-from gateway.config import BridgeConfig, GatewayConfig, LoggingConfig, ServerConfig
+from gateway.config import BridgeConfig, GatewayConfig, LoggingConfig, ServerConfig, WsConfig
 from gateway.keys import BRIDGE
 from gateway.listener import start_http
 
@@ -63,14 +64,17 @@ class Daemon:
 
 @contextlib.asynccontextmanager
 async def running_daemon(data_dir: Path, *, access_log: bool = False,
+                         ws: dict[str, Any] | None = None,
                          **server: Any) -> AsyncIterator[Daemon]:
-    """A daemon on port 0 with a token issued; ``server`` overrides ``[server]`` settings."""
+    """A daemon on port 0 with a token issued; ``server`` overrides ``[server]`` settings,
+    ``ws`` the ``[ws]`` ones."""
     server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": 5.0,
                                        "auth_failure_delay_s": 0.0, **server}
     config = GatewayConfig(
         data_dir=str(data_dir),
         server=ServerConfig(**server_settings),
         logging=LoggingConfig(access_log=access_log),
+        ws=WsConfig(**(ws or {})),
         bridge=BridgeConfig(port=0, heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
                             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S))
     store = LocalTokenStore(data_dir / "tokens.sqlite3")
@@ -81,7 +85,8 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
         async with aiohttp.ClientSession() as session:
             yield Daemon(app, runner, port, app[BRIDGE], store, issued, session)
     finally:
-        await runner.cleanup()
+        if runner.server is not None:  # a test may already have shut the daemon down
+            await runner.cleanup()
 
 
 @pytest.fixture
@@ -90,14 +95,52 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
         yield running
 
 
+@contextlib.asynccontextmanager
+async def connected_terminal(daemon: Daemon, cls: type[EmulatedTerminal] = EmulatedTerminal,
+                             *, symbols: tuple[str, ...] = ("EURUSD", "USDJPY", "BTCUSD"),
+                             tick_rate_hz: float = 10,
+                             utc_clock_ms: Callable[[], int] | None = None,
+                             ) -> AsyncIterator[EmulatedTerminal]:
+    """An emulated terminal (``cls``) connected to ``daemon`` for the block's duration."""
+    settings = EmulatorSettings(login=LOGIN, server=SERVER, symbols=symbols,
+                                tick_rate_hz=tick_rate_hz)
+    extra: dict[str, Any] = {} if utc_clock_ms is None else {"utc_clock_ms": utc_clock_ms}
+    terminal = cls(daemon.token, port=daemon.bridge.port, settings=settings, **extra)
+    task = asyncio.create_task(terminal.run())
+    try:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        yield terminal
+    finally:
+        await terminal.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @pytest.fixture
 async def emulator(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
-    terminal = EmulatedTerminal(daemon.token, port=daemon.bridge.port, settings=EmulatorSettings(
-        login=LOGIN, server=SERVER, symbols=("EURUSD", "USDJPY", "BTCUSD"), tick_rate_hz=10))
-    task = asyncio.create_task(terminal.run())
-    await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
-    yield terminal
-    await terminal.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with connected_terminal(daemon) as terminal:
+        yield terminal
+
+
+@contextlib.asynccontextmanager
+async def running_demo(state_file: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process,
+                                                                bytes]]:
+    """``mtgateway demo`` on free ports, ready; yields the process and what it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
+        "--state-file", str(state_file), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(WAIT_S * 2):
+            output = b""
+            while b"Running." not in output:
+                line = await proc.stdout.readline()
+                assert line, output.decode()
+                output += line
+        yield proc, output
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

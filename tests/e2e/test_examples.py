@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import WAIT_S
+from tests.e2e.conftest import WAIT_S, running_demo
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and bash")
 
@@ -25,24 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def demo(tmp_path: Path) -> AsyncIterator[Path]:
     """A `mtgateway demo` process on free ports; yields its state file."""
     state_file = tmp_path / "demo.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
-        "--state-file", str(state_file), stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
-    assert proc.stdout is not None
-    try:
-        async with asyncio.timeout(WAIT_S * 2):
-            seen = b""
-            while b"Running." not in seen:
-                line = await proc.stdout.readline()
-                assert line, seen.decode()
-                seen += line
+    async with running_demo(state_file):
         yield state_file
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(WAIT_S):
-                await proc.communicate()
 
 
 async def run(*argv: str) -> tuple[int, str]:

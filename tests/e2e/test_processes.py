@@ -15,7 +15,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import HEARTBEAT_TIMEOUT_S, LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
+from tests.e2e.conftest import (
+    HEARTBEAT_TIMEOUT_S,
+    LOGIN,
+    SERVER,
+    TERMINAL,
+    WAIT_S,
+    Daemon,
+    running_demo,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 
@@ -94,18 +102,8 @@ async def test_hung_terminal_is_dropped_within_the_heartbeat_timeout(
 async def test_demo_command_end_to_end(tmp_path: Path) -> None:
     """`mtgateway demo` writes its state file, serves the curl call, stops cleanly on SIGTERM."""
     state_file = tmp_path / "demo.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
-        "--state-file", str(state_file), stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
-    assert proc.stdout is not None
-    try:
-        async with asyncio.timeout(WAIT_S * 2):
-            output = b""
-            while b"Running." not in output:
-                line = await proc.stdout.readline()
-                assert line, output.decode()
-                output += line
+    async with running_demo(state_file) as (proc, output):
+        assert proc.stdout is not None
         state = json.loads(state_file.read_text())
         assert set(state) == {"rpc_url", "ws_url", "health_url", "bridge", "token", "login",
                               "server", "pid"}
@@ -124,10 +122,6 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
             assert await proc.wait() == 0
         assert b"Stopped." in rest and b"Traceback" not in output + rest
         assert not state_file.exists()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def _read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
+from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
 
 TICK_COLUMNS = ["time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"]
 RATE_COLUMNS = ["time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume"]
@@ -30,15 +30,9 @@ class RecordingTerminal(EmulatedTerminal):
 
 @pytest.fixture
 async def terminal(daemon: Daemon) -> AsyncIterator[RecordingTerminal]:
-    recording = RecordingTerminal(daemon.token, port=daemon.bridge.port, settings=EmulatorSettings(
-        login=LOGIN, server=SERVER, symbols=("EURUSD", "USDJPY", "BTCUSD"), tick_rate_hz=10))
-    task = asyncio.create_task(recording.run())
-    await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
-    yield recording
-    await recording.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with connected_terminal(daemon, RecordingTerminal) as recording:
+        assert isinstance(recording, RecordingTerminal)
+        yield recording
 
 
 async def result(daemon: Daemon, method: str, params: Any = None) -> Any:

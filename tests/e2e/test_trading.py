@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from ea_bridge.connection import Welcomed
-from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.keys import TRADING
 from tests.bridgekit import ScriptedEA
-from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
+from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
 
 #: A Wednesday, 14:00 UTC: every emulated market is in session.
 _MARKET_OPEN_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
@@ -41,17 +41,9 @@ async def broker(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
     def open_market_ms() -> int:
         return _MARKET_OPEN_MS + (time.monotonic_ns() - started_ns) // 1_000_000
 
-    terminal = EmulatedTerminal(
-        daemon.token, port=daemon.bridge.port, utc_clock_ms=open_market_ms,
-        settings=EmulatorSettings(login=LOGIN, server=SERVER, symbols=("EURUSD", "USOIL"),
-                                  tick_rate_hz=10))
-    task = asyncio.create_task(terminal.run())
-    await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
-    yield terminal
-    await terminal.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with connected_terminal(daemon, symbols=("EURUSD", "USOIL"),
+                                  utc_clock_ms=open_market_ms) as terminal:
+        yield terminal
 
 
 async def _send(daemon: Daemon, request: dict[str, Any], **kw: Any) -> dict[str, Any]:

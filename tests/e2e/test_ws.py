@@ -18,62 +18,32 @@ import pytest
 from aiohttp import WSMsgType
 
 from ea_bridge import TerminalId
-from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-from gateway.app import create_app
-from gateway.auth import LocalTokenStore
-from gateway.config import BridgeConfig, GatewayConfig, ServerConfig, WsConfig
+from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.hub import HubClient
-from gateway.keys import BRIDGE, HUB
-from gateway.listener import start_http
+from gateway.keys import HUB
 from tests.e2e.conftest import (
-    HEARTBEAT_INTERVAL_S,
-    HEARTBEAT_TIMEOUT_S,
     LOGIN,
     SERVER,
     TERMINAL,
     WAIT_S,
     Daemon,
+    connected_terminal,
+    running_daemon,
 )
 
 #: BTCUSD trades around the clock in the emulator, so some symbol always ticks (weekends too).
 SYMBOLS = ["EURUSD", "USDJPY", "BTCUSD"]
 
 
-@contextlib.asynccontextmanager
-async def ws_daemon(data_dir: Path, **ws: Any) -> AsyncIterator[Daemon]:
+def ws_daemon(data_dir: Path, **ws: Any) -> contextlib.AbstractAsyncContextManager[Daemon]:
     """A daemon on port 0 whose ``[ws]`` settings are overridden by ``ws``."""
-    config = GatewayConfig(
-        data_dir=str(data_dir),
-        server=ServerConfig(port=0, request_timeout_s=5.0, auth_failure_delay_s=0.0),
-        bridge=BridgeConfig(port=0, heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
-                            heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S),
-        ws=WsConfig(**ws))
-    store = LocalTokenStore(data_dir / "tokens.sqlite3")
-    issued = store.issue(login=LOGIN, server=SERVER, owner_email="owner@example.com")
-    app = create_app(config, token_store=store)
-    runner, port = await start_http(app)
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Daemon(app, runner, port, app[BRIDGE], store, issued, session)
-    finally:
-        if runner.server is not None:
-            await runner.cleanup()
+    return running_daemon(data_dir, ws=ws)
 
 
-@contextlib.asynccontextmanager
-async def terminal(daemon: Daemon, tick_rate_hz: float = 10) -> AsyncIterator[EmulatedTerminal]:
+def terminal(daemon: Daemon, tick_rate_hz: float = 10
+             ) -> contextlib.AbstractAsyncContextManager[EmulatedTerminal]:
     """An emulated terminal connected for the test's duration."""
-    emu = EmulatedTerminal(daemon.token, port=daemon.bridge.port, settings=EmulatorSettings(
-        login=LOGIN, server=SERVER, symbols=tuple(SYMBOLS), tick_rate_hz=tick_rate_hz))
-    task = asyncio.create_task(emu.run())
-    try:
-        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
-        yield emu
-    finally:
-        await emu.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return connected_terminal(daemon, symbols=tuple(SYMBOLS), tick_rate_hz=tick_rate_hz)
 
 
 class Client:
