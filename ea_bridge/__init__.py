@@ -25,7 +25,7 @@ from .errors import (
     TradeOutcomeUnknown,
 )
 from .interfaces import BridgeListener, EAVerifier, NullListener, SessionInfo, TerminalId
-from .messages import PROTOCOL_VERSION, TRADE_METHODS, Hello, auth_mac, token_key
+from .messages import PROTOCOL_VERSION, TRADE_METHODS, Hello, auth_mac, token_hint, token_key
 from .server import TerminalSession
 
 __all__ = [
@@ -54,5 +54,6 @@ __all__ = [
     "TerminalTimeout",
     "TradeOutcomeUnknown",
     "auth_mac",
+    "token_hint",
     "token_key",
 ]

@@ -51,6 +51,7 @@ __all__ = [
     "auth_mac",
     "decode",
     "encode",
+    "token_hint",
     "token_key",
 ]
 
@@ -74,6 +75,7 @@ REFUSAL_REASONS: frozenset[str] = frozenset({
 })
 
 _MAC_LABEL: Final = b"mtgw-ea-auth-v1"
+_HINT_LABEL: Final = b"mtgw-token-hint-v1\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,9 @@ class Hello:
     server: str
     company: str
     terminal_name: str = ""
+    #: :func:`token_hint` of the EA's token, so a daemon that has not cached the token's
+    #: record yet can ask the authority for it (the hint is not the HMAC key).
+    token_hint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +219,7 @@ _SCHEMAS: dict[str, _Schema] = {
         ("build", _f("build", int)), ("ea_version", _f("ea_version", str)),
         ("login", _f("login", int)), ("server", _f("server", str)),
         ("company", _f("company", str)), ("terminal_name", _f("terminal_name", str, default="")),
+        ("token_hint", _f("token_hint", str, default="")),
     )),
     "challenge": _Schema(Challenge, (
         ("nonce", _f("nonce", str)), ("server_time_ms", _f("server_time_ms", int)),
@@ -335,3 +341,12 @@ def auth_mac(key: bytes, nonce: str, login: int, server: str) -> str:
     msg = b"\n".join((_MAC_LABEL, nonce.encode("ascii"), str(login).encode("ascii"),
                       server.encode("utf-8")))
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+def token_hint(token: str) -> str:
+    """A one-way tag naming the token: 32 hex chars of SHA-256 over a label and the token.
+
+    Different from :func:`token_key` on purpose: a hint seen on the wire lets the daemon find
+    the record, but does not let anyone compute MACs.
+    """
+    return hashlib.sha256(_HINT_LABEL + token.encode("utf-8")).hexdigest()[:32]

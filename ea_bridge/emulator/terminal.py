@@ -33,7 +33,15 @@ from ..connection import (
     Welcomed,
 )
 from ..errors import BridgeError
-from ..messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE, PROTOCOL_VERSION, Hello, token_key
+from ..messages import (
+    EVENT_TERMINAL,
+    EVENT_TICKS,
+    EVENT_TRADE,
+    PROTOCOL_VERSION,
+    Hello,
+    token_hint,
+    token_key,
+)
 from .broker import SimulatedBroker
 from .market import Market
 from .symbols import default_symbols
@@ -126,6 +134,7 @@ class EmulatedTerminal:
         self.settings = s = settings or EmulatorSettings()
         self.host, self.port = host, port
         self._key = token_key(token)
+        self._hint = token_hint(token)
         self._utc_clock_ms = utc_clock_ms
         self._monotonic = monotonic
         specs = default_symbols()
@@ -211,7 +220,7 @@ class EmulatedTerminal:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port), s.connect_timeout_s)
         hello = Hello(PROTOCOL_VERSION, s.platform, TERMINAL_BUILD, EA_VERSION, s.login,
-                      s.server, s.company, f"{s.company} MetaTrader 5")
+                      s.server, s.company, f"{s.company} MetaTrader 5", self._hint)
         conn = EAConnection(hello, self._key, clock=self._monotonic)
         self._conn, self._writer = conn, writer
         timer = asyncio.create_task(self._timer_loop(conn, writer))

@@ -22,6 +22,7 @@ from ea_bridge.messages import (
     auth_mac,
     decode,
     encode,
+    token_hint,
     token_key,
 )
 
@@ -116,3 +117,12 @@ def test_auth_mac_binds_nonce_login_and_server() -> None:
     base = auth_mac(key, "aa", 1, "S")
     assert len({base, auth_mac(key, "ab", 1, "S"), auth_mac(key, "aa", 2, "S"),
                 auth_mac(key, "aa", 1, "T"), auth_mac(token_key("mtgw_y"), "aa", 1, "S")}) == 5
+
+
+def test_token_hint_vector_and_independence() -> None:
+    """The hint matches docs/protocol.md and differs from the HMAC key."""
+    token = "mtgw_" + "A" * 32 + "BBBBBB"
+    assert token_hint(token) == "b516fc16a62f26210b7986963d09368e"
+    assert token_hint(token) not in token_key(token).hex()
+    hello = Hello(1, "MT5", 1, "1", 2, "S", "C", "", token_hint(token))
+    assert decode(encode(hello)) == hello
