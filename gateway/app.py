@@ -2,34 +2,56 @@
 
 Each long-lived part is built here and stored under a typed key (``keys.py``); each that needs
 starting and stopping gets one ``cleanup_ctx`` generator, so start-up and shutdown stay paired
-and ordered (the bridge starts after the token store, and stops before it).
+and ordered: the authority link opens first and closes last, the record refresh loop runs
+while anything can ask it, and the bridge starts after both and stops before them.
+
+Authentication is wired here too: this machine's device identity (``[device]``), the token
+authority (embedded on ``authority.sqlite3`` in local mode, the console client in remote mode,
+``[authority]``), the record cache between them and the authenticator, and what a revocation
+seen by the cache does: close that token's WebSockets with 1008 and say ``bye`` to its EA.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import platform
+import socket
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
-from ea_bridge import Bridge, HeartbeatSettings
+from ea_bridge import Bridge, HeartbeatSettings, TerminalId
 
 from . import http_rpc, ws
-from .auth import Authenticator, LocalTokenStore
+from .auth import Authenticator, RecordCache, load_or_create_device, open_secret_store
+from .auth.device import DeviceIdentity
+from .auth.local import NoMailer, SelfApprovingAuthority
+from .auth.secretstore import SecretStore
+from .authority.api import AuthorityAPI
+from .authority.client import RemoteAuthority
+from .authority.records import AuthorityKey, SignedRecord
+from .authority.service import Authority
 from .config import GatewayConfig
 from .hub import Hub, HubLimits
 from .journal import OrderJournal
 from .keys import (
     AUTH_THROTTLE,
     AUTHENTICATOR,
+    AUTHORITY,
     BRIDGE,
     CONFIG,
+    DEVICE,
     HUB,
+    RECORD_CACHE,
     RPC_METHODS,
     TERMINALS,
-    TOKEN_STORE,
     TRADING,
     WEBSOCKETS,
+    WS_TOKEN_IDS,
 )
 from .methods.trading import TradeDesk
 from .middleware import guard_middleware
@@ -37,27 +59,52 @@ from .rpc import build_methods
 from .terminals import TerminalDirectory
 from .throttle import AuthThrottle
 
-__all__ = ["JOURNAL_DB_NAME", "TOKEN_DB_NAME", "create_app"]
+__all__ = ["AUTHORITY_DB_NAME", "JOURNAL_DB_NAME", "create_app", "device_name",
+           "open_device"]
 
-TOKEN_DB_NAME = "tokens.sqlite3"
+#: The embedded authority's database in local mode (owned by ``gateway.authority``).
+AUTHORITY_DB_NAME = "authority.sqlite3"
 #: The idempotency journal and audit trail of trades.
 JOURNAL_DB_NAME = "orders.sqlite3"
 
+_DEAD_MESSAGES = {
+    "token_revoked": "the auth token was revoked",
+    "token_expired": "the auth token has expired",
+    "invalid_token": "the token authority no longer confirms this token",
+}
 
-def create_app(config: GatewayConfig, *, token_store: LocalTokenStore | None = None
-               ) -> web.Application:
+
+def open_device(config: GatewayConfig, secret_store: SecretStore | None = None
+                ) -> DeviceIdentity:
+    """This machine's device identity, from ``secret_store`` or ``[device] key_storage``."""
+    store = secret_store or open_secret_store(config.device.key_storage,
+                                              config.resolved_data_dir())
+    return load_or_create_device(store)
+
+
+def device_name(config: GatewayConfig) -> str:
+    """``[device] name``, else the host name: what the owner's approval e-mail shows."""
+    return config.device.name or socket.gethostname() or "unnamed"
+
+
+def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None,
+               authority: Authority | None = None,
+               authority_keys: Sequence[AuthorityKey] | None = None,
+               clock: Callable[[], float] = time.time) -> web.Application:
     """Build the daemon's application.
 
     Args:
         config: the validated configuration.
-        token_store: the record source; by default ``tokens.sqlite3`` in the data directory.
+        secret_store: where the device key lives; by default per ``[device] key_storage``.
+        authority: local mode's embedded authority; by default ``authority.sqlite3`` in the
+            data directory (tests pass one with their clock).
+        authority_keys: remote mode's pinned keys; by default ``[authority] public_key``.
+        clock: epoch seconds for record freshness and expiry (injected by tests).
     """
     app = web.Application(client_max_size=config.server.max_body_bytes,
                           middlewares=[guard_middleware])
     app[CONFIG] = config
-    store = token_store or LocalTokenStore(config.resolved_data_dir() / TOKEN_DB_NAME)
-    app[TOKEN_STORE] = store
-    app[AUTHENTICATOR] = Authenticator(store)
+    _compose_auth(app, config, secret_store, authority, authority_keys, clock)
     server_cfg = config.server
     app[AUTH_THROTTLE] = AuthThrottle(
         delay_s=server_cfg.auth_failure_delay_s, limit=server_cfg.auth_failure_limit,
@@ -68,6 +115,7 @@ def create_app(config: GatewayConfig, *, token_store: LocalTokenStore | None = N
         max_queued_ticks=ws_cfg.max_queued_ticks, max_subscriptions=ws_cfg.max_subscriptions,
         max_symbols=ws_cfg.max_symbols))
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[WS_TOKEN_IDS] = weakref.WeakKeyDictionary()
     app[TERMINALS] = TerminalDirectory(app[HUB])
     app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME), config)
     bridge_cfg = config.bridge
@@ -81,6 +129,7 @@ def create_app(config: GatewayConfig, *, token_store: LocalTokenStore | None = N
         allow_non_loopback=bridge_cfg.insecure_allow_non_loopback)
     app[TRADING].bind(app[BRIDGE])
     app[RPC_METHODS] = build_methods()
+    app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops
     app.cleanup_ctx.append(_bridge_ctx)
     app.router.add_get("/health", http_rpc.health)
@@ -88,6 +137,61 @@ def create_app(config: GatewayConfig, *, token_store: LocalTokenStore | None = N
     app.router.add_get("/ws", ws.websocket)
     app.on_shutdown.append(ws.close_all)  # 1001 to every socket
     return app
+
+
+def _compose_auth(app: web.Application, config: GatewayConfig,
+                  secret_store: SecretStore | None, embedded: Authority | None,
+                  keys: Sequence[AuthorityKey] | None, clock: Callable[[], float]) -> None:
+    device = app[DEVICE] = open_device(config, secret_store)
+    cfg = config.authority
+    link: AuthorityAPI
+    if cfg.mode == "local":
+        embedded = embedded or Authority.open(config.resolved_data_dir(), NoMailer(),
+                                              clock=clock)
+        link = SelfApprovingAuthority(embedded, device.info)
+        keys = [embedded.store.signer.key]
+    else:
+        link = RemoteAuthority(cfg.url, device.private_key, timeout_s=cfg.request_timeout_s)
+        keys = keys or [AuthorityKey.from_base64(cfg.public_key)]
+    app[AUTHORITY] = link
+    cache = app[RECORD_CACHE] = RecordCache(
+        link, keys, device.info, device_name=device_name(config),
+        os_name=f"{platform.system()} {platform.release()}".strip(),
+        refresh_interval_s=cfg.refresh_interval_s, offline_grace_s=cfg.offline_grace_s,
+        clock=clock)
+    app[AUTHENTICATOR] = Authenticator(cache)
+    closing: set[asyncio.Task[Any]] = set()
+
+    def token_dead(record: SignedRecord, reason: str) -> None:
+        """Close what the dead token holds open: its sockets (1008) and its EA (bye)."""
+        for sock, token_id in list(app[WS_TOKEN_IDS].items()):
+            if token_id == record.token_id and not sock.closed:
+                task = asyncio.get_running_loop().create_task(sock.close(
+                    code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()))
+                closing.add(task)
+                task.add_done_callback(closing.discard)
+        terminal = TerminalId(record.login, record.server)
+        session = app[BRIDGE].session(terminal)
+        if session is not None and session.token_id == record.token_id:
+            app[BRIDGE].disconnect(terminal, reason, _DEAD_MESSAGES.get(reason, reason))
+
+    cache.on_dead(token_dead)
+
+
+async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
+    cache = app[RECORD_CACHE]
+    refresher = asyncio.create_task(cache.run())
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        link = app[AUTHORITY]
+        if isinstance(link, SelfApprovingAuthority):
+            await link.authority.close()
+        elif isinstance(link, RemoteAuthority):
+            await link.close()
 
 
 async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,7 +1,8 @@
 """The ``mtgateway`` command: parse arguments, load config, start things, wait for a signal.
 
-Wiring only; every behaviour lives in the modules it calls. Exit codes: 0 success, 1 a runtime
-failure (port in use, refused), 2 a usage or configuration error.
+Wiring only; every behaviour lives in the modules it calls (management commands in
+``gateway.manage``). Exit codes: 0 success, 1 a runtime failure (port in use, refused,
+unreachable), 2 a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.emulator.cli import stop_on_signals
 
 from ._version import __version__
-from .app import TOKEN_DB_NAME, create_app
-from .auth import LocalTokenStore
 from .auth.records import SCOPES
+from .auth.secretstore import SecretStoreError
 from .config import GatewayConfig, load_config
 from .errors import ConfigError
-from .listener import start_http
 from .log import setup_logging
 
-__all__ = ["main", "run_async"]
+__all__ = ["build_parser", "main", "run_async"]
 
 log = logging.getLogger("gateway.cli")
 
@@ -36,7 +35,7 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _DURATION_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def _duration_s(value: str) -> float:
+def _duration_s(value: str) -> int:
     match = _DURATION.match(value.strip())
     if match is None or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError("expected a positive duration such as 90d, 12h or 30m")
@@ -56,6 +55,19 @@ def _port(value: str) -> int:
     return int(value)
 
 
+def _with_config(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    # On an action of a command group the default is SUPPRESS, so `token -c F create` and
+    # `token create -c F` both work (a nested default would overwrite the group's value).
+    parser.add_argument("-c", "--config", type=Path, help="config file (TOML)",
+                        default=argparse.SUPPRESS if nested else None)
+
+
+def _with_console(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--console", metavar="URL",
+                        help="act on this console (remote authority) instead of the local "
+                             "one; default: [authority] url when mode = \"remote\"")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(prog="mtgateway", description=(
@@ -64,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon")
-    run.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+    _with_config(run)
 
-    demo = sub.add_parser("demo", help="daemon + emulated terminal on loopback, ready to call")
+    demo = sub.add_parser("demo", help="the whole flow on loopback: authority, mail, daemon, "
+                                       "emulated terminal")
     demo.add_argument("--http-port", type=_port, default=8710)
     demo.add_argument("--bridge-port", type=_port, default=8711)
     demo.add_argument("--state-file", type=Path,
@@ -78,8 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = sub.add_parser("emulator", help="an emulated terminal that connects like an EA")
     emulator_cli.add_arguments(emulator)
 
+    console = sub.add_parser("console", help="the token authority as an HTTP service")
+    _with_config(console)
+
+    owner = sub.add_parser("owner", help="owners of the authority's tokens")
+    _with_config(owner)
+    owner_sub = owner.add_subparsers(dest="owner_command", required=True, metavar="ACTION")
+    owner_create = owner_sub.add_parser(
+        "create", help="add an owner to the authority in data_dir (password from "
+                       "MTGW_OWNER_PASSWORD or a prompt, never an argument)")
+    _with_config(owner_create, nested=True)
+    owner_create.add_argument("--email", required=True)
+
     token = sub.add_parser("token", help="issue, list and revoke auth tokens")
-    token.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+    _with_config(token)
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_sub.add_parser("create", help="issue a token bound to one terminal")
     create.add_argument("--login", type=int, required=True)
@@ -87,10 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--expires-in", type=_duration_s, default=_duration_s("90d"),
                         metavar="DURATION", help="lifetime such as 90d (default), 12h")
     create.add_argument("--scopes", type=_scopes, default=SCOPES, help="read or read,trade")
-    create.add_argument("--email", default="", help="the token owner's e-mail address")
-    token_sub.add_parser("list", help="list tokens (never their values)")
+    listing = token_sub.add_parser("list", help="list tokens (never their values)")
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
+    for action in (create, listing, revoke):
+        _with_config(action, nested=True)
+        _with_console(action)
+        action.add_argument("--email", default="",
+                            help="the owner (MTGW_OWNER_EMAIL; locally optional when there "
+                                 "is one owner)")
+
+    device = sub.add_parser("device", help="this machine as a device of the authority")
+    _with_config(device)
+    device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    status = device_sub.add_parser("status", help="device id, key storage, approvals")
+    verify = device_sub.add_parser("verify", help="complete a pending approval with the "
+                                                  "e-mailed code")
+    verify.add_argument("code", help="the 8 digits from the e-mail (spaces allowed)")
+    resend = device_sub.add_parser("resend", help="e-mail a new code (voids the old one)")
+    for action in (status, verify, resend):
+        _with_config(action, nested=True)
+        _with_console(action)
     return parser
 
 
@@ -101,18 +143,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "emulator":
             setup_logging("INFO")
             return emulator_cli.run(args)
-        if args.command == "token":
-            return _token_command(args)
+        if args.command in ("owner", "token", "device"):
+            from . import manage
+
+            config = load_config(args.config)
+            setup_logging("WARNING")
+            return run_async(manage.run_command(args, config))
         if args.command == "run":
             config = load_config(args.config)
             setup_logging(config.logging.level)
             return run_async(_run_daemon(config))
+        if args.command == "console":
+            config = load_config(args.config)
+            setup_logging(config.logging.level)
+            return run_async(_run_console(config))
         if args.command == "demo":
             from .demo import run_demo
 
             setup_logging("WARNING")
             return run_async(run_demo(args))
-    except ConfigError as exc:
+    except (ConfigError, SecretStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
@@ -142,6 +192,10 @@ def _check_bind(host: str, allowed: bool, what: str) -> None:
 
 
 async def _run_daemon(config: GatewayConfig) -> int:
+    from .app import create_app
+    from .keys import DEVICE
+    from .listener import start_http
+
     _check_bind(config.server.host, config.server.insecure_allow_non_loopback, "server")
     _check_bind(config.bridge.host, config.bridge.insecure_allow_non_loopback, "bridge")
     app = create_app(config)
@@ -150,7 +204,9 @@ async def _run_daemon(config: GatewayConfig) -> int:
     except OSError as exc:
         print(f"error: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    log.info("mtgateway %s: HTTP on %s:%d", __version__, config.server.host, port)
+    device = app[DEVICE]
+    log.info("mtgateway %s: HTTP on %s:%d; authority %s; device %s (key: %s)", __version__,
+             config.server.host, port, config.authority.mode, device.device_id, device.storage)
     stop = asyncio.Event()
     stop_on_signals(stop)
     await stop.wait()
@@ -159,32 +215,19 @@ async def _run_daemon(config: GatewayConfig) -> int:
     return 0
 
 
-def _token_command(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    store = LocalTokenStore(config.resolved_data_dir() / TOKEN_DB_NAME)
-    if args.token_command == "create":
-        try:
-            issued = store.issue(login=args.login, server=args.server, scopes=args.scopes,
-                                 owner_email=args.email, expires_in_s=args.expires_in)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        record = issued.record
-        print(f"token_id: {record.token_id}")
-        print(f"terminal: {record.terminal}")
-        print(f"scopes:   {','.join(sorted(record.scopes))}")
-        print(f"token:    {issued.token}")
-        print("This is the only time the token is shown. Paste it into the EA's inputs and "
-              "your client's configuration.")
-        return 0
-    if args.token_command == "list":
-        for record in store.list():
-            state = "revoked" if record.revoked_at else "active"
-            print(f"{record.token_id}  {record.terminal}  {','.join(sorted(record.scopes))}  "
-                  f"{state}")
-        return 0
-    if store.revoke(args.token_id):
-        print(f"revoked {args.token_id}")
-        return 0
-    print(f"error: no active token {args.token_id!r}", file=sys.stderr)
-    return 1
+async def _run_console(config: GatewayConfig) -> int:
+    from .console import create_console_app, start_console
+
+    app = create_console_app(config)
+    try:
+        runner, port = await start_console(app, config.console.host, config.console.port)
+    except OSError as exc:
+        print(f"error: cannot start the console: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
+    print(f"console listening on http://{config.console.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    await stop.wait()
+    await runner.cleanup()
+    return 0

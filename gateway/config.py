@@ -17,16 +17,26 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from .errors import ConfigError
 
 __all__ = [
-    "AuthConfig",
+    "AuthorityConfig",
     "BridgeConfig",
+    "ConsoleConfig",
+    "DeviceConfig",
     "GatewayConfig",
     "LoggingConfig",
     "ServerConfig",
+    "SmtpConfig",
     "TradingConfig",
     "WsConfig",
     "default_data_dir",
@@ -87,11 +97,64 @@ class BridgeConfig(_Section):
         return self
 
 
-class AuthConfig(_Section):
-    """Where token records come from."""
+class AuthorityConfig(_Section):
+    """The token authority: embedded (``local``) or ``mtgateway console`` elsewhere (``remote``)."""
 
-    #: ``local``: the daemon keeps its own token store under ``data_dir``.
-    mode: Literal["local"] = "local"
+    #: ``local``: the authority runs inside the daemon on ``authority.sqlite3`` in ``data_dir``
+    #: (tokens made with ``mtgateway token create``); ``remote``: the daemon asks ``url``.
+    mode: Literal["local", "remote"] = "local"
+    #: The console's base URL (remote mode), e.g. ``http://127.0.0.1:8720``.
+    url: str = ""
+    #: The authority's Ed25519 public key, base64 of the raw 32 bytes, pinned (remote mode).
+    public_key: str = ""
+    #: Every cached record is refreshed this often; one older than this (plus slack) is stale
+    #: and trades are refused (-32014 auth_stale) until a refresh succeeds.
+    refresh_interval_s: float = Field(default=300.0, gt=0, le=86_400)
+    #: How long reads go on without the authority; capped by each record's ``valid_until``.
+    offline_grace_s: float = Field(default=86_400.0, ge=0, le=7 * 86_400)
+    #: Deadline for one call to a remote authority.
+    request_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _remote_needs_url_and_key(self) -> AuthorityConfig:
+        if self.mode == "remote" and not (self.url and self.public_key):
+            raise ValueError("mode = \"remote\" needs url and public_key")
+        return self
+
+
+class DeviceConfig(_Section):
+    """This machine as a device of the authority: its key and its name."""
+
+    #: ``auto``: the OS keyring when a real one exists (never keyrings.alt), else a 0600 file
+    #: ``device.key`` in ``data_dir``; ``keyring`` or ``file`` force one.
+    key_storage: Literal["auto", "keyring", "file"] = "auto"
+    #: The name shown in the approval e-mail; empty means this machine's host name.
+    name: str = Field(default="", max_length=64)
+
+
+class ConsoleConfig(_Section):
+    """``mtgateway console``: the authority's HTTP API (database ``authority.sqlite3`` in
+    ``data_dir``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8720, ge=0, le=65535)
+    #: The console hands out signed records and takes owner passwords: beyond loopback it
+    #: belongs behind a TLS reverse proxy, and must be asked for by name.
+    insecure_allow_non_loopback: bool = False
+
+
+class SmtpConfig(_Section):
+    """Where the console sends device-approval codes."""
+
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    #: ``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (local relay only).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    #: Never logged or shown (a SecretStr); prefer a dedicated sending account.
+    password: SecretStr = Field(default=SecretStr(""), strict=False)
+    from_address: str = "mtgateway@localhost"
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
 
 
 class LoggingConfig(_Section):
@@ -148,12 +211,15 @@ class WsConfig(_Section):
 class GatewayConfig(_Section):
     """The whole configuration file."""
 
-    #: Where the daemon keeps its state (token store, later the idempotency journal).
+    #: Where the daemon keeps its state (authority database, device key, order journal).
     #: Empty means the platform's per-user data directory (see :func:`default_data_dir`).
     data_dir: str = ""
     server: ServerConfig = ServerConfig()
     bridge: BridgeConfig = BridgeConfig()
-    auth: AuthConfig = AuthConfig()
+    authority: AuthorityConfig = AuthorityConfig()
+    device: DeviceConfig = DeviceConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    smtp: SmtpConfig = SmtpConfig()
     logging: LoggingConfig = LoggingConfig()
     trading: TradingConfig = TradingConfig()
     ws: WsConfig = WsConfig()

@@ -1,10 +1,18 @@
-"""``mtgateway demo``: the whole product on loopback in one process, ready to call.
+"""``mtgateway demo``: the whole product on loopback in one process, walked step by step.
 
-It issues a token into a throw-away token store, starts the daemon, starts one emulated
-terminal that connects with that token over the real bridge protocol, waits until the terminal
-is live, then prints the token and working ``curl`` and Python lines. With ``--state-file`` it
-writes the addresses and token as JSON once everything is ready (atomically, so a script
-polling for the file never reads half of it). Ctrl-C or SIGTERM shuts it all down in order.
+It runs the real flow a new user goes through, with every part on its own loopback port: an
+SMTP sink (the owner's mailbox), the token authority (``mtgateway console``) sending through
+it, an owner, a token issued over the console's owner API (printed once), the daemon in remote
+mode pinned to the console's key as a brand-new device (its own fresh key, in a 0600 file in
+the demo's directory), and one emulated terminal connecting with the token. The terminal is
+refused ``device_not_approved`` ("device verification pending: check your e-mail"); the demo
+reads the approval e-mail from the sink, prints it, verifies the code with the daemon's device
+key (what ``mtgateway device verify`` does), and the terminal's next reconnect goes live
+without restarting anything. Then it prints the token and working ``curl`` and Python lines.
+
+With ``--state-file`` it writes the addresses and token as JSON once everything is ready
+(atomically, so a script polling for the file never reads half of it). Ctrl-C or SIGTERM shuts
+it all down in order.
 """
 
 from __future__ import annotations
@@ -13,27 +21,53 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
+import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 from ea_bridge import TerminalId
 from ea_bridge.emulator.cli import stop_on_signals
-from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
+from ea_bridge.emulator.terminal import (
+    REFUSAL_TEXT,
+    EmulatedTerminal,
+    EmulatorSettings,
+    TerminalRefused,
+)
 
-from .app import TOKEN_DB_NAME, create_app
-from .auth import LocalTokenStore
-from .config import BridgeConfig, GatewayConfig, ServerConfig
-from .keys import BRIDGE
+from .app import create_app
+from .authority.client import RemoteAuthority
+from .config import (
+    AuthorityConfig,
+    BridgeConfig,
+    ConsoleConfig,
+    DeviceConfig,
+    GatewayConfig,
+    ServerConfig,
+    SmtpConfig,
+)
+from .console import AUTHORITY, create_console_app, start_console
+from .keys import BRIDGE, DEVICE
 from .listener import start_http
+from .mailsink import MailSink
 
 __all__ = ["run_demo", "write_state_file"]
 
 _READY_TIMEOUT_S = 15.0
+_OWNER = "demo-owner@example.com"
+_CODE = re.compile(r"device verify (\d{4} \d{4})")
+
+
+class _DemoFailed(Exception):
+    """A step did not happen in time; the message says which."""
 
 
 def write_state_file(path: Path, state: dict[str, Any]) -> None:
@@ -48,78 +82,154 @@ def _say(step: str) -> None:
     print(f"  - {step}", flush=True)
 
 
+@contextlib.asynccontextmanager
+async def _serving(app: web.Application, start: Any) -> AsyncIterator[int]:
+    runner, port = await start(app)
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
+
+
 async def run_demo(args: argparse.Namespace) -> int:
     """Run the demo until a signal; 0 on a clean shutdown, 1 if it could not start."""
     own_dir = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="mtgateway-demo-")) if own_dir else args.data_dir
-    settings = EmulatorSettings(tick_rate_hz=args.tick_rate)
-    config = GatewayConfig(
-        data_dir=str(data_dir),
-        server=ServerConfig(port=args.http_port),
-        bridge=BridgeConfig(port=args.bridge_port))
-    print("MT Gateway demo", flush=True)
-    store = LocalTokenStore(data_dir / TOKEN_DB_NAME)
-    issued = store.issue(login=settings.login, server=settings.server,
-                         owner_email="demo@localhost")
-    _say(f"token issued for terminal {issued.record.terminal} ({issued.record.token_id})")
-    app = create_app(config, token_store=store)
-    try:
-        runner, http_port = await start_http(app)
-    except OSError as exc:
-        print(f"error: cannot start the daemon: {exc.strerror or exc} "
-              f"(try --http-port 0 --bridge-port 0)", file=sys.stderr)
-        if own_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        return 1
-    bridge = app[BRIDGE]
-    _say(f"daemon listening: HTTP 127.0.0.1:{http_port}, EA bridge 127.0.0.1:{bridge.port}")
-    terminal = EmulatedTerminal(issued.token, port=bridge.port, settings=settings)
-    emulator = asyncio.create_task(terminal.run())
     stop = asyncio.Event()
     stop_on_signals(stop)
-    code = 0
+    print("MT Gateway demo", flush=True)
     try:
-        waiter = asyncio.create_task(bridge.wait_for_terminal(
-            TerminalId(settings.login, settings.server), _READY_TIMEOUT_S))
-        done, _ = await asyncio.wait({waiter, emulator}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done or waiter.exception() is not None:
-            waiter.cancel()
-            print("error: the emulated terminal did not connect", file=sys.stderr)
-            if emulator.done() and isinstance(emulator.exception(), TerminalRefused):
-                print(f"  it was refused: {emulator.exception()}", file=sys.stderr)
-            return 1
-        _say(f"emulated terminal connected: {settings.platform} {settings.login}@"
-             f"{settings.server} (EA handshake: HMAC over a nonce, the token never sent)")
-        _print_usage(issued.token, http_port)
-        state = {
-            "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
-            "ws_url": f"ws://127.0.0.1:{http_port}/ws",
-            "health_url": f"http://127.0.0.1:{http_port}/health",
-            "bridge": f"127.0.0.1:{bridge.port}",
-            "token": issued.token,
-            "login": settings.login,
-            "server": settings.server,
-            "pid": os.getpid(),
-        }
-        if args.state_file is not None:
-            write_state_file(args.state_file, state)
-        print("Running. Press Ctrl-C to stop.", flush=True)
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({stopper, emulator}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
+        async with contextlib.AsyncExitStack() as stack:
+            await _walk(args, data_dir, stack, stop)
+    except OSError as exc:
+        print(f"error: cannot start: {exc.strerror or exc} (try --http-port 0 "
+              "--bridge-port 0)", file=sys.stderr)
+        return 1
+    except _DemoFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
-        await terminal.close()
-        emulator.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TerminalRefused, OSError):
-            await emulator
-        await runner.cleanup()
         if args.state_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 args.state_file.unlink()
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
-        print("Stopped.", flush=True)
-    return code
+    print("Stopped.", flush=True)
+    return 0
+
+
+async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.AsyncExitStack,
+                stop: asyncio.Event) -> None:
+    sink = MailSink()
+    await sink.start()
+    stack.push_async_callback(sink.close)
+    _say(f"SMTP sink (the owner's mailbox) on 127.0.0.1:{sink.port}")
+
+    console_cfg = GatewayConfig(
+        data_dir=str(data_dir / "console"), console=ConsoleConfig(port=0),
+        smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
+                        from_address="mtgateway@localhost"))
+    console = create_console_app(console_cfg)
+    console_port = await stack.enter_async_context(_serving(
+        console, lambda app: start_console(app, "127.0.0.1", 0)))
+    console_url = f"http://127.0.0.1:{console_port}"
+    authority = console[AUTHORITY]
+    key = authority.store.signer.key
+    _say(f"token authority (mtgateway console) on {console_url}, signing key kid={key.kid}")
+
+    password = secrets.token_urlsafe(18)
+    authority.create_owner(_OWNER, password)
+    _say(f"owner {_OWNER} created (password kept in memory only)")
+    settings = EmulatorSettings(tick_rate_hz=args.tick_rate)
+    owner_client = await stack.enter_async_context(
+        RemoteAuthority(console_url, _throwaway_key()))
+    issued = await owner_client.issue_token(_OWNER, password, settings.login, settings.server)
+    token = issued.token
+    _say(f"token issued over the console's owner API for {settings.login}@{settings.server} "
+         f"({issued.token_id}); it is shown once, below")
+
+    config = GatewayConfig(
+        data_dir=str(data_dir / "daemon"),
+        server=ServerConfig(port=args.http_port), bridge=BridgeConfig(port=args.bridge_port),
+        authority=AuthorityConfig(mode="remote", url=console_url, public_key=key.b64),
+        device=DeviceConfig(key_storage="file", name="demo-daemon"))
+    daemon = create_app(config)
+    http_port = await stack.enter_async_context(_serving(daemon, start_http))
+    bridge, device = daemon[BRIDGE], daemon[DEVICE]
+    _say(f"daemon on HTTP 127.0.0.1:{http_port}, EA bridge 127.0.0.1:{bridge.port}; remote "
+         f"authority pinned to kid={key.kid}")
+    _say(f"the daemon is a new device: {device.device_id} (key: {device.storage})")
+
+    terminal = EmulatedTerminal(token, port=bridge.port, settings=settings)
+    emulator = asyncio.create_task(terminal.run())
+
+    async def stop_terminal() -> None:
+        await terminal.close()
+        emulator.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TerminalRefused, OSError):
+            await emulator
+
+    stack.push_async_callback(stop_terminal)
+    _say("emulated terminal connecting with the token (HMAC over a nonce, the token never "
+         "sent)")
+    try:
+        async with asyncio.timeout(_READY_TIMEOUT_S):
+            mail = (await sink.wait_for(1))[0]  # sent when the lookup answered "pending"
+    except TimeoutError:
+        raise _DemoFailed("no approval e-mail arrived") from None
+    _say(f"the authority does not know this device: the EA is refused device_not_approved "
+         f"and the terminal shows \"{REFUSAL_TEXT['device_not_approved']}\"; the owner "
+         "was e-mailed a code")
+    _print_mail(mail)
+    match = _CODE.search(mail.get_content() if mail.get_content_type() == "text/plain"
+                         else str(mail))
+    if match is None:
+        raise _DemoFailed("the approval e-mail carries no code")
+    code = match.group(1)
+    device_client = await stack.enter_async_context(
+        RemoteAuthority(console_url, device.private_key))
+    answer = await device_client.verify_device(device.info, code)
+    if answer.status != "approved":
+        raise _DemoFailed(f"the code was refused: {answer.reason}")
+    _say(f"`mtgateway device verify {code}` signed with the daemon's device key -> approved")
+    try:
+        await bridge.wait_for_terminal(TerminalId(settings.login, settings.server),
+                                       _READY_TIMEOUT_S)
+    except TimeoutError:
+        raise _DemoFailed("the emulated terminal did not connect after approval") from None
+    _say(f"the EA's next reconnect succeeded: {settings.platform} {settings.login}@"
+         f"{settings.server} is live (no restart)")
+    _print_usage(token, http_port)
+    if args.state_file is not None:
+        write_state_file(args.state_file, {
+            "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
+            "ws_url": f"ws://127.0.0.1:{http_port}/ws",
+            "health_url": f"http://127.0.0.1:{http_port}/health",
+            "bridge": f"127.0.0.1:{bridge.port}",
+            "token": token, "login": settings.login, "server": settings.server,
+            "pid": os.getpid()})
+    print("Running. Press Ctrl-C to stop.", flush=True)
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopper, emulator}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+
+
+def _throwaway_key() -> Any:
+    """Owner calls need no device identity; the client still wants a key to sign with."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate()
+
+
+def _print_mail(mail: EmailMessage) -> None:
+    body = mail.get_content() if mail.get_content_type() == "text/plain" else ""
+    print("\n  ---- e-mail received by the SMTP sink ----", flush=True)
+    for header in ("From", "To", "Subject"):
+        print(f"  {header}: {mail[header]}")
+    print()
+    for line in str(body).rstrip().splitlines():
+        print(f"  | {line}")
+    print("  -----------------------------------------\n", flush=True)
 
 
 def _print_usage(token: str, http_port: int) -> None:

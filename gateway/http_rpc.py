@@ -17,7 +17,14 @@ from aiohttp import web
 
 from ._version import __version__
 from .auth import Principal
-from .errors import INVALID_REQUEST, RATE_LIMITED, UNAUTHORIZED, Unauthorized
+from .errors import (
+    INVALID_REQUEST,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    Unauthorized,
+    Unavailable,
+)
 from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS, TERMINALS, TRADING
 from .rpc import RpcContext, handle
 
@@ -61,11 +68,16 @@ async def authenticate_request(app: web.Application, token: str | None) -> Princ
     """Authenticate ``token`` with the brute-force throttle applied.
 
     Raises:
-        AuthRefusal: carrying the 401 (reason word) or 429 (``Retry-After``) response.
+        AuthRefusal: carrying the 401 (reason word), 429 (``Retry-After``) or 503 (-32014,
+            ``authority_unreachable``) response.
     """
     throttle = app[AUTH_THROTTLE]
     try:
         return await app[AUTHENTICATOR].authenticate(token)
+    except Unavailable as exc:  # the token authority cannot be asked: not the client's fault
+        raise AuthRefusal(error_response(
+            503, UNAVAILABLE, str(exc), {"reason": exc.reason},
+            headers={"Retry-After": "5"}), exc.reason) from None
     except Unauthorized as exc:
         retry_after = throttle.retry_after_s()
         if retry_after is not None:

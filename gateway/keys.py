@@ -14,26 +14,35 @@ from jsonrpcserver import Result
 
 from ea_bridge import Bridge
 
-from .auth import Authenticator, LocalTokenStore
+from .auth import Authenticator, DeviceIdentity, RecordCache
+from .authority.api import AuthorityAPI
 from .config import GatewayConfig
 from .hub import Hub
 from .methods.trading import TradeDesk
 from .terminals import TerminalDirectory
 from .throttle import AuthThrottle
 
-__all__ = ["AUTHENTICATOR", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "HUB", "RPC_METHODS", "TERMINALS",
-           "TOKEN_STORE", "TRADING", "WEBSOCKETS"]
+__all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "DEVICE", "HUB",
+           "RECORD_CACHE", "RPC_METHODS", "TERMINALS", "TRADING", "WEBSOCKETS", "WS_TOKEN_IDS"]
 
 CONFIG = web.AppKey("config", GatewayConfig)
 BRIDGE = web.AppKey("bridge", Bridge)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
-TOKEN_STORE = web.AppKey("token_store", LocalTokenStore)
+#: This machine's device identity (its key signs every call to a remote authority).
+DEVICE = web.AppKey("device", DeviceIdentity)
+#: The authority the cache asks: the embedded one (local mode) or the console client.
+AUTHORITY = web.AppKey("authority", AuthorityAPI)
+#: Verified signed records, refreshed every ``[authority] refresh_interval_s``.
+RECORD_CACHE = web.AppKey("record_cache", RecordCache)
 TERMINALS = web.AppKey("terminals", TerminalDirectory)
 #: Streams ticks and events to WebSocket subscribers.
 HUB = web.AppKey("hub", Hub)
 #: Open ``/ws`` sockets, closed with 1001 on shutdown.
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse[bool]])
+#: Each open socket's token id, so a revocation closes that token's sockets at once (1008).
+WS_TOKEN_IDS = web.AppKey("ws_token_ids",
+                          weakref.WeakKeyDictionary[web.WebSocketResponse[bool], str])
 #: Trading state: the order journal, trades in flight, reconciliation.
 TRADING = web.AppKey("trading", TradeDesk)
 #: The JSON-RPC method table, built once per application.

@@ -1,9 +1,10 @@
 """Logging setup, with a filter that keeps secrets out of every line.
 
-Tokens, bearer credentials, ``token=`` query values and e-mail addresses are replaced before a
-record is formatted, whichever logger produced it (ours, aiohttp's access log, a library's
-traceback). Redaction works on the final message and on exception text, because a secret can
-arrive through ``%s`` arguments as easily as through the format string.
+Tokens, bearer credentials, ``token=`` query values, e-mail addresses, and approval codes and
+passwords where named (see the patterns) are replaced before a record is formatted, whichever
+logger produced it (ours, aiohttp's access log, a library's traceback). Redaction works on the
+final message and on exception text, because a secret can arrive through ``%s`` arguments as
+easily as through the format string.
 """
 
 from __future__ import annotations
@@ -20,11 +21,22 @@ _PATTERNS: Final = (
     (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[REDACTED]"),
     (re.compile(r"(?i)((?:auth_)?token=)[^&\s\"']+"), r"\1[REDACTED]"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
+    # Device-approval codes, only where named (``code=12345678``, ``"code": "1234 5678"``,
+    # ``verify 1234 5678``): a bare 8-digit number is usually an order ticket, kept.
+    (re.compile(r"(?i)(\bcode[\"']?\s*[:=]\s*[\"']?)\d{4}[ -]?\d{4}(?!\d)"),
+     r"\1[REDACTED]"),
+    (re.compile(r"(?i)(\bverify\s+)\d{4}[ -]?\d{4}(?!\d)"), r"\1[REDACTED]"),
+    # Passwords in ``"password": "..."``/``password='...'`` (quoted, may hold blanks), then in
+    # ``password=...`` forms (``smtp_password=`` too).
+    (re.compile(r"(?i)(password[\"']?\s*[:=]\s*)([\"'])(?:(?!\2)[^\\]|\\.)*\2"),
+     r"\1\2[REDACTED]\2"),
+    (re.compile(r"(?i)(password\s*[:=]\s*)(?![\"'\s])[^\s&,;\"')}]+"), r"\1[REDACTED]"),
 )
 
 
 def redact(text: str) -> str:
-    """``text`` with every token, bearer credential and e-mail address masked."""
+    """``text`` with every token, bearer credential, e-mail address, named approval code and
+    password masked."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

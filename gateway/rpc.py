@@ -15,6 +15,7 @@ wire.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import secrets
@@ -24,7 +25,10 @@ from typing import Any, Final
 
 import orjson
 from jsonrpcserver import Error, Result, Success
+from jsonrpcserver.async_dispatcher import dispatch_request
 from jsonrpcserver.async_main import dispatch_to_serializable
+from jsonrpcserver.dispatcher import create_request, not_notification, to_response
+from jsonrpcserver.response import to_serializable
 
 from ea_bridge import TRADE_METHODS, Bridge
 
@@ -73,6 +77,9 @@ def _boundary(fn: Method) -> Callable[..., Awaitable[Result]]:
             log.exception("internal error %s in %s", error_id, fn.__name__)
             return Error(INTERNAL_ERROR, "Internal error", {"error_id": error_id})
 
+    # jsonrpcserver checks the params with inspect.signature(method) on every call; computed
+    # here once (it would otherwise unwrap to ``fn`` and rebuild it: ~20 us per call).
+    wrapper.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -202,6 +209,15 @@ async def handle(body: bytes, context: RpcContext,
     elif _is_trade(obj) and "id" not in obj:
         return orjson.dumps(_error(INVALID_REQUEST, "Invalid request: trading methods need an "
                                    "id (notifications are refused)"))
+    elif _envelope_problem(obj) is None:
+        # One well-formed request (the common case): jsonrpcserver's own per-request steps
+        # (method lookup, params check, call, response shape), without the asyncio.gather
+        # task its batch path wraps around every request (~30 us per call, benchmarked).
+        request = create_request(obj)
+        pair = await dispatch_request(methods, context, request)
+        if not not_notification(pair):
+            return None
+        return orjson.dumps(to_serializable(to_response(*pair)))
     response = await dispatch_to_serializable(
         obj, methods, context=context, deserializer=_identity, validator=_check_envelope)
     if refused:

@@ -46,7 +46,7 @@ from jsonrpcserver import Result
 
 from .auth import Principal
 from .config import WsConfig
-from .errors import INVALID_REQUEST, UNAUTHORIZED, Unauthorized
+from .errors import INVALID_REQUEST, UNAUTHORIZED, Unauthorized, Unavailable
 from .http_rpc import AuthRefusal, authenticate_request, bearer_token, error_response
 from .hub import HubClient
 from .keys import (
@@ -58,6 +58,7 @@ from .keys import (
     TERMINALS,
     TRADING,
     WEBSOCKETS,
+    WS_TOKEN_IDS,
 )
 from .rpc import RpcContext, handle, loads_strict, rpc_method
 
@@ -209,6 +210,7 @@ class _Connection:
         self._app, self._ws = app, ws
         self._cfg = app[CONFIG].ws
         self._principal, self._token = principal, token
+        app[WS_TOKEN_IDS][ws] = principal.token_id  # so a revocation can close it at once
         self._ctx = RpcContext(principal, app[BRIDGE], app[CONFIG], app[TERMINALS],
                                app[TRADING])
         table = app[RPC_METHODS]
@@ -271,6 +273,8 @@ class _Connection:
         """Re-check the token; on failure close with 1008 and the reason word."""
         try:
             await self._app[AUTHENTICATOR].authenticate(self._token)
+        except Unavailable:  # the authority cannot be asked now: not a verdict on the token
+            return True
         except Unauthorized as exc:
             log.info("closing a stream on %s: %s", self._principal.terminal, exc.reason)
             self._closer = asyncio.current_task()
@@ -340,5 +344,6 @@ class _Connection:
             raise Unauthorized("terminal_mismatch",
                                "This connection is bound to another terminal")
         self._token, self._principal = token, principal
+        self._app[WS_TOKEN_IDS][self._ws] = principal.token_id
         self._ctx = dataclasses.replace(ctx, principal=principal)
         return _authenticated(principal)

@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId, auth_mac, token_key
+from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId, auth_mac, token_hint, token_key
 from ea_bridge.connection import (
     Closed,
     ConnectionEvent,
@@ -81,7 +81,8 @@ class ScriptedEA:
 
     def __init__(self, token: str, *, login: int = 1001, server: str = "Test-Server",
                  version: int = PROTOCOL_VERSION) -> None:
-        self.hello = Hello(version, "MT5", 4755, "test", login, server, "Test Co")
+        self.hello = Hello(version, "MT5", 4755, "test", login, server, "Test Co",
+                           token_hint=token_hint(token))
         loop_time = asyncio.get_running_loop().time
         self.conn = EAConnection(self.hello, token_key(token), clock=loop_time)
         self.reader: asyncio.StreamReader | None = None

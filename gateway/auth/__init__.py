@@ -1,26 +1,43 @@
-"""Authentication: the token format, token records, where records come from, and the checks.
+"""Authentication on the daemon: tokens, this machine's device identity, and the checks.
 
-``tokens`` (format) and ``records`` (the record and the :class:`RecordSource` seam) are pure;
-``store`` is the local SQLite record source; ``service`` is the :class:`Authenticator` that the
-HTTP layer and the EA bridge both ask. The token authority (signed records, device approval,
-the console) plugs in as another :class:`RecordSource` and changes nothing above it.
+``tokens`` (format) and ``records`` (the principal and the :class:`RecordSource` seam) are
+pure; ``device`` and ``secretstore`` are this machine's Ed25519 identity and where its key is
+kept; ``cache`` holds the authority's verified signed records (embedded authority or
+``mtgateway console`` behind it); ``service`` is the :class:`Authenticator` that the HTTP layer
+and the EA bridge both ask.
 """
 
 from __future__ import annotations
 
-from .records import Principal, RecordSource, TokenRecord
+from .cache import RecordCache
+from .device import DeviceIdentity, load_or_create_device
+from .records import SCOPES, Principal, RecordSource
+from .secretstore import (
+    FileSecretStore,
+    KeyringSecretStore,
+    MemorySecretStore,
+    SecretStore,
+    SecretStoreError,
+    open_secret_store,
+)
 from .service import Authenticator
-from .store import IssuedToken, LocalTokenStore
 from .tokens import generate_token, is_well_formed, token_sha256
 
 __all__ = [
+    "SCOPES",
     "Authenticator",
-    "IssuedToken",
-    "LocalTokenStore",
+    "DeviceIdentity",
+    "FileSecretStore",
+    "KeyringSecretStore",
+    "MemorySecretStore",
     "Principal",
+    "RecordCache",
     "RecordSource",
-    "TokenRecord",
+    "SecretStore",
+    "SecretStoreError",
     "generate_token",
     "is_well_formed",
+    "load_or_create_device",
+    "open_secret_store",
     "token_sha256",
 ]

@@ -1,52 +1,51 @@
-"""Token records, the principal a valid token yields, and the seam records come through.
+"""The principal a valid token yields, and the seam token records come through.
 
-A record binds one token (by its SHA-256) to one terminal (login and broker server) with
-scopes and a lifetime. Where records come from is behind :class:`RecordSource`: the local
-SQLite store today, a signed-record cache fed by the token authority tomorrow; the
-authenticator above it does not change.
+A record (:class:`~gateway.authority.records.SignedRecord`, issued and signed by the token
+authority) binds one token, by its SHA-256, to one terminal (login and broker server) with
+scopes, a lifetime and the account's risk policy. Where records come from is behind
+:class:`RecordSource`; the daemon's :class:`~gateway.auth.cache.RecordCache` is the one
+implementation (embedded authority or console behind it), and the authenticator above it does
+not care which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ea_bridge import TerminalId
 
-__all__ = ["SCOPES", "Principal", "RecordSource", "TokenRecord"]
+from ..authority.records import DEFAULT_RISK, RiskPolicy, SignedRecord
+
+__all__ = ["SCOPES", "Principal", "RecordSource"]
 
 #: ``trade`` includes ``read``.
 SCOPES = frozenset({"read", "trade"})
 
 
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    """What the daemon knows of a token (never the token itself). Times are epoch seconds."""
-
-    token_id: str
-    token_sha256: str
-    login: int
-    server: str
-    scopes: frozenset[str]
-    owner_email: str
-    created_at: float
-    expires_at: float | None = None
-    revoked_at: float | None = None
-
-    @property
-    def terminal(self) -> TerminalId:
-        """The terminal the token is bound to."""
-        return TerminalId(self.login, self.server)
+def _always_fresh() -> bool:
+    return True
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's record id, its terminal and its scopes."""
+    """Who is calling: the token's record id, its terminal, scopes and risk policy.
+
+    ``fresh`` is asked at the moment of use, not frozen at authentication: a WebSocket that
+    authenticated an hour ago must still have its trades refused once the record goes stale.
+    """
 
     token_id: str
     terminal: TerminalId
     scopes: frozenset[str]
+    risk: RiskPolicy = DEFAULT_RISK
+    freshness: Callable[[], bool] = field(default=_always_fresh, repr=False, compare=False)
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the record was refreshed recently enough for trades (see ``cache.py``)."""
+        return self.freshness()
 
     def may_trade(self) -> bool:
         """Whether the token carries the ``trade`` scope."""
@@ -54,12 +53,27 @@ class Principal:
 
 
 class RecordSource(Protocol):
-    """Where the authenticator finds token records."""
+    """Where the authenticator finds verified token records."""
 
-    async def find_by_hash(self, token_sha256: str) -> TokenRecord | None:
-        """The record for a token's SHA-256, or None when unknown."""
+    async def find(self, *, token_sha256: str | None = None,
+                   token_hint: str | None = None) -> SignedRecord:
+        """The record for a token's SHA-256 or hint.
+
+        Raises:
+            Unauthorized: ``invalid_token`` or ``device_not_approved``.
+            Unavailable: ``authority_unreachable``.
+        """
         ...
 
-    async def records(self) -> Sequence[TokenRecord]:
-        """Every record (the EA handshake tries the MAC against each; there are few)."""
+    def records(self) -> list[SignedRecord]:
+        """Every usable record (the EA handshake without a hint tries the MAC on each)."""
+        ...
+
+    def is_fresh(self, token_id: str) -> bool:
+        """Whether trades may go on this record now."""
+        ...
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Epoch seconds, the same clock the source judges staleness with."""
         ...

@@ -1,56 +1,55 @@
 """The authenticator: one answer to "who is this?" for HTTP clients and for EAs.
 
 Clients present the token; EAs present a MAC over a nonce keyed with the token's SHA-256 (the
-raw token never crosses the bridge). Both end at the same record, and both get the same
-reason words when refused, so the terminal can show "token expired" where a client sees
-``data.reason = "token_expired"``.
+raw token never crosses the bridge) plus the token's hint, by which a daemon that has not
+cached the record yet asks the authority for it. Both end at the same verified record, and both
+get the same reason words when refused, so the terminal can show "token expired" where a client
+sees ``data.reason = "token_expired"``.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
-import time
-from collections.abc import Callable
 
-from ea_bridge import AuthRefused, Hello, auth_mac
+from ea_bridge import AuthRefused, Hello, TerminalId, auth_mac
 
-from ..errors import Unauthorized
-from .records import Principal, RecordSource, TokenRecord
+from ..authority.records import SignedRecord
+from ..errors import Unauthorized, Unavailable
+from .records import Principal, RecordSource
 from .tokens import is_well_formed, token_sha256
 
 __all__ = ["Authenticator"]
 
 
 class Authenticator:
-    """Checks tokens and EA handshakes against a :class:`RecordSource`.
+    """Checks tokens and EA handshakes against a :class:`RecordSource` (the record cache).
 
     Args:
-        records: where token records come from.
-        wall_clock: epoch seconds, for expiry and revocation times (injected for tests).
+        records: where verified records come from; its ``clock`` judges expiry.
     """
 
-    def __init__(self, records: RecordSource, *,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, records: RecordSource) -> None:
         self.records = records
-        self._wall_clock = wall_clock
 
     async def authenticate(self, token: str | None) -> Principal:
         """The principal for a client's bearer token.
 
         Raises:
             Unauthorized: ``missing_token``, ``malformed_token``, ``invalid_token``,
-                ``token_revoked`` or ``token_expired``.
+                ``token_revoked``, ``token_expired`` or ``device_not_approved``.
+            Unavailable: ``authority_unreachable`` (nothing cached, no answer).
         """
         if not token:
             raise Unauthorized("missing_token", "An auth token is required")
         if not is_well_formed(token):
             raise Unauthorized("malformed_token", "The auth token is malformed")
         digest = token_sha256(token)
-        record = await self.records.find_by_hash(digest)
-        if record is None or not hmac.compare_digest(record.token_sha256, digest):
+        record = await self.records.find(token_sha256=digest)
+        if not hmac.compare_digest(record.token_sha256, digest):
             raise Unauthorized("invalid_token", "The auth token is not valid")
         self._check_live(record)
-        return Principal(record.token_id, record.terminal, record.scopes)
+        return self._principal(record)
 
     async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
         """Find the record whose token produced ``mac`` and check it may serve this terminal.
@@ -59,11 +58,16 @@ class Authenticator:
             The matching record's ``token_id``.
 
         Raises:
-            AuthRefused: ``invalid_token`` (no record matches), ``terminal_mismatch`` (the
-                token is bound to another login or server), ``token_revoked``,
-                ``token_expired``.
+            AuthRefused: ``invalid_token`` (no record matches), ``device_not_approved``,
+                ``authority_unreachable``, ``terminal_mismatch`` (the token is bound to
+                another login or server), ``token_revoked``, ``token_expired``.
         """
-        for record in await self.records.records():
+        try:
+            candidates = ([await self.records.find(token_hint=hello.token_hint)]
+                          if hello.token_hint else self.records.records())
+        except (Unauthorized, Unavailable) as exc:
+            raise AuthRefused(exc.reason, str(exc)) from None
+        for record in candidates:
             expected = auth_mac(bytes.fromhex(record.token_sha256), nonce, hello.login,
                                 hello.server)
             if hmac.compare_digest(expected, mac):
@@ -80,8 +84,13 @@ class Authenticator:
             raise AuthRefused(exc.reason, exc.message) from None
         return record.token_id
 
-    def _check_live(self, record: TokenRecord) -> None:
-        now = self._wall_clock()
+    def _principal(self, record: SignedRecord) -> Principal:
+        return Principal(record.token_id, TerminalId(record.login, record.server),
+                         record.scopes, record.risk,
+                         functools.partial(self.records.is_fresh, record.token_id))
+
+    def _check_live(self, record: SignedRecord) -> None:
+        now = self.records.clock()
         if record.revoked_at is not None and record.revoked_at <= now:
             raise Unauthorized("token_revoked", "The auth token has been revoked")
         if record.expires_at is not None and record.expires_at <= now:

@@ -458,6 +458,9 @@ async def order_send(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, An
     ``deduplicated``. Needs the token's ``trade`` scope."""
     if not ctx.principal.may_trade():
         raise Unauthorized("scope", "This token may not trade: it lacks the trade scope")
+    if not ctx.principal.fresh:  # the record was not refreshed lately: reads only
+        raise Unavailable("auth_stale", "The token authority has not confirmed this token "
+                          "recently; trading resumes when it answers again")
     params = parse(_SendParams, args, kwargs)
     return await ctx.trading.send(ctx, params.request)
 

@@ -1,10 +1,16 @@
-"""Fixtures that run the real daemon and the real emulated terminal on loopback, port 0."""
+"""Fixtures that run the real daemon and the real emulated terminal on loopback, port 0.
+
+The daemon runs in local mode: its embedded token authority (a real ``Authority`` on a SQLite
+file in ``tmp_path``) issues the tokens, and the record cache's clock is a :class:`FakeClock`
+so expiry and staleness are reached without sleeping.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +23,11 @@ from aiohttp import web
 from ea_bridge import Bridge, TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
-from gateway.auth import IssuedToken, LocalTokenStore
+from gateway.auth import MemorySecretStore, RecordCache
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.service import Authority
 from gateway.config import BridgeConfig, GatewayConfig, LoggingConfig, ServerConfig, WsConfig
-from gateway.keys import BRIDGE
+from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.listener import start_http
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
@@ -27,6 +35,28 @@ TERMINAL = TerminalId(LOGIN, SERVER)
 WAIT_S = 10.0  # upper bound for things that should happen at once
 #: Short heartbeats so a hung terminal is detected quickly in real time.
 HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S = 0.2, 0.6
+OWNER, OWNER_PASSWORD = "owner@example.com", "correct horse battery staple"
+
+
+class FakeClock:
+    """Epoch seconds that only move when told to (starts at the real time)."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A token issued by the authority: the plaintext (shown once) and its id."""
+
+    token: str
+    token_id: str
 
 
 @dataclass
@@ -37,13 +67,32 @@ class Daemon:
     runner: web.AppRunner
     http_port: int
     bridge: Bridge
-    store: LocalTokenStore
-    issued: IssuedToken
+    authority: Authority
+    issued: Issued
     session: aiohttp.ClientSession
+    clock: FakeClock
 
     @property
     def token(self) -> str:
         return self.issued.token
+
+    @property
+    def cache(self) -> RecordCache:
+        return self.app[RECORD_CACHE]
+
+    def issue(self, login: int = LOGIN, server: str = SERVER, *,
+              scopes: tuple[str, ...] = ("read", "trade"),
+              expires_in_s: int | None = None) -> Issued:
+        """Issue another token of the test owner through the embedded authority."""
+        issued = self.authority.issue_token(OWNER, login, server, scopes=scopes,
+                                            expires_in_s=expires_in_s)
+        return Issued(issued.token, issued.token_id)
+
+    async def revoke(self, token_id: str) -> bool:
+        """Revoke a token at the authority and let the daemon's cache see it (a refresh)."""
+        revoked = self.authority.revoke_token(OWNER, token_id)
+        await self.cache.refresh_once()
+        return revoked
 
     @property
     def rpc_url(self) -> str:
@@ -77,13 +126,16 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
         ws=WsConfig(**(ws or {})),
         bridge=BridgeConfig(port=0, heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
                             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S))
-    store = LocalTokenStore(data_dir / "tokens.sqlite3")
-    issued = store.issue(login=LOGIN, server=SERVER, owner_email="owner@example.com")
-    app = create_app(config, token_store=store)
+    clock = FakeClock()
+    authority = Authority.open(data_dir, RecordingMailer(), clock=clock)
+    authority.create_owner(OWNER, OWNER_PASSWORD)
+    first = authority.issue_token(OWNER, LOGIN, SERVER)
+    app = create_app(config, secret_store=MemorySecretStore(), authority=authority, clock=clock)
     runner, port = await start_http(app)
     try:
         async with aiohttp.ClientSession() as session:
-            yield Daemon(app, runner, port, app[BRIDGE], store, issued, session)
+            yield Daemon(app, runner, port, app[BRIDGE], authority,
+                         Issued(first.token, first.token_id), session, clock)
     finally:
         if runner.server is not None:  # a test may already have shut the daemon down
             await runner.cleanup()

@@ -135,10 +135,15 @@ async def _read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
 
 
 async def test_token_create_run_and_emulator_as_separate_processes(tmp_path: Path) -> None:
-    """The manual path: `token create`, `run -c`, `emulator --token`, then a call succeeds."""
+    """The manual path: `owner create`, `token create`, `run -c`, `emulator --token`, a call."""
     config = tmp_path / "config.toml"
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n[server]\nport = 0\n'
                       f'[bridge]\nport = 0\n', encoding="utf-8")
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "owner", "create", "-c", str(config), "--email",
+        "owner@example.com", env={**os.environ, "MTGW_OWNER_PASSWORD": "a long password"},
+        stdout=asyncio.subprocess.DEVNULL)
+    assert await owner.wait() == 0
     created = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "token", "-c", str(config), "create", "--login", "777",
         "--server", "Broker-Live", "--expires-in", "1d", stdout=asyncio.subprocess.PIPE)

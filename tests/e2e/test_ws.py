@@ -155,7 +155,7 @@ async def test_authenticate_by_first_message(daemon: Daemon, emulator: EmulatedT
 
 async def test_bad_first_message_token_is_refused_with_1008(daemon: Daemon) -> None:
     """A wrong token in the authenticate message gets -32004 with the reason, then close 1008."""
-    wrong = daemon.store.issue(login=LOGIN, server=SERVER).token[:-1] + "0"
+    wrong = daemon.issue(LOGIN, SERVER).token[:-1] + "0"
     async with connect(daemon, header=False) as client:
         response = await client.call("authenticate", {"token": wrong})
         assert response["error"]["code"] == -32004
@@ -212,7 +212,7 @@ async def test_revoked_token_closes_on_next_message(daemon: Daemon) -> None:
     """A token revoked mid-connection closes the socket with 1008 at the next message."""
     async with connect(daemon) as client:
         await client.result("subscribe", {"channel": "trades"})
-        assert daemon.store.revoke(daemon.issued.record.token_id)
+        assert await daemon.revoke(daemon.issued.token_id)
         await client.ws.send_str('{"jsonrpc":"2.0","id":9,"method":"ping"}')
         assert await client.close_code() == (1008, "token_revoked")
 
@@ -221,7 +221,7 @@ async def test_revoked_token_closes_a_listening_socket(tmp_path: Path) -> None:
     """A client that only listens is closed with 1008 by the periodic token re-check."""
     async with ws_daemon(tmp_path, token_recheck_s=0.1) as daemon, connect(daemon) as client:
         await client.result("subscribe", {"channel": "terminal"})
-        daemon.store.revoke(daemon.issued.record.token_id)
+        await daemon.revoke(daemon.issued.token_id)
         assert await client.close_code() == (1008, "token_revoked")
 
 
@@ -291,7 +291,7 @@ async def test_terminal_channel_and_ticks_survive_an_ea_reconnect(
 async def test_subscriptions_are_scoped_to_the_tokens_terminal(
         daemon: Daemon, emulator: EmulatedTerminal) -> None:
     """A client whose token is for another terminal gets none of this terminal's ticks."""
-    other = daemon.store.issue(login=999, server="Other-Broker")
+    other = daemon.issue(999, "Other-Broker")
     async with connect(daemon) as mine, connect(daemon, other.token) as theirs:
         await theirs.result("subscribe", {"channel": "ticks", "symbols": SYMBOLS})
         await theirs.result("subscribe", {"channel": "terminal"})

@@ -41,3 +41,21 @@ def test_secrets_in_arguments_and_tracebacks_are_masked() -> None:
     output = stream.getvalue()
     assert token not in output and "owner@example.org" not in output
     assert output.count("mtgw_[REDACTED]") == 2 and "ValueError" in output
+
+
+def test_named_approval_codes_are_masked_but_tickets_are_not() -> None:
+    """An 8-digit code is masked where it is named as a code, never a bare ticket number."""
+    text = redact('code=12345678 code: 2345 6789 {"code":"34567890"} verify 4567 8901 '
+                  'ticket 56789012 {"code": -32004}')
+    for secret in ("12345678", "2345 6789", "34567890", "4567 8901"):
+        assert secret not in text
+    assert "ticket 56789012" in text and '"code": -32004' in text
+
+
+def test_named_passwords_are_masked_quoted_or_not() -> None:
+    """Passwords in key=value, JSON and dict-repr forms are masked, blanks and escapes too."""
+    text = redact('password=hunter2&x=1 smtp_password=abc {"password": "my \\"pa ss", "a": 1} '
+                  "{'password': 'x y z'}")
+    for secret in ("hunter2", "abc", "pa ss", "x y z"):
+        assert secret not in text
+    assert "x=1" in text and '"a": 1' in text and text.count("[REDACTED]") == 4

@@ -1,0 +1,182 @@
+"""``python -m bench``: floors, the daemon, and every measurement, in one run.
+
+One run starts the floors (``bench.floors``: TCP echo and minimal aiohttp POST) and the
+daemon under test (``mtgateway demo``), then repeats, interleaved so that drift on the VM
+hits floor and daemon alike: TCP echo RTT; wrk c=1 on the floor then the daemon; the aiohttp
+client on both; wrk c=32 on both. Then the in-process dispatch cost, then the fan-out set-up
+(``mtgateway run`` + bench EA + subscriber process, see ``bench.fanout``). It prints a table
+of absolute figures and ratios, the targets met or missed, and writes everything as JSON.
+
+``--quick`` shortens everything (CI runs it to prove the harness; no speed is asserted) and
+never installs wrk: without wrk on PATH the wrk parts are skipped and the JSON says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .common import Pinning, Proc, free_port, proc_memory_kib, summarize_ns, wait_http
+from .dispatch import measure_dispatch
+from .fanout import run_fanout
+from .floors import HTTP_FLOOR_BODY, tcp_echo_rtts
+from .report import summarize, table, targets
+from .rpc import RPC_BODY, aiohttp_rtts, start_demo
+from .wrkrun import find_wrk, run_wrk
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="short run proving the harness works (CI); never installs wrk")
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"),
+                        help="where to write the results (default: bench-results.json)")
+    parser.add_argument("--reps", type=int, help="interleaved repetitions (default 3, quick 1)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    return parser
+
+
+def _plan(quick: bool, reps: int | None) -> dict[str, Any]:
+    if quick:
+        return {"reps": reps or 1, "wrk_s": 1, "aiohttp_n": 200, "tcp_n": 500,
+                "ns": (1, 10, 100), "lat_s": 0.5, "tp_s": 0.5, "storm_s": 1.0,
+                "dispatch_calls": 500}
+    return {"reps": reps or 3, "wrk_s": 5, "aiohttp_n": 3000, "tcp_n": 5000,
+            "ns": (1, 10, 100), "lat_s": 3.0, "tp_s": 3.0, "storm_s": 5.0,
+            "dispatch_calls": 5000}
+
+
+def _machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    return {"nproc": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "python": platform.python_version()}
+
+
+def _wait_tcp(port: int, proc: Proc, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if not proc.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"TCP floor did not start: {proc.stop()}") from None
+            time.sleep(0.05)
+
+
+async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
+                       log: Any) -> dict[str, Any]:
+    tcp_port, http_port = free_port(), free_port()
+    tcp = Proc(["-m", "bench.floors", "tcp", str(tcp_port)], pinning=pinning)
+    http = Proc(["-m", "bench.floors", "http", str(http_port)], pinning=pinning)
+    out: dict[str, Any] = {k: [] for k in (
+        "tcp_floor", "wrk_c1_floor", "wrk_c1_daemon", "aiohttp_c1_floor", "aiohttp_c1_daemon",
+        "wrk_c32_floor", "wrk_c32_daemon")}
+    demo = None
+    try:
+        _wait_tcp(tcp_port, tcp)
+        floor_url = f"http://127.0.0.1:{http_port}/rpc"
+        await wait_http(f"http://127.0.0.1:{http_port}/health", http)
+        demo = await start_demo(pinning)
+        log(f"floors and daemon up (demo pid {demo.proc.pid})")
+        for rep in range(plan["reps"]):
+            out["tcp_floor"].append(summarize_ns(tcp_echo_rtts(tcp_port, plan["tcp_n"])))
+            for conns in (1, 32):
+                if wrk is None:
+                    continue
+                for side, url, token, body in (("floor", floor_url, None, HTTP_FLOOR_BODY),
+                                               ("daemon", demo.rpc_url, demo.token, RPC_BODY)):
+                    out[f"wrk_c{conns}_{side}"].append(await run_wrk(
+                        wrk, url, body, connections=conns, duration_s=plan["wrk_s"],
+                        token=token))
+                if conns == 1:
+                    for side, url, token in (("floor", floor_url, None),
+                                             ("daemon", demo.rpc_url, demo.token)):
+                        out[f"aiohttp_c1_{side}"].append(summarize_ns(await aiohttp_rtts(
+                            url, RPC_BODY, plan["aiohttp_n"], token=token)))
+            if wrk is None:
+                for side, url, token in (("floor", floor_url, None),
+                                         ("daemon", demo.rpc_url, demo.token)):
+                    out[f"aiohttp_c1_{side}"].append(summarize_ns(await aiohttp_rtts(
+                        url, RPC_BODY, plan["aiohttp_n"], token=token)))
+            log(f"rpc rep {rep + 1}/{plan['reps']} done")
+        out["demo_memory_kib"] = proc_memory_kib(demo.proc.pid)
+    finally:
+        if demo is not None:
+            demo.stop()
+        tcp.stop()
+        http.stop()
+    return out
+
+
+async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    plan = _plan(args.quick, args.reps)
+    pinning = Pinning.choose(not args.no_pin)
+    pinning.pin_self()
+    wrk, wrk_note = find_wrk(allow_install=not (args.quick or args.no_install))
+    log(wrk_note)
+    started = time.monotonic()
+    raw: dict[str, Any] = {
+        "meta": {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                 "machine": _machine(), "pinning": pinning.describe(), "quick": args.quick,
+                 "plan": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
+                 "wrk": {"path": wrk, "note": wrk_note}},
+        "skipped": [] if wrk else ["wrk_c1", "wrk_c32"],
+    }
+    raw["rpc"] = await _rpc_section(plan, pinning, wrk, log)
+    raw["dispatch"] = await measure_dispatch(calls=plan["dispatch_calls"])
+    log("dispatch measured")
+    raw["fanout"] = await run_fanout(pinning, ns=plan["ns"], reps=plan["reps"],
+                                     lat_s=plan["lat_s"], tp_s=plan["tp_s"],
+                                     storm_s=plan["storm_s"])
+    log("fan-out measured")
+    raw["summary"] = summarize(raw)
+    raw["targets"] = targets(raw["summary"])
+    raw["meta"]["seconds"] = round(time.monotonic() - started, 1)
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+
+    def log(message: str) -> None:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    try:
+        import uvloop
+    except ImportError:
+        raw = asyncio.run(_run(args, log))
+    else:
+        raw = uvloop.run(_run(args, log))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2))
+    meta = raw["meta"]
+    print(f"MT Gateway benchmark {meta['date']} on {meta['machine']['nproc']} x "
+          f"{meta['machine']['cpu_model']} (pinning: {meta['pinning']}, quick: {meta['quick']})")
+    if raw["skipped"]:
+        print(meta["wrk"]["note"])
+    print(table(raw["summary"], raw["targets"]))
+    print(f"\nJSON written to {args.json} ({meta['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Tick fan-out, isolation from a stalled subscriber, and memory under a tick storm.
+
+Set-up (see ``bench.benchea`` for why a bench EA): ``mtgateway run -c <tmp config>`` in
+its own process, a token issued with ``mtgateway token create`` for the bench terminal,
+the bench EA (in this process) connected to its bridge port, and one subscriber process
+(``bench.subscribers``) with N WebSocket clients subscribed to the bench symbol. The
+daemon runs the shipped defaults except ``max_connections`` (raised to 512 so that 100
+subscribers fit) and logging at WARNING.
+
+Phases, per N in (1, 10, 100):
+
+* latency: 200 ticks/s, one row per EA event, for a few seconds; per delivered message the
+  subscriber records ``monotonic_ns() - stamp`` (EA send → parsed by the subscriber);
+* throughput: the EA offers ``min(50k, 300k / N)`` ticks/s (more than the daemon and the
+  subscriber process can take on 2 cores), so delivered messages/s is the capacity;
+  slow-client conflation may drop ticks, and what counts is what arrived.
+
+Isolation: 10 subscribers at 200 ticks/s without, then with, one stalled subscriber (a raw
+socket that completes the upgrade, subscribes, then never reads, with a 4 KiB receive
+buffer); the others' p99 should move by less than 20 %. Storm: the same with the EA at 5k
+ticks/s; the daemon's RSS is sampled every 100 ms from /proc and its peak (VmHWM) read at
+the end: bounded means the RSS stops growing once the stalled socket's buffers are full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from .benchea import BenchEA, connect_bench_ea, push_ticks
+from .common import ROOT, Pinning, Proc, free_port, proc_memory_kib, wait_http
+
+__all__ = ["FanoutDaemon", "Stalled", "Subscribers", "run_fanout"]
+
+LOGIN: Final = 7000001
+SERVER: Final = "Bench-Server"
+SYMBOL: Final = "GBPUSD"
+OWNER: Final = "bench@example.com"
+LATENCY_RATE_HZ: Final = 200.0
+STORM_RATE_HZ: Final = 5000.0
+
+
+class FanoutDaemon:
+    """``mtgateway run`` with a temporary config and token store, and its bench EA."""
+
+    def __init__(self, pinning: Pinning) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="mtgw-bench-run-")
+        base = Path(self._dir.name)
+        self.http_port, self.bridge_port = free_port(), free_port()
+        config = base / "config.toml"
+        config.write_text(
+            f'data_dir = "{base / "data"}"\n'
+            f"[server]\nport = {self.http_port}\nmax_connections = 512\n"
+            f"[bridge]\nport = {self.bridge_port}\n"
+            f'[logging]\nlevel = "WARNING"\n')
+        self.token = _create_token(config)
+        self.proc = Proc(["-m", "gateway", "run", "-c", str(config)], pinning=pinning)
+        self.ea: BenchEA | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http_port}/ws"
+
+    async def start(self) -> None:
+        await wait_http(f"http://127.0.0.1:{self.http_port}/health", self.proc)
+        self.ea = await connect_bench_ea(self.bridge_port, self.token, LOGIN, SERVER)
+
+    def memory(self) -> dict[str, int]:
+        return proc_memory_kib(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.ea is not None:
+            self.ea.close()
+        self.proc.stop()
+        self._dir.cleanup()
+
+
+def _create_token(config: Path) -> str:
+    """Issue the bench terminal's token the public way: ``mtgateway owner create`` (local
+    authority; the password comes from the environment) then ``mtgateway token create``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MTGW_OWNER_PASSWORD=os.urandom(12).hex())
+    for action in (["owner", "-c", str(config), "create", "--email", OWNER],
+                   ["token", "-c", str(config), "create", "--login", str(LOGIN), "--server",
+                    SERVER, "--email", OWNER]):
+        done = subprocess.run(  # noqa: S603 - our own interpreter and CLI
+            [sys.executable, "-m", "gateway", *action], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            break
+    for line in done.stdout.splitlines():
+        if line.startswith("token:"):
+            return line.split(":", 1)[1].strip()
+    raise RuntimeError(f"mtgateway token create failed: {done.stdout}{done.stderr}"[-1500:])
+
+
+class Subscribers:
+    """The subscriber child process (``bench.subscribers``) and its command protocol."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    @classmethod
+    async def start(cls, daemon: FanoutDaemon, n: int, timeout_s: float = 30.0) -> Subscribers:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.subscribers", daemon.ws_url, SYMBOL, str(n), cwd=ROOT,
+            env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        subs = cls(proc)
+        await subs._send(daemon.token)
+        async with asyncio.timeout(timeout_s):
+            line = await subs._line()
+        if line != "READY":
+            raise RuntimeError(f"subscribers did not start: {line!r}")
+        return subs
+
+    async def _send(self, line: str) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(line.encode() + b"\n")
+        await self._proc.stdin.drain()
+
+    async def _line(self) -> str:
+        assert self._proc.stdout is not None
+        return (await self._proc.stdout.readline()).decode().strip()
+
+    async def measure(self, ea: BenchEA, rate_hz: float, duration_s: float) -> dict[str, Any]:
+        """One phase: start recording, push for ``duration_s``, stop, read the summary."""
+        await self._send("start")
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        sent = await push_ticks(ea, SYMBOL, rate_hz, duration_s)
+        offered_s = time.monotonic() - started
+        await self._send("stop")
+        async with asyncio.timeout(30):
+            summary: dict[str, Any] = orjson.loads(await self._line())
+        span = max(summary["span_s"] - 0.05, offered_s)
+        summary.update(sent=sent, offered_rate=sent / offered_s,
+                       delivered_per_s=summary["count"] / span if span > 0 else 0.0)
+        return summary
+
+    async def close(self) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._send("quit")
+        try:
+            async with asyncio.timeout(10):
+                await self._proc.wait()
+        except TimeoutError:
+            self._proc.kill()
+            await self._proc.wait()
+
+
+class Stalled:
+    """A subscriber that completes the upgrade, subscribes, and never reads again."""
+
+    def __init__(self, daemon: FanoutDaemon) -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", daemon.http_port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{daemon.http_port}\r\n"
+                      f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                      f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {daemon.token}\r\n"
+                      f"\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(1)
+            if not chunk:
+                raise RuntimeError("stalled subscriber: upgrade refused")
+            head += chunk
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"stalled subscriber: {head[:100]!r}")
+        payload = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                                "params": {"channel": "ticks", "symbols": [SYMBOL]}})
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+        self.sock = sock
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def _fanout_n(daemon: FanoutDaemon, n: int, lat_s: float, tp_s: float) -> dict[str, Any]:
+    assert daemon.ea is not None
+    subs = await Subscribers.start(daemon, n)
+    try:
+        latency = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s)
+        throughput = await subs.measure(daemon.ea, min(50_000.0, 300_000.0 / n), tp_s)
+    finally:
+        await subs.close()
+    return {"n": n, "latency": latency, "throughput": throughput}
+
+
+async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float) -> dict[str, Any]:
+    assert daemon.ea is not None
+    subs = await Subscribers.start(daemon, 10)
+    try:
+        baseline = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s)
+        stalled = Stalled(daemon)
+        try:
+            await asyncio.sleep(0.2)
+            with_stalled = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s)
+            before = daemon.memory()
+            samples: list[int] = []
+
+            async def sample() -> None:
+                while True:
+                    samples.append(daemon.memory().get("VmRSS", 0))
+                    await asyncio.sleep(0.1)
+
+            sampler = asyncio.create_task(sample())
+            storm = await subs.measure(daemon.ea, STORM_RATE_HZ, storm_s)
+            sampler.cancel()
+            after = daemon.memory()
+        finally:
+            stalled.close()
+    finally:
+        await subs.close()
+    half = samples[len(samples) // 2:] or [0]
+    return {
+        "baseline": baseline, "with_stalled": with_stalled,
+        "p99_change": (with_stalled["p99_us"] / baseline["p99_us"] - 1)
+        if baseline["p99_us"] else None,
+        "storm": {"rate_hz": STORM_RATE_HZ, "seconds": storm_s, "subscribers": storm,
+                  "rss_kib_before": before.get("VmRSS"), "rss_kib_max": max(samples or [0]),
+                  "rss_kib_after": after.get("VmRSS"),
+                  "rss_kib_growth_second_half": max(half) - min(half),
+                  "hwm_kib": after.get("VmHWM")},
+    }
+
+
+async def run_fanout(pinning: Pinning, *, ns: tuple[int, ...], reps: int, lat_s: float,
+                     tp_s: float, storm_s: float) -> dict[str, Any]:
+    """Every fan-out phase against one daemon; repetitions interleave the N values."""
+    daemon = FanoutDaemon(pinning)
+    try:
+        await daemon.start()
+        runs: dict[int, list[dict[str, Any]]] = {n: [] for n in ns}
+        for _ in range(reps):
+            for n in ns:
+                runs[n].append(await _fanout_n(daemon, n, lat_s, tp_s))
+        isolation = await _isolation(daemon, lat_s, storm_s)
+        memory = daemon.memory()
+    finally:
+        daemon.stop()
+    return {"runs": {str(n): r for n, r in runs.items()}, "isolation": isolation,
+            "daemon_memory_kib": memory}

@@ -1,0 +1,134 @@
+"""The WebSocket subscriber process: N sockets in one process, every message parsed.
+
+Run by ``bench.fanout`` as ``python -m bench.subscribers URL SYMBOL N`` with the token on
+stdin's first line (never on a command line). It opens N aiohttp WebSocket connections to
+``/ws`` (bearer token on the upgrade), subscribes each to ``ticks`` for SYMBOL, prints
+``READY``, then obeys one command per stdin line:
+
+* ``start``: reset the counters and start recording;
+* ``stop``: wait until the stream has been quiet for 150 ms (at most 5 s), then print one
+  JSON line: messages delivered, the time from ``start`` to the last message, and the
+  latency percentiles (``monotonic_ns() - volume`` after orjson has parsed the message, the
+  bench EA having put its send time in ``volume``);
+* ``quit``: close everything and exit.
+
+Every message is parsed with orjson, as a real client would, so the figures include the
+client's own cost. The process is pinned to the client CPU by inheritance from the bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import orjson
+
+__all__ = ["main"]
+
+_QUIET_S = 0.15
+_MAX_WAIT_S = 5.0
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.recording = False
+        self.count = 0
+        self.latencies: list[int] = []
+        self.t0 = 0
+        self.last = 0
+        self.conflated = 0
+
+
+async def _reader(ws: Any, stats: _Stats) -> None:
+    import aiohttp
+
+    async for msg in ws:
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            break
+        data = orjson.loads(msg.data)
+        params = data.get("params")
+        if params is None or not stats.recording:
+            continue
+        now = time.monotonic_ns()
+        stats.count += 1
+        stats.last = now
+        stats.latencies.append(now - params["volume"])
+        stats.conflated += params.get("conflated", 0)
+
+
+def _summary(stats: _Stats) -> dict[str, Any]:
+    lat = sorted(stats.latencies)
+
+    def pct(q: float) -> float:
+        if not lat:
+            return float("nan")
+        return lat[min(len(lat) - 1, max(0, round(q / 100 * len(lat) + 0.5) - 1))] / 1000
+
+    span_s = (stats.last - stats.t0) / 1e9 if stats.count else 0.0
+    return {"count": stats.count, "span_s": span_s, "conflated": stats.conflated,
+            "p50_us": pct(50), "p99_us": pct(99), "max_us": (lat[-1] / 1000) if lat else None}
+
+
+async def _run(url: str, symbol: str, n: int, token: str) -> None:
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    stats = _Stats()
+    async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            headers={"Authorization": f"Bearer {token}"}) as session:
+        sockets = [await session.ws_connect(url, max_msg_size=0) for _ in range(n)]
+        for i, ws in enumerate(sockets):
+            await ws.send_str(orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "subscribe",
+                                            "params": {"channel": "ticks",
+                                                       "symbols": [symbol]}}).decode())
+        for ws in sockets:  # the subscribe answers come before any tick of the bench
+            msg = await ws.receive(timeout=10)
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                raise RuntimeError(f"subscribe failed: {msg.type.name} {msg.data!r}")
+            reply = orjson.loads(msg.data)
+            if "result" not in reply:
+                raise RuntimeError(f"subscribe failed: {reply}")
+        readers = [asyncio.create_task(_reader(ws, stats)) for ws in sockets]
+        print("READY", flush=True)
+        while line := (await stdin.readline()).decode().strip():
+            if line == "start":
+                stats.count, stats.latencies, stats.conflated = 0, [], 0
+                stats.t0 = stats.last = time.monotonic_ns()
+                stats.recording = True
+            elif line == "stop":
+                deadline = time.monotonic() + _MAX_WAIT_S
+                while time.monotonic() < deadline:
+                    seen = stats.count
+                    await asyncio.sleep(_QUIET_S)
+                    if stats.count == seen:
+                        break
+                stats.recording = False
+                print(orjson.dumps(_summary(stats)).decode(), flush=True)
+            elif line == "quit":
+                break
+        for ws in sockets:
+            await ws.close()
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+def main(argv: list[str]) -> int:
+    url, symbol, n = argv[0], argv[1], int(argv[2])
+    token = sys.stdin.readline().strip()
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_run(url, symbol, n, token))
+    else:
+        uvloop.run(_run(url, symbol, n, token))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

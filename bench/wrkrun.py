@@ -1,0 +1,85 @@
+"""wrk, the C load generator: found on PATH or installed from Debian, driven with a Lua script.
+
+Why wrk: the aiohttp client costs ~65 us per request more than wrk and caps near 20k req/s at
+32-way concurrency whatever the server does (``/work/shared/spec/performance.md``), so
+throughput and the headline latency ratios are measured with wrk. The Lua ``done`` hook prints
+the exact percentiles from wrk's HdrHistogram (microseconds) instead of the rounded table of
+``--latency``.
+
+Installation policy: use ``wrk`` from PATH; if absent, ``apt-get install -y wrk`` only when
+running as root and not in ``--quick`` mode; otherwise the wrk parts are skipped and the JSON
+says why. CI (``--quick``) never fails for a missing wrk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["find_wrk", "run_wrk"]
+
+_LUA = """
+wrk.method = "POST"
+wrk.body = [[%(body)s]]
+wrk.headers["Content-Type"] = "application/json"
+%(auth)s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH %%d %%d %%.1f %%.1f %%.1f %%.1f %%d %%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.mean, latency.max, e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def find_wrk(*, allow_install: bool) -> tuple[str | None, str]:
+    """The wrk executable (or None) and a note saying how it was found or why not."""
+    path = shutil.which("wrk")
+    if path:
+        return path, f"found {path}"
+    if not allow_install:
+        return None, "wrk not found: skipped (install it with apt-get install wrk)"
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None, "wrk not found: skipped (not root or no apt-get; apt-get install wrk)"
+    for cmd in (["apt-get", "install", "-y", "wrk"], ["apt-get", "update"],
+                ["apt-get", "install", "-y", "wrk"]):
+        subprocess.run(cmd, check=False, capture_output=True, timeout=600)  # noqa: S603
+        path = shutil.which("wrk")
+        if path:
+            return path, f"installed {path} with apt-get"
+    return None, "wrk not found: skipped (apt-get install wrk failed)"
+
+
+async def run_wrk(wrk: str, url: str, body: bytes, *, connections: int, duration_s: float,
+                  token: str | None = None) -> dict[str, Any]:
+    """One wrk run (one thread) POSTing ``body``; requests/s and latency in microseconds.
+
+    Raises:
+        RuntimeError: wrk failed or its summary line is missing.
+    """
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    script = _LUA % {"body": body.decode(), "auth": auth}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+        script_path = Path(fh.name)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration_s))}s", "--timeout", "5s",
+            "-s", str(script_path), url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+    finally:
+        os.unlink(script_path)
+    for line in out.decode().splitlines():
+        if line.startswith("BENCH "):
+            requests, dur_us, p50, p99, mean, mx, sock_err, status_err = line.split()[1:]
+            return {"connections": connections, "requests": int(requests),
+                    "rps": int(requests) / (int(dur_us) / 1e6), "p50_us": float(p50),
+                    "p99_us": float(p99), "mean_us": float(mean), "max_us": float(mx),
+                    "socket_errors": int(sock_err), "non_2xx": int(status_err)}
+    raise RuntimeError(f"wrk gave no summary: {out.decode()[-500:]} {err.decode()[-500:]}")

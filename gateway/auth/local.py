@@ -1,0 +1,81 @@
+"""Local mode: the embedded authority and this daemon are one machine.
+
+``docs/authority.md``: in ``local`` mode the daemon's own device is approved for the local
+owners at start. Owners can be added while the daemon runs (``mtgateway owner create`` in
+another process, on the same database), so :class:`SelfApprovingAuthority` re-applies that
+approval before each lookup instead of only once: whoever can write ``authority.sqlite3`` owns
+this authority anyway, and a lookup is a cache miss, which is rare. Every other call passes
+through unchanged, and the records are still signed and verified like remote ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from email.message import EmailMessage
+from typing import Any
+
+from ..authority.api import (
+    DeviceInfo,
+    DeviceStatus,
+    LookupAnswer,
+    ResendAnswer,
+    VerifyAnswer,
+)
+from ..authority.records import AuthorityKey
+from ..authority.service import Authority
+
+__all__ = ["NoMailer", "SelfApprovingAuthority"]
+
+log = logging.getLogger("gateway.auth.local")
+
+
+class NoMailer:
+    """The embedded authority's mailer: local mode approves its own device, so no approval
+    mail is ever due; if one were, it is dropped with a warning rather than sent nowhere."""
+
+    from_address = "mtgateway@localhost"
+
+    async def send(self, message: EmailMessage) -> None:
+        """Drop the message (its subject only is logged: the body may hold a code)."""
+        log.warning("local mode has no mail server; not sent: %r", message["Subject"])
+
+
+class SelfApprovingAuthority:
+    """An :class:`~gateway.authority.api.AuthorityAPI` over an embedded :class:`Authority`
+    that keeps ``device`` approved for every owner."""
+
+    def __init__(self, authority: Authority, device: DeviceInfo) -> None:
+        self.authority = authority
+        self._device = device
+        authority.local_device_auto_approve(device.device_id, device.public_key)
+
+    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
+                     token_hint: str | None = None, device_name: str = "",
+                     os: str = "") -> LookupAnswer:
+        """Approve this machine for any new owner, then look up."""
+        if device == self._device:
+            self.authority.local_device_auto_approve(device.device_id, device.public_key)
+        return await self.authority.lookup(device, token_sha256=token_sha256,
+                                           token_hint=token_hint, device_name=device_name, os=os)
+
+    async def refresh(self, device: DeviceInfo,
+                      token_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Pass-through."""
+        return await self.authority.refresh(device, token_ids)
+
+    async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
+        """Pass-through."""
+        return await self.authority.verify_device(device, code)
+
+    async def resend(self, device: DeviceInfo) -> ResendAnswer:
+        """Pass-through."""
+        return await self.authority.resend(device)
+
+    async def device_status(self, device: DeviceInfo) -> DeviceStatus:
+        """Pass-through."""
+        return await self.authority.device_status(device)
+
+    async def public_keys(self) -> list[AuthorityKey]:
+        """Pass-through."""
+        return await self.authority.public_keys()

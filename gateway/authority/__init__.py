@@ -1,0 +1,59 @@
+"""The token authority: owners, tokens, accounts, devices and their approval, signed records.
+
+It runs embedded in the daemon (local mode) or behind ``mtgateway console`` (HTTP); the
+daemon talks to either through :class:`AuthorityAPI`. ``records`` is pure and is what a
+device needs to check what the authority hands it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .api import (
+    AuthorityAPI,
+    AuthorityRefused,
+    AuthorityUnreachable,
+    DeviceInfo,
+    DeviceStatus,
+    IssuedToken,
+    LookupAnswer,
+    ResendAnswer,
+    VerifyAnswer,
+)
+from .records import (
+    AuthorityKey,
+    AuthoritySigner,
+    RecordRejected,
+    RiskPolicy,
+    SignedRecord,
+    canonical_json,
+    device_id_for,
+    verify_signed_record,
+)
+
+__all__ = [
+    "AuthorityAPI",
+    "AuthorityRefused",
+    "AuthorityUnreachable",
+    "DeviceInfo",
+    "DeviceStatus",
+    "IssuedToken",
+    "LookupAnswer",
+    "ResendAnswer",
+    "VerifyAnswer",
+    "AuthorityKey",
+    "AuthoritySigner",
+    "RecordRejected",
+    "RiskPolicy",
+    "SignedRecord",
+    "canonical_json",
+    "device_id_for",
+    "verify_signed_record",
+]
+
+if TYPE_CHECKING:  # mypy proves both authorities implement the protocol the daemon uses
+    from .client import RemoteAuthority
+    from .service import Authority
+
+    def _implements(embedded: Authority, remote: RemoteAuthority) -> list[AuthorityAPI]:
+        return [embedded, remote]

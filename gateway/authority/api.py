@@ -1,0 +1,130 @@
+"""What the daemon asks the authority, whether it is embedded or across HTTP.
+
+:class:`AuthorityAPI` is the device-facing half of the authority. The embedded
+:class:`~gateway.authority.service.Authority` and the HTTP
+:class:`~gateway.authority.client.RemoteAuthority` both implement it, so the daemon's record
+cache is written once against this protocol. Records travel as their signed envelopes (plain
+dicts): the daemon verifies them itself with
+:func:`~gateway.authority.records.verify_signed_record`, whichever path they came by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from ..errors import Unavailable
+from .records import AuthorityKey
+
+__all__ = [
+    "AuthorityAPI",
+    "AuthorityRefused",
+    "AuthorityUnreachable",
+    "DeviceInfo",
+    "DeviceStatus",
+    "IssuedToken",
+    "LookupAnswer",
+    "ResendAnswer",
+    "VerifyAnswer",
+]
+
+
+class AuthorityUnreachable(Unavailable):
+    """The authority did not answer (network, timeout, 5xx): ``-32014`` at the daemon."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("authority_unreachable", message)
+
+
+class AuthorityRefused(Exception):
+    """The authority answered with an error: HTTP ``status`` and the contract's ``reason``."""
+
+    def __init__(self, status: int, reason: str, message: str = "",
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.extra = extra or {}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A device as the authority sees it: its id and raw 32-byte Ed25519 public key."""
+
+    device_id: str
+    public_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LookupAnswer:
+    """``ok`` with a signed record envelope, ``pending`` (approval asked) or ``unknown``."""
+
+    status: Literal["ok", "pending", "unknown"]
+    record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyAnswer:
+    """``approved``, or not with the reason word and, for ``wrong_code``, the tries left."""
+
+    status: Literal["approved", "rejected"]
+    reason: str | None = None
+    tries_left: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResendAnswer:
+    """``sent``, ``resend_limited`` (retry after ``retry_after_s``) or
+    ``no_pending_approval``."""
+
+    status: Literal["sent", "resend_limited", "no_pending_approval"]
+    retry_after_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """The device's approvals: ``(masked owner e-mail, status)`` pairs."""
+
+    device_id: str
+    approvals: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new token: ``token`` is shown once; ``record`` is its listing (no secrets)."""
+
+    token: str
+    token_id: str
+    record: dict[str, Any]
+
+
+class AuthorityAPI(Protocol):
+    """The device-facing calls; see ``docs/authority.md`` for each answer's meaning."""
+
+    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
+                     token_hint: str | None = None, device_name: str = "",
+                     os: str = "") -> LookupAnswer:
+        """Find a token's record for this device (exactly one of sha256/hint)."""
+        ...
+
+    async def refresh(self, device: DeviceInfo,
+                      token_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Current signed records of these tokens; unknown or unapproved ones omitted."""
+        ...
+
+    async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
+        """Complete a pending approval with the e-mailed code."""
+        ...
+
+    async def resend(self, device: DeviceInfo) -> ResendAnswer:
+        """Send a new code for this device's pending approvals (voiding the old one)."""
+        ...
+
+    async def device_status(self, device: DeviceInfo) -> DeviceStatus:
+        """Which owners have approved this device."""
+        ...
+
+    async def public_keys(self) -> list[AuthorityKey]:
+        """The authority's signing keys (the daemon pins one by ``kid``)."""
+        ...

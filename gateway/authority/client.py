@@ -1,0 +1,232 @@
+"""The daemon's (and the CLI's) HTTP client for ``mtgateway console``.
+
+:class:`RemoteAuthority` implements :class:`~gateway.authority.api.AuthorityAPI` over the
+console's device endpoints, signing every call with the device key it is given, so the daemon
+treats an embedded and a remote authority alike. It also offers the owner endpoints (HTTP
+Basic with the owner's e-mail and password) for the CLI in remote mode.
+
+Failures are split the way the daemon must react to them: no answer, a timeout or a 5xx is
+:class:`~gateway.authority.api.AuthorityUnreachable` (serve from the cache; ``-32014`` if there
+is nothing cached); a 4xx is :class:`~gateway.authority.api.AuthorityRefused` with the
+console's reason word. Records are returned as received; the caller verifies them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .api import (
+    AuthorityRefused,
+    AuthorityUnreachable,
+    DeviceInfo,
+    DeviceStatus,
+    IssuedToken,
+    LookupAnswer,
+    ResendAnswer,
+    VerifyAnswer,
+)
+from .proofs import device_info, device_proof_headers
+from .records import AuthorityKey
+
+__all__ = ["RemoteAuthority"]
+
+
+def _basic(email: str, password: str) -> str:
+    """HTTP Basic in UTF-8 (aiohttp's ``BasicAuth`` is deprecated and latin-1 by default)."""
+    return "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode("ascii")
+
+
+class RemoteAuthority:
+    """Talks to a console at ``base_url`` (e.g. ``http://127.0.0.1:8720``) as one device."""
+
+    def __init__(self, base_url: str, private_key: Ed25519PrivateKey, *,
+                 timeout_s: float = 10.0, clock: Callable[[], float] = time.time,
+                 session: aiohttp.ClientSession | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._prefix = urlsplit(self.base_url).path
+        self._key = private_key
+        self.device = device_info(private_key)
+        self._clock = clock
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session = session
+        self._own_session = session is None
+
+    async def __aenter__(self) -> RemoteAuthority:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session if this client made it."""
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def _call(self, method: str, path: str, body: Any = None, *, signed: bool = False,
+                    owner: tuple[str, str] | None = None,
+                    ok: Sequence[int] = (200, 201)) -> tuple[int, dict[str, Any]]:
+        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if signed:
+            headers.update(device_proof_headers(self._key, method, self._prefix + path, data,
+                                                self._clock()))
+        if owner is not None:
+            headers["Authorization"] = _basic(*owner)
+        try:
+            async with self._http().request(method, self.base_url + path, data=data or None,
+                                            headers=headers, timeout=self._timeout) as response:
+                status = response.status
+                text = await response.text()
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise AuthorityUnreachable(f"authority unreachable: {type(exc).__name__}") from exc
+        if status >= 500:
+            raise AuthorityUnreachable(f"authority answered HTTP {status}")
+        try:
+            answer = json.loads(text) if text else {}
+        except ValueError as exc:
+            raise AuthorityUnreachable("authority answered something that is not JSON") from exc
+        if not isinstance(answer, dict):
+            raise AuthorityUnreachable("authority answered a JSON value that is not an object")
+        if status not in ok:
+            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            assert isinstance(error, dict)  # noqa: S101 - narrowed above
+            extra = {k: v for k, v in error.items() if k not in ("code", "reason", "message")}
+            raise AuthorityRefused(status, str(error.get("reason", "error")),
+                                   str(error.get("message", "")), extra)
+        return status, answer
+
+    def _check(self, device: DeviceInfo) -> None:
+        if device != self.device:
+            raise ValueError("this client signs as another device")
+
+    # -- device endpoints (AuthorityAPI) -------------------------------------------------
+
+    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
+                     token_hint: str | None = None, device_name: str = "",
+                     os: str = "") -> LookupAnswer:
+        """``POST /v1/records/lookup``."""
+        self._check(device)
+        body: dict[str, Any] = {"device_name": device_name, "os": os}
+        if token_sha256 is not None:
+            body["token_sha256"] = token_sha256
+        if token_hint is not None:
+            body["token_hint"] = token_hint
+        _, answer = await self._call("POST", "/v1/records/lookup", body, signed=True)
+        status = answer.get("status")
+        if status == "ok" and isinstance(answer.get("record"), dict):
+            return LookupAnswer("ok", answer["record"])
+        if status in ("pending", "unknown"):
+            return LookupAnswer(status)
+        raise AuthorityUnreachable("authority answered a lookup without a status")
+
+    async def refresh(self, device: DeviceInfo,
+                      token_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """``POST /v1/records/refresh``."""
+        self._check(device)
+        _, answer = await self._call("POST", "/v1/records/refresh",
+                                     {"token_ids": list(token_ids)}, signed=True)
+        records = answer.get("records")
+        return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+
+    async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
+        """``POST /v1/device/verify``; a refused code is an answer, not an exception."""
+        self._check(device)
+        try:
+            await self._call("POST", "/v1/device/verify", {"code": code}, signed=True)
+        except AuthorityRefused as exc:
+            if exc.status != 400:
+                raise
+            tries = exc.extra.get("tries_left")
+            return VerifyAnswer("rejected", exc.reason, tries if isinstance(tries, int) else None)
+        return VerifyAnswer("approved")
+
+    async def resend(self, device: DeviceInfo) -> ResendAnswer:
+        """``POST /v1/device/resend``."""
+        self._check(device)
+        try:
+            await self._call("POST", "/v1/device/resend", {}, signed=True)
+        except AuthorityRefused as exc:
+            if exc.status == 429:
+                retry = exc.extra.get("retry_after_s")
+                return ResendAnswer("resend_limited", retry if isinstance(retry, int) else 60)
+            if exc.reason == "no_pending_approval":
+                return ResendAnswer("no_pending_approval")
+            raise
+        return ResendAnswer("sent")
+
+    async def device_status(self, device: DeviceInfo) -> DeviceStatus:
+        """``GET /v1/device/status``."""
+        self._check(device)
+        _, answer = await self._call("GET", "/v1/device/status", signed=True)
+        approvals = answer.get("approvals")
+        pairs = tuple((str(a.get("owner")), str(a.get("status")))
+                      for a in (approvals if isinstance(approvals, list) else [])
+                      if isinstance(a, dict))
+        return DeviceStatus(self.device.device_id, pairs)
+
+    async def public_keys(self) -> list[AuthorityKey]:
+        """``GET /v1/keys`` (the daemon pins the one it trusts; this only lists them)."""
+        _, answer = await self._call("GET", "/v1/keys")
+        keys = answer.get("keys")
+        return [AuthorityKey.from_base64(str(k["public_key"]))
+                for k in (keys if isinstance(keys, list) else [])
+                if isinstance(k, Mapping) and k.get("alg") == "Ed25519"]
+
+    # -- owner endpoints (CLI in remote mode) --------------------------------------------
+
+    async def issue_token(self, email: str, password: str, login: int, server: str,
+                          scopes: Sequence[str] | None = None,
+                          expires_in_s: int | None = None) -> IssuedToken:
+        """``POST /v1/tokens``: the token is in the answer, once."""
+        body: dict[str, Any] = {"login": login, "server": server}
+        if scopes is not None:
+            body["scopes"] = list(scopes)
+        if expires_in_s is not None:
+            body["expires_in_s"] = expires_in_s
+        _, answer = await self._call("POST", "/v1/tokens", body, owner=(email, password))
+        return IssuedToken(str(answer["token"]), str(answer["token_id"]), dict(answer["record"]))
+
+    async def list_tokens(self, email: str, password: str) -> list[dict[str, Any]]:
+        """``GET /v1/tokens``."""
+        _, answer = await self._call("GET", "/v1/tokens", owner=(email, password))
+        return list(answer.get("tokens", []))
+
+    async def revoke_token(self, email: str, password: str, token_id: str) -> bool:
+        """``DELETE /v1/tokens/{id}``; ``False`` if there is no such token of this owner."""
+        status, _ = await self._call("DELETE", f"/v1/tokens/{token_id}",
+                                     owner=(email, password), ok=(200, 404))
+        return status == 200
+
+    async def register_account(self, email: str, password: str,
+                               registration: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/accounts`` with the fields of ``seed-register-account``."""
+        _, answer = await self._call("POST", "/v1/accounts", dict(registration),
+                                     owner=(email, password))
+        return answer
+
+    async def list_devices(self, email: str, password: str) -> list[dict[str, Any]]:
+        """``GET /v1/devices``."""
+        _, answer = await self._call("GET", "/v1/devices", owner=(email, password))
+        return list(answer.get("devices", []))
+
+    async def revoke_device(self, email: str, password: str, device_id: str) -> bool:
+        """``DELETE /v1/devices/{id}``; ``False`` if the owner never saw that device."""
+        status, _ = await self._call("DELETE", f"/v1/devices/{device_id}",
+                                     owner=(email, password), ok=(200, 404))
+        return status == 200

@@ -1,0 +1,159 @@
+"""Device approval as a pure state machine: codes, their lifetime, tries and resend limits.
+
+Kept free of I/O so every rule of ``docs/authority.md`` ("Device approval") can be tested
+with a fake clock: the store persists :class:`Approval` values and the send history, the
+service wires them to e-mail. The numbers are security.md's: an 8-digit code living 10 min,
+5 wrong tries void it, a resend ≥ 60 s after the last and ≤ 5 per hour per device, ≤ 10 codes
+a day per owner, a new code voids the old. Only an HMAC of the code is kept, bound to the device
+and to the approval, so a leaked database row neither reveals the code nor works elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Literal
+
+__all__ = [
+    "CODE_TTL_S",
+    "CODES_PER_DAY_PER_OWNER",
+    "MAX_TRIES",
+    "RESEND_MIN_INTERVAL_S",
+    "RESENDS_PER_HOUR_PER_DEVICE",
+    "Approval",
+    "SendDecision",
+    "VerifyOutcome",
+    "check_send",
+    "code_mac",
+    "format_code",
+    "has_live_code",
+    "issue_code",
+    "new_code",
+    "normalize_code",
+    "verify_code",
+]
+
+CODE_TTL_S: Final = 600
+MAX_TRIES: Final = 5
+RESEND_MIN_INTERVAL_S: Final = 60
+RESENDS_PER_HOUR_PER_DEVICE: Final = 5
+CODES_PER_DAY_PER_OWNER: Final = 10
+_HOUR: Final = 3600
+_DAY: Final = 86400
+_CODE_RE: Final = re.compile(r"^\d{8}$")
+
+ApprovalStatus = Literal["pending", "approved", "revoked"]
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One (owner, device) approval and its current code, if any (as an HMAC only)."""
+
+    approval_id: str
+    owner_email: str
+    device_id: str
+    status: ApprovalStatus
+    created_at: int
+    code_mac: str | None = None
+    code_issued_at: int | None = None
+    tries_left: int = 0
+    approved_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendDecision:
+    """Whether a code may be sent now, and if not, in how many seconds."""
+
+    allowed: bool
+    retry_after_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOutcome:
+    """A verification's answer; ``reason`` is the contract's word when not approved."""
+
+    approved: bool
+    reason: str | None = None
+    tries_left: int | None = None
+
+
+def new_code(randbelow: Callable[[int], int]) -> str:
+    """Eight random digits (``secrets.randbelow(10**8)`` in production)."""
+    return f"{randbelow(10**8):08d}"
+
+
+def format_code(code: str) -> str:
+    """``12345678`` → ``1234 5678``, the form shown in the e-mail."""
+    return f"{code[:4]} {code[4:]}"
+
+
+def normalize_code(text: str) -> str | None:
+    """The 8 digits typed by a person (spaces and dashes allowed), or ``None``."""
+    digits = re.sub(r"[\s-]", "", text)
+    return digits if _CODE_RE.match(digits) else None
+
+
+def code_mac(pepper: bytes, code: str, device_id: str, approval_id: str) -> str:
+    """``HMAC-SHA256(pepper, code ‖ device_id ‖ approval_id)`` in hex (unit separators)."""
+    message = "\x1f".join((code, device_id, approval_id)).encode("utf-8")
+    return hmac.new(pepper, message, hashlib.sha256).hexdigest()
+
+
+def has_live_code(approval: Approval, now: float) -> bool:
+    """A pending approval whose code can still be entered (not expired, not voided)."""
+    return (approval.status == "pending" and approval.code_mac is not None
+            and approval.code_issued_at is not None and approval.tries_left > 0
+            and now < approval.code_issued_at + CODE_TTL_S)
+
+
+def check_send(device_sends: Sequence[float], owner_sends: Sequence[float],
+               now: float) -> SendDecision:
+    """May a code go out now, given when codes were last sent to this device and owner?"""
+    waits = []
+    recent_device = sorted(t for t in device_sends if t > now - _HOUR)
+    if recent_device and now - recent_device[-1] < RESEND_MIN_INTERVAL_S:
+        waits.append(recent_device[-1] + RESEND_MIN_INTERVAL_S - now)
+    if len(recent_device) >= RESENDS_PER_HOUR_PER_DEVICE:
+        waits.append(recent_device[-RESENDS_PER_HOUR_PER_DEVICE] + _HOUR - now)
+    recent_owner = sorted(t for t in owner_sends if t > now - _DAY)
+    if len(recent_owner) >= CODES_PER_DAY_PER_OWNER:
+        waits.append(recent_owner[-CODES_PER_DAY_PER_OWNER] + _DAY - now)
+    if not waits:
+        return SendDecision(True)
+    return SendDecision(False, max(1, int(max(waits) + 0.999)))
+
+
+def issue_code(approval: Approval, code: str, pepper: bytes, now: int) -> Approval:
+    """The approval with a new code: the previous one (if any) stops working at once."""
+    if approval.status == "approved":
+        raise ValueError("approval is already complete")
+    return replace(approval, status="pending",
+                   code_mac=code_mac(pepper, code, approval.device_id, approval.approval_id),
+                   code_issued_at=now, tries_left=MAX_TRIES, approved_at=None)
+
+
+def verify_code(approval: Approval, code: str, pepper: bytes,
+                now: int) -> tuple[Approval, VerifyOutcome]:
+    """Check ``code`` against a pending approval; returns the new state and the answer.
+
+    Expiry is judged before the code so an old code cannot be probed; a wrong code costs a
+    try, and the fifth wrong try voids the code (later attempts answer ``code_voided``).
+    """
+    if approval.status != "pending" or approval.code_mac is None:
+        return approval, VerifyOutcome(False, "no_pending_approval")
+    if approval.tries_left <= 0:
+        return approval, VerifyOutcome(False, "code_voided")
+    assert approval.code_issued_at is not None  # noqa: S101 - set together with code_mac
+    if now >= approval.code_issued_at + CODE_TTL_S:
+        return approval, VerifyOutcome(False, "code_expired")
+    digits = normalize_code(code)
+    expected = code_mac(pepper, digits or "", approval.device_id, approval.approval_id)
+    if digits is not None and hmac.compare_digest(expected, approval.code_mac):
+        done = replace(approval, status="approved", approved_at=now, code_mac=None,
+                       code_issued_at=None, tries_left=0)
+        return done, VerifyOutcome(True)
+    left = approval.tries_left - 1
+    return replace(approval, tries_left=left), VerifyOutcome(False, "wrong_code", left)

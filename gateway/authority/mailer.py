@@ -1,0 +1,135 @@
+"""E-mail to owners: the approval code and the "device approved" notice.
+
+:class:`SmtpMailer` is the only place aiosmtplib is imported. :class:`RecordingMailer` keeps
+messages in memory behind the same :class:`Mailer` protocol, for tests and for ``mtgateway
+demo``; it lives here, beside the real one, so the two cannot drift apart. The messages name
+the device, its OS and the time, and say what to do if it was not the owner; they never carry
+the token (a mailbox is not a secret store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Literal, Protocol
+
+import aiosmtplib
+
+from .devices import CODE_TTL_S, format_code
+
+__all__ = [
+    "ApprovalRequest",
+    "Mailer",
+    "RecordingMailer",
+    "SmtpMailer",
+    "approval_code_message",
+    "approved_message",
+]
+
+SmtpSecurity = Literal["starttls", "tls", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """What the owner is told about a device asking for approval."""
+
+    owner_email: str
+    device_id: str
+    device_name: str
+    os: str
+    requested_at: int
+
+
+class Mailer(Protocol):
+    """Something that delivers an e-mail (or fails with an exception)."""
+
+    #: The ``From`` address the authority puts on its messages.
+    from_address: str
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver ``message``."""
+
+
+def _when(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def approval_code_message(request: ApprovalRequest, code: str, from_address: str,
+                          console_hint: str = "the console") -> EmailMessage:
+    """The code e-mail: which machine, when, the code as ``1234 5678``, and how to refuse."""
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = request.owner_email
+    message["Subject"] = f"MT Gateway: approve the device {request.device_name!r}?"
+    message.set_content(
+        "A machine asked to use your MT Gateway tokens:\n\n"
+        f"  device name: {request.device_name}\n"
+        f"  OS:          {request.os}\n"
+        f"  device id:   {request.device_id}\n"
+        f"  time:        {_when(request.requested_at)}\n\n"
+        f"If this is you, run on that machine:\n\n"
+        f"  mtgateway device verify {format_code(code)}\n\n"
+        f"The code works for {CODE_TTL_S // 60} minutes and only on that machine.\n\n"
+        f"Not you? Do not share the code, and revoke it in {console_hint} "
+        "(devices: revoke); consider revoking the token too.\n")
+    return message
+
+
+def approved_message(request: ApprovalRequest, from_address: str,
+                     console_hint: str = "the console") -> EmailMessage:
+    """The notice sent once a device is approved (a factor changed: tell the owner)."""
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = request.owner_email
+    message["Subject"] = f"MT Gateway: device {request.device_name!r} approved"
+    message.set_content(
+        f"The device {request.device_name} ({request.os}, id {request.device_id}) was approved "
+        f"at {_when(request.requested_at)} and can now use your tokens.\n\n"
+        f"Not you? Revoke it in {console_hint} (devices: revoke).\n")
+    return message
+
+
+class SmtpMailer:
+    """Sends through an SMTP server with aiosmtplib."""
+
+    def __init__(self, host: str, port: int, security: SmtpSecurity, username: str = "",
+                 password: str = "", from_address: str = "mtgateway@localhost",
+                 timeout_s: float = 30.0) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.from_address = from_address
+        self._username, self._password = username, password
+        self._timeout_s = timeout_s
+
+    def __repr__(self) -> str:  # never show the password
+        return f"SmtpMailer({self.host!r}, {self.port}, {self.security!r})"
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver one message (raises aiosmtplib's errors on failure)."""
+        await aiosmtplib.send(
+            message, hostname=self.host, port=self.port,
+            use_tls=self.security == "tls", start_tls=self.security == "starttls",
+            username=self._username or None, password=self._password or None,
+            timeout=self._timeout_s)
+
+
+class RecordingMailer:
+    """Keeps sent messages in :attr:`messages`; :meth:`wait_for` waits without sleeping."""
+
+    def __init__(self, from_address: str = "mtgateway@localhost") -> None:
+        self.from_address = from_address
+        self.messages: list[EmailMessage] = []
+        self._changed = asyncio.Event()
+
+    async def send(self, message: EmailMessage) -> None:
+        """Record ``message``."""
+        self.messages.append(message)
+        self._changed.set()
+
+    async def wait_for(self, count: int) -> list[EmailMessage]:
+        """Return once at least ``count`` messages have been sent."""
+        while len(self.messages) < count:
+            self._changed.clear()
+            await self._changed.wait()
+        return list(self.messages)

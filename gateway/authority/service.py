@@ -1,0 +1,408 @@
+"""The token authority: owners, tokens, accounts, device approval, and the records it signs.
+
+One object serves both faces. The owner-facing methods (``create_owner``, ``issue_token``,
+``register_account``, device listing/revocation) are synchronous, for the CLI in local mode and
+for the console; the device-facing ones are the async :class:`~gateway.authority.api.
+AuthorityAPI`, which the daemon calls directly in local mode and the console serves over HTTP.
+
+Approval e-mails go out on background tasks so a device's lookup answers at once (and in the
+same time whether or not a mail was due); :meth:`Authority.close` awaits them. Owner checks
+run scrypt even for unknown e-mails, against a dummy hash, so the answer and its timing do not
+say which addresses exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Final
+
+from ea_bridge import token_hint as make_token_hint
+
+from ..auth.tokens import generate_token, token_sha256
+from .api import (
+    DeviceInfo,
+    DeviceStatus,
+    IssuedToken,
+    LookupAnswer,
+    ResendAnswer,
+    VerifyAnswer,
+)
+from .devices import (
+    Approval,
+    SendDecision,
+    check_send,
+    has_live_code,
+    issue_code,
+    new_code,
+    verify_code,
+)
+from .mailer import ApprovalRequest, Mailer, approval_code_message, approved_message
+from .passwords import hash_password, verify_password
+from .records import DEFAULT_RISK, OFFLINE_GRACE_S, AuthorityKey, RiskPolicy, device_id_for
+from .store import AccountRow, AuthorityStore, TokenRow
+
+__all__ = ["SCOPES", "AccountRegistration", "Authority", "mask_email", "normalize_email"]
+
+log = logging.getLogger(__name__)
+
+SCOPES: Final = frozenset({"read", "trade"})
+_EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HOUR: Final = 3600
+_DAY: Final = 86400
+_MAX_TEXT: Final = 100
+
+
+def normalize_email(email: str) -> str:
+    """E-mail addresses compare case-insensitively and without surrounding blanks."""
+    return email.strip().lower()
+
+
+def mask_email(email: str) -> str:
+    """``owner@example.com`` → ``o***@example.com`` (device status shows no full address)."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text not in ("-0", "") else "0"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRegistration:
+    """The account registration of ``seed-register-account`` (validated again here)."""
+
+    name: str
+    broker: str
+    login: int
+    password: str
+    server: str
+    is_live: bool = False
+    allowed_symbols: tuple[str, ...] = ()
+    max_lot_size: Decimal = Decimal("0.1")
+    risk_pct: Decimal = Decimal("0.01")
+    auto_trade_enabled: bool = True
+    mt5_path: str = ""
+    account_type: str = "USD"
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first field out of its range."""
+        rules = (
+            ("name", 0 < len(self.name) <= 100), ("broker", 0 < len(self.broker) <= 100),
+            ("login", self.login > 0), ("password", len(self.password) > 0),
+            ("server", 0 < len(self.server) <= 200),
+            ("max_lot_size", Decimal(0) <= self.max_lot_size <= Decimal(100)),
+            ("risk_pct", Decimal(0) <= self.risk_pct <= Decimal(1)),
+            ("mt5_path", len(self.mt5_path) <= 500),
+            ("account_type", self.account_type in ("USD", "USC")),
+        )
+        for field_name, ok in rules:
+            if not ok:
+                raise ValueError(f"{field_name} is out of range")
+
+
+class Authority:
+    """The token authority over one :class:`AuthorityStore`; implements ``AuthorityAPI``."""
+
+    def __init__(self, store: AuthorityStore, mailer: Mailer, *,
+                 clock: Callable[[], float] = time.time,
+                 randbelow: Callable[[int], int] = secrets.randbelow,
+                 new_token: Callable[[], str] = generate_token,
+                 console_hint: str = "the console") -> None:
+        self.store = store
+        self.mailer = mailer
+        self._clock = clock
+        self._randbelow = randbelow
+        self._new_token = new_token
+        self._console_hint = console_hint
+        self._dummy_hash = hash_password(secrets.token_hex(16))
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def open(cls, data_dir: Path, mailer: Mailer, **kwargs: Any) -> Authority:
+        """An authority on ``<data_dir>/authority.sqlite3`` (created with its keys if new)."""
+        return cls(AuthorityStore(data_dir), mailer, **kwargs)
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    async def close(self) -> None:
+        """Wait for e-mails still being sent (failures are logged, not raised)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- owners --------------------------------------------------------------------------
+
+    def create_owner(self, email: str, password: str) -> None:
+        """Add an owner; ``ValueError`` for a bad address, short password or a taken e-mail."""
+        email = normalize_email(email)
+        if not _EMAIL_RE.match(email):
+            raise ValueError("not an e-mail address")
+        if len(password) < 8:
+            raise ValueError("the password must have at least 8 characters")
+        if not self.store.add_owner(email, hash_password(password), self._now()):
+            raise ValueError("an owner with this e-mail exists")
+
+    def check_owner(self, email: str, password: str) -> bool:
+        """Whether the credentials are right; the same work is done for unknown e-mails."""
+        stored = self.store.owner_password_hash(normalize_email(email))
+        matches = verify_password(password, stored if stored is not None else self._dummy_hash)
+        return matches and stored is not None
+
+    async def authenticate_owner(self, email: str, password: str) -> bool:
+        """:meth:`check_owner` off the event loop (scrypt takes tens of milliseconds)."""
+        return await asyncio.to_thread(self.check_owner, email, password)
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def issue_token(self, owner_email: str, login: int, server: str,
+                    scopes: Sequence[str] = ("read", "trade"),
+                    expires_in_s: int | None = None) -> IssuedToken:
+        """Issue a token for one terminal; the plaintext is in the answer and nowhere else."""
+        owner_email = normalize_email(owner_email)
+        if self.store.owner_password_hash(owner_email) is None:
+            raise ValueError("unknown owner")
+        if not scopes or not SCOPES.issuperset(scopes):
+            raise ValueError(f"scopes must be a non-empty subset of {sorted(SCOPES)}")
+        if login <= 0 or not 0 < len(server) <= 200:
+            raise ValueError("login must be positive and server 1-200 characters")
+        if expires_in_s is not None and expires_in_s <= 0:
+            raise ValueError("expires_in_s must be positive")
+        now = self._now()
+        token = self._new_token()
+        row = TokenRow(token_id="tok_" + secrets.token_hex(8), token_sha256=token_sha256(token),
+                       token_hint=make_token_hint(token), owner_email=owner_email, login=login,
+                       server=server, scopes=tuple(sorted(set(scopes))), created_at=now,
+                       expires_at=None if expires_in_s is None else now + expires_in_s)
+        self.store.add_token(row)
+        return IssuedToken(token=token, token_id=row.token_id, record=self._listing(row))
+
+    @staticmethod
+    def _listing(row: TokenRow) -> dict[str, Any]:
+        return {"token_id": row.token_id, "login": row.login, "server": row.server,
+                "scopes": list(row.scopes), "owner_email": row.owner_email,
+                "created_at": row.created_at, "expires_at": row.expires_at,
+                "revoked_at": row.revoked_at}
+
+    def list_tokens(self, owner_email: str) -> list[dict[str, Any]]:
+        """The owner's tokens without secrets (no token, no hashes)."""
+        return [self._listing(r) for r in self.store.tokens_of(normalize_email(owner_email))]
+
+    def revoke_token(self, owner_email: str, token_id: str) -> bool:
+        """Revoke one of the owner's tokens; ``False`` if no such token is theirs."""
+        return self.store.revoke_token(normalize_email(owner_email), token_id, self._now())
+
+    # -- accounts ------------------------------------------------------------------------
+
+    def register_account(self, owner_email: str, registration: AccountRegistration) -> AccountRow:
+        """Store an account and its risk policy (raises ``AccountExists`` / ``ValueError``).
+
+        The MT5 credentials are not checked against a terminal here: the authority has none.
+        """
+        registration.check()
+        row = AccountRow(
+            id=0, owner_email=normalize_email(owner_email), name=registration.name,
+            broker=registration.broker, login=registration.login, server=registration.server,
+            is_live=registration.is_live, is_active=True,
+            allowed_symbols=tuple(registration.allowed_symbols),
+            max_lot_size=_decimal_text(registration.max_lot_size),
+            risk_pct=_decimal_text(registration.risk_pct),
+            auto_trade_enabled=registration.auto_trade_enabled, paper_trade_enabled=False,
+            mt5_path=registration.mt5_path, account_type=registration.account_type,
+            created_at=self._now())
+        return self.store.add_account(row, registration.password)
+
+    def _risk(self, login: int, server: str) -> RiskPolicy:
+        account = self.store.account_for(login, server)
+        if account is None:
+            return DEFAULT_RISK
+        return RiskPolicy(allowed_symbols=account.allowed_symbols,
+                          max_lot_size=account.max_lot_size, risk_pct=account.risk_pct,
+                          auto_trade_enabled=account.auto_trade_enabled,
+                          paper_trade_enabled=account.paper_trade_enabled,
+                          is_live=account.is_live, account_type=account.account_type)
+
+    # -- owner's view of devices ---------------------------------------------------------
+
+    def list_devices(self, owner_email: str) -> list[dict[str, Any]]:
+        """Devices that asked for the owner's tokens, with their approval status."""
+        out = []
+        for approval in self.store.approvals_of_owner(normalize_email(owner_email)):
+            device = self.store.device(approval.device_id)
+            out.append({"device_id": approval.device_id,
+                        "name": device.name if device else "", "os": device.os if device else "",
+                        "status": approval.status, "approved_at": approval.approved_at})
+        return out
+
+    def revoke_device(self, owner_email: str, device_id: str) -> bool:
+        """Withdraw a device's approval: its records stop refreshing, lookups ask again."""
+        approval = self.store.approval(normalize_email(owner_email), device_id)
+        if approval is None:
+            return False
+        self.store.save_approval(Approval(
+            approval_id=approval.approval_id, owner_email=approval.owner_email,
+            device_id=device_id, status="revoked", created_at=approval.created_at))
+        return True
+
+    def local_device_auto_approve(self, device_id: str, public_key: bytes) -> None:
+        """Local mode: the embedded authority and the daemon are one machine, so the
+        daemon's own device is approved for every owner, without a code."""
+        device = self._checked(DeviceInfo(device_id, public_key))
+        now = self._now()
+        self.store.upsert_device(device.device_id, public_key, "this machine", "local", now)
+        for owner in self.store.owners():
+            approval = self.store.approval(owner, device_id)
+            if approval is None or approval.status != "approved":
+                self.store.save_approval(Approval(
+                    approval_id="apr_" + secrets.token_hex(8), owner_email=owner,
+                    device_id=device_id, status="approved", created_at=now, approved_at=now))
+
+    # -- device-facing (AuthorityAPI) ----------------------------------------------------
+
+    @staticmethod
+    def _checked(device: DeviceInfo) -> DeviceInfo:
+        if len(device.public_key) != 32 or device_id_for(device.public_key) != device.device_id:
+            raise ValueError("device id does not match its public key")
+        return device
+
+    def _signed(self, row: TokenRow, device_id: str, now: int) -> dict[str, Any]:
+        record = {"token_id": row.token_id, "token_sha256": row.token_sha256,
+                  "token_hint": row.token_hint, "login": row.login, "server": row.server,
+                  "scopes": list(row.scopes), "owner_email": row.owner_email,
+                  "device_id": device_id, "created_at": row.created_at,
+                  "expires_at": row.expires_at, "revoked_at": row.revoked_at,
+                  "issued_at": now, "valid_until": now + OFFLINE_GRACE_S,
+                  "risk": self._risk(row.login, row.server).as_json()}
+        return self.store.signer.sign(record)
+
+    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
+                     token_hint: str | None = None, device_name: str = "",
+                     os: str = "") -> LookupAnswer:
+        """A token's record for an approved device; else ask the owner and say ``pending``."""
+        self._checked(device)
+        if (token_sha256 is None) == (token_hint is None):
+            raise ValueError("give exactly one of token_sha256 and token_hint")
+        row = (self.store.token_by_sha256(token_sha256) if token_sha256 is not None
+               else self.store.token_by_hint(token_hint or ""))
+        if row is None:
+            return LookupAnswer("unknown")
+        now = self._now()
+        self.store.upsert_device(device.device_id, device.public_key,
+                                 device_name[:_MAX_TEXT] or "unnamed", os[:_MAX_TEXT] or "unknown",
+                                 now)
+        approval = self.store.approval(row.owner_email, device.device_id)
+        if approval is not None and approval.status == "approved":
+            return LookupAnswer("ok", self._signed(row, device.device_id, now))
+        if approval is None or approval.status == "revoked":
+            approval = Approval(approval_id="apr_" + secrets.token_hex(8),
+                                owner_email=row.owner_email, device_id=device.device_id,
+                                status="pending", created_at=now)
+            self.store.save_approval(approval)
+        if not has_live_code(approval, now):
+            self._send_code(approval, now)
+        return LookupAnswer("pending")
+
+    def _send_code(self, approval: Approval, now: int) -> SendDecision:
+        decision = check_send(self.store.sends(device_id=approval.device_id, since=now - _HOUR),
+                              self.store.sends(owner_email=approval.owner_email,
+                                               since=now - _DAY), now)
+        if not decision.allowed:
+            return decision
+        code = new_code(self._randbelow)
+        self.store.save_approval(issue_code(approval, code, self.store.pepper, now))
+        self.store.record_send(approval.device_id, approval.owner_email, now)
+        message = approval_code_message(self._request(approval, now), code,
+                                        self.mailer.from_address, self._console_hint)
+        self._spawn(self._deliver(message))
+        return decision
+
+    def _request(self, approval: Approval, now: int) -> ApprovalRequest:
+        device = self.store.device(approval.device_id)
+        return ApprovalRequest(owner_email=approval.owner_email, device_id=approval.device_id,
+                               device_name=device.name if device else "unnamed",
+                               os=device.os if device else "unknown", requested_at=now)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, message: EmailMessage) -> None:
+        try:
+            await self.mailer.send(message)
+        except Exception as exc:  # noqa: BLE001 - a mail failure must not kill the authority
+            log.warning("could not send the e-mail %r: %s", message["Subject"],
+                        type(exc).__name__)
+
+    async def refresh(self, device: DeviceInfo,
+                      token_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Fresh records for the tokens whose owner still approves this device."""
+        self._checked(device)
+        now = self._now()
+        out = []
+        for token_id in dict.fromkeys(token_ids):
+            row = self.store.token_by_id(token_id)
+            if row is None:
+                continue
+            approval = self.store.approval(row.owner_email, device.device_id)
+            if approval is not None and approval.status == "approved":
+                out.append(self._signed(row, device.device_id, now))
+        return out
+
+    async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
+        """Complete this device's pending approval with the code from the e-mail."""
+        self._checked(device)
+        now = self._now()
+        candidates = sorted((a for a in self.store.approvals_of_device(device.device_id)
+                             if a.status == "pending" and a.code_mac is not None),
+                            key=lambda a: a.code_issued_at or 0, reverse=True)
+        if not candidates:
+            return VerifyAnswer("rejected", "no_pending_approval")
+        results = [verify_code(a, code, self.store.pepper, now) for a in candidates]
+        for new_state, outcome in results:
+            if outcome.approved:
+                self.store.save_approval(new_state)
+                notice = approved_message(self._request(new_state, now),
+                                          self.mailer.from_address, self._console_hint)
+                self._spawn(self._deliver(notice))
+                return VerifyAnswer("approved")
+        for new_state, _ in results:
+            self.store.save_approval(new_state)
+        outcome = results[0][1]
+        return VerifyAnswer("rejected", outcome.reason, outcome.tries_left)
+
+    async def resend(self, device: DeviceInfo) -> ResendAnswer:
+        """A new code for each pending approval of this device, within the resend limits."""
+        self._checked(device)
+        now = self._now()
+        pending = [a for a in self.store.approvals_of_device(device.device_id)
+                   if a.status == "pending"]
+        if not pending:
+            return ResendAnswer("no_pending_approval")
+        waits = []
+        for approval in pending:
+            decision = self._send_code(approval, now)
+            if decision.allowed:
+                return ResendAnswer("sent")
+            waits.append(decision.retry_after_s)
+        return ResendAnswer("resend_limited", min(waits))
+
+    async def device_status(self, device: DeviceInfo) -> DeviceStatus:
+        """This device's approvals by owner (e-mails masked)."""
+        self._checked(device)
+        approvals = self.store.approvals_of_device(device.device_id)
+        return DeviceStatus(device.device_id,
+                            tuple((mask_email(a.owner_email), a.status) for a in approvals))
+
+    async def public_keys(self) -> list[AuthorityKey]:
+        """The signing key (a list, so a key rotation can publish two)."""
+        return [self.store.signer.key]

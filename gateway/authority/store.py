@@ -1,0 +1,366 @@
+"""The authority's SQLite store, and the secret files that sit beside it.
+
+What is kept, and why in this form:
+
+- owners: the e-mail and an scrypt hash of the password;
+- tokens: the SHA-256 and the hint of each token, never the token (it is shown once);
+- accounts: the registration fields of ``seed-register-account``; the MT5 password is
+  encrypted with AES-GCM under ``authority-data.key``. This protects a *copy of the database*
+  (a backup, a synced folder) from revealing it; it does not protect against someone who
+  controls this host, who can read the key file as easily as the database;
+- devices and approvals (codes as HMACs only) and the history of code e-mails (rate limits);
+- the authority's Ed25519 signing key in ``authority-signing.key``.
+
+Both key files are created with ``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)``: never
+overwritten, never world-readable, and a second process racing to create one loses cleanly
+and reads the winner's. Each call opens its own connection (microseconds on a local file), so
+the store may be used from a worker thread as well as the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .devices import Approval
+from .records import AuthoritySigner
+
+__all__ = [
+    "DATA_KEY_FILE",
+    "DB_FILE",
+    "SIGNING_KEY_FILE",
+    "AccountExists",
+    "AccountRow",
+    "AuthorityStore",
+    "DeviceRow",
+    "TokenRow",
+    "load_or_create_secret",
+]
+
+DB_FILE: Final = "authority.sqlite3"
+SIGNING_KEY_FILE: Final = "authority-signing.key"
+DATA_KEY_FILE: Final = "authority-data.key"
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS owners (
+    email TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, token_hint TEXT NOT NULL UNIQUE,
+    owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+    scopes TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER);
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, owner_email TEXT NOT NULL, name TEXT NOT NULL,
+    broker TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+    password_enc BLOB NOT NULL, is_live INTEGER NOT NULL, is_active INTEGER NOT NULL,
+    allowed_symbols TEXT NOT NULL, max_lot_size TEXT NOT NULL, risk_pct TEXT NOT NULL,
+    auto_trade_enabled INTEGER NOT NULL, paper_trade_enabled INTEGER NOT NULL,
+    mt5_path TEXT NOT NULL, account_type TEXT NOT NULL, created_at INTEGER NOT NULL,
+    UNIQUE (login, server));
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT NOT NULL, os TEXT NOT NULL,
+    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (
+    owner_email TEXT NOT NULL, device_id TEXT NOT NULL, approval_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL, created_at INTEGER NOT NULL, code_mac TEXT, code_issued_at INTEGER,
+    tries_left INTEGER NOT NULL, approved_at INTEGER, PRIMARY KEY (owner_email, device_id));
+CREATE TABLE IF NOT EXISTS code_sends (
+    device_id TEXT NOT NULL, owner_email TEXT NOT NULL, sent_at INTEGER NOT NULL);
+"""
+
+_TOKEN_COLS: Final = ("token_id, token_sha256, token_hint, owner_email, login, server, scopes, "
+                      "created_at, expires_at, revoked_at")
+_ACCOUNT_COLS: Final = ("id, owner_email, name, broker, login, server, is_live, is_active, "
+                        "allowed_symbols, max_lot_size, risk_pct, auto_trade_enabled, "
+                        "paper_trade_enabled, mt5_path, account_type, created_at")
+_APPROVAL_COLS: Final = ("approval_id, owner_email, device_id, status, created_at, code_mac, "
+                         "code_issued_at, tries_left, approved_at")
+
+
+class AccountExists(Exception):
+    """An account with this login and server is already registered."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """A token as stored: its hashes, its terminal, scopes and lifetime (epoch seconds)."""
+
+    token_id: str
+    token_sha256: str
+    token_hint: str
+    owner_email: str
+    login: int
+    server: str
+    scopes: tuple[str, ...]
+    created_at: int
+    expires_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """A registered MT5 account without its password (decimals as strings)."""
+
+    id: int
+    owner_email: str
+    name: str
+    broker: str
+    login: int
+    server: str
+    is_live: bool
+    is_active: bool
+    allowed_symbols: tuple[str, ...]
+    max_lot_size: str
+    risk_pct: str
+    auto_trade_enabled: bool
+    paper_trade_enabled: bool
+    mt5_path: str
+    account_type: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """A device that has asked the authority for something."""
+
+    device_id: str
+    public_key: bytes
+    name: str
+    os: str
+    first_seen: int
+    last_seen: int
+
+
+def load_or_create_secret(path: Path, size: int) -> bytes:
+    """Read a secret file, creating it 0600 with ``size`` random bytes if absent.
+
+    Refuses (``PermissionError``) a file readable by group or others on POSIX, and a file of
+    the wrong size (``ValueError``), rather than trusting or overwriting either.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0),
+                     0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(size))
+            fh.flush()
+            os.fsync(fh.fileno())
+    if sys.platform != "win32" and path.stat().st_mode & 0o077:
+        raise PermissionError(f"{path} is readable by group or others; chmod 600 it")
+    data = path.read_bytes()
+    if len(data) != size:
+        raise ValueError(f"{path} should hold {size} bytes, not {len(data)}")
+    return data
+
+
+class AuthorityStore:
+    """Owners, tokens, accounts, devices and approvals in ``<data_dir>/authority.sqlite3``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = data_dir / DB_FILE
+        seed = load_or_create_secret(data_dir / SIGNING_KEY_FILE, 32)
+        self.signer = AuthoritySigner.from_private_key(Ed25519PrivateKey.from_private_bytes(seed))
+        data_key = load_or_create_secret(data_dir / DATA_KEY_FILE, 32)
+        self._aead = AESGCM(data_key)
+        #: The code-HMAC pepper, derived so it needs no file of its own.
+        self.pepper = hmac.new(data_key, b"mtgw-code-pepper-v1", hashlib.sha256).digest()
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
+            yield db
+
+    # -- owners --------------------------------------------------------------------------
+
+    def add_owner(self, email: str, password_hash: str, now: int) -> bool:
+        """Create an owner; ``False`` if the e-mail is taken."""
+        with self._db() as db:
+            cur = db.execute("INSERT OR IGNORE INTO owners VALUES (?, ?, ?)",
+                             (email, password_hash, now))
+            return cur.rowcount == 1
+
+    def owner_password_hash(self, email: str) -> str | None:
+        """The stored hash, or ``None`` for an unknown e-mail."""
+        with self._db() as db:
+            row = db.execute("SELECT password_hash FROM owners WHERE email = ?",
+                             (email,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def owners(self) -> list[str]:
+        """Every owner's e-mail."""
+        with self._db() as db:
+            return [str(r[0]) for r in db.execute("SELECT email FROM owners ORDER BY email")]
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def add_token(self, row: TokenRow) -> None:
+        """Store a new token's hashes and terms."""
+        with self._db() as db:
+            db.execute(f"INSERT INTO tokens ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (row.token_id, row.token_sha256, row.token_hint, row.owner_email,
+                        row.login, row.server, json.dumps(list(row.scopes)), row.created_at,
+                        row.expires_at, row.revoked_at))
+
+    def _token_where(self, clause: str, *args: Any) -> list[TokenRow]:
+        with self._db() as db:
+            rows = db.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE {clause}",
+                              args).fetchall()
+        return [TokenRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7],
+                         r[8], r[9]) for r in rows]
+
+    def token_by_sha256(self, token_sha256: str) -> TokenRow | None:
+        """The token with this hash."""
+        rows = self._token_where("token_sha256 = ?", token_sha256)
+        return rows[0] if rows else None
+
+    def token_by_hint(self, token_hint: str) -> TokenRow | None:
+        """The token with this hint (what the EA sends)."""
+        rows = self._token_where("token_hint = ?", token_hint)
+        return rows[0] if rows else None
+
+    def token_by_id(self, token_id: str) -> TokenRow | None:
+        """The token with this id."""
+        rows = self._token_where("token_id = ?", token_id)
+        return rows[0] if rows else None
+
+    def tokens_of(self, owner_email: str) -> list[TokenRow]:
+        """An owner's tokens, oldest first."""
+        return self._token_where("owner_email = ? ORDER BY created_at, token_id", owner_email)
+
+    def revoke_token(self, owner_email: str, token_id: str, now: int) -> bool:
+        """Mark an owner's token revoked (idempotent); ``False`` if it is not theirs."""
+        with self._db() as db:
+            cur = db.execute("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) "
+                             "WHERE token_id = ? AND owner_email = ?",
+                             (now, token_id, owner_email))
+            return cur.rowcount == 1
+
+    # -- accounts ------------------------------------------------------------------------
+
+    def _aad(self, login: int, server: str) -> bytes:
+        return f"mtgw-account-v1\x1f{login}\x1f{server}".encode()
+
+    def add_account(self, account: AccountRow, password: str) -> AccountRow:
+        """Store an account, its MT5 password encrypted; raises :class:`AccountExists`."""
+        nonce = secrets.token_bytes(12)
+        blob = nonce + self._aead.encrypt(nonce, password.encode("utf-8"),
+                                          self._aad(account.login, account.server))
+        try:
+            with self._db() as db:
+                cur = db.execute(
+                    "INSERT INTO accounts (owner_email, name, broker, login, server, "
+                    "password_enc, is_live, is_active, allowed_symbols, max_lot_size, risk_pct, "
+                    "auto_trade_enabled, paper_trade_enabled, mt5_path, account_type, "
+                    "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (account.owner_email, account.name, account.broker, account.login,
+                     account.server, blob, account.is_live, account.is_active,
+                     json.dumps(list(account.allowed_symbols)), account.max_lot_size,
+                     account.risk_pct, account.auto_trade_enabled, account.paper_trade_enabled,
+                     account.mt5_path, account.account_type, account.created_at))
+                new_id = cur.lastrowid
+        except sqlite3.IntegrityError as exc:
+            raise AccountExists(f"account {account.login} on {account.server} exists") from exc
+        assert new_id is not None  # noqa: S101 - an INSERT always sets it
+        stored = self.account_for(account.login, account.server)
+        assert stored is not None and stored.id == new_id  # noqa: S101
+        return stored
+
+    def account_for(self, login: int, server: str) -> AccountRow | None:
+        """The account registered for a terminal."""
+        with self._db() as db:
+            r = db.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE login = ? AND server = ?",
+                           (login, server)).fetchone()
+        if r is None:
+            return None
+        return AccountRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]),
+                          tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]), r[13],
+                          r[14], r[15])
+
+    def account_password(self, login: int, server: str) -> str | None:
+        """Decrypt an account's MT5 password (for the terminal launcher; never logged)."""
+        with self._db() as db:
+            row = db.execute("SELECT password_enc FROM accounts WHERE login = ? AND server = ?",
+                             (login, server)).fetchone()
+        if row is None:
+            return None
+        blob = bytes(row[0])
+        plain = self._aead.decrypt(blob[:12], blob[12:], self._aad(login, server))
+        return plain.decode("utf-8")
+
+    # -- devices and approvals -----------------------------------------------------------
+
+    def upsert_device(self, device_id: str, public_key: bytes, name: str, os_name: str,
+                      now: int) -> None:
+        """Remember a device; its name and OS are updated, its key never changes."""
+        with self._db() as db:
+            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) "
+                       "DO UPDATE SET name = excluded.name, os = excluded.os, "
+                       "last_seen = excluded.last_seen",
+                       (device_id, public_key, name, os_name, now, now))
+
+    def device(self, device_id: str) -> DeviceRow | None:
+        """A known device."""
+        with self._db() as db:
+            r = db.execute("SELECT device_id, public_key, name, os, first_seen, last_seen "
+                           "FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        return None if r is None else DeviceRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5])
+
+    def _approvals(self, clause: str, *args: Any) -> list[Approval]:
+        with self._db() as db:
+            rows = db.execute(f"SELECT {_APPROVAL_COLS} FROM approvals WHERE {clause}",
+                              args).fetchall()
+        return [Approval(*r) for r in rows]
+
+    def approval(self, owner_email: str, device_id: str) -> Approval | None:
+        """The approval of a device for an owner."""
+        rows = self._approvals("owner_email = ? AND device_id = ?", owner_email, device_id)
+        return rows[0] if rows else None
+
+    def approvals_of_device(self, device_id: str) -> list[Approval]:
+        """Every owner's approval of this device."""
+        return self._approvals("device_id = ? ORDER BY owner_email", device_id)
+
+    def approvals_of_owner(self, owner_email: str) -> list[Approval]:
+        """Every device an owner has been asked to approve."""
+        return self._approvals("owner_email = ? ORDER BY created_at, device_id", owner_email)
+
+    def save_approval(self, approval: Approval) -> None:
+        """Insert or replace the (owner, device) approval."""
+        with self._db() as db:
+            db.execute(f"INSERT OR REPLACE INTO approvals ({_APPROVAL_COLS}) "
+                       "VALUES (?,?,?,?,?,?,?,?,?)",
+                       (approval.approval_id, approval.owner_email, approval.device_id,
+                        approval.status, approval.created_at, approval.code_mac,
+                        approval.code_issued_at, approval.tries_left, approval.approved_at))
+
+    def record_send(self, device_id: str, owner_email: str, now: int) -> None:
+        """Note that a code e-mail went out (the resend limits count these)."""
+        with self._db() as db:
+            db.execute("INSERT INTO code_sends VALUES (?, ?, ?)", (device_id, owner_email, now))
+            db.execute("DELETE FROM code_sends WHERE sent_at < ?", (now - 2 * 86400,))
+
+    def sends(self, *, device_id: str | None = None, owner_email: str | None = None,
+              since: int) -> list[int]:
+        """Send times since ``since`` for a device or an owner."""
+        column, value = ("device_id", device_id) if device_id else ("owner_email", owner_email)
+        with self._db() as db:
+            rows = db.execute(f"SELECT sent_at FROM code_sends WHERE {column} = ? "
+                              "AND sent_at >= ? ORDER BY sent_at", (value, since)).fetchall()
+        return [int(r[0]) for r in rows]

@@ -1,0 +1,362 @@
+"""``mtgateway console``: the token authority's HTTP API (``docs/authority.md``).
+
+Owners manage tokens, accounts and devices with HTTP Basic credentials; devices (daemons) look
+up and refresh signed records and complete approvals with a device proof on every call. Every
+error is ``{"error": {"code", "reason", "message", ...}}``; the owner's 401 is the same bytes
+for an unknown e-mail and a wrong password. Request bodies are validated by pydantic here, at
+the edge; the :class:`~gateway.authority.service.Authority` below sees plain values.
+
+The console binds loopback unless ``[console] insecure_allow_non_loopback`` is set: it takes
+owner passwords and hands out signed records, so beyond this machine it belongs behind TLS.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .authority.api import DeviceInfo
+from .authority.mailer import Mailer, SmtpMailer
+from .authority.proofs import ProofRejected, verify_device_proof
+from .authority.service import AccountRegistration, Authority
+from .authority.store import AccountExists, AccountRow
+from .config import GatewayConfig, SmtpConfig
+from .errors import ConfigError
+
+__all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_console"]
+
+log = logging.getLogger(__name__)
+
+AUTHORITY: Final = web.AppKey("authority", Authority)
+_MAX_BODY_BYTES: Final = 64 * 1024
+_HEX64: Final = r"^[0-9a-f]{64}$"
+_HEX32: Final = r"^[0-9a-f]{32}$"
+
+_M = TypeVar("_M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TokenCreate(_Body):
+    """``POST /v1/tokens``."""
+
+    login: int = Field(gt=0, strict=True)
+    server: str = Field(min_length=1, max_length=200)
+    scopes: list[Literal["read", "trade"]] = Field(default=["read", "trade"], min_length=1)
+    expires_in_s: int | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+
+
+class AccountCreate(_Body):
+    """``POST /v1/accounts`` (``seed-register-account``)."""
+
+    name: str = Field(max_length=100, min_length=1)
+    broker: str = Field(max_length=100, min_length=1)
+    login: int = Field(gt=0, strict=True)
+    password: str = Field(min_length=1, max_length=200)
+    server: str = Field(max_length=200, min_length=1)
+    is_live: bool = False
+    allowed_symbols: list[str] = Field(default=[], max_length=1000)
+    max_lot_size: Decimal = Field(default=Decimal("0.1"), ge=0, le=100, allow_inf_nan=False)
+    risk_pct: Decimal = Field(default=Decimal("0.01"), ge=0, le=1, allow_inf_nan=False)
+    auto_trade_enabled: bool = True
+    mt5_path: str = Field(default="", max_length=500)
+    account_type: Literal["USD", "USC"] = "USD"
+
+
+class LookupBody(_Body):
+    """``POST /v1/records/lookup``."""
+
+    token_sha256: str | None = Field(default=None, pattern=_HEX64)
+    token_hint: str | None = Field(default=None, pattern=_HEX32)
+    device_name: str = Field(default="", max_length=100)
+    os: str = Field(default="", max_length=100)
+
+
+class RefreshBody(_Body):
+    """``POST /v1/records/refresh``."""
+
+    token_ids: list[str] = Field(max_length=1000)
+
+
+class VerifyBody(_Body):
+    """``POST /v1/device/verify``."""
+
+    code: str = Field(max_length=32)
+
+
+class _Fail(Exception):
+    """An error answer on its way out (turned into JSON by the middleware)."""
+
+    def __init__(self, status: int, reason: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.extra = status, reason, message, extra
+
+
+def _error_response(status: int, reason: str, message: str, **extra: Any) -> web.Response:
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="mtgateway", charset="UTF-8"'
+    if status == 429 and "retry_after_s" in extra:
+        headers["Retry-After"] = str(extra["retry_after_s"])
+    body = {"error": {"code": status, "reason": reason, "message": message, **extra}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except _Fail as fail:
+        return _error_response(fail.status, fail.reason, fail.message, **fail.extra)
+    except web.HTTPRequestEntityTooLarge:
+        return _error_response(413, "body_too_large", "the request body is too large")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error_response(exc.status, "not_found" if exc.status == 404 else "http_error",
+                               exc.reason)
+    except Exception:
+        log.exception("console handler failed: %s %s", request.method, request.path)
+        return _error_response(500, "internal", "internal error")
+
+
+async def _json(request: web.Request, model: type[_M], *, status: int = 422) -> _M:
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise _Fail(400, "bad_json", "the body is not JSON") from None
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
+                           for e in exc.errors())
+        raise _Fail(status, "invalid_request", fields) from None
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    email, colon, password = decoded.partition(":")
+    return (email, password) if colon else None
+
+
+async def _owner(request: web.Request) -> str:
+    credentials = _basic_credentials(request.headers.get("Authorization", ""))
+    email, password = credentials or ("", "")
+    # scrypt runs even without credentials, so every refusal costs the same time.
+    if not await request.app[AUTHORITY].authenticate_owner(email, password) or not credentials:
+        raise _Fail(401, "bad_credentials", "wrong e-mail or password")
+    return email
+
+
+async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInfo:
+    body = await request.read()
+    try:
+        return verify_device_proof(request.headers, request.method, request.path, body, clock())
+    except ProofRejected as exc:
+        raise _Fail(401, exc.reason, "the device proof was refused") from None
+
+
+def _account_json(row: AccountRow) -> dict[str, Any]:
+    created = datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"id": row.id, "name": row.name, "broker": row.broker, "login": row.login,
+            "server": row.server, "is_live": row.is_live, "is_active": row.is_active,
+            "allowed_symbols": list(row.allowed_symbols),
+            "max_lot_size": float(row.max_lot_size), "risk_pct": float(row.risk_pct),
+            "auto_trade_enabled": row.auto_trade_enabled,
+            "paper_trade_enabled": row.paper_trade_enabled, "mt5_path": row.mt5_path,
+            "account_type": row.account_type, "created_at": created}
+
+
+def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
+    routes = web.RouteTableDef()
+
+    @routes.get("/health")
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    @routes.get("/v1/keys")
+    async def keys(request: web.Request) -> web.Response:
+        found = await request.app[AUTHORITY].public_keys()
+        return web.json_response({"keys": [k.as_json() for k in found]})
+
+    # -- owner ---------------------------------------------------------------------------
+
+    @routes.post("/v1/tokens")
+    async def create_token(request: web.Request) -> web.Response:
+        owner = await _owner(request)
+        body = await _json(request, TokenCreate)
+        try:
+            issued = request.app[AUTHORITY].issue_token(owner, body.login, body.server,
+                                                        body.scopes, body.expires_in_s)
+        except ValueError as exc:
+            raise _Fail(400, "invalid_request", str(exc)) from None
+        return web.json_response({"token": issued.token, "token_id": issued.token_id,
+                                  "record": issued.record}, status=201)
+
+    @routes.get("/v1/tokens")
+    async def list_tokens(request: web.Request) -> web.Response:
+        owner = await _owner(request)
+        return web.json_response({"tokens": request.app[AUTHORITY].list_tokens(owner)})
+
+    @routes.delete("/v1/tokens/{token_id}")
+    async def revoke_token(request: web.Request) -> web.Response:
+        owner = await _owner(request)
+        if not request.app[AUTHORITY].revoke_token(owner, request.match_info["token_id"]):
+            raise _Fail(404, "not_found", "no such token")
+        return web.json_response({"revoked": True})
+
+    @routes.post("/v1/accounts")
+    async def register_account(request: web.Request) -> web.Response:
+        owner = await _owner(request)
+        body = await _json(request, AccountCreate)
+        registration = AccountRegistration(**{**body.model_dump(),
+                                              "allowed_symbols": tuple(body.allowed_symbols)})
+        try:
+            row = request.app[AUTHORITY].register_account(owner, registration)
+        except AccountExists:
+            raise _Fail(409, "account_exists",
+                        f"Account {body.login} already exists") from None
+        except ValueError as exc:
+            raise _Fail(400, "invalid_request", str(exc)) from None
+        return web.json_response(_account_json(row), status=201)
+
+    @routes.get("/v1/devices")
+    async def list_devices(request: web.Request) -> web.Response:
+        owner = await _owner(request)
+        return web.json_response({"devices": request.app[AUTHORITY].list_devices(owner)})
+
+    @routes.delete("/v1/devices/{device_id}")
+    async def revoke_device(request: web.Request) -> web.Response:
+        owner = await _owner(request)
+        if not request.app[AUTHORITY].revoke_device(owner, request.match_info["device_id"]):
+            raise _Fail(404, "not_found", "no such device")
+        return web.json_response({"revoked": True})
+
+    # -- device --------------------------------------------------------------------------
+
+    @routes.post("/v1/records/lookup")
+    async def lookup(request: web.Request) -> web.Response:
+        device = await _device(request, clock)
+        body = await _json(request, LookupBody, status=400)
+        if (body.token_sha256 is None) == (body.token_hint is None):
+            raise _Fail(400, "invalid_request", "give exactly one of token_sha256, token_hint")
+        answer = await request.app[AUTHORITY].lookup(
+            device, token_sha256=body.token_sha256, token_hint=body.token_hint,
+            device_name=body.device_name, os=body.os)
+        out: dict[str, Any] = {"status": answer.status}
+        if answer.record is not None:
+            out["record"] = answer.record
+        return web.json_response(out)
+
+    @routes.post("/v1/records/refresh")
+    async def refresh(request: web.Request) -> web.Response:
+        device = await _device(request, clock)
+        body = await _json(request, RefreshBody, status=400)
+        records = await request.app[AUTHORITY].refresh(device, body.token_ids)
+        return web.json_response({"records": records})
+
+    @routes.post("/v1/device/verify")
+    async def verify(request: web.Request) -> web.Response:
+        device = await _device(request, clock)
+        body = await _json(request, VerifyBody, status=400)
+        answer = await request.app[AUTHORITY].verify_device(device, body.code)
+        if answer.status == "approved":
+            return web.json_response({"status": "approved"})
+        extra = {} if answer.tries_left is None else {"tries_left": answer.tries_left}
+        raise _Fail(400, answer.reason or "rejected", "the code was not accepted", **extra)
+
+    @routes.post("/v1/device/resend")
+    async def resend(request: web.Request) -> web.Response:
+        device = await _device(request, clock)
+        answer = await request.app[AUTHORITY].resend(device)
+        if answer.status == "sent":
+            return web.json_response({"status": "sent"})
+        if answer.status == "resend_limited":
+            raise _Fail(429, "resend_limited", "too many codes; wait",
+                        retry_after_s=answer.retry_after_s)
+        raise _Fail(400, "no_pending_approval", "this device has no pending approval")
+
+    @routes.get("/v1/device/status")
+    async def status(request: web.Request) -> web.Response:
+        device = await _device(request, clock)
+        answer = await request.app[AUTHORITY].device_status(device)
+        return web.json_response({
+            "device_id": answer.device_id,
+            "approvals": [{"owner": o, "status": s} for o, s in answer.approvals]})
+
+    return routes
+
+
+def mailer_from_config(smtp: SmtpConfig) -> SmtpMailer:
+    """The SMTP mailer ``[smtp]`` describes."""
+    return SmtpMailer(smtp.host, smtp.port, smtp.security, smtp.username,
+                      smtp.password.get_secret_value(), smtp.from_address, smtp.timeout_s)
+
+
+def _check_bind(host: str, allowed: bool) -> None:
+    if allowed or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(f"[console] host = {host!r} is not loopback; set "
+                          "insecure_allow_non_loopback = true (behind TLS) to allow it")
+
+
+def create_console_app(config: GatewayConfig, *, mailer: Mailer | None = None,
+                       clock: Callable[[], float] = time.time,
+                       randbelow: Callable[[int], int] = secrets.randbelow,
+                       data_dir: Path | None = None) -> web.Application:
+    """The console app; the authority opens on startup and drains its e-mails on cleanup.
+
+    ``clock`` (epoch seconds) drives code lifetimes, record times and the device-proof
+    window; tests inject one. Raises ``ConfigError`` for a non-loopback host not allowed.
+    """
+    _check_bind(config.console.host, config.console.insecure_allow_non_loopback)
+    app = web.Application(middlewares=[_errors], client_max_size=_MAX_BODY_BYTES)
+    directory = data_dir if data_dir is not None else config.resolved_data_dir()
+    chosen = mailer if mailer is not None else mailer_from_config(config.smtp)
+
+    async def authority_ctx(app: web.Application) -> AsyncIterator[None]:
+        authority = Authority.open(directory, chosen, clock=clock, randbelow=randbelow)
+        app[AUTHORITY] = authority
+        yield
+        await authority.close()
+
+    app.cleanup_ctx.append(authority_ctx)
+    app.add_routes(_routes(clock))
+    return app
+
+
+async def start_console(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a port); the runner and the bound port."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner, int(runner.addresses[0][1])

@@ -1,0 +1,278 @@
+"""The management commands behind ``mtgateway owner|token|device``.
+
+Two places to act on, chosen per command: the **local** authority (``authority.sqlite3`` in
+``data_dir``, the database the daemon embeds in ``[authority] mode = "local"``, or the one a
+console serves), opened directly -- whoever can write that file is its owner, so no password
+is asked -- or a **remote** console (``--console URL``, or ``[authority] url`` in remote mode)
+over HTTP with the owner's e-mail and password (``MTGW_OWNER_EMAIL`` / ``--email``, and
+``MTGW_OWNER_PASSWORD`` or a no-echo prompt; never an argument, which ``ps`` would show).
+
+Device commands use this machine's device key (``[device]``), which signs the call, so a code
+read from the e-mail only completes the approval on the machine that asked for it.
+
+Tokens are printed once at creation and never again; listings show ids, terminals, scopes,
+owners, times and states, never a token or a hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .app import device_name, open_device
+from .auth.local import NoMailer
+from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
+from .authority.client import RemoteAuthority
+from .authority.service import Authority
+from .config import GatewayConfig
+
+__all__ = ["run_command"]
+
+_PASSWORD_ENV = "MTGW_OWNER_PASSWORD"
+_EMAIL_ENV = "MTGW_OWNER_EMAIL"
+
+
+class _Usage(Exception):
+    """A mistake the user must fix (exit 2)."""
+
+
+async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """Run one ``owner``/``token``/``device`` action; the exit code."""
+    try:
+        if args.command == "owner":
+            return _owner_create(args, config)
+        if args.command == "token":
+            return await _token(args, config)
+        return await _device(args, config)
+    except _Usage as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except AuthorityUnreachable:
+        print("error: the token authority (console) cannot be reached", file=sys.stderr)
+        return 1
+    except AuthorityRefused as exc:
+        print(f"error: the console refused: {exc.reason}", file=sys.stderr)
+        return 1
+
+
+# -- where to act ------------------------------------------------------------------------
+
+
+def _console_url(args: argparse.Namespace, config: GatewayConfig) -> str | None:
+    if getattr(args, "console", None):
+        return str(args.console)
+    if config.authority.mode == "remote":
+        return config.authority.url
+    return None
+
+
+def _local_authority(config: GatewayConfig) -> Authority:
+    return Authority.open(config.resolved_data_dir(), NoMailer())
+
+
+def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
+    email = args.email or os.environ.get(_EMAIL_ENV, "")
+    if not email:
+        raise _Usage(f"the console needs the owner: pass --email or set {_EMAIL_ENV}")
+    password = os.environ.get(_PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise _Usage(f"no password: set {_PASSWORD_ENV} or run interactively")
+        password = getpass.getpass(f"Password for {email}: ")
+    return email, password
+
+
+def _new_password() -> str:
+    password = os.environ.get(_PASSWORD_ENV)
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise _Usage(f"no password: set {_PASSWORD_ENV} or run interactively")
+    first = getpass.getpass("New owner password (8+ characters): ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise _Usage("the passwords differ")
+    return first
+
+
+def _local_owner(authority: Authority, args: argparse.Namespace) -> str:
+    email = str(args.email or os.environ.get(_EMAIL_ENV, ""))
+    if email:
+        return email
+    owners = authority.store.owners()
+    if not owners:
+        raise _Usage("there is no owner yet: run `mtgateway owner create --email ADDR`")
+    if len(owners) > 1:
+        raise _Usage("there are several owners: pass --email")
+    return owners[0]
+
+
+# -- owner -------------------------------------------------------------------------------
+
+
+def _owner_create(args: argparse.Namespace, config: GatewayConfig) -> int:
+    password = _new_password()
+    authority = _local_authority(config)
+    try:
+        authority.create_owner(args.email, password)
+    except ValueError as exc:
+        raise _Usage(str(exc)) from None
+    print(f"owner {args.email} created in {config.resolved_data_dir()}")
+    return 0
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
+    url = _console_url(args, config)
+    if url is None:
+        authority = _local_authority(config)
+        try:
+            return _token_local(args, authority)
+        finally:
+            await authority.close()
+    email, password = _owner_credentials(args)
+    # Owner calls are authenticated by the password; no device key is needed (or made).
+    async with RemoteAuthority(url, Ed25519PrivateKey.generate(),
+                               timeout_s=config.authority.request_timeout_s) as remote:
+        if args.token_command == "create":
+            _print_issued(await remote.issue_token(
+                email, password, args.login, args.server, scopes=sorted(args.scopes),
+                expires_in_s=args.expires_in))
+            return 0
+        if args.token_command == "list":
+            _print_listing(await remote.list_tokens(email, password))
+            return 0
+        return _revoked(await remote.revoke_token(email, password, args.token_id),
+                        args.token_id)
+
+
+def _token_local(args: argparse.Namespace, authority: Authority) -> int:
+    if args.token_command == "create":
+        owner = _local_owner(authority, args)
+        try:
+            issued = authority.issue_token(owner, args.login, args.server,
+                                           scopes=sorted(args.scopes),
+                                           expires_in_s=args.expires_in)
+        except ValueError as exc:
+            raise _Usage(str(exc)) from None
+        _print_issued(issued)
+        return 0
+    email = args.email or os.environ.get(_EMAIL_ENV, "")
+    owners = [email] if email else authority.store.owners()
+    if args.token_command == "list":
+        _print_listing([row for owner in owners for row in authority.list_tokens(owner)])
+        return 0
+    return _revoked(any(authority.revoke_token(owner, args.token_id) for owner in owners),
+                    args.token_id)
+
+
+def _print_issued(issued: IssuedToken) -> None:
+    record = issued.record
+    print(f"token_id: {issued.token_id}")
+    print(f"terminal: {record['login']}@{record['server']}")
+    print(f"scopes:   {','.join(record['scopes'])}")
+    print(f"owner:    {record['owner_email']}")
+    print(f"expires:  {_when(record.get('expires_at'))}")
+    print(f"token:    {issued.token}")
+    print("This is the only time the token is shown. Paste it into the EA's inputs and your "
+          "client's configuration.")
+
+
+def _when(epoch: Any) -> str:
+    if not isinstance(epoch, int):
+        return "never"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _state(row: dict[str, Any]) -> str:
+    now = datetime.now(UTC).timestamp()
+    if row.get("revoked_at") is not None:
+        return "revoked"
+    expires = row.get("expires_at")
+    if isinstance(expires, int) and expires <= now:
+        return "expired"
+    return "active"
+
+
+def _print_listing(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("no tokens")
+        return
+    print(f"{'TOKEN_ID':<22} {'TERMINAL':<28} {'SCOPES':<11} {'STATE':<8} {'EXPIRES':<21} "
+          "OWNER")
+    for row in sorted(rows, key=lambda r: (r.get("created_at", 0), r.get("token_id", ""))):
+        terminal = f"{row['login']}@{row['server']}"
+        print(f"{row['token_id']:<22} {terminal:<28} {','.join(row['scopes']):<11} "
+              f"{_state(row):<8} {_when(row.get('expires_at')):<21} {row['owner_email']}")
+
+
+def _revoked(done: bool, token_id: str) -> int:
+    if done:
+        print(f"revoked {token_id} (daemons drop it at their next refresh, within "
+              "[authority] refresh_interval_s)")
+        return 0
+    print(f"error: no token {token_id!r} of this owner", file=sys.stderr)
+    return 1
+
+
+# -- this device -------------------------------------------------------------------------
+
+
+async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
+    device = open_device(config)
+    url = _console_url(args, config)
+    if args.device_command == "status":
+        print(f"device id:   {device.device_id}")
+        print(f"name:        {device_name(config)}")
+        print(f"key storage: {device.storage}")
+        print(f"authority:   {url or 'local (embedded; this machine approves itself)'}")
+    if url is None:
+        if args.device_command != "status":
+            print("local mode: the embedded authority approves this machine by itself; "
+                  "there is nothing to verify")
+            return 0
+        authority = _local_authority(config)
+        try:
+            status = await authority.device_status(device.info)
+        finally:
+            await authority.close()
+        _print_approvals(status.approvals)
+        return 0
+    async with RemoteAuthority(url, device.private_key,
+                               timeout_s=config.authority.request_timeout_s) as remote:
+        if args.device_command == "status":
+            _print_approvals((await remote.device_status(device.info)).approvals)
+            return 0
+        if args.device_command == "resend":
+            sent = await remote.resend(device.info)
+            if sent.status == "sent":
+                print("a new code was e-mailed to the owner (the previous one no longer works)")
+                return 0
+            print(f"error: {sent.status}" + (f"; retry in {sent.retry_after_s} s"
+                                              if sent.retry_after_s else ""), file=sys.stderr)
+            return 1
+        answer = await remote.verify_device(device.info, args.code)
+    if answer.status == "approved":
+        print(f"device {device.device_id} approved. The daemon picks it up at its next "
+              "lookup: the EA's next reconnect succeeds and clients' next calls pass, "
+              "no restart needed.")
+        return 0
+    extra = f" ({answer.tries_left} tries left)" if answer.tries_left is not None else ""
+    print(f"error: {answer.reason}{extra}", file=sys.stderr)
+    return 1
+
+
+def _print_approvals(approvals: tuple[tuple[str, str], ...]) -> None:
+    if not approvals:
+        print("approvals:   none yet (the first lookup of a token asks its owner)")
+        return
+    print("approvals:")
+    for owner, status in approvals:
+        print(f"  {owner:<30} {status}")

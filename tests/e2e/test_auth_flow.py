@@ -1,0 +1,448 @@
+"""Issue 4 end to end: the console (authority), a real SMTP server and the daemon as separate
+parts on loopback, and every enforcement point (EA handshake, /rpc, /ws) checked against them.
+
+The console and the daemon are two aiohttp apps on their own ports in this process (one test
+runs ``mtgateway console`` and ``mtgateway run`` as real subprocesses); mail goes over SMTP to
+an aiosmtpd server; the daemon reaches the console through a pass-through HTTP relay that a
+test can switch to tampering (a man in the middle). The daemon's record-cache clock is a
+:class:`FakeClock`, so 300 s of staleness and 24 h of grace pass without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import WSMsgType, web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ea_bridge import TerminalId
+from ea_bridge.connection import Closed, Welcomed
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
+from gateway.app import create_app
+from gateway.auth import MemorySecretStore, RecordCache, generate_token
+from gateway.authority.client import RemoteAuthority
+from gateway.authority.service import Authority
+from gateway.config import (
+    AuthorityConfig,
+    BridgeConfig,
+    ConsoleConfig,
+    GatewayConfig,
+    ServerConfig,
+    SmtpConfig,
+)
+from gateway.console import AUTHORITY, create_console_app, start_console
+from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE
+from gateway.listener import start_http
+from gateway.mailsink import MailSink
+from tests.bridgekit import ScriptedEA
+from tests.e2e.conftest import WAIT_S, FakeClock
+
+LOGIN, SERVER = 5012345, "MTG-Demo"
+TERMINAL = TerminalId(LOGIN, SERVER)
+OWNER, PASSWORD = "owner@example.com", "owner password 123"
+STALE_AFTER_S = 300 + 61
+_CODE = re.compile(r"device verify (\d{4} \d{4})")
+
+
+class Relay:
+    """Forwards HTTP to the console; with ``tamper`` on, alters every signed record passing."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.tamper = False
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{path:.*}", self._forward)
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in ("host", "content-length")}
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, self.target + request.path_qs, data=await request.read(),
+                headers=headers) as answer:
+            body = await answer.read()
+            status = answer.status
+        if self.tamper and body:
+            obj = orjson.loads(body)
+            for envelope in ([obj.get("record")] if obj.get("record") else []) + \
+                    list(obj.get("records", [])):
+                envelope["record"]["scopes"] = ["read", "trade", "admin"]
+            body = orjson.dumps(obj)
+        return web.Response(status=status, body=body, content_type="application/json")
+
+
+@dataclass
+class World:
+    """The running parts and the handles a test needs."""
+
+    sink: MailSink
+    console: web.Application
+    console_runner: web.AppRunner
+    console_url: str
+    relay: Relay
+    daemon: web.Application
+    http_port: int
+    clock: FakeClock
+    session: aiohttp.ClientSession
+    owner: RemoteAuthority
+
+    @property
+    def authority(self) -> Authority:
+        return self.console[AUTHORITY]
+
+    @property
+    def cache(self) -> RecordCache:
+        return self.daemon[RECORD_CACHE]
+
+    @property
+    def bridge_port(self) -> int:
+        return self.daemon[BRIDGE].port
+
+    async def issue(self, login: int = LOGIN, server: str = SERVER,
+                    expires_in_s: int | None = None) -> tuple[str, str]:
+        """A token issued over the console's owner API: ``(token, token_id)``."""
+        issued = await self.owner.issue_token(OWNER, PASSWORD, login, server,
+                                              expires_in_s=expires_in_s)
+        return issued.token, issued.token_id
+
+    async def rpc(self, token: str, method: str = "account_info",
+                  params: Any = None) -> tuple[int, dict[str, Any]]:
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method}
+        if params is not None:
+            body["params"] = params
+        async with self.session.post(f"http://127.0.0.1:{self.http_port}/rpc", json=body,
+                                     headers={"Authorization": f"Bearer {token}"}) as r:
+            return r.status, await r.json()
+
+    async def ws_refusal(self, token: str) -> int:
+        """Try the /ws upgrade with ``token``; the HTTP status of the refusal."""
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            async with self.session.ws_connect(f"http://127.0.0.1:{self.http_port}/ws",
+                                               headers={"Authorization": f"Bearer {token}"}):
+                pass
+        return info.value.status
+
+    async def ea_refusal(self, token: str, login: int = LOGIN,
+                         server: str = SERVER) -> TerminalRefused:
+        terminal = EmulatedTerminal(token, port=self.bridge_port,
+                                    settings=EmulatorSettings(login=login, server=server,
+                                                              symbols=("EURUSD",)))
+        with pytest.raises(TerminalRefused) as info:
+            await asyncio.wait_for(terminal.run(reconnect=False), WAIT_S)
+        return info.value
+
+    async def approve_device(self, token: str) -> str:
+        """Trigger the approval mail with a lookup, read the code, verify it as the daemon's
+        device (what `mtgateway device verify` sends); the code."""
+        status, _ = await self.rpc(token)  # the first lookup of an unseen device mails a code
+        assert status == 401
+        async with asyncio.timeout(WAIT_S):
+            mails = await self.sink.wait_for(1)
+        codes = [m for m in (_CODE.search(mail.get_content()) for mail in mails) if m]
+        assert codes
+        match = codes[-1]
+        device = self.daemon[DEVICE]
+        async with RemoteAuthority(self.console_url, device.private_key) as client:
+            assert (await client.verify_device(device.info, match.group(1))).status == "approved"
+        return match.group(1)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, start: Any) -> AsyncIterator[tuple[web.AppRunner, int]]:
+    runner, port = await start(app)
+    try:
+        yield runner, port
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    """SMTP server, console, relay and daemon (remote mode, pinned key) on loopback."""
+    sink = MailSink()
+    await sink.start()
+    try:
+        console = create_console_app(GatewayConfig(
+            data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
+            smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")))
+        async with contextlib.AsyncExitStack() as stack:
+            console_runner, console_port = await stack.enter_async_context(
+                serving(console, lambda app: start_console(app, "127.0.0.1", 0)))
+            console_url = f"http://127.0.0.1:{console_port}"
+            console[AUTHORITY].create_owner(OWNER, PASSWORD)
+            relay = Relay(console_url)
+            _, relay_port = await stack.enter_async_context(
+                serving(relay.app, lambda app: start_console(app, "127.0.0.1", 0)))
+            clock = FakeClock()
+            config = GatewayConfig(
+                data_dir=str(tmp_path / "daemon"),
+                server=ServerConfig(port=0, auth_failure_delay_s=0.0),
+                bridge=BridgeConfig(port=0),
+                authority=AuthorityConfig(mode="remote", url=f"http://127.0.0.1:{relay_port}",
+                                          public_key=console[AUTHORITY].store.signer.key.b64))
+            daemon = create_app(config, secret_store=MemorySecretStore(), clock=clock)
+            _, http_port = await stack.enter_async_context(serving(daemon, start_http))
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            owner = await stack.enter_async_context(
+                RemoteAuthority(console_url, Ed25519PrivateKey.generate()))
+            yield World(sink, console, console_runner, console_url, relay, daemon, http_port,
+                        clock, session, owner)
+    finally:
+        await sink.close()
+
+
+@contextlib.asynccontextmanager
+async def live_terminal(w: World, token: str) -> AsyncIterator[EmulatedTerminal]:
+    terminal = EmulatedTerminal(token, port=w.bridge_port,
+                                settings=EmulatorSettings(symbols=("EURUSD",)))
+    task = asyncio.create_task(terminal.run())
+    try:
+        await w.daemon[BRIDGE].wait_for_terminal(TERMINAL, WAIT_S)
+        yield terminal
+    finally:
+        await terminal.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TerminalRefused):
+            await task
+
+
+async def test_new_device_is_approved_by_the_emailed_code_without_restart(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Pending device: EA refused device_not_approved, client 401 device_not_approved; the code
+    from the real e-mail, verified with the device key, makes both work; no secret is logged."""
+    caplog.set_level(logging.DEBUG)
+    async with world(tmp_path) as w:
+        token, _ = await w.issue()
+        refusal = await w.ea_refusal(token)
+        assert refusal.reason == "device_not_approved"
+        assert refusal.text == "device verification pending: check your e-mail"
+        status, body = await w.rpc(token)
+        assert status == 401 and body["error"]["data"]["reason"] == "device_not_approved"
+        code = await w.approve_device(token)
+        async with live_terminal(w, token):
+            status, body = await w.rpc(token)
+            assert status == 200 and body["result"]["login"] == LOGIN
+            async with w.session.ws_connect(f"http://127.0.0.1:{w.http_port}/ws", headers={
+                    "Authorization": f"Bearer {token}"}) as ws:
+                await ws.send_str('{"jsonrpc":"2.0","id":1,"method":"ping"}')
+                assert orjson.loads((await ws.receive(timeout=WAIT_S)).data)["result"]["pong"]
+    # mail.log is aiosmtpd, the owner's mailbox here: receiving the code is its job.
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "mail.log")
+    for secret in (token, code, code.replace(" ", ""), PASSWORD):
+        assert secret not in logged
+
+
+async def test_bad_tokens_are_refused_at_every_enforcement_point(tmp_path: Path) -> None:
+    """Wrong, malformed, expired and revoked tokens are refused by /rpc, /ws and the EA
+    handshake with the contract's reason words."""
+    async with world(tmp_path) as w:
+        good, _ = await w.issue()
+        await w.approve_device(good)
+        expired, _ = await w.issue(expires_in_s=1)
+        revoked, revoked_id = await w.issue()
+        assert await w.owner.revoke_token(OWNER, PASSWORD, revoked_id)
+        w.clock.advance(2)
+        wrong = good[:-8] + ("A" if good[-8] != "A" else "B") + good[-7:]
+        cases = [
+            (generate_token(), "invalid_token", "invalid_token"),
+            (wrong, "malformed_token", "invalid_token"),  # the checksum fails on the client
+            (expired, "token_expired", "token_expired"),
+            (revoked, "token_revoked", "token_revoked"),
+        ]
+        for token, client_reason, ea_reason in cases:
+            status, body = await w.rpc(token)
+            assert (status, body["error"]["code"]) == (401, -32004), token
+            assert body["error"]["data"]["reason"] == client_reason
+            assert await w.ws_refusal(token) == 401
+            assert (await w.ea_refusal(token)).reason == ea_reason
+
+
+async def test_token_of_another_terminal_and_mismatched_tokens(tmp_path: Path) -> None:
+    """A token bound to another terminal is refused at the EA handshake; a client whose token
+    differs from the connected EA's is refused terminal_mismatch."""
+    async with world(tmp_path) as w:
+        mine, _ = await w.issue()
+        other_terminal, _ = await w.issue(login=999, server="Other-Broker")
+        second, _ = await w.issue()
+        await w.approve_device(mine)
+        refusal = await w.ea_refusal(other_terminal)
+        assert refusal.reason == "terminal_mismatch"
+        async with live_terminal(w, mine):
+            status, body = await w.rpc(second)
+            assert status == 200 and body["error"]["data"]["reason"] == "terminal_mismatch"
+            assert (await w.rpc(mine))[1]["result"]["login"] == LOGIN
+
+
+async def test_tampered_record_is_refused(tmp_path: Path) -> None:
+    """A record altered on its way from the console fails verification: -32014, never served;
+    an altered refresh keeps the last good copy."""
+    async with world(tmp_path) as w:
+        token, token_id = await w.issue()
+        await w.approve_device(token)
+        w.relay.tamper = True
+        status, body = await w.rpc(token)
+        assert (status, body["error"]["code"]) == (503, -32014)
+        assert body["error"]["data"]["reason"] == "authority_unreachable"
+        w.relay.tamper = False
+        status, body = await w.rpc(token)  # verified now; no EA connected, so -32001
+        assert (status, body["error"]["code"]) == (200, -32001)
+        record = w.cache.get(token_id)
+        assert record is not None and record.scopes == {"read", "trade"}
+        w.relay.tamper = True
+        await w.cache.refresh_once()
+        assert w.cache.get(token_id) == record
+
+
+async def test_unreachable_authority_grace_for_reads_and_no_trades(tmp_path: Path) -> None:
+    """With the console stopped, reads go on through the grace period, trades answer -32014
+    auth_stale once the record is stale, and after valid_until the token is refused."""
+    async with world(tmp_path) as w:
+        token, token_id = await w.issue()
+        await w.approve_device(token)
+        async with live_terminal(w, token):
+            assert (await w.rpc(token))[0] == 200
+            await w.console_runner.cleanup()  # the console goes away
+            w.clock.advance(STALE_AFTER_S)
+            assert not await w.cache.refresh_once()
+            status, body = await w.rpc(token)
+            assert status == 200 and body["result"]["login"] == LOGIN
+            _, body = await w.rpc(token, "order_send", {"request": {
+                "action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY", "symbol": "EURUSD",
+                "volume": 0.1}})
+            assert body["error"]["code"] == -32014
+            assert body["error"]["data"]["reason"] == "auth_stale"
+            record = w.cache.get(token_id)
+            assert record is not None
+            w.clock.now = record.valid_until
+            status, body = await w.rpc(token)
+            assert status == 401 and body["error"]["data"]["reason"] == "invalid_token"
+
+
+async def test_revocation_closes_the_socket_and_the_ea_session(tmp_path: Path) -> None:
+    """A revocation seen at refresh closes the token's WebSocket with 1008 and says bye
+    token_revoked to its EA."""
+    async with world(tmp_path) as w:
+        token, token_id = await w.issue()
+        await w.approve_device(token)
+        ea = ScriptedEA(token, login=LOGIN, server=SERVER)
+        assert isinstance(await ea.connect(w.bridge_port), Welcomed)
+        try:
+            async with w.session.ws_connect(f"http://127.0.0.1:{w.http_port}/ws", headers={
+                    "Authorization": f"Bearer {token}"}) as ws:
+                await ws.send_str('{"jsonrpc":"2.0","id":1,"method":"subscribe",'
+                                  '"params":{"channel":"trades"}}')  # the socket is set up
+                assert orjson.loads((await ws.receive(timeout=WAIT_S)).data)["id"] == 1
+                assert await w.owner.revoke_token(OWNER, PASSWORD, token_id)
+                await w.cache.refresh_once()
+                msg = await ws.receive(timeout=WAIT_S)
+                assert msg.type is WSMsgType.CLOSE
+                assert (msg.data, msg.extra) == (1008, "token_revoked")
+            closed = await ea.next_event((Closed,))
+            assert isinstance(closed, Closed) and closed.reason == "token_revoked"
+        finally:
+            await ea.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+async def test_console_and_daemon_as_processes(tmp_path: Path) -> None:
+    """`mtgateway console` and `mtgateway run` as processes: owner and token by the CLI, the
+    EA refused until `mtgateway device verify CODE` with the code from the e-mail."""
+    sink = MailSink()
+    await sink.start()
+    env = {**os.environ, "MTGW_OWNER_PASSWORD": PASSWORD}
+    console_cfg = tmp_path / "console.toml"
+    console_cfg.write_text(
+        f'data_dir = "{(tmp_path / "console").as_posix()}"\n[console]\nport = 0\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\n', "utf-8")
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def cli(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", *args, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), WAIT_S * 2)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
+
+    async def start(*args: str, ready: bytes, stream: str) -> tuple[asyncio.subprocess.Process,
+                                                                   bytes]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", *args, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        procs.append(proc)
+        reader = proc.stdout if stream == "stdout" else proc.stderr
+        assert reader is not None
+        seen = b""
+        async with asyncio.timeout(WAIT_S * 2):
+            while ready not in seen:
+                line = await reader.readline()
+                assert line, seen.decode()
+                seen += line
+        return proc, seen
+
+    try:
+        assert (await cli("owner", "create", "-c", str(console_cfg), "--email", OWNER))[0] == 0
+        _, out = await start("console", "-c", str(console_cfg), ready=b"listening on",
+                             stream="stdout")
+        match = re.search(rb"http://127\.0\.0\.1:(\d+)", out)
+        assert match
+        console_url = match.group(0).decode()
+        code, out = await cli("token", "create", "--console", console_url, "--email", OWNER,
+                              "--login", str(LOGIN), "--server", SERVER)
+        assert code == 0, out
+        token = next(line.split()[1] for line in out.splitlines() if line.startswith("token:"))
+        async with aiohttp.ClientSession() as session:
+            async with session.get(console_url + "/v1/keys") as r:
+                public_key = (await r.json())["keys"][0]["public_key"]
+        daemon_cfg = tmp_path / "daemon.toml"
+        daemon_cfg.write_text(
+            f'data_dir = "{(tmp_path / "daemon").as_posix()}"\n[server]\nport = 0\n'
+            f'[bridge]\nport = 0\n[authority]\nmode = "remote"\nurl = "{console_url}"\n'
+            f'public_key = "{public_key}"\n[device]\nkey_storage = "file"\n', "utf-8")
+        _, log = await start("run", "-c", str(daemon_cfg), ready=b"HTTP on", stream="stderr")
+        bridge = re.search(rb"EA bridge listening on 127\.0\.0\.1:(\d+)", log)
+        http = re.search(rb"HTTP on 127\.0\.0\.1:(\d+)", log)
+        assert bridge and http and token.encode() not in log
+        terminal = EmulatedTerminal(token, port=int(bridge.group(1)),
+                                    settings=EmulatorSettings(symbols=("EURUSD",)))
+        with pytest.raises(TerminalRefused) as info:
+            await asyncio.wait_for(terminal.run(reconnect=False), WAIT_S)
+        assert info.value.reason == "device_not_approved"
+        async with asyncio.timeout(WAIT_S):
+            mail = (await sink.wait_for(1))[0]
+        found = _CODE.search(mail.get_content())
+        assert found is not None
+        code, out = await cli("device", "verify", found.group(1), "-c", str(daemon_cfg))
+        assert code == 0 and "approved" in out, out
+        code, out = await cli("device", "status", "-c", str(daemon_cfg))
+        assert code == 0 and "approved" in out and "o***@example.com" in out, out
+        live = asyncio.create_task(terminal.run())
+        try:
+            await asyncio.wait_for(terminal.ready.wait(), WAIT_S)  # no daemon restart
+            async with aiohttp.ClientSession() as session, session.post(
+                    f"http://127.0.0.1:{int(http.group(1))}/rpc",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "account_info"},
+                    headers={"Authorization": f"Bearer {token}"}) as r:
+                assert (await r.json())["result"]["login"] == LOGIN
+        finally:
+            await terminal.close()
+            live.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await live
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+        await sink.close()

@@ -1,0 +1,350 @@
+"""The console over real HTTP on loopback, mailing codes through a real SMTP server (aiosmtpd).
+
+Device proofs are built here by hand from the documented format with cryptography's Ed25519,
+so these tests pin the wire contract of ``docs/authority.md`` rather than our own helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.authority.client import RemoteAuthority
+from gateway.authority.proofs import device_info
+from gateway.authority.records import AuthorityKey, RecordRejected, verify_signed_record
+from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
+from gateway.console import AUTHORITY, create_console_app, start_console
+from gateway.errors import ConfigError
+
+OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+WAIT_S = 10.0
+
+
+class Clock:
+    """The console's wall clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Sink:
+    """An aiosmtpd handler keeping every delivered message."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._changed = asyncio.Event()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        self.messages.append(message_from_bytes(envelope.content))
+        self._changed.set()
+        return "250 OK"
+
+    async def wait_for(self, count: int) -> list[Message]:
+        async with asyncio.timeout(WAIT_S):
+            while len(self.messages) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.messages
+
+    def code(self, index: int = -1) -> str:
+        payload = self.messages[index].get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        match = re.search(r"verify (\d{4} \d{4})", payload.decode())
+        assert match is not None
+        return match.group(1)
+
+
+@dataclass
+class Console:
+    url: str
+    clock: Clock
+    sink: Sink
+    session: aiohttp.ClientSession
+    key: Ed25519PrivateKey
+    responses: list[str]
+
+    async def owner(self, method: str, path: str, body: Any = None, *,
+                    auth: tuple[str, str] = (OWNER, PASSWORD)) -> tuple[int, dict[str, Any]]:
+        basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        async with self.session.request(method, self.url + path, json=body,
+                                        headers={"Authorization": "Basic " + basic}) as response:
+            text = await response.text()
+        self.responses.append(text)
+        return response.status, json.loads(text)
+
+    async def device(self, method: str, path: str, body: Any = None, *,
+                     key: Ed25519PrivateKey | None = None,
+                     skew_s: float = 0) -> tuple[int, dict[str, Any], dict[str, str]]:
+        data = b"" if body is None else json.dumps(body).encode()
+        headers = _proof(key or self.key, method, path, data, self.clock.now + skew_s)
+        async with self.session.request(method, self.url + path, data=data or None,
+                                        headers=headers) as response:
+            text = await response.text()
+            extra = dict(response.headers)
+        self.responses.append(text)
+        return response.status, json.loads(text), extra
+
+
+def _proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
+           now: float) -> dict[str, str]:
+    raw = key.public_key().public_bytes_raw()
+    device_id = base64.b32encode(hashlib.sha256(raw).digest()).decode().rstrip("=")[:26]
+    when = str(int(now * 1000))
+    message = (b"mtgw-device-v1\n" + f"{method}\n{path}\n{when}\n".encode()
+               + hashlib.sha256(body).hexdigest().encode())
+    signature = base64.urlsafe_b64encode(key.sign(message)).rstrip(b"=").decode()
+    return {"X-Device-Id": device_id, "X-Device-Key": base64.b64encode(raw).decode(),
+            "X-Device-Time": when, "X-Device-Signature": signature}
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    sink = Sink()
+    loop = asyncio.get_running_loop()
+    smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
+    smtp_port = smtp.sockets[0].getsockname()[1]
+    config = GatewayConfig(
+        data_dir=str(tmp_path), console=ConsoleConfig(port=0),
+        smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
+                        from_address="gateway@example.net", timeout_s=WAIT_S))
+    clock = Clock()
+    app = create_console_app(config, clock=clock)
+    runner, port = await start_console(app, "127.0.0.1", 0)
+    app[AUTHORITY].create_owner(OWNER, PASSWORD)
+    async with aiohttp.ClientSession() as session:
+        yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
+                      Ed25519PrivateKey.generate(), [])
+    await runner.cleanup()
+    smtp.close()
+    await smtp.wait_closed()
+
+
+async def _issue(console: Console, **extra: Any) -> dict[str, Any]:
+    status, body = await console.owner("POST", "/v1/tokens",
+                                       {"login": 5012345, "server": "MTG-Demo", **extra})
+    assert status == 201, body
+    return body
+
+
+async def _pending(console: Console, token: str) -> None:
+    sha = hashlib.sha256(token.encode()).hexdigest()
+    status, body, _ = await console.device("POST", "/v1/records/lookup",
+                                           {"token_sha256": sha, "device_name": "desk-pc",
+                                            "os": "Windows 11"})
+    assert (status, body) == (200, {"status": "pending"})
+
+
+async def test_approval_flow_signed_records_and_revocation(
+        console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue → pending + mailed code → approve → signed record → tamper fails → revoke shows."""
+    caplog.set_level(logging.DEBUG)
+    issued = await _issue(console, scopes=["read"])
+    token = issued["token"]
+    sha = hashlib.sha256(token.encode()).hexdigest()
+    await _pending(console, token)
+    (mail,) = await console.sink.wait_for(1)
+    code = console.sink.code()
+    text = mail.as_string()
+    assert mail["To"] == OWNER and "desk-pc" in text and "Windows 11" in text
+    assert token not in text and "Not you?" in text
+
+    status, body, _ = await console.device("POST", "/v1/device/verify", {"code": "0000 0000"})
+    assert (status, body["error"]["reason"], body["error"]["tries_left"]) == (400,
+                                                                             "wrong_code", 4)
+    status, body, _ = await console.device("POST", "/v1/device/verify", {"code": code})
+    assert (status, body) == (200, {"status": "approved"})
+    await console.sink.wait_for(2)  # the "device approved" notice
+
+    status, body, _ = await console.device("POST", "/v1/records/lookup", {"token_sha256": sha})
+    assert status == 200 and body["status"] == "ok"
+    envelope = body["record"]
+    _, keys = await console.owner("GET", "/v1/keys")
+    pinned = [AuthorityKey.from_base64(k["public_key"]) for k in keys["keys"]]
+    me = device_info(console.key).device_id
+    record = verify_signed_record(envelope, pinned, me, console.clock.now)
+    assert (record.token_id, record.scopes, record.device_id) == (issued["token_id"],
+                                                                  {"read"}, me)
+    tampered = copy.deepcopy(envelope)
+    tampered["record"]["scopes"] = ["read", "trade"]
+    with pytest.raises(RecordRejected, match="bad_signature"):
+        verify_signed_record(tampered, pinned, me, console.clock.now)
+
+    status, body = await console.owner("DELETE", f"/v1/tokens/{issued['token_id']}")
+    assert (status, body) == (200, {"revoked": True})
+    console.clock.now += 5
+    status, body, _ = await console.device("POST", "/v1/records/refresh",
+                                           {"token_ids": [issued["token_id"], "tok_nope"]})
+    assert status == 200 and len(body["records"]) == 1
+    assert body["records"][0]["record"]["revoked_at"] == int(console.clock.now) - 5
+    status, body, _ = await console.device("GET", "/v1/device/status")
+    assert body == {"device_id": me, "approvals": [{"owner": "o***@example.com",
+                                                     "status": "approved"}]}
+
+    secrets_ = [token, code, code.replace(" ", ""), PASSWORD]
+    ours = [r for r in caplog.records if not r.name.startswith("mail.")]
+    for rec in ours:
+        line = rec.getMessage() + (rec.exc_text or "")
+        assert not any(s in line for s in secrets_), line
+    later = console.responses[1:]  # the first response is the token's one-time display
+    assert token in console.responses[0]
+    assert not any(s in r for r in later for s in secrets_)
+
+
+async def test_five_wrong_codes_void_the_code(console: Console) -> None:
+    """Tries count down 4..0, then even the right code answers code_voided."""
+    await _pending(console, (await _issue(console))["token"])
+    await console.sink.wait_for(1)
+    lefts = []
+    for _ in range(5):
+        status, body, _ = await console.device("POST", "/v1/device/verify",
+                                               {"code": "99999999"})
+        lefts.append(body["error"]["tries_left"])
+    assert lefts == [4, 3, 2, 1, 0]
+    status, body, _ = await console.device("POST", "/v1/device/verify",
+                                           {"code": console.sink.code()})
+    assert (status, body["error"]["reason"]) == (400, "code_voided")
+
+
+async def test_codes_expire_after_ten_minutes(console: Console) -> None:
+    """With the console's clock moved 600 s on, the mailed code is expired."""
+    await _pending(console, (await _issue(console))["token"])
+    await console.sink.wait_for(1)
+    console.clock.now += 600
+    status, body, _ = await console.device("POST", "/v1/device/verify",
+                                           {"code": console.sink.code()})
+    assert (status, body["error"]["reason"]) == (400, "code_expired")
+
+
+async def test_resend_limits(console: Console) -> None:
+    """60 s between codes, 5 an hour per device; a refused resend says when to retry."""
+    status, body, _ = await console.device("POST", "/v1/device/resend")
+    assert (status, body["error"]["reason"]) == (400, "no_pending_approval")
+    await _pending(console, (await _issue(console))["token"])
+    console.clock.now += 30
+    status, body, headers = await console.device("POST", "/v1/device/resend")
+    assert (status, body["error"]["reason"], body["error"]["retry_after_s"]) == (
+        429, "resend_limited", 30)
+    assert headers["Retry-After"] == "30"
+    for _ in range(4):
+        console.clock.now += 60
+        status, body, _ = await console.device("POST", "/v1/device/resend")
+        assert (status, body) == (200, {"status": "sent"})
+    await console.sink.wait_for(5)
+    console.clock.now += 60
+    status, body, _ = await console.device("POST", "/v1/device/resend")
+    assert status == 429 and body["error"]["retry_after_s"] == 3600 - 330
+    codes = {console.sink.code(i) for i in range(5)}
+    assert len(codes) == 5
+    status, body, _ = await console.device("POST", "/v1/device/verify",
+                                           {"code": console.sink.code(0)})
+    assert body["error"]["reason"] == "wrong_code"  # a newer code voided it
+
+
+async def test_owner_401_is_identical_for_unknown_and_known_e_mails(console: Console) -> None:
+    """Wrong password, unknown e-mail and no credentials get the same 401 body."""
+    answers = [await console.owner("GET", "/v1/tokens", auth=(OWNER, "wrong-password")),
+               await console.owner("GET", "/v1/tokens", auth=("x@example.com", PASSWORD))]
+    async with console.session.get(console.url + "/v1/tokens") as response:
+        answers.append((response.status, await response.json()))
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0] == (401, {"error": {"code": 401, "reason": "bad_credentials",
+                                          "message": "wrong e-mail or password"}})
+
+
+async def test_bad_device_proofs_are_refused(console: Console) -> None:
+    """A skewed clock, a proof by another key, or no proof at all: 401 with the reason."""
+    _, body, _ = await console.device("GET", "/v1/device/status", skew_s=301)
+    assert body["error"]["reason"] == "device_clock_skew"
+    headers = _proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
+    headers["X-Device-Key"] = base64.b64encode(
+        Ed25519PrivateKey.generate().public_key().public_bytes_raw()).decode()
+    async with console.session.get(console.url + "/v1/device/status",
+                                   headers=headers) as response:
+        assert response.status == 401
+        assert (await response.json())["error"]["reason"] == "device_key_mismatch"
+    headers = _proof(console.key, "GET", "/v1/device/other", b"", console.clock.now)
+    async with console.session.get(console.url + "/v1/device/status",
+                                   headers=headers) as response:
+        assert (await response.json())["error"]["reason"] == "bad_device_signature"
+    async with console.session.post(console.url + "/v1/records/lookup") as response:
+        assert (await response.json())["error"]["reason"] == "missing_device_proof"
+
+
+async def test_remote_authority_client_against_the_console(console: Console) -> None:
+    """The daemon's HTTP client does the owner and device calls against the real console."""
+    async with RemoteAuthority(console.url, console.key, clock=console.clock) as remote:
+        me = remote.device
+        issued = await remote.issue_token(OWNER, PASSWORD, 7, "MTG-Demo", ["read", "trade"])
+        account = {"name": "Demo", "broker": "MetaQuotes", "login": 7, "password": "mt5-pw",
+                   "server": "MTG-Demo", "max_lot_size": 0.5, "allowed_symbols": ["EURUSD"]}
+        created = await remote.register_account(OWNER, PASSWORD, account)
+        assert created["max_lot_size"] == 0.5 and "password" not in created
+        status, body = await console.owner("POST", "/v1/accounts", account)
+        assert (status, body["error"]["reason"]) == (409, "account_exists")
+        status, body = await console.owner("POST", "/v1/accounts", {**account, "risk_pct": 5})
+        assert status == 422 and "risk_pct" in body["error"]["message"]
+
+        sha = hashlib.sha256(issued.token.encode()).hexdigest()
+        assert (await remote.lookup(me, token_sha256=sha, device_name="vps")).status == "pending"
+        await console.sink.wait_for(1)
+        wrong = await remote.verify_device(me, "12")
+        assert (wrong.reason, wrong.tries_left) == ("wrong_code", 4)
+        assert (await remote.resend(me)).status == "resend_limited"
+        assert (await remote.verify_device(me, console.sink.code())).status == "approved"
+        answer = await remote.lookup(me, token_sha256=sha)
+        assert answer.status == "ok" and answer.record is not None
+        record = verify_signed_record(answer.record, await remote.public_keys(), me.device_id,
+                                      console.clock.now)
+        assert record.risk.max_lot_size == "0.5" and record.risk.allowed_symbols == ("EURUSD",)
+        assert [t["token_id"] for t in await remote.list_tokens(OWNER, PASSWORD)] == [
+            issued.token_id]
+        assert [d["device_id"] for d in await remote.list_devices(OWNER, PASSWORD)] == [
+            me.device_id]
+        assert await remote.revoke_device(OWNER, PASSWORD, me.device_id)
+        assert await remote.refresh(me, [issued.token_id]) == []
+        assert await remote.revoke_token(OWNER, PASSWORD, issued.token_id)
+        assert not await remote.revoke_token(OWNER, PASSWORD, "tok_missing")
+
+
+async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -> None:
+    """Nothing listening → AuthorityUnreachable (the daemon's -32014), not a crash."""
+    from gateway.authority.api import AuthorityUnreachable
+
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    key = Ed25519PrivateKey.generate()
+    async with RemoteAuthority(f"http://127.0.0.1:{port}", key, timeout_s=WAIT_S) as remote:
+        with pytest.raises(AuthorityUnreachable) as info:
+            await remote.lookup(remote.device, token_sha256="0" * 64)
+    assert info.value.reason == "authority_unreachable"
+
+
+def test_non_loopback_console_needs_the_insecure_flag() -> None:
+    """A console host beyond loopback is a ConfigError unless explicitly allowed."""
+    with pytest.raises(ConfigError, match="insecure_allow_non_loopback"):
+        create_console_app(GatewayConfig(console=ConsoleConfig(host="0.0.0.0")))
+    create_console_app(GatewayConfig(console=ConsoleConfig(
+        host="0.0.0.0", insecure_allow_non_loopback=True)))
