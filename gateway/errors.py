@@ -9,6 +9,7 @@ The tree, and how a client reacts::
     ├── NotFound                 -32006, unknown symbol or ticket
     ├── Unavailable              -32014, shutting down or reconciling: retry later
     ├── IdempotencyConflict      -32011, a client_id reused with other params: use a new id
+    ├── RiskLimit                -32012, the account's risk policy refuses it (``data.rule``)
     └── OutcomeUnknown           -32003, a trade's answer was lost (``data.client_id``):
                                  check ``order_status``, never resend blindly
 
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidParams",
     "NotFound",
     "OutcomeUnknown",
+    "RiskLimit",
     "RpcError",
     "Unauthorized",
     "Unavailable",
@@ -66,6 +68,7 @@ AUTOTRADING_DISABLED: Final = -32007
 HISTORY_NOT_READY: Final = -32008
 UNSUPPORTED: Final = -32009
 IDEMPOTENCY_CONFLICT: Final = -32011
+RISK_LIMIT: Final = -32012
 TIMEOUT: Final = -32013
 UNAVAILABLE: Final = -32014
 
@@ -121,6 +124,15 @@ class IdempotencyConflict(GatewayError):
         self.client_id = client_id
 
 
+class RiskLimit(GatewayError):
+    """The account's risk policy refuses the order; ``rule`` names the rule. Nothing was sent:
+    change the order (symbol, volume, stop) or the policy."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 class OutcomeUnknown(GatewayError):
     """A trade may have executed but its answer was lost; ``state`` is the journal's."""
 
@@ -147,6 +159,7 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     NotFound: (NOT_FOUND, None),
     Unavailable: (UNAVAILABLE, None),
     IdempotencyConflict: (IDEMPOTENCY_CONFLICT, None),
+    RiskLimit: (RISK_LIMIT, None),
     OutcomeUnknown: (OUTCOME_UNKNOWN, None),
     TerminalNotConnected: (TERMINAL_OFFLINE, "Terminal offline: no EA is connected"),
     TerminalDisconnected: (TERMINAL_OFFLINE, "Terminal offline: the EA disconnected"),
@@ -186,6 +199,8 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
             return RpcError(code, str(exc), {"reason": exc.reason})
         if isinstance(exc, IdempotencyConflict):
             return RpcError(code, str(exc), {"client_id": exc.client_id})
+        if isinstance(exc, RiskLimit):
+            return RpcError(code, str(exc), {"rule": exc.rule})
         if isinstance(exc, OutcomeUnknown):
             return RpcError(code, str(exc), {"client_id": exc.client_id, "state": exc.state})
         if cls in (BridgeError, GatewayError):

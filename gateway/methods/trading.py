@@ -66,6 +66,7 @@ from ea_bridge.mt5 import (
 from ..config import GatewayConfig
 from ..errors import IdempotencyConflict, NotFound, OutcomeUnknown, Unauthorized, Unavailable
 from ..journal import OrderJournal, OrderRow, OrderState, params_hash
+from ..risk import check_order
 from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
 from .session import forward
 
@@ -228,6 +229,10 @@ class TradeDesk:
         existing = self.journal.get(*key)
         if existing is not None:
             return self._replay(existing, phash)
+        # After the replay check (a repeat of an executed order still gets its outcome), before
+        # the journal (a refused order does not use up its client_id).
+        await check_order(principal.risk, body,
+                          lambda method, params: forward(ctx, method, params))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = done
         try:

@@ -15,6 +15,7 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.Unavailable: -32014,
     errors.IdempotencyConflict: -32011,
     errors.OutcomeUnknown: -32003,
+    errors.RiskLimit: -32012,
     bridge_errors.TerminalNotConnected: -32001,
     bridge_errors.TerminalDisconnected: -32001,
     bridge_errors.TerminalTimeout: -32013,
@@ -32,6 +33,7 @@ def _instance(cls: type[BaseException]) -> BaseException:
         errors.Unavailable: errors.Unavailable("shutting_down", "shutting down"),
         errors.IdempotencyConflict: errors.IdempotencyConflict("abc"),
         errors.OutcomeUnknown: errors.OutcomeUnknown("abc", "UNKNOWN", "lost"),
+        errors.RiskLimit: errors.RiskLimit("max_lot_size", "volume 5 is above 1"),
         bridge_errors.TradeOutcomeUnknown: bridge_errors.TradeOutcomeUnknown("x",
                                                                              method="order_send"),
         bridge_errors.FrameTooLarge: bridge_errors.FrameTooLarge(10, 5),
@@ -97,3 +99,9 @@ def test_trade_errors_carry_the_client_id() -> None:
         -32011, "client_id 'c-1' was already used with different parameters", {"client_id": "c-1"})
     error = to_rpc_error(errors.OutcomeUnknown("c-2", "UNKNOWN", "lost"))
     assert error == RpcError(-32003, "lost", {"client_id": "c-2", "state": "UNKNOWN"})
+
+
+def test_risk_limit_names_the_rule() -> None:
+    """A risk refusal carries the rule the client broke."""
+    error = to_rpc_error(errors.RiskLimit("allowed_symbols", "XAUUSD is not allowed"))
+    assert error == RpcError(-32012, "XAUUSD is not allowed", {"rule": "allowed_symbols"})
