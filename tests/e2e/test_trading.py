@@ -100,7 +100,8 @@ async def test_same_client_id_other_params_conflicts(daemon: Daemon,
 
 async def test_broker_rejection_is_a_result(daemon: Daemon, broker: EmulatedTerminal) -> None:
     """A volume the symbol refuses is a result with retcode 10014, journaled as REJECTED."""
-    result = (await _send(daemon, {**BUY, "volume": 500.0, "client_id": "too-big"}))["result"]
+    # 0.015 lots is off the 0.01 volume step: the broker refuses it (the policy would not).
+    result = (await _send(daemon, {**BUY, "volume": 0.015, "client_id": "too-big"}))["result"]
     assert (result["retcode"], result["retcode_name"]) == (10014,
                                                            "TRADE_RETCODE_INVALID_VOLUME")
     assert (await _status(daemon, "too-big"))["state"] == "REJECTED"
