@@ -22,6 +22,10 @@ Freshness (``docs/authority.md``, "On the daemon"):
 Nothing cached and no answer from the authority is ``-32014 authority_unreachable``; an answer
 that fails verification counts as no answer (the warning in the log names the check).
 
+Every change to what the cache holds (a record stored, replaced, dropped or pruned, a death
+announced) bumps :attr:`RecordCache.generation`, so the authenticator's per-token fast path
+(``service.py``) can tell in one comparison that what it verified may no longer hold.
+
 Times come from an injected ``clock`` (epoch seconds) so tests pass 300 s without sleeping.
 """
 
@@ -94,6 +98,8 @@ class RecordCache:
         self._dead_announced: set[str] = set()
         self._callbacks: list[DeadCallback] = []
         self._inflight: dict[tuple[str, str], asyncio.Future[SignedRecord]] = {}
+        #: Bumped on every change of the cached records (see the module docstring).
+        self.generation = 0
 
     # -- what the authenticator asks -------------------------------------------------------
 
@@ -141,6 +147,12 @@ class RecordCache:
         """Whether the record was refreshed within one interval (plus slack): trades may go."""
         entry = self._by_id.get(token_id)
         return entry is not None and self.clock() - entry.refreshed_at <= self._stale_after_s
+
+    def usable_until(self, token_id: str) -> float:
+        """Until when (by :attr:`clock`) the record may answer without the authority; 0 if
+        it is not cached."""
+        entry = self._by_id.get(token_id)
+        return self._usable_until(entry) if entry is not None else 0.0
 
     def get(self, token_id: str) -> SignedRecord | None:
         """The cached record with this id, usable or not."""
@@ -237,12 +249,14 @@ class RecordCache:
             return None
         if old is not None:
             self._unindex(old.record)
+        self.generation += 1
         self._by_id[record.token_id] = _Entry(record, now)
         self._by_sha[record.token_sha256] = record.token_id
         self._by_hint[record.token_hint] = record.token_id
         return record.token_id
 
     def _unindex(self, record: SignedRecord) -> None:
+        self.generation += 1
         if self._by_sha.get(record.token_sha256) == record.token_id:
             del self._by_sha[record.token_sha256]
         if self._by_hint.get(record.token_hint) == record.token_id:
@@ -265,6 +279,7 @@ class RecordCache:
                 self._fire(record, reason)
 
     def _fire(self, record: SignedRecord, reason: str) -> None:
+        self.generation += 1
         log.info("token %s of %s@%s is now %s", record.token_id, record.login, record.server,
                  reason.removeprefix("token_"))
         for callback in self._callbacks:
@@ -281,8 +296,13 @@ class RecordCache:
 
 
 def _dead(record: SignedRecord, now: float) -> str | None:
-    """``token_revoked`` / ``token_expired`` when the record says so at ``now``, else None."""
-    if record.revoked_at is not None and record.revoked_at <= now:
+    """``token_revoked`` / ``token_expired`` when the record says so at ``now``, else None.
+
+    A revocation counts as soon as the authority reports it, whatever its timestamp: the
+    authority writes whole seconds on its own clock, and a device clock a little behind must
+    not postpone a revocation. Expiry is a time the owner chose, so it is compared with ``now``.
+    """
+    if record.revoked_at is not None:
         return "token_revoked"
     if record.expires_at is not None and record.expires_at <= now:
         return "token_expired"
