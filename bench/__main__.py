@@ -51,10 +51,10 @@ def _plan(quick: bool, reps: int | None) -> dict[str, Any]:
     if quick:
         return {"reps": reps or 1, "wrk_s": 1, "aiohttp_n": 200, "tcp_n": 500,
                 "ns": (1, 10, 100), "lat_s": 0.5, "tp_s": 0.5, "storm_s": 1.0,
-                "dispatch_calls": 500}
+                "dispatch_calls": 500, "search_steps": 2}
     return {"reps": reps or 3, "wrk_s": 5, "aiohttp_n": 3000, "tcp_n": 5000,
             "ns": (1, 10, 100), "lat_s": 3.0, "tp_s": 3.0, "storm_s": 5.0,
-            "dispatch_calls": 5000}
+            "dispatch_calls": 5000, "search_steps": 12}
 
 
 def _machine() -> dict[str, Any]:
@@ -146,7 +146,8 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     log("dispatch measured")
     raw["fanout"] = await run_fanout(pinning, ns=plan["ns"], reps=plan["reps"],
                                      lat_s=plan["lat_s"], tp_s=plan["tp_s"],
-                                     storm_s=plan["storm_s"])
+                                     storm_s=plan["storm_s"],
+                                     search_steps=plan["search_steps"])
     log("fan-out measured")
     raw["summary"] = summarize(raw)
     raw["targets"] = targets(raw["summary"])

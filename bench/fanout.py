@@ -11,9 +11,19 @@ Phases, per N in (1, 10, 100):
 
 * latency: 200 ticks/s, one row per EA event, for a few seconds; per delivered message the
   subscriber records ``monotonic_ns() - stamp`` (EA send → parsed by the subscriber);
-* throughput: the EA offers ``min(50k, 300k / N)`` ticks/s (more than the daemon and the
-  subscriber process can take on 2 cores), so delivered messages/s is the capacity;
-  slow-client conflation may drop ticks, and what counts is what arrived.
+* capacity: a rate search for the highest offered tick rate the set-up sustains. It starts
+  at ``20k / N`` ticks/s (20k messages/s delivered) and multiplies the rate by 1.4 per step
+  (a step lasts half the throughput phase) until a step is not *sustained*: more than 1 % of
+  the messages due (ticks sent × N) were conflated by the daemon's slow-client policy, or
+  delivery fell behind (delivered messages/s below 95 % of offered ticks/s × N, which means
+  a backlog built up somewhere: daemon, kernel or subscriber), or the overload rate below is
+  reached. The capacity is the last sustained step: its offered ticks/s and its delivered
+  messages/s. Why a search: offered far above capacity, the daemon conflates per symbol by
+  design, so what arrives measures the conflation policy under overload, not capacity;
+* overload: the EA offers ``min(50k, 300k / N)`` ticks/s (more than the daemon and the
+  subscriber process can take on 2 cores) for the throughput phase; slow-client conflation
+  drops ticks, and delivered messages/s is what arrived. It shows that overload degrades
+  to conflation rather than collapse.
 
 Isolation: 10 subscribers at 200 ticks/s without, then with, one stalled subscriber (a raw
 socket that completes the upgrade, subscribes, then never reads, with a 4 KiB receive
@@ -49,6 +59,12 @@ SYMBOL: Final = "GBPUSD"
 OWNER: Final = "bench@example.com"
 LATENCY_RATE_HZ: Final = 200.0
 STORM_RATE_HZ: Final = 5000.0
+#: The capacity search: first step (messages/s over all subscribers), growth per step, and
+#: what a sustained step may lose to conflation or lag behind the offered rate.
+SEARCH_START_MSGS: Final = 20_000.0
+SEARCH_FACTOR: Final = 1.4
+SEARCH_MAX_CONFLATED: Final = 0.01
+SEARCH_MIN_DELIVERED: Final = 0.95
 
 
 class FanoutDaemon:
@@ -191,15 +207,52 @@ class Stalled:
         self.sock.close()
 
 
-async def _fanout_n(daemon: FanoutDaemon, n: int, lat_s: float, tp_s: float) -> dict[str, Any]:
+def _sustained(step: dict[str, Any], n: int) -> bool:
+    """Whether a search step kept up: (almost) nothing conflated, delivery at the offered
+    rate (see the module docstring)."""
+    due = step["sent"] * n
+    if due <= 0:
+        return False
+    return (step["conflated"] <= SEARCH_MAX_CONFLATED * due
+            and step["delivered_per_s"] >= SEARCH_MIN_DELIVERED * step["offered_rate"] * n)
+
+
+async def _capacity(subs: Subscribers, ea: BenchEA, n: int, step_s: float, overload_hz: float,
+                    max_steps: int) -> dict[str, Any]:
+    """The rate search: the highest sustained offered rate, and what it delivered."""
+    rate = SEARCH_START_MSGS / n
+    steps: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    while rate < overload_hz and len(steps) < max_steps:
+        step = await subs.measure(ea, rate, step_s)
+        step["rate_hz"] = rate
+        step["sustained"] = _sustained(step, n)
+        steps.append({k: step[k] for k in ("rate_hz", "offered_rate", "sent", "count",
+                                            "conflated", "delivered_per_s", "p50_us",
+                                            "p99_us", "sustained")})
+        if not step["sustained"]:
+            break
+        best = step
+        rate *= SEARCH_FACTOR
+    return {"steps": steps,
+            "capacity_hz": best["offered_rate"] if best else 0.0,
+            "delivered_per_s": best["delivered_per_s"] if best else 0.0,
+            "p99_us": best["p99_us"] if best else None,
+            "saturated": bool(steps) and not steps[-1]["sustained"]}
+
+
+async def _fanout_n(daemon: FanoutDaemon, n: int, lat_s: float, tp_s: float,
+                    search_steps: int) -> dict[str, Any]:
     assert daemon.ea is not None
     subs = await Subscribers.start(daemon, n)
     try:
         latency = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s)
-        throughput = await subs.measure(daemon.ea, min(50_000.0, 300_000.0 / n), tp_s)
+        overload_hz = min(50_000.0, 300_000.0 / n)
+        capacity = await _capacity(subs, daemon.ea, n, tp_s / 2, overload_hz, search_steps)
+        throughput = await subs.measure(daemon.ea, overload_hz, tp_s)
     finally:
         await subs.close()
-    return {"n": n, "latency": latency, "throughput": throughput}
+    return {"n": n, "latency": latency, "capacity": capacity, "throughput": throughput}
 
 
 async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float) -> dict[str, Any]:
@@ -241,7 +294,7 @@ async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float) -> dict
 
 
 async def run_fanout(pinning: Pinning, *, ns: tuple[int, ...], reps: int, lat_s: float,
-                     tp_s: float, storm_s: float) -> dict[str, Any]:
+                     tp_s: float, storm_s: float, search_steps: int = 12) -> dict[str, Any]:
     """Every fan-out phase against one daemon; repetitions interleave the N values."""
     daemon = FanoutDaemon(pinning)
     try:
@@ -249,7 +302,7 @@ async def run_fanout(pinning: Pinning, *, ns: tuple[int, ...], reps: int, lat_s:
         runs: dict[int, list[dict[str, Any]]] = {n: [] for n in ns}
         for _ in range(reps):
             for n in ns:
-                runs[n].append(await _fanout_n(daemon, n, lat_s, tp_s))
+                runs[n].append(await _fanout_n(daemon, n, lat_s, tp_s, search_steps))
         isolation = await _isolation(daemon, lat_s, storm_s)
         memory = daemon.memory()
     finally:

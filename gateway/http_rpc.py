@@ -110,8 +110,11 @@ async def rpc(request: web.Request) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > limit:
         return error_response(413, INVALID_REQUEST, f"Body larger than {limit} bytes")
     try:
-        async with asyncio.timeout(config.server.body_timeout_s):
-            body = await request.read()
+        if request.content.is_eof():  # the whole body came with the headers: no wait, no
+            body = await request.read()  # timer (arming one was ~4 % of a request's CPU)
+        else:
+            async with asyncio.timeout(config.server.body_timeout_s):
+                body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, INVALID_REQUEST, f"Body larger than {limit} bytes")
     except TimeoutError:

@@ -6,10 +6,13 @@ One connection is three cooperating parts, all owned by the handler and torn dow
   ``rpc.handle`` (every ``/rpc`` method works here, plus ``subscribe``, ``unsubscribe`` and
   ``authenticate``). Requests run concurrently, at most ``_MAX_IN_FLIGHT`` at a time, so a
   slow ``order_send`` does not hold up a ``ping``.
-* the **pump** task drains this connection's :class:`~gateway.hub.HubClient` and writes its
-  frames. The hub never waits for it: while the pump is blocked on a full socket, the hub
-  conflates ticks and queues events (see ``hub.py``), and if the event queue overflows the
-  pump closes the socket with 1013.
+* the **sender** writes this connection's :class:`~gateway.hub.HubClient` frames. The hub's
+  ``wake`` schedules one flush callback per loop iteration, which takes every ready frame
+  and writes them all with one ``transport.write`` (write coalescing: a 50-row EA batch is
+  one write per client, not 50). The hub never waits for it: when a write leaves the
+  transport above its high-water mark, flushing stops and the **pump** task waits for the
+  drain while the hub conflates ticks and queues events (see ``hub.py``); if the event queue
+  overflows the pump closes the socket with 1013.
 * the **recheck** task re-authenticates the token every ``token_recheck_s``, so a token
   revoked or expired while a client only listens still ends its stream (1008). The token is
   also re-checked before every inbound message is dispatched.
@@ -26,8 +29,11 @@ grows it to megabytes, so a stalled client would queue seconds of stale ticks in
 before its transport buffer (what the hub's high-water check reads) grew at all.
 
 This module is the only place WebSocket frames are written. Frames are orjson bytes sent as
-text frames with ``send_frame(…, TEXT)``; compression is off, so a write never yields midway
-and the reader's answers and the pump's notifications cannot interleave within a frame.
+text frames: answers with ``send_frame(…, TEXT)``, hub notifications framed here
+(:func:`_text_frames`) and written straight to the transport, because aiohttp's writer has no
+batched send. Compression is off, so every write is synchronous and whole: the reader's
+answers and the sender's notifications cannot interleave within a frame, and nothing is
+written once a close has started (``ws.closed``).
 """
 
 from __future__ import annotations
@@ -37,11 +43,13 @@ import contextlib
 import dataclasses
 import logging
 import socket
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 from jsonrpcserver import Result
 
 from .auth import Principal
@@ -68,8 +76,8 @@ log = logging.getLogger("gateway.ws")
 
 #: Concurrent requests per connection; more wait for one to finish (reading pauses).
 _MAX_IN_FLIGHT: Final = 16
-#: Frames the pump takes from the hub per batch before letting the loop run others.
-_PUMP_BATCH: Final = 64
+#: Frames one flush takes from the hub (one write) before letting the loop run others.
+_WRITE_BATCH: Final = 256
 #: How long a close waits for the peer's close frame before dropping the connection.
 _CLOSE_TIMEOUT_S: Final = 5.0
 
@@ -93,7 +101,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         return error_response(426, INVALID_REQUEST, "Upgrade to a WebSocket for /ws",
                               headers={"Upgrade": "websocket", "Connection": "Upgrade"})
-    await ws.prepare(request)
+    payload_writer = await ws.prepare(request)
     _limit_send_buffer(request, cfg.send_buffer_bytes)
     sockets = app[WEBSOCKETS]
     sockets.add(ws)
@@ -103,7 +111,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if authenticated is None:
                 return ws
             principal, token = authenticated
-        await _Connection(request, ws, principal, token).serve()
+        await _Connection(request, ws, payload_writer, principal, token).serve()
     finally:
         sockets.discard(ws)
     return ws
@@ -125,6 +133,32 @@ def _limit_send_buffer(request: web.Request, size: int) -> None:
     if size and sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+_PACK_LEN16: Final = struct.Struct("!BBH").pack
+_PACK_LEN64: Final = struct.Struct("!BBQ").pack
+
+
+def _text_frames(payloads: list[bytes]) -> bytes:
+    """Server-to-client text frames (RFC 6455 §5.2: FIN, opcode 1, unmasked, 7/16/64-bit
+    length) for every payload, as one buffer.
+
+    Built here because aiohttp's writer has no batched send: ``send_frame`` is one
+    ``transport.write`` (one syscall on an idle socket) per frame, and the fan-out writes
+    many small frames per client per loop iteration.
+    """
+    parts: list[bytes] = []
+    append = parts.append
+    for payload in payloads:
+        size = len(payload)
+        if size < 126:
+            append(bytes((0x81, size)))
+        elif size < 65536:
+            append(_PACK_LEN16(0x81, 126, size))
+        else:
+            append(_PACK_LEN64(0x81, 127, size))
+        append(payload)
+    return b"".join(parts)
 
 
 def _reply(rid: Any, result: Any) -> bytes:
@@ -204,8 +238,8 @@ async def _refuse(ws: _Socket, frame: bytes, reason: str) -> None:
 class _Connection:
     """One authenticated socket: its reader loop, hub client, pump and token re-check."""
 
-    def __init__(self, request: web.Request, ws: _Socket, principal: Principal,
-                 token: str) -> None:
+    def __init__(self, request: web.Request, ws: _Socket, payload_writer: AbstractStreamWriter,
+                 principal: Principal, token: str) -> None:
         app = request.app
         self._app, self._ws = app, ws
         self._cfg = app[CONFIG].ws
@@ -221,9 +255,16 @@ class _Connection:
             "authenticate": rpc_method(self.authenticate),
         }
         transport = request.transport
-        self._wake = asyncio.Event()
+        self._transport, self._protocol = transport, request.protocol
+        self._payload_writer = payload_writer
+        self._loop = asyncio.get_running_loop()
+        #: The pending :meth:`_flush` callback, if one is scheduled.
+        self._flush_handle: asyncio.Handle | None = None
+        #: Set while the transport is paused; the pump flushes again after the drain.
+        self._draining = False
+        self._kick = asyncio.Event()
         self._client: HubClient = app[HUB].connect(
-            principal.terminal, wake=self._wake.set,
+            principal.terminal, wake=self._schedule_flush,
             buffered=(lambda: transport.get_write_buffer_size()) if transport else (lambda: 0))
         self._requests: set[asyncio.Task[None]] = set()
         #: The task that started closing the socket; cleanup lets it finish the handshake.
@@ -291,26 +332,68 @@ class _Connection:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def _schedule_flush(self) -> None:
+        """The hub's ``wake``: flush this client once the current callback is done.
+
+        Called synchronously for every frame the hub queues, so it only schedules: all the
+        frames queued until the loop gets to :meth:`_flush` (a whole EA batch, ticks of
+        several symbols, an event) go out in one write. While the transport is paused the
+        pump task owns the next flush (after the drain) and wakes are ignored.
+        """
+        if self._flush_handle is None and not self._draining:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write every frame ready for this client (up to ``_WRITE_BATCH``) in one write.
+
+        A loop callback, not a task step: on the fan-out path each client costs one callback
+        and one ``transport.write`` per loop iteration, with no task wake-up. When the write
+        leaves the transport above its high-water mark (the protocol's writing is paused),
+        flushing stops and the pump task waits for the drain; meanwhile the hub sees the
+        buffered bytes and conflates, as the backpressure policy says.
+        """
+        self._flush_handle = None
+        client, ws, transport = self._client, self._ws, self._transport
+        if ws.closed or transport is None or transport.is_closing():
+            return  # a close frame may be on its way: nothing may follow it
+        frames = client.take(_WRITE_BATCH)
+        if client.overflowed:
+            self._kick.set()  # the pump closes with 1013
+            return
+        if frames:
+            transport.write(_text_frames(frames))
+        if self._protocol.writing_paused:
+            self._draining = True
+            self._kick.set()
+        elif client.has_pending:  # more than one batch: let others run in between
+            self._flush_handle = self._loop.call_soon(self._flush)
+
     async def _pump(self) -> None:
-        client, ws, wake = self._client, self._ws, self._wake
+        """Wait for the transport to drain when paused, and close on an event overflow.
+
+        The frames themselves are written by :meth:`_flush`; this task only handles what
+        needs to wait.
+        """
+        client, ws, kick = self._client, self._ws, self._kick
         try:
             while True:
-                frames = client.take(_PUMP_BATCH)
+                await kick.wait()
+                kick.clear()
                 if client.overflowed:
                     self._closer = asyncio.current_task()
                     await ws.close(code=WSCloseCode.TRY_AGAIN_LATER,
                                    message=b"event backlog overflow", drain=False)
                     return
-                if not frames:
-                    wake.clear()
-                    if not client.has_pending:
-                        await wake.wait()
-                    continue
-                for frame in frames:
-                    await ws.send_frame(frame, WSMsgType.TEXT)
-                await asyncio.sleep(0)  # between batches, let the reader and others run
+                if self._draining:
+                    await self._payload_writer.drain()
+                    self._draining = False
+                    self._flush()
         except ConnectionError:
             return  # the peer is gone; the reader sees it too
+        finally:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+                self._flush_handle = None
 
     # -- the WebSocket-only methods (context first, as jsonrpcserver passes it) -------------
 

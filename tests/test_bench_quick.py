@@ -40,6 +40,7 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
     for reps in runs.values():
         assert reps[0]["latency"]["count"] > 0
         assert reps[0]["throughput"]["count"] > 0
+        assert reps[0]["capacity"]["steps"]  # the rate search ran at least one step
     iso = data["fanout"]["isolation"]
     assert iso["baseline"]["count"] > 0 and iso["with_stalled"]["count"] > 0
     assert iso["storm"]["hwm_kib"] is None or iso["storm"]["hwm_kib"] > 0

@@ -74,6 +74,15 @@ class RecordSource(Protocol):
         ...
 
     @property
+    def generation(self) -> int:
+        """A number that changes whenever any cached record changes (or is dropped)."""
+        ...
+
+    def usable_until(self, token_id: str) -> float:
+        """Until when (by :attr:`clock`) this record may be used without the authority."""
+        ...
+
+    @property
     def clock(self) -> Callable[[], float]:
         """Epoch seconds, the same clock the source judges staleness with."""
         ...

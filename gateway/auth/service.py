@@ -5,12 +5,33 @@ raw token never crosses the bridge) plus the token's hint, by which a daemon tha
 cached the record yet asks the authority for it. Both end at the same verified record, and both
 get the same reason words when refused, so the terminal can show "token expired" where a client
 sees ``data.reason = "token_expired"``.
+
+Fast path: a bot sends the same bearer token on every request, and checking it in full
+(checksum, SHA-256, the cache lookup, building a :class:`Principal`) was ~8 % of a ``/rpc``
+request's CPU under wrk (py-spy, ``docs/performance.md``). So a successful check is remembered
+by token string for at most ``reuse_s`` (1 s). A remembered answer is used only while
+
+* the record cache's :attr:`~gateway.auth.cache.RecordCache.generation` is the one it was
+  verified under: any change of any cached record (a refresh bringing a revocation, a record
+  dropped or pruned, a death announced to ``on_dead``) voids every remembered answer, so a
+  revocation the cache has learnt of refuses the very next request;
+* the record's own revocation and expiry times have not passed, checked against the clock on
+  every use, exactly as on the full path;
+* the record is still usable offline (its ``valid_until`` and the cache's grace), as the cache
+  itself would judge.
+
+``Principal.fresh`` is not cached: the principal asks the cache at the moment of use. Only
+successes are remembered; a refused token takes the full path (and the throttle) every time.
+The lookup is a dict keyed by the token string (hashes randomized per process), so its timing
+says nothing useful about a remembered token.
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+from dataclasses import dataclass
+from typing import Final
 
 from ea_bridge import AuthRefused, Hello, TerminalId, auth_mac
 
@@ -21,16 +42,33 @@ from .tokens import is_well_formed, token_sha256
 
 __all__ = ["Authenticator"]
 
+#: The most tokens remembered at once (only valid tokens get in; this only bounds memory).
+_REMEMBER_MAX: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token checked in full: what it yielded, and the conditions it still holds under."""
+
+    record: SignedRecord
+    principal: Principal
+    generation: int
+    until: float
+
 
 class Authenticator:
     """Checks tokens and EA handshakes against a :class:`RecordSource` (the record cache).
 
     Args:
         records: where verified records come from; its ``clock`` judges expiry.
+        reuse_s: how long a successful check of a token string may be reused (see the
+            module docstring); 0 turns the fast path off.
     """
 
-    def __init__(self, records: RecordSource) -> None:
+    def __init__(self, records: RecordSource, *, reuse_s: float = 1.0) -> None:
         self.records = records
+        self._reuse_s = reuse_s
+        self._verified: dict[str, _Verified] = {}
 
     async def authenticate(self, token: str | None) -> Principal:
         """The principal for a client's bearer token.
@@ -42,6 +80,13 @@ class Authenticator:
         """
         if not token:
             raise Unauthorized("missing_token", "An auth token is required")
+        known = self._verified.get(token)
+        if known is not None:
+            if (known.generation == self.records.generation
+                    and self.records.clock() < known.until):
+                self._check_live(known.record)
+                return known.principal
+            del self._verified[token]
         if not is_well_formed(token):
             raise Unauthorized("malformed_token", "The auth token is malformed")
         digest = token_sha256(token)
@@ -49,7 +94,19 @@ class Authenticator:
         if not hmac.compare_digest(record.token_sha256, digest):
             raise Unauthorized("invalid_token", "The auth token is not valid")
         self._check_live(record)
-        return self._principal(record)
+        principal = self._principal(record)
+        if self._reuse_s > 0:
+            self._remember(token, record, principal)
+        return principal
+
+    def _remember(self, token: str, record: SignedRecord, principal: Principal) -> None:
+        """Keep a full check's answer for the fast path, under the cache's current generation
+        (read after the lookup's await, so a change during it is not missed)."""
+        if len(self._verified) >= _REMEMBER_MAX:
+            self._verified.clear()
+        until = min(self.records.clock() + self._reuse_s,
+                    self.records.usable_until(record.token_id))
+        self._verified[token] = _Verified(record, principal, self.records.generation, until)
 
     async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
         """Find the record whose token produced ``mac`` and check it may serve this terminal.
@@ -91,7 +148,7 @@ class Authenticator:
 
     def _check_live(self, record: SignedRecord) -> None:
         now = self.records.clock()
-        if record.revoked_at is not None and record.revoked_at <= now:
+        if record.revoked_at is not None:  # effective when reported (see cache._dead)
             raise Unauthorized("token_revoked", "The auth token has been revoked")
         if record.expires_at is not None and record.expires_at <= now:
             raise Unauthorized("token_expired", "The auth token has expired")

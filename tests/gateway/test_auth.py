@@ -94,6 +94,59 @@ async def test_authenticate_refusals(stack: AuthStack) -> None:
     assert info.value.reason == "token_expired"
 
 
+async def test_fast_path_reuses_a_check_until_the_cache_learns_of_a_revocation(
+        stack: AuthStack) -> None:
+    """A repeated token skips the full check, but a revocation the record cache has learnt
+    of (at a refresh) refuses the very next request, with no time passing."""
+    auth = Authenticator(stack.cache)
+    token, token_id = stack.issue()
+    first = await auth.authenticate(token)
+    assert await auth.authenticate(token) is first  # answered from the fast path
+    assert stack.authority.revoke_token(OWNER, token_id)
+    assert await auth.authenticate(token) is first  # the cache has not been told yet
+    await stack.cache.refresh_once()
+    with pytest.raises(Unauthorized) as info:
+        await auth.authenticate(token)
+    assert info.value.reason == "token_revoked"
+
+
+async def test_fast_path_checks_expiry_against_the_clock_on_every_use(
+        stack: AuthStack) -> None:
+    """A remembered token whose expiry passes within the reuse window is refused at once."""
+    auth = Authenticator(stack.cache)
+    token, _ = stack.issue(expires_in_s=60)
+    stack.clock.advance(59.7)
+    first = await auth.authenticate(token)
+    assert await auth.authenticate(token) is first
+    stack.clock.advance(0.3)
+    with pytest.raises(Unauthorized) as info:
+        await auth.authenticate(token)
+    assert info.value.reason == "token_expired"
+
+
+async def test_fast_path_lasts_at_most_reuse_s_and_freshness_is_asked_at_use(
+        stack: AuthStack) -> None:
+    """A remembered check lasts at most ``reuse_s``; a refresh that changes the record voids
+    it; the principal's freshness is asked at the moment of use, never cached."""
+    auth = Authenticator(stack.cache, reuse_s=1.0)
+    token, token_id = stack.issue()
+    first = await auth.authenticate(token)
+    stack.clock.advance(1.0)
+    second = await auth.authenticate(token)
+    assert second is not first and second.token_id == first.token_id
+    assert second.fresh
+    stack.link.down = True
+    stack.clock.advance(400)  # past one refresh interval without an answer: stale
+    assert await auth.authenticate(token) is not second
+    assert not second.fresh  # not frozen at authentication
+    stack.link.down = False
+    third = await auth.authenticate(token)
+    assert await auth.authenticate(token) is third
+    assert await stack.cache.refresh_once()  # a new copy of the record: a new generation
+    fourth = await auth.authenticate(token)
+    assert fourth is not third and fourth.fresh and fourth.token_id == token_id
+
+
 def _hello(login: int, server: str, token: str) -> Hello:
     return Hello(1, "MT5", 4755, "1", login, server, "C", token_hint=token_hint(token))
 
