@@ -8,7 +8,9 @@ targets are ratios to those floors. Modules, one per measurement:
 * ``common``      processes, pinning, percentiles, /proc memory readings
 * ``floors``      the floor servers (run as ``python -m bench.floors``) and the TCP echo client
 * ``wrkrun``      finding/installing wrk and running it with a Lua POST script
-* ``rpc``         the daemon under test (``mtgateway demo``) and the aiohttp latency client
+* ``daemon``      ``mtgateway run`` with a temporary config and a token (both set-ups)
+* ``rpc``         the daemon under test (``mtgateway run`` + the emulated terminal's process)
+                  and the aiohttp latency client
 * ``dispatch``    per-call cost of jsonrpcserver as configured beside a minimal dispatch
 * ``benchea``     a bench EA that pushes ticks stamped with CLOCK_MONOTONIC at a set rate
 * ``subscribers`` the WebSocket subscriber process (run as ``python -m bench.subscribers``)

@@ -1,11 +1,12 @@
 """``python -m bench``: floors, the daemon, and every measurement, in one run.
 
 One run starts the floors (``bench.floors``: TCP echo and minimal aiohttp POST) and the
-daemon under test (``mtgateway demo``), then repeats, interleaved so that drift on the VM
-hits floor and daemon alike: TCP echo RTT; wrk c=1 on the floor then the daemon; the aiohttp
-client on both; wrk c=32 on both. Then the in-process dispatch cost, then the fan-out set-up
-(``mtgateway run`` + bench EA + subscriber process, see ``bench.fanout``). It prints a table
-of absolute figures and ratios, the targets met or missed, and writes everything as JSON.
+daemon under test (``mtgateway run`` with the emulated terminal in its own process, see
+``bench.rpc``), then repeats, interleaved so that drift on the VM hits floor and daemon
+alike: TCP echo RTT; wrk c=1 on the floor then the daemon; the aiohttp client on both; wrk
+c=32 on both. Then the in-process dispatch cost, then the fan-out set-up (``mtgateway run``
++ bench EA + subscriber process, see ``bench.fanout``). It prints a table of absolute
+figures and ratios, the targets met or missed, and writes everything as JSON.
 
 ``--quick`` shortens everything (CI runs it to prove the harness; no speed is asserted) and
 never installs wrk: without wrk on PATH the wrk parts are skipped and the JSON says so.
@@ -31,7 +32,7 @@ from .dispatch import measure_dispatch
 from .fanout import run_fanout
 from .floors import HTTP_FLOOR_BODY, tcp_echo_rtts
 from .report import summarize, table, targets
-from .rpc import RPC_BODY, aiohttp_rtts, start_demo
+from .rpc import RPC_BODY, aiohttp_rtts, start_rpc_daemon
 from .wrkrun import find_wrk, run_wrk
 
 
@@ -90,38 +91,38 @@ async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
     out: dict[str, Any] = {k: [] for k in (
         "tcp_floor", "wrk_c1_floor", "wrk_c1_daemon", "aiohttp_c1_floor", "aiohttp_c1_daemon",
         "wrk_c32_floor", "wrk_c32_daemon")}
-    demo = None
+    daemon = None
     try:
         _wait_tcp(tcp_port, tcp)
         floor_url = f"http://127.0.0.1:{http_port}/rpc"
         await wait_http(f"http://127.0.0.1:{http_port}/health", http)
-        demo = await start_demo(pinning)
-        log(f"floors and daemon up (demo pid {demo.proc.pid})")
+        daemon = await start_rpc_daemon(pinning)
+        log(f"floors, daemon (pid {daemon.proc.pid}) and emulated terminal up")
         for rep in range(plan["reps"]):
             out["tcp_floor"].append(summarize_ns(tcp_echo_rtts(tcp_port, plan["tcp_n"])))
             for conns in (1, 32):
                 if wrk is None:
                     continue
                 for side, url, token, body in (("floor", floor_url, None, HTTP_FLOOR_BODY),
-                                               ("daemon", demo.rpc_url, demo.token, RPC_BODY)):
+                                               ("daemon", daemon.rpc_url, daemon.token, RPC_BODY)):
                     out[f"wrk_c{conns}_{side}"].append(await run_wrk(
                         wrk, url, body, connections=conns, duration_s=plan["wrk_s"],
                         token=token))
                 if conns == 1:
                     for side, url, token in (("floor", floor_url, None),
-                                             ("daemon", demo.rpc_url, demo.token)):
+                                             ("daemon", daemon.rpc_url, daemon.token)):
                         out[f"aiohttp_c1_{side}"].append(summarize_ns(await aiohttp_rtts(
                             url, RPC_BODY, plan["aiohttp_n"], token=token)))
             if wrk is None:
                 for side, url, token in (("floor", floor_url, None),
-                                         ("daemon", demo.rpc_url, demo.token)):
+                                         ("daemon", daemon.rpc_url, daemon.token)):
                     out[f"aiohttp_c1_{side}"].append(summarize_ns(await aiohttp_rtts(
                         url, RPC_BODY, plan["aiohttp_n"], token=token)))
             log(f"rpc rep {rep + 1}/{plan['reps']} done")
-        out["demo_memory_kib"] = proc_memory_kib(demo.proc.pid)
+        out["daemon_memory_kib"] = proc_memory_kib(daemon.proc.pid)
     finally:
-        if demo is not None:
-            demo.stop()
+        if daemon is not None:
+            daemon.stop()
         tcp.stop()
         http.stop()
     return out

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,8 +129,10 @@ class Proc:
     """A child Python process of this bench, stopped with SIGTERM (then SIGKILL) by its pid."""
 
     def __init__(self, args: Sequence[str], *, pinning: Pinning | None = None,
-                 server: bool = True, stdout: int | None = subprocess.DEVNULL) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+                 server: bool = True, stdout: int | None = subprocess.DEVNULL,
+                 extra_env: Mapping[str, str] | None = None) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   **(extra_env or {}))
         # stderr to a file, not a pipe: a chatty child must never block on a full pipe.
         self._stderr = tempfile.TemporaryFile()
         self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules

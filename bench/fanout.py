@@ -1,11 +1,9 @@
 """Tick fan-out, isolation from a stalled subscriber, and memory under a tick storm.
 
 Set-up (see ``bench.benchea`` for why a bench EA): ``mtgateway run -c <tmp config>`` in
-its own process, a token issued with ``mtgateway token create`` for the bench terminal,
-the bench EA (in this process) connected to its bridge port, and one subscriber process
-(``bench.subscribers``) with N WebSocket clients subscribed to the bench symbol. The
-daemon runs the shipped defaults except ``max_connections`` (raised to 512 so that 100
-subscribers fit) and logging at WARNING.
+its own process with a token for the bench terminal (``bench.daemon``), the bench EA (in
+this process) connected to its bridge port, and one subscriber process
+(``bench.subscribers``) with N WebSocket clients subscribed to the bench symbol.
 
 Phases, per N in (1, 10, 100):
 
@@ -39,24 +37,21 @@ import base64
 import contextlib
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
 from .benchea import BenchEA, connect_bench_ea, push_ticks
-from .common import ROOT, Pinning, Proc, free_port, proc_memory_kib, wait_http
+from .common import ROOT, Pinning
+from .daemon import RunDaemon
 
 __all__ = ["FanoutDaemon", "Stalled", "Subscribers", "run_fanout"]
 
 LOGIN: Final = 7000001
 SERVER: Final = "Bench-Server"
 SYMBOL: Final = "GBPUSD"
-OWNER: Final = "bench@example.com"
 LATENCY_RATE_HZ: Final = 200.0
 STORM_RATE_HZ: Final = 5000.0
 #: The capacity search: first step (messages/s over all subscribers), growth per step, and
@@ -67,57 +62,21 @@ SEARCH_MAX_CONFLATED: Final = 0.01
 SEARCH_MIN_DELIVERED: Final = 0.95
 
 
-class FanoutDaemon:
-    """``mtgateway run`` with a temporary config and token store, and its bench EA."""
+class FanoutDaemon(RunDaemon):
+    """``mtgateway run`` (``bench.daemon``) for the bench terminal, and its bench EA."""
 
     def __init__(self, pinning: Pinning) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="mtgw-bench-run-")
-        base = Path(self._dir.name)
-        self.http_port, self.bridge_port = free_port(), free_port()
-        config = base / "config.toml"
-        config.write_text(
-            f'data_dir = "{base / "data"}"\n'
-            f"[server]\nport = {self.http_port}\nmax_connections = 512\n"
-            f"[bridge]\nport = {self.bridge_port}\n"
-            f'[logging]\nlevel = "WARNING"\n')
-        self.token = _create_token(config)
-        self.proc = Proc(["-m", "gateway", "run", "-c", str(config)], pinning=pinning)
+        super().__init__(pinning, login=LOGIN, server=SERVER)
         self.ea: BenchEA | None = None
 
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.http_port}/ws"
-
     async def start(self) -> None:
-        await wait_http(f"http://127.0.0.1:{self.http_port}/health", self.proc)
+        await self.wait_ready()
         self.ea = await connect_bench_ea(self.bridge_port, self.token, LOGIN, SERVER)
 
-    def memory(self) -> dict[str, int]:
-        return proc_memory_kib(self.proc.pid)
-
-    def stop(self) -> None:
+    def stop(self) -> str:
         if self.ea is not None:
             self.ea.close()
-        self.proc.stop()
-        self._dir.cleanup()
-
-
-def _create_token(config: Path) -> str:
-    """Issue the bench terminal's token the public way: ``mtgateway owner create`` (local
-    authority; the password comes from the environment) then ``mtgateway token create``."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MTGW_OWNER_PASSWORD=os.urandom(12).hex())
-    for action in (["owner", "-c", str(config), "create", "--email", OWNER],
-                   ["token", "-c", str(config), "create", "--login", str(LOGIN), "--server",
-                    SERVER, "--email", OWNER]):
-        done = subprocess.run(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "gateway", *action], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode != 0:
-            break
-    for line in done.stdout.splitlines():
-        if line.startswith("token:"):
-            return line.split(":", 1)[1].strip()
-    raise RuntimeError(f"mtgateway token create failed: {done.stdout}{done.stderr}"[-1500:])
+        return super().stop()
 
 
 class Subscribers:

@@ -65,7 +65,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     s["storm_delivered_per_s"] = storm["subscribers"]["delivered_per_s"]
     s["storm_p99_us"] = storm["subscribers"]["p99_us"]
     s["fanout_daemon_hwm_kib"] = fan["daemon_memory_kib"].get("VmHWM")
-    s["demo_daemon_hwm_kib"] = raw["rpc"].get("demo_memory_kib", {}).get("VmHWM")
+    s["rpc_daemon_hwm_kib"] = raw["rpc"].get("daemon_memory_kib", {}).get("VmHWM")
     return s
 
 
@@ -145,8 +145,8 @@ def table(s: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
                  f"{_f((s['isolation_p99_change'] or 0) * 100, 1)}% |")
     lines.append(f"| 5k ticks/s storm + stalled: RSS max, growth 2nd half (KiB) | | "
                  f"{_f(s['storm_rss_max_kib'])}, {_f(s['storm_rss_growth_kib'])} | |")
-    lines.append(f"| daemon peak RSS VmHWM (KiB): demo / fan-out | | "
-                 f"{_f(s['demo_daemon_hwm_kib'])} / {_f(s['fanout_daemon_hwm_kib'])} | |")
+    lines.append(f"| daemon peak RSS VmHWM (KiB): /rpc / fan-out | | "
+                 f"{_f(s['rpc_daemon_hwm_kib'])} / {_f(s['fanout_daemon_hwm_kib'])} | |")
     lines += ["", "| target | figure | met |", "|---|---|---|"]
     for v in verdicts:
         met = {True: "met", False: "MISSED", None: "not measured"}[v["met"]]

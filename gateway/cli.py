@@ -193,6 +193,7 @@ def _check_bind(host: str, allowed: bool, what: str) -> None:
 
 async def _run_daemon(config: GatewayConfig) -> int:
     from .app import create_app
+    from .gcpolicy import tune_gc
     from .keys import DEVICE
     from .listener import start_http
 
@@ -204,6 +205,7 @@ async def _run_daemon(config: GatewayConfig) -> int:
     except OSError as exc:
         print(f"error: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    tune_gc()
     device = app[DEVICE]
     log.info("mtgateway %s: HTTP on %s:%d; authority %s; device %s (key: %s)", __version__,
              config.server.host, port, config.authority.mode, device.device_id, device.storage)

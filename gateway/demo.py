@@ -55,6 +55,7 @@ from .config import (
     SmtpConfig,
 )
 from .console import AUTHORITY, create_console_app, start_console
+from .gcpolicy import tune_gc
 from .keys import BRIDGE, DEVICE
 from .listener import start_http
 from .mailsink import MailSink
@@ -208,6 +209,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             "bridge": f"127.0.0.1:{bridge.port}",
             "token": token, "login": settings.login, "server": settings.server,
             "pid": os.getpid()})
+    tune_gc()  # start-up is over: everything built so far is long-lived
     print("Running. Press Ctrl-C to stop.", flush=True)
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({stopper, emulator}, return_when=asyncio.FIRST_COMPLETED)

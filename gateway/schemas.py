@@ -111,7 +111,9 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
         InvalidParams: too many positional params, a field given twice, or any field invalid;
             the message names each offending field.
     """
-    fields = list(model.model_fields)
+    # ``__pydantic_fields__``, not ``model_fields``: on the class pydantic 2.11+ routes the
+    # latter through a deprecation-checking property (~1 us of a ~6 us call).
+    fields = list(model.__pydantic_fields__)
     if len(args) > len(fields):
         raise InvalidParams(f"expected at most {len(fields)} positional params "
                             f"({', '.join(fields) or 'none'}), got {len(args)}")
