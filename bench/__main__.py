@@ -1,12 +1,14 @@
 """``python -m bench``: floors, the daemon, and every measurement, in one run.
 
-One run starts the floors (``bench.floors``: TCP echo and minimal aiohttp POST) and the
+One run starts the floors (``bench.floors``: TCP echo, minimal aiohttp POST, and that POST
+plus one TCP hop to another process, the "hop floor") and the
 daemon under test (``mtgateway run`` with the emulated terminal in its own process, see
 ``bench.rpc``), then repeats, interleaved so that drift on the VM hits floor and daemon
-alike: TCP echo RTT; wrk c=1 on the floor then the daemon; the aiohttp client on both; wrk
-c=32 on both. Then the in-process dispatch cost, then the fan-out set-up (``mtgateway run``
-+ bench EA + subscriber process, see ``bench.fanout``). It prints a table of absolute
-figures and ratios, the targets met or missed, and writes everything as JSON.
+alike: TCP echo RTT; wrk c=1 on the floor, the hop floor, then the daemon; the aiohttp client
+on the three; wrk c=32 on the three. Then the in-process dispatch cost, then the fan-out
+set-up (``mtgateway run`` + bench EA + subscriber process, see ``bench.fanout``). It prints
+a table of absolute figures and ratios, the targets met or missed, and writes everything as
+JSON.
 
 ``--quick`` shortens everything (CI runs it to prove the harness; no speed is asserted) and
 never installs wrk: without wrk on PATH the wrk parts are skipped and the JSON says so.
@@ -85,37 +87,43 @@ def _wait_tcp(port: int, proc: Proc, timeout_s: float = 15.0) -> None:
 
 async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
                        log: Any) -> dict[str, Any]:
-    tcp_port, http_port = free_port(), free_port()
+    tcp_port, http_port, echo_port, hop_port = free_port(), free_port(), free_port(), free_port()
     tcp = Proc(["-m", "bench.floors", "tcp", str(tcp_port)], pinning=pinning)
     http = Proc(["-m", "bench.floors", "http", str(http_port)], pinning=pinning)
-    out: dict[str, Any] = {k: [] for k in (
-        "tcp_floor", "wrk_c1_floor", "wrk_c1_daemon", "aiohttp_c1_floor", "aiohttp_c1_daemon",
-        "wrk_c32_floor", "wrk_c32_daemon")}
-    daemon = None
+    # The hop floor's upstream sits where the emulated terminal sits (the client CPU).
+    echo = Proc(["-m", "bench.floors", "tcp", str(echo_port)], pinning=pinning, server=False)
+    out: dict[str, Any] = {f"{client}_{side}": [] for client in ("wrk_c1", "aiohttp_c1", "wrk_c32")
+                           for side in ("floor", "hop", "daemon")}
+    out["tcp_floor"] = []
+    daemon = hop = None
     try:
         _wait_tcp(tcp_port, tcp)
+        _wait_tcp(echo_port, echo)
+        hop = Proc(["-m", "bench.floors", "hop", str(hop_port), str(echo_port)], pinning=pinning)
         floor_url = f"http://127.0.0.1:{http_port}/rpc"
+        hop_url = f"http://127.0.0.1:{hop_port}/rpc"
         await wait_http(f"http://127.0.0.1:{http_port}/health", http)
+        await wait_http(f"http://127.0.0.1:{hop_port}/health", hop)
         daemon = await start_rpc_daemon(pinning)
         log(f"floors, daemon (pid {daemon.proc.pid}) and emulated terminal up")
+        sides = (("floor", floor_url, None, HTTP_FLOOR_BODY),
+                 ("hop", hop_url, None, HTTP_FLOOR_BODY),
+                 ("daemon", daemon.rpc_url, daemon.token, RPC_BODY))
         for rep in range(plan["reps"]):
             out["tcp_floor"].append(summarize_ns(tcp_echo_rtts(tcp_port, plan["tcp_n"])))
             for conns in (1, 32):
                 if wrk is None:
                     continue
-                for side, url, token, body in (("floor", floor_url, None, HTTP_FLOOR_BODY),
-                                               ("daemon", daemon.rpc_url, daemon.token, RPC_BODY)):
+                for side, url, token, body in sides:
                     out[f"wrk_c{conns}_{side}"].append(await run_wrk(
                         wrk, url, body, connections=conns, duration_s=plan["wrk_s"],
                         token=token))
                 if conns == 1:
-                    for side, url, token in (("floor", floor_url, None),
-                                             ("daemon", daemon.rpc_url, daemon.token)):
+                    for side, url, token, _ in sides:
                         out[f"aiohttp_c1_{side}"].append(summarize_ns(await aiohttp_rtts(
                             url, RPC_BODY, plan["aiohttp_n"], token=token)))
             if wrk is None:
-                for side, url, token in (("floor", floor_url, None),
-                                         ("daemon", daemon.rpc_url, daemon.token)):
+                for side, url, token, _ in sides:
                     out[f"aiohttp_c1_{side}"].append(summarize_ns(await aiohttp_rtts(
                         url, RPC_BODY, plan["aiohttp_n"], token=token)))
             log(f"rpc rep {rep + 1}/{plan['reps']} done")
@@ -123,8 +131,9 @@ async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
     finally:
         if daemon is not None:
             daemon.stop()
-        tcp.stop()
-        http.stop()
+        for proc in (hop, echo, tcp, http):
+            if proc is not None:
+                proc.stop()
     return out
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ea_bridge.connection import EAConnection, Refused, RequestReceived, Welcomed
 from ea_bridge.messages import EVENT_TICKS, PROTOCOL_VERSION, Hello, token_key
 
-__all__ = ["BenchEA", "connect_bench_ea", "push_ticks"]
+__all__ = ["BenchEA", "TickSource", "connect_bench_ea", "push_ticks"]
 
 #: Rows per event at most (a real EA sends one event per symbol per 20 ms timer).
 _MAX_ROWS: Final = 500
@@ -128,7 +128,18 @@ async def connect_bench_ea(port: int, token: str, login: int, server: str,
     return ea
 
 
-async def push_ticks(ea: BenchEA, symbol: str, rate_hz: float, duration_s: float) -> int:
+class TickSource(Protocol):
+    """What :func:`push_ticks` drives: the bench EA, or the fan-out floor's tick source."""
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+    def push(self, symbol: str, count: int) -> None: ...
+
+    def backlog(self) -> int: ...
+
+
+async def push_ticks(ea: TickSource, symbol: str, rate_hz: float, duration_s: float) -> int:
     """Push ticks at ``rate_hz`` for ``duration_s``: due rows go out as one event per wake-up
     (one row per event at low rates, like a real EA). Returns the ticks sent."""
     sent = 0

@@ -23,6 +23,12 @@ Phases, per N in (1, 10, 100):
   drops ticks, and delivered messages/s is what arrived. It shows that overload degrades
   to conflation rather than collapse.
 
+Fan-out floor (``bench.floors``, ``fanout``): after each N's phases, the latency phase is
+run again against the smallest relay of the same shape (tick source → TCP → one parse and one
+encode → ``send_frame`` to N WebSocket clients), with the same subscriber process and rate:
+the daemon's latency over the floor's is what our code adds, the floor's is what the machine
+and the harness cost.
+
 Isolation: 10 subscribers at 200 ticks/s without, then with, one stalled subscriber (a raw
 socket that completes the upgrade, subscribes, then never reads, with a 4 KiB receive
 buffer); the others' p99 should move by less than 20 %. Storm: the same with the EA at 5k
@@ -43,11 +49,12 @@ from typing import Any, Final
 
 import orjson
 
-from .benchea import BenchEA, connect_bench_ea, push_ticks
-from .common import ROOT, Pinning
+from .benchea import BenchEA, TickSource, connect_bench_ea, push_ticks
+from .common import ROOT, Pinning, Proc, free_port, wait_http
 from .daemon import RunDaemon
 
-__all__ = ["FanoutDaemon", "Stalled", "Subscribers", "run_fanout"]
+__all__ = ["FanoutDaemon", "FanoutFloor", "FloorSource", "Stalled", "Subscribers",
+           "run_fanout"]
 
 LOGIN: Final = 7000001
 SERVER: Final = "Bench-Server"
@@ -79,6 +86,62 @@ class FanoutDaemon(RunDaemon):
         return super().stop()
 
 
+class FloorSource(asyncio.Protocol):
+    """The fan-out floor's tick source (``bench.floors fanout``): the bench EA's rows as
+    newline-delimited JSON, stamped the same way (``monotonic_ns()`` in ``volume`` right
+    before the write), with no handshake and no framing beyond the newline."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def push(self, symbol: str, count: int) -> None:
+        if self.transport is None:
+            return
+        wall_ms = time.time_ns() // 1_000_000
+        stamp = time.monotonic_ns()
+        row = orjson.dumps({"subscription": "s1", "symbol": symbol, "time": wall_ms // 1000,
+                            "bid": 1.25, "ask": 1.25002, "last": 0.0, "volume": stamp,
+                            "time_msc": wall_ms, "flags": 6, "volume_real": 0.0,
+                            "conflated": 0}) + b"\n"
+        self.transport.write(row * count)
+
+    def backlog(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+
+class FanoutFloor:
+    """The fan-out floor process (server CPU) and its tick source (this process)."""
+
+    token = "floor"  # the floor does not check it; the subscriber process sends one anyway
+
+    def __init__(self, pinning: Pinning) -> None:
+        self.http_port, self.tick_port = free_port(), free_port()
+        self.proc = Proc(["-m", "bench.floors", "fanout", str(self.http_port),
+                          str(self.tick_port)], pinning=pinning)
+        self.source: FloorSource | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http_port}/ws"
+
+    async def start(self) -> None:
+        await wait_http(f"http://127.0.0.1:{self.http_port}/health", self.proc)
+        loop = asyncio.get_running_loop()
+        _, self.source = await loop.create_connection(FloorSource, "127.0.0.1",
+                                                      self.tick_port)
+
+    def stop(self) -> str:
+        if self.source is not None and self.source.transport is not None:
+            self.source.transport.close()
+        return self.proc.stop()
+
+
 class Subscribers:
     """The subscriber child process (``bench.subscribers``) and its command protocol."""
 
@@ -86,7 +149,8 @@ class Subscribers:
         self._proc = proc
 
     @classmethod
-    async def start(cls, daemon: FanoutDaemon, n: int, timeout_s: float = 30.0) -> Subscribers:
+    async def start(cls, daemon: FanoutDaemon | FanoutFloor, n: int,
+                    timeout_s: float = 30.0) -> Subscribers:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.subscribers", daemon.ws_url, SYMBOL, str(n), cwd=ROOT,
@@ -108,7 +172,7 @@ class Subscribers:
         assert self._proc.stdout is not None
         return (await self._proc.stdout.readline()).decode().strip()
 
-    async def measure(self, ea: BenchEA, rate_hz: float, duration_s: float) -> dict[str, Any]:
+    async def measure(self, ea: TickSource, rate_hz: float, duration_s: float) -> dict[str, Any]:
         """One phase: start recording, push for ``duration_s``, stop, read the summary."""
         await self._send("start")
         await asyncio.sleep(0.05)
@@ -172,8 +236,8 @@ def _sustained(step: dict[str, Any], n: int) -> bool:
     due = step["sent"] * n
     if due <= 0:
         return False
-    return (step["conflated"] <= SEARCH_MAX_CONFLATED * due
-            and step["delivered_per_s"] >= SEARCH_MIN_DELIVERED * step["offered_rate"] * n)
+    return bool(step["conflated"] <= SEARCH_MAX_CONFLATED * due
+                and step["delivered_per_s"] >= SEARCH_MIN_DELIVERED * step["offered_rate"] * n)
 
 
 async def _capacity(subs: Subscribers, ea: BenchEA, n: int, step_s: float, overload_hz: float,
@@ -252,19 +316,34 @@ async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float) -> dict
     }
 
 
+async def _floor_latency(floor: FanoutFloor, n: int, lat_s: float) -> dict[str, Any]:
+    assert floor.source is not None
+    subs = await Subscribers.start(floor, n)
+    try:
+        return await subs.measure(floor.source, LATENCY_RATE_HZ, lat_s)
+    finally:
+        await subs.close()
+
+
 async def run_fanout(pinning: Pinning, *, ns: tuple[int, ...], reps: int, lat_s: float,
                      tp_s: float, storm_s: float, search_steps: int = 12) -> dict[str, Any]:
-    """Every fan-out phase against one daemon; repetitions interleave the N values."""
+    """Every fan-out phase against one daemon; repetitions interleave the N values, and
+    each N's latency phase is repeated on the fan-out floor right after the daemon's."""
     daemon = FanoutDaemon(pinning)
+    floor = FanoutFloor(pinning)
     try:
         await daemon.start()
+        await floor.start()
         runs: dict[int, list[dict[str, Any]]] = {n: [] for n in ns}
         for _ in range(reps):
             for n in ns:
-                runs[n].append(await _fanout_n(daemon, n, lat_s, tp_s, search_steps))
+                run = await _fanout_n(daemon, n, lat_s, tp_s, search_steps)
+                run["floor_latency"] = await _floor_latency(floor, n, lat_s)
+                runs[n].append(run)
         isolation = await _isolation(daemon, lat_s, storm_s)
         memory = daemon.memory()
     finally:
+        floor.stop()
         daemon.stop()
     return {"runs": {str(n): r for n, r in runs.items()}, "isolation": isolation,
             "daemon_memory_kib": memory}

@@ -32,7 +32,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     s["tcp_floor_p50_us"] = _med(rpc["tcp_floor"], "p50_us")
     s["tcp_floor_p99_us"] = _med(rpc["tcp_floor"], "p99_us")
     for client in ("wrk_c1", "aiohttp_c1", "wrk_c32"):
-        for side in ("floor", "daemon"):
+        for side in ("floor", "hop", "daemon"):
             reps = rpc.get(f"{client}_{side}", [])
             for key in ("p50_us", "p99_us", "rps"):
                 values = [r[key] for r in reps if key in r]
@@ -41,6 +41,11 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         for key in ("p50_us", "p99_us", "rps"):
             s[f"{client}_ratio_{key}"] = _ratio(s[f"{client}_daemon_{key}"],
                                                 s[f"{client}_floor_{key}"])
+            # informational: what the EA hop costs by itself, and what our code costs on top
+            s[f"{client}_hop_ratio_{key}"] = _ratio(s[f"{client}_hop_{key}"],
+                                                    s[f"{client}_floor_{key}"])
+            s[f"{client}_daemon_to_hop_{key}"] = _ratio(s[f"{client}_daemon_{key}"],
+                                                        s[f"{client}_hop_{key}"])
     s["dispatch_us"] = raw["dispatch"]["us_per_call"]
     fan = raw["fanout"]
     for n, reps in fan["runs"].items():
@@ -49,6 +54,13 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         s[f"fanout_{n}_p50_us"] = _med(lat, "p50_us")
         s[f"fanout_{n}_p99_us"] = _med(lat, "p99_us")
         s[f"fanout_{n}_p99_us_range"] = spread([r["p99_us"] for r in lat])
+        floor = [r["floor_latency"] for r in reps if "floor_latency" in r]
+        s[f"fanout_{n}_floor_p50_us"] = _med(floor, "p50_us")
+        s[f"fanout_{n}_floor_p99_us"] = _med(floor, "p99_us")
+        s[f"fanout_{n}_floor_p99_us_range"] = spread([r["p99_us"] for r in floor])
+        for key in ("p50_us", "p99_us"):
+            s[f"fanout_{n}_ratio_{key}"] = _ratio(s[f"fanout_{n}_{key}"],
+                                                  s[f"fanout_{n}_floor_{key}"])
         s[f"fanout_{n}_delivered_per_s"] = _med(tput, "delivered_per_s")
         s[f"fanout_{n}_delivered_range"] = spread([r["delivered_per_s"] for r in tput])
         cap = [r["capacity"] for r in reps if "capacity" in r]
@@ -115,38 +127,45 @@ def _f(v: Any, digits: int = 0) -> str:
 
 def table(s: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
     """The printed report (also pasted into docs/performance.md)."""
-    lines = ["| measurement | floor | daemon | ratio |", "|---|---|---|---|"]
+    lines = ["| measurement | floor | hop floor | daemon | ratio | daemon / hop floor |",
+             "|---|---|---|---|---|---|"]
     lines.append(f"| TCP echo RTT p50 / p99 (us) | {_f(s['tcp_floor_p50_us'], 1)} / "
-                 f"{_f(s['tcp_floor_p99_us'], 1)} | | |")
-    for client, label in (("wrk_c1", "wrk c=1"), ("aiohttp_c1", "aiohttp c=1")):
-        for key, what in (("p50_us", "p50 (us)"), ("p99_us", "p99 (us)")):
-            lines.append(f"| /rpc {label} {what} | {_f(s[f'{client}_floor_{key}'], 1)} | "
-                         f"{_f(s[f'{client}_daemon_{key}'], 1)} | "
-                         f"{_f(s[f'{client}_ratio_{key}'], 2)}x |")
-    lines.append(f"| /rpc wrk c=1 req/s | {_f(s['wrk_c1_floor_rps'])} | "
-                 f"{_f(s['wrk_c1_daemon_rps'])} | {_f(s['wrk_c1_ratio_rps'], 2)}x |")
-    lines.append(f"| /rpc wrk c=32 req/s | {_f(s['wrk_c32_floor_rps'])} | "
-                 f"{_f(s['wrk_c32_daemon_rps'])} | {_f(s['wrk_c32_ratio_rps'], 2)}x |")
+                 f"{_f(s['tcp_floor_p99_us'], 1)} | | | | |")
+    rows = [(c, k, f"/rpc {label} {what}", 1) for c, label in (("wrk_c1", "wrk c=1"),
+                                                           ("aiohttp_c1", "aiohttp c=1"))
+            for k, what in (("p50_us", "p50 (us)"), ("p99_us", "p99 (us)"))]
+    rows += [("wrk_c1", "rps", "/rpc wrk c=1 req/s", 0),
+             ("wrk_c32", "rps", "/rpc wrk c=32 req/s", 0)]
+    for client, key, label, digits in rows:
+        lines.append(f"| {label} | {_f(s[f'{client}_floor_{key}'], digits)} | "
+                     f"{_f(s.get(f'{client}_hop_{key}'), digits)} | "
+                     f"{_f(s[f'{client}_daemon_{key}'], digits)} | "
+                     f"{_f(s[f'{client}_ratio_{key}'], 2)}x | "
+                     f"{_f(s.get(f'{client}_daemon_to_hop_{key}'), 2)}x |")
     d = s["dispatch_us"]
     lines.append(f"| dispatch us/call (minimal / gateway / jsonrpcserver defaults) | "
-                 f"{_f(d['minimal'], 2)} | {_f(d['gateway'], 2)} / "
-                 f"{_f(d['jsonrpcserver_defaults'], 1)} | +{_f(d['overhead_us'], 2)} us |")
+                 f"{_f(d['minimal'], 2)} | | {_f(d['gateway'], 2)} / "
+                 f"{_f(d['jsonrpcserver_defaults'], 1)} | +{_f(d['overhead_us'], 2)} us | |")
     for n in ("1", "10", "100"):
         if f"fanout_{n}_p50_us" in s:
-            lines.append(f"| ticks N={n}: latency p50 / p99 (us) at 200 ticks/s | | "
-                         f"{_f(s[f'fanout_{n}_p50_us'])} / {_f(s[f'fanout_{n}_p99_us'])} | |")
+            lines.append(f"| ticks N={n}: latency p50 / p99 (us) at 200 ticks/s (floor: "
+                         f"the fan-out floor) | {_f(s.get(f'fanout_{n}_floor_p50_us'))} / "
+                         f"{_f(s.get(f'fanout_{n}_floor_p99_us'))} | | "
+                         f"{_f(s[f'fanout_{n}_p50_us'])} / {_f(s[f'fanout_{n}_p99_us'])} | "
+                         f"{_f(s.get(f'fanout_{n}_ratio_p50_us'), 2)}x / "
+                         f"{_f(s.get(f'fanout_{n}_ratio_p99_us'), 2)}x | |")
             lines.append(f"| ticks N={n}: capacity ticks/s, delivered msgs/s there; "
-                         f"delivered msgs/s at overload | | "
+                         f"delivered msgs/s at overload | | | "
                          f"{_f(s.get(f'fanout_{n}_capacity_hz'))}, "
                          f"{_f(s.get(f'fanout_{n}_capacity_delivered_per_s'))}; "
-                         f"{_f(s[f'fanout_{n}_delivered_per_s'])} | |")
-    lines.append(f"| stalled subscriber: others' p99 (us) without / with | | "
+                         f"{_f(s[f'fanout_{n}_delivered_per_s'])} | | |")
+    lines.append(f"| stalled subscriber: others' p99 (us) without / with | | | "
                  f"{_f(s['isolation_p99_baseline_us'])} / {_f(s['isolation_p99_stalled_us'])} | "
-                 f"{_f((s['isolation_p99_change'] or 0) * 100, 1)}% |")
-    lines.append(f"| 5k ticks/s storm + stalled: RSS max, growth 2nd half (KiB) | | "
-                 f"{_f(s['storm_rss_max_kib'])}, {_f(s['storm_rss_growth_kib'])} | |")
-    lines.append(f"| daemon peak RSS VmHWM (KiB): /rpc / fan-out | | "
-                 f"{_f(s['rpc_daemon_hwm_kib'])} / {_f(s['fanout_daemon_hwm_kib'])} | |")
+                 f"{_f((s['isolation_p99_change'] or 0) * 100, 1)}% | |")
+    lines.append(f"| 5k ticks/s storm + stalled: RSS max, growth 2nd half (KiB) | | | "
+                 f"{_f(s['storm_rss_max_kib'])}, {_f(s['storm_rss_growth_kib'])} | | |")
+    lines.append(f"| daemon peak RSS VmHWM (KiB): /rpc / fan-out | | | "
+                 f"{_f(s['rpc_daemon_hwm_kib'])} / {_f(s['fanout_daemon_hwm_kib'])} | | |")
     lines += ["", "| target | figure | met |", "|---|---|---|"]
     for v in verdicts:
         met = {True: "met", False: "MISSED", None: "not measured"}[v["met"]]

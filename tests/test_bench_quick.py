@@ -28,12 +28,14 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
     assert {"meta", "skipped", "rpc", "dispatch", "fanout", "summary", "targets"} <= data.keys()
     rpc = data["rpc"]
     assert rpc["tcp_floor"] and rpc["aiohttp_c1_floor"] and rpc["aiohttp_c1_daemon"]
+    assert rpc["aiohttp_c1_hop"][0]["n"] > 0  # the hop floor (HTTP + one TCP hop) ran
     if data["meta"]["wrk"]["path"] is None:
         assert "wrk not found: skipped" in proc.stdout
         assert data["skipped"] == ["wrk_c1", "wrk_c32"]
     else:
         assert rpc["wrk_c1_daemon"][0]["requests"] > 0
         assert rpc["wrk_c32_daemon"][0]["requests"] > 0
+        assert rpc["wrk_c32_hop"][0]["requests"] > 0
     assert set(data["dispatch"]["us_per_call"]) >= {"gateway", "minimal", "overhead_us"}
     runs = data["fanout"]["runs"]
     assert set(runs) == {"1", "10", "100"}
@@ -41,6 +43,7 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
         assert reps[0]["latency"]["count"] > 0
         assert reps[0]["throughput"]["count"] > 0
         assert reps[0]["capacity"]["steps"]  # the rate search ran at least one step
+        assert reps[0]["floor_latency"]["count"] > 0  # the fan-out floor delivered ticks
     iso = data["fanout"]["isolation"]
     assert iso["baseline"]["count"] > 0 and iso["with_stalled"]["count"] > 0
     assert iso["storm"]["hwm_kib"] is None or iso["storm"]["hwm_kib"] > 0
