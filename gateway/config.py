@@ -141,6 +141,14 @@ class ConsoleConfig(_Section):
     #: The console hands out signed records and takes owner passwords: beyond loopback it
     #: belongs behind a TLS reverse proxy, and must be asked for by name.
     insecure_allow_non_loopback: bool = False
+    #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
+    #: daemon's ``[server]`` rule, applied to password guessing).
+    auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)
+    #: More wrong owner credentials than this within the window answer 429 for the lockout;
+    #: the right password still works during it.
+    auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
+    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class SmtpConfig(_Section):

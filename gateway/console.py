@@ -6,16 +6,24 @@ error is ``{"error": {"code", "reason", "message", ...}}``; the owner's 401 is t
 for an unknown e-mail and a wrong password. Request bodies are validated by pydantic here, at
 the edge; the :class:`~gateway.authority.service.Authority` below sees plain values.
 
+Wrong owner credentials pass through the same :class:`~gateway.throttle.AuthThrottle` rule as
+the daemon's tokens (security.md "Failed auth"): each failure is answered after a delay, one at
+a time, and a burst switches attempts without the right password to 429 for a while; the right
+password always gets in, so a guesser cannot lock the owner out. Device proofs are single use:
+a :class:`~gateway.authority.proofs.ProofReplayCache` refuses a copy within the time window.
+
 The console binds loopback unless ``[console] insecure_allow_non_loopback`` is set: it takes
 owner passwords and hands out signed records, so beyond this machine it belongs behind TLS.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,17 +37,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .authority.api import DeviceInfo
 from .authority.mailer import Mailer, SmtpMailer
-from .authority.proofs import ProofRejected, verify_device_proof
+from .authority.proofs import ProofRejected, ProofReplayCache, verify_device_proof
 from .authority.service import AccountRegistration, Authority
 from .authority.store import AccountExists, AccountRow
 from .config import GatewayConfig, SmtpConfig
 from .errors import ConfigError
+from .throttle import AuthThrottle
 
 __all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_console"]
 
 log = logging.getLogger(__name__)
 
 AUTHORITY: Final = web.AppKey("authority", Authority)
+_OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
+_PROOF_REPLAYS: Final = web.AppKey("proof_replays", ProofReplayCache)
 _MAX_BODY_BYTES: Final = 64 * 1024
 _HEX64: Final = r"^[0-9a-f]{64}$"
 _HEX32: Final = r"^[0-9a-f]{32}$"
@@ -163,15 +174,27 @@ async def _owner(request: web.Request) -> str:
     credentials = _basic_credentials(request.headers.get("Authorization", ""))
     email, password = credentials or ("", "")
     # scrypt runs even without credentials, so every refusal costs the same time.
-    if not await request.app[AUTHORITY].authenticate_owner(email, password) or not credentials:
-        raise _Fail(401, "bad_credentials", "wrong e-mail or password")
-    return email
+    if await request.app[AUTHORITY].authenticate_owner(email, password) and credentials:
+        return email
+    # Checked only after the password, as the daemon does with tokens: during a lockout the
+    # right password still gets in; everything else gets 429, whichever e-mail it names.
+    throttle = request.app[_OWNER_THROTTLE]
+    retry_after = throttle.retry_after_s()
+    if retry_after is not None:
+        raise _Fail(429, "rate_limited", "too many failed sign-ins; wait",
+                    retry_after_s=max(1, math.ceil(retry_after)))
+    await throttle.penalize()
+    if throttle.retry_after_s() is not None:  # this failure started the lockout
+        log.warning("too many wrong owner credentials: sign-ins without the right password "
+                    "answer 429 for %.0f s", throttle.lockout_s)
+    raise _Fail(401, "bad_credentials", "wrong e-mail or password")
 
 
 async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInfo:
     body = await request.read()
     try:
-        return verify_device_proof(request.headers, request.method, request.path, body, clock())
+        return verify_device_proof(request.headers, request.method, request.path, body, clock(),
+                                   request.app[_PROOF_REPLAYS])
     except ProofRejected as exc:
         raise _Fail(401, exc.reason, "the device proof was refused") from None
 
@@ -282,6 +305,9 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
         answer = await request.app[AUTHORITY].verify_device(device, body.code)
         if answer.status == "approved":
             return web.json_response({"status": "approved"})
+        if answer.reason == "approvals_locked":
+            raise _Fail(429, "approvals_locked", "too many wrong codes for this account; "
+                        "device approvals are locked", retry_after_s=answer.retry_after_s or 1)
         extra = {} if answer.tries_left is None else {"tries_left": answer.tries_left}
         raise _Fail(400, answer.reason or "rejected", "the code was not accepted", **extra)
 
@@ -294,6 +320,9 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
         if answer.status == "resend_limited":
             raise _Fail(429, "resend_limited", "too many codes; wait",
                         retry_after_s=answer.retry_after_s)
+        if answer.status == "approvals_locked":
+            raise _Fail(429, "approvals_locked", "too many wrong codes for this account; "
+                        "device approvals are locked", retry_after_s=answer.retry_after_s)
         raise _Fail(400, "no_pending_approval", "this device has no pending approval")
 
     @routes.get("/v1/device/status")
@@ -328,14 +357,25 @@ def _check_bind(host: str, allowed: bool) -> None:
 def create_console_app(config: GatewayConfig, *, mailer: Mailer | None = None,
                        clock: Callable[[], float] = time.time,
                        randbelow: Callable[[int], int] = secrets.randbelow,
-                       data_dir: Path | None = None) -> web.Application:
+                       data_dir: Path | None = None,
+                       throttle_clock: Callable[[], float] = time.monotonic,
+                       sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                       ) -> web.Application:
     """The console app; the authority opens on startup and drains its e-mails on cleanup.
 
-    ``clock`` (epoch seconds) drives code lifetimes, record times and the device-proof
-    window; tests inject one. Raises ``ConfigError`` for a non-loopback host not allowed.
+    ``clock`` (epoch seconds) drives code lifetimes, the account lock, record times and the
+    device-proof window; ``throttle_clock`` (monotonic, so a wall-clock step cannot shorten a
+    lockout) and ``sleep`` drive the owner-credential throttle. Tests inject all three. Raises
+    ``ConfigError`` for a non-loopback host not allowed.
     """
-    _check_bind(config.console.host, config.console.insecure_allow_non_loopback)
+    console = config.console
+    _check_bind(console.host, console.insecure_allow_non_loopback)
     app = web.Application(middlewares=[_errors], client_max_size=_MAX_BODY_BYTES)
+    app[_OWNER_THROTTLE] = AuthThrottle(
+        delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
+        window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
+        clock=throttle_clock, sleep=sleep)
+    app[_PROOF_REPLAYS] = ProofReplayCache()
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
     chosen = mailer if mailer is not None else mailer_from_config(config.smtp)
 

@@ -265,6 +265,8 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
               "no restart needed.")
         return 0
     extra = f" ({answer.tries_left} tries left)" if answer.tries_left is not None else ""
+    if answer.retry_after_s:
+        extra += f"; retry in {answer.retry_after_s} s"
     print(f"error: {answer.reason}{extra}", file=sys.stderr)
     return 1
 

@@ -7,7 +7,9 @@ Electrum pattern). More than ``limit`` failures inside ``window_s`` switches una
 requests to HTTP 429 for ``lockout_s``; a request with a valid token is never locked out, so
 an attack cannot lock the owner's own bots out.
 
-The counting is pure (injected clock); only :meth:`AuthThrottle.penalize` awaits.
+The counting is pure (injected clock); only :meth:`AuthThrottle.penalize` awaits, on an
+injectable ``sleep`` so tests can hold or release a delay without waiting for real. The daemon
+(``/rpc``, ``/ws``) and the console (owner Basic credentials) each own one throttle.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 __all__ = ["AuthThrottle"]
 
@@ -24,12 +26,14 @@ class AuthThrottle:
     """Counts failed authentications and says when to refuse with 429."""
 
     def __init__(self, *, delay_s: float, limit: int, window_s: float, lockout_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.delay_s = delay_s
         self.limit = limit
         self.window_s = window_s
         self.lockout_s = lockout_s
         self._clock = clock
+        self._sleep = sleep
         self._failures: deque[float] = deque()
         self._locked_until = 0.0
         self._lock = asyncio.Lock()
@@ -55,4 +59,4 @@ class AuthThrottle:
         self.record_failure()
         if self.delay_s > 0:
             async with self._lock:
-                await asyncio.sleep(self.delay_s)
+                await self._sleep(self.delay_s)

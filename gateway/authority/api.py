@@ -66,19 +66,21 @@ class LookupAnswer:
 
 @dataclass(frozen=True, slots=True)
 class VerifyAnswer:
-    """``approved``, or not with the reason word and, for ``wrong_code``, the tries left."""
+    """``approved``, or not with the reason word and, for ``wrong_code``, the tries left; for
+    ``approvals_locked`` (the owner's account-wide lock), the seconds until it ends."""
 
     status: Literal["approved", "rejected"]
     reason: str | None = None
     tries_left: int | None = None
+    retry_after_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ResendAnswer:
-    """``sent``, ``resend_limited`` (retry after ``retry_after_s``) or
-    ``no_pending_approval``."""
+    """``sent``, ``resend_limited`` or ``approvals_locked`` (retry after ``retry_after_s``),
+    or ``no_pending_approval``."""
 
-    status: Literal["sent", "resend_limited", "no_pending_approval"]
+    status: Literal["sent", "resend_limited", "approvals_locked", "no_pending_approval"]
     retry_after_s: int = 0
 
 

@@ -59,6 +59,9 @@ class RemoteAuthority:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session = session
         self._own_session = session is None
+        # The console refuses a proof it has seen; two identical calls in one millisecond
+        # would sign identical bytes, so each proof gets a later millisecond than the last.
+        self._last_proof_ms = 0
 
     async def __aenter__(self) -> RemoteAuthority:
         return self
@@ -84,8 +87,10 @@ class RemoteAuthority:
         data = b"" if body is None else json.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if signed:
+            now = self._clock()
+            self._last_proof_ms = max(int(now * 1000), self._last_proof_ms + 1)
             headers.update(device_proof_headers(self._key, method, self._prefix + path, data,
-                                                self._clock()))
+                                                now, time_ms=self._last_proof_ms))
         if owner is not None:
             headers["Authorization"] = _basic(*owner)
         try:
@@ -145,11 +150,16 @@ class RemoteAuthority:
         return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
-        """``POST /v1/device/verify``; a refused code is an answer, not an exception."""
+        """``POST /v1/device/verify``; a refused code, or the owner's approval lock (429), is
+        an answer, not an exception."""
         self._check(device)
         try:
             await self._call("POST", "/v1/device/verify", {"code": code}, signed=True)
         except AuthorityRefused as exc:
+            if exc.status == 429:
+                retry = exc.extra.get("retry_after_s")
+                return VerifyAnswer("rejected", exc.reason,
+                                    retry_after_s=retry if isinstance(retry, int) else None)
             if exc.status != 400:
                 raise
             tries = exc.extra.get("tries_left")
@@ -164,7 +174,10 @@ class RemoteAuthority:
         except AuthorityRefused as exc:
             if exc.status == 429:
                 retry = exc.extra.get("retry_after_s")
-                return ResendAnswer("resend_limited", retry if isinstance(retry, int) else 60)
+                wait_s = retry if isinstance(retry, int) else 60
+                if exc.reason == "approvals_locked":
+                    return ResendAnswer("approvals_locked", wait_s)
+                return ResendAnswer("resend_limited", wait_s)
             if exc.reason == "no_pending_approval":
                 return ResendAnswer("no_pending_approval")
             raise

@@ -4,8 +4,12 @@ Kept free of I/O so every rule of ``docs/authority.md`` ("Device approval") can 
 with a fake clock: the store persists :class:`Approval` values and the send history, the
 service wires them to e-mail. The numbers are security.md's: an 8-digit code living 10 min,
 5 wrong tries void it, a resend ≥ 60 s after the last and ≤ 5 per hour per device, ≤ 10 codes
-a day per owner, a new code voids the old. Only an HMAC of the code is kept, bound to the device
-and to the approval, so a leaked database row neither reveals the code nor works elsewhere.
+a day per owner, a new code voids the old; 20 wrong codes for one owner within 24 h lock that
+owner's device approvals for 24 h. Only an HMAC of the code is kept, bound to the device and to
+the approval, so a leaked database row neither reveals the code nor works elsewhere.
+
+Like the per-code and resend limits, the account-wide numbers are constants rather than
+configuration: they are security.md's, and loosening them is a code change, never a typo.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 __all__ = [
+    "ACCOUNT_FAILURE_LIMIT",
+    "ACCOUNT_FAILURE_WINDOW_S",
+    "ACCOUNT_LOCK_S",
     "CODE_TTL_S",
     "CODES_PER_DAY_PER_OWNER",
     "MAX_TRIES",
@@ -26,6 +33,7 @@ __all__ = [
     "Approval",
     "SendDecision",
     "VerifyOutcome",
+    "account_lock_due",
     "check_send",
     "code_mac",
     "format_code",
@@ -41,6 +49,12 @@ MAX_TRIES: Final = 5
 RESEND_MIN_INTERVAL_S: Final = 60
 RESENDS_PER_HOUR_PER_DEVICE: Final = 5
 CODES_PER_DAY_PER_OWNER: Final = 10
+#: security.md "Account-wide failures": this many wrong codes for one owner within the window
+#: lock that owner's device approvals for ``ACCOUNT_LOCK_S``. Each code allows only 5 guesses;
+#: this bounds the guesses across codes and devices, which resends would otherwise renew.
+ACCOUNT_FAILURE_LIMIT: Final = 20
+ACCOUNT_FAILURE_WINDOW_S: Final = 86400
+ACCOUNT_LOCK_S: Final = 86400
 _HOUR: Final = 3600
 _DAY: Final = 86400
 _CODE_RE: Final = re.compile(r"^\d{8}$")
@@ -124,6 +138,16 @@ def check_send(device_sends: Sequence[float], owner_sends: Sequence[float],
     if not waits:
         return SendDecision(True)
     return SendDecision(False, max(1, int(max(waits) + 0.999)))
+
+
+def account_lock_due(failures: Sequence[float], now: float) -> bool:
+    """Whether an owner's wrong codes (their times) call for the account-wide lock now.
+
+    The window is rolling: only failures in ``(now - ACCOUNT_FAILURE_WINDOW_S, now]`` count,
+    so a slow trickle of typos over weeks never locks anyone out.
+    """
+    since = now - ACCOUNT_FAILURE_WINDOW_S
+    return sum(1 for t in failures if since < t <= now) >= ACCOUNT_FAILURE_LIMIT
 
 
 def issue_code(approval: Approval, code: str, pepper: bytes, now: int) -> Approval:

@@ -1,4 +1,4 @@
-"""E-mail to owners: the approval code and the "device approved" notice.
+"""E-mail to owners: the approval code, the "device approved" notice and the approval lock.
 
 :class:`SmtpMailer` is the only place aiosmtplib is imported. :class:`RecordingMailer` keeps
 messages in memory behind the same :class:`Mailer` protocol, for tests and for ``mtgateway
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal, Protocol
@@ -25,6 +26,7 @@ __all__ = [
     "RecordingMailer",
     "SmtpMailer",
     "approval_code_message",
+    "approvals_locked_message",
     "approved_message",
 ]
 
@@ -88,6 +90,35 @@ def approved_message(request: ApprovalRequest, from_address: str,
         f"The device {request.device_name} ({request.os}, id {request.device_id}) was approved "
         f"at {_when(request.requested_at)} and can now use your tokens.\n\n"
         f"Not you? Revoke it in {console_hint} (devices: revoke).\n")
+    return message
+
+
+def approvals_locked_message(owner_email: str, failures: int, devices: Sequence[str],
+                             locked_at: int, locked_until: int, from_address: str,
+                             console_hint: str = "the console") -> EmailMessage:
+    """The notice of the account-wide lock (security.md: "lock device approvals for 24 h +
+    email the owner").
+
+    Wrong codes in numbers mean someone holds one of the owner's tokens and is guessing, so the
+    mail says so and what to revoke; it names the devices (ids and names, not secrets) and
+    carries no code, token or password: the mailbox may be what the guesser is reading.
+    """
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = owner_email
+    message["Subject"] = "MT Gateway: device approvals locked after repeated wrong codes"
+    listed = "".join(f"  {d}\n" for d in devices) or "  (unknown)\n"
+    message.set_content(
+        f"{failures} wrong device-approval codes were entered for your account\n"
+        f"within 24 hours, so approving new devices is locked\n"
+        f"  from  {_when(locked_at)}\n"
+        f"  until {_when(locked_until)}.\n\n"
+        "Devices already approved keep working. Until then no code is sent\n"
+        "and none is accepted.\n\n"
+        f"The wrong codes came from:\n{listed}\n"
+        "Only someone holding one of your tokens can ask for a code. If this\n"
+        f"was not you, revoke your tokens in {console_hint} (tokens: revoke)\n"
+        "and issue new ones.\n")
     return message
 
 

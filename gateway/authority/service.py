@@ -6,7 +6,10 @@ for the console; the device-facing ones are the async :class:`~gateway.authority
 AuthorityAPI`, which the daemon calls directly in local mode and the console serves over HTTP.
 
 Approval e-mails go out on background tasks so a device's lookup answers at once (and in the
-same time whether or not a mail was due); :meth:`Authority.close` awaits them. Owner checks
+same time whether or not a mail was due); :meth:`Authority.close` awaits them. Wrong approval
+codes are counted per owner in the store (so a restart does not reset them); the 20th within
+24 h locks that owner's device approvals for 24 h: no code is mailed and none is checked until
+the lock ends, and the owner gets one e-mail saying so. Owner checks
 run scrypt even for unknown e-mails, against a dummy hash, so the answer and its timing do not
 say which addresses exist.
 """
@@ -37,15 +40,24 @@ from .api import (
     VerifyAnswer,
 )
 from .devices import (
+    ACCOUNT_FAILURE_WINDOW_S,
+    ACCOUNT_LOCK_S,
     Approval,
     SendDecision,
+    account_lock_due,
     check_send,
     has_live_code,
     issue_code,
     new_code,
     verify_code,
 )
-from .mailer import ApprovalRequest, Mailer, approval_code_message, approved_message
+from .mailer import (
+    ApprovalRequest,
+    Mailer,
+    approval_code_message,
+    approvals_locked_message,
+    approved_message,
+)
 from .passwords import hash_password, verify_password
 from .records import DEFAULT_RISK, OFFLINE_GRACE_S, AuthorityKey, RiskPolicy, device_id_for
 from .store import AccountRow, AuthorityStore, TokenRow
@@ -312,6 +324,9 @@ class Authority:
         return LookupAnswer("pending")
 
     def _send_code(self, approval: Approval, now: int) -> SendDecision:
+        locked = self._lock_remaining(approval.owner_email, now)
+        if locked is not None:
+            return SendDecision(False, locked)
         decision = check_send(self.store.sends(device_id=approval.device_id, since=now - _HOUR),
                               self.store.sends(owner_email=approval.owner_email,
                                                since=now - _DAY), now)
@@ -324,6 +339,34 @@ class Authority:
                                         self.mailer.from_address, self._console_hint)
         self._spawn(self._deliver(message))
         return decision
+
+    def _lock_remaining(self, owner_email: str, now: int) -> int | None:
+        """Seconds left of the owner's account-wide approval lock, or ``None`` if unlocked."""
+        until = self.store.approvals_locked_until(owner_email)
+        return until - now if until is not None and until > now else None
+
+    def _count_failure(self, owner_email: str, device_id: str, now: int) -> bool:
+        """Count a wrong code against its owner; lock and tell the owner when it is the
+        limit-th in the window. Whether the lock started now."""
+        self.store.record_failure(owner_email, device_id, now)
+        failures = self.store.failures(owner_email, since=now - ACCOUNT_FAILURE_WINDOW_S)
+        if not account_lock_due([t for t, _ in failures], now):
+            return False
+        until = now + ACCOUNT_LOCK_S
+        self.store.lock_approvals(owner_email, now, until)
+        devices = []
+        for failed_device in dict.fromkeys(d for _, d in failures):
+            row = self.store.device(failed_device)
+            devices.append(f"{row.name} ({row.os}), id {failed_device}" if row
+                           else f"id {failed_device}")
+        self._spawn(self._deliver(approvals_locked_message(
+            owner_email, len(failures), devices, now, until, self.mailer.from_address,
+            self._console_hint)))
+        # No address in the line: the device ids say where the guesses came from.
+        log.warning("device approvals of an owner locked for %d s after %d wrong codes "
+                    "(devices %s)", ACCOUNT_LOCK_S, len(failures),
+                    ", ".join(dict.fromkeys(d for _, d in failures)))
+        return True
 
     def _request(self, approval: Approval, now: int) -> ApprovalRequest:
         device = self.store.device(approval.device_id)
@@ -359,7 +402,11 @@ class Authority:
         return out
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
-        """Complete this device's pending approval with the code from the e-mail."""
+        """Complete this device's pending approval with the code from the e-mail.
+
+        A wrong code counts against its owner's account-wide allowance; the attempt that uses
+        it up answers ``approvals_locked`` at once, as does every attempt during the lock.
+        """
         self._checked(device)
         now = self._now()
         candidates = sorted((a for a in self.store.approvals_of_device(device.device_id)
@@ -367,7 +414,14 @@ class Authority:
                             key=lambda a: a.code_issued_at or 0, reverse=True)
         if not candidates:
             return VerifyAnswer("rejected", "no_pending_approval")
-        results = [verify_code(a, code, self.store.pepper, now) for a in candidates]
+        # A locked owner's approvals are not checked at all, not even a right code: the lock
+        # is what stops guessing across codes, so it must not leak a yes or no.
+        locks = [self._lock_remaining(a.owner_email, now) for a in candidates]
+        open_ = [a for a, lock in zip(candidates, locks, strict=True) if lock is None]
+        if not open_:
+            return VerifyAnswer("rejected", "approvals_locked",
+                                retry_after_s=min(lock for lock in locks if lock is not None))
+        results = [verify_code(a, code, self.store.pepper, now) for a in open_]
         for new_state, outcome in results:
             if outcome.approved:
                 self.store.save_approval(new_state)
@@ -375,26 +429,39 @@ class Authority:
                                           self.mailer.from_address, self._console_hint)
                 self._spawn(self._deliver(notice))
                 return VerifyAnswer("approved")
-        for new_state, _ in results:
+        newly_locked = 0
+        for new_state, outcome in results:
             self.store.save_approval(new_state)
+            if outcome.reason == "wrong_code" and self._count_failure(
+                    new_state.owner_email, device.device_id, now):
+                newly_locked += 1
+        if newly_locked == len(open_):  # this guess used up the last allowance: say so now
+            return VerifyAnswer("rejected", "approvals_locked", retry_after_s=ACCOUNT_LOCK_S)
         outcome = results[0][1]
         return VerifyAnswer("rejected", outcome.reason, outcome.tries_left)
 
     async def resend(self, device: DeviceInfo) -> ResendAnswer:
-        """A new code for each pending approval of this device, within the resend limits."""
+        """A new code for a pending approval of this device, within the resend limits and
+        outside its owner's approval lock."""
         self._checked(device)
         now = self._now()
         pending = [a for a in self.store.approvals_of_device(device.device_id)
                    if a.status == "pending"]
         if not pending:
             return ResendAnswer("no_pending_approval")
-        waits = []
+        waits, locks = [], []
         for approval in pending:
+            lock = self._lock_remaining(approval.owner_email, now)
+            if lock is not None:
+                locks.append(lock)
+                continue
             decision = self._send_code(approval, now)
             if decision.allowed:
                 return ResendAnswer("sent")
             waits.append(decision.retry_after_s)
-        return ResendAnswer("resend_limited", min(waits))
+        if waits:
+            return ResendAnswer("resend_limited", min(waits + locks))
+        return ResendAnswer("approvals_locked", min(locks))
 
     async def device_status(self, device: DeviceInfo) -> DeviceStatus:
         """This device's approvals by owner (e-mails masked)."""

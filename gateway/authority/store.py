@@ -9,6 +9,8 @@ What is kept, and why in this form:
   (a backup, a synced folder) from revealing it; it does not protect against someone who
   controls this host, who can read the key file as easily as the database;
 - devices and approvals (codes as HMACs only) and the history of code e-mails (rate limits);
+- wrong approval codes per owner and the owner's approval lock, in the database rather than in
+  memory so that restarting the console does not hand an attacker a fresh allowance of guesses;
 - the authority's Ed25519 signing key in ``authority-signing.key``.
 
 Both key files are created with ``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)``: never
@@ -78,6 +80,11 @@ CREATE TABLE IF NOT EXISTS approvals (
     tries_left INTEGER NOT NULL, approved_at INTEGER, PRIMARY KEY (owner_email, device_id));
 CREATE TABLE IF NOT EXISTS code_sends (
     device_id TEXT NOT NULL, owner_email TEXT NOT NULL, sent_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS code_failures (
+    owner_email TEXT NOT NULL, device_id TEXT NOT NULL, failed_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS code_failures_owner ON code_failures (owner_email, failed_at);
+CREATE TABLE IF NOT EXISTS approval_locks (
+    owner_email TEXT PRIMARY KEY, locked_at INTEGER NOT NULL, locked_until INTEGER NOT NULL);
 """
 
 _TOKEN_COLS: Final = ("token_id, token_sha256, token_hint, owner_email, login, server, scopes, "
@@ -355,6 +362,38 @@ class AuthorityStore:
         with self._db() as db:
             db.execute("INSERT INTO code_sends VALUES (?, ?, ?)", (device_id, owner_email, now))
             db.execute("DELETE FROM code_sends WHERE sent_at < ?", (now - 2 * 86400,))
+
+    def record_failure(self, owner_email: str, device_id: str, now: int,
+                       keep_s: int = 2 * 86400) -> None:
+        """Note a wrong approval code for an owner (the account-wide lock counts these); rows
+        older than ``keep_s`` are dropped, so the table stays as small as the window needs."""
+        with self._db() as db:
+            db.execute("INSERT INTO code_failures VALUES (?, ?, ?)",
+                       (owner_email, device_id, now))
+            db.execute("DELETE FROM code_failures WHERE failed_at < ?", (now - keep_s,))
+
+    def failures(self, owner_email: str, *, since: int) -> list[tuple[int, str]]:
+        """``(time, device_id)`` of the owner's wrong codes after ``since``, oldest first."""
+        with self._db() as db:
+            rows = db.execute("SELECT failed_at, device_id FROM code_failures "
+                              "WHERE owner_email = ? AND failed_at > ? ORDER BY failed_at",
+                              (owner_email, since)).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def lock_approvals(self, owner_email: str, now: int, until: int) -> None:
+        """Lock the owner's device approvals until ``until``; the failures that caused it are
+        cleared, so the next lock takes a full count of new ones."""
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO approval_locks VALUES (?, ?, ?)",
+                       (owner_email, now, until))
+            db.execute("DELETE FROM code_failures WHERE owner_email = ?", (owner_email,))
+
+    def approvals_locked_until(self, owner_email: str) -> int | None:
+        """When the owner's approval lock ends (possibly in the past), or ``None``."""
+        with self._db() as db:
+            row = db.execute("SELECT locked_until FROM approval_locks WHERE owner_email = ?",
+                             (owner_email,)).fetchone()
+        return None if row is None else int(row[0])
 
     def sends(self, *, device_id: str | None = None, owner_email: str | None = None,
               since: int) -> list[int]:

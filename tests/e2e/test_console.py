@@ -1,7 +1,10 @@
 """The console over real HTTP on loopback, mailing codes through a real SMTP server (aiosmtpd).
 
 Device proofs are built here by hand from the documented format with cryptography's Ed25519,
-so these tests pin the wire contract of ``docs/authority.md`` rather than our own helpers.
+so these tests pin the wire contract of ``docs/authority.md`` rather than our own helpers. A
+proof is single use, so :meth:`Console.device` stamps each request one millisecond after the
+last, as a real device's clock would. The owner-credential throttle runs on a fake monotonic
+clock and a sleep that returns at once (:class:`Pauses`), so failures never really wait.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.client import RemoteAuthority
+from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
 from gateway.authority.proofs import device_info
 from gateway.authority.records import AuthorityKey, RecordRejected, verify_signed_record
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
@@ -45,6 +50,50 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class Pauses:
+    """The owner throttle's ``sleep``: records every delay; while ``gate`` is clear, a delay
+    is held until the test sets it, and ``active`` counts the delays in progress."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.active = 0
+        self.max_active = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await self.gate.wait()
+        finally:
+            self.active -= 1
+
+
+class CountingClock:
+    """The owner throttle's monotonic clock: moved by the test; ``reached(n)`` is set once it
+    has been read ``n`` times (each owner refusal reads it before taking the throttle's lock)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.reads = 0
+        self._waits: dict[int, asyncio.Event] = {}
+
+    def __call__(self) -> float:
+        self.reads += 1
+        for count, event in self._waits.items():
+            if self.reads >= count:
+                event.set()
+        return self.now
+
+    def reached(self, count: int) -> asyncio.Event:
+        event = self._waits.setdefault(count, asyncio.Event())
+        if self.reads >= count:
+            event.set()
+        return event
 
 
 class Sink:
@@ -83,6 +132,14 @@ class Console:
     session: aiohttp.ClientSession
     key: Ed25519PrivateKey
     responses: list[str]
+    pauses: Pauses
+    throttle_clock: CountingClock
+    app: web.Application
+    signed: int = 0
+
+    async def drain_mail(self) -> None:
+        """Wait until every e-mail the authority has started sending is delivered."""
+        await self.app[AUTHORITY].close()
 
     async def owner(self, method: str, path: str, body: Any = None, *,
                     auth: tuple[str, str] = (OWNER, PASSWORD)) -> tuple[int, dict[str, Any]]:
@@ -97,7 +154,9 @@ class Console:
                      key: Ed25519PrivateKey | None = None,
                      skew_s: float = 0) -> tuple[int, dict[str, Any], dict[str, str]]:
         data = b"" if body is None else json.dumps(body).encode()
-        headers = _proof(key or self.key, method, path, data, self.clock.now + skew_s)
+        self.signed += 1
+        headers = _proof(key or self.key, method, path, data, self.clock.now + skew_s,
+                         ms_offset=self.signed)
         async with self.session.request(method, self.url + path, data=data or None,
                                         headers=headers) as response:
             text = await response.text()
@@ -107,10 +166,10 @@ class Console:
 
 
 def _proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
-           now: float) -> dict[str, str]:
+           now: float, ms_offset: int = 0) -> dict[str, str]:
     raw = key.public_key().public_bytes_raw()
     device_id = base64.b32encode(hashlib.sha256(raw).digest()).decode().rstrip("=")[:26]
-    when = str(int(now * 1000))
+    when = str(int(now * 1000) + ms_offset)
     message = (b"mtgw-device-v1\n" + f"{method}\n{path}\n{when}\n".encode()
                + hashlib.sha256(body).hexdigest().encode())
     signature = base64.urlsafe_b64encode(key.sign(message)).rstrip(b"=").decode()
@@ -128,13 +187,13 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         data_dir=str(tmp_path), console=ConsoleConfig(port=0),
         smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
                         from_address="gateway@example.net", timeout_s=WAIT_S))
-    clock = Clock()
-    app = create_console_app(config, clock=clock)
+    clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
+    app = create_console_app(config, clock=clock, throttle_clock=throttle_clock, sleep=pauses)
     runner, port = await start_console(app, "127.0.0.1", 0)
     app[AUTHORITY].create_owner(OWNER, PASSWORD)
     async with aiohttp.ClientSession() as session:
         yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
-                      Ed25519PrivateKey.generate(), [])
+                      Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
     await runner.cleanup()
     smtp.close()
     await smtp.wait_closed()
@@ -348,3 +407,180 @@ def test_non_loopback_console_needs_the_insecure_flag() -> None:
         create_console_app(GatewayConfig(console=ConsoleConfig(host="0.0.0.0")))
     create_console_app(GatewayConfig(console=ConsoleConfig(
         host="0.0.0.0", insecure_allow_non_loopback=True)))
+
+
+# -- device-proof replay -------------------------------------------------------------------
+
+
+async def test_a_replayed_device_proof_is_refused_and_a_fresh_one_works(
+        console: Console) -> None:
+    """The same proof sent twice: the copy gets 401 replayed_device_proof without reaching the
+    authority (no try is spent); a new proof of the same request is served."""
+    await _pending(console, (await _issue(console))["token"])
+    await console.sink.wait_for(1)
+    body = json.dumps({"code": "99999999"}).encode()
+    headers = _proof(console.key, "POST", "/v1/device/verify", body, console.clock.now)
+    answers = []
+    for _ in range(2):
+        async with console.session.post(console.url + "/v1/device/verify", data=body,
+                                        headers=headers) as response:
+            answers.append((response.status, (await response.json())["error"]))
+    assert answers[0][0] == 400 and answers[0][1]["tries_left"] == 4
+    assert answers[1] == (401, {"code": 401, "reason": "replayed_device_proof",
+                                "message": "the device proof was refused"})
+    status, answer, _ = await console.device("POST", "/v1/device/verify", {"code": "99999999"})
+    assert (status, answer["error"]["tries_left"]) == (400, 3)  # the copy cost nothing
+    get = _proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
+    statuses = []
+    for _ in range(2):
+        async with console.session.get(console.url + "/v1/device/status",
+                                       headers=get) as response:
+            statuses.append(response.status)
+    assert statuses == [200, 401]
+
+
+async def test_a_replay_after_the_window_is_refused_as_skew(console: Console) -> None:
+    """Once a proof's time leaves the ±300 s window it is refused by the clock check, so the
+    cache need not remember it any longer."""
+    headers = _proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
+    async with console.session.get(console.url + "/v1/device/status",
+                                   headers=headers) as response:
+        assert response.status == 200
+    console.clock.now += 301
+    async with console.session.get(console.url + "/v1/device/status",
+                                   headers=headers) as response:
+        assert (await response.json())["error"]["reason"] == "device_clock_skew"
+
+
+# -- owner credential throttle -------------------------------------------------------------
+
+
+async def test_owner_failures_are_delayed_one_at_a_time(console: Console) -> None:
+    """Each wrong password waits 250 ms, and concurrent failures wait one after another."""
+    console.pauses.gate.clear()
+    attempts = [asyncio.create_task(console.owner("GET", "/v1/tokens",
+                                                  auth=(OWNER, f"wrong-{i}")))
+                for i in range(3)]
+    async with asyncio.timeout(WAIT_S):
+        # Two reads per refusal (lockout check, failure count) happen before the lock.
+        await console.throttle_clock.reached(6).wait()
+    assert console.pauses.active == 1  # the other two wait for the lock, not in the delay
+    console.pauses.gate.set()
+    answers = await asyncio.gather(*attempts)
+    assert [status for status, _ in answers] == [401, 401, 401]
+    assert console.pauses.delays == [0.25, 0.25, 0.25] and console.pauses.max_active == 1
+
+
+async def test_owner_lockout_spares_the_right_password(console: Console) -> None:
+    """More than 20 failures in 60 s: wrong and unknown credentials get 429 with Retry-After
+    for 60 s, the right password still works, and after 60 s failures are 401 again."""
+    for i in range(21):
+        status, _ = await console.owner("GET", "/v1/tokens", auth=(OWNER, f"guess-{i}"))
+        assert status == 401
+    assert len(console.pauses.delays) == 21
+    answers = []
+    for auth in ((OWNER, "guess-x"), ("nobody@example.com", "guess-y")):
+        basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        async with console.session.get(console.url + "/v1/tokens",
+                                       headers={"Authorization": "Basic " + basic}) as r:
+            answers.append((r.status, r.headers["Retry-After"], await r.json()))
+    assert answers[0] == answers[1]
+    assert answers[0] == (429, "60", {"error": {
+        "code": 429, "reason": "rate_limited", "message": "too many failed sign-ins; wait",
+        "retry_after_s": 60}})
+    assert len(console.pauses.delays) == 21  # a refused attempt is not delayed again
+    status, body = await console.owner("GET", "/v1/tokens")
+    assert (status, body) == (200, {"tokens": []})
+    console.throttle_clock.now += 30
+    assert (await console.owner("GET", "/v1/tokens", auth=(OWNER, "guess-z")))[0] == 429
+    console.throttle_clock.now += 30
+    assert (await console.owner("GET", "/v1/tokens", auth=(OWNER, "guess-z")))[0] == 401
+
+
+# -- account-wide approval lock ------------------------------------------------------------
+
+
+async def _wrong_codes(console: Console, count: int) -> list[tuple[int, dict[str, Any]]]:
+    """Send ``count`` wrong codes, asking for a new code (60 s later) whenever one is voided;
+    the answers to the wrong codes."""
+    answers = []
+    while len(answers) < count:
+        status, body, _ = await console.device("POST", "/v1/device/verify",
+                                               {"code": "0000 0000"})
+        if status == 400 and body["error"]["reason"] == "code_voided":
+            console.clock.now += 60
+            status, body, _ = await console.device("POST", "/v1/device/resend")
+            assert (status, body) == (200, {"status": "sent"})
+            continue
+        answers.append((status, body))
+    return answers
+
+
+async def test_twenty_wrong_codes_lock_the_owners_approvals_for_a_day(
+        console: Console) -> None:
+    """The 20th wrong code locks: 429 approvals_locked with Retry-After, even for the right
+    code; no code is mailed during the lock; one e-mail without secrets tells the owner; a day
+    later approval works again."""
+    issued = await _issue(console)
+    await _pending(console, issued["token"])
+    answers = await _wrong_codes(console, ACCOUNT_FAILURE_LIMIT)
+    assert all(status == 400 for status, _ in answers[:-1])
+    await console.drain_mail()
+    mails = list(console.sink.messages)
+    code_mails = [i for i, m in enumerate(mails) if "approve the device" in m["Subject"]]
+    lock_mails = [m for m in mails if "locked" in m["Subject"]]
+    assert len(code_mails) == 4 and len(lock_mails) == 1 and len(mails) == 5
+    codes_mailed = [console.sink.code(i) for i in code_mails]  # first code + 3 resends
+    status, body, headers = await console.device("POST", "/v1/device/verify",
+                                                 {"code": codes_mailed[-1]})
+    assert answers[-1] == (429, {"error": {
+        "code": 429, "reason": "approvals_locked",
+        "message": "too many wrong codes for this account; device approvals are locked",
+        "retry_after_s": ACCOUNT_LOCK_S}})
+    assert (status, body["error"]["reason"]) == (429, "approvals_locked")
+    assert body["error"]["retry_after_s"] == ACCOUNT_LOCK_S
+    assert headers["Retry-After"] == str(ACCOUNT_LOCK_S)
+
+    (lock_mail,) = lock_mails
+    payload = lock_mail.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    text = lock_mail.as_string() + payload.decode()
+    assert lock_mail["To"] == OWNER and "desk-pc" in text and "revoke" in text
+    assert device_info(console.key).device_id in text
+    for secret in [issued["token"], PASSWORD, *codes_mailed,
+                   *(c.replace(" ", "") for c in codes_mailed)]:
+        assert secret not in text
+
+    console.clock.now += 3600
+    status, body, _ = await console.device("POST", "/v1/device/resend")
+    assert (status, body["error"]["reason"]) == (429, "approvals_locked")
+    assert body["error"]["retry_after_s"] == ACCOUNT_LOCK_S - 3600
+    async with RemoteAuthority(console.url, console.key, clock=console.clock) as remote:
+        locked = await remote.verify_device(remote.device, codes_mailed[-1])
+        assert (locked.reason, locked.retry_after_s) == ("approvals_locked",
+                                                         ACCOUNT_LOCK_S - 3600)
+        resent = await remote.resend(remote.device)
+        assert (resent.status, resent.retry_after_s) == ("approvals_locked",
+                                                         ACCOUNT_LOCK_S - 3600)
+    await _pending(console, issued["token"])  # still "pending", and nothing is mailed
+    status, _, _ = await console.device("POST", "/v1/device/verify", {"code": "1234 5678"})
+    assert status == 429
+    await console.drain_mail()
+    assert len(console.sink.messages) == 5
+
+    console.clock.now += ACCOUNT_LOCK_S - 3600
+    status, body, _ = await console.device("POST", "/v1/device/resend")
+    assert (status, body) == (200, {"status": "sent"})
+    await console.sink.wait_for(6)
+    status, body, _ = await console.device("POST", "/v1/device/verify",
+                                           {"code": console.sink.code()})
+    assert (status, body) == (200, {"status": "approved"})
+
+
+async def test_the_client_never_sends_the_same_proof_twice(console: Console) -> None:
+    """With its clock standing still, the daemon's client still makes distinct proofs, so
+    repeating a call is not mistaken for a replay."""
+    async with RemoteAuthority(console.url, console.key, clock=console.clock) as remote:
+        for _ in range(3):
+            status = await remote.device_status(remote.device)
+            assert status.device_id == remote.device.device_id

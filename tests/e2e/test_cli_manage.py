@@ -1,0 +1,165 @@
+"""``mtgateway token list|revoke`` (local mode) and ``mtgateway device resend`` (remote mode)
+run as processes through the command's entry point, against real files and a real console.
+
+The local case shares ``authority.sqlite3`` with a daemon running in this process, which is
+what `token revoke` is for: the daemon's next refresh sees it and refuses the token. The remote
+case runs the console in this process on an injected clock, with a real SMTP server (aiosmtpd),
+so the 60 s resend spacing is crossed by moving the clock, not by waiting; the CLI signs with
+the real time, which stays well inside the ±300 s proof window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from ea_bridge import token_hint
+from gateway.app import create_app, open_device
+from gateway.auth import MemorySecretStore
+from gateway.authority.client import RemoteAuthority
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.service import Authority
+from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
+from gateway.console import AUTHORITY, create_console_app, start_console
+from gateway.keys import RECORD_CACHE
+from gateway.listener import start_http
+from gateway.mailsink import MailSink
+from tests.e2e.conftest import WAIT_S, FakeClock
+
+OWNER, PASSWORD = "owner@example.com", "owner password 123"
+LOGIN, SERVER = 777, "Broker-Live"
+_CODE = re.compile(r"device verify (\d{4} \d{4})")
+
+
+async def _cli(*args: str | Path) -> tuple[int, str, str]:
+    """``python -m gateway ARGS``: exit code, stdout, stderr (no owner secrets inherited)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MTGW_OWNER_EMAIL", "MTGW_OWNER_PASSWORD")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", *map(str, args), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@contextlib.asynccontextmanager
+async def _serving(runner_and_port: tuple[web.AppRunner, int]) -> AsyncIterator[int]:
+    """The port of a started app, cleaned up on exit."""
+    runner, port = runner_and_port
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
+
+
+async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
+    """`token list` shows the new token's id, terminal and owner (never the token or its
+    hashes); `token revoke ID` makes the local daemon refuse it token_revoked at its next
+    refresh, and the listing then says revoked."""
+    data = tmp_path / "data"
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'data_dir = "{data.as_posix()}"\n[server]\nport = 0\n'
+                           '[bridge]\nport = 0\n', encoding="utf-8")
+    Authority.open(data, RecordingMailer()).create_owner(OWNER, PASSWORD)
+    code, out, err = await _cli("token", "create", "-c", config_file, "--login", str(LOGIN),
+                                "--server", SERVER)
+    assert code == 0, err
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    token, token_id = fields["token"].strip(), fields["token_id"].strip()
+
+    app = create_app(load_config(config_file), secret_store=MemorySecretStore(),
+                     clock=FakeClock())
+    async with _serving(await start_http(app)) as port, aiohttp.ClientSession() as http:
+
+        async def call() -> tuple[int, dict[str, object]]:
+            async with http.post(f"http://127.0.0.1:{port}/rpc", json={
+                    "jsonrpc": "2.0", "id": 1, "method": "account_info"},
+                    headers={"Authorization": f"Bearer {token}"}) as response:
+                return response.status, (await response.json())["error"]
+
+        status, error = await call()
+        assert (status, error["code"]) == (200, -32001)  # accepted; no terminal connected
+
+        code, listing, err = await _cli("token", "list", "-c", config_file)
+        assert code == 0, err
+        (row,) = [line for line in listing.splitlines() if token_id in line]
+        assert f"{LOGIN}@{SERVER}" in row and "read,trade" in row and OWNER in row
+        assert " active " in row
+        for secret in (token, hashlib.sha256(token.encode()).hexdigest(), token_hint(token)):
+            assert secret not in listing
+
+        code, out, err = await _cli("token", "revoke", token_id, "-c", config_file)
+        assert code == 0 and f"revoked {token_id}" in out, err
+        await app[RECORD_CACHE].refresh_once()
+        status, error = await call()
+        assert status == 401 and error["data"] == {"reason": "token_revoked"}
+
+        code, listing, _ = await _cli("token", "list", "-c", config_file)
+        assert code == 0
+        (row,) = [line for line in listing.splitlines() if token_id in line]
+        assert " revoked " in row
+
+
+async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
+        tmp_path: Path) -> None:
+    """`device resend` right after the first code answers resend_limited with the wait; 60 s
+    later (console clock) it mails a new code; `device verify` refuses the old code and the
+    new one approves the device."""
+    sink = MailSink()
+    await sink.start()
+    clock = FakeClock()
+    try:
+        console = create_console_app(GatewayConfig(
+            data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
+            smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")), clock=clock)
+        async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+            url = f"http://127.0.0.1:{port}"
+            authority = console[AUTHORITY]
+            authority.create_owner(OWNER, PASSWORD)
+            token = authority.issue_token(OWNER, LOGIN, SERVER).token
+            config_file = tmp_path / "device.toml"
+            config_file.write_text(
+                f'data_dir = "{(tmp_path / "device").as_posix()}"\n[authority]\n'
+                f'mode = "remote"\nurl = "{url}"\n'
+                f'public_key = "{authority.store.signer.key.b64}"\n'
+                '[device]\nkey_storage = "file"\nname = "cli-box"\n', encoding="utf-8")
+            device = open_device(load_config(config_file))  # the key file the CLI signs with
+            sha = hashlib.sha256(token.encode()).hexdigest()
+            async with RemoteAuthority(url, device.private_key, clock=clock) as daemon:
+                asked = await daemon.lookup(device.info, token_sha256=sha,
+                                            device_name="cli-box", os="AnyOS")
+                assert asked.status == "pending"
+                async with asyncio.timeout(WAIT_S):
+                    first = _CODE.search((await sink.wait_for(1))[0].get_content())
+                assert first is not None
+
+                code, out, err = await _cli("device", "resend", "-c", config_file)
+                assert code == 1 and "resend_limited; retry in 60 s" in err, out + err
+                clock.advance(60)
+                code, out, err = await _cli("device", "resend", "-c", config_file)
+                assert code == 0 and "new code was e-mailed" in out, err
+                async with asyncio.timeout(WAIT_S):
+                    second = _CODE.search((await sink.wait_for(2))[1].get_content())
+                assert second is not None and second.group(1) != first.group(1)
+
+                code, out, err = await _cli("device", "verify", first.group(1), "-c",
+                                            config_file)
+                assert code == 1 and "wrong_code (4 tries left)" in err, out + err
+                code, out, err = await _cli("device", "verify", second.group(1), "-c",
+                                            config_file)
+                assert code == 0 and f"device {device.device_id} approved" in out, err
+                assert first.group(1) not in out + err and second.group(1) not in out + err
+                ok = await daemon.lookup(device.info, token_sha256=sha)
+                assert ok.status == "ok"
+    finally:
+        await sink.close()
