@@ -25,12 +25,13 @@ from typing import Any, Final
 
 import orjson
 from jsonrpcserver import Error, Result, Success
+from jsonrpcserver.async_dispatcher import call
 from jsonrpcserver.async_main import dispatch_to_serializable
 from jsonrpcserver.dispatcher import create_request, get_method, to_response
 from jsonrpcserver.response import to_serializable
 from jsonrpcserver.result import InvalidParamsResult
 from jsonrpcserver.sentinels import NOID
-from oslash.either import Left, Right  # type: ignore[import-untyped]
+from oslash.either import Left  # type: ignore[import-untyped]
 
 from ea_bridge import TRADE_METHODS, Bridge
 
@@ -113,26 +114,34 @@ def _boundary(fn: Method) -> Callable[..., Awaitable[Result]]:
     signature = inspect.signature(fn)
     arity_problem = _arity_check(signature)
 
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Result:
+    async def settle(*args: Any, **kwargs: Any) -> tuple[bool, Any]:
+        """``(True, value)``, or ``(False, error)`` with ``error`` a jsonrpcserver error
+        result; never raises. The single-request path calls this directly (no ``Success``
+        wrapping to undo: ~1 us); jsonrpcserver calls ``wrapper``."""
         if arity_problem is not None:
             problem = arity_problem(args, kwargs)
             if problem is not None:  # the very answer jsonrpcserver's own check gives
-                return Left(InvalidParamsResult(problem))
+                return False, Left(InvalidParamsResult(problem))
         try:
-            return Success(await fn(*args, **kwargs))
+            return True, await fn(*args, **kwargs)
         except Exception as exc:
             error = to_rpc_error(exc)
             if error is not None:
-                return Error(error.code, error.message, error.data) if error.data is not None \
-                    else Error(error.code, error.message)
+                return False, (Error(error.code, error.message, error.data)
+                               if error.data is not None else Error(error.code, error.message))
             error_id = secrets.token_hex(6)
             log.exception("internal error %s in %s", error_id, fn.__name__)
-            return Error(INTERNAL_ERROR, "Internal error", {"error_id": error_id})
+            return False, Error(INTERNAL_ERROR, "Internal error", {"error_id": error_id})
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Result:
+        ok, value = await settle(*args, **kwargs)
+        return Success(value) if ok else value
 
     # jsonrpcserver's batch path checks the params with inspect.signature(method) on every
     # call; computed here once (it would otherwise unwrap to ``fn`` and rebuild it: ~20 us).
     wrapper.__signature__ = signature  # type: ignore[attr-defined]
+    wrapper.settle = settle  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -273,22 +282,28 @@ async def handle(body: bytes, context: RpcContext,
         # One well-formed request (the common case). jsonrpcserver's batch path wraps every
         # request in an asyncio.gather task (~30 us), checks the arity with Signature.bind
         # (~8 us; the boundary does it by counting) and guards the call with a try and a
-        # result check that the boundary makes redundant (it never raises and always returns
-        # a Success or an Error). So: its request and method lookup, our call, and its
-        # response shape, with a success encoded straight from the result.
+        # result check that the boundary makes redundant (it never raises). So: its request
+        # and, for errors, its lookup and response shapes; the boundary's ``settle`` for the
+        # call, and a success encoded straight from the value.
         request = create_request(obj)
-        found = get_method(methods, request.method)
-        if isinstance(found, Left):
-            result = found
-        else:
+        method = methods.get(request.method)
+        settle = getattr(method, "settle", None)
+        result: Result
+        if settle is not None:
             params = request.params
-            result = await (found._value(context, **params) if type(params) is dict
-                            else found._value(context, *params))
+            ok, value = await (settle(context, **params) if type(params) is dict
+                               else settle(context, *params))
+            if ok:
+                if request.id is _NOTIFICATION:
+                    return None
+                return orjson.dumps({"jsonrpc": "2.0", "result": value, "id": request.id})
+            result = value
+        elif method is None:
+            result = get_method(methods, request.method)  # jsonrpcserver's "Method not found"
+        else:  # a method without our boundary: jsonrpcserver's own guarded call
+            result = await call(request, context, method)
         if request.id is _NOTIFICATION:
             return None
-        if isinstance(result, Right):
-            return orjson.dumps({"jsonrpc": "2.0", "result": result._value.result,
-                                 "id": request.id})
         return orjson.dumps(to_serializable(to_response(request, result)))
     response = await dispatch_to_serializable(
         obj, methods, context=context, deserializer=_identity, validator=_check_envelope)

@@ -112,3 +112,25 @@ async def test_string_and_null_ids_are_echoed() -> None:
     for rid in ("abc", None):
         answer = await _answer({"jsonrpc": "2.0", "id": rid, "method": "none"})
         assert answer == {"jsonrpc": "2.0", "result": "ok", "id": rid}
+
+
+async def test_a_method_without_our_boundary_is_called_through_jsonrpcserver() -> None:
+    """A plain jsonrpcserver method (it returns a Result itself) still works alone: the
+    single-request path hands it to jsonrpcserver's own guarded call."""
+    from jsonrpcserver import Error, Success
+
+    async def plain(ctx: Any, x: int) -> Any:
+        return Success(x * 2) if x >= 0 else Error(-32000, "negative")
+
+    async def broken(ctx: Any) -> Any:
+        raise RuntimeError("boom")
+
+    methods = {"plain": plain, "broken": broken}
+    for params, expected in (([4], {"result": 8}),
+                             ([-1], {"error": {"code": -32000, "message": "negative"}})):
+        out = await handle(orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "plain",
+                                         "params": params}), None, methods)  # type: ignore[arg-type]
+        assert out is not None
+        assert orjson.loads(out) == {"jsonrpc": "2.0", "id": 1, **expected}
+    out = await handle(b'{"jsonrpc":"2.0","id":2,"method":"broken"}', None, methods)  # type: ignore[arg-type]
+    assert out is not None and orjson.loads(out)["error"]["code"] == -32603
