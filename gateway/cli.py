@@ -19,6 +19,7 @@ from typing import Any
 
 from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.emulator.cli import stop_on_signals
+from ea_bridge.loop import run as run_on_loop
 
 from ._version import __version__
 from .auth.records import SCOPES
@@ -170,12 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_async(coroutine: Coroutine[Any, Any, int]) -> int:
     """Run the coroutine on uvloop where the platform has it, else asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coroutine)
+    return run_on_loop(coroutine)
 
 
 def _check_bind(host: str, allowed: bool, what: str) -> None:

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from ..loop import run as run_on_loop
 from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from .types import AccountMarginMode
 
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         return 0
 
-    return asyncio.run(main())
+    return run_on_loop(main())
 
 
 def main(argv: list[str] | None = None) -> int:
