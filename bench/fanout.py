@@ -31,9 +31,11 @@ and the harness cost.
 
 Isolation: 10 subscribers at 200 ticks/s without, then with, one stalled subscriber (a raw
 socket that completes the upgrade, subscribes, then never reads, with a 4 KiB receive
-buffer); the others' p99 should move by less than 20 %. Storm: the same with the EA at 5k
-ticks/s; the daemon's RSS is sampled every 100 ms from /proc and its peak (VmHWM) read at
-the end: bounded means the RSS stops growing once the stalled socket's buffers are full.
+buffer), the pair repeated as many times as the run's repetitions; the others' median p99
+should move by less than 20 %. Storm: the same with the EA at 5k ticks/s and the last
+stalled socket still open; the daemon's RSS is sampled every 100 ms from /proc and its peak
+(VmHWM) read at the end: bounded means the RSS stops growing once the stalled socket's
+buffers are full.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from typing import Any, Final
 import orjson
 
 from .benchea import BenchEA, TickSource, connect_bench_ea, push_ticks
-from .common import ROOT, Pinning, Proc, free_port, wait_http
+from .common import ROOT, Pinning, Proc, free_port, median, wait_http
 from .daemon import RunDaemon
 
 __all__ = ["FanoutDaemon", "FanoutFloor", "FloorSource", "Stalled", "Subscribers",
@@ -278,35 +280,51 @@ async def _fanout_n(daemon: FanoutDaemon, n: int, lat_s: float, tp_s: float,
     return {"n": n, "latency": latency, "capacity": capacity, "throughput": throughput}
 
 
-async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float) -> dict[str, Any]:
+def _pooled(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Repetitions of one latency phase: medians of their percentiles, the counts summed."""
+    return {"p50_us": median([r["p50_us"] for r in reps]),
+            "p99_us": median([r["p99_us"] for r in reps]),
+            "count": sum(r["count"] for r in reps), "reps": reps}
+
+
+async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float,
+                     reps: int) -> dict[str, Any]:
+    """Without / with a stalled subscriber, alternated ``reps`` times (a fresh stalled socket
+    each time), then the storm with the last stalled socket still open. The change is taken
+    between the medians, so one noisy phase on the VM cannot decide it."""
     assert daemon.ea is not None
     subs = await Subscribers.start(daemon, 10)
+    without: list[dict[str, Any]] = []
+    with_stalled: list[dict[str, Any]] = []
+    samples: list[int] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append(daemon.memory().get("VmRSS", 0))
+            await asyncio.sleep(0.1)
+
     try:
-        baseline = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s)
-        stalled = Stalled(daemon)
-        try:
-            await asyncio.sleep(0.2)
-            with_stalled = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s)
-            before = daemon.memory()
-            samples: list[int] = []
-
-            async def sample() -> None:
-                while True:
-                    samples.append(daemon.memory().get("VmRSS", 0))
-                    await asyncio.sleep(0.1)
-
-            sampler = asyncio.create_task(sample())
-            storm = await subs.measure(daemon.ea, STORM_RATE_HZ, storm_s)
-            sampler.cancel()
-            after = daemon.memory()
-        finally:
-            stalled.close()
+        for rep in range(reps):
+            without.append(await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s))
+            stalled = Stalled(daemon)
+            try:
+                await asyncio.sleep(0.2)
+                with_stalled.append(await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s))
+                if rep == reps - 1:  # the storm, with this stalled socket still open
+                    before = daemon.memory()
+                    sampler = asyncio.create_task(sample())
+                    storm = await subs.measure(daemon.ea, STORM_RATE_HZ, storm_s)
+                    sampler.cancel()
+                    after = daemon.memory()
+            finally:
+                stalled.close()
     finally:
         await subs.close()
+    baseline, stalled_summary = _pooled(without), _pooled(with_stalled)
     half = samples[len(samples) // 2:] or [0]
     return {
-        "baseline": baseline, "with_stalled": with_stalled,
-        "p99_change": (with_stalled["p99_us"] / baseline["p99_us"] - 1)
+        "baseline": baseline, "with_stalled": stalled_summary,
+        "p99_change": (stalled_summary["p99_us"] / baseline["p99_us"] - 1)
         if baseline["p99_us"] else None,
         "storm": {"rate_hz": STORM_RATE_HZ, "seconds": storm_s, "subscribers": storm,
                   "rss_kib_before": before.get("VmRSS"), "rss_kib_max": max(samples or [0]),
@@ -340,7 +358,7 @@ async def run_fanout(pinning: Pinning, *, ns: tuple[int, ...], reps: int, lat_s:
                 run = await _fanout_n(daemon, n, lat_s, tp_s, search_steps)
                 run["floor_latency"] = await _floor_latency(floor, n, lat_s)
                 runs[n].append(run)
-        isolation = await _isolation(daemon, lat_s, storm_s)
+        isolation = await _isolation(daemon, lat_s, storm_s, reps)
         memory = daemon.memory()
     finally:
         floor.stop()
