@@ -81,15 +81,17 @@ def _arity_check(signature: inspect.Signature) -> Callable[[tuple[Any, ...], dic
         return None
     positional = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_ONLY,
                                                    inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+
+    def check_bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            return str(exc)
+        return None
+
     if inspect.Parameter.VAR_POSITIONAL in kinds or inspect.Parameter.VAR_KEYWORD in kinds \
             or any(p.default is not inspect.Parameter.empty for p in positional) \
             or len(positional) != len(params):
-        def check_bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-            try:
-                signature.bind(*args, **kwargs)
-            except TypeError as exc:
-                return str(exc)
-            return None
         return check_bind
     count = len(positional)
     # the names a call with ``n`` positional params may still give by name
@@ -99,11 +101,7 @@ def _arity_check(signature: inspect.Signature) -> Callable[[tuple[Any, ...], dic
         given = len(args)
         if given + len(kwargs) == count and by_name_after[given].issuperset(kwargs):
             return None
-        try:
-            signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            return str(exc)
-        return None
+        return check_bind(args, kwargs)
     return check_count
 
 
