@@ -174,7 +174,7 @@ class LoggingConfig(_Section):
 
 
 class TradingConfig(_Section):
-    """How orders are stamped, and how lost answers are reconciled."""
+    """How orders are stamped, how lost answers are reconciled, how long outcomes are kept."""
 
     #: The MT5 ``magic`` put on every order whose request gives none.
     magic: int = Field(default=871000, ge=0, le=2**63 - 1)
@@ -188,6 +188,10 @@ class TradingConfig(_Section):
     reconcile_lookback_s: float = Field(default=300.0, ge=0, le=7 * 86400)
     #: Passes without a match before an order is declared RESOLVED_NOT_FOUND.
     reconcile_max_passes: int = Field(default=3, ge=1, le=100)
+    #: Finished order-journal rows (ACCEPTED, REJECTED, RESOLVED_*) are deleted this long after
+    #: they finished, freeing their client_id; rows whose outcome is open never are. At least
+    #: 24 h because a client_id must stay idempotent that long (security spec).
+    journal_retention_h: float = Field(default=72.0, ge=24, le=24 * 3650)
 
 
 class WsConfig(_Section):

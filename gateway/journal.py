@@ -6,19 +6,36 @@ client retry is to remember, durably and *before* the order leaves, what was ask
 daemon acted on survives a crash or power loss. The state machine::
 
     RECEIVED ──► SENT ──► ACCEPTED            broker answered a success retcode (ticket kept)
-       │           ├────► REJECTED            broker answered another retcode (a result)
+       │           ├────► REJECTED            broker answered a retcode proving nothing executed
        │           └────► UNKNOWN ──► RESOLVED_ACCEPTED    reconciliation found the tag
        │                          └─► RESOLVED_NOT_FOUND   not found after ``max_passes``
        └─► (deleted)  nothing left for the EA (offline, refused by the gate, the EA's own error)
+
+    ACCEPTED | REJECTED | RESOLVED_* ──► (pruned)  ``retention`` after they were reached
+
+``SENT → UNKNOWN`` has two causes: the answer was lost (the EA dropped, the trade deadline
+passed, the answer was unreadable), or the broker answered a retcode that does not prove the order
+was not executed (``TRADE_RETCODE_ERROR``, ``TIMEOUT``, ``CONNECTION``: the caller decides which,
+see ``gateway/methods/trading.py``). In the second case the answer is kept on the row (``result``
+and ``retcode``), so ``order_status`` shows what the broker said while reconciliation searches;
+``RESOLVED_ACCEPTED`` replaces both with what was found, ``RESOLVED_NOT_FOUND`` keeps them.
 
 ``RECEIVED`` rows are deleted because the order provably never left: a retry with the same
 ``client_id`` may send it. On :meth:`OrderJournal.open` (a restart), ``RECEIVED`` rows are
 deleted for the same reason and ``SENT`` rows become ``UNKNOWN``: the daemon died with the order
 possibly on the wire.
 
+:data:`FINAL_STATES` rows are deleted by :meth:`OrderJournal.prune` once they have been final
+for longer than the retention period (executed ones only once the terminal shows their order
+or position is no longer open) (never under :data:`MIN_RETENTION_S`, 24 h: a
+``client_id`` must stay idempotent that long). ``RECEIVED``, ``SENT`` and ``UNKNOWN`` rows are
+never pruned, whatever their age: their outcome is still to be settled. Once pruned, a
+``client_id`` is free again and a request under it is a new order.
+
 The audit trail is a separate append-only table (triggers refuse UPDATE and DELETE) recording
 each trade request and each outcome: time, token record id, terminal, client id, action, symbol,
-volume, type, retcode, state. It never holds a token or any other secret.
+volume, type, retcode, state. It never holds a token or any other secret. Pruning leaves it
+alone and appends a ``pruned`` line instead (see :meth:`OrderJournal.prune`).
 
 Calls are synchronous: a local SQLite commit is a millisecond or two, and keeping them on the
 event loop makes the ordering (commit, then send) trivially true.
@@ -29,18 +46,20 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from .errors import GatewayError
 
 __all__ = [
+    "FINAL_STATES",
+    "MIN_RETENTION_S",
     "AuditRow",
     "JournalStateError",
     "OrderJournal",
@@ -66,6 +85,7 @@ CREATE TABLE IF NOT EXISTS orders (
     PRIMARY KEY (token_id, client_id)
 );
 CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state, terminal);
+CREATE INDEX IF NOT EXISTS orders_by_age ON orders (updated_at);
 CREATE TABLE IF NOT EXISTS audit (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     at         REAL NOT NULL,
@@ -101,6 +121,18 @@ class OrderState(StrEnum):
     UNKNOWN = "UNKNOWN"
     RESOLVED_ACCEPTED = "RESOLVED_ACCEPTED"
     RESOLVED_NOT_FOUND = "RESOLVED_NOT_FOUND"
+
+
+#: States nothing will move a row out of: the outcome is settled, so only retention keeps them.
+FINAL_STATES: Final = frozenset({OrderState.ACCEPTED, OrderState.REJECTED,
+                                 OrderState.RESOLVED_ACCEPTED, OrderState.RESOLVED_NOT_FOUND})
+
+#: Final states whose order executed: it may still be an open position or pending order.
+_EXECUTED_STATES: Final = frozenset({OrderState.ACCEPTED, OrderState.RESOLVED_ACCEPTED})
+
+#: The shortest retention :meth:`OrderJournal.prune` accepts: a ``client_id`` must stay
+#: idempotent for at least 24 h (security spec, "Trading reliability").
+MIN_RETENTION_S: Final = 24 * 3600.0
 
 
 class JournalStateError(GatewayError):
@@ -268,15 +300,29 @@ class OrderJournal:
         return self._finish(row, (OrderState.SENT,), state, "outcome", result=result,
                             retcode=retcode, ticket=ticket)
 
-    def mark_unknown(self, row: OrderRow) -> OrderRow:
-        """``SENT → UNKNOWN``: the answer was lost."""
-        return self._finish(row, (OrderState.SENT,), OrderState.UNKNOWN, "outcome")
+    def mark_unknown(self, row: OrderRow, result: dict[str, Any] | None = None) -> OrderRow:
+        """``SENT → UNKNOWN``: the answer was lost, or it does not settle the outcome.
+
+        Args:
+            row: the ``SENT`` row.
+            result: the broker's answer when there was one whose retcode proves nothing (e.g.
+                ``TRADE_RETCODE_TIMEOUT``); kept, with its retcode, for ``order_status`` and
+                the audit line. None when the answer was lost.
+        """
+        retcode = None if result is None else _int_or_none(result.get("retcode"))
+        return self._finish(row, (OrderState.SENT,), OrderState.UNKNOWN, "outcome",
+                            result=result, retcode=retcode)
 
     def resolve_found(self, row: OrderRow, ticket: int | None,
                       found: dict[str, Any]) -> OrderRow:
-        """``UNKNOWN → RESOLVED_ACCEPTED``: reconciliation found the order; ``found`` says where."""
+        """``UNKNOWN → RESOLVED_ACCEPTED``: reconciliation found the order; ``found`` says where.
+
+        ``found["retcode"]`` (when an int) replaces the row's retcode, so a row that went
+        UNKNOWN on an ambiguous retcode does not keep reporting it once found.
+        """
         return self._finish(row, (OrderState.UNKNOWN,), OrderState.RESOLVED_ACCEPTED,
-                            "reconciled", result=found, ticket=ticket)
+                            "reconciled", result=found, ticket=ticket,
+                            retcode=_int_or_none(found.get("retcode")))
 
     def record_miss(self, row: OrderRow, max_passes: int) -> OrderRow:
         """One reconciliation pass did not find the order; ``RESOLVED_NOT_FOUND`` at the last."""
@@ -291,6 +337,60 @@ class OrderJournal:
             updated = replace(current, state=state, passes=passes, updated_at=now)
             self._audit(updated, "reconcile_miss", state, None)
         return updated
+
+    def prune(self, *, older_than_s: float,
+              open_tags: Mapping[str, frozenset[str]] | None = None) -> int:
+        """Delete the settled rows that have been final for over ``older_than_s`` seconds (by
+        ``updated_at``, the time they became final), in one transaction; returns how many.
+
+        Why ``updated_at``: an order resolved by reconciliation long after it was sent stays
+        visible to ``order_status`` for the whole period after its outcome became known.
+        ``RECEIVED``, ``SENT`` and ``UNKNOWN`` rows are never deleted, however old: the
+        outcome of their order is still open, and forgetting them would let a retry send it
+        again. A pruned ``client_id`` is free: a later request under it is a new order.
+
+        Rows whose order executed (``ACCEPTED``, ``RESOLVED_ACCEPTED``) may still stand for an
+        open position or pending order, which the security policy says is always retained:
+        if its ``client_id`` were reused, reconciliation of the new order could find the old
+        one's tag among the open positions and report an order that never executed. So they
+        are pruned only for terminals listed in ``open_tags`` (the comment tags of that
+        terminal's open orders and positions, read just before) and only when their tag is
+        not among them. ``REJECTED`` and ``RESOLVED_NOT_FOUND`` rows left nothing open.
+
+        The audit trail is not pruned: it is append-only by design (its triggers refuse DELETE)
+        because it is the record of what was traded, which outlives the idempotency window.
+        Each pruned row gets a ``pruned`` audit line instead, so a ``client_id`` that appears
+        again later in the trail is explained.
+
+        Args:
+            older_than_s: the retention period, seconds (``[trading] journal_retention_h``).
+            open_tags: terminal key → comment tags of its open orders and positions; None
+                (or a terminal missing from it) keeps every executed row of that terminal.
+
+        Raises:
+            ValueError: ``older_than_s`` is below :data:`MIN_RETENTION_S` (24 h).
+        """
+        if not older_than_s >= MIN_RETENTION_S:  # also refuses NaN
+            raise ValueError(f"journal retention must be at least {MIN_RETENTION_S:.0f} s, "
+                             f"got {older_than_s}")
+        finals = sorted(FINAL_STATES)
+        tags = open_tags or {}
+        pruned = 0
+        with self._tx():
+            cutoff = self._clock() - older_than_s
+            rows = self._select(
+                f"state IN ({','.join('?' * len(finals))}) AND updated_at < ?",
+                (*finals, cutoff))
+            for row in rows:
+                if row.state in _EXECUTED_STATES:
+                    open_here = tags.get(row.terminal)
+                    if open_here is None or str(row.request.get("comment", "")) in open_here:
+                        continue
+                self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
+                           (row.token_id, row.client_id))
+                self._audit(row, "pruned", row.state, row.retcode)
+                pruned += 1
+        return pruned
 
     def note(self, row: OrderRow, event: str) -> None:
         """An audit line about ``row`` without a transition (a deduplicated or conflicting

@@ -20,7 +20,13 @@ drop after the broker executed it but before the answer arrived. So ``order_send
   the docs' example answers "unsupported filling mode";
 * answers a lost answer (EA drop, ``server.trade_timeout_s``) with ``-32003`` and
   ``data.client_id``, and never resends. Retrying such an id answers ``-32003`` again (with
-  ``data.state``) until reconciliation has found the order, then its outcome.
+  ``data.state``) until reconciliation has found the order, then its outcome;
+* treats a broker answer whose retcode does not prove the order was not executed
+  (:data:`OUTCOME_UNKNOWN_RETCODES`: 10011 ERROR, 10012 TIMEOUT, 10031 CONNECTION) exactly like a
+  lost answer: the row goes ``SENT → UNKNOWN`` (keeping the answer, which ``order_status``
+  shows), the client gets ``-32003`` (the message names the retcode), and reconciliation
+  settles it. Journaling it ``REJECTED`` would be a final "not executed" that nobody checked,
+  and a client trusting it would open a second position. Every other retcode is a result.
 
 Reconciliation (:class:`TradeDesk`) runs when a terminal with unknown orders reconnects, and every
 ``reconcile_interval_s`` while any is unknown: it reads positions, orders and the history since
@@ -29,6 +35,13 @@ A match resolves the row (``RESOLVED_ACCEPTED`` with the ticket); ``reconcile_ma
 without one resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for that
 terminal are refused with ``-32014`` and ``data.reason = "reconciling"`` (fail fast; reads are not
 gated). SL/TP, MODIFY and REMOVE requests create no order to find: they end NOT_FOUND.
+
+The same periodic loop prunes the journal (:meth:`OrderJournal.prune`): at most once every
+:data:`PRUNE_PERIOD_S`, and once when the desk opens (daemon start), rows final for longer than
+``trading.journal_retention_h`` (at least 24 h) are deleted, which frees their ``client_id``.
+Rows whose order executed are deleted only when the periodic prune has just read that
+terminal's open orders and positions and their tag is not among them (open orders are always
+retained; at start no terminal is connected yet, so only rejected and not-found rows go).
 """
 
 from __future__ import annotations
@@ -36,8 +49,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import Field
@@ -65,7 +79,7 @@ from ea_bridge.mt5 import (
 
 from ..config import GatewayConfig
 from ..errors import IdempotencyConflict, NotFound, OutcomeUnknown, Unauthorized, Unavailable
-from ..journal import OrderJournal, OrderRow, OrderState, params_hash
+from ..journal import JournalStateError, OrderJournal, OrderRow, OrderState, params_hash
 from ..risk import check_order
 from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
 from .session import forward
@@ -85,6 +99,8 @@ else:
 
 __all__ = [
     "METHODS",
+    "OUTCOME_UNKNOWN_RETCODES",
+    "PRUNE_PERIOD_S",
     "SendRequest",
     "TradeDesk",
     "TradeRequest",
@@ -101,6 +117,29 @@ _MAX_VOLUME: Final = 1_000_000.0
 _MAX_PRICE: Final = 1e12
 _MAX_TICKET: Final = 2**63 - 1
 _SYMBOL_FILLING_FOK, _SYMBOL_FILLING_IOC = 1, 2
+
+#: Retcodes that do not prove the order was not executed, so they are journaled ``UNKNOWN`` and
+#: answered ``-32003`` for reconciliation to settle (never resent). Why each one:
+#:
+#: * 10011 ERROR, "request processing error": the server failed while processing a request it
+#:   had taken, possibly after the deal was made;
+#: * 10012 TIMEOUT, "request canceled by timeout": the deadline passed during processing, and
+#:   the order may have executed meanwhile (mt5.md: "may have executed");
+#: * 10031 CONNECTION, "no connection with the trade server": the terminal lost the server,
+#:   possibly after the request had left it.
+#:
+#: Looked at and kept as results (``REJECTED``), because the request itself was refused:
+#: 10028 LOCKED (refused while another request is processed: "retry after wait"),
+#: 10039 CLOSE_ORDER_EXIST (refused because *another* close order exists; that one, if ours,
+#: has its own row), 10023 ORDER_CHANGED (the target changed, the change was not applied),
+#: 10036 POSITION_CLOSED (nothing was left to close). A code MT5 does not define stays a result
+#: too: the EA is expected to map foreign codes onto these (mt5.md, MT4 equivalents).
+OUTCOME_UNKNOWN_RETCODES: Final = frozenset(
+    {TradeRetcode.ERROR, TradeRetcode.TIMEOUT, TradeRetcode.CONNECTION})
+
+#: How often the periodic loop prunes the journal: retention is counted in hours, so a prune per
+#: reconciliation period (seconds) would only add write transactions.
+PRUNE_PERIOD_S: Final = 3600.0
 
 Price = Annotated[float, Field(ge=0, le=_MAX_PRICE)]
 Ticket = Annotated[int, Field(gt=0, le=_MAX_TICKET)]
@@ -163,18 +202,23 @@ class TradeDesk:
     Args:
         journal: the idempotency journal (opened by :meth:`open`).
         config: the daemon's configuration (``trading`` and ``server`` sections).
-        clock: monotonic seconds, for the symbol cache.
+        clock: monotonic seconds, for the symbol cache and the prune schedule.
         new_client_id: makes a ``client_id`` when the request has none.
+        sleep: waits one reconciliation period; injected so tests step the periodic loop
+            without sleeping.
     """
 
     def __init__(self, journal: OrderJournal, config: GatewayConfig, *,
                  clock: Callable[[], float] = time.monotonic,
-                 new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15)) -> None:
+                 new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15),
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.journal = journal
         self._config = config
         self._cfg = config.trading
         self._clock = clock
         self._new_client_id = new_client_id
+        self._sleep = sleep
+        self._next_prune_at = 0.0
         self._bridge: Bridge | None = None
         self._inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
@@ -192,8 +236,17 @@ class TradeDesk:
         return TradeSessionHook(inner, self)
 
     def open(self) -> None:
-        """Open the journal and start the periodic reconciliation loop."""
+        """Open the journal, prune it, and start the periodic reconciliation loop.
+
+        Raises:
+            sqlite3.Error: the journal cannot be opened or pruned (the daemon must not start).
+        """
         self.journal.open()
+        try:
+            self._prune()
+        except BaseException:
+            self.journal.close()  # the cleanup context never runs for a start that failed
+            raise
         self._periodic = asyncio.get_running_loop().create_task(self._reconcile_periodically())
 
     async def close(self) -> None:
@@ -295,6 +348,14 @@ class TradeDesk:
             raise OutcomeUnknown(client_id, OrderState.UNKNOWN,
                                  "The terminal's answer was unreadable; check order_status")
         stored = {**result, "retcode_name": retcode_name(retcode), "client_id": client_id}
+        if retcode in OUTCOME_UNKNOWN_RETCODES:
+            self.journal.mark_unknown(row, stored)
+            log.warning("order_send for %s answered %s: outcome unknown, left to reconciliation",
+                        terminal, stored["retcode_name"])
+            raise OutcomeUnknown(client_id, OrderState.UNKNOWN,
+                                 f"Outcome unknown: the terminal answered {retcode} "
+                                 f"{stored['retcode_name']}, which does not prove the order was "
+                                 "not executed; check order_status, do not resend blindly")
         ticket = result.get("order")
         self.journal.record_result(
             row, stored, success=retcode in SUCCESS_RETCODES,
@@ -361,9 +422,51 @@ class TradeDesk:
             self._passes[terminal] = asyncio.get_running_loop().create_task(
                 self._reconcile(terminal))
 
+    def _prune(self, open_tags: dict[str, frozenset[str]] | None = None) -> int:
+        """Prune the journal now and schedule the next prune ``PRUNE_PERIOD_S`` later.
+
+        ``open_tags`` (from :meth:`_open_tags`) lets executed rows of those terminals go once
+        their order or position is no longer open; without it they are all kept.
+        """
+        self._next_prune_at = self._clock() + PRUNE_PERIOD_S
+        retention_h = self._cfg.journal_retention_h
+        pruned = self.journal.prune(older_than_s=retention_h * 3600.0, open_tags=open_tags)
+        if pruned:
+            log.info("pruned %d journal rows final for over %g h", pruned, retention_h)
+        return pruned
+
+    async def _open_tags(self) -> dict[str, frozenset[str]]:
+        """Terminal key → the comment tags of its open orders and positions, for each
+        connected terminal that answers (one that fails is left out: its rows are kept)."""
+        tags: dict[str, frozenset[str]] = {}
+        if self._bridge is None:
+            return tags
+        timeout = self._config.server.request_timeout_s
+        for info in self._bridge.sessions():
+            comments: set[str] = set()
+            try:
+                for method in ("orders_get", "positions_get"):
+                    records = await self._bridge.call(info.terminal, method, {}, timeout)
+                    comments.update(r["comment"] for r in (records if isinstance(records, list)
+                                                           else [])
+                                    if isinstance(r, dict) and isinstance(r.get("comment"), str))
+            except BridgeError as exc:
+                log.warning("open orders of %s not read for pruning (%s)", info.terminal,
+                            type(exc).__name__)
+                continue
+            tags[_terminal_key(info.terminal)] = frozenset(comments)
+        return tags
+
     async def _reconcile_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self._cfg.reconcile_interval_s)
+            await self._sleep(self._cfg.reconcile_interval_s)
+            if self._clock() >= self._next_prune_at:
+                try:
+                    self._prune(await self._open_tags())
+                except (sqlite3.Error, JournalStateError):
+                    # Retention is housekeeping: a failed prune (a locked file) must not stop
+                    # reconciliation; the next one is due a period later.
+                    log.exception("pruning the order journal failed")
             for key in {row.terminal for row in self.journal.unknown()}:
                 terminal = _terminal_of(key)
                 if self._bridge is not None and self._bridge.session(terminal) is not None:

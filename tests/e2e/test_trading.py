@@ -3,7 +3,8 @@
 Two kinds of terminal play the EA: the emulated terminal (a well-behaved broker, its clock moved
 to a Wednesday afternoon so the markets are open whatever day the suite runs) and the scripted
 EA of ``tests/bridgekit.py`` for the misbehaving cases (an answer lost mid-trade, a reconnect
-with the position present).
+with the position present, a broker answer that leaves the outcome unknown). Journal retention is
+checked on a journal file written beforehand with an injected clock.
 """
 
 from __future__ import annotations
@@ -16,15 +17,27 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ea_bridge.connection import Welcomed
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.app import JOURNAL_DB_NAME
+from gateway.journal import OrderJournal, params_hash
 from gateway.keys import TRADING
 from tests.bridgekit import ScriptedEA
-from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
+from tests.e2e.conftest import (
+    LOGIN,
+    SERVER,
+    TERMINAL,
+    WAIT_S,
+    Daemon,
+    connected_terminal,
+    running_daemon,
+)
+from tests.testkit import FakeClock
 
 #: A Wednesday, 14:00 UTC: every emulated market is in session.
 _MARKET_OPEN_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
@@ -302,3 +315,151 @@ async def test_concurrent_duplicate_waits_for_the_first(daemon: Daemon) -> None:
             await ping
     finally:
         await ea.close()
+
+
+# -- retcodes that leave the outcome unknown, and journal retention ------------------------------
+
+
+def _send_result(request: dict[str, Any], retcode: int, order: int = 0) -> dict[str, Any]:
+    """An OrderSendResult as the EA would answer it."""
+    return {"retcode": retcode, "order": order, "deal": 0, "volume": 0.1 if order else 0.0,
+            "price": 0.0, "bid": 1.1, "ask": 1.1, "comment": "", "request_id": 1,
+            "retcode_external": 0, "request": request}
+
+
+async def _answer_send(daemon: Daemon, ea: ScriptedEA, client_id: str,
+                       retcode: int) -> dict[str, Any]:
+    """Send a buy under ``client_id``, have the EA answer ``retcode``; the RPC response."""
+    call = asyncio.create_task(_send(daemon, {**BUY, "type_filling": 0, "client_id": client_id}))
+    sent = await ea.next_request()
+    assert sent.method == "order_send"
+    assert _journal_state(daemon, client_id) == "SENT"
+    ea.respond(sent.id, _send_result(sent.params["request"], retcode))
+    return await call
+
+
+async def _assert_nothing_sent_since(daemon: Daemon, ea: ScriptedEA) -> None:
+    """The EA's next request is a ping made now, so no order reached it in between."""
+    ping = asyncio.create_task(daemon.call("ping", rid=99))
+    assert (await ea.next_request()).method == "ping"
+    ping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ping
+
+
+@pytest.mark.parametrize("retcode, name", [(10011, "TRADE_RETCODE_ERROR"),
+                                           (10012, "TRADE_RETCODE_TIMEOUT"),
+                                           (10031, "TRADE_RETCODE_CONNECTION")])
+async def test_ambiguous_retcode_is_outcome_unknown(daemon: Daemon, retcode: int,
+                                                    name: str) -> None:
+    """A retcode that does not prove the order failed is -32003 with the lost-answer data, the
+    row is UNKNOWN with that retcode, and a retry answers -32003 again without sending."""
+    ea = await _connect(daemon)
+    try:
+        error = (await _answer_send(daemon, ea, "ambiguous", retcode))["error"]
+        assert (error["code"], error["data"]) == (-32003, {"client_id": "ambiguous",
+                                                           "state": "UNKNOWN"})
+        assert f"{retcode} {name}" in error["message"]
+        assert _journal_state(daemon, "ambiguous") == "UNKNOWN"
+        status = await _status(daemon, "ambiguous")
+        assert (status["state"], status["retcode"], status["retcode_name"]) == (
+            "UNKNOWN", retcode, name)
+        assert status["result"]["retcode"] == retcode
+        retry = (await _send(daemon, {**BUY, "type_filling": 0, "client_id": "ambiguous"}))
+        assert (retry["error"]["code"], retry["error"]["data"]) == (
+            -32003, {"client_id": "ambiguous", "state": "UNKNOWN"})
+        await _assert_nothing_sent_since(daemon, ea)
+    finally:
+        await ea.close()
+
+
+async def test_ambiguous_retcode_is_resolved_by_reconciliation(daemon: Daemon) -> None:
+    """After a 10012, the reconnect pass finds the tagged position: the row resolves with its
+    ticket and success retcode, and the retry returns that outcome."""
+    ea = await _connect(daemon)
+    try:
+        assert (await _answer_send(daemon, ea, "timed-out", 10012))["error"]["code"] == -32003
+    finally:
+        await ea.close()
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+    ea = await _connect(daemon)
+    try:
+        await _answer_reconciliation(ea, [{"ticket": 777, "comment": "g:timed-out",
+                                           "symbol": "EURUSD", "volume": 0.1, "type": 0}])
+        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+        status = await _status(daemon, "timed-out")
+        assert (status["state"], status["ticket"], status["retcode"]) == (
+            "RESOLVED_ACCEPTED", 777, 10009)
+        again = (await _send(daemon, {**BUY, "type_filling": 0,
+                                      "client_id": "timed-out"}))["result"]
+        assert (again["order"], again["deduplicated"], again["found_in"]) == (777, True,
+                                                                             "positions")
+        await _assert_nothing_sent_since(daemon, ea)
+    finally:
+        await ea.close()
+
+
+@pytest.mark.parametrize("retcode", [10006, 10028, 10039])
+async def test_refusing_retcodes_stay_results(daemon: Daemon, retcode: int) -> None:
+    """REJECT, LOCKED and CLOSE_ORDER_EXIST refuse the request itself: a REJECTED result."""
+    ea = await _connect(daemon)
+    try:
+        result = (await _answer_send(daemon, ea, "refused", retcode))["result"]
+        assert (result["retcode"], result["deduplicated"]) == (retcode, False)
+        assert (await _status(daemon, "refused"))["state"] == "REJECTED"
+    finally:
+        await ea.close()
+
+
+async def test_journal_is_pruned_at_daemon_start(tmp_path: Path) -> None:
+    """A daemon starting on a journal deletes rejected rows past journal_retention_h (72 h),
+    keeping recent ones, any UNKNOWN row however old, and executed ones (no terminal has told
+    it yet whether those orders are still open), and notes each deletion in the audit."""
+    path = tmp_path / JOURNAL_DB_NAME
+    clock = FakeClock(time.time() - 100 * 3600)
+    journal = OrderJournal(path, clock=clock)
+    journal.open()
+    names = ("old-done", "old-accepted", "old-unknown", "recent-done")
+    for client_id in names:
+        if client_id == "recent-done":
+            clock.now = time.time()
+        row = journal.receive(token_id="tok_old", client_id=client_id,
+                              terminal=f"{LOGIN}@{SERVER}", params_hash=params_hash(BUY),
+                              request=BUY)
+        row = journal.mark_sent(row, BUY)
+        if client_id == "old-unknown":
+            journal.mark_unknown(row)
+        elif client_id == "old-accepted":
+            journal.record_result(row, {"retcode": 10009, "order": 1}, success=True, ticket=1)
+        else:
+            journal.record_result(row, {"retcode": 10014}, success=False, ticket=None)
+    journal.close()
+    async with running_daemon(tmp_path) as daemon:
+        assert {cid: _journal_state(daemon, cid) for cid in names} == {
+            "old-done": None, "old-accepted": "ACCEPTED", "old-unknown": "UNKNOWN",
+            "recent-done": "REJECTED"}
+        pruned = [a.client_id for a in daemon.app[TRADING].journal.audit() if a.event == "pruned"]
+        assert pruned == ["old-done"]
+
+
+async def test_periodic_prune_keeps_executed_rows_whose_position_is_open(
+        daemon: Daemon, broker: EmulatedTerminal) -> None:
+    """With the terminal connected, the periodic prune reads its open orders and positions:
+    an old executed row whose position is still open stays (its client_id must not be reused
+    while the tag is live), old executed rows whose position was closed go."""
+    kept = (await _send(daemon, {**BUY, "client_id": "still-open"}))["result"]
+    closed = (await _send(daemon, {**BUY, "client_id": "closed-later"}))["result"]
+    [position] = [p for p in broker.broker.positions_get() if p["comment"] == "g:closed-later"]
+    close = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_SELL", "symbol": "EURUSD",
+             "volume": 0.1, "position": position["ticket"], "client_id": "the-close"}
+    assert (await _send(daemon, close))["result"]["retcode"] == 10009
+    assert kept["retcode"] == closed["retcode"] == 10009
+    desk = daemon.app[TRADING]
+    with closing(sqlite3.connect(desk.journal.path)) as db, db:  # 100 h ago, on file
+        db.execute("UPDATE orders SET updated_at = updated_at - ?", (100 * 3600,))
+    tags = await desk._open_tags()
+    assert "g:still-open" in tags[f"{LOGIN}@{SERVER}"]
+    assert desk._prune(tags) == 2
+    assert {cid: _journal_state(daemon, cid) for cid in ("still-open", "closed-later",
+                                                          "the-close")} == {
+        "still-open": "ACCEPTED", "closed-later": None, "the-close": None}
