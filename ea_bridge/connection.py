@@ -202,6 +202,7 @@ class _Connection(abc.ABC):
         self._opened_at = now
         self._last_received = now
         self._last_ping = now
+        self._last_timer = now
         self._out_seq = 0
         self._in_seq = 0
         #: Why the connection closed, once it has.
@@ -261,7 +262,9 @@ class _Connection(abc.ABC):
     def on_timer(self) -> None:
         """Enforce the handshake deadline and the dead-peer timeout; send a ping when due.
 
-        The shell calls this periodically (at least every ``heartbeat.interval_s / 2``).
+        The shell calls this periodically (at least every ``heartbeat.interval_s / 2``); a call
+        that comes later than a whole interval after the previous one is taken as a stall of
+        this process, and the dead-peer verdict waits for the next call.
         """
         now = self._clock()
         if self.state in _HANDSHAKE_STATES:
@@ -270,7 +273,12 @@ class _Connection(abc.ABC):
             return
         if self.state is not State.READY:
             return
-        if now - self._last_received >= self.heartbeat.timeout_s:
+        # A gap since the previous call longer than a ping interval means our own process
+        # could not run (a long callback, GC, CPU starvation): whatever the peer sent
+        # meanwhile may still be unread, so silence is judged at the next call, not now.
+        stalled = now - self._last_timer > self.heartbeat.interval_s
+        self._last_timer = now
+        if now - self._last_received >= self.heartbeat.timeout_s and not stalled:
             self._close("heartbeat_timeout", "no data from peer within the heartbeat timeout")
             self.state = State.CLOSED
             return

@@ -251,6 +251,28 @@ def test_silent_peer_is_declared_dead() -> None:
     assert server.should_close
 
 
+def test_a_stall_of_our_own_process_defers_the_verdict() -> None:
+    """A timer call a whole interval late means this process could not run, so data the peer
+    sent meanwhile may be unread: the verdict waits one call. Data read then keeps the peer
+    alive; continued silence at the next on-time call closes as before."""
+    for peer_spoke in (True, False):
+        clock = FakeClock()
+        server, client = handshake(clock)
+        for _ in range(4):  # on time: every half interval
+            clock.advance(2.5)
+            server.on_timer()
+        client.send_event("ticks", {"symbol": "X", "rows": []})  # sent during the stall
+        sent_meanwhile = client.data_to_send()
+        clock.advance(20.0)  # the stall: 30 s of silence on the clock, far past the timeout
+        server.on_timer()
+        assert server.state is State.READY
+        if peer_spoke:
+            feed(server, sent_meanwhile)
+        clock.advance(2.5)
+        server.on_timer()
+        assert (server.state is State.READY) is peer_spoke, peer_spoke
+
+
 def test_any_traffic_counts_as_liveness() -> None:
     """A peer that keeps sending data is alive even if it never pongs."""
     clock = FakeClock()
