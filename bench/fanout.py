@@ -15,8 +15,9 @@ Phases, per N in (1, 10, 100):
   the messages due (ticks sent × N) were conflated by the daemon's slow-client policy, or
   delivery fell behind (delivered messages/s below 95 % of offered ticks/s × N, which means
   a backlog built up somewhere: daemon, kernel or subscriber), or the overload rate below is
-  reached. The capacity is the last sustained step: its offered ticks/s and its delivered
-  messages/s. Why a search: offered far above capacity, the daemon conflates per symbol by
+  reached, then one step at the geometric middle between the failed step and the last
+  sustained one. The capacity is the highest sustained step: its offered ticks/s and its
+  delivered messages/s. Why a search: offered far above capacity, the daemon conflates per symbol by
   design, so what arrives measures the conflation policy under overload, not capacity;
 * overload: the EA offers ``min(50k, 300k / N)`` ticks/s (more than the daemon and the
   subscriber process can take on 2 cores) for the throughput phase; slow-client conflation
@@ -43,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import math
 import os
 import socket
 import sys
@@ -244,26 +246,43 @@ def _sustained(step: dict[str, Any], n: int) -> bool:
 
 async def _capacity(subs: Subscribers, ea: BenchEA, n: int, step_s: float, overload_hz: float,
                     max_steps: int) -> dict[str, Any]:
-    """The rate search: the highest sustained offered rate, and what it delivered."""
-    rate = SEARCH_START_MSGS / n
+    """The rate search: the highest sustained offered rate, and what it delivered.
+
+    Steps grow by :data:`SEARCH_FACTOR`; after the first step that is not sustained, one more
+    step at the geometric middle between it and the last sustained one (steps permitting)
+    halves the search's granularity where it matters, so a capacity near a target is not
+    decided by where the coarse steps happen to fall.
+    """
     steps: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
-    while rate < overload_hz and len(steps) < max_steps:
+
+    async def attempt(rate: float) -> dict[str, Any]:
         step = await subs.measure(ea, rate, step_s)
         step["rate_hz"] = rate
         step["sustained"] = _sustained(step, n)
         steps.append({k: step[k] for k in ("rate_hz", "offered_rate", "sent", "count",
                                             "conflated", "delivered_per_s", "p50_us",
                                             "p99_us", "sustained")})
+        return step
+
+    rate = SEARCH_START_MSGS / n
+    failed_at: float | None = None
+    while rate < overload_hz and len(steps) < max_steps:
+        step = await attempt(rate)
         if not step["sustained"]:
+            failed_at = rate
             break
         best = step
         rate *= SEARCH_FACTOR
+    if failed_at is not None and best is not None and len(steps) < max_steps:
+        middle = await attempt(math.sqrt(best["rate_hz"] * failed_at))
+        if middle["sustained"]:
+            best = middle
     return {"steps": steps,
             "capacity_hz": best["offered_rate"] if best else 0.0,
             "delivered_per_s": best["delivered_per_s"] if best else 0.0,
             "p99_us": best["p99_us"] if best else None,
-            "saturated": bool(steps) and not steps[-1]["sustained"]}
+            "saturated": failed_at is not None}
 
 
 async def _fanout_n(daemon: FanoutDaemon, n: int, lat_s: float, tp_s: float,
