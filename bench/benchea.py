@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from ea_bridge.connection import EAConnection, Refused, RequestReceived, Welcomed
-from ea_bridge.messages import EVENT_TICKS, PROTOCOL_VERSION, Hello, token_key
+from ea_bridge.messages import EVENT_TICKS, PROTOCOL_VERSION, Hello, token_hint, token_key
 
 __all__ = ["BenchEA", "TickSource", "connect_bench_ea", "push_ticks"]
 
@@ -35,15 +35,8 @@ class BenchEA(asyncio.Protocol):
     """One EA connection; :attr:`ready` is set once the daemon has welcomed it."""
 
     def __init__(self, token: str, login: int, server: str) -> None:
-        extra: dict[str, Any] = {}
-        try:
-            from ea_bridge.messages import token_hint
-
-            extra["token_hint"] = token_hint(token)
-        except ImportError:
-            pass
         hello = Hello(PROTOCOL_VERSION, "MT5", 4755, "bench-1.0", login, server,
-                      "Bench Broker", "Bench MetaTrader 5", **extra)
+                      "Bench Broker", "Bench MetaTrader 5", token_hint=token_hint(token))
         self.conn = EAConnection(hello, token_key(token), clock=time.monotonic)
         self.ready = asyncio.Event()
         self.refused: str | None = None

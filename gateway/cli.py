@@ -13,9 +13,7 @@ import ipaddress
 import logging
 import re
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.emulator.cli import stop_on_signals
@@ -28,7 +26,7 @@ from .config import GatewayConfig, load_config
 from .errors import ConfigError
 from .log import setup_logging
 
-__all__ = ["build_parser", "main", "run_async"]
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("gateway.cli")
 
@@ -149,29 +147,24 @@ def main(argv: list[str] | None = None) -> int:
 
             config = load_config(args.config)
             setup_logging("WARNING")
-            return run_async(manage.run_command(args, config))
+            return run_on_loop(manage.run_command(args, config))
         if args.command == "run":
             config = load_config(args.config)
             setup_logging(config.logging.level)
-            return run_async(_run_daemon(config))
+            return run_on_loop(_run_daemon(config))
         if args.command == "console":
             config = load_config(args.config)
             setup_logging(config.logging.level)
-            return run_async(_run_console(config))
+            return run_on_loop(_run_console(config))
         if args.command == "demo":
             from .demo import run_demo
 
             setup_logging("WARNING")
-            return run_async(run_demo(args))
+            return run_on_loop(run_demo(args))
     except (ConfigError, SecretStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
-
-
-def run_async(coroutine: Coroutine[Any, Any, int]) -> int:
-    """Run the coroutine on uvloop where the platform has it, else asyncio's loop."""
-    return run_on_loop(coroutine)
 
 
 def _check_bind(host: str, allowed: bool, what: str) -> None:

@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -79,7 +78,7 @@ from ea_bridge.mt5 import (
 
 from ..config import GatewayConfig
 from ..errors import IdempotencyConflict, NotFound, OutcomeUnknown, Unauthorized, Unavailable
-from ..journal import JournalStateError, OrderJournal, OrderRow, OrderState, params_hash
+from ..journal import OrderJournal, OrderRow, OrderState, params_hash
 from ..risk import check_order
 from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
 from .session import forward
@@ -463,8 +462,9 @@ class TradeDesk:
             if self._clock() >= self._next_prune_at:
                 try:
                     self._prune(await self._open_tags())
-                except (sqlite3.Error, JournalStateError):
-                    # Retention is housekeeping: a failed prune (a locked file) must not stop
+                except Exception:
+                    # Retention is housekeeping: a failed prune (a locked file, an EA answer
+                    # of an unexpected shape) must not end this loop and with it
                     # reconciliation; the next one is due a period later.
                     log.exception("pruning the order journal failed")
             for key in {row.terminal for row in self.journal.unknown()}:

@@ -155,3 +155,38 @@ async def test_periodic_prune_keeps_unknown_rows(desk: TradeDesk, wall: FakeCloc
     await stepped.one_period()
     row = desk.journal.get("tok_a", "open")
     assert row is not None and row.state is OrderState.UNKNOWN
+
+
+class _FailingOncePrune(OrderJournal):
+    """The real journal whose next prune raises an unexpected error (a bug's stand-in)."""
+
+    fail_next = False
+
+    def prune(self, *, older_than_s: float,
+              open_tags: Any = None) -> int:
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("unexpected")
+        return super().prune(older_than_s=older_than_s, open_tags=open_tags)
+
+
+async def test_a_failed_prune_does_not_end_the_loop(path: Path, wall: FakeClock,
+                                                     mono: FakeClock,
+                                                     stepped: SteppedSleep) -> None:
+    """Whatever a prune raises is logged; the loop sleeps again and the next prune works."""
+    config = GatewayConfig(trading=TradingConfig(journal_retention_h=RETENTION_H))
+    journal = _FailingOncePrune(path, clock=wall)
+    desk = TradeDesk(journal, config, clock=mono, sleep=stepped)
+    desk.open()
+    try:
+        _rejected(journal, "done")
+        wall.advance(RETENTION_H * HOUR + 1)
+        journal.fail_next = True
+        mono.advance(PRUNE_PERIOD_S)
+        await stepped.one_period()  # raises inside, and the loop must sleep again
+        assert journal.get("tok_a", "done") is not None
+        mono.advance(PRUNE_PERIOD_S)
+        await stepped.one_period()
+        assert journal.get("tok_a", "done") is None
+    finally:
+        await desk.close()
