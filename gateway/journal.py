@@ -9,6 +9,8 @@ daemon acted on survives a crash or power loss. The state machine::
        │           ├────► REJECTED            broker answered a retcode proving nothing executed
        │           └────► UNKNOWN ──► RESOLVED_ACCEPTED    reconciliation found the tag
        │                          └─► RESOLVED_NOT_FOUND   not found after ``max_passes``
+       │           └────► (released)  provably never left (the EA dropped before it was
+       │                                  written), or the EA refused it before the broker
        └─► (deleted)  nothing left for the EA (offline, refused by the gate, the EA's own error)
 
     ACCEPTED | REJECTED | RESOLVED_* ──► (pruned)  ``retention`` after they were reached
@@ -34,7 +36,10 @@ never pruned, whatever their age: their outcome is still to be settled. Once pru
 
 The audit trail is a separate append-only table (triggers refuse UPDATE and DELETE) recording
 each trade request and each outcome: time, token record id, terminal, client id, action, symbol,
-volume, type, retcode, state. It never holds a token or any other secret. Pruning leaves it
+volume, type, retcode, state, the ticket the terminal gave the order (once known) and the
+hash of the request's parameters (:func:`params_hash`, the one idempotency compares: two
+lines with one ``client_id`` and different hashes are a conflict). It never holds a token or
+any other secret. Pruning leaves it
 alone and appends a ``pruned`` line instead (see :meth:`OrderJournal.prune`).
 
 Calls are synchronous: a local SQLite commit is a millisecond or two, and keeping them on the
@@ -98,7 +103,9 @@ CREATE TABLE IF NOT EXISTS audit (
     volume     REAL,
     type       INTEGER,
     retcode    INTEGER,
-    state      TEXT NOT NULL
+    state      TEXT NOT NULL,
+    ticket     INTEGER,
+    params_hash TEXT
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
@@ -108,7 +115,10 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 _ORDER_COLUMNS = ("token_id, client_id, terminal, params_hash, state, request, result, retcode, "
                   "ticket, passes, created_at, updated_at")
 _AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volume, type, " \
-                 "retcode, state"
+                 "retcode, state, ticket, params_hash"
+#: Audit columns added after the first release; :meth:`OrderJournal.open` adds them to an
+#: older file (``ALTER TABLE ... ADD COLUMN`` touches no row, so the triggers do not fire).
+_AUDIT_ADDED: Final = (("ticket", "INTEGER"), ("params_hash", "TEXT"))
 
 
 class OrderState(StrEnum):
@@ -173,6 +183,8 @@ class AuditRow:
     type: int | None
     retcode: int | None
     state: str
+    ticket: int | None
+    params_hash: str | None
 
 
 def params_hash(params: dict[str, Any]) -> str:
@@ -203,6 +215,10 @@ class OrderJournal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            have = {r[1] for r in db.execute("PRAGMA table_info(audit)").fetchall()}
+            for column, kind in _AUDIT_ADDED:
+                if column not in have:
+                    db.execute(f"ALTER TABLE audit ADD COLUMN {column} {kind}")
         except BaseException:
             db.close()
             raise
@@ -278,6 +294,18 @@ class OrderJournal:
             self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
                        (row.token_id, row.client_id))
             self._audit(row, f"abandoned:{reason}", "ABANDONED", None)
+
+    def release(self, row: OrderRow, reason: str) -> None:
+        """Delete a ``SENT`` row whose request provably did not leave (the bridge raised before
+        writing it: the EA dropped since the row was marked) or that the EA refused before the
+        broker. The audit's ``sent`` line is followed by ``released:<reason>``, and the
+        ``client_id`` may be used again.
+        """
+        with self._tx():
+            current = self._require(row, (OrderState.SENT,))
+            self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
+                       (row.token_id, row.client_id))
+            self._audit(current, f"released:{reason}", "RELEASED", None)
 
     def mark_sent(self, row: OrderRow, request: dict[str, Any]) -> OrderRow:
         """``RECEIVED → SENT`` with the final (stamped) request; commit before it leaves."""
@@ -458,11 +486,11 @@ class OrderJournal:
 
     def _audit(self, row: OrderRow, event: str, state: str, retcode: int | None) -> None:
         request = row.request
-        self._exec(f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        self._exec(f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    (self._clock(), row.token_id, row.terminal, row.client_id, event,
                     _int_or_none(request.get("action")), _str_or_none(request.get("symbol")),
                     _float_or_none(request.get("volume")), _int_or_none(request.get("type")),
-                    retcode, str(state)))
+                    retcode, str(state), row.ticket, row.params_hash))
 
 
 def _dumps(value: dict[str, Any]) -> str:

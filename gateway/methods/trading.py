@@ -10,7 +10,10 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * journals the request (``gateway/journal.py``) and commits it before it leaves for the EA, so a
   retry with the same ``client_id`` returns the first outcome (``deduplicated: true``) and never
   sends twice; the same id with other parameters is ``-32011``. A concurrent duplicate waits for
-  the first request to finish, then gets its outcome;
+  the first request to finish, then gets its outcome (or its refusal: see :meth:`TradeDesk.send`);
+* answers ``-32001`` without journaling anything when no EA is connected; if the EA drops after
+  the row was marked ``SENT`` but before the bridge wrote the order, the row is released (the
+  audit says ``released:TerminalNotConnected``) and the ``client_id`` is free again;
 * stamps every order ``comment = "<prefix>:<client_id>"`` (``trading.comment_prefix``, ``"g"``):
   the tag always replaces the client's comment, because it is how a lost order is found again
   (``order_status().request`` shows what was sent). ``magic`` is the configured one unless the
@@ -51,6 +54,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import Field
@@ -77,7 +81,14 @@ from ea_bridge.mt5 import (
 )
 
 from ..config import GatewayConfig
-from ..errors import IdempotencyConflict, NotFound, OutcomeUnknown, Unauthorized, Unavailable
+from ..errors import (
+    GatewayError,
+    IdempotencyConflict,
+    NotFound,
+    OutcomeUnknown,
+    Unauthorized,
+    Unavailable,
+)
 from ..journal import OrderJournal, OrderRow, OrderState, params_hash
 from ..risk import check_order
 from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
@@ -185,6 +196,15 @@ class _StatusParams(Params):
     client_id: ClientId
 
 
+@dataclass(frozen=True, slots=True)
+class _Flight:
+    """An ``order_send`` in flight: its parameters' hash, and a future set when it ends (to
+    the refusal it ended with when nothing was journaled, else None)."""
+
+    params_hash: str
+    done: asyncio.Future[GatewayError | BridgeError | None]
+
+
 def _terminal_key(terminal: TerminalId) -> str:
     return str(terminal)
 
@@ -219,7 +239,7 @@ class TradeDesk:
         self._sleep = sleep
         self._next_prune_at = 0.0
         self._bridge: Bridge | None = None
-        self._inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._inflight: dict[tuple[str, str], _Flight] = {}
         self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
         self._passes: dict[TerminalId, asyncio.Task[None]] = {}
         self._periodic: asyncio.Task[None] | None = None
@@ -270,28 +290,45 @@ class TradeDesk:
     # -- order_send --------------------------------------------------------------------------
 
     async def send(self, ctx: RpcContext, request: SendRequest) -> dict[str, Any]:
-        """Idempotent ``order_send`` (see the module docstring)."""
+        """Idempotent ``order_send`` (see the module docstring).
+
+        Concurrent duplicates: the first caller of a ``(token, client_id)`` claims its
+        in-flight slot *before any await* (the replay check, the risk policy's calls to the
+        terminal and the send all run under the claim), and later callers wait for it. A
+        waiter then replays the journaled outcome, or, if the first ended without a row (a
+        refusal: risk policy, terminal offline, reconciling), gets that same refusal when its
+        parameters are the same. So every concurrent caller gets the one outcome, and the
+        slot is only ever released by the caller that claimed it.
+        """
         principal = ctx.principal
         client_id = request.client_id or self._new_client_id()
         body = request.model_dump(exclude_none=True, exclude={"client_id"})
         phash = params_hash(body)
         key = (principal.token_id, client_id)
         while (first := self._inflight.get(key)) is not None:
-            await asyncio.shield(first)
-        existing = self.journal.get(*key)
-        if existing is not None:
-            return self._replay(existing, phash)
-        # After the replay check (a repeat of an executed order still gets its outcome), before
-        # the journal (a refused order does not use up its client_id).
-        await check_order(principal.risk, body,
-                          lambda method, params: forward(ctx, method, params))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = done
+            refusal = await asyncio.shield(first.done)
+            if refusal is not None and first.params_hash == phash \
+                    and self.journal.get(*key) is None:
+                raise refusal
+        flight = _Flight(phash, asyncio.get_running_loop().create_future())
+        self._inflight[key] = flight  # claimed: no await since the slot was seen free
+        refusal = None
         try:
+            existing = self.journal.get(*key)
+            if existing is not None:
+                return self._replay(existing, phash)
+            # After the replay check (a repeat of an executed order still gets its outcome),
+            # before the journal (a refused order does not use up its client_id).
+            await check_order(principal.risk, body,
+                              lambda method, params: forward(ctx, method, params))
             return await self._place(ctx, client_id, body, phash)
+        except (GatewayError, BridgeError) as exc:
+            refusal = exc
+            raise
         finally:
-            del self._inflight[key]
-            done.set_result(None)
+            if self._inflight.get(key) is flight:
+                del self._inflight[key]
+            flight.done.set_result(refusal)
 
     def _replay(self, row: OrderRow, phash: str) -> dict[str, Any]:
         if row.params_hash != phash:
@@ -314,6 +351,8 @@ class TradeDesk:
             raise Unauthorized("terminal_mismatch",
                                "The terminal's EA is connected with a different auth token")
         self._gate(terminal)
+        if session is None:  # nothing to send to: refused before anything is journaled
+            raise TerminalNotConnected(f"no terminal connected for {terminal}")
         row = self.journal.receive(token_id=principal.token_id, client_id=client_id,
                                    terminal=_terminal_key(terminal), params_hash=phash,
                                    request=body)
@@ -329,8 +368,10 @@ class TradeDesk:
             result = await bridge.call(terminal, "order_send", {"request": outgoing},
                                        self._config.server.trade_timeout_s)
         except (TerminalNotConnected, EAError, FrameTooLarge) as exc:
-            # Nothing was executed: never sent, or refused by the EA before the broker.
-            self.journal.abandon(row, type(exc).__name__)
+            # Provably not executed: the bridge raised before writing it (the EA dropped
+            # since the lookup, or the frame is too large), or the EA refused it before the
+            # broker. The SENT row is released, so the client_id is free again.
+            self.journal.release(row, type(exc).__name__)
             raise
         except TradeOutcomeUnknown:
             self.journal.mark_unknown(row)

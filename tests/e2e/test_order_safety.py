@@ -1,0 +1,149 @@
+"""The money path under faults (issue 8, "Orders"): concurrent duplicates of one ``client_id``
+on an account whose risk policy calls the terminal, a send with no EA or an EA that drops
+between the symbol lookup and the send, and what the audit trail records for each.
+
+Everything runs over real sockets: the daemon on port 0, the emulated terminal or the scripted
+EA of ``tests/bridgekit.py`` on the bridge, the journal a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import closing
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ea_bridge.connection import Welcomed
+from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.authority.service import AccountRegistration
+from gateway.journal import params_hash
+from gateway.keys import TRADING
+from tests.bridgekit import ScriptedEA
+from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon
+
+#: BTCUSD trades every day of the week in the emulator (the crypto symbol), so these tests do
+#: not depend on the weekday.
+BUY_BTC: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
+                           "symbol": "BTCUSD", "volume": 0.01}
+
+
+@pytest.fixture
+async def limited(daemon: Daemon, emulator: EmulatedTerminal) -> AsyncIterator[EmulatedTerminal]:
+    """The account registered with a risk policy whose ``risk_pct`` (2 %) makes every opening
+    order call the terminal (tick, order_calc_profit, account_info) before it is journaled."""
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Risk test", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        allowed_symbols=("BTCUSD",), max_lot_size=Decimal("0.05"), risk_pct=Decimal("0.02")))
+    await daemon.cache.refresh_once()
+    yield emulator
+
+
+async def _send(daemon: Daemon, request: dict[str, Any], rid: int = 1) -> dict[str, Any]:
+    return await daemon.call("order_send", {"request": request}, rid=rid)
+
+
+def _rows(daemon: Daemon, client_id: str) -> list[tuple[str, ...]]:
+    """The journal's rows for ``client_id`` as another process reading the file sees them."""
+    with closing(sqlite3.connect(daemon.app[TRADING].journal.path)) as db:
+        return db.execute("SELECT state FROM orders WHERE client_id=?", (client_id,)).fetchall()
+
+
+def _audit(daemon: Daemon, client_id: str) -> list[str]:
+    return [a.event for a in daemon.app[TRADING].journal.audit() if a.client_id == client_id]
+
+
+async def test_concurrent_duplicates_on_a_risk_limited_account_share_one_outcome(
+        daemon: Daemon, limited: EmulatedTerminal) -> None:
+    """Eight simultaneous sends of one client_id, each of which would await the terminal for
+    the risk check: one order executes, and every caller gets its result (no -32603)."""
+    tick = (await daemon.call("symbol_info_tick", ["BTCUSD"]))["result"]
+    request = {**BUY_BTC, "sl": round(tick["bid"] - 1_000, 2), "client_id": "dup-risk"}
+    answers = await asyncio.gather(*(_send(daemon, request, rid=i) for i in range(8)))
+    assert all("result" in a for a in answers), [a.get("error") for a in answers]
+    results = [a["result"] for a in answers]
+    assert sorted(r["deduplicated"] for r in results) == [False] + [True] * 7
+    assert {r["order"] for r in results} == {results[0]["order"]} and results[0]["order"] > 0
+    assert {r["retcode_name"] for r in results} == {"TRADE_RETCODE_DONE"}
+    assert limited.broker.positions_total() == 1
+
+
+async def test_concurrent_duplicates_share_a_refusal_too(
+        daemon: Daemon, limited: EmulatedTerminal) -> None:
+    """A refusal by the risk policy is the one outcome of every concurrent duplicate, and
+    leaves the client_id unused (nothing journaled)."""
+    tick = (await daemon.call("symbol_info_tick", ["BTCUSD"]))["result"]
+    request = {**BUY_BTC, "sl": round(tick["bid"] - 30_000, 2), "client_id": "dup-refused"}
+    answers = await asyncio.gather(*(_send(daemon, request, rid=i) for i in range(4)))
+    assert [(a["error"]["code"], a["error"]["data"]["rule"]) for a in answers] == [
+        (-32012, "risk_pct")] * 4
+    assert _rows(daemon, "dup-refused") == [] and limited.broker.positions_total() == 0
+
+
+async def test_send_with_no_ea_is_offline_and_leaves_the_client_id_free(
+        daemon: Daemon) -> None:
+    """No EA and an explicit filling mode (no symbol lookup first): -32001, no row, no `sent`
+    in the audit; the same client_id trades once a terminal connects."""
+    request = {**BUY_BTC, "type_filling": "ORDER_FILLING_IOC", "client_id": "no-ea"}
+    error = (await _send(daemon, request))["error"]
+    assert error["code"] == -32001
+    assert _rows(daemon, "no-ea") == []
+    assert "sent" not in _audit(daemon, "no-ea")
+    assert (await daemon.call("order_status", ["no-ea"]))["error"]["code"] == -32006
+    ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+    try:
+        assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+        call = asyncio.create_task(_send(daemon, request))
+        sent = await ea.next_request()
+        assert sent.method == "order_send"
+        ea.respond(sent.id, {"retcode": 10009, "order": 77, "deal": 78, "volume": 0.01,
+                             "price": 1.0, "bid": 1.0, "ask": 1.0, "comment": "",
+                             "request_id": 1, "retcode_external": 0,
+                             "request": sent.params["request"]})
+        result = (await call)["result"]
+        assert (result["order"], result["deduplicated"]) == (77, False)
+    finally:
+        await ea.close()
+
+
+async def test_ea_dropping_between_lookup_and_send_releases_the_row(daemon: Daemon) -> None:
+    """The EA answers the filling-mode lookup and says bye in the same write: the order never
+    leaves, so the answer is -32001, the row is released (not left SENT), the audit's last word
+    on it is the release, and the client_id may be used again."""
+    ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+    try:
+        assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+        request = {**BUY_BTC, "client_id": "dropped"}
+        call = asyncio.create_task(_send(daemon, request))
+        lookup = await ea.next_request()
+        assert lookup.method == "symbol_info"
+        ea.conn.send_response(lookup.id, {"name": "BTCUSD", "filling_mode": 1})
+        ea.conn.send_bye("shutting_down", "terminal closing")
+        ea.flush()  # the answer and the bye in one write: the daemon reads both at once
+        error = (await call)["error"]
+    finally:
+        await ea.close()
+    assert error["code"] == -32001
+    assert _rows(daemon, "dropped") == []
+    events = _audit(daemon, "dropped")
+    assert events[0] == "request" and events[-1].startswith("released:"), events
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+    again = (await _send(daemon, request))["error"]
+    assert again["code"] == -32001  # offline again, not -32003: the id was not wedged
+
+
+async def test_audit_records_the_ticket_and_the_params_hash(
+        daemon: Daemon, limited: EmulatedTerminal) -> None:
+    """Every audit line of an order carries the hash of its parameters; the outcome line
+    carries the ticket the terminal gave it."""
+    tick = (await daemon.call("symbol_info_tick", ["BTCUSD"]))["result"]
+    request = {**BUY_BTC, "sl": round(tick["bid"] - 1_000, 2), "client_id": "audited"}
+    result = (await _send(daemon, request))["result"]
+    lines = [a for a in daemon.app[TRADING].journal.audit() if a.client_id == "audited"]
+    assert [a.event for a in lines] == ["request", "sent", "outcome"]
+    body = {"action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01, "sl": request["sl"]}
+    assert {a.params_hash for a in lines} == {params_hash(body)}
+    assert (lines[0].ticket, lines[-1].ticket) == (None, result["order"])
