@@ -24,7 +24,14 @@ from .errors import (
     TerminalTimeout,
     TradeOutcomeUnknown,
 )
-from .interfaces import BridgeListener, EAVerifier, NullListener, SessionInfo, TerminalId
+from .interfaces import (
+    BridgeListener,
+    EAVerifier,
+    FanOut,
+    NullListener,
+    SessionInfo,
+    TerminalId,
+)
 from .messages import PROTOCOL_VERSION, TRADE_METHODS, Hello, auth_mac, token_hint, token_key
 from .server import TerminalSession
 
@@ -39,6 +46,7 @@ __all__ = [
     "EAConnection",
     "EAError",
     "EAVerifier",
+    "FanOut",
     "FrameTooLarge",
     "FramingError",
     "HeartbeatSettings",

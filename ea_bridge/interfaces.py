@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from .messages import Hello
 
-__all__ = ["BridgeListener", "EAVerifier", "NullListener", "SessionInfo", "TerminalId"]
+__all__ = ["BridgeListener", "EAVerifier", "FanOut", "NullListener", "SessionInfo", "TerminalId"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -81,3 +81,39 @@ class NullListener:
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
         """Ignore."""
+
+
+class FanOut:
+    """A listener that hands every call to each of its listeners, in the order they were added.
+
+    Several parts of an embedder care about sessions (the daemon's terminal directory for
+    status and ticks, its trading desk for reconciliation on reconnect); the bridge has one
+    listener slot, and this fills it without any of them forwarding to another.
+    """
+
+    def __init__(self, *listeners: BridgeListener) -> None:
+        self._listeners: list[BridgeListener] = list(listeners)
+
+    def add(self, listener: BridgeListener) -> None:
+        """Also hand every later call to ``listener``."""
+        self._listeners.append(listener)
+
+    def session_up(self, info: SessionInfo) -> None:
+        """Hand on to each listener."""
+        for listener in self._listeners:
+            listener.session_up(info)
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """Hand on to each listener."""
+        for listener in self._listeners:
+            listener.session_down(info, reason)
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Hand on to each listener."""
+        for listener in self._listeners:
+            listener.ticks(terminal, symbol, rows)
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        """Hand on to each listener."""
+        for listener in self._listeners:
+            listener.event(terminal, name, payload, missed)

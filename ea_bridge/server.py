@@ -2,7 +2,8 @@
 
 :class:`TerminalSession` moves bytes between the transport and its :class:`BridgeConnection`,
 keeps ``request id → Future`` for calls in flight, and turns connection events into callbacks
-on its owner (the :class:`~ea_bridge.bridge.Bridge`). A Protocol rather than streams because
+on its owner (a :class:`SessionOwner`: the :class:`~ea_bridge.bridge.Bridge`, which this module
+does not import). A Protocol rather than streams because
 the EA path is latency-bound: no reader task, no extra copies, and writes are **coalesced**:
 everything the connection queues in one loop iteration leaves in a single ``transport.write``
 scheduled with ``call_soon`` (the performance spec measured +17 % RPC throughput from this).
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Final, cast
+from collections.abc import Callable
+from typing import Any, Final, Protocol, cast
 
 from .connection import (
     AuthReceived,
     BridgeConnection,
     Closed,
     EventReceived,
+    HeartbeatSettings,
     HelloReceived,
     ResponseReceived,
 )
@@ -34,13 +37,10 @@ from .errors import (
     TerminalTimeout,
     TradeOutcomeUnknown,
 )
-from .interfaces import SessionInfo, TerminalId
+from .interfaces import BridgeListener, EAVerifier, SessionInfo, TerminalId
 from .messages import EVENT_TICKS, TRADE_METHODS, ErrorResponse
 
-if TYPE_CHECKING:
-    from .bridge import Bridge
-
-__all__ = ["TerminalSession"]
+__all__ = ["SessionOwner", "TerminalSession"]
 
 log = logging.getLogger("ea_bridge.server")
 
@@ -54,10 +54,32 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(TimeoutError())
 
 
+class SessionOwner(Protocol):
+    """What a session needs from whoever accepted it: settings, the injected clocks and
+    randomness, the verifier and listener, and the terminal slot table."""
+
+    clock: Callable[[], float]
+    wall_clock_ms: Callable[[], int]
+    random_hex: Callable[[int], str]
+    heartbeat: HeartbeatSettings
+    max_frame_bytes: int
+    verifier: EAVerifier
+    listener: BridgeListener
+
+    def register(self, session: TerminalSession, info: SessionInfo) -> bool:
+        """Claim the terminal's slot; False when another live session holds it."""
+        ...
+
+    def unregister(self, session: TerminalSession, info: SessionInfo | None,
+                   reason: str) -> None:
+        """Forget the session; release its slot (if it held one) and tell the listener."""
+        ...
+
+
 class TerminalSession(asyncio.Protocol):
     """One EA connection: the I/O shell around a :class:`BridgeConnection`."""
 
-    def __init__(self, owner: Bridge) -> None:
+    def __init__(self, owner: SessionOwner) -> None:
         self._owner = owner
         self._loop = asyncio.get_running_loop()
         self.conn = BridgeConnection(clock=owner.clock, heartbeat=owner.heartbeat,

@@ -24,20 +24,20 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from ea_bridge import Bridge, HeartbeatSettings, TerminalId
+from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 
 from . import http_rpc, ws
 from .auth import Authenticator, RecordCache, load_or_create_device, open_secret_store
+from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
 from .auth.secretstore import SecretStore
 from .authority.api import AuthorityAPI
-from .authority.client import RemoteAuthority
 from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
+from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
 from .hub import Hub, HubLimits
-from .journal import OrderJournal
 from .keys import (
     AUTH_THROTTLE,
     AUTHENTICATOR,
@@ -53,11 +53,11 @@ from .keys import (
     WEBSOCKETS,
     WS_TOKEN_IDS,
 )
-from .methods.trading import TradeDesk
 from .middleware import guard_middleware
 from .rpc import build_methods
 from .terminals import TerminalDirectory
-from .throttle import AuthThrottle
+from .trading.desk import TradeDesk
+from .trading.journal import OrderJournal
 
 __all__ = ["AUTHORITY_DB_NAME", "JOURNAL_DB_NAME", "create_app", "device_name",
            "open_device"]
@@ -117,17 +117,19 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[WEBSOCKETS] = weakref.WeakSet()
     app[WS_TOKEN_IDS] = weakref.WeakKeyDictionary()
     app[TERMINALS] = TerminalDirectory(app[HUB])
-    app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME), config)
+    listeners = FanOut(app[TERMINALS])
     bridge_cfg = config.bridge
     app[BRIDGE] = Bridge(
-        app[AUTHENTICATOR], app[TRADING].listener(app[TERMINALS]), host=bridge_cfg.host,
+        app[AUTHENTICATOR], listeners, host=bridge_cfg.host,
         port=bridge_cfg.port,
         heartbeat=HeartbeatSettings(bridge_cfg.heartbeat_interval_s,
                                     bridge_cfg.heartbeat_timeout_s,
                                     bridge_cfg.handshake_timeout_s),
         max_frame_bytes=bridge_cfg.max_frame_bytes,
         allow_non_loopback=bridge_cfg.insecure_allow_non_loopback)
-    app[TRADING].bind(app[BRIDGE])
+    app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME),
+                             app[BRIDGE], config)
+    listeners.add(app[TRADING])  # after the directory: a session is known before it reconciles
     app[RPC_METHODS] = build_methods()
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops

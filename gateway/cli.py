@@ -207,7 +207,7 @@ async def _run_daemon(config: GatewayConfig) -> int:
 
 
 async def _run_console(config: GatewayConfig) -> int:
-    from .console import create_console_app, start_console
+    from .authority.console import create_console_app, start_console
 
     app = create_console_app(config)
     try:

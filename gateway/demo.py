@@ -44,7 +44,8 @@ from ea_bridge.emulator.terminal import (
 )
 
 from .app import create_app
-from .authority.client import RemoteAuthority
+from .auth.client import RemoteAuthority
+from .authority.console import AUTHORITY, create_console_app, start_console
 from .config import (
     AuthorityConfig,
     BridgeConfig,
@@ -54,7 +55,6 @@ from .config import (
     ServerConfig,
     SmtpConfig,
 )
-from .console import AUTHORITY, create_console_app, start_console
 from .gcpolicy import tune_gc
 from .keys import BRIDGE, DEVICE
 from .listener import start_http

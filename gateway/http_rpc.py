@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ._version import __version__
 from .auth import Principal
+from .context import RpcContext
 from .errors import (
     INVALID_REQUEST,
     RATE_LIMITED,
@@ -26,7 +27,7 @@ from .errors import (
     Unavailable,
 )
 from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS, TERMINALS, TRADING
-from .rpc import RpcContext, handle
+from .rpc import handle
 
 __all__ = ["AuthRefusal", "authenticate_request", "bearer_token", "error_response", "health",
            "rpc"]

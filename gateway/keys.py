@@ -16,11 +16,11 @@ from ea_bridge import Bridge
 
 from .auth import Authenticator, DeviceIdentity, RecordCache
 from .authority.api import AuthorityAPI
+from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
 from .hub import Hub
-from .methods.trading import TradeDesk
 from .terminals import TerminalDirectory
-from .throttle import AuthThrottle
+from .trading.desk import TradeDesk
 
 __all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "DEVICE", "HUB",
            "RECORD_CACHE", "RPC_METHODS", "TERMINALS", "TRADING", "WEBSOCKETS", "WS_TOKEN_IDS"]

@@ -26,9 +26,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .app import device_name, open_device
+from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
-from .authority.client import RemoteAuthority
 from .authority.service import Authority
 from .config import GatewayConfig
 

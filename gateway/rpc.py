@@ -20,7 +20,6 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -33,14 +32,11 @@ from jsonrpcserver.result import InvalidParamsResult
 from jsonrpcserver.sentinels import NOID
 from oslash.either import Left  # type: ignore[import-untyped]
 
-from ea_bridge import TRADE_METHODS, Bridge
+from ea_bridge import TRADE_METHODS
 
-from .auth import Principal
-from .config import GatewayConfig
+from .context import RpcContext
 from .errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, to_rpc_error
 from .methods import method_table
-from .methods.trading import TradeDesk
-from .terminals import TerminalDirectory
 
 __all__ = ["MAX_BATCH", "RpcContext", "build_methods", "handle", "loads_strict", "rpc_method"]
 
@@ -50,17 +46,6 @@ _NOTIFICATION: Final = NOID  # jsonrpcserver's id of a request without one
 
 #: Batches beyond this are refused whole (security policy: a batch runs concurrently).
 MAX_BATCH: Final = 20
-
-
-@dataclass(frozen=True, slots=True)
-class RpcContext:
-    """What a method may use: who is calling, the bridge, what is known of terminals, config."""
-
-    principal: Principal
-    bridge: Bridge
-    config: GatewayConfig
-    terminals: TerminalDirectory
-    trading: TradeDesk
 
 
 Method = Callable[..., Awaitable[Any]]

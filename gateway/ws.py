@@ -54,6 +54,7 @@ from jsonrpcserver import Result
 
 from .auth import Principal
 from .config import WsConfig
+from .context import RpcContext
 from .errors import INVALID_REQUEST, UNAUTHORIZED, Unauthorized, Unavailable
 from .http_rpc import AuthRefusal, authenticate_request, bearer_token, error_response
 from .hub import HubClient
@@ -68,7 +69,7 @@ from .keys import (
     WEBSOCKETS,
     WS_TOKEN_IDS,
 )
-from .rpc import RpcContext, handle, loads_strict, rpc_method
+from .rpc import handle, loads_strict, rpc_method
 
 __all__ = ["close_all", "websocket"]
 

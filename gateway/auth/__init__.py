@@ -9,6 +9,7 @@ and the EA bridge both ask.
 
 from __future__ import annotations
 
+from ..authority.tokens import generate_token, is_well_formed, token_sha256
 from .cache import RecordCache
 from .device import DeviceIdentity, load_or_create_device
 from .records import SCOPES, Principal, RecordSource
@@ -21,7 +22,6 @@ from .secretstore import (
     open_secret_store,
 )
 from .service import Authenticator
-from .tokens import generate_token, is_well_formed, token_sha256
 
 __all__ = [
     "SCOPES",

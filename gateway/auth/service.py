@@ -36,9 +36,9 @@ from typing import Final
 from ea_bridge import AuthRefused, Hello, TerminalId, auth_mac
 
 from ..authority.records import SignedRecord
+from ..authority.tokens import is_well_formed, token_sha256
 from ..errors import Unauthorized, Unavailable
 from .records import Principal, RecordSource
-from .tokens import is_well_formed, token_sha256
 
 __all__ = ["Authenticator"]
 

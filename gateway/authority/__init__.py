@@ -51,9 +51,8 @@ __all__ = [
     "verify_signed_record",
 ]
 
-if TYPE_CHECKING:  # mypy proves both authorities implement the protocol the daemon uses
-    from .client import RemoteAuthority
+if TYPE_CHECKING:  # mypy proves the embedded authority implements the protocol the daemon uses
     from .service import Authority
 
-    def _implements(embedded: Authority, remote: RemoteAuthority) -> list[AuthorityAPI]:
-        return [embedded, remote]
+    def _implements(embedded: Authority) -> AuthorityAPI:
+        return embedded

@@ -2,7 +2,7 @@
 
 :class:`AuthorityAPI` is the device-facing half of the authority. The embedded
 :class:`~gateway.authority.service.Authority` and the HTTP
-:class:`~gateway.authority.client.RemoteAuthority` both implement it, so the daemon's record
+:class:`~gateway.auth.client.RemoteAuthority` both implement it, so the daemon's record
 cache is written once against this protocol. Records travel as their signed envelopes (plain
 dicts): the daemon verifies them itself with
 :func:`~gateway.authority.records.verify_signed_record`, whichever path they came by.

@@ -30,7 +30,6 @@ from typing import Any, Final
 
 from ea_bridge import token_hint as make_token_hint
 
-from ..auth.tokens import generate_token, token_sha256
 from .api import (
     DeviceInfo,
     DeviceStatus,
@@ -61,6 +60,7 @@ from .mailer import (
 from .passwords import hash_password, verify_password
 from .records import DEFAULT_RISK, OFFLINE_GRACE_S, AuthorityKey, RiskPolicy, device_id_for
 from .store import AccountRow, AuthorityStore, TokenRow
+from .tokens import generate_token, token_sha256
 
 __all__ = ["SCOPES", "AccountRegistration", "Authority", "mask_email", "normalize_email"]
 

@@ -24,14 +24,12 @@ from pydantic import AfterValidator, Field, field_validator
 
 from ea_bridge.mt5 import OrderType
 
+from ..context import RpcContext, forward
 from ..errors import InvalidParams
 from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
 from .market import Group, check_date_order
-from .session import forward
 
 if TYPE_CHECKING:
-    from ..rpc import RpcContext
-
     OrderTypeParam = int
 else:
     OrderTypeParam = enum_param(OrderType)

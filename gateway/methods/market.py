@@ -32,6 +32,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from ea_bridge.mt5 import CopyTicks, Timeframe, timeframe_seconds
 
+from ..context import RpcContext, forward
 from ..errors import InvalidParams
 from ..paging import (
     DEFAULT_LIMIT,
@@ -52,11 +53,8 @@ from ..paging import (
     tick_request_count,
 )
 from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
-from .session import forward
 
 if TYPE_CHECKING:
-    from ..rpc import RpcContext
-
     TimeframeParam = int
     TickFlagsParam = int
 else:

@@ -1,6 +1,6 @@
 """Session methods: liveness, the terminal and the account, and the daemon's own status.
 
-Each method receives the :class:`~gateway.rpc.RpcContext` first (jsonrpcserver passes it), then
+Each method receives the :class:`~gateway.context.RpcContext` first (the dispatcher passes it), then
 the call's params by position or by name, exactly as the MetaTrader5 package names them.
 Everything but ``gateway_status`` is forwarded to the terminal's EA; ``gateway_status`` is
 answered from what the daemon itself knows, so a client can tell "EA offline" from "daemon
@@ -10,42 +10,20 @@ down" and see why the EA last dropped without needing the EA.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._version import __version__
-from ..errors import Unauthorized
-
-if TYPE_CHECKING:
-    from ..rpc import RpcContext
+from ..context import RpcContext, forward
 
 __all__ = [
     "METHODS",
     "account_info",
-    "forward",
     "gateway_status",
     "ping",
     "server_time",
     "terminal_info",
     "version",
 ]
-
-async def forward(ctx: RpcContext, method: str, params: dict[str, Any]) -> Any:
-    """Call ``method`` on the caller's terminal, within the read deadline.
-
-    The EA's session must have been authenticated with the same token record as the caller:
-    one token pairs one client with one terminal.
-
-    Raises:
-        Unauthorized: ``terminal_mismatch`` when the EA used another token.
-        BridgeError: whatever the bridge raises (mapped to codes in ``errors.py``).
-    """
-    terminal = ctx.principal.terminal
-    session = ctx.bridge.session(terminal)
-    if session is not None and session.token_id != ctx.principal.token_id:
-        raise Unauthorized("terminal_mismatch",
-                           "The terminal's EA is connected with a different auth token")
-    return await ctx.bridge.call(terminal, method, params, ctx.config.server.request_timeout_s)
-
 
 async def ping(ctx: RpcContext) -> dict[str, Any]:
     """``{"pong": true, "ea_rtt_ms": …}``: a real round trip to the EA, timed here."""

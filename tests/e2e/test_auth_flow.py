@@ -32,7 +32,8 @@ from ea_bridge.connection import Closed, Welcomed
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore, RecordCache, generate_token
-from gateway.authority.client import RemoteAuthority
+from gateway.auth.client import RemoteAuthority
+from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.service import Authority
 from gateway.config import (
     AuthorityConfig,
@@ -42,7 +43,6 @@ from gateway.config import (
     ServerConfig,
     SmtpConfig,
 )
-from gateway.console import AUTHORITY, create_console_app, start_console
 from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE
 from gateway.listener import start_http
 from gateway.mailsink import MailSink

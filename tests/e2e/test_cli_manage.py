@@ -25,11 +25,11 @@ from aiohttp import web
 from ea_bridge import token_hint
 from gateway.app import create_app, open_device
 from gateway.auth import MemorySecretStore
-from gateway.authority.client import RemoteAuthority
+from gateway.auth.client import RemoteAuthority
+from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
-from gateway.console import AUTHORITY, create_console_app, start_console
 from gateway.keys import RECORD_CACHE
 from gateway.listener import start_http
 from gateway.mailsink import MailSink

@@ -30,12 +30,12 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.client import RemoteAuthority
+from gateway.auth.client import RemoteAuthority
+from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
 from gateway.authority.proofs import device_info
 from gateway.authority.records import AuthorityKey, RecordRejected, verify_signed_record
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
-from gateway.console import AUTHORITY, create_console_app, start_console
 from gateway.errors import ConfigError
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

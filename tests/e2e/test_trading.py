@@ -25,8 +25,8 @@ import pytest
 from ea_bridge.connection import Welcomed
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.app import JOURNAL_DB_NAME
-from gateway.journal import OrderJournal, params_hash
 from gateway.keys import TRADING
+from gateway.trading.journal import OrderJournal, params_hash
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import (
     LOGIN,

@@ -9,7 +9,7 @@ import pytest
 
 from ea_bridge import AuthRefused, Hello, auth_mac, token_hint, token_key
 from gateway.auth import Authenticator, generate_token, is_well_formed
-from gateway.auth.tokens import TOKEN_LENGTH, display_token
+from gateway.authority.tokens import TOKEN_LENGTH, display_token
 from gateway.errors import Unauthorized
 from tests.gateway.authkit import OWNER, AuthStack, auth_stack
 

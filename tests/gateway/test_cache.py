@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth import Authenticator, DeviceIdentity
-from gateway.auth.tokens import token_sha256
 from gateway.authority.records import AuthorityKey, AuthoritySigner, SignedRecord
+from gateway.authority.tokens import token_sha256
 from gateway.errors import Unauthorized, Unavailable
 from tests.gateway.authkit import AuthStack, auth_stack
 

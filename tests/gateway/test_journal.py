@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.journal import (
+from gateway.trading.journal import (
     JournalStateError,
     OrderJournal,
     OrderRow,

@@ -19,7 +19,7 @@ import pytest
 
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError
-from gateway.journal import (
+from gateway.trading.journal import (
     FINAL_STATES,
     MIN_RETENTION_S,
     OrderJournal,

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.authority.records import RiskPolicy
 from gateway.errors import RiskLimit
-from gateway.risk import check_order
+from gateway.trading.risk import check_order
 
 DEAL, PENDING, SLTP, REMOVE = 1, 5, 6, 8
 BUY, SELL, BUY_LIMIT = 0, 1, 2

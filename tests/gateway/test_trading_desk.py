@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from ea_bridge import Bridge
 from ea_bridge.mt5 import SUCCESS_RETCODES, TradeRetcode
 from gateway.config import GatewayConfig, TradingConfig
-from gateway.journal import OrderJournal, OrderRow, OrderState, params_hash
-from gateway.methods.trading import OUTCOME_UNKNOWN_RETCODES, PRUNE_PERIOD_S, TradeDesk
-from tests.bridgekit import TIMEOUT_S
+from gateway.trading.desk import OUTCOME_UNKNOWN_RETCODES, PRUNE_PERIOD_S, TradeDesk
+from gateway.trading.journal import OrderJournal, OrderRow, OrderState, params_hash
+from tests.bridgekit import TIMEOUT_S, StaticVerifier
 from tests.testkit import FakeClock
 
 REQUEST: dict[str, Any] = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0}
@@ -58,9 +59,15 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "orders.sqlite3"
 
 
+def _idle_bridge() -> Bridge:
+    """A real bridge that is never started: no terminal is connected."""
+    return Bridge(StaticVerifier({}), port=0)
+
+
 def _desk(path: Path, wall: FakeClock, mono: FakeClock, sleep: SteppedSleep) -> TradeDesk:
     config = GatewayConfig(trading=TradingConfig(journal_retention_h=RETENTION_H))
-    return TradeDesk(OrderJournal(path, clock=wall), config, clock=mono, sleep=sleep)
+    return TradeDesk(OrderJournal(path, clock=wall), _idle_bridge(), config, clock=mono,
+                     sleep=sleep)
 
 
 @pytest.fixture
@@ -176,7 +183,7 @@ async def test_a_failed_prune_does_not_end_the_loop(path: Path, wall: FakeClock,
     """Whatever a prune raises is logged; the loop sleeps again and the next prune works."""
     config = GatewayConfig(trading=TradingConfig(journal_retention_h=RETENTION_H))
     journal = _FailingOncePrune(path, clock=wall)
-    desk = TradeDesk(journal, config, clock=mono, sleep=stepped)
+    desk = TradeDesk(journal, _idle_bridge(), config, clock=mono, sleep=stepped)
     desk.open()
     try:
         _rejected(journal, "done")

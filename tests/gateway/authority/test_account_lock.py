@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.auth.tokens import token_sha256
 from gateway.authority.api import DeviceInfo
 from gateway.authority.devices import (
     ACCOUNT_FAILURE_LIMIT,
@@ -24,6 +23,7 @@ from gateway.authority.devices import (
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
+from gateway.authority.tokens import token_sha256
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

@@ -11,12 +11,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ea_bridge import token_hint
-from gateway.auth.tokens import token_sha256
 from gateway.authority.api import DeviceInfo
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.records import verify_signed_record
 from gateway.authority.service import AccountRegistration, Authority
+from gateway.authority.tokens import token_sha256
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 T0 = 1_763_650_000

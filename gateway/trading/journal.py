@@ -18,7 +18,7 @@ daemon acted on survives a crash or power loss. The state machine::
 ``SENT → UNKNOWN`` has two causes: the answer was lost (the EA dropped, the trade deadline
 passed, the answer was unreadable), or the broker answered a retcode that does not prove the order
 was not executed (``TRADE_RETCODE_ERROR``, ``TIMEOUT``, ``CONNECTION``: the caller decides which,
-see ``gateway/methods/trading.py``). In the second case the answer is kept on the row (``result``
+see ``gateway/trading/desk.py``). In the second case the answer is kept on the row (``result``
 and ``retcode``), so ``order_status`` shows what the broker said while reconciliation searches;
 ``RESOLVED_ACCEPTED`` replaces both with what was found, ``RESOLVED_NOT_FOUND`` keeps them.
 
@@ -60,7 +60,7 @@ from typing import Any, Final
 
 import orjson
 
-from .errors import GatewayError
+from ..errors import GatewayError
 
 __all__ = [
     "FINAL_STATES",

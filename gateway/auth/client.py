@@ -18,13 +18,14 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .api import (
+from ..authority.api import (
+    AuthorityAPI,
     AuthorityRefused,
     AuthorityUnreachable,
     DeviceInfo,
@@ -34,8 +35,8 @@ from .api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from .proofs import device_info, device_proof_headers
-from .records import AuthorityKey
+from ..authority.proofs import device_info, device_proof_headers
+from ..authority.records import AuthorityKey
 
 __all__ = ["RemoteAuthority"]
 
@@ -243,3 +244,8 @@ class RemoteAuthority:
         status, _ = await self._call("DELETE", f"/v1/devices/{device_id}",
                                      owner=(email, password), ok=(200, 404))
         return status == 200
+
+if TYPE_CHECKING:  # mypy proves the remote authority implements the protocol the daemon uses
+
+    def _implements(remote: RemoteAuthority) -> AuthorityAPI:
+        return remote

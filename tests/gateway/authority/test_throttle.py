@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.throttle import AuthThrottle
+from gateway.authority.throttle import AuthThrottle
 from tests.testkit import FakeClock
 
 

@@ -25,8 +25,8 @@ from typing import Any, Final
 
 from ea_bridge.mt5 import OrderType, TradeAction
 
-from .authority.records import RiskPolicy
-from .errors import RiskLimit
+from ..authority.records import RiskPolicy
+from ..errors import RiskLimit
 
 __all__ = ["check_order"]
 

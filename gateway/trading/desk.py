@@ -1,4 +1,4 @@
-"""Trading methods ``order_check``, ``order_send``, ``order_status``, with the trading safety.
+"""The trading desk behind ``order_check``, ``order_send``, ``order_status``: the trading safety.
 
 Why this is more than a forward: an order is the one request with side effects, and a link can
 drop after the broker executed it but before the answer arrived. So ``order_send``
@@ -7,10 +7,11 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * takes an idempotency key, ``client_id``, **inside the request dict** (MetaApi's ``clientId``
   option lives with the order too; the MT5 signature ``order_send(request)`` stays unchanged).
   The daemon makes one when absent and always returns it;
-* journals the request (``gateway/journal.py``) and commits it before it leaves for the EA, so a
-  retry with the same ``client_id`` returns the first outcome (``deduplicated: true``) and never
-  sends twice; the same id with other parameters is ``-32011``. A concurrent duplicate waits for
-  the first request to finish, then gets its outcome (or its refusal: see :meth:`TradeDesk.send`);
+* journals the request (``journal.py`` beside this) and commits it before it leaves for the EA,
+  so a retry with the same ``client_id`` returns the first outcome (``deduplicated: true``) and
+  never sends twice; the same id with other parameters is ``-32011``. A concurrent duplicate
+  waits for the first request to finish, then gets its outcome (or its refusal: see
+  :meth:`TradeDesk.send`);
 * answers ``-32001`` without journaling anything when no EA is connected; if the EA drops after
   the row was marked ``SENT`` but before the bridge wrote the order, the row is released (the
   audit says ``released:TerminalNotConnected``) and the ``client_id`` is free again;
@@ -62,7 +63,6 @@ from pydantic import Field
 from ea_bridge import (
     Bridge,
     BridgeError,
-    BridgeListener,
     EAError,
     FrameTooLarge,
     SessionInfo,
@@ -80,23 +80,20 @@ from ea_bridge.mt5 import (
     retcode_name,
 )
 
+from ..auth import Principal
 from ..config import GatewayConfig
 from ..errors import (
     GatewayError,
     IdempotencyConflict,
-    NotFound,
     OutcomeUnknown,
     Unauthorized,
     Unavailable,
 )
-from ..journal import OrderJournal, OrderRow, OrderState, params_hash
-from ..risk import check_order
-from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
-from .session import forward
+from ..schemas import EpochSeconds, Params, Symbol, enum_param
+from .journal import OrderJournal, OrderRow, OrderState, params_hash
+from .risk import check_order
 
 if TYPE_CHECKING:
-    from ..rpc import RpcContext
-
     ActionParam = int
     OrderTypeParam = int
     FillingParam = int
@@ -108,16 +105,11 @@ else:
     TimeParam = enum_param(OrderTime)
 
 __all__ = [
-    "METHODS",
     "OUTCOME_UNKNOWN_RETCODES",
     "PRUNE_PERIOD_S",
     "SendRequest",
     "TradeDesk",
     "TradeRequest",
-    "TradeSessionHook",
-    "order_check",
-    "order_send",
-    "order_status",
 ]
 
 log = logging.getLogger("gateway.trading")
@@ -184,18 +176,6 @@ class SendRequest(TradeRequest):
     client_id: ClientId | None = None
 
 
-class _CheckParams(Params):
-    request: TradeRequest
-
-
-class _SendParams(Params):
-    request: SendRequest
-
-
-class _StatusParams(Params):
-    client_id: ClientId
-
-
 @dataclass(frozen=True, slots=True)
 class _Flight:
     """An ``order_send`` in flight: its parameters' hash, and a future set when it ends (to
@@ -216,10 +196,12 @@ def _terminal_of(key: str) -> TerminalId:
 
 class TradeDesk:
     """The trading state of one daemon: the journal, requests in flight, the symbol cache and
-    the reconciliation passes. Created in ``create_app``; :meth:`bind` gives it the bridge.
+    the reconciliation passes. Created in ``create_app``, which also adds it to the bridge's
+    listeners (:meth:`session_up` starts reconciliation when an EA reconnects).
 
     Args:
         journal: the idempotency journal (opened by :meth:`open`).
+        bridge: the bridge orders go through and reconciliation reads from.
         config: the daemon's configuration (``trading`` and ``server`` sections).
         clock: monotonic seconds, for the symbol cache and the prune schedule.
         new_client_id: makes a ``client_id`` when the request has none.
@@ -227,7 +209,7 @@ class TradeDesk:
             without sleeping.
     """
 
-    def __init__(self, journal: OrderJournal, config: GatewayConfig, *,
+    def __init__(self, journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
                  clock: Callable[[], float] = time.monotonic,
                  new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15),
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
@@ -238,21 +220,13 @@ class TradeDesk:
         self._new_client_id = new_client_id
         self._sleep = sleep
         self._next_prune_at = 0.0
-        self._bridge: Bridge | None = None
+        self._bridge = bridge
         self._inflight: dict[tuple[str, str], _Flight] = {}
         self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
         self._passes: dict[TerminalId, asyncio.Task[None]] = {}
         self._periodic: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def bind(self, bridge: Bridge) -> None:
-        """Give the desk the bridge it reconciles through."""
-        self._bridge = bridge
-
-    def listener(self, inner: BridgeListener) -> TradeSessionHook:
-        """A bridge listener forwarding to ``inner`` and starting reconciliation on reconnect."""
-        return TradeSessionHook(inner, self)
 
     def open(self) -> None:
         """Open the journal, prune it, and start the periodic reconciliation loop.
@@ -289,8 +263,8 @@ class TradeDesk:
 
     # -- order_send --------------------------------------------------------------------------
 
-    async def send(self, ctx: RpcContext, request: SendRequest) -> dict[str, Any]:
-        """Idempotent ``order_send`` (see the module docstring).
+    async def send(self, principal: Principal, request: SendRequest) -> dict[str, Any]:
+        """Idempotent ``order_send`` by ``principal`` (see the module docstring).
 
         Concurrent duplicates: the first caller of a ``(token, client_id)`` claims its
         in-flight slot *before any await* (the replay check, the risk policy's calls to the
@@ -300,7 +274,6 @@ class TradeDesk:
         parameters are the same. So every concurrent caller gets the one outcome, and the
         slot is only ever released by the caller that claimed it.
         """
-        principal = ctx.principal
         client_id = request.client_id or self._new_client_id()
         body = request.model_dump(exclude_none=True, exclude={"client_id"})
         phash = params_hash(body)
@@ -320,8 +293,8 @@ class TradeDesk:
             # After the replay check (a repeat of an executed order still gets its outcome),
             # before the journal (a refused order does not use up its client_id).
             await check_order(principal.risk, body,
-                              lambda method, params: forward(ctx, method, params))
-            return await self._place(ctx, client_id, body, phash)
+                              lambda method, params: self._read(principal, method, params))
+            return await self._place(principal, client_id, body, phash)
         except (GatewayError, BridgeError) as exc:
             refusal = exc
             raise
@@ -342,9 +315,9 @@ class TradeDesk:
                              f"Outcome of client_id {row.client_id!r} is {row.state}; see "
                              "order_status. Use a new client_id to trade again")
 
-    async def _place(self, ctx: RpcContext, client_id: str, body: dict[str, Any],
+    async def _place(self, principal: Principal, client_id: str, body: dict[str, Any],
                      phash: str) -> dict[str, Any]:
-        principal, bridge = ctx.principal, ctx.bridge
+        bridge = self._bridge
         terminal = principal.terminal
         session = bridge.session(terminal)
         if session is not None and session.token_id != principal.token_id:
@@ -441,21 +414,44 @@ class TradeDesk:
         self._filling[(terminal, symbol)] = (now + self._cfg.symbol_cache_s, mask)
         return mask
 
-    async def check_request(self, ctx: RpcContext, request: TradeRequest) -> dict[str, Any]:
+    async def check_request(self, principal: Principal, request: TradeRequest
+                            ) -> dict[str, Any]:
         """``order_check`` of the request as ``order_send`` would send it (magic, filling)."""
         body = request.model_dump(exclude_none=True)
-        outgoing = await self._stamp(ctx.bridge, ctx.principal.terminal, body, None)
-        result = await forward(ctx, "order_check", {"request": outgoing})
+        outgoing = await self._stamp(self._bridge, principal.terminal, body, None)
+        result = await self._read(principal, "order_check", {"request": outgoing})
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
             result = {**result, "retcode_name": retcode_name(result["retcode"])}
         return result  # type: ignore[no-any-return]
 
-    # -- reconciliation ----------------------------------------------------------------------
+    def _check_pairing(self, principal: Principal) -> None:
+        """One token pairs one client with one terminal: the EA must use the caller's token."""
+        session = self._bridge.session(principal.terminal)
+        if session is not None and session.token_id != principal.token_id:
+            raise Unauthorized("terminal_mismatch",
+                               "The terminal's EA is connected with a different auth token")
+
+    async def _read(self, principal: Principal, method: str, params: dict[str, Any]) -> Any:
+        """A read on the caller's terminal within the read deadline (risk checks, order_check)."""
+        self._check_pairing(principal)
+        return await self._bridge.call(principal.terminal, method, params,
+                                       self._config.server.request_timeout_s)
+
+    # -- reconciliation (a bridge listener) --------------------------------------------------
 
     def session_up(self, info: SessionInfo) -> None:
         """An EA (re)connected: reconcile its unknown orders before new trades go through."""
         if self._periodic is not None and self.journal.unknown(_terminal_key(info.terminal)):
             self._start_pass(info.terminal)
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """Nothing to do: an order in flight fails on its own call."""
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Not the desk's concern."""
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        """Not the desk's concern (reconciliation reads the terminal's state itself)."""
 
     def _start_pass(self, terminal: TerminalId) -> None:
         if terminal not in self._passes:
@@ -479,8 +475,6 @@ class TradeDesk:
         """Terminal key → the comment tags of its open orders and positions, for each
         connected terminal that answers (one that fails is left out: its rows are kept)."""
         tags: dict[str, frozenset[str]] = {}
-        if self._bridge is None:
-            return tags
         timeout = self._config.server.request_timeout_s
         for info in self._bridge.sessions():
             comments: set[str] = set()
@@ -510,14 +504,14 @@ class TradeDesk:
                     log.exception("pruning the order journal failed")
             for key in {row.terminal for row in self.journal.unknown()}:
                 terminal = _terminal_of(key)
-                if self._bridge is not None and self._bridge.session(terminal) is not None:
+                if self._bridge.session(terminal) is not None:
                     self._start_pass(terminal)
 
     async def _reconcile(self, terminal: TerminalId) -> None:
         """One pass: find each unknown order of ``terminal`` by its comment tag."""
         try:
             rows = self.journal.unknown(_terminal_key(terminal))
-            if rows and self._bridge is not None:
+            if rows:
                 found = await self._snapshot(self._bridge, terminal, rows)
                 for row in self.journal.unknown(_terminal_key(terminal)):
                     self._settle(row, found.get(str(row.request.get("comment", ""))))
@@ -565,76 +559,3 @@ class TradeDesk:
             "client_id": row.client_id, "reconciled": True, "found_in": where,
         }
         self.journal.resolve_found(row, ticket if isinstance(ticket, int) else None, result)
-
-
-class TradeSessionHook:
-    """The bridge's listener: forwards everything to ``inner`` (the terminal directory) and
-    tells the desk when an EA connects, so reconciliation starts before any new trade."""
-
-    def __init__(self, inner: BridgeListener, desk: TradeDesk) -> None:
-        self.inner = inner
-        self.desk = desk
-
-    def session_up(self, info: SessionInfo) -> None:
-        """Forward, then reconcile."""
-        self.inner.session_up(info)
-        self.desk.session_up(info)
-
-    def session_down(self, info: SessionInfo, reason: str) -> None:
-        """Forward."""
-        self.inner.session_down(info, reason)
-
-    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
-        """Forward."""
-        self.inner.ticks(terminal, symbol, rows)
-
-    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
-        """Forward."""
-        self.inner.event(terminal, name, payload, missed)
-
-
-# -- the RPC methods ---------------------------------------------------------------------------
-
-
-async def order_check(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """MT5 ``order_check(request)``: OrderCheckResult plus ``retcode_name`` (a read)."""
-    params = parse(_CheckParams, args, kwargs)
-    return await ctx.trading.check_request(ctx, params.request)
-
-
-async def order_send(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """MT5 ``order_send(request)``: OrderSendResult plus ``retcode_name``, ``client_id`` and
-    ``deduplicated``. Needs the token's ``trade`` scope."""
-    if not ctx.principal.may_trade():
-        raise Unauthorized("scope", "This token may not trade: it lacks the trade scope")
-    if not ctx.principal.fresh:  # the record was not refreshed lately: reads only
-        raise Unavailable("auth_stale", "The token authority has not confirmed this token "
-                          "recently; trading resumes when it answers again")
-    params = parse(_SendParams, args, kwargs)
-    return await ctx.trading.send(ctx, params.request)
-
-
-async def order_status(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """The journal's view of one ``client_id`` of this token: state, retcode, ticket, times,
-    the request sent and the stored result.
-
-    Raises:
-        NotFound: no order with this ``client_id`` under this token.
-    """
-    params = parse(_StatusParams, args, kwargs)
-    row = ctx.trading.journal.get(ctx.principal.token_id, params.client_id)
-    if row is None:
-        raise NotFound(f"unknown client_id {params.client_id!r}")
-    return {
-        "client_id": row.client_id, "state": str(row.state), "retcode": row.retcode,
-        "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
-        "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
-        "reconcile_passes": row.passes, "request": row.request, "result": row.result,
-    }
-
-
-METHODS = {
-    "order_check": order_check,
-    "order_send": order_send,
-    "order_status": order_status,
-}

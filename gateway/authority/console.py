@@ -6,8 +6,8 @@ error is ``{"error": {"code", "reason", "message", ...}}``; the owner's 401 is t
 for an unknown e-mail and a wrong password. Request bodies are validated by pydantic here, at
 the edge; the :class:`~gateway.authority.service.Authority` below sees plain values.
 
-Wrong owner credentials pass through the same :class:`~gateway.throttle.AuthThrottle` rule as
-the daemon's tokens (security.md "Failed auth"): each failure is answered after a delay, one at
+Wrong owner credentials pass through the same :class:`~.throttle.AuthThrottle` rule as the
+daemon's tokens (security.md "Failed auth"): each failure is answered after a delay, one at
 a time, and a burst switches attempts without the right password to 429 for a while; the right
 password always gets in, so a guesser cannot lock the owner out. Device proofs are single use:
 a :class:`~gateway.authority.proofs.ProofReplayCache` refuses a copy within the time window.
@@ -35,13 +35,13 @@ from typing import Any, Final, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .authority.api import DeviceInfo
-from .authority.mailer import Mailer, SmtpMailer
-from .authority.proofs import ProofRejected, ProofReplayCache, verify_device_proof
-from .authority.service import AccountRegistration, Authority
-from .authority.store import AccountExists, AccountRow
-from .config import GatewayConfig, SmtpConfig
-from .errors import ConfigError
+from ..config import GatewayConfig, SmtpConfig
+from ..errors import ConfigError
+from .api import DeviceInfo
+from .mailer import Mailer, SmtpMailer
+from .proofs import ProofRejected, ProofReplayCache, verify_device_proof
+from .service import AccountRegistration, Authority
+from .store import AccountExists, AccountRow
 from .throttle import AuthThrottle
 
 __all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_console"]

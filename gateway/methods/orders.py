@@ -1,0 +1,73 @@
+"""Trading methods ``order_check``, ``order_send`` and ``order_status``: parse, check the
+caller may trade, hand the request to the desk (``gateway/trading/desk.py``), which holds the
+trading safety (idempotency journal, filling mode, lost answers, reconciliation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ea_bridge.mt5 import retcode_name
+
+from ..context import RpcContext
+from ..errors import NotFound, Unauthorized, Unavailable
+from ..schemas import Params, parse
+from ..trading.desk import ClientId, SendRequest, TradeRequest
+
+__all__ = ["METHODS", "order_check", "order_send", "order_status"]
+
+
+class _CheckParams(Params):
+    request: TradeRequest
+
+
+class _SendParams(Params):
+    request: SendRequest
+
+
+class _StatusParams(Params):
+    client_id: ClientId
+
+
+async def order_check(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``order_check(request)``: OrderCheckResult plus ``retcode_name`` (a read)."""
+    params = parse(_CheckParams, args, kwargs)
+    return await ctx.trading.check_request(ctx.principal, params.request)
+
+
+async def order_send(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """MT5 ``order_send(request)``: OrderSendResult plus ``retcode_name``, ``client_id`` and
+    ``deduplicated``. Needs the token's ``trade`` scope."""
+    if not ctx.principal.may_trade():
+        raise Unauthorized("scope", "This token may not trade: it lacks the trade scope")
+    if not ctx.principal.fresh:  # the record was not refreshed lately: reads only
+        raise Unavailable("auth_stale", "The token authority has not confirmed this token "
+                          "recently; trading resumes when it answers again")
+    params = parse(_SendParams, args, kwargs)
+    return await ctx.trading.send(ctx.principal, params.request)
+
+
+async def order_status(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The journal's view of one ``client_id`` of this token: state, retcode, ticket, times,
+    the request sent and the stored result.
+
+    Raises:
+        NotFound: no order with this ``client_id`` under this token.
+    """
+    params = parse(_StatusParams, args, kwargs)
+    row = ctx.trading.journal.get(ctx.principal.token_id, params.client_id)
+    if row is None:
+        raise NotFound(f"unknown client_id {params.client_id!r}")
+    return {
+        "client_id": row.client_id, "state": str(row.state), "retcode": row.retcode,
+        "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
+        "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
+        "reconcile_passes": row.passes, "request": row.request, "result": row.result,
+    }
+
+
+METHODS = {
+    "order_check": order_check,
+    "order_send": order_send,
+    "order_status": order_status,
+}
