@@ -46,6 +46,7 @@ from ea_bridge.emulator.terminal import (
 from .app import create_app
 from .auth.client import RemoteAuthority
 from .authority.console import AUTHORITY, create_console_app, start_console
+from .authority.files import create_private_file
 from .config import (
     AuthorityConfig,
     BridgeConfig,
@@ -72,10 +73,13 @@ class _DemoFailed(Exception):
 
 
 def write_state_file(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` as JSON to ``path`` atomically (temp file + rename)."""
+    """Write ``state`` as JSON to ``path`` atomically (temp file + rename), mode 0600: it
+    holds the demo's token."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2))
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    create_private_file(tmp, orjson.dumps(state, option=orjson.OPT_INDENT_2))
     os.replace(tmp, path)
 
 

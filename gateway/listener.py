@@ -70,7 +70,8 @@ async def start_http(app: web.Application) -> tuple[web.AppRunner, int]:
     """Serve ``app`` per its ``[server]`` config; returns the runner and the bound port.
 
     Raises:
-        OSError: the address cannot be bound (port in use, ...).
+        OSError: the address cannot be bound (port in use, ...), or a start-up step refused
+            (``InsecurePath``: a data file others could read).
     """
     cfg: ServerConfig = app[CONFIG].server
     runner = web.AppRunner(
@@ -81,7 +82,11 @@ async def start_http(app: web.Application) -> tuple[web.AppRunner, int]:
         access_log_class=AccessLogger,
         access_log=logging.getLogger("gateway.access") if app[CONFIG].logging.access_log
         else None)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:  # a refused start (data dir check, ...) stops what did start
+        await runner.cleanup()
+        raise
     site = GuardedSite(runner, cfg.host, cfg.port,
                        ConnectionLimits(cfg.max_connections, cfg.header_timeout_s))
     try:

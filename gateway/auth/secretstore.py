@@ -7,9 +7,11 @@ file) or ``EncryptedKeyring`` (AES-CFB without a MAC, and a ``getpass`` prompt t
 daemon) then win silently. So the keyring is used only when
 ``keyring.core.recommended(backend)`` holds and the backend is none of ``keyrings.alt.*``,
 ``fail``, ``null`` or a chainer of such; otherwise the key goes to our own file, created with
-``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)`` (never chmod-ed after writing) and refused at
-start if group or others can read it. Encrypting that file would add nothing while its key
-sits beside it, so it is plaintext and says so (``describe()``, shown by ``device status``).
+``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)`` (set to exactly 0600 on its descriptor before
+anything is written, so the umask decides nothing) and refused at start if group or others
+can read it or it is a symbolic link (``gateway.authority.files``). Encrypting that file
+would add nothing while its key sits beside it, so it is plaintext and says so
+(``describe()``, shown by ``device status``).
 
 On Windows the file check is skipped: the file lives in the per-user ``%LOCALAPPDATA%``
 directory, whose ACL admits only the user, SYSTEM and administrators; and Windows normally has
@@ -27,10 +29,16 @@ import hashlib
 import logging
 import os
 import secrets
-import stat
 import sys
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from ..authority.files import (
+    InsecurePath,
+    create_private_file,
+    ensure_private_dir,
+    read_private_file,
+)
 
 __all__ = [
     "FileSecretStore",
@@ -54,8 +62,9 @@ class SecretStoreError(Exception):
     """The secret store cannot be used; the message says what to do."""
 
 
-class InsecureSecretFile(SecretStoreError):
-    """A key file is readable or writable by group or others (or owned by someone else)."""
+class InsecureSecretFile(SecretStoreError, InsecurePath):
+    """A key file (or its directory) is accessible to group or others, owned by someone else,
+    or a symbolic link (``gateway.authority.files``)."""
 
 
 class SecretStore(Protocol):
@@ -111,40 +120,39 @@ class FileSecretStore:
         """Read a secret, refusing a file others could read.
 
         Raises:
-            InsecureSecretFile: on POSIX, the file is group/other accessible or not ours.
+            InsecureSecretFile: on POSIX, the directory or file is group/other accessible, not
+                ours, or the file is a symbolic link.
             SecretStoreError: it cannot be read.
         """
         path = self.path(name)
-        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(path, flags)
-        except FileNotFoundError:
-            return None
+            if path.parent.exists():
+                ensure_private_dir(path.parent)
+            return read_private_file(path)
+        except InsecurePath as exc:
+            raise InsecureSecretFile(str(exc)) from None
         except OSError as exc:
             raise SecretStoreError(f"cannot read {path}: {exc.strerror or exc}") from None
-        with os.fdopen(fd, "rb") as fh:
-            if sys.platform != "win32":
-                _check_private(path, os.fstat(fh.fileno()))
-            return fh.read()
 
     def create(self, name: str, value: bytes) -> None:
         """Write ``value`` to a new 0600 file, unless one exists (then it is kept).
 
-        The bytes go to a temporary file first (``O_CREAT | O_EXCL``, 0600, fsync) which is
-        then hard-linked to its name (POSIX) or renamed (Windows, where rename never
+        The bytes go to a temporary file first (exactly 0600 whatever the umask, fsynced)
+        which is then hard-linked to its name (POSIX) or renamed (Windows, where rename never
         overwrites): either fails if the name exists, so a half-written key is never seen and
         two processes starting at once agree on one key.
+
+        Raises:
+            InsecureSecretFile: the directory is group/other accessible or not ours.
         """
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            ensure_private_dir(self.directory)
+        except InsecurePath as exc:
+            raise InsecureSecretFile(str(exc)) from None
         final = self.path(name)
         tmp = self.directory / f".{name}.{secrets.token_hex(6)}.tmp"
-        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
-        fd = os.open(tmp, flags, 0o600)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(value)
-                fh.flush()
-                os.fsync(fh.fileno())
+            create_private_file(tmp, value)
             with contextlib.suppress(FileExistsError):
                 if sys.platform == "win32":
                     os.rename(tmp, final)
@@ -158,15 +166,6 @@ class FileSecretStore:
         """The file path and the honest caveat."""
         return (f"file {self.directory} (no OS keyring; protected by file permissions "
                 "only)")
-
-
-def _check_private(path: Path, info: os.stat_result) -> None:
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise InsecureSecretFile(
-            f"{path} is accessible to group or others (mode {stat.S_IMODE(info.st_mode):o}); "
-            f"refusing to use it. Run: chmod 600 {path}")
-    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-        raise InsecureSecretFile(f"{path} belongs to another user; refusing to use it")
 
 
 class KeyringSecretStore:

@@ -185,11 +185,15 @@ DEFAULT_RISK: Final = RiskPolicy()
 
 @dataclass(frozen=True, slots=True)
 class SignedRecord:
-    """A verified signed record: the parsed fields plus the envelope to store as is."""
+    """A verified signed record: the parsed fields plus the envelope to store as is.
+
+    ``token_sha256`` and ``token_hint`` are secrets (together they pass the EA handshake), so
+    they are left out of ``repr``: a record in a log line or an exception shows neither.
+    """
 
     token_id: str
-    token_sha256: str
-    token_hint: str
+    token_sha256: str = field(repr=False)
+    token_hint: str = field(repr=False)
     login: int
     server: str
     scopes: frozenset[str]

@@ -13,10 +13,12 @@ What is kept, and why in this form:
   memory so that restarting the console does not hand an attacker a fresh allowance of guesses;
 - the authority's Ed25519 signing key in ``authority-signing.key``.
 
-Both key files are created with ``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)``: never
-overwritten, never world-readable, and a second process racing to create one loses cleanly
-and reads the winner's. Each call opens its own connection (microseconds on a local file), so
-the store may be used from a worker thread as well as the event loop.
+The key files and the database are created 0600 (``files.py``: exclusively, umask-independent,
+the database before SQLite opens it so its side files inherit the mode): never overwritten,
+never readable by others, and a second process racing to create one loses cleanly and reads
+the winner's. The directory and every file are refused at start if others could read them.
+Each call opens its own connection (microseconds on a local file), so the store may be used
+from a worker thread as well as the event loop.
 """
 
 from __future__ import annotations
@@ -24,13 +26,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import sqlite3
-import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .devices import Approval
+from .files import create_private_file, ensure_private_dir, prepare_private_db, read_private_file
 from .records import AuthoritySigner
 
 __all__ = [
@@ -102,11 +103,14 @@ class AccountExists(Exception):
 
 @dataclass(frozen=True, slots=True)
 class TokenRow:
-    """A token as stored: its hashes, its terminal, scopes and lifetime (epoch seconds)."""
+    """A token as stored: its hashes, its terminal, scopes and lifetime (epoch seconds).
+
+    The hashes are secrets (they pass the EA handshake) and stay out of ``repr``.
+    """
 
     token_id: str
-    token_sha256: str
-    token_hint: str
+    token_sha256: str = field(repr=False)
+    token_hint: str = field(repr=False)
     owner_email: str
     login: int
     server: str
@@ -153,24 +157,14 @@ class DeviceRow:
 def load_or_create_secret(path: Path, size: int) -> bytes:
     """Read a secret file, creating it 0600 with ``size`` random bytes if absent.
 
-    Refuses (``PermissionError``) a file readable by group or others on POSIX, and a file of
-    the wrong size (``ValueError``), rather than trusting or overwriting either.
+    Refuses (:class:`~gateway.authority.files.InsecurePath`, a ``PermissionError``) a file
+    others could read, a symbolic link or another user's file on POSIX, and a file of the
+    wrong size (``ValueError``), rather than trusting or overwriting either.
     """
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0),
-                     0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(size))
-            fh.flush()
-            os.fsync(fh.fileno())
-    if sys.platform != "win32" and path.stat().st_mode & 0o077:
-        raise PermissionError(f"{path} is readable by group or others; chmod 600 it")
-    data = path.read_bytes()
-    if len(data) != size:
-        raise ValueError(f"{path} should hold {size} bytes, not {len(data)}")
+    create_private_file(path, secrets.token_bytes(size))
+    data = read_private_file(path)
+    if data is None or len(data) != size:
+        raise ValueError(f"{path} should hold {size} bytes, not {len(data or b'')}")
     return data
 
 
@@ -178,8 +172,9 @@ class AuthorityStore:
     """Owners, tokens, accounts, devices and approvals in ``<data_dir>/authority.sqlite3``."""
 
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(data_dir)
         self.path = data_dir / DB_FILE
+        prepare_private_db(self.path)
         seed = load_or_create_secret(data_dir / SIGNING_KEY_FILE, 32)
         self.signer = AuthoritySigner.from_private_key(Ed25519PrivateKey.from_private_bytes(seed))
         data_key = load_or_create_secret(data_dir / DATA_KEY_FILE, 32)

@@ -60,6 +60,7 @@ from typing import Any, Final
 
 import orjson
 
+from ..authority.files import prepare_private_db
 from ..errors import GatewayError
 
 __all__ = [
@@ -209,7 +210,7 @@ class OrderJournal:
 
     def open(self) -> None:
         """Open the file, create the schema, and settle rows a previous run left in flight."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        prepare_private_db(self.path)  # 0600 before SQLite opens it: -wal and -shm inherit it
         db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")

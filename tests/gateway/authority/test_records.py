@@ -64,6 +64,13 @@ def test_a_signed_record_verifies_and_parses(signer: AuthoritySigner) -> None:
     assert parsed.risk == DEFAULT_RISK and parsed.as_json() == envelope
 
 
+def test_a_records_repr_hides_the_token_hash_and_hint(signer: AuthoritySigner) -> None:
+    """The hash and hint pass the EA handshake: a record in a log line shows neither."""
+    parsed = verify_signed_record(signer.sign(_record()), [signer.key], DEVICE, NOW)
+    assert "a" * 64 not in repr(parsed) and "b" * 32 not in repr(parsed)
+    assert "tok_1" in repr(parsed)
+
+
 def test_the_key_round_trips_through_its_base64_form(signer: AuthoritySigner) -> None:
     """The published base64 key pins to the same kid and rejects the wrong length."""
     pinned = AuthorityKey.from_base64(signer.key.b64)
