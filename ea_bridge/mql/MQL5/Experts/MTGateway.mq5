@@ -1,0 +1,64 @@
+//+------------------------------------------------------------------+
+//| MTGateway.mq5: connects this terminal to the MT Gateway daemon   |
+//| (mtgateway) on this machine, so bots can use it over JSON-RPC.   |
+//| Protocol: docs/protocol.md. Setup: docs/terminal.md.             |
+//|                                                                  |
+//| Attach it to one chart per terminal, with Algo Trading enabled,  |
+//| and 127.0.0.1 added under Tools > Options > Expert Advisors.     |
+//| The auth token is an input; the terminal shows inputs in plain   |
+//| text in its settings dialog, and the token never goes on the     |
+//| wire (the EA proves it holds it with an HMAC).                   |
+//+------------------------------------------------------------------+
+#property copyright "MT Gateway"
+#property version   "1.00"
+#property description "Connects this terminal to the local MT Gateway daemon (JSON-RPC for bots)."
+#property strict
+
+#include <MTGateway/Session.mqh>
+#include <MTGateway/Events5.mqh>
+
+input string AuthToken = "";              // Auth token from the console (mtgw_...)
+input string GatewayHost = "127.0.0.1";   // Gateway address (allow it in the terminal options)
+input int    GatewayPort = 8711;          // Gateway bridge port
+input int    TimerMs = 10;                // Timer period, ms (the terminal delivers ~10-16 ms at best)
+input int    SocketWaitMs = 9;            // Wait inside the socket per pass, ms (0 = poll only)
+
+CGatewaySession Session;
+CEvents5        Events;
+
+int OnInit()
+  {
+   if(TimerMs < 1 || SocketWaitMs < 0 || GatewayPort < 1 || GatewayPort > 65535)
+     {
+      Print("MT Gateway: invalid inputs (TimerMs >= 1, SocketWaitMs >= 0, GatewayPort 1..65535)");
+      return INIT_PARAMETERS_INCORRECT;
+     }
+   Session.Configure(AuthToken, GatewayHost, GatewayPort, SocketWaitMs);
+   Events.SeedPositions();
+   if(!EventSetMillisecondTimer(TimerMs))
+     {
+      Print("MT Gateway: cannot start the timer (error ", IntegerToString(GetLastError()), ")");
+      return INIT_FAILED;
+     }
+   return INIT_SUCCEEDED;
+  }
+
+void OnDeinit(const int reason)
+  {
+   EventKillTimer();
+   Session.Close("EA removed (deinit reason " + IntegerToString(reason) + ")");
+   Comment("");
+  }
+
+void OnTimer()
+  {
+   uint start = GetTickCount();
+   Session.Service();
+   Events.Poll(Session);
+   Session.WaitRest(start);
+  }
+
+void OnTradeTransaction(const MqlTradeTransaction &trans, const MqlTradeRequest &request, const MqlTradeResult &result)
+  {
+   Events.OnTransaction(trans);
+  }

@@ -1,0 +1,378 @@
+//+------------------------------------------------------------------+
+//| Events5.mqh: what the EA pushes without being asked              |
+//| (docs/protocol.md section 7):                                    |
+//|  - `ticks` for every symbol in Market Watch, from CopyTicksRange |
+//|    starting AT the last millisecond sent and skipping the ticks  |
+//|    of that millisecond already sent, so ticks that share a       |
+//|    millisecond but arrive in a later batch are not lost;         |
+//|  - `trade` from OnTradeTransaction, in the order they happened;  |
+//|  - `terminal` (broker connection, Algo Trading) on every change; |
+//|  - `trade`/account_updated when the account's money moved.       |
+//+------------------------------------------------------------------+
+#ifndef MTGW_EVENTS5_MQH
+#define MTGW_EVENTS5_MQH
+
+#include <MTGateway/Json.mqh>
+#include <MTGateway/Encode5.mqh>
+#include <MTGateway/Session.mqh>
+
+#define MTGW_TICK_ROWS_PER_EVENT 2000
+#define MTGW_RESCAN_MS           1000
+#define MTGW_PENDING_MAX         1000
+
+struct TickCursor
+  {
+   string            symbol;
+   long              last_msc;     // time_msc of the newest tick sent
+   int               sent_at_last; // how many ticks of that millisecond were sent
+   bool              present;      // still in Market Watch at the last rescan
+  };
+
+class CEvents5
+  {
+public:
+   TickCursor        cursors[];
+   uint              last_rescan;
+   uint              last_account_check;
+   int               announced_connected;   // -1 unknown
+   int               announced_trade;
+   string            account_sig;
+   string            pending[];             // trade payloads queued by OnTradeTransaction
+   ulong             pos_tickets[];         // last seen open positions, for position_closed
+   string            pos_json[];
+   long              seen_sessions;
+
+                     CEvents5(void)
+     {
+      seen_sessions = 0;
+      last_rescan = 0;
+      last_account_check = 0;
+      announced_connected = -1;
+      announced_trade = -1;
+      account_sig = "";
+     }
+
+   // A new session: the terminal state is announced again; tick cursors are kept, so a short
+   // outage loses no tick (the EA resumes from the last tick it sent).
+   void              OnWelcome(void)
+     {
+      announced_connected = -1;
+      announced_trade = -1;
+      account_sig = "";
+     }
+
+   void              Poll(CGatewaySession &session)
+     {
+      if(!session.Ready())
+         return;
+      if(session.sessions != seen_sessions)
+        {
+         seen_sessions = session.sessions;
+         OnWelcome();
+        }
+      Terminal(session);
+      uint now = GetTickCount();
+      if(ArraySize(cursors) == 0 || (int)(now - last_rescan) >= MTGW_RESCAN_MS)
+        {
+         Rescan();
+         last_rescan = now;
+        }
+      for(int i = 0; i < ArraySize(cursors) && session.Ready(); i++)
+         if(cursors[i].present)
+            Ticks(session, i);
+      for(int i = 0; i < ArraySize(pending) && session.Ready(); i++)
+         session.SendEvent("trade", pending[i]);
+      ArrayResize(pending, 0);
+      if((int)(now - last_account_check) >= MTGW_RESCAN_MS)
+        {
+         last_account_check = now;
+         Account(session);
+        }
+     }
+
+   //--- ticks ---------------------------------------------------------------------------------
+
+   int               Find(const string symbol)
+     {
+      for(int i = 0; i < ArraySize(cursors); i++)
+         if(cursors[i].symbol == symbol)
+            return i;
+      return -1;
+     }
+
+   void              Rescan(void)
+     {
+      for(int i = 0; i < ArraySize(cursors); i++)
+         cursors[i].present = false;
+      int total = SymbolsTotal(true);
+      for(int k = 0; k < total; k++)
+        {
+         string name = SymbolName(k, true);
+         int i = Find(name);
+         if(i < 0)
+           {
+            i = ArraySize(cursors);
+            ArrayResize(cursors, i + 1);
+            cursors[i].symbol = name;
+            cursors[i].last_msc = 0;
+            cursors[i].sent_at_last = 0;
+            Start(i);
+           }
+         cursors[i].present = true;
+        }
+     }
+
+   // A symbol seen for the first time streams from its current tick on.
+   void              Start(const int i)
+     {
+      MqlTick t;
+      if(!SymbolInfoTick(cursors[i].symbol, t) || t.time_msc <= 0)
+         return;
+      MqlTick same[];
+      int n = CopyTicksRange(cursors[i].symbol, same, COPY_TICKS_ALL, (ulong)t.time_msc, (ulong)t.time_msc);
+      cursors[i].last_msc = t.time_msc;
+      cursors[i].sent_at_last = n > 0 ? n : 1;
+     }
+
+   void              Ticks(CGatewaySession &session, const int i)
+     {
+      string s = cursors[i].symbol;
+      MqlTick now;
+      if(!SymbolInfoTick(s, now))
+         return;
+      if(cursors[i].last_msc == 0)
+        {
+         Start(i);
+         return;
+        }
+      if(now.time_msc < cursors[i].last_msc)
+         return;                                  // nothing newer than what was sent
+      MqlTick ticks[];
+      int n = CopyTicksRange(s, ticks, COPY_TICKS_ALL, (ulong)cursors[i].last_msc, 0);
+      if(n <= 0)
+         return;                                  // -1: history not ready yet, next pass
+      int skip = 0;
+      while(skip < n && ticks[skip].time_msc == cursors[i].last_msc && skip < cursors[i].sent_at_last)
+         skip++;
+      if(skip >= n)
+         return;
+      int dg = SymbolDigits(s);
+      int from = skip;
+      while(from < n && session.Ready())
+        {
+         int upto = from + MTGW_TICK_ROWS_PER_EVENT;
+         if(upto > n)
+            upto = n;
+         JsonWriter w;
+         w.BeginObj();
+         w.KStr("symbol", s);
+         w.Key("rows");
+         w.BeginArr();
+         for(int k = from; k < upto; k++)
+           {
+            w.BeginArr();
+            w.Int(ticks[k].time_msc);
+            w.Dbl(ticks[k].bid, dg);
+            w.Dbl(ticks[k].ask, dg);
+            w.Dbl(ticks[k].last, dg);
+            w.Int((long)ticks[k].volume);
+            w.Int((long)ticks[k].flags);
+            w.Dbl(ticks[k].volume_real);
+            w.EndArr();
+           }
+         w.EndArr();
+         w.EndObj();
+         if(w.bad)
+           {
+            Print("MT Gateway: skipped ", IntegerToString(upto - from), " ticks of ", s, " with a non-finite price");
+           }
+         else
+            if(!session.SendEvent("ticks", w.out))
+               return;                            // not sent: the cursor stays, resent next session
+         // advance the cursor over what was sent
+         long last = ticks[upto - 1].time_msc;
+         int same = 0;
+         for(int k = upto - 1; k >= 0 && ticks[k].time_msc == last; k--)
+            same++;
+         if(last == cursors[i].last_msc)
+            cursors[i].sent_at_last += upto - from;
+         else
+           {
+            cursors[i].last_msc = last;
+            cursors[i].sent_at_last = same;
+           }
+         from = upto;
+        }
+     }
+
+   //--- terminal and account ------------------------------------------------------------------
+
+   void              Terminal(CGatewaySession &session)
+     {
+      int connected = TerminalInfoInteger(TERMINAL_CONNECTED) != 0 ? 1 : 0;
+      int trade = (TerminalInfoInteger(TERMINAL_TRADE_ALLOWED) != 0 && MQLInfoInteger(MQL_TRADE_ALLOWED) != 0) ? 1 : 0;
+      if(connected == announced_connected && trade == announced_trade)
+         return;
+      if(session.SendEvent("terminal", "{\"connected\":" + (connected == 1 ? "true" : "false") +
+                           ",\"trade_allowed\":" + (trade == 1 ? "true" : "false") + "}"))
+        {
+         announced_connected = connected;
+         announced_trade = trade;
+        }
+     }
+
+   void              Account(CGatewaySession &session)
+     {
+      string sig = DoubleToString(AccountInfoDouble(ACCOUNT_BALANCE), 2) + "/" +
+                   DoubleToString(AccountInfoDouble(ACCOUNT_EQUITY), 2) + "/" +
+                   DoubleToString(AccountInfoDouble(ACCOUNT_MARGIN), 2) + "/" +
+                   DoubleToString(AccountInfoDouble(ACCOUNT_CREDIT), 2);
+      if(sig == account_sig)
+         return;
+      bool first = account_sig == "";
+      account_sig = sig;
+      if(first)
+         return;                                   // the daemon reads account_info itself
+      JsonWriter w;
+      w.BeginObj();
+      w.KStr("type", "account_updated");
+      w.KInt("time_msc", NowMsc());
+      w.Key("account");
+      EncodeAccount(w);
+      w.EndObj();
+      if(!w.bad)
+         session.SendEvent("trade", w.out);
+     }
+
+   long              NowMsc(void)
+     {
+      return (long)TimeTradeServer() * 1000 + (long)(GetMicrosecondCount() / 1000 % 1000);
+     }
+
+   //--- trade transactions -------------------------------------------------------------------
+
+   void              Queue(const string payload)
+     {
+      if(ArraySize(pending) >= MTGW_PENDING_MAX)
+        {
+         Print("MT Gateway: trade event queue full; the gateway reconciles from account state");
+         return;
+        }
+      int n = ArraySize(pending);
+      ArrayResize(pending, n + 1);
+      pending[n] = payload;
+     }
+
+   int               CachedPosition(const ulong ticket)
+     {
+      for(int i = 0; i < ArraySize(pos_tickets); i++)
+         if(pos_tickets[i] == ticket)
+            return i;
+      return -1;
+     }
+
+   void              RememberPosition(const ulong ticket, const string json)
+     {
+      int i = CachedPosition(ticket);
+      if(i < 0)
+        {
+         i = ArraySize(pos_tickets);
+         ArrayResize(pos_tickets, i + 1);
+         ArrayResize(pos_json, i + 1);
+         pos_tickets[i] = ticket;
+        }
+      pos_json[i] = json;
+     }
+
+   void              ForgetPosition(const int i)
+     {
+      int last = ArraySize(pos_tickets) - 1;
+      pos_tickets[i] = pos_tickets[last];
+      pos_json[i] = pos_json[last];
+      ArrayResize(pos_tickets, last);
+      ArrayResize(pos_json, last);
+     }
+
+   string            Wrap(const string type, const long time_msc, const string key, const string object_json)
+     {
+      return "{\"type\":\"" + type + "\",\"time_msc\":" + IntegerToString(time_msc) + ",\"" + key + "\":" + object_json + "}";
+     }
+
+   // Called from OnTradeTransaction: each change becomes one `trade` payload, sent next pass.
+   void              OnTransaction(const MqlTradeTransaction &tx)
+     {
+      long now = NowMsc();
+      JsonWriter w;
+      if(tx.type == TRADE_TRANSACTION_ORDER_ADD || tx.type == TRADE_TRANSACTION_ORDER_UPDATE)
+        {
+         if(!OrderSelect(tx.order))
+            return;
+         EncodeOrder(w);
+         if(!w.bad)
+            Queue(Wrap(tx.type == TRADE_TRANSACTION_ORDER_ADD ? "order_added" : "order_updated", now, "order", w.out));
+         return;
+        }
+      if(tx.type == TRADE_TRANSACTION_ORDER_DELETE)
+        {
+         if(!HistoryOrderSelect(tx.order))
+            return;
+         EncodeHistoryOrder(w, tx.order);
+         if(!w.bad)
+            Queue(Wrap("order_removed", now, "order", w.out));
+         return;
+        }
+      if(tx.type == TRADE_TRANSACTION_DEAL_ADD)
+        {
+         if(!HistoryDealSelect(tx.deal))
+            return;
+         EncodeDeal(w, tx.deal);
+         if(!w.bad)
+            Queue(Wrap("deal_added", now, "deal", w.out));
+         ulong position = tx.position != 0 ? tx.position : (ulong)HistoryDealGetInteger(tx.deal, DEAL_POSITION_ID);
+         if(position != 0)
+            PositionChange(position, now);
+         return;
+        }
+      if(tx.type == TRADE_TRANSACTION_POSITION)
+         PositionChange(tx.position, now);
+     }
+
+   // opened / updated / closed, judged by whether the position is open and was seen before.
+   void              PositionChange(const ulong ticket, const long now)
+     {
+      int cached = CachedPosition(ticket);
+      if(PositionSelectByTicket(ticket))
+        {
+         JsonWriter w;
+         EncodePosition(w);
+         if(w.bad)
+            return;
+         Queue(Wrap(cached < 0 ? "position_opened" : "position_updated", now, "position", w.out));
+         RememberPosition(ticket, w.out);
+        }
+      else
+         if(cached >= 0)
+           {
+            Queue(Wrap("position_closed", now, "position", pos_json[cached]));
+            ForgetPosition(cached);
+           }
+     }
+
+   // Positions open when the EA starts are known, so their closing is reported.
+   void              SeedPositions(void)
+     {
+      int total = PositionsTotal();
+      for(int i = 0; i < total; i++)
+        {
+         ulong t = PositionGetTicket(i);
+         if(t == 0)
+            continue;
+         JsonWriter w;
+         EncodePosition(w);
+         if(!w.bad)
+            RememberPosition(t, w.out);
+        }
+     }
+  };
+
+#endif

@@ -1,0 +1,818 @@
+//+------------------------------------------------------------------+
+//| Methods5.mqh: every method of docs/protocol.md section 6,        |
+//| answered from the terminal's own functions. Parameters arrive by |
+//| name; a wrong type or a missing one is -32602 naming it. History |
+//| that is not local yet answers -32008 instead of blocking the EA  |
+//| (CopyTicks can wait 45 s, and a blocked EA cannot answer pings). |
+//| Row answers stop at max_rows and say `truncated`.                |
+//+------------------------------------------------------------------+
+#ifndef MTGW_METHODS5_MQH
+#define MTGW_METHODS5_MQH
+
+#include <MTGateway/Json.mqh>
+#include <MTGateway/Encode5.mqh>
+
+#define E_METHOD   -32601
+#define E_PARAMS   -32602
+#define E_OFFLINE  -32002
+#define E_UNKNOWN  -32006
+#define E_ALGO     -32007
+#define E_HISTORY  -32008
+#define E_INTERNAL -32603
+
+// MT5 group filter: comma-separated patterns with * and ?, case-insensitive, "!" excludes.
+bool WildMatch(const string name, const string pattern)
+  {
+   int n = StringLen(name), m = StringLen(pattern);
+   int i = 0, j = 0, star = -1, mark = 0;
+   while(i < n)
+     {
+      if(j < m && (StringGetCharacter(pattern, j) == '?' || StringGetCharacter(pattern, j) == StringGetCharacter(name, i)))
+        {
+         i++;
+         j++;
+        }
+      else
+         if(j < m && StringGetCharacter(pattern, j) == '*')
+           {
+            star = j;
+            mark = i;
+            j++;
+           }
+         else
+            if(star >= 0)
+              {
+               j = star + 1;
+               mark++;
+               i = mark;
+              }
+            else
+               return false;
+     }
+   while(j < m && StringGetCharacter(pattern, j) == '*')
+      j++;
+   return j == m;
+  }
+
+bool GroupMatch(const string name, const string group)
+  {
+   if(group == "")
+      return true;
+   string upper = name;
+   StringToUpper(upper);
+   string parts[];
+   int k = StringSplit(group, ',', parts);
+   bool any_include = false, included = false;
+   for(int i = 0; i < k; i++)
+     {
+      string p = parts[i];
+      StringTrimLeft(p);
+      StringTrimRight(p);
+      StringToUpper(p);
+      if(p == "")
+         continue;
+      if(StringGetCharacter(p, 0) == '!')
+        {
+         if(WildMatch(upper, StringSubstr(p, 1)))
+            return false;
+        }
+      else
+        {
+         any_include = true;
+         if(WildMatch(upper, p))
+            included = true;
+        }
+     }
+   return !any_include || included;
+  }
+
+bool ValidTimeframe(const long tf)
+  {
+   return (tf >= 1 && tf <= 6) || tf == 10 || tf == 12 || tf == 15 || tf == 20 || tf == 30 ||
+          tf == 16385 || tf == 16386 || tf == 16387 || tf == 16388 || tf == 16390 || tf == 16392 ||
+          tf == 16396 || tf == 16408 || tf == 32769 || tf == 49153;
+  }
+
+//+------------------------------------------------------------------+
+//| The dispatcher and the methods. Each method writes its result    |
+//| into `w`, or sets `code`/`message` for an error answer.           |
+//+------------------------------------------------------------------+
+class Methods5
+  {
+public:
+   int               max_rows;
+   long              max_answer_bytes;
+   int               code;
+   string            message;
+
+                     Methods5(void) { max_rows = 20000; max_answer_bytes = 8388608; code = 0; message = ""; }
+
+   void              Call(const string m, JsonDoc &doc, const int p, JsonWriter &w, int &code_out, string &message_out)
+     {
+      code = 0;
+      message = "";
+      if(!Known(m))
+         Fail(E_METHOD, "unknown method '" + m + "'");
+      else
+         if(CheckNames(m, doc, p))
+            Dispatch(m, doc, p, w);
+      code_out = code;
+      message_out = message;
+     }
+
+   //--- parameters --------------------------------------------------------------------------
+
+   bool              Fail(const int c, const string text)
+     {
+      if(code == 0)
+        {
+         code = c;
+         message = text;
+        }
+      return false;
+     }
+
+   bool              Has(JsonDoc &doc, const int p, const string name)
+     {
+      int n = doc.Get(p, name);
+      return n >= 0 && doc.Type(n) != J_NULL;
+     }
+
+   string            PStr(JsonDoc &doc, const int p, const string name, const bool required)
+     {
+      int n = doc.Get(p, name);
+      if(n < 0 || doc.Type(n) == J_NULL)
+        {
+         if(required)
+            Fail(E_PARAMS, name + ": missing");
+         return "";
+        }
+      if(doc.Type(n) != J_STR)
+        {
+         Fail(E_PARAMS, name + ": expected a string");
+         return "";
+        }
+      return doc.Str(n);
+     }
+
+   long              PInt(JsonDoc &doc, const int p, const string name, const bool required, const long fallback = 0)
+     {
+      int n = doc.Get(p, name);
+      if(n < 0 || doc.Type(n) == J_NULL)
+        {
+         if(required)
+            Fail(E_PARAMS, name + ": missing");
+         return fallback;
+        }
+      if(doc.Type(n) != J_INT)
+        {
+         Fail(E_PARAMS, name + ": expected an integer");
+         return fallback;
+        }
+      return doc.Int(n);
+     }
+
+   // A time in epoch seconds: an integer, or a float (the package accepts datetime.timestamp()).
+   long              PTime(JsonDoc &doc, const int p, const string name, const bool required)
+     {
+      int n = doc.Get(p, name);
+      if(n < 0 || doc.Type(n) == J_NULL)
+        {
+         if(required)
+            Fail(E_PARAMS, name + ": missing");
+         return 0;
+        }
+      if(!doc.IsNumber(n) || doc.Num(n) < 0)
+        {
+         Fail(E_PARAMS, name + ": expected epoch seconds");
+         return 0;
+        }
+      return (long)MathFloor(doc.Num(n));
+     }
+
+   double            PNum(JsonDoc &doc, const int p, const string name, const bool required)
+     {
+      int n = doc.Get(p, name);
+      if(n < 0 || doc.Type(n) == J_NULL)
+        {
+         if(required)
+            Fail(E_PARAMS, name + ": missing");
+         return 0.0;
+        }
+      if(!doc.IsNumber(n))
+        {
+         Fail(E_PARAMS, name + ": expected a number");
+         return 0.0;
+        }
+      return doc.Num(n);
+     }
+
+   bool              PBool(JsonDoc &doc, const int p, const string name, const bool required)
+     {
+      int n = doc.Get(p, name);
+      if(n < 0)
+        {
+         if(required)
+            Fail(E_PARAMS, name + ": missing");
+         return false;
+        }
+      if(doc.Type(n) != J_BOOL)
+        {
+         Fail(E_PARAMS, name + ": expected true or false");
+         return false;
+        }
+      return doc.Int(n) != 0;
+     }
+
+   bool              Symbol(const string name)
+     {
+      bool custom = false;
+      if(name == "" || !SymbolExist(name, custom))
+         return Fail(E_UNKNOWN, "unknown symbol '" + name + "'");
+      return true;
+     }
+
+   //--- the method table --------------------------------------------------------------------
+
+   // The parameter names each method accepts (a stray name is -32602, like a Python TypeError).
+   string            Allowed(const string m)
+     {
+      if(m == "symbols_get")
+         return ",group,";
+      if(m == "symbol_info" || m == "symbol_info_tick")
+         return ",symbol,";
+      if(m == "symbol_select")
+         return ",symbol,enable,";
+      if(m == "copy_rates_from")
+         return ",symbol,timeframe,date_from,count,";
+      if(m == "copy_rates_from_pos")
+         return ",symbol,timeframe,start_pos,count,";
+      if(m == "copy_rates_range")
+         return ",symbol,timeframe,date_from,date_to,";
+      if(m == "copy_ticks_from")
+         return ",symbol,date_from,count,flags,";
+      if(m == "copy_ticks_range")
+         return ",symbol,date_from,date_to,flags,";
+      if(m == "orders_get" || m == "positions_get")
+         return ",symbol,group,ticket,";
+      if(m == "history_orders_total" || m == "history_deals_total")
+         return ",date_from,date_to,";
+      if(m == "history_orders_get" || m == "history_deals_get")
+         return ",date_from,date_to,group,ticket,position,";
+      if(m == "order_calc_margin")
+         return ",action,symbol,volume,price,";
+      if(m == "order_calc_profit")
+         return ",action,symbol,volume,price_open,price_close,";
+      if(m == "order_check" || m == "order_send")
+         return ",request,";
+      return ",";
+     }
+
+   bool              Known(const string m)
+     {
+      return m == "ping" || m == "version" || m == "terminal_info" || m == "account_info" || m == "server_time" ||
+             m == "symbols_total" || m == "symbols_get" || m == "symbol_info" || m == "symbol_info_tick" ||
+             m == "symbol_select" || m == "copy_rates_from" || m == "copy_rates_from_pos" || m == "copy_rates_range" ||
+             m == "copy_ticks_from" || m == "copy_ticks_range" || m == "orders_total" || m == "orders_get" ||
+             m == "positions_total" || m == "positions_get" || m == "history_orders_total" ||
+             m == "history_orders_get" || m == "history_deals_total" || m == "history_deals_get" ||
+             m == "order_calc_margin" || m == "order_calc_profit" || m == "order_check" || m == "order_send";
+     }
+
+   bool              CheckNames(const string m, JsonDoc &doc, const int p)
+     {
+      if(p < 0)
+         return true;
+      string allowed = Allowed(m);
+      for(int c = doc.nodes[p].first; c >= 0; c = doc.nodes[c].next)
+         if(StringFind(allowed, "," + doc.nodes[c].key + ",") < 0)
+            return Fail(E_PARAMS, m + "() got an unexpected keyword argument '" + doc.nodes[c].key + "'");
+      return true;
+     }
+
+   void              Dispatch(const string m, JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      if(m == "ping")
+        {
+         w.BeginObj();
+         w.EndObj();
+        }
+      else
+         if(m == "version")
+           {
+            w.BeginArr();
+            w.Int(500);
+            w.Int(TerminalInfoInteger(TERMINAL_BUILD));
+            w.Str(BuildDate());
+            w.EndArr();
+           }
+         else
+            if(m == "terminal_info")
+               EncodeTerminal(w);
+            else
+               if(m == "account_info")
+                  EncodeAccount(w);
+               else
+                  if(m == "server_time")
+                     ServerTime(w);
+                  else
+                     if(m == "symbols_total")
+                        w.Int(SymbolsTotal(false));
+                     else
+                        if(m == "symbols_get")
+                           SymbolsGet(doc, p, w);
+                        else
+                           if(m == "symbol_info")
+                              SymbolInfo(doc, p, w);
+                           else
+                              if(m == "symbol_info_tick")
+                                 SymbolTick(doc, p, w);
+                              else
+                                 if(m == "symbol_select")
+                                    SymbolSelectMethod(doc, p, w);
+                                 else
+                                    if(StringFind(m, "copy_rates_") == 0)
+                                       CopyRatesMethod(m, doc, p, w);
+                                    else
+                                       if(StringFind(m, "copy_ticks_") == 0)
+                                          CopyTicksMethod(m, doc, p, w);
+                                       else
+                                          if(m == "orders_total")
+                                             w.Int(OrdersTotal());
+                                          else
+                                             if(m == "orders_get")
+                                                OrdersGet(doc, p, w);
+                                             else
+                                                if(m == "positions_total")
+                                                   w.Int(PositionsTotal());
+                                                else
+                                                   if(m == "positions_get")
+                                                      PositionsGet(doc, p, w);
+                                                   else
+                                                      if(StringFind(m, "history_") == 0)
+                                                         History(m, doc, p, w);
+                                                      else
+                                                         if(m == "order_calc_margin" || m == "order_calc_profit")
+                                                            Calc(m, doc, p, w);
+                                                         else
+                                                            if(m == "order_check")
+                                                               Check(doc, p, w);
+                                                            else
+                                                               if(m == "order_send")
+                                                                  Send(doc, p, w);
+     }
+
+   // The terminal's build date is not exposed to MQL5; the build number identifies it.
+   string            BuildDate(void) { return "build " + IntegerToString(TerminalInfoInteger(TERMINAL_BUILD)); }
+
+   void              ServerTime(JsonWriter &w)
+     {
+      MqlTick t;
+      long msc = 0;
+      // the newest tick of the chart symbol carries the server's milliseconds
+      if(SymbolInfoTick(_Symbol, t) && t.time_msc > 0 && (long)t.time == (long)TimeTradeServer())
+         msc = t.time_msc;
+      long sec = (long)TimeTradeServer();
+      if(msc / 1000 != sec)
+         msc = sec * 1000;
+      w.BeginObj();
+      w.KInt("time", sec);
+      w.KInt("time_msc", msc);
+      w.KInt("tz_offset_s", sec - (long)TimeGMT());
+      w.EndObj();
+     }
+
+   void              SymbolsGet(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string group = PStr(doc, p, "group", false);
+      if(code != 0)
+         return;
+      int total = SymbolsTotal(false);
+      w.BeginArr();
+      for(int i = 0; i < total; i++)
+        {
+         string name = SymbolName(i, false);
+         if(GroupMatch(name, group))
+            EncodeSymbol(w, name);
+        }
+      w.EndArr();
+     }
+
+   void              SymbolInfo(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", true);
+      if(code != 0 || !Symbol(s))
+         return;
+      EncodeSymbol(w, s);
+     }
+
+   void              SymbolTick(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", true);
+      if(code != 0 || !Symbol(s))
+         return;
+      MqlTick t;
+      if(!SymbolInfoTick(s, t))
+        {
+         Fail(E_HISTORY, "no quote for '" + s + "' yet: select it in Market Watch and ask again");
+         return;
+        }
+      EncodeTick(w, t, SymbolDigits(s));
+     }
+
+   void              SymbolSelectMethod(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", true);
+      bool enable = Has(doc, p, "enable") ? PBool(doc, p, "enable", true) : true;
+      if(code != 0 || !Symbol(s))
+         return;
+      w.Bool(SymbolSelect(s, enable));
+     }
+
+   //--- rates and ticks ---------------------------------------------------------------------
+
+   void              RatesAnswer(JsonWriter &w, const MqlRates &rates[], const int from, const int count, const bool truncated, const int dg)
+     {
+      w.BeginObj();
+      w.Key("columns");
+      w.Raw("[\"time\",\"open\",\"high\",\"low\",\"close\",\"tick_volume\",\"spread\",\"real_volume\"]");
+      w.Key("rows");
+      w.BeginArr();
+      for(int i = from; i < from + count; i++)
+        {
+         w.BeginArr();
+         w.Int((long)rates[i].time);
+         w.Dbl(rates[i].open, dg);
+         w.Dbl(rates[i].high, dg);
+         w.Dbl(rates[i].low, dg);
+         w.Dbl(rates[i].close, dg);
+         w.Int(rates[i].tick_volume);
+         w.Int(rates[i].spread);
+         w.Int(rates[i].real_volume);
+         w.EndArr();
+        }
+      w.EndArr();
+      w.KBool("truncated", truncated);
+      w.EndObj();
+     }
+
+   void              CopyRatesMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", true);
+      long tf = PInt(doc, p, "timeframe", true);
+      if(code == 0 && !ValidTimeframe(tf))
+         Fail(E_PARAMS, "timeframe: " + IntegerToString(tf) + " is not a TIMEFRAME_* value");
+      long date_from = 0, date_to = 0, start_pos = 0, count = 0;
+      if(m == "copy_rates_from")
+        {
+         date_from = PTime(doc, p, "date_from", true);
+         count = PInt(doc, p, "count", true);
+        }
+      else
+         if(m == "copy_rates_from_pos")
+           {
+            start_pos = PInt(doc, p, "start_pos", true);
+            count = PInt(doc, p, "count", true);
+           }
+         else
+           {
+            date_from = PTime(doc, p, "date_from", true);
+            date_to = PTime(doc, p, "date_to", true);
+           }
+      if(code == 0 && (count < 0 || start_pos < 0))
+         Fail(E_PARAMS, count < 0 ? "count: must be >= 0" : "start_pos: must be >= 0");
+      if(code != 0 || !Symbol(s))
+         return;
+      ENUM_TIMEFRAMES period = (ENUM_TIMEFRAMES)tf;
+      if(!SeriesInfoInteger(s, period, SERIES_SYNCHRONIZED))
+        {
+         Fail(E_HISTORY, "history of " + s + " is still loading; ask again shortly");
+         return;
+        }
+      MqlRates rates[];
+      int dg = SymbolDigits(s);
+      int got = 0;
+      bool truncated = false;
+      if(m == "copy_rates_range")
+        {
+         got = date_to < date_from ? 0 : CopyRates(s, period, (datetime)date_from, (datetime)date_to, rates);
+         if(got < 0)
+            got = 0;
+         truncated = got > max_rows;
+         RatesAnswer(w, rates, 0, truncated ? max_rows : got, truncated, dg);
+         return;
+        }
+      // newest `take` bars; one more tells whether the answer was cut
+      int take = count > max_rows ? max_rows : (int)count;
+      int ask = take < count ? take + 1 : take;
+      if(ask == 0)
+        {
+         RatesAnswer(w, rates, 0, 0, false, dg);
+         return;
+        }
+      if(m == "copy_rates_from")
+         got = CopyRates(s, period, (datetime)date_from, ask, rates);
+      else
+         got = CopyRates(s, period, (int)start_pos, ask, rates);
+      if(got < 0)
+         got = 0;
+      truncated = got > take;
+      // rates come oldest first: the extra bar, if any, is the oldest one
+      RatesAnswer(w, rates, truncated ? got - take : 0, truncated ? take : got, truncated, dg);
+     }
+
+   void              TicksAnswer(JsonWriter &w, const MqlTick &ticks[], const int count, const bool truncated, const int dg)
+     {
+      w.BeginObj();
+      w.Key("columns");
+      w.Raw("[\"time\",\"bid\",\"ask\",\"last\",\"volume\",\"time_msc\",\"flags\",\"volume_real\"]");
+      w.Key("rows");
+      w.BeginArr();
+      for(int i = 0; i < count; i++)
+        {
+         w.BeginArr();
+         w.Int((long)ticks[i].time);
+         w.Dbl(ticks[i].bid, dg);
+         w.Dbl(ticks[i].ask, dg);
+         w.Dbl(ticks[i].last, dg);
+         w.Int((long)ticks[i].volume);
+         w.Int(ticks[i].time_msc);
+         w.Int((long)ticks[i].flags);
+         w.Dbl(ticks[i].volume_real);
+         w.EndArr();
+        }
+      w.EndArr();
+      w.KBool("truncated", truncated);
+      w.EndObj();
+     }
+
+   void              CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", true);
+      long date_from = PTime(doc, p, "date_from", true);
+      long date_to = 0, count = 0;
+      if(m == "copy_ticks_from")
+         count = PInt(doc, p, "count", true);
+      else
+         date_to = PTime(doc, p, "date_to", true);
+      long flags = PInt(doc, p, "flags", true);
+      if(code == 0 && flags != COPY_TICKS_ALL && flags != COPY_TICKS_INFO && flags != COPY_TICKS_TRADE)
+         Fail(E_PARAMS, "flags: " + IntegerToString(flags) + " is not a COPY_TICKS_* value");
+      if(code == 0 && count < 0)
+         Fail(E_PARAMS, "count: must be >= 0");
+      if(code != 0 || !Symbol(s))
+         return;
+      // CopyTicks waits up to 45 s for unsynchronised tick history: answer -32008 instead
+      if(!SymbolIsSynchronized(s))
+        {
+         Fail(E_HISTORY, "tick history of " + s + " is still loading; ask again shortly");
+         return;
+        }
+      MqlTick ticks[];
+      int dg = SymbolDigits(s);
+      int got = 0;
+      bool truncated = false;
+      if(m == "copy_ticks_from")
+        {
+         int take = count > max_rows ? max_rows : (int)count;
+         if(take > 0)
+            got = CopyTicks(s, ticks, (uint)flags, (ulong)date_from * 1000, (uint)(take < count ? take + 1 : take));
+         if(got < 0)
+            got = 0;
+         truncated = got > take;
+         TicksAnswer(w, ticks, truncated ? take : got, truncated, dg);
+         return;
+        }
+      if(date_to >= date_from)
+         got = CopyTicksRange(s, ticks, (uint)flags, (ulong)date_from * 1000, (ulong)date_to * 1000 + 999);
+      if(got < 0)
+         got = 0;
+      truncated = got > max_rows;
+      TicksAnswer(w, ticks, truncated ? max_rows : got, truncated, dg);
+     }
+
+   //--- trading state -------------------------------------------------------------------------
+
+   void              OrdersGet(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", false);
+      string group = PStr(doc, p, "group", false);
+      bool by_ticket = Has(doc, p, "ticket");
+      long ticket = PInt(doc, p, "ticket", false);
+      if(code != 0)
+         return;
+      w.BeginArr();
+      int total = OrdersTotal();
+      for(int i = 0; i < total; i++)
+        {
+         ulong t = OrderGetTicket(i);
+         if(t == 0)
+            continue;
+         string sym = OrderGetString(ORDER_SYMBOL);
+         if((s != "" && sym != s) || !GroupMatch(sym, group) || (by_ticket && (long)t != ticket))
+            continue;
+         EncodeOrder(w);
+        }
+      w.EndArr();
+     }
+
+   void              PositionsGet(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", false);
+      string group = PStr(doc, p, "group", false);
+      bool by_ticket = Has(doc, p, "ticket");
+      long ticket = PInt(doc, p, "ticket", false);
+      if(code != 0)
+         return;
+      w.BeginArr();
+      int total = PositionsTotal();
+      for(int i = 0; i < total; i++)
+        {
+         ulong t = PositionGetTicket(i);
+         if(t == 0)
+            continue;
+         string sym = PositionGetString(POSITION_SYMBOL);
+         if((s != "" && sym != s) || !GroupMatch(sym, group) || (by_ticket && (long)t != ticket))
+            continue;
+         EncodePosition(w);
+        }
+      w.EndArr();
+     }
+
+   void              History(const string m, JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      bool deals = StringFind(m, "deals") >= 0;
+      bool total_only = StringFind(m, "_total") > 0;
+      bool by_ticket = !total_only && Has(doc, p, "ticket");
+      bool by_position = !total_only && Has(doc, p, "position");
+      bool dated = total_only || (!by_ticket && !by_position);
+      long date_from = PTime(doc, p, "date_from", dated);
+      long date_to = PTime(doc, p, "date_to", dated);
+      string group = total_only ? "" : PStr(doc, p, "group", false);
+      long ticket = by_ticket ? PInt(doc, p, "ticket", true) : 0;
+      long position = by_position ? PInt(doc, p, "position", true) : 0;
+      if(code != 0)
+         return;
+      bool selected;
+      if(by_ticket)
+         selected = deals ? HistoryDealSelect((ulong)ticket) : HistoryOrderSelect((ulong)ticket);
+      else
+         if(by_position)
+            selected = HistorySelectByPosition(position);
+         else
+            selected = HistorySelect((datetime)date_from, (datetime)date_to);
+      if(!selected && !by_ticket)
+        {
+         Fail(E_HISTORY, "trade history is still loading; ask again shortly");
+         return;
+        }
+      int total = !selected ? 0 : (by_ticket ? 1 : (deals ? HistoryDealsTotal() : HistoryOrdersTotal()));
+      if(total_only)
+        {
+         w.Int(total);
+         return;
+        }
+      w.BeginArr();
+      int written = 0;
+      for(int i = 0; i < total && written < max_rows; i++)
+        {
+         ulong t = by_ticket ? (ulong)ticket : (deals ? HistoryDealGetTicket(i) : HistoryOrderGetTicket(i));
+         if(t == 0)
+            continue;
+         string sym = deals ? HistoryDealGetString(t, DEAL_SYMBOL) : HistoryOrderGetString(t, ORDER_SYMBOL);
+         if(!GroupMatch(sym, group))
+            continue;
+         if(deals)
+            EncodeDeal(w, t);
+         else
+            EncodeHistoryOrder(w, t);
+         written++;
+        }
+      w.EndArr();
+     }
+
+   //--- calculations and trading ------------------------------------------------------------
+
+   void              Calc(const string m, JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      long action = PInt(doc, p, "action", true);
+      string s = PStr(doc, p, "symbol", true);
+      double volume = PNum(doc, p, "volume", true);
+      double price = 0, price_open = 0, price_close = 0;
+      if(m == "order_calc_margin")
+         price = PNum(doc, p, "price", true);
+      else
+        {
+         price_open = PNum(doc, p, "price_open", true);
+         price_close = PNum(doc, p, "price_close", true);
+        }
+      if(code == 0 && (action < 0 || action > 7))
+         Fail(E_PARAMS, "action: " + IntegerToString(action) + " is not an ORDER_TYPE_* value");
+      if(code == 0 && volume <= 0)
+         Fail(E_PARAMS, "volume: must be positive");
+      if(code != 0 || !Symbol(s))
+         return;
+      double out = 0;
+      ResetLastError();
+      bool ok = m == "order_calc_margin" ? OrderCalcMargin((ENUM_ORDER_TYPE)action, s, volume, price, out)
+                : OrderCalcProfit((ENUM_ORDER_TYPE)action, s, volume, price_open, price_close, out);
+      if(!ok)
+        {
+         Fail(E_HISTORY, m + " failed (error " + IntegerToString(GetLastError()) + "): a conversion rate may still be loading");
+         return;
+        }
+      long cd = AccountInfoInteger(ACCOUNT_CURRENCY_DIGITS);
+      w.Dbl(out, cd > 0 ? (int)cd : 2);
+     }
+
+   bool              ParseRequest(JsonDoc &doc, const int p, MqlTradeRequest &r)
+     {
+      int q = doc.Get(p, "request");
+      if(q < 0 || doc.Type(q) != J_OBJ)
+         return Fail(E_PARAMS, "request: expected a TradeRequest object");
+      ZeroMemory(r);
+      r.action = (ENUM_TRADE_REQUEST_ACTIONS)PInt(doc, q, "action", true);
+      r.magic = (ulong)PInt(doc, q, "magic", false);
+      r.order = (ulong)PInt(doc, q, "order", false);
+      r.symbol = PStr(doc, q, "symbol", false);
+      r.volume = PNum(doc, q, "volume", false);
+      r.price = PNum(doc, q, "price", false);
+      r.stoplimit = PNum(doc, q, "stoplimit", false);
+      r.sl = PNum(doc, q, "sl", false);
+      r.tp = PNum(doc, q, "tp", false);
+      r.deviation = (ulong)PInt(doc, q, "deviation", false);
+      r.type = (ENUM_ORDER_TYPE)PInt(doc, q, "type", false);
+      r.type_filling = (ENUM_ORDER_TYPE_FILLING)PInt(doc, q, "type_filling", false);
+      r.type_time = (ENUM_ORDER_TYPE_TIME)PInt(doc, q, "type_time", false);
+      r.expiration = (datetime)PTime(doc, q, "expiration", false);
+      r.comment = PStr(doc, q, "comment", false);
+      r.position = (ulong)PInt(doc, q, "position", false);
+      r.position_by = (ulong)PInt(doc, q, "position_by", false);
+      if(code != 0)
+         return false;
+      if(r.symbol != "" && !Symbol(r.symbol))
+         return false;
+      return true;
+     }
+
+   void              Check(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      MqlTradeRequest r;
+      if(!ParseRequest(doc, p, r))
+         return;
+      MqlTradeCheckResult c;
+      ZeroMemory(c);
+      OrderCheck(r, c);      // false with a retcode is a result, as in MT5
+      long cd = AccountInfoInteger(ACCOUNT_CURRENCY_DIGITS);
+      int d = cd > 0 ? (int)cd : 2;
+      w.BeginObj();
+      w.KInt("retcode", (long)c.retcode);
+      w.KDbl("balance", c.balance, d);
+      w.KDbl("equity", c.equity, d);
+      w.KDbl("profit", c.profit, d);
+      w.KDbl("margin", c.margin, d);
+      w.KDbl("margin_free", c.margin_free, d);
+      w.KDbl("margin_level", c.margin_level, 2);
+      w.KStr("comment", c.comment);
+      w.Key("request");
+      EncodeRequest(w, r);
+      w.EndObj();
+     }
+
+   void              Send(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      MqlTradeRequest r;
+      if(!ParseRequest(doc, p, r))
+         return;
+      if(!TerminalInfoInteger(TERMINAL_CONNECTED))
+        {
+         Fail(E_OFFLINE, "the terminal is not connected to the trade server");
+         return;
+        }
+      if(!TerminalInfoInteger(TERMINAL_TRADE_ALLOWED) || !MQLInfoInteger(MQL_TRADE_ALLOWED))
+        {
+         Fail(E_ALGO, "Algo Trading is disabled in the terminal (or for this EA): enable it to trade");
+         return;
+        }
+      MqlTradeResult res;
+      ZeroMemory(res);
+      OrderSend(r, res);     // a broker rejection is a result with its retcode, not an error
+      int dg = r.symbol == "" ? 8 : SymbolDigits(r.symbol);
+      w.BeginObj();
+      w.KInt("retcode", (long)res.retcode);
+      w.KInt("deal", (long)res.deal);
+      w.KInt("order", (long)res.order);
+      w.KDbl("volume", res.volume);
+      w.KDbl("price", res.price, dg);
+      w.KDbl("bid", res.bid, dg);
+      w.KDbl("ask", res.ask, dg);
+      w.KStr("comment", res.comment);
+      w.KInt("request_id", (long)res.request_id);
+      w.KInt("retcode_external", (long)res.retcode_external);
+      w.Key("request");
+      EncodeRequest(w, r);
+      w.EndObj();
+     }
+  };
+
+#endif

@@ -1,0 +1,571 @@
+//+------------------------------------------------------------------+
+//| Session.mqh: one connection to the gateway and its life:         |
+//| connect, hello/challenge/auth/welcome, requests, events, pings,  |
+//| bye, reconnect with backoff (docs/protocol.md sections 1-8).     |
+//|                                                                  |
+//| Reading follows two facts about MQL5 sockets: SocketIsReadable   |
+//| may report 1 byte on an empty buffer, and whether SocketRead     |
+//| returns a partial read is not documented. So the session never   |
+//| asks for more bytes than the frame in hand still needs, keeps its|
+//| own receive buffer, drains in a bounded loop, and then waits     |
+//| inside SocketRead for the rest of its timer budget, which is what|
+//| makes a call cost well under a timer period.                     |
+//+------------------------------------------------------------------+
+#ifndef MTGW_SESSION_MQH
+#define MTGW_SESSION_MQH
+
+#include <MTGateway/Bytes.mqh>
+#include <MTGateway/Crypto.mqh>
+#include <MTGateway/Json.mqh>
+#include <MTGateway/Methods5.mqh>
+
+#define MTGW_EA_VERSION        "1.0.0"
+#define MTGW_PROTOCOL          1
+#define MTGW_HANDSHAKE_MAX     16384
+#define MTGW_CONNECT_MS        500
+#define MTGW_BACKOFF_MIN_MS    250
+#define MTGW_BACKOFF_MAX_MS    5000
+#define MTGW_DRAIN_READS       256
+#define MTGW_BODY_WAIT_MS      1000
+
+#define ST_IDLE       0   // not connected; next attempt at next_attempt
+#define ST_HELLO      1   // hello sent, waiting for the challenge
+#define ST_AUTH       2   // auth sent, waiting for welcome or refuse
+#define ST_READY      3   // session live
+#define ST_STOPPED    4   // a refusal retrying cannot fix: wait for the user
+
+// What the user reads for each refusal word (docs/protocol.md section 5).
+string RefusalText(const string reason)
+  {
+   if(reason == "missing_token")
+      return "auth token missing: paste it into the EA inputs";
+   if(reason == "malformed_token")
+      return "auth token malformed: copy it again from the console";
+   if(reason == "invalid_token")
+      return "invalid auth token";
+   if(reason == "token_expired")
+      return "token expired";
+   if(reason == "token_revoked")
+      return "token revoked";
+   if(reason == "device_not_approved")
+      return "device verification pending: check your e-mail";
+   if(reason == "terminal_mismatch")
+      return "this token belongs to another terminal";
+   if(reason == "scope")
+      return "the token does not allow this";
+   if(reason == "already_connected")
+      return "another EA is already connected for this account";
+   if(reason == "unsupported_version")
+      return "EA version not supported by the gateway: update the EA";
+   if(reason == "handshake_timeout")
+      return "gateway handshake timed out";
+   if(reason == "protocol_error")
+      return "protocol error";
+   if(reason == "shutting_down")
+      return "gateway is shutting down";
+   return reason;
+  }
+
+// Refusals marked "no" in docs/protocol.md section 5: the user has to change something.
+bool RefusalIsFatal(const string reason)
+  {
+   return reason == "missing_token" || reason == "malformed_token" || reason == "invalid_token" ||
+          reason == "token_expired" || reason == "token_revoked" || reason == "terminal_mismatch" ||
+          reason == "scope" || reason == "unsupported_version";
+  }
+
+// What the user should do next, added to the chart for the refusals that need them.
+string RefusalAdvice(const string reason)
+  {
+   if(reason == "missing_token" || reason == "malformed_token" || reason == "invalid_token")
+      return "Paste the token from the console into the EA's AuthToken input.";
+   if(reason == "token_expired" || reason == "token_revoked")
+      return "Issue a new token in the console and paste it into the EA's inputs.";
+   if(reason == "device_not_approved")
+      return "Open the approval link the console e-mailed you; the EA retries by itself.";
+   if(reason == "terminal_mismatch")
+      return "Use the token issued for this account and server.";
+   if(reason == "already_connected")
+      return "Remove the EA from the other chart or terminal; retrying.";
+   if(reason == "unsupported_version")
+      return "Install the EA that ships with your gateway (mtgateway ea install).";
+   return "";
+  }
+
+//+------------------------------------------------------------------+
+//| The connection and its state machine.                            |
+//+------------------------------------------------------------------+
+class CGatewaySession
+  {
+public:
+   string            host;
+   int               port;
+   string            token;
+   int               wait_budget_ms;
+   int               state;
+   int               sock;
+   string            reason;           // last refusal or drop reason word
+   string            status;           // what the chart shows
+   long              sessions;         // welcomes received since the EA started
+   long              seq;              // last event seq sent on this connection
+   uint              next_attempt;
+   int               backoff_ms;
+   uint              last_rx;
+   uint              last_ping;
+   int               hb_interval_ms;
+   int               hb_timeout_ms;
+   long              max_frame;
+   uchar             key[];
+   string            hint;
+   uchar             rx[];
+   int               rx_start;
+   int               rx_end;
+   bool              welcomed_now;    // set when a welcome arrived in this pass
+   Methods5          methods;
+
+                     CGatewaySession(void)
+     {
+      state = ST_IDLE;
+      sock = INVALID_HANDLE;
+      reason = "";
+      status = "";
+      sessions = 0;
+      seq = 0;
+      next_attempt = 0;
+      backoff_ms = MTGW_BACKOFF_MIN_MS;
+      hb_interval_ms = 5000;
+      hb_timeout_ms = 15000;
+      max_frame = MTGW_HANDSHAKE_MAX;
+      rx_start = 0;
+      rx_end = 0;
+      wait_budget_ms = 0;
+      welcomed_now = false;
+      port = 8711;
+     }
+
+   // Checks the token locally first: a missing or malformed token never reaches the wire.
+   bool              Configure(const string token_in, const string host_in, const int port_in, const int wait_ms)
+     {
+      token = token_in;
+      StringTrimLeft(token);
+      StringTrimRight(token);
+      host = host_in;
+      port = port_in;
+      wait_budget_ms = wait_ms;
+      if(token == "")
+         return Stop("missing_token", "");
+      if(StringFind(token, "mtgw_") != 0 || StringLen(token) < 20)
+         return Stop("malformed_token", "");
+      if(!TokenKey(token, key))
+         return Stop("internal", "CryptEncode SHA-256 failed (error " + IntegerToString(GetLastError()) + ")");
+      hint = TokenHint(token);
+      Show("connecting to " + host + ":" + IntegerToString(port));
+      return true;
+     }
+
+   bool              Ready(void) const { return state == ST_READY; }
+
+   // One pass: connect when due, drain what arrived, enforce heartbeats.
+   void              Service(void)
+     {
+      welcomed_now = false;
+      if(state == ST_STOPPED)
+         return;
+      if(state == ST_IDLE)
+        {
+         if((int)(GetTickCount() - next_attempt) < 0)
+            return;
+         Connect();
+         if(state == ST_IDLE)
+            return;
+        }
+      Drain();
+      Heartbeat();
+     }
+
+   // Wait inside the socket for the rest of this timer pass's budget, answering what comes.
+   void              WaitRest(const uint pass_start)
+     {
+      while(state != ST_IDLE && state != ST_STOPPED && !IsStopped())
+        {
+         int left = wait_budget_ms - (int)(GetTickCount() - pass_start);
+         if(left <= 0)
+            return;
+         int want = Needed();
+         int timeout = left;
+         if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
+            timeout = MTGW_BODY_WAIT_MS;      // the body of a frame whose header came is in transit
+         int got = ReadSome(want, timeout);
+         if(got < 0)
+            return;                           // timeout (or a drop, already handled)
+         ProcessFrames();
+         Drain();
+        }
+     }
+
+   // An event frame; false when there is no live session to send it on.
+   bool              SendEvent(const string name, const string payload_json)
+     {
+      if(state != ST_READY)
+         return false;
+      seq++;
+      return SendJson("{\"t\":\"evt\",\"seq\":" + IntegerToString(seq) + ",\"m\":" + JsonWriter::Quote(name) +
+                      ",\"p\":" + payload_json + "}");
+     }
+
+   // Orderly close within OnDeinit's 2.5 s: say bye, close the socket.
+   void              Close(const string why)
+     {
+      if(sock != INVALID_HANDLE && (state == ST_READY || state == ST_HELLO || state == ST_AUTH))
+         SendJson("{\"t\":\"bye\",\"reason\":\"shutting_down\",\"message\":" + JsonWriter::Quote(why) + "}");
+      CloseSocket();
+      state = ST_IDLE;
+     }
+
+   //--- internals -----------------------------------------------------------------------------
+
+   void              Show(const string text)
+     {
+      if(text == status)
+         return;
+      status = text;
+      Print("MT Gateway: ", text);
+      Comment("MT Gateway: " + text);
+     }
+
+   bool              Stop(const string why, const string detail)
+     {
+      reason = why;
+      state = ST_STOPPED;
+      CloseSocket();
+      string text = why == "internal" ? detail : RefusalText(why);
+      string advice = RefusalAdvice(why);
+      Show("stopped: " + text + (advice != "" ? ". " + advice : ""));
+      return false;
+     }
+
+   void              CloseSocket(void)
+     {
+      if(sock != INVALID_HANDLE)
+         SocketClose(sock);
+      sock = INVALID_HANDLE;
+      rx_start = 0;
+      rx_end = 0;
+     }
+
+   // The connection ended; retry after the current backoff (doubling to 5 s).
+   void              Drop(const string why, const string text)
+     {
+      reason = why;
+      CloseSocket();
+      state = ST_IDLE;
+      next_attempt = GetTickCount() + (uint)backoff_ms;
+      Show(text + "; retrying in " + DoubleToString(backoff_ms / 1000.0, 2) + " s");
+      backoff_ms = backoff_ms * 2 > MTGW_BACKOFF_MAX_MS ? MTGW_BACKOFF_MAX_MS : backoff_ms * 2;
+     }
+
+   void              Connect(void)
+     {
+      long login = AccountInfoInteger(ACCOUNT_LOGIN);
+      if(login == 0)
+        {
+         Show("waiting for the terminal to log in to a trade account");
+         next_attempt = GetTickCount() + 1000;
+         return;
+        }
+      ResetLastError();
+      sock = SocketCreate();
+      if(sock == INVALID_HANDLE)
+        {
+         Drop("socket", "cannot create a socket (error " + IntegerToString(GetLastError()) + ")");
+         return;
+        }
+      if(!SocketConnect(sock, host, port, MTGW_CONNECT_MS))
+        {
+         int err = GetLastError();
+         string text = "gateway not reachable at " + host + ":" + IntegerToString(port) + " (error " + IntegerToString(err) + ")";
+         if(err == 4014)
+            text = "sockets to " + host + " are not allowed: add " + host + " under Tools > Options > Expert Advisors";
+         Drop("unreachable", text + ". Is mtgateway running?");
+         return;
+        }
+      rx_start = 0;
+      rx_end = 0;
+      seq = 0;
+      max_frame = MTGW_HANDSHAKE_MAX;
+      last_rx = GetTickCount();
+      JsonWriter w;
+      w.BeginObj();
+      w.KStr("t", "hello");
+      w.KInt("v", MTGW_PROTOCOL);
+      w.KStr("platform", "MT5");
+      w.KInt("build", TerminalInfoInteger(TERMINAL_BUILD));
+      w.KStr("ea_version", MTGW_EA_VERSION);
+      w.KInt("login", login);
+      w.KStr("server", AccountInfoString(ACCOUNT_SERVER));
+      w.KStr("company", AccountInfoString(ACCOUNT_COMPANY));
+      w.KStr("terminal_name", TerminalInfoString(TERMINAL_NAME));
+      w.KStr("token_hint", hint);
+      w.EndObj();
+      state = ST_HELLO;
+      if(SendJson(w.out))
+         Show("connected to " + host + ":" + IntegerToString(port) + ", authenticating");
+     }
+
+   bool              SendJson(const string json)
+     {
+      if(sock == INVALID_HANDLE)
+         return false;
+      uchar frame[];
+      int n = BuildFrame(json, frame);
+      if(n - 4 > max_frame)
+        {
+         Print("MT Gateway: dropped a ", IntegerToString(n), "-byte frame above the ", IntegerToString(max_frame), "-byte limit");
+         return false;
+        }
+      if(SocketSend(sock, frame, n) != n)
+        {
+         Drop("io", "connection to the gateway lost while sending");
+         return false;
+        }
+      return true;
+     }
+
+   int               Buffered(void) const { return rx_end - rx_start; }
+
+   // Bytes still needed to complete the frame in hand (its header first).
+   int               Needed(void) const
+     {
+      int have = rx_end - rx_start;
+      if(have < 4)
+         return 4 - have;
+      long body = ReadBE32(rx, rx_start);
+      long need = body + 4 - have;
+      if(need < 1)
+         return 1;
+      return need > 65536 ? 65536 : (int)need;
+     }
+
+   // One SocketRead of at most `want` bytes into the receive buffer; -1 on timeout or drop.
+   int               ReadSome(const int want, const int timeout_ms)
+     {
+      if(sock == INVALID_HANDLE || want <= 0)
+         return -1;
+      uchar tmp[];
+      ResetLastError();
+      int got = SocketRead(sock, tmp, (uint)want, (uint)(timeout_ms < 1 ? 1 : timeout_ms));
+      if(got <= 0)
+        {
+         if(!SocketIsConnected(sock))
+            Drop("eof", "gateway closed the connection");
+         return -1;
+        }
+      if(rx_start > 0 && rx_start == rx_end)
+        {
+         rx_start = 0;
+         rx_end = 0;
+        }
+      if(ArraySize(rx) < rx_end + got)
+         ArrayResize(rx, rx_end + got, 65536);
+      ArrayCopy(rx, tmp, rx_end, 0, got);
+      rx_end += got;
+      last_rx = GetTickCount();
+      return got;
+     }
+
+   // Bounded: at most MTGW_DRAIN_READS reads, stopping when the socket reports nothing.
+   void              Drain(void)
+     {
+      for(int k = 0; k < MTGW_DRAIN_READS && sock != INVALID_HANDLE; k++)
+        {
+         uint avail = SocketIsReadable(sock);
+         if(avail == 0)
+           {
+            if(!SocketIsConnected(sock))
+               Drop("eof", "gateway closed the connection");
+            return;
+           }
+         int want = Needed();
+         if((uint)want > avail)
+            want = (int)avail;
+         if(ReadSome(want, 1) < 0)
+            return;                           // readability was speculative
+         ProcessFrames();
+        }
+     }
+
+   // Cut complete frames from the buffer and handle each.
+   void              ProcessFrames(void)
+     {
+      while(sock != INVALID_HANDLE && rx_end - rx_start >= 4)
+        {
+         long n = ReadBE32(rx, rx_start);
+         long limit = state == ST_READY ? max_frame : MTGW_HANDSHAKE_MAX;
+         if(n <= 0 || n > limit)
+           {
+            ProtocolError("frame length " + IntegerToString(n) + " outside 1.." + IntegerToString(limit));
+            return;
+           }
+         if(rx_end - rx_start < n + 4)
+            return;
+         string json = CharArrayToString(rx, rx_start + 4, (int)n, CP_UTF8);
+         rx_start += (int)n + 4;
+         if(rx_start == rx_end)
+           {
+            rx_start = 0;
+            rx_end = 0;
+           }
+         else
+            if(rx_start > 1048576)
+              {
+               // compact: move the unread tail to the front
+               int tail = rx_end - rx_start;
+               for(int i = 0; i < tail; i++)
+                  rx[i] = rx[rx_start + i];
+               rx_start = 0;
+               rx_end = tail;
+              }
+         Handle(json);
+        }
+     }
+
+   void              ProtocolError(const string detail)
+     {
+      Print("MT Gateway: protocol error: ", detail);
+      if(sock != INVALID_HANDLE)
+         SendJson("{\"t\":\"bye\",\"reason\":\"protocol_error\",\"message\":" + JsonWriter::Quote(detail) + "}");
+      Drop("protocol_error", "protocol error (" + detail + ")");
+     }
+
+   void              Handle(const string json)
+     {
+      JsonDoc doc;
+      if(!doc.Parse(json) || doc.Type(0) != J_OBJ)
+        {
+         ProtocolError("bad JSON from the gateway: " + doc.error);
+         return;
+        }
+      string t = doc.Str(doc.Get(0, "t"));
+      if(t == "ping")
+        {
+         SendJson("{\"t\":\"pong\",\"ts\":" + IntegerToString(doc.Int(doc.Get(0, "ts"))) + "}");
+         return;
+        }
+      if(t == "pong")
+         return;
+      if(t == "bye")
+        {
+         string why = doc.Str(doc.Get(0, "reason"));
+         if(RefusalIsFatal(why))
+            Stop(why, "");
+         else
+            Drop(why, "gateway closed the session: " + RefusalText(why));
+         return;
+        }
+      if(state == ST_HELLO && t == "challenge")
+        {
+         string nonce = doc.Str(doc.Get(0, "nonce"));
+         if(StringLen(nonce) != 64)
+           {
+            ProtocolError("challenge nonce is not 64 hex characters");
+            return;
+           }
+         string mac = AuthMac(key, nonce, AccountInfoInteger(ACCOUNT_LOGIN), AccountInfoString(ACCOUNT_SERVER));
+         state = ST_AUTH;
+         SendJson("{\"t\":\"auth\",\"mac\":\"" + mac + "\"}");
+         return;
+        }
+      if(state == ST_AUTH && t == "welcome")
+        {
+         hb_interval_ms = (int)(doc.Num(doc.Get(0, "heartbeat_interval_s")) * 1000.0);
+         hb_timeout_ms = (int)(doc.Num(doc.Get(0, "heartbeat_timeout_s")) * 1000.0);
+         max_frame = doc.Int(doc.Get(0, "max_frame_bytes"));
+         if(hb_interval_ms <= 0 || hb_timeout_ms <= hb_interval_ms || max_frame < MTGW_HANDSHAKE_MAX)
+           {
+            ProtocolError("welcome carries unusable settings");
+            return;
+           }
+         state = ST_READY;
+         sessions++;
+         backoff_ms = MTGW_BACKOFF_MIN_MS;
+         last_ping = GetTickCount();
+         welcomed_now = true;
+         Show("connected, session " + doc.Str(doc.Get(0, "session_id")));
+         return;
+        }
+      if((state == ST_HELLO || state == ST_AUTH) && t == "refuse")
+        {
+         string why = doc.Str(doc.Get(0, "reason"));
+         Print("MT Gateway: refused (", why, "): ", doc.Str(doc.Get(0, "message")));
+         if(RefusalIsFatal(why))
+            Stop(why, "");
+         else
+           {
+            string advice = RefusalAdvice(why);
+            Drop(why, "refused: " + RefusalText(why) + (advice != "" ? ". " + advice : ""));
+           }
+         return;
+        }
+      if(state == ST_READY && t == "req")
+        {
+         int id_node = doc.Get(0, "id");
+         int m_node = doc.Get(0, "m");
+         int p_node = doc.Get(0, "p");
+         if(doc.Type(id_node) != J_INT || doc.Type(m_node) != J_STR || (p_node >= 0 && doc.Type(p_node) != J_OBJ))
+           {
+            ProtocolError("malformed request");
+            return;
+           }
+         long id = doc.Int(id_node);
+         JsonWriter w;
+         int code = 0;
+         string message = "";
+         methods.max_answer_bytes = max_frame - 256;
+         methods.Call(doc.Str(m_node), doc, p_node, w, code, message);
+         if(code == 0 && w.bad)
+           {
+            code = -32603;
+            message = "non-finite number in '" + w.bad_field + "' refused (the protocol allows finite numbers only)";
+           }
+         if(code == 0 && StringLen(w.out) > methods.max_answer_bytes)
+           {
+            code = -32603;
+            message = "answer too large for one frame; ask for fewer rows";
+           }
+         if(code == 0)
+            SendJson("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"r\":" + w.out + "}");
+         else
+            SendJson("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"e\":{\"code\":" + IntegerToString(code) +
+                     ",\"message\":" + JsonWriter::Quote(message) + "}}");
+         return;
+        }
+      ProtocolError("unexpected '" + t + "' frame");
+     }
+
+   void              Heartbeat(void)
+     {
+      if(sock == INVALID_HANDLE)
+         return;
+      uint now = GetTickCount();
+      if(state == ST_HELLO || state == ST_AUTH)
+        {
+         if((int)(now - last_rx) > 10000)
+            Drop("handshake_timeout", RefusalText("handshake_timeout"));
+         return;
+        }
+      if(state != ST_READY)
+         return;
+      if((int)(now - last_rx) >= hb_timeout_ms)
+        {
+         Drop("heartbeat_timeout", "no word from the gateway for " + IntegerToString(hb_timeout_ms) + " ms");
+         return;
+        }
+      if((int)(now - last_ping) >= hb_interval_ms)
+        {
+         last_ping = now;
+         SendJson("{\"t\":\"ping\",\"ts\":" + IntegerToString((long)now) + "}");
+        }
+     }
+  };
+
+#endif

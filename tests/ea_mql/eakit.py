@@ -1,0 +1,221 @@
+"""The MQL5 EA, compiled as C++ and run as a process: what the EA tests and the bench share.
+
+* :func:`build_ea` runs ``kit/mqlpp.py`` over ``ea_bridge/mql/MQL5`` and compiles the result
+  with ``g++ -Werror`` against ``kit/mql5_shim.h`` and ``kit/mql5_terminal.h``. The binary is
+  cached in the temp directory under the hash of every source and flag, so a session (and CI)
+  compiles once.
+* :func:`write_fixture` writes the fake terminal's fixture from the Python emulator's own
+  answers, so the compiled EA and the emulator serve the same account, symbols and history.
+* :class:`CompiledEA` starts the binary pointed at a daemon, keeps what it prints (its Experts
+  log and ``CHART:`` lines, the text ``Comment`` puts on the chart), and stops it with SIGTERM,
+  which the harness turns into ``OnDeinit``.
+
+g++ and the OpenSSL headers (Debian: ``g++ libssl-dev``) are required; ``.ci/run`` installs
+them, and :func:`build_ea` says so when they are missing instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ea_bridge.emulator.terminal import EmulatedTerminal
+
+ROOT = Path(__file__).resolve().parents[2]
+MQL5_DIR = ROOT / "ea_bridge" / "mql" / "MQL5"
+KIT = Path(__file__).resolve().parent / "kit"
+CXXFLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror",
+            # MQL5 handlers have fixed signatures (OnDeinit's reason, OnTradeTransaction's
+            # request and result): an unused parameter there is not a defect
+            "-Wno-unused-parameter")
+WAIT_S = 10.0
+
+
+class BuildError(RuntimeError):
+    """The EA did not preprocess or compile; the message carries the compiler's words."""
+
+
+def _sources() -> list[Path]:
+    return sorted([*MQL5_DIR.rglob("*.mq5"), *MQL5_DIR.rglob("*.mqh"), *KIT.glob("*")])
+
+
+def source_hash() -> str:
+    """Hash of every EA and kit source plus the flags: the cache key of the binary."""
+    digest = hashlib.sha256(" ".join(CXXFLAGS).encode())
+    for path in _sources():
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None) -> Path:
+    """Preprocess and compile the EA; returns the binary (cached by source hash).
+
+    Raises:
+        BuildError: mqlpp refused a construct, or g++ failed (its output is the message).
+    """
+    if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
+        raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "
+                         "(Debian/Ubuntu: sudo apt-get install g++ libssl-dev); .ci/run does")
+    default = mql5_dir == MQL5_DIR and out_dir is None
+    if out_dir is None:
+        out_dir = Path(tempfile.gettempdir()) / f"mtgw-ea-{source_hash()}"
+    binary = out_dir / "mtgateway-ea"
+    if default and binary.exists():
+        return binary
+    work = Path(tempfile.mkdtemp(prefix="mtgw-ea-build-"))
+    try:
+        pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), str(mql5_dir), str(work)],
+                             capture_output=True, text=True, check=False)
+        if pre.returncode != 0:
+            raise BuildError(pre.stderr.strip())
+        source = work / "Experts" / "MTGateway.mq5"
+        cc = subprocess.run(
+            ["g++", *CXXFLAGS, "-I", str(KIT), "-I", str(work / "Include"),
+             f'-DMQL_SOURCE="{source}"', str(KIT / "harness.cpp"), "-o",
+             str(work / "mtgateway-ea"), "-lcrypto"],
+            capture_output=True, text=True, check=False)
+        if cc.returncode != 0:
+            raise BuildError(cc.stderr.strip())
+        out_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(work / "mtgateway-ea", binary)  # atomic: a parallel build never sees half
+        return binary
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 60,
+                  history_s: int = 900, **switches: Any) -> dict[str, Any]:
+    """Write the fake terminal's fixture from ``terminal``'s answers; returns it.
+
+    ``live`` ticks continue each symbol's last quote in groups of three that share a
+    millisecond, one appearing per timer pass of the compiled EA. ``switches``:
+    ``history_synchronized`` (False: history not local yet), ``trade_allowed``.
+    """
+    methods = terminal._method_table()  # the emulator's own answers, by MT5 method name
+    now_ms = terminal.server_time_ms()
+    now_s = now_ms // 1000
+    symbols: dict[str, Any] = {}
+    for spec in terminal.market.specs():
+        name = spec.name
+        info = methods["symbol_info"](symbol=name)
+        rows = methods["copy_ticks_range"](symbol=name, date_from=now_s - history_s,
+                                           date_to=now_s, flags=-1)["rows"]
+        ticks = [[r[5], r[1], r[2], r[3], r[4], r[6], r[7]] for r in rows]
+        last = methods["symbol_info_tick"](symbol=name)
+        if not ticks or ticks[-1][0] < last["time_msc"]:
+            ticks.append([last["time_msc"], last["bid"], last["ask"], last["last"],
+                          last["volume"], last["flags"], last["volume_real"]])
+        live = []
+        msc, bid, ask = max(ticks[-1][0], now_ms) + 1, ticks[-1][1], ticks[-1][2]
+        step = info["point"]
+        for k in range(live_ticks):
+            if k % 3 == 0:
+                msc += 7
+            bid = round(bid + step * (1 if k % 2 else -1) * (k % 5), info["digits"])
+            ask = round(bid + info["spread"] * step, info["digits"])
+            live.append([msc, bid, ask, 0.0, 0, 6, 0.0])
+        bars = methods["copy_rates_from_pos"](symbol=name, timeframe=1, start_pos=0,
+                                              count=600)["rows"]
+        symbols[name] = {"info": info, "ticks": ticks, "live": live, "m1": bars}
+    fixture: dict[str, Any] = {
+        "now_ms": now_ms,
+        "tz_offset_s": terminal.settings.tz_offset_s,
+        "account": methods["account_info"](),
+        "terminal": methods["terminal_info"](),
+        "symbols": symbols,
+        "positions": methods["positions_get"](),
+        "orders": methods["orders_get"](),
+        "history_orders": methods["history_orders_get"](date_from=0, date_to=now_s + 86400),
+        "deals": methods["history_deals_get"](date_from=0, date_to=now_s + 86400),
+        **switches,
+    }
+    path.write_text(json.dumps(fixture), encoding="utf-8")
+    return fixture
+
+
+class CompiledEA:
+    """The compiled EA as a child process, pointed at a daemon's bridge port."""
+
+    def __init__(self, binary: Path, fixture: Path, *, token: str, port: int,
+                 host: str = "127.0.0.1", timer_ms: int = 10, wait_ms: int = 9,
+                 quirks: Mapping[str, str] | None = None) -> None:
+        self.binary, self.fixture = binary, fixture
+        self.env = {**os.environ, "MTGW_FIXTURE": str(fixture), "MTGW_TOKEN": token,
+                    "MTGW_HOST": host, "MTGW_PORT": str(port), "MTGW_TIMER_MS": str(timer_ms),
+                    "MTGW_WAIT_MS": str(wait_ms), **(quirks or {})}
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> CompiledEA:
+        self.proc = await asyncio.create_subprocess_exec(
+            str(self.binary), env=self.env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self.lines.append(line.decode(errors="replace").rstrip("\n"))
+            self._changed.set()
+        self._changed.set()
+
+    @property
+    def chart(self) -> list[str]:
+        """Every text the EA put on the chart with Comment, oldest first."""
+        return [line[len("CHART: "):] for line in self.lines if line.startswith("CHART: ")]
+
+    async def wait_for(self, predicate: Callable[[list[str]], bool],
+                       timeout_s: float = WAIT_S) -> None:
+        """Wait until ``predicate(lines)`` holds; the output is in the failure message."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not predicate(self.lines):
+                    if self.proc is not None and self.proc.returncode is not None \
+                            and self._reader is not None and self._reader.done():
+                        raise AssertionError("the EA exited")
+                    self._changed.clear()
+                    await self._changed.wait()
+        except (TimeoutError, AssertionError) as exc:
+            raise AssertionError(f"EA output did not match ({exc!r}):\n"
+                                 + "\n".join(self.lines[-40:])) from None
+
+    async def wait_for_chart(self, text: str, timeout_s: float = WAIT_S) -> None:
+        await self.wait_for(lambda _: any(text in c for c in self.chart), timeout_s)
+
+    async def stop(self) -> int:
+        """SIGTERM (the harness runs OnDeinit, which says bye); returns the exit code."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(WAIT_S):
+                    await self.proc.wait()
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+        assert self.proc.returncode is not None
+        return self.proc.returncode
+
+    async def __aenter__(self) -> CompiledEA:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
