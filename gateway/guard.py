@@ -22,7 +22,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 __all__ = ["ConnectionLimits", "GuardedProtocol", "HeaderWatch"]
 
@@ -129,7 +129,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._counter = counter
         self._watch = HeaderWatch()
         self._timer: asyncio.TimerHandle | None = None
-        self._transport: asyncio.BaseTransport | None = None
+        self._transport: asyncio.Transport | None = None
         self._admitted = False
         #: Until the first byte, the deadline also covers an opened-but-silent connection.
         self._fresh = True
@@ -140,13 +140,14 @@ class GuardedProtocol(asyncio.Protocol):
         return _Counter()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport
+        # uvloop's transports implement the interface without subclassing asyncio.Transport
+        # (an isinstance check here once kept every 421 and 503 from being written on uvloop).
+        self._transport = cast(asyncio.Transport, transport)
         if self._counter.active >= self._limits.max_connections:
             log.warning("connection refused: %d connections open (the cap)",
                         self._counter.active)
-            if isinstance(transport, asyncio.WriteTransport):
-                transport.write(_BUSY_RESPONSE)
-            transport.close()
+            self._transport.write(_BUSY_RESPONSE)
+            self._transport.close()
             return
         self._admitted = True
         self._counter.active += 1
@@ -164,7 +165,7 @@ class GuardedProtocol(asyncio.Protocol):
             return
         if any(len(_HOST.findall(head)) != 1 for head in heads):
             self._disarm()
-            if isinstance(self._transport, asyncio.WriteTransport):
+            if self._transport is not None:
                 self._transport.write(_MISDIRECTED_RESPONSE)
             self._close("request without exactly one Host header")
             return

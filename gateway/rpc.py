@@ -2,9 +2,9 @@
 
 jsonrpcserver does the envelope work (single and batch, notifications, error shapes), called
 with an explicit ``methods`` dict and ``context`` (no global registry), a strict orjson
-deserializer that also refuses duplicate keys (:func:`loads_strict`, applied before dispatch),
-and a cheap hand-written envelope check instead of its per-call jsonschema validation, which
-the performance spec measured as the largest single cost.
+deserializer that also refuses duplicate keys and deep nesting (``strictjson.loads_strict``,
+applied before dispatch), and a cheap hand-written envelope check instead of its per-call
+jsonschema validation, which the performance spec measured as the largest single cost.
 
 Every method is wrapped by :func:`_boundary`: a known exception becomes its JSON-RPC error via
 the one table in ``errors.py``; anything else is logged under an ``error_id`` and answered as
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,7 @@ from ea_bridge import TRADE_METHODS
 from .context import RpcContext
 from .errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, to_rpc_error
 from .methods import method_table
+from .strictjson import TooDeep, loads_strict
 
 __all__ = ["MAX_BATCH", "RpcContext", "build_methods", "handle", "loads_strict", "rpc_method"]
 
@@ -139,48 +139,6 @@ def rpc_method(fn: Method) -> Callable[..., Awaitable[Result]]:
     return _boundary(fn)
 
 
-def loads_strict(body: bytes) -> Any:
-    """Parse a request body as strict JSON: no NaN/Infinity, no duplicate object keys.
-
-    orjson refuses non-finite numbers but keeps the last of duplicate keys, which lets a
-    request mean two things (a proxy may read the first ``volume``, we the last). Duplicates
-    are caught cheaply: the parsed object's key count must equal the body's count of ``":``;
-    only when they differ (a duplicate, or unusual spacing, or ``":`` inside a string) is the
-    body re-read by the slower exact parser.
-
-    Raises:
-        ValueError: invalid JSON, a non-finite number, or a duplicate key.
-    """
-    obj = orjson.loads(body)
-    if _count_keys(obj) != body.count(b'":'):
-        json.loads(body, object_pairs_hook=_no_duplicates)
-    return obj
-
-
-def _count_keys(obj: Any) -> int:
-    # ``type() is``: orjson makes exact dicts and lists, and this runs on every request.
-    count = 0
-    if type(obj) is dict:
-        count = len(obj)
-        for value in obj.values():
-            if type(value) is dict or type(value) is list:
-                count += _count_keys(value)
-    elif type(obj) is list:
-        for value in obj:
-            if type(value) is dict or type(value) is list:
-                count += _count_keys(value)
-    return count
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key[:40]!r}")
-        result[key] = value
-    return result
-
-
 def _identity(obj: Any) -> Any:
     return obj
 
@@ -220,7 +178,10 @@ def _error(code: int, message: str, rid: Any = None, data: Any = None) -> dict[s
 
 
 def _is_trade(entry: Any) -> bool:
-    return isinstance(entry, dict) and entry.get("method") in TRADE_METHODS
+    # ``method`` may be any JSON value here (the envelope is checked later): a dict or list
+    # is unhashable, and a set lookup with one used to raise (HTTP 500, found by fuzzing).
+    method = entry.get("method") if isinstance(entry, dict) else None
+    return isinstance(method, str) and method in TRADE_METHODS
 
 
 async def handle(body: bytes, context: RpcContext,
@@ -234,6 +195,8 @@ async def handle(body: bytes, context: RpcContext,
     """
     try:
         obj = loads_strict(body)
+    except TooDeep as exc:  # valid JSON, but no request of the contract nests like this
+        return orjson.dumps(_error(INVALID_REQUEST, "Invalid request", data=str(exc)))
     except ValueError as exc:
         return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
     refused: list[dict[str, Any]] = []

@@ -69,7 +69,8 @@ from .keys import (
     WEBSOCKETS,
     WS_TOKEN_IDS,
 )
-from .rpc import handle, loads_strict, rpc_method
+from .rpc import handle, rpc_method
+from .strictjson import loads_strict
 
 __all__ = ["close_all", "websocket"]
 

@@ -12,6 +12,8 @@ from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.auth import generate_token
 from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
 
+pytestmark = pytest.mark.network_edge
+
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 
 

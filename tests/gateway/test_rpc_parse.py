@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.middleware import host_allowed
-from gateway.rpc import loads_strict
+from gateway.strictjson import MAX_DEPTH, DuplicateKey, TooDeep, loads_strict
 
 
 @pytest.mark.parametrize("body", [
@@ -25,11 +25,40 @@ def test_valid_bodies_parse(body: bytes) -> None:
     (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":[NaN]}', None),
     (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":[1e999]}', None),
     (b'{"jsonrpc":"2.0"', None),
+    # whitespace between a key and its colon hid the duplicate from a count of '":'
+    (b'{"jsonrpc":"2.0","id":1,"method":"order_send","params":{"request":{"volume":0.01,'
+     b'"volume" :0.05}}}', "duplicate key 'volume'"),
+    (b'{"a":1,"a"\t:2}', "duplicate key 'a'"),
+    (b'{"a":1,"a"\r\n:2}', "duplicate key 'a'"),
+    # a '":' inside a string value must not let a real duplicate balance the count
+    (b'{"x":"\\":","a":1,"a" :2}', "duplicate key 'a'"),
 ])
 def test_ambiguous_or_invalid_bodies_are_refused(body: bytes, fragment: str | None) -> None:
     """Duplicate keys (at any depth), NaN, overflow and broken JSON raise ValueError."""
     with pytest.raises(ValueError, match=fragment):
         loads_strict(body)
+
+
+def test_duplicate_is_its_own_error() -> None:
+    """A duplicate key is a ValueError of its own type (the dispatcher can name it)."""
+    with pytest.raises(DuplicateKey):
+        loads_strict(b'[{"k":1},{"k":2,"k" :3}]')
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 100, 990, 1023])
+@pytest.mark.parametrize("opener, closer", [(b"[", b"]"), (b'{"a":', b"}")])
+def test_deep_nesting_is_refused(depth: int, opener: bytes, closer: bytes) -> None:
+    """Nesting past MAX_DEPTH raises TooDeep, never RecursionError (orjson parses up to 1024
+    levels, and Python code walking 1000 levels of it used to recurse out)."""
+    with pytest.raises(TooDeep):
+        loads_strict(opener * depth + b"1" + closer * depth)
+
+
+def test_nesting_at_the_limit_parses() -> None:
+    """Exactly MAX_DEPTH levels parse; many shallow brackets are not depth."""
+    assert loads_strict(b"[" * MAX_DEPTH + b"1" + b"]" * MAX_DEPTH)
+    assert loads_strict(b"[" + b",".join([b'{"a":[1]}'] * 200) + b"]")
+    assert loads_strict(b'"' + b"[" * 100 + b'"') == "[" * 100
 
 
 @pytest.mark.parametrize("values, allowed", [

@@ -1,0 +1,34 @@
+"""Every network-edge test runs on asyncio's own loop and on uvloop (the loop the daemon ships
+with on POSIX; ``gateway.cli`` and ``ea_bridge.loop`` choose it).
+
+Issue 8 found the guard's own 421 and 503 answers never written under uvloop (its transports
+do not subclass ``asyncio.Transport``) while every test ran on asyncio's loop. A test module
+that exercises sockets at the edge (HTTP rules, WebSocket, the bridge port, denial of service,
+fuzzing) says so with ``pytestmark = pytest.mark.network_edge``; pytest-asyncio's
+``pytest_asyncio_loop_factories`` hook then parametrizes each of its tests over both loops
+(ids ``[asyncio]`` and ``[uvloop]``). Other tests keep asyncio's loop only. On Windows, where
+uvloop does not exist, the edge tests run on asyncio's loop alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+import pytest
+
+try:
+    import uvloop
+except ImportError:  # Windows
+    uvloop = None  # type: ignore[assignment]
+
+_ASYNCIO: Mapping[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop}
+_BOTH: Mapping[str, Callable[[], asyncio.AbstractEventLoop]] = (
+    {**_ASYNCIO, "uvloop": uvloop.new_event_loop} if uvloop is not None else _ASYNCIO)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
+                                  ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Both loops for ``network_edge`` tests, asyncio's for the rest."""
+    return _BOTH if item.get_closest_marker("network_edge") is not None else _ASYNCIO
