@@ -31,6 +31,8 @@ from tests.e2e.conftest import (
     running_daemon,
 )
 
+pytestmark = pytest.mark.network_edge
+
 #: BTCUSD trades around the clock in the emulator, so some symbol always ticks (weekends too).
 SYMBOLS = ["EURUSD", "USDJPY", "BTCUSD"]
 

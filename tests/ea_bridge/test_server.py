@@ -22,6 +22,8 @@ from ea_bridge.framing import encode_frame
 from tests.bridgekit import TIMEOUT_S, EAFactory, RecordingListener, ScriptedEA, StaticVerifier
 from tests.testkit import FakeClock
 
+pytestmark = pytest.mark.network_edge
+
 TOKEN_A = "mtgw_" + "a" * 38
 TOKEN_B = "mtgw_" + "b" * 38
 TERM_A = TerminalId(1001, "Test-Server")
