@@ -19,7 +19,7 @@ import platform
 import socket
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -90,7 +90,9 @@ def device_name(config: GatewayConfig) -> str:
 def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None,
                authority: Authority | None = None,
                authority_keys: Sequence[AuthorityKey] | None = None,
-               clock: Callable[[], float] = time.time) -> web.Application:
+               clock: Callable[[], float] = time.time,
+               monotonic: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> web.Application:
     """Build the daemon's application.
 
     Args:
@@ -100,6 +102,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
             data directory (tests pass one with their clock).
         authority_keys: remote mode's pinned keys; by default ``[authority] public_key``.
         clock: epoch seconds for record freshness and expiry (injected by tests).
+        monotonic, sleep: the auth throttle's clock and delay (injected by tests).
     """
     app = web.Application(client_max_size=config.server.max_body_bytes,
                           middlewares=[guard_middleware])
@@ -108,7 +111,8 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     server_cfg = config.server
     app[AUTH_THROTTLE] = AuthThrottle(
         delay_s=server_cfg.auth_failure_delay_s, limit=server_cfg.auth_failure_limit,
-        window_s=server_cfg.auth_failure_window_s, lockout_s=server_cfg.auth_lockout_s)
+        window_s=server_cfg.auth_failure_window_s, lockout_s=server_cfg.auth_lockout_s,
+        what="daemon tokens", clock=monotonic, sleep=sleep)
     ws_cfg = config.ws
     app[HUB] = Hub(HubLimits(
         event_queue_max=ws_cfg.event_queue_max, tick_high_water_bytes=ws_cfg.tick_high_water_bytes,

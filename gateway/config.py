@@ -144,8 +144,8 @@ class ConsoleConfig(_Section):
     #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
     #: daemon's ``[server]`` rule, applied to password guessing).
     auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)
-    #: More wrong owner credentials than this within the window answer 429 for the lockout;
-    #: the right password still works during it.
+    #: More wrong owner credentials than this within the window start the lockout: credentials
+    #: not signed in with before answer 429 unchecked; those signed in with still work.
     auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)

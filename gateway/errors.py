@@ -7,6 +7,7 @@ The tree, and how a client reacts::
     ├── Unauthorized             -32004, ``reason`` says why: fix the token or approve the device
     ├── InvalidParams            -32602, the message names the field: fix the call
     ├── NotFound                 -32006, unknown symbol or ticket
+    ├── RateLimited              -32005, a brute-force lockout: retry after ``retry_after_s``
     ├── Unavailable              -32014, shutting down or reconciling: retry later
     ├── IdempotencyConflict      -32011, a client_id reused with other params: use a new id
     ├── RiskLimit                -32012, the account's risk policy refuses it (``data.rule``)
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidParams",
     "NotFound",
     "OutcomeUnknown",
+    "RateLimited",
     "RiskLimit",
     "RpcError",
     "Unauthorized",
@@ -108,6 +110,15 @@ class NotFound(GatewayError):
     """An unknown symbol or ticket."""
 
 
+class RateLimited(GatewayError):
+    """Too many failed authentications: a credential not seen to succeed before is refused
+    unchecked for ``retry_after_s`` more seconds (``throttle.py``)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("Too many failed authentications")
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(GatewayError):
     """The daemon cannot serve this now (shutting down, reconciling); retry later."""
 
@@ -158,6 +169,7 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     InvalidParams: (INVALID_PARAMS, None),
     NotFound: (NOT_FOUND, None),
     Unavailable: (UNAVAILABLE, None),
+    RateLimited: (RATE_LIMITED, None),
     IdempotencyConflict: (IDEMPOTENCY_CONFLICT, None),
     RiskLimit: (RISK_LIMIT, None),
     OutcomeUnknown: (OUTCOME_UNKNOWN, None),
@@ -197,6 +209,8 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
             return RpcError(code, exc.message, {"reason": exc.reason})
         if isinstance(exc, Unavailable):
             return RpcError(code, str(exc), {"reason": exc.reason})
+        if isinstance(exc, RateLimited):
+            return RpcError(code, str(exc), {"retry_after_ms": int(exc.retry_after_s * 1000)})
         if isinstance(exc, IdempotencyConflict):
             return RpcError(code, str(exc), {"client_id": exc.client_id})
         if isinstance(exc, RiskLimit):

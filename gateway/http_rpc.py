@@ -10,10 +10,13 @@ object with ``id: null`` so a client has one shape to parse.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from ea_bridge import TerminalId
 
 from ._version import __version__
 from .auth import Principal
@@ -23,14 +26,15 @@ from .errors import (
     RATE_LIMITED,
     UNAUTHORIZED,
     UNAVAILABLE,
+    RateLimited,
     Unauthorized,
     Unavailable,
 )
 from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS, TERMINALS, TRADING
 from .rpc import handle
 
-__all__ = ["AuthRefusal", "authenticate_request", "bearer_token", "error_response", "health",
-           "rpc"]
+__all__ = ["AuthRefusal", "authenticate", "authenticate_request", "bearer_token",
+           "error_response", "health", "rpc"]
 
 _JSON = "application/json"
 
@@ -65,29 +69,50 @@ class AuthRefusal(Exception):
         self.reason = reason
 
 
+async def authenticate(app: web.Application, token: str | None,
+                       terminal: TerminalId | None = None) -> Principal:
+    """Authenticate ``token`` through the brute-force throttle (``throttle.py``).
+
+    With ``terminal``, a token bound to another terminal is refused exactly like an unknown
+    one (``invalid_token``, counted and delayed): the caller must not learn that it is valid
+    elsewhere.
+
+    Raises:
+        Unauthorized: the token is refused (after the throttle's delay).
+        RateLimited: a lockout is on and this token has not succeeded before (not checked).
+        Unavailable: the token authority cannot be asked (not counted).
+    """
+    authenticator = app[AUTHENTICATOR]
+
+    async def verify() -> Principal:
+        principal = await authenticator.authenticate(token)
+        if terminal is not None and principal.terminal != terminal:
+            raise Unauthorized("invalid_token", "The auth token is not valid")
+        return principal
+
+    return await app[AUTH_THROTTLE].check(token or "", verify, Unauthorized)
+
+
 async def authenticate_request(app: web.Application, token: str | None) -> Principal:
-    """Authenticate ``token`` with the brute-force throttle applied.
+    """:func:`authenticate` for an HTTP request: refusals as their HTTP answers.
 
     Raises:
         AuthRefusal: carrying the 401 (reason word), 429 (``Retry-After``) or 503 (-32014,
             ``authority_unreachable``) response.
     """
-    throttle = app[AUTH_THROTTLE]
     try:
-        return await app[AUTHENTICATOR].authenticate(token)
+        return await authenticate(app, token)
     except Unavailable as exc:  # the token authority cannot be asked: not the client's fault
         raise AuthRefusal(error_response(
             503, UNAVAILABLE, str(exc), {"reason": exc.reason},
             headers={"Retry-After": "5"}), exc.reason) from None
+    except RateLimited as exc:
+        raise AuthRefusal(error_response(
+            429, RATE_LIMITED, "Too many failed authentications",
+            {"retry_after_ms": int(exc.retry_after_s * 1000)},
+            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}),
+            "rate_limited") from None
     except Unauthorized as exc:
-        retry_after = throttle.retry_after_s()
-        if retry_after is not None:
-            raise AuthRefusal(error_response(
-                429, RATE_LIMITED, "Too many failed authentications",
-                {"retry_after_ms": int(retry_after * 1000)},
-                headers={"Retry-After": str(max(1, round(retry_after)))}), "rate_limited",
-            ) from None
-        await throttle.penalize()
         raise AuthRefusal(error_response(
             401, UNAUTHORIZED, exc.message, {"reason": exc.reason},
             headers={"WWW-Authenticate": 'Bearer realm="mtgateway"'}), exc.reason) from None

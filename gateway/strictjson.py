@@ -16,8 +16,8 @@ in the text ends in ``":``, so the text holds at least as many ``":`` as the par
 hold keys: equal counts prove there is no duplicate (a duplicate adds an occurrence the parse
 dropped; a ``":`` inside a string only adds to the text's side). Otherwise -- some colon not
 right after a quote (whitespace before a key's colon, or a colon inside a string value), or
-unequal counts -- the body is re-read by the exact parser with an ``object_pairs_hook``. (Counting ``":`` alone, as this check once did, let
-``"volume":0.01,"volume" :0.05`` through.)
+unequal counts -- the body is re-read by the exact parser with an ``object_pairs_hook``.
+(Counting ``":`` alone, as this check once did, let ``"volume":0.01,"volume" :0.05`` through.)
 """
 
 from __future__ import annotations

@@ -56,7 +56,13 @@ from .auth import Principal
 from .config import WsConfig
 from .context import RpcContext
 from .errors import INVALID_REQUEST, UNAUTHORIZED, Unauthorized, Unavailable
-from .http_rpc import AuthRefusal, authenticate_request, bearer_token, error_response
+from .http_rpc import (
+    AuthRefusal,
+    authenticate,
+    authenticate_request,
+    bearer_token,
+    error_response,
+)
 from .hub import HubClient
 from .keys import (
     AUTHENTICATOR,
@@ -421,13 +427,14 @@ class _Connection:
         from now on.
 
         Raises:
-            Unauthorized: the token is bad, or bound to another terminal.
+            Unauthorized: the token is bad, or bound to another terminal (``invalid_token``
+                for both).
+            RateLimited: a lockout is on and this token has not succeeded before.
         """
-        principal = await self._app[AUTHENTICATOR].authenticate(
-            token if isinstance(token, str) else None)
-        if principal.terminal != self._principal.terminal:
-            raise Unauthorized("terminal_mismatch",
-                               "This connection is bound to another terminal")
+        # Throttled like every other check, and a token of another terminal is refused like an
+        # unknown one: this socket's holder must not learn which tokens are valid elsewhere.
+        principal = await authenticate(self._app, token if isinstance(token, str) else None,
+                                       self._principal.terminal)
         self._token, self._principal = token, principal
         self._app[WS_TOKEN_IDS][self._ws] = principal.token_id
         self._ctx = dataclasses.replace(ctx, principal=principal)

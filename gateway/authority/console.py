@@ -6,10 +6,11 @@ error is ``{"error": {"code", "reason", "message", ...}}``; the owner's 401 is t
 for an unknown e-mail and a wrong password. Request bodies are validated by pydantic here, at
 the edge; the :class:`~gateway.authority.service.Authority` below sees plain values.
 
-Wrong owner credentials pass through the same :class:`~.throttle.AuthThrottle` rule as the
-daemon's tokens (security.md "Failed auth"): each failure is answered after a delay, one at
-a time, and a burst switches attempts without the right password to 429 for a while; the right
-password always gets in, so a guesser cannot lock the owner out. Device proofs are single use:
+Owner credentials pass through the same :class:`~.throttle.AuthThrottle` rule as the
+daemon's tokens (security.md "Failed auth"): credentials not yet seen to succeed are checked one
+at a time, each failure is answered after a delay, and a burst starts a lockout during which
+such credentials get 429 without any password being checked (no oracle for a guesser); an
+owner who signed in before the lockout keeps getting in. Device proofs are single use:
 a :class:`~gateway.authority.proofs.ProofReplayCache` refuses a copy within the time window.
 
 The console binds loopback unless ``[console] insecure_allow_non_loopback`` is set: it takes
@@ -21,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import ipaddress
 import logging
 import math
@@ -36,7 +39,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import GatewayConfig, SmtpConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, RateLimited
 from .api import DeviceInfo
 from .mailer import Mailer, SmtpMailer
 from .proofs import ProofRejected, ProofReplayCache, verify_device_proof
@@ -51,6 +54,7 @@ log = logging.getLogger(__name__)
 AUTHORITY: Final = web.AppKey("authority", Authority)
 _OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
 _PROOF_REPLAYS: Final = web.AppKey("proof_replays", ProofReplayCache)
+_VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 _MAX_BODY_BYTES: Final = 64 * 1024
 _HEX64: Final = r"^[0-9a-f]{64}$"
 _HEX32: Final = r"^[0-9a-f]{32}$"
@@ -170,24 +174,31 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return (email, password) if colon else None
 
 
+class _WrongOwner(Exception):
+    """The owner credentials are wrong (inside the throttle's check only)."""
+
+
 async def _owner(request: web.Request) -> str:
     credentials = _basic_credentials(request.headers.get("Authorization", ""))
     email, password = credentials or ("", "")
-    # scrypt runs even without credentials, so every refusal costs the same time.
-    if await request.app[AUTHORITY].authenticate_owner(email, password) and credentials:
-        return email
-    # Checked only after the password, as the daemon does with tokens: during a lockout the
-    # right password still gets in; everything else gets 429, whichever e-mail it names.
-    throttle = request.app[_OWNER_THROTTLE]
-    retry_after = throttle.retry_after_s()
-    if retry_after is not None:
+    authority = request.app[AUTHORITY]
+
+    async def verify() -> str:
+        # scrypt runs even without credentials, so every refusal costs the same time.
+        if await authority.authenticate_owner(email, password) and credentials:
+            return email
+        raise _WrongOwner
+
+    # The throttle vouches for credentials by a keyed hash, never the password itself.
+    key = hmac.new(request.app[_VOUCH_KEY], f"{email}\0{password}".encode(),
+                   hashlib.sha256).hexdigest()
+    try:
+        return await request.app[_OWNER_THROTTLE].check(key, verify, _WrongOwner)
+    except RateLimited as exc:
         raise _Fail(429, "rate_limited", "too many failed sign-ins; wait",
-                    retry_after_s=max(1, math.ceil(retry_after)))
-    await throttle.penalize()
-    if throttle.retry_after_s() is not None:  # this failure started the lockout
-        log.warning("too many wrong owner credentials: sign-ins without the right password "
-                    "answer 429 for %.0f s", throttle.lockout_s)
-    raise _Fail(401, "bad_credentials", "wrong e-mail or password")
+                    retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
+    except _WrongOwner:
+        raise _Fail(401, "bad_credentials", "wrong e-mail or password") from None
 
 
 async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInfo:
@@ -374,7 +385,8 @@ def create_console_app(config: GatewayConfig, *, mailer: Mailer | None = None,
     app[_OWNER_THROTTLE] = AuthThrottle(
         delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
-        clock=throttle_clock, sleep=sleep)
+        what="console owner credentials", clock=throttle_clock, sleep=sleep)
+    app[_VOUCH_KEY] = secrets.token_bytes(32)
     app[_PROOF_REPLAYS] = ProofReplayCache()
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
     chosen = mailer if mailer is not None else mailer_from_config(config.smtp)

@@ -1,42 +1,78 @@
-"""Brute-force protection for authentication: a delay per failure, and a lockout on bursts.
+"""Brute-force protection for authentication: serialized checks, a delay per failure, a lockout.
 
 Security policy 6 (``security.md``): every failed authentication is answered only after
-``delay_s`` (0.25 s), and failures are served one at a time under a lock, so guessing tokens
-runs at four a second however many connections the attacker opens (the Bitcoin Core and
-Electrum pattern). More than ``limit`` failures inside ``window_s`` switches unauthenticated
-requests to HTTP 429 for ``lockout_s``; a request with a valid token is never locked out, so
-an attack cannot lock the owner's own bots out.
+``delay_s`` (0.25 s), served one at a time, so guessing runs at four a second however many
+connections the attacker opens (the Bitcoin Core and Electrum pattern). More than ``limit``
+failures inside ``window_s`` start a lockout of ``lockout_s``.
 
-The counting is pure (injected clock); only :meth:`AuthThrottle.penalize` awaits, on an
-injectable ``sleep`` so tests can hold or release a delay without waiting for real. The daemon
-(``/rpc``, ``/ws``) and the console (owner Basic credentials) each own one throttle.
+Issue 8 (item 9) found three ways around the first version, and :meth:`AuthThrottle.check`
+closes them as one rule:
+
+* **Checks, not only answers, are serialized.** A credential this throttle has not yet seen
+  succeed ("unvouched") is checked only in its turn, behind every failure still paying its
+  delay. Delaying only the *answer* to a failure let an attacker fire guesses in parallel and
+  read the one fast answer (the right one) without waiting for the slow ones.
+* **No check during a lockout.** An unvouched credential is not checked at all while locked
+  out: it waits its turn, pays the delay and gets 429. Answering wrong guesses at once with
+  429 (362 guesses/s) while a right one still got in made 200-vs-429 a fast oracle.
+* **Vouched credentials are never locked out.** One that already succeeded in this process
+  (the owner's running bots, a signed-in owner) is checked without waiting its turn, so an
+  attack cannot lock the owner out of what already works; a new credential presented during a
+  lockout waits it out.
+
+Every failure pays the delay on every path (a vouched credential that now fails too) and
+counts towards the lockout; a lockout is logged once, when it starts, on the
+``gateway.security`` logger. Clock and sleep are injected; the daemon (``/rpc``, ``/ws``) and
+the console (owner Basic credentials) each own one throttle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from ..errors import RateLimited
 
 __all__ = ["AuthThrottle"]
 
+log = logging.getLogger("gateway.security")
+
+T = TypeVar("T")
+
+#: Credentials remembered as vouched (only successes get in; this only bounds memory).
+_VOUCHED_MAX: Final = 4096
+
 
 class AuthThrottle:
-    """Counts failed authentications and says when to refuse with 429."""
+    """Serializes unvouched credential checks, delays failures, and locks out bursts.
+
+    Args:
+        what: what is being guessed, for the security log line ("daemon tokens").
+        delay_s: how long every failure waits before it is answered, one at a time.
+        limit: failures allowed in ``window_s``; one more starts the lockout.
+        clock: monotonic seconds (a wall-clock step must not shorten a lockout).
+        sleep: how a delay is waited out (tests hold or release it).
+    """
 
     def __init__(self, *, delay_s: float, limit: int, window_s: float, lockout_s: float,
+                 what: str = "credentials",
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.delay_s = delay_s
         self.limit = limit
         self.window_s = window_s
         self.lockout_s = lockout_s
+        self.what = what
         self._clock = clock
         self._sleep = sleep
         self._failures: deque[float] = deque()
         self._locked_until = 0.0
         self._lock = asyncio.Lock()
+        self._vouched: dict[str, None] = {}
 
     def retry_after_s(self) -> float | None:
         """Seconds until the lockout ends, or None when not locked out."""
@@ -44,8 +80,14 @@ class AuthThrottle:
         return remaining if remaining > 0 else None
 
     def record_failure(self) -> None:
-        """Count one failure; start the lockout when the window overflows."""
+        """Count one failure; start the lockout (and log it, once) when the window overflows.
+
+        Failures arriving during a lockout are never checked, so they are not counted: the
+        next lockout needs a fresh burst after this one ends.
+        """
         now = self._clock()
+        if self._locked_until > now:
+            return
         failures = self._failures
         failures.append(now)
         while failures and failures[0] <= now - self.window_s:
@@ -53,10 +95,58 @@ class AuthThrottle:
         if len(failures) > self.limit:
             self._locked_until = now + self.lockout_s
             failures.clear()
+            log.warning("security: brute-force lockout of %s: more than %d failures in %.0f s; "
+                        "credentials not yet seen to succeed are refused unchecked (429) for "
+                        "%.0f s", self.what, self.limit, self.window_s, self.lockout_s)
+
+    def vouched(self, key: str) -> bool:
+        """Whether ``key`` has succeeded before in this process."""
+        return key in self._vouched
+
+    def vouch(self, key: str) -> None:
+        """Remember that ``key`` succeeded (bounded; at the bound the memory starts over)."""
+        if key not in self._vouched:
+            if len(self._vouched) >= _VOUCHED_MAX:
+                self._vouched.clear()
+            self._vouched[key] = None
+
+    async def check(self, key: str, verify: Callable[[], Awaitable[T]],
+                    refused: type[BaseException]) -> T:
+        """Run ``verify`` for the credential ``key`` under the rules of the module docstring.
+
+        ``verify`` raises ``refused`` for a wrong credential; any other exception (the
+        authority cannot be asked, ...) passes through uncounted and undelayed.
+
+        Raises:
+            RateLimited: ``key`` is unvouched and a lockout is on (``verify`` did not run).
+            refused: the credential is wrong (after the delay).
+        """
+        if key in self._vouched:
+            try:
+                return await verify()
+            except refused:
+                await self.penalize()
+                raise
+        async with self._lock:
+            retry_after = self.retry_after_s()
+            if retry_after is not None:
+                await self._pay()
+                raise RateLimited(self.retry_after_s() or 0.0)  # 0: it ended meanwhile
+            try:
+                result = await verify()
+            except refused:
+                self.record_failure()
+                await self._pay()
+                raise
+        self.vouch(key)
+        return result
 
     async def penalize(self) -> None:
         """Record a failure and wait out the delay, one failure at a time."""
         self.record_failure()
+        async with self._lock:
+            await self._pay()
+
+    async def _pay(self) -> None:
         if self.delay_s > 0:
-            async with self._lock:
-                await self._sleep(self.delay_s)
+            await self._sleep(self.delay_s)

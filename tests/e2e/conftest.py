@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,9 +114,10 @@ class Daemon:
 @contextlib.asynccontextmanager
 async def running_daemon(data_dir: Path, *, access_log: bool = False,
                          ws: dict[str, Any] | None = None,
+                         auth_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                          **server: Any) -> AsyncIterator[Daemon]:
     """A daemon on port 0 with a token issued; ``server`` overrides ``[server]`` settings,
-    ``ws`` the ``[ws]`` ones."""
+    ``ws`` the ``[ws]`` ones; ``auth_sleep`` is the auth throttle's delay."""
     server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": 5.0,
                                        "auth_failure_delay_s": 0.0, **server}
     config = GatewayConfig(
@@ -130,7 +131,8 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
     authority = Authority.open(data_dir, RecordingMailer(), clock=clock)
     authority.create_owner(OWNER, OWNER_PASSWORD)
     first = authority.issue_token(OWNER, LOGIN, SERVER)
-    app = create_app(config, secret_store=MemorySecretStore(), authority=authority, clock=clock)
+    app = create_app(config, secret_store=MemorySecretStore(), authority=authority, clock=clock,
+                     sleep=auth_sleep)
     runner, port = await start_http(app)
     try:
         async with aiohttp.ClientSession() as session:

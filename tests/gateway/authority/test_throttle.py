@@ -1,10 +1,15 @@
-"""The authentication throttle: lockout after a burst, on an injected clock."""
+"""The authentication throttle: serialized checks, delays and the lockout, on an injected
+clock and sleep."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 import pytest
 
 from gateway.authority.throttle import AuthThrottle
+from gateway.errors import RateLimited
 from tests.testkit import FakeClock
 
 
@@ -39,3 +44,135 @@ async def test_penalize_counts_even_without_delay() -> None:
     await throttle.penalize()
     await throttle.penalize()
     assert throttle.retry_after_s() == pytest.approx(5)
+
+
+class Sleeper:
+    """An injected ``sleep``: records each delay and holds it until ``gate`` is set."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.entered.set()
+        await self.gate.wait()
+
+
+class Wrong(Exception):
+    """What the verify functions below raise for a wrong credential."""
+
+
+def _throttle(clock: FakeClock, sleep: Sleeper, limit: int = 3) -> AuthThrottle:
+    return AuthThrottle(delay_s=0.25, limit=limit, window_s=10, lockout_s=60, what="test keys",
+                        clock=clock, sleep=sleep)
+
+
+async def test_an_unvouched_check_waits_for_the_failure_ahead_of_it() -> None:
+    """The second guess is not even checked while the first one's delay runs: guesses sent
+    in parallel cannot pick the fast (right) answer out of slow wrong ones."""
+    sleep = Sleeper()
+    throttle = _throttle(FakeClock(), sleep)
+    checked: list[str] = []
+
+    async def verify(name: str) -> str:
+        checked.append(name)
+        if name == "wrong":
+            raise Wrong
+        return name
+
+    sleep.gate.clear()
+    first = asyncio.create_task(throttle.check("wrong", lambda: verify("wrong"), Wrong))
+    second = asyncio.create_task(throttle.check("right", lambda: verify("right"), Wrong))
+    await sleep.entered.wait()
+    assert checked == ["wrong"] and not second.done()
+    sleep.gate.set()
+    with pytest.raises(Wrong):
+        await first
+    assert await second == "right"
+    assert checked == ["wrong", "right"] and sleep.delays == [0.25]
+
+
+async def test_no_check_during_a_lockout_but_every_refusal_is_delayed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """During the lockout an unvouched credential is refused unchecked (even a right one),
+    after the same delay as a failure; the lockout is logged once, as a security event."""
+    clock, sleep = FakeClock(), Sleeper()
+    throttle = _throttle(clock, sleep)
+    checked: list[str] = []
+
+    async def wrong() -> None:
+        checked.append("wrong")
+        raise Wrong
+
+    async def right() -> str:
+        checked.append("right")
+        return "ok"
+
+    caplog.set_level(logging.WARNING, logger="gateway.security")
+    for _ in range(4):  # the 4th failure exceeds the limit of 3
+        with pytest.raises(Wrong):
+            await throttle.check("guess", wrong, Wrong)
+    assert throttle.retry_after_s() == pytest.approx(60)
+    for verify in (wrong, right, wrong):
+        with pytest.raises(RateLimited) as refused:
+            await throttle.check("other", verify, Wrong)
+        assert refused.value.retry_after_s == pytest.approx(60)
+    assert checked == ["wrong"] * 4  # nothing checked during the lockout
+    assert sleep.delays == [0.25] * 7  # and no refusal came back undelayed
+    lockouts = [r for r in caplog.records if r.name == "gateway.security"]
+    assert len(lockouts) == 1 and "test keys" in lockouts[0].getMessage()
+    clock.advance(60)
+    assert await throttle.check("other", right, Wrong) == "ok"
+    for _ in range(4):
+        with pytest.raises(Wrong):
+            await throttle.check("guess", wrong, Wrong)
+    assert len([r for r in caplog.records if r.name == "gateway.security"]) == 2
+
+
+async def test_a_vouched_credential_is_never_locked_out_but_its_failures_are_delayed() -> None:
+    """A credential that succeeded before is checked during a lockout without waiting its
+    turn; when it fails later (revoked), it pays the delay like any failure."""
+    clock, sleep = FakeClock(), Sleeper()
+    throttle = _throttle(clock, sleep, limit=1)
+    revoked = False
+
+    async def owner() -> str:
+        if revoked:
+            raise Wrong
+        return "owner"
+
+    async def wrong() -> None:
+        raise Wrong
+
+    assert await throttle.check("owner-key", owner, Wrong) == "owner"
+    for _ in range(2):
+        with pytest.raises(Wrong):
+            await throttle.check("guess", wrong, Wrong)
+    assert throttle.retry_after_s() is not None
+    sleep.gate.clear()  # a failure's delay in progress does not hold up the owner
+    held = asyncio.create_task(throttle.penalize())
+    await sleep.entered.wait()
+    assert await throttle.check("owner-key", owner, Wrong) == "owner"
+    sleep.gate.set()
+    await held
+    revoked = True
+    delays = len(sleep.delays)
+    with pytest.raises(Wrong):
+        await throttle.check("owner-key", owner, Wrong)
+    assert len(sleep.delays) == delays + 1
+
+
+def test_failures_during_a_lockout_do_not_extend_it() -> None:
+    """The lockout ends lockout_s after it started, however many attempts it refused."""
+    clock = FakeClock()
+    throttle = AuthThrottle(delay_s=0, limit=1, window_s=10, lockout_s=60, clock=clock)
+    throttle.record_failure()
+    throttle.record_failure()
+    clock.advance(59)
+    for _ in range(50):
+        throttle.record_failure()
+    clock.advance(1)
+    assert throttle.retry_after_s() is None
