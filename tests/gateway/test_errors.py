@@ -13,6 +13,7 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.InvalidParams: -32602,
     errors.NotFound: -32006,
     errors.Unavailable: -32014,
+    errors.RateLimited: -32005,
     errors.IdempotencyConflict: -32011,
     errors.OutcomeUnknown: -32003,
     errors.RiskLimit: -32012,
@@ -31,6 +32,7 @@ def _instance(cls: type[BaseException]) -> BaseException:
     samples: dict[type[BaseException], BaseException] = {
         errors.Unauthorized: errors.Unauthorized("token_expired", "The auth token has expired"),
         errors.Unavailable: errors.Unavailable("shutting_down", "shutting down"),
+        errors.RateLimited: errors.RateLimited(12.5),
         errors.IdempotencyConflict: errors.IdempotencyConflict("abc"),
         errors.OutcomeUnknown: errors.OutcomeUnknown("abc", "UNKNOWN", "lost"),
         errors.RiskLimit: errors.RiskLimit("max_lot_size", "volume 5 is above 1"),
@@ -53,6 +55,13 @@ def test_each_class_maps_to_its_code(cls: type[BaseException]) -> None:
     error = to_rpc_error(_instance(cls))
     expected = EXPECTED_CODES[cls]
     assert (error.code if error else None) == expected
+
+
+def test_rate_limited_carries_the_wait() -> None:
+    """A lockout's refusal says how long to wait, in milliseconds, as the HTTP 429 does."""
+    error = to_rpc_error(errors.RateLimited(12.5))
+    assert error == RpcError(-32005, "Too many failed authentications",
+                             {"retry_after_ms": 12500})
 
 
 def test_every_bridge_leaf_is_covered() -> None:
