@@ -71,7 +71,10 @@ __all__ = [
     "tick_request_count",
 ]
 
-DEFAULT_LIMIT: Final = 10_000
+#: Rows of one answer when the caller gives no ``limit``: all of an MT5-sized request (MT5's
+#: own ``copy_*`` calls return up to 100 000 rows at once), so a ported bot gets every row it
+#: asked for in one answer; more than this comes with a ``next_cursor``.
+DEFAULT_LIMIT: Final = 100_000
 MAX_LIMIT: Final = 100_000
 MAX_CURSOR_LENGTH: Final = 2_048
 #: EA calls one ``copy_rates_range`` page may take before asking for the whole rest at once.

@@ -17,7 +17,8 @@ MT5 semantics followed
   rules); only a request that cannot be read raises ``EmulatorError(INVALID_PARAMS)``.
 * Tickets come from one counter (orders and deals share it, so every ticket is unique); a
   position's ticket and identifier are the ticket of the order that opened it, and the
-  identifier never changes (netting additions, reductions and reversals keep it).
+  identifier never changes (netting additions, reductions and reversals keep it; a reversal
+  gives the position the reversing order's ticket).
 * Hedging (``ACCOUNT_MARGIN_MODE_RETAIL_HEDGING``): every deal opens a new position unless the
   request names ``position``, which it then closes (fully or partly). ``TRADE_ACTION_CLOSE_BY``
   closes a position by an opposite one: one ``ORDER_TYPE_CLOSE_BY`` order and two
@@ -27,7 +28,8 @@ MT5 semantics followed
 * Netting (``RETAIL_NETTING``, and ``EXCHANGE`` treated alike): one position per symbol; a deal
   in the same direction adds (entry IN, volume-weighted open price), an opposite one reduces or
   closes (OUT) or reverses (one INOUT deal for the whole volume, the position keeps its
-  identifier and takes the deal price and the request's SL/TP).
+  identifier, takes the reversing order's ticket as ``POSITION_TICKET``, the deal price and
+  the request's SL/TP).
 * Market orders fill at Ask (buy) / Bid (sell) of the current quote. Pending orders trigger on
   the first tick where Buy Limit: Ask <= price, Sell Limit: Bid >= price, Buy Stop: Ask >=
   price, Sell Stop: Bid <= price, and fill at that tick's Ask/Bid. A Stop Limit order becomes
@@ -49,18 +51,24 @@ MT5 semantics followed
 
 Simplified, and why
 -------------------
-* No commission, swap or fees (0 in every structure): the catalogue carries no such settings.
-* The margin of opposite hedged positions is simply summed (no ``margin_hedged`` relief), and
-  a position's margin uses its open price; pending orders hold no margin (retail FX behaviour).
+* No commission or fees (0 in every structure): the catalogue carries no such settings.
+  Swaps are charged at each server midnight from the ``swap_long``/``swap_short`` points
+  ``symbol_info`` publishes, triple on ``swap_rollover3days`` (see :meth:`Ledger.rollover`);
+  they accumulate in the position's ``swap`` (and the account's profit and equity) and the
+  closing deal realizes the closed share of them (``DEAL_SWAP``) into the balance.
+* Hedging: the covered volume of a symbol holds margin computed with the published
+  ``margin_hedged`` as contract size (:meth:`Ledger.hedged_factors`); a position's margin uses
+  its open price; pending orders hold no margin (retail FX behaviour).
 * Fills are always complete (no liquidity model): FOK/IOC/RETURN only matter for admission.
   No requotes in market execution; in instant execution a ``price`` further than
   ``deviation`` points from the market gives REQUOTE.
 * A pending order that cannot be filled for lack of money is removed with state REJECTED.
 * ``advance`` walks only the ticks of symbols with open positions or orders; a position's
   profit in a third currency is re-valued on those ticks, not on the conversion pair's own.
-* An unknown ``symbol`` in a trade request answers INVALID (10013, "Invalid request: unknown
-  symbol") rather than raising, since the request itself is well-formed; a symbol without a
-  quote yet (or whose conversion pair has none) answers PRICE_OFF (10021).
+* An unknown ``symbol`` in a trade request raises ``EmulatorError(NOT_FOUND)``, the answer
+  every other method gives for that symbol (``symbol_info``, ``copy_*``, ``order_calc_*``), so
+  a client sees one answer for one mistake whatever it called; a symbol without a quote yet
+  (or whose conversion pair has none) answers PRICE_OFF (10021).
 * ``order_check`` of a pending order, SL/TP or order modification reports the account as it is
   (those requests do not change balance or margin in this model).
 
@@ -95,6 +103,7 @@ from ea_bridge.emulator.ledger import (
     Leg,
     money,
     round_volume,
+    swap_share,
 )
 from ea_bridge.emulator.margin import NoQuoteError
 from ea_bridge.emulator.orders import (
@@ -297,8 +306,8 @@ class SimulatedBroker:
         dfrom, dto, grp, tkt, pos = self._history_args(date_from, date_to, group, ticket,
                                                        position)
         self._sync()
-        if tkt is not None:
-            return [d for d in self._book.deals if d.ticket == tkt]
+        if tkt is not None:  # MT5: the deals of ORDER ``ticket`` (their DEAL_ORDER)
+            return [d for d in self._book.deals if d.order == tkt]
         if pos is not None:
             return [d for d in self._book.deals if d.position_id == pos]
         return [d for d in self._book.deals
@@ -322,8 +331,13 @@ class SimulatedBroker:
     def history_deals_get(self, date_from: float | None = None, date_to: float | None = None,
                           group: str | None = None, ticket: int | None = None,
                           position: int | None = None) -> list[MT5Dict]:
-        """Deals (``TradeDeal``) incl. the initial balance deal; ``ticket``/``position`` ignore
-        the dates."""
+        """Deals (``TradeDeal``) incl. the initial balance deal.
+
+        ``ticket`` selects the deals of the ORDER with that ticket (``DEAL_ORDER``), as MT5's
+        ``history_deals_get(ticket=...)`` does -- so ``history_deals_get(ticket=result.order)``
+        finds the deal an ``order_send`` made; ``position`` the deals of that position
+        identifier. Both ignore the dates.
+        """
         return [d.to_dict()
                 for d in self._select_deals(date_from, date_to, group, ticket, position)]
 
@@ -437,12 +451,11 @@ class SimulatedBroker:
     # --- shared checks
 
     def _spec_of(self, req: TradeRequest) -> SymbolSpec:
+        """The request's symbol; an unknown one raises the ``NOT_FOUND`` error every other
+        method (``symbol_info``, ``copy_*``, ``order_calc_*``) gives for it."""
         if not req.symbol:
             raise Rejection(TradeRetcode.INVALID, "Invalid request: no symbol")
-        try:
-            return self._market.spec(req.symbol)
-        except EmulatorError as error:
-            raise Rejection(TradeRetcode.INVALID, "Invalid request: unknown symbol") from error
+        return self._market.spec(req.symbol)
 
     def _open_quote(self, spec: SymbolSpec, now: int) -> Tick:
         """The current quote, if the market is open (MARKET_CLOSED) and quoted (PRICE_OFF)."""
@@ -674,13 +687,16 @@ class SimulatedBroker:
         volume = min(position.volume, by.volume)
         price = by.price_open
         legs: list[Leg] = []
+        swaps = {position.ticket: swap_share(position.swap, volume, position.volume),
+                 by.ticket: swap_share(by.swap, volume, by.volume)}
         for p in self._book.positions.values():
             rest = round_volume(p.volume - volume) if p is position or p is by else p.volume
             if rest > 0:
-                legs.append(Leg(p.symbol, p.type == PositionType.BUY, rest, p.price_open))
+                legs.append(Leg(p.symbol, p.type == PositionType.BUY, rest, p.price_open,
+                                money(p.swap - swaps.get(p.ticket, 0.0))))
         profit = money(self._book.calc.profit(spec, position.type == PositionType.BUY, volume,
                                           position.price_open, price, now))
-        after = self._book.state(now, legs, self._book.balance + profit)
+        after = self._book.state(now, legs, self._book.balance + profit + sum(swaps.values()))
 
         def run() -> MT5Dict:
             order = Order(
@@ -700,12 +716,13 @@ class SimulatedBroker:
                     type=DealType.SELL if leg.type == PositionType.BUY else DealType.BUY,
                     entry=DealEntry.OUT_BY, magic=req.magic, position_id=leg.identifier,
                     reason=DealReason.EXPERT, volume=volume, price=price, profit=leg_profit,
-                    symbol=spec.name, comment=order.comment,
+                    symbol=spec.name, comment=order.comment, swap=swaps[leg.ticket],
                 )
                 first = first or deal.ticket
                 self._book.deals.append(deal)
                 self._book.emit("deal_added", now, "deal", deal.to_dict())
                 rest = round_volume(leg.volume - volume)
+                leg.swap = money(leg.swap - swaps[leg.ticket])
                 leg.time_update_msc = now
                 if rest > 0:
                     leg.volume = rest
@@ -715,7 +732,7 @@ class SimulatedBroker:
                     del self._book.positions[leg.ticket]
                     self._book.emit("position_closed", now, "position",
                                     leg.to_dict(price, leg_profit))
-            self._book.balance = money(self._book.balance + profit)
+            self._book.balance = money(self._book.balance + profit + sum(swaps.values()))
             self._book.emit_account(now)
             return {"retcode": TradeRetcode.DONE, "deal": first, "order": order.ticket,
                     "volume": volume, "price": price}

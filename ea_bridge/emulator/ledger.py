@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ea_bridge.emulator.margin import MoneyCalculator
+from ea_bridge.emulator.margin import MoneyCalculator, NoQuoteError
 from ea_bridge.emulator.orders import COMMENT_LENGTH, Deal, MT5Dict, Order, Position
 from ea_bridge.emulator.rules import BUY_TYPES, Rejection
 from ea_bridge.emulator.types import AccountMarginMode, MarketView, SymbolSpec, Tick
@@ -32,12 +32,33 @@ from ea_bridge.mt5 import (
     TradeRetcode,
 )
 
-__all__ = ["AccountSettings", "AccountState", "Fill", "Leg", "Ledger", "money", "round_volume"]
+__all__ = ["AccountSettings", "AccountState", "Fill", "Leg", "Ledger", "money", "rollovers",
+           "round_volume", "swap_share", "weekday"]
 
 #: ACCOUNT_TRADE_MODE_DEMO.
 _ACCOUNT_TRADE_MODE_DEMO = 0
 #: ACCOUNT_STOPOUT_MODE_PERCENT.
 _ACCOUNT_STOPOUT_MODE_PERCENT = 0
+_DAY_MS = 86_400_000
+_SATURDAY, _SUNDAY = 5, 6
+
+
+def rollovers(after_msc: int, until_msc: int) -> list[int]:
+    """Server midnights in ``(after_msc, until_msc]`` (epoch ms of the server clock)."""
+    first = (after_msc // _DAY_MS + 1) * _DAY_MS
+    return list(range(first, until_msc + 1, _DAY_MS))
+
+
+def weekday(time_msc: int) -> int:
+    """Monday = 0 ... Sunday = 6 of a server time (1970-01-01 was a Thursday)."""
+    return (time_msc // _DAY_MS + 3) % 7
+
+
+def swap_share(swap: float, closed: float, volume: float) -> float:
+    """The part of a position's accumulated swap that a close of ``closed`` lots realizes."""
+    if volume <= 0 or closed >= volume:
+        return swap
+    return money(swap * closed / volume)
 
 
 def round_volume(volume: float) -> float:
@@ -74,6 +95,7 @@ class Leg:
     is_buy: bool
     volume: float
     price_open: float
+    swap: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +170,14 @@ class Ledger:
             stream.extend((tick.time_msc, index, tick, symbol)
                           for tick in self.market.ticks_between(symbol, last, now))
         stream.sort(key=lambda item: (item[0], item[1]))
+        midnights = rollovers(last, now)
         for time_msc, _, tick, symbol in stream:
+            while midnights and midnights[0] <= time_msc:
+                self.rollover(midnights.pop(0))
             self.expire(time_msc)
             self.on_tick(symbol, tick)
+        for midnight in midnights:
+            self.rollover(midnight)
         self.expire(now)
 
     # ----------------------------------------------------------------------------- plumbing
@@ -189,7 +216,7 @@ class Ledger:
     def leg(position: Position) -> Leg:
         """The position as a :class:`Leg`."""
         return Leg(position.symbol, position.type == PositionType.BUY, position.volume,
-                   position.price_open)
+                   position.price_open, position.swap)
 
     def leg_profit(self, leg: Leg, time_msc: int) -> float:
         """Floating profit of ``leg`` at ``time_msc`` in the account currency, rounded."""
@@ -208,12 +235,14 @@ class Ledger:
         """Account values at ``time_msc`` for ``legs`` (default: the open positions)."""
         if legs is None:
             legs = [self.leg(p) for p in self.positions.values()]
+        legs = list(legs)
         balance = self.balance if balance is None else balance
         profit = 0.0
         margin = 0.0
+        factors = self.hedged_factors(legs)
         for leg in legs:
-            profit += self.leg_profit(leg, time_msc)
-            margin += self.leg_margin(leg, time_msc)
+            profit += self.leg_profit(leg, time_msc) + leg.swap
+            margin += self.leg_margin(leg, time_msc) * factors.get((leg.symbol, leg.is_buy), 1.0)
         profit = money(profit)
         margin = money(margin)
         equity = money(balance + profit)
@@ -221,6 +250,31 @@ class Ledger:
         return AccountState(balance=money(balance), profit=profit, equity=equity,
                             margin=margin, margin_free=money(equity - margin),
                             margin_level=level)
+
+    def hedged_factors(self, legs: list[Leg]) -> dict[tuple[str, bool], float]:
+        """``(symbol, is_buy)`` → the share of a leg's full margin it holds on a hedging account.
+
+        MT5 computes the margin of the covered volume of a symbol (``min(buy lots, sell
+        lots)``) with ``SYMBOL_MARGIN_HEDGED`` as the contract size, and the uncovered rest
+        with the full one (``margin_hedged_use_leg`` false, as published). Spread over a side's
+        legs pro rata: covered share ``c`` of a side costs ``(1 - c) + c * hedged / contract``.
+        """
+        if not self.hedging:
+            return {}
+        volumes: dict[tuple[str, bool], float] = {}
+        for leg in legs:
+            volumes[(leg.symbol, leg.is_buy)] = volumes.get((leg.symbol, leg.is_buy), 0.0) \
+                + leg.volume
+        factors: dict[tuple[str, bool], float] = {}
+        for (symbol, is_buy), volume in volumes.items():
+            covered = min(volume, volumes.get((symbol, not is_buy), 0.0))
+            if covered <= 0 or volume <= 0:
+                continue
+            spec = self.market.spec(symbol)
+            ratio = spec.margin_hedged / spec.trade_contract_size
+            share = covered / volume
+            factors[(symbol, is_buy)] = (1.0 - share) + share * ratio
+        return factors
 
     def account_dict(self, state: AccountState) -> MT5Dict:
         """``AccountInfo`` for the money values of ``state``."""
@@ -304,9 +358,12 @@ class Ledger:
             else:
                 realized += money(self.calc.profit(fill.spec, leg.is_buy, fill.close_volume,
                                                    leg.price_open, fill.price, now))
+                share = swap_share(leg.swap, fill.close_volume, leg.volume)
+                realized += share
                 rest = round_volume(leg.volume - fill.close_volume)
                 if rest > 0:
-                    legs.append(Leg(leg.symbol, leg.is_buy, rest, leg.price_open))
+                    legs.append(Leg(leg.symbol, leg.is_buy, rest, leg.price_open,
+                                    money(leg.swap - share)))
         if fill.open_volume > 0:
             legs.append(Leg(fill.spec.name, fill.is_buy, fill.open_volume, fill.price))
         return self.state(now, legs, self.balance + realized)
@@ -323,6 +380,7 @@ class Ledger:
         """Execute ``order`` as ``fill``: history order, deal, position change, events."""
         spec, target = fill.spec, fill.target
         realized = 0.0
+        swap = 0.0
         closed: MT5Dict | None = None
         if target is None:
             position = Position(
@@ -351,9 +409,16 @@ class Ledger:
             was_buy = position.type == PositionType.BUY
             realized = money(self.calc.profit(spec, was_buy, fill.close_volume,
                                               position.price_open, fill.price, now))
+            swap = swap_share(position.swap, fill.close_volume, position.volume)
+            position.swap = money(position.swap - swap)
             rest = round_volume(position.volume - fill.close_volume)
             position.time_update_msc = now
             if fill.open_volume > 0:
+                # MT5 netting: a reversal keeps POSITION_IDENTIFIER but the position takes
+                # the reversing order's ticket (POSITION_TICKET).
+                del self.positions[position.ticket]
+                position.ticket = order.ticket
+                self.positions[position.ticket] = position
                 position.type = PositionType.BUY if fill.is_buy else PositionType.SELL
                 position.volume = fill.open_volume
                 position.price_open = fill.price
@@ -381,13 +446,55 @@ class Ledger:
             type=DealType.BUY if fill.is_buy else DealType.SELL, entry=entry, magic=order.magic,
             position_id=position.identifier, reason=reason, volume=fill.volume,
             price=fill.price, profit=realized, symbol=spec.name, comment=order.comment,
+            swap=swap,
         )
         self.deals.append(deal)
-        self.balance = money(self.balance + realized)
+        self.balance = money(self.balance + realized + swap)
         self.emit("deal_added", now, "deal", deal.to_dict())
         self.emit(kind, now, "position",
                   closed if closed is not None else self.position_dict(position, now))
         return deal
+
+    def rollover(self, midnight_msc: int) -> None:
+        """Charge the swap of every open position at a server midnight (``DEAL_REASON_ROLLOVER``
+        in MT5; here accumulated in ``POSITION_SWAP`` and realized by the closing deal).
+
+        ``SYMBOL_SWAP_MODE_POINTS`` as published: ``swap_long``/``swap_short`` points per lot a
+        night, converted from the profit currency at the midnight's quote. A night is charged
+        when the symbol traded on the day that ended; the day named by ``swap_rollover3days``
+        is charged three nights for symbols closed at the weekend (the weekend's nights are
+        charged then, as brokers do); a symbol trading every day pays each night once.
+        """
+        ended = weekday(midnight_msc - 1)
+        charged = False
+        for position in list(self.positions.values()):
+            if position.time_msc >= midnight_msc:
+                continue
+            spec = self.market.spec(position.symbol)
+            days = {s.weekday for s in spec.sessions}
+            if ended not in days:
+                continue
+            nights = 1
+            weekend_closed = _SATURDAY not in days and _SUNDAY not in days
+            if weekend_closed and (ended + 1) % 7 == spec.swap_rollover3days:
+                nights = 3
+            is_buy = position.type == PositionType.BUY
+            points = spec.swap_long if is_buy else spec.swap_short
+            if points == 0:
+                continue
+            price = self.close_price(spec.name, is_buy, midnight_msc, position.price_open)
+            try:
+                rate = self.calc.rate(spec.currency_profit, midnight_msc, spec.name, price)
+            except NoQuoteError:
+                continue  # no quote to convert at: not charged rather than charged wrongly
+            charge = money(points * spec.point * spec.trade_contract_size * position.volume
+                           * nights * rate)
+            position.swap = money(position.swap + charge)
+            self.emit("position_updated", midnight_msc, "position",
+                      self.position_dict(position, midnight_msc))
+            charged = True
+        if charged:
+            self.emit_account(midnight_msc)
 
     def retire(self, order: Order, state: int, time_msc: int) -> None:
         """Move a pending order to the history unfilled (canceled, expired, rejected)."""

@@ -66,7 +66,6 @@ _VALID_TICK_FLAGS = frozenset(int(flag) for flag in CopyTicks)
 # Far enough back to find the previous trading minute under any weekly session table.
 _LOOKBACK_DAYS = 8
 _SWAP_MODE_POINTS = 1
-_SWAP_ROLLOVER_WEDNESDAY = 3
 
 Rows = dict[str, Any]
 
@@ -619,7 +618,7 @@ class Market:
             "trade_stops_level": spec.trade_stops_level,
             "trade_freeze_level": spec.trade_freeze_level,
             "trade_exemode": spec.trade_exemode, "swap_mode": _SWAP_MODE_POINTS,
-            "swap_rollover3days": _SWAP_ROLLOVER_WEDNESDAY, "margin_hedged_use_leg": False,
+            "swap_rollover3days": spec.swap_rollover3days, "margin_hedged_use_leg": False,
             "expiration_mode": spec.expiration_mode, "filling_mode": spec.filling_mode,
             "order_mode": spec.order_mode, "order_gtc_mode": 0, "option_mode": 0,
             "option_right": 0, "bid": bid, "bidhigh": bidhigh, "bidlow": bidlow, "ask": ask,
@@ -639,7 +638,7 @@ class Market:
             "session_open": session_open, "session_close": session_close, "session_aw": 0.0,
             "session_price_settlement": 0.0, "session_price_limit_min": 0.0,
             "session_price_limit_max": 0.0,
-            "margin_hedged": spec.trade_contract_size / 2, "price_change": change,
+            "margin_hedged": spec.margin_hedged, "price_change": change,
             "price_volatility": 0.0, "price_theoretical": 0.0, "price_greeks_delta": 0.0,
             "price_greeks_theta": 0.0, "price_greeks_gamma": 0.0, "price_greeks_vega": 0.0,
             "price_greeks_rho": 0.0, "price_greeks_omega": 0.0, "price_sensitivity": 0.0,

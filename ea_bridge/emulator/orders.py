@@ -254,6 +254,8 @@ class Position:
     sl: float = 0.0
     tp: float = 0.0
     time_update_msc: int = 0
+    #: Swap accumulated at the rollovers since it opened, in the account currency.
+    swap: float = 0.0
 
     def to_dict(self, price_current: float, profit: float) -> MT5Dict:
         """``TradePosition`` with the live price and profit supplied by the caller."""
@@ -272,7 +274,7 @@ class Position:
             "sl": self.sl,
             "tp": self.tp,
             "price_current": price_current,
-            "swap": 0.0,
+            "swap": self.swap,
             "profit": profit,
             "symbol": self.symbol,
             "comment": self.comment,
@@ -297,9 +299,11 @@ class Deal:
     profit: float
     symbol: str
     comment: str
+    #: The closed volume's share of the position's accumulated swap (closing deals only).
+    swap: float = 0.0
 
     def to_dict(self) -> MT5Dict:
-        """``TradeDeal``; commission, swap and fee are always 0 in the simulation."""
+        """``TradeDeal``; commission and fee are always 0 in the simulation."""
         return {
             "ticket": self.ticket,
             "order": self.order,
@@ -313,7 +317,7 @@ class Deal:
             "volume": self.volume,
             "price": self.price,
             "commission": 0.0,
-            "swap": 0.0,
+            "swap": self.swap,
             "profit": self.profit,
             "fee": 0.0,
             "symbol": self.symbol,

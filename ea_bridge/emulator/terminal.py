@@ -51,6 +51,8 @@ __all__ = ["REFUSAL_TEXT", "EmulatedTerminal", "EmulatorSettings", "TerminalRefu
 
 log = logging.getLogger("ea_bridge.emulator")
 
+#: Most tick rows in one ``ticks`` event (about 0.3 MB, far below the frame limit).
+_TICKS_PER_EVENT: Final = 5_000
 EA_VERSION: Final = "1.0.0"
 TERMINAL_BUILD: Final = 4755
 TERMINAL_BUILD_DATE: Final = "24 Jan 2025"
@@ -110,6 +112,8 @@ class EmulatorSettings:
     reconnect_max_s: float = 5.0
     connect_timeout_s: float = 0.5
     history_days: int = 400
+    #: Most rows one ``copy_*`` answer carries (the real EA caps its answers too).
+    max_rows: int = 100_000
 
 
 def _wall_ms() -> int:
@@ -145,7 +149,8 @@ class EmulatedTerminal:
                 raise ValueError(f"unknown symbols: {', '.join(sorted(unknown))}")
             specs = tuple(spec for spec in specs if spec.name in wanted)
         self.market = Market(specs, seed=s.seed, tick_rate_hz=s.tick_rate_hz,
-                             clock=self.server_time_ms, history_days=s.history_days)
+                             clock=self.server_time_ms, history_days=s.history_days,
+                             max_rows=s.max_rows)
         self.broker = SimulatedBroker(
             self.market, clock=self.server_time_ms, login=s.login, server=s.server,
             company=s.company, name=s.account_name, balance=s.balance, leverage=s.leverage,
@@ -305,9 +310,12 @@ class EmulatedTerminal:
             ticks = self.market.ticks_between(spec.name, last, now)
             if ticks:
                 self._last_sent_msc[spec.name] = ticks[-1].time_msc
+            # In events of at most _TICKS_PER_EVENT rows: after a long stall (or a clock jump)
+            # one event could otherwise exceed the bridge's frame limit and end the session.
+            for start in range(0, len(ticks), _TICKS_PER_EVENT):
                 conn.send_event(EVENT_TICKS, {"symbol": spec.name, "rows": [
                     [t.time_msc, t.bid, t.ask, t.last, t.volume, t.flags, t.volume_real]
-                    for t in ticks]})
+                    for t in ticks[start:start + _TICKS_PER_EVENT]]})
         self.broker.advance()
         self._push_trade_events(conn)
         self._announce_terminal(conn)

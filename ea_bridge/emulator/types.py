@@ -181,6 +181,17 @@ class SymbolSpec:
     sim_daily_volatility: float
     #: Typical spread in points; the simulated spread floats around it.
     sim_spread_points: int
+    #: ``SYMBOL_MARGIN_HEDGED`` as a share of the contract size: the contract size the margin
+    #: of each covered (hedged) lot is computed with (0.5: a fully hedged pair costs the margin
+    #: of one of its legs; 0: hedged volume holds no margin).
+    margin_hedged_share: float = 0.5
+    #: ``SYMBOL_SWAP_ROLLOVER3DAYS`` (``ENUM_DAY_OF_WEEK``: 0 = Sunday ... 3 = Wednesday).
+    swap_rollover3days: int = 3
+
+    @property
+    def margin_hedged(self) -> float:
+        """``SYMBOL_MARGIN_HEDGED``: contract size of one hedged lot for the margin."""
+        return self.trade_contract_size * self.margin_hedged_share
 
     @property
     def point(self) -> float:

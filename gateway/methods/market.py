@@ -20,12 +20,17 @@ cursor was made from. ``limit`` may change from page to page.
 
 Tick pages ask the EA for ``copy_ticks_from(..., count=limit + 1 + k)`` (k = ticks at the
 resume millisecond already returned), so a page moves about ``limit`` rows even for a long
-range; see ``gateway/paging.py`` for the cursor and the arithmetic.
+range; see ``gateway/paging.py`` for the cursor and the arithmetic. A page is filled from as
+many EA calls as the EA's own row cap needs (:func:`_fill`), so a page shorter than ``limit``
+always means the end: without ``limit``, a request of up to 100 000 rows -- MT5's own size --
+comes back whole in one answer, and a ported bot that never looks at ``next_cursor`` still
+gets every row it asked for.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
@@ -263,21 +268,49 @@ async def symbol_select(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
 # -- rates ----------------------------------------------------------------------------------
 
 
+#: One EA call of a paged query: (columns, rows, the position after them or None).
+_Step = tuple[list[str], list[list[Any]], Any]
+
+
+async def _fill(fetch: Callable[[Any, int], Awaitable[_Step]], position: Any, limit: int,
+                *, backwards: bool = False) -> _Step:
+    """Up to ``limit`` rows from as many EA calls as the EA's own row cap needs.
+
+    Why: an EA answer may be cut short at its cap (``truncated``); passing that on as a short
+    page would hand a caller fewer rows than it asked for. So the page is filled until it holds
+    ``limit`` rows or nothing more exists; a short page therefore always means the end.
+    """
+    columns: list[str] = []
+    rows: list[list[Any]] = []
+    while True:
+        columns, got, position = await fetch(position, limit - len(rows))
+        rows = got + rows if backwards else rows + got
+        if position is None or len(rows) >= limit or not got:
+            return columns, rows, position
+
+
 async def _rates_back(ctx: RpcContext, method: str, query: RatesFromParams | RatesFromPosParams,
                       position: BackPosition | None, limit: int) -> dict[str, Any]:
     assert query.count is not None
-    remaining = position.remaining if position is not None else query.count
-    take = min(limit, remaining)
-    base = {"symbol": query.symbol, "timeframe": query.timeframe, "count": take + 1}
-    if position is not None:
-        answer = await forward(ctx, "copy_rates_from", {**base, "date_from": position.top})
-    elif isinstance(query, RatesFromPosParams):
-        answer = await forward(ctx, "copy_rates_from_pos", {**base, "start_pos": query.start_pos})
-    else:
-        answer = await forward(ctx, "copy_rates_from", {**base, "date_from": query.date_from})
-    table = read_table(answer)
-    rows, following = back_page(table, take, remaining)
-    return page(table.columns, rows, _next(ctx, method, query, following))
+
+    async def fetch(at: BackPosition | None, want: int) -> _Step:
+        remaining = at.remaining if at is not None else query.count
+        assert remaining is not None
+        take = min(want, remaining)
+        base = {"symbol": query.symbol, "timeframe": query.timeframe, "count": take + 1}
+        if at is not None:
+            answer = await forward(ctx, "copy_rates_from", {**base, "date_from": at.top})
+        elif isinstance(query, RatesFromPosParams):
+            answer = await forward(ctx, "copy_rates_from_pos",
+                                   {**base, "start_pos": query.start_pos})
+        else:
+            answer = await forward(ctx, "copy_rates_from", {**base, "date_from": query.date_from})
+        table = read_table(answer)
+        rows, following = back_page(table, take, remaining)
+        return table.columns, rows, following
+
+    columns, rows, following = await _fill(fetch, position, limit, backwards=True)
+    return page(columns, rows, _next(ctx, method, query, following))
 
 
 async def copy_rates_from(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -303,22 +336,29 @@ async def copy_rates_range(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[s
     query, position = _resolve(ctx, "copy_rates_range", params, RangePosition)
     assert query.timeframe is not None and query.date_from is not None
     assert query.date_to is not None
-    from_s = position.from_s if position is not None else math.ceil(query.date_from)
     bar_s = timeframe_seconds(Timeframe(query.timeframe)) or _MONTH_S
-    columns, rows, truncated = list(_RATE_COLUMNS), [], False
-    for low, high in range_windows(from_s, math.floor(query.date_to), bar_s, params.limit):
-        table = read_table(await forward(ctx, "copy_rates_range", {
-            "symbol": query.symbol, "timeframe": query.timeframe,
-            "date_from": low, "date_to": high}))
-        columns = table.columns
-        rows.extend(table.rows)
-        if table.truncated:
-            truncated = True
-            break
-        if len(rows) > params.limit:
-            break
-    taken, following = range_page(columns, rows, params.limit, truncated)
-    return page(columns, taken, _next(ctx, "copy_rates_range", query, following))
+    date_to = math.floor(query.date_to)
+
+    async def fetch(at: RangePosition | None, want: int) -> _Step:
+        assert query.date_from is not None
+        from_s = at.from_s if at is not None else math.ceil(query.date_from)
+        columns, rows, truncated = list(_RATE_COLUMNS), [], False
+        for low, high in range_windows(from_s, date_to, bar_s, want):
+            table = read_table(await forward(ctx, "copy_rates_range", {
+                "symbol": query.symbol, "timeframe": query.timeframe,
+                "date_from": low, "date_to": high}))
+            columns = table.columns
+            rows.extend(table.rows)
+            if table.truncated:
+                truncated = True
+                break
+            if len(rows) > want:
+                break
+        taken, following = range_page(columns, rows, want, truncated)
+        return columns, taken, following
+
+    columns, rows, following = await _fill(fetch, position, params.limit)
+    return page(columns, rows, _next(ctx, "copy_rates_range", query, following))
 
 
 # -- ticks ----------------------------------------------------------------------------------
@@ -326,12 +366,16 @@ async def copy_rates_range(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[s
 
 async def _ticks(ctx: RpcContext, method: str, query: TicksFromParams | TicksRangeParams,
                  position: TickPosition, limit: int, until_msc: int | None) -> dict[str, Any]:
-    answer = await forward(ctx, "copy_ticks_from", {
-        "symbol": query.symbol, "date_from": _ms_to_seconds(position.from_msc),
-        "count": tick_request_count(position, limit), "flags": query.flags})
-    table = read_table(answer)
-    rows, following = tick_page(table, position, limit, until_msc)
-    return page(table.columns, rows, _next(ctx, method, query, following))
+    async def fetch(at: TickPosition, want: int) -> _Step:
+        answer = await forward(ctx, "copy_ticks_from", {
+            "symbol": query.symbol, "date_from": _ms_to_seconds(at.from_msc),
+            "count": tick_request_count(at, want), "flags": query.flags})
+        table = read_table(answer)
+        rows, following = tick_page(table, at, want, until_msc)
+        return table.columns, rows, following
+
+    columns, rows, following = await _fill(fetch, position, limit)
+    return page(columns, rows, _next(ctx, method, query, following))
 
 
 async def copy_ticks_from(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -390,12 +390,16 @@ class TradeDesk:
         if "expiration" in out:
             out["expiration"] = int(out["expiration"])
         action = out["action"]
-        if "type_filling" not in out and "symbol" in out \
-                and action in (TradeAction.DEAL, TradeAction.PENDING):
-            if action == TradeAction.PENDING:
+        if "symbol" in out and action in (TradeAction.DEAL, TradeAction.PENDING):
+            # Looked up even when the filling is given: an unknown symbol then fails here,
+            # before the journal sends anything, with symbol_info's own -32006 -- the one
+            # answer every method gives for it.
+            mask = await self._filling_mask(bridge, terminal, out["symbol"])
+            if "type_filling" in out:
+                pass
+            elif action == TradeAction.PENDING:
                 out["type_filling"] = int(OrderFilling.RETURN)
             else:
-                mask = await self._filling_mask(bridge, terminal, out["symbol"])
                 out["type_filling"] = int(
                     OrderFilling.FOK if mask & _SYMBOL_FILLING_FOK else
                     OrderFilling.IOC if mask & _SYMBOL_FILLING_IOC else OrderFilling.RETURN)

@@ -154,10 +154,11 @@ async def connected_terminal(daemon: Daemon, cls: type[EmulatedTerminal] = Emula
                              *, symbols: tuple[str, ...] = ("EURUSD", "USDJPY", "BTCUSD"),
                              tick_rate_hz: float = 10,
                              utc_clock_ms: Callable[[], int] | None = None,
-                             ) -> AsyncIterator[EmulatedTerminal]:
-    """An emulated terminal (``cls``) connected to ``daemon`` for the block's duration."""
+                             **more: Any) -> AsyncIterator[EmulatedTerminal]:
+    """An emulated terminal (``cls``) connected to ``daemon`` for the block's duration;
+    ``more`` sets other :class:`EmulatorSettings` fields (margin mode, time zone, ...)."""
     settings = EmulatorSettings(login=LOGIN, server=SERVER, symbols=symbols,
-                                tick_rate_hz=tick_rate_hz)
+                                tick_rate_hz=tick_rate_hz, **more)
     extra: dict[str, Any] = {} if utc_clock_ms is None else {"utc_clock_ms": utc_clock_ms}
     terminal = cls(daemon.token, port=daemon.bridge.port, settings=settings, **extra)
     task = asyncio.create_task(terminal.run())

@@ -15,6 +15,8 @@ from ea_bridge.emulator.types import (
     SYMBOL_TRADE_MODE_LONGONLY,
     SYMBOL_TRADE_MODE_SHORTONLY,
     AccountMarginMode,
+    EmulatorError,
+    ErrorCode,
 )
 from tests.ea_bridge.emulator.broker_env import BUY, CLOSE_BY, DEAL, S0, SELL, T0, Env
 
@@ -70,7 +72,9 @@ def test_market_order_and_deal_enter_the_history(env: Env) -> None:
         "sl": 0.0, "tp": 0.0, "price_current": 1.1001, "price_stoplimit": 0.0,
         "symbol": "EURUSD", "comment": "open", "external_id": "",
     }]
-    assert env.broker.history_deals_get(ticket=1002) == [{
+    # MT5: ticket= selects the deals of ORDER 1001 (DEAL_ORDER), not deal ticket 1002.
+    assert env.broker.history_deals_get(ticket=1002) == []
+    assert env.broker.history_deals_get(ticket=1001) == [{
         "ticket": 1002, "order": 1001, "time": S0, "time_msc": T0, "type": 0, "entry": 0,
         "magic": 5, "position_id": 1001, "reason": 3, "volume": 1.0, "price": 1.1001,
         "commission": 0.0, "swap": 0.0, "profit": 0.0, "fee": 0.0, "symbol": "EURUSD",
@@ -86,7 +90,24 @@ def test_hedging_opens_one_position_per_deal(env: Env) -> None:
     positions = env.broker.positions_get(symbol="EURUSD")
     assert [(p["ticket"], p["type"], p["volume"]) for p in positions] == [
         (1001, 0, 1.0), (1003, 1, 0.3), (1005, 0, 0.2)]
-    assert env.broker.account_info()["margin"] == 1650.12  # 1100.10 + 330.00 + 220.02
+    # 0.3 of the 1.2 buy lots and all 0.3 sell lots are covered; covered lots hold margin at
+    # margin_hedged (half the contract): (1100.10 + 220.02) * (0.75 + 0.25 * 0.5)
+    # + 330.00 * 0.5 = 1155.105 + 165.00.
+    assert env.broker.account_info()["margin"] == 1320.11
+
+
+def test_margin_hedged_is_applied_to_hedged_legs(env: Env) -> None:
+    """A fully hedged pair holds one leg's margin (margin_hedged = half the contract, as
+    symbol_info publishes); with margin_hedged 0 it holds none, and order_check agrees."""
+    env.deal(BUY, 1.0)
+    assert env.broker.account_info()["margin"] == 1100.10
+    check = env.broker.order_check({"action": DEAL, "symbol": "EURUSD", "volume": 1.0,
+                                    "type": SELL, "type_filling": 1})
+    env.deal(SELL, 1.0)
+    info = env.broker.account_info()
+    assert info["margin"] == check["margin"] == 1100.05  # (1100.10 + 1100.00) / 2
+    env.with_spec(margin_hedged_share=0.0)
+    assert env.broker.account_info()["margin"] == 0.0
 
 
 def test_hedging_close_with_position(env: Env) -> None:
@@ -97,7 +118,7 @@ def test_hedging_close_with_position(env: Env) -> None:
     assert (result["retcode"], result["price"], result["order"], result["deal"]) == (
         10009, 1.1021, 1003, 1004)
     assert env.broker.positions_total() == 0
-    (deal,) = env.broker.history_deals_get(ticket=1004)
+    (deal,) = env.broker.history_deals_get(ticket=result["order"])
     assert (deal["entry"], deal["type"], deal["position_id"], deal["profit"],
             deal["reason"]) == (1, 1, 1001, 200.0, 3)
     info = env.broker.account_info()
@@ -181,10 +202,14 @@ def test_netting_reversal_is_one_inout_deal(netting: Env) -> None:
     result = netting.deal(SELL, 2.0, tp=1.09)
     assert result["retcode"] == 10009
     (position,) = netting.broker.positions_get()
+    # MT5: the identifier stays, the ticket becomes the reversing order's.
     assert (position["ticket"], position["identifier"], position["type"], position["volume"],
             position["price_open"], position["sl"], position["tp"]) == (
-        1001, 1001, 1, 1.0, 1.1021, 0.0, 1.09)
-    (deal,) = netting.broker.history_deals_get(ticket=result["deal"])
+        result["order"], 1001, 1, 1.0, 1.1021, 0.0, 1.09)
+    assert netting.broker.positions_get(ticket=result["order"]) == [position]
+    assert netting.broker.order_send({"action": 6, "position": result["order"], "sl": 1.2,
+                                      "tp": 0})["retcode"] == 10009
+    (deal,) = netting.broker.history_deals_get(ticket=result["order"])
     assert (deal["entry"], deal["volume"], deal["profit"], deal["position_id"]) == (
         2, 2.0, 200.0, 1001)
 
@@ -319,14 +344,25 @@ def test_stops_at_exactly_the_stops_level_are_accepted(env: Env) -> None:
     ({"symbol": "EURUSD", "volume": 1.0, "type": 0}, "Invalid request: no action"),
     ({"action": 99, "symbol": "EURUSD", "volume": 1.0}, "Invalid request: unknown action"),
     ({"action": 1, "volume": 1.0, "type": 0}, "Invalid request: no symbol"),
-    ({"action": 1, "symbol": "NOPE", "volume": 1.0}, "Invalid request: unknown symbol"),
     ({"action": 1, "symbol": "EURUSD", "type": 0}, "Invalid request: no volume"),
 ])
 def test_incomplete_requests_are_invalid(env: Env, request_: dict[str, Any],
                                          comment: str) -> None:
-    """Missing action, symbol or volume, or an unknown action/symbol, answer 10013."""
+    """Missing action, symbol or volume, or an unknown action, answer 10013."""
     result = env.broker.order_send({**request_, "type_filling": 1})
     assert (result["retcode"], result["comment"]) == (10013, comment)
+
+
+@pytest.mark.parametrize("filling", [{}, {"type_filling": 1}])
+def test_unknown_symbol_is_not_found_like_symbol_info(env: Env,
+                                                      filling: dict[str, Any]) -> None:
+    """order_send/order_check of an unknown symbol raise NOT_FOUND, as symbol_info does."""
+    request = {"action": DEAL, "symbol": "NOPE", "volume": 1.0, "type": BUY, **filling}
+    for call in (env.broker.order_send, env.broker.order_check):
+        with pytest.raises(EmulatorError) as caught:
+            call(request)
+        assert caught.value.code == ErrorCode.NOT_FOUND
+    assert env.broker.positions_total() == 0
 
 
 def test_fok_needs_the_symbol_filling_flag(env: Env) -> None:
