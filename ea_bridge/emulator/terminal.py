@@ -21,6 +21,7 @@ import contextlib
 import inspect
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -53,7 +54,10 @@ log = logging.getLogger("ea_bridge.emulator")
 
 #: Most tick rows in one ``ticks`` event (about 0.3 MB, far below the frame limit).
 _TICKS_PER_EVENT: Final = 5_000
-EA_VERSION: Final = "1.0.0"
+#: 1.1: ``order_send`` takes ``client_id`` and the EA answers ``trade_results`` (protocol.md).
+EA_VERSION: Final = "1.1.0"
+#: ``client_id`` → ``OrderSendResult`` entries the EA keeps (oldest dropped first).
+TRADE_RESULTS_KEPT: Final = 10_000
 TERMINAL_BUILD: Final = 4755
 TERMINAL_BUILD_DATE: Final = "24 Jan 2025"
 
@@ -131,6 +135,9 @@ class EmulatedTerminal:
         monotonic: seconds, for heartbeats.
     """
 
+    #: The EA version announced in the hello (an older one keeps no ``client_id`` map).
+    ea_version: str = EA_VERSION
+
     def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 8711,
                  settings: EmulatorSettings | None = None,
                  utc_clock_ms: Callable[[], int] = _wall_ms,
@@ -158,6 +165,9 @@ class EmulatedTerminal:
         self._methods = {name: (fn, inspect.signature(fn))
                          for name, fn in self._method_table().items()}
         self._last_sent_msc: dict[str, int] = {}
+        #: The EA's own record: ``client_id`` → the broker's answer, kept whether or not the
+        #: answer reached the daemon (reconciliation asks for it with ``trade_results``).
+        self._trade_results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._announced_trade_allowed: bool | None = None
         self._conn: EAConnection | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -224,7 +234,7 @@ class EmulatedTerminal:
         s = self.settings
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port), s.connect_timeout_s)
-        hello = Hello(PROTOCOL_VERSION, s.platform, TERMINAL_BUILD, EA_VERSION, s.login,
+        hello = Hello(PROTOCOL_VERSION, s.platform, TERMINAL_BUILD, self.ea_version, s.login,
                       s.server, s.company, f"{s.company} MetaTrader 5", self._hint)
         conn = EAConnection(hello, self._key, clock=self._monotonic)
         self._conn, self._writer = conn, writer
@@ -375,8 +385,28 @@ class EmulatedTerminal:
             "order_calc_margin": b.order_calc_margin,
             "order_calc_profit": b.order_calc_profit,
             "order_check": b.order_check,
-            "order_send": b.order_send,
+            "order_send": self.order_send,
+            "trade_results": self.trade_results,
         }
+
+    def order_send(self, request: dict[str, Any], client_id: str | None = None) -> Any:
+        """The broker's ``order_send``, recording the answer under ``client_id`` first."""
+        if client_id is not None and not isinstance(client_id, str):
+            raise EmulatorError(ErrorCode.INVALID_PARAMS, "client_id: expected a string")
+        result = self.broker.order_send(request)
+        if client_id is not None:
+            self._trade_results[client_id] = result
+            self._trade_results.move_to_end(client_id)
+            while len(self._trade_results) > TRADE_RESULTS_KEPT:
+                self._trade_results.popitem(last=False)
+        return result
+
+    def trade_results(self, client_ids: list[str]) -> dict[str, Any]:
+        """The recorded ``OrderSendResult`` of each known ``client_id`` (unknown ones absent)."""
+        if not isinstance(client_ids, list) or not all(isinstance(c, str) for c in client_ids):
+            raise EmulatorError(ErrorCode.INVALID_PARAMS, "client_ids: expected a list of "
+                                "strings")
+        return {c: self._trade_results[c] for c in client_ids if c in self._trade_results}
 
     def version(self) -> list[Any]:
         """MT5 ``version()``: ``[terminal_version, build, build_date]``."""

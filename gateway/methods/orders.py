@@ -63,6 +63,7 @@ async def order_status(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, 
         "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
         "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
         "reconcile_passes": row.passes, "request": row.request, "result": row.result,
+        "ambiguous_tickets": list(ctx.trading.ambiguous(row.token_id, row.client_id)),
     }
 
 

@@ -15,10 +15,11 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * answers ``-32001`` without journaling anything when no EA is connected; if the EA drops after
   the row was marked ``SENT`` but before the bridge wrote the order, the row is released (the
   audit says ``released:TerminalNotConnected``) and the ``client_id`` is free again;
-* stamps every order ``comment = "<prefix>:<client_id>"`` (``trading.comment_prefix``, ``"g"``):
-  the tag always replaces the client's comment, because it is how a lost order is found again
-  (``order_status().request`` shows what was sent). ``magic`` is the configured one unless the
-  request gives its own;
+* keeps the client's ``comment`` as written (MT5's limit, 31 characters); a request without
+  one is stamped ``comment = "<prefix>:<client_id>"`` (``trading.comment_prefix``, ``"g"``), a
+  tag reconciliation can find. ``magic`` is the configured one unless the request gives its
+  own. An EA of protocol 1.1 or later (``ea_version``) also gets the ``client_id`` with the
+  request and keeps its own ``client_id → OrderSendResult`` map (``trade_results``);
 * picks ``type_filling`` from the symbol's ``filling_mode`` *bit mask* when the request omits it
   (FOK if allowed, else IOC, else RETURN; RETURN for pending orders) -- the MT5 gotcha where
   the docs' example answers "unsupported filling mode";
@@ -33,10 +34,15 @@ drop after the broker executed it but before the answer arrived. So ``order_send
   and a client trusting it would open a second position. Every other retcode is a result.
 
 Reconciliation (:class:`TradeDesk`) runs when a terminal with unknown orders reconnects, and every
-``reconcile_interval_s`` while any is unknown: it reads positions, orders and the history since
-the oldest unknown order's creation minus ``reconcile_lookback_s`` and looks for the comment tag.
-A match resolves the row (``RESOLVED_ACCEPTED`` with the ticket); ``reconcile_max_passes`` passes
-without one resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for that
+``reconcile_interval_s`` while any is unknown: it reads the EA's map, positions, orders and the
+history since the oldest unknown order's creation minus ``reconcile_lookback_s``, and
+``reconcile.py`` beside this identifies each row's order -- by the EA's map first, then the
+tag, then
+magic + symbol + type + volume + time window. A match resolves the row (``RESOLVED_ACCEPTED``
+with the ticket; a rejection in the EA's map ``RESOLVED_NOT_FOUND`` at once); an ambiguous one
+stays ``UNKNOWN`` and is reported (``order_status().ambiguous_tickets``, the log, an
+``ambiguous`` audit line), never guessed; ``reconcile_max_passes`` passes without any candidate
+resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for that
 terminal are refused with ``-32014`` and ``data.reason = "reconciling"`` (fail fast; reads are not
 gated). SL/TP, MODIFY and REMOVE requests create no order to find: they end NOT_FOUND.
 
@@ -91,6 +97,7 @@ from ..errors import (
 )
 from ..schemas import EpochSeconds, Params, Symbol, enum_param
 from .journal import OrderJournal, OrderRow, OrderState, params_hash
+from .reconcile import Evidence, Verdict, identify
 from .risk import check_order
 
 if TYPE_CHECKING:
@@ -119,6 +126,19 @@ _MAX_VOLUME: Final = 1_000_000.0
 _MAX_PRICE: Final = 1e12
 _MAX_TICKET: Final = 2**63 - 1
 _SYMBOL_FILLING_FOK, _SYMBOL_FILLING_IOC = 1, 2
+#: The first EA protocol version that takes ``client_id`` with ``order_send`` and answers
+#: ``trade_results`` (docs/protocol.md); older EAs get the request alone.
+EA_MAP_VERSION: Final = (1, 1)
+
+
+def _ea_keeps_map(version: str) -> bool:
+    """Whether an EA of ``version`` ("1.1.0") keeps the ``client_id`` map."""
+    parts: list[int] = []
+    for part in version.split(".")[:2]:
+        if not part.isdigit():
+            return False
+        parts.append(int(part))
+    return tuple(parts) >= EA_MAP_VERSION
 
 #: Retcodes that do not prove the order was not executed, so they are journaled ``UNKNOWN`` and
 #: answered ``-32003`` for reconciliation to settle (never resent). Why each one:
@@ -225,6 +245,8 @@ class TradeDesk:
         self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
         self._passes: dict[TerminalId, asyncio.Task[None]] = {}
         self._periodic: asyncio.Task[None] | None = None
+        #: (token_id, client_id) → order tickets that match an unknown row equally well.
+        self._ambiguous: dict[tuple[str, str], tuple[int, ...]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -330,15 +352,17 @@ class TradeDesk:
                                    terminal=_terminal_key(terminal), params_hash=phash,
                                    request=body)
         try:
-            outgoing = await self._stamp(bridge, terminal, body, f"{self._cfg.comment_prefix}:"
-                                         f"{client_id}")
+            outgoing = await self._stamp(bridge, terminal, body, self._tag(client_id))
             self._gate(terminal)  # a pass may have started while the symbol was looked up
         except BaseException as exc:
             self.journal.abandon(row, type(exc).__name__)
             raise
         row = self.journal.mark_sent(row, outgoing)  # committed before it leaves
+        params: dict[str, Any] = {"request": outgoing}
+        if session is not None and _ea_keeps_map(session.hello.ea_version):
+            params["client_id"] = client_id
         try:
-            result = await bridge.call(terminal, "order_send", {"request": outgoing},
+            result = await bridge.call(terminal, "order_send", params,
                                        self._config.server.trade_timeout_s)
         except (TerminalNotConnected, EAError, FrameTooLarge) as exc:
             # Provably not executed: the bridge raised before writing it (the EA dropped
@@ -380,13 +404,17 @@ class TradeDesk:
             raise Unavailable("reconciling", "Reconciling orders whose outcome was lost; "
                                              "retry shortly")
 
+    def _tag(self, client_id: str) -> str:
+        return f"{self._cfg.comment_prefix}:{client_id}"
+
     async def _stamp(self, bridge: Bridge, terminal: TerminalId, body: dict[str, Any],
-                     comment: str | None) -> dict[str, Any]:
-        """The request as sent: magic, the comment tag, a legal filling mode, integer times."""
+                     tag: str | None) -> dict[str, Any]:
+        """The request as sent: magic, the client's comment or else ``tag``, a legal filling
+        mode, integer times."""
         out = dict(body)
         out.setdefault("magic", self._cfg.magic)
-        if comment is not None:
-            out["comment"] = comment
+        if tag is not None and not out.get("comment"):
+            out["comment"] = tag
         if "expiration" in out:
             out["expiration"] = int(out["expiration"])
         action = out["action"]
@@ -512,13 +540,17 @@ class TradeDesk:
                     self._start_pass(terminal)
 
     async def _reconcile(self, terminal: TerminalId) -> None:
-        """One pass: find each unknown order of ``terminal`` by its comment tag."""
+        """One pass: identify each unknown order of ``terminal`` (``reconcile.py`` beside this)."""
         try:
-            rows = self.journal.unknown(_terminal_key(terminal))
+            key = _terminal_key(terminal)
+            rows = self.journal.unknown(key)
             if rows:
-                found = await self._snapshot(self._bridge, terminal, rows)
-                for row in self.journal.unknown(_terminal_key(terminal)):
-                    self._settle(row, found.get(str(row.request.get("comment", ""))))
+                evidence = await self._evidence(self._bridge, terminal, rows)
+                for row in self.journal.unknown(key):
+                    self._settle(row, identify(
+                        client_id=row.client_id, request=row.request,
+                        tag=self._tag(row.client_id), created_at=row.created_at,
+                        lost_at=row.updated_at, evidence=evidence))
         except BridgeError as exc:
             log.warning("reconciliation of %s interrupted (%s)", terminal, type(exc).__name__)
         except Exception:
@@ -526,40 +558,73 @@ class TradeDesk:
         finally:
             self._passes.pop(terminal, None)
 
-    async def _snapshot(self, bridge: Bridge, terminal: TerminalId,
-                        rows: list[OrderRow]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """``comment → (where, record)`` over positions, orders, and the recent history."""
+    async def _evidence(self, bridge: Bridge, terminal: TerminalId,
+                        rows: list[OrderRow]) -> Evidence:
+        """The EA's map, orders, history and positions, and what other rows already own."""
         timeout = self._config.server.request_timeout_s
         server_time = await bridge.call(terminal, "server_time", {}, timeout)
         # The server's clock (its time zone, and skew) relative to ours, for the history window.
         offset = float(server_time["time"]) - self.journal.now()
         date_from = int(min(r.created_at for r in rows) + offset - self._cfg.reconcile_lookback_s)
         window = {"date_from": max(date_from, 0), "date_to": int(server_time["time"]) + 86400}
-        found: dict[str, tuple[str, dict[str, Any]]] = {}
-        # Later sources do not override earlier ones: the live order or order history first.
-        for where, method, params in (("orders", "orders_get", {}),
-                                      ("history_orders", "history_orders_get", window),
-                                      ("deals", "history_deals_get", window),
-                                      ("positions", "positions_get", {})):
-            records = await bridge.call(terminal, method, params, timeout)
-            for record in records if isinstance(records, list) else []:
-                if isinstance(record, dict) and isinstance(record.get("comment"), str):
-                    found.setdefault(record["comment"], (where, record))
-        return found
+        ea_map: dict[str, dict[str, Any]] = {}
+        session = bridge.session(terminal)
+        if session is not None and _ea_keeps_map(session.hello.ea_version):
+            answer = await bridge.call(terminal, "trade_results",
+                                       {"client_ids": [r.client_id for r in rows]}, timeout)
+            if isinstance(answer, dict):
+                ea_map = {k: v for k, v in answer.items() if isinstance(v, dict)}
 
-    def _settle(self, row: OrderRow, hit: tuple[str, dict[str, Any]] | None) -> None:
-        if hit is None:
+        async def read(method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+            records = await bridge.call(terminal, method, params, timeout)
+            return [r for r in (records if isinstance(records, list) else [])
+                    if isinstance(r, dict)]
+
+        orders = await read("orders_get", {}) + await read("history_orders_get", window)
+        deals = await read("history_deals_get", window)
+        positions = await read("positions_get", {})
+        unknown = {r.client_id for r in rows}
+        others = [r for r in self.journal.of_terminal(_terminal_key(terminal))
+                  if r.client_id not in unknown]
+        return Evidence(
+            ea_map=ea_map, orders=orders, deals=deals, positions=positions, offset_s=offset,
+            claimed_tickets=frozenset(r.ticket for r in others if r.ticket),
+            claimed_tags=frozenset(self._tag(r.client_id) for r in others))
+
+    def _settle(self, row: OrderRow, verdict: Verdict) -> None:
+        key = (row.token_id, row.client_id)
+        if verdict.kind == "ambiguous":
+            if self._ambiguous.get(key) != verdict.candidates:
+                self._ambiguous[key] = verdict.candidates
+                self.journal.note(row, "ambiguous")
+            log.warning("order %s of %s is ambiguous: tickets %s match it equally; left "
+                        "UNKNOWN for a person to settle", row.client_id, row.terminal,
+                        list(verdict.candidates))
+            return
+        self._ambiguous.pop(key, None)
+        if verdict.kind == "miss":
             self.journal.record_miss(row, self._cfg.reconcile_max_passes)
             return
-        where, record = hit
-        ticket = record.get("order") if where == "deals" else record.get("ticket")
+        recorded = verdict.result or {}
+        if verdict.kind == "rejected":
+            retcode = recorded.get("retcode")
+            self.journal.resolve_not_executed(row, {
+                **recorded, "retcode_name": retcode_name(retcode) if isinstance(retcode, int)
+                else None, "client_id": row.client_id, "reconciled": True,
+                "found_in": verdict.where, "identified_by": verdict.via})
+            return
         pending = row.request.get("action") == TradeAction.PENDING
-        retcode = TradeRetcode.PLACED if pending else TradeRetcode.DONE
+        retcode = recorded.get("retcode", TradeRetcode.PLACED if pending else TradeRetcode.DONE)
         result = {
-            "retcode": int(retcode), "retcode_name": retcode_name(retcode),
-            "deal": record.get("ticket", 0) if where == "deals" else 0,
-            "order": ticket if isinstance(ticket, int) else 0,
-            "comment": row.request.get("comment", ""), "request": row.request,
-            "client_id": row.client_id, "reconciled": True, "found_in": where,
+            **recorded,
+            "retcode": int(retcode), "retcode_name": retcode_name(int(retcode)),
+            "deal": verdict.deal, "order": verdict.ticket,
+            "comment": recorded.get("comment", row.request.get("comment", "")),
+            "request": row.request, "client_id": row.client_id, "reconciled": True,
+            "found_in": verdict.where, "identified_by": verdict.via,
         }
-        self.journal.resolve_found(row, ticket if isinstance(ticket, int) else None, result)
+        self.journal.resolve_found(row, verdict.ticket or None, result)
+
+    def ambiguous(self, token_id: str, client_id: str) -> tuple[int, ...]:
+        """The tickets an unknown order matched equally at the last pass (empty: none)."""
+        return self._ambiguous.get((token_id, client_id), ())

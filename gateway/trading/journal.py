@@ -258,6 +258,10 @@ class OrderJournal:
         return self._select("state=? AND terminal=? ORDER BY created_at",
                             (OrderState.UNKNOWN, terminal))
 
+    def of_terminal(self, terminal: str) -> list[OrderRow]:
+        """Every row of one terminal, oldest first (reconciliation excludes what they own)."""
+        return self._select("terminal=? ORDER BY created_at", (terminal,))
+
     def audit(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditRow]:
         """Audit lines with ``seq > after_seq``, in order."""
         cursor = self._conn().execute(
@@ -351,6 +355,13 @@ class OrderJournal:
         """
         return self._finish(row, (OrderState.UNKNOWN,), OrderState.RESOLVED_ACCEPTED,
                             "reconciled", result=found, ticket=ticket,
+                            retcode=_int_or_none(found.get("retcode")))
+
+    def resolve_not_executed(self, row: OrderRow, found: dict[str, Any]) -> OrderRow:
+        """``UNKNOWN → RESOLVED_NOT_FOUND`` at once: the EA's own record of the broker's answer
+        (``found``, a rejection retcode) proves the order was not executed."""
+        return self._finish(row, (OrderState.UNKNOWN,), OrderState.RESOLVED_NOT_FOUND,
+                            "reconciled", result=found,
                             retcode=_int_or_none(found.get("retcode")))
 
     def record_miss(self, row: OrderRow, max_passes: int) -> OrderRow:

@@ -204,6 +204,16 @@ async def _connect(daemon: Daemon) -> ScriptedEA:
     return ea
 
 
+async def _order_request(ea: ScriptedEA) -> Any:
+    """The EA's next request after answering the desk's symbol_info look-up, if it makes one
+    (the symbol is looked up before anything is journaled, and cached)."""
+    request = await ea.next_request()
+    if request.method == "symbol_info":
+        ea.respond(request.id, {"name": request.params["symbol"], "filling_mode": 1})
+        request = await ea.next_request()
+    return request
+
+
 def _journal_state(daemon: Daemon, client_id: str) -> str | None:
     """The row's state as another process reading the journal file would see it."""
     with closing(sqlite3.connect(daemon.app[TRADING].journal.path)) as db:
@@ -215,7 +225,7 @@ async def _lose_an_order(daemon: Daemon, client_id: str) -> dict[str, Any]:
     """Send an order, check it was journaled SENT before it arrived, then drop the EA."""
     ea = await _connect(daemon)
     call = asyncio.create_task(_send(daemon, {**BUY, "type_filling": 0, "client_id": client_id}))
-    request = await ea.next_request()
+    request = await _order_request(ea)
     assert request.method == "order_send"
     assert request.params["request"]["comment"] == f"g:{client_id}"
     assert _journal_state(daemon, client_id) == "SENT"
@@ -298,7 +308,7 @@ async def test_concurrent_duplicate_waits_for_the_first(daemon: Daemon) -> None:
     try:
         request = {**BUY, "type_filling": 0, "client_id": "twin"}
         first = asyncio.create_task(_send(daemon, request))
-        sent = await ea.next_request()
+        sent = await _order_request(ea)
         second = asyncio.create_task(_send(daemon, request, rid=2))
         ping = asyncio.create_task(daemon.call("ping", rid=3))
         assert (await ea.next_request()).method == "ping"  # the twin did not reach the EA
@@ -331,7 +341,7 @@ async def _answer_send(daemon: Daemon, ea: ScriptedEA, client_id: str,
                        retcode: int) -> dict[str, Any]:
     """Send a buy under ``client_id``, have the EA answer ``retcode``; the RPC response."""
     call = asyncio.create_task(_send(daemon, {**BUY, "type_filling": 0, "client_id": client_id}))
-    sent = await ea.next_request()
+    sent = await _order_request(ea)
     assert sent.method == "order_send"
     assert _journal_state(daemon, client_id) == "SENT"
     ea.respond(sent.id, _send_result(sent.params["request"], retcode))
