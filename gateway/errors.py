@@ -36,6 +36,7 @@ from ea_bridge.errors import (
     TerminalTimeout,
     TradeOutcomeUnknown,
 )
+from ea_bridge.mt5 import retcode_name
 
 __all__ = [
     "ERROR_TABLE",
@@ -49,6 +50,7 @@ __all__ = [
     "RateLimited",
     "RiskLimit",
     "RpcError",
+    "TradeRejected",
     "Unauthorized",
     "Unavailable",
     "to_rpc_error",
@@ -69,6 +71,7 @@ NOT_FOUND: Final = -32006
 AUTOTRADING_DISABLED: Final = -32007
 HISTORY_NOT_READY: Final = -32008
 UNSUPPORTED: Final = -32009
+TRADE_REJECTED: Final = -32010
 IDEMPOTENCY_CONFLICT: Final = -32011
 RISK_LIMIT: Final = -32012
 TIMEOUT: Final = -32013
@@ -153,6 +156,24 @@ class OutcomeUnknown(GatewayError):
         self.state = state
 
 
+class TradeRejected(GatewayError):
+    """The broker answered a convenience trade method with a non-success retcode.
+
+    ``order_send`` answers such a retcode as a result (MT5's way); the MetaApi-named methods
+    answer it as this error, carrying ``retcode``, whether sending again may succeed
+    (``retryable``) and the full result.
+    """
+
+    def __init__(self, retcode: int, *, retryable: bool, result: dict[str, Any]) -> None:
+        self.retcode = retcode
+        self.retcode_name = retcode_name(retcode)
+        self.retryable = retryable
+        self.result = result
+        comment = result.get("comment")
+        super().__init__(f"Trade rejected: {retcode} {self.retcode_name}"
+                         + (f" ({comment})" if isinstance(comment, str) and comment else ""))
+
+
 @dataclass(frozen=True, slots=True)
 class RpcError:
     """A JSON-RPC error object, ready to send."""
@@ -173,6 +194,7 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     IdempotencyConflict: (IDEMPOTENCY_CONFLICT, None),
     RiskLimit: (RISK_LIMIT, None),
     OutcomeUnknown: (OUTCOME_UNKNOWN, None),
+    TradeRejected: (TRADE_REJECTED, None),
     TerminalNotConnected: (TERMINAL_OFFLINE, "Terminal offline: no EA is connected"),
     TerminalDisconnected: (TERMINAL_OFFLINE, "Terminal offline: the EA disconnected"),
     TerminalTimeout: (TIMEOUT, "The terminal did not answer in time"),
@@ -215,6 +237,11 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
             return RpcError(code, str(exc), {"client_id": exc.client_id})
         if isinstance(exc, RiskLimit):
             return RpcError(code, str(exc), {"rule": exc.rule})
+        if isinstance(exc, TradeRejected):
+            return RpcError(code, str(exc), {
+                "retcode": exc.retcode, "retcode_name": exc.retcode_name,
+                "retryable": exc.retryable, "client_id": exc.result.get("client_id"),
+                "result": exc.result})
         if isinstance(exc, OutcomeUnknown):
             return RpcError(code, str(exc), {"client_id": exc.client_id, "state": exc.state})
         if cls in (BridgeError, GatewayError):

@@ -36,6 +36,7 @@ from ea_bridge import TRADE_METHODS
 from .context import RpcContext
 from .errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, to_rpc_error
 from .methods import method_table
+from .methods.convenience import METHODS as CONVENIENCE_METHODS
 from .strictjson import TooDeep, loads_strict
 
 __all__ = ["MAX_BATCH", "RpcContext", "build_methods", "handle", "loads_strict", "rpc_method"]
@@ -181,7 +182,7 @@ def _is_trade(entry: Any) -> bool:
     # ``method`` may be any JSON value here (the envelope is checked later): a dict or list
     # is unhashable, and a set lookup with one used to raise (HTTP 500, found by fuzzing).
     method = entry.get("method") if isinstance(entry, dict) else None
-    return isinstance(method, str) and method in TRADE_METHODS
+    return isinstance(method, str) and (method in TRADE_METHODS or method in CONVENIENCE_METHODS)
 
 
 async def handle(body: bytes, context: RpcContext,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import history, market, orders, session
+from . import convenience, history, market, orders, session
 
 __all__ = ["Method", "method_table"]
 
 Method = Callable[..., Awaitable[Any]]
 
-_MODULES = (session, market, history, orders)
+_MODULES = (session, market, history, orders, convenience)
 
 
 def method_table() -> dict[str, Method]:

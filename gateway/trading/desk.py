@@ -325,6 +325,14 @@ class TradeDesk:
                 del self._inflight[key]
             flight.done.set_result(refusal)
 
+    def replay(self, row: OrderRow) -> dict[str, Any]:
+        """The stored outcome of ``row`` for a retry (``deduplicated: true``).
+
+        Raises:
+            OutcomeUnknown: its outcome is not settled.
+        """
+        return self._replay(row, row.params_hash)
+
     def _replay(self, row: OrderRow, phash: str) -> dict[str, Any]:
         if row.params_hash != phash:
             self.journal.note(row, "conflict")
