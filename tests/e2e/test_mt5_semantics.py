@@ -88,11 +88,17 @@ async def test_netting_reversal_gives_the_position_the_reversing_ticket(
 
 
 async def test_swap_is_charged_at_rollover_from_the_published_rates(
-        daemon: Daemon, hedging: EmulatedTerminal, clock: SteppedClock) -> None:
+        daemon: Daemon, clock: SteppedClock) -> None:
     """A long held over Wednesday's rollover pays 3 nights of symbol_info's swap_long."""
+    async with connected_terminal(daemon, symbols=("EURUSD",), utc_clock_ms=clock,
+                                  tick_rate_hz=0.5):  # few ticks to walk over the jumps
+        await _swap_over_rollover(daemon, clock)
+
+
+async def _swap_over_rollover(daemon: Daemon, clock: SteppedClock) -> None:
     info = await result(daemon, "symbol_info", ["EURUSD"])
     assert (info["swap_mode"], info["swap_rollover3days"]) == (1, 3)  # POINTS, Wednesday
-    clock.jump_to(WEDNESDAY_MS + 9 * 3_600_000 + 59 * 60_000 + 50_000)  # 23:59:50
+    clock.jump_to(WEDNESDAY_MS + 9 * 3_600_000 + 58 * 60_000)  # 23:58, two minutes before
     await result(daemon, "order_send", {"request": BUY})
     [before] = await result(daemon, "positions_get", {})
     assert before["swap"] == 0.0
