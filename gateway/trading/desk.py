@@ -37,8 +37,7 @@ Reconciliation (:class:`TradeDesk`) runs when a terminal with unknown orders rec
 ``reconcile_interval_s`` while any is unknown: it reads the EA's map, positions, orders and the
 history since the oldest unknown order's creation minus ``reconcile_lookback_s``, and
 ``reconcile.py`` beside this identifies each row's order -- by the EA's map first, then the
-tag, then
-magic + symbol + type + volume + time window. A match resolves the row (``RESOLVED_ACCEPTED``
+tag, then magic + symbol + type + volume + time window. A match resolves the row (``RESOLVED_ACCEPTED``
 with the ticket; a rejection in the EA's map ``RESOLVED_NOT_FOUND`` at once); an ambiguous one
 stays ``UNKNOWN`` and is reported (``order_status().ambiguous_tickets``, the log, an
 ``ambiguous`` audit line), never guessed; ``reconcile_max_passes`` passes without any candidate

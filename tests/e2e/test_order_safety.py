@@ -85,7 +85,7 @@ async def test_concurrent_duplicates_share_a_refusal_too(
 
 async def test_send_with_no_ea_is_offline_and_leaves_the_client_id_free(
         daemon: Daemon) -> None:
-    """No EA and an explicit filling mode (no symbol lookup first): -32001, no row, no `sent`
+    """No EA and an explicit filling mode: -32001 before any lookup, no row, no `sent`
     in the audit; the same client_id trades once a terminal connects."""
     request = {**BUY_BTC, "type_filling": "ORDER_FILLING_IOC", "client_id": "no-ea"}
     error = (await _send(daemon, request))["error"]
@@ -98,6 +98,9 @@ async def test_send_with_no_ea_is_offline_and_leaves_the_client_id_free(
         assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
         call = asyncio.create_task(_send(daemon, request))
         sent = await ea.next_request()
+        if sent.method == "symbol_info":  # looked up even with a filling mode (cached)
+            ea.respond(sent.id, {"name": "BTCUSD", "filling_mode": 1})
+            sent = await ea.next_request()
         assert sent.method == "order_send"
         ea.respond(sent.id, {"retcode": 10009, "order": 77, "deal": 78, "volume": 0.01,
                              "price": 1.0, "bid": 1.0, "ask": 1.0, "comment": "",

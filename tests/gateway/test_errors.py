@@ -17,6 +17,7 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.IdempotencyConflict: -32011,
     errors.OutcomeUnknown: -32003,
     errors.RiskLimit: -32012,
+    errors.TradeRejected: -32010,
     bridge_errors.TerminalNotConnected: -32001,
     bridge_errors.TerminalDisconnected: -32001,
     bridge_errors.TerminalTimeout: -32013,
@@ -36,6 +37,8 @@ def _instance(cls: type[BaseException]) -> BaseException:
         errors.IdempotencyConflict: errors.IdempotencyConflict("abc"),
         errors.OutcomeUnknown: errors.OutcomeUnknown("abc", "UNKNOWN", "lost"),
         errors.RiskLimit: errors.RiskLimit("max_lot_size", "volume 5 is above 1"),
+        errors.TradeRejected: errors.TradeRejected(10018, retryable=True,
+                                                   result={"retcode": 10018}),
         bridge_errors.TradeOutcomeUnknown: bridge_errors.TradeOutcomeUnknown("x",
                                                                              method="order_send"),
         bridge_errors.FrameTooLarge: bridge_errors.FrameTooLarge(10, 5),
@@ -69,6 +72,17 @@ def test_every_bridge_leaf_is_covered() -> None:
     for name in bridge_errors.__all__:
         cls = getattr(bridge_errors, name)
         assert any(base in ERROR_TABLE for base in cls.__mro__), name
+
+
+def test_trade_rejected_carries_retcode_and_retryable() -> None:
+    """-32010 says the retcode, its name, whether a resend may succeed, and the result."""
+    result = {"retcode": 10014, "comment": "Invalid volume", "client_id": "c1"}
+    error = to_rpc_error(errors.TradeRejected(10014, retryable=False, result=result))
+    assert error == RpcError(-32010, "Trade rejected: 10014 TRADE_RETCODE_INVALID_VOLUME "
+                             "(Invalid volume)", {"retcode": 10014,
+                                                  "retcode_name": "TRADE_RETCODE_INVALID_VOLUME",
+                                                  "retryable": False, "client_id": "c1",
+                                                  "result": result})
 
 
 def test_unauthorized_carries_the_reason() -> None:
