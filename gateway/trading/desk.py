@@ -33,17 +33,18 @@ drop after the broker executed it but before the answer arrived. So ``order_send
   settles it. Journaling it ``REJECTED`` would be a final "not executed" that nobody checked,
   and a client trusting it would open a second position. Every other retcode is a result.
 
-Reconciliation (:class:`TradeDesk`) runs when a terminal with unknown orders reconnects, and every
-``reconcile_interval_s`` while any is unknown: it reads the EA's map, positions, orders and the
-history since the oldest unknown order's creation minus ``reconcile_lookback_s``, and
-``reconcile.py`` beside this identifies each row's order -- by the EA's map first, then the
-tag, then magic + symbol + type + volume + time window. A match resolves the row (``RESOLVED_ACCEPTED``
-with the ticket; a rejection in the EA's map ``RESOLVED_NOT_FOUND`` at once); an ambiguous one
-stays ``UNKNOWN`` and is reported (``order_status().ambiguous_tickets``, the log, an
-``ambiguous`` audit line), never guessed; ``reconcile_max_passes`` passes without any candidate
-resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for that
-terminal are refused with ``-32014`` and ``data.reason = "reconciling"`` (fail fast; reads are not
-gated). SL/TP, MODIFY and REMOVE requests create no order to find: they end NOT_FOUND.
+Reconciliation (:class:`TradeDesk`) runs when a terminal with unknown orders reconnects, and
+every ``reconcile_interval_s`` while any is unknown: it reads the EA's map, positions, orders
+and the history since the oldest unknown order's creation minus ``reconcile_lookback_s``, and
+``reconcile.py`` beside this identifies each row's order -- by the EA's map first, then the tag,
+then magic + symbol + type + volume + time window. A match resolves the row
+(``RESOLVED_ACCEPTED`` with the ticket; a rejection in the EA's map ``RESOLVED_NOT_FOUND`` at
+once); an ambiguous one stays ``UNKNOWN`` and is reported (``order_status().ambiguous_tickets``,
+the log, an ``ambiguous`` audit line), never guessed; ``reconcile_max_passes`` passes without
+any candidate resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for
+that terminal are refused with ``-32014`` and ``data.reason = "reconciling"`` (fail fast; reads
+are not gated). SL/TP, MODIFY and REMOVE requests create no order to find: without the EA's
+record they end NOT_FOUND.
 
 The same periodic loop prunes the journal (:meth:`OrderJournal.prune`): at most once every
 :data:`PRUNE_PERIOD_S`, and once when the desk opens (daemon start), rows final for longer than
