@@ -10,6 +10,7 @@ object with ``id: null`` so a client has one shape to parse.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from typing import Any
 
@@ -37,6 +38,8 @@ __all__ = ["AuthRefusal", "authenticate", "authenticate_request", "bearer_token"
            "error_response", "health", "rpc"]
 
 _JSON = "application/json"
+#: Security events (a token used where it is not bound): WARNING, ids and terminals only.
+security_log = logging.getLogger("gateway.security")
 
 
 def error_response(status: int, code: int, message: str, data: Any = None,
@@ -87,6 +90,10 @@ async def authenticate(app: web.Application, token: str | None,
     async def verify() -> Principal:
         principal = await authenticator.authenticate(token)
         if terminal is not None and principal.terminal != terminal:
+            security_log.warning(
+                "rebinding refused: token %s, bound to terminal %s, was presented on a "
+                "connection bound to terminal %s", principal.token_id, principal.terminal,
+                terminal)
             raise Unauthorized("invalid_token", "The auth token is not valid")
         return principal
 

@@ -7,10 +7,14 @@ and writes the frames). It is plain state: no sockets, no aiohttp, no tasks, so 
 below is unit-tested without a server. Publishing is synchronous and never awaits a client.
 
 Routing
-    A client is bound to one terminal (its token's) when it connects; publishing for a
-    terminal only ever touches that terminal's clients, so subscriptions are scoped to the
-    caller's terminal by construction. Subscriptions hang off the terminal, not the EA
-    session, so they survive an EA reconnect: ticks simply resume.
+    A client is bound to one :class:`StreamKey` when it connects: its token's terminal *and*
+    its token record. The bridge listener publishes under the key of the EA session the data
+    came from (the session's terminal and the token record the EA authenticated with), so a
+    client sees only what the session its own token record opened sees: another token for the
+    same login and server (another owner's, or a second one of the same owner) receives
+    nothing of that session's ticks, trade events or terminal state, as ``/rpc`` refuses it
+    the session's methods (``terminal_mismatch``). Subscriptions hang off the key, not the EA
+    session, so they survive an EA reconnect with the same token: ticks simply resume.
 
 Backpressure policy (the contract: a slow client never delays the others)
     Like ``websockets.broadcast()``, publishing hands a tick to every client in one
@@ -77,7 +81,7 @@ from ea_bridge import TerminalId
 
 from .errors import InvalidParams
 
-__all__ = ["Channel", "Hub", "HubClient", "HubLimits", "HubStats", "tick_body"]
+__all__ = ["Channel", "Hub", "HubClient", "HubLimits", "HubStats", "StreamKey", "tick_body"]
 
 log = logging.getLogger("gateway.hub")
 
@@ -94,6 +98,17 @@ class Channel(StrEnum):
 
 _NOTIFICATION = {Channel.TICKS: "tick", Channel.TRADES: "trade_event",
                  Channel.TERMINAL: "terminal_status"}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamKey:
+    """Whose streams: one terminal as seen through one token record (see "Routing")."""
+
+    terminal: TerminalId
+    token_id: str
+
+    def __str__(self) -> str:
+        return f"{self.terminal} ({self.token_id})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +199,9 @@ class HubClient:
     ``wake`` fires, and closes the socket with 1013 once :attr:`overflowed` is set.
     """
 
-    def __init__(self, hub: Hub, terminal: TerminalId, buffered: Callable[[], int],
+    def __init__(self, hub: Hub, key: StreamKey, buffered: Callable[[], int],
                  wake: Callable[[], None]) -> None:
-        self.terminal = terminal
+        self.key = key
         self._hub = hub
         self._limits = hub.limits
         self._buffered = buffered
@@ -276,7 +291,7 @@ class HubClient:
         for symbol in wanted:
             self._by_symbol.setdefault(symbol, []).append(sub)
         if chan is Channel.TERMINAL:
-            snapshot = self._hub.status(self.terminal, "snapshot")
+            snapshot = self._hub.status(self.key, "snapshot")
             self._push_event(sub.frame(_tail(orjson.dumps(snapshot))))
         return sid
 
@@ -351,7 +366,7 @@ class HubClient:
 
     def _overflow(self) -> None:
         log.warning("streaming client on %s fell %d events behind; dropping it",
-                    self.terminal, self._limits.event_queue_max)
+                    self.key, self._limits.event_queue_max)
         self.overflowed = True
         self._hub.stats.overflows += 1
         self._events.clear()
@@ -362,7 +377,8 @@ class HubClient:
 
 
 class Hub:
-    """Fans EA pushes out to streaming clients, per terminal, never waiting on any client.
+    """Fans EA pushes out to streaming clients, per :class:`StreamKey`, never waiting on any
+    client.
 
     Args:
         limits: the per-client bounds.
@@ -374,45 +390,56 @@ class Hub:
         self.limits = limits or HubLimits()
         self.stats = HubStats()
         self._dumps = dumps
-        self._clients: dict[TerminalId, set[HubClient]] = {}
-        self._status: dict[TerminalId, dict[str, Any]] = {}
+        self._clients: dict[StreamKey, set[HubClient]] = {}
+        self._status: dict[StreamKey, dict[str, Any]] = {}
         self._ids = itertools.count(1)
 
     def new_subscription_id(self) -> str:
         """A subscription id unique within this hub."""
         return f"sub-{next(self._ids)}"
 
-    def connect(self, terminal: TerminalId, *, buffered: Callable[[], int] = _empty,
+    def connect(self, key: StreamKey, *, buffered: Callable[[], int] = _empty,
                 wake: Callable[[], None] = _nothing) -> HubClient:
-        """Attach a streaming client bound to ``terminal``.
+        """Attach a streaming client bound to ``key``.
 
         Args:
-            terminal: the caller's terminal (from its token); it never sees another's data.
+            key: the caller's terminal and token record (from its token); it sees only what
+                an EA session opened with that same token record publishes.
             buffered: bytes waiting in the client's transport write buffer.
             wake: called (synchronously, possibly often) when the client has frames to take.
         """
-        client = HubClient(self, terminal, buffered, wake)
-        self._clients.setdefault(terminal, set()).add(client)
+        client = HubClient(self, key, buffered, wake)
+        self._clients.setdefault(key, set()).add(client)
         return client
 
     def disconnect(self, client: HubClient) -> None:
         """Detach a client; it receives nothing more."""
         client.closed = True
-        clients = self._clients.get(client.terminal)
+        clients = self._clients.get(client.key)
         if clients is not None:
             clients.discard(client)
             if not clients:
-                del self._clients[client.terminal]
+                del self._clients[client.key]
 
-    def clients(self, terminal: TerminalId) -> list[HubClient]:
-        """The clients attached to ``terminal``."""
-        return list(self._clients.get(terminal, ()))
+    def rebind(self, client: HubClient, key: StreamKey) -> None:
+        """Move a live client (and its subscriptions) to another key: a socket that presents
+        a renewed token sees the streams of the new token record's session from then on."""
+        if client.closed or key == client.key:
+            return
+        self.disconnect(client)
+        client.closed = False
+        client.key = key
+        self._clients.setdefault(key, set()).add(client)
+
+    def clients(self, key: StreamKey) -> list[HubClient]:
+        """The clients attached to ``key``."""
+        return list(self._clients.get(key, ()))
 
     # -- publishing (called by the bridge listener) ---------------------------------------
 
-    def publish_ticks(self, terminal: TerminalId, symbol: str, rows: Iterable[Any]) -> None:
+    def publish_ticks(self, key: StreamKey, symbol: str, rows: Iterable[Any]) -> None:
         """Fan out an EA ``ticks`` batch, oldest first; each row encoded at most once."""
-        clients = [c for c in self._clients.get(terminal, ()) if c.wants_symbol(symbol)]
+        clients = [c for c in self._clients.get(key, ()) if c.wants_symbol(symbol)]
         for row in rows:
             self.stats.ticks_published += 1
             if not clients:
@@ -426,16 +453,16 @@ class Hub:
             for client in clients:
                 client.offer_tick(symbol, tail)
 
-    def publish_trade(self, terminal: TerminalId, payload: dict[str, Any],
+    def publish_trade(self, key: StreamKey, payload: dict[str, Any],
                       missed: int = 0) -> None:
         """Fan out one EA trade event; ``missed`` > 0 (events lost upstream) is passed on so
         clients know to resync."""
         body = {k: v for k, v in payload.items() if k not in ("subscription", "seq")}
         if missed:
             body["missed"] = missed
-        self._publish_event(terminal, Channel.TRADES, body)
+        self._publish_event(key, Channel.TRADES, body)
 
-    def publish_status(self, terminal: TerminalId, reason: str, *,
+    def publish_status(self, key: StreamKey, reason: str, *,
                        connected: bool | None = None, broker_connected: bool | None = None,
                        trade_allowed: bool | None = None) -> None:
         """Record a change of the terminal's state and announce it on the terminal channel.
@@ -446,7 +473,7 @@ class Hub:
             connected: whether an EA session is live (None: unchanged).
             broker_connected, trade_allowed: the EA's report (None: unchanged).
         """
-        state = self._status.setdefault(terminal, {"connected": False, "broker_connected": None,
+        state = self._status.setdefault(key, {"connected": False, "broker_connected": None,
                                                    "trade_allowed": None})
         if connected is not None:
             state["connected"] = connected
@@ -456,11 +483,12 @@ class Hub:
             state["broker_connected"] = broker_connected
         if trade_allowed is not None:
             state["trade_allowed"] = trade_allowed
-        self._publish_event(terminal, Channel.TERMINAL, self.status(terminal, reason))
+        self._publish_event(key, Channel.TERMINAL, self.status(key, reason))
 
-    def status(self, terminal: TerminalId, reason: str) -> dict[str, Any]:
-        """The ``terminal_status`` payload (without subscription and seq) for ``terminal``."""
-        state = self._status.get(terminal)
+    def status(self, key: StreamKey, reason: str) -> dict[str, Any]:
+        """The ``terminal_status`` payload (without subscription and seq) for ``key``: a token
+        whose record opened no session sees its terminal as not connected."""
+        state = self._status.get(key)
         if state is None:
             return {"connected": False, "reason": reason, "broker_connected": None,
                     "trade_allowed": None}
@@ -468,10 +496,10 @@ class Hub:
                 "broker_connected": state["broker_connected"],
                 "trade_allowed": state["trade_allowed"]}
 
-    def _publish_event(self, terminal: TerminalId, channel: Channel,
+    def _publish_event(self, key: StreamKey, channel: Channel,
                        body: dict[str, Any]) -> None:
         self.stats.events_published += 1
-        clients = [c for c in self._clients.get(terminal, ()) if c.listens(channel)]
+        clients = [c for c in self._clients.get(key, ()) if c.listens(channel)]
         if not clients:
             return
         tail = _tail(self._dumps(body))

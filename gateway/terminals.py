@@ -4,8 +4,9 @@
 terminals are connected, since when, and the latest tick per symbol with counts. It is the
 one place that hears pushes from the EAs, so it also hands them to the streaming
 :class:`~gateway.hub.Hub`: ticks, trade events, and the terminal's connection state (EA session
-up/down and the EA's own ``terminal`` report). No aiohttp here: it is plain state, tested
-without a server.
+up/down and the EA's own ``terminal`` report), each under the :class:`~gateway.hub.StreamKey`
+of the session it came from, so only clients of that session's token record receive it. No
+aiohttp here: it is plain state, tested without a server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from ea_bridge import SessionInfo, TerminalId
 
-from .hub import Hub
+from .hub import Hub, StreamKey
 
 __all__ = ["TerminalDirectory", "TerminalState"]
 
@@ -81,14 +82,14 @@ class TerminalDirectory:
         """Record the live session."""
         state = self._get(info.terminal)
         state.session, state.disconnect_reason = info, None
-        self.hub.publish_status(info.terminal, "ea_connected", connected=True)
+        self.hub.publish_status(_key(info), "ea_connected", connected=True)
 
     def session_down(self, info: SessionInfo, reason: str) -> None:
         """Record the loss and its reason."""
         state = self._get(info.terminal)
         if state.session is not None and state.session.session_id == info.session_id:
             state.session, state.disconnect_reason = None, reason
-            self.hub.publish_status(info.terminal, reason, connected=False)
+            self.hub.publish_status(_key(info), reason, connected=False)
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
         """Keep the newest tick of the batch and stream the batch."""
@@ -97,20 +98,31 @@ class TerminalDirectory:
         state = self._get(terminal)
         state.ticks_received += len(rows)
         state.last_ticks[symbol] = rows[-1]
-        self.hub.publish_ticks(terminal, symbol, rows)
+        if state.session is not None:
+            self.hub.publish_ticks(_key(state.session), symbol, rows)
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
         """Count events and losses, and stream ``trade`` and ``terminal`` events."""
         state = self._get(terminal)
         state.events_received += 1
         state.events_missed += missed
+        if state.session is None:
+            log.debug("EA %s: event %r outside a session not streamed", terminal, name)
+            return
+        key = _key(state.session)
         if name == "trade":
-            self.hub.publish_trade(terminal, payload, missed)
+            self.hub.publish_trade(key, payload, missed)
         elif name == "terminal":
             broker, allowed = payload.get("connected"), payload.get("trade_allowed")
             self.hub.publish_status(
-                terminal, "terminal_state",
+                key, "terminal_state",
                 broker_connected=broker if isinstance(broker, bool) else None,
                 trade_allowed=allowed if isinstance(allowed, bool) else None)
         else:
             log.debug("EA %s: event %r not streamed", terminal, name)
+
+
+def _key(info: SessionInfo) -> StreamKey:
+    """Where a session's pushes go: its terminal as seen through the token record its EA
+    authenticated with (see ``hub.py``, "Routing")."""
+    return StreamKey(info.terminal, info.token_id)

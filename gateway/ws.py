@@ -63,7 +63,7 @@ from .http_rpc import (
     bearer_token,
     error_response,
 )
-from .hub import HubClient
+from .hub import HubClient, StreamKey
 from .keys import (
     AUTHENTICATOR,
     BRIDGE,
@@ -272,7 +272,7 @@ class _Connection:
         self._draining = False
         self._kick = asyncio.Event()
         self._client: HubClient = app[HUB].connect(
-            principal.terminal, wake=self._schedule_flush,
+            StreamKey(principal.terminal, principal.token_id), wake=self._schedule_flush,
             buffered=(lambda: transport.get_write_buffer_size()) if transport else (lambda: 0))
         self._requests: set[asyncio.Task[None]] = set()
         #: The task that started closing the socket; cleanup lets it finish the handshake.
@@ -437,5 +437,6 @@ class _Connection:
                                        self._principal.terminal)
         self._token, self._principal = token, principal
         self._app[WS_TOKEN_IDS][self._ws] = principal.token_id
+        self._app[HUB].rebind(self._client, StreamKey(principal.terminal, principal.token_id))
         self._ctx = dataclasses.replace(ctx, principal=principal)
         return _authenticated(principal)

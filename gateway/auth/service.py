@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 from dataclasses import dataclass
 from typing import Final
 
@@ -41,6 +42,9 @@ from ..errors import Unauthorized, Unavailable
 from .records import Principal, RecordSource
 
 __all__ = ["Authenticator"]
+
+#: Security events (a token used where it is not bound): WARNING, ids and terminals only.
+security_log = logging.getLogger("gateway.security")
 
 #: The most tokens remembered at once (only valid tokens get in; this only bounds memory).
 _REMEMBER_MAX: Final = 4096
@@ -132,6 +136,10 @@ class Authenticator:
         else:
             raise AuthRefused("invalid_token", "the auth token is not valid for this daemon")
         if (hello.login, hello.server) != (record.login, record.server):
+            security_log.warning(
+                "rebinding refused: an EA for terminal %s@%s presented token %s, which is bound "
+                "to terminal %s@%s", hello.login, hello.server, record.token_id, record.login,
+                record.server)
             raise AuthRefused("terminal_mismatch",
                               f"the auth token is bound to another terminal, not "
                               f"{hello.login}@{hello.server}")

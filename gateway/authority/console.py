@@ -43,7 +43,7 @@ from ..errors import ConfigError, RateLimited
 from .api import DeviceInfo
 from .mailer import Mailer, SmtpMailer
 from .proofs import ProofRejected, ProofReplayCache, verify_device_proof
-from .service import AccountRegistration, Authority
+from .service import AccountRegistration, Authority, TerminalClaimed
 from .store import AccountExists, AccountRow
 from .throttle import AuthThrottle
 
@@ -242,6 +242,8 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
         try:
             issued = request.app[AUTHORITY].issue_token(owner, body.login, body.server,
                                                         body.scopes, body.expires_in_s)
+        except TerminalClaimed as exc:
+            raise _Fail(409, "terminal_claimed", str(exc)) from None
         except ValueError as exc:
             raise _Fail(400, "invalid_request", str(exc)) from None
         return web.json_response({"token": issued.token, "token_id": issued.token_id,
@@ -270,6 +272,8 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
         except AccountExists:
             raise _Fail(409, "account_exists",
                         f"Account {body.login} already exists") from None
+        except TerminalClaimed as exc:
+            raise _Fail(409, "terminal_claimed", str(exc)) from None
         except ValueError as exc:
             raise _Fail(400, "invalid_request", str(exc)) from None
         return web.json_response(_account_json(row), status=201)

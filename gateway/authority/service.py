@@ -62,7 +62,8 @@ from .records import DEFAULT_RISK, OFFLINE_GRACE_S, AuthorityKey, RiskPolicy, de
 from .store import AccountRow, AuthorityStore, TokenRow
 from .tokens import generate_token, token_sha256
 
-__all__ = ["SCOPES", "AccountRegistration", "Authority", "mask_email", "normalize_email"]
+__all__ = ["SCOPES", "AccountRegistration", "Authority", "TerminalClaimed", "mask_email",
+           "normalize_email"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ def mask_email(email: str) -> str:
 def _decimal_text(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return text if text not in ("-0", "") else "0"
+
+
+class TerminalClaimed(ValueError):
+    """The terminal (login and server) belongs to another owner: it registered the account,
+    or holds live tokens for it. The message names the terminal, never the other owner."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +185,13 @@ class Authority:
     def issue_token(self, owner_email: str, login: int, server: str,
                     scopes: Sequence[str] = ("read", "trade"),
                     expires_in_s: int | None = None) -> IssuedToken:
-        """Issue a token for one terminal; the plaintext is in the answer and nowhere else."""
+        """Issue a token for one terminal; the plaintext is in the answer and nowhere else.
+
+        Raises:
+            TerminalClaimed: another owner registered the terminal's account or holds live
+                tokens for it (a terminal's streams and trades are one owner's).
+            ValueError: an unknown owner or a parameter out of range.
+        """
         owner_email = normalize_email(owner_email)
         if self.store.owner_password_hash(owner_email) is None:
             raise ValueError("unknown owner")
@@ -190,6 +202,7 @@ class Authority:
         if expires_in_s is not None and expires_in_s <= 0:
             raise ValueError("expires_in_s must be positive")
         now = self._now()
+        self._check_claim(owner_email, login, server, now)
         token = self._new_token()
         row = TokenRow(token_id="tok_" + secrets.token_hex(8), token_sha256=token_sha256(token),
                        token_hint=make_token_hint(token), owner_email=owner_email, login=login,
@@ -205,6 +218,22 @@ class Authority:
                 "created_at": row.created_at, "expires_at": row.expires_at,
                 "revoked_at": row.revoked_at}
 
+    def _check_claim(self, owner_email: str, login: int, server: str, now: int) -> None:
+        account = self.store.account_for(login, server)
+        others = ({account.owner_email} if account is not None
+                  else self.store.live_token_owners(login, server, now)) - {owner_email}
+        if others:
+            log.warning("refused a token for terminal %s@%s claimed by another owner",
+                        login, server)
+            raise TerminalClaimed(f"terminal {login}@{server} belongs to another owner")
+
+    def _serves(self, row: TokenRow) -> bool:
+        """Whether a token's record may be handed out: not for a terminal whose account
+        another owner registered (a token issued before that registration, or before this
+        check existed, stops working)."""
+        account = self.store.account_for(row.login, row.server)
+        return account is None or account.owner_email == row.owner_email
+
     def list_tokens(self, owner_email: str) -> list[dict[str, Any]]:
         """The owner's tokens without secrets (no token, no hashes)."""
         return [self._listing(r) for r in self.store.tokens_of(normalize_email(owner_email))]
@@ -216,11 +245,14 @@ class Authority:
     # -- accounts ------------------------------------------------------------------------
 
     def register_account(self, owner_email: str, registration: AccountRegistration) -> AccountRow:
-        """Store an account and its risk policy (raises ``AccountExists`` / ``ValueError``).
+        """Store an account and its risk policy (raises ``AccountExists``, ``TerminalClaimed``
+        when another owner holds live tokens for the terminal, or ``ValueError``).
 
         The MT5 credentials are not checked against a terminal here: the authority has none.
         """
         registration.check()
+        self._check_claim(normalize_email(owner_email), registration.login, registration.server,
+                          self._now())
         row = AccountRow(
             id=0, owner_email=normalize_email(owner_email), name=registration.name,
             broker=registration.broker, login=registration.login, server=registration.server,
@@ -305,7 +337,7 @@ class Authority:
             raise ValueError("give exactly one of token_sha256 and token_hint")
         row = (self.store.token_by_sha256(token_sha256) if token_sha256 is not None
                else self.store.token_by_hint(token_hint or ""))
-        if row is None:
+        if row is None or not self._serves(row):
             return LookupAnswer("unknown")
         now = self._now()
         self.store.upsert_device(device.device_id, device.public_key,
@@ -394,7 +426,7 @@ class Authority:
         out = []
         for token_id in dict.fromkeys(token_ids):
             row = self.store.token_by_id(token_id)
-            if row is None:
+            if row is None or not self._serves(row):
                 continue
             approval = self.store.approval(row.owner_email, device.device_id)
             if approval is not None and approval.status == "approved":

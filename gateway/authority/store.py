@@ -246,6 +246,14 @@ class AuthorityStore:
         """An owner's tokens, oldest first."""
         return self._token_where("owner_email = ? ORDER BY created_at, token_id", owner_email)
 
+    def live_token_owners(self, login: int, server: str, now: int) -> set[str]:
+        """The owners holding an unrevoked, unexpired token for this terminal."""
+        with self._db() as db:
+            rows = db.execute("SELECT DISTINCT owner_email FROM tokens WHERE login = ? AND "
+                              "server = ? AND revoked_at IS NULL AND (expires_at IS NULL OR "
+                              "expires_at > ?)", (login, server, now)).fetchall()
+        return {str(r[0]) for r in rows}
+
     def revoke_token(self, owner_email: str, token_id: str, now: int) -> bool:
         """Mark an owner's token revoked (idempotent); ``False`` if it is not theirs."""
         with self._db() as db:

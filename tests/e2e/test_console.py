@@ -579,3 +579,34 @@ async def test_the_client_never_sends_the_same_proof_twice(console: Console) -> 
         for _ in range(3):
             status = await remote.device_status(remote.device)
             assert status.device_id == remote.device.device_id
+
+
+async def test_a_terminal_another_owner_claimed_gets_no_token(console: Console) -> None:
+    """Over HTTP: once one owner registers a terminal's account, another owner's token request
+    for that login and server is 409 ``terminal_claimed`` (naming no owner), and so is one for
+    a terminal the first owner holds live tokens for, until they are revoked; the other owner's
+    own terminals are unaffected."""
+    other = ("other@example.com", "another long password")
+    console.app[AUTHORITY].create_owner(*other)
+    account = {"name": "Main", "broker": "Co", "login": 5012345, "password": "mt5-secret",
+               "server": "MTG-Demo"}
+    status, _ = await console.owner("POST", "/v1/accounts", account)
+    assert status == 201
+    status, body = await console.owner("POST", "/v1/tokens",
+                                       {"login": 5012345, "server": "MTG-Demo"}, auth=other)
+    assert (status, body["error"]["reason"]) == (409, "terminal_claimed")
+    assert OWNER not in json.dumps(body)
+    mine = await _issue(console)  # the registered owner still gets tokens
+    held = await console.owner("POST", "/v1/tokens", {"login": 7001, "server": "MTG-Demo"})
+    assert held[0] == 201
+    for path, payload in (("/v1/tokens", {"login": 7001, "server": "MTG-Demo"}),
+                          ("/v1/accounts", {**account, "login": 7001})):
+        status, body = await console.owner("POST", path, payload, auth=other)
+        assert (status, body["error"]["reason"]) == (409, "terminal_claimed"), path
+    assert (await console.owner("DELETE", f"/v1/tokens/{held[1]['token_id']}"))[0] == 200
+    status, _ = await console.owner("POST", "/v1/tokens", {"login": 7001, "server": "MTG-Demo"},
+                                    auth=other)
+    assert status == 201
+    status, _ = await console.owner("POST", "/v1/tokens", {"login": 8001, "server": "MTG-Demo"},
+                                    auth=other)
+    assert status == 201 and mine["token_id"]

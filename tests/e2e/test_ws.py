@@ -19,7 +19,7 @@ from aiohttp import WSMsgType
 
 from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.hub import HubClient
+from gateway.hub import HubClient, StreamKey
 from gateway.keys import HUB
 from tests.e2e.conftest import (
     LOGIN,
@@ -302,7 +302,8 @@ async def test_subscriptions_are_scoped_to_the_tokens_terminal(
         await mine.result("subscribe", {"channel": "ticks", "symbols": SYMBOLS})
         for _ in range(20):
             await mine.note("tick")
-        (their_client,) = daemon.app[HUB].clients(TerminalId(999, "Other-Broker"))
+        (their_client,) = daemon.app[HUB].clients(
+            StreamKey(TerminalId(999, "Other-Broker"), other.token_id))
         assert their_client.frames_taken == 1 and not their_client.has_pending
 
 
@@ -358,7 +359,8 @@ async def test_stalled_client_is_conflated_and_does_not_delay_others(tmp_path: P
                 assert tick["seq"] == seq + 1  # the healthy client loses nothing
                 seq = tick["seq"]
                 assert seq < 20_000, "the stalled client never fell behind"
-                stalled = [c for c in hub.clients(TERMINAL) if c.frames_taken < seq // 2]
+                key = StreamKey(TERMINAL, daemon.issued.token_id)
+                stalled = [c for c in hub.clients(key) if c.frames_taken < seq // 2]
                 for client in stalled:
                     assert client.conflation_slots <= len(SYMBOLS)
                     assert client.pending_ticks <= len(SYMBOLS) + 16

@@ -9,11 +9,13 @@ import pytest
 
 from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.errors import InvalidParams
-from gateway.hub import Hub, HubClient, HubLimits
+from gateway.hub import Hub, HubClient, HubLimits, StreamKey
 from gateway.terminals import TerminalDirectory
 
-A = TerminalId(5012345, "MTG-Demo")
-B = TerminalId(777, "Other-Broker")
+A = StreamKey(TerminalId(5012345, "MTG-Demo"), "tok_a")
+B = StreamKey(TerminalId(777, "Other-Broker"), "tok_b")
+#: Another token record for A's terminal (another owner's, or a second one).
+A2 = StreamKey(A.terminal, "tok_a2")
 
 
 def row(time_msc: int, bid: float = 1.1, ask: float = 1.2) -> list[Any]:
@@ -212,6 +214,45 @@ def test_clients_only_see_their_own_terminal() -> None:
     assert drain(mine) == [] and len(drain(other)) == 2
 
 
+def test_another_token_of_the_same_terminal_sees_nothing_of_the_session() -> None:
+    """A client whose token record is not the one the EA session opened with gets none of
+    that session's ticks, trade events or terminal state, and sees the terminal as not
+    connected; the session's own token record gets everything."""
+    hub = Hub()
+    directory = TerminalDirectory(hub)
+    terminal = A.terminal
+    hello = Hello(1, "MT5", 4000, "1.0", terminal.login, terminal.server, "Co",
+                  "Co MetaTrader 5")
+    directory.session_up(SessionInfo(terminal, "s1", A.token_id, hello, 0.0))
+    mine, theirs = hub.connect(A), hub.connect(A2)
+    for client in (mine, theirs):
+        client.subscribe("ticks", ["EURUSD"])
+        client.subscribe("trades")
+        client.subscribe("terminal")
+    directory.ticks(terminal, "EURUSD", [row(1)])
+    directory.event(terminal, "trade", {"type": "deal_added", "time_msc": 1, "deal": {}}, 0)
+    directory.event(terminal, "terminal", {"connected": True, "trade_allowed": True}, 0)
+    got = drain(theirs)
+    assert [(m["method"], m["params"]["connected"]) for m in got] == [
+        ("terminal_status", False)]
+    assert sorted(m["method"] for m in drain(mine)) == [
+        "terminal_status", "terminal_status", "tick", "trade_event"]
+
+
+def test_a_rebound_client_keeps_its_subscriptions_under_the_new_key() -> None:
+    """After ``rebind`` (a renewed token on the same socket) the client receives the new key's
+    publications, not the old one's, with its subscription ids unchanged."""
+    hub = Hub()
+    client = hub.connect(A)
+    sid = client.subscribe("trades")
+    hub.rebind(client, A2)
+    hub.publish_trade(A, {"type": "deal_added", "time_msc": 1, "deal": {}})
+    hub.publish_trade(A2, {"type": "deal_added", "time_msc": 2, "deal": {}})
+    got = params(drain(client), "trade_event")
+    assert [(p["subscription"], p["time_msc"]) for p in got] == [(sid, 2)]
+    assert hub.clients(A) == [] and hub.clients(A2) == [client]
+
+
 def test_terminal_channel_snapshot_and_changes() -> None:
     """Subscribing to terminal gives the current state, then each EA disconnect and reconnect."""
     hub = Hub()
@@ -313,12 +354,14 @@ def test_terminal_directory_forwards_pushes_to_the_hub() -> None:
     client.subscribe("ticks", ["EURUSD"])
     client.subscribe("trades")
     client.subscribe("terminal")
-    hello = Hello(1, "MT5", 4000, "1.0", A.login, A.server, "Co", "Co MetaTrader 5")
-    info = SessionInfo(A, "s1", "tok", hello, 0.0)
+    terminal = A.terminal
+    hello = Hello(1, "MT5", 4000, "1.0", terminal.login, terminal.server, "Co",
+                  "Co MetaTrader 5")
+    info = SessionInfo(terminal, "s1", A.token_id, hello, 0.0)
     directory.session_up(info)
-    directory.event(A, "terminal", {"connected": True, "trade_allowed": False}, 0)
-    directory.ticks(A, "EURUSD", [row(1)])
-    directory.event(A, "trade", {"type": "deal_added", "time_msc": 1, "deal": {}}, 0)
+    directory.event(terminal, "terminal", {"connected": True, "trade_allowed": False}, 0)
+    directory.ticks(terminal, "EURUSD", [row(1)])
+    directory.event(terminal, "trade", {"type": "deal_added", "time_msc": 1, "deal": {}}, 0)
     directory.session_down(info, "eof")
     got = drain(client)
     statuses = params(got, "terminal_status")
