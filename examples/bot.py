@@ -67,16 +67,39 @@ class Gateway:
         return result
 
 
-async def run(url: str, token: str, symbol: str, volume: float) -> int:
+MARKET_CLOSED = 10018
+
+
+async def open_symbol(gw: Gateway) -> str | None:
+    """The first Market Watch symbol whose market is open now: order_check of its smallest
+    buy is not 10018 MARKET_CLOSED (on a weekend FX, metals and indices are closed; the
+    emulator's crypto symbol is not). Works the same against a real MT5 terminal."""
+    for info in await gw.call("symbols_get"):
+        check = await gw.call("order_check", {"action": "TRADE_ACTION_DEAL",
+                                              "symbol": info["name"], "type": "ORDER_TYPE_BUY",
+                                              "volume": info["volume_min"]})
+        if check["retcode"] != MARKET_CLOSED:
+            return str(info["name"])
+    return None
+
+
+async def run(url: str, token: str, symbol: str | None, volume: float) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(headers=headers) as session:
         gw = Gateway(session, url)
+        if symbol is None:
+            symbol = await open_symbol(gw)
+            if symbol is None:
+                print("no market is open now", file=sys.stderr)
+                return 1
+            print(f"trading {symbol}: the first symbol whose market is open now")
         account = await gw.call("account_info")
         print(f"account {account['login']} on {account['server']}: balance {account['balance']}"
               f" {account['currency']}, equity {account['equity']}")
         print(f"open positions: {len(await gw.call('positions_get'))}")
         info = await gw.call("symbol_info", symbol)
         point, digits = info["point"], info["digits"]
+        volume = max(volume, info["volume_min"])
 
         print(f"buy {volume} {symbol}")
         opened = await gw.trade({"action": "TRADE_ACTION_DEAL", "symbol": symbol,
@@ -117,8 +140,9 @@ def main() -> int:
     parser.add_argument("--url")
     parser.add_argument("--token")
     parser.add_argument("--state-file", type=Path, help="the JSON `mtgateway demo` writes")
-    parser.add_argument("--symbol", default="BTCUSD",
-                        help="BTCUSD trades every day in the emulator; FX closes at weekends")
+    parser.add_argument("--symbol", default=None,
+                        help="default: the first symbol whose market is open now (FX closes "
+                             "at weekends; the emulator's BTCUSD trades every day)")
     parser.add_argument("--volume", type=float, default=0.01)
     args = parser.parse_args()
     url, token = args.url, args.token

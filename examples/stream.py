@@ -75,16 +75,20 @@ def main() -> int:
     parser.add_argument("--url")
     parser.add_argument("--token")
     parser.add_argument("--state-file", type=Path, help="the JSON `mtgateway demo` writes")
-    parser.add_argument("--symbols", default="EURUSD,USDJPY")
+    parser.add_argument("--symbols", default=None,
+                        help="comma-separated; default: the open_symbols `mtgateway demo` "
+                             "wrote (on a weekend only crypto ticks), else EURUSD,BTCUSD")
     parser.add_argument("--max-messages", type=int, help="exit after this many notifications")
     args = parser.parse_args()
     url, token = args.url, args.token
+    default_symbols = "EURUSD,BTCUSD"
     if args.state_file is not None:
         state = json.loads(args.state_file.read_text())
         url, token = url or state["ws_url"], token or state["token"]
+        default_symbols = ",".join(state.get("open_symbols") or []) or default_symbols
     if not url or not token:
         parser.error("give --url and --token, or --state-file")
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    symbols = [s.strip() for s in (args.symbols or default_symbols).split(",") if s.strip()]
     try:
         return asyncio.run(stream(url, token, symbols, args.max_messages))
     except KeyboardInterrupt:

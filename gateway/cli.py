@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path,
                       help="keep the demo's state here (default: a temporary directory)")
     demo.add_argument("--tick-rate", type=float, default=2.0, metavar="HZ")
+    emulator_cli.add_account_arguments(demo)
 
     emulator = sub.add_parser("emulator", help="an emulated terminal that connects like an EA")
     emulator_cli.add_arguments(emulator)

@@ -35,13 +35,14 @@ import orjson
 from aiohttp import web
 
 from ea_bridge import TerminalId
-from ea_bridge.emulator.cli import stop_on_signals
+from ea_bridge.emulator.cli import clock_from, market_hours_line, stop_on_signals
 from ea_bridge.emulator.terminal import (
     REFUSAL_TEXT,
     EmulatedTerminal,
     EmulatorSettings,
     TerminalRefused,
 )
+from ea_bridge.emulator.types import AccountMarginMode
 
 from .app import create_app
 from .auth.client import RemoteAuthority
@@ -145,7 +146,10 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     password = secrets.token_urlsafe(18)
     authority.create_owner(_OWNER, password)
     _say(f"owner {_OWNER} created (password kept in memory only)")
-    settings = EmulatorSettings(tick_rate_hz=args.tick_rate)
+    settings = EmulatorSettings(
+        tick_rate_hz=args.tick_rate, tz_offset_s=args.tz_offset,
+        margin_mode=(AccountMarginMode.RETAIL_NETTING if args.netting
+                     else AccountMarginMode.RETAIL_HEDGING))
     owner_client = await stack.enter_async_context(
         RemoteAuthority(console_url, _throwaway_key()))
     issued = await owner_client.issue_token(_OWNER, password, settings.login, settings.server)
@@ -165,7 +169,10 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
          f"authority pinned to kid={key.kid}")
     _say(f"the daemon is a new device: {device.device_id} (key: {device.storage})")
 
-    terminal = EmulatedTerminal(token, port=bridge.port, settings=settings)
+    clock = clock_from(args.start_time)
+    terminal = (EmulatedTerminal(token, port=bridge.port, settings=settings) if clock is None
+                else EmulatedTerminal(token, port=bridge.port, settings=settings,
+                                      utc_clock_ms=clock))
     emulator = asyncio.create_task(terminal.run())
 
     async def stop_terminal() -> None:
@@ -204,6 +211,14 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
         raise _DemoFailed("the emulated terminal did not connect after approval") from None
     _say(f"the EA's next reconnect succeeded: {settings.platform} {settings.login}@"
          f"{settings.server} is live (no restart)")
+    account = "netting" if args.netting else "hedging"
+    _say(f"{account} account; the broker server's clock is UTC{args.tz_offset / 3600:+g}: MT5 "
+         "times (ticks, bars, orders, deals) are that clock, the daemon's own (order_status) "
+         "are UTC")
+    _say(market_hours_line(terminal))
+    _say("an order for a closed market answers 10018 TRADE_RETCODE_MARKET_CLOSED; "
+         "examples/bot.py picks an open symbol by itself")
+    hours = terminal.market_hours()
     _print_usage(token, http_port)
     if args.state_file is not None:
         write_state_file(args.state_file, {
@@ -212,6 +227,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             "health_url": f"http://127.0.0.1:{http_port}/health",
             "bridge": f"127.0.0.1:{bridge.port}",
             "token": token, "login": settings.login, "server": settings.server,
+            "open_symbols": [name for name, is_open in hours.items() if is_open],
             "pid": os.getpid()})
     tune_gc()  # start-up is over: everything built so far is long-lived
     print("Running. Press Ctrl-C to stop.", flush=True)

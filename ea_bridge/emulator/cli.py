@@ -12,12 +12,16 @@ import logging
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from ..loop import run as run_on_loop
 from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from .types import AccountMarginMode
 
-__all__ = ["add_arguments", "main", "run", "stop_on_signals"]
+__all__ = ["add_arguments", "clock_from", "main", "market_hours_line", "run", "settings_from",
+           "stop_on_signals"]
 
 _DEFAULTS = EmulatorSettings()
 
@@ -49,6 +53,46 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _tz_offset(value: str) -> int:
+    """Hours east of UTC (brokers run at UTC+2 in winter, UTC+3 in summer)."""
+    try:
+        hours = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
+    if not -12 <= hours <= 14 or (hours * 4) % 1:
+        raise argparse.ArgumentTypeError("hours from -12 to 14, in quarter hours")
+    return int(hours * 3600)
+
+
+def _start_time(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def clock_from(start: datetime | None) -> Callable[[], int] | None:
+    """The emulator's UTC clock: real time, or running on from ``start`` (a replay of another
+    day, e.g. a weekday's open markets on a weekend). None means the real clock."""
+    if start is None:
+        return None
+    start_ms = int(start.timestamp() * 1000)
+    started_ns = time.monotonic_ns()
+    return lambda: start_ms + (time.monotonic_ns() - started_ns) // 1_000_000
+
+
+def market_hours_line(terminal: EmulatedTerminal) -> str:
+    """Which symbols trade now, by the emulator's calendar (in server time)."""
+    hours = terminal.market_hours()
+    open_now = [name for name, is_open in hours.items() if is_open]
+    closed = [name for name, is_open in hours.items() if not is_open]
+    when = datetime.fromtimestamp(terminal.server_time_ms() / 1000, UTC)
+    offset = terminal.settings.tz_offset_s / 3600
+    return (f"markets at server time {when:%a %Y-%m-%d %H:%M} (UTC{offset:+g}): open "
+            f"{', '.join(open_now) or 'none'}; closed {', '.join(closed) or 'none'}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's options, shared by both entry points."""
     parser.add_argument("--token", default=os.environ.get("MTGW_TOKEN"),
@@ -62,8 +106,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tick-rate", type=_positive_float, default=_DEFAULTS.tick_rate_hz,
                         metavar="HZ", help="average ticks per second per symbol")
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    add_account_arguments(parser)
+
+
+def add_account_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``mtgateway demo``: account kind, server clock, replayed time."""
     parser.add_argument("--netting", action="store_true",
-                        help="a netting account instead of hedging")
+                        help="a netting account (one position per symbol) instead of hedging")
+    parser.add_argument("--tz-offset", type=_tz_offset, default=0, metavar="HOURS",
+                        help="the broker server's clock, hours east of UTC (most brokers: 2 "
+                             "in winter, 3 in summer); MT5 times are this clock")
+    parser.add_argument("--start-time", type=_start_time, default=None, metavar="ISO",
+                        help="run the emulator's calendar from this UTC time instead of now "
+                             "(e.g. a weekday, to see FX trade on a weekend)")
 
 
 def settings_from(args: argparse.Namespace) -> EmulatorSettings:
@@ -71,7 +126,7 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
     return EmulatorSettings(
         login=args.login, server=args.server, symbols=symbols, tick_rate_hz=args.tick_rate,
-        seed=args.seed,
+        seed=args.seed, tz_offset_s=args.tz_offset,
         margin_mode=(AccountMarginMode.RETAIL_NETTING if args.netting
                      else AccountMarginMode.RETAIL_HEDGING))
 
@@ -84,7 +139,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
         host, port = args.bridge
-        terminal = EmulatedTerminal(args.token, host=host, port=port, settings=settings)
+        clock = clock_from(args.start_time)
+        terminal = (EmulatedTerminal(args.token, host=host, port=port, settings=settings)
+                    if clock is None else
+                    EmulatedTerminal(args.token, host=host, port=port, settings=settings,
+                                     utc_clock_ms=clock))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -92,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         stop = asyncio.Event()
         stop_on_signals(stop)
+        print(market_hours_line(terminal), flush=True)
         runner = asyncio.create_task(terminal.run())
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)

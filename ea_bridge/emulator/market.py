@@ -19,8 +19,9 @@ Conventions (MT5 where it defines one, documented choices otherwise):
   milliseconds, inclusive at both ends for ``copy_ticks_range``;
 * bars open at multiples of their length from midnight; W1 opens on Sunday 00:00, MN1 on the
   1st; a bar's ``spread`` is the minimum spread (points) of its ticks; ``real_volume`` is 0;
-* quotes are CFD-style: ``last`` and volumes are 0 and flags are BID/ASK only, so
-  ``COPY_TICKS_TRADE`` is always empty;
+* quotes are CFD-style -- ``last`` and volumes are 0 and flags are BID/ASK only, so
+  ``COPY_TICKS_TRADE`` is empty -- except for exchange-style symbols (``sim_trade_ticks``,
+  the catalogue's AAPL), whose trades carry ``last``, ``volume`` and TICK_FLAG_LAST | VOLUME;
 * answers longer than ``max_rows`` are cut and flagged ``"truncated": True`` (rates from a
   position or date keep the newest rows, ranges and ticks keep the oldest).
 """
@@ -583,11 +584,12 @@ class Market:
         spec = path.spec
         point = spec.point
         tick = self._tick_at(path, now, now)
-        bid = ask = 0.0
-        tick_time = spread = 0
+        bid = ask = last = 0.0
+        tick_time = spread = volume = 0
         session_open = session_close = bidhigh = bidlow = askhigh = asklow = 0.0
         if tick is not None:
             bid, ask, tick_time = tick.bid, tick.ask, tick.time
+            last, volume = tick.last, tick.volume  # 0 for CFD-style quotes
             spread = round((ask - bid) / point)
             day = tick.time_msc // DAY_MS
             today = self._day_bars(path, day, DAY_MINUTES, now)
@@ -611,7 +613,7 @@ class Market:
         return {
             "custom": False, "chart_mode": 0, "select": selected, "visible": selected,
             "session_deals": 0, "session_buy_orders": 0, "session_sell_orders": 0,
-            "volume": 0, "volumehigh": 0, "volumelow": 0, "time": tick_time,
+            "volume": volume, "volumehigh": 0, "volumelow": 0, "time": tick_time,
             "digits": spec.digits, "spread": spread, "spread_float": True,
             "ticks_bookdepth": 0, "trade_calc_mode": spec.trade_calc_mode,
             "trade_mode": spec.trade_mode, "start_time": 0, "expiration_time": 0,
@@ -622,7 +624,7 @@ class Market:
             "expiration_mode": spec.expiration_mode, "filling_mode": spec.filling_mode,
             "order_mode": spec.order_mode, "order_gtc_mode": 0, "option_mode": 0,
             "option_right": 0, "bid": bid, "bidhigh": bidhigh, "bidlow": bidlow, "ask": ask,
-            "askhigh": askhigh, "asklow": asklow, "last": 0.0, "lasthigh": 0.0, "lastlow": 0.0,
+            "askhigh": askhigh, "asklow": asklow, "last": last, "lasthigh": 0.0, "lastlow": 0.0,
             "volume_real": 0.0, "volumehigh_real": 0.0, "volumelow_real": 0.0,
             "option_strike": 0.0, "point": point, "trade_tick_value": tick_value,
             "trade_tick_value_profit": tick_value, "trade_tick_value_loss": tick_value,

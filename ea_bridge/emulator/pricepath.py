@@ -42,7 +42,16 @@ from random import Random
 from statistics import NormalDist
 from typing import Generic, TypeVar
 
-from ea_bridge.emulator.types import TICK_FLAG_ASK, TICK_FLAG_BID, SymbolSpec, Tick
+from ea_bridge.emulator.types import (
+    TICK_FLAG_ASK,
+    TICK_FLAG_BID,
+    TICK_FLAG_BUY,
+    TICK_FLAG_LAST,
+    TICK_FLAG_SELL,
+    TICK_FLAG_VOLUME,
+    SymbolSpec,
+    Tick,
+)
 
 __all__ = [
     "ANCHOR_DAY",
@@ -187,11 +196,11 @@ class PricePath:
         tick_rate_hz: Average ticks per second while the session is open.
     """
 
-    #: No tick carries ``last``/volume (CFD-style quotes), so COPY_TICKS_TRADE is always empty.
-    has_trade_ticks = False
-
     def __init__(self, spec: SymbolSpec, *, seed: int, tick_rate_hz: float) -> None:
         self.spec = spec
+        #: CFD-style quotes carry no ``last``/volume, so COPY_TICKS_TRADE is empty for them;
+        #: an exchange-style symbol (``sim_trade_ticks``) has trades among its ticks.
+        self.has_trade_ticks = spec.sim_trade_ticks
         self._seed = seed
         self._ticks_per_minute = tick_rate_hz * 60.0
         masks = [bytearray(DAY_MINUTES) for _ in range(7)]
@@ -462,6 +471,7 @@ class PricePath:
         times = [base_ms + offset for offset in offsets]
         ticks: list[Tick] = []
         previous_bid = previous_ask = -1
+        last = 0
         both = TICK_FLAG_BID | TICK_FLAG_ASK
         for k in range(count):
             bid = bids[k]
@@ -480,7 +490,18 @@ class PricePath:
                 flags = TICK_FLAG_ASK
             if k == 0:
                 flags = both
-            ticks.append(Tick(times[k], bid / scale, ask / scale, 0.0, 0, flags, 0.0))
+            volume = 0
+            if self.has_trade_ticks and (k == 0 or byte % 3 == 0):
+                # A trade: at the ask (a buy) or the bid (a sell), 1-50 lots; later quotes
+                # keep showing it as ``last`` until the next trade, as MT5 does.
+                at_ask = byte % 2 == 1
+                last = ask if at_ask else bid
+                volume = 1 + byte % 50
+                flags |= TICK_FLAG_LAST | TICK_FLAG_VOLUME | (TICK_FLAG_BUY if at_ask
+                                                              else TICK_FLAG_SELL)
+            ticks.append(Tick(times[k], bid / scale, ask / scale,
+                              last / scale if self.has_trade_ticks else 0.0, volume, flags,
+                              float(volume)))
             previous_bid, previous_ask = bid, ask
         return MinuteTicks(times, ticks)
 

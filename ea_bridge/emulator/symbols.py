@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from ea_bridge.emulator.types import (
     SYMBOL_CALC_MODE_CFDINDEX,
     SYMBOL_CALC_MODE_CFDLEVERAGE,
+    SYMBOL_CALC_MODE_EXCH_STOCKS,
     SYMBOL_CALC_MODE_FOREX,
     SYMBOL_EXPIRATION_DAY,
     SYMBOL_EXPIRATION_GTC,
@@ -39,6 +40,7 @@ from ea_bridge.emulator.types import (
     SYMBOL_ORDER_STOP,
     SYMBOL_ORDER_STOP_LIMIT,
     SYMBOL_ORDER_TP,
+    SYMBOL_TRADE_EXECUTION_EXCHANGE,
     SYMBOL_TRADE_EXECUTION_MARKET,
     SYMBOL_TRADE_MODE_FULL,
     EmulatorError,
@@ -116,6 +118,8 @@ _METAL_SESSIONS = sessions(_MON_FRI, ("01:05", "23:55"))
 # CME equity index futures: daily maintenance break plus the 15-minute halt at 23:15.
 _INDEX_SESSIONS = sessions(_MON_FRI, ("01:05", "23:15"), ("23:30", "23:55"))
 _CRYPTO_SESSIONS = sessions(_EVERY_DAY, ("00:00", "24:00"))
+# NASDAQ's regular session, 09:30-16:00 New York, in server time at GMT+2.
+_NASDAQ_SESSIONS = sessions(_MON_FRI, ("16:30", "23:00"))
 
 
 def _forex(
@@ -168,11 +172,12 @@ def _forex(
 
 
 def default_symbols() -> tuple[SymbolSpec, ...]:
-    """The emulated broker's catalogue: 10 symbols in 5 categories, in Market Watch order.
+    """The emulated broker's catalogue: 11 symbols in 6 categories, in Market Watch order.
 
     Returns:
         FX majors (EURUSD, GBPUSD, USDCHF, AUDUSD, USDJPY), an FX cross (EURJPY), gold
-        (XAUUSD), an energy (USOIL), an index (US500) and crypto (BTCUSD).
+        (XAUUSD), an energy (USOIL), an index (US500), crypto (BTCUSD) and an exchange
+        stock with trade ticks (AAPL: ``last``, ``volume``, non-empty COPY_TICKS_TRADE).
     """
     fx = (
         _forex("EURUSD", "Euro vs US Dollar", "Majors", digits=5, start=1.08500,
@@ -246,7 +251,23 @@ def default_symbols() -> tuple[SymbolSpec, ...]:
         swap_long=-2500.0, swap_short=-1200.0, sessions=_CRYPTO_SESSIONS,
         sim_start_price=95000.00, sim_daily_volatility=0.028, sim_spread_points=2500,
     )
-    return (*fx, gold, oil, index, crypto)
+    stock = SymbolSpec(
+        name="AAPL", description="Apple Inc.", path="Stocks\\NASDAQ\\AAPL",
+        category="Stocks", currency_base="USD", currency_profit="USD", currency_margin="USD",
+        digits=2, trade_tick_size=0.01, trade_contract_size=1.0,
+        volume_min=1.0, volume_max=10_000.0, volume_step=1.0, volume_limit=0.0,
+        trade_stops_level=0, trade_freeze_level=0,
+        filling_mode=SYMBOL_FILLING_FOK | SYMBOL_FILLING_IOC,
+        expiration_mode=ALL_EXPIRATIONS, order_mode=ALL_ORDERS,
+        trade_mode=SYMBOL_TRADE_MODE_FULL, trade_exemode=SYMBOL_TRADE_EXECUTION_EXCHANGE,
+        # Exchange stocks: margin is the full notional (margin_rate 1, no leverage).
+        trade_calc_mode=SYMBOL_CALC_MODE_EXCH_STOCKS,
+        margin_initial=0.0, margin_maintenance=0.0, margin_rate=1.0,
+        swap_long=0.0, swap_short=0.0, sessions=_NASDAQ_SESSIONS,
+        sim_start_price=230.00, sim_daily_volatility=0.015, sim_spread_points=2,
+        sim_trade_ticks=True,
+    )
+    return (*fx, gold, oil, index, crypto, stock)
 
 
 def symbol_by_name(specs: Sequence[SymbolSpec], name: str) -> SymbolSpec:

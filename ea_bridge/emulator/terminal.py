@@ -183,6 +183,12 @@ class EmulatedTerminal:
         """The broker server's clock, epoch milliseconds (UTC plus the server's offset)."""
         return self._utc_clock_ms() + self.settings.tz_offset_s * 1000
 
+    def market_hours(self) -> dict[str, bool]:
+        """Symbol → whether it trades now, by its sessions in server time (on a weekend only
+        the crypto symbol does: an order for the others answers 10018 MARKET_CLOSED)."""
+        now = self.server_time_ms()
+        return {spec.name: self.market.is_trading(spec.name, now) for spec in self.market.specs()}
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def run(self, *, reconnect: bool = True) -> None:

@@ -82,9 +82,11 @@ SYMBOL_CALC_MODE_CFD = 2
 SYMBOL_CALC_MODE_CFDINDEX = 3
 SYMBOL_CALC_MODE_CFDLEVERAGE = 4
 SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE = 5
+SYMBOL_CALC_MODE_EXCH_STOCKS = 32
 # SYMBOL_TRADE_EXECUTION_*.
 SYMBOL_TRADE_EXECUTION_INSTANT = 1
 SYMBOL_TRADE_EXECUTION_MARKET = 2
+SYMBOL_TRADE_EXECUTION_EXCHANGE = 3
 
 
 class AccountMarginMode(IntEnum):
@@ -187,6 +189,9 @@ class SymbolSpec:
     margin_hedged_share: float = 0.5
     #: ``SYMBOL_SWAP_ROLLOVER3DAYS`` (``ENUM_DAY_OF_WEEK``: 0 = Sunday ... 3 = Wednesday).
     swap_rollover3days: int = 3
+    #: Exchange-style quotes: some ticks are trades (``last``, ``volume``, TICK_FLAG_LAST |
+    #: VOLUME | BUY/SELL), so ``COPY_TICKS_TRADE`` is not empty (CFD quotes carry none).
+    sim_trade_ticks: bool = False
 
     @property
     def margin_hedged(self) -> float:

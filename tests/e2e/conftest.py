@@ -179,12 +179,13 @@ async def emulator(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
 
 
 @contextlib.asynccontextmanager
-async def running_demo(state_file: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process,
-                                                                bytes]]:
-    """``mtgateway demo`` on free ports, ready; yields the process and what it printed."""
+async def running_demo(state_file: Path, *extra: str
+                       ) -> AsyncIterator[tuple[asyncio.subprocess.Process, bytes]]:
+    """``mtgateway demo`` on free ports, ready; yields the process and what it printed.
+    ``extra``: more demo options (``--netting``, ``--tz-offset``, ``--start-time``)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
-        "--state-file", str(state_file), stdout=asyncio.subprocess.PIPE,
+        "--state-file", str(state_file), *extra, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     assert proc.stdout is not None
     try:

@@ -17,6 +17,8 @@ from ea_bridge.emulator.types import (
     TICK_COLUMNS,
     TICK_FLAG_ASK,
     TICK_FLAG_BID,
+    TICK_FLAG_LAST,
+    TICK_FLAG_VOLUME,
     EmulatorError,
     ErrorCode,
 )
@@ -305,6 +307,8 @@ def test_prices_are_rounded_positive_and_ask_above_bid(spec: Any) -> None:
     """Every tick's prices are rounded to the digits, positive, with a spread of >= 1 point."""
     market, _ = make_market()
     rows = market.copy_ticks_range(spec.name, NOW_S - 3600, NOW_S, ALL)["rows"]
+    if not rows:  # a symbol closed in that hour (AAPL trades 16:30-23:00): its last day
+        rows = market.copy_ticks_range(spec.name, NOW_S - 86_400, NOW_S, ALL)["rows"]
     assert rows
     for row in rows:
         assert row[BID] > 0 and round(row[BID], spec.digits) == row[BID]
@@ -597,3 +601,21 @@ def test_constructor_rejects_duplicates_and_bad_limits() -> None:
         Market([SPECS[0], SPECS[0]], seed=1, tick_rate_hz=1, clock=lambda: WEDNESDAY_MS)
     with pytest.raises(ValueError):
         Market(SPECS, seed=1, tick_rate_hz=0, clock=lambda: WEDNESDAY_MS)
+
+
+def test_exchange_symbol_has_trade_ticks() -> None:
+    """AAPL's trades carry last, volume and LAST|VOLUME flags, so COPY_TICKS_TRADE is not
+    empty; a CFD-style symbol's is, and its ticks carry neither."""
+    market, _ = make_market()
+    day_from = NOW_S - 86_400  # AAPL's last session (16:30-23:00 server time) is inside
+    trades = market.copy_ticks_range("AAPL", day_from, NOW_S, int(CopyTicks.TRADE))["rows"]
+    assert trades
+    for row in trades:
+        assert row[FLAGS] & TICK_FLAG_LAST and row[FLAGS] & TICK_FLAG_VOLUME
+        assert row[3] in (row[BID], row[ASK]) and 1 <= row[4] <= 50  # last, volume
+    every = market.copy_ticks_range("AAPL", day_from, NOW_S, ALL)["rows"]
+    assert len(every) > len(trades) and all(row[3] > 0 for row in every)
+    assert market.symbol_info("AAPL")["last"] > 0
+    assert market.copy_ticks_range("EURUSD", NOW_S - 600, NOW_S, int(CopyTicks.TRADE))[
+        "rows"] == []
+    assert market.symbol_info("EURUSD")["last"] == 0.0
