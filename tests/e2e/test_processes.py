@@ -106,7 +106,7 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
         assert proc.stdout is not None
         state = json.loads(state_file.read_text())
         assert set(state) == {"rpc_url", "ws_url", "health_url", "bridge", "token", "login",
-                              "server", "pid"}
+                              "server", "open_symbols", "pid"}
         assert state["pid"] == proc.pid and state["token"] in output.decode()
         curl_line = next(line for line in output.decode().splitlines() if "curl -s" in line)
         assert state["rpc_url"] in curl_line and "account_info" in curl_line
