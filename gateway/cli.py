@@ -22,6 +22,7 @@ from ea_bridge.loop import run as run_on_loop
 from ._version import __version__
 from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
+from .authority.errors import ConsoleConfigError
 from .authority.files import InsecurePath
 from .config import GatewayConfig, load_config
 from .errors import ConfigError
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
             setup_logging("WARNING")
             return run_on_loop(run_demo(args))
-    except (ConfigError, SecretStoreError, InsecurePath) as exc:
+    except (ConfigError, ConsoleConfigError, SecretStoreError, InsecurePath) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2

@@ -21,11 +21,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     model_validator,
 )
 
+from .authority.config import ConsoleConfig, SmtpConfig
 from .errors import ConfigError
 
 __all__ = [
@@ -130,39 +130,6 @@ class DeviceConfig(_Section):
     key_storage: Literal["auto", "keyring", "file"] = "auto"
     #: The name shown in the approval e-mail; empty means this machine's host name.
     name: str = Field(default="", max_length=64)
-
-
-class ConsoleConfig(_Section):
-    """``mtgateway console``: the authority's HTTP API (database ``authority.sqlite3`` in
-    ``data_dir``)."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8720, ge=0, le=65535)
-    #: The console hands out signed records and takes owner passwords: beyond loopback it
-    #: belongs behind a TLS reverse proxy, and must be asked for by name.
-    insecure_allow_non_loopback: bool = False
-    #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
-    #: daemon's ``[server]`` rule, applied to password guessing).
-    auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)
-    #: More wrong owner credentials than this within the window start the lockout: credentials
-    #: not signed in with before answer 429 unchecked; those signed in with still work.
-    auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
-    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
-    auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
-
-
-class SmtpConfig(_Section):
-    """Where the console sends device-approval codes."""
-
-    host: str = "localhost"
-    port: int = Field(default=587, ge=1, le=65535)
-    #: ``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (local relay only).
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str = ""
-    #: Never logged or shown (a SecretStr); prefer a dedicated sending account.
-    password: SecretStr = Field(default=SecretStr(""), strict=False)
-    from_address: str = "mtgateway@localhost"
-    timeout_s: float = Field(default=30.0, gt=0, le=300)
 
 
 class LoggingConfig(_Section):

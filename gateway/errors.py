@@ -7,14 +7,15 @@ The tree, and how a client reacts::
     ├── Unauthorized             -32004, ``reason`` says why: fix the token or approve the device
     ├── InvalidParams            -32602, the message names the field: fix the call
     ├── NotFound                 -32006, unknown symbol or ticket
-    ├── RateLimited              -32005, a brute-force lockout: retry after ``retry_after_s``
     ├── Unavailable              -32014, shutting down or reconciling: retry later
     ├── IdempotencyConflict      -32011, a client_id reused with other params: use a new id
     ├── RiskLimit                -32012, the account's risk policy refuses it (``data.rule``)
     └── OutcomeUnknown           -32003, a trade's answer was lost (``data.client_id``):
                                  check ``order_status``, never resend blindly
 
-Bridge exceptions (``ea_bridge.errors``) are mapped here too: the bridge knows nothing of
+Bridge exceptions (``ea_bridge.errors``) and the token authority's (``gateway.authority.errors``:
+``AuthorityUnreachable`` -32014, ``RateLimited`` -32005 with ``retry_after_ms``, re-exported
+here since the daemon's throttle raises it too) are mapped here too: neither knows anything of
 JSON-RPC codes, and this module is the only place that does. :func:`to_rpc_error` walks the
 exception's MRO against :data:`ERROR_TABLE`, so a subclass inherits its parent's code unless it
 has its own row. Messages in the table are public; exception text is only used where the
@@ -37,6 +38,8 @@ from ea_bridge.errors import (
     TradeOutcomeUnknown,
 )
 from ea_bridge.mt5 import retcode_name
+
+from .authority.errors import AuthorityError, AuthorityUnreachable, RateLimited
 
 __all__ = [
     "ERROR_TABLE",
@@ -111,15 +114,6 @@ class InvalidParams(GatewayError):
 
 class NotFound(GatewayError):
     """An unknown symbol or ticket."""
-
-
-class RateLimited(GatewayError):
-    """Too many failed authentications: a credential not seen to succeed before is refused
-    unchecked for ``retry_after_s`` more seconds (``throttle.py``)."""
-
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__("Too many failed authentications")
-        self.retry_after_s = retry_after_s
 
 
 class Unavailable(GatewayError):
@@ -204,6 +198,8 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     EAError: (INTERNAL_ERROR, None),
     BridgeError: (INTERNAL_ERROR, "Internal error"),
     GatewayError: (INTERNAL_ERROR, "Internal error"),
+    AuthorityUnreachable: (UNAVAILABLE, "The token authority cannot be reached; retry later"),
+    AuthorityError: (INTERNAL_ERROR, "Internal error"),
 }
 
 #: Codes an EA may answer with that reach the client unchanged; any other becomes -32603.
@@ -233,6 +229,8 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
             return RpcError(code, str(exc), {"reason": exc.reason})
         if isinstance(exc, RateLimited):
             return RpcError(code, str(exc), {"retry_after_ms": int(exc.retry_after_s * 1000)})
+        if isinstance(exc, AuthorityUnreachable):
+            return RpcError(code, message or "", {"reason": exc.reason})
         if isinstance(exc, IdempotencyConflict):
             return RpcError(code, str(exc), {"client_id": exc.client_id})
         if isinstance(exc, RiskLimit):
@@ -244,7 +242,7 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
                 "result": exc.result})
         if isinstance(exc, OutcomeUnknown):
             return RpcError(code, str(exc), {"client_id": exc.client_id, "state": exc.state})
-        if cls in (BridgeError, GatewayError):
+        if cls in (BridgeError, GatewayError, AuthorityError):
             return None
         return RpcError(code, message if message is not None else str(exc))
     return None

@@ -1,7 +1,10 @@
 """The token authority: owners, tokens, accounts, devices and their approval, signed records.
 
 It runs embedded in the daemon (local mode) or behind ``mtgateway console`` (HTTP); the
-daemon talks to either through :class:`AuthorityAPI`. ``records`` is pure and is what a
+daemon talks to either through :class:`AuthorityAPI`. A separately deployable service: it
+imports nothing else of ``gateway`` (its exceptions, ``errors.py``; its config sections,
+``config.py``; the token format, ``tokens.py``; the console and its throttle are all here), and
+an import-linter contract in ``pyproject.toml`` keeps it so. ``records`` is pure and is what a
 device needs to check what the authority hands it.
 """
 
@@ -20,6 +23,12 @@ from .api import (
     ResendAnswer,
     VerifyAnswer,
 )
+from .errors import (
+    AccountExists,
+    AuthorityError,
+    ConsoleConfigError,
+    ProofRejected,
+)
 from .records import (
     AuthorityKey,
     AuthoritySigner,
@@ -32,6 +41,10 @@ from .records import (
 )
 
 __all__ = [
+    "AccountExists",
+    "AuthorityError",
+    "ConsoleConfigError",
+    "ProofRejected",
     "AuthorityAPI",
     "AuthorityRefused",
     "AuthorityUnreachable",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from ..errors import Unavailable
+from .errors import AuthorityRefused, AuthorityUnreachable
 from .records import AuthorityKey
 
 __all__ = [
@@ -28,24 +28,6 @@ __all__ = [
     "ResendAnswer",
     "VerifyAnswer",
 ]
-
-
-class AuthorityUnreachable(Unavailable):
-    """The authority did not answer (network, timeout, 5xx): ``-32014`` at the daemon."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("authority_unreachable", message)
-
-
-class AuthorityRefused(Exception):
-    """The authority answered with an error: HTTP ``status`` and the contract's ``reason``."""
-
-    def __init__(self, status: int, reason: str, message: str = "",
-                 extra: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
-        self.status = status
-        self.reason = reason
-        self.extra = extra or {}
 
 
 @dataclass(frozen=True, slots=True)

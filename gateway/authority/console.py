@@ -38,13 +38,13 @@ from typing import Any, Final, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..config import GatewayConfig, SmtpConfig
-from ..errors import ConfigError, RateLimited
 from .api import DeviceInfo
+from .config import ConsoleSettings, SmtpConfig
+from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
-from .proofs import ProofRejected, ProofReplayCache, verify_device_proof
+from .proofs import ProofReplayCache, verify_device_proof
 from .service import AccountRegistration, Authority, TerminalClaimed
-from .store import AccountExists, AccountRow
+from .store import AccountRow
 from .throttle import AuthThrottle
 
 __all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_console"]
@@ -365,11 +365,11 @@ def _check_bind(host: str, allowed: bool) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        raise ConfigError(f"[console] host = {host!r} is not loopback; set "
+        raise ConsoleConfigError(f"[console] host = {host!r} is not loopback; set "
                           "insecure_allow_non_loopback = true (behind TLS) to allow it")
 
 
-def create_console_app(config: GatewayConfig, *, mailer: Mailer | None = None,
+def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
                        clock: Callable[[], float] = time.time,
                        randbelow: Callable[[int], int] = secrets.randbelow,
                        data_dir: Path | None = None,
@@ -381,7 +381,7 @@ def create_console_app(config: GatewayConfig, *, mailer: Mailer | None = None,
     ``clock`` (epoch seconds) drives code lifetimes, the account lock, record times and the
     device-proof window; ``throttle_clock`` (monotonic, so a wall-clock step cannot shorten a
     lockout) and ``sleep`` drive the owner-credential throttle. Tests inject all three. Raises
-    ``ConfigError`` for a non-loopback host not allowed.
+    :class:`~.errors.ConsoleConfigError` for a non-loopback host not allowed.
     """
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .api import DeviceInfo
+from .errors import ProofRejected
 from .records import b64url_decode, b64url_encode, device_id_for, public_key_raw
 
 __all__ = [
@@ -47,14 +48,6 @@ MAX_PROOF_SKEW_S: Final = 300
 #: Proofs remembered at most (about 200 bytes each, 20 MB in all): a memory bound, ~330
 #: accepted device calls a second sustained over a 300 s window, far above what daemons make.
 REPLAY_CACHE_MAX_ENTRIES: Final = 100_000
-
-
-class ProofRejected(Exception):
-    """A device proof failed; ``reason`` says which check."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class ProofReplayCache:

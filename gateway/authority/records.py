@@ -27,6 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .errors import RecordRejected
+
 __all__ = [
     "DEFAULT_RISK",
     "MAX_FUTURE_SKEW_S",
@@ -94,15 +96,6 @@ def device_id_for(raw_public_key: bytes) -> str:
     """A device id: unpadded base32 of SHA-256 of the device's raw public key, 26 characters."""
     digest = hashlib.sha256(raw_public_key).digest()
     return base64.b32encode(digest).decode("ascii").rstrip("=")[:26]
-
-
-class RecordRejected(Exception):
-    """A signed record failed a check; ``reason`` is a short machine word for logs and tests."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .devices import Approval
+from .errors import AccountExists
 from .files import create_private_file, ensure_private_dir, prepare_private_db, read_private_file
 from .records import AuthoritySigner
 
@@ -95,10 +96,6 @@ _ACCOUNT_COLS: Final = ("id, owner_email, name, broker, login, server, is_live, 
                         "paper_trade_enabled, mt5_path, account_type, created_at")
 _APPROVAL_COLS: Final = ("approval_id, owner_email, device_id, status, created_at, code_mac, "
                          "code_issued_at, tries_left, approved_at")
-
-
-class AccountExists(Exception):
-    """An account with this login and server is already registered."""
 
 
 @dataclass(frozen=True, slots=True)

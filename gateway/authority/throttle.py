@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-from ..errors import RateLimited
+from .errors import RateLimited
 
 __all__ = ["AuthThrottle"]
 

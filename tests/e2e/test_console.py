@@ -33,10 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.auth.client import RemoteAuthority
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
+from gateway.authority.errors import ConsoleConfigError
 from gateway.authority.proofs import device_info
 from gateway.authority.records import AuthorityKey, RecordRejected, verify_signed_record
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
-from gateway.errors import ConfigError
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 WAIT_S = 10.0
@@ -391,8 +391,8 @@ async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -
 
 
 def test_non_loopback_console_needs_the_insecure_flag() -> None:
-    """A console host beyond loopback is a ConfigError unless explicitly allowed."""
-    with pytest.raises(ConfigError, match="insecure_allow_non_loopback"):
+    """A console host beyond loopback is a ConsoleConfigError unless explicitly allowed."""
+    with pytest.raises(ConsoleConfigError, match="insecure_allow_non_loopback"):
         create_console_app(GatewayConfig(console=ConsoleConfig(host="0.0.0.0")))
     create_console_app(GatewayConfig(console=ConsoleConfig(
         host="0.0.0.0", insecure_allow_non_loopback=True)))

@@ -6,6 +6,7 @@ import pytest
 
 from ea_bridge import errors as bridge_errors
 from gateway import errors
+from gateway.authority import errors as authority_errors
 from gateway.errors import ERROR_TABLE, RpcError, to_rpc_error
 
 EXPECTED_CODES: dict[type[BaseException], int | None] = {
@@ -26,6 +27,8 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     bridge_errors.EAError: None,  # depends on the EA's code, tested below
     bridge_errors.BridgeError: None,
     errors.GatewayError: None,
+    authority_errors.AuthorityUnreachable: -32014,
+    authority_errors.AuthorityError: None,
 }
 
 
@@ -83,6 +86,22 @@ def test_trade_rejected_carries_retcode_and_retryable() -> None:
                                                   "retcode_name": "TRADE_RETCODE_INVALID_VOLUME",
                                                   "retryable": False, "client_id": "c1",
                                                   "result": result})
+
+
+def test_every_authority_leaf_is_covered() -> None:
+    """Every exception class the token authority defines maps somewhere through the MRO walk;
+    only an unreachable authority is a public error (retry later), the rest are bugs here."""
+    for name in authority_errors.__all__:
+        cls = getattr(authority_errors, name)
+        assert any(base in ERROR_TABLE for base in cls.__mro__), name
+
+
+def test_unreachable_authority_carries_its_reason() -> None:
+    """-32014 with data.reason authority_unreachable, and the table's message, not the
+    exception's text (which may name the console's URL)."""
+    error = to_rpc_error(authority_errors.AuthorityUnreachable("http://u:p@host/ timed out"))
+    assert error == RpcError(-32014, "The token authority cannot be reached; retry later",
+                             {"reason": "authority_unreachable"})
 
 
 def test_unauthorized_carries_the_reason() -> None:

@@ -1,0 +1,70 @@
+"""The authority's own configuration models: ``[console]`` and ``[smtp]``.
+
+The daemon's ``gateway/config.py`` reads the one TOML file and embeds these sections as they
+are; the authority never imports the daemon's config. What the console needs from the loaded
+file is :class:`ConsoleSettings`, which the daemon's ``GatewayConfig`` satisfies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = ["ConsoleConfig", "ConsoleSettings", "SmtpConfig"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class ConsoleConfig(_Section):
+    """``mtgateway console``: the authority's HTTP API (database ``authority.sqlite3`` in
+    ``data_dir``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8720, ge=0, le=65535)
+    #: The console hands out signed records and takes owner passwords: beyond loopback it
+    #: belongs behind a TLS reverse proxy, and must be asked for by name.
+    insecure_allow_non_loopback: bool = False
+    #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
+    #: daemon's ``[server]`` rule, applied to password guessing).
+    auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)
+    #: More wrong owner credentials than this within the window start the lockout: credentials
+    #: not signed in with before answer 429 unchecked; those signed in with still work.
+    auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
+    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
+
+
+class SmtpConfig(_Section):
+    """Where the console sends device-approval codes."""
+
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    #: ``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (local relay only).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    #: Never logged or shown (a SecretStr); prefer a dedicated sending account.
+    password: SecretStr = Field(default=SecretStr(""), strict=False)
+    from_address: str = "mtgateway@localhost"
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+
+class ConsoleSettings(Protocol):
+    """What the console reads of the loaded configuration file."""
+
+    @property
+    def console(self) -> ConsoleConfig:
+        """The ``[console]`` section."""
+        ...
+
+    @property
+    def smtp(self) -> SmtpConfig:
+        """The ``[smtp]`` section."""
+        ...
+
+    def resolved_data_dir(self) -> Path:
+        """The directory of ``authority.sqlite3``."""
+        ...

@@ -1,0 +1,93 @@
+"""The authority's exceptions: one root, so the daemon maps them in its one table.
+
+The authority is its own service (``mtgateway console``) and imports nothing of the daemon; the
+daemon's ``gateway/errors.py`` gives these their JSON-RPC codes, as it does ``ea_bridge``'s.
+The tree, and how the caller reacts::
+
+    AuthorityError
+    ├── AuthorityUnreachable      no answer (network, timeout, 5xx, not JSON): serve from the
+    │                             cache, retry later
+    ├── AuthorityRefused          an answer that is an error: ``status`` and the contract's
+    │                             ``reason`` say which; do not retry unchanged
+    ├── RecordRejected            a signed record failed a check: do not trust it
+    ├── ProofRejected             a device proof failed a check: 401 with ``reason``
+    ├── AccountExists             the login and server are registered already: 409
+    ├── RateLimited               a brute-force lockout (``throttle.py``): retry after
+    │                             ``retry_after_s`` (the daemon answers 429 / -32005)
+    └── ConsoleConfigError        ``[console]`` is not servable as configured: fix the file
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AccountExists",
+    "AuthorityError",
+    "AuthorityRefused",
+    "AuthorityUnreachable",
+    "ConsoleConfigError",
+    "ProofRejected",
+    "RateLimited",
+    "RecordRejected",
+]
+
+
+class AuthorityError(Exception):
+    """Root of every exception raised by ``gateway.authority``."""
+
+
+class AuthorityUnreachable(AuthorityError):
+    """The authority did not answer (network, timeout, 5xx): ``-32014`` at the daemon, with
+    ``reason`` ``authority_unreachable``. Retry later; cached records still serve reads."""
+
+    reason = "authority_unreachable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class AuthorityRefused(AuthorityError):
+    """The authority answered with an error: HTTP ``status`` and the contract's ``reason``."""
+
+    def __init__(self, status: int, reason: str, message: str = "",
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.extra = extra or {}
+
+
+class RecordRejected(AuthorityError):
+    """A signed record failed a check; ``reason`` is a short machine word for logs and tests."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class ProofRejected(AuthorityError):
+    """A device proof failed; ``reason`` says which check."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AccountExists(AuthorityError):
+    """An account with this login and server is already registered."""
+
+
+class RateLimited(AuthorityError):
+    """Too many failed authentications: a credential not seen to succeed before is refused
+    unchecked for ``retry_after_s`` more seconds (``throttle.py``)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("Too many failed authentications")
+        self.retry_after_s = retry_after_s
+
+
+class ConsoleConfigError(AuthorityError, ValueError):
+    """The console cannot be served as configured (say, a non-loopback host not allowed); the
+    message names the key. Raised at start only."""
