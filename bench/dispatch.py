@@ -1,17 +1,15 @@
 """Dispatch cost per call (parse + route + call + encode, no I/O), in this process.
 
-Three dispatchers run the same trivial method on the same request bytes:
+Two dispatchers run the same trivial method on the same request bytes:
 
-* ``gateway``: :func:`gateway.rpc.handle` as the daemon configures jsonrpcserver (strict
-  orjson parse with the duplicate-key check, the hand-written envelope check instead of
-  jsonschema, the error boundary, orjson out);
+* ``gateway``: the daemon's :class:`gateway.rpc.Dispatcher` (strict orjson parse with the
+  duplicate-key check, the envelope and trade rules, params bound into the method's model, the
+  error boundary, orjson out);
 * ``minimal``: what a hand-written dispatcher must do at least (orjson parse, an envelope
-  check, a dict lookup, the call, orjson out);
-* ``jsonrpcserver_defaults``: jsonrpcserver's ``async_dispatch`` with its defaults (stdlib
-  json and jsonschema validation on every call), to show what the configuration saves.
+  check, a dict lookup, the call, orjson out).
 
-The difference ``gateway - minimal`` is the price of keeping jsonrpcserver as the dispatcher
-(the performance spec's target: at most 5 us per call). Best of several timed batches, since
+The difference ``gateway - minimal`` is the price of our dispatcher's rules (the performance
+spec's target: at most 5 us per call). Best of several timed batches, since
 other work on the VM only ever adds time, with the dispatchers' batches interleaved so that
 a burst of load cannot land on one of them only.
 """
@@ -31,7 +29,11 @@ _TICK: Final = {"time": 1763650000, "bid": 1.1521, "ask": 1.15212, "last": 0.0, 
                 "time_msc": 1763650000123, "flags": 6, "volume_real": 0.0}
 
 
-async def _echo(ctx: Any, symbol: str) -> dict[str, Any]:
+async def _echo(ctx: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    return _TICK
+
+
+async def _echo_model(ctx: Any, params: Any) -> dict[str, Any]:
     return _TICK
 
 
@@ -58,27 +60,17 @@ async def _time_us(call: Callable[[], Awaitable[Any]], calls: int) -> float:
 
 async def measure_dispatch(*, calls: int = 5000, batches: int = 9) -> dict[str, Any]:
     """Microseconds per call for each dispatcher (run inside an event loop)."""
-    from jsonrpcserver import Success
-    from jsonrpcserver.async_main import dispatch as jrs_dispatch
+    from gateway.methods.market import SymbolParams
+    from gateway.rpc import Dispatcher, rpc_method
 
-    from gateway.rpc import handle, rpc_method
-
-    gateway_methods = {"echo": rpc_method(_echo)}
-
-    async def jrs_echo(ctx: Any, symbol: str) -> Any:
-        return Success(_TICK)
-
-    body_str = _BODY.decode()
-    out = await handle(_BODY, None, gateway_methods)  # type: ignore[arg-type]
+    dispatcher: Dispatcher[Any] = Dispatcher({"echo": rpc_method(_echo_model, SymbolParams)})
+    out = await dispatcher.handle(_BODY, None)
     assert out is not None and b'"result"' in out, out
     contenders: dict[str, tuple[Callable[[], Awaitable[Any]], int]] = {
-        "gateway": (lambda: handle(_BODY, None, gateway_methods), calls),  # type: ignore[arg-type]
+        "gateway": (lambda: dispatcher.handle(_BODY, None), calls),
         "minimal": (lambda: _minimal(_BODY, {"echo": _echo}, None), calls),
-        "jsonrpcserver_defaults": (
-            lambda: jrs_dispatch(body_str, methods={"echo": jrs_echo}, context=None),
-            max(100, calls // 5)),
     }
-    # Batches interleave the dispatchers (gateway, minimal, defaults, gateway, ...) so a burst
+    # Batches interleave the dispatchers (gateway, minimal, gateway, ...) so a burst
     # of load on the VM hits them alike; each keeps its best batch.
     results = {name: float("inf") for name in contenders}
     for _ in range(batches):

@@ -143,9 +143,9 @@ def table(s: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
                      f"{_f(s[f'{client}_ratio_{key}'], 2)}x | "
                      f"{_f(s.get(f'{client}_daemon_to_hop_{key}'), 2)}x |")
     d = s["dispatch_us"]
-    lines.append(f"| dispatch us/call (minimal / gateway / jsonrpcserver defaults) | "
-                 f"{_f(d['minimal'], 2)} | | {_f(d['gateway'], 2)} / "
-                 f"{_f(d['jsonrpcserver_defaults'], 1)} | +{_f(d['overhead_us'], 2)} us | |")
+    lines.append(f"| dispatch us/call (minimal / gateway) | "
+                 f"{_f(d['minimal'], 2)} | | {_f(d['gateway'], 2)} | "
+                 f"+{_f(d['overhead_us'], 2)} us | |")
     for n in ("1", "10", "100"):
         if f"fanout_{n}_p50_us" in s:
             lines.append(f"| ticks N={n}: latency p50 / p99 (us) at 200 ticks/s (floor: "

@@ -47,14 +47,15 @@ from .keys import (
     DEVICE,
     HUB,
     RECORD_CACHE,
-    RPC_METHODS,
+    RPC,
     TERMINALS,
     TRADING,
     WEBSOCKETS,
     WS_TOKEN_IDS,
 )
+from .methods import method_table
 from .middleware import guard_middleware
-from .rpc import build_methods
+from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 from .trading.journal import OrderJournal
@@ -134,7 +135,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME),
                              app[BRIDGE], config)
     listeners.add(app[TRADING])  # after the directory: a session is known before it reconciles
-    app[RPC_METHODS] = build_methods()
+    app[RPC] = Dispatcher(method_table())
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops
     app.cleanup_ctx.append(_bridge_ctx)

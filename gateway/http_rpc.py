@@ -31,8 +31,7 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
-from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC_METHODS, TERMINALS, TRADING
-from .rpc import handle
+from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC, TERMINALS, TRADING
 
 __all__ = ["AuthRefusal", "authenticate", "authenticate_request", "bearer_token",
            "error_response", "health", "rpc"]
@@ -158,7 +157,7 @@ async def rpc(request: web.Request) -> web.StreamResponse:
     except AuthRefusal as refusal:
         return refusal.response
     context = RpcContext(principal, app[BRIDGE], config, app[TERMINALS], app[TRADING])
-    payload = await handle(body, context, app[RPC_METHODS])
+    payload = await app[RPC].handle(body, context)
     if payload is None:
         return web.Response(status=204)
     return web.Response(body=payload, content_type=_JSON)

@@ -7,10 +7,8 @@ singletons. Everything long-lived is created in ``create_app`` and hangs off the
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from jsonrpcserver import Result
 
 from ea_bridge import Bridge
 
@@ -18,12 +16,14 @@ from .auth import Authenticator, DeviceIdentity, RecordCache
 from .authority.api import AuthorityAPI
 from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
+from .context import RpcContext
 from .hub import Hub
+from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
 __all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "DEVICE", "HUB",
-           "RECORD_CACHE", "RPC_METHODS", "TERMINALS", "TRADING", "WEBSOCKETS", "WS_TOKEN_IDS"]
+           "RECORD_CACHE", "RPC", "TERMINALS", "TRADING", "WEBSOCKETS", "WS_TOKEN_IDS"]
 
 CONFIG = web.AppKey("config", GatewayConfig)
 BRIDGE = web.AppKey("bridge", Bridge)
@@ -45,5 +45,5 @@ WS_TOKEN_IDS = web.AppKey("ws_token_ids",
                           weakref.WeakKeyDictionary[web.WebSocketResponse[bool], str])
 #: Trading state: the order journal, trades in flight, reconciliation.
 TRADING = web.AppKey("trading", TradeDesk)
-#: The JSON-RPC method table, built once per application.
-RPC_METHODS = web.AppKey("rpc_methods", dict[str, Callable[..., Awaitable[Result]]])
+#: The JSON-RPC dispatcher over the method table, built once per application.
+RPC = web.AppKey("rpc", Dispatcher[RpcContext])

@@ -1,147 +1,120 @@
-"""JSON-RPC dispatch: the methods table, the call context, and the error boundary.
+"""JSON-RPC 2.0 dispatch: the method table, one path for every request, the error boundary.
 
-jsonrpcserver does the envelope work (single and batch, notifications, error shapes), called
-with an explicit ``methods`` dict and ``context`` (no global registry), a strict orjson
-deserializer that also refuses duplicate keys and deep nesting (``strictjson.loads_strict``,
-applied before dispatch), and a cheap hand-written envelope check instead of its per-call
-jsonschema validation, which the performance spec measured as the largest single cost.
+Our own, small, because the envelope is small and its rules are ours: a method is registered
+with the pydantic model its params bind into (:class:`RpcMethod`), so a call's params are
+checked once, by the model, and a misfit answers ``-32602`` naming the field. A lone request
+and each entry of a batch go through the same :meth:`Dispatcher.answer`, so an entry answers
+exactly as it would alone (JSON-RPC 2.0 section 6: "The Server MAY process a batch rpc call as
+a set of concurrent tasks"; section 7's examples are a test). The daemon's own rules sit in
+front of the methods:
 
-Every method is wrapped by :func:`_boundary`: a known exception becomes its JSON-RPC error via
-the one table in ``errors.py``; anything else is logged under an ``error_id`` and answered as
-``-32603`` carrying only that id, because jsonrpcserver would otherwise put ``str(exc)`` on the
-wire.
+* trading methods (registered with ``trade=True``: ``order_send`` and the convenience
+  trade methods) are refused inside a batch (a batch runs
+  concurrently and its order is not the caller's) and as notifications (an order's outcome
+  must be reported): ``-32600`` for that entry, nothing run;
+* a batch holds at most :data:`MAX_BATCH` entries, and an empty one is a single ``-32600``;
+* the body is parsed strictly (``strictjson.loads_strict``: no NaN, no duplicate keys, no
+  nesting deeper than any request of the contract).
+
+The error boundary: a method's exception becomes its JSON-RPC error through the one table in
+``errors.py``; anything else is logged under an ``error_id`` and answered ``-32603`` carrying
+only that id, so no exception text reaches the wire.
+
+Why not jsonrpcserver, which this replaced: it had no release since 2022-09, answered each
+invalid batch entry not with its own error but the batch with one, checked every call with
+``inspect.Signature.bind`` and a jsonschema (~100 us per call with its defaults), and a third
+of this module used to exist to bypass its internals.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
+import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
-from jsonrpcserver import Error, Result, Success
-from jsonrpcserver.async_dispatcher import call
-from jsonrpcserver.async_main import dispatch_to_serializable
-from jsonrpcserver.dispatcher import create_request, get_method, to_response
-from jsonrpcserver.response import to_serializable
-from jsonrpcserver.result import InvalidParamsResult
-from jsonrpcserver.sentinels import NOID
-from oslash.either import Left  # type: ignore[import-untyped]
 
 from ea_bridge import TRADE_METHODS
 
-from .context import RpcContext
-from .errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, to_rpc_error
-from .methods import method_table
-from .methods.convenience import METHODS as CONVENIENCE_METHODS
+from .errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    InvalidParams,
+    to_rpc_error,
+)
+from .schemas import Params, parse
 from .strictjson import TooDeep, loads_strict
 
-__all__ = ["MAX_BATCH", "RpcContext", "build_methods", "handle", "loads_strict", "rpc_method"]
+__all__ = ["MAX_BATCH", "Dispatcher", "RpcMethod", "handle", "rpc_method"]
 
 log = logging.getLogger("gateway.rpc")
-
-_NOTIFICATION: Final = NOID  # jsonrpcserver's id of a request without one
 
 #: Batches beyond this are refused whole (security policy: a batch runs concurrently).
 MAX_BATCH: Final = 20
 
+C = TypeVar("C")
+P = TypeVar("P", bound=Params)
 
-Method = Callable[..., Awaitable[Any]]
 
+@dataclass(frozen=True, slots=True)
+class RpcMethod(Generic[C]):
+    """A method as registered: ``fn(ctx, params)`` with ``params`` an instance of the ``params``
+    model, or ``fn(ctx)`` for a method that takes none (``params`` is None); ``trade`` marks a
+    method with side effects at the broker (refused in a batch and as a notification)."""
 
-def _arity_check(signature: inspect.Signature) -> Callable[[tuple[Any, ...], dict[str, Any]],
-                                                         str | None] | None:
-    """A cheap check that a call fits ``signature`` (None when any call fits).
+    fn: Callable[..., Awaitable[Any]]
+    params: type[Params] | None = None
+    trade: bool = False
 
-    jsonrpcserver checks this with ``Signature.bind`` on every call (~8 us, the largest part of
-    its per-call cost); most of our methods take ``(ctx, *args, **kwargs)`` and validate their
-    params themselves, so only the fixed-arity ones need a check, and a counting one suffices.
-    On a mismatch ``bind`` itself phrases the message, exactly as jsonrpcserver would.
-    """
-    params = list(signature.parameters.values())
-    kinds = {p.kind for p in params}
-    if inspect.Parameter.VAR_POSITIONAL in kinds and inspect.Parameter.VAR_KEYWORD in kinds:
-        return None
-    positional = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_ONLY,
-                                                   inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    async def settle(self, ctx: C, params: Any) -> tuple[bool, Any]:
+        """``(True, result)``, or ``(False, error object)``; never raises.
 
-    def check_bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        ``params`` is the request's ``params`` member (absent: None), an array bound to the
+        model's fields in order or an object bound by name.
+        """
         try:
-            signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            return str(exc)
-        return None
-
-    if inspect.Parameter.VAR_POSITIONAL in kinds or inspect.Parameter.VAR_KEYWORD in kinds \
-            or any(p.default is not inspect.Parameter.empty for p in positional) \
-            or len(positional) != len(params):
-        return check_bind
-    count = len(positional)
-    # the names a call with ``n`` positional params may still give by name
-    by_name_after = [frozenset(p.name for p in positional[n:]) for n in range(count + 1)]
-
-    def check_count(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        given = len(args)
-        if given + len(kwargs) == count and by_name_after[given].issuperset(kwargs):
-            return None
-        return check_bind(args, kwargs)
-    return check_count
-
-
-def _boundary(fn: Method) -> Callable[..., Awaitable[Result]]:
-    """Turn a plain async method into a jsonrpcserver method with a safe error boundary that
-    also checks the call's arity (so the single-request path can skip jsonrpcserver's
-    per-call ``Signature.bind``)."""
-    signature = inspect.signature(fn)
-    arity_problem = _arity_check(signature)
-
-    async def settle(*args: Any, **kwargs: Any) -> tuple[bool, Any]:
-        """``(True, value)``, or ``(False, error)`` with ``error`` a jsonrpcserver error
-        result; never raises. The single-request path calls this directly (no ``Success``
-        wrapping to undo: ~1 us); jsonrpcserver calls ``wrapper``."""
-        if arity_problem is not None:
-            problem = arity_problem(args, kwargs)
-            if problem is not None:  # the very answer jsonrpcserver's own check gives
-                return False, Left(InvalidParamsResult(problem))
-        try:
-            return True, await fn(*args, **kwargs)
+            if self.params is None:
+                if params:
+                    raise InvalidParams(f"expected no params, got {_count(params)}")
+                return True, await self.fn(ctx)
+            if params is None:
+                model = parse(self.params, (), {})
+            elif type(params) is dict:
+                model = parse(self.params, (), params)
+            else:
+                model = parse(self.params, tuple(params), {})
+            return True, await self.fn(ctx, model)
         except Exception as exc:
-            error = to_rpc_error(exc)
-            if error is not None:
-                return False, (Error(error.code, error.message, error.data)
-                               if error.data is not None else Error(error.code, error.message))
-            error_id = secrets.token_hex(6)
-            log.exception("internal error %s in %s", error_id, fn.__name__)
-            return False, Error(INTERNAL_ERROR, "Internal error", {"error_id": error_id})
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Result:
-        ok, value = await settle(*args, **kwargs)
-        return Success(value) if ok else value
-
-    # jsonrpcserver's batch path checks the params with inspect.signature(method) on every
-    # call; computed here once (it would otherwise unwrap to ``fn`` and rebuild it: ~20 us).
-    wrapper.__signature__ = signature  # type: ignore[attr-defined]
-    wrapper.settle = settle  # type: ignore[attr-defined]
-    return wrapper
+            return False, _error_object(exc, getattr(self.fn, "__name__", "?"))
 
 
-def build_methods() -> dict[str, Callable[..., Awaitable[Result]]]:
-    """The explicit method table, names as in the MetaTrader5 package."""
-    return {name: _boundary(fn) for name, fn in method_table().items()}
+def rpc_method(fn: Callable[..., Awaitable[Any]], params: type[P] | None = None, *,
+               trade: bool = False) -> RpcMethod[Any]:
+    """Register ``fn`` with the model its params bind into (None: it takes no params);
+    ``trade=True`` for a method that sends orders."""
+    return RpcMethod(fn, params, trade)
 
 
-def rpc_method(fn: Method) -> Callable[..., Awaitable[Result]]:
-    """Give a method defined outside the table (the WebSocket's ``subscribe``) the same error
-    boundary as the table's methods."""
-    return _boundary(fn)
+def _count(params: Any) -> str:
+    return f"{len(params)} param{'s' if len(params) != 1 else ''}"
 
 
-def _identity(obj: Any) -> Any:
-    return obj
+def _error_object(exc: Exception, where: str) -> dict[str, Any]:
+    """The JSON-RPC error object for ``exc``: the table's, or a logged ``-32603``."""
+    error = to_rpc_error(exc)
+    if error is not None:
+        obj: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.data is not None:
+            obj["data"] = error.data
+        return obj
+    error_id = secrets.token_hex(6)
+    log.error("internal error %s in %s", error_id, where, exc_info=exc)
+    return {"code": INTERNAL_ERROR, "message": "Internal error", "data": {"error_id": error_id}}
 
 
 def _envelope_problem(entry: Any) -> str | None:
@@ -158,14 +131,6 @@ def _envelope_problem(entry: Any) -> str | None:
     return None
 
 
-def _check_envelope(obj: Any) -> Any:
-    """jsonrpcserver's validator: raises on an invalid request (batches arrive pre-screened)."""
-    for entry in obj if isinstance(obj, list) else [obj]:
-        if _envelope_problem(entry) is not None:
-            raise ValueError("invalid request")
-    return obj
-
-
 def _readable_id(entry: Any) -> Any:
     rid = entry.get("id") if isinstance(entry, dict) else None
     return rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
@@ -178,85 +143,77 @@ def _error(code: int, message: str, rid: Any = None, data: Any = None) -> dict[s
     return {"jsonrpc": "2.0", "error": error, "id": rid}
 
 
-def _is_trade(entry: Any) -> bool:
-    # ``method`` may be any JSON value here (the envelope is checked later): a dict or list
-    # is unhashable, and a set lookup with one used to raise (HTTP 500, found by fuzzing).
-    method = entry.get("method") if isinstance(entry, dict) else None
-    return isinstance(method, str) and (method in TRADE_METHODS or method in CONVENIENCE_METHODS)
+class Dispatcher(Generic[C]):
+    """Answers request bodies from one method table.
 
+    Args:
+        methods: public name → :class:`RpcMethod`; the table is read, never changed.
+        max_batch: the largest batch answered (a larger one is one ``-32600``).
 
-async def handle(body: bytes, context: RpcContext,
-                 methods: dict[str, Callable[..., Awaitable[Result]]]) -> bytes | None:
-    """Dispatch one request body; the JSON response bytes, or None when nothing is owed
-    (every entry was a notification).
-
-    Trading methods are refused inside a batch and as notifications, before anything runs:
-    a batch executes concurrently and a notification's outcome is never reported, and neither
-    is acceptable for an order.
+    The names refused in a batch and as notifications are those registered ``trade=True``,
+    and ``ea_bridge.TRADE_METHODS`` whatever their registration (the bridge treats a lost
+    answer to one of those as an unknown outcome).
     """
-    try:
-        obj = loads_strict(body)
-    except TooDeep as exc:  # valid JSON, but no request of the contract nests like this
-        return orjson.dumps(_error(INVALID_REQUEST, "Invalid request", data=str(exc)))
-    except ValueError as exc:
-        return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
-    refused: list[dict[str, Any]] = []
-    if isinstance(obj, list):
+
+    __slots__ = ("methods", "_max_batch", "_trade_methods")
+
+    def __init__(self, methods: Mapping[str, RpcMethod[C]], *,
+                 max_batch: int = MAX_BATCH) -> None:
+        self.methods = methods
+        self._trade_methods = TRADE_METHODS | {n for n, m in methods.items() if m.trade}
+        self._max_batch = max_batch
+
+    def with_methods(self, extra: Mapping[str, RpcMethod[C]]) -> Dispatcher[C]:
+        """A dispatcher over this table plus ``extra`` (the WebSocket's own methods)."""
+        return Dispatcher({**self.methods, **extra}, max_batch=self._max_batch)
+
+    async def handle(self, body: bytes, ctx: C) -> bytes | None:
+        """The response bytes for one request body, or None when nothing is owed (every entry
+        was a notification)."""
+        try:
+            obj = loads_strict(body)
+        except TooDeep as exc:  # valid JSON, but no request of the contract nests like this
+            return orjson.dumps(_error(INVALID_REQUEST, "Invalid request", data=str(exc)))
+        except ValueError as exc:
+            return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
+        if type(obj) is not list:
+            answer = await self.answer(obj, ctx, in_batch=False)
+            return None if answer is None else orjson.dumps(answer)
         if not obj:
             return orjson.dumps(_error(INVALID_REQUEST, "Invalid request: empty batch"))
-        if len(obj) > MAX_BATCH:
-            return orjson.dumps(_error(INVALID_REQUEST,
-                                       f"Invalid request: a batch holds at most {MAX_BATCH}"))
-        # As the JSON-RPC spec's batch examples require: each bad entry gets its own error,
-        # the good ones still run.
-        runnable = []
-        for entry in obj:
-            problem = _envelope_problem(entry)
-            if problem is None and _is_trade(entry):
+        if len(obj) > self._max_batch:
+            return orjson.dumps(_error(
+                INVALID_REQUEST, f"Invalid request: a batch holds at most {self._max_batch}"))
+        answers = await asyncio.gather(*(self.answer(entry, ctx, in_batch=True)
+                                         for entry in obj))
+        owed = [answer for answer in answers if answer is not None]
+        return orjson.dumps(owed) if owed else None
+
+    async def answer(self, entry: Any, ctx: C, *, in_batch: bool) -> dict[str, Any] | None:
+        """The response object for one request object (alone or from a batch), or None for a
+        notification. Never raises."""
+        problem = _envelope_problem(entry)
+        if problem is None and entry["method"] in self._trade_methods:
+            if in_batch:
                 problem = "trading methods are not allowed in a batch"
-            if problem is None:
-                runnable.append(entry)
-            else:
-                refused.append(_error(INVALID_REQUEST, f"Invalid request: {problem}",
-                                      _readable_id(entry)))
-        if not runnable:
-            return orjson.dumps(refused)
-        obj = runnable
-    elif _is_trade(obj) and "id" not in obj:
-        return orjson.dumps(_error(INVALID_REQUEST, "Invalid request: trading methods need an "
-                                   "id (notifications are refused)"))
-    elif _envelope_problem(obj) is None:
-        # One well-formed request (the common case). jsonrpcserver's batch path wraps every
-        # request in an asyncio.gather task (~30 us), checks the arity with Signature.bind
-        # (~8 us; the boundary does it by counting) and guards the call with a try and a
-        # result check that the boundary makes redundant (it never raises). So: its request
-        # and, for errors, its lookup and response shapes; the boundary's ``settle`` for the
-        # call, and a success encoded straight from the value.
-        request = create_request(obj)
-        method = methods.get(request.method)
-        settle = getattr(method, "settle", None)
-        result: Result
-        if settle is not None:
-            params = request.params
-            ok, value = await (settle(context, **params) if type(params) is dict
-                               else settle(context, *params))
-            if ok:
-                if request.id is _NOTIFICATION:
-                    return None
-                return orjson.dumps({"jsonrpc": "2.0", "result": value, "id": request.id})
-            result = value
-        elif method is None:
-            result = get_method(methods, request.method)  # jsonrpcserver's "Method not found"
-        else:  # a method without our boundary: jsonrpcserver's own guarded call
-            result = await call(request, context, method)
-        if request.id is _NOTIFICATION:
+            elif "id" not in entry:
+                problem = "trading methods need an id (notifications are refused)"
+        if problem is not None:
+            return _error(INVALID_REQUEST, f"Invalid request: {problem}", _readable_id(entry))
+        name: str = entry["method"]
+        method = self.methods.get(name)
+        if method is None:
+            if "id" not in entry:
+                return None
+            return _error(METHOD_NOT_FOUND, "Method not found", entry["id"], name[:100])
+        ok, value = await method.settle(ctx, entry.get("params"))
+        if "id" not in entry:
             return None
-        return orjson.dumps(to_serializable(to_response(request, result)))
-    response = await dispatch_to_serializable(
-        obj, methods, context=context, deserializer=_identity, validator=_check_envelope)
-    if refused:
-        answered = response if isinstance(response, list) else []
-        return orjson.dumps(answered + refused)
-    if response is None:
-        return None
-    return orjson.dumps(response)
+        if ok:
+            return {"jsonrpc": "2.0", "result": value, "id": entry["id"]}
+        return {"jsonrpc": "2.0", "error": value, "id": entry["id"]}
+
+
+async def handle(body: bytes, ctx: Any, methods: Mapping[str, RpcMethod[Any]]) -> bytes | None:
+    """Answer ``body`` from ``methods`` (a :class:`Dispatcher` made for one call)."""
+    return await Dispatcher(methods).handle(body, ctx)

@@ -3,9 +3,9 @@
 One connection is three cooperating parts, all owned by the handler and torn down with it:
 
 * the **reader** (the handler's own coroutine) takes text frames and runs each through
-  ``rpc.handle`` (every ``/rpc`` method works here, plus ``subscribe``, ``unsubscribe`` and
-  ``authenticate``). Requests run concurrently, at most ``_MAX_IN_FLIGHT`` at a time, so a
-  slow ``order_send`` does not hold up a ``ping``.
+  the dispatcher of ``rpc.py`` (every ``/rpc`` method works here, plus ``subscribe``,
+  ``unsubscribe`` and ``authenticate``). Requests run concurrently, at most ``_MAX_IN_FLIGHT``
+  at a time, so a slow ``order_send`` does not hold up a ``ping``.
 * the **sender** writes this connection's :class:`~gateway.hub.HubClient` frames. The hub's
   ``wake`` schedules one flush callback per loop iteration, which takes every ready frame
   and writes them all with one ``transport.write`` (write coalescing: a 50-row EA batch is
@@ -44,13 +44,11 @@ import dataclasses
 import logging
 import socket
 import struct
-from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
-from jsonrpcserver import Result
 
 from .auth import Principal
 from .config import WsConfig
@@ -69,13 +67,14 @@ from .keys import (
     BRIDGE,
     CONFIG,
     HUB,
-    RPC_METHODS,
+    RPC,
     TERMINALS,
     TRADING,
     WEBSOCKETS,
     WS_TOKEN_IDS,
 )
-from .rpc import handle, rpc_method
+from .rpc import Dispatcher, rpc_method
+from .schemas import Params
 from .strictjson import loads_strict
 
 __all__ = ["close_all", "websocket"]
@@ -243,6 +242,21 @@ async def _refuse(ws: _Socket, frame: bytes, reason: str) -> None:
     await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
 
 
+class _SubscribeParams(Params):
+    """``subscribe``'s params; the hub checks the channel and symbols and names what is wrong."""
+
+    channel: Any
+    symbols: Any = None
+
+
+class _UnsubscribeParams(Params):
+    subscription: Any
+
+
+class _AuthenticateParams(Params):
+    token: Any
+
+
 class _Connection:
     """One authenticated socket: its reader loop, hub client, pump and token re-check."""
 
@@ -255,13 +269,11 @@ class _Connection:
         app[WS_TOKEN_IDS][ws] = principal.token_id  # so a revocation can close it at once
         self._ctx = RpcContext(principal, app[BRIDGE], app[CONFIG], app[TERMINALS],
                                app[TRADING])
-        table = app[RPC_METHODS]
-        self._methods: dict[str, Callable[..., Awaitable[Result]]] = {
-            **table,
-            "subscribe": rpc_method(self.subscribe),
-            "unsubscribe": rpc_method(self.unsubscribe),
-            "authenticate": rpc_method(self.authenticate),
-        }
+        self._rpc: Dispatcher[RpcContext] = app[RPC].with_methods({
+            "subscribe": rpc_method(self.subscribe, _SubscribeParams),
+            "unsubscribe": rpc_method(self.unsubscribe, _UnsubscribeParams),
+            "authenticate": rpc_method(self.authenticate, _AuthenticateParams),
+        })
         transport = request.transport
         self._transport, self._protocol = transport, request.protocol
         self._payload_writer = payload_writer
@@ -313,7 +325,7 @@ class _Connection:
                 return
 
     async def _answer(self, data: bytes) -> None:
-        payload = await handle(data, self._ctx, self._methods)
+        payload = await self._rpc.handle(data, self._ctx)
         if payload is not None:
             with contextlib.suppress(ConnectionError):
                 await self._ws.send_frame(payload, WSMsgType.TEXT)
@@ -403,26 +415,26 @@ class _Connection:
                 self._flush_handle.cancel()
                 self._flush_handle = None
 
-    # -- the WebSocket-only methods (context first, as jsonrpcserver passes it) -------------
+    # -- the WebSocket-only methods ------------------------------------------------------
 
-    async def subscribe(self, ctx: RpcContext, channel: Any, symbols: Any = None
-                        ) -> dict[str, str]:
+    async def subscribe(self, ctx: RpcContext, params: _SubscribeParams) -> dict[str, str]:
         """``subscribe({"channel": "ticks"|"trades"|"terminal", "symbols": [...]})``.
 
         Raises:
             InvalidParams: bad channel or symbols, or too many subscriptions.
         """
-        return {"subscription": self._client.subscribe(channel, symbols)}
+        return {"subscription": self._client.subscribe(params.channel, params.symbols)}
 
-    async def unsubscribe(self, ctx: RpcContext, subscription: Any) -> bool:
+    async def unsubscribe(self, ctx: RpcContext, params: _UnsubscribeParams) -> bool:
         """``unsubscribe({"subscription": id})`` → true.
 
         Raises:
             InvalidParams: no such subscription on this connection.
         """
-        return self._client.unsubscribe(subscription)
+        return self._client.unsubscribe(params.subscription)
 
-    async def authenticate(self, ctx: RpcContext, token: Any) -> dict[str, Any]:
+    async def authenticate(self, ctx: RpcContext, params: _AuthenticateParams
+                           ) -> dict[str, Any]:
         """Present a (possibly renewed) token for the same terminal; it is the one re-checked
         from now on.
 
@@ -431,6 +443,7 @@ class _Connection:
                 for both).
             RateLimited: a lockout is on and this token has not succeeded before.
         """
+        token = params.token
         # Throttled like every other check, and a token of another terminal is refused like an
         # unknown one: this socket's holder must not learn which tokens are valid elsewhere.
         principal = await authenticate(self._app, token if isinstance(token, str) else None,

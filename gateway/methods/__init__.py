@@ -7,21 +7,18 @@ call's params. :func:`method_table` merges them; a name defined twice is a bug c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
+from ..context import RpcContext
+from ..rpc import RpcMethod
 from . import convenience, history, market, orders, session
 
-__all__ = ["Method", "method_table"]
-
-Method = Callable[..., Awaitable[Any]]
+__all__ = ["method_table"]
 
 _MODULES = (session, market, history, orders, convenience)
 
 
-def method_table() -> dict[str, Method]:
-    """Every public method, by name."""
-    table: dict[str, Method] = {}
+def method_table() -> dict[str, RpcMethod[RpcContext]]:
+    """Every public method, by name, with the model its params bind into."""
+    table: dict[str, RpcMethod[RpcContext]] = {}
     for module in _MODULES:
         for name, fn in module.METHODS.items():
             if name in table:

@@ -33,10 +33,11 @@ from ea_bridge.mt5 import SUCCESS_RETCODES, OrderTime, OrderType, TradeAction, T
 
 from ..context import forward
 from ..errors import IdempotencyConflict, NotFound, TradeRejected
-from ..schemas import EpochSeconds, Params, Symbol, parse
+from ..rpc import RpcMethod, rpc_method
+from ..schemas import EpochSeconds, Params, Symbol
 from ..trading.desk import CLIENT_ID_PATTERN, SendRequest
 from .history import MAX_PRICE, MAX_VOLUME
-from .orders import order_send
+from .orders import SendParams, order_send
 
 if TYPE_CHECKING:
     from ..context import RpcContext
@@ -193,7 +194,7 @@ def _request(options: _Options, **fields: Any) -> SendRequest:
 async def _send(ctx: RpcContext, request: SendRequest) -> dict[str, Any]:
     """``order_send`` (its scope and freshness checks too); a non-success retcode is
     ``TradeRejected``."""
-    result: dict[str, Any] = await order_send(ctx, request=request.model_dump(exclude_none=True))
+    result: dict[str, Any] = await order_send(ctx, SendParams(request=request))
     return _answer(result)
 
 
@@ -260,14 +261,14 @@ def _derived_id(client_id: str, ticket: int) -> str:
 # -- the methods ----------------------------------------------------------------------------
 
 
-async def create_market_buy_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_market_buy_order(ctx: RpcContext, params: _MarketParams) -> Any:
     """Buy ``volume`` of ``symbol`` at market, optional ``stop_loss``/``take_profit``."""
-    return await _market(ctx, OrderType.BUY, parse(_MarketParams, args, kwargs))
+    return await _market(ctx, OrderType.BUY, params)
 
 
-async def create_market_sell_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_market_sell_order(ctx: RpcContext, params: _MarketParams) -> Any:
     """Sell ``volume`` of ``symbol`` at market, optional ``stop_loss``/``take_profit``."""
-    return await _market(ctx, OrderType.SELL, parse(_MarketParams, args, kwargs))
+    return await _market(ctx, OrderType.SELL, params)
 
 
 async def _market(ctx: RpcContext, order_type: int, p: _MarketParams) -> Any:
@@ -284,64 +285,59 @@ async def _pending(ctx: RpcContext, order_type: int, p: _PendingParams | _StopLi
         expiration=p.expiration, type_time=None if p.expiration is None else OrderTime.SPECIFIED))
 
 
-async def create_limit_buy_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_limit_buy_order(ctx: RpcContext, params: _PendingParams) -> Any:
     """Buy limit at ``open_price`` (optional ``expiration``, epoch or ISO: ORDER_TIME_SPECIFIED)."""
-    return await _pending(ctx, OrderType.BUY_LIMIT, parse(_PendingParams, args, kwargs))
+    return await _pending(ctx, OrderType.BUY_LIMIT, params)
 
 
-async def create_limit_sell_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_limit_sell_order(ctx: RpcContext, params: _PendingParams) -> Any:
     """Sell limit at ``open_price``."""
-    return await _pending(ctx, OrderType.SELL_LIMIT, parse(_PendingParams, args, kwargs))
+    return await _pending(ctx, OrderType.SELL_LIMIT, params)
 
 
-async def create_stop_buy_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_stop_buy_order(ctx: RpcContext, params: _PendingParams) -> Any:
     """Buy stop at ``open_price``."""
-    return await _pending(ctx, OrderType.BUY_STOP, parse(_PendingParams, args, kwargs))
+    return await _pending(ctx, OrderType.BUY_STOP, params)
 
 
-async def create_stop_sell_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_stop_sell_order(ctx: RpcContext, params: _PendingParams) -> Any:
     """Sell stop at ``open_price``."""
-    return await _pending(ctx, OrderType.SELL_STOP, parse(_PendingParams, args, kwargs))
+    return await _pending(ctx, OrderType.SELL_STOP, params)
 
 
-async def create_stop_limit_buy_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_stop_limit_buy_order(ctx: RpcContext, p: _StopLimitParams) -> Any:
     """Buy stop limit: at ``open_price`` a buy limit at ``stop_limit_price`` is placed."""
-    p = parse(_StopLimitParams, args, kwargs)
     return await _pending(ctx, OrderType.BUY_STOP_LIMIT, p, p.stop_limit_price)
 
 
-async def create_stop_limit_sell_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def create_stop_limit_sell_order(ctx: RpcContext, p: _StopLimitParams) -> Any:
     """Sell stop limit: at ``open_price`` a sell limit at ``stop_limit_price`` is placed."""
-    p = parse(_StopLimitParams, args, kwargs)
     return await _pending(ctx, OrderType.SELL_STOP_LIMIT, p, p.stop_limit_price)
 
 
-async def modify_position(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def modify_position(ctx: RpcContext, p: _ModifyPositionParams) -> Any:
     """Set a position's ``stop_loss``/``take_profit`` (omitted or 0: none)."""
-    p = parse(_ModifyPositionParams, args, kwargs)
     return await _send(ctx, _request(p, action=TradeAction.SLTP, position=p.position_id,
                                      sl=p.stop_loss or 0.0, tp=p.take_profit or 0.0))
 
 
-async def close_position(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def close_position(ctx: RpcContext, params: _ClosePositionParams) -> Any:
     """Close a whole position at market."""
-    return await _close(ctx, parse(_ClosePositionParams, args, kwargs), None)
+    return await _close(ctx, params, None)
 
 
-async def close_position_partially(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def close_position_partially(ctx: RpcContext, p: _ClosePartiallyParams) -> Any:
     """Close ``volume`` of a position at market."""
-    p = parse(_ClosePartiallyParams, args, kwargs)
     return await _close(ctx, p, p.volume)
 
 
-async def close_by(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def close_by(ctx: RpcContext, p: _CloseByParams) -> Any:
     """Close a position by an opposite one of the same symbol (hedging accounts)."""
-    p = parse(_CloseByParams, args, kwargs)
     return await _send(ctx, _request(p, action=TradeAction.CLOSE_BY, position=p.position_id,
                                      position_by=p.opposite_position_id))
 
 
-async def close_positions_by_symbol(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def close_positions_by_symbol(ctx: RpcContext, p: _CloseBySymbolParams) -> Any:
     """Close every open position of ``symbol``; answers ``{"results": [...]}``, one per close.
 
     Raises:
@@ -349,7 +345,6 @@ async def close_positions_by_symbol(ctx: RpcContext, *args: Any, **kwargs: Any) 
             the refused one); a retry under the same ``client_id`` closes what is still open,
             and never closes a position twice (each close keeps its derived ``client_id``).
     """
-    p = parse(_CloseBySymbolParams, args, kwargs)
     positions = await forward(ctx, "positions_get", {"symbol": p.symbol})
     results = []
     for position in positions if isinstance(positions, list) else []:
@@ -363,35 +358,37 @@ async def close_positions_by_symbol(ctx: RpcContext, *args: Any, **kwargs: Any) 
     return {"results": results}
 
 
-async def modify_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def modify_order(ctx: RpcContext, p: _ModifyOrderParams) -> Any:
     """Change a pending order's ``open_price``, stops, stop-limit price or ``expiration``."""
-    p = parse(_ModifyOrderParams, args, kwargs)
     return await _send(ctx, _request(
         p, action=TradeAction.MODIFY, order=p.order_id, price=p.open_price,
         sl=p.stop_loss or 0.0, tp=p.take_profit or 0.0, stoplimit=p.stop_limit_price,
         expiration=p.expiration, type_time=None if p.expiration is None else OrderTime.SPECIFIED))
 
 
-async def cancel_order(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def cancel_order(ctx: RpcContext, p: _CancelOrderParams) -> Any:
     """Remove a pending order."""
-    p = parse(_CancelOrderParams, args, kwargs)
     return await _send(ctx, _request(p, action=TradeAction.REMOVE, order=p.order_id))
 
 
-METHODS = {
-    "create_market_buy_order": create_market_buy_order,
-    "create_market_sell_order": create_market_sell_order,
-    "create_limit_buy_order": create_limit_buy_order,
-    "create_limit_sell_order": create_limit_sell_order,
-    "create_stop_buy_order": create_stop_buy_order,
-    "create_stop_sell_order": create_stop_sell_order,
-    "create_stop_limit_buy_order": create_stop_limit_buy_order,
-    "create_stop_limit_sell_order": create_stop_limit_sell_order,
-    "modify_position": modify_position,
-    "close_position": close_position,
-    "close_position_partially": close_position_partially,
-    "close_by": close_by,
-    "close_positions_by_symbol": close_positions_by_symbol,
-    "modify_order": modify_order,
-    "cancel_order": cancel_order,
+METHODS: dict[str, RpcMethod[RpcContext]] = {
+    "create_market_buy_order": rpc_method(create_market_buy_order, _MarketParams, trade=True),
+    "create_market_sell_order": rpc_method(create_market_sell_order, _MarketParams, trade=True),
+    "create_limit_buy_order": rpc_method(create_limit_buy_order, _PendingParams, trade=True),
+    "create_limit_sell_order": rpc_method(create_limit_sell_order, _PendingParams, trade=True),
+    "create_stop_buy_order": rpc_method(create_stop_buy_order, _PendingParams, trade=True),
+    "create_stop_sell_order": rpc_method(create_stop_sell_order, _PendingParams, trade=True),
+    "create_stop_limit_buy_order": rpc_method(
+        create_stop_limit_buy_order, _StopLimitParams, trade=True),
+    "create_stop_limit_sell_order": rpc_method(
+        create_stop_limit_sell_order, _StopLimitParams, trade=True),
+    "modify_position": rpc_method(modify_position, _ModifyPositionParams, trade=True),
+    "close_position": rpc_method(close_position, _ClosePositionParams, trade=True),
+    "close_position_partially": rpc_method(
+        close_position_partially, _ClosePartiallyParams, trade=True),
+    "close_by": rpc_method(close_by, _CloseByParams, trade=True),
+    "close_positions_by_symbol": rpc_method(
+        close_positions_by_symbol, _CloseBySymbolParams, trade=True),
+    "modify_order": rpc_method(modify_order, _ModifyOrderParams, trade=True),
+    "cancel_order": rpc_method(cancel_order, _CancelOrderParams, trade=True),
 }

@@ -26,7 +26,8 @@ from ea_bridge.mt5 import OrderType
 
 from ..context import RpcContext, forward
 from ..errors import InvalidParams
-from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
+from ..rpc import RpcMethod, rpc_method
+from ..schemas import EpochSeconds, Params, Symbol, enum_param
 from .market import Group, check_date_order
 
 if TYPE_CHECKING:
@@ -138,9 +139,8 @@ async def orders_total(ctx: RpcContext) -> Any:
     return await forward(ctx, "orders_total", {})
 
 
-async def orders_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def orders_get(ctx: RpcContext, params: SelectionParams) -> Any:
     """MT5 ``orders_get(symbol=None, group=None, ticket=None)``: active pending orders."""
-    params = parse(SelectionParams, args, kwargs)
     return await forward(ctx, "orders_get",
                          _one_selector(params, ("symbol", "group", "ticket")))
 
@@ -150,59 +150,52 @@ async def positions_total(ctx: RpcContext) -> Any:
     return await forward(ctx, "positions_total", {})
 
 
-async def positions_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def positions_get(ctx: RpcContext, params: SelectionParams) -> Any:
     """MT5 ``positions_get(symbol=None, group=None, ticket=None)``: open positions."""
-    params = parse(SelectionParams, args, kwargs)
     return await forward(ctx, "positions_get",
                          _one_selector(params, ("symbol", "group", "ticket")))
 
 
-async def history_orders_total(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def history_orders_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
     """MT5 ``history_orders_total(date_from, date_to)``: history orders set up in the range."""
-    params = parse(HistoryRangeParams, args, kwargs)
     return await forward(ctx, "history_orders_total", params.model_dump())
 
 
-async def history_orders_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def history_orders_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     """MT5 ``history_orders_get(date_from, date_to, group=None, ticket=None, position=None)``."""
-    params = parse(HistoryGetParams, args, kwargs)
     return await forward(ctx, "history_orders_get", _history_selection(params))
 
 
-async def history_deals_total(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def history_deals_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
     """MT5 ``history_deals_total(date_from, date_to)``: deals in the range."""
-    params = parse(HistoryRangeParams, args, kwargs)
     return await forward(ctx, "history_deals_total", params.model_dump())
 
 
-async def history_deals_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def history_deals_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     """MT5 ``history_deals_get(date_from, date_to, group=None, ticket=None, position=None)``."""
-    params = parse(HistoryGetParams, args, kwargs)
     return await forward(ctx, "history_deals_get", _history_selection(params))
 
 
-async def order_calc_margin(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def order_calc_margin(ctx: RpcContext, params: CalcMarginParams) -> Any:
     """MT5 ``order_calc_margin(action, symbol, volume, price)``: margin in account currency."""
-    params = parse(CalcMarginParams, args, kwargs)
     return await forward(ctx, "order_calc_margin", params.model_dump())
 
 
-async def order_calc_profit(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def order_calc_profit(ctx: RpcContext, params: CalcProfitParams) -> Any:
     """MT5 ``order_calc_profit(action, symbol, volume, price_open, price_close)``: profit in
     account currency."""
-    params = parse(CalcProfitParams, args, kwargs)
     return await forward(ctx, "order_calc_profit", params.model_dump())
 
 
-METHODS = {
-    "orders_total": orders_total,
-    "orders_get": orders_get,
-    "positions_total": positions_total,
-    "positions_get": positions_get,
-    "history_orders_total": history_orders_total,
-    "history_orders_get": history_orders_get,
-    "history_deals_total": history_deals_total,
-    "history_deals_get": history_deals_get,
-    "order_calc_margin": order_calc_margin,
-    "order_calc_profit": order_calc_profit,
+METHODS: dict[str, RpcMethod[RpcContext]] = {
+    "orders_total": rpc_method(orders_total),
+    "orders_get": rpc_method(orders_get, SelectionParams),
+    "positions_total": rpc_method(positions_total),
+    "positions_get": rpc_method(positions_get, SelectionParams),
+    "history_orders_total": rpc_method(history_orders_total, HistoryRangeParams),
+    "history_orders_get": rpc_method(history_orders_get, HistoryGetParams),
+    "history_deals_total": rpc_method(history_deals_total, HistoryRangeParams),
+    "history_deals_get": rpc_method(history_deals_get, HistoryGetParams),
+    "order_calc_margin": rpc_method(order_calc_margin, CalcMarginParams),
+    "order_calc_profit": rpc_method(order_calc_profit, CalcProfitParams),
 }

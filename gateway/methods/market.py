@@ -57,7 +57,8 @@ from ..paging import (
     tick_page,
     tick_request_count,
 )
-from ..schemas import EpochSeconds, Params, Symbol, enum_param, parse
+from ..rpc import RpcMethod, rpc_method
+from ..schemas import EpochSeconds, Params, Symbol, enum_param
 
 if TYPE_CHECKING:
     TimeframeParam = int
@@ -241,27 +242,23 @@ async def symbols_total(ctx: RpcContext) -> Any:
     return await forward(ctx, "symbols_total", {})
 
 
-async def symbols_get(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def symbols_get(ctx: RpcContext, params: GroupParams) -> Any:
     """MT5 ``symbols_get(group=None)``: SymbolInfo of each symbol passing the group filter."""
-    params = parse(GroupParams, args, kwargs)
     return await forward(ctx, "symbols_get", params.model_dump(exclude_none=True))
 
 
-async def symbol_info(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def symbol_info(ctx: RpcContext, params: SymbolParams) -> Any:
     """MT5 ``symbol_info(symbol)``: every SymbolInfo field."""
-    params = parse(SymbolParams, args, kwargs)
     return await forward(ctx, "symbol_info", {"symbol": params.symbol})
 
 
-async def symbol_info_tick(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def symbol_info_tick(ctx: RpcContext, params: SymbolParams) -> Any:
     """MT5 ``symbol_info_tick(symbol)``: the last tick of ``symbol``."""
-    params = parse(SymbolParams, args, kwargs)
     return await forward(ctx, "symbol_info_tick", {"symbol": params.symbol})
 
 
-async def symbol_select(ctx: RpcContext, *args: Any, **kwargs: Any) -> Any:
+async def symbol_select(ctx: RpcContext, params: SymbolSelectParams) -> Any:
     """MT5 ``symbol_select(symbol, enable=True)``: show or hide it in Market Watch."""
-    params = parse(SymbolSelectParams, args, kwargs)
     return await forward(ctx, "symbol_select", params.model_dump())
 
 
@@ -313,26 +310,23 @@ async def _rates_back(ctx: RpcContext, method: str, query: RatesFromParams | Rat
     return page(columns, rows, _next(ctx, method, query, following))
 
 
-async def copy_rates_from(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def copy_rates_from(ctx: RpcContext, params: RatesFromParams) -> dict[str, Any]:
     """MT5 ``copy_rates_from(symbol, timeframe, date_from, count)``: the ``count`` bars opened
     at or before ``date_from``, paged backwards (see the module docstring)."""
-    params = parse(RatesFromParams, args, kwargs)
     query, position = _resolve(ctx, "copy_rates_from", params, BackPosition)
     return await _rates_back(ctx, "copy_rates_from", query, position, params.limit)
 
 
-async def copy_rates_from_pos(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def copy_rates_from_pos(ctx: RpcContext, params: RatesFromPosParams) -> dict[str, Any]:
     """MT5 ``copy_rates_from_pos(symbol, timeframe, start_pos, count)``: ``count`` bars back
     from bar ``start_pos`` (0 = the forming bar), paged backwards."""
-    params = parse(RatesFromPosParams, args, kwargs)
     query, position = _resolve(ctx, "copy_rates_from_pos", params, BackPosition)
     return await _rates_back(ctx, "copy_rates_from_pos", query, position, params.limit)
 
 
-async def copy_rates_range(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def copy_rates_range(ctx: RpcContext, params: RatesRangeParams) -> dict[str, Any]:
     """MT5 ``copy_rates_range(symbol, timeframe, date_from, date_to)``: bars opened in the
     inclusive range, oldest first, paged forwards."""
-    params = parse(RatesRangeParams, args, kwargs)
     query, position = _resolve(ctx, "copy_rates_range", params, RangePosition)
     assert query.timeframe is not None and query.date_from is not None
     assert query.date_to is not None
@@ -378,10 +372,9 @@ async def _ticks(ctx: RpcContext, method: str, query: TicksFromParams | TicksRan
     return page(columns, rows, _next(ctx, method, query, following))
 
 
-async def copy_ticks_from(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def copy_ticks_from(ctx: RpcContext, params: TicksFromParams) -> dict[str, Any]:
     """MT5 ``copy_ticks_from(symbol, date_from, count, flags)``: the first ``count`` ticks at
     or after ``date_from``, oldest first, paged forwards."""
-    params = parse(TicksFromParams, args, kwargs)
     query, position = _resolve(ctx, "copy_ticks_from", params, TickPosition)
     assert query.date_from is not None
     if position is None:
@@ -389,10 +382,9 @@ async def copy_ticks_from(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[st
     return await _ticks(ctx, "copy_ticks_from", query, position, params.limit, None)
 
 
-async def copy_ticks_range(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def copy_ticks_range(ctx: RpcContext, params: TicksRangeParams) -> dict[str, Any]:
     """MT5 ``copy_ticks_range(symbol, date_from, date_to, flags)``: ticks with
     ``date_from <= time <= date_to`` (ms resolution, inclusive), oldest first, paged forwards."""
-    params = parse(TicksRangeParams, args, kwargs)
     query, position = _resolve(ctx, "copy_ticks_range", params, TickPosition)
     assert query.date_from is not None and query.date_to is not None
     if position is None:
@@ -401,15 +393,15 @@ async def copy_ticks_range(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[s
                         seconds_to_ms(query.date_to))
 
 
-METHODS = {
-    "symbols_total": symbols_total,
-    "symbols_get": symbols_get,
-    "symbol_info": symbol_info,
-    "symbol_info_tick": symbol_info_tick,
-    "symbol_select": symbol_select,
-    "copy_rates_from": copy_rates_from,
-    "copy_rates_from_pos": copy_rates_from_pos,
-    "copy_rates_range": copy_rates_range,
-    "copy_ticks_from": copy_ticks_from,
-    "copy_ticks_range": copy_ticks_range,
+METHODS: dict[str, RpcMethod[RpcContext]] = {
+    "symbols_total": rpc_method(symbols_total),
+    "symbols_get": rpc_method(symbols_get, GroupParams),
+    "symbol_info": rpc_method(symbol_info, SymbolParams),
+    "symbol_info_tick": rpc_method(symbol_info_tick, SymbolParams),
+    "symbol_select": rpc_method(symbol_select, SymbolSelectParams),
+    "copy_rates_from": rpc_method(copy_rates_from, RatesFromParams),
+    "copy_rates_from_pos": rpc_method(copy_rates_from_pos, RatesFromPosParams),
+    "copy_rates_range": rpc_method(copy_rates_range, RatesRangeParams),
+    "copy_ticks_from": rpc_method(copy_ticks_from, TicksFromParams),
+    "copy_ticks_range": rpc_method(copy_ticks_range, TicksRangeParams),
 }

@@ -11,17 +11,20 @@ from ea_bridge.mt5 import retcode_name
 
 from ..context import RpcContext
 from ..errors import NotFound, Unauthorized, Unavailable
-from ..schemas import Params, parse
+from ..rpc import RpcMethod, rpc_method
+from ..schemas import Params
 from ..trading.desk import ClientId, SendRequest, TradeRequest
 
-__all__ = ["METHODS", "order_check", "order_send", "order_status"]
+__all__ = ["METHODS", "SendParams", "order_check", "order_send", "order_status"]
 
 
 class _CheckParams(Params):
     request: TradeRequest
 
 
-class _SendParams(Params):
+class SendParams(Params):
+    """``order_send``'s params: the request (a TradeRequest plus ``client_id``)."""
+
     request: SendRequest
 
 
@@ -29,13 +32,12 @@ class _StatusParams(Params):
     client_id: ClientId
 
 
-async def order_check(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def order_check(ctx: RpcContext, params: _CheckParams) -> dict[str, Any]:
     """MT5 ``order_check(request)``: OrderCheckResult plus ``retcode_name`` (a read)."""
-    params = parse(_CheckParams, args, kwargs)
     return await ctx.trading.check_request(ctx.principal, params.request)
 
 
-async def order_send(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def order_send(ctx: RpcContext, params: SendParams) -> dict[str, Any]:
     """MT5 ``order_send(request)``: OrderSendResult plus ``retcode_name``, ``client_id`` and
     ``deduplicated``. Needs the token's ``trade`` scope."""
     if not ctx.principal.may_trade():
@@ -43,18 +45,16 @@ async def order_send(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, An
     if not ctx.principal.fresh:  # the record was not refreshed lately: reads only
         raise Unavailable("auth_stale", "The token authority has not confirmed this token "
                           "recently; trading resumes when it answers again")
-    params = parse(_SendParams, args, kwargs)
     return await ctx.trading.send(ctx.principal, params.request)
 
 
-async def order_status(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def order_status(ctx: RpcContext, params: _StatusParams) -> dict[str, Any]:
     """The journal's view of one ``client_id`` of this token: state, retcode, ticket, times,
     the request sent and the stored result.
 
     Raises:
         NotFound: no order with this ``client_id`` under this token.
     """
-    params = parse(_StatusParams, args, kwargs)
     row = ctx.trading.journal.get(ctx.principal.token_id, params.client_id)
     if row is None:
         raise NotFound(f"unknown client_id {params.client_id!r}")
@@ -67,8 +67,8 @@ async def order_status(ctx: RpcContext, *args: Any, **kwargs: Any) -> dict[str, 
     }
 
 
-METHODS = {
-    "order_check": order_check,
-    "order_send": order_send,
-    "order_status": order_status,
+METHODS: dict[str, RpcMethod[RpcContext]] = {
+    "order_check": rpc_method(order_check, _CheckParams),
+    "order_send": rpc_method(order_send, SendParams, trade=True),
+    "order_status": rpc_method(order_status, _StatusParams),
 }

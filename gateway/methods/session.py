@@ -14,6 +14,7 @@ from typing import Any
 
 from .._version import __version__
 from ..context import RpcContext, forward
+from ..rpc import RpcMethod, rpc_method
 
 __all__ = [
     "METHODS",
@@ -87,12 +88,12 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     }
 
 
-METHODS = {
-    "ping": ping,
-    "version": version,
-    "terminal_info": terminal_info,
-    "server_time": server_time,
-    "account_info": account_info,
-    "get_account_info": account_info,
-    "gateway_status": gateway_status,
+METHODS: dict[str, RpcMethod[RpcContext]] = {
+    "ping": rpc_method(ping),
+    "version": rpc_method(version),
+    "terminal_info": rpc_method(terminal_info),
+    "server_time": rpc_method(server_time),
+    "account_info": rpc_method(account_info),
+    "get_account_info": rpc_method(account_info),
+    "gateway_status": rpc_method(gateway_status),
 }
