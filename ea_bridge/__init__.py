@@ -9,7 +9,7 @@ normative description of the wire format.
 
 from __future__ import annotations
 
-from .bridge import Bridge
+from .bridge import Bridge, is_loopback
 from .connection import BridgeConnection, EAConnection, HeartbeatSettings
 from .errors import (
     AuthRefused,
@@ -32,11 +32,22 @@ from .interfaces import (
     SessionInfo,
     TerminalId,
 )
-from .messages import PROTOCOL_VERSION, TRADE_METHODS, Hello, auth_mac, token_hint, token_key
+from .messages import (
+    AUTH_REASONS,
+    PROTOCOL_VERSION,
+    TICK_ROW,
+    TRADE_METHODS,
+    Hello,
+    auth_mac,
+    token_hint,
+    token_key,
+)
 from .server import TerminalSession
 
 __all__ = [
+    "AUTH_REASONS",
     "PROTOCOL_VERSION",
+    "TICK_ROW",
     "TRADE_METHODS",
     "AuthRefused",
     "Bridge",
@@ -64,4 +75,5 @@ __all__ = [
     "auth_mac",
     "token_hint",
     "token_key",
+    "is_loopback",
 ]

@@ -25,7 +25,7 @@ from .framing import DEFAULT_MAX_FRAME_BYTES
 from .interfaces import BridgeListener, EAVerifier, NullListener, SessionInfo, TerminalId
 from .server import TerminalSession
 
-__all__ = ["Bridge"]
+__all__ = ["Bridge", "is_loopback"]
 
 log = logging.getLogger("ea_bridge.bridge")
 
@@ -59,7 +59,7 @@ class Bridge:
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock_ms: Callable[[], int] = _wall_clock_ms,
                  random_hex: Callable[[int], str] = secrets.token_hex) -> None:
-        if not allow_non_loopback and not _is_loopback(host):
+        if not allow_non_loopback and not is_loopback(host):
             raise ValueError(f"refusing to listen on non-loopback address {host!r} "
                              "without allow_non_loopback")
         self.verifier = verifier
@@ -192,7 +192,10 @@ class Bridge:
         return session
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) names this machine only: the one test
+    behind every "loopback unless insecure_allow_non_loopback" rule (bridge, daemon, console,
+    the ``Host`` header check)."""
     if host == "localhost":
         return True
     try:

@@ -31,9 +31,11 @@ from .errors import ProtocolViolation
 __all__ = [
     "EVENT_TERMINAL",
     "EVENT_TICKS",
+    "AUTH_REASONS",
     "EVENT_TRADE",
     "PROTOCOL_VERSION",
     "REFUSAL_REASONS",
+    "TICK_ROW",
     "TRADE_METHODS",
     "Auth",
     "Bye",
@@ -62,14 +64,24 @@ EVENT_TICKS: Final = "ticks"
 EVENT_TRADE: Final = "trade"
 EVENT_TERMINAL: Final = "terminal"
 
+#: The fields of one row of a ``ticks`` event, in order (``docs/protocol.md`` §7): MT5's
+#: ``MqlTick`` without ``time``, which is ``time_msc // 1000``. The EA (and the emulator) write
+#: rows in this order, the daemon's hub reads them in it.
+TICK_ROW: Final = ("time_msc", "bid", "ask", "last", "volume", "flags", "volume_real")
+
 #: Methods with side effects at the broker. A lost answer to one of these is an unknown outcome,
 #: never a "retry freely" disconnect.
 TRADE_METHODS: frozenset[str] = frozenset({"order_send"})
 
-#: Words a ``refuse`` may carry: the contract's auth reasons, then the bridge's own.
-REFUSAL_REASONS: frozenset[str] = frozenset({
+#: The contract's authentication reason words (``product.md``): the one list, for the EA's
+#: ``refuse``, the daemon's ``-32004``/401 ``data.reason`` and the WebSocket's close reason.
+AUTH_REASONS: frozenset[str] = frozenset({
     "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",
     "device_not_approved", "terminal_mismatch", "scope",
+})
+
+#: Words a ``refuse`` may carry: the contract's auth reasons, then the bridge's own.
+REFUSAL_REASONS: frozenset[str] = AUTH_REASONS | frozenset({
     "already_connected", "unsupported_version", "handshake_timeout", "protocol_error",
     "shutting_down",
 })

@@ -8,7 +8,7 @@ a constant's name wherever MT5 takes the integer (``"ORDER_TYPE_BUY"`` for ``0``
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 __all__ = [
     "CopyTicks",
@@ -22,6 +22,10 @@ __all__ = [
     "OrderType",
     "PositionReason",
     "PositionType",
+    "SymbolExpiration",
+    "SymbolFilling",
+    "SymbolOrder",
+    "TickFlag",
     "Timeframe",
     "TradeAction",
     "TradeRetcode",
@@ -64,6 +68,47 @@ class OrderFilling(IntEnum):
     IOC = 1
     RETURN = 2
     BOC = 3
+
+
+class SymbolFilling(IntFlag):
+    """SYMBOL_FILLING_*: the bit mask of fill policies a symbol allows
+    (``symbol_info().filling_mode``); not the request's :class:`OrderFilling`."""
+
+    FOK = 1
+    IOC = 2
+    BOC = 4
+
+
+class SymbolExpiration(IntFlag):
+    """SYMBOL_EXPIRATION_*: the bit mask of pending-order lifetimes a symbol allows."""
+
+    GTC = 1
+    DAY = 2
+    SPECIFIED = 4
+    SPECIFIED_DAY = 8
+
+
+class SymbolOrder(IntFlag):
+    """SYMBOL_ORDER_*: the bit mask of order types a symbol allows."""
+
+    MARKET = 1
+    LIMIT = 2
+    STOP = 4
+    STOP_LIMIT = 8
+    SL = 16
+    TP = 32
+    CLOSEBY = 64
+
+
+class TickFlag(IntFlag):
+    """TICK_FLAG_*: what changed in a tick (``MqlTick.flags``)."""
+
+    BID = 2
+    ASK = 4
+    LAST = 8
+    VOLUME = 16
+    BUY = 32
+    SELL = 64
 
 
 class OrderTime(IntEnum):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import re
 import sys
 from pathlib import Path
 
+from ea_bridge import is_loopback
 from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.emulator.cli import stop_on_signals
 from ea_bridge.loop import run as run_on_loop
@@ -171,11 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_bind(host: str, allowed: bool, what: str) -> None:
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
+    if is_loopback(host):
         return
     if not allowed:
         raise ConfigError(f"{what} host {host!r} is not loopback; set "

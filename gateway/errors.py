@@ -16,7 +16,13 @@ The tree, and how a client reacts::
 Bridge exceptions (``ea_bridge.errors``) and the token authority's (``gateway.authority.errors``:
 ``AuthorityUnreachable`` -32014, ``RateLimited`` -32005 with ``retry_after_ms``, re-exported
 here since the daemon's throttle raises it too) are mapped here too: neither knows anything of
-JSON-RPC codes, and this module is the only place that does. :func:`to_rpc_error` walks the
+JSON-RPC codes, and this module is the only place that does.
+
+HTTP refusals are decided here too (:class:`HttpRefusal`): the status, the JSON-RPC error its
+body carries (``id: null``, so a client parses one shape), the headers, and for an
+authentication failure the reason word a WebSocket closes with. The aiohttp handlers, the
+middleware, the WebSocket handshake and the connection guard (which answers before aiohttp,
+with raw bytes) all take their refusals from here. :func:`to_rpc_error` walks the
 exception's MRO against :data:`ERROR_TABLE`, so a subclass inherits its parent's code unless it
 has its own row. Messages in the table are public; exception text is only used where the
 exception is *ours* and written to be shown (``InvalidParams``, ``Unauthorized``,
@@ -25,9 +31,14 @@ exception is *ours* and written to be shown (``InvalidParams``, ``Unauthorized``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+import orjson
+
+from ea_bridge import AUTH_REASONS
 from ea_bridge.errors import (
     BridgeError,
     EAError,
@@ -42,10 +53,19 @@ from ea_bridge.mt5 import retcode_name
 from .authority.errors import AuthorityError, AuthorityUnreachable, RateLimited
 
 __all__ = [
-    "ERROR_TABLE",
+    "BODY_TIMEOUT",
     "EA_PASSTHROUGH_CODES",
+    "ERROR_TABLE",
+    "MISDIRECTED",
+    "NOT_A_WEBSOCKET",
+    "ORIGIN_REFUSED",
+    "TOKEN_IN_URL",
+    "TOO_MANY_CONNECTIONS",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "USE_POST",
     "ConfigError",
     "GatewayError",
+    "HttpRefusal",
     "IdempotencyConflict",
     "InvalidParams",
     "NotFound",
@@ -56,6 +76,8 @@ __all__ = [
     "TradeRejected",
     "Unauthorized",
     "Unavailable",
+    "auth_refusal",
+    "body_too_large",
     "to_rpc_error",
 ]
 
@@ -95,10 +117,8 @@ class Unauthorized(GatewayError):
     The client must fix its token (or wait for device approval); retrying unchanged is useless.
     """
 
-    REASONS: Final = frozenset({
-        "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",
-        "device_not_approved", "terminal_mismatch", "scope",
-    })
+    #: The contract's auth reason words (one list, owned by ``ea_bridge``: the EA gets them too).
+    REASONS: Final = AUTH_REASONS
 
     def __init__(self, reason: str, message: str) -> None:
         if reason not in self.REASONS:
@@ -246,3 +266,100 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
             return None
         return RpcError(code, message if message is not None else str(exc))
     return None
+
+
+# -- HTTP refusals -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRefusal:
+    """An HTTP answer that refuses the request before any method runs.
+
+    ``error`` is what the body carries as a JSON-RPC error with ``id: null``; ``reason`` is the
+    contract's word for an authentication refusal (what a WebSocket closes with), else None.
+    """
+
+    status: int
+    error: RpcError
+    headers: Mapping[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+    def body(self) -> bytes:
+        """The response body: ``{"jsonrpc": "2.0", "error": {...}, "id": null}``."""
+        return orjson.dumps({"jsonrpc": "2.0", "error": _error_object(self.error), "id": None})
+
+    def raw(self) -> bytes:
+        """The whole HTTP/1.1 response, closing the connection: for refusals made before
+        aiohttp has parsed anything (``guard.py``)."""
+        body = self.body()
+        head = [f"HTTP/1.1 {self.status} {_PHRASES[self.status]}", "Connection: close",
+                "Content-Type: application/json", f"Content-Length: {len(body)}",
+                *(f"{k}: {v}" for k, v in self.headers.items() if k.lower() != "connection")]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _error_object(error: RpcError) -> dict[str, Any]:
+    obj: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.data is not None:
+        obj["data"] = error.data
+    return obj
+
+
+#: Reason phrases of the statuses refused here (``HttpRefusal.raw``).
+_PHRASES: Final = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 405: "Method Not Allowed",
+    408: "Request Timeout", 413: "Content Too Large", 415: "Unsupported Media Type",
+    421: "Misdirected Request", 426: "Upgrade Required", 429: "Too Many Requests",
+    503: "Service Unavailable",
+}
+
+#: ``Host`` is not loopback or an allowed name (a DNS-rebinding page sends its own domain).
+MISDIRECTED: Final = HttpRefusal(421, RpcError(INVALID_REQUEST,
+                                               "Misdirected request: Host not allowed"))
+#: A browser's ``Origin`` that is not allowed.
+ORIGIN_REFUSED: Final = HttpRefusal(403, RpcError(INVALID_REQUEST, "Origin not allowed"))
+#: A credential-looking query parameter (URLs end up in logs): never accepted there.
+TOKEN_IN_URL: Final = HttpRefusal(400, RpcError(
+    INVALID_REQUEST, "Credentials are not accepted in the URL; send Authorization: Bearer "
+    "<token>"))
+USE_POST: Final = HttpRefusal(405, RpcError(INVALID_REQUEST, "Use POST for /rpc"),
+                              {"Allow": "POST"})
+UNSUPPORTED_MEDIA_TYPE: Final = HttpRefusal(415, RpcError(
+    INVALID_REQUEST, "Content-Type must be application/json"))
+BODY_TIMEOUT: Final = HttpRefusal(408, RpcError(INVALID_REQUEST,
+                                                "Request body not received in time"),
+                                  {"Connection": "close"})
+NOT_A_WEBSOCKET: Final = HttpRefusal(426, RpcError(INVALID_REQUEST,
+                                                   "Upgrade to a WebSocket for /ws"),
+                                     {"Upgrade": "websocket", "Connection": "Upgrade"})
+#: The connection cap is reached (answered by the guard, before aiohttp).
+TOO_MANY_CONNECTIONS: Final = HttpRefusal(503, RpcError(UNAVAILABLE, "Too many connections"))
+
+
+def body_too_large(limit: int) -> HttpRefusal:
+    """413 for a body above ``[server] max_body_bytes``."""
+    return HttpRefusal(413, RpcError(INVALID_REQUEST, f"Body larger than {limit} bytes"))
+
+
+#: How long a client should wait before asking again when the authority cannot be asked.
+_UNAVAILABLE_RETRY_AFTER_S: Final = 5
+
+
+def auth_refusal(exc: Unauthorized | Unavailable | RateLimited) -> HttpRefusal:
+    """The HTTP refusal of a failed authentication.
+
+    ``Unavailable`` (the token authority cannot be asked: not the client's fault) is 503 with
+    its reason; ``RateLimited`` (the brute-force lockout) is 429 ``rate_limited`` with
+    ``Retry-After`` in whole seconds, rounded up; any other failure is 401 with the reason word
+    and ``WWW-Authenticate``.
+    """
+    if isinstance(exc, Unavailable):
+        return HttpRefusal(503, RpcError(UNAVAILABLE, str(exc), {"reason": exc.reason}),
+                           {"Retry-After": str(_UNAVAILABLE_RETRY_AFTER_S)}, exc.reason)
+    if isinstance(exc, RateLimited):
+        return HttpRefusal(
+            429, RpcError(RATE_LIMITED, "Too many failed authentications",
+                          {"retry_after_ms": int(exc.retry_after_s * 1000)}),
+            {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}, "rate_limited")
+    return HttpRefusal(401, RpcError(UNAUTHORIZED, exc.message, {"reason": exc.reason}),
+                       {"WWW-Authenticate": 'Bearer realm="mtgateway"'}, exc.reason)

@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Final, cast
 
+from .errors import MISDIRECTED, TOO_MANY_CONNECTIONS
+
 __all__ = ["ConnectionLimits", "GuardedProtocol", "HeaderWatch"]
 
 log = logging.getLogger("gateway.guard")
@@ -37,18 +39,9 @@ _UPGRADE = re.compile(rb"\r\nupgrade:", re.IGNORECASE)
 _HOST = re.compile(rb"\r\nhost:", re.IGNORECASE)
 
 
-def _raw_response(status: bytes, message: bytes, code: int) -> bytes:
-    """A complete HTTP response carrying a JSON-RPC error, for refusals made before aiohttp."""
-    body = (b'{"jsonrpc":"2.0","error":{"code":' + str(code).encode() + b',"message":"'
-            + message + b'"},"id":null}\n')
-    return (b"HTTP/1.1 " + status + b"\r\nConnection: close\r\nContent-Type: application/json"
-            b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-
-
-_MISDIRECTED_RESPONSE: Final = _raw_response(b"421 Misdirected Request",
-                                             b"Misdirected request: Host not allowed", -32600)
-_BUSY_RESPONSE: Final = _raw_response(b"503 Service Unavailable", b"Too many connections",
-                                      -32014)
+#: Refusals made before aiohttp has parsed anything, as whole responses (decided in errors.py).
+_MISDIRECTED_RESPONSE: Final = MISDIRECTED.raw()
+_BUSY_RESPONSE: Final = TOO_MANY_CONNECTIONS.raw()
 
 
 class HeaderWatch:

@@ -3,18 +3,16 @@
 The HTTP-level refusals run before anything is dispatched, in the contract's order (Host,
 Origin and query-string tokens are checked earlier, in ``middleware.py``): method (405),
 content type (415), body size (413) and the body deadline (408), then the bearer token (401
-with the reason word, or 429 during a brute-force lockout). Each refusal is a JSON-RPC error
-object with ``id: null`` so a client has one shape to parse.
+with the reason word, 429 during a brute-force lockout, 503 when the authority cannot be
+asked). What each refusal says is decided in ``errors.py`` (:class:`~gateway.errors.HttpRefusal`);
+this module only turns one into an aiohttp response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from typing import Any
 
-import orjson
 from aiohttp import web
 
 from ea_bridge import TerminalId
@@ -23,13 +21,15 @@ from ._version import __version__
 from .auth import Principal
 from .context import RpcContext
 from .errors import (
-    INVALID_REQUEST,
-    RATE_LIMITED,
-    UNAUTHORIZED,
-    UNAVAILABLE,
+    BODY_TIMEOUT,
+    UNSUPPORTED_MEDIA_TYPE,
+    USE_POST,
+    HttpRefusal,
     RateLimited,
     Unauthorized,
     Unavailable,
+    auth_refusal,
+    body_too_large,
 )
 from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC, TERMINALS, TRADING
 
@@ -41,14 +41,10 @@ _JSON = "application/json"
 security_log = logging.getLogger("gateway.security")
 
 
-def error_response(status: int, code: int, message: str, data: Any = None,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    """An HTTP refusal whose body is a JSON-RPC error with ``id: null``."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    body = orjson.dumps({"jsonrpc": "2.0", "error": error, "id": None})
-    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+def error_response(refusal: HttpRefusal) -> web.Response:
+    """The aiohttp response of ``refusal`` (its body a JSON-RPC error with ``id: null``)."""
+    return web.Response(status=refusal.status, body=refusal.body(), content_type=_JSON,
+                        headers=refusal.headers)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -63,12 +59,13 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 class AuthRefusal(Exception):
-    """Authentication failed; ``response`` is the HTTP answer to send (401 or 429)."""
+    """Authentication failed; ``refusal`` is what to answer (401, 429 or 503, decided in
+    ``errors.py``), ``reason`` its word."""
 
-    def __init__(self, response: web.Response, reason: str) -> None:
-        super().__init__(reason)
-        self.response = response
-        self.reason = reason
+    def __init__(self, refusal: HttpRefusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+        self.reason = refusal.reason or "unauthorized"
 
 
 async def authenticate(app: web.Application, token: str | None,
@@ -104,24 +101,14 @@ async def authenticate_request(app: web.Application, token: str | None) -> Princ
 
     Raises:
         AuthRefusal: carrying the 401 (reason word), 429 (``Retry-After``) or 503 (-32014,
-            ``authority_unreachable``) response.
+            ``authority_unreachable``) refusal.
     """
     try:
         return await authenticate(app, token)
     except Unavailable as exc:  # the token authority cannot be asked: not the client's fault
-        raise AuthRefusal(error_response(
-            503, UNAVAILABLE, str(exc), {"reason": exc.reason},
-            headers={"Retry-After": "5"}), exc.reason) from None
-    except RateLimited as exc:
-        raise AuthRefusal(error_response(
-            429, RATE_LIMITED, "Too many failed authentications",
-            {"retry_after_ms": int(exc.retry_after_s * 1000)},
-            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}),
-            "rate_limited") from None
-    except Unauthorized as exc:
-        raise AuthRefusal(error_response(
-            401, UNAUTHORIZED, exc.message, {"reason": exc.reason},
-            headers={"WWW-Authenticate": 'Bearer realm="mtgateway"'}), exc.reason) from None
+        raise AuthRefusal(auth_refusal(exc)) from None
+    except (RateLimited, Unauthorized) as exc:
+        raise AuthRefusal(auth_refusal(exc)) from None
 
 
 async def health(request: web.Request) -> web.Response:
@@ -134,13 +121,12 @@ async def rpc(request: web.Request) -> web.StreamResponse:
     app = request.app
     config = app[CONFIG]
     if request.method != "POST":
-        return error_response(405, INVALID_REQUEST, "Use POST for /rpc",
-                              headers={"Allow": "POST"})
+        return error_response(USE_POST)
     if request.content_type != _JSON:
-        return error_response(415, INVALID_REQUEST, "Content-Type must be application/json")
+        return error_response(UNSUPPORTED_MEDIA_TYPE)
     limit = config.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return error_response(413, INVALID_REQUEST, f"Body larger than {limit} bytes")
+        return error_response(body_too_large(limit))
     try:
         if request.content.is_eof():  # the whole body came with the headers: no wait, no
             body = await request.read()  # timer (arming one was ~4 % of a request's CPU)
@@ -148,14 +134,13 @@ async def rpc(request: web.Request) -> web.StreamResponse:
             async with asyncio.timeout(config.server.body_timeout_s):
                 body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return error_response(413, INVALID_REQUEST, f"Body larger than {limit} bytes")
+        return error_response(body_too_large(limit))
     except TimeoutError:
-        return error_response(408, INVALID_REQUEST, "Request body not received in time",
-                              headers={"Connection": "close"})
+        return error_response(BODY_TIMEOUT)
     try:
         principal = await authenticate_request(app, bearer_token(request))
-    except AuthRefusal as refusal:
-        return refusal.response
+    except AuthRefusal as refused:
+        return error_response(refused.refusal)
     context = RpcContext(principal, app[BRIDGE], config, app[TERMINALS], app[TRADING])
     payload = await app[RPC].handle(body, context)
     if payload is None:

@@ -77,7 +77,7 @@ from typing import Any, Final
 
 import orjson
 
-from ea_bridge import TerminalId
+from ea_bridge import TICK_ROW, TerminalId
 
 from .errors import InvalidParams
 
@@ -171,17 +171,21 @@ class _Slot:
 def tick_body(symbol: str, row: list[Any]) -> dict[str, Any] | None:
     """The shared part of a ``tick`` notification from one EA row, or None if malformed.
 
-    Rows are ``[time_msc, bid, ask, last, volume, flags, volume_real]`` (``docs/protocol.md``
-    §7); ``time`` is derived in seconds as MT5's ``MqlTick.time`` is.
+    Rows carry :data:`ea_bridge.TICK_ROW`'s fields in its order; ``time`` is derived in
+    seconds as MT5's ``MqlTick.time`` is.
     """
-    if not isinstance(row, list) or len(row) != 7:
+    if not isinstance(row, list) or len(row) != _TICK_ROW_LENGTH:
         return None
-    time_msc = row[0]
+    time_msc = row[_TIME_MSC]
     if not isinstance(time_msc, int) or isinstance(time_msc, bool):
         return None
-    return {"symbol": symbol, "time": time_msc // 1000, "time_msc": time_msc, "bid": row[1],
-            "ask": row[2], "last": row[3], "volume": row[4], "flags": row[5],
-            "volume_real": row[6]}
+    body: dict[str, Any] = {"symbol": symbol, "time": time_msc // 1000}
+    body.update(zip(TICK_ROW, row, strict=True))
+    return body
+
+
+_TICK_ROW_LENGTH: Final = len(TICK_ROW)
+_TIME_MSC: Final = TICK_ROW.index("time_msc")
 
 
 def _nothing() -> None:

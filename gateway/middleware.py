@@ -10,19 +10,19 @@ bearer token are the handlers' business, after these.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
 
-from .errors import INVALID_REQUEST
+from ea_bridge import is_loopback
+
+from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL
 from .http_rpc import error_response
 from .keys import CONFIG
 
 __all__ = ["guard_middleware", "host_allowed"]
 
-_LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "[::1]"})
 _TOKEN_PARAMS: Final = ("token", "auth", "bearer", "key", "secret", "password")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,12 +46,9 @@ def host_allowed(values: list[str], extra: tuple[str, ...]) -> bool:
         name, _, port = host.rpartition(":")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         return False
-    if name in _LOOPBACK_NAMES or name in {h.lower() for h in extra}:
+    if name in {h.lower() for h in extra}:
         return True
-    try:  # 127.0.0.2 and friends are loopback too
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(name[1:-1] if name.startswith("[") else name)  # 127.0.0.2 too
 
 
 def _has_token_param(request: web.Request) -> bool:
@@ -63,12 +60,10 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Host, Origin and query-token checks, before any handler or WebSocket upgrade."""
     server = request.app[CONFIG].server
     if not host_allowed(request.headers.getall("Host", []), server.allowed_hosts):
-        return error_response(421, INVALID_REQUEST, "Misdirected request: Host not allowed")
+        return error_response(MISDIRECTED)
     origin = request.headers.get("Origin")
     if origin is not None and origin not in server.allowed_origins:
-        return error_response(403, INVALID_REQUEST, "Origin not allowed")
+        return error_response(ORIGIN_REFUSED)
     if _has_token_param(request):
-        return error_response(400, INVALID_REQUEST,
-                              "Credentials are not accepted in the URL; "
-                              "send Authorization: Bearer <token>")
+        return error_response(TOKEN_IN_URL)
     return await handler(request)

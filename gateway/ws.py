@@ -53,7 +53,7 @@ from aiohttp.abc import AbstractStreamWriter
 from .auth import Principal
 from .config import WsConfig
 from .context import RpcContext
-from .errors import INVALID_REQUEST, UNAUTHORIZED, Unauthorized, Unavailable
+from .errors import NOT_A_WEBSOCKET, UNAUTHORIZED, Unauthorized, Unavailable
 from .http_rpc import (
     AuthRefusal,
     authenticate,
@@ -100,14 +100,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if "Authorization" in request.headers:
         try:
             principal = await authenticate_request(app, token)
-        except AuthRefusal as refusal:
-            return refusal.response
+        except AuthRefusal as refused:
+            return error_response(refused.refusal)
     ws: _Socket = web.WebSocketResponse(
         heartbeat=cfg.ping_interval_s, max_msg_size=cfg.max_message_bytes, compress=False,
         timeout=_CLOSE_TIMEOUT_S, decode_text=False)
     if not ws.can_prepare(request).ok:
-        return error_response(426, INVALID_REQUEST, "Upgrade to a WebSocket for /ws",
-                              headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+        return error_response(NOT_A_WEBSOCKET)
     payload_writer = await ws.prepare(request)
     _limit_send_buffer(request, cfg.send_buffer_bytes)
     sockets = app[WEBSOCKETS]
@@ -224,12 +223,9 @@ async def _authenticate_first(app: web.Application, ws: _Socket,
         return None
     try:
         principal = await authenticate_request(app, token)
-    except AuthRefusal as refusal:
-        body = refusal.response.body
-        error = orjson.loads(body)["error"] if isinstance(body, bytes) else {
-            "code": UNAUTHORIZED, "message": "Unauthorized", "data": {"reason": refusal.reason}}
-        await _refuse(ws, orjson.dumps({"jsonrpc": "2.0", "error": error, "id": rid}),
-                      refusal.reason)
+    except AuthRefusal as refused:
+        error = refused.refusal.error
+        await _refuse(ws, _error(rid, error.code, error.message, error.data), refused.reason)
         return None
     with contextlib.suppress(ConnectionError):
         await ws.send_frame(_reply(rid, _authenticated(principal)), WSMsgType.TEXT)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import operator
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,10 +36,12 @@ from ..connection import (
 )
 from ..errors import BridgeError
 from ..messages import (
+    AUTH_REASONS,
     EVENT_TERMINAL,
     EVENT_TICKS,
     EVENT_TRADE,
     PROTOCOL_VERSION,
+    TICK_ROW,
     Hello,
     token_hint,
     token_key,
@@ -47,6 +50,9 @@ from .broker import SimulatedBroker
 from .market import Market
 from .symbols import default_symbols
 from .types import AccountMarginMode, EmulatorError, ErrorCode
+
+#: One tick as a ``ticks`` event row, in :data:`~ea_bridge.messages.TICK_ROW` order.
+_tick_row: Final = operator.attrgetter(*TICK_ROW)
 
 __all__ = ["REFUSAL_TEXT", "EmulatedTerminal", "EmulatorSettings", "TerminalRefused"]
 
@@ -78,10 +84,7 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "shutting_down": "gateway is shutting down",
 }
 #: Refusals that retrying cannot fix: the user has to change something first.
-_FATAL_REFUSALS: Final = frozenset({
-    "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",
-    "terminal_mismatch", "scope", "unsupported_version",
-})
+_FATAL_REFUSALS: Final = (AUTH_REASONS - {"device_not_approved"}) | {"unsupported_version"}
 
 
 class TerminalRefused(BridgeError):
@@ -330,8 +333,7 @@ class EmulatedTerminal:
             # one event could otherwise exceed the bridge's frame limit and end the session.
             for start in range(0, len(ticks), _TICKS_PER_EVENT):
                 conn.send_event(EVENT_TICKS, {"symbol": spec.name, "rows": [
-                    [t.time_msc, t.bid, t.ask, t.last, t.volume, t.flags, t.volume_real]
-                    for t in ticks[start:start + _TICKS_PER_EVENT]]})
+                    list(_tick_row(t)) for t in ticks[start:start + _TICKS_PER_EVENT]]})
         self.broker.advance()
         self._push_trade_events(conn)
         self._announce_terminal(conn)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
+from ..mt5 import SymbolExpiration, SymbolFilling, SymbolOrder, TickFlag
+
 __all__ = [
     "RATE_COLUMNS",
     "TICK_COLUMNS",
@@ -45,31 +47,28 @@ RATE_COLUMNS: tuple[str, ...] = (
     "time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume",
 )
 
-# Tick flags (MT5 TICK_FLAG_*).
-TICK_FLAG_BID = 2
-TICK_FLAG_ASK = 4
-TICK_FLAG_LAST = 8
-TICK_FLAG_VOLUME = 16
-TICK_FLAG_BUY = 32
-TICK_FLAG_SELL = 64
-
-# SYMBOL_FILLING_* bit mask (symbol_info().filling_mode); not the ORDER_FILLING_* enum.
-SYMBOL_FILLING_FOK = 1
-SYMBOL_FILLING_IOC = 2
-SYMBOL_FILLING_BOC = 4
-# SYMBOL_EXPIRATION_* bit mask.
-SYMBOL_EXPIRATION_GTC = 1
-SYMBOL_EXPIRATION_DAY = 2
-SYMBOL_EXPIRATION_SPECIFIED = 4
-SYMBOL_EXPIRATION_SPECIFIED_DAY = 8
-# SYMBOL_ORDER_* bit mask.
-SYMBOL_ORDER_MARKET = 1
-SYMBOL_ORDER_LIMIT = 2
-SYMBOL_ORDER_STOP = 4
-SYMBOL_ORDER_STOP_LIMIT = 8
-SYMBOL_ORDER_SL = 16
-SYMBOL_ORDER_TP = 32
-SYMBOL_ORDER_CLOSEBY = 64
+# MT5's bit masks are owned by ``ea_bridge.mt5``; these are the plain ints the emulator's
+# structures carry.
+TICK_FLAG_BID = int(TickFlag.BID)
+TICK_FLAG_ASK = int(TickFlag.ASK)
+TICK_FLAG_LAST = int(TickFlag.LAST)
+TICK_FLAG_VOLUME = int(TickFlag.VOLUME)
+TICK_FLAG_BUY = int(TickFlag.BUY)
+TICK_FLAG_SELL = int(TickFlag.SELL)
+SYMBOL_FILLING_FOK = int(SymbolFilling.FOK)
+SYMBOL_FILLING_IOC = int(SymbolFilling.IOC)
+SYMBOL_FILLING_BOC = int(SymbolFilling.BOC)
+SYMBOL_EXPIRATION_GTC = int(SymbolExpiration.GTC)
+SYMBOL_EXPIRATION_DAY = int(SymbolExpiration.DAY)
+SYMBOL_EXPIRATION_SPECIFIED = int(SymbolExpiration.SPECIFIED)
+SYMBOL_EXPIRATION_SPECIFIED_DAY = int(SymbolExpiration.SPECIFIED_DAY)
+SYMBOL_ORDER_MARKET = int(SymbolOrder.MARKET)
+SYMBOL_ORDER_LIMIT = int(SymbolOrder.LIMIT)
+SYMBOL_ORDER_STOP = int(SymbolOrder.STOP)
+SYMBOL_ORDER_STOP_LIMIT = int(SymbolOrder.STOP_LIMIT)
+SYMBOL_ORDER_SL = int(SymbolOrder.SL)
+SYMBOL_ORDER_TP = int(SymbolOrder.TP)
+SYMBOL_ORDER_CLOSEBY = int(SymbolOrder.CLOSEBY)
 # SYMBOL_TRADE_MODE_*.
 SYMBOL_TRADE_MODE_DISABLED = 0
 SYMBOL_TRADE_MODE_LONGONLY = 1

@@ -24,7 +24,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import logging
 import math
 import secrets
@@ -37,6 +36,8 @@ from typing import Any, Final, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ea_bridge import is_loopback
 
 from .api import DeviceInfo
 from .config import ConsoleSettings, SmtpConfig
@@ -358,15 +359,9 @@ def mailer_from_config(smtp: SmtpConfig) -> SmtpMailer:
 
 
 def _check_bind(host: str, allowed: bool) -> None:
-    if allowed or host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not allowed and not is_loopback(host):
         raise ConsoleConfigError(f"[console] host = {host!r} is not loopback; set "
-                          "insecure_allow_non_loopback = true (behind TLS) to allow it")
+                                 "insecure_allow_non_loopback = true (behind TLS) to allow it")
 
 
 def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,

@@ -81,6 +81,7 @@ from ea_bridge.mt5 import (
     OrderFilling,
     OrderTime,
     OrderType,
+    SymbolFilling,
     TradeAction,
     TradeRetcode,
     retcode_name,
@@ -125,7 +126,6 @@ CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,24}$"
 _MAX_VOLUME: Final = 1_000_000.0
 _MAX_PRICE: Final = 1e12
 _MAX_TICKET: Final = 2**63 - 1
-_SYMBOL_FILLING_FOK, _SYMBOL_FILLING_IOC = 1, 2
 #: The first EA protocol version that takes ``client_id`` with ``order_send`` and answers
 #: ``trade_results`` (docs/protocol.md); older EAs get the request alone.
 EA_MAP_VERSION: Final = (1, 1)
@@ -437,8 +437,8 @@ class TradeDesk:
                 out["type_filling"] = int(OrderFilling.RETURN)
             else:
                 out["type_filling"] = int(
-                    OrderFilling.FOK if mask & _SYMBOL_FILLING_FOK else
-                    OrderFilling.IOC if mask & _SYMBOL_FILLING_IOC else OrderFilling.RETURN)
+                    OrderFilling.FOK if mask & SymbolFilling.FOK else
+                    OrderFilling.IOC if mask & SymbolFilling.IOC else OrderFilling.RETURN)
         return out
 
     async def _filling_mask(self, bridge: Bridge, terminal: TerminalId, symbol: str) -> int:
