@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reps", type=int, help="interleaved repetitions (default 3, quick 1)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    parser.add_argument("--only", choices=("rpc",),
+                        help="measure only this section (for an A/B of one change; the "
+                             "targets of the skipped sections show 'not measured')")
     return parser
 
 
@@ -152,13 +155,14 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
         "skipped": [] if wrk else ["wrk_c1", "wrk_c32"],
     }
     raw["rpc"] = await _rpc_section(plan, pinning, wrk, log)
-    raw["dispatch"] = await measure_dispatch(calls=plan["dispatch_calls"])
-    log("dispatch measured")
-    raw["fanout"] = await run_fanout(pinning, ns=plan["ns"], reps=plan["reps"],
-                                     lat_s=plan["lat_s"], tp_s=plan["tp_s"],
-                                     storm_s=plan["storm_s"],
-                                     search_steps=plan["search_steps"])
-    log("fan-out measured")
+    if args.only is None:
+        raw["dispatch"] = await measure_dispatch(calls=plan["dispatch_calls"])
+        log("dispatch measured")
+        raw["fanout"] = await run_fanout(pinning, ns=plan["ns"], reps=plan["reps"],
+                                         lat_s=plan["lat_s"], tp_s=plan["tp_s"],
+                                         storm_s=plan["storm_s"],
+                                         search_steps=plan["search_steps"])
+        log("fan-out measured")
     raw["summary"] = summarize(raw)
     raw["targets"] = targets(raw["summary"])
     raw["meta"]["seconds"] = round(time.monotonic() - started, 1)

@@ -46,8 +46,15 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
                                                     s[f"{client}_floor_{key}"])
             s[f"{client}_daemon_to_hop_{key}"] = _ratio(s[f"{client}_daemon_{key}"],
                                                         s[f"{client}_hop_{key}"])
-    s["dispatch_us"] = raw["dispatch"]["us_per_call"]
-    fan = raw["fanout"]
+    s["rpc_daemon_hwm_kib"] = raw["rpc"].get("daemon_memory_kib", {}).get("VmHWM")
+    if "dispatch" in raw:
+        s["dispatch_us"] = raw["dispatch"]["us_per_call"]
+    if "fanout" in raw:
+        _summarize_fanout(s, raw["fanout"])
+    return s
+
+
+def _summarize_fanout(s: dict[str, Any], fan: dict[str, Any]) -> None:
     for n, reps in fan["runs"].items():
         lat = [r["latency"] for r in reps]
         tput = [r["throughput"] for r in reps]
@@ -77,8 +84,6 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     s["storm_delivered_per_s"] = storm["subscribers"]["delivered_per_s"]
     s["storm_p99_us"] = storm["subscribers"]["p99_us"]
     s["fanout_daemon_hwm_kib"] = fan["daemon_memory_kib"].get("VmHWM")
-    s["rpc_daemon_hwm_kib"] = raw["rpc"].get("daemon_memory_kib", {}).get("VmHWM")
-    return s
 
 
 #: Storm memory is "bounded" when RSS grows less than this over the storm's second half.
@@ -94,7 +99,12 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": None if missing else bool(ok(value))}  # type: ignore[arg-type]
 
     p99 = s.get("wrk_c1_daemon_p99_us")
+    dispatch = s.get("dispatch_us")
     return [
+        check("rpc_throughput_hop", "req/s >= 0.8x the hop floor (wrk, c=32)",
+              s["wrk_c32_daemon_to_hop_rps"], lambda v: v >= 0.8),
+        check("rpc_p50_hop", "p50 <= 1.3x the hop floor (wrk, c=1)",
+              s["wrk_c1_daemon_to_hop_p50_us"], lambda v: v <= 1.3),
         check("rpc_p50_wrk", "p50 <= 2.3x HTTP floor (wrk, c=1)", s["wrk_c1_ratio_p50_us"],
               lambda v: v <= 2.3),
         check("rpc_p99_wrk", "p99 <= 3x floor p99 (wrk, c=1)", s["wrk_c1_ratio_p99_us"],
@@ -104,8 +114,8 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
               s["aiohttp_c1_ratio_p50_us"], lambda v: v <= 1.5),
         check("rpc_throughput", "req/s >= 0.6x HTTP floor (wrk, c=32)",
               s["wrk_c32_ratio_rps"], lambda v: v >= 0.6),
-        check("dispatch", "jsonrpcserver overhead <= 5 us/call over minimal",
-              s["dispatch_us"]["overhead_us"], lambda v: v <= 5),
+        check("dispatch", "dispatcher overhead <= 5 us/call over minimal",
+              dispatch["overhead_us"] if dispatch else None, lambda v: v <= 5),
         check("fanout_100", ">= 100k delivered msgs/s at 100 subscribers (capacity search)",
               s.get("fanout_100_capacity_delivered_per_s"), lambda v: v >= 100_000),
         check("tick_p99_10", "tick latency p99 <= 1 ms at 10 subscribers",
@@ -113,9 +123,9 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
         check("tick_p99_100", "tick latency p99 <= 3 ms at 100 subscribers",
               s.get("fanout_100_p99_us"), lambda v: v <= 3000),
         check("isolation", "a stalled subscriber moves the others' p99 < 20%",
-              s["isolation_p99_change"], lambda v: v < 0.20),
+              s.get("isolation_p99_change"), lambda v: v < 0.20),
         check("storm_memory", "RSS growth over the 5k ticks/s storm's 2nd half < 4 MiB",
-              s["storm_rss_growth_kib"], lambda v: v < STORM_GROWTH_LIMIT_KIB),
+              s.get("storm_rss_growth_kib"), lambda v: v < STORM_GROWTH_LIMIT_KIB),
     ]
 
 
@@ -142,10 +152,11 @@ def table(s: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
                      f"{_f(s[f'{client}_daemon_{key}'], digits)} | "
                      f"{_f(s[f'{client}_ratio_{key}'], 2)}x | "
                      f"{_f(s.get(f'{client}_daemon_to_hop_{key}'), 2)}x |")
-    d = s["dispatch_us"]
-    lines.append(f"| dispatch us/call (minimal / gateway) | "
-                 f"{_f(d['minimal'], 2)} | | {_f(d['gateway'], 2)} | "
-                 f"+{_f(d['overhead_us'], 2)} us | |")
+    d = s.get("dispatch_us")
+    if d is not None:
+        lines.append(f"| dispatch us/call (minimal / gateway) | "
+                     f"{_f(d['minimal'], 2)} | | {_f(d['gateway'], 2)} | "
+                     f"+{_f(d['overhead_us'], 2)} us | |")
     for n in ("1", "10", "100"):
         if f"fanout_{n}_p50_us" in s:
             lines.append(f"| ticks N={n}: latency p50 / p99 (us) at 200 ticks/s (floor: "
@@ -159,13 +170,15 @@ def table(s: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
                          f"{_f(s.get(f'fanout_{n}_capacity_hz'))}, "
                          f"{_f(s.get(f'fanout_{n}_capacity_delivered_per_s'))}; "
                          f"{_f(s[f'fanout_{n}_delivered_per_s'])} | | |")
-    lines.append(f"| stalled subscriber: others' p99 (us) without / with | | | "
-                 f"{_f(s['isolation_p99_baseline_us'])} / {_f(s['isolation_p99_stalled_us'])} | "
-                 f"{_f((s['isolation_p99_change'] or 0) * 100, 1)}% | |")
-    lines.append(f"| 5k ticks/s storm + stalled: RSS max, growth 2nd half (KiB) | | | "
-                 f"{_f(s['storm_rss_max_kib'])}, {_f(s['storm_rss_growth_kib'])} | | |")
+    if "isolation_p99_change" in s:
+        lines.append(f"| stalled subscriber: others' p99 (us) without / with | | | "
+                     f"{_f(s['isolation_p99_baseline_us'])} / "
+                     f"{_f(s['isolation_p99_stalled_us'])} | "
+                     f"{_f((s['isolation_p99_change'] or 0) * 100, 1)}% | |")
+        lines.append(f"| 5k ticks/s storm + stalled: RSS max, growth 2nd half (KiB) | | | "
+                     f"{_f(s['storm_rss_max_kib'])}, {_f(s['storm_rss_growth_kib'])} | | |")
     lines.append(f"| daemon peak RSS VmHWM (KiB): /rpc / fan-out | | | "
-                 f"{_f(s['rpc_daemon_hwm_kib'])} / {_f(s['fanout_daemon_hwm_kib'])} | | |")
+                 f"{_f(s['rpc_daemon_hwm_kib'])} / {_f(s.get('fanout_daemon_hwm_kib'))} | | |")
     lines += ["", "| target | figure | met |", "|---|---|---|"]
     for v in verdicts:
         met = {True: "met", False: "MISSED", None: "not measured"}[v["met"]]

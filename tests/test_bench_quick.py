@@ -47,4 +47,5 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
     iso = data["fanout"]["isolation"]
     assert iso["baseline"]["count"] > 0 and iso["with_stalled"]["count"] > 0
     assert iso["storm"]["hwm_kib"] is None or iso["storm"]["hwm_kib"] > 0
-    assert {t["target"] for t in data["targets"]} >= {"rpc_p50_wrk", "fanout_100", "isolation"}
+    assert {t["target"] for t in data["targets"]} >= {"rpc_p50_wrk", "rpc_throughput_hop",
+                                                      "rpc_p50_hop", "fanout_100", "isolation"}

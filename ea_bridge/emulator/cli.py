@@ -27,8 +27,18 @@ _DEFAULTS = EmulatorSettings()
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """Set ``stop`` on SIGINT or SIGTERM, on POSIX and on Windows."""
+    """Set ``stop`` on SIGINT or SIGTERM, on POSIX and on Windows.
+
+    Windows event loops have no ``add_signal_handler``; there a plain handler hands the stop to
+    the loop (asyncio's proactor loop wakes for signals through its wake-up socket). Ctrl-C is
+    SIGINT; Ctrl-Break, and the console event a service wrapper (NSSM, WinSW) sends to stop a
+    service, arrive as SIGBREAK, so that stops too.
+    """
     loop = asyncio.get_running_loop()
+    if sys.platform == "win32":
+        for sig in (signal.SIGINT, signal.SIGBREAK, signal.SIGTERM):
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+        return
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)

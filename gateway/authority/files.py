@@ -16,10 +16,16 @@ says what was traded. So, on POSIX:
   (a symbolic link: ``O_NOFOLLOW`` alone would fail with a cryptic "too many levels of symbolic
   links") is refused with one line that says what to run.
 
-On Windows mode bits mean nothing: the default data directory is under ``%LOCALAPPDATA%``,
-whose inherited ACL admits only the user, SYSTEM and administrators, and these checks are
-skipped (``docs/security.md`` says what an operator choosing another directory must do). Every
-POSIX-only call is guarded, so the module imports and runs on win32.
+On Windows mode bits mean nothing; what protects a file is its directory's ACL. A directory
+inside the user's profile (``%USERPROFILE%``: the default data directory is under
+``%LOCALAPPDATA%``) inherits the profile's ACL, which admits only the user, SYSTEM and
+administrators: that is checked by location. A data directory this module creates outside the
+profile is given an owner-only ACL (``icacls /inheritance:r``, full control to the user's SID
+and SYSTEM only); an existing one outside the profile cannot be judged without reading its
+ACL, so it is used with a warning that names the ``icacls`` command (:func:`windows_acl_plan`
+is the decision, ``docs/windows.md`` what is and is not verified). Every POSIX-only call sits
+behind a ``sys.platform`` check, so the module imports and runs on win32 (``mypy --platform
+win32`` in CI).
 
 This module lives in ``gateway.authority`` because the authority must stand alone; the daemon's
 secret store and journal use it too.
@@ -28,14 +34,19 @@ secret store and journal use it too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 __all__ = ["SQLITE_SIDE_SUFFIXES", "InsecurePath", "check_private_file", "create_private_file",
-           "ensure_private_dir", "prepare_private_db", "read_private_file"]
+           "ensure_private_dir", "icacls_owner_only", "prepare_private_db", "read_private_file",
+           "windows_acl_plan"]
+
+log = logging.getLogger("gateway.authority.files")
 
 #: The files SQLite keeps beside a database (WAL mode and rollback mode).
 SQLITE_SIDE_SUFFIXES: Final = ("-wal", "-shm", "-journal")
@@ -85,6 +96,8 @@ def ensure_private_dir(path: Path) -> None:
             new.mkdir(mode=0o700)
             if _POSIX:
                 new.chmod(0o700)  # exactly: a umask such as 0277 would leave it unwritable
+    if sys.platform == "win32":
+        _windows_protect(path, created=bool(missing))
     info = path.stat()
     if not stat.S_ISDIR(info.st_mode):
         raise InsecurePath(f"{path} is not a directory")
@@ -123,7 +136,7 @@ def create_private_file(path: Path, data: bytes = b"") -> bool:
         check_private_file(path)
         return False
     try:
-        if _POSIX:
+        if sys.platform != "win32":
             os.fchmod(fd, 0o600)  # the umask may have taken the owner's bits too
         if data:
             os.write(fd, data)
@@ -164,3 +177,53 @@ def prepare_private_db(path: Path) -> None:
     create_private_file(path)
     for suffix in SQLITE_SIDE_SUFFIXES:
         check_private_file(path.with_name(path.name + suffix))
+
+
+# -- Windows: the directory's ACL ---------------------------------------------------------
+
+WindowsAclPlan = Literal["inherited", "restrict", "warn"]
+
+
+def windows_acl_plan(path: Path, profile: Path | None, *, created: bool) -> WindowsAclPlan:
+    """What protects ``path`` on Windows: ``inherited`` inside the user's profile (its ACL
+    admits the user, SYSTEM and administrators only); outside it, ``restrict`` a directory we
+    just created (set an owner-only ACL) and ``warn`` about one that existed (its ACL is the
+    operator's choice, and is not read here). Pure, so it is tested on any platform."""
+    if profile is not None:
+        try:
+            path.resolve().relative_to(profile.resolve())
+        except ValueError:
+            pass
+        else:
+            return "inherited"
+    return "restrict" if created else "warn"
+
+
+def icacls_owner_only(path: Path, user_sid: str) -> list[str]:
+    """The ``icacls`` command giving ``path`` (and what it will hold) an ACL of full control
+    for ``user_sid`` and SYSTEM only, with inheritance from the parent removed."""
+    grant = "(OI)(CI)F"
+    return ["icacls", str(path), "/inheritance:r", "/grant:r", f"*{user_sid}:{grant}",
+            "/grant:r", f"*S-1-5-18:{grant}"]
+
+
+def _windows_protect(path: Path, *, created: bool) -> None:  # pragma: no cover - Windows only
+    profile = os.environ.get("USERPROFILE")
+    plan = windows_acl_plan(path, Path(profile) if profile else None, created=created)
+    if plan == "inherited":
+        return
+    if plan == "warn":
+        log.warning("%s is outside the user profile: its ACL decides who can read the keys "
+                    "and tokens in it (not checked). To make it yours alone: icacls \"%s\" "
+                    "/inheritance:r /grant:r \"%%USERNAME%%:(OI)(CI)F\"", path, path)
+        return
+    try:
+        sid = subprocess.run(["whoami", "/user", "/fo", "csv", "/nh"], check=True,
+                             capture_output=True, text=True, timeout=30,
+                             ).stdout.strip().split(",")[-1].strip('"')
+        subprocess.run(icacls_owner_only(path, sid), check=True, capture_output=True,
+                       timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InsecurePath(f"{path} was created outside the user profile and could not be "
+                           f"made private ({type(exc).__name__}); choose a data_dir under "
+                           "%LOCALAPPDATA% or restrict it with icacls") from None
