@@ -29,7 +29,15 @@ from typing import Any
 
 import orjson
 
-from .common import Pinning, Proc, free_port, proc_memory_kib, summarize_ns, wait_http
+from .common import (
+    Pinning,
+    Proc,
+    free_port,
+    proc_cpu_s,
+    proc_memory_kib,
+    summarize_ns,
+    wait_http,
+)
 from .dispatch import measure_dispatch
 from .fanout import run_fanout
 from .floors import HTTP_FLOOR_BODY, tcp_echo_rtts
@@ -112,15 +120,23 @@ async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
         sides = (("floor", floor_url, None, HTTP_FLOOR_BODY),
                  ("hop", hop_url, None, HTTP_FLOOR_BODY),
                  ("daemon", daemon.rpc_url, daemon.token, RPC_BODY))
+        servers = {"floor": http.pid, "hop": hop.pid, "daemon": daemon.proc.pid}
         for rep in range(plan["reps"]):
             out["tcp_floor"].append(summarize_ns(tcp_echo_rtts(tcp_port, plan["tcp_n"])))
             for conns in (1, 32):
                 if wrk is None:
                     continue
                 for side, url, token, body in sides:
-                    out[f"wrk_c{conns}_{side}"].append(await run_wrk(
-                        wrk, url, body, connections=conns, duration_s=plan["wrk_s"],
-                        token=token))
+                    cpu_before = proc_cpu_s(servers[side])
+                    result = await run_wrk(wrk, url, body, connections=conns,
+                                           duration_s=plan["wrk_s"], token=token)
+                    cpu_after = proc_cpu_s(servers[side])
+                    if cpu_before is not None and cpu_after is not None and result["requests"]:
+                        # the server process's own CPU per request (the EA's or echo's not
+                        # included): the figure the machine's load distorts least
+                        result["server_cpu_us"] = ((cpu_after - cpu_before) * 1e6
+                                                   / result["requests"])
+                    out[f"wrk_c{conns}_{side}"].append(result)
                 if conns == 1:
                     for side, url, token, _ in sides:
                         out[f"aiohttp_c1_{side}"].append(summarize_ns(await aiohttp_rtts(

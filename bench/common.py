@@ -31,6 +31,7 @@ __all__ = [
     "free_port",
     "median",
     "percentile",
+    "proc_cpu_s",
     "proc_memory_kib",
     "spread",
     "summarize_ns",
@@ -78,6 +79,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """CPU seconds ``pid`` has used (user + system) from /proc; None off Linux.
+
+    CPU per request is what a noisy shared machine distorts least: latency and throughput
+    include the time a process waits for a CPU, its own CPU use does not.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # after the command: state is field 3, utime and stime are fields 14 and 15 (proc(5))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_memory_kib(pid: int) -> dict[str, int]:

@@ -34,11 +34,11 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     for client in ("wrk_c1", "aiohttp_c1", "wrk_c32"):
         for side in ("floor", "hop", "daemon"):
             reps = rpc.get(f"{client}_{side}", [])
-            for key in ("p50_us", "p99_us", "rps"):
+            for key in ("p50_us", "p99_us", "rps", "server_cpu_us"):
                 values = [r[key] for r in reps if key in r]
                 s[f"{client}_{side}_{key}"] = median(values)
                 s[f"{client}_{side}_{key}_range"] = spread(values)
-        for key in ("p50_us", "p99_us", "rps"):
+        for key in ("p50_us", "p99_us", "rps", "server_cpu_us"):
             s[f"{client}_ratio_{key}"] = _ratio(s[f"{client}_daemon_{key}"],
                                                 s[f"{client}_floor_{key}"])
             # informational: what the EA hop costs by itself, and what our code costs on top
@@ -145,7 +145,8 @@ def table(s: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
                                                            ("aiohttp_c1", "aiohttp c=1"))
             for k, what in (("p50_us", "p50 (us)"), ("p99_us", "p99 (us)"))]
     rows += [("wrk_c1", "rps", "/rpc wrk c=1 req/s", 0),
-             ("wrk_c32", "rps", "/rpc wrk c=32 req/s", 0)]
+             ("wrk_c32", "rps", "/rpc wrk c=32 req/s", 0),
+             ("wrk_c32", "server_cpu_us", "/rpc wrk c=32 server CPU per request (us)", 1)]
     for client, key, label, digits in rows:
         lines.append(f"| {label} | {_f(s[f'{client}_floor_{key}'], digits)} | "
                      f"{_f(s.get(f'{client}_hop_{key}'), digits)} | "
