@@ -349,7 +349,9 @@ class EmulatedTerminal:
         while not conn.should_close:
             await asyncio.sleep(self.settings.timer_interval_s)
             conn.on_timer()
-            if self.ready.is_set():
+            # The timer may have just closed the session (a heartbeat judged late under load):
+            # nothing more may be sent on it, only what is queued flushed.
+            if self.ready.is_set() and not conn.should_close:
                 self._stream(conn)
             self._process(conn)
             self._flush(conn, writer)
