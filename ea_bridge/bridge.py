@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from .connection import HeartbeatSettings
 from .errors import TerminalNotConnected
@@ -192,11 +192,15 @@ class Bridge:
         return session
 
 
+#: The names a loopback host is almost always given by, answered without parsing an address.
+_LOOPBACK_LITERALS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (an address or ``localhost``) names this machine only: the one test
     behind every "loopback unless insecure_allow_non_loopback" rule (bridge, daemon, console,
-    the ``Host`` header check)."""
-    if host == "localhost":
+    the ``Host`` header check, which runs on every request: hence the literal fast path)."""
+    if host in _LOOPBACK_LITERALS:
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
