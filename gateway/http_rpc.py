@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Final
 
 from aiohttp import web
 
@@ -34,11 +35,12 @@ from .errors import (
 from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC, TERMINALS, TRADING
 
 __all__ = ["AuthRefusal", "authenticate", "authenticate_request", "bearer_token",
-           "error_response", "health", "rpc"]
+           "error_response", "health", "rpc", "serve_rpc"]
 
 _JSON = "application/json"
 #: Security events (a token used where it is not bound): WARNING, ids and terminals only.
 security_log = logging.getLogger("gateway.security")
+_JSON_HEADERS: Final = {"Content-Type": _JSON}
 
 
 def error_response(refusal: HttpRefusal) -> web.Response:
@@ -47,7 +49,7 @@ def error_response(refusal: HttpRefusal) -> web.Response:
                         headers=refusal.headers)
 
 
-def bearer_token(request: web.Request) -> str | None:
+def bearer_token(request: web.BaseRequest) -> str | None:
     """The token of an ``Authorization: Bearer`` header, or None."""
     header = request.headers.get("Authorization")
     if header is None:
@@ -117,12 +119,18 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def rpc(request: web.Request) -> web.StreamResponse:
-    """``POST /rpc``: JSON-RPC 2.0, one request or a batch."""
-    app = request.app
+    """``POST /rpc``: JSON-RPC 2.0, one request or a batch (the routed path; ``listener.py``
+    sends an exact ``POST /rpc`` to :func:`serve_rpc` without the router)."""
+    return await serve_rpc(request.app, request)
+
+
+async def serve_rpc(app: web.Application, request: web.BaseRequest) -> web.StreamResponse:
+    """Answer one ``/rpc`` request of ``app`` (which it is given: a request that skipped the
+    router has no ``request.app``)."""
     config = app[CONFIG]
     if request.method != "POST":
         return error_response(USE_POST)
-    if request.content_type != _JSON:
+    if request.headers.get("Content-Type") != _JSON and request.content_type != _JSON:
         return error_response(UNSUPPORTED_MEDIA_TYPE)
     limit = config.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -145,4 +153,5 @@ async def rpc(request: web.Request) -> web.StreamResponse:
     payload = await app[RPC].handle(body, context)
     if payload is None:
         return web.Response(status=204)
-    return web.Response(body=payload, content_type=_JSON)
+    # A plain header mapping: aiohttp's content_type setter parses and rebuilds the header.
+    return web.Response(body=payload, headers=_JSON_HEADERS)

@@ -3,21 +3,48 @@
 A custom :class:`aiohttp.web.BaseSite` (the public extension point for sites) so that each
 connection's protocol is wrapped by :class:`~gateway.guard.GuardedProtocol` before aiohttp sees
 it; everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
+
+The hot path skips the application's machinery: aiohttp's low-level server hands every request
+to :func:`rpc_fast_path`, which answers an exact ``POST /rpc`` itself (the edge checks, then
+:func:`~gateway.http_rpc.serve_rpc`) and passes anything else to the application as before
+(router, middleware, ``/ws``, ``/health``, 404s). ``docs/performance.md`` has the A/B.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .config import ServerConfig
 from .guard import ConnectionLimits, GuardedProtocol
+from .http_rpc import error_response, serve_rpc
 from .keys import CONFIG
+from .middleware import edge_refusal
 
-__all__ = ["AccessLogger", "GuardedSite", "start_http"]
+__all__ = ["AccessLogger", "GuardedSite", "rpc_fast_path", "start_http"]
+
+RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHandler:
+    """A low-level request handler: ``POST /rpc`` (exactly: no query string) straight to
+    :func:`~gateway.http_rpc.serve_rpc` after the middleware's own checks; everything else to
+    ``fallback`` (the application's handler)."""
+    server_cfg: ServerConfig = app[CONFIG].server
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        if request.raw_path == "/rpc" and request.method == "POST":
+            refusal = edge_refusal(request, server_cfg)
+            if refusal is not None:
+                return error_response(refusal)
+            return await serve_rpc(app, request)
+        return await fallback(request)
+
+    return handle
 
 _LINGERING_S = 2.0
 
@@ -87,6 +114,9 @@ async def start_http(app: web.Application) -> tuple[web.AppRunner, int]:
     except BaseException:  # a refused start (data dir check, ...) stops what did start
         await runner.cleanup()
         raise
+    server = runner.server
+    assert server is not None
+    server.request_handler = rpc_fast_path(app, server.request_handler)
     site = GuardedSite(runner, cfg.host, cfg.port,
                        ConnectionLimits(cfg.max_connections, cfg.header_timeout_s))
     try:

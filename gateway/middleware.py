@@ -17,11 +17,12 @@ from aiohttp import web
 
 from ea_bridge import is_loopback
 
-from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL
+from .config import ServerConfig
+from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL, HttpRefusal
 from .http_rpc import error_response
 from .keys import CONFIG
 
-__all__ = ["guard_middleware", "host_allowed"]
+__all__ = ["edge_refusal", "guard_middleware", "host_allowed"]
 
 _TOKEN_PARAMS: Final = ("token", "auth", "bearer", "key", "secret", "password")
 
@@ -51,19 +52,26 @@ def host_allowed(values: list[str], extra: tuple[str, ...]) -> bool:
     return is_loopback(name[1:-1] if name.startswith("[") else name)  # 127.0.0.2 too
 
 
-def _has_token_param(request: web.Request) -> bool:
+def _has_token_param(request: web.BaseRequest) -> bool:
     return any(any(word in key.lower() for word in _TOKEN_PARAMS) for key in request.query)
+
+
+def edge_refusal(request: web.BaseRequest, server: ServerConfig) -> HttpRefusal | None:
+    """The refusal of the Host, Origin and query-token checks, or None when all pass."""
+    if not host_allowed(request.headers.getall("Host", []), server.allowed_hosts):
+        return MISDIRECTED
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in server.allowed_origins:
+        return ORIGIN_REFUSED
+    if request.query_string and _has_token_param(request):
+        return TOKEN_IN_URL
+    return None
 
 
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Host, Origin and query-token checks, before any handler or WebSocket upgrade."""
-    server = request.app[CONFIG].server
-    if not host_allowed(request.headers.getall("Host", []), server.allowed_hosts):
-        return error_response(MISDIRECTED)
-    origin = request.headers.get("Origin")
-    if origin is not None and origin not in server.allowed_origins:
-        return error_response(ORIGIN_REFUSED)
-    if _has_token_param(request):
-        return error_response(TOKEN_IN_URL)
+    refusal = edge_refusal(request, request.app[CONFIG].server)
+    if refusal is not None:
+        return error_response(refusal)
     return await handler(request)
