@@ -50,6 +50,7 @@ from .devices import (
     new_code,
     verify_code,
 )
+from .errors import AuthorityError
 from .mailer import (
     ApprovalRequest,
     Mailer,
@@ -90,7 +91,7 @@ def _decimal_text(value: Decimal) -> str:
     return text if text not in ("-0", "") else "0"
 
 
-class TerminalClaimed(ValueError):
+class TerminalClaimed(AuthorityError, ValueError):
     """The terminal (login and server) belongs to another owner: it registered the account,
     or holds live tokens for it. The message names the terminal, never the other owner."""
 
