@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tick-rate", type=float, default=2.0, metavar="HZ")
     emulator_cli.add_account_arguments(demo)
 
+    audit = sub.add_parser("audit", help="print or export the trade audit trail (JSON lines)")
+    _with_config(audit)
+    from .trading import audit as audit_cli
+
+    audit_cli.add_arguments(audit)
+
     emulator = sub.add_parser("emulator", help="an emulated terminal that connects like an EA")
     emulator_cli.add_arguments(emulator)
 
@@ -151,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config)
             setup_logging("WARNING")
             return run_on_loop(manage.run_command(args, config))
+        if args.command == "audit":
+            from .app import JOURNAL_DB_NAME
+            from .trading import audit as audit_cli
+
+            config = load_config(args.config)
+            return audit_cli.run(args, config.resolved_data_dir() / JOURNAL_DB_NAME)
         if args.command == "run":
             config = load_config(args.config)
             setup_logging(config.logging.level)

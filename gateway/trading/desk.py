@@ -509,6 +509,10 @@ class TradeDesk:
         pruned = self.journal.prune(older_than_s=retention_h * 3600.0, open_tags=open_tags)
         if pruned:
             log.info("pruned %d journal rows final for over %g h", pruned, retention_h)
+        lines = self.journal.prune_audit(older_than_s=retention_h * 3600.0)
+        if lines:
+            log.info("pruned %d audit lines older than %g h of orders no longer journaled",
+                     lines, retention_h)
         return pruned
 
     async def _open_tags(self) -> dict[str, frozenset[str]]:

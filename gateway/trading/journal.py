@@ -39,8 +39,9 @@ each trade request and each outcome: time, token record id, terminal, client id,
 volume, type, retcode, state, the ticket the terminal gave the order (once known) and the
 hash of the request's parameters (:func:`params_hash`, the one idempotency compares: two
 lines with one ``client_id`` and different hashes are a conflict). It never holds a token or
-any other secret. Pruning leaves it
-alone and appends a ``pruned`` line instead (see :meth:`OrderJournal.prune`).
+any other secret. Pruning a row appends a ``pruned`` line (see :meth:`OrderJournal.prune`);
+the trail itself is bounded by the same retention (:meth:`OrderJournal.prune_audit`: lines older
+than it whose row is gone). ``gateway/trading/audit.py`` reads it for ``mtgateway audit``.
 
 Calls are synchronous: a local SQLite commit is a millisecond or two, and keeping them on the
 event loop makes the ordering (commit, then send) trivially true.
@@ -110,9 +111,10 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+#: Only :meth:`OrderJournal.prune_audit` lifts this, inside its own transaction.
+_AUDIT_NO_DELETE = """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"""
 _ORDER_COLUMNS = ("token_id, client_id, terminal, params_hash, state, request, result, retcode, "
                   "ticket, passes, created_at, updated_at")
 _AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volume, type, " \
@@ -215,7 +217,7 @@ class OrderJournal:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + _AUDIT_NO_DELETE + ";")
             have = {r[1] for r in db.execute("PRAGMA table_info(audit)").fetchall()}
             for column, kind in _AUDIT_ADDED:
                 if column not in have:
@@ -397,10 +399,9 @@ class OrderJournal:
         terminal's open orders and positions, read just before) and only when their tag is
         not among them. ``REJECTED`` and ``RESOLVED_NOT_FOUND`` rows left nothing open.
 
-        The audit trail is not pruned: it is append-only by design (its triggers refuse DELETE)
-        because it is the record of what was traded, which outlives the idempotency window.
-        Each pruned row gets a ``pruned`` audit line instead, so a ``client_id`` that appears
-        again later in the trail is explained.
+        The audit trail is not pruned here: its lines outlive the row (each pruned row gets a
+        ``pruned`` line, so a ``client_id`` that appears again later in the trail is
+        explained); :meth:`prune_audit` bounds it separately.
 
         Args:
             older_than_s: the retention period, seconds (``[trading] journal_retention_h``).
@@ -431,6 +432,33 @@ class OrderJournal:
                 self._audit(row, "pruned", row.state, row.retcode)
                 pruned += 1
         return pruned
+
+    def prune_audit(self, *, older_than_s: float) -> int:
+        """Delete audit lines older than ``older_than_s`` whose order row is gone; how many.
+
+        Why: the trail is append-only (its triggers refuse UPDATE and DELETE) so nothing can
+        rewrite what was traded, but it must not grow without bound either. Its size follows
+        the journal's retention: a line goes once it is older than the retention period AND
+        its ``client_id`` has no row any more (pruned, abandoned, released), so every line of
+        an order whose outcome is still open -- or still idempotent -- stays. The DELETE
+        trigger is lifted for this one statement inside the transaction and restored before
+        the commit, so no other writer ever sees the table deletable.
+
+        Raises:
+            ValueError: ``older_than_s`` is below :data:`MIN_RETENTION_S` (24 h).
+        """
+        if not older_than_s >= MIN_RETENTION_S:
+            raise ValueError(f"audit retention must be at least {MIN_RETENTION_S:.0f} s, "
+                             f"got {older_than_s}")
+        with self._tx():
+            cutoff = self._clock() - older_than_s
+            self._exec("DROP TRIGGER IF EXISTS audit_no_delete", ())
+            deleted = self._exec(
+                "DELETE FROM audit WHERE at < ? AND NOT EXISTS (SELECT 1 FROM orders o "
+                "WHERE o.token_id = audit.token_id AND o.client_id = audit.client_id)",
+                (cutoff,)).rowcount
+            self._exec(_AUDIT_NO_DELETE, ())
+        return int(deleted)
 
     def note(self, row: OrderRow, event: str) -> None:
         """An audit line about ``row`` without a transition (a deduplicated or conflicting

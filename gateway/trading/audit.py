@@ -1,0 +1,150 @@
+"""The audit trail for people: ``mtgateway audit`` prints it and exports it as JSON lines.
+
+Why a reader apart from :class:`~gateway.trading.journal.OrderJournal`: the command runs while
+the daemon runs (the daemon holds the data directory's lock and the journal open for writing),
+so it opens the SQLite file **read-only** (``mode=ro``; WAL lets it read beside the writer) and
+never changes a byte -- an audit reader that could write would be a way to rewrite the trail.
+
+Filters (all optional, combined with AND): a time window on the line's ``at`` (UTC epoch
+seconds, the daemon's clock), the token record id (``mtgateway token list`` shows it), and the
+``client_id``. Lines come oldest first. The export is one JSON object per line with the
+trail's column names, written to a file created ``0600`` (the trail names tokens' record ids
+and what was traded; it holds no secret, but it is nobody else's business either).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+
+from .journal import AuditRow
+
+__all__ = ["AuditFilter", "add_arguments", "print_audit", "read_audit", "run"]
+
+_COLUMNS = ("seq, at, token_id, terminal, client_id, event, action, symbol, volume, type, "
+            "retcode, state, ticket, params_hash")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which lines to read: ``since <= at <= until`` (UTC epoch s), token id, client id."""
+
+    since: float | None = None
+    until: float | None = None
+    token_id: str | None = None
+    client_id: str | None = None
+
+
+def read_audit(path: Path, where: AuditFilter) -> Iterator[AuditRow]:
+    """The audit lines of the journal at ``path`` passing ``where``, oldest first.
+
+    Raises:
+        FileNotFoundError: no journal at ``path`` (the daemon never ran with this data dir).
+        sqlite3.Error: the file is not a journal.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no order journal at {path}")
+    clauses, args = [], []
+    for clause, value in (("at >= ?", where.since), ("at <= ?", where.until),
+                          ("token_id = ?", where.token_id), ("client_id = ?", where.client_id)):
+        if value is not None:
+            clauses.append(clause)
+            args.append(value)
+    sql = f"SELECT {_COLUMNS} FROM audit"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        for values in db.execute(sql + " ORDER BY seq", args):
+            yield AuditRow(*values)
+    finally:
+        db.close()
+
+
+def _when(value: str) -> float:
+    """Epoch seconds, or an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {value!r} (epoch seconds or ISO "
+                                         "8601)") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``mtgateway audit``'s options (``-c`` is added by the CLI)."""
+    parser.add_argument("--since", type=_when, metavar="TIME",
+                        help="lines at or after this (epoch seconds or ISO 8601, UTC)")
+    parser.add_argument("--until", type=_when, metavar="TIME", help="lines at or before this")
+    parser.add_argument("--token", dest="token_id", metavar="ID",
+                        help="one token's lines (its record id, see `mtgateway token list`)")
+    parser.add_argument("--client-id", help="one order's lines")
+    parser.add_argument("--jsonl", action="store_true",
+                        help="print JSON lines instead of a table")
+    parser.add_argument("--export", type=Path, metavar="PATH",
+                        help="write the lines to PATH as JSON lines (a new file, mode 0600)")
+
+
+def _json_line(row: AuditRow) -> bytes:
+    return orjson.dumps(asdict(row)) + b"\n"
+
+
+def _text_line(row: AuditRow) -> str:
+    at = datetime.fromtimestamp(row.at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    what = " ".join(str(v) for v in (row.symbol, row.volume) if v is not None)
+    outcome = "" if row.retcode is None else f" retcode={row.retcode}"
+    ticket = "" if row.ticket is None else f" ticket={row.ticket}"
+    return (f"{at}Z {row.event:<24} {row.state:<18} {row.client_id:<24} token={row.token_id}"
+            f" {row.terminal} {what}{outcome}{ticket}")
+
+
+def print_audit(rows: Iterator[AuditRow], out: TextIO, *, jsonl: bool) -> int:
+    """Write ``rows`` to ``out``; how many."""
+    count = 0
+    for row in rows:
+        out.write(_json_line(row).decode() if jsonl else _text_line(row) + "\n")
+        count += 1
+    return count
+
+
+def _export(rows: Iterator[AuditRow], path: Path) -> int:
+    # O_EXCL: never overwrite a file (an older export, or anything else under that name).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    count = 0
+    with os.fdopen(fd, "wb") as out:
+        for row in rows:
+            out.write(_json_line(row))
+            count += 1
+    return count
+
+
+def run(args: argparse.Namespace, journal_path: Path) -> int:
+    """Print or export the trail; 0, or 1 with one line on stderr when it cannot be read."""
+    where = AuditFilter(args.since, args.until, args.token_id, args.client_id)
+    try:
+        rows = read_audit(journal_path, where)
+        if args.export is not None:
+            count = _export(rows, args.export)
+            print(f"{count} audit lines written to {args.export}", file=sys.stderr)
+        else:
+            print_audit(rows, sys.stdout, jsonl=args.jsonl)
+    except FileExistsError:
+        print(f"error: {args.export} exists; choose a new file", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, sqlite3.Error) as exc:
+        print(f"error: cannot read the audit trail: {exc}", file=sys.stderr)
+        return 1
+    return 0
