@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -78,11 +79,16 @@ class Bridge:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start listening."""
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Start listening on ``host:port``, or on ``sock``: a listening socket the caller
+        bound earlier (the daemon binds its ports before it opens its journal, so a start
+        that fails on a port in use has touched nothing)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._new_session, self.host,
-                                                self._requested_port)
+        if sock is not None:
+            self._server = await loop.create_server(self._new_session, sock=sock)
+        else:
+            self._server = await loop.create_server(self._new_session, self.host,
+                                                    self._requested_port)
         log.info("EA bridge listening on %s:%d", self.host, self.port)
 
     @property

@@ -93,7 +93,8 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
                authority_keys: Sequence[AuthorityKey] | None = None,
                clock: Callable[[], float] = time.time,
                monotonic: Callable[[], float] = time.monotonic,
-               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> web.Application:
+               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+               bridge_socket: socket.socket | None = None) -> web.Application:
     """Build the daemon's application.
 
     Args:
@@ -104,6 +105,9 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
         authority_keys: remote mode's pinned keys; by default ``[authority] public_key``.
         clock: epoch seconds for record freshness and expiry (injected by tests).
         monotonic, sleep: the auth throttle's clock and delay (injected by tests).
+        bridge_socket: the EA bridge's listening socket, bound by the caller before the app
+            starts (``mtgateway run`` binds its ports before it opens the journal); by
+            default the bridge binds ``[bridge] host:port`` when it starts.
     """
     app = web.Application(client_max_size=config.server.max_body_bytes,
                           middlewares=[guard_middleware])
@@ -138,7 +142,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[RPC] = Dispatcher(method_table())
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops
-    app.cleanup_ctx.append(_bridge_ctx)
+    app.cleanup_ctx.append(_bridge_ctx(bridge_socket))
     app.router.add_get("/health", http_rpc.health)
     app.router.add_route("*", "/rpc", http_rpc.rpc)
     app.router.add_get("/ws", ws.websocket)
@@ -201,11 +205,15 @@ async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
             await link.close()
 
 
-async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
-    bridge = app[BRIDGE]
-    await bridge.start()
-    yield
-    await bridge.close()
+def _bridge_ctx(sock: socket.socket | None
+                ) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
+        bridge = app[BRIDGE]
+        await bridge.start(sock)
+        yield
+        await bridge.close()
+
+    return bridge_ctx
 
 
 async def _trading_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -192,18 +192,56 @@ def _check_bind(host: str, allowed: bool, what: str) -> None:
 
 
 async def _run_daemon(config: GatewayConfig) -> int:
-    from .app import create_app
-    from .gcpolicy import tune_gc
-    from .keys import DEVICE
-    from .listener import start_http
+    """Lock the data dir, bind both ports, then build and start the daemon, in that order:
+    a second daemon on the same data dir stops at the lock, and one whose port is taken stops
+    at the bind, both before anything in the data dir is opened (the journal's start settles
+    orders left in flight, which must only ever be the previous run's)."""
+    from .daemonlock import DaemonLock, DataDirInUse
 
     _check_bind(config.server.host, config.server.insecure_allow_non_loopback, "server")
     _check_bind(config.bridge.host, config.bridge.insecure_allow_non_loopback, "bridge")
-    app = create_app(config)
+    lock = DaemonLock(config.resolved_data_dir())
     try:
-        runner, port = await start_http(app)
+        lock.acquire()
+    except DataDirInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return await _serve_daemon(config)
+    finally:
+        lock.release()
+
+
+async def _serve_daemon(config: GatewayConfig) -> int:
+    from .app import create_app
+    from .gcpolicy import tune_gc
+    from .keys import DEVICE
+    from .listener import bind_tcp, start_http
+    from .trading.journal import JournalUnusable
+
+    try:
+        http_sock = bind_tcp(config.server.host, config.server.port)
     except OSError as exc:
-        print(f"error: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: cannot listen on {config.server.host}:{config.server.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
+        bridge_sock = bind_tcp(config.bridge.host, config.bridge.port)
+    except OSError as exc:
+        http_sock.close()
+        print(f"error: cannot listen on {config.bridge.host}:{config.bridge.port} (EA bridge): "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    app = create_app(config, bridge_socket=bridge_sock)
+    try:
+        runner, port = await start_http(app, http_sock)
+    except (OSError, JournalUnusable) as exc:
+        http_sock.close()
+        bridge_sock.close()
+        if isinstance(exc, InsecurePath):
+            raise  # main() prints it (exit 2: the data dir needs the user's fix)
+        message = exc.strerror or exc if isinstance(exc, OSError) else exc
+        print(f"error: cannot start: {message}", file=sys.stderr)
         return 1
     tune_gc()
     device = app[DEVICE]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -25,7 +26,7 @@ from .http_rpc import error_response, serve_rpc
 from .keys import CONFIG
 from .middleware import edge_refusal
 
-__all__ = ["AccessLogger", "GuardedSite", "rpc_fast_path", "start_http"]
+__all__ = ["AccessLogger", "GuardedSite", "bind_tcp", "rpc_fast_path", "start_http"]
 
 RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
@@ -64,13 +65,14 @@ class AccessLogger(AbstractAccessLogger):
 class GuardedSite(web.BaseSite):
     """A TCP site whose connections pass through the connection cap and header deadline."""
 
-    __slots__ = ("_host", "_limits", "_port", "_bound_port")
+    __slots__ = ("_host", "_limits", "_port", "_bound_port", "_sock")
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
-                 limits: ConnectionLimits) -> None:
+                 limits: ConnectionLimits, sock: socket.socket | None = None) -> None:
         super().__init__(runner)
         self._host, self._port, self._limits = host, port, limits
         self._bound_port: int | None = None
+        self._sock = sock
 
     @property
     def name(self) -> str:
@@ -87,18 +89,44 @@ class GuardedSite(web.BaseSite):
         server = self._runner.server
         assert server is not None
         counter = GuardedProtocol.new_counter()
-        self._server = await loop.create_server(
-            lambda: GuardedProtocol(server(), self._limits, counter), self._host, self._port,
-            backlog=self._backlog)
+        factory = lambda: GuardedProtocol(server(), self._limits, counter)  # noqa: E731
+        if self._sock is not None:
+            self._server = await loop.create_server(factory, sock=self._sock,
+                                                    backlog=self._backlog)
+        else:
+            self._server = await loop.create_server(factory, self._host, self._port,
+                                                    backlog=self._backlog)
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
 
 
-async def start_http(app: web.Application) -> tuple[web.AppRunner, int]:
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6 as ``host`` resolves), bound now.
+
+    The daemon binds both its ports with this before it opens anything in its data dir, so a
+    start that fails on a port in use leaves the journal untouched.
+
+    Raises:
+        OSError: the address cannot be bound (port in use, ...).
+    """
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                flags=socket.AI_PASSIVE)[0][0]
+    return socket.create_server((host, port), family=family)
+
+
+async def start_http(app: web.Application, sock: socket.socket | None = None
+                     ) -> tuple[web.AppRunner, int]:
     """Serve ``app`` per its ``[server]`` config; returns the runner and the bound port.
+
+    Args:
+        app: the application (its startup opens the journal and starts the bridge).
+        sock: a listening socket from :func:`bind_tcp` to serve on instead of binding
+            ``[server] host:port`` after the startup.
 
     Raises:
         OSError: the address cannot be bound (port in use, ...), or a start-up step refused
             (``InsecurePath``: a data file others could read).
+        Exception: whatever else the application's startup raised (its parts already
+            started are cleaned up first), e.g. :class:`~gateway.trading.journal.JournalUnusable`.
     """
     cfg: ServerConfig = app[CONFIG].server
     runner = web.AppRunner(
@@ -111,17 +139,17 @@ async def start_http(app: web.Application) -> tuple[web.AppRunner, int]:
         else None)
     try:
         await runner.setup()
-    except BaseException:  # a refused start (data dir check, ...) stops what did start
+    except BaseException:  # a refused start (data dir check, journal, ...) stops what did start
         await runner.cleanup()
         raise
     server = runner.server
     assert server is not None
     server.request_handler = rpc_fast_path(app, server.request_handler)
     site = GuardedSite(runner, cfg.host, cfg.port,
-                       ConnectionLimits(cfg.max_connections, cfg.header_timeout_s))
+                       ConnectionLimits(cfg.max_connections, cfg.header_timeout_s), sock)
     try:
         await site.start()
-    except OSError:
+    except BaseException:
         await runner.cleanup()
         raise
     return runner, site.port

@@ -43,6 +43,11 @@ any other secret. Pruning a row appends a ``pruned`` line (see :meth:`OrderJourn
 the trail itself is bounded by the same retention (:meth:`OrderJournal.prune_audit`: lines older
 than it whose row is gone). ``gateway/trading/audit.py`` reads it for ``mtgateway audit``.
 
+:meth:`OrderJournal.open` checks the file before it trusts it (the WAL frame by frame, then
+``PRAGMA quick_check``) and refuses to start on one it cannot trust
+(:class:`JournalUnusable`): forgetting committed rows would free the ``client_id`` of orders that
+were sent. The recovery step is in ``docs/security.md``, "Recovering the order journal".
+
 Calls are synchronous: a local SQLite commit is a millisecond or two, and keeping them on the
 event loop makes the ordering (commit, then send) trivially true.
 """
@@ -63,12 +68,14 @@ import orjson
 
 from ..authority.files import prepare_private_db
 from ..errors import GatewayError
+from .wal import wal_damage
 
 __all__ = [
     "FINAL_STATES",
     "MIN_RETENTION_S",
     "AuditRow",
     "JournalStateError",
+    "JournalUnusable",
     "OrderJournal",
     "OrderRow",
     "OrderState",
@@ -152,6 +159,28 @@ class JournalStateError(GatewayError):
     """A transition the state machine does not allow was asked for: a bug in the caller."""
 
 
+#: Where the recovery step of an unusable journal is documented (named in the error).
+RECOVERY_DOC: Final = 'see "Recovering the order journal" in docs/security.md'
+
+
+class JournalUnusable(GatewayError):
+    """The journal cannot be trusted or opened, so the daemon must not start: a one-line
+    message naming the file, what is wrong, and where the recovery step is documented."""
+
+    def __init__(self, path: Path, problem: str, *, locked: bool = False) -> None:
+        then = ("stop whatever holds it (another mtgateway, a sqlite3 shell) and start again"
+                if locked else f"nothing was changed; to recover, {RECOVERY_DOC}")
+        super().__init__(f"the order journal {path} {problem}; {then}")
+        self.path = path
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> JournalUnusable:
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+        return JournalUnusable(path, f"is locked by another process ({message})", locked=True)
+    return JournalUnusable(path, f"is not a usable SQLite database ({message})")
+
+
 @dataclass(frozen=True, slots=True)
 class OrderRow:
     """One idempotency row. ``request`` is what was (or is about to be) sent to the EA."""
@@ -203,18 +232,46 @@ class OrderJournal:
         clock: wall-clock epoch seconds, injected for tests.
     """
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time,
+                 busy_timeout_s: float = 5.0) -> None:
         self.path = path
         self._clock = clock
+        self._busy_timeout_s = busy_timeout_s
         self._db: sqlite3.Connection | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open the file, create the schema, and settle rows a previous run left in flight."""
+        """Check the file, open it, create the schema, and settle rows a previous run left in
+        flight.
+
+        The checks come first because forgetting is the one failure the journal must not
+        have: a journal that silently starts empty frees every ``client_id``. So a WAL whose
+        recovery would drop commits (:func:`~gateway.trading.wal.wal_damage`), a WAL without its
+        database file, a file that is not SQLite, a database failing ``PRAGMA quick_check``,
+        or one locked by another process each refuse the start, before anything is written.
+
+        Raises:
+            JournalUnusable: one of the above; its message is one line with what to do.
+            InsecurePath: the data dir or a journal file is not private (checked first).
+        """
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and not self.path.exists():
+            raise JournalUnusable(self.path, "is missing but its write-ahead log "
+                                  f"{wal.name} is there")
         prepare_private_db(self.path)  # 0600 before SQLite opens it: -wal and -shm inherit it
-        db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        damage = wal_damage(wal)
+        if damage is not None:
+            raise JournalUnusable(self.path, f"has a damaged write-ahead log: {damage}")
         try:
+            db = sqlite3.connect(self.path, timeout=self._busy_timeout_s,
+                                 isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from None
+        try:
+            problems = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise JournalUnusable(self.path, f"fails its integrity check ({problems[0]})")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA + _AUDIT_NO_DELETE + ";")
@@ -222,19 +279,25 @@ class OrderJournal:
             for column, kind in _AUDIT_ADDED:
                 if column not in have:
                     db.execute(f"ALTER TABLE audit ADD COLUMN {column} {kind}")
-        except BaseException:
+            self._db = db
+            with self._tx():
+                self._settle_previous_run()
+        except BaseException as exc:
+            self._db = None
             db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _unusable(self.path, exc) from None
             raise
-        self._db = db
-        with self._tx():
-            for row in self._select("state IN (?, ?)", (OrderState.RECEIVED, OrderState.SENT)):
-                if row.state is OrderState.RECEIVED:
-                    self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
-                               (row.token_id, row.client_id))
-                    self._audit(row, "abandoned_at_restart", "ABANDONED", None)
-                else:
-                    self._set_state(row, OrderState.UNKNOWN)
-                    self._audit(row, "unknown_at_restart", OrderState.UNKNOWN, None)
+
+    def _settle_previous_run(self) -> None:
+        for row in self._select("state IN (?, ?)", (OrderState.RECEIVED, OrderState.SENT)):
+            if row.state is OrderState.RECEIVED:
+                self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
+                           (row.token_id, row.client_id))
+                self._audit(row, "abandoned_at_restart", "ABANDONED", None)
+            else:
+                self._set_state(row, OrderState.UNKNOWN)
+                self._audit(row, "unknown_at_restart", OrderState.UNKNOWN, None)
 
     def close(self) -> None:
         """Checkpoint and close; idempotent."""
