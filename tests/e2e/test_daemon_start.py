@@ -37,7 +37,7 @@ OWNER = "owner@example.com"
 
 
 def _config(data_dir: Path, *, http_port: int = 0, bridge_port: int = 0) -> Path:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = data_dir.parent / f"{data_dir.name}.toml"
     config.write_text(f'data_dir = "{data_dir.as_posix()}"\n[server]\nport = {http_port}\n'
                       f'[bridge]\nport = {bridge_port}\n[device]\nkey_storage = "file"\n',
@@ -153,6 +153,7 @@ async def test_second_daemon_on_the_data_dir_stops_at_the_lock_and_touches_nothi
 
 
 def _journal_with_a_sent_order(data_dir: Path) -> None:
+    data_dir.mkdir(mode=0o700)
     journal = OrderJournal(data_dir / JOURNAL_DB_NAME)
     journal.open()
     row = journal.receive(token_id="tok_1", client_id="on-the-wire", terminal=f"{LOGIN}@{SERVER}",
@@ -210,7 +211,7 @@ async def test_damaged_wal_after_a_crash_refuses_to_start(tmp_path: Path) -> Non
     the daemon refuses to start with one line naming the file and the recovery step, and
     leaves the WAL as it was (the evidence of the orders in flight)."""
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(mode=0o700)
     journal = data_dir / JOURNAL_DB_NAME
     await _crash_after_writing(journal)
     wal = journal.with_name(journal.name + "-wal")
@@ -228,8 +229,9 @@ async def test_damaged_wal_after_a_crash_refuses_to_start(tmp_path: Path) -> Non
 
 async def test_garbage_journal_is_a_one_line_error(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(mode=0o700)
     (data_dir / JOURNAL_DB_NAME).write_bytes(b"this is not a database\n" * 200)
+    (data_dir / JOURNAL_DB_NAME).chmod(0o600)  # private, as the data dir check requires
     line = await _refused(_config(data_dir))
     assert "is not a usable SQLite database (file is not a database)" in line, line
     assert (data_dir / JOURNAL_DB_NAME).read_bytes() == b"this is not a database\n" * 200

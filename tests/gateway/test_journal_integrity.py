@@ -25,10 +25,11 @@ def _crash_image(tmp_path: Path, orders: int = 10) -> Path:
                            request={"action": 1})
         live.mark_sent(row, {"action": 1, "comment": f"g:o{i}"})
     image = tmp_path / "image"
-    image.mkdir()
+    image.mkdir(mode=0o700)
     for suffix in ("", "-wal"):
         shutil.copyfile(live.path.with_name(live.path.name + suffix),
                         image / f"orders.sqlite3{suffix}")
+        (image / f"orders.sqlite3{suffix}").chmod(0o600)
     live.close()
     return image / "orders.sqlite3"
 
