@@ -136,6 +136,9 @@ async def test_second_daemon_on_the_data_dir_stops_at_the_lock_and_touches_nothi
                       "params": {"request": {**_BUY, "client_id": "in-flight"}}},
                 headers={"Authorization": f"Bearer {token}"}))
             sent = await ea.next_request()
+            if sent.method == "symbol_info":  # the desk looks the symbol up before a deal
+                ea.respond(sent.id, {"name": "BTCUSD", "filling_mode": 2})
+                sent = await ea.next_request()
             assert sent.method == "order_send" and _state(data_dir, "in-flight") == "SENT"
             second = _config(data_dir, http_port=first.http_port, bridge_port=first.bridge_port)
             line = await _refused(second)
