@@ -11,7 +11,7 @@ targets are ratios to those floors. Modules, one per measurement:
 * ``daemon``      ``mtgateway run`` with a temporary config and a token (both set-ups)
 * ``rpc``         the daemon under test (``mtgateway run`` + the emulated terminal's process)
                   and the aiohttp latency client
-* ``dispatch``    per-call cost of jsonrpcserver as configured beside a minimal dispatch
+* ``dispatch``    per-call cost of the daemon's JSON-RPC dispatcher beside a minimal one
 * ``benchea``     a bench EA that pushes ticks stamped with CLOCK_MONOTONIC at a set rate
 * ``subscribers`` the WebSocket subscriber process (run as ``python -m bench.subscribers``)
 * ``fanout``      tick fan-out, isolation (a stalled subscriber) and the memory storm

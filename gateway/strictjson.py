@@ -6,7 +6,7 @@ Two attacks this stops (issue 8, item 11):
   "volume":0.05}`` could mean one thing to a proxy or log reader that takes the first and
   another to us. Every object of the whole request is checked, however it is spaced.
 * **Deep nesting.** orjson parses up to 1024 levels, but Python code walking the result (ours,
-  jsonrpcserver's, pydantic's) recurses and dies with ``RecursionError`` near 1000 levels:
+  pydantic's) recurses and dies with ``RecursionError`` near 1000 levels:
   an HTTP 500 and a traceback per request. Past :data:`MAX_DEPTH` levels a request is refused
   before anything walks it. No JSON-RPC call of the contract nests deeper than a few levels.
 
