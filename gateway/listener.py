@@ -34,11 +34,13 @@ RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHandler:
     """A low-level request handler: ``POST /rpc`` (exactly: no query string) straight to
     :func:`~gateway.http_rpc.serve_rpc` after the middleware's own checks; everything else to
-    ``fallback`` (the application's handler)."""
+    ``fallback`` (the application's handler), including a request with an ``Expect`` header,
+    whose ``100 Continue`` the application's handler answers."""
     server_cfg: ServerConfig = app[CONFIG].server
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        if request.raw_path == "/rpc" and request.method == "POST":
+        if request.raw_path == "/rpc" and request.method == "POST" \
+                and "Expect" not in request.headers:
             refusal = edge_refusal(request, server_cfg)
             if refusal is not None:
                 return error_response(refusal)

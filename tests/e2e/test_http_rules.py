@@ -198,3 +198,23 @@ async def test_connection_cap_refuses_extra_connections(tmp_path: Path) -> None:
                 writer.close()
                 await writer.wait_closed()
 
+
+
+async def test_expect_100_continue_is_answered(daemon: Daemon, emulator: EmulatedTerminal) -> None:
+    """A client that sends ``Expect: 100-continue`` and waits (curl does for bodies over 1 KiB)
+    gets ``100 Continue``, then the answer: the /rpc fast path leaves such a request to the
+    application, which answers the expectation."""
+    head = post(b"127.0.0.1", daemon.token, extra=b"Expect: 100-continue\r\n")
+    headers, body = head.split(b"\r\n\r\n", 1)
+    reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+    try:
+        writer.write(headers + b"\r\n\r\n")
+        async with asyncio.timeout(WAIT_S):
+            interim = await reader.readuntil(b"\r\n\r\n")
+            assert status(interim) == 100
+            writer.write(body)
+            response = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert status(response) == 200 and b'"pong":true' in response
