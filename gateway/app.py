@@ -139,6 +139,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME),
                              app[BRIDGE], config)
     listeners.add(app[TRADING])  # after the directory: a session is known before it reconciles
+    listeners.add(app[TRADING].paper)  # live ticks for the paper books
     app[RPC] = Dispatcher(method_table())
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops

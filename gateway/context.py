@@ -16,6 +16,7 @@ from .config import GatewayConfig
 from .errors import Unauthorized
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
+from .trading.paper import PAPER_METHODS
 
 __all__ = ["RpcContext", "forward"]
 
@@ -35,7 +36,8 @@ async def forward(ctx: RpcContext, method: str, params: dict[str, Any]) -> Any:
     """Call ``method`` on the caller's terminal, within the read deadline.
 
     The EA's session must have been authenticated with the same token record as the caller:
-    one token pairs one client with one terminal.
+    one token pairs one client with one terminal. For a paper account, the reads of the book
+    (:data:`~gateway.trading.paper.PAPER_METHODS`) are answered by its paper book.
 
     Raises:
         Unauthorized: ``terminal_mismatch`` when the EA used another token.
@@ -46,4 +48,6 @@ async def forward(ctx: RpcContext, method: str, params: dict[str, Any]) -> Any:
     if session is not None and session.token_id != ctx.principal.token_id:
         raise Unauthorized("terminal_mismatch",
                            "The terminal's EA is connected with a different auth token")
+    if method in PAPER_METHODS and ctx.principal.risk.paper_trade_enabled:
+        return await ctx.trading.paper.call(terminal, method, params)
     return await ctx.bridge.call(terminal, method, params, ctx.config.server.request_timeout_s)

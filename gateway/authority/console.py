@@ -90,6 +90,7 @@ class AccountCreate(_Body):
     max_lot_size: Decimal = Field(default=Decimal("0.1"), ge=0, le=100, allow_inf_nan=False)
     risk_pct: Decimal = Field(default=Decimal("0.01"), ge=0, le=1, allow_inf_nan=False)
     auto_trade_enabled: bool = True
+    paper_trade_enabled: bool = False
     mt5_path: str = Field(default="", max_length=500)
     account_type: Literal["USD", "USC"] = "USD"
 

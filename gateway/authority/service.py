@@ -110,6 +110,8 @@ class AccountRegistration:
     max_lot_size: Decimal = Decimal("0.1")
     risk_pct: Decimal = Decimal("0.01")
     auto_trade_enabled: bool = True
+    #: Orders fill in the daemon's paper book, priced by live ticks; none reaches the broker.
+    paper_trade_enabled: bool = False
     mt5_path: str = ""
     account_type: str = "USD"
 
@@ -261,7 +263,8 @@ class Authority:
             allowed_symbols=tuple(registration.allowed_symbols),
             max_lot_size=_decimal_text(registration.max_lot_size),
             risk_pct=_decimal_text(registration.risk_pct),
-            auto_trade_enabled=registration.auto_trade_enabled, paper_trade_enabled=False,
+            auto_trade_enabled=registration.auto_trade_enabled,
+            paper_trade_enabled=registration.paper_trade_enabled,
             mt5_path=registration.mt5_path, account_type=registration.account_type,
             created_at=self._now())
         return self.store.add_account(row, registration.password)

@@ -98,6 +98,7 @@ from ..errors import (
 )
 from ..schemas import EpochSeconds, Params, Symbol, enum_param
 from .journal import OrderJournal, OrderRow, OrderState, params_hash
+from .paper import PaperTrading
 from .reconcile import Evidence, Verdict, identify
 from .risk import check_order
 
@@ -247,6 +248,9 @@ class TradeDesk:
         self._periodic: asyncio.Task[None] | None = None
         #: (token_id, client_id) → order tickets that match an unknown row equally well.
         self._ambiguous: dict[tuple[str, str], tuple[int, ...]] = {}
+        #: The paper books of ``paper_trade_enabled`` accounts (``paper.py``); a bridge
+        #: listener of its own (``create_app`` adds it) for the live ticks.
+        self.paper = PaperTrading(bridge, config)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -370,8 +374,11 @@ class TradeDesk:
         if session is not None and _ea_keeps_map(session.hello.ea_version):
             params["client_id"] = client_id
         try:
-            result = await bridge.call(terminal, "order_send", params,
-                                       self._config.server.trade_timeout_s)
+            if principal.risk.paper_trade_enabled:  # filled in the paper book, never sent
+                result = await self.paper.call(terminal, "order_send", {"request": outgoing})
+            else:
+                result = await bridge.call(terminal, "order_send", params,
+                                           self._config.server.trade_timeout_s)
         except (TerminalNotConnected, EAError, FrameTooLarge) as exc:
             # Provably not executed: the bridge raised before writing it (the EA dropped
             # since the lookup, or the frame is too large), or the EA refused it before the
@@ -459,7 +466,12 @@ class TradeDesk:
         """``order_check`` of the request as ``order_send`` would send it (magic, filling)."""
         body = request.model_dump(exclude_none=True)
         outgoing = await self._stamp(self._bridge, principal.terminal, body, None)
-        result = await self._read(principal, "order_check", {"request": outgoing})
+        if principal.risk.paper_trade_enabled:
+            self._check_pairing(principal)
+            result = await self.paper.call(principal.terminal, "order_check",
+                                           {"request": outgoing})
+        else:
+            result = await self._read(principal, "order_check", {"request": outgoing})
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
             result = {**result, "retcode_name": retcode_name(result["retcode"])}
         return result  # type: ignore[no-any-return]

@@ -1,0 +1,288 @@
+"""Paper trading: orders of a ``paper_trade_enabled`` account fill in a paper book, never at
+the broker.
+
+Why the emulator's broker engine: :class:`~ea_bridge.emulator.broker.SimulatedBroker` already
+answers every trading call with MT5's retcodes, fills, SL/TP, pending orders, margin and
+history, and is tested against the MQL5 reference. Paper trading is that engine fed the
+**connected terminal's live prices** instead of a simulated walk: :class:`LiveMarket` is a
+``MarketView`` whose symbols come from the terminal's ``symbol_info`` and whose ticks are the
+ones the EA streams (plus a ``symbol_info_tick`` the first time a symbol is traded).
+
+What is routed here for a paper account (``Principal.risk.paper_trade_enabled``, carried in the
+signed token record): ``order_send`` and ``order_check`` (through the desk: journal,
+idempotency and risk policy stay), and the reads of the book -- ``account_info``, ``orders_*``,
+``positions_*``, ``history_*`` (:data:`PAPER_METHODS`). Market data still comes from the
+terminal. Every answer from the book says ``"paper": true`` (each record of a list too).
+
+The paper account starts with the live account's balance, currency, leverage and margin mode
+(read once, when the book is first used) and lives as long as the daemon: it is a practice
+book, not a ledger (documented in docs/api.md).
+
+Simplifications, and why: a market counts as open while its last live tick is under
+:data:`STALE_AFTER_MS` old (the terminal stops ticking when the market closes; no session
+table is published); margin uses ``margin_rate`` 1 (MT5 does not publish the broker's margin
+rates through ``symbol_info``); SL/TP and pending orders trigger on the ticks the EA streamed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ea_bridge import Bridge, EAError, SessionInfo, TerminalId
+from ea_bridge.emulator.broker import SimulatedBroker
+from ea_bridge.emulator.scripted import ALL_WEEK
+from ea_bridge.emulator.types import (
+    AccountMarginMode,
+    EmulatorError,
+    ErrorCode,
+    SymbolSpec,
+    Tick,
+)
+
+from ..config import GatewayConfig
+
+__all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperTrading"]
+
+#: Reads answered from the paper book for a paper account.
+PAPER_METHODS: Final = frozenset({
+    "account_info", "orders_total", "orders_get", "positions_total", "positions_get",
+    "history_orders_total", "history_orders_get", "history_deals_total", "history_deals_get",
+})
+#: A symbol whose last live tick is older than this counts as closed (10018 MARKET_CLOSED).
+STALE_AFTER_MS: Final = 10 * 60_000
+#: Live ticks kept per symbol (the engine only needs the recent ones).
+_KEPT_TICKS: Final = 20_000
+
+
+@dataclass
+class _Series:
+    times: list[int] = field(default_factory=list)
+    ticks: list[Tick] = field(default_factory=list)
+
+    def add(self, tick: Tick) -> None:
+        if self.times and tick.time_msc < self.times[-1]:
+            return  # out of order (a replayed row): the book never moves back in time
+        self.times.append(tick.time_msc)
+        self.ticks.append(tick)
+        if len(self.ticks) > _KEPT_TICKS:
+            del self.times[: _KEPT_TICKS // 2], self.ticks[: _KEPT_TICKS // 2]
+
+
+def _spec(info: dict[str, Any]) -> SymbolSpec:
+    """A ``SymbolSpec`` from a live ``symbol_info`` answer (MT5 field names)."""
+    def num(name: str, default: float = 0.0) -> float:
+        value = info.get(name, default)
+        return float(value) if isinstance(value, (int, float)) else default
+
+    def whole(name: str, default: int = 0) -> int:
+        value = info.get(name, default)
+        return int(value) if isinstance(value, (int, float)) else default
+
+    return SymbolSpec(
+        name=str(info["name"]), description=str(info.get("description", "")),
+        path=str(info.get("path", "")), category=str(info.get("category", "")),
+        currency_base=str(info.get("currency_base", "")),
+        currency_profit=str(info.get("currency_profit", "")),
+        currency_margin=str(info.get("currency_margin", "")),
+        digits=whole("digits", 5), trade_tick_size=num("trade_tick_size"),
+        trade_contract_size=num("trade_contract_size", 1.0),
+        volume_min=num("volume_min", 0.01), volume_max=num("volume_max", 100.0),
+        volume_step=num("volume_step", 0.01), volume_limit=num("volume_limit"),
+        trade_stops_level=whole("trade_stops_level"),
+        trade_freeze_level=whole("trade_freeze_level"), filling_mode=whole("filling_mode"),
+        expiration_mode=whole("expiration_mode"), order_mode=whole("order_mode"),
+        trade_mode=whole("trade_mode", 4), trade_exemode=whole("trade_exemode", 2),
+        trade_calc_mode=whole("trade_calc_mode"), margin_initial=num("margin_initial"),
+        margin_maintenance=num("margin_maintenance"), margin_rate=1.0,
+        swap_long=num("swap_long"), swap_short=num("swap_short"), sessions=ALL_WEEK,
+        sim_start_price=0.0, sim_daily_volatility=0.0, sim_spread_points=0,
+        margin_hedged_share=(num("margin_hedged") / num("trade_contract_size", 1.0)
+                             if num("trade_contract_size", 1.0) else 0.5),
+        swap_rollover3days=whole("swap_rollover3days", 3),
+    )
+
+
+class LiveMarket:
+    """A ``MarketView`` of the connected terminal's symbols and live ticks (server time)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, SymbolSpec] = {}
+        self._series: dict[str, _Series] = {}
+
+    def knows(self, symbol: str) -> bool:
+        """Whether ``symbol``'s specification has been read."""
+        return symbol in self._specs
+
+    def add_spec(self, info: dict[str, Any]) -> None:
+        """Learn a symbol from its live ``symbol_info``."""
+        spec = _spec(info)
+        self._specs[spec.name] = spec
+        self._series.setdefault(spec.name, _Series())
+
+    def add_rows(self, symbol: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Live tick rows ``[time_msc, bid, ask, last, volume, flags, volume_real]``."""
+        series = self._series.get(symbol)
+        if series is None:
+            return  # a symbol nobody paper-trades yet
+        for row in rows:
+            series.add(Tick(int(row[0]), float(row[1]), float(row[2]), float(row[3]),
+                            int(row[4]), int(row[5]), float(row[6])))
+
+    def add_tick(self, symbol: str, tick: dict[str, Any]) -> None:
+        """A ``symbol_info_tick`` answer."""
+        self.add_rows(symbol, [[tick["time_msc"], tick["bid"], tick["ask"], tick.get("last", 0.0),
+                                tick.get("volume", 0), tick.get("flags", 6),
+                                tick.get("volume_real", 0.0)]])
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        """The symbol's spec.
+
+        Raises:
+            EmulatorError: ``NOT_FOUND`` for a symbol not read from the terminal.
+        """
+        spec = self._specs.get(symbol)
+        if spec is None:
+            raise EmulatorError(ErrorCode.NOT_FOUND, f"unknown symbol {symbol!r}")
+        return spec
+
+    def specs(self) -> Sequence[SymbolSpec]:
+        """Every symbol read so far."""
+        return list(self._specs.values())
+
+    def tick_at(self, symbol: str, time_msc: int) -> Tick | None:
+        """The last live tick at or before ``time_msc``."""
+        series = self._series.get(symbol)
+        if series is None:
+            return None
+        index = bisect.bisect_right(series.times, time_msc)
+        return series.ticks[index - 1] if index else None
+
+    def ticks_between(self, symbol: str, after_msc: int, until_msc: int) -> list[Tick]:
+        """Live ticks with ``after_msc < time_msc <= until_msc``."""
+        series = self._series.get(symbol)
+        if series is None:
+            return []
+        lo = bisect.bisect_right(series.times, after_msc)
+        hi = bisect.bisect_right(series.times, until_msc)
+        return series.ticks[lo:hi]
+
+    def is_trading(self, symbol: str, time_msc: int) -> bool:
+        """Open while the last live tick is recent (see the module docstring)."""
+        tick = self.tick_at(symbol, time_msc)
+        return tick is not None and time_msc - tick.time_msc < STALE_AFTER_MS
+
+
+@dataclass
+class _Book:
+    market: LiveMarket
+    broker: SimulatedBroker
+
+
+def _mark(value: Any) -> Any:
+    """The answer with ``"paper": true`` on it (on each record of a list)."""
+    if isinstance(value, dict):
+        return {**value, "paper": True}
+    if isinstance(value, list):
+        return [_mark(item) for item in value]
+    return value
+
+
+class PaperTrading:
+    """The paper books of the daemon, one per terminal; a bridge listener feeding them ticks.
+
+    Args:
+        bridge: reads the terminal (account, symbols, first ticks), never trades through it.
+        config: the daemon's configuration (read deadline).
+        utc_ms: epoch milliseconds UTC (the book's clock is this plus the server clock's
+            measured offset from it).
+    """
+
+    def __init__(self, bridge: Bridge, config: GatewayConfig, *,
+                 utc_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        self._bridge = bridge
+        self._timeout = config.server.request_timeout_s
+        self._utc_ms = utc_ms
+        self._books: dict[TerminalId, _Book] = {}
+
+    # -- BridgeListener ------------------------------------------------------------------
+
+    def session_up(self, info: SessionInfo) -> None:
+        """Nothing to do: a book is made when first used."""
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """Nothing to do: the book outlives the session (positions stay open)."""
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Feed live ticks to the terminal's book, if it has one."""
+        book = self._books.get(terminal)
+        if book is not None:
+            book.market.add_rows(symbol, rows)
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        """Trade events of the real account are not the paper book's."""
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def call(self, terminal: TerminalId, method: str, params: dict[str, Any]) -> Any:
+        """Answer ``method`` from the terminal's paper book, marked ``"paper": true``.
+
+        Raises:
+            EAError: the terminal's own answer when a symbol has to be read (-32006 for an
+                unknown one), or ``EmulatorError`` turned into the same codes.
+            BridgeError: the terminal could not be read.
+        """
+        book = await self._book(terminal)
+        symbol = params.get("symbol")
+        request = params.get("request")
+        if isinstance(request, dict) and isinstance(request.get("symbol"), str):
+            symbol = request["symbol"]
+        if isinstance(symbol, str) and symbol:
+            await self._learn(terminal, book, symbol)
+        for position_field in ("position", "position_by"):
+            ticket = request.get(position_field) if isinstance(request, dict) else None
+            if isinstance(ticket, int):
+                for held in book.broker.positions_get(ticket=ticket):
+                    await self._learn(terminal, book, held["symbol"])
+        fn = getattr(book.broker, method)
+        try:
+            return _mark(fn(**params))
+        except EmulatorError as exc:  # the engine's answer, as an EA would give it
+            raise EAError(int(exc.code), exc.message) from None
+
+    async def _book(self, terminal: TerminalId) -> _Book:
+        book = self._books.get(terminal)
+        if book is not None:
+            return book
+        account = await self._bridge.call(terminal, "account_info", {}, self._timeout)
+        clock = await self._bridge.call(terminal, "server_time", {}, self._timeout)
+        # The book runs on the server's clock (its time zone and any skew), measured against
+        # ours once: the live ticks are stamped with it.
+        offset_ms = int(clock["time_msc"]) - self._utc_ms()
+        book = self._books.get(terminal)  # another call may have made it meanwhile
+        if book is not None:
+            return book
+        market = LiveMarket()
+        broker = SimulatedBroker(
+            market, clock=lambda: self._utc_ms() + offset_ms, login=int(account["login"]),
+            server=str(account["server"]), company=str(account.get("company", "")),
+            name=str(account.get("name", "")), currency=str(account.get("currency", "USD")),
+            balance=float(account.get("balance", 10_000.0)),
+            leverage=int(account.get("leverage", 100)) or 100,
+            margin_mode=AccountMarginMode(int(account.get("margin_mode", 2))))
+        book = self._books[terminal] = _Book(market, broker)
+        return book
+
+    async def _learn(self, terminal: TerminalId, book: _Book, symbol: str) -> None:
+        """Read ``symbol``'s spec and current tick from the terminal the first time."""
+        if book.market.knows(symbol):
+            return
+        info = await self._bridge.call(terminal, "symbol_info", {"symbol": symbol},
+                                       self._timeout)
+        tick = await self._bridge.call(terminal, "symbol_info_tick", {"symbol": symbol},
+                                       self._timeout)
+        book.market.add_spec(info)
+        book.market.add_tick(symbol, tick)

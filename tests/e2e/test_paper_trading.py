@@ -1,0 +1,103 @@
+"""Paper trading: a paper_trade_enabled account's orders fill in the daemon's paper book,
+priced by the connected terminal's live ticks, and never reach the terminal -- proven by a
+terminal that records every request it gets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from ea_bridge.connection import EAConnection
+from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.authority.service import AccountRegistration
+from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
+from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
+
+BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
+                       "symbol": "EURUSD", "volume": 0.1}
+
+
+class RecordingTerminal(EmulatedTerminal):
+    """The emulated terminal, noting the method of every request the daemon sends it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.methods: list[str] = []
+
+    def _answer(self, conn: EAConnection, request_id: int, method: str,
+                params: dict[str, Any]) -> None:
+        self.methods.append(method)
+        super()._answer(conn, request_id, method, params)
+
+
+@pytest.fixture
+async def paper(daemon: Daemon) -> AsyncIterator[RecordingTerminal]:
+    """The terminal's account registered with paper_trade_enabled, and a recording terminal."""
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=__import__("decimal").Decimal("10"),
+        risk_pct=__import__("decimal").Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+    async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD", "USDJPY"),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
+        assert isinstance(terminal, RecordingTerminal)
+        yield terminal
+
+
+async def ok(daemon: Daemon, method: str, params: Any = None) -> Any:
+    response = await daemon.call(method, params)
+    assert "result" in response, response
+    return response["result"]
+
+
+async def test_orders_fill_in_the_paper_book_and_never_reach_the_terminal(
+        daemon: Daemon, paper: RecordingTerminal) -> None:
+    """Buy, check, close: every answer says paper, the fills are live prices, and the
+    terminal got reads only -- no order_send, no order_check, no position of its own."""
+    live_balance = paper.broker.account_info()["balance"]
+    check = await ok(daemon, "order_check", [BUY])
+    assert (check["retcode"], check["paper"]) == (0, True)
+    opened = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "p-1"}})
+    assert (opened["retcode"], opened["paper"], opened["client_id"]) == (10009, True, "p-1")
+    # Priced by the terminal's live ticks: the fill is an ask the terminal quoted.
+    now = paper.server_time_ms()
+    asks = {t.ask for t in paper.market.ticks_between("EURUSD", now - 600_000, now)}
+    assert opened["price"] in asks
+    [position] = await ok(daemon, "positions_get", {})
+    assert (position["ticket"], position["paper"], position["volume"]) == (
+        opened["order"], True, 0.1)
+    assert await ok(daemon, "positions_total") == 1
+    closed = await ok(daemon, "close_position", {"position_id": position["ticket"]})
+    assert (closed["retcode"], closed["paper"]) == (10009, True)
+    deals = await ok(daemon, "history_deals_get", {"position": position["ticket"]})
+    assert [d["entry"] for d in deals] == [0, 1] and all(d["paper"] for d in deals)
+    account = await ok(daemon, "account_info")
+    assert account["paper"] is True
+    assert account["balance"] == round(live_balance + deals[1]["profit"], 2)
+    # The terminal itself: no order ever reached it, its account is untouched.
+    assert not {"order_send", "order_check"} & set(paper.methods)
+    assert paper.broker.positions_total() == 0
+    assert paper.broker.history_deals_get(position=position["ticket"]) == []
+    assert paper.broker.account_info()["balance"] == live_balance
+    assert "symbol_info" in paper.methods  # market data still comes from the terminal
+
+
+async def test_paper_orders_keep_idempotency_and_broker_answers(
+        daemon: Daemon, paper: RecordingTerminal) -> None:
+    """A retry replays the paper outcome; the engine's refusals are MT5 retcodes; a pending
+    order rests in the paper book; an unknown symbol is the terminal's own -32006."""
+    first = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "same"}})
+    again = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "same"}})
+    assert again == {**first, "deduplicated": True}
+    bad = await ok(daemon, "order_send", {"request": {**BUY, "volume": 0.015}})
+    assert (bad["retcode"], bad["paper"]) == (10014, True)
+    tick = await ok(daemon, "symbol_info_tick", ["EURUSD"])
+    limit = await ok(daemon, "create_limit_buy_order",
+                     ["EURUSD", 0.1, round(tick["bid"] - 0.01, 5)])
+    [order] = await ok(daemon, "orders_get", {})
+    assert (order["ticket"], order["paper"], limit["retcode"]) == (limit["order"], True, 10008)
+    unknown = (await daemon.call("order_send", {"request": {**BUY, "symbol": "NOPE"}}))["error"]
+    assert unknown["code"] == -32006
+    assert "order_send" not in paper.methods and paper.broker.orders_total() == 0
