@@ -51,6 +51,7 @@ from .keys import (
     TERMINALS,
     TRADING,
     WEBSOCKETS,
+    WS_REQUESTS,
     WS_TOKEN_IDS,
 )
 from .methods import method_table
@@ -124,6 +125,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
         max_queued_ticks=ws_cfg.max_queued_ticks, max_subscriptions=ws_cfg.max_subscriptions,
         max_symbols=ws_cfg.max_symbols))
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[WS_REQUESTS] = set()
     app[WS_TOKEN_IDS] = weakref.WeakKeyDictionary()
     app[TERMINALS] = TerminalDirectory(app[HUB])
     listeners = FanOut(app[TERMINALS])
@@ -147,7 +149,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app.router.add_get("/health", http_rpc.health)
     app.router.add_route("*", "/rpc", http_rpc.rpc)
     app.router.add_get("/ws", ws.websocket)
-    app.on_shutdown.append(ws.close_all)  # 1001 to every socket
+    app.on_shutdown.append(ws.close_all)  # requests in flight answered, then 1001
     return app
 
 

@@ -6,6 +6,7 @@ singletons. Everything long-lived is created in ``create_app`` and hangs off the
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 
 from aiohttp import web
@@ -23,7 +24,8 @@ from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
 __all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "DEVICE", "HUB",
-           "RECORD_CACHE", "RPC", "TERMINALS", "TRADING", "WEBSOCKETS", "WS_TOKEN_IDS"]
+           "RECORD_CACHE", "RPC", "TERMINALS", "TRADING", "WEBSOCKETS", "WS_REQUESTS",
+           "WS_TOKEN_IDS"]
 
 CONFIG = web.AppKey("config", GatewayConfig)
 BRIDGE = web.AppKey("bridge", Bridge)
@@ -40,6 +42,9 @@ TERMINALS = web.AppKey("terminals", TerminalDirectory)
 HUB = web.AppKey("hub", Hub)
 #: Open ``/ws`` sockets, closed with 1001 on shutdown.
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse[bool]])
+#: JSON-RPC requests being answered on ``/ws`` (all sockets): shutdown lets them finish and
+#: their answers go out before it closes the sockets, as aiohttp does for ``/rpc`` handlers.
+WS_REQUESTS = web.AppKey("ws_requests", set[asyncio.Task[None]])
 #: Each open socket's token id, so a revocation closes that token's sockets at once (1008).
 WS_TOKEN_IDS = web.AppKey("ws_token_ids",
                           weakref.WeakKeyDictionary[web.WebSocketResponse[bool], str])

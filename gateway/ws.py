@@ -20,9 +20,10 @@ One connection is three cooperating parts, all owned by the handler and torn dow
 Authentication is on the upgrade (``Authorization: Bearer``; a bad one gets the same HTTP 401 or
 429 as ``/rpc``, and no socket) or by a first ``authenticate`` message within
 ``auth_timeout_s`` (a bad or missing one gets a -32004 error and close 1008). Host and Origin are
-checked before this handler runs (``middleware.py``). Close codes: 1001 shutdown, 1003 binary
-frame, 1008 auth failed / timed out / token revoked or expired, 1009 message too big (aiohttp
-enforces ``max_msg_size``), 1013 event backlog overflow.
+checked before this handler runs (``middleware.py``). Close codes: 1001 shutdown (once the
+requests in flight are answered: :func:`close_all`), 1003 binary frame, 1008 auth failed /
+timed out / token revoked or expired, 1009 message too big (aiohttp enforces
+``max_msg_size``), 1013 event backlog overflow.
 
 Each socket's kernel send buffer is capped (``send_buffer_bytes``, SO_SNDBUF): left alone, Linux
 grows it to megabytes, so a stalled client would queue seconds of stale ticks in the kernel
@@ -71,6 +72,7 @@ from .keys import (
     TERMINALS,
     TRADING,
     WEBSOCKETS,
+    WS_REQUESTS,
     WS_TOKEN_IDS,
 )
 from .rpc import Dispatcher, rpc_method
@@ -124,7 +126,27 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def close_all(app: web.Application) -> None:
-    """``on_shutdown``: close every open socket with 1001 (going away), all at once."""
+    """``on_shutdown``: let the requests in flight on every socket finish, then close every
+    socket with 1001 (going away), all at once.
+
+    Why wait: an ``order_send`` in flight must not be cancelled by a shutdown. Cancelling it
+    would leave the client with a closed socket (1006) and the order's outcome unknown until
+    the next start, though the EA is still there to answer; ``/rpc`` handlers already finish
+    (aiohttp waits for them). By the time this runs aiohttp has stopped reading every
+    connection (``Server.pre_shutdown``), so what a client sends now is not run; a request
+    already read and dispatched meanwhile is waited for too (hence the loop). The wait is
+    bounded by the longest deadline a request can have (the trade and read timeouts): the
+    bridge, which closes after this, fails whatever is left.
+    """
+    server_cfg = app[CONFIG].server
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(server_cfg.trade_timeout_s, server_cfg.request_timeout_s) + 1
+    in_flight: set[asyncio.Task[None]] = app[WS_REQUESTS]
+    if in_flight:
+        log.info("shutdown: %d request(s) in flight on /ws; closing the sockets once they are "
+                 "answered", len(in_flight))
+    while in_flight and (remaining := deadline - loop.time()) > 0:
+        await asyncio.wait(set(in_flight), timeout=remaining)
     sockets = app[WEBSOCKETS]
     await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown",
                                     drain=False) for ws in list(sockets)),
@@ -312,8 +334,10 @@ class _Connection:
                 while len(self._requests) >= _MAX_IN_FLIGHT:
                     await asyncio.wait(self._requests, return_when=asyncio.FIRST_COMPLETED)
                 task = asyncio.create_task(self._answer(msg.data))
-                self._requests.add(task)
-                task.add_done_callback(self._requests.discard)
+                everywhere = self._app[WS_REQUESTS]
+                for tasks in (self._requests, everywhere):
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
             elif msg.type is WSMsgType.BINARY:
                 await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text frames only")
                 return
