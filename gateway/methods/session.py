@@ -60,12 +60,18 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     ``terminal.connected`` is whether an EA session is live now; ``session_id``,
     ``connected_at`` (epoch seconds) and the EA's ``platform``/``build``/``ea_version`` are
     null without one. ``last_disconnect_reason`` is why the last session ended (null while
-    connected or if none ended). Counters cover this daemon run. No token or secret appears.
+    connected or if none ended). Counters cover this daemon run. ``trading.allowed`` is
+    whether a new opening ``order_send`` of this token would reach the terminal now, and
+    ``trading.refused_because`` lists every reason it would not (the reason words of the
+    errors it would get: ``scope``, ``auth_stale``, ``terminal_offline``,
+    ``terminal_mismatch``, ``reconciling``, ``auto_trade_enabled``; see
+    :meth:`~gateway.trading.desk.TradeDesk.refusals`). No token or secret appears.
     """
     terminal = ctx.principal.terminal
     info = ctx.bridge.session(terminal)
     state = ctx.terminals.state(terminal)
     hello = info.hello if info is not None else None
+    refusals = ctx.trading.refusals(ctx.principal)
     return {
         "daemon": {
             "version": __version__,
@@ -85,6 +91,7 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
             "events_received": state.events_received if state is not None else 0,
             "events_missed": state.events_missed if state is not None else 0,
         },
+        "trading": {"allowed": not refusals, "refused_because": refusals},
     }
 
 

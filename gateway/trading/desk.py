@@ -281,6 +281,31 @@ class TradeDesk:
         """Whether a reconciliation pass is running for ``terminal`` (new trades refused)."""
         return terminal in self._passes
 
+    def refusals(self, principal: Principal) -> list[str]:
+        """Why a new opening order of ``principal`` would be refused right now, as the reason
+        words its error would carry (``data.reason`` or ``data.rule``); empty when it would go
+        to the terminal. For ``gateway_status``, so a client can tell *why* before it trades:
+
+        * ``scope``: the token lacks the ``trade`` scope (-32004);
+        * ``auth_stale``: the authority has not confirmed the token lately (-32014);
+        * ``terminal_offline``: no EA is connected (-32001);
+        * ``terminal_mismatch``: the EA is connected with another token (-32004);
+        * ``reconciling``: a reconciliation pass runs for the terminal (-32014);
+        * ``auto_trade_enabled``: the account's risk policy disables automated trading, so
+          opening orders are refused (-32012); closes still go through.
+        """
+        terminal = principal.terminal
+        session = self._bridge.session(terminal) if self._bridge is not None else None
+        checks = (
+            ("scope", not principal.may_trade()),
+            ("auth_stale", not principal.fresh),
+            ("terminal_offline", session is None),
+            ("terminal_mismatch", session is not None and session.token_id != principal.token_id),
+            ("reconciling", self.reconciling(terminal)),
+            ("auto_trade_enabled", not principal.risk.auto_trade_enabled),
+        )
+        return [reason for reason, refused in checks if refused]
+
     async def wait_reconciled(self, terminal: TerminalId) -> None:
         """Wait for the running reconciliation pass of ``terminal``, if any, to finish."""
         task = self._passes.get(terminal)

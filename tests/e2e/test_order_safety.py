@@ -150,3 +150,66 @@ async def test_audit_records_the_ticket_and_the_params_hash(
     body = {"action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01, "sl": request["sl"]}
     assert {a.params_hash for a in lines} == {params_hash(body)}
     assert (lines[0].ticket, lines[-1].ticket) == (None, result["order"])
+
+
+# -- gateway_status says why trading is refused ------------------------------------------------
+
+
+async def _trading(daemon: Daemon, token: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = (await daemon.call("gateway_status", token=token))["result"]
+    return dict(status["trading"])
+
+
+async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> None:
+    """No terminal, a read-only token, a stale record and a reconciliation pass each appear
+    by the reason word their order_send error would carry; none of them once cleared."""
+    assert await _trading(daemon) == {"allowed": False, "refused_because": ["terminal_offline"]}
+    reader = daemon.issue(scopes=("read",))
+    assert (await _trading(daemon, reader.token))["refused_because"] == [
+        "scope", "terminal_offline"]
+
+    # An order whose answer is lost, then a reconnect: the pass holds new trades.
+    ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+    assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+    try:
+        assert await _trading(daemon) == {"allowed": True, "refused_because": []}
+        call = asyncio.create_task(_send(daemon, {**BUY_BTC, "type_filling": "ORDER_FILLING_IOC",
+                                                  "client_id": "lost"}))
+        request = await ea.next_request()
+        if request.method == "symbol_info":
+            ea.respond(request.id, {"name": "BTCUSD", "filling_mode": 2})
+            request = await ea.next_request()
+        assert request.method == "order_send"
+        ea.abort()
+        assert (await call)["error"]["code"] == -32003
+    finally:
+        await ea.close()
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+    ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+    try:
+        assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+        first = await ea.next_request()  # the pass has started
+        assert daemon.app[TRADING].reconciling(TERMINAL)
+        assert (await _trading(daemon))["refused_because"] == ["reconciling"]
+        ea.error(first.id, -1, "not now")  # the pass ends (interrupted)
+        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+        assert await _trading(daemon) == {"allowed": True, "refused_because": []}
+
+        daemon.clock.advance(300 + 61)  # one refresh interval plus the slack: stale
+        assert (await _trading(daemon))["refused_because"] == ["auth_stale"]
+        error = (await _send(daemon, {**BUY_BTC, "client_id": "while-stale"}))["error"]
+        assert error["data"]["reason"] == "auth_stale"
+    finally:
+        await ea.close()
+
+
+async def test_gateway_status_names_a_policy_without_automated_trading(
+        daemon: Daemon, emulator: EmulatedTerminal) -> None:
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Manual", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        auto_trade_enabled=False))
+    await daemon.cache.refresh_once()
+    assert await _trading(daemon) == {"allowed": False,
+                                      "refused_because": ["auto_trade_enabled"]}
+    error = (await _send(daemon, {**BUY_BTC, "client_id": "manual"}))["error"]
+    assert (error["code"], error["data"]["rule"]) == (-32012, "auto_trade_enabled")
