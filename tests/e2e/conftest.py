@@ -26,7 +26,14 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore, RecordCache
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.config import BridgeConfig, GatewayConfig, LoggingConfig, ServerConfig, WsConfig
+from gateway.config import (
+    BridgeConfig,
+    GatewayConfig,
+    LoggingConfig,
+    ServerConfig,
+    TradingConfig,
+    WsConfig,
+)
 from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.listener import start_http
 
@@ -115,9 +122,11 @@ class Daemon:
 async def running_daemon(data_dir: Path, *, access_log: bool = False,
                          ws: dict[str, Any] | None = None,
                          auth_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                         trading: dict[str, Any] | None = None,
                          **server: Any) -> AsyncIterator[Daemon]:
     """A daemon on port 0 with a token issued; ``server`` overrides ``[server]`` settings,
-    ``ws`` the ``[ws]`` ones; ``auth_sleep`` is the auth throttle's delay."""
+    ``ws`` the ``[ws]`` ones, ``trading`` the ``[trading]`` ones; ``auth_sleep`` is the auth
+    throttle's delay."""
     server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": 5.0,
                                        "auth_failure_delay_s": 0.0, **server}
     config = GatewayConfig(
@@ -125,6 +134,7 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
         server=ServerConfig(**server_settings),
         logging=LoggingConfig(access_log=access_log),
         ws=WsConfig(**(ws or {})),
+        trading=TradingConfig(**(trading or {})),
         bridge=BridgeConfig(port=0, heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
                             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S))
     clock = FakeClock()
