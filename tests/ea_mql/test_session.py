@@ -1,24 +1,212 @@
-"""The compiled EA's session against the real daemon: handshake, refusals, drop and reconnect,
-heartbeats, bye, and the socket-read quirks of MQL5 as a matrix."""
+"""The compiled EA's session against the real daemon: handshake, every refusal as the user
+sees it (chart and Experts log), drop and reconnect, heartbeats, bye, and the MQL5 socket-read
+quirks as a matrix."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import secrets
+import time
 from pathlib import Path
 
+import pytest
+
 from ea_bridge import token_hint
-from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
+from ea_bridge.connection import AuthReceived, BridgeConnection, HeartbeatSettings, HelloReceived
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from gateway.auth import generate_token
+from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
+from tests.e2e.test_auth_flow import world
 from tests.ea_mql.eakit import CompiledEA
+
+#: MQL5's documented socket behaviours the EA must survive (shim switches, research §1.1):
+#: fragmented reads, SocketRead waiting for every byte asked, SocketIsReadable's speculative 1.
+QUIRKS = {
+    "plain": {},
+    "chunk1": {"MQLSHIM_CHUNK": "1"},
+    "chunk3": {"MQLSHIM_CHUNK": "3"},
+    "read_exact": {"MQLSHIM_READ_EXACT": "1"},
+    "speculative": {"MQLSHIM_SPECULATIVE_READABLE": "1"},
+    "all": {"MQLSHIM_CHUNK": "5", "MQLSHIM_READ_EXACT": "1", "MQLSHIM_SPECULATIVE_READABLE": "1"},
+}
+
+
+def ea_for(daemon: Daemon, binary: Path, fixture: Path, token: str | None = None,
+           **kw: object) -> CompiledEA:
+    return CompiledEA(binary, fixture, token=daemon.token if token is None else token,
+                      port=daemon.bridge.port, **kw)  # type: ignore[arg-type]
 
 
 async def test_handshake_goes_live_with_the_terminals_identity(
         daemon: Daemon, ea_binary: Path, fixture_file: Path) -> None:
     """The hand-built HMAC is accepted by the daemon and the hello carries the terminal."""
-    async with CompiledEA(ea_binary, fixture_file, token=daemon.token,
-                          port=daemon.bridge.port) as ea:
+    async with ea_for(daemon, ea_binary, fixture_file) as ea:
         info = await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
         assert info.hello.platform == "MT5"
         assert info.hello.build == 4755
         assert info.hello.token_hint == token_hint(daemon.token)
         await ea.wait_for_chart("connected, session")
-        response = await daemon.call("ping")
-        assert response.get("result") is not None, response
+        response = await daemon.call("account_info")
+        assert response["result"]["login"] == LOGIN, response
+
+
+@pytest.mark.parametrize("quirk", sorted(QUIRKS))
+async def test_socket_read_quirks(daemon: Daemon, ea_binary: Path, fixture_file: Path,
+                                  quirk: str) -> None:
+    """Under every read behaviour MQL5 may have, calls (one at a time and twenty at once, the
+    large symbols_get among them) are all answered, and the heartbeats keep the session up."""
+    async with ea_for(daemon, ea_binary, fixture_file, quirks=QUIRKS[quirk]):
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        for _ in range(3):
+            assert (await daemon.call("symbol_info_tick", {"symbol": "EURUSD"}))["result"]
+        answers = await asyncio.gather(*(daemon.call("symbols_get", rid=i) for i in range(20)))
+        assert all(len(a["result"]) == 3 for a in answers), answers[0]
+        assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
+
+
+@pytest.mark.parametrize(("make", "reason", "shown"), [
+    (lambda d: "", "missing_token", "auth token missing: paste it into the EA inputs"),
+    (lambda d: "not-a-token", "malformed_token",
+     "auth token malformed: copy it again from the console"),
+    (lambda d: generate_token(), "invalid_token", "invalid auth token"),
+    (lambda d: d.issue(login=999, server="Other-Broker").token, "terminal_mismatch",
+     "this token belongs to another terminal"),
+])
+async def test_fatal_refusals_stop_and_say_why(daemon: Daemon, ea_binary: Path,
+                                               fixture_file: Path, make: object, reason: str,
+                                               shown: str) -> None:
+    """A refusal retrying cannot fix stops the EA's attempts and puts the words of
+    docs/protocol.md §5 (and what to do) on the chart and in the Experts log."""
+    token = make(daemon)  # type: ignore[operator]
+    async with ea_for(daemon, ea_binary, fixture_file, token=token) as ea:
+        await ea.wait_for_chart(f"stopped: {shown}")
+        assert any(line.startswith("MT Gateway: stopped: " + shown) for line in ea.lines)
+        connects = sum("authenticating" in c for c in ea.chart)
+        local = reason in ("missing_token", "malformed_token")
+        assert connects == (0 if local else 1)  # never retried
+    assert daemon.bridge.sessions() == []
+
+
+async def test_expired_token_is_refused_with_its_word(daemon: Daemon, ea_binary: Path,
+                                                      fixture_file: Path) -> None:
+    expiring = daemon.issue(expires_in_s=1)
+    daemon.clock.advance(2)
+    async with ea_for(daemon, ea_binary, fixture_file, token=expiring.token) as ea:
+        await ea.wait_for_chart("stopped: token expired")
+
+
+async def test_revoked_token_ends_the_live_session(daemon: Daemon, ea_binary: Path,
+                                                   fixture_file: Path) -> None:
+    """Revoking the token while the EA is live: the daemon says bye token_revoked and the EA
+    stops, telling the user to issue a new token."""
+    async with ea_for(daemon, ea_binary, fixture_file) as ea:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        assert await daemon.revoke(daemon.issued.token_id)
+        await ea.wait_for_chart("stopped: token revoked")
+        assert any("Issue a new token" in c for c in ea.chart)
+
+
+async def test_device_not_approved_says_check_your_email_and_retries(
+        tmp_path: Path, ea_binary: Path, fixture_file: Path) -> None:
+    """A daemon on a device still awaiting e-mail approval: the EA shows "check your e-mail",
+    keeps retrying with backoff, and goes live once the code is verified, without a restart."""
+    async with world(tmp_path) as w:
+        token, _ = await w.issue()
+        async with CompiledEA(ea_binary, fixture_file, token=token, port=w.bridge_port) as ea:
+            await ea.wait_for_chart("device verification pending: check your e-mail")
+            await w.approve_device(token)
+            await ea.wait_for_chart("connected, session", timeout_s=WAIT_S * 2)
+            retries = [c for c in ea.chart if "check your e-mail" in c]
+            assert retries and all("retrying in" in c for c in retries)
+
+
+async def test_already_connected_retries_until_the_other_ea_leaves(
+        daemon: Daemon, ea_binary: Path, fixture_file: Path) -> None:
+    """Another EA live for the account: refused already_connected, shown, retried with backoff;
+    when the other one leaves, this one connects."""
+    other = EmulatedTerminal(daemon.token, port=daemon.bridge.port,
+                             settings=EmulatorSettings(login=LOGIN, server=SERVER,
+                                                       symbols=("EURUSD",)))
+    task = asyncio.create_task(other.run())
+    try:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        async with ea_for(daemon, ea_binary, fixture_file) as ea:
+            await ea.wait_for_chart("another EA is already connected for this account")
+            await other.close()
+            await ea.wait_for_chart("connected, session", timeout_s=WAIT_S * 2)
+    finally:
+        await other.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_drop_and_reconnect_resumes(daemon: Daemon, ea_binary: Path,
+                                          fixture_file: Path) -> None:
+    """The daemon drops the connection: the EA says so, reconnects after its backoff, and the
+    new session answers."""
+    async with ea_for(daemon, ea_binary, fixture_file) as ea:
+        first = await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        assert daemon.bridge.disconnect(TERMINAL, "shutting_down", "test drop")
+        await ea.wait_for_chart("gateway closed the session: gateway is shutting down; retrying")
+        await ea.wait_for(lambda _: sum("connected, session" in c for c in ea.chart) == 2)
+        second = await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        assert second.session_id != first.session_id
+        assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
+
+
+async def test_idle_session_is_kept_alive_by_heartbeats(daemon: Daemon, ea_binary: Path,
+                                                        fixture_file: Path) -> None:
+    """With the daemon's short settings (ping 0.2 s, dead after 0.6 s), an idle EA keeps its
+    session through five timeouts: it answers pings and pings back."""
+    async with ea_for(daemon, ea_binary, fixture_file):
+        first = await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        await asyncio.sleep(5 * 0.6)  # the property is that nothing happens over time
+        assert daemon.bridge.session(TERMINAL) == first
+
+
+async def test_silent_gateway_is_declared_dead(ea_binary: Path, fixture_file: Path) -> None:
+    """A gateway that completes the handshake and then says nothing: the EA gives up after the
+    welcome's heartbeat timeout, says so on the chart, and connects again."""
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        conn = BridgeConnection(clock=time.monotonic, heartbeat=HeartbeatSettings(0.2, 0.6))
+        while not conn.should_close:
+            data = await reader.read(65536)
+            if not data:
+                break
+            conn.receive_data(data)
+            for event in conn.events_received():
+                if isinstance(event, HelloReceived):
+                    conn.send_challenge(secrets.token_hex(32), 0)
+                elif isinstance(event, AuthReceived):
+                    conn.accept("silent")  # the MAC is not checked: this gateway is a mute
+            writer.write(conn.data_to_send())
+            if conn.state.value == "ready":
+                await reader.read()  # swallow everything, answer nothing
+                break
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with CompiledEA(ea_binary, fixture_file, token="mtgw_" + "A" * 38,
+                              port=port) as ea:
+            await ea.wait_for_chart("no word from the gateway for 600 ms")
+            await ea.wait_for(lambda _: connections >= 2)
+    finally:
+        server.close()
+
+
+async def test_deinit_says_bye(daemon: Daemon, ea_binary: Path, fixture_file: Path) -> None:
+    """Removing the EA (SIGTERM -> OnDeinit) closes in order: the daemon sees the session end
+    at once with the EA's bye, not after a heartbeat timeout."""
+    ea = await ea_for(daemon, ea_binary, fixture_file).start()
+    await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+    assert await ea.stop() == 0
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, 0.3)  # well inside the 0.6 s timeout
+    assert "EXIT" in ea.lines
