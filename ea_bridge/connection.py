@@ -278,13 +278,20 @@ class _Connection(abc.ABC):
         # meanwhile may still be unread, so silence is judged at the next call, not now.
         stalled = now - self._last_timer > self.heartbeat.interval_s
         self._last_timer = now
-        if now - self._last_received >= self.heartbeat.timeout_s and not stalled:
+        # A peer busy with one of our own requests (an MQL EA blocks in OrderSend or CopyTicks
+        # and cannot answer pings meanwhile) is not dead: that request's own timeout governs.
+        if (now - self._last_received >= self.heartbeat.timeout_s and not stalled
+                and not self._busy_for_us()):
             self._close("heartbeat_timeout", "no data from peer within the heartbeat timeout")
             self.state = State.CLOSED
             return
         if now - self._last_ping >= self.heartbeat.interval_s:
             self._last_ping = now
             self._send(Ping(int(now * 1000)))
+
+    def _busy_for_us(self) -> bool:
+        """Whether the peer is working on something we asked and still wait for."""
+        return False
 
     def send_bye(self, reason: str, message: str = "") -> None:
         """Close in order, telling the peer why (shutdown, token revoked, ...)."""
@@ -361,6 +368,8 @@ class BridgeConnection(_Connection):
         self._nonce: str | None = None
         self._next_request_id = 0
         self._outstanding: set[int] = set()
+        #: Requests whose caller still waits: while any is, silence is not death (on_timer).
+        self._awaited: set[int] = set()
 
     def send_challenge(self, nonce: str, server_time_ms: int) -> None:
         """Answer the hello with a fresh nonce (hex of 32 random bytes from the shell)."""
@@ -397,7 +406,18 @@ class BridgeConnection(_Connection):
         request_id = self._next_request_id
         self._send(Request(request_id, method, params))
         self._outstanding.add(request_id)
+        self._awaited.add(request_id)
         return request_id
+
+    def give_up(self, request_id: int) -> None:
+        """The caller stopped waiting (its timeout passed): silence counts again.
+
+        The answer stays acceptable if it comes late (unlike :meth:`forget_request`).
+        """
+        self._awaited.discard(request_id)
+
+    def _busy_for_us(self) -> bool:
+        return bool(self._awaited)
 
     def forget_request(self, request_id: int) -> None:
         """Stop expecting an answer (the caller gave up); a late answer is then a violation.
@@ -405,6 +425,7 @@ class BridgeConnection(_Connection):
         Not calling this is also fine: the late answer is reported and the shell drops it.
         """
         self._outstanding.discard(request_id)
+        self._awaited.discard(request_id)
 
     def _handle(self, message: Message) -> None:
         if self.state is State.AWAITING_HELLO:
@@ -426,6 +447,7 @@ class BridgeConnection(_Connection):
             if message.id not in self._outstanding:
                 raise ProtocolViolation(f"response to unknown request id {message.id}")
             self._outstanding.discard(message.id)
+            self._awaited.discard(message.id)
             self._events.append(ResponseReceived(message))
         else:
             self._handle_common(message)

@@ -151,6 +151,7 @@ class TerminalSession(asyncio.Protocol):
             raise TerminalTimeout(f"no answer to {method} within {timeout_s:g} s") from None
         finally:
             deadline.cancel()
+            self.conn.give_up(request_id)
 
     def close(self, reason: str, message: str) -> None:
         """End the session in order (bye with ``reason``), failing calls in flight."""

@@ -326,3 +326,44 @@ def test_heartbeat_settings_are_validated() -> None:
     """An interval not below the timeout is a configuration error."""
     with pytest.raises(ValueError):
         HeartbeatSettings(interval_s=15.0, timeout_s=15.0)
+
+
+def test_a_peer_working_on_our_request_is_not_declared_dead() -> None:
+    """An EA blocked in one of our requests (OrderSend waits for the broker, CopyTicks for
+    history) cannot answer pings: while the caller still waits, silence is not death, so a slow
+    fill does not become an unknown outcome. Once the caller gives up (its own timeout), or the
+    answer comes, the usual verdict applies again."""
+    clock = FakeClock()
+    server, client = handshake(clock)
+    request_id = server.send_request("order_send", {"request": {}})
+    feed(client, server.data_to_send())
+    for _ in range(12):  # 30 s of silence, twice the heartbeat timeout, timer on time
+        clock.advance(2.5)
+        server.on_timer()
+    assert server.state is State.READY
+    client.send_response(request_id, {"retcode": 10009})
+    [answer] = [e for e in feed(server, client.data_to_send()) if isinstance(e, ResponseReceived)]
+    assert answer.response.id == request_id
+    for _ in range(6):  # answered: silence counts again
+        clock.advance(2.5)
+        server.on_timer()
+    assert server.should_close and server.close_reason == "heartbeat_timeout"
+
+
+def test_giving_up_on_a_request_restores_the_dead_peer_verdict() -> None:
+    """The caller's timeout passed (give_up): the peer's silence is judged as usual, and a late
+    answer is still accepted rather than treated as a violation."""
+    clock = FakeClock()
+    server, client = handshake(clock)
+    request_id = server.send_request("copy_ticks_range", {})
+    feed(client, server.data_to_send())
+    for _ in range(4):
+        clock.advance(2.5)
+        server.on_timer()
+    server.give_up(request_id)
+    client.send_response(request_id, {"rows": []})  # late, but still a valid answer
+    assert [e for e in feed(server, client.data_to_send()) if isinstance(e, ResponseReceived)]
+    for _ in range(7):
+        clock.advance(2.5)
+        server.on_timer()
+    assert server.should_close and server.close_reason == "heartbeat_timeout"

@@ -223,15 +223,32 @@ async def test_deadline_fails_reads_as_timeout_and_trades_as_unknown(
 async def test_silent_ea_is_dropped_after_the_heartbeat_timeout(
     bridge: Bridge, clock: FakeClock, listener: RecordingListener, make_ea: EAFactory
 ) -> None:
-    """An EA that sends nothing for the heartbeat timeout is disconnected; calls fail."""
+    """An EA that sends nothing for the heartbeat timeout is disconnected; calls then fail."""
     await connected(bridge, make_ea)
     await listener.wait_for(lambda: bool(listener.ups))
-    call = asyncio.create_task(bridge.call(TERM_A, "account_info", {}, 60.0))
     clock.advance(0.5)  # past the 0.2 s timeout on the injected clock
     await listener.wait_for(lambda: bool(listener.downs))
     assert listener.downs[0][1] == "heartbeat_timeout"
-    with pytest.raises(TerminalDisconnected):
-        await call
+    with pytest.raises(TerminalNotConnected):
+        await bridge.call(TERM_A, "account_info", {}, 60.0)
+
+
+async def test_a_request_in_flight_governs_instead_of_the_heartbeat(
+    bridge: Bridge, clock: FakeClock, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """An EA silent while working on our request (a slow fill) is not declared dead: the
+    request's own timeout decides (a trade's outcome stays known as long as it can), and only
+    after it passes does the silence count."""
+    await connected(bridge, make_ea)
+    await listener.wait_for(lambda: bool(listener.ups))
+    call = asyncio.create_task(bridge.call(TERM_A, "order_send", {"request": {}}, 0.5))
+    await asyncio.sleep(0)  # the request is sent
+    clock.advance(5.0)  # 25 heartbeat timeouts of silence on the injected clock
+    with pytest.raises(TradeOutcomeUnknown, match="no answer to order_send within 0.5 s"):
+        await call  # the call's own timeout ended it, not a dropped session
+    clock.advance(0.5)
+    await listener.wait_for(lambda: bool(listener.downs))
+    assert listener.downs[0][1] == "heartbeat_timeout"
 
 
 async def test_handshake_deadline_refuses_a_mute_client(bridge: Bridge, clock: FakeClock) -> None:
