@@ -12,6 +12,7 @@ from tests.e2e.conftest import LOGIN, SERVER, Daemon, running_daemon
 from tests.ea_mql.eakit import build_ea, write_fixture
 
 SYMBOLS = ("EURUSD", "USDJPY", "BTCUSD")
+TICK_RATE_HZ = 10.0
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,8 @@ def ea_binary() -> Path:
 def reference_terminal(token: str = "mtgw_unused") -> EmulatedTerminal:
     """An emulated terminal of the test account, not connected: the fixture's source."""
     return EmulatedTerminal(token, settings=EmulatorSettings(login=LOGIN, server=SERVER,
-                                                             symbols=SYMBOLS))
+                                                             symbols=SYMBOLS,
+                                                             tick_rate_hz=TICK_RATE_HZ))
 
 
 @pytest.fixture

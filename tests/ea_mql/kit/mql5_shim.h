@@ -194,6 +194,7 @@ inline string CharArrayToString(const MqlArray<uchar>& a, int start = 0, int cou
 inline bool MathIsValidNumber(double x) { return std::isfinite(x); }
 inline double MathFloor(double x) { return std::floor(x); }
 inline double MathAbs(double x) { return std::fabs(x); }
+inline double MathRound(double x) { return std::round(x); }
 
 // Print: every argument must be a string, bool or integer (doubles need DoubleToString, as
 // MQL5's Print would format them with its own precision).

@@ -190,6 +190,19 @@ public:
       return (long)MathFloor(doc.Num(n));
      }
 
+   // A time in epoch milliseconds from seconds given as an integer or a float (tick windows
+   // are millisecond-exact: 1763650000.123 is 1763650000123).
+   long              PTimeMs(JsonDoc &doc, const int p, const string name, const bool required)
+     {
+      int n = doc.Get(p, name);
+      if(n >= 0 && doc.Type(n) == J_INT)
+         return PTime(doc, p, name, required) * 1000;
+      double seconds = PNum(doc, p, name, required);
+      if(code == 0 && seconds < 0)
+         Fail(E_PARAMS, name + ": expected epoch seconds");
+      return (long)MathRound(seconds * 1000.0);
+     }
+
    double            PNum(JsonDoc &doc, const int p, const string name, const bool required)
      {
       int n = doc.Get(p, name);
@@ -549,12 +562,12 @@ public:
    void              CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w)
      {
       string s = PStr(doc, p, "symbol", true);
-      long date_from = PTime(doc, p, "date_from", true);
-      long date_to = 0, count = 0;
+      long from_msc = PTimeMs(doc, p, "date_from", true);
+      long to_msc = 0, count = 0;
       if(m == "copy_ticks_from")
          count = PInt(doc, p, "count", true);
       else
-         date_to = PTime(doc, p, "date_to", true);
+         to_msc = PTimeMs(doc, p, "date_to", true);
       long flags = PInt(doc, p, "flags", true);
       if(code == 0 && flags != COPY_TICKS_ALL && flags != COPY_TICKS_INFO && flags != COPY_TICKS_TRADE)
          Fail(E_PARAMS, "flags: " + IntegerToString(flags) + " is not a COPY_TICKS_* value");
@@ -576,15 +589,16 @@ public:
         {
          int take = count > max_rows ? max_rows : (int)count;
          if(take > 0)
-            got = CopyTicks(s, ticks, (uint)flags, (ulong)date_from * 1000, (uint)(take < count ? take + 1 : take));
+            got = CopyTicks(s, ticks, (uint)flags, (ulong)from_msc, (uint)(take < count ? take + 1 : take));
          if(got < 0)
             got = 0;
          truncated = got > take;
          TicksAnswer(w, ticks, truncated ? take : got, truncated, dg);
          return;
         }
-      if(date_to >= date_from)
-         got = CopyTicksRange(s, ticks, (uint)flags, (ulong)date_from * 1000, (ulong)date_to * 1000 + 999);
+      // both ends inclusive, to the millisecond (a to_msc of 0 would mean "up to now")
+      if(to_msc >= from_msc && to_msc > 0)
+         got = CopyTicksRange(s, ticks, (uint)flags, (ulong)from_msc, (ulong)to_msc);
       if(got < 0)
          got = 0;
       truncated = got > max_rows;
