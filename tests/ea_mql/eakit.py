@@ -150,11 +150,12 @@ class CompiledEA:
 
     def __init__(self, binary: Path, fixture: Path, *, token: str, port: int,
                  host: str = "127.0.0.1", timer_ms: int = 10, wait_ms: int = 9,
-                 quirks: Mapping[str, str] | None = None) -> None:
+                 max_rows: int = 20000, quirks: Mapping[str, str] | None = None) -> None:
         self.binary, self.fixture = binary, fixture
         self.env = {**os.environ, "MTGW_FIXTURE": str(fixture), "MTGW_TOKEN": token,
                     "MTGW_HOST": host, "MTGW_PORT": str(port), "MTGW_TIMER_MS": str(timer_ms),
-                    "MTGW_WAIT_MS": str(wait_ms), **(quirks or {})}
+                    "MTGW_WAIT_MS": str(wait_ms), "MTGW_MAX_ROWS": str(max_rows),
+                    **(quirks or {})}
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
         self._changed = asyncio.Event()

@@ -3,7 +3,8 @@
 // overruns the period is followed by the next at once, as timer events do not queue), trade
 // transactions delivered to OnTradeTransaction after the handler that caused them returns, and
 // OnDeinit on SIGTERM/SIGINT. Inputs come from the environment:
-//   MTGW_FIXTURE (required), MTGW_TOKEN, MTGW_HOST, MTGW_PORT, MTGW_TIMER_MS, MTGW_WAIT_MS.
+//   MTGW_FIXTURE (required), MTGW_TOKEN, MTGW_HOST, MTGW_PORT, MTGW_TIMER_MS, MTGW_WAIT_MS,
+//   MTGW_MAX_ROWS.
 #include "mql5_shim.h"
 #include "mql5_terminal.h"
 #include MQL_SOURCE
@@ -28,6 +29,7 @@ int main() {
   if (const char* v = getenv("MTGW_PORT")) GatewayPort = atoi(v);
   if (const char* v = getenv("MTGW_TIMER_MS")) TimerMs = atoi(v);
   if (const char* v = getenv("MTGW_WAIT_MS")) SocketWaitMs = atoi(v);
+  if (const char* v = getenv("MTGW_MAX_ROWS")) MaxRows = atoi(v);
   int init = OnInit();
   if (init != INIT_SUCCEEDED) { fprintf(stdout, "INIT FAILED %d\n", init); return 1; }
   while (!_stopped && _timer_ms > 0) {

@@ -38,6 +38,8 @@ struct FJParser {
     if (t.compare(i, 4, "true") == 0) { v.k = FJ::BOOL; v.b = true; i += 4; return v; }
     if (t.compare(i, 5, "false") == 0) { v.k = FJ::BOOL; i += 5; return v; }
     if (t.compare(i, 4, "null") == 0) { i += 4; return v; }
+    if (t.compare(i, 3, "NaN") == 0) { v.k = FJ::NUM; v.n = NAN; i += 3; return v; }  // Python's json writes it
+    if (t.compare(i, 8, "Infinity") == 0) { v.k = FJ::NUM; v.n = INFINITY; i += 8; return v; }
     size_t st = i; while (i < t.size() && strchr("+-0123456789.eE", t[i])) ++i;
     std::string lit = t.substr(st, i - st); v.k = FJ::NUM; v.n = strtod(lit.c_str(), nullptr);
     v.is_int = lit.find_first_of(".eE") == std::string::npos; return v;
@@ -159,6 +161,9 @@ enum ENUM_TRADE_TRANSACTION_TYPE { TRADE_TRANSACTION_ORDER_ADD, TRADE_TRANSACTIO
                                    TRADE_TRANSACTION_DEAL_ADD, TRADE_TRANSACTION_DEAL_UPDATE, TRADE_TRANSACTION_DEAL_DELETE,
                                    TRADE_TRANSACTION_HISTORY_ADD, TRADE_TRANSACTION_HISTORY_UPDATE, TRADE_TRANSACTION_HISTORY_DELETE,
                                    TRADE_TRANSACTION_POSITION, TRADE_TRANSACTION_REQUEST };
+enum ENUM_DEAL_ENTRY { DEAL_ENTRY_IN, DEAL_ENTRY_OUT, DEAL_ENTRY_INOUT, DEAL_ENTRY_OUT_BY };
+enum ENUM_DEAL_TYPE { DEAL_TYPE_BUY, DEAL_TYPE_SELL, DEAL_TYPE_BALANCE };
+enum ENUM_POSITION_TYPE { POSITION_TYPE_BUY, POSITION_TYPE_SELL };
 #define COPY_TICKS_ALL (-1)
 #define COPY_TICKS_INFO 1
 #define COPY_TICKS_TRADE 2

@@ -22,18 +22,20 @@ input string GatewayHost = "127.0.0.1";   // Gateway address (allow it in the te
 input int    GatewayPort = 8711;          // Gateway bridge port
 input int    TimerMs = 10;                // Timer period, ms (the terminal delivers ~10-16 ms at best)
 input int    SocketWaitMs = 9;            // Wait inside the socket per pass, ms (0 = poll only)
+input int    MaxRows = 20000;             // Most rows in one history answer (the caller pages on)
 
 CGatewaySession Session;
 CEvents5        Events;
 
 int OnInit()
   {
-   if(TimerMs < 1 || SocketWaitMs < 0 || GatewayPort < 1 || GatewayPort > 65535)
+   if(TimerMs < 1 || SocketWaitMs < 0 || GatewayPort < 1 || GatewayPort > 65535 || MaxRows < 1)
      {
-      Print("MT Gateway: invalid inputs (TimerMs >= 1, SocketWaitMs >= 0, GatewayPort 1..65535)");
+      Print("MT Gateway: invalid inputs (TimerMs >= 1, SocketWaitMs >= 0, GatewayPort 1..65535, MaxRows >= 1)");
       return INIT_PARAMETERS_INCORRECT;
      }
    Session.Configure(AuthToken, GatewayHost, GatewayPort, SocketWaitMs);
+   Session.methods.max_rows = MaxRows;
    Events.SeedPositions();
    if(!EventSetMillisecondTimer(TimerMs))
      {

@@ -63,6 +63,14 @@ public:
 
    void              Poll(CGatewaySession &session)
      {
+      // Market Watch is followed from the EA's start, connected or not: ticks that arrive
+      // before (or between) sessions are sent once one is live.
+      uint now = GetTickCount();
+      if(last_rescan == 0 || (int)(now - last_rescan) >= MTGW_RESCAN_MS)
+        {
+         Rescan();
+         last_rescan = now == 0 ? 1 : now;
+        }
       if(!session.Ready())
          return;
       if(session.sessions != seen_sessions)
@@ -71,12 +79,6 @@ public:
          OnWelcome();
         }
       Terminal(session);
-      uint now = GetTickCount();
-      if(ArraySize(cursors) == 0 || (int)(now - last_rescan) >= MTGW_RESCAN_MS)
-        {
-         Rescan();
-         last_rescan = now;
-        }
       for(int i = 0; i < ArraySize(cursors) && session.Ready(); i++)
          if(cursors[i].present)
             Ticks(session, i);
@@ -244,9 +246,10 @@ public:
          session.SendEvent("trade", w.out);
      }
 
+   // The trade server's clock; MQL5 gives it in seconds only.
    long              NowMsc(void)
      {
-      return (long)TimeTradeServer() * 1000 + (long)(GetMicrosecondCount() / 1000 % 1000);
+      return (long)TimeTradeServer() * 1000;
      }
 
    //--- trade transactions -------------------------------------------------------------------
@@ -299,17 +302,29 @@ public:
      }
 
    // Called from OnTradeTransaction: each change becomes one `trade` payload, sent next pass.
+   // Transactions are queued by the terminal and arrive after the handler that caused them, so
+   // the state they name may have moved on: a market order is usually already in history when
+   // its ORDER_ADD arrives, and a position opened and closed within one pass is gone when the
+   // opening deal arrives. Both cases are reported from what history still holds.
    void              OnTransaction(const MqlTradeTransaction &tx)
      {
-      long now = NowMsc();
       JsonWriter w;
       if(tx.type == TRADE_TRANSACTION_ORDER_ADD || tx.type == TRADE_TRANSACTION_ORDER_UPDATE)
         {
-         if(!OrderSelect(tx.order))
-            return;
-         EncodeOrder(w);
-         if(!w.bad)
-            Queue(Wrap(tx.type == TRADE_TRANSACTION_ORDER_ADD ? "order_added" : "order_updated", now, "order", w.out));
+         string kind = tx.type == TRADE_TRANSACTION_ORDER_ADD ? "order_added" : "order_updated";
+         if(OrderSelect(tx.order))
+           {
+            EncodeOrder(w);
+            if(!w.bad)
+               Queue(Wrap(kind, OrderGetInteger(ORDER_TIME_SETUP_MSC), "order", w.out));
+           }
+         else
+            if(HistoryOrderSelect(tx.order))
+              {
+               EncodeHistoryOrder(w, tx.order);
+               if(!w.bad)
+                  Queue(Wrap(kind, HistoryOrderGetInteger(tx.order, ORDER_TIME_SETUP_MSC), "order", w.out));
+              }
          return;
         }
       if(tx.type == TRADE_TRANSACTION_ORDER_DELETE)
@@ -317,45 +332,93 @@ public:
          if(!HistoryOrderSelect(tx.order))
             return;
          EncodeHistoryOrder(w, tx.order);
+         long when = HistoryOrderGetInteger(tx.order, ORDER_TIME_DONE_MSC);
          if(!w.bad)
-            Queue(Wrap("order_removed", now, "order", w.out));
+            Queue(Wrap("order_removed", when > 0 ? when : NowMsc(), "order", w.out));
          return;
         }
       if(tx.type == TRADE_TRANSACTION_DEAL_ADD)
         {
          if(!HistoryDealSelect(tx.deal))
             return;
+         long when = HistoryDealGetInteger(tx.deal, DEAL_TIME_MSC);
          EncodeDeal(w, tx.deal);
          if(!w.bad)
-            Queue(Wrap("deal_added", now, "deal", w.out));
+            Queue(Wrap("deal_added", when, "deal", w.out));
          ulong position = tx.position != 0 ? tx.position : (ulong)HistoryDealGetInteger(tx.deal, DEAL_POSITION_ID);
-         if(position != 0)
-            PositionChange(position, now);
+         if(position == 0)
+            return;
+         bool open_now = PositionSelectByTicket(position);
+         bool entry_in = HistoryDealGetInteger(tx.deal, DEAL_ENTRY) == DEAL_ENTRY_IN;
+         if(!open_now && entry_in)
+           {
+            // opened and already closed before we looked: report the opening from the deal;
+            // the closing deal that follows reports the close
+            if(CachedPosition(position) < 0)
+               OpenedFromDeal(position, tx.deal, when);
+            return;
+           }
+         PositionChange(position, when);
          return;
         }
       if(tx.type == TRADE_TRANSACTION_POSITION)
-         PositionChange(tx.position, now);
+         PositionChange(tx.position, NowMsc());
      }
 
-   // opened / updated / closed, judged by whether the position is open and was seen before.
-   void              PositionChange(const ulong ticket, const long now)
+   // opened / updated / closed, judged by whether the position is open and was seen before;
+   // an update that changes nothing the EA reports is not sent twice.
+   void              PositionChange(const ulong ticket, const long when)
      {
       int cached = CachedPosition(ticket);
       if(PositionSelectByTicket(ticket))
         {
          JsonWriter w;
          EncodePosition(w);
-         if(w.bad)
+         if(w.bad || (cached >= 0 && pos_json[cached] == w.out))
             return;
-         Queue(Wrap(cached < 0 ? "position_opened" : "position_updated", now, "position", w.out));
+         Queue(Wrap(cached < 0 ? "position_opened" : "position_updated", when, "position", w.out));
          RememberPosition(ticket, w.out);
         }
       else
          if(cached >= 0)
            {
-            Queue(Wrap("position_closed", now, "position", pos_json[cached]));
+            Queue(Wrap("position_closed", when, "position", pos_json[cached]));
             ForgetPosition(cached);
            }
+     }
+
+   // The position as its opening deal describes it (it no longer exists to be read).
+   void              OpenedFromDeal(const ulong position, const ulong deal, const long when)
+     {
+      string symbol = HistoryDealGetString(deal, DEAL_SYMBOL);
+      int dg = SymbolDigits(symbol);
+      double price = HistoryDealGetDouble(deal, DEAL_PRICE);
+      JsonWriter w;
+      w.BeginObj();
+      w.KInt("ticket", (long)position);
+      w.KInt("time", HistoryDealGetInteger(deal, DEAL_TIME));
+      w.KInt("time_msc", when);
+      w.KInt("time_update", HistoryDealGetInteger(deal, DEAL_TIME));
+      w.KInt("time_update_msc", when);
+      w.KInt("type", HistoryDealGetInteger(deal, DEAL_TYPE) == DEAL_TYPE_BUY ? POSITION_TYPE_BUY : POSITION_TYPE_SELL);
+      w.KInt("magic", HistoryDealGetInteger(deal, DEAL_MAGIC));
+      w.KInt("identifier", (long)position);
+      w.KInt("reason", HistoryDealGetInteger(deal, DEAL_REASON));
+      w.KDbl("volume", HistoryDealGetDouble(deal, DEAL_VOLUME));
+      w.KDbl("price_open", price, dg);
+      w.KDbl("sl", 0.0, dg);
+      w.KDbl("tp", 0.0, dg);
+      w.KDbl("price_current", price, dg);
+      w.KDbl("swap", 0.0, 2);
+      w.KDbl("profit", 0.0, 2);
+      w.KStr("symbol", symbol);
+      w.KStr("comment", HistoryDealGetString(deal, DEAL_COMMENT));
+      w.KStr("external_id", HistoryDealGetString(deal, DEAL_EXTERNAL_ID));
+      w.EndObj();
+      if(w.bad)
+         return;
+      Queue(Wrap("position_opened", when, "position", w.out));
+      RememberPosition(position, w.out);
      }
 
    // Positions open when the EA starts are known, so their closing is reported.

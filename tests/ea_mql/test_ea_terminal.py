@@ -1,0 +1,187 @@
+"""What only the compiled EA can show, against the real ``Bridge``: the tick recipe loses and
+repeats nothing when ticks share a millisecond, trade events come from OnTradeTransaction,
+the terminal state is announced, unsynchronised history answers -32008 at once, answers are
+capped with ``truncated``, and a non-finite number is never sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ea_bridge import Bridge, EAError, HeartbeatSettings
+from tests.bridgekit import RecordingListener, StaticVerifier
+from tests.e2e.conftest import TERMINAL, WAIT_S
+from tests.ea_mql.conftest import reference_terminal
+from tests.ea_mql.eakit import CompiledEA, write_fixture
+
+TOKEN = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[tuple[Bridge, RecordingListener]]:
+    listener = RecordingListener()
+    bridge = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-1")}), listener, port=0,
+                    heartbeat=HeartbeatSettings(0.5, 1.5))
+    await bridge.start()
+    try:
+        yield bridge, listener
+    finally:
+        await bridge.close()
+
+
+def fixture(tmp_path: Path, **switches: Any) -> tuple[Path, dict[str, Any]]:
+    path = tmp_path / "terminal.json"
+    return path, write_fixture(path, reference_terminal(), **switches)
+
+
+async def test_every_live_tick_arrives_once_in_order(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    """Live ticks come in threes that share a millisecond, one per timer pass, so the later
+    ones of a millisecond arrive after it was sent: asking from the last millisecond and
+    skipping what was sent delivers each tick exactly once (the +1 recipe would lose two of
+    every three)."""
+    b, listener = bridge
+    path, fx = fixture(tmp_path)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        for name in ("EURUSD", "BTCUSD"):
+            live = fx["symbols"][name]["live"]
+
+            def arrived(name: str = name, live: list[Any] = live) -> bool:
+                return sum(1 for _, s, _ in listener.ticks_seen if s == name) >= len(live)
+
+            await listener.wait_for(arrived)
+            rows = [row for _, s, row in listener.ticks_seen if s == name]
+            assert rows == live
+    assert all(missed == 0 for *_, missed in listener.events)
+
+
+async def test_terminal_state_and_trade_events(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    """After welcome the terminal state is announced; a market buy through the EA produces,
+    from OnTradeTransaction, order_added, deal_added and position_opened, then closing it
+    deal_added and position_closed, in that order, with MT5 objects."""
+    b, listener = bridge
+    path, _ = fixture(tmp_path)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: any(n == "terminal" for _, n, _, _ in listener.events))
+        [state] = [p for _, n, p, _ in listener.events if n == "terminal"]
+        assert state == {"connected": True, "trade_allowed": True}
+        sent = await b.call(TERMINAL, "order_send", {"request": {
+            "action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}}, WAIT_S)
+        assert sent["retcode"] == 10009
+        await b.call(TERMINAL, "order_send", {"request": {
+            "action": 1, "type": 1, "symbol": "BTCUSD", "volume": 0.01,
+            "position": sent["order"]}}, WAIT_S)
+
+        def trades() -> list[dict[str, Any]]:
+            return [p for _, n, p, _ in listener.events if n == "trade"]
+
+        await listener.wait_for(lambda: any(t["type"] == "position_closed" for t in trades()))
+        kinds = [t["type"] for t in trades() if t["type"] != "account_updated"]
+        assert kinds == ["order_added", "deal_added", "position_opened", "order_removed",
+                         "order_added", "deal_added", "position_closed", "order_removed"]
+        opened = next(t for t in trades() if t["type"] == "position_opened")
+        assert opened["position"]["ticket"] == sent["order"]
+        assert opened["position"]["symbol"] == "BTCUSD" and isinstance(opened["time_msc"], int)
+
+
+async def test_unsynchronised_history_answers_at_once(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    """History not local yet: -32008 with a retry hint, instead of blocking the EA (and its
+    pings) for up to 45 s."""
+    b, _ = bridge
+    path, _ = fixture(tmp_path, history_synchronized=False)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        for method, params in [
+            ("copy_rates_from_pos", {"symbol": "EURUSD", "timeframe": 1, "start_pos": 0,
+                                     "count": 10}),
+            ("copy_ticks_range", {"symbol": "EURUSD", "date_from": 0, "date_to": 10,
+                                  "flags": -1}),
+            ("history_deals_get", {"date_from": 0, "date_to": 10}),
+        ]:
+            with pytest.raises(EAError) as info:
+                await b.call(TERMINAL, method, params, WAIT_S)
+            assert info.value.code == -32008 and "ask again" in info.value.message
+
+
+async def test_answers_are_capped_with_truncated(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    b, _ = bridge
+    path, fx = fixture(tmp_path)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port, max_rows=50):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        now = fx["now_ms"] // 1000
+        ticks = await b.call(TERMINAL, "copy_ticks_range", {
+            "symbol": "BTCUSD", "date_from": now - 600, "date_to": now, "flags": -1}, WAIT_S)
+        assert len(ticks["rows"]) == 50 and ticks["truncated"] is True
+        rates = await b.call(TERMINAL, "copy_rates_from_pos", {
+            "symbol": "BTCUSD", "timeframe": 1, "start_pos": 0, "count": 80}, WAIT_S)
+        assert len(rates["rows"]) == 50 and rates["truncated"] is True
+        newest = await b.call(TERMINAL, "copy_rates_from_pos", {
+            "symbol": "BTCUSD", "timeframe": 1, "start_pos": 0, "count": 50}, WAIT_S)
+        assert rates["rows"] == newest["rows"] and newest["truncated"] is False
+
+
+async def test_a_non_finite_number_is_never_sent(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    """A terminal value that is NaN or Inf makes the answer an error naming the field; the
+    session survives (the daemon would close it on a NaN)."""
+    b, _ = bridge
+    path, fx = fixture(tmp_path)
+    fx["symbols"]["USDJPY"]["info"]["swap_long"] = float("nan")
+    fx["symbols"]["USDJPY"]["info"]["margin_hedged"] = float("inf")
+    path.write_text(json.dumps(fx), encoding="utf-8")
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        first = await b.wait_for_terminal(TERMINAL, WAIT_S)
+        with pytest.raises(EAError) as info:
+            await b.call(TERMINAL, "symbol_info", {"symbol": "USDJPY"}, WAIT_S)
+        assert info.value.code == -32603 and "swap_long" in info.value.message
+        assert (await b.call(TERMINAL, "symbol_info", {"symbol": "EURUSD"}, WAIT_S))["name"] \
+            == "EURUSD"
+        assert b.session(TERMINAL) == first
+
+
+@pytest.mark.parametrize(("method", "params", "code", "fragment"), [
+    ("no_such_method", {}, -32601, "no_such_method"),
+    ("symbol_info", {}, -32602, "symbol"),
+    ("symbol_info", {"symbol": 5}, -32602, "symbol"),
+    ("symbol_info", {"symbol": "EURUSD", "colour": "red"}, -32602, "colour"),
+    ("copy_rates_from_pos", {"symbol": "EURUSD", "timeframe": 7, "start_pos": 0, "count": 1},
+     -32602, "timeframe"),
+    ("copy_ticks_from", {"symbol": "EURUSD", "date_from": 0, "count": 1, "flags": 6}, -32602,
+     "flags"),
+    ("symbol_info_tick", {"symbol": "EURUSX"}, -32006, "EURUSX"),
+    ("order_send", {"request": "buy"}, -32602, "request"),
+])
+async def test_ea_refuses_bad_requests_with_protocol_codes(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path,
+        method: str, params: dict[str, Any], code: int, fragment: str) -> None:
+    b, _ = bridge
+    path, _ = fixture(tmp_path)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        with pytest.raises(EAError) as info:
+            await b.call(TERMINAL, method, params, WAIT_S)
+        assert info.value.code == code and fragment in info.value.message
+
+
+async def test_algo_trading_off_refuses_order_send(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    b, listener = bridge
+    path, _ = fixture(tmp_path, trade_allowed=False)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        with pytest.raises(EAError) as info:
+            await b.call(TERMINAL, "order_send", {"request": {
+                "action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}}, WAIT_S)
+        assert info.value.code == -32007 and "Algo Trading" in info.value.message
+        await listener.wait_for(lambda: any(n == "terminal" for _, n, _, _ in listener.events))
+        assert [p for _, n, p, _ in listener.events if n == "terminal"] == [
+            {"connected": True, "trade_allowed": False}]
