@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the owner (MTGW_OWNER_EMAIL; locally optional when there "
                                  "is one owner)")
 
+    ea = sub.add_parser("ea", help="the MQL5 Expert Advisor that connects a terminal")
+    ea_sub = ea.add_subparsers(dest="ea_command", required=True, metavar="ACTION")
+    ea_sub.add_parser("path", help="print the folder of the EA sources shipped with mtgateway")
+    ea_install = ea_sub.add_parser("install", help="copy the EA into a terminal's data folder")
+    ea_install.add_argument("--terminal-dir", type=Path, required=True, metavar="DIR",
+                            help="the terminal's data folder (MetaTrader: File > Open Data "
+                                 "Folder), or its MQL5 folder")
     device = sub.add_parser("device", help="this machine as a device of the authority")
     _with_config(device)
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
@@ -148,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mtgateway`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "ea":
+            return _ea_command(args)
         if args.command == "emulator":
             setup_logging("INFO")
             return emulator_cli.run(args)
@@ -180,6 +189,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
+
+
+def _ea_command(args: argparse.Namespace) -> int:
+    from .eafiles import InstallError, ea_source_dir, install_ea
+
+    if args.ea_command == "path":
+        print(ea_source_dir())
+        return 0
+    try:
+        done = install_ea(args.terminal_dir)
+    except InstallError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path, replaced in done.written:
+        print(f"{'replaced' if replaced else 'installed'} {path}")
+    print(f"Next: open MetaEditor (F4 in the terminal), open Experts/MTGateway.mq5 under "
+          f"{done.mql5_dir}, compile it (F7), then attach MTGateway to a chart and paste your "
+          "token (docs/terminal.md).")
+    return 0
 
 
 def _check_bind(host: str, allowed: bool, what: str) -> None:

@@ -81,19 +81,27 @@ async def test_killed_terminal_answers_offline_and_a_restart_restores_service(
 
 async def test_hung_terminal_is_dropped_within_the_heartbeat_timeout(
         daemon: Daemon, make_emulator: list[EmulatorProcess]) -> None:
-    """A frozen terminal (SIGSTOP) is declared dead by the heartbeat; it reconnects on SIGCONT."""
+    """A frozen terminal (SIGSTOP) is declared dead by the heartbeat; it reconnects on SIGCONT.
+    While one of the daemon's requests is in flight, that request's timeout governs instead
+    (an MQL EA blocked in OrderSend cannot answer pings): the read times out (-32013), not
+    -32001, and the session is dropped only then."""
     emulator = EmulatorProcess(daemon)
     make_emulator.append(emulator)
     await emulator.start()
     emulator.signal(signal.SIGSTOP)
     loop = asyncio.get_running_loop()
     stopped_at = loop.time()
-    pending = asyncio.create_task(daemon.call("account_info"))  # in flight while it is frozen
     await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
     detected_after = loop.time() - stopped_at
-    assert (await pending)["error"]["code"] == -32001
     assert detected_after < HEARTBEAT_TIMEOUT_S + 1.0
     assert (await daemon.call("account_info"))["error"]["code"] == -32001
+    emulator.signal(signal.SIGCONT)
+    await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+    assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
+    emulator.signal(signal.SIGSTOP)
+    pending = await daemon.call("account_info")  # frozen with this read in flight
+    assert pending["error"]["code"] == -32013, pending
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
     emulator.signal(signal.SIGCONT)
     await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
     assert (await daemon.call("account_info"))["result"]["login"] == LOGIN

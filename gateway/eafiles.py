@@ -1,0 +1,81 @@
+"""The MQL5 Expert Advisor's source files: where they ship, and copying them into a terminal.
+
+The EA ships inside the ``ea_bridge`` package (``ea_bridge/mql/MQL5``), so ``pip install``
+brings the EA matching this daemon's protocol. ``mtgateway ea path`` prints that folder;
+``mtgateway ea install --terminal-dir DIR`` copies the files into a terminal's data folder
+(MetaTrader: *File → Open Data Folder*), where MetaEditor compiles them (docs/terminal.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+__all__ = ["EA_FILES", "InstallError", "Installed", "ea_source_dir", "install_ea"]
+
+#: The EA's files, relative to an MQL5 folder.
+EA_FILES = (
+    "Experts/MTGateway.mq5",
+    "Include/MTGateway/Bytes.mqh",
+    "Include/MTGateway/Crypto.mqh",
+    "Include/MTGateway/Encode5.mqh",
+    "Include/MTGateway/Events5.mqh",
+    "Include/MTGateway/Json.mqh",
+    "Include/MTGateway/Methods5.mqh",
+    "Include/MTGateway/Session.mqh",
+)
+
+
+class InstallError(Exception):
+    """The target is not a terminal's data folder, or a file could not be written."""
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What ``install_ea`` did: the MQL5 folder used and each file written (replaced or new)."""
+
+    mql5_dir: Path
+    written: tuple[tuple[Path, bool], ...]
+
+
+def ea_source_dir() -> Path:
+    """The ``MQL5`` folder of the EA that ships with this installation."""
+    return Path(str(files("ea_bridge").joinpath("mql", "MQL5")))
+
+
+def _mql5_dir(terminal_dir: Path) -> Path:
+    """The terminal's ``MQL5`` folder: ``terminal_dir/MQL5``, or ``terminal_dir`` itself."""
+    if not terminal_dir.is_dir():
+        raise InstallError(f"{terminal_dir} is not a folder; in MetaTrader use File > Open Data "
+                           "Folder and pass that folder")
+    for candidate in (terminal_dir / "MQL5", terminal_dir):
+        if candidate.name == "MQL5" and (candidate / "Experts").is_dir():
+            return candidate
+    raise InstallError(f"{terminal_dir} has no MQL5/Experts folder: it is not a MetaTrader 5 "
+                       "data folder (in MetaTrader: File > Open Data Folder)")
+
+
+def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
+    """Copy the EA into ``terminal_dir``'s MQL5 folder, replacing older copies.
+
+    Raises:
+        InstallError: not a data folder, a source file missing, or a copy failing.
+    """
+    src = source or ea_source_dir()
+    target = _mql5_dir(terminal_dir)
+    written: list[tuple[Path, bool]] = []
+    for rel in EA_FILES:
+        origin = src / rel
+        if not origin.is_file():
+            raise InstallError(f"the EA source {origin} is missing: reinstall mtgateway")
+        dest = target / rel
+        existed = dest.exists()
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin, dest)
+        except OSError as exc:
+            raise InstallError(f"cannot write {dest}: {exc.strerror or exc}") from None
+        written.append((dest, existed))
+    return Installed(target, tuple(written))

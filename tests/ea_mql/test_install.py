@@ -1,0 +1,53 @@
+"""``mtgateway ea path`` and ``mtgateway ea install`` as a user runs them (real processes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.eafiles import EA_FILES, ea_source_dir
+from tests.ea_mql.eakit import MQL5_DIR, build_ea
+
+
+def mtgateway(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_the_shipped_file_list_is_the_whole_ea() -> None:
+    """Every .mq5/.mqh of the EA is in EA_FILES (a new include cannot be left out of installs)."""
+    on_disk = sorted(str(p.relative_to(MQL5_DIR)) for p in MQL5_DIR.rglob("*.mq*"))
+    assert on_disk == sorted(EA_FILES)
+    assert ea_source_dir() == MQL5_DIR
+
+
+def test_ea_path_prints_the_sources() -> None:
+    done = mtgateway("ea", "path")
+    assert done.returncode == 0
+    assert Path(done.stdout.strip()) == MQL5_DIR
+
+
+def test_install_copies_a_complete_ea_that_compiles(tmp_path: Path) -> None:
+    """Into a data folder: every file lands under MQL5/, each path is printed, and the
+    installed tree alone builds (nothing it includes was left behind); a second install says
+    it replaced the files."""
+    data = tmp_path / "Terminal" / "ABCDEF"
+    (data / "MQL5" / "Experts").mkdir(parents=True)
+    first = mtgateway("ea", "install", "--terminal-dir", str(data))
+    assert first.returncode == 0, first.stderr
+    for rel in EA_FILES:
+        installed = data / "MQL5" / rel
+        assert installed.read_bytes() == (MQL5_DIR / rel).read_bytes()
+        assert f"installed {installed}" in first.stdout
+    assert "MetaEditor" in first.stdout and "docs/terminal.md" in first.stdout
+    assert build_ea(data / "MQL5", out_dir=tmp_path / "build").is_file()
+    again = mtgateway("ea", "install", "--terminal-dir", str(data / "MQL5"))
+    assert again.returncode == 0 and again.stdout.count("replaced ") == len(EA_FILES)
+
+
+def test_install_refuses_what_is_not_a_data_folder(tmp_path: Path) -> None:
+    for target in (tmp_path / "missing", tmp_path):
+        done = mtgateway("ea", "install", "--terminal-dir", str(target))
+        assert done.returncode == 2 and "Open Data Folder" in done.stderr
+        assert not (tmp_path / "MQL5").exists()
