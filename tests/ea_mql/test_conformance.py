@@ -126,7 +126,8 @@ async def test_trading_reads(daemon: Daemon, terminal: str) -> None:
     deals = await result(daemon, "history_deals_get", [now - 86_400, now + 60])
     assert len(deals) == 1 and deals[0]["type"] == 2  # the initial DEAL_TYPE_BALANCE
     assert await result(daemon, "history_deals_total", [now - 86_400, now + 60]) == 1
-    assert await result(daemon, "history_deals_get", {"ticket": deals[0]["ticket"]}) == deals
+    # MT5: ticket= selects the deals of that ORDER; the balance deal belongs to no order
+    assert await result(daemon, "history_deals_get", {"ticket": deals[0]["ticket"]}) == []
     assert await result(daemon, "history_orders_total", {"date_from": 0, "date_to": now}) == 0
     margin = await result(daemon, "order_calc_margin", ["ORDER_TYPE_BUY", "BTCUSD", 0.1, 100_000.0])
     assert isinstance(margin, float) and margin > 0
@@ -144,6 +145,10 @@ async def test_check_send_and_close(daemon: Daemon, terminal: str) -> None:
     assert check["retcode"] == 0 and check["margin"] > 0
     sent = await result(daemon, "order_send", {"request": {**buy, "client_id": "conf-1"}})
     assert sent["retcode"] == 10009 and sent["order"] > 0 and sent["volume"] == 0.01
+    [deal] = await result(daemon, "history_deals_get", {"ticket": sent["order"]})
+    assert deal["order"] == sent["order"] and deal["entry"] == 0
+    [order] = await result(daemon, "history_orders_get", {"ticket": sent["order"]})
+    assert order["ticket"] == sent["order"] and order["symbol"] == "BTCUSD"
     [position] = await result(daemon, "positions_get", {"symbol": "BTCUSD"})
     assert position["volume"] == 0.01 and position["comment"] == "g:conf-1"
     assert await result(daemon, "positions_total") == 1

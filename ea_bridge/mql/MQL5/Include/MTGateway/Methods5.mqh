@@ -667,20 +667,26 @@ public:
       long position = by_position ? PInt(doc, p, "position", true) : 0;
       if(code != 0)
          return;
+      // MT5 semantics: history_orders_get(ticket=X) is order X; history_deals_get(ticket=X)
+      // is the deals of ORDER X (DEAL_ORDER), which MQL5 can only find by scanning history.
       bool selected;
-      if(by_ticket)
-         selected = deals ? HistoryDealSelect((ulong)ticket) : HistoryOrderSelect((ulong)ticket);
+      bool one_order = by_ticket && !deals;
+      if(one_order)
+         selected = HistoryOrderSelect((ulong)ticket);
       else
-         if(by_position)
-            selected = HistorySelectByPosition(position);
+         if(by_ticket)
+            selected = HistorySelect(0, TimeTradeServer() + 86400);
          else
-            selected = HistorySelect((datetime)date_from, (datetime)date_to);
-      if(!selected && !by_ticket)
+            if(by_position)
+               selected = HistorySelectByPosition(position);
+            else
+               selected = HistorySelect((datetime)date_from, (datetime)date_to);
+      if(!selected && !one_order)
         {
          Fail(E_HISTORY, "trade history is still loading; ask again shortly");
          return;
         }
-      int total = !selected ? 0 : (by_ticket ? 1 : (deals ? HistoryDealsTotal() : HistoryOrdersTotal()));
+      int total = !selected ? 0 : (one_order ? 1 : (deals ? HistoryDealsTotal() : HistoryOrdersTotal()));
       if(total_only)
         {
          w.Int(total);
@@ -690,8 +696,8 @@ public:
       int written = 0;
       for(int i = 0; i < total && written < max_rows; i++)
         {
-         ulong t = by_ticket ? (ulong)ticket : (deals ? HistoryDealGetTicket(i) : HistoryOrderGetTicket(i));
-         if(t == 0)
+         ulong t = one_order ? (ulong)ticket : (deals ? HistoryDealGetTicket(i) : HistoryOrderGetTicket(i));
+         if(t == 0 || (deals && by_ticket && HistoryDealGetInteger(t, DEAL_ORDER) != ticket))
             continue;
          string sym = deals ? HistoryDealGetString(t, DEAL_SYMBOL) : HistoryOrderGetString(t, ORDER_SYMBOL);
          if(!GroupMatch(sym, group))
