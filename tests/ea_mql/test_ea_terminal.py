@@ -82,7 +82,8 @@ async def test_terminal_state_and_trade_events(
         def trades() -> list[dict[str, Any]]:
             return [p for _, n, p, _ in listener.events if n == "trade"]
 
-        await listener.wait_for(lambda: any(t["type"] == "position_closed" for t in trades()))
+        await listener.wait_for(
+            lambda: sum(t["type"] == "order_removed" for t in trades()) == 2)
         kinds = [t["type"] for t in trades() if t["type"] != "account_updated"]
         assert kinds == ["order_added", "deal_added", "position_opened", "order_removed",
                          "order_added", "deal_added", "position_closed", "order_removed"]
