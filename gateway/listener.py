@@ -110,8 +110,11 @@ def bind_tcp(host: str, port: int) -> socket.socket:
     Raises:
         OSError: the address cannot be bound (port in use, ...).
     """
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                flags=socket.AI_PASSIVE)[0][0]
+    families = [info[0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                       flags=socket.AI_PASSIVE)]
+    # One socket, so one address: for a name with both (``localhost``), IPv4, the address the
+    # EA, the examples and the docs use.
+    family = socket.AF_INET if socket.AF_INET in families else families[0]
     return socket.create_server((host, port), family=family)
 
 

@@ -28,6 +28,7 @@ from ea_bridge.connection import Welcomed
 from gateway.app import JOURNAL_DB_NAME
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
+from gateway.listener import bind_tcp
 from gateway.trading.journal import OrderJournal
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import WAIT_S
@@ -252,3 +253,10 @@ async def test_locked_journal_is_a_one_line_error(tmp_path: Path) -> None:
         locker.execute("ROLLBACK")
     assert "is locked by another process" in line, line
     assert _state(data_dir, "on-the-wire") == "SENT"  # nothing was settled
+
+
+def test_ports_are_bound_on_ipv4_for_localhost() -> None:
+    """The daemon binds one socket per port before it starts; for ``localhost`` (which may
+    resolve to ::1 first) that is 127.0.0.1, the address EAs and clients use."""
+    with bind_tcp("localhost", 0) as sock:
+        assert sock.getsockname()[0] == "127.0.0.1"
