@@ -1,143 +1,112 @@
-"""A minimal trading bot against MT Gateway's /rpc (aiohttp): read, buy, move the stops, close.
+"""A minimal trading bot on MT Gateway with the package-style client: read, buy, move the stops,
+close.
 
-    python examples/bot.py --url http://127.0.0.1:8710/rpc --token mtgw_... --symbol EURUSD
+    python examples/bot.py --url http://127.0.0.1:8710 --token mtgw_... --symbol EURUSD
     python examples/bot.py --state-file demo.json          # what `mtgateway demo` wrote
 
 What it shows, in the order a real bot needs it:
-- calls by the MetaTrader5 package's names, with enum constants by name;
-- a broker rejection is a *result* (check `retcode`), a JSON-RPC error means "not evaluated";
-- every order carries a `client_id`: resending the same request with the same id can never
-  open a second position, and after -32003 OUTCOME_UNKNOWN the bot asks `order_status`
-  instead of blindly sending again.
+- ``import mtgateway as mt5``: the MetaTrader5 package's functions, constants and results;
+- a broker rejection is a *result* (check ``retcode``); ``None`` means "not evaluated", or, with
+  ``last_error()[0] == -32003``, "outcome unknown";
+- every order carries a ``client_id``: resending the same request with the same id can never
+  open a second position, and after an unknown outcome the bot asks ``order_status`` instead
+  of blindly sending again.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+import mtgateway as mt5
 
-DONE = {10008, 10009, 10010, 10025}
-
-
-class RpcError(Exception):
-    """A JSON-RPC error from the gateway."""
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(f"{error['code']}: {error['message']}")
-        self.code: int = error["code"]
-        self.data: Any = error.get("data")
+DONE = {mt5.TRADE_RETCODE_PLACED, mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_DONE_PARTIAL,
+        mt5.TRADE_RETCODE_NO_CHANGES}
+OUTCOME_UNKNOWN = -32003
 
 
-class Gateway:
-    """The smallest useful client: one session, one call method."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url, self._id = session, url, 0
-
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        self._id += 1
-        body: dict[str, Any] = {"jsonrpc": "2.0", "id": self._id, "method": method}
-        if args or kwargs:
-            body["params"] = list(args) if args else kwargs
-        async with self.session.post(self.url, json=body) as response:
-            reply = await response.json()
-        if "error" in reply:
-            raise RpcError(reply["error"])
-        return reply["result"]
-
-    async def trade(self, request: dict[str, Any]) -> dict[str, Any]:
-        """order_send with a client_id; on an unknown outcome, ask instead of resending."""
-        request = {**request, "client_id": request.get("client_id") or secrets.token_hex(8)}
-        try:
-            result: dict[str, Any] = await self.call("order_send", request=request)
-        except RpcError as exc:
-            if exc.code != -32003:
-                raise
-            print(f"outcome unknown for {request['client_id']}; asking order_status")
-            status: dict[str, Any] = await self.call("order_status", request["client_id"])
-            return status
-        print(f"  {request['client_id']}: {result['retcode']} {result['retcode_name']}")
-        return result
+def trade(request: dict[str, Any]) -> Any:
+    """order_send with a client_id; on an unknown outcome, ask instead of resending."""
+    request = {**request, "client_id": request.get("client_id") or mt5.new_client_id()}
+    result = mt5.order_send(request)
+    if result is None:
+        error = mt5.last_error()
+        if error.code != OUTCOME_UNKNOWN:
+            print(f"  not evaluated: {error}", file=sys.stderr)
+            return None
+        print(f"outcome unknown for {request['client_id']}; asking order_status")
+        return mt5.order_status(request["client_id"])
+    print(f"  {result.client_id}: {result.retcode} {result.retcode_name}")
+    return result
 
 
-MARKET_CLOSED = 10018
-
-
-async def open_symbol(gw: Gateway) -> str | None:
+def open_symbol() -> str | None:
     """The first Market Watch symbol whose market is open now: order_check of its smallest
-    buy is not 10018 MARKET_CLOSED (on a weekend FX, metals and indices are closed; the
-    emulator's crypto symbol is not). Works the same against a real MT5 terminal."""
-    for info in await gw.call("symbols_get"):
-        check = await gw.call("order_check", {"action": "TRADE_ACTION_DEAL",
-                                              "symbol": info["name"], "type": "ORDER_TYPE_BUY",
-                                              "volume": info["volume_min"]})
-        if check["retcode"] != MARKET_CLOSED:
-            return str(info["name"])
+    buy is not TRADE_RETCODE_MARKET_CLOSED (on a weekend FX, metals and indices are closed;
+    the emulator's crypto symbol is not). Works the same against a real MT5 terminal."""
+    for info in mt5.symbols_get() or ():
+        check = mt5.order_check({"action": mt5.TRADE_ACTION_DEAL, "symbol": info.name,
+                                 "type": mt5.ORDER_TYPE_BUY, "volume": info.volume_min})
+        if check is not None and check.retcode != mt5.TRADE_RETCODE_MARKET_CLOSED:
+            return info.name
     return None
 
 
-async def run(url: str, token: str, symbol: str | None, volume: float) -> int:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
-        gw = Gateway(session, url)
+def run(symbol: str | None, volume: float) -> int:
+    if symbol is None:
+        symbol = open_symbol()
         if symbol is None:
-            symbol = await open_symbol(gw)
-            if symbol is None:
-                print("no market is open now", file=sys.stderr)
-                return 1
-            print(f"trading {symbol}: the first symbol whose market is open now")
-        account = await gw.call("account_info")
-        print(f"account {account['login']} on {account['server']}: balance {account['balance']}"
-              f" {account['currency']}, equity {account['equity']}")
-        print(f"open positions: {len(await gw.call('positions_get'))}")
-        info = await gw.call("symbol_info", symbol)
-        point, digits = info["point"], info["digits"]
-        volume = max(volume, info["volume_min"])
-
-        print(f"buy {volume} {symbol}")
-        opened = await gw.trade({"action": "TRADE_ACTION_DEAL", "symbol": symbol,
-                                 "volume": volume, "type": "ORDER_TYPE_BUY", "deviation": 20})
-        if opened.get("retcode") not in DONE:
-            print(f"not opened: {opened.get('comment')}", file=sys.stderr)
+            print("no market is open now", file=sys.stderr)
             return 1
-        ticket = opened["order"]  # in MT5 the position's ticket is its opening order's
-        position = (await gw.call("positions_get", ticket=ticket))[0]
-        print(f"position {ticket} open at {position['price_open']}")
+        print(f"trading {symbol}: the first symbol whose market is open now")
+    account = mt5.account_info()
+    print(f"account {account.login} on {account.server}: balance {account.balance}"
+          f" {account.currency}, equity {account.equity}")
+    print(f"open positions: {mt5.positions_total()}")
+    info = mt5.symbol_info(symbol)
+    if info is None:
+        print(f"no symbol {symbol}: {mt5.last_error()}", file=sys.stderr)
+        return 1
+    volume = max(volume, info.volume_min)
 
-        tick = await gw.call("symbol_info_tick", symbol)
-        # Stops well outside the spread and the broker's minimum distance (stops level).
-        distance = max(20 * (tick["ask"] - tick["bid"]), (info["trade_stops_level"] + 10) * point)
-        sl, tp = round(tick["bid"] - distance, digits), round(tick["bid"] + distance, digits)
-        print(f"set stops sl={sl} tp={tp}")
-        moved = await gw.trade({"action": "TRADE_ACTION_SLTP", "symbol": symbol,
-                                "position": ticket, "sl": sl, "tp": tp})
-        if moved.get("retcode") not in DONE:
-            print(f"stops not set: {moved.get('comment')}", file=sys.stderr)
-            return 1
+    print(f"buy {volume} {symbol}")
+    opened = trade({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol, "volume": volume,
+                    "type": mt5.ORDER_TYPE_BUY, "deviation": 20})
+    if opened is None or opened.retcode not in DONE:
+        print(f"not opened: {opened and opened.comment}", file=sys.stderr)
+        return 1
+    ticket = opened.order  # in MT5 the position's ticket is its opening order's
+    position = mt5.positions_get(ticket=ticket)[0]
+    print(f"position {ticket} open at {position.price_open}")
 
-        print(f"close position {ticket}")
-        closed = await gw.trade({"action": "TRADE_ACTION_DEAL", "symbol": symbol,
-                                 "volume": volume, "type": "ORDER_TYPE_SELL",
-                                 "position": ticket, "deviation": 20})
-        if closed.get("retcode") not in DONE:
-            print(f"not closed: {closed.get('comment')}", file=sys.stderr)
-            return 1
-        left = await gw.call("positions_get", ticket=ticket)
-        account = await gw.call("account_info")
-        print(f"closed; position still open: {bool(left)}; balance now {account['balance']}")
-        return 0 if not left else 1
+    tick = mt5.symbol_info_tick(symbol)
+    # Stops well outside the spread and the broker's minimum distance (stops level).
+    distance = max(20 * (tick.ask - tick.bid), (info.trade_stops_level + 10) * info.point)
+    sl, tp = round(tick.bid - distance, info.digits), round(tick.bid + distance, info.digits)
+    print(f"set stops sl={sl} tp={tp}")
+    moved = trade({"action": mt5.TRADE_ACTION_SLTP, "symbol": symbol, "position": ticket,
+                   "sl": sl, "tp": tp})
+    if moved is None or moved.retcode not in DONE:
+        print(f"stops not set: {moved and moved.comment}", file=sys.stderr)
+        return 1
+
+    print(f"close position {ticket}")
+    closed = trade({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol, "volume": volume,
+                    "type": mt5.ORDER_TYPE_SELL, "position": ticket, "deviation": 20})
+    if closed is None or closed.retcode not in DONE:
+        print(f"not closed: {closed and closed.comment}", file=sys.stderr)
+        return 1
+    left = mt5.positions_get(ticket=ticket)
+    print(f"closed; position still open: {bool(left)}; balance now "
+          f"{mt5.account_info().balance}")
+    return 0 if not left else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url")
+    parser.add_argument("--url", help="the gateway, e.g. http://127.0.0.1:8710")
     parser.add_argument("--token")
     parser.add_argument("--state-file", type=Path, help="the JSON `mtgateway demo` writes")
     parser.add_argument("--symbol", default=None,
@@ -145,13 +114,14 @@ def main() -> int:
                              "at weekends; the emulator's BTCUSD trades every day)")
     parser.add_argument("--volume", type=float, default=0.01)
     args = parser.parse_args()
-    url, token = args.url, args.token
-    if args.state_file is not None:
-        state = json.loads(args.state_file.read_text())
-        url, token = url or state["rpc_url"], token or state["token"]
-    if not url or not token:
-        parser.error("give --url and --token, or --state-file")
-    return asyncio.run(run(url, token, args.symbol, args.volume))
+    if not mt5.initialize(token=args.token, url=args.url, state_file=args.state_file,
+                          timeout=10_000):
+        print(f"initialize() failed: {mt5.last_error()}", file=sys.stderr)
+        return 1
+    try:
+        return run(args.symbol, args.volume)
+    finally:
+        mt5.shutdown()
 
 
 if __name__ == "__main__":

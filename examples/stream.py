@@ -1,78 +1,84 @@
-"""Stream ticks and trade events from MT Gateway's /ws, resubscribing after any disconnect.
+"""Stream ticks, trade events and the terminal's state from MT Gateway with ``mtgateway.aio``.
 
-    python examples/stream.py --url ws://127.0.0.1:8710/ws --token mtgw_... --symbols EURUSD,USDJPY
+    python examples/stream.py --url http://127.0.0.1:8710 --token mtgw_... --symbols EURUSD,USDJPY
     python examples/stream.py --state-file demo.json          # what `mtgateway demo` wrote
 
-Uses the `websockets` client. The token goes in the Authorization header of the upgrade (never
-in the URL). Each subscription numbers its notifications with `seq`: a gap means messages were
-lost; `conflated` says how many ticks of a symbol were merged because this client was slow.
-If the connection drops, it reconnects with backoff and subscribes again.
+Each stream is its own WebSocket subscription, authenticated in the upgrade's header (the token
+is never in a URL). The client numbers-checks every notification (``seq``) and resubscribes with
+backoff after a drop; wherever something may be missing the stream yields a ``Gap`` in place,
+which this example prints as ``! ...``. ``conflated`` on a tick says how many ticks of that
+symbol were merged because this consumer was slow: not a loss, a deliberate merge.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import websockets
+import mtgateway.aio as mt5
 
 
-async def stream(url: str, token: str, symbols: list[str], max_messages: int | None) -> int:
+async def pump(stream: AsyncIterator[Any], out: asyncio.Queue[Any]) -> None:
+    async for item in stream:
+        await out.put(item)
+
+
+async def run(symbols: list[str], max_messages: int | None) -> int:
     """Print notifications until ``max_messages`` have arrived (forever when None)."""
+    out: asyncio.Queue[Any] = asyncio.Queue()
+    tasks = [asyncio.create_task(pump(stream, out)) for stream in
+             (mt5.terminal_events(), mt5.trade_events(), mt5.ticks(symbols))]
     received = 0
-    delay = 0.25
-    ids = itertools.count(1)
-    while True:
-        try:
-            async with websockets.connect(
-                    url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
-                delay = 0.25
-                for channel, params in (("ticks", {"symbols": symbols}), ("trades", {}),
-                                        ("terminal", {})):
-                    request = {"jsonrpc": "2.0", "id": next(ids), "method": "subscribe",
-                               "params": {"channel": channel, **params}}
-                    await ws.send(json.dumps(request))
-                last_seq: dict[str, int] = {}
-                async for raw in ws:
-                    message: dict[str, Any] = json.loads(raw)
-                    if "id" in message:  # an answer to one of our requests
-                        if "error" in message:
-                            print(f"error: {message['error']}", file=sys.stderr)
-                            return 1
-                        continue
-                    params = message["params"]
-                    sub, seq = params["subscription"], params["seq"]
-                    if sub in last_seq and seq != last_seq[sub] + 1:
-                        print(f"! {seq - last_seq[sub] - 1} message(s) lost on {sub}")
-                    last_seq[sub] = seq
-                    print(_describe(message["method"], params), flush=True)
-                    received += 1
-                    if max_messages is not None and received >= max_messages:
-                        return 0
-        except (OSError, websockets.ConnectionClosed) as exc:
-            print(f"disconnected ({exc}); reconnecting in {delay:.2f} s", file=sys.stderr)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    try:
+        while max_messages is None or received < max_messages:
+            getter = asyncio.create_task(out.get())
+            done, _ = await asyncio.wait([getter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                failed = next(t for t in done if t is not getter)
+                print(f"stream ended: {failed.exception()}", file=sys.stderr)
+                return 1
+            print(describe(getter.result()), flush=True)
+            received += 1
+        return 0
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _describe(method: str, params: dict[str, Any]) -> str:
-    if method == "tick":
-        merged = f" (+{params['conflated']} merged)" if params.get("conflated") else ""
-        return (f"tick  {params['symbol']:8s} bid={params['bid']} ask={params['ask']} "
-                f"t={params['time_msc']}{merged}")
-    if method == "trade_event":
-        return f"trade {params.get('type')} {json.dumps(params, sort_keys=True)[:160]}"
-    return f"terminal {json.dumps(params, sort_keys=True)}"
+def describe(item: Any) -> str:
+    if isinstance(item, mt5.Gap):
+        return f"! {item.channel}: {item.detail}"
+    if isinstance(item, mt5.StreamTick):
+        merged = f" (+{item.conflated} merged)" if item.conflated else ""
+        return (f"tick  {item.symbol:8s} bid={item.bid} ask={item.ask} "
+                f"t={item.time_msc}{merged}")
+    if isinstance(item, mt5.TradeEvent):
+        return f"trade {item.type} {json.dumps(item.data, sort_keys=True)[:160]}"
+    return (f"terminal connected={item.connected} broker={item.broker_connected} "
+            f"algo_trading={item.trade_allowed} ({item.reason})")
+
+
+async def main_async(args: argparse.Namespace, symbols: list[str]) -> int:
+    if not await mt5.initialize(token=args.token, url=args.url, state_file=args.state_file,
+                                timeout=10_000):
+        print(f"initialize() failed: {mt5.last_error()}", file=sys.stderr)
+        return 1
+    try:
+        return await run(symbols, args.max_messages)
+    finally:
+        await mt5.shutdown()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url")
+    parser.add_argument("--url", help="the gateway, e.g. http://127.0.0.1:8710")
     parser.add_argument("--token")
     parser.add_argument("--state-file", type=Path, help="the JSON `mtgateway demo` writes")
     parser.add_argument("--symbols", default=None,
@@ -80,17 +86,13 @@ def main() -> int:
                              "wrote (on a weekend only crypto ticks), else EURUSD,BTCUSD")
     parser.add_argument("--max-messages", type=int, help="exit after this many notifications")
     args = parser.parse_args()
-    url, token = args.url, args.token
     default_symbols = "EURUSD,BTCUSD"
-    if args.state_file is not None:
+    if args.state_file is not None and args.symbols is None:
         state = json.loads(args.state_file.read_text())
-        url, token = url or state["ws_url"], token or state["token"]
         default_symbols = ",".join(state.get("open_symbols") or []) or default_symbols
-    if not url or not token:
-        parser.error("give --url and --token, or --state-file")
     symbols = [s.strip() for s in (args.symbols or default_symbols).split(",") if s.strip()]
     try:
-        return asyncio.run(stream(url, token, symbols, args.max_messages))
+        return asyncio.run(main_async(args, symbols))
     except KeyboardInterrupt:
         return 0
 

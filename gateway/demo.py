@@ -255,7 +255,8 @@ def _print_mail(mail: EmailMessage) -> None:
 
 
 def _print_usage(token: str, http_port: int) -> None:
-    url = f"http://127.0.0.1:{http_port}/rpc"
+    base = f"http://127.0.0.1:{http_port}"
+    url = f"{base}/rpc"
     body = '{"jsonrpc":"2.0","id":1,"method":"account_info"}'
     print(f"""
 Token (shown once; it is bound to this demo terminal):
@@ -267,8 +268,16 @@ Try it:
   curl -s {url} -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
        -d '{{"jsonrpc":"2.0","id":2,"method":"symbol_info_tick","params":{{"symbol":"EURUSD"}}}}'
 
-From Python (aiohttp):
-  async with aiohttp.ClientSession(headers={{"Authorization": "Bearer {token}"}}) as s:
-      r = await s.post("{url}", json={{"jsonrpc": "2.0", "id": 1, "method": "account_info"}})
-      print((await r.json())["result"])
+From Python: the MetaTrader5 package's API (`import mtgateway as mt5`); save these lines as
+a file and run it:
+  import mtgateway as mt5
+
+  if not mt5.initialize(token="{token}", url="{base}"):
+      raise SystemExit(f"initialize() failed: {{mt5.last_error()}}")
+  account = mt5.account_info()
+  print(f"account {{account.login}} on {{account.server}}: equity {{account.equity}}")
+  print(mt5.positions_get())
+  mt5.shutdown()
+
+Streaming: `import mtgateway.aio as mt5`, then `async for tick in mt5.ticks(["BTCUSD"])`.
 """, flush=True)

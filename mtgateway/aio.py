@@ -1,0 +1,545 @@
+"""The asyncio client: the same API as ``mtgateway`` as coroutines, plus the ``/ws`` streams.
+
+::
+
+    import mtgateway.aio as mt5
+
+    await mt5.initialize(token="mtgw_...", url="http://127.0.0.1:8710")
+    print((await mt5.account_info()).equity)
+    async for tick in mt5.ticks(["EURUSD"]):
+        if isinstance(tick, mt5.Gap):   # loss is reported where it happened, never hidden
+            print("missing:", tick.detail)
+            continue
+        print(tick.symbol, tick.bid, tick.ask)
+
+Calls go over ``POST /rpc`` (aiohttp, kept-alive connections); streams each use their own
+WebSocket to ``/ws``, authenticated in the upgrade's ``Authorization`` header. A stream that
+drops (the daemon restarted, the network blinked, a 1013 backlog close) reconnects with
+exponential backoff and subscribes again, yielding a :class:`~mtgateway.stream.Gap` first;
+it ends with :class:`~mtgateway.errors.MtGatewayError` only when the daemon refuses the token
+(401/403 on the upgrade, close code 1008), because retrying cannot help then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+
+from . import calls
+from . import constants as c
+from . import records as r
+from .client import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_S, new_client_id
+from .constants import *  # noqa: E402,F403 - the package's constants, as in mtgateway
+from .constants import __all__ as _constants
+from .errors import OK, LastError, MtGatewayError, local_error
+from .stream import Gap, SeqTracker, StreamTick, TerminalStatus, TradeEvent, parse_event
+from .wire import Call, Endpoint, encode_request, read_response, resolve_endpoint
+
+__all__ = [
+    "AsyncClient",
+    "Gap",
+    "LastError",
+    "MtGatewayError",
+    "StreamTick",
+    "TerminalStatus",
+    "TradeEvent",
+    "account_info",
+    "call",
+    "copy_rates_from",
+    "copy_rates_from_pos",
+    "copy_rates_range",
+    "copy_ticks_from",
+    "copy_ticks_range",
+    "gateway_status",
+    "history_deals_get",
+    "history_deals_total",
+    "history_orders_get",
+    "history_orders_total",
+    "initialize",
+    "last_error",
+    "login",
+    "market_book_add",
+    "market_book_get",
+    "market_book_release",
+    "order_calc_margin",
+    "order_calc_profit",
+    "order_check",
+    "order_send",
+    "order_status",
+    "orders_get",
+    "orders_total",
+    "ping",
+    "positions_get",
+    "positions_total",
+    "server_time",
+    "shutdown",
+    "symbol_info",
+    "symbol_info_tick",
+    "symbol_select",
+    "symbols_get",
+    "symbols_total",
+    "terminal_events",
+    "terminal_info",
+    "ticks",
+    "trade_events",
+    "version",
+    *_constants,
+]
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+_POLL_S = 0.25
+#: Close codes after which resubscribing cannot help: the token was refused or revoked.
+_FATAL_CLOSE = {1008}
+
+
+class AsyncClient:
+    """One gateway connection with the package's functions as coroutines, and streams.
+
+    Args:
+        make_client_id: makes the ``client_id`` of an ``order_send`` whose request has none.
+        reconnect_initial_s, reconnect_max_s: a dropped stream waits ``initial`` before its
+            first reconnect, doubling up to ``max`` (with up to 20 % random jitter, so many
+            clients do not return in step).
+        rand: the jitter's source (injected for tests).
+    """
+
+    def __init__(self, *, make_client_id: Callable[[], str] = new_client_id,
+                 reconnect_initial_s: float = 0.25, reconnect_max_s: float = 10.0,
+                 rand: Callable[[], float] = random.random) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._endpoint: Endpoint | None = None
+        self._error: LastError = OK
+        self._ids = itertools.count(1)
+        self._make_client_id = make_client_id
+        self._backoff = (reconnect_initial_s, reconnect_max_s)
+        self._rand = rand
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    # -- connection ------------------------------------------------------------------------
+
+    async def initialize(self, path: str | None = None, *, login: int | None = None,
+                         password: str | None = None, server: str | None = None,
+                         timeout: int | None = None, portable: bool = False,  # noqa: ASYNC109
+                         token: str | None = None, url: str | None = None,
+                         state_file: str | os.PathLike[str] | None = None) -> bool:
+        """As :meth:`mtgateway.Client.initialize`: connect, wait for the terminal's EA."""
+        del path, portable, password
+        await self._close()
+        endpoint = resolve_endpoint(url, token, state_file)
+        if isinstance(endpoint, LastError):
+            self._error = endpoint
+            return False
+        self._endpoint = endpoint
+        self._session = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {endpoint.token}",
+                     "Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT_S))
+        wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_ms / 1000
+        while True:
+            status = await self._run(calls.gateway_status())
+            if status is None:
+                await self._close()
+                return False
+            terminal = status.get("terminal") or {}
+            if not self._same_terminal(terminal, login, server):
+                await self._close()
+                return False
+            if terminal.get("connected"):
+                self._error = OK
+                return True
+            if loop.time() >= deadline:
+                self._error = LastError(
+                    -32001, f"the terminal {terminal.get('login')}@{terminal.get('server')} "
+                    f"has no EA connected (waited {wait_ms} ms)")
+                await self._close()
+                return False
+            await asyncio.sleep(_POLL_S)
+
+    def _same_terminal(self, terminal: Mapping[str, Any], login: int | None,
+                       server: str | None) -> bool:
+        if (login is None or terminal.get("login") == login) and \
+                (server is None or terminal.get("server") == server):
+            return True
+        self._error = local_error(
+            c.RES_E_AUTH_FAILED, f"the token is bound to {terminal.get('login')}@"
+            f"{terminal.get('server')}, not {login or terminal.get('login')}@"
+            f"{server or terminal.get('server')}")
+        return False
+
+    async def login(self, login: int, password: str | None = None, server: str | None = None,
+                    timeout: int | None = None) -> bool:  # noqa: ASYNC109 - the package's
+        """True when the token's terminal is account ``login`` (on ``server``)."""
+        del password, timeout
+        status = await self._run(calls.gateway_status())
+        return status is not None and self._same_terminal(
+            status.get("terminal") or {}, login, server)
+
+    async def shutdown(self) -> None:
+        """Close the connections; calls fail until the next ``initialize``."""
+        await self._close()
+        self._endpoint = None
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def last_error(self) -> LastError:
+        """``(code, description)`` of the last call, with ``.data``."""
+        return self._error
+
+    # -- the engine ----------------------------------------------------------------------------
+
+    async def call(self, method: str,
+                   params: Mapping[str, Any] | list[Any] | None = None) -> Any:
+        """Call any JSON-RPC method by name and return its raw ``result``.
+
+        Raises:
+            MtGatewayError: the call failed; ``.error`` is also what ``last_error()`` answers.
+        """
+        try:
+            result = await self._send(method, params)
+        except MtGatewayError as exc:
+            self._error = exc.error
+            raise
+        self._error = OK
+        return result
+
+    async def _send(self, method: str, params: Any) -> Any:
+        if self._session is None or self._endpoint is None:
+            raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
+                                             "not connected: call initialize() first"))
+        body = encode_request(next(self._ids), method, params)
+        for attempt in (1, 2):
+            try:
+                async with self._session.post(self._endpoint.rpc_url, data=body) as response:
+                    data = await response.read()
+                    return read_response(response.status, data,
+                                         response.headers.get("Retry-After"))
+            except aiohttp.ServerDisconnectedError:
+                # A kept-alive connection the daemon had closed: safe to send again (reads
+                # change nothing; order_send carries its client_id, so it is deduplicated).
+                if attempt == 2:
+                    raise MtGatewayError(local_error(
+                        c.RES_E_INTERNAL_FAIL_RECEIVE, "the gateway closed the connection",
+                        _outcome_data(params))) from None
+            except TimeoutError:
+                raise MtGatewayError(local_error(
+                    c.RES_E_INTERNAL_FAIL_TIMEOUT,
+                    f"no answer from the gateway within {DEFAULT_TIMEOUT_S:g} s",
+                    _outcome_data(params))) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                code = (c.RES_E_INTERNAL_FAIL_CONNECT
+                        if isinstance(exc, aiohttp.ClientConnectorError)
+                        else c.RES_E_INTERNAL_FAIL_RECEIVE)
+                raise MtGatewayError(local_error(
+                    code, f"cannot reach the gateway at {self._endpoint.base_url}: "
+                    f"{type(exc).__name__}", _outcome_data(params))) from None
+        raise AssertionError("unreachable")
+
+    async def _run(self, call: Call[T]) -> T | None:
+        try:
+            if call.pager is None:
+                value = call.convert(await self._send(call.method, call.params))
+            else:
+                pager = call.pager()
+                while pager.feed(await self._send(call.method, pager.params())):
+                    pass
+                value = pager.result()
+        except MtGatewayError as exc:
+            self._error = exc.error
+            return None
+        except r.WireMismatch as exc:
+            self._error = local_error(c.RES_E_INTERNAL_FAIL_RECEIVE, str(exc))
+            return None
+        self._error = OK
+        return value
+
+    # -- session ------------------------------------------------------------------------------
+
+    async def version(self) -> tuple[int, int, str] | None:
+        """``(terminal_version, build, build_date)``."""
+        return await self._run(calls.version())
+
+    async def terminal_info(self) -> r.TerminalInfo | None:
+        return await self._run(calls.terminal_info())
+
+    async def account_info(self) -> r.AccountInfo | None:
+        return await self._run(calls.account_info())
+
+    async def ping(self) -> dict[str, Any] | None:
+        """MT Gateway's addition: ``{"pong": True, "ea_rtt_ms": ...}``."""
+        return await self._run(calls.ping())
+
+    async def server_time(self) -> r.ServerTime | None:
+        """MT Gateway's addition: the trade server's clock and its UTC offset."""
+        return await self._run(calls.server_time())
+
+    async def gateway_status(self) -> dict[str, Any] | None:
+        """MT Gateway's addition: the daemon's and the terminal's connection state."""
+        return await self._run(calls.gateway_status())
+
+    # -- market -------------------------------------------------------------------------------
+
+    async def symbols_total(self) -> int | None:
+        return await self._run(calls.symbols_total())
+
+    async def symbols_get(self, group: str | None = None) -> tuple[r.SymbolInfo, ...] | None:
+        return await self._run(calls.symbols_get(group))
+
+    async def symbol_info(self, symbol: str) -> r.SymbolInfo | None:
+        return await self._run(calls.symbol_info(symbol))
+
+    async def symbol_info_tick(self, symbol: str) -> r.Tick | None:
+        return await self._run(calls.symbol_info_tick(symbol))
+
+    async def symbol_select(self, symbol: str, enable: bool = True) -> bool:
+        return await self._run(calls.symbol_select(symbol, enable)) is True
+
+    async def market_book_add(self, symbol: str) -> bool:
+        return await self._run(calls.market_book_add(symbol)) is True
+
+    async def market_book_get(self, symbol: str) -> tuple[r.BookInfo, ...] | None:
+        return await self._run(calls.market_book_get(symbol))
+
+    async def market_book_release(self, symbol: str) -> bool:
+        return await self._run(calls.market_book_release(symbol)) is True
+
+    async def copy_rates_from(self, symbol: str, timeframe: int, date_from: Any, count: int) -> Any:
+        """Bars as a numpy structured array (tuples without numpy); every page followed."""
+        return await self._run(calls.copy_rates_from(symbol, timeframe, date_from, count))
+
+    async def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int,
+                            count: int) -> Any:
+        return await self._run(calls.copy_rates_from_pos(symbol, timeframe, start_pos, count))
+
+    async def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any,
+                         date_to: Any) -> Any:
+        return await self._run(calls.copy_rates_range(symbol, timeframe, date_from, date_to))
+
+    async def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any:
+        return await self._run(calls.copy_ticks_from(symbol, date_from, count, flags))
+
+    async def copy_ticks_range(self, symbol: str, date_from: Any, date_to: Any, flags: int) -> Any:
+        return await self._run(calls.copy_ticks_range(symbol, date_from, date_to, flags))
+
+    # -- trading ------------------------------------------------------------------------------
+
+    async def orders_total(self) -> int | None:
+        return await self._run(calls.orders_total())
+
+    async def orders_get(self, symbol: str | None = None, group: str | None = None,
+                   ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
+        return await self._run(calls.orders_get(symbol, group, ticket))
+
+    async def positions_total(self) -> int | None:
+        return await self._run(calls.positions_total())
+
+    async def positions_get(self, symbol: str | None = None, group: str | None = None,
+                      ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
+        return await self._run(calls.positions_get(symbol, group, ticket))
+
+    async def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:
+        return await self._run(calls.history_orders_total(date_from, date_to))
+
+    async def history_orders_get(self, date_from: Any = None, date_to: Any = None,
+                           group: str | None = None, ticket: int | None = None,
+                           position: int | None = None) -> tuple[r.TradeOrder, ...] | None:
+        return await self._run(calls.history_orders_get(date_from, date_to, group, ticket,
+                                                        position))
+
+    async def history_deals_total(self, date_from: Any, date_to: Any) -> int | None:
+        return await self._run(calls.history_deals_total(date_from, date_to))
+
+    async def history_deals_get(self, date_from: Any = None, date_to: Any = None,
+                          group: str | None = None, ticket: int | None = None,
+                          position: int | None = None) -> tuple[r.TradeDeal, ...] | None:
+        return await self._run(calls.history_deals_get(date_from, date_to, group, ticket,
+                                                       position))
+
+    async def order_calc_margin(self, action: int, symbol: str, volume: float,
+                          price: float) -> float | None:
+        return await self._run(calls.order_calc_margin(action, symbol, volume, price))
+
+    async def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
+                          price_close: float) -> float | None:
+        return await self._run(calls.order_calc_profit(action, symbol, volume, price_open,
+                                                 price_close))
+
+    async def order_check(self, request: Mapping[str, Any]) -> r.OrderCheckResult | None:
+        return await self._run(calls.order_check(request))
+
+    async def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
+        """Send a trade request; a broker rejection is a result (check ``retcode``).
+
+        ``None`` means the request was not evaluated, or (``last_error()[0] == -32003``, or a
+        lost connection) that its outcome is unknown: ``last_error().data["client_id"]``
+        names it for :meth:`order_status`; never send it again blindly.
+        """
+        return await self._run(calls.order_send(request, self._make_client_id()))
+
+    async def order_status(self, client_id: str) -> r.OrderStatus | None:
+        """MT Gateway's addition: the daemon's journal row for ``client_id``."""
+        return await self._run(calls.order_status(client_id))
+
+
+    # -- streams ------------------------------------------------------------------------------
+
+    def ticks(self, symbols: Sequence[str]) -> AsyncIterator[StreamTick | Gap]:
+        """Every tick of ``symbols`` (conflated per symbol if this consumer falls behind),
+        with a :class:`Gap` wherever ticks may be missing."""
+        return self._stream("ticks", {"symbols": list(symbols)}, StreamTick)
+
+    def trade_events(self) -> AsyncIterator[TradeEvent | Gap]:
+        """Order, position, deal and account changes; never dropped by the daemon, so a
+        :class:`Gap` here means: resync with ``positions_get`` / ``orders_get``."""
+        return self._stream("trades", {}, TradeEvent)
+
+    def terminal_events(self) -> AsyncIterator[TerminalStatus | Gap]:
+        """The terminal's connection state: a snapshot first, then each change."""
+        return self._stream("terminal", {}, TerminalStatus)
+
+    async def _stream(self, channel: str, params: dict[str, Any],
+                      kind: type[E]) -> AsyncIterator[E | Gap]:
+        if self._session is None or self._endpoint is None:
+            raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
+                                             "not connected: call initialize() first"))
+        endpoint, session = self._endpoint, self._session
+        delay = self._backoff[0]
+        dropped: str | None = None
+        while True:
+            try:
+                async with session.ws_connect(endpoint.ws_url, heartbeat=30.0) as ws:
+                    await ws.send_str(encode_request(0, "subscribe",
+                                                     {"channel": channel, **params}).decode())
+                    subscription = await _subscribed(ws)
+                    delay = self._backoff[0]
+                    if dropped is not None:
+                        yield Gap(channel, "reconnected", None,
+                                  f"resubscribed after the stream dropped ({dropped})")
+                    tracker = SeqTracker(channel)
+                    async for message in ws:
+                        if message.type is not aiohttp.WSMsgType.TEXT:
+                            break
+                        note = json.loads(message.data)
+                        note_params = note.get("params")
+                        if "id" in note or not isinstance(note_params, dict) or \
+                                note_params.get("subscription") != subscription:
+                            continue
+                        gap = tracker.observe(note_params["seq"])
+                        if gap is not None:
+                            yield gap
+                        missed = note_params.get("missed")
+                        if note.get("method") == "trade_event" and missed:
+                            yield Gap(channel, "missed_upstream", int(missed),
+                                      f"the terminal's EA missed {missed} trade event(s)")
+                        event = parse_event(note["method"], note_params)
+                        if isinstance(event, kind):
+                            yield event
+                    close_code = ws.close_code
+                if close_code in _FATAL_CLOSE:
+                    raise MtGatewayError(LastError(
+                        -32004, f"the daemon closed the stream with {close_code}: the token "
+                        "was revoked or has expired", {"close_code": close_code}))
+                dropped = f"closed with code {close_code}"
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in (401, 403):
+                    raise MtGatewayError(LastError(
+                        -32004, f"the daemon refused the stream's token (HTTP {exc.status})",
+                        {"status": exc.status})) from None
+                dropped = f"HTTP {exc.status} on the upgrade"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                dropped = type(exc).__name__
+            await asyncio.sleep(delay * (1 + 0.2 * self._rand()))
+            delay = min(delay * 2, self._backoff[1])
+
+
+async def _subscribed(ws: aiohttp.ClientWebSocketResponse) -> str:
+    """The subscription id from the answer to our ``subscribe`` (request id 0).
+
+    Raises:
+        MtGatewayError: the daemon refused the subscription (bad symbols, too many, ...).
+        ConnectionResetError: the socket closed before answering.
+    """
+    async for message in ws:
+        if message.type is not aiohttp.WSMsgType.TEXT:
+            break
+        answer = json.loads(message.data)
+        if answer.get("id") != 0:
+            continue
+        if "error" in answer:
+            error = answer["error"]
+            raise MtGatewayError(LastError(error.get("code", c.RES_E_FAIL),
+                                           error.get("message", ""), error.get("data")))
+        return str(answer["result"]["subscription"])
+    raise ConnectionResetError("the stream closed before the subscription was confirmed")
+
+
+def _outcome_data(params: Any) -> dict[str, Any] | None:
+    """For a lost ``order_send``, the ``client_id`` to ask ``order_status`` about."""
+    if isinstance(params, Mapping):
+        request = params.get("request")
+        if isinstance(request, Mapping) and "client_id" in request:
+            return {"client_id": request["client_id"]}
+    return None
+
+
+#: The client the module-level coroutines use; nothing connects until ``initialize``.
+_default = AsyncClient()
+
+initialize = _default.initialize
+login = _default.login
+shutdown = _default.shutdown
+last_error = _default.last_error
+call = _default.call
+version = _default.version
+terminal_info = _default.terminal_info
+account_info = _default.account_info
+ping = _default.ping
+server_time = _default.server_time
+gateway_status = _default.gateway_status
+symbols_total = _default.symbols_total
+symbols_get = _default.symbols_get
+symbol_info = _default.symbol_info
+symbol_info_tick = _default.symbol_info_tick
+symbol_select = _default.symbol_select
+market_book_add = _default.market_book_add
+market_book_get = _default.market_book_get
+market_book_release = _default.market_book_release
+copy_rates_from = _default.copy_rates_from
+copy_rates_from_pos = _default.copy_rates_from_pos
+copy_rates_range = _default.copy_rates_range
+copy_ticks_from = _default.copy_ticks_from
+copy_ticks_range = _default.copy_ticks_range
+orders_total = _default.orders_total
+orders_get = _default.orders_get
+positions_total = _default.positions_total
+positions_get = _default.positions_get
+history_orders_total = _default.history_orders_total
+history_orders_get = _default.history_orders_get
+history_deals_total = _default.history_deals_total
+history_deals_get = _default.history_deals_get
+order_calc_margin = _default.order_calc_margin
+order_calc_profit = _default.order_calc_profit
+order_check = _default.order_check
+order_send = _default.order_send
+order_status = _default.order_status
+ticks = _default.ticks
+trade_events = _default.trade_events
+terminal_events = _default.terminal_events

@@ -1,0 +1,395 @@
+"""The synchronous client: the ``MetaTrader5`` package's API over MT Gateway's ``POST /rpc``.
+
+Standard library only (``http.client``), one kept-alive connection per client, a lock so
+threads may share it. Each method answers what the package's function answers, or ``None``
+(``False`` for the boolean ones) with :meth:`Client.last_error` saying why, as the package does.
+
+A kept-alive connection the daemon has since closed fails only when it is next used; such a
+call is sent once more on a fresh connection. That is safe for every method: reads change
+nothing, and ``order_send`` always carries a ``client_id`` (made here when the request has
+none), so the daemon answers a resend with the first outcome instead of trading twice.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import os
+import secrets
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from . import calls
+from . import constants as c
+from . import records as r
+from .errors import OK, LastError, MtGatewayError, local_error
+from .wire import Call, Endpoint, encode_request, read_response, resolve_endpoint
+
+__all__ = ["DEFAULT_TIMEOUT_S", "Client", "new_client_id"]
+
+T = TypeVar("T")
+
+#: How long one HTTP exchange may take: above the daemon's own request and trade timeouts
+#: (10 s by default), so the daemon's answer (-32013, -32003) arrives before ours would.
+DEFAULT_TIMEOUT_S = 60.0
+#: How long ``initialize`` waits for the terminal's EA by default (the package's 60 s).
+DEFAULT_CONNECT_TIMEOUT_MS = 60_000
+_POLL_S = 0.25
+
+#: Errors of a kept-alive connection the peer had closed: nothing of the request was handled.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+          ConnectionAbortedError)
+
+
+def new_client_id() -> str:
+    """A fresh ``client_id``: 20 characters of ``[A-Za-z0-9_-]`` (120 random bits)."""
+    return secrets.token_urlsafe(15)
+
+
+class _Http:
+    """One kept-alive HTTP/1.1 connection to the gateway."""
+
+    def __init__(self, endpoint: Endpoint, timeout_s: float) -> None:
+        parts = urllib.parse.urlsplit(endpoint.base_url)
+        self._path = (parts.path or "") + "/rpc"
+        self._headers = {"Authorization": f"Bearer {endpoint.token}",
+                         "Content-Type": "application/json", "Accept": "application/json"}
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._conn = cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
+        self._used = False
+
+    def post(self, body: bytes) -> tuple[int, bytes, str | None]:
+        """``(status, body, Retry-After)`` of one POST, retried once if the kept-alive
+        connection turns out to be closed."""
+        reused = self._used
+        try:
+            return self._exchange(body)
+        except _STALE:
+            if not reused:
+                raise
+            self._conn.close()
+            return self._exchange(body)
+
+    def _exchange(self, body: bytes) -> tuple[int, bytes, str | None]:
+        try:
+            self._conn.request("POST", self._path, body, self._headers)
+            response = self._conn.getresponse()
+            data = response.read()
+        except BaseException:
+            self._conn.close()
+            self._used = False
+            raise
+        self._used = True
+        if response.will_close:
+            self._conn.close()
+            self._used = False
+        return response.status, data, response.getheader("Retry-After")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class Client:
+    """One gateway connection with the package's functions as methods.
+
+    ``import mtgateway as mt5`` gives a default instance's methods as module functions; make
+    more instances to talk to several terminals at once (each token is bound to one).
+
+    Args:
+        make_client_id: makes the ``client_id`` of an ``order_send`` whose request has none
+            (injected so tests can predict it).
+        monotonic, sleep: the clock ``initialize`` waits for the terminal with.
+    """
+
+    def __init__(self, *, make_client_id: Callable[[], str] = new_client_id,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._lock = threading.RLock()
+        self._http: _Http | None = None
+        self._endpoint: Endpoint | None = None
+        self._error: LastError = OK
+        self._ids = itertools.count(1)
+        self._make_client_id = make_client_id
+        self._monotonic, self._sleep = monotonic, sleep
+
+    # -- connection ------------------------------------------------------------------------
+
+    def initialize(self, path: str | None = None, *, login: int | None = None,
+                   password: str | None = None, server: str | None = None,
+                   timeout: int | None = None, portable: bool = False,
+                   token: str | None = None, url: str | None = None,
+                   state_file: str | os.PathLike[str] | None = None) -> bool:
+        """Connect to the gateway and wait for its terminal; True when it is live.
+
+        ``token`` and ``url`` (default ``http://127.0.0.1:8710``) may instead come from
+        ``MTGATEWAY_TOKEN`` / ``MTGATEWAY_URL``, or from the JSON file ``mtgateway demo
+        --state-file`` writes (``state_file=`` or ``MTGATEWAY_STATE_FILE``). The token picks
+        the terminal, so ``path`` and ``portable`` are accepted and ignored, and ``password``
+        is never sent anywhere; ``login`` and ``server``, when given, must be the token's
+        terminal. ``timeout`` (ms, default 60 000) bounds the wait for the terminal's EA.
+        """
+        del path, portable, password
+        with self._lock:
+            self._close()
+            endpoint = resolve_endpoint(url, token, state_file)
+            if isinstance(endpoint, LastError):
+                self._error = endpoint
+                return False
+            self._endpoint = endpoint
+            self._http = _Http(endpoint, DEFAULT_TIMEOUT_S)
+            wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else timeout
+            deadline = self._monotonic() + wait_ms / 1000
+            while True:
+                status = self._run(calls.gateway_status())
+                if status is None:
+                    self._close()
+                    return False
+                terminal = status.get("terminal") or {}
+                if not self._same_terminal(terminal, login, server):
+                    self._close()
+                    return False
+                if terminal.get("connected"):
+                    self._error = OK
+                    return True
+                if self._monotonic() >= deadline:
+                    self._error = LastError(
+                        -32001, f"the terminal {terminal.get('login')}@{terminal.get('server')} "
+                        f"has no EA connected (waited {wait_ms} ms)")
+                    self._close()
+                    return False
+                self._sleep(_POLL_S)
+
+    def _same_terminal(self, terminal: Mapping[str, Any], login: int | None,
+                       server: str | None) -> bool:
+        if (login is None or terminal.get("login") == login) and \
+                (server is None or terminal.get("server") == server):
+            return True
+        self._error = local_error(
+            c.RES_E_AUTH_FAILED, f"the token is bound to {terminal.get('login')}@"
+            f"{terminal.get('server')}, not {login or terminal.get('login')}@"
+            f"{server or terminal.get('server')}")
+        return False
+
+    def login(self, login: int, password: str | None = None, server: str | None = None,
+              timeout: int | None = None) -> bool:
+        """True when the token's terminal is account ``login`` (on ``server``): a token is
+        bound to one account, so this checks rather than switches. ``password`` is ignored."""
+        del password, timeout
+        with self._lock:
+            status = self._run(calls.gateway_status())
+            return status is not None and self._same_terminal(
+                status.get("terminal") or {}, login, server)
+
+    def shutdown(self) -> None:
+        """Close the connection; calls fail until the next ``initialize``."""
+        with self._lock:
+            self._close()
+            self._endpoint = None
+
+    def _close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def last_error(self) -> LastError:
+        """``(code, description)`` of the last call (``(1, "Success")`` after one that
+        worked); ``.data`` holds the gateway's error data."""
+        return self._error
+
+    # -- the engine ----------------------------------------------------------------------------
+
+    def call(self, method: str, params: Mapping[str, Any] | list[Any] | None = None) -> Any:
+        """Call any JSON-RPC method by name and return its raw ``result``.
+
+        Raises:
+            MtGatewayError: the call failed; ``.error`` is also what ``last_error()`` answers.
+        """
+        with self._lock:
+            try:
+                result = self._send(method, params)
+            except MtGatewayError as exc:
+                self._error = exc.error
+                raise
+            self._error = OK
+            return result
+
+    def _send(self, method: str, params: Mapping[str, Any] | list[Any] | None) -> Any:
+        if self._http is None:
+            raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
+                                             "not connected: call initialize() first"))
+        body = encode_request(next(self._ids), method, params)  # type: ignore[arg-type]
+        try:
+            status, data, retry_after = self._http.post(body)
+        except TimeoutError:
+            raise MtGatewayError(local_error(
+                c.RES_E_INTERNAL_FAIL_TIMEOUT,
+                f"no answer from the gateway within {DEFAULT_TIMEOUT_S:g} s",
+                self._outcome_data(params))) from None
+        except (OSError, http.client.HTTPException) as exc:
+            assert self._endpoint is not None
+            reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror
+                      else type(exc).__name__)
+            code = (c.RES_E_INTERNAL_FAIL_CONNECT if isinstance(exc, ConnectionRefusedError |
+                                                                 socket.gaierror)
+                    else c.RES_E_INTERNAL_FAIL_RECEIVE)
+            raise MtGatewayError(local_error(
+                code, f"cannot reach the gateway at {self._endpoint.base_url}: {reason}",
+                self._outcome_data(params))) from None
+        return read_response(status, data, retry_after)
+
+    @staticmethod
+    def _outcome_data(params: Any) -> dict[str, Any] | None:
+        """For a lost ``order_send``, the ``client_id`` to ask ``order_status`` about."""
+        if isinstance(params, Mapping):
+            request = params.get("request")
+            if isinstance(request, Mapping) and "client_id" in request:
+                return {"client_id": request["client_id"]}
+        return None
+
+    def _run(self, call: Call[T]) -> T | None:
+        with self._lock:
+            try:
+                if call.pager is None:
+                    value = call.convert(self._send(call.method, call.params))
+                else:
+                    pager = call.pager()
+                    while pager.feed(self._send(call.method, pager.params())):
+                        pass
+                    value = pager.result()
+            except MtGatewayError as exc:
+                self._error = exc.error
+                return None
+            except r.WireMismatch as exc:
+                self._error = local_error(c.RES_E_INTERNAL_FAIL_RECEIVE, str(exc))
+                return None
+            self._error = OK
+            return value
+
+    # -- session ------------------------------------------------------------------------------
+
+    def version(self) -> tuple[int, int, str] | None:
+        """``(terminal_version, build, build_date)``."""
+        return self._run(calls.version())
+
+    def terminal_info(self) -> r.TerminalInfo | None:
+        return self._run(calls.terminal_info())
+
+    def account_info(self) -> r.AccountInfo | None:
+        return self._run(calls.account_info())
+
+    def ping(self) -> dict[str, Any] | None:
+        """MT Gateway's addition: ``{"pong": True, "ea_rtt_ms": ...}``."""
+        return self._run(calls.ping())
+
+    def server_time(self) -> r.ServerTime | None:
+        """MT Gateway's addition: the trade server's clock and its UTC offset."""
+        return self._run(calls.server_time())
+
+    def gateway_status(self) -> dict[str, Any] | None:
+        """MT Gateway's addition: the daemon's and the terminal's connection state."""
+        return self._run(calls.gateway_status())
+
+    # -- market -------------------------------------------------------------------------------
+
+    def symbols_total(self) -> int | None:
+        return self._run(calls.symbols_total())
+
+    def symbols_get(self, group: str | None = None) -> tuple[r.SymbolInfo, ...] | None:
+        return self._run(calls.symbols_get(group))
+
+    def symbol_info(self, symbol: str) -> r.SymbolInfo | None:
+        return self._run(calls.symbol_info(symbol))
+
+    def symbol_info_tick(self, symbol: str) -> r.Tick | None:
+        return self._run(calls.symbol_info_tick(symbol))
+
+    def symbol_select(self, symbol: str, enable: bool = True) -> bool:
+        return self._run(calls.symbol_select(symbol, enable)) is True
+
+    def market_book_add(self, symbol: str) -> bool:
+        return self._run(calls.market_book_add(symbol)) is True
+
+    def market_book_get(self, symbol: str) -> tuple[r.BookInfo, ...] | None:
+        return self._run(calls.market_book_get(symbol))
+
+    def market_book_release(self, symbol: str) -> bool:
+        return self._run(calls.market_book_release(symbol)) is True
+
+    def copy_rates_from(self, symbol: str, timeframe: int, date_from: Any, count: int) -> Any:
+        """Bars as a numpy structured array (tuples without numpy); every page followed."""
+        return self._run(calls.copy_rates_from(symbol, timeframe, date_from, count))
+
+    def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int,
+                            count: int) -> Any:
+        return self._run(calls.copy_rates_from_pos(symbol, timeframe, start_pos, count))
+
+    def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any,
+                         date_to: Any) -> Any:
+        return self._run(calls.copy_rates_range(symbol, timeframe, date_from, date_to))
+
+    def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any:
+        return self._run(calls.copy_ticks_from(symbol, date_from, count, flags))
+
+    def copy_ticks_range(self, symbol: str, date_from: Any, date_to: Any, flags: int) -> Any:
+        return self._run(calls.copy_ticks_range(symbol, date_from, date_to, flags))
+
+    # -- trading ------------------------------------------------------------------------------
+
+    def orders_total(self) -> int | None:
+        return self._run(calls.orders_total())
+
+    def orders_get(self, symbol: str | None = None, group: str | None = None,
+                   ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
+        return self._run(calls.orders_get(symbol, group, ticket))
+
+    def positions_total(self) -> int | None:
+        return self._run(calls.positions_total())
+
+    def positions_get(self, symbol: str | None = None, group: str | None = None,
+                      ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
+        return self._run(calls.positions_get(symbol, group, ticket))
+
+    def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:
+        return self._run(calls.history_orders_total(date_from, date_to))
+
+    def history_orders_get(self, date_from: Any = None, date_to: Any = None,
+                           group: str | None = None, ticket: int | None = None,
+                           position: int | None = None) -> tuple[r.TradeOrder, ...] | None:
+        return self._run(calls.history_orders_get(date_from, date_to, group, ticket, position))
+
+    def history_deals_total(self, date_from: Any, date_to: Any) -> int | None:
+        return self._run(calls.history_deals_total(date_from, date_to))
+
+    def history_deals_get(self, date_from: Any = None, date_to: Any = None,
+                          group: str | None = None, ticket: int | None = None,
+                          position: int | None = None) -> tuple[r.TradeDeal, ...] | None:
+        return self._run(calls.history_deals_get(date_from, date_to, group, ticket, position))
+
+    def order_calc_margin(self, action: int, symbol: str, volume: float,
+                          price: float) -> float | None:
+        return self._run(calls.order_calc_margin(action, symbol, volume, price))
+
+    def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
+                          price_close: float) -> float | None:
+        return self._run(calls.order_calc_profit(action, symbol, volume, price_open,
+                                                 price_close))
+
+    def order_check(self, request: Mapping[str, Any]) -> r.OrderCheckResult | None:
+        return self._run(calls.order_check(request))
+
+    def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
+        """Send a trade request; a broker rejection is a result (check ``retcode``).
+
+        ``None`` means the request was not evaluated, or (``last_error()[0] == -32003``, or a
+        lost connection) that its outcome is unknown: ``last_error().data["client_id"]``
+        names it for :meth:`order_status`; never send it again blindly.
+        """
+        return self._run(calls.order_send(request, self._make_client_id()))
+
+    def order_status(self, client_id: str) -> r.OrderStatus | None:
+        """MT Gateway's addition: the daemon's journal row for ``client_id``."""
+        return self._run(calls.order_status(client_id))

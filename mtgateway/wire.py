@@ -1,0 +1,244 @@
+"""The JSON-RPC wire, without I/O: where to connect, what to send, how to read the answer.
+
+Both clients (the synchronous one over ``http.client``, the asyncio one over aiohttp) move
+bytes only; everything they share lives here so they cannot disagree: finding the gateway and
+the token (:func:`resolve_endpoint`), a package-style call as one JSON-RPC request with named
+params (:class:`Call`), reading an answer into a result or a :class:`~mtgateway.errors.LastError`
+(:func:`read_response`), and following ``next_cursor`` pages (:class:`Pager`).
+
+Params always go by name: the package mixes positional and keyword arguments
+(``history_deals_get(date_from, date_to, group="*USD*")``), which JSON-RPC cannot express in
+one call, so the client binds them to the package's signature and sends an object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Generic, TypeVar
+
+from . import constants as c
+from .errors import LastError, MtGatewayError, local_error
+
+__all__ = [
+    "DEFAULT_URL",
+    "ENV_STATE_FILE",
+    "ENV_TOKEN",
+    "ENV_URL",
+    "RATES_DTYPE",
+    "TICKS_DTYPE",
+    "Call",
+    "Endpoint",
+    "Pager",
+    "encode_request",
+    "named",
+    "read_response",
+    "resolve_endpoint",
+    "to_wire_time",
+]
+
+T = TypeVar("T")
+
+DEFAULT_URL: Final = "http://127.0.0.1:8710"
+ENV_URL: Final = "MTGATEWAY_URL"
+ENV_TOKEN: Final = "MTGATEWAY_TOKEN"
+ENV_STATE_FILE: Final = "MTGATEWAY_STATE_FILE"
+
+#: The package's numpy dtypes for ``copy_rates_*`` and ``copy_ticks_*`` (``mt5.md`` section 1).
+RATES_DTYPE: Final = [("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"),
+                      ("close", "<f8"), ("tick_volume", "<u8"), ("spread", "<i4"),
+                      ("real_volume", "<u8")]
+TICKS_DTYPE: Final = [("time", "<i8"), ("bid", "<f8"), ("ask", "<f8"), ("last", "<f8"),
+                      ("volume", "<u8"), ("time_msc", "<i8"), ("flags", "<u4"),
+                      ("volume_real", "<f8")]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the gateway is and the token to present. ``repr`` never shows the token."""
+
+    base_url: str
+    token: str = field(repr=False)
+
+    @property
+    def rpc_url(self) -> str:
+        return self.base_url + "/rpc"
+
+    @property
+    def ws_url(self) -> str:
+        parts = urllib.parse.urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path + "/ws", "", ""))
+
+
+def _base_of(url: str) -> str:
+    """``http://host:port`` from what a user may pass: with or without ``/rpc`` or ``/ws``."""
+    parts = urllib.parse.urlsplit(url.strip())
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL of the gateway: {url!r}")
+    if parts.query or "@" in parts.netloc:
+        raise ValueError("the gateway URL takes no query and no credentials (the token is "
+                         "passed as token=)")
+    path = parts.path.rstrip("/")
+    for suffix in ("/rpc", "/ws"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def resolve_endpoint(url: str | None = None, token: str | None = None,
+                     state_file: str | os.PathLike[str] | None = None,
+                     environ: Mapping[str, str] | None = None) -> Endpoint | LastError:
+    """The endpoint from, in order: the arguments, ``MTGATEWAY_URL`` / ``MTGATEWAY_TOKEN``,
+    and the JSON state file ``mtgateway demo --state-file`` writes (``state_file`` or
+    ``MTGATEWAY_STATE_FILE``); the URL defaults to ``http://127.0.0.1:8710``.
+
+    Returns the :class:`Endpoint`, or the :class:`LastError` that ``initialize`` reports.
+    """
+    env = os.environ if environ is None else environ
+    url = url or env.get(ENV_URL) or None
+    token = token or env.get(ENV_TOKEN) or None
+    state_path = state_file or env.get(ENV_STATE_FILE) or None
+    if state_path is not None and (url is None or token is None):
+        try:
+            state = json.loads(Path(state_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return local_error(c.RES_E_INTERNAL_FAIL_INIT,
+                               f"cannot read the state file {str(state_path)!r}: {exc}")
+        if not isinstance(state, dict):
+            return local_error(c.RES_E_INTERNAL_FAIL_INIT,
+                               f"the state file {str(state_path)!r} holds no JSON object")
+        url = url or state.get("rpc_url")
+        token = token or state.get("token")
+    if not token:
+        return local_error(c.RES_E_AUTH_FAILED,
+                           f"no token: pass initialize(token=...), or set {ENV_TOKEN} or "
+                           f"{ENV_STATE_FILE}")
+    try:
+        base = _base_of(url or DEFAULT_URL)
+    except ValueError as exc:
+        return local_error(c.RES_E_INVALID_PARAMS, str(exc))
+    return Endpoint(base, token)
+
+
+def to_wire_time(value: Any) -> Any:
+    """Epoch seconds for a ``datetime`` (a naive one is local time, as Python and the package
+    read it; pass an aware one, e.g. ``tzinfo=timezone.utc``, to be exact). Anything else is
+    sent as given and the gateway validates it."""
+    if isinstance(value, datetime):
+        seconds = value.timestamp()
+        return int(seconds) if seconds == int(seconds) else seconds
+    return value
+
+
+def named(**params: Any) -> dict[str, Any]:
+    """The params object: every argument given (not None), times converted."""
+    return {name: to_wire_time(value) for name, value in params.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One package-style call: the JSON-RPC method, its named params, and how the result
+    becomes what the package returns. ``pager`` is set for ``copy_*``, whose answers are
+    pages to follow."""
+
+    method: str
+    params: dict[str, Any]
+    convert: Callable[[Any], T]
+    pager: Callable[[], Pager] | None = None
+
+
+def encode_request(request_id: int, method: str, params: dict[str, Any]) -> bytes:
+    """One JSON-RPC 2.0 request, params by name."""
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+    if params:
+        body["params"] = params
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def read_response(status: int, body: bytes, retry_after: str | None = None) -> Any:
+    """The ``result`` of a JSON-RPC answer.
+
+    Raises:
+        MtGatewayError: the answer is a JSON-RPC error (its code, message and data), an HTTP
+            refusal without one (``RES_E_FAIL`` with the status), or unreadable.
+    """
+    try:
+        reply = json.loads(body) if body else None
+    except ValueError:
+        reply = None
+    if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
+        error = reply["error"]
+        data = error.get("data")
+        if retry_after is not None and data is None:
+            data = {"retry_after_s": retry_after}
+        raise MtGatewayError(LastError(int(error.get("code", c.RES_E_FAIL)),
+                                       str(error.get("message", "")), data))
+    if status != 200:
+        raise MtGatewayError(local_error(c.RES_E_FAIL, f"HTTP {status} from the gateway"))
+    if not isinstance(reply, dict) or "result" not in reply:
+        raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_RECEIVE,
+                                         "the gateway's answer is not a JSON-RPC response"))
+    return reply["result"]
+
+
+class Pager:
+    """Follows ``next_cursor`` until the query is complete (``docs/api.md`` "Paging").
+
+    Forward queries (``copy_ticks_*``, ``copy_rates_range``) append each page; count-back
+    ones (``copy_rates_from``, ``copy_rates_from_pos``) walk back in time, so each page is
+    put before the ones already read. Pure: the client sends :meth:`params` and feeds each
+    answer to :meth:`feed` until it returns False.
+    """
+
+    def __init__(self, params: dict[str, Any], *, backward: bool,
+                 columns: list[tuple[str, str]]) -> None:
+        self._first = dict(params)
+        self._cursor: str | None = None
+        self._pages: list[list[Any]] = []
+        self._backward = backward
+        self._columns = [name for name, _ in columns]
+        self.dtype = columns
+
+    def params(self) -> dict[str, Any]:
+        """The params of the next request: the query, then only the cursor."""
+        return self._first if self._cursor is None else {"cursor": self._cursor}
+
+    def feed(self, result: Any) -> bool:
+        """Take one page; True while another page is to be asked for.
+
+        Raises:
+            MtGatewayError: the page is not ``{"columns", "rows", "next_cursor"}`` with the
+                package's columns (client and gateway disagree on the protocol).
+        """
+        if (not isinstance(result, dict) or result.get("columns") != self._columns
+                or not isinstance(result.get("rows"), list)):
+            raise MtGatewayError(local_error(
+                c.RES_E_INTERNAL_FAIL_RECEIVE,
+                f"unexpected page shape (expected columns {self._columns})"))
+        self._pages.append(result["rows"])
+        cursor = result.get("next_cursor")
+        self._cursor = cursor if isinstance(cursor, str) else None
+        return self._cursor is not None
+
+    def rows(self) -> list[Any]:
+        """Every row, in MT5's order (oldest first)."""
+        pages = reversed(self._pages) if self._backward else iter(self._pages)
+        return [row for page in pages for row in page]
+
+    def result(self) -> Any:
+        """The rows as the package returns them: a numpy structured array with the package's
+        dtype when numpy is installed (``pip install mtgateway[numpy]``), else a tuple of
+        plain tuples in the same column order."""
+        rows = self.rows()
+        try:
+            import numpy
+        except ImportError:
+            return tuple(tuple(row) for row in rows)
+        return numpy.array([tuple(row) for row in rows], dtype=self.dtype)
