@@ -39,10 +39,38 @@ from .client import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_S, new_client_id
 from .constants import *  # noqa: E402,F403 - the package's constants, as in mtgateway
 from .constants import __all__ as _constants
 from .errors import OK, LastError, MtGatewayError, local_error
+from .records import (
+    AccountInfo,
+    BookInfo,
+    OrderCheckResult,
+    OrderSendResult,
+    OrderStatus,
+    ServerTime,
+    SymbolInfo,
+    TerminalInfo,
+    Tick,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+    TradeRequest,
+)
 from .stream import Gap, SeqTracker, StreamTick, TerminalStatus, TradeEvent, parse_event
 from .wire import Call, Endpoint, encode_request, read_response, resolve_endpoint
 
 __all__ = [
+    "AccountInfo",
+    "BookInfo",
+    "OrderCheckResult",
+    "OrderSendResult",
+    "OrderStatus",
+    "ServerTime",
+    "SymbolInfo",
+    "TerminalInfo",
+    "Tick",
+    "TradeDeal",
+    "TradeOrder",
+    "TradePosition",
+    "TradeRequest",
     "AsyncClient",
     "Gap",
     "LastError",

@@ -239,7 +239,11 @@ def _request(request: Mapping[str, Any] | tuple[Any, ...]) -> dict[str, Any]:
 
 
 def order_check(request: Mapping[str, Any]) -> Call[r.OrderCheckResult]:
-    return Call("order_check", {"request": _request(request)}, _one(r.OrderCheckResult))
+    """A ``client_id`` on the request is left out: it names a send, and the same dict is
+    usually checked and then sent."""
+    body = _request(request)
+    body.pop("client_id", None)
+    return Call("order_check", {"request": body}, _one(r.OrderCheckResult))
 
 
 def order_send(request: Mapping[str, Any], client_id: str) -> Call[r.OrderSendResult]:

@@ -116,6 +116,12 @@ class Client:
         self._make_client_id = make_client_id
         self._monotonic, self._sleep = monotonic, sleep
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
     # -- connection ------------------------------------------------------------------------
 
     def initialize(self, path: str | None = None, *, login: int | None = None,
