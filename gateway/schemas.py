@@ -23,7 +23,14 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from ea_bridge.mt5 import ENUM_PREFIXES
 
@@ -74,7 +81,10 @@ def to_epoch_seconds(value: Any) -> Any:
 
 
 EpochSeconds = Annotated[
-    int | float, BeforeValidator(to_epoch_seconds), Field(ge=0, le=_MAX_EPOCH_S)]
+    int | float, BeforeValidator(to_epoch_seconds), Field(ge=0, le=_MAX_EPOCH_S),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": _MAX_EPOCH_S},
+                              {"type": "string", "format": "date-time"}],
+                    "description": "epoch seconds (server time) or ISO-8601"})]
 
 
 def _enum_coercer(enum_cls: type[IntEnum]) -> Any:
@@ -100,8 +110,13 @@ def _enum_coercer(enum_cls: type[IntEnum]) -> Any:
 
 
 def enum_param(enum_cls: type[IntEnum]) -> Any:
-    """An annotated int accepting a member's value or its full constant name."""
-    return Annotated[int, BeforeValidator(_enum_coercer(enum_cls))]
+    """An annotated int accepting a member's value or its full constant name (its JSON
+    schema, for ``rpc.discover``, lists both)."""
+    prefix = ENUM_PREFIXES[enum_cls]
+    schema = {"anyOf": [{"type": "integer", "enum": [int(m) for m in enum_cls]},
+                        {"type": "string", "enum": [prefix + m.name for m in enum_cls]}],
+              "description": f"MT5 {prefix}* by value or by name"}
+    return Annotated[int, BeforeValidator(_enum_coercer(enum_cls)), WithJsonSchema(schema)]
 
 
 def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:

@@ -1,0 +1,273 @@
+"""The OpenRPC document of the JSON-RPC interface, generated from the method table and models.
+
+``rpc.discover`` answers it (OpenRPC's discovery method), and ``docs/openrpc/mtgateway.json``
+is the same document as a file, kept equal by a test. Each method's params are the pydantic
+model its body validates with (:data:`PARAMS`), so the schemas are the validation rules
+themselves; each result is a model of ``gateway.results`` checked against real answers in the
+tests. A method in the table without an entry here is an error at start (:func:`build_document`
+raises), so a new method cannot go undescribed.
+
+Pure: no I/O; ``build_document`` runs once per app in ``create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from . import errors as e
+from . import results as r
+from ._version import __version__
+from .methods import history, market, orders
+from .schemas import Params
+
+__all__ = ["ERRORS", "OPENRPC_VERSION", "PARAMS", "RESULTS", "MethodSpec", "build_document"]
+
+OPENRPC_VERSION: Final = "1.3.2"
+
+
+class _SubscribeParams(Params):
+    """``subscribe`` (WebSocket only)."""
+
+    channel: Literal["ticks", "trades", "terminal"]
+    symbols: list[str] | None = Field(default=None, min_length=1, max_length=256)
+
+
+class _UnsubscribeParams(Params):
+    """``unsubscribe`` (WebSocket only)."""
+
+    subscription: str
+
+
+class _AuthenticateParams(Params):
+    """``authenticate`` (WebSocket only, the first message when the upgrade had no token)."""
+
+    token: str
+
+
+class Subscribed(BaseModel):
+    """``subscribe``'s answer: the id notifications carry."""
+
+    model_config = ConfigDict(extra="forbid")
+    subscription: str
+
+
+class Authenticated(BaseModel):
+    """``authenticate``'s answer: whose token it is (never the token)."""
+
+    model_config = ConfigDict(extra="forbid")
+    authenticated: bool
+    token_id: str
+    login: int
+    server: str
+    scopes: list[str]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What :func:`build_document` needs of one method."""
+
+    params: type[BaseModel] | None
+    result: Any
+    summary: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+_PAGED: Final = ("Paged: pass `limit` and then the previous answer's `next_cursor` as "
+                 "`cursor` until it is null; with a cursor the MT5 params may be omitted.")
+
+#: Params model of each method: the very model the method body validates with.
+PARAMS: Final[dict[str, type[BaseModel] | None]] = {
+    "ping": None, "version": None, "terminal_info": None, "account_info": None,
+    "get_account_info": None, "server_time": None, "gateway_status": None,
+    "symbols_total": None,
+    "symbols_get": market.GroupParams,
+    "symbol_info": market.SymbolParams,
+    "symbol_info_tick": market.SymbolParams,
+    "symbol_select": market.SymbolSelectParams,
+    "copy_rates_from": market.RatesFromParams,
+    "copy_rates_from_pos": market.RatesFromPosParams,
+    "copy_rates_range": market.RatesRangeParams,
+    "copy_ticks_from": market.TicksFromParams,
+    "copy_ticks_range": market.TicksRangeParams,
+    "orders_total": None,
+    "orders_get": history.SelectionParams,
+    "positions_total": None,
+    "positions_get": history.SelectionParams,
+    "history_orders_total": history.HistoryRangeParams,
+    "history_orders_get": history.HistoryGetParams,
+    "history_deals_total": history.HistoryRangeParams,
+    "history_deals_get": history.HistoryGetParams,
+    "order_calc_margin": history.CalcMarginParams,
+    "order_calc_profit": history.CalcProfitParams,
+    "order_check": orders.CheckParams,
+    "order_send": orders.SendParams,
+    "order_status": orders.StatusParams,
+}
+
+#: Result type of each method (a pydantic model, or a type a ``TypeAdapter`` takes).
+RESULTS: Final[dict[str, Any]] = {
+    "ping": r.Ping, "version": tuple[int, int, str], "terminal_info": r.TerminalInfo,
+    "account_info": r.AccountInfo, "get_account_info": r.AccountInfo,
+    "server_time": r.ServerTime, "gateway_status": r.GatewayStatus,
+    "symbols_total": int, "symbols_get": list[r.SymbolInfo], "symbol_info": r.SymbolInfo,
+    "symbol_info_tick": r.Tick, "symbol_select": bool,
+    "copy_rates_from": r.Page, "copy_rates_from_pos": r.Page, "copy_rates_range": r.Page,
+    "copy_ticks_from": r.Page, "copy_ticks_range": r.Page,
+    "orders_total": int, "orders_get": list[r.TradeOrder],
+    "positions_total": int, "positions_get": list[r.TradePosition],
+    "history_orders_total": int, "history_orders_get": list[r.TradeOrder],
+    "history_deals_total": int, "history_deals_get": list[r.TradeDeal],
+    "order_calc_margin": float, "order_calc_profit": float,
+    "order_check": r.OrderCheckResult, "order_send": r.OrderSendResult,
+    "order_status": r.OrderStatus,
+}
+
+#: The WebSocket's own methods (``gateway/ws.py``), described alongside.
+WS_METHODS: Final[dict[str, MethodSpec]] = {
+    "subscribe": MethodSpec(
+        _SubscribeParams, Subscribed,
+        "Subscribe to a channel: `ticks` (with `symbols`), `trades` or `terminal`; "
+        "notifications `tick`, `trade_event`, `terminal_status` follow, numbered by `seq`.",
+        ("websocket",)),
+    "unsubscribe": MethodSpec(_UnsubscribeParams, bool, "End a subscription.",
+                              ("websocket",)),
+    "authenticate": MethodSpec(
+        _AuthenticateParams, Authenticated,
+        "Authenticate a socket opened without an Authorization header (first message, "
+        "within 5 s).", ("websocket",)),
+}
+
+#: The contract's error codes (``docs/api.md``): code -> (name, what the client does).
+ERRORS: Final[dict[int, tuple[str, str]]] = {
+    e.PARSE_ERROR: ("PARSE_ERROR", "Invalid JSON (NaN, Infinity and duplicate keys too)"),
+    e.INVALID_REQUEST: ("INVALID_REQUEST", "Not a JSON-RPC request; a trading method in a "
+                        "batch or as a notification"),
+    e.METHOD_NOT_FOUND: ("METHOD_NOT_FOUND", "No such method"),
+    e.INVALID_PARAMS: ("INVALID_PARAMS", "A param is invalid; the message names it"),
+    e.INTERNAL_ERROR: ("INTERNAL_ERROR", "Unexpected; data.error_id points at the log"),
+    e.TERMINAL_OFFLINE: ("TERMINAL_OFFLINE", "No EA connected for this token's terminal; "
+                         "retry later"),
+    e.BROKER_DISCONNECTED: ("BROKER_DISCONNECTED", "The terminal has no broker connection; "
+                            "nothing was sent"),
+    e.OUTCOME_UNKNOWN: ("OUTCOME_UNKNOWN", "A trade's answer was lost; ask order_status("
+                        "data.client_id), never resend blindly"),
+    e.UNAUTHORIZED: ("UNAUTHORIZED", "data.reason says why: fix the token or approve the "
+                     "device"),
+    e.RATE_LIMITED: ("RATE_LIMITED", "Retry after data.retry_after_ms"),
+    e.NOT_FOUND: ("NOT_FOUND", "Unknown symbol, ticket or client_id"),
+    e.AUTOTRADING_DISABLED: ("AUTOTRADING_DISABLED", "Algo Trading is off in the terminal"),
+    e.HISTORY_NOT_READY: ("HISTORY_NOT_READY", "The terminal is still loading data; retry "
+                          "after data.retry_after_ms"),
+    e.UNSUPPORTED: ("UNSUPPORTED", "Not available on this platform (e.g. MT4)"),
+    -32010: ("TRADE_REJECTED", "Convenience trade methods only: data.retcode, "
+             "data.retcode_name, data.retryable"),
+    e.IDEMPOTENCY_CONFLICT: ("IDEMPOTENCY_CONFLICT", "The client_id was used with other "
+                             "params: use a new id"),
+    e.RISK_LIMIT: ("RISK_LIMIT", "Refused by the account's risk policy (data.rule)"),
+    e.TIMEOUT: ("TIMEOUT", "The EA did not answer a read in time"),
+    e.UNAVAILABLE: ("UNAVAILABLE", "Shutting down or reconciling (data.reason): retry later"),
+}
+
+
+def _summary(fn: Callable[..., Any] | None) -> str:
+    doc = (fn.__doc__ or "").strip() if fn is not None else ""
+    first = doc.split("\n\n", 1)[0]
+    return " ".join(first.split())
+
+
+def _schema_of(annotation: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of ``annotation``, its named parts moved to ``components``."""
+    schema = TypeAdapter(annotation).json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        components[annotation.__name__] = schema
+        return {"$ref": f"#/components/schemas/{annotation.__name__}"}
+    return schema
+
+
+def _params(model: type[BaseModel] | None, components: dict[str, Any]) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    required = set(schema.get("required", ()))
+    out = []
+    for name, prop in schema["properties"].items():
+        descriptor: dict[str, Any] = {"name": name, "required": name in required,
+                                      "schema": prop}
+        if "description" in prop:
+            descriptor["description"] = prop["description"]
+        out.append(descriptor)
+    return out
+
+
+def _method(name: str, spec: MethodSpec, components: dict[str, Any]) -> dict[str, Any]:
+    method: dict[str, Any] = {
+        "name": name,
+        "params": _params(spec.params, components),
+        "result": {"name": f"{name}_result", "schema": _schema_of(spec.result, components)},
+        "paramStructure": "either",
+    }
+    if spec.summary:
+        method["summary"] = spec.summary
+    if name.startswith("copy_"):
+        method["description"] = _PAGED
+    if spec.tags:
+        method["tags"] = [{"name": tag} for tag in spec.tags]
+    return method
+
+
+def build_document(methods: Mapping[str, Callable[..., Any]],
+                   version: str = __version__) -> dict[str, Any]:
+    """The OpenRPC document of ``methods`` (the daemon's method table) and the WebSocket's.
+
+    Raises:
+        KeyError: a method of the table has no params or result description here.
+    """
+    missing = sorted(set(methods) - (set(PARAMS) & set(RESULTS)))
+    if missing:
+        raise KeyError(f"no OpenRPC description for {', '.join(missing)} "
+                       "(add it to gateway/openrpc.py PARAMS and RESULTS)")
+    components: dict[str, Any] = {}
+    specs = {name: MethodSpec(PARAMS[name], RESULTS[name], _summary(fn))
+             for name, fn in methods.items()}
+    specs.update(WS_METHODS)
+    return {
+        "openrpc": OPENRPC_VERSION,
+        "info": {
+            "title": "MT Gateway",
+            "version": version,
+            "description": (
+                "JSON-RPC 2.0 access to a MetaTrader 5/4 terminal, named as the MetaTrader5 "
+                "Python package. POST /rpc with `Authorization: Bearer <token>`; the same "
+                "methods over the /ws WebSocket, plus subscriptions (tagged `websocket`). "
+                "Params by position (in the listed order) or by name. `rpc.discover` answers "
+                "this document."),
+            "license": {"name": "MIT"},
+        },
+        "servers": [{"name": "local daemon", "url": "http://127.0.0.1:8710/rpc"}],
+        "methods": [_method(name, spec, components) for name, spec in specs.items()],
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "errors": {name: {"code": code, "message": text}
+                       for code, (name, text) in sorted(ERRORS.items(), reverse=True)},
+        },
+    }
+
+
+def main() -> None:
+    """``python -m gateway.openrpc``: print the document (how ``docs/openrpc/mtgateway.json``
+    is written)."""
+    import json
+
+    from .methods import method_table
+
+    print(json.dumps(build_document(method_table()), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The OpenRPC document: valid against the OpenRPC meta-schema, served by ``rpc.discover``,
+shipped as a file, matching docs/api.md, and telling the truth about real answers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+from pydantic import TypeAdapter
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+
+from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.methods import method_table
+from gateway.openrpc import RESULTS, WS_METHODS, build_document
+from tests.e2e.conftest import WAIT_S, Daemon
+
+ROOT = Path(__file__).resolve().parents[2]
+OPENRPC_DIR = ROOT / "docs" / "openrpc"
+
+
+def meta_validator() -> jsonschema.Draft7Validator:
+    """The OpenRPC meta-schema (``@open-rpc/meta-schema`` 1.14.9) with the JSON Schema
+    meta-schema it refers to, both shipped in docs/openrpc/ (no network)."""
+    meta = json.loads((OPENRPC_DIR / "meta-schema.json").read_text())
+    tools = json.loads((OPENRPC_DIR / "json-schema-tools-meta-schema.json").read_text())
+    resource = Resource.from_contents(tools, default_specification=DRAFT7)
+    registry: Registry[Any] = Registry().with_resources(
+        [("https://meta.json-schema.tools", resource),
+         ("https://meta.json-schema.tools/", resource)])
+    return jsonschema.Draft7Validator(meta, registry=registry)
+
+
+def test_the_document_is_valid_openrpc() -> None:
+    """The generated document has no error against the OpenRPC meta-schema, and the check
+    is real: a method without params, a param that is not a content descriptor, or an
+    unknown top-level field fails."""
+    document = build_document(method_table())
+    validator = meta_validator()
+    assert [e.message for e in validator.iter_errors(document)] == []
+    broken = copy.deepcopy(document)
+    del broken["methods"][0]["params"]
+    assert list(validator.iter_errors(broken))
+    assert list(validator.iter_errors({**document, "surprise": 1}))
+    broken = copy.deepcopy(document)
+    broken["methods"][8]["params"] = [{"required": True}]
+    assert list(validator.iter_errors(broken))
+
+
+def test_the_shipped_file_is_the_generated_document() -> None:
+    """docs/openrpc/mtgateway.json equals what the code generates (regenerate it with
+    ``python -m gateway.openrpc > docs/openrpc/mtgateway.json``)."""
+    shipped = json.loads((OPENRPC_DIR / "mtgateway.json").read_text())
+    assert shipped == build_document(method_table())
+
+
+def test_every_method_is_described_and_none_invented() -> None:
+    """The document lists exactly the method table plus the WebSocket's methods; a method
+    the table gains without a description stops the daemon from starting."""
+    document = build_document(method_table())
+    names = [m["name"] for m in document["methods"]]
+    assert sorted(names) == sorted(set(method_table()) | set(WS_METHODS))
+    assert len(names) == len(set(names))
+    with pytest.raises(KeyError, match="no_such_method"):
+        build_document({**method_table(), "no_such_method": lambda: None})
+
+
+def test_api_md_lists_the_documents_methods_and_params() -> None:
+    """docs/api.md's method table names every method with its params in positional order."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    section = text.split("## Methods", 1)[1].split("\n## ", 1)[0]
+    listed = {m.group(1): [p.strip() for p in m.group(2).split(",") if p.strip() != "—"]
+              for m in re.finditer(r"^\| `([a-z_.]+)` \| ([^|]*) \|", section, re.M)}
+    documented = {m["name"]: [p["name"] + ("" if p["required"] else "?") for p in m["params"]]
+                  for m in build_document(method_table())["methods"]}
+    assert listed == documented
+
+
+async def test_rpc_discover_answers_the_document(daemon: Daemon) -> None:
+    """`rpc.discover` over /rpc answers the document, without a terminal connected."""
+    reply = await daemon.call("rpc.discover")
+    assert reply["result"] == json.loads(json.dumps(build_document(method_table())))
+
+
+def _check(method: str, result: Any) -> None:
+    TypeAdapter(RESULTS[method]).validate_python(result, strict=False)
+
+
+async def test_real_answers_match_the_result_models(daemon: Daemon,
+                                                    emulator: EmulatedTerminal) -> None:
+    """Every method's answer from the real daemon and emulated terminal validates against its
+    documented result model (closed models: a field added or missing fails)."""
+    calls: list[tuple[str, Any]] = [
+        ("ping", None), ("version", None), ("terminal_info", None), ("account_info", None),
+        ("get_account_info", None), ("server_time", None), ("gateway_status", None),
+        ("symbols_total", None), ("symbols_get", {"group": "*USD*"}),
+        ("symbol_info", ["BTCUSD"]), ("symbol_info_tick", ["BTCUSD"]),
+        ("symbol_select", ["BTCUSD", True]),
+        ("copy_rates_from", ["BTCUSD", "TIMEFRAME_M1", 1_800_000_000, 3]),
+        ("copy_rates_from_pos", ["BTCUSD", "TIMEFRAME_H1", 0, 3]),
+        ("copy_rates_range", ["BTCUSD", "TIMEFRAME_M1", 1_700_000_000, 1_700_000_600]),
+        ("copy_ticks_from", ["BTCUSD", 1_700_000_000, 3, "COPY_TICKS_ALL"]),
+        ("copy_ticks_range", ["BTCUSD", 1_700_000_000, 1_700_000_010, "COPY_TICKS_ALL"]),
+        ("order_calc_margin", ["ORDER_TYPE_BUY", "BTCUSD", 0.01, 100_000.0]),
+        ("order_calc_profit", ["ORDER_TYPE_BUY", "BTCUSD", 0.01, 100_000.0, 100_100.0]),
+        ("order_check", {"request": {"action": 1, "symbol": "BTCUSD", "volume": 0.01,
+                                     "type": 0}}),
+        ("order_send", {"request": {"action": 1, "symbol": "BTCUSD", "volume": 0.01,
+                                    "type": 0, "client_id": "openrpc-1"}}),
+        ("order_status", ["openrpc-1"]),
+        ("orders_total", None), ("orders_get", None), ("positions_total", None),
+        ("positions_get", None), ("history_orders_total", [0, 4_000_000_000]),
+        ("history_orders_get", [0, 4_000_000_000]), ("history_deals_total", [0, 4_000_000_000]),
+        ("history_deals_get", [0, 4_000_000_000]),
+    ]
+    assert {name for name, _ in calls} == set(method_table())
+    for method, params in calls:
+        reply = await daemon.call(method, params)
+        assert "result" in reply, (method, reply)
+        _check(method, reply["result"])
+    positions = (await daemon.call("positions_get"))["result"]
+    assert positions, "the trade left a position, so positions_get was checked on one"
+    pending = await daemon.call("order_send", {"request": {
+        "action": "TRADE_ACTION_PENDING", "symbol": "BTCUSD", "volume": 0.01,
+        "type": "ORDER_TYPE_BUY_LIMIT", "price": 1000.0}})
+    assert pending["result"]["retcode"] == 10008, pending
+    orders = (await daemon.call("orders_get"))["result"]
+    assert orders
+    _check("orders_get", orders)
+
+
+async def test_websocket_answers_match_their_models(daemon: Daemon,
+                                                    emulator: EmulatedTerminal) -> None:
+    """authenticate, subscribe and unsubscribe answer as documented."""
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(f"ws://127.0.0.1:{daemon.http_port}/ws") as ws:
+        answers = []
+        for rid, method, params in (
+                (1, "authenticate", {"token": daemon.token}),
+                (2, "subscribe", {"channel": "terminal"})):
+            await ws.send_json({"jsonrpc": "2.0", "id": rid, "method": method,
+                                "params": params})
+            while True:
+                message = await ws.receive_json(timeout=WAIT_S)
+                if message.get("id") == rid:
+                    answers.append(message["result"])
+                    break
+        await ws.send_json({"jsonrpc": "2.0", "id": 3, "method": "unsubscribe",
+                            "params": {"subscription": answers[1]["subscription"]}})
+        while (message := await ws.receive_json(timeout=WAIT_S)).get("id") != 3:
+            pass
+        answers.append(message["result"])
+    for (name, spec), answer in zip(WS_METHODS.items(), (answers[1], answers[2], answers[0]),
+                                    strict=True):
+        TypeAdapter(spec.result).validate_python(answer)
+        assert name in ("subscribe", "unsubscribe", "authenticate")
