@@ -4,8 +4,9 @@
 is the same document as a file, kept equal by a test. Each method's params are the pydantic
 model its body validates with (:data:`PARAMS`), so the schemas are the validation rules
 themselves; each result is a model of ``gateway.results`` checked against real answers in the
-tests. A method in the table without an entry here is an error at start (:func:`build_document`
-raises), so a new method cannot go undescribed.
+tests. A method in the table without an entry here is still listed (any params, any result,
+``x-undocumented``) so the daemon serves it, and ``tests/e2e/test_openrpc.py`` fails until
+it is described.
 
 Pure: no I/O; ``build_document`` runs once per app in ``create_app``.
 """
@@ -24,7 +25,16 @@ from ._version import __version__
 from .methods import history, market, orders
 from .schemas import Params
 
-__all__ = ["ERRORS", "OPENRPC_VERSION", "PARAMS", "RESULTS", "MethodSpec", "build_document"]
+__all__ = [
+    "ERRORS",
+    "OPENRPC_VERSION",
+    "PARAMS",
+    "RESULTS",
+    "WS_METHODS",
+    "MethodSpec",
+    "build_document",
+    "undocumented",
+]
 
 OPENRPC_VERSION: Final = "1.3.2"
 
@@ -173,6 +183,11 @@ ERRORS: Final[dict[int, tuple[str, str]]] = {
 }
 
 
+def undocumented(methods: Mapping[str, Any]) -> list[str]:
+    """The methods of ``methods`` with no params or result description here."""
+    return sorted(name for name in methods if name not in PARAMS or name not in RESULTS)
+
+
 def _summary(fn: Callable[..., Any] | None) -> str:
     doc = (fn.__doc__ or "").strip() if fn is not None else ""
     first = doc.split("\n\n", 1)[0]
@@ -181,6 +196,8 @@ def _summary(fn: Callable[..., Any] | None) -> str:
 
 def _schema_of(annotation: Any, components: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of ``annotation``, its named parts moved to ``components``."""
+    if annotation is Any:
+        return {}
     schema = TypeAdapter(annotation).json_schema(ref_template="#/components/schemas/{model}")
     components.update(schema.pop("$defs", {}))
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -225,17 +242,17 @@ def build_document(methods: Mapping[str, Callable[..., Any]],
                    version: str = __version__) -> dict[str, Any]:
     """The OpenRPC document of ``methods`` (the daemon's method table) and the WebSocket's.
 
-    Raises:
-        KeyError: a method of the table has no params or result description here.
+    A method without an entry in :data:`PARAMS` and :data:`RESULTS` is listed with any
+    params and any result and marked ``"x-undocumented": true`` (see :func:`undocumented`).
     """
-    missing = sorted(set(methods) - (set(PARAMS) & set(RESULTS)))
-    if missing:
-        raise KeyError(f"no OpenRPC description for {', '.join(missing)} "
-                       "(add it to gateway/openrpc.py PARAMS and RESULTS)")
     components: dict[str, Any] = {}
-    specs = {name: MethodSpec(PARAMS[name], RESULTS[name], _summary(fn))
+    specs = {name: MethodSpec(PARAMS.get(name), RESULTS.get(name, Any), _summary(fn))
              for name, fn in methods.items()}
     specs.update(WS_METHODS)
+    listed = [_method(name, spec, components) for name, spec in specs.items()]
+    for method in listed:
+        if method["name"] in undocumented(methods):
+            method["x-undocumented"] = True
     return {
         "openrpc": OPENRPC_VERSION,
         "info": {
@@ -250,7 +267,7 @@ def build_document(methods: Mapping[str, Callable[..., Any]],
             "license": {"name": "MIT"},
         },
         "servers": [{"name": "local daemon", "url": "http://127.0.0.1:8710/rpc"}],
-        "methods": [_method(name, spec, components) for name, spec in specs.items()],
+        "methods": listed,
         "components": {
             "schemas": dict(sorted(components.items())),
             "errors": {name: {"code": code, "message": text}
