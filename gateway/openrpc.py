@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from . import errors as e
 from . import results as r
 from ._version import __version__
-from .methods import history, market, orders
+from .methods import convenience, history, market, orders
 from .schemas import Params
 
 __all__ = [
@@ -116,6 +116,22 @@ PARAMS: Final[dict[str, type[BaseModel] | None]] = {
     "order_check": orders.CheckParams,
     "order_send": orders.SendParams,
     "order_status": orders.StatusParams,
+    # MetaApi-named conveniences (methods/convenience.py)
+    "create_market_buy_order": convenience._MarketParams,
+    "create_market_sell_order": convenience._MarketParams,
+    "create_limit_buy_order": convenience._PendingParams,
+    "create_limit_sell_order": convenience._PendingParams,
+    "create_stop_buy_order": convenience._PendingParams,
+    "create_stop_sell_order": convenience._PendingParams,
+    "create_stop_limit_buy_order": convenience._StopLimitParams,
+    "create_stop_limit_sell_order": convenience._StopLimitParams,
+    "modify_position": convenience._ModifyPositionParams,
+    "close_position": convenience._ClosePositionParams,
+    "close_position_partially": convenience._ClosePartiallyParams,
+    "close_by": convenience._CloseByParams,
+    "close_positions_by_symbol": convenience._CloseBySymbolParams,
+    "modify_order": convenience._ModifyOrderParams,
+    "cancel_order": convenience._CancelOrderParams,
 }
 
 #: Result type of each method (a pydantic model, or a type a ``TypeAdapter`` takes).
@@ -134,6 +150,13 @@ RESULTS: Final[dict[str, Any]] = {
     "order_calc_margin": float, "order_calc_profit": float,
     "order_check": r.OrderCheckResult, "order_send": r.OrderSendResult,
     "order_status": r.OrderStatus,
+    **{name: r.OrderSendResult for name in (
+        "create_market_buy_order", "create_market_sell_order", "create_limit_buy_order",
+        "create_limit_sell_order", "create_stop_buy_order", "create_stop_sell_order",
+        "create_stop_limit_buy_order", "create_stop_limit_sell_order", "modify_position",
+        "close_position", "close_position_partially", "close_by", "modify_order",
+        "cancel_order")},
+    "close_positions_by_symbol": r.ClosedPositions,
 }
 
 #: The WebSocket's own methods (``gateway/ws.py``), described alongside.

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "AccountInfo",
+    "ClosedPositions",
     "DaemonStatus",
     "GatewayStatus",
     "OrderCheckResult",
@@ -415,3 +416,10 @@ class OrderStatus(Result):
     reconcile_passes: int
     request: dict[str, Any]
     result: dict[str, Any] | None
+    ambiguous_tickets: list[int]
+
+
+class ClosedPositions(Result):
+    """``close_positions_by_symbol``: one ``order_send`` result per position closed."""
+
+    results: list[OrderSendResult]

@@ -12,6 +12,7 @@ mismatch reported through ``last_error()`` rather than a half-filled tuple.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple, TypeVar
 
 __all__ = [
@@ -361,6 +362,8 @@ class OrderStatus(NamedTuple):
     reconcile_passes: int
     request: dict[str, Any]
     result: dict[str, Any] | None
+    #: tickets reconciliation could not tell apart for this order (reported, never guessed)
+    ambiguous_tickets: Sequence[int] = ()
 
 
 class ServerTime(NamedTuple):

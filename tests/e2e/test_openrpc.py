@@ -123,7 +123,6 @@ async def test_real_answers_match_the_result_models(daemon: Daemon,
         ("history_orders_get", [0, 4_000_000_000]), ("history_deals_total", [0, 4_000_000_000]),
         ("history_deals_get", [0, 4_000_000_000]),
     ]
-    assert {name for name, _ in calls} == set(method_table())
     for method, params in calls:
         reply = await daemon.call(method, params)
         assert "result" in reply, (method, reply)
@@ -137,6 +136,45 @@ async def test_real_answers_match_the_result_models(daemon: Daemon,
     orders = (await daemon.call("orders_get"))["result"]
     assert orders
     _check("orders_get", orders)
+    called = {name for name, _ in calls} | await _call_conveniences(daemon)
+    assert called == set(method_table())
+
+
+async def _call_conveniences(daemon: Daemon) -> set[str]:
+    """Each MetaApi-named convenience once, its answer checked; the names called."""
+    called: set[str] = set()
+
+    async def ok(method: str, params: Any) -> dict[str, Any]:
+        reply = await daemon.call(method, params)
+        assert "result" in reply, (method, reply)
+        _check(method, reply["result"])
+        called.add(method)
+        result: dict[str, Any] = reply["result"]
+        return result
+
+    tick = (await daemon.call("symbol_info_tick", ["BTCUSD"]))["result"]
+    buy = await ok("create_market_buy_order", ["BTCUSD", 0.02])
+    sell = await ok("create_market_sell_order", ["BTCUSD", 0.01])
+    await ok("modify_position", {"position_id": buy["order"],
+                                 "stop_loss": round(tick["bid"] * 0.9, 2),
+                                 "take_profit": round(tick["ask"] * 1.1, 2)})
+    await ok("close_position_partially", {"position_id": buy["order"], "volume": 0.01})
+    await ok("close_by", {"position_id": buy["order"], "opposite_position_id": sell["order"]})
+    other = await ok("create_market_buy_order", ["BTCUSD", 0.01])
+    await ok("close_position", {"position_id": other["order"]})
+    low, high = round(tick["bid"] * 0.5, 2), round(tick["ask"] * 1.5, 2)
+    limit_buy = await ok("create_limit_buy_order", ["BTCUSD", 0.01, low])
+    limit_sell = await ok("create_limit_sell_order", ["BTCUSD", 0.01, high])
+    await ok("create_stop_buy_order", ["BTCUSD", 0.01, high])
+    await ok("create_stop_sell_order", ["BTCUSD", 0.01, low])
+    await ok("create_stop_limit_buy_order", ["BTCUSD", 0.01, high, round(high * 0.99, 2)])
+    await ok("create_stop_limit_sell_order", ["BTCUSD", 0.01, low, round(low * 1.01, 2)])
+    await ok("modify_order", {"order_id": limit_buy["order"], "open_price": round(low * 1.01, 2)})
+    await ok("cancel_order", {"order_id": limit_sell["order"]})
+    await ok("create_market_buy_order", ["BTCUSD", 0.01])
+    closed = await ok("close_positions_by_symbol", ["BTCUSD"])
+    assert closed["results"]
+    return called
 
 
 async def test_websocket_answers_match_their_models(daemon: Daemon,
