@@ -32,11 +32,18 @@ print(f"account {account_info.login} on {account_info.server}: balance {account_
       f"{account_info.currency}")
 assert account_info._asdict()["login"] == account_info.login
 
-# a symbol that is quoting now: its last quote is as fresh as the freshest one
-symbols = mt5.symbols_get()
-freshest = max(s.time for s in symbols)
-symbol = next(s.name for s in symbols
-              if s.trade_mode == mt5.SYMBOL_TRADE_MODE_FULL and freshest - s.time < 60)
+# a symbol whose market is open now: checking its smallest buy does not answer
+# MARKET_CLOSED (at weekends only crypto trades)
+symbol = None
+for s in mt5.symbols_get():
+    check = mt5.order_check({"action": mt5.TRADE_ACTION_DEAL, "symbol": s.name,
+                             "type": mt5.ORDER_TYPE_BUY, "volume": s.volume_min})
+    if check is not None and check.retcode != mt5.TRADE_RETCODE_MARKET_CLOSED:
+        symbol = s.name
+        break
+if symbol is None:
+    print("no market is open now")
+    quit(1)
 symbol_info = mt5.symbol_info(symbol)
 if not symbol_info.visible:
     mt5.symbol_select(symbol, True)

@@ -38,11 +38,14 @@ def connected(daemon: Daemon, **kwargs: Any) -> Iterator[mt5.Client]:
 
 
 def open_symbol(client: mt5.Client) -> str:
-    """The symbol quoting now (its last quote is as fresh as the freshest): any weekday."""
-    symbols = client.symbols_get()
-    assert symbols
-    freshest = max(s.time for s in symbols)
-    return next(s.name for s in symbols if freshest - s.time < 60)
+    """The first symbol whose market is open now (order_check is not MARKET_CLOSED): the
+    forex ones on a weekday, the crypto one any day."""
+    for info in client.symbols_get() or ():
+        check = client.order_check({"action": mt5.TRADE_ACTION_DEAL, "symbol": info.name,
+                                    "type": mt5.ORDER_TYPE_BUY, "volume": info.volume_min})
+        if check is not None and check.retcode != mt5.TRADE_RETCODE_MARKET_CLOSED:
+            return info.name
+    raise AssertionError("no market is open")
 
 
 async def test_reads_answer_the_packages_named_tuples(daemon: Daemon,
