@@ -56,6 +56,7 @@ from .keys import (
 )
 from .methods import method_table
 from .middleware import guard_middleware
+from .openrpc import with_discovery
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
@@ -142,7 +143,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
                              app[BRIDGE], config)
     listeners.add(app[TRADING])  # after the directory: a session is known before it reconciles
     listeners.add(app[TRADING].paper)  # live ticks for the paper books
-    app[RPC] = Dispatcher(method_table())
+    app[RPC] = Dispatcher(with_discovery(method_table()))  # + rpc.discover (OpenRPC)
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops
     app.cleanup_ctx.append(_bridge_ctx(bridge_socket))

@@ -1,14 +1,14 @@
 """The OpenRPC document of the JSON-RPC interface, generated from the method table and models.
 
-``rpc.discover`` answers it (OpenRPC's discovery method), and ``docs/openrpc/mtgateway.json``
-is the same document as a file, kept equal by a test. Each method's params are the pydantic
-model its body validates with (:data:`PARAMS`), so the schemas are the validation rules
-themselves; each result is a model of ``gateway.results`` checked against real answers in the
-tests. A method in the table without an entry here is still listed (any params, any result,
-``x-undocumented``) so the daemon serves it, and ``tests/e2e/test_openrpc.py`` fails until
-it is described.
+``rpc.discover`` answers it (OpenRPC's discovery method; :func:`with_discovery` adds it to a
+table), and ``docs/openrpc/mtgateway.json`` is the same document as a file, kept equal by a
+test. Each method's params are the pydantic model the dispatcher binds them into
+(``RpcMethod.params``), so the schemas are the validation rules themselves; each result is a
+model of ``gateway.results`` (:data:`RESULTS`) checked against real answers in the tests. A
+method without a result description is still listed (any result, ``x-undocumented``) so the
+daemon serves it, and ``tests/e2e/test_openrpc.py`` fails until it is described.
 
-Pure: no I/O; ``build_document`` runs once per app in ``create_app``.
+Pure: no I/O; the document is built once, when the table is (``create_app``).
 """
 
 from __future__ import annotations
@@ -22,21 +22,23 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from . import errors as e
 from . import results as r
 from ._version import __version__
-from .methods import convenience, history, market, orders
+from .rpc import RpcMethod, rpc_method
 from .schemas import Params
 
 __all__ = [
     "ERRORS",
     "OPENRPC_VERSION",
-    "PARAMS",
     "RESULTS",
     "WS_METHODS",
     "MethodSpec",
     "build_document",
     "undocumented",
+    "with_discovery",
 ]
 
 OPENRPC_VERSION: Final = "1.3.2"
+#: OpenRPC's discovery method (reserved ``rpc.`` name: answered, not listed).
+DISCOVER: Final = "rpc.discover"
 
 
 class _SubscribeParams(Params):
@@ -88,51 +90,6 @@ class MethodSpec:
 
 _PAGED: Final = ("Paged: pass `limit` and then the previous answer's `next_cursor` as "
                  "`cursor` until it is null; with a cursor the MT5 params may be omitted.")
-
-#: Params model of each method: the very model the method body validates with.
-PARAMS: Final[dict[str, type[BaseModel] | None]] = {
-    "ping": None, "version": None, "terminal_info": None, "account_info": None,
-    "get_account_info": None, "server_time": None, "gateway_status": None,
-    "symbols_total": None,
-    "symbols_get": market.GroupParams,
-    "symbol_info": market.SymbolParams,
-    "symbol_info_tick": market.SymbolParams,
-    "symbol_select": market.SymbolSelectParams,
-    "copy_rates_from": market.RatesFromParams,
-    "copy_rates_from_pos": market.RatesFromPosParams,
-    "copy_rates_range": market.RatesRangeParams,
-    "copy_ticks_from": market.TicksFromParams,
-    "copy_ticks_range": market.TicksRangeParams,
-    "orders_total": None,
-    "orders_get": history.SelectionParams,
-    "positions_total": None,
-    "positions_get": history.SelectionParams,
-    "history_orders_total": history.HistoryRangeParams,
-    "history_orders_get": history.HistoryGetParams,
-    "history_deals_total": history.HistoryRangeParams,
-    "history_deals_get": history.HistoryGetParams,
-    "order_calc_margin": history.CalcMarginParams,
-    "order_calc_profit": history.CalcProfitParams,
-    "order_check": orders.CheckParams,
-    "order_send": orders.SendParams,
-    "order_status": orders.StatusParams,
-    # MetaApi-named conveniences (methods/convenience.py)
-    "create_market_buy_order": convenience._MarketParams,
-    "create_market_sell_order": convenience._MarketParams,
-    "create_limit_buy_order": convenience._PendingParams,
-    "create_limit_sell_order": convenience._PendingParams,
-    "create_stop_buy_order": convenience._PendingParams,
-    "create_stop_sell_order": convenience._PendingParams,
-    "create_stop_limit_buy_order": convenience._StopLimitParams,
-    "create_stop_limit_sell_order": convenience._StopLimitParams,
-    "modify_position": convenience._ModifyPositionParams,
-    "close_position": convenience._ClosePositionParams,
-    "close_position_partially": convenience._ClosePartiallyParams,
-    "close_by": convenience._CloseByParams,
-    "close_positions_by_symbol": convenience._CloseBySymbolParams,
-    "modify_order": convenience._ModifyOrderParams,
-    "cancel_order": convenience._CancelOrderParams,
-}
 
 #: Result type of each method (a pydantic model, or a type a ``TypeAdapter`` takes).
 RESULTS: Final[dict[str, Any]] = {
@@ -207,8 +164,8 @@ ERRORS: Final[dict[int, tuple[str, str]]] = {
 
 
 def undocumented(methods: Mapping[str, Any]) -> list[str]:
-    """The methods of ``methods`` with no params or result description here."""
-    return sorted(name for name in methods if name not in PARAMS or name not in RESULTS)
+    """The methods of ``methods`` with no result description here."""
+    return sorted(name for name in methods if name not in RESULTS)
 
 
 def _summary(fn: Callable[..., Any] | None) -> str:
@@ -261,16 +218,16 @@ def _method(name: str, spec: MethodSpec, components: dict[str, Any]) -> dict[str
     return method
 
 
-def build_document(methods: Mapping[str, Callable[..., Any]],
+def build_document(methods: Mapping[str, RpcMethod[Any]],
                    version: str = __version__) -> dict[str, Any]:
     """The OpenRPC document of ``methods`` (the daemon's method table) and the WebSocket's.
 
-    A method without an entry in :data:`PARAMS` and :data:`RESULTS` is listed with any
-    params and any result and marked ``"x-undocumented": true`` (see :func:`undocumented`).
+    A method without an entry in :data:`RESULTS` is listed with any result and marked
+    ``"x-undocumented": true`` (see :func:`undocumented`).
     """
     components: dict[str, Any] = {}
-    specs = {name: MethodSpec(PARAMS.get(name), RESULTS.get(name, Any), _summary(fn))
-             for name, fn in methods.items()}
+    specs = {name: MethodSpec(method.params, RESULTS.get(name, Any), _summary(method.fn))
+             for name, method in methods.items() if name != DISCOVER}
     specs.update(WS_METHODS)
     listed = [_method(name, spec, components) for name, spec in specs.items()]
     for method in listed:
@@ -297,6 +254,17 @@ def build_document(methods: Mapping[str, Callable[..., Any]],
                        for code, (name, text) in sorted(ERRORS.items(), reverse=True)},
         },
     }
+
+
+def with_discovery(methods: Mapping[str, RpcMethod[Any]]) -> dict[str, RpcMethod[Any]]:
+    """``methods`` plus ``rpc.discover``, answering their OpenRPC document (built here, once)."""
+    document = build_document(methods)
+
+    async def discover(ctx: Any) -> dict[str, Any]:
+        """OpenRPC service discovery: this interface's OpenRPC document."""
+        return document
+
+    return {**methods, DISCOVER: rpc_method(discover)}
 
 
 def main() -> None:

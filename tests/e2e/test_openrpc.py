@@ -68,7 +68,7 @@ def test_every_method_is_described_and_none_invented() -> None:
     assert len(names) == len(set(names))
     assert undocumented(method_table()) == []
     assert not [m["name"] for m in document["methods"] if m.get("x-undocumented")]
-    table = {**method_table(), "no_such_method": method_table()["ping"]}
+    table = {**method_table(), "no_such_method": method_table()["ping"]}  # no result model
     assert undocumented(table) == ["no_such_method"]
     marked = [m for m in build_document(table)["methods"] if m.get("x-undocumented")]
     assert [m["name"] for m in marked] == ["no_such_method"]
