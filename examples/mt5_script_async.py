@@ -32,7 +32,7 @@ async def main() -> None:
     symbol = None
     for s in await mt5.symbols_get():
         check = await mt5.order_check({"action": mt5.TRADE_ACTION_DEAL, "symbol": s.name,
-                                 "type": mt5.ORDER_TYPE_BUY, "volume": s.volume_min})
+                                       "type": mt5.ORDER_TYPE_BUY, "volume": s.volume_min})
         if check is not None and check.retcode != mt5.TRADE_RETCODE_MARKET_CLOSED:
             symbol = s.name
             break

@@ -26,7 +26,7 @@ from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 
-from . import http_rpc, ws
+from . import http_rpc, openapi, rest, ws
 from .auth import Authenticator, RecordCache, load_or_create_device, open_secret_store
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
@@ -148,6 +148,8 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops
     app.cleanup_ctx.append(_bridge_ctx(bridge_socket))
     app.router.add_get("/health", http_rpc.health)
+    app.router.add_routes(rest.routes())  # the MT4 Web API mirror, /api/...
+    app.router.add_routes([openapi.route()])
     app.router.add_route("*", "/rpc", http_rpc.rpc)
     app.router.add_get("/ws", ws.websocket)
     app.on_shutdown.append(ws.close_all)  # requests in flight answered, then 1001

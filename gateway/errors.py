@@ -55,6 +55,7 @@ from .authority.errors import AuthorityError, AuthorityUnreachable, RateLimited
 __all__ = [
     "BODY_TIMEOUT",
     "EA_PASSTHROUGH_CODES",
+    "HTTP_STATUS",
     "ERROR_TABLE",
     "MISDIRECTED",
     "NOT_A_WEBSOCKET",
@@ -78,6 +79,7 @@ __all__ = [
     "Unavailable",
     "auth_refusal",
     "body_too_large",
+    "http_status",
     "to_rpc_error",
 ]
 
@@ -363,3 +365,21 @@ def auth_refusal(exc: Unauthorized | Unavailable | RateLimited) -> HttpRefusal:
             {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}, "rate_limited")
     return HttpRefusal(401, RpcError(UNAUTHORIZED, exc.message, {"reason": exc.reason}),
                        {"WWW-Authenticate": 'Bearer realm="mtgateway"'}, exc.reason)
+
+
+#: The HTTP status a JSON-RPC code answers with on the REST mirror (``/api``, ``rest.py``),
+#: where the status is the first thing a REST client reads; ``/rpc`` answers 200 with the
+#: error in the body, as JSON-RPC over HTTP does.
+HTTP_STATUS: Final[dict[int, int]] = {
+    PARSE_ERROR: 400, INVALID_REQUEST: 400, INVALID_PARAMS: 400, METHOD_NOT_FOUND: 404,
+    INTERNAL_ERROR: 500, TERMINAL_OFFLINE: 503, BROKER_DISCONNECTED: 503,
+    OUTCOME_UNKNOWN: 502, UNAUTHORIZED: 401, RATE_LIMITED: 429, NOT_FOUND: 404,
+    AUTOTRADING_DISABLED: 409, HISTORY_NOT_READY: 503, UNSUPPORTED: 501,
+    TRADE_REJECTED: 409, IDEMPOTENCY_CONFLICT: 409, RISK_LIMIT: 403, TIMEOUT: 504,
+    UNAVAILABLE: 503,
+}
+
+
+def http_status(code: int) -> int:
+    """The REST mirror's HTTP status for a JSON-RPC error ``code`` (500 for one not listed)."""
+    return HTTP_STATUS.get(code, 500)
