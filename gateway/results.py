@@ -28,6 +28,7 @@ __all__ = [
     "SymbolInfo",
     "TerminalInfo",
     "TerminalLink",
+    "TradingState",
     "Tick",
     "TradeDeal",
     "TradeOrder",
@@ -387,11 +388,20 @@ class TerminalLink(Result):
     events_missed: int
 
 
+class TradingState(Result):
+    """``gateway_status().trading``: whether a new opening order would go to the terminal
+    now, and if not, the reason words (``scope``, ``auth_stale``, ``terminal_offline``, ...)."""
+
+    allowed: bool
+    refused_because: list[str]
+
+
 class GatewayStatus(Result):
     """``gateway_status()``: answered by the daemon itself, even with no EA connected."""
 
     daemon: DaemonStatus
     terminal: TerminalLink
+    trading: TradingState
 
 
 class Page(Result):
