@@ -27,6 +27,7 @@ import hmac
 import logging
 import math
 import secrets
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -44,9 +45,11 @@ from .config import ConsoleSettings, SmtpConfig
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
 from .proofs import ProofReplayCache, verify_device_proof
+from .reports import TerminalReport
 from .service import AccountRegistration, Authority, TerminalClaimed
 from .store import AccountRow
 from .throttle import AuthThrottle
+from .web import mount_pages, security_headers
 
 __all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_console"]
 
@@ -59,6 +62,8 @@ _VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 _MAX_BODY_BYTES: Final = 64 * 1024
 _HEX64: Final = r"^[0-9a-f]{64}$"
 _HEX32: Final = r"^[0-9a-f]{32}$"
+#: The longest a revocation long-poll is held open (below common proxy idle timeouts).
+_MAX_POLL_S: Final = 55.0
 
 _M = TypeVar("_M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,6 +113,32 @@ class RefreshBody(_Body):
     """``POST /v1/records/refresh``."""
 
     token_ids: list[str] = Field(max_length=1000)
+
+
+class TerminalReportBody(_Body):
+    """One terminal's state in ``POST /v1/terminals/report``."""
+
+    login: int = Field(gt=0, strict=True)
+    server: str = Field(min_length=1, max_length=200)
+    state: Literal["active", "disconnected", "refused"]
+    reason: str = Field(default="", max_length=64, pattern=r"^[a-z_]*$")
+    token_id: str = Field(default="", max_length=64)
+    token_hint: str = Field(default="", pattern=r"^([0-9a-f]{32})?$")
+    platform: str = Field(default="", max_length=32)
+    ea_version: str = Field(default="", max_length=32)
+
+
+class ReportBody(_Body):
+    """``POST /v1/terminals/report``."""
+
+    terminals: list[TerminalReportBody] = Field(max_length=1000)
+
+
+class RevocationsBody(_Body):
+    """``POST /v1/device/revocations`` (a long-poll)."""
+
+    cursor: int | None = Field(default=None, ge=0)
+    wait_s: float = Field(default=25.0, ge=0, le=_MAX_POLL_S)
 
 
 class VerifyBody(_Body):
@@ -342,6 +373,22 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
                         "device approvals are locked", retry_after_s=answer.retry_after_s)
         raise _Fail(400, "no_pending_approval", "this device has no pending approval")
 
+    @routes.post("/v1/terminals/report")
+    async def report_terminals(request: web.Request) -> web.Response:
+        device = await _device(request, clock)
+        body = await _json(request, ReportBody, status=400)
+        stored = await request.app[AUTHORITY].report_terminals(
+            device, [TerminalReport(**t.model_dump()) for t in body.terminals])
+        return web.json_response({"stored": stored})
+
+    @routes.post("/v1/device/revocations")
+    async def revocations(request: web.Request) -> web.Response:
+        device = await _device(request, clock)
+        body = await _json(request, RevocationsBody, status=400)
+        cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
+            device, body.cursor, body.wait_s)
+        return web.json_response({"cursor": cursor, "token_ids": token_ids})
+
     @routes.get("/v1/device/status")
     async def status(request: web.Request) -> web.Response:
         device = await _device(request, clock)
@@ -381,7 +428,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     """
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)
-    app = web.Application(middlewares=[_errors], client_max_size=_MAX_BODY_BYTES)
+    app = web.Application(middlewares=[_errors, security_headers],
+                          client_max_size=_MAX_BODY_BYTES)
     app[_OWNER_THROTTLE] = AuthThrottle(
         delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
@@ -397,17 +445,25 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         yield
         await authority.close()
 
+    async def end_long_polls(app: web.Application) -> None:
+        app[AUTHORITY].feed.close()
+
     app.cleanup_ctx.append(authority_ctx)
+    app.on_shutdown.append(end_long_polls)
     app.add_routes(_routes(clock))
+    mount_pages(app, lambda: app[AUTHORITY], app[_OWNER_THROTTLE], clock=clock)
     return app
 
 
-async def start_console(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve ``app`` on ``host:port`` (0 picks a port); the runner and the bound port."""
+async def start_console(app: web.Application, host: str, port: int, *,
+                        ssl_context: ssl.SSLContext | None = None
+                        ) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a port), over TLS with ``ssl_context``; the
+    runner and the bound port."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except OSError:
         await runner.cleanup()
         raise

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from ea_bridge import token_hint as make_token_hint
 
+from .activity import ActivityEntry, ActivityLog
 from .api import (
     DeviceInfo,
     DeviceStatus,
@@ -51,6 +52,7 @@ from .devices import (
     verify_code,
 )
 from .errors import AuthorityError
+from .feed import RevocationFeed
 from .mailer import (
     ApprovalRequest,
     Mailer,
@@ -60,6 +62,7 @@ from .mailer import (
 )
 from .passwords import hash_password, verify_password
 from .records import DEFAULT_RISK, OFFLINE_GRACE_S, AuthorityKey, RiskPolicy, device_id_for
+from .reports import TerminalReport, TerminalReports, TerminalRow
 from .store import AccountRow, AuthorityStore, TokenRow
 from .tokens import generate_token, token_sha256
 
@@ -147,6 +150,11 @@ class Authority:
         self._console_hint = console_hint
         self._dummy_hash = hash_password(secrets.token_hex(16))
         self._tasks: set[asyncio.Task[None]] = set()
+        #: What the console shows beside the records: the owner's activity, the terminal
+        #: states daemons report, and the revocations daemons long-poll for.
+        self.activity = ActivityLog(store.path)
+        self.reports = TerminalReports(store.path)
+        self.feed = RevocationFeed(store.path)
 
     @classmethod
     def open(cls, data_dir: Path, mailer: Mailer, **kwargs: Any) -> Authority:
@@ -212,6 +220,10 @@ class Authority:
                        server=server, scopes=tuple(sorted(set(scopes))), created_at=now,
                        expires_at=None if expires_in_s is None else now + expires_in_s)
         self.store.add_token(row)
+        expiry = "never expires" if row.expires_at is None else f"expires at {row.expires_at}"
+        self.activity.add(owner_email, "token_created",
+                          f"{row.token_id} for {login}@{server}, "
+                          f"scopes {','.join(row.scopes)}, {expiry}", now)
         return IssuedToken(token=token, token_id=row.token_id, record=self._listing(row))
 
     @staticmethod
@@ -242,8 +254,19 @@ class Authority:
         return [self._listing(r) for r in self.store.tokens_of(normalize_email(owner_email))]
 
     def revoke_token(self, owner_email: str, token_id: str) -> bool:
-        """Revoke one of the owner's tokens; ``False`` if no such token is theirs."""
-        return self.store.revoke_token(normalize_email(owner_email), token_id, self._now())
+        """Revoke one of the owner's tokens; ``False`` if no such token is theirs.
+
+        A first revocation is logged and put on the feed, so connected daemons hear of it
+        within seconds (``feed.py``)."""
+        owner_email, now = normalize_email(owner_email), self._now()
+        before = self.store.token_by_id(token_id)
+        if not self.store.revoke_token(owner_email, token_id, now):
+            return False
+        if before is not None and before.revoked_at is None:
+            self.activity.add(owner_email, "token_revoked",
+                              f"{token_id} for {before.login}@{before.server}", now)
+            self.feed.add(owner_email, now, token_id=token_id)
+        return True
 
     # -- accounts ------------------------------------------------------------------------
 
@@ -267,7 +290,35 @@ class Authority:
             paper_trade_enabled=registration.paper_trade_enabled,
             mt5_path=registration.mt5_path, account_type=registration.account_type,
             created_at=self._now())
-        return self.store.add_account(row, registration.password)
+        stored = self.store.add_account(row, registration.password)
+        self.activity.add(row.owner_email, "account_registered",
+                          f"{stored.name} ({stored.login}@{stored.server})", row.created_at)
+        return stored
+
+    def accounts_of(self, owner_email: str) -> list[AccountRow]:
+        """The owner's registered accounts (no passwords)."""
+        return self.store.accounts_of(normalize_email(owner_email))
+
+    def update_risk(self, owner_email: str, account_id: int, allowed_symbols: Sequence[str],
+                    max_lot_size: Decimal, risk_pct: Decimal, auto_trade_enabled: bool) -> bool:
+        """Change an account's risk policy (daemons get it with their next record refresh);
+        ``ValueError`` out of range, ``False`` if the account is not the owner's."""
+        if not Decimal(0) <= max_lot_size <= Decimal(100):
+            raise ValueError("max_lot_size is out of range")
+        if not Decimal(0) <= risk_pct <= Decimal(1):
+            raise ValueError("risk_pct is out of range")
+        owner_email, now = normalize_email(owner_email), self._now()
+        symbols = tuple(dict.fromkeys(s.strip() for s in allowed_symbols if s.strip()))
+        if not self.store.update_account_risk(owner_email, account_id, symbols,
+                                              _decimal_text(max_lot_size),
+                                              _decimal_text(risk_pct), auto_trade_enabled):
+            return False
+        self.activity.add(owner_email, "risk_updated",
+                          f"account {account_id}: symbols {','.join(symbols) or 'any'}, "
+                          f"max lot {_decimal_text(max_lot_size)}, risk "
+                          f"{_decimal_text(risk_pct)}, auto-trade "
+                          f"{'on' if auto_trade_enabled else 'off'}", now)
+        return True
 
     def _risk(self, login: int, server: str) -> RiskPolicy:
         account = self.store.account_for(login, server)
@@ -288,7 +339,8 @@ class Authority:
             device = self.store.device(approval.device_id)
             out.append({"device_id": approval.device_id,
                         "name": device.name if device else "", "os": device.os if device else "",
-                        "status": approval.status, "approved_at": approval.approved_at})
+                        "status": approval.status, "approved_at": approval.approved_at,
+                        "last_seen": device.last_seen if device else None})
         return out
 
     def revoke_device(self, owner_email: str, device_id: str) -> bool:
@@ -299,6 +351,10 @@ class Authority:
         self.store.save_approval(Approval(
             approval_id=approval.approval_id, owner_email=approval.owner_email,
             device_id=device_id, status="revoked", created_at=approval.created_at))
+        if approval.status != "revoked":
+            now = self._now()
+            self.activity.add(approval.owner_email, "device_revoked", device_id, now)
+            self.feed.add(approval.owner_email, now, device_id=device_id)
         return True
 
     def local_device_auto_approve(self, device_id: str, public_key: bytes) -> None:
@@ -461,6 +517,10 @@ class Authority:
         for new_state, outcome in results:
             if outcome.approved:
                 self.store.save_approval(new_state)
+                named = self.store.device(device.device_id)
+                self.activity.add(new_state.owner_email, "device_approved",
+                                  f"{named.name} ({named.os}), id {device.device_id}"
+                                  if named else device.device_id, now)
                 notice = approved_message(self._request(new_state, now),
                                           self.mailer.from_address, self._console_hint)
                 self._spawn(self._deliver(notice))
@@ -509,3 +569,54 @@ class Authority:
     async def public_keys(self) -> list[AuthorityKey]:
         """The signing key (a list, so a key rotation can publish two)."""
         return [self.store.signer.key]
+
+    # -- what the console shows beside the records ----------------------------------------
+
+    def note_sign_in(self, owner_email: str, ok: bool, detail: str) -> None:
+        """Log a console sign-in (or a refused one, for a known owner only)."""
+        owner_email = normalize_email(owner_email)
+        if ok or self.store.owner_password_hash(owner_email) is not None:
+            self.activity.add(owner_email, "login" if ok else "login_failed", detail,
+                              self._now())
+
+    def note_sign_out(self, owner_email: str) -> None:
+        """Log a console sign-out."""
+        self.activity.add(normalize_email(owner_email), "logout", "", self._now())
+
+    def activity_of(self, owner_email: str) -> list[ActivityEntry]:
+        """The owner's newest activity first."""
+        return self.activity.of(normalize_email(owner_email))
+
+    def terminals_of(self, owner_email: str) -> list[TerminalRow]:
+        """The latest reported state of each of the owner's terminals, per device."""
+        return self.reports.of(normalize_email(owner_email))
+
+    async def report_terminals(self, device: DeviceInfo,
+                               reports: Sequence[TerminalReport]) -> int:
+        """Store a daemon's terminal states (see ``reports.py`` for what is believed);
+        how many were stored. A refusal that is new is also logged in the activity."""
+        self._checked(device)
+        now, stored = self._now(), 0
+        for report in reports:
+            row = (self.store.token_by_id(report.token_id) if report.token_id
+                   else self.store.token_by_hint(report.token_hint) if report.token_hint
+                   else None)
+            if row is None or self.store.approval(row.owner_email, device.device_id) is None:
+                continue
+            if report.token_id and (report.login, report.server) != (row.login, row.server):
+                continue  # an active session runs under its own token's terminal only
+            report = TerminalReport(report.login, report.server, report.state, report.reason,
+                                    row.token_id, "", report.platform, report.ea_version)
+            changed = self.reports.save(row.owner_email, device.device_id, report, now)
+            stored += 1
+            if changed and report.state == "refused":
+                self.activity.add(row.owner_email, "refusal",
+                                  f"{report.login}@{report.server} on {device.device_id}: "
+                                  f"{report.reason} ({row.token_id})", now)
+        return stored
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float) -> tuple[int, list[str]]:
+        """Long-poll the revocation feed for this device (``feed.py``)."""
+        self._checked(device)
+        return await self.feed.wait(device.device_id, cursor, timeout_s)

@@ -300,6 +300,27 @@ class AuthorityStore:
                           tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]), r[13],
                           r[14], r[15])
 
+    def accounts_of(self, owner_email: str) -> list[AccountRow]:
+        """An owner's accounts, oldest first."""
+        with self._db() as db:
+            rows = db.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE owner_email = ? "
+                              "ORDER BY id", (owner_email,)).fetchall()
+        return [AccountRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]),
+                           tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]),
+                           r[13], r[14], r[15]) for r in rows]
+
+    def update_account_risk(self, owner_email: str, account_id: int,
+                            allowed_symbols: tuple[str, ...], max_lot_size: str, risk_pct: str,
+                            auto_trade_enabled: bool) -> bool:
+        """Replace an owner's account's risk policy; ``False`` if it is not theirs."""
+        with self._db() as db:
+            cur = db.execute("UPDATE accounts SET allowed_symbols = ?, max_lot_size = ?, "
+                             "risk_pct = ?, auto_trade_enabled = ? "
+                             "WHERE id = ? AND owner_email = ?",
+                             (json.dumps(list(allowed_symbols)), max_lot_size, risk_pct,
+                              auto_trade_enabled, account_id, owner_email))
+            return cur.rowcount == 1
+
     def account_password(self, login: int, server: str) -> str | None:
         """Decrypt an account's MT5 password (for the terminal launcher; never logged)."""
         with self._db() as db:

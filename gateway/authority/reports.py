@@ -1,0 +1,118 @@
+"""Terminal states as daemons report them: what the console's dashboard shows.
+
+A daemon reports, signed with its device key, each terminal's state when it changes and all of
+them periodically (``gateway.auth.reporter``): ``active`` (an EA session is up), ``disconnected``
+(it went down, with the bridge's reason) or ``refused`` (a handshake was refused: the reason
+word the EA got, e.g. ``token_expired``, ``token_revoked``, ``device_not_approved``,
+``terminal_mismatch``). The authority keeps the latest per (owner, device, terminal).
+
+A report is believed only as far as it can be: the owner is found from the token the EA used
+(its id, or for a refused EA the hint it sent), and the reporting device must have asked that
+owner for approval (any status: a refused EA on a device still pending is exactly what the
+owner needs to see). A report naming no token of any owner says nothing to anyone and is
+dropped. States older than :data:`SILENT_AFTER_S` are shown as "not heard from": a daemon that
+died cannot report its own death.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+__all__ = ["REPORT_INTERVAL_S", "SILENT_AFTER_S", "TerminalReport", "TerminalReports",
+           "TerminalRow"]
+
+#: How often a daemon re-reports every terminal although nothing changed.
+REPORT_INTERVAL_S: Final = 30
+#: A state not re-reported for this long is shown as "daemon not heard from".
+SILENT_AFTER_S: Final = 3 * REPORT_INTERVAL_S + 15
+
+State = Literal["active", "disconnected", "refused"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS terminal_states (
+    owner_email TEXT NOT NULL, device_id TEXT NOT NULL, login INTEGER NOT NULL,
+    server TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, token_id TEXT NOT NULL,
+    platform TEXT NOT NULL, ea_version TEXT NOT NULL, changed_at INTEGER NOT NULL,
+    reported_at INTEGER NOT NULL, PRIMARY KEY (owner_email, device_id, login, server));
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalReport:
+    """One terminal's state as a daemon saw it (already validated at the edge)."""
+
+    login: int
+    server: str
+    state: State
+    reason: str = ""
+    token_id: str = ""
+    token_hint: str = ""
+    platform: str = ""
+    ea_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalRow:
+    """The latest state of one terminal on one device, for one owner."""
+
+    owner_email: str
+    device_id: str
+    login: int
+    server: str
+    state: str
+    reason: str
+    token_id: str
+    platform: str
+    ea_version: str
+    changed_at: int
+    reported_at: int
+
+    def shown_state(self, now: int) -> str:
+        """``active``/``disconnected``/``refused``, or ``silent`` when the daemon stopped
+        reporting."""
+        return "silent" if now - self.reported_at > SILENT_AFTER_S else self.state
+
+
+class TerminalReports:
+    """The ``terminal_states`` table of the authority's database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
+            yield db
+
+    def save(self, owner_email: str, device_id: str, report: TerminalReport,
+             now: int) -> bool:
+        """Store the latest state; whether it differs from the one stored before (a change)."""
+        with self._db() as db:
+            old = db.execute("SELECT state, reason, token_id, changed_at FROM terminal_states "
+                             "WHERE owner_email = ? AND device_id = ? AND login = ? "
+                             "AND server = ?",
+                             (owner_email, device_id, report.login, report.server)).fetchone()
+            changed = old is None or (old[0], old[1], old[2]) != (
+                report.state, report.reason, report.token_id)
+            changed_at = now if changed or old is None else int(old[3])
+            db.execute("INSERT OR REPLACE INTO terminal_states VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (owner_email, device_id, report.login, report.server, report.state,
+                        report.reason, report.token_id, report.platform, report.ea_version,
+                        changed_at, now))
+        return changed
+
+    def of(self, owner_email: str) -> list[TerminalRow]:
+        """The owner's terminals, by login and server, then device."""
+        with self._db() as db:
+            rows = db.execute("SELECT owner_email, device_id, login, server, state, reason, "
+                              "token_id, platform, ea_version, changed_at, reported_at "
+                              "FROM terminal_states WHERE owner_email = ? "
+                              "ORDER BY login, server, device_id", (owner_email,)).fetchall()
+        return [TerminalRow(*r) for r in rows]

@@ -1,0 +1,62 @@
+"""The console's web pages, for the account owner in a browser (``docs/console.md``).
+
+:func:`mount_pages` adds them to the console's aiohttp application beside the JSON API
+(``/v1/...``): the pages at ``/``, ``/login``, ``/tokens``, ``/devices``, ``/accounts``,
+``/activity``, and the package's own ``static/`` files (no CDN: the console works offline).
+Templates and static files ship as package data. This package imports nothing of the gateway
+beyond ``gateway.authority``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import jinja2
+from aiohttp import web
+
+from ..service import Authority
+from .pages import Pages, SignInThrottle
+from .security import security_headers
+from .sessions import ABSOLUTE_S, IDLE_S, SessionStore
+
+__all__ = ["PAGES", "STATIC_DIR", "TEMPLATE_DIR", "mount_pages", "security_headers"]
+
+_HERE: Final = Path(__file__).resolve().parent
+TEMPLATE_DIR: Final = _HERE / "templates"
+STATIC_DIR: Final = _HERE / "static"
+PAGES: Final = web.AppKey("pages", Pages)
+
+
+def mount_pages(app: web.Application, authority: Callable[[], Authority],
+                throttle: SignInThrottle, *, clock: Callable[[], float],
+                idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S,
+                token: Callable[[int], str] = secrets.token_urlsafe) -> Pages:
+    """Add the pages and their static files to ``app`` (whose middlewares must include
+    :func:`security_headers`); the :class:`Pages` (tests reach its sessions)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+                             autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    pages = Pages(authority, throttle, SessionStore(clock, idle_s=idle_s,
+                                                    absolute_s=absolute_s, token=token),
+                  env, clock, token)
+    app[PAGES] = pages
+    router = app.router
+    router.add_get("/", pages.dashboard)
+    router.add_get("/dashboard/rows", pages.dashboard_rows)
+    router.add_get("/login", pages.login_form)
+    router.add_post("/login", pages.login)
+    router.add_post("/logout", pages.logout)
+    router.add_get("/tokens", pages.tokens)
+    router.add_post("/tokens", pages.create_token)
+    router.add_post("/tokens/{token_id}/revoke", pages.revoke_token)
+    router.add_get("/devices", pages.devices)
+    router.add_post("/devices/{device_id}/revoke", pages.revoke_device)
+    router.add_get("/accounts", pages.accounts)
+    router.add_post("/accounts", pages.register_account)
+    router.add_post("/accounts/{account_id}/risk", pages.update_risk)
+    router.add_get("/activity", pages.activity)
+    router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    return pages

@@ -1,0 +1,356 @@
+"""The console's pages: sign-in, dashboard, tokens, devices, accounts, activity.
+
+Server-rendered with Jinja2 (autoescaping on: every owner-supplied string is escaped where it
+is written). Every page works as a plain HTML form; ``static/console.js`` only adds the copy
+button and the dashboard's live refresh. A state-changing request is a POST that must carry
+the session's CSRF token (``security.py``); a refused one gets 403 and changes nothing.
+Successful POSTs redirect (303) to the page they came from, so a reload never repeats them,
+except token creation, whose answer is the one page that shows the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import jinja2
+from aiohttp import web
+
+from ..api import IssuedToken
+from ..reports import TerminalRow
+from ..service import Authority
+from ..store import AccountExists
+from .forms import FormErrors, parse_registration, parse_risk, parse_token
+from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
+from .sessions import Session, SessionStore
+
+__all__ = ["Pages", "SignInThrottle"]
+
+log = logging.getLogger("gateway.authority.web")
+
+_PRE_TOKEN_BYTES = 32
+
+
+class SignInThrottle(Protocol):
+    """The owner-credential throttle the JSON API uses too (``AuthThrottle``)."""
+
+    lockout_s: float
+
+    def retry_after_s(self) -> float | None:
+        """Seconds left of a lockout, or ``None``."""
+        ...
+
+    async def penalize(self) -> None:
+        """Count a failure and wait its delay."""
+        ...
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "—"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Pages:
+    """The page handlers, over the authority (looked up per request: it opens on start-up).
+
+    Args:
+        authority: returns the running authority.
+        throttle: shared with the JSON API's Basic auth, so the form adds no second allowance.
+        sessions: the sign-in sessions.
+        env: the Jinja2 environment of ``templates/``.
+        clock: epoch seconds (what "last seen" and "silent" are judged by).
+        token: random URL-safe text (the sign-in form's CSRF value).
+    """
+
+    def __init__(self, authority: Callable[[], Authority], throttle: SignInThrottle,
+                 sessions: SessionStore, env: jinja2.Environment, clock: Callable[[], float],
+                 token: Callable[[int], str]) -> None:
+        self._authority = authority
+        self._throttle = throttle
+        self.sessions = sessions
+        self._env = env
+        self._clock = clock
+        self._token = token
+        env.filters["when"] = _when
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _render(self, name: str, status: int = 200, **context: Any) -> web.Response:
+        html = self._env.get_template(name).render(**context)
+        return web.Response(text=html, status=status, content_type="text/html",
+                            charset="utf-8")
+
+    def _session(self, request: web.Request) -> Session | None:
+        return self.sessions.get(request.cookies.get(SESSION_COOKIE))
+
+    def _forbidden(self, why: str) -> web.Response:
+        return self._render("error.html", status=403, title="Forbidden", session=None,
+                            message=why)
+
+    async def _signed_in(self, request: web.Request, *, post: bool
+                         ) -> tuple[Session, dict[str, Any]] | web.Response:
+        """The session and (for a POST) its form, or the answer to send instead: a redirect
+        to sign in, or 403 for a missing or wrong CSRF token."""
+        session = self._session(request)
+        form: dict[str, Any] = {}
+        if post:
+            data = await request.post()
+            form = {k: data.get(k) for k in data}
+            form["scopes"] = [v for v in data.getall("scopes", []) if isinstance(v, str)]
+            if session is None or not csrf_ok(session.csrf, form.get("csrf")):
+                return self._forbidden("The form's security token is missing or out of date. "
+                                       "Reload the page and try again.")
+        if session is None:
+            raise web.HTTPSeeOther("/login")
+        return session, form
+
+    def _page(self, name: str, session: Session, active: str, status: int = 200,
+              **context: Any) -> web.Response:
+        return self._render(name, status=status, session=session, csrf=session.csrf,
+                            active=active, owner=session.owner_email, **context)
+
+    # -- sign-in ---------------------------------------------------------------------------
+
+    async def login_form(self, request: web.Request) -> web.StreamResponse:
+        """``GET /login``."""
+        if self._session(request) is not None:
+            raise web.HTTPSeeOther("/")
+        return self._login_page(request, "", "")
+
+    def _login_page(self, request: web.Request, email: str, error: str,
+                    status: int = 200) -> web.Response:
+        pre = self._token(_PRE_TOKEN_BYTES)
+        response = self._render("login.html", status=status, session=None, csrf=pre,
+                                email=email, error=error)
+        set_cookie(request, response, PRE_COOKIE, pre, max_age=3600)
+        return response
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """``POST /login``: the same throttle as the API's Basic auth (security.md)."""
+        data = await request.post()
+        email, password = data.get("email", ""), data.get("password", "")
+        if not csrf_ok(request.cookies.get(PRE_COOKIE), data.get("csrf")):
+            return self._forbidden("The sign-in form's security token is missing or out of "
+                                   "date. Reload the page and try again.")
+        email = email if isinstance(email, str) else ""
+        password = password if isinstance(password, str) else ""
+        authority = self._authority()
+        if email and password and await authority.authenticate_owner(email, password):
+            session_id, session = self.sessions.create(email.strip().lower())
+            authority.note_sign_in(email, True, f"from {request.remote or 'unknown'}")
+            redirect = web.HTTPSeeOther("/")
+            set_cookie(request, redirect, SESSION_COOKIE, session_id)
+            clear_cookie(request, redirect, PRE_COOKIE)
+            raise redirect
+        retry_after = self._throttle.retry_after_s()
+        if retry_after is not None:
+            wait = max(1, math.ceil(retry_after))
+            response = self._login_page(request, email, f"Too many failed sign-ins. Wait "
+                                        f"{wait} s and try again.", status=429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        await self._throttle.penalize()
+        if email:
+            authority.note_sign_in(email, False, f"from {request.remote or 'unknown'}")
+        return self._login_page(request, email, "Wrong e-mail or password.", status=401)
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        """``POST /logout``."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, _ = got
+        self._authority().note_sign_out(session.owner_email)
+        self.sessions.end(request.cookies.get(SESSION_COOKIE))
+        response = web.HTTPSeeOther("/login")
+        clear_cookie(request, response, SESSION_COOKIE)
+        raise response
+
+    # -- dashboard -------------------------------------------------------------------------
+
+    def _terminals(self, owner: str) -> list[dict[str, Any]]:
+        """Every terminal the owner has a token for, with each device's latest report."""
+        authority = self._authority()
+        now = int(self._clock())
+        rows: list[dict[str, Any]] = []
+        reported: set[tuple[int, str]] = set()
+        devices = {d["device_id"]: d for d in authority.list_devices(owner)}
+        report: TerminalRow
+        for report in authority.terminals_of(owner):
+            reported.add((report.login, report.server))
+            device = devices.get(report.device_id, {})
+            rows.append({"login": report.login, "server": report.server,
+                         "state": report.shown_state(now), "reason": report.reason,
+                         "platform": report.platform, "ea_version": report.ea_version,
+                         "device_name": device.get("name", ""), "device_id": report.device_id,
+                         "since": report.changed_at, "last_seen": report.reported_at,
+                         "token_id": report.token_id})
+        for token in authority.list_tokens(owner):
+            key = (token["login"], token["server"])
+            if key not in reported and token["revoked_at"] is None:
+                reported.add(key)
+                rows.append({"login": key[0], "server": key[1], "state": "never",
+                             "reason": "", "platform": "", "ea_version": "",
+                             "device_name": "", "device_id": "", "since": None,
+                             "last_seen": None, "token_id": token["token_id"]})
+        return rows
+
+    async def dashboard(self, request: web.Request) -> web.StreamResponse:
+        """``GET /``."""
+        got = await self._signed_in(request, post=False)
+        assert not isinstance(got, web.Response)  # noqa: S101 - only POSTs answer 403
+        session, _ = got
+        return self._page("dashboard.html", session, "dashboard",
+                          terminals=self._terminals(session.owner_email))
+
+    async def dashboard_rows(self, request: web.Request) -> web.StreamResponse:
+        """``GET /dashboard/rows``: the table body alone, for the live refresh."""
+        session = self._session(request)
+        if session is None:
+            return web.Response(status=401, text="signed out")
+        return self._render("_terminal_rows.html",
+                            terminals=self._terminals(session.owner_email))
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def _tokens_page(self, session: Session, *, status: int = 200,
+                     errors: FormErrors | None = None, form: dict[str, Any] | None = None,
+                     issued: IssuedToken | None = None) -> web.Response:
+        authority = self._authority()
+        return self._page("tokens.html", session, "tokens", status=status,
+                          tokens=authority.list_tokens(session.owner_email),
+                          accounts=authority.accounts_of(session.owner_email),
+                          errors=(errors or FormErrors()).fields, form=form or {},
+                          issued=issued, now=self._clock())
+
+    async def tokens(self, request: web.Request) -> web.StreamResponse:
+        """``GET /tokens``."""
+        got = await self._signed_in(request, post=False)
+        assert not isinstance(got, web.Response)  # noqa: S101
+        return self._tokens_page(got[0])
+
+    async def create_token(self, request: web.Request) -> web.StreamResponse:
+        """``POST /tokens``: the answer is the only page that ever shows the token."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        authority = self._authority()
+        accounts = {a.id: (a.login, a.server) for a in authority.accounts_of(session.owner_email)}
+        parsed, errors = parse_token(form, form["scopes"], accounts)
+        if parsed is None:
+            return self._tokens_page(session, status=400, errors=errors, form=form)
+        try:
+            issued = authority.issue_token(session.owner_email, parsed.login, parsed.server,
+                                           parsed.scopes, parsed.expires_in_s)
+        except ValueError as exc:
+            errors.add("login", str(exc))
+            return self._tokens_page(session, status=400, errors=errors, form=form)
+        log.info("console: token %s issued for %s@%s", issued.token_id, parsed.login,
+                 parsed.server)
+        return self._tokens_page(session, status=201, issued=issued)
+
+    async def revoke_token(self, request: web.Request) -> web.StreamResponse:
+        """``POST /tokens/{token_id}/revoke``."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, _ = got
+        if not self._authority().revoke_token(session.owner_email,
+                                              request.match_info["token_id"]):
+            raise web.HTTPNotFound()
+        raise web.HTTPSeeOther("/tokens")
+
+    # -- devices ---------------------------------------------------------------------------
+
+    async def devices(self, request: web.Request) -> web.StreamResponse:
+        """``GET /devices``."""
+        got = await self._signed_in(request, post=False)
+        assert not isinstance(got, web.Response)  # noqa: S101
+        session = got[0]
+        return self._page("devices.html", session, "devices",
+                          devices=self._authority().list_devices(session.owner_email))
+
+    async def revoke_device(self, request: web.Request) -> web.StreamResponse:
+        """``POST /devices/{device_id}/revoke``."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, _ = got
+        if not self._authority().revoke_device(session.owner_email,
+                                               request.match_info["device_id"]):
+            raise web.HTTPNotFound()
+        raise web.HTTPSeeOther("/devices")
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def _accounts_page(self, session: Session, *, status: int = 200,
+                       errors: FormErrors | None = None, form: dict[str, Any] | None = None,
+                       risk_errors: dict[int, dict[str, str]] | None = None) -> web.Response:
+        return self._page("accounts.html", session, "accounts", status=status,
+                          accounts=self._authority().accounts_of(session.owner_email),
+                          errors=(errors or FormErrors()).fields, form=form or {},
+                          risk_errors=risk_errors or {})
+
+    async def accounts(self, request: web.Request) -> web.StreamResponse:
+        """``GET /accounts``."""
+        got = await self._signed_in(request, post=False)
+        assert not isinstance(got, web.Response)  # noqa: S101
+        return self._accounts_page(got[0])
+
+    async def register_account(self, request: web.Request) -> web.StreamResponse:
+        """``POST /accounts``: ``seed-register-account`` as a form."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        form.pop("password", None)  # never echoed back into the page
+        data = await request.post()
+        registration, errors = parse_registration({**form, "password": data.get("password")})
+        if registration is None:
+            return self._accounts_page(session, status=400, errors=errors, form=form)
+        try:
+            self._authority().register_account(session.owner_email, registration)
+        except AccountExists:
+            errors.add("login", f"Account {registration.login} already exists on "
+                                f"{registration.server}")
+            return self._accounts_page(session, status=409, errors=errors, form=form)
+        except ValueError as exc:
+            errors.add("name", str(exc))
+            return self._accounts_page(session, status=400, errors=errors, form=form)
+        raise web.HTTPSeeOther("/accounts")
+
+    async def update_risk(self, request: web.Request) -> web.StreamResponse:
+        """``POST /accounts/{account_id}/risk``."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        raw_id = request.match_info["account_id"]
+        if not raw_id.isdigit():
+            raise web.HTTPNotFound()
+        account_id = int(raw_id)
+        policy, errors = parse_risk(form)
+        if policy is None:
+            return self._accounts_page(session, status=400,
+                                       risk_errors={account_id: errors.fields})
+        if not self._authority().update_risk(session.owner_email, account_id,
+                                             policy.allowed_symbols, policy.max_lot_size,
+                                             policy.risk_pct, policy.auto_trade_enabled):
+            raise web.HTTPNotFound()
+        raise web.HTTPSeeOther("/accounts")
+
+    # -- activity --------------------------------------------------------------------------
+
+    async def activity(self, request: web.Request) -> web.StreamResponse:
+        """``GET /activity``."""
+        got = await self._signed_in(request, post=False)
+        assert not isinstance(got, web.Response)  # noqa: S101
+        session = got[0]
+        return self._page("activity.html", session, "activity",
+                          entries=self._authority().activity_of(session.owner_email))
+

@@ -1,0 +1,43 @@
+// MT Gateway console: progressive enhancement only. Every page works without this file.
+// Loaded from this origin (the CSP allows no inline script).
+"use strict";
+
+// The token's copy button: shown only where the clipboard can be written.
+function enableCopyButtons() {
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      source.select();
+      try {
+        await navigator.clipboard.writeText(source.value);
+        button.textContent = "Copied";
+      } catch (_err) {
+        button.textContent = "Press Ctrl+C";
+      }
+    });
+  }
+}
+
+// The dashboard's table refreshes itself every 2 s (without JavaScript, the page reloads
+// every 5 s instead). Signed out (401): stop and reload, which leads to the sign-in page.
+function enableRefresh() {
+  const body = document.querySelector("tbody[data-refresh]");
+  if (!body) return;
+  const url = body.dataset.refresh;
+  setInterval(async () => {
+    try {
+      const response = await fetch(url, {credentials: "same-origin", cache: "no-store"});
+      if (response.status === 401) { window.location.reload(); return; }
+      if (response.ok) body.innerHTML = await response.text();
+    } catch (_err) {
+      // the console is restarting or unreachable: keep the last rows, try again next time
+    }
+  }, 2000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  enableCopyButtons();
+  enableRefresh();
+});

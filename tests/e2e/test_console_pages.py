@@ -1,0 +1,491 @@
+"""The console's web pages over real HTTP on loopback, with their web-security rules.
+
+A :class:`~tests.e2e.consolekit.Browser` keeps cookies and posts forms with the CSRF token
+read from the page, like a browser without JavaScript. The console's epoch clock is the
+test's, so session expiry and "daemon not heard from" are reached without sleeping; the
+owner throttle's sleep returns at once and records its delays (``test_console.Pauses``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import logging
+import re
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ea_bridge import token_hint
+from gateway.authority.console import AUTHORITY, create_console_app, start_console
+from gateway.authority.reports import SILENT_AFTER_S
+from gateway.authority.web import PAGES
+from gateway.authority.web.security import CSP
+from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
+from gateway.config import ConsoleConfig, GatewayConfig
+from tests.e2e.consolekit import Browser, Page
+from tests.e2e.test_console import OWNER, PASSWORD, Clock, Console, CountingClock, Pauses
+
+# the console fixture of test_console (a real SMTP sink, the injected clocks)
+from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
+
+POST_ROUTES = ["/logout", "/tokens", "/tokens/tok_x/revoke", "/devices/D/revoke",
+               "/accounts", "/accounts/1/risk"]
+PAGES_ROUTES = ["/", "/tokens", "/devices", "/accounts", "/activity"]
+
+
+@pytest.fixture
+async def browser(console: Console) -> AsyncIterator[Browser]:
+    b = Browser(console.url)
+    yield b
+    await b.close()
+
+
+async def signed_in(browser: Browser) -> None:
+    answer = await browser.sign_in(OWNER, PASSWORD)
+    assert answer.status == 303 and answer.headers["Location"] == "/"
+
+
+async def create_token(browser: Browser, login: str = "5012345",
+                       server: str = "MTG-Demo") -> tuple[Page, str, str]:
+    page = await browser.submit("/tokens", "/tokens", [("login", login), ("server", server),
+                                                       ("scopes", "read"), ("scopes", "trade")])
+    assert page.status == 201, page.text
+    token = re.search(r'id="new-token" value="([^"]+)"', page.text)
+    token_id = re.search(r"Token id <code>(tok_[0-9a-f]+)</code>", page.text)
+    assert token is not None and token_id is not None
+    return page, token.group(1), token_id.group(1)
+
+
+# -- sign-in and sessions ------------------------------------------------------------------
+
+async def test_pages_need_a_session_and_sign_in_leads_to_the_dashboard(
+        console: Console, browser: Browser) -> None:
+    for path in PAGES_ROUTES:
+        answer = await browser.get(path)
+        assert answer.status == 303 and answer.headers["Location"] == "/login", path
+    await signed_in(browser)
+    dashboard = await browser.get("/")
+    assert dashboard.status == 200 and "Terminals" in dashboard.text
+    assert OWNER in dashboard.text
+    for path in PAGES_ROUTES:
+        assert (await browser.get(path)).status == 200, path
+
+
+async def test_session_cookie_is_httponly_samesite_strict_and_not_secure_on_plain_http(
+        console: Console, browser: Browser) -> None:
+    answer = await browser.sign_in(OWNER, PASSWORD)
+    cookie = next(c for c in answer.set_cookies if c.startswith("mtgw_session="))
+    attributes = [a.strip().lower() for a in cookie.split(";")]
+    assert "httponly" in attributes
+    assert "samesite=strict" in attributes
+    assert "path=/" in attributes
+    assert "secure" not in attributes  # a browser drops a Secure cookie set over http
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=str(cert_path))
+    return server, client
+
+
+async def test_session_cookie_is_secure_under_tls(tmp_path: Path) -> None:
+    server_ctx, client_ctx = _self_signed(tmp_path)
+    config = GatewayConfig(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
+    app = create_console_app(config, clock=Clock(), throttle_clock=CountingClock(),
+                             sleep=Pauses())
+    runner, port = await start_console(app, "127.0.0.1", 0, ssl_context=server_ctx)
+    try:
+        app[AUTHORITY].create_owner(OWNER, PASSWORD)
+        connector = aiohttp.TCPConnector(ssl=client_ctx)
+        async with aiohttp.ClientSession(connector=connector,
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            url = f"https://127.0.0.1:{port}"
+            async with http.get(url + "/login") as response:
+                form = await response.text()
+                pre = response.headers.getall("Set-Cookie")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+            assert csrf is not None
+            assert all("secure" in [a.strip().lower() for a in c.split(";")] for c in pre)
+            async with http.post(url + "/login", allow_redirects=False,
+                                 data={"csrf": csrf.group(1), "email": OWNER,
+                                       "password": PASSWORD}) as response:
+                assert response.status == 303
+                cookie = next(c for c in response.headers.getall("Set-Cookie")
+                              if c.startswith("mtgw_session="))
+        attributes = [a.strip().lower() for a in cookie.split(";")]
+        assert {"secure", "httponly", "samesite=strict"} <= set(attributes)
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_session_ends_after_the_idle_time(console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    console.clock.now += IDLE_S - 1
+    assert (await browser.get("/")).status == 200  # activity renews the idle time
+    console.clock.now += IDLE_S - 1
+    assert (await browser.get("/")).status == 200
+    console.clock.now += IDLE_S
+    answer = await browser.get("/")
+    assert answer.status == 303 and answer.headers["Location"] == "/login"
+    assert len(console.app[PAGES].sessions) == 0  # forgotten, not just refused
+
+
+async def test_a_busy_session_still_ends_at_the_absolute_time(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    step = IDLE_S - 60
+    elapsed = 0
+    while elapsed + step < ABSOLUTE_S:
+        console.clock.now += step
+        elapsed += step
+        assert (await browser.get("/tokens")).status == 200, elapsed
+    console.clock.now += ABSOLUTE_S - elapsed
+    answer = await browser.get("/tokens")
+    assert answer.status == 303 and answer.headers["Location"] == "/login"
+
+
+async def test_sign_out_ends_the_session(console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    old_cookie = browser.session.cookie_jar.filter_cookies(
+        aiohttp.client.URL(console.url))["mtgw_session"].value
+    answer = await browser.submit("/", "/logout", {})
+    assert answer.status == 303 and answer.headers["Location"] == "/login"
+    assert (await browser.get("/")).status == 303
+    # the old cookie value is dead on the server, not only deleted in this browser
+    browser.session.cookie_jar.update_cookies({"mtgw_session": old_cookie})
+    assert (await browser.get("/")).status == 303
+
+
+# -- CSRF ----------------------------------------------------------------------------------
+
+async def test_every_state_changing_form_without_its_csrf_token_gets_403(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    for path in POST_ROUTES:
+        bare = await browser.post(path, {"login": "1", "server": "S", "name": "n"})
+        assert bare.status == 403, path
+        wrong = await browser.post(path, {"csrf": "x" * 43, "login": "1", "server": "S"})
+        assert wrong.status == 403, path
+    # nothing happened: still signed in, no token, no account
+    assert (await browser.get("/")).status == 200
+    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+    assert console.app[AUTHORITY].accounts_of(OWNER) == []
+
+
+async def test_sign_in_without_the_forms_token_gets_403_even_with_the_right_password(
+        console: Console, browser: Browser) -> None:
+    answer = await browser.post("/login", {"email": OWNER, "password": PASSWORD})
+    assert answer.status == 403
+    assert not [c for c in answer.set_cookies if c.startswith("mtgw_session=")]
+
+
+async def test_another_sessions_csrf_token_is_refused(console: Console) -> None:
+    first, second = Browser(console.url), Browser(console.url)
+    try:
+        await signed_in(first)
+        await signed_in(second)
+        theirs = (await first.get("/tokens")).csrf()
+        answer = await second.post("/tokens", {"csrf": theirs, "login": "1", "server": "S",
+                                               "scopes": "read"})
+        assert answer.status == 403
+    finally:
+        await first.close()
+        await second.close()
+
+
+# -- headers, CSP, escaping ----------------------------------------------------------------
+
+async def test_every_page_has_a_strict_csp_no_store_and_no_inline_script(
+        console: Console, browser: Browser) -> None:
+    login = await browser.get("/login")
+    await signed_in(browser)
+    await create_token(browser)
+    pages = [login] + [await browser.get(p) for p in PAGES_ROUTES]
+    for page in pages:
+        assert page.headers["Content-Security-Policy"] == CSP
+        assert "'unsafe-inline'" not in CSP and "script-src 'self'" in CSP
+        assert page.headers["Cache-Control"] == "no-store"
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+        scripts = re.findall(r"<script\b[^>]*>", page.text)
+        assert scripts and all('src="/static/' in s for s in scripts), scripts
+        bodies = re.findall(r"<script\b[^>]*>(.*?)</script>", page.text, re.S)
+        assert bodies and all(not b.strip() for b in bodies)  # no inline script
+        assert re.search(r"\son[a-z]+=", page.text) is None  # no inline handlers
+        assert re.search(r'\sstyle="', page.text) is None  # no inline styles
+    static = await browser.get("/static/console.js")
+    assert static.status == 200 and "addEventListener" in static.text
+
+
+async def test_user_strings_render_as_text(console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    evil = "<script>alert(1)</script>"
+    answer = await browser.submit("/accounts", "/accounts", {
+        "name": evil, "broker": '"><img src=x>', "login": "777", "password": "pw",
+        "server": "Evil<b>Server", "max_lot_size": "1", "risk_pct": "0.02"})
+    assert answer.status == 303
+    accounts = await browser.get("/accounts")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in accounts.text
+    assert evil not in accounts.text and "<img src=x>" not in accounts.text
+    assert "Evil&lt;b&gt;Server" in accounts.text
+    activity = await browser.get("/activity")
+    assert evil not in activity.text and "&lt;script&gt;" in activity.text
+
+
+# -- the login throttle --------------------------------------------------------------------
+
+async def test_the_login_throttle_applies_to_the_form(console: Console,
+                                                      browser: Browser) -> None:
+    limit = ConsoleConfig().auth_failure_limit + 1  # more than the limit locks out
+    for attempt in range(limit):
+        answer = await browser.sign_in(OWNER, f"wrong {attempt}")
+        assert answer.status == 401 and "Wrong e-mail or password" in answer.text
+    assert len(console.pauses.delays) == limit  # each failure waited its delay
+    locked = await browser.sign_in("nobody@example.com", "guess")
+    assert locked.status == 429 and "Too many failed sign-ins" in locked.text
+    assert int(locked.headers["Retry-After"]) > 0
+    assert len(console.pauses.delays) == limit  # a locked-out attempt waits no more
+    # the API's Basic auth shares the same lockout
+    status, body = await console.owner("GET", "/v1/tokens", auth=(OWNER, "wrong"))
+    assert status == 429 and body["error"]["reason"] == "rate_limited"
+    # the right password still gets in
+    await signed_in(browser)
+    activity = await browser.get("/activity")
+    assert activity.text.count('data-kind="login_failed"') == limit
+    assert 'data-kind="login"' in activity.text
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+async def test_a_token_is_shown_once_and_never_again(
+        console: Console, browser: Browser, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await signed_in(browser)
+    created, token, token_id = await create_token(browser)
+    assert created.headers["Cache-Control"] == "no-store"
+    assert 'data-copy="new-token"' in created.text
+    assert "shown this once" in created.text
+    for path in PAGES_ROUTES:
+        page = await browser.get(path)
+        assert token not in page.text, path
+    assert token_id in (await browser.get("/tokens")).text
+    assert token not in caplog.text
+    assert all(token not in r for r in console.responses)
+    listed = console.app[AUTHORITY].list_tokens(OWNER)
+    assert [t["token_id"] for t in listed] == [token_id]
+    assert token not in repr(listed)
+
+
+async def test_token_form_errors_are_shown_next_to_the_field_and_keep_the_input(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    answer = await browser.submit("/tokens", "/tokens", {"login": "abc",
+                                                          "server": "Kept-Server",
+                                                          "expires_days": "0"})
+    assert answer.status == 400
+    assert 'id="error-login"' in answer.text and 'id="error-scopes"' in answer.text
+    assert 'id="error-expires_days"' in answer.text
+    assert 'value="Kept-Server"' in answer.text
+    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+
+
+async def test_a_token_for_a_linked_account_takes_its_terminal_and_expiry(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    await browser.submit("/accounts", "/accounts", {
+        "name": "Demo", "broker": "MetaQuotes", "login": "4242", "password": "pw",
+        "server": "MetaQuotes-Demo"})
+    account = console.app[AUTHORITY].accounts_of(OWNER)[0]
+    answer = await browser.submit("/tokens", "/tokens", [
+        ("account_id", str(account.id)), ("scopes", "read"), ("expires_days", "7")])
+    assert answer.status == 201
+    [token] = console.app[AUTHORITY].list_tokens(OWNER)
+    assert (token["login"], token["server"], token["scopes"]) == (4242, "MetaQuotes-Demo",
+                                                                  ["read"])
+    assert token["expires_at"] == token["created_at"] + 7 * 86400
+
+
+async def test_revoking_a_token_on_the_page(console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    _, _, token_id = await create_token(browser)
+    answer = await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {})
+    assert answer.status == 303
+    [token] = console.app[AUTHORITY].list_tokens(OWNER)
+    assert token["revoked_at"] is not None
+    page = await browser.get("/tokens")
+    assert "revoked" in page.text and f'id="revoke-{token_id}"' not in page.text
+    activity = await browser.get("/activity")
+    assert 'data-kind="token_created"' in activity.text
+    assert 'data-kind="token_revoked"' in activity.text
+    # someone else's (or no) token: 404, nothing changes
+    assert (await browser.submit("/tokens", "/tokens/tok_nope/revoke", {})).status == 404
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+async def test_registration_errors_are_shown_next_to_each_field(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    answer = await browser.submit("/accounts", "/accounts", {
+        "name": "", "broker": "B" * 101, "login": "-5", "password": "",
+        "server": "Kept", "max_lot_size": "101", "risk_pct": "abc", "account_type": "EUR"})
+    assert answer.status == 400
+    for field_name in ("name", "broker", "login", "password", "max_lot_size", "risk_pct",
+                       "account_type"):
+        assert f'id="error-{field_name}"' in answer.text, field_name
+    assert 'id="error-server"' not in answer.text
+    assert 'value="Kept"' in answer.text
+    assert console.app[AUTHORITY].accounts_of(OWNER) == []
+
+
+async def test_a_registered_login_is_a_409_next_to_the_login(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    fields = {"name": "A", "broker": "B", "login": "99", "password": "pw", "server": "S"}
+    assert (await browser.submit("/accounts", "/accounts", fields)).status == 303
+    again = await browser.submit("/accounts", "/accounts", fields)
+    assert again.status == 409 and 'id="error-login"' in again.text
+    assert "already exists" in again.text
+    assert "pw" not in re.findall(r'name="password"[^>]*>', again.text)[0]
+
+
+async def test_editing_the_risk_policy_reaches_the_signed_record(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    await browser.submit("/accounts", "/accounts", {
+        "name": "A", "broker": "B", "login": "5012345", "password": "pw",
+        "server": "MTG-Demo", "auto_trade_enabled": "on"})
+    account = console.app[AUTHORITY].accounts_of(OWNER)[0]
+    bad = await browser.submit("/accounts", f"/accounts/{account.id}/risk",
+                               {"max_lot_size": "500", "risk_pct": "0.5"})
+    assert bad.status == 400 and "a number from 0 to 100" in bad.text
+    ok = await browser.submit("/accounts", f"/accounts/{account.id}/risk", {
+        "allowed_symbols": "EURUSD, BTCUSD", "max_lot_size": "2.5", "risk_pct": "0.05"})
+    assert ok.status == 303
+    [after] = console.app[AUTHORITY].accounts_of(OWNER)
+    assert after.allowed_symbols == ("EURUSD", "BTCUSD")
+    assert (after.max_lot_size, after.risk_pct, after.auto_trade_enabled) == ("2.5", "0.05",
+                                                                              False)
+    risk = console.app[AUTHORITY]._risk(5012345, "MTG-Demo").as_json()
+    assert risk["max_lot_size"] in ("2.5", 2.5) and risk["auto_trade_enabled"] is False
+    other = await browser.submit("/accounts", "/accounts/9999/risk", {"max_lot_size": "1"})
+    assert other.status == 404
+
+
+async def test_dashboard_rows_answer_401_when_signed_out(console: Console,
+                                                         browser: Browser) -> None:
+    assert (await browser.get("/dashboard/rows")).status == 401
+    await signed_in(browser)
+    rows = await browser.get("/dashboard/rows")
+    assert rows.status == 200 and "No terminals yet" in rows.text
+    await create_token(browser)
+    rows = await browser.get("/dashboard/rows")
+    assert 'data-state="never"' in rows.text and "5012345@MTG-Demo" in rows.text
+
+
+
+
+# -- terminal states and the revocation feed (device side) ---------------------------------
+
+async def _pending_device(console: Console, browser: Browser) -> tuple[str, str, str]:
+    """A token created on the page and a device that asked for it (pending): token, id,
+    and the e-mailed code."""
+    await signed_in(browser)
+    _, token, token_id = await create_token(browser)
+    status, body, _ = await console.device("POST", "/v1/records/lookup", {
+        "token_hint": token_hint(token), "device_name": "desk-pc", "os": "Windows 11"})
+    assert (status, body) == (200, {"status": "pending"})
+    await console.sink.wait_for(1)
+    return token, token_id, console.sink.code()
+
+
+async def test_reported_states_reach_the_dashboard_and_the_activity(
+        console: Console, browser: Browser) -> None:
+    token, token_id, code = await _pending_device(console, browser)
+    devices = await browser.get("/devices")
+    assert 'data-status="pending"' in devices.text and "desk-pc" in devices.text
+    refused = {"login": 5012345, "server": "MTG-Demo", "state": "refused",
+               "reason": "device_not_approved", "token_hint": token_hint(token),
+               "platform": "MT5", "ea_version": "1.2.0"}
+    status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                           {"terminals": [refused]})
+    assert (status, body) == (200, {"stored": 1})
+    rows = await browser.get("/dashboard/rows")
+    assert 'data-state="refused"' in rows.text and "refused: device not approved" in rows.text
+    assert (await browser.get("/activity")).text.count('data-kind="refusal"') == 1
+
+    status, body, _ = await console.device("POST", "/v1/device/verify", {"code": code})
+    assert status == 200
+    active = {"login": 5012345, "server": "MTG-Demo", "state": "active",
+              "token_id": token_id, "platform": "MT5", "ea_version": "1.2.0"}
+    await console.device("POST", "/v1/terminals/report", {"terminals": [active]})
+    dashboard = await browser.get("/")
+    assert 'data-state="active"' in dashboard.text
+    assert "MT5" in dashboard.text and "1.2.0" in dashboard.text and "desk-pc" in dashboard.text
+    activity = await browser.get("/activity")
+    assert 'data-kind="device_approved"' in activity.text
+    # a periodic re-report of an unchanged state logs nothing new
+    await console.device("POST", "/v1/terminals/report", {"terminals": [active]})
+    assert (await browser.get("/activity")).text.count('data-kind="refusal"') == 1
+    # a daemon that stops reporting is shown as not heard from
+    console.clock.now += SILENT_AFTER_S + 1
+    assert 'data-state="silent"' in (await browser.get("/dashboard/rows")).text
+
+
+async def test_reports_from_a_device_the_owner_never_saw_are_dropped(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    _, token, token_id = await create_token(browser)
+    report = {"login": 5012345, "server": "MTG-Demo", "state": "active", "token_id": token_id}
+    status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                           {"terminals": [report]})
+    assert (status, body) == (200, {"stored": 0})
+    status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                           {"terminals": [{**report, "state": "dancing"}]})
+    assert status == 400
+    assert 'data-state="never"' in (await browser.get("/dashboard/rows")).text
+
+
+async def test_a_revocation_answers_the_devices_long_poll(
+        console: Console, browser: Browser) -> None:
+    _, token_id, code = await _pending_device(console, browser)
+    await console.device("POST", "/v1/device/verify", {"code": code})
+    status, body, _ = await console.device("POST", "/v1/device/revocations", {})
+    assert status == 200 and body["token_ids"] == []
+    cursor = body["cursor"]
+    poll = asyncio.create_task(console.device("POST", "/v1/device/revocations",
+                                              {"cursor": cursor, "wait_s": 30}))
+    await asyncio.sleep(0.2)
+    assert not poll.done()  # held open: nothing revoked yet
+    await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {})
+    async with asyncio.timeout(5):  # answered at once, far within the 30 s wait
+        status, body, _ = await poll
+    assert status == 200 and body["token_ids"] == [token_id] and body["cursor"] > cursor
+    # an empty wait answers with no ids and the same cursor
+    status, body2, _ = await console.device("POST", "/v1/device/revocations",
+                                            {"cursor": body["cursor"], "wait_s": 0})
+    assert body2 == {"cursor": body["cursor"], "token_ids": []}
