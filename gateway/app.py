@@ -31,8 +31,8 @@ from .auth import Authenticator, RecordCache, load_or_create_device, open_secret
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
+from .auth.reporter import TerminalReporter, watch_revocations
 from .auth.secretstore import SecretStore
-from .authority.api import AuthorityAPI
 from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
 from .authority.throttle import AuthThrottle
@@ -47,6 +47,7 @@ from .keys import (
     DEVICE,
     HUB,
     RECORD_CACHE,
+    REPORTER,
     RPC,
     TERMINALS,
     TRADING,
@@ -129,10 +130,10 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[WS_REQUESTS] = set()
     app[WS_TOKEN_IDS] = weakref.WeakKeyDictionary()
     app[TERMINALS] = TerminalDirectory(app[HUB])
-    listeners = FanOut(app[TERMINALS])
+    listeners = FanOut(app[TERMINALS], app[REPORTER])
     bridge_cfg = config.bridge
     app[BRIDGE] = Bridge(
-        app[AUTHENTICATOR], listeners, host=bridge_cfg.host,
+        app[REPORTER].verifier(app[AUTHENTICATOR]), listeners, host=bridge_cfg.host,
         port=bridge_cfg.port,
         heartbeat=HeartbeatSettings(bridge_cfg.heartbeat_interval_s,
                                     bridge_cfg.heartbeat_timeout_s,
@@ -161,7 +162,7 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
                   keys: Sequence[AuthorityKey] | None, clock: Callable[[], float]) -> None:
     device = app[DEVICE] = open_device(config, secret_store)
     cfg = config.authority
-    link: AuthorityAPI
+    link: SelfApprovingAuthority | RemoteAuthority
     if cfg.mode == "local":
         embedded = embedded or Authority.open(config.resolved_data_dir(), NoMailer(),
                                               clock=clock)
@@ -171,6 +172,7 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
         link = RemoteAuthority(cfg.url, device.private_key, timeout_s=cfg.request_timeout_s)
         keys = keys or [AuthorityKey.from_base64(cfg.public_key)]
     app[AUTHORITY] = link
+    app[REPORTER] = TerminalReporter(link, device.info)
     cache = app[RECORD_CACHE] = RecordCache(
         link, keys, device.info, device_name=device_name(config),
         os_name=f"{platform.system()} {platform.release()}".strip(),
@@ -197,14 +199,20 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
 
 async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
     cache = app[RECORD_CACHE]
-    refresher = asyncio.create_task(cache.run())
+    link = app[AUTHORITY]
+    tasks = [asyncio.create_task(cache.run()), asyncio.create_task(app[REPORTER].run())]
+    if isinstance(link, SelfApprovingAuthority | RemoteAuthority):
+        # revocations reach this daemon within seconds, not at the next refresh
+        tasks.append(asyncio.create_task(
+            watch_revocations(link, cache.device, cache.refresh_once)))
     try:
         yield
     finally:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
-        link = app[AUTHORITY]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if isinstance(link, SelfApprovingAuthority):
             await link.authority.close()
         elif isinstance(link, RemoteAuthority):

@@ -24,7 +24,7 @@ from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
 from .authority.errors import ConsoleConfigError
 from .authority.files import InsecurePath
-from .config import GatewayConfig, load_config
+from .config import GatewayConfig, find_config, load_config
 from .errors import ConfigError
 from .log import setup_logging
 
@@ -59,7 +59,10 @@ def _port(value: str) -> int:
 def _with_config(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
     # On an action of a command group the default is SUPPRESS, so `token -c F create` and
     # `token create -c F` both work (a nested default would overwrite the group's value).
-    parser.add_argument("-c", "--config", type=Path, help="config file (TOML)",
+    parser.add_argument("-c", "--config", type=Path,
+                        help="config file (TOML); default: $MTGW_CONFIG, else "
+                             "~/.config/mtgateway/config.toml (%%APPDATA%% on Windows) "
+                             "if it exists",
                         default=argparse.SUPPRESS if nested else None)
 
 
@@ -143,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = device_sub.add_parser("status", help="device id, key storage, approvals")
     verify = device_sub.add_parser("verify", help="complete a pending approval with the "
                                                   "e-mailed code")
-    verify.add_argument("code", help="the 8 digits from the e-mail (spaces allowed)")
+    verify.add_argument("code", nargs="+",
+                        help="the 8 digits from the e-mail, as printed there (1234 5678)")
     resend = device_sub.add_parser("resend", help="e-mail a new code (voids the old one)")
     for action in (status, verify, resend):
         _with_config(action, nested=True)
@@ -163,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("owner", "token", "device"):
             from . import manage
 
-            config = load_config(args.config)
+            args.config_file = find_config(args.config)
+            config = load_config(args.config_file)
             setup_logging("WARNING")
             return run_on_loop(manage.run_command(args, config))
         if args.command == "audit":
@@ -173,11 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config)
             return audit_cli.run(args, config.resolved_data_dir() / JOURNAL_DB_NAME)
         if args.command == "run":
-            config = load_config(args.config)
+            config = load_config(find_config(args.config))
             setup_logging(config.logging.level)
             return run_on_loop(_run_daemon(config))
         if args.command == "console":
-            config = load_config(args.config)
+            config = load_config(find_config(args.config))
             setup_logging(config.logging.level)
             return run_on_loop(_run_console(config))
         if args.command == "demo":
@@ -284,9 +289,22 @@ async def _serve_daemon(config: GatewayConfig) -> int:
 
 
 async def _run_console(config: GatewayConfig) -> int:
-    from .authority.console import create_console_app, start_console
+    from .authority.console import create_console_app, mailer_from_config, start_console
 
-    app = create_console_app(config)
+    mailer = mailer_from_config(config.smtp)
+    smtp = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
+    try:
+        await mailer.check()
+    except Exception as exc:  # noqa: BLE001 - any failure is reported the same way
+        # Served anyway (tokens, accounts and pages work without mail), but said loudly:
+        # device approvals cannot complete until the codes can be e-mailed.
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        print(f"warning: the [smtp] settings do not work: {smtp}: {type(exc).__name__}"
+              f"{': ' + detail if detail else ''}. Device approval e-mails will fail "
+              "until they are fixed.", file=sys.stderr, flush=True)
+    else:
+        log.info("SMTP %s answered and accepted the settings", smtp)
+    app = create_console_app(config, mailer=mailer)
     try:
         runner, port = await start_console(app, config.console.host, config.console.port)
     except OSError as exc:

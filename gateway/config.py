@@ -11,17 +11,20 @@ This module is the only place TOML is read.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -29,6 +32,7 @@ from .authority.config import ConsoleConfig, SmtpConfig
 from .errors import ConfigError
 
 __all__ = [
+    "CONFIG_ENV",
     "AuthorityConfig",
     "BridgeConfig",
     "ConsoleConfig",
@@ -39,7 +43,9 @@ __all__ = [
     "SmtpConfig",
     "TradingConfig",
     "WsConfig",
+    "default_config_path",
     "default_data_dir",
+    "find_config",
     "load_config",
 ]
 
@@ -114,6 +120,20 @@ class AuthorityConfig(_Section):
     offline_grace_s: float = Field(default=86_400.0, ge=0, le=7 * 86_400)
     #: Deadline for one call to a remote authority.
     request_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("public_key")
+    @classmethod
+    def _key_is_32_bytes_of_base64(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            raw = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("must be the base64 of the authority's 32-byte Ed25519 public key, "
+                             "as GET /v1/keys on the console shows it")
+        return value.strip()
 
     @model_validator(mode="after")
     def _remote_needs_url_and_key(self) -> AuthorityConfig:
@@ -215,6 +235,40 @@ def default_data_dir() -> Path:
         return Path(base) / "mtgateway"
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "mtgateway"
+
+
+#: The environment variable naming the config file when ``-c`` is not given.
+CONFIG_ENV: Final = "MTGW_CONFIG"
+
+
+def default_config_path() -> Path:
+    """``%APPDATA%\\mtgateway\\config.toml`` on Windows, ``$XDG_CONFIG_HOME/mtgateway/
+    config.toml`` (``~/.config``) elsewhere."""
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / "mtgateway" / "config.toml"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "mtgateway" / "config.toml"
+
+
+def find_config(explicit: str | Path | None) -> Path | None:
+    """The config file every command uses: ``-c`` if given, else ``$MTGW_CONFIG``, else the
+    per-user :func:`default_config_path` if it exists, else ``None`` (the defaults).
+
+    One rule for every command, so ``mtgateway device status`` reads the same ``[device]``
+    and ``data_dir`` as ``mtgateway run`` and never makes a second device key beside the
+    daemon's. A ``$MTGW_CONFIG`` naming a missing file is an error, not a silent default.
+    """
+    if explicit is not None:
+        return Path(explicit)
+    named = os.environ.get(CONFIG_ENV, "").strip()
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV}={named} does not name a readable file")
+        return path
+    default = default_config_path()
+    return default if default.is_file() else None
 
 
 def load_config(path: str | Path | None) -> GatewayConfig:

@@ -14,6 +14,7 @@ from aiohttp import web
 from ea_bridge import Bridge
 
 from .auth import Authenticator, DeviceIdentity, RecordCache
+from .auth.reporter import TerminalReporter
 from .authority.api import AuthorityAPI
 from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
@@ -24,7 +25,8 @@ from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
 __all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "DEVICE", "HUB",
-           "RECORD_CACHE", "RPC", "TERMINALS", "TRADING", "WEBSOCKETS", "WS_REQUESTS",
+           "RECORD_CACHE", "REPORTER", "RPC", "TERMINALS", "TRADING", "WEBSOCKETS",
+           "WS_REQUESTS",
            "WS_TOKEN_IDS"]
 
 CONFIG = web.AppKey("config", GatewayConfig)
@@ -38,6 +40,8 @@ AUTHORITY = web.AppKey("authority", AuthorityAPI)
 #: Verified signed records, refreshed every ``[authority] refresh_interval_s``.
 RECORD_CACHE = web.AppKey("record_cache", RecordCache)
 TERMINALS = web.AppKey("terminals", TerminalDirectory)
+#: Reports each terminal's state (and each refusal) to the token authority.
+REPORTER = web.AppKey("reporter", TerminalReporter)
 #: Streams ticks and events to WebSocket subscribers.
 HUB = web.AppKey("hub", Hub)
 #: Open ``/ws`` sockets, closed with 1001 on shutdown.

@@ -29,6 +29,7 @@ from .app import device_name, open_device
 from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
+from .authority.devices import normalize_code
 from .authority.service import Authority
 from .config import GatewayConfig
 
@@ -232,6 +233,8 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
         print(f"device id:   {device.device_id}")
         print(f"name:        {device_name(config)}")
         print(f"key storage: {device.storage}")
+        config_file = getattr(args, "config_file", None)
+        print(f"config:      {config_file or 'none found (defaults; see -c, MTGW_CONFIG)'}")
         print(f"authority:   {url or 'local (embedded; this machine approves itself)'}")
     if url is None:
         if args.device_command != "status":
@@ -255,10 +258,20 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
             if sent.status == "sent":
                 print("a new code was e-mailed to the owner (the previous one no longer works)")
                 return 0
+            if sent.status == "mail_failed":
+                print("error: a new code was made but the console could not e-mail it "
+                      "(its [smtp] settings need fixing); the previous code no longer works",
+                      file=sys.stderr)
+                return 1
             print(f"error: {sent.status}" + (f"; retry in {sent.retry_after_s} s"
                                               if sent.retry_after_s else ""), file=sys.stderr)
             return 1
-        answer = await remote.verify_device(device.info, args.code)
+        typed = " ".join(args.code) if isinstance(args.code, list) else str(args.code)
+        if normalize_code(typed) is None:
+            print("error: the code is the 8 digits from the e-mail, e.g. 1234 5678; nothing "
+                  "was sent, so no try was used", file=sys.stderr)
+            return 2
+        answer = await remote.verify_device(device.info, typed)
     if answer.status == "approved":
         print(f"device {device.device_id} approved. The daemon picks it up at its next "
               "lookup: the EA's next reconnect succeeds and clients' next calls pass, "

@@ -218,8 +218,10 @@ class RecordCache:
         status = answer.status
         if status == "pending":
             raise Unauthorized("device_not_approved",
-                               "This machine is not approved for the token's owner yet: the "
-                               "owner was e-mailed a code; run `mtgateway device verify CODE`")
+                               "This machine is not approved for the token's owner yet: a code "
+                               "is being e-mailed to the owner; run `mtgateway device verify "
+                               "1234 5678` with it (`mtgateway device resend` if none arrives: "
+                               "it says whether the e-mail could be sent)")
         if status != "ok":
             raise Unauthorized("invalid_token", "The auth token is not valid")
         now = self.clock()

@@ -37,6 +37,7 @@ from ..authority.api import (
 )
 from ..authority.proofs import device_info, device_proof_headers
 from ..authority.records import AuthorityKey
+from ..authority.reports import TerminalReport
 
 __all__ = ["RemoteAuthority"]
 
@@ -58,6 +59,7 @@ class RemoteAuthority:
         self.device = device_info(private_key)
         self._clock = clock
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._timeout_s = timeout_s
         self._session = session
         self._own_session = session is None
         # The console refuses a proof it has seen; two identical calls in one millisecond
@@ -84,7 +86,8 @@ class RemoteAuthority:
 
     async def _call(self, method: str, path: str, body: Any = None, *, signed: bool = False,
                     owner: tuple[str, str] | None = None,
-                    ok: Sequence[int] = (200, 201)) -> tuple[int, dict[str, Any]]:
+                    ok: Sequence[int] = (200, 201),
+                    timeout_s: float | None = None) -> tuple[int, dict[str, Any]]:
         data = b"" if body is None else json.dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if signed:
@@ -96,7 +99,10 @@ class RemoteAuthority:
             headers["Authorization"] = _basic(*owner)
         try:
             async with self._http().request(method, self.base_url + path, data=data or None,
-                                            headers=headers, timeout=self._timeout) as response:
+                                            headers=headers,
+                                            timeout=self._timeout if timeout_s is None
+                                            else aiohttp.ClientTimeout(total=timeout_s)
+                                            ) as response:
                 status = response.status
                 text = await response.text()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -179,8 +185,8 @@ class RemoteAuthority:
                 if exc.reason == "approvals_locked":
                     return ResendAnswer("approvals_locked", wait_s)
                 return ResendAnswer("resend_limited", wait_s)
-            if exc.reason == "no_pending_approval":
-                return ResendAnswer("no_pending_approval")
+            if exc.reason in ("no_pending_approval", "mail_failed"):
+                return ResendAnswer(exc.reason)  # type: ignore[arg-type]
             raise
         return ResendAnswer("sent")
 
@@ -201,6 +207,32 @@ class RemoteAuthority:
         return [AuthorityKey.from_base64(str(k["public_key"]))
                 for k in (keys if isinstance(keys, list) else [])
                 if isinstance(k, Mapping) and k.get("alg") == "Ed25519"]
+
+    async def report_terminals(self, device: DeviceInfo,
+                               reports: list[TerminalReport]) -> int:
+        """``POST /v1/terminals/report``: how many states the console kept."""
+        self._check(device)
+        body = {"terminals": [
+            {"login": r.login, "server": r.server, "state": r.state, "reason": r.reason,
+             "token_id": r.token_id, "token_hint": r.token_hint, "platform": r.platform,
+             "ea_version": r.ea_version} for r in reports]}
+        _, answer = await self._call("POST", "/v1/terminals/report", body, signed=True)
+        stored = answer.get("stored")
+        return stored if isinstance(stored, int) else 0
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float) -> tuple[int, list[str]]:
+        """``POST /v1/device/revocations``: held open by the console up to ``timeout_s``."""
+        self._check(device)
+        body: dict[str, Any] = {"wait_s": timeout_s}
+        if cursor is not None:
+            body["cursor"] = cursor
+        _, answer = await self._call("POST", "/v1/device/revocations", body, signed=True,
+                                     timeout_s=timeout_s + self._timeout_s)
+        new_cursor, ids = answer.get("cursor"), answer.get("token_ids")
+        if not isinstance(new_cursor, int) or not isinstance(ids, list):
+            raise AuthorityUnreachable("authority answered the revocation feed malformed")
+        return new_cursor, [str(i) for i in ids]
 
     # -- owner endpoints (CLI in remote mode) --------------------------------------------
 

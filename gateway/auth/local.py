@@ -23,6 +23,7 @@ from ..authority.api import (
     VerifyAnswer,
 )
 from ..authority.records import AuthorityKey
+from ..authority.reports import TerminalReport
 from ..authority.service import Authority
 
 __all__ = ["NoMailer", "SelfApprovingAuthority"]
@@ -79,3 +80,14 @@ class SelfApprovingAuthority:
     async def public_keys(self) -> list[AuthorityKey]:
         """Pass-through."""
         return await self.authority.public_keys()
+
+    async def report_terminals(self, device: DeviceInfo,
+                               reports: list[TerminalReport]) -> int:
+        """Pass-through: a local ``mtgateway console`` on this data directory shows them."""
+        return await self.authority.report_terminals(device, reports)
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float) -> tuple[int, list[str]]:
+        """Pass-through: a revocation in this process wakes the wait at once, one written
+        by ``mtgateway token revoke`` in another is found by the feed's poll."""
+        return await self.authority.wait_revocations(device, cursor, timeout_s)

@@ -31,6 +31,7 @@ KINDS: Final = {
     "account_registered": "account registered",
     "risk_updated": "risk policy changed",
     "refusal": "terminal refused",
+    "mail_failed": "e-mail not sent",
 }
 
 _SCHEMA: Final = """

@@ -59,10 +59,12 @@ class VerifyAnswer:
 
 @dataclass(frozen=True, slots=True)
 class ResendAnswer:
-    """``sent``, ``resend_limited`` or ``approvals_locked`` (retry after ``retry_after_s``),
-    or ``no_pending_approval``."""
+    """``sent``, ``mail_failed`` (a code was issued but the e-mail could not be sent),
+    ``resend_limited`` or ``approvals_locked`` (retry after ``retry_after_s``), or
+    ``no_pending_approval``."""
 
-    status: Literal["sent", "resend_limited", "approvals_locked", "no_pending_approval"]
+    status: Literal["sent", "mail_failed", "resend_limited", "approvals_locked",
+                    "no_pending_approval"]
     retry_after_s: int = 0
 
 

@@ -365,6 +365,9 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
         answer = await request.app[AUTHORITY].resend(device)
         if answer.status == "sent":
             return web.json_response({"status": "sent"})
+        if answer.status == "mail_failed":
+            raise _Fail(409, "mail_failed", "a new code was made but the e-mail could not be "
+                        "sent; the console's [smtp] settings need fixing")
         if answer.status == "resend_limited":
             raise _Fail(429, "resend_limited", "too many codes; wait",
                         retry_after_s=answer.retry_after_s)
@@ -460,7 +463,10 @@ async def start_console(app: web.Application, host: str, port: int, *,
                         ) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on ``host:port`` (0 picks a port), over TLS with ``ssl_context``; the
     runner and the bound port."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # A daemon that goes away mid long-poll (POST /v1/device/revocations) ends its handler at
+    # once instead of holding it (and the shutdown) until the poll's time is up.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           handler_cancellation=True)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()

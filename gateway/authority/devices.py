@@ -174,6 +174,8 @@ def verify_code(approval: Approval, code: str, pepper: bytes,
     if now >= approval.code_issued_at + CODE_TTL_S:
         return approval, VerifyOutcome(False, "code_expired")
     digits = normalize_code(code)
+    if digits is None:  # a typo, not a guess: it costs no try
+        return approval, VerifyOutcome(False, "malformed_code")
     expected = code_mac(pepper, digits or "", approval.device_id, approval.approval_id)
     if digits is not None and hmac.compare_digest(expected, approval.code_mac):
         done = replace(approval, status="approved", approved_at=now, code_mac=None,

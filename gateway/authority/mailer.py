@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Literal, Protocol
 
 import aiosmtplib
@@ -58,13 +59,26 @@ def _when(epoch: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
+def _message(from_address: str, to: str, subject: str, at: int) -> EmailMessage:
+    """A message with the headers every mail needs: ``Date`` (the event's time, so a mail
+    delayed in a queue still says when it happened) and a ``Message-ID`` on the sender's
+    domain (spam filters score mail without either, and some servers refuse it)."""
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(at, usegmt=True)
+    domain = from_address.rpartition("@")[2].strip(" >") or "localhost"
+    message["Message-ID"] = make_msgid("mtgw", domain=domain)
+    return message
+
+
 def approval_code_message(request: ApprovalRequest, code: str, from_address: str,
                           console_hint: str = "the console") -> EmailMessage:
     """The code e-mail: which machine, when, the code as ``1234 5678``, and how to refuse."""
-    message = EmailMessage()
-    message["From"] = from_address
-    message["To"] = request.owner_email
-    message["Subject"] = f"MT Gateway: approve the device {request.device_name!r}?"
+    message = _message(from_address, request.owner_email,
+                       f"MT Gateway: approve the device {request.device_name!r}?",
+                       request.requested_at)
     message.set_content(
         "A machine asked to use your MT Gateway tokens:\n\n"
         f"  device name: {request.device_name}\n"
@@ -82,10 +96,9 @@ def approval_code_message(request: ApprovalRequest, code: str, from_address: str
 def approved_message(request: ApprovalRequest, from_address: str,
                      console_hint: str = "the console") -> EmailMessage:
     """The notice sent once a device is approved (a factor changed: tell the owner)."""
-    message = EmailMessage()
-    message["From"] = from_address
-    message["To"] = request.owner_email
-    message["Subject"] = f"MT Gateway: device {request.device_name!r} approved"
+    message = _message(from_address, request.owner_email,
+                       f"MT Gateway: device {request.device_name!r} approved",
+                       request.requested_at)
     message.set_content(
         f"The device {request.device_name} ({request.os}, id {request.device_id}) was approved "
         f"at {_when(request.requested_at)} and can now use your tokens.\n\n"
@@ -103,10 +116,9 @@ def approvals_locked_message(owner_email: str, failures: int, devices: Sequence[
     mail says so and what to revoke; it names the devices (ids and names, not secrets) and
     carries no code, token or password: the mailbox may be what the guesser is reading.
     """
-    message = EmailMessage()
-    message["From"] = from_address
-    message["To"] = owner_email
-    message["Subject"] = "MT Gateway: device approvals locked after repeated wrong codes"
+    message = _message(from_address, owner_email,
+                       "MT Gateway: device approvals locked after repeated wrong codes",
+                       locked_at)
     listed = "".join(f"  {d}\n" for d in devices) or "  (unknown)\n"
     message.set_content(
         f"{failures} wrong device-approval codes were entered for your account\n"
@@ -135,6 +147,20 @@ class SmtpMailer:
 
     def __repr__(self) -> str:  # never show the password
         return f"SmtpMailer({self.host!r}, {self.port}, {self.security!r})"
+
+    async def check(self) -> None:
+        """Connect, greet, secure and log in as a send would, then quit: the console's
+        start-up check of ``[smtp]`` (raises aiosmtplib's errors, ``OSError``)."""
+        client = aiosmtplib.SMTP(hostname=self.host, port=self.port,
+                                 use_tls=self.security == "tls",
+                                 start_tls=self.security == "starttls",
+                                 timeout=self._timeout_s)
+        await client.connect()
+        try:
+            if self._username:
+                await client.login(self._username, self._password)
+        finally:
+            client.close()
 
     async def send(self, message: EmailMessage) -> None:
         """Deliver one message (raises aiosmtplib's errors on failure)."""

@@ -149,7 +149,7 @@ class Authority:
         self._new_token = new_token
         self._console_hint = console_hint
         self._dummy_hash = hash_password(secrets.token_hex(16))
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         #: What the console shows beside the records: the owner's activity, the terminal
         #: states daemons report, and the revocations daemons long-poll for.
         self.activity = ActivityLog(store.path)
@@ -415,22 +415,24 @@ class Authority:
             self._send_code(approval, now)
         return LookupAnswer("pending")
 
-    def _send_code(self, approval: Approval, now: int) -> SendDecision:
+    def _send_code(self, approval: Approval, now: int
+                   ) -> tuple[SendDecision, asyncio.Task[bool] | None]:
+        """Issue and mail a new code if the limits allow; the decision, and the delivery
+        (a task answering whether the mail went out) when one was started."""
         locked = self._lock_remaining(approval.owner_email, now)
         if locked is not None:
-            return SendDecision(False, locked)
+            return SendDecision(False, locked), None
         decision = check_send(self.store.sends(device_id=approval.device_id, since=now - _HOUR),
                               self.store.sends(owner_email=approval.owner_email,
                                                since=now - _DAY), now)
         if not decision.allowed:
-            return decision
+            return decision, None
         code = new_code(self._randbelow)
         self.store.save_approval(issue_code(approval, code, self.store.pepper, now))
         self.store.record_send(approval.device_id, approval.owner_email, now)
         message = approval_code_message(self._request(approval, now), code,
                                         self.mailer.from_address, self._console_hint)
-        self._spawn(self._deliver(message))
-        return decision
+        return decision, self._spawn(self._deliver(message))
 
     def _lock_remaining(self, owner_email: str, now: int) -> int | None:
         """Seconds left of the owner's account-wide approval lock, or ``None`` if unlocked."""
@@ -466,17 +468,26 @@ class Authority:
                                device_name=device.name if device else "unnamed",
                                os=device.os if device else "unknown", requested_at=now)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, bool]) -> asyncio.Task[bool]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _deliver(self, message: EmailMessage) -> None:
+    async def _deliver(self, message: EmailMessage) -> bool:
+        """Send; whether it went out. A failure is logged and put in the owner's activity
+        (the console's page says "e-mail not sent"), never swallowed silently."""
         try:
             await self.mailer.send(message)
         except Exception as exc:  # noqa: BLE001 - a mail failure must not kill the authority
             log.warning("could not send the e-mail %r: %s", message["Subject"],
                         type(exc).__name__)
+            owner = normalize_email(str(message["To"] or ""))
+            if self.store.owner_password_hash(owner) is not None:
+                self.activity.add(owner, "mail_failed",
+                                  f"{message['Subject']} ({type(exc).__name__})", self._now())
+            return False
+        return True
 
     async def refresh(self, device: DeviceInfo,
                       token_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -551,9 +562,10 @@ class Authority:
             if lock is not None:
                 locks.append(lock)
                 continue
-            decision = self._send_code(approval, now)
-            if decision.allowed:
-                return ResendAnswer("sent")
+            decision, delivery = self._send_code(approval, now)
+            if delivery is not None:
+                # Waited for: "a new code was e-mailed" must only be said when it was.
+                return ResendAnswer("sent" if await delivery else "mail_failed")
             waits.append(decision.retry_after_s)
         if waits:
             return ResendAnswer("resend_limited", min(waits + locks))

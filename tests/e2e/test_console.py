@@ -356,7 +356,7 @@ async def test_remote_authority_client_against_the_console(console: Console) -> 
         sha = hashlib.sha256(issued.token.encode()).hexdigest()
         assert (await remote.lookup(me, token_sha256=sha, device_name="vps")).status == "pending"
         await console.sink.wait_for(1)
-        wrong = await remote.verify_device(me, "12")
+        wrong = await remote.verify_device(me, "0000 0000")
         assert (wrong.reason, wrong.tries_left) == ("wrong_code", 4)
         assert (await remote.resend(me)).status == "resend_limited"
         assert (await remote.verify_device(me, console.sink.code())).status == "approved"

@@ -1,0 +1,208 @@
+"""Telling the token authority what each terminal is doing, and hearing its revocations.
+
+:class:`TerminalReporter` keeps this daemon's view of each terminal (``active``,
+``disconnected`` with the bridge's reason, ``refused`` with the reason word the EA got) and
+sends it to the authority, signed with the device key like every device call: at once when a
+state changes and every ``interval_s`` in any case, so the console's dashboard is never more
+than one round trip behind and can tell a silent daemon from a quiet one. It hears sessions
+as one of the bridge's listeners (``ea_bridge.FanOut``) and refusals by wrapping the EA
+verifier (:meth:`TerminalReporter.verifier`). A report that
+cannot be delivered is retried; the states are kept, never queued, so an outage sends the
+latest state once rather than a backlog.
+
+:func:`watch_revocations` keeps the authority's revocation long-poll open and refreshes the
+record cache the moment a revocation concerning this device is announced; the refresh (signed
+records, verified) is what ends the token, as it does every five minutes anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Protocol
+
+from ea_bridge import AuthRefused, EAVerifier, Hello, SessionInfo, TerminalId
+
+from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
+from ..authority.reports import REPORT_INTERVAL_S, TerminalReport
+
+__all__ = ["ReportSink", "RevocationSource", "TerminalReporter", "watch_revocations"]
+
+log = logging.getLogger("gateway.auth.reporter")
+
+#: Why a session ended that means the token itself is refused now (``app._DEAD_MESSAGES``).
+_REFUSED_ENDINGS: Final = frozenset({"token_revoked", "token_expired", "invalid_token"})
+#: How long one revocation long-poll is held open by the authority.
+POLL_WAIT_S: Final = 25.0
+
+
+class ReportSink(Protocol):
+    """Where reports go: the embedded authority or the console client."""
+
+    async def report_terminals(self, device: DeviceInfo,
+                               reports: list[TerminalReport]) -> int:
+        """Store the states; how many the authority kept."""
+        ...
+
+
+class RevocationSource(Protocol):
+    """The authority's revocation long-poll."""
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float) -> tuple[int, list[str]]:
+        """The next cursor and the token ids revoked past ``cursor`` (may be empty)."""
+        ...
+
+
+class TerminalReporter:
+    """This daemon's terminal states, reported to the authority on change and periodically.
+
+    Args:
+        sink: the authority.
+        device: this machine's device (the reports are signed as it).
+        interval_s: the periodic re-report.
+        retry_s: the wait after a failed report.
+    """
+
+    def __init__(self, sink: ReportSink, device: DeviceInfo, *,
+                 interval_s: float = REPORT_INTERVAL_S, retry_s: float = 2.0) -> None:
+        self._sink = sink
+        self._device = device
+        self._interval_s = interval_s
+        self._retry_s = retry_s
+        self._states: dict[TerminalId, TerminalReport] = {}
+        self._changed = asyncio.Event()
+        #: Bumped after each report the authority accepted (tests wait on it).
+        self.sent = 0
+        self._sent_event = asyncio.Event()
+
+    # -- what the bridge tells it ------------------------------------------------------------
+
+    def _set(self, terminal: TerminalId, report: TerminalReport) -> None:
+        if self._states.get(terminal) != report:
+            self._states[terminal] = report
+            self._changed.set()
+
+    def session_up(self, info: SessionInfo) -> None:
+        """An EA session is up: ``active`` under its token."""
+        hello = info.hello
+        self._set(info.terminal, TerminalReport(
+            info.terminal.login, info.terminal.server, "active", "", info.token_id, "",
+            hello.platform[:32], hello.ea_version[:32]))
+
+    def session_down(self, info: SessionInfo, reason: str) -> None:
+        """The session ended: ``refused`` if its token died, else ``disconnected``."""
+        current = self._states.get(info.terminal)
+        if current is not None and current.token_id != info.token_id:
+            return  # a newer session or refusal already replaced it
+        hello = info.hello
+        self._set(info.terminal, TerminalReport(
+            info.terminal.login, info.terminal.server,
+            "refused" if reason in _REFUSED_ENDINGS else "disconnected", _word(reason),
+            info.token_id, "", hello.platform[:32], hello.ea_version[:32]))
+
+    def refused(self, hello: Hello, reason: str) -> None:
+        """A handshake was refused: ``refused`` with the reason word, under the EA's hint."""
+        if not hello.token_hint or hello.login <= 0 or not hello.server:
+            return  # nothing names an owner: the authority could not place it
+        terminal = TerminalId(hello.login, hello.server[:200])
+        self._set(terminal, TerminalReport(
+            terminal.login, terminal.server, "refused", _word(reason), "", hello.token_hint,
+            hello.platform[:32], hello.ea_version[:32]))
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        """Ticks say nothing about the state."""
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any],
+              missed: int) -> None:
+        """Nor do events."""
+
+    def verifier(self, inner: EAVerifier) -> EAVerifier:
+        """An EA verifier telling this reporter of refusals."""
+        return _Verifier(inner, self)
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def wait_sent(self, count: int) -> None:
+        """Until ``count`` reports have been accepted in all (for tests)."""
+        while self.sent < count:
+            self._sent_event.clear()
+            await self._sent_event.wait()
+
+    async def run(self) -> None:
+        """Report on every change, and every ``interval_s`` anyway, until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), self._interval_s)
+            self._changed.clear()
+            if not self._states:
+                continue
+            reports = list(self._states.values())
+            try:
+                await self._sink.report_terminals(self._device, reports)
+            except (AuthorityUnreachable, AuthorityRefused) as exc:
+                log.warning("could not report terminal states to the token authority (%s); "
+                            "retrying", type(exc).__name__)
+                self._changed.set()
+                await asyncio.sleep(self._retry_s)
+                continue
+            except Exception:  # keep reporting whatever one pass hit
+                log.exception("terminal state report failed")
+                await asyncio.sleep(self._retry_s)
+                continue
+            self.sent += 1
+            self._sent_event.set()
+
+
+def _word(reason: str) -> str:
+    """A reason as the authority accepts it: lower-case letters and underscores."""
+    word = "".join(c for c in reason.lower().replace(" ", "_").replace("-", "_")
+                   if c.isascii() and (c.isalpha() or c == "_"))
+    return word[:64]
+
+
+class _Verifier:
+    def __init__(self, inner: EAVerifier, reporter: TerminalReporter) -> None:
+        self._inner, self._reporter = inner, reporter
+
+    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
+        try:
+            return await self._inner.verify_ea(hello, nonce, mac)
+        except AuthRefused as exc:
+            self._reporter.refused(hello, exc.reason)
+            raise
+
+
+async def watch_revocations(source: RevocationSource, device: DeviceInfo,
+                            refresh: Callable[[], Awaitable[object]], *,
+                            wait_s: float = POLL_WAIT_S, max_backoff_s: float = 30.0,
+                            sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+                            ) -> None:
+    """Hold the revocation long-poll open; ``refresh`` the records when one arrives.
+
+    An unreachable authority is retried with a doubling wait (1 s up to
+    ``max_backoff_s``); the five-minute refresh covers the gap meanwhile.
+    """
+    cursor: int | None = None
+    backoff = 1.0
+    while True:
+        try:
+            cursor, token_ids = await source.wait_revocations(device, cursor, wait_s)
+        except (AuthorityUnreachable, AuthorityRefused) as exc:
+            log.debug("revocation feed unavailable (%s); retrying in %.0f s",
+                      type(exc).__name__, backoff)
+            await sleep(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+            continue
+        except Exception:
+            log.exception("revocation feed failed")
+            await sleep(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+            continue
+        backoff = 1.0
+        if token_ids:
+            log.info("token authority announced %d revocation(s); refreshing records now",
+                     len(token_ids))
+            await refresh()
