@@ -1,0 +1,221 @@
+"""Issue 11, item 5: the auth-flow document walked in a real browser.
+
+Headless Chromium from Debian's ``chromium`` package, driven by Selenium through Debian's
+``chromium-driver`` (``.ci/run`` installs both; without them this test fails, it never skips).
+The console, a real SMTP server (aiosmtpd), the daemon in remote mode and the emulated terminal
+all run on loopback in this process; Selenium's blocking calls run in a worker thread so the
+event loop keeps serving them. The steps are those of ``seed-auth-flow.txt``: sign in, register
+the account, create the token, start the terminal with it, approve the new device with the
+code from the e-mail, see the terminal active on the dashboard, call ``account_info`` with the
+same token, revoke it, and see the terminal refused.
+
+Every page is saved as a PNG in ``$MTGW_SCREENSHOTS`` (default: the test's temporary
+directory); the README shows two of them from ``docs/img/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
+from gateway.auth.client import RemoteAuthority
+from gateway.keys import BRIDGE, DEVICE
+from tests.e2e.test_auth_flow import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, world
+
+CODE = re.compile(r"device verify (\d{4} \d{4})")
+STEP_S = 20.0  # the most any one step may take (the dashboard's budget is 10 s)
+
+
+def _find(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists()
+                                       else None)
+        if found:
+            return found
+    pytest.fail(f"none of {names} is installed: run .ci/run (it installs Debian's chromium "
+                "and chromium-driver) or apt-get install chromium chromium-driver")
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[WebDriver]:
+    """Headless Chromium with a fresh profile, nothing fetched from the network by itself."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = _find("chromium", "chromium-browser")
+    profile = tempfile.mkdtemp(prefix="mtgw-chromium-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 "--window-size=1280,900", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options,
+                              service=Service(executable_path=_find("chromedriver")))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Walk:
+    """The browser's steps, each run off the event loop."""
+
+    def __init__(self, driver: WebDriver, base_url: str, shots: Path) -> None:
+        self.driver, self.base_url, self.shots = driver, base_url, shots
+
+    async def do(self, step: Callable[[], Any]) -> Any:
+        return await asyncio.to_thread(step)
+
+    async def open(self, path: str) -> None:
+        await self.do(lambda: self.driver.get(self.base_url + path))
+
+    async def fill(self, values: dict[str, str]) -> None:
+        def fill() -> None:
+            for element_id, value in values.items():
+                field = self.driver.find_element(By.ID, element_id)
+                field.clear()
+                field.send_keys(value)
+        await self.do(fill)
+
+    async def click(self, element_id: str) -> None:
+        await self.do(lambda: self.driver.find_element(By.ID, element_id).click())
+
+    async def shot(self, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        await self.do(lambda: self.driver.save_screenshot(str(path)))
+        size = await self.do(lambda: path.stat().st_size)
+        assert size > 5000, f"{path} looks empty"
+        return path
+
+    async def wait_for(self, css: str, timeout_s: float = STEP_S) -> None:
+        """Until an element matching ``css`` is on the page (the dashboard updates itself:
+        no reload here, the page's own script brings the new rows)."""
+        await self.do(lambda: WebDriverWait(self.driver, timeout_s, poll_frequency=0.1).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, css)))
+
+    def text(self, css: str) -> str:
+        return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: ``$MTGW_SCREENSHOTS`` or the test's temporary directory."""
+    path = Path(os.environ.get("MTGW_SCREENSHOTS") or tmp_path / "screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> None:
+    async with world(tmp_path) as w:
+        with chromium() as driver:
+            b = Walk(driver, w.console_url, shots)
+
+            # 1. Log in to the web console with the owner's e-mail and password.
+            await b.open("/login")
+            await b.fill({"email": OWNER, "password": PASSWORD})
+            await b.shot("01-login")
+            await b.click("login")
+            await b.wait_for("#terminals")
+            assert OWNER in await b.do(lambda: b.text("header .who"))
+
+            # 2. Register the MT5 account (seed-register-account), a mistake first.
+            await b.open("/accounts")
+            await b.fill({"acct-name": "Demo account", "acct-broker": "MetaQuotes",
+                          "acct-login": "not a number", "acct-password": "mt5-password",
+                          "acct-server": SERVER, "acct-allowed_symbols": "EURUSD, BTCUSD",
+                          "acct-max_lot_size": "0.5", "acct-risk_pct": "0.02"})
+            await b.click("register-account")
+            await b.wait_for("#error-login")
+            await b.shot("02-account-error")
+            await b.fill({"acct-login": str(LOGIN), "acct-password": "mt5-password"})
+            await b.click("register-account")
+            await b.wait_for("article.account")
+            await b.shot("03-accounts")
+
+            # 3. Create the token for that account; it is shown once.
+            await b.open("/tokens")
+            await b.do(lambda: Select(driver.find_element(By.ID, "account_id"))
+                       .select_by_index(1))
+            await b.click("create-token")
+            await b.wait_for("#new-token")
+            token = await b.do(lambda: driver.find_element(By.ID, "new-token")
+                               .get_attribute("value"))
+            assert token and token.startswith("mtg")
+            copy_visible = await b.do(lambda: driver.find_element(
+                By.CSS_SELECTOR, "button[data-copy]").is_displayed())
+            assert copy_visible  # the script showed the copy button
+            await b.shot("04-token-created")
+            await b.open("/tokens")
+            assert token not in await b.do(lambda: driver.page_source)  # never again
+
+            # 4. Start the (emulated) terminal with the token: this machine is new.
+            terminal = EmulatedTerminal(token, port=w.bridge_port, settings=EmulatorSettings(
+                login=LOGIN, server=SERVER, symbols=("EURUSD", "BTCUSD")))
+            ea = asyncio.create_task(terminal.run())
+            try:
+                await b.open("/")
+                await b.wait_for('tr[data-state="refused"]')
+                assert "device not approved" in await b.do(lambda: b.text("#terminal-rows"))
+                await b.shot("05-dashboard-device-pending")
+
+                # 5. Approve the new device with the code from the e-mail (what `mtgateway
+                # device verify 1234 5678` sends, signed with the daemon's device key).
+                async with asyncio.timeout(STEP_S):
+                    mails = await w.sink.wait_for(1)
+                found = [m for m in (CODE.search(x.get_content()) for x in mails) if m]
+                assert found
+                await b.open("/devices")
+                await b.wait_for('tr[data-status="pending"]')
+                await b.shot("06-devices-pending")
+                device = w.daemon[DEVICE]
+                async with RemoteAuthority(w.console_url, device.private_key) as client:
+                    answer = await client.verify_device(device.info, found[-1].group(1))
+                assert answer.status == "approved"
+
+                # 6. The dashboard shows the terminal active (the EA retries by itself).
+                await b.open("/")
+                await b.wait_for('tr[data-state="active"]')
+                row = await b.do(lambda: b.text('tr[data-state="active"]'))
+                assert f"{LOGIN}@{SERVER}" in row and "MT5" in row
+                await b.shot("07-dashboard-active")
+
+                # 7. account_info with the same token.
+                status, body = await w.rpc(token)
+                assert status == 200 and body["result"]["login"] == LOGIN
+
+                # 8. Revoke the token; the dashboard shows the terminal refused.
+                await b.open("/tokens")
+                token_id = await b.do(lambda: driver.find_element(
+                    By.CSS_SELECTOR, "tr[data-token-id]").get_attribute("data-token-id"))
+                await b.click(f"revoke-{token_id}")
+                await b.wait_for("#tokens")
+                await w.daemon[BRIDGE].wait_for_terminal_down(TERMINAL, STEP_S)
+                await b.open("/")
+                await b.wait_for('tr[data-state="refused"]')
+                assert "token revoked" in await b.do(lambda: b.text("#terminal-rows"))
+                await b.shot("08-dashboard-refused")
+                status, body = await w.rpc(token)
+                assert status == 401 and body["error"]["data"]["reason"] == "token_revoked"
+
+                await b.open("/activity")
+                await b.wait_for('tr[data-kind="token_revoked"]')
+                await b.shot("09-activity")
+            finally:
+                await terminal.close()
+                ea.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TerminalRefused):
+                    await ea
