@@ -37,6 +37,9 @@ from tests.e2e.test_console import OWNER, PASSWORD, Clock, Console, CountingCloc
 # the console fixture of test_console (a real SMTP sink, the injected clocks)
 from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
 
+#: The console's pages are a network edge like the daemon's: both event loops.
+pytestmark = pytest.mark.network_edge
+
 POST_ROUTES = ["/logout", "/tokens", "/tokens/tok_x/revoke", "/devices/D/revoke",
                "/accounts", "/accounts/1/risk"]
 PAGES_ROUTES = ["/", "/tokens", "/devices", "/accounts", "/activity"]
