@@ -211,27 +211,48 @@ class _WrongOwner(Exception):
     """The owner credentials are wrong (inside the throttle's check only)."""
 
 
-async def _owner(request: web.Request) -> str:
-    credentials = _basic_credentials(request.headers.get("Authorization", ""))
-    email, password = credentials or ("", "")
-    authority = request.app[AUTHORITY]
+async def _owner_check(app: web.Application, email: str, password: str) -> str:
+    """The owner's e-mail if the credentials are right, through the owner throttle; raises
+    :class:`_WrongOwner`, or ``RateLimited`` during a lockout. The API's Basic auth and the
+    pages' sign-in form both come here, so they share one allowance."""
+    authority = app[AUTHORITY]
+    present = bool(email or password)
 
     async def verify() -> str:
         # scrypt runs even without credentials, so every refusal costs the same time.
-        if await authority.authenticate_owner(email, password) and credentials:
+        if await authority.authenticate_owner(email, password) and present:
             return email
         raise _WrongOwner
 
     # The throttle vouches for credentials by a keyed hash, never the password itself.
-    key = hmac.new(request.app[_VOUCH_KEY], f"{email}\0{password}".encode(),
+    key = hmac.new(app[_VOUCH_KEY], f"{email}\0{password}".encode(),
                    hashlib.sha256).hexdigest()
+    return await app[_OWNER_THROTTLE].check(key, verify, _WrongOwner)
+
+
+async def _owner(request: web.Request) -> str:
+    credentials = _basic_credentials(request.headers.get("Authorization", ""))
+    email, password = credentials or ("", "")
     try:
-        return await request.app[_OWNER_THROTTLE].check(key, verify, _WrongOwner)
+        return await _owner_check(request.app, email, password)
     except RateLimited as exc:
         raise _Fail(429, "rate_limited", "too many failed sign-ins; wait",
                     retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
     except _WrongOwner:
         raise _Fail(401, "bad_credentials", "wrong e-mail or password") from None
+
+
+def _page_sign_in(app: web.Application) -> Callable[[str, str], Awaitable[str | None]]:
+    """The pages' sign-in check: the e-mail, or ``None`` for wrong credentials (raises
+    ``RateLimited`` like the API)."""
+
+    async def sign_in(email: str, password: str) -> str | None:
+        try:
+            return await _owner_check(app, email, password)
+        except _WrongOwner:
+            return None
+
+    return sign_in
 
 
 async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInfo:
@@ -454,7 +475,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app.cleanup_ctx.append(authority_ctx)
     app.on_shutdown.append(end_long_polls)
     app.add_routes(_routes(clock))
-    mount_pages(app, lambda: app[AUTHORITY], app[_OWNER_THROTTLE], clock=clock)
+    mount_pages(app, lambda: app[AUTHORITY], _page_sign_in(app), clock=clock)
     return app
 
 

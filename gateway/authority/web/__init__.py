@@ -18,7 +18,7 @@ import jinja2
 from aiohttp import web
 
 from ..service import Authority
-from .pages import Pages, SignInThrottle
+from .pages import Pages, SignIn
 from .security import security_headers
 from .sessions import ABSOLUTE_S, IDLE_S, SessionStore
 
@@ -31,7 +31,7 @@ PAGES: Final = web.AppKey("pages", Pages)
 
 
 def mount_pages(app: web.Application, authority: Callable[[], Authority],
-                throttle: SignInThrottle, *, clock: Callable[[], float],
+                sign_in: SignIn, *, clock: Callable[[], float],
                 idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S,
                 token: Callable[[int], str] = secrets.token_urlsafe) -> Pages:
     """Add the pages and their static files to ``app`` (whose middlewares must include
@@ -39,7 +39,7 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
                              autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    pages = Pages(authority, throttle, SessionStore(clock, idle_s=idle_s,
+    pages = Pages(authority, sign_in, SessionStore(clock, idle_s=idle_s,
                                                     absolute_s=absolute_s, token=token),
                   env, clock, token)
     app[PAGES] = pages

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import jinja2
 from aiohttp import web
 
 from ..api import IssuedToken
+from ..errors import RateLimited
 from ..reports import TerminalRow
 from ..service import Authority
 from ..store import AccountExists
@@ -27,25 +28,16 @@ from .forms import FormErrors, parse_registration, parse_risk, parse_token
 from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
 from .sessions import Session, SessionStore
 
-__all__ = ["Pages", "SignInThrottle"]
+__all__ = ["Pages", "SignIn"]
 
 log = logging.getLogger("gateway.authority.web")
 
 _PRE_TOKEN_BYTES = 32
 
 
-class SignInThrottle(Protocol):
-    """The owner-credential throttle the JSON API uses too (``AuthThrottle``)."""
-
-    lockout_s: float
-
-    def retry_after_s(self) -> float | None:
-        """Seconds left of a lockout, or ``None``."""
-        ...
-
-    async def penalize(self) -> None:
-        """Count a failure and wait its delay."""
-        ...
+#: Checks owner credentials through the console's owner throttle (shared with the API's Basic
+#: auth): the e-mail, ``None`` when wrong; raises ``RateLimited`` during a lockout.
+SignIn = Callable[[str, str], Awaitable[str | None]]
 
 
 def _when(epoch: float | None) -> str:
@@ -59,18 +51,19 @@ class Pages:
 
     Args:
         authority: returns the running authority.
-        throttle: shared with the JSON API's Basic auth, so the form adds no second allowance.
+        sign_in: the credential check shared with the JSON API's Basic auth (one throttle,
+            so the form adds no second allowance of guesses).
         sessions: the sign-in sessions.
         env: the Jinja2 environment of ``templates/``.
         clock: epoch seconds (what "last seen" and "silent" are judged by).
         token: random URL-safe text (the sign-in form's CSRF value).
     """
 
-    def __init__(self, authority: Callable[[], Authority], throttle: SignInThrottle,
+    def __init__(self, authority: Callable[[], Authority], sign_in: SignIn,
                  sessions: SessionStore, env: jinja2.Environment, clock: Callable[[], float],
                  token: Callable[[int], str]) -> None:
         self._authority = authority
-        self._throttle = throttle
+        self._sign_in = sign_in
         self.sessions = sessions
         self._env = env
         self._clock = clock
@@ -136,27 +129,27 @@ class Pages:
         if not csrf_ok(request.cookies.get(PRE_COOKIE), data.get("csrf")):
             return self._forbidden("The sign-in form's security token is missing or out of "
                                    "date. Reload the page and try again.")
-        email = email if isinstance(email, str) else ""
+        email = email.strip() if isinstance(email, str) else ""
         password = password if isinstance(password, str) else ""
         authority = self._authority()
-        if email and password and await authority.authenticate_owner(email, password):
-            session_id, session = self.sessions.create(email.strip().lower())
-            authority.note_sign_in(email, True, f"from {request.remote or 'unknown'}")
-            redirect = web.HTTPSeeOther("/")
-            set_cookie(request, redirect, SESSION_COOKIE, session_id)
-            clear_cookie(request, redirect, PRE_COOKIE)
-            raise redirect
-        retry_after = self._throttle.retry_after_s()
-        if retry_after is not None:
-            wait = max(1, math.ceil(retry_after))
+        try:
+            owner = await self._sign_in(email, password)
+        except RateLimited as exc:
+            wait = max(1, math.ceil(exc.retry_after_s))
             response = self._login_page(request, email, f"Too many failed sign-ins. Wait "
                                         f"{wait} s and try again.", status=429)
             response.headers["Retry-After"] = str(wait)
             return response
-        await self._throttle.penalize()
-        if email:
-            authority.note_sign_in(email, False, f"from {request.remote or 'unknown'}")
-        return self._login_page(request, email, "Wrong e-mail or password.", status=401)
+        if owner is None:
+            if email:
+                authority.note_sign_in(email, False, f"from {request.remote or 'unknown'}")
+            return self._login_page(request, email, "Wrong e-mail or password.", status=401)
+        session_id, _ = self.sessions.create(owner.strip().lower())
+        authority.note_sign_in(owner, True, f"from {request.remote or 'unknown'}")
+        redirect = web.HTTPSeeOther("/")
+        set_cookie(request, redirect, SESSION_COOKIE, session_id)
+        clear_cookie(request, redirect, PRE_COOKIE)
+        raise redirect
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         """``POST /logout``."""
