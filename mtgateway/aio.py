@@ -55,7 +55,15 @@ from .records import (
     TradeRequest,
 )
 from .stream import Gap, SeqTracker, StreamTick, TerminalStatus, TradeEvent, parse_event
-from .wire import Call, Endpoint, encode_request, read_response, resolve_endpoint
+from .wire import (
+    Call,
+    Endpoint,
+    encode_request,
+    outcome_data,
+    read_response,
+    resolve_endpoint,
+    terminal_mismatch,
+)
 
 __all__ = [
     "AccountInfo",
@@ -185,7 +193,9 @@ class AsyncClient:
                 await self._close()
                 return False
             terminal = status.get("terminal") or {}
-            if not self._same_terminal(terminal, login, server):
+            mismatch = terminal_mismatch(terminal, login, server)
+            if mismatch is not None:
+                self._error = mismatch
                 await self._close()
                 return False
             if terminal.get("connected"):
@@ -199,24 +209,18 @@ class AsyncClient:
                 return False
             await asyncio.sleep(_POLL_S)
 
-    def _same_terminal(self, terminal: Mapping[str, Any], login: int | None,
-                       server: str | None) -> bool:
-        if (login is None or terminal.get("login") == login) and \
-                (server is None or terminal.get("server") == server):
-            return True
-        self._error = local_error(
-            c.RES_E_AUTH_FAILED, f"the token is bound to {terminal.get('login')}@"
-            f"{terminal.get('server')}, not {login or terminal.get('login')}@"
-            f"{server or terminal.get('server')}")
-        return False
 
     async def login(self, login: int, password: str | None = None, server: str | None = None,
                     timeout: int | None = None) -> bool:  # noqa: ASYNC109 - the package's
         """True when the token's terminal is account ``login`` (on ``server``)."""
         del password, timeout
         status = await self._run(calls.gateway_status())
-        return status is not None and self._same_terminal(
-            status.get("terminal") or {}, login, server)
+        if status is None:
+            return False
+        mismatch = terminal_mismatch(status.get("terminal") or {}, login, server)
+        if mismatch is not None:
+            self._error = mismatch
+        return mismatch is None
 
     async def shutdown(self) -> None:
         """Close the connections; calls fail until the next ``initialize``."""
@@ -266,19 +270,19 @@ class AsyncClient:
                 if attempt == 2:
                     raise MtGatewayError(local_error(
                         c.RES_E_INTERNAL_FAIL_RECEIVE, "the gateway closed the connection",
-                        _outcome_data(params))) from None
+                        outcome_data(params))) from None
             except TimeoutError:
                 raise MtGatewayError(local_error(
                     c.RES_E_INTERNAL_FAIL_TIMEOUT,
                     f"no answer from the gateway within {DEFAULT_TIMEOUT_S:g} s",
-                    _outcome_data(params))) from None
+                    outcome_data(params))) from None
             except (aiohttp.ClientError, OSError) as exc:
                 code = (c.RES_E_INTERNAL_FAIL_CONNECT
                         if isinstance(exc, aiohttp.ClientConnectorError)
                         else c.RES_E_INTERNAL_FAIL_RECEIVE)
                 raise MtGatewayError(local_error(
                     code, f"cannot reach the gateway at {self._endpoint.base_url}: "
-                    f"{type(exc).__name__}", _outcome_data(params))) from None
+                    f"{type(exc).__name__}", outcome_data(params))) from None
         raise AssertionError("unreachable")
 
     async def _run(self, call: Call[T]) -> T | None:
@@ -518,14 +522,6 @@ async def _subscribed(ws: aiohttp.ClientWebSocketResponse) -> str:
         return str(answer["result"]["subscription"])
     raise ConnectionResetError("the stream closed before the subscription was confirmed")
 
-
-def _outcome_data(params: Any) -> dict[str, Any] | None:
-    """For a lost ``order_send``, the ``client_id`` to ask ``order_status`` about."""
-    if isinstance(params, Mapping):
-        request = params.get("request")
-        if isinstance(request, Mapping) and "client_id" in request:
-            return {"client_id": request["client_id"]}
-    return None
 
 
 #: The client the module-level coroutines use; nothing connects until ``initialize``.

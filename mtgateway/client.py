@@ -27,7 +27,15 @@ from . import calls
 from . import constants as c
 from . import records as r
 from .errors import OK, LastError, MtGatewayError, local_error
-from .wire import Call, Endpoint, encode_request, read_response, resolve_endpoint
+from .wire import (
+    Call,
+    Endpoint,
+    encode_request,
+    outcome_data,
+    read_response,
+    resolve_endpoint,
+    terminal_mismatch,
+)
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Client", "new_client_id"]
 
@@ -155,7 +163,9 @@ class Client:
                     self._close()
                     return False
                 terminal = status.get("terminal") or {}
-                if not self._same_terminal(terminal, login, server):
+                mismatch = terminal_mismatch(terminal, login, server)
+                if mismatch is not None:
+                    self._error = mismatch
                     self._close()
                     return False
                 if terminal.get("connected"):
@@ -169,16 +179,6 @@ class Client:
                     return False
                 self._sleep(_POLL_S)
 
-    def _same_terminal(self, terminal: Mapping[str, Any], login: int | None,
-                       server: str | None) -> bool:
-        if (login is None or terminal.get("login") == login) and \
-                (server is None or terminal.get("server") == server):
-            return True
-        self._error = local_error(
-            c.RES_E_AUTH_FAILED, f"the token is bound to {terminal.get('login')}@"
-            f"{terminal.get('server')}, not {login or terminal.get('login')}@"
-            f"{server or terminal.get('server')}")
-        return False
 
     def login(self, login: int, password: str | None = None, server: str | None = None,
               timeout: int | None = None) -> bool:
@@ -187,8 +187,12 @@ class Client:
         del password, timeout
         with self._lock:
             status = self._run(calls.gateway_status())
-            return status is not None and self._same_terminal(
-                status.get("terminal") or {}, login, server)
+            if status is None:
+                return False
+            mismatch = terminal_mismatch(status.get("terminal") or {}, login, server)
+            if mismatch is not None:
+                self._error = mismatch
+            return mismatch is None
 
     def shutdown(self) -> None:
         """Close the connection; calls fail until the next ``initialize``."""
@@ -234,7 +238,7 @@ class Client:
             raise MtGatewayError(local_error(
                 c.RES_E_INTERNAL_FAIL_TIMEOUT,
                 f"no answer from the gateway within {DEFAULT_TIMEOUT_S:g} s",
-                self._outcome_data(params))) from None
+                outcome_data(params))) from None
         except (OSError, http.client.HTTPException) as exc:
             assert self._endpoint is not None
             reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror
@@ -244,17 +248,9 @@ class Client:
                     else c.RES_E_INTERNAL_FAIL_RECEIVE)
             raise MtGatewayError(local_error(
                 code, f"cannot reach the gateway at {self._endpoint.base_url}: {reason}",
-                self._outcome_data(params))) from None
+                outcome_data(params))) from None
         return read_response(status, data, retry_after)
 
-    @staticmethod
-    def _outcome_data(params: Any) -> dict[str, Any] | None:
-        """For a lost ``order_send``, the ``client_id`` to ask ``order_status`` about."""
-        if isinstance(params, Mapping):
-            request = params.get("request")
-            if isinstance(request, Mapping) and "client_id" in request:
-                return {"client_id": request["client_id"]}
-        return None
 
     def _run(self, call: Call[T]) -> T | None:
         with self._lock:

@@ -37,8 +37,10 @@ __all__ = [
     "Pager",
     "encode_request",
     "named",
+    "outcome_data",
     "read_response",
     "resolve_endpoint",
+    "terminal_mismatch",
     "to_wire_time",
 ]
 
@@ -125,6 +127,29 @@ def resolve_endpoint(url: str | None = None, token: str | None = None,
     except ValueError as exc:
         return local_error(c.RES_E_INVALID_PARAMS, str(exc))
     return Endpoint(base, token)
+
+
+def terminal_mismatch(terminal: Mapping[str, Any], login: int | None,
+                      server: str | None) -> LastError | None:
+    """Why ``initialize(login=, server=)`` / ``login()`` fail for the token's ``terminal``
+    (``gateway_status().terminal``), or None when they name it (or nothing)."""
+    if (login is None or terminal.get("login") == login) and \
+            (server is None or terminal.get("server") == server):
+        return None
+    return local_error(
+        c.RES_E_AUTH_FAILED, f"the token is bound to {terminal.get('login')}@"
+        f"{terminal.get('server')}, not {login or terminal.get('login')}@"
+        f"{server or terminal.get('server')}")
+
+
+def outcome_data(params: Any) -> dict[str, Any] | None:
+    """For a call whose answer was lost: the ``client_id`` of the order it carried (what to
+    ask ``order_status`` about), else None."""
+    if isinstance(params, Mapping):
+        request = params.get("request")
+        if isinstance(request, Mapping) and "client_id" in request:
+            return {"client_id": request["client_id"]}
+    return None
 
 
 def to_wire_time(value: Any) -> Any:

@@ -19,7 +19,15 @@ from mtgateway.records import (
     many_from_wire,
 )
 from mtgateway.stream import Gap, SeqTracker, StreamTick, TradeEvent, parse_event
-from mtgateway.wire import Endpoint, Pager, read_response, resolve_endpoint, to_wire_time
+from mtgateway.wire import (
+    Endpoint,
+    Pager,
+    outcome_data,
+    read_response,
+    resolve_endpoint,
+    terminal_mismatch,
+    to_wire_time,
+)
 
 TOKEN = "mtgw_" + "a" * 38
 
@@ -221,3 +229,20 @@ def test_notifications_parse_into_records() -> None:
         parse_event("tick", {"seq": 1, "symbol": "X"})
     with pytest.raises(ValueError, match="unknown"):
         parse_event("surprise", {"seq": 1})
+
+
+def test_terminal_mismatch_names_the_tokens_terminal() -> None:
+    """initialize(login=, server=) must name the token's terminal; a mismatch says which."""
+    terminal = {"login": 5012345, "server": "MTG-Demo"}
+    assert terminal_mismatch(terminal, None, None) is None
+    assert terminal_mismatch(terminal, 5012345, "MTG-Demo") is None
+    wrong = terminal_mismatch(terminal, 7, None)
+    assert wrong is not None and wrong.code == constants.RES_E_AUTH_FAILED
+    assert "5012345@MTG-Demo, not 7@MTG-Demo" in wrong.description
+    assert terminal_mismatch(terminal, None, "Other") is not None
+
+
+def test_outcome_data_names_the_lost_orders_client_id() -> None:
+    """A lost order_send reports its client_id; any other lost call has no data."""
+    assert outcome_data({"request": {"action": 1, "client_id": "c9"}}) == {"client_id": "c9"}
+    assert outcome_data({"symbol": "EURUSD"}) is None and outcome_data(None) is None
