@@ -403,6 +403,10 @@ class EmulatedTerminal:
         """The broker's ``order_send``, recording the answer under ``client_id`` first."""
         if client_id is not None and not isinstance(client_id, str):
             raise EmulatorError(ErrorCode.INVALID_PARAMS, "client_id: expected a string")
+        if client_id is not None and client_id in self._trade_results:
+            # The same order delivered twice (a retransmission, a duplicated frame): the EA
+            # answers what it did the first time and never executes it again.
+            return self._trade_results[client_id]
         result = self.broker.order_send(request)
         if client_id is not None:
             self._trade_results[client_id] = result

@@ -1,0 +1,243 @@
+"""``python -m bench.chaos``: seeded random trade sequences through a broken link, and a report.
+
+The real daemon (in-process, port 0) and the real emulated terminal talk through
+:class:`~ea_bridge.faultproxy.FaultProxy`. Each *run* is one trade chosen by a seeded RNG (a
+market buy or sell, or a close of one of the open positions) sent by a client that retries
+like a careful bot: on ``-32003`` (outcome unknown), ``-32001`` (terminal offline) or
+``-32014`` (reconciling) it sends the SAME request under the SAME ``client_id`` until it gets
+a result, or ``order_status`` says the order was not executed. Before a run, with probability
+``--fault-rate``, one fault is armed on that run's ``order_send`` frame -- the request on its
+way to the terminal or the answer on its way back: cut after N bytes, delayed past the
+trade deadline or not, the link gone silent, reset, or the frame delivered twice.
+
+The invariants, checked after every run and reported at the end:
+
+* **zero duplicate orders**: no ``client_id`` has more than one order at the broker (orders
+  are tagged ``g:<client_id>``);
+* **the journal agrees with the broker**: a row ACCEPTED/RESOLVED_ACCEPTED has exactly one
+  order, a REJECTED/RESOLVED_NOT_FOUND one none;
+* **every audited request has exactly one outcome**: one final outcome line per ``client_id``.
+
+``--runs 10000`` is the full exercise (minutes); CI runs a few hundred (``tests/e2e``).
+Exit status 0 when every invariant held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ea_bridge import TerminalId
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from ea_bridge.faultproxy import DIRECTIONS, KINDS, Fault, FaultProxy, Kind
+from gateway.app import create_app
+from gateway.auth import MemorySecretStore
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.service import Authority
+from gateway.config import BridgeConfig, GatewayConfig, ServerConfig, TradingConfig
+from gateway.keys import BRIDGE, TRADING
+from gateway.listener import start_http
+from gateway.trading.audit import AuditFilter, read_audit
+from gateway.trading.journal import FINAL_STATES
+
+__all__ = ["ChaosReport", "chaos", "main"]
+
+LOGIN, SERVER = 5012345, "Chaos-Demo"
+_OWNER = "chaos@example.com"
+#: A Wednesday afternoon: the emulator's FX market is open whatever day this runs.
+_OPEN_MARKET_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
+_RETRYABLE = {-32003, -32001, -32014, -32013}
+_FINAL_EVENTS = {"outcome", "reconciled", "reconcile_miss"}
+_EXECUTED = {"ACCEPTED", "RESOLVED_ACCEPTED"}
+_NOT_EXECUTED = {"REJECTED", "RESOLVED_NOT_FOUND"}
+
+
+@dataclass
+class ChaosReport:
+    """What the runs did and which invariants broke (empty ``violations``: none)."""
+
+    runs: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    states: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    violations: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        """The human report."""
+        return [
+            f"runs {self.runs} in {self.seconds:.1f} s, client retries {self.retries}",
+            "faults fired: " + (", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))
+                                or "none"),
+            "final states: " + ", ".join(f"{k} {v}" for k, v in sorted(self.states.items())),
+            f"violations: {len(self.violations)}",
+            *(f"  {v}" for v in self.violations[:20]),
+        ]
+
+
+@contextlib.asynccontextmanager
+async def _world(data_dir: Path, ea_version: str | None
+                 ) -> AsyncIterator[tuple[Any, str, str, EmulatedTerminal, FaultProxy,
+                                          ChaosReport]]:
+    """The daemon, the proxy in front of its bridge, and the terminal behind the proxy."""
+    config = GatewayConfig(
+        data_dir=str(data_dir),
+        server=ServerConfig(port=0, request_timeout_s=2.0, trade_timeout_s=1.0,
+                            auth_failure_delay_s=0.0),
+        bridge=BridgeConfig(port=0, heartbeat_interval_s=0.2, heartbeat_timeout_s=0.6),
+        trading=TradingConfig(reconcile_interval_s=0.2))
+    authority = Authority.open(data_dir, RecordingMailer())
+    authority.create_owner(_OWNER, "chaos owner password")
+    token = authority.issue_token(_OWNER, LOGIN, SERVER).token
+    app = create_app(config, secret_store=MemorySecretStore(), authority=authority)
+    runner, http_port = await start_http(app)
+    report = ChaosReport()
+    proxy = FaultProxy(app[BRIDGE].port,
+                       on_fault=lambda f: report.faults.update([f"{f.kind}/{f.direction}"]))
+    await proxy.start()
+    started = time.monotonic_ns()
+    terminal = EmulatedTerminal(
+        token, port=proxy.port,
+        settings=EmulatorSettings(login=LOGIN, server=SERVER, symbols=("EURUSD",),
+                                  tick_rate_hz=2.0, reconnect_min_s=0.05,
+                                  reconnect_max_s=0.2),
+        utc_clock_ms=lambda: _OPEN_MARKET_MS + (time.monotonic_ns() - started) // 1_000_000)
+    if ea_version is not None:
+        terminal.ea_version = ea_version  # e.g. "1.0.0": an EA without the client_id record
+    task = asyncio.create_task(terminal.run())
+    try:
+        await app[BRIDGE].wait_for_terminal(TerminalId(LOGIN, SERVER), 10.0)
+        yield app, f"http://127.0.0.1:{http_port}/rpc", token, terminal, proxy, report
+    finally:
+        await terminal.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await proxy.close()
+        await runner.cleanup()
+
+
+def _fault(rng: random.Random, kinds: tuple[Kind, ...]) -> Fault:
+    kind = rng.choice(kinds)
+    direction = rng.choice(DIRECTIONS)
+    # The request carries "order_send" on its way out; the answer carries "retcode" back.
+    match = b'"order_send"' if direction == "to_ea" else b'"retcode"'
+    return Fault(kind, direction, match, cut_bytes=rng.randint(1, 60),
+                 delay_s=rng.choice((0.05, 1.5)))
+
+
+async def _trade(http: aiohttp.ClientSession, url: str, token: str, request: dict[str, Any],
+                 report: ChaosReport, deadline_s: float) -> str:
+    """Send until settled; the row's final state (or "UNSETTLED")."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "order_send", "params": {"request": request}}
+    status_body = {"jsonrpc": "2.0", "id": 2, "method": "order_status",
+                   "params": [request["client_id"]]}
+    headers = {"Authorization": f"Bearer {token}"}
+    until = time.monotonic() + deadline_s
+    while time.monotonic() < until:
+        async with http.post(url, json=body, headers=headers) as response:
+            answer = await response.json()
+        if "result" in answer:
+            break
+        if answer["error"]["code"] not in _RETRYABLE:
+            break
+        async with http.post(url, json=status_body, headers=headers) as response:
+            status = await response.json()
+        if status.get("result", {}).get("state") in _NOT_EXECUTED:
+            break
+        report.retries += 1
+        await asyncio.sleep(0.05)
+    async with http.post(url, json=status_body, headers=headers) as response:
+        status = await response.json()
+    state = status.get("result", {}).get("state")
+    return str(state) if state in FINAL_STATES else f"UNSETTLED:{state}"
+
+
+async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float = 15.0, *,
+                kinds: tuple[Kind, ...] = KINDS, ea_version: str | None = None) -> ChaosReport:
+    """Run ``runs`` seeded trades through the faulty link; the report.
+
+    ``kinds`` limits the faults drawn; ``ea_version`` makes the terminal announce another EA
+    version (``"1.0.0"``: no ``client_id`` record, so nothing stops a duplicated request).
+    """
+    rng = random.Random(seed)
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mtgw-chaos-") as tmp:
+        async with _world(Path(tmp), ea_version) as (app, url, token, terminal, proxy, report), \
+                aiohttp.ClientSession() as http:
+            for run in range(runs):
+                client_id = f"s{seed}-r{run}"
+                mine = [p for p in terminal.broker.positions_get() if p["comment"].startswith("g:")]
+                if mine and rng.random() < 0.4:
+                    position = rng.choice(mine)
+                    request: dict[str, Any] = {
+                        "action": "TRADE_ACTION_DEAL", "symbol": "EURUSD",
+                        "type": "ORDER_TYPE_SELL" if position["type"] == 0 else "ORDER_TYPE_BUY",
+                        "volume": position["volume"], "position": position["ticket"]}
+                else:
+                    request = {"action": "TRADE_ACTION_DEAL", "symbol": "EURUSD",
+                               "type": rng.choice(("ORDER_TYPE_BUY", "ORDER_TYPE_SELL")),
+                               "volume": rng.choice((0.01, 0.02, 0.1))}
+                request["client_id"] = client_id
+                proxy.disarm()
+                if rng.random() < fault_rate:
+                    proxy.arm(_fault(rng, kinds))
+                state = await _trade(http, url, token, request, report, deadline_s)
+                report.states.update([state])
+                report.runs += 1
+                _check(app, terminal, client_id, state, report)
+            report.seconds = time.monotonic() - t0
+    return report
+
+
+def _check(app: Any, terminal: EmulatedTerminal, client_id: str, state: str,
+           report: ChaosReport) -> None:
+    tag = f"g:{client_id}"
+    # The recent history only (a second order of the run would be as recent): a full scan per
+    # run would make 10 000 runs quadratic.
+    now_s = terminal.server_time_ms() // 1000
+    orders = [o for o in terminal.broker.history_orders_get(now_s - 120, now_s + 60)
+              if o["comment"] == tag]
+    if len(orders) > 1:
+        report.violations.append(f"{client_id}: {len(orders)} orders at the broker (duplicate)")
+    if state in _EXECUTED and len(orders) != 1:
+        report.violations.append(f"{client_id}: {state} but {len(orders)} orders at the broker")
+    if state in _NOT_EXECUTED and orders:
+        report.violations.append(f"{client_id}: {state} but an order executed at the broker")
+    if state.startswith("UNSETTLED"):
+        report.violations.append(f"{client_id}: not settled ({state})")
+    finals = [line for line in read_audit(app[TRADING].journal.path,
+                                          AuditFilter(client_id=client_id))
+              if line.event in _FINAL_EVENTS and line.state in FINAL_STATES]
+    if len(finals) != 1 and not state.startswith("UNSETTLED"):
+        report.violations.append(f"{client_id}: {len(finals)} final outcomes in the audit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.chaos [--runs N] [--seed S] [--fault-rate P]``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fault-rate", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    report = asyncio.run(chaos(args.runs, args.seed, args.fault_rate))
+    print("\n".join(report.lines()))
+    return 0 if not report.violations else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
