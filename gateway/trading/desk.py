@@ -59,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -206,6 +207,12 @@ class _Flight:
     done: asyncio.Future[GatewayError | BridgeError | None]
 
 
+def _journal_unavailable() -> Unavailable:
+    """The answer when the journal cannot write before the order leaves: nothing was sent."""
+    return Unavailable("journal_unavailable", "The order journal could not record the order, "
+                       "so it was not sent; retry with the same client_id")
+
+
 def _terminal_key(terminal: TerminalId) -> str:
     return str(terminal)
 
@@ -339,6 +346,12 @@ class TradeDesk:
         refusal = None
         try:
             existing = self.journal.get(*key)
+            if existing is not None and existing.state is OrderState.RECEIVED:
+                # We hold the claim, so nothing is placing this row: it is one whose placing
+                # stopped before it was marked SENT (the journal could not write). It never
+                # left, so it is released and the request placed now.
+                self.journal.abandon(existing, "not_sent")
+                existing = None
             if existing is not None:
                 return self._replay(existing, phash)
             # After the replay check (a repeat of an executed order still gets its outcome),
@@ -385,16 +398,27 @@ class TradeDesk:
         self._gate(terminal)
         if session is None:  # nothing to send to: refused before anything is journaled
             raise TerminalNotConnected(f"no terminal connected for {terminal}")
-        row = self.journal.receive(token_id=principal.token_id, client_id=client_id,
-                                   terminal=_terminal_key(terminal), params_hash=phash,
-                                   request=body)
+        try:
+            row = self.journal.receive(token_id=principal.token_id, client_id=client_id,
+                                       terminal=_terminal_key(terminal), params_hash=phash,
+                                       request=body)
+        except sqlite3.Error as exc:  # nothing journaled, nothing sent
+            log.error("order journal could not record %s (%s)", client_id, exc)
+            raise _journal_unavailable() from None
         try:
             outgoing = await self._stamp(bridge, terminal, body, self._tag(client_id))
             self._gate(terminal)  # a pass may have started while the symbol was looked up
         except BaseException as exc:
             self.journal.abandon(row, type(exc).__name__)
             raise
-        row = self.journal.mark_sent(row, outgoing)  # committed before it leaves
+        try:
+            row = self.journal.mark_sent(row, outgoing)  # committed before it leaves
+        except sqlite3.Error as exc:
+            # Not marked, so not sent. The row stays RECEIVED (writing anything else would
+            # likely fail the same way); the next send of this client_id releases it.
+            log.error("order journal could not mark %s sent (%s); the order was not sent",
+                      client_id, exc)
+            raise _journal_unavailable() from None
         params: dict[str, Any] = {"request": outgoing}
         if session is not None and _ea_keeps_map(session.hello.ea_version):
             params["client_id"] = client_id

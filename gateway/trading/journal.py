@@ -22,7 +22,8 @@ see ``gateway/trading/desk.py``). In the second case the answer is kept on the r
 and ``retcode``), so ``order_status`` shows what the broker said while reconciliation searches;
 ``RESOLVED_ACCEPTED`` replaces both with what was found, ``RESOLVED_NOT_FOUND`` keeps them.
 
-``RECEIVED`` rows are deleted because the order provably never left: a retry with the same
+``RECEIVED`` rows are deleted (by the desk, also when the next send of their ``client_id``
+finds one nobody is placing) because the order provably never left: a retry with the same
 ``client_id`` may send it. On :meth:`OrderJournal.open` (a restart), ``RECEIVED`` rows are
 deleted for the same reason and ``SENT`` rows become ``UNKNOWN``: the daemon died with the order
 possibly on the wire.

@@ -213,3 +213,46 @@ async def test_gateway_status_names_a_policy_without_automated_trading(
                                       "refused_because": ["auto_trade_enabled"]}
     error = (await _send(daemon, {**BUY_BTC, "client_id": "manual"}))["error"]
     assert (error["code"], error["data"]["rule"]) == (-32012, "auto_trade_enabled")
+
+
+# -- a journal write that fails before the order leaves --------------------------------------
+
+
+async def test_journal_locked_before_the_send_is_retryable_with_the_same_client_id(
+        daemon: Daemon) -> None:
+    """Another process holds the journal's write lock while the symbol is looked up, so the
+    row cannot be marked SENT (after SQLite's 5 s busy timeout): nothing is sent, the answer
+    is -32014 `journal_unavailable` (not -32603), and once the lock is gone the same client_id
+    trades (it is not wedged in RECEIVED)."""
+    ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+    try:
+        assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+        request = {**BUY_BTC, "client_id": "journal-busy"}
+        call = asyncio.create_task(_send(daemon, request))
+        lookup = await ea.next_request()
+        assert lookup.method == "symbol_info"
+        with closing(sqlite3.connect(daemon.app[TRADING].journal.path, timeout=0,
+                                     isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # holds the write lock
+            ea.respond(lookup.id, {"name": "BTCUSD", "filling_mode": 2})
+            error = (await call)["error"]
+            other.execute("ROLLBACK")
+        assert (error["code"], error["data"]) == (-32014, {"reason": "journal_unavailable"})
+        assert "not sent" in error["message"]
+
+        call = asyncio.create_task(_send(daemon, request))
+        sent = await ea.next_request()
+        if sent.method == "symbol_info":  # the filling mode is cached; a lookup is allowed
+            ea.respond(sent.id, {"name": "BTCUSD", "filling_mode": 2})
+            sent = await ea.next_request()
+        assert sent.method == "order_send"
+        ea.respond(sent.id, {"retcode": 10009, "order": 91, "deal": 92, "volume": 0.01,
+                             "price": 1.0, "bid": 1.0, "ask": 1.0, "comment": "",
+                             "request_id": 1, "retcode_external": 0,
+                             "request": sent.params["request"]})
+        result = (await call)["result"]
+        assert (result["order"], result["deduplicated"]) == (91, False)
+    finally:
+        await ea.close()
+    events = _audit(daemon, "journal-busy")
+    assert events[:2] == ["request", "abandoned:not_sent"] and events[-1] == "outcome", events
