@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import sys
 import tomllib
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -44,6 +46,7 @@ __all__ = [
     "TradingConfig",
     "WsConfig",
     "default_config_path",
+    "console_url_problem",
     "default_data_dir",
     "find_config",
     "load_config",
@@ -139,7 +142,41 @@ class AuthorityConfig(_Section):
     def _remote_needs_url_and_key(self) -> AuthorityConfig:
         if self.mode == "remote" and not (self.url and self.public_key):
             raise ValueError("mode = \"remote\" needs url and public_key")
+        problem = console_url_problem(self.url) if self.url else None
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def console_url_problem(url: str) -> str | None:
+    """Why ``url`` may not name a console, or None.
+
+    Plain ``http`` is allowed only to this machine (a loopback address or ``localhost``): to
+    anywhere else, the records (with their token hashes) and the owner's password would cross
+    the network readable and unauthenticated, and an attacker on the path could answer in the
+    console's place. The message names the host, never the whole URL (it may carry
+    credentials).
+    """
+    parts = urlsplit(url)
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host:
+        return "the console url must be http(s)://host[:port]"
+    if parts.scheme == "http" and not _is_loopback(host):
+        return (f"the console url is plain http to {host}, another machine: use https (plain "
+                "http is allowed only to 127.0.0.1, ::1 or localhost)")
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class DeviceConfig(_Section):

@@ -31,7 +31,7 @@ from .auth.local import NoMailer
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from .authority.devices import normalize_code
 from .authority.service import Authority
-from .config import GatewayConfig
+from .config import GatewayConfig, console_url_problem
 
 __all__ = ["run_command"]
 
@@ -67,6 +67,9 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
 
 def _console_url(args: argparse.Namespace, config: GatewayConfig) -> str | None:
     if getattr(args, "console", None):
+        problem = console_url_problem(str(args.console))
+        if problem:
+            raise _Usage(problem)
         return str(args.console)
     if config.authority.mode == "remote":
         return config.authority.url

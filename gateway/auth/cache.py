@@ -19,6 +19,13 @@ Freshness (``docs/authority.md``, "On the daemon"):
   ``on_dead`` callbacks once per token, so the daemon can close that token's WebSockets (1008)
   and say ``bye`` to its EA.
 
+Answers are bound to the request (``docs/security.md``, "Replay and freshness"): every lookup
+and refresh sends a fresh random nonce, the authority signs it into each record it returns, and
+a record whose nonce is not the one just sent is refused like a tampered one. So a network
+attacker who captured an earlier answer (a record from before a revocation) and replays it
+refreshes nothing: the record goes stale, trades stop, and reads end at its ``valid_until``.
+Freshness is thus "the authority answered *this* request", never "some record arrived".
+
 Nothing cached and no answer from the authority is ``-32014 authority_unreachable``; an answer
 that fails verification counts as no answer (the warning in the log names the check).
 
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +58,8 @@ from ..errors import Unauthorized, Unavailable
 __all__ = ["DeadCallback", "RecordCache", "dead_reason"]
 
 log = logging.getLogger("gateway.auth.cache")
+#: Security events: WARNING, ids only.
+security_log = logging.getLogger("gateway.security")
 
 #: Called with a record that just became revoked or expired, and its reason word.
 DeadCallback = Callable[[SignedRecord, str], None]
@@ -76,14 +86,17 @@ class RecordCache:
         refresh_interval_s: how often :meth:`run` refreshes; also the staleness bound.
         offline_grace_s: the longest a record serves reads after its last refresh.
         clock: epoch seconds.
+        new_nonce: a fresh random nonce per request (hex, 32 to 64 characters).
     """
 
     def __init__(self, authority: AuthorityAPI, keys: Sequence[AuthorityKey],
                  device: DeviceInfo, *, device_name: str = "", os_name: str = "",
                  refresh_interval_s: float = 300.0,
                  offline_grace_s: float = 86_400.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 new_nonce: Callable[[], str] = lambda: secrets.token_hex(16)) -> None:
         self.authority = authority
+        self._new_nonce = new_nonce
         self._keys = tuple(keys)
         self.device = device
         self.device_id = device.device_id
@@ -172,15 +185,16 @@ class RecordCache:
         ids = [tid for tid, e in self._by_id.items() if not _dead(e.record, now)]
         answered = True
         if ids:
+            nonce = self._new_nonce()
             try:
-                envelopes = await self.authority.refresh(self.device, ids)
+                envelopes = await self.authority.refresh(self.device, ids, nonce)
             except (AuthorityUnreachable, AuthorityRefused) as exc:
                 log.warning("token authority did not refresh (%s); serving cached records, "
                             "trades refused once they are stale", _why(exc))
                 answered = False
             else:
                 for envelope in envelopes:
-                    self._accept(envelope, now)
+                    self._accept(envelope, now, nonce)
                 for tid in set(ids) - _named_ids(envelopes):
                     self._drop(tid)  # the authority no longer knows it
         self._announce_dead(now)
@@ -206,11 +220,12 @@ class RecordCache:
         return min(float(entry.record.valid_until), entry.refreshed_at + self._grace_s)
 
     async def _lookup(self, kind: str, value: str) -> SignedRecord:
+        nonce = self._new_nonce()
         try:
             answer = await self.authority.lookup(
                 self.device, token_sha256=value if kind == "sha" else None,
                 token_hint=value if kind == "hint" else None, device_name=self._device_name,
-                os=self._os_name)
+                os=self._os_name, nonce=nonce)
         except (AuthorityUnreachable, AuthorityRefused) as exc:
             log.warning("token authority gave no record at lookup (%s)", _why(exc))
             raise Unavailable("authority_unreachable",
@@ -225,7 +240,7 @@ class RecordCache:
         if status != "ok":
             raise Unauthorized("invalid_token", "The auth token is not valid")
         now = self.clock()
-        tid = self._accept(answer.record, now)
+        tid = self._accept(answer.record, now, nonce)
         if tid is None:
             raise Unavailable("authority_unreachable",
                               "The token authority's answer could not be verified")
@@ -237,13 +252,19 @@ class RecordCache:
         self._announce_dead(now)
         return entry.record
 
-    def _accept(self, envelope: Any, now: float) -> str | None:
-        """Verify and store one envelope; its token_id, or None when refused."""
+    def _accept(self, envelope: Any, now: float, nonce: str) -> str | None:
+        """Verify and store one envelope answering the request sent with ``nonce``; its
+        token_id, or None when refused."""
         try:
             record = verify_signed_record(envelope, self._keys, self.device_id, now)
         except RecordRejected as exc:
             log.warning("refused a record from the token authority (%s); keeping the last "
                         "good copy", exc.reason)
+            return None
+        if record.nonce is None or not secrets.compare_digest(record.nonce, nonce):
+            security_log.warning(
+                "refused a record of token %s that does not answer this request (a replayed "
+                "answer?); keeping the last good copy, which goes stale", record.token_id)
             return None
         old = self._by_id.get(record.token_id)
         if old is not None and record.issued_at < old.record.issued_at:

@@ -131,10 +131,12 @@ class RemoteAuthority:
 
     async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
                      token_hint: str | None = None, device_name: str = "",
-                     os: str = "") -> LookupAnswer:
+                     os: str = "", nonce: str | None = None) -> LookupAnswer:
         """``POST /v1/records/lookup``."""
         self._check(device)
         body: dict[str, Any] = {"device_name": device_name, "os": os}
+        if nonce is not None:
+            body["nonce"] = nonce
         if token_sha256 is not None:
             body["token_sha256"] = token_sha256
         if token_hint is not None:
@@ -147,12 +149,14 @@ class RemoteAuthority:
             return LookupAnswer(status)
         raise AuthorityUnreachable("authority answered a lookup without a status")
 
-    async def refresh(self, device: DeviceInfo,
-                      token_ids: Sequence[str]) -> list[dict[str, Any]]:
+    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
+                      nonce: str | None = None) -> list[dict[str, Any]]:
         """``POST /v1/records/refresh``."""
         self._check(device)
-        _, answer = await self._call("POST", "/v1/records/refresh",
-                                     {"token_ids": list(token_ids)}, signed=True)
+        body: dict[str, Any] = {"token_ids": list(token_ids)}
+        if nonce is not None:
+            body["nonce"] = nonce
+        _, answer = await self._call("POST", "/v1/records/refresh", body, signed=True)
         records = answer.get("records")
         return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
 

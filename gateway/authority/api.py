@@ -90,13 +90,15 @@ class AuthorityAPI(Protocol):
 
     async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
                      token_hint: str | None = None, device_name: str = "",
-                     os: str = "") -> LookupAnswer:
-        """Find a token's record for this device (exactly one of sha256/hint)."""
+                     os: str = "", nonce: str | None = None) -> LookupAnswer:
+        """Find a token's record for this device (exactly one of sha256/hint); the record
+        carries ``nonce``, so the device can tell an answer to this request from a replay."""
         ...
 
-    async def refresh(self, device: DeviceInfo,
-                      token_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Current signed records of these tokens; unknown or unapproved ones omitted."""
+    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
+                      nonce: str | None = None) -> list[dict[str, Any]]:
+        """Current signed records of these tokens, each carrying ``nonce``; unknown or
+        unapproved ones omitted."""
         ...
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:

@@ -64,6 +64,7 @@ _HEX64: Final = r"^[0-9a-f]{64}$"
 _HEX32: Final = r"^[0-9a-f]{32}$"
 #: The longest a revocation long-poll is held open (below common proxy idle timeouts).
 _MAX_POLL_S: Final = 55.0
+_NONCE: Final = r"^[0-9a-f]{32,64}$"
 
 _M = TypeVar("_M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -107,12 +108,15 @@ class LookupBody(_Body):
     token_hint: str | None = Field(default=None, pattern=_HEX32)
     device_name: str = Field(default="", max_length=100)
     os: str = Field(default="", max_length=100)
+    #: Signed into the record, so the device can tell this answer from a replayed one.
+    nonce: str | None = Field(default=None, pattern=_NONCE)
 
 
 class RefreshBody(_Body):
     """``POST /v1/records/refresh``."""
 
     token_ids: list[str] = Field(max_length=1000)
+    nonce: str | None = Field(default=None, pattern=_NONCE)
 
 
 class TerminalReportBody(_Body):
@@ -354,7 +358,7 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
             raise _Fail(400, "invalid_request", "give exactly one of token_sha256, token_hint")
         answer = await request.app[AUTHORITY].lookup(
             device, token_sha256=body.token_sha256, token_hint=body.token_hint,
-            device_name=body.device_name, os=body.os)
+            device_name=body.device_name, os=body.os, nonce=body.nonce)
         out: dict[str, Any] = {"status": answer.status}
         if answer.record is not None:
             out["record"] = answer.record
@@ -364,7 +368,7 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
     async def refresh(request: web.Request) -> web.Response:
         device = await _device(request, clock)
         body = await _json(request, RefreshBody, status=400)
-        records = await request.app[AUTHORITY].refresh(device, body.token_ids)
+        records = await request.app[AUTHORITY].refresh(device, body.token_ids, body.nonce)
         return web.json_response({"records": records})
 
     @routes.post("/v1/device/verify")

@@ -200,6 +200,8 @@ class SignedRecord:
     risk: RiskPolicy
     kid: str
     envelope: Mapping[str, Any] = field(repr=False, compare=False)
+    #: The nonce of the device's request this copy answers (``None``: signed unasked).
+    nonce: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The envelope as received (for a cache file or an HTTP answer)."""
@@ -222,6 +224,10 @@ def _str(record: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise RecordRejected("malformed", f"{name} must be a string")
     return value
+
+
+def _opt_str(record: Mapping[str, Any], name: str) -> str | None:
+    return None if record.get(name) is None else _str(record, name)
 
 
 def _bool(risk: Mapping[str, Any], name: str) -> bool:
@@ -257,7 +263,8 @@ def _parse(record: Mapping[str, Any], kid: str, envelope: Mapping[str, Any]) -> 
         device_id=_str(record, "device_id"), created_at=_int(record, "created_at"),
         expires_at=_opt_int(record, "expires_at"), revoked_at=_opt_int(record, "revoked_at"),
         issued_at=_int(record, "issued_at"), valid_until=_int(record, "valid_until"),
-        risk=_parse_risk(record.get("risk")), kid=kid, envelope=envelope)
+        risk=_parse_risk(record.get("risk")), kid=kid, envelope=envelope,
+        nonce=_opt_str(record, "nonce"))
 
 
 def verify_signed_record(obj: Any, pinned_keys: Iterable[AuthorityKey], device_id: str,

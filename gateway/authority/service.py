@@ -378,20 +378,24 @@ class Authority:
             raise ValueError("device id does not match its public key")
         return device
 
-    def _signed(self, row: TokenRow, device_id: str, now: int) -> dict[str, Any]:
-        record = {"token_id": row.token_id, "token_sha256": row.token_sha256,
+    def _signed(self, row: TokenRow, device_id: str, now: int,
+                nonce: str | None) -> dict[str, Any]:
+        record: dict[str, Any] = {"token_id": row.token_id, "token_sha256": row.token_sha256,
                   "token_hint": row.token_hint, "login": row.login, "server": row.server,
                   "scopes": list(row.scopes), "owner_email": row.owner_email,
                   "device_id": device_id, "created_at": row.created_at,
                   "expires_at": row.expires_at, "revoked_at": row.revoked_at,
                   "issued_at": now, "valid_until": now + OFFLINE_GRACE_S,
                   "risk": self._risk(row.login, row.server).as_json()}
+        if nonce is not None:  # binds this copy to the request: a replay answers nothing else
+            record["nonce"] = nonce
         return self.store.signer.sign(record)
 
     async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
                      token_hint: str | None = None, device_name: str = "",
-                     os: str = "") -> LookupAnswer:
-        """A token's record for an approved device; else ask the owner and say ``pending``."""
+                     os: str = "", nonce: str | None = None) -> LookupAnswer:
+        """A token's record for an approved device (signed with the request's ``nonce``);
+        else ask the owner and say ``pending``."""
         self._checked(device)
         if (token_sha256 is None) == (token_hint is None):
             raise ValueError("give exactly one of token_sha256 and token_hint")
@@ -405,7 +409,7 @@ class Authority:
                                  now)
         approval = self.store.approval(row.owner_email, device.device_id)
         if approval is not None and approval.status == "approved":
-            return LookupAnswer("ok", self._signed(row, device.device_id, now))
+            return LookupAnswer("ok", self._signed(row, device.device_id, now, nonce))
         if approval is None or approval.status == "revoked":
             approval = Approval(approval_id="apr_" + secrets.token_hex(8),
                                 owner_email=row.owner_email, device_id=device.device_id,
@@ -489,9 +493,10 @@ class Authority:
             return False
         return True
 
-    async def refresh(self, device: DeviceInfo,
-                      token_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Fresh records for the tokens whose owner still approves this device."""
+    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
+                      nonce: str | None = None) -> list[dict[str, Any]]:
+        """Fresh records for the tokens whose owner still approves this device, each signed
+        with the request's ``nonce``."""
         self._checked(device)
         now = self._now()
         out = []
@@ -501,7 +506,7 @@ class Authority:
                 continue
             approval = self.store.approval(row.owner_email, device.device_id)
             if approval is not None and approval.status == "approved":
-                out.append(self._signed(row, device.device_id, now))
+                out.append(self._signed(row, device.device_id, now, nonce))
         return out
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:

@@ -58,15 +58,24 @@ _CODE = re.compile(r"device verify (\d{4} \d{4})")
 
 
 class Relay:
-    """Forwards HTTP to the console; with ``tamper`` on, alters every signed record passing."""
+    """Forwards HTTP to the console; with ``tamper`` on, alters every signed record passing;
+    it keeps the last answer to each record path, and with ``replay`` on answers that path
+    with it instead of asking the console (a network attacker replaying a captured answer)."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.tamper = False
+        self.replay = False
+        self.captured: dict[str, bytes] = {}
+        self.replayed = 0
         self.app = web.Application()
         self.app.router.add_route("*", "/{path:.*}", self._forward)
 
     async def _forward(self, request: web.Request) -> web.Response:
+        if self.replay and request.path in self.captured:
+            self.replayed += 1
+            return web.Response(body=self.captured[request.path],
+                                content_type="application/json")
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() not in ("host", "content-length")}
         async with aiohttp.ClientSession() as session, session.request(
@@ -74,6 +83,8 @@ class Relay:
                 headers=headers) as answer:
             body = await answer.read()
             status = answer.status
+        if status == 200 and request.path.startswith("/v1/records/"):
+            self.captured[request.path] = body
         if self.tamper and body:
             obj = orjson.loads(body)
             for envelope in ([obj.get("record")] if obj.get("record") else []) + \
@@ -450,3 +461,38 @@ async def test_console_and_daemon_as_processes(tmp_path: Path) -> None:
                 proc.terminate()
                 await proc.wait()
         await sink.close()
+
+
+async def test_a_replayed_refresh_answer_does_not_keep_a_revoked_token_trading(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A network attacker captures a refresh answer, the owner revokes the token, and the
+    attacker answers every later refresh with the captured one: each copy is refused as not
+    answering the request (a security log line), the record goes stale and trades answer
+    -32014 auth_stale, however many replays; once the console answers again the revocation
+    lands."""
+    caplog.set_level(logging.INFO)
+    async with world(tmp_path) as w:
+        token, token_id = await w.issue()
+        await w.approve_device(token)
+        async with live_terminal(w, token):
+            assert (await w.rpc(token))[0] == 200
+            assert await w.cache.refresh_once()  # the answer the attacker captures
+            assert "/v1/records/refresh" in w.relay.captured
+            assert await w.owner.revoke_token(OWNER, PASSWORD, token_id)
+            w.relay.replay = True
+            for _ in range(4):
+                w.clock.advance(STALE_AFTER_S / 3)
+                await w.cache.refresh_once()
+            assert w.relay.replayed == 4
+            _, body = await w.rpc(token, "order_send", {"request": {
+                "action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY", "symbol": "EURUSD",
+                "volume": 0.1}})
+            assert body["error"]["code"] == -32014
+            assert body["error"]["data"]["reason"] == "auth_stale"
+            replays = [r for r in caplog.records if r.name == "gateway.security"
+                       and "replayed" in r.getMessage()]
+            assert len(replays) == 4 and token_id in replays[0].getMessage()
+            w.relay.replay = False
+            assert await w.cache.refresh_once()
+            status, body = await w.rpc(token)
+            assert status == 401 and body["error"]["data"]["reason"] == "token_revoked"

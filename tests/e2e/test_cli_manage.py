@@ -163,3 +163,14 @@ async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
                 assert ok.status == "ok"
     finally:
         await sink.close()
+
+
+async def test_the_cli_refuses_a_plain_http_console_on_another_host(tmp_path: Path) -> None:
+    """`token create --console http://<another host>` stops before sending the owner's
+    password anywhere: one line saying to use https, exit 2."""
+    code, out, err = await _cli("token", "create", "--console", "http://192.0.2.1:8720",
+                                "--email", OWNER, "--login", str(LOGIN), "--server", SERVER)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: the console url is plain http to 192.0.2.1, another machine: use https "
+        "(plain http is allowed only to 127.0.0.1, ::1 or localhost)"]

@@ -54,18 +54,20 @@ class Interceptor:
 
     async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
                      token_hint: str | None = None, device_name: str = "",
-                     os: str = "") -> LookupAnswer:
+                     os: str = "", nonce: str | None = None) -> LookupAnswer:
         self._cut()
         self.lookups += 1
         answer = await self.inner.lookup(self.as_device or device, token_sha256=token_sha256,
-                                         token_hint=token_hint, device_name=device_name, os=os)
+                                         token_hint=token_hint, device_name=device_name, os=os,
+                                         nonce=nonce)
         if answer.record is None:
             return answer
         return LookupAnswer(answer.status, self._pass(answer.record))
 
-    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str]) -> list[Envelope]:
+    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
+                      nonce: str | None = None) -> list[Envelope]:
         self._cut()
-        found = await self.inner.refresh(self.as_device or device, token_ids)
+        found = await self.inner.refresh(self.as_device or device, token_ids, nonce)
         return [self._pass(e) for e in found]
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:

@@ -82,3 +82,32 @@ def test_config_is_frozen() -> None:
     config = GatewayConfig()
     with pytest.raises(ValueError):
         config.server.port = 1  # type: ignore[misc]
+
+
+_KEY = "A" * 43 + "="
+
+
+@pytest.mark.parametrize("url", ["http://console.example.com:8720", "http://10.0.0.5:8720",
+                                 "http://[2001:db8::1]:8720", "ftp://127.0.0.1",
+                                 "127.0.0.1:8720"])
+def test_a_remote_console_needs_https_unless_it_is_on_this_machine(tmp_path: Path,
+                                                                   url: str) -> None:
+    """A console URL that is plain http to another host (or not http at all) is a config
+    error naming the key and the host, not the whole URL."""
+    path = tmp_path / "remote.toml"
+    path.write_text(f'[authority]\nmode = "remote"\nurl = "{url}"\npublic_key = "{_KEY}"\n',
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match="authority") as info:
+        load_config(path)
+    assert "https" in str(info.value) or "http(s)://" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["https://console.example.com", "http://127.0.0.1:8720",
+                                 "http://localhost:8720", "http://[::1]:8720",
+                                 "https://10.0.0.5:8720/base"])
+def test_https_or_loopback_console_urls_are_accepted(tmp_path: Path, url: str) -> None:
+    """https anywhere, and plain http to 127.0.0.1, ::1 or localhost, are accepted."""
+    path = tmp_path / "remote.toml"
+    path.write_text(f'[authority]\nmode = "remote"\nurl = "{url}"\npublic_key = "{_KEY}"\n',
+                    encoding="utf-8")
+    assert load_config(path).authority.url == url
