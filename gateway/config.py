@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import os
 import sys
 import tomllib
@@ -29,6 +28,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from ea_bridge import is_loopback
 
 from .authority.config import ConsoleConfig, SmtpConfig
 from .errors import ConfigError
@@ -164,19 +165,10 @@ def console_url_problem(url: str) -> str | None:
         host = None
     if parts.scheme not in ("http", "https") or not host:
         return "the console url must be http(s)://host[:port]"
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):  # hostname: lower case, no []
         return (f"the console url is plain http to {host}, another machine: use https (plain "
                 "http is allowed only to 127.0.0.1, ::1 or localhost)")
     return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class DeviceConfig(_Section):
