@@ -66,10 +66,16 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     errors it would get: ``scope``, ``auth_stale``, ``terminal_offline``,
     ``terminal_mismatch``, ``reconciling``, ``auto_trade_enabled``; see
     :meth:`~gateway.trading.desk.TradeDesk.refusals`). No token or secret appears.
+
+    A caller sees only what the session its own token record opened: while the terminal's
+    EA is connected with another token record, the terminal is shown as not connected, with
+    no session details or counters (``trading.refused_because`` says ``terminal_mismatch``).
     """
     terminal = ctx.principal.terminal
     info = ctx.bridge.session(terminal)
     state = ctx.terminals.state(terminal)
+    if info is not None and info.token_id != ctx.principal.token_id:
+        info = state = None
     hello = info.hello if info is not None else None
     refusals = ctx.trading.refusals(ctx.principal)
     return {

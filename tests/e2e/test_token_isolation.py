@@ -74,6 +74,10 @@ async def test_another_token_of_the_terminal_receives_nothing_of_the_session(
             ("terminal_status", False)]
         (theirs,) = daemon.app[HUB].clients(StreamKey(TERMINAL, other_id))
         assert theirs.frames_taken == 1 and not theirs.has_pending
+        status = (await intruder.result("gateway_status"))["terminal"]
+        assert (status["connected"], status["session_id"], status["platform"],
+                status["ticks_received"]) == (False, None, None, 0)
+        assert (await victim.result("gateway_status"))["terminal"]["connected"] is True
 
 
 async def test_another_owners_token_for_a_registered_terminal_is_refused(
