@@ -9,8 +9,11 @@ what actually kills the token: the feed carries no authority of its own, only "l
 
 Waiters in this process are woken by :meth:`RevocationFeed.notify` the moment a revocation is
 written here; a revocation written by another process on the same database (``mtgateway token
-revoke`` beside a local-mode daemon) is found by polling the table every ``poll_s``. The
-cursor is the table's row id, so it survives a console restart.
+revoke`` beside a local-mode daemon) is found by one poller, which reads the table's head every
+``poll_s`` while anyone waits and wakes them all when it moved. So a console holding a
+thousand daemons' long-polls makes two queries a second, not two thousand; each waiter reads
+its own rows only when woken. The cursor is the table's row id, so it survives a console
+restart.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class RevocationFeed:
         self._poll_s = poll_s
         self._changed = asyncio.Event()
         self._closed = False
+        self._waiters = 0
+        self._poller: asyncio.Task[None] | None = None
         with self._db() as db:
             db.executescript(_SCHEMA)
 
@@ -63,9 +68,17 @@ class RevocationFeed:
         self._changed = asyncio.Event()
 
     def close(self) -> None:
-        """Answer every waiter now (the console is shutting down)."""
+        """Answer every waiter now and stop the poller (the console is shutting down)."""
         self._closed = True
+        self.stop_polling()
         self.notify()
+
+    def stop_polling(self) -> None:
+        """Cancel the poller (a later wait starts it again): nothing is left pending on a
+        loop that is about to close."""
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
 
     def head(self) -> int:
         """The newest row id (0 when empty): a new daemon's starting cursor."""
@@ -95,11 +108,27 @@ class RevocationFeed:
             return head, []
         clock = asyncio.get_running_loop().time  # a wait, not a time of record
         deadline = clock() + timeout_s
-        while True:
-            new_cursor, token_ids = self.since(device_id, cursor)
-            left = deadline - clock()
-            if token_ids or left <= 0 or self._closed:
-                return new_cursor, token_ids
-            cursor = new_cursor
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(left, self._poll_s))
+        self._waiters += 1
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll(head))
+        try:
+            while True:
+                new_cursor, token_ids = self.since(device_id, cursor)
+                left = deadline - clock()
+                if token_ids or left <= 0 or self._closed:
+                    return new_cursor, token_ids
+                cursor = new_cursor
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), left)
+        finally:
+            self._waiters -= 1
+
+    async def _poll(self, head: int) -> None:
+        """While anyone waits: wake them when the head moved (a revocation written by
+        another process); ends by itself when the last waiter is gone."""
+        while self._waiters > 0 and not self._closed:
+            await asyncio.sleep(self._poll_s)
+            now = self.head()
+            if now != head:
+                head = now
+                self.notify()

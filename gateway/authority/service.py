@@ -165,7 +165,9 @@ class Authority:
         return int(self._clock())
 
     async def close(self) -> None:
-        """Wait for e-mails still being sent (failures are logged, not raised)."""
+        """Stop the revocation feed's poller and wait for e-mails still being sent
+        (failures are logged, not raised)."""
+        self.feed.stop_polling()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
