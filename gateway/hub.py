@@ -80,12 +80,11 @@ import orjson
 from ea_bridge import TICK_ROW, TerminalId
 
 from .errors import InvalidParams
+from .schemas import MAX_SYMBOL_LENGTH, SYMBOL_PATTERN
 
 __all__ = ["Channel", "Hub", "HubClient", "HubLimits", "HubStats", "StreamKey", "tick_body"]
 
 log = logging.getLogger("gateway.hub")
-
-_MAX_SYMBOL_LENGTH: Final = 64
 
 
 class Channel(StrEnum):
@@ -304,9 +303,12 @@ class HubClient:
         if not isinstance(symbols, list) or not 0 < len(symbols) <= limit:
             raise InvalidParams(f"symbols: must be a list of 1 to {limit} symbol names")
         for symbol in symbols:
-            if not isinstance(symbol, str) or not 0 < len(symbol) <= _MAX_SYMBOL_LENGTH:
+            if not isinstance(symbol, str) or not 0 < len(symbol) <= MAX_SYMBOL_LENGTH:
                 raise InvalidParams(
-                    f"symbols: each must be a string of 1 to {_MAX_SYMBOL_LENGTH} characters")
+                    f"symbols: each must be a string of 1 to {MAX_SYMBOL_LENGTH} characters")
+            if SYMBOL_PATTERN.fullmatch(symbol) is None:
+                raise InvalidParams(f"symbols: {symbol[:MAX_SYMBOL_LENGTH]!r} is not a symbol "
+                                    "name (letters, digits and ._#+- only)")
         return frozenset(symbols)
 
     def unsubscribe(self, subscription: Any) -> bool:

@@ -19,9 +19,10 @@ What MT5 users send is accepted in both its forms:
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -38,6 +39,7 @@ from .errors import InvalidParams
 
 __all__ = [
     "MAX_SYMBOL_LENGTH",
+    "SYMBOL_PATTERN",
     "EpochSeconds",
     "Params",
     "Symbol",
@@ -59,8 +61,11 @@ class Params(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+#: What a symbol name may hold (every method's ``symbol``, the WebSocket's ``symbols``).
+SYMBOL_PATTERN: Final = re.compile(r"^[A-Za-z0-9._#+\-]+$")
+
 Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_LENGTH,
-                              pattern=r"^[A-Za-z0-9._#+\-]+$")]
+                              pattern=SYMBOL_PATTERN.pattern)]
 
 
 def to_epoch_seconds(value: Any) -> Any:

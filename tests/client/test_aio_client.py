@@ -192,10 +192,10 @@ async def test_a_refused_token_ends_the_stream(daemon: Daemon,
 
 async def test_a_refused_subscription_is_an_error(daemon: Daemon,
                                                   terminal: EmulatedTerminal) -> None:
-    """Subscribing to no symbol, or to an overlong name, raises the daemon's -32602 instead
-    of retrying."""
+    """Subscribing to no symbol, an overlong name or a malformed one raises the daemon's
+    -32602 instead of retrying."""
     async with connected(base_url(daemon), daemon.token) as client:
-        for symbols in ([], ["X" * 65]):
+        for symbols in ([], ["X" * 65], ["not a symbol!"]):
             with pytest.raises(mt5.MtGatewayError) as caught:
                 await take(client.ticks(symbols), 1)
             assert caught.value.error.code == -32602 and "symbols" in caught.value.error[1]

@@ -290,9 +290,11 @@ def test_subscriptions_survive_an_ea_reconnect() -> None:
     ("quotes", ["EURUSD"]), (None, None), (7, None), ("ticks", None), ("ticks", []),
     ("ticks", "EURUSD"), ("ticks", [1]), ("ticks", [""]), ("ticks", ["X" * 65]),
     ("ticks", ["S"] * 257), ("trades", ["EURUSD"]), ("terminal", []),
+    ("ticks", ["not a symbol!"]), ("ticks", ["EUR/USD"]), ("ticks", ["EURUSD\n"]),
 ])
 def test_bad_subscribe_params_are_refused(channel: Any, symbols: Any) -> None:
-    """Unknown channels and missing, empty, oversize or mistyped symbol lists are -32602."""
+    """Unknown channels and missing, empty, oversize or mistyped symbol lists, and names no
+    symbol can have (the same rule as every method's ``symbol`` param), are -32602."""
     with pytest.raises(InvalidParams):
         Hub().connect(A).subscribe(channel, symbols)
 
