@@ -37,6 +37,7 @@ from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
 from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
+from .guard import ConnectionBudget, ConnectionLimits
 from .hub import Hub, HubLimits
 from .keys import (
     AUTH_THROTTLE,
@@ -44,6 +45,7 @@ from .keys import (
     AUTHORITY,
     BRIDGE,
     CONFIG,
+    CONNECTIONS,
     DEVICE,
     HUB,
     RECORD_CACHE,
@@ -117,6 +119,9 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[CONFIG] = config
     _compose_auth(app, config, secret_store, authority, authority_keys, clock)
     server_cfg = config.server
+    app[CONNECTIONS] = ConnectionBudget(ConnectionLimits(
+        max_connections=server_cfg.max_connections, header_timeout_s=server_cfg.header_timeout_s,
+        max_connections_per_peer=server_cfg.max_connections_per_peer))
     app[AUTH_THROTTLE] = AuthThrottle(
         delay_s=server_cfg.auth_failure_delay_s, limit=server_cfg.auth_failure_limit,
         window_s=server_cfg.auth_failure_window_s, lockout_s=server_cfg.auth_lockout_s,

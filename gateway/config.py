@@ -73,8 +73,13 @@ class ServerConfig(_Section):
     trade_timeout_s: float = Field(default=10.0, gt=0, le=300)
     #: Extra Host names accepted besides 127.0.0.1, localhost and [::1] (DNS-rebinding guard).
     allowed_hosts: tuple[str, ...] = Field(default=(), strict=False)
-    #: Open connections beyond this get 503 at once, so idle sockets cannot starve real ones.
-    max_connections: int = Field(default=64, ge=1, le=10_000)
+    #: Open connections on the HTTP port. A newcomer beyond it takes the place of an idle or
+    #: unfinished one (unauthenticated first); 503 only when every connection is working.
+    #: 256: aiohttp's default client opens up to 100, and a bot using it must be served.
+    max_connections: int = Field(default=256, ge=1, le=10_000)
+    #: Open connections from one remote address (beyond it, that address's own idle or
+    #: unfinished connections make room, else 503).
+    max_connections_per_peer: int = Field(default=128, ge=1, le=10_000)
     #: A request's headers must arrive within this long of its first byte (slowloris guard).
     header_timeout_s: float = Field(default=10.0, gt=0, le=300)
     #: A request's body must arrive within this long (408 after it).

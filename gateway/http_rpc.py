@@ -32,10 +32,10 @@ from .errors import (
     auth_refusal,
     body_too_large,
 )
-from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, RPC, TERMINALS, TRADING
+from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
 
 __all__ = ["AuthRefusal", "authenticate", "authenticate_request", "bearer_token",
-           "error_response", "health", "rpc", "serve_rpc"]
+           "error_response", "health", "mark_authenticated", "rpc", "serve_rpc"]
 
 _JSON = "application/json"
 #: Security events (a token used where it is not bound): WARNING, ids and terminals only.
@@ -113,6 +113,14 @@ async def authenticate_request(app: web.Application, token: str | None) -> Princ
         raise AuthRefusal(auth_refusal(exc)) from None
 
 
+def mark_authenticated(app: web.Application, request: web.BaseRequest) -> None:
+    """Tell the connection budget that ``request``'s connection carried a valid token: it is
+    the last kind of idle connection evicted for a newcomer (``guard.py``)."""
+    conn = app[CONNECTIONS].find(request.transport)
+    if conn is not None:
+        conn.authenticated = True
+
+
 async def health(request: web.Request) -> web.Response:
     """``GET /health``: no auth; says the daemon is up."""
     return web.json_response({"status": "ok", "service": "mtgateway", "version": __version__})
@@ -149,6 +157,7 @@ async def serve_rpc(app: web.Application, request: web.BaseRequest) -> web.Strea
         principal = await authenticate_request(app, bearer_token(request))
     except AuthRefusal as refused:
         return error_response(refused.refusal)
+    mark_authenticated(app, request)
     context = RpcContext(principal, app[BRIDGE], config, app[TERMINALS], app[TRADING])
     payload = await app[RPC].handle(body, context)
     if payload is None:

@@ -19,13 +19,15 @@ from .authority.api import AuthorityAPI
 from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
 from .context import RpcContext
+from .guard import ConnectionBudget
 from .hub import Hub
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
-__all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "DEVICE", "HUB",
-           "RECORD_CACHE", "REPORTER", "RPC", "TERMINALS", "TRADING", "WEBSOCKETS",
+__all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "CONNECTIONS",
+           "DEVICE", "HUB", "RECORD_CACHE", "REPORTER", "RPC", "TERMINALS", "TRADING",
+           "WEBSOCKETS",
            "WS_REQUESTS",
            "WS_TOKEN_IDS"]
 
@@ -33,6 +35,8 @@ CONFIG = web.AppKey("config", GatewayConfig)
 BRIDGE = web.AppKey("bridge", Bridge)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
+#: The HTTP port's connection budget (``guard.py``): the listener admits, handlers report.
+CONNECTIONS = web.AppKey("connections", ConnectionBudget)
 #: This machine's device identity (its key signs every call to a remote authority).
 DEVICE = web.AppKey("device", DeviceIdentity)
 #: The authority the cache asks: the embedded one (local mode) or the console client.

@@ -21,9 +21,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .config import ServerConfig
-from .guard import ConnectionLimits, GuardedProtocol
+from .guard import ConnectionBudget, GuardedProtocol
 from .http_rpc import error_response, serve_rpc
-from .keys import CONFIG
+from .keys import CONFIG, CONNECTIONS
 from .middleware import edge_refusal
 
 __all__ = ["AccessLogger", "GuardedSite", "bind_tcp", "rpc_fast_path", "start_http"]
@@ -37,8 +37,9 @@ def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHand
     ``fallback`` (the application's handler), including a request with an ``Expect`` header,
     whose ``100 Continue`` the application's handler answers."""
     server_cfg: ServerConfig = app[CONFIG].server
+    budget = app[CONNECTIONS]
 
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+    async def route(request: web.BaseRequest) -> web.StreamResponse:
         if request.raw_path == "/rpc" and request.method == "POST" \
                 and "Expect" not in request.headers:
             refusal = edge_refusal(request, server_cfg)
@@ -46,6 +47,25 @@ def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHand
                 return error_response(refusal)
             return await serve_rpc(app, request)
         return await fallback(request)
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        # The connection budget (guard.py) must know this connection is working from here
+        # until the response is written, so it is never evicted meanwhile; a WebSocket counts
+        # as working for its whole life. A plain response is therefore written here rather
+        # than after this returns: once the count drops, every byte of it is in the
+        # transport, and an eviction cannot cut an answer short.
+        conn = budget.find(request.transport)
+        if conn is None:
+            return await route(request)
+        conn.request_started()
+        try:
+            response = await route(request)
+            if type(response) is web.Response and not response.prepared:
+                await response.prepare(request)
+                await response.write_eof()
+            return response
+        finally:
+            conn.request_finished()
 
     return handle
 
@@ -65,14 +85,14 @@ class AccessLogger(AbstractAccessLogger):
 
 
 class GuardedSite(web.BaseSite):
-    """A TCP site whose connections pass through the connection cap and header deadline."""
+    """A TCP site whose connections pass through the connection budget and header deadline."""
 
-    __slots__ = ("_host", "_limits", "_port", "_bound_port", "_sock")
+    __slots__ = ("_host", "_budget", "_port", "_bound_port", "_sock")
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
-                 limits: ConnectionLimits, sock: socket.socket | None = None) -> None:
+                 budget: ConnectionBudget, sock: socket.socket | None = None) -> None:
         super().__init__(runner)
-        self._host, self._port, self._limits = host, port, limits
+        self._host, self._port, self._budget = host, port, budget
         self._bound_port: int | None = None
         self._sock = sock
 
@@ -90,8 +110,7 @@ class GuardedSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None
-        counter = GuardedProtocol.new_counter()
-        factory = lambda: GuardedProtocol(server(), self._limits, counter)  # noqa: E731
+        factory = lambda: GuardedProtocol(server(), self._budget)  # noqa: E731
         if self._sock is not None:
             self._server = await loop.create_server(factory, sock=self._sock,
                                                     backlog=self._backlog)
@@ -150,8 +169,7 @@ async def start_http(app: web.Application, sock: socket.socket | None = None
     server = runner.server
     assert server is not None
     server.request_handler = rpc_fast_path(app, server.request_handler)
-    site = GuardedSite(runner, cfg.host, cfg.port,
-                       ConnectionLimits(cfg.max_connections, cfg.header_timeout_s), sock)
+    site = GuardedSite(runner, cfg.host, cfg.port, app[CONNECTIONS], sock)
     try:
         await site.start()
     except BaseException:

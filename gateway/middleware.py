@@ -75,3 +75,4 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     if refusal is not None:
         return error_response(refusal)
     return await handler(request)
+

@@ -38,6 +38,21 @@ def post(host: bytes | None, token: str, body: bytes = PING, extra: bytes = b"")
             + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
+async def start_request(daemon: Daemon) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection with a ``/rpc`` request in progress: headers sent, the body withheld.
+
+    ``Expect: 100-continue`` makes the daemon say when the request reached the application:
+    the interim answer is written in the same loop step that enters the handler, so once it
+    is read the connection counts as working. Finish it by writing :data:`PING`.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+    request = post(b"127.0.0.1", daemon.token, extra=b"Expect: 100-continue\r\n")
+    writer.write(request[:-len(PING)])
+    async with asyncio.timeout(WAIT_S):
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 100")
+    return reader, writer
+
+
 def status(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
 
@@ -157,6 +172,27 @@ async def test_slow_headers_are_cut_off(tmp_path: Path) -> None:
         await writer.wait_closed()
 
 
+async def test_header_deadline_still_applies_after_a_chunked_request(tmp_path: Path) -> None:
+    """On a keep-alive connection, a chunked request is served and the next request's
+    trickled headers are still cut off at the deadline (the watch used to stop at the first
+    chunked body, leaving only the keep-alive timeout)."""
+    async with running_daemon(tmp_path, header_timeout_s=0.3) as daemon:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        body = f"{len(PING):x}".encode() + b"\r\n" + PING + b"\r\n0\r\n\r\n"
+        writer.write(b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                     + daemon.token.encode() + b"\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n" + body)
+        async with asyncio.timeout(WAIT_S):
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert status(head) == 200
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            writer.write(b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            assert await reader.read() == b""  # closed without a response
+        writer.close()
+        await writer.wait_closed()
+
+
 async def test_silent_connection_is_cut_off(tmp_path: Path) -> None:
     """A connection that sends nothing at all is closed at the header deadline."""
     async with running_daemon(tmp_path, header_timeout_s=0.3) as daemon:
@@ -180,19 +216,20 @@ async def test_slow_body_gets_408(tmp_path: Path) -> None:
     assert status(status_line) == 408
 
 
-async def test_connection_cap_refuses_extra_connections(tmp_path: Path) -> None:
-    """Beyond max_connections a new connection gets 503 at once; existing ones are served."""
+async def test_connection_cap_refuses_when_every_connection_is_working(tmp_path: Path) -> None:
+    """Beyond max_connections a newcomer gets 503 at once when every open connection has a
+    request in progress (none can make room); those requests are still served."""
     async with running_daemon(tmp_path, max_connections=2) as daemon:
         held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         try:
             for _ in range(2):
-                held.append(await asyncio.open_connection("127.0.0.1", daemon.http_port))
+                held.append(await start_request(daemon))
             response = await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token))
             assert status(response) == 503
-            reader, writer = held[0]
-            writer.write(post(b"127.0.0.1", daemon.token))
-            async with asyncio.timeout(WAIT_S):
-                assert status(await reader.read()) == 200
+            for reader, writer in held:
+                writer.write(PING)
+                async with asyncio.timeout(WAIT_S):
+                    assert status(await reader.read()) == 200
         finally:
             for _, writer in held:
                 writer.close()

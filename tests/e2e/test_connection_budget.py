@@ -1,0 +1,148 @@
+"""Connection budgets over real sockets (issue 8, item 10): parked keep-alive connections and
+trickling sockets cannot lock clients out, authenticated connections are the last to make
+room, a peer has its own budget, and a bot on aiohttp's default session (up to 100
+connections) making 500 concurrent calls is served without a connection error."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
+from tests.e2e.test_http_rules import PING, post, start_request, status
+
+pytestmark = pytest.mark.network_edge
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+async def _response(reader: asyncio.StreamReader) -> bytes:
+    """One keep-alive response (headers and its Content-Length body)."""
+    async with asyncio.timeout(WAIT_S):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        return head + await reader.readexactly(length)
+
+
+async def _idle_health(port: int) -> Connection:
+    """A keep-alive connection that asked for /health and now sits idle."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(HEALTH)
+    assert status(await _response(reader)) == 200
+    return reader, writer
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    async with asyncio.timeout(WAIT_S):
+        return await reader.read() == b""
+
+
+async def _close_all(connections: list[Connection]) -> None:
+    for _, writer in connections:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_idle_keepalive_connections_make_room(tmp_path: Path) -> None:
+    """A full house of idle keep-alive connections (once: 64 sockets re-sending GET /health
+    locked every client out) gives up its longest-idle member to a newcomer."""
+    async with running_daemon(tmp_path, max_connections=8) as daemon:
+        parked = [await _idle_health(daemon.http_port) for _ in range(8)]
+        try:
+            answer = await daemon.call("ping")
+            assert answer["error"]["code"] == -32001  # served (no terminal connected)
+            assert await _closed(parked[0][0])  # the longest idle left
+            parked[-1][1].write(HEALTH)  # the others are still open and served
+            assert status(await _response(parked[-1][0])) == 200
+        finally:
+            await _close_all(parked)
+
+
+async def test_trickling_sockets_cannot_deny_service(tmp_path: Path) -> None:
+    """300 sockets trickling their headers (the header deadline is far off) on the default
+    budget: a client is served at once, each newcomer displacing the oldest trickler."""
+    async with running_daemon(tmp_path, header_timeout_s=60.0) as daemon:
+        tricklers: list[Connection] = []
+        try:
+            for _ in range(300):
+                reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+                writer.write(b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+                tricklers.append((reader, writer))
+            answer = await daemon.call("ping")
+            assert answer["error"]["code"] == -32001
+            assert await _closed(tricklers[0][0])
+        finally:
+            await _close_all(tricklers)
+
+
+async def test_authenticated_connections_leave_last(tmp_path: Path) -> None:
+    """Newcomers displace idle unauthenticated connections before an idle connection that
+    carried a valid token, though that one has been idle the longest; it keeps working."""
+    async with running_daemon(tmp_path, max_connections=4) as daemon:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        keep_alive = post(b"127.0.0.1", daemon.token).replace(b"Connection: close\r\n", b"")
+        writer.write(keep_alive)
+        assert status(await _response(reader)) == 200
+        others = [await _idle_health(daemon.http_port) for _ in range(3)]
+        newcomers = [await _idle_health(daemon.http_port) for _ in range(3)]
+        try:
+            for old_reader, _ in others:
+                assert await _closed(old_reader)
+            writer.write(keep_alive)  # idle the longest, yet still open and served
+            assert status(await _response(reader)) == 200
+        finally:
+            await _close_all([(reader, writer), *others, *newcomers])
+
+
+async def test_each_peer_has_its_own_budget(tmp_path: Path) -> None:
+    """A peer whose connections are all working is refused (503) while another address on
+    the same port is still served."""
+    async with running_daemon(tmp_path, max_connections=10, max_connections_per_peer=2
+                              ) as daemon:
+        working = [await start_request(daemon) for _ in range(2)]
+        try:
+            assert status(await _raw(daemon, "127.0.0.1")) == 503
+            assert status(await _raw(daemon, "127.0.0.2")) == 200
+            for reader, writer in working:
+                writer.write(PING)
+                async with asyncio.timeout(WAIT_S):
+                    assert status(await reader.read()) == 200
+        finally:
+            await _close_all(working)
+
+
+async def _raw(daemon: Daemon, source: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port,
+                                                   local_addr=(source, 0))
+    try:
+        writer.write(post(b"127.0.0.1", daemon.token))
+        async with asyncio.timeout(WAIT_S):
+            return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_default_aiohttp_session_with_500_concurrent_calls_is_served(
+        daemon: Daemon) -> None:
+    """Exactly the client a bot would use: ``aiohttp.ClientSession()`` with its default pool
+    (100 connections), 500 calls at once. Every call is answered (once, connections past the
+    64th were answered 503 and closed before their request was written)."""
+    headers = {"Authorization": f"Bearer {daemon.token}", "Content-Type": "application/json"}
+
+    async def call(session: aiohttp.ClientSession) -> int:
+        async with session.post(daemon.rpc_url, data=PING, headers=headers) as response:
+            body = await response.json()
+            assert body["error"]["code"] == -32001, body
+            return response.status
+
+    async with aiohttp.ClientSession() as session:
+        assert session.connector is not None and session.connector.limit == 100
+        statuses = await asyncio.gather(*(call(session) for _ in range(500)))
+    assert statuses == [200] * 500
