@@ -45,6 +45,9 @@ class Bridge:
         port: TCP port; 0 picks a free one (see :attr:`port`).
         heartbeat: ping interval, dead-peer timeout and handshake deadline.
         max_frame_bytes: largest frame accepted after the handshake.
+        max_pending: connections allowed before their handshake completes; a newcomer beyond
+            it closes the oldest of them (each is also closed at the handshake deadline), so
+            bare connections cannot exhaust the daemon's file descriptors.
         allow_non_loopback: the only way to listen beyond this machine; the EA's token MAC is
             not encryption, so this is for deliberate setups (a VPN, a VM host) only.
         clock: monotonic seconds, injected for tests.
@@ -56,6 +59,7 @@ class Bridge:
                  host: str = "127.0.0.1", port: int = 8711,
                  heartbeat: HeartbeatSettings | None = None,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+                 max_pending: int = 16,
                  allow_non_loopback: bool = False,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock_ms: Callable[[], int] = _wall_clock_ms,
@@ -75,6 +79,10 @@ class Bridge:
         self._server: asyncio.Server | None = None
         self._sessions: dict[TerminalId, TerminalSession] = {}
         self._all: set[TerminalSession] = set()
+        self.max_pending = max_pending
+        #: Sessions whose handshake has not completed, oldest first.
+        self._pending: dict[TerminalSession, None] = {}
+        self._pending_closed = 0
         self._changed = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -175,8 +183,23 @@ class Bridge:
 
     # -- what sessions use -----------------------------------------------------------------
 
+    def admit(self, session: TerminalSession) -> None:
+        """A connection was opened: count it as pending its handshake, closing the oldest
+        pending one when there are ``max_pending`` already."""
+        pending = self._pending
+        if len(pending) >= self.max_pending:
+            oldest = next(iter(pending))
+            del pending[oldest]
+            self._pending_closed += 1
+            if self._pending_closed % 1000 == 1:  # a flood is one line per thousand, not each
+                log.warning("EA port: %d connections pending a handshake; closed the oldest "
+                            "(%d so far)", self.max_pending, self._pending_closed)
+            oldest.abort()
+        pending[session] = None
+
     def register(self, session: TerminalSession, info: SessionInfo) -> bool:
         """Claim the terminal's slot; False when another live session holds it."""
+        self._pending.pop(session, None)
         if info.terminal in self._sessions:
             return False
         self._sessions[info.terminal] = session
@@ -187,6 +210,7 @@ class Bridge:
                    reason: str) -> None:
         """Forget the session; release its slot (if it held one) and tell the listener."""
         self._all.discard(session)
+        self._pending.pop(session, None)
         if info is not None and self._sessions.get(info.terminal) is session:
             del self._sessions[info.terminal]
             self._changed.set()

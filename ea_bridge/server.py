@@ -66,6 +66,10 @@ class SessionOwner(Protocol):
     verifier: EAVerifier
     listener: BridgeListener
 
+    def admit(self, session: TerminalSession) -> None:
+        """A connection was opened (it may close the oldest one pending a handshake)."""
+        ...
+
     def register(self, session: TerminalSession, info: SessionInfo) -> bool:
         """Claim the terminal's slot; False when another live session holds it."""
         ...
@@ -101,6 +105,7 @@ class TerminalSession(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._arm_timer()
+        self._owner.admit(self)
 
     def data_received(self, data: bytes) -> None:
         self.conn.receive_data(data)
@@ -157,6 +162,12 @@ class TerminalSession(asyncio.Protocol):
         """End the session in order (bye with ``reason``), failing calls in flight."""
         self.conn.send_bye(reason, message)
         self._process()
+
+    def abort(self) -> None:
+        """Drop a connection that has not completed its handshake (no goodbye: it has no
+        session to end); ``connection_lost`` then forgets it as usual."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
 
     # -- internals -------------------------------------------------------------------------
 

@@ -144,6 +144,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
                                     bridge_cfg.heartbeat_timeout_s,
                                     bridge_cfg.handshake_timeout_s),
         max_frame_bytes=bridge_cfg.max_frame_bytes,
+        max_pending=bridge_cfg.max_pending_handshakes,
         allow_non_loopback=bridge_cfg.insecure_allow_non_loopback)
     app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME),
                              app[BRIDGE], config)

@@ -103,6 +103,9 @@ class BridgeConfig(_Section):
     heartbeat_interval_s: float = Field(default=5.0, gt=0, le=60)
     heartbeat_timeout_s: float = Field(default=15.0, gt=0, le=600)
     handshake_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: Connections allowed to be waiting for their handshake at once; a newcomer beyond it
+    #: closes the oldest (bare connections once exhausted the daemon's file descriptors).
+    max_pending_handshakes: int = Field(default=16, ge=1, le=1024)
     max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
 
     @model_validator(mode="after")

@@ -123,10 +123,11 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
                          ws: dict[str, Any] | None = None,
                          auth_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                          trading: dict[str, Any] | None = None,
+                         bridge: dict[str, Any] | None = None,
                          **server: Any) -> AsyncIterator[Daemon]:
     """A daemon on port 0 with a token issued; ``server`` overrides ``[server]`` settings,
-    ``ws`` the ``[ws]`` ones, ``trading`` the ``[trading]`` ones; ``auth_sleep`` is the auth
-    throttle's delay."""
+    ``ws`` the ``[ws]`` ones, ``trading`` the ``[trading]`` ones, ``bridge`` the ``[bridge]``
+    ones; ``auth_sleep`` is the auth throttle's delay."""
     server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": 5.0,
                                        "auth_failure_delay_s": 0.0, **server}
     config = GatewayConfig(
@@ -135,8 +136,8 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
         logging=LoggingConfig(access_log=access_log),
         ws=WsConfig(**(ws or {})),
         trading=TradingConfig(**(trading or {})),
-        bridge=BridgeConfig(port=0, heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
-                            heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S))
+        bridge=BridgeConfig(**{"port": 0, "heartbeat_interval_s": HEARTBEAT_INTERVAL_S,
+                               "heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S, **(bridge or {})}))
     clock = FakeClock()
     authority = Authority.open(data_dir, RecordingMailer(), clock=clock)
     authority.create_owner(OWNER, OWNER_PASSWORD)

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
 from tests.e2e.test_http_rules import PING, post, start_request, status
 
 pytestmark = pytest.mark.network_edge
@@ -146,3 +146,24 @@ async def test_a_default_aiohttp_session_with_500_concurrent_calls_is_served(
         assert session.connector is not None and session.connector.limit == 100
         statuses = await asyncio.gather(*(call(session) for _ in range(500)))
     assert statuses == [200] * 500
+
+
+async def test_bare_connections_to_the_bridge_port_are_capped(tmp_path: Path) -> None:
+    """200 connections to the EA port that never say hello (1,400 once exhausted the daemon's
+    file descriptors): past ``max_pending_handshakes`` each newcomer closes the oldest, long
+    before the handshake deadline; an EA still connects and ``/health`` still answers."""
+    async with running_daemon(tmp_path, bridge={"max_pending_handshakes": 4,
+                                                "handshake_timeout_s": 60.0}) as daemon:
+        bare: list[Connection] = []
+        try:
+            for _ in range(200):
+                bare.append(await asyncio.open_connection("127.0.0.1", daemon.bridge.port))
+            for reader, _ in bare[:-4]:
+                assert await _closed(reader)
+            async with connected_terminal(daemon):
+                assert daemon.bridge.session(TERMINAL) is not None
+            async with daemon.session.get(
+                    f"http://127.0.0.1:{daemon.http_port}/health") as response:
+                assert response.status == 200
+        finally:
+            await _close_all(bare)
