@@ -32,6 +32,7 @@ from ..connection import (
     EAConnection,
     Refused,
     RequestReceived,
+    State,
     Welcomed,
 )
 from ..errors import BridgeError
@@ -280,7 +281,9 @@ class EmulatedTerminal:
         refusal = None
         for event in conn.events_received():
             if isinstance(event, RequestReceived):
-                self._answer(conn, event.request.id, event.request.method, event.request.params)
+                if conn.state is State.READY:  # not after our own bye (close())
+                    self._answer(conn, event.request.id, event.request.method,
+                                 event.request.params)
             elif isinstance(event, Welcomed):
                 self.sessions += 1
                 now = self.server_time_ms()
@@ -349,9 +352,10 @@ class EmulatedTerminal:
         while not conn.should_close:
             await asyncio.sleep(self.settings.timer_interval_s)
             conn.on_timer()
-            # The timer may have just closed the session (a heartbeat judged late under load):
-            # nothing more may be sent on it, only what is queued flushed.
-            if self.ready.is_set() and not conn.should_close:
+            # Only while READY: the timer may have just closed the session (a heartbeat judged
+            # late under load), or close() said bye since the last turn; nothing more may be
+            # sent then (InvalidState), only what is queued flushed.
+            if self.ready.is_set() and conn.state is State.READY:
                 self._stream(conn)
             self._process(conn)
             self._flush(conn, writer)
