@@ -27,6 +27,7 @@ __all__ = [
     "ACCOUNT_LOCK_S",
     "CODE_TTL_S",
     "CODES_PER_DAY_PER_OWNER",
+    "CODES_PER_DAY_PER_TOKEN",
     "MAX_TRIES",
     "RESEND_MIN_INTERVAL_S",
     "RESENDS_PER_HOUR_PER_DEVICE",
@@ -35,6 +36,7 @@ __all__ = [
     "VerifyOutcome",
     "account_lock_due",
     "check_send",
+    "check_token_send",
     "code_mac",
     "format_code",
     "has_live_code",
@@ -49,6 +51,12 @@ MAX_TRIES: Final = 5
 RESEND_MIN_INTERVAL_S: Final = 60
 RESENDS_PER_HOUR_PER_DEVICE: Final = 5
 CODES_PER_DAY_PER_OWNER: Final = 10
+#: Codes the lookups of one token may cause in a day, whatever device presents it (resends
+#: included). A device key is free to make, so without this anyone holding a token could spend
+#: the owner's ten codes a day from ten fresh devices (issue 8, item 11), and the owner's own
+#: new device would get none; with it, one token spends at most half of them. Five: what one
+#: device may get in an hour (a first code and four resends).
+CODES_PER_DAY_PER_TOKEN: Final = 5
 #: security.md "Account-wide failures": this many wrong codes for one owner within the window
 #: lock that owner's device approvals for ``ACCOUNT_LOCK_S``. Each code allows only 5 guesses;
 #: this bounds the guesses across codes and devices, which resends would otherwise renew.
@@ -138,6 +146,16 @@ def check_send(device_sends: Sequence[float], owner_sends: Sequence[float],
     if not waits:
         return SendDecision(True)
     return SendDecision(False, max(1, int(max(waits) + 0.999)))
+
+
+def check_token_send(token_sends: Sequence[float], now: float) -> SendDecision:
+    """May a code go out for an approval a token's lookup asked for, given when that token's
+    lookups last caused codes (:data:`CODES_PER_DAY_PER_TOKEN` in a rolling day)?"""
+    recent = sorted(t for t in token_sends if t > now - _DAY)
+    if len(recent) < CODES_PER_DAY_PER_TOKEN:
+        return SendDecision(True)
+    wait = recent[-CODES_PER_DAY_PER_TOKEN] + _DAY - now
+    return SendDecision(False, max(1, int(wait + 0.999)))
 
 
 def account_lock_due(failures: Sequence[float], now: float) -> bool:

@@ -46,6 +46,7 @@ from .devices import (
     SendDecision,
     account_lock_due,
     check_send,
+    check_token_send,
     has_live_code,
     issue_code,
     new_code,
@@ -53,6 +54,7 @@ from .devices import (
 )
 from .errors import AuthorityError
 from .feed import RevocationFeed
+from .labels import clean_label
 from .mailer import (
     ApprovalRequest,
     Mailer,
@@ -75,7 +77,6 @@ SCOPES: Final = frozenset({"read", "trade"})
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HOUR: Final = 3600
 _DAY: Final = 86400
-_MAX_TEXT: Final = 100
 
 
 def normalize_email(email: str) -> str:
@@ -155,6 +156,11 @@ class Authority:
         self.activity = ActivityLog(store.path)
         self.reports = TerminalReports(store.path)
         self.feed = RevocationFeed(store.path)
+        #: Which token's lookup asked for each pending approval, and when each token's
+        #: lookups caused codes (``devices.check_token_send``). In memory: a restart forgets
+        #: them, which only an operator can cause.
+        self._approval_token: dict[str, str] = {}
+        self._token_sends: dict[str, list[int]] = {}
 
     @classmethod
     def open(cls, data_dir: Path, mailer: Mailer, **kwargs: Any) -> Authority:
@@ -406,8 +412,9 @@ class Authority:
         if row is None or not self._serves(row):
             return LookupAnswer("unknown")
         now = self._now()
+        # The device names itself: cleaned before anyone sees it (e-mails, the device list).
         self.store.upsert_device(device.device_id, device.public_key,
-                                 device_name[:_MAX_TEXT] or "unnamed", os[:_MAX_TEXT] or "unknown",
+                                 clean_label(device_name, "unnamed"), clean_label(os, "unknown"),
                                  now)
         approval = self.store.approval(row.owner_email, device.device_id)
         if approval is not None and approval.status == "approved":
@@ -417,6 +424,7 @@ class Authority:
                                 owner_email=row.owner_email, device_id=device.device_id,
                                 status="pending", created_at=now)
             self.store.save_approval(approval)
+        self._approval_token[approval.approval_id] = row.token_id
         if not has_live_code(approval, now):
             self._send_code(approval, now)
         return LookupAnswer("pending")
@@ -433,6 +441,16 @@ class Authority:
                                                since=now - _DAY), now)
         if not decision.allowed:
             return decision, None
+        token_id = self._approval_token.get(approval.approval_id)
+        token_sends: list[int] = []
+        if token_id is not None:
+            token_sends = [t for t in self._token_sends.get(token_id, ()) if t > now - _DAY]
+            decision = check_token_send(token_sends, now)
+            if not decision.allowed:
+                log.warning("no approval code sent for device %s: its token %s has caused "
+                            "the most codes a day allows", approval.device_id, token_id)
+                return decision, None
+            self._token_sends[token_id] = [*token_sends, now]
         code = new_code(self._randbelow)
         self.store.save_approval(issue_code(approval, code, self.store.pepper, now))
         self.store.record_send(approval.device_id, approval.owner_email, now)
@@ -457,8 +475,8 @@ class Authority:
         devices = []
         for failed_device in dict.fromkeys(d for _, d in failures):
             row = self.store.device(failed_device)
-            devices.append(f"{row.name} ({row.os}), id {failed_device}" if row
-                           else f"id {failed_device}")
+            devices.append(f"{clean_label(row.name, 'unnamed')} ({clean_label(row.os, 'unknown')}),"
+                           f" id {failed_device}" if row else f"id {failed_device}")
         self._spawn(self._deliver(approvals_locked_message(
             owner_email, len(failures), devices, now, until, self.mailer.from_address,
             self._console_hint)))
@@ -471,8 +489,10 @@ class Authority:
     def _request(self, approval: Approval, now: int) -> ApprovalRequest:
         device = self.store.device(approval.device_id)
         return ApprovalRequest(owner_email=approval.owner_email, device_id=approval.device_id,
-                               device_name=device.name if device else "unnamed",
-                               os=device.os if device else "unknown", requested_at=now)
+                               device_name=clean_label(device.name, "unnamed") if device
+                               else "unnamed",
+                               os=clean_label(device.os, "unknown") if device else "unknown",
+                               requested_at=now)
 
     def _spawn(self, coro: Coroutine[Any, Any, bool]) -> asyncio.Task[bool]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -309,6 +309,48 @@ async def test_resend_limits(console: Console) -> None:
     assert body["error"]["reason"] == "wrong_code"  # a newer code voided it
 
 
+async def test_a_token_holder_cannot_spend_the_owners_codes(console: Console) -> None:
+    """Fresh device keys are free: seven devices presenting one token get codes for the first
+    five only (CODES_PER_DAY_PER_TOKEN), so the owner's own new device, with another token,
+    still gets a code (before, ten fresh devices spent the owner's ten codes a day)."""
+    stolen = hashlib.sha256((await _issue(console))["token"].encode()).hexdigest()
+    for _ in range(7):
+        status, body, _ = await console.device(
+            "POST", "/v1/records/lookup", {"token_sha256": stolen, "device_name": "x"},
+            key=Ed25519PrivateKey.generate())
+        assert (status, body) == (200, {"status": "pending"})
+    await console.drain_mail()
+    assert len(console.sink.messages) == 5
+    own = await _issue(console, login=5012346)
+    await _pending(console, own["token"])
+    await console.sink.wait_for(6)
+    assert "desk-pc" in str(console.sink.messages[5]["Subject"])
+
+
+async def test_device_names_reach_the_owner_cleaned(console: Console) -> None:
+    """A device's self-chosen name and OS reach the approval e-mail without CR/LF, escapes or
+    clickable URLs, and cut to 64 characters."""
+    sha = hashlib.sha256((await _issue(console))["token"].encode()).hexdigest()
+    name = "pc\r\nApprove now at https://evil.example/approve\x1b[31m" + "x" * 40
+    status, body, _ = await console.device(
+        "POST", "/v1/records/lookup",
+        {"token_sha256": sha, "device_name": name, "os": "Linux\r\n\u202eevil.example"})
+    assert (status, body) == (200, {"status": "pending"})
+    message = (await console.sink.wait_for(1))[0]
+    text = message.get_payload(decode=True)
+    assert isinstance(text, bytes)
+    lines = text.decode().splitlines()
+    name_line = next(line for line in lines if line.strip().startswith("device name:"))
+    os_line = next(line for line in lines if line.strip().startswith("OS:"))
+    assert "https://" not in text.decode() and "evil.example" not in text.decode()
+    assert "\x1b" not in text.decode() and "\u202e" not in text.decode()
+    assert name_line.split(":", 1)[1].strip().startswith("pc Approve now at https[:]//evil[.]")
+    assert len(name_line.split(":", 1)[1].strip()) == 64
+    assert os_line.split(":", 1)[1].strip() == "Linux evil[.]example"
+    assert "evil.example" not in str(message["Subject"])
+    assert not any(key.lower().startswith("approve") for key in message.keys())  # no header
+
+
 async def test_owner_401_is_identical_for_unknown_and_known_e_mails(console: Console) -> None:
     """Wrong password, unknown e-mail and no credentials get the same 401 body."""
     answers = [await console.owner("GET", "/v1/tokens", auth=(OWNER, "wrong-password")),

@@ -9,6 +9,7 @@ from gateway.authority.devices import (
     MAX_TRIES,
     Approval,
     check_send,
+    check_token_send,
     format_code,
     has_live_code,
     issue_code,
@@ -115,3 +116,13 @@ def test_at_most_ten_codes_a_day_per_owner() -> None:
     decision = check_send([], owner_sends, T0 + 3600 * 10)
     assert not decision.allowed and decision.retry_after_s == 3600 * 14
     assert check_send([], owner_sends, T0 + 86400).allowed
+
+
+def test_at_most_five_codes_a_day_per_token() -> None:
+    """A token's lookups cause at most five codes in a rolling day, whichever devices (fresh
+    keys are free) presented it."""
+    token_sends = [T0 + 600 * i for i in range(5)]
+    decision = check_token_send(token_sends, T0 + 3000)
+    assert not decision.allowed and decision.retry_after_s == 86400 - 3000
+    assert check_token_send(token_sends[1:], T0 + 3000).allowed
+    assert check_token_send(token_sends, T0 + 86400).allowed
