@@ -39,6 +39,7 @@ from .common import (
     wait_http,
 )
 from .dispatch import measure_dispatch
+from .eapath import ea_table, run_ea_path, summarize_ea_path
 from .fanout import run_fanout
 from .floors import HTTP_FLOOR_BODY, tcp_echo_rtts
 from .report import summarize, table, targets
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reps", type=int, help="interleaved repetitions (default 3, quick 1)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    parser.add_argument("--ea", action="store_true",
+                        help="only the path through the compiled MQL5 EA (bench.eapath); a "
+                             "full run includes it, --quick leaves it out unless given")
     parser.add_argument("--only", choices=("rpc",),
                         help="measure only this section (for an A/B of one change; the "
                              "targets of the skipped sections show 'not measured')")
@@ -170,6 +174,15 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                  "wrk": {"path": wrk, "note": wrk_note}},
         "skipped": [] if wrk else ["wrk_c1", "wrk_c32"],
     }
+    if args.ea or not args.quick:
+        raw["ea_path"] = await run_ea_path(pinning, reps=plan["reps"],
+                                           calls=plan["aiohttp_n"], tick_s=plan["lat_s"] * 2,
+                                           log=log)
+        log("compiled EA path measured")
+        raw["ea_summary"] = summarize_ea_path(raw["ea_path"])
+    if args.ea:
+        raw["meta"]["seconds"] = round(time.monotonic() - started, 1)
+        return raw
     raw["rpc"] = await _rpc_section(plan, pinning, wrk, log)
     if args.only is None:
         raw["dispatch"] = await measure_dispatch(calls=plan["dispatch_calls"])
@@ -202,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     meta = raw["meta"]
     print(f"MT Gateway benchmark {meta['date']} on {meta['machine']['nproc']} x "
           f"{meta['machine']['cpu_model']} (pinning: {meta['pinning']}, quick: {meta['quick']})")
-    if raw["skipped"]:
+    if raw["skipped"] and "summary" in raw:
         print(meta["wrk"]["note"])
-    print(table(raw["summary"], raw["targets"]))
+    if "summary" in raw:
+        print(table(raw["summary"], raw["targets"]))
+    if "ea_summary" in raw:
+        print(ea_table(raw["ea_summary"]))
     print(f"\nJSON written to {args.json} ({meta['seconds']} s)")
     return 0
 

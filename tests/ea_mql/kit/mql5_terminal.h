@@ -230,9 +230,16 @@ inline void FakeTerminalLoad(const char* path) {
 }
 inline FakeSymbol* _sym(const string& name) { std::string n = name.utf8(); for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
 inline long long _now_ms() { return _term.start_ms + (long long)(GetTickCount() - _term.started); }
-// One timer pass of the market: the next live tick of each symbol appears.
+// One timer pass of the market: the next live tick of each symbol appears. With
+// MTGW_STAMP_TICKS=1 (python -m bench --ea) its volume carries CLOCK_MONOTONIC in ns at that
+// moment, so a subscriber can measure terminal-has-the-tick -> client-has-it.
 inline void FakeTerminalAdvance() {
-  for (auto& s : _term.symbols) if (s.live_next < s.live.size()) s.ticks.push_back(s.live[s.live_next++]);
+  static const bool stamp = getenv("MTGW_STAMP_TICKS") != nullptr;
+  for (auto& s : _term.symbols) if (s.live_next < s.live.size()) {
+    MqlTick t = s.live[s.live_next++];
+    if (stamp) t.volume = (ulong)std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    s.ticks.push_back(t);
+  }
 }
 inline const MqlTick* _last_tick(const FakeSymbol& s) { return s.ticks.empty() ? nullptr : &s.ticks.back(); }
 

@@ -1,0 +1,191 @@
+"""The path through the compiled MQL5 EA, beside the emulated terminal and the hop floor.
+
+``python -m bench --ea`` (also part of a full run) measures, interleaved in one run:
+
+* **hop floor**: the aiohttp POST floor plus one TCP hop to another process (``bench.floors``),
+  the least a gateway with an out-of-process EA can cost;
+* **emulator**: ``mtgateway run`` with the emulated terminal in its own process (``bench.rpc``);
+* **compiled EA**: ``mtgateway run`` with the real MQL5 EA, compiled as C++ by the test kit
+  (``tests/ea_mql``), in its own process on the client CPU like the emulator, its timer at
+  10 ms and waiting inside ``SocketRead`` for the rest of each pass (its defaults).
+
+The call is ``symbol_info_tick("EURUSD")``, sequential over one kept-alive connection (the
+aiohttp client of ``bench.rpc``). Tick latency through the EA: the fake terminal stamps each
+live tick's ``volume`` with ``CLOCK_MONOTONIC`` when the tick appears (between two timer
+passes, as the harness reveals one per pass), and a WebSocket subscriber computes
+``monotonic_ns() - volume``: the EA's copy, encode and send, the bridge hop, the daemon's
+fan-out, the WebSocket hop, the client's parse. In a real terminal a tick that arrives while
+the EA waits in the socket waits for the end of that pass (up to one timer period more).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from tests.ea_mql.eakit import build_ea, write_fixture
+
+from .common import Pinning, Proc, free_port, median, summarize_ns, wait_http
+from .daemon import RunDaemon
+from .floors import HTTP_FLOOR_BODY
+from .rpc import EA_LOGIN, EA_SERVER, RPC_BODY, aiohttp_rtts, start_rpc_daemon
+
+__all__ = ["ea_table", "run_ea_path", "summarize_ea_path"]
+
+_LIVE_TICKS = 30000  # one per 10 ms pass: five minutes of ticks, more than any run needs
+
+
+async def _wait_live(url: str, token: str, ea: asyncio.subprocess.Process,
+                     timeout_s: float) -> None:
+    import aiohttp
+
+    deadline = time.monotonic() + timeout_s
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        while True:
+            if ea.returncode is not None:
+                raise RuntimeError(f"the compiled EA exited with {ea.returncode}")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.post(url, data=RPC_BODY) as response:
+                    if response.status == 200 and b'"result"' in await response.read():
+                        return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the compiled EA was not live within {timeout_s:g} s")
+            await asyncio.sleep(0.05)
+
+
+async def _tick_latencies(ws_url: str, token: str, seconds: float) -> list[int]:
+    """Subscribe to EURUSD ticks and keep ``monotonic_ns() - volume`` for ``seconds``."""
+    import aiohttp
+
+    out: list[int] = []
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        async with session.ws_connect(ws_url) as ws:
+            await ws.send_str(orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                                            "params": {"channel": "ticks",
+                                                       "symbols": ["EURUSD"]}}).decode())
+            end = time.monotonic() + seconds
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = await ws.receive(timeout=left)
+                except TimeoutError:
+                    break
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                params = orjson.loads(msg.data).get("params")
+                if params is not None and "volume" in params:
+                    out.append(time.monotonic_ns() - int(params["volume"]))
+    return out
+
+
+async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
+                      log: Any) -> dict[str, Any]:
+    """Interleaved RPC round trips on the hop floor, the emulator and the compiled EA, then
+    tick latency through the EA. Raises RuntimeError if a process does not come up."""
+    binary = build_ea()
+    log(f"compiled EA: {binary}")
+    out: dict[str, Any] = {"hop": [], "emulator": [], "compiled_ea": [], "ea_ticks": []}
+    echo_port, hop_port = free_port(), free_port()
+    echo = Proc(["-m", "bench.floors", "tcp", str(echo_port)], pinning=pinning, server=False)
+    hop = emulated = ea_daemon = None
+    ea: asyncio.subprocess.Process | None = None
+    workdir = tempfile.TemporaryDirectory(prefix="mtgw-bench-ea-")
+    try:
+        hop = Proc(["-m", "bench.floors", "hop", str(hop_port), str(echo_port)], pinning=pinning)
+        await wait_http(f"http://127.0.0.1:{hop_port}/health", hop)
+        emulated = await start_rpc_daemon(pinning)
+        ea_daemon = RunDaemon(pinning, login=EA_LOGIN, server=EA_SERVER)
+        await ea_daemon.wait_ready()
+        fixture = Path(workdir.name) / "terminal.json"
+        write_fixture(fixture, EmulatedTerminal(ea_daemon.token, settings=EmulatorSettings(
+            login=EA_LOGIN, server=EA_SERVER, symbols=("EURUSD",), tick_rate_hz=1.0)),
+            live_ticks=_LIVE_TICKS)
+        env = {**os.environ, "MTGW_FIXTURE": str(fixture), "MTGW_TOKEN": ea_daemon.token,
+               "MTGW_PORT": str(ea_daemon.bridge_port), "MTGW_STAMP_TICKS": "1"}
+        # the bench process is pinned to the client CPU: the EA inherits it, like the emulator
+        ea = await asyncio.create_subprocess_exec(
+            str(binary), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL)
+        await _wait_live(ea_daemon.rpc_url, ea_daemon.token, ea, 30.0)
+        log("hop floor, emulator and compiled EA up")
+        sides = (("hop", f"http://127.0.0.1:{hop_port}/rpc", None, HTTP_FLOOR_BODY),
+                 ("emulator", emulated.rpc_url, emulated.token, RPC_BODY),
+                 ("compiled_ea", ea_daemon.rpc_url, ea_daemon.token, RPC_BODY))
+        for rep in range(reps):
+            for side, url, token, body in sides:
+                out[side].append(summarize_ns(await aiohttp_rtts(url, body, calls, token=token)))
+            log(f"ea path rep {rep + 1}/{reps} done")
+        ws_url = ea_daemon.rpc_url.replace("http://", "ws://").replace("/rpc", "/ws")
+        latencies = await _tick_latencies(ws_url, ea_daemon.token, tick_s)
+        out["ea_ticks"].append(summarize_ns(latencies) if latencies else {"n": 0})
+    finally:
+        if ea is not None and ea.returncode is None:
+            ea.terminate()  # SIGTERM: the harness runs OnDeinit (bye) and exits
+            try:
+                await asyncio.wait_for(ea.wait(), 5)
+            except TimeoutError:
+                ea.kill()
+                await ea.wait()
+        for proc in (ea_daemon, emulated):
+            if proc is not None:
+                proc.stop()
+        for floor in (hop, echo):
+            if floor is not None:
+                floor.stop()
+        workdir.cleanup()
+    return out
+
+
+#: Issue 10's target: the compiled EA adds at most this much p50 over the hop floor.
+EA_OVER_HOP_P50_LIMIT_US = 1000.0
+
+
+def summarize_ea_path(raw: dict[str, Any]) -> dict[str, Any]:
+    """Medians over the repetitions, the EA's p50 over the hop floor, and the target."""
+    s: dict[str, Any] = {}
+    for side in ("hop", "emulator", "compiled_ea"):
+        for key in ("p50_us", "p99_us"):
+            s[f"{side}_{key}"] = median([r[key] for r in raw[side] if key in r])
+    s["ea_over_hop_p50_us"] = s["compiled_ea_p50_us"] - s["hop_p50_us"]
+    s["ea_over_emulator_p50_us"] = s["compiled_ea_p50_us"] - s["emulator_p50_us"]
+    ticks = raw["ea_ticks"][0] if raw["ea_ticks"] else {"n": 0}
+    s["ea_ticks_n"] = ticks["n"]
+    s["ea_ticks_p50_us"] = ticks.get("p50_us")
+    s["ea_ticks_p99_us"] = ticks.get("p99_us")
+    over = s["ea_over_hop_p50_us"]
+    s["target"] = {"rule": "compiled EA adds <= 1 ms p50 over the hop floor (simple read)",
+                   "value_us": over,
+                   "met": None if over != over else over <= EA_OVER_HOP_P50_LIMIT_US}
+    return s
+
+
+def _f(v: Any, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    return f"{v:,.{digits}f}"
+
+
+def ea_table(s: dict[str, Any]) -> str:
+    """The EA path's rows, in docs/performance.md's format."""
+    lines = ["", "| /rpc symbol_info_tick, aiohttp c=1 | hop floor | emulator | compiled EA | "
+             "EA over hop floor |", "|---|---|---|---|---|"]
+    for key, label in (("p50_us", "p50 (us)"), ("p99_us", "p99 (us)")):
+        lines.append(f"| {label} | {_f(s[f'hop_{key}'], 1)} | {_f(s[f'emulator_{key}'], 1)} | "
+                     f"{_f(s[f'compiled_ea_{key}'], 1)} | "
+                     f"{_f(s[f'compiled_ea_{key}'] - s[f'hop_{key}'], 1)} |")
+    lines.append(f"| ticks through the EA, terminal -> /ws client, p50 / p99 (us), n | | | "
+                 f"{_f(s['ea_ticks_p50_us'])} / {_f(s['ea_ticks_p99_us'])}, "
+                 f"{s['ea_ticks_n']} | |")
+    t = s["target"]
+    met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+    lines += ["", f"| {t['rule']} | {_f(t['value_us'], 1)} us | {met} |"]
+    return "\n".join(lines)

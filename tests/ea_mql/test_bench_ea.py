@@ -1,0 +1,28 @@
+"""``python -m bench --ea --quick`` runs end to end (the harness is proven; no speed asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.ea_mql.eakit import ROOT
+
+
+@pytest.mark.timeout(180)
+def test_ea_bench_runs_and_writes_its_section(tmp_path: Path, ea_binary: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--ea", "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=170, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    data = orjson.loads(out.read_bytes())
+    ea = data["ea_path"]
+    for side in ("hop", "emulator", "compiled_ea"):
+        assert ea[side][0]["n"] > 0, side
+    assert ea["ea_ticks"][0]["n"] > 0  # stamped ticks went EA -> daemon -> /ws client
+    summary = data["ea_summary"]
+    assert summary["target"]["rule"].startswith("compiled EA adds <= 1 ms p50")
+    assert "| p50 (us) |" in proc.stdout and "compiled EA" in proc.stdout
