@@ -120,7 +120,6 @@ public:
    uchar             rx[];
    int               rx_start;
    int               rx_end;
-   bool              welcomed_now;    // set when a welcome arrived in this pass
    Methods5          methods;
 
                      CGatewaySession(void)
@@ -139,7 +138,6 @@ public:
       rx_start = 0;
       rx_end = 0;
       wait_budget_ms = 0;
-      welcomed_now = false;
       port = 8711;
      }
 
@@ -168,7 +166,6 @@ public:
    // One pass: connect when due, drain what arrived, enforce heartbeats.
    void              Service(void)
      {
-      welcomed_now = false;
       if(state == ST_STOPPED)
          return;
       if(state == ST_IDLE)
@@ -489,7 +486,6 @@ public:
          sessions++;
          backoff_ms = MTGW_BACKOFF_MIN_MS;
          last_ping = GetTickCount();
-         welcomed_now = true;
          Show("connected, session " + doc.Str(doc.Get(0, "session_id")));
          return;
         }
