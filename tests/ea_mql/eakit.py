@@ -1,9 +1,13 @@
 """The MQL5 EA, compiled as C++ and run as a process: what the EA tests and the bench share.
 
 * :func:`build_ea` runs ``kit/mqlpp.py`` over ``ea_bridge/mql/MQL5`` and compiles the result
-  with ``g++ -Werror`` against ``kit/mql5_shim.h`` and ``kit/mql5_terminal.h``. The binary is
-  cached in the temp directory under the hash of every source and flag, so a session (and CI)
-  compiles once.
+  with ``g++ -Werror`` and MetaEditor's warnings' nearest equivalents (conversion, shadowing,
+  sign comparison; ``[[nodiscard]]`` where MetaEditor says "return value of 'OrderSend' should
+  be checked") against the kit: ``kit/common/`` (the language as MQL4 and MQL5 share it, the
+  Windows clock, the runtime's event rules) and ``kit/mql5/`` (MQL5, its sockets, the fake
+  terminal, the harness). The Expert Advisor and every indicator under ``Indicators/`` go into
+  one binary, each program in its own namespace. The binary is cached in the temp directory
+  under the hash of every source and flag, so a session (and CI) compiles once.
 * :func:`write_fixture` writes the fake terminal's fixture from the Python emulator's own
   answers, so the compiled EA and the emulator serve the same account, symbols and history.
 * :class:`CompiledEA` starts the binary pointed at a daemon, keeps what it prints (its Experts
@@ -36,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MQL5_DIR = ROOT / "ea_bridge" / "mql" / "MQL5"
 KIT = Path(__file__).resolve().parent / "kit"
 CXXFLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror",
+            # MetaEditor's warnings 43 (possible loss of data), 45 (sign mismatch) and
+            # 61/62/72 (declaration hides another)
+            "-Wconversion", "-Wsign-compare", "-Wshadow",
             # MQL5 handlers have fixed signatures (OnDeinit's reason, OnTradeTransaction's
             # request and result): an unused parameter there is not a defect
             "-Wno-unused-parameter")
@@ -47,7 +54,8 @@ class BuildError(RuntimeError):
 
 
 def _sources() -> list[Path]:
-    return sorted([*MQL5_DIR.rglob("*.mq5"), *MQL5_DIR.rglob("*.mqh"), *KIT.glob("*")])
+    return sorted([*MQL5_DIR.rglob("*.mq5"), *MQL5_DIR.rglob("*.mqh"), *KIT.rglob("*.h"),
+                   *KIT.rglob("*.cpp"), *KIT.rglob("*.py")])
 
 
 def source_hash() -> str:
@@ -57,6 +65,35 @@ def source_hash() -> str:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _c_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def programs_file(work: Path) -> str:
+    """The MQL_PROGRAMS file: every program of the preprocessed tree in its own namespace.
+
+    The Expert Advisor (the one ``Experts/*.mq5``) becomes ``mqlp_expert``; each indicator
+    ``Indicators/<path>.mq5`` registers under the name iCustom gives it (``<path>`` with
+    backslashes, no extension).
+    """
+    experts = sorted((work / "Experts").glob("*.mq5"))
+    if len(experts) != 1:
+        raise BuildError(f"the kit runs exactly one Expert Advisor; found {len(experts)}")
+    lines = [f"#define MQL_EXPERT_NAME {_c_string(experts[0].stem)}",
+             "#define MQL_PROGRAM MQL_EXPERT_NAME",
+             "namespace mqlp_expert { using namespace mqlfb;",
+             f"#include {_c_string(str(experts[0]))}",
+             "}", "#undef MQL_PROGRAM"]
+    for k, ind in enumerate(sorted((work / "Indicators").rglob("*.mq5"))):
+        label = _c_string("\\".join(ind.relative_to(work / "Indicators").with_suffix("").parts))
+        lines += [f"#define MQL_PROGRAM {label}",
+                  f"namespace mqlp_ind_{k} {{ using namespace mqlfb;",
+                  f"#include {_c_string(str(ind))}",
+                  "}", "#undef MQL_PROGRAM",
+                  f"static const bool mqlp_registered_{k} = MQL_BIND_INDICATOR(mqlp_ind_{k}, {label});"]
+    return "\n".join(lines) + "\n"
 
 
 def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None) -> Path:
@@ -76,15 +113,17 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None) -> Path:
         return binary
     work = Path(tempfile.mkdtemp(prefix="mtgw-ea-build-"))
     try:
-        pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), str(mql5_dir), str(work)],
+        pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql5",
+                              str(mql5_dir), str(work)],
                              capture_output=True, text=True, check=False)
         if pre.returncode != 0:
             raise BuildError(pre.stderr.strip())
-        source = work / "Experts" / "MTGateway.mq5"
+        programs = work / "programs.inc"
+        programs.write_text(programs_file(work), encoding="utf-8")
         cc = subprocess.run(
-            ["g++", *CXXFLAGS, "-I", str(KIT), "-I", str(work / "Include"),
-             f'-DMQL_SOURCE="{source}"', str(KIT / "harness.cpp"), "-o",
-             str(work / "mtgateway-ea"), "-lcrypto"],
+            ["g++", *CXXFLAGS, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql5"),
+             "-I", str(work / "Include"), f'-DMQL_PROGRAMS="{programs}"',
+             str(KIT / "mql5" / "harness.cpp"), "-o", str(work / "mtgateway-ea"), "-lcrypto"],
             capture_output=True, text=True, check=False)
         if cc.returncode != 0:
             raise BuildError(cc.stderr.strip())
@@ -100,9 +139,16 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
     """Write the fake terminal's fixture from ``terminal``'s answers; returns it.
 
     ``live`` ticks continue each symbol's last quote in groups of three that share a
-    millisecond, one appearing per timer pass of the compiled EA. ``switches``:
-    ``history_synchronized`` (False: history not local yet), ``trade_allowed``.
+    millisecond; the fake terminal makes them arrive 20 ms apart from 250 ms after its start
+    (each symbol may say otherwise: ``live_every_ms``, ``live_poisson_hz``). ``switches`` are
+    the fake terminal's (``kit/mql5/mql5_terminal.h``): ``history_synchronized`` (False:
+    bars, ticks and trade history never finish loading), ``trade_allowed``, ``logged_in``,
+    ``tester``, ``allowed_hosts``, ``series_build_ms``, ``ticks_local_from_ms``,
+    ``tick_sync_ms``, ``order_latency_ms``, ``tx_order`` ("book" or "shuffle"),
+    ``timer_failures``, ``seed``; ``symbol_switches`` maps a symbol to its own (``live_every_ms``,
+    ``deal_max_volume``, ``liquidity``, ...).
     """
+    symbol_switches: dict[str, dict[str, Any]] = switches.pop("symbol_switches", {})
     methods = terminal._method_table()  # the emulator's own answers, by MT5 method name
     now_ms = terminal.server_time_ms()
     now_s = now_ms // 1000
@@ -128,7 +174,8 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
             live.append([msc, bid, ask, 0.0, 0, 6, 0.0])
         bars = methods["copy_rates_from_pos"](symbol=name, timeframe=1, start_pos=0,
                                               count=600)["rows"]
-        symbols[name] = {"info": info, "ticks": ticks, "live": live, "m1": bars}
+        symbols[name] = {"info": info, "ticks": ticks, "live": live, "m1": bars,
+                         **symbol_switches.get(name, {})}
     fixture: dict[str, Any] = {
         "now_ms": now_ms,
         "tz_offset_s": terminal.settings.tz_offset_s,
@@ -163,10 +210,26 @@ class CompiledEA:
 
     async def start(self) -> CompiledEA:
         self.proc = await asyncio.create_subprocess_exec(
-            str(self.binary), env=self.env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
+            str(self.binary), env=self.env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self._reader = asyncio.create_task(self._read())
         return self
+
+    async def control(self, line: str, timeout_s: float = WAIT_S) -> None:
+        """Act as the user or the broker in the fake terminal (``login``, ``close 5001``,
+        ``chart_change``, ...: the control commands of ``kit/``); returns once it is applied.
+
+        Raises:
+            AssertionError: the kit refused the command (its reason is in the message).
+        """
+        assert self.proc is not None and self.proc.stdin is not None
+        seen = len(self.lines)
+        self.proc.stdin.write(line.encode() + b"\n")
+        await self.proc.stdin.drain()
+        done = (f"KIT: ok {line}", f"KIT: error {line}")
+        await self.wait_for(lambda lines: any(x.startswith(done) for x in lines[seen:]), timeout_s)
+        refused = [x for x in self.lines[seen:] if x.startswith(done[1])]
+        assert not refused, refused[0]
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None

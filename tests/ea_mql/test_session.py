@@ -20,15 +20,23 @@ from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
 from tests.e2e.test_auth_flow import world
 from tests.ea_mql.eakit import CompiledEA
 
-#: MQL5's documented socket behaviours the EA must survive (shim switches, research §1.1):
-#: fragmented reads, SocketRead waiting for every byte asked, SocketIsReadable's speculative 1.
+#: The socket behaviours MQL5 leaves open, which the EA must survive (kit/mql5/mql5_net.h):
+#: fragmented reads, SocketRead waiting for every byte asked, SocketIsReadable's speculative 1
+#: on every empty buffer (not only the first), SocketSend writing part of a frame,
+#: SocketIsConnected false as soon as the peer's FIN arrives, socket timeouts that end between
+#: clock ticks. "plain" is the kit's default reading of the reference.
 QUIRKS = {
     "plain": {},
     "chunk1": {"MQLSHIM_CHUNK": "1"},
     "chunk3": {"MQLSHIM_CHUNK": "3"},
     "read_exact": {"MQLSHIM_READ_EXACT": "1"},
-    "speculative": {"MQLSHIM_SPECULATIVE_READABLE": "1"},
-    "all": {"MQLSHIM_CHUNK": "5", "MQLSHIM_READ_EXACT": "1", "MQLSHIM_SPECULATIVE_READABLE": "1"},
+    "speculative": {"MQLSHIM_SPECULATIVE_READABLE": "always"},
+    "send_chunk": {"MQLSHIM_SEND_CHUNK": "7"},
+    "connected_early": {"MQLSHIM_CONNECTED": "early"},
+    "fine_timeouts": {"MQLSHIM_FINE_TIMEOUTS": "1"},
+    "all": {"MQLSHIM_CHUNK": "5", "MQLSHIM_READ_EXACT": "1",
+            "MQLSHIM_SPECULATIVE_READABLE": "always", "MQLSHIM_SEND_CHUNK": "11",
+            "MQLSHIM_CONNECTED": "early"},
 }
 
 
@@ -209,4 +217,4 @@ async def test_deinit_says_bye(daemon: Daemon, ea_binary: Path, fixture_file: Pa
     await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
     assert await ea.stop() == 0
     await daemon.bridge.wait_for_terminal_down(TERMINAL, 0.3)  # well inside the 0.6 s timeout
-    assert "EXIT" in ea.lines
+    assert "EXIT sockets_open=0" in ea.lines  # the EA closed every socket it opened

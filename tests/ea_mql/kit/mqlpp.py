@@ -1,23 +1,32 @@
-"""mqlpp: rewrite the few MQL5 forms C++ cannot parse, and refuse what the shim cannot check.
+"""mqlpp: rewrite the few MQL forms C++ cannot parse, and refuse what the kit cannot check.
 
-The EA is MQL5; the test kit compiles it as C++17 against ``mql5_shim.h``. Most MQL5 is
+The EA is MQL5; the test kit compiles it as C++17 against the kit's model of the language
+(``common/``) and of the terminal (``mql5/``). Most MQL5 is
 already C++ (classes, structs, enums, references, default arguments, ``#define``, include
 guards). What is not:
 
     T a[] / const T &a[]            ->  MqlArray<T> a / const MqlArray<T> &a
     T a[N]                          ->  MqlArray<T> a{MqlFixed, N}
     "text"                          ->  "text"_s   (an MQL string, so "a" + 5 stays a compile error)
-    #property ...                   ->  dropped
+    input T name = v;               ->  const T &name = _mql_input<T>(MQL_PROGRAM, "name", v);
+                                        (inputs are read-only to the program: assigning one is
+                                        MetaEditor's error 189, and a C++ error here; the
+                                        terminal, here the harness, sets them)
+    #include <MTGateway\X.mqh>      ->  #include <MTGateway/X.mqh>
+    #property NAME value            ->  dropped once NAME is one of the language's properties
+                                        (an unknown one is refused: MetaEditor rejects it)
 
-It REFUSES, with file:line and exit status 2, what would compile in C++ but mean something
-else, or not compile, in MetaEditor: object pointers (``new``, ``*`` declarators, ``->``,
+It REFUSES, with file:line and exit status 2, an unknown ``#property`` (``strict`` is MQL4's,
+not MQL5's), and what would compile in C++ but mean something else, or not compile, in
+MetaEditor: object pointers (``new``, ``*`` declarators, ``->``,
 ``this.``), multi-dimensional arrays, ``input group``, C++-only words (``auto``, ``nullptr``,
 ``std::``, ``namespace``, ``try``, casts with ``_cast``, ``long long``, ...), includes of
-anything but ``MTGateway/*.mqh``, and names starting with ``_`` other than MQL5's predefined
-variables (so the EA cannot reach into the shim's internals). Line numbers are kept, so
+anything but ``MTGateway\\*.mqh``, and names starting with ``_`` other than MQL5's predefined
+variables (so the EA cannot reach into the kit's internals). Line numbers are kept, so
 compiler errors point at the ``.mq5``/``.mqh`` line.
 
-Usage: ``python mqlpp.py SOURCE_ROOT OUT_ROOT`` (both are ``MQL5`` folders).
+Usage: ``python mqlpp.py [--lang mql5] SOURCE_ROOT OUT_ROOT`` (both are the language's ``MQL5``
+(or ``MQL4``) folders). A second language adds its entry to ``PROPERTIES``.
 """
 
 from __future__ import annotations
@@ -53,6 +62,22 @@ REFUSE: list[tuple[re.Pattern[str], str]] = [
 ]
 UNDERSCORE = re.compile(r"(?<![\w.])(_[A-Za-z]\w*)")
 INCLUDE = re.compile(r"^\s*#\s*include\s*<(?P<path>[^>]+)>\s*$")
+PROPERTY = re.compile(r"^\s*#\s*property\s+(?P<name>\w+)")
+INPUT = re.compile(rf"^(?P<ind>\s*)(?:sinput|input)\s+(?P<type>{IDENT})\s+(?P<name>{IDENT})"
+                   r"\s*(?:=\s*(?P<value>[^;]+?))?\s*;\s*(?://.*)?$")
+#: The #property names each language knows (mql5.com/en/docs/basis/preprosessor/compilation);
+#: ``indicator_*N`` stands for indicator_label1, indicator_color2, ...
+PROPERTIES: dict[str, frozenset[str]] = {
+    "mql5": frozenset({
+        "copyright", "link", "version", "description", "icon", "stacksize", "library",
+        "indicator_applied_price", "indicator_chart_window", "indicator_separate_window",
+        "indicator_height", "indicator_buffers", "indicator_plots", "indicator_minimum",
+        "indicator_maximum", "indicator_label", "indicator_color", "indicator_width",
+        "indicator_style", "indicator_type", "indicator_level", "indicator_levelcolor",
+        "indicator_levelwidth", "indicator_levelstyle", "script_show_confirm",
+        "script_show_inputs", "tester_indicator", "tester_file", "tester_library", "tester_set",
+        "tester_no_cache", "tester_everytick_calculate", "optimization_chart_mode", "service"}),
+}
 
 
 class Refused(Exception):
@@ -109,21 +134,43 @@ def _rewrite_decl(m: re.Match[str], where: str) -> str:
     return f"{const}MqlArray<{kind}> {name}"
 
 
-def process(path: Path, shown: str) -> str:
-    """The C++ form of one MQL5 file; raises :class:`Refused` with ``shown:line``."""
+def _literals(code: str) -> str:
+    """``code`` with every string literal made an MQL string (``"a"`` -> ``"a"_s``)."""
+    pieces, _ = split_code(code, False)
+    return "".join(t + "_s" if kind == "str" else t for kind, t in pieces)
+
+
+def process(path: Path, shown: str, lang: str = "mql5") -> str:
+    """The C++ form of one MQL file; raises :class:`Refused` with ``shown:line``."""
     out: list[str] = []
     in_block = False
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         where = f"{shown}:{no}"
-        if re.match(r"^\s*#\s*property\b", line):
+        prop = PROPERTY.match(line)
+        if prop and not in_block:
+            name = re.sub(r"\d+$", "", prop.group("name"))
+            if name not in PROPERTIES[lang]:
+                raise Refused(f"{where}: '#property {prop.group('name')}' is not a property "
+                              f"of {lang.upper()}")
             out.append("")
             continue
         inc = INCLUDE.match(line)
-        if inc:
-            if not inc.group("path").startswith("MTGateway/"):
-                raise Refused(f"{where}: only MTGateway/*.mqh may be included "
+        if inc and not in_block:
+            target = inc.group("path").replace("\\", "/")
+            if not target.startswith("MTGateway/"):
+                raise Refused(f"{where}: only MTGateway\\*.mqh may be included "
                               "(no Standard Library: the shim cannot check it)")
-            out.append(line)
+            out.append(f"#include <{target}>")
+            continue
+        inp = INPUT.match(line)
+        if inp and not in_block:
+            kind, name = inp.group("type"), inp.group("name")
+            value = _literals(inp.group("value")) if inp.group("value") else f"{kind}()"
+            for rx, why in REFUSE:
+                if rx.search(value):
+                    raise Refused(f"{where}: {why}")
+            out.append(f"{inp.group('ind')}const {kind} &{name} = "
+                       f"_mql_input<{kind}>(MQL_PROGRAM, \"{name}\", ({kind})({value}));")
             continue
         pieces, in_block = split_code(line, in_block)
         code_only = " ".join(t for k, t in pieces if k == "code")
@@ -152,24 +199,28 @@ def process(path: Path, shown: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def convert(src_root: Path, out_root: Path) -> list[Path]:
-    """Rewrite every .mq5/.mqh under ``src_root`` into ``out_root``; returns the outputs."""
+def convert(src_root: Path, out_root: Path, lang: str = "mql5") -> list[Path]:
+    """Rewrite every program and include under ``src_root`` into ``out_root``; returns them."""
+    ext = "." + lang.replace("mql", "mq")
     written = []
-    for f in sorted([*src_root.rglob("*.mq5"), *src_root.rglob("*.mqh")]):
+    for f in sorted([*src_root.rglob("*" + ext), *src_root.rglob("*.mqh")]):
         rel = f.relative_to(src_root)
         dst = out_root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(process(f, str(rel)), encoding="utf-8")
+        dst.write_text(process(f, str(rel), lang), encoding="utf-8")
         written.append(dst)
     return written
 
 
 def main(argv: list[str]) -> int:
+    lang = "mql5"
+    if len(argv) == 5 and argv[1] == "--lang" and argv[2] in PROPERTIES:
+        lang, argv = argv[2], [argv[0], *argv[3:]]
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        convert(Path(argv[1]), Path(argv[2]))
+        convert(Path(argv[1]), Path(argv[2]), lang)
     except Refused as exc:
         print(f"mqlpp: refused: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,266 @@
+// mql_lang.h: the MQL language as MQL4 (build 600+) and MQL5 share it, in C++17, so an EA's own
+// sources (after mqlpp.py) compile with g++ and run against the real daemon. Only what means the
+// same in both languages is here; what differs lives in the language's own header
+// (mql5/mql5_lang.h; an MQL4 model adds mql4/mql4_lang.h beside it).
+//
+// Fidelity choices, each one a way an EA could be wrong in MetaTrader:
+// - string is UTF-16 like MQL, and number + string does not compile (MetaEditor warns; we refuse);
+// - datetime is its own type: an int converts silently, a long only through a cast (MetaEditor
+//   warns "possible loss of data due to type conversion from 'long' to 'datetime'");
+// - arrays are bounds-checked and abort with "array out of range" (MQL stops the program);
+// - StringToCharArray with count -1 copies the terminating 0, as MQL does;
+// - UTF-16 -> UTF-8 writes U+FFFD for a lone surrogate (Windows' WideCharToMultiByte does);
+// - StringToUpper is Unicode-aware (Cyrillic, Greek, Latin-1), not ASCII only;
+// - only the SHA-256 of CryptEncode exists (no HMAC), as in MQL.
+// The kit headers are included as system headers (-isystem): the EA is held to -Wconversion,
+// -Wshadow and -Wsign-compare, the kit's own internals are not.
+#pragma once
+#include <algorithm>
+#include <cerrno>
+#include <cfloat>
+#include <chrono>
+#include <clocale>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <cwctype>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <openssl/sha.h>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+// ---- types and keywords ---------------------------------------------------------------------
+typedef unsigned char uchar;
+typedef unsigned short ushort;
+typedef unsigned int uint;
+static_assert(sizeof(ulong) == 8 && sizeof(long) == 8, "MQL long/ulong are 64-bit");
+typedef unsigned int color;
+#define WHOLE_ARRAY (-1)
+#define INVALID_HANDLE (-1)
+#define EMPTY_VALUE DBL_MAX
+#define CP_ACP 0
+#define CP_UTF8 65001
+#define CHARTEVENT_CUSTOM 1000
+#define CHARTEVENT_CUSTOM_LAST 66534
+// MQL error codes both languages share (mql5.com/en/docs/constants/errorswarnings/errorcodes)
+#define ERR_SUCCESS 0
+#define ERR_INTERNAL_ERROR 4001
+#define ERR_WRONG_INTERNAL_PARAMETER 4002
+#define ERR_INVALID_PARAMETER 4003
+#define ERR_NOT_ENOUGH_MEMORY 4004
+#define ERR_FUNCTION_NOT_ALLOWED 4014
+#define ERR_GLOBALVARIABLE_NOT_FOUND 4501
+enum ENUM_CRYPT_METHOD { CRYPT_BASE64, CRYPT_AES128, CRYPT_AES256, CRYPT_DES, CRYPT_HASH_SHA1,
+                         CRYPT_HASH_SHA256, CRYPT_HASH_MD5, CRYPT_ARCH_ZIP };
+
+// _LastError is per program: the runtime swaps it when it runs another program (an indicator).
+inline int _LastError = 0;
+inline int GetLastError() { return _LastError; }
+inline void ResetLastError() { _LastError = 0; }
+inline void SetUserError(ushort e) { _LastError = 65536 + e; }
+[[noreturn]] inline void _fatal(const char* what) { fprintf(stderr, "critical error: %s\n", what); fflush(stderr); abort(); }
+
+// ---- datetime: seconds since 1970, its own type ---------------------------------------------
+class datetime {
+ public:
+  long v = 0;
+  constexpr datetime() {}
+  constexpr datetime(int s) : v(s) {}                    // literal constants: silent in MQL
+  explicit constexpr datetime(long s) : v(s) {}          // long -> datetime needs a cast
+  explicit constexpr datetime(ulong s) : v((long)s) {}
+  explicit constexpr datetime(double s) : v((long)s) {}
+  constexpr operator long() const { return v; }          // datetime -> long is silent in MQL
+  constexpr datetime operator+(int s) const { return datetime((long)(v + s)); }
+  constexpr datetime operator-(int s) const { return datetime((long)(v - s)); }
+  datetime& operator+=(int s) { v += s; return *this; }
+  datetime& operator-=(int s) { v -= s; return *this; }
+};
+
+// ---- string: UTF-16 like MQL ----------------------------------------------------------------
+inline std::u16string _utf8_to_u16(const std::string& s) {
+  std::u16string out; size_t i = 0;
+  while (i < s.size()) {
+    uint32_t c = (uchar)s[i], n = 0;
+    if (c < 0x80) n = 0; else if ((c >> 5) == 6) { c &= 0x1F; n = 1; }
+    else if ((c >> 4) == 14) { c &= 0x0F; n = 2; } else { c &= 0x07; n = 3; }
+    for (uint32_t k = 0; k < n && i + 1 + k < s.size(); ++k) c = (c << 6) | ((uchar)s[i + 1 + k] & 0x3F);
+    i += 1 + n;
+    if (c >= 0x10000) { c -= 0x10000; out += (char16_t)(0xD800 + (c >> 10)); out += (char16_t)(0xDC00 + (c & 0x3FF)); }
+    else out += (char16_t)c;
+  }
+  return out;
+}
+inline void _put_utf8(std::string& out, uint32_t c) {
+  if (c < 0x80) out += (char)c;
+  else if (c < 0x800) { out += (char)(0xC0 | (c >> 6)); out += (char)(0x80 | (c & 0x3F)); }
+  else if (c < 0x10000) { out += (char)(0xE0 | (c >> 12)); out += (char)(0x80 | ((c >> 6) & 0x3F)); out += (char)(0x80 | (c & 0x3F)); }
+  else { out += (char)(0xF0 | (c >> 18)); out += (char)(0x80 | ((c >> 12) & 0x3F)); out += (char)(0x80 | ((c >> 6) & 0x3F)); out += (char)(0x80 | (c & 0x3F)); }
+}
+// A lone surrogate (a high one not followed by a low one, or a stray low one) becomes U+FFFD,
+// as Windows' UTF-16 -> UTF-8 conversion writes it.
+inline std::string _u16_to_utf8(const std::u16string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    uint32_t c = s[i];
+    if (c >= 0xD800 && c < 0xDC00) {
+      if (i + 1 < s.size() && s[i + 1] >= 0xDC00 && s[i + 1] < 0xE000) { c = 0x10000 + ((c - 0xD800) << 10) + (s[++i] - 0xDC00u); }
+      else c = 0xFFFD;
+    } else if (c >= 0xDC00 && c < 0xE000) c = 0xFFFD;
+    _put_utf8(out, c);
+  }
+  return out;
+}
+
+class mqlstring {
+ public:
+  std::u16string u;
+  mqlstring() {}
+  mqlstring(const mqlstring&) = default;
+  mqlstring& operator=(const mqlstring&) = default;
+  explicit mqlstring(const std::u16string& s) : u(s) {}
+  std::string utf8() const { return _u16_to_utf8(u); }
+  mqlstring operator+(const mqlstring& o) const { return mqlstring(u + o.u); }
+  mqlstring& operator+=(const mqlstring& o) { u += o.u; return *this; }
+  bool operator==(const mqlstring& o) const { return u == o.u; }
+  bool operator!=(const mqlstring& o) const { return u != o.u; }
+  bool operator<(const mqlstring& o) const { return u < o.u; }
+  bool operator>(const mqlstring& o) const { return u > o.u; }
+  template <class N, class = std::enable_if_t<std::is_arithmetic_v<N>>> mqlstring operator+(N) const = delete;
+  template <class N, class = std::enable_if_t<std::is_arithmetic_v<N>>> mqlstring& operator+=(N) = delete;
+};
+typedef mqlstring string;
+inline string operator""_s(const char* p, size_t n) { return string(_utf8_to_u16(std::string(p, n))); }
+inline string _S(const std::string& s) { return string(_utf8_to_u16(s)); }
+
+// ---- arrays ---------------------------------------------------------------------------------
+struct MqlFixedTag {};
+inline constexpr MqlFixedTag MqlFixed{};
+template <class T> class MqlArray {
+ public:
+  std::vector<T> v; bool fixed = false;
+  MqlArray() {}
+  MqlArray(MqlFixedTag, int n) : v((size_t)n), fixed(true) {}
+  MqlArray(std::initializer_list<T> il) : v(il) {}
+  T& operator[](int i) { _chk(i); return v[(size_t)i]; }
+  const T& operator[](int i) const { _chk(i); return v[(size_t)i]; }
+  void _chk(int i) const {
+    if (i < 0 || i >= (int)v.size()) { fprintf(stderr, "critical error: array out of range (%d of %zu)\n", i, v.size()); fflush(stderr); abort(); }
+  }
+};
+template <class T> int ArraySize(const MqlArray<T>& a) { return (int)a.v.size(); }
+template <class T> int ArrayResize(MqlArray<T>& a, int n, int reserve = 0) {
+  if (a.fixed || n < 0) return -1;
+  if (reserve > 0 && a.v.capacity() < (size_t)(n + reserve)) a.v.reserve((size_t)(n + reserve));
+  a.v.resize((size_t)n); return n;
+}
+template <class T> void ArrayFree(MqlArray<T>& a) { if (!a.fixed) a.v.clear(); }
+template <class T> int ArrayCopy(MqlArray<T>& dst, const MqlArray<T>& src, int dst_start = 0, int src_start = 0, int count = WHOLE_ARRAY) {
+  if (&dst == &src) _fatal("ArrayCopy of an array onto itself is not modelled");
+  if (src_start < 0 || src_start > (int)src.v.size() || dst_start < 0) return 0;
+  int avail = (int)src.v.size() - src_start;
+  if (count < 0 || count > avail) count = avail;
+  if ((int)dst.v.size() < dst_start + count) { if (dst.fixed) count = (int)dst.v.size() - dst_start; else dst.v.resize((size_t)(dst_start + count)); }
+  for (int i = 0; i < count; ++i) dst.v[(size_t)(dst_start + i)] = src.v[(size_t)(src_start + i)];
+  return count;
+}
+template <class T, class V> int ArrayInitialize(MqlArray<T>& a, V x) { std::fill(a.v.begin(), a.v.end(), (T)x); return (int)a.v.size(); }
+template <class T, class V> void ArrayFill(MqlArray<T>& a, int start, int count, V x) {
+  if (start < 0 || count < 0) _fatal("ArrayFill: negative start or count");
+  if ((size_t)(start + count) > a.v.size()) { if (a.fixed) _fatal("ArrayFill past a fixed array"); a.v.resize((size_t)(start + count)); }
+  for (int i = 0; i < count; ++i) a.v[(size_t)(start + i)] = (T)x;
+}
+template <class T> void ZeroMemory(T& x) { x = T{}; }
+
+// ---- strings and conversions ----------------------------------------------------------------
+inline int StringLen(const string& s) { return (int)s.u.size(); }
+inline int StringFind(const string& s, const string& sub, int start = 0) {
+  size_t p = s.u.find(sub.u, (size_t)(start < 0 ? 0 : start)); return p == std::u16string::npos ? -1 : (int)p;
+}
+inline ushort StringGetCharacter(const string& s, int pos) { return pos >= 0 && pos < (int)s.u.size() ? s.u[(size_t)pos] : 0; }
+inline string ShortToString(ushort c) { return string(std::u16string(1, (char16_t)c)); }
+inline string IntegerToString(long v, int len = 0, ushort fill = ' ') {
+  std::u16string d = _utf8_to_u16(std::to_string(v));
+  while ((int)d.size() < len) d.insert(d.begin(), (char16_t)fill);
+  return string(d);
+}
+inline string DoubleToString(double v, int digits = 8) {
+  char b[512]; snprintf(b, sizeof b, "%.*f", digits < 0 ? 8 : std::min(digits, 16), v); return _S(b);
+}
+inline long StringToInteger(const string& s) { return strtol(s.utf8().c_str(), nullptr, 10); }
+inline double StringToDouble(const string& s) { return strtod(s.utf8().c_str(), nullptr); }
+inline bool _is_space16(char16_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+inline int StringTrimLeft(string& s) { size_t n = 0; while (n < s.u.size() && _is_space16(s.u[n])) ++n; s.u.erase(0, n); return (int)n; }
+inline int StringTrimRight(string& s) { int n = 0; while (!s.u.empty() && _is_space16(s.u.back())) { s.u.pop_back(); ++n; } return n; }
+inline bool _locale_set = (setlocale(LC_CTYPE, "C.UTF-8") != nullptr) || true;
+inline bool StringToUpper(string& s) {
+  for (auto& c : s.u) if (c < 0xD800 || c >= 0xE000) c = (char16_t)std::towupper((wint_t)c);
+  return true;
+}
+inline bool StringToLower(string& s) {
+  for (auto& c : s.u) if (c < 0xD800 || c >= 0xE000) c = (char16_t)std::towlower((wint_t)c);
+  return true;
+}
+inline int StringSplit(const string& s, ushort sep, MqlArray<string>& out) {
+  out.v.clear(); if (s.u.empty()) return 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.u.size(); ++i)
+    if (i == s.u.size() || s.u[i] == sep) { out.v.push_back(string(s.u.substr(start, i - start))); start = i + 1; }
+  return (int)out.v.size();
+}
+inline int StringToCharArray(const string& s, MqlArray<uchar>& a, int start = 0, int count = -1, uint cp = CP_ACP) {
+  std::string b = cp == CP_UTF8 ? s.utf8() : std::string(s.u.begin(), s.u.end());
+  if (count < 0) { b.push_back('\0'); count = (int)b.size(); }
+  count = std::min(count, (int)b.size());
+  if ((int)a.v.size() < start + count) a.v.resize((size_t)(start + count));
+  for (int i = 0; i < count; ++i) a.v[(size_t)(start + i)] = (uchar)b[(size_t)i];
+  return count;
+}
+inline string CharArrayToString(const MqlArray<uchar>& a, int start = 0, int count = -1, uint cp = CP_ACP) {
+  if (start < 0 || start > (int)a.v.size()) _fatal("CharArrayToString start out of range");
+  int n = (int)a.v.size() - start; if (count >= 0 && count < n) n = count;
+  std::string b; for (int i = 0; i < n && a.v[(size_t)(start + i)] != 0; ++i) b.push_back((char)a.v[(size_t)(start + i)]);
+  return cp == CP_UTF8 ? _S(b) : string(std::u16string(b.begin(), b.end()));
+}
+inline bool MathIsValidNumber(double x) { return std::isfinite(x); }
+inline double MathFloor(double x) { return std::floor(x); }
+inline double MathCeil(double x) { return std::ceil(x); }
+inline double MathAbs(double x) { return std::fabs(x); }
+inline double MathRound(double x) { return std::round(x); }
+inline double MathMax(double a, double b) { return a > b ? a : b; }
+inline double MathMin(double a, double b) { return a < b ? a : b; }
+
+inline std::string _format_time(long t) {
+  time_t tt = (time_t)t; struct tm g; gmtime_r(&tt, &g); char b[32];
+  snprintf(b, sizeof b, "%04d.%02d.%02d %02d:%02d:%02d", g.tm_year + 1900, g.tm_mon + 1, g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec);
+  return b;
+}
+
+// Print: every argument must be a string, bool, integer or datetime (doubles need
+// DoubleToString: MQL's Print would format them with its own precision).
+inline std::string _p(const string& s) { return s.utf8(); }
+inline std::string _p(bool b) { return b ? "true" : "false"; }
+inline std::string _p(const datetime& t) { return _format_time(t.v); }
+template <class N, class = std::enable_if_t<std::is_integral_v<N>>> std::string _p(N n) { return std::to_string(n); }
+inline FILE* _log_out() { return stdout; }
+template <class... A> void Print(const A&... a) { std::string s; ((s += _p(a)), ...); fprintf(_log_out(), "%s\n", s.c_str()); fflush(_log_out()); }
+// Comment writes on the chart; here it is a line the tests read.
+inline std::string _chart_comment;
+inline void Comment(const string& s) { _chart_comment = s.utf8(); fprintf(_log_out(), "CHART: %s\n", _chart_comment.c_str()); fflush(_log_out()); }
+
+// ---- crypto: SHA-256 only --------------------------------------------------------------------
+inline int CryptEncode(ENUM_CRYPT_METHOD m, const MqlArray<uchar>& data, const MqlArray<uchar>& key, MqlArray<uchar>& out) {
+  (void)key;  // the key is ignored for hashes: passing one does not make an HMAC
+  if (m != CRYPT_HASH_SHA256) { _LastError = ERR_INVALID_PARAMETER; return 0; }
+  out.v.assign(32, 0); SHA256(data.v.data(), data.v.size(), out.v.data()); return 32;
+}
+
+// ---- environment helpers for the kit itself ---------------------------------------------------
+inline int _env(const char* k, int d) { const char* v = getenv(k); return v ? atoi(v) : d; }
+inline double _envf(const char* k, double d) { const char* v = getenv(k); return v ? atof(v) : d; }

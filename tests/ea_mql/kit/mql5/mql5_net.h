@@ -1,0 +1,159 @@
+// mql5_net.h: MQL5's socket functions over POSIX sockets, with what the reference, the MQL5
+// Book and MetaQuotes' own code say of them (mql5.com/en/docs/network; Book §7.5;
+// Include/MQL5Book/ws/wstransport.mqh):
+// - at most 128 sockets per program (SocketCreate: error 5271); none in an indicator (4014) nor
+//   in the Strategy Tester, where "functions for working with sockets" are not executed;
+// - SocketConnect only to an address in Tools > Options > Expert Advisors' list (fixture
+//   `allowed_hosts`); the error for an unlisted one is not documented: 4014 here, as WebRequest
+//   gives (the release checklist records the real one). A refused loopback connect is not
+//   refused at once on Windows: the SYN is retried for about 2 s (libuv PR #2896), so the call
+//   waits for its timeout (or those 2 s), and succeeds if the port opens meanwhile;
+// - SocketRead APPENDS to the array ("size is increased by the number of read bytes"), waits
+//   until data comes or the timeout ends (on a clock tick: mql_clock.h), returns what is there,
+//   and returns -1 with error 5273 when the peer closed, WITH the bytes read before the close
+//   appended ("even if we got -1 ... buffer may contain valid data": wstransport.mqh);
+// - SocketSend returns "the number of bytes written", which can be fewer than asked;
+// - SocketIsReadable "speculatively returns 1" on an empty buffer, "as a rule, the first time a
+//   function is called on a socket" (Book, network_socket_state);
+// - SocketIsConnected reports what the last read or send learnt: a peer's close is seen by the
+//   next read, not at once (wstransport.mqh: "can be disconnected already but still having
+//   data").
+// Switches for the behaviours the reference leaves open (the EA must survive each):
+//   MQLSHIM_SPECULATIVE_READABLE=always  every empty-buffer SocketIsReadable says 1
+//   MQLSHIM_READ_EXACT=1    SocketRead waits for all buffer_maxlen bytes (else what is there)
+//   MQLSHIM_CHUNK=n         SocketRead returns at most n bytes (fragmentation)
+//   MQLSHIM_SEND_CHUNK=n    SocketSend writes at most n bytes per call
+//   MQLSHIM_CONNECTED=early SocketIsConnected is false as soon as the peer's FIN arrived
+#pragma once
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#define SOCKET_DEFAULT 0
+#define ERR_NETSOCKET_INVALIDHANDLE 5270
+#define ERR_NETSOCKET_TOO_MANY_OPENED 5271
+#define ERR_NETSOCKET_CANNOT_CONNECT 5272
+#define ERR_NETSOCKET_IO_ERROR 5273
+#define ERR_NETSOCKET_HANDSHAKE_FAILED 5274
+#define ERR_NETSOCKET_NO_CERTIFICATE 5275
+
+struct _Sock { int fd; bool alive = false; bool read_once = false; };
+inline std::map<int, _Sock>& _socks() { static std::map<int, _Sock> m; return m; }
+inline int _next_socket_handle = 1;
+inline const int _MAX_SOCKETS = 128;
+inline bool _sockets_refused();  // tester or indicator (mql5_terminal.h / the harness)
+inline bool _host_allowed(const std::string& host);
+inline _Sock* _sock(int h) { auto it = _socks().find(h); if (it == _socks().end()) { _LastError = ERR_NETSOCKET_INVALIDHANDLE; return nullptr; } return &it->second; }
+inline int _open_sockets() { return (int)_socks().size(); }
+
+inline int SocketCreate(uint flags = SOCKET_DEFAULT) {
+  (void)flags;
+  if (_sockets_refused()) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return INVALID_HANDLE; }
+  if (_open_sockets() >= _MAX_SOCKETS) { _LastError = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) { _LastError = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
+  int h = _next_socket_handle++; _socks()[h] = _Sock{fd}; return h;
+}
+inline bool SocketClose(const int s) {
+  _Sock* k = _sock(s); if (!k) return false;
+  ::close(k->fd); _socks().erase(s); return true;
+}
+inline bool SocketConnect(int s, const string& server, uint port, uint timeout_receive_ms) {
+  _Sock* k = _sock(s); if (!k) return false;
+  std::string host = server.utf8();
+  if (!_host_allowed(host)) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return false; }
+  sockaddr_in a{}; a.sin_family = AF_INET; a.sin_port = htons((uint16_t)port);
+  std::string ip = host == "localhost" ? "127.0.0.1" : host;
+  if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1) { _LastError = ERR_NETSOCKET_CANNOT_CONNECT; return false; }
+  int64_t deadline = std::min(_wait_deadline_ns(timeout_receive_ms, false), _mono_ns() + (int64_t)2000000000);
+  while (true) {
+    int fl = fcntl(k->fd, F_GETFL); fcntl(k->fd, F_SETFL, fl | O_NONBLOCK);
+    int r = connect(k->fd, (sockaddr*)&a, sizeof a);
+    int err = r == 0 ? 0 : errno;
+    if (r < 0 && err == EINPROGRESS) {
+      pollfd p{k->fd, POLLOUT, 0};
+      if (_poll_until(&p, 1, deadline) == 1) { socklen_t l = sizeof err; getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &l); }
+      else err = ETIMEDOUT;
+    }
+    fcntl(k->fd, F_SETFL, fl);
+    if (err == 0) {
+      int one = 1; setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      k->alive = true; return true;
+    }
+    if (err != ECONNREFUSED || _mono_ns() >= deadline || IsStopped()) break;
+    // Windows retries the SYN after a refusal: wait a little, on a fresh socket, and try again
+    int fd = socket(AF_INET, SOCK_STREAM, 0); if (fd < 0) break;
+    ::close(k->fd); k->fd = fd;
+    pollfd none{-1, 0, 0}; _poll_until(&none, 0, std::min(deadline, _mono_ns() + (int64_t)100000000));
+  }
+  _sleep_until_ns(deadline);  // the call returns when the attempt gives up, not at the refusal
+  _LastError = ERR_NETSOCKET_CANNOT_CONNECT; return false;
+}
+inline bool SocketIsConnected(const int s) {
+  _Sock* k = _sock(s); if (!k) return false;
+  if (k->alive && getenv("MQLSHIM_CONNECTED") && std::string(getenv("MQLSHIM_CONNECTED")) == "early") {
+    pollfd p{k->fd, POLLIN | POLLRDHUP, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) return false;
+  }
+  return k->alive;
+}
+inline uint SocketIsReadable(const int s) {
+  _Sock* k = _sock(s); if (!k) return 0;
+  int n = 0; if (ioctl(k->fd, FIONREAD, &n) < 0) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
+  if (n == 0 && k->alive) {
+    const char* mode = getenv("MQLSHIM_SPECULATIVE_READABLE");
+    bool always = mode && std::string(mode) == "always", never = mode && std::string(mode) == "0";
+    if (always || (!never && !k->read_once)) return 1;
+  }
+  return (uint)n;
+}
+inline bool SocketIsWritable(const int s) { _Sock* k = _sock(s); return k && k->alive; }
+inline bool SocketTimeouts(int s, uint timeout_send_ms, uint timeout_receive_ms) {
+  _Sock* k = _sock(s); if (!k) return false;
+  timeval a{(time_t)(timeout_send_ms / 1000), (suseconds_t)(timeout_send_ms % 1000) * 1000};
+  timeval b{(time_t)(timeout_receive_ms / 1000), (suseconds_t)(timeout_receive_ms % 1000) * 1000};
+  return setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &a, sizeof a) == 0 && setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &b, sizeof b) == 0;
+}
+inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint timeout_ms) {
+  _Sock* k = _sock(s); if (!k) return -1;
+  k->read_once = true;
+  if (!k->alive) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
+  if (timeout_ms == 0) timeout_ms = 120000;  // "0 means 120 s" (Book)
+  int chunk = _env("MQLSHIM_CHUNK", 0); if (chunk > 0 && (int)buffer_maxlen > chunk) buffer_maxlen = (uint)chunk;
+  bool exact = _env("MQLSHIM_READ_EXACT", 0) != 0;
+  int64_t deadline = _wait_deadline_ns(timeout_ms, _fine_timeouts());
+  std::vector<uchar> got; bool closed = false;
+  while (got.size() < buffer_maxlen) {
+    pollfd p{k->fd, POLLIN, 0};
+    if (_poll_until(&p, 1, got.empty() || exact ? deadline : _mono_ns()) != 1) break;
+    uchar tmp[65536];
+    ssize_t r = recv(k->fd, tmp, std::min<size_t>(sizeof tmp, buffer_maxlen - got.size()), MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (r <= 0) { closed = true; break; }
+    got.insert(got.end(), tmp, tmp + r);
+    if (!exact && got.size() < buffer_maxlen) {
+      // a close right behind the data is reported by this same call, as -1 with the data
+      char c; ssize_t peek = recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (peek == 0) { closed = true; }
+      break;
+    }
+  }
+  buffer.v.insert(buffer.v.end(), got.begin(), got.end());
+  if (closed) { k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
+  if (got.empty() || (exact && got.size() < buffer_maxlen)) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
+  return (int)got.size();
+}
+inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
+  _Sock* k = _sock(s); if (!k) return -1;
+  if (!k->alive) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
+  size_t len = std::min<size_t>(buffer_len, buffer.v.size());
+  int chunk = _env("MQLSHIM_SEND_CHUNK", 0); if (chunk > 0 && len > (size_t)chunk) len = (size_t)chunk;
+  ssize_t r = send(k->fd, buffer.v.data(), len, MSG_NOSIGNAL);
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) k->alive = false;  // a send timeout leaves it open
+    _LastError = ERR_NETSOCKET_IO_ERROR; return -1;
+  }
+  return (int)r;
+}
