@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ea_bridge import Bridge, HeartbeatSettings
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-from tests.e2e.conftest import LOGIN, SERVER, Daemon, running_daemon
+from tests.bridgekit import RecordingListener, StaticVerifier
+from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, Daemon, running_daemon
 from tests.ea_mql.eakit import build_ea, write_fixture
 
 SYMBOLS = ("EURUSD", "USDJPY", "BTCUSD")
 TICK_RATE_HZ = 10.0
+TOKEN = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +44,24 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     """The real daemon (embedded authority, short heartbeats) on port 0."""
     async with running_daemon(tmp_path) as running:
         yield running
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[tuple[Bridge, RecordingListener]]:
+    """The real ``Bridge`` alone (no daemon around it), knowing TOKEN, with its listener."""
+    listener = RecordingListener()
+    bridge = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-1")}), listener, port=0,
+                    heartbeat=HeartbeatSettings(0.5, 1.5))
+    await bridge.start()
+    try:
+        yield bridge, listener
+    finally:
+        await bridge.close()
+
+
+def make_fixture(tmp_path: Path, terminal: EmulatedTerminal | None = None,
+                 **switches: Any) -> tuple[Path, dict[str, Any]]:
+    """A fixture file from ``terminal`` (the reference one by default) and the fake
+    terminal's ``switches``; returns its path and content."""
+    path = tmp_path / "terminal.json"
+    return path, write_fixture(path, terminal or reference_terminal(), **switches)

@@ -92,7 +92,8 @@ def programs_file(work: Path) -> str:
                   f"namespace mqlp_ind_{k} {{ using namespace mqlfb;",
                   f"#include {_c_string(str(ind))}",
                   "}", "#undef MQL_PROGRAM",
-                  f"static const bool mqlp_registered_{k} = MQL_BIND_INDICATOR(mqlp_ind_{k}, {label});"]
+                  f"static const bool mqlp_registered_{k} = "
+                  f"MQL_BIND_INDICATOR(mqlp_ind_{k}, {label});"]
     return "\n".join(lines) + "\n"
 
 
@@ -197,12 +198,15 @@ class CompiledEA:
 
     def __init__(self, binary: Path, fixture: Path, *, token: str, port: int,
                  host: str = "127.0.0.1", timer_ms: int = 10, wait_ms: int = 9,
-                 max_rows: int = 20000, quirks: Mapping[str, str] | None = None) -> None:
+                 max_rows: int = 20000, quirks: Mapping[str, str] | None = None,
+                 inputs: Mapping[str, str] | None = None) -> None:
+        """``quirks``: the kit's MQLSHIM_* switches; ``inputs``: other EA inputs by name."""
         self.binary, self.fixture = binary, fixture
         self.env = {**os.environ, "MTGW_FIXTURE": str(fixture), "MTGW_TOKEN": token,
                     "MTGW_HOST": host, "MTGW_PORT": str(port), "MTGW_TIMER_MS": str(timer_ms),
                     "MTGW_WAIT_MS": str(wait_ms), "MTGW_MAX_ROWS": str(max_rows),
-                    **(quirks or {})}
+                    **(quirks or {}),
+                    **{f"MQL_INPUT_{name}": value for name, value in (inputs or {}).items()}}
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
         self._changed = asyncio.Event()

@@ -1,4 +1,4 @@
-"""mqlpp: rewrite the few MQL forms C++ cannot parse, and refuse what the kit cannot check.
+r"""mqlpp: rewrite the few MQL forms C++ cannot parse, and refuse what the kit cannot check.
 
 The EA is MQL5; the test kit compiles it as C++17 against the kit's model of the language
 (``common/``) and of the terminal (``mql5/``). Most MQL5 is
@@ -21,7 +21,7 @@ not MQL5's), and what would compile in C++ but mean something else, or not compi
 MetaEditor: object pointers (``new``, ``*`` declarators, ``->``,
 ``this.``), multi-dimensional arrays, ``input group``, C++-only words (``auto``, ``nullptr``,
 ``std::``, ``namespace``, ``try``, casts with ``_cast``, ``long long``, ...), includes of
-anything but ``MTGateway\\*.mqh``, and names starting with ``_`` other than MQL5's predefined
+anything but ``MTGateway\*.mqh``, and names starting with ``_`` other than MQL5's predefined
 variables (so the EA cannot reach into the kit's internals). Line numbers are kept, so
 compiler errors point at the ``.mq5``/``.mqh`` line.
 

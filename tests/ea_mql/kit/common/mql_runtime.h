@@ -93,6 +93,11 @@ inline datetime GlobalVariableSet(const string& name, double value) {
   if (name.u.size() > 63) { _LastError = ERR_INVALID_PARAMETER; return datetime(0); }
   _gvars()[name.utf8()] = value; return datetime((long)time(nullptr));
 }
+// A temporary variable: it lives until the terminal closes (here: the process).
+inline bool GlobalVariableTemp(const string& name) {
+  if (name.u.size() > 63) { _LastError = ERR_INVALID_PARAMETER; return false; }
+  _gvars().emplace(name.utf8(), 0.0); return true;
+}
 inline bool GlobalVariableDel(const string& name) { return _gvars().erase(name.utf8()) > 0; }
 inline int GlobalVariablesTotal() { return (int)_gvars().size(); }
 

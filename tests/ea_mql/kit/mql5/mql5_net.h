@@ -15,9 +15,10 @@
 // - SocketSend returns "the number of bytes written", which can be fewer than asked;
 // - SocketIsReadable "speculatively returns 1" on an empty buffer, "as a rule, the first time a
 //   function is called on a socket" (Book, network_socket_state);
-// - SocketIsConnected reports what the last read or send learnt: a peer's close is seen by the
-//   next read, not at once (wstransport.mqh: "can be disconnected already but still having
-//   data").
+// - SocketIsConnected reports what the last read, send or readability check learnt: a peer's
+//   close is seen by the next of those, not at once (wstransport.mqh: "can be disconnected
+//   already but still having data"); SocketIsReadable reports a close behind an empty buffer
+//   as an error (5273, Book).
 // Switches for the behaviours the reference leaves open (the EA must survive each):
 //   MQLSHIM_SPECULATIVE_READABLE=always  every empty-buffer SocketIsReadable says 1
 //   MQLSHIM_READ_EXACT=1    SocketRead waits for all buffer_maxlen bytes (else what is there)
@@ -40,6 +41,9 @@
 #define ERR_NETSOCKET_NO_CERTIFICATE 5275
 
 struct _Sock { int fd; bool alive = false; bool read_once = false; };
+// `net fail_send <n>` (control command): the n-th SocketSend from now fails as a broken
+// connection does (-1, 5273), to show what the EA does with what it had still to send.
+inline int _fail_send_in = 0;
 inline std::map<int, _Sock>& _socks() { static std::map<int, _Sock> m; return m; }
 inline int _next_socket_handle = 1;
 inline const int _MAX_SOCKETS = 128;
@@ -99,9 +103,16 @@ inline bool SocketIsConnected(const int s) {
   }
   return k->alive;
 }
+// "When executing this function, an error may occur, meaning that the connection established
+// through SocketConnect was broken (in _LastError we will get code 5273)" (Book): a close
+// waiting behind an empty buffer is reported here.
 inline uint SocketIsReadable(const int s) {
   _Sock* k = _sock(s); if (!k) return 0;
   int n = 0; if (ioctl(k->fd, FIONREAD, &n) < 0) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
+  if (n == 0 && k->alive) {
+    pollfd p{k->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
+  }
   if (n == 0 && k->alive) {
     const char* mode = getenv("MQLSHIM_SPECULATIVE_READABLE");
     bool always = mode && std::string(mode) == "always", never = mode && std::string(mode) == "0";
@@ -133,12 +144,12 @@ inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint t
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (r <= 0) { closed = true; break; }
     got.insert(got.end(), tmp, tmp + r);
-    if (!exact && got.size() < buffer_maxlen) {
-      // a close right behind the data is reported by this same call, as -1 with the data
-      char c; ssize_t peek = recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (peek == 0) { closed = true; }
-      break;
-    }
+    if (!exact) break;
+  }
+  if (!got.empty() && !closed) {
+    // a close already waiting right behind the data is reported by this same call: -1, with
+    // the data appended
+    char c; if (recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) closed = true;
   }
   buffer.v.insert(buffer.v.end(), got.begin(), got.end());
   if (closed) { k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
@@ -148,6 +159,7 @@ inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint t
 inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
   _Sock* k = _sock(s); if (!k) return -1;
   if (!k->alive) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
+  if (_fail_send_in > 0 && --_fail_send_in == 0) { k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
   size_t len = std::min<size_t>(buffer_len, buffer.v.size());
   int chunk = _env("MQLSHIM_SEND_CHUNK", 0); if (chunk > 0 && len > (size_t)chunk) len = (size_t)chunk;
   ssize_t r = send(k->fd, buffer.v.data(), len, MSG_NOSIGNAL);
@@ -156,4 +168,11 @@ inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
     _LastError = ERR_NETSOCKET_IO_ERROR; return -1;
   }
   return (int)r;
+}
+
+inline void _register_net_controls() {
+  _controls()["net"] = [](const std::vector<std::string>& w) {
+    if (w.size() != 3 || w[1] != "fail_send" || atoi(w[2].c_str()) < 1) return std::string("usage: net fail_send <n>");
+    _fail_send_in = atoi(w[2].c_str()); return std::string();
+  };
 }

@@ -110,6 +110,7 @@ inline int64_t _indicators_run() {
     _Ind* i = _ind(h); if (!i) continue;
     if (!i->started) {
       i->started = true; int rc = 0;
+      if (FakeSymbol* s = _sym8(i->symbol)) _series_start(*s, i->period);  // an indicator needs its series: the terminal builds it
       with([&](_Ind& x) { if (x.program->on_init) rc = x.program->on_init(); });
       if (rc != INIT_SUCCEEDED) { _Ind* j = _ind(h); if (j) j->calculated = -1; continue; }
     }

@@ -433,9 +433,12 @@ inline std::vector<MqlRates> _bars(const FakeSymbol& s, ENUM_TIMEFRAMES tf) {
 inline bool _series_ready(FakeSymbol& s, ENUM_TIMEFRAMES tf) { auto& x = s.series[(int)tf]; return x.started && _mono_ns() >= x.ready_ns; }
 // A copy from a series starts building it; an EA's copy then waits for the build (the time it
 // may wait is not documented; 5 s here), an indicator's returns -1 at once.
-inline bool _series_request(FakeSymbol& s, ENUM_TIMEFRAMES tf) {
+inline void _series_start(FakeSymbol& s, ENUM_TIMEFRAMES tf) {
   auto& x = s.series[(int)tf];
   if (!x.started) { x.started = true; x.ready_ns = _mono_ns() + s.series_build_ns; }
+}
+inline bool _series_request(FakeSymbol& s, ENUM_TIMEFRAMES tf) {
+  _series_start(s, tf); auto& x = s.series[(int)tf];
   if (_mono_ns() >= x.ready_ns) return true;
   if (_term.in_indicator) { _LastError = ERR_HISTORY_NOT_FOUND; return false; }
   _sleep_until_ns(std::min(x.ready_ns, _mono_ns() + (int64_t)5000000000));
