@@ -209,9 +209,9 @@ def _ea_command(args: argparse.Namespace) -> int:
         return 2
     for path, replaced in done.written:
         print(f"{'replaced' if replaced else 'installed'} {path}")
-    print(f"Next: open MetaEditor (F4 in the terminal), open Experts/MTGateway.mq5 under "
-          f"{done.mql5_dir}, compile it (F7), then attach MTGateway to a chart and paste your "
-          "token (docs/terminal.md).")
+    print(f"Next: open MetaEditor (F4 in the terminal), open Indicators/MTGateway/Helper.mq5 "
+          f"and Experts/MTGateway.mq5 under {done.mql5_dir}, compile each (F7), then attach "
+          "MTGateway to a chart and paste your token (docs/terminal.md).")
     return 0
 
 

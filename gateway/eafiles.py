@@ -22,9 +22,12 @@ EA_FILES = (
     "Include/MTGateway/Crypto.mqh",
     "Include/MTGateway/Encode5.mqh",
     "Include/MTGateway/Events5.mqh",
+    "Include/MTGateway/History5.mqh",
+    "Include/MTGateway/Ids.mqh",
     "Include/MTGateway/Json.mqh",
     "Include/MTGateway/Methods5.mqh",
     "Include/MTGateway/Session.mqh",
+    "Indicators/MTGateway/Helper.mq5",
 )
 
 

@@ -6,42 +6,23 @@ capped with ``truncated``, and a non-finite number is never sent."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ea_bridge import Bridge, EAError, HeartbeatSettings
-from tests.bridgekit import RecordingListener, StaticVerifier
+from ea_bridge import Bridge, EAError
+from tests.bridgekit import RecordingListener
 from tests.e2e.conftest import TERMINAL, WAIT_S
-from tests.ea_mql.conftest import reference_terminal
-from tests.ea_mql.eakit import CompiledEA, write_fixture
-
-TOKEN = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[tuple[Bridge, RecordingListener]]:
-    listener = RecordingListener()
-    bridge = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-1")}), listener, port=0,
-                    heartbeat=HeartbeatSettings(0.5, 1.5))
-    await bridge.start()
-    try:
-        yield bridge, listener
-    finally:
-        await bridge.close()
-
-
-def fixture(tmp_path: Path, **switches: Any) -> tuple[Path, dict[str, Any]]:
-    path = tmp_path / "terminal.json"
-    return path, write_fixture(path, reference_terminal(), **switches)
+from tests.ea_mql.conftest import TOKEN
+from tests.ea_mql.conftest import make_fixture as fixture
+from tests.ea_mql.eakit import CompiledEA
 
 
 async def test_every_live_tick_arrives_once_in_order(
         bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
-    """Live ticks come in threes that share a millisecond, one per timer pass, so the later
-    ones of a millisecond arrive after it was sent: asking from the last millisecond and
+    """Live ticks come in threes that share a millisecond and arrive 20 ms apart, so the
+    later ones of a millisecond arrive after it was sent: asking from the last millisecond and
     skipping what was sent delivers each tick exactly once (the +1 recipe would lose two of
     every three)."""
     b, listener = bridge
@@ -92,13 +73,15 @@ async def test_terminal_state_and_trade_events(
         assert opened["position"]["symbol"] == "BTCUSD" and isinstance(opened["time_msc"], int)
 
 
-async def test_unsynchronised_history_answers_at_once(
+async def test_history_that_never_loads_answers_minus_32008_after_the_wait(
         bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
-    """History not local yet: -32008 with a retry hint, instead of blocking the EA (and its
-    pings) for up to 45 s."""
+    """Bars, ticks and trade history that never finish loading: each call is held for the
+    EA's HistoryWaitMs, then answered -32008 with a retry hint (the EA never copies history
+    that is not local, which would block it for up to 45 s)."""
     b, _ = bridge
     path, _ = fixture(tmp_path, history_synchronized=False)
-    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port,
+                          inputs={"HistoryWaitMs": "300"}):
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         for method, params in [
             ("copy_rates_from_pos", {"symbol": "EURUSD", "timeframe": 1, "start_pos": 0,

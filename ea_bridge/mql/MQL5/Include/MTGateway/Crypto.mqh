@@ -6,7 +6,7 @@
 #ifndef MTGW_CRYPTO_MQH
 #define MTGW_CRYPTO_MQH
 
-#include <MTGateway/Bytes.mqh>
+#include <MTGateway\Bytes.mqh>
 
 // SHA-256 of `data` into `digest` (32 bytes). The key argument of CryptEncode is ignored for
 // hashes, so an empty key is passed. Returns false when the terminal refuses.
@@ -24,7 +24,7 @@ bool HmacSha256(const uchar &key[], const uchar &msg[], uchar &mac[])
   {
    uchar k[];
    ArrayResize(k, 64);
-   ArrayInitialize(k, 0);
+   ArrayFill(k, 0, 64, 0);          // ArrayInitialize has no documented uchar[] form
    if(ArraySize(key) > 64)
      {
       uchar hashed[];

@@ -8,7 +8,7 @@
 #ifndef MTGW_ENCODE5_MQH
 #define MTGW_ENCODE5_MQH
 
-#include <MTGateway/Json.mqh>
+#include <MTGateway\Json.mqh>
 
 int SymbolDigits(const string symbol)
   {

@@ -1,24 +1,34 @@
 //+------------------------------------------------------------------+
 //| Events5.mqh: what the EA pushes without being asked              |
 //| (docs/protocol.md section 7):                                    |
-//|  - `ticks` for every symbol in Market Watch, from CopyTicksRange |
+//|  - `ticks` for every symbol in Market Watch, from CopyTicks      |
 //|    starting AT the last millisecond sent and skipping the ticks  |
 //|    of that millisecond already sent, so ticks that share a       |
-//|    millisecond but arrive in a later batch are not lost;         |
+//|    millisecond but arrive in a later batch are not lost; a       |
+//|    symbol is copied only when its last tick changed, and a long  |
+//|    catch-up goes out a few thousand rows per pass;               |
 //|  - `trade` from OnTradeTransaction, in the order they happened;  |
+//|    queued ones wait for the next session when this one drops;    |
 //|  - `terminal` (broker connection, Algo Trading) on every change; |
 //|  - `trade`/account_updated when the account's money moved.       |
+//| Transactions arrive in no guaranteed order and describe a state  |
+//| that may have moved on: an ORDER_DELETE can come before its      |
+//| order is in the history (then HISTORY_ADD reports the removal),  |
+//| and positions are learnt again at each welcome, since the EA may |
+//| start before the terminal has logged in.                         |
 //+------------------------------------------------------------------+
 #ifndef MTGW_EVENTS5_MQH
 #define MTGW_EVENTS5_MQH
 
-#include <MTGateway/Json.mqh>
-#include <MTGateway/Encode5.mqh>
-#include <MTGateway/Session.mqh>
+#include <MTGateway\Json.mqh>
+#include <MTGateway\Encode5.mqh>
+#include <MTGateway\Session.mqh>
 
 #define MTGW_TICK_ROWS_PER_EVENT 2000
+#define MTGW_TICK_ROWS_PER_PASS  6000   // catch-up after an outage goes out in slices
 #define MTGW_RESCAN_MS           1000
 #define MTGW_PENDING_MAX         1000
+#define MTGW_REMOVED_KEPT        256    // orders whose removal was reported (for duplicates)
 
 struct TickCursor
   {
@@ -26,6 +36,12 @@ struct TickCursor
    long              last_msc;     // time_msc of the newest tick sent
    int               sent_at_last; // how many ticks of that millisecond were sent
    bool              present;      // still in Market Watch at the last rescan
+   long              seen_msc;     // the last tick SymbolInfoTick showed, to skip idle symbols
+   double            seen_bid;
+   double            seen_ask;
+   double            seen_last;
+   ulong             seen_volume;
+   uint              seen_flags;
   };
 
 class CEvents5
@@ -41,10 +57,14 @@ public:
    ulong             pos_tickets[];         // last seen open positions, for position_closed
    string            pos_json[];
    long              seen_sessions;
+   long              seeded_msc;            // when positions were last learnt (server time)
+   ulong             removed[];             // orders whose order_removed went out
+   ulong             awaiting[];            // deleted orders not in the history yet
 
                      CEvents5(void)
      {
       seen_sessions = 0;
+      seeded_msc = 0;
       last_rescan = 0;
       last_account_check = 0;
       announced_connected = -1;
@@ -52,13 +72,16 @@ public:
       account_sig = "";
      }
 
-   // A new session: the terminal state is announced again; tick cursors are kept, so a short
-   // outage loses no tick (the EA resumes from the last tick it sent).
+   // A new session: the terminal state is announced again and open positions are learnt
+   // again (the EA may have started before the terminal logged in, when none showed); tick
+   // cursors are kept, so a short outage loses no tick (the EA resumes from the last tick it
+   // sent), and so are the queued trade events.
    void              OnWelcome(void)
      {
       announced_connected = -1;
       announced_trade = -1;
       account_sig = "";
+      SeedPositions();
      }
 
    void              Poll(CGatewaySession &session)
@@ -68,7 +91,7 @@ public:
       uint now = GetTickCount();
       if(last_rescan == 0 || (int)(now - last_rescan) >= MTGW_RESCAN_MS)
         {
-         Rescan();
+         Rescan(session);
          last_rescan = now == 0 ? 1 : now;
         }
       if(!session.Ready())
@@ -82,14 +105,28 @@ public:
       for(int i = 0; i < ArraySize(cursors) && session.Ready(); i++)
          if(cursors[i].present)
             Ticks(session, i);
-      for(int i = 0; i < ArraySize(pending) && session.Ready(); i++)
-         session.SendEvent("trade", pending[i]);
-      ArrayResize(pending, 0);
       if((int)(now - last_account_check) >= MTGW_RESCAN_MS)
         {
          last_account_check = now;
          Account(session);
         }
+      SendTrades(session);
+     }
+
+   // The queued trade events, oldest first. What a dropped session did not take stays queued
+   // for the next one; an event too large for any frame is left out (and logged).
+   void              SendTrades(CGatewaySession &session)
+     {
+      int sent = 0;
+      for(; sent < ArraySize(pending) && session.Ready(); sent++)
+         if(session.SendEvent("trade", pending[sent]) == MTGW_NOT_SENT)
+            break;
+      if(sent == 0)
+         return;
+      int left = ArraySize(pending) - sent;
+      for(int k = 0; k < left; k++)
+         pending[k] = pending[k + sent];
+      ArrayResize(pending, left);
      }
 
    //--- ticks ---------------------------------------------------------------------------------
@@ -102,7 +139,9 @@ public:
       return -1;
      }
 
-   void              Rescan(void)
+   // Market Watch as it is now. Symbols keep their place in the list from one rescan to the
+   // next, so the cursor at the same index is tried before a search.
+   void              Rescan(CGatewaySession &session)
      {
       for(int i = 0; i < ArraySize(cursors); i++)
          cursors[i].present = false;
@@ -110,7 +149,7 @@ public:
       for(int k = 0; k < total; k++)
         {
          string name = SymbolName(k, true);
-         int i = Find(name);
+         int i = k < ArraySize(cursors) && cursors[k].symbol == name ? k : Find(name);
          if(i < 0)
            {
             i = ArraySize(cursors);
@@ -118,14 +157,15 @@ public:
             cursors[i].symbol = name;
             cursors[i].last_msc = 0;
             cursors[i].sent_at_last = 0;
-            Start(i);
+            cursors[i].seen_msc = 0;
+            Start(session, i);
            }
          cursors[i].present = true;
         }
      }
 
    // A symbol seen for the first time streams from its current tick on.
-   void              Start(const int i)
+   void              Start(CGatewaySession &session, const int i)
      {
       MqlTick t;
       if(!SymbolInfoTick(cursors[i].symbol, t) || t.time_msc <= 0)
@@ -134,6 +174,7 @@ public:
       int n = CopyTicksRange(cursors[i].symbol, same, COPY_TICKS_ALL, (ulong)t.time_msc, (ulong)t.time_msc);
       cursors[i].last_msc = t.time_msc;
       cursors[i].sent_at_last = n > 0 ? n : 1;
+      session.methods.history.NoteStream(cursors[i].symbol, t.time_msc);
      }
 
    void              Ticks(CGatewaySession &session, const int i)
@@ -144,18 +185,31 @@ public:
          return;
       if(cursors[i].last_msc == 0)
         {
-         Start(i);
+         Start(session, i);
          return;
         }
       if(now.time_msc < cursors[i].last_msc)
          return;                                  // nothing newer than what was sent
+      if(now.time_msc == cursors[i].seen_msc && now.bid == cursors[i].seen_bid && now.ask == cursors[i].seen_ask &&
+         now.last == cursors[i].seen_last && now.volume == cursors[i].seen_volume && now.flags == cursors[i].seen_flags)
+         return;                                  // the same last tick as last time: no copy
       MqlTick ticks[];
-      int n = CopyTicksRange(s, ticks, COPY_TICKS_ALL, (ulong)cursors[i].last_msc, 0);
+      int n = CopyTicks(s, ticks, COPY_TICKS_ALL, (ulong)cursors[i].last_msc, (uint)(cursors[i].sent_at_last + MTGW_TICK_ROWS_PER_PASS));
       if(n <= 0)
          return;                                  // -1: history not ready yet, next pass
       int skip = 0;
       while(skip < n && ticks[skip].time_msc == cursors[i].last_msc && skip < cursors[i].sent_at_last)
          skip++;
+      if(n < cursors[i].sent_at_last + MTGW_TICK_ROWS_PER_PASS)
+        {
+         // the copy reached the last tick: this one is seen (a capped copy leaves it for later)
+         cursors[i].seen_msc = now.time_msc;
+         cursors[i].seen_bid = now.bid;
+         cursors[i].seen_ask = now.ask;
+         cursors[i].seen_last = now.last;
+         cursors[i].seen_volume = now.volume;
+         cursors[i].seen_flags = now.flags;
+        }
       if(skip >= n)
          return;
       int dg = SymbolDigits(s);
@@ -189,8 +243,11 @@ public:
             Print("MT Gateway: skipped ", IntegerToString(upto - from), " ticks of ", s, " with a non-finite price");
            }
          else
-            if(!session.SendEvent("ticks", w.out))
-               return;                            // not sent: the cursor stays, resent next session
+            if(session.SendEvent("ticks", w.out) == MTGW_NOT_SENT)
+              {
+               cursors[i].seen_msc = 0;           // not sent: the cursor stays, resent next session
+               return;
+              }
          // advance the cursor over what was sent
          long last = ticks[upto - 1].time_msc;
          int same = 0;
@@ -216,7 +273,7 @@ public:
       if(connected == announced_connected && trade == announced_trade)
          return;
       if(session.SendEvent("terminal", "{\"connected\":" + (connected == 1 ? "true" : "false") +
-                           ",\"trade_allowed\":" + (trade == 1 ? "true" : "false") + "}"))
+                           ",\"trade_allowed\":" + (trade == 1 ? "true" : "false") + "}") == MTGW_SENT)
         {
          announced_connected = connected;
          announced_trade = trade;
@@ -243,7 +300,7 @@ public:
       EncodeAccount(w);
       w.EndObj();
       if(!w.bad)
-         session.SendEvent("trade", w.out);
+         Queue(w.out);                           // in order with the trade events, kept on a drop
      }
 
    // The trade server's clock; MQL5 gives it in seconds only.
@@ -264,6 +321,40 @@ public:
       int n = ArraySize(pending);
       ArrayResize(pending, n + 1);
       pending[n] = payload;
+     }
+
+   bool              Listed(const ulong &list[], const ulong ticket)
+     {
+      for(int i = 0; i < ArraySize(list); i++)
+         if(list[i] == ticket)
+            return true;
+      return false;
+     }
+
+   // Add to a short list of tickets (the oldest goes beyond MTGW_REMOVED_KEPT).
+   void              Remember(ulong &list[], const ulong ticket)
+     {
+      int n = ArraySize(list);
+      if(n >= MTGW_REMOVED_KEPT)
+        {
+         for(int i = 1; i < n; i++)
+            list[i - 1] = list[i];
+         n--;
+        }
+      ArrayResize(list, n + 1);
+      list[n] = ticket;
+     }
+
+   void              Forget(ulong &list[], const ulong ticket)
+     {
+      int n = ArraySize(list);
+      for(int i = 0; i < n; i++)
+         if(list[i] == ticket)
+           {
+            list[i] = list[n - 1];
+            ArrayResize(list, n - 1);
+            return;
+           }
      }
 
    int               CachedPosition(const ulong ticket)
@@ -327,14 +418,26 @@ public:
               }
          return;
         }
-      if(tx.type == TRADE_TRANSACTION_ORDER_DELETE)
+      if(tx.type == TRADE_TRANSACTION_ORDER_DELETE || tx.type == TRADE_TRANSACTION_HISTORY_ADD)
         {
-         if(!HistoryOrderSelect(tx.order))
+         // the removal is reported once, from the history: at ORDER_DELETE when the order is
+         // already there, else when HISTORY_ADD brings it (either may come first)
+         if(Listed(removed, tx.order))
             return;
+         if(!HistoryOrderSelect(tx.order))
+           {
+            if(tx.type == TRADE_TRANSACTION_ORDER_DELETE && !Listed(awaiting, tx.order))
+               Remember(awaiting, tx.order);
+            return;
+           }
+         if(tx.type == TRADE_TRANSACTION_HISTORY_ADD && !Listed(awaiting, tx.order) && OrderSelect(tx.order))
+            return;                               // still open (a partial fill's remainder)
          EncodeHistoryOrder(w, tx.order);
          long when = HistoryOrderGetInteger(tx.order, ORDER_TIME_DONE_MSC);
          if(!w.bad)
             Queue(Wrap("order_removed", when > 0 ? when : NowMsc(), "order", w.out));
+         Remember(removed, tx.order);
+         Forget(awaiting, tx.order);
          return;
         }
       if(tx.type == TRADE_TRANSACTION_DEAL_ADD)
@@ -376,7 +479,10 @@ public:
          EncodePosition(w);
          if(w.bad || (cached >= 0 && pos_json[cached] == w.out))
             return;
-         Queue(Wrap(cached < 0 ? "position_opened" : "position_updated", when, "position", w.out));
+         // not seen before but older than the last time positions were learnt: it was open
+         // already, so this is a change, not an opening
+         bool opened = cached < 0 && PositionGetInteger(POSITION_TIME_MSC) >= seeded_msc;
+         Queue(Wrap(opened ? "position_opened" : "position_updated", when, "position", w.out));
          RememberPosition(ticket, w.out);
         }
       else
@@ -421,9 +527,11 @@ public:
       RememberPosition(position, w.out);
      }
 
-   // Positions open when the EA starts are known, so their closing is reported.
+   // Positions open now are known, so their closing is reported (at each welcome: the EA can
+   // start before the terminal has logged in, when PositionsTotal() is still 0).
    void              SeedPositions(void)
      {
+      seeded_msc = NowMsc();
       int total = PositionsTotal();
       for(int i = 0; i < total; i++)
         {

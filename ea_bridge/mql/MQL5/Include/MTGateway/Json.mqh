@@ -246,7 +246,8 @@ private:
          ushort c = StringGetCharacter(text, pos);
          if(c == '"')
            {
-            out += StringSubstr(text, run, pos - run);
+            if(pos > run)                     // never a length of 0: MQL4 reads it as "to the end"
+               out += StringSubstr(text, run, pos - run);
             pos++;
             return true;
            }
@@ -257,7 +258,8 @@ private:
             pos++;
             continue;
            }
-         out += StringSubstr(text, run, pos - run);
+         if(pos > run)
+            out += StringSubstr(text, run, pos - run);
          if(pos + 1 >= len)
             return Fail("bad escape");
          ushort e = StringGetCharacter(text, pos + 1);
@@ -495,7 +497,8 @@ public:
          ushort c = StringGetCharacter(v, i);
          if(c >= 0x20 && c != '"' && c != '\\')
             continue;
-         r += StringSubstr(v, run, i - run);
+         if(i > run)                          // never a length of 0 (see ParseString)
+            r += StringSubstr(v, run, i - run);
          run = i + 1;
          if(c == '"')
             r += "\\\"";
@@ -514,7 +517,8 @@ public:
                      else
                         r += "\\u00" + StringSubstr("0123456789abcdef", c >> 4, 1) + StringSubstr("0123456789abcdef", c & 0xF, 1);
         }
-      r += StringSubstr(v, run, n - run);
+      if(n > run)
+         r += StringSubstr(v, run, n - run);
       return r + "\"";
      }
 

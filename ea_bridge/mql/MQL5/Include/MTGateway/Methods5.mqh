@@ -2,15 +2,18 @@
 //| Methods5.mqh: every method of docs/protocol.md section 6,        |
 //| answered from the terminal's own functions. Parameters arrive by |
 //| name; a wrong type or a missing one is -32602 naming it. History |
-//| that is not local yet answers -32008 instead of blocking the EA  |
-//| (CopyTicks can wait 45 s, and a blocked EA cannot answer pings). |
-//| Row answers stop at max_rows and say `truncated`.                |
+//| that is not local yet is never copied (CopyTicks can wait 45 s,  |
+//| and a waiting EA cannot answer pings): the call is held while the|
+//| helper indicator loads it (History5.mqh) and answered once it is |
+//| there, or -32008 after the EA's HistoryWaitMs. Row answers stop  |
+//| at max_rows and say `truncated`.                                 |
 //+------------------------------------------------------------------+
 #ifndef MTGW_METHODS5_MQH
 #define MTGW_METHODS5_MQH
 
-#include <MTGateway/Json.mqh>
-#include <MTGateway/Encode5.mqh>
+#include <MTGateway\Json.mqh>
+#include <MTGateway\Encode5.mqh>
+#include <MTGateway\History5.mqh>
 
 #define E_METHOD   -32601
 #define E_PARAMS   -32602
@@ -19,6 +22,7 @@
 #define E_ALGO     -32007
 #define E_HISTORY  -32008
 #define E_INTERNAL -32603
+#define E_DEFER    1        // not an answer: the history is being loaded, ask again next pass
 
 // MT5 group filter: comma-separated patterns with * and ?, case-insensitive, "!" excludes.
 bool WildMatch(const string name, const string pattern)
@@ -54,14 +58,14 @@ bool WildMatch(const string name, const string pattern)
    return j == m;
   }
 
-bool GroupMatch(const string name, const string group)
+bool GroupMatch(const string name, const string filter)
   {
-   if(group == "")
+   if(filter == "")
       return true;
    string upper = name;
    StringToUpper(upper);
    string parts[];
-   int k = StringSplit(group, ',', parts);
+   int k = StringSplit(filter, ',', parts);
    bool any_include = false, included = false;
    for(int i = 0; i < k; i++)
      {
@@ -104,6 +108,7 @@ public:
    long              max_answer_bytes;
    int               code;
    string            message;
+   CHistory5         history;
 
                      Methods5(void) { max_rows = 20000; max_answer_bytes = 8388608; code = 0; message = ""; }
 
@@ -397,7 +402,7 @@ public:
 
    void              SymbolsGet(JsonDoc &doc, const int p, JsonWriter &w)
      {
-      string group = PStr(doc, p, "group", false);
+      string filter = PStr(doc, p, "group", false);
       if(code != 0)
          return;
       int total = SymbolsTotal(false);
@@ -405,7 +410,7 @@ public:
       for(int i = 0; i < total; i++)
         {
          string name = SymbolName(i, false);
-         if(GroupMatch(name, group))
+         if(GroupMatch(name, filter))
             EncodeSymbol(w, name);
         }
       w.EndArr();
@@ -443,6 +448,42 @@ public:
      }
 
    //--- rates and ticks ---------------------------------------------------------------------
+
+   // The wire's flags (the MetaTrader5 package's: COPY_TICKS_ALL is -1, INFO 1, TRADE 2) as
+   // MQL5's ENUM_COPY_TICKS (ALL is 3 there). MQL5's own 3 is accepted too; anything else,
+   // and never the raw wire value, reaches CopyTicks.
+   uint              TickFlags(const long wire)
+     {
+      if(wire == -1 || wire == 3)
+         return (uint)COPY_TICKS_ALL;
+      if(wire == 1)
+         return (uint)COPY_TICKS_INFO;
+      if(wire == 2)
+         return (uint)COPY_TICKS_TRADE;
+      if(code == 0)
+         Fail(E_PARAMS, "flags: " + IntegerToString(wire) + " is not a COPY_TICKS_* value (-1 or 3 all, 1 info, 2 trade)");
+      return (uint)COPY_TICKS_ALL;
+     }
+
+   // The history is not local: have the helper load it and hold the call (E_DEFER), or say
+   // why it cannot be loaded. A symbol outside Market Watch is selected first, as the
+   // reference's CheckLoadHistory does (the terminal keeps no data for it otherwise).
+   void              Load(const string s, const int mode, const ENUM_TIMEFRAMES period, const long from_msc)
+     {
+      if(!SymbolInfoInteger(s, SYMBOL_SELECT) && !SymbolSelect(s, true))
+        {
+         Fail(E_HISTORY, s + " cannot be added to Market Watch (error " + IntegerToString(GetLastError()) + "); ask again shortly");
+         return;
+        }
+      if(!history.Request(s, mode, period, from_msc))
+        {
+         Fail(E_INTERNAL, "history of " + s + " is not on this computer and the helper indicator " + MTGW_HELPER_NAME +
+              " is missing: compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+         return;
+        }
+      Fail(E_DEFER, "history of " + s + " is still loading; ask again shortly");
+     }
+
 
    void              RatesAnswer(JsonWriter &w, const MqlRates &rates[], const int from, const int count, const bool truncated, const int dg)
      {
@@ -497,9 +538,11 @@ public:
       if(code != 0 || !Symbol(s))
          return;
       ENUM_TIMEFRAMES period = (ENUM_TIMEFRAMES)tf;
-      if(!SeriesInfoInteger(s, period, SERIES_SYNCHRONIZED))
+      // never copy bars that are not built: the copy would wait for them
+      long need = m == "copy_rates_from_pos" ? start_pos + count : count;
+      if(!history.BarsLocal(s, period, m == "copy_rates_from_pos" ? 0 : date_from, need))
         {
-         Fail(E_HISTORY, "history of " + s + " is still loading; ask again shortly");
+         Load(s, MTGW_HELPER_BARS, period, m == "copy_rates_from_pos" ? 0 : date_from * 1000);
          return;
         }
       MqlRates rates[];
@@ -568,17 +611,15 @@ public:
          count = PInt(doc, p, "count", true);
       else
          to_msc = PTimeMs(doc, p, "date_to", true);
-      long flags = PInt(doc, p, "flags", true);
-      if(code == 0 && flags != COPY_TICKS_ALL && flags != COPY_TICKS_INFO && flags != COPY_TICKS_TRADE)
-         Fail(E_PARAMS, "flags: " + IntegerToString(flags) + " is not a COPY_TICKS_* value");
+      uint flags = TickFlags(PInt(doc, p, "flags", true));
       if(code == 0 && count < 0)
          Fail(E_PARAMS, "count: must be >= 0");
       if(code != 0 || !Symbol(s))
          return;
-      // CopyTicks waits up to 45 s for unsynchronised tick history: answer -32008 instead
-      if(!SymbolIsSynchronized(s))
+      // never copy ticks that are not on disk: CopyTicks would wait up to 45 s for them
+      if(!history.TicksLocal(s, from_msc))
         {
-         Fail(E_HISTORY, "tick history of " + s + " is still loading; ask again shortly");
+         Load(s, MTGW_HELPER_TICKS, PERIOD_M1, from_msc);
          return;
         }
       MqlTick ticks[];
@@ -589,7 +630,7 @@ public:
         {
          int take = count > max_rows ? max_rows : (int)count;
          if(take > 0)
-            got = CopyTicks(s, ticks, (uint)flags, (ulong)from_msc, (uint)(take < count ? take + 1 : take));
+            got = CopyTicks(s, ticks, flags, (ulong)from_msc, (uint)(take < count ? take + 1 : take));
          if(got < 0)
             got = 0;
          truncated = got > take;
@@ -598,7 +639,7 @@ public:
         }
       // both ends inclusive, to the millisecond (a to_msc of 0 would mean "up to now")
       if(to_msc >= from_msc && to_msc > 0)
-         got = CopyTicksRange(s, ticks, (uint)flags, (ulong)from_msc, (ulong)to_msc);
+         got = CopyTicksRange(s, ticks, flags, (ulong)from_msc, (ulong)to_msc);
       if(got < 0)
          got = 0;
       truncated = got > max_rows;
@@ -610,7 +651,7 @@ public:
    void              OrdersGet(JsonDoc &doc, const int p, JsonWriter &w)
      {
       string s = PStr(doc, p, "symbol", false);
-      string group = PStr(doc, p, "group", false);
+      string filter = PStr(doc, p, "group", false);
       bool by_ticket = Has(doc, p, "ticket");
       long ticket = PInt(doc, p, "ticket", false);
       if(code != 0)
@@ -623,7 +664,7 @@ public:
          if(t == 0)
             continue;
          string sym = OrderGetString(ORDER_SYMBOL);
-         if((s != "" && sym != s) || !GroupMatch(sym, group) || (by_ticket && (long)t != ticket))
+         if((s != "" && sym != s) || !GroupMatch(sym, filter) || (by_ticket && (long)t != ticket))
             continue;
          EncodeOrder(w);
         }
@@ -633,7 +674,7 @@ public:
    void              PositionsGet(JsonDoc &doc, const int p, JsonWriter &w)
      {
       string s = PStr(doc, p, "symbol", false);
-      string group = PStr(doc, p, "group", false);
+      string filter = PStr(doc, p, "group", false);
       bool by_ticket = Has(doc, p, "ticket");
       long ticket = PInt(doc, p, "ticket", false);
       if(code != 0)
@@ -646,7 +687,7 @@ public:
          if(t == 0)
             continue;
          string sym = PositionGetString(POSITION_SYMBOL);
-         if((s != "" && sym != s) || !GroupMatch(sym, group) || (by_ticket && (long)t != ticket))
+         if((s != "" && sym != s) || !GroupMatch(sym, filter) || (by_ticket && (long)t != ticket))
             continue;
          EncodePosition(w);
         }
@@ -662,14 +703,14 @@ public:
       bool dated = total_only || (!by_ticket && !by_position);
       long date_from = PTime(doc, p, "date_from", dated);
       long date_to = PTime(doc, p, "date_to", dated);
-      string group = total_only ? "" : PStr(doc, p, "group", false);
+      string filter = total_only ? "" : PStr(doc, p, "group", false);
       long ticket = by_ticket ? PInt(doc, p, "ticket", true) : 0;
       long position = by_position ? PInt(doc, p, "position", true) : 0;
       if(code != 0)
          return;
       // MT5 semantics: history_orders_get(ticket=X) is order X; history_deals_get(ticket=X)
       // is the deals of ORDER X (DEAL_ORDER), which MQL5 can only find by scanning history.
-      bool selected;
+      bool selected = false;
       bool one_order = by_ticket && !deals;
       if(one_order)
          selected = HistoryOrderSelect((ulong)ticket);
@@ -700,7 +741,7 @@ public:
          if(t == 0 || (deals && by_ticket && HistoryDealGetInteger(t, DEAL_ORDER) != ticket))
             continue;
          string sym = deals ? HistoryDealGetString(t, DEAL_SYMBOL) : HistoryOrderGetString(t, ORDER_SYMBOL);
-         if(!GroupMatch(sym, group))
+         if(!GroupMatch(sym, filter))
             continue;
          if(deals)
             EncodeDeal(w, t);
@@ -782,7 +823,14 @@ public:
          return;
       MqlTradeCheckResult c;
       ZeroMemory(c);
-      OrderCheck(r, c);      // false with a retcode is a result, as in MT5
+      ResetLastError();
+      // false with a retcode is a result, as in MT5; false without one failed the terminal's
+      // own check of the request and has no result to give
+      if(!OrderCheck(r, c) && c.retcode == 0)
+        {
+         Fail(E_INTERNAL, "OrderCheck failed (error " + IntegerToString(GetLastError()) + ")");
+         return;
+        }
       long cd = AccountInfoInteger(ACCOUNT_CURRENCY_DIGITS);
       int d = cd > 0 ? (int)cd : 2;
       w.BeginObj();
@@ -816,7 +864,14 @@ public:
         }
       MqlTradeResult res;
       ZeroMemory(res);
-      OrderSend(r, res);     // a broker rejection is a result with its retcode, not an error
+      ResetLastError();
+      // a broker rejection is a result with its retcode, not an error; false without a retcode
+      // failed the terminal's own check of the request (ERR_TRADE_SEND_FAILED): nothing was sent
+      if(!OrderSend(r, res) && res.retcode == 0)
+        {
+         Fail(E_INTERNAL, "OrderSend failed (error " + IntegerToString(GetLastError()) + "): nothing was sent");
+         return;
+        }
       int dg = r.symbol == "" ? 8 : SymbolDigits(r.symbol);
       w.BeginObj();
       w.KInt("retcode", (long)res.retcode);

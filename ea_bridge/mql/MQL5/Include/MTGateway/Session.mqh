@@ -9,30 +9,42 @@
 //| asks for more bytes than the frame in hand still needs, keeps its|
 //| own receive buffer, drains in a bounded loop, and then waits     |
 //| inside SocketRead for the rest of its timer budget, which is what|
-//| makes a call cost well under a timer period.                     |
+//| makes a call cost well under a timer period. A read that returns |
+//| -1 may still have appended bytes (the peer's last frame before   |
+//| its close): they are handled before the drop. A send writes what |
+//| it can ("returns the number of bytes written"): the rest follows |
+//| until the frame is out, within the socket's 5 s send timeout.    |
+//| Times come from GetMicrosecondCount: GetTickCount moves in steps |
+//| of the system clock (10-16 ms).                                  |
 //+------------------------------------------------------------------+
 #ifndef MTGW_SESSION_MQH
 #define MTGW_SESSION_MQH
 
-#include <MTGateway/Bytes.mqh>
-#include <MTGateway/Crypto.mqh>
-#include <MTGateway/Json.mqh>
-#include <MTGateway/Methods5.mqh>
+#include <MTGateway\Bytes.mqh>
+#include <MTGateway\Crypto.mqh>
+#include <MTGateway\Json.mqh>
+#include <MTGateway\Methods5.mqh>
 
 #define MTGW_EA_VERSION        "1.0.0"
 #define MTGW_PROTOCOL          1
 #define MTGW_HANDSHAKE_MAX     16384
-#define MTGW_CONNECT_MS        500
+#define MTGW_CONNECT_MS        200    // a refused loopback connect waits this long on Windows
+#define MTGW_SEND_TIMEOUT_MS   5000   // a gateway that stops reading cannot hold the EA longer
 #define MTGW_BACKOFF_MIN_MS    250
 #define MTGW_BACKOFF_MAX_MS    5000
 #define MTGW_DRAIN_READS       256
 #define MTGW_BODY_WAIT_MS      1000
+#define MTGW_HELD_MAX          32     // calls held while their history loads
 
 #define ST_IDLE       0   // not connected; next attempt at next_attempt
 #define ST_HELLO      1   // hello sent, waiting for the challenge
 #define ST_AUTH       2   // auth sent, waiting for welcome or refuse
 #define ST_READY      3   // session live
 #define ST_STOPPED    4   // a refusal retrying cannot fix: wait for the user
+
+#define MTGW_SENT      0
+#define MTGW_TOO_LARGE 1
+#define MTGW_NOT_SENT  2
 
 // What the user reads for each refusal word (docs/protocol.md section 5).
 string RefusalText(const string reason)
@@ -108,10 +120,13 @@ public:
    string            status;           // what the chart shows
    long              sessions;         // welcomes received since the EA started
    long              seq;              // last event seq sent on this connection
-   uint              next_attempt;
+   ulong             next_attempt;     // GetMicrosecondCount() times
    int               backoff_ms;
-   uint              last_rx;
-   uint              last_ping;
+   ulong             last_rx;
+   ulong             last_ping;
+   int               history_wait_ms;  // how long a call waits for its history to load
+   string            held_json[];      // calls held while their history loads, as received
+   ulong             held_since[];
    int               hb_interval_ms;
    int               hb_timeout_ms;
    long              max_frame;
@@ -138,6 +153,7 @@ public:
       rx_start = 0;
       rx_end = 0;
       wait_budget_ms = 0;
+      history_wait_ms = 4000;
       port = 8711;
      }
 
@@ -170,26 +186,28 @@ public:
          return;
       if(state == ST_IDLE)
         {
-         if((int)(GetTickCount() - next_attempt) < 0)
+         if(GetMicrosecondCount() < next_attempt)
             return;
          Connect();
          if(state == ST_IDLE)
             return;
         }
       Drain();
+      ServeHeld();
+      methods.history.Sweep();
       Heartbeat();
      }
 
    // Wait inside the socket for the rest of this timer pass's budget, answering what comes.
-   void              WaitRest(const uint pass_start)
+   void              WaitRest(const ulong pass_start_us)
      {
       while(state != ST_IDLE && state != ST_STOPPED && !IsStopped())
         {
-         int left = wait_budget_ms - (int)(GetTickCount() - pass_start);
-         if(left <= 0)
+         long left_us = (long)wait_budget_ms * 1000 - (long)(GetMicrosecondCount() - pass_start_us);
+         if(left_us <= 0)
             return;
          int want = Needed();
-         int timeout = left;
+         int timeout = (int)((left_us + 999) / 1000);
          if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
             timeout = MTGW_BODY_WAIT_MS;      // the body of a frame whose header came is in transit
          int got = ReadSome(want, timeout);
@@ -200,21 +218,27 @@ public:
         }
      }
 
-   // An event frame; false when there is no live session to send it on.
-   bool              SendEvent(const string name, const string payload_json)
+   // An event frame: MTGW_SENT, MTGW_TOO_LARGE (never sendable: nothing sent), or
+   // MTGW_NOT_SENT (no live session, or it just dropped: send it on the next one).
+   int               SendEvent(const string name, const string payload_json)
      {
       if(state != ST_READY)
-         return false;
-      seq++;
-      return SendJson("{\"t\":\"evt\",\"seq\":" + IntegerToString(seq) + ",\"m\":" + JsonWriter::Quote(name) +
-                      ",\"p\":" + payload_json + "}");
+         return MTGW_NOT_SENT;
+      int sent = SendFrame("{\"t\":\"evt\",\"seq\":" + IntegerToString(seq + 1) + ",\"m\":" + JsonWriter::Quote(name) +
+                           ",\"p\":" + payload_json + "}");
+      if(sent == MTGW_SENT)
+         seq++;
+      else
+         if(sent == MTGW_TOO_LARGE)
+            Print("MT Gateway: a '", name, "' event is larger than the gateway's frame limit and was left out");
+      return sent;
      }
 
    // Orderly close within OnDeinit's 2.5 s: say bye, close the socket.
    void              Close(const string why)
      {
       if(sock != INVALID_HANDLE && (state == ST_READY || state == ST_HELLO || state == ST_AUTH))
-         SendJson("{\"t\":\"bye\",\"reason\":\"shutting_down\",\"message\":" + JsonWriter::Quote(why) + "}");
+         SendFrame("{\"t\":\"bye\",\"reason\":\"shutting_down\",\"message\":" + JsonWriter::Quote(why) + "}");
       CloseSocket();
       state = ST_IDLE;
      }
@@ -248,6 +272,8 @@ public:
       sock = INVALID_HANDLE;
       rx_start = 0;
       rx_end = 0;
+      ArrayResize(held_json, 0);             // the daemon fails what it sent on a lost session
+      ArrayResize(held_since, 0);
      }
 
    // The connection ended; retry after the current backoff (doubling to 5 s).
@@ -256,7 +282,7 @@ public:
       reason = why;
       CloseSocket();
       state = ST_IDLE;
-      next_attempt = GetTickCount() + (uint)backoff_ms;
+      next_attempt = GetMicrosecondCount() + (ulong)backoff_ms * 1000;
       Show(text + "; retrying in " + DoubleToString(backoff_ms / 1000.0, 2) + " s");
       backoff_ms = backoff_ms * 2 > MTGW_BACKOFF_MAX_MS ? MTGW_BACKOFF_MAX_MS : backoff_ms * 2;
      }
@@ -267,7 +293,7 @@ public:
       if(login == 0)
         {
          Show("waiting for the terminal to log in to a trade account");
-         next_attempt = GetTickCount() + 1000;
+         next_attempt = GetMicrosecondCount() + 1000000;
          return;
         }
       ResetLastError();
@@ -286,11 +312,14 @@ public:
          Drop("unreachable", text + ". Is mtgateway running?");
          return;
         }
+      // a gateway that stops reading must not hold the EA inside SocketSend for ever
+      if(!SocketTimeouts(sock, MTGW_SEND_TIMEOUT_MS, 0))
+         Print("MT Gateway: SocketTimeouts failed (error ", IntegerToString(GetLastError()), ")");
       rx_start = 0;
       rx_end = 0;
       seq = 0;
       max_frame = MTGW_HANDSHAKE_MAX;
-      last_rx = GetTickCount();
+      last_rx = GetMicrosecondCount();
       JsonWriter w;
       w.BeginObj();
       w.KStr("t", "hello");
@@ -305,27 +334,35 @@ public:
       w.KStr("token_hint", hint);
       w.EndObj();
       state = ST_HELLO;
-      if(SendJson(w.out))
+      if(SendFrame(w.out) == MTGW_SENT)
          Show("connected to " + host + ":" + IntegerToString(port) + ", authenticating");
      }
 
-   bool              SendJson(const string json)
+   // One frame, written whole: a short write sends the rest (SocketSend "returns the number
+   // of bytes written"). MTGW_TOO_LARGE: above the frame limit, nothing sent; MTGW_NOT_SENT:
+   // the connection is gone (dropped here).
+   int               SendFrame(const string json)
      {
       if(sock == INVALID_HANDLE)
-         return false;
+         return MTGW_NOT_SENT;
       uchar frame[];
       int n = BuildFrame(json, frame);
       if(n - 4 > max_frame)
+         return MTGW_TOO_LARGE;
+      int sent = SocketSend(sock, frame, (uint)n);
+      while(sent > 0 && sent < n)
         {
-         Print("MT Gateway: dropped a ", IntegerToString(n), "-byte frame above the ", IntegerToString(max_frame), "-byte limit");
-         return false;
+         uchar rest[];
+         ArrayCopy(rest, frame, 0, sent, n - sent);
+         int more = SocketSend(sock, rest, (uint)(n - sent));
+         sent = more > 0 ? sent + more : -1;
         }
-      if(SocketSend(sock, frame, n) != n)
+      if(sent != n)
         {
-         Drop("io", "connection to the gateway lost while sending");
-         return false;
+         Drop("io", "connection to the gateway lost while sending (error " + IntegerToString(GetLastError()) + ")");
+         return MTGW_NOT_SENT;
         }
-      return true;
+      return MTGW_SENT;
      }
 
    int               Buffered(void) const { return rx_end - rx_start; }
@@ -344,6 +381,8 @@ public:
      }
 
    // One SocketRead of at most `want` bytes into the receive buffer; -1 on timeout or drop.
+   // A read that ends with the peer's close returns -1 and may still have appended the bytes
+   // that came before it (a refuse or bye): those are handled before the drop.
    int               ReadSome(const int want, const int timeout_ms)
      {
       if(sock == INVALID_HANDLE || want <= 0)
@@ -351,22 +390,31 @@ public:
       uchar tmp[];
       ResetLastError();
       int got = SocketRead(sock, tmp, (uint)want, (uint)(timeout_ms < 1 ? 1 : timeout_ms));
+      int have = ArraySize(tmp);
+      if(have > 0)
+        {
+         if(rx_start > 0 && rx_start == rx_end)
+           {
+            rx_start = 0;
+            rx_end = 0;
+           }
+         if(ArraySize(rx) < rx_end + have)
+            ArrayResize(rx, rx_end + have, 65536);
+         ArrayCopy(rx, tmp, rx_end, 0, have);
+         rx_end += have;
+         last_rx = GetMicrosecondCount();
+        }
       if(got <= 0)
         {
          if(!SocketIsConnected(sock))
-            Drop("eof", "gateway closed the connection");
+           {
+            if(have > 0)
+               ProcessFrames();               // the last words before the close
+            if(sock != INVALID_HANDLE && state != ST_STOPPED)
+               Drop("eof", "gateway closed the connection");
+           }
          return -1;
         }
-      if(rx_start > 0 && rx_start == rx_end)
-        {
-         rx_start = 0;
-         rx_end = 0;
-        }
-      if(ArraySize(rx) < rx_end + got)
-         ArrayResize(rx, rx_end + got, 65536);
-      ArrayCopy(rx, tmp, rx_end, 0, got);
-      rx_end += got;
-      last_rx = GetTickCount();
       return got;
      }
 
@@ -386,7 +434,7 @@ public:
          if((uint)want > avail)
             want = (int)avail;
          if(ReadSome(want, 1) < 0)
-            return;                           // readability was speculative
+            return;                           // readability was speculative (or the peer left)
          ProcessFrames();
         }
      }
@@ -430,7 +478,7 @@ public:
      {
       Print("MT Gateway: protocol error: ", detail);
       if(sock != INVALID_HANDLE)
-         SendJson("{\"t\":\"bye\",\"reason\":\"protocol_error\",\"message\":" + JsonWriter::Quote(detail) + "}");
+         SendFrame("{\"t\":\"bye\",\"reason\":\"protocol_error\",\"message\":" + JsonWriter::Quote(detail) + "}");
       Drop("protocol_error", "protocol error (" + detail + ")");
      }
 
@@ -445,7 +493,7 @@ public:
       string t = doc.Str(doc.Get(0, "t"));
       if(t == "ping")
         {
-         SendJson("{\"t\":\"pong\",\"ts\":" + IntegerToString(doc.Int(doc.Get(0, "ts"))) + "}");
+         SendFrame("{\"t\":\"pong\",\"ts\":" + IntegerToString(doc.Int(doc.Get(0, "ts"))) + "}");
          return;
         }
       if(t == "pong")
@@ -469,7 +517,7 @@ public:
            }
          string mac = AuthMac(key, nonce, AccountInfoInteger(ACCOUNT_LOGIN), AccountInfoString(ACCOUNT_SERVER));
          state = ST_AUTH;
-         SendJson("{\"t\":\"auth\",\"mac\":\"" + mac + "\"}");
+         SendFrame("{\"t\":\"auth\",\"mac\":\"" + mac + "\"}");
          return;
         }
       if(state == ST_AUTH && t == "welcome")
@@ -485,7 +533,7 @@ public:
          state = ST_READY;
          sessions++;
          backoff_ms = MTGW_BACKOFF_MIN_MS;
-         last_ping = GetTickCount();
+         last_ping = GetMicrosecondCount();
          Show("connected, session " + doc.Str(doc.Get(0, "session_id")));
          return;
         }
@@ -512,54 +560,108 @@ public:
             ProtocolError("malformed request");
             return;
            }
-         long id = doc.Int(id_node);
-         JsonWriter w;
-         int code = 0;
-         string message = "";
-         methods.max_answer_bytes = max_frame - 256;
-         methods.Call(doc.Str(m_node), doc, p_node, w, code, message);
-         if(code == 0 && w.bad)
+         if(!Answer(doc, id_node, m_node, p_node, false))
            {
-            code = -32603;
-            message = "non-finite number in '" + w.bad_field + "' refused (the protocol allows finite numbers only)";
+            int n = ArraySize(held_json);
+            if(n >= MTGW_HELD_MAX)
+               SendError(doc.Int(id_node), E_HISTORY, "too many history requests are loading; ask again shortly");
+            else
+              {
+               ArrayResize(held_json, n + 1);
+               ArrayResize(held_since, n + 1);
+               held_json[n] = json;
+               held_since[n] = GetMicrosecondCount();
+              }
            }
-         if(code == 0 && StringLen(w.out) > methods.max_answer_bytes)
-           {
-            code = -32603;
-            message = "answer too large for one frame; ask for fewer rows";
-           }
-         if(code == 0)
-            SendJson("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"r\":" + w.out + "}");
-         else
-            SendJson("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"e\":{\"code\":" + IntegerToString(code) +
-                     ",\"message\":" + JsonWriter::Quote(message) + "}}");
          return;
         }
       ProtocolError("unexpected '" + t + "' frame");
+     }
+
+   // Run the request and answer it; false when its history is still loading (held: nothing
+   // sent). `expired`: the wait bound passed, so a still-loading history answers -32008.
+   bool              Answer(JsonDoc &doc, const int id_node, const int m_node, const int p_node, const bool expired)
+     {
+      long id = doc.Int(id_node);
+      JsonWriter w;
+      int code = 0;
+      string message = "";
+      methods.max_answer_bytes = max_frame - 256;
+      methods.Call(doc.Str(m_node), doc, p_node, w, code, message);
+      if(code == E_DEFER)
+        {
+         if(!expired)
+            return false;
+         code = E_HISTORY;
+        }
+      if(code == 0 && w.bad)
+        {
+         code = E_INTERNAL;
+         message = "non-finite number in '" + w.bad_field + "' refused (the protocol allows finite numbers only)";
+        }
+      if(code != 0)
+        {
+         SendError(id, code, message);
+         return true;
+        }
+      if(SendFrame("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"r\":" + w.out + "}") == MTGW_TOO_LARGE)
+         SendError(id, E_INTERNAL, "answer too large for one frame (over " + IntegerToString(max_frame) +
+                   " bytes); ask for fewer rows");
+      return true;
+     }
+
+   void              SendError(const long id, const int code, const string message)
+     {
+      SendFrame("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"e\":{\"code\":" + IntegerToString(code) +
+                ",\"message\":" + JsonWriter::Quote(message) + "}}");
+     }
+
+   // Held calls whose history arrived are answered; those held past HistoryWaitMs answer
+   // -32008 (the loading goes on: the caller asks again).
+   void              ServeHeld(void)
+     {
+      for(int i = 0; i < ArraySize(held_json) && state == ST_READY; i++)
+        {
+         JsonDoc doc;
+         if(!doc.Parse(held_json[i]))
+            continue;                         // parsed once already: cannot happen
+         bool expired = GetMicrosecondCount() - held_since[i] >= (ulong)history_wait_ms * 1000;
+         if(!Answer(doc, doc.Get(0, "id"), doc.Get(0, "m"), doc.Get(0, "p"), expired))
+            continue;
+         int last = ArraySize(held_json) - 1;
+         for(int k = i; k < last; k++)
+           {
+            held_json[k] = held_json[k + 1];
+            held_since[k] = held_since[k + 1];
+           }
+         ArrayResize(held_json, last);
+         ArrayResize(held_since, last);
+         i--;
+        }
      }
 
    void              Heartbeat(void)
      {
       if(sock == INVALID_HANDLE)
          return;
-      uint now = GetTickCount();
+      ulong now = GetMicrosecondCount();
       if(state == ST_HELLO || state == ST_AUTH)
         {
-         if((int)(now - last_rx) > 10000)
+         if(now - last_rx > 10000000)
             Drop("handshake_timeout", RefusalText("handshake_timeout"));
          return;
         }
       if(state != ST_READY)
          return;
-      if((int)(now - last_rx) >= hb_timeout_ms)
+      if(now - last_rx >= (ulong)hb_timeout_ms * 1000)
         {
          Drop("heartbeat_timeout", "no word from the gateway for " + IntegerToString(hb_timeout_ms) + " ms");
          return;
         }
-      if((int)(now - last_ping) >= hb_interval_ms)
+      if(now - last_ping >= (ulong)hb_interval_ms * 1000)
         {
          last_ping = now;
-         SendJson("{\"t\":\"ping\",\"ts\":" + IntegerToString((long)now) + "}");
+         SendFrame("{\"t\":\"ping\",\"ts\":" + IntegerToString((long)(now / 1000)) + "}");
         }
      }
   };

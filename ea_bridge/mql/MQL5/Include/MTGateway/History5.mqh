@@ -1,0 +1,171 @@
+//+------------------------------------------------------------------+
+//| History5.mqh: is the history a request needs on this computer,   |
+//| and if not, have the terminal fetch it without the EA waiting.   |
+//|                                                                  |
+//| In an EA, CopyTicks "can wait for the result for 45 seconds"     |
+//| while the tick database synchronizes, and a copy from a series   |
+//| that is not built waits too; a waiting EA answers nothing, pings |
+//| included. In an indicator the same calls return at once and set |
+//| the loading going. So a request whose history is not local is   |
+//| held: the EA asks its helper indicator (Indicators\MTGateway\    |
+//| Helper) to load it, and answers once it is there, or -32008 when |
+//| the wait bound passes (the loading goes on; the caller retries). |
+//| Local means: bars whose series is synchronized and reaches back  |
+//| far enough; ticks from a time the helper synchronized from (the  |
+//| terminal variable MTGW.ticks.<symbol>, gone when the terminal    |
+//| closes) or that the EA itself has streamed since it started.     |
+//+------------------------------------------------------------------+
+#ifndef MTGW_HISTORY5_MQH
+#define MTGW_HISTORY5_MQH
+
+#include <MTGateway\Ids.mqh>
+
+#define MTGW_HELPERS_MAX      64       // helper indicators loading at once
+#define MTGW_HELPER_IDLE_US   30000000 // a loading helper nothing asked about for 30 s is released
+
+struct HelperRef
+  {
+   string            symbol;
+   int               mode;
+   int               period;
+   long              from_msc;
+   int               handle;
+   ulong             used_us;
+  };
+
+struct StreamStart
+  {
+   string            symbol;
+   long              from_msc;
+  };
+
+class CHistory5
+  {
+public:
+   HelperRef         helpers[];
+   StreamStart       streams[];
+   long              chart;
+   bool              helper_missing;   // iCustom could not create the helper: it is not compiled
+
+                     CHistory5(void) { chart = 0; helper_missing = false; }
+
+   // The EA streams `symbol` from `from_msc` on: those ticks are in the terminal.
+   void              NoteStream(const string symbol, const long from_msc)
+     {
+      for(int i = 0; i < ArraySize(streams); i++)
+         if(streams[i].symbol == symbol)
+           {
+            if(from_msc < streams[i].from_msc)
+               streams[i].from_msc = from_msc;
+            return;
+           }
+      int n = ArraySize(streams);
+      ArrayResize(streams, n + 1);
+      streams[n].symbol = symbol;
+      streams[n].from_msc = from_msc;
+     }
+
+   // Ticks of `symbol` from `from_msc` on are on disk (a copy returns without waiting).
+   bool              TicksLocal(const string symbol, const long from_msc)
+     {
+      string name = MTGW_TICKS_VAR + symbol;
+      if(GlobalVariableCheck(name))
+        {
+         double synced = GlobalVariableGet(name);
+         if(synced > 0.0 && (double)from_msc >= synced)
+            return true;
+        }
+      for(int i = 0; i < ArraySize(streams); i++)
+         if(streams[i].symbol == symbol && streams[i].from_msc > 0 && from_msc >= streams[i].from_msc)
+            return true;
+      return false;
+     }
+
+   // The series `symbol`/`period` is built and reaches back to `from_time` (0: any), or to the
+   // start of the server's history, or to the terminal's bar limit.
+   bool              BarsLocal(const string symbol, const ENUM_TIMEFRAMES period, const long from_time, const long need_bars)
+     {
+      if(!SeriesInfoInteger(symbol, period, SERIES_SYNCHRONIZED))
+         return false;
+      int bars = Bars(symbol, period);
+      long first = SeriesInfoInteger(symbol, period, SERIES_FIRSTDATE);
+      long server_first = SeriesInfoInteger(symbol, PERIOD_M1, SERIES_SERVER_FIRSTDATE);
+      if(first <= server_first + PeriodSeconds(period) || bars >= TerminalInfoInteger(TERMINAL_MAXBARS))
+         return true;                        // everything there is
+      if(from_time > 0 && first > from_time)
+         return false;
+      return need_bars <= 0 || bars >= need_bars;
+     }
+
+   // Have the helper load it (idempotent); false when the helper cannot be created.
+   bool              Request(const string symbol, const int mode, const ENUM_TIMEFRAMES period, const long from_msc)
+     {
+      ulong now = GetMicrosecondCount();
+      for(int i = 0; i < ArraySize(helpers); i++)
+         if(helpers[i].symbol == symbol && helpers[i].mode == mode && helpers[i].period == (int)period &&
+            helpers[i].from_msc <= from_msc)
+           {
+            helpers[i].used_us = now;
+            return true;
+           }
+      if(ArraySize(helpers) >= MTGW_HELPERS_MAX)
+         return true;                        // enough loading already; the request waits its bound
+      // the helper loads from the start of the minute: requests a few seconds apart share it
+      long from = from_msc - from_msc % 60000;
+      ResetLastError();
+      int h = iCustom(symbol, period, MTGW_HELPER_NAME, mode, chart, from);
+      if(h == INVALID_HANDLE)
+        {
+         if(!helper_missing)
+            Print("MT Gateway: the helper indicator ", MTGW_HELPER_NAME, " cannot be created (error ",
+                  IntegerToString(GetLastError()), "): compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+         helper_missing = true;
+         return false;
+        }
+      helper_missing = false;
+      int n = ArraySize(helpers);
+      ArrayResize(helpers, n + 1);
+      helpers[n].symbol = symbol;
+      helpers[n].mode = mode;
+      helpers[n].period = (int)period;
+      helpers[n].from_msc = from;
+      helpers[n].handle = h;
+      helpers[n].used_us = now;
+      return true;
+     }
+
+   // Release the loading helpers whose history arrived or that nothing asked about lately.
+   void              Sweep(void)
+     {
+      ulong now = GetMicrosecondCount();
+      for(int i = ArraySize(helpers) - 1; i >= 0; i--)
+        {
+         bool loaded = helpers[i].mode == MTGW_HELPER_TICKS ? TicksLocal(helpers[i].symbol, helpers[i].from_msc)
+                       : BarsLocal(helpers[i].symbol, (ENUM_TIMEFRAMES)helpers[i].period, helpers[i].from_msc / 1000, 0);
+         if(!loaded && now - helpers[i].used_us < MTGW_HELPER_IDLE_US)
+            continue;
+         IndicatorRelease(helpers[i].handle);
+         int last = ArraySize(helpers) - 1;
+         if(i != last)
+           {
+            // field by field: no structure holding a string is assigned whole
+            helpers[i].symbol = helpers[last].symbol;
+            helpers[i].mode = helpers[last].mode;
+            helpers[i].period = helpers[last].period;
+            helpers[i].from_msc = helpers[last].from_msc;
+            helpers[i].handle = helpers[last].handle;
+            helpers[i].used_us = helpers[last].used_us;
+           }
+         ArrayResize(helpers, last);
+        }
+     }
+
+   void              ReleaseAll(void)
+     {
+      for(int i = 0; i < ArraySize(helpers); i++)
+         IndicatorRelease(helpers[i].handle);
+      ArrayResize(helpers, 0);
+     }
+  };
+
+#endif

@@ -1,0 +1,17 @@
+//+------------------------------------------------------------------+
+//| Ids.mqh: the names the EA and its helper indicator share.        |
+//| Definitions only (no code): the indicator includes it too.       |
+//+------------------------------------------------------------------+
+#ifndef MTGW_IDS_MQH
+#define MTGW_IDS_MQH
+
+#define MTGW_HELPER_NAME       "MTGateway\\Helper"   // iCustom name: Indicators\MTGateway\Helper.ex5
+#define MTGW_HELPER_SPY        0     // wake the EA on every tick of the symbol
+#define MTGW_HELPER_TICKS      1     // synchronize the symbol's tick database from FromMsc
+#define MTGW_HELPER_BARS       2     // have the symbol's bars on the timeframe built back to FromMsc
+#define MTGW_HELPER_POLL_MS    100   // how often a loading helper looks again
+#define MTGW_EVENT_TICK        1     // chart event (CHARTEVENT_CUSTOM + 1): a tick arrived
+#define MTGW_EVENT_LOADED      2     // chart event (CHARTEVENT_CUSTOM + 2): history is loaded
+#define MTGW_TICKS_VAR         "MTGW.ticks."         // + symbol: ticks are on disk from this msc
+
+#endif
