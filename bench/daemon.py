@@ -31,7 +31,7 @@ def create_token(config: Path, login: int, server: str) -> str:
     Raises:
         RuntimeError: either command failed or printed no token.
     """
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MTGW_OWNER_PASSWORD=os.urandom(12).hex())
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
     for action in (["owner", "-c", str(config), "create", "--email", OWNER],
                    ["token", "-c", str(config), "create", "--login", str(login), "--server",
                     server, "--email", OWNER]):

@@ -99,7 +99,7 @@ async def start_rpc_daemon(pinning: Pinning, *, placement: EaPlacement = "client
                          "--login", str(EA_LOGIN), "--server", EA_SERVER, "--symbols", "EURUSD",
                          "--tick-rate", str(EA_TICK_RATE_HZ)],
                         pinning=pinning, server=False,
-                        extra_env={"MTGW_TOKEN": daemon.token})  # not in argv: ps shows argv
+                        extra_env={"MTGATEWAY_TOKEN": daemon.token})  # not in argv: ps shows argv
         _place(emulator.pid, pinning, placement)
         await _wait_live(daemon, emulator, timeout_s)
     except BaseException:

@@ -60,7 +60,7 @@ def _with_config(parser: argparse.ArgumentParser, *, nested: bool = False) -> No
     # On an action of a command group the default is SUPPRESS, so `token -c F create` and
     # `token create -c F` both work (a nested default would overwrite the group's value).
     parser.add_argument("-c", "--config", type=Path,
-                        help="config file (TOML); default: $MTGW_CONFIG, else "
+                        help="config file (TOML); default: $MTGATEWAY_CONFIG, else "
                              "~/.config/mtgateway/config.toml (%%APPDATA%% on Windows) "
                              "if it exists",
                         default=argparse.SUPPRESS if nested else None)
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     owner_sub = owner.add_subparsers(dest="owner_command", required=True, metavar="ACTION")
     owner_create = owner_sub.add_parser(
         "create", help="add an owner to the authority in data_dir (password from "
-                       "MTGW_OWNER_PASSWORD or a prompt, never an argument)")
+                       "MTGATEWAY_OWNER_PASSWORD or a prompt, never an argument)")
     _with_config(owner_create, nested=True)
     owner_create.add_argument("--email", required=True)
 
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         _with_config(action, nested=True)
         _with_console(action)
         action.add_argument("--email", default="",
-                            help="the owner (MTGW_OWNER_EMAIL; locally optional when there "
+                            help="the owner (MTGATEWAY_OWNER_EMAIL; locally optional when there "
                                  "is one owner)")
 
     ea = sub.add_parser("ea", help="the MQL5 Expert Advisor that connects a terminal")
@@ -146,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = device_sub.add_parser("status", help="device id, key storage, approvals")
     verify = device_sub.add_parser("verify", help="complete a pending approval with the "
                                                   "e-mailed code")
-    verify.add_argument("code", nargs="+",
-                        help="the 8 digits from the e-mail, as printed there (1234 5678)")
+    verify.add_argument("code", nargs="*",
+                        help="the 8 digits from the e-mail, as printed there (1234 5678); "
+                             "leave out to be asked (or pipe it in): arguments are visible "
+                             "to other users in the process list while the command runs")
     resend = device_sub.add_parser("resend", help="e-mail a new code (voids the old one)")
     for action in (status, verify, resend):
         _with_config(action, nested=True)
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             from .app import JOURNAL_DB_NAME
             from .trading import audit as audit_cli
 
-            config = load_config(args.config)
+            config = load_config(find_config(args.config))
             return audit_cli.run(args, config.resolved_data_dir() / JOURNAL_DB_NAME)
         if args.command == "run":
             config = load_config(find_config(args.config))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import stat
 import sys
 import tomllib
 from pathlib import Path
@@ -275,7 +276,7 @@ def default_data_dir() -> Path:
 
 
 #: The environment variable naming the config file when ``-c`` is not given.
-CONFIG_ENV: Final = "MTGW_CONFIG"
+CONFIG_ENV: Final = "MTGATEWAY_CONFIG"
 
 
 def default_config_path() -> Path:
@@ -289,12 +290,12 @@ def default_config_path() -> Path:
 
 
 def find_config(explicit: str | Path | None) -> Path | None:
-    """The config file every command uses: ``-c`` if given, else ``$MTGW_CONFIG``, else the
+    """The config file every command uses: ``-c`` if given, else ``$MTGATEWAY_CONFIG``, else the
     per-user :func:`default_config_path` if it exists, else ``None`` (the defaults).
 
     One rule for every command, so ``mtgateway device status`` reads the same ``[device]``
     and ``data_dir`` as ``mtgateway run`` and never makes a second device key beside the
-    daemon's. A ``$MTGW_CONFIG`` naming a missing file is an error, not a silent default.
+    daemon's. A ``$MTGATEWAY_CONFIG`` naming a missing file is an error, not a silent default.
     """
     if explicit is not None:
         return Path(explicit)
@@ -320,16 +321,61 @@ def load_config(path: str | Path | None) -> GatewayConfig:
     path = Path(path)
     try:
         with path.open("rb") as fh:
+            info = os.fstat(fh.fileno())  # the file read, not whatever the name points to now
             data = tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     try:
-        return GatewayConfig.model_validate(data)
+        config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
+    if _POSIX:
+        _check_config_access(path, info, holds_secret=bool(
+            config.smtp.password.get_secret_value()))
+    return config
+
+
+_POSIX: Final = sys.platform != "win32"
+
+
+def _check_config_access(path: Path, info: os.stat_result, *, holds_secret: bool) -> None:
+    """Refuse a config file others could have written, or could read while it holds a secret.
+
+    The file decides ``data_dir``, the pinned authority URL and key, and whether ports leave
+    loopback: whoever can write it can make the daemon trust records they sign. So, like the
+    data directory (``gateway/authority/files.py``): no group/other write bit, owned by this
+    user, in a directory others cannot write (a sticky one such as ``/tmp`` is fine: others
+    cannot replace a file there); and a file holding ``[smtp] password`` readable by its
+    owner alone. On Windows the file's ACL decides (a config under ``%APPDATA%`` inherits the
+    profile's, which admits the user, SYSTEM and administrators only), so nothing is checked.
+
+    Raises:
+        ConfigError: one line naming the file and the command that fixes it.
+    """
+    mode = stat.S_IMODE(info.st_mode)
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise ConfigError(f"{path} belongs to another user (uid {info.st_uid}), who could "
+                          "change what this daemon trusts; refusing it. Copy it into a file "
+                          "of your own")
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"{path} can be changed by group or others (mode {mode:o}), who "
+                          "could point the daemon at their own authority; refusing it. Run: "
+                          f"chmod go-w {path}")
+    if holds_secret and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path} holds [smtp] password and group or others can read it "
+                          f"(mode {mode:o}); refusing it. Run: chmod 600 {path}")
+    folder = path.absolute().parent
+    try:
+        parent = folder.stat()
+    except OSError:
+        return
+    if parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not parent.st_mode & stat.S_ISVTX:
+        raise ConfigError(f"{path} is in {folder}, which group or others can write (mode "
+                          f"{stat.S_IMODE(parent.st_mode):o}): they could replace the file; "
+                          f"refusing it. Run: chmod go-w {folder}")

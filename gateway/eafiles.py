@@ -8,7 +8,7 @@ brings the EA matching this daemon's protocol. ``mtgateway ea path`` prints that
 
 from __future__ import annotations
 
-import shutil
+import os
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -60,24 +60,59 @@ def _mql5_dir(terminal_dir: Path) -> Path:
                        "data folder (in MetaTrader: File > Open Data Folder)")
 
 
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise InstallError(f"{path} is a symbolic link; ea install never writes through links "
+                           "(it would change the file or folder the link points to). Remove "
+                           "the link, or copy the files by hand from `mtgateway ea path`")
+
+
+def _write_file(origin: Path, dest: Path) -> None:
+    """Copy ``origin`` to ``dest`` through a temporary file and a rename: a rename replaces
+    what is at ``dest`` itself, so a link put there meanwhile is replaced, never followed."""
+    tmp = dest.with_name(f".{dest.name}.mtgateway-tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+                 | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(origin.read_bytes())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
     """Copy the EA into ``terminal_dir``'s MQL5 folder, replacing older copies.
 
+    Nothing is written through a symbolic link (issue: a link placed at
+    ``MQL5/Include/MTGateway`` or ``MQL5/Experts/MTGateway.mq5`` would make the install write
+    wherever it points): every folder and file on the way below the MQL5 folder is checked
+    before anything is written, and each file is written as a new file renamed into place.
+
     Raises:
-        InstallError: not a data folder, a source file missing, or a copy failing.
+        InstallError: not a data folder, a source file missing, a link on the way, or a copy
+            failing.
     """
     src = source or ea_source_dir()
     target = _mql5_dir(terminal_dir)
-    written: list[tuple[Path, bool]] = []
     for rel in EA_FILES:
         origin = src / rel
         if not origin.is_file():
             raise InstallError(f"the EA source {origin} is missing: reinstall mtgateway")
+        step = target
+        for part in Path(rel).parts:
+            step = step / part
+            _refuse_link(step)
+    written: list[tuple[Path, bool]] = []
+    for rel in EA_FILES:
         dest = target / rel
         existed = dest.exists()
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(origin, dest)
+            _refuse_link(dest.parent)
+            _write_file(src / rel, dest)
         except OSError as exc:
             raise InstallError(f"cannot write {dest}: {exc.strerror or exc}") from None
         written.append((dest, existed))

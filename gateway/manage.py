@@ -4,8 +4,8 @@ Two places to act on, chosen per command: the **local** authority (``authority.s
 ``data_dir``, the database the daemon embeds in ``[authority] mode = "local"``, or the one a
 console serves), opened directly -- whoever can write that file is its owner, so no password
 is asked -- or a **remote** console (``--console URL``, or ``[authority] url`` in remote mode)
-over HTTP with the owner's e-mail and password (``MTGW_OWNER_EMAIL`` / ``--email``, and
-``MTGW_OWNER_PASSWORD`` or a no-echo prompt; never an argument, which ``ps`` would show).
+over HTTP with the owner's e-mail and password (``MTGATEWAY_OWNER_EMAIL`` / ``--email``, and
+``MTGATEWAY_OWNER_PASSWORD`` or a no-echo prompt; never an argument, which ``ps`` would show).
 
 Device commands use this machine's device key (``[device]``), which signs the call, so a code
 read from the e-mail only completes the approval on the machine that asked for it.
@@ -35,8 +35,8 @@ from .config import GatewayConfig, console_url_problem
 
 __all__ = ["run_command"]
 
-_PASSWORD_ENV = "MTGW_OWNER_PASSWORD"
-_EMAIL_ENV = "MTGW_OWNER_EMAIL"
+_PASSWORD_ENV = "MTGATEWAY_OWNER_PASSWORD"
+_EMAIL_ENV = "MTGATEWAY_OWNER_EMAIL"
 
 
 class _Usage(Exception):
@@ -237,7 +237,7 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
         print(f"name:        {device_name(config)}")
         print(f"key storage: {device.storage}")
         config_file = getattr(args, "config_file", None)
-        print(f"config:      {config_file or 'none found (defaults; see -c, MTGW_CONFIG)'}")
+        print(f"config:      {config_file or 'none found (defaults; see -c, MTGATEWAY_CONFIG)'}")
         print(f"authority:   {url or 'local (embedded; this machine approves itself)'}")
     if url is None:
         if args.device_command != "status":
@@ -269,7 +269,7 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
             print(f"error: {sent.status}" + (f"; retry in {sent.retry_after_s} s"
                                               if sent.retry_after_s else ""), file=sys.stderr)
             return 1
-        typed = " ".join(args.code) if isinstance(args.code, list) else str(args.code)
+        typed = " ".join(args.code) if args.code else _ask_code()
         if normalize_code(typed) is None:
             print("error: the code is the 8 digits from the e-mail, e.g. 1234 5678; nothing "
                   "was sent, so no try was used", file=sys.stderr)
@@ -285,6 +285,14 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
         extra += f"; retry in {answer.retry_after_s} s"
     print(f"error: {answer.reason}{extra}", file=sys.stderr)
     return 1
+
+
+def _ask_code() -> str:
+    """The approval code typed at a prompt, or the first line of standard input: never only
+    an argument, which the process list shows to every local user while the command runs."""
+    if sys.stdin.isatty():
+        return input("Code from the e-mail (8 digits): ")
+    return sys.stdin.readline().strip()
 
 
 def _print_approvals(approvals: tuple[tuple[str, str], ...]) -> None:

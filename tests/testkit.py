@@ -2,7 +2,7 @@
 
 Tests never sleep to wait for something: they wait on events, or move a :class:`FakeClock`.
 Where a real deadline is unavoidable (a socket read that must not hang forever), it is a
-multiple of :data:`MS`, which ``MTGW_TEST_TIME_SCALE`` stretches on a slow machine.
+multiple of :data:`MS`, which ``MTGATEWAY_TEST_TIME_SCALE`` stretches on a slow machine.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 
 #: One millisecond of test time, scaled for slow machines.
-MS = 0.001 * float(os.environ.get("MTGW_TEST_TIME_SCALE", "1"))
+MS = 0.001 * float(os.environ.get("MTGATEWAY_TEST_TIME_SCALE", "1"))
 
 
 class FakeClock:

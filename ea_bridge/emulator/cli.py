@@ -105,8 +105,9 @@ def market_hours_line(terminal: EmulatedTerminal) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's options, shared by both entry points."""
-    parser.add_argument("--token", default=os.environ.get("MTGW_TOKEN"),
-                        help="auth token (default: $MTGW_TOKEN)")
+    parser.add_argument("--token", default=os.environ.get("MTGATEWAY_TOKEN"),
+                        help="auth token; default $MTGATEWAY_TOKEN, and `-` reads it from "
+                             "standard input (either keeps it out of the process list)")
     parser.add_argument("--bridge", type=_host_port, default=("127.0.0.1", 8711),
                         metavar="HOST:PORT", help="daemon bridge address (default 127.0.0.1:8711)")
     parser.add_argument("--login", type=int, default=_DEFAULTS.login)
@@ -143,8 +144,11 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Run the emulator until Ctrl-C/SIGTERM or a refusal that retrying cannot fix."""
+    if args.token == "-":
+        args.token = sys.stdin.readline().strip()
     if not args.token:
-        print("error: --token (or $MTGW_TOKEN) is required", file=sys.stderr)
+        print("error: the token is required: set $MTGATEWAY_TOKEN (or --token -, then type "
+              "or pipe it)", file=sys.stderr)
         return 2
     try:
         settings = settings_from(args)

@@ -102,13 +102,27 @@ def _json_line(row: AuditRow) -> bytes:
     return orjson.dumps(asdict(row)) + b"\n"
 
 
+def _shown(value: object) -> str:
+    """``value`` as text safe for a terminal: a control character (a line break, an escape
+    sequence) is written as its ``\\xNN``/``\\uNNNN`` escape and a backslash is doubled, so
+    no escape can be faked either. Names in the trail come from token records (a server name
+    is whatever its owner typed) and from requests: printed raw, one could forge a line or
+    drive the reader's terminal. ``--jsonl`` needs no such care (JSON escapes them)."""
+    text = str(value)
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(ch if ch.isprintable() and ch != "\\" else
+                   ("\\\\" if ch == "\\" else ascii(ch)[1:-1]) for ch in text)
+
+
 def _text_line(row: AuditRow) -> str:
     at = datetime.fromtimestamp(row.at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    what = " ".join(str(v) for v in (row.symbol, row.volume) if v is not None)
+    what = " ".join(_shown(v) for v in (row.symbol, row.volume) if v is not None)
     outcome = "" if row.retcode is None else f" retcode={row.retcode}"
     ticket = "" if row.ticket is None else f" ticket={row.ticket}"
-    return (f"{at}Z {row.event:<24} {row.state:<18} {row.client_id:<24} token={row.token_id}"
-            f" {row.terminal} {what}{outcome}{ticket}")
+    return (f"{at}Z {_shown(row.event):<24} {_shown(row.state):<18} "
+            f"{_shown(row.client_id):<24} token={_shown(row.token_id)}"
+            f" {_shown(row.terminal)} {what}{outcome}{ticket}")
 
 
 def print_audit(rows: Iterator[AuditRow], out: TextIO, *, jsonl: bool) -> int:

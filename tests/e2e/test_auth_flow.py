@@ -375,7 +375,7 @@ async def test_console_and_daemon_as_processes(tmp_path: Path) -> None:
     EA refused until `mtgateway device verify CODE` with the code from the e-mail."""
     sink = MailSink()
     await sink.start()
-    env = {**os.environ, "MTGW_OWNER_PASSWORD": PASSWORD}
+    env = {**os.environ, "MTGATEWAY_OWNER_PASSWORD": PASSWORD}
     console_cfg = tmp_path / "console.toml"
     console_cfg.write_text(
         f'data_dir = "{(tmp_path / "console").as_posix()}"\n[console]\nport = 0\n'

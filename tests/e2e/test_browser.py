@@ -9,7 +9,7 @@ the account, create the token, start the terminal with it, approve the new devic
 code from the e-mail, see the terminal active on the dashboard, call ``account_info`` with the
 same token, revoke it, and see the terminal refused.
 
-Every page is saved as a PNG in ``$MTGW_SCREENSHOTS`` (default: the test's temporary
+Every page is saved as a PNG in ``$MTGATEWAY_SCREENSHOTS`` (default: the test's temporary
 directory); the README shows two of them from ``docs/img/``.
 """
 
@@ -113,8 +113,8 @@ class Walk:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    """Where the screenshots go: ``$MTGW_SCREENSHOTS`` or the test's temporary directory."""
-    path = Path(os.environ.get("MTGW_SCREENSHOTS") or tmp_path / "screenshots")
+    """Where the screenshots go: ``$MTGATEWAY_SCREENSHOTS`` or the test's temporary directory."""
+    path = Path(os.environ.get("MTGATEWAY_SCREENSHOTS") or tmp_path / "screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

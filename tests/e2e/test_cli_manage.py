@@ -43,7 +43,7 @@ _CODE = re.compile(r"device verify (\d{4} \d{4})")
 async def _cli(*args: str | Path) -> tuple[int, str, str]:
     """``python -m gateway ARGS``: exit code, stdout, stderr (no owner secrets inherited)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("MTGW_OWNER_EMAIL", "MTGW_OWNER_PASSWORD")}
+           if k not in ("MTGATEWAY_OWNER_EMAIL", "MTGATEWAY_OWNER_PASSWORD")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", *map(str, args), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -92,7 +92,7 @@ async def test_kill_9_mid_trade_then_restart_loses_nothing(tmp_path: Path) -> No
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n[server]\nport = {http_port}\n'
                       f'[bridge]\nport = {bridge_port}\n', encoding="utf-8")
     await _cli("owner", "create", "-c", str(config), "--email", "owner@example.com",
-               env={"MTGW_OWNER_PASSWORD": "a long password"})
+               env={"MTGATEWAY_OWNER_PASSWORD": "a long password"})
     out = await _cli("token", "-c", str(config), "create", "--login", str(LOGIN), "--server",
                      SERVER)
     token = next(line.split()[1] for line in out.splitlines() if line.startswith("token:"))

@@ -43,7 +43,7 @@ _CODE = re.compile(r"device verify (\d{4} \d{4})")
 async def cli(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """``python -m gateway ARGS``: exit code, stdout, stderr."""
     base = {k: v for k, v in os.environ.items()
-            if k not in ("MTGW_OWNER_EMAIL", "MTGW_OWNER_PASSWORD", CONFIG_ENV)}
+            if k not in ("MTGATEWAY_OWNER_EMAIL", "MTGATEWAY_OWNER_PASSWORD", CONFIG_ENV)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", *map(str, args), env={**base, **(env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -184,7 +184,7 @@ def test_config_is_found_by_flag_then_environment_then_the_default_path(
     assert find_config(None) == named
     assert find_config(tmp_path / "flag.toml") == tmp_path / "flag.toml"
     monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "missing.toml"))
-    with pytest.raises(ConfigError, match="MTGW_CONFIG"):
+    with pytest.raises(ConfigError, match="MTGATEWAY_CONFIG"):
         find_config(None)
 
 

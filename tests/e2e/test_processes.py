@@ -39,7 +39,7 @@ class EmulatorProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ea_bridge.emulator", "--bridge",
             f"127.0.0.1:{self.daemon.bridge.port}", "--login", str(LOGIN), "--server", SERVER,
-            "--symbols", "EURUSD", env={**os.environ, "MTGW_TOKEN": self.daemon.token},
+            "--symbols", "EURUSD", env={**os.environ, "MTGATEWAY_TOKEN": self.daemon.token},
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await self.daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
 
@@ -149,7 +149,7 @@ async def test_token_create_run_and_emulator_as_separate_processes(tmp_path: Pat
                       f'[bridge]\nport = 0\n', encoding="utf-8")
     owner = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "owner", "create", "-c", str(config), "--email",
-        "owner@example.com", env={**os.environ, "MTGW_OWNER_PASSWORD": "a long password"},
+        "owner@example.com", env={**os.environ, "MTGATEWAY_OWNER_PASSWORD": "a long password"},
         stdout=asyncio.subprocess.DEVNULL)
     assert await owner.wait() == 0
     created = await asyncio.create_subprocess_exec(

@@ -1,0 +1,84 @@
+"""Issue 16 F9: a config file others could change (or read, while it holds a secret) is
+refused by every command, with one line naming the file and the fix (real processes)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gateway.config import CONFIG_ENV, load_config
+from gateway.errors import ConfigError
+from tests.e2e.test_owner_frictions import cli
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX modes; Windows uses the ACL")
+
+
+def _config(folder: Path, text: str = "", mode: int = 0o600) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(f'data_dir = "{(folder / "data").as_posix()}"\n'
+                    '[server]\nport = 0\n[bridge]\nport = 0\n[console]\nport = 0\n' + text,
+                    encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def _one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+@pytest.mark.parametrize("command", [("run",), ("console",), ("token", "list"),
+                                     ("device", "status"), ("audit",)])
+async def test_a_config_others_can_write_is_refused_by_every_command(
+        tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A group/world-writable config (mode 666) stops the command before it acts, naming the
+    file and `chmod go-w`; mode 644 is accepted."""
+    config = _config(tmp_path / "cfg", mode=0o666)
+    code, out, err = await cli(*command, "-c", config)
+    _one_line_error(code, err, str(config), "chmod go-w", "666")
+    assert not (tmp_path / "cfg" / "data").exists()  # nothing was created
+
+
+def test_a_readable_config_without_secrets_is_fine_and_one_with_a_password_is_not(
+        tmp_path: Path) -> None:
+    """0644 is fine for a config without secrets; with `[smtp] password` only 0600 is."""
+    plain = _config(tmp_path / "a", mode=0o644)
+    assert load_config(plain).server.port == 0
+    secret = _config(tmp_path / "b", '[smtp]\npassword = "hunter2-smtp"\n', mode=0o644)
+    with pytest.raises(ConfigError, match="holds \\[smtp\\] password") as info:
+        load_config(secret)
+    assert "chmod 600" in str(info.value) and "hunter2" not in str(info.value)
+    secret.chmod(0o600)
+    assert load_config(secret).smtp.password.get_secret_value() == "hunter2-smtp"
+
+
+async def test_the_console_refuses_its_password_config_readable_by_others(
+        tmp_path: Path) -> None:
+    """`mtgateway console` with a 0644 config holding the SMTP password exits 2 at once."""
+    config = _config(tmp_path / "cfg", '[smtp]\npassword = "hunter2-smtp"\n', mode=0o644)
+    code, out, err = await cli("console", "-c", config)
+    _one_line_error(code, err, str(config), "chmod 600")
+    assert "hunter2" not in out + err
+
+
+async def test_a_config_in_a_folder_others_can_write_is_refused(tmp_path: Path) -> None:
+    """The per-user default config in a 0777 folder is refused (anyone could replace it),
+    also when found through $MTGATEWAY_CONFIG; a sticky folder such as /tmp is fine."""
+    folder = tmp_path / "xdg" / "mtgateway"
+    config = _config(folder)
+    folder.chmod(0o777)
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)}
+    code, out, err = await cli("device", "status", env=env)
+    _one_line_error(code, err, str(folder), "chmod go-w")
+    code, out, err = await cli("device", "status", env={**env, CONFIG_ENV: str(config)})
+    _one_line_error(code, err, str(folder))
+    folder.chmod(0o1777)
+    assert load_config(config).server.port == 0
+    folder.chmod(0o700)
+    code, out, err = await cli("device", "status", env=env)
+    assert code == 0, err
