@@ -10,13 +10,26 @@ a result, or ``order_status`` says the order was not executed. Before a run, wit
 way to the terminal or the answer on its way back: cut after N bytes, delayed past the
 trade deadline or not, the link gone silent, reset, or the frame delivered twice.
 
+Two faults of the EA's order record (issue 16 F1, F2) are drawn as well:
+
+* **a 10012 answer with a fill** (``--timeout-fill-rate``): the terminal executes the order
+  but answers, and records, ``TRADE_RETCODE_TIMEOUT``; the daemon must find the order, never
+  settle it "not executed" from that record;
+* **an id reused under a new token** (``--rotate-rate``): a new token is pasted into the EA
+  (its record survives), and later runs reuse, with new parameters, ``client_id``s the bot
+  used under the earlier tokens; each must be executed as a new order, never answered with
+  the old order's outcome.
+
 The invariants, checked after every run and reported at the end:
 
-* **zero duplicate orders**: no ``client_id`` has more than one order at the broker (orders
-  are tagged ``g:<client_id>``);
+* **zero duplicate orders**: no run has more than one order at the broker (orders are tagged
+  ``g:<client_id>``; orders of the tag that existed before the run belong to an earlier
+  token's use of the id);
 * **the journal agrees with the broker**: a row ACCEPTED/RESOLVED_ACCEPTED has exactly one
-  order, a REJECTED/RESOLVED_NOT_FOUND one none;
-* **every audited request has exactly one outcome**: one final outcome line per ``client_id``.
+  new order, and its ticket is that order's (not an older order's); a
+  REJECTED/RESOLVED_NOT_FOUND one has none;
+* **every audited request has exactly one outcome**: one final outcome line per token and
+  ``client_id``.
 
 ``--runs 10000`` is the full exercise (minutes); CI runs a few hundred (``tests/e2e``).
 Exit status 0 when every invariant held.
@@ -70,6 +83,8 @@ class ChaosReport:
     """What the runs did and which invariants broke (empty ``violations``: none)."""
 
     runs: int = 0
+    rotations: int = 0
+    reused: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     states: Counter[str] = field(default_factory=Counter)
     retries: int = 0
@@ -80,6 +95,8 @@ class ChaosReport:
         """The human report."""
         return [
             f"runs {self.runs} in {self.seconds:.1f} s, client retries {self.retries}",
+            f"tokens rotated {self.rotations}, client_ids reused under a new token "
+            f"{self.reused}",
             "faults fired: " + (", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))
                                 or "none"),
             "final states: " + ", ".join(f"{k} {v}" for k, v in sorted(self.states.items())),
@@ -88,10 +105,33 @@ class ChaosReport:
         ]
 
 
+@dataclass
+class _World:
+    """The daemon, its authority, the proxy in front of its bridge, the terminal behind it,
+    and the token the bot and the EA use now."""
+
+    app: Any
+    url: str
+    authority: Authority
+    terminal: EmulatedTerminal
+    proxy: FaultProxy
+    report: ChaosReport
+    token: str
+    token_id: str
+
+    async def rotate(self) -> None:
+        """Issue a new token, paste it into the EA, and wait for its session."""
+        issued = self.authority.issue_token(_OWNER, LOGIN, SERVER)
+        self.terminal.paste_token(issued.token)
+        self.token, self.token_id = issued.token, issued.token_id
+        bridge, terminal = self.app[BRIDGE], TerminalId(LOGIN, SERVER)
+        while (await bridge.wait_for_terminal(terminal, 10.0)).token_id != issued.token_id:
+            await bridge.wait_for_terminal_down(terminal, 10.0)
+        self.report.rotations += 1
+
+
 @contextlib.asynccontextmanager
-async def _world(data_dir: Path, ea_version: str | None
-                 ) -> AsyncIterator[tuple[Any, str, str, EmulatedTerminal, FaultProxy,
-                                          ChaosReport]]:
+async def _world(data_dir: Path, ea_version: str | None) -> AsyncIterator[_World]:
     """The daemon, the proxy in front of its bridge, and the terminal behind the proxy."""
     config = GatewayConfig(
         data_dir=str(data_dir),
@@ -101,7 +141,8 @@ async def _world(data_dir: Path, ea_version: str | None
         trading=TradingConfig(reconcile_interval_s=0.2))
     authority = Authority.open(data_dir, RecordingMailer())
     authority.create_owner(_OWNER, "chaos owner password")
-    token = authority.issue_token(_OWNER, LOGIN, SERVER).token
+    issued = authority.issue_token(_OWNER, LOGIN, SERVER)
+    token = issued.token
     app = create_app(config, secret_store=MemorySecretStore(), authority=authority)
     runner, http_port = await start_http(app)
     report = ChaosReport()
@@ -116,11 +157,12 @@ async def _world(data_dir: Path, ea_version: str | None
                                   reconnect_max_s=0.2),
         utc_clock_ms=lambda: _OPEN_MARKET_MS + (time.monotonic_ns() - started) // 1_000_000)
     if ea_version is not None:
-        terminal.ea_version = ea_version  # e.g. "1.0.0": an EA without the client_id record
+        terminal.ea_version = ea_version  # e.g. "1.0.0": an EA without the order record
     task = asyncio.create_task(terminal.run())
     try:
         await app[BRIDGE].wait_for_terminal(TerminalId(LOGIN, SERVER), 10.0)
-        yield app, f"http://127.0.0.1:{http_port}/rpc", token, terminal, proxy, report
+        yield _World(app, f"http://127.0.0.1:{http_port}/rpc", authority, terminal, proxy,
+                     report, token, issued.token_id)
     finally:
         await terminal.close()
         task.cancel()
@@ -140,8 +182,8 @@ def _fault(rng: random.Random, kinds: tuple[Kind, ...]) -> Fault:
 
 
 async def _trade(http: aiohttp.ClientSession, url: str, token: str, request: dict[str, Any],
-                 report: ChaosReport, deadline_s: float) -> str:
-    """Send until settled; the row's final state (or "UNSETTLED")."""
+                 report: ChaosReport, deadline_s: float) -> tuple[str, dict[str, Any]]:
+    """Send until settled; the row's final state (or "UNSETTLED") and its order_status."""
     body = {"jsonrpc": "2.0", "id": 1, "method": "order_send", "params": {"request": request}}
     status_body = {"jsonrpc": "2.0", "id": 2, "method": "order_status",
                    "params": [request["client_id"]]}
@@ -162,24 +204,43 @@ async def _trade(http: aiohttp.ClientSession, url: str, token: str, request: dic
         await asyncio.sleep(0.05)
     async with http.post(url, json=status_body, headers=headers) as response:
         status = await response.json()
-    state = status.get("result", {}).get("state")
-    return str(state) if state in FINAL_STATES else f"UNSETTLED:{state}"
+    result: dict[str, Any] = status.get("result", {})
+    state = result.get("state")
+    return (str(state) if state in FINAL_STATES else f"UNSETTLED:{state}"), result
 
 
 async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float = 15.0, *,
-                kinds: tuple[Kind, ...] = KINDS, ea_version: str | None = None) -> ChaosReport:
+                kinds: tuple[Kind, ...] = KINDS, ea_version: str | None = None,
+                timeout_fill_rate: float = 0.05, rotate_rate: float = 0.01,
+                reuse_rate: float = 0.3) -> ChaosReport:
     """Run ``runs`` seeded trades through the faulty link; the report.
 
-    ``kinds`` limits the faults drawn; ``ea_version`` makes the terminal announce another EA
-    version (``"1.0.0"``: no ``client_id`` record, so nothing stops a duplicated request).
+    ``kinds`` limits the link faults drawn; ``ea_version`` makes the terminal announce another
+    EA version (``"1.0.0"``: no order record, so nothing stops a duplicated request;
+    ``"1.1.0"``: a record without request echoes). ``timeout_fill_rate`` is the chance a run's
+    order is answered 10012 after it filled; ``rotate_rate`` the chance a new token is pasted
+    into the EA before a run; ``reuse_rate`` the chance a run reuses a ``client_id`` of an
+    earlier token (while any is left).
     """
     rng = random.Random(seed)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mtgw-chaos-") as tmp:
-        async with _world(Path(tmp), ea_version) as (app, url, token, terminal, proxy, report), \
-                aiohttp.ClientSession() as http:
+        async with _world(Path(tmp), ea_version) as world, aiohttp.ClientSession() as http:
+            app, url, terminal, proxy, report = (world.app, world.url, world.terminal,
+                                                 world.proxy, world.report)
+            earlier: list[str] = []  # client_ids used under tokens before the current one
+            current: list[str] = []
             for run in range(runs):
-                client_id = f"s{seed}-r{run}"
+                if run and rng.random() < rotate_rate:
+                    await world.rotate()
+                    earlier += current
+                    current = []
+                if earlier and rng.random() < reuse_rate:
+                    client_id = earlier.pop(rng.randrange(len(earlier)))
+                    report.reused += 1
+                else:
+                    client_id = f"s{seed}-r{run}"
+                current.append(client_id)
                 mine = [p for p in terminal.broker.positions_get() if p["comment"].startswith("g:")]
                 if mine and rng.random() < 0.4:
                     position = rng.choice(mine)
@@ -195,46 +256,70 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
                 proxy.disarm()
                 if rng.random() < fault_rate:
                     proxy.arm(_fault(rng, kinds))
-                state = await _trade(http, url, token, request, report, deadline_s)
+                if rng.random() < timeout_fill_rate:
+                    terminal.answer_next(10012)  # TRADE_RETCODE_TIMEOUT, after the fill
+                    report.faults.update(["timeout_fill/ea"])
+                before = _tagged(terminal, client_id)
+                state, status = await _trade(http, url, world.token, request, report,
+                                             deadline_s)
                 report.states.update([state])
                 report.runs += 1
-                _check(app, terminal, client_id, state, report)
+                _check(app, terminal, client_id, world.token_id, state, status, before, report)
             report.seconds = time.monotonic() - t0
     return report
 
 
-def _check(app: Any, terminal: EmulatedTerminal, client_id: str, state: str,
-           report: ChaosReport) -> None:
+def _tagged(terminal: EmulatedTerminal, client_id: str) -> set[int]:
+    """Tickets of the recent orders tagged ``g:<client_id>``. The recent history only (a
+    second order of the run would be as recent): a full scan per run would make 10 000 runs
+    quadratic."""
     tag = f"g:{client_id}"
-    # The recent history only (a second order of the run would be as recent): a full scan per
-    # run would make 10 000 runs quadratic.
     now_s = terminal.server_time_ms() // 1000
-    orders = [o for o in terminal.broker.history_orders_get(now_s - 120, now_s + 60)
-              if o["comment"] == tag]
+    return {o["ticket"] for o in terminal.broker.history_orders_get(now_s - 120, now_s + 60)
+            if o["comment"] == tag}
+
+
+def _check(app: Any, terminal: EmulatedTerminal, client_id: str, token_id: str, state: str,
+           status: dict[str, Any], before: set[int], report: ChaosReport) -> None:
+    orders = _tagged(terminal, client_id) - before
     if len(orders) > 1:
         report.violations.append(f"{client_id}: {len(orders)} orders at the broker (duplicate)")
     if state in _EXECUTED and len(orders) != 1:
         report.violations.append(f"{client_id}: {state} but {len(orders)} orders at the broker")
+    if state in _EXECUTED and len(orders) == 1 and status.get("ticket") not in orders:
+        report.violations.append(f"{client_id}: {state} with ticket {status.get('ticket')}, "
+                                 f"but the order this run made is {min(orders)}")
     if state in _NOT_EXECUTED and orders:
         report.violations.append(f"{client_id}: {state} but an order executed at the broker")
     if state.startswith("UNSETTLED"):
         report.violations.append(f"{client_id}: not settled ({state})")
     finals = [line for line in read_audit(app[TRADING].journal.path,
-                                          AuditFilter(client_id=client_id))
+                                          AuditFilter(token_id=token_id, client_id=client_id))
               if line.event in _FINAL_EVENTS and line.state in FINAL_STATES]
     if len(finals) != 1 and not state.startswith("UNSETTLED"):
         report.violations.append(f"{client_id}: {len(finals)} final outcomes in the audit")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.chaos [--runs N] [--seed S] [--fault-rate P]``."""
+    """``python -m bench.chaos [--runs N] [--seed S] [--fault-rate P] [--timeout-fill-rate P]
+    [--rotate-rate P] [--ea-version V]``."""
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fault-rate", type=float, default=0.5)
+    parser.add_argument("--timeout-fill-rate", type=float, default=0.05,
+                        help="chance a run's order is answered 10012 after it filled")
+    parser.add_argument("--rotate-rate", type=float, default=0.01,
+                        help="chance a new token is pasted into the EA before a run")
+    parser.add_argument("--ea-version", default=None,
+                        help='the EA version the terminal announces (default: the emulator\'s '
+                             '1.2.0; "1.1.0": a record without echoes)')
     args = parser.parse_args(argv)
-    report = asyncio.run(chaos(args.runs, args.seed, args.fault_rate))
+    report = asyncio.run(chaos(args.runs, args.seed, args.fault_rate,
+                               ea_version=args.ea_version,
+                               timeout_fill_rate=args.timeout_fill_rate,
+                               rotate_rate=args.rotate_rate))
     print("\n".join(report.lines()))
     return 0 if not report.violations else 1
 

@@ -61,9 +61,12 @@ log = logging.getLogger("ea_bridge.emulator")
 
 #: Most tick rows in one ``ticks`` event (about 0.3 MB, far below the frame limit).
 _TICKS_PER_EVENT: Final = 5_000
-#: 1.1: ``order_send`` takes ``client_id`` and the EA answers ``trade_results`` (protocol.md).
-EA_VERSION: Final = "1.1.0"
-#: ``client_id`` → ``OrderSendResult`` entries the EA keeps (oldest dropped first).
+#: 1.2: ``order_send`` takes the daemon's ``order_key``, and ``trade_results`` answers the record
+#: by order keys with the request each result answered (docs/protocol.md, "The order record").
+#: As 1.1 (``terminal.ea_version = "1.1.0"``) it takes the key as ``client_id`` and records no
+#: echo; as 1.0 it records nothing.
+EA_VERSION: Final = "1.2.0"
+#: Order key → ``OrderSendResult`` entries the EA keeps (oldest dropped first).
 TRADE_RESULTS_KEPT: Final = 10_000
 TERMINAL_BUILD: Final = 4755
 TERMINAL_BUILD_DATE: Final = "24 Jan 2025"
@@ -150,6 +153,8 @@ class EmulatedTerminal:
         self.host, self.port = host, port
         self._key = token_key(token)
         self._hint = token_hint(token)
+        #: Retcodes the next order_send answers after executing (see :meth:`answer_next`).
+        self._answer_next: list[int] = []
         self._utc_clock_ms = utc_clock_ms
         self._monotonic = monotonic
         specs = default_symbols()
@@ -403,28 +408,57 @@ class EmulatedTerminal:
             "trade_results": self.trade_results,
         }
 
-    def order_send(self, request: dict[str, Any], client_id: str | None = None) -> Any:
-        """The broker's ``order_send``, recording the answer under ``client_id`` first."""
-        if client_id is not None and not isinstance(client_id, str):
-            raise EmulatorError(ErrorCode.INVALID_PARAMS, "client_id: expected a string")
-        if client_id is not None and client_id in self._trade_results:
+    def answer_next(self, retcode: int) -> None:
+        """Make the next ``order_send`` execute as usual but answer (and record) ``retcode``
+        with the fill's ticket: a broker whose answer timed out (10012) after the deal was
+        made. Each call arms one order; for fault tests and ``bench.chaos``."""
+        self._answer_next.append(retcode)
+
+    def paste_token(self, token: str) -> None:
+        """The user pastes another token into the EA's inputs: the EA re-initialises (its
+        in-memory order record survives, as an MQL program's globals do on an input change),
+        drops its session and connects again with the new token."""
+        self._key = token_key(token)
+        self._hint = token_hint(token)
+        conn, writer = self._conn, self._writer
+        if conn is not None and writer is not None and not writer.is_closing():
+            writer.close()
+
+    def order_send(self, request: dict[str, Any], client_id: str | None = None,
+                   order_key: str | None = None) -> Any:
+        """The broker's ``order_send``, recording the answer under the daemon's key first
+        (``order_key`` from protocol 1.2, ``client_id`` in 1.1)."""
+        key = order_key if order_key is not None else client_id
+        if key is not None and not isinstance(key, str):
+            name = "order_key" if order_key is not None else "client_id"
+            raise EmulatorError(ErrorCode.INVALID_PARAMS, f"{name}: expected a string")
+        if key is not None and key in self._trade_results:
             # The same order delivered twice (a retransmission, a duplicated frame): the EA
             # answers what it did the first time and never executes it again.
-            return self._trade_results[client_id]
+            return self._trade_results[key]
         result = self.broker.order_send(request)
-        if client_id is not None:
-            self._trade_results[client_id] = result
-            self._trade_results.move_to_end(client_id)
+        if self._answer_next:
+            result = {**result, "retcode": self._answer_next.pop(0)}
+        if key is not None:
+            self._trade_results[key] = result
+            self._trade_results.move_to_end(key)
             while len(self._trade_results) > TRADE_RESULTS_KEPT:
                 self._trade_results.popitem(last=False)
         return result
 
-    def trade_results(self, client_ids: list[str]) -> dict[str, Any]:
-        """The recorded ``OrderSendResult`` of each known ``client_id`` (unknown ones absent)."""
-        if not isinstance(client_ids, list) or not all(isinstance(c, str) for c in client_ids):
-            raise EmulatorError(ErrorCode.INVALID_PARAMS, "client_ids: expected a list of "
-                                "strings")
-        return {c: self._trade_results[c] for c in client_ids if c in self._trade_results}
+    def trade_results(self, client_ids: list[str] | None = None,
+                      order_keys: list[str] | None = None) -> dict[str, Any]:
+        """The recorded ``OrderSendResult`` of each known key (unknown ones absent): asked by
+        ``order_keys`` (1.2), each with the ``request`` it answered; by ``client_ids`` (1.1),
+        the result alone, as a 1.1 EA records it."""
+        keys = order_keys if order_keys is not None else client_ids
+        name = "order_keys" if order_keys is not None else "client_ids"
+        if not isinstance(keys, list) or not all(isinstance(c, str) for c in keys):
+            raise EmulatorError(ErrorCode.INVALID_PARAMS, f"{name}: expected a list of strings")
+        found = {c: self._trade_results[c] for c in keys if c in self._trade_results}
+        if order_keys is None:
+            return {c: {k: v for k, v in r.items() if k != "request"} for c, r in found.items()}
+        return found
 
     def version(self) -> list[Any]:
         """MT5 ``version()``: ``[terminal_version, build, build_date]``."""

@@ -18,8 +18,11 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * keeps the client's ``comment`` as written (MT5's limit, 31 characters); a request without
   one is stamped ``comment = "<prefix>:<client_id>"`` (``trading.comment_prefix``, ``"g"``), a
   tag reconciliation can find. ``magic`` is the configured one unless the request gives its
-  own. An EA of protocol 1.1 or later (``ea_version``) also gets the ``client_id`` with the
-  request and keeps its own ``client_id → OrderSendResult`` map (``trade_results``);
+  own. An EA of protocol 1.1 or later (``ea_version``) also gets the row's **order key** (16
+  random bytes, base64url: unique across tokens and retention, never the bot's ``client_id``)
+  and keeps its own ``order key → OrderSendResult`` record (``trade_results``); an EA of 1.2
+  echoes the request it executed, and an answer or record whose echo differs from what was
+  sent is not trusted (the row stays ``UNKNOWN``, ``result.unknown_reason`` says why);
 * picks ``type_filling`` from the symbol's ``filling_mode`` *bit mask* when the request omits it
   (FOK if allowed, else IOC, else RETURN; RETURN for pending orders) -- the MT5 gotcha where
   the docs' example answers "unsupported filling mode";
@@ -36,11 +39,13 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 Reconciliation (:class:`TradeDesk`) runs when a terminal with unknown orders reconnects, and
 every ``reconcile_interval_s`` while any is unknown: it reads the EA's map, positions, orders
 and the history since the oldest unknown order's creation minus ``reconcile_lookback_s``, and
-``reconcile.py`` beside this identifies each row's order -- by the EA's map first, then the tag,
-then magic + symbol + type + volume + time window. A match resolves the row
-(``RESOLVED_ACCEPTED`` with the ticket; a rejection in the EA's map ``RESOLVED_NOT_FOUND`` at
-once); an ambiguous one stays ``UNKNOWN`` and is reported (``order_status().ambiguous_tickets``,
-the log, an ``ambiguous`` audit line), never guessed; ``reconcile_max_passes`` passes without
+``reconcile.py`` beside this identifies each row's order -- by the EA's record first, then the
+tag, then magic + symbol + type + volume + time window. A match resolves the row
+(``RESOLVED_ACCEPTED`` with the ticket; a rejection retcode in the EA's record
+``RESOLVED_NOT_FOUND`` at once; an outcome-unknown retcode there proves nothing, so the tag and
+the shape are searched as for a lost answer); an ambiguous one stays ``UNKNOWN`` and is
+reported (``order_status().ambiguous_tickets``, the log, an ``ambiguous`` audit line), never
+guessed; ``reconcile_max_passes`` passes without
 any candidate resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for
 that terminal are refused with ``-32014`` and ``data.reason = "reconciling"`` (fail fast; reads
 are not gated). SL/TP, MODIFY and REMOVE requests create no order to find: without the EA's
@@ -57,6 +62,7 @@ retained; at start no terminal is connected yet, so only rejected and not-found 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 import sqlite3
@@ -100,7 +106,7 @@ from ..errors import (
 from ..schemas import EpochSeconds, Params, Symbol, enum_param
 from .journal import OrderJournal, OrderRow, OrderState, params_hash
 from .paper import PaperTrading
-from .reconcile import Evidence, Verdict, identify
+from .reconcile import OUTCOME_UNKNOWN_RETCODES, Evidence, Verdict, echo_mismatch, identify
 from .risk import check_order
 
 if TYPE_CHECKING:
@@ -120,6 +126,7 @@ __all__ = [
     "SendRequest",
     "TradeDesk",
     "TradeRequest",
+    "order_key",
 ]
 
 log = logging.getLogger("gateway.trading")
@@ -128,38 +135,33 @@ CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,24}$"
 _MAX_VOLUME: Final = 1_000_000.0
 _MAX_PRICE: Final = 1e12
 _MAX_TICKET: Final = 2**63 - 1
-#: The first EA protocol version that takes ``client_id`` with ``order_send`` and answers
-#: ``trade_results`` (docs/protocol.md); older EAs get the request alone.
+#: The first EA protocol version that keeps an order record: it takes a key with
+#: ``order_send`` (as ``client_id``) and answers ``trade_results`` (docs/protocol.md); older
+#: EAs get the request alone and are never asked.
 EA_MAP_VERSION: Final = (1, 1)
+#: The first EA protocol version that takes the key as ``order_key`` and echoes the request
+#: it executed with each record, which the daemon checks before trusting it.
+EA_ECHO_VERSION: Final = (1, 2)
+#: Random bytes in an order key: 16 (128 bits), 22 characters of base64url without padding.
+ORDER_KEY_BYTES: Final = 16
 
 
-def _ea_keeps_map(version: str) -> bool:
-    """Whether an EA of ``version`` ("1.1.0") keeps the ``client_id`` map."""
-    parts: list[int] = []
-    for part in version.split(".")[:2]:
-        if not part.isdigit():
-            return False
-        parts.append(int(part))
-    return tuple(parts) >= EA_MAP_VERSION
+def _ea_version(version: str) -> tuple[int, int]:
+    """The (major, minor) of an EA's ``ea_version`` ("1.2.0"); (0, 0) when unreadable."""
+    parts = version.split(".")[:2]
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        return (0, 0)
+    return (int(parts[0]), int(parts[1]))
 
-#: Retcodes that do not prove the order was not executed, so they are journaled ``UNKNOWN`` and
-#: answered ``-32003`` for reconciliation to settle (never resent). Why each one:
-#:
-#: * 10011 ERROR, "request processing error": the server failed while processing a request it
-#:   had taken, possibly after the deal was made;
-#: * 10012 TIMEOUT, "request canceled by timeout": the deadline passed during processing, and
-#:   the order may have executed meanwhile (mt5.md: "may have executed");
-#: * 10031 CONNECTION, "no connection with the trade server": the terminal lost the server,
-#:   possibly after the request had left it.
-#:
-#: Looked at and kept as results (``REJECTED``), because the request itself was refused:
-#: 10028 LOCKED (refused while another request is processed: "retry after wait"),
-#: 10039 CLOSE_ORDER_EXIST (refused because *another* close order exists; that one, if ours,
-#: has its own row), 10023 ORDER_CHANGED (the target changed, the change was not applied),
-#: 10036 POSITION_CLOSED (nothing was left to close). A code MT5 does not define stays a result
-#: too: the EA is expected to map foreign codes onto these (mt5.md, MT4 equivalents).
-OUTCOME_UNKNOWN_RETCODES: Final = frozenset(
-    {TradeRetcode.ERROR, TradeRetcode.TIMEOUT, TradeRetcode.CONNECTION})
+
+def order_key(random_bytes: Callable[[int], bytes]) -> str:
+    """A fresh order key: :data:`ORDER_KEY_BYTES` random bytes as base64url, no padding.
+
+    Why not the ``client_id``: the journal's idempotency scope is (token, ``client_id``) within
+    retention, but the EA's record outlives both; a bare ``client_id`` used again under a new
+    token, or after its row was pruned, would be answered from the old order's record.
+    """
+    return base64.urlsafe_b64encode(random_bytes(ORDER_KEY_BYTES)).rstrip(b"=").decode()
 
 #: How often the periodic loop prunes the journal: retention is counted in hours, so a prune per
 #: reconciliation period (seconds) would only add write transactions.
@@ -235,13 +237,16 @@ class TradeDesk:
         new_client_id: makes a ``client_id`` when the request has none.
         sleep: waits one reconciliation period; injected so tests step the periodic loop
             without sleeping.
+        random_bytes: the randomness of order keys (:func:`order_key`).
     """
 
     def __init__(self, journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
                  clock: Callable[[], float] = time.monotonic,
                  new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15),
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:
         self.journal = journal
+        self._random_bytes = random_bytes
         self._config = config
         self._cfg = config.trading
         self._clock = clock
@@ -401,7 +406,7 @@ class TradeDesk:
         try:
             row = self.journal.receive(token_id=principal.token_id, client_id=client_id,
                                        terminal=_terminal_key(terminal), params_hash=phash,
-                                       request=body)
+                                       request=body, order_key=order_key(self._random_bytes))
         except sqlite3.Error as exc:  # nothing journaled, nothing sent
             log.error("order journal could not record %s (%s)", client_id, exc)
             raise _journal_unavailable() from None
@@ -420,8 +425,11 @@ class TradeDesk:
                       client_id, exc)
             raise _journal_unavailable() from None
         params: dict[str, Any] = {"request": outgoing}
-        if session is not None and _ea_keeps_map(session.hello.ea_version):
-            params["client_id"] = client_id
+        ea_version = _ea_version(session.hello.ea_version)
+        if ea_version >= EA_ECHO_VERSION:
+            params["order_key"] = row.order_key
+        elif ea_version >= EA_MAP_VERSION:
+            params["client_id"] = row.order_key  # 22 characters: within 1.1's 1-24
         try:
             if principal.risk.paper_trade_enabled:  # filled in the paper book, never sent
                 result = await self.paper.call(terminal, "order_send", {"request": outgoing})
@@ -449,6 +457,18 @@ class TradeDesk:
             raise OutcomeUnknown(client_id, OrderState.UNKNOWN,
                                  "The terminal's answer was unreadable; check order_status")
         stored = {**result, "retcode_name": retcode_name(retcode), "client_id": client_id}
+        mismatch = (echo_mismatch(outgoing, result)
+                    if ea_version >= EA_ECHO_VERSION and "request" in result else None)
+        if mismatch is not None:
+            # The EA answered from a record of another request: whatever it says happened,
+            # it did not happen to this one as far as anyone can prove.
+            reason = f"the terminal answered for another request ({mismatch})"
+            self.journal.mark_unknown(row, {**stored, "unknown_reason": reason})
+            log.error("order_send for %s: %s; outcome unknown, left to reconciliation",
+                      terminal, reason)
+            raise OutcomeUnknown(client_id, OrderState.UNKNOWN,
+                                 f"Outcome unknown: {reason}; check order_status, do not "
+                                 "resend blindly")
         if retcode in OUTCOME_UNKNOWN_RETCODES:
             self.journal.mark_unknown(row, stored)
             log.warning("order_send for %s answered %s: outcome unknown, left to reconciliation",
@@ -621,7 +641,7 @@ class TradeDesk:
                 evidence = await self._evidence(self._bridge, terminal, rows)
                 for row in self.journal.unknown(key):
                     self._settle(row, identify(
-                        client_id=row.client_id, request=row.request,
+                        order_key=row.order_key, request=row.request,
                         tag=self._tag(row.client_id), created_at=row.created_at,
                         lost_at=row.updated_at, evidence=evidence))
         except BridgeError as exc:
@@ -642,9 +662,11 @@ class TradeDesk:
         window = {"date_from": max(date_from, 0), "date_to": int(server_time["time"]) + 86400}
         ea_map: dict[str, dict[str, Any]] = {}
         session = bridge.session(terminal)
-        if session is not None and _ea_keeps_map(session.hello.ea_version):
-            answer = await bridge.call(terminal, "trade_results",
-                                       {"client_ids": [r.client_id for r in rows]}, timeout)
+        version = _ea_version(session.hello.ea_version) if session is not None else (0, 0)
+        keys = [r.order_key for r in rows if r.order_key is not None]
+        if keys and version >= EA_MAP_VERSION:
+            ask = {"order_keys" if version >= EA_ECHO_VERSION else "client_ids": keys}
+            answer = await bridge.call(terminal, "trade_results", ask, timeout)
             if isinstance(answer, dict):
                 ea_map = {k: v for k, v in answer.items() if isinstance(v, dict)}
 
@@ -656,13 +678,17 @@ class TradeDesk:
         orders = await read("orders_get", {}) + await read("history_orders_get", window)
         deals = await read("history_deals_get", window)
         positions = await read("positions_get", {})
-        unknown = {r.client_id for r in rows}
+        unknown = {(r.token_id, r.client_id) for r in rows}
         others = [r for r in self.journal.of_terminal(_terminal_key(terminal))
-                  if r.client_id not in unknown]
+                  if (r.token_id, r.client_id) not in unknown]
+        mine = {self._tag(r.client_id) for r in rows}
         return Evidence(
             ea_map=ea_map, orders=orders, deals=deals, positions=positions, offset_s=offset,
             claimed_tickets=frozenset(r.ticket for r in others if r.ticket),
-            claimed_tags=frozenset(self._tag(r.client_id) for r in others))
+            # A tag another token's row shares with an unknown row cannot exclude anything:
+            # the ticket it owns does (``claimed_tickets``).
+            claimed_tags=frozenset(self._tag(r.client_id) for r in others) - mine,
+            echoed=version >= EA_ECHO_VERSION)
 
     def _settle(self, row: OrderRow, verdict: Verdict) -> None:
         key = (row.token_id, row.client_id)
@@ -675,6 +701,11 @@ class TradeDesk:
                         list(verdict.candidates))
             return
         self._ambiguous.pop(key, None)
+        if verdict.kind == "untrusted":
+            log.warning("order %s of %s stays UNKNOWN: %s", row.client_id, row.terminal,
+                        verdict.reason)
+            self.journal.explain_unknown(row, "record_mismatch", verdict.reason)
+            return
         if verdict.kind == "miss":
             self.journal.record_miss(row, self._cfg.reconcile_max_passes)
             return

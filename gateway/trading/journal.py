@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS orders (
     passes       INTEGER NOT NULL DEFAULT 0,
     created_at   REAL NOT NULL,
     updated_at   REAL NOT NULL,
+    order_key    TEXT,
     PRIMARY KEY (token_id, client_id)
 );
 CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state, terminal);
@@ -124,7 +125,10 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 _AUDIT_NO_DELETE = """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"""
 _ORDER_COLUMNS = ("token_id, client_id, terminal, params_hash, state, request, result, retcode, "
-                  "ticket, passes, created_at, updated_at")
+                  "ticket, passes, created_at, updated_at, order_key")
+#: The order key is unique across tokens and retention: an EA record keyed by it answers one
+#: row only. NULL (rows of a journal written before protocol 1.2) repeats freely.
+_ORDER_KEY_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS orders_by_key ON orders (order_key)"
 _AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volume, type, " \
                  "retcode, state, ticket, params_hash"
 #: Audit columns added after the first release; :meth:`OrderJournal.open` adds them to an
@@ -198,6 +202,11 @@ class OrderRow:
     passes: int
     created_at: float
     updated_at: float
+    #: The key the EA records the order under (docs/protocol.md, "The order record"): 22
+    #: characters of base64url, unique across tokens and retention. None for a row written
+    #: before protocol 1.2 (its EA record, if any, is keyed by the bare client_id and is
+    #: never asked: it could answer another token's order).
+    order_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +289,10 @@ class OrderJournal:
             for column, kind in _AUDIT_ADDED:
                 if column not in have:
                     db.execute(f"ALTER TABLE audit ADD COLUMN {column} {kind}")
+            columns = {r[1] for r in db.execute("PRAGMA table_info(orders)").fetchall()}
+            if "order_key" not in columns:  # a journal of a daemon before protocol 1.2
+                db.execute("ALTER TABLE orders ADD COLUMN order_key TEXT")
+            db.execute(_ORDER_KEY_INDEX)
             self._db = db
             with self._tx():
                 self._settle_previous_run()
@@ -338,24 +351,26 @@ class OrderJournal:
     # -- transitions -----------------------------------------------------------------------
 
     def receive(self, *, token_id: str, client_id: str, terminal: str, params_hash: str,
-                request: dict[str, Any]) -> OrderRow:
+                request: dict[str, Any], order_key: str | None = None) -> OrderRow:
         """Insert a ``RECEIVED`` row and its audit line.
 
         Raises:
-            JournalStateError: a row already exists for ``client_id`` (check :meth:`get` first).
+            JournalStateError: a row already exists for ``client_id``, or ``order_key`` was
+                used before (check :meth:`get` first; a fresh 128-bit key never repeats).
         """
         now = self._clock()
         row = OrderRow(token_id, client_id, terminal, params_hash, OrderState.RECEIVED,
-                       request, None, None, None, 0, now, now)
+                       request, None, None, None, 0, now, now, order_key)
         try:
             with self._tx():
                 self._exec(f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES "
-                           "(?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (token_id, client_id, terminal, params_hash, row.state,
-                            _dumps(request), None, None, None, 0, now, now))
+                            _dumps(request), None, None, None, 0, now, now, order_key))
                 self._audit(row, "request", row.state, None)
         except sqlite3.IntegrityError:
-            raise JournalStateError(f"client_id {client_id!r} is already journaled") from None
+            raise JournalStateError(f"client_id {client_id!r} or its order key is already "
+                                    "journaled") from None
         return row
 
     def abandon(self, row: OrderRow, reason: str) -> None:
@@ -429,6 +444,17 @@ class OrderJournal:
         return self._finish(row, (OrderState.UNKNOWN,), OrderState.RESOLVED_NOT_FOUND,
                             "reconciled", result=found,
                             retcode=_int_or_none(found.get("retcode")))
+
+    def explain_unknown(self, row: OrderRow, event: str, reason: str) -> OrderRow:
+        """Keep an ``UNKNOWN`` row unknown and say why in its result (``unknown_reason``, which
+        ``order_status`` shows), with an ``event`` audit line; nothing is written when the row
+        already gives this reason (a pass every few seconds must not grow the trail)."""
+        with self._tx():
+            current = self._require(row, (OrderState.UNKNOWN,))
+            if (current.result or {}).get("unknown_reason") == reason:
+                return current
+            return self._finish(current, (OrderState.UNKNOWN,), OrderState.UNKNOWN, event,
+                                result={**(current.result or {}), "unknown_reason": reason})
 
     def record_miss(self, row: OrderRow, max_passes: int) -> OrderRow:
         """One reconciliation pass did not find the order; ``RESOLVED_NOT_FOUND`` at the last."""
@@ -603,10 +629,10 @@ def _dumps(value: dict[str, Any]) -> str:
 
 def _row(values: tuple[Any, ...]) -> OrderRow:
     (token_id, client_id, terminal, phash, state, request, result, retcode, ticket, passes,
-     created_at, updated_at) = values
+     created_at, updated_at, order_key) = values
     return OrderRow(token_id, client_id, terminal, phash, OrderState(state),
                     orjson.loads(request), None if result is None else orjson.loads(result),
-                    retcode, ticket, passes, created_at, updated_at)
+                    retcode, ticket, passes, created_at, updated_at, order_key)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -6,10 +6,16 @@ the comment can no longer be the one key that finds an order whose answer was lo
 which record is the order of one journal row, trying three kinds of evidence in order of
 strength:
 
-1. **The EA's own map** (``trade_results``, EA protocol 1.1): the EA remembers, per
-   ``client_id``, the ``OrderSendResult`` the broker gave it, whether or not the answer
-   reached the daemon. It settles every action (SL/TP, modify and remove included), and a
-   rejection found there proves the order was not executed.
+1. **The EA's own record** (``trade_results``, EA protocol 1.1 and later): the EA remembers,
+   per order key (the journal row's ``order_key``, unique across tokens and retention), the
+   ``OrderSendResult`` the broker gave it, whether or not the answer reached the daemon. It
+   settles every action (SL/TP, modify and remove included) -- but only for what it proves:
+   a success retcode is the order; a rejection retcode proves nothing executed; an
+   outcome-unknown retcode (:data:`OUTCOME_UNKNOWN_RETCODES`: ERROR, TIMEOUT, CONNECTION) proves
+   nothing either way, so the search goes on. An EA of protocol 1.2 echoes the request it
+   executed beside the result; a record whose echo does not match the request sent (action,
+   symbol, volume, type, position, order) is not trusted at all: the search goes on, and if
+   nothing else is found the row stays ``UNKNOWN`` with the reason (``untrusted``).
 2. **The tag**: with no comment of the user's, the order carries ``<prefix>:<client_id>``.
 3. **The order's shape**: magic, symbol, type and volume equal to the request's, set up
    between the row's creation and the moment its answer was lost (server clock, a couple of
@@ -28,9 +34,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ea_bridge.mt5 import SUCCESS_RETCODES, OrderReason, TradeAction
+from ea_bridge.mt5 import SUCCESS_RETCODES, OrderReason, TradeAction, TradeRetcode
 
-__all__ = ["CLOCK_SKEW_S", "Evidence", "Verdict", "identify"]
+__all__ = ["CLOCK_SKEW_S", "ECHO_FIELDS", "OUTCOME_UNKNOWN_RETCODES", "Evidence", "Verdict",
+           "echo_mismatch", "identify"]
+
+#: Retcodes that do not prove the order was not executed, so an answer carrying one is
+#: journaled ``UNKNOWN`` (answered ``-32003``, never resent) and a record carrying one settles
+#: nothing. Why each one:
+#:
+#: * 10011 ERROR, "request processing error": the server failed while processing a request it
+#:   had taken, possibly after the deal was made;
+#: * 10012 TIMEOUT, "request canceled by timeout": the deadline passed during processing, and
+#:   the order may have executed meanwhile (MT5: "may have executed");
+#: * 10031 CONNECTION, "no connection with the trade server": the terminal lost the server,
+#:   possibly after the request had left it.
+#:
+#: Looked at and kept as results (``REJECTED``), because the request itself was refused:
+#: 10028 LOCKED (refused while another request is processed: "retry after wait"),
+#: 10039 CLOSE_ORDER_EXIST (refused because *another* close order exists; that one, if ours,
+#: has its own row), 10023 ORDER_CHANGED (the target changed, the change was not applied),
+#: 10036 POSITION_CLOSED (nothing was left to close). A code MT5 does not define stays a result
+#: too: the EA is expected to map foreign codes onto these (MT4 equivalents).
+OUTCOME_UNKNOWN_RETCODES: Final = frozenset(
+    {TradeRetcode.ERROR, TradeRetcode.TIMEOUT, TradeRetcode.CONNECTION})
+
+#: The request fields an EA of protocol 1.2 echoes with each recorded result, and the daemon
+#: compares with what it sent (a field the daemon did not send is MT5's zero: 0 or "").
+ECHO_FIELDS: Final = ("action", "symbol", "volume", "type", "position", "order")
 
 #: Tolerance between the daemon's clock and the server's, after the measured offset.
 CLOCK_SKEW_S: Final = 2.0
@@ -44,8 +75,8 @@ class Evidence:
     """What one reconciliation pass read from the terminal.
 
     Args:
-        ea_map: ``client_id`` → the ``OrderSendResult`` the EA recorded (empty when the EA
-            keeps no map).
+        ea_map: order key → the ``OrderSendResult`` the EA recorded (empty when the EA keeps
+            no record).
         orders: open pending orders and history orders (``TradeOrder`` dicts).
         deals: history deals (``TradeDeal`` dicts).
         positions: open positions (``TradePosition`` dicts).
@@ -61,16 +92,20 @@ class Evidence:
     offset_s: float
     claimed_tickets: frozenset[int] = frozenset()
     claimed_tags: frozenset[str] = frozenset()
+    #: Whether the EA's records carry the request echo (protocol 1.2): then a record is
+    #: trusted only when its echo matches the request sent.
+    echoed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The outcome of matching one row.
 
-    ``kind``: ``"found"`` (``ticket``, ``deal``, ``result`` when from the EA's map),
-    ``"rejected"`` (the EA's map holds a rejection: ``result``), ``"ambiguous"``
-    (``candidates``: order tickets) or ``"miss"``. ``via``: ``"ea_map"``, ``"tag"`` or
-    ``"match"``; ``where``: the list the record came from.
+    ``kind``: ``"found"`` (``ticket``, ``deal``, ``result`` when from the EA's record),
+    ``"rejected"`` (the EA's record holds a rejection: ``result``), ``"ambiguous"``
+    (``candidates``: order tickets), ``"untrusted"`` (the EA's record answers another request
+    and nothing else was found: ``reason``) or ``"miss"``. ``via``: ``"ea_map"``, ``"tag"``
+    or ``"match"``; ``where``: the list the record came from.
     """
 
     kind: str
@@ -80,43 +115,78 @@ class Verdict:
     deal: int = 0
     result: dict[str, Any] | None = None
     candidates: tuple[int, ...] = field(default_factory=tuple)
+    reason: str = ""
 
 
-def identify(*, client_id: str, request: dict[str, Any], tag: str, created_at: float,
+def echo_mismatch(sent: dict[str, Any], recorded: dict[str, Any]) -> str | None:
+    """Why ``recorded`` (an EA 1.2 record: an ``OrderSendResult`` with its ``request`` echo)
+    does not answer ``sent`` (the request as the daemon sent it), or None when it does.
+
+    A field the daemon did not send is compared as MT5's zero value, which is what the EA's
+    ``MqlTradeRequest`` held for it.
+    """
+    echo = recorded.get("request")
+    if not isinstance(echo, dict):
+        return "the record carries no request echo"
+    for name in ECHO_FIELDS:
+        mine: Any = sent.get(name, "" if name == "symbol" else 0)
+        theirs = echo.get(name)
+        if name == "volume":
+            same = (isinstance(theirs, int | float) and not isinstance(theirs, bool)
+                    and abs(float(theirs) - float(mine)) <= _VOLUME_EPS)
+        elif name == "symbol":
+            same = theirs == mine
+        else:
+            same = isinstance(theirs, int) and not isinstance(theirs, bool) and theirs == mine
+        if not same:
+            return f"{name} {mine!r} was sent, the record says {theirs!r}"
+    return None
+
+
+def identify(*, order_key: str | None, request: dict[str, Any], tag: str, created_at: float,
              lost_at: float, evidence: Evidence) -> Verdict:
     """Find the order of one journal row (see the module docstring).
 
     Args:
-        client_id: the row's idempotency key.
+        order_key: the key the EA recorded the row's order under (None for a row journaled
+            before protocol 1.2: no record is consulted).
         request: the request as sent (stamped: magic, comment, filling).
         tag: the comment tag the row would carry (``<prefix>:<client_id>``).
         created_at: when the row was created (journal clock, epoch seconds).
         lost_at: when it became ``UNKNOWN`` (journal clock).
         evidence: what the pass read.
     """
-    recorded = evidence.ea_map.get(client_id)
+    recorded = evidence.ea_map.get(order_key) if order_key is not None else None
+    distrust = ""
     if recorded is not None:
+        mismatch = echo_mismatch(request, recorded) if evidence.echoed else None
         retcode = recorded.get("retcode")
-        if retcode in SUCCESS_RETCODES:
+        if mismatch is not None:
+            distrust = f"the EA's record under this order's key answers another request " \
+                       f"({mismatch}), so it is not trusted"
+        elif retcode in SUCCESS_RETCODES:
             ticket = _int(recorded.get("order"))
             return Verdict("found", via="ea_map", where="ea_map", ticket=ticket,
                            deal=_int(recorded.get("deal")), result=recorded)
-        if isinstance(retcode, int):
+        elif (isinstance(retcode, int) and not isinstance(retcode, bool)
+              and retcode not in OUTCOME_UNKNOWN_RETCODES):
             return Verdict("rejected", via="ea_map", where="ea_map", result=recorded)
+        # An outcome-unknown retcode proves nothing either way: on to the tag and the shape.
     if request.get("comment") == tag:
         hit = _by_comment(tag, evidence)
         if hit is not None:
             where, record = hit
             return _found("tag", where, record)
+    missed = Verdict("untrusted", reason=distrust) if distrust else Verdict("miss")
     if request.get("action") not in (TradeAction.DEAL, TradeAction.PENDING):
-        return Verdict("miss")
+        return missed
     candidates = _by_shape(request, created_at, lost_at, evidence)
     if len(candidates) == 1:
         return _found("match", "orders", candidates[0])
     if candidates:
         return Verdict("ambiguous", via="match",
                        candidates=tuple(sorted(_int(c.get("ticket")) for c in candidates)))
-    return Verdict("miss")
+    return missed
 
 
 def _found(via: str, where: str, record: dict[str, Any]) -> Verdict:
@@ -127,10 +197,14 @@ def _found(via: str, where: str, record: dict[str, Any]) -> Verdict:
 
 
 def _by_comment(tag: str, evidence: Evidence) -> tuple[str, dict[str, Any]] | None:
+    """The first record carrying ``tag`` that no other journal row owns. A ``client_id`` used
+    again under another token carries the same tag as the first order, which that token's row
+    owns (its ticket): that order is not this row's."""
     for where, records in (("orders", evidence.orders), ("deals", evidence.deals),
                            ("positions", evidence.positions)):
         for record in records:
-            if record.get("comment") == tag:
+            order = record.get("order") if where == "deals" else record.get("ticket")
+            if record.get("comment") == tag and _int(order) not in evidence.claimed_tickets:
                 return where, record
     return None
 

@@ -4,6 +4,8 @@ exercise is ``python -m bench.chaos --runs 10000``."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.chaos import chaos
 from ea_bridge.faultproxy import KINDS
 
@@ -15,7 +17,7 @@ async def test_seeded_runs_through_every_fault_keep_the_invariants() -> None:
     assert report.violations == [], "\n".join(report.lines())
     assert report.runs == 150 and report.retries > 0
     fired = {key.split("/")[0] for key in report.faults}
-    assert fired == set(KINDS), report.faults
+    assert fired >= set(KINDS), report.faults
     assert {"ACCEPTED", "RESOLVED_ACCEPTED"} <= set(report.states)
 
 
@@ -24,3 +26,18 @@ async def test_the_checker_catches_a_duplicate_order() -> None:
     invariant check reports the duplicate -- the harness can fail."""
     report = await chaos(12, seed=7, fault_rate=1.0, kinds=("duplicate",), ea_version="1.0.0")
     assert any("duplicate" in v for v in report.violations), "\n".join(report.lines())
+
+
+@pytest.mark.parametrize("ea_version", ["1.1.0", "1.2.0"])
+async def test_timeout_fills_and_ids_reused_under_new_tokens_keep_the_invariants(
+        ea_version: str) -> None:
+    """Issue 16 F1/F2: orders answered 10012 after they filled, and client_ids reused under a
+    newly pasted token, with link faults besides: zero violations, for EA 1.1 and 1.2 (the
+    daemon before the order key showed both: RESOLVED_NOT_FOUND beside an executed order, and
+    ACCEPTED with nothing executed)."""
+    report = await chaos(40, seed=16, fault_rate=0.3, ea_version=ea_version,
+                         timeout_fill_rate=0.3, rotate_rate=0.15)
+    assert report.violations == [], "\n".join(report.lines())
+    assert report.rotations > 0 and report.reused > 0, report.lines()
+    assert report.faults["timeout_fill/ea"] > 0
+    assert "RESOLVED_ACCEPTED" in report.states

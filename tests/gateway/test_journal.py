@@ -183,3 +183,45 @@ def test_closed_journal_refuses_work(tmp_path: Path) -> None:
     journal = OrderJournal(tmp_path / "x.sqlite3")
     with pytest.raises(JournalStateError, match="not open"):
         journal.get("tok_a", "c1")
+
+
+def test_order_keys_are_stored_and_never_shared(journal: OrderJournal) -> None:
+    """Each row keeps its order key; a key already journaled (any token) is refused."""
+    row = journal.receive(token_id="tok_a", client_id="c1", terminal=TERMINAL,
+                          params_hash=params_hash(REQUEST), request=REQUEST,
+                          order_key="AAAAAAAAAAAAAAAAAAAAAA")
+    assert journal.get("tok_a", "c1") == row and row.order_key == "AAAAAAAAAAAAAAAAAAAAAA"
+    with pytest.raises(JournalStateError):
+        journal.receive(token_id="tok_b", client_id="c1", terminal=TERMINAL,
+                        params_hash=params_hash(REQUEST), request=REQUEST,
+                        order_key="AAAAAAAAAAAAAAAAAAAAAA")
+    assert journal.get("tok_b", "c1") is None
+
+
+def test_a_journal_from_before_order_keys_opens_with_its_rows(tmp_path: Path,
+                                                              clock: FakeClock) -> None:
+    """A file written before protocol 1.2 (no order_key column) gains the column on open; its
+    rows keep everything and have no key (their EA record is never asked)."""
+    path = tmp_path / "old.sqlite3"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript("""CREATE TABLE orders (token_id TEXT NOT NULL,
+            client_id TEXT NOT NULL, terminal TEXT NOT NULL, params_hash TEXT NOT NULL,
+            state TEXT NOT NULL, request TEXT NOT NULL, result TEXT, retcode INTEGER,
+            ticket INTEGER, passes INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL,
+            updated_at REAL NOT NULL, PRIMARY KEY (token_id, client_id));
+            INSERT INTO orders VALUES ('tok_a', 'old-1', '5012345@MTG-Demo', 'h', 'ACCEPTED',
+            '{"action":1}', NULL, 10009, 5001, 0, 1.0, 2.0);""")
+        db.commit()
+    path.chmod(0o600)
+    journal = OrderJournal(path, clock=clock)
+    journal.open()
+    try:
+        old = journal.get("tok_a", "old-1")
+        assert old is not None and (old.state, old.ticket, old.order_key) == (
+            OrderState.ACCEPTED, 5001, None)
+        new = journal.receive(token_id="tok_a", client_id="new-1", terminal=TERMINAL,
+                              params_hash=params_hash(REQUEST), request=REQUEST,
+                              order_key="BBBBBBBBBBBBBBBBBBBBBB")
+        assert journal.get("tok_a", "new-1") == new
+    finally:
+        journal.close()

@@ -18,7 +18,7 @@ def _order(ticket: int, *, at: float = T + 1, **changes: Any) -> dict[str, Any]:
 
 
 def _identify(orders: list[dict[str, Any]], **evidence: Any) -> Any:
-    return identify(client_id="c1", request=REQUEST, tag="g:c1", created_at=T, lost_at=T + 3,
+    return identify(order_key="k1", request=REQUEST, tag="g:c1", created_at=T, lost_at=T + 3,
                     evidence=Evidence(ea_map=evidence.pop("ea_map", {}), orders=orders,
                                       deals=[], positions=[], offset_s=0.0, **evidence))
 
@@ -46,15 +46,54 @@ def test_orders_other_rows_own_are_not_candidates() -> None:
 def test_the_eas_map_wins_and_a_recorded_rejection_settles() -> None:
     """The EA's record beats any shape match; a recorded rejection is 'rejected'."""
     found = _identify([_order(11), _order(12)],
-                      ea_map={"c1": {"retcode": 10009, "order": 12, "deal": 13}})
+                      ea_map={"k1": {"retcode": 10009, "order": 12, "deal": 13}})
     assert (found.kind, found.ticket, found.deal, found.via) == ("found", 12, 13, "ea_map")
-    refused = _identify([_order(11)], ea_map={"c1": {"retcode": 10014}})
+    refused = _identify([_order(11)], ea_map={"k1": {"retcode": 10014}})
     assert refused.kind == "rejected"
 
 
 def test_requests_without_an_order_are_a_miss() -> None:
     """SL/TP changes create no order to match by shape: a miss without the EA's record."""
-    verdict = identify(client_id="c1", request={**REQUEST, "action": 6}, tag="g:c1",
+    verdict = identify(order_key="k1", request={**REQUEST, "action": 6}, tag="g:c1",
                        created_at=T, lost_at=T + 3,
                        evidence=Evidence({}, [_order(11)], [], [], 0.0))
     assert verdict.kind == "miss"
+
+
+def test_an_outcome_unknown_record_proves_nothing() -> None:
+    """F1: a record of 10011/10012/10031 settles nothing: the tag (or shape) decides, else miss."""
+    for retcode in (10011, 10012, 10031):
+        record = {"k1": {"retcode": retcode, "order": 0}}
+        tagged = identify(order_key="k1", request={**REQUEST, "comment": "g:c1"}, tag="g:c1",
+                          created_at=T, lost_at=T + 3,
+                          evidence=Evidence(record, [], [],
+                                            [{"ticket": 21, "comment": "g:c1"}], 0.0))
+        assert (tagged.kind, tagged.ticket, tagged.via) == ("found", 21, "tag")
+        assert _identify([], ea_map=record).kind == "miss"
+
+
+def test_a_tag_whose_order_another_row_owns_is_passed_over() -> None:
+    """F2: the same client_id under another token tags its order alike; that row owns it."""
+    verdict = identify(order_key="k1", request={**REQUEST, "comment": "g:c1"}, tag="g:c1",
+                       created_at=T, lost_at=T + 3,
+                       evidence=Evidence({}, [], [], [{"ticket": 21, "comment": "g:c1"}], 0.0,
+                                         claimed_tickets=frozenset({21})))
+    assert verdict.kind == "miss"
+
+
+def test_a_record_answering_another_request_is_not_trusted() -> None:
+    """Protocol 1.2: a record whose echo differs from the request sent settles nothing and
+    says why; one whose echo matches is trusted."""
+    echo = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "position": 0,
+            "order": 0}
+    good = _identify([], echoed=True, ea_map={"k1": {"retcode": 10009, "order": 12,
+                                                     "request": echo}})
+    assert (good.kind, good.ticket) == ("found", 12)
+    other = {**echo, "symbol": "BTCUSD"}
+    bad = _identify([], echoed=True, ea_map={"k1": {"retcode": 10009, "order": 12,
+                                                    "request": other}})
+    assert bad.kind == "untrusted" and "symbol 'EURUSD' was sent" in bad.reason
+    bare = _identify([], echoed=True, ea_map={"k1": {"retcode": 10006}})
+    assert bare.kind == "untrusted" and "no request echo" in bare.reason
+    assert _identify([_order(11)], echoed=True, ea_map={"k1": {"retcode": 10009, "order": 12,
+                                                               "request": other}}).ticket == 11

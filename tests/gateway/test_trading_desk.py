@@ -13,7 +13,7 @@ import pytest
 from ea_bridge import Bridge
 from ea_bridge.mt5 import SUCCESS_RETCODES, TradeRetcode
 from gateway.config import GatewayConfig, TradingConfig
-from gateway.trading.desk import OUTCOME_UNKNOWN_RETCODES, PRUNE_PERIOD_S, TradeDesk
+from gateway.trading.desk import OUTCOME_UNKNOWN_RETCODES, PRUNE_PERIOD_S, TradeDesk, order_key
 from gateway.trading.journal import OrderJournal, OrderRow, OrderState, params_hash
 from tests.bridgekit import TIMEOUT_S, StaticVerifier
 from tests.testkit import FakeClock
@@ -197,3 +197,17 @@ async def test_a_failed_prune_does_not_end_the_loop(path: Path, wall: FakeClock,
         assert journal.get("tok_a", "done") is None
     finally:
         await desk.close()
+
+
+def test_an_order_key_is_16_random_bytes_in_base64url() -> None:
+    """22 characters of [A-Za-z0-9_-] from the injected randomness; 16 bytes asked."""
+    asked: list[int] = []
+
+    def randomness(n: int) -> bytes:
+        asked.append(n)
+        return bytes(range(250, 250 - n, -1))
+
+    key = order_key(randomness)
+    assert asked == [16]
+    assert key == "-vn49_b19PPy8fDv7u3s6w"
+    assert len(order_key(lambda n: b"\xff" * n)) == 22
