@@ -42,7 +42,7 @@ from ea_bridge.emulator.terminal import (
     EmulatorSettings,
     TerminalRefused,
 )
-from ea_bridge.emulator.types import AccountMarginMode
+from mt5model.types import AccountMarginMode
 
 from .app import create_app
 from .auth.client import RemoteAuthority

@@ -48,7 +48,7 @@ from ea_bridge.errors import (
     TerminalTimeout,
     TradeOutcomeUnknown,
 )
-from ea_bridge.mt5 import retcode_name
+from mt5model.mt5 import retcode_name
 
 from .authority.errors import AuthorityError, AuthorityUnreachable, RateLimited
 

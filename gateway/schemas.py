@@ -33,7 +33,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from ea_bridge.mt5 import ENUM_PREFIXES
+from mt5model.mt5 import ENUM_PREFIXES
 
 from .errors import InvalidParams
 

@@ -2,7 +2,7 @@
 
 Written out here rather than imported because this package speaks only the public wire and
 imports nothing of the daemon; ``tests/client/test_constants.py`` checks every enum against the
-daemon's own table (``ea_bridge.mt5``), so the two cannot drift. Source:
+daemon's own table (``mt5model.mt5``), so the two cannot drift. Source:
 ``shared/reference/mt5.md`` and the MQL5 reference it cites.
 """
 

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("gateway", "ea_bridge", "mtgateway")
+PACKAGES = ("gateway", "ea_bridge", "mtgateway", "mt5model")
 
 
 def _modules() -> dict[str, Path]:

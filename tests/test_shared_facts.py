@@ -7,10 +7,7 @@ import orjson
 import pytest
 
 from ea_bridge import AUTH_REASONS, TICK_ROW, is_loopback
-from ea_bridge.emulator import types as emulator_types
-from ea_bridge.emulator.types import Tick
 from ea_bridge.messages import REFUSAL_REASONS
-from ea_bridge.mt5 import SymbolFilling, SymbolOrder, TickFlag
 from gateway.errors import (
     MISDIRECTED,
     TOO_MANY_CONNECTIONS,
@@ -22,6 +19,9 @@ from gateway.errors import (
     auth_refusal,
 )
 from gateway.hub import tick_body
+from mt5model import types as emulator_types
+from mt5model.mt5 import SymbolFilling, SymbolOrder, TickFlag
+from mt5model.types import Tick
 
 
 @pytest.mark.parametrize("host, expected", [
@@ -44,7 +44,7 @@ def test_auth_reasons_have_one_owner() -> None:
 
 
 def test_emulator_bit_masks_are_mt5s() -> None:
-    """The emulator's plain-int masks are the values ea_bridge.mt5 defines."""
+    """The emulator's plain-int masks are the values mt5model.mt5 defines."""
     assert emulator_types.SYMBOL_FILLING_FOK == SymbolFilling.FOK == 1
     assert emulator_types.SYMBOL_FILLING_IOC == SymbolFilling.IOC == 2
     assert emulator_types.SYMBOL_ORDER_CLOSEBY == SymbolOrder.CLOSEBY == 64

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from mt5model.types import AccountMarginMode
+
 from ..loop import run as run_on_loop
 from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
-from .types import AccountMarginMode
 
 __all__ = ["add_arguments", "clock_from", "main", "market_hours_line", "run", "settings_from",
            "stop_on_signals"]

@@ -2,7 +2,7 @@
 
 :class:`Market` answers the market-data half of the MetaTrader5 API (``symbol_info``,
 ``symbol_info_tick``, ``copy_rates_*``, ``copy_ticks_*``, ...) and implements
-:class:`~ea_bridge.emulator.types.MarketView` for the broker.
+:class:`~mt5model.types.MarketView` for the broker.
 
 Why it is built this way: the prices come from :class:`~ea_bridge.emulator.pricepath.PricePath`,
 a seeded walk generated on demand (see its module docstring), so every answer is a pure function
@@ -44,7 +44,8 @@ from ea_bridge.emulator.pricepath import (
     PricePath,
     merge_bars,
 )
-from ea_bridge.emulator.types import (
+from mt5model.mt5 import CopyTicks, Timeframe
+from mt5model.types import (
     RATE_COLUMNS,
     TICK_COLUMNS,
     TICK_FLAG_ASK,
@@ -57,7 +58,6 @@ from ea_bridge.emulator.types import (
     Tick,
     match_group,
 )
-from ea_bridge.mt5 import CopyTicks, Timeframe
 
 __all__ = ["Market"]
 

@@ -42,7 +42,7 @@ from random import Random
 from statistics import NormalDist
 from typing import Generic, TypeVar
 
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     TICK_FLAG_ASK,
     TICK_FLAG_BID,
     TICK_FLAG_BUY,

@@ -1,4 +1,4 @@
-"""A :class:`~ea_bridge.emulator.types.MarketView` whose prices the test chooses.
+"""A :class:`~mt5model.types.MarketView` whose prices the test chooses.
 
 The simulated broker reads prices only through ``MarketView``. In the product that is the random
 walk of ``market.py``; in tests it is this class, so a test can say "EURUSD is 1.10000/1.10010 at
@@ -19,7 +19,8 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ea_bridge.emulator.types import (
+from mt5model.types import (
+    ALL_WEEK,
     SYMBOL_CALC_MODE_CFDINDEX,
     SYMBOL_CALC_MODE_CFDLEVERAGE,
     SYMBOL_CALC_MODE_FOREX,
@@ -44,13 +45,9 @@ from ea_bridge.emulator.types import (
     ErrorCode,
     SymbolSpec,
     Tick,
-    TradingSession,
 )
 
-__all__ = ["ALL_WEEK", "ManualClock", "ScriptedMarket", "sample_specs"]
-
-#: One session per weekday covering the whole day: the symbol always trades.
-ALL_WEEK: tuple[TradingSession, ...] = tuple(TradingSession(day, 0, 1440) for day in range(7))
+__all__ = ["ManualClock", "ScriptedMarket", "sample_specs"]
 
 _ALL_ORDERS = (
     SYMBOL_ORDER_MARKET | SYMBOL_ORDER_LIMIT | SYMBOL_ORDER_STOP | SYMBOL_ORDER_STOP_LIMIT

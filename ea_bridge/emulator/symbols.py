@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     SYMBOL_CALC_MODE_CFDINDEX,
     SYMBOL_CALC_MODE_CFDLEVERAGE,
     SYMBOL_CALC_MODE_EXCH_STOCKS,

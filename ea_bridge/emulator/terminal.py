@@ -27,6 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mt5model.broker import SimulatedBroker
+from mt5model.types import AccountMarginMode, EmulatorError, ErrorCode
+
 from ..connection import (
     Closed,
     EAConnection,
@@ -47,10 +50,8 @@ from ..messages import (
     token_hint,
     token_key,
 )
-from .broker import SimulatedBroker
 from .market import Market
 from .symbols import default_symbols
-from .types import AccountMarginMode, EmulatorError, ErrorCode
 
 #: One tick as a ``ticks`` event row, in :data:`~ea_bridge.messages.TICK_ROW` order.
 _tick_row: Final = operator.attrgetter(*TICK_ROW)

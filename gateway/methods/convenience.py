@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import Field
 
-from ea_bridge.mt5 import SUCCESS_RETCODES, OrderTime, OrderType, TradeAction, TradeRetcode
+from mt5model.mt5 import SUCCESS_RETCODES, OrderTime, OrderType, TradeAction, TradeRetcode
 
 from ..context import forward
 from ..errors import IdempotencyConflict, NotFound, TradeRejected

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import AfterValidator, Field, field_validator
 
-from ea_bridge.mt5 import OrderType
+from mt5model.mt5 import OrderType
 
 from ..context import RpcContext, forward
 from ..errors import InvalidParams

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from ea_bridge.mt5 import CopyTicks, Timeframe, timeframe_seconds
+from mt5model.mt5 import CopyTicks, Timeframe, timeframe_seconds
 
 from ..context import RpcContext, forward
 from ..errors import InvalidParams

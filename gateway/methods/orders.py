@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ea_bridge.mt5 import retcode_name
+from mt5model.mt5 import retcode_name
 
 from ..context import RpcContext
 from ..errors import NotFound, Unauthorized, Unavailable

@@ -83,7 +83,7 @@ from ea_bridge import (
     TerminalNotConnected,
     TradeOutcomeUnknown,
 )
-from ea_bridge.mt5 import (
+from mt5model.mt5 import (
     SUCCESS_RETCODES,
     OrderFilling,
     OrderTime,

@@ -1,7 +1,7 @@
 """Paper trading: orders of a ``paper_trade_enabled`` account fill in a paper book, never at
 the broker.
 
-Why the emulator's broker engine: :class:`~ea_bridge.emulator.broker.SimulatedBroker` already
+Why the emulator's broker engine: :class:`~mt5model.broker.SimulatedBroker` already
 answers every trading call with MT5's retcodes, fills, SL/TP, pending orders, margin and
 history, and is tested against the MQL5 reference. Paper trading is that engine fed the
 **connected terminal's live prices** instead of a simulated walk: :class:`LiveMarket` is a
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ea_bridge import Bridge, EAError, SessionInfo, TerminalId
-from ea_bridge.emulator.broker import SimulatedBroker
-from ea_bridge.emulator.scripted import ALL_WEEK
-from ea_bridge.emulator.types import (
+from mt5model.broker import SimulatedBroker
+from mt5model.types import (
+    ALL_WEEK,
     AccountMarginMode,
     EmulatorError,
     ErrorCode,

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ea_bridge.mt5 import SUCCESS_RETCODES, OrderReason, TradeAction, TradeRetcode
+from mt5model.mt5 import SUCCESS_RETCODES, OrderReason, TradeAction, TradeRetcode
 
 __all__ = ["CLOCK_SKEW_S", "ECHO_FIELDS", "OUTCOME_UNKNOWN_RETCODES", "Evidence", "Verdict",
            "echo_mismatch", "identify"]

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from ea_bridge.mt5 import OrderType, TradeAction
+from mt5model.mt5 import OrderType, TradeAction
 
 from ..authority.records import RiskPolicy
 from ..errors import RiskLimit

@@ -10,7 +10,7 @@ import pytest
 
 import mtgateway
 import mtgateway.aio
-from ea_bridge import mt5 as daemon_mt5
+from mt5model import mt5 as daemon_mt5
 from mtgateway import calls, constants
 from mtgateway.aio import AsyncClient
 from mtgateway.client import Client

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from ea_bridge.emulator.types import AccountMarginMode
+from mt5model.types import AccountMarginMode
 from tests.e2e.conftest import Daemon, connected_terminal
 
 #: A Wednesday, 14:00 UTC.

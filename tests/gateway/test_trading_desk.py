@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from ea_bridge import Bridge
-from ea_bridge.mt5 import SUCCESS_RETCODES, TradeRetcode
 from gateway.config import GatewayConfig, TradingConfig
 from gateway.trading.desk import OUTCOME_UNKNOWN_RETCODES, PRUNE_PERIOD_S, TradeDesk, order_key
 from gateway.trading.journal import OrderJournal, OrderRow, OrderState, params_hash
+from mt5model.mt5 import SUCCESS_RETCODES, TradeRetcode
 from tests.bridgekit import TIMEOUT_S, StaticVerifier
 from tests.testkit import FakeClock
 

@@ -12,7 +12,8 @@ import pytest
 
 from ea_bridge.emulator.market import Market
 from ea_bridge.emulator.symbols import default_symbols, symbol_by_name
-from ea_bridge.emulator.types import (
+from mt5model.mt5 import CopyTicks, Timeframe
+from mt5model.types import (
     RATE_COLUMNS,
     TICK_COLUMNS,
     TICK_FLAG_ASK,
@@ -22,7 +23,6 @@ from ea_bridge.emulator.types import (
     EmulatorError,
     ErrorCode,
 )
-from ea_bridge.mt5 import CopyTicks, Timeframe
 
 SPECS = default_symbols()
 # Wednesday 2026-11-18 14:30:17.250 and Saturday 2026-11-21 12:00 server time.

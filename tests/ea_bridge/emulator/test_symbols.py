@@ -7,7 +7,7 @@ import math
 import pytest
 
 from ea_bridge.emulator.symbols import default_symbols, sessions, symbol_by_name
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     SYMBOL_CALC_MODE_FOREX,
     SYMBOL_EXPIRATION_GTC,
     SYMBOL_FILLING_FOK,

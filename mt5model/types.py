@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
-from ..mt5 import SymbolExpiration, SymbolFilling, SymbolOrder, TickFlag
+from .mt5 import SymbolExpiration, SymbolFilling, SymbolOrder, TickFlag
 
 __all__ = [
+    "ALL_WEEK",
     "RATE_COLUMNS",
     "TICK_COLUMNS",
     "AccountMarginMode",
@@ -47,7 +48,7 @@ RATE_COLUMNS: tuple[str, ...] = (
     "time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume",
 )
 
-# MT5's bit masks are owned by ``ea_bridge.mt5``; these are the plain ints the emulator's
+# MT5's bit masks are owned by ``mt5model.mt5``; these are the plain ints the emulator's
 # structures carry.
 TICK_FLAG_BID = int(TickFlag.BID)
 TICK_FLAG_ASK = int(TickFlag.ASK)
@@ -137,6 +138,11 @@ class TradingSession:
     weekday: int
     start_minute: int
     end_minute: int
+
+
+#: One session per weekday covering the whole day: the symbol always trades (crypto, and the
+#: paper book, which trades whenever the live terminal quotes).
+ALL_WEEK: tuple[TradingSession, ...] = tuple(TradingSession(day, 0, 1440) for day in range(7))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from ea_bridge.emulator.scripted import ScriptedMarket, sample_specs
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     SYMBOL_CALC_MODE_CFD,
     AccountMarginMode,
     EmulatorError,
     ErrorCode,
     TradingSession,
 )
-from tests.ea_bridge.emulator.broker_env import BUY, DEAL, SELL, T0
-from tests.ea_bridge.emulator.broker_env import Env as BaseEnv
+from tests.mt5model.broker_env import BUY, DEAL, SELL, T0
+from tests.mt5model.broker_env import Env as BaseEnv
 
 
 class Env(BaseEnv):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ea_bridge.emulator.scripted import ALL_WEEK
-from ea_bridge.emulator.types import TradingSession
-from tests.ea_bridge.emulator.broker_env import BUY, SELL, T0, Env
+from mt5model.types import ALL_WEEK, TradingSession
+from tests.mt5model.broker_env import BUY, SELL, T0, Env
 
 _DAY_MS = 86_400_000
 #: Monday to Friday, the whole day (T0 is Monday 10:00 server time).

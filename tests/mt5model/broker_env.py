@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from ea_bridge.emulator.broker import SimulatedBroker
 from ea_bridge.emulator.scripted import ManualClock, ScriptedMarket, sample_specs
-from ea_bridge.emulator.types import SymbolSpec, Tick
+from mt5model.broker import SimulatedBroker
+from mt5model.types import SymbolSpec, Tick
 
 T0 = 1_704_103_200_000  # 2024-01-01 10:00:00 server time, a Monday
 S0 = T0 // 1000

@@ -25,7 +25,8 @@ and Limitations in Making Trades", ``ENUM_ORDER_TYPE_FILLING``, ``SYMBOL_*`` pro
 
 from __future__ import annotations
 
-from ea_bridge.emulator.types import (
+from mt5model.mt5 import OrderFilling, OrderTime, OrderType, TradeRetcode
+from mt5model.types import (
     SYMBOL_EXPIRATION_DAY,
     SYMBOL_EXPIRATION_GTC,
     SYMBOL_EXPIRATION_SPECIFIED,
@@ -47,7 +48,6 @@ from ea_bridge.emulator.types import (
     SymbolSpec,
     Tick,
 )
-from ea_bridge.mt5 import OrderFilling, OrderTime, OrderType, TradeRetcode
 
 __all__ = [
     "BUY_TYPES",

@@ -14,11 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ea_bridge.emulator.margin import MoneyCalculator, NoQuoteError
-from ea_bridge.emulator.orders import COMMENT_LENGTH, Deal, MT5Dict, Order, Position
-from ea_bridge.emulator.rules import BUY_TYPES, Rejection
-from ea_bridge.emulator.types import AccountMarginMode, MarketView, SymbolSpec, Tick
-from ea_bridge.mt5 import (
+from mt5model.margin import MoneyCalculator, NoQuoteError
+from mt5model.mt5 import (
     DealEntry,
     DealReason,
     DealType,
@@ -31,6 +28,9 @@ from ea_bridge.mt5 import (
     PositionType,
     TradeRetcode,
 )
+from mt5model.orders import COMMENT_LENGTH, Deal, MT5Dict, Order, Position
+from mt5model.rules import BUY_TYPES, Rejection
+from mt5model.types import AccountMarginMode, MarketView, SymbolSpec, Tick
 
 __all__ = ["AccountSettings", "AccountState", "Fill", "Leg", "Ledger", "money", "rollovers",
            "round_volume", "swap_share", "weekday"]

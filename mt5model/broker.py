@@ -96,7 +96,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ea_bridge.emulator.ledger import (
+from mt5model.ledger import (
     AccountSettings,
     AccountState,
     Ledger,
@@ -105,8 +105,21 @@ from ea_bridge.emulator.ledger import (
     round_volume,
     swap_share,
 )
-from ea_bridge.emulator.margin import NoQuoteError
-from ea_bridge.emulator.orders import (
+from mt5model.margin import NoQuoteError
+from mt5model.mt5 import (
+    DealEntry,
+    DealReason,
+    DealType,
+    OrderFilling,
+    OrderReason,
+    OrderState,
+    OrderTime,
+    OrderType,
+    PositionType,
+    TradeAction,
+    TradeRetcode,
+)
+from mt5model.orders import (
     COMMENT_LENGTH,
     RETCODE_COMMENTS,
     Deal,
@@ -120,7 +133,7 @@ from ea_bridge.emulator.orders import (
     check_time,
     parse_request,
 )
-from ea_bridge.emulator.rules import (
+from mt5model.rules import (
     BUY_TYPES,
     PENDING_TYPES,
     Rejection,
@@ -134,7 +147,7 @@ from ea_bridge.emulator.rules import (
     order_frozen,
     position_frozen,
 )
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     SYMBOL_ORDER_CLOSEBY,
     SYMBOL_TRADE_EXECUTION_INSTANT,
     AccountMarginMode,
@@ -144,19 +157,6 @@ from ea_bridge.emulator.types import (
     SymbolSpec,
     Tick,
     match_group,
-)
-from ea_bridge.mt5 import (
-    DealEntry,
-    DealReason,
-    DealType,
-    OrderFilling,
-    OrderReason,
-    OrderState,
-    OrderTime,
-    OrderType,
-    PositionType,
-    TradeAction,
-    TradeRetcode,
 )
 
 __all__ = ["EVENT_TYPES", "SimulatedBroker"]

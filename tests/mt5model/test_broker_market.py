@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     SYMBOL_ORDER_CLOSEBY,
     SYMBOL_ORDER_LIMIT,
     SYMBOL_TRADE_EXECUTION_INSTANT,
@@ -18,7 +18,7 @@ from ea_bridge.emulator.types import (
     EmulatorError,
     ErrorCode,
 )
-from tests.ea_bridge.emulator.broker_env import BUY, CLOSE_BY, DEAL, S0, SELL, T0, Env
+from tests.mt5model.broker_env import BUY, CLOSE_BY, DEAL, S0, SELL, T0, Env
 
 NETTING = AccountMarginMode.RETAIL_NETTING
 

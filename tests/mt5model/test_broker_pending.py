@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     SYMBOL_EXPIRATION_GTC,
     SYMBOL_ORDER_LIMIT,
     SYMBOL_ORDER_MARKET,
     SYMBOL_TRADE_MODE_CLOSEONLY,
 )
-from tests.ea_bridge.emulator.broker_env import (
+from tests.mt5model.broker_env import (
     BUY,
     BUY_LIMIT,
     BUY_STOP,

@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ea_bridge.emulator.types import EmulatorError, ErrorCode
-from ea_bridge.mt5 import TradeRetcode
+from mt5model.mt5 import TradeRetcode
+from mt5model.types import EmulatorError, ErrorCode
 
 __all__ = [
     "COMMENT_LENGTH",

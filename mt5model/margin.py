@@ -39,7 +39,7 @@ quote yet is :class:`NoQuoteError` (the trading code turns it into ``TRADE_RETCO
 
 from __future__ import annotations
 
-from ea_bridge.emulator.types import (
+from mt5model.types import (
     SYMBOL_CALC_MODE_CFDLEVERAGE,
     SYMBOL_CALC_MODE_FOREX,
     SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE,
