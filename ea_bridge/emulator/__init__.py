@@ -1,5 +1,6 @@
-"""The emulated terminal: an EA and a simulated broker, speaking the real bridge protocol.
+"""The emulated terminal: an EA and a simulated market, speaking the real bridge protocol, with
+``mt5model``'s broker engine behind it.
 
 Import :class:`EmulatedTerminal` from ``ea_bridge.emulator.terminal``; the pure parts
-(``market``, ``broker``, ``symbols``, ``types``) import without asyncio.
+(``market``, ``pricepath``, ``symbols``) import without asyncio.
 """
