@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import TYPE_CHECKING, Annotated, Any, Final
-
-from pydantic import Field
+from typing import TYPE_CHECKING, Any, Final
 
 from mt5model.mt5 import SUCCESS_RETCODES, OrderTime, OrderType, TradeAction, TradeRetcode
 
@@ -35,8 +33,17 @@ from ..context import forward
 from ..errors import IdempotencyConflict, NotFound, TradeRejected
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import EpochSeconds, Params, Symbol
-from ..trading.desk import CLIENT_ID_PATTERN, SendRequest
-from .history import MAX_PRICE, MAX_VOLUME
+from ..trading.requests import (
+    ClientId,
+    Comment,
+    Deviation,
+    Magic,
+    PositivePrice,
+    Price,
+    SendRequest,
+    Ticket,
+    Volume,
+)
 from .orders import SendParams, order_send
 
 if TYPE_CHECKING:
@@ -52,23 +59,19 @@ RETRYABLE_RETCODES: Final = frozenset({
     TradeRetcode.ORDER_CHANGED, TradeRetcode.MARKET_CLOSED, TradeRetcode.REJECT,
 })
 
-_MAX_TICKET: Final = 2**63 - 1
-Ticket = Annotated[int, Field(gt=0, le=_MAX_TICKET)]
-Volume = Annotated[float, Field(gt=0, le=MAX_VOLUME)]
-Price = Annotated[float, Field(gt=0, le=MAX_PRICE)]
-StopPrice = Annotated[float, Field(ge=0, le=MAX_PRICE)]
-ClientId = Annotated[str, Field(pattern=CLIENT_ID_PATTERN)]
+#: Stop-loss and take-profit levels: 0 (or omitted) means none.
+StopPrice = Price
 
 
 class _Options(Params):
     """MetaApi's ``options``, flattened; after the positional params of every method."""
 
-    comment: Annotated[str, Field(max_length=31)] | None = None
+    comment: Comment | None = None
     client_id: ClientId | None = None
-    magic: Annotated[int, Field(ge=0, le=_MAX_TICKET)] | None = None
+    magic: Magic | None = None
 
 
-Slippage = Annotated[int, Field(ge=0, le=1_000_000)]
+Slippage = Deviation
 
 # Each params class lists the method's own params first (they may be given positionally, in
 # this order) and mixes in _Options last: pydantic orders fields from the last base first.
@@ -89,7 +92,7 @@ class _MarketParams(_Options, _MarketFields):
 class _PendingFields(Params):
     symbol: Symbol
     volume: Volume
-    open_price: Price
+    open_price: PositivePrice
     stop_loss: StopPrice | None = None
     take_profit: StopPrice | None = None
     expiration: EpochSeconds | None = None
@@ -102,8 +105,8 @@ class _PendingParams(_Options, _PendingFields):
 class _StopLimitFields(Params):
     symbol: Symbol
     volume: Volume
-    open_price: Price
-    stop_limit_price: Price
+    open_price: PositivePrice
+    stop_limit_price: PositivePrice
     stop_loss: StopPrice | None = None
     take_profit: StopPrice | None = None
     expiration: EpochSeconds | None = None
@@ -162,10 +165,10 @@ class _CloseBySymbolParams(_Options, _CloseBySymbolFields):
 
 class _ModifyOrderFields(Params):
     order_id: Ticket
-    open_price: Price
+    open_price: PositivePrice
     stop_loss: StopPrice | None = None
     take_profit: StopPrice | None = None
-    stop_limit_price: Price | None = None
+    stop_limit_price: PositivePrice | None = None
     expiration: EpochSeconds | None = None
 
 

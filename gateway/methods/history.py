@@ -18,9 +18,9 @@ TradeDeal field names, ints for the totals, and a number for the calculators.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, field_validator
 
 from mt5model.mt5 import OrderType
 
@@ -28,6 +28,7 @@ from ..context import RpcContext, forward
 from ..errors import InvalidParams
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import EpochSeconds, Params, Symbol, enum_param
+from ..trading.requests import PositivePrice, Ticket, Volume
 from .market import Group, check_date_order
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ else:
     OrderTypeParam = enum_param(OrderType)
 
 __all__ = [
-    "MAX_PRICE",
-    "MAX_VOLUME",
     "METHODS",
     "CalcMarginParams",
     "CalcProfitParams",
@@ -46,15 +45,8 @@ __all__ = [
     "SelectionParams",
 ]
 
-#: Lots; far above any broker's SYMBOL_VOLUME_MAX, low enough that arithmetic stays exact.
-MAX_VOLUME: Final = 1_000_000.0
-#: Price units; above any quoted instrument (BTC, indices, JPY crosses) by orders of magnitude.
-MAX_PRICE: Final = 1_000_000_000.0
-_MAX_TICKET: Final = 2**63 - 1
-
-Ticket = Annotated[int, Field(ge=1, le=_MAX_TICKET)]
-Volume = Annotated[float, Field(gt=0, le=MAX_VOLUME)]
-Price = Annotated[float, Field(gt=0, le=MAX_PRICE)]
+#: The calculators' prices must be given (no 0 = "none" as in a TradeRequest).
+Price = PositivePrice
 
 
 def _buy_or_sell(value: int) -> int:

@@ -13,7 +13,7 @@ from ..context import RpcContext
 from ..errors import NotFound, Unauthorized, Unavailable
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import Params
-from ..trading.desk import ClientId, SendRequest, TradeRequest
+from ..trading.requests import ClientId, SendRequest, TradeRequest
 
 __all__ = ["METHODS", "SendParams", "order_check", "order_send", "order_status"]
 

@@ -69,9 +69,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Final
-
-from pydantic import Field
+from typing import Any, Final
 
 from ea_bridge import (
     Bridge,
@@ -86,8 +84,6 @@ from ea_bridge import (
 from mt5model.mt5 import (
     SUCCESS_RETCODES,
     OrderFilling,
-    OrderTime,
-    OrderType,
     SymbolFilling,
     TradeAction,
     TradeRetcode,
@@ -103,38 +99,21 @@ from ..errors import (
     Unauthorized,
     Unavailable,
 )
-from ..schemas import EpochSeconds, Params, Symbol, enum_param
 from .journal import OrderJournal, OrderRow, OrderState, params_hash
 from .paper import PaperTrading
 from .reconcile import OUTCOME_UNKNOWN_RETCODES, Evidence, Verdict, echo_mismatch, identify
+from .requests import SendRequest, TradeRequest, comment_tag
 from .risk import check_order
-
-if TYPE_CHECKING:
-    ActionParam = int
-    OrderTypeParam = int
-    FillingParam = int
-    TimeParam = int
-else:
-    ActionParam = enum_param(TradeAction)
-    OrderTypeParam = enum_param(OrderType)
-    FillingParam = enum_param(OrderFilling)
-    TimeParam = enum_param(OrderTime)
 
 __all__ = [
     "OUTCOME_UNKNOWN_RETCODES",
     "PRUNE_PERIOD_S",
-    "SendRequest",
     "TradeDesk",
-    "TradeRequest",
     "order_key",
 ]
 
 log = logging.getLogger("gateway.trading")
 
-CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,24}$"
-_MAX_VOLUME: Final = 1_000_000.0
-_MAX_PRICE: Final = 1e12
-_MAX_TICKET: Final = 2**63 - 1
 #: The first EA protocol version that keeps an order record: it takes a key with
 #: ``order_send`` (as ``client_id``) and answers ``trade_results`` (docs/protocol.md); older
 #: EAs get the request alone and are never asked.
@@ -166,39 +145,6 @@ def order_key(random_bytes: Callable[[int], bytes]) -> str:
 #: How often the periodic loop prunes the journal: retention is counted in hours, so a prune per
 #: reconciliation period (seconds) would only add write transactions.
 PRUNE_PERIOD_S: Final = 3600.0
-
-Price = Annotated[float, Field(ge=0, le=_MAX_PRICE)]
-Ticket = Annotated[int, Field(gt=0, le=_MAX_TICKET)]
-ClientId = Annotated[str, Field(pattern=CLIENT_ID_PATTERN)]
-
-
-class TradeRequest(Params):
-    """MT5 ``TradeRequest``; absent fields are not sent (MT5 reads them as 0)."""
-
-    action: ActionParam
-    magic: Annotated[int, Field(ge=0, le=_MAX_TICKET)] | None = None
-    order: Ticket | None = None
-    symbol: Symbol | None = None
-    volume: Annotated[float, Field(gt=0, le=_MAX_VOLUME)] | None = None
-    price: Price | None = None
-    stoplimit: Price | None = None
-    sl: Price | None = None
-    tp: Price | None = None
-    deviation: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    type: OrderTypeParam | None = None
-    type_filling: FillingParam | None = None
-    type_time: TimeParam | None = None
-    expiration: EpochSeconds | None = None
-    comment: Annotated[str, Field(max_length=31)] | None = None
-    position: Ticket | None = None
-    position_by: Ticket | None = None
-
-
-class SendRequest(TradeRequest):
-    """``order_send``'s request: a TradeRequest plus the optional idempotency key."""
-
-    client_id: ClientId | None = None
-
 
 @dataclass(frozen=True, slots=True)
 class _Flight:
@@ -489,7 +435,7 @@ class TradeDesk:
                                              "retry shortly")
 
     def _tag(self, client_id: str) -> str:
-        return f"{self._cfg.comment_prefix}:{client_id}"
+        return comment_tag(self._cfg.comment_prefix, client_id)
 
     async def _stamp(self, bridge: Bridge, terminal: TerminalId, body: dict[str, Any],
                      tag: str | None) -> dict[str, Any]:

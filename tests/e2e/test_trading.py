@@ -190,6 +190,27 @@ async def test_invalid_requests_name_the_field(daemon: Daemon, request_: dict[st
     assert error["code"] == -32602 and fragment in error["message"], error
 
 
+@pytest.mark.parametrize("method, params, fragment", [
+    ("order_send", {"request": {**BUY, "action": "TRADE_ACTION_PENDING",
+                                "type": "ORDER_TYPE_BUY_LIMIT", "price": 2e9}}, "request.price"),
+    ("order_check", {"request": {**BUY, "sl": 2e9}}, "request.sl"),
+    ("create_limit_buy_order", {"symbol": "EURUSD", "volume": 0.1, "open_price": 2e9},
+     "open_price"),
+    ("create_market_buy_order", {"symbol": "EURUSD", "volume": 0.1, "stop_loss": 2e9},
+     "stop_loss"),
+    ("order_calc_profit", [0, "EURUSD", 0.1, 1.1, 2e9], "price_close"),
+    ("order_send", {"request": {**BUY, "volume": 2e6}}, "request.volume"),
+    ("create_market_buy_order", {"symbol": "EURUSD", "volume": 2e6}, "volume"),
+])
+async def test_one_bound_whatever_the_door(daemon: Daemon, method: str, params: Any,
+                                           fragment: str) -> None:
+    """A 2e9 price (or 2e6 lots) is -32602 at every door that takes one, naming the field:
+    order_send used to accept a price the create_* methods refused."""
+    error = (await daemon.call(method, params))["error"]
+    assert error["code"] == -32602 and fragment in error["message"], error
+    assert "1000000000" in error["message"] or "1000000" in error["message"], error
+
+
 async def test_unknown_client_id_is_not_found(daemon: Daemon) -> None:
     """order_status of an id never used is -32006."""
     assert (await _status(daemon, "never-used"))["code"] == -32006
