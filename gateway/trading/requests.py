@@ -74,7 +74,7 @@ _MAX_DEVIATION: Final = 1_000_000
 Price = Annotated[float, Field(ge=0, le=MAX_PRICE)]
 PositivePrice = Annotated[float, Field(gt=0, le=MAX_PRICE)]
 Volume = Annotated[float, Field(gt=0, le=MAX_VOLUME)]
-Ticket = Annotated[int, Field(gt=0, le=MAX_TICKET)]
+Ticket = Annotated[int, Field(ge=1, le=MAX_TICKET)]
 Magic = Annotated[int, Field(ge=0, le=MAX_TICKET)]
 Deviation = Annotated[int, Field(ge=0, le=_MAX_DEVIATION)]
 Comment = Annotated[str, Field(max_length=COMMENT_LENGTH)]
