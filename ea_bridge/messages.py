@@ -53,6 +53,8 @@ __all__ = [
     "auth_mac",
     "decode",
     "encode",
+    "event_problem",
+    "tick_row_problem",
     "token_hint",
     "token_key",
 ]
@@ -68,6 +70,56 @@ EVENT_TERMINAL: Final = "terminal"
 #: ``MqlTick`` without ``time``, which is ``time_msc // 1000``. The EA (and the emulator) write
 #: rows in this order, the daemon's hub reads them in it.
 TICK_ROW: Final = ("time_msc", "bid", "ask", "last", "volume", "flags", "volume_real")
+#: Whether each :data:`TICK_ROW` field is an integer (else any finite JSON number).
+_TICK_ROW_INTEGER: Final = (True, False, False, False, True, True, False)
+#: The record each ``trade`` event type carries (``docs/protocol.md`` §7).
+_TRADE_RECORD: Final = {
+    "order_added": "order", "order_updated": "order", "order_removed": "order",
+    "position_opened": "position", "position_updated": "position",
+    "position_closed": "position", "deal_added": "deal", "account_updated": "account",
+}
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def tick_row_problem(row: Any) -> str | None:
+    """What is wrong with one row of a ``ticks`` event (the field it broke), or None.
+
+    Why the bridge checks: every listener (the stream hub, paper trading, the terminal
+    directory) reads these rows, and one that raised on a bad row would end the EA's session;
+    a bad row is dropped instead, with this reason in the log.
+    """
+    if not isinstance(row, list):
+        return f"expected an array, got {type(row).__name__}"
+    if len(row) != len(TICK_ROW):
+        return f"expected {len(TICK_ROW)} fields, got {len(row)}"
+    for name, integer, value in zip(TICK_ROW, _TICK_ROW_INTEGER, row, strict=True):
+        if integer and not _int(value):
+            return f"{name}: expected an integer, got {value!r}"
+        if not integer and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"{name}: expected a number, got {value!r}"
+    return None
+
+
+def event_problem(name: str, payload: dict[str, Any]) -> str | None:
+    """What is wrong with a ``trade`` or ``terminal`` event's payload (the field it broke), or
+    None; other event names are not checked (unknown ones are ignored downstream)."""
+    if name == EVENT_TRADE:
+        kind = payload.get("type")
+        record = _TRADE_RECORD.get(kind) if isinstance(kind, str) else None
+        if record is None:
+            return f"type: expected one of {', '.join(_TRADE_RECORD)}, got {kind!r}"
+        if not _int(payload.get("time_msc")):
+            return f"time_msc: expected an integer, got {payload.get('time_msc')!r}"
+        if not isinstance(payload.get(record), dict):
+            return f"{record}: expected an object for {kind}"
+    elif name == EVENT_TERMINAL:
+        for field in ("connected", "trade_allowed"):
+            if not isinstance(payload.get(field), bool):
+                return f"{field}: expected true or false, got {payload.get(field)!r}"
+    return None
 
 #: Methods with side effects at the broker. A lost answer to one of these is an unknown outcome,
 #: never a "retry freely" disconnect.

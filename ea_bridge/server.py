@@ -38,7 +38,13 @@ from .errors import (
     TradeOutcomeUnknown,
 )
 from .interfaces import BridgeListener, EAVerifier, SessionInfo, TerminalId
-from .messages import EVENT_TICKS, TRADE_METHODS, ErrorResponse
+from .messages import (
+    EVENT_TICKS,
+    TRADE_METHODS,
+    ErrorResponse,
+    event_problem,
+    tick_row_problem,
+)
 
 __all__ = ["SessionOwner", "TerminalSession"]
 
@@ -211,15 +217,32 @@ class TerminalSession(asyncio.Protocol):
         if event.missed:
             log.warning("EA %s: %d event(s) lost before seq %d", terminal, event.missed,
                         event.event.seq)
-        if event.event.name == EVENT_TICKS:
+        name = event.event.name
+        if name == EVENT_TICKS:
             symbol, rows = payload.get("symbol"), payload.get("rows")
             if not isinstance(symbol, str) or not isinstance(rows, list):
-                log.warning("EA %s: malformed ticks event dropped (seq %d)", terminal,
-                            event.event.seq)
+                log.warning("EA %s: malformed ticks event dropped (seq %d): %s", terminal,
+                            event.event.seq, "symbol: expected a string"
+                            if not isinstance(symbol, str) else "rows: expected an array")
                 return
+            problems = [(i, p) for i, row in enumerate(rows)
+                        if (p := tick_row_problem(row)) is not None]
+            if problems:
+                index, problem = problems[0]
+                log.warning("EA %s: %d malformed tick row(s) of %s dropped (seq %d; row %d: %s)",
+                            terminal, len(problems), symbol, event.event.seq, index, problem)
+                bad = {i for i, _ in problems}
+                rows = [row for i, row in enumerate(rows) if i not in bad]
+                if not rows:
+                    return
             self._owner.listener.ticks(terminal, symbol, rows)
         else:
-            self._owner.listener.event(terminal, event.event.name, payload, event.missed)
+            broken = event_problem(name, payload)
+            if broken is not None:
+                log.warning("EA %s: malformed %s event dropped (seq %d): %s", terminal, name,
+                            event.event.seq, broken)
+                return
+            self._owner.listener.event(terminal, name, payload, event.missed)
 
     async def _verify(self, event: AuthReceived) -> None:
         hello = event.hello

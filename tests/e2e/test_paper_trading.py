@@ -4,15 +4,26 @@ terminal that records every request it gets."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
 from gateway.authority.service import AccountRegistration
-from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
+from tests.e2e.conftest import (
+    LOGIN,
+    OWNER,
+    SERVER,
+    TERMINAL,
+    WAIT_S,
+    Daemon,
+    connected_terminal,
+)
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
@@ -101,3 +112,57 @@ async def test_paper_orders_keep_idempotency_and_broker_answers(
     unknown = (await daemon.call("order_send", {"request": {**BUY, "symbol": "NOPE"}}))["error"]
     assert unknown["code"] == -32006
     assert "order_send" not in paper.methods and paper.broker.orders_total() == 0
+
+
+class BadRowTerminal(RecordingTerminal):
+    """Streams, once armed, a ticks event with malformed rows among good ones, then a trade
+    and a terminal event that break their fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.armed = False
+        self.sent = asyncio.Event()
+
+    def _stream(self, conn: EAConnection) -> None:
+        if self.armed and not self.sent.is_set():
+            now = self.server_time_ms()
+            conn.send_event(EVENT_TICKS, {"symbol": "EURUSD", "rows": [
+                [now, None, 1.1001, 0.0, 0, 6, 0.0],          # bid: not a number
+                [now, 1.1, 1.1001, 0.0, 0, 6],                # a field short
+                [now, 1.1, 1.1001, 0.0, 0, 6, 0.0]]})         # a good row
+            conn.send_event(EVENT_TRADE, {"type": "deal_added", "time_msc": "soon", "deal": {}})
+            conn.send_event(EVENT_TERMINAL, {"connected": "yes", "trade_allowed": True})
+            self.sent.set()
+        super()._stream(conn)
+
+
+async def test_malformed_rows_from_the_ea_are_dropped_and_the_session_survives(
+        daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 17: a tick row the paper book cannot read used to raise out of the bridge and end
+    the EA session. Now each malformed tick, trade or terminal row is dropped and logged with
+    the field it broke; the session, the paper book and the good rows go on."""
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+    async with connected_terminal(daemon, BadRowTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
+        assert isinstance(terminal, BadRowTerminal)
+        opened = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "row-1"}})
+        assert opened["paper"] is True  # the paper book exists and reads EURUSD ticks
+        session = daemon.bridge.session(TERMINAL)
+        assert session is not None
+        terminal.armed = True
+        await asyncio.wait_for(terminal.sent.wait(), WAIT_S)
+        # Answered by the terminal after it sent the bad rows: the daemon has read them.
+        assert (await ok(daemon, "symbol_info_tick", ["EURUSD"]))["bid"] > 0
+        after = daemon.bridge.session(TERMINAL)
+        assert after is not None and after.session_id == session.session_id
+        [position] = await ok(daemon, "positions_get", {})
+        assert position["ticket"] == opened["order"]
+    logged = caplog.text
+    assert "2 malformed tick row(s) of EURUSD dropped" in logged
+    assert "bid: expected a number, got None" in logged
+    assert "malformed trade event dropped" in logged and "time_msc: expected an integer" in logged
+    assert "malformed terminal event dropped" in logged and "connected: expected true or false" \
+        in logged

@@ -287,13 +287,14 @@ async def test_ticks_and_events_reach_the_listener_in_order(
         "ticks",
         {"symbol": "EURUSD", "rows": [[1, 1.1, 1.2, 0, 0, 6, 0], [2, 1.11, 1.21, 0, 0, 6, 0]]},
     )
-    ea.event("trade", {"type": "deal_added", "deal": {"ticket": 9}})
+    ea.event("trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}})
     await listener.wait_for(lambda: len(listener.events) == 1)
     assert [(t, s, r[0]) for t, s, r in listener.ticks_seen] == [
         (TERM_A, "EURUSD", 1),
         (TERM_A, "EURUSD", 2),
     ]
-    assert listener.events == [(TERM_A, "trade", {"type": "deal_added", "deal": {"ticket": 9}}, 0)]
+    assert listener.events == [
+        (TERM_A, "trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}}, 0)]
 
 
 async def test_bridge_close_tells_eas_why(bridge: Bridge, make_ea: EAFactory) -> None:
