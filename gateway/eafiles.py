@@ -30,6 +30,24 @@ EA_FILES = (
     "Indicators/MTGateway/Helper.mq5",
 )
 
+#: The includes the MQL4 EA shares with the MQL5 one (the same text compiles in both
+#: languages), relative to an MQL5 or MQL4 folder: they ship once, under ``mql/MQL5``.
+SHARED_INCLUDES = (
+    "Include/MTGateway/Bytes.mqh",
+    "Include/MTGateway/Crypto.mqh",
+    "Include/MTGateway/Json.mqh",
+)
+
+#: The MQL4 EA's own files, relative to an MQL4 folder (``mql/MQL4``).
+EA4_FILES = (
+    "Experts/MTGateway.mq4",
+    "Include/MTGateway/Encode4.mqh",
+    "Include/MTGateway/Events4.mqh",
+    "Include/MTGateway/Methods4.mqh",
+    "Include/MTGateway/Session4.mqh",
+    "Include/MTGateway/Winsock4.mqh",
+)
+
 
 class InstallError(Exception):
     """The target is not a terminal's data folder, or a file could not be written."""

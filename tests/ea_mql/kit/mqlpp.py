@@ -25,7 +25,11 @@ anything but ``MTGateway\*.mqh``, and names starting with ``_`` other than MQL5'
 variables (so the EA cannot reach into the kit's internals). Line numbers are kept, so
 compiler errors point at the ``.mq5``/``.mqh`` line.
 
-Usage: ``python mqlpp.py [--lang mql5] SOURCE_ROOT OUT_ROOT`` (both are the language's ``MQL5``
+MQL4 (``--lang mql4``): its own ``#property`` names, every ``.mq4`` program must say
+``#property strict`` (the kit models strict mode only), and ``#import "ws2_32.dll"`` blocks
+become the kit's model of each declared function, checked to have exactly the declared type.
+
+Usage: ``python mqlpp.py [--lang mql5|mql4] SOURCE_ROOT OUT_ROOT`` (both are the language's ``MQL5``
 (or ``MQL4``) folders). A second language adds its entry to ``PROPERTIES``.
 """
 
@@ -77,7 +81,21 @@ PROPERTIES: dict[str, frozenset[str]] = {
         "indicator_levelwidth", "indicator_levelstyle", "script_show_confirm",
         "script_show_inputs", "tester_indicator", "tester_file", "tester_library", "tester_set",
         "tester_no_cache", "tester_everytick_calculate", "optimization_chart_mode", "service"}),
+    # docs.mql4.com/basis/preprosessor/compilation: ``strict`` is MQL4's alone
+    "mql4": frozenset({
+        "copyright", "link", "version", "description", "icon", "strict", "stacksize", "library",
+        "indicator_chart_window", "indicator_separate_window", "indicator_height",
+        "indicator_buffers", "indicator_minimum", "indicator_maximum", "indicator_label",
+        "indicator_color", "indicator_width", "indicator_style", "indicator_level",
+        "indicator_levelcolor", "indicator_levelwidth", "indicator_levelstyle",
+        "script_show_confirm", "script_show_inputs", "tester_file", "tester_indicator",
+        "tester_library"}),
 }
+#: The DLLs an MQL4 program may import here: the kit models ws2_32.dll (kit/mql4/mql4_winsock.h)
+#: and nothing else. MQL5 programs import nothing (the EA uses MQL5's own sockets).
+IMPORTS: dict[str, frozenset[str]] = {"mql5": frozenset(), "mql4": frozenset({"ws2_32.dll"})}
+IMPORT = re.compile(r'^\s*#\s*import\b\s*(?:"(?P<lib>[^"]*)")?\s*(?://.*)?$')
+IMPORTED = re.compile(rf"^\s*(?P<ret>{IDENT})\s+(?P<name>{IDENT})\s*\((?P<params>[^)]*)\)\s*;\s*(?://.*)?$")
 
 
 class Refused(Exception):
@@ -144,14 +162,29 @@ def process(path: Path, shown: str, lang: str = "mql5") -> str:
     """The C++ form of one MQL file; raises :class:`Refused` with ``shown:line``."""
     out: list[str] = []
     in_block = False
+    importing: str | None = None
+    strict = False
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         where = f"{shown}:{no}"
+        imp = IMPORT.match(line) if not in_block else None
+        if imp:
+            lib = (imp.group("lib") or "").lower()
+            if importing is None and lib not in IMPORTS[lang]:
+                raise Refused(f"{where}: '#import \"{imp.group('lib') or ''}\"': {lang.upper()} programs "
+                              f"here import only {sorted(IMPORTS[lang]) or 'nothing'}")
+            importing = None if importing is not None else lib
+            out.append("")
+            continue
+        if importing is not None:
+            out.append(_imported(line, importing, where))
+            continue
         prop = PROPERTY.match(line)
         if prop and not in_block:
             name = re.sub(r"\d+$", "", prop.group("name"))
             if name not in PROPERTIES[lang]:
                 raise Refused(f"{where}: '#property {prop.group('name')}' is not a property "
                               f"of {lang.upper()}")
+            strict = strict or name == "strict"
             out.append("")
             continue
         inc = INCLUDE.match(line)
@@ -196,7 +229,30 @@ def process(path: Path, shown: str, lang: str = "mql5") -> str:
             else:
                 text += t
         out.append(text)
+    if importing is not None:
+        raise Refused(f"{shown}: '#import \"{importing}\"' is never closed by '#import'")
+    if lang == "mql4" and path.suffix == ".mq4" and not strict:
+        raise Refused(f"{shown}: an MQL4 program without '#property strict' compiles in MQL4's "
+                      "legacy mode, whose rules the kit does not model")
     return "\n".join(out) + "\n"
+
+
+def _imported(line: str, lib: str, where: str) -> str:
+    """One declaration inside ``#import "lib"``: the kit's model of that DLL function, whose
+    type must be exactly the declared one (a wrong parameter type passes the wrong bytes)."""
+    code = " ".join(t for k, t in split_code(line, False)[0] if k == "code").strip()
+    if not code:
+        return ""
+    m = IMPORTED.match(code)
+    if not m:
+        raise Refused(f"{where}: not a function declaration inside #import")
+    space = lib.removesuffix(".dll")
+    params = m.group("params").strip()
+    params = "" if params == "void" else DECL.sub(lambda d: _rewrite_decl(d, where), params)
+    kind = f"{m.group('ret')}({params})"
+    return (f"using {space}::{m.group('name')}; static_assert(std::is_same_v<decltype({space}::"
+            f"{m.group('name')}), {kind}>, \"{where}: the declaration of {m.group('name')} does "
+            f"not match {lib}'s\");")
 
 
 def convert(src_root: Path, out_root: Path, lang: str = "mql5") -> list[Path]:

@@ -1,0 +1,639 @@
+//+------------------------------------------------------------------+
+//| Session4.mqh: the MT4 EA's connection to the gateway and its     |
+//| life: connect, hello/challenge/auth/welcome, requests, events,   |
+//| pings, bye, reconnect with backoff (docs/protocol.md sections    |
+//| 1-8), the same state machine as the MQL5 EA's Session.mqh over   |
+//| Winsock4.mqh instead of MQL5's sockets. Reading never asks for   |
+//| more bytes than the frame in hand still needs and keeps its own  |
+//| receive buffer; a pass drains what arrived, then waits in        |
+//| select() for the rest of its budget. A close shows as a readable |
+//| socket whose recv returns 0: the bytes before it are handled     |
+//| before the drop.                                                 |
+//+------------------------------------------------------------------+
+#ifndef MTGW_SESSION4_MQH
+#define MTGW_SESSION4_MQH
+
+#include <MTGateway\Bytes.mqh>
+#include <MTGateway\Crypto.mqh>
+#include <MTGateway\Json.mqh>
+#include <MTGateway\Winsock4.mqh>
+#include <MTGateway\Methods4.mqh>
+
+#define MTGW_EA_VERSION        "1.2.0"   // 1.2: the order record keyed by order_key
+#define MTGW_PROTOCOL          1
+#define MTGW_HANDSHAKE_MAX     16384
+#define MTGW_CONNECT_MS        200    // a refused loopback connect waits this long on Windows
+#define MTGW_SEND_TIMEOUT_MS   5000   // a gateway that stops reading cannot hold the EA longer
+#define MTGW_BACKOFF_MIN_MS    250
+#define MTGW_BACKOFF_MAX_MS    5000
+#define MTGW_DRAIN_READS       256
+#define MTGW_BODY_WAIT_MS      1000
+#define MTGW_HELD_MAX          32     // calls held while their history loads
+
+#define ST_IDLE       0   // not connected; next attempt at next_attempt
+#define ST_HELLO      1   // hello sent, waiting for the challenge
+#define ST_AUTH       2   // auth sent, waiting for welcome or refuse
+#define ST_READY      3   // session live
+#define ST_STOPPED    4   // a refusal retrying cannot fix: wait for the user
+
+#define MTGW_SENT      0
+#define MTGW_TOO_LARGE 1
+#define MTGW_NOT_SENT  2
+
+// What the user reads for each refusal word (docs/protocol.md section 5).
+string RefusalText(const string reason)
+  {
+   if(reason == "missing_token")
+      return "auth token missing: paste it into the EA inputs";
+   if(reason == "malformed_token")
+      return "auth token malformed: copy it again from the console";
+   if(reason == "invalid_token")
+      return "invalid auth token";
+   if(reason == "token_expired")
+      return "token expired";
+   if(reason == "token_revoked")
+      return "token revoked";
+   if(reason == "device_not_approved")
+      return "device verification pending: check your e-mail";
+   if(reason == "terminal_mismatch")
+      return "this token belongs to another terminal";
+   if(reason == "scope")
+      return "the token does not allow this";
+   if(reason == "already_connected")
+      return "another EA is already connected for this account";
+   if(reason == "unsupported_version")
+      return "EA version not supported by the gateway: update the EA";
+   if(reason == "handshake_timeout")
+      return "gateway handshake timed out";
+   if(reason == "protocol_error")
+      return "protocol error";
+   if(reason == "shutting_down")
+      return "gateway is shutting down";
+   return reason;
+  }
+
+// Refusals marked "no" in docs/protocol.md section 5: the user has to change something.
+bool RefusalIsFatal(const string reason)
+  {
+   return reason == "missing_token" || reason == "malformed_token" || reason == "invalid_token" ||
+          reason == "token_expired" || reason == "token_revoked" || reason == "terminal_mismatch" ||
+          reason == "scope" || reason == "unsupported_version";
+  }
+
+// What the user should do next, added to the chart for the refusals that need them.
+string RefusalAdvice(const string reason)
+  {
+   if(reason == "missing_token" || reason == "malformed_token" || reason == "invalid_token")
+      return "Paste the token from the console into the EA's AuthToken input.";
+   if(reason == "token_expired" || reason == "token_revoked")
+      return "Issue a new token in the console and paste it into the EA's inputs.";
+   if(reason == "device_not_approved")
+      return "Open the approval link the console e-mailed you; the EA retries by itself.";
+   if(reason == "terminal_mismatch")
+      return "Use the token issued for this account and server.";
+   if(reason == "already_connected")
+      return "Remove the EA from the other chart or terminal; retrying.";
+   if(reason == "unsupported_version")
+      return "Install the EA that ships with your gateway (mtgateway ea install).";
+   return "";
+  }
+
+//+------------------------------------------------------------------+
+//| The connection and its state machine.                            |
+//+------------------------------------------------------------------+
+class CGatewaySession4
+  {
+public:
+   string            host;
+   int               port;
+   string            token;
+   int               wait_budget_ms;
+   int               state;
+   string            reason;           // last refusal or drop reason word
+   string            status;           // what the chart shows
+   long              sessions;         // welcomes received since the EA started
+   long              seq;              // last event seq sent on this connection
+   ulong             next_attempt;     // GetMicrosecondCount() times
+   int               backoff_ms;
+   ulong             last_rx;
+   ulong             last_ping;
+   int               history_wait_ms;  // how long a call waits for its history to load
+   string            held_json[];      // calls held while their history loads, as received
+   ulong             held_since[];
+   int               hb_interval_ms;
+   int               hb_timeout_ms;
+   long              max_frame;
+   uchar             key[];
+   string            hint;
+   uchar             rx[];
+   int               rx_start;
+   int               rx_end;
+   Methods4          methods;
+   CWinsock          net;
+
+                     CGatewaySession4(void)
+     {
+      state = ST_IDLE;
+      reason = "";
+      status = "";
+      sessions = 0;
+      seq = 0;
+      next_attempt = 0;
+      backoff_ms = MTGW_BACKOFF_MIN_MS;
+      hb_interval_ms = 5000;
+      hb_timeout_ms = 15000;
+      max_frame = MTGW_HANDSHAKE_MAX;
+      rx_start = 0;
+      rx_end = 0;
+      wait_budget_ms = 0;
+      history_wait_ms = 4000;
+      port = 8711;
+     }
+
+   // Checks the token locally first: a missing or malformed token never reaches the wire.
+   bool              Configure(const string token_in, const string host_in, const int port_in, const int wait_ms)
+     {
+      token = token_in;
+      StringTrimLeft(token);
+      StringTrimRight(token);
+      host = host_in;
+      port = port_in;
+      wait_budget_ms = wait_ms;
+      if(token == "")
+         return Stop("missing_token", "");
+      if(StringFind(token, "mtgw_") != 0 || StringLen(token) < 20)
+         return Stop("malformed_token", "");
+      if(!TokenKey(token, key))
+         return Stop("internal", "CryptEncode SHA-256 failed (error " + IntegerToString(GetLastError()) + ")");
+      hint = TokenHint(token);
+      Show("connecting to " + host + ":" + IntegerToString(port));
+      return true;
+     }
+
+   bool              Ready(void) const { return state == ST_READY; }
+
+   // One pass: connect when due, drain what arrived, enforce heartbeats.
+   void              Service(void)
+     {
+      if(state == ST_STOPPED)
+         return;
+      if(state == ST_IDLE)
+        {
+         if(GetMicrosecondCount() < next_attempt)
+            return;
+         Connect();
+         if(state == ST_IDLE)
+            return;
+        }
+      Drain();
+      ServeHeld();
+      Heartbeat();
+     }
+
+   // Wait inside the socket for the rest of this timer pass's budget, answering what comes.
+   void              WaitRest(const ulong pass_start_us)
+     {
+      while(state != ST_IDLE && state != ST_STOPPED && !IsStopped())
+        {
+         long left_us = (long)wait_budget_ms * 1000 - (long)(GetMicrosecondCount() - pass_start_us);
+         if(left_us <= 0)
+            return;
+         int want = Needed();
+         int timeout = (int)((left_us + 999) / 1000);
+         if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
+            timeout = MTGW_BODY_WAIT_MS;      // the body of a frame whose header came is in transit
+         int got = ReadSome(want, timeout);
+         if(got < 0)
+            return;                           // timeout (or a drop, already handled)
+         ProcessFrames();
+         Drain();
+        }
+     }
+
+   // An event frame: MTGW_SENT, MTGW_TOO_LARGE (never sendable: nothing sent), or
+   // MTGW_NOT_SENT (no live session, or it just dropped: send it on the next one).
+   int               SendEvent(const string name, const string payload_json)
+     {
+      if(state != ST_READY)
+         return MTGW_NOT_SENT;
+      int sent = SendFrame("{\"t\":\"evt\",\"seq\":" + IntegerToString(seq + 1) + ",\"m\":" + JsonWriter::Quote(name) +
+                           ",\"p\":" + payload_json + "}");
+      if(sent == MTGW_SENT)
+         seq++;
+      else
+         if(sent == MTGW_TOO_LARGE)
+            Print("MT Gateway: a '", name, "' event is larger than the gateway's frame limit and was left out");
+      return sent;
+     }
+
+   // Orderly close within OnDeinit's 2.5 s: say bye, close the socket.
+   void              Close(const string why)
+     {
+      if(net.sock != -1 && (state == ST_READY || state == ST_HELLO || state == ST_AUTH))
+         SendFrame("{\"t\":\"bye\",\"reason\":\"shutting_down\",\"message\":" + JsonWriter::Quote(why) + "}");
+      CloseSocket();
+      state = ST_IDLE;
+     }
+
+   //--- internals -----------------------------------------------------------------------------
+
+   void              Show(const string text)
+     {
+      if(text == status)
+         return;
+      status = text;
+      Print("MT Gateway: ", text);
+      Comment("MT Gateway: " + text);
+     }
+
+   bool              Stop(const string why, const string detail)
+     {
+      reason = why;
+      state = ST_STOPPED;
+      CloseSocket();
+      string text = why == "internal" ? detail : RefusalText(why);
+      string advice = RefusalAdvice(why);
+      Show("stopped: " + text + (advice != "" ? ". " + advice : ""));
+      return false;
+     }
+
+   void              CloseSocket(void)
+     {
+      net.Close();
+      rx_start = 0;
+      rx_end = 0;
+      ArrayResize(held_json, 0);             // the daemon fails what it sent on a lost session
+      ArrayResize(held_since, 0);
+     }
+
+   // The connection ended; retry after the current backoff (doubling to 5 s).
+   void              Drop(const string why, const string text)
+     {
+      reason = why;
+      CloseSocket();
+      state = ST_IDLE;
+      next_attempt = GetMicrosecondCount() + (ulong)backoff_ms * 1000;
+      Show(text + "; retrying in " + DoubleToString(backoff_ms / 1000.0, 2) + " s");
+      backoff_ms = backoff_ms * 2 > MTGW_BACKOFF_MAX_MS ? MTGW_BACKOFF_MAX_MS : backoff_ms * 2;
+     }
+
+   void              Connect(void)
+     {
+      long login = AccountInfoInteger(ACCOUNT_LOGIN);
+      if(login == 0)
+        {
+         Show("waiting for the terminal to log in to a trade account");
+         next_attempt = GetMicrosecondCount() + 1000000;
+         return;
+        }
+      if(!net.Connect(host, port, MTGW_CONNECT_MS))
+        {
+         string text = "gateway not reachable at " + host + ":" + IntegerToString(port) + " (Winsock error " +
+                       IntegerToString(net.error) + ")";
+         if(net.error == -1)
+            text = "GatewayHost must be an IPv4 address such as 127.0.0.1 (MT4 connects without name lookup)";
+         Drop("unreachable", text + ". Is mtgateway running?");
+         return;
+        }
+      rx_start = 0;
+      rx_end = 0;
+      seq = 0;
+      max_frame = MTGW_HANDSHAKE_MAX;
+      last_rx = GetMicrosecondCount();
+      JsonWriter w;
+      w.BeginObj();
+      w.KStr("t", "hello");
+      w.KInt("v", MTGW_PROTOCOL);
+      w.KStr("platform", "MT4");
+      w.KInt("build", TerminalInfoInteger(TERMINAL_BUILD));
+      w.KStr("ea_version", MTGW_EA_VERSION);
+      w.KInt("login", login);
+      w.KStr("server", AccountInfoString(ACCOUNT_SERVER));
+      w.KStr("company", AccountInfoString(ACCOUNT_COMPANY));
+      w.KStr("terminal_name", TerminalInfoString(TERMINAL_NAME));
+      w.KStr("token_hint", hint);
+      w.EndObj();
+      state = ST_HELLO;
+      if(SendFrame(w.out) == MTGW_SENT)
+         Show("connected to " + host + ":" + IntegerToString(port) + ", authenticating");
+     }
+
+   // One frame, written whole within the 5 s send budget. MTGW_TOO_LARGE: above the frame
+   // limit, nothing sent; MTGW_NOT_SENT: the connection is gone (dropped here).
+   int               SendFrame(const string json)
+     {
+      if(net.sock == -1)
+         return MTGW_NOT_SENT;
+      uchar frame[];
+      int n = BuildFrame(json, frame);
+      if(n - 4 > max_frame)
+         return MTGW_TOO_LARGE;
+      if(!net.SendAll(frame, n, MTGW_SEND_TIMEOUT_MS))
+        {
+         Drop("io", "connection to the gateway lost while sending (Winsock error " + IntegerToString(net.error) + ")");
+         return MTGW_NOT_SENT;
+        }
+      return MTGW_SENT;
+     }
+
+   int               Buffered(void) const { return rx_end - rx_start; }
+
+   // Bytes still needed to complete the frame in hand (its header first).
+   int               Needed(void) const
+     {
+      int have = rx_end - rx_start;
+      if(have < 4)
+         return 4 - have;
+      long body = ReadBE32(rx, rx_start);
+      long need = body + 4 - have;
+      if(need < 1)
+         return 1;
+      return need > 65536 ? 65536 : (int)need;
+     }
+
+   // At most `want` bytes into the receive buffer, waiting up to timeout_ms for the first;
+   // -1 on timeout or drop. A read that meets the peer's close keeps the bytes before it (a
+   // refuse or bye): those are handled before the drop.
+   int               ReadSome(const int want, const int timeout_ms)
+     {
+      if(net.sock == -1 || want <= 0)
+         return -1;
+      if(net.open && net.Available() == 0 && !net.WaitReadable(timeout_ms < 0 ? 0 : timeout_ms))
+         return -1;
+      uchar tmp[];
+      int got = net.Read(tmp, want);
+      int have = ArraySize(tmp);
+      if(have > 0)
+        {
+         if(rx_start > 0 && rx_start == rx_end)
+           {
+            rx_start = 0;
+            rx_end = 0;
+           }
+         if(ArraySize(rx) < rx_end + have)
+            ArrayResize(rx, rx_end + have, 65536);
+         ArrayCopy(rx, tmp, rx_end, 0, have);
+         rx_end += have;
+         last_rx = GetMicrosecondCount();
+        }
+      if(got < 0 || !net.open)
+        {
+         if(rx_end > rx_start)
+            ProcessFrames();                  // the last words before the close
+         if(net.sock != -1 && state != ST_STOPPED)
+            Drop("eof", "gateway closed the connection");
+         return -1;
+        }
+      return got > 0 ? got : -1;
+     }
+
+   // Bounded: at most MTGW_DRAIN_READS reads, stopping when nothing is waiting. A socket that
+   // is readable with nothing to read has been closed by the peer.
+   void              Drain(void)
+     {
+      for(int k = 0; k < MTGW_DRAIN_READS && net.sock != -1; k++)
+        {
+         int avail = net.Available();
+         if(avail == 0)
+           {
+            if(!net.open || net.WaitReadable(0))
+               ReadSome(1, 0);                // meets the close (or the data that just came)
+            return;
+           }
+         int want = Needed();
+         if(want > avail)
+            want = avail;
+         if(ReadSome(want, 0) < 0)
+            return;
+         ProcessFrames();
+        }
+     }
+
+   // Cut complete frames from the buffer and handle each.
+   void              ProcessFrames(void)
+     {
+      while(net.sock != -1 && rx_end - rx_start >= 4)
+        {
+         long n = ReadBE32(rx, rx_start);
+         long limit = state == ST_READY ? max_frame : MTGW_HANDSHAKE_MAX;
+         if(n <= 0 || n > limit)
+           {
+            ProtocolError("frame length " + IntegerToString(n) + " outside 1.." + IntegerToString(limit));
+            return;
+           }
+         if(rx_end - rx_start < n + 4)
+            return;
+         string json = CharArrayToString(rx, rx_start + 4, (int)n, CP_UTF8);
+         rx_start += (int)n + 4;
+         if(rx_start == rx_end)
+           {
+            rx_start = 0;
+            rx_end = 0;
+           }
+         else
+            if(rx_start > 1048576)
+              {
+               // compact: move the unread tail to the front
+               int tail = rx_end - rx_start;
+               for(int i = 0; i < tail; i++)
+                  rx[i] = rx[rx_start + i];
+               rx_start = 0;
+               rx_end = tail;
+              }
+         Handle(json);
+        }
+     }
+
+   void              ProtocolError(const string detail)
+     {
+      Print("MT Gateway: protocol error: ", detail);
+      if(net.sock != -1)
+         SendFrame("{\"t\":\"bye\",\"reason\":\"protocol_error\",\"message\":" + JsonWriter::Quote(detail) + "}");
+      Drop("protocol_error", "protocol error (" + detail + ")");
+     }
+
+   void              Handle(const string json)
+     {
+      JsonDoc doc;
+      if(!doc.Parse(json) || doc.Type(0) != J_OBJ)
+        {
+         ProtocolError("bad JSON from the gateway: " + doc.error);
+         return;
+        }
+      string t = doc.Str(doc.Get(0, "t"));
+      if(t == "ping")
+        {
+         SendFrame("{\"t\":\"pong\",\"ts\":" + IntegerToString(doc.Int(doc.Get(0, "ts"))) + "}");
+         return;
+        }
+      if(t == "pong")
+         return;
+      if(t == "bye")
+        {
+         string why = doc.Str(doc.Get(0, "reason"));
+         if(RefusalIsFatal(why))
+            Stop(why, "");
+         else
+            Drop(why, "gateway closed the session: " + RefusalText(why));
+         return;
+        }
+      if(state == ST_HELLO && t == "challenge")
+        {
+         string nonce = doc.Str(doc.Get(0, "nonce"));
+         if(StringLen(nonce) != 64)
+           {
+            ProtocolError("challenge nonce is not 64 hex characters");
+            return;
+           }
+         string mac = AuthMac(key, nonce, AccountInfoInteger(ACCOUNT_LOGIN), AccountInfoString(ACCOUNT_SERVER));
+         state = ST_AUTH;
+         SendFrame("{\"t\":\"auth\",\"mac\":\"" + mac + "\"}");
+         return;
+        }
+      if(state == ST_AUTH && t == "welcome")
+        {
+         hb_interval_ms = (int)(doc.Num(doc.Get(0, "heartbeat_interval_s")) * 1000.0);
+         hb_timeout_ms = (int)(doc.Num(doc.Get(0, "heartbeat_timeout_s")) * 1000.0);
+         max_frame = doc.Int(doc.Get(0, "max_frame_bytes"));
+         if(hb_interval_ms <= 0 || hb_timeout_ms <= hb_interval_ms || max_frame < MTGW_HANDSHAKE_MAX)
+           {
+            ProtocolError("welcome carries unusable settings");
+            return;
+           }
+         state = ST_READY;
+         sessions++;
+         backoff_ms = MTGW_BACKOFF_MIN_MS;
+         last_ping = GetMicrosecondCount();
+         Show("connected, session " + doc.Str(doc.Get(0, "session_id")));
+         return;
+        }
+      if((state == ST_HELLO || state == ST_AUTH) && t == "refuse")
+        {
+         string why = doc.Str(doc.Get(0, "reason"));
+         Print("MT Gateway: refused (", why, "): ", doc.Str(doc.Get(0, "message")));
+         if(RefusalIsFatal(why))
+            Stop(why, "");
+         else
+           {
+            string advice = RefusalAdvice(why);
+            Drop(why, "refused: " + RefusalText(why) + (advice != "" ? ". " + advice : ""));
+           }
+         return;
+        }
+      if(state == ST_READY && t == "req")
+        {
+         int id_node = doc.Get(0, "id");
+         int m_node = doc.Get(0, "m");
+         int p_node = doc.Get(0, "p");
+         if(doc.Type(id_node) != J_INT || doc.Type(m_node) != J_STR || (p_node >= 0 && doc.Type(p_node) != J_OBJ))
+           {
+            ProtocolError("malformed request");
+            return;
+           }
+         if(!Answer(doc, id_node, m_node, p_node, false))
+           {
+            int n = ArraySize(held_json);
+            if(n >= MTGW_HELD_MAX)
+               SendError(doc.Int(id_node), E_HISTORY, "too many history requests are loading; ask again shortly");
+            else
+              {
+               ArrayResize(held_json, n + 1);
+               ArrayResize(held_since, n + 1);
+               held_json[n] = json;
+               held_since[n] = GetMicrosecondCount();
+              }
+           }
+         return;
+        }
+      ProtocolError("unexpected '" + t + "' frame");
+     }
+
+   // Run the request and answer it; false when its history is still loading (held: nothing
+   // sent). `expired`: the wait bound passed, so a still-loading history answers -32008.
+   bool              Answer(JsonDoc &doc, const int id_node, const int m_node, const int p_node, const bool expired)
+     {
+      long id = doc.Int(id_node);
+      JsonWriter w;
+      int code = 0;
+      string message = "";
+      methods.max_answer_bytes = max_frame - 256;
+      methods.Call(doc.Str(m_node), doc, p_node, w, code, message);
+      if(code == E_DEFER)
+        {
+         if(!expired)
+            return false;
+         code = E_HISTORY;
+        }
+      if(code == 0 && w.bad)
+        {
+         code = E_INTERNAL;
+         message = "non-finite number in '" + w.bad_field + "' refused (the protocol allows finite numbers only)";
+        }
+      if(code != 0)
+        {
+         SendError(id, code, message);
+         return true;
+        }
+      if(SendFrame("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"r\":" + w.out + "}") == MTGW_TOO_LARGE)
+         SendError(id, E_INTERNAL, "answer too large for one frame (over " + IntegerToString(max_frame) +
+                   " bytes); ask for fewer rows");
+      return true;
+     }
+
+   void              SendError(const long id, const int code, const string message)
+     {
+      SendFrame("{\"t\":\"res\",\"id\":" + IntegerToString(id) + ",\"e\":{\"code\":" + IntegerToString(code) +
+                ",\"message\":" + JsonWriter::Quote(message) + "}}");
+     }
+
+   // Held calls whose history arrived are answered; those held past HistoryWaitMs answer
+   // -32008 (the loading goes on: the caller asks again).
+   void              ServeHeld(void)
+     {
+      for(int i = 0; i < ArraySize(held_json) && state == ST_READY; i++)
+        {
+         JsonDoc doc;
+         if(!doc.Parse(held_json[i]))
+            continue;                         // parsed once already: cannot happen
+         bool expired = GetMicrosecondCount() - held_since[i] >= (ulong)history_wait_ms * 1000;
+         if(!Answer(doc, doc.Get(0, "id"), doc.Get(0, "m"), doc.Get(0, "p"), expired))
+            continue;
+         int last = ArraySize(held_json) - 1;
+         for(int k = i; k < last; k++)
+           {
+            held_json[k] = held_json[k + 1];
+            held_since[k] = held_since[k + 1];
+           }
+         ArrayResize(held_json, last);
+         ArrayResize(held_since, last);
+         i--;
+        }
+     }
+
+   void              Heartbeat(void)
+     {
+      if(net.sock == -1)
+         return;
+      ulong now = GetMicrosecondCount();
+      if(state == ST_HELLO || state == ST_AUTH)
+        {
+         if(now - last_rx > 10000000)
+            Drop("handshake_timeout", RefusalText("handshake_timeout"));
+         return;
+        }
+      if(state != ST_READY)
+         return;
+      if(now - last_rx >= (ulong)hb_timeout_ms * 1000)
+        {
+         Drop("heartbeat_timeout", "no word from the gateway for " + IntegerToString(hb_timeout_ms) + " ms");
+         return;
+        }
+      if(now - last_ping >= (ulong)hb_interval_ms * 1000)
+        {
+         last_ping = now;
+         SendFrame("{\"t\":\"ping\",\"ts\":" + IntegerToString((long)(now / 1000)) + "}");
+        }
+     }
+  };
+
+#endif

@@ -1,0 +1,111 @@
+"""The MQL4 EA, compiled as C++ and run as a process: what the MT4 EA tests share.
+
+The MT4 EA is ``ea_bridge/mql/MQL4`` plus the includes it shares with the MQL5 EA
+(``gateway.eafiles.SHARED_INCLUDES``, which ``mtgateway ea install`` copies the same way). They
+are put together in one tree, run through ``kit/mqlpp.py --lang mql4`` (which checks MQL4's own
+rules: ``#property strict``, its property names, ``#import "ws2_32.dll"`` declarations against
+the kit's model of the DLL) and compiled with the same flags as the MQL5 EA against
+``kit/common`` and ``kit/mql4`` (MetaTrader 4: its trade pool, MarketInfo, Winsock). The binary
+is cached under the hash of every source. :class:`tests.ea_mql.eakit.CompiledEA` runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.eafiles import SHARED_INCLUDES
+from tests.ea_mql.eakit import CXXFLAGS, KIT, MQL5_DIR, ROOT, BuildError, write_fixture
+
+MQL4_DIR = ROOT / "ea_bridge" / "mql" / "MQL4"
+
+
+def _sources() -> list[Path]:
+    shared = [MQL5_DIR / rel for rel in SHARED_INCLUDES]
+    return sorted([*MQL4_DIR.rglob("*.mq4"), *MQL4_DIR.rglob("*.mqh"), *shared,
+                   *(KIT / "common").rglob("*.h"), *(KIT / "mql4").rglob("*"), KIT / "mqlpp.py"])
+
+
+def source_hash() -> str:
+    digest = hashlib.sha256(("mql4 " + " ".join(CXXFLAGS)).encode())
+    for path in _sources():
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def assemble(work: Path, mql4_dir: Path = MQL4_DIR) -> Path:
+    """The MT4 EA's tree as a terminal's MQL4 folder holds it after ``mtgateway ea install``."""
+    tree = work / "MQL4"
+    shutil.copytree(mql4_dir, tree)
+    for rel in SHARED_INCLUDES:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(MQL5_DIR / rel, tree / rel)
+    return tree
+
+
+def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
+    """Preprocess and compile the MT4 EA; returns the binary (cached by source hash).
+
+    Raises:
+        BuildError: mqlpp refused a construct, or g++ failed (its output is the message).
+    """
+    if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
+        raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "
+                         "(Debian/Ubuntu: sudo apt-get install g++ libssl-dev); .ci/run does")
+    default = mql4_dir == MQL4_DIR and out_dir is None
+    if out_dir is None:
+        out_dir = Path(tempfile.gettempdir()) / f"mtgw-ea4-{source_hash()}"
+    binary = out_dir / "mtgateway-ea4"
+    if default and binary.exists():
+        return binary
+    work = Path(tempfile.mkdtemp(prefix="mtgw-ea4-build-"))
+    try:
+        tree = assemble(work, mql4_dir)
+        out = work / "pre"
+        pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql4", str(tree),
+                              str(out)], capture_output=True, text=True, check=False)
+        if pre.returncode != 0:
+            raise BuildError(pre.stderr.strip())
+        experts = sorted((out / "Experts").glob("*.mq4"))
+        if len(experts) != 1:
+            raise BuildError(f"the kit runs exactly one Expert Advisor; found {len(experts)}")
+        programs = out / "programs.inc"
+        programs.write_text(
+            f'#define MQL_EXPERT_NAME "{experts[0].stem}"\n#define MQL_PROGRAM MQL_EXPERT_NAME\n'
+            f'namespace mqlp_expert {{\n#include "{experts[0]}"\n}}\n', encoding="utf-8")
+        cc = subprocess.run(
+            ["g++", *CXXFLAGS, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql4"),
+             "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
+             str(KIT / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
+            capture_output=True, text=True, check=False)
+        if cc.returncode != 0:
+            raise BuildError(cc.stderr.strip())
+        out_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(work / "mtgateway-ea4", binary)
+        return binary
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_fixture4(path: Path, terminal: EmulatedTerminal, **switches: Any) -> dict[str, Any]:
+    """The fixture of :func:`tests.ea_mql.eakit.write_fixture` plus what MT4's MarketInfo
+    gives that MT5 computes: each symbol's margin for one lot (MODE_MARGINREQUIRED), taken from
+    the emulator's own order_calc_margin at the current ask. ``dlls_allowed`` (False: "Allow DLL
+    imports" is off) is one more switch of the MT4 kit."""
+    fixture = write_fixture(path, terminal, **switches)
+    methods = terminal._method_table()  # the emulator's own answers, by MT5 method name
+    for name, sym in fixture["symbols"].items():
+        ask = methods["symbol_info_tick"](symbol=name)["ask"]
+        sym["margin_1lot"] = methods["order_calc_margin"](action=0, symbol=name, volume=1.0,
+                                                          price=ask)
+    path.write_text(json.dumps(fixture), encoding="utf-8")
+    return fixture
