@@ -170,8 +170,9 @@ def process(path: Path, shown: str, lang: str = "mql5") -> str:
         if imp:
             lib = (imp.group("lib") or "").lower()
             if importing is None and lib not in IMPORTS[lang]:
-                raise Refused(f"{where}: '#import \"{imp.group('lib') or ''}\"': {lang.upper()} programs "
-                              f"here import only {sorted(IMPORTS[lang]) or 'nothing'}")
+                named = imp.group("lib") or ""
+                raise Refused(f"{where}: '#import \"{named}\"': {lang.upper()} programs here "
+                              f"import only {sorted(IMPORTS[lang]) or 'nothing'}")
             importing = None if importing is not None else lib
             out.append("")
             continue
@@ -248,7 +249,11 @@ def _imported(line: str, lib: str, where: str) -> str:
         raise Refused(f"{where}: not a function declaration inside #import")
     space = lib.removesuffix(".dll")
     params = m.group("params").strip()
-    params = "" if params == "void" else DECL.sub(lambda d: _rewrite_decl(d, where), params)
+
+    def rewrite(d: re.Match[str]) -> str:
+        return _rewrite_decl(d, where)
+
+    params = "" if params == "void" else DECL.sub(rewrite, params)
     kind = f"{m.group('ret')}({params})"
     return (f"using {space}::{m.group('name')}; static_assert(std::is_same_v<decltype({space}::"
             f"{m.group('name')}), {kind}>, \"{where}: the declaration of {m.group('name')} does "

@@ -1,0 +1,202 @@
+"""What only the compiled MT4 EA can show: trade events derived from snapshots of MT4's ticket
+list (none lost or repeated across a reconnect), conflated ticks, a trade timeout after a fill
+settled by the daemon from the tag (the EA's record proves nothing for 10012), "Allow DLL
+imports" refused with a clear word, and the MQL4 rules the kit's preprocessor enforces."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ea_bridge import Bridge, HeartbeatSettings
+from tests.bridgekit import RecordingListener, StaticVerifier
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, running_daemon
+from tests.ea_mql.conftest import TOKEN, reference_terminal
+from tests.ea_mql.eakit import KIT, BuildError, CompiledEA
+from tests.ea_mql.eakit4 import MQL4_DIR, assemble, build_ea4, write_fixture4
+from tests.testkit import MS
+
+BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
+                       "symbol": "BTCUSD", "volume": 0.01}
+
+
+@pytest.fixture(scope="session")
+def ea4_binary() -> Path:
+    return build_ea4()
+
+
+def fixture4(tmp_path: Path, **switches: Any) -> tuple[Path, dict[str, Any]]:
+    path = tmp_path / "terminal4.json"
+    return path, write_fixture4(path, reference_terminal(), **switches)
+
+
+def trades(listener: RecordingListener) -> list[dict[str, Any]]:
+    return [p for _, n, p, _ in listener.events if n == "trade" and p["type"] != "account_updated"]
+
+
+async def test_trade_events_from_snapshots_survive_a_reconnect(
+        bridge: tuple[Bridge, RecordingListener], ea4_binary: Path, tmp_path: Path) -> None:
+    """A buy is deal_added + position_opened; a pending order is order_added, its change
+    order_updated; while the gateway is away the user closes the position and deletes the order,
+    and the next session receives deal_added + position_closed + order_removed exactly once."""
+    b, listener = bridge
+    path, _ = fixture4(tmp_path)
+    async with CompiledEA(ea4_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        sent = await b.call(TERMINAL, "order_send", {"request": {
+            "action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}}, WAIT_S)
+        assert sent["retcode"] == 10009 and sent["deal"] == sent["order"]
+        tick = await b.call(TERMINAL, "symbol_info_tick", {"symbol": "BTCUSD"}, WAIT_S)
+        limit = round(tick["ask"] * 0.9, 2)
+        placed = await b.call(TERMINAL, "order_send", {"request": {
+            "action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": limit}}, WAIT_S)
+        assert placed["retcode"] == 10008
+        # changes made within one timer pass reach the snapshot together: let this one land
+        await listener.wait_for(lambda: len(trades(listener)) >= 3)
+        moved = await b.call(TERMINAL, "order_send", {"request": {
+            "action": 7, "order": placed["order"], "price": round(limit * 0.99, 2)}}, WAIT_S)
+        assert moved["retcode"] == 10009
+        await listener.wait_for(lambda: len(trades(listener)) >= 4)
+        assert [t["type"] for t in trades(listener)] == [
+            "deal_added", "position_opened", "order_added", "order_updated"]
+        opened = trades(listener)[1]["position"]
+        assert opened["ticket"] == sent["order"] and opened["volume"] == 0.01
+        port = b.port
+        await b.close()
+        await ea.control(f"close {sent['order']}")
+        await ea.control(f"close {placed['order']}")
+        again = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-1")}), listener, port=port,
+                       heartbeat=HeartbeatSettings(0.5, 1.5))
+        await again.start()
+        try:
+            await again.wait_for_terminal(TERMINAL, WAIT_S)
+            await listener.wait_for(lambda: len(trades(listener)) >= 7)
+            after = trades(listener)[4:]
+            assert [t["type"] for t in after] == ["deal_added", "position_closed", "order_removed"]
+            closing = after[0]["deal"]
+            assert (closing["entry"], closing["position_id"]) == (1, sent["order"])
+            assert after[1]["position"]["ticket"] == sent["order"]
+            assert after[2]["order"]["ticket"] == placed["order"]
+            history = await again.call(TERMINAL, "history_deals_get", {"position": sent["order"]},
+                                       WAIT_S)
+            assert [d["entry"] for d in history] == [0, 1]
+            assert len(trades(listener)) == 7  # the queue went out once, before this answer
+        finally:
+            await again.close()
+    assert all(missed == 0 for *_, missed in listener.events)
+
+
+async def test_ticks_are_conflated_seconds(
+        bridge: tuple[Bridge, RecordingListener], ea4_binary: Path, tmp_path: Path) -> None:
+    """MT4 has no tick history: the rows are quotes the EA saw, in order, never repeated,
+    each one a live quote of the fixture, stamped with its second."""
+    b, listener = bridge
+    path, fx = fixture4(tmp_path)
+    async with CompiledEA(ea4_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        live = fx["symbols"]["EURUSD"]["live"]
+        quotes = [(r[0] // 1000 * 1000, r[1], r[2]) for r in live]
+        await listener.wait_for(lambda: any(s == "EURUSD" and (r[0], r[1], r[2]) == quotes[-1]
+                                            for _, s, r in listener.ticks_seen))
+        rows = [(r[0], r[1], r[2]) for _, s, r in listener.ticks_seen if s == "EURUSD"]
+        assert rows and all(r in quotes for r in rows)
+        positions = [quotes.index(r) for r in rows]
+        assert positions == sorted(positions) and len(set(rows)) == len(rows)
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as running:
+        yield running
+
+
+async def test_a_trade_timeout_after_the_fill_resolves_to_the_position(
+        daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+    """MT4 error 128 (trade timeout) after the server filled the order is answered as 10012,
+    recorded under the daemon's order key: the daemon reports the outcome unknown, the record
+    settles nothing (F1), the tag finds the ticket, and a retry executes nothing."""
+    path, _ = fixture4(tmp_path)
+    async with CompiledEA(ea4_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        await ea.control("trade_error 128 fill")
+        error = (await daemon.call("order_send", {"request": {**BUY, "client_id": "mt4-f1"}}
+                                   ))["error"]
+        assert (error["code"], error["data"]["state"]) == (-32003, "UNKNOWN"), error
+        assert "10012" in error["message"]
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                status = (await daemon.call("order_status", ["mt4-f1"]))["result"]
+                if status["state"] != "UNKNOWN":
+                    break
+                await asyncio.sleep(50 * MS)
+        [position] = (await daemon.call("positions_get"))["result"]
+        assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", position["ticket"])
+        again = (await daemon.call("order_send", {"request": {**BUY, "client_id": "mt4-f1"}}
+                                   ))["result"]
+        assert (again["order"], again["deduplicated"]) == (position["ticket"], True)
+        assert (await daemon.call("positions_total"))["result"] == 1
+
+
+async def test_a_requote_is_a_result(daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+    """MT4's 138 (requote) is MT5's 10004, a rejection: settled "not executed" at once."""
+    path, _ = fixture4(tmp_path)
+    async with CompiledEA(ea4_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        await ea.control("trade_error 138")
+        sent = await daemon.call("order_send", {"request": {**BUY, "client_id": "mt4-rq"}})
+        answer = sent.get("result") or sent["error"]
+        assert answer.get("retcode") == 10004 or "10004" in answer.get("message", ""), sent
+        assert (await daemon.call("positions_total"))["result"] == 0
+
+
+async def test_dll_imports_off_stop_the_ea_with_the_reason(
+        ea4_binary: Path, tmp_path: Path) -> None:
+    """Without "Allow DLL imports" a call into ws2_32.dll would stop the EA with a critical
+    error; the EA checks first and says what to tick, and never calls the DLL."""
+    path, _ = fixture4(tmp_path, dlls_allowed=False)
+    ea = CompiledEA(ea4_binary, path, token=TOKEN, port=9)
+    await ea.start()
+    await ea.wait_for(lambda lines: any(line.startswith("INIT FAILED") for line in lines))
+    assert await ea.stop() == 1
+    assert any("Allow DLL imports" in c for c in ea.chart), ea.lines
+    assert any(line.startswith("INIT FAILED 1") for line in ea.lines)
+    assert not any("critical error" in line for line in ea.lines)
+
+
+def _mqlpp(tree: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql4", str(tree),
+                           str(out)], capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(("edit", "refusal"), [
+    (("#property strict\n", ""), "without '#property strict'"),
+    (('#import "ws2_32.dll"', '#import "user32.dll"'), "import only ['ws2_32.dll']"),
+])
+def test_mqlpp_refuses_what_mql4_would_not_mean(tmp_path: Path, edit: tuple[str, str],
+                                                refusal: str) -> None:
+    tree = assemble(tmp_path / "src")
+    target = tree / ("Experts/MTGateway.mq4" if "strict" in edit[0] else
+                     "Include/MTGateway/Winsock4.mqh")
+    target.write_text(target.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    done = _mqlpp(tree, tmp_path / "out")
+    assert done.returncode == 2 and refusal in done.stderr, done.stderr
+
+
+def test_a_wrong_dll_declaration_does_not_compile(tmp_path: Path) -> None:
+    """recv declared with an int where Winsock takes the array: the kit's model of ws2_32.dll
+    refuses the type (in MetaTrader the DLL would read the wrong bytes)."""
+    src = tmp_path / "MQL4"
+    shutil.copytree(MQL4_DIR, src)
+    win = src / "Include/MTGateway/Winsock4.mqh"
+    win.write_text(win.read_text(encoding="utf-8").replace(
+        "int recv(int s, uchar &buf[], int len, int flags);",
+        "int recv(int s, int buf, int len, int flags);"), encoding="utf-8")
+    with pytest.raises(BuildError, match="the declaration of recv does not match ws2_32.dll"):
+        build_ea4(src, tmp_path / "bin")
