@@ -133,13 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the owner (MTGATEWAY_OWNER_EMAIL; locally optional when there "
                                  "is one owner)")
 
-    ea = sub.add_parser("ea", help="the MQL5 Expert Advisor that connects a terminal")
+    ea = sub.add_parser("ea", help="the MQL5/MQL4 Expert Advisor that connects a terminal")
     ea_sub = ea.add_subparsers(dest="ea_command", required=True, metavar="ACTION")
     ea_sub.add_parser("path", help="print the folder of the EA sources shipped with mtgateway")
     ea_install = ea_sub.add_parser("install", help="copy the EA into a terminal's data folder")
     ea_install.add_argument("--terminal-dir", type=Path, required=True, metavar="DIR",
                             help="the terminal's data folder (MetaTrader: File > Open Data "
-                                 "Folder), or its MQL5 folder")
+                                 "Folder), or its MQL5 or MQL4 folder")
     device = sub.add_parser("device", help="this machine as a device of the authority")
     _with_config(device)
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
@@ -211,8 +211,14 @@ def _ea_command(args: argparse.Namespace) -> int:
         return 2
     for path, replaced in done.written:
         print(f"{'replaced' if replaced else 'installed'} {path}")
+    if done.platform == "MT4":
+        print(f"Next: open MetaEditor (F4 in the terminal), open Experts/MTGateway.mq4 under "
+              f"{done.mql_dir}, compile it (F7), then attach MTGateway to a chart, tick "
+              "'Allow DLL imports' (it uses Windows' ws2_32.dll for its socket) and paste your "
+              "token (docs/terminal.md, MetaTrader 4).")
+        return 0
     print(f"Next: open MetaEditor (F4 in the terminal), open Indicators/MTGateway/Helper.mq5 "
-          f"and Experts/MTGateway.mq5 under {done.mql5_dir}, compile each (F7), then attach "
+          f"and Experts/MTGateway.mq5 under {done.mql_dir}, compile each (F7), then attach "
           "MTGateway to a chart and paste your token (docs/terminal.md).")
     return 0
 

@@ -1,9 +1,11 @@
-"""The MQL5 Expert Advisor's source files: where they ship, and copying them into a terminal.
+"""The Expert Advisors' source files: where they ship, and copying them into a terminal.
 
-The EA ships inside the ``ea_bridge`` package (``ea_bridge/mql/MQL5``), so ``pip install``
-brings the EA matching this daemon's protocol. ``mtgateway ea path`` prints that folder;
-``mtgateway ea install --terminal-dir DIR`` copies the files into a terminal's data folder
-(MetaTrader: *File → Open Data Folder*), where MetaEditor compiles them (docs/terminal.md).
+The EAs ship inside the ``ea_bridge`` package (``ea_bridge/mql/MQL5`` and ``mql/MQL4``), so
+``pip install`` brings the EA matching this daemon's protocol. ``mtgateway ea path`` prints the
+MQL5 folder; ``mtgateway ea install --terminal-dir DIR`` copies the EA into a terminal's data
+folder (MetaTrader: *File → Open Data Folder*): the MQL5 EA into an ``MQL5`` folder, the MQL4 EA
+(with the includes it shares with the MQL5 one) into an ``MQL4`` folder, where MetaEditor
+compiles them (docs/terminal.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["EA_FILES", "InstallError", "Installed", "ea_source_dir", "install_ea"]
+__all__ = ["EA4_FILES", "EA_FILES", "SHARED_INCLUDES", "InstallError", "Installed", "ea_source_dir",
+           "install_ea"]
 
 #: The EA's files, relative to an MQL5 folder.
 EA_FILES = (
@@ -55,9 +58,11 @@ class InstallError(Exception):
 
 @dataclass(frozen=True)
 class Installed:
-    """What ``install_ea`` did: the MQL5 folder used and each file written (replaced or new)."""
+    """What ``install_ea`` did: the MQL5 or MQL4 folder used, the platform it belongs to
+    (``"MT5"``/``"MT4"``) and each file written (replaced or new)."""
 
-    mql5_dir: Path
+    mql_dir: Path
+    platform: str
     written: tuple[tuple[Path, bool], ...]
 
 
@@ -66,16 +71,22 @@ def ea_source_dir() -> Path:
     return Path(str(files("ea_bridge").joinpath("mql", "MQL5")))
 
 
-def _mql5_dir(terminal_dir: Path) -> Path:
-    """The terminal's ``MQL5`` folder: ``terminal_dir/MQL5``, or ``terminal_dir`` itself."""
+def _mql_dir(terminal_dir: Path) -> Path:
+    """The terminal's ``MQL5`` or ``MQL4`` folder: ``terminal_dir/MQL5`` or ``terminal_dir/MQL4``,
+    or ``terminal_dir`` itself when it is one of them."""
     if not terminal_dir.is_dir():
         raise InstallError(f"{terminal_dir} is not a folder; in MetaTrader use File > Open Data "
                            "Folder and pass that folder")
-    for candidate in (terminal_dir / "MQL5", terminal_dir):
-        if candidate.name == "MQL5" and (candidate / "Experts").is_dir():
-            return candidate
-    raise InstallError(f"{terminal_dir} has no MQL5/Experts folder: it is not a MetaTrader 5 "
-                       "data folder (in MetaTrader: File > Open Data Folder)")
+    found = [c for c in (terminal_dir / "MQL5", terminal_dir / "MQL4", terminal_dir)
+             if c.name in ("MQL5", "MQL4") and (c / "Experts").is_dir()]
+    if len(found) > 1:
+        raise InstallError(f"{terminal_dir} has both MQL5/ and MQL4/ folders: pass the one of "
+                           "the terminal to install into (MQL5 for MetaTrader 5, MQL4 for 4)")
+    if not found:
+        raise InstallError(f"{terminal_dir} has no MQL5/Experts or MQL4/Experts folder: it is "
+                           "not a MetaTrader 5 or MetaTrader 4 data folder (in MetaTrader: File "
+                           "> Open Data Folder)")
+    return found[0]
 
 
 def _refuse_link(path: Path) -> None:
@@ -102,7 +113,9 @@ def _write_file(origin: Path, dest: Path) -> None:
 
 
 def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
-    """Copy the EA into ``terminal_dir``'s MQL5 folder, replacing older copies.
+    """Copy the EA of the terminal's platform into its MQL5 or MQL4 folder, replacing older
+    copies. ``source`` is the MQL5 folder the EAs ship in (its sibling ``MQL4`` holds the MT4
+    EA's own files; the includes both EAs share ship once, in the MQL5 folder).
 
     Nothing is written through a symbolic link (issue: a link placed at
     ``MQL5/Include/MTGateway`` or ``MQL5/Experts/MTGateway.mq5`` would make the install write
@@ -114,9 +127,13 @@ def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
             failing.
     """
     src = source or ea_source_dir()
-    target = _mql5_dir(terminal_dir)
-    for rel in EA_FILES:
-        origin = src / rel
+    target = _mql_dir(terminal_dir)
+    if target.name == "MQL5":
+        files = [(src / rel, rel) for rel in EA_FILES]
+    else:
+        files = [(src.parent / "MQL4" / rel, rel) for rel in EA4_FILES]
+        files += [(src / rel, rel) for rel in SHARED_INCLUDES]
+    for origin, rel in files:
         if not origin.is_file():
             raise InstallError(f"the EA source {origin} is missing: reinstall mtgateway")
         step = target
@@ -124,14 +141,14 @@ def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
             step = step / part
             _refuse_link(step)
     written: list[tuple[Path, bool]] = []
-    for rel in EA_FILES:
+    for origin, rel in files:
         dest = target / rel
         existed = dest.exists()
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             _refuse_link(dest.parent)
-            _write_file(src / rel, dest)
+            _write_file(origin, dest)
         except OSError as exc:
             raise InstallError(f"cannot write {dest}: {exc.strerror or exc}") from None
         written.append((dest, existed))
-    return Installed(target, tuple(written))
+    return Installed(target, "MT5" if target.name == "MQL5" else "MT4", tuple(written))
