@@ -148,7 +148,8 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
         allow_non_loopback=bridge_cfg.insecure_allow_non_loopback)
     app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME),
                              app[BRIDGE], config)
-    listeners.add(app[TRADING])  # after the directory: a session is known before it reconciles
+    # After the directory: a session is known before it reconciles.
+    listeners.add(app[TRADING].reconciler)
     listeners.add(app[TRADING].paper)  # live ticks for the paper books
     app[RPC] = Dispatcher(with_discovery(method_table()))  # + rpc.discover (OpenRPC)
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down

@@ -10,7 +10,7 @@ from typing import Any
 from mt5model.mt5 import retcode_name
 
 from ..context import RpcContext
-from ..errors import NotFound, Unauthorized, Unavailable
+from ..errors import NotFound
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import Params
 from ..trading.requests import ClientId, SendRequest, TradeRequest
@@ -40,11 +40,6 @@ async def order_check(ctx: RpcContext, params: _CheckParams) -> dict[str, Any]:
 async def order_send(ctx: RpcContext, params: SendParams) -> dict[str, Any]:
     """MT5 ``order_send(request)``: OrderSendResult plus ``retcode_name``, ``client_id`` and
     ``deduplicated``. Needs the token's ``trade`` scope."""
-    if not ctx.principal.may_trade():
-        raise Unauthorized("scope", "This token may not trade: it lacks the trade scope")
-    if not ctx.principal.fresh:  # the record was not refreshed lately: reads only
-        raise Unavailable("auth_stale", "The token authority has not confirmed this token "
-                          "recently; trading resumes when it answers again")
     return await ctx.trading.send(ctx.principal, params.request)
 
 
@@ -63,7 +58,8 @@ async def order_status(ctx: RpcContext, params: _StatusParams) -> dict[str, Any]
         "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
         "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
         "reconcile_passes": row.passes, "request": row.request, "result": row.result,
-        "ambiguous_tickets": list(ctx.trading.ambiguous(row.token_id, row.client_id)),
+        "ambiguous_tickets": list(ctx.trading.reconciler.ambiguous(row.token_id,
+                                                                    row.client_id)),
     }
 
 

@@ -65,7 +65,7 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     ``trading.refused_because`` lists every reason it would not (the reason words of the
     errors it would get: ``scope``, ``auth_stale``, ``terminal_offline``,
     ``terminal_mismatch``, ``reconciling``, ``auto_trade_enabled``; see
-    :meth:`~gateway.trading.desk.TradeDesk.refusals`). No token or secret appears.
+    :meth:`~gateway.trading.gate.TradeGate.refusals`). No token or secret appears.
 
     A caller sees only what the session its own token record opened: while the terminal's
     EA is connected with another token record, the terminal is shown as not connected, with
@@ -77,7 +77,7 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     if info is not None and info.token_id != ctx.principal.token_id:
         info = state = None
     hello = info.hello if info is not None else None
-    refusals = ctx.trading.refusals(ctx.principal)
+    refusals = ctx.trading.gate.refusals(ctx.principal)
     return {
         "daemon": {
             "version": __version__,

@@ -1,6 +1,9 @@
-"""Trading, the one door for orders: what a request may say (``requests``), the desk
-(idempotent order sending, reconciliation), the order journal and the token's risk policy. The
-RPC methods in ``gateway/methods/`` stay thin and call in here.
+"""Trading, the one door for orders. From the ground up: what a request may say
+(``requests``), who may trade now (``gate``), the paper books (``paper``) and where a call goes
+(``venue``: the terminal or the paper book), the order journal (``journal``), the risk policy
+(``risk``), the desk (``desk``: idempotent send, check, replay), the reconciler
+(``reconciler``, matching in ``reconcile``). The RPC methods in ``gateway/methods/`` stay thin
+and call in here.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ event loop makes the ordering (commit, then send) trivially true.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import sqlite3
 import time
@@ -66,6 +67,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
+
+from ea_bridge import TerminalId
 
 from ..authority.files import prepare_private_db
 from ..errors import GatewayError
@@ -80,7 +83,10 @@ __all__ = [
     "OrderJournal",
     "OrderRow",
     "OrderState",
+    "order_key",
     "params_hash",
+    "terminal_key",
+    "terminal_of",
 ]
 
 _SCHEMA = """
@@ -227,6 +233,31 @@ class AuditRow:
     state: str
     ticket: int | None
     params_hash: str | None
+
+
+#: Random bytes in an order key: 16 (128 bits), 22 characters of base64url without padding.
+ORDER_KEY_BYTES: Final = 16
+
+
+def order_key(random_bytes: Callable[[int], bytes]) -> str:
+    """A fresh order key: :data:`ORDER_KEY_BYTES` random bytes as base64url, no padding.
+
+    Why not the ``client_id``: the journal's idempotency scope is (token, ``client_id``) within
+    retention, but the EA's record outlives both; a bare ``client_id`` used again under a new
+    token, or after its row was pruned, would be answered from the old order's record.
+    """
+    return base64.urlsafe_b64encode(random_bytes(ORDER_KEY_BYTES)).rstrip(b"=").decode()
+
+
+def terminal_key(terminal: TerminalId) -> str:
+    """How a terminal is written in the journal's ``terminal`` column: ``login@server``."""
+    return str(terminal)
+
+
+def terminal_of(key: str) -> TerminalId:
+    """The terminal of a journal ``terminal`` column."""
+    login, _, server = key.partition("@")
+    return TerminalId(int(login), server)
 
 
 def params_hash(params: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
 """The account's risk policy, enforced by the daemon on every new order (``-32012 RISK_LIMIT``).
 
 The policy travels in the signed token record (``risk``), set where the owner registered the
-account (``shared/reference/seed-register-account.txt``): ``allowed_symbols``,
-``max_lot_size``, ``risk_pct`` and ``auto_trade_enabled``. It limits what a bot can *add* to
-the account; reducing risk stays possible, so a tightened policy can never trap a position:
+account: ``allowed_symbols``, ``max_lot_size``, ``risk_pct`` and ``auto_trade_enabled`` (the last
+is a refusal reason of the trade gate, ``gate.py``, which lists it for ``gateway_status`` too).
+It limits what a bot can *add* to the account; reducing risk stays possible, so a tightened
+policy can never trap a position:
 
 * opening orders (``TRADE_ACTION_DEAL`` without ``position``, ``TRADE_ACTION_PENDING``) are
   checked against every rule;
@@ -13,8 +14,10 @@ the account; reducing risk stays possible, so a tightened policy can never trap 
 ``risk_pct`` caps the loss at the stop: ``loss(volume, entry → sl) ≤ risk_pct × equity``. It
 needs the stop to know the loss, so it applies to orders that carry ``sl``; an opening order
 without a stop has no bounded loss and is refused when ``risk_pct`` is below 1 (100 %), the
-default meaning "not limited". The loss is computed by the terminal (``order_calc_profit``),
-so contract sizes and currency conversion are the broker's.
+default meaning "not limited". The loss and the equity are read through the call's venue
+(``venue.py``): for a live account the terminal (``order_calc_profit``, so contract sizes and
+currency conversion are the broker's), for a paper account its paper book, so a paper order is
+sized against the paper account's equity.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from mt5model.mt5 import OrderType, TradeAction
 from ..authority.records import RiskPolicy
 from ..errors import RiskLimit
 
-__all__ = ["check_order"]
+__all__ = ["adds_risk", "check_order"]
 
 _OPENING_ACTIONS: Final = frozenset({TradeAction.DEAL, TradeAction.PENDING})
 _BUY_SIDE: Final = frozenset({OrderType.BUY, OrderType.BUY_LIMIT, OrderType.BUY_STOP,
@@ -45,23 +48,29 @@ def _decimal(value: str, default: Decimal) -> Decimal:
     return number if number.is_finite() else default
 
 
+def adds_risk(request: dict[str, Any]) -> bool:
+    """Whether ``request`` opens something (a deal without ``position``, a pending order):
+    the orders the policy, and ``auto_trade_enabled``, apply to."""
+    action = request.get("action")
+    return action in _OPENING_ACTIONS and not (action == TradeAction.DEAL
+                                               and request.get("position"))
+
+
 async def check_order(policy: RiskPolicy, request: dict[str, Any], forward: Forward) -> None:
-    """Refuse an order that would add risk beyond ``policy``.
+    """Refuse an opening order that would add risk beyond ``policy`` (symbols, lots, loss at
+    the stop); ``auto_trade_enabled`` is the gate's (``gate.py``), checked before this.
 
     Args:
         policy: the token record's risk policy.
         request: the validated TradeRequest as sent (enum values as integers).
-        forward: calls the terminal (``forward(method, params)``), for the loss at the stop.
+        forward: calls the call's venue (``forward(method, params)``), for the price, the loss
+            at the stop and the equity.
 
     Raises:
         RiskLimit: with ``rule`` naming the rule broken.
     """
-    action = request.get("action")
-    if action not in _OPENING_ACTIONS or (action == TradeAction.DEAL and request.get("position")):
+    if not adds_risk(request):
         return
-    if not policy.auto_trade_enabled:
-        raise RiskLimit("auto_trade_enabled",
-                        "Automated trading is disabled for this account; only closing is allowed")
     symbol = str(request.get("symbol") or "")
     allowed = {s.upper() for s in policy.allowed_symbols}
     if allowed and symbol.upper() not in allowed:

@@ -189,10 +189,10 @@ async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> Non
     try:
         assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
         first = await ea.next_request()  # the pass has started
-        assert daemon.app[TRADING].reconciling(TERMINAL)
+        assert daemon.app[TRADING].reconciler.reconciling(TERMINAL)
         assert (await _trading(daemon))["refused_because"] == ["reconciling"]
         ea.error(first.id, -1, "not now")  # the pass ends (interrupted)
-        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+        await daemon.app[TRADING].reconciler.wait_reconciled(TERMINAL)
         assert await _trading(daemon) == {"allowed": True, "refused_because": []}
 
         daemon.clock.advance(300 + 61)  # one refresh interval plus the slack: stale

@@ -166,3 +166,49 @@ async def test_malformed_rows_from_the_ea_are_dropped_and_the_session_survives(
     assert "malformed trade event dropped" in logged and "time_msc: expected an integer" in logged
     assert "malformed terminal event dropped" in logged and "connected: expected true or false" \
         in logged
+
+
+class SetClock:
+    """Epoch ms UTC that stands still until the test moves it (prices stand still too)."""
+
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+async def test_a_paper_order_is_risk_sized_against_the_paper_account(daemon: Daemon) -> None:
+    """Issue 17: risk_pct caps the loss at the stop at 1 % of the *paper* account's equity.
+    The live account holds a position whose price moved, so its equity differs; an order whose
+    loss at the stop lies between 1 % of each equity is decided by the paper equity (it used to
+    be decided by the live one), and the risk reads never touch the live account."""
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("0.01"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+    clock = SetClock(WEDNESDAY_MS)
+    async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                  tick_rate_hz=1, utc_clock_ms=clock) as terminal:
+        assert isinstance(terminal, RecordingTerminal)
+        paper_equity = (await ok(daemon, "account_info"))["equity"]  # the book starts here
+        # A manual trade in the terminal itself, then an hour of market: live equity moves.
+        live = terminal.broker.order_send({"action": 1, "symbol": "EURUSD", "volume": 5.0,
+                                           "type": 0, "type_filling": 0})
+        assert live["retcode"] == 10009
+        clock.ms += 3_600_000
+        live_equity = terminal.broker.account_info()["equity"]
+        assert abs(live_equity - paper_equity) > 50, (live_equity, paper_equity)
+        tick = await ok(daemon, "symbol_info_tick", ["EURUSD"])
+        loss = (live_equity + paper_equity) / 2 * 0.01  # between the two limits
+        sl = round(tick["ask"] - loss / 100_000, 5)  # 1 lot: 100 000 EUR a point of price
+        terminal.methods.clear()
+        answer = await daemon.call("order_send", {"request": {
+            **BUY, "volume": 1.0, "sl": sl, "client_id": "sized"}})
+        if paper_equity > live_equity:
+            assert answer["result"]["paper"] is True, answer
+        else:
+            assert (answer["error"]["code"], answer["error"]["data"]["rule"]) == (
+                -32012, "risk_pct"), answer
+        assert "account_info" not in terminal.methods  # the equity came from the paper book
+        assert "order_calc_profit" not in terminal.methods

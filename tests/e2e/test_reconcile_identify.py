@@ -84,11 +84,11 @@ async def _lose(daemon: Daemon, terminal: LosingTerminal,
     error = (await daemon.call("order_send", {"request": request}))["error"]
     assert (error["code"], error["data"]["state"]) == (-32003, "UNKNOWN"), error
     await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
-    desk = daemon.app[TRADING]
+    reconciler = daemon.app[TRADING].reconciler
     async with asyncio.timeout(WAIT_S):
         while (await _status(daemon, request["client_id"]))["state"] == "UNKNOWN" \
-                and desk.reconciling(TERMINAL):
-            await desk.wait_reconciled(TERMINAL)
+                and reconciler.reconciling(TERMINAL):
+            await reconciler.wait_reconciled(TERMINAL)
     return await _status(daemon, request["client_id"])
 
 

@@ -299,7 +299,7 @@ async def test_lost_answer_is_outcome_unknown_then_reconciled(daemon: Daemon) ->
         ea.respond(request.id, [{"ticket": 555, "comment": "g:lost-1", "symbol": "EURUSD",
                                  "volume": 0.1, "type": 0},
                                 {"ticket": 556, "comment": "g:someone-else"}])
-        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+        await daemon.app[TRADING].reconciler.wait_reconciled(TERMINAL)
     finally:
         await ea.close()
     status = await _status(daemon, "lost-1")
@@ -315,7 +315,7 @@ async def test_unfound_order_is_not_found_after_three_passes(daemon: Daemon) -> 
     for passes in (1, 2, 3):
         ea = await _connect(daemon)
         await _answer_reconciliation(ea, [])
-        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+        await daemon.app[TRADING].reconciler.wait_reconciled(TERMINAL)
         await ea.close()
         await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
         status = await _status(daemon, "gone")
@@ -417,7 +417,7 @@ async def test_ambiguous_retcode_is_resolved_by_reconciliation(daemon: Daemon) -
     try:
         await _answer_reconciliation(ea, [{"ticket": 777, "comment": "g:timed-out",
                                            "symbol": "EURUSD", "volume": 0.1, "type": 0}])
-        await daemon.app[TRADING].wait_reconciled(TERMINAL)
+        await daemon.app[TRADING].reconciler.wait_reconciled(TERMINAL)
         status = await _status(daemon, "timed-out")
         assert (status["state"], status["ticket"], status["retcode"]) == (
             "RESOLVED_ACCEPTED", 777, 10009)
@@ -485,12 +485,12 @@ async def test_periodic_prune_keeps_executed_rows_whose_position_is_open(
              "volume": 0.1, "position": position["ticket"], "client_id": "the-close"}
     assert (await _send(daemon, close))["result"]["retcode"] == 10009
     assert kept["retcode"] == closed["retcode"] == 10009
-    desk = daemon.app[TRADING]
-    with closing(sqlite3.connect(desk.journal.path)) as db, db:  # 100 h ago, on file
+    reconciler = daemon.app[TRADING].reconciler
+    with closing(sqlite3.connect(reconciler.journal.path)) as db, db:  # 100 h ago, on file
         db.execute("UPDATE orders SET updated_at = updated_at - ?", (100 * 3600,))
-    tags = await desk._open_tags()
+    tags = await reconciler._open_tags()
     assert "g:still-open" in tags[f"{LOGIN}@{SERVER}"]
-    assert desk._prune(tags) == 2
+    assert reconciler._prune(tags) == 2
     assert {cid: _journal_state(daemon, cid) for cid in ("still-open", "closed-later",
                                                           "the-close")} == {
         "still-open": "ACCEPTED", "closed-later": None, "the-close": None}

@@ -51,10 +51,10 @@ async def test_default_policy_limits_nothing() -> None:
 
 
 async def test_each_rule_refuses_with_its_name() -> None:
-    """Symbols, lot size, automation off and a missing stop each name their rule."""
+    """Symbols, lot size and a missing stop each name their rule (automation off is the trade
+    gate's rule: tests/e2e/test_risk.py)."""
     assert await refused(RiskPolicy(allowed_symbols=("EURUSD",)), order()) == "allowed_symbols"
     assert await refused(RiskPolicy(max_lot_size="0.5"), order(volume=0.51)) == "max_lot_size"
-    assert await refused(RiskPolicy(auto_trade_enabled=False), order()) == "auto_trade_enabled"
     assert await refused(RiskPolicy(risk_pct="0.01"), order()) == "risk_pct"
     assert await refused(RiskPolicy(max_lot_size="1"),
                          order(action=PENDING, type=BUY_LIMIT, price=99.0, volume=2.0)

@@ -12,8 +12,9 @@ import pytest
 
 from ea_bridge import Bridge
 from gateway.config import GatewayConfig, TradingConfig
-from gateway.trading.desk import OUTCOME_UNKNOWN_RETCODES, PRUNE_PERIOD_S, TradeDesk, order_key
-from gateway.trading.journal import OrderJournal, OrderRow, OrderState, params_hash
+from gateway.trading.desk import OUTCOME_UNKNOWN_RETCODES, TradeDesk
+from gateway.trading.journal import OrderJournal, OrderRow, OrderState, order_key, params_hash
+from gateway.trading.reconciler import PRUNE_PERIOD_S
 from mt5model.mt5 import SUCCESS_RETCODES, TradeRetcode
 from tests.bridgekit import TIMEOUT_S, StaticVerifier
 from tests.testkit import FakeClock
