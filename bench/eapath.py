@@ -1,4 +1,4 @@
-"""The path through the compiled MQL5 EA, beside the emulated terminal and the hop floor.
+"""The path through the compiled MQL5 and MQL4 EAs, beside the emulated terminal and the hop floor.
 
 ``python -m bench --ea`` (also part of a full run) measures, interleaved in one run:
 
@@ -7,7 +7,10 @@
 * **emulator**: ``mtgateway run`` with the emulated terminal in its own process (``bench.rpc``);
 * **compiled EA**: ``mtgateway run`` with the real MQL5 EA, compiled as C++ by the test kit
   (``tests/ea_mql``), in its own process on the client CPU like the emulator, its timer at
-  10 ms and waiting inside ``SocketRead`` for the rest of each pass (its defaults).
+  10 ms and waiting inside ``SocketRead`` for the rest of each pass (its defaults);
+* **compiled MT4 EA**: the same with the MQL4 EA (``tests/ea_mql/kit/mql4``), its own daemon,
+  waiting in Winsock's ``select`` for the rest of each pass. Its ticks are conflated quotes
+  without the kit's arrival stamp, so tick latency is measured through the MQL5 EA only.
 
 The call is ``symbol_info_tick("EURUSD")``, sequential over one kept-alive connection (the
 aiohttp client of ``bench.rpc``). Tick latency through the EA: the fake terminal stamps each
@@ -33,6 +36,7 @@ import orjson
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from tests.ea_mql.eakit import build_ea, write_fixture
+from tests.ea_mql.eakit4 import build_ea4, write_fixture4
 
 from .common import Pinning, Proc, free_port, median, summarize_ns, wait_http
 from .daemon import RunDaemon
@@ -91,13 +95,15 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
                       log: Any) -> dict[str, Any]:
     """Interleaved RPC round trips on the hop floor, the emulator and the compiled EA, then
     tick latency through the EA. Raises RuntimeError if a process does not come up."""
-    binary = build_ea()
-    log(f"compiled EA: {binary}")
-    out: dict[str, Any] = {"hop": [], "emulator": [], "compiled_ea": [], "ea_ticks": []}
+    binary, binary4 = build_ea(), build_ea4()
+    log(f"compiled EAs: {binary}, {binary4}")
+    out: dict[str, Any] = {"hop": [], "emulator": [], "compiled_ea": [], "compiled_ea_mt4": [],
+                           "ea_ticks": []}
     echo_port, hop_port = free_port(), free_port()
     echo = Proc(["-m", "bench.floors", "tcp", str(echo_port)], pinning=pinning, server=False)
-    hop = emulated = ea_daemon = None
+    hop = emulated = ea_daemon = ea4_daemon = None
     ea: asyncio.subprocess.Process | None = None
+    ea4: asyncio.subprocess.Process | None = None
     workdir = tempfile.TemporaryDirectory(prefix="mtgw-bench-ea-")
     try:
         hop = Proc(["-m", "bench.floors", "hop", str(hop_port), str(echo_port)], pinning=pinning)
@@ -116,10 +122,23 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
             str(binary), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL)
         await _wait_live(ea_daemon.rpc_url, ea_daemon.token, ea, 30.0)
-        log("hop floor, emulator and compiled EA up")
+        ea4_daemon = RunDaemon(pinning, login=EA_LOGIN, server=EA_SERVER)
+        await ea4_daemon.wait_ready()
+        fixture4 = Path(workdir.name) / "terminal4.json"
+        write_fixture4(fixture4, EmulatedTerminal(ea4_daemon.token, settings=EmulatorSettings(
+            login=EA_LOGIN, server=EA_SERVER, symbols=("EURUSD",), tick_rate_hz=1.0)),
+            live_ticks=_LIVE_TICKS)
+        env4 = {**os.environ, "MTGW_FIXTURE": str(fixture4), "MTGW_TOKEN": ea4_daemon.token,
+                "MTGW_PORT": str(ea4_daemon.bridge_port)}
+        ea4 = await asyncio.create_subprocess_exec(
+            str(binary4), env=env4, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL)
+        await _wait_live(ea4_daemon.rpc_url, ea4_daemon.token, ea4, 30.0)
+        log("hop floor, emulator and compiled EAs up")
         sides = (("hop", f"http://127.0.0.1:{hop_port}/rpc", None, HTTP_FLOOR_BODY),
                  ("emulator", emulated.rpc_url, emulated.token, RPC_BODY),
-                 ("compiled_ea", ea_daemon.rpc_url, ea_daemon.token, RPC_BODY))
+                 ("compiled_ea", ea_daemon.rpc_url, ea_daemon.token, RPC_BODY),
+                 ("compiled_ea_mt4", ea4_daemon.rpc_url, ea4_daemon.token, RPC_BODY))
         for rep in range(reps):
             for side, url, token, body in sides:
                 out[side].append(summarize_ns(await aiohttp_rtts(url, body, calls, token=token)))
@@ -128,14 +147,15 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
         latencies = await _tick_latencies(ws_url, ea_daemon.token, tick_s)
         out["ea_ticks"].append(summarize_ns(latencies) if latencies else {"n": 0})
     finally:
-        if ea is not None and ea.returncode is None:
-            ea.terminate()  # SIGTERM: the harness runs OnDeinit (bye) and exits
-            try:
-                await asyncio.wait_for(ea.wait(), 5)
-            except TimeoutError:
-                ea.kill()
-                await ea.wait()
-        for proc in (ea_daemon, emulated):
+        for child in (ea, ea4):
+            if child is not None and child.returncode is None:
+                child.terminate()  # SIGTERM: the harness runs OnDeinit (bye) and exits
+                try:
+                    await asyncio.wait_for(child.wait(), 5)
+                except TimeoutError:
+                    child.kill()
+                    await child.wait()
+        for proc in (ea_daemon, ea4_daemon, emulated):
             if proc is not None:
                 proc.stop()
         for floor in (hop, echo):
@@ -152,10 +172,11 @@ EA_OVER_HOP_P50_LIMIT_US = 1000.0
 def summarize_ea_path(raw: dict[str, Any]) -> dict[str, Any]:
     """Medians over the repetitions, the EA's p50 over the hop floor, and the target."""
     s: dict[str, Any] = {}
-    for side in ("hop", "emulator", "compiled_ea"):
+    for side in ("hop", "emulator", "compiled_ea", "compiled_ea_mt4"):
         for key in ("p50_us", "p99_us"):
-            s[f"{side}_{key}"] = median([r[key] for r in raw[side] if key in r])
+            s[f"{side}_{key}"] = median([r[key] for r in raw.get(side, []) if key in r])
     s["ea_over_hop_p50_us"] = s["compiled_ea_p50_us"] - s["hop_p50_us"]
+    s["ea_mt4_over_hop_p50_us"] = s["compiled_ea_mt4_p50_us"] - s["hop_p50_us"]
     s["ea_over_emulator_p50_us"] = s["compiled_ea_p50_us"] - s["emulator_p50_us"]
     ticks = raw["ea_ticks"][0] if raw["ea_ticks"] else {"n": 0}
     s["ea_ticks_n"] = ticks["n"]
@@ -177,14 +198,17 @@ def _f(v: Any, digits: int = 0) -> str:
 def ea_table(s: dict[str, Any]) -> str:
     """The EA path's rows, in docs/performance.md's format."""
     lines = ["", "| /rpc symbol_info_tick, aiohttp c=1 | hop floor | emulator | compiled EA | "
-             "EA over hop floor |", "|---|---|---|---|---|"]
+             "EA over hop floor | compiled MT4 EA | MT4 EA over hop floor |",
+             "|---|---|---|---|---|---|---|"]
     for key, label in (("p50_us", "p50 (us)"), ("p99_us", "p99 (us)")):
         lines.append(f"| {label} | {_f(s[f'hop_{key}'], 1)} | {_f(s[f'emulator_{key}'], 1)} | "
                      f"{_f(s[f'compiled_ea_{key}'], 1)} | "
-                     f"{_f(s[f'compiled_ea_{key}'] - s[f'hop_{key}'], 1)} |")
+                     f"{_f(s[f'compiled_ea_{key}'] - s[f'hop_{key}'], 1)} | "
+                     f"{_f(s[f'compiled_ea_mt4_{key}'], 1)} | "
+                     f"{_f(s[f'compiled_ea_mt4_{key}'] - s[f'hop_{key}'], 1)} |")
     lines.append(f"| ticks through the EA, terminal -> /ws client, p50 / p99 (us), n | | | "
                  f"{_f(s['ea_ticks_p50_us'])} / {_f(s['ea_ticks_p99_us'])}, "
-                 f"{s['ea_ticks_n']} | |")
+                 f"{s['ea_ticks_n']} | | | |")
     t = s["target"]
     met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
     lines += ["", f"| {t['rule']} | {_f(t['value_us'], 1)} us | {met} |"]

@@ -20,9 +20,10 @@ def test_ea_bench_runs_and_writes_its_section(tmp_path: Path, ea_binary: Path) -
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = orjson.loads(out.read_bytes())
     ea = data["ea_path"]
-    for side in ("hop", "emulator", "compiled_ea"):
+    for side in ("hop", "emulator", "compiled_ea", "compiled_ea_mt4"):
         assert ea[side][0]["n"] > 0, side
     assert ea["ea_ticks"][0]["n"] > 0  # stamped ticks went EA -> daemon -> /ws client
     summary = data["ea_summary"]
     assert summary["target"]["rule"].startswith("compiled EA adds <= 1 ms p50")
     assert "| p50 (us) |" in proc.stdout and "compiled EA" in proc.stdout
+    assert "compiled MT4 EA" in proc.stdout and summary["compiled_ea_mt4_p50_us"] > 0
