@@ -7,7 +7,7 @@ close.
 What it shows, in the order a real bot needs it:
 - ``import mtgateway as mt5``: the MetaTrader5 package's functions, constants and results;
 - a broker rejection is a *result* (check ``retcode``); ``None`` means "not evaluated", or, with
-  ``last_error()[0] == -32003``, "outcome unknown";
+  ``last_error().gateway_code == -32003``, "outcome unknown";
 - every order carries a ``client_id``: resending the same request with the same id can never
   open a second position, and after an unknown outcome the bot asks ``order_status`` instead
   of blindly sending again.
@@ -33,7 +33,7 @@ def trade(request: dict[str, Any]) -> Any:
     result = mt5.order_send(request)
     if result is None:
         error = mt5.last_error()
-        if error.code != OUTCOME_UNKNOWN:
+        if error.gateway_code != OUTCOME_UNKNOWN:
             print(f"  not evaluated: {error}", file=sys.stderr)
             return None
         print(f"outcome unknown for {request['client_id']}; asking order_status")

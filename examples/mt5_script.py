@@ -56,9 +56,9 @@ tick = mt5.symbol_info_tick(symbol)
 price = tick.ask
 distance = max(100 * point, 10 * (tick.ask - tick.bid),
                (symbol_info.trade_stops_level + 10) * point)
-if symbol_info.filling_mode & mt5.SYMBOL_FILLING_FOK:
+if symbol_info.filling_mode & 1:  # SYMBOL_FILLING_FOK (MQL5; the package has no name)
     filling = mt5.ORDER_FILLING_FOK
-elif symbol_info.filling_mode & mt5.SYMBOL_FILLING_IOC:
+elif symbol_info.filling_mode & 2:  # SYMBOL_FILLING_IOC
     filling = mt5.ORDER_FILLING_IOC
 else:
     filling = mt5.ORDER_FILLING_RETURN

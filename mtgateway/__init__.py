@@ -13,7 +13,8 @@ its public JSON-RPC wire instead of to a local terminal::
 
 What differs, on purpose: ``initialize`` takes the gateway's ``token`` and ``url`` (or reads
 ``MTGATEWAY_TOKEN`` / ``MTGATEWAY_URL`` / ``MTGATEWAY_STATE_FILE``), and the token picks the
-terminal; ``last_error()`` carries the gateway's code and ``.data``; ``order_send`` requests
+terminal; ``last_error()`` answers the package's ``RES_E_*`` codes with the gateway's own
+code and error data kept (``.gateway_code``, ``.data``); ``order_send`` requests
 carry a ``client_id`` (made for you when absent) that ``order_status`` reports on. The
 functions act on one default :class:`Client`; make more ``Client`` objects for several
 terminals. ``mtgateway.aio`` is the same API for asyncio, with tick and event streams.
@@ -26,6 +27,7 @@ from .client import Client, new_client_id
 from .constants import *  # noqa: F403 - the package exports its constants at top level
 from .constants import __all__ as _constants
 from .errors import LastError, MtGatewayError
+from .helpers import bind as _bind_helpers
 from .records import (
     AccountInfo,
     BookInfo,
@@ -85,9 +87,14 @@ order_calc_profit = _default.order_calc_profit
 order_check = _default.order_check
 order_send = _default.order_send
 order_status = _default.order_status
+#: The package's Python helpers (``MetaTrader5/__init__.py``), over the default client.
+Buy, Sell, Close = _bind_helpers(_default)
 
 __all__ = [
     "AccountInfo",
+    "Buy",
+    "Close",
+    "Sell",
     "BookInfo",
     "Client",
     "LastError",

@@ -38,7 +38,7 @@ from . import records as r
 from .client import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_S, new_client_id
 from .constants import *  # noqa: E402,F403 - the package's constants, as in mtgateway
 from .constants import __all__ as _constants
-from .errors import OK, LastError, MtGatewayError, local_error
+from .errors import OK, LastError, MtGatewayError, gateway_error, local_error
 from .records import (
     AccountInfo,
     BookInfo,
@@ -202,7 +202,7 @@ class AsyncClient:
                 self._error = OK
                 return True
             if loop.time() >= deadline:
-                self._error = LastError(
+                self._error = gateway_error(
                     -32001, f"the terminal {terminal.get('login')}@{terminal.get('server')} "
                     f"has no EA connected (waited {wait_ms} ms)")
                 await self._close()
@@ -420,9 +420,10 @@ class AsyncClient:
     async def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
         """Send a trade request; a broker rejection is a result (check ``retcode``).
 
-        ``None`` means the request was not evaluated, or (``last_error()[0] == -32003``, or a
-        lost connection) that its outcome is unknown: ``last_error().data["client_id"]``
-        names it for :meth:`order_status`; never send it again blindly.
+        ``None`` means the request was not evaluated, or (``last_error().gateway_code ==
+        -32003``, or a lost connection) that its outcome is unknown:
+        ``last_error().data["client_id"]`` names it for :meth:`order_status`; never send it
+        again blindly.
         """
         return await self._run(calls.order_send(request, self._make_client_id()))
 
@@ -486,13 +487,13 @@ class AsyncClient:
                             yield event
                     close_code = ws.close_code
                 if close_code in _FATAL_CLOSE:
-                    raise MtGatewayError(LastError(
+                    raise MtGatewayError(gateway_error(
                         -32004, f"the daemon closed the stream with {close_code}: the token "
                         "was revoked or has expired", {"close_code": close_code}))
                 dropped = f"closed with code {close_code}"
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status in (401, 403):
-                    raise MtGatewayError(LastError(
+                    raise MtGatewayError(gateway_error(
                         -32004, f"the daemon refused the stream's token (HTTP {exc.status})",
                         {"status": exc.status})) from None
                 dropped = f"HTTP {exc.status} on the upgrade"
@@ -517,8 +518,9 @@ async def _subscribed(ws: aiohttp.ClientWebSocketResponse) -> str:
             continue
         if "error" in answer:
             error = answer["error"]
-            raise MtGatewayError(LastError(error.get("code", c.RES_E_FAIL),
-                                           error.get("message", ""), error.get("data")))
+            raise MtGatewayError(gateway_error(int(error.get("code", -32603)),
+                                               str(error.get("message", "")),
+                                               error.get("data")))
         return str(answer["result"]["subscription"])
     raise ConnectionResetError("the stream closed before the subscription was confirmed")
 

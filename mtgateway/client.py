@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from . import calls
 from . import constants as c
 from . import records as r
-from .errors import OK, LastError, MtGatewayError, local_error
+from .errors import OK, LastError, MtGatewayError, gateway_error, local_error
 from .wire import (
     Call,
     Endpoint,
@@ -172,7 +172,7 @@ class Client:
                     self._error = OK
                     return True
                 if self._monotonic() >= deadline:
-                    self._error = LastError(
+                    self._error = gateway_error(
                         -32001, f"the terminal {terminal.get('login')}@{terminal.get('server')} "
                         f"has no EA connected (waited {wait_ms} ms)")
                     self._close()
@@ -386,9 +386,10 @@ class Client:
     def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
         """Send a trade request; a broker rejection is a result (check ``retcode``).
 
-        ``None`` means the request was not evaluated, or (``last_error()[0] == -32003``, or a
-        lost connection) that its outcome is unknown: ``last_error().data["client_id"]``
-        names it for :meth:`order_status`; never send it again blindly.
+        ``None`` means the request was not evaluated, or (``last_error().gateway_code ==
+        -32003``, or a lost connection) that its outcome is unknown:
+        ``last_error().data["client_id"]`` names it for :meth:`order_status`; never send it
+        again blindly.
         """
         return self._run(calls.order_send(request, self._make_client_id()))
 

@@ -1,15 +1,13 @@
-"""``last_error()``: what went wrong with the last call, in the package's shape and ours.
+"""``last_error()``: what went wrong with the last call, in the package's codes, with ours kept.
 
 The package answers ``None`` (or ``False``) on failure and keeps ``(code, description)`` for
-``last_error()``. So do we, and the code is the **gateway's** JSON-RPC code (``-32006`` for an
-unknown symbol, ``-32003`` for an unknown trade outcome, ...; ``docs/api.md``) with the
-gateway's message, plus the error's ``data`` (``client_id``, ``retry_after_ms``, ``reason``,
-...) as an attribute. A failure with no gateway answer (no connection, a timeout, an answer we
-cannot read) uses the package's own ``RES_E_*`` codes, as the package would.
-
-Unpacking stays the package's: ``code, description = mt5.last_error()``. For code written
-against the package's codes, :attr:`LastError.mt5_code` maps a gateway code to the nearest
-``RES_E_*``.
+``last_error()``, where ``code`` is one of its ``RES_*`` values (``1`` success, ``-1`` generic
+failure, ``-2`` bad parameters, ``-4`` not found, ``-6`` authorization, ``-10004`` no
+connection, ``-10005`` timeout, ...). So do we: code that reconnects or retries on the package's
+codes runs unchanged. The gateway's own detail is kept, not lost: its JSON-RPC code
+(``-32006`` unknown symbol, ``-32003`` trade outcome unknown, ...; ``docs/api.md``) is
+:attr:`LastError.gateway_code` and is named in the description, and its error ``data``
+(``client_id``, ``retry_after_ms``, ``reason``, ...) is :attr:`LastError.data`.
 
 The tree of the one exception this package raises::
 
@@ -22,7 +20,7 @@ from typing import Any, Final
 
 from . import constants as c
 
-__all__ = ["OK", "LastError", "MtGatewayError", "local_error"]
+__all__ = ["OK", "LastError", "MtGatewayError", "gateway_error", "local_error"]
 
 #: The gateway's codes (``docs/api.md``) by the package code that means the same to a caller.
 _MT5_CODES: Final[dict[int, int]] = {
@@ -49,27 +47,30 @@ _MT5_CODES: Final[dict[int, int]] = {
 
 
 class LastError(tuple[int, str]):
-    """``(code, description)`` like the package's, with the gateway's ``data`` beside it.
+    """``(code, description)`` as the package's, with the gateway's code and data beside it.
 
     A 2-tuple, so ``code, description = last_error()`` and ``last_error()[0]`` work as with the
-    package; ``.code``, ``.description`` and ``.data`` name the parts.
+    package; ``.code``, ``.description``, ``.gateway_code`` and ``.data`` name the parts.
     """
 
     _data: Any
+    _gateway_code: int | None
 
-    def __new__(cls, code: int, description: str, data: Any = None) -> LastError:
+    def __new__(cls, code: int, description: str, data: Any = None, *,
+                gateway_code: int | None = None) -> LastError:
         self = super().__new__(cls, (code, description))
         self._data = data
+        self._gateway_code = gateway_code
         return self
 
     @property
     def code(self) -> int:
-        """The gateway's JSON-RPC code, or a package ``RES_*`` code for local failures."""
+        """The package's ``RES_*`` code."""
         return self[0]
 
     @property
     def description(self) -> str:
-        """The gateway's message, or what failed locally."""
+        """What failed: the gateway's message (with its code), or what failed locally."""
         return self[1]
 
     @property
@@ -78,18 +79,27 @@ class LastError(tuple[int, str]):
         return self._data
 
     @property
-    def mt5_code(self) -> int:
-        """The package's ``RES_*`` code nearest to :attr:`code` (the same when it is one)."""
-        return _MT5_CODES.get(self.code, self.code)
+    def gateway_code(self) -> int | None:
+        """The gateway's JSON-RPC error code (``docs/api.md``); None for a local failure."""
+        return self._gateway_code
 
     def __repr__(self) -> str:
-        if self._data is None:
-            return f"LastError({self.code}, {self.description!r})"
-        return f"LastError({self.code}, {self.description!r}, data={self._data!r})"
+        extra = "" if self._gateway_code is None else f", gateway_code={self._gateway_code}"
+        if self._data is not None:
+            extra += f", data={self._data!r}"
+        return f"LastError({self.code}, {self.description!r}{extra})"
 
 
 #: What ``last_error()`` answers after a call that succeeded (the package's words).
 OK: Final = LastError(c.RES_S_OK, "Success")
+
+
+def gateway_error(gateway_code: int, message: str, data: Any = None) -> LastError:
+    """The gateway refused a call: its code mapped to the package's nearest ``RES_E_*``, and
+    kept in the description and in :attr:`LastError.gateway_code`."""
+    return LastError(_MT5_CODES.get(gateway_code, c.RES_E_FAIL),
+                     f"{message} (gateway error {gateway_code})", data,
+                     gateway_code=gateway_code)
 
 
 def local_error(code: int, description: str, data: Any = None) -> LastError:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
 
 from . import constants as c
-from .errors import LastError, MtGatewayError, local_error
+from .errors import LastError, MtGatewayError, gateway_error, local_error
 
 __all__ = [
     "DEFAULT_URL",
@@ -203,8 +203,8 @@ def read_response(status: int, body: bytes, retry_after: str | None = None) -> A
         data = error.get("data")
         if retry_after is not None and data is None:
             data = {"retry_after_s": retry_after}
-        raise MtGatewayError(LastError(int(error.get("code", c.RES_E_FAIL)),
-                                       str(error.get("message", "")), data))
+        raise MtGatewayError(gateway_error(int(error.get("code", -32603)),
+                                           str(error.get("message", "")), data))
     if status != 200:
         raise MtGatewayError(local_error(c.RES_E_FAIL, f"HTTP {status} from the gateway"))
     if not isinstance(reply, dict) or "result" not in reply:

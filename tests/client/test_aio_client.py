@@ -107,7 +107,7 @@ async def test_the_api_as_coroutines(daemon: Daemon, terminal: EmulatedTerminal)
         assert [p.ticket for p in await client.positions_get(symbol="BTCUSD") or ()] == \
             [opened.order]
         assert await client.symbol_info("NOPE") is None
-        assert client.last_error().code == -32006
+        assert client.last_error().gateway_code == -32006
         deals = await client.history_deals_get(position=opened.order)
         assert deals is not None and [d.entry for d in deals] == [mt5.DEAL_ENTRY_IN]
 
@@ -116,7 +116,7 @@ async def test_initialize_failure_is_false(daemon: Daemon) -> None:
     """A refused token: initialize answers False and last_error the gateway's -32004."""
     async with mt5.AsyncClient() as client:
         assert await client.initialize(token="mtgw_" + "B" * 38, url=base_url(daemon)) is False
-        assert client.last_error().code == -32004
+        assert client.last_error().gateway_code == -32004
         assert await client.account_info() is None
         assert client.last_error().code == mt5.RES_E_INTERNAL_FAIL_CONNECT
 
@@ -187,7 +187,7 @@ async def test_a_refused_token_ends_the_stream(daemon: Daemon,
         await daemon.revoke(daemon.issued.token_id)
         with pytest.raises(mt5.MtGatewayError) as caught:
             await take(client.ticks(["BTCUSD"]), 1)
-    assert caught.value.error.code == -32004 and caught.value.error.data == {"status": 401}
+    assert caught.value.error.gateway_code == -32004 and caught.value.error.data == {"status": 401}
 
 
 async def test_a_refused_subscription_is_an_error(daemon: Daemon,
@@ -198,4 +198,4 @@ async def test_a_refused_subscription_is_an_error(daemon: Daemon,
         for symbols in ([], ["X" * 65], ["not a symbol!"]):
             with pytest.raises(mt5.MtGatewayError) as caught:
                 await take(client.ticks(symbols), 1)
-            assert caught.value.error.code == -32602 and "symbols" in caught.value.error[1]
+            assert caught.value.error.gateway_code == -32602 and "symbols" in caught.value.error[1]

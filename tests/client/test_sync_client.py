@@ -71,25 +71,28 @@ async def test_reads_answer_the_packages_named_tuples(daemon: Daemon,
     await in_thread(run)
 
 
-async def test_failures_answer_none_and_last_error_with_the_gateways_code(
+async def test_failures_answer_none_and_last_error_with_the_packages_code(
         daemon: Daemon, terminal: EmulatedTerminal) -> None:
-    """An unknown symbol, a bad count, an unknown client_id: None, then the gateway's error."""
+    """An unknown symbol, a bad count, an unknown client_id: None, then the package's code
+    (RES_E_NOT_FOUND, RES_E_INVALID_PARAMS, ...) with the gateway's code kept beside it."""
     def run() -> None:
         with connected(daemon) as client:
             assert client.symbol_info("NOPE") is None
-            assert client.last_error().code == -32006 and "NOPE" in client.last_error()[1]
+            assert client.last_error()[0] == mt5.RES_E_NOT_FOUND
+            assert client.last_error().gateway_code == -32006 and "NOPE" in client.last_error()[1]
             assert client.copy_rates_from_pos("EURUSD", mt5.TIMEFRAME_M1, 0, 0) is None
             code, description = client.last_error()
-            assert code == -32602 and description.startswith("count")
+            assert code == mt5.RES_E_INVALID_PARAMS and description.startswith("count")
+            assert "-32602" in description
             assert client.order_status("never-sent") is None
-            assert client.last_error().code == -32006
+            assert client.last_error().gateway_code == -32006
             assert client.market_book_add("EURUSD") is False
-            assert client.last_error().code == -32601
+            assert client.last_error().gateway_code == -32601
             assert client.account_info() is not None
             assert client.last_error() == (1, "Success")  # the next success clears it
             with pytest.raises(mt5.MtGatewayError) as caught:
                 client.call("symbol_info", {"symbol": "NOPE"})
-            assert caught.value.error.code == -32006 == client.last_error().code
+            assert caught.value.error.gateway_code == -32006 == client.last_error().gateway_code
     await in_thread(run)
 
 
@@ -103,7 +106,7 @@ async def test_initialize_failures_are_false_with_a_reason(daemon: Daemon,
             bad = "mtgw_" + "A" * 38
             assert client.initialize(token=bad, url=base_url(daemon)) is False
             error = client.last_error()
-            assert error.code == -32004 and error.data["reason"] in ("malformed_token",
+            assert error.gateway_code == -32004 and error.data["reason"] in ("malformed_token",
                                                                      "invalid_token")
             assert bad not in repr(error)
             assert client.initialize(token=daemon.token, url=base_url(daemon), login=LOGIN + 1) \
@@ -129,7 +132,7 @@ async def test_initialize_waits_for_the_terminal_then_reports_it_offline(
     def run() -> None:
         with mt5.Client() as client:
             assert client.initialize(token=daemon.token, url=base_url(daemon), timeout=0) is False
-            assert client.last_error().code == -32001
+            assert client.last_error().gateway_code == -32001
     await in_thread(run)
 
 

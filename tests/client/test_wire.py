@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mtgateway import calls, constants
-from mtgateway.errors import OK, LastError, MtGatewayError
+from mtgateway.errors import OK, LastError, MtGatewayError, gateway_error
 from mtgateway.records import (
     OrderSendResult,
     Tick,
@@ -123,14 +123,14 @@ def test_error_answers_carry_code_message_and_data() -> None:
     with pytest.raises(MtGatewayError) as caught:
         read_response(200, body)
     error = caught.value.error
-    assert tuple(error) == (-32003, "Outcome unknown")
-    assert error.data == {"client_id": "c1"}
-    assert error.mt5_code == constants.RES_E_INTERNAL_FAIL_TIMEOUT
+    assert tuple(error) == (-10005, "Outcome unknown (gateway error -32003)")
+    assert error.data == {"client_id": "c1"} and error.gateway_code == -32003
+    assert error.code == constants.RES_E_INTERNAL_FAIL_TIMEOUT
     refused = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
         "code": -32004, "message": "Unauthorized", "data": {"reason": "invalid_token"}}})
     with pytest.raises(MtGatewayError) as caught:
         read_response(401, refused.encode())
-    assert caught.value.error.code == -32004 and caught.value.error.mt5_code == -6
+    assert caught.value.error.gateway_code == -32004 and caught.value.error.code == -6
     with pytest.raises(MtGatewayError) as caught:
         read_response(503, b"busy")
     assert caught.value.error.code == constants.RES_E_FAIL and "503" in caught.value.error[1]
@@ -144,9 +144,12 @@ def test_last_error_unpacks_like_the_packages() -> None:
     """last_error() is a 2-tuple: unpacking and indexing work as with the package."""
     code, description = OK
     assert (code, description) == (1, "Success") and OK.data is None
-    error = LastError(-32006, "unknown symbol 'X'", {"symbol": "X"})
-    assert len(error) == 2 and error[0] == -32006 and error.mt5_code == -4
-    assert "symbol" in repr(error)
+    error = gateway_error(-32006, "unknown symbol 'X'", {"symbol": "X"})
+    assert len(error) == 2 and error[0] == constants.RES_E_NOT_FOUND == -4
+    assert error.gateway_code == -32006 and "-32006" in error[1]
+    assert "symbol" in repr(error) and LastError(-1, "x").gateway_code is None
+    unknown = gateway_error(-32099, "something new")
+    assert unknown.code == constants.RES_E_FAIL and unknown.gateway_code == -32099
 
 
 def test_backward_pages_are_prepended_forward_pages_appended() -> None:

@@ -1,0 +1,107 @@
+"""The client's namespace is the official ``MetaTrader5`` package's, name for name.
+
+``tests/client/metatrader5_package.py`` holds the package's own list (version 5.0.6231). A
+framework module written for the package (``framework/strategy.py``) imports and runs with
+``MetaTrader5`` resolving to ``mtgateway``, against a real ``mtgateway demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import mtgateway
+import mtgateway.aio
+from mtgateway import flags
+from tests.client.metatrader5_package import CONSTANTS, FUNCTIONS, HELPERS
+from tests.e2e.conftest import WAIT_S, running_demo
+
+STRATEGY = Path(__file__).resolve().parent / "framework" / "strategy.py"
+#: The directory that holds the ``mtgateway`` package, for the subprocess's ``PYTHONPATH``.
+CLIENT_ROOT = str(Path(mtgateway.__file__).resolve().parents[1])
+
+
+def _constants(module: ModuleType) -> dict[str, object]:
+    """The upper-case names ``from module import *`` gives."""
+    return {name: getattr(module, name) for name in module.__all__ if name.isupper()}
+
+
+@pytest.mark.parametrize("module", [mtgateway, mtgateway.aio])
+def test_constants_are_exactly_the_packages(module: ModuleType) -> None:
+    """Every package constant with its value, and no upper-case name the package lacks."""
+    ours = _constants(module)
+    missing = sorted(set(CONSTANTS) - set(ours))
+    foreign = sorted(set(ours) - set(CONSTANTS))
+    assert (missing, foreign) == ([], [])
+    assert {name: ours[name] for name in CONSTANTS} == CONSTANTS
+    assert len(CONSTANTS) == 223
+
+
+def test_mql5_names_the_package_lacks_live_in_flags() -> None:
+    """SYMBOL_FILLING_* and friends stay reachable, outside the package's namespace."""
+    assert (flags.SYMBOL_FILLING_FOK, flags.SYMBOL_FILLING_IOC) == (1, 2)
+    assert flags.TRADE_RETCODE_HEDGE_PROHIBITED == 10046
+    assert not set(flags.__all__) & set(CONSTANTS)
+    assert not set(flags.__all__) & set(dir(mtgateway))
+
+
+def test_every_function_has_the_packages_parameters() -> None:
+    """Each documented parameter, in the package's order, by position or keyword."""
+    for name, documented in FUNCTIONS.items():
+        params = inspect.signature(getattr(mtgateway, name)).parameters
+        ours = [p for p in params if p in documented]
+        assert ours == documented, name
+        if name != "initialize":  # initialize(path, login=..., ...): keywords after path
+            head = list(params.values())[:len(documented)]
+            assert [p.name for p in head] == documented, name
+            assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in head), name
+        aio_params = inspect.signature(getattr(mtgateway.aio, name)).parameters
+        assert list(aio_params) == list(params), name
+
+
+def test_the_packages_helpers_have_its_signatures() -> None:
+    """Buy, Sell and Close with the parameters, kinds and defaults of the package's own."""
+    for name, expected in HELPERS.items():
+        params = inspect.signature(getattr(mtgateway, name)).parameters.values()
+        got = [(p.name, p.kind.name, None if p.default is p.empty else p.default)
+               for p in params]
+        assert got == expected, name
+        assert name in mtgateway.__all__
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Path]:
+    """A `mtgateway demo` process on free ports; its state file."""
+    state_file = tmp_path / "demo.json"
+    async with running_demo(state_file):
+        yield state_file
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
+async def test_a_framework_written_for_the_package_runs(demo: Path, tmp_path: Path) -> None:
+    """Imported as ``MetaTrader5``, the client runs the framework module unchanged."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "MetaTrader5.py").write_text(
+        "import sys\nimport mtgateway\nsys.modules[__name__] = mtgateway\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    env["MTGATEWAY_STATE_FILE"] = str(demo)
+    env["PYTHONPATH"] = os.pathsep.join([str(shim), CLIENT_ROOT])
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(STRATEGY), env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    async with asyncio.timeout(WAIT_S * 6):
+        out_bytes, _ = await proc.communicate()
+    out = out_bytes.decode()
+    assert proc.returncode == 0, out
+    for line in ("calc mode: SYMBOL_CALC_MODE_", "buy: True 10009", "close: True",
+                 "positions left: 0", "unknown symbol: True",
+                 "after shutdown: reconnect code"):
+        assert line in out, out
