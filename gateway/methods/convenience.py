@@ -1,38 +1,32 @@
 """Convenience trade methods in MetaApi's names, on top of ``order_send``.
 
 Why: a bot ported from MetaApi calls ``create_market_buy_order(symbol, volume, ...)`` and
-expects an error when the broker refuses, not a result to inspect. Each method builds the MT5
-``TradeRequest`` and goes through :meth:`TradeDesk.send` -- the same journal, idempotency
-(``client_id``), risk policy, filling mode chosen from the symbol's ``filling_mode`` and outcome
-handling as ``order_send`` -- then answers:
+expects an error when the broker refuses, not a result to inspect. Each method validates its
+params (the bounds of ``gateway/trading/requests.py``) and hands plain values to the desk's
+operations (``gateway/trading/operations.py``): the same journal, idempotency (``client_id``),
+risk policy, filling mode and outcome handling as ``order_send``, and the answer:
 
 * a success retcode (placed, done, done partially, no changes): the ``order_send`` result;
 * any other retcode: ``-32010 TRADE_REJECTED`` with ``data = {retcode, retcode_name,
-  retryable, client_id, result}`` (:data:`RETRYABLE_RETCODES` says which may succeed if sent
+  retryable, client_id, result}`` (``RETRYABLE_RETCODES`` says which may succeed if sent
   again unchanged, under a NEW ``client_id`` since the old one keeps its outcome);
 * everything else exactly as ``order_send`` (``-32003`` when the outcome is unknown, ...).
 
 Every method takes the optional ``comment``, ``client_id``, ``magic`` and (market orders and
-closes) ``slippage`` in points (MT5's ``deviation``) -- MetaApi's ``options``, flattened.
-A method that has to read the terminal first (a close needs the position's symbol, side and
-volume) checks the journal first, so a retry of a close that already executed replays its
-outcome instead of answering "position not found". ``close_positions_by_symbol`` sends one close
-per open position of the symbol, each under a ``client_id`` derived from the call's, so a retry
-replays the closes already made and closes only what is still open.
+closes) ``slippage`` in points (MT5's ``deviation``) -- MetaApi's ``options``, flattened. How
+closes stay idempotent (a retry waits for the close in flight, or replays it) is the
+operations' docstring.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from mt5model.mt5 import SUCCESS_RETCODES, OrderTime, OrderType, TradeAction, TradeRetcode
+from mt5model.mt5 import OrderTime, OrderType, TradeAction
 
-from ..context import forward
-from ..errors import IdempotencyConflict, NotFound, TradeRejected
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import EpochSeconds, Params, Symbol
+from ..trading.operations import OrderOptions
 from ..trading.requests import (
     ClientId,
     Comment,
@@ -40,24 +34,14 @@ from ..trading.requests import (
     Magic,
     PositivePrice,
     Price,
-    SendRequest,
     Ticket,
     Volume,
 )
-from .orders import SendParams, order_send
 
 if TYPE_CHECKING:
     from ..context import RpcContext
 
-__all__ = ["METHODS", "RETRYABLE_RETCODES"]
-
-#: Retcodes after which the same request, sent again later under a new ``client_id``, may
-#: succeed: the market moved or was busy, not the request being wrong.
-RETRYABLE_RETCODES: Final = frozenset({
-    TradeRetcode.REQUOTE, TradeRetcode.PRICE_CHANGED, TradeRetcode.PRICE_OFF,
-    TradeRetcode.TOO_MANY_REQUESTS, TradeRetcode.LOCKED, TradeRetcode.FROZEN,
-    TradeRetcode.ORDER_CHANGED, TradeRetcode.MARKET_CLOSED, TradeRetcode.REJECT,
-})
+__all__ = ["METHODS"]
 
 #: Stop-loss and take-profit levels: 0 (or omitted) means none.
 StopPrice = Price
@@ -184,81 +168,14 @@ class _CancelOrderParams(_Options, _CancelOrderFields):
     pass
 
 
-def _request(options: _Options, **fields: Any) -> SendRequest:
-    """The TradeRequest for ``fields`` plus the call's options (absent ones left out)."""
-    body = {k: v for k, v in fields.items() if v is not None}
-    for name in ("comment", "client_id", "magic"):
-        value = getattr(options, name)
-        if value is not None:
-            body[name] = value
-    return SendRequest.model_validate(body)
+def _options(p: _Options) -> OrderOptions:
+    return OrderOptions(comment=p.comment, client_id=p.client_id, magic=p.magic)
 
 
-async def _send(ctx: RpcContext, request: SendRequest) -> dict[str, Any]:
-    """``order_send`` (its scope and freshness checks too); a non-success retcode is
-    ``TradeRejected``."""
-    result: dict[str, Any] = await order_send(ctx, SendParams(request=request))
-    return _answer(result)
-
-
-def _answer(result: dict[str, Any]) -> dict[str, Any]:
-    retcode = result.get("retcode")
-    if retcode not in SUCCESS_RETCODES:
-        raise TradeRejected(int(retcode) if isinstance(retcode, int) else 0,
-                            retryable=retcode in RETRYABLE_RETCODES, result=result)
-    return result
-
-
-def _replayed(ctx: RpcContext, client_id: str | None, action: int,
-              **wanted: Any) -> dict[str, Any] | None:
-    """The stored outcome when ``client_id`` is already journaled for a request of ``action``
-    whose fields equal ``wanted`` (a retry), else None.
-
-    Raises:
-        IdempotencyConflict: the id is journaled for another request.
-        OutcomeUnknown: it is, and its outcome is not settled yet.
-    """
-    if client_id is None:
-        return None
-    row = ctx.trading.journal.get(ctx.principal.token_id, client_id)
-    if row is None:
-        return None
-    sent = row.request
-    if sent.get("action") != action or any(sent.get(k) != v for k, v in wanted.items()):
-        ctx.trading.journal.note(row, "conflict")
-        raise IdempotencyConflict(client_id)
-    return ctx.trading.replay(row)
-
-
-async def _position(ctx: RpcContext, ticket: int) -> dict[str, Any]:
-    found = await forward(ctx, "positions_get", {"ticket": ticket})
-    if not isinstance(found, list) or not found or not isinstance(found[0], dict):
-        raise NotFound(f"no open position {ticket}")
-    position: dict[str, Any] = found[0]
-    return position
-
-
-async def _close(ctx: RpcContext, params: _ClosePositionParams | _ClosePartiallyParams,
-                 volume: float | None,
-                 client_id: str | None = None) -> dict[str, Any]:
-    client_id = client_id or params.client_id
-    stored = _replayed(ctx, client_id, TradeAction.DEAL, position=params.position_id)
-    if stored is not None:  # a retry: its outcome, whatever the position has become since
-        return _answer(stored)
-    position = await _position(ctx, params.position_id)
-    close_type = OrderType.SELL if position.get("type") == 0 else OrderType.BUY
-    request = _request(params, action=TradeAction.DEAL, symbol=position.get("symbol"),
-                       type=close_type, volume=volume or position.get("volume"),
-                       position=params.position_id, deviation=params.slippage)
-    if client_id is not None:
-        request = request.model_copy(update={"client_id": client_id})
-    return await _send(ctx, request)
-
-
-def _derived_id(client_id: str, ticket: int) -> str:
-    """A ``client_id`` for one position of a batch close: stable for (id, ticket), 24 chars."""
-    digest = hashlib.sha256(f"{client_id}/{ticket}".encode()).digest()
-    return client_id[:11] + "-" + base64.b32encode(digest).decode()[:12].lower()
+async def _send(ctx: RpcContext, p: _Options, **fields: Any) -> dict[str, Any]:
+    """The TradeRequest of ``fields`` and ``p``'s options, through the desk's operations."""
+    ops = ctx.trading.ops
+    return await ops.send(ctx.principal, ops.request(_options(p), **fields))
 
 
 # -- the methods ----------------------------------------------------------------------------
@@ -275,17 +192,16 @@ async def create_market_sell_order(ctx: RpcContext, params: _MarketParams) -> An
 
 
 async def _market(ctx: RpcContext, order_type: int, p: _MarketParams) -> Any:
-    return await _send(ctx, _request(p, action=TradeAction.DEAL, symbol=p.symbol,
-                                     type=order_type, volume=p.volume, sl=p.stop_loss,
-                                     tp=p.take_profit, deviation=p.slippage))
+    return await _send(ctx, p, action=TradeAction.DEAL, symbol=p.symbol, type=order_type,
+                       volume=p.volume, sl=p.stop_loss, tp=p.take_profit, deviation=p.slippage)
 
 
 async def _pending(ctx: RpcContext, order_type: int, p: _PendingParams | _StopLimitParams,
                    stoplimit: float | None = None) -> Any:
-    return await _send(ctx, _request(
-        p, action=TradeAction.PENDING, symbol=p.symbol, type=order_type, volume=p.volume,
+    return await _send(
+        ctx, p, action=TradeAction.PENDING, symbol=p.symbol, type=order_type, volume=p.volume,
         price=p.open_price, stoplimit=stoplimit, sl=p.stop_loss, tp=p.take_profit,
-        expiration=p.expiration, type_time=None if p.expiration is None else OrderTime.SPECIFIED))
+        expiration=p.expiration, type_time=None if p.expiration is None else OrderTime.SPECIFIED)
 
 
 async def create_limit_buy_order(ctx: RpcContext, params: _PendingParams) -> Any:
@@ -320,24 +236,26 @@ async def create_stop_limit_sell_order(ctx: RpcContext, p: _StopLimitParams) -> 
 
 async def modify_position(ctx: RpcContext, p: _ModifyPositionParams) -> Any:
     """Set a position's ``stop_loss``/``take_profit`` (omitted or 0: none)."""
-    return await _send(ctx, _request(p, action=TradeAction.SLTP, position=p.position_id,
-                                     sl=p.stop_loss or 0.0, tp=p.take_profit or 0.0))
+    return await _send(ctx, p, action=TradeAction.SLTP, position=p.position_id,
+                       sl=p.stop_loss or 0.0, tp=p.take_profit or 0.0)
 
 
 async def close_position(ctx: RpcContext, params: _ClosePositionParams) -> Any:
     """Close a whole position at market."""
-    return await _close(ctx, params, None)
+    return await ctx.trading.ops.close(ctx.principal, params.position_id,
+                                       slippage=params.slippage, options=_options(params))
 
 
 async def close_position_partially(ctx: RpcContext, p: _ClosePartiallyParams) -> Any:
     """Close ``volume`` of a position at market."""
-    return await _close(ctx, p, p.volume)
+    return await ctx.trading.ops.close(ctx.principal, p.position_id, volume=p.volume,
+                                       slippage=p.slippage, options=_options(p))
 
 
 async def close_by(ctx: RpcContext, p: _CloseByParams) -> Any:
     """Close a position by an opposite one of the same symbol (hedging accounts)."""
-    return await _send(ctx, _request(p, action=TradeAction.CLOSE_BY, position=p.position_id,
-                                     position_by=p.opposite_position_id))
+    return await _send(ctx, p, action=TradeAction.CLOSE_BY, position=p.position_id,
+                       position_by=p.opposite_position_id)
 
 
 async def close_positions_by_symbol(ctx: RpcContext, p: _CloseBySymbolParams) -> Any:
@@ -348,30 +266,21 @@ async def close_positions_by_symbol(ctx: RpcContext, p: _CloseBySymbolParams) ->
             the refused one); a retry under the same ``client_id`` closes what is still open,
             and never closes a position twice (each close keeps its derived ``client_id``).
     """
-    positions = await forward(ctx, "positions_get", {"symbol": p.symbol})
-    results = []
-    for position in positions if isinstance(positions, list) else []:
-        ticket = position.get("ticket") if isinstance(position, dict) else None
-        if not isinstance(ticket, int):
-            continue
-        one = _ClosePositionParams(position_id=ticket, slippage=p.slippage, comment=p.comment,
-                                   magic=p.magic)
-        cid = None if p.client_id is None else _derived_id(p.client_id, ticket)
-        results.append(await _close(ctx, one, None, cid))
-    return {"results": results}
+    return await ctx.trading.ops.close_by_symbol(ctx.principal, p.symbol, slippage=p.slippage,
+                                                 options=_options(p))
 
 
 async def modify_order(ctx: RpcContext, p: _ModifyOrderParams) -> Any:
     """Change a pending order's ``open_price``, stops, stop-limit price or ``expiration``."""
-    return await _send(ctx, _request(
-        p, action=TradeAction.MODIFY, order=p.order_id, price=p.open_price,
+    return await _send(
+        ctx, p, action=TradeAction.MODIFY, order=p.order_id, price=p.open_price,
         sl=p.stop_loss or 0.0, tp=p.take_profit or 0.0, stoplimit=p.stop_limit_price,
-        expiration=p.expiration, type_time=None if p.expiration is None else OrderTime.SPECIFIED))
+        expiration=p.expiration, type_time=None if p.expiration is None else OrderTime.SPECIFIED)
 
 
 async def cancel_order(ctx: RpcContext, p: _CancelOrderParams) -> Any:
     """Remove a pending order."""
-    return await _send(ctx, _request(p, action=TradeAction.REMOVE, order=p.order_id))
+    return await _send(ctx, p, action=TradeAction.REMOVE, order=p.order_id)
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {

@@ -76,6 +76,7 @@ from ..config import GatewayConfig
 from ..errors import GatewayError, IdempotencyConflict, OutcomeUnknown, Unavailable
 from .gate import TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
+from .operations import TradeOperations
 from .paper import PaperTrading
 from .reconcile import OUTCOME_UNKNOWN_RETCODES, echo_mismatch
 from .reconciler import Reconciler
@@ -140,6 +141,8 @@ class TradeDesk:
         self.venues = Venues(bridge, self.paper)
         self.reconciler = Reconciler(journal, bridge, config, clock=clock, sleep=sleep)
         self.gate = TradeGate(bridge, self.reconciler.reconciling)
+        #: Closes and the convenience answer (``operations.py``), over this desk.
+        self.ops = TradeOperations(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -372,6 +375,12 @@ class TradeDesk:
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
             result = {**result, "retcode_name": retcode_name(result["retcode"])}
         return result  # type: ignore[no-any-return]
+
+    async def read(self, principal: Principal, method: str, params: dict[str, Any]) -> Any:
+        """A read at the caller's venue within the read deadline (the operations' position
+        look-ups); the EA must be paired with the caller's token."""
+        venue = self.venues.of(principal.terminal, principal.risk.paper_trade_enabled)
+        return await self._read(principal, venue, method, params)
 
     async def _read(self, principal: Principal, venue: Venue, method: str,
                     params: dict[str, Any]) -> Any:

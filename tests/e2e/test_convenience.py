@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from tests.e2e.conftest import Daemon, connected_terminal
+from tests.e2e.conftest import WAIT_S, Daemon, connected_terminal
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 #: A Saturday, 12:00 UTC: FX closed, crypto open.
@@ -165,3 +167,61 @@ async def test_convenience_methods_are_refused_in_a_batch(daemon: Daemon) -> Non
                                    headers={"Authorization": f"Bearer {daemon.token}"}) as r:
         [answer] = await r.json()
     assert answer["error"]["code"] == -32600
+
+
+class HoldingTerminal(EmulatedTerminal):
+    """Counts the order_send requests it gets; while ``hold`` is set, executes none of them
+    until ``release`` is set (a broker slow to answer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_sends = 0
+        self.hold = False
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+        self._waiting: set[asyncio.Task[None]] = set()
+
+    def _answer(self, conn: EAConnection, request_id: int, method: str,
+                params: dict[str, Any]) -> None:
+        if method != "order_send":
+            super()._answer(conn, request_id, method, params)
+            return
+        self.order_sends += 1
+        if not self.hold:
+            super()._answer(conn, request_id, method, params)
+            return
+
+        async def later() -> None:
+            await self.release.wait()
+            super(HoldingTerminal, self)._answer(conn, request_id, method, params)
+
+        self.held.set()
+        task = asyncio.get_running_loop().create_task(later())
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+
+
+@pytest.mark.parametrize("method, extra", [("close_position_partially", {"volume": 0.02}),
+                                           ("close_position", {})])
+async def test_a_close_retried_while_in_flight_waits_and_shares_its_outcome(
+        daemon: Daemon, method: str, extra: dict[str, Any]) -> None:
+    """Issue 16 F4: the same close sent again while the first is held waits for it and answers
+    its outcome (deduplicated: true); exactly one close reaches the terminal. It used to answer
+    -32003 "SENT ... use a new client_id" at once, inviting a duplicate close."""
+    async with connected_terminal(daemon, HoldingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
+        assert isinstance(terminal, HoldingTerminal)
+        opened = await ok(daemon, "create_market_buy_order", {"symbol": "EURUSD",
+                                                               "volume": 0.1})
+        terminal.hold = True
+        params = {"position_id": opened["order"], "client_id": "cl1", **extra}
+        first = asyncio.create_task(daemon.call(method, params))
+        await asyncio.wait_for(terminal.held.wait(), WAIT_S)
+        second = asyncio.create_task(daemon.call(method, params, rid=2))
+        ping = await daemon.call("ping", rid=3)  # answered while both closes wait
+        assert "result" in ping and not second.done()
+        terminal.release.set()
+        one, two = (await first)["result"], (await second)["result"]
+        assert (one["retcode"], one["deduplicated"]) == (10009, False)
+        assert two == {**one, "deduplicated": True}
+        assert terminal.order_sends == 2  # the opening buy and one close
