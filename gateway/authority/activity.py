@@ -28,6 +28,8 @@ KINDS: Final = {
     "token_revoked": "token revoked",
     "device_approved": "device approved",
     "device_revoked": "device revoked",
+    "device_denied": "device denied",
+    "password_changed": "password changed",
     "account_registered": "account registered",
     "risk_updated": "risk policy changed",
     "refusal": "terminal refused",

@@ -49,7 +49,7 @@ from .reports import TerminalReport
 from .service import AccountRegistration, Authority, TerminalClaimed
 from .store import AccountRow
 from .throttle import AuthThrottle
-from .web import mount_pages, security_headers
+from .web import PAGES, mount_pages, security_headers
 
 __all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_console"]
 
@@ -89,7 +89,7 @@ class AccountCreate(_Body):
     name: str = Field(max_length=100, min_length=1)
     broker: str = Field(max_length=100, min_length=1)
     login: int = Field(gt=0, strict=True)
-    password: str = Field(min_length=1, max_length=200)
+    password: str = Field(default="", max_length=200)
     server: str = Field(max_length=200, min_length=1)
     is_live: bool = False
     allowed_symbols: list[str] = Field(default=[], max_length=1000)
@@ -180,6 +180,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if not request.path.startswith("/v1/") and PAGES in request.app:
+            return request.app[PAGES].error_page(request, exc.status)  # a person's address
         return _error_response(exc.status, "not_found" if exc.status == 404 else "http_error",
                                exc.reason)
     except Exception:

@@ -107,6 +107,8 @@ class AccountRegistration:
     name: str
     broker: str
     login: int
+    #: Optional (may be empty): kept encrypted for launching the terminal; trading never
+    #: needs it, the EA runs inside a terminal that is already logged in.
     password: str
     server: str
     is_live: bool = False
@@ -123,7 +125,7 @@ class AccountRegistration:
         """Raise ``ValueError`` naming the first field out of its range."""
         rules = (
             ("name", 0 < len(self.name) <= 100), ("broker", 0 < len(self.broker) <= 100),
-            ("login", self.login > 0), ("password", len(self.password) > 0),
+            ("login", self.login > 0), ("password", len(self.password) <= 200),
             ("server", 0 < len(self.server) <= 200),
             ("max_lot_size", Decimal(0) <= self.max_lot_size <= Decimal(100)),
             ("risk_pct", Decimal(0) <= self.risk_pct <= Decimal(1)),
@@ -188,6 +190,16 @@ class Authority:
             raise ValueError("the password must have at least 8 characters")
         if not self.store.add_owner(email, hash_password(password), self._now()):
             raise ValueError("an owner with this e-mail exists")
+
+    def change_owner_password(self, email: str, new_password: str) -> None:
+        """Set a signed-in owner's new password (the caller checked the current one);
+        ``ValueError`` for a short password or an unknown owner."""
+        email = normalize_email(email)
+        if len(new_password) < 8:
+            raise ValueError("the password must have at least 8 characters")
+        if not self.store.set_owner_password(email, hash_password(new_password)):
+            raise ValueError("no such owner")
+        self.activity.add(email, "password_changed", "", self._now())
 
     def check_owner(self, email: str, password: str) -> bool:
         """Whether the credentials are right; the same work is done for unknown e-mails."""
@@ -308,9 +320,15 @@ class Authority:
         return self.store.accounts_of(normalize_email(owner_email))
 
     def update_risk(self, owner_email: str, account_id: int, allowed_symbols: Sequence[str],
-                    max_lot_size: Decimal, risk_pct: Decimal, auto_trade_enabled: bool) -> bool:
-        """Change an account's risk policy (daemons get it with their next record refresh);
-        ``ValueError`` out of range, ``False`` if the account is not the owner's."""
+                    max_lot_size: Decimal, risk_pct: Decimal, auto_trade_enabled: bool,
+                    paper_trade_enabled: bool | None = None) -> bool:
+        """Change an account's risk policy (and its paper-trading switch unless ``None``);
+        ``ValueError`` out of range, ``False`` if the account is not the owner's.
+
+        The daemons holding the account's live tokens are told at once through the
+        revocation feed (a "look now": they refresh their signed records, which carry the
+        policy), so a switch to paper or a lower lot cap acts within seconds rather than at
+        the next five-minute refresh."""
         if not Decimal(0) <= max_lot_size <= Decimal(100):
             raise ValueError("max_lot_size is out of range")
         if not Decimal(0) <= risk_pct <= Decimal(1):
@@ -319,13 +337,23 @@ class Authority:
         symbols = tuple(dict.fromkeys(s.strip() for s in allowed_symbols if s.strip()))
         if not self.store.update_account_risk(owner_email, account_id, symbols,
                                               _decimal_text(max_lot_size),
-                                              _decimal_text(risk_pct), auto_trade_enabled):
+                                              _decimal_text(risk_pct), auto_trade_enabled,
+                                              paper_trade_enabled):
             return False
+        paper = "" if paper_trade_enabled is None else (
+            f", paper {'on' if paper_trade_enabled else 'off'}")
         self.activity.add(owner_email, "risk_updated",
                           f"account {account_id}: symbols {','.join(symbols) or 'any'}, "
                           f"max lot {_decimal_text(max_lot_size)}, risk "
                           f"{_decimal_text(risk_pct)}, auto-trade "
-                          f"{'on' if auto_trade_enabled else 'off'}", now)
+                          f"{'on' if auto_trade_enabled else 'off'}{paper}", now)
+        account = next((a for a in self.store.accounts_of(owner_email) if a.id == account_id),
+                       None)
+        if account is not None:
+            for row in self.store.tokens_of(owner_email):
+                if (row.login, row.server) == (account.login, account.server) \
+                        and self._serves(row):
+                    self.feed.add(owner_email, now, token_id=row.token_id)
         return True
 
     def _risk(self, login: int, server: str) -> RiskPolicy:
@@ -363,6 +391,39 @@ class Authority:
             now = self._now()
             self.activity.add(approval.owner_email, "device_revoked", device_id, now)
             self.feed.add(approval.owner_email, now, device_id=device_id)
+        return True
+
+    def approve_device(self, owner_email: str, device_id: str) -> bool:
+        """The owner approves a pending device in the console (the seed's "verification step
+        shown by ... the web console"): the same end state as the e-mailed code, without it.
+        ``False`` when the device has no pending approval of this owner's."""
+        owner_email, now = normalize_email(owner_email), self._now()
+        approval = self.store.approval(owner_email, device_id)
+        if approval is None or approval.status != "pending":
+            return False
+        self.store.save_approval(Approval(
+            approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
+            status="approved", created_at=approval.created_at, approved_at=now))
+        named = self.store.device(device_id)
+        self.activity.add(owner_email, "device_approved",
+                          f"{named.name} ({named.os}), id {device_id}, in the console"
+                          if named else f"{device_id}, in the console", now)
+        return True
+
+    def deny_device(self, owner_email: str, device_id: str) -> bool:
+        """The owner refuses a pending device: its approval is revoked and its code dies with
+        it (a later lookup from it starts a new request, within the code-sending limits).
+        ``False`` when not pending."""
+        owner_email = normalize_email(owner_email)
+        approval = self.store.approval(owner_email, device_id)
+        if approval is None or approval.status != "pending":
+            return False
+        self.store.save_approval(Approval(
+            approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
+            status="revoked", created_at=approval.created_at))
+        now = self._now()
+        self.activity.add(owner_email, "device_denied", device_id, now)
+        self.feed.add(owner_email, now, device_id=device_id)
         return True
 
     def local_device_auto_approve(self, device_id: str, public_key: bytes) -> None:

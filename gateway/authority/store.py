@@ -202,6 +202,13 @@ class AuthorityStore:
                              (email,)).fetchone()
         return None if row is None else str(row[0])
 
+    def set_owner_password(self, email: str, password_hash: str) -> bool:
+        """Replace an owner's password hash; ``False`` for an unknown e-mail."""
+        with self._db() as db:
+            cur = db.execute("UPDATE owners SET password_hash = ? WHERE email = ?",
+                             (password_hash, email))
+            return cur.rowcount == 1
+
     def owners(self) -> list[str]:
         """Every owner's e-mail."""
         with self._db() as db:
@@ -311,14 +318,18 @@ class AuthorityStore:
 
     def update_account_risk(self, owner_email: str, account_id: int,
                             allowed_symbols: tuple[str, ...], max_lot_size: str, risk_pct: str,
-                            auto_trade_enabled: bool) -> bool:
-        """Replace an owner's account's risk policy; ``False`` if it is not theirs."""
+                            auto_trade_enabled: bool, paper_trade_enabled: bool | None = None
+                            ) -> bool:
+        """Replace an owner's account's risk policy (``paper_trade_enabled`` too unless
+        ``None``); ``False`` if it is not theirs."""
         with self._db() as db:
             cur = db.execute("UPDATE accounts SET allowed_symbols = ?, max_lot_size = ?, "
-                             "risk_pct = ?, auto_trade_enabled = ? "
+                             "risk_pct = ?, auto_trade_enabled = ?, "
+                             "paper_trade_enabled = COALESCE(?, paper_trade_enabled) "
                              "WHERE id = ? AND owner_email = ?",
                              (json.dumps(list(allowed_symbols)), max_lot_size, risk_pct,
-                              auto_trade_enabled, account_id, owner_email))
+                              auto_trade_enabled, paper_trade_enabled, account_id,
+                              owner_email))
             return cur.rowcount == 1
 
     def account_password(self, login: int, server: str) -> str | None:

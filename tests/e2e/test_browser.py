@@ -52,15 +52,16 @@ def _find(*names: str) -> str:
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[WebDriver]:
-    """Headless Chromium with a fresh profile, nothing fetched from the network by itself."""
+def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
+    """Headless Chromium with a fresh profile, nothing fetched from the network by itself,
+    its window ``width`` x ``height`` CSS pixels."""
     options = webdriver.ChromeOptions()
     options.binary_location = _find("chromium", "chromium-browser")
     profile = tempfile.mkdtemp(prefix="mtgw-chromium-")
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--window-size=1280,900", f"--user-data-dir={profile}"):
+                 f"--window-size={width},{height}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options,
                               service=Service(executable_path=_find("chromedriver")))
@@ -150,6 +151,7 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
             await b.open("/tokens")
             await b.do(lambda: Select(driver.find_element(By.ID, "account_id"))
                        .select_by_index(1))
+            await b.fill({"owner_password": PASSWORD})  # a token asks for it again (F8)
             await b.click("create-token")
             await b.wait_for("#new-token")
             token = await b.do(lambda: driver.find_element(By.ID, "new-token")
@@ -202,7 +204,9 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
                 token_id = await b.do(lambda: driver.find_element(
                     By.CSS_SELECTOR, "tr[data-token-id]").get_attribute("data-token-id"))
                 await b.click(f"revoke-{token_id}")
-                await b.wait_for("#tokens")
+                await b.wait_for("#confirm-yes")  # it asks first
+                await b.click("confirm-yes")
+                await b.wait_for("#notice")
                 await w.daemon[BRIDGE].wait_for_terminal_down(TERMINAL, STEP_S)
                 await b.open("/")
                 await b.wait_for('tr[data-state="refused"]')

@@ -60,7 +60,8 @@ async def signed_in(browser: Browser) -> None:
 async def create_token(browser: Browser, login: str = "5012345",
                        server: str = "MTG-Demo") -> tuple[Page, str, str]:
     page = await browser.submit("/tokens", "/tokens", [("login", login), ("server", server),
-                                                       ("scopes", "read"), ("scopes", "trade")])
+                                                       ("scopes", "read"), ("scopes", "trade"),
+                                                       ("owner_password", PASSWORD)])
     assert page.status == 201, page.text
     token = re.search(r'id="new-token" value="([^"]+)"', page.text)
     token_id = re.search(r"Token id <code>(tok_[0-9a-f]+)</code>", page.text)
@@ -328,7 +329,8 @@ async def test_a_token_for_a_linked_account_takes_its_terminal_and_expiry(
         "server": "MetaQuotes-Demo"})
     account = console.app[AUTHORITY].accounts_of(OWNER)[0]
     answer = await browser.submit("/tokens", "/tokens", [
-        ("account_id", str(account.id)), ("scopes", "read"), ("expires_days", "7")])
+        ("account_id", str(account.id)), ("scopes", "read"), ("expires_days", "7"),
+        ("owner_password", PASSWORD)])
     assert answer.status == 201
     [token] = console.app[AUTHORITY].list_tokens(OWNER)
     assert (token["login"], token["server"], token["scopes"]) == (4242, "MetaQuotes-Demo",
@@ -339,12 +341,20 @@ async def test_a_token_for_a_linked_account_takes_its_terminal_and_expiry(
 async def test_revoking_a_token_on_the_page(console: Console, browser: Browser) -> None:
     await signed_in(browser)
     _, _, token_id = await create_token(browser)
-    answer = await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {})
-    assert answer.status == 303
+    # the button asks first; nothing is revoked until the owner confirms
+    asked = await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {})
+    assert asked.status == 200 and 'id="confirm-yes"' in asked.text
+    assert "stops working at once" in asked.text
+    assert console.app[AUTHORITY].list_tokens(OWNER)[0]["revoked_at"] is None
+    answer = await browser.post(f"/tokens/{token_id}/revoke",
+                                {"csrf": asked.csrf(), "confirm": "yes"})
+    assert answer.status == 303 and answer.headers["Location"] == "/tokens"
     [token] = console.app[AUTHORITY].list_tokens(OWNER)
     assert token["revoked_at"] is not None
     page = await browser.get("/tokens")
     assert "revoked" in page.text and f'id="revoke-{token_id}"' not in page.text
+    assert f'id="notice">Token {token_id} revoked.' in page.text  # said once ...
+    assert 'id="notice"' not in (await browser.get("/tokens")).text  # ... then gone
     activity = await browser.get("/activity")
     assert 'data-kind="token_created"' in activity.text
     assert 'data-kind="token_revoked"' in activity.text
@@ -358,7 +368,7 @@ async def test_registration_errors_are_shown_next_to_each_field(
         console: Console, browser: Browser) -> None:
     await signed_in(browser)
     answer = await browser.submit("/accounts", "/accounts", {
-        "name": "", "broker": "B" * 101, "login": "-5", "password": "",
+        "name": "", "broker": "B" * 101, "login": "-5", "password": "p" * 201,
         "server": "Kept", "max_lot_size": "101", "risk_pct": "abc", "account_type": "EUR"})
     assert answer.status == 400
     for field_name in ("name", "broker", "login", "password", "max_lot_size", "risk_pct",
@@ -488,7 +498,7 @@ async def test_a_revocation_answers_the_devices_long_poll(
                                               {"cursor": cursor, "wait_s": 30}))
     await asyncio.sleep(0.2)
     assert not poll.done()  # held open: nothing revoked yet
-    await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {})
+    await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {"confirm": "yes"})
     async with asyncio.timeout(5):  # answered at once, far within the 30 s wait
         status, body, _ = await poll
     assert status == 200 and body["token_ids"] == [token_id] and body["cursor"] > cursor

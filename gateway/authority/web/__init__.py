@@ -2,7 +2,8 @@
 
 :func:`mount_pages` adds them to the console's aiohttp application beside the JSON API
 (``/v1/...``): the pages at ``/``, ``/login``, ``/tokens``, ``/devices``, ``/accounts``,
-``/activity``, and the package's own ``static/`` files (no CDN: the console works offline).
+``/activity``, ``/settings``, a friendly page for any other address, and the package's own
+``static/`` files (no CDN: the console works offline).
 Templates and static files ship as package data. This package imports nothing of the gateway
 beyond ``gateway.authority``.
 """
@@ -54,9 +55,13 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router.add_post("/tokens/{token_id}/revoke", pages.revoke_token)
     router.add_get("/devices", pages.devices)
     router.add_post("/devices/{device_id}/revoke", pages.revoke_device)
+    router.add_post("/devices/{device_id}/approve", pages.approve_device)
+    router.add_post("/devices/{device_id}/deny", pages.deny_device)
     router.add_get("/accounts", pages.accounts)
     router.add_post("/accounts", pages.register_account)
     router.add_post("/accounts/{account_id}/risk", pages.update_risk)
     router.add_get("/activity", pages.activity)
+    router.add_get("/settings", pages.settings)
+    router.add_post("/settings/password", pages.change_password)
     router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return pages

@@ -87,10 +87,9 @@ def parse_registration(form: Form) -> tuple[AccountRegistration | None, FormErro
     broker = _required(form, "broker", 100, errors)
     login = _positive_int(form, "login", errors)
     password = form.get("password", "")
-    if not isinstance(password, str) or not password:
-        errors.add("password", "required")
+    if not isinstance(password, str):
         password = ""
-    elif len(password) > 200:
+    if len(password) > 200:
         errors.add("password", "at most 200 characters")
     server = _required(form, "server", 200, errors)
     max_lot = _decimal(form, "max_lot_size", "0.1", Decimal(0), Decimal(100), errors)
@@ -110,7 +109,8 @@ def parse_registration(form: Form) -> tuple[AccountRegistration | None, FormErro
         name=name, broker=broker, login=login, password=str(password), server=server,
         is_live=form.get("is_live") == "on", allowed_symbols=symbols, max_lot_size=max_lot,
         risk_pct=risk, auto_trade_enabled=form.get("auto_trade_enabled") == "on",
-        mt5_path=mt5_path, account_type=account_type), errors
+        paper_trade_enabled=form.get("paper_trade_enabled") == "on", mt5_path=mt5_path,
+        account_type=account_type), errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +121,7 @@ class RiskForm:
     max_lot_size: Decimal
     risk_pct: Decimal
     auto_trade_enabled: bool
+    paper_trade_enabled: bool
 
 
 def parse_risk(form: Form) -> tuple[RiskForm | None, FormErrors]:
@@ -133,7 +134,8 @@ def parse_risk(form: Form) -> tuple[RiskForm | None, FormErrors]:
         errors.add("allowed_symbols", "at most 1000 symbols")
     if errors:
         return None, errors
-    return RiskForm(symbols, max_lot, risk, form.get("auto_trade_enabled") == "on"), errors
+    return RiskForm(symbols, max_lot, risk, form.get("auto_trade_enabled") == "on",
+                    form.get("paper_trade_enabled") == "on"), errors
 
 
 @dataclass(frozen=True, slots=True)

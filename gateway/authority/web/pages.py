@@ -5,7 +5,15 @@ is written). Every page works as a plain HTML form; ``static/console.js`` only a
 button and the dashboard's live refresh. A state-changing request is a POST that must carry
 the session's CSRF token (``security.py``); a refused one gets 403 and changes nothing.
 Successful POSTs redirect (303) to the page they came from, so a reload never repeats them,
-except token creation, whose answer is the one page that shows the token.
+except token creation, whose answer is the one page that shows the token; the next page shows
+a notice saying what was done. Revoking or denying first shows a confirmation page (a plain
+form, so it works without JavaScript) and acts only on its ``confirm=yes``.
+
+Re-authentication (issue 16 F8): cookies are not isolated by port (RFC 6265 §8.5), so the
+session cookie reaches any local process on 127.0.0.1 the owner's browser is sent to. What
+mints or unlocks access therefore asks for the owner's password again: creating a token,
+approving a device, changing the password. The check goes through the same throttle as
+sign-in, so it adds no second allowance of guesses.
 """
 
 from __future__ import annotations
@@ -13,7 +21,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -21,29 +28,32 @@ from aiohttp import web
 
 from ..api import IssuedToken
 from ..errors import RateLimited
-from ..reports import TerminalRow
 from ..service import Authority
 from ..store import AccountExists
 from .forms import FormErrors, parse_registration, parse_risk, parse_token
-from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
+from .security import (
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    add_page_headers,
+    clear_cookie,
+    csrf_ok,
+    set_cookie,
+)
 from .sessions import Session, SessionStore
+from .views import ago, checklist, terminal_rows, verified_terminals, when
 
 __all__ = ["Pages", "SignIn"]
 
 log = logging.getLogger("gateway.authority.web")
 
 _PRE_TOKEN_BYTES = 32
+#: The form field that carries the owner's password for a sensitive action (F8).
+REAUTH_FIELD = "owner_password"
 
 
 #: Checks owner credentials through the console's owner throttle (shared with the API's Basic
 #: auth): the e-mail, ``None`` when wrong; raises ``RateLimited`` during a lockout.
 SignIn = Callable[[str, str], Awaitable[str | None]]
-
-
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return "—"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class Pages:
@@ -68,7 +78,8 @@ class Pages:
         self._env = env
         self._clock = clock
         self._token = token
-        env.filters["when"] = _when
+        env.filters["when"] = when
+        env.filters["ago"] = lambda epoch: ago(epoch, self._clock())
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -103,8 +114,55 @@ class Pages:
 
     def _page(self, name: str, session: Session, active: str, status: int = 200,
               **context: Any) -> web.Response:
+        notice, session.notice = session.notice, ""
         return self._render(name, status=status, session=session, csrf=session.csrf,
-                            active=active, owner=session.owner_email, **context)
+                            active=active, owner=session.owner_email, notice=notice,
+                            **context)
+
+    @staticmethod
+    def _done(session: Session, notice: str, location: str) -> web.HTTPSeeOther:
+        """The redirect after an action, with its notice for the next page."""
+        session.notice = notice
+        return web.HTTPSeeOther(location)
+
+    async def _reauth(self, session: Session, form: dict[str, Any]) -> str | None:
+        """``None`` when the form carries the owner's password, else what to tell them (F8:
+        a session cookie alone must not mint access)."""
+        password = form.get(REAUTH_FIELD)
+        if not isinstance(password, str) or not password:
+            return "Enter your console password to confirm."
+        try:
+            owner = await self._sign_in(session.owner_email, password)
+        except RateLimited as exc:
+            return f"Too many failed sign-ins. Wait {max(1, math.ceil(exc.retry_after_s))} s."
+        if owner is None:
+            self._authority().note_sign_in(session.owner_email, False,
+                                           "wrong password when confirming an action")
+            return "Wrong password."
+        return None
+
+    def _confirm(self, session: Session, form: dict[str, Any], title: str, message: str,
+                 button: str, back: str) -> web.Response | None:
+        """The confirmation page for a destructive action, unless the form confirms it."""
+        if form.get("confirm") == "yes":
+            return None
+        return self._page("confirm.html", session, "", title=title, message=message,
+                          button=button, back=back)
+
+    def error_page(self, request: web.Request, status: int) -> web.Response:
+        """A friendly page for 404 and other errors outside the JSON API."""
+        session = self._session(request)
+        title, message = (("Page not found", "There is no page at this address.")
+                           if status == 404 else
+                           ("Not allowed", "This method is not allowed here.")
+                           if status == 405 else
+                           ("Something went wrong", "The console could not answer this."))
+        response = self._render("error.html", status=status, title=title, message=message,
+                                session=session, csrf=session.csrf if session else "",
+                                owner=session.owner_email if session else "", active="",
+                                notice="")
+        add_page_headers(response)
+        return response
 
     # -- sign-in ---------------------------------------------------------------------------
 
@@ -168,37 +226,22 @@ class Pages:
     def _terminals(self, owner: str) -> list[dict[str, Any]]:
         """Every terminal the owner has a token for, with each device's latest report."""
         authority = self._authority()
-        now = int(self._clock())
-        rows: list[dict[str, Any]] = []
-        reported: set[tuple[int, str]] = set()
         devices = {d["device_id"]: d for d in authority.list_devices(owner)}
-        report: TerminalRow
-        for report in authority.terminals_of(owner):
-            reported.add((report.login, report.server))
-            device = devices.get(report.device_id, {})
-            rows.append({"login": report.login, "server": report.server,
-                         "state": report.shown_state(now), "reason": report.reason,
-                         "platform": report.platform, "ea_version": report.ea_version,
-                         "device_name": device.get("name", ""), "device_id": report.device_id,
-                         "since": report.changed_at, "last_seen": report.reported_at,
-                         "token_id": report.token_id})
-        for token in authority.list_tokens(owner):
-            key = (token["login"], token["server"])
-            if key not in reported and token["revoked_at"] is None:
-                reported.add(key)
-                rows.append({"login": key[0], "server": key[1], "state": "never",
-                             "reason": "", "platform": "", "ea_version": "",
-                             "device_name": "", "device_id": "", "since": None,
-                             "last_seen": None, "token_id": token["token_id"]})
-        return rows
+        return terminal_rows(authority.terminals_of(owner), authority.list_tokens(owner),
+                             devices, int(self._clock()))
 
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
         """``GET /``."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101 - only POSTs answer 403
         session, _ = got
+        owner, authority = session.owner_email, self._authority()
+        steps = checklist(authority.accounts_of(owner), authority.list_tokens(owner),
+                          authority.list_devices(owner), authority.terminals_of(owner))
+        pending = [d for d in authority.list_devices(owner) if d["status"] == "pending"]
         return self._page("dashboard.html", session, "dashboard",
-                          terminals=self._terminals(session.owner_email))
+                          terminals=self._terminals(owner), steps=steps,
+                          steps_left=sum(not step.done for step in steps), pending=pending)
 
     async def dashboard_rows(self, request: web.Request) -> web.StreamResponse:
         """``GET /dashboard/rows``: the table body alone, for the live refresh."""
@@ -232,11 +275,17 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, form = got
+        form = dict(form)
         authority = self._authority()
         accounts = {a.id: (a.login, a.server) for a in authority.accounts_of(session.owner_email)}
         parsed, errors = parse_token(form, form["scopes"], accounts)
+        form.pop(REAUTH_FIELD, None)  # never echoed back into the page
         if parsed is None:
             return self._tokens_page(session, status=400, errors=errors, form=form)
+        refused = await self._reauth(session, got[1])
+        if refused is not None:
+            errors.add(REAUTH_FIELD, refused)
+            return self._tokens_page(session, status=401, errors=errors, form=form)
         try:
             issued = authority.issue_token(session.owner_email, parsed.login, parsed.server,
                                            parsed.scopes, parsed.expires_in_s)
@@ -252,11 +301,21 @@ class Pages:
         got = await self._signed_in(request, post=True)
         if isinstance(got, web.Response):
             return got
-        session, _ = got
-        if not self._authority().revoke_token(session.owner_email,
-                                              request.match_info["token_id"]):
+        session, form = got
+        token_id = request.match_info["token_id"]
+        listed = {t["token_id"]: t for t in self._authority().list_tokens(session.owner_email)}
+        token = listed.get(token_id)
+        if token is None:
             raise web.HTTPNotFound()
-        raise web.HTTPSeeOther("/tokens")
+        asked = self._confirm(session, form, "Revoke this token?",
+                              f"Token {token_id} for {token['login']}@{token['server']} stops "
+                              "working at once: the EA and every bot using it are refused "
+                              "within seconds. This cannot be undone.", "Revoke token",
+                              "/tokens")
+        if asked is not None:
+            return asked
+        self._authority().revoke_token(session.owner_email, token_id)
+        raise self._done(session, f"Token {token_id} revoked.", "/tokens")
 
     # -- devices ---------------------------------------------------------------------------
 
@@ -266,26 +325,79 @@ class Pages:
         assert not isinstance(got, web.Response)  # noqa: S101
         session = got[0]
         return self._page("devices.html", session, "devices",
-                          devices=self._authority().list_devices(session.owner_email))
+                          devices=self._authority().list_devices(session.owner_email),
+                          approve_error={})
+
+    def _device(self, session: Session, request: web.Request) -> dict[str, Any]:
+        device_id = request.match_info["device_id"]
+        for device in self._authority().list_devices(session.owner_email):
+            if device["device_id"] == device_id:
+                return device
+        raise web.HTTPNotFound()
 
     async def revoke_device(self, request: web.Request) -> web.StreamResponse:
-        """``POST /devices/{device_id}/revoke``."""
+        """``POST /devices/{device_id}/revoke`` (after its confirmation page)."""
         got = await self._signed_in(request, post=True)
         if isinstance(got, web.Response):
             return got
-        session, _ = got
-        if not self._authority().revoke_device(session.owner_email,
-                                               request.match_info["device_id"]):
-            raise web.HTTPNotFound()
-        raise web.HTTPSeeOther("/devices")
+        session, form = got
+        device = self._device(session, request)
+        asked = self._confirm(session, form, "Revoke this device?",
+                              f"{device['name']} ({device['device_id']}) stops getting your "
+                              "tokens' records: its terminals are refused within seconds, and "
+                              "it must be approved again to serve them.", "Revoke device",
+                              "/devices")
+        if asked is not None:
+            return asked
+        self._authority().revoke_device(session.owner_email, device["device_id"])
+        raise self._done(session, f"Device {device['name']} revoked.", "/devices")
+
+    async def approve_device(self, request: web.Request) -> web.StreamResponse:
+        """``POST /devices/{device_id}/approve``: the owner's password instead of the code."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        device = self._device(session, request)
+        refused = await self._reauth(session, form)
+        if refused is not None:
+            return self._page("devices.html", session, "devices", status=401,
+                              devices=self._authority().list_devices(session.owner_email),
+                              approve_error={device["device_id"]: refused})
+        if not self._authority().approve_device(session.owner_email, device["device_id"]):
+            raise self._done(session, f"Device {device['name']} is not waiting for approval.",
+                             "/devices")
+        raise self._done(session, f"Device {device['name']} approved: its terminals connect "
+                         "on their next try.", "/devices")
+
+    async def deny_device(self, request: web.Request) -> web.StreamResponse:
+        """``POST /devices/{device_id}/deny`` (after its confirmation page)."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        device = self._device(session, request)
+        asked = self._confirm(session, form, "Deny this device?",
+                              f"{device['name']} ({device['device_id']}) asked for your tokens. "
+                              "Denying drops its request and its code; if it asks again you "
+                              "get a new e-mail.", "Deny device", "/devices")
+        if asked is not None:
+            return asked
+        if not self._authority().deny_device(session.owner_email, device["device_id"]):
+            raise self._done(session, f"Device {device['name']} is not waiting for approval.",
+                             "/devices")
+        raise self._done(session, f"Device {device['name']} denied.", "/devices")
 
     # -- accounts --------------------------------------------------------------------------
 
     def _accounts_page(self, session: Session, *, status: int = 200,
                        errors: FormErrors | None = None, form: dict[str, Any] | None = None,
                        risk_errors: dict[int, dict[str, str]] | None = None) -> web.Response:
+        authority = self._authority()
         return self._page("accounts.html", session, "accounts", status=status,
-                          accounts=self._authority().accounts_of(session.owner_email),
+                          accounts=authority.accounts_of(session.owner_email),
+                          verified=verified_terminals(authority.terminals_of(
+                              session.owner_email)),
                           errors=(errors or FormErrors()).fields, form=form or {},
                           risk_errors=risk_errors or {})
 
@@ -315,7 +427,8 @@ class Pages:
         except ValueError as exc:
             errors.add("name", str(exc))
             return self._accounts_page(session, status=400, errors=errors, form=form)
-        raise web.HTTPSeeOther("/accounts")
+        raise self._done(session, f"Account {registration.login}@{registration.server} "
+                         "registered. Next: create a token for it.", "/accounts")
 
     async def update_risk(self, request: web.Request) -> web.StreamResponse:
         """``POST /accounts/{account_id}/risk``."""
@@ -333,9 +446,11 @@ class Pages:
                                        risk_errors={account_id: errors.fields})
         if not self._authority().update_risk(session.owner_email, account_id,
                                              policy.allowed_symbols, policy.max_lot_size,
-                                             policy.risk_pct, policy.auto_trade_enabled):
+                                             policy.risk_pct, policy.auto_trade_enabled,
+                                             policy.paper_trade_enabled):
             raise web.HTTPNotFound()
-        raise web.HTTPSeeOther("/accounts")
+        raise self._done(session, "Risk policy saved; connected daemons apply it within "
+                         "seconds.", "/accounts")
 
     # -- activity --------------------------------------------------------------------------
 
@@ -347,3 +462,36 @@ class Pages:
         return self._page("activity.html", session, "activity",
                           entries=self._authority().activity_of(session.owner_email))
 
+
+    # -- settings --------------------------------------------------------------------------
+
+    async def settings(self, request: web.Request) -> web.StreamResponse:
+        """``GET /settings``: the owner's password change."""
+        got = await self._signed_in(request, post=False)
+        assert not isinstance(got, web.Response)  # noqa: S101
+        return self._page("settings.html", session=got[0], active="settings", errors={})
+
+    async def change_password(self, request: web.Request) -> web.StreamResponse:
+        """``POST /settings/password``: the current password, the new one twice; the
+        owner's other sessions end."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        errors = FormErrors()
+        new, again = form.get("new_password"), form.get("new_password2")
+        if not isinstance(new, str) or len(new) < 8:
+            errors.add("new_password", "at least 8 characters")
+        elif new != again:
+            errors.add("new_password2", "the two new passwords differ")
+        refused = await self._reauth(session, form)
+        if refused is not None:
+            errors.add(REAUTH_FIELD, refused)
+        if errors or not isinstance(new, str):
+            return self._page("settings.html", session, "settings",
+                              status=401 if refused else 400, errors=errors.fields)
+        self._authority().change_owner_password(session.owner_email, new)
+        ended = self.sessions.end_others(session.owner_email, session)
+        log.info("console: an owner changed their password; %d other session(s) ended", ended)
+        raise self._done(session, "Password changed. Other browsers signed in as you were "
+                         "signed out.", "/settings")

@@ -21,8 +21,8 @@ from typing import Final
 
 from aiohttp import web
 
-__all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "clear_cookie", "csrf_ok",
-           "security_headers", "set_cookie"]
+__all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "add_page_headers", "clear_cookie",
+           "csrf_ok", "security_headers", "set_cookie"]
 
 SESSION_COOKIE: Final = "mtgw_session"
 #: The sign-in form's double-submit CSRF cookie (there is no session yet to hold a token).
@@ -41,6 +41,13 @@ _HEADERS: Final = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def add_page_headers(response: web.StreamResponse) -> None:
+    """The page headers, for an answer made outside :func:`security_headers` (the error
+    middleware's friendly 404 page)."""
+    for name, value in _HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 @web.middleware

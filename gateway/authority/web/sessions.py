@@ -40,6 +40,8 @@ class Session:
     csrf: str
     created_at: float
     last_seen: float
+    #: What the last action did, shown once on the next page (then cleared).
+    notice: str = ""
 
 
 class SessionStore:
@@ -82,6 +84,15 @@ class SessionStore:
             return None
         session.last_seen = now
         return session
+
+    def end_others(self, owner_email: str, keep: Session) -> int:
+        """End every session of ``owner_email`` but ``keep`` (after a password change: a
+        stolen session must not outlive the password it was opened with); how many ended."""
+        stale = [k for k, s in self._sessions.items()
+                 if s.owner_email == owner_email and s is not keep]
+        for key in stale:
+            del self._sessions[key]
+        return len(stale)
 
     def end(self, session_id: str | None) -> None:
         """Forget a session (sign-out)."""

@@ -1,0 +1,101 @@
+"""What the console's pages compute for the owner to read: times, the terminals table, the
+"verified" mark and the getting-started checklist.
+
+Kept apart from the handlers (``pages.py``) because none of it does I/O: each function takes
+the authority's plain rows and the clock's "now" and returns what a template shows, so the
+rules (when an account counts as verified, when a step counts as done) are read in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..reports import TerminalRow
+from ..store import AccountRow
+
+__all__ = ["Step", "ago", "checklist", "terminal_rows", "verified_terminals", "when"]
+
+#: Reported states that prove a terminal logged in under one of the owner's tokens (a
+#: ``refused`` report only repeats what an unauthenticated EA claimed).
+_PROVEN: frozenset[str] = frozenset({"active", "disconnected"})
+
+
+def when(epoch: float | None) -> str:
+    """An absolute UTC time (the ``title`` beside a relative one), or a dash."""
+    if epoch is None:
+        return "—"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(epoch: float | None, now: float) -> str:
+    """A relative time: "just now", "5 min ago", "3 h ago", "2 days ago" ("in ..." ahead)."""
+    if epoch is None:
+        return "—"
+    delta = now - epoch
+    future = delta < 0
+    seconds = abs(delta)
+    if seconds < 60:
+        return "just now" if not future else "in under a minute"
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            count = int(seconds // size)
+            word = f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+            return f"in {word}" if future else f"{word} ago"
+    return "just now"  # pragma: no cover - the loop always returns for seconds >= 60
+
+
+def verified_terminals(reports: Iterable[TerminalRow]) -> set[tuple[int, str]]:
+    """The (login, server) pairs a daemon has reported logged in under the owner's token."""
+    return {(r.login, r.server) for r in reports if r.state in _PROVEN}
+
+
+def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any]],
+                  devices: dict[str, dict[str, Any]], now: int) -> list[dict[str, Any]]:
+    """Every terminal the owner has a token for, with each device's latest report; a token
+    never used shows "never"."""
+    rows: list[dict[str, Any]] = []
+    reported: set[tuple[int, str]] = set()
+    for report in reports:
+        reported.add((report.login, report.server))
+        device = devices.get(report.device_id, {})
+        rows.append({"login": report.login, "server": report.server,
+                     "state": report.shown_state(now), "reason": report.reason,
+                     "platform": report.platform, "ea_version": report.ea_version,
+                     "device_name": device.get("name", ""), "device_id": report.device_id,
+                     "since": report.changed_at, "last_seen": report.reported_at,
+                     "token_id": report.token_id})
+    for token in tokens:
+        key = (token["login"], token["server"])
+        if key not in reported and token["revoked_at"] is None:
+            reported.add(key)
+            rows.append({"login": key[0], "server": key[1], "state": "never", "reason": "",
+                         "platform": "", "ea_version": "", "device_name": "", "device_id": "",
+                         "since": None, "last_seen": None, "token_id": token["token_id"]})
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One getting-started step: what to do, where, and whether it is done."""
+
+    key: str
+    text: str
+    href: str
+    done: bool
+
+
+def checklist(accounts: Sequence[AccountRow], tokens: Sequence[dict[str, Any]],
+              devices: Sequence[dict[str, Any]], reports: Sequence[TerminalRow]) -> list[Step]:
+    """The four steps from nothing to a terminal serving bots, each done or not."""
+    return [
+        Step("account", "Register your MT5 account and its risk policy", "/accounts",
+             bool(accounts)),
+        Step("token", "Create a token for that terminal", "/tokens", bool(tokens)),
+        Step("device", "Paste the token into the EA; approve the daemon's machine", "/devices",
+             any(d["status"] == "approved" for d in devices)),
+        Step("connected", "See the terminal active here", "/",
+             bool(verified_terminals(reports))),
+    ]

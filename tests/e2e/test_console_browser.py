@@ -1,0 +1,203 @@
+"""Issue 23 item 3: the owner's console flows in headless Chromium, at desktop and phone width.
+
+The real console with its real SMTP sink (``test_console``'s fixture, the test's clock), driven
+by Selenium in Debian's ``chromium`` through ``chromium-driver`` (``.ci/system-packages``
+installs both; without them this fails, it never skips). A daemon's device is played by
+signed calls over the console's device API (the real protocol, a real Ed25519 key). Each step
+asserts what the owner sees change, and every page is checked to be no wider than the window
+(at 390 px a table or a long id must scroll inside its box, not widen the page). Screenshots:
+``$MTGATEWAY_SCREENSHOTS/owner-<width>/`` (default: the test's temporary directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from ea_bridge import token_hint
+from gateway.authority.console import AUTHORITY
+from tests.e2e.test_browser import Walk, chromium
+from tests.e2e.test_browser import shots as shots  # noqa: F401, PLC0414
+from tests.e2e.test_console import OWNER, PASSWORD, Console
+from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
+
+LOGIN, SERVER = 5012345, "MTG-Demo"
+NEW_PASSWORD = "a-brand-new-password"
+
+
+class Owner(Walk):
+    """The walk, plus what a phone-width page must keep: nothing wider than the window."""
+
+    async def fits(self, what: str) -> None:
+        widths = await self.do(lambda: self.driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth];"))
+        page, window = int(widths[0]), int(widths[1])
+        assert page <= window, f"{what}: the page is {page} px wide in a {window} px window"
+
+    async def visible(self, element_id: str) -> bool:
+        """Displayed and inside the window horizontally (reachable without scrolling sideways)."""
+        def check() -> bool:
+            element = self.driver.find_element(By.ID, element_id)
+            if not element.is_displayed():
+                return False
+            right = self.driver.execute_script(
+                "const r = arguments[0].getBoundingClientRect();"
+                "return r.right <= window.innerWidth + 1 && r.left >= -1;", element)
+            return bool(right)
+        return bool(await self.do(check))
+
+    async def page(self, path: str, css: str, name: str) -> None:
+        await self.open(path)
+        await self.wait_for(css)
+        await self.fits(name)
+        await self.shot(name)
+
+    async def notice(self) -> str:
+        await self.wait_for("#notice")
+        return str(await self.do(lambda: self.text("#notice")))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
+                                                 width: int) -> None:
+    out = shots / f"owner-{width}"
+    out.mkdir(parents=True, exist_ok=True)
+    with chromium(max(width, 800), 900) as driver:
+        if width < 800:  # a window cannot be that narrow: emulate the phone's screen instead
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        b = Owner(driver, console.url, out)
+        await b.open("/login")
+        inner = await b.do(lambda: driver.execute_script("return window.innerWidth;"))
+        assert int(inner) == width
+
+        # Sign in: the dashboard starts with the getting-started checklist, nothing done.
+        await b.open("/login")
+        await b.fill({"email": OWNER, "password": PASSWORD})
+        await b.click("login")
+        await b.page("/", "#getting-started", "01-dashboard-checklist")
+        todo = await b.do(lambda: [e.get_attribute("data-done") for e in
+                                   driver.find_elements(By.CSS_SELECTOR, ".checklist li")])
+        assert todo == ["no", "no", "no", "no"]
+
+        # Register the account without the MT5 password: it is optional.
+        await b.page("/accounts", "#account-form", "02-accounts-empty")
+        assert await b.visible("register-account")
+        await b.fill({"acct-name": "Demo", "acct-broker": "MetaQuotes",
+                      "acct-login": str(LOGIN), "acct-server": SERVER})
+        await b.click("register-account")
+        assert "registered" in await b.notice()
+        await b.wait_for('article.account[data-verified="no"]')
+        await b.fits("03-account-registered")
+        await b.shot("03-account-registered")
+
+        # Create a token: the password is asked again; then the next steps.
+        await b.open("/tokens")
+        await b.wait_for("#token-form")
+        await b.do(lambda: Select(driver.find_element(By.ID, "account_id")).select_by_index(1))
+        await b.click("create-token")
+        await b.wait_for("#error-owner_password")
+        assert not await b.do(lambda: driver.find_elements(By.ID, "new-token"))
+        await b.fits("04-token-password-asked")
+        await b.shot("04-token-password-asked")
+        await b.do(lambda: Select(driver.find_element(By.ID, "account_id")).select_by_index(1))
+        await b.fill({"owner_password": PASSWORD})
+        await b.click("create-token")
+        await b.wait_for("#new-token")
+        token = str(await b.do(lambda: driver.find_element(By.ID, "new-token")
+                               .get_attribute("value")))
+        assert token.startswith("mtg")
+        assert await b.visible("next-dashboard") and await b.visible("new-token")
+        await b.fits("05-token-created")
+        await b.shot("05-token-created")
+        # The list comes first now; the form hides behind its button until asked for.
+        await b.open("/tokens")
+        await b.wait_for("tr[data-token-id]")
+        assert not await b.do(lambda: driver.find_element(By.ID, "create-token").is_displayed())
+        await b.click("new-token-button")
+        assert await b.do(lambda: driver.find_element(By.ID, "create-token").is_displayed())
+
+        # The daemon's machine asks for the token: the owner approves it here.
+        status, body, _ = await console.device("POST", "/v1/records/lookup", {
+            "token_hint": token_hint(token), "device_name": "trading-pc", "os": "Windows 11"})
+        assert (status, body) == (200, {"status": "pending"})
+        [device] = console.app[AUTHORITY].list_devices(OWNER)
+        device_id = device["device_id"]
+        await b.page("/", "#pending-devices", "06-dashboard-device-waiting")
+        await b.page("/devices", f'tr[data-device-id="{device_id}"][data-status="pending"]',
+                     "07-devices-pending")
+        assert await b.visible(f"approve-{device_id}") and await b.visible(f"deny-{device_id}")
+        await b.fill({f"approve-password-{device_id}": "not-it"})
+        await b.click(f"approve-{device_id}")
+        await b.wait_for(f"#approve-error-{device_id}")
+        await b.fill({f"approve-password-{device_id}": PASSWORD})
+        await b.click(f"approve-{device_id}")
+        assert "trading-pc approved" in await b.notice()
+        await b.wait_for(f'tr[data-device-id="{device_id}"][data-status="approved"]')
+        await b.fits("08-device-approved")
+        await b.shot("08-device-approved")
+        status, body, _ = await console.device("POST", "/v1/records/lookup",
+                                               {"token_hint": token_hint(token)})
+        assert status == 200 and body["status"] == "ok"
+
+        # The daemon reports the terminal logged in: active, and the account verified.
+        [listed] = console.app[AUTHORITY].list_tokens(OWNER)
+        status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [
+            {"login": LOGIN, "server": SERVER, "state": "active",
+             "token_id": listed["token_id"], "platform": "MT5", "ea_version": "1.2.0"}]})
+        assert status == 200
+        await b.page("/", 'tr[data-state="active"]', "09-dashboard-active")
+        assert not await b.do(lambda: driver.find_elements(By.ID, "getting-started"))
+        assert "just now" in await b.do(lambda: b.text('tr[data-state="active"]'))
+        await b.page("/accounts", 'article.account[data-verified="yes"]', "10-account-verified")
+
+        # Paper trading on: saved, said, shown.
+        [account] = console.app[AUTHORITY].accounts_of(OWNER)
+        await b.click(f"paper-{account.id}")
+        await b.click(f"save-risk-{account.id}")
+        assert "within seconds" in await b.notice()
+        assert await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")
+                          .is_selected())
+        assert console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled
+        await b.fits("11-paper-on")
+        await b.shot("11-paper-on")
+
+        # Revoke the token: it asks first; Cancel keeps it, confirming revokes it.
+        revoke = f"revoke-{listed['token_id']}"
+        await b.page("/tokens", f"#{revoke}", "12-tokens")
+        await b.click(revoke)
+        await b.wait_for("#confirm-yes")
+        await b.fits("13-revoke-confirm")
+        await b.shot("13-revoke-confirm")
+        await b.click("confirm-cancel")
+        await b.wait_for('tr[data-status="valid"]')
+        await b.click(revoke)
+        await b.wait_for("#confirm-yes")
+        await b.click("confirm-yes")
+        assert "revoked" in await b.notice()
+        await b.wait_for('tr[data-status="revoked"]')
+        assert console.app[AUTHORITY].list_tokens(OWNER)[0]["revoked_at"] is not None
+
+        # Change the password, sign out, sign in with the new one.
+        await b.page("/settings", "#password-form", "14-settings")
+        await b.fill({"acct-owner_password": PASSWORD, "acct-new_password": NEW_PASSWORD,
+                      "acct-new_password2": NEW_PASSWORD})
+        await b.click("change-password")
+        assert "Password changed" in await b.notice()
+        await b.click("logout")
+        await b.wait_for("#login-form")
+        await b.fill({"email": OWNER, "password": PASSWORD})
+        await b.click("login")
+        await b.wait_for("#login-error")
+        await b.fill({"email": OWNER, "password": NEW_PASSWORD})
+        await b.click("login")
+        await b.wait_for("#terminals")
+
+        # A mistyped address: a page that says so and leads back.
+        await b.page("/tokns", "#error-page", "15-not-found")
+        assert "Page not found" in await b.do(lambda: b.text("#error-page"))
+        await b.click("back-home")
+        await b.wait_for("#terminals")

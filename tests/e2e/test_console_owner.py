@@ -1,0 +1,224 @@
+"""The owner's console flows of issue 23 item 3 and issue 16 F8, over real HTTP on loopback.
+
+The same world as ``test_console_pages.py``: a real console with a real SMTP sink and the
+test's clocks, a :class:`~tests.e2e.consolekit.Browser` that posts forms with the page's CSRF
+token, and a daemon's device played by signed ``/v1/...`` calls. (The same flows in a real
+browser, at desktop and phone width: ``test_console_browser.py``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from yarl import URL
+
+from ea_bridge import token_hint
+from gateway.authority.console import AUTHORITY
+from tests.e2e.consolekit import Browser
+from tests.e2e.test_console import OWNER, PASSWORD, Console
+
+# the fixtures of test_console_pages (a real SMTP sink, the injected clocks, the browser)
+from tests.e2e.test_console_pages import browser as browser  # noqa: F401, PLC0414
+from tests.e2e.test_console_pages import console as console  # noqa: F401, PLC0414
+from tests.e2e.test_console_pages import create_token, signed_in
+
+pytestmark = pytest.mark.network_edge
+
+TOKEN_FORM = [("login", "5012345"), ("server", "MTG-Demo"), ("scopes", "read"),
+              ("scopes", "trade")]
+
+
+async def _pending(console: Console, browser: Browser) -> tuple[str, str, str]:
+    """A token made on the page and this test's device asking for it: the token, the device
+    id (as the devices page lists it) and the e-mailed code."""
+    await signed_in(browser)
+    _, token, _ = await create_token(browser)
+    status, body, _ = await console.device("POST", "/v1/records/lookup", {
+        "token_hint": token_hint(token), "device_name": "desk-pc", "os": "Windows 11"})
+    assert (status, body) == (200, {"status": "pending"})
+    await console.sink.wait_for(1)
+    [device] = console.app[AUTHORITY].list_devices(OWNER)
+    return token, device["device_id"], console.sink.code()
+
+
+# -- F8: the session cookie alone mints nothing ---------------------------------------------
+
+async def test_a_session_cookie_alone_cannot_mint_a_token(console: Console,
+                                                          browser: Browser) -> None:
+    """The review's reproduction: another local process holding only the cookie (cookies
+    are not isolated by port) reads the CSRF token and posts the token form."""
+    await signed_in(browser)
+    cookie = next(c for c in browser.session.cookie_jar if c.key == "mtgw_session")
+    thief = Browser(console.url)  # another process: nothing but the cookie
+    try:
+        thief.session.cookie_jar.update_cookies({"mtgw_session": cookie.value},
+                                                URL(console.url))
+        answer = await thief.submit("/tokens", "/tokens", TOKEN_FORM)
+        assert answer.status == 401, answer.status
+        assert "Enter your console password to confirm." in answer.text
+        assert "mtgw_" not in answer.text.replace("mtgw_session", "")
+        wrong = await thief.submit("/tokens", "/tokens",
+                                   [*TOKEN_FORM, ("owner_password", "not-the-password")])
+        assert wrong.status == 401 and "Wrong password." in wrong.text
+        assert 'value="not-the-password"' not in wrong.text  # never echoed
+    finally:
+        await thief.close()
+    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+    activity = await browser.get("/activity")
+    assert 'data-kind="login_failed"' in activity.text
+    # the owner, who knows the password, gets the token
+    page, token, _ = await create_token(browser)
+    assert page.status == 201 and token.startswith("mtg")
+
+
+# -- devices: approve or deny in the console ------------------------------------------------
+
+async def test_the_owner_approves_a_pending_device_with_the_password(
+        console: Console, browser: Browser) -> None:
+    token, device_id, _ = await _pending(console, browser)
+    dashboard = await browser.get("/")
+    assert 'id="pending-devices"' in dashboard.text
+    devices = await browser.get("/devices")
+    assert f'id="approve-{device_id}"' in devices.text and f'id="deny-{device_id}"' in devices.text
+    refused = await browser.submit("/devices", f"/devices/{device_id}/approve",
+                                   {"owner_password": "wrong-one"})
+    assert refused.status == 401 and f'id="approve-error-{device_id}"' in refused.text
+    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "pending"
+    answer = await browser.submit("/devices", f"/devices/{device_id}/approve",
+                                  {"owner_password": PASSWORD})
+    assert answer.status == 303 and answer.headers["Location"] == "/devices"
+    page = await browser.get("/devices")
+    assert 'data-status="approved"' in page.text and "desk-pc approved" in page.text
+    # the daemon's next lookup gets the signed record, no code needed
+    status, body, _ = await console.device("POST", "/v1/records/lookup",
+                                           {"token_hint": token_hint(token)})
+    assert status == 200 and body["status"] == "ok" and body["record"]["record"]["login"] == 5012345
+    assert 'data-kind="device_approved"' in (await browser.get("/activity")).text
+    # approving again says so and changes nothing; an approved device offers Revoke
+    again = await browser.submit("/devices", f"/devices/{device_id}/approve",
+                                 {"owner_password": PASSWORD})
+    assert again.status == 303
+    assert "is not waiting for approval" in (await browser.get("/devices")).text
+    revoke = await browser.submit("/devices", f"/devices/{device_id}/revoke", {})
+    assert revoke.status == 200 and "Revoke this device?" in revoke.text
+
+
+async def test_denying_a_device_asks_first_and_kills_its_code(
+        console: Console, browser: Browser) -> None:
+    _, device_id, code = await _pending(console, browser)
+    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
+    assert asked.status == 200 and "Deny this device?" in asked.text
+    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "pending"
+    done = await browser.post(f"/devices/{device_id}/deny",
+                              {"csrf": asked.csrf(), "confirm": "yes"})
+    assert done.status == 303
+    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "revoked"
+    assert "desk-pc denied." in (await browser.get("/devices")).text
+    status, body, _ = await console.device("POST", "/v1/device/verify", {"code": code})
+    assert status == 400 and body["error"]["reason"] == "no_pending_approval"
+    missing = await browser.submit("/devices", "/devices/dev_nope/deny", {"confirm": "yes"})
+    assert missing.status == 404 and "Page not found" in missing.text
+
+
+# -- password change ------------------------------------------------------------------------
+
+async def test_changing_the_password_checks_the_old_one_and_ends_other_sessions(
+        console: Console, browser: Browser) -> None:
+    await signed_in(browser)
+    other = Browser(console.url)
+    try:
+        await signed_in(other)
+        new = "a-new-long-password"
+        wrong = await browser.submit("/settings", "/settings/password", {
+            "owner_password": "nope", "new_password": new, "new_password2": new})
+        assert wrong.status == 401 and 'id="error-owner_password"' in wrong.text
+        differ = await browser.submit("/settings", "/settings/password", {
+            "owner_password": PASSWORD, "new_password": new, "new_password2": new + "x"})
+        assert differ.status == 400 and 'id="error-new_password2"' in differ.text
+        short = await browser.submit("/settings", "/settings/password", {
+            "owner_password": PASSWORD, "new_password": "short", "new_password2": "short"})
+        assert short.status == 400 and 'id="error-new_password"' in short.text
+        ok = await browser.submit("/settings", "/settings/password", {
+            "owner_password": PASSWORD, "new_password": new, "new_password2": new})
+        assert ok.status == 303
+        assert "Password changed." in (await browser.get("/settings")).text
+        assert (await other.get("/")).headers["Location"] == "/login"  # signed out
+        assert (await other.sign_in(OWNER, PASSWORD)).status == 401
+        assert (await other.sign_in(OWNER, new)).status == 303
+        assert 'data-kind="password_changed"' in (await browser.get("/activity")).text
+    finally:
+        await other.close()
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+async def test_an_unknown_address_gets_a_friendly_page_and_the_api_keeps_json(
+        console: Console, browser: Browser) -> None:
+    page = await browser.get("/no/such/page")
+    assert page.status == 404 and page.headers["Content-Type"].startswith("text/html")
+    assert "Page not found" in page.text and 'id="back-home"' in page.text
+    assert "Content-Security-Policy" in page.headers
+    await signed_in(browser)
+    signed = await browser.get("/no/such/page")
+    assert signed.status == 404 and OWNER in signed.text  # the nav stays
+    api = await browser.get("/v1/no-such-thing")
+    assert api.status == 404 and api.headers["Content-Type"].startswith("application/json")
+
+
+async def test_the_mt5_password_is_optional_and_an_account_is_verified_by_its_terminal(
+        console: Console, browser: Browser) -> None:
+    token, device_id, code = await _pending(console, browser)
+    form = await browser.get("/accounts")
+    assert "MT5 password (optional" in form.text and "enforced by the daemon" in form.text
+    answer = await browser.submit("/accounts", "/accounts", {
+        "name": "Demo", "broker": "MetaQuotes", "login": "5012345", "server": "MTG-Demo"})
+    assert answer.status == 303
+    accounts = await browser.get("/accounts")
+    assert 'data-verified="no"' in accounts.text and "5012345@MTG-Demo registered" in \
+        accounts.text
+    status, _, _ = await console.device("POST", "/v1/device/verify", {"code": code})
+    assert status == 200
+    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    report = {"login": 5012345, "server": "MTG-Demo", "state": "active",
+              "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "1.2.0"}
+    status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                           {"terminals": [report]})
+    assert (status, body) == (200, {"stored": 1})
+    assert 'data-verified="yes"' in (await browser.get("/accounts")).text
+    dashboard = await browser.get("/")
+    assert 'id="getting-started"' not in dashboard.text  # every step done
+    assert re.search(r"<time title=\"[^\"]+ UTC\">just now</time>", dashboard.text)
+    # the JSON API takes an account without an MT5 password too
+    status, _ = await console.owner("POST", "/v1/accounts", {
+        "name": "B", "broker": "B", "login": 777, "server": "MTG-Demo"})
+    assert status == 201
+
+
+async def test_the_paper_switch_reaches_the_record_and_wakes_the_daemon_at_once(
+        console: Console, browser: Browser) -> None:
+    token, device_id, code = await _pending(console, browser)
+    assert (await console.device("POST", "/v1/device/verify", {"code": code}))[0] == 200
+    await browser.submit("/accounts", "/accounts", {
+        "name": "Demo", "broker": "MetaQuotes", "login": "5012345", "server": "MTG-Demo",
+        "auto_trade_enabled": "on"})
+    [account] = console.app[AUTHORITY].accounts_of(OWNER)
+    assert account.paper_trade_enabled is False
+    _, body, _ = await console.device("POST", "/v1/device/revocations", {})
+    poll = asyncio.create_task(console.device("POST", "/v1/device/revocations",
+                                              {"cursor": body["cursor"], "wait_s": 30}))
+    saved = await browser.submit("/accounts", f"/accounts/{account.id}/risk", {
+        "max_lot_size": "0.1", "risk_pct": "0.01", "auto_trade_enabled": "on",
+        "paper_trade_enabled": "on"})
+    assert saved.status == 303
+    async with asyncio.timeout(5):  # answered at once, far within the 30 s wait
+        status, woke, _ = await poll
+    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    assert status == 200 and woke["token_ids"] == [token_row["token_id"]]
+    status, records, _ = await console.device("POST", "/v1/records/refresh",
+                                              {"token_ids": [token_row["token_id"]]})
+    assert status == 200 and records["records"][0]["record"]["risk"]["paper_trade_enabled"] is True
+    page = await browser.get("/accounts")
+    assert f'id="paper-{account.id}" checked' in page.text
+    assert "connected daemons apply it within seconds" in page.text
