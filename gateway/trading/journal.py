@@ -104,6 +104,7 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at   REAL NOT NULL,
     updated_at   REAL NOT NULL,
     order_key    TEXT,
+    notes        TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (token_id, client_id)
 );
 CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state, terminal);
@@ -140,6 +141,9 @@ _AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volu
 #: Audit columns added after the first release; :meth:`OrderJournal.open` adds them to an
 #: older file (``ALTER TABLE ... ADD COLUMN`` touches no row, so the triggers do not fire).
 _AUDIT_ADDED: Final = (("ticket", "INTEGER"), ("params_hash", "TEXT"))
+#: Order columns added after the first release (order keys with protocol 1.2; the counts of
+#: coalesced notes).
+_ORDERS_ADDED: Final = (("order_key", "TEXT"), ("notes", "TEXT NOT NULL DEFAULT '{}'"))
 
 
 class OrderState(StrEnum):
@@ -321,8 +325,9 @@ class OrderJournal:
                 if column not in have:
                     db.execute(f"ALTER TABLE audit ADD COLUMN {column} {kind}")
             columns = {r[1] for r in db.execute("PRAGMA table_info(orders)").fetchall()}
-            if "order_key" not in columns:  # a journal of a daemon before protocol 1.2
-                db.execute("ALTER TABLE orders ADD COLUMN order_key TEXT")
+            for column, kind in _ORDERS_ADDED:
+                if column not in columns:  # a journal of an older daemon
+                    db.execute(f"ALTER TABLE orders ADD COLUMN {column} {kind}")
             db.execute(_ORDER_KEY_INDEX)
             self._db = db
             with self._tx():
@@ -581,11 +586,29 @@ class OrderJournal:
             self._exec(_AUDIT_NO_DELETE, ())
         return int(deleted)
 
-    def note(self, row: OrderRow, event: str) -> None:
-        """An audit line about ``row`` without a transition (a deduplicated or conflicting
-        request)."""
+    def note(self, row: OrderRow, event: str) -> int:
+        """Count an ``event`` about ``row`` without a transition (a deduplicated or conflicting
+        request, an ambiguous match) and return the count; an audit line is written for the
+        1st, 10th, 100th, ... of each kind (``event``, then ``event:10``, ``event:100``).
+
+        Why coalesced: a bot retrying one executed ``client_id`` in a loop would otherwise add
+        a line per retry for as long as the row is kept (hundreds a second from one token
+        holder). The count stays on the row; the trail keeps the first one and the orders of
+        magnitude.
+        """
         with self._tx():
-            self._audit(row, event, row.state, row.retcode)
+            stored = self._exec("SELECT notes FROM orders WHERE token_id=? AND client_id=?",
+                                (row.token_id, row.client_id)).fetchone()
+            counts: dict[str, int] = orjson.loads(stored[0]) if stored is not None else {}
+            count = int(counts.get(event, 0)) + 1
+            if stored is not None:
+                counts[event] = count
+                self._exec("UPDATE orders SET notes=? WHERE token_id=? AND client_id=?",
+                           (orjson.dumps(counts).decode(), row.token_id, row.client_id))
+            if _power_of_ten(count):
+                self._audit(row, event if count == 1 else f"{event}:{count}", row.state,
+                            row.retcode)
+        return count
 
     # -- internals -------------------------------------------------------------------------
 
@@ -652,6 +675,12 @@ class OrderJournal:
                     _int_or_none(request.get("action")), _str_or_none(request.get("symbol")),
                     _float_or_none(request.get("volume")), _int_or_none(request.get("type")),
                     retcode, str(state), row.ticket, row.params_hash))
+
+
+def _power_of_ten(count: int) -> bool:
+    while count >= 10 and count % 10 == 0:
+        count //= 10
+    return count == 1
 
 
 def _dumps(value: dict[str, Any]) -> str:

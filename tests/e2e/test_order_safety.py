@@ -152,6 +152,24 @@ async def test_audit_records_the_ticket_and_the_params_hash(
     assert (lines[0].ticket, lines[-1].ticket) == (None, result["order"])
 
 
+async def test_retries_of_one_order_add_audit_lines_by_orders_of_magnitude(
+        daemon: Daemon, emulator: EmulatedTerminal) -> None:
+    """Issue 16 F15: 120 retries of an executed client_id (and 12 conflicting ones) add a
+    line at the 1st, 10th and 100th deduplication (and the 1st and 10th conflict), not one
+    per retry; every retry still answers the first outcome."""
+    request = {**BUY_BTC, "client_id": "looping"}
+    first = (await _send(daemon, request))["result"]
+    for _ in range(120):
+        again = (await _send(daemon, request))["result"]
+        assert again == {**first, "deduplicated": True}
+    for _ in range(12):
+        error = (await _send(daemon, {**request, "volume": 0.02}))["error"]
+        assert error["code"] == -32011
+    assert _audit(daemon, "looping") == [
+        "request", "sent", "outcome", "deduplicated", "deduplicated:10", "deduplicated:100",
+        "conflict", "conflict:10"]
+
+
 # -- gateway_status says why trading is refused ------------------------------------------------
 
 
