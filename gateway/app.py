@@ -26,8 +26,9 @@ from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 
-from . import http_rpc, openapi, rest, ws
-from .auth import Authenticator, RecordCache, load_or_create_device, open_secret_store
+from . import client_auth, http_rpc, openapi, rest, ws
+from .auth import RecordCache, load_or_create_device, open_secret_store
+from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
@@ -160,6 +161,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app.router.add_routes([openapi.route()])
     app.router.add_route("*", "/rpc", http_rpc.rpc)
     app.router.add_get("/ws", ws.websocket)
+    app.router.add_routes(client_auth.routes())  # /auth/challenge, /auth/session (F3)
     app.on_shutdown.append(ws.close_all)  # requests in flight answered, then 1001
     return app
 
@@ -185,7 +187,7 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
         os_name=f"{platform.system()} {platform.release()}".strip(),
         refresh_interval_s=cfg.refresh_interval_s, offline_grace_s=cfg.offline_grace_s,
         clock=clock)
-    app[AUTHENTICATOR] = Authenticator(cache)
+    app[AUTHENTICATOR] = ChallengeAuthenticator(cache)  # tokens, and the client challenge
     closing: set[asyncio.Task[Any]] = set()
 
     def token_dead(record: SignedRecord, reason: str) -> None:

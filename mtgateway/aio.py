@@ -39,6 +39,7 @@ from .client import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_S, new_client_id
 from .constants import *  # noqa: E402,F403 - the package's constants, as in mtgateway
 from .constants import __all__ as _constants
 from .errors import OK, LastError, MtGatewayError, gateway_error, local_error
+from .handshake import CHALLENGE_PATH, SESSION_PATH, Handshake, HandshakeRefused
 from .records import (
     AccountInfo,
     BookInfo,
@@ -158,6 +159,10 @@ class AsyncClient:
         self._make_client_id = make_client_id
         self._backoff = (reconnect_initial_s, reconnect_max_s)
         self._rand = rand
+        #: The challenge's session (``handshake.py``): the Bearer credential sent in place of
+        #: the token, which never leaves the process.
+        self._credential: str | None = None
+        self._handshaking = asyncio.Lock()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -181,9 +186,9 @@ class AsyncClient:
             return False
         self._endpoint = endpoint
         self._session = aiohttp.ClientSession(
-            headers={"Authorization": f"Bearer {endpoint.token}",
-                     "Content-Type": "application/json"},
+            headers={"Content-Type": "application/json"},
             timeout=aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT_S))
+        self._credential = None
         wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_ms / 1000
@@ -228,9 +233,58 @@ class AsyncClient:
         self._endpoint = None
 
     async def _close(self) -> None:
+        self._credential = None
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def _bearer(self, stale: str | None = None) -> dict[str, str]:
+        """The Authorization header of the current session, after running the challenge if
+        there is none yet or the daemon refused ``stale`` (one challenge at a time).
+
+        Raises:
+            MtGatewayError: the peer did not prove it is the daemon (``RES_E_AUTH_FAILED``,
+                nothing disclosed), or the daemon refused the token.
+        """
+        async with self._handshaking:
+            if self._credential is None or self._credential == stale:
+                self._credential = None
+                self._credential = await self._authenticate()
+            return {"Authorization": f"Bearer {self._credential}"}
+
+    async def _authenticate(self) -> str:
+        assert self._session is not None and self._endpoint is not None
+        base, shake = self._endpoint.base_url, Handshake(self._endpoint.token)
+        try:
+            answer = await self._step(base + CHALLENGE_PATH, shake.challenge_body())
+            opened = await self._step(base + SESSION_PATH, shake.session_body(answer))
+            return Handshake.session(opened)
+        except HandshakeRefused as exc:
+            raise MtGatewayError(local_error(
+                c.RES_E_AUTH_FAILED,
+                f"the peer at {base} did not prove it is the MT Gateway daemon holding this "
+                f"token ({exc}); the token was not sent")) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            code = (c.RES_E_INTERNAL_FAIL_CONNECT if isinstance(exc, aiohttp.ClientConnectorError)
+                    else c.RES_E_INTERNAL_FAIL_RECEIVE)
+            raise MtGatewayError(local_error(
+                code, f"cannot reach the gateway at {base}: {type(exc).__name__}")) from None
+
+    async def _step(self, url: str, body: dict[str, str]) -> Any:
+        """One challenge step's JSON answer; a daemon's refusal (401, 429, 503) raised."""
+        assert self._session is not None
+        async with self._session.post(url, data=json.dumps(body)) as response:
+            data = await response.read()
+            status, retry_after = response.status, response.headers.get("Retry-After")
+        try:
+            answer = json.loads(data) if data else None
+        except ValueError:
+            answer = None
+        if status == 200:
+            return answer
+        if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+            read_response(status, data, retry_after)  # raises the daemon's refusal
+        raise HandshakeRefused(f"HTTP {status} to the challenge")
 
     def last_error(self) -> LastError:
         """``(code, description)`` of the last call, with ``.data``."""
@@ -258,16 +312,25 @@ class AsyncClient:
             raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
                                              "not connected: call initialize() first"))
         body = encode_request(next(self._ids), method, params)
-        for attempt in (1, 2):
+        headers = await self._bearer()
+        reauthenticated = False
+        for attempt in (1, 2, 3):
             try:
-                async with self._session.post(self._endpoint.rpc_url, data=body) as response:
+                async with self._session.post(self._endpoint.rpc_url, data=body,
+                                              headers=headers) as response:
                     data = await response.read()
+                    if response.status == 401 and not reauthenticated:
+                        # the daemon no longer knows the session (it restarted, or the session
+                        # lapsed): refused before dispatch, so safe to send again
+                        reauthenticated = True
+                        headers = await self._bearer(stale=headers["Authorization"][7:])
+                        continue
                     return read_response(response.status, data,
                                          response.headers.get("Retry-After"))
             except aiohttp.ServerDisconnectedError:
                 # A kept-alive connection the daemon had closed: safe to send again (reads
                 # change nothing; order_send carries its client_id, so it is deduplicated).
-                if attempt == 2:
+                if attempt == 3:
                     raise MtGatewayError(local_error(
                         c.RES_E_INTERNAL_FAIL_RECEIVE, "the gateway closed the connection",
                         outcome_data(params))) from None
@@ -456,9 +519,13 @@ class AsyncClient:
         endpoint, session = self._endpoint, self._session
         delay = self._backoff[0]
         dropped: str | None = None
+        stale: str | None = None
         while True:
             try:
-                async with session.ws_connect(endpoint.ws_url, heartbeat=30.0) as ws:
+                headers = await self._bearer(stale)
+                async with session.ws_connect(endpoint.ws_url, heartbeat=30.0,
+                                              headers=headers) as ws:
+                    stale = None
                     await ws.send_str(encode_request(0, "subscribe",
                                                      {"channel": channel, **params}).decode())
                     subscription = await _subscribed(ws)
@@ -492,6 +559,11 @@ class AsyncClient:
                         "was revoked or has expired", {"close_code": close_code}))
                 dropped = f"closed with code {close_code}"
             except aiohttp.WSServerHandshakeError as exc:
+                if exc.status == 401 and stale is None:
+                    # the daemon no longer knows the session: a new challenge, then again
+                    # (a refused token then ends the stream with the daemon's reason)
+                    stale = headers["Authorization"][7:]
+                    continue
                 if exc.status in (401, 403):
                     raise MtGatewayError(gateway_error(
                         -32004, f"the daemon refused the stream's token (HTTP {exc.status})",
@@ -499,6 +571,10 @@ class AsyncClient:
                 dropped = f"HTTP {exc.status} on the upgrade"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 dropped = type(exc).__name__
+            except MtGatewayError as exc:  # the challenge, when (re)connecting
+                if exc.error.gateway_code is not None:
+                    raise  # the daemon refused the token: retrying cannot help
+                dropped = exc.error.description  # unreachable, or not the daemon: try later
             await asyncio.sleep(delay * (1 + 0.2 * self._rand()))
             delay = min(delay * 2, self._backoff[1])
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import os
 import secrets
 import socket
@@ -27,6 +28,7 @@ from . import calls
 from . import constants as c
 from . import records as r
 from .errors import OK, LastError, MtGatewayError, gateway_error, local_error
+from .handshake import CHALLENGE_PATH, SESSION_PATH, Handshake, HandshakeRefused
 from .wire import (
     Call,
     Endpoint,
@@ -59,32 +61,88 @@ def new_client_id() -> str:
 
 
 class _Http:
-    """One kept-alive HTTP/1.1 connection to the gateway."""
+    """One kept-alive HTTP/1.1 connection to the gateway, authenticated by the challenge.
+
+    The token is never sent: the first request runs the challenge (``handshake.py``), and
+    every ``/rpc`` request carries the session it gives. A session the daemon no longer knows
+    (it restarted, or the session lapsed unused) answers 401 before anything is dispatched, so
+    the request is sent again once after a new challenge.
+    """
 
     def __init__(self, endpoint: Endpoint, timeout_s: float) -> None:
         parts = urllib.parse.urlsplit(endpoint.base_url)
-        self._path = (parts.path or "") + "/rpc"
-        self._headers = {"Authorization": f"Bearer {endpoint.token}",
-                         "Content-Type": "application/json", "Accept": "application/json"}
+        self._prefix = parts.path or ""
+        self._endpoint = endpoint
+        self._session: str | None = None
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         self._conn = cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
         self._used = False
 
     def post(self, body: bytes) -> tuple[int, bytes, str | None]:
-        """``(status, body, Retry-After)`` of one POST, retried once if the kept-alive
-        connection turns out to be closed."""
+        """``(status, body, Retry-After)`` of one ``/rpc`` POST.
+
+        Raises:
+            MtGatewayError: the challenge failed (the peer did not prove it is the daemon, or
+                the daemon refused the token).
+        """
+        fresh = self._session is None
+        if self._session is None:
+            self._session = self._authenticate()
+        status, data, retry_after = self._post("/rpc", body, self._session)
+        if status == 401 and not fresh:
+            self._session = None
+            self._session = self._authenticate()
+            status, data, retry_after = self._post("/rpc", body, self._session)
+        return status, data, retry_after
+
+    def _authenticate(self) -> str:
+        """Run the challenge; the session it gives."""
+        shake = Handshake(self._endpoint.token)
+        try:
+            status, data, retry_after = self._post(
+                CHALLENGE_PATH, json.dumps(shake.challenge_body()).encode(), None)
+            answer = self._answer(status, data, retry_after)
+            status, data, retry_after = self._post(
+                SESSION_PATH, json.dumps(shake.session_body(answer)).encode(), None)
+            return Handshake.session(self._answer(status, data, retry_after))
+        except HandshakeRefused as exc:
+            raise MtGatewayError(local_error(
+                c.RES_E_AUTH_FAILED,
+                f"the peer at {self._endpoint.base_url} did not prove it is the MT Gateway "
+                f"daemon holding this token ({exc}); the token was not sent")) from None
+
+    @staticmethod
+    def _answer(status: int, data: bytes, retry_after: str | None) -> Any:
+        """A challenge step's JSON answer; a daemon's refusal (401, 429, 503) as its error."""
+        try:
+            answer = json.loads(data) if data else None
+        except ValueError:
+            answer = None
+        if status == 200:
+            return answer
+        if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+            read_response(status, data, retry_after)  # raises the daemon's refusal
+        raise HandshakeRefused(f"HTTP {status} to the challenge")
+
+    def _post(self, path: str, body: bytes,
+              session: str | None) -> tuple[int, bytes, str | None]:
+        """One POST, retried once if the kept-alive connection turns out to be closed."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if session is not None:
+            headers["Authorization"] = f"Bearer {session}"
         reused = self._used
         try:
-            return self._exchange(body)
+            return self._exchange(self._prefix + path, body, headers)
         except _STALE:
             if not reused:
                 raise
             self._conn.close()
-            return self._exchange(body)
+            return self._exchange(self._prefix + path, body, headers)
 
-    def _exchange(self, body: bytes) -> tuple[int, bytes, str | None]:
+    def _exchange(self, path: str, body: bytes,
+                  headers: dict[str, str]) -> tuple[int, bytes, str | None]:
         try:
-            self._conn.request("POST", self._path, body, self._headers)
+            self._conn.request("POST", path, body, headers)
             response = self._conn.getresponse()
             data = response.read()
         except BaseException:

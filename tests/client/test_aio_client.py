@@ -187,7 +187,8 @@ async def test_a_refused_token_ends_the_stream(daemon: Daemon,
         await daemon.revoke(daemon.issued.token_id)
         with pytest.raises(mt5.MtGatewayError) as caught:
             await take(client.ticks(["BTCUSD"]), 1)
-    assert caught.value.error.gateway_code == -32004 and caught.value.error.data == {"status": 401}
+    assert caught.value.error.gateway_code == -32004
+    assert caught.value.error.data == {"reason": "token_revoked"}
 
 
 async def test_a_refused_subscription_is_an_error(daemon: Daemon,

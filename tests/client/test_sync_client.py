@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ import pytest
 
 import mtgateway as mt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.auth.challenge import server_proof
 from mtgateway.wire import RATES_DTYPE
 from tests.client.conftest import base_url
 from tests.e2e.conftest import LOGIN, SERVER, Daemon
@@ -256,7 +259,14 @@ class ClosingServer:
                                   if line.lower().startswith(b"content-length")))
                 while len(body) < length:
                     body += conn.recv(65536)
-                if b'"gateway_status"' in body:
+                if head.startswith(b"POST /auth/challenge"):  # it holds the token "t"
+                    nonce = json.loads(body)["client_nonce"]
+                    proof = server_proof(hashlib.sha256(b"t").digest(), nonce, "5" * 64)
+                    answer = json.dumps({"server_nonce": "5" * 64,
+                                         "server_proof": proof}).encode()
+                elif head.startswith(b"POST /auth/session"):
+                    answer = b'{"session":"mtgws_closing"}'
+                elif b'"gateway_status"' in body:
                     answer = b'{"jsonrpc":"2.0","id":1,"result":{"terminal":{"connected":true}}}'
                 else:
                     answer = b'{"jsonrpc":"2.0","id":1,"result":%d}' % self.connections
@@ -280,6 +290,6 @@ def test_a_kept_alive_connection_closed_by_the_server_is_retried_once(
     one, transparently."""
     with mt5.Client() as client:
         assert client.initialize(token="t", url=f"http://127.0.0.1:{closing_server.port}")
-        assert client.symbols_total() == 2
-        assert client.symbols_total() == 3
-    assert closing_server.connections == 3
+        assert client.symbols_total() == 4  # after the challenge's two and gateway_status
+        assert client.symbols_total() == 5
+    assert closing_server.connections == 5

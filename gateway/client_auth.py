@@ -1,0 +1,117 @@
+"""``POST /auth/challenge`` and ``POST /auth/session``: the client challenge over HTTP.
+
+The protocol and why it exists are in ``gateway/auth/challenge.py`` and ``docs/api.md``
+("Authentication: the challenge"); this module only moves its two steps over HTTP, with the
+``/rpc`` edge's rules: JSON only (415), a small body (413), the body deadline (408), every
+failure through the daemon's brute-force throttle (the delay, the lockout's 429) and answered
+as ``/rpc`` answers a refused token (401 with the reason word, 503 when the authority cannot
+be asked). The routes need no token: they are how a client gets a credential without
+sending one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from .auth.challenge import ChallengeAuthenticator
+from .errors import (
+    BODY_TIMEOUT,
+    INVALID_PARAMS,
+    UNSUPPORTED_MEDIA_TYPE,
+    HttpRefusal,
+    RateLimited,
+    RpcError,
+    Unauthorized,
+    Unavailable,
+    auth_refusal,
+    body_too_large,
+)
+from .http_rpc import error_response
+from .keys import AUTH_THROTTLE, AUTHENTICATOR, CONFIG
+
+__all__ = ["routes"]
+
+_JSON = "application/json"
+#: Both steps' bodies are a few hundred bytes.
+_MAX_BODY: Final = 1024
+
+
+def routes() -> list[web.RouteDef]:
+    """The two steps' routes, for ``create_app``."""
+    return [web.post("/auth/challenge", challenge), web.post("/auth/session", session)]
+
+
+def _bad(message: str) -> web.Response:
+    return error_response(HttpRefusal(400, RpcError(INVALID_PARAMS, message)))
+
+
+async def _fields(request: web.Request, *names: str) -> list[str] | web.Response:
+    """The named string fields of the JSON body, or the refusal to answer."""
+    if request.content_type != _JSON:
+        return error_response(UNSUPPORTED_MEDIA_TYPE)
+    if request.content_length is not None and request.content_length > _MAX_BODY:
+        return error_response(body_too_large(_MAX_BODY))
+    try:
+        async with asyncio.timeout(request.app[CONFIG].server.body_timeout_s):
+            body = await request.content.read(_MAX_BODY + 1)
+    except TimeoutError:
+        return error_response(BODY_TIMEOUT)
+    if len(body) > _MAX_BODY:
+        return error_response(body_too_large(_MAX_BODY))
+    try:
+        obj: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _bad("the body is not JSON")
+    if not isinstance(obj, dict):
+        return _bad("the body must be a JSON object")
+    values = []
+    for name in names:
+        value = obj.get(name)
+        if not isinstance(value, str):
+            return _bad(f"{name} is required (a string)")
+        values.append(value)
+    return values
+
+
+async def challenge(request: web.Request) -> web.Response:
+    """Step 1: ``{"token_hint", "client_nonce"}`` → ``{"server_nonce", "server_proof",
+    "expires_in_s"}``."""
+    fields = await _fields(request, "token_hint", "client_nonce")
+    if isinstance(fields, web.Response):
+        return fields
+    hint, nonce = fields
+    authenticator = request.app[AUTHENTICATOR]
+    if not isinstance(authenticator, ChallengeAuthenticator):  # composed so by create_app
+        raise TypeError("the daemon's authenticator does not run the client challenge")
+    try:
+        answer = await request.app[AUTH_THROTTLE].check(
+            "hint:" + hint, lambda: authenticator.challenge(hint, nonce), Unauthorized)
+    except ValueError as exc:
+        return _bad(str(exc))
+    except (Unauthorized, Unavailable, RateLimited) as exc:
+        return error_response(auth_refusal(exc))
+    return web.json_response(answer)
+
+
+async def session(request: web.Request) -> web.Response:
+    """Step 2: ``{"server_nonce", "client_proof"}`` → ``{"session", "token_id",
+    "idle_timeout_s"}``."""
+    fields = await _fields(request, "server_nonce", "client_proof")
+    if isinstance(fields, web.Response):
+        return fields
+    nonce, proof = fields
+    authenticator = request.app[AUTHENTICATOR]
+    if not isinstance(authenticator, ChallengeAuthenticator):
+        raise TypeError("the daemon's authenticator does not run the client challenge")
+    try:
+        answer = await request.app[AUTH_THROTTLE].check(
+            "challenge:" + nonce, lambda: authenticator.open_session(nonce, proof), Unauthorized)
+    except ValueError as exc:
+        return _bad(str(exc))
+    except (Unauthorized, Unavailable, RateLimited) as exc:
+        return error_response(auth_refusal(exc))
+    return web.json_response(answer)
