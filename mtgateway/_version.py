@@ -1,4 +1,5 @@
-"""The installed distribution's version (the daemon and this client ship as one: ``mtgateway``).
+"""The installed distribution's version: ``mtgateway-client`` (the client alone, built from
+``client/pyproject.toml``) or ``mtgateway`` (the daemon's distribution, which carries it too).
 
 Read from the distribution's metadata rather than from ``gateway._version``, because this
 package imports nothing of the daemon.
@@ -10,7 +11,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 __all__ = ["__version__"]
 
-try:
-    __version__ = version("mtgateway")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def _installed() -> str:
+    for distribution in ("mtgateway-client", "mtgateway"):
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            continue
+    return "0+unknown"  # run from a source tree that was never installed
+
+
+__version__ = _installed()
