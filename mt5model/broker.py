@@ -93,7 +93,7 @@ they happened:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mt5model.ledger import (
@@ -738,6 +738,57 @@ class SimulatedBroker:
                     "volume": volume, "price": price}
 
         return _Plan(after, run)
+
+    # ---------------------------------------------------------------------------- snapshot
+
+    #: The version of :meth:`snapshot`'s layout; :meth:`restore` refuses any other.
+    SNAPSHOT_VERSION = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The book as plain JSON values: balance, pending orders, positions, history, the
+        next ticket and the time processed so far (pending trade events are not kept).
+
+        Why: the daemon's paper books persist across restarts (``gateway/trading/paper.py``);
+        the account's settings are the caller's to keep (it makes the broker again with them).
+        """
+        book = self._book
+        return {
+            "version": self.SNAPSHOT_VERSION, "balance": book.balance,
+            "next_ticket": book.next_ticket, "request_id": self._request_id,
+            "last_msc": self._last_msc, "trade_allowed": book.trade_allowed,
+            "orders": [asdict(o) for o in book.orders.values()],
+            "positions": [asdict(p) for p in book.positions.values()],
+            "history_orders": [asdict(o) for o in book.history_orders],
+            "deals": [asdict(d) for d in book.deals],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Replace the book with a :meth:`snapshot` of one (of a broker made with the same
+        account settings).
+
+        Raises:
+            EmulatorError: ``INVALID_PARAMS`` for a snapshot of another layout or with a
+                malformed record (the book is left as it was).
+        """
+        if not isinstance(state, dict) or state.get("version") != self.SNAPSHOT_VERSION:
+            raise EmulatorError(ErrorCode.INVALID_PARAMS, "paper book snapshot: unknown layout")
+        try:
+            orders = {o.ticket: o for o in (Order(**d) for d in state["orders"])}
+            positions = {p.ticket: p for p in (Position(**d) for d in state["positions"])}
+            history = [Order(**d) for d in state["history_orders"]]
+            deals = [Deal(**d) for d in state["deals"]]
+            balance, next_ticket = float(state["balance"]), int(state["next_ticket"])
+            request_id, last_msc = int(state["request_id"]), int(state["last_msc"])
+            trade_allowed = bool(state["trade_allowed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EmulatorError(ErrorCode.INVALID_PARAMS,
+                                f"paper book snapshot: {type(exc).__name__}: {exc}") from None
+        book = self._book
+        book.balance, book.next_ticket, book.trade_allowed = balance, next_ticket, trade_allowed
+        book.orders, book.positions, book.history_orders, book.deals = (
+            orders, positions, history, deals)
+        book.events.clear()
+        self._request_id, self._last_msc = request_id, last_msc
 
     # ------------------------------------------------------------------------------ advance
 

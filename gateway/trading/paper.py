@@ -15,8 +15,10 @@ idempotency and risk policy stay), and the reads of the book -- ``account_info``
 terminal. Every answer from the book says ``"paper": true`` (each record of a list too).
 
 The paper account starts with the live account's balance, currency, leverage and margin mode
-(read once, when the book is first used) and lives as long as the daemon: it is a practice
-book, not a ledger (documented in docs/api.md).
+(read once, when the book is first used). It **persists** in the data directory
+(``paper/<login>@<server>.json``, 0600, replaced atomically after every call that changed it),
+so positions, orders, history and balance survive a daemon restart; a book whose file cannot
+be read is refused with the file's name rather than silently started afresh.
 
 Simplifications, and why: a market counts as open while its last live tick is under
 :data:`STALE_AFTER_MS` old (the terminal stops ticking when the market closes; no session
@@ -27,10 +29,15 @@ rates through ``symbol_info``); SL/TP and pending orders trigger on the ticks th
 from __future__ import annotations
 
 import bisect
+import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
+
+import orjson
 
 from ea_bridge import Bridge, EAError, SessionInfo, TerminalId
 from mt5model.broker import SimulatedBroker
@@ -43,9 +50,12 @@ from mt5model.types import (
     Tick,
 )
 
+from ..authority.files import create_private_file, ensure_private_dir, read_private_file
 from ..config import GatewayConfig
+from ..errors import Unavailable
 
-__all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperTrading"]
+__all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperBookUnreadable",
+           "PaperTrading"]
 
 #: Reads answered from the paper book for a paper account.
 PAPER_METHODS: Final = frozenset({
@@ -180,6 +190,22 @@ class LiveMarket:
 class _Book:
     market: LiveMarket
     broker: SimulatedBroker
+    account: dict[str, Any]
+    saved: bytes = b""
+
+
+class PaperBookUnreadable(Unavailable):
+    """A terminal's saved paper book cannot be read: nothing is started afresh over it (that
+    would lose the paper positions); ``-32014`` with ``data.reason = "paper_book_unreadable"``
+    and the file's name in the message. Move the file away to start a new book."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("paper_book_unreadable", message)
+
+
+#: The account settings a book is made with, kept beside its snapshot.
+_ACCOUNT_FIELDS: Final = ("login", "server", "company", "name", "currency", "leverage",
+                          "margin_mode")
 
 
 def _mark(value: Any) -> Any:
@@ -204,6 +230,7 @@ class PaperTrading:
     def __init__(self, bridge: Bridge, config: GatewayConfig, *,
                  utc_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         self._bridge = bridge
+        self._dir = config.resolved_data_dir() / "paper"
         self._timeout = config.server.request_timeout_s
         self._utc_ms = utc_ms
         self._books: dict[TerminalId, _Book] = {}
@@ -252,12 +279,56 @@ class PaperTrading:
             return _mark(fn(**params))
         except EmulatorError as exc:  # the engine's answer, as an EA would give it
             raise EAError(int(exc.code), exc.message) from None
+        finally:
+            self._save(terminal, book)  # any call may have filled (SL/TP, pending orders)
+
+    def _path(self, terminal: TerminalId) -> Path:
+        name = re.sub(r"[^A-Za-z0-9._@-]", "_", f"{terminal.login}@{terminal.server}")
+        return self._dir / f"{name}.json"
+
+    def _save(self, terminal: TerminalId, book: _Book) -> None:
+        """Write the book's file when it changed: a private temporary file, then an atomic
+        replace (a crash leaves the old book or the new one, never half of one)."""
+        data = orjson.dumps({"terminal": str(terminal), "account": book.account,
+                             "book": book.broker.snapshot()})
+        if data == book.saved:
+            return
+        ensure_private_dir(self._dir)
+        path = self._path(terminal)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.unlink(missing_ok=True)
+        create_private_file(temporary, data)
+        os.replace(temporary, path)
+        book.saved = data
+
+    def _load(self, terminal: TerminalId) -> dict[str, Any] | None:
+        """The saved book of ``terminal``, or None when it has none.
+
+        Raises:
+            PaperBookUnreadable: the file is there but is not a book of this terminal.
+        """
+        path = self._path(terminal)
+        try:
+            data = read_private_file(path)
+            if data is None:
+                return None
+            saved = orjson.loads(data)
+            if not isinstance(saved, dict) or saved.get("terminal") != str(terminal) \
+                    or not isinstance(saved.get("account"), dict) \
+                    or not isinstance(saved.get("book"), dict):
+                raise ValueError("not a paper book of this terminal")
+        except (OSError, ValueError) as exc:
+            raise PaperBookUnreadable(f"the paper book {path} cannot be read ({exc}); move it "
+                                      "away to start a new paper book") from None
+        return saved
 
     async def _book(self, terminal: TerminalId) -> _Book:
         book = self._books.get(terminal)
         if book is not None:
             return book
-        account = await self._bridge.call(terminal, "account_info", {}, self._timeout)
+        saved = self._load(terminal)
+        account = saved["account"] if saved is not None else await self._bridge.call(
+            terminal, "account_info", {}, self._timeout)
         clock = await self._bridge.call(terminal, "server_time", {}, self._timeout)
         # The book runs on the server's clock (its time zone and any skew), measured against
         # ours once: the live ticks are stamped with it.
@@ -266,15 +337,27 @@ class PaperTrading:
         if book is not None:
             return book
         market = LiveMarket()
+        settings = {name: account.get(name) for name in _ACCOUNT_FIELDS}
         broker = SimulatedBroker(
             market, clock=lambda: self._utc_ms() + offset_ms, login=int(account["login"]),
-            server=str(account["server"]), company=str(account.get("company", "")),
-            name=str(account.get("name", "")), currency=str(account.get("currency", "USD")),
-            balance=float(account.get("balance", 10_000.0)),
-            leverage=int(account.get("leverage", 100)) or 100,
+            server=str(account["server"]), company=str(account.get("company") or ""),
+            name=str(account.get("name") or ""), currency=str(account.get("currency") or "USD"),
+            balance=0.0 if saved is not None else float(account.get("balance", 10_000.0)),
+            leverage=int(account.get("leverage") or 100),
             margin_mode=AccountMarginMode(int(account.get("margin_mode", 2))))
-        book = self._books[terminal] = _Book(market, broker)
-        return book
+        if saved is not None:
+            try:
+                broker.restore(saved["book"])
+            except EmulatorError as exc:
+                raise PaperBookUnreadable(f"the paper book {self._path(terminal)} cannot be "
+                                          f"read ({exc.message}); move it away to start a new "
+                                          "paper book") from None
+        book = _Book(market, broker, settings)
+        if saved is not None:  # the symbols of its positions and orders, before any use
+            state = saved["book"]
+            for symbol in sorted({r["symbol"] for r in (*state["positions"], *state["orders"])}):
+                await self._learn(terminal, book, symbol)
+        return self._books.setdefault(terminal, book)
 
     async def _learn(self, terminal: TerminalId, book: _Book, symbol: str) -> None:
         """Read ``symbol``'s spec and current tick from the terminal the first time."""

@@ -5,8 +5,10 @@ terminal that records every request it gets."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from tests.e2e.conftest import (
     WAIT_S,
     Daemon,
     connected_terminal,
+    running_daemon,
 )
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
@@ -212,3 +215,61 @@ async def test_a_paper_order_is_risk_sized_against_the_paper_account(daemon: Dae
                 -32012, "risk_pct"), answer
         assert "account_info" not in terminal.methods  # the equity came from the paper book
         assert "order_calc_profit" not in terminal.methods
+
+
+async def _paper_daemon_trade(data_dir: Path, trade: bool) -> tuple[list[Any], Any]:
+    """A daemon on ``data_dir`` with the account on paper and an emulated terminal; buys once
+    when ``trade``; its paper positions and account."""
+    async with running_daemon(data_dir) as daemon:
+        daemon.authority.register_account(OWNER, AccountRegistration(
+            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+        await daemon.cache.refresh_once()
+        async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                      utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+            if trade:
+                await ok(daemon, "order_send", {"request": {**BUY, "client_id": "kept"}})
+                await ok(daemon, "create_limit_buy_order", {"symbol": "EURUSD", "volume": 0.2,
+                                                            "open_price": 0.5})
+            return await ok(daemon, "positions_get", {}), await ok(daemon, "account_info")
+
+
+async def test_the_paper_book_survives_a_restart(tmp_path: Path) -> None:
+    """Issue 17: the paper book persists in the data dir (a private file) and a daemon started
+    on it again shows the same positions, pending orders and account."""
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    positions, account = await _paper_daemon_trade(first_dir, trade=True)
+    [position] = positions
+    [saved] = list((first_dir / "paper").iterdir())
+    assert saved.name == f"{LOGIN}@{SERVER}.json"
+    assert saved.stat().st_mode & 0o077 == 0  # the owner's alone
+    for private in (second_dir, second_dir / "paper"):
+        private.mkdir(mode=0o700)
+        private.chmod(0o700)
+    shutil.copy2(saved, second_dir / "paper" / saved.name)  # the same book, a new daemon
+    again, account_again = await _paper_daemon_trade(second_dir, trade=False)
+    assert [(p["ticket"], p["volume"], p["price_open"], p["paper"]) for p in again] == [
+        (position["ticket"], 0.1, position["price_open"], True)]
+    assert (account_again["balance"], account_again["paper"]) == (account["balance"], True)
+
+
+async def test_an_unreadable_paper_book_is_refused_not_replaced(tmp_path: Path) -> None:
+    """A damaged book file is never started afresh over (the paper positions would be lost):
+    the call fails naming the file, and the file is left as it was."""
+    paper_dir = tmp_path / "paper"
+    paper_dir.mkdir(mode=0o700)
+    paper_dir.chmod(0o700)
+    damaged = paper_dir / f"{LOGIN}@{SERVER}.json"
+    damaged.write_bytes(b"{not json")
+    damaged.chmod(0o600)
+    async with running_daemon(tmp_path) as daemon:
+        daemon.authority.register_account(OWNER, AccountRegistration(
+            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+            paper_trade_enabled=True))
+        await daemon.cache.refresh_once()
+        async with connected_terminal(daemon, symbols=("EURUSD",),
+                                      utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+            error = (await daemon.call("account_info"))["error"]
+    assert (error["code"], error["data"]["reason"]) == (-32014, "paper_book_unreadable"), error
+    assert "cannot be read" in error["message"] and str(damaged) in error["message"], error
+    assert damaged.read_bytes() == b"{not json"
