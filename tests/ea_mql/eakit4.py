@@ -26,6 +26,8 @@ from gateway.eafiles import SHARED_INCLUDES
 from tests.ea_mql.eakit import CXXFLAGS, KIT, MQL5_DIR, ROOT, BuildError, write_fixture
 
 MQL4_DIR = ROOT / "ea_bridge" / "mql" / "MQL4"
+#: The MQL5 EA's flags, and the MQL4 switch of the common kit (what differs is left out there).
+CXXFLAGS4 = (*CXXFLAGS, "-DMQL_LANG_MQL4")
 
 
 def _sources() -> list[Path]:
@@ -35,7 +37,7 @@ def _sources() -> list[Path]:
 
 
 def source_hash() -> str:
-    digest = hashlib.sha256(("mql4 " + " ".join(CXXFLAGS)).encode())
+    digest = hashlib.sha256(" ".join(CXXFLAGS4).encode())
     for path in _sources():
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
@@ -83,7 +85,7 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
             f'#define MQL_EXPERT_NAME "{experts[0].stem}"\n#define MQL_PROGRAM MQL_EXPERT_NAME\n'
             f'namespace mqlp_expert {{\n#include "{experts[0]}"\n}}\n', encoding="utf-8")
         cc = subprocess.run(
-            ["g++", *CXXFLAGS, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql4"),
+            ["g++", *CXXFLAGS4, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql4"),
              "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
              str(KIT / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
             capture_output=True, text=True, check=False)

@@ -200,3 +200,16 @@ def test_a_wrong_dll_declaration_does_not_compile(tmp_path: Path) -> None:
         "int recv(int s, int buf, int len, int flags);"), encoding="utf-8")
     with pytest.raises(BuildError, match="the declaration of recv does not match ws2_32.dll"):
         build_ea4(src, tmp_path / "bin")
+
+
+async def test_mql4_trims_into_a_copy(daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+    """MQL4's StringTrimLeft/Right return the trimmed copy (MQL5's trim in place): a token pasted
+    with a trailing newline still authenticates, and a group filter written with spaces
+    matches (both would fail with MQL5's in-place call, which trims nothing in MT4)."""
+    path, _ = fixture4(tmp_path)
+    async with CompiledEA(ea4_binary, path, token=f" {daemon.token}\n", port=daemon.bridge.port):
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        got = (await daemon.call("symbols_get", {"group": "*JPY*, BTC*"}))["result"]
+        assert sorted(s["name"] for s in got) == ["BTCUSD", "USDJPY"]
+        not_eur = (await daemon.call("symbols_get", {"group": "*, !EUR*"}))["result"]
+        assert sorted(s["name"] for s in not_eur) == ["BTCUSD", "USDJPY"]

@@ -62,6 +62,7 @@ int OnInit()
    Session.Configure(AuthToken, GatewayHost, GatewayPort, SocketWaitMs);
    Session.methods.max_rows = MaxRows;
    Session.history_wait_ms = HistoryWaitMs;
+   Events.Trades();                         // learn the tickets already there (if logged in)
    for(int attempt = 1; !EventSetMillisecondTimer(TimerMs); attempt++)
      {
       int err = GetLastError();
@@ -87,6 +88,7 @@ void OnDeinit(const int reason)
 void OnTimer()
   {
    ulong start = GetMicrosecondCount();
+   Events.Trades();                         // before anything is served: see Events4.mqh
    Session.Service();
    Events.Poll(Session);
    Session.WaitRest(start);

@@ -196,8 +196,12 @@ inline string DoubleToString(double v, int digits = 8) {
 inline long StringToInteger(const string& s) { return strtol(s.utf8().c_str(), nullptr, 10); }
 inline double StringToDouble(const string& s) { return strtod(s.utf8().c_str(), nullptr); }
 inline bool _is_space16(char16_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+// StringTrimLeft/Right trim in place in MQL5; MQL4 returns a trimmed copy and leaves its
+// argument alone (mql4/mql4_lang.h), so the MQL4 kit (-DMQL_LANG_MQL4) leaves these out.
+#ifndef MQL_LANG_MQL4
 inline int StringTrimLeft(string& s) { size_t n = 0; while (n < s.u.size() && _is_space16(s.u[n])) ++n; s.u.erase(0, n); return (int)n; }
 inline int StringTrimRight(string& s) { int n = 0; while (!s.u.empty() && _is_space16(s.u.back())) { s.u.pop_back(); ++n; } return n; }
+#endif
 inline bool _locale_set = (setlocale(LC_CTYPE, "C.UTF-8") != nullptr) || true;
 inline bool StringToUpper(string& s) {
   for (auto& c : s.u) if (c < 0xD800 || c >= 0xE000) c = (char16_t)std::towupper((wint_t)c);

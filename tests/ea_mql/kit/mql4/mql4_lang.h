@@ -13,6 +13,16 @@ inline string StringSubstr(const string& s, int start, int len = -1) {
   return string(s.u.substr((size_t)start, len <= 0 ? std::u16string::npos : (size_t)len));
 }
 
+// StringTrimLeft/Right: "string StringTrimLeft(const string text)" returns "A copy of the cut
+// string" (docs.mql4.com/strings/stringtrimleft): the argument is not changed, so MQL5's
+// in-place call, StringTrimLeft(s), trims nothing in MetaTrader 4. The result must be used.
+[[nodiscard]] inline string StringTrimLeft(const string& s) {
+  size_t n = 0; while (n < s.u.size() && _is_space16(s.u[n])) ++n; return string(s.u.substr(n));
+}
+[[nodiscard]] inline string StringTrimRight(const string& s) {
+  size_t n = s.u.size(); while (n > 0 && _is_space16(s.u[n - 1])) --n; return string(s.u.substr(0, n));
+}
+
 // OnInit's answer (docs.mql4.com/basis/function/events: the same ENUM_INIT_RETCODE as MQL5)
 enum ENUM_INIT_RETCODE { INIT_SUCCEEDED = 0, INIT_FAILED = 1, INIT_PARAMETERS_INCORRECT = 2, INIT_AGENT_NOT_SUITABLE = 3 };
 // OnDeinit's reason (docs.mql4.com/constants/namedconstants/uninit)

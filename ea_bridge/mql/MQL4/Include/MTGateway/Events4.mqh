@@ -71,7 +71,6 @@ public:
    void              Poll(CGatewaySession4 &session)
      {
       uint now = GetTickCount();
-      Trades();
       if(!session.Ready())
          return;
       if(session.sessions != seen_sessions)
@@ -241,7 +240,11 @@ public:
       return -1;
      }
 
-   // Compare the open tickets with the last pass and queue what changed.
+   // Compare the open tickets with the last pass and queue what changed. Called at the start
+   // of each timer pass, before the session serves anything: the first call (or the first
+   // once the terminal has logged in) learns the tickets that were there before the EA, so an
+   // order the EA executes is never mistaken for one of them. A ticket's JSON is encoded again
+   // only when it changed.
    void              Trades(void)
      {
       long login = AccountInfoInteger(ACCOUNT_LOGIN);
@@ -267,8 +270,8 @@ public:
          now_ticket[n] = t;
          now_type[n] = type;
          now_sig[n] = sig;
-         now_json[n] = Encoded(market);
          int was = seed ? -1 : FindSnap(t);
+         now_json[n] = was >= 0 && snap_sig[was] == sig ? snap_json[was] : Encoded(market);
          if(!seed)
            {
             if(was < 0)

@@ -76,9 +76,7 @@ bool GroupMatch(const string name, const string filter)
    bool any_include = false, included = false;
    for(int i = 0; i < k; i++)
      {
-      string p = parts[i];
-      StringTrimLeft(p);
-      StringTrimRight(p);
+      string p = StringTrimRight(StringTrimLeft(parts[i]));   // MQL4 returns the trimmed copy
       StringToUpper(p);
       if(p == "")
          continue;

@@ -153,9 +153,7 @@ public:
    // Checks the token locally first: a missing or malformed token never reaches the wire.
    bool              Configure(const string token_in, const string host_in, const int port_in, const int wait_ms)
      {
-      token = token_in;
-      StringTrimLeft(token);
-      StringTrimRight(token);
+      token = StringTrimRight(StringTrimLeft(token_in));   // MQL4 returns the trimmed copy
       host = host_in;
       port = port_in;
       wait_budget_ms = wait_ms;
