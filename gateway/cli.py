@@ -254,6 +254,7 @@ async def _run_daemon(config: GatewayConfig) -> int:
 
 
 async def _serve_daemon(config: GatewayConfig) -> int:
+    from . import unix_socket
     from .app import create_app
     from .gcpolicy import tune_gc
     from .keys import DEVICE
@@ -273,12 +274,24 @@ async def _serve_daemon(config: GatewayConfig) -> int:
         print(f"error: cannot listen on {config.bridge.host}:{config.bridge.port} (EA bridge): "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 1
+    unix_path = config.server.unix_socket or None
+    try:
+        unix_sock = None if unix_path is None else unix_socket.bind_unix(unix_path)
+    except OSError as exc:
+        http_sock.close()
+        bridge_sock.close()
+        print(f"error: cannot listen on {unix_path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     app = create_app(config, bridge_socket=bridge_sock)
     try:
         runner, port = await start_http(app, http_sock)
+        if unix_sock is not None:
+            await unix_socket.start_unix(runner, unix_sock)
     except (OSError, JournalUnusable) as exc:
         http_sock.close()
         bridge_sock.close()
+        if unix_sock is not None:
+            unix_sock.close()
         if isinstance(exc, InsecurePath):
             raise  # main() prints it (exit 2: the data dir needs the user's fix)
         message = exc.strerror or exc if isinstance(exc, OSError) else exc
@@ -293,6 +306,8 @@ async def _serve_daemon(config: GatewayConfig) -> int:
     await stop.wait()
     log.info("shutting down")
     await runner.cleanup()
+    if unix_path is not None:
+        unix_socket.remove(unix_path)
     return 0
 
 

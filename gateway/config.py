@@ -34,6 +34,7 @@ from ea_bridge import is_loopback
 
 from .authority.config import ConsoleConfig, SmtpConfig
 from .errors import ConfigError
+from .unix_socket import refusal as unix_socket_refusal
 
 __all__ = [
     "CONFIG_ENV",
@@ -93,6 +94,17 @@ class ServerConfig(_Section):
     auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
+    #: Also serve /rpc and /ws on a UNIX socket file with mode 0600 (POSIX only; refused on
+    #: Windows): only this user can connect (``gateway/unix_socket.py``). Empty: off.
+    unix_socket: str = ""
+
+    @field_validator("unix_socket")
+    @classmethod
+    def _unix_socket_here(cls, value: str) -> str:
+        reason = unix_socket_refusal(value or None)
+        if reason is not None:
+            raise ValueError(reason)
+        return value
 
 
 class BridgeConfig(_Section):

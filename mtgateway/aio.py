@@ -187,6 +187,8 @@ class AsyncClient:
         self._endpoint = endpoint
         self._session = aiohttp.ClientSession(
             headers={"Content-Type": "application/json"},
+            connector=(None if endpoint.unix_path is None
+                       else aiohttp.UnixConnector(path=endpoint.unix_path)),
             timeout=aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT_S))
         self._credential = None
         wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else timeout
@@ -254,7 +256,7 @@ class AsyncClient:
 
     async def _authenticate(self) -> str:
         assert self._session is not None and self._endpoint is not None
-        base, shake = self._endpoint.base_url, Handshake(self._endpoint.token)
+        base, shake = self._endpoint.http_base, Handshake(self._endpoint.token)
         try:
             answer = await self._step(base + CHALLENGE_PATH, shake.challenge_body())
             opened = await self._step(base + SESSION_PATH, shake.session_body(answer))
@@ -262,13 +264,14 @@ class AsyncClient:
         except HandshakeRefused as exc:
             raise MtGatewayError(local_error(
                 c.RES_E_AUTH_FAILED,
-                f"the peer at {base} did not prove it is the MT Gateway daemon holding this "
-                f"token ({exc}); the token was not sent")) from None
+                f"the peer at {self._endpoint.base_url} did not prove it is the MT Gateway "
+                f"daemon holding this token ({exc}); the token was not sent")) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             code = (c.RES_E_INTERNAL_FAIL_CONNECT if isinstance(exc, aiohttp.ClientConnectorError)
                     else c.RES_E_INTERNAL_FAIL_RECEIVE)
             raise MtGatewayError(local_error(
-                code, f"cannot reach the gateway at {base}: {type(exc).__name__}")) from None
+                code, f"cannot reach the gateway at {self._endpoint.base_url}: "
+                f"{type(exc).__name__}")) from None
 
     async def _step(self, url: str, body: dict[str, str]) -> Any:
         """One challenge step's JSON answer; a daemon's refusal (401, 429, 503) raised."""

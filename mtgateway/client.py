@@ -60,6 +60,27 @@ def new_client_id() -> str:
     return secrets.token_urlsafe(15)
 
 
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over the daemon's UNIX socket (``http+unix://``; POSIX)."""
+
+    def __init__(self, path: str, timeout_s: float) -> None:
+        super().__init__("localhost", timeout=timeout_s)
+        self._path = path
+
+    def connect(self) -> None:
+        family = getattr(socket, "AF_UNIX", None)
+        if family is None:
+            raise ConnectionRefusedError("UNIX sockets are not offered on this platform")
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 class _Http:
     """One kept-alive HTTP/1.1 connection to the gateway, authenticated by the challenge.
 
@@ -70,12 +91,19 @@ class _Http:
     """
 
     def __init__(self, endpoint: Endpoint, timeout_s: float) -> None:
-        parts = urllib.parse.urlsplit(endpoint.base_url)
+        parts = urllib.parse.urlsplit(endpoint.http_base)
         self._prefix = parts.path or ""
         self._endpoint = endpoint
         self._session: str | None = None
-        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        self._conn = cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
+        self._conn: http.client.HTTPConnection
+        if endpoint.unix_path is not None:
+            self._conn = _UnixHTTPConnection(endpoint.unix_path, timeout_s)
+        elif parts.scheme == "https":
+            self._conn = http.client.HTTPSConnection(parts.hostname or "127.0.0.1", parts.port,
+                                                     timeout=timeout_s)
+        else:
+            self._conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                                    timeout=timeout_s)
         self._used = False
 
     def post(self, body: bytes) -> tuple[int, bytes, str | None]:

@@ -60,6 +60,11 @@ TICKS_DTYPE: Final = [("time", "<i8"), ("bid", "<f8"), ("ask", "<f8"), ("last", 
                       ("volume_real", "<f8")]
 
 
+#: The scheme of a daemon on a UNIX socket: ``http+unix:///run/user/1000/mtgateway.sock``
+#: (the socket file's absolute path after ``//``; ``[server] unix_socket``, POSIX only).
+UNIX_SCHEME: Final = "http+unix"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where the gateway is and the token to present. ``repr`` never shows the token."""
@@ -68,19 +73,35 @@ class Endpoint:
     token: str = field(repr=False)
 
     @property
+    def unix_path(self) -> str | None:
+        """The socket file of an ``http+unix://`` URL, else None."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        return parts.path if parts.scheme == UNIX_SCHEME else None
+
+    @property
+    def http_base(self) -> str:
+        """The base of request URLs (``http://localhost`` over a UNIX socket)."""
+        return "http://localhost" if self.unix_path is not None else self.base_url
+
+    @property
     def rpc_url(self) -> str:
-        return self.base_url + "/rpc"
+        return self.http_base + "/rpc"
 
     @property
     def ws_url(self) -> str:
-        parts = urllib.parse.urlsplit(self.base_url)
+        parts = urllib.parse.urlsplit(self.http_base)
         scheme = "wss" if parts.scheme == "https" else "ws"
         return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path + "/ws", "", ""))
 
 
 def _base_of(url: str) -> str:
-    """``http://host:port`` from what a user may pass: with or without ``/rpc`` or ``/ws``."""
+    """``http://host:port`` from what a user may pass: with or without ``/rpc`` or ``/ws``;
+    ``http+unix:///path/to/socket`` as it is."""
     parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme == UNIX_SCHEME:
+        if parts.netloc or parts.query or not parts.path.startswith("/"):
+            raise ValueError(f"not an {UNIX_SCHEME}:///absolute/path/to/socket URL: {url!r}")
+        return urllib.parse.urlunsplit((UNIX_SCHEME, "", parts.path, "", ""))
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     if scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL of the gateway: {url!r}")
