@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -218,3 +219,49 @@ async def test_mql4_trims_into_a_copy(daemon: Daemon, ea4_binary: Path, tmp_path
         assert sorted(s["name"] for s in got) == ["BTCUSD", "USDJPY"]
         not_eur = (await daemon.call("symbols_get", {"group": "*, !EUR*"}))["result"]
         assert sorted(s["name"] for s in not_eur) == ["BTCUSD", "USDJPY"]
+
+
+async def test_fragmented_reads_and_writes(
+        bridge: tuple[Bridge, RecordingListener], ea4_binary: Path, tmp_path: Path) -> None:
+    """recv returning one byte at a time and send writing three at a time (both allowed by
+    Winsock on a non-blocking socket): frames are still cut and written whole."""
+    b, _ = bridge
+    path, _ = fixture4(tmp_path)
+    async with CompiledEA(ea4_binary, path, token=TOKEN, port=b.port,
+                          quirks={"MQLSHIM_CHUNK": "1", "MQLSHIM_SEND_CHUNK": "3"}):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        symbols = await b.call(TERMINAL, "symbols_get", {}, WAIT_S)
+        assert sorted(s["name"] for s in symbols) == ["BTCUSD", "EURUSD", "USDJPY"]
+        account = await b.call(TERMINAL, "account_info", {}, WAIT_S)
+        assert account["margin_mode"] == 2 and account["login"] == TERMINAL.login
+
+
+async def test_connects_once_the_gateway_is_up(ea4_binary: Path, tmp_path: Path) -> None:
+    """Nothing listening: the chart says so and the EA retries (each attempt bounded by its
+    connect wait, Windows retrying the refused SYN meanwhile); the gateway starts on that port
+    and the EA connects by itself."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    path, _ = fixture4(tmp_path)
+    listener = RecordingListener()
+    async with CompiledEA(ea4_binary, path, token=TOKEN, port=port) as ea:
+        await ea.wait_for_chart("gateway not reachable at 127.0.0.1:")
+        assert any("Is mtgateway running?" in c and "retrying in" in c for c in ea.chart)
+        late = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-1")}), listener, port=port,
+                      heartbeat=HeartbeatSettings(0.5, 1.5))
+        await late.start()
+        try:
+            session = await late.wait_for_terminal(TERMINAL, WAIT_S)
+            assert session.hello.platform == "MT4" and session.hello.ea_version == "1.2.0"
+        finally:
+            await late.close()
+
+
+async def test_a_wrong_token_stops_with_the_reason(daemon: Daemon, ea4_binary: Path,
+                                                   tmp_path: Path) -> None:
+    path, _ = fixture4(tmp_path)
+    wrong = "mtgw_" + "A" * 40
+    async with CompiledEA(ea4_binary, path, token=wrong, port=daemon.bridge.port) as ea:
+        await ea.wait_for_chart("stopped: invalid auth token")
+    assert "EXIT sockets_open=0 winsock_refs=0" in ea.lines[-1]
