@@ -313,6 +313,13 @@ class Authority:
         stored = self.store.add_account(row, registration.password)
         self.activity.add(row.owner_email, "account_registered",
                           f"{stored.name} ({stored.login}@{stored.server})", row.created_at)
+        # Tokens issued before the registration carried the permissive default policy (live):
+        # the daemons holding them look again now, so a registration with paper trading on,
+        # or with limits, acts within seconds (issue 16 F16).
+        for token in self.store.tokens_of(row.owner_email):
+            if (token.login, token.server) == (stored.login, stored.server) \
+                    and self._serves(token):
+                self.feed.add(row.owner_email, row.created_at, token_id=token.token_id)
         return stored
 
     def accounts_of(self, owner_email: str) -> list[AccountRow]:

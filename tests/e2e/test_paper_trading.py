@@ -273,3 +273,25 @@ async def test_an_unreadable_paper_book_is_refused_not_replaced(tmp_path: Path) 
     assert (error["code"], error["data"]["reason"]) == (-32014, "paper_book_unreadable"), error
     assert "cannot be read" in error["message"] and str(damaged) in error["message"], error
     assert damaged.read_bytes() == b"{not json"
+
+
+async def test_registering_an_account_on_paper_switches_the_venue_within_seconds(
+        daemon: Daemon) -> None:
+    """Issue 16 F16: a terminal traded live by a token issued before its account was registered
+    goes to paper as soon as the account is registered with paper trading on (the revocation
+    feed says "look now"; no five-minute refresh is waited for); the live order stays live."""
+    async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
+        assert isinstance(terminal, RecordingTerminal)
+        live = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "live-1"}})
+        assert "paper" not in live and terminal.broker.positions_total() == 1
+        daemon.authority.register_account(OWNER, AccountRegistration(
+            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+        async with asyncio.timeout(WAIT_S):  # the feed's refresh, not the clock's
+            while "paper" not in await ok(daemon, "account_info"):
+                await asyncio.sleep(0.05)
+        paper = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "paper-1"}})
+        assert paper["paper"] is True
+        assert terminal.methods.count("order_send") == 1
+        assert terminal.broker.positions_total() == 1
