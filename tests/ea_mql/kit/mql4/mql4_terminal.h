@@ -31,7 +31,8 @@
 struct MqlTick { datetime time; double bid = 0, ask = 0, last = 0; ulong volume = 0; };
 struct MqlRates { datetime time; double open = 0, high = 0, low = 0, close = 0; long tick_volume = 0; int spread = 0; long real_volume = 0; };
 
-// ---- property enums: MQL4's sets, each entry with the MT5 package field the fixture has -------------
+// ---- property enums: MQL4's sets (docs.mql4.com/constants/environment_state), each entry with
+// the MT5 package field the fixture has; an MQL5-only property does not compile ---------------
 #define _E(name, field) name,
 #define _N(name, field) case name: return field;
 #define SYMBOL_INTEGER_PROPS(X) X(SYMBOL_SELECT, "select") X(SYMBOL_VISIBLE, "visible") X(SYMBOL_SESSION_DEALS, "session_deals") \
@@ -70,7 +71,7 @@ struct MqlRates { datetime time; double open = 0, high = 0, low = 0, close = 0; 
   X(TERMINAL_COMMUNITY_CONNECTION, "community_connection") X(TERMINAL_CONNECTED, "connected") X(TERMINAL_DLLS_ALLOWED, "dlls_allowed") \
   X(TERMINAL_TRADE_ALLOWED, "trade_allowed") X(TERMINAL_EMAIL_ENABLED, "email_enabled") X(TERMINAL_FTP_ENABLED, "ftp_enabled") \
   X(TERMINAL_NOTIFICATIONS_ENABLED, "notifications_enabled") X(TERMINAL_MAXBARS, "maxbars") X(TERMINAL_MQID, "mqid") \
-  X(TERMINAL_CODEPAGE, "codepage") X(TERMINAL_PING_LAST, "ping_last")
+  X(TERMINAL_CODEPAGE, "codepage")
 #define TERMINAL_DOUBLE_PROPS(X) X(TERMINAL_COMMUNITY_BALANCE, "community_balance")
 #define TERMINAL_STRING_PROPS(X) X(TERMINAL_LANGUAGE, "language") X(TERMINAL_COMPANY, "company") X(TERMINAL_NAME, "name") \
   X(TERMINAL_PATH, "path") X(TERMINAL_DATA_PATH, "data_path") X(TERMINAL_COMMONDATA_PATH, "commondata_path")

@@ -205,7 +205,7 @@ void EncodeTerminal(JsonWriter &w)
    w.KInt("build", TerminalInfoInteger(TERMINAL_BUILD));
    w.KInt("maxbars", TerminalInfoInteger(TERMINAL_MAXBARS));
    w.KInt("codepage", TerminalInfoInteger(TERMINAL_CODEPAGE));
-   w.KInt("ping_last", TerminalInfoInteger(TERMINAL_PING_LAST));
+   w.KInt("ping_last", 0);                       // not among MQL4's terminal properties
    w.KDbl("community_balance", TerminalInfoDouble(TERMINAL_COMMUNITY_BALANCE), 2);
    w.KDbl("retransmission", 0.0, 4);
    w.KStr("company", TerminalInfoString(TERMINAL_COMPANY));
