@@ -1,9 +1,12 @@
-"""The package's result structures as named tuples, and the conversions from the wire's JSON.
+"""The package's result structures, built as its struct sequences are, and their wire form.
 
-Each class has the ``MetaTrader5`` package's name and its fields in the package's order, so
-``info.balance``, ``info._asdict()`` and positional unpacking all behave as there. Where MT
-Gateway answers more than the package does (``retcode_name``, ``client_id``, ``deduplicated``)
-those fields come after the package's, with defaults, so package code never sees them move.
+Each class has the ``MetaTrader5`` package's name and exactly its fields in its order, and
+behaves as the package's types do (C struct sequences): built from **one** sequence
+(``TradeOrder(values)``, ``len()`` the package's field count), fields by name and by position,
+``_asdict()``, equality as tuples. Where MT Gateway answers more than the package does
+(``retcode_name``, ``client_id``, ``deduplicated``) those stay *outside* the tuple as
+attributes, as a struct sequence's non-sequence fields do (``TradeOrder(values, {"extra": 1})``),
+so package code that unpacks or counts fields sees exactly the package's.
 
 The wire's objects are read by field name (:func:`from_wire`): a field the gateway adds in a
 later version is ignored, and a field the package defines but the answer lacks is a protocol
@@ -12,8 +15,9 @@ mismatch reported through ``last_error()`` rather than a half-filled tuple.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "AccountInfo",
@@ -21,6 +25,7 @@ __all__ = [
     "OrderCheckResult",
     "OrderSendResult",
     "OrderStatus",
+    "Record",
     "ServerTime",
     "SymbolInfo",
     "TerminalInfo",
@@ -34,8 +39,59 @@ __all__ = [
     "many_from_wire",
 ]
 
-T = TypeVar("T", bound=tuple[Any, ...])
-class AccountInfo(NamedTuple):
+T = TypeVar("T", bound="Record")
+
+
+class Record(tuple[Any, ...]):
+    """A struct sequence: the base of every result type.
+
+    A subclass declares its tuple fields as annotations, in order; names it lists in
+    ``_extras`` (with their defaults) are attributes outside the tuple instead.
+    """
+
+    #: The tuple's field names, in order (set for each subclass from its annotations).
+    _fields: ClassVar[tuple[str, ...]] = ()
+    #: Attributes outside the tuple, with their defaults (MT Gateway's additions).
+    _extras: ClassVar[Mapping[str, Any]] = {}
+    #: Defaults :func:`from_wire` uses for tuple fields an older daemon does not send.
+    _defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        names = [name for name, kind in cls.__dict__.get("__annotations__", {}).items()
+                 if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
+        cls._fields = tuple(name for name in names if name not in cls._extras)
+        for index, name in enumerate(cls._fields):
+            setattr(cls, name, property(itemgetter(index), doc=f"field {index}: {name}"))
+
+    def __new__(cls, sequence: Iterable[Any], extras: Mapping[str, Any] | None = None
+                ) -> Any:
+        values = tuple(sequence)
+        if len(values) != len(cls._fields):
+            raise TypeError(f"{cls.__name__}() takes a {len(cls._fields)}-sequence "
+                            f"({len(values)}-sequence given)")
+        self = super().__new__(cls, values)
+        unknown = set(extras or ()) - set(cls._extras)
+        if unknown:
+            raise TypeError(f"{cls.__name__}() got unexpected fields {sorted(unknown)}")
+        for name, default in cls._extras.items():
+            object.__setattr__(self, name, (extras or {}).get(name, default))
+        return self
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return (tuple(self), {name: getattr(self, name) for name in self._extras})
+
+    def _asdict(self) -> dict[str, Any]:
+        """The package's fields by name, in order."""
+        return dict(zip(self._fields, self, strict=True))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self,
+                                                                     strict=True))
+        return f"{type(self).__name__}({inner})"
+
+
+class AccountInfo(Record):
     """``account_info()``: the trading account."""
     login: int
     trade_mode: int
@@ -67,7 +123,7 @@ class AccountInfo(NamedTuple):
     company: str
 
 
-class TerminalInfo(NamedTuple):
+class TerminalInfo(Record):
     """``terminal_info()``: the terminal's state and settings."""
     community_account: bool
     community_connection: bool
@@ -93,7 +149,7 @@ class TerminalInfo(NamedTuple):
     commondata_path: str
 
 
-class SymbolInfo(NamedTuple):
+class SymbolInfo(Record):
     """``symbol_info(symbol)`` / ``symbols_get()``: every property of one symbol."""
     custom: bool
     chart_mode: int
@@ -193,7 +249,7 @@ class SymbolInfo(NamedTuple):
     path: str
 
 
-class Tick(NamedTuple):
+class Tick(Record):
     """``symbol_info_tick(symbol)``: the last tick."""
     time: int
     bid: float
@@ -205,7 +261,7 @@ class Tick(NamedTuple):
     volume_real: float
 
 
-class TradePosition(NamedTuple):
+class TradePosition(Record):
     """``positions_get()``: one open position."""
     ticket: int
     time: int
@@ -228,7 +284,7 @@ class TradePosition(NamedTuple):
     external_id: str
 
 
-class TradeOrder(NamedTuple):
+class TradeOrder(Record):
     """``orders_get()`` / ``history_orders_get()``: one order."""
     ticket: int
     time_setup: int
@@ -256,7 +312,7 @@ class TradeOrder(NamedTuple):
     external_id: str
 
 
-class TradeDeal(NamedTuple):
+class TradeDeal(Record):
     """``history_deals_get()``: one deal."""
     ticket: int
     order: int
@@ -278,7 +334,7 @@ class TradeDeal(NamedTuple):
     external_id: str
 
 
-class TradeRequest(NamedTuple):
+class TradeRequest(Record):
     """The request as the terminal evaluated it (``OrderSendResult.request``)."""
     action: int
     magic: int
@@ -299,7 +355,7 @@ class TradeRequest(NamedTuple):
     position_by: int
 
 
-class OrderCheckResult(NamedTuple):
+class OrderCheckResult(Record):
     """``order_check(request)``."""
     retcode: int
     balance: float
@@ -310,11 +366,12 @@ class OrderCheckResult(NamedTuple):
     margin_level: float
     comment: str
     request: TradeRequest
-    # MT Gateway's additions, after the package's fields so positional unpacking holds
-    retcode_name: str = ""
+    # MT Gateway's additions: attributes outside the tuple
+    _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": ""}
+    retcode_name: str
 
 
-class OrderSendResult(NamedTuple):
+class OrderSendResult(Record):
     """``order_send(request)``: check ``retcode`` (a rejection is a result)."""
     retcode: int
     deal: int
@@ -327,14 +384,16 @@ class OrderSendResult(NamedTuple):
     request_id: int
     retcode_external: int
     request: TradeRequest
-    # MT Gateway's additions, after the package's fields so positional unpacking holds
-    retcode_name: str = ""
-    client_id: str = ""
-    deduplicated: bool = False
+    # MT Gateway's additions: attributes outside the tuple
+    _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": "", "client_id": "",
+                                            "deduplicated": False}
+    retcode_name: str
+    client_id: str
+    deduplicated: bool
 
 
 
-class BookInfo(NamedTuple):
+class BookInfo(Record):
     """``market_book_get(symbol)``: one level of the depth of market."""
 
     type: int
@@ -343,7 +402,7 @@ class BookInfo(NamedTuple):
     volume_dbl: float
 
 
-class OrderStatus(NamedTuple):
+class OrderStatus(Record):
     """``order_status(client_id)`` (MT Gateway's addition): the daemon's journal row.
 
     ``state`` is one of ``RECEIVED``, ``SENT``, ``ACCEPTED``, ``REJECTED``, ``UNKNOWN``,
@@ -363,10 +422,11 @@ class OrderStatus(NamedTuple):
     request: dict[str, Any]
     result: dict[str, Any] | None
     #: tickets reconciliation could not tell apart for this order (reported, never guessed)
-    ambiguous_tickets: Sequence[int] = ()
+    ambiguous_tickets: Sequence[int]
+    _defaults: ClassVar[Mapping[str, Any]] = {"ambiguous_tickets": ()}
 
 
-class ServerTime(NamedTuple):
+class ServerTime(Record):
     """``server_time()`` (MT Gateway's addition): the trade server's clock and its offset."""
 
     time: int
@@ -387,20 +447,19 @@ def from_wire(cls: type[T], obj: Any) -> T:
     """
     if not isinstance(obj, dict):
         raise WireMismatch(f"{cls.__name__}: expected an object, got {type(obj).__name__}")
-    fields: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
-    defaults: dict[str, Any] = cls._field_defaults  # type: ignore[attr-defined]
     values = []
-    for name in fields:
+    for name in cls._fields:
         if name in obj:
             value = obj[name]
             if name == "request" and cls is not OrderStatus:
                 value = from_wire(TradeRequest, value)
             values.append(value)
-        elif name in defaults:
-            values.append(defaults[name])
+        elif name in cls._defaults:
+            values.append(cls._defaults[name])
         else:
             raise WireMismatch(f"{cls.__name__}: the gateway's answer has no {name!r}")
-    return cls(*values)
+    extras = {name: obj[name] for name in cls._extras if name in obj}
+    return cls(values, extras)
 
 
 def many_from_wire(cls: type[T], array: Any) -> tuple[T, ...]:

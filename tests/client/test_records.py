@@ -1,0 +1,76 @@
+"""The result types: struct sequences with exactly the package's fields, agreeing field for
+field with the daemon's result models (``gateway/results.py``), which the wire is built from."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+
+import mtgateway as mt5
+from gateway import results
+from mtgateway import records
+from mtgateway.records import Record, from_wire
+
+#: Each client record and the daemon model whose JSON it is read from.
+PAIRS = [(getattr(records, name), getattr(results, name)) for name in (
+    "AccountInfo", "TerminalInfo", "SymbolInfo", "Tick", "TradePosition", "TradeOrder",
+    "TradeDeal", "TradeRequest", "OrderCheckResult", "OrderSendResult", "ServerTime",
+    "OrderStatus")]
+
+#: The package's own field lists (its documentation; the package's C types), by type.
+PACKAGE_FIELDS = {
+    "Tick": ("time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"),
+    "OrderSendResult": ("retcode", "deal", "order", "volume", "price", "bid", "ask", "comment",
+                        "request_id", "retcode_external", "request"),
+    "OrderCheckResult": ("retcode", "balance", "equity", "profit", "margin", "margin_free",
+                         "margin_level", "comment", "request"),
+    "BookInfo": ("type", "price", "volume", "volume_dbl"),
+}
+
+
+@pytest.mark.parametrize("client,daemon", PAIRS, ids=lambda cls: cls.__name__)
+def test_records_agree_field_for_field_with_the_daemons_models(client: type[Record],
+                                                               daemon: type) -> None:
+    """The tuple's fields then our extra attributes are the daemon model's fields, in its
+    order: nothing the daemon sends is dropped, nothing the client reads is missing."""
+    assert [*client._fields, *client._extras] == list(daemon.model_fields), client.__name__
+
+
+def test_the_package_types_carry_exactly_the_packages_fields() -> None:
+    """len() and unpacking see the package's fields; ours are attributes outside the tuple."""
+    for name, fields in PACKAGE_FIELDS.items():
+        assert getattr(mt5, name)._fields == fields, name
+    request = from_wire(mt5.TradeRequest, dict.fromkeys(mt5.TradeRequest._fields, 0))
+    wire = {**dict.fromkeys(PACKAGE_FIELDS["OrderSendResult"], 1), "request": request._asdict(),
+            "retcode_name": "TRADE_RETCODE_DONE", "client_id": "c1", "deduplicated": True}
+    result = from_wire(mt5.OrderSendResult, wire)
+    assert len(result) == 11 and result[-1] == request
+    assert (result.client_id, result.deduplicated, result.retcode_name) == (
+        "c1", True, "TRADE_RETCODE_DONE")
+    assert list(result._asdict()) == list(PACKAGE_FIELDS["OrderSendResult"])
+    package_only = {k: v for k, v in wire.items() if k in PACKAGE_FIELDS["OrderSendResult"]}
+    older = from_wire(mt5.OrderSendResult, package_only)  # extras absent: their defaults
+    assert (older.client_id, older.deduplicated, older.retcode_name) == ("", False, "")
+
+
+def test_built_from_one_sequence_as_struct_sequences_are() -> None:
+    """TradeOrder(values), with a mapping of the extra attributes; wrong lengths refused;
+    pickling and copying keep the extras."""
+    tick = mt5.Tick([1700000000, 1.1, 1.2, 0.0, 0, 1700000000123, 6, 0.0])
+    assert (tick.bid, tick[1], tick.time_msc) == (1.1, 1.1, 1700000000123)
+    assert tick == (1700000000, 1.1, 1.2, 0.0, 0, 1700000000123, 6, 0.0)
+    assert repr(tick).startswith("Tick(time=1700000000, bid=1.1")
+    with pytest.raises(TypeError, match="8-sequence"):
+        mt5.Tick([1, 2])
+    with pytest.raises(TypeError):
+        mt5.Tick(1, 2, 3)  # type: ignore[call-arg]
+    request = mt5.TradeRequest([0] * 17)
+    sent = mt5.OrderSendResult([10009, 1, 2, 0.1, 1.2, 1.1, 1.2, "", 3, 0, request],
+                               {"client_id": "c9"})
+    assert sent.client_id == "c9" and sent.deduplicated is False
+    for clone in (pickle.loads(pickle.dumps(sent)), copy.deepcopy(sent)):
+        assert clone == sent and clone.client_id == "c9"
+    with pytest.raises(TypeError, match="unexpected"):
+        mt5.OrderSendResult(tuple(sent), {"nope": 1})
