@@ -32,7 +32,7 @@ from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
-from .auth.reporter import TerminalReporter, watch_revocations
+from .auth.reporter import TerminalReporter, account_figures, watch_revocations
 from .auth.secretstore import SecretStore
 from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
@@ -181,7 +181,9 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
         link = RemoteAuthority(cfg.url, device.private_key, timeout_s=cfg.request_timeout_s)
         keys = keys or [AuthorityKey.from_base64(cfg.public_key)]
     app[AUTHORITY] = link
-    app[REPORTER] = TerminalReporter(link, device.info)
+    app[REPORTER] = TerminalReporter(link, device.info, figures=account_figures(
+        lambda terminal, method, params, timeout_s: app[BRIDGE].call(
+            terminal, method, params, timeout_s)))
     cache = app[RECORD_CACHE] = RecordCache(
         link, keys, device.info, device_name=device_name(config),
         os_name=f"{platform.system()} {platform.release()}".strip(),

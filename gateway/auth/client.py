@@ -216,10 +216,7 @@ class RemoteAuthority:
                                reports: list[TerminalReport]) -> int:
         """``POST /v1/terminals/report``: how many states the console kept."""
         self._check(device)
-        body = {"terminals": [
-            {"login": r.login, "server": r.server, "state": r.state, "reason": r.reason,
-             "token_id": r.token_id, "token_hint": r.token_hint, "platform": r.platform,
-             "ea_version": r.ea_version} for r in reports]}
+        body = {"terminals": [_report_json(r) for r in reports]}
         _, answer = await self._call("POST", "/v1/terminals/report", body, signed=True)
         stored = answer.get("stored")
         return stored if isinstance(stored, int) else 0
@@ -285,3 +282,15 @@ if TYPE_CHECKING:  # mypy proves the remote authority implements the protocol th
 
     def _implements(remote: RemoteAuthority) -> AuthorityAPI:
         return remote
+
+
+def _report_json(report: TerminalReport) -> dict[str, Any]:
+    """One report as ``POST /v1/terminals/report`` takes it (figures only when read)."""
+    out: dict[str, Any] = {
+        "login": report.login, "server": report.server, "state": report.state,
+        "reason": report.reason, "token_id": report.token_id, "token_hint": report.token_hint,
+        "platform": report.platform, "ea_version": report.ea_version}
+    if report.figures is not None:
+        out.update(balance=report.figures.balance, equity=report.figures.equity,
+                   currency=report.figures.currency, positions=report.figures.positions)
+    return out

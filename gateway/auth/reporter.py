@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
@@ -26,9 +27,10 @@ from typing import Any, Final, Protocol
 from ea_bridge import AuthRefused, EAVerifier, Hello, SessionInfo, TerminalId
 
 from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
-from ..authority.reports import REPORT_INTERVAL_S, TerminalReport
+from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 
-__all__ = ["ReportSink", "RevocationSource", "TerminalReporter", "watch_revocations"]
+__all__ = ["ReportSink", "RevocationSource", "TerminalReporter", "account_figures",
+           "watch_revocations"]
 
 log = logging.getLogger("gateway.auth.reporter")
 
@@ -36,6 +38,35 @@ log = logging.getLogger("gateway.auth.reporter")
 _REFUSED_ENDINGS: Final = frozenset({"token_revoked", "token_expired", "invalid_token"})
 #: How long one revocation long-poll is held open by the authority.
 POLL_WAIT_S: Final = 25.0
+#: The most a report waits for one terminal's figures (a slow EA must not delay the states).
+FIGURES_TIMEOUT_S: Final = 2.0
+
+#: Reads an active terminal's account figures (``None`` when it cannot).
+FiguresSource = Callable[[TerminalId], Awaitable[AccountFigures | None]]
+#: The bridge's ``call(terminal, method, params, timeout_s)``.
+TerminalCall = Callable[[TerminalId, str, dict[str, Any], float], Awaitable[Any]]
+
+
+def account_figures(call: TerminalCall) -> FiguresSource:
+    """Figures read through the EA, as a bot would (``account_info``, ``positions_total``):
+    what the owner's dashboard shows beside an active terminal."""
+
+    async def read(terminal: TerminalId) -> AccountFigures | None:
+        info = await call(terminal, "account_info", {}, FIGURES_TIMEOUT_S)
+        positions = await call(terminal, "positions_total", {}, FIGURES_TIMEOUT_S)
+        if not isinstance(info, dict) or isinstance(positions, bool) \
+                or not isinstance(positions, int):
+            return None
+        balance, equity = info.get("balance"), info.get("equity")
+        if not isinstance(balance, int | float) or not isinstance(equity, int | float) \
+                or isinstance(balance, bool) or isinstance(equity, bool):
+            return None
+        currency = info.get("currency")
+        return AccountFigures(float(balance), float(equity),
+                              currency[:8] if isinstance(currency, str)
+                              and currency.isalpha() else "", max(0, positions))
+
+    return read
 
 
 class ReportSink(Protocol):
@@ -64,11 +95,15 @@ class TerminalReporter:
         device: this machine's device (the reports are signed as it).
         interval_s: the periodic re-report.
         retry_s: the wait after a failed report.
+        figures: reads an active terminal's account figures, sent with its state (so they
+            are as fresh as the last report: at most ``interval_s`` old).
     """
 
     def __init__(self, sink: ReportSink, device: DeviceInfo, *,
-                 interval_s: float = REPORT_INTERVAL_S, retry_s: float = 2.0) -> None:
+                 interval_s: float = REPORT_INTERVAL_S, retry_s: float = 2.0,
+                 figures: FiguresSource | None = None) -> None:
         self._sink = sink
+        self._figures = figures
         self._device = device
         self._interval_s = interval_s
         self._retry_s = retry_s
@@ -131,6 +166,19 @@ class TerminalReporter:
             self._sent_event.clear()
             await self._sent_event.wait()
 
+    async def _with_figures(self, report: TerminalReport) -> TerminalReport:
+        """An active terminal's report with its account figures, when they can be read now."""
+        if report.state != "active" or self._figures is None:
+            return report
+        try:
+            async with asyncio.timeout(FIGURES_TIMEOUT_S):
+                figures = await self._figures(TerminalId(report.login, report.server))
+        except Exception as exc:  # the EA went away or is slow: the state goes without them
+            log.debug("no account figures for %s@%s (%s)", report.login, report.server,
+                      type(exc).__name__)
+            return report
+        return dataclasses.replace(report, figures=figures)
+
     async def run(self) -> None:
         """Report on every change, and every ``interval_s`` anyway, until cancelled."""
         while True:
@@ -139,7 +187,7 @@ class TerminalReporter:
             self._changed.clear()
             if not self._states:
                 continue
-            reports = list(self._states.values())
+            reports = [await self._with_figures(r) for r in list(self._states.values())]
             try:
                 await self._sink.report_terminals(self._device, reports)
             except (AuthorityUnreachable, AuthorityRefused) as exc:

@@ -45,7 +45,7 @@ from .config import ConsoleSettings, SmtpConfig
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
 from .proofs import ProofReplayCache, verify_device_proof
-from .reports import TerminalReport
+from .reports import AccountFigures, TerminalReport
 from .service import AccountRegistration, Authority, TerminalClaimed
 from .store import AccountRow
 from .throttle import AuthThrottle
@@ -130,6 +130,19 @@ class TerminalReportBody(_Body):
     token_hint: str = Field(default="", pattern=r"^([0-9a-f]{32})?$")
     platform: str = Field(default="", max_length=32)
     ea_version: str = Field(default="", max_length=32)
+    #: The account's figures, only with ``active`` (the daemon reads them from the EA).
+    balance: float | None = Field(default=None, allow_inf_nan=False)
+    equity: float | None = Field(default=None, allow_inf_nan=False)
+    currency: str = Field(default="", max_length=8, pattern=r"^[A-Za-z]*$")
+    positions: int | None = Field(default=None, ge=0, le=1_000_000)
+
+    def report(self) -> TerminalReport:
+        """The report the authority stores (figures only when all are given)."""
+        figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions)
+                   if self.state == "active" and self.balance is not None
+                   and self.equity is not None and self.positions is not None else None)
+        return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
+                              self.token_hint, self.platform, self.ea_version, figures)
 
 
 class ReportBody(_Body):
@@ -408,7 +421,7 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
         device = await _device(request, clock)
         body = await _json(request, ReportBody, status=400)
         stored = await request.app[AUTHORITY].report_terminals(
-            device, [TerminalReport(**t.model_dump()) for t in body.terminals])
+            device, [t.report() for t in body.terminals])
         return web.json_response({"stored": stored})
 
     @routes.post("/v1/device/revocations")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-__all__ = ["REPORT_INTERVAL_S", "SILENT_AFTER_S", "TerminalReport", "TerminalReports",
-           "TerminalRow"]
+__all__ = ["REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures", "TerminalReport",
+           "TerminalReports", "TerminalRow"]
 
 #: How often a daemon re-reports every terminal although nothing changed.
 REPORT_INTERVAL_S: Final = 30
@@ -43,6 +43,17 @@ CREATE TABLE IF NOT EXISTS terminal_states (
 
 
 @dataclass(frozen=True, slots=True)
+class AccountFigures:
+    """What an active terminal's account holds, as the daemon last read it from the EA
+    (``account_info`` and ``positions_total``): shown on the owner's dashboard."""
+
+    balance: float
+    equity: float
+    currency: str
+    positions: int
+
+
+@dataclass(frozen=True, slots=True)
 class TerminalReport:
     """One terminal's state as a daemon saw it (already validated at the edge)."""
 
@@ -54,6 +65,9 @@ class TerminalReport:
     token_hint: str = ""
     platform: str = ""
     ea_version: str = ""
+    #: Only with ``active``; kept in the console's memory, not in the table (a daemon
+    #: re-reports them every :data:`REPORT_INTERVAL_S`, and after a restart "not yet" is true).
+    figures: AccountFigures | None = None
 
 
 @dataclass(frozen=True, slots=True)

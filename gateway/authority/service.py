@@ -64,7 +64,7 @@ from .mailer import (
 )
 from .passwords import hash_password, verify_password
 from .records import DEFAULT_RISK, OFFLINE_GRACE_S, AuthorityKey, RiskPolicy, device_id_for
-from .reports import TerminalReport, TerminalReports, TerminalRow
+from .reports import AccountFigures, TerminalReport, TerminalReports, TerminalRow
 from .store import AccountRow, AuthorityStore, TokenRow
 from .tokens import generate_token, token_sha256
 
@@ -157,6 +157,9 @@ class Authority:
         #: states daemons report, and the revocations daemons long-poll for.
         self.activity = ActivityLog(store.path)
         self.reports = TerminalReports(store.path)
+        #: The latest account figures of each active terminal, by (owner, device, login,
+        #: server): in memory only (``reports.AccountFigures``).
+        self._figures: dict[tuple[str, str, int, str], AccountFigures] = {}
         self.feed = RevocationFeed(store.path)
         #: Which token's lookup asked for each pending approval, and when each token's
         #: lookups caused codes (``devices.check_token_send``). In memory: a restart forgets
@@ -698,6 +701,13 @@ class Authority:
         """The latest reported state of each of the owner's terminals, per device."""
         return self.reports.of(normalize_email(owner_email))
 
+    def figures_of(self, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
+        """The account figures the owner's daemons last reported for their active
+        terminals, by (device id, login, server)."""
+        owner_email = normalize_email(owner_email)
+        return {(d, login, server): f for (o, d, login, server), f in self._figures.items()
+                if o == owner_email}
+
     async def report_terminals(self, device: DeviceInfo,
                                reports: Sequence[TerminalReport]) -> int:
         """Store a daemon's terminal states (see ``reports.py`` for what is believed);
@@ -705,6 +715,7 @@ class Authority:
         self._checked(device)
         now, stored = self._now(), 0
         for report in reports:
+            figures = report.figures
             row = (self.store.token_by_id(report.token_id) if report.token_id
                    else self.store.token_by_hint(report.token_hint) if report.token_hint
                    else None)
@@ -715,6 +726,11 @@ class Authority:
             report = TerminalReport(report.login, report.server, report.state, report.reason,
                                     row.token_id, "", report.platform, report.ea_version)
             changed = self.reports.save(row.owner_email, device.device_id, report, now)
+            key = (row.owner_email, device.device_id, report.login, report.server)
+            if figures is not None and report.state == "active":
+                self._figures[key] = figures
+            else:
+                self._figures.pop(key, None)
             stored += 1
             if changed and report.state == "refused":
                 self.activity.add(row.owner_email, "refusal",

@@ -147,9 +147,12 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         [listed] = console.app[AUTHORITY].list_tokens(OWNER)
         status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [
             {"login": LOGIN, "server": SERVER, "state": "active",
-             "token_id": listed["token_id"], "platform": "MT5", "ea_version": "1.2.0"}]})
+             "token_id": listed["token_id"], "platform": "MT5", "ea_version": "1.2.0",
+             "balance": 10000.0, "equity": 10125.5, "currency": "USD", "positions": 2}]})
         assert status == 200
         await b.page("/", 'tr[data-state="active"]', "09-dashboard-active")
+        row = await b.do(lambda: b.text('tr[data-state="active"]'))
+        assert "10,000.00 / 10,125.50 USD" in row and "2" in row
         assert not await b.do(lambda: driver.find_elements(By.ID, "getting-started"))
         assert "just now" in await b.do(lambda: b.text('tr[data-state="active"]'))
         await b.page("/accounts", 'article.account[data-verified="yes"]', "10-account-verified")

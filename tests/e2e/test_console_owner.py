@@ -222,3 +222,28 @@ async def test_the_paper_switch_reaches_the_record_and_wakes_the_daemon_at_once(
     page = await browser.get("/accounts")
     assert f'id="paper-{account.id}" checked' in page.text
     assert "connected daemons apply it within seconds" in page.text
+
+
+async def test_the_dashboard_shows_the_figures_an_active_terminal_reports(
+        console: Console, browser: Browser) -> None:
+    token, _, code = await _pending(console, browser)
+    assert (await console.device("POST", "/v1/device/verify", {"code": code}))[0] == 200
+    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    active = {"login": 5012345, "server": "MTG-Demo", "state": "active",
+              "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "1.2.0",
+              "balance": 10000.5, "equity": 10234.25, "currency": "USD", "positions": 3}
+    for bad in ({"balance": "lots"}, {"positions": -1}, {"currency": "U$D"}):
+        status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                               {"terminals": [{**active, **bad}]})
+        assert status == 400 and body["error"]["reason"] == "invalid_request", bad
+    status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [active]})
+    assert status == 200
+    rows = (await browser.get("/dashboard/rows")).text
+    assert '<span class="balance">10,000.50</span>' in rows
+    assert '<span class="equity">10,234.25</span> USD' in rows
+    assert 'class="positions">3</td>' in rows
+    # the terminal goes down: its figures are not shown as if current
+    down = {**active, "state": "disconnected", "reason": "ea_closed"}
+    assert (await console.device("POST", "/v1/terminals/report", {"terminals": [down]}))[0] == 200
+    rows = (await browser.get("/dashboard/rows")).text
+    assert 'data-state="disconnected"' in rows and 'class="equity"' not in rows

@@ -75,8 +75,14 @@ async def test_the_dashboard_follows_the_terminal_and_a_revocation_lands_in_2_s(
             async with live_terminal(w, token):
                 text = await until_state(w, browser, "active")
                 assert f"{LOGIN}@{SERVER}" in text and "MT5" in text
-                status, _ = await w.rpc(token)
+                status, body = await w.rpc(token)
                 assert status == 200
+                # the daemon read the account through the EA and reported it with the state
+                info = body["result"]
+                assert f'<span class="balance">{info["balance"]:,.2f}</span>' in text
+                assert f'<span class="equity">{info["equity"]:,.2f}</span>' in text
+                assert f'{info["currency"]}</td>' in text
+                assert '<td data-label="Open positions" class="positions">0</td>' in text
                 loop = asyncio.get_running_loop()
                 revoked_at = loop.time()
                 assert await w.owner.revoke_token(OWNER, PASSWORD, token_id)

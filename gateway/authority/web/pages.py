@@ -228,7 +228,7 @@ class Pages:
         authority = self._authority()
         devices = {d["device_id"]: d for d in authority.list_devices(owner)}
         return terminal_rows(authority.terminals_of(owner), authority.list_tokens(owner),
-                             devices, int(self._clock()))
+                             devices, int(self._clock()), authority.figures_of(owner))
 
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
         """``GET /``."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..reports import TerminalRow
+from ..reports import AccountFigures, TerminalRow
 from ..store import AccountRow
 
 __all__ = ["Step", "ago", "checklist", "terminal_rows", "verified_terminals", "when"]
@@ -53,9 +53,12 @@ def verified_terminals(reports: Iterable[TerminalRow]) -> set[tuple[int, str]]:
 
 
 def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any]],
-                  devices: dict[str, dict[str, Any]], now: int) -> list[dict[str, Any]]:
-    """Every terminal the owner has a token for, with each device's latest report; a token
-    never used shows "never"."""
+                  devices: dict[str, dict[str, Any]], now: int,
+                  figures: dict[tuple[str, int, str], AccountFigures] | None = None,
+                  ) -> list[dict[str, Any]]:
+    """Every terminal the owner has a token for, with each device's latest report and, while
+    it is active, the account figures its daemon read; a token never used shows "never"."""
+    figures = figures or {}
     rows: list[dict[str, Any]] = []
     reported: set[tuple[int, str]] = set()
     for report in reports:
@@ -66,14 +69,17 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
                      "platform": report.platform, "ea_version": report.ea_version,
                      "device_name": device.get("name", ""), "device_id": report.device_id,
                      "since": report.changed_at, "last_seen": report.reported_at,
-                     "token_id": report.token_id})
+                     "token_id": report.token_id,
+                     "figures": figures.get((report.device_id, report.login, report.server))
+                     if report.shown_state(now) == "active" else None})
     for token in tokens:
         key = (token["login"], token["server"])
         if key not in reported and token["revoked_at"] is None:
             reported.add(key)
             rows.append({"login": key[0], "server": key[1], "state": "never", "reason": "",
                          "platform": "", "ea_version": "", "device_name": "", "device_id": "",
-                         "since": None, "last_seen": None, "token_id": token["token_id"]})
+                         "since": None, "last_seen": None, "token_id": token["token_id"],
+                         "figures": None})
     return rows
 
 
