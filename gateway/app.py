@@ -181,9 +181,12 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
         link = RemoteAuthority(cfg.url, device.private_key, timeout_s=cfg.request_timeout_s)
         keys = keys or [AuthorityKey.from_base64(cfg.public_key)]
     app[AUTHORITY] = link
-    app[REPORTER] = TerminalReporter(link, device.info, figures=account_figures(
+    # Account figures go to a console's dashboard (remote mode); the embedded authority keeps
+    # them in this process's memory, where no console page could show them.
+    figures = None if cfg.mode == "local" else account_figures(
         lambda terminal, method, params, timeout_s: app[BRIDGE].call(
-            terminal, method, params, timeout_s)))
+            terminal, method, params, timeout_s))
+    app[REPORTER] = TerminalReporter(link, device.info, figures=figures)
     cache = app[RECORD_CACHE] = RecordCache(
         link, keys, device.info, device_name=device_name(config),
         os_name=f"{platform.system()} {platform.release()}".strip(),
