@@ -133,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the owner (MTGATEWAY_OWNER_EMAIL; locally optional when there "
                                  "is one owner)")
 
+    paper = sub.add_parser("paper", help="turn paper trading of a registered account on or off "
+                                         "(the local authority in data_dir)")
+    _with_config(paper)
+    paper.add_argument("switch", choices=("on", "off"))
+    paper.add_argument("--login", type=int, required=True)
+    paper.add_argument("--server", required=True)
+    _with_console(paper)
+    paper.add_argument("--email", default="", help="the owner (MTGATEWAY_OWNER_EMAIL; locally "
+                                                  "optional when there is one owner)")
+
     ea = sub.add_parser("ea", help="the MQL5/MQL4 Expert Advisor that connects a terminal")
     ea_sub = ea.add_subparsers(dest="ea_command", required=True, metavar="ACTION")
     ea_sub.add_parser("path", help="print the folder of the EA sources shipped with mtgateway")
@@ -166,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "emulator":
             setup_logging("INFO")
             return emulator_cli.run(args)
-        if args.command in ("owner", "token", "device"):
+        if args.command in ("owner", "token", "device", "paper"):
             from . import manage
 
             args.config_file = find_config(args.config)

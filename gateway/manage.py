@@ -1,4 +1,4 @@
-"""The management commands behind ``mtgateway owner|token|device``.
+"""The management commands behind ``mtgateway owner|token|device|paper``.
 
 Two places to act on, chosen per command: the **local** authority (``authority.sqlite3`` in
 ``data_dir``, the database the daemon embeds in ``[authority] mode = "local"``, or the one a
@@ -21,6 +21,7 @@ import getpass
 import os
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -50,6 +51,8 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
             return _owner_create(args, config)
         if args.command == "token":
             return await _token(args, config)
+        if args.command == "paper":
+            return await _paper(args, config)
         return await _device(args, config)
     except _Usage as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -114,6 +117,34 @@ def _local_owner(authority: Authority, args: argparse.Namespace) -> str:
     if len(owners) > 1:
         raise _Usage("there are several owners: pass --email")
     return owners[0]
+
+
+# -- paper -------------------------------------------------------------------------------
+
+
+async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """``mtgateway paper on|off --login L --server S``: switch the account's paper trading in
+    the local authority. Daemons holding its tokens hear of it through the revocation feed and
+    route the next call accordingly (a call in flight keeps its venue)."""
+    if _console_url(args, config) is not None:
+        raise _Usage("paper trading of an account on a remote console is switched on its "
+                     "Accounts page")
+    authority = _local_authority(config)
+    try:
+        owner = _local_owner(authority, args)
+        account = next((a for a in authority.accounts_of(owner)
+                        if (a.login, a.server) == (args.login, args.server)), None)
+        if account is None:
+            raise _Usage(f"no account {args.login}@{args.server} is registered for {owner}: "
+                         "register it first (POST /v1/accounts, or the console)")
+        enabled = args.switch == "on"
+        authority.update_risk(owner, account.id, account.allowed_symbols,
+                              Decimal(account.max_lot_size), Decimal(account.risk_pct),
+                              account.auto_trade_enabled, paper_trade_enabled=enabled)
+    finally:
+        await authority.close()
+    print(f"paper trading of {args.login}@{args.server}: {'on' if enabled else 'off'}")
+    return 0
 
 
 # -- owner -------------------------------------------------------------------------------

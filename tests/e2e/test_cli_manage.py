@@ -17,20 +17,22 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from ea_bridge import token_hint
+from ea_bridge import TerminalId, token_hint
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app, open_device
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
+from gateway.authority.service import AccountRegistration, Authority
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
-from gateway.keys import RECORD_CACHE
+from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.listener import start_http
 from gateway.mailsink import MailSink
 from tests.e2e.conftest import WAIT_S, FakeClock
@@ -174,3 +176,56 @@ async def test_the_cli_refuses_a_plain_http_console_on_another_host(tmp_path: Pa
     assert err.strip().splitlines() == [
         "error: the console url is plain http to 192.0.2.1, another machine: use https "
         "(plain http is allowed only to 127.0.0.1, ::1 or localhost)"]
+
+
+async def test_paper_on_and_off_from_the_command_line(tmp_path: Path) -> None:
+    """`mtgateway paper on|off --login --server` switches a registered account of the local
+    authority; the running daemon on the same data_dir answers from the paper book within
+    seconds (the revocation feed), then from the terminal again."""
+    data = tmp_path / "data"
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'data_dir = "{data.as_posix()}"\n[server]\nport = 0\n'
+                           '[bridge]\nport = 0\n', encoding="utf-8")
+    authority = Authority.open(data, RecordingMailer())
+    authority.create_owner(OWNER, PASSWORD)
+    token = authority.issue_token(OWNER, LOGIN, SERVER).token
+    authority.register_account(OWNER, AccountRegistration(
+        name="Live", broker="Sim", login=LOGIN, password="", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1")))
+    code, _, err = await _cli("paper", "on", "-c", config_file, "--login", "1",
+                              "--server", SERVER)
+    assert code == 2 and "no account 1@Broker-Live is registered" in err
+
+    app = create_app(load_config(config_file), secret_store=MemorySecretStore())
+    async with _serving(await start_http(app)) as port, aiohttp.ClientSession() as http:
+        terminal = EmulatedTerminal(token, port=app[BRIDGE].port, settings=EmulatorSettings(
+            login=LOGIN, server=SERVER, symbols=("BTCUSD",)))
+        task = asyncio.create_task(terminal.run())
+        try:
+            await app[BRIDGE].wait_for_terminal(TerminalId(LOGIN, SERVER), WAIT_S)
+
+            async def account() -> dict[str, object]:
+                async with http.post(f"http://127.0.0.1:{port}/rpc", json={
+                        "jsonrpc": "2.0", "id": 1, "method": "account_info"},
+                        headers={"Authorization": f"Bearer {token}"}) as response:
+                    result: dict[str, object] = (await response.json())["result"]
+                    return result
+
+            async def until(paper: bool) -> None:
+                async with asyncio.timeout(WAIT_S):
+                    while True:  # the feed's refresh: seconds, not the five-minute one
+                        if ("paper" in await account()) == paper:
+                            return
+                        await asyncio.sleep(0.05)
+
+            assert "paper" not in await account()
+            for switch, paper in (("on", True), ("off", False)):
+                code, out, err = await _cli("paper", switch, "-c", config_file, "--login",
+                                            str(LOGIN), "--server", SERVER)
+                assert code == 0 and f"paper trading of {LOGIN}@{SERVER}: {switch}" in out, err
+                await until(paper)
+        finally:
+            await terminal.close()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
