@@ -265,3 +265,31 @@ async def test_a_wrong_token_stops_with_the_reason(daemon: Daemon, ea4_binary: P
     async with CompiledEA(ea4_binary, path, token=wrong, port=daemon.bridge.port) as ea:
         await ea.wait_for_chart("stopped: invalid auth token")
     assert "EXIT sockets_open=0 winsock_refs=0" in ea.lines[-1]
+
+
+async def test_a_lost_answer_is_settled_by_the_record(daemon: Daemon, ea4_binary: Path,
+                                                      tmp_path: Path) -> None:
+    """The connection breaks while the EA writes an executed order's answer: the daemon reports
+    the outcome unknown; the EA reconnects, the daemon asks trade_results, and the EA's record
+    (written before the answer, with the request echo) settles it exactly: RESOLVED_ACCEPTED by
+    the record ("ea_map"), with the ticket, and a retry executes nothing."""
+    path, _ = fixture4(tmp_path)
+    async with CompiledEA(ea4_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        await ea.control("net fail_answer")
+        error = (await daemon.call("order_send", {"request": {**BUY, "client_id": "mt4-lost"}}
+                                   ))["error"]
+        assert (error["code"], error["data"]["state"]) == (-32003, "UNKNOWN"), error
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                status = (await daemon.call("order_status", ["mt4-lost"]))["result"]
+                if status["state"] != "UNKNOWN":
+                    break
+                await asyncio.sleep(50 * MS)
+        [position] = (await daemon.call("positions_get"))["result"]
+        assert (status["state"], status["ticket"], status["result"]["identified_by"]) == (
+            "RESOLVED_ACCEPTED", position["ticket"], "ea_map")
+        again = (await daemon.call("order_send", {"request": {**BUY, "client_id": "mt4-lost"}}
+                                   ))["result"]
+        assert (again["order"], again["deduplicated"]) == (position["ticket"], True)
+        assert (await daemon.call("positions_total"))["result"] == 1

@@ -61,6 +61,9 @@ int main() {
     if (rc != INIT_SUCCEEDED) { printf("INIT FAILED %d\n", rc); fflush(stdout); _stopped = 1; }
     return std::string();
   };
+  _controls()["net"] = [](const std::vector<std::string>& w) {
+    if (w.size() != 2 || w[1] != "fail_answer") return std::string("usage: net fail_answer");
+    ws2_32::fail_next_answer = true; return std::string(); };
   _controls()["remove"] = [](const std::vector<std::string>&) { _stopped = 1; alarm(3); return std::string(); };
   int init = EA::OnInit();
   if (init != INIT_SUCCEEDED) { printf("INIT FAILED %d\n", init); fflush(stdout); EA::OnDeinit(REASON_INITFAILED); return 1; }

@@ -25,7 +25,9 @@
 //   terminal holds its own, so a program that cleans up more than it started would tear down
 //   the terminal's networking (the kit stops it).
 // Switches the EA must survive: MQLSHIM_CHUNK=n (recv returns at most n bytes),
-// MQLSHIM_SEND_CHUNK=n (send writes at most n bytes).
+// MQLSHIM_SEND_CHUNK=n (send writes at most n bytes). Control `net fail_answer`: the connection
+// breaks (WSAECONNRESET, the peer sees it closed) under the next send that carries an
+// order_send answer, so a test can lose an answer after the order was executed.
 #pragma once
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -46,6 +48,7 @@ struct Sock { int fd = -1; bool nonblocking = false; bool connecting = false; bo
 inline std::map<int, Sock>& socks() { static std::map<int, Sock> m; return m; }
 inline int next_handle = 0x1A4;
 inline int last_error = 0;
+inline bool fail_next_answer = false;
 inline int refs = 0;  // the program's own WSAStartup references
 
 inline void need_dll(const char* fn) {
@@ -172,6 +175,9 @@ inline int send(int s, MqlArray<uchar>& buf, int len, int flags) {
   (void)flags;
   if (!k->connected) return fail(WSAENOTCONN);
   size_t n = (size_t)len; int chunk = _env("MQLSHIM_SEND_CHUNK", 0); if (chunk > 0 && n > (size_t)chunk) n = (size_t)chunk;
+  if (fail_next_answer && std::string(buf.v.begin(), buf.v.begin() + len).find("\"retcode\"") != std::string::npos) {
+    fail_next_answer = false; ::shutdown(k->fd, SHUT_RDWR); k->connected = false; return fail(WSAECONNRESET);
+  }
   ssize_t r = ::send(k->fd, buf.v.data(), n, MSG_NOSIGNAL | (k->nonblocking ? MSG_DONTWAIT : 0));
   if (r < 0) return fail(errno == EAGAIN || errno == EWOULDBLOCK ? WSAEWOULDBLOCK : WSAECONNRESET);
   return (int)r;
