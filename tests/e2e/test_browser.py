@@ -193,6 +193,10 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
                 await b.wait_for('tr[data-state="active"]')
                 row = await b.do(lambda: b.text('tr[data-state="active"]'))
                 assert f"{LOGIN}@{SERVER}" in row and "MT5" in row
+                # every getting-started step is done: the checklist goes (the page reloads
+                # itself when its rows turn active under a checklist still waiting for that)
+                await b.do(lambda: WebDriverWait(driver, STEP_S, poll_frequency=0.1).until(
+                    lambda d: not d.find_elements(By.ID, "getting-started")))
                 await b.shot("07-dashboard-active")
 
                 # 7. account_info with the same token.

@@ -30,7 +30,15 @@ function enableRefresh() {
     try {
       const response = await fetch(url, {credentials: "same-origin", cache: "no-store"});
       if (response.status === 401) { window.location.reload(); return; }
-      if (response.ok) body.innerHTML = await response.text();
+      if (response.ok) {
+        body.innerHTML = await response.text();
+        // The getting-started checklist's last step ("see the terminal active") is done now:
+        // reload once so the checklist says so (it is rendered with the page, not refreshed).
+        const last = document.querySelector('#getting-started li[data-step="connected"]');
+        if (last && last.dataset.done === "no" && body.querySelector('tr[data-state="active"]')) {
+          window.location.reload();
+        }
+      }
     } catch (_err) {
       // the console is restarting or unreachable: keep the last rows, try again next time
     }
