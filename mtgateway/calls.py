@@ -9,6 +9,7 @@ both clients' methods have exactly these signatures.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -222,19 +223,35 @@ def order_calc_profit(action: int, symbol: str, volume: float, price_open: float
                 float)
 
 
+#: The keys a request dict may carry: the package's ``TradeRequest`` fields, and our
+#: ``client_id`` (idempotency, ``docs/client.md``).
+_REQUEST_KEYS = frozenset(r.TradeRequest._fields) | {"client_id"}
+#: Unknown request keys already warned about (once each per process, as a typo needs).
+_warned: set[str] = set()
+
+
 def _request(request: Mapping[str, Any] | tuple[Any, ...]) -> dict[str, Any]:
-    """The request as a plain dict (a ``TradeRequest`` named tuple is accepted too), times as
-    epoch seconds, numpy scalars as Python numbers."""
+    """The request as a plain dict (a ``TradeRequest`` is accepted too), times as epoch
+    seconds, numpy scalars as Python numbers.
+
+    A key the package does not know is left out, as the package ignores it, with a
+    ``UserWarning`` naming it (once per key), so a typo such as ``"stoploss"`` does not pass
+    silently.
+    """
     if isinstance(request, tuple) and hasattr(request, "_asdict"):
         request = request._asdict()
     if not isinstance(request, Mapping):
         return request  # type: ignore[return-value]  # the gateway answers -32602
     out: dict[str, Any] = {}
     for key, value in request.items():
-        value = to_wire_time(value)
-        if hasattr(value, "item") and callable(value.item):  # numpy scalar
-            value = value.item()
-        out[key] = value
+        if key not in _REQUEST_KEYS:
+            if str(key) not in _warned:
+                _warned.add(str(key))
+                warnings.warn(f"trade request key {key!r} is not a MetaTrader5 TradeRequest "
+                              "field: ignored, as the package ignores it", UserWarning,
+                              stacklevel=4)
+            continue
+        out[key] = to_wire_time(value)
     return out
 
 
@@ -242,7 +259,8 @@ def order_check(request: Mapping[str, Any]) -> Call[r.OrderCheckResult]:
     """A ``client_id`` on the request is left out: it names a send, and the same dict is
     usually checked and then sent."""
     body = _request(request)
-    body.pop("client_id", None)
+    if isinstance(body, dict):
+        body.pop("client_id", None)
     return Call("order_check", {"request": body}, _one(r.OrderCheckResult))
 
 
@@ -250,7 +268,7 @@ def order_send(request: Mapping[str, Any], client_id: str) -> Call[r.OrderSendRe
     """``client_id`` is used when the request has none: with it on the request, resending the
     same call after a dropped connection can never open a second position."""
     body = _request(request)
-    if body.get("client_id") is None:
+    if isinstance(body, dict) and body.get("client_id") is None:
         body["client_id"] = client_id
     return Call("order_send", {"request": body}, _one(r.OrderSendResult))
 

@@ -175,16 +175,19 @@ def outcome_data(params: Any) -> dict[str, Any] | None:
 
 def to_wire_time(value: Any) -> Any:
     """Epoch seconds for a ``datetime`` (a naive one is local time, as Python and the package
-    read it; pass an aware one, e.g. ``tzinfo=timezone.utc``, to be exact). Anything else is
-    sent as given and the gateway validates it."""
+    read it; pass an aware one, e.g. ``tzinfo=timezone.utc``, to be exact); a numpy number as
+    the Python number it holds (the package accepts ``numpy.int64`` and ``numpy.float64``
+    wherever it takes a number). Anything else is sent as given and the gateway validates it."""
     if isinstance(value, datetime):
         seconds = value.timestamp()
         return int(seconds) if seconds == int(seconds) else seconds
+    if type(value).__module__ == "numpy" and callable(getattr(value, "item", None)):
+        return value.item()  # a numpy scalar (a datetime64 too: the gateway then refuses it)
     return value
 
 
 def named(**params: Any) -> dict[str, Any]:
-    """The params object: every argument given (not None), times converted."""
+    """The params object: every argument given (not None), times and numbers converted."""
     return {name: to_wire_time(value) for name, value in params.items() if value is not None}
 
 
@@ -201,11 +204,20 @@ class Call(Generic[T]):
 
 
 def encode_request(request_id: int, method: str, params: dict[str, Any]) -> bytes:
-    """One JSON-RPC 2.0 request, params by name."""
+    """One JSON-RPC 2.0 request, params by name.
+
+    Raises:
+        MtGatewayError: a parameter cannot be sent (an object JSON has no form for, NaN):
+            ``RES_E_INVALID_PARAMS``, so the call answers ``None`` as the package's would.
+    """
     body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
     if params:
         body["params"] = params
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise MtGatewayError(local_error(
+            c.RES_E_INVALID_PARAMS, f"{method}: a parameter cannot be sent: {exc}")) from None
 
 
 def read_response(status: int, body: bytes, retry_after: str | None = None) -> Any:
