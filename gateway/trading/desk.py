@@ -139,7 +139,8 @@ class TradeDesk:
         #: listener of its own (``create_app`` adds it) for the live ticks.
         self.paper = PaperTrading(bridge, config)
         self.venues = Venues(bridge, self.paper)
-        self.reconciler = Reconciler(journal, bridge, config, clock=clock, sleep=sleep)
+        self.reconciler = Reconciler(journal, bridge, self.venues, config, clock=clock,
+                                     sleep=sleep)
         self.gate = TradeGate(bridge, self.reconciler.reconciling)
         #: Closes and the convenience answer (``operations.py``), over this desk.
         self.ops = TradeOperations(self)
@@ -246,7 +247,8 @@ class TradeDesk:
         try:
             row = self.journal.receive(token_id=principal.token_id, client_id=client_id,
                                        terminal=terminal_key(terminal), params_hash=phash,
-                                       request=body, order_key=order_key(self._random_bytes))
+                                       request=body, order_key=order_key(self._random_bytes),
+                                       paper=venue.paper)
         except sqlite3.Error as exc:  # nothing journaled, nothing sent
             log.error("order journal could not record %s (%s)", client_id, exc)
             raise _journal_unavailable() from None

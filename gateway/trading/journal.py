@@ -105,6 +105,7 @@ CREATE TABLE IF NOT EXISTS orders (
     updated_at   REAL NOT NULL,
     order_key    TEXT,
     notes        TEXT NOT NULL DEFAULT '{}',
+    venue        TEXT,
     PRIMARY KEY (token_id, client_id)
 );
 CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state, terminal);
@@ -132,7 +133,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 _AUDIT_NO_DELETE = """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"""
 _ORDER_COLUMNS = ("token_id, client_id, terminal, params_hash, state, request, result, retcode, "
-                  "ticket, passes, created_at, updated_at, order_key")
+                  "ticket, passes, created_at, updated_at, order_key, venue")
 #: The order key is unique across tokens and retention: an EA record keyed by it answers one
 #: row only. NULL (rows of a journal written before protocol 1.2) repeats freely.
 _ORDER_KEY_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS orders_by_key ON orders (order_key)"
@@ -143,7 +144,8 @@ _AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volu
 _AUDIT_ADDED: Final = (("ticket", "INTEGER"), ("params_hash", "TEXT"))
 #: Order columns added after the first release (order keys with protocol 1.2; the counts of
 #: coalesced notes).
-_ORDERS_ADDED: Final = (("order_key", "TEXT"), ("notes", "TEXT NOT NULL DEFAULT '{}'"))
+_ORDERS_ADDED: Final = (("order_key", "TEXT"), ("notes", "TEXT NOT NULL DEFAULT '{}'"),
+                        ("venue", "TEXT"))
 
 
 class OrderState(StrEnum):
@@ -217,6 +219,9 @@ class OrderRow:
     #: before protocol 1.2 (its EA record, if any, is keyed by the bare client_id and is
     #: never asked: it could answer another token's order).
     order_key: str | None = None
+    #: Whether the order went to the terminal's paper book (``venue.py``): reconciliation
+    #: looks for it there, never at the broker.
+    paper: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +392,8 @@ class OrderJournal:
     # -- transitions -----------------------------------------------------------------------
 
     def receive(self, *, token_id: str, client_id: str, terminal: str, params_hash: str,
-                request: dict[str, Any], order_key: str | None = None) -> OrderRow:
+                request: dict[str, Any], order_key: str | None = None,
+                paper: bool = False) -> OrderRow:
         """Insert a ``RECEIVED`` row and its audit line.
 
         Raises:
@@ -396,13 +402,14 @@ class OrderJournal:
         """
         now = self._clock()
         row = OrderRow(token_id, client_id, terminal, params_hash, OrderState.RECEIVED,
-                       request, None, None, None, 0, now, now, order_key)
+                       request, None, None, None, 0, now, now, order_key, paper)
         try:
             with self._tx():
                 self._exec(f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES "
-                           "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (token_id, client_id, terminal, params_hash, row.state,
-                            _dumps(request), None, None, None, 0, now, now, order_key))
+                            _dumps(request), None, None, None, 0, now, now, order_key,
+                            "paper" if paper else None))
                 self._audit(row, "request", row.state, None)
         except sqlite3.IntegrityError:
             raise JournalStateError(f"client_id {client_id!r} or its order key is already "
@@ -689,10 +696,11 @@ def _dumps(value: dict[str, Any]) -> str:
 
 def _row(values: tuple[Any, ...]) -> OrderRow:
     (token_id, client_id, terminal, phash, state, request, result, retcode, ticket, passes,
-     created_at, updated_at, order_key) = values
+     created_at, updated_at, order_key, venue) = values
     return OrderRow(token_id, client_id, terminal, phash, OrderState(state),
                     orjson.loads(request), None if result is None else orjson.loads(result),
-                    retcode, ticket, passes, created_at, updated_at, order_key)
+                    retcode, ticket, passes, created_at, updated_at, order_key,
+                    venue == "paper")
 
 
 def _int_or_none(value: Any) -> int | None:

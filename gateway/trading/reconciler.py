@@ -27,8 +27,9 @@ unknown orders is reconciled before new trades go through) and a periodic loop, 
 the desk's job of sending orders. The desk and the trade gate ask it only whether a pass runs
 for a terminal (:meth:`Reconciler.reconciling`).
 
-Reconciliation reads the live terminal: a paper order is filled by the book in the same call,
-so it never becomes ``UNKNOWN`` while the daemon runs.
+Each row is searched at the venue it was sent to (``venue.py``): a live order at the terminal, a
+paper order (one the daemon died while placing) in the terminal's paper book, never the other
+way round -- a live order of the same shape must not be taken for a paper one.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from ..config import GatewayConfig
 from .journal import OrderJournal, OrderRow, terminal_key, terminal_of
 from .reconcile import Evidence, Verdict, identify
 from .requests import comment_tag
-from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, ea_version
+from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues, ea_version
 
 __all__ = ["PRUNE_PERIOD_S", "Reconciler"]
 
@@ -62,18 +63,21 @@ class Reconciler(NullListener):
 
     Args:
         journal: the idempotency journal (opened before :meth:`open`).
-        bridge: what reconciliation reads from.
+        bridge: tells which terminals are connected, and reads them for pruning.
+        venues: where each row is searched (the terminal, or its paper book).
         config: the daemon's configuration (``trading`` and ``server`` sections).
         clock: monotonic seconds, for the prune schedule.
         sleep: waits one reconciliation period; injected so tests step the periodic loop
             without sleeping.
     """
 
-    def __init__(self, journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
+    def __init__(self, journal: OrderJournal, bridge: Bridge, venues: Venues,
+                 config: GatewayConfig, *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.journal = journal
         self._bridge = bridge
+        self._venues = venues
         self._config = config
         self._cfg = config.trading
         self._clock = clock
@@ -189,12 +193,17 @@ class Reconciler(NullListener):
             key = terminal_key(terminal)
             rows = self.journal.unknown(key)
             if rows:
-                evidence = await self._evidence(self._bridge, terminal, rows)
-                for row in self.journal.unknown(key):
-                    self._settle(row, identify(
-                        order_key=row.order_key, request=row.request,
-                        tag=self._tag(row.client_id), created_at=row.created_at,
-                        lost_at=row.updated_at, evidence=evidence))
+                for paper in sorted({r.paper for r in rows}):
+                    venue = self._venues.of(terminal, paper)
+                    evidence = await self._evidence(venue, terminal,
+                                                    [r for r in rows if r.paper == paper])
+                    for row in self.journal.unknown(key):
+                        if row.paper != paper:
+                            continue
+                        self._settle(row, identify(
+                            order_key=row.order_key, request=row.request,
+                            tag=self._tag(row.client_id), created_at=row.created_at,
+                            lost_at=row.updated_at, evidence=evidence))
         except BridgeError as exc:
             log.warning("reconciliation of %s interrupted (%s)", terminal, type(exc).__name__)
         except Exception:
@@ -202,27 +211,27 @@ class Reconciler(NullListener):
         finally:
             self._passes.pop(terminal, None)
 
-    async def _evidence(self, bridge: Bridge, terminal: TerminalId,
+    async def _evidence(self, venue: Venue, terminal: TerminalId,
                         rows: list[OrderRow]) -> Evidence:
-        """The EA's map, orders, history and positions, and what other rows already own."""
+        """The EA's record (live only: the paper book keeps none), the orders, history and
+        positions at ``venue``, and what other rows of the same venue already own."""
         timeout = self._config.server.request_timeout_s
-        server_time = await bridge.call(terminal, "server_time", {}, timeout)
+        server_time = await venue.call("server_time", {}, timeout)
         # The server's clock (its time zone, and skew) relative to ours, for the history window.
         offset = float(server_time["time"]) - self.journal.now()
         date_from = int(min(r.created_at for r in rows) + offset - self._cfg.reconcile_lookback_s)
         window = {"date_from": max(date_from, 0), "date_to": int(server_time["time"]) + 86400}
         ea_map: dict[str, dict[str, Any]] = {}
-        session = bridge.session(terminal)
-        version = ea_version(session)
+        version = (0, 0) if venue.paper else ea_version(self._bridge.session(terminal))
         keys = [r.order_key for r in rows if r.order_key is not None]
         if keys and version >= EA_MAP_VERSION:
             ask = {"order_keys" if version >= EA_ECHO_VERSION else "client_ids": keys}
-            answer = await bridge.call(terminal, "trade_results", ask, timeout)
+            answer = await venue.call("trade_results", ask, timeout)
             if isinstance(answer, dict):
                 ea_map = {k: v for k, v in answer.items() if isinstance(v, dict)}
 
         async def read(method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-            records = await bridge.call(terminal, method, params, timeout)
+            records = await venue.call(method, params, timeout)
             return [r for r in (records if isinstance(records, list) else [])
                     if isinstance(r, dict)]
 
@@ -231,7 +240,7 @@ class Reconciler(NullListener):
         positions = await read("positions_get", {})
         unknown = {(r.token_id, r.client_id) for r in rows}
         others = [r for r in self.journal.of_terminal(terminal_key(terminal))
-                  if (r.token_id, r.client_id) not in unknown]
+                  if (r.token_id, r.client_id) not in unknown and r.paper == venue.paper]
         mine = {self._tag(r.client_id) for r in rows}
         return Evidence(
             ea_map=ea_map, orders=orders, deals=deals, positions=positions, offset_s=offset,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
 from gateway.authority.service import AccountRegistration
+from gateway.keys import TRADING
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
@@ -297,3 +300,36 @@ async def test_registering_an_account_on_paper_switches_the_venue_within_seconds
         assert paper["paper"] is True
         assert terminal.methods.count("order_send") == 1
         assert terminal.broker.positions_total() == 1
+
+
+async def test_an_unknown_paper_order_is_reconciled_in_the_paper_book(tmp_path: Path) -> None:
+    """A paper order whose outcome was lost (the daemon died placing it: its row comes back
+    UNKNOWN) is searched in the paper book, where its tag is, and never at the broker -- where
+    a live order of the same magic, symbol, type and volume would otherwise be taken for it."""
+    async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as daemon:
+        daemon.authority.register_account(OWNER, AccountRegistration(
+            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+        await daemon.cache.refresh_once()
+        async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                      utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
+            paper = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "pp-1"}})
+            sent = (await ok(daemon, "order_status", ["pp-1"]))["request"]
+            for _ in range(2):  # the terminal's own tickets move past the paper book's
+                terminal.broker.order_send({"action": 1, "symbol": "EURUSD", "volume": 0.3,
+                                            "type": 1, "type_filling": 0})
+            live = terminal.broker.order_send({
+                "action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 0,
+                "magic": sent["magic"], "comment": "by hand"})
+            assert live["retcode"] == 10009 and live["order"] != paper["order"]
+            with closing(sqlite3.connect(daemon.app[TRADING].journal.path)) as db, db:
+                db.execute("UPDATE orders SET state='UNKNOWN', ticket=NULL, result=NULL, "
+                           "retcode=NULL WHERE client_id='pp-1'")  # as a restart leaves it
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    status = await ok(daemon, "order_status", ["pp-1"])
+                    if status["state"] != "UNKNOWN":
+                        break
+                    await asyncio.sleep(0.05)
+    assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", paper["order"])
+    assert status["result"]["identified_by"] == "tag"
