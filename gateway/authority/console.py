@@ -249,7 +249,25 @@ async def _owner_check(app: web.Application, email: str, password: str) -> str:
     return await app[_OWNER_THROTTLE].check(key, verify, _WrongOwner)
 
 
+def _check_owner_request(request: web.Request) -> None:
+    """Issue 16 F11: a browser that cached the owner's Basic credentials must not be made to
+    use them by another site. A request carrying an ``Origin`` (browsers send it on
+    cross-origin requests and on every POST) must come from the console's own origin (403
+    otherwise); a body must be ``application/json`` (415), which a cross-site ``<form>``
+    cannot send without a CORS preflight the console never grants. Clients without a browser
+    (the CLI, curl) send no ``Origin`` and are not affected."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        raise _Fail(403, "origin_refused",
+                    "requests from another web origin are refused (the owner API is not for "
+                    "pages of other sites)")
+    if request.body_exists and request.content_type != "application/json":
+        raise _Fail(415, "unsupported_media_type",
+                    "the body must be JSON with Content-Type: application/json")
+
+
 async def _owner(request: web.Request) -> str:
+    _check_owner_request(request)
     credentials = _basic_credentials(request.headers.get("Authorization", ""))
     email, password = credentials or ("", "")
     try:

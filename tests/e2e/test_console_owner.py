@@ -9,7 +9,10 @@ browser, at desktop and phone width: ``test_console_browser.py``.)
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import re
+from typing import Any
 
 import pytest
 from yarl import URL
@@ -247,3 +250,32 @@ async def test_the_dashboard_shows_the_figures_an_active_terminal_reports(
     assert (await console.device("POST", "/v1/terminals/report", {"terminals": [down]}))[0] == 200
     rows = (await browser.get("/dashboard/rows")).text
     assert 'data-state="disconnected"' in rows and 'class="equity"' not in rows
+
+
+# -- F11: the owner API is not for other sites' pages ---------------------------------------
+
+async def test_the_owner_api_refuses_a_foreign_origin_and_a_body_that_is_not_json(
+        console: Console) -> None:
+    """The review's reproduction: text/plain (what a cross-site form can send) and a foreign
+    Origin, with valid Basic credentials and a JSON body."""
+    basic = "Basic " + base64.b64encode(f"{OWNER}:{PASSWORD}".encode()).decode()
+    body = json.dumps({"login": 5012345, "server": "MTG-Demo"})
+
+    async def post(headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        async with console.session.post(console.url + "/v1/tokens", data=body,
+                                        headers={"Authorization": basic, **headers}) as answer:
+            return answer.status, await answer.json()
+
+    status, answer = await post({"Content-Type": "text/plain",
+                                 "Origin": "https://evil.example"})
+    assert status == 403 and answer["error"]["reason"] == "origin_refused"
+    status, answer = await post({"Content-Type": "text/plain"})
+    assert status == 415 and answer["error"]["reason"] == "unsupported_media_type"
+    status, answer = await post({"Content-Type": "application/json", "Origin": "null"})
+    assert status == 403
+    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+    # the console's own origin, and no Origin at all (the CLI, curl), are served
+    status, answer = await post({"Content-Type": "application/json", "Origin": console.url})
+    assert status == 201 and answer["token"].startswith("mtg")
+    status, _ = await console.owner("GET", "/v1/tokens")
+    assert status == 200
