@@ -920,6 +920,15 @@ public:
       record_next = (record_next + 1) % MTGW_RECORD_MAX;
      }
 
+   // The error of a trade call that failed. A failure that leaves no error number (0) proves
+   // nothing either way: it is reported as 2, common error (10011, outcome unknown), never as
+   // success.
+   int               TradeError(void)
+     {
+      int err = GetLastError();
+      return err == 0 ? 2 : err;
+     }
+
    // The current price to trade at when the request gives none (MT4's OrderSend needs one).
    double            MarketPrice(const string s, const bool buy)
      {
@@ -969,7 +978,7 @@ public:
             double at = r.price > 0 ? r.price : MarketPrice(r.symbol, r.type == OP_BUY);
             int ticket = OrderSend(r.symbol, r.type, r.volume, at, slippage, r.sl, r.tp, r.comment, (int)r.magic, 0, none);
             if(ticket < 0)
-               err = GetLastError();
+               err = TradeError();
             else
               {
                order = ticket;
@@ -991,7 +1000,7 @@ public:
             double lots = r.volume > 0 ? r.volume : OrderLots();
             double at = r.price > 0 ? r.price : MarketPrice(OrderSymbol(), !was_buy);
             if(!OrderClose((int)r.position, lots, at, slippage, none))
-               err = GetLastError();
+               err = TradeError();
             else
               {
                order = r.position + MTGW_CLOSE_BIT;
@@ -1011,7 +1020,7 @@ public:
                int ticket = OrderSend(r.symbol, r.type, r.volume, r.price, slippage, r.sl, r.tp, r.comment, (int)r.magic,
                                       (datetime)r.expiration, none);
                if(ticket < 0)
-                  err = GetLastError();
+                  err = TradeError();
                else
                  {
                   Result(w, r, key, 10008, 0, ticket, r.volume, r.price, "Request executed", 0);
@@ -1032,7 +1041,7 @@ public:
                   double at = r.action == 6 ? OrderOpenPrice() : r.price;
                   datetime expiry = r.action == 6 ? OrderExpiration() : (datetime)r.expiration;
                   if(!OrderModify(t, at, r.sl, r.tp, expiry, none))
-                     err = GetLastError();
+                     err = TradeError();
                   else
                      order = r.action == 7 ? t : 0;
                  }
@@ -1040,7 +1049,7 @@ public:
                   if(r.action == 8)                  // REMOVE a pending order
                     {
                      if(!OrderDelete((int)r.order, none))
-                        err = GetLastError();
+                        err = TradeError();
                      else
                         order = r.order;
                     }
@@ -1048,7 +1057,7 @@ public:
                      if(r.action == 10)              // CLOSE_BY
                        {
                         if(!OrderCloseBy((int)r.position, (int)r.position_by, none))
-                           err = GetLastError();
+                           err = TradeError();
                        }
                      else
                        {
