@@ -147,10 +147,11 @@ ALL_WEEK: tuple[TradingSession, ...] = tuple(TradingSession(day, 0, 1440) for da
 
 @dataclass(frozen=True, slots=True)
 class SymbolSpec:
-    """A symbol's contract specification plus the parameters of its simulated price path.
+    """A symbol's contract specification: what ``symbol_info`` reports (MT5 names).
 
-    The first group of fields is what ``symbol_info`` reports (MT5 names). The ``sim_*`` fields
-    only drive the emulator's random walk and are never reported.
+    How a simulated market moves the symbol's price is not part of it: the emulator's
+    ``SimulatedSymbol`` (``ea_bridge/emulator/symbols.py``) adds those knobs; the daemon's
+    paper book uses the terminal's live specification and ticks.
     """
 
     name: str
@@ -183,20 +184,12 @@ class SymbolSpec:
     swap_long: float
     swap_short: float
     sessions: tuple[TradingSession, ...]
-    sim_start_price: float
-    #: Standard deviation of the log price over one day (0.006 = 0.6 % a day).
-    sim_daily_volatility: float
-    #: Typical spread in points; the simulated spread floats around it.
-    sim_spread_points: int
     #: ``SYMBOL_MARGIN_HEDGED`` as a share of the contract size: the contract size the margin
     #: of each covered (hedged) lot is computed with (0.5: a fully hedged pair costs the margin
     #: of one of its legs; 0: hedged volume holds no margin).
     margin_hedged_share: float = 0.5
     #: ``SYMBOL_SWAP_ROLLOVER3DAYS`` (``ENUM_DAY_OF_WEEK``: 0 = Sunday ... 3 = Wednesday).
     swap_rollover3days: int = 3
-    #: Exchange-style quotes: some ticks are trades (``last``, ``volume``, TICK_FLAG_LAST |
-    #: VOLUME | BUY/SELL), so ``COPY_TICKS_TRADE`` is not empty (CFD quotes carry none).
-    sim_trade_ticks: bool = False
 
     @property
     def margin_hedged(self) -> float:

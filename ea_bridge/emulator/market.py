@@ -44,6 +44,7 @@ from ea_bridge.emulator.pricepath import (
     PricePath,
     merge_bars,
 )
+from ea_bridge.emulator.symbols import SimulatedSymbol
 from mt5model.mt5 import CopyTicks, Timeframe
 from mt5model.types import (
     RATE_COLUMNS,
@@ -54,7 +55,6 @@ from mt5model.types import (
     TICK_FLAG_VOLUME,
     EmulatorError,
     ErrorCode,
-    SymbolSpec,
     Tick,
     match_group,
 )
@@ -150,7 +150,7 @@ class Market:
 
     def __init__(
         self,
-        specs: Sequence[SymbolSpec],
+        specs: Sequence[SimulatedSymbol],
         *,
         seed: int,
         tick_rate_hz: float,
@@ -175,7 +175,7 @@ class Market:
 
     # -- MarketView -------------------------------------------------------------------------
 
-    def spec(self, symbol: str) -> SymbolSpec:
+    def spec(self, symbol: str) -> SimulatedSymbol:
         """The symbol's specification.
 
         Raises:
@@ -183,7 +183,7 @@ class Market:
         """
         return self._path(symbol).spec
 
-    def specs(self) -> Sequence[SymbolSpec]:
+    def specs(self) -> Sequence[SimulatedSymbol]:
         """Every symbol on offer, in catalogue order."""
         return self._specs
 

@@ -42,6 +42,7 @@ from random import Random
 from statistics import NormalDist
 from typing import Generic, TypeVar
 
+from ea_bridge.emulator.symbols import SimulatedSymbol
 from mt5model.types import (
     TICK_FLAG_ASK,
     TICK_FLAG_BID,
@@ -49,7 +50,6 @@ from mt5model.types import (
     TICK_FLAG_LAST,
     TICK_FLAG_SELL,
     TICK_FLAG_VOLUME,
-    SymbolSpec,
     Tick,
 )
 
@@ -196,7 +196,7 @@ class PricePath:
         tick_rate_hz: Average ticks per second while the session is open.
     """
 
-    def __init__(self, spec: SymbolSpec, *, seed: int, tick_rate_hz: float) -> None:
+    def __init__(self, spec: SimulatedSymbol, *, seed: int, tick_rate_hz: float) -> None:
         self.spec = spec
         #: CFD-style quotes carry no ``last``/volume, so COPY_TICKS_TRADE is empty for them;
         #: an exchange-style symbol (``sim_trade_ticks``) has trades among its ticks.

@@ -85,8 +85,7 @@ def sample_specs() -> list[SymbolSpec]:
             order_mode=_ALL_ORDERS, trade_mode=SYMBOL_TRADE_MODE_FULL,
             trade_exemode=SYMBOL_TRADE_EXECUTION_MARKET, trade_calc_mode=SYMBOL_CALC_MODE_FOREX,
             margin_initial=0.0, margin_maintenance=0.0, margin_rate=1.0, swap_long=0.0,
-            swap_short=0.0, sessions=ALL_WEEK, sim_start_price=price,
-            sim_daily_volatility=0.006, sim_spread_points=10,
+            swap_short=0.0, sessions=ALL_WEEK,
         )
 
     eurusd = fx("EURUSD", "EUR", "USD", 5, 1.1, 10, 5, SYMBOL_FILLING_FOK | SYMBOL_FILLING_IOC)
@@ -100,8 +99,7 @@ def sample_specs() -> list[SymbolSpec]:
         order_mode=_ALL_ORDERS, trade_mode=SYMBOL_TRADE_MODE_FULL,
         trade_exemode=SYMBOL_TRADE_EXECUTION_MARKET, trade_calc_mode=SYMBOL_CALC_MODE_CFDINDEX,
         margin_initial=0.0, margin_maintenance=0.0, margin_rate=0.05, swap_long=0.0,
-        swap_short=0.0, sessions=ALL_WEEK, sim_start_price=5000.0, sim_daily_volatility=0.01,
-        sim_spread_points=5,
+        swap_short=0.0, sessions=ALL_WEEK,
     )
     xauusd = SymbolSpec(
         name="XAUUSD", description="Gold vs US Dollar", path="Metals\\XAUUSD", category="Metals",
@@ -113,8 +111,7 @@ def sample_specs() -> list[SymbolSpec]:
         trade_exemode=SYMBOL_TRADE_EXECUTION_MARKET,
         trade_calc_mode=SYMBOL_CALC_MODE_CFDLEVERAGE, margin_initial=0.0,
         margin_maintenance=0.0, margin_rate=1.0, swap_long=0.0, swap_short=0.0,
-        sessions=ALL_WEEK, sim_start_price=2000.0, sim_daily_volatility=0.01,
-        sim_spread_points=30,
+        sessions=ALL_WEEK,
     )
     return [eurusd, usdjpy, us500, xauusd]
 

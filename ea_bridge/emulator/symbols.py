@@ -21,6 +21,7 @@ own :class:`SymbolSpec` with :func:`dataclasses.replace`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from mt5model.types import (
     SYMBOL_CALC_MODE_CFDINDEX,
@@ -52,10 +53,26 @@ from mt5model.types import (
 __all__ = [
     "ALL_EXPIRATIONS",
     "ALL_ORDERS",
+    "SimulatedSymbol",
     "default_symbols",
     "sessions",
     "symbol_by_name",
 ]
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulatedSymbol(SymbolSpec):
+    """A symbol of the emulated market: its MT5 specification plus the knobs of its simulated
+    price path, which ``symbol_info`` never reports."""
+
+    sim_start_price: float
+    #: Standard deviation of the log price over one day (0.006 = 0.6 % a day).
+    sim_daily_volatility: float
+    #: Typical spread in points; the simulated spread floats around it.
+    sim_spread_points: int
+    #: Exchange-style quotes: some ticks are trades (``last``, ``volume``, TICK_FLAG_LAST |
+    #: VOLUME | BUY/SELL), so ``COPY_TICKS_TRADE`` is not empty (CFD quotes carry none).
+    sim_trade_ticks: bool = False
+
 
 #: Every SYMBOL_EXPIRATION_* bit: GTC, DAY, SPECIFIED, SPECIFIED_DAY.
 ALL_EXPIRATIONS = (
@@ -134,9 +151,9 @@ def _forex(
     stops_level: int,
     swap_long: float,
     swap_short: float,
-) -> SymbolSpec:
+) -> SimulatedSymbol:
     base, profit = name[:3], name[3:]
-    return SymbolSpec(
+    return SimulatedSymbol(
         name=name,
         description=description,
         path=f"Forex\\{group}\\{name}",
@@ -171,7 +188,7 @@ def _forex(
     )
 
 
-def default_symbols() -> tuple[SymbolSpec, ...]:
+def default_symbols() -> tuple[SimulatedSymbol, ...]:
     """The emulated broker's catalogue: 11 symbols in 6 categories, in Market Watch order.
 
     Returns:
@@ -193,7 +210,7 @@ def default_symbols() -> tuple[SymbolSpec, ...]:
         _forex("EURJPY", "Euro vs Japanese Yen", "Crosses", digits=3, start=162.750,
                volatility=0.0065, spread=20, stops_level=10, swap_long=6.1, swap_short=-16.0),
     )
-    gold = SymbolSpec(
+    gold = SimulatedSymbol(
         name="XAUUSD", description="Gold vs US Dollar", path="Metals\\XAUUSD",
         category="Metals", currency_base="XAU", currency_profit="USD", currency_margin="USD",
         digits=2, trade_tick_size=0.01, trade_contract_size=100.0,
@@ -208,7 +225,7 @@ def default_symbols() -> tuple[SymbolSpec, ...]:
         swap_long=-45.0, swap_short=22.0, sessions=_METAL_SESSIONS,
         sim_start_price=3300.00, sim_daily_volatility=0.011, sim_spread_points=25,
     )
-    oil = SymbolSpec(
+    oil = SimulatedSymbol(
         name="USOIL", description="WTI Crude Oil (cash)", path="Energies\\USOIL",
         category="Energies", currency_base="USD", currency_profit="USD", currency_margin="USD",
         digits=2, trade_tick_size=0.01, trade_contract_size=1000.0,
@@ -222,7 +239,7 @@ def default_symbols() -> tuple[SymbolSpec, ...]:
         swap_long=-10.0, swap_short=-5.0, sessions=_METAL_SESSIONS,
         sim_start_price=70.00, sim_daily_volatility=0.020, sim_spread_points=4,
     )
-    index = SymbolSpec(
+    index = SimulatedSymbol(
         name="US500", description="US 500 Cash Index", path="Indices\\US500",
         category="Indices", currency_base="USD", currency_profit="USD", currency_margin="USD",
         digits=2, trade_tick_size=0.01, trade_contract_size=1.0,
@@ -236,7 +253,7 @@ def default_symbols() -> tuple[SymbolSpec, ...]:
         swap_long=-80.0, swap_short=-30.0, sessions=_INDEX_SESSIONS,
         sim_start_price=6000.00, sim_daily_volatility=0.010, sim_spread_points=50,
     )
-    crypto = SymbolSpec(
+    crypto = SimulatedSymbol(
         name="BTCUSD", description="Bitcoin vs US Dollar", path="Crypto\\BTCUSD",
         category="Crypto", currency_base="BTC", currency_profit="USD", currency_margin="USD",
         digits=2, trade_tick_size=0.01, trade_contract_size=1.0,
@@ -251,7 +268,7 @@ def default_symbols() -> tuple[SymbolSpec, ...]:
         swap_long=-2500.0, swap_short=-1200.0, sessions=_CRYPTO_SESSIONS,
         sim_start_price=95000.00, sim_daily_volatility=0.028, sim_spread_points=2500,
     )
-    stock = SymbolSpec(
+    stock = SimulatedSymbol(
         name="AAPL", description="Apple Inc.", path="Stocks\\NASDAQ\\AAPL",
         category="Stocks", currency_base="USD", currency_profit="USD", currency_margin="USD",
         digits=2, trade_tick_size=0.01, trade_contract_size=1.0,
@@ -270,7 +287,7 @@ def default_symbols() -> tuple[SymbolSpec, ...]:
     return (*fx, gold, oil, index, crypto, stock)
 
 
-def symbol_by_name(specs: Sequence[SymbolSpec], name: str) -> SymbolSpec:
+def symbol_by_name(specs: Sequence[SimulatedSymbol], name: str) -> SimulatedSymbol:
     """The spec called ``name`` in ``specs``.
 
     Raises:

@@ -109,7 +109,6 @@ def _spec(info: dict[str, Any]) -> SymbolSpec:
         trade_calc_mode=whole("trade_calc_mode"), margin_initial=num("margin_initial"),
         margin_maintenance=num("margin_maintenance"), margin_rate=1.0,
         swap_long=num("swap_long"), swap_short=num("swap_short"), sessions=ALL_WEEK,
-        sim_start_price=0.0, sim_daily_volatility=0.0, sim_spread_points=0,
         margin_hedged_share=(num("margin_hedged") / num("trade_contract_size", 1.0)
                              if num("trade_contract_size", 1.0) else 0.5),
         swap_rollover3days=whole("swap_rollover3days", 3),
