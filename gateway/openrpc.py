@@ -98,6 +98,7 @@ RESULTS: Final[dict[str, Any]] = {
     "server_time": r.ServerTime, "gateway_status": r.GatewayStatus,
     "symbols_total": int, "symbols_get": list[r.SymbolInfo], "symbol_info": r.SymbolInfo,
     "symbol_info_tick": r.Tick, "symbol_select": bool,
+    "market_book_add": bool, "market_book_get": list[r.BookInfo], "market_book_release": bool,
     "copy_rates_from": r.Page, "copy_rates_from_pos": r.Page, "copy_rates_range": r.Page,
     "copy_ticks_from": r.Page, "copy_ticks_range": r.Page,
     "orders_total": int, "orders_get": list[r.TradeOrder],

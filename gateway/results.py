@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "AccountInfo",
+    "BookInfo",
     "ClosedPositions",
     "DaemonStatus",
     "GatewayStatus",
@@ -215,6 +216,15 @@ class Tick(Result):
     time_msc: int
     flags: int
     volume_real: float
+
+
+class BookInfo(Result):
+    """MT5 BookInfo: one level of ``market_book_get(symbol)`` (``type`` is BOOK_TYPE_*)."""
+
+    type: int
+    price: float
+    volume: int
+    volume_dbl: float
 
 
 class TradePosition(Result):

@@ -59,6 +59,8 @@ from mt5model.types import (
     match_group,
 )
 
+from .book import Subscriptions, synthesize
+
 __all__ = ["Market"]
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -172,6 +174,7 @@ class Market:
         self._max_rows = max_rows
         self._account_currency = account_currency
         self._selected = {spec.name: True for spec in self._specs}
+        self._books = Subscriptions()
 
     # -- MarketView -------------------------------------------------------------------------
 
@@ -265,6 +268,40 @@ class Market:
             raise _invalid("enable", f"expected a bool, got {type(enable).__name__}")
         self._selected[path.spec.name] = enable
         return True
+
+    # -- depth of market (book.py) ----------------------------------------------------------
+
+    def market_book_add(self, symbol: str) -> bool:
+        """Subscribe to the symbol's depth of market; True (MT5's ``MarketBookAdd``).
+
+        Raises:
+            EmulatorError: ``NOT_FOUND`` for an unknown symbol.
+        """
+        self._books.add(self._path(symbol).spec.name)
+        return True
+
+    def market_book_get(self, symbol: str) -> list[dict[str, float | int]]:
+        """The book around the current quote (``book.synthesize``).
+
+        Raises:
+            EmulatorError: ``NOT_FOUND`` for an unknown symbol, ``INVALID_PARAMS`` when the
+                symbol is not subscribed (MT5's ``MarketBookGet`` fails then too),
+                ``HISTORY_NOT_READY`` with no quote.
+        """
+        spec = self._path(symbol).spec
+        if spec.name not in self._books:
+            raise _invalid("symbol", f"call market_book_add({symbol!r}) first")
+        tick = self.symbol_info_tick(symbol)
+        return synthesize(float(tick["bid"]), float(tick["ask"]), spec.point, spec.digits,
+                          spec.volume_min)
+
+    def market_book_release(self, symbol: str) -> bool:
+        """Drop one subscription; False when there was none (MT5's ``MarketBookRelease``).
+
+        Raises:
+            EmulatorError: ``NOT_FOUND`` for an unknown symbol.
+        """
+        return self._books.release(self._path(symbol).spec.name)
 
     # -- rates ------------------------------------------------------------------------------
 

@@ -262,6 +262,22 @@ async def symbol_select(ctx: RpcContext, params: SymbolSelectParams) -> Any:
     return await forward(ctx, "symbol_select", params.model_dump())
 
 
+async def market_book_add(ctx: RpcContext, params: SymbolParams) -> Any:
+    """MT5 ``market_book_add(symbol)``: subscribe to the symbol's depth of market."""
+    return await forward(ctx, "market_book_add", {"symbol": params.symbol})
+
+
+async def market_book_get(ctx: RpcContext, params: SymbolParams) -> Any:
+    """MT5 ``market_book_get(symbol)``: the book's levels (BookInfo), sells first; the symbol
+    must have been added."""
+    return await forward(ctx, "market_book_get", {"symbol": params.symbol})
+
+
+async def market_book_release(ctx: RpcContext, params: SymbolParams) -> Any:
+    """MT5 ``market_book_release(symbol)``: drop the subscription (false if there was none)."""
+    return await forward(ctx, "market_book_release", {"symbol": params.symbol})
+
+
 # -- rates ----------------------------------------------------------------------------------
 
 
@@ -399,6 +415,9 @@ METHODS: dict[str, RpcMethod[RpcContext]] = {
     "symbol_info": rpc_method(symbol_info, SymbolParams),
     "symbol_info_tick": rpc_method(symbol_info_tick, SymbolParams),
     "symbol_select": rpc_method(symbol_select, SymbolSelectParams),
+    "market_book_add": rpc_method(market_book_add, SymbolParams),
+    "market_book_get": rpc_method(market_book_get, SymbolParams),
+    "market_book_release": rpc_method(market_book_release, SymbolParams),
     "copy_rates_from": rpc_method(copy_rates_from, RatesFromParams),
     "copy_rates_from_pos": rpc_method(copy_rates_from_pos, RatesFromPosParams),
     "copy_rates_range": rpc_method(copy_rates_range, RatesRangeParams),

@@ -17,7 +17,7 @@ from mtgateway.records import Record, from_wire
 PAIRS = [(getattr(records, name), getattr(results, name)) for name in (
     "AccountInfo", "TerminalInfo", "SymbolInfo", "Tick", "TradePosition", "TradeOrder",
     "TradeDeal", "TradeRequest", "OrderCheckResult", "OrderSendResult", "ServerTime",
-    "OrderStatus")]
+    "OrderStatus", "BookInfo")]
 
 #: The package's own field lists (its documentation; the package's C types), by type.
 PACKAGE_FIELDS = {
