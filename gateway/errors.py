@@ -10,8 +10,11 @@ The tree, and how a client reacts::
     ├── Unavailable              -32014, shutting down or reconciling: retry later
     ├── IdempotencyConflict      -32011, a client_id reused with other params: use a new id
     ├── RiskLimit                -32012, the account's risk policy refuses it (``data.rule``)
-    └── OutcomeUnknown           -32003, a trade's answer was lost (``data.client_id``):
-                                 check ``order_status``, never resend blindly
+    ├── OutcomeUnknown           -32003, a trade's answer was lost (``data.client_id``):
+    │                            check ``order_status``, never resend blindly
+    ├── Unsupported              -32009, the terminal cannot do this (``data.reason``)
+    └── MethodFailed             a method's own error, re-raised by a door that composes
+                                 methods (the REST mirror): answered as the method answered
 
 Bridge exceptions (``ea_bridge.errors``) and the token authority's (``gateway.authority.errors``:
 ``AuthorityUnreachable`` -32014, ``RateLimited`` -32005 with ``retry_after_ms``, re-exported
@@ -69,6 +72,7 @@ __all__ = [
     "HttpRefusal",
     "IdempotencyConflict",
     "InvalidParams",
+    "MethodFailed",
     "NotFound",
     "OutcomeUnknown",
     "RateLimited",
@@ -77,6 +81,7 @@ __all__ = [
     "TradeRejected",
     "Unauthorized",
     "Unavailable",
+    "Unsupported",
     "auth_refusal",
     "body_too_large",
     "http_status",
@@ -199,6 +204,26 @@ class RpcError:
     data: Any = None
 
 
+class Unsupported(GatewayError):
+    """What no terminal can answer (a REST endpoint of the broker's Manager API): ``reason``
+    and ``endpoint`` go to ``data``, the message says why."""
+
+    def __init__(self, reason: str, message: str, endpoint: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.endpoint = endpoint
+
+
+class MethodFailed(GatewayError):
+    """A method answered a JSON-RPC error to a door that calls methods itself (the REST
+    mirror). ``error`` was made public by this table at the method's boundary, so it is
+    answered as it is: the method's code, message and data, nothing re-derived."""
+
+    def __init__(self, error: RpcError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 #: Exception class → (code, public message). ``None`` as message: the exception's own text is
 #: public by construction (see the module docstring).
 ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
@@ -211,6 +236,8 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     RiskLimit: (RISK_LIMIT, None),
     OutcomeUnknown: (OUTCOME_UNKNOWN, None),
     TradeRejected: (TRADE_REJECTED, None),
+    Unsupported: (UNSUPPORTED, None),
+    MethodFailed: (INTERNAL_ERROR, None),
     TerminalNotConnected: (TERMINAL_OFFLINE, "Terminal offline: no EA is connected"),
     TerminalDisconnected: (TERMINAL_OFFLINE, "Terminal offline: the EA disconnected"),
     TerminalTimeout: (TIMEOUT, "The terminal did not answer in time"),
@@ -264,6 +291,10 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
                 "result": exc.result})
         if isinstance(exc, OutcomeUnknown):
             return RpcError(code, str(exc), {"client_id": exc.client_id, "state": exc.state})
+        if isinstance(exc, Unsupported):
+            return RpcError(code, str(exc), {"reason": exc.reason, "endpoint": exc.endpoint})
+        if isinstance(exc, MethodFailed):
+            return exc.error
         if cls in (BridgeError, GatewayError, AuthorityError):
             return None
         return RpcError(code, message if message is not None else str(exc))

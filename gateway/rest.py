@@ -11,16 +11,18 @@ terminal to a trade server) answer ``501`` with a body that says why a terminal 
 The same HTTP rules as ``/rpc``: Host, Origin and query-string tokens in the middleware; here
 the method (405), a JSON body's content type (415), size (413) and deadline (408), then the
 bearer token (401/429), in that order, with ``/rpc``'s refusal bodies. A failure after that
-answers :class:`~gateway.rest_models.ErrorOut` with the JSON-RPC code, and the HTTP status
-``errors.http_status`` gives it. :data:`ENDPOINTS` is also what ``gateway/openapi.py``
-describes.
+is an exception of ``errors.py`` (a method's own error comes back as
+:class:`~gateway.errors.MethodFailed`), turned into a JSON-RPC error by the one table
+(:func:`gateway.rpc.error_object`, which logs anything unexpected under an ``error_id``) and
+answered as :class:`~gateway.rest_models.ErrorOut` with the HTTP status
+``errors.http_status`` gives it. A JSON body is read as strictly as ``/rpc`` reads one
+(``strictjson``: no duplicate keys, no NaN, bounded depth). :data:`ENDPOINTS` is also what
+``gateway/openapi.py`` describes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,14 +36,15 @@ from ._version import __version__
 from .context import RpcContext
 from .errors import (
     BODY_TIMEOUT,
-    INTERNAL_ERROR,
-    INVALID_PARAMS,
     INVALID_REQUEST,
-    NOT_FOUND,
-    UNSUPPORTED,
     UNSUPPORTED_MEDIA_TYPE,
+    GatewayError,
     HttpRefusal,
+    InvalidParams,
+    MethodFailed,
+    NotFound,
     RpcError,
+    Unsupported,
     body_too_large,
     http_status,
 )
@@ -65,25 +68,16 @@ from .rest_models import (
     TradeRecord,
     TradesOut,
 )
-from .rpc import RpcMethod
+from .rpc import RpcMethod, error_object
+from .strictjson import loads_strict
 
 __all__ = ["ENDPOINTS", "Endpoint", "RestCall", "routes"]
-
-log = logging.getLogger("gateway.rest")
 
 _JSON = "application/json"
 #: Far enough for any history (year 2100), as the params models' bound.
 _END_OF_TIME_S: Final = 4_102_444_800
 _DEAL_BALANCE, _DEAL_CREDIT = 2, 3
 _CLOSING_ENTRIES: Final = frozenset({1, 2, 3})  # DEAL_ENTRY_OUT, INOUT, OUT_BY
-
-
-class RestError(Exception):
-    """A refusal with a JSON-RPC code, answered as :class:`ErrorOut`."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.data = code, message, data
 
 
 @dataclass(frozen=True)
@@ -100,11 +94,12 @@ class RestCall:
         """``method``'s result, params validated by its model as on ``/rpc``.
 
         Raises:
-            RestError: the method's JSON-RPC error (code, message, data).
+            MethodFailed: the method's JSON-RPC error (code, message, data), as ``/rpc``
+                would answer it.
         """
         ok, value = await self.methods[method].settle(self.ctx, params)
         if not ok:
-            raise RestError(value["code"], value["message"], value.get("data"))
+            raise MethodFailed(RpcError(value["code"], value["message"], value.get("data")))
         return value
 
 
@@ -134,14 +129,15 @@ def _login_of(call: RestCall) -> int:
     reaches exactly one account).
 
     Raises:
-        RestError: -32602 for a login that is not a positive integer, -32006 for another one.
+        InvalidParams: a login that is not a positive integer (-32602).
+        NotFound: another account's login (-32006).
     """
     raw = call.match["login"]
     if not raw.isdigit() or int(raw) <= 0:
-        raise RestError(INVALID_PARAMS, f"login: expected a positive integer, got {raw[:20]!r}")
+        raise InvalidParams(f"login: expected a positive integer, got {raw[:20]!r}")
     login = int(raw)
     if login != call.ctx.principal.terminal.login:
-        raise RestError(NOT_FOUND, f"account {login} is not this token's account")
+        raise NotFound(f"account {login} is not this token's account")
     return login
 
 
@@ -245,7 +241,7 @@ async def _history(call: RestCall) -> TradesOut:
     date_from = period.date_from if period.date_from is not None else 0
     date_to = period.date_to if period.date_to is not None else _END_OF_TIME_S
     if date_to < date_from:
-        raise RestError(INVALID_PARAMS, "to: must not be before from")
+        raise InvalidParams("to: must not be before from")
     deals: list[dict[str, Any]] = await call.call(
         "history_deals_get", {"date_from": date_from, "date_to": date_to})
     openings = {d["position_id"]: d for d in deals if d["entry"] == 0 and d["position_id"]}
@@ -369,8 +365,11 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
                         content_type=_JSON)
 
 
-def _error(code: int, message: str, data: Any = None) -> web.Response:
-    return _json(ErrorOut(code=code, message=message, data=data), http_status(code))
+def _error(exc: Exception, where: str) -> web.Response:
+    """``exc`` answered through the one error table, with its code's HTTP status."""
+    error = error_object(exc, where)
+    return _json(ErrorOut(code=error["code"], message=error["message"], data=error.get("data")),
+                 http_status(error["code"]))
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -391,7 +390,8 @@ async def _read_body(request: web.Request, model: type[BaseModel] | None) -> Any
     refusal (415, 413, 408) as a ``web.Response``, in ``/rpc``'s order and words.
 
     Raises:
-        RestError: the body is not JSON or not what ``model`` takes (-32602, the field named).
+        InvalidParams: the body is not strict JSON (a duplicate key, NaN, too deep: as
+            ``/rpc`` refuses them) or not what ``model`` takes (-32602, the field named).
     """
     config = request.app[CONFIG].server
     if not request.body_exists:
@@ -411,9 +411,9 @@ async def _read_body(request: web.Request, model: type[BaseModel] | None) -> Any
     if not raw.strip():
         return None
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RestError(INVALID_PARAMS, "body: not valid JSON") from None
+        data = loads_strict(raw)
+    except ValueError as exc:  # invalid JSON, NaN, a duplicate key, too deep
+        raise InvalidParams(f"body: not valid JSON ({str(exc)[:120]})") from None
     if model is None:
         return data
     try:
@@ -421,7 +421,7 @@ async def _read_body(request: web.Request, model: type[BaseModel] | None) -> Any
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise RestError(INVALID_PARAMS, f"{where}: {first['msg']}") from None
+        raise InvalidParams(f"{where}: {first['msg']}") from None
 
 
 def _dispatcher(path: str, by_method: dict[str, Endpoint]
@@ -434,14 +434,14 @@ def _dispatcher(path: str, by_method: dict[str, Endpoint]
         endpoint = by_method.get(request.method)
         if endpoint is None:
             return error_response(wrong_method)
+        where = f"REST {request.method} {path}"
         if not endpoint.auth:
             if endpoint.why is not None:
-                return _error(UNSUPPORTED, endpoint.why,
-                              {"reason": "manager_only", "endpoint": path})
+                return _error(Unsupported("manager_only", endpoint.why, path), where)
             return await _OPEN[path](request)
         try:
             body = await _read_body(request, endpoint.body)
-        except RestError as exc:
+        except GatewayError as exc:  # told only to a caller with a valid token
             body = exc
         if isinstance(body, web.Response):
             return body
@@ -450,21 +450,17 @@ def _dispatcher(path: str, by_method: dict[str, Endpoint]
             principal = await authenticate_request(app, bearer_token(request))
         except AuthRefusal as refused:
             return error_response(refused.refusal)
-        if isinstance(body, RestError):
-            return _error(body.code, body.message, body.data)
+        if isinstance(body, GatewayError):
+            return _error(body, where)
         if endpoint.handler is None:
-            return _error(UNSUPPORTED, endpoint.why or "Not available from a terminal",
-                          {"reason": "manager_only", "endpoint": path})
+            return _error(Unsupported("manager_only", endpoint.why
+                                      or "Not available from a terminal", path), where)
         ctx = RpcContext(principal, app[BRIDGE], app[CONFIG], app[TERMINALS], app[TRADING])
         call = RestCall(ctx, dict(request.match_info), app[RPC].methods, body)
         try:
             return _json(await endpoint.handler(call))
-        except RestError as exc:  # a method's own error, already made safe by its boundary
-            return _error(exc.code, exc.message, exc.data)
-        except Exception:  # shaping an answer failed: a bug; nothing of it on the wire
-            error_id = secrets.token_hex(6)
-            log.exception("REST %s %s failed (error_id=%s)", request.method, path, error_id)
-            return _error(INTERNAL_ERROR, "Internal error", {"error_id": error_id})
+        except Exception as exc:  # ours through the table; a bug as -32603 with an error_id
+            return _error(exc, where)
 
     return handle
 

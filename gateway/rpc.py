@@ -50,7 +50,7 @@ from .errors import (
 from .schemas import Params, parse
 from .strictjson import TooDeep, loads_strict
 
-__all__ = ["MAX_BATCH", "Dispatcher", "RpcMethod", "handle", "rpc_method"]
+__all__ = ["MAX_BATCH", "Dispatcher", "RpcMethod", "error_object", "handle", "rpc_method"]
 
 log = logging.getLogger("gateway.rpc")
 
@@ -90,7 +90,7 @@ class RpcMethod(Generic[C]):
                 model = parse(self.params, tuple(params), {})
             return True, await self.fn(ctx, model)
         except Exception as exc:
-            return False, _error_object(exc, getattr(self.fn, "__name__", "?"))
+            return False, error_object(exc, getattr(self.fn, "__name__", "?"))
 
 
 def rpc_method(fn: Callable[..., Awaitable[Any]], params: type[P] | None = None, *,
@@ -104,8 +104,10 @@ def _count(params: Any) -> str:
     return f"{len(params)} param{'s' if len(params) != 1 else ''}"
 
 
-def _error_object(exc: Exception, where: str) -> dict[str, Any]:
-    """The JSON-RPC error object for ``exc``: the table's, or a logged ``-32603``."""
+def error_object(exc: Exception, where: str) -> dict[str, Any]:
+    """The JSON-RPC error object for ``exc``: the table's, or a logged ``-32603`` carrying an
+    ``error_id`` (``where`` names the method or door in the log line). Every door that answers
+    an error (``/rpc``, ``/ws``, the REST mirror) answers it through here."""
     error = to_rpc_error(exc)
     if error is not None:
         obj: dict[str, Any] = {"code": error.code, "message": error.message}

@@ -194,6 +194,38 @@ async def test_history_body_is_validated_after_the_token(api: Api,
     assert status == 401 and answer["error"]["data"]["reason"] == "missing_token"
 
 
+@pytest.mark.parametrize(("raw", "words"), [
+    (b'{"from": 0, "to": 4102444800, "from": 1700000000}', "duplicate key 'from'"),
+    (b'{"from": 0,"to" :5,"to":9}', "duplicate key 'to'"),
+    (b'{"from": NaN}', "not valid JSON"),
+    (b'{"from": ' + b"[" * 40 + b"]" * 40 + b"}", "nested deeper"),
+])
+async def test_a_body_is_read_as_strictly_as_on_rpc(api: Api, emulator: EmulatedTerminal,
+                                                    raw: bytes, words: str) -> None:
+    """Issue 16 F12: a duplicate key (which a proxy or log reader may read as the first value
+    while orjson keeps the last), NaN or a body nested too deep is refused 400 -32602 naming
+    it, as /rpc refuses them; nothing is answered from it. (Before, the history endpoint took
+    the last ``from`` and answered 200.)"""
+    status, answer, _ = await api("POST", f"/api/trades/history/{LOGIN}", data=raw,
+                                  endpoint="/api/trades/history/{login}",
+                                  headers={"Content-Type": "application/json"})
+    assert (status, answer["status"], answer["code"]) == (400, "error", -32602), answer
+    assert words in answer["message"]
+
+
+async def test_an_error_reads_as_rpc_answers_it(api: Api, daemon: Daemon,
+                                                emulator: EmulatedTerminal) -> None:
+    """Both doors answer a failure through the one error table (errors.py): the mirror's
+    code, message and data are exactly /rpc's for the same failing call, with the HTTP
+    status of that code."""
+    status, answer, _ = await api("GET", "/api/symbols/NOPE", endpoint="/api/symbols/{name}")
+    rpc = await daemon.call("symbol_info", ["NOPE"])
+    assert status == 404
+    assert {k: answer.get(k) for k in ("code", "message", "data")} == \
+        {"code": rpc["error"]["code"], "message": rpc["error"]["message"],
+         "data": rpc["error"].get("data")}
+
+
 @pytest.mark.parametrize("endpoint", MANAGER_ONLY, ids=lambda e: f"{e.method} {e.path}")
 async def test_manager_only_endpoints_answer_501_with_the_reason(api: Api,
                                                                  endpoint: Endpoint) -> None:

@@ -19,6 +19,8 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.OutcomeUnknown: -32003,
     errors.RiskLimit: -32012,
     errors.TradeRejected: -32010,
+    errors.Unsupported: -32009,
+    errors.MethodFailed: -32602,  # the method's own code, as it answered (sample below)
     bridge_errors.TerminalNotConnected: -32001,
     bridge_errors.TerminalDisconnected: -32001,
     bridge_errors.TerminalTimeout: -32013,
@@ -46,6 +48,8 @@ def _instance(cls: type[BaseException]) -> BaseException:
                                                                              method="order_send"),
         bridge_errors.FrameTooLarge: bridge_errors.FrameTooLarge(10, 5),
         bridge_errors.EAError: bridge_errors.EAError(-32099, "odd"),
+        errors.Unsupported: errors.Unsupported("manager_only", "broker only", "/api/users/"),
+        errors.MethodFailed: errors.MethodFailed(RpcError(-32602, "symbol: bad", {"x": 1})),
     }
     return samples.get(cls) or cls("detail")
 
@@ -68,6 +72,15 @@ def test_rate_limited_carries_the_wait() -> None:
     error = to_rpc_error(errors.RateLimited(12.5))
     assert error == RpcError(-32005, "Too many failed authentications",
                              {"retry_after_ms": 12500})
+
+
+def test_a_method_failure_is_answered_as_the_method_answered() -> None:
+    """The REST mirror re-raises a method's error: code, message and data unchanged; the
+    Manager-only refusal names its reason and endpoint."""
+    error = RpcError(-32006, "Unknown symbol 'NOPE'", {"symbol": "NOPE"})
+    assert to_rpc_error(errors.MethodFailed(error)) == error
+    assert to_rpc_error(errors.Unsupported("manager_only", "broker only", "/api/users/")) == \
+        RpcError(-32009, "broker only", {"reason": "manager_only", "endpoint": "/api/users/"})
 
 
 def test_every_bridge_leaf_is_covered() -> None:
