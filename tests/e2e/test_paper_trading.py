@@ -30,6 +30,7 @@ from tests.e2e.conftest import (
     connected_terminal,
     running_daemon,
 )
+from tests.e2e.test_convenience import HoldingTerminal
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
@@ -333,3 +334,39 @@ async def test_an_unknown_paper_order_is_reconciled_in_the_paper_book(tmp_path: 
                     await asyncio.sleep(0.05)
     assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", paper["order"])
     assert status["result"]["identified_by"] == "tag"
+
+
+async def test_a_switch_to_paper_leaves_an_order_in_flight_live(daemon: Daemon) -> None:
+    """Issue 17 item 3: a live order held by the terminal while its account is switched to
+    paper finishes live -- at the terminal, answered and journalled without "paper" -- and
+    the paper book never sees it; the next order goes to paper. No order crosses over."""
+    async with connected_terminal(daemon, HoldingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
+        assert isinstance(terminal, HoldingTerminal)
+        terminal.hold = True
+        first = asyncio.create_task(daemon.call("order_send",
+                                                {"request": {**BUY, "client_id": "fly-1"}}))
+        await asyncio.wait_for(terminal.held.wait(), WAIT_S)
+        daemon.authority.register_account(OWNER, AccountRegistration(
+            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+        async with asyncio.timeout(WAIT_S):  # the feed's refresh, not the clock's
+            while True:  # polled: the switch is observable only through the answers
+                if "paper" in await ok(daemon, "account_info"):
+                    break
+                await asyncio.sleep(0.05)
+        assert not first.done()
+        assert await ok(daemon, "positions_get") == []  # the paper book: nothing crossed
+        terminal.release.set()
+        live = (await first)["result"]
+        assert live["retcode"] == 10009 and "paper" not in live
+        [held] = terminal.broker.positions_get()
+        assert held["ticket"] == live["order"] and held["comment"] == "g:fly-1"
+        status = await ok(daemon, "order_status", ["fly-1"])
+        assert (status["state"], status["ticket"]) == ("ACCEPTED", live["order"])
+        assert "paper" not in status["result"]
+        assert await ok(daemon, "positions_get") == []  # still none in the book
+        paper = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "fly-2"}})
+        assert paper["paper"] is True
+        assert [p["comment"] for p in await ok(daemon, "positions_get")] == ["g:fly-2"]
+        assert terminal.order_sends == 1 and terminal.broker.positions_total() == 1
