@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ea_bridge import is_loopback
 from ea_bridge.emulator import cli as emulator_cli
-from ea_bridge.emulator.cli import stop_on_signals
 from ea_bridge.loop import run as run_on_loop
+from ea_bridge.loop import stop_on_signals
 
 from ._version import __version__
 from .auth.records import SCOPES

@@ -35,13 +35,14 @@ import orjson
 from aiohttp import web
 
 from ea_bridge import TerminalId
-from ea_bridge.emulator.cli import clock_from, market_hours_line, stop_on_signals
+from ea_bridge.emulator.cli import clock_from, market_hours_line
 from ea_bridge.emulator.terminal import (
     REFUSAL_TEXT,
     EmulatedTerminal,
     EmulatorSettings,
     TerminalRefused,
 )
+from ea_bridge.loop import stop_on_signals
 from mt5model.types import AccountMarginMode
 
 from .app import create_app

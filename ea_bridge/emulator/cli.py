@@ -1,8 +1,5 @@
-"""Command line of the emulated terminal: ``python -m ea_bridge.emulator`` / ``mtgateway emulator``.
-
-Also home of :func:`stop_on_signals`, the one cross-platform "run until Ctrl-C or SIGTERM"
-helper the daemon's CLI reuses (Windows has no ``loop.add_signal_handler``).
-"""
+"""Command line of the emulated terminal: ``python -m ea_bridge.emulator`` and
+``mtgateway emulator``."""
 
 from __future__ import annotations
 
@@ -10,7 +7,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -19,32 +15,12 @@ from datetime import UTC, datetime
 from mt5model.types import AccountMarginMode
 
 from ..loop import run as run_on_loop
+from ..loop import stop_on_signals
 from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 
-__all__ = ["add_arguments", "clock_from", "main", "market_hours_line", "run", "settings_from",
-           "stop_on_signals"]
+__all__ = ["add_arguments", "clock_from", "main", "market_hours_line", "run", "settings_from"]
 
 _DEFAULTS = EmulatorSettings()
-
-
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """Set ``stop`` on SIGINT or SIGTERM, on POSIX and on Windows.
-
-    Windows event loops have no ``add_signal_handler``; there a plain handler hands the stop to
-    the loop (asyncio's proactor loop wakes for signals through its wake-up socket). Ctrl-C is
-    SIGINT; Ctrl-Break, and the console event a service wrapper (NSSM, WinSW) sends to stop a
-    service, arrive as SIGBREAK, so that stops too.
-    """
-    loop = asyncio.get_running_loop()
-    if sys.platform == "win32":
-        for sig in (signal.SIGINT, signal.SIGBREAK, signal.SIGTERM):
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-        return
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows event loops
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
 def _host_port(value: str) -> tuple[str, int]:
