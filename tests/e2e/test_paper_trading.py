@@ -279,6 +279,19 @@ async def test_an_unreadable_paper_book_is_refused_not_replaced(tmp_path: Path) 
     assert damaged.read_bytes() == b"{not json"
 
 
+async def register_on_paper_and_wait(daemon: Daemon) -> None:
+    """Register the terminal's account with paper trading on, and wait until the daemon
+    answers from the paper book: the revocation feed's push, not a refresh the test forces."""
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    async with asyncio.timeout(WAIT_S):  # the feed's refresh, not the clock's
+        while True:  # polled: the switch is observable only through the answers
+            if "paper" in await ok(daemon, "account_info"):
+                break
+            await asyncio.sleep(0.05)
+
+
 async def test_registering_an_account_on_paper_switches_the_venue_within_seconds(
         daemon: Daemon) -> None:
     """Issue 16 F16: a terminal traded live by a token issued before its account was registered
@@ -289,14 +302,7 @@ async def test_registering_an_account_on_paper_switches_the_venue_within_seconds
         assert isinstance(terminal, RecordingTerminal)
         live = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "live-1"}})
         assert "paper" not in live and terminal.broker.positions_total() == 1
-        daemon.authority.register_account(OWNER, AccountRegistration(
-            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
-        async with asyncio.timeout(WAIT_S):  # the feed's refresh, not the clock's
-            while True:  # polled: the switch is observable only through the answers
-                if "paper" in await ok(daemon, "account_info"):
-                    break
-                await asyncio.sleep(0.05)
+        await register_on_paper_and_wait(daemon)
         paper = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "paper-1"}})
         assert paper["paper"] is True
         assert terminal.methods.count("order_send") == 1
@@ -347,14 +353,7 @@ async def test_a_switch_to_paper_leaves_an_order_in_flight_live(daemon: Daemon) 
         first = asyncio.create_task(daemon.call("order_send",
                                                 {"request": {**BUY, "client_id": "fly-1"}}))
         await asyncio.wait_for(terminal.held.wait(), WAIT_S)
-        daemon.authority.register_account(OWNER, AccountRegistration(
-            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
-        async with asyncio.timeout(WAIT_S):  # the feed's refresh, not the clock's
-            while True:  # polled: the switch is observable only through the answers
-                if "paper" in await ok(daemon, "account_info"):
-                    break
-                await asyncio.sleep(0.05)
+        await register_on_paper_and_wait(daemon)
         assert not first.done()
         assert await ok(daemon, "positions_get") == []  # the paper book: nothing crossed
         terminal.release.set()
