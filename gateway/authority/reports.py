@@ -9,9 +9,10 @@ word the EA got, e.g. ``token_expired``, ``token_revoked``, ``device_not_approve
 A report is believed only as far as it can be: the owner is found from the token the EA used
 (its id, or for a refused EA the hint it sent), and the reporting device must have asked that
 owner for approval (any status: a refused EA on a device still pending is exactly what the
-owner needs to see). A report naming no token of any owner says nothing to anyone and is
-dropped. States older than :data:`SILENT_AFTER_S` are shown as "not heard from": a daemon that
-died cannot report its own death.
+owner needs to see; but a revoked device is never believed ``active``). A hint-only report is
+a refusal of the token's own terminal, whatever terminal it names. A report naming no token
+of any owner says nothing to anyone and is dropped. States older than :data:`SILENT_AFTER_S`
+are shown as "not heard from": a daemon that died cannot report its own death.
 """
 
 from __future__ import annotations

@@ -719,10 +719,23 @@ class Authority:
             row = (self.store.token_by_id(report.token_id) if report.token_id
                    else self.store.token_by_hint(report.token_hint) if report.token_hint
                    else None)
-            if row is None or self.store.approval(row.owner_email, device.device_id) is None:
+            if row is None:
                 continue
+            approval = self.store.approval(row.owner_email, device.device_id)
+            if approval is None:
+                continue  # a device the owner never saw reports nothing
+            if approval.status == "revoked" and report.state == "active":
+                continue  # F10: a revoked device is never shown live (its refusals still are)
             if report.token_id and (report.login, report.server) != (row.login, row.server):
                 continue  # an active session runs under its own token's terminal only
+            if not report.token_id:
+                # F10: a hint comes from a refused handshake only, and says nothing about
+                # another terminal: it is shown on the token's own (an EA elsewhere that
+                # presented this token is that token's "terminal mismatch").
+                if report.state != "refused":
+                    continue
+                report = TerminalReport(row.login, row.server, "refused", report.reason,
+                                        "", "", report.platform, report.ea_version)
             report = TerminalReport(report.login, report.server, report.state, report.reason,
                                     row.token_id, "", report.platform, report.ea_version)
             changed = self.reports.save(row.owner_email, device.device_id, report, now)

@@ -279,3 +279,39 @@ async def test_the_owner_api_refuses_a_foreign_origin_and_a_body_that_is_not_jso
     assert status == 201 and answer["token"].startswith("mtg")
     status, _ = await console.owner("GET", "/v1/tokens")
     assert status == 200
+
+
+# -- F10: what a device's reports can claim -------------------------------------------------
+
+async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_never_live(
+        console: Console, browser: Browser) -> None:
+    """The review's reproduction: a device that only looked a token up by its hint (pending)
+    reports another terminal active; after the owner revokes it, it reports the token's own
+    terminal active."""
+    token, device_id, _ = await _pending(console, browser)
+    hint = token_hint(token)
+    forged = {"login": 424242, "server": "Fake-Broker-Live", "state": "active",
+              "token_hint": hint}
+    status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                           {"terminals": [forged]})
+    assert (status, body) == (200, {"stored": 0})
+    # a refusal under the hint is the owner's news, shown on the token's own terminal
+    mismatch = {**forged, "state": "refused", "reason": "terminal_mismatch"}
+    status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                           {"terminals": [mismatch]})
+    assert (status, body) == (200, {"stored": 1})
+    rows = (await browser.get("/dashboard/rows")).text
+    assert "424242" not in rows and "Fake-Broker-Live" not in rows
+    assert 'data-terminal="5012345@MTG-Demo"' in rows and "refused: terminal mismatch" in rows
+    # revoked: its "active" is not believed
+    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
+    assert (await browser.post(f"/devices/{device_id}/deny",
+                               {"csrf": asked.csrf(), "confirm": "yes"})).status == 303
+    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    live = {"login": 5012345, "server": "MTG-Demo", "state": "active",
+            "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "9.9"}
+    status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                           {"terminals": [live]})
+    assert (status, body) == (200, {"stored": 0})
+    rows = (await browser.get("/dashboard/rows")).text
+    assert 'data-state="active"' not in rows and "9.9" not in rows
