@@ -1,14 +1,15 @@
 """``python -m bench``: floors, the daemon, and every measurement, in one run.
 
-One run starts the floors (``bench.floors``: TCP echo, minimal aiohttp POST, and that POST
-plus one TCP hop to another process, the "hop floor") and the
+One run starts the floors (``bench.floors``: TCP echo, minimal aiohttp POST, that POST
+plus one TCP hop to another process, the "hop floor", and an httptools protocol plus the
+same hop, the "lean hop floor" every ``/rpc`` target is a ratio to) and the
 daemon under test (``mtgateway run`` with the emulated terminal in its own process, see
 ``bench.rpc``), then repeats, interleaved so that drift on the VM hits floor and daemon
-alike: TCP echo RTT; wrk c=1 on the floor, the hop floor, then the daemon; the aiohttp client
-on the three; wrk c=32 on the three. Then the in-process dispatch cost, then the fan-out
-set-up (``mtgateway run`` + bench EA + subscriber process, see ``bench.fanout``). It prints
-a table of absolute figures and ratios, the targets met or missed, and writes everything as
-JSON.
+alike: TCP echo RTT; wrk c=1 on the floor, the hop floor, the lean hop floor, then the
+daemon; the aiohttp client on the four; wrk c=32 on the four. Then the in-process dispatch
+cost, then the fan-out set-up (``mtgateway run`` + bench EA + subscriber process, see
+``bench.fanout``). It prints a table of absolute figures and ratios, the targets met or
+missed, and writes everything as JSON.
 
 ``--quick`` shortens everything (CI runs it to prove the harness; no speed is asserted) and
 never installs wrk: without wrk on PATH the wrk parts are skipped and the JSON says so.
@@ -42,7 +43,7 @@ from .dispatch import measure_dispatch
 from .eapath import ea_table, run_ea_path, summarize_ea_path
 from .fanout import run_fanout
 from .floors import HTTP_FLOOR_BODY, tcp_echo_rtts
-from .report import summarize, table, targets
+from .report import SIDES, summarize, table, targets
 from .rpc import RPC_BODY, aiohttp_rtts, start_rpc_daemon
 from .wrkrun import find_wrk, run_wrk
 
@@ -103,28 +104,36 @@ def _wait_tcp(port: int, proc: Proc, timeout_s: float = 15.0) -> None:
 async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
                        log: Any) -> dict[str, Any]:
     tcp_port, http_port, echo_port, hop_port = free_port(), free_port(), free_port(), free_port()
+    lean_port = free_port()
     tcp = Proc(["-m", "bench.floors", "tcp", str(tcp_port)], pinning=pinning)
     http = Proc(["-m", "bench.floors", "http", str(http_port)], pinning=pinning)
     # The hop floor's upstream sits where the emulated terminal sits (the client CPU).
     echo = Proc(["-m", "bench.floors", "tcp", str(echo_port)], pinning=pinning, server=False)
     out: dict[str, Any] = {f"{client}_{side}": [] for client in ("wrk_c1", "aiohttp_c1", "wrk_c32")
-                           for side in ("floor", "hop", "daemon")}
+                           for side in SIDES}
     out["tcp_floor"] = []
-    daemon = hop = None
+    daemon = hop = lean = None
     try:
         _wait_tcp(tcp_port, tcp)
         _wait_tcp(echo_port, echo)
         hop = Proc(["-m", "bench.floors", "hop", str(hop_port), str(echo_port)], pinning=pinning)
+        # the lean hop floor: same pinning, same upstream echo (measured one at a time)
+        lean = Proc(["-m", "bench.floors", "lean", str(lean_port), str(echo_port)],
+                    pinning=pinning)
         floor_url = f"http://127.0.0.1:{http_port}/rpc"
         hop_url = f"http://127.0.0.1:{hop_port}/rpc"
+        lean_url = f"http://127.0.0.1:{lean_port}/rpc"
         await wait_http(f"http://127.0.0.1:{http_port}/health", http)
         await wait_http(f"http://127.0.0.1:{hop_port}/health", hop)
+        await wait_http(f"http://127.0.0.1:{lean_port}/health", lean)
         daemon = await start_rpc_daemon(pinning)
         log(f"floors, daemon (pid {daemon.proc.pid}) and emulated terminal up")
         sides = (("floor", floor_url, None, HTTP_FLOOR_BODY),
                  ("hop", hop_url, None, HTTP_FLOOR_BODY),
+                 ("lean", lean_url, None, HTTP_FLOOR_BODY),
                  ("daemon", daemon.rpc_url, daemon.token, RPC_BODY))
-        servers = {"floor": http.pid, "hop": hop.pid, "daemon": daemon.proc.pid}
+        servers = {"floor": http.pid, "hop": hop.pid, "lean": lean.pid,
+                   "daemon": daemon.proc.pid}
         for rep in range(plan["reps"]):
             out["tcp_floor"].append(summarize_ns(tcp_echo_rtts(tcp_port, plan["tcp_n"])))
             for conns in (1, 32):
@@ -154,7 +163,7 @@ async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
     finally:
         if daemon is not None:
             daemon.stop()
-        for proc in (hop, echo, tcp, http):
+        for proc in (lean, hop, echo, tcp, http):
             if proc is not None:
                 proc.stop()
     return out

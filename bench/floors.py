@@ -12,6 +12,15 @@
   connection (an echo server placed where the emulated terminal runs) before answering.
   The daemon against *this* floor is what our code costs; this floor against the HTTP
   floor is what the EA hop costs whatever the code.
+* Lean hop floor (issue 21; the denominator of the ``/rpc`` targets): the same hop behind the
+  leanest sound HTTP/1.1 edge, an ``asyncio.Protocol`` parsing with httptools (llhttp, the
+  parser uvicorn uses) and answering the same ~90-byte body with Content-Length, keep-alive
+  and pipelining in order. Like uvicorn's ``httptools_impl``, each complete request runs as
+  one task that awaits its hop and writes the answer (the daemon's handler must await the
+  EA, so a coroutine per request is the least it can do; tasks resume in the upstream's
+  order, so pipelined answers stay in order). It is what one HTTP edge plus one hop to
+  another process can do in Python; aiohttp's request machinery costs ~5x such a protocol,
+  so the hop floor above hides it.
 * Fan-out floor (for tick latency): the smallest relay with the daemon's shape. A TCP port
   takes newline-delimited tick rows from a tick source (``bench.fanout.FloorSource``, the
   bench EA's stand-in); each row is parsed once, wrapped in a ``tick`` notification encoded
@@ -25,6 +34,7 @@ All run on uvloop when it is installed, as the daemon does. Run as a child proce
     python -m bench.floors tcp PORT
     python -m bench.floors http PORT
     python -m bench.floors hop PORT UPSTREAM_PORT   # UPSTREAM_PORT: a ``tcp`` floor
+    python -m bench.floors lean PORT UPSTREAM_PORT
     python -m bench.floors fanout PORT TICK_PORT
 """
 
@@ -36,6 +46,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 __all__ = ["HTTP_FLOOR_BODY", "TCP_MESSAGE", "tcp_echo_rtts"]
@@ -97,10 +108,10 @@ async def _serve_app(port: int, stop: asyncio.Event, rpc: Any,
 
 class _Upstream(asyncio.Protocol):
     """One kept-open connection to the echo server; replies come back in request order, so
-    a FIFO of futures pairs them (the echo preserves the newline-delimited messages)."""
+    a FIFO of callbacks pairs them (the echo preserves the newline-delimited messages)."""
 
     def __init__(self) -> None:
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: collections.deque[Callable[[], None]] = collections.deque()
         self._buffer = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -112,24 +123,28 @@ class _Upstream(asyncio.Protocol):
         if lines:
             self._buffer = self._buffer[self._buffer.rindex(b"\n") + 1:]
             for _ in range(lines):
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
+                self._waiters.popleft()()
+
+    def send(self, message: bytes, done: Callable[[], None]) -> None:
+        """Send ``message``; call ``done`` when its echo is back."""
+        self._waiters.append(done)
+        self._transport.write(message)
 
     async def round_trip(self, message: bytes) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._transport.write(message)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        self.send(message, done)
         await waiter
 
 
 async def _serve_hop(port: int, upstream_port: int, stop: asyncio.Event) -> None:
     from aiohttp import web
 
-    loop = asyncio.get_running_loop()
-    _, upstream = await loop.create_connection(_Upstream, "127.0.0.1", upstream_port)
-    sock = upstream._transport.get_extra_info("socket")
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    upstream = await _connect_upstream(upstream_port)
 
     async def rpc(request: web.Request) -> web.Response:
         await request.read()
@@ -137,6 +152,97 @@ async def _serve_hop(port: int, upstream_port: int, stop: asyncio.Event) -> None
         return web.Response(body=HTTP_FLOOR_BODY, content_type="application/json")
 
     await _serve_app(port, stop, rpc)
+
+
+#: The lean floor's whole answer: status line, the headers aiohttp's floor sends, the body.
+_LEAN_RESPONSE: Final = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(HTTP_FLOOR_BODY)).encode() + b"\r\n\r\n"
+                         + HTTP_FLOOR_BODY)
+_LEAN_CLOSE: Final = _LEAN_RESPONSE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+_LEAN_HEALTH: Final = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                       b"Content-Length: 2\r\n\r\nok")
+_LEAN_BAD: Final = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class _LeanHttp(asyncio.Protocol):
+    """The lean hop floor's connection: httptools parses, each complete ``POST /rpc`` makes
+    one round trip upstream, answers leave in request order (the upstream's FIFO)."""
+
+    def __init__(self, upstream: _Upstream) -> None:
+        import httptools
+
+        self._upstream = upstream
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._body: list[bytes] = []
+        self._closed = False
+        self._loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport: asyncio.Transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+
+    def data_received(self, data: bytes) -> None:
+        import httptools
+
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._transport.write(_LEAN_BAD)
+            self._transport.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._body = []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        keep = self._parser.should_keep_alive()
+        b"".join(self._body)  # the body is read, as the other floors read it
+        # /health (readiness only) takes the hop too, so pipelined answers stay in order
+        response = (_LEAN_HEALTH if self._url == b"/health"
+                    else _LEAN_RESPONSE if keep else _LEAN_CLOSE)
+        self._tasks.add(task := self._loop.create_task(self._serve(response, keep)))
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, response: bytes, keep: bool) -> None:
+        await self._upstream.round_trip(TCP_MESSAGE)
+        self._answer(response, keep)
+
+    def _answer(self, response: bytes, keep: bool) -> None:
+        if self._closed:
+            return
+        self._transport.write(response)
+        if not keep:
+            self._transport.close()
+
+
+async def _connect_upstream(upstream_port: int) -> _Upstream:
+    loop = asyncio.get_running_loop()
+    _, upstream = await loop.create_connection(_Upstream, "127.0.0.1", upstream_port)
+    sock = upstream._transport.get_extra_info("socket")
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return upstream
+
+
+async def _serve_lean(port: int, upstream_port: int, stop: asyncio.Event) -> None:
+    upstream = await _connect_upstream(upstream_port)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _LeanHttp(upstream), "127.0.0.1", port)
+    async with server:
+        await stop.wait()
 
 
 async def _serve_fanout(port: int, tick_port: int, stop: asyncio.Event) -> None:
@@ -222,6 +328,8 @@ def main(argv: list[str]) -> int:
             await _serve_tcp(port, stop)
         elif kind == "hop":
             await _serve_hop(port, int(argv[2]), stop)
+        elif kind == "lean":
+            await _serve_lean(port, int(argv[2]), stop)
         elif kind == "fanout":
             await _serve_fanout(port, int(argv[2]), stop)
         else:

@@ -29,6 +29,7 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
     rpc = data["rpc"]
     assert rpc["tcp_floor"] and rpc["aiohttp_c1_floor"] and rpc["aiohttp_c1_daemon"]
     assert rpc["aiohttp_c1_hop"][0]["n"] > 0  # the hop floor (HTTP + one TCP hop) ran
+    assert rpc["aiohttp_c1_lean"][0]["n"] > 0  # the lean hop floor (httptools + the hop) ran
     if data["meta"]["wrk"]["path"] is None:
         assert "wrk not found: skipped" in proc.stdout
         assert data["skipped"] == ["wrk_c1", "wrk_c32"]
@@ -36,6 +37,8 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
         assert rpc["wrk_c1_daemon"][0]["requests"] > 0
         assert rpc["wrk_c32_daemon"][0]["requests"] > 0
         assert rpc["wrk_c32_hop"][0]["requests"] > 0
+        assert rpc["wrk_c32_lean"][0]["requests"] > 0
+        assert rpc["wrk_c32_lean"][0]["non_2xx"] == 0
     assert set(data["dispatch"]["us_per_call"]) >= {"gateway", "minimal", "overhead_us"}
     runs = data["fanout"]["runs"]
     assert set(runs) == {"1", "10", "100"}
@@ -47,5 +50,5 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
     iso = data["fanout"]["isolation"]
     assert iso["baseline"]["count"] > 0 and iso["with_stalled"]["count"] > 0
     assert iso["storm"]["hwm_kib"] is None or iso["storm"]["hwm_kib"] > 0
-    assert {t["target"] for t in data["targets"]} >= {"rpc_p50_wrk", "rpc_throughput_hop",
-                                                      "rpc_p50_hop", "fanout_100", "isolation"}
+    assert {t["target"] for t in data["targets"]} >= {"rpc_p50_wrk", "rpc_throughput_lean",
+                                                      "rpc_p50_lean", "fanout_100", "isolation"}
