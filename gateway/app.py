@@ -126,7 +126,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[AUTH_THROTTLE] = AuthThrottle(
         delay_s=server_cfg.auth_failure_delay_s, limit=server_cfg.auth_failure_limit,
         window_s=server_cfg.auth_failure_window_s, lockout_s=server_cfg.auth_lockout_s,
-        what="daemon tokens", clock=monotonic, sleep=sleep)
+        what="daemon tokens", clock=monotonic, sleep=sleep, honour_during_lockout=True)
     ws_cfg = config.ws
     app[HUB] = Hub(HubLimits(
         event_queue_max=ws_cfg.event_queue_max, tick_high_water_bytes=ws_cfg.tick_high_water_bytes,

@@ -80,7 +80,7 @@ async def authenticate(app: web.Application, token: str | None,
 
     Raises:
         Unauthorized: the token is refused (after the throttle's delay).
-        RateLimited: a lockout is on and this token has not succeeded before (not checked).
+        RateLimited: a lockout is on and this token, not seen to succeed before, is wrong.
         Unavailable: the token authority cannot be asked (not counted).
     """
     authenticator = app[AUTHENTICATOR]

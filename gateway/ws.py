@@ -461,7 +461,7 @@ class _Connection:
         Raises:
             Unauthorized: the token is bad, or bound to another terminal (``invalid_token``
                 for both).
-            RateLimited: a lockout is on and this token has not succeeded before.
+            RateLimited: a lockout is on and this token, not seen to succeed before, is wrong.
         """
         token = params.token
         # Throttled like every other check, and a token of another terminal is refused like an

@@ -12,9 +12,18 @@ closes them as one rule:
   succeed ("unvouched") is checked only in its turn, behind every failure still paying its
   delay. Delaying only the *answer* to a failure let an attacker fire guesses in parallel and
   read the one fast answer (the right one) without waiting for the slow ones.
-* **No check during a lockout.** An unvouched credential is not checked at all while locked
-  out: it waits its turn, pays the delay and gets 429. Answering wrong guesses at once with
-  429 (362 guesses/s) while a right one still got in made 200-vs-429 a fast oracle.
+* **No check during a lockout** (the default; the console's owner passwords). An unvouched
+  credential is not checked at all while locked out: it waits its turn, pays the delay and
+  gets 429. Answering wrong guesses at once with 429 (362 guesses/s) while a right one still
+  got in made 200-vs-429 a fast oracle.
+* **A valid daemon token is honoured during a lockout** (issue 16, "Also"), after the same
+  delay a failure pays, in its turn: a throttle made with ``honour_during_lockout`` checks an
+  unvouched credential during a lockout once the delay has run, lets a right one in and
+  answers a wrong one 429 (uncounted). Both answers come after the same delay and at the
+  same serialized rate as outside a lockout, so there is no fast oracle and guessing stays
+  at four a second; a token carries over 200 bits, so refusing right ones bought nothing
+  and let one misbehaving client lock every new bot out. The console's throttle (owner
+  passwords, human-chosen) keeps the stricter rule: nothing is checked while locked.
 * **Vouched credentials are never locked out.** One that already succeeded in this process
   (the owner's running bots, a signed-in owner) is checked without waiting its turn, so an
   attack cannot lock the owner out of what already works; a new credential presented during a
@@ -56,12 +65,15 @@ class AuthThrottle:
         limit: failures allowed in ``window_s``; one more starts the lockout.
         clock: monotonic seconds (a wall-clock step must not shorten a lockout).
         sleep: how a delay is waited out (tests hold or release it).
+        honour_during_lockout: check an unvouched credential during a lockout after the
+            delay, and let a right one in (daemon tokens); False: refuse it unchecked.
     """
 
     def __init__(self, *, delay_s: float, limit: int, window_s: float, lockout_s: float,
                  what: str = "credentials",
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 honour_during_lockout: bool = False) -> None:
         self.delay_s = delay_s
         self.limit = limit
         self.window_s = window_s
@@ -69,6 +81,7 @@ class AuthThrottle:
         self.what = what
         self._clock = clock
         self._sleep = sleep
+        self.honour_during_lockout = honour_during_lockout
         self._failures: deque[float] = deque()
         self._locked_until = 0.0
         self._lock = asyncio.Lock()
@@ -118,7 +131,8 @@ class AuthThrottle:
         authority cannot be asked, ...) passes through uncounted and undelayed.
 
         Raises:
-            RateLimited: ``key`` is unvouched and a lockout is on (``verify`` did not run).
+            RateLimited: ``key`` is unvouched and a lockout is on (``verify`` did not run,
+                or, with ``honour_during_lockout``, refused it after the delay).
             refused: the credential is wrong (after the delay).
         """
         if key in self._vouched:
@@ -131,7 +145,14 @@ class AuthThrottle:
             retry_after = self.retry_after_s()
             if retry_after is not None:
                 await self._pay()
-                raise RateLimited(self.retry_after_s() or 0.0)  # 0: it ended meanwhile
+                if not self.honour_during_lockout:
+                    raise RateLimited(self.retry_after_s() or 0.0)  # 0: it ended meanwhile
+                try:
+                    result = await verify()
+                except refused:  # not counted: the lockout is on
+                    raise RateLimited(self.retry_after_s() or 0.0) from None
+                self.vouch(key)
+                return result
             try:
                 result = await verify()
             except refused:

@@ -1,5 +1,6 @@
 """Guessing tokens over real sockets (issue 8, item 9): every failure pays the serialized
-delay on every path, nothing is checked during a lockout, ``/ws``'s in-band ``authenticate`` is
+delay on every path, a lockout answers a wrong token 429 and lets a right one in after the
+same delay (issue 16, "Also"), ``/ws``'s in-band ``authenticate`` is
 throttled the same way and says ``invalid_token`` for a token of another terminal.
 
 The daemon's throttle sleeps on a :class:`Sleeper` the test holds and releases, so these tests
@@ -60,8 +61,9 @@ async def _lock_out(daemon: Daemon, failures: int) -> None:
 
 async def test_refusals_during_the_lockout_wait_their_turn(tmp_path: Path) -> None:
     """A wrong token during the 429 lockout is not answered before the delay has run (once
-    answered at once: 362 guesses/s), and a right token never used before gets the same 429
-    unchecked (no 200-vs-429 oracle); the token already in use still works."""
+    answered at once: 362 guesses/s); a right token never used before is honoured after the
+    same delay, in its turn (it once got 429 unchecked: one misbehaving client locked every
+    new bot out); the token already in use still works."""
     sleeper = Sleeper()
     async with running_daemon(tmp_path, auth_failure_limit=3, auth_lockout_s=60.0,
                               auth_failure_delay_s=0.25, auth_sleep=sleeper) as daemon:
@@ -81,8 +83,15 @@ async def test_refusals_during_the_lockout_wait_their_turn(tmp_path: Path) -> No
         status, body = await guess
         assert status == 429 and body["error"]["code"] == -32005
         status, body = await fresh
-        assert status == 429 and body["error"]["code"] == -32005  # not even checked
-        assert sleeper.delays == delays + 2
+        assert status == 200 and body["error"]["code"] == -32001  # in: no terminal yet
+        assert sleeper.delays == delays + 2  # it paid the failure delay first
+        # and, vouched now, it no longer waits behind guesses
+        sleeper.gate.clear()
+        held = asyncio.create_task(_post(daemon, generate_token()))
+        await sleeper.reached(delays + 3)
+        assert (await _post(daemon, unused.token))[0] == 200
+        sleeper.gate.set()
+        assert (await held)[0] == 429
 
 
 async def test_a_lockout_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture

@@ -132,6 +132,40 @@ async def test_no_check_during_a_lockout_but_every_refusal_is_delayed(
     assert len([r for r in caplog.records if r.name == "gateway.security"]) == 2
 
 
+async def test_a_valid_token_is_honoured_during_a_lockout_after_the_delay() -> None:
+    """With ``honour_during_lockout`` (the daemon's tokens) a credential first presented
+    during the lockout is checked once the failure delay has run: a right one gets in (and
+    is vouched), a wrong one gets 429 without extending the lockout. Both waited the delay."""
+    clock, sleep = FakeClock(), Sleeper()
+    throttle = AuthThrottle(delay_s=0.25, limit=3, window_s=10, lockout_s=60,
+                            what="test keys", clock=clock, sleep=sleep,
+                            honour_during_lockout=True)
+    checked: list[str] = []
+
+    async def wrong() -> None:
+        checked.append("wrong")
+        raise Wrong
+
+    async def right() -> str:
+        checked.append("right")
+        return "ok"
+
+    for _ in range(4):
+        with pytest.raises(Wrong):
+            await throttle.check("guess", wrong, Wrong)
+    sleep.gate.clear()
+    honoured = asyncio.create_task(throttle.check("new bot", right, Wrong))
+    await sleep.entered.wait()
+    assert checked == ["wrong"] * 4 and not honoured.done()  # the delay runs first
+    sleep.gate.set()
+    assert await honoured == "ok" and throttle.vouched("new bot")
+    with pytest.raises(RateLimited) as refused:
+        await throttle.check("another guess", wrong, Wrong)
+    assert refused.value.retry_after_s == pytest.approx(60)  # not extended by the guess
+    assert checked == ["wrong"] * 4 + ["right", "wrong"]
+    assert sleep.delays == [0.25] * 6  # every unvouched answer came after the delay
+
+
 async def test_a_vouched_credential_is_never_locked_out_but_its_failures_are_delayed() -> None:
     """A credential that succeeded before is checked during a lockout without waiting its
     turn; when it fails later (revoked), it pays the delay like any failure."""
