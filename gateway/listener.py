@@ -42,7 +42,7 @@ def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHand
     async def route(request: web.BaseRequest) -> web.StreamResponse:
         if request.raw_path == "/rpc" and request.method == "POST" \
                 and "Expect" not in request.headers:
-            refusal = edge_refusal(request, server_cfg)
+            refusal = edge_refusal(request, server_cfg, budget.host_refusals)
             if refusal is not None:
                 return error_response(refusal)
             return await serve_rpc(app, request)

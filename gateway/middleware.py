@@ -19,8 +19,9 @@ from ea_bridge import is_loopback
 
 from .config import ServerConfig
 from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL, HttpRefusal
+from .guard import HostRefusals
 from .http_rpc import error_response
-from .keys import CONFIG
+from .keys import CONFIG, CONNECTIONS
 
 __all__ = ["edge_refusal", "guard_middleware", "host_allowed"]
 
@@ -56,9 +57,14 @@ def _has_token_param(request: web.BaseRequest) -> bool:
     return any(any(word in key.lower() for word in _TOKEN_PARAMS) for key in request.query)
 
 
-def edge_refusal(request: web.BaseRequest, server: ServerConfig) -> HttpRefusal | None:
-    """The refusal of the Host, Origin and query-token checks, or None when all pass."""
-    if not host_allowed(request.headers.getall("Host", []), server.allowed_hosts):
+def edge_refusal(request: web.BaseRequest, server: ServerConfig,
+                 host_refusals: HostRefusals | None = None) -> HttpRefusal | None:
+    """The refusal of the Host, Origin and query-token checks, or None when all pass; a
+    refused Host is reported to ``host_refusals`` (one security log line per window)."""
+    hosts = request.headers.getall("Host", [])
+    if not host_allowed(hosts, server.allowed_hosts):
+        if host_refusals is not None:
+            host_refusals.note(hosts[0] if len(hosts) == 1 else None, request.remote or "?")
         return MISDIRECTED
     origin = request.headers.get("Origin")
     if origin is not None and origin not in server.allowed_origins:
@@ -71,7 +77,8 @@ def edge_refusal(request: web.BaseRequest, server: ServerConfig) -> HttpRefusal 
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Host, Origin and query-token checks, before any handler or WebSocket upgrade."""
-    refusal = edge_refusal(request, request.app[CONFIG].server)
+    app = request.app
+    refusal = edge_refusal(request, app[CONFIG].server, app[CONNECTIONS].host_refusals)
     if refusal is not None:
         return error_response(refusal)
     return await handler(request)

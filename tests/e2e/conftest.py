@@ -124,10 +124,12 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
                          auth_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                          trading: dict[str, Any] | None = None,
                          bridge: dict[str, Any] | None = None,
+                         monotonic: Callable[[], float] = time.monotonic,
                          **server: Any) -> AsyncIterator[Daemon]:
     """A daemon on port 0 with a token issued; ``server`` overrides ``[server]`` settings,
     ``ws`` the ``[ws]`` ones, ``trading`` the ``[trading]`` ones, ``bridge`` the ``[bridge]``
-    ones; ``auth_sleep`` is the auth throttle's delay."""
+    ones; ``auth_sleep`` is the auth throttle's delay, ``monotonic`` the daemon's monotonic
+    clock (the throttle's, the 421 log's)."""
     server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": 5.0,
                                        "auth_failure_delay_s": 0.0, **server}
     config = GatewayConfig(
@@ -143,7 +145,7 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
     authority.create_owner(OWNER, OWNER_PASSWORD)
     first = authority.issue_token(OWNER, LOGIN, SERVER)
     app = create_app(config, secret_store=MemorySecretStore(), authority=authority, clock=clock,
-                     sleep=auth_sleep)
+                     sleep=auth_sleep, monotonic=monotonic)
     runner, port = await start_http(app)
     try:
         async with aiohttp.ClientSession() as session:

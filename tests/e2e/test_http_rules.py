@@ -11,6 +11,7 @@ import pytest
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.auth import generate_token
 from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
+from tests.testkit import FakeClock
 
 pytestmark = pytest.mark.network_edge
 
@@ -68,6 +69,28 @@ async def test_host_allowlist(daemon: Daemon, emulator: EmulatedTerminal, host: 
     assert status(response) == expected
     if expected == 421:
         assert b'"error"' in response and b'"result"' not in response
+
+
+async def test_a_refused_host_leaves_one_security_line_per_window(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A DNS-rebinding page retrying is one warning on ``gateway.security`` per window (it was
+    none at the default level), whichever path refused it: the ``/rpc`` fast path, the
+    middleware (``/health``), or the connection guard (no Host at all)."""
+    caplog.set_level(logging.WARNING, logger="gateway.security")
+    clock = FakeClock()
+    async with running_daemon(tmp_path, monotonic=clock) as daemon:
+        port = daemon.http_port
+        assert status(await raw_http(port, post(b"evil.example:8710", daemon.token))) == 421
+        assert status(await raw_http(port, b"GET /health HTTP/1.1\r\nHost: evil.example\r\n"
+                                           b"Connection: close\r\n\r\n")) == 421
+        assert status(await raw_http(port, post(None, daemon.token))) == 421
+        lines = [r.getMessage() for r in caplog.records if r.name == "gateway.security"]
+        assert len(lines) == 1 and "'evil.example:8710'" in lines[0]
+        assert daemon.token not in lines[0]
+        clock.advance(61)
+        assert status(await raw_http(port, post(b"rebind.example", daemon.token))) == 421
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.security"]
+    assert len(lines) == 2 and "'rebind.example'" in lines[1] and "2 more" in lines[1]
 
 
 async def test_duplicate_host_header_is_misdirected(daemon: Daemon) -> None:
