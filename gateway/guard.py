@@ -12,13 +12,18 @@ and trickles bytes or parks idle keep-alive connections. Three parts:
   that request and closes).
 * :class:`ConnectionBudget` -- the open connections of one listening port (issue 8, item 10).
   At most ``max_connections`` per port and ``max_connections_per_peer`` per remote address.
-  When a newcomer finds the budget spent, a connection that is doing no work leaves for it,
-  in this order: an idle keep-alive connection that never authenticated (idle longest first),
-  a connection still sending its first header block without having authenticated (oldest
-  first: a trickler), then an idle authenticated one. A connection with a request in progress
-  (or a WebSocket) is never evicted; only when every connection is working is the newcomer
-  refused with 503. So parked keep-alives and trickling sockets cannot lock clients out, and
-  the owner's authenticated bots are the last to give up a slot.
+  When a newcomer finds the budget spent, a connection that is doing no work for a token
+  holder leaves for it, in this order: an idle keep-alive connection that never
+  authenticated (idle longest first), a connection still sending its first header block
+  without having authenticated (oldest first: a trickler), a connection that never
+  authenticated with a request in progress (a body still arriving before its token is
+  checked, a WebSocket still waiting for its first-message ``authenticate``; oldest first),
+  then an idle authenticated one. Only a request or WebSocket on a connection that carried a
+  valid token is never evicted (issue 16 F5: unauthenticated slow bodies and silent
+  WebSockets once counted as working, so one local process locked every client out); only
+  when every connection is such work is the newcomer refused with 503. So no number of
+  sockets without a token keeps the owner's bots out, and those bots are the last to give up
+  a slot.
 * :class:`GuardedProtocol` -- wraps aiohttp's per-connection protocol: asks the budget to
   admit each connection, closes one whose headers are not complete within
   ``header_timeout_s`` of the request's first byte (or of the connection opening), and
@@ -368,23 +373,26 @@ class GuardedProtocol(asyncio.Protocol):
 
     def eviction_rank(self) -> int | None:
         """0 idle and never authenticated, 1 still sending a first header block without
-        having authenticated, 2 idle and authenticated; None: working, never evicted."""
+        having authenticated, 2 a request or WebSocket in progress that never authenticated,
+        3 idle and authenticated; None: work for a token holder, never evicted."""
         if self.busy:
-            return None
+            return None if self.authenticated else 2
         unfinished = self._fresh or self._watch.awaiting_headers
         idle = not unfinished and self._watch.state == "idle"
         if self.authenticated:
-            return 2 if idle else None
+            return 3 if idle else None
         if idle:
             return 0
         return 1 if unfinished else None
 
     def evict(self) -> None:
-        """Close this connection for a newcomer: it is doing no work (no request in
-        progress; a response, if any, was written before ``busy`` dropped)."""
+        """Close this connection for a newcomer: it is doing no work for a token holder (no
+        request in progress, a response, if any, written before ``busy`` dropped; or a
+        request or WebSocket that never showed a valid token, cut off mid-way)."""
         self.evicting = True
         log.info("evicting a connection from %s for a newcomer (%s)", self.peer,
-                 "unfinished headers" if self._fresh or self._watch.awaiting_headers
+                 "unauthenticated request or WebSocket" if self.busy
+                 else "unfinished headers" if self._fresh or self._watch.awaiting_headers
                  else "idle")
         self._disarm()
         if self.transport is not None:

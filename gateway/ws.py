@@ -61,6 +61,7 @@ from .http_rpc import (
     authenticate_request,
     bearer_token,
     error_response,
+    mark_authenticated,
 )
 from .hub import HubClient, StreamKey
 from .keys import (
@@ -104,6 +105,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             principal = await authenticate_request(app, token)
         except AuthRefusal as refused:
             return error_response(refused.refusal)
+        mark_authenticated(app, request)
     ws: _Socket = web.WebSocketResponse(
         heartbeat=cfg.ping_interval_s, max_msg_size=cfg.max_message_bytes, compress=False,
         timeout=_CLOSE_TIMEOUT_S, decode_text=False)
@@ -119,6 +121,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if authenticated is None:
                 return ws
             principal, token = authenticated
+            mark_authenticated(app, request)
         await _Connection(request, ws, payload_writer, principal, token).serve()
     finally:
         sockets.discard(ws)

@@ -100,6 +100,56 @@ async def test_authenticated_connections_leave_last(tmp_path: Path) -> None:
             await _close_all([(reader, writer), *others, *newcomers])
 
 
+async def _unauthenticated_body(port: int) -> Connection:
+    """A ``/rpc`` request without a token in its handler, its 4000-byte body at one byte."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                 b"\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n")
+    async with asyncio.timeout(WAIT_S):  # the interim answer: the handler is reading
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 100")
+    writer.write(b"{")
+    return reader, writer
+
+
+async def test_unauthenticated_bodies_cannot_lock_clients_out(tmp_path: Path) -> None:
+    """Issue 16 F5: a full house of requests without a token, each still sending its body
+    (once counted as working: a valid client got 503), gives up its oldest member to a
+    client with a valid token, which is served."""
+    async with running_daemon(tmp_path, max_connections=4, body_timeout_s=60.0) as daemon:
+        slow = [await _unauthenticated_body(daemon.http_port) for _ in range(4)]
+        try:
+            answer = await daemon.call("ping")
+            assert answer["error"]["code"] == -32001  # served (no terminal connected)
+            assert await _closed(slow[0][0])  # the oldest unauthenticated body left
+        finally:
+            await _close_all(slow)
+
+
+async def test_websockets_that_never_authenticate_cannot_lock_clients_out(
+        tmp_path: Path) -> None:
+    """Issue 16 F5: upgraded WebSockets still waiting for their first-message
+    ``authenticate`` (once counted as working for their whole life) make room for a client
+    with a valid token; an authenticated WebSocket is never evicted for it."""
+    async with running_daemon(tmp_path, max_connections=4, ws={"auth_timeout_s": 60.0}
+                              ) as daemon, aiohttp.ClientSession() as bare:
+        ws_url = f"http://127.0.0.1:{daemon.http_port}/ws"
+        authed = await daemon.session.ws_connect(
+            ws_url, headers={"Authorization": f"Bearer {daemon.token}"})
+        silent = [await bare.ws_connect(ws_url) for _ in range(3)]
+        try:
+            answer = await daemon.call("ping")
+            assert answer["error"]["code"] == -32001
+            closed = await silent[0].receive(timeout=WAIT_S)
+            assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                   aiohttp.WSMsgType.ERROR)
+            await authed.send_json({"jsonrpc": "2.0", "id": 7, "method": "ping"})
+            reply = await authed.receive_json(timeout=WAIT_S)
+            assert reply["id"] == 7  # the token holder's socket is still served
+        finally:
+            for ws in (authed, *silent):
+                await ws.close()
+
+
 async def test_each_peer_has_its_own_budget(tmp_path: Path) -> None:
     """A peer whose connections are all working is refused (503) while another address on
     the same port is still served."""
