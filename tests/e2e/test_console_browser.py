@@ -14,12 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ea_bridge import token_hint
 from gateway.authority.console import AUTHORITY
-from tests.e2e.test_browser import Walk, chromium
+from tests.e2e.test_browser import STEP_S, Walk, chromium
 from tests.e2e.test_browser import shots as shots  # noqa: F401, PLC0414
 from tests.e2e.test_console import OWNER, PASSWORD, Console
 from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
@@ -49,6 +51,28 @@ class Owner(Walk):
             return bool(right)
         return bool(await self.do(check))
 
+    async def nav_reachable(self) -> None:
+        """Every link of the top bar is on screen, whole (at 390 px the review saw 'Activit…')."""
+        def cut() -> list[str]:
+            return [str(link.text) for link in self.driver.find_elements(
+                By.CSS_SELECTOR, "header.top nav a") if not self.driver.execute_script(
+                    "const r = arguments[0].getBoundingClientRect();"
+                    "return r.width > 0 && r.left >= -1 && r.right <= window.innerWidth + 1"
+                    " && arguments[0].scrollWidth <= arguments[0].clientWidth + 1;", link)]
+        links = await self.do(lambda: self.driver.find_elements(By.CSS_SELECTOR,
+                                                                "header.top nav a"))
+        assert len(links) == 6
+        assert await self.do(cut) == []
+
+    async def submit(self, element_id: str) -> None:
+        """Click ``element_id`` and wait until the page it was on is gone (so what is looked
+        up next is on the answer, not on the page before it)."""
+        def go() -> None:
+            old = self.driver.find_element(By.TAG_NAME, "html")
+            self.driver.find_element(By.ID, element_id).click()
+            WebDriverWait(self.driver, STEP_S, poll_frequency=0.1).until(staleness_of(old))
+        await self.do(go)
+
     async def page(self, path: str, css: str, name: str) -> None:
         await self.open(path)
         await self.wait_for(css)
@@ -73,19 +97,23 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         await b.open("/login")
         inner = await b.do(lambda: driver.execute_script("return window.innerWidth;"))
         assert int(inner) == width
+        await b.wait_for("#login-form")
+        await b.fits("00-login")
 
         # Sign in: the dashboard starts with the getting-started checklist, nothing done.
         await b.open("/login")
         await b.fill({"email": OWNER, "password": PASSWORD})
         await b.click("login")
         await b.page("/", "#getting-started", "01-dashboard-checklist")
+        await b.nav_reachable()
         todo = await b.do(lambda: [e.get_attribute("data-done") for e in
                                    driver.find_elements(By.CSS_SELECTOR, ".checklist li")])
         assert todo == ["no", "no", "no", "no"]
 
-        # Register the account without the MT5 password: it is optional.
+        # Register the account without the MT5 password: it is optional, and says why.
         await b.page("/accounts", "#account-form", "02-accounts-empty")
-        assert await b.visible("register-account")
+        assert await b.visible("register-account") and await b.visible("password-explained")
+        assert "never needs" in await b.do(lambda: b.text("#password-explained"))
         await b.fill({"acct-name": "Demo", "acct-broker": "MetaQuotes",
                       "acct-login": str(LOGIN), "acct-server": SERVER})
         await b.click("register-account")
@@ -143,6 +171,30 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
                                                {"token_hint": token_hint(token)})
         assert status == 200 and body["status"] == "ok"
 
+        # A machine the owner does not know asks too: denied here, after a confirmation.
+        stranger = Ed25519PrivateKey.generate()
+        status, body, _ = await console.device("POST", "/v1/records/lookup", {
+            "token_hint": token_hint(token), "device_name": "unknown-pc", "os": "Linux"},
+            key=stranger)
+        assert (status, body) == (200, {"status": "pending"})
+        [other] = [d for d in console.app[AUTHORITY].list_devices(OWNER)
+                   if d["device_id"] != device_id]
+        other_id = other["device_id"]
+        await b.page("/devices", f'tr[data-device-id="{other_id}"][data-status="pending"]',
+                     "08b-devices-stranger")
+        await b.click(f"deny-{other_id}")
+        await b.wait_for("#confirm-yes")
+        assert "unknown-pc" in await b.do(lambda: b.text("#confirm"))
+        await b.fits("08c-deny-confirm")
+        await b.shot("08c-deny-confirm")
+        await b.click("confirm-yes")
+        assert "unknown-pc denied" in await b.notice()
+        assert not await b.do(lambda: driver.find_elements(
+            By.CSS_SELECTOR, f'tr[data-device-id="{other_id}"][data-status="pending"]'))
+        status, body, _ = await console.device("POST", "/v1/records/lookup",
+                                               {"token_hint": token_hint(token)}, key=stranger)
+        assert status == 200 and body["status"] != "ok"  # no record for a denied machine
+
         # The daemon reports the terminal logged in: active, and the account verified.
         [listed] = console.app[AUTHORITY].list_tokens(OWNER)
         status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [
@@ -167,6 +219,12 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled
         await b.fits("11-paper-on")
         await b.shot("11-paper-on")
+        await b.click(f"paper-{account.id}")  # and off again: the same switch
+        await b.submit(f"save-risk-{account.id}")  # this page already shows a notice
+        assert "within seconds" in await b.notice()
+        assert not await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")
+                              .is_selected())
+        assert not console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled
 
         # Revoke the token: it asks first; Cancel keeps it, confirming revokes it.
         revoke = f"revoke-{listed['token_id']}"
@@ -183,6 +241,11 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert "revoked" in await b.notice()
         await b.wait_for('tr[data-status="revoked"]')
         assert console.app[AUTHORITY].list_tokens(OWNER)[0]["revoked_at"] is not None
+
+        # Everything above is in the activity, in words and relative times.
+        await b.page("/activity", 'tr[data-kind="token_revoked"]', "13b-activity")
+        activity = await b.do(lambda: b.text("#activity"))
+        assert "just now" in activity and "token_revoked" not in activity
 
         # Change the password, sign out, sign in with the new one.
         await b.page("/settings", "#password-form", "14-settings")

@@ -174,7 +174,9 @@ async def test_the_mt5_password_is_optional_and_an_account_is_verified_by_its_te
         console: Console, browser: Browser) -> None:
     token, device_id, code = await _pending(console, browser)
     form = await browser.get("/accounts")
-    assert "MT5 password (optional" in form.text and "enforced by the daemon" in form.text
+    assert "MT5 password (optional)" in form.text and "enforced by the daemon" in form.text
+    assert "Trading never needs your MT5 password" in form.text  # says what it is (not) for
+    assert "within seconds" in form.text and "0.01 = 1 %" in form.text  # when, and an example
     answer = await browser.submit("/accounts", "/accounts", {
         "name": "Demo", "broker": "MetaQuotes", "login": "5012345", "server": "MTG-Demo"})
     assert answer.status == 303
