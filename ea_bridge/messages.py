@@ -29,6 +29,7 @@ import orjson
 from .errors import ProtocolViolation
 
 __all__ = [
+    "EVENT_BOOK",
     "EVENT_TERMINAL",
     "EVENT_TICKS",
     "AUTH_REASONS",
@@ -65,6 +66,9 @@ PROTOCOL_VERSION: Final = 1
 EVENT_TICKS: Final = "ticks"
 EVENT_TRADE: Final = "trade"
 EVENT_TERMINAL: Final = "terminal"
+#: One symbol's whole depth of market after a change (MT5's OnBookEvent), for symbols the
+#: terminal subscribed with ``market_book_add``: ``{"symbol", "book": [BookInfo objects]}``.
+EVENT_BOOK: Final = "book"
 
 #: The fields of one row of a ``ticks`` event, in order (``docs/protocol.md`` §7): MT5's
 #: ``MqlTick`` without ``time``, which is ``time_msc // 1000``. The EA (and the emulator) write

@@ -41,6 +41,10 @@ Backpressure policy (the contract: a slow client never delays the others)
       the client :attr:`HubClient.overflowed`, frees its queues and detaches it from the hub;
       the WebSocket layer then closes the socket with 1013 and the client resyncs through
       RPC. Losing a fill silently is worse than a reconnect.
+    * **books** (the ``book`` channel: a symbol's whole depth of market after each change the
+      EA reports) are always *latest wins* per symbol: a book is a snapshot, so an older one
+      still waiting is replaced, never queued behind. Pending books per client are at most
+      one per subscribed symbol.
 
     :meth:`HubClient.take` hands out events first, then ready ticks, then conflated slots,
     so trade events are never stuck behind a burst of quotes. ``seq`` is assigned per
@@ -93,10 +97,13 @@ class Channel(StrEnum):
     TICKS = "ticks"
     TRADES = "trades"
     TERMINAL = "terminal"
+    BOOK = "book"
 
 
 _NOTIFICATION = {Channel.TICKS: "tick", Channel.TRADES: "trade_event",
-                 Channel.TERMINAL: "terminal_status"}
+                 Channel.TERMINAL: "terminal_status", Channel.BOOK: "book"}
+#: Channels whose subscriptions name symbols.
+_BY_SYMBOL: Final = (Channel.TICKS, Channel.BOOK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +142,7 @@ class HubStats:
     events_published: int = 0
     event_encodes: int = 0
     malformed_rows: int = 0
+    books_published: int = 0
     overflows: int = 0
 
 
@@ -184,6 +192,8 @@ def tick_body(symbol: str, row: list[Any]) -> dict[str, Any] | None:
 
 
 _TICK_ROW_LENGTH: Final = len(TICK_ROW)
+#: The fields of one level of a ``book`` event (MT5's BookInfo, as ``market_book_get``).
+_BOOK_LEVEL: Final = frozenset({"type", "price", "volume", "volume_dbl"})
 _TIME_MSC: Final = TICK_ROW.index("time_msc")
 
 
@@ -214,6 +224,8 @@ class HubClient:
         self._events: deque[bytes] = deque()
         self._ticks: deque[bytes] = deque()
         self._slots: dict[str, _Slot] = {}
+        self._book_subs: dict[str, list[_Subscription]] = {}
+        self._books: dict[str, bytes] = {}
         #: Set when an event would have overflowed the event queue; the socket must close.
         self.overflowed = False
         self.closed = False
@@ -241,10 +253,11 @@ class HubClient:
     @property
     def has_pending(self) -> bool:
         """Whether :meth:`take` would return anything."""
-        return bool(self._events or self._ticks or self._slots)
+        return bool(self._events or self._ticks or self._slots or self._books)
 
     def take(self, limit: int = 64) -> list[bytes]:
-        """Up to about ``limit`` frames to send now, in send order (events, ticks, slots).
+        """Up to about ``limit`` frames to send now, in send order (events, ticks, slots,
+        books).
 
         Frames from conflation slots are built here, so they carry the newest tick and the
         ``seq`` that follows every frame handed out before them.
@@ -259,6 +272,11 @@ class HubClient:
             slot = self._slots.pop(symbol)
             for sub in self._by_symbol.get(symbol, ()):
                 out.append(sub.frame(slot.tail, slot.dropped))
+        while self._books and len(out) < limit:
+            symbol = next(iter(self._books))
+            tail = self._books.pop(symbol)
+            for sub in self._book_subs.get(symbol, ()):
+                out.append(sub.frame(tail))
         self.frames_taken += len(out)
         return out
 
@@ -269,18 +287,19 @@ class HubClient:
 
         Raises:
             InvalidParams: unknown channel, ``symbols`` missing or malformed for ``ticks`` or
-                given for another channel, or too many subscriptions.
+                ``book`` or given for another channel, or too many subscriptions.
         """
         if self.closed:
             raise InvalidParams("the connection is closing")
         try:
             chan = Channel(channel)
         except ValueError:
-            raise InvalidParams("channel: must be one of ticks, trades, terminal") from None
-        if chan is Channel.TICKS:
+            raise InvalidParams(
+                "channel: must be one of ticks, trades, terminal, book") from None
+        if chan in _BY_SYMBOL:
             wanted = self._check_symbols(symbols)
         elif symbols is not None:
-            raise InvalidParams("symbols: only the ticks channel takes symbols")
+            raise InvalidParams("symbols: only the ticks and book channels take symbols")
         else:
             wanted = frozenset()
         if len(self._subs) >= self._limits.max_subscriptions:
@@ -291,8 +310,9 @@ class HubClient:
                            b',"params":{"subscription":', orjson.dumps(sid), b',"seq":'))
         sub = _Subscription(sid, chan, wanted, prefix)
         self._subs[sid] = sub
+        table = self._book_subs if chan is Channel.BOOK else self._by_symbol
         for symbol in wanted:
-            self._by_symbol.setdefault(symbol, []).append(sub)
+            table.setdefault(symbol, []).append(sub)
         if chan is Channel.TERMINAL:
             snapshot = self._hub.status(self.key, "snapshot")
             self._push_event(sub.frame(_tail(orjson.dumps(snapshot))))
@@ -320,13 +340,15 @@ class HubClient:
         sub = self._subs.pop(subscription, None) if isinstance(subscription, str) else None
         if sub is None:
             raise InvalidParams("subscription: no such subscription on this connection")
+        table, pending = ((self._book_subs, self._books) if sub.channel is Channel.BOOK
+                          else (self._by_symbol, self._slots))
         for symbol in sub.symbols:
-            remaining = [s for s in self._by_symbol[symbol] if s is not sub]
+            remaining = [s for s in table[symbol] if s is not sub]
             if remaining:
-                self._by_symbol[symbol] = remaining
+                table[symbol] = remaining
             else:
-                del self._by_symbol[symbol]
-                self._slots.pop(symbol, None)
+                del table[symbol]
+                pending.pop(symbol, None)
         return True
 
     def listens(self, channel: Channel) -> bool:
@@ -338,6 +360,16 @@ class HubClient:
     def wants_symbol(self, symbol: str) -> bool:
         """Whether any ticks subscription covers ``symbol``."""
         return symbol in self._by_symbol
+
+    def wants_book(self, symbol: str) -> bool:
+        """Whether any book subscription covers ``symbol``."""
+        return symbol in self._book_subs
+
+    def offer_book(self, symbol: str, tail: bytes) -> None:
+        """Hold ``symbol``'s newest book, replacing one not yet taken; never blocks."""
+        if symbol in self._book_subs:
+            self._books[symbol] = tail
+            self._wake()
 
     def offer_tick(self, symbol: str, tail: bytes) -> None:
         """Queue one tick (or conflate it if this client is slow); never blocks."""
@@ -378,6 +410,7 @@ class HubClient:
         self._events.clear()
         self._ticks.clear()
         self._slots.clear()
+        self._books.clear()
         self._hub.disconnect(self)
         self._wake()
 
@@ -458,6 +491,24 @@ class Hub:
             self.stats.tick_encodes += 1
             for client in clients:
                 client.offer_tick(symbol, tail)
+
+    def publish_book(self, key: StreamKey, symbol: str, levels: Any) -> None:
+        """Fan out an EA ``book`` event (one symbol's whole book), encoded at most once.
+
+        ``levels`` are BookInfo objects (``type``, ``price``, ``volume``, ``volume_dbl``) as
+        ``market_book_get`` answers them; anything else is counted as malformed and dropped.
+        """
+        self.stats.books_published += 1
+        clients = [c for c in self._clients.get(key, ()) if c.wants_book(symbol)]
+        if not clients:
+            return
+        if not isinstance(levels, list) or not all(
+                isinstance(level, dict) and set(level) == _BOOK_LEVEL for level in levels):
+            self.stats.malformed_rows += 1
+            return
+        tail = _tail(self._dumps({"symbol": symbol, "book": levels}))
+        for client in clients:
+            client.offer_book(symbol, tail)
 
     def publish_trade(self, key: StreamKey, payload: dict[str, Any],
                       missed: int = 0) -> None:

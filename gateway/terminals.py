@@ -102,7 +102,7 @@ class TerminalDirectory:
             self.hub.publish_ticks(_key(state.session), symbol, rows)
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
-        """Count events and losses, and stream ``trade`` and ``terminal`` events."""
+        """Count events and losses, and stream ``trade``, ``book`` and ``terminal`` events."""
         state = self._get(terminal)
         state.events_received += 1
         state.events_missed += missed
@@ -112,6 +112,8 @@ class TerminalDirectory:
         key = _key(state.session)
         if name == "trade":
             self.hub.publish_trade(key, payload, missed)
+        elif name == "book" and isinstance(payload.get("symbol"), str):
+            self.hub.publish_book(key, payload["symbol"], payload.get("book"))
         elif name == "terminal":
             broker, allowed = payload.get("connected"), payload.get("trade_allowed")
             self.hub.publish_status(

@@ -441,7 +441,7 @@ class _Connection:
     # -- the WebSocket-only methods ------------------------------------------------------
 
     async def subscribe(self, ctx: RpcContext, params: _SubscribeParams) -> dict[str, str]:
-        """``subscribe({"channel": "ticks"|"trades"|"terminal", "symbols": [...]})``.
+        """``subscribe({"channel": "ticks"|"trades"|"terminal"|"book", "symbols": [...]})``.
 
         Raises:
             InvalidParams: bad channel or symbols, or too many subscriptions.

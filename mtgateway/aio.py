@@ -55,7 +55,15 @@ from .records import (
     TradePosition,
     TradeRequest,
 )
-from .stream import Gap, SeqTracker, StreamTick, TerminalStatus, TradeEvent, parse_event
+from .stream import (
+    Gap,
+    SeqTracker,
+    StreamBook,
+    StreamTick,
+    TerminalStatus,
+    TradeEvent,
+    parse_event,
+)
 from .wire import (
     Call,
     Endpoint,
@@ -84,10 +92,12 @@ __all__ = [
     "Gap",
     "LastError",
     "MtGatewayError",
+    "StreamBook",
     "StreamTick",
     "TerminalStatus",
     "TradeEvent",
     "account_info",
+    "books",
     "call",
     "copy_rates_from",
     "copy_rates_from_pos",
@@ -505,6 +515,30 @@ class AsyncClient:
         with a :class:`Gap` wherever ticks may be missing."""
         return self._stream("ticks", {"symbols": list(symbols)}, StreamTick)
 
+    async def books(self, symbols: Sequence[str]) -> AsyncIterator[StreamBook | Gap]:
+        """The depth of market of ``symbols``: each symbol's whole book each time it changes
+        (latest wins if this consumer falls behind), with a :class:`Gap` where books may be
+        missing.
+
+        Subscribes each symbol with ``market_book_add`` first, as MT5's ``OnBookEvent`` comes
+        only for subscribed books, and releases them when the stream ends.
+
+        Raises:
+            MtGatewayError: ``market_book_add`` failed (unknown symbol, an MT4 terminal, ...),
+                or as the other streams.
+        """
+        added: list[str] = []
+        try:
+            for symbol in symbols:
+                if not await self.market_book_add(symbol):
+                    raise MtGatewayError(self._error)
+                added.append(symbol)
+            async for item in self._stream("book", {"symbols": list(symbols)}, StreamBook):
+                yield item
+        finally:
+            for symbol in added:
+                await self.market_book_release(symbol)
+
     def trade_events(self) -> AsyncIterator[TradeEvent | Gap]:
         """Order, position, deal and account changes; never dropped by the daemon, so a
         :class:`Gap` here means: resync with ``positions_get`` / ``orders_get``."""
@@ -646,5 +680,6 @@ order_check = _default.order_check
 order_send = _default.order_send
 order_status = _default.order_status
 ticks = _default.ticks
+books = _default.books
 trade_events = _default.trade_events
 terminal_events = _default.terminal_events

@@ -17,7 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["Gap", "SeqTracker", "StreamTick", "TerminalStatus", "TradeEvent", "parse_event"]
+from .records import BookInfo, from_wire
+
+__all__ = ["Gap", "SeqTracker", "StreamBook", "StreamTick", "TerminalStatus", "TradeEvent",
+           "parse_event"]
 
 
 class StreamTick(NamedTuple):
@@ -34,6 +37,15 @@ class StreamTick(NamedTuple):
     flags: int
     volume_real: float
     conflated: int
+    seq: int
+
+
+class StreamBook(NamedTuple):
+    """One ``book`` notification: the symbol's whole depth of market after a change, as
+    ``market_book_get`` answers it (BookInfo levels, sells first), and its ``seq``."""
+
+    symbol: str
+    book: tuple[BookInfo, ...]
     seq: int
 
 
@@ -66,7 +78,7 @@ class Gap:
     """Notifications may be missing here.
 
     Attributes:
-        channel: ``ticks``, ``trades`` or ``terminal``.
+        channel: ``ticks``, ``trades``, ``terminal`` or ``book``.
         reason: ``seq`` (a jump), ``reconnected`` (after a drop; ``detail`` says why it
             dropped), or ``missed_upstream`` (the EA lost trade events).
         lost: how many are missing, None when unknown.
@@ -101,7 +113,8 @@ class SeqTracker:
                    f"seq went back from {last} to {seq}: the stream restarted")
 
 
-def parse_event(method: str, params: dict[str, Any]) -> StreamTick | TerminalStatus | TradeEvent:
+def parse_event(method: str, params: dict[str, Any]
+                ) -> StreamTick | StreamBook | TerminalStatus | TradeEvent:
     """The notification ``method`` with ``params`` as its record.
 
     Raises:
@@ -113,6 +126,10 @@ def parse_event(method: str, params: dict[str, Any]) -> StreamTick | TerminalSta
                               params["last"], params["volume"], params["time_msc"],
                               params["flags"], params["volume_real"],
                               params.get("conflated", 0), params["seq"])
+        if method == "book":
+            return StreamBook(params["symbol"],
+                              tuple(from_wire(BookInfo, level) for level in params["book"]),
+                              params["seq"])
         if method == "terminal_status":
             return TerminalStatus(params["connected"], params["reason"],
                                   params.get("broker_connected"), params.get("trade_allowed"),

@@ -59,7 +59,7 @@ from mt5model.types import (
     match_group,
 )
 
-from .book import Subscriptions, synthesize
+from .book import DEPTH, Subscriptions, synthesize
 
 __all__ = ["Market"]
 
@@ -294,6 +294,10 @@ class Market:
         tick = self.symbol_info_tick(symbol)
         return synthesize(float(tick["bid"]), float(tick["ask"]), spec.point, spec.digits,
                           spec.volume_min)
+
+    def book_subscribed(self, name: str) -> bool:
+        """Whether the symbol ``name`` has a ``market_book_add`` not yet released."""
+        return name in self._books
 
     def market_book_release(self, symbol: str) -> bool:
         """Drop one subscription; False when there was none (MT5's ``MarketBookRelease``).
@@ -652,7 +656,7 @@ class Market:
             "session_deals": 0, "session_buy_orders": 0, "session_sell_orders": 0,
             "volume": volume, "volumehigh": 0, "volumelow": 0, "time": tick_time,
             "digits": spec.digits, "spread": spread, "spread_float": True,
-            "ticks_bookdepth": 0, "trade_calc_mode": spec.trade_calc_mode,
+            "ticks_bookdepth": DEPTH, "trade_calc_mode": spec.trade_calc_mode,
             "trade_mode": spec.trade_mode, "start_time": 0, "expiration_time": 0,
             "trade_stops_level": spec.trade_stops_level,
             "trade_freeze_level": spec.trade_freeze_level,

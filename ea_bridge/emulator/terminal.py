@@ -41,6 +41,7 @@ from ..connection import (
 from ..errors import BridgeError
 from ..messages import (
     AUTH_REASONS,
+    EVENT_BOOK,
     EVENT_TERMINAL,
     EVENT_TICKS,
     EVENT_TRADE,
@@ -343,6 +344,11 @@ class EmulatedTerminal:
             for start in range(0, len(ticks), _TICKS_PER_EVENT):
                 conn.send_event(EVENT_TICKS, {"symbol": spec.name, "rows": [
                     list(_tick_row(t)) for t in ticks[start:start + _TICKS_PER_EVENT]]})
+            if ticks and self.market.book_subscribed(spec.name):
+                # MT5 raises OnBookEvent when a subscribed book changes; here the book follows
+                # the quote, so it changes with the newest tick of each batch.
+                conn.send_event(EVENT_BOOK, {"symbol": spec.name,
+                                             "book": self.market.market_book_get(spec.name)})
         self.broker.advance()
         self._push_trade_events(conn)
         self._announce_terminal(conn)

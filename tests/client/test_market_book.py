@@ -1,13 +1,18 @@
-"""Issue 20 item 3, daemon and emulator part: market_book_add / get / release end to end, from
-the package-style client through the real daemon to the emulated terminal."""
+"""Issue 20 item 3: market_book_add / get / release end to end, from the package-style client
+through the real daemon to the emulated terminal, and the ``book`` channel on ``/ws`` through
+the ``aio`` client's ``books()`` stream."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import mtgateway as mt5
+import mtgateway.aio as amt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from tests.client.conftest import base_url
+from tests.client.test_aio_client import connected, take
 from tests.e2e.conftest import Daemon
 
 
@@ -39,3 +44,40 @@ async def test_market_depth_through_the_daemon(daemon: Daemon,
             assert client.market_book_add("NOPE") is False
             assert client.last_error()[0] == mt5.RES_E_NOT_FOUND
     await asyncio.to_thread(run)
+
+
+def check_book(book: tuple[mt5.BookInfo, ...]) -> None:
+    """Sells above buys, prices descending, every level a BookInfo with volume."""
+    assert book and all(isinstance(level, mt5.BookInfo) for level in book)
+    sells = [b for b in book if b.type == mt5.BOOK_TYPE_SELL]
+    buys = [b for b in book if b.type == mt5.BOOK_TYPE_BUY]
+    assert sells and buys and list(book) == sells + buys
+    prices = [b.price for b in book]
+    assert prices == sorted(prices, reverse=True) and min(s.price for s in sells) > buys[0].price
+    assert all(b.volume_dbl > 0 and b.volume >= 1 for b in book)
+
+
+async def test_books_stream_over_the_websocket(daemon: Daemon,
+                                               terminal: EmulatedTerminal) -> None:
+    """books() subscribes the symbol, then yields its whole book as the quote moves, seq 1,
+    2, 3 without a Gap; closing the stream releases the subscription (market_book_get fails
+    again)."""
+    async with connected(base_url(daemon), daemon.token) as client:
+        books = await take(client.books(["BTCUSD"]), 3)
+        assert all(isinstance(b, amt5.StreamBook) and b.symbol == "BTCUSD" for b in books)
+        assert [b.seq for b in books] == [1, 2, 3]  # type: ignore[union-attr]
+        for item in books:
+            assert isinstance(item, amt5.StreamBook)
+            check_book(item.book)
+        assert await client.market_book_get("BTCUSD") is None
+        assert client.last_error().code == mt5.RES_E_INVALID_PARAMS
+
+
+async def test_books_of_an_unknown_symbol_is_an_error(daemon: Daemon,
+                                                      terminal: EmulatedTerminal) -> None:
+    """books() of a symbol the terminal does not have raises the daemon's not-found error
+    instead of waiting for books that never come."""
+    async with connected(base_url(daemon), daemon.token) as client:
+        with pytest.raises(amt5.MtGatewayError) as caught:
+            await take(client.books(["NOPE"]), 1)
+        assert caught.value.error.code == mt5.RES_E_NOT_FOUND

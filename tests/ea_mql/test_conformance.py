@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+import mtgateway.aio as amt5
+from tests.client.conftest import base_url
+from tests.client.test_aio_client import connected, take
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon, connected_terminal
 from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ
 from tests.ea_mql.eakit import CompiledEA
@@ -170,3 +173,28 @@ async def test_rejections_are_results(daemon: Daemon, terminal: str) -> None:
     sent = await daemon.call("order_send", {"request": bad})
     answer = sent.get("result") or sent["error"]
     assert answer.get("retcode", answer.get("code")) not in (10009, None), sent
+
+
+async def test_market_depth(daemon: Daemon, terminal: str) -> None:
+    """market_book_get before market_book_add is -32602; after it the book is BookInfo levels
+    (sells from the ask up, then buys from the bid down, prices descending); the ``book``
+    channel on /ws streams it through the aio client's books() (OnBookEvent in the EA);
+    release answers true once, then false; an unknown symbol is -32006."""
+    assert (await error(daemon, "market_book_get", {"symbol": "BTCUSD"}))["code"] == -32602
+    assert await result(daemon, "market_book_add", {"symbol": "BTCUSD"}) is True
+    book = await result(daemon, "market_book_get", {"symbol": "BTCUSD"})
+    assert [set(level) for level in book] == [{"type", "price", "volume", "volume_dbl"}] * 10
+    assert [level["type"] for level in book] == [1] * 5 + [2] * 5
+    prices = [level["price"] for level in book]
+    assert prices == sorted(prices, reverse=True) and prices[4] > prices[5]
+    assert all(level["volume_dbl"] > 0 and level["volume"] >= 1 for level in book)
+    assert await result(daemon, "market_book_release", {"symbol": "BTCUSD"}) is True
+    assert await result(daemon, "market_book_release", {"symbol": "BTCUSD"}) is False
+    assert (await error(daemon, "market_book_add", {"symbol": "NOPE"}))["code"] == -32006
+    async with connected(base_url(daemon), daemon.token) as client:
+        books = await take(client.books(["BTCUSD"]), 2)
+    assert [b.seq for b in books] == [1, 2]  # type: ignore[union-attr]
+    for item in books:
+        assert isinstance(item, amt5.StreamBook) and item.symbol == "BTCUSD"
+        assert [level.type for level in item.book] == [amt5.BOOK_TYPE_SELL] * 5 + [
+            amt5.BOOK_TYPE_BUY] * 5

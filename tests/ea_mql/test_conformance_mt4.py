@@ -3,8 +3,8 @@
 Every test of ``test_conformance`` that MT4 can pass runs here unchanged against the MT4 EA on a
 fixture made from the same emulator. Where MetaTrader 4 cannot give MT5's answer, the answer it
 gives instead is declared and asserted here (docs/terminal.md, "MetaTrader 4"): no tick history
-(``copy_ticks_*`` answer -32009 "unsupported on this platform"), the timeframes MT4 lacks, and the
-platform the daemon reports.
+(``copy_ticks_*`` answer -32009 "unsupported on this platform"), no depth of market
+(``market_book_*``, -32009 too), the timeframes MT4 lacks, and the platform the daemon reports.
 """
 
 from __future__ import annotations
@@ -83,3 +83,11 @@ async def test_timeframes_mt4_lacks(daemon: Daemon, terminal: str) -> None:
     assert m2["code"] == UNSUPPORTED and "M1, M5, M15" in m2["message"], m2
     h4 = await result(daemon, "copy_rates_from_pos", ["BTCUSD", "TIMEFRAME_H4", 0, 2])
     assert h4["columns"] == RATE_COLUMNS and all(r[0] % (4 * 3600) == 0 for r in h4["rows"])
+
+
+async def test_market_depth_is_unsupported(daemon: Daemon, terminal: str) -> None:
+    """MQL4 has no MarketBookAdd/MarketBookGet: each market_book_* method answers -32009 with
+    the reason, for a symbol the terminal has."""
+    for method in ("market_book_add", "market_book_get", "market_book_release"):
+        answer = await error(daemon, method, {"symbol": "BTCUSD"})
+        assert answer["code"] == UNSUPPORTED and "MetaTrader 4" in answer["message"], answer

@@ -291,6 +291,7 @@ def test_subscriptions_survive_an_ea_reconnect() -> None:
     ("ticks", "EURUSD"), ("ticks", [1]), ("ticks", [""]), ("ticks", ["X" * 65]),
     ("ticks", ["S"] * 257), ("trades", ["EURUSD"]), ("terminal", []),
     ("ticks", ["not a symbol!"]), ("ticks", ["EUR/USD"]), ("ticks", ["EURUSD\n"]),
+    ("book", None), ("book", []), ("book", ["EUR/USD"]), ("books", ["EURUSD"]),
 ])
 def test_bad_subscribe_params_are_refused(channel: Any, symbols: Any) -> None:
     """Unknown channels and missing, empty, oversize or mistyped symbol lists, and names no
@@ -371,3 +372,49 @@ def test_terminal_directory_forwards_pushes_to_the_hub() -> None:
         ("snapshot", False, None), ("ea_connected", True, None),
         ("terminal_state", True, False), ("eof", False, None)]
     assert len(params(got, "tick")) == 1 and len(params(got, "trade_event")) == 1
+
+
+def level(kind: int, price: float) -> dict[str, Any]:
+    return {"type": kind, "price": price, "volume": 1, "volume_dbl": 1.0}
+
+
+def test_books_are_latest_wins_per_symbol_and_only_for_book_subscribers() -> None:
+    """A book subscriber gets each symbol's newest book (an older one not yet taken is
+    replaced, never queued), seq without gaps; a ticks subscriber of the symbol gets no book;
+    a malformed book is counted and dropped; after unsubscribe nothing more comes."""
+    hub = Hub()
+    books, ticks = hub.connect(A), hub.connect(A)
+    sid = books.subscribe("book", ["EURUSD", "BTCUSD"])
+    ticks.subscribe("ticks", ["EURUSD"])
+    hub.publish_book(A, "EURUSD", [level(1, 1.2), level(2, 1.1)])
+    hub.publish_book(A, "EURUSD", [level(1, 1.3), level(2, 1.2)])
+    hub.publish_book(A, "BTCUSD", [level(1, 90_000.0)])
+    hub.publish_book(A, "GBPUSD", [level(1, 1.3)])
+    hub.publish_book(A, "BTCUSD", [{"type": 1, "price": 2.0}])
+    assert hub.stats.malformed_rows == 1
+    got = params(drain(books), "book")
+    assert got == [
+        {"subscription": sid, "seq": 1, "symbol": "EURUSD",
+         "book": [level(1, 1.3), level(2, 1.2)]},
+        {"subscription": sid, "seq": 2, "symbol": "BTCUSD", "book": [level(1, 90_000.0)]}]
+    assert drain(ticks) == []
+    assert books.unsubscribe(sid)
+    hub.publish_book(A, "EURUSD", [level(1, 1.4)])
+    assert not books.has_pending and drain(books) == []
+
+
+def test_terminal_directory_streams_book_events() -> None:
+    """An EA ``book`` event reaches the book subscribers of its session's key only."""
+    hub = Hub()
+    directory = TerminalDirectory(hub)
+    mine, other = hub.connect(A), hub.connect(A2)
+    mine.subscribe("book", ["EURUSD"])
+    other.subscribe("book", ["EURUSD"])
+    terminal = A.terminal
+    hello = Hello(1, "MT5", 4000, "1.0", terminal.login, terminal.server, "Co",
+                  "Co MetaTrader 5")
+    directory.session_up(SessionInfo(terminal, "s1", A.token_id, hello, 0.0))
+    directory.event(terminal, "book", {"symbol": "EURUSD", "book": [level(2, 1.1)]}, 0)
+    directory.event(terminal, "book", {"symbol": 7, "book": []}, 0)
+    assert [b["book"] for b in params(drain(mine), "book")] == [[level(2, 1.1)]]
+    assert params(drain(other), "book") == []

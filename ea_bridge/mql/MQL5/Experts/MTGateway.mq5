@@ -82,3 +82,8 @@ void OnTradeTransaction(const MqlTradeTransaction &trans, const MqlTradeRequest 
   {
    Events.OnTransaction(trans);
   }
+
+void OnBookEvent(const string &symbol)
+  {
+   Events.OnBook(Session, symbol);
+  }

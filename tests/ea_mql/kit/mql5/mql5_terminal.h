@@ -185,6 +185,9 @@ enum ENUM_COPY_TICKS { COPY_TICKS_INFO = 1, COPY_TICKS_TRADE = 2, COPY_TICKS_ALL
 #define TRADE_RETCODE_POSITION_CLOSED 10036
 
 struct MqlTick { datetime time; double bid = 0, ask = 0, last = 0; ulong volume = 0; long time_msc = 0; uint flags = 0; double volume_real = 0; };
+// MqlBookInfo and ENUM_BOOK_TYPE as the MQL5 reference lists them.
+enum ENUM_BOOK_TYPE { BOOK_TYPE_SELL = 1, BOOK_TYPE_BUY = 2, BOOK_TYPE_SELL_MARKET = 3, BOOK_TYPE_BUY_MARKET = 4 };
+struct MqlBookInfo { ENUM_BOOK_TYPE type = BOOK_TYPE_SELL; double price = 0; long volume = 0; double volume_real = 0; };
 struct MqlRates { datetime time; double open = 0, high = 0, low = 0, close = 0; long tick_volume = 0; int spread = 0; long real_volume = 0; };
 struct MqlTradeRequest {
   ENUM_TRADE_REQUEST_ACTIONS action = (ENUM_TRADE_REQUEST_ACTIONS)0; ulong magic = 0, order = 0; string symbol;
@@ -408,6 +411,26 @@ inline bool MarketBookAdd(const string& name) {
 inline bool MarketBookRelease(const string& name) {
   FakeSymbol* s = _sym(name); if (!s || s->book_subscriptions == 0) { _LastError = ERR_INVALID_PARAMETER; return false; }
   --s->book_subscriptions; return true;
+}
+// The book of a subscribed symbol with a depth (false otherwise, as MT5 fails then): the fixture
+// has no order flow, so the book is the emulator's (ea_bridge/emulator/book.py) from the last
+// tick: ticks_bookdepth sell levels from the ask up, as many buy levels from the bid down, one
+// point apart, sells first and prices descending, volume_min * 10 * (level + 1) at each level.
+inline bool MarketBookGet(const string& name, MqlArray<MqlBookInfo>& book) {
+  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  int depth = (int)s->p.n["ticks_bookdepth"];
+  const MqlTick* last = _last_tick(*s);
+  if (s->book_subscriptions == 0 || depth <= 0 || !last) { _LastError = ERR_INVALID_PARAMETER; return false; }
+  double point = s->p.n["point"], vmin = s->p.n["volume_min"], scale = std::pow(10.0, s->p.n["digits"]);
+  auto level = [&](ENUM_BOOK_TYPE type, double price, int k) {
+    MqlBookInfo b; b.type = type; b.price = std::round(price * scale) / scale;
+    b.volume_real = std::round(vmin * 10 * (k + 1) * 1e8) / 1e8; b.volume = std::max(1L, (long)b.volume_real);
+    return b;
+  };
+  book.v.clear();
+  for (int k = depth - 1; k >= 0; --k) book.v.push_back(level(BOOK_TYPE_SELL, last->ask + k * point, k));
+  for (int k = 0; k < depth; ++k) book.v.push_back(level(BOOK_TYPE_BUY, last->bid - k * point, k));
+  return true;
 }
 
 // ---- bars -------------------------------------------------------------------------------------------

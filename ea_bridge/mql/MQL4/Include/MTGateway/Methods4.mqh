@@ -4,7 +4,8 @@
 //| field names (Encode4.mqh), so the daemon and its bots see one    |
 //| contract. Parameters arrive by name, checked as the MQL5 EA does.|
 //| What MT4 cannot do answers -32009 (unsupported on this platform):|
-//| tick history (copy_ticks_*: MT4 keeps no ticks) and timeframes   |
+//| tick history (copy_ticks_*: MT4 keeps no ticks), market depth    |
+//| (market_book_*: MQL4 has no MarketBook functions) and timeframes |
 //| MT4 does not have (M2, M3, H2, ...). Trading maps MT5's request  |
 //| onto OrderSend/OrderClose/OrderModify/OrderDelete/OrderCloseBy   |
 //| and MT4's error numbers onto MT5's retcodes (Retcode4 below).    |
@@ -396,6 +397,8 @@ public:
          return ",symbol,date_from,date_to,flags,";
       if(m == "orders_get" || m == "positions_get")
          return ",symbol,group,ticket,";
+      if(StringFind(m, "market_book_") == 0)
+         return ",symbol,";
       if(m == "history_orders_total" || m == "history_deals_total")
          return ",date_from,date_to,";
       if(m == "history_orders_get" || m == "history_deals_get")
@@ -422,7 +425,7 @@ public:
              m == "positions_total" || m == "positions_get" || m == "history_orders_total" ||
              m == "history_orders_get" || m == "history_deals_total" || m == "history_deals_get" ||
              m == "order_calc_margin" || m == "order_calc_profit" || m == "order_check" || m == "order_send" ||
-             m == "trade_results";
+             m == "trade_results" || m == "market_book_add" || m == "market_book_get" || m == "market_book_release";
      }
 
    bool              CheckNames(const string m, JsonDoc &doc, const int p)
@@ -473,6 +476,8 @@ public:
          CopyRatesMethod(m, doc, p, w);
       else if(StringFind(m, "copy_ticks_") == 0)
          Fail(E_UNSUPPORTED, m + " is not available on MetaTrader 4: MT4 keeps no tick history (the ticks stream and symbol_info_tick work)");
+      else if(StringFind(m, "market_book_") == 0)
+         Fail(E_UNSUPPORTED, m + " is not available on MetaTrader 4: MQL4 has no depth of market (MarketBookAdd/MarketBookGet are MetaTrader 5's)");
       else if(m == "orders_total")
          w.Int(CountPool(false));
       else if(m == "positions_total")

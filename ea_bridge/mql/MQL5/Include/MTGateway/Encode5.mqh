@@ -341,4 +341,27 @@ void EncodeRequest(JsonWriter &w, const MqlTradeRequest &r)
    w.EndObj();
   }
 
+// The symbol's depth of market as the package's BookInfo objects (MqlBookInfo's volume_real is
+// its volume_dbl), sells first as MarketBookGet orders them; false when MarketBookGet fails (the
+// symbol is not subscribed with MarketBookAdd, or has no book).
+bool EncodeBook(JsonWriter &w, const string s)
+  {
+   MqlBookInfo book[];
+   if(!MarketBookGet(s, book))
+      return false;
+   int dg = SymbolDigits(s);
+   w.BeginArr();
+   for(int i = 0; i < ArraySize(book); i++)
+     {
+      w.BeginObj();
+      w.KInt("type", (long)book[i].type);
+      w.KDbl("price", book[i].price, dg);
+      w.KInt("volume", book[i].volume);
+      w.KDbl("volume_dbl", book[i].volume_real);
+      w.EndObj();
+     }
+   w.EndArr();
+   return true;
+  }
+
 #endif

@@ -10,6 +10,7 @@
 //|  - `trade` from OnTradeTransaction, in the order they happened;  |
 //|    queued ones wait for the next session when this one drops;    |
 //|  - `terminal` (broker connection, Algo Trading) on every change; |
+//|  - `book`: a subscribed symbol's whole book from OnBookEvent;    |
 //|  - `trade`/account_updated when the account's money moved.       |
 //| Transactions arrive in no guaranteed order and describe a state  |
 //| that may have moved on: an ORDER_DELETE can come before its      |
@@ -262,6 +263,24 @@ public:
            }
          from = upto;
         }
+     }
+
+   //--- depth of market -----------------------------------------------------------------------
+
+   // OnBookEvent: the book changed; send it whole. Not sent (no session) is not queued: the
+   // next change sends a newer book, and a book is a snapshot.
+   void              OnBook(CGatewaySession &session, const string symbol)
+     {
+      if(!session.Ready())
+         return;
+      JsonWriter w;
+      w.BeginObj();
+      w.KStr("symbol", symbol);
+      w.Key("book");
+      if(!EncodeBook(w, symbol) || w.bad)
+         return;
+      w.EndObj();
+      session.SendEvent("book", w.out);
      }
 
    //--- terminal and account ------------------------------------------------------------------

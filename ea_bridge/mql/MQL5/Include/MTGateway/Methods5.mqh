@@ -116,11 +116,16 @@ public:
      {
       code = 0;
       message = "";
-      if(!Known(m))
+      if(!Known(m) && !IsBook(m))
          Fail(E_METHOD, "unknown method '" + m + "'");
       else
          if(CheckNames(m, doc, p))
-            Dispatch(m, doc, p, w);
+           {
+            if(IsBook(m))
+               BookMethod(m, doc, p, w);
+            else
+               Dispatch(m, doc, p, w);
+           }
       code_out = code;
       message_out = message;
      }
@@ -255,6 +260,8 @@ public:
    // The parameter names each method accepts (a stray name is -32602, like a Python TypeError).
    string            Allowed(const string m)
      {
+      if(IsBook(m))
+         return ",symbol,";
       if(m == "symbols_get")
          return ",group,";
       if(m == "symbol_info" || m == "symbol_info_tick")
@@ -436,6 +443,30 @@ public:
          return;
         }
       EncodeTick(w, t, SymbolDigits(s));
+     }
+
+   //--- depth of market: MarketBookAdd/Get/Release; OnBookEvent pushes `book` (Events5.mqh) --
+
+   bool              IsBook(const string m) { return m == "market_book_add" || m == "market_book_get" || m == "market_book_release"; }
+
+   void              BookMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string s = PStr(doc, p, "symbol", true);
+      if(code != 0 || !Symbol(s))
+         return;
+      if(m == "market_book_add")
+        {
+         if(MarketBookAdd(s))
+            w.Bool(true);
+         else
+            Fail(E_INTERNAL, "MarketBookAdd('" + s + "') failed (error " + IntegerToString(GetLastError()) + ")");
+        }
+      else
+         if(m == "market_book_release")
+            w.Bool(MarketBookRelease(s));
+         else
+            if(!EncodeBook(w, s))
+               Fail(E_PARAMS, "symbol: no depth of market for '" + s + "': call market_book_add('" + s + "') first");
      }
 
    void              SymbolSelectMethod(JsonDoc &doc, const int p, JsonWriter &w)
