@@ -49,6 +49,9 @@ from .messages import (
 __all__ = ["SessionOwner", "TerminalSession"]
 
 log = logging.getLogger("ea_bridge.server")
+#: Refusals that are a step of the normal flow, logged at INFO: a new device waits for its
+#: owner's approval (the owner was e-mailed a code; the EA retries until it is approved).
+_EXPECTED: Final = frozenset({"device_not_approved"})
 
 #: How often a session checks its deadlines, as a share of the heartbeat interval.
 _TIMER_FRACTION: Final = 0.25
@@ -188,7 +191,7 @@ class TerminalSession(asyncio.Protocol):
             elif isinstance(event, AuthReceived):
                 self._verifying = self._loop.create_task(self._verify(event))
             elif isinstance(event, Closed):
-                quiet = event.reason in ("eof", "shutting_down")
+                quiet = event.reason in ("eof", "shutting_down") or event.reason in _EXPECTED
                 level = logging.INFO if quiet else logging.WARNING
                 log.log(level, "EA %s (%s) closed: %s %s", self._peer,
                         self.info.terminal if self.info else "unauthenticated", event.reason,
@@ -249,8 +252,9 @@ class TerminalSession(asyncio.Protocol):
         try:
             token_id = await self._owner.verifier.verify_ea(hello, event.nonce, event.mac)
         except AuthRefused as exc:
-            log.warning("EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server,
-                        exc.reason)
+            log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
+                    "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server,
+                    exc.reason)
             self._refuse(exc.reason, exc.message)
             return
         except Exception:

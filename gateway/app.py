@@ -26,7 +26,7 @@ from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 
-from . import client_auth, http_rpc, openapi, rest, ws
+from . import client_auth, http_rpc, openapi, probes, rest, ws
 from .auth import RecordCache, load_or_create_device, open_secret_store
 from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
@@ -49,6 +49,8 @@ from .keys import (
     CONNECTIONS,
     DEVICE,
     HUB,
+    METRICS,
+    READINESS,
     RECORD_CACHE,
     REPORTER,
     RPC,
@@ -59,6 +61,7 @@ from .keys import (
     WS_TOKEN_IDS,
 )
 from .methods import method_table
+from .metrics import DaemonMetrics, MeteredVerifier, Readiness
 from .middleware import guard_middleware
 from .openrpc import with_discovery
 from .rpc import Dispatcher
@@ -137,10 +140,15 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[WS_REQUESTS] = set()
     app[WS_TOKEN_IDS] = weakref.WeakKeyDictionary()
     app[TERMINALS] = TerminalDirectory(app[HUB])
-    listeners = FanOut(app[TERMINALS], app[REPORTER])
+    table = with_discovery(method_table())  # + rpc.discover (OpenRPC)
+    metrics = app[METRICS] = DaemonMetrics(frozenset(table))
+    app[READINESS] = Readiness(app[TERMINALS], app[RECORD_CACHE], metrics,
+                               server_cfg.ready_max_tick_age_s)
+    listeners = FanOut(app[TERMINALS], app[REPORTER], metrics)
     bridge_cfg = config.bridge
     app[BRIDGE] = Bridge(
-        app[REPORTER].verifier(app[AUTHENTICATOR]), listeners, host=bridge_cfg.host,
+        MeteredVerifier(app[REPORTER].verifier(app[AUTHENTICATOR]), metrics), listeners,
+        host=bridge_cfg.host,
         port=bridge_cfg.port,
         heartbeat=HeartbeatSettings(bridge_cfg.heartbeat_interval_s,
                                     bridge_cfg.heartbeat_timeout_s,
@@ -153,11 +161,13 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     # After the directory: a session is known before it reconciles.
     listeners.add(app[TRADING].reconciler)
     listeners.add(app[TRADING].paper)  # live ticks for the paper books
-    app[RPC] = Dispatcher(with_discovery(method_table()))  # + rpc.discover (OpenRPC)
+    metrics.watch(app[TERMINALS], app[HUB], app[TRADING].journal)
+    app[RPC] = Dispatcher(table, observe=metrics.rpc_answered)
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops
     app.cleanup_ctx.append(_bridge_ctx(bridge_socket))
     app.router.add_get("/health", http_rpc.health)
+    app.router.add_routes(probes.routes())  # /ready, /metrics
     app.router.add_routes(rest.routes())  # the MT4 Web API mirror, /api/...
     app.router.add_routes([openapi.route()])
     app.router.add_route("*", "/rpc", http_rpc.rpc)

@@ -191,11 +191,11 @@ def main(argv: list[str] | None = None) -> int:
             return audit_cli.run(args, config.resolved_data_dir() / JOURNAL_DB_NAME)
         if args.command == "run":
             config = load_config(find_config(args.config))
-            setup_logging(config.logging.level)
+            setup_logging(config.logging.level, config.logging.format)
             return run_on_loop(_run_daemon(config))
         if args.command == "console":
             config = load_config(find_config(args.config))
-            setup_logging(config.logging.level)
+            setup_logging(config.logging.level, config.logging.format)
             return run_on_loop(_run_console(config))
         if args.command == "demo":
             from .demo import run_demo
@@ -308,11 +308,11 @@ async def _serve_daemon(config: GatewayConfig) -> int:
         print(f"error: cannot start: {message}", file=sys.stderr)
         return 1
     tune_gc()
+    stop = asyncio.Event()
+    stop_on_signals(stop)  # before the line saying it serves: a stop right after it is clean
     device = app[DEVICE]
     log.info("mtgateway %s: HTTP on %s:%d; authority %s; device %s (key: %s)", __version__,
              config.server.host, port, config.authority.mode, device.device_id, device.storage)
-    stop = asyncio.Event()
-    stop_on_signals(stop)
     await stop.wait()
     log.info("shutting down")
     await runner.cleanup()
@@ -343,10 +343,10 @@ async def _run_console(config: GatewayConfig) -> int:
     except OSError as exc:
         print(f"error: cannot start the console: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
-    print(f"console listening on http://{config.console.host}:{port}", flush=True)
     stop = asyncio.Event()
     stop_on_signals(stop)
+    log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
+    print(f"console listening on http://{config.console.host}:{port}", flush=True)
     await stop.wait()
     await runner.cleanup()
     return 0

@@ -94,6 +94,9 @@ class ServerConfig(_Section):
     auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
+    #: ``GET /ready`` answers 503 when the newest tick is older than this; 0 reports the age
+    #: without requiring it (a terminal whose markets are all closed is silent and healthy).
+    ready_max_tick_age_s: float = Field(default=0.0, ge=0, le=7 * 86_400)
     #: Also serve /rpc and /ws on a UNIX socket file with mode 0600 (POSIX only; refused on
     #: Windows): only this user can connect (``gateway/unix_socket.py``). Empty: off.
     unix_socket: str = ""
@@ -208,6 +211,13 @@ class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Log every HTTP request (tokens and query strings never appear in it).
     access_log: bool = False
+    #: ``text`` lines for people, or ``json``: one object per line for a log shipper.
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
 
 class TradingConfig(_Section):

@@ -32,15 +32,27 @@ from .errors import (
     auth_refusal,
     body_too_large,
 )
-from .keys import AUTH_THROTTLE, AUTHENTICATOR, BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
+from .keys import (
+    AUTH_THROTTLE,
+    AUTHENTICATOR,
+    BRIDGE,
+    CONFIG,
+    CONNECTIONS,
+    METRICS,
+    RPC,
+    TERMINALS,
+    TRADING,
+)
 
-__all__ = ["AuthRefusal", "authenticate", "authenticate_request", "bearer_token",
+__all__ = ["RPC_METHODS", "AuthRefusal", "authenticate", "authenticate_request", "bearer_token",
            "error_response", "health", "mark_authenticated", "rpc", "serve_rpc"]
 
 _JSON = "application/json"
 #: Security events (a token used where it is not bound): WARNING, ids and terminals only.
 security_log = logging.getLogger("gateway.security")
 _JSON_HEADERS: Final = {"Content-Type": _JSON}
+#: The request item holding the JSON-RPC method names of an answered body (the access log's).
+RPC_METHODS: Final = web.RequestKey("rpc_methods", list[str])
 
 
 def error_response(refusal: HttpRefusal) -> web.Response:
@@ -107,10 +119,11 @@ async def authenticate_request(app: web.Application, token: str | None) -> Princ
     """
     try:
         return await authenticate(app, token)
-    except Unavailable as exc:  # the token authority cannot be asked: not the client's fault
-        raise AuthRefusal(auth_refusal(exc)) from None
-    except (RateLimited, Unauthorized) as exc:
-        raise AuthRefusal(auth_refusal(exc)) from None
+    except (Unavailable, RateLimited, Unauthorized) as exc:
+        # Unavailable: the token authority cannot be asked, not the client's fault (503)
+        refusal = auth_refusal(exc)
+        app[METRICS].refused(f"auth_{refusal.reason or 'unauthorized'}")
+        raise AuthRefusal(refusal) from None
 
 
 def mark_authenticated(app: web.Application, request: web.BaseRequest) -> None:
@@ -159,7 +172,9 @@ async def serve_rpc(app: web.Application, request: web.BaseRequest) -> web.Strea
         return error_response(refused.refusal)
     mark_authenticated(app, request)
     context = RpcContext(principal, app[BRIDGE], config, app[TERMINALS], app[TRADING])
-    payload = await app[RPC].handle(body, context)
+    called: list[str] = []
+    request[RPC_METHODS] = called  # for the access log (``listener.AccessLogger``)
+    payload = await app[RPC].handle(body, context, called=called)
     if payload is None:
         return web.Response(status=204)
     # A plain header mapping: aiohttp's content_type setter parses and rebuilds the header.

@@ -144,6 +144,8 @@ class HubStats:
     malformed_rows: int = 0
     books_published: int = 0
     overflows: int = 0
+    #: Ticks a slow client never saw, replaced by a newer one of the same symbol.
+    ticks_conflated: int = 0
 
 
 @dataclass(slots=True)
@@ -381,6 +383,7 @@ class HubClient:
             slot.tail = tail
             slot.dropped += 1
             self.conflated_total += 1
+            self._hub.stats.ticks_conflated += 1
         elif (len(self._ticks) >= self._limits.max_queued_ticks
               or self._buffered() > self._limits.tick_high_water_bytes):
             self._slots[symbol] = _Slot(tail)
@@ -469,6 +472,10 @@ class Hub:
         client.closed = False
         client.key = key
         self._clients.setdefault(key, set()).add(client)
+
+    def client_count(self) -> int:
+        """Streaming clients attached, all keys."""
+        return sum(len(clients) for clients in self._clients.values())
 
     def clients(self, key: StreamKey) -> list[HubClient]:
         """The clients attached to ``key``."""

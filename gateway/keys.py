@@ -21,12 +21,14 @@ from .config import GatewayConfig
 from .context import RpcContext
 from .guard import ConnectionBudget
 from .hub import Hub
+from .metrics import DaemonMetrics, Readiness
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
 __all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "CONNECTIONS",
-           "DEVICE", "HUB", "RECORD_CACHE", "REPORTER", "RPC", "TERMINALS", "TRADING",
+           "DEVICE", "HUB", "METRICS", "READINESS", "RECORD_CACHE", "REPORTER", "RPC",
+           "TERMINALS", "TRADING",
            "WEBSOCKETS",
            "WS_REQUESTS",
            "WS_TOKEN_IDS"]
@@ -60,3 +62,7 @@ WS_TOKEN_IDS = web.AppKey("ws_token_ids",
 TRADING = web.AppKey("trading", TradeDesk)
 #: The JSON-RPC dispatcher over the method table, built once per application.
 RPC = web.AppKey("rpc", Dispatcher[RpcContext])
+#: Prometheus counters and the scrape-time collector (``metrics.py``).
+METRICS = web.AppKey("metrics", DaemonMetrics)
+#: What ``GET /ready`` checks.
+READINESS = web.AppKey("readiness", Readiness)

@@ -22,7 +22,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .config import ServerConfig
 from .guard import ConnectionBudget, GuardedProtocol
-from .http_rpc import error_response, serve_rpc
+from .http_rpc import RPC_METHODS, error_response, serve_rpc
 from .keys import CONFIG, CONNECTIONS
 from .middleware import edge_refusal
 
@@ -73,15 +73,19 @@ _LINGERING_S = 2.0
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One line per request: method, path *without* its query string, status, size, time.
+    """One line per request: method, path *without* its query string, status, size, time,
+    and for ``/rpc`` the JSON-RPC method(s) answered (``[account_info]``; a batch names each).
 
     The path only, because a query string may carry a token (which the daemon refuses with
-    400, but the refusal itself is logged); records also pass the redaction filter.
+    400, but the refusal itself is logged); records also pass the redaction filter. The
+    JSON-RPC names are the method table's (an unknown name is logged as ``unknown``).
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info("%s %s %s %d %s %.1fms", request.remote, request.method,
-                         request.path, response.status, response.body_length, time * 1000)
+        called = request.get(RPC_METHODS)
+        self.logger.info("%s %s %s%s %d %s %.1fms", request.remote, request.method,
+                         request.path, f" [{','.join(called)}]" if called else "",
+                         response.status, response.body_length, time * 1000)
 
 
 class GuardedSite(web.BaseSite):

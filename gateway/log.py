@@ -5,6 +5,11 @@ passwords where named (see the patterns) are replaced before a record is formatt
 logger produced it (ours, aiohttp's access log, a library's traceback). Redaction works on the
 final message and on exception text, because a secret can arrive through ``%s`` arguments as
 easily as through the format string.
+
+Two line formats: ``text`` for a person reading a terminal, and ``json`` (``[logging] format``)
+for a log shipper: one JSON object per line with ``time`` (UTC, ISO 8601 with milliseconds),
+``level``, ``logger``, ``message`` and, for an exception, ``exc``. Both are formatted after the
+filter, so a JSON line carries exactly the redacted text a text line would.
 """
 
 from __future__ import annotations
@@ -12,9 +17,15 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Final
+from datetime import UTC, datetime
+from typing import Final, Literal
 
-__all__ = ["RedactingFilter", "redact", "setup_logging"]
+import orjson
+
+__all__ = ["JsonFormatter", "LogFormat", "RedactingFilter", "redact", "setup_logging"]
+
+#: The line formats ``[logging] format`` chooses between.
+LogFormat = Literal["text", "json"]
 
 _PATTERNS: Final = (
     (re.compile(r"mtgw_[A-Za-z0-9]{4,}"), "mtgw_[REDACTED]"),
@@ -57,11 +68,28 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO") -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``time``, ``level``, ``logger``, ``message`` and ``exc``
+    when there is one (``exc_text`` as the redacting filter left it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        return orjson.dumps(line).decode()
+
+
+def setup_logging(level: str = "INFO", fmt: LogFormat = "text") -> None:
     """Log to stderr through the redacting filter (attached to the handler, so every logger's
-    records pass it)."""
+    records pass it), as text lines or JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -33,6 +33,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Final, Generic, TypeVar
 
 import orjson
@@ -50,7 +51,8 @@ from .errors import (
 from .schemas import Params, parse
 from .strictjson import TooDeep, loads_strict
 
-__all__ = ["MAX_BATCH", "Dispatcher", "RpcMethod", "error_object", "handle", "rpc_method"]
+__all__ = ["MAX_BATCH", "Dispatcher", "Observer", "RpcMethod", "error_object", "handle",
+           "rpc_method"]
 
 log = logging.getLogger("gateway.rpc")
 
@@ -59,6 +61,11 @@ MAX_BATCH: Final = 20
 
 C = TypeVar("C")
 P = TypeVar("P", bound=Params)
+
+#: Told of every call answered (notifications included): the method name, its error object
+#: (None on success) and the seconds it took; the metrics hang here (``metrics.py``).
+Observer = Callable[[str, "dict[str, Any] | None", float], None]
+_NOT_FOUND: Final = {"code": METHOD_NOT_FOUND}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,27 +164,37 @@ class Dispatcher(Generic[C]):
     answer to one of those as an unknown outcome).
     """
 
-    __slots__ = ("methods", "_max_batch", "_trade_methods")
+    __slots__ = ("methods", "_max_batch", "_trade_methods", "_observe")
 
     def __init__(self, methods: Mapping[str, RpcMethod[C]], *,
-                 max_batch: int = MAX_BATCH) -> None:
+                 max_batch: int = MAX_BATCH, observe: Observer | None = None) -> None:
         self.methods = methods
         self._trade_methods = TRADE_METHODS | {n for n, m in methods.items() if m.trade}
         self._max_batch = max_batch
+        self._observe = observe
 
     def with_methods(self, extra: Mapping[str, RpcMethod[C]]) -> Dispatcher[C]:
         """A dispatcher over this table plus ``extra`` (the WebSocket's own methods)."""
-        return Dispatcher({**self.methods, **extra}, max_batch=self._max_batch)
+        return Dispatcher({**self.methods, **extra}, max_batch=self._max_batch,
+                          observe=self._observe)
 
-    async def handle(self, body: bytes, ctx: C) -> bytes | None:
+    async def handle(self, body: bytes, ctx: C, *,
+                     called: list[str] | None = None) -> bytes | None:
         """The response bytes for one request body, or None when nothing is owed (every entry
-        was a notification)."""
+        was a notification).
+
+        ``called``, when given, receives the method name of each entry (``unknown`` for a name
+        not in the table, ``-`` for an entry without one): the access log names them, and a
+        client's arbitrary text never reaches a log line that way.
+        """
         try:
             obj = loads_strict(body)
         except TooDeep as exc:  # valid JSON, but no request of the contract nests like this
             return orjson.dumps(_error(INVALID_REQUEST, "Invalid request", data=str(exc)))
         except ValueError as exc:
             return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
+        if called is not None:
+            called.extend(self._label(entry) for entry in (obj if type(obj) is list else [obj]))
         if type(obj) is not list:
             answer = await self.answer(obj, ctx, in_batch=False)
             return None if answer is None else orjson.dumps(answer)
@@ -190,6 +207,12 @@ class Dispatcher(Generic[C]):
                                          for entry in obj))
         owed = [answer for answer in answers if answer is not None]
         return orjson.dumps(owed) if owed else None
+
+    def _label(self, entry: Any) -> str:
+        name = entry.get("method") if type(entry) is dict else None
+        if type(name) is not str:
+            return "-"
+        return name if name in self.methods else "unknown"
 
     async def answer(self, entry: Any, ctx: C, *, in_batch: bool) -> dict[str, Any] | None:
         """The response object for one request object (alone or from a batch), or None for a
@@ -207,8 +230,15 @@ class Dispatcher(Generic[C]):
         if method is None:
             if "id" not in entry:
                 return None
+            if self._observe is not None:
+                self._observe(name, _NOT_FOUND, 0.0)
             return _error(METHOD_NOT_FOUND, "Method not found", entry["id"], name[:100])
-        ok, value = await method.settle(ctx, entry.get("params"))
+        if self._observe is None:
+            ok, value = await method.settle(ctx, entry.get("params"))
+        else:
+            started = perf_counter()
+            ok, value = await method.settle(ctx, entry.get("params"))
+            self._observe(name, None if ok else value, perf_counter() - started)
         if "id" not in entry:
             return None
         if ok:

@@ -216,9 +216,11 @@ class EmulatedTerminal:
             try:
                 await self.serve_once()
             except TerminalRefused as exc:
-                log.error("gateway refused the EA: %s", exc)
                 if not reconnect or exc.reason in _FATAL_REFUSALS:
+                    log.error("gateway refused the EA: %s", exc)
                     raise
+                # a refusal it waits out (a device pending approval): a step, not a fault
+                log.info("gateway refused the EA for now: %s; retrying", exc)
             except OSError as exc:
                 if not reconnect:
                     raise

@@ -55,9 +55,15 @@ from ..authority.records import (
 )
 from ..errors import Unauthorized, Unavailable
 
-__all__ = ["DeadCallback", "RecordCache", "dead_reason"]
+__all__ = ["PENDING_GUIDANCE", "DeadCallback", "RecordCache", "dead_reason"]
 
 log = logging.getLogger("gateway.auth.cache")
+#: What a refused EA and client are told while this machine waits for approval. It names the
+#: command without an example code: the log redactor masks anything shaped like one.
+PENDING_GUIDANCE: Final = (
+    "This machine is not approved for the token's owner yet: a code is being e-mailed to the "
+    "owner: run `mtgateway device verify` on this machine and type it (`mtgateway device "
+    "resend` if none arrives: it says whether the e-mail could be sent)")
 #: Security events: WARNING, ids only.
 security_log = logging.getLogger("gateway.security")
 
@@ -232,11 +238,7 @@ class RecordCache:
                               "The token authority cannot be reached; retry later") from None
         status = answer.status
         if status == "pending":
-            raise Unauthorized("device_not_approved",
-                               "This machine is not approved for the token's owner yet: a code "
-                               "is being e-mailed to the owner; run `mtgateway device verify "
-                               "1234 5678` with it (`mtgateway device resend` if none arrives: "
-                               "it says whether the e-mail could be sent)")
+            raise Unauthorized("device_not_approved", PENDING_GUIDANCE)
         if status != "ok":
             raise Unauthorized("invalid_token", "The auth token is not valid")
         now = self.clock()

@@ -11,6 +11,7 @@ ids, device ids and names, reason words. Each call opens its own connection, lik
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ class ActivityLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: Entries added by this process, by kind (the console's metrics read them).
+        self.counts: Counter[str] = Counter()
         with self._db() as db:
             db.executescript(_SCHEMA)
 
@@ -79,6 +82,7 @@ class ActivityLog:
         bound are dropped."""
         if kind not in KINDS:
             raise ValueError(f"unknown activity kind {kind!r}")
+        self.counts[kind] += 1
         with self._db() as db:
             cur = db.execute("INSERT INTO activity (owner_email, at, kind, detail) "
                              "VALUES (?, ?, ?, ?)", (owner_email, now, kind, detail[:_MAX_DETAIL]))

@@ -44,6 +44,7 @@ from .api import DeviceInfo
 from .config import ConsoleSettings, SmtpConfig
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
+from .metrics import ConsoleMetrics, CountingMailer
 from .proofs import ProofReplayCache, verify_device_proof
 from .reports import AccountFigures, TerminalReport
 from .service import AccountRegistration, Authority, TerminalClaimed
@@ -56,6 +57,8 @@ __all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_conso
 log = logging.getLogger(__name__)
 
 AUTHORITY: Final = web.AppKey("authority", Authority)
+#: The console's Prometheus metrics (``metrics.py``).
+CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 _OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
 _PROOF_REPLAYS: Final = web.AppKey("proof_replays", ProofReplayCache)
 _VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
@@ -498,7 +501,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[_VOUCH_KEY] = secrets.token_bytes(32)
     app[_PROOF_REPLAYS] = ProofReplayCache()
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
-    chosen = mailer if mailer is not None else mailer_from_config(config.smtp)
+    metrics = app[CONSOLE_METRICS] = ConsoleMetrics()
+    chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
+                            metrics)
 
     async def authority_ctx(app: web.Application) -> AsyncIterator[None]:
         authority = Authority.open(directory, chosen, clock=clock, randbelow=randbelow)
@@ -512,6 +517,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app.cleanup_ctx.append(authority_ctx)
     app.on_shutdown.append(end_long_polls)
     app.add_routes(_routes(clock))
+    app.router.add_get("/metrics", metrics.handle)
+    metrics.watch(lambda: app[AUTHORITY])
     mount_pages(app, lambda: app[AUTHORITY], _page_sign_in(app), clock=clock)
     return app
 

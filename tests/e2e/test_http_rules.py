@@ -145,6 +145,23 @@ async def test_query_string_token_is_refused_and_never_logged(
     assert secret not in caplog.text
 
 
+async def test_access_log_names_the_json_rpc_methods(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Each /rpc line names the JSON-RPC method answered; a batch names each entry, a name
+    outside the method table is logged as `unknown` (a client's text never reaches the log)."""
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    async with running_daemon(tmp_path, access_log=True) as daemon:
+        assert status(await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token))) == 200
+        batch = (b'[{"jsonrpc":"2.0","id":1,"method":"ping"},'
+                 b'{"jsonrpc":"2.0","id":2,"method":"evil\\nINFO forged line"}]')
+        answer = await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token, body=batch))
+        assert status(answer) == 200 and b'"code":-32601' in answer, answer
+    access = [r.getMessage() for r in caplog.records if r.name == "gateway.access"]
+    assert any("POST /rpc [ping] 200" in line for line in access), access
+    assert any("POST /rpc [ping,unknown] 200" in line for line in access), access
+    assert "forged" not in caplog.text
+
+
 async def test_rules_apply_in_the_contract_order(daemon: Daemon) -> None:
     """Host is judged before Origin, Origin before the query token, that before auth."""
     bad_everything = (b"GET /rpc?token=x HTTP/1.1\r\nHost: evil.example\r\n"

@@ -59,3 +59,42 @@ def test_named_passwords_are_masked_quoted_or_not() -> None:
     for secret in ("hunter2", "abc", "pa ss", "x y z"):
         assert secret not in text
     assert "x=1" in text and '"a": 1' in text and text.count("[REDACTED]") == 4
+
+
+def test_json_lines_carry_the_redacted_message_and_exception() -> None:
+    """The JSON format writes one object per record with time, level, logger, message and exc,
+    all passed through the same redaction as a text line."""
+    import json
+
+    from gateway.log import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("test.json")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    token = generate_token()
+    logger.warning("token %s from owner@example.org", token)
+    try:
+        raise ValueError(f"bad token {token}")
+    except ValueError:
+        logger.exception("failed")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert set(first) == {"time", "level", "logger", "message"}
+    assert first["level"] == "WARNING" and first["logger"] == "test.json"
+    assert first["message"] == "token mtgw_[REDACTED] from [EMAIL]"
+    assert first["time"].endswith("Z") and "T" in first["time"]
+    assert second["message"] == "failed" and "ValueError" in second["exc"]
+    assert token not in stream.getvalue()
+
+
+def test_guidance_text_is_never_mangled() -> None:
+    """What the daemon tells a user to run passes the redactor unchanged: no example in it
+    looks like a code (the guidance once read `device verify [REDACTED]`)."""
+    from gateway.auth.cache import PENDING_GUIDANCE
+
+    assert redact(PENDING_GUIDANCE) == PENDING_GUIDANCE
+    assert "mtgateway device verify" in PENDING_GUIDANCE

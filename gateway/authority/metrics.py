@@ -1,0 +1,105 @@
+"""The console's Prometheus metrics (``GET /metrics``): sign-ins, e-mails, approvals pending.
+
+Like the daemon's (``gateway/metrics.py``, which this service may not import: it stands alone),
+on a registry of its own, with the standard client library. Fed by seams, not hooks in the
+pages: the mailer the console sends through is wrapped (:class:`CountingMailer`: sent and
+failed), the activity log counts what it records (sign-ins, refused sign-ins, tokens, device
+approvals, terminal refusals), and the approvals waiting for a code are read from the store
+at scrape time. No owner, device or token is ever a label.
+
+The route answers loopback peers only: a console may face the internet (behind TLS), and how
+often its owners sign in is nobody else's business; a Prometheus server scrapes it from the
+same machine, or through a tunnel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from typing import Final
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ea_bridge import is_loopback
+
+from .activity import KINDS
+from .mailer import Mailer
+from .service import Authority
+
+__all__ = ["CONTENT_TYPE", "ConsoleMetrics", "CountingMailer"]
+
+#: The text exposition format's media type.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ConsoleMetrics:
+    """The console's registry: e-mails by outcome, activity by kind, approvals pending."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.mails = Counter("mtgateway_console_emails", "E-mails the console tried to send, "
+                             "by outcome (sent, failed)", ["outcome"], registry=self.registry)
+        for outcome in ("sent", "failed"):
+            self.mails.labels(outcome)
+
+    def watch(self, authority: Callable[[], Authority]) -> None:
+        """Read the authority (``authority()``, opened at start-up) at every scrape."""
+        self.registry.register(_AuthorityCollector(authority))
+
+    def render(self) -> bytes:
+        """The exposition text of every metric."""
+        return generate_latest(self.registry)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """``GET /metrics`` for a loopback peer; 404 to anyone else."""
+        if not is_loopback(request.remote or ""):
+            raise web.HTTPNotFound()
+        return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+class CountingMailer:
+    """A :class:`~.mailer.Mailer` that counts each send as sent or failed, then is ``inner``."""
+
+    def __init__(self, inner: Mailer, metrics: ConsoleMetrics) -> None:
+        self.inner, self._metrics = inner, metrics
+        self.from_address = inner.from_address
+
+    async def send(self, message: EmailMessage) -> None:
+        """Send through ``inner``.
+
+        Raises:
+            Exception: whatever ``inner`` raised (counted as failed first).
+        """
+        try:
+            await self.inner.send(message)
+        except BaseException:
+            self._metrics.mails.labels("failed").inc()
+            raise
+        self._metrics.mails.labels("sent").inc()
+
+
+class _AuthorityCollector(Collector):
+    def __init__(self, authority: Callable[[], Authority]) -> None:
+        self._authority = authority
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            authority = self._authority()
+        except KeyError:  # not started yet
+            return
+        counts = authority.activity.counts
+        family = CounterMetricFamily(
+            "mtgateway_console_activity", "What the activity log recorded since start, by "
+            "kind (login: sign-ins; login_failed: refused sign-ins; device_approved; "
+            "refusal: a terminal refused; ...)", labels=["kind"])
+        for kind in KINDS:
+            family.add_metric([kind], counts.get(kind, 0))
+        yield family
+        store = authority.store
+        pending = sum(1 for owner in store.owners() for approval in
+                      store.approvals_of_owner(owner) if approval.status == "pending")
+        yield GaugeMetricFamily("mtgateway_console_approvals_pending", "Device approvals "
+                                "waiting for the owner's code", value=pending)

@@ -1,0 +1,71 @@
+"""Issue 23 item 1: the console's `GET /metrics` counts sign-ins, e-mails and approvals
+pending (a real console over loopback, a real SMTP server, pages signed in as a browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.auth.client import RemoteAuthority
+from gateway.auth.device import DeviceIdentity
+from gateway.authority.console import AUTHORITY, create_console_app, start_console
+from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
+from gateway.mailsink import MailSink
+from tests.e2e.conftest import WAIT_S, FakeClock
+from tests.e2e.consolekit import Browser
+from tests.e2e.test_cli_manage import _serving
+
+OWNER, PASSWORD = "owner@example.com", "owner password 123"
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
+        tmp_path: Path) -> None:
+    """A refused and an accepted sign-in, a new device's lookup (an approval pending, its
+    code e-mailed): each is counted, and no owner or device appears in the scrape."""
+    sink = MailSink()
+    await sink.start()
+    try:
+        console = create_console_app(GatewayConfig(
+            data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0,
+                                                                      auth_failure_delay_s=0),
+            smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
+                            from_address="gateway@example.net")), clock=FakeClock())
+        async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+            url = f"http://127.0.0.1:{port}"
+            authority = console[AUTHORITY]
+            authority.create_owner(OWNER, PASSWORD)
+            token = authority.issue_token(OWNER, 777, "Broker-Live").token
+            browser = Browser(url)
+            try:
+                assert (await browser.sign_in(OWNER, "wrong password!")).status == 401
+                assert (await browser.sign_in(OWNER, PASSWORD)).status == 303
+            finally:
+                await browser.close()
+            device = DeviceIdentity.generate()
+            async with RemoteAuthority(url, device.private_key) as daemon:
+                sha = hashlib.sha256(token.encode()).hexdigest()
+                assert (await daemon.lookup(device.info, token_sha256=sha)).status == "pending"
+            async with asyncio.timeout(WAIT_S):
+                await sink.wait_for(1)
+            await authority.close()  # waits for the code's e-mail to be handed over
+            async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as r:
+                assert r.status == 200 and r.content_type == "text/plain"
+                text = await r.text()
+    finally:
+        await sink.close()
+    samples = _samples(text)
+    assert samples[("mtgateway_console_activity_total", (("kind", "login"),))] == 1
+    assert samples[("mtgateway_console_activity_total", (("kind", "login_failed"),))] == 1
+    assert samples[("mtgateway_console_emails_total", (("outcome", "sent"),))] == 1
+    assert samples[("mtgateway_console_emails_total", (("outcome", "failed"),))] == 0
+    assert samples[("mtgateway_console_approvals_pending", ())] == 1
+    assert OWNER not in text and "777" not in text

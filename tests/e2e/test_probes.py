@@ -1,0 +1,128 @@
+"""Issue 23 item 1: `GET /ready` reflects the EA, the token record and the last tick; `GET
+/metrics` is scraped as Prometheus scrapes it (the real daemon, emulator and sockets)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.auth import generate_token
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
+from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
+
+SATURDAY_MS = int(datetime(2026, 11, 21, 14, 0, tzinfo=UTC).timestamp() * 1000)
+BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
+                       "symbol": "EURUSD", "volume": 0.1}
+
+
+async def _get(daemon: Daemon, path: str) -> tuple[int, str, str]:
+    async with daemon.session.get(f"http://127.0.0.1:{daemon.http_port}{path}") as response:
+        return response.status, response.headers["Content-Type"], await response.text()
+
+
+async def _ready(daemon: Daemon) -> tuple[int, dict[str, Any]]:
+    async with daemon.session.get(f"http://127.0.0.1:{daemon.http_port}/ready") as response:
+        return response.status, await response.json()
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+async def test_ready_follows_the_ea_and_the_token_record(daemon: Daemon) -> None:
+    """No EA: 503 saying so (while /health stays 200); an EA live with a fresh record: 200;
+    the record gone stale (the authority not heard from): 503 naming it; the EA gone: 503."""
+    status, body = await _ready(daemon)
+    assert (status, body["status"], body["ea_connected"]) == (503, "not_ready", 0)
+    assert body["problems"] == ["no EA is connected"]
+    assert (await _get(daemon, "/health"))[0] == 200
+    async with connected_terminal(daemon, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        status, body = await _ready(daemon)
+        assert (status, body["status"], body["ea_connected"], body["records_fresh"]) == (
+            200, "ready", 1, 1), body
+        assert body["problems"] == []
+        daemon.clock.advance(3600)  # an hour without a refresh: the record is stale
+        status, body = await _ready(daemon)
+        assert status == 503 and body["records_fresh"] == 0
+        assert "stale" in body["problems"][0]
+        assert await daemon.cache.refresh_once()
+        assert (await _ready(daemon))[0] == 200
+    await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+    assert (await _ready(daemon))[0] == 503
+
+
+async def test_ready_can_require_a_recent_tick(tmp_path: Path) -> None:
+    """With ready_max_tick_age_s set, a terminal whose only symbol is closed (a Saturday's
+    EURUSD) is not ready for want of ticks; one with ticks (a Wednesday) is."""
+    async with running_daemon(tmp_path / "sat", ready_max_tick_age_s=5.0) as daemon:
+        async with connected_terminal(daemon, symbols=("EURUSD",),
+                                      utc_clock_ms=SteppedClock(SATURDAY_MS)):
+            status, body = await _ready(daemon)
+            assert status == 503 and body["problems"] == ["no tick in the last 5 s"], body
+            assert body["last_tick_age_s"] is None
+    async with running_daemon(tmp_path / "wed", ready_max_tick_age_s=5.0) as daemon:
+        async with connected_terminal(daemon, symbols=("EURUSD",), tick_rate_hz=50,
+                                      utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+            await _first_tick(daemon)
+            status, body = await _ready(daemon)
+            assert status == 200 and 0 <= body["last_tick_age_s"] <= 5, body
+
+
+async def _first_tick(daemon: Daemon) -> None:
+    """Until the daemon has a tick (a streaming subscription delivers the first)."""
+    async with daemon.session.ws_connect(
+            f"ws://127.0.0.1:{daemon.http_port}/ws",
+            headers={"Authorization": f"Bearer {daemon.token}"}) as ws:
+        await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                            "params": {"channel": "ticks", "symbols": ["EURUSD"]}})
+        async for msg in ws:
+            assert msg.type == aiohttp.WSMsgType.TEXT
+            if '"method":"tick"' in msg.data:
+                return
+
+
+async def test_metrics_count_calls_refusals_sessions_and_orders(daemon: Daemon) -> None:
+    """After an ok call, a bad-params call, an unknown method, a bad token, a risk-free order
+    and an EA reconnect, the scrape holds each count with its labels, and nothing secret."""
+    clock = SteppedClock(WEDNESDAY_MS)
+    async with connected_terminal(daemon, symbols=("EURUSD",), utc_clock_ms=clock):
+        assert "result" in await daemon.call("account_info")
+        assert (await daemon.call("symbol_info", {"symbol": 5}))["error"]["code"] == -32602
+        assert (await daemon.call("acount_info"))["error"]["code"] == -32601
+        sent = await daemon.call("order_send", {"request": {**BUY, "client_id": "m-1"}})
+        assert sent["result"]["retcode"] == 10009
+    async with connected_terminal(daemon, symbols=("EURUSD",), utc_clock_ms=clock):
+        pass
+    async with daemon.session.post(daemon.rpc_url, json={"jsonrpc": "2.0", "id": 1,
+                                                         "method": "ping"},
+                                   headers={"Authorization": f"Bearer {generate_token()}"}) as r:
+        assert r.status == 401
+    status, content_type, text = await _get(daemon, "/metrics")
+    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    samples = _samples(text)
+    assert samples[("mtgateway_rpc_requests_total",
+                    (("method", "account_info"), ("outcome", "ok")))] == 1
+    assert samples[("mtgateway_rpc_requests_total",
+                    (("method", "symbol_info"), ("outcome", "-32602")))] == 1
+    assert samples[("mtgateway_rpc_requests_total",
+                    (("method", "unknown"), ("outcome", "-32601")))] == 1
+    assert samples[("mtgateway_rpc_request_duration_seconds_count",
+                    (("method", "order_send"),))] == 1
+    assert samples[("mtgateway_refusals_total", (("reason", "auth_invalid_token"),))] == 1
+    assert samples[("mtgateway_ea_sessions_total", ())] == 2
+    assert sum(v for (name, _), v in samples.items()
+               if name == "mtgateway_ea_disconnects_total") == 2
+    assert samples[("mtgateway_orders_total", (("state", "ACCEPTED"),))] == 1
+    assert samples[("mtgateway_orders_total", (("state", "REJECTED"),))] == 0
+    assert samples[("mtgateway_terminals_connected", ())] == 0
+    assert ("mtgateway_stream_subscribers", ()) in samples
+    assert daemon.token not in text and "5012345" not in text and "m-1" not in text
+    # a second scrape counts the same orders once (the trail is read from where it stopped)
+    assert _samples((await _get(daemon, "/metrics"))[2])[
+        ("mtgateway_orders_total", (("state", "ACCEPTED"),))] == 1
