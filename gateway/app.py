@@ -34,11 +34,12 @@ from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
 from .auth.reporter import TerminalReporter, account_figures, watch_revocations
 from .auth.secretstore import SecretStore
+from .authority.edge import HostRefusals
 from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
 from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
-from .guard import ConnectionBudget, ConnectionLimits, HostRefusals
+from .guard import ConnectionBudget, ConnectionLimits
 from .hub import Hub, HubLimits
 from .keys import (
     AUTH_THROTTLE,

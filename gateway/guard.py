@@ -30,9 +30,8 @@ and trickles bytes or parks idle keep-alive connections. Three parts:
   answers a request without exactly one ``Host`` header with 421 itself, before aiohttp's
   parser (which would say 400) sees the end of that header block.
 
-* :class:`HostRefusals` -- one ``gateway.security`` warning per window for requests refused
-  421 because their Host is foreign or missing (a DNS-rebinding page keeps trying; the
-  operator should hear of it once, not once per request, nor never).
+* The port's :class:`~gateway.authority.edge.HostRefusals` (one ``gateway.security`` line
+  per window for the 421 refusals), held by the budget so every path that refuses reports.
 
 Which connections are working and which authenticated is told by the application
 (``middleware.connection_middleware`` and the handlers), through :meth:`ConnectionBudget.find`.
@@ -43,21 +42,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, cast
 
+from .authority.edge import HostRefusals
 from .errors import MISDIRECTED, TOO_MANY_CONNECTIONS
 
-__all__ = ["ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "HeaderWatch",
-           "HostRefusals"]
+__all__ = ["ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "HeaderWatch"]
 
 log = logging.getLogger("gateway.guard")
-security_log = logging.getLogger("gateway.security")
-
-#: A refused Host is logged at most once per this many seconds (with the count since).
-HOST_REFUSAL_LOG_WINDOW_S: Final = 60.0
 
 _END_OF_HEADERS: Final = b"\r\n\r\n"
 _CRLF: Final = b"\r\n"
@@ -160,36 +153,6 @@ class HeaderWatch:
         rest = bytes(self._buffer[end + 2:])
         self._buffer.clear()
         return line, rest
-
-
-class HostRefusals:
-    """Counts 421 refusals of a foreign or missing Host; logs one warning per window.
-
-    The first refusal of a window is logged at once (naming the Host, shortened, and the
-    peer); the others are counted and the next line says how many there were.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 window_s: float = HOST_REFUSAL_LOG_WINDOW_S) -> None:
-        self._clock = clock
-        self._window_s = window_s
-        self._logged_at: float | None = None
-        self._unlogged = 0
-
-    def note(self, host: str | None, peer: str) -> None:
-        """One request refused with 421 for its Host (None: missing or more than one)."""
-        now = self._clock()
-        if self._logged_at is not None and now - self._logged_at < self._window_s:
-            self._unlogged += 1
-            return
-        shown = "missing or repeated" if host is None else repr(host[:80])
-        security_log.warning(
-            "security: refused a request from %s naming Host %s with 421 (only loopback or "
-            "[server] allowed_hosts; a DNS-rebinding web page sends its own name); %d more "
-            "refused since the last such line, next line in %.0f s at the earliest",
-            peer, shown, self._unlogged, self._window_s)
-        self._logged_at = now
-        self._unlogged = 0
 
 
 @dataclass(frozen=True, slots=True)

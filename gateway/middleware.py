@@ -15,42 +15,17 @@ from typing import Final
 
 from aiohttp import web
 
-from ea_bridge import is_loopback
-
+from .authority.edge import HostRefusals, host_allowed
 from .config import ServerConfig
 from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL, HttpRefusal
-from .guard import HostRefusals
 from .http_rpc import error_response
 from .keys import CONFIG, CONNECTIONS
 
-__all__ = ["edge_refusal", "guard_middleware", "host_allowed"]
+__all__ = ["edge_refusal", "guard_middleware"]
 
 _TOKEN_PARAMS: Final = ("token", "auth", "bearer", "key", "secret", "password")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def host_allowed(values: list[str], extra: tuple[str, ...]) -> bool:
-    """Exactly one Host header, naming loopback (or a configured name), with an optional port."""
-    if len(values) != 1:
-        return False
-    host = values[0].strip().lower()
-    name, port = host, ""
-    if host.startswith("["):
-        end = host.find("]")
-        if end < 0:
-            return False
-        name, rest = host[: end + 1], host[end + 1:]
-        if rest and not rest.startswith(":"):
-            return False
-        port = rest[1:]
-    elif ":" in host:
-        name, _, port = host.rpartition(":")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
-        return False
-    if name in {h.lower() for h in extra}:
-        return True
-    return is_loopback(name[1:-1] if name.startswith("[") else name)  # 127.0.0.2 too
 
 
 def _has_token_param(request: web.BaseRequest) -> bool:

@@ -28,6 +28,9 @@ class ConsoleConfig(_Section):
     #: The console hands out signed records and takes owner passwords: beyond loopback it
     #: belongs behind a TLS reverse proxy, and must be asked for by name.
     insecure_allow_non_loopback: bool = False
+    #: Host names accepted besides 127.0.0.1, localhost and [::1] (a TLS-terminating proxy's
+    #: public name); any other Host is refused 421 (DNS-rebinding guard, ``authority.edge``).
+    allowed_hosts: tuple[str, ...] = Field(default=(), strict=False)
     #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
     #: daemon's ``[server]`` rule, applied to password guessing).
     auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)

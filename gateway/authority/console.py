@@ -42,6 +42,7 @@ from ea_bridge import is_loopback
 
 from .api import DeviceInfo
 from .config import ConsoleSettings, SmtpConfig
+from .edge import HostRefusals, host_allowed
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
@@ -183,6 +184,24 @@ def _error_response(status: int, reason: str, message: str, **extra: Any) -> web
         headers["Retry-After"] = str(extra["retry_after_s"])
     body = {"error": {"code": status, "reason": reason, "message": message, **extra}}
     return web.json_response(body, status=status, headers=headers)
+
+
+def _host_allowlist(allowed: tuple[str, ...], refusals: HostRefusals) -> Any:
+    """Refuse (421) a request naming a Host other than loopback or ``[console] allowed_hosts``,
+    before anything else: a page on a name rebound to 127.0.0.1 is same-origin with the
+    console and could drive sign-in guesses, the device API and long-polls (issue 16 F7)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        hosts = request.headers.getall("Host", [])
+        if not host_allowed(hosts, allowed):
+            refusals.note(hosts[0] if len(hosts) == 1 else None, request.remote or "?")
+            return _error_response(421, "misdirected",
+                                   "this Host is not served here (only loopback or "
+                                   "[console] allowed_hosts)")
+        return await handler(request)
+
+    return middleware
 
 
 @web.middleware
@@ -492,8 +511,11 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     """
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)
-    app = web.Application(middlewares=[_errors, security_headers],
-                          client_max_size=_MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[_host_allowlist(console.allowed_hosts,
+                                     HostRefusals(throttle_clock, what="the console")),
+                     _errors, security_headers],
+        client_max_size=_MAX_BODY_BYTES)
     app[_OWNER_THROTTLE] = AuthThrottle(
         delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,

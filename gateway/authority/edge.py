@@ -1,0 +1,79 @@
+"""The HTTP edge rules the daemon and the console share, written once for both processes.
+
+Both serve HTTP on loopback by default, and a web page whose own domain is rebound to
+127.0.0.1 (DNS rebinding) reaches either with its domain in ``Host``: so both refuse a
+request whose ``Host`` is not loopback or a configured name (421), and an operator hears of
+such attempts once per window on the ``gateway.security`` logger. The module lives under
+``gateway.authority`` because the console may import nothing else of ``gateway``; the daemon
+imports it from here (``gateway.middleware``, ``gateway.guard``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Final
+
+from ea_bridge import is_loopback
+
+__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HostRefusals", "host_allowed"]
+
+security_log = logging.getLogger("gateway.security")
+
+#: A refused Host is logged at most once per this many seconds (with the count since).
+HOST_REFUSAL_LOG_WINDOW_S: Final = 60.0
+
+
+def host_allowed(values: list[str], extra: tuple[str, ...]) -> bool:
+    """Exactly one Host header, naming loopback (or a configured name), with an optional port."""
+    if len(values) != 1:
+        return False
+    host = values[0].strip().lower()
+    name, port = host, ""
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            return False
+        name, rest = host[: end + 1], host[end + 1:]
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+    elif ":" in host:
+        name, _, port = host.rpartition(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    if name in {h.lower() for h in extra}:
+        return True
+    return is_loopback(name[1:-1] if name.startswith("[") else name)  # 127.0.0.2 too
+
+
+class HostRefusals:
+    """Counts 421 refusals of a foreign or missing Host; logs one warning per window.
+
+    The first refusal of a window is logged at once (naming the Host, shortened, and the
+    peer); the others are counted and the next line says how many there were.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 window_s: float = HOST_REFUSAL_LOG_WINDOW_S, what: str = "the daemon") -> None:
+        self.what = what
+        self._clock = clock
+        self._window_s = window_s
+        self._logged_at: float | None = None
+        self._unlogged = 0
+
+    def note(self, host: str | None, peer: str) -> None:
+        """One request refused with 421 for its Host (None: missing or more than one)."""
+        now = self._clock()
+        if self._logged_at is not None and now - self._logged_at < self._window_s:
+            self._unlogged += 1
+            return
+        shown = "missing or repeated" if host is None else repr(host[:80])
+        security_log.warning(
+            "security: %s refused a request from %s naming Host %s with 421 (only loopback or "
+            "configured allowed_hosts; a DNS-rebinding web page sends its own name); %d more "
+            "refused since the last such line, next line in %.0f s at the earliest",
+            self.what, peer, shown, self._unlogged, self._window_s)
+        self._logged_at = now
+        self._unlogged = 0
