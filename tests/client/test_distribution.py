@@ -9,6 +9,7 @@ module, and numpy and aiohttp only as extras.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -73,3 +74,25 @@ def test_the_client_wheel_installs_alone_and_imports(tmp_path: Path) -> None:
     assert (version, h1) == (daemon_version, "16385")
     assert str(env_dir) in location  # the installed copy, not this source tree
     assert out[2] == "False -10004"  # nothing listens there: the package's no-connection code
+
+
+def _names(requirements: list[str]) -> set[str]:
+    """The distribution names of PEP 508 requirement strings, normalised."""
+    return {re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower().replace("_", "-")
+            for req in requirements}
+
+
+def test_the_readmes_demo_line_installs_no_test_tools() -> None:
+    """The README's demo line installs the daemon's distribution without an extra, and none
+    of the daemon's run-time dependencies is one of the test and lint tools of ``[dev]``."""
+    readme = (ROOT / "README.md").read_text()
+    demo_lines = [line for line in readme.splitlines()
+                  if "pip install" in line and "mtgateway demo" in line]
+    assert len(demo_lines) == 1, demo_lines
+    installed = demo_lines[0].split("pip install", 1)[1].split("&&", 1)[0].split()
+    assert installed == ["-e", "."], demo_lines[0]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _names(project["dependencies"])
+    tools = _names(project["optional-dependencies"]["dev"])
+    assert {"pytest", "ruff", "mypy", "selenium", "hypothesis"} <= tools
+    assert runtime & tools == set(), runtime & tools

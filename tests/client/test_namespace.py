@@ -24,6 +24,7 @@ from tests.client.metatrader5_package import CONSTANTS, FUNCTIONS, HELPERS
 from tests.e2e.conftest import WAIT_S, running_demo
 
 STRATEGY = Path(__file__).resolve().parent / "framework" / "strategy.py"
+EXAMPLE = Path(__file__).resolve().parent / "framework" / "order_example.py"
 #: The directory that holds the ``mtgateway`` package, for the subprocess's ``PYTHONPATH``.
 CLIENT_ROOT = str(Path(mtgateway.__file__).resolve().parents[1])
 
@@ -84,23 +85,48 @@ async def demo(tmp_path: Path) -> AsyncIterator[Path]:
         yield state_file
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
-async def test_a_framework_written_for_the_package_runs(demo: Path, tmp_path: Path) -> None:
-    """Imported as ``MetaTrader5``, the client runs the framework module unchanged."""
+async def run_script(script: Path, demo: Path, tmp_path: Path) -> str:
+    """Run ``script`` in a fresh interpreter against the demo (``initialize()`` with no
+    argument finds it through ``MTGATEWAY_STATE_FILE``), ``MetaTrader5`` resolving to
+    ``mtgateway``; its output, after checking it exited 0."""
     shim = tmp_path / "shim"
-    shim.mkdir()
+    shim.mkdir(exist_ok=True)
     (shim / "MetaTrader5.py").write_text(
         "import sys\nimport mtgateway\nsys.modules[__name__] = mtgateway\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
     env["MTGATEWAY_STATE_FILE"] = str(demo)
     env["PYTHONPATH"] = os.pathsep.join([str(shim), CLIENT_ROOT])
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(STRATEGY), env=env, cwd=tmp_path,
+        sys.executable, str(script), env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     async with asyncio.timeout(WAIT_S * 6):
         out_bytes, _ = await proc.communicate()
     out = out_bytes.decode()
     assert proc.returncode == 0, out
+    return out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
+async def test_the_packages_order_send_example_runs(demo: Path, tmp_path: Path) -> None:
+    """The package's documented order_send example on ``import mtgateway as mt5``: it opens a
+    position, walks the result's ``_asdict()`` and its request's, closes the position, and
+    leaves none open."""
+    out = await run_script(EXAMPLE, demo, tmp_path)
+    for line in ("MetaTrader5 package version:  ", "rates: 10 last close",
+                 "2. order_send done,  OrderSendResult(retcode=10009",
+                 "   opened position with POSITION_TICKET=", "closed, OrderSendResult(",
+                 "   retcode=10009", "       traderequest: action=1",
+                 "       traderequest: comment=python script close", "positions left: 0"):
+        assert line in out, out
+    ticket = out.split("POSITION_TICKET=")[1].split()[0]
+    assert f"positions: [{ticket}]" in out and f"position #{ticket} closed" in out, out
+    assert "failed" not in out, out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
+async def test_a_framework_written_for_the_package_runs(demo: Path, tmp_path: Path) -> None:
+    """Imported as ``MetaTrader5``, the client runs the framework module unchanged."""
+    out = await run_script(STRATEGY, demo, tmp_path)
     for line in ("calc mode: SYMBOL_CALC_MODE_", "buy: True 10009", "close: True",
                  "positions left: 0", "unknown symbol: True",
                  "after shutdown: reconnect code"):
