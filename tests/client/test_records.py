@@ -13,11 +13,18 @@ from gateway import results
 from mtgateway import records
 from mtgateway.records import Record, from_wire
 
-#: Each client record and the daemon model whose JSON it is read from.
-PAIRS = [(getattr(records, name), getattr(results, name)) for name in (
-    "AccountInfo", "TerminalInfo", "SymbolInfo", "Tick", "TradePosition", "TradeOrder",
-    "TradeDeal", "TradeRequest", "OrderCheckResult", "OrderSendResult", "ServerTime",
-    "OrderStatus", "BookInfo")]
+#: Every client record (each Record subclass ``mtgateway.records`` defines, found, not listed,
+#: so a new record cannot be left out) and the daemon model of the same name it is read from.
+RECORDS = sorted((cls for cls in vars(records).values()
+                  if isinstance(cls, type) and issubclass(cls, Record) and cls is not Record),
+                 key=lambda cls: cls.__name__)
+PAIRS = [(cls, getattr(results, cls.__name__, None)) for cls in RECORDS]
+
+
+def test_every_client_record_has_a_daemon_model() -> None:
+    """No record of the client without a result model of the daemon to check it against."""
+    assert [cls.__name__ for cls, model in PAIRS if model is None] == []
+    assert len(PAIRS) >= 13
 
 #: The package's own field lists (its documentation; the package's C types), by type.
 PACKAGE_FIELDS = {
@@ -35,6 +42,7 @@ def test_records_agree_field_for_field_with_the_daemons_models(client: type[Reco
                                                                daemon: type) -> None:
     """The tuple's fields then our extra attributes are the daemon model's fields, in its
     order: nothing the daemon sends is dropped, nothing the client reads is missing."""
+    assert daemon is not None, client.__name__
     assert [*client._fields, *client._extras] == list(daemon.model_fields), client.__name__
 
 
