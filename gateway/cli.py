@@ -150,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     ea_install.add_argument("--terminal-dir", type=Path, required=True, metavar="DIR",
                             help="the terminal's data folder (MetaTrader: File > Open Data "
                                  "Folder), or its MQL5 or MQL4 folder")
+    service = sub.add_parser("service", help="run the daemon at log-on, restarted when it "
+                                             "fails (systemd user unit; Windows log-on task)")
+    _with_config(service)
+    from . import service as service_cli
+
+    for action in service_cli.add_arguments(service):
+        _with_config(action, nested=True)
     device = sub.add_parser("device", help="this machine as a device of the authority")
     _with_config(device)
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
@@ -197,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(find_config(args.config))
             setup_logging(config.logging.level, config.logging.format)
             return run_on_loop(_run_console(config))
+        if args.command == "service":
+            from . import service as service_cli
+
+            return service_cli.run(args)
         if args.command == "demo":
             from .demo import run_demo
 

@@ -1,0 +1,268 @@
+"""``mtgateway service install|uninstall|status``: the daemon started at log-on and restarted
+when it fails, by the operating system's own service manager.
+
+- **Linux**: a systemd *user* unit, ``~/.config/systemd/user/mtgateway.service``
+  (``$XDG_CONFIG_HOME``), enabled and started with ``systemctl --user enable --now``.
+  ``Restart=on-failure`` restarts it 5 s after a crash or a non-zero exit, except exit 2 (a
+  configuration error, which a restart cannot fix: ``RestartPreventExitStatus=2``). A user
+  unit runs while the user is logged in; ``loginctl enable-linger USER`` keeps it running
+  without a session (docs/windows.md, "At log-on").
+- **Windows**: a Task Scheduler task, ``MTGateway``, started at the user's log-on, restarted
+  every minute after a failure (up to 255 times: the schema's ``Count`` is an
+  unsignedByte), with no time limit, created with ``schtasks /Create /XML``. Not a
+  Windows (SCM) service, on purpose: the daemon's device key sits in the user's Credential
+  Manager (``keyring``) and its data in ``%LOCALAPPDATA%``, and the terminal
+  it serves runs in the user's session. A service runs as another account (LocalSystem has
+  neither) or needs the user's password stored with the service manager; a log-on task runs as
+  the user, without storing a password.
+
+Both run the same command line: this Python interpreter, ``-m gateway run`` and the config
+file, given as an absolute path (the service manager's working directory is not the user's).
+The config is loaded before anything is installed, so a broken one fails here, not at the
+next log-on. The unit and the task are text built by pure functions (:func:`systemd_unit`,
+:func:`windows_task_xml`), tested on any platform; the commands that register them are the
+service managers' own (:func:`install_commands`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+from xml.sax.saxutils import escape
+
+from .config import find_config, load_config
+
+__all__ = ["ServicePlan", "daemon_argv", "install_commands", "plan", "run", "systemd_unit",
+           "windows_task_xml"]
+
+Platform = Literal["linux", "win32"]
+UNIT_NAME: Final = "mtgateway.service"
+TASK_NAME: Final = "MTGateway"
+
+
+def daemon_argv(config: Path | None, python: str = sys.executable) -> list[str]:
+    """The daemon's command line: ``python -m gateway run`` with the config's absolute path."""
+    argv = [python, "-m", "gateway", "run"]
+    if config is not None:
+        argv += ["-c", str(config.absolute())]
+    return argv
+
+
+def _systemd_quote(arg: str) -> str:
+    """One ``ExecStart`` word: double-quoted when it holds a blank, a quote, a backslash or a
+    ``$``/``%`` (systemd expands both), with those escaped (systemd.service, "Command lines")."""
+    if arg and not any(ch in arg for ch in ' \t"\'\\$%;'):
+        return arg
+    quoted = (arg.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
+              .replace("%", "%%"))
+    return f'"{quoted}"'
+
+
+def systemd_unit(argv: list[str]) -> str:
+    """The text of the user unit that runs ``argv``."""
+    exec_start = " ".join(_systemd_quote(arg) for arg in argv)
+    return f"""[Unit]
+Description=MT Gateway daemon (mtgateway run)
+After=network.target
+
+[Service]
+Type=simple
+ExecStart={exec_start}
+# A crash or a failed start is retried after 5 s; exit 2 is a configuration error, which a
+# restart cannot fix (the journal shows its one-line message: journalctl --user -u mtgateway).
+Restart=on-failure
+RestartSec=5
+RestartPreventExitStatus=2
+# SIGTERM is a clean stop: answers in flight are sent, the EA is told goodbye.
+KillSignal=SIGTERM
+TimeoutStopSec=30
+UMask=0077
+
+[Install]
+WantedBy=default.target
+"""
+
+
+def _windows_arguments(args: list[str]) -> str:
+    """``args`` as one Windows command-line string (the quoting ``CommandLineToArgvW`` and
+    Python's own parser undo)."""
+    return subprocess.list2cmdline(args)
+
+
+def windows_task_xml(argv: list[str], author: str = "mtgateway") -> str:
+    """The Task Scheduler definition (schema 1.2, Windows 7 and later) that runs ``argv`` at
+    the user's log-on and restarts it after a failure."""
+    command, arguments = escape(argv[0]), escape(_windows_arguments(argv[1:]))
+    return f"""<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <RegistrationInfo>
+    <Author>{escape(author)}</Author>
+    <Description>MT Gateway daemon (mtgateway run), started at log-on and restarted after
+      a failure.</Description>
+  </RegistrationInfo>
+  <Triggers>
+    <LogonTrigger>
+      <Enabled>true</Enabled>
+    </LogonTrigger>
+  </Triggers>
+  <Principals>
+    <Principal id="Author">
+      <LogonType>InteractiveToken</LogonType>
+      <RunLevel>LeastPrivilege</RunLevel>
+    </Principal>
+  </Principals>
+  <Settings>
+    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
+    <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
+    <AllowHardTerminate>true</AllowHardTerminate>
+    <StartWhenAvailable>true</StartWhenAvailable>
+    <RunOnlyIfNetworkAvailable>false</RunOnlyIfNetworkAvailable>
+    <IdleSettings>
+      <StopOnIdleEnd>false</StopOnIdleEnd>
+      <RestartOnIdle>false</RestartOnIdle>
+    </IdleSettings>
+    <AllowStartOnDemand>true</AllowStartOnDemand>
+    <Enabled>true</Enabled>
+    <Hidden>false</Hidden>
+    <RunOnlyIfIdle>false</RunOnlyIfIdle>
+    <WakeToRun>false</WakeToRun>
+    <ExecutionTimeLimit>PT0S</ExecutionTimeLimit>
+    <Priority>7</Priority>
+    <RestartOnFailure>
+      <Interval>PT1M</Interval>
+      <Count>255</Count>
+    </RestartOnFailure>
+  </Settings>
+  <Actions Context="Author">
+    <Exec>
+      <Command>{command}</Command>
+      <Arguments>{arguments}</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+"""
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """What ``service install`` writes and runs on one platform."""
+
+    path: Path
+    text: str
+    encoding: str
+    commands: tuple[tuple[str, ...], ...]
+
+
+def _user_unit_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "systemd" / "user"
+
+
+def _task_dir() -> Path:
+    base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    return Path(base) / "mtgateway"
+
+
+def install_commands(platform: Platform, path: Path) -> tuple[tuple[str, ...], ...]:
+    """The service manager's commands that register and start what is at ``path``."""
+    if platform == "win32":
+        return (("schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"),
+                ("schtasks", "/Run", "/TN", TASK_NAME))
+    return (("systemctl", "--user", "daemon-reload"),
+            ("systemctl", "--user", "enable", "--now", UNIT_NAME))
+
+
+def _uninstall_commands(platform: Platform) -> tuple[tuple[str, ...], ...]:
+    if platform == "win32":
+        return (("schtasks", "/End", "/TN", TASK_NAME),
+                ("schtasks", "/Delete", "/TN", TASK_NAME, "/F"))
+    return (("systemctl", "--user", "disable", "--now", UNIT_NAME),
+            ("systemctl", "--user", "daemon-reload"))
+
+
+def _status_command(platform: Platform) -> tuple[str, ...]:
+    if platform == "win32":
+        return ("schtasks", "/Query", "/TN", TASK_NAME, "/V", "/FO", "LIST")
+    return ("systemctl", "--user", "status", "--no-pager", UNIT_NAME)
+
+
+def plan(config: Path | None, platform: Platform) -> ServicePlan:
+    """What to write and run to install the daemon with ``config`` on ``platform``."""
+    argv = daemon_argv(config)
+    if platform == "win32":
+        path = _task_dir() / "mtgateway-task.xml"
+        # schtasks reads the file in the encoding its declaration names: UTF-16, as Task
+        # Scheduler exports it.
+        return ServicePlan(path, windows_task_xml(argv), "utf-16", install_commands(platform,
+                                                                                    path))
+    path = _user_unit_dir() / UNIT_NAME
+    return ServicePlan(path, systemd_unit(argv), "utf-8", install_commands(platform, path))
+
+
+def _current_platform() -> Platform:
+    return "win32" if sys.platform == "win32" else "linux"
+
+
+def _run_all(commands: tuple[tuple[str, ...], ...], *, stop_on_error: bool = True) -> int:
+    for command in commands:
+        print("$ " + " ".join(command), flush=True)
+        try:
+            done = subprocess.run(command, check=False)
+        except OSError as exc:
+            print(f"error: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        if done.returncode != 0 and stop_on_error:
+            print(f"error: {command[0]} exited {done.returncode}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``mtgateway service``'s actions; the action parsers (the CLI adds ``-c`` to each)."""
+    sub = parser.add_subparsers(dest="service_command", required=True, metavar="ACTION")
+    install = sub.add_parser("install", help="start the daemon at log-on, restarted when it "
+                                             "fails (systemd user unit / Windows log-on task)")
+    install.add_argument("--print", dest="print_only", action="store_true",
+                         help="print the unit (or task) and the commands; change nothing")
+    return [install, sub.add_parser("uninstall", help="stop it and remove it"),
+            sub.add_parser("status", help="what the service manager says about it")]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out ``mtgateway service ACTION``; the exit code.
+
+    Raises:
+        ConfigError: (install) the config does not load; nothing was written.
+    """
+    platform = _current_platform()
+    if args.service_command == "status":
+        return _run_all((_status_command(platform),), stop_on_error=True)
+    if args.service_command == "uninstall":
+        code = _run_all(_uninstall_commands(platform), stop_on_error=False)
+        target = plan(None, platform).path
+        target.unlink(missing_ok=True)
+        print(f"removed {target}")
+        return code
+    config = find_config(args.config)
+    load_config(config)  # a broken config fails now, not at the next log-on
+    todo = plan(config, platform)
+    if args.print_only:
+        print(f"# {todo.path}")
+        print(todo.text)
+        for command in todo.commands:
+            print("$ " + " ".join(command))
+        return 0
+    todo.path.parent.mkdir(parents=True, exist_ok=True)
+    todo.path.write_text(todo.text, encoding=todo.encoding)
+    print(f"wrote {todo.path}")
+    code = _run_all(todo.commands)
+    if code == 0:
+        print("installed: the daemon starts at log-on and is restarted if it fails "
+              f"(`mtgateway service status`; config: {config or 'the defaults'})")
+    return code

@@ -1,0 +1,154 @@
+"""Issue 23 item 2: the daemon as a service. The systemd user unit passes `systemd-analyze
+verify` and its ExecStart line starts the real daemon, which stops cleanly on the unit's
+KillSignal; the Windows log-on task's command line does the same; `mtgateway service
+install/uninstall` write and remove the unit and call the service manager in order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from gateway.service import daemon_argv, systemd_unit, windows_task_xml
+from tests.e2e.conftest import WAIT_S
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the Linux unit")
+_TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
+
+
+def _config(folder: Path) -> Path:
+    """A daemon config on free ports, in a folder whose name has a blank (quoting)."""
+    folder.mkdir(parents=True)
+    path = folder / "config.toml"
+    path.write_text(f'data_dir = "{(folder / "data").as_posix()}"\n'
+                    "[server]\nport = 0\n[bridge]\nport = 0\n", encoding="utf-8")
+    return path
+
+
+async def _starts_and_stops(argv: list[str], stop: signal.Signals) -> str:
+    """Run ``argv`` until the daemon says it serves, then send ``stop``; its log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    proc = await asyncio.create_subprocess_exec(*argv, env=env, cwd="/",
+                                                stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    seen = b""
+    try:
+        async with asyncio.timeout(WAIT_S * 3):
+            while b"HTTP on 127.0.0.1:" not in seen:
+                line = await proc.stderr.readline()
+                assert line, seen.decode()
+                seen += line
+        proc.send_signal(stop)
+        async with asyncio.timeout(WAIT_S * 3):
+            seen += await proc.stderr.read()
+            assert await proc.wait() == 0, seen.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return seen.decode()
+
+
+def _unit_value(unit: str, key: str) -> str:
+    return next(line.split("=", 1)[1] for line in unit.splitlines()
+                if line.startswith(key + "="))
+
+
+async def test_the_systemd_unit_verifies_and_its_command_runs_the_daemon(
+        tmp_path: Path) -> None:
+    """`systemd-analyze verify` accepts the unit (restart on failure, not on exit 2); its
+    ExecStart, split as systemd splits it, starts the daemon from `/`, and the unit's
+    KillSignal stops it with exit 0."""
+    config = _config(tmp_path / "my config")
+    unit = systemd_unit(daemon_argv(config))
+    path = tmp_path / "mtgateway.service"
+    path.write_text(unit, encoding="utf-8")
+    analyze = shutil.which("systemd-analyze")
+    assert analyze is not None, "systemd-analyze is missing: run .ci/system-packages"
+    done = await asyncio.to_thread(subprocess.run, [analyze, "verify", str(path)],
+                                   capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+    assert _unit_value(unit, "Restart") == "on-failure"
+    assert _unit_value(unit, "RestartPreventExitStatus") == "2"
+    assert _unit_value(unit, "WantedBy") == "default.target"
+    argv = shlex.split(_unit_value(unit, "ExecStart"))
+    assert argv[-1] == str(config)
+    log = await _starts_and_stops(argv, signal.Signals[_unit_value(unit, "KillSignal")])
+    assert "shutting down" in log
+
+
+async def test_the_windows_task_restarts_on_failure_and_its_command_runs_the_daemon(
+        tmp_path: Path) -> None:
+    """The task XML is well formed: a log-on trigger, restart every minute on failure, no
+    time limit, one instance; its Command and Arguments start the daemon."""
+    config = _config(tmp_path / "my config")
+    xml = windows_task_xml(daemon_argv(config))
+    task = ET.fromstring(xml.replace('encoding="UTF-16"', 'encoding="UTF-8"').encode())
+    assert task.find("t:Triggers/t:LogonTrigger/t:Enabled", _TASK_NS).text == "true"
+    settings = task.find("t:Settings", _TASK_NS)
+    assert settings is not None
+    assert settings.find("t:RestartOnFailure/t:Interval", _TASK_NS).text == "PT1M"
+    # the schema's Count is an unsignedByte (1-255): schtasks refuses a larger one
+    assert settings.find("t:RestartOnFailure/t:Count", _TASK_NS).text == "255"
+    assert settings.find("t:ExecutionTimeLimit", _TASK_NS).text == "PT0S"
+    assert settings.find("t:MultipleInstancesPolicy", _TASK_NS).text == "IgnoreNew"
+    assert task.find("t:Principals/t:Principal/t:LogonType", _TASK_NS).text == \
+        "InteractiveToken"
+    command = task.find("t:Actions/t:Exec/t:Command", _TASK_NS).text
+    arguments = task.find("t:Actions/t:Exec/t:Arguments", _TASK_NS).text
+    assert command == sys.executable and arguments is not None
+    assert f'"{config}"' in arguments  # the blank in the folder name is quoted
+    await _starts_and_stops([command, *shlex.split(arguments)], signal.SIGTERM)
+
+
+def _stand_in_systemctl(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A `systemctl` on PATH that records its arguments (no user manager runs in CI)."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls.txt"
+    bin_dir.mkdir()
+    script = bin_dir / "systemctl"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\n', encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+               XDG_CONFIG_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path))
+    return env, calls
+
+
+def _mtgateway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_service_install_writes_the_unit_and_enables_it_and_uninstall_removes_it(
+        tmp_path: Path) -> None:
+    """install writes ~/.config/systemd/user/mtgateway.service with the config's absolute
+    path, then runs daemon-reload and enable --now; uninstall disables it and removes the
+    file; a broken config is refused before anything is written."""
+    env, calls = _stand_in_systemctl(tmp_path)
+    config = _config(tmp_path / "cfg")
+    done = _mtgateway(env, "service", "install", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    unit = tmp_path / "xdg" / "systemd" / "user" / "mtgateway.service"
+    assert unit.read_text(encoding="utf-8") == systemd_unit(daemon_argv(config))
+    assert calls.read_text().splitlines() == ["--user daemon-reload",
+                                              "--user enable --now mtgateway.service"]
+    assert "installed" in done.stdout
+    done = _mtgateway(env, "service", "uninstall")
+    assert done.returncode == 0, done.stderr
+    assert not unit.exists()
+    assert calls.read_text().splitlines()[2:] == ["--user disable --now mtgateway.service",
+                                                  "--user daemon-reload"]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server]\nport = \"x\"\n", encoding="utf-8")
+    done = _mtgateway(env, "service", "install", "-c", str(broken))
+    assert done.returncode == 2 and "server.port" in done.stderr
+    assert not unit.exists()
