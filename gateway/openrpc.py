@@ -44,7 +44,7 @@ DISCOVER: Final = "rpc.discover"
 class _SubscribeParams(Params):
     """``subscribe`` (WebSocket only)."""
 
-    channel: Literal["ticks", "trades", "terminal"]
+    channel: Literal["ticks", "trades", "terminal", "book"]
     symbols: list[str] | None = Field(default=None, min_length=1, max_length=256)
 
 
@@ -121,8 +121,9 @@ RESULTS: Final[dict[str, Any]] = {
 WS_METHODS: Final[dict[str, MethodSpec]] = {
     "subscribe": MethodSpec(
         _SubscribeParams, Subscribed,
-        "Subscribe to a channel: `ticks` (with `symbols`), `trades` or `terminal`; "
-        "notifications `tick`, `trade_event`, `terminal_status` follow, numbered by `seq`.",
+        "Subscribe to a channel: `ticks` (with `symbols`), `trades`, `terminal` or `book` "
+        "(with `symbols` added by `market_book_add`); notifications `tick`, `trade_event`, "
+        "`terminal_status`, `book` follow, numbered by `seq`.",
         ("websocket",)),
     "unsubscribe": MethodSpec(_UnsubscribeParams, bool, "End a subscription.",
                               ("websocket",)),

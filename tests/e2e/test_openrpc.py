@@ -16,6 +16,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.hub import Channel
 from gateway.methods import method_table
 from gateway.openrpc import RESULTS, WS_METHODS, build_document, undocumented
 from tests.e2e.conftest import WAIT_S, Daemon
@@ -204,3 +205,11 @@ async def test_websocket_answers_match_their_models(daemon: Daemon,
                                     strict=True):
         TypeAdapter(spec.result).validate_python(answer)
         assert name in ("subscribe", "unsubscribe", "authenticate")
+
+
+def test_the_subscribe_channels_are_the_hubs() -> None:
+    """The document's ``subscribe`` channel enum is exactly what the hub accepts."""
+    document = build_document(method_table())
+    subscribe = next(m for m in document["methods"] if m["name"] == "subscribe")
+    channel = next(p for p in subscribe["params"] if p["name"] == "channel")
+    assert channel["schema"]["enum"] == [c.value for c in Channel]
