@@ -31,6 +31,9 @@ class ConsoleConfig(_Section):
     #: Host names accepted besides 127.0.0.1, localhost and [::1] (a TLS-terminating proxy's
     #: public name); any other Host is refused 421 (DNS-rebinding guard, ``authority.edge``).
     allowed_hosts: tuple[str, ...] = Field(default=(), strict=False)
+    #: Revocation long-polls held at once from one address (each device key: 2). Behind a
+    #: proxy every daemon shares its address: raise it to the number of daemons served.
+    max_long_polls_per_peer: int = Field(default=64, ge=1, le=100_000)
     #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
     #: daemon's ``[server]`` rule, applied to password guessing).
     auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)

@@ -42,7 +42,7 @@ from ea_bridge import is_loopback
 
 from .api import DeviceInfo
 from .config import ConsoleSettings, SmtpConfig
-from .edge import HostRefusals, host_allowed
+from .edge import HeldRequests, HostRefusals, host_allowed
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
@@ -53,7 +53,8 @@ from .store import AccountRow
 from .throttle import AuthThrottle
 from .web import PAGES, mount_pages, security_headers
 
-__all__ = ["AUTHORITY", "create_console_app", "mailer_from_config", "start_console"]
+__all__ = ["AUTHORITY", "LONG_POLLS", "LONG_POLLS_PER_DEVICE", "create_console_app",
+           "mailer_from_config", "start_console"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,12 @@ _HEX64: Final = r"^[0-9a-f]{64}$"
 _HEX32: Final = r"^[0-9a-f]{32}$"
 #: The longest a revocation long-poll is held open (below common proxy idle timeouts).
 _MAX_POLL_S: Final = 55.0
+#: Revocation long-polls held at once per device key (a daemon holds one; a restart overlaps).
+LONG_POLLS_PER_DEVICE: Final = 2
+#: The Retry-After of a long-poll refused past a bound.
+_LONG_POLL_RETRY_S: Final = 5
+#: The long-polls held, per device key and per address (``authority.edge.HeldRequests``).
+LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
 _NONCE: Final = r"^[0-9a-f]{32,64}$"
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -468,8 +475,18 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
     async def revocations(request: web.Request) -> web.Response:
         device = await _device(request, clock)
         body = await _json(request, RevocationsBody, status=400)
-        cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
-            device, body.cursor, body.wait_s)
+        held, peer = request.app[LONG_POLLS], request.remote or "?"
+        if not held.enter(device.device_id, peer):
+            # a daemon holds one; past the bound the poll is refused (the daemon's watcher
+            # backs off on an error), never answered at once (it would poll again at once)
+            raise _Fail(429, "too_many_long_polls",
+                        "too many revocation long-polls held for this device or address",
+                        retry_after_s=_LONG_POLL_RETRY_S)
+        try:
+            cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
+                device, body.cursor, body.wait_s)
+        finally:
+            held.leave(device.device_id, peer)
         return web.json_response({"cursor": cursor, "token_ids": token_ids})
 
     @routes.get("/v1/device/status")
@@ -521,6 +538,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
         what="console owner credentials", clock=throttle_clock, sleep=sleep)
     app[_VOUCH_KEY] = secrets.token_bytes(32)
+    app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
+                                   per_peer=console.max_long_polls_per_peer)
     app[_PROOF_REPLAYS] = ProofReplayCache()
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
     metrics = app[CONSOLE_METRICS] = ConsoleMetrics()

@@ -10,14 +10,16 @@ imports it from here (``gateway.middleware``, ``gateway.guard``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Final
 
 from ea_bridge import is_loopback
 
-__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HostRefusals", "host_allowed"]
+__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "host_allowed"]
 
 security_log = logging.getLogger("gateway.security")
 
@@ -77,3 +79,50 @@ class HostRefusals:
             self.what, peer, shown, self._unlogged, self._window_s)
         self._logged_at = now
         self._unlogged = 0
+
+
+class HeldRequests:
+    """Requests a server holds open (long-polls), counted per key and per peer, bounded.
+
+    A long-poll costs the server a socket and a waiter for up to a minute while the client
+    pays nothing, and a device key costs nothing to make (issue 16 F6: 300 long-polls, each
+    under a fresh key, exhausted the console's file descriptors). :meth:`enter` says whether
+    one more may be held for ``key`` from ``peer``; past either bound the caller refuses it.
+    """
+
+    def __init__(self, *, per_key: int, per_peer: int) -> None:
+        self.per_key = per_key
+        self.per_peer = per_peer
+        self._keys: Counter[str] = Counter()
+        self._peers: Counter[str] = Counter()
+        self._changed = asyncio.Event()
+
+    def held(self, *, key: str | None = None, peer: str | None = None) -> int:
+        """How many are held for ``key`` (or from ``peer``)."""
+        return self._keys[key] if key is not None else self._peers[peer or ""]
+
+    def enter(self, key: str, peer: str) -> bool:
+        """Count one more held request, or False (nothing counted) past a bound."""
+        if self._keys[key] >= self.per_key or self._peers[peer] >= self.per_peer:
+            return False
+        self._keys[key] += 1
+        self._peers[peer] += 1
+        self._notify()
+        return True
+
+    def leave(self, key: str, peer: str) -> None:
+        """One request :meth:`enter` admitted is answered."""
+        for counts, name in ((self._keys, key), (self._peers, peer)):
+            counts[name] -= 1
+            if counts[name] <= 0:
+                del counts[name]
+        self._notify()
+
+    async def until_held(self, key: str, count: int) -> None:
+        """Wait until ``count`` requests are held for ``key`` (for observers: tests)."""
+        while self._keys[key] < count:
+            await self._changed.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
