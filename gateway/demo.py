@@ -8,9 +8,12 @@ the demo's directory), and one emulated terminal connecting with the token. The 
 refused ``device_not_approved`` ("device verification pending: check your e-mail"); the demo
 reads the approval e-mail from the sink, prints it, verifies the code with the daemon's device
 key (what ``mtgateway device verify`` does), and the terminal's next reconnect goes live
-without restarting anything. Then it prints the token and working ``curl`` and Python lines.
+without restarting anything. Then it prints the token, working ``curl`` and Python lines,
+and the web console's address with the owner's sign-in (a password made for this run: the
+demo's data is a temporary directory, gone when it stops).
 
-With ``--state-file`` it writes the addresses and token as JSON once everything is ready
+With ``--state-file`` it writes the addresses, the token and the console's sign-in as JSON
+(mode 0600) once everything is ready
 (atomically, so a script polling for the file never reads half of it). Ctrl-C or SIGTERM shuts
 it all down in order.
 """
@@ -146,7 +149,8 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
 
     password = secrets.token_urlsafe(18)
     authority.create_owner(_OWNER, password)
-    _say(f"owner {_OWNER} created (password kept in memory only)")
+    _say(f"owner {_OWNER} created with a password made for this run (printed below, to "
+         "sign in to the web console)")
     settings = EmulatorSettings(
         tick_rate_hz=args.tick_rate, tz_offset_s=args.tz_offset,
         margin_mode=(AccountMarginMode.RETAIL_NETTING if args.netting
@@ -221,6 +225,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
          "examples/bot.py picks an open symbol by itself")
     hours = terminal.market_hours()
     _print_usage(token, http_port)
+    _print_console(console_url, password)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -228,6 +233,8 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             "health_url": f"http://127.0.0.1:{http_port}/health",
             "bridge": f"127.0.0.1:{bridge.port}",
             "token": token, "login": settings.login, "server": settings.server,
+            "console_url": f"{console_url}/", "owner_email": _OWNER,
+            "owner_password": password,
             "open_symbols": [name for name, is_open in hours.items() if is_open],
             "pid": os.getpid()})
     tune_gc()  # start-up is over: everything built so far is long-lived
@@ -253,6 +260,16 @@ def _print_mail(mail: EmailMessage) -> None:
     for line in str(body).rstrip().splitlines():
         print(f"  | {line}")
     print("  -----------------------------------------\n", flush=True)
+
+
+def _print_console(console_url: str, password: str) -> None:
+    """The web console's address and the owner's sign-in: a password made for this run only
+    (the demo's data lives in a temporary directory and is gone when it stops)."""
+    print(f"""Web console (devices, tokens, the terminal's state), as the demo's owner:
+  {console_url}/
+  e-mail:   {_OWNER}
+  password: {password}   (made for this run; gone when the demo stops)
+""", flush=True)
 
 
 def _print_usage(token: str, http_port: int) -> None:

@@ -169,7 +169,7 @@ async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
     if url is None:
         authority = _local_authority(config)
         try:
-            return _token_local(args, authority)
+            return _token_local(args, authority, config.authority.refresh_interval_s)
         finally:
             await authority.close()
     email, password = _owner_credentials(args)
@@ -185,10 +185,12 @@ async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
             _print_listing(await remote.list_tokens(email, password))
             return 0
         return _revoked(await remote.revoke_token(email, password, args.token_id),
-                        args.token_id)
+                        args.token_id, "daemons connected to the console are told over its "
+                        "revocation feed and refuse it within seconds; a daemon cut off from the "
+                        "console refuses it when it next reaches it")
 
 
-def _token_local(args: argparse.Namespace, authority: Authority) -> int:
+def _token_local(args: argparse.Namespace, authority: Authority, refresh_s: float) -> int:
     if args.token_command == "create":
         owner = _local_owner(authority, args)
         try:
@@ -205,7 +207,9 @@ def _token_local(args: argparse.Namespace, authority: Authority) -> int:
         _print_listing([row for owner in owners for row in authority.list_tokens(owner)])
         return 0
     return _revoked(any(authority.revoke_token(owner, args.token_id) for owner in owners),
-                    args.token_id)
+                    args.token_id, "a daemon using this data directory refuses it "
+                    f"(token_revoked) at its next record refresh: within {refresh_s:g} s "
+                    "([authority] refresh_interval_s)")
 
 
 def _print_issued(issued: IssuedToken) -> None:
@@ -248,10 +252,10 @@ def _print_listing(rows: list[dict[str, Any]]) -> None:
               f"{_state(row):<8} {_when(row.get('expires_at')):<21} {row['owner_email']}")
 
 
-def _revoked(done: bool, token_id: str) -> int:
+def _revoked(done: bool, token_id: str, how_fast: str) -> int:
+    """Say the token is revoked and how soon a running daemon acts on it."""
     if done:
-        print(f"revoked {token_id} (daemons drop it at their next refresh, within "
-              "[authority] refresh_interval_s)")
+        print(f"revoked {token_id}: {how_fast}")
         return 0
     print(f"error: no token {token_id!r} of this owner", file=sys.stderr)
     return 1

@@ -13,12 +13,14 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import WAIT_S, running_demo
+from tests.e2e.consolekit import Browser
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 
 
 async def test_the_demo_flow_logs_no_warning_or_error(tmp_path: Path) -> None:
-    """From start to SIGTERM, with calls and an order on an open market in between, the
+    """From start to SIGTERM, with calls, an order on an open market and a sign-in to the web
+    console with the owner password the demo printed (and stored) in between, the
     demo's output (stdout and stderr) has no WARNING/ERROR line, no traceback and no
     `[REDACTED]` (nothing secret is logged, and no guidance is mangled)."""
     state_file = tmp_path / "demo.json"
@@ -37,12 +39,20 @@ async def test_the_demo_flow_logs_no_warning_or_error(tmp_path: Path) -> None:
                         **({"params": params} if params else {})}
                 async with session.post(state["rpc_url"], json=body, headers=headers) as r:
                     assert "result" in await r.json()
+        # the console's sign-in the demo printed and stored works (issue 23 item 4)
+        browser = Browser(state["console_url"].rstrip("/"))
+        try:
+            page = await browser.sign_in(state["owner_email"], state["owner_password"])
+            assert page.status == 303, page.status
+        finally:
+            await browser.close()
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(WAIT_S):
             rest = await proc.stdout.read()
             assert await proc.wait() == 0
     text = (output + rest).decode()
     assert "device_not_approved" in text  # the refusal happened, as a step of the story
+    assert f"{state['console_url']}\n" in text and state["owner_password"] in text
     bad = [line for line in text.splitlines()
            if " WARNING " in line or " ERROR " in line or "Traceback" in line]
     assert bad == []
