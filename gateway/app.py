@@ -34,6 +34,7 @@ from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
 from .auth.reporter import TerminalReporter, account_figures, watch_revocations
 from .auth.secretstore import SecretStore
+from .authority.config import database_url
 from .authority.edge import HostRefusals
 from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
@@ -186,7 +187,7 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
     link: SelfApprovingAuthority | RemoteAuthority
     if cfg.mode == "local":
         embedded = embedded or Authority.open(config.resolved_data_dir(), NoMailer(),
-                                              clock=clock)
+                                              clock=clock, database_url=database_url(cfg))
         link = SelfApprovingAuthority(embedded, device.info)
         keys = [embedded.store.signer.key]
     else:

@@ -22,6 +22,7 @@ from ea_bridge.loop import stop_on_signals
 from ._version import __version__
 from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
+from .authority.database import DatabaseError
 from .authority.errors import ConsoleConfigError
 from .authority.files import InsecurePath
 from .config import GatewayConfig, find_config, load_config
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     console = sub.add_parser("console", help="the token authority as an HTTP service")
     _with_config(console)
+    console.add_argument("action", nargs="?", choices=["serve", "migrate"], default="serve",
+                         help="serve (default; migrates the database first) or migrate: "
+                              "bring the database to this release's schema and exit")
 
     owner = sub.add_parser("owner", help="owners of the authority's tokens")
     _with_config(owner)
@@ -203,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "console":
             config = load_config(find_config(args.config))
             setup_logging(config.logging.level, config.logging.format)
+            if args.action == "migrate":
+                return _migrate_console(config)
             return run_on_loop(_run_console(config))
         if args.command == "service":
             from . import service as service_cli
@@ -213,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
 
             setup_logging("WARNING")
             return run_on_loop(run_demo(args))
-    except (ConfigError, ConsoleConfigError, SecretStoreError, InsecurePath) as exc:
+    except (ConfigError, ConsoleConfigError, SecretStoreError, InsecurePath,
+            DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2
@@ -329,6 +336,25 @@ async def _serve_daemon(config: GatewayConfig) -> int:
     await runner.cleanup()
     if unix_path is not None:
         unix_socket.remove(unix_path)
+    return 0
+
+
+def _migrate_console(config: GatewayConfig) -> int:
+    from .authority.config import database_url
+    from .authority.store import AuthorityStore
+
+    url = database_url(config.authority)
+    try:
+        store = AuthorityStore(config.resolved_data_dir(), url, migrate=False)
+        before, after = store.database.migrate()
+    except DatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    where = store.database.describe()
+    if before == after:
+        print(f"{where}: schema version {after}, nothing to migrate")
+    else:
+        print(f"{where}: schema version {before} -> {after}")
     return 0
 
 

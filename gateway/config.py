@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -148,6 +149,10 @@ class AuthorityConfig(_Section):
     offline_grace_s: float = Field(default=86_400.0, ge=0, le=7 * 86_400)
     #: Deadline for one call to a remote authority.
     request_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: Where the authority (the console, or the embedded one in local mode) keeps its data:
+    #: empty for ``authority.sqlite3`` in ``data_dir``, ``postgresql://user@host/db`` for a
+    #: database several console instances share. ``$MTGATEWAY_DATABASE_URL`` overrides it.
+    database_url: SecretStr = Field(default=SecretStr(""), strict=False)
 
     @field_validator("public_key")
     @classmethod

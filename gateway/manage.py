@@ -30,6 +30,7 @@ from .app import device_name, open_device
 from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
+from .authority.config import database_url
 from .authority.devices import normalize_code
 from .authority.service import Authority
 from .config import GatewayConfig, console_url_problem
@@ -80,7 +81,8 @@ def _console_url(args: argparse.Namespace, config: GatewayConfig) -> str | None:
 
 
 def _local_authority(config: GatewayConfig) -> Authority:
-    return Authority.open(config.resolved_data_dir(), NoMailer())
+    return Authority.open(config.resolved_data_dir(), NoMailer(),
+                          database_url=database_url(config.authority))
 
 
 def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:

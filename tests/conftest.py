@@ -13,9 +13,11 @@ uvloop does not exist, the edge tests run on asyncio's loop alone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
+
+from tests.pgkit import PostgresServer, postgres_server
 
 try:
     import uvloop
@@ -32,3 +34,9 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
                                   ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Both loops for ``network_edge`` tests, asyncio's for the rest."""
     return _BOTH if item.get_closest_marker("network_edge") is not None else _ASYNCIO
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the run (``tests/pgkit.py``), started on first use."""
+    yield from postgres_server()

@@ -7,12 +7,18 @@ file is :class:`ConsoleSettings`, which the daemon's ``GatewayConfig`` satisfies
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-__all__ = ["ConsoleConfig", "ConsoleSettings", "SmtpConfig"]
+__all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
+           "SmtpConfig", "database_url"]
+
+#: The environment variable that overrides ``[authority] database_url`` (a secret: deployments
+#: pass it from their secret store rather than writing it into the config file).
+DATABASE_URL_ENV: Final = "MTGATEWAY_DATABASE_URL"
 
 
 class _Section(BaseModel):
@@ -58,8 +64,28 @@ class SmtpConfig(_Section):
     timeout_s: float = Field(default=30.0, gt=0, le=300)
 
 
+class DatabaseSettings(Protocol):
+    """What the authority reads of ``[authority]``."""
+
+    @property
+    def database_url(self) -> SecretStr:
+        """``postgresql://...`` for a shared database, empty for ``authority.sqlite3``."""
+        ...
+
+
+def database_url(section: DatabaseSettings) -> str:
+    """The authority's database: ``$MTGATEWAY_DATABASE_URL``, else ``[authority]
+    database_url``; empty means the SQLite file in the data directory."""
+    return os.environ.get(DATABASE_URL_ENV, "") or section.database_url.get_secret_value()
+
+
 class ConsoleSettings(Protocol):
     """What the console reads of the loaded configuration file."""
+
+    @property
+    def authority(self) -> DatabaseSettings:
+        """The ``[authority]`` section (its ``database_url``)."""
+        ...
 
     @property
     def console(self) -> ConsoleConfig:

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ea_bridge import is_loopback
 
 from .api import DeviceInfo
-from .config import ConsoleSettings, SmtpConfig
+from .config import ConsoleSettings, SmtpConfig, database_url
 from .edge import HeldRequests, HostRefusals, host_allowed
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
@@ -547,7 +547,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
                             metrics)
 
     async def authority_ctx(app: web.Application) -> AsyncIterator[None]:
-        authority = Authority.open(directory, chosen, clock=clock, randbelow=randbelow)
+        authority = Authority.open(directory, chosen, clock=clock, randbelow=randbelow,
+                                   database_url=database_url(config.authority))
         app[AUTHORITY] = authority
         yield
         await authority.close()

@@ -168,9 +168,11 @@ class Authority:
         self._token_sends: dict[str, list[int]] = {}
 
     @classmethod
-    def open(cls, data_dir: Path, mailer: Mailer, **kwargs: Any) -> Authority:
-        """An authority on ``<data_dir>/authority.sqlite3`` (created with its keys if new)."""
-        return cls(AuthorityStore(data_dir), mailer, **kwargs)
+    def open(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
+             **kwargs: Any) -> Authority:
+        """An authority on ``<data_dir>/authority.sqlite3`` or the PostgreSQL database
+        ``database_url`` names (created with its keys if new, migrated to this schema)."""
+        return cls(AuthorityStore(data_dir, database_url), mailer, **kwargs)
 
     def _now(self) -> int:
         return int(self._clock())

@@ -1,4 +1,4 @@
-"""The authority's SQLite store, and the secret files that sit beside it.
+"""The authority's store (SQLite, or PostgreSQL by ``database_url``) and its secret files.
 
 What is kept, and why in this form:
 
@@ -27,9 +27,7 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -37,6 +35,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .database import Database, Tx
 from .devices import Approval
 from .errors import AccountExists
 from .files import create_private_file, ensure_private_dir, prepare_private_db, read_private_file
@@ -58,36 +57,6 @@ DB_FILE: Final = "authority.sqlite3"
 SIGNING_KEY_FILE: Final = "authority-signing.key"
 DATA_KEY_FILE: Final = "authority-data.key"
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS owners (
-    email TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-    token_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, token_hint TEXT NOT NULL UNIQUE,
-    owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
-    scopes TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER);
-CREATE TABLE IF NOT EXISTS accounts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, owner_email TEXT NOT NULL, name TEXT NOT NULL,
-    broker TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
-    password_enc BLOB NOT NULL, is_live INTEGER NOT NULL, is_active INTEGER NOT NULL,
-    allowed_symbols TEXT NOT NULL, max_lot_size TEXT NOT NULL, risk_pct TEXT NOT NULL,
-    auto_trade_enabled INTEGER NOT NULL, paper_trade_enabled INTEGER NOT NULL,
-    mt5_path TEXT NOT NULL, account_type TEXT NOT NULL, created_at INTEGER NOT NULL,
-    UNIQUE (login, server));
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT NOT NULL, os TEXT NOT NULL,
-    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS approvals (
-    owner_email TEXT NOT NULL, device_id TEXT NOT NULL, approval_id TEXT NOT NULL UNIQUE,
-    status TEXT NOT NULL, created_at INTEGER NOT NULL, code_mac TEXT, code_issued_at INTEGER,
-    tries_left INTEGER NOT NULL, approved_at INTEGER, PRIMARY KEY (owner_email, device_id));
-CREATE TABLE IF NOT EXISTS code_sends (
-    device_id TEXT NOT NULL, owner_email TEXT NOT NULL, sent_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS code_failures (
-    owner_email TEXT NOT NULL, device_id TEXT NOT NULL, failed_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS code_failures_owner ON code_failures (owner_email, failed_at);
-CREATE TABLE IF NOT EXISTS approval_locks (
-    owner_email TEXT PRIMARY KEY, locked_at INTEGER NOT NULL, locked_until INTEGER NOT NULL);
-"""
 
 _TOKEN_COLS: Final = ("token_id, token_sha256, token_hint, owner_email, login, server, scopes, "
                       "created_at, expires_at, revoked_at")
@@ -166,32 +135,36 @@ def load_or_create_secret(path: Path, size: int) -> bytes:
 
 
 class AuthorityStore:
-    """Owners, tokens, accounts, devices and approvals in ``<data_dir>/authority.sqlite3``."""
+    """Owners, tokens, accounts, devices and approvals in ``<data_dir>/authority.sqlite3``,
+    or in the PostgreSQL database ``database_url`` names (the key files stay in ``data_dir``:
+    every instance of one authority needs the same two files)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "", *, migrate: bool = True) -> None:
         ensure_private_dir(data_dir)
+        #: The SQLite file beside the keys; with ``database_url`` only the side tables that
+        #: are not shared yet (activity, terminal reports, revocation feed) live there.
         self.path = data_dir / DB_FILE
         prepare_private_db(self.path)
+        self.database = (Database(url=database_url) if database_url
+                         else Database(path=self.path))
         seed = load_or_create_secret(data_dir / SIGNING_KEY_FILE, 32)
         self.signer = AuthoritySigner.from_private_key(Ed25519PrivateKey.from_private_bytes(seed))
         data_key = load_or_create_secret(data_dir / DATA_KEY_FILE, 32)
         self._aead = AESGCM(data_key)
         #: The code-HMAC pepper, derived so it needs no file of its own.
         self.pepper = hmac.new(data_key, b"mtgw-code-pepper-v1", hashlib.sha256).digest()
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+        if migrate:  # at start; ``mtgateway console migrate`` asks for it on its own
+            self.database.migrate()
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
-            yield db
+    def _db(self) -> AbstractContextManager[Tx]:
+        return self.database.tx()
 
     # -- owners --------------------------------------------------------------------------
 
     def add_owner(self, email: str, password_hash: str, now: int) -> bool:
         """Create an owner; ``False`` if the e-mail is taken."""
         with self._db() as db:
-            cur = db.execute("INSERT OR IGNORE INTO owners VALUES (?, ?, ?)",
+            cur = db.execute("INSERT INTO owners VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                              (email, password_hash, now))
             return cur.rowcount == 1
 
@@ -212,7 +185,8 @@ class AuthorityStore:
     def owners(self) -> list[str]:
         """Every owner's e-mail."""
         with self._db() as db:
-            return [str(r[0]) for r in db.execute("SELECT email FROM owners ORDER BY email")]
+            rows = db.execute("SELECT email FROM owners ORDER BY email").fetchall()
+        return [str(r[0]) for r in rows]
 
     # -- tokens --------------------------------------------------------------------------
 
@@ -282,14 +256,15 @@ class AuthorityStore:
                     "INSERT INTO accounts (owner_email, name, broker, login, server, "
                     "password_enc, is_live, is_active, allowed_symbols, max_lot_size, risk_pct, "
                     "auto_trade_enabled, paper_trade_enabled, mt5_path, account_type, "
-                    "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                     (account.owner_email, account.name, account.broker, account.login,
-                     account.server, blob, account.is_live, account.is_active,
+                     account.server, blob, int(account.is_live), int(account.is_active),
                      json.dumps(list(account.allowed_symbols)), account.max_lot_size,
-                     account.risk_pct, account.auto_trade_enabled, account.paper_trade_enabled,
-                     account.mt5_path, account.account_type, account.created_at))
-                new_id = cur.lastrowid
-        except sqlite3.IntegrityError as exc:
+                     account.risk_pct, int(account.auto_trade_enabled),
+                     int(account.paper_trade_enabled), account.mt5_path, account.account_type,
+                     account.created_at))
+                new_id = int(cur.fetchone()[0])
+        except self.database.integrity_errors as exc:
             raise AccountExists(f"account {account.login} on {account.server} exists") from exc
         assert new_id is not None  # noqa: S101 - an INSERT always sets it
         stored = self.account_for(account.login, account.server)
@@ -328,8 +303,9 @@ class AuthorityStore:
                              "paper_trade_enabled = COALESCE(?, paper_trade_enabled) "
                              "WHERE id = ? AND owner_email = ?",
                              (json.dumps(list(allowed_symbols)), max_lot_size, risk_pct,
-                              auto_trade_enabled, paper_trade_enabled, account_id,
-                              owner_email))
+                              int(auto_trade_enabled),
+                              None if paper_trade_enabled is None else int(paper_trade_enabled),
+                              account_id, owner_email))
             return cur.rowcount == 1
 
     def account_password(self, login: int, server: str) -> str | None:
@@ -383,8 +359,12 @@ class AuthorityStore:
     def save_approval(self, approval: Approval) -> None:
         """Insert or replace the (owner, device) approval."""
         with self._db() as db:
-            db.execute(f"INSERT OR REPLACE INTO approvals ({_APPROVAL_COLS}) "
-                       "VALUES (?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO approvals ({_APPROVAL_COLS}) "
+                       "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (owner_email, device_id) DO "
+                       "UPDATE SET approval_id = excluded.approval_id, status = excluded.status, "
+                       "created_at = excluded.created_at, code_mac = excluded.code_mac, "
+                       "code_issued_at = excluded.code_issued_at, "
+                       "tries_left = excluded.tries_left, approved_at = excluded.approved_at",
                        (approval.approval_id, approval.owner_email, approval.device_id,
                         approval.status, approval.created_at, approval.code_mac,
                         approval.code_issued_at, approval.tries_left, approval.approved_at))
@@ -416,7 +396,9 @@ class AuthorityStore:
         """Lock the owner's device approvals until ``until``; the failures that caused it are
         cleared, so the next lock takes a full count of new ones."""
         with self._db() as db:
-            db.execute("INSERT OR REPLACE INTO approval_locks VALUES (?, ?, ?)",
+            db.execute("INSERT INTO approval_locks VALUES (?, ?, ?) ON CONFLICT (owner_email) "
+                       "DO UPDATE SET locked_at = excluded.locked_at, "
+                       "locked_until = excluded.locked_until",
                        (owner_email, now, until))
             db.execute("DELETE FROM code_failures WHERE owner_email = ?", (owner_email,))
 

@@ -1,4 +1,8 @@
-"""The authority store: secret files, hashes only for tokens, encrypted MT5 passwords."""
+"""The authority store: secret files, hashes only for tokens, encrypted MT5 passwords.
+
+The behaviour tests run on both backends (``store`` is parametrised): the embedded SQLite file
+and a real PostgreSQL server (``tests/pgkit.py``), through the same :class:`AuthorityStore`.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,24 @@ from gateway.authority.store import (
     TokenRow,
     load_or_create_secret,
 )
+from tests.pgkit import PostgresServer
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """``""`` (the SQLite file in the data dir) or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return ""
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture
+def store(tmp_path: Path, database_url: str) -> AuthorityStore:
+    """A new store on either backend."""
+    return AuthorityStore(tmp_path, database_url)
 
 
 def _account(login: int = 5012345) -> AccountRow:
@@ -57,9 +77,21 @@ def test_a_truncated_secret_file_is_refused(tmp_path: Path) -> None:
         load_or_create_secret(path, 32)
 
 
-def test_tokens_are_found_by_hash_and_hint_and_revoked_by_owner(tmp_path: Path) -> None:
+def test_owners_are_added_once_and_their_password_replaced(store: AuthorityStore) -> None:
+    """A taken e-mail is refused; a password change touches only that owner."""
+    assert store.add_owner("b@example.com", "h1", 1)
+    assert not store.add_owner("b@example.com", "other", 2)
+    assert store.add_owner("a@example.com", "h2", 3)
+    assert store.set_owner_password("b@example.com", "h3")
+    assert not store.set_owner_password("nobody@example.com", "h4")
+    assert store.owner_password_hash("b@example.com") == "h3"
+    assert store.owner_password_hash("a@example.com") == "h2"
+    assert store.owner_password_hash("nobody@example.com") is None
+    assert store.owners() == ["a@example.com", "b@example.com"]
+
+
+def test_tokens_are_found_by_hash_and_hint_and_revoked_by_owner(store: AuthorityStore) -> None:
     """Lookups by hash, hint and id agree; only the owner can revoke, once."""
-    store = AuthorityStore(tmp_path)
     row = TokenRow("tok_1", "a" * 64, "b" * 32, "o@example.com", 1, "S", ("read",), 100)
     store.add_token(row)
     assert store.token_by_sha256("a" * 64) == store.token_by_hint("b" * 32) == row
@@ -68,35 +100,108 @@ def test_tokens_are_found_by_hash_and_hint_and_revoked_by_owner(tmp_path: Path) 
     assert store.revoke_token("o@example.com", "tok_1", 300)
     revoked = store.token_by_id("tok_1")
     assert revoked is not None and revoked.revoked_at == 200
+    assert store.token_by_id("tok_2") is None
 
 
-def test_mt5_password_is_encrypted_at_rest(tmp_path: Path) -> None:
-    """The password is not in the database file, yet decrypts with the data key."""
-    store = AuthorityStore(tmp_path)
+def test_live_token_owners_skip_revoked_and_expired(store: AuthorityStore) -> None:
+    """Only unrevoked, unexpired tokens of that terminal count; a login beyond 32 bits fits."""
+    login = 5_000_000_000
+    store.add_token(TokenRow("t1", "1" * 64, "1" * 32, "a@example.com", login, "S",
+                             ("read", "trade"), 10, expires_at=1000))
+    store.add_token(TokenRow("t2", "2" * 64, "2" * 32, "b@example.com", login, "S", ("read",),
+                             20, expires_at=100))
+    store.add_token(TokenRow("t3", "3" * 64, "3" * 32, "c@example.com", login, "S", ("read",),
+                             30))
+    store.add_token(TokenRow("t4", "4" * 64, "4" * 32, "d@example.com", login, "T", ("read",),
+                             40))
+    store.revoke_token("c@example.com", "t3", 50)
+    assert store.live_token_owners(login, "S", 500) == {"a@example.com"}
+    assert [t.token_id for t in store.tokens_of("a@example.com")] == ["t1"]
+    assert store.tokens_of("a@example.com")[0].scopes == ("read", "trade")
+
+
+def test_a_duplicate_token_hash_is_refused(store: AuthorityStore, database_url: str) -> None:
+    """Two tokens never share a hash: the database refuses the second."""
+    store.add_token(TokenRow("t1", "1" * 64, "1" * 32, "a@example.com", 1, "S", ("read",), 10))
+    with pytest.raises(store.database.integrity_errors):
+        store.add_token(TokenRow("t2", "1" * 64, "2" * 32, "a@example.com", 1, "S", ("read",),
+                                 10))
+    assert [t.token_id for t in store.tokens_of("a@example.com")] == ["t1"]
+
+
+def test_mt5_password_is_encrypted_at_rest(tmp_path: Path, database_url: str) -> None:
+    """The password is not in the stored bytes, yet decrypts with the data key."""
+    store = AuthorityStore(tmp_path, database_url)
     stored = store.add_account(_account(), "Sup3r-Secret-MT5")
     assert stored.id > 0 and stored.allowed_symbols == ("EURUSD",)
+    with store.database.tx() as tx:
+        blob = bytes(tx.execute("SELECT password_enc FROM accounts").fetchone()[0])
+    assert b"Sup3r-Secret-MT5" not in blob
     assert b"Sup3r-Secret-MT5" not in (tmp_path / DB_FILE).read_bytes()
-    assert AuthorityStore(tmp_path).account_password(5012345, "MTG-Demo") == "Sup3r-Secret-MT5"
+    again = AuthorityStore(tmp_path, database_url)
+    assert again.account_password(5012345, "MTG-Demo") == "Sup3r-Secret-MT5"
+    assert again.account_password(1, "MTG-Demo") is None
 
 
-def test_a_terminal_is_registered_once(tmp_path: Path) -> None:
+def test_a_terminal_is_registered_once(store: AuthorityStore) -> None:
     """The same login and server again is AccountExists."""
-    store = AuthorityStore(tmp_path)
     store.add_account(_account(), "pw")
     with pytest.raises(AccountExists):
         store.add_account(_account(), "pw")
+    store.add_account(_account(5012346), "pw")
+    assert [a.login for a in store.accounts_of("o@example.com")] == [5012345, 5012346]
 
 
-def test_approvals_and_sends_round_trip(tmp_path: Path) -> None:
+def test_account_risk_is_replaced_only_by_its_owner(store: AuthorityStore) -> None:
+    """The policy changes for the owner; paper mode is kept when not given."""
+    stored = store.add_account(_account(), "pw")
+    assert not store.update_account_risk("x@example.com", stored.id, ("GBPUSD",), "1", "2",
+                                         False)
+    assert store.update_account_risk("o@example.com", stored.id, ("GBPUSD", "XAUUSD"), "0.5",
+                                     "0.02", False, paper_trade_enabled=True)
+    assert store.update_account_risk("o@example.com", stored.id, ("GBPUSD",), "0.4", "0.03",
+                                     True)
+    now = store.account_for(5012345, "MTG-Demo")
+    assert now is not None
+    assert (now.allowed_symbols, now.max_lot_size, now.risk_pct, now.auto_trade_enabled,
+            now.paper_trade_enabled) == (("GBPUSD",), "0.4", "0.03", True, True)
+
+
+def test_devices_keep_their_key_and_update_their_name(store: AuthorityStore) -> None:
+    """A device seen again gets its new name and last_seen; the key and first_seen stay."""
+    store.upsert_device("D" * 26, b"\x01" * 32, "laptop", "linux", 10)
+    store.upsert_device("D" * 26, b"\x01" * 32, "desk", "windows", 20)
+    device = store.device("D" * 26)
+    assert device is not None
+    assert (device.public_key, device.name, device.os, device.first_seen, device.last_seen) == (
+        b"\x01" * 32, "desk", "windows", 10, 20)
+    assert store.device("E" * 26) is None
+
+
+def test_approvals_and_sends_round_trip(store: AuthorityStore) -> None:
     """An approval is saved and replaced per (owner, device); sends are counted per side."""
-    store = AuthorityStore(tmp_path)
     approval = Approval("apr_1", "o@example.com", "D" * 26, "pending", 10, "mac", 10, 5)
     store.save_approval(approval)
     assert store.approval("o@example.com", "D" * 26) == approval
     store.save_approval(Approval("apr_1", "o@example.com", "D" * 26, "approved", 10,
                                  approved_at=20))
     assert [a.status for a in store.approvals_of_device("D" * 26)] == ["approved"]
+    assert [a.status for a in store.approvals_of_owner("o@example.com")] == ["approved"]
     store.record_send("D" * 26, "o@example.com", 100)
     store.record_send("E" * 26, "o@example.com", 200)
     assert store.sends(device_id="D" * 26, since=0) == [100]
     assert store.sends(owner_email="o@example.com", since=150) == [200]
+
+
+def test_failures_count_until_the_lock_clears_them(store: AuthorityStore) -> None:
+    """Wrong codes are kept per owner; locking records the end and starts a new count."""
+    store.record_failure("o@example.com", "D" * 26, 100)
+    store.record_failure("o@example.com", "E" * 26, 110)
+    store.record_failure("p@example.com", "E" * 26, 120)
+    assert store.failures("o@example.com", since=100) == [(110, "E" * 26)]
+    assert store.approvals_locked_until("o@example.com") is None
+    store.lock_approvals("o@example.com", 130, 1000)
+    store.lock_approvals("o@example.com", 140, 2000)
+    assert store.approvals_locked_until("o@example.com") == 2000
+    assert store.failures("o@example.com", since=0) == []
+    assert store.failures("p@example.com", since=0) == [(120, "E" * 26)]

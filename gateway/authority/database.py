@@ -1,0 +1,234 @@
+"""The authority's database: an embedded SQLite file or a PostgreSQL server, and its migrations.
+
+One store (``store.py``) speaks to either through :class:`Database`: SQLite stays the default
+(local mode, the demo, one console), PostgreSQL (``[authority] database_url``, e.g.
+``postgresql://mtgw@db.internal/mtgw``) lets several console instances share one authority.
+Statements are written once with ``?`` placeholders and the SQL both engines accept
+(``INSERT ... ON CONFLICT``, ``RETURNING``); :class:`Database` rewrites the placeholders and the
+few column types that differ.
+
+The schema is versioned: :data:`MIGRATIONS` is an append-only list, ``schema_version`` holds how
+many have been applied, and :meth:`Database.migrate` applies the rest in one transaction at
+start (and by ``mtgateway console migrate``). A database made before versioning (the tables of
+migration 1 and no ``schema_version``) counts as version 1. Two instances starting at once
+serialise on a lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so a
+migration is never applied twice. psycopg 3 is imported only when a PostgreSQL URL is given:
+the daemon on Windows never needs it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+__all__ = ["MIGRATIONS", "Cursor", "Database", "DatabaseError", "Tx", "redact_url"]
+
+#: Each entry is one schema version: written for SQLite, translated for PostgreSQL by
+#: :func:`_postgres_ddl`. Never edit a released entry; append a new one.
+MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: the schema as it stood before versioning.
+    """
+    CREATE TABLE IF NOT EXISTS owners (
+        email TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS tokens (
+        token_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE,
+        token_hint TEXT NOT NULL UNIQUE, owner_email TEXT NOT NULL, login INTEGER NOT NULL,
+        server TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER, revoked_at INTEGER);
+    CREATE TABLE IF NOT EXISTS accounts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, owner_email TEXT NOT NULL, name TEXT NOT NULL,
+        broker TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+        password_enc BLOB NOT NULL, is_live INTEGER NOT NULL, is_active INTEGER NOT NULL,
+        allowed_symbols TEXT NOT NULL, max_lot_size TEXT NOT NULL, risk_pct TEXT NOT NULL,
+        auto_trade_enabled INTEGER NOT NULL, paper_trade_enabled INTEGER NOT NULL,
+        mt5_path TEXT NOT NULL, account_type TEXT NOT NULL, created_at INTEGER NOT NULL,
+        UNIQUE (login, server));
+    CREATE TABLE IF NOT EXISTS devices (
+        device_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT NOT NULL,
+        os TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS approvals (
+        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, approval_id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL, created_at INTEGER NOT NULL, code_mac TEXT,
+        code_issued_at INTEGER, tries_left INTEGER NOT NULL, approved_at INTEGER,
+        PRIMARY KEY (owner_email, device_id));
+    CREATE TABLE IF NOT EXISTS code_sends (
+        device_id TEXT NOT NULL, owner_email TEXT NOT NULL, sent_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS code_failures (
+        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, failed_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS code_failures_owner ON code_failures (owner_email, failed_at);
+    CREATE TABLE IF NOT EXISTS approval_locks (
+        owner_email TEXT PRIMARY KEY, locked_at INTEGER NOT NULL, locked_until INTEGER NOT NULL);
+    """,
+    # 2: the lookups every daemon refresh and every owner page make were full scans: the
+    # owner's tokens, the terminal's live tokens, and the resend counters.
+    """
+    CREATE INDEX IF NOT EXISTS tokens_owner ON tokens (owner_email, created_at);
+    CREATE INDEX IF NOT EXISTS tokens_terminal ON tokens (login, server);
+    CREATE INDEX IF NOT EXISTS code_sends_device ON code_sends (device_id, sent_at);
+    CREATE INDEX IF NOT EXISTS code_sends_owner ON code_sends (owner_email, sent_at);
+    """,
+)
+
+#: Any key of the advisory lock that serialises migrations between PostgreSQL instances.
+_MIGRATION_LOCK: Final = 0x6D74_6777_6D69_6772 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated (the message never holds a password)."""
+
+
+class Cursor(Protocol):
+    """What a statement returns, on either engine."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an INSERT/UPDATE/DELETE."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row (a tuple) or ``None``."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row (tuples)."""
+        ...
+
+
+class Tx:
+    """One transaction: statements with ``?`` placeholders, committed when the block ends
+    without an exception, rolled back otherwise."""
+
+    def __init__(self, conn: Any, postgres: bool) -> None:
+        self._conn = conn
+        self._postgres = postgres
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        """Run one statement."""
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        cursor: Cursor = self._conn.execute(sql, tuple(args))
+        return cursor
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _postgres_ddl(script: str) -> str:
+    script = script.replace("INTEGER PRIMARY KEY AUTOINCREMENT",
+                            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+    script = re.sub(r"\bINTEGER\b", "BIGINT", script)
+    return re.sub(r"\bBLOB\b", "BYTEA", script)
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+class Database:
+    """A SQLite file (``path``) or a PostgreSQL server (``url``); connections per call.
+
+    A connection per transaction keeps the store usable from worker threads as well as the
+    event loop; on SQLite it costs microseconds, on PostgreSQL one connection set-up.
+    """
+
+    def __init__(self, *, path: Path | None = None, url: str = "") -> None:
+        if (path is None) == (not url):
+            raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
+        self.path = path
+        self.url = url
+        self.postgres = bool(url)
+        if self.postgres and not url.startswith(("postgresql://", "postgres://")):
+            raise DatabaseError(f"database_url must be postgresql://..., not "
+                                f"{redact_url(url)[:40]!r}")
+        #: The exceptions a violated UNIQUE constraint raises on this engine.
+        self.integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+        if self.postgres:
+            import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
+
+            self.integrity_errors = (psycopg.errors.IntegrityError,)
+
+    def describe(self) -> str:
+        """Where the data is, fit to print (no password)."""
+        return redact_url(self.url) if self.postgres else str(self.path)
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        """A transaction (committed at the end of the block)."""
+        if self.postgres:
+            import psycopg  # noqa: PLC0415
+
+            try:
+                conn = psycopg.connect(self.url, connect_timeout=10)
+            except psycopg.OperationalError as exc:
+                # psycopg's text may quote the connection string: keep only the reason.
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+                raise DatabaseError(f"cannot connect to {redact_url(self.url)}: "
+                                    f"{redact_url(reason)[:200]}") from None
+            with conn:  # commits on success, rolls back on an exception, closes
+                yield Tx(conn, postgres=True)
+        else:
+            assert self.path is not None  # noqa: S101 - set when not postgres
+            with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
+                yield Tx(db, postgres=False)
+
+    def schema_version(self) -> int:
+        """How many migrations the database holds (0 when empty)."""
+        with self.tx() as tx:
+            return self._version(tx)
+
+    def _version(self, tx: Tx) -> int:
+        if self.postgres:
+            has = tx.execute("SELECT to_regclass('schema_version') IS NOT NULL, "
+                             "to_regclass('owners') IS NOT NULL").fetchone()
+        else:
+            names = {str(r[0]) for r in tx.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+            has = ("schema_version" in names, "owners" in names)
+        if has[0]:
+            row = tx.execute("SELECT version FROM schema_version").fetchone()
+            return 0 if row is None else int(row[0])
+        return 1 if has[1] else 0
+
+    def migrate(self, target: int | None = None) -> tuple[int, int]:
+        """Apply the migrations up to ``target`` (all by default); ``(before, after)``.
+
+        A database newer than this program (a later release wrote it) is refused rather than
+        used with a schema the code does not know.
+        """
+        goal = len(MIGRATIONS) if target is None else target
+        if not 0 <= goal <= len(MIGRATIONS):
+            raise ValueError(f"no schema version {goal}")
+        if self.postgres:
+            with self.tx() as tx:
+                tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+                return self._apply(tx, goal)
+        assert self.path is not None  # noqa: S101
+        with closing(sqlite3.connect(self.path, timeout=30.0, isolation_level=None)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = self._apply(Tx(db, postgres=False), goal)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+    def _apply(self, tx: Tx, goal: int) -> tuple[int, int]:
+        before = self._version(tx)
+        if before > len(MIGRATIONS):
+            raise DatabaseError(f"{self.describe()} has schema version {before}, newer than "
+                                f"this program's {len(MIGRATIONS)}: upgrade mtgateway")
+        for script in MIGRATIONS[before:goal]:
+            for statement in _statements(_postgres_ddl(script) if self.postgres else script):
+                tx.execute(statement)
+        after = max(before, goal)
+        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        tx.execute("DELETE FROM schema_version")
+        tx.execute("INSERT INTO schema_version (version) VALUES (?)", (after,))
+        return before, after

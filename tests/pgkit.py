@@ -1,0 +1,109 @@
+"""A real PostgreSQL server for the tests, from Debian's ``postgresql`` package.
+
+:class:`PostgresServer` runs ``initdb`` and ``postgres`` in a fresh temporary directory, listening
+on 127.0.0.1 on a free port (no UNIX socket), trusting loopback connections (nothing else can
+reach it), and stops it at the end. PostgreSQL refuses to run as root, so as root the directory is
+given to ``nobody`` and both programs run as ``nobody`` through ``runuser``. Each test gets its own
+database (:meth:`PostgresServer.new_database`), so tests never see each other's rows.
+``.ci/system-packages`` installs the package; the binaries are found in
+``/usr/lib/postgresql/<version>/bin``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import psycopg
+
+__all__ = ["PostgresServer", "pg_bin_dir", "postgres_server"]
+
+
+def pg_bin_dir() -> Path:
+    """The newest installed PostgreSQL's ``bin`` directory."""
+    root = Path("/usr/lib/postgresql")
+    versions = sorted((p for p in root.glob("*/bin") if (p / "initdb").exists()),
+                      key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    if not versions:
+        raise RuntimeError("PostgreSQL is not installed: run .ci/system-packages")
+    return versions[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PostgresServer:
+    """One throw-away PostgreSQL server; use as a context manager."""
+
+    def __init__(self) -> None:
+        self._bin = pg_bin_dir()
+        self._root = Path(tempfile.mkdtemp(prefix="mtgw-pg-"))
+        self._data = self._root / "data"
+        self.port = _free_port()
+        self._as: list[str] = []
+        self._started = False
+        self._ids = count(1)
+
+    def _run_as(self) -> list[str]:
+        if os.geteuid() != 0:
+            return []
+        shutil.chown(self._root, "nobody")
+        os.chmod(self._root, 0o700)
+        return ["runuser", "-u", "nobody", "--"]
+
+    def start(self) -> None:
+        """``initdb`` and start the server; returns once it accepts connections."""
+        self._as = self._run_as()
+        subprocess.run([*self._as, str(self._bin / "initdb"), "-D", str(self._data), "-U",
+                        "postgres", "--auth=trust", "--locale=C", "-E", "UTF8"],
+                       check=True, capture_output=True)
+        log = self._root / "server.log"
+        # pg_ctl -w returns once the server accepts connections (or fails with its log).
+        result = subprocess.run(
+            [*self._as, str(self._bin / "pg_ctl"), "-D", str(self._data), "-l", str(log), "-w",
+             "-t", "120", "-o", f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off "
+             "-c max_connections=200", "start"], capture_output=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"postgres did not start: {log.read_text(errors='replace')}")
+        self._started = True
+
+    def url(self, database: str) -> str:
+        """The URL of ``database`` on this server."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """Create an empty database; its URL."""
+        name = f"t{next(self._ids)}"
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete its directory."""
+        if self._started:
+            subprocess.run([*self._as, str(self._bin / "pg_ctl"), "-D", str(self._data), "-m",
+                            "fast", "-w", "stop"], capture_output=True, check=False)
+            self._started = False
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def __enter__(self) -> PostgresServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def postgres_server() -> Iterator[PostgresServer]:
+    """The body of a session fixture: one server for the whole run."""
+    with PostgresServer() as server:
+        yield server
