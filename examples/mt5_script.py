@@ -1,12 +1,16 @@
 """A MetaTrader5-package script, as the package's documentation writes them, on MT Gateway.
 
-The only line that differs from code written for the ``MetaTrader5`` package is the import:
-``import MetaTrader5 as mt5`` became ``import mtgateway as mt5``. ``mt5.initialize()`` finds the
-gateway and the token in ``MTGATEWAY_URL`` / ``MTGATEWAY_TOKEN``, or in the state file
-``mtgateway demo --state-file`` writes (``MTGATEWAY_STATE_FILE``)::
+Apart from the two lines that hand ``initialize()`` the state file named by ``--state-file``,
+the only line that differs from code written for the ``MetaTrader5`` package is the import:
+``import MetaTrader5 as mt5`` became ``import mtgateway as mt5``. ``mt5.initialize()`` finds
+the gateway and the token in ``MTGATEWAY_URL`` / ``MTGATEWAY_TOKEN``, or in the state file
+``mtgateway demo --state-file`` writes (``--state-file`` or ``MTGATEWAY_STATE_FILE``)::
 
     mtgateway demo --state-file demo.json &
-    MTGATEWAY_STATE_FILE=demo.json python examples/mt5_script.py
+    python examples/mt5_script.py --state-file demo.json
+
+History dates come from the trade server's clock (its last tick), so the script works as well
+against a replayed weekday (``mtgateway demo --start-time 2026-11-18T10:00:00Z``).
 
 It connects, reads the account, picks a symbol that is quoting now (at weekends only crypto
 trades), buys the smallest lot with a stop loss and a take profit, finds the position, closes
@@ -14,12 +18,15 @@ it, reads the two deals back from history by date and group, and loads 50 000 on
 into numpy. ``tests/client/test_package_style.py`` runs it against a real ``mtgateway demo``.
 """
 
+import sys
 from datetime import UTC, datetime, timedelta
 
 import mtgateway as mt5
 
 # establish connection to the MetaTrader 5 terminal
-if not mt5.initialize():
+# `--state-file demo.json` names the demo's state file (else $MTGATEWAY_STATE_FILE)
+state_file = sys.argv[2] if sys.argv[1:2] == ["--state-file"] and len(sys.argv) > 2 else None
+if not mt5.initialize(state_file=state_file):
     print("initialize() failed, error code =", mt5.last_error())
     quit(1)
 print("version:", mt5.version())
@@ -123,8 +130,11 @@ print(f"3. close position #{position_id}: sell {symbol} {lot} lots at {result.pr
 assert not [p for p in mt5.positions_get(symbol=symbol) if p.ticket == position_id]
 
 # get deals for symbols whose names contain the symbol's first letters within a period
-from_date = datetime.now(UTC) - timedelta(days=1)
-to_date = datetime.now(UTC) + timedelta(days=1)
+# around the trade server's clock (its last tick's time), not this machine's: MT5 dates
+# are the server's, and a replayed or far-away server lives at another moment
+server_now = datetime.fromtimestamp((mt5.symbol_info_tick(symbol)).time, UTC)
+from_date = server_now - timedelta(days=1)
+to_date = server_now + timedelta(days=1)
 deals = mt5.history_deals_get(from_date, to_date, group=f"*{symbol[:3]}*")
 if deals is None:
     print("No deals with group, error code =", mt5.last_error())

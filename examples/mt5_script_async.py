@@ -3,10 +3,11 @@
 The module ``mtgateway.aio`` has the same functions as coroutines (``await mt5.account_info()``),
 plus the streams the package never had (``async for tick in mt5.ticks([...])``)::
 
-    MTGATEWAY_STATE_FILE=demo.json python examples/mt5_script_async.py
+    python examples/mt5_script_async.py --state-file demo.json
 """
 
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 
 import mtgateway.aio as mt5
@@ -14,7 +15,9 @@ import mtgateway.aio as mt5
 
 async def main() -> None:
     # establish connection to the MetaTrader 5 terminal
-    if not await mt5.initialize():
+    # `--state-file demo.json` names the demo's state file (else $MTGATEWAY_STATE_FILE)
+    state_file = sys.argv[2] if sys.argv[1:2] == ["--state-file"] and len(sys.argv) > 2 else None
+    if not await mt5.initialize(state_file=state_file):
         print("initialize() failed, error code =", mt5.last_error())
         quit(1)
     print("version:", await mt5.version())
@@ -118,8 +121,11 @@ async def main() -> None:
     assert not [p for p in await mt5.positions_get(symbol=symbol) if p.ticket == position_id]
 
     # get deals for symbols whose names contain the symbol's first letters within a period
-    from_date = datetime.now(UTC) - timedelta(days=1)
-    to_date = datetime.now(UTC) + timedelta(days=1)
+    # around the trade server's clock (its last tick's time), not this machine's: MT5 dates
+    # are the server's, and a replayed or far-away server lives at another moment
+    server_now = datetime.fromtimestamp((await mt5.symbol_info_tick(symbol)).time, UTC)
+    from_date = server_now - timedelta(days=1)
+    to_date = server_now + timedelta(days=1)
     deals = await mt5.history_deals_get(from_date, to_date, group=f"*{symbol[:3]}*")
     if deals is None:
         print("No deals with group, error code =", mt5.last_error())

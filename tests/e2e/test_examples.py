@@ -66,3 +66,23 @@ async def test_curl_example_lines_work(demo: Path) -> None:
     assert account["result"]["login"] == state["login"]
     assert tick["result"]["bid"] > 0
     assert len(rates["result"]["rows"]) == 3
+
+
+@pytest.mark.parametrize("script", ["mt5_script.py", "mt5_script_async.py"])
+async def test_package_style_scripts_take_state_file_on_a_replayed_weekday(
+        tmp_path: Path, script: str) -> None:
+    """The package-style scripts take `--state-file` (no environment variable) and find their
+    round trip in the history on a replayed Wednesday: the history window follows the trade
+    server's clock, not this machine's (it used to be `datetime.now()` +- 1 day, which misses
+    a replayed day's deals)."""
+    state_file = tmp_path / "demo.json"
+    async with running_demo(state_file, "--start-time", "2026-11-18T10:00:00Z"):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "examples" / script), "--state-file", str(state_file),
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        async with asyncio.timeout(WAIT_S * 6):
+            out = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0, out
+    assert "4. history_deals_get():" in out and ", 2 of position #" in out, out
