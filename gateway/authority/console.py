@@ -11,7 +11,8 @@ daemon's tokens (security.md "Failed auth"): credentials not yet seen to succeed
 at a time, each failure is answered after a delay, and a burst starts a lockout during which
 such credentials get 429 without any password being checked (no oracle for a guesser); an
 owner who signed in before the lockout keeps getting in. Device proofs are single use:
-a :class:`~gateway.authority.proofs.ProofReplayCache` refuses a copy within the time window.
+:class:`~gateway.authority.store.StoredProofReplays` refuses a copy within the time window, on
+every console instance sharing the database and after a restart.
 
 The console binds loopback unless ``[console] insecure_allow_non_loopback`` is set: it takes
 owner passwords and hands out signed records, so beyond this machine it belongs behind TLS.
@@ -46,10 +47,10 @@ from .edge import HeldRequests, HostRefusals, host_allowed
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
-from .proofs import ProofReplayCache, verify_device_proof
+from .proofs import verify_device_proof
 from .reports import AccountFigures, TerminalReport
 from .service import AccountRegistration, Authority, TerminalClaimed
-from .store import AccountRow
+from .store import AccountRow, StoredProofReplays
 from .throttle import AuthThrottle
 from .web import PAGES, mount_pages, security_headers
 
@@ -62,7 +63,6 @@ AUTHORITY: Final = web.AppKey("authority", Authority)
 #: The console's Prometheus metrics (``metrics.py``).
 CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 _OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
-_PROOF_REPLAYS: Final = web.AppKey("proof_replays", ProofReplayCache)
 _VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 _MAX_BODY_BYTES: Final = 64 * 1024
 _HEX64: Final = r"^[0-9a-f]{64}$"
@@ -325,7 +325,7 @@ async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInf
     body = await request.read()
     try:
         return verify_device_proof(request.headers, request.method, request.path, body, clock(),
-                                   request.app[_PROOF_REPLAYS])
+                                   StoredProofReplays(request.app[AUTHORITY].store))
     except ProofRejected as exc:
         raise _Fail(401, exc.reason, "the device proof was refused") from None
 
@@ -540,7 +540,6 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[_VOUCH_KEY] = secrets.token_bytes(32)
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
-    app[_PROOF_REPLAYS] = ProofReplayCache()
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
     metrics = app[CONSOLE_METRICS] = ConsoleMetrics()
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),

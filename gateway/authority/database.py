@@ -71,6 +71,13 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX IF NOT EXISTS code_sends_device ON code_sends (device_id, sent_at);
     CREATE INDEX IF NOT EXISTS code_sends_owner ON code_sends (owner_email, sent_at);
     """,
+    # 3: accepted device proofs, so a copy is refused by every console instance and after a
+    # restart (the replay cache was one process's memory).
+    """
+    CREATE TABLE IF NOT EXISTS proof_replays (
+        proof_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS proof_replays_expiry ON proof_replays (expires_at);
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

@@ -22,7 +22,7 @@ import binascii
 import hashlib
 import heapq
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -37,6 +37,7 @@ __all__ = [
     "REPLAY_CACHE_MAX_ENTRIES",
     "ProofRejected",
     "ProofReplayCache",
+    "ReplayGuard",
     "device_info",
     "device_proof_headers",
     "proof_message",
@@ -128,8 +129,17 @@ def device_proof_headers(private_key: Ed25519PrivateKey, method: str, path: str,
             "X-Device-Time": stamp, "X-Device-Signature": b64url_encode(signature)}
 
 
+class ReplayGuard(Protocol):
+    """Where accepted proofs are remembered: :class:`ProofReplayCache` (one process) or the
+    authority's database (``store.StoredProofReplays``, shared by every console instance)."""
+
+    def remember(self, key: bytes, proof_time_s: float, now: float) -> bool:
+        """Note a proof; ``False`` if it was already seen (a replay)."""
+        ...
+
+
 def verify_device_proof(headers: Mapping[str, str], method: str, path: str, body: bytes,
-                        now: float, replay: ProofReplayCache | None = None) -> DeviceInfo:
+                        now: float, replay: ReplayGuard | None = None) -> DeviceInfo:
     """Check a request's proof; the device it proves, or :class:`ProofRejected`.
 
     With ``replay``, a proof that passes every other check is remembered there and a second

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from .database import Database, Tx
 from .devices import Approval
 from .errors import AccountExists
 from .files import create_private_file, ensure_private_dir, prepare_private_db, read_private_file
+from .proofs import MAX_PROOF_SKEW_S
 from .records import AuthoritySigner
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "AccountRow",
     "AuthorityStore",
     "DeviceRow",
+    "StoredProofReplays",
     "TokenRow",
     "load_or_create_secret",
 ]
@@ -417,3 +420,35 @@ class AuthorityStore:
             rows = db.execute(f"SELECT sent_at FROM code_sends WHERE {column} = ? "
                               "AND sent_at >= ? ORDER BY sent_at", (value, since)).fetchall()
         return [int(r[0]) for r in rows]
+
+    # -- device proofs -------------------------------------------------------------------
+
+    def remember_proof(self, proof_key: str, expires_at: int, now: int) -> bool:
+        """Note an accepted proof until ``expires_at``; ``False`` if it is already noted (a
+        replay). Entries past their time are dropped first, so the table holds only proofs
+        the skew check would still let through."""
+        with self._db() as db:
+            db.execute("DELETE FROM proof_replays WHERE expires_at < ?", (now,))
+            cur = db.execute("INSERT INTO proof_replays VALUES (?, ?) ON CONFLICT DO NOTHING",
+                             (proof_key, expires_at))
+            return cur.rowcount == 1
+
+
+class StoredProofReplays:
+    """The device-proof replay guard in the authority's database.
+
+    A proof accepted by one console instance is refused by every other, and after a restart:
+    the one-row INSERT is atomic on both engines, so two instances given the same proof at
+    once accept it exactly once. Unlike :class:`~.proofs.ProofReplayCache` nothing is evicted
+    early: entries leave when the skew window closes (every proof in the table carries a
+    valid signature, and the window bounds how long each stays).
+    """
+
+    def __init__(self, store: AuthorityStore, window_s: float = MAX_PROOF_SKEW_S) -> None:
+        self._store = store
+        self._window_s = window_s
+
+    def remember(self, key: bytes, proof_time_s: float, now: float) -> bool:
+        """Note a proof made at ``proof_time_s``; ``False`` if it was already seen."""
+        return self._store.remember_proof(key.hex(), math.ceil(proof_time_s + self._window_s),
+                                          int(now))

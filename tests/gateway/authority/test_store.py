@@ -205,3 +205,11 @@ def test_failures_count_until_the_lock_clears_them(store: AuthorityStore) -> Non
     assert store.approvals_locked_until("o@example.com") == 2000
     assert store.failures("o@example.com", since=0) == []
     assert store.failures("p@example.com", since=0) == [(120, "E" * 26)]
+
+
+def test_a_proof_is_remembered_once_until_its_window_closes(store: AuthorityStore) -> None:
+    """The second note of one proof is a replay; after its expiry the row is gone."""
+    assert store.remember_proof("ab" * 32, 1300, 1000)
+    assert not store.remember_proof("ab" * 32, 1300, 1200)
+    assert store.remember_proof("cd" * 32, 1400, 1300)
+    assert store.remember_proof("ab" * 32, 1700, 1301)  # expired at 1300, dropped at 1301
