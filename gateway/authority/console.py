@@ -43,6 +43,7 @@ from ea_bridge import is_loopback
 
 from .api import DeviceInfo
 from .config import ConsoleSettings, SmtpConfig, database_url
+from .database import MIGRATIONS
 from .edge import HeldRequests, HostRefusals, host_allowed
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .mailer import Mailer, SmtpMailer
@@ -347,6 +348,22 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
     @routes.get("/health")
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    @routes.get("/ready")
+    async def ready(request: web.Request) -> web.Response:
+        # Readiness for a load balancer or an orchestrator: this instance can reach its
+        # database and the schema is the one this program knows. /health stays liveness only.
+        store = request.app[AUTHORITY].store
+        try:
+            version = await asyncio.to_thread(store.database.schema_version)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            log.warning("readiness: the database does not answer: %s", type(exc).__name__)
+            return web.json_response({"status": "not_ready", "reason": "database_unreachable"},
+                                     status=503)
+        if version != len(MIGRATIONS):
+            return web.json_response({"status": "not_ready", "reason": "schema_mismatch",
+                                      "schema_version": version}, status=503)
+        return web.json_response({"status": "ready", "schema_version": version})
 
     @routes.get("/v1/keys")
     async def keys(request: web.Request) -> web.Response:

@@ -114,3 +114,35 @@ def test_a_restarted_console_still_refuses_a_proof_it_accepted(tmp_path: Path) -
     finally:
         console.stop()
     assert status == 401 and body["error"]["reason"] == "replayed_device_proof"  # type: ignore[index]
+
+
+def _ready(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url + "/ready", timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_readiness_includes_the_database(tmp_path: Path) -> None:
+    """/ready answers 200 while PostgreSQL answers and 503 database_unreachable once it is
+    gone (the body names no URL), while /health (liveness) stays 200."""
+    server = PostgresServer()
+    server.start()
+    try:
+        url = server.new_database().replace("postgres@", "postgres:s3cret-pw@")
+        console = ConsoleProcess(_config(tmp_path),
+                                 {**os.environ, "MTGATEWAY_DATABASE_URL": url})
+        try:
+            status, body = _ready(console.url)
+            assert (status, body["status"]) == (200, "ready")
+            server.stop()
+            status, body = _ready(console.url)
+            assert (status, body) == (503, {"status": "not_ready",
+                                            "reason": "database_unreachable"})
+            with urllib.request.urlopen(console.url + "/health", timeout=30) as health:  # noqa: S310
+                assert health.status == 200
+        finally:
+            console.stop()
+    finally:
+        server.stop()
