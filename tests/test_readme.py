@@ -1,0 +1,65 @@
+"""Issue 23 item 5: the README's commands table and its counts are true.
+
+Every command ``mtgateway --help`` lists has a row in the README's commands table, every
+``mtgateway X`` the table names is a command, each row's ``--options`` are accepted by that
+command's ``--help``, and "N symbols" is the emulator's catalogue size.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ea_bridge.emulator.symbols import default_symbols
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _help(*command: str) -> str | None:
+    """``mtgateway COMMAND --help``, or None when that is not a command."""
+    done = subprocess.run([sys.executable, "-m", "gateway", *command, "--help"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def _table() -> list[str]:
+    section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| `mtgateway ")]
+
+
+def _commands() -> set[str]:
+    text = _help()
+    assert text is not None
+    listed = text.split("positional arguments:", 1)[1].split("options:", 1)[0]
+    return set(re.findall(r"^    ([a-z][a-z-]*) ", listed, re.M))
+
+
+def test_every_command_has_a_row_and_every_row_is_a_command() -> None:
+    rows = {re.match(r"\| `mtgateway ([a-z-]+)", row).group(1) for row in _table()}  # type: ignore[union-attr]
+    commands = _commands()
+    assert "run" in commands and "demo" in commands
+    assert rows == commands, f"rows only: {rows - commands}; commands only: {commands - rows}"
+
+
+def test_every_option_a_row_names_is_accepted() -> None:
+    """Each row's first command (``mtgateway owner create --email ADDR``): the longest run of
+    leading words that is a command, and every option it shows in that command's help."""
+    for row in _table():
+        first = row.split("`")[1]
+        words = []
+        for word in first.split()[1:]:
+            if not re.fullmatch(r"[a-z][a-z-]*", word):
+                break
+            words.append(word)
+        accepted = next(text for n in range(len(words), 0, -1)
+                        if (text := _help(*words[:n])) is not None)
+        for option in set(re.findall(r"(--[a-z][a-z-]*)", first)):
+            assert option in accepted, f"`{first}`: no {option} in its help"
+
+
+def test_the_symbol_count_is_the_catalogue() -> None:
+    (count,) = re.findall(r"\((\d+) symbols:", README)
+    assert int(count) == len(default_symbols())
