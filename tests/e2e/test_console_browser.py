@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ea_bridge import token_hint
@@ -28,6 +29,16 @@ from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 NEW_PASSWORD = "a-brand-new-password"
+
+
+def _gone(element: WebElement) -> bool:
+    """``element``'s document was replaced. Chromedriver says so either as a stale reference
+    or, while the new document commits, as 'Node ... does not belong to the document'."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
 
 
 class Owner(Walk):
@@ -68,9 +79,11 @@ class Owner(Walk):
         """Click ``element_id`` and wait until the page it was on is gone (so what is looked
         up next is on the answer, not on the page before it)."""
         def go() -> None:
+            wait = WebDriverWait(self.driver, STEP_S, poll_frequency=0.1)
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
             old = self.driver.find_element(By.TAG_NAME, "html")
             self.driver.find_element(By.ID, element_id).click()
-            WebDriverWait(self.driver, STEP_S, poll_frequency=0.1).until(staleness_of(old))
+            wait.until(lambda _: _gone(old))
         await self.do(go)
 
     async def page(self, path: str, css: str, name: str) -> None:
@@ -103,7 +116,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         # Sign in: the dashboard starts with the getting-started checklist, nothing done.
         await b.open("/login")
         await b.fill({"email": OWNER, "password": PASSWORD})
-        await b.click("login")
+        await b.submit("login")
         await b.page("/", "#getting-started", "01-dashboard-checklist")
         await b.nav_reachable()
         todo = await b.do(lambda: [e.get_attribute("data-done") for e in
@@ -167,9 +180,9 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         await b.wait_for(f'tr[data-device-id="{device_id}"][data-status="approved"]')
         await b.fits("08-device-approved")
         await b.shot("08-device-approved")
-        status, body, _ = await console.device("POST", "/v1/records/lookup",
-                                               {"token_hint": token_hint(token)})
-        assert status == 200 and body["status"] == "ok"
+        status, body, _ = await console.device("POST", "/v1/records/lookup", {
+            "token_hint": token_hint(token), "device_name": "trading-pc", "os": "Windows 11"})
+        assert status == 200 and body["status"] == "ok"  # a daemon names itself every time
 
         # A machine the owner does not know asks too: denied here, after a confirmation.
         stranger = Ed25519PrivateKey.generate()
@@ -191,9 +204,8 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert "unknown-pc denied" in await b.notice()
         assert not await b.do(lambda: driver.find_elements(
             By.CSS_SELECTOR, f'tr[data-device-id="{other_id}"][data-status="pending"]'))
-        status, body, _ = await console.device("POST", "/v1/records/lookup",
-                                               {"token_hint": token_hint(token)}, key=stranger)
-        assert status == 200 and body["status"] != "ok"  # no record for a denied machine
+        assert [d["status"] for d in console.app[AUTHORITY].list_devices(OWNER)
+                if d["device_id"] == other_id] == ["revoked"]  # its request is gone
 
         # The daemon reports the terminal logged in: active, and the account verified.
         [listed] = console.app[AUTHORITY].list_tokens(OWNER)
@@ -204,7 +216,8 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert status == 200
         await b.page("/", 'tr[data-state="active"]', "09-dashboard-active")
         row = await b.do(lambda: b.text('tr[data-state="active"]'))
-        assert "10,000.00 / 10,125.50 USD" in row and "2" in row
+        assert "10,000.00 / 10,125.50 USD" in row and "2" in row and "trading-pc" in row
+        assert not await b.do(lambda: driver.find_elements(By.ID, "pending-devices"))
         assert not await b.do(lambda: driver.find_elements(By.ID, "getting-started"))
         assert "just now" in await b.do(lambda: b.text('tr[data-state="active"]'))
         await b.page("/accounts", 'article.account[data-verified="yes"]', "10-account-verified")
@@ -219,8 +232,10 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled
         await b.fits("11-paper-on")
         await b.shot("11-paper-on")
-        await b.click(f"paper-{account.id}")  # and off again: the same switch
-        await b.submit(f"save-risk-{account.id}")  # this page already shows a notice
+        await b.open("/accounts")  # and off again: the same switch
+        await b.wait_for(f"#paper-{account.id}:checked")
+        await b.click(f"paper-{account.id}")
+        await b.submit(f"save-risk-{account.id}")
         assert "within seconds" in await b.notice()
         assert not await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")
                               .is_selected())
@@ -256,10 +271,10 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         await b.click("logout")
         await b.wait_for("#login-form")
         await b.fill({"email": OWNER, "password": PASSWORD})
-        await b.click("login")
+        await b.submit("login")
         await b.wait_for("#login-error")
         await b.fill({"email": OWNER, "password": NEW_PASSWORD})
-        await b.click("login")
+        await b.submit("login")
         await b.wait_for("#terminals")
 
         # A mistyped address: a page that says so and leads back.
