@@ -140,7 +140,8 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
     """Write the fake terminal's fixture from ``terminal``'s answers; returns it.
 
     ``live`` ticks continue each symbol's last quote in groups of three that share a
-    millisecond; the fake terminal makes them arrive 20 ms apart from 250 ms after its start
+    millisecond; the fake terminal makes them arrive 20 ms apart from 250 ms after the EA's
+    first timer pass
     (each symbol may say otherwise: ``live_every_ms``, ``live_poisson_hz``). ``switches`` are
     the fake terminal's (``kit/mql5/mql5_terminal.h``): ``history_synchronized`` (False:
     bars, ticks and trade history never finish loading), ``trade_allowed``, ``logged_in``,

@@ -24,7 +24,7 @@ enum _EvKind { _EV_TIMER = 0, _EV_TICK = 1, _EV_CHART = 2, _EV_OTHER = 3 };
 struct _Event { _EvKind kind; std::function<void()> run; };
 struct _EventQueue {
   std::deque<_Event> q; bool queued[3] = {false, false, false}; int running = -1;
-  size_t cap = 1024; long dropped = 0; long pending_other = 0;
+  size_t cap = 1024; long dropped = 0; long pending_other = 0; long handled[4] = {0, 0, 0, 0};
   // Returns false when the rules above keep the event out.
   bool post(_EvKind k, std::function<void()> f) {
     if (k != _EV_OTHER && (queued[k] || running == k)) return false;
@@ -39,7 +39,7 @@ struct _EventQueue {
     if (q.empty()) return false;
     _Event e = std::move(q.front()); q.pop_front();
     if (e.kind != _EV_OTHER) queued[e.kind] = false; else --pending_other;
-    running = e.kind; e.run(); running = -1;
+    running = e.kind; e.run(); running = -1; ++handled[e.kind];
     return true;
   }
 };

@@ -6,7 +6,8 @@
 // trade raised it; indicators (mql5_programs.h) run between the EA's events. OnInit runs once
 // at start (possibly before the terminal has logged in), OnDeinit on SIGTERM or the `remove`
 // command; the terminal kills a program that has not returned 3 s after being told to stop
-// (mql5.com/en/docs/check/isstopped), and so does the harness.
+// (mql5.com/en/docs/check/isstopped), and so does the harness. At exit it prints how many
+// events of each kind the EA handled ("KIT: handled timer=... tick=... chart=... other=...").
 //
 // The programs come from MQL_PROGRAMS, a file eakit.py writes: each program's preprocessed
 // source inside its own namespace, the Expert Advisor's as mqlp_expert. Inputs come from the
@@ -116,7 +117,10 @@ int main() {
     if (_timer_ms > 0) {
       int64_t fire = _tick_ceil(_timer_due_ns);
       if (now >= fire) {
-        if constexpr (MQL_HAS(EA, OnTimer)) _queue.post(_EV_TIMER, []() { EA::OnTimer(); });
+        if constexpr (MQL_HAS(EA, OnTimer)) _queue.post(_EV_TIMER, []() {
+          EA::OnTimer();
+          if (_market_anchor_ns == INT64_MAX) _market_anchor_ns = _mono_ns();  // live ticks start now
+        });
         _timer_due_ns += (int64_t)_timer_ms * 1000000;
         if (_timer_due_ns < now) _timer_due_ns = now + (int64_t)_timer_ms * 1000000;  // missed periods do not queue
         fire = _tick_ceil(_timer_due_ns);
@@ -138,6 +142,8 @@ int main() {
   }
   _ea_deinit(REASON_REMOVE);
   while (!_indicators().empty()) { _Ind& i = _indicators().front(); i.refs = 1; IndicatorRelease(i.handle); }
+  printf("KIT: handled timer=%ld tick=%ld chart=%ld other=%ld dropped=%ld\n", _queue.handled[_EV_TIMER],
+         _queue.handled[_EV_TICK], _queue.handled[_EV_CHART], _queue.handled[_EV_OTHER], _queue.dropped);
   printf("EXIT sockets_open=%d\n", _open_sockets()); fflush(stdout);
   return 0;
 }

@@ -7,7 +7,8 @@
 //   the control command `login`): until then ACCOUNT_LOGIN is 0 and no position or order shows;
 // - symbols with every SymbolInfo* property by the MT5 package's field name; Market Watch;
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
-//   `live_poisson_hz`), raising NewTick for the chart symbol and Calculate for indicators;
+//   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
+//   for the chart symbol and Calculate for indicators;
 // - bars built from M1 on request: a series is not synchronized until something asks for it
 //   (CopyRates, CopyTime) and then takes `series_build_ms` to build; in an EA a copy from an
 //   unbuilt series waits for it, in an indicator it returns -1 at once;
@@ -273,7 +274,7 @@ inline void FakeTerminalLoad(const char* path) {
     double at = start_ms;
     for (size_t k = 0; k < s.live.size(); ++k) {
       at += hz > 0 ? gap(_term.rng) * 1000.0 / hz : (k == 0 ? 0 : every);
-      s.live_at_ns.push_back(_start_ns + (int64_t)(at * 1e6));
+      s.live_at_ns.push_back((int64_t)(at * 1e6));  // from the anchor: see _market_anchor_ns
     }
     for (auto& r : j.get("m1")->a) { MqlRates b; b.time = datetime((long)r.a[0].n); b.open = r.a[1].n; b.high = r.a[2].n; b.low = r.a[3].n;
       b.close = r.a[4].n; b.tick_volume = (long)r.a[5].n; b.spread = (int)r.a[6].n; b.real_volume = (long)r.a[7].n; s.m1.push_back(b); }
@@ -298,14 +299,18 @@ inline long long _now_ms() { return _term.start_ms + (_mono_ns() - _start_ns) / 
 // terminal" from its arrival time on, whoever looks. MTGW_STAMP_TICKS=1 (python -m bench --ea)
 // puts the arrival time (CLOCK_MONOTONIC, ns) in the tick's volume, so a subscriber can measure
 // terminal-has-the-tick -> client-has-it.
+// Live ticks are timed from the end of the EA's first timer pass (the harness sets the anchor),
+// so they all come after the EA first looked at Market Watch, however slowly it started.
+inline int64_t _market_anchor_ns = INT64_MAX;
 inline void _market_advance() {
   static const bool stamp = getenv("MTGW_STAMP_TICKS") != nullptr;
+  if (_market_anchor_ns == INT64_MAX) return;
   int64_t now = _mono_ns();
   for (auto& s : _term.symbols) {
     bool arrived = false;
-    while (s.live_next < s.live.size() && s.live_at_ns[s.live_next] <= now) {
+    while (s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
       MqlTick t = s.live[s.live_next];
-      if (stamp) t.volume = (ulong)s.live_at_ns[s.live_next];
+      if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next]);
       ++s.live_next; s.ticks.push_back(t); arrived = true;
     }
     if (arrived && _on_tick_arrived) _on_tick_arrived(s.name);
@@ -314,7 +319,8 @@ inline void _market_advance() {
 // When the next tick arrives (INT64_MAX when none will).
 inline int64_t _market_next_ns() {
   int64_t next = INT64_MAX;
-  for (auto& s : _term.symbols) if (s.live_next < s.live.size()) next = std::min(next, s.live_at_ns[s.live_next]);
+  if (_market_anchor_ns == INT64_MAX) return next;
+  for (auto& s : _term.symbols) if (s.live_next < s.live.size()) next = std::min(next, _market_anchor_ns + s.live_at_ns[s.live_next]);
   return next;
 }
 inline const MqlTick* _last_tick(FakeSymbol& s) { _market_advance(); return s.ticks.empty() ? nullptr : &s.ticks.back(); }
