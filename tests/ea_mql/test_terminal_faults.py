@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -25,7 +26,7 @@ from ea_bridge.connection import AuthReceived, BridgeConnection, HelloReceived
 from tests.bridgekit import RecordingListener, StaticVerifier
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
-from tests.ea_mql.eakit import CompiledEA
+from tests.ea_mql.eakit import MQL5_DIR, CompiledEA, build_ea
 
 Bridged = tuple[Bridge, RecordingListener]
 
@@ -431,3 +432,89 @@ async def test_trade_events_queued_when_a_send_fails_go_out_on_the_next_session(
         await listener.wait_for(lambda: any(t["position"]["ticket"] == ticket
                                             for t in trades(listener, "position_closed")))
         assert any(t["order"]["position_id"] == ticket for t in trades(listener, "order_removed"))
+
+
+# ---- ticks as they arrive (issue 18 item 4) ------------------------------------------------------
+
+class BatchListener(RecordingListener):
+    """Also keeps how many rows each ``ticks`` event carried, by symbol."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: dict[str, list[int]] = {}
+
+    def ticks(self, terminal: Any, symbol: str, rows: list[list[Any]]) -> None:
+        self.batches.setdefault(symbol, []).append(len(rows))
+        super().ticks(terminal, symbol, rows)
+
+
+def handled(ea: CompiledEA) -> dict[str, int]:
+    """The kit's count of the events the EA handled, by kind (printed at its exit)."""
+    [line] = [x for x in ea.lines if x.startswith("KIT: handled ")]
+    return {k: int(v) for k, v in (part.split("=") for part in line.split()[2:])}
+
+
+@pytest.mark.parametrize("wake", [True, False])
+async def test_ticks_go_out_as_they_arrive(ea_binary: Path, tmp_path: Path, wake: bool) -> None:
+    """With a one-second timer, ticks 20 ms apart: woken by OnTick (EURUSD, the chart's
+    symbol) and by its helper's chart events (BTCUSD), the EA sends each tick as it arrives,
+    one row an event; with TickWake=false it finds them on its timer, many rows an event. No
+    tick is lost or repeated either way."""
+    listener = BatchListener()
+    b = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-1")}), listener, port=0,
+               heartbeat=HeartbeatSettings(5.0, 15.0))
+    await b.start()
+    try:
+        path, fx = make_fixture(tmp_path, live_ticks=90, symbol_switches={
+            "EURUSD": {"live_start_ms": 1500}, "BTCUSD": {"live_start_ms": 1500},
+            "USDJPY": {"live_every_ms": 3_600_000}})
+        ea = await CompiledEA(ea_binary, path, token=TOKEN, port=b.port, timer_ms=1000,
+                              inputs={"TickWake": "true" if wake else "false"}).start()
+        try:
+            await b.wait_for_terminal(TERMINAL, WAIT_S)
+            for name in ("EURUSD", "BTCUSD"):
+                live = fx["symbols"][name]["live"]
+
+                def arrived(n: str = name, k: int = len(live)) -> bool:  # noqa: B008
+                    return sum(s == n for _, s, _ in listener.ticks_seen) >= k
+
+                await listener.wait_for(arrived)
+                assert [r for _, s, r in listener.ticks_seen if s == name] == live
+        finally:
+            assert await ea.stop() == 0
+    finally:
+        await b.close()
+    counts = handled(ea)
+    for name in ("EURUSD", "BTCUSD"):
+        sizes = listener.batches[name]
+        if wake:
+            assert max(sizes) <= 3 and len(sizes) >= 30, (name, sizes)  # a millisecond's ticks
+        else:
+            assert max(sizes) >= 20, (name, sizes)                         # a second's worth
+    assert counts["tick"] > 0 and (counts["chart"] > 0) == wake, counts
+
+
+async def test_without_its_helper_the_ea_says_so_and_keeps_working(
+        bridge: Bridged, tmp_path: Path) -> None:
+    """The helper indicator not compiled: the EA says how to fix it, still sends every
+    symbol's ticks (on its timer), and a call needing history that is not local answers
+    -32603 naming the helper instead of waiting for ever."""
+    b, listener = bridge
+    tree = tmp_path / "MQL5"
+    shutil.copytree(MQL5_DIR, tree)
+    shutil.rmtree(tree / "Indicators")
+    binary = build_ea(tree, out_dir=tmp_path / "build")
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000)
+    async with CompiledEA(binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        live = fx["symbols"]["BTCUSD"]["live"]
+        await listener.wait_for(lambda: sum(s == "BTCUSD" for _, s, _ in listener.ticks_seen)
+                                >= len(live))
+        assert any("helper indicator MTGateway\\Helper cannot be created" in line
+                   for line in ea.lines)
+        with pytest.raises(EAError) as info:
+            await b.call(TERMINAL, "copy_ticks_range", {
+                "symbol": "BTCUSD", "date_from": (now_ms - 600_000) // 1000,
+                "date_to": (now_ms - 120_000) // 1000, "flags": -1}, WAIT_S)
+        assert info.value.code == -32603 and "Helper.mq5" in info.value.message

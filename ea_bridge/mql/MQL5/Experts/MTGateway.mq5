@@ -9,7 +9,17 @@
 //| text in its settings dialog, and the token never goes on the     |
 //| wire (the EA proves it holds it with an HMAC).                   |
 //| Indicators\MTGateway\Helper loads history for it without making  |
-//| it wait; compile it too.                                         |
+//| it wait, and wakes it on ticks of other symbols; compile it too. |
+//|                                                                  |
+//| When it runs: on its timer (connect, heartbeats, Market Watch,   |
+//| the account, and the socket, waiting in it while requests come  |
+//| one after another); on each tick of the chart's symbol (OnTick); |
+//| on each tick of another Market Watch symbol (a chart event from  |
+//| the helper); on each trade transaction. Each wake-up answers     |
+//| what came and sends what is new, then returns, so the next event |
+//| is not kept waiting. The timer pass waits in the socket only     |
+//| while requests come one after another or no tick is coming: a    |
+//| tick's event is not handled while the EA waits there.            |
 //+------------------------------------------------------------------+
 #property copyright "MT Gateway"
 #property version   "1.00"
@@ -19,17 +29,20 @@
 #include <MTGateway\Events5.mqh>
 
 #define MTGW_TIMER_TRIES 5          // EventSetMillisecondTimer can fail while the terminal starts
+#define MTGW_QUIET_US    500000     // no tick for this long: Market Watch is quiet
 
 input string AuthToken = "";              // Auth token from the console (mtgw_...)
 input string GatewayHost = "127.0.0.1";   // Gateway address (allow it in the terminal options)
 input int    GatewayPort = 8711;          // Gateway bridge port
 input int    TimerMs = 10;                // Timer period, ms (the terminal delivers ~10-16 ms at best)
-input int    SocketWaitMs = 9;            // Wait inside the socket per pass, ms (0 = poll only)
+input int    SocketWaitMs = 9;            // While requests come, wait in the socket at least this long a pass, ms (0 = never)
 input int    MaxRows = 20000;             // Most rows in one history answer (the caller pages on)
 input int    HistoryWaitMs = 4000;        // How long a history call waits for the terminal to load it, ms
+input bool   TickWake = true;             // Send ticks as they arrive (false: on the timer only)
 
 CGatewaySession Session;
 CEvents5        Events;
+ulong           LastTickWake = 0;        // when a tick last woke the EA
 
 int OnInit()
   {
@@ -48,6 +61,7 @@ int OnInit()
    Session.methods.max_rows = MaxRows;
    Session.history_wait_ms = HistoryWaitMs;
    Session.methods.history.chart = ChartID();
+   Events.wake = TickWake;
    for(int attempt = 1; !EventSetMillisecondTimer(TimerMs); attempt++)
      {
       int err = GetLastError();
@@ -67,15 +81,47 @@ void OnDeinit(const int reason)
    EventKillTimer();
    Session.Close("EA removed (deinit reason " + IntegerToString(reason) + ")");
    Session.methods.history.ReleaseAll();
+   Events.ReleaseSpies();
    Comment("");
+  }
+
+// A tick woke the EA: answer what came, send what is new, return.
+void Wake()
+  {
+   LastTickWake = GetMicrosecondCount();
+   Session.Drain();
+   Events.Flush(Session);
   }
 
 void OnTimer()
   {
    ulong start = GetMicrosecondCount();
+   Session.TimerPass(start);
    Session.Service();
    Events.Poll(Session);
-   Session.WaitRest(start);
+   // Wait in the socket (answering at once what comes) while requests come one after another,
+   // or while no tick is coming to wake the EA; not while ticks flow: a tick's event is not
+   // handled while the EA waits.
+   bool quiet = !TickWake || LastTickWake == 0 || start - LastTickWake > MTGW_QUIET_US;
+   if(Session.Conversing() || quiet)
+      while(Session.WaitOnce(start))
+         Events.Flush(Session);
+  }
+
+// A tick of the chart's symbol (the terminal does not queue another while one waits).
+void OnTick()
+  {
+   if(TickWake)
+      Wake();
+  }
+
+void OnChartEvent(const int id, const long &lparam, const double &dparam, const string &sparam)
+  {
+   if(id == CHARTEVENT_CUSTOM + MTGW_EVENT_TICK && TickWake)
+      Wake();
+   else
+      if(id == CHARTEVENT_CUSTOM + MTGW_EVENT_LOADED)
+         Session.ServeHeld();                 // a held call's history just arrived
   }
 
 void OnTradeTransaction(const MqlTradeTransaction &trans, const MqlTradeRequest &request, const MqlTradeResult &result)

@@ -6,7 +6,13 @@
 //|    of that millisecond already sent, so ticks that share a       |
 //|    millisecond but arrive in a later batch are not lost; a       |
 //|    symbol is copied only when its last tick changed, and a long  |
-//|    catch-up goes out a few thousand rows per pass;               |
+//|    catch-up goes out a few thousand rows per pass. New ticks go  |
+//|    out when the EA is woken: by OnTick for the chart's symbol,   |
+//|    by a chart event from its helper indicator (one "spy" per     |
+//|    other Market Watch symbol, whose OnCalculate runs on each of  |
+//|    that symbol's ticks), and by its timer; a woken EA looks at   |
+//|    every symbol, since the terminal queues one chart event at a  |
+//|    time and drops the others;                                    |
 //|  - `trade` from OnTradeTransaction, in the order they happened;  |
 //|    queued ones wait for the next session when this one drops;    |
 //|  - `terminal` (broker connection, Algo Trading) on every change; |
@@ -43,6 +49,7 @@ struct TickCursor
    double            seen_last;
    ulong             seen_volume;
    uint              seen_flags;
+   int               spy;          // the helper indicator waking the EA on this symbol's ticks
   };
 
 class CEvents5
@@ -61,11 +68,15 @@ public:
    long              seeded_msc;            // when positions were last learnt (server time)
    ulong             removed[];             // orders whose order_removed went out
    ulong             awaiting[];            // deleted orders not in the history yet
+   bool              wake;                  // spies wake the EA on ticks (the TickWake input)
+   long              seen_login;            // the account positions were learnt for
 
                      CEvents5(void)
      {
       seen_sessions = 0;
       seeded_msc = 0;
+      wake = true;
+      seen_login = 0;
       last_rescan = 0;
       last_account_check = 0;
       announced_connected = -1;
@@ -73,16 +84,16 @@ public:
       account_sig = "";
      }
 
-   // A new session: the terminal state is announced again and open positions are learnt
-   // again (the EA may have started before the terminal logged in, when none showed); tick
-   // cursors are kept, so a short outage loses no tick (the EA resumes from the last tick it
-   // sent), and so are the queued trade events.
+   // A new session: the terminal state is announced again; tick cursors are kept, so a short
+   // outage loses no tick (the EA resumes from the last tick it sent), and so are the queued
+   // trade events. Positions are not learnt again here: transactions keep the cache current
+   // with or without a session, and a request answered before this runs may already have
+   // opened one (that opening must be reported, not taken for an old position).
    void              OnWelcome(void)
      {
       announced_connected = -1;
       announced_trade = -1;
       account_sig = "";
-      SeedPositions();
      }
 
    void              Poll(CGatewaySession &session)
@@ -95,6 +106,14 @@ public:
          Rescan(session);
          last_rescan = now == 0 ? 1 : now;
         }
+      // positions are learnt as soon as the terminal has logged in (OnInit can run before)
+      long login = AccountInfoInteger(ACCOUNT_LOGIN);
+      if(login != seen_login)
+        {
+         seen_login = login;
+         if(login != 0)
+            SeedPositions();
+        }
       if(!session.Ready())
          return;
       if(session.sessions != seen_sessions)
@@ -102,16 +121,38 @@ public:
          seen_sessions = session.sessions;
          OnWelcome();
         }
-      Terminal(session);
-      for(int i = 0; i < ArraySize(cursors) && session.Ready(); i++)
-         if(cursors[i].present)
-            Ticks(session, i);
+      Flush(session);
       if((int)(now - last_account_check) >= MTGW_RESCAN_MS)
         {
          last_account_check = now;
          Account(session);
+         SendTrades(session);
         }
+     }
+
+   // Everything new, now: the terminal's state, every symbol's new ticks, the queued trade
+   // events. Cheap when nothing changed (one SymbolInfoTick per symbol), so every wake-up
+   // calls it.
+   void              Flush(CGatewaySession &session)
+     {
+      if(!session.Ready() || session.sessions != seen_sessions)
+         return;                                   // Poll handles a new session first
+      Terminal(session);
+      for(int i = 0; i < ArraySize(cursors) && session.Ready(); i++)
+         if(cursors[i].present)
+            Ticks(session, i);
       SendTrades(session);
+     }
+
+   // The spies go with the EA.
+   void              ReleaseSpies(void)
+     {
+      for(int i = 0; i < ArraySize(cursors); i++)
+         if(cursors[i].spy != INVALID_HANDLE)
+           {
+            IndicatorRelease(cursors[i].spy);
+            cursors[i].spy = INVALID_HANDLE;
+           }
      }
 
    // The queued trade events, oldest first. What a dropped session did not take stays queued
@@ -159,9 +200,34 @@ public:
             cursors[i].last_msc = 0;
             cursors[i].sent_at_last = 0;
             cursors[i].seen_msc = 0;
+            cursors[i].spy = INVALID_HANDLE;
             Start(session, i);
            }
          cursors[i].present = true;
+        }
+      // a spy on each Market Watch symbol but the chart's (OnTick covers that one); none on
+      // a symbol that left Market Watch
+      for(int i = 0; i < ArraySize(cursors); i++)
+        {
+         bool want = wake && cursors[i].present && cursors[i].symbol != _Symbol && !session.methods.history.helper_missing;
+         if(want && cursors[i].spy == INVALID_HANDLE)
+           {
+            ResetLastError();
+            cursors[i].spy = iCustom(cursors[i].symbol, PERIOD_M1, MTGW_HELPER_NAME, MTGW_HELPER_SPY, ChartID(), (long)0);
+            if(cursors[i].spy == INVALID_HANDLE)
+              {
+               session.methods.history.helper_missing = true;
+               Print("MT Gateway: the helper indicator ", MTGW_HELPER_NAME, " cannot be created (error ",
+                     IntegerToString(GetLastError()), "): ticks of symbols other than the chart's go out on the timer; ",
+                     "compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+              }
+           }
+         else
+            if(!want && cursors[i].spy != INVALID_HANDLE)
+              {
+               IndicatorRelease(cursors[i].spy);
+               cursors[i].spy = INVALID_HANDLE;
+              }
         }
      }
 
@@ -546,8 +612,8 @@ public:
       RememberPosition(position, w.out);
      }
 
-   // Positions open now are known, so their closing is reported (at each welcome: the EA can
-   // start before the terminal has logged in, when PositionsTotal() is still 0).
+   // Positions open now are known, so their closing is reported (when the terminal has
+   // logged in: the EA can start before that, when none shows yet).
    void              SeedPositions(void)
      {
       seeded_msc = NowMsc();

@@ -35,6 +35,7 @@
 #define MTGW_DRAIN_READS       256
 #define MTGW_BODY_WAIT_MS      1000
 #define MTGW_HELD_MAX          32     // calls held while their history loads
+#define MTGW_CONVERSE_US       50000  // a request this recent: wait in the socket for the next
 
 #define ST_IDLE       0   // not connected; next attempt at next_attempt
 #define ST_HELLO      1   // hello sent, waiting for the challenge
@@ -125,6 +126,10 @@ public:
    ulong             last_rx;
    ulong             last_ping;
    int               history_wait_ms;  // how long a call waits for its history to load
+   ulong             last_req;         // when the last request came (0: none yet)
+   ulong             last_pass;        // when the last timer pass started
+   ulong             periods[];        // the last intervals between timer passes, microseconds
+   int               period_at;
    string            held_json[];      // calls held while their history loads, as received
    ulong             held_since[];
    int               hb_interval_ms;
@@ -154,6 +159,9 @@ public:
       rx_end = 0;
       wait_budget_ms = 0;
       history_wait_ms = 4000;
+      last_req = 0;
+      last_pass = 0;
+      period_at = 0;
       port = 8711;
      }
 
@@ -198,24 +206,68 @@ public:
       Heartbeat();
      }
 
-   // Wait inside the socket for the rest of this timer pass's budget, answering what comes.
-   void              WaitRest(const ulong pass_start_us)
+   // Requests are coming (one in the last MTGW_CONVERSE_US): worth waiting in the socket for
+   // the next, since a caller that waits for each answer sends the next one at once. Not
+   // otherwise: while the EA waits in SocketRead no tick event reaches it.
+   bool              Conversing(void) const
      {
-      while(state != ST_IDLE && state != ST_STOPPED && !IsStopped())
+      return state == ST_READY && last_req != 0 && GetMicrosecondCount() - last_req < MTGW_CONVERSE_US;
+     }
+
+   // A timer pass starts: learn how often the terminal really runs the timer (10-16 ms
+   // whatever was asked: the system clock's tick), the shortest of the last 8 intervals.
+   void              TimerPass(const ulong now_us)
+     {
+      if(last_pass != 0)
         {
-         long left_us = (long)wait_budget_ms * 1000 - (long)(GetMicrosecondCount() - pass_start_us);
-         if(left_us <= 0)
-            return;
-         int want = Needed();
-         int timeout = (int)((left_us + 999) / 1000);
-         if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
-            timeout = MTGW_BODY_WAIT_MS;      // the body of a frame whose header came is in transit
-         int got = ReadSome(want, timeout);
-         if(got < 0)
-            return;                           // timeout (or a drop, already handled)
-         ProcessFrames();
-         Drain();
+         if(ArraySize(periods) < 8)
+            ArrayResize(periods, 8);
+         periods[period_at] = now_us - last_pass;
+         period_at = (period_at + 1) % 8;
         }
+      last_pass = now_us;
+     }
+
+   // How long a pass may wait in the socket: until just before the next timer event is due,
+   // so a caller sending request after request never finds the EA between passes (at least
+   // SocketWaitMs; 0 turns waiting off). A millisecond short of it: a wait's timeout ends on
+   // the system clock's tick, and one that reached past the timer's tick would end a whole
+   // tick later, making the next pass late and the measured period longer.
+   long              BudgetUs(void) const
+     {
+      if(wait_budget_ms <= 0)
+         return 0;
+      ulong shortest = 0;
+      for(int i = 0; i < ArraySize(periods); i++)
+         if(periods[i] > 0 && (shortest == 0 || periods[i] < shortest))
+            shortest = periods[i];
+      long budget = (long)wait_budget_ms * 1000;
+      if(shortest > (ulong)budget + 1000 && shortest < 100000)
+         budget = (long)shortest - 1000;
+      return budget;
+     }
+
+   // One wait inside the socket within this timer pass's budget, answering what comes; true
+   // when something came (the caller sends what is new and waits again), false when the
+   // budget is spent (or the session ended).
+   bool              WaitOnce(const ulong pass_start_us)
+     {
+      if(state == ST_IDLE || state == ST_STOPPED || IsStopped())
+         return false;
+      long left_us = BudgetUs() - (long)(GetMicrosecondCount() - pass_start_us);
+      if(left_us <= 0)
+         return false;
+      int want = Needed();
+      int timeout = (int)(left_us / 1000);
+      if(timeout < 1)
+         return false;
+      if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
+         timeout = MTGW_BODY_WAIT_MS;         // the body of a frame whose header came is in transit
+      if(ReadSome(want, timeout) < 0)
+         return false;                        // timeout (or a drop, already handled)
+      ProcessFrames();
+      Drain();
+      return true;
      }
 
    // An event frame: MTGW_SENT, MTGW_TOO_LARGE (never sendable: nothing sent), or
@@ -560,6 +612,7 @@ public:
             ProtocolError("malformed request");
             return;
            }
+         last_req = GetMicrosecondCount();
          if(!Answer(doc, id_node, m_node, p_node, false))
            {
             int n = ArraySize(held_json);
