@@ -42,8 +42,11 @@
 
 struct _Sock { int fd; bool alive = false; bool read_once = false; };
 // `net fail_send <n>` (control command): the n-th SocketSend from now fails as a broken
-// connection does (-1, 5273), to show what the EA does with what it had still to send.
+// connection does (-1, 5273), to show what the EA does with what it had still to send;
+// `net fail_send_with <text>`: the next SocketSend whose bytes contain <text> fails so (an
+// answer lost on its way, whatever the EA sends before it).
 inline int _fail_send_in = 0;
+inline std::string _fail_send_with;
 inline std::map<int, _Sock>& _socks() { static std::map<int, _Sock> m; return m; }
 inline int _next_socket_handle = 1;
 inline const int _MAX_SOCKETS = 128;
@@ -161,6 +164,10 @@ inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
   if (!k->alive) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
   if (_fail_send_in > 0 && --_fail_send_in == 0) { k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
   size_t len = std::min<size_t>(buffer_len, buffer.v.size());
+  if (!_fail_send_with.empty() && std::search(buffer.v.begin(), buffer.v.begin() + (long)len, _fail_send_with.begin(),
+                                              _fail_send_with.end()) != buffer.v.begin() + (long)len) {
+    _fail_send_with.clear(); k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1;
+  }
   int chunk = _env("MQLSHIM_SEND_CHUNK", 0); if (chunk > 0 && len > (size_t)chunk) len = (size_t)chunk;
   ssize_t r = send(k->fd, buffer.v.data(), len, MSG_NOSIGNAL);
   if (r < 0) {
@@ -172,7 +179,8 @@ inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
 
 inline void _register_net_controls() {
   _controls()["net"] = [](const std::vector<std::string>& w) {
-    if (w.size() != 3 || w[1] != "fail_send" || atoi(w[2].c_str()) < 1) return std::string("usage: net fail_send <n>");
+    if (w.size() == 3 && w[1] == "fail_send_with") { _fail_send_with = w[2]; return std::string(); }
+    if (w.size() != 3 || w[1] != "fail_send" || atoi(w[2].c_str()) < 1) return std::string("usage: net fail_send <n> | net fail_send_with <text>");
     _fail_send_in = atoi(w[2].c_str()); return std::string();
   };
 }

@@ -24,7 +24,9 @@
 //   HISTORY_ADD, REQUEST) or shuffled (`tx_order: "shuffle"`: "the order of arrival is not
 //   guaranteed");
 // - what the user or the broker does meanwhile (control commands): a close from the terminal's
-//   window, a cancelled order, an SL/TP change, a lost broker connection, Algo Trading off;
+//   window, a cancelled order, an SL/TP change, a lost broker connection, Algo Trading off,
+//   and `answer_next <retcode>`: the next OrderSend executes as usual but the server's answer
+//   is that retcode (a 10012 TIMEOUT after the deal was made, as a broker can answer);
 //   these land step by step, the EA seeing each step's transaction before the next one lands
 //   (an ORDER_DELETE before the order reaches the history);
 // - the Strategy Tester (`tester: true`), where sockets do nothing.
@@ -224,7 +226,7 @@ struct FakeTerminal {
   long long start_ms = 0; ulong next_ticket = 5000; uint request_id = 0;
   bool history_synchronized = true; bool trade_allowed = true; bool connected = true; bool logged_in = true;
   bool tester = false; std::vector<std::string> allowed_hosts{"127.0.0.1"};
-  int timer_failures = 0; int order_latency_ms = 0; bool shuffle_tx = false; std::mt19937_64 rng{42};
+  int timer_failures = 0; int order_latency_ms = 0; std::vector<uint> answer_next; bool shuffle_tx = false; std::mt19937_64 rng{42};
   const FakeRecord* selected_order = nullptr; const FakeRecord* selected_position = nullptr;
   std::vector<const FakeRecord*> history_sel_orders, history_sel_deals;
   bool in_indicator = false;  // the running program is an indicator (copies do not wait; no sockets)
@@ -802,6 +804,11 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
     }
   } else if (rc == 0) { rc = TRADE_RETCODE_INVALID; why = "Invalid request"; }
   if (rc) { res.retcode = rc; res.comment = _S(why); }
+  if (!_term.answer_next.empty()) {  // executed (or not) as above; the server answers this retcode
+    rc = _term.answer_next.front(); _term.answer_next.erase(_term.answer_next.begin());
+    res.retcode = rc; res.comment = "Request answered "_s + _S(std::to_string(rc));
+    if (rc == TRADE_RETCODE_DONE || rc == TRADE_RETCODE_PLACED || rc == TRADE_RETCODE_DONE_PARTIAL) rc = 0;
+  }
   if (_term.shuffle_tx) std::shuffle(tx.begin(), tx.end(), _term.rng);
   for (auto& t : tx) _post_tx(t);
   MqlTradeTransaction req; req.type = TRADE_TRANSACTION_REQUEST;
@@ -863,6 +870,9 @@ inline void _register_terminal_controls() {
   _controls()["algo"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "on" && w[1] != "off")) return std::string("usage: algo on|off");
     _term.trade_allowed = w[1] == "on"; return std::string(); };
+  _controls()["answer_next"] = [](const std::vector<std::string>& w) {
+    if (w.size() < 2 || std::atol(w[1].c_str()) <= 0) return std::string("usage: answer_next <retcode>");
+    _term.answer_next.push_back((uint)std::atol(w[1].c_str())); return std::string(); };
   _controls()["select"] = [](const std::vector<std::string>& w) {
     if (w.size() < 3) return std::string("usage: select <symbol> 0|1");
     return SymbolSelect(_S(w[1]), w[2] == "1") ? std::string() : std::string("unknown symbol"); };
