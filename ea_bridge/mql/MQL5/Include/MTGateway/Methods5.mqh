@@ -7,6 +7,13 @@
 //| helper indicator loads it (History5.mqh) and answered once it is |
 //| there, or -32008 after the EA's HistoryWaitMs. Row answers stop  |
 //| at max_rows and say `truncated`.                                 |
+//|                                                                  |
+//| The order record (protocol 1.2): an order_send with the daemon's |
+//| order_key is recorded, its OrderSendResult with the request it   |
+//| executed, before the answer is written; a key seen again is      |
+//| answered from the record and never executed again; trade_results |
+//| reads the record. Retcodes are recorded as the server gave them  |
+//| (a 10012 TIMEOUT may hide a deal: the daemon decides).           |
 //+------------------------------------------------------------------+
 #ifndef MTGW_METHODS5_MQH
 #define MTGW_METHODS5_MQH
@@ -23,6 +30,8 @@
 #define E_HISTORY  -32008
 #define E_INTERNAL -32603
 #define E_DEFER    1        // not an answer: the history is being loaded, ask again next pass
+#define MTGW_RECORD_MAX 10000   // order records kept (the daemon reconciles within minutes)
+#define MTGW_KEY_MAX    64      // longest order key taken (the daemon's are 22 characters)
 
 // MT5 group filter: comma-separated patterns with * and ?, case-insensitive, "!" excludes.
 bool WildMatch(const string name, const string pattern)
@@ -109,8 +118,11 @@ public:
    int               code;
    string            message;
    CHistory5         history;
+   string            record_keys[];    // the order record: a ring of MTGW_RECORD_MAX keys...
+   string            record_json[];    // ...and their answers, as written
+   int               record_next;      // the oldest entry once the ring is full
 
-                     Methods5(void) { max_rows = 20000; max_answer_bytes = 8388608; code = 0; message = ""; }
+                     Methods5(void) { max_rows = 20000; max_answer_bytes = 8388608; code = 0; message = ""; record_next = 0; }
 
    void              Call(const string m, JsonDoc &doc, const int p, JsonWriter &w, int &code_out, string &message_out)
      {
@@ -288,8 +300,12 @@ public:
          return ",action,symbol,volume,price,";
       if(m == "order_calc_profit")
          return ",action,symbol,volume,price_open,price_close,";
-      if(m == "order_check" || m == "order_send")
+      if(m == "order_check")
          return ",request,";
+      if(m == "order_send")
+         return ",request,order_key,client_id,";
+      if(m == "trade_results")
+         return ",order_keys,client_ids,";
       return ",";
      }
 
@@ -301,7 +317,8 @@ public:
              m == "copy_ticks_from" || m == "copy_ticks_range" || m == "orders_total" || m == "orders_get" ||
              m == "positions_total" || m == "positions_get" || m == "history_orders_total" ||
              m == "history_orders_get" || m == "history_deals_total" || m == "history_deals_get" ||
-             m == "order_calc_margin" || m == "order_calc_profit" || m == "order_check" || m == "order_send";
+             m == "order_calc_margin" || m == "order_calc_profit" || m == "order_check" || m == "order_send" ||
+             m == "trade_results";
      }
 
    bool              CheckNames(const string m, JsonDoc &doc, const int p)
@@ -385,6 +402,9 @@ public:
                                                             else
                                                                if(m == "order_send")
                                                                   Send(doc, p, w);
+                                                               else
+                                                                  if(m == "trade_results")
+                                                                     Results(doc, p, w);
      }
 
    // The terminal's build date is not exposed to MQL5; the build number identifies it.
@@ -878,11 +898,65 @@ public:
       w.EndObj();
      }
 
+   //--- the order record ----------------------------------------------------------------
+
+   int               RecordFind(const string key)
+     {
+      for(int i = ArraySize(record_keys) - 1; i >= 0; i--)
+         if(record_keys[i] == key)
+            return i;
+      return -1;
+     }
+
+   void              RecordPut(const string key, const string json)
+     {
+      int n = ArraySize(record_keys);
+      if(n < MTGW_RECORD_MAX)
+        {
+         if(ArrayResize(record_keys, n + 1, 1024) != n + 1 || ArrayResize(record_json, n + 1, 1024) != n + 1)
+           {
+            Print("MT Gateway: no memory for the order record; key ", key, " is not recorded");
+            ArrayResize(record_keys, n);
+            ArrayResize(record_json, n);
+            return;
+           }
+         record_keys[n] = key;
+         record_json[n] = json;
+         return;
+        }
+      record_keys[record_next] = key;           // the oldest goes
+      record_json[record_next] = json;
+      record_next = (record_next + 1) % MTGW_RECORD_MAX;
+     }
+
+   // The daemon's key for this order: `order_key` (protocol 1.2), or the same key as
+   // `client_id` (a daemon of 1.1); "" when neither came (nothing is recorded).
+   string            OrderKey(JsonDoc &doc, const int p)
+     {
+      string name = Has(doc, p, "order_key") ? "order_key" : "client_id";
+      string key = PStr(doc, p, name, false);
+      if(code == 0 && Has(doc, p, name) && (StringLen(key) < 1 || StringLen(key) > MTGW_KEY_MAX))
+         Fail(E_PARAMS, name + ": expected 1 to " + IntegerToString(MTGW_KEY_MAX) + " characters");
+      return key;
+     }
+
    void              Send(JsonDoc &doc, const int p, JsonWriter &w)
      {
+      string key = OrderKey(doc, p);
+      if(code != 0)
+         return;
       MqlTradeRequest r;
       if(!ParseRequest(doc, p, r))
          return;
+      if(key != "")
+        {
+         int at = RecordFind(key);
+         if(at >= 0)
+           {
+            w.Raw(record_json[at]);               // a duplicated delivery: never a second order
+            return;
+           }
+        }
       if(!TerminalInfoInteger(TERMINAL_CONNECTED))
         {
          Fail(E_OFFLINE, "the terminal is not connected to the trade server");
@@ -904,19 +978,62 @@ public:
          return;
         }
       int dg = r.symbol == "" ? 8 : SymbolDigits(r.symbol);
+      JsonWriter out;
+      out.BeginObj();
+      out.KInt("retcode", (long)res.retcode);
+      out.KInt("deal", (long)res.deal);
+      out.KInt("order", (long)res.order);
+      out.KDbl("volume", res.volume);
+      out.KDbl("price", res.price, dg);
+      out.KDbl("bid", res.bid, dg);
+      out.KDbl("ask", res.ask, dg);
+      out.KStr("comment", res.comment);
+      out.KInt("request_id", (long)res.request_id);
+      out.KInt("retcode_external", (long)res.retcode_external);
+      out.Key("request");                         // the request executed: the daemon checks it
+      EncodeRequest(out, r);
+      out.EndObj();
+      if(out.bad)
+        {
+         w.bad = true;                            // the answer becomes an error naming the field
+         w.bad_field = out.bad_field;
+        }
+      // recorded first: an answer lost on the way is still known to trade_results
+      if(key != "")
+         RecordPut(key, out.out);
+      w.Raw(out.out);
+     }
+
+   // The recorded answer of each key asked that the record holds (the others are absent).
+   void              Results(JsonDoc &doc, const int p, JsonWriter &w)
+     {
+      string name = Has(doc, p, "client_ids") && !Has(doc, p, "order_keys") ? "client_ids" : "order_keys";
+      int keys = p < 0 ? -1 : doc.Get(p, name);
+      if(keys < 0 || doc.Type(keys) == J_NULL)
+        {
+         Fail(E_PARAMS, name + ": missing");
+         return;
+        }
+      if(doc.Type(keys) != J_ARR)
+        {
+         Fail(E_PARAMS, name + ": expected an array of strings");
+         return;
+        }
+      for(int c = doc.nodes[keys].first; c >= 0; c = doc.nodes[c].next)
+         if(doc.Type(c) != J_STR)
+           {
+            Fail(E_PARAMS, name + ": expected an array of strings");
+            return;
+           }
       w.BeginObj();
-      w.KInt("retcode", (long)res.retcode);
-      w.KInt("deal", (long)res.deal);
-      w.KInt("order", (long)res.order);
-      w.KDbl("volume", res.volume);
-      w.KDbl("price", res.price, dg);
-      w.KDbl("bid", res.bid, dg);
-      w.KDbl("ask", res.ask, dg);
-      w.KStr("comment", res.comment);
-      w.KInt("request_id", (long)res.request_id);
-      w.KInt("retcode_external", (long)res.retcode_external);
-      w.Key("request");
-      EncodeRequest(w, r);
+      for(int c = doc.nodes[keys].first; c >= 0; c = doc.nodes[c].next)
+        {
+         int at = RecordFind(doc.Str(c));
+         if(at < 0)
+            continue;
+         w.Key(doc.Str(c));
+         w.Raw(record_json[at]);
+        }
       w.EndObj();
      }
   };

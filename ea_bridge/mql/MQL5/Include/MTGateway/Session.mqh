@@ -25,7 +25,7 @@
 #include <MTGateway\Json.mqh>
 #include <MTGateway\Methods5.mqh>
 
-#define MTGW_EA_VERSION        "1.0.0"
+#define MTGW_EA_VERSION        "1.2.0"   // 1.2: the order record keyed by order_key
 #define MTGW_PROTOCOL          1
 #define MTGW_HANDSHAKE_MAX     16384
 #define MTGW_CONNECT_MS        200    // a refused loopback connect waits this long on Windows
