@@ -224,9 +224,10 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
         out["ea_spaced"].append(summarize_ns(await _spaced_rtts(
             ea_daemon.rpc_url, ea_daemon.token, max(20, calls // 30), 0.1)))
         log("spaced calls through the EA done")
-        for child in (ea, ea4):  # the tick runs have the client CPU to themselves
-            child.terminate()
-            await child.wait()
+        for running in (ea, ea4):  # the tick runs have the client CPU to themselves
+            if running is not None:
+                running.terminate()
+                await running.wait()
         for n in TICK_SYMBOLS:
             for wake in (True, False):
                 out["ea_ticks"].append(await _tick_run(binary, ea_daemon, Path(workdir.name), n,
