@@ -1,0 +1,60 @@
+"""The kit refuses what MetaEditor refuses or warns on (review D-9, D-10, D-11; B-1, E-10), so
+an EA edit that would not build clean in MetaEditor does not build here either: each test edits
+a copy of the EA and expects the build to fail naming the fault."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.ea_mql.eakit import MQL5_DIR, BuildError, build_ea
+
+EXPERT = "Experts/MTGateway.mq5"
+METHODS = "Include/MTGateway/Methods5.mqh"
+
+
+def _edited(tmp_path: Path, edits: list[tuple[str, str, str]]) -> Path:
+    """A copy of the EA's tree with each (file, old, new) applied once."""
+    tree = tmp_path / "MQL5"
+    shutil.copytree(MQL5_DIR, tree)
+    for name, old, new in edits:
+        path = tree / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text, (name, old)
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return tree
+
+
+def test_an_mql4_only_property_is_refused(tmp_path: Path) -> None:
+    """E-10, D-11: '#property strict' is MQL4's; mqlpp refuses a property MQL5 does not list."""
+    tree = _edited(tmp_path, [(EXPERT, '#property version', '#property strict\n#property version')])
+    with pytest.raises(BuildError, match="strict"):
+        build_ea(tree, tmp_path / "bin")
+
+
+def test_what_metaeditor_flags_does_not_compile(tmp_path: Path) -> None:
+    """One build of three edits, each a MetaEditor error or warning, each refused by g++: an
+    unchecked OrderSend (B-1, D-10: [[nodiscard]] and -Werror), an input assigned (D-11:
+    error 189), a long assigned to a datetime without a cast (D-9: 'possible loss of data')."""
+    tree = _edited(tmp_path, [
+        (METHODS, "if(!OrderSend(r, res) && res.retcode == 0)",
+         "OrderSend(r, res);\n      if(res.retcode == 0)"),
+        (EXPERT, "int OnInit()\n  {\n", "int OnInit()\n  {\n   TimerMs = 16;\n"
+                                       "   datetime started = AccountInfoInteger(ACCOUNT_LOGIN);\n"
+                                       "   Print(started);\n"),
+    ])
+    with pytest.raises(BuildError) as info:
+        build_ea(tree, tmp_path / "bin")
+    text = str(info.value)
+    lines = (tree / EXPERT).read_text(encoding="utf-8").splitlines()
+    at = {key: next(n for n, line in enumerate(lines, 1) if key in line)
+          for key in ("TimerMs = 16", "datetime started")}
+    assert re.search(r"Methods5\.mqh:\d+:\d+: error: ignoring return value of .bool "
+                     r"OrderSend.*nodiscard", text), text[-3000:]
+    assert re.search(rf"MTGateway\.mq5:{at['TimerMs = 16']}:\d+: error: assignment of "
+                     r"read-only .*TimerMs", text), text[-3000:]
+    assert re.search(rf"MTGateway\.mq5:{at['datetime started']}:\d+: error: conversion from "
+                     r".long int.", text), text[-3000:]
