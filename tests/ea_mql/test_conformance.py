@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import mtgateway.aio as amt5
+from gateway.trading.reconcile import ECHO_FIELDS
 from tests.client.conftest import base_url
 from tests.client.test_aio_client import connected, take
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon, connected_terminal
@@ -198,3 +199,24 @@ async def test_market_depth(daemon: Daemon, terminal: str) -> None:
         assert isinstance(item, amt5.StreamBook) and item.symbol == "BTCUSD"
         assert [level.type for level in item.book] == [amt5.BOOK_TYPE_SELL] * 5 + [
             amt5.BOOK_TYPE_BUY] * 5
+
+
+async def test_the_order_record_of_protocol_1_2(daemon: Daemon, terminal: str) -> None:
+    """Protocol 1.2 on the wire (docs/protocol.md, "The order record"): the terminal says EA
+    1.2.0; an ``order_send`` under the daemon's ``order_key`` is recorded with the request it
+    executed, the same key again is answered from the record without executing, and
+    ``trade_results`` answers the keys it holds, unknown ones absent."""
+    b = daemon.bridge
+    session = await b.wait_for_terminal(TERMINAL, WAIT_S)
+    assert session.hello.ea_version == "1.2.0"
+    buy = {"action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}
+    key = "cOnF0rm4nce-1_2abcdefg"
+    sent = await b.call(TERMINAL, "order_send", {"request": buy, "order_key": key}, WAIT_S)
+    assert sent["retcode"] == 10009 and sent["order"] > 0
+    assert {k: sent["request"][k] for k in ECHO_FIELDS} == {
+        "action": 1, "symbol": "BTCUSD", "volume": 0.01, "type": 0, "position": 0, "order": 0}
+    again = await b.call(TERMINAL, "order_send", {"request": buy, "order_key": key}, WAIT_S)
+    assert again == sent
+    assert await b.call(TERMINAL, "positions_total", {}, WAIT_S) == 1
+    assert await b.call(TERMINAL, "trade_results",
+                        {"order_keys": [key, "not-a-key-it-has-seen"]}, WAIT_S) == {key: sent}
