@@ -89,6 +89,7 @@ void OnDeinit(const int reason)
 void Wake()
   {
    LastTickWake = GetMicrosecondCount();
+   Events.LearnPositions();
    Session.Drain();
    Events.Flush(Session);
   }
@@ -96,6 +97,7 @@ void Wake()
 void OnTimer()
   {
    ulong start = GetMicrosecondCount();
+   Events.LearnPositions();               // before Service can answer an order_send
    Session.TimerPass(start);
    Session.Service();
    Events.Poll(Session);

@@ -96,6 +96,19 @@ public:
       account_sig = "";
      }
 
+   // Positions are learnt as soon as the terminal has logged in (OnInit can run before). The
+   // EA calls this before anything that may answer a request: an order_send served first
+   // would open a position the seeding then took for an old one, never reported opened.
+   void              LearnPositions(void)
+     {
+      long login = AccountInfoInteger(ACCOUNT_LOGIN);
+      if(login == seen_login)
+         return;
+      seen_login = login;
+      if(login != 0)
+         SeedPositions();
+     }
+
    void              Poll(CGatewaySession &session)
      {
       // Market Watch is followed from the EA's start, connected or not: ticks that arrive
@@ -106,14 +119,7 @@ public:
          Rescan(session);
          last_rescan = now == 0 ? 1 : now;
         }
-      // positions are learnt as soon as the terminal has logged in (OnInit can run before)
-      long login = AccountInfoInteger(ACCOUNT_LOGIN);
-      if(login != seen_login)
-        {
-         seen_login = login;
-         if(login != 0)
-            SeedPositions();
-        }
+      LearnPositions();
       if(!session.Ready())
          return;
       if(session.sessions != seen_sessions)
