@@ -114,7 +114,12 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
         assert proc.stdout is not None
         state = json.loads(state_file.read_text())
         assert set(state) == {"rpc_url", "ws_url", "health_url", "bridge", "token", "login",
-                              "server", "open_symbols", "pid"}
+                              "server", "open_symbols", "pid", "console_url", "owner_email",
+                              "owner_password"}
+        # It holds the token and the owner's one-time password: the owner alone may read it.
+        if os.name != "nt":
+            assert state_file.stat().st_mode & 0o077 == 0
+        assert state["owner_password"] in output.decode()
         assert state["pid"] == proc.pid and state["token"] in output.decode()
         curl_line = next(line for line in output.decode().splitlines() if "curl -s" in line)
         assert state["rpc_url"] in curl_line and "account_info" in curl_line
