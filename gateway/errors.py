@@ -60,6 +60,7 @@ __all__ = [
     "EA_PASSTHROUGH_CODES",
     "HTTP_STATUS",
     "ERROR_TABLE",
+    "MALFORMED_REQUEST",
     "MISDIRECTED",
     "NOT_A_WEBSOCKET",
     "ORIGIN_REFUSED",
@@ -365,6 +366,9 @@ BODY_TIMEOUT: Final = HttpRefusal(408, RpcError(INVALID_REQUEST,
 NOT_A_WEBSOCKET: Final = HttpRefusal(426, RpcError(INVALID_REQUEST,
                                                    "Upgrade to a WebSocket for /ws"),
                                      {"Upgrade": "websocket", "Connection": "Upgrade"})
+#: Bytes that are not an acceptable HTTP/1.x request (a bad request line or header, a doubled or
+#: conflicting Content-Length/Transfer-Encoding: no smuggling); the connection closes.
+MALFORMED_REQUEST: Final = HttpRefusal(400, RpcError(INVALID_REQUEST, "Malformed HTTP request"))
 #: The connection cap is reached (answered by the guard, before aiohttp).
 TOO_MANY_CONNECTIONS: Final = HttpRefusal(503, RpcError(UNAVAILABLE, "Too many connections"))
 

@@ -44,8 +44,9 @@ from .keys import (
     TRADING,
 )
 
-__all__ = ["RPC_METHODS", "AuthRefusal", "authenticate", "authenticate_request", "bearer_token",
-           "error_response", "health", "mark_authenticated", "rpc", "serve_rpc"]
+__all__ = ["RPC_METHODS", "AuthRefusal", "authenticate", "authenticate_request", "bearer_of",
+           "bearer_token", "error_response", "health", "is_json", "mark_authenticated",
+           "mark_transport_authenticated", "rpc", "serve_rpc"]
 
 _JSON = "application/json"
 #: Security events (a token used where it is not bound): WARNING, ids and terminals only.
@@ -63,7 +64,11 @@ def error_response(refusal: HttpRefusal) -> web.Response:
 
 def bearer_token(request: web.BaseRequest) -> str | None:
     """The token of an ``Authorization: Bearer`` header, or None."""
-    header = request.headers.get("Authorization")
+    return bearer_of(request.headers.get("Authorization"))
+
+
+def bearer_of(header: str | None) -> str | None:
+    """The token of an ``Authorization`` header's value if it says ``Bearer``, or None."""
     if header is None:
         return None
     scheme, _, value = header.partition(" ")
@@ -129,9 +134,23 @@ async def authenticate_request(app: web.Application, token: str | None) -> Princ
 def mark_authenticated(app: web.Application, request: web.BaseRequest) -> None:
     """Tell the connection budget that ``request``'s connection carried a valid token: it is
     the last kind of idle connection evicted for a newcomer (``guard.py``)."""
-    conn = app[CONNECTIONS].find(request.transport)
+    mark_transport_authenticated(app, request.transport)
+
+
+def mark_transport_authenticated(app: web.Application, transport: object) -> None:
+    """:func:`mark_authenticated` for the connection of ``transport``."""
+    conn = app[CONNECTIONS].find(transport)
     if conn is not None:
         conn.authenticated = True
+
+
+def is_json(content_type: str | None, mimetype: str | None = None) -> bool:
+    """Whether a ``Content-Type`` value says JSON (``mimetype``: its parsed type, if known)."""
+    if content_type == _JSON:
+        return True
+    if mimetype is None:
+        mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    return mimetype == _JSON
 
 
 async def health(request: web.Request) -> web.Response:
@@ -151,7 +170,7 @@ async def serve_rpc(app: web.Application, request: web.BaseRequest) -> web.Strea
     config = app[CONFIG]
     if request.method != "POST":
         return error_response(USE_POST)
-    if request.headers.get("Content-Type") != _JSON and request.content_type != _JSON:
+    if not is_json(request.headers.get("Content-Type"), request.content_type):
         return error_response(UNSUPPORTED_MEDIA_TYPE)
     limit = config.server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:

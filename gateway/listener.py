@@ -8,6 +8,11 @@ The hot path skips the application's machinery: aiohttp's low-level server hands
 to :func:`rpc_fast_path`, which answers an exact ``POST /rpc`` itself (the edge checks, then
 :func:`~gateway.http_rpc.serve_rpc`) and passes anything else to the application as before
 (router, middleware, ``/ws``, ``/health``, 404s). ``docs/performance.md`` has the A/B.
+
+With ``[server] rpc_edge = "llhttp"`` (the default) the guard wraps
+:class:`~gateway.rpcedge.RpcEdge` instead: ``POST /rpc`` never reaches aiohttp's parser, and
+any other request is handed to aiohttp's protocol on the same connection (where the fast path
+above still serves an ``/rpc`` that follows on it).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from .guard import ConnectionBudget, GuardedProtocol
 from .http_rpc import RPC_METHODS, error_response, serve_rpc
 from .keys import CONFIG, CONNECTIONS
 from .middleware import edge_refusal
+from .rpcedge import LINGERING_S, RpcEdge
 
 __all__ = ["AccessLogger", "GuardedSite", "bind_tcp", "rpc_fast_path", "start_http"]
 
@@ -69,7 +75,10 @@ def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHand
 
     return handle
 
-_LINGERING_S = 2.0
+#: After answering early (408, 413), the rest of the body is read for this long.
+_LINGERING_S = LINGERING_S
+#: At shutdown, how long the requests in progress on the llhttp edge may take.
+_SHUTDOWN_S = 60.0
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -91,14 +100,19 @@ class AccessLogger(AbstractAccessLogger):
 class GuardedSite(web.BaseSite):
     """A TCP site whose connections pass through the connection budget and header deadline."""
 
-    __slots__ = ("_host", "_budget", "_port", "_bound_port", "_sock")
+    __slots__ = ("_host", "_budget", "_port", "_bound_port", "_sock", "_app", "_edges")
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
-                 budget: ConnectionBudget, sock: socket.socket | None = None) -> None:
+                 budget: ConnectionBudget, sock: socket.socket | None = None,
+                 app: web.Application | None = None) -> None:
+        """``app``: serve its ``POST /rpc`` on the llhttp edge (``rpcedge.py``), handing
+        every other request to aiohttp; None: aiohttp parses everything."""
         super().__init__(runner)
         self._host, self._port, self._budget = host, port, budget
         self._bound_port: int | None = None
         self._sock = sock
+        self._app = app
+        self._edges: set[RpcEdge] = set()
 
     @property
     def name(self) -> str:
@@ -114,7 +128,15 @@ class GuardedSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None
-        factory = lambda: GuardedProtocol(server(), self._budget)  # noqa: E731
+        app, budget, edges = self._app, self._budget, self._edges
+        factory: Callable[[], asyncio.Protocol]
+        if app is None:
+            factory = lambda: GuardedProtocol(server(), budget)  # noqa: E731
+        else:
+            access_log = (logging.getLogger("gateway.access")
+                          if app[CONFIG].logging.access_log else None)
+            factory = lambda: GuardedProtocol(  # noqa: E731
+                RpcEdge(app, server, edges, access_log), budget)
         if self._sock is not None:
             self._server = await loop.create_server(factory, sock=self._sock,
                                                     backlog=self._backlog)
@@ -122,6 +144,14 @@ class GuardedSite(web.BaseSite):
             self._server = await loop.create_server(factory, self._host, self._port,
                                                     backlog=self._backlog)
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop listening; each llhttp connection answers the request in progress and closes
+        (within the runner's shutdown timeout), as aiohttp's shutdown does for its own."""
+        await super().stop()
+        tasks = {task for edge in list(self._edges) if (task := edge.shut_down()) is not None}
+        if tasks:
+            await asyncio.wait(tasks, timeout=_SHUTDOWN_S)
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:
@@ -173,7 +203,8 @@ async def start_http(app: web.Application, sock: socket.socket | None = None
     server = runner.server
     assert server is not None
     server.request_handler = rpc_fast_path(app, server.request_handler)
-    site = GuardedSite(runner, cfg.host, cfg.port, app[CONNECTIONS], sock)
+    site = GuardedSite(runner, cfg.host, cfg.port, app[CONNECTIONS], sock,
+                       app if cfg.rpc_edge == "llhttp" else None)
     try:
         await site.start()
     except BaseException:

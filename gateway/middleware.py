@@ -10,7 +10,7 @@ bearer token are the handlers' business, after these.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
 from aiohttp import web
@@ -21,30 +21,39 @@ from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL, HttpRefusal
 from .http_rpc import error_response
 from .keys import CONFIG, CONNECTIONS
 
-__all__ = ["edge_refusal", "guard_middleware"]
+__all__ = ["edge_refusal", "guard_middleware", "has_token_param", "refusal_of"]
 
 _TOKEN_PARAMS: Final = ("token", "auth", "bearer", "key", "secret", "password")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _has_token_param(request: web.BaseRequest) -> bool:
-    return any(any(word in key.lower() for word in _TOKEN_PARAMS) for key in request.query)
+def has_token_param(keys: Iterable[str]) -> bool:
+    """Whether a query-string key (``keys``, decoded) looks like a credential."""
+    return any(any(word in key.lower() for word in _TOKEN_PARAMS) for key in keys)
 
 
 def edge_refusal(request: web.BaseRequest, server: ServerConfig,
                  host_refusals: HostRefusals | None = None) -> HttpRefusal | None:
     """The refusal of the Host, Origin and query-token checks, or None when all pass; a
     refused Host is reported to ``host_refusals`` (one security log line per window)."""
-    hosts = request.headers.getall("Host", [])
+    return refusal_of(request.headers.getall("Host", []), request.headers.get("Origin"),
+                      request.query.keys() if request.query_string else (),
+                      request.remote or "?", server, host_refusals)
+
+
+def refusal_of(hosts: list[str], origin: str | None, query_keys: Iterable[str], peer: str,
+               server: ServerConfig, host_refusals: HostRefusals | None = None
+               ) -> HttpRefusal | None:
+    """:func:`edge_refusal` on a request's parts (the llhttp edge, ``rpcedge.py``, has no
+    aiohttp request): the ``Host`` values, the first ``Origin``, the query's keys."""
     if not host_allowed(hosts, server.allowed_hosts):
         if host_refusals is not None:
-            host_refusals.note(hosts[0] if len(hosts) == 1 else None, request.remote or "?")
+            host_refusals.note(hosts[0] if len(hosts) == 1 else None, peer)
         return MISDIRECTED
-    origin = request.headers.get("Origin")
     if origin is not None and origin not in server.allowed_origins:
         return ORIGIN_REFUSED
-    if request.query_string and _has_token_param(request):
+    if has_token_param(query_keys):
         return TOKEN_IN_URL
     return None
 

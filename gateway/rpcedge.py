@@ -1,0 +1,612 @@
+"""``POST /rpc`` on llhttp (httptools): the daemon's hot path without aiohttp's request machinery.
+
+aiohttp's request and response objects cost ~5x an ``asyncio.Protocol`` on llhttp (issue 21),
+so ``[server] rpc_edge = "llhttp"`` (the default) serves ``POST /rpc`` here and hands every
+other request, ``/ws`` upgrades included, to aiohttp's own protocol on the same connection,
+with the bytes already read (then the connection is aiohttp's for good). The rules are the
+same as on the aiohttp path and come from the same places: Host, Origin and query-token
+refusals (``middleware.refusal_of``), content type, body size and the body deadline, then the
+token through the throttle (401, 429, 503: ``http_rpc.authenticate_request``), every answer
+from ``errors.py``. uvicorn's ``httptools_impl`` is the shape; the differences are below.
+
+Two parts (``style.md`` rule 1):
+
+* :class:`RequestAssembly` -- sans-I/O. Fed a connection's bytes, it says when an ``/rpc``
+  request's headers are complete (:class:`Started`), when its body is (:class:`Completed`),
+  when a request must go to aiohttp (:class:`HandOff`, carrying every byte from that request's
+  first on) and when the stream is not HTTP (:class:`Malformed`: 400 and close). It finds each
+  header block's end itself and feeds llhttp one message at a time (a body by its
+  ``Content-Length``, a chunked body up to each CRLF), so it always knows where a request
+  began: llhttp does not say where in a buffer it stopped. Conflicting or doubled
+  ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
+* :class:`RpcEdge` -- the ``asyncio.Protocol`` shell, inside the connection guard
+  (``guard.GuardedProtocol`` still admits, evicts, keeps the header deadline and the 421 for a
+  missing Host). Requests are answered one at a time in arrival order (pipelining, as aiohttp
+  does); a handler is never cancelled by a client leaving (a trade in flight finishes, as with
+  aiohttp's defaults); an idle connection closes after ``keepalive_timeout_s``; and
+  :meth:`RpcEdge.shut_down` lets the request in progress finish before the connection closes.
+
+Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qsl
+
+import httptools
+from aiohttp import web
+
+from .context import RpcContext
+from .errors import (
+    BODY_TIMEOUT,
+    MALFORMED_REQUEST,
+    UNSUPPORTED_MEDIA_TYPE,
+    HttpRefusal,
+    body_too_large,
+)
+from .http_rpc import (
+    AuthRefusal,
+    authenticate_request,
+    bearer_of,
+    is_json,
+    mark_transport_authenticated,
+)
+from .keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
+from .middleware import refusal_of
+
+if TYPE_CHECKING:
+    from .guard import GuardedProtocol
+
+__all__ = ["Completed", "HandOff", "Malformed", "RequestAssembly", "RpcEdge", "RpcRequest",
+           "Started"]
+
+log = logging.getLogger("gateway.rpcedge")
+
+#: aiohttp's own limit on a request line or a header line (longer: 400).
+_MAX_LINE: Final = 8190
+#: After an early refusal, the rest of the body is read and dropped for this long before the
+#: connection is closed instead (aiohttp's ``lingering_time`` on the daemon, ``listener.py``).
+LINGERING_S: Final = 2.0
+#: Complete requests queued behind the one being answered before reading pauses.
+_MAX_QUEUED: Final = 16
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@dataclass(eq=False, slots=True)
+class RpcRequest:
+    """One request as the edge sees it: raw parts, body collected up to the limit."""
+
+    target: bytes = b""
+    method: bytes = b""
+    minor: int = 1
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    keep_alive: bool = True
+    body: bytearray = field(default_factory=bytearray)
+    #: Bytes of a ``Content-Length`` body still to come (unused when chunked).
+    body_left: int = 0
+    content_length: int | None = None
+    chunked: bool = False
+    #: The body went past ``max_body_bytes``: it is read on and dropped (413).
+    too_large: bool = False
+    complete: bool = False
+
+    def first(self, name: bytes) -> str | None:
+        """The first value of header ``name`` (lower case), decoded as aiohttp does."""
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", "surrogateescape")
+        return None
+
+    def all(self, name: bytes) -> list[str]:
+        return [value.decode("utf-8", "surrogateescape") for key, value in self.headers
+                if key == name]
+
+    @property
+    def path(self) -> bytes:
+        return self.target.partition(b"?")[0]
+
+    def query_keys(self) -> list[str]:
+        query = self.target.partition(b"?")[2]
+        if not query:
+            return []
+        return [key for key, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """An ``/rpc`` request's headers are complete (its body may still be on the way)."""
+
+    request: RpcRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The request's body is complete."""
+
+    request: RpcRequest
+
+
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """A request that is not ``POST /rpc``: ``data`` is every byte from its first on."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """The bytes are not an acceptable HTTP/1.x request: answer 400 and close."""
+
+
+Event = Started | Completed | HandOff | Malformed
+
+_HEAD, _BODY, _OFF = 0, 1, 2
+
+
+class RequestAssembly:
+    """A connection's byte stream to request events (no I/O, no clock).
+
+    States: reading a header block, reading a body, and off (after a hand-off, a malformed
+    request, or a request that closes the connection: nothing more is parsed).
+    """
+
+    def __init__(self, max_body_bytes: int) -> None:
+        self._parser = httptools.HttpRequestParser(self)
+        self._max_body = max_body_bytes
+        self._buffer = bytearray()
+        self._state = _HEAD
+        self._request: RpcRequest | None = None
+        self._events: list[Event] = []
+
+    @property
+    def off(self) -> bool:
+        return self._state == _OFF
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Account for ``data``; the events it completed, in order."""
+        if self._state == _OFF:
+            return []
+        self._buffer += data
+        events = self._events = []
+        while self._buffer and self._state != _OFF:
+            if self._state == _HEAD:
+                if not self._head():
+                    break
+            else:
+                self._body()
+        return events
+
+    def _head(self) -> bool:
+        buffer = self._buffer
+        while buffer[:2] == b"\r\n":  # empty lines before a request are ignored (RFC 9112)
+            del buffer[:2]
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buffer) - (buffer.rfind(b"\r\n") + 2) > _MAX_LINE:
+                self._malformed()
+            return False
+        head = bytes(buffer[:end + 4])
+        del buffer[:end + 4]
+        if any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
+            self._malformed()
+            return False
+        self._request = None
+        try:
+            self._parser.feed_data(head)
+        except httptools.HttpParserUpgrade:
+            pass  # an Upgrade request (a WebSocket): not ours, handed off below
+        except httptools.HttpParserError:
+            self._malformed()
+            return False
+        request = self._request
+        if request is None or not request.method:  # llhttp saw no complete header block
+            self._malformed()
+            return False
+        if not _ours(request):
+            self._state = _OFF
+            self._events.append(HandOff(head + bytes(buffer)))
+            buffer.clear()
+            return False
+        self._events.append(Started(request))
+        if request.complete:
+            self._done(request)
+        else:
+            self._state = _BODY
+        return True
+
+    def _body(self) -> None:
+        request = self._request
+        assert request is not None
+        buffer = self._buffer
+        if request.chunked:  # a chunked message can only end at a CRLF: feed up to each one
+            cut = buffer.find(b"\r\n")
+            size = len(buffer) if cut < 0 else cut + 2
+        else:
+            size = min(len(buffer), request.body_left)
+            request.body_left -= size
+        piece = bytes(buffer[:size])
+        del buffer[:size]
+        try:
+            self._parser.feed_data(piece)
+        except httptools.HttpParserError:
+            self._malformed()
+            return
+        if request.complete:
+            self._done(request)
+
+    def _done(self, request: RpcRequest) -> None:
+        self._events.append(Completed(request))
+        self._state = _HEAD if request.keep_alive else _OFF
+
+    def _malformed(self) -> None:
+        self._state = _OFF
+        self._buffer.clear()
+        self._events.append(Malformed())
+
+    # -- httptools callbacks ------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._request = RpcRequest()
+
+    def on_url(self, url: bytes) -> None:
+        assert self._request is not None
+        self._request.target += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self._request is not None
+        self._request.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        request = self._request
+        assert request is not None
+        parser = self._parser
+        request.method = parser.get_method()
+        request.minor = 0 if parser.get_http_version() == "1.0" else 1
+        request.keep_alive = parser.should_keep_alive()
+        for name, value in request.headers:
+            if name == b"content-length":  # llhttp refused it unless it is one plain number
+                request.content_length = request.body_left = int(value)
+            elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
+                request.chunked = True
+
+    def on_body(self, body: bytes) -> None:
+        request = self._request
+        assert request is not None
+        if request.too_large:
+            return
+        request.body += body
+        if len(request.body) > self._max_body:
+            request.too_large = True
+            request.body.clear()
+
+    def on_message_complete(self) -> None:
+        request = self._request
+        assert request is not None
+        request.complete = True
+        request.keep_alive = self._parser.should_keep_alive()
+
+
+def _ours(request: RpcRequest) -> bool:
+    """``POST /rpc`` (any query: its token check is ours too) on HTTP/1.x without an upgrade
+    or an expectation other than ``100-continue``; anything else is aiohttp's."""
+    if request.method != b"POST" or request.path != b"/rpc":
+        return False
+    for name, value in request.headers:
+        if name == b"upgrade" or (name == b"expect" and (
+                value.lower() != b"100-continue" or request.minor != 1)):
+            return False
+    return True
+
+
+def response_bytes(request: RpcRequest, status: int, body: bytes | None, keep_alive: bool,
+                   headers: dict[str, str] | None = None) -> bytes:
+    """A whole response as aiohttp writes it for ``request``: its HTTP version, the
+    ``Connection`` header it would add, ``Content-Type``/``Content-Length`` for a body."""
+    lines = [f"HTTP/1.{request.minor} {status} {HTTPStatus(status).phrase}"]
+    if body is not None:
+        lines.append("Content-Type: application/json")
+        lines.append(f"Content-Length: {len(body)}")
+    has_connection = False
+    for name, value in (headers or {}).items():
+        has_connection = has_connection or name.lower() == "connection"
+        lines.append(f"{name}: {value}")
+    if not has_connection:
+        if keep_alive and request.minor == 0:
+            lines.append("Connection: keep-alive")
+        elif not keep_alive and request.minor == 1:
+            lines.append("Connection: close")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + body if body else head
+
+
+class RpcEdge(asyncio.Protocol):
+    """One connection: ``POST /rpc`` answered here, anything else handed to aiohttp.
+
+    Args:
+        app: the daemon's application (its config, budget, dispatcher, bridge...).
+        aiohttp_protocol: makes aiohttp's protocol for a hand-off (the runner's server).
+        edges: the site's open edges (:meth:`shut_down` is called on each at shutdown).
+        access_log: the access logger when ``[logging] access_log`` is on.
+    """
+
+    def __init__(self, app: web.Application, aiohttp_protocol: Callable[[], asyncio.Protocol],
+                 edges: set[RpcEdge], access_log: logging.Logger | None) -> None:
+        self._app = app
+        self._config = app[CONFIG]
+        self._server = self._config.server
+        self._make_aiohttp = aiohttp_protocol
+        self._edges = edges
+        self._access_log = access_log
+        self._assembly = RequestAssembly(self._server.max_body_bytes)
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._peer = "?"
+        self._queue: deque[RpcRequest | None] = deque()  # None: a malformed request
+        self._task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._handoff: bytearray | None = None
+        self._aiohttp: asyncio.Protocol | None = None
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._reading = True
+        self._closing = False
+        self._lost = False
+        self._drained: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._edges.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.data_received(data)
+            return
+        if self._handoff is not None:
+            self._handoff += data
+            if len(self._handoff) > 2 * _MAX_LINE and self._reading:
+                self._pause_reading()
+            return
+        self._stop_keepalive()
+        for event in self._assembly.feed(data):
+            if type(event) is Started:
+                conn = self._conn()
+                if conn is not None:
+                    conn.request_started()  # working from here until its answer is written
+                self._queue.append(event.request)
+            elif type(event) is HandOff:
+                self._handoff = bytearray(event.data)
+            elif type(event) is Malformed:
+                self._queue.append(None)
+        front = self._queue[0] if self._queue else None
+        if self._waiter is not None and front is not None and (
+                front.complete or front.too_large) and not self._waiter.done():
+            self._waiter.set_result(None)
+        if len(self._queue) > _MAX_QUEUED and self._reading:
+            self._pause_reading()
+        self._next()
+
+    def eof_received(self) -> bool | None:
+        if self._aiohttp is not None:
+            return self._aiohttp.eof_received()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._edges.discard(self)
+        self._stop_keepalive()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(ConnectionResetError("the client left"))
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        if self._aiohttp is not None:
+            self._aiohttp.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.pause_writing()
+        elif self._drained is None:
+            self._drained = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.resume_writing()
+        elif self._drained is not None:
+            if not self._drained.done():
+                self._drained.set_result(None)
+            self._drained = None
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    def shut_down(self) -> asyncio.Task[None] | None:
+        """Stop taking requests: an idle connection closes now, a busy one after the answer
+        in progress; returns the task to wait for, if any."""
+        self._closing = True
+        if self._aiohttp is not None:
+            return None  # aiohttp's own shutdown closes it
+        if self._task is None:
+            self._close()
+        return self._task
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        """Start answering the front request, or hand off, or wait idle."""
+        if self._task is not None or self._lost:
+            return
+        if self._queue:
+            self._task = self._loop.create_task(self._answer_front())
+        elif self._closing:
+            self._close()
+        elif self._handoff is not None:
+            self._hand_off()
+        elif not self._assembly.off:
+            self._keepalive = self._loop.call_later(self._server.keepalive_timeout_s,
+                                                    self._close)
+        else:
+            self._close()  # the last request said Connection: close
+
+    async def _answer_front(self) -> None:
+        request = self._queue[0]
+        keep = False
+        try:
+            if request is None:
+                self._write(MALFORMED_REQUEST.raw())
+                return
+            keep = await self._answer(request)
+        except Exception:  # a bug: never leak it, never leave the connection hanging
+            log.exception("answering /rpc failed")
+            keep = False
+        finally:
+            self._queue.popleft()
+            if request is not None:
+                conn = self._conn()
+                if conn is not None:
+                    conn.request_finished()
+            self._task = None
+            if not keep:
+                self._close()
+            else:
+                if not self._reading and len(self._queue) <= _MAX_QUEUED \
+                        and self._handoff is None:
+                    self._resume_reading()
+                self._next()
+
+    async def _answer(self, request: RpcRequest) -> bool:
+        """Answer ``request``; True when the connection stays open."""
+        started = self._loop.time()
+        if any(name == b"expect" for name, _ in request.headers):
+            self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
+        called: list[str] = []
+        try:
+            status, body, headers = await self._outcome(request, called)
+        except ConnectionResetError:
+            return False  # the client left while its body was on the way
+        keep = request.keep_alive and not self._closing and not (
+            headers and headers.get("Connection") == "close")
+        self._write(response_bytes(request, status, body, keep, headers))
+        if self._access_log is not None:
+            self._access_log.info(
+                "%s %s %s%s %d %s %.1fms", self._peer, request.method.decode("latin-1"),
+                request.path.decode("latin-1"), f" [{','.join(called)}]" if called else "",
+                status, len(body) if body else 0, (self._loop.time() - started) * 1000)
+        if self._drained is not None:
+            await self._drained
+        if keep and not request.complete:  # refused early: drop the rest of the body
+            try:
+                await self._wait_body(request, LINGERING_S, whole=True)
+            except (TimeoutError, ConnectionResetError):
+                return False
+        return keep and not self._lost
+
+    async def _outcome(self, request: RpcRequest, called: list[str]
+                       ) -> tuple[int, bytes | None, dict[str, str] | None]:
+        """The status, body and extra headers of the answer to ``request``."""
+        refusal = self._refusal(request)
+        if refusal is None and not request.complete and not request.too_large:
+            try:
+                await self._wait_body(request, self._server.body_timeout_s, whole=False)
+            except TimeoutError:
+                refusal = BODY_TIMEOUT
+        if refusal is None and request.too_large:
+            refusal = body_too_large(self._server.max_body_bytes)
+        app = self._app
+        if refusal is None:
+            try:
+                principal = await authenticate_request(app, bearer_of(
+                    request.first(b"authorization")))
+            except AuthRefusal as refused:
+                refusal = refused.refusal
+        if refusal is not None:
+            return refusal.status, refusal.body(), dict(refusal.headers)
+        if self._transport is not None:
+            mark_transport_authenticated(app, self._transport)
+        context = RpcContext(principal, app[BRIDGE], self._config, app[TERMINALS], app[TRADING])
+        payload = await app[RPC].handle(bytes(request.body), context, called=called)
+        if payload is None:
+            return 204, None, None
+        return 200, payload, None
+
+    def _refusal(self, request: RpcRequest) -> HttpRefusal | None:
+        """The refusals decided on the headers alone, in the contract's order."""
+        refusal = refusal_of(request.all(b"host"), request.first(b"origin"),
+                             request.query_keys(), self._peer, self._server,
+                             self._app[CONNECTIONS].host_refusals)
+        if refusal is not None:
+            return refusal
+        if not is_json(request.first(b"content-type")):
+            return UNSUPPORTED_MEDIA_TYPE
+        limit = self._server.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return body_too_large(limit)
+        return None
+
+    async def _wait_body(self, request: RpcRequest, timeout_s: float, *, whole: bool) -> None:
+        """Wait until ``request``'s body is complete (or, unless ``whole``, too large).
+
+        Raises:
+            TimeoutError: not within ``timeout_s``.
+            ConnectionResetError: the client left.
+        """
+        if self._lost:
+            raise ConnectionResetError("the client left")
+        async with asyncio.timeout(timeout_s):
+            while not (request.complete or (request.too_large and not whole)):
+                self._waiter = self._loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+
+    # -- the connection -----------------------------------------------------------------------
+
+    def _conn(self) -> GuardedProtocol | None:
+        return self._app[CONNECTIONS].find(self._transport) if self._transport else None
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None and not self._lost:
+            self._transport.write(data)
+
+    def _close(self) -> None:
+        self._stop_keepalive()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+
+    def _pause_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()
+        self._reading = False
+
+    def _resume_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
+        self._reading = True
+
+    def _hand_off(self) -> None:
+        """Give the connection and the bytes read so far to aiohttp's protocol, for good."""
+        assert self._transport is not None and self._handoff is not None
+        data, self._handoff = bytes(self._handoff), None
+        protocol = self._aiohttp = self._make_aiohttp()
+        protocol.connection_made(self._transport)
+        if not self._reading:
+            self._resume_reading()
+        if data:
+            protocol.data_received(data)
