@@ -16,7 +16,7 @@ Two parts (``style.md`` rule 1):
   when a request must go to aiohttp (:class:`HandOff`, carrying every byte from that request's
   first on) and when the stream is not HTTP (:class:`Malformed`: 400 and close). It finds each
   header block's end itself and feeds llhttp one message at a time (a body by its
-  ``Content-Length``, a chunked body up to each CRLF), so it always knows where a request
+  ``Content-Length``, a chunked body up to each LF), so it always knows where a request
   began: llhttp does not say where in a buffer it stopped. Conflicting or doubled
   ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
 * :class:`RpcEdge` -- the ``asyncio.Protocol`` shell, inside the connection guard
@@ -97,6 +97,13 @@ class RpcRequest:
     #: The body went past ``max_body_bytes``: it is read on and dropped (413).
     too_large: bool = False
     complete: bool = False
+    #: The body is not valid HTTP (a bad chunk): answered 400, then the connection closes.
+    broken: bool = False
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more will come of the body: complete or broken."""
+        return self.complete or self.broken
 
     def first(self, name: bytes) -> str | None:
         """The first value of header ``name`` (lower case), decoded as aiohttp does."""
@@ -226,9 +233,9 @@ class RequestAssembly:
         request = self._request
         assert request is not None
         buffer = self._buffer
-        if request.chunked:  # a chunked message can only end at a CRLF: feed up to each one
-            cut = buffer.find(b"\r\n")
-            size = len(buffer) if cut < 0 else cut + 2
+        if request.chunked:  # a chunked message can only end at an LF: feed up to each one
+            cut = buffer.find(b"\n")
+            size = len(buffer) if cut < 0 else cut + 1
         else:
             size = min(len(buffer), request.body_left)
             request.body_left -= size
@@ -247,6 +254,8 @@ class RequestAssembly:
         self._state = _HEAD if request.keep_alive else _OFF
 
     def _malformed(self) -> None:
+        if self._state == _BODY and self._request is not None:
+            self._request.broken = True  # the request it belongs to is answered 400
         self._state = _OFF
         self._buffer.clear()
         self._events.append(Malformed())
@@ -389,11 +398,12 @@ class RpcEdge(asyncio.Protocol):
                 self._queue.append(event.request)
             elif type(event) is HandOff:
                 self._handoff = bytearray(event.data)
-            elif type(event) is Malformed:
+            elif type(event) is Malformed and not (self._queue and self._queue[-1] is not None
+                                                   and self._queue[-1].broken):
                 self._queue.append(None)
         front = self._queue[0] if self._queue else None
         if self._waiter is not None and front is not None and (
-                front.complete or front.too_large) and not self._waiter.done():
+                front.settled or front.too_large) and not self._waiter.done():
             self._waiter.set_result(None)
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
@@ -495,7 +505,7 @@ class RpcEdge(asyncio.Protocol):
             status, body, headers = await self._outcome(request, called)
         except ConnectionResetError:
             return False  # the client left while its body was on the way
-        keep = request.keep_alive and not self._closing and not (
+        keep = request.keep_alive and not self._closing and not request.broken and not (
             headers and headers.get("Connection") == "close")
         self._write(response_bytes(request, status, body, keep, headers))
         if self._access_log is not None:
@@ -505,22 +515,24 @@ class RpcEdge(asyncio.Protocol):
                 status, len(body) if body else 0, (self._loop.time() - started) * 1000)
         if self._drained is not None:
             await self._drained
-        if keep and not request.complete:  # refused early: drop the rest of the body
+        if keep and not request.settled:  # refused early: drop the rest of the body
             try:
                 await self._wait_body(request, LINGERING_S, whole=True)
             except (TimeoutError, ConnectionResetError):
                 return False
-        return keep and not self._lost
+        return keep and not self._lost and not request.broken
 
     async def _outcome(self, request: RpcRequest, called: list[str]
                        ) -> tuple[int, bytes | None, dict[str, str] | None]:
         """The status, body and extra headers of the answer to ``request``."""
         refusal = self._refusal(request)
-        if refusal is None and not request.complete and not request.too_large:
+        if refusal is None and not request.settled and not request.too_large:
             try:
                 await self._wait_body(request, self._server.body_timeout_s, whole=False)
             except TimeoutError:
                 refusal = BODY_TIMEOUT
+        if refusal is None and request.broken:
+            refusal = MALFORMED_REQUEST
         if refusal is None and request.too_large:
             refusal = body_too_large(self._server.max_body_bytes)
         app = self._app
@@ -564,7 +576,7 @@ class RpcEdge(asyncio.Protocol):
         if self._lost:
             raise ConnectionResetError("the client left")
         async with asyncio.timeout(timeout_s):
-            while not (request.complete or (request.too_large and not whole)):
+            while not (request.settled or (request.too_large and not whole)):
                 self._waiter = self._loop.create_future()
                 try:
                     await self._waiter

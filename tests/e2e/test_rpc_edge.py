@@ -1,0 +1,211 @@
+"""The llhttp ``/rpc`` edge (``gateway/rpcedge.py``) against aiohttp's: the same bytes, the same
+answers.
+
+A daemon on each edge (``[server] rpc_edge``) is sent the same raw requests (valid, refused,
+malformed, pipelined, chunked, ``Expect: 100-continue``, HTTP/1.0, requests handed on to
+aiohttp) and the answers are compared: status, HTTP version, the headers a client acts on, the
+body, and whether the connection was closed. Two requests are also sent split in two at every
+byte. Then what only the new edge promises in so many words: a request smuggled with
+conflicting ``Content-Length``/``Transfer-Encoding`` is refused 400 and the connection closed,
+and HTTP/1.0 keep-alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
+
+pytestmark = pytest.mark.network_edge
+
+PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+NOTIFY = b'{"jsonrpc":"2.0","method":"ping"}'
+#: The headers a client acts on (Date and Server are aiohttp's alone).
+_COMPARED = ("content-type", "content-length", "connection", "retry-after", "www-authenticate",
+             "allow", "upgrade", "transfer-encoding")
+
+
+def rpc(body: bytes = PING, *, token: str = "{token}", version: bytes = b"1.1",
+        extra: bytes = b"", path: bytes = b"/rpc", method: bytes = b"POST",
+        content_type: bytes = b"application/json") -> bytes:
+    """A request with ``{token}`` standing for each daemon's own token."""
+    return (method + b" " + path + b" HTTP/" + version + b"\r\nHost: 127.0.0.1\r\n"
+            + (b"Authorization: Bearer " + token.encode() + b"\r\n" if token else b"")
+            + (b"Content-Type: " + content_type + b"\r\n" if content_type else b"")
+            + extra + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def chunked(body: bytes, *, extra: bytes = b"", pieces: int = 3) -> bytes:
+    size = -(-len(body) // pieces)
+    chunks = b"".join(f"{len(part):x}".encode() + b"\r\n" + part + b"\r\n"
+                      for part in (body[i:i + size] for i in range(0, len(body), size)))
+    return (b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n" + extra
+            + b"\r\n" + chunks + b"0\r\n\r\n")
+
+
+CLOSE = b"Connection: close\r\n"
+HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+#: Each case: the bytes of one connection (the last request closes it, or the server does).
+CASES: dict[str, bytes] = {
+    "ping": rpc(extra=CLOSE),
+    "notification (204)": rpc(NOTIFY, extra=CLOSE),
+    "batch": rpc(b'[' + PING + b',' + NOTIFY + b',{"jsonrpc":"2.0","id":2,"method":"x"}]',
+                 extra=CLOSE),
+    "parse error": rpc(b'{"jsonrpc":', extra=CLOSE),
+    "charset": rpc(content_type=b"application/json; charset=utf-8", extra=CLOSE),
+    "pipelined keep-alive": rpc() + rpc(NOTIFY) + rpc(extra=CLOSE),
+    "pipelined then health": rpc() + HEALTH,
+    "health then rpc": b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + rpc(extra=CLOSE),
+    "chunked": chunked(PING, extra=CLOSE),
+    "chunked then plain": chunked(PING) + rpc(extra=CLOSE),
+    "chunked with trailer": chunked(PING, extra=CLOSE)[:-2] + b"X-Trailer: 1\r\n\r\n",
+    "bad token": rpc(token="mtgw_not_a_token", extra=CLOSE),
+    "no token": rpc(token="", extra=CLOSE),
+    "wrong content type": rpc(content_type=b"text/plain", extra=CLOSE),
+    "no content type": rpc(content_type=b"", extra=CLOSE),
+    "too large by length": rpc(b"x" * 70_000, extra=CLOSE),
+    "too large chunked": chunked(b"x" * 70_000, extra=CLOSE, pieces=7),
+    "host refused": rpc(extra=CLOSE).replace(b"Host: 127.0.0.1", b"Host: evil.example"),
+    "host with port": rpc(extra=CLOSE).replace(b"Host: 127.0.0.1", b"Host: localhost:8710"),
+    "origin refused": rpc(extra=CLOSE + b"Origin: https://evil.example\r\n"),
+    "token in query": rpc(path=b"/rpc?access_token=abc", extra=CLOSE),
+    "harmless query": rpc(path=b"/rpc?x=1", extra=CLOSE),
+    "GET /rpc": b"GET /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    "unknown path": rpc(path=b"/nowhere", extra=CLOSE),
+    "expect 100-continue": rpc(extra=CLOSE + b"Expect: 100-continue\r\n"),
+    "expect something else": rpc(extra=CLOSE + b"Expect: magic\r\n"),
+    "HTTP/1.0": rpc(version=b"1.0"),
+    "HTTP/1.0 keep-alive": rpc(version=b"1.0", extra=b"Connection: keep-alive\r\n")
+    + rpc(version=b"1.0"),
+    "ws without upgrade": b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    "empty lines before": b"\r\n\r\n" + rpc(extra=CLOSE),
+    "garbage": b"NONSENSE\r\n\r\n",
+    "bad request line": b"POST /rpc HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n",
+    "content-length and chunked": chunked(PING).replace(
+        b"Transfer-Encoding", b"Content-Length: 5\r\nTransfer-Encoding") + rpc(extra=CLOSE),
+    "two content-lengths": rpc().replace(b"Content-Length", b"Content-Length: 3\r\nContent-Length")
+    + rpc(extra=CLOSE),
+    "transfer-encoding not chunked": rpc().replace(
+        b"Content-Length", b"Transfer-Encoding: gzip\r\nContent-Length"),
+    "bad chunk size": chunked(PING, extra=CLOSE).partition(b"\r\n\r\n")[0]
+    + b"\r\n\r\nzz\r\n" + PING + b"\r\n0\r\n\r\n",
+    "header line too long": rpc(extra=b"X-Long: " + b"a" * 9000 + b"\r\n"),
+}
+
+#: Cases whose 400 comes from each parser's own error page: the statuses up to it are
+#: compared, not its version, headers or body (aiohttp's is plain text naming its parser's
+#: complaint); the connection closes after it on both.
+_PARSER_400 = {"garbage", "bad request line", "content-length and chunked",
+               "two content-lengths", "transfer-encoding not chunked", "bad chunk size",
+               "header line too long"}
+
+
+@contextlib.asynccontextmanager
+async def both_edges(tmp_path: Path) -> AsyncIterator[tuple[Daemon, Daemon]]:
+    async with running_daemon(tmp_path / "llhttp", rpc_edge="llhttp",
+                              auth_failure_limit=1000) as new, \
+            running_daemon(tmp_path / "aiohttp", rpc_edge="aiohttp",
+                           auth_failure_limit=1000) as old:
+        yield new, old
+
+
+async def exchange(daemon: Daemon, pieces: list[bytes]) -> bytes:
+    """Send ``pieces`` (one write each, drained) and read until the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+    try:
+        for piece in pieces:
+            writer.write(piece.replace(b"{token}", daemon.token.encode()))
+            await writer.drain()
+        async with asyncio.timeout(WAIT_S):
+            return await reader.read()
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+def answers(raw: bytes, *, body: bool = True) -> list[tuple[object, ...]]:
+    """The responses in ``raw``: (version, status, compared headers, body)."""
+    found: list[tuple[object, ...]] = []
+    while raw:
+        head, _, raw = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        version, status = lines[0].split(b" ")[:2]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower().decode() in _COMPARED:
+                headers[name.strip().lower().decode()] = value.strip().decode()
+        length = int(headers.get("content-length", "0"))
+        content, raw = raw[:length], raw[length:]
+        if not body and status == b"400":  # each parser's own error page, then closed
+            found.append((int(status),))
+            break
+        found.append((version, int(status), headers, content))
+    return found
+
+
+async def test_every_case_is_answered_alike(tmp_path: Path) -> None:
+    """Each case gets the same answers from both edges (and the new edge really served it:
+    the old one puts ``Server`` on every answer, the new one on none of its own)."""
+    async with both_edges(tmp_path) as (new, old):
+        for name, request in CASES.items():
+            got = await exchange(new, [request])
+            want = await exchange(old, [request])
+            body = name not in _PARSER_400
+            assert answers(got, body=body) == answers(want, body=body), name
+        served_here = await exchange(new, [CASES["ping"]])
+        assert b"Server:" not in served_here and b"Server:" in await exchange(old, [CASES["ping"]])
+
+
+@pytest.mark.parametrize("name", ["ping", "chunked then plain"])
+async def test_a_request_split_at_every_byte_is_answered_alike(tmp_path: Path,
+                                                              name: str) -> None:
+    """The same request written in two parts, cut at each byte, gets the same answer."""
+    async with both_edges(tmp_path) as (new, old):
+        request = CASES[name]
+        want = answers(await exchange(old, [request]))
+        # the token's length is the same on both daemons: cut the request each will receive
+        filled = request.replace(b"{token}", new.token.encode())
+        for cut in range(1, len(filled)):
+            got = answers(await exchange(new, [filled[:cut], filled[cut:]]))
+            assert got == want, cut
+
+
+async def test_conflicting_lengths_are_refused_and_nothing_is_smuggled(tmp_path: Path) -> None:
+    """``Content-Length`` beside ``Transfer-Encoding: chunked`` (CL.TE smuggling): 400 and
+    closed; the request hidden in the body is never answered."""
+    async with running_daemon(tmp_path, rpc_edge="llhttp") as daemon:
+        hidden = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        body = b"0\r\n\r\n" + hidden
+        smuggle = (b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                   b"\r\nContent-Length: " + str(len(body)).encode()
+                   + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        raw = await exchange(daemon, [smuggle])
+        [(_, status, headers, _)] = answers(raw)
+        assert status == 400 and headers["connection"] == "close"
+        assert b"mtgateway" not in raw  # /health's answer
+        doubled = (b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                   b"\r\nContent-Length: 0\r\nContent-Length: " + str(len(hidden)).encode()
+                   + b"\r\n\r\n" + hidden)
+        raw = await exchange(daemon, [doubled])
+        assert [status for _, status, _, _ in answers(raw)] == [400]
+
+
+async def test_http_1_0_is_answered_in_kind(tmp_path: Path) -> None:
+    """An HTTP/1.0 request is answered ``HTTP/1.0`` and closed, unless it asked to be kept
+    alive: then the answer says ``Connection: keep-alive`` and a second request follows."""
+    async with running_daemon(tmp_path, rpc_edge="llhttp") as daemon:
+        [(version, status, headers, body)] = answers(await exchange(daemon, [CASES["HTTP/1.0"]]))
+        assert (version, status) == (b"HTTP/1.0", 200) and b'"id":1' in body
+        assert "connection" not in headers
+        kept = answers(await exchange(daemon, [CASES["HTTP/1.0 keep-alive"]]))
+        assert [(v, s, h.get("connection")) for v, s, h, _ in kept] == [
+            (b"HTTP/1.0", 200, "keep-alive"), (b"HTTP/1.0", 200, None)]

@@ -1,0 +1,155 @@
+"""The llhttp edge's request assembly (``gateway/rpcedge.py``), byte by byte (style rule 2).
+
+Every stream is fed whole, one byte at a time and split in two at every offset, and must give
+the same events: the same requests with the same bodies, and a hand-off carrying exactly the
+bytes from the handed request's first on.
+"""
+
+from __future__ import annotations
+
+from gateway.rpcedge import Completed, HandOff, Malformed, RequestAssembly, Started
+
+PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+LIMIT = 1024
+
+
+def post(body: bytes = PING, extra: bytes = b"", path: bytes = b"/rpc",
+         version: bytes = b"1.1") -> bytes:
+    return (b"POST " + path + b" HTTP/" + version + b"\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n" + extra + b"Content-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def chunked(body: bytes, extra: bytes = b"") -> bytes:
+    return (b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n" + extra
+            + b"\r\n" + b"".join(f"{len(body[i:i + 7]):x}".encode() + b"\r\n" + body[i:i + 7]
+                                 + b"\r\n" for i in range(0, len(body), 7)) + b"0\r\n\r\n")
+
+
+HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def summary(events: list[object]) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for event in events:
+        if isinstance(event, Started):
+            out.append(("started", event.request.method, event.request.target))
+        elif isinstance(event, Completed):
+            request = event.request
+            out.append(("completed", bytes(request.body), request.keep_alive, request.minor,
+                        request.too_large))
+        elif isinstance(event, HandOff):
+            out.append(("handoff",))
+        else:
+            out.append(("malformed",))
+    return out
+
+
+def feed_all(pieces: list[bytes]) -> tuple[list[tuple[object, ...]], bytes]:
+    """The events of ``pieces`` fed in turn, and the handed-off bytes (those in the hand-off
+    event plus every byte fed after it, as the protocol forwards them)."""
+    assembly = RequestAssembly(LIMIT)
+    events: list[object] = []
+    handed = b""
+    for piece in pieces:
+        if any(isinstance(event, HandOff) for event in events):
+            handed += piece
+            continue
+        got = assembly.feed(piece)
+        handed += b"".join(event.data for event in got if isinstance(event, HandOff))
+        events += got
+    return summary(events), handed
+
+
+def every_split(stream: bytes) -> list[list[bytes]]:
+    return ([[stream], [stream[i:i + 1] for i in range(len(stream))]]
+            + [[stream[:i], stream[i:]] for i in range(1, len(stream))])
+
+
+def same_under_every_split(stream: bytes) -> tuple[list[tuple[object, ...]], bytes]:
+    first = feed_all([stream])
+    for pieces in every_split(stream):
+        assert feed_all(pieces) == first, pieces
+    return first
+
+
+def test_pipelined_requests_and_a_chunked_body() -> None:
+    events, handed = same_under_every_split(post() + chunked(PING) + post(b"[]"))
+    assert events == [("started", b"POST", b"/rpc"), ("completed", PING, True, 1, False)] * 2 + [
+        ("started", b"POST", b"/rpc"), ("completed", b"[]", True, 1, False)]
+    assert handed == b""
+
+
+def test_a_chunked_body_with_a_trailer_and_empty_lines_between_requests() -> None:
+    stream = chunked(PING)[:-2] + b"X-Trailer: 1\r\n\r\n" + b"\r\n" + post()
+    events, _ = same_under_every_split(stream)
+    assert [event[0] for event in events] == ["started", "completed"] * 2
+    assert events[1][1] == PING
+
+
+def test_anything_else_is_handed_off_with_its_bytes() -> None:
+    """An ``/rpc`` request, then ``/health``: the second goes to aiohttp byte for byte, with
+    what follows it (here a request aiohttp must then serve)."""
+    rest = HEALTH + post()
+    events, handed = same_under_every_split(post() + rest)
+    assert events == [("started", b"POST", b"/rpc"), ("completed", PING, True, 1, False),
+                      ("handoff",)]
+    assert handed == rest
+
+
+def test_websocket_upgrades_and_other_expectations_are_handed_off() -> None:
+    upgrade = (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n\x81\x85frame")
+    assert same_under_every_split(upgrade) == ([("handoff",)], upgrade)
+    expect = post(extra=b"Expect: magic\r\n")
+    assert same_under_every_split(expect) == ([("handoff",)], expect)
+    assert same_under_every_split(post(path=b"/rpc/x")) == ([("handoff",)], post(path=b"/rpc/x"))
+    continued, _ = same_under_every_split(post(extra=b"Expect: 100-continue\r\n"))
+    assert continued[0] == ("started", b"POST", b"/rpc")
+
+
+def test_http_1_0_keeps_alive_only_when_asked() -> None:
+    events, _ = same_under_every_split(post(version=b"1.0") + post())
+    assert events == [("started", b"POST", b"/rpc"), ("completed", PING, False, 0, False)]
+    kept, _ = same_under_every_split(post(version=b"1.0", extra=b"Connection: keep-alive\r\n")
+                                     + post(version=b"1.0"))
+    assert [(e[2], e[3]) for e in kept if e[0] == "completed"] == [(True, 0), (False, 0)]
+
+
+def test_a_connection_close_request_ends_parsing() -> None:
+    events, _ = same_under_every_split(post(extra=b"Connection: close\r\n") + b"GARBAGE\r\n\r\n")
+    assert events == [("started", b"POST", b"/rpc"), ("completed", PING, False, 1, False)]
+
+
+def test_smuggling_shapes_are_malformed() -> None:
+    """Content-Length beside chunked, two Content-Lengths, a non-chunked Transfer-Encoding,
+    a bad chunk size: refused, and nothing after them is parsed as a request."""
+    hidden = post()
+    for stream in [
+        chunked(PING).replace(b"Transfer-Encoding", b"Content-Length: 5\r\nTransfer-Encoding")
+        + hidden,
+        post().replace(b"Content-Length", b"Content-Length: 3\r\nContent-Length") + hidden,
+        post().replace(b"Content-Length", b"Transfer-Encoding: gzip\r\nContent-Length"),
+        post(b"").replace(b"Content-Length: 0", b"Transfer-Encoding: gzip") + hidden,
+        post(extra=b"Content-Length: 40\r\n") + hidden,
+    ]:
+        events, _ = same_under_every_split(stream)
+        assert events == [("malformed",)], stream
+    bad_chunk = chunked(PING).replace(b"\r\n\r\n7\r\n", b"\r\n\r\nzz\r\n", 1) + hidden
+    events, _ = same_under_every_split(bad_chunk)
+    assert events == [("started", b"POST", b"/rpc"), ("malformed",)]
+
+
+def test_garbage_and_over_long_lines_are_malformed() -> None:
+    for stream in [b"NONSENSE\r\n\r\n", b"POST /rpc HTTP/9.9\r\nHost: x\r\n\r\n",
+                   post(extra=b"X-Long: " + b"a" * 9000 + b"\r\n")]:
+        assert feed_all([stream])[0] == [("malformed",)]
+    assembly = RequestAssembly(LIMIT)  # a header line that never ends is refused on its way
+    assert summary(assembly.feed(b"POST /rpc HTTP/1.1\r\nX: " + b"a" * 9000)) == [("malformed",)]
+
+
+def test_a_body_over_the_limit_is_read_and_dropped() -> None:
+    events, _ = same_under_every_split(chunked(b"x" * (LIMIT + 1)) + post())
+    assert events == [("started", b"POST", b"/rpc"), ("completed", b"", True, 1, True),
+                      ("started", b"POST", b"/rpc"), ("completed", PING, True, 1, False)]
