@@ -7,7 +7,7 @@ bytes from the handed request's first on.
 
 from __future__ import annotations
 
-from gateway.rpcedge import Completed, HandOff, Malformed, RequestAssembly, Started
+from gateway.rpcedge import Completed, HandOff, RequestAssembly, Started
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 LIMIT = 1024
