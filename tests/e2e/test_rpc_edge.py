@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,9 +132,9 @@ async def exchange(daemon: Daemon, pieces: list[bytes]) -> bytes:
             await writer.wait_closed()
 
 
-def answers(raw: bytes, *, body: bool = True) -> list[tuple[object, ...]]:
+def answers(raw: bytes, *, body: bool = True) -> list[tuple[Any, ...]]:
     """The responses in ``raw``: (version, status, compared headers, body)."""
-    found: list[tuple[object, ...]] = []
+    found: list[tuple[Any, ...]] = []
     while raw:
         head, _, raw = raw.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")

@@ -7,6 +7,8 @@ bytes from the handed request's first on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway.rpcedge import Completed, HandOff, RequestAssembly, Started
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
@@ -29,7 +31,7 @@ def chunked(body: bytes, extra: bytes = b"") -> bytes:
 HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
-def summary(events: list[object]) -> list[tuple[object, ...]]:
+def summary(events: Sequence[object]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for event in events:
         if isinstance(event, Started):
