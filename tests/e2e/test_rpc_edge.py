@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
+from ea_bridge.connection import Welcomed
+from tests.bridgekit import ScriptedEA
+from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, Daemon, running_daemon
 
 pytestmark = pytest.mark.network_edge
 
@@ -210,3 +212,37 @@ async def test_http_1_0_is_answered_in_kind(tmp_path: Path) -> None:
         kept = answers(await exchange(daemon, [CASES["HTTP/1.0 keep-alive"]]))
         assert [(v, s, h.get("connection")) for v, s, h, _ in kept] == [
             (b"HTTP/1.0", 200, "keep-alive"), (b"HTTP/1.0", 200, None)]
+
+
+async def test_shutdown_lets_the_request_in_progress_answer(tmp_path: Path) -> None:
+    """Stopping the daemon with an ``/rpc`` call waiting on the EA: the call is answered (with
+    ``Connection: close``), then the connection closes; an idle keep-alive connection closes at
+    once."""
+    async with running_daemon(tmp_path, rpc_edge="llhttp") as daemon:
+        ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+        try:
+            assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+            idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1",
+                                                                     daemon.http_port)
+            idle_writer.write(rpc(b"{").replace(b"{token}", daemon.token.encode()))
+            async with asyncio.timeout(WAIT_S):  # a parse error: answered without the EA
+                await idle_reader.readuntil(b'"id":null}')
+            reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+            writer.write(rpc(b'{"jsonrpc":"2.0","id":7,"method":"account_info"}').replace(
+                b"{token}", daemon.token.encode()))
+            async with asyncio.timeout(WAIT_S):
+                sent = await ea.next_request()
+            assert sent.method == "account_info"
+            stopping = asyncio.create_task(daemon.runner.cleanup())
+            async with asyncio.timeout(WAIT_S):
+                assert await idle_reader.read() == b""  # the idle one closed without a word
+            assert not stopping.done()
+            ea.respond(sent.id, {"login": LOGIN})
+            async with asyncio.timeout(WAIT_S):
+                [(_, status, headers, body)] = answers(await reader.read())
+                await stopping
+            assert status == 200 and b'"id":7' in body and headers["connection"] == "close"
+            for w in (writer, idle_writer):
+                w.close()
+        finally:
+            await ea.close()
