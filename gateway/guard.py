@@ -24,7 +24,9 @@ and trickles bytes or parks idle keep-alive connections. Three parts:
   when every connection is such work is the newcomer refused with 503. So no number of
   sockets without a token keeps the owner's bots out, and those bots are the last to give up
   a slot.
-* :class:`GuardedProtocol` -- wraps aiohttp's per-connection protocol: asks the budget to
+* :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's, or the llhttp
+  ``/rpc`` edge, which parses the requests itself and tells the guard where the stream stands
+  (:class:`ParsesRequests`), so no second watch runs over its bytes): asks the budget to
   admit each connection, closes one whose headers are not complete within
   ``header_timeout_s`` of the request's first byte (or of the connection opening), and
   answers a request without exactly one ``Host`` header with 421 itself, before aiohttp's
@@ -43,12 +45,13 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final, Protocol, cast
 
 from .authority.edge import HostRefusals
 from .errors import MISDIRECTED, TOO_MANY_CONNECTIONS
 
-__all__ = ["ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "HeaderWatch"]
+__all__ = ["ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "HeaderWatch",
+           "ParsesRequests"]
 
 log = logging.getLogger("gateway.guard")
 
@@ -155,6 +158,17 @@ class HeaderWatch:
         return line, rest
 
 
+class ParsesRequests(Protocol):
+    """An inner protocol that parses the requests itself (``rpcedge.RpcEdge``): the guard
+    reads where it stands instead of running a :class:`HeaderWatch` over every chunk, until
+    it hands the connection on (:meth:`GuardedProtocol.watch_from`)."""
+
+    @property
+    def watch_state(self) -> str:
+        """A :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
     """The listener's limits (``[server]`` config: ``max_connections``,
@@ -251,8 +265,12 @@ class GuardedProtocol(asyncio.Protocol):
     the application; the rest is this connection's own view of its byte stream.
     """
 
-    def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget) -> None:
+    def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget,
+                 parser: ParsesRequests | None = None) -> None:
+        """``parser``: ``inner`` itself when it parses the requests (no watch while it does);
+        it refuses a request without exactly one Host through :meth:`misdirected`."""
         self._inner = inner
+        self._parser = parser
         self._budget = budget
         self._limits = budget.limits
         self._watch = HeaderWatch()
@@ -287,24 +305,54 @@ class GuardedProtocol(asyncio.Protocol):
         if not self._admitted:
             return
         self._fresh = False
-        was_idle = not self._watch.awaiting_headers
-        heads = self._watch.feed(data)
-        if heads is None:
-            self._close("header block too large")
+        watch = self._watch
+        was_idle = not watch.awaiting_headers
+        if self._parser is not None:  # the inner protocol knows where each header block ends
+            self._inner.data_received(data)
+            if self._parser is None:  # it handed the connection on: watch_from took over
+                return
+            watch.state = self._parser.watch_state
+        elif not self._watched(data):
             return
-        if any(len(_HOST.findall(head)) != 1 for head in heads):
-            self._disarm()
-            self._budget.host_refusals.note(None, self.peer)
-            if self.transport is not None:
-                self.transport.write(_MISDIRECTED_RESPONSE)
-            self._close("request without exactly one Host header")
-            return
-        if self._watch.awaiting_headers:
+        if watch.awaiting_headers:
             if was_idle:
                 self._arm()
         else:
             self._disarm()
-        self._inner.data_received(data)
+        if self._parser is None:
+            self._inner.data_received(data)
+
+    def watch_from(self, data: bytes) -> bool:
+        """The inner protocol stops parsing: watch the stream from ``data`` (the bytes from the
+        start of a request on) as for any connection; False when that closed it."""
+        self._parser = None
+        self._watch = HeaderWatch()
+        if not self._watched(data):
+            return False
+        if self._watch.awaiting_headers:
+            self._arm()  # from now: the bytes handed on end inside a header block
+        else:
+            self._disarm()
+        return True
+
+    def _watched(self, data: bytes) -> bool:
+        """Feed the watch; False when the connection was closed for what it saw."""
+        heads = self._watch.feed(data)
+        if heads is None:
+            self._close("header block too large")
+            return False
+        if any(len(_HOST.findall(head)) != 1 for head in heads):
+            self.misdirected()
+            return False
+        return True
+
+    def misdirected(self) -> None:
+        """Answer 421 for a request without exactly one Host header and close."""
+        self._disarm()
+        self._budget.host_refusals.note(None, self.peer)
+        if self.transport is not None:
+            self.transport.write(_MISDIRECTED_RESPONSE)
+        self._close("request without exactly one Host header")
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received() if self._admitted else None

@@ -135,8 +135,10 @@ class GuardedSite(web.BaseSite):
         else:
             access_log = (logging.getLogger("gateway.access")
                           if app[CONFIG].logging.access_log else None)
-            factory = lambda: GuardedProtocol(  # noqa: E731
-                RpcEdge(app, server, edges, access_log), budget)
+
+            def factory() -> asyncio.Protocol:
+                edge = RpcEdge(app, server, edges, access_log)
+                return GuardedProtocol(edge, budget, edge)
         if self._sock is not None:
             self._server = await loop.create_server(factory, sock=self._sock,
                                                     backlog=self._backlog)

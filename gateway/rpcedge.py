@@ -20,8 +20,10 @@ Two parts (``style.md`` rule 1):
   began: llhttp does not say where in a buffer it stopped. Conflicting or doubled
   ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
 * :class:`RpcEdge` -- the ``asyncio.Protocol`` shell, inside the connection guard
-  (``guard.GuardedProtocol`` still admits, evicts, keeps the header deadline and the 421 for a
-  missing Host). Requests are answered one at a time in arrival order (pipelining, as aiohttp
+  (``guard.GuardedProtocol`` still admits, evicts and keeps the header deadline, but reads
+  where the stream stands from the assembly, :attr:`RpcEdge.watch_state`, instead of running
+  its own header watch over every chunk; the edge counts the ``Host`` headers llhttp parsed
+  and has the guard answer 421, and gives the guard its watch back at a hand-off). Requests are answered one at a time in arrival order (pipelining, as aiohttp
   does); a handler is never cancelled by a client leaving (a trade in flight finishes, as with
   aiohttp's defaults); an idle connection closes after ``keepalive_timeout_s``; and
   :meth:`RpcEdge.shut_down` lets the request in progress finish before the connection closes.
@@ -72,6 +74,8 @@ log = logging.getLogger("gateway.rpcedge")
 
 #: aiohttp's own limit on a request line or a header line (longer: 400).
 _MAX_LINE: Final = 8190
+#: A whole header block (the connection guard's limit on the aiohttp path; longer: 400).
+_MAX_HEAD: Final = 64 * 1024
 #: After an early refusal, the rest of the body is read and dropped for this long before the
 #: connection is closed instead (aiohttp's ``lingering_time`` on the daemon, ``listener.py``).
 LINGERING_S: Final = 2.0
@@ -146,6 +150,7 @@ class HandOff:
     """A request that is not ``POST /rpc``: ``data`` is every byte from its first on."""
 
     data: bytes
+    request: RpcRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +182,14 @@ class RequestAssembly:
     def off(self) -> bool:
         return self._state == _OFF
 
+    @property
+    def watch_state(self) -> str:
+        """Where the stream stands, in :class:`~gateway.guard.HeaderWatch`'s words (the
+        connection guard's header deadline and eviction order read it)."""
+        if self._state == _HEAD:
+            return "headers" if self._buffer else "idle"
+        return "body" if self._state == _BODY else "off"
+
     def feed(self, data: bytes) -> list[Event]:
         """Account for ``data``; the events it completed, in order."""
         if self._state == _OFF:
@@ -197,12 +210,12 @@ class RequestAssembly:
             del buffer[:2]
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
-            if len(buffer) - (buffer.rfind(b"\r\n") + 2) > _MAX_LINE:
+            if len(buffer) > _MAX_HEAD or len(buffer) - (buffer.rfind(b"\r\n") + 2) > _MAX_LINE:
                 self._malformed()
             return False
         head = bytes(buffer[:end + 4])
         del buffer[:end + 4]
-        if any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
+        if len(head) > _MAX_HEAD or any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
             self._malformed()
             return False
         self._request = None
@@ -219,7 +232,7 @@ class RequestAssembly:
             return False
         if not _ours(request):
             self._state = _OFF
-            self._events.append(HandOff(head + bytes(buffer)))
+            self._events.append(HandOff(head + bytes(buffer), request))
             buffer.clear()
             return False
         self._events.append(Started(request))
@@ -303,6 +316,11 @@ class RequestAssembly:
         request.keep_alive = self._parser.should_keep_alive()
 
 
+def _hosts(request: RpcRequest) -> int:
+    """How many ``Host`` headers ``request`` has (the guard refuses any but one with 421)."""
+    return sum(1 for name, _ in request.headers if name == b"host")
+
+
 def _ours(request: RpcRequest) -> bool:
     """``POST /rpc`` (any query: its token check is ours too) on HTTP/1.x without an upgrade
     or an expectation other than ``100-continue``; anything else is aiohttp's."""
@@ -357,6 +375,7 @@ class RpcEdge(asyncio.Protocol):
         self._assembly = RequestAssembly(self._server.max_body_bytes)
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
+        self._guard: GuardedProtocol | None = None
         self._peer = "?"
         self._queue: deque[RpcRequest | None] = deque()  # None: a malformed request
         self._task: asyncio.Task[None] | None = None
@@ -378,7 +397,13 @@ class RpcEdge(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._guard = self._app[CONNECTIONS].find(transport)
         self._edges.add(self)
+
+    @property
+    def watch_state(self) -> str:
+        """For the connection guard (``guard.ParsesRequests``): no watch of its own needed."""
+        return self._assembly.watch_state
 
     def data_received(self, data: bytes) -> None:
         if self._aiohttp is not None:
@@ -390,13 +415,19 @@ class RpcEdge(asyncio.Protocol):
                 self._pause_reading()
             return
         self._stop_keepalive()
+        guard = self._guard
         for event in self._assembly.feed(data):
             if type(event) is Started:
-                conn = self._conn()
-                if conn is not None:
-                    conn.request_started()  # working from here until its answer is written
+                if guard is not None:
+                    if _hosts(event.request) != 1:
+                        guard.misdirected()
+                        return
+                    guard.request_started()  # working from here until its answer is written
                 self._queue.append(event.request)
             elif type(event) is HandOff:
+                if guard is not None and _hosts(event.request) != 1:
+                    guard.misdirected()
+                    return
                 self._handoff = bytearray(event.data)
             elif type(event) is Malformed and not (self._queue and self._queue[-1] is not None
                                                    and self._queue[-1].broken):
@@ -482,10 +513,8 @@ class RpcEdge(asyncio.Protocol):
             keep = False
         finally:
             self._queue.popleft()
-            if request is not None:
-                conn = self._conn()
-                if conn is not None:
-                    conn.request_finished()
+            if request is not None and self._guard is not None:
+                self._guard.request_finished()
             self._task = None
             if not keep:
                 self._close()
@@ -585,9 +614,6 @@ class RpcEdge(asyncio.Protocol):
 
     # -- the connection -----------------------------------------------------------------------
 
-    def _conn(self) -> GuardedProtocol | None:
-        return self._app[CONNECTIONS].find(self._transport) if self._transport else None
-
     def _write(self, data: bytes) -> None:
         if self._transport is not None and not self._lost:
             self._transport.write(data)
@@ -616,6 +642,8 @@ class RpcEdge(asyncio.Protocol):
         """Give the connection and the bytes read so far to aiohttp's protocol, for good."""
         assert self._transport is not None and self._handoff is not None
         data, self._handoff = bytes(self._handoff), None
+        if self._guard is not None and not self._guard.watch_from(data):
+            return  # the guard refused what it saw (and closed)
         protocol = self._aiohttp = self._make_aiohttp()
         protocol.connection_made(self._transport)
         if not self._reading:

@@ -88,8 +88,7 @@ CASES: dict[str, bytes] = {
     "HTTP/1.0 keep-alive": rpc(version=b"1.0", extra=b"Connection: keep-alive\r\n")
     + rpc(version=b"1.0"),
     "ws without upgrade": b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-    "empty lines before": b"\r\n\r\n" + rpc(extra=CLOSE),
-    "garbage": b"NONSENSE\r\n\r\n",
+    "garbage": b"NONSENSE\r\nHost: 127.0.0.1\r\n\r\n",
     "bad request line": b"POST /rpc HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n",
     "content-length and chunked": chunked(PING).replace(
         b"Transfer-Encoding", b"Content-Length: 5\r\nTransfer-Encoding") + rpc(extra=CLOSE),
@@ -108,6 +107,14 @@ CASES: dict[str, bytes] = {
 _PARSER_400 = {"garbage", "bad request line", "content-length and chunked",
                "two content-lengths", "transfer-encoding not chunked", "bad chunk size",
                "header line too long"}
+
+
+#: Where the edges differ on purpose. Empty lines before a request line are ignored (RFC 9112
+#: section 2.2) by llhttp; the aiohttp path's connection guard took them for a header block
+#: without a Host and answered 421. And bytes that are no request line at all are 400 on the
+#: new edge (not HTTP) where the guard answered 421 (no Host); both close.
+EMPTY_LINES_FIRST = b"\r\n\r\n" + rpc(extra=CLOSE)
+GARBAGE_WITHOUT_HOST = b"NONSENSE\r\n\r\n"
 
 
 @contextlib.asynccontextmanager
@@ -164,6 +171,10 @@ async def test_every_case_is_answered_alike(tmp_path: Path) -> None:
             want = await exchange(old, [request])
             body = name not in _PARSER_400
             assert answers(got, body=body) == answers(want, body=body), name
+        [(_, status, _, _)] = answers(await exchange(new, [EMPTY_LINES_FIRST]))
+        assert status == 200
+        assert answers(await exchange(new, [GARBAGE_WITHOUT_HOST]), body=False) == [(400,)]
+        assert answers(await exchange(old, [GARBAGE_WITHOUT_HOST]))[0][1] == 421
         served_here = await exchange(new, [CASES["ping"]])
         assert b"Server:" not in served_here and b"Server:" in await exchange(old, [CASES["ping"]])
 
@@ -246,3 +257,25 @@ async def test_shutdown_lets_the_request_in_progress_answer(tmp_path: Path) -> N
                 w.close()
         finally:
             await ea.close()
+
+
+async def test_the_header_deadline_holds_before_and_after_a_hand_off(tmp_path: Path) -> None:
+    """The connection guard reads the llhttp edge's own view of the stream (no watch of its
+    own) and watches again once a request is handed to aiohttp: trickled headers are cut off
+    at the deadline on either side of the hand-off."""
+    async with running_daemon(tmp_path, rpc_edge="llhttp", header_timeout_s=0.3) as daemon:
+        slow = b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+        health = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        # the trickle after the answer, or in the same write as the request handed off
+        for first, then in ((rpc(), slow), (health, slow), (health + slow, b"")):
+            reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+            writer.write(first.replace(b"{token}", daemon.token.encode()))
+            async with asyncio.timeout(WAIT_S):
+                head = await reader.readuntil(b"\r\n\r\n")
+                assert b" 200 " in head
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(then)
+                assert await reader.read() == b""  # closed without a response
+            writer.close()
+            await writer.wait_closed()

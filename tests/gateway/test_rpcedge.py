@@ -149,6 +149,10 @@ def test_garbage_and_over_long_lines_are_malformed() -> None:
         assert feed_all([stream])[0] == [("malformed",)]
     assembly = RequestAssembly(LIMIT)  # a header line that never ends is refused on its way
     assert summary(assembly.feed(b"POST /rpc HTTP/1.1\r\nX: " + b"a" * 9000)) == [("malformed",)]
+    endless = b"POST /rpc HTTP/1.1\r\n" + b"X: " + b"a" * 8000 + b"\r\n"
+    assembly = RequestAssembly(LIMIT)  # and a header block that never ends
+    assert summary(assembly.feed(endless * 9)) == [("malformed",)]
+    assert summary(RequestAssembly(LIMIT).feed(endless * 9 + b"\r\n")) == [("malformed",)]
 
 
 def test_a_body_over_the_limit_is_read_and_dropped() -> None:
