@@ -24,8 +24,9 @@ Two parts (``style.md`` rule 1):
   where the stream stands from the assembly, :attr:`RpcEdge.watch_state`, instead of running
   its own header watch over every chunk; the edge counts the ``Host`` headers llhttp parsed
   and has the guard answer 421, and gives the guard its watch back at a hand-off). Requests
-  are answered one at a time in arrival order (pipelining, as aiohttp does); a handler is never cancelled by a client leaving (a trade in flight finishes, as with
-  aiohttp's defaults); an idle connection closes after ``keepalive_timeout_s``; and
+  are answered one at a time in arrival order (pipelining, as aiohttp does); a handler is
+  never cancelled by a client leaving (a trade in flight finishes, as with aiohttp's
+  defaults); an idle connection closes after ``keepalive_timeout_s``; and
   :meth:`RpcEdge.shut_down` lets the request in progress finish before the connection closes.
 
 Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback).
