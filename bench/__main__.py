@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ea", action="store_true",
                         help="only the path through the compiled MQL5 EA (bench.eapath); a "
                              "full run includes it, --quick leaves it out unless given")
+    parser.add_argument("--rpc-edge", choices=("llhttp", "aiohttp"), default="llhttp",
+                        help="the daemon's [server] rpc_edge (the A/B of issue 21's llhttp "
+                             "/rpc edge against aiohttp's parser; default llhttp, as shipped)")
     parser.add_argument("--only", choices=("rpc",),
                         help="measure only this section (for an A/B of one change; the "
                              "targets of the skipped sections show 'not measured')")
@@ -102,7 +105,7 @@ def _wait_tcp(port: int, proc: Proc, timeout_s: float = 15.0) -> None:
 
 
 async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
-                       log: Any) -> dict[str, Any]:
+                       log: Any, rpc_edge: str = "llhttp") -> dict[str, Any]:
     tcp_port, http_port, echo_port, hop_port = free_port(), free_port(), free_port(), free_port()
     lean_port = free_port()
     tcp = Proc(["-m", "bench.floors", "tcp", str(tcp_port)], pinning=pinning)
@@ -126,7 +129,7 @@ async def _rpc_section(plan: dict[str, Any], pinning: Pinning, wrk: str | None,
         await wait_http(f"http://127.0.0.1:{http_port}/health", http)
         await wait_http(f"http://127.0.0.1:{hop_port}/health", hop)
         await wait_http(f"http://127.0.0.1:{lean_port}/health", lean)
-        daemon = await start_rpc_daemon(pinning)
+        daemon = await start_rpc_daemon(pinning, rpc_edge=rpc_edge)
         log(f"floors, daemon (pid {daemon.proc.pid}) and emulated terminal up")
         sides = (("floor", floor_url, None, HTTP_FLOOR_BODY),
                  ("hop", hop_url, None, HTTP_FLOOR_BODY),
@@ -179,6 +182,7 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "meta": {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                  "machine": _machine(), "pinning": pinning.describe(), "quick": args.quick,
+                 "rpc_edge": args.rpc_edge,
                  "plan": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
                  "wrk": {"path": wrk, "note": wrk_note}},
         "skipped": [] if wrk else ["wrk_c1", "wrk_c32"],
@@ -192,7 +196,7 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     if args.ea:
         raw["meta"]["seconds"] = round(time.monotonic() - started, 1)
         return raw
-    raw["rpc"] = await _rpc_section(plan, pinning, wrk, log)
+    raw["rpc"] = await _rpc_section(plan, pinning, wrk, log, args.rpc_edge)
     if args.only is None:
         raw["dispatch"] = await measure_dispatch(calls=plan["dispatch_calls"])
         log("dispatch measured")

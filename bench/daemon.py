@@ -54,7 +54,7 @@ class RunDaemon:
     """
 
     def __init__(self, pinning: Pinning, *, login: int, server: str,
-                 max_connections: int = 512) -> None:
+                 max_connections: int = 512, rpc_edge: str = "llhttp") -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="mtgw-bench-run-")
         base = Path(self._dir.name)
         self.login, self.server = login, server
@@ -63,6 +63,7 @@ class RunDaemon:
         config.write_text(
             f'data_dir = "{base / "data"}"\n'
             f"[server]\nport = {self.http_port}\nmax_connections = {max_connections}\n"
+            f'rpc_edge = "{rpc_edge}"\n'
             f"[bridge]\nport = {self.bridge_port}\n"
             f'[logging]\nlevel = "WARNING"\n')
         try:

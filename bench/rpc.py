@@ -85,13 +85,14 @@ def _place(pid: int, pinning: Pinning, placement: EaPlacement) -> None:
 
 
 async def start_rpc_daemon(pinning: Pinning, *, placement: EaPlacement = "client",
-                           timeout_s: float = 30.0) -> RpcDaemon:
-    """Start the daemon and the emulated terminal; return once a call goes through.
+                           timeout_s: float = 30.0, rpc_edge: str = "llhttp") -> RpcDaemon:
+    """Start the daemon (``[server] rpc_edge`` as given) and the emulated terminal; return
+    once a call goes through.
 
     Raises:
         RuntimeError: either process exited or the terminal was not live in time.
     """
-    daemon = RunDaemon(pinning, login=EA_LOGIN, server=EA_SERVER)
+    daemon = RunDaemon(pinning, login=EA_LOGIN, server=EA_SERVER, rpc_edge=rpc_edge)
     emulator: Proc | None = None
     try:
         await daemon.wait_ready()
