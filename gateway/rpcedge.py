@@ -83,6 +83,7 @@ LINGERING_S: Final = 2.0
 #: Complete requests queued behind the one being answered before reading pauses.
 _MAX_QUEUED: Final = 16
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_OK_HEAD: Final = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
 
 
 @dataclass(eq=False, slots=True)
@@ -104,6 +105,8 @@ class RpcRequest:
     complete: bool = False
     #: The body is not valid HTTP (a bad chunk): answered 400, then the connection closes.
     broken: bool = False
+    #: ``Expect: 100-continue`` was sent (the only expectation served here).
+    expect: bool = False
 
     @property
     def settled(self) -> bool:
@@ -195,30 +198,39 @@ class RequestAssembly:
         """Account for ``data``; the events it completed, in order."""
         if self._state == _OFF:
             return []
-        self._buffer += data
         events = self._events = []
-        while self._buffer and self._state != _OFF:
+        start = 0
+        if self._buffer:  # a header block begun earlier (bodies go to llhttp as they come)
+            start = max(0, len(self._buffer) - 3)  # where its end could first be
+            self._buffer += data
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        while data:
             if self._state == _HEAD:
-                if not self._head():
-                    break
+                data = self._head(data, start)
+                start = 0
+            elif self._state == _BODY:
+                data = self._body(data)
             else:
-                self._body()
+                break
         return events
 
-    def _head(self) -> bool:
-        buffer = self._buffer
-        while buffer[:2] == b"\r\n":  # empty lines before a request are ignored (RFC 9112)
-            del buffer[:2]
-        end = buffer.find(b"\r\n\r\n")
+    def _head(self, data: bytes, start: int) -> bytes:
+        """Parse the header block at the start of ``data``; the bytes after what was used."""
+        while data[:2] == b"\r\n":  # empty lines before a request are ignored (RFC 9112)
+            data, start = data[2:], 0
+        end = data.find(b"\r\n\r\n", start)
         if end < 0:
-            if len(buffer) > _MAX_HEAD or len(buffer) - (buffer.rfind(b"\r\n") + 2) > _MAX_LINE:
+            if len(data) > _MAX_HEAD or len(data) - (data.rfind(b"\r\n") + 2) > _MAX_LINE:
                 self._malformed()
-            return False
-        head = bytes(buffer[:end + 4])
-        del buffer[:end + 4]
-        if len(head) > _MAX_HEAD or any(len(line) > _MAX_LINE for line in head.split(b"\r\n")):
+            else:
+                self._buffer += data
+            return b""
+        head, rest = data[:end + 4], data[end + 4:]
+        if len(head) > _MAX_LINE and (len(head) > _MAX_HEAD or any(
+                len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
             self._malformed()
-            return False
+            return b""
         self._request = None
         try:
             self._parser.feed_data(head)
@@ -226,42 +238,41 @@ class RequestAssembly:
             pass  # an Upgrade request (a WebSocket): not ours, handed off below
         except httptools.HttpParserError:
             self._malformed()
-            return False
+            return b""
         request = self._request
         if request is None or not request.method:  # llhttp saw no complete header block
             self._malformed()
-            return False
+            return b""
         if not _ours(request):
             self._state = _OFF
-            self._events.append(HandOff(head + bytes(buffer), request))
-            buffer.clear()
-            return False
+            self._events.append(HandOff(head + rest, request))
+            return b""
         self._events.append(Started(request))
         if request.complete:
             self._done(request)
         else:
             self._state = _BODY
-        return True
+        return rest
 
-    def _body(self) -> None:
+    def _body(self, data: bytes) -> bytes:
+        """Feed llhttp the body bytes at the start of ``data``, never past the message's end;
+        the bytes after what was used."""
         request = self._request
         assert request is not None
-        buffer = self._buffer
         if request.chunked:  # a chunked message can only end at an LF: feed up to each one
-            cut = buffer.find(b"\n")
-            size = len(buffer) if cut < 0 else cut + 1
+            cut = data.find(b"\n")
+            size = len(data) if cut < 0 else cut + 1
         else:
-            size = min(len(buffer), request.body_left)
+            size = min(len(data), request.body_left)
             request.body_left -= size
-        piece = bytes(buffer[:size])
-        del buffer[:size]
         try:
-            self._parser.feed_data(piece)
+            self._parser.feed_data(data if size == len(data) else data[:size])
         except httptools.HttpParserError:
             self._malformed()
-            return
+            return b""
         if request.complete:
             self._done(request)
+        return data[size:] if size < len(data) else b""
 
     def _done(self, request: RpcRequest) -> None:
         self._events.append(Completed(request))
@@ -299,6 +310,8 @@ class RequestAssembly:
                 request.content_length = request.body_left = int(value)
             elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
                 request.chunked = True
+            elif name == b"expect":
+                request.expect = True
 
     def on_body(self, body: bytes) -> None:
         request = self._request
@@ -338,6 +351,9 @@ def response_bytes(request: RpcRequest, status: int, body: bytes | None, keep_al
                    headers: dict[str, str] | None = None) -> bytes:
     """A whole response as aiohttp writes it for ``request``: its HTTP version, the
     ``Connection`` header it would add, ``Content-Type``/``Content-Length`` for a body."""
+    if status == 200 and body is not None and headers is None and keep_alive \
+            and request.minor == 1:  # the usual answer, without building it line by line
+        return b"%s%d\r\n\r\n%s" % (_OK_HEAD, len(body), body)
     lines = [f"HTTP/1.{request.minor} {status} {HTTPStatus(status).phrase}"]
     if body is not None:
         lines.append("Content-Type: application/json")
@@ -528,7 +544,7 @@ class RpcEdge(asyncio.Protocol):
     async def _answer(self, request: RpcRequest) -> bool:
         """Answer ``request``; True when the connection stays open."""
         started = self._loop.time()
-        if any(name == b"expect" for name, _ in request.headers):
+        if request.expect:
             self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
         called: list[str] = []
         try:
