@@ -131,6 +131,13 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
         InvalidParams: too many positional params, a field given twice, or any field invalid;
             the message names each offending field.
     """
+    if not args:  # params by name (the usual call): validate the object as it came, with the
+        # model's validator itself (``model_validate`` adds ~0.4 us of argument handling, and
+        # building a copy of the params another ~1 us of a ~3 us call)
+        try:
+            return model.__pydantic_validator__.validate_python(kwargs)  # type: ignore[no-any-return]
+        except ValidationError as exc:
+            raise InvalidParams(_describe(exc)) from None
     # ``__pydantic_fields__``, not ``model_fields``: on the class pydantic 2.11+ routes the
     # latter through a deprecation-checking property (~1 us of a ~6 us call).
     fields = list(model.__pydantic_fields__)
