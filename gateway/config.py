@@ -101,8 +101,9 @@ class ServerConfig(_Section):
     #: Also serve /rpc and /ws on a UNIX socket file with mode 0600 (POSIX only; refused on
     #: Windows): only this user can connect (``gateway/unix_socket.py``). Empty: off.
     unix_socket: str = ""
-    #: What parses ``POST /rpc``: ``llhttp`` (``gateway/rpcedge.py``, httptools; every other
-    #: request is handed to aiohttp on the same connection) or ``aiohttp`` (the A/B baseline).
+    #: What parses ``POST /rpc`` on the TCP port: ``llhttp`` (``gateway/rpcedge.py``,
+    #: httptools; every other request is handed to aiohttp on the same connection) or
+    #: ``aiohttp`` (the A/B baseline). The UNIX socket (``unix_socket``) is aiohttp's either way.
     rpc_edge: Literal["llhttp", "aiohttp"] = "llhttp"
 
     @field_validator("unix_socket")

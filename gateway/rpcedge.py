@@ -83,6 +83,8 @@ LINGERING_S: Final = 2.0
 #: Complete requests queued behind the one being answered before reading pauses.
 _MAX_QUEUED: Final = 16
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: The headers whose first value the rules read (:meth:`RpcRequest.first`).
+_NOTED: Final = frozenset({b"origin", b"content-type", b"authorization"})
 _OK_HEAD: Final = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
 
 
@@ -107,6 +109,10 @@ class RpcRequest:
     broken: bool = False
     #: ``Expect: 100-continue`` was sent (the only expectation served here).
     expect: bool = False
+    #: Every ``Host`` value, and the first value of the headers the rules read (noted while
+    #: the headers are read, so the checks do not scan them again).
+    hosts: list[bytes] = field(default_factory=list)
+    noted: dict[bytes, bytes] = field(default_factory=dict)
 
     @property
     def settled(self) -> bool:
@@ -114,15 +120,13 @@ class RpcRequest:
         return self.complete or self.broken
 
     def first(self, name: bytes) -> str | None:
-        """The first value of header ``name`` (lower case), decoded as aiohttp does."""
-        for key, value in self.headers:
-            if key == name:
-                return value.decode("utf-8", "surrogateescape")
-        return None
+        """The first value of header ``name`` (one of :data:`_NOTED`), decoded as aiohttp
+        does."""
+        value = self.noted.get(name)
+        return None if value is None else value.decode("utf-8", "surrogateescape")
 
-    def all(self, name: bytes) -> list[str]:
-        return [value.decode("utf-8", "surrogateescape") for key, value in self.headers
-                if key == name]
+    def host_values(self) -> list[str]:
+        return [value.decode("utf-8", "surrogateescape") for value in self.hosts]
 
     @property
     def path(self) -> bytes:
@@ -305,8 +309,14 @@ class RequestAssembly:
         request.method = parser.get_method()
         request.minor = 0 if parser.get_http_version() == "1.0" else 1
         request.keep_alive = parser.should_keep_alive()
+        noted = request.noted
         for name, value in request.headers:
-            if name == b"content-length":  # llhttp refused it unless it is one plain number
+            if name == b"host":
+                request.hosts.append(value)
+            elif name in _NOTED:
+                if name not in noted:
+                    noted[name] = value
+            elif name == b"content-length":  # llhttp refused it unless it is one number
                 request.content_length = request.body_left = int(value)
             elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
                 request.chunked = True
@@ -328,11 +338,6 @@ class RequestAssembly:
         assert request is not None
         request.complete = True
         request.keep_alive = self._parser.should_keep_alive()
-
-
-def _hosts(request: RpcRequest) -> int:
-    """How many ``Host`` headers ``request`` has (the guard refuses any but one with 421)."""
-    return sum(1 for name, _ in request.headers if name == b"host")
 
 
 def _ours(request: RpcRequest) -> bool:
@@ -436,13 +441,13 @@ class RpcEdge(asyncio.Protocol):
         for event in self._assembly.feed(data):
             if type(event) is Started:
                 if guard is not None:
-                    if _hosts(event.request) != 1:
+                    if len(event.request.hosts) != 1:  # 421, as the guard's own check
                         guard.misdirected()
                         return
                     guard.request_started()  # working from here until its answer is written
                 self._queue.append(event.request)
             elif type(event) is HandOff:
-                if guard is not None and _hosts(event.request) != 1:
+                if guard is not None and len(event.request.hosts) != 1:
                     guard.misdirected()
                     return
                 self._handoff = bytearray(event.data)
@@ -600,7 +605,7 @@ class RpcEdge(asyncio.Protocol):
 
     def _refusal(self, request: RpcRequest) -> HttpRefusal | None:
         """The refusals decided on the headers alone, in the contract's order."""
-        refusal = refusal_of(request.all(b"host"), request.first(b"origin"),
+        refusal = refusal_of(request.host_values(), request.first(b"origin"),
                              request.query_keys(), self._peer, self._server,
                              self._app[CONNECTIONS].host_refusals)
         if refusal is not None:
