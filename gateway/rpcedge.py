@@ -60,7 +60,6 @@ from .http_rpc import (
     authenticate_request,
     bearer_of,
     is_json,
-    mark_transport_authenticated,
 )
 from .keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
 from .middleware import refusal_of
@@ -390,6 +389,10 @@ class RpcEdge(asyncio.Protocol):
                  edges: set[RpcEdge], access_log: logging.Logger | None) -> None:
         self._app = app
         self._config = app[CONFIG]
+        # what every request uses, looked up once (create_app set them before serving)
+        self._rpc, self._bridge = app[RPC], app[BRIDGE]
+        self._terminals, self._trading = app[TERMINALS], app[TRADING]
+        self._host_refusals = app[CONNECTIONS].host_refusals
         self._server = self._config.server
         self._make_aiohttp = aiohttp_protocol
         self._edges = edges
@@ -595,10 +598,11 @@ class RpcEdge(asyncio.Protocol):
                 refusal = refused.refusal
         if refusal is not None:
             return refusal.status, refusal.body(), dict(refusal.headers)
-        if self._transport is not None:
-            mark_transport_authenticated(app, self._transport)
-        context = RpcContext(principal, app[BRIDGE], self._config, app[TERMINALS], app[TRADING])
-        payload = await app[RPC].handle(bytes(request.body), context, called=called)
+        if self._guard is not None:  # a token holder's: the last kind evicted (guard.py)
+            self._guard.authenticated = True
+        context = RpcContext(principal, self._bridge, self._config, self._terminals,
+                             self._trading)
+        payload = await self._rpc.handle(bytes(request.body), context, called=called)
         if payload is None:
             return 204, None, None
         return 200, payload, None
@@ -607,7 +611,7 @@ class RpcEdge(asyncio.Protocol):
         """The refusals decided on the headers alone, in the contract's order."""
         refusal = refusal_of(request.host_values(), request.first(b"origin"),
                              request.query_keys(), self._peer, self._server,
-                             self._app[CONNECTIONS].host_refusals)
+                             self._host_refusals)
         if refusal is not None:
             return refusal
         if not is_json(request.first(b"content-type")):
