@@ -66,6 +66,9 @@ P = TypeVar("P", bound=Params)
 #: (None on success) and the seconds it took; the metrics hang here (``metrics.py``).
 Observer = Callable[[str, "dict[str, Any] | None", float], None]
 _NOT_FOUND: Final = {"code": METHOD_NOT_FOUND}
+_CONTAINERS: Final = (list, dict)
+#: An id's types as orjson makes them (``bool`` is not an ``int`` here: ``type() is``).
+_ID_TYPES: Final = (str, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +131,15 @@ def error_object(exc: Exception, where: str) -> dict[str, Any]:
 
 def _envelope_problem(entry: Any) -> str | None:
     """What makes ``entry`` an invalid request object, or None (the cheap jsonschema stand-in)."""
-    if not isinstance(entry, dict) or entry.get("jsonrpc") != "2.0":
+    # ``type() is`` and tuples: orjson makes exact types, and this runs on every call
+    if type(entry) is not dict or entry.get("jsonrpc") != "2.0":
         return "not a JSON-RPC 2.0 request object"
-    if not isinstance(entry.get("method"), str):
+    if type(entry.get("method")) is not str:
         return "method must be a string"
-    if "params" in entry and not isinstance(entry["params"], list | dict):
+    if "params" in entry and type(entry["params"]) not in _CONTAINERS:
         return "params must be an array or an object"
     rid = entry.get("id")
-    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
+    if rid is not None and type(rid) not in _ID_TYPES:
         return "id must be a string, an integer or null"
     return None
 
@@ -194,7 +198,10 @@ class Dispatcher(Generic[C]):
         except ValueError as exc:
             return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
         if called is not None:
-            called.extend(self._label(entry) for entry in (obj if type(obj) is list else [obj]))
+            if type(obj) is list:
+                called.extend(self._label(entry) for entry in obj)
+            else:
+                called.append(self._label(obj))
         if type(obj) is not list:
             answer = await self.answer(obj, ctx, in_batch=False)
             return None if answer is None else orjson.dumps(answer)

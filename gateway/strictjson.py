@@ -51,7 +51,13 @@ def loads_strict(body: bytes | str) -> Any:
     """
     raw = body.encode() if isinstance(body, str) else body
     obj = orjson.loads(raw)
-    keys = _count_keys(obj, 1) if type(obj) is dict or type(obj) is list else 0
+    if type(obj) is dict:  # a lone request: its own keys here, one call per nested object
+        keys = len(obj)
+        for value in obj.values():
+            if type(value) is dict or type(value) is list:
+                keys += _count_keys(value, 2)
+    else:
+        keys = _count_keys(obj, 1) if type(obj) is list else 0
     key_ends = raw.count(b'":')
     if keys != key_ends or raw.count(b":") != key_ends:
         json.loads(raw, object_pairs_hook=_no_duplicates)
