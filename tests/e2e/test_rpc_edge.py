@@ -65,6 +65,11 @@ CASES: dict[str, bytes] = {
     "charset": rpc(content_type=b"application/json; charset=utf-8", extra=CLOSE),
     "pipelined keep-alive": rpc() + rpc(NOTIFY) + rpc(extra=CLOSE),
     "pipelined then health": rpc() + HEALTH,
+    # more than the edge queues before it stops reading (16), ids in order
+    "pipelined twenty": b"".join(rpc(PING.replace(b'"id":1', b'"id":%d' % i))
+                                 for i in range(19)) + rpc(extra=CLOSE),
+    "pipelined, handed off, more": rpc() + b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    + rpc() + HEALTH,
     "health then rpc": b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + rpc(extra=CLOSE),
     "chunked": chunked(PING, extra=CLOSE),
     "chunked then plain": chunked(PING) + rpc(extra=CLOSE),
