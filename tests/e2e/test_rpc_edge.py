@@ -284,3 +284,41 @@ async def test_the_header_deadline_holds_before_and_after_a_hand_off(tmp_path: P
                 assert await reader.read() == b""  # closed without a response
             writer.close()
             await writer.wait_closed()
+
+
+async def test_keepalive_closes_an_idle_connection_counted_from_its_last_answer(
+        tmp_path: Path) -> None:
+    """One keep-alive timer per connection (armed at the first idle moment, re-armed lazily):
+    a call held by the EA past that first deadline keeps the connection open, and the idle
+    connection closes a whole ``keepalive_timeout_s`` after its last answer, not earlier."""
+    timeout_s = 0.4
+    async with running_daemon(tmp_path, rpc_edge="llhttp", keepalive_timeout_s=timeout_s) \
+            as daemon:
+        ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
+        try:
+            assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+            loop = asyncio.get_running_loop()
+            reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+            writer.write(rpc(b"{").replace(b"{token}", daemon.token.encode()))
+            async with asyncio.timeout(WAIT_S):  # answered without the EA: the timer arms
+                await reader.readuntil(b'"id":null}')
+            writer.write(rpc(b'{"jsonrpc":"2.0","id":7,"method":"account_info"}').replace(
+                b"{token}", daemon.token.encode()))
+            async with asyncio.timeout(WAIT_S):
+                sent = await ea.next_request()
+            # busy past the first idle period's deadline: nothing closes the connection
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(timeout_s * 1.5):
+                    await reader.read(1)
+            ea.respond(sent.id, {"login": LOGIN})
+            async with asyncio.timeout(WAIT_S):
+                await reader.readuntil(b'"id":7')
+            answered = loop.time()
+            async with asyncio.timeout(WAIT_S):
+                rest = await reader.read()  # the close, when it comes
+            closed = loop.time()
+            assert b"HTTP/1.1" not in rest  # closed without another answer
+            assert closed - answered >= timeout_s - 0.05
+            writer.close()
+        finally:
+            await ea.close()
