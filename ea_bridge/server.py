@@ -55,12 +55,9 @@ _EXPECTED: Final = frozenset({"device_not_approved"})
 
 #: How often a session checks its deadlines, as a share of the heartbeat interval.
 _TIMER_FRACTION: Final = 0.25
-
-
-def _expire(future: asyncio.Future[Any]) -> None:
-    """A call's deadline: fail its future with TimeoutError unless it was answered."""
-    if not future.done():
-        future.set_exception(TimeoutError())
+#: A call whose deadline is this close when the deadline timer fires has expired (uvloop's
+#: timers count milliseconds, asyncio's may fire a clock resolution early).
+_DEADLINE_SLACK_S: Final = 0.001
 
 
 class SessionOwner(Protocol):
@@ -99,7 +96,10 @@ class TerminalSession(asyncio.Protocol):
                                      max_frame_bytes=owner.max_frame_bytes)
         self.info: SessionInfo | None = None
         self._transport: asyncio.Transport | None = None
-        self._pending: dict[int, tuple[asyncio.Future[Any], str]] = {}
+        #: calls in flight by request id: the caller's future, the method, its deadline
+        self._pending: dict[int, tuple[asyncio.Future[Any], str, float]] = {}
+        self._deadline_timer: asyncio.TimerHandle | None = None  # the nearest call deadline
+        self._deadline_at = 0.0
         self._flush_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._verifying: asyncio.Task[None] | None = None
@@ -148,13 +148,17 @@ class TerminalSession(asyncio.Protocol):
             raise TerminalNotConnected("the terminal's session is closing")
         request_id = self.conn.send_request(method, params)
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._pending[request_id] = (future, method)
+        due = self._loop.time() + timeout_s
+        self._pending[request_id] = (future, method, due)
         self._schedule_flush()
-        # One timer handle that fails the future, not ``asyncio.timeout`` (its Timeout object,
-        # current_task lookup, reschedule and uncancel bookkeeping were ~4 % of the daemon's
-        # CPU per /rpc call under load, py-spy); the answer and the deadline race on the
-        # future, whichever sets it first wins (``_resolve`` ignores a done future).
-        deadline = self._loop.call_later(timeout_s, _expire, future)
+        # Not ``asyncio.timeout`` (its Timeout object, current_task lookup, reschedule and
+        # uncancel bookkeeping were ~4 % of the daemon's CPU per /rpc call under load, py-spy)
+        # and not a timer per call (a call_later and its cancel were ~2 %, issue 21): one
+        # timer per session at the nearest deadline fails the futures that are due
+        # (``_deadlines_due``); the answer and the deadline race on the future, whichever sets
+        # it first wins (``_resolve`` ignores a done future).
+        if self._deadline_timer is None or due < self._deadline_at:
+            self._arm_deadline(due)
         try:
             return await future
         except TimeoutError:
@@ -164,7 +168,6 @@ class TerminalSession(asyncio.Protocol):
                     f"no answer to {method} within {timeout_s:g} s", method=method) from None
             raise TerminalTimeout(f"no answer to {method} within {timeout_s:g} s") from None
         finally:
-            deadline.cancel()
             self.conn.give_up(request_id)
 
     def close(self, reason: str, message: str) -> None:
@@ -204,7 +207,7 @@ class TerminalSession(asyncio.Protocol):
         entry = self._pending.pop(response.id, None)
         if entry is None:
             return  # answer to a call that already timed out: the caller has moved on
-        future, _method = entry
+        future = entry[0]
         if future.done():
             return
         if isinstance(response, ErrorResponse):
@@ -287,10 +290,13 @@ class TerminalSession(asyncio.Protocol):
         self._down = True
         if self._timer is not None:
             self._timer.cancel()
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
         if self._verifying is not None and not self._verifying.done():
             self._verifying.cancel()
         pending, self._pending = self._pending, {}
-        for future, method in pending.values():
+        for future, method, _due in pending.values():
             if future.done():
                 continue
             error: BridgeError
@@ -318,6 +324,29 @@ class TerminalSession(asyncio.Protocol):
             transport.write(data)
         if self.conn.should_close and not transport.is_closing():
             transport.close()
+
+    def _arm_deadline(self, at: float) -> None:
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        self._deadline_at = at
+        self._deadline_timer = self._loop.call_at(at, self._deadlines_due)
+
+    def _deadlines_due(self) -> None:
+        """Fail every call whose deadline has come with TimeoutError (its caller maps it);
+        forget calls whose caller has gone; re-arm for the nearest deadline left."""
+        self._deadline_timer = None
+        now = self._loop.time()
+        nearest: float | None = None
+        for request_id, (future, _method, due) in list(self._pending.items()):
+            if due - now <= _DEADLINE_SLACK_S:
+                if future.done():  # its caller was cancelled: nobody waits for the answer
+                    del self._pending[request_id]
+                else:
+                    future.set_exception(TimeoutError())
+            elif nearest is None or due < nearest:
+                nearest = due
+        if nearest is not None and not self._down:
+            self._arm_deadline(nearest)
 
     def _arm_timer(self) -> None:
         period = min(self._owner.heartbeat.interval_s, self._owner.heartbeat.handshake_timeout_s)

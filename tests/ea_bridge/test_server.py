@@ -220,6 +220,31 @@ async def test_deadline_fails_reads_as_timeout_and_trades_as_unknown(
     assert await call == {"pong": 1}
 
 
+async def test_each_call_keeps_its_own_deadline_under_one_session_timer(
+    bridge: Bridge, make_ea: EAFactory
+) -> None:
+    """The session has one deadline timer for all its calls: a shorter deadline issued after
+    a longer one still fires on time, a later one fires after the earlier one has, and a call
+    with a far deadline is answered as usual meanwhile."""
+    ea = await connected(bridge, make_ea)
+    far = asyncio.create_task(bridge.call(TERM_A, "account_info", {}, 60.0))
+    far_request = await ea.next_request()  # the 60 s deadline is armed first
+    async with asyncio.timeout(TIMEOUT_S):  # far below the 60 s deadline
+        with pytest.raises(TerminalTimeout):
+            await bridge.call(TERM_A, "symbol_info", {"symbol": "X"}, 0.05)
+        soon = asyncio.create_task(bridge.call(TERM_A, "ping", {}, 0.05))
+        later = asyncio.create_task(bridge.call(TERM_A, "ping", {}, 0.2))
+        with pytest.raises(TerminalTimeout):
+            await soon
+        with pytest.raises(TerminalTimeout):
+            await later
+    first = await ea.next_request()
+    assert first.method == "symbol_info"
+    assert not far.done()
+    ea.respond(far_request.id, {"login": 1})
+    assert await far == {"login": 1}
+
+
 async def test_silent_ea_is_dropped_after_the_heartbeat_timeout(
     bridge: Bridge, clock: FakeClock, listener: RecordingListener, make_ea: EAFactory
 ) -> None:
