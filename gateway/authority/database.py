@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -80,6 +82,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """,
 )
 
+#: Idle PostgreSQL connections a :class:`Database` keeps for its next transactions. A console
+#: runs its store calls on the event loop and in a few worker threads, so a handful covers it;
+#: beyond it a transaction opens a connection and closes it after.
+POOL_SIZE: Final = 8
+
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.
 _MIGRATION_LOCK: Final = 0x6D74_6777_6D69_6772 & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -133,18 +140,35 @@ def _postgres_ddl(script: str) -> str:
     return re.sub(r"\bBLOB\b", "BYTEA", script)
 
 
+def _close_all(idle: list[Any], lock: threading.Lock) -> None:
+    """Close every idle connection in ``idle`` (a :class:`Database`'s pool)."""
+    with lock:
+        conns = list(idle)
+        idle.clear()
+    for conn in conns:
+        conn.close()
+
+
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
 class Database:
-    """A SQLite file (``path``) or a PostgreSQL server (``url``); connections per call.
+    """A SQLite file (``path``) or a PostgreSQL server (``url``).
 
-    A connection per transaction keeps the store usable from worker threads as well as the
-    event loop; on SQLite it costs microseconds, on PostgreSQL one connection set-up.
+    SQLite opens a connection per transaction (microseconds, and usable from any thread).
+    PostgreSQL keeps up to ``pool_size`` idle connections and lends one to each transaction:
+    a new PostgreSQL connection is a server process forked and a handshake, milliseconds that
+    every device refresh and page would otherwise pay (``python -m bench.authority``). A
+    connection goes back only when its transaction ended cleanly; one the server or network
+    broke is closed, and so are the other idle ones (a restarted server broke them all), so a
+    database restart costs at most one failed transaction per process, not one per pooled
+    connection. The idle connections are closed by :meth:`close` or when the object is
+    collected.
     """
 
-    def __init__(self, *, path: Path | None = None, url: str = "") -> None:
+    def __init__(self, *, path: Path | None = None, url: str = "",
+                 pool_size: int = POOL_SIZE) -> None:
         if (path is None) == (not url):
             raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
         self.path = path
@@ -155,34 +179,80 @@ class Database:
                                 f"{redact_url(url)[:40]!r}")
         #: The exceptions a violated UNIQUE constraint raises on this engine.
         self.integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+        self._pool_size = pool_size
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
         if self.postgres:
             import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
             self.integrity_errors = (psycopg.errors.IntegrityError,)
+        # Not a method of self: the finalizer must not keep the object alive.
+        self._finalizer = weakref.finalize(self, _close_all, self._idle, self._lock)
 
     def describe(self) -> str:
         """Where the data is, fit to print (no password)."""
         return redact_url(self.url) if self.postgres else str(self.path)
 
+    def close(self) -> None:
+        """Close the idle PostgreSQL connections (a later transaction opens new ones)."""
+        _close_all(self._idle, self._lock)
+
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         """A transaction (committed at the end of the block)."""
         if self.postgres:
-            import psycopg  # noqa: PLC0415
-
+            conn = self._borrow()
             try:
-                conn = psycopg.connect(self.url, connect_timeout=10)
-            except psycopg.OperationalError as exc:
-                # psycopg's text may quote the connection string: keep only the reason.
-                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-                raise DatabaseError(f"cannot connect to {redact_url(self.url)}: "
-                                    f"{redact_url(reason)[:200]}") from None
-            with conn:  # commits on success, rolls back on an exception, closes
                 yield Tx(conn, postgres=True)
+                conn.commit()
+            except BaseException:
+                self._give_back(conn, failed=True)
+                raise
+            self._give_back(conn, failed=False)
         else:
             assert self.path is not None  # noqa: S101 - set when not postgres
             with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
                 yield Tx(db, postgres=False)
+
+    def _borrow(self) -> Any:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed and not conn.broken:
+                    return conn
+                conn.close()
+        import psycopg  # noqa: PLC0415
+
+        try:
+            return psycopg.connect(self.url, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            # psycopg's text may quote the connection string: keep only the reason.
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+            raise DatabaseError(f"cannot connect to {redact_url(self.url)}: "
+                                f"{redact_url(reason)[:200]}") from None
+
+    def _give_back(self, conn: Any, *, failed: bool) -> None:
+        """Keep ``conn`` for the next transaction if it is healthy and idle, else close it."""
+        import psycopg  # noqa: PLC0415
+
+        if failed and not conn.closed and not conn.broken:
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                pass  # the connection is broken: closed below
+        idle = psycopg.pq.TransactionStatus.IDLE
+        healthy = not conn.closed and not conn.broken and conn.info.transaction_status == idle
+        if not healthy:
+            conn.close()
+            # The server or the network broke this one: the idle ones most likely share its
+            # fate (a restarted server), so none of them is lent to fail a later request.
+            _close_all(self._idle, self._lock)
+            return
+        with self._lock:
+            if len(self._idle) < self._pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def schema_version(self) -> int:
         """How many migrations the database holds (0 when empty)."""

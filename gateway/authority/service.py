@@ -178,11 +178,12 @@ class Authority:
         return int(self._clock())
 
     async def close(self) -> None:
-        """Stop the revocation feed's poller and wait for e-mails still being sent
-        (failures are logged, not raised)."""
+        """Stop the revocation feed's poller, wait for e-mails still being sent (failures
+        are logged, not raised), then close the database's idle connections."""
         self.feed.stop_polling()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.store.database.close()
 
     # -- owners --------------------------------------------------------------------------
 
