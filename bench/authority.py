@@ -4,18 +4,23 @@
 
 Set-up: a throw-away PostgreSQL server (Debian's binaries, as ``tests/pgkit.py`` starts it),
 then for each instance count K a fresh database and K ``mtgateway console`` processes on it
-sharing one data directory (the key files). N simulated daemons, each with its own Ed25519
-device key, run closed loops for ``--duration`` seconds, spreading their requests round-robin
-over the K instances (what a load balancer does). Each daemon alternates the two calls every
-daemon makes that need no approved device: a device-signed ``GET /v1/device/status`` (the
-proof is checked and written to the shared replay guard: one database write per request) and
-``GET /v1/keys`` (the authority's public keys, a daemon's key refresh).
+sharing one data directory (the key files). Before the consoles start, the bench provisions
+the largest N daemons in that database through the authority's own code: one owner, and per
+daemon an Ed25519 device key, a token bound to its own terminal and the device's approval
+(written as approved: the e-mail round trip is not what is measured).
 
-Reported per (K, N): sustained requests per second (completed requests over the run) and the
-p50/p99 latency of one request, in milliseconds. Not yet in the mix: token record refreshes,
-lookups that start approvals, terminal reports and revocation long-polls (they need approved
-devices; the next step of this command).
+Each of N simulated daemons then runs, for ``--duration`` seconds, what a daemon does:
 
+* a closed loop over the calls a daemon makes, each device-signed and spread round-robin over
+  the K instances (what a load balancer does): a record lookup by the token's hash, a record
+  refresh by token id (both with a fresh nonce), a terminal report (active, with account
+  figures), a device status, and the authority's public keys;
+* beside it, one held revocation long-poll (``POST /v1/device/revocations``, 25 s), polled
+  again when answered, as a daemon's watcher holds one: these are counted apart, since a held
+  poll's time is its wait, not its cost.
+
+Reported per (K, N): sustained requests per second of the loop (completed requests over the
+run), the p50/p99 latency of one request in milliseconds, and how many long-polls were held.
 Figures depend on the machine: run it on a quiet one. ``--json PATH`` writes the rows.
 """
 
@@ -25,18 +30,65 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import orjson
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import percentile
+from gateway.authority.devices import Approval
+from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_proof_headers
+from gateway.authority.records import device_id_for
+from gateway.authority.service import Authority
+from gateway.authority.tokens import token_sha256
 from tests.pgkit import PostgresServer
+
+_OWNER = "bench@example.com"
+_SERVER = "Bench-Server"
+#: The first simulated terminal's login; daemon i trades login _LOGIN0 + i.
+_LOGIN0 = 7_000_000
+#: What a daemon's watcher asks the console to hold a revocation long-poll for.
+_POLL_S = 25.0
+
+
+@dataclass(frozen=True)
+class _Daemon:
+    """One provisioned daemon: its device key, its token and its terminal."""
+
+    key: Ed25519PrivateKey
+    token_sha256: str
+    token_id: str
+    login: int
+
+
+def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
+    """An owner and ``count`` approved daemons, each with a token for its own terminal."""
+    authority = Authority.open(data, RecordingMailer(), database_url=database_url)
+    authority.create_owner(_OWNER, secrets.token_urlsafe(18))
+    now = int(time.time())
+    daemons: list[_Daemon] = []
+    for i in range(count):
+        key = Ed25519PrivateKey.generate()
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                            serialization.PublicFormat.Raw)
+        device_id = device_id_for(raw)
+        authority.store.upsert_device(device_id, raw, f"bench-{i}", "linux", now)
+        authority.store.save_approval(Approval(
+            approval_id=f"apr_bench_{i}", owner_email=_OWNER, device_id=device_id,
+            status="approved", created_at=now, approved_at=now))
+        issued = authority.issue_token(_OWNER, _LOGIN0 + i, _SERVER)
+        daemons.append(_Daemon(key, token_sha256(issued.token), issued.token_id, _LOGIN0 + i))
+    authority.store.database.close()
+    return daemons
 
 
 def _start_console(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -51,42 +103,109 @@ def _start_console(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[
     return proc, line.split()[-1]
 
 
-async def _daemon(urls: list[str], offset: int, until: float,
-                  session: aiohttp.ClientSession, latencies: list[float]) -> None:
-    key = Ed25519PrivateKey.generate()
+class _Signer:
+    """Device-signed requests for one daemon (a fresh millisecond per proof: the console
+    refuses a proof it has seen)."""
+
+    def __init__(self, daemon: _Daemon) -> None:
+        self.daemon = daemon
+        self._stamp = int(time.time() * 1000)
+
+    def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        self._stamp = max(self._stamp + 1, int(time.time() * 1000))
+        headers = device_proof_headers(self.daemon.key, method, path, body, time.time(),
+                                       time_ms=self._stamp)
+        if body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+
+def _calls(daemon: _Daemon) -> list[tuple[str, str, bytes]]:
+    """The loop's calls, in order: (method, path, body); a ``{nonce}`` is filled per call."""
+    report = {"terminals": [{"login": daemon.login, "server": _SERVER, "state": "active",
+                             "token_id": daemon.token_id, "platform": "MT5",
+                             "ea_version": "1.2.0", "balance": 10_000.0, "equity": 10_012.5,
+                             "currency": "USD", "positions": 2}]}
+    return [
+        ("POST", "/v1/records/lookup",
+         b'{"token_sha256": "%s", "nonce": "{nonce}"}' % daemon.token_sha256.encode()),
+        ("POST", "/v1/records/refresh",
+         b'{"token_ids": ["%s"], "nonce": "{nonce}"}' % daemon.token_id.encode()),
+        ("POST", "/v1/terminals/report", orjson.dumps(report)),
+        ("GET", "/v1/device/status", b""),
+        ("GET", "/v1/keys", b""),
+    ]
+
+
+async def _loop(daemon: _Daemon, urls: list[str], offset: int, until: float,
+                session: aiohttp.ClientSession, latencies: list[float]) -> None:
+    signer = _Signer(daemon)
+    calls = _calls(daemon)
     i = offset
-    stamp = int(time.time() * 1000)
     while time.monotonic() < until:
         url = urls[i % len(urls)]
+        method, path, body = calls[i % len(calls)]
+        body = body.replace(b"{nonce}", secrets.token_hex(16).encode())
+        headers = signer.headers(method, path, body) if path != "/v1/keys" else {}
         start = time.perf_counter()
-        if i % 2 == 0:
-            stamp = max(stamp + 1, int(time.time() * 1000))
-            headers = device_proof_headers(key, "GET", "/v1/device/status", b"", time.time(),
-                                           time_ms=stamp)
-            async with session.get(url + "/v1/device/status", headers=headers) as response:
-                await response.read()
-                ok = response.status == 200
-        else:
-            async with session.get(url + "/v1/keys") as response:
-                await response.read()
-                ok = response.status == 200
-        if not ok:
-            raise RuntimeError(f"{url} answered {response.status}")
+        async with session.request(method, url + path, data=body or None,
+                                   headers=headers) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{url}{path} answered {response.status}")
         latencies.append((time.perf_counter() - start) * 1000)
         i += 1
 
 
-async def _measure(urls: list[str], daemons: int, duration_s: float) -> dict[str, float]:
+async def _watch(daemon: _Daemon, url: str, until: float, session: aiohttp.ClientSession,
+                 held: list[int]) -> None:
+    """One revocation long-poll held at a time, as a daemon's watcher holds it."""
+    signer = _Signer(daemon)
+    cursor: int | None = None
+    while time.monotonic() < until:
+        body = orjson.dumps({"cursor": cursor, "wait_s": min(_POLL_S, until - time.monotonic())
+                             if cursor is not None else 0.0})
+        path = "/v1/device/revocations"
+        held[0] += 1
+        try:
+            async with session.post(url + path, data=body,
+                                    headers=signer.headers("POST", path, body)) as response:
+                answer = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{url}{path} answered {response.status}")
+        finally:
+            held[0] -= 1
+        cursor = int(orjson.loads(answer)["cursor"])
+        held[1] += 1
+
+
+async def _measure(urls: list[str], daemons: list[_Daemon], duration_s: float
+                   ) -> dict[str, float]:
     latencies: list[float] = []
+    held = [0, 0, 0]  # held now, answered, most held at once
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         began = time.monotonic()
         until = began + duration_s
-        await asyncio.gather(*(_daemon(urls, d, until, session, latencies)
-                               for d in range(daemons)))
+        watchers = [asyncio.create_task(_watch(d, urls[n % len(urls)], until, session, held))
+                    for n, d in enumerate(daemons)]
+
+        async def peak() -> None:
+            while time.monotonic() < until:
+                held[2] = max(held[2], held[0])
+                await asyncio.sleep(0.1)
+
+        sampler = asyncio.create_task(peak())
+        await asyncio.gather(*(_loop(d, urls, n, until, session, latencies)
+                               for n, d in enumerate(daemons)))
         elapsed = time.monotonic() - began
+        sampler.cancel()
+        for task in watchers:
+            task.cancel()
+        await asyncio.gather(sampler, *watchers, return_exceptions=True)
     return {"requests": len(latencies), "req_per_s": len(latencies) / elapsed,
-            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+            "long_polls_held_max": held[2]}
 
 
 def run(daemons: list[int], instances: list[int], duration_s: float) -> list[dict[str, float]]:
@@ -98,9 +217,14 @@ def run(daemons: list[int], instances: list[int], duration_s: float) -> list[dic
             data = root / "data"
             data.mkdir(parents=True, mode=0o700)
             config = root / "config.toml"
+            # Every simulated daemon comes from this one address, so the per-address bound
+            # on held long-polls is raised to hold one per daemon (the per-key bound stays).
             config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
+                              f'max_long_polls_per_peer = {max(daemons) + 1}\n'
                               '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
-            env = {**os.environ, "MTGATEWAY_DATABASE_URL": server.new_database()}
+            database_url = server.new_database()
+            env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
+            provisioned = _provision(data, database_url, max(daemons))
             procs: list[subprocess.Popen[str]] = []
             urls: list[str] = []
             try:
@@ -110,10 +234,11 @@ def run(daemons: list[int], instances: list[int], duration_s: float) -> list[dic
                     urls.append(url)
                 for n in daemons:
                     row = {"instances": count, "daemons": n,
-                           **asyncio.run(_measure(urls, n, duration_s))}
+                           **asyncio.run(_measure(urls, provisioned[:n], duration_s))}
                     print(f"instances={count} daemons={n}: {row['req_per_s']:.0f} req/s, "
                           f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms "
-                          f"({row['requests']:.0f} requests)", flush=True)
+                          f"({row['requests']:.0f} requests, up to "
+                          f"{row['long_polls_held_max']:.0f} long-polls held)", flush=True)
                     rows.append(row)
             finally:
                 for proc in procs:

@@ -27,3 +27,4 @@ def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())["authority"]
     assert [(r["instances"], r["daemons"]) for r in rows] == [(1, 1), (1, 3), (2, 1), (2, 3)]
     assert all(r["requests"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
+    assert all("long_polls_held_max" in r for r in rows)
