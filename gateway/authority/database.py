@@ -22,7 +22,7 @@ import re
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -119,6 +119,7 @@ class Tx:
     def __init__(self, conn: Any, postgres: bool) -> None:
         self._conn = conn
         self._postgres = postgres
+        self._after_commit: list[Callable[[], None]] = []
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
         """Run one statement."""
@@ -126,6 +127,15 @@ class Tx:
             sql = sql.replace("?", "%s")
         cursor: Cursor = self._conn.execute(sql, tuple(args))
         return cursor
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this transaction has committed (never if it rolls back):
+        what it announces is then visible to every other connection."""
+        self._after_commit.append(callback)
+
+    def _committed(self) -> None:
+        for callback in self._after_commit:
+            callback()
 
 
 def redact_url(url: str) -> str:
@@ -182,6 +192,8 @@ class Database:
         self._pool_size = pool_size
         self._idle: list[Any] = []
         self._lock = threading.Lock()
+        #: The transaction open on each thread, which a nested :meth:`tx` joins.
+        self._current = threading.local()
         if self.postgres:
             import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
@@ -199,20 +211,42 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
-        """A transaction (committed at the end of the block)."""
+        """A transaction (committed at the end of the block).
+
+        Opened inside another one on the same thread, it joins it: its statements commit or
+        roll back with the outermost block. So a change and the rows announcing it (a token
+        revoked and its revocation-feed row) are written as one, whatever store methods
+        write them; a process killed between the two leaves neither. No ``await`` may sit
+        inside a transaction's block (another task on the thread would join it).
+        """
+        joined: Tx | None = getattr(self._current, "tx", None)
+        if joined is not None:
+            yield joined
+            return
         if self.postgres:
             conn = self._borrow()
+            tx = Tx(conn, postgres=True)
+            self._current.tx = tx
             try:
-                yield Tx(conn, postgres=True)
+                yield tx
                 conn.commit()
             except BaseException:
+                self._current.tx = None
                 self._give_back(conn, failed=True)
                 raise
+            self._current.tx = None
             self._give_back(conn, failed=False)
         else:
             assert self.path is not None  # noqa: S101 - set when not postgres
-            with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
-                yield Tx(db, postgres=False)
+            with closing(sqlite3.connect(self.path, timeout=5.0)) as db:
+                tx = Tx(db, postgres=False)
+                self._current.tx = tx
+                try:
+                    with db:
+                        yield tx
+                finally:
+                    self._current.tx = None
+        tx._committed()  # noqa: SLF001 - the transaction's owner runs its hooks
 
     def _borrow(self) -> Any:
         with self._lock:

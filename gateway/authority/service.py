@@ -160,7 +160,7 @@ class Authority:
         #: The latest account figures of each active terminal, by (owner, device, login,
         #: server): in memory only (``reports.AccountFigures``).
         self._figures: dict[tuple[str, str, int, str], AccountFigures] = {}
-        self.feed = RevocationFeed(store.path)
+        self.feed = RevocationFeed(store.database)
         #: Which token's lookup asked for each pending approval, and when each token's
         #: lookups caused codes (``devices.check_token_send``). In memory: a restart forgets
         #: them, which only an operator can cause.
@@ -178,9 +178,9 @@ class Authority:
         return int(self._clock())
 
     async def close(self) -> None:
-        """Stop the revocation feed's poller, wait for e-mails still being sent (failures
-        are logged, not raised), then close the database's idle connections."""
-        self.feed.stop_polling()
+        """Stop the revocation feed's poller or listener, wait for e-mails still being sent
+        (failures are logged, not raised), then close the database's idle connections."""
+        await self.feed.stopped()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self.store.database.close()
@@ -285,13 +285,16 @@ class Authority:
         A first revocation is logged and put on the feed, so connected daemons hear of it
         within seconds (``feed.py``)."""
         owner_email, now = normalize_email(owner_email), self._now()
-        before = self.store.token_by_id(token_id)
-        if not self.store.revoke_token(owner_email, token_id, now):
-            return False
-        if before is not None and before.revoked_at is None:
+        with self.store.database.tx():  # the revocation and its feed row commit as one
+            before = self.store.token_by_id(token_id)
+            if not self.store.revoke_token(owner_email, token_id, now):
+                return False
+            first = before is not None and before.revoked_at is None
+            if first:
+                self.feed.add(owner_email, now, token_id=token_id)
+        if first and before is not None:
             self.activity.add(owner_email, "token_revoked",
                               f"{token_id} for {before.login}@{before.server}", now)
-            self.feed.add(owner_email, now, token_id=token_id)
         return True
 
     # -- accounts ------------------------------------------------------------------------
@@ -316,16 +319,17 @@ class Authority:
             paper_trade_enabled=registration.paper_trade_enabled,
             mt5_path=registration.mt5_path, account_type=registration.account_type,
             created_at=self._now())
-        stored = self.store.add_account(row, registration.password)
+        with self.store.database.tx():  # the account and its feed rows commit as one
+            stored = self.store.add_account(row, registration.password)
+            # Tokens issued before the registration carried the permissive default policy
+            # (live): the daemons holding them look again now, so a registration with paper
+            # trading on, or with limits, acts within seconds (issue 16 F16).
+            for token in self.store.tokens_of(row.owner_email):
+                if (token.login, token.server) == (stored.login, stored.server) \
+                        and self._serves(token):
+                    self.feed.add(row.owner_email, row.created_at, token_id=token.token_id)
         self.activity.add(row.owner_email, "account_registered",
                           f"{stored.name} ({stored.login}@{stored.server})", row.created_at)
-        # Tokens issued before the registration carried the permissive default policy (live):
-        # the daemons holding them look again now, so a registration with paper trading on,
-        # or with limits, acts within seconds (issue 16 F16).
-        for token in self.store.tokens_of(row.owner_email):
-            if (token.login, token.server) == (stored.login, stored.server) \
-                    and self._serves(token):
-                self.feed.add(row.owner_email, row.created_at, token_id=token.token_id)
         return stored
 
     def accounts_of(self, owner_email: str) -> list[AccountRow]:
@@ -348,11 +352,19 @@ class Authority:
             raise ValueError("risk_pct is out of range")
         owner_email, now = normalize_email(owner_email), self._now()
         symbols = tuple(dict.fromkeys(s.strip() for s in allowed_symbols if s.strip()))
-        if not self.store.update_account_risk(owner_email, account_id, symbols,
-                                              _decimal_text(max_lot_size),
-                                              _decimal_text(risk_pct), auto_trade_enabled,
-                                              paper_trade_enabled):
-            return False
+        with self.store.database.tx():  # the policy and its feed rows commit as one
+            if not self.store.update_account_risk(owner_email, account_id, symbols,
+                                                  _decimal_text(max_lot_size),
+                                                  _decimal_text(risk_pct), auto_trade_enabled,
+                                                  paper_trade_enabled):
+                return False
+            account = next((a for a in self.store.accounts_of(owner_email)
+                            if a.id == account_id), None)
+            if account is not None:
+                for row in self.store.tokens_of(owner_email):
+                    if (row.login, row.server) == (account.login, account.server) \
+                            and self._serves(row):
+                        self.feed.add(owner_email, now, token_id=row.token_id)
         paper = "" if paper_trade_enabled is None else (
             f", paper {'on' if paper_trade_enabled else 'off'}")
         self.activity.add(owner_email, "risk_updated",
@@ -360,13 +372,6 @@ class Authority:
                           f"max lot {_decimal_text(max_lot_size)}, risk "
                           f"{_decimal_text(risk_pct)}, auto-trade "
                           f"{'on' if auto_trade_enabled else 'off'}{paper}", now)
-        account = next((a for a in self.store.accounts_of(owner_email) if a.id == account_id),
-                       None)
-        if account is not None:
-            for row in self.store.tokens_of(owner_email):
-                if (row.login, row.server) == (account.login, account.server) \
-                        and self._serves(row):
-                    self.feed.add(owner_email, now, token_id=row.token_id)
         return True
 
     def _risk(self, login: int, server: str) -> RiskPolicy:
@@ -394,16 +399,18 @@ class Authority:
 
     def revoke_device(self, owner_email: str, device_id: str) -> bool:
         """Withdraw a device's approval: its records stop refreshing, lookups ask again."""
-        approval = self.store.approval(normalize_email(owner_email), device_id)
-        if approval is None:
-            return False
-        self.store.save_approval(Approval(
-            approval_id=approval.approval_id, owner_email=approval.owner_email,
-            device_id=device_id, status="revoked", created_at=approval.created_at))
+        now = self._now()
+        with self.store.database.tx():  # the revocation and its feed row commit as one
+            approval = self.store.approval(normalize_email(owner_email), device_id)
+            if approval is None:
+                return False
+            self.store.save_approval(Approval(
+                approval_id=approval.approval_id, owner_email=approval.owner_email,
+                device_id=device_id, status="revoked", created_at=approval.created_at))
+            if approval.status != "revoked":
+                self.feed.add(approval.owner_email, now, device_id=device_id)
         if approval.status != "revoked":
-            now = self._now()
             self.activity.add(approval.owner_email, "device_revoked", device_id, now)
-            self.feed.add(approval.owner_email, now, device_id=device_id)
         return True
 
     def approve_device(self, owner_email: str, device_id: str) -> bool:
@@ -427,16 +434,16 @@ class Authority:
         """The owner refuses a pending device: its approval is revoked and its code dies with
         it (a later lookup from it starts a new request, within the code-sending limits).
         ``False`` when not pending."""
-        owner_email = normalize_email(owner_email)
-        approval = self.store.approval(owner_email, device_id)
-        if approval is None or approval.status != "pending":
-            return False
-        self.store.save_approval(Approval(
-            approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
-            status="revoked", created_at=approval.created_at))
-        now = self._now()
+        owner_email, now = normalize_email(owner_email), self._now()
+        with self.store.database.tx():  # the refusal and its feed row commit as one
+            approval = self.store.approval(owner_email, device_id)
+            if approval is None or approval.status != "pending":
+                return False
+            self.store.save_approval(Approval(
+                approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
+                status="revoked", created_at=approval.created_at))
+            self.feed.add(owner_email, now, device_id=device_id)
         self.activity.add(owner_email, "device_denied", device_id, now)
-        self.feed.add(owner_email, now, device_id=device_id)
         return True
 
     def local_device_auto_approve(self, device_id: str, public_key: bytes) -> None:

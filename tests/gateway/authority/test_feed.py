@@ -1,17 +1,23 @@
-"""The revocation feed: in-process revocations wake waiters at once; one written through
-another connection to the same database (as ``mtgateway token revoke`` in another process
-does) is found by the single poller and wakes every waiter."""
+"""The revocation feed: in-process revocations wake waiters at once; on SQLite one written
+through another connection to the same database (as ``mtgateway token revoke`` in another
+process does) is found by the single poller and wakes every waiter; on PostgreSQL (a real
+server, ``tests/pgkit.py``) one written by another instance arrives by LISTEN/NOTIFY, and a
+LISTEN connection that was cut reconnects and makes every waiter look again."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.authority.feed import RevocationFeed
+from gateway.authority.listener import APPLICATION_NAME
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
+from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 WAIT_S = 10.0
@@ -43,3 +49,73 @@ async def test_a_revocation_written_elsewhere_wakes_every_waiter(tmp_path: Path)
     finally:
         await here.close()
         await elsewhere.close()
+
+
+def _listening(url: str) -> bool:
+    """Whether a feed's LISTEN connection is open on ``url``'s database."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND application_name = %s",
+                           (APPLICATION_NAME,)).fetchone()
+    return row is not None and int(row[0]) == 1
+
+
+async def _until_listening(url: str) -> None:
+    """Wait (bounded) for the LISTEN connection a first waiter starts."""
+    async with asyncio.timeout(WAIT_S):
+        while not await asyncio.to_thread(_listening, url):
+            await asyncio.sleep(0.02)
+
+
+async def test_a_revocation_on_another_instance_wakes_waiters_through_notify(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    """Two authorities on one PostgreSQL (two console instances): a daemon's long-poll held
+    by one is answered when the other revokes, by the NOTIFY of the revocation's transaction
+    (there is no poller on PostgreSQL)."""
+    url = postgres.new_database()
+    here = Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
+    elsewhere = Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
+    try:
+        here.create_owner(OWNER, PASSWORD)
+        issued = here.issue_token(OWNER, 5012345, "MTG-Demo")
+        device = device_info(Ed25519PrivateKey.generate())
+        here.local_device_auto_approve(device.device_id, device.public_key)
+        head, _ = await here.wait_revocations(device, None, 30)
+        waiting = asyncio.create_task(here.wait_revocations(device, head, 30))
+        await _until_listening(url)
+        assert elsewhere.revoke_token(OWNER, issued.token_id)
+        async with asyncio.timeout(WAIT_S):  # far below the 30 s the poll is held
+            assert await waiting == (head + 1, [issued.token_id])
+    finally:
+        await here.close()
+        await elsewhere.close()
+    assert not await asyncio.to_thread(_listening, url)  # closed with the authority
+
+
+async def test_a_reconnected_listener_wakes_every_waiter_to_look_again(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    """A notification sent while the LISTEN connection is down is lost; so the listener,
+    once it has reconnected, wakes every waiter, and a revocation written meanwhile (here a
+    row no NOTIFY announced) is found."""
+    url = postgres.new_database()
+    authority = Authority.open(tmp_path, RecordingMailer(), database_url=url)
+    feed = RevocationFeed(authority.store.database, listen_retry_s=0.05)
+    try:
+        authority.create_owner(OWNER, PASSWORD)
+        device = device_info(Ed25519PrivateKey.generate())
+        authority.local_device_auto_approve(device.device_id, device.public_key)
+        head = feed.head()
+        waiting = asyncio.create_task(feed.wait(device.device_id, head, 30))
+        await _until_listening(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO revocations (owner_email, token_id, device_id, at) "
+                          "VALUES (%s, 'tok_missed', NULL, 0)", (OWNER,))
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                         "datname = current_database() AND application_name = %s",
+                         (APPLICATION_NAME,))
+        async with asyncio.timeout(WAIT_S):
+            assert await waiting == (head + 1, ["tok_missed"])
+        await _until_listening(url)  # and it listens again
+    finally:
+        await feed.stopped()
+        await authority.close()
