@@ -7,6 +7,7 @@ LISTEN connection that was cut reconnects and makes every waiter look again."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import psycopg
@@ -60,11 +61,16 @@ def _listening(url: str) -> bool:
     return row is not None and int(row[0]) == 1
 
 
+def _wait_listening(url: str) -> bool:
+    """Whether the LISTEN connection a first waiter starts is open within ``WAIT_S``."""
+    deadline = time.monotonic() + WAIT_S
+    while not (seen := _listening(url)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return seen
+
+
 async def _until_listening(url: str) -> None:
-    """Wait (bounded) for the LISTEN connection a first waiter starts."""
-    async with asyncio.timeout(WAIT_S):
-        while not await asyncio.to_thread(_listening, url):
-            await asyncio.sleep(0.02)
+    assert await asyncio.to_thread(_wait_listening, url)
 
 
 async def test_a_revocation_on_another_instance_wakes_waiters_through_notify(
