@@ -199,10 +199,16 @@ async def _measure(urls: list[str], daemons: list[_Daemon], duration_s: float
         await asyncio.gather(*(_loop(d, urls, n, until, session, latencies)
                                for n, d in enumerate(daemons)))
         elapsed = time.monotonic() - began
+        # A watcher that failed (an error answer) ended early: that is a failed run, not a
+        # quieter one.
+        failed = [t.exception() for t in watchers if t.done() and not t.cancelled()
+                  and t.exception() is not None]
         sampler.cancel()
         for task in watchers:
             task.cancel()
         await asyncio.gather(sampler, *watchers, return_exceptions=True)
+        if failed:
+            raise RuntimeError(f"{len(failed)} revocation long-poll(s) failed: {failed[0]}")
     return {"requests": len(latencies), "req_per_s": len(latencies) / elapsed,
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
             "long_polls_held_max": held[2]}
