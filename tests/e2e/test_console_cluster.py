@@ -3,13 +3,18 @@
 Real processes (``python -m gateway console``), a real PostgreSQL server (``tests/pgkit.py``),
 one shared data directory (the key files every instance needs); requests over loopback HTTP.
 The device-proof replay guard lives in the database, so a proof one instance accepted is a
-replay to the other, and to the same instance after a restart.
+replay to the other, and to the same instance after a restart. A token revoked through one
+instance closes the WebSocket of a client whose daemon long-polls the other (LISTEN/NOTIFY);
+a console killed in the middle of a revocation leaves neither half of it, and the retry works.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,10 +23,24 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
+import psycopg
 import pytest
+from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.app import create_app
+from gateway.auth import MemorySecretStore
+from gateway.auth.client import RemoteAuthority
+from gateway.authority.api import AuthorityUnreachable
+from gateway.authority.console import start_console
 from gateway.authority.proofs import device_proof_headers
+from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
+from gateway.keys import DEVICE
+from gateway.listener import start_http
+from gateway.mailsink import MailSink
+from tests.e2e.conftest import WAIT_S
+from tests.e2e.test_auth_flow import serving
 from tests.pgkit import PostgresServer
 
 
@@ -45,12 +64,12 @@ class ConsoleProcess:
             self.proc.stdout.close()
 
 
-def _config(tmp_path: Path) -> Path:
+def _config(tmp_path: Path, smtp_port: int = 1) -> Path:
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     config = tmp_path / "config.toml"
     config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
-                      '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
+                      f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n')
     return config
 
 
@@ -146,3 +165,177 @@ def test_readiness_includes_the_database(tmp_path: Path) -> None:
             console.stop()
     finally:
         server.stop()
+
+
+OWNER, PASSWORD = "owner@example.com", "owner password 123"
+LOGIN, SERVER = 5012345, "MTG-Demo"
+_CODE = re.compile(r"device verify (\d{4} \d{4})")
+
+
+def _create_owner(config: Path, env: dict[str, str]) -> None:
+    """``mtgateway owner create`` on the shared database (the password by environment)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "owner", "create", "-c", str(config), "--email",
+         OWNER], env={**env, "MTGATEWAY_OWNER_PASSWORD": PASSWORD}, capture_output=True,
+        text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+class PollWatch:
+    """A loopback relay in front of a console that notes when the daemon holds a revocation
+    long-poll with a cursor (from then on no revocation can pass it by unseen)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.holding = asyncio.Event()
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{path:.*}", self._forward)
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.path == "/v1/device/revocations" and json.loads(body).get("cursor") \
+                is not None:
+            self.holding.set()
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in ("host", "content-length")}
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, self.target + request.path_qs, data=body,
+                headers=headers) as answer:
+            return web.Response(status=answer.status, body=await answer.read(),
+                                content_type="application/json")
+
+
+async def test_a_token_revoked_on_one_instance_closes_a_websocket_served_through_the_other(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    """A daemon whose authority is console B, a /ws client on it; the owner revokes the token
+    through console A: the socket closes (1008 token_revoked) within 2 s, the issue's bound.
+    Nothing but PostgreSQL's NOTIFY tells B; the daemon's record refresh is minutes away."""
+    sink = MailSink()
+    await sink.start()
+    config = _config(tmp_path, sink.port)
+    env = {**os.environ, "MTGATEWAY_DATABASE_URL": postgres.new_database()}
+    _create_owner(config, env)
+    # each console tries the SMTP server at start: the sink answers on this loop meanwhile
+    first = await asyncio.to_thread(ConsoleProcess, config, env)
+    second = await asyncio.to_thread(ConsoleProcess, config, env)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            async with session.get(first.url + "/v1/keys") as answer:
+                public_key = (await answer.json())["keys"][0]["public_key"]
+            watch = PollWatch(second.url)
+            _, watch_port = await stack.enter_async_context(
+                serving(watch.app, lambda app: start_console(app, "127.0.0.1", 0)))
+            daemon = create_app(GatewayConfig(
+                data_dir=str(tmp_path / "daemon"),
+                server=ServerConfig(port=0, auth_failure_delay_s=0.0),
+                bridge=BridgeConfig(port=0),
+                authority=AuthorityConfig(mode="remote", url=f"http://127.0.0.1:{watch_port}",
+                                          public_key=public_key)),
+                secret_store=MemorySecretStore())
+            _, http_port = await stack.enter_async_context(serving(daemon, start_http))
+            owner = await stack.enter_async_context(
+                RemoteAuthority(first.url, Ed25519PrivateKey.generate()))
+            issued = await owner.issue_token(OWNER, PASSWORD, LOGIN, SERVER)
+            auth = {"Authorization": f"Bearer {issued.token}"}
+            rpc = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+            async with session.post(f"http://127.0.0.1:{http_port}/rpc", json=rpc,
+                                    headers=auth) as answer:
+                assert answer.status == 401  # an unseen device: B mails the owner a code
+            async with asyncio.timeout(WAIT_S):
+                mail = (await sink.wait_for(1))[0]
+            code = _CODE.search(mail.get_content())
+            assert code is not None
+            device = daemon[DEVICE]
+            async with RemoteAuthority(first.url, device.private_key) as client:
+                assert (await client.verify_device(device.info, code.group(1))).status \
+                    == "approved"
+            async with session.ws_connect(f"http://127.0.0.1:{http_port}/ws",
+                                          headers=auth) as ws:
+                await ws.send_str(json.dumps(rpc))
+                assert json.loads((await ws.receive(timeout=WAIT_S)).data)["id"] == 1
+                async with asyncio.timeout(WAIT_S):
+                    await watch.holding.wait()
+                assert await owner.revoke_token(OWNER, PASSWORD, issued.token_id)
+                msg = await ws.receive(timeout=2.0)
+                assert msg.type is WSMsgType.CLOSE
+                assert (msg.data, msg.extra) == (1008, "token_revoked")
+    finally:
+        second.stop()
+        first.stop()
+        await sink.close()
+
+
+def _blocked_on_revocations(url: str) -> bool:
+    """Whether, within ``WAIT_S``, a session waits for a lock to write a revocation row."""
+    deadline = time.monotonic() + WAIT_S
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND wait_event_type = 'Lock' AND "
+                               "query LIKE 'INSERT INTO revocations%'").fetchone()
+            if row is not None and int(row[0]) == 1:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def _others_gone(url: str) -> bool:
+    """Whether, within ``WAIT_S``, every other session on the database has ended."""
+    deadline = time.monotonic() + WAIT_S
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND pid <> pg_backend_pid()").fetchone()
+            if row is not None and int(row[0]) == 0:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def _revocation_state(url: str, token_id: str) -> tuple[bool, int]:
+    """(the token is revoked, how many feed rows name it)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        revoked = conn.execute("SELECT revoked_at IS NOT NULL FROM tokens WHERE token_id = %s",
+                               (token_id,)).fetchone()
+        rows = conn.execute("SELECT count(*) FROM revocations WHERE token_id = %s",
+                            (token_id,)).fetchone()
+    assert revoked is not None and rows is not None
+    return bool(revoked[0]), int(rows[0])
+
+
+async def test_a_console_killed_mid_revocation_loses_nothing(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    """SIGKILL the console while its revocation is written: the token marked revoked, its
+    feed row (what wakes the daemons) waiting for a lock the test holds. After the kill
+    neither half is in the database; a restarted console takes the retry and writes both."""
+    url = postgres.new_database()
+    config = _config(tmp_path)
+    env = {**os.environ, "MTGATEWAY_DATABASE_URL": url}
+    _create_owner(config, env)
+    console = ConsoleProcess(config, env)
+    try:
+        async with RemoteAuthority(console.url, Ed25519PrivateKey.generate()) as owner:
+            issued = await owner.issue_token(OWNER, PASSWORD, LOGIN, SERVER)
+            with psycopg.connect(url) as lock:
+                lock.execute("LOCK TABLE revocations IN EXCLUSIVE MODE")
+                revoking = asyncio.create_task(
+                    owner.revoke_token(OWNER, PASSWORD, issued.token_id))
+                assert await asyncio.to_thread(_blocked_on_revocations, url)
+                console.proc.kill()
+                await asyncio.to_thread(console.proc.wait, 30)
+                with pytest.raises(AuthorityUnreachable):
+                    await revoking
+                lock.rollback()  # the lock goes; the dead console's transaction cannot commit
+        console.stop()
+        assert await asyncio.to_thread(_others_gone, url)
+        assert _revocation_state(url, issued.token_id) == (False, 0)  # no half revocation
+        console = ConsoleProcess(config, env)
+        async with RemoteAuthority(console.url, Ed25519PrivateKey.generate()) as owner:
+            assert await owner.revoke_token(OWNER, PASSWORD, issued.token_id)
+            listed = await owner.list_tokens(OWNER, PASSWORD)
+        assert [t["revoked_at"] is not None for t in listed if
+                t["token_id"] == issued.token_id] == [True]
+        assert _revocation_state(url, issued.token_id) == (True, 1)
+    finally:
+        console.stop()
