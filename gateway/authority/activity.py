@@ -2,21 +2,18 @@
 signed in.
 
 The console's activity page reads it; nothing decides anything from it, so it is a plain
-append-only table beside the authority's others (``authority.sqlite3``), pruned by age and
-count so a noisy refusal loop cannot grow it without bound. Entries carry no secrets: token
-ids, device ids and names, reason words. Each call opens its own connection, like
-:class:`~gateway.authority.store.AuthorityStore`.
+append-only table beside the authority's others (in its database: on PostgreSQL every console
+instance writes and shows the same log), pruned by count so a noisy refusal loop cannot grow it
+without bound. Entries carry no secrets: token ids, device ids and names, reason words.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
+
+from .database import Database
 
 __all__ = ["KINDS", "ActivityEntry", "ActivityLog"]
 
@@ -63,19 +60,13 @@ class ActivityEntry:
 
 
 class ActivityLog:
-    """Append and read an owner's activity in the authority's database file."""
+    """Append and read an owner's activity in the authority's database."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, database: Database) -> None:
+        self.database = database
         #: Entries added by this process, by kind (the console's metrics read them).
         self.counts: Counter[str] = Counter()
-        with self._db() as db:
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
-            yield db
+        database.ensure_tables(_SCHEMA)
 
     def add(self, owner_email: str, kind: str, detail: str, now: int) -> None:
         """Append an entry (``kind`` one of :data:`KINDS`); the owner's oldest beyond the
@@ -83,17 +74,18 @@ class ActivityLog:
         if kind not in KINDS:
             raise ValueError(f"unknown activity kind {kind!r}")
         self.counts[kind] += 1
-        with self._db() as db:
-            cur = db.execute("INSERT INTO activity (owner_email, at, kind, detail) "
-                             "VALUES (?, ?, ?, ?)", (owner_email, now, kind, detail[:_MAX_DETAIL]))
-            if cur.lastrowid is not None and cur.lastrowid % 100 == 0:
-                db.execute("DELETE FROM activity WHERE owner_email = ? AND id <= ("
+        with self.database.tx() as tx:
+            row = tx.execute("INSERT INTO activity (owner_email, at, kind, detail) "
+                             "VALUES (?, ?, ?, ?) RETURNING id",
+                             (owner_email, now, kind, detail[:_MAX_DETAIL])).fetchone()
+            if int(row[0]) % 100 == 0:
+                tx.execute("DELETE FROM activity WHERE owner_email = ? AND id <= ("
                            "SELECT id FROM activity WHERE owner_email = ? ORDER BY id DESC "
                            "LIMIT 1 OFFSET ?)", (owner_email, owner_email, _KEEP_PER_OWNER))
 
     def of(self, owner_email: str, limit: int = 200) -> list[ActivityEntry]:
         """The owner's newest entries, newest first."""
-        with self._db() as db:
-            rows = db.execute("SELECT at, kind, detail FROM activity WHERE owner_email = ? "
+        with self.database.tx() as tx:
+            rows = tx.execute("SELECT at, kind, detail FROM activity WHERE owner_email = ? "
                               "ORDER BY id DESC LIMIT ?", (owner_email, limit)).fetchall()
         return [ActivityEntry(int(r[0]), str(r[1]), str(r[2])) for r in rows]

@@ -288,6 +288,17 @@ class Database:
                 return
         conn.close()
 
+    def ensure_tables(self, script: str) -> None:
+        """Create the tables and indexes of ``script`` (SQLite DDL, ``IF NOT EXISTS``) that do
+        not exist yet, translated for PostgreSQL; two instances starting at once serialise on
+        the migrations' lock. For the console's side tables (terminal states, activity),
+        which carry no rows a release must convert."""
+        with self.tx() as tx:
+            if self.postgres:
+                tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            for statement in _statements(_postgres_ddl(script) if self.postgres else script):
+                tx.execute(statement)
+
     def schema_version(self) -> int:
         """How many migrations the database holds (0 when empty)."""
         with self.tx() as tx:

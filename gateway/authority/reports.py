@@ -17,12 +17,10 @@ are shown as "not heard from": a daemon that died cannot report its own death.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final, Literal
+
+from .database import Database
 
 __all__ = ["REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures", "TerminalReport",
            "TerminalReports", "TerminalRow"]
@@ -40,6 +38,11 @@ CREATE TABLE IF NOT EXISTS terminal_states (
     server TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, token_id TEXT NOT NULL,
     platform TEXT NOT NULL, ea_version TEXT NOT NULL, changed_at INTEGER NOT NULL,
     reported_at INTEGER NOT NULL, PRIMARY KEY (owner_email, device_id, login, server));
+CREATE TABLE IF NOT EXISTS terminal_figures (
+    owner_email TEXT NOT NULL, device_id TEXT NOT NULL, login INTEGER NOT NULL,
+    server TEXT NOT NULL, balance DOUBLE PRECISION NOT NULL, equity DOUBLE PRECISION NOT NULL,
+    currency TEXT NOT NULL, positions INTEGER NOT NULL,
+    PRIMARY KEY (owner_email, device_id, login, server));
 """
 
 
@@ -66,8 +69,7 @@ class TerminalReport:
     token_hint: str = ""
     platform: str = ""
     ea_version: str = ""
-    #: Only with ``active``; kept in the console's memory, not in the table (a daemon
-    #: re-reports them every :data:`REPORT_INTERVAL_S`, and after a restart "not yet" is true).
+    #: Only with ``active`` (``terminal_figures``, dropped when the terminal is not active).
     figures: AccountFigures | None = None
 
 
@@ -94,40 +96,59 @@ class TerminalRow:
 
 
 class TerminalReports:
-    """The ``terminal_states`` table of the authority's database."""
+    """The ``terminal_states`` and ``terminal_figures`` tables of the authority's database
+    (the shared one on PostgreSQL: every console instance shows the same dashboard)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        database.ensure_tables(_SCHEMA)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=5.0)) as db, db:
-            yield db
-
-    def save(self, owner_email: str, device_id: str, report: TerminalReport,
-             now: int) -> bool:
-        """Store the latest state; whether it differs from the one stored before (a change)."""
-        with self._db() as db:
-            old = db.execute("SELECT state, reason, token_id, changed_at FROM terminal_states "
+    def save(self, owner_email: str, device_id: str, report: TerminalReport, now: int,
+             figures: AccountFigures | None = None) -> bool:
+        """Store the latest state (and an active terminal's figures); whether the state
+        differs from the one stored before (a change)."""
+        key = (owner_email, device_id, report.login, report.server)
+        with self.database.tx() as tx:
+            old = tx.execute("SELECT state, reason, token_id, changed_at FROM terminal_states "
                              "WHERE owner_email = ? AND device_id = ? AND login = ? "
-                             "AND server = ?",
-                             (owner_email, device_id, report.login, report.server)).fetchone()
+                             "AND server = ?", key).fetchone()
             changed = old is None or (old[0], old[1], old[2]) != (
                 report.state, report.reason, report.token_id)
             changed_at = now if changed or old is None else int(old[3])
-            db.execute("INSERT OR REPLACE INTO terminal_states VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                       (owner_email, device_id, report.login, report.server, report.state,
-                        report.reason, report.token_id, report.platform, report.ea_version,
-                        changed_at, now))
+            tx.execute("INSERT INTO terminal_states VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                       "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
+                       "state = excluded.state, reason = excluded.reason, "
+                       "token_id = excluded.token_id, platform = excluded.platform, "
+                       "ea_version = excluded.ea_version, changed_at = excluded.changed_at, "
+                       "reported_at = excluded.reported_at",
+                       (*key, report.state, report.reason, report.token_id, report.platform,
+                        report.ea_version, changed_at, now))
+            if figures is not None and report.state == "active":
+                tx.execute("INSERT INTO terminal_figures VALUES (?,?,?,?,?,?,?,?) "
+                           "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
+                           "balance = excluded.balance, equity = excluded.equity, "
+                           "currency = excluded.currency, positions = excluded.positions",
+                           (*key, figures.balance, figures.equity, figures.currency,
+                            figures.positions))
+            else:
+                tx.execute("DELETE FROM terminal_figures WHERE owner_email = ? AND "
+                           "device_id = ? AND login = ? AND server = ?", key)
         return changed
 
     def of(self, owner_email: str) -> list[TerminalRow]:
         """The owner's terminals, by login and server, then device."""
-        with self._db() as db:
-            rows = db.execute("SELECT owner_email, device_id, login, server, state, reason, "
+        with self.database.tx() as tx:
+            rows = tx.execute("SELECT owner_email, device_id, login, server, state, reason, "
                               "token_id, platform, ea_version, changed_at, reported_at "
                               "FROM terminal_states WHERE owner_email = ? "
                               "ORDER BY login, server, device_id", (owner_email,)).fetchall()
         return [TerminalRow(*r) for r in rows]
+
+    def figures_of(self, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
+        """The account figures of the owner's active terminals, by (device, login, server)."""
+        with self.database.tx() as tx:
+            rows = tx.execute("SELECT device_id, login, server, balance, equity, currency, "
+                              "positions FROM terminal_figures WHERE owner_email = ?",
+                              (owner_email,)).fetchall()
+        return {(str(r[0]), int(r[1]), str(r[2])):
+                AccountFigures(float(r[3]), float(r[4]), str(r[5]), int(r[6])) for r in rows}

@@ -155,11 +155,8 @@ class Authority:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: What the console shows beside the records: the owner's activity, the terminal
         #: states daemons report, and the revocations daemons long-poll for.
-        self.activity = ActivityLog(store.path)
-        self.reports = TerminalReports(store.path)
-        #: The latest account figures of each active terminal, by (owner, device, login,
-        #: server): in memory only (``reports.AccountFigures``).
-        self._figures: dict[tuple[str, str, int, str], AccountFigures] = {}
+        self.activity = ActivityLog(store.database)
+        self.reports = TerminalReports(store.database)
         self.feed = RevocationFeed(store.database)
         #: Which token's lookup asked for each pending approval, and when each token's
         #: lookups caused codes (``devices.check_token_send``). In memory: a restart forgets
@@ -714,9 +711,7 @@ class Authority:
     def figures_of(self, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
         """The account figures the owner's daemons last reported for their active
         terminals, by (device id, login, server)."""
-        owner_email = normalize_email(owner_email)
-        return {(d, login, server): f for (o, d, login, server), f in self._figures.items()
-                if o == owner_email}
+        return self.reports.figures_of(normalize_email(owner_email))
 
     async def report_terminals(self, device: DeviceInfo,
                                reports: Sequence[TerminalReport]) -> int:
@@ -748,12 +743,8 @@ class Authority:
                                         "", "", report.platform, report.ea_version)
             report = TerminalReport(report.login, report.server, report.state, report.reason,
                                     row.token_id, "", report.platform, report.ea_version)
-            changed = self.reports.save(row.owner_email, device.device_id, report, now)
-            key = (row.owner_email, device.device_id, report.login, report.server)
-            if figures is not None and report.state == "active":
-                self._figures[key] = figures
-            else:
-                self._figures.pop(key, None)
+            changed = self.reports.save(row.owner_email, device.device_id, report, now,
+                                        figures)
             stored += 1
             if changed and report.state == "refused":
                 self.activity.add(row.owner_email, "refusal",

@@ -1,0 +1,81 @@
+"""What the console shows beside the records (terminal states, account figures, the activity
+log) lives in the authority's database, so every console instance on one PostgreSQL shows the
+same dashboard (issue 22: several instances behind a load balancer act as one authority).
+
+Two authorities stand for two instances on two machines: each has its own data directory (a
+copy of the key files every instance needs, as a deployment mounts them) and both use one real
+PostgreSQL database. Before, these tables lived in each instance's side SQLite file: a report
+that reached one instance was invisible to the other.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.authority.api import DeviceInfo
+from gateway.authority.devices import Approval
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.records import device_id_for
+from gateway.authority.reports import AccountFigures, TerminalReport
+from gateway.authority.service import Authority
+from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from tests.pgkit import PostgresServer
+
+OWNER = "owner@example.com"
+
+
+@pytest.fixture
+def two_instances(tmp_path: Path, postgres: PostgresServer) -> tuple[Authority, Authority]:
+    url = postgres.new_database()
+    first = Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
+    (tmp_path / "b").mkdir(mode=0o700)
+    for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
+        shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
+    second = Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
+    return first, second
+
+
+def _approved_device(authority: Authority) -> DeviceInfo:
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    device = DeviceInfo(device_id_for(raw), raw)
+    authority.store.upsert_device(device.device_id, raw, "laptop", "linux", 100)
+    authority.store.save_approval(Approval("apr_1", OWNER, device.device_id, "approved", 100,
+                                           approved_at=100))
+    return device
+
+
+async def test_a_report_to_one_instance_is_on_the_others_dashboard(
+        two_instances: tuple[Authority, Authority]) -> None:
+    first, second = two_instances
+    first.create_owner(OWNER, "a long enough password")
+    token = first.issue_token(OWNER, 5012345, "MTG-Demo")
+    device = _approved_device(first)
+    figures = AccountFigures(10_000.0, 10_012.5, "USD", 2)
+    stored = await first.report_terminals(device, [TerminalReport(
+        5012345, "MTG-Demo", "active", token_id=token.token_id, platform="MT5",
+        ea_version="1.2.0", figures=figures)])
+    assert stored == 1
+
+    [row] = second.terminals_of(OWNER)
+    assert (row.device_id, row.login, row.server, row.state, row.token_id) == (
+        device.device_id, 5012345, "MTG-Demo", "active", token.token_id)
+    assert second.figures_of(OWNER) == {(device.device_id, 5012345, "MTG-Demo"): figures}
+
+    # The terminal goes down, reported to the other instance: the figures go with it, and the
+    # first instance shows the change (and a refusal is in both activity logs).
+    await second.report_terminals(device, [TerminalReport(
+        5012345, "MTG-Demo", "refused", reason="token_expired", token_id=token.token_id)])
+    [row] = first.terminals_of(OWNER)
+    assert (row.state, row.reason) == ("refused", "token_expired")
+    assert first.figures_of(OWNER) == {}
+    kinds = [entry.kind for entry in first.activity_of(OWNER)]
+    assert kinds[0] == "refusal" and "token_created" in kinds
+    assert [e.kind for e in second.activity_of(OWNER)] == kinds
+    await first.close()
+    await second.close()
