@@ -40,7 +40,7 @@ from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
 from .authority.throttle import AuthThrottle
 from .config import GatewayConfig
-from .guard import ConnectionBudget, ConnectionLimits
+from .guard import DAEMON_REFUSALS, ConnectionBudget, ConnectionLimits
 from .hub import Hub, HubLimits
 from .keys import (
     AUTH_THROTTLE,
@@ -128,7 +128,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[CONNECTIONS] = ConnectionBudget(ConnectionLimits(
         max_connections=server_cfg.max_connections, header_timeout_s=server_cfg.header_timeout_s,
         max_connections_per_peer=server_cfg.max_connections_per_peer),
-        HostRefusals(monotonic))
+        DAEMON_REFUSALS, HostRefusals(monotonic))
     app[AUTH_THROTTLE] = AuthThrottle(
         delay_s=server_cfg.auth_failure_delay_s, limit=server_cfg.auth_failure_limit,
         window_s=server_cfg.auth_failure_window_s, lockout_s=server_cfg.auth_lockout_s,

@@ -1,8 +1,8 @@
 """Serving the application: aiohttp's runner behind the connection guard, on loopback.
 
-A custom :class:`aiohttp.web.BaseSite` (the public extension point for sites) so that each
-connection's protocol is wrapped by :class:`~gateway.guard.GuardedProtocol` before aiohttp sees
-it; everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
+The guard's site (:class:`~gateway.authority.guard.GuardedSite`, shared with the console) wraps
+each connection's protocol in :class:`~gateway.guard.GuardedProtocol` before aiohttp sees it;
+everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
 
 The hot path skips the application's machinery: aiohttp's low-level server hands every request
 to :func:`rpc_fast_path`, which answers an exact ``POST /rpc`` itself (the edge checks, then
@@ -26,13 +26,13 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .config import ServerConfig
-from .guard import ConnectionBudget, GuardedProtocol
+from .guard import ConnectionBudget, GuardedProtocol, GuardedSite
 from .http_rpc import RPC_METHODS, error_response, serve_rpc
 from .keys import CONFIG, CONNECTIONS
 from .middleware import edge_refusal
 from .rpcedge import LINGERING_S, RpcEdge
 
-__all__ = ["AccessLogger", "GuardedSite", "bind_tcp", "rpc_fast_path", "start_http"]
+__all__ = ["AccessLogger", "RpcSite", "bind_tcp", "rpc_fast_path", "start_http"]
 
 RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
@@ -97,55 +97,31 @@ class AccessLogger(AbstractAccessLogger):
                          response.status, response.body_length, time * 1000)
 
 
-class GuardedSite(web.BaseSite):
-    """A TCP site whose connections pass through the connection budget and header deadline."""
+class RpcSite(GuardedSite):
+    """The daemon's TCP site: the guard's, with ``POST /rpc`` on the llhttp edge."""
 
-    __slots__ = ("_host", "_budget", "_port", "_bound_port", "_sock", "_app", "_edges")
+    __slots__ = ("_app", "_edges")
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
                  budget: ConnectionBudget, sock: socket.socket | None = None,
                  app: web.Application | None = None) -> None:
         """``app``: serve its ``POST /rpc`` on the llhttp edge (``rpcedge.py``), handing
         every other request to aiohttp; None: aiohttp parses everything."""
-        super().__init__(runner)
-        self._host, self._port, self._budget = host, port, budget
-        self._bound_port: int | None = None
-        self._sock = sock
+        super().__init__(runner, host, port, budget, sock)
         self._app = app
         self._edges: set[RpcEdge] = set()
 
-    @property
-    def name(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    @property
-    def port(self) -> int:
-        """The bound port (after start), or the requested one."""
-        return self._bound_port if self._bound_port is not None else self._port
-
-    async def start(self) -> None:
-        await super().start()
-        loop = asyncio.get_running_loop()
-        server = self._runner.server
-        assert server is not None
+    def protocol_factory(self, server: web.Server) -> Callable[[], asyncio.Protocol]:
         app, budget, edges = self._app, self._budget, self._edges
-        factory: Callable[[], asyncio.Protocol]
         if app is None:
-            factory = lambda: GuardedProtocol(server(), budget)  # noqa: E731
-        else:
-            access_log = (logging.getLogger("gateway.access")
-                          if app[CONFIG].logging.access_log else None)
+            return super().protocol_factory(server)
+        access_log = (logging.getLogger("gateway.access")
+                      if app[CONFIG].logging.access_log else None)
 
-            def factory() -> asyncio.Protocol:
-                edge = RpcEdge(app, server, edges, access_log)
-                return GuardedProtocol(edge, budget, edge)
-        if self._sock is not None:
-            self._server = await loop.create_server(factory, sock=self._sock,
-                                                    backlog=self._backlog)
-        else:
-            self._server = await loop.create_server(factory, self._host, self._port,
-                                                    backlog=self._backlog)
-        self._bound_port = int(self._server.sockets[0].getsockname()[1])
+        def factory() -> asyncio.Protocol:
+            edge = RpcEdge(app, server, edges, access_log)
+            return GuardedProtocol(edge, budget, edge)
+        return factory
 
     async def stop(self) -> None:
         """Stop listening; each llhttp connection answers the request in progress and closes
@@ -205,7 +181,7 @@ async def start_http(app: web.Application, sock: socket.socket | None = None
     server = runner.server
     assert server is not None
     server.request_handler = rpc_fast_path(app, server.request_handler)
-    site = GuardedSite(runner, cfg.host, cfg.port, app[CONNECTIONS], sock,
+    site = RpcSite(runner, cfg.host, cfg.port, app[CONNECTIONS], sock,
                        app if cfg.rpc_edge == "llhttp" else None)
     try:
         await site.start()

@@ -1,0 +1,527 @@
+"""Slow and greedy clients on an HTTP listener: connection budgets, header and body deadlines.
+
+aiohttp has none of them (``security.md``: no total header-read deadline, so slowloris
+protection is ours), and neither a daemon that can place trades nor the console that issues
+its tokens may be starved by a client that opens sockets and trickles bytes or parks idle
+keep-alive connections. Both processes serve through this one module (issue 16 F6): it lives
+under ``gateway.authority`` because the console may import nothing else of ``gateway``; the
+daemon re-exports it as ``gateway.guard`` with its own refusal answers. The parts:
+
+* :class:`HeaderWatch` -- sans-I/O. Fed the bytes of one connection, it says when a request's
+  header block is complete and when its body has arrived (by ``Content-Length``, or by
+  following the chunked encoding to its last chunk and trailers), so the deadline is re-armed
+  for the next request on a keep-alive connection. It stops watching only for a WebSocket
+  upgrade (what follows is frames, not HTTP) or a chunk size it cannot read (aiohttp refuses
+  that request and closes).
+* :class:`ConnectionBudget` -- the open connections of one listening port (issue 8, item 10).
+  At most ``max_connections`` per port and ``max_connections_per_peer`` per remote address.
+  When a newcomer finds the budget spent, a connection that is doing no work for a token
+  holder leaves for it, in this order: an idle keep-alive connection that never
+  authenticated (idle longest first), a connection still sending its first header block
+  without having authenticated (oldest first: a trickler), a connection that never
+  authenticated with a request in progress (a body still arriving before its token is
+  checked, a WebSocket still waiting for its first-message ``authenticate``; oldest first),
+  then an idle authenticated one. Only a request or WebSocket on a connection that carried a
+  valid token is never evicted (issue 16 F5: unauthenticated slow bodies and silent
+  WebSockets once counted as working, so one local process locked every client out); only
+  when every connection is such work is the newcomer refused with 503. So no number of
+  sockets without a token keeps the owner's bots out, and those bots are the last to give up
+  a slot.
+* :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's, or the llhttp
+  ``/rpc`` edge, which parses the requests itself and tells the guard where the stream stands
+  (:class:`ParsesRequests`), so no second watch runs over its bytes): asks the budget to
+  admit each connection, closes one whose headers are not complete within
+  ``header_timeout_s`` of the request's first byte (or of the connection opening), with
+  ``body_timeout_s`` set also one whose body has not arrived that long after its headers,
+  and answers a request without exactly one ``Host`` header with 421 itself, before
+  aiohttp's parser (which would say 400) sees the end of that header block.
+* :class:`GuardedSite` -- an aiohttp site (the public ``BaseSite`` extension point) whose
+  connections pass through the guard, over TLS when given a context.
+
+* The port's :class:`~gateway.authority.edge.HostRefusals` (one ``gateway.security`` line
+  per window for the 421 refusals), held by the budget so every path that refuses reports,
+  and its :class:`Refusals`: the whole 421 and 503 answers in the serving process's own error
+  shape (the daemon's JSON-RPC error table, the console's ``{"error": ...}``).
+
+Which connections are working and which authenticated is told by the application
+(``middleware.connection_middleware`` and the handlers), through :meth:`ConnectionBudget.find`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Protocol, cast
+
+from aiohttp import web
+
+from .edge import HostRefusals
+
+__all__ = ["ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
+           "HeaderWatch", "ParsesRequests", "Refusals"]
+
+log = logging.getLogger("gateway.guard")
+
+_END_OF_HEADERS: Final = b"\r\n\r\n"
+_CRLF: Final = b"\r\n"
+#: aiohttp refuses longer header blocks anyway; past this we stop buffering and close.
+_MAX_HEADER_BYTES: Final = 64 * 1024
+#: A chunk-size line (with extensions) or a trailer line longer than this is refused.
+_MAX_CHUNK_LINE: Final = 4096
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r\n", re.IGNORECASE)
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
+_UPGRADE = re.compile(rb"\r\nupgrade:", re.IGNORECASE)
+_HOST = re.compile(rb"\r\nhost:", re.IGNORECASE)
+#: :class:`HeaderWatch` states in which a request body is still arriving.
+_BODY_STATES: Final = frozenset({"body", "chunk-size", "chunk-data", "trailers"})
+
+
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """The guard's own answers, written before aiohttp has parsed anything: whole HTTP
+    responses, each closing the connection, in the serving process's error shape."""
+
+    #: 421: a request without exactly one ``Host`` header.
+    misdirected: bytes
+    #: 503: a newcomer when every connection is working.
+    busy: bytes
+
+
+def raw_response(status: int, reason: str, body: bytes) -> bytes:
+    """A whole HTTP/1.1 JSON response that closes the connection (for :class:`Refusals`)."""
+    return (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode("latin-1") + body
+
+
+class HeaderWatch:
+    """Tracks request boundaries on one connection's byte stream (no I/O, no clock).
+
+    States: *idle* (between requests), *headers* (a request has started, headers incomplete),
+    *body* (counting ``Content-Length`` bytes), *chunk-size*, *chunk-data* and *trailers*
+    (following a chunked body), *off* (an upgrade, or a chunk size it cannot read).
+    """
+
+    __slots__ = ("_buffer", "_body_left", "state")
+
+    def __init__(self) -> None:
+        self.state = "idle"
+        self._buffer = bytearray()
+        self._body_left = 0
+
+    @property
+    def awaiting_headers(self) -> bool:
+        """True while a request's header block is incomplete (the deadline applies)."""
+        return self.state == "headers"
+
+    def feed(self, data: bytes) -> list[bytes] | None:
+        """Account for ``data``; returns the header blocks it completed (request line and
+        headers), or None when a header block or chunk line is absurdly large."""
+        heads: list[bytes] = []
+        while data and self.state != "off":
+            state = self.state
+            if state == "idle":
+                self.state = "headers"
+            elif state == "headers":
+                start = max(0, len(self._buffer) - 3)
+                self._buffer += data
+                end = self._buffer.find(_END_OF_HEADERS, start)
+                if end < 0:
+                    return heads if len(self._buffer) <= _MAX_HEADER_BYTES else None
+                head = bytes(self._buffer[: end + 2])
+                data = bytes(self._buffer[end + 4:])
+                self._buffer.clear()
+                heads.append(head)
+                if _UPGRADE.search(head):
+                    self.state = "off"
+                    return heads
+                if _CHUNKED.search(head):
+                    self.state = "chunk-size"
+                    continue
+                match = _CONTENT_LENGTH.search(head)
+                self._body_left = int(match.group(1)) if match else 0
+                self.state = "body" if self._body_left else "idle"
+            elif state == "body" or state == "chunk-data":
+                taken = min(self._body_left, len(data))
+                self._body_left -= taken
+                data = data[taken:]
+                if self._body_left == 0:
+                    self.state = "idle" if state == "body" else "chunk-size"
+            else:  # chunk-size or trailers: one CRLF-terminated line at a time
+                line, data = self._line(data)
+                if line is None:
+                    return heads if len(self._buffer) <= _MAX_CHUNK_LINE else None
+                if state == "trailers":
+                    if not line:  # the empty line ends the trailer section and the request
+                        self.state = "idle"
+                    continue
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    self.state = "off"  # aiohttp refuses the request and closes
+                    return heads
+                if size == 0:
+                    self.state = "trailers"
+                else:
+                    self._body_left = size + 2  # the chunk and its CRLF
+                    self.state = "chunk-data"
+        return heads
+
+    def _line(self, data: bytes) -> tuple[bytes | None, bytes]:
+        """One CRLF-terminated line from the buffer plus ``data``, and the bytes after it."""
+        start = max(0, len(self._buffer) - 1)
+        self._buffer += data
+        end = self._buffer.find(_CRLF, start)
+        if end < 0:
+            return None, b""
+        line = bytes(self._buffer[:end])
+        rest = bytes(self._buffer[end + 2:])
+        self._buffer.clear()
+        return line, rest
+
+
+class ParsesRequests(Protocol):
+    """An inner protocol that parses the requests itself (``rpcedge.RpcEdge``): the guard
+    reads where it stands instead of running a :class:`HeaderWatch` over every chunk, until
+    it hands the connection on (:meth:`GuardedProtocol.watch_from`)."""
+
+    @property
+    def watch_state(self) -> str:
+        """A :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """The listener's limits (the ``[server]`` or ``[console]`` keys of the same names:
+    ``max_connections``, ``max_connections_per_peer``, ``header_timeout_s``,
+    ``body_timeout_s``). ``body_timeout_s`` None: the application enforces its own body
+    deadline (the daemon answers 408 from its handlers); set, the guard closes a connection
+    whose request body has not fully arrived that long after its header block."""
+
+    max_connections: int
+    header_timeout_s: float
+    max_connections_per_peer: int | None = None
+    body_timeout_s: float | None = None
+
+
+class ConnectionBudget:
+    """The open connections of one listening port: who is admitted, and who leaves for them.
+
+    Connections are kept in arrival order; choosing whom to evict walks them (a few hundred at
+    most, and only when the budget is spent).
+    """
+
+    def __init__(self, limits: ConnectionLimits, refusals: Refusals,
+                 host_refusals: HostRefusals | None = None) -> None:
+        self.limits = limits
+        self.refusals = refusals
+        #: The port's 421 log (the listener, the middleware and the protocol report to it).
+        self.host_refusals = host_refusals or HostRefusals()
+        self._open: dict[GuardedProtocol, None] = {}
+        self._by_transport: dict[object, GuardedProtocol] = {}
+        #: Connections admitted and not evicted, in all and by peer.
+        self.active = 0
+        self._per_peer: dict[str, int] = {}
+
+    def find(self, transport: object) -> GuardedProtocol | None:
+        """The guarded connection of ``transport`` (a request's), or None."""
+        return self._by_transport.get(transport)
+
+    def admit(self, conn: GuardedProtocol) -> bool:
+        """Admit ``conn``, evicting an idle or unfinished connection if the budget is spent;
+        False when every connection is working (refuse the newcomer)."""
+        limits = self.limits
+        per_peer = limits.max_connections_per_peer
+        if per_peer is not None and self._per_peer.get(conn.peer, 0) >= per_peer:
+            if not self._evict(conn.peer):
+                log.warning("connection from %s refused: its %d connections are all working",
+                            conn.peer, per_peer)
+                return False
+        elif self.active >= limits.max_connections and not self._evict(None):
+            log.warning("connection refused: all %d connections are working",
+                        limits.max_connections)
+            return False
+        if len(self._open) >= 2 * limits.max_connections:
+            return False  # evicted ones still closing: the file descriptors are the limit
+        self._open[conn] = None
+        self._by_transport[conn.transport] = conn
+        self._count(conn, 1)
+        return True
+
+    def release(self, conn: GuardedProtocol) -> None:
+        """``conn`` is closed."""
+        if conn in self._open:
+            del self._open[conn]
+            self._by_transport.pop(conn.transport, None)
+            if not conn.evicting:
+                self._count(conn, -1)
+
+    def _count(self, conn: GuardedProtocol, delta: int) -> None:
+        self.active += delta
+        left = self._per_peer.get(conn.peer, 0) + delta
+        if left:
+            self._per_peer[conn.peer] = left
+        else:
+            del self._per_peer[conn.peer]
+
+    def _evict(self, peer: str | None) -> bool:
+        """Evict the connection that should leave first (of ``peer`` only, if given)."""
+        best: GuardedProtocol | None = None
+        best_key: tuple[int, float] | None = None
+        for conn in self._open:
+            if conn.evicting or (peer is not None and conn.peer != peer):
+                continue
+            rank = conn.eviction_rank()
+            if rank is None:
+                continue
+            key = (rank, conn.since)
+            if best_key is None or key < best_key:
+                best, best_key = conn, key
+        if best is None:
+            return False
+        best.evict()
+        self._count(best, -1)
+        return True
+
+
+class GuardedProtocol(asyncio.Protocol):
+    """Forwards everything to aiohttp's protocol, within the budget and the header deadline.
+
+    ``busy`` (requests in progress, the middleware's count) and ``authenticated`` are set by
+    the application; the rest is this connection's own view of its byte stream.
+    """
+
+    def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget,
+                 parser: ParsesRequests | None = None) -> None:
+        """``parser``: ``inner`` itself when it parses the requests (no watch while it does);
+        it refuses a request without exactly one Host through :meth:`misdirected`."""
+        self._inner = inner
+        self._parser = parser
+        self._budget = budget
+        self._limits = budget.limits
+        self._watch = HeaderWatch()
+        self._timer: asyncio.TimerHandle | None = None
+        #: What the armed deadline waits for: "headers", "body" or "" (nothing).
+        self._phase = ""
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self._admitted = False
+        #: Until the first byte, the deadline also covers an opened-but-silent connection.
+        self._fresh = True
+        self.busy = 0
+        self.authenticated = False
+        self.evicting = False
+        #: Loop time of arrival, or of becoming idle: the eviction order within a rank.
+        self.since = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio.Transport
+        # (an isinstance check here once kept every 421 and 503 from being written on uvloop).
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        self.since = asyncio.get_running_loop().time()
+        if not self._budget.admit(self):
+            self.transport.write(self._budget.refusals.busy)
+            self.transport.close()
+            return
+        self._admitted = True
+        self._inner.connection_made(transport)
+        # The header deadline covers a connection that stays silent (re-armed at its first
+        # byte, when its phase becomes "headers").
+        self._arm(self._limits.header_timeout_s)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._admitted:
+            return
+        self._fresh = False
+        watch = self._watch
+        if self._parser is not None:  # the inner protocol knows where each header block ends
+            self._inner.data_received(data)
+            if self._parser is None:  # it handed the connection on: watch_from took over
+                return
+            watch.state = self._parser.watch_state
+        elif not self._watched(data):
+            return
+        self._follow()
+        if self._parser is None:
+            self._inner.data_received(data)
+
+    def watch_from(self, data: bytes) -> bool:
+        """The inner protocol stops parsing: watch the stream from ``data`` (the bytes from the
+        start of a request on) as for any connection; False when that closed it."""
+        self._parser = None
+        self._watch = HeaderWatch()
+        if not self._watched(data):
+            return False
+        self._phase = ""  # from now: the bytes handed on end inside a header block or body
+        self._follow()
+        return True
+
+    def _follow(self) -> None:
+        """Arm the deadline of the phase the stream entered (a request's first byte starts
+        the header deadline, the end of its headers the body deadline), or disarm."""
+        watch = self._watch
+        phase = ("headers" if watch.state == "headers"
+                 else "body" if self._limits.body_timeout_s is not None
+                 and watch.state in _BODY_STATES else "")
+        if phase == self._phase:
+            return
+        self._phase = phase
+        if phase == "headers":
+            self._arm(self._limits.header_timeout_s)
+        elif phase == "body":
+            self._arm(cast(float, self._limits.body_timeout_s))
+        else:
+            self._disarm()
+
+    def _watched(self, data: bytes) -> bool:
+        """Feed the watch; False when the connection was closed for what it saw."""
+        heads = self._watch.feed(data)
+        if heads is None:
+            self._close("header block too large")
+            return False
+        if any(len(_HOST.findall(head)) != 1 for head in heads):
+            self.misdirected()
+            return False
+        return True
+
+    def misdirected(self) -> None:
+        """Answer 421 for a request without exactly one Host header and close."""
+        self._disarm()
+        self._budget.host_refusals.note(None, self.peer)
+        if self.transport is not None:
+            self.transport.write(self._budget.refusals.misdirected)
+        self._close("request without exactly one Host header")
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._admitted else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self._admitted:
+            self._admitted = False
+            self._budget.release(self)
+            self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    # -- told by the application ------------------------------------------------------------
+
+    def request_started(self) -> None:
+        self.busy += 1
+
+    def request_finished(self) -> None:
+        self.busy -= 1
+        if not self.busy:
+            self.since = asyncio.get_running_loop().time()
+
+    # -- the budget's view ------------------------------------------------------------------
+
+    def eviction_rank(self) -> int | None:
+        """0 idle and never authenticated, 1 still sending a first header block without
+        having authenticated, 2 a request or WebSocket in progress that never authenticated,
+        3 idle and authenticated; None: work for a token holder, never evicted."""
+        if self.busy:
+            return None if self.authenticated else 2
+        unfinished = self._fresh or self._watch.awaiting_headers
+        idle = not unfinished and self._watch.state == "idle"
+        if self.authenticated:
+            return 3 if idle else None
+        if idle:
+            return 0
+        return 1 if unfinished else None
+
+    def evict(self) -> None:
+        """Close this connection for a newcomer: it is doing no work for a token holder (no
+        request in progress, a response, if any, written before ``busy`` dropped; or a
+        request or WebSocket that never showed a valid token, cut off mid-way)."""
+        self.evicting = True
+        log.info("evicting a connection from %s for a newcomer (%s)", self.peer,
+                 "unauthenticated request or WebSocket" if self.busy
+                 else "unfinished headers" if self._fresh or self._watch.awaiting_headers
+                 else "idle")
+        self._disarm()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- the header and body deadlines --------------------------------------------------------
+
+    def _arm(self, timeout_s: float) -> None:
+        self._disarm()
+        self._timer = asyncio.get_running_loop().call_later(timeout_s, self._on_deadline)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        if self._fresh or self._watch.awaiting_headers:
+            self._close("request headers not received in time")
+        elif self._phase == "body":
+            self._close("request body not received in time")
+
+    def _close(self, why: str) -> None:
+        log.warning("closing a slow HTTP connection: %s", why)
+        if self.transport is not None:
+            self.transport.close()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site (over TLS with ``ssl_context``) whose connections pass through the
+    connection budget and the deadlines; aiohttp keeps everything else (graceful shutdown,
+    keep-alive). :meth:`protocol_factory` is what a serving process varies (the daemon puts
+    its llhttp ``/rpc`` edge between the guard and aiohttp)."""
+
+    __slots__ = ("_host", "_budget", "_port", "_bound_port", "_sock")
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int,
+                 budget: ConnectionBudget, sock: socket.socket | None = None, *,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(runner, ssl_context=ssl_context)
+        self._host, self._port, self._budget = host, port, budget
+        self._bound_port: int | None = None
+        self._sock = sock
+
+    @property
+    def name(self) -> str:
+        scheme = "https" if self._ssl_context else "http"
+        return f"{scheme}://{self._host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The bound port (after start), or the requested one."""
+        return self._bound_port if self._bound_port is not None else self._port
+
+    def protocol_factory(self, server: web.Server) -> Callable[[], asyncio.Protocol]:
+        """Each connection's protocol: aiohttp's, behind the guard."""
+        budget = self._budget
+        return lambda: GuardedProtocol(server(), budget)
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None  # noqa: S101 - set up by the runner before any site starts
+        factory = self.protocol_factory(server)
+        if self._sock is not None:
+            self._server = await loop.create_server(factory, sock=self._sock,
+                                                    ssl=self._ssl_context,
+                                                    backlog=self._backlog)
+        else:
+            self._server = await loop.create_server(factory, self._host, self._port,
+                                                    ssl=self._ssl_context,
+                                                    backlog=self._backlog)
+        self._bound_port = int(self._server.sockets[0].getsockname()[1])
