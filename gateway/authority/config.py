@@ -40,6 +40,17 @@ class ConsoleConfig(_Section):
     #: Revocation long-polls held at once from one address (each device key: 2). Behind a
     #: proxy every daemon shares its address: raise it to the number of daemons served.
     max_long_polls_per_peer: int = Field(default=64, ge=1, le=100_000)
+    #: The daemon's connection rules (``[server]``'s keys of the same names, one edge module:
+    #: ``authority.guard``). Open connections at most; beyond it an idle or unfinished
+    #: connection that showed no credential leaves for a newcomer (a held long-poll or a
+    #: request with a verified device proof or owner password never does), else 503.
+    max_connections: int = Field(default=512, ge=1, le=100_000)
+    #: Open connections from one address at most (behind a proxy: raise it).
+    max_connections_per_peer: int = Field(default=256, ge=1, le=100_000)
+    #: A request's header block must arrive within this long of its first byte (slowloris).
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: A request's body must arrive within this long of its headers (the connection closes).
+    body_timeout_s: float = Field(default=30.0, gt=0, le=600)
     #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
     #: daemon's ``[server]`` rule, applied to password guessing).
     auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)

@@ -25,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import math
 import secrets
@@ -46,6 +47,15 @@ from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import MIGRATIONS
 from .edge import HeldRequests, HostRefusals, host_allowed
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
+from .guard import (
+    ConnectionBudget,
+    ConnectionLimits,
+    GuardedSite,
+    Refusals,
+    mark_authenticated,
+    raw_response,
+    work_middleware,
+)
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
 from .proofs import verify_device_proof
@@ -76,6 +86,16 @@ LONG_POLLS_PER_DEVICE: Final = 2
 _LONG_POLL_RETRY_S: Final = 5
 #: The long-polls held, per device key and per address (``authority.edge.HeldRequests``).
 LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
+#: The console port's connection budget and deadlines (``authority.guard``, as the daemon's).
+CONNECTIONS: Final = web.AppKey("connections", ConnectionBudget)
+_MISDIRECTED: Final = "this Host is not served here (only loopback or [console] allowed_hosts)"
+#: The guard's own answers, in the console's error shape.
+_REFUSALS: Final = Refusals(
+    misdirected=raw_response(421, "Misdirected Request", json.dumps(
+        {"error": {"code": 421, "reason": "misdirected", "message": _MISDIRECTED}}).encode()),
+    busy=raw_response(503, "Service Unavailable", json.dumps(
+        {"error": {"code": 503, "reason": "too_many_connections",
+                   "message": "too many connections; try again"}}).encode()))
 _NONCE: Final = r"^[0-9a-f]{32,64}$"
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -204,9 +224,7 @@ def _host_allowlist(allowed: tuple[str, ...], refusals: HostRefusals) -> Any:
         hosts = request.headers.getall("Host", [])
         if not host_allowed(hosts, allowed):
             refusals.note(hosts[0] if len(hosts) == 1 else None, request.remote or "?")
-            return _error_response(421, "misdirected",
-                                   "this Host is not served here (only loopback or "
-                                   "[console] allowed_hosts)")
+            return _error_response(421, "misdirected", _MISDIRECTED)
         return await handler(request)
 
     return middleware
@@ -301,12 +319,14 @@ async def _owner(request: web.Request) -> str:
     credentials = _basic_credentials(request.headers.get("Authorization", ""))
     email, password = credentials or ("", "")
     try:
-        return await _owner_check(request.app, email, password)
+        owner = await _owner_check(request.app, email, password)
     except RateLimited as exc:
         raise _Fail(429, "rate_limited", "too many failed sign-ins; wait",
                     retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
     except _WrongOwner:
         raise _Fail(401, "bad_credentials", "wrong e-mail or password") from None
+    mark_authenticated(request.app[CONNECTIONS], request)
+    return owner
 
 
 def _page_sign_in(app: web.Application) -> Callable[[str, str], Awaitable[str | None]]:
@@ -325,10 +345,12 @@ def _page_sign_in(app: web.Application) -> Callable[[str, str], Awaitable[str | 
 async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInfo:
     body = await request.read()
     try:
-        return verify_device_proof(request.headers, request.method, request.path, body, clock(),
-                                   StoredProofReplays(request.app[AUTHORITY].store))
+        device = verify_device_proof(request.headers, request.method, request.path, body,
+                                     clock(), StoredProofReplays(request.app[AUTHORITY].store))
     except ProofRejected as exc:
         raise _Fail(401, exc.reason, "the device proof was refused") from None
+    mark_authenticated(request.app[CONNECTIONS], request)
+    return device
 
 
 def _account_json(row: AccountRow) -> dict[str, Any]:
@@ -545,11 +567,16 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     """
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)
+    host_refusals = HostRefusals(throttle_clock, what="the console")
     app = web.Application(
-        middlewares=[_host_allowlist(console.allowed_hosts,
-                                     HostRefusals(throttle_clock, what="the console")),
+        middlewares=[work_middleware(lambda request: request.app[CONNECTIONS]),
+                     _host_allowlist(console.allowed_hosts, host_refusals),
                      _errors, security_headers],
         client_max_size=_MAX_BODY_BYTES)
+    app[CONNECTIONS] = ConnectionBudget(ConnectionLimits(
+        max_connections=console.max_connections, header_timeout_s=console.header_timeout_s,
+        max_connections_per_peer=console.max_connections_per_peer,
+        body_timeout_s=console.body_timeout_s), _REFUSALS, host_refusals)
     app[_OWNER_THROTTLE] = AuthThrottle(
         delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
@@ -592,7 +619,10 @@ async def start_console(app: web.Application, host: str, port: int, *,
                            handler_cancellation=True)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        # Through the guard (authority.guard): the connection budget and the header and body
+        # deadlines, as the daemon's port (issue 16 F6).
+        await GuardedSite(runner, host, port, app[CONNECTIONS],
+                          ssl_context=ssl_context).start()
     except OSError:
         await runner.cleanup()
         raise

@@ -54,16 +54,19 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 from aiohttp import web
 
 from .edge import HostRefusals
 
 __all__ = ["ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
-           "HeaderWatch", "ParsesRequests", "Refusals"]
+           "HeaderWatch", "ParsesRequests", "Refusals", "mark_authenticated", "raw_response",
+           "work_middleware"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = logging.getLogger("gateway.guard")
 
@@ -525,3 +528,36 @@ class GuardedSite(web.BaseSite):
                                                     ssl=self._ssl_context,
                                                     backlog=self._backlog)
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
+
+
+def work_middleware(budget: Callable[[web.Request], ConnectionBudget]) -> Any:
+    """An aiohttp middleware telling the guard that a request is in progress on its
+    connection (so the budget never evicts it meanwhile, and orders it by whether it ever
+    authenticated), and writing a plain response before the count drops, so an eviction
+    cannot cut an answer short. The daemon does the same in its low-level handler
+    (``listener.rpc_fast_path``); the console uses this."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        conn = budget(request).find(request.transport)
+        if conn is None:
+            return await handler(request)
+        conn.request_started()
+        try:
+            response = await handler(request)
+            if type(response) is web.Response and not response.prepared:
+                await response.prepare(request)
+                await response.write_eof()
+            return response
+        finally:
+            conn.request_finished()
+
+    return middleware
+
+
+def mark_authenticated(budget: ConnectionBudget, request: web.BaseRequest) -> None:
+    """The request showed a valid credential: its connection's work is a credential holder's,
+    never evicted while in progress (issue 16 F5's rule)."""
+    conn = budget.find(request.transport)
+    if conn is not None:
+        conn.authenticated = True

@@ -170,6 +170,17 @@ class World:
         return match.group(1)
 
 
+async def start_plain(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve a test's own aiohttp app (a relay) on a loopback port: a plain site, since
+    ``start_console`` serves only a console (its connection guard)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
 @contextlib.asynccontextmanager
 async def serving(app: web.Application, start: Any) -> AsyncIterator[tuple[web.AppRunner, int]]:
     runner, port = await start(app)
@@ -195,7 +206,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             console[AUTHORITY].create_owner(OWNER, PASSWORD)
             relay = Relay(console_url)
             _, relay_port = await stack.enter_async_context(
-                serving(relay.app, lambda app: start_console(app, "127.0.0.1", 0)))
+                serving(relay.app, start_plain))
             clock = FakeClock()
             config = GatewayConfig(
                 data_dir=str(tmp_path / "daemon"),

@@ -33,14 +33,13 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.authority.api import AuthorityUnreachable
-from gateway.authority.console import start_console
 from gateway.authority.proofs import device_proof_headers
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.keys import DEVICE
 from gateway.listener import start_http
 from gateway.mailsink import MailSink
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.test_auth_flow import serving
+from tests.e2e.test_auth_flow import serving, start_plain
 from tests.pgkit import PostgresServer
 
 
@@ -225,7 +224,7 @@ async def test_a_token_revoked_on_one_instance_closes_a_websocket_served_through
                 public_key = (await answer.json())["keys"][0]["public_key"]
             watch = PollWatch(second.url)
             _, watch_port = await stack.enter_async_context(
-                serving(watch.app, lambda app: start_console(app, "127.0.0.1", 0)))
+                serving(watch.app, start_plain))
             daemon = create_app(GatewayConfig(
                 data_dir=str(tmp_path / "daemon"),
                 server=ServerConfig(port=0, auth_failure_delay_s=0.0),

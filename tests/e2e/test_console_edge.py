@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.config import ConsoleConfig
@@ -22,6 +27,7 @@ from gateway.authority.console import (
     create_console_app,
     start_console,
 )
+from gateway.authority.proofs import device_proof_headers
 from gateway.config import GatewayConfig
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.test_console import Console, console  # noqa: F401 (the fixture)
@@ -92,3 +98,100 @@ async def test_revocation_long_polls_are_bounded_per_device_key(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- issue 16 F6: the daemon's connection rules, from the same guard -------------------------
+
+
+@contextlib.asynccontextmanager
+async def _guarded_console(tmp_path: Path, **limits: Any
+                           ) -> AsyncIterator[tuple[int, web.Application]]:
+    """A console with short deadlines or a small budget; its port and app."""
+    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0, **limits))
+    app = create_console_app(config)
+    runner, port = await start_console(app, "127.0.0.1", 0)
+    try:
+        yield port, app
+    finally:
+        await runner.cleanup()
+
+
+async def _closed_without_answer(reader: asyncio.StreamReader) -> bool:
+    async with asyncio.timeout(WAIT_S):
+        return await reader.read() == b""
+
+
+async def test_the_console_cuts_off_trickled_headers(tmp_path: Path) -> None:
+    """Slowloris: a request whose headers never end is closed at the header deadline (before,
+    aiohttp held it open as long as bytes kept coming)."""
+    async with _guarded_console(tmp_path, header_timeout_s=0.3) as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert await _closed_without_answer(reader)
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_the_console_cuts_off_a_body_that_stops_arriving(tmp_path: Path) -> None:
+    """A body announced and never sent is closed at the body deadline (a device's long-poll
+    or a sign-in cannot be held open by withholding bytes)."""
+    async with _guarded_console(tmp_path, body_timeout_s=0.3) as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /v1/records/lookup HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tok")
+        assert await _closed_without_answer(reader)
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_full_console_makes_room_by_evicting_an_idle_connection(
+        tmp_path: Path) -> None:
+    """With every slot taken by idle keep-alive connections that showed no credential, a
+    newcomer is served and the oldest idle one is closed (before: no budget at all, so a
+    local process could hold every file descriptor)."""
+    async with _guarded_console(tmp_path, max_connections=3) as (port, _):
+        idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            async with asyncio.timeout(WAIT_S):
+                head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            idle.append((reader, writer))
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"http://127.0.0.1:{port}/health") as r:
+            assert r.status == 200
+        assert await _closed_without_answer(idle[0][0])  # the oldest idle one left
+        for _, writer in idle:
+            writer.close()
+
+
+async def test_a_full_console_of_working_connections_refuses_a_newcomer(
+        tmp_path: Path) -> None:
+    """When every slot holds a credential holder's work (here: device long-polls), nothing is
+    evicted and a newcomer gets 503 in the console's error shape."""
+    async with _guarded_console(tmp_path, max_connections=2) as (port, app), \
+            aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{port}"
+        polls, keys = [], [Ed25519PrivateKey.generate() for _ in range(2)]
+        for key in keys:
+            body = b'{"cursor": 0, "wait_s": 30}'
+            headers = {**device_proof_headers(key, "POST", "/v1/device/revocations", body,
+                                              time.time()),
+                       "Content-Type": "application/json"}
+            polls.append(asyncio.create_task(session.post(
+                url + "/v1/device/revocations", data=body, headers=headers)))
+        async with asyncio.timeout(WAIT_S):
+            for key in keys:
+                await app[LONG_POLLS].until_held(_device_id(key), 1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with asyncio.timeout(WAIT_S):
+            answer = await reader.read()
+        assert answer.startswith(b"HTTP/1.1 503")
+        assert b'"reason": "too_many_connections"' in answer
+        writer.close()
+        for task in polls:
+            task.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
