@@ -223,10 +223,14 @@ def run(daemons: list[int], instances: list[int], duration_s: float) -> list[dic
             data = root / "data"
             data.mkdir(parents=True, mode=0o700)
             config = root / "config.toml"
-            # Every simulated daemon comes from this one address, so the per-address bound
-            # on held long-polls is raised to hold one per daemon (the per-key bound stays).
+            # Every simulated daemon comes from this one address, so the per-address bounds
+            # are raised to hold one long-poll and two connections per daemon (the per-key
+            # bound stays): what a console behind a proxy is configured with.
+            slots = 2 * max(daemons) + 16
             config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
                               f'max_long_polls_per_peer = {max(daemons) + 1}\n'
+                              f'max_connections = {slots}\n'
+                              f'max_connections_per_peer = {slots}\n'
                               '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
             database_url = server.new_database()
             env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
