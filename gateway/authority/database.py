@@ -128,6 +128,17 @@ class Tx:
         cursor: Cursor = self._conn.execute(sql, tuple(args))
         return cursor
 
+    def lock(self, name: str) -> None:
+        """Serialise this transaction with every other one that locks ``name``, on any
+        instance, until it ends: check-then-write decisions (a terminal's claim) cannot race.
+        PostgreSQL: a transaction-scoped advisory lock on the name's hash. SQLite: the
+        database's write lock, taken now instead of at the first write (one writer at a time
+        per file)."""
+        if self._postgres:
+            self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
+        else:
+            self.execute("UPDATE schema_version SET version = version WHERE 0")
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this transaction has committed (never if it rolls back):
         what it announces is then visible to every other connection."""

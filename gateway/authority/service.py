@@ -236,13 +236,15 @@ class Authority:
         if expires_in_s is not None and expires_in_s <= 0:
             raise ValueError("expires_in_s must be positive")
         now = self._now()
-        self._check_claim(owner_email, login, server, now)
         token = self._new_token()
         row = TokenRow(token_id="tok_" + secrets.token_hex(8), token_sha256=token_sha256(token),
                        token_hint=make_token_hint(token), owner_email=owner_email, login=login,
                        server=server, scopes=tuple(sorted(set(scopes))), created_at=now,
                        expires_at=None if expires_in_s is None else now + expires_in_s)
-        self.store.add_token(row)
+        with self.store.database.tx() as tx:  # the claim's check and its token as one
+            tx.lock(_terminal_lock(login, server))
+            self._check_claim(owner_email, login, server, now)
+            self.store.add_token(row)
         expiry = "never expires" if row.expires_at is None else f"expires at {row.expires_at}"
         self.activity.add(owner_email, "token_created",
                           f"{row.token_id} for {login}@{server}, "
@@ -257,6 +259,9 @@ class Authority:
                 "revoked_at": row.revoked_at}
 
     def _check_claim(self, owner_email: str, login: int, server: str, now: int) -> None:
+        """Refuse a terminal another owner holds. Called under the terminal's lock
+        (:func:`_terminal_lock`) in the transaction that writes the claim, so two owners'
+        claims made at once through two console instances cannot both pass."""
         account = self.store.account_for(login, server)
         others = ({account.owner_email} if account is not None
                   else self.store.live_token_owners(login, server, now)) - {owner_email}
@@ -303,8 +308,6 @@ class Authority:
         The MT5 credentials are not checked against a terminal here: the authority has none.
         """
         registration.check()
-        self._check_claim(normalize_email(owner_email), registration.login, registration.server,
-                          self._now())
         row = AccountRow(
             id=0, owner_email=normalize_email(owner_email), name=registration.name,
             broker=registration.broker, login=registration.login, server=registration.server,
@@ -316,7 +319,9 @@ class Authority:
             paper_trade_enabled=registration.paper_trade_enabled,
             mt5_path=registration.mt5_path, account_type=registration.account_type,
             created_at=self._now())
-        with self.store.database.tx():  # the account and its feed rows commit as one
+        with self.store.database.tx() as tx:  # the claim, the account and its feed rows
+            tx.lock(_terminal_lock(row.login, row.server))
+            self._check_claim(row.owner_email, row.login, row.server, row.created_at)
             stored = self.store.add_account(row, registration.password)
             # Tokens issued before the registration carried the permissive default policy
             # (live): the daemons holding them look again now, so a registration with paper
@@ -757,3 +762,8 @@ class Authority:
         """Long-poll the revocation feed for this device (``feed.py``)."""
         self._checked(device)
         return await self.feed.wait(device.device_id, cursor, timeout_s)
+
+
+def _terminal_lock(login: int, server: str) -> str:
+    """The lock name under which a terminal's claim is checked and written."""
+    return f"mtgateway-terminal-claim:{login}@{server}"
