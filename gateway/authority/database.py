@@ -80,6 +80,16 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         proof_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS proof_replays_expiry ON proof_replays (expires_at);
     """,
+    # 4: the per-token code limit, shared by every instance and kept across a restart (it was
+    # one process's memory): which token's lookup asked for each approval, and when each
+    # token's lookups caused codes.
+    """
+    CREATE TABLE IF NOT EXISTS approval_tokens (
+        approval_id TEXT PRIMARY KEY, token_id TEXT NOT NULL, noted_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS token_code_sends (
+        token_id TEXT NOT NULL, sent_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS token_code_sends_token ON token_code_sends (token_id, sent_at);
+    """,
 )
 
 #: Idle PostgreSQL connections a :class:`Database` keeps for its next transactions. A console

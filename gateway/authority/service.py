@@ -158,11 +158,6 @@ class Authority:
         self.activity = ActivityLog(store.database)
         self.reports = TerminalReports(store.database)
         self.feed = RevocationFeed(store.database)
-        #: Which token's lookup asked for each pending approval, and when each token's
-        #: lookups caused codes (``devices.check_token_send``). In memory: a restart forgets
-        #: them, which only an operator can cause.
-        self._approval_token: dict[str, str] = {}
-        self._token_sends: dict[str, list[int]] = {}
 
     @classmethod
     def open(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
@@ -507,7 +502,7 @@ class Authority:
                                 owner_email=row.owner_email, device_id=device.device_id,
                                 status="pending", created_at=now)
             self.store.save_approval(approval)
-        self._approval_token[approval.approval_id] = row.token_id
+        self.store.note_approval_token(approval.approval_id, row.token_id, now)
         if not has_live_code(approval, now):
             self._send_code(approval, now)
         return LookupAnswer("pending")
@@ -524,19 +519,22 @@ class Authority:
                                                since=now - _DAY), now)
         if not decision.allowed:
             return decision, None
-        token_id = self._approval_token.get(approval.approval_id)
-        token_sends: list[int] = []
-        if token_id is not None:
-            token_sends = [t for t in self._token_sends.get(token_id, ()) if t > now - _DAY]
-            decision = check_token_send(token_sends, now)
-            if not decision.allowed:
-                log.warning("no approval code sent for device %s: its token %s has caused "
-                            "the most codes a day allows", approval.device_id, token_id)
-                return decision, None
-            self._token_sends[token_id] = [*token_sends, now]
+        token_id = self.store.approval_token(approval.approval_id)
         code = new_code(self._randbelow)
-        self.store.save_approval(issue_code(approval, code, self.store.pepper, now))
-        self.store.record_send(approval.device_id, approval.owner_email, now)
+        # The token's count is checked and written under its lock in the transaction that
+        # issues the code: two instances cannot both send a token's last code of the day.
+        with self.store.database.tx() as tx:
+            if token_id is not None:
+                tx.lock(f"mtgateway-token-codes:{token_id}")
+                decision = check_token_send(self.store.token_sends(token_id, since=now - _DAY),
+                                            now)
+                if not decision.allowed:
+                    log.warning("no approval code sent for device %s: its token %s has caused "
+                                "the most codes a day allows", approval.device_id, token_id)
+                    return decision, None
+                self.store.record_token_send(token_id, now)
+            self.store.save_approval(issue_code(approval, code, self.store.pepper, now))
+            self.store.record_send(approval.device_id, approval.owner_email, now)
         message = approval_code_message(self._request(approval, now), code,
                                         self.mailer.from_address, self._console_hint)
         return decision, self._spawn(self._deliver(message))

@@ -378,6 +378,34 @@ class AuthorityStore:
             db.execute("INSERT INTO code_sends VALUES (?, ?, ?)", (device_id, owner_email, now))
             db.execute("DELETE FROM code_sends WHERE sent_at < ?", (now - 2 * 86400,))
 
+    def note_approval_token(self, approval_id: str, token_id: str, now: int) -> None:
+        """Note that ``token_id``'s lookup asked for the approval (the latest one counts)."""
+        with self._db() as db:
+            db.execute("INSERT INTO approval_tokens VALUES (?, ?, ?) ON CONFLICT (approval_id) "
+                       "DO UPDATE SET token_id = excluded.token_id, noted_at = excluded.noted_at",
+                       (approval_id, token_id, now))
+            db.execute("DELETE FROM approval_tokens WHERE noted_at < ?", (now - 30 * 86400,))
+
+    def approval_token(self, approval_id: str) -> str | None:
+        """The token whose lookup last asked for the approval, or ``None``."""
+        with self._db() as db:
+            row = db.execute("SELECT token_id FROM approval_tokens WHERE approval_id = ?",
+                             (approval_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def token_sends(self, token_id: str, *, since: int) -> list[int]:
+        """When the token's lookups caused codes after ``since``, oldest first."""
+        with self._db() as db:
+            rows = db.execute("SELECT sent_at FROM token_code_sends WHERE token_id = ? AND "
+                              "sent_at > ? ORDER BY sent_at", (token_id, since)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def record_token_send(self, token_id: str, now: int) -> None:
+        """Note a code caused by the token's lookup (rows older than two days dropped)."""
+        with self._db() as db:
+            db.execute("INSERT INTO token_code_sends VALUES (?, ?)", (token_id, now))
+            db.execute("DELETE FROM token_code_sends WHERE sent_at < ?", (now - 2 * 86400,))
+
     def record_failure(self, owner_email: str, device_id: str, now: int,
                        keep_s: int = 2 * 86400) -> None:
         """Note a wrong approval code for an owner (the account-wide lock counts these); rows

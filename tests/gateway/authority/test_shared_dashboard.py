@@ -10,6 +10,7 @@ that reached one instance was invisible to the other.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -79,3 +80,35 @@ async def test_a_report_to_one_instance_is_on_the_others_dashboard(
     assert [e.kind for e in second.activity_of(OWNER)] == kinds
     await first.close()
     await second.close()
+
+
+def _fresh_device() -> DeviceInfo:
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return DeviceInfo(device_id_for(raw), raw)
+
+
+async def test_the_per_token_code_limit_counts_across_instances_and_restarts(
+        two_instances: tuple[Authority, Authority], tmp_path: Path,
+        postgres: PostgresServer) -> None:
+    """Seven fresh devices present one token, alternately through two instances: codes go
+    out for five (CODES_PER_DAY_PER_TOKEN) in all, and a restarted instance still refuses the
+    next (before, each instance counted its own five in memory: ten codes, and a restart
+    reset the count)."""
+    first, second = two_instances
+    first.create_owner(OWNER, "a long enough password")
+    sha = hashlib.sha256(first.issue_token(OWNER, 5012345, "MTG-Demo").token.encode())
+    for i in range(6):
+        instance = first if i % 2 == 0 else second
+        answer = await instance.lookup(_fresh_device(), token_sha256=sha.hexdigest())
+        assert answer.status == "pending"
+    await first.close()
+    await second.close()
+    mailers = [first.mailer, second.mailer]
+    assert sum(len(m.messages) for m in mailers if isinstance(m, RecordingMailer)) == 5
+    restarted = Authority.open(tmp_path / "a", RecordingMailer(),
+                               database_url=first.store.database.url)
+    assert (await restarted.lookup(_fresh_device(), token_sha256=sha.hexdigest())).status \
+        == "pending"
+    await restarted.close()
+    assert isinstance(restarted.mailer, RecordingMailer) and restarted.mailer.messages == []
