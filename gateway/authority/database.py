@@ -90,6 +90,17 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         token_id TEXT NOT NULL, sent_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS token_code_sends_token ON token_code_sends (token_id, sent_at);
     """,
+    # 5: console sign-in sessions, so a session made on one instance is valid on every other
+    # and survives a restart (they were one process's memory). Only the SHA-256 of the cookie
+    # value is kept, so a dump of the table hands out no live cookie.
+    """
+    CREATE TABLE IF NOT EXISTS web_sessions (
+        session_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL, csrf TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL,
+        notice TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS web_sessions_owner ON web_sessions (owner_email);
+    CREATE INDEX IF NOT EXISTS web_sessions_seen ON web_sessions (last_seen);
+    """,
 )
 
 #: Idle PostgreSQL connections a :class:`Database` keeps for its next transactions. A console

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -336,5 +337,88 @@ async def test_a_console_killed_mid_revocation_loses_nothing(
         assert [t["revoked_at"] is not None for t in listed if
                 t["token_id"] == issued.token_id] == [True]
         assert _revocation_state(url, issued.token_id) == (True, 1)
+    finally:
+        console.stop()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _page(url: str, session: str, data: bytes | None = None) -> tuple[int, str]:
+    """A console page with the session cookie: its status and body."""
+    request = urllib.request.Request(url, data=data, headers={
+        "Cookie": f"mtgw_session={session}"})
+    try:
+        with _OPENER.open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, ""
+
+
+def _sign_in(url: str, email: str, password: str) -> str:
+    """Sign in through the login form; the session cookie's value."""
+    form = urllib.parse.urlencode({"email": email, "password": password,
+                                   "csrf": "c" * 32}).encode()
+    request = urllib.request.Request(url + "/login", data=form, headers={
+        "Cookie": "mtgw_login_csrf=" + "c" * 32})
+    try:
+        _OPENER.open(request, timeout=30).close()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            assert exc.code == 303, exc.code
+            for value in exc.headers.get_all("Set-Cookie") or []:
+                if value.startswith("mtgw_session="):
+                    return value.split(";")[0].split("=", 1)[1]
+    raise AssertionError("no session cookie")
+
+
+def test_a_session_made_on_one_instance_is_valid_on_the_other_until_sign_out(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    """Signed in on A, the cookie opens a page on B; after signing out on B, A refuses it."""
+    config = _config(tmp_path)
+    env = {**os.environ, "MTGATEWAY_DATABASE_URL": postgres.new_database()}
+    first = ConsoleProcess(config, env)
+    try:
+        second = ConsoleProcess(config, env)
+        try:
+            _create_owner(config, env)
+            session = _sign_in(first.url, OWNER, PASSWORD)
+            assert _page(first.url + "/settings", session)[0] == 200
+            assert _page(second.url + "/settings", session)[0] == 200
+            status, html = _page(second.url + "/settings", session)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', html)
+            assert status == 200 and csrf is not None
+            assert _page(second.url + "/logout", session, b"csrf=wrong")[0] == 403
+            # Signing out on B deletes the session for A too.
+            form = urllib.parse.urlencode({"csrf": csrf.group(1)}).encode()
+            assert _page(second.url + "/logout", session, form)[0] == 303
+            assert _page(first.url + "/settings", session)[0] == 303
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+def test_a_session_survives_a_console_restart(tmp_path: Path) -> None:
+    """On the default SQLite database: a restart no longer signs everybody out."""
+    config = _config(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "MTGATEWAY_DATABASE_URL"}
+    console = ConsoleProcess(config, env)
+    try:
+        _create_owner(config, env)
+        session = _sign_in(console.url, OWNER, PASSWORD)
+        assert _page(console.url + "/settings", session)[0] == 200
+    finally:
+        console.stop()
+    console = ConsoleProcess(config, env)
+    try:
+        assert _page(console.url + "/settings", session)[0] == 200
+        assert _page(console.url + "/settings", "not-a-session")[0] == 303
     finally:
         console.stop()

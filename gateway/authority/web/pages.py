@@ -114,15 +114,16 @@ class Pages:
 
     def _page(self, name: str, session: Session, active: str, status: int = 200,
               **context: Any) -> web.Response:
-        notice, session.notice = session.notice, ""
+        notice = session.notice
+        if notice:
+            self.sessions.set_notice(session, "")
         return self._render(name, status=status, session=session, csrf=session.csrf,
                             active=active, owner=session.owner_email, notice=notice,
                             **context)
 
-    @staticmethod
-    def _done(session: Session, notice: str, location: str) -> web.HTTPSeeOther:
+    def _done(self, session: Session, notice: str, location: str) -> web.HTTPSeeOther:
         """The redirect after an action, with its notice for the next page."""
-        session.notice = notice
+        self.sessions.set_notice(session, notice)
         return web.HTTPSeeOther(location)
 
     async def _reauth(self, session: Session, form: dict[str, Any]) -> str | None:

@@ -1,13 +1,13 @@
-"""Console sign-in sessions: a random id in a cookie, the rest in memory.
+"""Console sign-in sessions: a random id in a cookie, the rest in the authority's database.
 
-Why in memory: a session is worth less than the owner's password (which signs in again in
-one form), the console is one process, and a restart signing everybody out is the safe
-failure. Each session ends after ``idle_s`` without a request and ``absolute_s`` after sign-in
+Why in the database: several console instances serve one authority behind a load balancer,
+so a session made on one must be valid on every other, and a restart must not sign everybody
+out. Each session ends after ``idle_s`` without a request and ``absolute_s`` after sign-in
 whatever the activity, both by the injected clock so tests pass hours without sleeping. Each
 has its own CSRF token, which every state-changing form must carry (``security.py``).
 
-The id is 256 random bits; only its SHA-256 is kept as the key, so a memory dump or a debug
-listing of the table does not hand out live cookies.
+The id is 256 random bits; only its SHA-256 is stored as the key, so a dump of the table or
+a debug listing does not hand out live cookies. Sign-out deletes the row.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from ..database import Database
+
 __all__ = ["ABSOLUTE_S", "IDLE_S", "Session", "SessionStore"]
 
 #: A session ends after this long without a request ...
 IDLE_S: Final = 30 * 60
 #: ... and this long after sign-in, however busy.
 ABSOLUTE_S: Final = 12 * 3600
-#: The most sessions kept at once; past it the oldest is dropped (a memory bound).
-MAX_SESSIONS: Final = 10_000
 
 
 def _key(session_id: str) -> str:
@@ -34,8 +34,10 @@ def _key(session_id: str) -> str:
 
 @dataclass(slots=True)
 class Session:
-    """One signed-in owner in one browser."""
+    """One signed-in owner in one browser (a copy of its row; :meth:`SessionStore.set_notice`
+    writes the notice back)."""
 
+    key: str
     owner_email: str
     csrf: str
     created_at: float
@@ -45,64 +47,76 @@ class Session:
 
 
 class SessionStore:
-    """Create, find (with both expiries) and end sessions."""
+    """Create, find (with both expiries) and end sessions, in the shared database."""
 
-    def __init__(self, clock: Callable[[], float], *, idle_s: float = IDLE_S,
-                 absolute_s: float = ABSOLUTE_S,
+    def __init__(self, database: Callable[[], Database], clock: Callable[[], float], *,
+                 idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S,
                  token: Callable[[int], str] = secrets.token_urlsafe) -> None:
+        self._database = database
         self._clock = clock
         self.idle_s = idle_s
         self.absolute_s = absolute_s
         self._token = token
-        self._sessions: dict[str, Session] = {}
+
+    def _expired_where(self, now: float) -> tuple[str, tuple[float, float]]:
+        return ("last_seen <= ? OR created_at <= ?",
+                (now - self.idle_s, now - self.absolute_s))
 
     def create(self, owner_email: str) -> tuple[str, Session]:
-        """A new session: the cookie value (shown once, to the browser) and the session."""
+        """A new session: the cookie value (shown once, to the browser) and the session.
+        Expired rows are swept first, so the table holds only live sessions."""
         now = self._clock()
-        if len(self._sessions) >= MAX_SESSIONS:
-            self._sweep(now)
-            if len(self._sessions) >= MAX_SESSIONS:
-                oldest = min(self._sessions, key=lambda k: self._sessions[k].created_at)
-                del self._sessions[oldest]
         session_id = self._token(32)
-        session = Session(owner_email, self._token(32), now, now)
-        self._sessions[_key(session_id)] = session
+        session = Session(_key(session_id), owner_email, self._token(32), now, now)
+        where, args = self._expired_where(now)
+        with self._database().tx() as db:
+            db.execute(f"DELETE FROM web_sessions WHERE {where}", args)
+            db.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?)",
+                       (session.key, owner_email, session.csrf, now, now, ""))
         return session_id, session
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session for a cookie value (touching it), or ``None``: unknown, idle
-        past ``idle_s`` or older than ``absolute_s`` (an expired one is forgotten)."""
+        past ``idle_s`` or older than ``absolute_s`` (an expired one is deleted)."""
         if not session_id:
             return None
         key = _key(session_id)
-        session = self._sessions.get(key)
-        if session is None:
-            return None
         now = self._clock()
-        if now - session.last_seen >= self.idle_s or now - session.created_at >= self.absolute_s:
-            del self._sessions[key]
-            return None
-        session.last_seen = now
-        return session
+        with self._database().tx() as db:
+            row = db.execute("SELECT owner_email, csrf, created_at, last_seen, notice "
+                             "FROM web_sessions WHERE session_sha256 = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            owner, csrf, created_at, last_seen = row[0], row[1], float(row[2]), float(row[3])
+            if now - last_seen >= self.idle_s or now - created_at >= self.absolute_s:
+                db.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
+                return None
+            db.execute("UPDATE web_sessions SET last_seen = ? WHERE session_sha256 = ?",
+                       (now, key))
+        return Session(key, owner, csrf, created_at, now, row[4])
+
+    def set_notice(self, session: Session, notice: str) -> None:
+        """Keep ``notice`` for the session's next page (any instance may serve it)."""
+        session.notice = notice
+        with self._database().tx() as db:
+            db.execute("UPDATE web_sessions SET notice = ? WHERE session_sha256 = ?",
+                       (notice, session.key))
 
     def end_others(self, owner_email: str, keep: Session) -> int:
         """End every session of ``owner_email`` but ``keep`` (after a password change: a
         stolen session must not outlive the password it was opened with); how many ended."""
-        stale = [k for k, s in self._sessions.items()
-                 if s.owner_email == owner_email and s is not keep]
-        for key in stale:
-            del self._sessions[key]
-        return len(stale)
+        with self._database().tx() as db:
+            cur = db.execute("DELETE FROM web_sessions WHERE owner_email = ? "
+                             "AND session_sha256 <> ?", (owner_email, keep.key))
+            return max(cur.rowcount, 0)
 
     def end(self, session_id: str | None) -> None:
-        """Forget a session (sign-out)."""
+        """Delete a session (sign-out)."""
         if session_id:
-            self._sessions.pop(_key(session_id), None)
-
-    def _sweep(self, now: float) -> None:
-        for key, s in list(self._sessions.items()):
-            if now - s.last_seen >= self.idle_s or now - s.created_at >= self.absolute_s:
-                del self._sessions[key]
+            with self._database().tx() as db:
+                db.execute("DELETE FROM web_sessions WHERE session_sha256 = ?",
+                           (_key(session_id),))
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        with self._database().tx() as db:
+            return int(db.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0])
