@@ -143,7 +143,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[WS_TOKEN_IDS] = weakref.WeakKeyDictionary()
     app[TERMINALS] = TerminalDirectory(app[HUB])
     table = with_discovery(method_table())  # + rpc.discover (OpenRPC)
-    metrics = app[METRICS] = DaemonMetrics(frozenset(table))
+    metrics = app[METRICS] = DaemonMetrics(frozenset(table) | ws.WS_ONLY_METHODS)
     app[READINESS] = Readiness(app[TERMINALS], app[RECORD_CACHE], metrics,
                                server_cfg.ready_max_tick_age_s)
     listeners = FanOut(app[TERMINALS], app[REPORTER], metrics)

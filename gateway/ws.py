@@ -86,6 +86,9 @@ log = logging.getLogger("gateway.ws")
 
 #: Concurrent requests per connection; more wait for one to finish (reading pauses).
 _MAX_IN_FLIGHT: Final = 16
+#: Methods only /ws answers (the session adds them to the dispatcher); the daemon's metrics
+#: take them as labels too, so their calls are counted by name rather than as ``unknown``.
+WS_ONLY_METHODS: Final = frozenset({"subscribe", "unsubscribe", "authenticate"})
 #: Frames one flush takes from the hub (one write) before letting the loop run others.
 _WRITE_BATCH: Final = 256
 #: How long a close waits for the peer's close frame before dropping the connection.

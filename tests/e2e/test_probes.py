@@ -126,3 +126,37 @@ async def test_metrics_count_calls_refusals_sessions_and_orders(daemon: Daemon) 
     # a second scrape counts the same orders once (the trail is read from where it stopped)
     assert _samples((await _get(daemon, "/metrics"))[2])[
         ("mtgateway_orders_total", (("state", "ACCEPTED"),))] == 1
+
+
+async def test_metrics_label_websocket_only_methods_by_name(daemon: Daemon) -> None:
+    """subscribe, unsubscribe and authenticate exist only on /ws; their calls are counted under
+    their own names, while a method no table knows still counts as ``unknown`` (bounded labels)."""
+    async with daemon.session.ws_connect(
+            f"ws://127.0.0.1:{daemon.http_port}/ws",
+            headers={"Authorization": f"Bearer {daemon.token}"}) as ws:
+        answers: dict[int, dict[str, Any]] = {}
+
+        async def call(rid: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
+            await ws.send_json({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+            while rid not in answers:
+                message = await ws.receive_json(timeout=WAIT_S)
+                if "id" in message:
+                    answers[message["id"]] = message
+            return answers[rid]
+
+        sub = await call(1, "subscribe", {"channel": "trades"})
+        subscription = sub["result"]["subscription"]
+        assert (await call(2, "unsubscribe", {"subscription": subscription}))["result"] is True
+        await call(3, "authenticate", {"token": daemon.token})
+        assert (await call(4, "subscribe_all", {}))["error"]["code"] == -32601
+    samples = _samples((await _get(daemon, "/metrics"))[2])
+    assert samples[("mtgateway_rpc_requests_total",
+                    (("method", "subscribe"), ("outcome", "ok")))] == 1
+    assert samples[("mtgateway_rpc_requests_total",
+                    (("method", "unsubscribe"), ("outcome", "ok")))] == 1
+    assert sum(v for (name, labels), v in samples.items()
+               if name == "mtgateway_rpc_requests_total"
+               and ("method", "authenticate") in labels) == 1
+    assert samples[("mtgateway_rpc_requests_total",
+                    (("method", "unknown"), ("outcome", "-32601")))] == 1
+    assert not any(("method", "subscribe_all") in labels for _, labels in samples)
