@@ -1,7 +1,10 @@
 """The streaming hub: EA pushes in, per-client JSON-RPC notification frames out.
 
-The hub sits between the bridge listener (:class:`~gateway.terminals.TerminalDirectory` calls
-:meth:`Hub.publish_ticks`, :meth:`Hub.publish_trade` and :meth:`Hub.publish_status`) and the
+It fans out four streams, one per subscription channel: ticks (``ticks``), trade
+events (``trades``), the terminal's state changes (``terminal``) and a symbol's depth of market
+(``book``). The hub sits between the bridge listener
+(:class:`~gateway.terminals.TerminalDirectory` calls :meth:`Hub.publish_ticks`,
+:meth:`Hub.publish_trade`, :meth:`Hub.publish_status` and :meth:`Hub.publish_book`) and the
 WebSocket layer (``gateway/ws.py`` drains each :class:`HubClient` with :meth:`HubClient.take`
 and writes the frames). It is plain state: no sockets, no aiohttp, no tasks, so every policy
 below is unit-tested without a server. Publishing is synchronous and never awaits a client.
@@ -12,7 +15,7 @@ Routing
     came from (the session's terminal and the token record the EA authenticated with), so a
     client sees only what the session its own token record opened sees: another token for the
     same login and server (another owner's, or a second one of the same owner) receives
-    nothing of that session's ticks, trade events or terminal state, as ``/rpc`` refuses it
+    nothing of that session's ticks, trade events, terminal state or books, as ``/rpc`` refuses it
     the session's methods (``terminal_mismatch``). Subscriptions hang off the key, not the EA
     session, so they survive an EA reconnect with the same token: ticks simply resume.
 
@@ -47,11 +50,11 @@ Backpressure policy (the contract: a slow client never delays the others)
       one per subscribed symbol.
 
     :meth:`HubClient.take` hands out events first, then ready ticks, then conflated slots,
-    so trade events are never stuck behind a burst of quotes. ``seq`` is assigned per
+    then books, so trade events are never stuck behind a burst of quotes. ``seq`` is assigned per
     subscription in the order the client is given frames: a gap in ``seq`` means loss.
 
 Encode once
-    A tick (or event) is encoded with orjson **once per publish**, however many clients and
+    A tick (or event, or book) is encoded with orjson **once per publish**, however many clients and
     subscriptions receive it, and only if at least one does. The per-subscription part,
     ``subscription`` and ``seq`` (plus ``conflated`` for ticks), cannot be shared, so each
     subscription has a pre-encoded prefix and its frame is spliced from bytes::
