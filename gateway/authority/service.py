@@ -491,9 +491,12 @@ class Authority:
             return LookupAnswer("unknown")
         now = self._now()
         # The device names itself: cleaned before anyone sees it (e-mails, the device list).
+        # A lookup that gives no name or OS keeps the stored one (a daemon may omit them); only
+        # a device never named is "unnamed".
+        known = self.store.device(device.device_id)
         self.store.upsert_device(device.device_id, device.public_key,
-                                 clean_label(device_name, "unnamed"), clean_label(os, "unknown"),
-                                 now)
+                                 clean_label(device_name, known.name if known else "unnamed"),
+                                 clean_label(os, known.os if known else "unknown"), now)
         approval = self.store.approval(row.owner_email, device.device_id)
         if approval is not None and approval.status == "approved":
             return LookupAnswer("ok", self._signed(row, device.device_id, now, nonce))

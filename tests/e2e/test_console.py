@@ -351,6 +351,26 @@ async def test_device_names_reach_the_owner_cleaned(console: Console) -> None:
     assert not any(key.lower().startswith("approve") for key in message.keys())  # no header
 
 
+async def test_a_lookup_without_a_name_keeps_the_device_name(console: Console) -> None:
+    """A new device that gives no name is "unnamed"; once named, a later lookup without a name
+    (or OS) keeps the stored name and OS instead of renaming the device "unnamed"."""
+    sha = hashlib.sha256((await _issue(console))["token"].encode()).hexdigest()
+
+    async def listed() -> tuple[str, str]:
+        status, body = await console.owner("GET", "/v1/devices")
+        assert status == 200, body
+        (device,) = body["devices"]
+        return device["name"], device["os"]
+
+    assert (await console.device("POST", "/v1/records/lookup", {"token_sha256": sha}))[0] == 200
+    assert await listed() == ("unnamed", "unknown")
+    await _pending(console, (await _issue(console, login=5012346))["token"])
+    assert await listed() == ("desk-pc", "Windows 11")
+    status, body, _ = await console.device("POST", "/v1/records/lookup", {"token_sha256": sha})
+    assert (status, body) == (200, {"status": "pending"})
+    assert await listed() == ("desk-pc", "Windows 11")
+
+
 async def test_owner_401_is_identical_for_unknown_and_known_e_mails(console: Console) -> None:
     """Wrong password, unknown e-mail and no credentials get the same 401 body."""
     answers = [await console.owner("GET", "/v1/tokens", auth=(OWNER, "wrong-password")),
