@@ -61,7 +61,7 @@ from .metrics import ConsoleMetrics, CountingMailer
 from .proofs import verify_device_proof
 from .reports import AccountFigures, TerminalReport
 from .service import AccountRegistration, Authority, TerminalClaimed
-from .store import AccountRow, StoredProofReplays
+from .store import AccountRow, StoredLoginFailures, StoredProofReplays
 from .throttle import AuthThrottle
 from .web import PAGES, mount_pages, security_headers
 
@@ -555,14 +555,16 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
                        clock: Callable[[], float] = time.time,
                        randbelow: Callable[[int], int] = secrets.randbelow,
                        data_dir: Path | None = None,
-                       throttle_clock: Callable[[], float] = time.monotonic,
+                       throttle_clock: Callable[[], float] = time.time,
                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                        ) -> web.Application:
     """The console app; the authority opens on startup and drains its e-mails on cleanup.
 
     ``clock`` (epoch seconds) drives code lifetimes, the account lock, record times and the
-    device-proof window; ``throttle_clock`` (monotonic, so a wall-clock step cannot shorten a
-    lockout) and ``sleep`` drive the owner-credential throttle. Tests inject all three. Raises
+    device-proof window; ``throttle_clock`` (epoch seconds: the throttle's failures and lockout
+    are rows of the database every instance reads, so every instance must read one clock; a
+    wall-clock step moves a lockout's end with it) and ``sleep`` drive the owner-credential
+    throttle. Tests inject all three. Raises
     :class:`~.errors.ConsoleConfigError` for a non-loopback host not allowed.
     """
     console = config.console
@@ -580,7 +582,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[_OWNER_THROTTLE] = AuthThrottle(
         delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
-        what="console owner credentials", clock=throttle_clock, sleep=sleep)
+        what="console owner credentials", clock=throttle_clock, sleep=sleep,
+        # Counted in the database: failed sign-ins on any instance count on every other.
+        ledger=StoredLoginFailures(lambda: app[AUTHORITY].store, "console-owner"))
     app[_VOUCH_KEY] = secrets.token_bytes(32)
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)

@@ -101,6 +101,16 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX IF NOT EXISTS web_sessions_owner ON web_sessions (owner_email);
     CREATE INDEX IF NOT EXISTS web_sessions_seen ON web_sessions (last_seen);
     """,
+    # 6: the owner sign-in throttle's failures and lockout, so wrong passwords tried on one
+    # console instance count on every other and a restart forgets none (they were one
+    # process's memory). Wall-clock epoch seconds: the instances share no other clock.
+    """
+    CREATE TABLE IF NOT EXISTS login_failures (
+        scope TEXT NOT NULL, failed_at DOUBLE PRECISION NOT NULL);
+    CREATE INDEX IF NOT EXISTS login_failures_scope ON login_failures (scope, failed_at);
+    CREATE TABLE IF NOT EXISTS login_lockouts (
+        scope TEXT PRIMARY KEY, locked_until DOUBLE PRECISION NOT NULL);
+    """,
 )
 
 #: Idle PostgreSQL connections a :class:`Database` keeps for its next transactions. A console

@@ -28,6 +28,7 @@ import hmac
 import json
 import math
 import secrets
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ __all__ = [
     "AccountRow",
     "AuthorityStore",
     "DeviceRow",
+    "StoredLoginFailures",
     "StoredProofReplays",
     "TokenRow",
     "load_or_create_secret",
@@ -480,3 +482,43 @@ class StoredProofReplays:
         """Note a proof made at ``proof_time_s``; ``False`` if it was already seen."""
         return self._store.remember_proof(key.hex(), math.ceil(proof_time_s + self._window_s),
                                           int(now))
+
+
+class StoredLoginFailures:
+    """A sign-in throttle's failures and lockout in the authority's database
+    (``throttle.FailureLedger``): every console instance counts the same failures, and a
+    restart forgets none. One failure is counted under the scope's lock, so two instances
+    recording at once cannot both miss the limit."""
+
+    def __init__(self, store: Callable[[], AuthorityStore], scope: str) -> None:
+        self._store = store
+        self._scope = scope
+
+    def record(self, now: float, *, limit: int, window_s: float, lockout_s: float) -> bool:
+        """See :meth:`~.throttle.FailureLedger.record`."""
+        scope = self._scope
+        with self._store().database.tx() as tx:
+            tx.lock(f"mtgateway-login-failures:{scope}")
+            row = tx.execute("SELECT locked_until FROM login_lockouts WHERE scope = ?",
+                             (scope,)).fetchone()
+            if row is not None and float(row[0]) > now:
+                return False
+            tx.execute("DELETE FROM login_failures WHERE scope = ? AND failed_at <= ?",
+                       (scope, now - window_s))
+            tx.execute("INSERT INTO login_failures VALUES (?, ?)", (scope, now))
+            count = int(tx.execute("SELECT count(*) FROM login_failures WHERE scope = ?",
+                                   (scope,)).fetchone()[0])
+            if count <= limit:
+                return False
+            tx.execute("INSERT INTO login_lockouts VALUES (?, ?) ON CONFLICT (scope) "
+                       "DO UPDATE SET locked_until = excluded.locked_until",
+                       (scope, now + lockout_s))
+            tx.execute("DELETE FROM login_failures WHERE scope = ?", (scope,))
+        return True
+
+    def locked_until(self) -> float:
+        """See :meth:`~.throttle.FailureLedger.locked_until`."""
+        with self._store().database.tx() as tx:
+            row = tx.execute("SELECT locked_until FROM login_lockouts WHERE scope = ?",
+                             (self._scope,)).fetchone()
+        return 0.0 if row is None else float(row[0])

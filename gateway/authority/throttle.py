@@ -33,6 +33,11 @@ Every failure pays the delay on every path (a vouched credential that now fails 
 counts towards the lockout; a lockout is logged once, when it starts, on the
 ``gateway.security`` logger. Clock and sleep are injected; the daemon (``/rpc``, ``/ws``) and
 the console (owner Basic credentials) each own one throttle.
+
+Where the failures and the lockout are counted is a :class:`FailureLedger`: this process's
+memory (:class:`MemoryLedger`, the daemon's) or the authority's database (the console's,
+``store.StoredLoginFailures``), so failed sign-ins on one console instance count on every
+other and a restart forgets none. The serialization and the delay stay per process.
 """
 
 from __future__ import annotations
@@ -42,11 +47,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from .errors import RateLimited
 
-__all__ = ["AuthThrottle"]
+__all__ = ["AuthThrottle", "FailureLedger", "MemoryLedger"]
 
 log = logging.getLogger("gateway.security")
 
@@ -54,6 +59,44 @@ T = TypeVar("T")
 
 #: Credentials remembered as vouched (only successes get in; this only bounds memory).
 _VOUCHED_MAX: Final = 4096
+
+
+class FailureLedger(Protocol):
+    """Failures and the lockout of one throttle, wherever they are kept."""
+
+    def record(self, now: float, *, limit: int, window_s: float, lockout_s: float) -> bool:
+        """Count a failure at ``now`` unless locked out; start the lockout when more than
+        ``limit`` fell inside ``window_s`` (its failures are then forgotten). Whether a
+        lockout started."""
+        ...
+
+    def locked_until(self) -> float:
+        """When the lockout ends (0 or a past time when there is none)."""
+        ...
+
+
+class MemoryLedger:
+    """A :class:`FailureLedger` in this process's memory."""
+
+    def __init__(self) -> None:
+        self._failures: deque[float] = deque()
+        self._locked_until = 0.0
+
+    def record(self, now: float, *, limit: int, window_s: float, lockout_s: float) -> bool:
+        if self._locked_until > now:
+            return False
+        failures = self._failures
+        failures.append(now)
+        while failures and failures[0] <= now - window_s:
+            failures.popleft()
+        if len(failures) <= limit:
+            return False
+        self._locked_until = now + lockout_s
+        failures.clear()
+        return True
+
+    def locked_until(self) -> float:
+        return self._locked_until
 
 
 class AuthThrottle:
@@ -67,13 +110,16 @@ class AuthThrottle:
         sleep: how a delay is waited out (tests hold or release it).
         honour_during_lockout: check an unvouched credential during a lockout after the
             delay, and let a right one in (daemon tokens); False: refuse it unchecked.
+        ledger: where failures and the lockout are counted (default: this process's
+            memory); a shared ledger needs a clock every sharer reads alike (wall time).
     """
 
     def __init__(self, *, delay_s: float, limit: int, window_s: float, lockout_s: float,
                  what: str = "credentials",
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 honour_during_lockout: bool = False) -> None:
+                 honour_during_lockout: bool = False,
+                 ledger: FailureLedger | None = None) -> None:
         self.delay_s = delay_s
         self.limit = limit
         self.window_s = window_s
@@ -82,14 +128,13 @@ class AuthThrottle:
         self._clock = clock
         self._sleep = sleep
         self.honour_during_lockout = honour_during_lockout
-        self._failures: deque[float] = deque()
-        self._locked_until = 0.0
+        self._ledger: FailureLedger = ledger if ledger is not None else MemoryLedger()
         self._lock = asyncio.Lock()
         self._vouched: dict[str, None] = {}
 
     def retry_after_s(self) -> float | None:
         """Seconds until the lockout ends, or None when not locked out."""
-        remaining = self._locked_until - self._clock()
+        remaining = self._ledger.locked_until() - self._clock()
         return remaining if remaining > 0 else None
 
     def record_failure(self) -> None:
@@ -98,16 +143,8 @@ class AuthThrottle:
         Failures arriving during a lockout are never checked, so they are not counted: the
         next lockout needs a fresh burst after this one ends.
         """
-        now = self._clock()
-        if self._locked_until > now:
-            return
-        failures = self._failures
-        failures.append(now)
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        if len(failures) > self.limit:
-            self._locked_until = now + self.lockout_s
-            failures.clear()
+        if self._ledger.record(self._clock(), limit=self.limit, window_s=self.window_s,
+                               lockout_s=self.lockout_s):
             log.warning("security: brute-force lockout of %s: more than %d failures in %.0f s; "
                         "credentials not yet seen to succeed are refused unchecked (429) for "
                         "%.0f s", self.what, self.limit, self.window_s, self.lockout_s)

@@ -11,6 +11,7 @@ a console killed in the middle of a revocation leaves neither half of it, and th
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -64,11 +65,11 @@ class ConsoleProcess:
             self.proc.stdout.close()
 
 
-def _config(tmp_path: Path, smtp_port: int = 1) -> Path:
+def _config(tmp_path: Path, smtp_port: int = 1, console: str = "") -> Path:
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     config = tmp_path / "config.toml"
-    config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
+    config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n{console}'
                       f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n')
     return config
 
@@ -422,3 +423,38 @@ def test_a_session_survives_a_console_restart(tmp_path: Path) -> None:
         assert _page(console.url + "/settings", "not-a-session")[0] == 303
     finally:
         console.stop()
+
+
+def _owner_api(url: str, email: str, password: str) -> int:
+    """``GET /v1/tokens`` with HTTP Basic credentials; the status."""
+    basic = base64.b64encode(f"{email}:{password}".encode()).decode()
+    request = urllib.request.Request(url + "/v1/tokens",
+                                     headers={"Authorization": f"Basic {basic}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return int(exc.code)
+
+
+def test_failed_sign_ins_on_one_instance_count_on_the_other(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    """With a limit of 3 wrong passwords a window, two wrong on A and two on B start the
+    lockout: the next attempt on either answers 429 unchecked, the right password included
+    (not yet signed in with). Before, each instance counted its own two and answered 401."""
+    config = _config(tmp_path, console="auth_failure_limit = 3\nauth_failure_delay_s = 0.0\n")
+    env = {**os.environ, "MTGATEWAY_DATABASE_URL": postgres.new_database()}
+    _create_owner(config, env)
+    first = ConsoleProcess(config, env)
+    try:
+        second = ConsoleProcess(config, env)
+        try:
+            for url in (first.url, first.url, second.url, second.url):
+                assert _owner_api(url, OWNER, "wrong guess") == 401
+            assert _owner_api(first.url, OWNER, PASSWORD) == 429
+            assert _owner_api(second.url, OWNER, "another guess") == 429
+        finally:
+            second.stop()
+    finally:
+        first.stop()
