@@ -27,6 +27,7 @@ KINDS: Final = {
     "device_approved": "device approved",
     "device_revoked": "device revoked",
     "device_denied": "device denied",
+    "device_forgotten": "device removed from the list",
     "password_changed": "password changed",
     "account_registered": "account registered",
     "risk_updated": "risk policy changed",

@@ -443,6 +443,20 @@ class Authority:
         self.activity.add(owner_email, "device_denied", device_id, now)
         return True
 
+    def forget_device(self, owner_email: str, device_id: str) -> bool:
+        """The owner dismisses a stale row: a revoked (or denied) device leaves the device
+        list. Only a revoked approval goes (it serves no record and holds no code), so nothing
+        live changes; a later lookup from that device asks again, as after a revocation.
+        ``False`` when the device has no revoked approval of this owner's."""
+        owner_email, now = normalize_email(owner_email), self._now()
+        with self.store.database.tx():
+            approval = self.store.approval(owner_email, device_id)
+            if approval is None or approval.status != "revoked":
+                return False
+            self.store.delete_approval(owner_email, device_id)
+        self.activity.add(owner_email, "device_forgotten", device_id, now)
+        return True
+
     def local_device_auto_approve(self, device_id: str, public_key: bytes) -> None:
         """Local mode: the embedded authority and the daemon are one machine, so the
         daemon's own device is approved for every owner, without a code."""

@@ -361,6 +361,13 @@ class AuthorityStore:
         """Every device an owner has been asked to approve."""
         return self._approvals("owner_email = ? ORDER BY created_at, device_id", owner_email)
 
+    def delete_approval(self, owner_email: str, device_id: str) -> None:
+        """Drop the (owner, device) approval row (the device row stays: other owners' rows may
+        name it, and a later lookup updates it)."""
+        with self._db() as db:
+            db.execute("DELETE FROM approvals WHERE owner_email = ? AND device_id = ?",
+                       (owner_email, device_id))
+
     def save_approval(self, approval: Approval) -> None:
         """Insert or replace the (owner, device) approval."""
         with self._db() as db:

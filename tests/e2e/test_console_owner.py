@@ -125,6 +125,36 @@ async def test_denying_a_device_asks_first_and_kills_its_code(
     assert missing.status == 404 and "Page not found" in missing.text
 
 
+async def test_a_revoked_device_row_can_be_removed_after_a_confirmation(
+        console: Console, browser: Browser) -> None:
+    """A live (pending) device offers no Remove and refuses one; once denied (revoked), its
+    row has a Remove button that asks first, needs the form's CSRF token, and then drops only
+    that row; a later lookup from the device asks again."""
+    token, device_id, _ = await _pending(console, browser)
+    assert f'id="forget-{device_id}"' not in (await browser.get("/devices")).text
+    early = await browser.submit("/devices", f"/devices/{device_id}/forget", {"confirm": "yes"})
+    assert early.status == 303
+    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "pending"
+    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
+    await browser.post(f"/devices/{device_id}/deny", {"csrf": asked.csrf(), "confirm": "yes"})
+    assert f'id="forget-{device_id}"' in (await browser.get("/devices")).text
+    forged = await browser.post(f"/devices/{device_id}/forget", {"confirm": "yes"})
+    assert forged.status == 403
+    asked = await browser.submit("/devices", f"/devices/{device_id}/forget", {})
+    assert asked.status == 200 and "Remove this device from the list?" in asked.text
+    assert len(console.app[AUTHORITY].list_devices(OWNER)) == 1
+    done = await browser.post(f"/devices/{device_id}/forget",
+                              {"csrf": asked.csrf(), "confirm": "yes"})
+    assert done.status == 303 and done.headers["Location"] == "/devices"
+    assert console.app[AUTHORITY].list_devices(OWNER) == []
+    page = (await browser.get("/devices")).text
+    assert "desk-pc removed from the list." in page and f'data-device-id="{device_id}"' not in page
+    assert 'data-kind="device_forgotten"' in (await browser.get("/activity")).text
+    status, body, _ = await console.device("POST", "/v1/records/lookup",
+                                           {"token_hint": token_hint(token)})
+    assert (status, body) == (200, {"status": "pending"})
+
+
 # -- password change ------------------------------------------------------------------------
 
 async def test_changing_the_password_checks_the_old_one_and_ends_other_sessions(

@@ -41,7 +41,7 @@ from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
 pytestmark = pytest.mark.network_edge
 
 POST_ROUTES = ["/logout", "/tokens", "/tokens/tok_x/revoke", "/devices/D/revoke",
-               "/accounts", "/accounts/1/risk"]
+               "/devices/D/forget", "/accounts", "/accounts/1/risk"]
 PAGES_ROUTES = ["/", "/tokens", "/devices", "/accounts", "/activity"]
 
 

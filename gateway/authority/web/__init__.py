@@ -58,6 +58,7 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router.add_post("/devices/{device_id}/revoke", pages.revoke_device)
     router.add_post("/devices/{device_id}/approve", pages.approve_device)
     router.add_post("/devices/{device_id}/deny", pages.deny_device)
+    router.add_post("/devices/{device_id}/forget", pages.forget_device)
     router.add_get("/accounts", pages.accounts)
     router.add_post("/accounts", pages.register_account)
     router.add_post("/accounts/{account_id}/risk", pages.update_risk)

@@ -389,6 +389,25 @@ class Pages:
                              "/devices")
         raise self._done(session, f"Device {device['name']} denied.", "/devices")
 
+    async def forget_device(self, request: web.Request) -> web.StreamResponse:
+        """``POST /devices/{device_id}/forget`` (after its confirmation page): a revoked
+        device's row leaves the list; nothing else changes."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        device = self._device(session, request)
+        asked = self._confirm(session, form, "Remove this device from the list?",
+                              f"{device['name']} ({device['device_id']}) is revoked and gets no "
+                              "records. Removing only hides its row; if it asks again you get "
+                              "a new e-mail.", "Remove device", "/devices")
+        if asked is not None:
+            return asked
+        if not self._authority().forget_device(session.owner_email, device["device_id"]):
+            raise self._done(session, f"Device {device['name']} is not revoked; revoke it "
+                             "first.", "/devices")
+        raise self._done(session, f"Device {device['name']} removed from the list.", "/devices")
+
     # -- accounts --------------------------------------------------------------------------
 
     def _accounts_page(self, session: Session, *, status: int = 200,
