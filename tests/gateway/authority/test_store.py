@@ -21,10 +21,13 @@ from gateway.authority.store import (
     AccountExists,
     AccountRow,
     AuthorityStore,
+    StoredLoginFailures,
     TokenRow,
     load_or_create_secret,
 )
+from gateway.authority.throttle import AuthThrottle
 from tests.pgkit import PostgresServer
+from tests.testkit import FakeClock
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
@@ -213,3 +216,29 @@ def test_a_proof_is_remembered_once_until_its_window_closes(store: AuthorityStor
     assert not store.remember_proof("ab" * 32, 1300, 1200)
     assert store.remember_proof("cd" * 32, 1400, 1300)
     assert store.remember_proof("ab" * 32, 1700, 1301)  # expired at 1300, dropped at 1301
+
+
+def test_login_failures_add_up_across_instances_and_a_restart(tmp_path: Path,
+                                                               database_url: str) -> None:
+    """Two console instances' throttles on one database: failures on each add up to one
+    limit, the lockout holds on both, a store opened afterwards (a restart) still sees it, and
+    another scope is not affected. Per-process counting (the daemon's MemoryLedger) would see
+    two failures on each and no lockout."""
+    clock = FakeClock()
+
+    def throttle(scope: str = "console-owner") -> AuthThrottle:
+        opened = AuthorityStore(tmp_path, database_url)
+        return AuthThrottle(delay_s=0, limit=3, window_s=10, lockout_s=60, clock=clock,
+                            ledger=StoredLoginFailures(lambda: opened, scope))
+
+    first, second = throttle(), throttle()
+    first.record_failure()
+    second.record_failure()
+    first.record_failure()
+    assert (first.retry_after_s(), second.retry_after_s()) == (None, None)
+    second.record_failure()
+    assert first.retry_after_s() == pytest.approx(60)
+    assert throttle().retry_after_s() == pytest.approx(60)
+    assert throttle("other-scope").retry_after_s() is None
+    clock.advance(60)
+    assert first.retry_after_s() is None
