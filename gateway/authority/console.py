@@ -48,6 +48,7 @@ from .database import MIGRATIONS
 from .edge import HeldRequests, HostRefusals, host_allowed
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .guard import (
+    BUDGET,
     ConnectionBudget,
     ConnectionLimits,
     GuardedSite,
@@ -87,7 +88,7 @@ _LONG_POLL_RETRY_S: Final = 5
 #: The long-polls held, per device key and per address (``authority.edge.HeldRequests``).
 LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
 #: The console port's connection budget and deadlines (``authority.guard``, as the daemon's).
-CONNECTIONS: Final = web.AppKey("connections", ConnectionBudget)
+CONNECTIONS: Final = BUDGET
 _MISDIRECTED: Final = "this Host is not served here (only loopback or [console] allowed_hosts)"
 #: The guard's own answers, in the console's error shape.
 _REFUSALS: Final = Refusals(
@@ -325,7 +326,7 @@ async def _owner(request: web.Request) -> str:
                     retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
     except _WrongOwner:
         raise _Fail(401, "bad_credentials", "wrong e-mail or password") from None
-    mark_authenticated(request.app[CONNECTIONS], request)
+    mark_authenticated(request)
     return owner
 
 
@@ -349,7 +350,7 @@ async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInf
                                      clock(), StoredProofReplays(request.app[AUTHORITY].store))
     except ProofRejected as exc:
         raise _Fail(401, exc.reason, "the device proof was refused") from None
-    mark_authenticated(request.app[CONNECTIONS], request)
+    mark_authenticated(request)
     return device
 
 

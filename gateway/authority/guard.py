@@ -62,7 +62,7 @@ from aiohttp import web
 
 from .edge import HostRefusals
 
-__all__ = ["ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
+__all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
            "HeaderWatch", "ParsesRequests", "Refusals", "mark_authenticated", "raw_response",
            "work_middleware"]
 
@@ -482,6 +482,11 @@ class GuardedProtocol(asyncio.Protocol):
             self.transport.close()
 
 
+#: The app's connection budget, for the parts of an app that mark credential holders' work
+#: (:func:`mark_authenticated`) without importing the module that composed the app.
+BUDGET: Final = web.AppKey("connection_budget", ConnectionBudget)
+
+
 class GuardedSite(web.BaseSite):
     """A TCP site (over TLS with ``ssl_context``) whose connections pass through the
     connection budget and the deadlines; aiohttp keeps everything else (graceful shutdown,
@@ -555,9 +560,12 @@ def work_middleware(budget: Callable[[web.Request], ConnectionBudget]) -> Any:
     return middleware
 
 
-def mark_authenticated(budget: ConnectionBudget, request: web.BaseRequest) -> None:
-    """The request showed a valid credential: its connection's work is a credential holder's,
-    never evicted while in progress (issue 16 F5's rule)."""
-    conn = budget.find(request.transport)
+def mark_authenticated(request: web.Request) -> None:
+    """The request showed a valid credential (a device proof, an owner password, a signed-in
+    page session): its connection's work is a credential holder's, evicted last and never
+    while in progress (issue 16 F5's rule). Nothing to do for an app served without a
+    budget."""
+    budget = request.app.get(BUDGET)
+    conn = budget.find(request.transport) if budget is not None else None
     if conn is not None:
         conn.authenticated = True

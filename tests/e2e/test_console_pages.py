@@ -25,12 +25,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ea_bridge import token_hint
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
+from gateway.authority.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
+from gateway.authority.guard import ConnectionLimits
 from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.web import PAGES
-from gateway.authority.web.security import CSP
+from gateway.authority.web.security import CSP, SESSION_COOKIE
 from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
 from gateway.config import ConsoleConfig, GatewayConfig
+from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import Browser, Page
 from tests.e2e.test_console import OWNER, PASSWORD, Clock, Console, CountingClock, Pauses
 
@@ -506,3 +508,46 @@ async def test_a_revocation_answers_the_devices_long_poll(
     status, body2, _ = await console.device("POST", "/v1/device/revocations",
                                             {"cursor": body["cursor"], "wait_s": 0})
     assert body2 == {"cursor": body["cursor"], "token_ids": []}
+
+
+# -- the connection budget (issue 16 F6): a signed-in owner's page is a credential holder's --
+
+
+async def _raw_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str,
+                   cookie: str = "") -> bytes:
+    extra = f"Cookie: {cookie}\r\n" if cookie else ""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
+    async with asyncio.timeout(WAIT_S):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+    return head
+
+
+async def test_a_signed_in_page_is_evicted_after_an_anonymous_one(
+        console: Console, browser: Browser) -> None:
+    """A full console makes room by evicting an idle connection that showed no credential,
+    even a newer one, before an idle signed-in owner's page (before, a page session did not
+    count as a credential, so the owner's older connection went first)."""
+    await signed_in(browser)
+    cookie = next(f"{c.key}={c.value}" for c in browser.session.cookie_jar
+                  if c.key == SESSION_COOKIE)
+    await browser.close()
+    port = int(console.url.rsplit(":", 1)[1])
+    owner = await asyncio.open_connection("127.0.0.1", port)
+    assert (await _raw_get(*owner, "/", cookie)).startswith(b"HTTP/1.1 200")
+    anonymous = await asyncio.open_connection("127.0.0.1", port)
+    assert (await _raw_get(*anonymous, "/health")).startswith(b"HTTP/1.1 200")
+    budget = console.app[CONNECTIONS]
+    assert budget.active == 2  # only these two: the newcomer must evict one of them
+    budget.limits = ConnectionLimits(max_connections=budget.active,
+                                     header_timeout_s=budget.limits.header_timeout_s,
+                                     body_timeout_s=budget.limits.body_timeout_s)
+    async with aiohttp.ClientSession() as session, \
+            session.get(console.url + "/health") as answer:
+        assert answer.status == 200
+    async with asyncio.timeout(WAIT_S):
+        assert await anonymous[0].read() == b""  # the anonymous one left
+    assert (await _raw_get(*owner, "/", cookie)).startswith(b"HTTP/1.1 200")
+    for _, writer in (owner, anonymous):
+        writer.close()

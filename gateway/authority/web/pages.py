@@ -28,6 +28,7 @@ from aiohttp import web
 
 from ..api import IssuedToken
 from ..errors import RateLimited
+from ..guard import mark_authenticated
 from ..service import Authority
 from ..store import AccountExists
 from .forms import FormErrors, parse_registration, parse_risk, parse_token
@@ -89,7 +90,10 @@ class Pages:
                             charset="utf-8")
 
     def _session(self, request: web.Request) -> Session | None:
-        return self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        if session is not None:  # a signed-in owner's page: evicted last (authority.guard)
+            mark_authenticated(request)
+        return session
 
     def _forbidden(self, why: str) -> web.Response:
         return self._render("error.html", status=403, title="Forbidden", session=None,
