@@ -63,3 +63,39 @@ def test_every_option_a_row_names_is_accepted() -> None:
 def test_the_symbol_count_is_the_catalogue() -> None:
     (count,) = re.findall(r"\((\d+) symbols:", README)
     assert int(count) == len(default_symbols())
+
+
+_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: Addresses a doc may show: loopback and the reserved example domains, never a real site.
+_LOCAL_URL = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|[\w.-]*example\.(?:com|org|"
+                        r"net)|[\w.-]*\.test)(?:[:/]|\b)")
+
+
+def test_the_docs_stand_alone() -> None:
+    """README and docs/*.md name no file outside the repository (the spec and reference
+    folders of the workspace, a machine's paths), link to no web site, and every relative link
+    resolves inside the repository."""
+    for doc in _DOCS:
+        text = doc.read_text(encoding="utf-8")
+        name = doc.relative_to(ROOT)
+        for pattern in (r"shared/(?:spec|reference)", r"seed-[a-z0-9-]+", r"/work/"):
+            assert not re.search(pattern, text), f"{name}: {re.search(pattern, text)}"
+        for url in re.findall(r"https?://[^\s)`>\]\"']+", text):
+            assert _LOCAL_URL.match(url), f"{name}: links outside: {url}"
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            resolved = (doc.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT) and resolved.exists(), f"{name}: {target}"
+
+
+def test_every_test_a_doc_cites_exists() -> None:
+    """A test named as proof (``test_…``) is defined in tests/; ``test_x_*`` names a family
+    that must have a member."""
+    defined = set(re.findall(r"def (test_\w+)", "\n".join(
+        p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py"))))
+    files = {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
+    for doc in _DOCS:
+        for cited in re.findall(r"\b(test_\w+\*?)", doc.read_text(encoding="utf-8")):
+            if cited.endswith("*"):
+                assert any(d.startswith(cited[:-1]) for d in defined), f"{doc.name}: {cited}"
+            else:
+                assert cited in defined or cited in files, f"{doc.name}: no {cited}"
