@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth import generate_token
@@ -128,6 +129,7 @@ async def test_metrics_count_calls_refusals_sessions_and_orders(daemon: Daemon) 
         ("mtgateway_orders_total", (("state", "ACCEPTED"),))] == 1
 
 
+@pytest.mark.network_edge  # a /ws client: run on uvloop and asyncio's loop
 async def test_metrics_label_websocket_only_methods_by_name(daemon: Daemon) -> None:
     """subscribe, unsubscribe and authenticate exist only on /ws; their calls are counted under
     their own names, while a method no table knows still counts as ``unknown`` (bounded labels)."""
