@@ -20,7 +20,9 @@ Each of N simulated daemons then runs, for ``--duration`` seconds, what a daemon
   poll's time is its wait, not its cost.
 
 Reported per (K, N): sustained requests per second of the loop (completed requests over the
-run), the p50/p99 latency of one request in milliseconds, and how many long-polls were held.
+run), the p50/p99 latency of one request in milliseconds, how many long-polls were held, and
+how many connections the consoles' guard closed or refused (evictions, deadlines: none is
+expected; a failed row prints the end of each console's log).
 Figures depend on the machine: run it on a quiet one. ``--json PATH`` writes the rows.
 """
 
@@ -91,16 +93,27 @@ def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
     return daemons
 
 
-def _start_console(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
+def _start_console(config: Path, env: dict[str, str], log: Path
+                   ) -> tuple[subprocess.Popen[str], str]:
+    """One console; its log goes to ``log`` so a failed row can show what the console said."""
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
+                                env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("console listening on "):
         proc.kill()
         raise RuntimeError(f"the console did not start: {line!r}")
     return proc, line.split()[-1]
+
+
+def _guard_lines(log: Path) -> int:
+    """How many connections the console's guard closed or refused so far (its log lines):
+    a row with any is one where the bounds, not the work, shaped the figures."""
+    text = log.read_text()
+    return sum(text.count(what) for what in ("evicting a connection", "closing a slow HTTP",
+                                             "connection refused: all",
+                                             "connections are all working"))
 
 
 class _Signer:
@@ -238,17 +251,30 @@ def run(daemons: list[int], instances: list[int], duration_s: float) -> list[dic
             procs: list[subprocess.Popen[str]] = []
             urls: list[str] = []
             try:
-                for _ in range(count):
-                    proc, url = _start_console(config, env)
+                for k in range(count):
+                    proc, url = _start_console(config, env, root / f"console-{k}.log")
                     procs.append(proc)
                     urls.append(url)
+                closed_before = 0
                 for n in daemons:
-                    row = {"instances": count, "daemons": n,
-                           **asyncio.run(_measure(urls, provisioned[:n], duration_s))}
+                    try:
+                        measured = asyncio.run(_measure(urls, provisioned[:n], duration_s))
+                    except Exception:
+                        for k in range(count):
+                            lines = (root / f"console-{k}.log").read_text().splitlines()
+                            print(f"console {k}'s last log lines:", *lines[-20:], sep="\n  ",
+                                  file=sys.stderr)
+                        raise
+                    closed = sum(_guard_lines(root / f"console-{k}.log") for k in range(count))
+                    row = {"instances": count, "daemons": n, **measured,
+                           "guard_closes": closed - closed_before}
+                    closed_before = closed
                     print(f"instances={count} daemons={n}: {row['req_per_s']:.0f} req/s, "
                           f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms "
                           f"({row['requests']:.0f} requests, up to "
-                          f"{row['long_polls_held_max']:.0f} long-polls held)", flush=True)
+                          f"{row['long_polls_held_max']:.0f} long-polls held, "
+                          f"{row['guard_closes']:.0f} connections closed by the guard)",
+                          flush=True)
                     rows.append(row)
             finally:
                 for proc in procs:

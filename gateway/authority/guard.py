@@ -498,7 +498,13 @@ class GuardedSite(web.BaseSite):
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
                  budget: ConnectionBudget, sock: socket.socket | None = None, *,
                  ssl_context: ssl.SSLContext | None = None) -> None:
-        super().__init__(runner, ssl_context=ssl_context)
+        # The kernel's accept queue holds as many connections as the budget admits (aiohttp's
+        # default is 128; the kernel caps it at net.core.somaxconn): a burst of reconnecting
+        # daemons or bots waits to be accepted by a busy loop instead of having its
+        # handshakes dropped and, under sustained load, its connections reset (found by
+        # bench.authority at 1,000 daemons on two consoles; tests/e2e/test_listen_backlog.py).
+        super().__init__(runner, ssl_context=ssl_context,
+                         backlog=max(128, budget.limits.max_connections))
         self._host, self._port, self._budget = host, port, budget
         self._bound_port: int | None = None
         self._sock = sock
