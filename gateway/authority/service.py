@@ -637,6 +637,15 @@ class Authority:
         """
         self._checked(device)
         now = self._now()
+        # The tries left are read and written back under the device's lock in one transaction:
+        # two instances checking guesses at once cannot both spend the same try (a code's
+        # five would otherwise be more). No await inside: the block is one synchronous step.
+        with self.store.database.tx() as tx:
+            tx.lock(f"mtgateway-approval-codes:{device.device_id}")
+            return self._verify_code(device, code, now)
+
+    def _verify_code(self, device: DeviceInfo, code: str, now: int) -> VerifyAnswer:
+        """:meth:`verify_device`'s check and its writes, inside the device's lock."""
         candidates = sorted((a for a in self.store.approvals_of_device(device.device_id)
                              if a.status == "pending" and a.code_mac is not None),
                             key=lambda a: a.code_issued_at or 0, reverse=True)

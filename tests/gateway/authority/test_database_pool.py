@@ -112,7 +112,8 @@ def test_the_pool_keeps_at_most_its_size(url: str) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert _sessions(url) == 2
+    # the three beyond the pool were closed; their server processes leave a moment later
+    assert _settles_at(url, 2) == 2
     db.close()
 
 

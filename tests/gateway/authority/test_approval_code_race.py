@@ -1,0 +1,80 @@
+"""A code's tries cannot be double-spent between console instances (issue 22 item 2).
+
+An approval code allows five tries. Two authorities stand for two instances on one real
+PostgreSQL database, and the same device sends a wrong code to each at the same moment. The
+test holds the ``approvals`` table in EXCLUSIVE mode (reads pass, writes wait) until both
+guesses are waiting on a lock, then lets go: without the device's lock both read "five left"
+before either wrote, both wrote "four left", and a code gave a guesser a sixth try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.authority.devices import MAX_TRIES
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info
+from gateway.authority.service import Authority
+from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from gateway.authority.tokens import token_sha256
+from tests.pgkit import PostgresServer
+
+OWNER, PASSWORD = "owner@example.com", "a long enough password"
+WRONG = "0000 0000"
+
+
+def _waiting_on_locks(admin: psycopg.Connection[tuple[object, ...]]) -> int:
+    row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND wait_event_type = 'Lock'").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_two_wrong_codes_at_once_through_two_instances_spend_two_tries(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    url = postgres.new_database()
+    codes = iter(range(12_345_678, 12_345_700))
+    first = Authority.open(tmp_path / "a", RecordingMailer(), database_url=url,
+                           randbelow=lambda n: next(codes))
+    (tmp_path / "b").mkdir(mode=0o700)
+    for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
+        shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
+    second = Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
+    first.create_owner(OWNER, PASSWORD)
+    device = device_info(Ed25519PrivateKey.generate())
+    token = first.issue_token(OWNER, 5012345, "MTG-Demo").token
+    answer = asyncio.run(first.lookup(device, token_sha256=token_sha256(token),
+                                      device_name="guesser", os="AnyOS"))
+    assert answer.status == "pending"
+    left: list[int | None] = []
+
+    def guess(authority: Authority) -> None:
+        left.append(asyncio.run(authority.verify_device(device, WRONG)).tries_left)
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        holder = psycopg.connect(url)
+        holder.execute("LOCK TABLE approvals IN EXCLUSIVE MODE")
+        threads = [threading.Thread(target=guess, args=(authority,))
+                   for authority in (first, second)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while _waiting_on_locks(admin) < 2:
+            assert time.monotonic() < deadline, "both guesses never reached a lock"
+            time.sleep(0.01)
+        holder.rollback()  # lets go of the table
+        holder.close()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(left, key=lambda n: n or 0) == [MAX_TRIES - 2, MAX_TRIES - 1]
+    (approval,) = first.store.approvals_of_device(device.device_id)
+    assert approval.tries_left == MAX_TRIES - 2
+    asyncio.run(first.close())
+    asyncio.run(second.close())
