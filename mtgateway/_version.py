@@ -1,5 +1,5 @@
-"""The installed distribution's version: ``mtgateway-client`` (the client alone, built from
-``client/pyproject.toml``) or ``mtgateway`` (the daemon's distribution, which carries it too).
+"""The installed client's version: ``mtgateway-client`` (built from ``client/pyproject.toml``,
+installed alone or as the daemon's dependency).
 
 Read from the distribution's metadata rather than from ``gateway._version``, because this
 package imports nothing of the daemon.
@@ -13,12 +13,10 @@ __all__ = ["__version__"]
 
 
 def _installed() -> str:
-    for distribution in ("mtgateway-client", "mtgateway"):
-        try:
-            return version(distribution)
-        except PackageNotFoundError:
-            continue
-    return "0+unknown"  # run from a source tree that was never installed
+    try:
+        return version("mtgateway-client")
+    except PackageNotFoundError:
+        return "0+unknown"  # run from a source tree that was never installed
 
 
 __version__ = _installed()

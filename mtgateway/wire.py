@@ -292,7 +292,7 @@ class Pager:
 
     def result(self) -> Any:
         """The rows as the package returns them: a numpy structured array with the package's
-        dtype when numpy is installed (``pip install mtgateway[numpy]``), else a tuple of
+        dtype when numpy is installed (``pip install 'mtgateway-client[numpy]'``), else a tuple of
         plain tuples in the same column order."""
         rows = self.rows()
         try:

@@ -90,9 +90,26 @@ def test_the_readmes_demo_line_installs_no_test_tools() -> None:
                   if "pip install" in line and "mtgateway demo" in line]
     assert len(demo_lines) == 1, demo_lines
     installed = demo_lines[0].split("pip install", 1)[1].split("&&", 1)[0].split()
-    assert installed == ["-e", "."], demo_lines[0]
+    assert installed == ["-e", "./client", "-e", "."], demo_lines[0]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = _names(project["dependencies"])
     tools = _names(project["optional-dependencies"]["dev"])
     assert {"pytest", "ruff", "mypy", "selenium", "hypothesis"} <= tools
     assert runtime & tools == set(), runtime & tools
+
+
+def test_the_daemons_distribution_depends_on_the_clients() -> None:
+    """The daemon's distribution requires ``mtgateway-client`` at its own version and packages
+    no copy of ``mtgateway`` (issue 20 item 4: 'the daemon's distribution depends on it');
+    the README's two install lines and CI install ``./client`` beside it."""
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = [r for r in root["project"]["dependencies"] if r.startswith("mtgateway-client")]
+    assert pins == [f"mtgateway-client=={daemon_version}"], pins
+    included = root["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert not any(name.startswith("mtgateway") for name in included), included
+    assert "mtgateway" not in root["tool"]["setuptools"]["package-data"]
+    readme = (ROOT / "README.md").read_text()
+    for line in readme.splitlines():
+        if "pip install" in line:
+            assert "./client" in line, line
+    assert "-e ./client -e '.[dev]'" in (ROOT / ".ci" / "run").read_text()
