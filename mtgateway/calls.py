@@ -171,9 +171,18 @@ def orders_total() -> Call[int]:
     return Call("orders_total", {}, int)
 
 
+def _by_symbol_first(symbol: str | None, ticket: int | None) -> int | None:
+    """The ticket to send beside ``symbol``: none when a symbol is given. The package documents
+    for ``orders_get`` and ``positions_get``: "If a symbol is specified, the ticket parameter
+    is ignored." (The daemon's own API takes one selector; other pairs, which the package
+    documents nothing for, are refused there: ``None`` and ``RES_E_INVALID_PARAMS``.)"""
+    return None if symbol is not None else ticket
+
+
 def orders_get(symbol: str | None = None, group: str | None = None,
                ticket: int | None = None) -> Call[tuple[r.TradeOrder, ...]]:
-    return Call("orders_get", named(symbol=symbol, group=group, ticket=ticket),
+    return Call("orders_get", named(symbol=symbol, group=group,
+                                    ticket=_by_symbol_first(symbol, ticket)),
                 _many(r.TradeOrder))
 
 
@@ -183,7 +192,8 @@ def positions_total() -> Call[int]:
 
 def positions_get(symbol: str | None = None, group: str | None = None,
                   ticket: int | None = None) -> Call[tuple[r.TradePosition, ...]]:
-    return Call("positions_get", named(symbol=symbol, group=group, ticket=ticket),
+    return Call("positions_get", named(symbol=symbol, group=group,
+                                       ticket=_by_symbol_first(symbol, ticket)),
                 _many(r.TradePosition))
 
 

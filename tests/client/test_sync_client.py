@@ -179,6 +179,9 @@ async def test_trading_round_trip_with_client_id_and_history(
             assert isinstance(status, mt5.OrderStatus) and status.state == "ACCEPTED"
             positions = client.positions_get(symbol=symbol)
             assert positions is not None and [p.ticket for p in positions] == [opened.order]
+            # as the package documents: with a symbol, the ticket is ignored (None before)
+            assert client.positions_get(symbol=symbol, ticket=opened.order + 1) == positions
+            assert client.orders_get(symbol=symbol, ticket=opened.order + 1) == ()
             assert (positions[0].sl, positions[0].tp) == (request["sl"], request["tp"])
             assert client.positions_total() == 1
             closed = client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,

@@ -99,6 +99,10 @@ def test_mixed_positional_and_keyword_arguments_go_by_name() -> None:
     assert call.method == "history_deals_get"
     assert call.params == {"date_from": 1767225600, "date_to": 1767323045, "group": "*USD*"}
     assert calls.positions_get(ticket=7).params == {"ticket": 7}
+    # the package: "If a symbol is specified, the ticket parameter is ignored."
+    assert calls.positions_get(symbol="EURUSD", ticket=7).params == {"symbol": "EURUSD"}
+    assert calls.orders_get(symbol="EURUSD", ticket=7).params == {"symbol": "EURUSD"}
+    assert calls.orders_get(group="*USD*", ticket=7).params == {"group": "*USD*", "ticket": 7}
     assert calls.symbol_select("EURUSD", False).params == {"symbol": "EURUSD", "enable": False}
 
 
