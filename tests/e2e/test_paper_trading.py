@@ -369,3 +369,79 @@ async def test_a_switch_to_paper_leaves_an_order_in_flight_live(daemon: Daemon) 
         assert paper["paper"] is True
         assert [p["comment"] for p in await ok(daemon, "positions_get")] == ["g:fly-2"]
         assert terminal.order_sends == 1 and terminal.broker.positions_total() == 1
+
+
+class HoldingTickTerminal(RecordingTerminal):
+    """Records every request; while ``hold`` is set, answers no ``symbol_info_tick`` until
+    ``release`` is set. The paper book asks for it when it first learns a symbol, inside its
+    ``order_send``: a paper order held there is in flight on the paper venue, already
+    journalled as sent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hold = False
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+        self._waiting: set[asyncio.Task[None]] = set()
+
+    def _answer(self, conn: EAConnection, request_id: int, method: str,
+                params: dict[str, Any]) -> None:
+        if method != "symbol_info_tick" or not self.hold:
+            super()._answer(conn, request_id, method, params)
+            return
+
+        async def later() -> None:
+            await self.release.wait()
+            super(HoldingTickTerminal, self)._answer(conn, request_id, method, params)
+
+        self.held.set()
+        task = asyncio.get_running_loop().create_task(later())
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+
+
+async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemon) -> None:
+    """Issue 17 item 3, the other way: a paper order in flight (inside the paper book's
+    order_send, waiting for the symbol's first tick) while its account is switched back to
+    live finishes on paper -- answered and journalled with "paper": true, in the paper book,
+    never at the terminal -- and the next order goes live. No order crosses over."""
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+    book = daemon.app[TRADING].paper
+    async with connected_terminal(daemon, HoldingTickTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
+        assert isinstance(terminal, HoldingTickTerminal)
+        assert (await ok(daemon, "account_info"))["paper"] is True  # the book exists
+        terminal.hold = True
+        first = asyncio.create_task(daemon.call("order_send",
+                                                {"request": {**BUY, "client_id": "fly-1"}}))
+        await asyncio.wait_for(terminal.held.wait(), WAIT_S)
+        status = await ok(daemon, "order_status", ["fly-1"])
+        assert status["state"] == "SENT"  # past the journal: in the paper book's hands
+        [account] = daemon.authority.accounts_of(OWNER)
+        assert daemon.authority.update_risk(OWNER, account.id, (), Decimal("10"),
+                                            Decimal("1"), True, paper_trade_enabled=False)
+        await daemon.cache.refresh_once()
+        assert "paper" not in await ok(daemon, "account_info")  # live from here on
+        assert not first.done()
+        assert await ok(daemon, "positions_get") == []  # the terminal: nothing crossed
+        terminal.release.set()
+        paper = (await first)["result"]
+        assert (paper["retcode"], paper["paper"], paper["client_id"]) == (10009, True, "fly-1")
+        [held] = await book.call(TERMINAL, "positions_get", {})
+        assert (held["ticket"], held["comment"], held["paper"]) == (
+            paper["order"], "g:fly-1", True)
+        status = await ok(daemon, "order_status", ["fly-1"])
+        assert (status["state"], status["ticket"]) == ("ACCEPTED", paper["order"])
+        assert status["result"]["paper"] is True
+        assert "order_send" not in terminal.methods
+        assert terminal.broker.positions_total() == 0  # still none at the terminal
+        live = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "fly-2"}})
+        assert live["retcode"] == 10009 and "paper" not in live
+        assert [p["comment"] for p in terminal.broker.positions_get()] == ["g:fly-2"]
+        assert [p["comment"] for p in await ok(daemon, "positions_get")] == ["g:fly-2"]
+        assert terminal.methods.count("order_send") == 1
+        assert [p["comment"] for p in await book.call(TERMINAL, "positions_get", {})] == [
+            "g:fly-1"]
