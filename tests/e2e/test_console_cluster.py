@@ -35,7 +35,9 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.authority.api import AuthorityUnreachable
+from gateway.authority.database import MIGRATIONS, Database
 from gateway.authority.proofs import device_proof_headers
+from gateway.authority.store import DB_FILE
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.keys import DEVICE
 from gateway.listener import start_http
@@ -166,6 +168,46 @@ def test_readiness_includes_the_database(tmp_path: Path) -> None:
             console.stop()
     finally:
         server.stop()
+
+
+def _set_schema_version(database: Database, version: int) -> None:
+    """Write ``version`` into the database's ``schema_version``, as another release (or an
+    older backup restored over it) would leave it."""
+    with database.tx() as tx:
+        tx.execute("UPDATE schema_version SET version = ?", (version,))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_readiness_answers_a_schema_mismatch_until_the_schema_is_this_releases(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """Under a running console, the database's schema version moved to one this release does
+    not expect -- a newer release migrated it, or it is behind (not yet migrated, an older
+    backup) -- makes /ready answer 503 schema_mismatch naming the version found, while
+    /health stays 200; once the version is this release's again /ready answers 200."""
+    latest = len(MIGRATIONS)
+    config = _config(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "MTGATEWAY_DATABASE_URL"}
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres").new_database()
+        env["MTGATEWAY_DATABASE_URL"] = url
+        database = Database(url=url)
+    else:
+        database = Database(path=tmp_path / "data" / DB_FILE)
+    console = ConsoleProcess(config, env)  # migrates the new database to this release's
+    try:
+        assert _ready(console.url) == (200, {"status": "ready", "schema_version": latest})
+        for found in (latest + 1, latest - 1):
+            _set_schema_version(database, found)
+            assert _ready(console.url) == (503, {"status": "not_ready",
+                                                 "reason": "schema_mismatch",
+                                                 "schema_version": found})
+            with urllib.request.urlopen(console.url + "/health", timeout=30) as health:  # noqa: S310
+                assert health.status == 200
+        _set_schema_version(database, latest)
+        assert _ready(console.url) == (200, {"status": "ready", "schema_version": latest})
+    finally:
+        console.stop()
+        database.close()
 
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
