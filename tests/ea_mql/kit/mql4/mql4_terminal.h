@@ -15,6 +15,13 @@
 // - OrderClose of part of a ticket closes that part under the ticket and leaves the rest open
 //   under a new ticket whose comment is "from #<old ticket>" (MT4's partial close);
 // - OrderModify with nothing changed fails with error 1, ERR_NO_RESULT (trading/ordermodify);
+// - OrderCloseBy closes a market ticket by an opposite one of the same symbol without a market
+//   price: both close at the open price of `opposite` (the one spread it saves; MT5's close by
+//   offsets at the open price of position_by the same way, mql5.com/en/book/automation/experts/
+//   experts_closeby). Tickets of different lots are allowed: the smaller closes whole, the larger
+//   closes that many lots and the rest stays open under a new ticket, as OrderClose's partial
+//   close leaves it (MT4's partial close by: "the remaining volume will be opened as another
+//   order with new order number");
 // - MarketInfo by MODE_* (marketinfo), SymbolInfo* with MQL4's property set, MqlTick with
 //   seconds only (time, bid, ask, last, volume: constants/structures/mqltick);
 // - TimeCurrent is "the last known server time (time of the last quote receipt)"
@@ -24,7 +31,12 @@
 //   built here;
 // - the next trade call can be made to fail (control `trade_error <code> [fill]`): with `fill`
 //   the order is executed and the call still reports the error (a 128 trade timeout after the
-//   server filled it), which no EA can tell from a rejection.
+//   server filled it), which no EA can tell from a rejection; `trade_error none [fill]` makes it
+//   fail without an error number (GetLastError() stays 0: the reference promises a number, but
+//   a failure without one must not read as success);
+// - the control `book` prints the trade server's tickets, open and history, one line each
+//   (`KIT: ticket {json}`), and how many trade calls (OrderSend, OrderClose, OrderModify,
+//   OrderDelete, OrderCloseBy) the program made (`KIT: trade_calls <n>`).
 #pragma once
 #include <random>
 
@@ -101,7 +113,8 @@ struct FakeTerminal {
   long long start_ms = 0; int next_ticket = 5000;
   bool trade_allowed = true, connected = true, logged_in = true, tester = false, dlls_allowed = true, history_synchronized = true;
   int timer_failures = 0, order_latency_ms = 0;
-  int next_error = 0; bool next_error_fills = false;
+  int next_error = 0; bool next_error_fills = false;  // next_error -1: fail without an error number
+  int trade_calls = 0;
   long last_quote_s = 0;
 };
 inline FakeTerminal _term;
@@ -391,6 +404,8 @@ inline int _trade_preamble(bool& fills) {
   if (_term.next_error) { int e = _term.next_error; fills = _term.next_error_fills; _term.next_error = 0; return e; }
   return 0;
 }
+// A failed trade call's error number; -1 (control `trade_error none`) leaves none.
+inline void _trade_failed(int err) { if (err > 0) _LastError = err; }
 inline int _volume_error(FakeSymbol& s, double lots) {
   double mn = s.p.n["volume_min"], mx = s.p.n["volume_max"], st = s.p.n["volume_step"];
   if (lots < mn - 1e-9 || lots > mx + 1e-9) return ERR_INVALID_TRADE_VOLUME;
@@ -399,7 +414,7 @@ inline int _volume_error(FakeSymbol& s, double lots) {
 }
 [[nodiscard]] inline int OrderSend(const string& symbol, int cmd, double volume, double price, int slippage, double stoploss,
                                    double takeprofit, const string& comment, int magic, datetime expiration, color arrow_color) {
-  (void)arrow_color;
+  (void)arrow_color; ++_term.trade_calls;
   FakeSymbol* s = _sym(symbol); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return -1; }
   if (cmd < OP_BUY || cmd > OP_SELLSTOP) { _LastError = ERR_INVALID_TRADE_PARAMETERS; return -1; }
   bool fills; int err = _trade_preamble(fills);
@@ -415,12 +430,12 @@ inline int _volume_error(FakeSymbol& s, double lots) {
     bool limit = cmd <= OP_SELLLIMIT;
     if (price <= 0 || (limit ? (buy ? price >= market : price <= market) : (buy ? price <= market : price >= market))) err = ERR_INVALID_PRICE;
   }
-  if (err && !fills) { _LastError = err; return -1; }
+  if (err && !fills) { _trade_failed(err); return -1; }
   Ticket4 t; t.ticket = _term.next_ticket++; t.type = cmd; t.lots = volume; t.symbol = s->name;
   t.open_price = cmd <= OP_SELL ? (cmd == OP_BUY ? q->ask : q->bid) : price; t.sl = stoploss; t.tp = takeprofit;
   t.open_time = (long)(_now_ms() / 1000); t.expiration = (long)expiration; t.magic = magic; t.comment = comment.utf8();
   _term.open.push_back(t);
-  if (err) { _LastError = err; return -1; }
+  if (err) { _trade_failed(err); return -1; }
   return t.ticket;
 }
 inline Ticket4* _open_ticket(int ticket) { for (auto& t : _term.open) if (t.ticket == ticket) return &t; return nullptr; }
@@ -434,56 +449,69 @@ inline void _to_history(int ticket, double close_price) {
     _term.open.erase(_term.open.begin() + (long)k); _term.history.push_back(t); return;
   }
 }
+// Leaves `lots` of an open ticket under its number (the part to close) and the rest open under a
+// new ticket whose comment is "from #<ticket>" (MT4's partial close).
+inline void _split(int ticket, double lots) {
+  Ticket4* t = _open_ticket(ticket); if (!t || lots >= t->lots - 1e-9) return;
+  Ticket4 rest = *t; rest.ticket = _term.next_ticket++; rest.lots = std::round((t->lots - lots) * 1e8) / 1e8;
+  rest.comment = "from #" + std::to_string(ticket); t->lots = lots; _term.open.push_back(rest);
+}
 [[nodiscard]] inline bool OrderClose(int ticket, double lots, double price, int slippage, color arrow_color) {
-  (void)arrow_color;
+  (void)arrow_color; ++_term.trade_calls;
   Ticket4* t = _open_ticket(ticket); if (!t || t->type > OP_SELL) { _LastError = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
   FakeSymbol* s = _sym8(t->symbol); const MqlTick* q = _last_tick(*s);
   double market = t->type == OP_BUY ? q->bid : q->ask;
   if (!err && (lots <= 0 || lots > t->lots + 1e-9 || _volume_error(*s, lots))) err = ERR_INVALID_TRADE_VOLUME;
   if (!err && std::fabs(price - market) > (slippage > 0 ? slippage : 0) * s->p.n["point"] + 1e-9) err = ERR_REQUOTE;
-  if (err && !fills) { _LastError = err; return false; }
-  if (lots < t->lots - 1e-9) {  // the rest stays open under a new ticket, "from #<ticket>"
-    Ticket4 rest = *t; rest.ticket = _term.next_ticket++; rest.lots = std::round((t->lots - lots) * 1e8) / 1e8;
-    rest.comment = "from #" + std::to_string(ticket); t->lots = lots; _term.open.push_back(rest);
-  }
+  if (err && !fills) { _trade_failed(err); return false; }
+  _split(ticket, lots);
   _to_history(ticket, market);
-  if (err) { _LastError = err; return false; }
+  if (err) { _trade_failed(err); return false; }
   return true;
 }
 [[nodiscard]] inline bool OrderModify(int ticket, double price, double stoploss, double takeprofit, datetime expiration, color arrow_color) {
-  (void)arrow_color;
+  (void)arrow_color; ++_term.trade_calls;
   Ticket4* t = _open_ticket(ticket); if (!t) { _LastError = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
-  if (err && !fills) { _LastError = err; return false; }
+  if (err && !fills) { _trade_failed(err); return false; }
   bool pending = t->type > OP_SELL;
   if (t->sl == stoploss && t->tp == takeprofit && (!pending || (t->open_price == price && t->expiration == (long)expiration))) {
     _LastError = ERR_NO_RESULT; return false; }
   t->sl = stoploss; t->tp = takeprofit; if (pending) { t->open_price = price; t->expiration = (long)expiration; }
-  if (err) { _LastError = err; return false; }
+  if (err) { _trade_failed(err); return false; }
   return true;
 }
 [[nodiscard]] inline bool OrderDelete(int ticket, color arrow_color) {
-  (void)arrow_color;
+  (void)arrow_color; ++_term.trade_calls;
   Ticket4* t = _open_ticket(ticket); if (!t || t->type <= OP_SELL) { _LastError = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
-  if (err && !fills) { _LastError = err; return false; }
+  if (err && !fills) { _trade_failed(err); return false; }
   _to_history(ticket, t->open_price);
-  if (err) { _LastError = err; return false; }
+  if (err) { _trade_failed(err); return false; }
   return true;
 }
 [[nodiscard]] inline bool OrderCloseBy(int ticket, int opposite, color arrow_color) {
-  (void)arrow_color;
+  (void)arrow_color; ++_term.trade_calls;
   Ticket4* a = _open_ticket(ticket); Ticket4* b = _open_ticket(opposite);
   if (!a || !b || a->type > OP_SELL || b->type > OP_SELL || a->type == b->type || a->symbol != b->symbol) { _LastError = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
-  if (err && !fills) { _LastError = err; return false; }
-  if (std::fabs(a->lots - b->lots) > 1e-9) { _LastError = ERR_INVALID_TRADE_PARAMETERS; return false; }
-  double price = a->open_price < b->open_price ? b->open_price : a->open_price; (void)price;
-  FakeSymbol* s = _sym8(a->symbol); const MqlTick* q = _last_tick(*s); double pa = a->type == OP_BUY ? q->bid : q->ask, pb = b->type == OP_BUY ? q->bid : q->ask;
-  _to_history(ticket, pa); _to_history(opposite, pb);
-  if (err) { _LastError = err; return false; }
+  if (err && !fills) { _trade_failed(err); return false; }
+  double lots = std::min(a->lots, b->lots), price = b->open_price;  // no market price: `opposite`'s open price
+  _split(ticket, lots); _split(opposite, lots);  // the larger one: the rest stays open
+  _to_history(ticket, price); _to_history(opposite, price);
+  if (err) { _trade_failed(err); return false; }
   return true;
+}
+
+// One ticket as the control `book` prints it (doubles round-trip: %.17g).
+inline std::string _ticket_json(const Ticket4& t) {
+  auto str = [](const std::string& v) { std::string o = "\""; for (char c : v) { if (c == '"' || c == '\\') o += '\\'; o += c; } return o + "\""; };
+  char b[512];
+  snprintf(b, sizeof b, "{\"ticket\": %d, \"type\": %d, \"lots\": %.17g, \"open_price\": %.17g, \"sl\": %.17g, \"tp\": %.17g, "
+           "\"close_price\": %.17g, \"close_time\": %ld, \"expiration\": %ld, \"profit\": %.17g, \"magic\": %d, ",
+           t.ticket, t.type, t.lots, t.open_price, t.sl, t.tp, t.close_price, t.close_time, t.expiration, t.profit, t.magic);
+  return b + ("\"symbol\": " + str(t.symbol) + ", \"comment\": " + str(t.comment) + "}");
 }
 
 // ---- what the user and the broker do (control commands) ---------------------------------------------
@@ -501,6 +529,11 @@ inline void _register_terminal_controls() {
     FakeSymbol* s = _sym8(t->symbol); const MqlTick* q = _last_tick(*s);
     _to_history(t->ticket, t->type == OP_BUY ? q->bid : (t->type == OP_SELL ? q->ask : t->open_price)); return std::string(); };
   _controls()["trade_error"] = [](const std::vector<std::string>& w) {
-    if (w.size() < 2 || atoi(w[1].c_str()) <= 0) return std::string("usage: trade_error <MT4 error> [fill]");
-    _term.next_error = atoi(w[1].c_str()); _term.next_error_fills = w.size() > 2 && w[2] == "fill"; return std::string(); };
+    bool none = w.size() >= 2 && w[1] == "none";
+    if (w.size() < 2 || (!none && atoi(w[1].c_str()) <= 0)) return std::string("usage: trade_error <MT4 error>|none [fill]");
+    _term.next_error = none ? -1 : atoi(w[1].c_str()); _term.next_error_fills = w.size() > 2 && w[2] == "fill"; return std::string(); };
+  _controls()["book"] = [](const std::vector<std::string>&) {
+    for (auto& t : _term.open) printf("KIT: ticket %s\n", _ticket_json(_with_prices(t)).c_str());
+    for (auto& t : _term.history) printf("KIT: ticket %s\n", _ticket_json(t).c_str());
+    printf("KIT: trade_calls %d\n", _term.trade_calls); return std::string(); };
 }

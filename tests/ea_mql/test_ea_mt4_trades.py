@@ -1,0 +1,174 @@
+"""The trade calls MetaTrader 4 answers with its own functions, driven through the compiled MT4 EA
+and the real daemon, and checked in the kit's trade server (its ``book``: every ticket, open and
+history, and how many trade calls the EA made): an SL/TP change (TRADE_ACTION_SLTP, OrderModify),
+a stop-limit order (MT4 has none: refused, nothing sent), and a trade call that fails without an
+error number (outcome unknown, never done). docs/terminal.md, "MetaTrader 4",
+says what each answers. Everything trades BTCUSD, which trades every day of the week."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ea_bridge import Bridge
+from tests.bridgekit import RecordingListener
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, running_daemon
+from tests.ea_mql.conftest import TOKEN, reference_terminal
+from tests.ea_mql.eakit import CompiledEA
+from tests.ea_mql.eakit4 import build_ea4, write_fixture4
+from tests.testkit import MS
+
+BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
+                       "symbol": "BTCUSD", "volume": 0.01}
+
+
+@pytest.fixture(scope="session")
+def ea4_binary() -> Path:
+    return build_ea4()
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as running:
+        yield running
+
+
+def _fixture(tmp_path: Path) -> Path:
+    path = tmp_path / "terminal4.json"
+    write_fixture4(path, reference_terminal())
+    return path
+
+
+@pytest.fixture
+async def ea(daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> AsyncIterator[CompiledEA]:
+    """The MT4 EA connected to ``daemon``."""
+    async with CompiledEA(ea4_binary, _fixture(tmp_path), token=daemon.token,
+                          port=daemon.bridge.port) as running:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        yield running
+
+
+async def book(ea: CompiledEA) -> tuple[dict[int, dict[str, Any]], int]:
+    """The kit's trade server: its tickets by number (open ones have ``close_time`` 0) and the
+    number of trade calls (OrderSend, OrderClose, OrderModify, OrderDelete, OrderCloseBy) the
+    EA has made."""
+    seen = len(ea.lines)
+    await ea.control("book")
+    lines = ea.lines[seen:]
+    tickets = [json.loads(x.removeprefix("KIT: ticket ")) for x in lines
+               if x.startswith("KIT: ticket ")]
+    [calls] = [int(x.split()[-1]) for x in lines if x.startswith("KIT: trade_calls ")]
+    return {t["ticket"]: t for t in tickets}, calls
+
+
+async def ok(daemon: Daemon, method: str, params: Any) -> Any:
+    response = await daemon.call(method, params)
+    assert "result" in response, response
+    return response["result"]
+
+
+async def refused(daemon: Daemon, method: str, params: Any) -> dict[str, Any]:
+    response = await daemon.call(method, params)
+    assert "error" in response, response
+    error: dict[str, Any] = response["error"]
+    return error
+
+
+async def test_sltp_sets_and_clears_a_positions_stops(daemon: Daemon, ea: CompiledEA) -> None:
+    """modify_position (TRADE_ACTION_SLTP) is OrderModify of the market ticket at its open price:
+    the stops change in the server's book, the same stops again are MT4's error 1
+    (ERR_NO_RESULT) answered as MT5's 10025 "no changes", 0 clears them as MT5 does, and a
+    ticket that is no open position answers MT5's 10036."""
+    opened = await ok(daemon, "create_market_buy_order", ["BTCUSD", 0.01])
+    ticket = opened["order"]
+    tick = await ok(daemon, "symbol_info_tick", ["BTCUSD"])
+    sl, tp = round(tick["bid"] * 0.95, 2), round(tick["bid"] * 1.05, 2)
+    stops = {"position_id": ticket, "stop_loss": sl, "take_profit": tp}
+    done = await ok(daemon, "modify_position", stops)
+    assert (done["retcode"], done["retcode_external"]) == (10009, 0), done
+    tickets, _ = await book(ea)
+    mine = tickets[ticket]
+    assert (mine["sl"], mine["tp"], mine["close_time"], mine["open_price"]) == (
+        sl, tp, 0, opened["price"])
+    [position] = await ok(daemon, "positions_get", {"ticket": ticket})
+    assert (position["sl"], position["tp"]) == (sl, tp)
+    same = await ok(daemon, "modify_position", stops)
+    assert (same["retcode"], same["retcode_external"]) == (10025, 1), same
+    await ok(daemon, "modify_position", {"position_id": ticket})
+    tickets, _ = await book(ea)
+    assert (tickets[ticket]["sl"], tickets[ticket]["tp"]) == (0, 0)
+    gone = await refused(daemon, "modify_position", {"position_id": ticket + 1000, "stop_loss": sl})
+    assert (gone["code"], gone["data"]["retcode"]) == (-32010, 10036), gone
+
+
+async def test_stop_limit_orders_are_refused_and_nothing_is_sent(
+        daemon: Daemon, ea: CompiledEA) -> None:
+    """MT4 has no stop-limit orders: ORDER_TYPE_BUY_STOP_LIMIT and SELL_STOP_LIMIT answer
+    retcode 10035 (invalid order type) with the reason, the EA makes no trade call, and the
+    server's book is unchanged."""
+    before, calls = await book(ea)
+    tick = await ok(daemon, "symbol_info_tick", ["BTCUSD"])
+    above, below = round(tick["ask"] * 1.05, 2), round(tick["bid"] * 0.95, 2)
+    buy = await refused(daemon, "create_stop_limit_buy_order", {
+        "symbol": "BTCUSD", "volume": 0.01, "open_price": above,
+        "stop_limit_price": round(above * 0.99, 2)})
+    assert (buy["code"], buy["data"]["retcode"], buy["data"]["retryable"]) == (
+        -32010, 10035, False), buy
+    assert "MT4 has no stop-limit orders" in buy["data"]["result"]["comment"], buy
+    sell = await ok(daemon, "order_send", {"request": {
+        "action": "TRADE_ACTION_PENDING", "type": "ORDER_TYPE_SELL_STOP_LIMIT",
+        "symbol": "BTCUSD", "volume": 0.01, "price": below, "stoplimit": round(below * 1.01, 2)}})
+    assert (sell["retcode"], sell["order"]) == (10035, 0), sell
+    assert "MT4 has no stop-limit orders" in sell["comment"]
+    after, calls_after = await book(ea)
+    assert (after, calls_after) == (before, calls)
+    assert await ok(daemon, "orders_total", {}) == 0
+
+
+async def test_a_failure_without_an_error_number_is_not_done(
+        bridge: tuple[Bridge, RecordingListener], ea4_binary: Path, tmp_path: Path) -> None:
+    """OrderSend answering -1 with GetLastError() 0 proves nothing either way: the EA answers
+    MT4's error 2 (common error) as 10011, outcome unknown, with no ticket, never 10009."""
+    b, _ = bridge
+    async with CompiledEA(ea4_binary, _fixture(tmp_path), token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await ea.control("trade_error none")
+        sent = await b.call(TERMINAL, "order_send", {"request": {
+            "action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}}, WAIT_S)
+        assert (sent["retcode"], sent["retcode_external"], sent["order"], sent["deal"],
+                sent["comment"]) == (10011, 2, 0, 0, "MT4 error 2"), sent
+        tickets, calls = await book(ea)
+        assert calls == 1 and not [t for t in tickets.values() if t["close_time"] == 0]
+
+
+async def test_an_executed_order_without_an_error_number_resolves_to_its_position(
+        daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+    """The server filled the order and the call still failed without an error number: the
+    daemon reports the outcome unknown (10011), the EA's record settles nothing, the tag finds
+    the position, and a retry executes nothing."""
+    async with CompiledEA(ea4_binary, _fixture(tmp_path), token=daemon.token,
+                          port=daemon.bridge.port) as ea:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        await ea.control("trade_error none fill")
+        error = await refused(daemon, "order_send", {"request": {**BUY, "client_id": "mt4-e0"}})
+        assert (error["code"], error["data"]["state"]) == (-32003, "UNKNOWN"), error
+        assert "10011" in error["message"], error
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                status = await ok(daemon, "order_status", ["mt4-e0"])
+                if status["state"] != "UNKNOWN":
+                    break
+                await asyncio.sleep(50 * MS)
+        [position] = await ok(daemon, "positions_get", {})
+        assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", position["ticket"])
+        tickets, _ = await book(ea)
+        assert [t["ticket"] for t in tickets.values() if t["close_time"] == 0] == [
+            position["ticket"]]
+        again = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "mt4-e0"}})
+        assert (again["order"], again["deduplicated"]) == (position["ticket"], True)
+        assert await ok(daemon, "positions_total", {}) == 1
