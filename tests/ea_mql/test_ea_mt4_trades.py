@@ -1,8 +1,9 @@
 """The trade calls MetaTrader 4 answers with its own functions, driven through the compiled MT4 EA
 and the real daemon, and checked in the kit's trade server (its ``book``: every ticket, open and
 history, and how many trade calls the EA made): an SL/TP change (TRADE_ACTION_SLTP, OrderModify),
-a stop-limit order (MT4 has none: refused, nothing sent), and a trade call that fails without an
-error number (outcome unknown, never done). docs/terminal.md, "MetaTrader 4",
+a pending order removed (TRADE_ACTION_REMOVE, OrderDelete), a close by (TRADE_ACTION_CLOSE_BY,
+OrderCloseBy), a stop-limit order (MT4 has none: refused, nothing sent), and a trade call that
+fails without an error number (outcome unknown, never done). docs/terminal.md, "MetaTrader 4",
 says what each answers. Everything trades BTCUSD, which trades every day of the week."""
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4
 from tests.testkit import MS
 
+#: MT4's closing order and deal of ticket X are X + 2^32 (docs/terminal.md, "History").
+CLOSE_BIT = 2**32
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "BTCUSD", "volume": 0.01}
 
@@ -104,6 +107,76 @@ async def test_sltp_sets_and_clears_a_positions_stops(daemon: Daemon, ea: Compil
     assert (tickets[ticket]["sl"], tickets[ticket]["tp"]) == (0, 0)
     gone = await refused(daemon, "modify_position", {"position_id": ticket + 1000, "stop_loss": sl})
     assert (gone["code"], gone["data"]["retcode"]) == (-32010, 10036), gone
+
+
+async def test_remove_deletes_the_pending_order(daemon: Daemon, ea: CompiledEA) -> None:
+    """cancel_order (TRADE_ACTION_REMOVE) is OrderDelete: the order leaves the server's open
+    tickets for its history, the history shows it cancelled, and removing it again answers
+    10013 "invalid request" as MT5 does for an order it does not have (not an EA error)."""
+    tick = await ok(daemon, "symbol_info_tick", ["BTCUSD"])
+    limit = round(tick["ask"] * 0.9, 2)
+    placed = await ok(daemon, "create_limit_buy_order", ["BTCUSD", 0.01, limit])
+    order = placed["order"]
+    assert placed["retcode"] == 10008, placed
+    tickets, _ = await book(ea)
+    assert (tickets[order]["type"], tickets[order]["open_price"], tickets[order]["close_time"]) == (
+        2, limit, 0)
+    removed = await ok(daemon, "cancel_order", [order])
+    assert (removed["retcode"], removed["order"]) == (10009, order), removed
+    tickets, _ = await book(ea)
+    assert tickets[order]["close_time"] > 0 and tickets[order]["type"] == 2
+    assert await ok(daemon, "orders_get", {}) == []
+    [cancelled] = await ok(daemon, "history_orders_get", {"ticket": order})
+    assert (cancelled["state"], cancelled["type"]) == (2, 2)  # ORDER_STATE_CANCELED, buy limit
+    again = await refused(daemon, "cancel_order", [order])
+    assert (again["code"], again["data"]["retcode"]) == (-32010, 10013), again
+
+
+async def test_close_by_closes_both_at_the_opposites_open_price(
+        daemon: Daemon, ea: CompiledEA) -> None:
+    """close_by (TRADE_ACTION_CLOSE_BY) is OrderCloseBy: both tickets close at the opposite's
+    open price, so the pair's profit is the difference of the open prices (no spread paid on
+    the way out); the result names the position's closing order and deal (ticket + 2^32), the
+    volume and the price, as history_deals_get shows them. Closed already, they answer 10036
+    (position closed), as MT5 does."""
+    buy = (await ok(daemon, "create_market_buy_order", ["BTCUSD", 0.01]))["order"]
+    sell = (await ok(daemon, "create_market_sell_order", ["BTCUSD", 0.01]))["order"]
+    before, _ = await book(ea)
+    bought, sold = before[buy]["open_price"], before[sell]["open_price"]
+    closed = await ok(daemon, "close_by", {"position_id": buy, "opposite_position_id": sell})
+    assert (closed["retcode"], closed["order"], closed["deal"], closed["volume"],
+            closed["price"]) == (10009, buy + CLOSE_BIT, buy + CLOSE_BIT, 0.01, sold), closed
+    after, _ = await book(ea)
+    assert all(after[t]["close_time"] > 0 and after[t]["close_price"] == sold
+               for t in (buy, sell)), after
+    assert after[sell]["profit"] == 0
+    assert after[buy]["profit"] == pytest.approx((sold - bought) * 0.01, abs=0.006)
+    assert await ok(daemon, "positions_total", {}) == 0
+    deals = await ok(daemon, "history_deals_get", {"position": buy})
+    assert [(d["ticket"], d["entry"], d["price"], d["volume"]) for d in deals] == [
+        (buy, 0, bought, 0.01), (closed["deal"], 1, sold, 0.01)]
+    again = await refused(daemon, "close_by", {"position_id": buy, "opposite_position_id": sell})
+    assert (again["code"], again["data"]["retcode"]) == (-32010, 10036), again
+
+
+async def test_a_close_by_of_unequal_lots_leaves_the_rest_open(
+        daemon: Daemon, ea: CompiledEA) -> None:
+    """MT4 closes tickets of different lots by each other: the smaller closes whole, the larger
+    that many lots, and its rest stays open under a new ticket (at the same open price); the
+    result's volume is what was closed."""
+    buy = await ok(daemon, "create_market_buy_order", ["BTCUSD", 0.02])
+    sell = (await ok(daemon, "create_market_sell_order", ["BTCUSD", 0.01]))["order"]
+    closed = await ok(daemon, "close_by", {"position_id": buy["order"],
+                                           "opposite_position_id": sell})
+    assert (closed["retcode"], closed["volume"], closed["deal"]) == (
+        10009, 0.01, buy["order"] + CLOSE_BIT), closed
+    tickets, _ = await book(ea)
+    assert (tickets[buy["order"]]["lots"], tickets[sell]["lots"]) == (0.01, 0.01)
+    assert tickets[buy["order"]]["close_time"] > 0 and tickets[sell]["close_time"] > 0
+    [rest] = [t for t in tickets.values() if t["close_time"] == 0]
+    assert (rest["type"], rest["lots"], rest["open_price"]) == (0, 0.01, buy["price"])
+    [position] = await ok(daemon, "positions_get", {})
+    assert (position["ticket"], position["volume"]) == (rest["ticket"], 0.01)
 
 
 async def test_stop_limit_orders_are_refused_and_nothing_is_sent(

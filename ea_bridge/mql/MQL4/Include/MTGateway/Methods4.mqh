@@ -968,6 +968,7 @@ public:
          return;
         }
       int err = 0;
+      string call = "OrderSend";                     // the MT4 function the request became
       long order = 0, deal = 0;
       double volume = 0, price = 0;
       string comment = "";
@@ -1001,6 +1002,7 @@ public:
                Result(w, r, key, 10036, 0, 0, 0, 0, "Position doesn't exist", 0);
                return;
               }
+            call = "OrderClose";
             bool was_buy = OrderType() == OP_BUY;
             double lots = r.volume > 0 ? r.volume : OrderLots();
             double at = r.price > 0 ? r.price : MarketPrice(OrderSymbol(), !was_buy);
@@ -1035,6 +1037,7 @@ public:
             else
                if(r.action == 6 || r.action == 7)    // SLTP on a position, MODIFY of an order
                  {
+                  call = "OrderModify";
                   int t = (int)(r.action == 6 ? r.position : r.order);
                   if(!OrderSelect(t, SELECT_BY_TICKET, MODE_TRADES) || OrderCloseTime() != 0 ||
                      (r.action == 6) != (OrderType() <= OP_SELL))
@@ -1053,16 +1056,52 @@ public:
                else
                   if(r.action == 8)                  // REMOVE a pending order
                     {
+                     call = "OrderDelete";
+                     if(!OrderSelect((int)r.order, SELECT_BY_TICKET, MODE_TRADES) || OrderCloseTime() != 0 ||
+                        OrderType() <= OP_SELL)
+                       {
+                        Result(w, r, key, 10013, 0, 0, 0, 0, "Invalid request", 0);   // MT5: no such order
+                        return;
+                       }
                      if(!OrderDelete((int)r.order, none))
                         err = TradeError();
                      else
                         order = r.order;
                     }
                   else
-                     if(r.action == 10)              // CLOSE_BY
+                     if(r.action == 10)              // CLOSE_BY: the two close against each other
                        {
+                        call = "OrderCloseBy";
+                        string by_symbol = "";
+                        int by_type = -1;
+                        double lots = 0;
+                        if(OrderSelect((int)r.position_by, SELECT_BY_TICKET, MODE_TRADES) && OrderCloseTime() == 0)
+                          {
+                           by_symbol = OrderSymbol();
+                           by_type = OrderType();
+                           lots = OrderLots();
+                          }
+                        if(by_type < 0 || by_type > OP_SELL || !OrderSelect((int)r.position, SELECT_BY_TICKET, MODE_TRADES) ||
+                           OrderCloseTime() != 0 || OrderType() > OP_SELL)
+                          {
+                           Result(w, r, key, 10036, 0, 0, 0, 0, "Position doesn't exist", 0);
+                           return;
+                          }
+                        if(OrderType() == by_type || OrderSymbol() != by_symbol)
+                          {
+                           Result(w, r, key, 10013, 0, 0, 0, 0, "Invalid request: positions not opposite", 0);
+                           return;
+                          }
+                        lots = MathMin(lots, OrderLots());   // the larger one's rest stays open
                         if(!OrderCloseBy((int)r.position, (int)r.position_by, none))
                            err = TradeError();
+                        else
+                          {
+                           order = r.position + MTGW_CLOSE_BIT;   // the position's closing order and deal
+                           deal = order;
+                           volume = lots;
+                           price = OrderSelect((int)r.position, SELECT_BY_TICKET, MODE_HISTORY) ? OrderClosePrice() : 0;
+                          }
                        }
                      else
                        {
@@ -1073,7 +1112,7 @@ public:
         {
          // the terminal's own checks (4051 invalid parameter, 4106 unknown symbol, 4108
          // invalid ticket, 4109 trading not allowed...): nothing was sent, as MT5's 4756
-         Fail(E_INTERNAL, "OrderSend failed (error " + IntegerToString(err) + "): nothing was sent");
+         Fail(E_INTERNAL, call + " failed (error " + IntegerToString(err) + "): nothing was sent");
          return;
         }
       uint retcode = Retcode4(err);
