@@ -8,7 +8,6 @@ says what each answers. Everything trades BTCUSD, which trades every day of the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,17 +16,16 @@ from typing import Any
 import pytest
 
 from ea_bridge import Bridge
+from gateway.keys import TRADING
 from tests.bridgekit import RecordingListener
-from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, running_daemon
-from tests.ea_mql.conftest import TOKEN, reference_terminal
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
+from tests.ea_mql.conftest import TOKEN
 from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.eakit4 import build_ea4, write_fixture4
-from tests.testkit import MS
+from tests.ea_mql.eakit4 import build_ea4
+from tests.ea_mql.test_ea_mt4 import BUY, fixture4
 
 #: MT4's closing order and deal of ticket X are X + 2^32 (docs/terminal.md, "History").
 CLOSE_BIT = 2**32
-BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
-                       "symbol": "BTCUSD", "volume": 0.01}
 
 
 @pytest.fixture(scope="session")
@@ -36,21 +34,9 @@ def ea4_binary() -> Path:
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as running:
-        yield running
-
-
-def _fixture(tmp_path: Path) -> Path:
-    path = tmp_path / "terminal4.json"
-    write_fixture4(path, reference_terminal())
-    return path
-
-
-@pytest.fixture
 async def ea(daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> AsyncIterator[CompiledEA]:
     """The MT4 EA connected to ``daemon``."""
-    async with CompiledEA(ea4_binary, _fixture(tmp_path), token=daemon.token,
+    async with CompiledEA(ea4_binary, fixture4(tmp_path)[0], token=daemon.token,
                           port=daemon.bridge.port) as running:
         await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
         yield running
@@ -208,7 +194,7 @@ async def test_a_failure_without_an_error_number_is_not_done(
     """OrderSend answering -1 with GetLastError() 0 proves nothing either way: the EA answers
     MT4's error 2 (common error) as 10011, outcome unknown, with no ticket, never 10009."""
     b, _ = bridge
-    async with CompiledEA(ea4_binary, _fixture(tmp_path), token=TOKEN, port=b.port) as ea:
+    async with CompiledEA(ea4_binary, fixture4(tmp_path)[0], token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         await ea.control("trade_error none")
         sent = await b.call(TERMINAL, "order_send", {"request": {
@@ -220,28 +206,27 @@ async def test_a_failure_without_an_error_number_is_not_done(
 
 
 async def test_an_executed_order_without_an_error_number_resolves_to_its_position(
-        daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+        daemon: Daemon, ea: CompiledEA) -> None:
     """The server filled the order and the call still failed without an error number: the
-    daemon reports the outcome unknown (10011), the EA's record settles nothing, the tag finds
-    the position, and a retry executes nothing."""
-    async with CompiledEA(ea4_binary, _fixture(tmp_path), token=daemon.token,
-                          port=daemon.bridge.port) as ea:
-        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
-        await ea.control("trade_error none fill")
-        error = await refused(daemon, "order_send", {"request": {**BUY, "client_id": "mt4-e0"}})
-        assert (error["code"], error["data"]["state"]) == (-32003, "UNKNOWN"), error
-        assert "10011" in error["message"], error
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                status = await ok(daemon, "order_status", ["mt4-e0"])
-                if status["state"] != "UNKNOWN":
-                    break
-                await asyncio.sleep(50 * MS)
-        [position] = await ok(daemon, "positions_get", {})
-        assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", position["ticket"])
-        tickets, _ = await book(ea)
-        assert [t["ticket"] for t in tickets.values() if t["close_time"] == 0] == [
-            position["ticket"]]
-        again = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "mt4-e0"}})
-        assert (again["order"], again["deduplicated"]) == (position["ticket"], True)
-        assert await ok(daemon, "positions_total", {}) == 1
+    daemon reports the outcome unknown (-32003 naming 10011) and journals it UNKNOWN with the
+    EA's answer, never as done; a reconciliation pass (the one an EA's reconnect starts) finds
+    the position by its tag, the EA's record settling nothing, and a retry executes nothing."""
+    await ea.control("trade_error none fill")
+    error = await refused(daemon, "order_send", {"request": {**BUY, "client_id": "mt4-e0"}})
+    assert (error["code"], error["data"]["state"]) == (-32003, "UNKNOWN"), error
+    assert "10011" in error["message"], error
+    status = await ok(daemon, "order_status", ["mt4-e0"])
+    assert (status["state"], status["ticket"], status["result"]["retcode"],
+            status["result"]["retcode_external"]) == ("UNKNOWN", None, 10011, 2), status
+    [position] = await ok(daemon, "positions_get", {})
+    tickets, _ = await book(ea)
+    assert [t["ticket"] for t in tickets.values() if t["close_time"] == 0] == [position["ticket"]]
+    reconciler, session = daemon.app[TRADING].reconciler, daemon.bridge.session(TERMINAL)
+    assert session is not None
+    reconciler.session_up(session)
+    await reconciler.wait_reconciled(TERMINAL)
+    status = await ok(daemon, "order_status", ["mt4-e0"])
+    assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", position["ticket"]), status
+    again = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "mt4-e0"}})
+    assert (again["order"], again["deduplicated"]) == (position["ticket"], True)
+    assert await ok(daemon, "positions_total", {}) == 1
