@@ -36,8 +36,20 @@ async def test_market_depth_through_the_daemon(daemon: Daemon,
             assert sells and buys and list(book) == sells + buys
             prices = [b.price for b in book]
             assert prices == sorted(prices, reverse=True)
-            assert min(b.price for b in sells) >= tick.ask - 1e-9 or tick.ask == 0
-            assert max(b.price for b in buys) <= tick.bid + 1e-9
+            # The book is built from the quote of the moment it was read, and the emulator
+            # ticks on: the tick read after it may already be another quote (CI saw the ask
+            # move up past the best sell between the two calls). So: the best sell is above
+            # the best buy, each side's levels are one point apart, and the book sits at the
+            # current quote within a move the symbol cannot make in a moment (0.5 %).
+            info = client.symbol_info("BTCUSD")
+            assert info is not None
+            assert min(b.price for b in sells) > max(b.price for b in buys)
+            for side in (sells, buys):
+                steps = {round(a.price - b.price, info.digits)
+                         for a, b in zip(side[:-1], side[1:], strict=True)}
+                assert steps == {round(info.point, info.digits)}, steps
+            assert abs(min(b.price for b in sells) - tick.ask) <= 0.005 * tick.ask
+            assert abs(max(b.price for b in buys) - tick.bid) <= 0.005 * tick.bid
             assert all(b.volume_dbl > 0 and b.volume >= 1 for b in book)
             assert client.market_book_release("BTCUSD") is True
             assert client.market_book_release("BTCUSD") is False
