@@ -12,8 +12,9 @@ daemon an Ed25519 device key, a token bound to its own terminal and the device's
 Each of N simulated daemons then runs, for ``--duration`` seconds, what a daemon does:
 
 * a closed loop over the calls a daemon makes, each device-signed and spread round-robin over
-  the K instances (what a load balancer does): a record lookup by the token's hash, a record
-  refresh by token id (both with a fresh nonce), a terminal report (active, with account
+  the K instances (what a load balancer does): a record lookup by the token's hint, a record
+  refresh by token id (both with a fresh nonce and a fresh box key, to which the console seals
+  each record's ``server_key``), a terminal report (active, with account
   figures), a device status, and the authority's public keys;
 * beside it, one held revocation long-poll (``POST /v1/device/revocations``, 25 s), polled
   again when answered, as a daemon's watcher holds one: these are counted apart, since a held
@@ -46,12 +47,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import percentile
+from gateway.authority.boxes import BoxOpener
 from gateway.authority.devices import Approval
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_proof_headers
-from gateway.authority.records import device_id_for
+from gateway.authority.records import b64url_encode, device_id_for
 from gateway.authority.service import Authority
-from gateway.authority.tokens import token_sha256
+from mtgateway.credential import token_hint
 from tests.pgkit import PostgresServer
 
 _OWNER = "bench@example.com"
@@ -67,7 +69,8 @@ class _Daemon:
     """One provisioned daemon: its device key, its token and its terminal."""
 
     key: Ed25519PrivateKey
-    token_sha256: str
+    device_id: str
+    token_hint: str
     token_id: str
     login: int
 
@@ -88,7 +91,8 @@ def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
             approval_id=f"apr_bench_{i}", owner_email=_OWNER, device_id=device_id,
             status="approved", created_at=now, approved_at=now))
         issued = authority.issue_token(_OWNER, _LOGIN0 + i, _SERVER)
-        daemons.append(_Daemon(key, token_sha256(issued.token), issued.token_id, _LOGIN0 + i))
+        daemons.append(_Daemon(key, device_id, token_hint(issued.token), issued.token_id,
+                               _LOGIN0 + i))
     authority.store.database.close()
     return daemons
 
@@ -134,16 +138,19 @@ class _Signer:
 
 
 def _calls(daemon: _Daemon) -> list[tuple[str, str, bytes]]:
-    """The loop's calls, in order: (method, path, body); a ``{nonce}`` is filled per call."""
+    """The loop's calls, in order: (method, path, body); a ``{nonce}`` and a ``{box}`` are
+    filled per call."""
     report = {"terminals": [{"login": daemon.login, "server": _SERVER, "state": "active",
                              "token_id": daemon.token_id, "platform": "MT5",
                              "ea_version": "1.2.0", "balance": 10_000.0, "equity": 10_012.5,
                              "currency": "USD", "positions": 2}]}
     return [
         ("POST", "/v1/records/lookup",
-         b'{"token_sha256": "%s", "nonce": "{nonce}"}' % daemon.token_sha256.encode()),
+         b'{"token_hint": "%s", "nonce": "{nonce}", "box_key": "{box}"}'
+         % daemon.token_hint.encode()),
         ("POST", "/v1/records/refresh",
-         b'{"token_ids": ["%s"], "nonce": "{nonce}"}' % daemon.token_id.encode()),
+         b'{"token_ids": ["%s"], "nonce": "{nonce}", "box_key": "{box}"}'
+         % daemon.token_id.encode()),
         ("POST", "/v1/terminals/report", orjson.dumps(report)),
         ("GET", "/v1/device/status", b""),
         ("GET", "/v1/keys", b""),
@@ -158,7 +165,10 @@ async def _loop(daemon: _Daemon, urls: list[str], offset: int, until: float,
     while time.monotonic() < until:
         url = urls[i % len(urls)]
         method, path, body = calls[i % len(calls)]
-        body = body.replace(b"{nonce}", secrets.token_hex(16).encode())
+        nonce = secrets.token_hex(16)
+        box = BoxOpener(daemon.device_id, nonce)  # what a daemon makes for each request
+        body = body.replace(b"{nonce}", nonce.encode()).replace(
+            b"{box}", b64url_encode(box.public_key).encode())
         headers = signer.headers(method, path, body) if path != "/v1/keys" else {}
         start = time.perf_counter()
         async with session.request(method, url + path, data=body or None,

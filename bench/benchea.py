@@ -9,7 +9,7 @@ is built, immediately before the frame is encoded and written, so a subscriber's
 encode and write, the bridge hop, the daemon's decode and fan-out, the WebSocket hop, and
 the subscriber's orjson parse.
 
-It authenticates with the same HMAC handshake as a real EA (``EAConnection``), answers the
+It authenticates with the same mutual handshake as a real EA (``EAConnection``), answers the
 daemon's heartbeats, and answers any request with METHOD_NOT_FOUND (the fan-out daemon is
 never asked anything by the bench).
 """
@@ -17,11 +17,13 @@ never asked anything by the bench).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from typing import Final, Protocol
 
 from ea_bridge.connection import EAConnection, Refused, RequestReceived, Welcomed
-from ea_bridge.messages import EVENT_TICKS, PROTOCOL_VERSION, Hello, token_hint, token_key
+from ea_bridge.messages import EVENT_TICKS, PROTOCOL_VERSION, Hello
+from mtgateway.credential import TokenKeys
 
 __all__ = ["BenchEA", "TickSource", "connect_bench_ea", "push_ticks"]
 
@@ -35,9 +37,11 @@ class BenchEA(asyncio.Protocol):
     """One EA connection; :attr:`ready` is set once the daemon has welcomed it."""
 
     def __init__(self, token: str, login: int, server: str) -> None:
+        keys = TokenKeys.of(token)
         hello = Hello(PROTOCOL_VERSION, "MT5", 4755, "bench-1.0", login, server,
-                      "Bench Broker", "Bench MetaTrader 5", token_hint=token_hint(token))
-        self.conn = EAConnection(hello, token_key(token), clock=time.monotonic)
+                      "Bench Broker", "Bench MetaTrader 5", token_hint=keys.hint,
+                      ea_nonce=secrets.token_hex(32))
+        self.conn = EAConnection(hello, keys, clock=time.monotonic)
         self.ready = asyncio.Event()
         self.refused: str | None = None
         self.transport: asyncio.Transport | None = None

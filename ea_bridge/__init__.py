@@ -29,6 +29,7 @@ from .interfaces import (
     EAVerifier,
     FanOut,
     NullListener,
+    ObservedVerifier,
     SessionInfo,
     TerminalId,
 )
@@ -38,9 +39,6 @@ from .messages import (
     TICK_ROW,
     TRADE_METHODS,
     Hello,
-    auth_mac,
-    token_hint,
-    token_key,
 )
 from .server import TerminalSession
 
@@ -64,6 +62,7 @@ __all__ = [
     "Hello",
     "InvalidState",
     "NullListener",
+    "ObservedVerifier",
     "ProtocolViolation",
     "SessionInfo",
     "TerminalDisconnected",
@@ -72,8 +71,5 @@ __all__ = [
     "TerminalSession",
     "TerminalTimeout",
     "TradeOutcomeUnknown",
-    "auth_mac",
-    "token_hint",
-    "token_key",
     "is_loopback",
 ]

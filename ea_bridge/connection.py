@@ -13,9 +13,14 @@ The daemon side, :class:`BridgeConnection`::
            \\--deadline / bad frame--> CLOSING
 
 The EA side, :class:`EAConnection`, mirrors it: AWAITING_CHALLENGE → AWAITING_WELCOME → READY.
+It trusts nothing before the daemon has proved it holds the token's ``server_key``: a challenge
+whose proof is wrong (a process squatting on the bridge port while the daemon is down) ends
+the connection with ``daemon_unproven`` before the EA has sent its own proof or served a
+single request.
 
-Decisions that need the outside world stay outside: the shell sees :class:`HelloReceived` and
-answers with :meth:`BridgeConnection.send_challenge`, sees :class:`AuthReceived` and calls
+Decisions that need the outside world stay outside: the shell sees :class:`HelloReceived`,
+finds the token's record and answers with :meth:`BridgeConnection.send_challenge` (the
+daemon's proof) or :meth:`~BridgeConnection.refuse`, sees :class:`AuthReceived` and calls
 :meth:`~BridgeConnection.accept` or :meth:`~BridgeConnection.refuse` after asking whoever knows
 the tokens. Everything that is pure protocol (version check, frame limits, sequence numbers,
 heartbeats, answering pings, refusing out-of-order frames) is decided here.
@@ -32,6 +37,14 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
+
+from mtgateway.credential import (
+    TokenKeys,
+    ea_message,
+    is_hex64,
+    prove_holder,
+    verify_server,
+)
 
 from .errors import FramingError, InvalidState, ProtocolViolation
 from .framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encode_frame
@@ -50,12 +63,12 @@ from .messages import (
     Request,
     Response,
     Welcome,
-    auth_mac,
     decode,
     encode,
 )
 
 __all__ = [
+    "DAEMON_UNPROVEN",
     "HANDSHAKE_MAX_FRAME_BYTES",
     "AuthReceived",
     "BridgeConnection",
@@ -75,6 +88,9 @@ __all__ = [
 
 #: Until the handshake completes a peer is unauthenticated: it gets small frames only.
 HANDSHAKE_MAX_FRAME_BYTES: Final = 16 * 1024
+#: The EA side's close reason when the peer's challenge does not prove it holds the token:
+#: nothing was sent, nothing obeyed, and the EA tries again (the real daemon may be back).
+DAEMON_UNPROVEN: Final = "daemon_unproven"
 
 
 class State(enum.Enum):
@@ -119,11 +135,12 @@ class HelloReceived:
 
 @dataclass(frozen=True, slots=True)
 class AuthReceived:
-    """Daemon side: the EA's MAC over ``nonce``; verify it, then accept or refuse."""
+    """Daemon side: the EA's proof over the hello's nonce and ours; verify it, then accept or
+    refuse."""
 
     hello: Hello
     nonce: str
-    mac: str
+    proof: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,12 +388,13 @@ class BridgeConnection(_Connection):
         #: Requests whose caller still waits: while any is, silence is not death (on_timer).
         self._awaited: set[int] = set()
 
-    def send_challenge(self, nonce: str, server_time_ms: int) -> None:
-        """Answer the hello with a fresh nonce (hex of 32 random bytes from the shell)."""
+    def send_challenge(self, nonce: str, server_time_ms: int, proof: str) -> None:
+        """Answer the hello with a fresh nonce (hex of 32 random bytes from the shell) and the
+        daemon's proof over both nonces (``mtgateway.credential.prove_server``)."""
         if self.state is not State.AWAITING_AUTH or self._nonce is not None:
             raise InvalidState(f"cannot send a challenge in state {self.state.value}")
         self._nonce = nonce
-        self._send(Challenge(nonce, server_time_ms))
+        self._send(Challenge(nonce, server_time_ms, proof))
 
     def accept(self, session_id: str) -> None:
         """The MAC checked out: go live and tell the EA the session's settings."""
@@ -434,15 +452,20 @@ class BridgeConnection(_Connection):
             if message.protocol_version != PROTOCOL_VERSION:
                 self.refuse("unsupported_version",
                             f"protocol version {message.protocol_version} is not supported; "
-                            f"this daemon speaks version {PROTOCOL_VERSION}")
+                            f"this daemon speaks version {PROTOCOL_VERSION} (EA 1.3): an older "
+                            "EA does not check the gateway's proof, so install the EA this "
+                            "gateway ships (mtgateway ea install)")
                 return
+            if not is_hex64(message.ea_nonce) or len(message.token_hint) != 32:
+                raise ProtocolViolation("a version 2 hello needs ea_nonce (64 lowercase hex) "
+                                        "and token_hint (32 lowercase hex)")
             self.hello = message
             self.state = State.AWAITING_AUTH
             self._events.append(HelloReceived(message))
         elif self.state is State.AWAITING_AUTH:
             if not isinstance(message, Auth) or self._nonce is None or self.hello is None:
                 raise ProtocolViolation("expected an auth frame answering the challenge")
-            self._events.append(AuthReceived(self.hello, self._nonce, message.mac))
+            self._events.append(AuthReceived(self.hello, self._nonce, message.proof))
         elif isinstance(message, Response | ErrorResponse):
             if message.id not in self._outstanding:
                 raise ProtocolViolation(f"response to unknown request id {message.id}")
@@ -459,16 +482,20 @@ class BridgeConnection(_Connection):
 class EAConnection(_Connection):
     """The EA's end: what the emulated terminal (and a real EA, in MQL) implements.
 
-    Sends the hello at once; answers the challenge with the MAC of ``token_key``.
+    Sends the hello at once, with the token's hint and a fresh nonce (``hello.ea_nonce``);
+    checks the challenge's proof with the token's ``server_key`` and only then answers with its
+    own proof. A wrong or missing proof closes the connection (:data:`DAEMON_UNPROVEN`).
     """
 
-    def __init__(self, hello: Hello, token_key: bytes, *, clock: Callable[[], float],
+    def __init__(self, hello: Hello, keys: TokenKeys, *, clock: Callable[[], float],
                  heartbeat: HeartbeatSettings | None = None,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         super().__init__(clock=clock, heartbeat=heartbeat or HeartbeatSettings(),
                          max_frame_bytes=max_frame_bytes, state=State.AWAITING_CHALLENGE)
+        if not is_hex64(hello.ea_nonce) or hello.token_hint != keys.hint:
+            raise ValueError("the hello needs a fresh ea_nonce and the token's hint")
         self.hello = hello
-        self._key = token_key
+        self._keys = keys
         self._send(hello)
 
     def send_response(self, request_id: int, result: Any) -> None:
@@ -499,9 +526,19 @@ class EAConnection(_Connection):
                 return
             if not isinstance(message, Challenge):
                 raise ProtocolViolation("expected a challenge")
-            mac = auth_mac(self._key, message.nonce, self.hello.login, self.hello.server)
+            hello = self.hello
+            daemon_said = ea_message("daemon", hello.ea_nonce, message.nonce, hello.login,
+                                     hello.server)
+            if not is_hex64(message.nonce) or not verify_server(
+                    self._keys.verifier.server_key, daemon_said, message.proof):
+                # Whoever listens here does not hold the token's record: send nothing more.
+                self._close(DAEMON_UNPROVEN, "the peer did not prove it is the gateway holding "
+                            "this token; nothing was sent")
+                self.state = State.CLOSED
+                return
             self.state = State.AWAITING_WELCOME
-            self._send(Auth(mac))
+            self._send(Auth(prove_holder(self._keys, ea_message(
+                "ea", hello.ea_nonce, message.nonce, hello.login, hello.server))))
         elif self.state is State.AWAITING_WELCOME:
             if isinstance(message, Refuse):
                 self._refused(message)

@@ -7,12 +7,15 @@ and a :class:`BridgeListener` that receives sessions, ticks and events. Tests ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .errors import AuthRefused
 from .messages import Hello
 
-__all__ = ["BridgeListener", "EAVerifier", "FanOut", "NullListener", "SessionInfo", "TerminalId"]
+__all__ = ["BridgeListener", "EAVerifier", "FanOut", "NullListener", "ObservedVerifier",
+           "SessionInfo", "TerminalId"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -38,16 +41,61 @@ class SessionInfo:
 
 
 class EAVerifier(Protocol):
-    """Judges an EA's handshake. Implemented by the daemon's authenticator."""
+    """Judges an EA's handshake, both halves. Implemented by the daemon's authenticator."""
 
-    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
-        """Check the MAC against the token records and return the matching ``token_id``.
+    async def prove_daemon(self, hello: Hello, daemon_nonce: str) -> str:
+        """The daemon's proof for the challenge: ``HMAC(server_key, …)`` of the hinted
+        token's record over the hello's nonce, ``daemon_nonce`` and the terminal.
+
+        Raises:
+            AuthRefused: the hint names no usable record (``invalid_token``,
+                ``device_not_approved``, ``authority_unreachable``, ``token_revoked``, ...) or
+                names a token of another terminal (``terminal_mismatch``).
+        """
+        ...
+
+    async def verify_ea(self, hello: Hello, daemon_nonce: str, proof: str) -> str:
+        """Check the EA's proof against the hinted token's record; the record's ``token_id``.
 
         Raises:
             AuthRefused: with the contract's reason word (``invalid_token``, ``token_expired``,
                 ``token_revoked``, ``terminal_mismatch``, ``device_not_approved``, ...).
         """
         ...
+
+
+class ObservedVerifier:
+    """An :class:`EAVerifier` that tells ``on_refused(hello, reason)`` of every refusal (either
+    half of the handshake) and is otherwise ``inner``: how metrics and the terminal reporter
+    see refused EAs without the bridge knowing of either."""
+
+    def __init__(self, inner: EAVerifier,
+                 on_refused: Callable[[Hello, str], None]) -> None:
+        self._inner, self._on_refused = inner, on_refused
+
+    async def prove_daemon(self, hello: Hello, daemon_nonce: str) -> str:
+        """``inner.prove_daemon``, observing a refusal.
+
+        Raises:
+            AuthRefused: as ``inner`` does.
+        """
+        try:
+            return await self._inner.prove_daemon(hello, daemon_nonce)
+        except AuthRefused as exc:
+            self._on_refused(hello, exc.reason)
+            raise
+
+    async def verify_ea(self, hello: Hello, daemon_nonce: str, proof: str) -> str:
+        """``inner.verify_ea``, observing a refusal.
+
+        Raises:
+            AuthRefused: as ``inner`` does.
+        """
+        try:
+            return await self._inner.verify_ea(hello, daemon_nonce, proof)
+        except AuthRefused as exc:
+            self._on_refused(hello, exc.reason)
+            raise
 
 
 class BridgeListener(Protocol):

@@ -10,17 +10,17 @@ a non-finite number (orjson refuses ``NaN``, ``Infinity`` and ``1e999``), all ra
 :class:`ProtocolViolation`, because a peer that sends them is broken and guessing would hide it.
 Unknown *extra* keys are ignored, so a newer EA can add fields.
 
-The MAC rule of the handshake lives here too (:func:`auth_mac`): the EA proves it holds the
-token by an HMAC keyed with SHA-256 of the token over the server's nonce and its identity. The
-daemon holds only that SHA-256 (it is in the token record), and the raw token never crosses the
-bridge; binding the MAC to login and server stops a recorded answer being replayed for another
-terminal, and the fresh nonce stops it being replayed at all.
+The handshake's proofs are :mod:`mtgateway.credential`'s (one definition for every link):
+both ends prove themselves, the daemon first. The EA's hello carries a fresh nonce; the
+daemon's challenge answers it with a proof by the token's ``server_key`` over both nonces and
+the terminal's identity, which the EA checks before it sends or obeys anything; the EA's auth
+then proves the token with ``client_key`` XOR ``HMAC(stored_key, …)``. The daemon holds only the
+token's verifier (``stored_key``, ``server_key``), which cannot make the EA's proof, and the
+raw token never crosses the bridge.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -51,16 +51,15 @@ __all__ = [
     "Request",
     "Response",
     "Welcome",
-    "auth_mac",
     "decode",
     "encode",
     "event_problem",
     "tick_row_problem",
-    "token_hint",
-    "token_key",
 ]
 
-PROTOCOL_VERSION: Final = 1
+#: ``hello.v``: the framing and the handshake. Version 2 (EA 1.3) is the mutual handshake;
+#: version 1 (EA 1.2 and older) trusted whatever listened and is refused.
+PROTOCOL_VERSION: Final = 2
 
 #: Event names the EA sends.
 EVENT_TICKS: Final = "ticks"
@@ -142,9 +141,6 @@ REFUSAL_REASONS: frozenset[str] = AUTH_REASONS | frozenset({
     "shutting_down",
 })
 
-_MAC_LABEL: Final = b"mtgw-ea-auth-v1"
-_HINT_LABEL: Final = b"mtgw-token-hint-v1\n"
-
 
 @dataclass(frozen=True, slots=True)
 class Hello:
@@ -158,24 +154,28 @@ class Hello:
     server: str
     company: str
     terminal_name: str = ""
-    #: :func:`token_hint` of the EA's token, so a daemon that has not cached the token's
-    #: record yet can ask the authority for it (the hint is not the HMAC key).
+    #: The token's hint (:func:`mtgateway.credential.token_hint`): names the record whose
+    #: ``server_key`` the daemon proves itself with; it lets nobody compute a proof.
     token_hint: str = ""
+    #: The EA's fresh nonce (64 lowercase hex): the daemon's proof must answer it.
+    ea_nonce: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
-    """Daemon → EA: prove the token by MAC-ing this nonce (hex, 32 random bytes)."""
+    """Daemon → EA: the daemon's nonce (hex, 32 random bytes) and its proof over both nonces
+    and the terminal (``HMAC(server_key, …)``, lowercase hex)."""
 
     nonce: str
     server_time_ms: int
+    proof: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Auth:
-    """EA → daemon: ``mac`` = :func:`auth_mac` in lowercase hex."""
+    """EA → daemon: ``proof`` = ``client_key`` XOR ``HMAC(stored_key, …)``, lowercase hex."""
 
-    mac: str
+    proof: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,11 +288,13 @@ _SCHEMAS: dict[str, _Schema] = {
         ("login", _f("login", int)), ("server", _f("server", str)),
         ("company", _f("company", str)), ("terminal_name", _f("terminal_name", str, default="")),
         ("token_hint", _f("token_hint", str, default="")),
+        ("ea_nonce", _f("ea_nonce", str, default="")),
     )),
     "challenge": _Schema(Challenge, (
         ("nonce", _f("nonce", str)), ("server_time_ms", _f("server_time_ms", int)),
+        ("proof", _f("proof", str, default="")),
     )),
-    "auth": _Schema(Auth, (("mac", _f("mac", str)),)),
+    "auth": _Schema(Auth, (("proof", _f("proof", str)),)),
     "welcome": _Schema(Welcome, (
         ("session_id", _f("session_id", str)),
         ("heartbeat_interval_s", _f("heartbeat_interval_s", _NUMBER)),
@@ -390,31 +392,3 @@ def encode(message: Message) -> bytes:
     for name, spec in _SCHEMAS[word].fields:
         obj[spec.wire] = getattr(message, name)
     return orjson.dumps(obj)
-
-
-def token_key(token: str) -> bytes:
-    """The HMAC key both sides derive from the token: its SHA-256 digest (32 bytes).
-
-    The daemon never holds the token itself, only this digest (``token_sha256`` in the record).
-    """
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
-def auth_mac(key: bytes, nonce: str, login: int, server: str) -> str:
-    """HMAC-SHA256 over ``"mtgw-ea-auth-v1\\n" nonce "\\n" login "\\n" server``, lowercase hex.
-
-    ``nonce`` is the hex string from the challenge exactly as received; ``login`` in decimal;
-    ``server`` as UTF-8.
-    """
-    msg = b"\n".join((_MAC_LABEL, nonce.encode("ascii"), str(login).encode("ascii"),
-                      server.encode("utf-8")))
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()
-
-
-def token_hint(token: str) -> str:
-    """A one-way tag naming the token: 32 hex chars of SHA-256 over a label and the token.
-
-    Different from :func:`token_key` on purpose: a hint seen on the wire lets the daemon find
-    the record, but does not let anyone compute MACs.
-    """
-    return hashlib.sha256(_HINT_LABEL + token.encode("utf-8")).hexdigest()[:32]

@@ -190,7 +190,7 @@ class TerminalSession(asyncio.Protocol):
             elif isinstance(event, EventReceived):
                 self._deliver(event)
             elif isinstance(event, HelloReceived):
-                self.conn.send_challenge(self._owner.random_hex(32), self._owner.wall_clock_ms())
+                self._verifying = self._loop.create_task(self._challenge(event))
             elif isinstance(event, AuthReceived):
                 self._verifying = self._loop.create_task(self._verify(event))
             elif isinstance(event, Closed):
@@ -250,10 +250,30 @@ class TerminalSession(asyncio.Protocol):
                 return
             self._owner.listener.event(terminal, name, payload, event.missed)
 
+    async def _challenge(self, event: HelloReceived) -> None:
+        """Prove this daemon holds the hinted token's record, or refuse the hello."""
+        hello, nonce = event.hello, self._owner.random_hex(32)
+        try:
+            proof = await self._owner.verifier.prove_daemon(hello, nonce)
+        except AuthRefused as exc:
+            log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
+                    "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server,
+                    exc.reason)
+            self._refuse(exc.reason, exc.message)
+            return
+        except Exception:
+            log.exception("EA challenge failed unexpectedly")
+            self._refuse("invalid_token", "the daemon could not find the token")
+            return
+        if self.conn.should_close:
+            return
+        self.conn.send_challenge(nonce, self._owner.wall_clock_ms(), proof)
+        self._schedule_flush()
+
     async def _verify(self, event: AuthReceived) -> None:
         hello = event.hello
         try:
-            token_id = await self._owner.verifier.verify_ea(hello, event.nonce, event.mac)
+            token_id = await self._owner.verifier.verify_ea(hello, event.nonce, event.proof)
         except AuthRefused as exc:
             log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
                     "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server,

@@ -63,7 +63,7 @@ from .keys import (
     WS_TOKEN_IDS,
 )
 from .methods import method_table
-from .metrics import DaemonMetrics, MeteredVerifier, Readiness
+from .metrics import DaemonMetrics, Readiness, metered_verifier
 from .middleware import guard_middleware
 from .openrpc import with_discovery
 from .rpc import Dispatcher
@@ -149,7 +149,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     listeners = FanOut(app[TERMINALS], app[REPORTER], metrics)
     bridge_cfg = config.bridge
     app[BRIDGE] = Bridge(
-        MeteredVerifier(app[REPORTER].verifier(app[AUTHENTICATOR]), metrics), listeners,
+        metered_verifier(app[REPORTER].verifier(app[AUTHENTICATOR]), metrics), listeners,
         host=bridge_cfg.host,
         port=bridge_cfg.port,
         heartbeat=HeartbeatSettings(bridge_cfg.heartbeat_interval_s,

@@ -346,7 +346,7 @@ def _migrate_console(config: GatewayConfig) -> int:
     url = database_url(config.authority)
     try:
         store = AuthorityStore(config.resolved_data_dir(), url, migrate=False)
-        before, after = store.database.migrate()
+        before, after = store.migrate()
     except DatabaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,12 @@ failure through the daemon's brute-force throttle (the delay, the lockout's 429)
 as ``/rpc`` answers a refused token (401 with the reason word, 503 when the authority cannot
 be asked). The routes need no token: they are how a client gets a credential without
 sending one.
+
+Both steps count under the token's key (review round 4, T4-F4): step 1 of a token whose
+session succeeded before skips the throttle's queue, and step 2 goes through under the key of
+the token its pending challenge is for, which a success vouches. So guessers flooding the
+daemon with wrong tokens keep no bot whose token already worked from a new session; the
+nonce's lifetime is judged when the answer arrives, not after the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from .auth.challenge import ChallengeAuthenticator
+from .auth.challenge import CHALLENGE_VERSION, ChallengeAuthenticator
 from .errors import (
     BODY_TIMEOUT,
     INVALID_PARAMS,
@@ -49,8 +55,18 @@ def _bad(message: str) -> web.Response:
     return error_response(HttpRefusal(400, RpcError(INVALID_PARAMS, message)))
 
 
-async def _fields(request: web.Request, *names: str) -> list[str] | web.Response:
-    """The named string fields of the JSON body, or the refusal to answer."""
+def _challenger(request: web.Request) -> ChallengeAuthenticator:
+    authenticator = request.app[AUTHENTICATOR]
+    if not isinstance(authenticator, ChallengeAuthenticator):  # composed so by create_app
+        raise TypeError("the daemon's authenticator does not run the client challenge")
+    return authenticator
+
+
+async def _fields(request: web.Request, *names: str,
+                  version: bool = False) -> list[str] | web.Response:
+    """The named string fields of the JSON body, or the refusal to answer. With ``version``
+    the body must say ``"v": 2``: version 1 proved the token with its SHA-256, which no
+    daemon holds any more, and an old client is told so rather than failing a proof."""
     if request.content_type != _JSON:
         return error_response(UNSUPPORTED_MEDIA_TYPE)
     if request.content_length is not None and request.content_length > _MAX_BODY:
@@ -68,6 +84,9 @@ async def _fields(request: web.Request, *names: str) -> list[str] | web.Response
         return _bad("the body is not JSON")
     if not isinstance(obj, dict):
         return _bad("the body must be a JSON object")
+    if version and obj.get("v") != CHALLENGE_VERSION:
+        return _bad(f"challenge version {obj.get('v', 1)!r} is not spoken here: this daemon "
+                    f"speaks version {CHALLENGE_VERSION}; upgrade mtgateway-client")
     values = []
     for name in names:
         value = obj.get(name)
@@ -78,18 +97,22 @@ async def _fields(request: web.Request, *names: str) -> list[str] | web.Response
 
 
 async def challenge(request: web.Request) -> web.Response:
-    """Step 1: ``{"token_hint", "client_nonce"}`` → ``{"server_nonce", "server_proof",
-    "expires_in_s"}``."""
-    fields = await _fields(request, "token_hint", "client_nonce")
+    """Step 1: ``{"v": 2, "token_hint", "client_nonce"}`` → ``{"v", "server_nonce",
+    "server_proof", "expires_in_s"}``."""
+    fields = await _fields(request, "token_hint", "client_nonce", version=True)
     if isinstance(fields, web.Response):
         return fields
     hint, nonce = fields
-    authenticator = request.app[AUTHENTICATOR]
-    if not isinstance(authenticator, ChallengeAuthenticator):  # composed so by create_app
-        raise TypeError("the daemon's authenticator does not run the client challenge")
+    authenticator = _challenger(request)
+    throttle = request.app[AUTH_THROTTLE]
+    known = authenticator.cached_token_id(hint)
     try:
-        answer = await request.app[AUTH_THROTTLE].check(
-            "hint:" + hint, lambda: authenticator.challenge(hint, nonce), Unauthorized)
+        if known is not None and throttle.vouched(authenticator.vouch_key(known)):
+            answer = await authenticator.challenge(hint, nonce)
+        else:  # proves nothing of the token: a success vouches nothing
+            answer = await throttle.check("hint:" + hint,
+                                          lambda: authenticator.challenge(hint, nonce),
+                                          Unauthorized, vouch=False)
     except ValueError as exc:
         return _bad(str(exc))
     except (Unauthorized, Unavailable, RateLimited) as exc:
@@ -104,12 +127,14 @@ async def session(request: web.Request) -> web.Response:
     if isinstance(fields, web.Response):
         return fields
     nonce, proof = fields
-    authenticator = request.app[AUTHENTICATOR]
-    if not isinstance(authenticator, ChallengeAuthenticator):
-        raise TypeError("the daemon's authenticator does not run the client challenge")
+    authenticator = _challenger(request)
+    received_at = authenticator.records.clock()
+    token_id = authenticator.pending_token_id(nonce)
+    key = authenticator.vouch_key(token_id) if token_id is not None else "challenge:" + nonce
     try:
         answer = await request.app[AUTH_THROTTLE].check(
-            "challenge:" + nonce, lambda: authenticator.open_session(nonce, proof), Unauthorized)
+            key, lambda: authenticator.open_session(nonce, proof, received_at=received_at),
+            Unauthorized)
     except ValueError as exc:
         return _bad(str(exc))
     except (Unauthorized, Unavailable, RateLimited) as exc:

@@ -112,7 +112,8 @@ async def authenticate(app: web.Application, token: str | None,
             raise Unauthorized("invalid_token", "The auth token is not valid")
         return principal
 
-    return await app[AUTH_THROTTLE].check(token or "", verify, Unauthorized)
+    return await app[AUTH_THROTTLE].check(authenticator.throttle_key(token), verify,
+                                          Unauthorized)
 
 
 async def authenticate_request(app: web.Application, token: str | None) -> Principal:

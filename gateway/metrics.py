@@ -36,16 +36,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ea_bridge import SessionInfo, TerminalId
-from ea_bridge.errors import AuthRefused
-from ea_bridge.interfaces import EAVerifier
-from ea_bridge.messages import Hello
+from ea_bridge.interfaces import EAVerifier, ObservedVerifier
 
 from .auth import RecordCache
 from .hub import Hub
 from .terminals import TerminalDirectory
 from .trading.journal import OrderJournal
 
-__all__ = ["CONTENT_TYPE", "DaemonMetrics", "MeteredVerifier", "Readiness"]
+__all__ = ["CONTENT_TYPE", "DaemonMetrics", "metered_verifier", "Readiness"]
 
 #: The text exposition format's media type (version 0.0.4, what Prometheus scrapes).
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -203,24 +201,9 @@ class _StateCollector(Collector):
         return family
 
 
-class MeteredVerifier:
-    """An :class:`~ea_bridge.interfaces.EAVerifier` that counts refused handshakes by reason
-    (``ea_<reason>``) and otherwise is ``inner``."""
-
-    def __init__(self, inner: EAVerifier, metrics: DaemonMetrics) -> None:
-        self._inner, self._metrics = inner, metrics
-
-    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
-        """``inner.verify_ea``, counting an :class:`~ea_bridge.errors.AuthRefused`.
-
-        Raises:
-            AuthRefused: as ``inner`` does.
-        """
-        try:
-            return await self._inner.verify_ea(hello, nonce, mac)
-        except AuthRefused as exc:
-            self._metrics.refused(f"ea_{exc.reason}")
-            raise
+def metered_verifier(inner: EAVerifier, metrics: DaemonMetrics) -> EAVerifier:
+    """``inner``, counting refused handshakes by reason (``ea_<reason>``)."""
+    return ObservedVerifier(inner, lambda _hello, reason: metrics.refused(f"ea_{reason}"))
 
 
 class Readiness:

@@ -3,53 +3,49 @@ is the daemon holding it.
 
 Anything may be listening on the daemon's URL while the daemon is down, and a Bearer token sent
 there is gone. So the clients (sync and asyncio) first run the challenge ``docs/api.md``
-describes ("Authentication: the challenge"), with ``key = SHA-256(token)``:
+describes ("Authentication: the challenge", version 2), with the keys of
+:mod:`mtgateway.credential`:
 
-1. ``POST /auth/challenge {"token_hint", "client_nonce"}``: the hint names the token
+1. ``POST /auth/challenge {"v": 2, "token_hint", "client_nonce"}``: the hint names the token
    (``SHA-256("mtgw-token-hint-v1" LF token)``, 32 hex) and is useless for anything else;
-2. the answer's ``server_proof`` must be ``HMAC-SHA256(key, "mtgw-client-auth-v1" LF "server"
-   LF client_nonce LF server_nonce)``; if it is not (or there is no such answer), the client
-   stops and sends nothing more;
-3. ``POST /auth/session {"server_nonce", "client_proof"}`` with the same HMAC over ``"client"``
-   gives a session, sent as ``Authorization: Bearer mtgws_…`` on ``/rpc`` and ``/ws``.
+2. the answer's ``server_proof`` must be ``HMAC-SHA256(server_key, "mtgw-client-auth-v2" LF
+   "server" LF token_hint LF client_nonce LF server_nonce)``; if it is not (or there is no
+   such answer), the client stops and sends nothing more;
+3. ``POST /auth/session {"server_nonce", "client_proof"}`` with ``client_proof = client_key
+   XOR HMAC(stored_key, … "client" …)`` gives a session, sent as ``Authorization: Bearer
+   mtgws_…`` on ``/rpc`` and ``/ws``.
 
-The token itself never leaves the process. This module is the pure part (the messages and the
-checks); the clients do the I/O.
+The token itself never leaves the process, and what the daemon (or a copy of the authority's
+database) holds cannot make step 3's proof. This module is the pure part (the messages and
+the checks); the clients do the I/O.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["CHALLENGE_PATH", "SESSION_PATH", "Handshake", "HandshakeRefused", "token_hint"]
+from .credential import (
+    TokenKeys,
+    client_message,
+    is_hex64,
+    prove_holder,
+    token_hint,
+    verify_server,
+)
+
+__all__ = ["CHALLENGE_PATH", "CHALLENGE_VERSION", "SESSION_PATH", "Handshake",
+           "HandshakeRefused", "token_hint"]
 
 CHALLENGE_PATH: Final = "/auth/challenge"
 SESSION_PATH: Final = "/auth/session"
-_LABEL: Final = "mtgw-client-auth-v1"
-_HINT_LABEL: Final = b"mtgw-token-hint-v1\n"
+#: The challenge's version this client speaks (1 proved the token with its SHA-256).
+CHALLENGE_VERSION: Final = 2
 
 
 class HandshakeRefused(Exception):
     """The peer did not prove it is the daemon holding this token; nothing was disclosed."""
-
-
-def token_hint(token: str) -> str:
-    """The token's hint: the first 32 hex characters of SHA-256("mtgw-token-hint-v1" LF token)."""
-    return hashlib.sha256(_HINT_LABEL + token.encode("utf-8")).hexdigest()[:32]
-
-
-def _mac(key: bytes, role: str, client_nonce: str, server_nonce: str) -> str:
-    message = f"{_LABEL}\n{role}\n{client_nonce}\n{server_nonce}".encode("ascii")
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def _hex64(value: Any) -> bool:
-    return (isinstance(value, str) and len(value) == 64
-            and all(ch in "0123456789abcdef" for ch in value))
 
 
 class Handshake:
@@ -63,14 +59,14 @@ class Handshake:
 
     def __init__(self, token: str,
                  randbytes: Callable[[int], bytes] = secrets.token_bytes) -> None:
-        self._key = hashlib.sha256(token.encode("utf-8")).digest()
-        self._hint = token_hint(token)
+        self._keys = TokenKeys.of(token)
         self._client_nonce = randbytes(32).hex()
         self._server_nonce: str | None = None
 
-    def challenge_body(self) -> dict[str, str]:
-        """Step 1's body: the hint and a fresh client nonce."""
-        return {"token_hint": self._hint, "client_nonce": self._client_nonce}
+    def challenge_body(self) -> dict[str, Any]:
+        """Step 1's body: the version, the hint and a fresh client nonce."""
+        return {"v": CHALLENGE_VERSION, "token_hint": self._keys.hint,
+                "client_nonce": self._client_nonce}
 
     def session_body(self, answer: Any) -> dict[str, str]:
         """Step 2's body, from step 1's answer once its proof checks out.
@@ -78,16 +74,18 @@ class Handshake:
         Raises:
             HandshakeRefused: the answer is not a challenge, or its proof is wrong.
         """
-        if not isinstance(answer, dict) or not _hex64(answer.get("server_nonce")) \
-                or not _hex64(answer.get("server_proof")):
+        if not isinstance(answer, dict) or not is_hex64(answer.get("server_nonce")) \
+                or not is_hex64(answer.get("server_proof")):
             raise HandshakeRefused("the peer did not answer the challenge")
         server_nonce = answer["server_nonce"]
-        expected = _mac(self._key, "server", self._client_nonce, server_nonce)
-        if not hmac.compare_digest(expected, answer["server_proof"]):
+        hint, nonce = self._keys.hint, self._client_nonce
+        if not verify_server(self._keys.verifier.server_key,
+                             client_message("server", hint, nonce, server_nonce),
+                             answer["server_proof"]):
             raise HandshakeRefused("the peer's proof is wrong: it does not hold this token")
         self._server_nonce = server_nonce
-        return {"server_nonce": server_nonce,
-                "client_proof": _mac(self._key, "client", self._client_nonce, server_nonce)}
+        return {"server_nonce": server_nonce, "client_proof": prove_holder(
+            self._keys, client_message("client", hint, nonce, server_nonce))}
 
     @staticmethod
     def session(answer: Any) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
+import secrets
 from collections.abc import Callable
 from typing import Any
 
-from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId, auth_mac, token_hint, token_key
+from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId
 from ea_bridge.connection import (
     Closed,
     ConnectionEvent,
@@ -23,24 +23,39 @@ from ea_bridge.connection import (
     Welcomed,
 )
 from ea_bridge.messages import PROTOCOL_VERSION, Request
+from mtgateway.credential import TokenKeys, ea_message, prove_server, verify_holder
 
 TIMEOUT_S = 10.0  # an upper bound for waits that should finish at once; never a sleep
 
 
 class StaticVerifier:
-    """An :class:`~ea_bridge.EAVerifier` over a fixed ``token → (terminal, token_id)`` table."""
+    """An :class:`~ea_bridge.EAVerifier` over a fixed ``token → (terminal, token_id)`` table,
+    holding only each token's verifier (as the daemon does)."""
 
     def __init__(self, tokens: dict[str, tuple[TerminalId, str]]) -> None:
-        self.tokens = tokens
+        self.tokens = {(keys := TokenKeys.of(token)).hint: (keys.verifier, terminal, token_id)
+                       for token, (terminal, token_id) in tokens.items()}
 
-    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
-        for token, (terminal, token_id) in self.tokens.items():
-            if hmac.compare_digest(auth_mac(token_key(token), nonce, hello.login, hello.server),
-                                   mac):
-                if terminal != TerminalId(hello.login, hello.server):
-                    raise AuthRefused("terminal_mismatch", "bound to another terminal")
-                return token_id
-        raise AuthRefused("invalid_token", "no such token")
+    def _entry(self, hello: Hello) -> tuple[Any, str]:
+        found = self.tokens.get(hello.token_hint)
+        if found is None:
+            raise AuthRefused("invalid_token", "no such token")
+        verifier, terminal, token_id = found
+        if terminal != TerminalId(hello.login, hello.server):
+            raise AuthRefused("terminal_mismatch", "bound to another terminal")
+        return verifier, token_id
+
+    async def prove_daemon(self, hello: Hello, daemon_nonce: str) -> str:
+        verifier, _ = self._entry(hello)
+        return prove_server(verifier.server_key, ea_message(
+            "daemon", hello.ea_nonce, daemon_nonce, hello.login, hello.server))
+
+    async def verify_ea(self, hello: Hello, daemon_nonce: str, proof: str) -> str:
+        verifier, token_id = self._entry(hello)
+        if not verify_holder(verifier.stored_key, ea_message(
+                "ea", hello.ea_nonce, daemon_nonce, hello.login, hello.server), proof):
+            raise AuthRefused("invalid_token", "no such token")
+        return token_id
 
 
 class RecordingListener:
@@ -81,10 +96,11 @@ class ScriptedEA:
 
     def __init__(self, token: str, *, login: int = 1001, server: str = "Test-Server",
                  version: int = PROTOCOL_VERSION) -> None:
+        keys = TokenKeys.of(token)
         self.hello = Hello(version, "MT5", 4755, "test", login, server, "Test Co",
-                           token_hint=token_hint(token))
+                           token_hint=keys.hint, ea_nonce=secrets.token_hex(32))
         loop_time = asyncio.get_running_loop().time
-        self.conn = EAConnection(self.hello, token_key(token), clock=loop_time)
+        self.conn = EAConnection(self.hello, keys, clock=loop_time)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self._events: list[ConnectionEvent] = []

@@ -21,6 +21,7 @@ import contextlib
 import inspect
 import logging
 import operator
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -29,8 +30,10 @@ from typing import Any, Final
 
 from mt5model.broker import SimulatedBroker
 from mt5model.types import AccountMarginMode, EmulatorError, ErrorCode
+from mtgateway.credential import TokenKeys
 
 from ..connection import (
+    DAEMON_UNPROVEN,
     Closed,
     EAConnection,
     Refused,
@@ -48,8 +51,6 @@ from ..messages import (
     PROTOCOL_VERSION,
     TICK_ROW,
     Hello,
-    token_hint,
-    token_key,
 )
 from .market import Market
 from .symbols import default_symbols
@@ -66,8 +67,9 @@ _TICKS_PER_EVENT: Final = 5_000
 #: 1.2: ``order_send`` takes the daemon's ``order_key``, and ``trade_results`` answers the record
 #: by order keys with the request each result answered (docs/protocol.md, "The order record").
 #: As 1.1 (``terminal.ea_version = "1.1.0"``) it takes the key as ``client_id`` and records no
-#: echo; as 1.0 it records nothing.
-EA_VERSION: Final = "1.2.0"
+#: echo; as 1.0 it records nothing. 1.3 is the mutual handshake (protocol version 2): the
+#: daemon proves it holds the token's record before the EA sends or obeys anything.
+EA_VERSION: Final = "1.3.0"
 #: Order key → ``OrderSendResult`` entries the EA keeps (oldest dropped first).
 TRADE_RESULTS_KEPT: Final = 10_000
 TERMINAL_BUILD: Final = 4755
@@ -137,7 +139,7 @@ class EmulatedTerminal:
     """An EA and its terminal, simulated, speaking the real protocol to a daemon.
 
     Args:
-        token: the auth token pasted into the EA's inputs (only its SHA-256 leaves this object).
+        token: the auth token pasted into the EA's inputs (only keys derived from it are kept).
         host, port: the daemon's bridge address.
         settings: identity and simulation parameters.
         utc_clock_ms: epoch milliseconds UTC; the server clock adds ``tz_offset_s``.
@@ -153,8 +155,9 @@ class EmulatedTerminal:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings = s = settings or EmulatorSettings()
         self.host, self.port = host, port
-        self._key = token_key(token)
-        self._hint = token_hint(token)
+        self._keys = TokenKeys.of(token)
+        #: Where the hello's nonce comes from (32 bytes; injected by tests).
+        self._randbytes: Callable[[int], bytes] = secrets.token_bytes
         #: Retcodes the next order_send answers after executing (see :meth:`answer_next`).
         self._answer_next: list[int] = []
         self._utc_clock_ms = utc_clock_ms
@@ -187,6 +190,9 @@ class EmulatedTerminal:
         #: Refusal reasons seen, newest last (what the user would read in the Experts log).
         self.refusals: list[str] = []
         self.sessions = 0
+        #: Peers that answered the hello without proving they hold the token's record (a
+        #: process on the bridge port while the daemon was down): each was told nothing.
+        self.impostors = 0
 
     # -- clocks ----------------------------------------------------------------------------
 
@@ -254,8 +260,9 @@ class EmulatedTerminal:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port), s.connect_timeout_s)
         hello = Hello(PROTOCOL_VERSION, s.platform, TERMINAL_BUILD, self.ea_version, s.login,
-                      s.server, s.company, f"{s.company} MetaTrader 5", self._hint)
-        conn = EAConnection(hello, self._key, clock=self._monotonic)
+                      s.server, s.company, f"{s.company} MetaTrader 5", self._keys.hint,
+                      self._randbytes(32).hex())
+        conn = EAConnection(hello, self._keys, clock=self._monotonic)
         self._conn, self._writer = conn, writer
         timer = asyncio.create_task(self._timer_loop(conn, writer))
         refusal: Refused | None = None
@@ -304,7 +311,13 @@ class EmulatedTerminal:
             elif isinstance(event, Refused):
                 refusal = event
             elif isinstance(event, Closed):
-                log.info("bridge session closed: %s %s", event.reason, event.message)
+                if event.reason == DAEMON_UNPROVEN:
+                    self.impostors += 1
+                    log.warning("the process on %s:%d is not the gateway holding this token "
+                                "(its proof is wrong): nothing was sent; retrying", self.host,
+                                self.port)
+                else:
+                    log.info("bridge session closed: %s %s", event.reason, event.message)
         return refusal
 
     def _answer(self, conn: EAConnection, request_id: int, method: str,
@@ -430,8 +443,7 @@ class EmulatedTerminal:
         """The user pastes another token into the EA's inputs: the EA re-initialises (its
         in-memory order record survives, as an MQL program's globals do on an input change),
         drops its session and connects again with the new token."""
-        self._key = token_key(token)
-        self._hint = token_hint(token)
+        self._keys = TokenKeys.of(token)
         conn, writer = self._conn, self._writer
         if conn is not None and writer is not None and not writer.is_closing():
             writer.close()

@@ -21,7 +21,11 @@ Freshness (``docs/authority.md``, "On the daemon"):
 
 Answers are bound to the request (``docs/security.md``, "Replay and freshness"): every lookup
 and refresh sends a fresh random nonce, the authority signs it into each record it returns, and
-a record whose nonce is not the one just sent is refused like a tampered one. So a network
+a record whose nonce is not the one just sent is refused like a tampered one. Every request
+also carries a fresh X25519 key, to which the authority seals each record's ``server_key``
+(``gateway/authority/boxes.py``): only this process, which keeps the private half in memory for
+the length of the request, can open it, so whoever replays a captured request gets records
+that prove nothing (review round 4, T4-F2). So a network
 attacker who captured an earlier answer (a record from before a revocation) and replays it
 refreshes nothing: the record goes stale, trades stop, and reads end at its ``valid_until``.
 Freshness is thus "the authority answered *this* request", never "some record arrived".
@@ -43,10 +47,11 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from ..authority.api import AuthorityAPI, AuthorityRefused, AuthorityUnreachable, DeviceInfo
+from ..authority.boxes import BoxOpener
 from ..authority.records import (
     AuthorityKey,
     RecordRejected,
@@ -82,7 +87,7 @@ class _Entry:
 
 
 class RecordCache:
-    """Signed records of this device, by ``token_sha256``, ``token_hint`` and ``token_id``.
+    """Signed records of this device, by ``token_hint`` and ``token_id``.
 
     Args:
         authority: the embedded authority or the console client.
@@ -112,11 +117,10 @@ class RecordCache:
         self._grace_s = offline_grace_s
         self.clock = clock
         self._by_id: dict[str, _Entry] = {}
-        self._by_sha: dict[str, str] = {}
         self._by_hint: dict[str, str] = {}
         self._dead_announced: set[str] = set()
         self._callbacks: list[DeadCallback] = []
-        self._inflight: dict[tuple[str, str], asyncio.Future[SignedRecord]] = {}
+        self._inflight: dict[str, asyncio.Future[SignedRecord]] = {}
         #: Bumped on every change of the cached records (see the module docstring).
         self.generation = 0
 
@@ -126,29 +130,23 @@ class RecordCache:
         """Register a callback for tokens revoked or expired while cached."""
         self._callbacks.append(callback)
 
-    async def find(self, *, token_sha256: str | None = None,
-                   token_hint: str | None = None) -> SignedRecord:
-        """The verified record for a token (by hash, or by hint for the EA).
+    async def find(self, *, token_hint: str) -> SignedRecord:
+        """The verified record of the token with this hint.
 
         Raises:
             Unauthorized: ``invalid_token`` (unknown, or cached but past its grace with no
                 answer from the authority) or ``device_not_approved`` (approval pending).
             Unavailable: ``authority_unreachable``: nothing cached and no trustworthy answer.
         """
-        if (token_sha256 is None) == (token_hint is None):
-            raise ValueError("give exactly one of token_sha256 and token_hint")
-        kind, value = (("sha", token_sha256) if token_sha256 is not None
-                       else ("hint", token_hint))
-        assert value is not None
-        entry = self._entry(kind, value)
-        if entry is not None and self.clock() < self._usable_until(entry):
-            return entry.record
-        key = (kind, value)
-        pending = self._inflight.get(key)
+        cached = self.peek(token_hint)
+        if cached is not None:
+            return cached
+        entry = self._by_id.get(self._by_hint.get(token_hint, ""))
+        pending = self._inflight.get(token_hint)
         if pending is None:
-            pending = asyncio.ensure_future(self._lookup(kind, value))
-            self._inflight[key] = pending
-            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+            pending = asyncio.ensure_future(self._lookup(token_hint))
+            self._inflight[token_hint] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(token_hint, None))
         try:
             return await asyncio.shield(pending)
         except Unavailable:
@@ -157,10 +155,13 @@ class RecordCache:
                                    "confirmed with the token authority") from None
             raise
 
-    def records(self) -> list[SignedRecord]:
-        """Every usable cached record (the EA handshake without a hint tries each)."""
-        now = self.clock()
-        return [e.record for e in self._by_id.values() if now < self._usable_until(e)]
+    def peek(self, token_hint: str) -> SignedRecord | None:
+        """The usable cached record with this hint, without asking the authority."""
+        tid = self._by_hint.get(token_hint)
+        entry = self._by_id.get(tid) if tid is not None else None
+        if entry is not None and self.clock() < self._usable_until(entry):
+            return entry.record
+        return None
 
     def is_fresh(self, token_id: str) -> bool:
         """Whether the record was refreshed within one interval (plus slack): trades may go."""
@@ -192,15 +193,17 @@ class RecordCache:
         answered = True
         if ids:
             nonce = self._new_nonce()
+            box = BoxOpener(self.device_id, nonce)
             try:
-                envelopes = await self.authority.refresh(self.device, ids, nonce)
+                envelopes = await self.authority.refresh(self.device, ids, nonce,
+                                                         box.public_key)
             except (AuthorityUnreachable, AuthorityRefused) as exc:
                 log.warning("token authority did not refresh (%s); serving cached records, "
                             "trades refused once they are stale", _why(exc))
                 answered = False
             else:
                 for envelope in envelopes:
-                    self._accept(envelope, now, nonce)
+                    self._accept(envelope, now, box)
                 for tid in set(ids) - _named_ids(envelopes):
                     self._drop(tid)  # the authority no longer knows it
         self._announce_dead(now)
@@ -218,20 +221,16 @@ class RecordCache:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _entry(self, kind: str, value: str) -> _Entry | None:
-        tid = (self._by_sha if kind == "sha" else self._by_hint).get(value)
-        return self._by_id.get(tid) if tid is not None else None
-
     def _usable_until(self, entry: _Entry) -> float:
         return min(float(entry.record.valid_until), entry.refreshed_at + self._grace_s)
 
-    async def _lookup(self, kind: str, value: str) -> SignedRecord:
+    async def _lookup(self, token_hint: str) -> SignedRecord:
         nonce = self._new_nonce()
+        box = BoxOpener(self.device_id, nonce)
         try:
             answer = await self.authority.lookup(
-                self.device, token_sha256=value if kind == "sha" else None,
-                token_hint=value if kind == "hint" else None, device_name=self._device_name,
-                os=self._os_name, nonce=nonce)
+                self.device, token_hint=token_hint, device_name=self._device_name,
+                os=self._os_name, nonce=nonce, box_key=box.public_key)
         except (AuthorityUnreachable, AuthorityRefused) as exc:
             log.warning("token authority gave no record at lookup (%s)", _why(exc))
             raise Unavailable("authority_unreachable",
@@ -242,31 +241,39 @@ class RecordCache:
         if status != "ok":
             raise Unauthorized("invalid_token", "The auth token is not valid")
         now = self.clock()
-        tid = self._accept(answer.record, now, nonce)
+        tid = self._accept(answer.record, now, box)
         if tid is None:
             raise Unavailable("authority_unreachable",
                               "The token authority's answer could not be verified")
         entry = self._by_id[tid]
-        if (kind == "sha" and entry.record.token_sha256 != value) or (
-                kind == "hint" and entry.record.token_hint != value):
+        if entry.record.token_hint != token_hint:
             log.warning("token authority answered a lookup with another token's record")
             raise Unauthorized("invalid_token", "The auth token is not valid")
         self._announce_dead(now)
         return entry.record
 
-    def _accept(self, envelope: Any, now: float, nonce: str) -> str | None:
-        """Verify and store one envelope answering the request sent with ``nonce``; its
-        token_id, or None when refused."""
+    def _accept(self, envelope: Any, now: float, box: BoxOpener) -> str | None:
+        """Verify and store one envelope answering the request sent with ``box``'s nonce and
+        key, opening its ``server_key``; its token_id, or None when refused."""
         try:
             record = verify_signed_record(envelope, self._keys, self.device_id, now)
         except RecordRejected as exc:
             log.warning("refused a record from the token authority (%s); keeping the last "
                         "good copy", exc.reason)
             return None
-        if record.nonce is None or not secrets.compare_digest(record.nonce, nonce):
+        if record.nonce is None or not secrets.compare_digest(record.nonce, box.nonce):
             security_log.warning(
                 "refused a record of token %s that does not answer this request (a replayed "
                 "answer?); keeping the last good copy, which goes stale", record.token_id)
+            return None
+        try:
+            if record.box_key is None or record.server_key_box is None:
+                raise RecordRejected("bad_box", "the record carries no sealed server key")
+            record = replace(record, server_key=box.open(record.box_key, record.server_key_box,
+                                                         record.token_id))
+        except RecordRejected as exc:
+            log.warning("refused a record from the token authority (%s); keeping the last "
+                        "good copy", exc.reason)
             return None
         old = self._by_id.get(record.token_id)
         if old is not None and record.issued_at < old.record.issued_at:
@@ -276,14 +283,11 @@ class RecordCache:
             self._unindex(old.record)
         self.generation += 1
         self._by_id[record.token_id] = _Entry(record, now)
-        self._by_sha[record.token_sha256] = record.token_id
         self._by_hint[record.token_hint] = record.token_id
         return record.token_id
 
     def _unindex(self, record: SignedRecord) -> None:
         self.generation += 1
-        if self._by_sha.get(record.token_sha256) == record.token_id:
-            del self._by_sha[record.token_sha256]
         if self._by_hint.get(record.token_hint) == record.token_id:
             del self._by_hint[record.token_hint]
 

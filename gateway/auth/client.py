@@ -36,7 +36,7 @@ from ..authority.api import (
     VerifyAnswer,
 )
 from ..authority.proofs import device_info, device_proof_headers
-from ..authority.records import AuthorityKey
+from ..authority.records import AuthorityKey, b64url_encode
 from ..authority.reports import TerminalReport
 
 __all__ = ["RemoteAuthority"]
@@ -129,18 +129,16 @@ class RemoteAuthority:
 
     # -- device endpoints (AuthorityAPI) -------------------------------------------------
 
-    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
-                     token_hint: str | None = None, device_name: str = "",
-                     os: str = "", nonce: str | None = None) -> LookupAnswer:
+    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+                     os: str = "", nonce: str | None = None,
+                     box_key: bytes | None = None) -> LookupAnswer:
         """``POST /v1/records/lookup``."""
         self._check(device)
-        body: dict[str, Any] = {"device_name": device_name, "os": os}
+        body: dict[str, Any] = {"device_name": device_name, "os": os, "token_hint": token_hint}
         if nonce is not None:
             body["nonce"] = nonce
-        if token_sha256 is not None:
-            body["token_sha256"] = token_sha256
-        if token_hint is not None:
-            body["token_hint"] = token_hint
+        if box_key is not None:
+            body["box_key"] = b64url_encode(box_key)
         _, answer = await self._call("POST", "/v1/records/lookup", body, signed=True)
         status = answer.get("status")
         if status == "ok" and isinstance(answer.get("record"), dict):
@@ -150,12 +148,15 @@ class RemoteAuthority:
         raise AuthorityUnreachable("authority answered a lookup without a status")
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None) -> list[dict[str, Any]]:
+                      nonce: str | None = None,
+                      box_key: bytes | None = None) -> list[dict[str, Any]]:
         """``POST /v1/records/refresh``."""
         self._check(device)
         body: dict[str, Any] = {"token_ids": list(token_ids)}
         if nonce is not None:
             body["nonce"] = nonce
+        if box_key is not None:
+            body["box_key"] = b64url_encode(box_key)
         _, answer = await self._call("POST", "/v1/records/refresh", body, signed=True)
         records = answer.get("records")
         return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []

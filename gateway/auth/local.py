@@ -51,20 +51,21 @@ class SelfApprovingAuthority:
         self._device = device
         authority.local_device_auto_approve(device.device_id, device.public_key)
 
-    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
-                     token_hint: str | None = None, device_name: str = "",
-                     os: str = "", nonce: str | None = None) -> LookupAnswer:
+    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+                     os: str = "", nonce: str | None = None,
+                     box_key: bytes | None = None) -> LookupAnswer:
         """Approve this machine for any new owner, then look up."""
         if device == self._device:
             self.authority.local_device_auto_approve(device.device_id, device.public_key)
-        return await self.authority.lookup(device, token_sha256=token_sha256,
-                                           token_hint=token_hint, device_name=device_name, os=os,
-                                           nonce=nonce)
+        return await self.authority.lookup(device, token_hint=token_hint,
+                                           device_name=device_name, os=os, nonce=nonce,
+                                           box_key=box_key)
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None) -> list[dict[str, Any]]:
+                      nonce: str | None = None,
+                      box_key: bytes | None = None) -> list[dict[str, Any]]:
         """Pass-through."""
-        return await self.authority.refresh(device, token_ids, nonce)
+        return await self.authority.refresh(device, token_ids, nonce, box_key)
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
         """Pass-through."""

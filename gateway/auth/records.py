@@ -1,7 +1,7 @@
 """The principal a valid token yields, and the seam token records come through.
 
 A record (:class:`~gateway.authority.records.SignedRecord`, issued and signed by the token
-authority) binds one token, by its SHA-256, to one terminal (login and broker server) with
+authority) binds one token, by its hint and verifier, to one terminal (login and broker server) with
 scopes, a lifetime and the account's risk policy. Where records come from is behind
 :class:`RecordSource`; the daemon's :class:`~gateway.auth.cache.RecordCache` is the one
 implementation (embedded authority or console behind it), and the authenticator above it does
@@ -55,9 +55,8 @@ class Principal:
 class RecordSource(Protocol):
     """Where the authenticator finds verified token records."""
 
-    async def find(self, *, token_sha256: str | None = None,
-                   token_hint: str | None = None) -> SignedRecord:
-        """The record for a token's SHA-256 or hint.
+    async def find(self, *, token_hint: str) -> SignedRecord:
+        """The record of the token with this hint.
 
         Raises:
             Unauthorized: ``invalid_token`` or ``device_not_approved``.
@@ -65,8 +64,8 @@ class RecordSource(Protocol):
         """
         ...
 
-    def records(self) -> list[SignedRecord]:
-        """Every usable record (the EA handshake without a hint tries the MAC on each)."""
+    def peek(self, token_hint: str) -> SignedRecord | None:
+        """The usable cached record with this hint, without asking the authority."""
         ...
 
     def is_fresh(self, token_id: str) -> bool:

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
-from ea_bridge import AuthRefused, EAVerifier, Hello, SessionInfo, TerminalId
+from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, TerminalId
 
 from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
@@ -156,7 +156,7 @@ class TerminalReporter:
 
     def verifier(self, inner: EAVerifier) -> EAVerifier:
         """An EA verifier telling this reporter of refusals."""
-        return _Verifier(inner, self)
+        return ObservedVerifier(inner, self.refused)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -209,18 +209,6 @@ def _word(reason: str) -> str:
     word = "".join(c for c in reason.lower().replace(" ", "_").replace("-", "_")
                    if c.isascii() and (c.isalpha() or c == "_"))
     return word[:64]
-
-
-class _Verifier:
-    def __init__(self, inner: EAVerifier, reporter: TerminalReporter) -> None:
-        self._inner, self._reporter = inner, reporter
-
-    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
-        try:
-            return await self._inner.verify_ea(hello, nonce, mac)
-        except AuthRefused as exc:
-            self._reporter.refused(hello, exc.reason)
-            raise
 
 
 async def watch_revocations(source: RevocationSource, device: DeviceInfo,

@@ -1,8 +1,10 @@
 """The authenticator: one answer to "who is this?" for HTTP clients and for EAs.
 
-Clients present the token; EAs present a MAC over a nonce keyed with the token's SHA-256 (the
-raw token never crosses the bridge) plus the token's hint, by which a daemon that has not
-cached the record yet asks the authority for it. Both end at the same verified record, and both
+Clients present the token (or a session won by the challenge, ``challenge.py``); EAs present
+the token's hint and a proof over both ends' nonces (``mtgateway.credential``: the raw token
+never crosses the bridge), after this daemon proved itself to them with the record's
+``server_key``. The hint names the record, which a daemon that has not cached it yet asks the
+authority for. Both end at the same verified record, and both
 get the same reason words when refused, so the terminal can show "token expired" where a client
 sees ``data.reason = "token_expired"``.
 
@@ -34,10 +36,11 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from ea_bridge import AuthRefused, Hello, TerminalId, auth_mac
+from ea_bridge import AuthRefused, Hello, TerminalId
+from mtgateway.credential import TokenKeys, ea_message, prove_server, verify_holder
 
 from ..authority.records import SignedRecord
-from ..authority.tokens import is_well_formed, token_sha256
+from ..authority.tokens import is_well_formed
 from ..errors import Unauthorized, Unavailable
 from .records import Principal, RecordSource
 
@@ -74,6 +77,11 @@ class Authenticator:
         self._reuse_s = reuse_s
         self._verified: dict[str, _Verified] = {}
 
+    def throttle_key(self, credential: str | None) -> str:
+        """The key ``credential`` goes through the brute-force throttle under (itself; a
+        session counts as its token in :class:`~gateway.auth.challenge.ChallengeAuthenticator`)."""
+        return credential or ""
+
     async def authenticate(self, token: str | None) -> Principal:
         """The principal for a client's bearer token.
 
@@ -93,9 +101,9 @@ class Authenticator:
             del self._verified[token]
         if not is_well_formed(token):
             raise Unauthorized("malformed_token", "The auth token is malformed")
-        digest = token_sha256(token)
-        record = await self.records.find(token_sha256=digest)
-        if not hmac.compare_digest(record.token_sha256, digest):
+        keys = TokenKeys.of(token)
+        record = await self.records.find(token_hint=keys.hint)
+        if not hmac.compare_digest(record.stored_key, keys.verifier.stored_key.hex()):
             raise Unauthorized("invalid_token", "The auth token is not valid")
         self._check_live(record)
         principal = self._principal(record)
@@ -112,34 +120,23 @@ class Authenticator:
                     self.records.usable_until(record.token_id))
         self._verified[token] = _Verified(record, principal, self.records.generation, until)
 
-    async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
-        """Find the record whose token produced ``mac`` and check it may serve this terminal.
-
-        Returns:
-            The matching record's ``token_id``.
+    async def _ea_record(self, hello: Hello) -> SignedRecord:
+        """The live record the hello's hint names, bound to the hello's terminal.
 
         Raises:
-            AuthRefused: ``invalid_token`` (no record matches), ``device_not_approved``,
-                ``authority_unreachable``, ``terminal_mismatch`` (the token is bound to
-                another login or server), ``token_revoked``, ``token_expired``.
+            AuthRefused: as :meth:`prove_daemon`.
         """
         try:
-            candidates = ([await self.records.find(token_hint=hello.token_hint)]
-                          if hello.token_hint else self.records.records())
+            record = await self.records.find(token_hint=hello.token_hint)
+            if not hmac.compare_digest(record.token_hint, hello.token_hint):
+                raise Unauthorized("invalid_token", "The auth token is not valid")
         except (Unauthorized, Unavailable) as exc:
             raise AuthRefused(exc.reason, str(exc)) from None
-        for record in candidates:
-            expected = auth_mac(bytes.fromhex(record.token_sha256), nonce, hello.login,
-                                hello.server)
-            if hmac.compare_digest(expected, mac):
-                break
-        else:
-            raise AuthRefused("invalid_token", "the auth token is not valid for this daemon")
         if (hello.login, hello.server) != (record.login, record.server):
             security_log.warning(
-                "rebinding refused: an EA for terminal %s@%s presented token %s, which is bound "
-                "to terminal %s@%s", hello.login, hello.server, record.token_id, record.login,
-                record.server)
+                "rebinding refused: an EA for terminal %s@%s presented the hint of token %s, "
+                "which is bound to terminal %s@%s", hello.login, hello.server, record.token_id,
+                record.login, record.server)
             raise AuthRefused("terminal_mismatch",
                               f"the auth token is bound to another terminal, not "
                               f"{hello.login}@{hello.server}")
@@ -147,6 +144,37 @@ class Authenticator:
             self._check_live(record)
         except Unauthorized as exc:
             raise AuthRefused(exc.reason, exc.message) from None
+        return record
+
+    async def prove_daemon(self, hello: Hello, daemon_nonce: str) -> str:
+        """This daemon's proof to the EA: ``HMAC(server_key, …)`` over the hello's nonce,
+        ``daemon_nonce`` and the terminal (``mtgateway.credential.ea_message``).
+
+        Raises:
+            AuthRefused: ``invalid_token`` (no record has the hint), ``device_not_approved``,
+                ``authority_unreachable``, ``terminal_mismatch``, ``token_revoked``,
+                ``token_expired``.
+        """
+        record = await self._ea_record(hello)
+        if record.server_key is None:  # a record is cached only once its box opened
+            raise AuthRefused("invalid_token", "the daemon holds no key for this token")
+        return prove_server(record.server_key, ea_message(
+            "daemon", hello.ea_nonce, daemon_nonce, hello.login, hello.server))
+
+    async def verify_ea(self, hello: Hello, daemon_nonce: str, proof: str) -> str:
+        """Check the EA's proof (``client_key`` XOR ``HMAC(stored_key, …)``) against the
+        hinted record, which must still serve this terminal.
+
+        Returns:
+            The record's ``token_id``.
+
+        Raises:
+            AuthRefused: ``invalid_token`` (the proof is wrong), or as :meth:`prove_daemon`.
+        """
+        record = await self._ea_record(hello)
+        message = ea_message("ea", hello.ea_nonce, daemon_nonce, hello.login, hello.server)
+        if not verify_holder(bytes.fromhex(record.stored_key), message, proof):
+            raise AuthRefused("invalid_token", "the auth token is not valid for this daemon")
         return record.token_id
 
     def _principal(self, record: SignedRecord) -> Principal:

@@ -88,17 +88,19 @@ class IssuedToken:
 class AuthorityAPI(Protocol):
     """The device-facing calls; see ``docs/authority.md`` for each answer's meaning."""
 
-    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
-                     token_hint: str | None = None, device_name: str = "",
-                     os: str = "", nonce: str | None = None) -> LookupAnswer:
-        """Find a token's record for this device (exactly one of sha256/hint); the record
-        carries ``nonce``, so the device can tell an answer to this request from a replay."""
+    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+                     os: str = "", nonce: str | None = None,
+                     box_key: bytes | None = None) -> LookupAnswer:
+        """Find a token's record for this device by the token's hint; the record carries
+        ``nonce``, so the device can tell an answer to this request from a replay, and its
+        ``server_key`` sealed to ``box_key`` (a fresh X25519 public key, ``boxes.py``)."""
         ...
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None) -> list[dict[str, Any]]:
-        """Current signed records of these tokens, each carrying ``nonce``; unknown or
-        unapproved ones omitted."""
+                      nonce: str | None = None,
+                      box_key: bytes | None = None) -> list[dict[str, Any]]:
+        """Current signed records of these tokens, each carrying ``nonce`` and its
+        ``server_key`` sealed to ``box_key``; unknown or unapproved ones omitted."""
         ...
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:

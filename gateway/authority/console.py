@@ -60,6 +60,7 @@ from .guard import (
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
 from .proofs import verify_device_proof
+from .records import b64url_decode
 from .reports import AccountFigures, TerminalReport
 from .service import AccountRegistration, Authority, TerminalClaimed
 from .store import AccountRow, StoredLoginFailures, StoredProofReplays
@@ -77,7 +78,6 @@ CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 _OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
 _VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 _MAX_BODY_BYTES: Final = 64 * 1024
-_HEX64: Final = r"^[0-9a-f]{64}$"
 _HEX32: Final = r"^[0-9a-f]{32}$"
 #: The longest a revocation long-poll is held open (below common proxy idle timeouts).
 _MAX_POLL_S: Final = 55.0
@@ -98,6 +98,8 @@ _REFUSALS: Final = Refusals(
         {"error": {"code": 503, "reason": "too_many_connections",
                    "message": "too many connections; try again"}}).encode()))
 _NONCE: Final = r"^[0-9a-f]{32,64}$"
+#: A raw 32-byte X25519 public key in unpadded base64url.
+_BOX_KEY: Final = r"^[A-Za-z0-9_-]{43}$"
 
 _M = TypeVar("_M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -137,19 +139,22 @@ class AccountCreate(_Body):
 class LookupBody(_Body):
     """``POST /v1/records/lookup``."""
 
-    token_sha256: str | None = Field(default=None, pattern=_HEX64)
-    token_hint: str | None = Field(default=None, pattern=_HEX32)
+    token_hint: str = Field(pattern=_HEX32)
     device_name: str = Field(default="", max_length=100)
     os: str = Field(default="", max_length=100)
     #: Signed into the record, so the device can tell this answer from a replayed one.
-    nonce: str | None = Field(default=None, pattern=_NONCE)
+    nonce: str = Field(pattern=_NONCE)
+    #: The request's fresh X25519 public key (base64url): the record's ``server_key`` is
+    #: sealed to it, so a replayed request's answer opens nothing (``boxes.py``).
+    box_key: str = Field(pattern=_BOX_KEY)
 
 
 class RefreshBody(_Body):
     """``POST /v1/records/refresh``."""
 
     token_ids: list[str] = Field(max_length=1000)
-    nonce: str | None = Field(default=None, pattern=_NONCE)
+    nonce: str = Field(pattern=_NONCE)
+    box_key: str = Field(pattern=_BOX_KEY)
 
 
 class TerminalReportBody(_Body):
@@ -456,11 +461,9 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
     async def lookup(request: web.Request) -> web.Response:
         device = await _device(request, clock)
         body = await _json(request, LookupBody, status=400)
-        if (body.token_sha256 is None) == (body.token_hint is None):
-            raise _Fail(400, "invalid_request", "give exactly one of token_sha256, token_hint")
         answer = await request.app[AUTHORITY].lookup(
-            device, token_sha256=body.token_sha256, token_hint=body.token_hint,
-            device_name=body.device_name, os=body.os, nonce=body.nonce)
+            device, token_hint=body.token_hint, device_name=body.device_name, os=body.os,
+            nonce=body.nonce, box_key=b64url_decode(body.box_key))
         out: dict[str, Any] = {"status": answer.status}
         if answer.record is not None:
             out["record"] = answer.record
@@ -470,7 +473,8 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
     async def refresh(request: web.Request) -> web.Response:
         device = await _device(request, clock)
         body = await _json(request, RefreshBody, status=400)
-        records = await request.app[AUTHORITY].refresh(device, body.token_ids, body.nonce)
+        records = await request.app[AUTHORITY].refresh(device, body.token_ids, body.nonce,
+                                                       b64url_decode(body.box_key))
         return web.json_response({"records": records})
 
     @routes.post("/v1/device/verify")

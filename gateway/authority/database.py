@@ -22,16 +22,28 @@ import re
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-__all__ = ["MIGRATIONS", "Cursor", "Database", "DatabaseError", "Tx", "redact_url"]
+__all__ = ["MIGRATIONS", "Cursor", "Database", "DatabaseError", "Step", "Tx", "redact_url"]
 
-#: Each entry is one schema version: written for SQLite, translated for PostgreSQL by
-#: :func:`_postgres_ddl`. Never edit a released entry; append a new one.
-MIGRATIONS: Final[tuple[str, ...]] = (
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A migration that needs more than SQL (a value computed from each row, under a key the
+    database does not hold): the caller of :meth:`Database.migrate` passes the function that
+    runs it under ``name``."""
+
+    name: str
+
+
+#: Each entry is one schema version: a script written for SQLite, translated for PostgreSQL by
+#: :func:`_postgres_ddl`, or a :class:`Step` the store runs. Never edit a released entry;
+#: append a new one.
+MIGRATIONS: Final[tuple[str | Step, ...]] = (
     # 1: the schema as it stood before versioning.
     """
     CREATE TABLE IF NOT EXISTS owners (
@@ -111,6 +123,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE TABLE IF NOT EXISTS login_lockouts (
         scope TEXT PRIMARY KEY, locked_until DOUBLE PRECISION NOT NULL);
     """,
+    # 7: tokens keep their verifier (stored_key; server_key encrypted under the data key), not
+    # their SHA-256, which was a credential (review round 4, T4-F2): ``store.py`` rebuilds the
+    # table, deriving both keys from each stored digest, so no owner re-pastes a token.
+    Step("token_verifiers"),
 )
 
 #: Idle PostgreSQL connections a :class:`Database` keeps for its next transactions. A console
@@ -330,6 +346,11 @@ class Database:
                 return
         conn.close()
 
+    def run_script(self, tx: Tx, script: str) -> None:
+        """Run each statement of ``script`` (SQLite DDL, translated for PostgreSQL)."""
+        for statement in _statements(_postgres_ddl(script) if self.postgres else script):
+            tx.execute(statement)
+
     def ensure_tables(self, script: str) -> None:
         """Create the tables and indexes of ``script`` (SQLite DDL, ``IF NOT EXISTS``) that do
         not exist yet, translated for PostgreSQL; two instances starting at once serialise on
@@ -359,38 +380,49 @@ class Database:
             return 0 if row is None else int(row[0])
         return 1 if has[1] else 0
 
-    def migrate(self, target: int | None = None) -> tuple[int, int]:
+    def migrate(self, target: int | None = None, *,
+                steps: Mapping[str, Callable[[Tx], None]] | None = None) -> tuple[int, int]:
         """Apply the migrations up to ``target`` (all by default); ``(before, after)``.
 
-        A database newer than this program (a later release wrote it) is refused rather than
-        used with a schema the code does not know.
+        ``steps`` runs the :class:`Step` migrations by name (the store passes them; a step
+        without its function is refused before anything is applied). A database newer than
+        this program (a later release wrote it) is refused rather than used with a schema the
+        code does not know.
         """
         goal = len(MIGRATIONS) if target is None else target
         if not 0 <= goal <= len(MIGRATIONS):
             raise ValueError(f"no schema version {goal}")
+        steps = steps or {}
+        for number, entry in enumerate(MIGRATIONS[:goal], start=1):
+            if isinstance(entry, Step) and entry.name not in steps:
+                raise ValueError(f"migration {number} ({entry.name}) needs the store's keys: "
+                                 "migrate through the AuthorityStore")
         if self.postgres:
             with self.tx() as tx:
                 tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-                return self._apply(tx, goal)
+                return self._apply(tx, goal, steps)
         assert self.path is not None  # noqa: S101
         with closing(sqlite3.connect(self.path, timeout=30.0, isolation_level=None)) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                result = self._apply(Tx(db, postgres=False), goal)
+                result = self._apply(Tx(db, postgres=False), goal, steps)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
             return result
 
-    def _apply(self, tx: Tx, goal: int) -> tuple[int, int]:
+    def _apply(self, tx: Tx, goal: int,
+               steps: Mapping[str, Callable[[Tx], None]]) -> tuple[int, int]:
         before = self._version(tx)
         if before > len(MIGRATIONS):
             raise DatabaseError(f"{self.describe()} has schema version {before}, newer than "
                                 f"this program's {len(MIGRATIONS)}: upgrade mtgateway")
         for script in MIGRATIONS[before:goal]:
-            for statement in _statements(_postgres_ddl(script) if self.postgres else script):
-                tx.execute(statement)
+            if isinstance(script, Step):
+                steps[script.name](tx)
+                continue
+            self.run_script(tx, script)
         after = max(before, goal)
         tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         tx.execute("DELETE FROM schema_version")

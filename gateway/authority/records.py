@@ -50,9 +50,13 @@ __all__ = [
     "verify_signed_record",
 ]
 
-RECORD_VERSION: Final = 1
+#: 2: the record carries the token's verifier (``stored_key``, and ``server_key`` sealed to the
+#: request), not the token's SHA-256, which opened sessions (review round 4, T4-F2).
+RECORD_VERSION: Final = 2
 RECORD_ALG: Final = "Ed25519"
-RECORD_CONTEXT: Final = b"mtgw-record-v1\n"
+#: Signed before the record's canonical JSON; a new version changes it, so a signature made
+#: over a record of another version never verifies as this one.
+RECORD_CONTEXT: Final = b"mtgw-record-v2\n"
 #: ``valid_until`` = ``issued_at`` + this: how long a daemon may live on a copy offline.
 OFFLINE_GRACE_S: Final = 24 * 3600
 #: A record issued further than this in the device's future is refused (clock skew allowance).
@@ -180,12 +184,14 @@ DEFAULT_RISK: Final = RiskPolicy()
 class SignedRecord:
     """A verified signed record: the parsed fields plus the envelope to store as is.
 
-    ``token_sha256`` and ``token_hint`` are secrets (together they pass the EA handshake), so
-    they are left out of ``repr``: a record in a log line or an exception shows neither.
+    ``stored_key`` (hex) verifies the token's holders and cannot act as one
+    (``mtgateway.credential``); ``server_key`` proves the daemon, and arrives sealed to the
+    request (``box_key``, ``server_key_box``: ``boxes.py``); the device that opened the box
+    fills :attr:`server_key`. None of them is shown by ``repr``.
     """
 
     token_id: str
-    token_sha256: str = field(repr=False)
+    stored_key: str = field(repr=False)
     token_hint: str = field(repr=False)
     login: int
     server: str
@@ -202,6 +208,12 @@ class SignedRecord:
     envelope: Mapping[str, Any] = field(repr=False, compare=False)
     #: The nonce of the device's request this copy answers (``None``: signed unasked).
     nonce: str | None = None
+    #: The authority's fresh X25519 key and the sealed ``server_key`` (absent when the request
+    #: carried no box key).
+    box_key: str | None = field(default=None, repr=False)
+    server_key_box: str | None = field(default=None, repr=False)
+    #: ``server_key`` once the requester opened the box (never part of the envelope).
+    server_key: bytes | None = field(default=None, repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         """The envelope as received (for a cache file or an HTTP answer)."""
@@ -255,8 +267,11 @@ def _parse(record: Mapping[str, Any], kid: str, envelope: Mapping[str, Any]) -> 
     scopes = record.get("scopes")
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise RecordRejected("malformed", "scopes must be a list of strings")
+    stored_key = _str(record, "stored_key")
+    if len(stored_key) != 64 or not set(stored_key) <= set("0123456789abcdef"):
+        raise RecordRejected("malformed", "stored_key must be 64 lowercase hex characters")
     return SignedRecord(
-        token_id=_str(record, "token_id"), token_sha256=_str(record, "token_sha256"),
+        token_id=_str(record, "token_id"), stored_key=stored_key,
         token_hint=_str(record, "token_hint"), login=_int(record, "login"),
         server=_str(record, "server"),
         scopes=frozenset(scopes), owner_email=_str(record, "owner_email"),
@@ -264,7 +279,8 @@ def _parse(record: Mapping[str, Any], kid: str, envelope: Mapping[str, Any]) -> 
         expires_at=_opt_int(record, "expires_at"), revoked_at=_opt_int(record, "revoked_at"),
         issued_at=_int(record, "issued_at"), valid_until=_int(record, "valid_until"),
         risk=_parse_risk(record.get("risk")), kid=kid, envelope=envelope,
-        nonce=_opt_str(record, "nonce"))
+        nonce=_opt_str(record, "nonce"), box_key=_opt_str(record, "box_key"),
+        server_key_box=_opt_str(record, "server_key_box"))
 
 
 def verify_signed_record(obj: Any, pinned_keys: Iterable[AuthorityKey], device_id: str,

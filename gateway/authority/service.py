@@ -28,7 +28,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Final
 
-from ea_bridge import token_hint as make_token_hint
+from mtgateway.credential import TokenKeys
 
 from .activity import ActivityEntry, ActivityLog
 from .api import (
@@ -39,6 +39,7 @@ from .api import (
     ResendAnswer,
     VerifyAnswer,
 )
+from .boxes import seal
 from .devices import (
     ACCOUNT_FAILURE_WINDOW_S,
     ACCOUNT_LOCK_S,
@@ -66,7 +67,7 @@ from .passwords import hash_password, verify_password
 from .records import DEFAULT_RISK, OFFLINE_GRACE_S, AuthorityKey, RiskPolicy, device_id_for
 from .reports import AccountFigures, TerminalReport, TerminalReports, TerminalRow
 from .store import AccountRow, AuthorityStore, TokenRow
-from .tokens import generate_token, token_sha256
+from .tokens import generate_token
 
 __all__ = ["SCOPES", "AccountRegistration", "Authority", "TerminalClaimed", "mask_email",
            "normalize_email"]
@@ -232,8 +233,12 @@ class Authority:
             raise ValueError("expires_in_s must be positive")
         now = self._now()
         token = self._new_token()
-        row = TokenRow(token_id="tok_" + secrets.token_hex(8), token_sha256=token_sha256(token),
-                       token_hint=make_token_hint(token), owner_email=owner_email, login=login,
+        keys = TokenKeys.of(token)
+        token_id = "tok_" + secrets.token_hex(8)
+        row = TokenRow(token_id=token_id, stored_key=keys.verifier.stored_key.hex(),
+                       server_key_enc=self.store.seal_server_key(token_id,
+                                                                 keys.verifier.server_key),
+                       token_hint=keys.hint, owner_email=owner_email, login=login,
                        server=server, scopes=tuple(sorted(set(scopes))), created_at=now,
                        expires_at=None if expires_in_s is None else now + expires_in_s)
         with self.store.database.tx() as tx:  # the claim's check and its token as one
@@ -478,29 +483,39 @@ class Authority:
             raise ValueError("device id does not match its public key")
         return device
 
-    def _signed(self, row: TokenRow, device_id: str, now: int,
-                nonce: str | None) -> dict[str, Any]:
-        record: dict[str, Any] = {"token_id": row.token_id, "token_sha256": row.token_sha256,
-                  "token_hint": row.token_hint, "login": row.login, "server": row.server,
-                  "scopes": list(row.scopes), "owner_email": row.owner_email,
-                  "device_id": device_id, "created_at": row.created_at,
-                  "expires_at": row.expires_at, "revoked_at": row.revoked_at,
-                  "issued_at": now, "valid_until": now + OFFLINE_GRACE_S,
-                  "risk": self._risk(row.login, row.server).as_json()}
-        if nonce is not None:  # binds this copy to the request: a replay answers nothing else
-            record["nonce"] = nonce
-        return self.store.signer.sign(record)
+    def _signed(self, rows: Sequence[TokenRow], device_id: str, now: int,
+                nonce: str | None, box_key: bytes | None) -> list[dict[str, Any]]:
+        """Signed records of ``rows`` for one request: each names the device and the request's
+        ``nonce``; with the request's ``box_key``, each carries its ``server_key`` sealed to
+        it (``boxes.py``), so a replayed request's answer opens nothing."""
+        if box_key is not None:
+            authority_key, boxes = seal(box_key, device_id, nonce or "",
+                                        {r.token_id: self.store.server_key(r) for r in rows})
+        out = []
+        for row in rows:
+            record: dict[str, Any] = {
+                "token_id": row.token_id, "stored_key": row.stored_key,
+                "token_hint": row.token_hint, "login": row.login, "server": row.server,
+                "scopes": list(row.scopes), "owner_email": row.owner_email,
+                "device_id": device_id, "created_at": row.created_at,
+                "expires_at": row.expires_at, "revoked_at": row.revoked_at,
+                "issued_at": now, "valid_until": now + OFFLINE_GRACE_S,
+                "risk": self._risk(row.login, row.server).as_json()}
+            if nonce is not None:  # binds this copy to the request: a replay answers nothing else
+                record["nonce"] = nonce
+            if box_key is not None:
+                record["box_key"] = authority_key
+                record["server_key_box"] = boxes[row.token_id]
+            out.append(self.store.signer.sign(record))
+        return out
 
-    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
-                     token_hint: str | None = None, device_name: str = "",
-                     os: str = "", nonce: str | None = None) -> LookupAnswer:
-        """A token's record for an approved device (signed with the request's ``nonce``);
-        else ask the owner and say ``pending``."""
+    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+                     os: str = "", nonce: str | None = None,
+                     box_key: bytes | None = None) -> LookupAnswer:
+        """A token's record for an approved device (signed with the request's ``nonce``, its
+        ``server_key`` sealed to ``box_key``); else ask the owner and say ``pending``."""
         self._checked(device)
-        if (token_sha256 is None) == (token_hint is None):
-            raise ValueError("give exactly one of token_sha256 and token_hint")
-        row = (self.store.token_by_sha256(token_sha256) if token_sha256 is not None
-               else self.store.token_by_hint(token_hint or ""))
+        row = self.store.token_by_hint(token_hint)
         if row is None or not self._serves(row):
             return LookupAnswer("unknown")
         now = self._now()
@@ -513,7 +528,8 @@ class Authority:
                                  clean_label(os, known.os if known else "unknown"), now)
         approval = self.store.approval(row.owner_email, device.device_id)
         if approval is not None and approval.status == "approved":
-            return LookupAnswer("ok", self._signed(row, device.device_id, now, nonce))
+            return LookupAnswer("ok", self._signed([row], device.device_id, now, nonce,
+                                                    box_key)[0])
         if approval is None or approval.status == "revoked":
             approval = Approval(approval_id="apr_" + secrets.token_hex(8),
                                 owner_email=row.owner_email, device_id=device.device_id,
@@ -614,20 +630,21 @@ class Authority:
         return True
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None) -> list[dict[str, Any]]:
+                      nonce: str | None = None,
+                      box_key: bytes | None = None) -> list[dict[str, Any]]:
         """Fresh records for the tokens whose owner still approves this device, each signed
-        with the request's ``nonce``."""
+        with the request's ``nonce`` (``server_key`` sealed to ``box_key``)."""
         self._checked(device)
         now = self._now()
-        out = []
+        rows = []
         for token_id in dict.fromkeys(token_ids):
             row = self.store.token_by_id(token_id)
             if row is None or not self._serves(row):
                 continue
             approval = self.store.approval(row.owner_email, device.device_id)
             if approval is not None and approval.status == "approved":
-                out.append(self._signed(row, device.device_id, now, nonce))
-        return out
+                rows.append(row)
+        return self._signed(rows, device.device_id, now, nonce, box_key)
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
         """Complete this device's pending approval with the code from the e-mail.

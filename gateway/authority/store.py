@@ -3,7 +3,10 @@
 What is kept, and why in this form:
 
 - owners: the e-mail and an scrypt hash of the password;
-- tokens: the SHA-256 and the hint of each token, never the token (it is shown once);
+- tokens: the hint and the verifier of each token (``mtgateway.credential``): ``stored_key``,
+  which checks a holder's proof and cannot make one, and ``server_key``, with which a daemon
+  proves itself, encrypted under ``authority-data.key``; never the token (it is shown once)
+  nor its SHA-256 (schema 7 erased the digests it found: they opened sessions);
 - accounts: the registration fields of ``seed-register-account``; the MT5 password is
   encrypted with AES-GCM under ``authority-data.key``. This protects a *copy of the database*
   (a backup, a synced folder) from revealing it; it does not protect against someone who
@@ -37,6 +40,8 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mtgateway.credential import verifier_from_digest
+
 from .database import Database, Tx
 from .devices import Approval
 from .errors import AccountExists
@@ -63,8 +68,22 @@ SIGNING_KEY_FILE: Final = "authority-signing.key"
 DATA_KEY_FILE: Final = "authority-data.key"
 
 
-_TOKEN_COLS: Final = ("token_id, token_sha256, token_hint, owner_email, login, server, scopes, "
-                      "created_at, expires_at, revoked_at")
+_TOKEN_COLS: Final = ("token_id, stored_key, server_key_enc, token_hint, owner_email, login, "
+                      "server, scopes, created_at, expires_at, revoked_at")
+#: Schema 7's token table (``MIGRATIONS`` entry 7, run by :meth:`AuthorityStore.migrate`).
+_TOKENS_V7: Final = """
+    CREATE TABLE tokens_v7 (
+        token_id TEXT PRIMARY KEY, stored_key TEXT NOT NULL UNIQUE, server_key_enc BLOB NOT NULL,
+        token_hint TEXT NOT NULL UNIQUE, owner_email TEXT NOT NULL, login INTEGER NOT NULL,
+        server TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER, revoked_at INTEGER);
+"""
+_TOKENS_V7_SWAP: Final = """
+    DROP TABLE tokens;
+    ALTER TABLE tokens_v7 RENAME TO tokens;
+    CREATE INDEX IF NOT EXISTS tokens_owner ON tokens (owner_email, created_at);
+    CREATE INDEX IF NOT EXISTS tokens_terminal ON tokens (login, server);
+"""
 _ACCOUNT_COLS: Final = ("id, owner_email, name, broker, login, server, is_live, is_active, "
                         "allowed_symbols, max_lot_size, risk_pct, auto_trade_enabled, "
                         "paper_trade_enabled, mt5_path, account_type, created_at")
@@ -74,13 +93,16 @@ _APPROVAL_COLS: Final = ("approval_id, owner_email, device_id, status, created_a
 
 @dataclass(frozen=True, slots=True)
 class TokenRow:
-    """A token as stored: its hashes, its terminal, scopes and lifetime (epoch seconds).
+    """A token as stored: its verifier and hint, its terminal, scopes and lifetime (epoch s).
 
-    The hashes are secrets (they pass the EA handshake) and stay out of ``repr``.
+    ``stored_key`` is hex; ``server_key_enc`` is the sealed ``server_key``, which plays the
+    daemon: :meth:`AuthorityStore.server_key` opens it when a record is signed. Neither, nor
+    the hint, is shown by ``repr``.
     """
 
     token_id: str
-    token_sha256: str = field(repr=False)
+    stored_key: str = field(repr=False)
+    server_key_enc: bytes = field(repr=False)
     token_hint: str = field(repr=False)
     owner_email: str
     login: int
@@ -159,10 +181,50 @@ class AuthorityStore:
         #: The code-HMAC pepper, derived so it needs no file of its own.
         self.pepper = hmac.new(data_key, b"mtgw-code-pepper-v1", hashlib.sha256).digest()
         if migrate:  # at start; ``mtgateway console migrate`` asks for it on its own
-            self.database.migrate()
+            self.migrate()
 
     def _db(self) -> AbstractContextManager[Tx]:
         return self.database.tx()
+
+    def migrate(self, target: int | None = None) -> tuple[int, int]:
+        """Apply the schema's migrations up to ``target`` (all by default), with the steps
+        that need this store's keys; ``(before, after)``."""
+        return self.database.migrate(target, steps={"token_verifiers": self._token_verifiers})
+
+    def _token_verifiers(self, tx: Tx) -> None:
+        """Schema 7: rebuild ``tokens`` with each token's verifier instead of its SHA-256.
+
+        The digest is what the token's holders derive both keys from, so existing tokens keep
+        working. On SQLite, ``secure_delete`` overwrites the pages the old table leaves free,
+        so the digests do not linger in the file; PostgreSQL keeps dead rows until a vacuum
+        (``docs/authority.md`` says what to run, and that backups made before hold them).
+        """
+        if not self.database.postgres:
+            tx.execute("PRAGMA secure_delete = ON")
+        self.database.run_script(tx, _TOKENS_V7)
+        rows = tx.execute("SELECT token_id, token_sha256, token_hint, owner_email, login, "
+                          "server, scopes, created_at, expires_at, revoked_at "
+                          "FROM tokens").fetchall()
+        for r in rows:
+            verifier = verifier_from_digest(bytes.fromhex(str(r[1])))
+            tx.execute(f"INSERT INTO tokens_v7 ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (r[0], verifier.stored_key.hex(),
+                        self.seal_server_key(r[0], verifier.server_key),
+                        r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]))
+        self.database.run_script(tx, _TOKENS_V7_SWAP)
+
+    def seal_server_key(self, token_id: str, server_key: bytes) -> bytes:
+        """``server_key`` encrypted under ``authority-data.key`` for its token's row: a copy
+        of the database alone cannot play the daemon either."""
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, server_key,
+                                          f"mtgw-server-key-v1\x1f{token_id}".encode())
+
+    def server_key(self, row: TokenRow) -> bytes:
+        """The ``server_key`` of a token (to seal into a record for a device)."""
+        blob = row.server_key_enc
+        return self._aead.decrypt(blob[:12], blob[12:],
+                                  f"mtgw-server-key-v1\x1f{row.token_id}".encode())
 
     # -- owners --------------------------------------------------------------------------
 
@@ -196,24 +258,19 @@ class AuthorityStore:
     # -- tokens --------------------------------------------------------------------------
 
     def add_token(self, row: TokenRow) -> None:
-        """Store a new token's hashes and terms."""
+        """Store a new token's verifier and terms."""
         with self._db() as db:
-            db.execute(f"INSERT INTO tokens ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (row.token_id, row.token_sha256, row.token_hint, row.owner_email,
-                        row.login, row.server, json.dumps(list(row.scopes)), row.created_at,
-                        row.expires_at, row.revoked_at))
+            db.execute(f"INSERT INTO tokens ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (row.token_id, row.stored_key, row.server_key_enc, row.token_hint,
+                        row.owner_email, row.login, row.server, json.dumps(list(row.scopes)),
+                        row.created_at, row.expires_at, row.revoked_at))
 
     def _token_where(self, clause: str, *args: Any) -> list[TokenRow]:
         with self._db() as db:
             rows = db.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE {clause}",
                               args).fetchall()
-        return [TokenRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7],
-                         r[8], r[9]) for r in rows]
-
-    def token_by_sha256(self, token_sha256: str) -> TokenRow | None:
-        """The token with this hash."""
-        rows = self._token_where("token_sha256 = ?", token_sha256)
-        return rows[0] if rows else None
+        return [TokenRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], tuple(json.loads(r[7])),
+                         r[8], r[9], r[10]) for r in rows]
 
     def token_by_hint(self, token_hint: str) -> TokenRow | None:
         """The token with this hint (what the EA sends)."""

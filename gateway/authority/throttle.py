@@ -27,7 +27,10 @@ closes them as one rule:
 * **Vouched credentials are never locked out.** One that already succeeded in this process
   (the owner's running bots, a signed-in owner) is checked without waiting its turn, so an
   attack cannot lock the owner out of what already works; a new credential presented during a
-  lockout waits it out.
+  lockout waits it out. The daemon vouches by *token*: a client challenge, and every session
+  it yields, count under their token's key, so a bot whose token worked once opens new
+  sessions while guessers flood the daemon (review round 4, T4-F4). The memory is
+  least-recently-used: at its bound it forgets one credential, never all of them.
 
 Every failure pays the delay on every path (a vouched credential that now fails too) and
 counts towards the lockout; a lockout is logged once, when it starts, on the
@@ -45,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol, TypeVar
 
@@ -130,7 +133,7 @@ class AuthThrottle:
         self.honour_during_lockout = honour_during_lockout
         self._ledger: FailureLedger = ledger if ledger is not None else MemoryLedger()
         self._lock = asyncio.Lock()
-        self._vouched: dict[str, None] = {}
+        self._vouched: OrderedDict[str, None] = OrderedDict()
 
     def retry_after_s(self) -> float | None:
         """Seconds until the lockout ends, or None when not locked out."""
@@ -154,18 +157,20 @@ class AuthThrottle:
         return key in self._vouched
 
     def vouch(self, key: str) -> None:
-        """Remember that ``key`` succeeded (bounded; at the bound the memory starts over)."""
-        if key not in self._vouched:
-            if len(self._vouched) >= _VOUCHED_MAX:
-                self._vouched.clear()
-            self._vouched[key] = None
+        """Remember that ``key`` succeeded (bounded: at the bound the least recently used one
+        is forgotten)."""
+        self._vouched[key] = None
+        self._vouched.move_to_end(key)
+        while len(self._vouched) > _VOUCHED_MAX:
+            self._vouched.popitem(last=False)
 
     async def check(self, key: str, verify: Callable[[], Awaitable[T]],
-                    refused: type[BaseException]) -> T:
+                    refused: type[BaseException], *, vouch: bool = True) -> T:
         """Run ``verify`` for the credential ``key`` under the rules of the module docstring.
 
         ``verify`` raises ``refused`` for a wrong credential; any other exception (the
-        authority cannot be asked, ...) passes through uncounted and undelayed.
+        authority cannot be asked, ...) passes through uncounted and undelayed. With ``vouch``
+        false a success is not remembered (a step that proves nothing about ``key``).
 
         Raises:
             RateLimited: ``key`` is unvouched and a lockout is on (``verify`` did not run,
@@ -173,6 +178,7 @@ class AuthThrottle:
             refused: the credential is wrong (after the delay).
         """
         if key in self._vouched:
+            self._vouched.move_to_end(key)
             try:
                 return await verify()
             except refused:
@@ -188,7 +194,8 @@ class AuthThrottle:
                     result = await verify()
                 except refused:  # not counted: the lockout is on
                     raise RateLimited(self.retry_after_s() or 0.0) from None
-                self.vouch(key)
+                if vouch:
+                    self.vouch(key)
                 return result
             try:
                 result = await verify()
@@ -196,7 +203,8 @@ class AuthThrottle:
                 self.record_failure()
                 await self._pay()
                 raise
-        self.vouch(key)
+        if vouch:
+            self.vouch(key)
         return result
 
     async def penalize(self) -> None:

@@ -3,19 +3,18 @@
 Shaped after GitHub's tokens: the prefix makes a leaked token recognisable to secret scanners,
 the checksum lets us refuse a mistyped or truncated token as ``malformed_token`` without a
 lookup, and base62 keeps it one double-click to select. 32 base62 characters are ~190 bits,
-far beyond guessing. Only the SHA-256 of a token is ever stored.
+far beyond guessing. The token is never stored: the authority keeps its hint and its verifier
+(``mtgateway.credential``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import zlib
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["TOKEN_LENGTH", "TOKEN_PREFIX", "display_token", "generate_token", "is_well_formed",
-           "token_sha256"]
+__all__ = ["TOKEN_LENGTH", "TOKEN_PREFIX", "display_token", "generate_token", "is_well_formed"]
 
 TOKEN_PREFIX: Final = "mtgw_"
 _BODY_LENGTH: Final = 32
@@ -49,11 +48,6 @@ def is_well_formed(token: str) -> bool:
         return False
     body, check = rest[:_BODY_LENGTH], rest[_BODY_LENGTH:]
     return secrets.compare_digest(_checksum(body), check)
-
-
-def token_sha256(token: str) -> str:
-    """The hex SHA-256 under which a token's record is stored and looked up."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def display_token(token: str) -> str:

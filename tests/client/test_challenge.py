@@ -23,7 +23,7 @@ import pytest
 import mtgateway as mt5
 import mtgateway.aio as amt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.auth.challenge import client_proof, server_proof
+from mtgateway.credential import TokenKeys
 from mtgateway.handshake import Handshake, token_hint
 from tests.client.conftest import base_url
 from tests.e2e.conftest import LOGIN, WAIT_S, Daemon
@@ -91,7 +91,10 @@ def answer_every_request(status: int, body: Any) -> Callable[[bytes], bytes | No
 
 
 TOKEN = "mtgw_" + "A" * 32 + "BBBBBB"  # the shape of a token; the fake never knows it
-KEY_HEX = hashlib.sha256(TOKEN.encode()).hexdigest()
+KEYS = TokenKeys.of(TOKEN)
+#: What must never reach a listener: the token's SHA-256 and every key derived from it.
+SECRETS_HEX = [hashlib.sha256(TOKEN.encode()).hexdigest(), KEYS.client_key.hex(),
+               KEYS.verifier.stored_key.hex(), KEYS.verifier.server_key.hex()]
 IMPOSTOR_ANSWERS = [
     # a listener that only collects: the old client sent the token in this first request
     (503, {"error": "busy"}),
@@ -107,7 +110,8 @@ IMPOSTOR_ANSWERS = [
 
 def assert_nothing_disclosed(received: bytes) -> None:
     assert TOKEN.encode() not in received
-    assert KEY_HEX.encode() not in received
+    for secret in SECRETS_HEX:
+        assert secret.encode() not in received
     assert TOKEN[5:].encode() not in received
     assert b"client_proof" not in received
 
@@ -233,11 +237,14 @@ async def test_the_challenge_over_http_and_no_replay(daemon: Daemon,
         assert status == 401
 
         status, unknown = await post(http_session, base + "/auth/challenge", {
-            "token_hint": token_hint(TOKEN), "client_nonce": "a" * 64})
+            "v": 2, "token_hint": token_hint(TOKEN), "client_nonce": "a" * 64})
         assert status == 401 and unknown["error"]["data"]["reason"] == "invalid_token"
         status, bad = await post(http_session, base + "/auth/challenge", {
-            "token_hint": "xyz", "client_nonce": "a" * 64})
+            "v": 2, "token_hint": "xyz", "client_nonce": "a" * 64})
         assert status == 400 and "token_hint" in bad["error"]["message"]
+        status, old = await post(http_session, base + "/auth/challenge", {
+            "token_hint": token_hint(daemon.token), "client_nonce": "a" * 64})
+        assert status == 400 and "upgrade mtgateway-client" in old["error"]["message"]
         async with http_session.post(base + "/rpc", json=rpc, headers={
                 "Authorization": "Bearer mtgws_" + "x" * 43}) as response:
             assert response.status == 401
@@ -288,15 +295,13 @@ async def test_a_lapsed_session_is_replaced_by_a_new_challenge(
 
 
 def test_the_documented_test_vector() -> None:
-    """docs/api.md's vector, computed by the daemon's side and checked by the client's."""
+    """docs/api.md's vector: the client's two bodies for the documented token and nonces
+    (the proofs themselves: tests/client/test_credential.py)."""
     token = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
-    key = hashlib.sha256(token.encode()).digest()
-    server = "6d663683262809d7de9a9b61a62ae5e6f4eca9073da7898945f585860351596a"
-    client = "0654e66847619def99cac0f23fb3629891478be938f8164e773a4429a12e8a8e"
-    assert server_proof(key, "1" * 64, "2" * 64) == server
-    assert client_proof(key, "1" * 64, "2" * 64) == client
+    server = "d65f49314b4bdb7e21e2d4484c4428f2f307fc9fedaf79b5ed872b0dd1cd6eb3"
+    client = "4ebdf595fe40c9d5ed84f270874566a58c8e90c74200eed07300902617228946"
     shake = Handshake(token, randbytes=lambda n: b"\x11" * n)
-    assert shake.challenge_body() == {"token_hint": "b516fc16a62f26210b7986963d09368e",
+    assert shake.challenge_body() == {"v": 2, "token_hint": "b516fc16a62f26210b7986963d09368e",
                                       "client_nonce": "1" * 64}
     assert shake.session_body({"server_nonce": "2" * 64, "server_proof": server}) == {
         "server_nonce": "2" * 64, "client_proof": client}

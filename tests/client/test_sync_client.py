@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import socket
 import threading
@@ -20,7 +19,7 @@ import pytest
 
 import mtgateway as mt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.auth.challenge import server_proof
+from mtgateway.credential import TokenKeys, client_message, prove_server
 from mtgateway.wire import RATES_DTYPE
 from tests.client.conftest import base_url
 from tests.e2e.conftest import LOGIN, SERVER, Daemon
@@ -262,8 +261,10 @@ class ClosingServer:
                 while len(body) < length:
                     body += conn.recv(65536)
                 if head.startswith(b"POST /auth/challenge"):  # it holds the token "t"
-                    nonce = json.loads(body)["client_nonce"]
-                    proof = server_proof(hashlib.sha256(b"t").digest(), nonce, "5" * 64)
+                    asked = json.loads(body)
+                    keys = TokenKeys.of("t")
+                    proof = prove_server(keys.verifier.server_key, client_message(
+                        "server", asked["token_hint"], asked["client_nonce"], "5" * 64))
                     answer = json.dumps({"server_nonce": "5" * 64,
                                          "server_proof": proof}).encode()
                 elif head.startswith(b"POST /auth/session"):

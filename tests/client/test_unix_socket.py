@@ -140,7 +140,7 @@ async def test_mtgateway_run_serves_the_configured_socket(tmp_path: Path) -> Non
             async with http.get("http://localhost/health") as response:
                 assert (await response.json())["status"] == "ok"
             async with http.post("http://localhost/auth/challenge", json={
-                    "token_hint": "0" * 32, "client_nonce": "1" * 64}) as response:
+                    "v": 2, "token_hint": "0" * 32, "client_nonce": "1" * 64}) as response:
                 assert response.status == 401  # no such token: the challenge runs there too
         proc.terminate()
         async with asyncio.timeout(WAIT_S * 2):

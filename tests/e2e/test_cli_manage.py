@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from ea_bridge import TerminalId, token_hint
+from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app, open_device
 from gateway.auth import MemorySecretStore
@@ -35,6 +35,7 @@ from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
 from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.listener import start_http
 from gateway.mailsink import MailSink
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"

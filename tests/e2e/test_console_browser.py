@@ -20,8 +20,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from ea_bridge import token_hint
 from gateway.authority.console import AUTHORITY
+from mtgateway.credential import token_hint
 from tests.e2e.test_browser import STEP_S, Walk, chromium
 from tests.e2e.test_browser import shots as shots  # noqa: F401, PLC0414
 from tests.e2e.test_console import OWNER, PASSWORD, Console

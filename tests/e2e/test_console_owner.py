@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from ea_bridge import token_hint
 from gateway.authority.console import AUTHORITY
+from mtgateway.credential import token_hint
 from tests.e2e.consolekit import Browser
 from tests.e2e.test_console import OWNER, PASSWORD, Console
 

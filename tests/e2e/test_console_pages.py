@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ea_bridge import token_hint
 from gateway.authority.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
 from gateway.authority.guard import ConnectionLimits
 from gateway.authority.reports import SILENT_AFTER_S
@@ -32,6 +31,7 @@ from gateway.authority.web import PAGES
 from gateway.authority.web.security import CSP, SESSION_COOKIE
 from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
 from gateway.config import ConsoleConfig, GatewayConfig
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import Browser, Page
 from tests.e2e.test_console import OWNER, PASSWORD, Clock, Console, CountingClock, Pauses

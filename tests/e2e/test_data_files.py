@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from ea_bridge import token_hint
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
 from gateway.auth import token_sha256
@@ -27,6 +26,7 @@ from gateway.authority.store import load_or_create_secret
 from gateway.config import BridgeConfig, DeviceConfig, GatewayConfig, ServerConfig
 from gateway.keys import BRIDGE
 from gateway.listener import start_http
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32",

@@ -18,13 +18,13 @@ import time
 import aiohttp
 import pytest
 
-from ea_bridge import token_hint
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth import generate_token, token_sha256
 from gateway.authority.service import AccountRegistration
 from gateway.authority.store import TokenRow
 from gateway.hub import StreamKey
 from gateway.keys import HUB
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon
 from tests.e2e.test_ws import SYMBOLS, connect
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ea_bridge.connection import (
+    DAEMON_UNPROVEN,
     AuthReceived,
     BridgeConnection,
     Closed,
@@ -23,22 +26,38 @@ from ea_bridge.connection import (
 from ea_bridge.errors import InvalidState
 from ea_bridge.framing import encode_frame
 from ea_bridge.messages import (
+    PROTOCOL_VERSION,
     Auth,
+    Challenge,
     ErrorResponse,
     Event,
     Hello,
     Refuse,
     Response,
-    auth_mac,
     decode,
     encode,
-    token_key,
 )
+from mtgateway.credential import TokenKeys, ea_message, prove_server, verify_holder
 from tests.testkit import FakeClock, splits
 
 TOKEN = "mtgw_" + "Q" * 32 + "ZZZZZZ"
-HELLO = Hello(1, "MT5", 4755, "1.2.0", 5012345, "MTG-Demo", "MT Gateway")
+KEYS = TokenKeys.of(TOKEN)
+EA_NONCE = "e1" * 32
+HELLO = Hello(PROTOCOL_VERSION, "MT5", 4755, "1.3.0", 5012345, "MTG-Demo", "MT Gateway",
+              token_hint=KEYS.hint, ea_nonce=EA_NONCE)
 HB = HeartbeatSettings(interval_s=5.0, timeout_s=15.0, handshake_timeout_s=5.0)
+
+
+def daemon_proof(daemon_nonce: str, keys: TokenKeys = KEYS, hello: Hello = HELLO) -> str:
+    """What a daemon holding ``keys``' record answers the hello with."""
+    return prove_server(keys.verifier.server_key, ea_message(
+        "daemon", hello.ea_nonce, daemon_nonce, hello.login, hello.server))
+
+
+def ea_proof_checks(proof: str, daemon_nonce: str, keys: TokenKeys = KEYS) -> bool:
+    """Whether ``proof`` is the EA's proof of ``keys``' token (the daemon's check)."""
+    return verify_holder(keys.verifier.stored_key, ea_message(
+        "ea", HELLO.ea_nonce, daemon_nonce, HELLO.login, HELLO.server), proof)
 
 
 def feed(conn: BridgeConnection | EAConnection, data: bytes, how: list[bytes] | None = None
@@ -51,10 +70,12 @@ def feed(conn: BridgeConnection | EAConnection, data: bytes, how: list[bytes] | 
 def handshake(clock: FakeClock, token: str = TOKEN) -> tuple[BridgeConnection, EAConnection]:
     """Run a full handshake with an accepting daemon; return both READY ends."""
     server = BridgeConnection(clock=clock, heartbeat=HB)
-    client = EAConnection(HELLO, token_key(token), clock=clock)
+    keys = TokenKeys.of(token)
+    client = EAConnection(replace(HELLO, token_hint=keys.hint), keys, clock=clock)
     [hello] = feed(server, client.data_to_send())
     assert isinstance(hello, HelloReceived)
-    server.send_challenge("ab" * 32, 1_700_000_000_000)
+    server.send_challenge("ab" * 32, 1_700_000_000_000,
+                          daemon_proof("ab" * 32, keys, hello.hello))
     assert feed(client, server.data_to_send()) == []
     [auth] = feed(server, client.data_to_send())
     assert isinstance(auth, AuthReceived)
@@ -67,26 +88,67 @@ def handshake(clock: FakeClock, token: str = TOKEN) -> tuple[BridgeConnection, E
 def test_handshake_under_every_split() -> None:
     """Hello, challenge and auth work whatever way each side's bytes are cut."""
     clock = FakeClock()
-    hello_bytes = EAConnection(HELLO, token_key(TOKEN), clock=clock).data_to_send()
+    hello_bytes = EAConnection(HELLO, KEYS, clock=clock).data_to_send()
     for name, chunks in splits(hello_bytes):
         server = BridgeConnection(clock=clock, heartbeat=HB)
         assert feed(server, b"", chunks) == [HelloReceived(HELLO)], name
         assert server.state is State.AWAITING_AUTH
-    server.send_challenge("cd" * 32, 1)
+    server.send_challenge("cd" * 32, 1, daemon_proof("cd" * 32))
     challenge_bytes = server.data_to_send()
-    expected_mac = auth_mac(token_key(TOKEN), "cd" * 32, HELLO.login, HELLO.server)
     for name, chunks in splits(challenge_bytes):
-        client = EAConnection(HELLO, token_key(TOKEN), clock=clock)
+        client = EAConnection(HELLO, KEYS, clock=clock)
         client.data_to_send()
         assert feed(client, b"", chunks) == [], name
         assert client.state is State.AWAITING_WELCOME
         auth_bytes = client.data_to_send()
-        assert decode(auth_bytes[4:]) == Auth(expected_mac), name
+        auth = decode(auth_bytes[4:])
+        assert isinstance(auth, Auth) and ea_proof_checks(auth.proof, "cd" * 32), name
     for name, chunks in splits(auth_bytes):
         server = BridgeConnection(clock=clock, heartbeat=HB)
         feed(server, hello_bytes)
-        server.send_challenge("cd" * 32, 1)
-        assert feed(server, b"", chunks) == [AuthReceived(HELLO, "cd" * 32, expected_mac)], name
+        server.send_challenge("cd" * 32, 1, daemon_proof("cd" * 32))
+        assert feed(server, b"", chunks) == [AuthReceived(HELLO, "cd" * 32, auth.proof)], name
+
+
+def test_the_ea_sends_and_obeys_nothing_before_the_daemon_proves_the_token() -> None:
+    """A challenge whose proof is not the token's (a process squatting on the bridge port)
+    closes the EA's end with daemon_unproven: no auth is sent, and a request that follows is
+    never reported to the EA's shell (review round 4, T4-F1)."""
+    clock = FakeClock()
+    other = TokenKeys.of("mtgw_" + "R" * 32 + "ZZZZZZ")
+    for proof in ("", "00" * 32, daemon_proof("cd" * 32, other),
+                  daemon_proof("cd" * 32, KEYS, replace(HELLO, ea_nonce="f0" * 32))):
+        client = EAConnection(HELLO, KEYS, clock=clock)
+        client.data_to_send()
+        squatter = encode_frame(encode(Challenge("cd" * 32, 1, proof)))
+        squatter += encode_frame(b'{"t":"welcome","session_id":"x","heartbeat_interval_s":5,'
+                                 b'"heartbeat_timeout_s":15,"max_frame_bytes":8388608}')
+        squatter += encode_frame(b'{"t":"req","id":3,"m":"order_send","p":{}}')
+        events = feed(client, squatter)
+        assert events == [Closed(DAEMON_UNPROVEN, events[0].message)], proof  # type: ignore[union-attr]
+        assert client.data_to_send() == b"", proof
+        assert client.state is State.CLOSED
+
+
+def test_an_older_ea_is_refused_with_the_reason_to_update() -> None:
+    """A version 1 hello (EA 1.2 and older, which trusts any listener) is refused as
+    unsupported_version, with a message telling the user to install the new EA."""
+    server = BridgeConnection(clock=FakeClock(), heartbeat=HB)
+    events = feed(server, encode_frame(encode(replace(HELLO, protocol_version=1))))
+    assert events[0] == Closed("unsupported_version", events[0].message)  # type: ignore[union-attr]
+    reply = decode(server.data_to_send()[4:])
+    assert isinstance(reply, Refuse) and reply.reason == "unsupported_version"
+    assert "ea install" in reply.message
+
+
+@pytest.mark.parametrize("hello", [replace(HELLO, ea_nonce=""), replace(HELLO, token_hint=""),
+                                   replace(HELLO, ea_nonce="E1" * 32)])
+def test_a_hello_without_its_nonce_or_hint_is_a_protocol_error(hello: Hello) -> None:
+    """Version 2 needs the EA's nonce (64 lowercase hex) and the token's hint."""
+    server = BridgeConnection(clock=FakeClock(), heartbeat=HB)
+    events = feed(server, encode_frame(encode(hello)))
+    assert [type(e) for e in events] == [Closed]
+    assert events[0].reason == "protocol_error"  # type: ignore[union-attr]
 
 
 def test_accept_makes_both_ends_ready_and_adopts_heartbeat() -> None:
@@ -100,13 +162,12 @@ def test_refusal_reaches_the_ea_with_its_reason() -> None:
     """A refused handshake gives the EA the reason word and closes both ends."""
     clock = FakeClock()
     server = BridgeConnection(clock=clock, heartbeat=HB)
-    client = EAConnection(HELLO, token_key("mtgw_wrong"), clock=clock)
+    client = EAConnection(HELLO, KEYS, clock=clock)
     feed(server, client.data_to_send())
-    server.send_challenge("ef" * 32, 1)
+    server.send_challenge("ef" * 32, 1, daemon_proof("ef" * 32))
     feed(client, server.data_to_send())
     [auth] = feed(server, client.data_to_send())
     assert isinstance(auth, AuthReceived)
-    assert auth.mac != auth_mac(token_key(TOKEN), auth.nonce, HELLO.login, HELLO.server)
     server.refuse("invalid_token", "the token is not valid for this daemon")
     assert server.should_close
     events = feed(client, server.data_to_send())
@@ -117,7 +178,7 @@ def test_refusal_reaches_the_ea_with_its_reason() -> None:
 def test_unsupported_version_is_refused_without_the_shell() -> None:
     """A hello with another protocol version is refused by the state machine itself."""
     server = BridgeConnection(clock=FakeClock(), heartbeat=HB)
-    hello = Hello(2, "MT5", 1, "9", 1, "S", "C")
+    hello = Hello(3, "MT5", 1, "9", 1, "S", "C")
     events = feed(server, encode_frame(encode(hello)))
     assert events[0] == Closed("unsupported_version", events[0].message)  # type: ignore[union-attr]
     reply = decode(server.data_to_send()[4:])
@@ -314,7 +375,7 @@ def test_operations_in_the_wrong_state_are_our_bug() -> None:
         server.send_request("ping", {})
     with pytest.raises(InvalidState):
         server.accept("x")
-    client = EAConnection(HELLO, token_key(TOKEN), clock=clock)
+    client = EAConnection(HELLO, KEYS, clock=clock)
     with pytest.raises(InvalidState):
         client.send_event("ticks", {})
     ready, _ = handshake(clock)

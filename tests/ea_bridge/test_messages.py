@@ -19,18 +19,16 @@ from ea_bridge.messages import (
     Request,
     Response,
     Welcome,
-    auth_mac,
     decode,
     encode,
-    token_hint,
-    token_key,
 )
 
-HELLO = Hello(1, "MT5", 4755, "1.0.0", 5012345, "MTG-Demo", "MT Gateway", "Terminal 1")
+HELLO = Hello(2, "MT5", 4755, "1.3.0", 5012345, "MTG-Demo", "MT Gateway", "Terminal 1",
+              "b516fc16a62f26210b7986963d09368e", "e1" * 32)
 
 EXAMPLES: list[Message] = [
     HELLO,
-    Challenge("ab" * 32, 1_763_700_000_000),
+    Challenge("ab" * 32, 1_763_700_000_000, "ef" * 32),
     Auth("cd" * 32),
     Welcome("s1", 5.0, 15.0, 8 << 20),
     Refuse("invalid_token", "the token is not known"),
@@ -102,27 +100,12 @@ def test_malformed_frames_are_violations(payload: bytes, fragment: str) -> None:
         decode(payload)
 
 
-def test_auth_mac_test_vector() -> None:
-    """The MAC matches the vector in docs/protocol.md (checked with openssl dgst -hmac)."""
-    token = "mtgw_" + "A" * 32 + "BBBBBB"
-    key = token_key(token)
-    assert key.hex() == "0a3202549b51758af14e3a5c8ce477aaffc3089a7fc85ee88413a4ed90c84501"
-    assert auth_mac(key, "00" * 32, 5012345, "MTG-Demo") == (
-        "5acc83d301ba777fcf6498e4e593fe3912e49cd753e598dca54376238c51b9ce")
-
-
-def test_auth_mac_binds_nonce_login_and_server() -> None:
-    """Changing the nonce, the login or the server changes the MAC."""
-    key = token_key("mtgw_x")
-    base = auth_mac(key, "aa", 1, "S")
-    assert len({base, auth_mac(key, "ab", 1, "S"), auth_mac(key, "aa", 2, "S"),
-                auth_mac(key, "aa", 1, "T"), auth_mac(token_key("mtgw_y"), "aa", 1, "S")}) == 5
-
-
-def test_token_hint_vector_and_independence() -> None:
-    """The hint matches docs/protocol.md and differs from the HMAC key."""
-    token = "mtgw_" + "A" * 32 + "BBBBBB"
-    assert token_hint(token) == "b516fc16a62f26210b7986963d09368e"
-    assert token_hint(token) not in token_key(token).hex()
-    hello = Hello(1, "MT5", 1, "1", 2, "S", "C", "", token_hint(token))
-    assert decode(encode(hello)) == hello
+def test_the_handshake_fields_have_their_documented_names() -> None:
+    """Protocol version 2's hello carries ea_nonce and token_hint, the challenge its proof,
+    the auth a proof (docs/protocol.md §3)."""
+    assert b'"ea_nonce":"' + b"e1" * 32 + b'"' in encode(HELLO)
+    assert b'"token_hint":"b516fc16a62f26210b7986963d09368e"' in encode(HELLO)
+    assert encode(Challenge("ab" * 32, 1, "ef" * 32)) == (
+        b'{"t":"challenge","nonce":"' + b"ab" * 32 + b'","server_time_ms":1,"proof":"'
+        + b"ef" * 32 + b'"}')
+    assert encode(Auth("cd" * 32)) == b'{"t":"auth","proof":"' + b"cd" * 32 + b'"}'

@@ -298,8 +298,9 @@ async def test_garbage_is_refused_with_protocol_error(bridge: Bridge, garbage: b
 
 
 async def test_unsupported_version_is_refused(bridge: Bridge, make_ea: EAFactory) -> None:
-    """An EA speaking another protocol version is told so."""
-    event = await make_ea(TOKEN_A, version=2).connect(bridge.port)
+    """An EA speaking another protocol version (1: EA 1.2, which trusts any listener) is told
+    so, and no session starts."""
+    event = await make_ea(TOKEN_A, version=1).connect(bridge.port)
     assert isinstance(event, Refused) and event.reason == "unsupported_version"
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ea_bridge import token_hint
 from ea_bridge.connection import AuthReceived, BridgeConnection, HeartbeatSettings, HelloReceived
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.auth import generate_token
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
 from tests.e2e.test_auth_flow import world
 from tests.ea_mql.eakit import CompiledEA

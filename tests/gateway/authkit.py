@@ -52,22 +52,23 @@ class Interceptor:
     def _pass(self, envelope: Envelope) -> Envelope:
         return self.tamper(copy.deepcopy(envelope)) if self.tamper else envelope
 
-    async def lookup(self, device: DeviceInfo, *, token_sha256: str | None = None,
-                     token_hint: str | None = None, device_name: str = "",
-                     os: str = "", nonce: str | None = None) -> LookupAnswer:
+    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+                     os: str = "", nonce: str | None = None,
+                     box_key: bytes | None = None) -> LookupAnswer:
         self._cut()
         self.lookups += 1
-        answer = await self.inner.lookup(self.as_device or device, token_sha256=token_sha256,
-                                         token_hint=token_hint, device_name=device_name, os=os,
-                                         nonce=nonce)
+        answer = await self.inner.lookup(self.as_device or device, token_hint=token_hint,
+                                         device_name=device_name, os=os, nonce=nonce,
+                                         box_key=box_key)
         if answer.record is None:
             return answer
         return LookupAnswer(answer.status, self._pass(answer.record))
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None) -> list[Envelope]:
+                      nonce: str | None = None,
+                      box_key: bytes | None = None) -> list[Envelope]:
         self._cut()
-        found = await self.inner.refresh(self.as_device or device, token_ids, nonce)
+        found = await self.inner.refresh(self.as_device or device, token_ids, nonce, box_key)
         return [self._pass(e) for e in found]
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:

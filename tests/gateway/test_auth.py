@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from ea_bridge import AuthRefused, Hello, auth_mac, token_hint, token_key
+from ea_bridge import AuthRefused, Hello
 from gateway.auth import Authenticator, generate_token, is_well_formed
 from gateway.authority.tokens import TOKEN_LENGTH, display_token
 from gateway.errors import Unauthorized
+from mtgateway.credential import (
+    TokenKeys,
+    ea_message,
+    prove_holder,
+    token_hint,
+    verify_server,
+)
 from tests.gateway.authkit import OWNER, AuthStack, auth_stack
 
 
@@ -148,18 +155,45 @@ async def test_fast_path_lasts_at_most_reuse_s_and_freshness_is_asked_at_use(
 
 
 def _hello(login: int, server: str, token: str) -> Hello:
-    return Hello(1, "MT5", 4755, "1", login, server, "C", token_hint=token_hint(token))
+    return Hello(2, "MT5", 4755, "1.3", login, server, "C", token_hint=token_hint(token),
+                 ea_nonce="e1" * 32)
+
+
+def _proof(token: str, nonce: str, login: int = 42, server: str = "Srv") -> str:
+    """The EA's proof of ``token`` over ``_hello``'s nonce and the daemon's ``nonce``."""
+    return prove_holder(TokenKeys.of(token), ea_message("ea", "e1" * 32, nonce, login, server))
+
+
+async def test_the_daemon_proves_the_token_to_the_ea(stack: AuthStack) -> None:
+    """prove_daemon answers with the record's server_key over both nonces and the terminal,
+    which the EA (holding the token) accepts; the proof changes with the EA's nonce, so a
+    recorded proof answers no other hello."""
+    auth = Authenticator(stack.cache)
+    token, _ = stack.issue(login=42, server="Srv")
+    hello = _hello(42, "Srv", token)
+    proof = await auth.prove_daemon(hello, "ab" * 32)
+    server_key = TokenKeys.of(token).verifier.server_key
+    assert verify_server(server_key, ea_message("daemon", "e1" * 32, "ab" * 32, 42, "Srv"),
+                         proof)
+    assert not verify_server(server_key, ea_message("daemon", "f0" * 32, "ab" * 32, 42, "Srv"),
+                             proof)
+    with pytest.raises(AuthRefused) as info:
+        await auth.prove_daemon(_hello(43, "Srv", token), "ab" * 32)
+    assert info.value.reason == "terminal_mismatch"
+    with pytest.raises(AuthRefused) as info:
+        await auth.prove_daemon(_hello(42, "Srv", generate_token()), "ab" * 32)
+    assert info.value.reason == "invalid_token"
 
 
 async def test_verify_ea(stack: AuthStack) -> None:
-    """The EA's hint and MAC identify its record; wrong token, terminal or a revoked token are
-    refused with the contract's words."""
+    """The EA's hint and proof identify its record; wrong token, terminal or a revoked token
+    are refused with the contract's words."""
     auth = Authenticator(stack.cache)
     token, token_id = stack.issue(login=42, server="Srv")
     nonce = "ab" * 32
 
     def mac(token: str, login: int = 42, server: str = "Srv") -> str:
-        return auth_mac(token_key(token), nonce, login, server)
+        return _proof(token, nonce, login, server)
 
     assert await auth.verify_ea(_hello(42, "Srv", token), nonce, mac(token)) == token_id
     stranger = generate_token()
@@ -188,7 +222,7 @@ async def test_verify_ea_pending_device_and_unreachable_authority(tmp_path: Path
     auth = Authenticator(stack.cache)
     token, _ = stack.issue()
     nonce = "cd" * 32
-    tag = auth_mac(token_key(token), nonce, 5012345, "MTG-Demo")
+    tag = _proof(token, nonce, 5012345, "MTG-Demo")
     with pytest.raises(AuthRefused) as info:
         await auth.verify_ea(_hello(5012345, "MTG-Demo", token), nonce, tag)
     assert info.value.reason == "device_not_approved"

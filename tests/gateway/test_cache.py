@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth import Authenticator, DeviceIdentity
 from gateway.authority.records import AuthorityKey, AuthoritySigner, SignedRecord
-from gateway.authority.tokens import token_sha256
 from gateway.errors import Unauthorized, Unavailable
+from mtgateway.credential import token_hint
 from tests.gateway.authkit import AuthStack, auth_stack
 
 STALE_AFTER_S = 300 + 61  # one interval plus the slack (60 s at most)
@@ -24,7 +24,7 @@ def stack(tmp_path: Path) -> AuthStack:
 
 
 async def _find(stack: AuthStack, token: str) -> SignedRecord:
-    return await stack.cache.find(token_sha256=token_sha256(token))
+    return await stack.cache.find(token_hint=token_hint(token))
 
 
 async def test_lookup_verifies_and_serves_from_memory(stack: AuthStack) -> None:
@@ -40,7 +40,7 @@ async def test_lookup_verifies_and_serves_from_memory(stack: AuthStack) -> None:
 async def test_unknown_token_is_invalid(stack: AuthStack) -> None:
     """A token the authority does not know is invalid_token."""
     with pytest.raises(Unauthorized) as info:
-        await stack.cache.find(token_sha256="0" * 64)
+        await stack.cache.find(token_hint="0" * 32)
     assert info.value.reason == "invalid_token"
 
 
@@ -206,7 +206,7 @@ async def test_pending_device_then_code_then_record(tmp_path: Path) -> None:
 
 async def test_hint_lookup_finds_the_same_record(stack: AuthStack) -> None:
     """The EA's hint finds the record the bearer token finds."""
-    from ea_bridge import token_hint
+    from mtgateway.credential import token_hint
 
     token, token_id = stack.issue()
     assert (await stack.cache.find(token_hint=token_hint(token))).token_id == token_id

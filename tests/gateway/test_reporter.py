@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId, token_hint
+from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import TerminalReporter, watch_revocations
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
+from mtgateway.credential import token_hint
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 TERMINAL = TerminalId(5012345, "MTG-Demo")
@@ -92,13 +93,20 @@ async def test_the_verifier_wrapper_reports_refusals_and_passes_them_on(
     reporter = TerminalReporter(link, link._device)
 
     class Refusing:
-        async def verify_ea(self, hello: Hello, nonce: str, mac: str) -> str:
+        async def prove_daemon(self, hello: Hello, daemon_nonce: str) -> str:
+            raise AuthRefused("token_revoked", "revoked")
+
+        async def verify_ea(self, hello: Hello, daemon_nonce: str, proof: str) -> str:
             raise AuthRefused("terminal_mismatch", "bound elsewhere")
 
     with pytest.raises(AuthRefused):
         await reporter.verifier(Refusing()).verify_ea(_hello(token_hint(token), 42), "n", "m")
     assert [(r.login, r.state, r.reason) for r in reporter._states.values()] == [
         (42, "refused", "terminal_mismatch")]
+    with pytest.raises(AuthRefused):  # a refusal at the hello (before any proof) too
+        await reporter.verifier(Refusing()).prove_daemon(_hello(token_hint(token), 42), "n")
+    assert [(r.login, r.state, r.reason) for r in reporter._states.values()] == [
+        (42, "refused", "token_revoked")]
     # a hello naming no token cannot be placed with any owner: not kept
     reporter.refused(_hello(""), "invalid_token")
     assert len(reporter._states) == 1

@@ -23,7 +23,7 @@ from gateway.authority.devices import (
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
-from gateway.authority.tokens import token_sha256
+from mtgateway.credential import token_hint
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
@@ -56,7 +56,7 @@ class World:
         """A token of ``owner`` looked up by ``device``: pending, and a code mailed."""
         login = 1 if owner == OWNER else 2  # a terminal is one owner's
         token = self.authority.issue_token(owner, login, "S").token
-        answer = await self.authority.lookup(device, token_sha256=token_sha256(token),
+        answer = await self.authority.lookup(device, token_hint=token_hint(token),
                                              device_name="guesser", os="AnyOS")
         assert answer.status == "pending"
         return token
@@ -156,14 +156,14 @@ async def test_no_code_is_mailed_during_the_lock_and_approval_works_after(
     await world.authority.close()
     sent = len(world.mailer.messages)
     world.clock.advance(ACCOUNT_LOCK_S - 1)
-    sha = token_sha256(token)
-    assert (await world.authority.lookup(device, token_sha256=sha)).status == "pending"
+    hint = token_hint(token)
+    assert (await world.authority.lookup(device, token_hint=hint)).status == "pending"
     resend = await world.authority.resend(device)
     assert (resend.status, resend.retry_after_s) == ("approvals_locked", 1)
     await world.authority.close()
     assert len(world.mailer.messages) == sent
     world.clock.advance(1)
-    assert (await world.authority.lookup(device, token_sha256=sha)).status == "pending"
+    assert (await world.authority.lookup(device, token_hint=hint)).status == "pending"
     await world.authority.close()
     assert len(world.mailer.messages) == sent + 1
     assert (await world.authority.verify_device(device, world.codes()[-1])).status == "approved"

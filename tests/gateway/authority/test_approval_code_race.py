@@ -23,7 +23,7 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
-from gateway.authority.tokens import token_sha256
+from mtgateway.credential import token_hint
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"
@@ -50,7 +50,7 @@ def test_two_wrong_codes_at_once_through_two_instances_spend_two_tries(
     first.create_owner(OWNER, PASSWORD)
     device = device_info(Ed25519PrivateKey.generate())
     token = first.issue_token(OWNER, 5012345, "MTG-Demo").token
-    answer = asyncio.run(first.lookup(device, token_sha256=token_sha256(token),
+    answer = asyncio.run(first.lookup(device, token_hint=token_hint(token),
                                       device_name="guesser", os="AnyOS"))
     assert answer.status == "pending"
     left: list[int | None] = []

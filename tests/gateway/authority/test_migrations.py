@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -15,9 +16,12 @@ import pytest
 
 from gateway.authority.database import MIGRATIONS, Database, DatabaseError
 from gateway.authority.store import DB_FILE, AuthorityStore
+from mtgateway.credential import TokenKeys
 from tests.pgkit import PostgresServer
 
 LATEST = len(MIGRATIONS)
+#: The tokens the previous release stored (by their SHA-256 only).
+TOKENS = [f"mtgw_{i}" + "M" * 31 + "ZZZZZZ" for i in range(3)]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -35,7 +39,8 @@ def _fill_version_1(db: Database) -> None:
         tx.execute("INSERT INTO owners VALUES (?, ?, ?)", ("o@example.com", "scrypt$h", 1))
         for i in range(3):
             tx.execute("INSERT INTO tokens VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (f"tok_{i}", f"{i}" * 64, f"{i}" * 32, "o@example.com", 5012345,
+                       (f"tok_{i}", hashlib.sha256(TOKENS[i].encode()).hexdigest(),
+                        TokenKeys.of(TOKENS[i]).hint, "o@example.com", 5012345,
                         "MTG-Demo", json.dumps(["read"]), 100 + i, None,
                         200 if i == 2 else None))
         tx.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?)",
@@ -51,7 +56,17 @@ def _fill_version_1(db: Database) -> None:
 def _assert_rows_kept(store: AuthorityStore) -> None:
     assert store.database.schema_version() == LATEST
     assert store.owner_password_hash("o@example.com") == "scrypt$h"
-    assert [t.token_id for t in store.tokens_of("o@example.com")] == ["tok_0", "tok_1", "tok_2"]
+    tokens = store.tokens_of("o@example.com")
+    assert [t.token_id for t in tokens] == ["tok_0", "tok_1", "tok_2"]
+    for row, token in zip(tokens, TOKENS, strict=True):  # the same tokens, nothing re-pasted
+        keys = TokenKeys.of(token)
+        assert row.token_hint == keys.hint
+        assert row.stored_key == keys.verifier.stored_key.hex()
+        assert store.server_key(row) == keys.verifier.server_key
+    with store.database.tx() as tx:  # the digests, which opened sessions, are gone
+        columns = tx.execute("SELECT * FROM tokens").fetchall()
+    digests = {hashlib.sha256(t.encode()).hexdigest() for t in TOKENS}
+    assert not digests & {str(value) for row in columns for value in row}
     assert store.live_token_owners(5012345, "MTG-Demo", 150) == {"o@example.com"}
     device = store.device("D" * 26)
     assert device is not None and device.public_key == b"\x07" * 32
@@ -76,6 +91,8 @@ def test_a_database_made_before_versioning_is_upgraded_in_place(tmp_path: Path) 
     _fill_version_1(db)
     path.chmod(0o600)
     _assert_rows_kept(AuthorityStore(tmp_path))
+    raw = path.read_bytes()  # secure_delete: the dropped table's pages were overwritten
+    assert not any(hashlib.sha256(t.encode()).hexdigest().encode() in raw for t in TOKENS)
 
 
 def test_an_older_schema_is_upgraded_at_start_without_losing_a_row(
@@ -86,7 +103,7 @@ def test_an_older_schema_is_upgraded_at_start_without_losing_a_row(
     _fill_version_1(old.database)
     store = AuthorityStore(tmp_path, database_url)
     _assert_rows_kept(store)
-    assert store.database.migrate() == (LATEST, LATEST)  # applied once, never again
+    assert store.migrate() == (LATEST, LATEST)  # applied once, never again
 
 
 def test_a_database_from_a_newer_release_is_refused(tmp_path: Path, database_url: str) -> None:
@@ -107,14 +124,15 @@ def test_instances_starting_together_migrate_once(tmp_path: Path,
     errors: list[BaseException] = []
     start = threading.Barrier(4)
 
-    def run() -> None:
+    def run(n: int) -> None:
+        store = AuthorityStore(tmp_path / f"instance-{n}", url, migrate=False)
         start.wait()
         try:
-            results.append(Database(url=url).migrate())
+            results.append(store.migrate())
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:

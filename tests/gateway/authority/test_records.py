@@ -28,7 +28,7 @@ DEVICE = "A" * 26
 
 def _record(**changes: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "token_id": "tok_1", "token_sha256": "a" * 64, "token_hint": "b" * 32, "login": 5012345,
+        "token_id": "tok_1", "stored_key": "a" * 64, "token_hint": "b" * 32, "login": 5012345,
         "server": "MTG-Demo", "scopes": ["read", "trade"], "owner_email": "owner@example.com",
         "device_id": DEVICE, "created_at": NOW - 100, "expires_at": None, "revoked_at": None,
         "issued_at": NOW, "valid_until": NOW + 86400, "risk": DEFAULT_RISK.as_json()}
@@ -57,17 +57,20 @@ def test_ids_have_the_documented_shapes() -> None:
 def test_a_signed_record_verifies_and_parses(signer: AuthoritySigner) -> None:
     """A record signed by the pinned key, for this device, comes back with its fields."""
     envelope = signer.sign(_record())
-    assert envelope["v"] == 1 and envelope["alg"] == "Ed25519" and envelope["kid"] == signer.key.kid
+    assert envelope["v"] == 2 and envelope["alg"] == "Ed25519" and envelope["kid"] == signer.key.kid
     parsed = verify_signed_record(envelope, [signer.key], DEVICE, NOW)
     assert (parsed.login, parsed.scopes, parsed.valid_until) == (5012345, {"read", "trade"},
                                                                  NOW + 86400)
     assert parsed.risk == DEFAULT_RISK and parsed.as_json() == envelope
 
 
-def test_a_records_repr_hides_the_token_hash_and_hint(signer: AuthoritySigner) -> None:
-    """The hash and hint pass the EA handshake: a record in a log line shows neither."""
-    parsed = verify_signed_record(signer.sign(_record()), [signer.key], DEVICE, NOW)
-    assert "a" * 64 not in repr(parsed) and "b" * 32 not in repr(parsed)
+def test_a_records_repr_hides_the_verifier_and_hint(signer: AuthoritySigner) -> None:
+    """The verifier and the sealed server key stay out of a log line, as does the hint."""
+    parsed = verify_signed_record(signer.sign(_record(box_key="c" * 43, server_key_box="d" * 60)),
+                                  [signer.key], DEVICE, NOW)
+    assert parsed.box_key == "c" * 43 and parsed.server_key_box == "d" * 60
+    for secret in ("a" * 64, "b" * 32, "c" * 43, "d" * 60):
+        assert secret not in repr(parsed)
     assert "tok_1" in repr(parsed)
 
 
@@ -104,7 +107,7 @@ def test_tampered_risk_breaks_the_signature(signer: AuthoritySigner) -> None:
 
 
 @pytest.mark.parametrize("change, reason", [
-    ({"v": 2}, "bad_version"), ({"v": True}, "bad_version"), ({"alg": "HS256"}, "bad_alg"),
+    ({"v": 1}, "bad_version"), ({"v": True}, "bad_version"), ({"alg": "HS256"}, "bad_alg"),
     ({"kid": "0" * 16}, "unknown_kid"), ({"sig": "!!"}, "malformed"),
     ({"record": "x"}, "malformed"),
 ])
@@ -115,6 +118,21 @@ def test_envelope_fields_are_pinned(signer: AuthoritySigner, change: dict[str, A
     with pytest.raises(RecordRejected) as info:
         verify_signed_record(envelope, [signer.key], DEVICE, NOW)
     assert info.value.reason == reason
+
+
+def test_a_version_1_record_is_refused_whatever_its_envelope_says(
+        signer: AuthoritySigner) -> None:
+    """A record of the old shape (the token's SHA-256, which opened sessions) signed under
+    version 1's context does not verify as version 2, even relabelled."""
+    old = _record(token_sha256="a" * 64)
+    del old["stored_key"]
+    signature = signer.private_key.sign(b"mtgw-record-v1\n" + canonical_json(old))
+    envelope = {"v": 2, "alg": "Ed25519", "kid": signer.key.kid, "record": old,
+                "sig": base64.urlsafe_b64encode(signature).rstrip(b"=").decode()}
+    with pytest.raises(RecordRejected, match="bad_signature"):
+        verify_signed_record(envelope, [signer.key], DEVICE, NOW)
+    with pytest.raises(RecordRejected, match="malformed"):  # and re-signed, it lacks the key
+        verify_signed_record(signer.sign(old), [signer.key], DEVICE, NOW)
 
 
 def test_another_keys_signature_is_refused(signer: AuthoritySigner) -> None:

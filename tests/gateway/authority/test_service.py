@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ea_bridge import token_hint
 from gateway.authority.api import DeviceInfo
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.records import verify_signed_record
 from gateway.authority.service import AccountRegistration, Authority
-from gateway.authority.tokens import token_sha256
+from mtgateway.credential import token_hint
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 T0 = 1_763_650_000
@@ -82,7 +81,7 @@ async def test_unseen_device_gets_pending_then_ok_after_the_code(
         authority: Authority, mailer: RecordingMailer, device: DeviceInfo) -> None:
     """Lookup asks the owner by mail; the code from it approves; lookup then signs a record."""
     issued = authority.issue_token(OWNER, 5012345, "MTG-Demo", ["read"], 3600)
-    answer = await authority.lookup(device, token_sha256=token_sha256(issued.token),
+    answer = await authority.lookup(device, token_hint=token_hint(issued.token),
                                     device_name="desk", os="Windows 11")
     assert answer.status == "pending" and answer.record is None
     await authority.close()
@@ -107,9 +106,9 @@ async def test_unseen_device_gets_pending_then_ok_after_the_code(
 async def test_repeated_lookups_do_not_void_the_mailed_code(
         authority: Authority, mailer: RecordingMailer, device: DeviceInfo) -> None:
     """While a code is live, lookups answer pending without sending (or voiding) another."""
-    sha = token_sha256(authority.issue_token(OWNER, 1, "S").token)
+    hint = token_hint(authority.issue_token(OWNER, 1, "S").token)
     for _ in range(3):
-        assert (await authority.lookup(device, token_sha256=sha)).status == "pending"
+        assert (await authority.lookup(device, token_hint=hint)).status == "pending"
     await authority.close()
     assert len(mailer.messages) == 1
     assert (await authority.verify_device(device, _code(mailer))).status == "approved"
@@ -118,17 +117,17 @@ async def test_repeated_lookups_do_not_void_the_mailed_code(
 async def test_unknown_token_and_mismatched_device(authority: Authority,
                                                    device: DeviceInfo) -> None:
     """An unknown hash is ``unknown``; a device id that is not its key's is refused."""
-    assert (await authority.lookup(device, token_sha256="0" * 64)).status == "unknown"
+    assert (await authority.lookup(device, token_hint="0" * 32)).status == "unknown"
     with pytest.raises(ValueError):
-        await authority.lookup(DeviceInfo("A" * 26, device.public_key), token_sha256="0" * 64)
+        await authority.lookup(DeviceInfo("A" * 26, device.public_key), token_hint="0" * 32)
 
 
 async def test_resend_limits_and_new_code_voids_old(
         authority: Authority, mailer: RecordingMailer, clock: Clock,
         device: DeviceInfo) -> None:
     """A resend waits 60 s after the last; the newer code works and the older does not."""
-    sha = token_sha256(authority.issue_token(OWNER, 1, "S").token)
-    await authority.lookup(device, token_sha256=sha)
+    hint = token_hint(authority.issue_token(OWNER, 1, "S").token)
+    await authority.lookup(device, token_hint=hint)
     clock.now += 30
     limited = await authority.resend(device)
     assert (limited.status, limited.retry_after_s) == ("resend_limited", 30)
@@ -146,8 +145,8 @@ async def test_revocations_show_in_refresh(authority: Authority, mailer: Recordi
                                            device: DeviceInfo) -> None:
     """A revoked token refreshes with revoked_at; a revoked device gets nothing and re-asks."""
     issued = authority.issue_token(OWNER, 1, "S")
-    sha = token_sha256(issued.token)
-    await authority.lookup(device, token_sha256=sha)
+    hint = token_hint(issued.token)
+    await authority.lookup(device, token_hint=hint)
     await authority.close()
     await authority.verify_device(device, _code(mailer))
     assert authority.revoke_token(OWNER, issued.token_id)
@@ -158,7 +157,7 @@ async def test_revocations_show_in_refresh(authority: Authority, mailer: Recordi
     assert [d["status"] for d in authority.list_devices(OWNER)] == ["approved"]
     assert authority.revoke_device(OWNER, device.device_id)
     assert await authority.refresh(device, [issued.token_id]) == []
-    assert (await authority.lookup(device, token_sha256=sha)).status == "pending"
+    assert (await authority.lookup(device, token_hint=hint)).status == "pending"
     status = await authority.device_status(device)
     assert status.approvals == (("o***@example.com", "pending"),)
 
@@ -174,7 +173,7 @@ async def test_registered_account_policy_is_signed_into_records(
             name="X", broker="B", login=8, password="p", server="S", risk_pct=Decimal(2)))
     issued = authority.issue_token(OWNER, 7, "S")
     authority.local_device_auto_approve(device.device_id, device.public_key)
-    answer = await authority.lookup(device, token_sha256=token_sha256(issued.token))
+    answer = await authority.lookup(device, token_hint=token_hint(issued.token))
     assert answer.status == "ok" and answer.record is not None
     assert answer.record["record"]["risk"] == {
         "allowed_symbols": ["EURUSD"], "max_lot_size": "0.5", "risk_pct": "0.02",

@@ -93,11 +93,14 @@ def test_owners_are_added_once_and_their_password_replaced(store: AuthorityStore
     assert store.owners() == ["a@example.com", "b@example.com"]
 
 
-def test_tokens_are_found_by_hash_and_hint_and_revoked_by_owner(store: AuthorityStore) -> None:
-    """Lookups by hash, hint and id agree; only the owner can revoke, once."""
-    row = TokenRow("tok_1", "a" * 64, "b" * 32, "o@example.com", 1, "S", ("read",), 100)
+def test_tokens_are_found_by_hint_and_id_and_revoked_by_owner(store: AuthorityStore) -> None:
+    """Lookups by hint and id agree; only the owner can revoke, once; the server key
+    comes back sealed under the data key and opens."""
+    row = TokenRow("tok_1", "a" * 64, store.seal_server_key("tok_1", b"k" * 32), "b" * 32,
+                   "o@example.com", 1, "S", ("read",), 100)
     store.add_token(row)
-    assert store.token_by_sha256("a" * 64) == store.token_by_hint("b" * 32) == row
+    assert store.token_by_id("tok_1") == store.token_by_hint("b" * 32) == row
+    assert store.server_key(row) == b"k" * 32
     assert not store.revoke_token("x@example.com", "tok_1", 200)
     assert store.revoke_token("o@example.com", "tok_1", 200)
     assert store.revoke_token("o@example.com", "tok_1", 300)
@@ -109,13 +112,16 @@ def test_tokens_are_found_by_hash_and_hint_and_revoked_by_owner(store: Authority
 def test_live_token_owners_skip_revoked_and_expired(store: AuthorityStore) -> None:
     """Only unrevoked, unexpired tokens of that terminal count; a login beyond 32 bits fits."""
     login = 5_000_000_000
-    store.add_token(TokenRow("t1", "1" * 64, "1" * 32, "a@example.com", login, "S",
+    store.add_token(TokenRow("t1", "1" * 64, b"1" * 60, "1" * 32, "a@example.com", login, "S",
                              ("read", "trade"), 10, expires_at=1000))
-    store.add_token(TokenRow("t2", "2" * 64, "2" * 32, "b@example.com", login, "S", ("read",),
+    store.add_token(TokenRow("t2", "2" * 64, b"2" * 60, "2" * 32,
+                             "b@example.com", login, "S", ("read",),
                              20, expires_at=100))
-    store.add_token(TokenRow("t3", "3" * 64, "3" * 32, "c@example.com", login, "S", ("read",),
+    store.add_token(TokenRow("t3", "3" * 64, b"3" * 60, "3" * 32,
+                             "c@example.com", login, "S", ("read",),
                              30))
-    store.add_token(TokenRow("t4", "4" * 64, "4" * 32, "d@example.com", login, "T", ("read",),
+    store.add_token(TokenRow("t4", "4" * 64, b"4" * 60, "4" * 32,
+                             "d@example.com", login, "T", ("read",),
                              40))
     store.revoke_token("c@example.com", "t3", 50)
     assert store.live_token_owners(login, "S", 500) == {"a@example.com"}
@@ -123,11 +129,14 @@ def test_live_token_owners_skip_revoked_and_expired(store: AuthorityStore) -> No
     assert store.tokens_of("a@example.com")[0].scopes == ("read", "trade")
 
 
-def test_a_duplicate_token_hash_is_refused(store: AuthorityStore, database_url: str) -> None:
-    """Two tokens never share a hash: the database refuses the second."""
-    store.add_token(TokenRow("t1", "1" * 64, "1" * 32, "a@example.com", 1, "S", ("read",), 10))
+def test_a_duplicate_token_verifier_is_refused(store: AuthorityStore,
+                                               database_url: str) -> None:
+    """Two tokens never share a verifier: the database refuses the second."""
+    store.add_token(TokenRow("t1", "1" * 64, b"1" * 60, "1" * 32,
+                             "a@example.com", 1, "S", ("read",), 10))
     with pytest.raises(store.database.integrity_errors):
-        store.add_token(TokenRow("t2", "1" * 64, "2" * 32, "a@example.com", 1, "S", ("read",),
+        store.add_token(TokenRow("t2", "1" * 64, b"1" * 60, "2" * 32,
+                             "a@example.com", 1, "S", ("read",),
                                  10))
     assert [t.token_id for t in store.tokens_of("a@example.com")] == ["t1"]
 
