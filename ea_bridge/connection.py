@@ -152,10 +152,17 @@ class Welcomed:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """EA side: the daemon refused the handshake with a reason word."""
+    """EA side: the daemon refused the handshake with a reason word.
+
+    ``confirmed`` is whether the peer had proved it holds the token's record before refusing
+    (a refusal after the challenge's proof). An unconfirmed one may come from whatever
+    squats on the port: an EA retries it, later, rather than stop for good on a stranger's
+    word.
+    """
 
     reason: str
     message: str
+    confirmed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,7 +565,8 @@ class EAConnection(_Connection):
             self._handle_common(message)
 
     def _refused(self, message: Refuse) -> None:
-        self._events.append(Refused(message.reason, message.message))
+        confirmed = self.state is State.AWAITING_WELCOME  # the challenge's proof checked out
+        self._events.append(Refused(message.reason, message.message, confirmed))
         self._close(message.reason, message.message)
         self.state = State.CLOSED
 

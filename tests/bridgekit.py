@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId
 from ea_bridge.connection import (
     Closed,
@@ -22,7 +24,9 @@ from ea_bridge.connection import (
     RequestReceived,
     Welcomed,
 )
-from ea_bridge.messages import PROTOCOL_VERSION, Request
+from ea_bridge.errors import FramingError
+from ea_bridge.framing import FrameDecoder, encode_frame
+from ea_bridge.messages import PROTOCOL_VERSION, Request, decode
 from mtgateway.credential import TokenKeys, ea_message, prove_server, verify_holder
 
 TIMEOUT_S = 10.0  # an upper bound for waits that should finish at once; never a sleep
@@ -56,6 +60,85 @@ class StaticVerifier:
                 "ea", hello.ea_nonce, daemon_nonce, hello.login, hello.server), proof):
             raise AuthRefused("invalid_token", "no such token")
         return token_id
+
+
+def daemon_proof(token: str, hello: Hello, daemon_nonce: str) -> str:
+    """The challenge proof a daemon holding ``token``'s record sends (for fake gateways that
+    must get past an EA's check of it)."""
+    return prove_server(TokenKeys.of(token).verifier.server_key, ea_message(
+        "daemon", hello.ea_nonce, daemon_nonce, hello.login, hello.server))
+
+
+class Squatter:
+    """What any local user can run on the bridge port while the daemon is down (review
+    round 4, T4-F1): a listener holding no token, no hash and no key. For every connection it
+    reads the hello, answers a challenge whose proof it cannot make (``proof(hello)``: made
+    up, or one it recorded from the real daemon for another nonce), then a welcome and the
+    review's order_send, and keeps every frame the EA sends. An EA of protocol 1.3 must send
+    it nothing after the hello."""
+
+    def __init__(self, proof: Callable[[Hello], str] | None = None) -> None:
+        self._proof = proof or (lambda _hello: secrets.token_hex(32))
+        #: Every frame received, parsed, in order, per connection.
+        self.connections: list[list[dict[str, Any]]] = []
+        self._changed = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> Squatter:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def frames(self) -> list[dict[str, Any]]:
+        """Every frame of every connection."""
+        return [f for connection in self.connections for f in connection]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received: list[dict[str, Any]] = []
+        self.connections.append(received)
+        decoder = FrameDecoder(1 << 20)
+        try:
+            while data := await reader.read(65536):
+                for payload in decoder.feed(data):
+                    frame = orjson.loads(payload)
+                    received.append(frame)
+                    self._changed.set()
+                    if frame.get("t") == "hello":
+                        hello = decode(payload)
+                        assert isinstance(hello, Hello)
+                        writer.write(self._script(hello))
+                        await writer.drain()
+        except (ConnectionError, FramingError):
+            pass
+        finally:
+            self._changed.set()
+            writer.close()
+
+    def _script(self, hello: Hello) -> bytes:
+        request = {"action": 1, "symbol": "EURUSD", "volume": 0.5, "type": 0, "price": 1.2,
+                   "deviation": 50, "type_filling": 0, "comment": "not-the-daemon"}
+        frames: list[dict[str, Any]] = [
+            {"t": "challenge", "nonce": secrets.token_hex(32), "server_time_ms": 0,
+             "proof": self._proof(hello)},
+            {"t": "welcome", "session_id": "not-the-daemon", "heartbeat_interval_s": 5,
+             "heartbeat_timeout_s": 15, "max_frame_bytes": 8388608},
+            {"t": "req", "id": 1, "m": "account_info", "p": {}},
+            {"t": "req", "id": 3, "m": "order_send",
+             "p": {"request": request, "order_key": "AAAAAAAAAAAAAAAAAAAAAA"}},
+        ]
+        return b"".join(encode_frame(orjson.dumps(f)) for f in frames)
 
 
 class RecordingListener:

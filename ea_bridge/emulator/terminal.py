@@ -98,8 +98,10 @@ _FATAL_REFUSALS: Final = (AUTH_REASONS - {"device_not_approved"}) | {"unsupporte
 class TerminalRefused(BridgeError):
     """The daemon refused the emulated EA; ``reason`` is the word, ``text`` what MT5 would show."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, confirmed: bool = True) -> None:
         self.reason = reason
+        #: Whether the peer had proved it is the gateway holding the token before refusing.
+        self.confirmed = confirmed
         self.text = REFUSAL_TEXT.get(reason, reason)
         super().__init__(f"{self.text} ({reason}): {message}" if message else self.text)
 
@@ -222,11 +224,16 @@ class EmulatedTerminal:
             try:
                 await self.serve_once()
             except TerminalRefused as exc:
-                if not reconnect or exc.reason in _FATAL_REFUSALS:
+                fatal = exc.reason in _FATAL_REFUSALS
+                if not reconnect or (fatal and exc.confirmed):
                     log.error("gateway refused the EA: %s", exc)
                     raise
-                # a refusal it waits out (a device pending approval): a step, not a fault
-                log.info("gateway refused the EA for now: %s; retrying", exc)
+                if fatal:  # a stranger's word: not enough to stop, retried at the slowest
+                    log.warning("refused by a peer that did not prove it is the gateway: %s; "
+                                "retrying", exc)
+                    delay = self.settings.reconnect_max_s
+                else:  # a refusal it waits out (a device pending approval): a step, not a fault
+                    log.info("gateway refused the EA for now: %s; retrying", exc)
             except OSError as exc:
                 if not reconnect:
                     raise
@@ -289,7 +296,7 @@ class EmulatedTerminal:
                 await writer.wait_closed()
         if refusal is not None:
             self.refusals.append(refusal.reason)
-            raise TerminalRefused(refusal.reason, refusal.message)
+            raise TerminalRefused(refusal.reason, refusal.message, refusal.confirmed)
 
     # -- protocol --------------------------------------------------------------------------
 

@@ -121,10 +121,11 @@ class Authenticator:
         self._verified[token] = _Verified(record, principal, self.records.generation, until)
 
     async def _ea_record(self, hello: Hello) -> SignedRecord:
-        """The live record the hello's hint names, bound to the hello's terminal.
+        """The record the hello's hint names (live or not: a proved peer may tell the EA it
+        was revoked).
 
         Raises:
-            AuthRefused: as :meth:`prove_daemon`.
+            AuthRefused: ``invalid_token``, ``device_not_approved``, ``authority_unreachable``.
         """
         try:
             record = await self.records.find(token_hint=hello.token_hint)
@@ -132,28 +133,19 @@ class Authenticator:
                 raise Unauthorized("invalid_token", "The auth token is not valid")
         except (Unauthorized, Unavailable) as exc:
             raise AuthRefused(exc.reason, str(exc)) from None
-        if (hello.login, hello.server) != (record.login, record.server):
-            security_log.warning(
-                "rebinding refused: an EA for terminal %s@%s presented the hint of token %s, "
-                "which is bound to terminal %s@%s", hello.login, hello.server, record.token_id,
-                record.login, record.server)
-            raise AuthRefused("terminal_mismatch",
-                              f"the auth token is bound to another terminal, not "
-                              f"{hello.login}@{hello.server}")
-        try:
-            self._check_live(record)
-        except Unauthorized as exc:
-            raise AuthRefused(exc.reason, exc.message) from None
         return record
 
     async def prove_daemon(self, hello: Hello, daemon_nonce: str) -> str:
         """This daemon's proof to the EA: ``HMAC(server_key, …)`` over the hello's nonce,
         ``daemon_nonce`` and the terminal (``mtgateway.credential.ea_message``).
 
+        Only a hint no usable record answers is refused here; every other refusal (revoked,
+        expired, another terminal) comes after the EA's proof, from a daemon that has proved
+        itself, so the EA can believe it and stop retrying.
+
         Raises:
             AuthRefused: ``invalid_token`` (no record has the hint), ``device_not_approved``,
-                ``authority_unreachable``, ``terminal_mismatch``, ``token_revoked``,
-                ``token_expired``.
+                ``authority_unreachable``.
         """
         record = await self._ea_record(hello)
         if record.server_key is None:  # a record is cached only once its box opened
@@ -169,12 +161,26 @@ class Authenticator:
             The record's ``token_id``.
 
         Raises:
-            AuthRefused: ``invalid_token`` (the proof is wrong), or as :meth:`prove_daemon`.
+            AuthRefused: ``invalid_token`` (the proof is wrong), ``terminal_mismatch`` (the
+                token is bound to another login or server), ``token_revoked``,
+                ``token_expired``, or as :meth:`prove_daemon`.
         """
         record = await self._ea_record(hello)
         message = ea_message("ea", hello.ea_nonce, daemon_nonce, hello.login, hello.server)
         if not verify_holder(bytes.fromhex(record.stored_key), message, proof):
             raise AuthRefused("invalid_token", "the auth token is not valid for this daemon")
+        if (hello.login, hello.server) != (record.login, record.server):
+            security_log.warning(
+                "rebinding refused: an EA for terminal %s@%s presented token %s, which is bound "
+                "to terminal %s@%s", hello.login, hello.server, record.token_id, record.login,
+                record.server)
+            raise AuthRefused("terminal_mismatch",
+                              f"the auth token is bound to another terminal, not "
+                              f"{hello.login}@{hello.server}")
+        try:
+            self._check_live(record)
+        except Unauthorized as exc:
+            raise AuthRefused(exc.reason, exc.message) from None
         return record.token_id
 
     def _principal(self, record: SignedRecord) -> Principal:

@@ -208,7 +208,7 @@ async def test_the_order_record_of_protocol_1_2(daemon: Daemon, terminal: str) -
     ``trade_results`` answers the keys it holds, unknown ones absent."""
     b = daemon.bridge
     session = await b.wait_for_terminal(TERMINAL, WAIT_S)
-    assert session.hello.ea_version == "1.2.0"
+    assert session.hello.ea_version == "1.3.0"
     buy = {"action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}
     key = "cOnF0rm4nce-1_2abcdefg"
     sent = await b.call(TERMINAL, "order_send", {"request": buy, "order_key": key}, WAIT_S)

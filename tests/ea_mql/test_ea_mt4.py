@@ -183,7 +183,8 @@ def _mqlpp(tree: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(("edit", "refusal"), [
     (("#property strict\n", ""), "without '#property strict'"),
-    (('#import "ws2_32.dll"', '#import "user32.dll"'), "import only ['ws2_32.dll']"),
+    (('#import "ws2_32.dll"', '#import "user32.dll"'),
+     "import only ['advapi32.dll', 'ws2_32.dll']"),
 ])
 def test_mqlpp_refuses_what_mql4_would_not_mean(tmp_path: Path, edit: tuple[str, str],
                                                 refusal: str) -> None:
@@ -253,17 +254,32 @@ async def test_connects_once_the_gateway_is_up(ea4_binary: Path, tmp_path: Path)
         await late.start()
         try:
             session = await late.wait_for_terminal(TERMINAL, WAIT_S)
-            assert session.hello.platform == "MT4" and session.hello.ea_version == "1.2.0"
+            assert session.hello.platform == "MT4" and session.hello.ea_version == "1.3.0"
         finally:
             await late.close()
 
 
-async def test_a_wrong_token_stops_with_the_reason(daemon: Daemon, ea4_binary: Path,
-                                                   tmp_path: Path) -> None:
+async def test_a_wrong_token_is_shown_and_retried_at_the_slowest_pace(
+        daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+    """A token the daemon does not know is refused before any proof: the EA cannot tell that
+    refusal from a squatter's, so it shows it and retries every 5 s rather than stopping."""
     path, _ = fixture4(tmp_path)
     wrong = "mtgw_" + "A" * 40
     async with CompiledEA(ea4_binary, path, token=wrong, port=daemon.bridge.port) as ea:
-        await ea.wait_for_chart("stopped: invalid auth token")
+        await ea.wait_for_chart("refused: invalid auth token")
+        assert any("refused: invalid auth token" in c and "retrying in 5.00 s" in c
+                   for c in ea.chart)
+    assert "EXIT sockets_open=0 winsock_refs=0" in ea.lines[-1]
+
+
+async def test_a_revoked_token_stops_with_the_reason(daemon: Daemon, ea4_binary: Path,
+                                                     tmp_path: Path) -> None:
+    """A token the daemon knows, revoked: the daemon proves itself, then refuses; a refusal
+    from a proved daemon stops the EA with the words of docs/protocol.md §5."""
+    path, _ = fixture4(tmp_path)
+    assert await daemon.revoke(daemon.issued.token_id)
+    async with CompiledEA(ea4_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
+        await ea.wait_for_chart("stopped: token revoked")
     assert "EXIT sockets_open=0 winsock_refs=0" in ea.lines[-1]
 
 

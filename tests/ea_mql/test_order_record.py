@@ -52,7 +52,7 @@ async def test_the_ea_speaks_1_2_and_a_key_seen_again_is_answered_from_the_recor
     path, _ = make_fixture(tmp_path, live_ticks=0)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
         session = await b.wait_for_terminal(TERMINAL, WAIT_S)
-        assert session.hello.ea_version == "1.2.0"
+        assert session.hello.ea_version == "1.3.0"
         first = await send(b, BUY, order_key=KEY)
         assert first["retcode"] == 10009
         assert {k: first["request"][k] for k in ECHO_FIELDS} == {

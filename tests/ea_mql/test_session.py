@@ -16,6 +16,7 @@ from ea_bridge.connection import AuthReceived, BridgeConnection, HeartbeatSettin
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.auth import generate_token
 from mtgateway.credential import token_hint
+from tests.bridgekit import daemon_proof
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
 from tests.e2e.test_auth_flow import world
 from tests.ea_mql.eakit import CompiledEA
@@ -77,15 +78,15 @@ async def test_socket_read_quirks(daemon: Daemon, ea_binary: Path, fixture_file:
     (lambda d: "", "missing_token", "auth token missing: paste it into the EA inputs"),
     (lambda d: "not-a-token", "malformed_token",
      "auth token malformed: copy it again from the console"),
-    (lambda d: generate_token(), "invalid_token", "invalid auth token"),
     (lambda d: d.issue(login=999, server="Other-Broker").token, "terminal_mismatch",
      "this token belongs to another terminal"),
 ])
 async def test_fatal_refusals_stop_and_say_why(daemon: Daemon, ea_binary: Path,
                                                fixture_file: Path, make: object, reason: str,
                                                shown: str) -> None:
-    """A refusal retrying cannot fix stops the EA's attempts and puts the words of
-    docs/protocol.md §5 (and what to do) on the chart and in the Experts log."""
+    """A refusal retrying cannot fix, found locally or told by a daemon that proved it holds
+    the token, stops the EA's attempts and puts the words of docs/protocol.md §5 (and what to
+    do) on the chart and in the Experts log."""
     token = make(daemon)  # type: ignore[operator]
     async with ea_for(daemon, ea_binary, fixture_file, token=token) as ea:
         await ea.wait_for_chart(f"stopped: {shown}")
@@ -93,6 +94,19 @@ async def test_fatal_refusals_stop_and_say_why(daemon: Daemon, ea_binary: Path,
         connects = sum("authenticating" in c for c in ea.chart)
         local = reason in ("missing_token", "malformed_token")
         assert connects == (0 if local else 1)  # never retried
+    assert daemon.bridge.sessions() == []
+
+
+async def test_a_refusal_from_an_unproved_peer_is_retried_not_obeyed(
+        daemon: Daemon, ea_binary: Path, fixture_file: Path) -> None:
+    """A token the daemon does not know is refused at the hello, before any proof: the EA
+    cannot tell that daemon from a process squatting on the port, so it does not stop for
+    good on its word; it shows the refusal and retries at the slowest pace (5 s)."""
+    async with ea_for(daemon, ea_binary, fixture_file, token=generate_token()) as ea:
+        await ea.wait_for_chart("refused: invalid auth token")
+        shown = next(c for c in ea.chart if "refused: invalid auth token" in c)
+        assert "retrying in 5.00 s" in shown
+        assert not any("stopped:" in c for c in ea.chart)
     assert daemon.bridge.sessions() == []
 
 
@@ -174,6 +188,9 @@ async def test_idle_session_is_kept_alive_by_heartbeats(daemon: Daemon, ea_binar
         assert daemon.bridge.session(TERMINAL) == first
 
 
+SILENT_TOKEN = "mtgw_" + "A" * 38
+
+
 async def test_silent_gateway_is_declared_dead(ea_binary: Path, fixture_file: Path) -> None:
     """A gateway that completes the handshake and then says nothing: the EA gives up after the
     welcome's heartbeat timeout, says so on the chart, and connects again."""
@@ -190,9 +207,10 @@ async def test_silent_gateway_is_declared_dead(ea_binary: Path, fixture_file: Pa
             conn.receive_data(data)
             for event in conn.events_received():
                 if isinstance(event, HelloReceived):
-                    conn.send_challenge(secrets.token_hex(32), 0)
+                    nonce = secrets.token_hex(32)
+                    conn.send_challenge(nonce, 0, daemon_proof(SILENT_TOKEN, event.hello, nonce))
                 elif isinstance(event, AuthReceived):
-                    conn.accept("silent")  # the MAC is not checked: this gateway is a mute
+                    conn.accept("silent")  # the proof is not checked: this gateway is a mute
             writer.write(conn.data_to_send())
             if conn.state.value == "ready":
                 await reader.read()  # swallow everything, answer nothing
@@ -202,7 +220,7 @@ async def test_silent_gateway_is_declared_dead(ea_binary: Path, fixture_file: Pa
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with CompiledEA(ea_binary, fixture_file, token="mtgw_" + "A" * 38,
+        async with CompiledEA(ea_binary, fixture_file, token=SILENT_TOKEN,
                               port=port) as ea:
             await ea.wait_for_chart("no word from the gateway for 600 ms")
             await ea.wait_for(lambda _: connections >= 2)

@@ -23,7 +23,7 @@ import pytest
 
 from ea_bridge import Bridge, EAError, HeartbeatSettings
 from ea_bridge.connection import AuthReceived, BridgeConnection, HelloReceived
-from tests.bridgekit import RecordingListener, StaticVerifier
+from tests.bridgekit import RecordingListener, StaticVerifier, daemon_proof
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import MQL5_DIR, CompiledEA, build_ea
@@ -323,7 +323,8 @@ async def fake_gateway(after_auth: Callable[[BridgeConnection, asyncio.StreamRea
             conn.receive_data(data)
             for event in conn.events_received():
                 if isinstance(event, HelloReceived):
-                    conn.send_challenge(secrets.token_hex(32), 0)
+                    nonce = secrets.token_hex(32)
+                    conn.send_challenge(nonce, 0, daemon_proof(TOKEN, event.hello, nonce))
                 elif isinstance(event, AuthReceived):
                     await after_auth(conn, reader, writer)
                     return

@@ -91,9 +91,11 @@ PROPERTIES: dict[str, frozenset[str]] = {
         "script_show_confirm", "script_show_inputs", "tester_file", "tester_indicator",
         "tester_library"}),
 }
-#: The DLLs an MQL4 program may import here: the kit models ws2_32.dll (kit/mql4/mql4_winsock.h)
-#: and nothing else. MQL5 programs import nothing (the EA uses MQL5's own sockets).
-IMPORTS: dict[str, frozenset[str]] = {"mql5": frozenset(), "mql4": frozenset({"ws2_32.dll"})}
+#: The DLLs an MQL4 program may import here: the kit models ws2_32.dll and advapi32.dll's
+#: RtlGenRandom (kit/mql4/mql4_winsock.h) and nothing else. MQL5 programs import nothing (the
+#: EA uses MQL5's own sockets).
+IMPORTS: dict[str, frozenset[str]] = {"mql5": frozenset(),
+                                      "mql4": frozenset({"ws2_32.dll", "advapi32.dll"})}
 IMPORT = re.compile(r'^\s*#\s*import\b\s*(?:"(?P<lib>[^"]*)")?\s*(?://.*)?$')
 IMPORTED = re.compile(rf"^\s*(?P<ret>{IDENT})\s+(?P<name>{IDENT})\s*\((?P<params>[^)]*)\)\s*;\s*(?://.*)?$")
 

@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 inline bool _dlls_allowed();  // the fixture's switch (mql4_terminal.h)
@@ -199,3 +200,24 @@ inline int recv(int s, MqlArray<uchar>& buf, int len, int flags) {
 }
 }  // namespace ws2_32
 inline int _open_sockets() { return (int)ws2_32::socks().size(); }
+
+// advapi32.dll's RtlGenRandom, exported as SystemFunction036 (learn.microsoft.com/windows/win32/
+// api/ntsecapi/nf-ntsecapi-rtlgenrandom): fills `len` bytes of the buffer with random bytes
+// and returns a BOOLEAN. The EA's nonce mixes them in (docs/protocol.md sec. 4). The same
+// rules as ws2_32: only with "Allow DLL imports", and never past the array.
+namespace advapi32 {
+inline char SystemFunction036(MqlArray<uchar>& buf, uint len) {
+  if (!_dlls_allowed()) {
+    fprintf(stdout, "critical error: cannot call 'SystemFunction036' from advapi32.dll: DLL calls are not allowed (4017); the expert is removed\n");
+    fflush(stdout); _exit(4);
+  }
+  ws2_32::need_room("SystemFunction036", (int)len, buf.v.size());
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = getrandom(buf.v.data() + done, len - done, 0);
+    if (n < 0) { if (errno == EINTR) continue; return 0; }
+    done += (size_t)n;
+  }
+  return 1;
+}
+}  // namespace advapi32

@@ -32,6 +32,20 @@ int recv(int s, uchar &buf[], int len, int flags);
 int select(int nfds, int &readfds[], int &writefds[], int &exceptfds[], int &timeout[]);
 #import
 
+// RtlGenRandom (exported as SystemFunction036): the operating system's random bytes, for the
+// nonce the gateway's proof must answer (docs/protocol.md sec. 4). MQL4 has no such source of
+// its own, and the EA already needs "Allow DLL imports".
+#import "advapi32.dll"
+char SystemFunction036(uchar &buffer[], uint length);
+#import
+
+// `n` random bytes from the operating system into `out`; false when the call fails.
+bool SystemRandom(uchar &out[], const int n)
+  {
+   ArrayResize(out, n);
+   return SystemFunction036(out, n) != 0;
+  }
+
 #define WS_AF_INET        2
 #define WS_SOCK_STREAM    1
 #define WS_IPPROTO_TCP    6

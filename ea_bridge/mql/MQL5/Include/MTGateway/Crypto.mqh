@@ -1,7 +1,9 @@
 //+------------------------------------------------------------------+
 //| Crypto.mqh: SHA-256 through CryptEncode and HMAC-SHA256 built on |
-//| it (RFC 2104), because MQL5 offers the hash but no HMAC. The     |
-//| token itself never leaves the terminal (docs/protocol.md sec. 4).|
+//| it (RFC 2104), because MQL5 offers the hash but no HMAC; the     |
+//| token's keys and both handshake proofs (docs/protocol.md sec. 4),|
+//| and the entropy pool the EA's nonce comes from. The token itself |
+//| never leaves the terminal.                                       |
 //+------------------------------------------------------------------+
 #ifndef MTGW_CRYPTO_MQH
 #define MTGW_CRYPTO_MQH
@@ -53,12 +55,20 @@ bool HmacSha256(const uchar &key[], const uchar &msg[], uchar &mac[])
    return Sha256(outer, mac);
   }
 
-// key = SHA-256(token as UTF-8): what the daemon keeps, and the HMAC key.
-bool TokenKey(const string token, uchar &key[])
+// The token's keys (docs/protocol.md sec. 4): K = SHA-256(token), client_key = HMAC(K,
+// "mtgw-client-key-v1"), stored_key = SHA-256(client_key), server_key = HMAC(K,
+// "mtgw-server-key-v1"). The daemon holds stored_key and server_key only.
+bool TokenKeys(const string token, uchar &client_key[], uchar &stored_key[], uchar &server_key[])
   {
-   uchar raw[];
+   uchar raw[], k[], label[];
    Utf8Bytes(token, raw);
-   return Sha256(raw, key);
+   if(!Sha256(raw, k))
+      return false;
+   Utf8Bytes("mtgw-client-key-v1", label);
+   if(!HmacSha256(k, label, client_key) || !Sha256(client_key, stored_key))
+      return false;
+   Utf8Bytes("mtgw-server-key-v1", label);
+   return HmacSha256(k, label, server_key);
   }
 
 // The hello's token_hint: first 32 hex chars of SHA-256("mtgw-token-hint-v1" LF token).
@@ -71,14 +81,133 @@ string TokenHint(const string token)
    return StringSubstr(HexLower(digest), 0, 32);
   }
 
-// The auth frame's mac: HMAC-SHA256(key, "mtgw-ea-auth-v1" LF nonce LF login LF server).
-string AuthMac(const uchar &key[], const string nonce, const long login, const string server)
+// M(role) = "mtgw-ea-auth-v2" LF role LF ea_nonce LF daemon_nonce LF login LF server.
+void ProofMessage(const string role, const string ea_nonce, const string daemon_nonce,
+                  const long login, const string server, uchar &msg[])
+  {
+   Utf8Bytes("mtgw-ea-auth-v2\n" + role + "\n" + ea_nonce + "\n" + daemon_nonce + "\n" +
+             IntegerToString(login) + "\n" + server, msg);
+  }
+
+// The daemon's proof, which the challenge must carry: hex HMAC(server_key, M("daemon")).
+string DaemonProof(const uchar &server_key[], const string ea_nonce, const string daemon_nonce,
+                   const long login, const string server)
   {
    uchar msg[], mac[];
-   Utf8Bytes("mtgw-ea-auth-v1\n" + nonce + "\n" + IntegerToString(login) + "\n" + server, msg);
-   if(!HmacSha256(key, msg, mac))
+   ProofMessage("daemon", ea_nonce, daemon_nonce, login, server, msg);
+   if(!HmacSha256(server_key, msg, mac))
       return "";
    return HexLower(mac);
   }
+
+// The EA's proof, the auth frame's: hex of client_key XOR HMAC(stored_key, M("ea")). The
+// daemon recovers client_key and checks SHA-256(client_key) == stored_key.
+string EaProof(const uchar &client_key[], const uchar &stored_key[], const string ea_nonce,
+               const string daemon_nonce, const long login, const string server)
+  {
+   uchar msg[], signature[];
+   ProofMessage("ea", ea_nonce, daemon_nonce, login, server, msg);
+   if(!HmacSha256(stored_key, msg, signature) || ArraySize(client_key) != 32)
+      return "";
+   uchar proof[];
+   ArrayResize(proof, 32);
+   for(int i = 0; i < 32; i++)
+      proof[i] = (uchar)(client_key[i] ^ signature[i]);
+   return HexLower(proof);
+  }
+
+// Whether two strings are equal, in time that depends on their length only (a proof compared
+// byte by byte with an early exit would tell a fake daemon how many bytes it got right).
+bool SameText(const string a, const string b)
+  {
+   int n = StringLen(a);
+   if(n != StringLen(b) || n == 0)
+      return false;
+   int diff = 0;
+   for(int i = 0; i < n; i++)
+      diff |= (StringGetCharacter(a, i) ^ StringGetCharacter(b, i));
+   return diff == 0;
+  }
+
+// Whether `text` is 64 lowercase hex characters (a nonce or a proof).
+bool IsHex64(const string text)
+  {
+   if(StringLen(text) != 64)
+      return false;
+   for(int i = 0; i < 64; i++)
+     {
+      ushort c = StringGetCharacter(text, i);
+      if(!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+         return false;
+     }
+   return true;
+  }
+
+//+------------------------------------------------------------------+
+//| The EA's nonce. MQL has no random source of cryptographic        |
+//| quality (MathRand is a 15-bit generator), and a guessable nonce  |
+//| would let a process that asked the real daemon for a proof, while|
+//| the daemon was up, replay it when it takes the port. So a 32-byte|
+//| pool is stirred with SHA-256 at every timer pass by what the     |
+//| terminal cannot predict for an outsider: the microsecond clock's |
+//| jitter, the tick counter, the clocks, the quote. Each            |
+//| nonce is SHA-256 of the pool under its own label, and taking one |
+//| stirs the pool again. An EA with a better source (MQL4's         |
+//| RtlGenRandom) mixes it in with Seed().                           |
+//+------------------------------------------------------------------+
+class EntropyPool
+  {
+private:
+   uchar             state[];
+   ulong             stirs;
+
+   void              Mix(const string sample)
+     {
+      uchar raw[], input[], digest[];
+      Utf8Bytes(sample, raw);
+      int n = ArraySize(state);
+      ArrayResize(input, n + ArraySize(raw));
+      if(n > 0)
+         ArrayCopy(input, state, 0, 0, n);
+      ArrayCopy(input, raw, n, 0, ArraySize(raw));
+      if(Sha256(input, digest))
+         ArrayCopy(state, digest, 0, 0, 32);
+     }
+
+public:
+                     EntropyPool(void) { stirs = 0; ArrayResize(state, 32); ArrayFill(state, 0, 32, 0); }
+
+   // One sample of what changes between passes; called at every timer pass (one SHA-256).
+   void              Stir(void)
+     {
+      stirs++;
+      MqlTick q;
+      string quote = SymbolInfoTick(_Symbol, q) ? IntegerToString((long)q.time) + DoubleToString(q.bid, 8) + DoubleToString(q.ask, 8) : "";
+      Mix(IntegerToString((long)GetMicrosecondCount()) + "|" + IntegerToString((long)GetTickCount()) + "|" +
+          IntegerToString((long)TimeLocal()) + "|" + IntegerToString((long)TimeCurrent()) + "|" +
+          IntegerToString((long)stirs) + "|" + quote);
+     }
+
+   // Bytes from a better source, when the EA has one.
+   void              Seed(const uchar &bytes[])
+     {
+      Mix(HexLower(bytes));
+     }
+
+   // A fresh 64-hex-character nonce.
+   string            Nonce(void)
+     {
+      Stir();
+      uchar raw[], input[], digest[];
+      Utf8Bytes("mtgw-ea-nonce-v1", raw);
+      ArrayResize(input, 32 + ArraySize(raw));
+      ArrayCopy(input, state, 0, 0, 32);
+      ArrayCopy(input, raw, 32, 0, ArraySize(raw));
+      if(!Sha256(input, digest))
+         return "";
+      Stir();
+      return HexLower(digest);
+     }
+  };
 
 #endif

@@ -25,8 +25,8 @@
 #include <MTGateway\Json.mqh>
 #include <MTGateway\Methods5.mqh>
 
-#define MTGW_EA_VERSION        "1.2.0"   // 1.2: the order record keyed by order_key
-#define MTGW_PROTOCOL          1
+#define MTGW_EA_VERSION        "1.3.0"   // 1.2: the order record keyed by order_key; 1.3: mutual handshake
+#define MTGW_PROTOCOL          2
 #define MTGW_HANDSHAKE_MAX     16384
 #define MTGW_CONNECT_MS        200    // a refused loopback connect waits this long on Windows
 #define MTGW_SEND_TIMEOUT_MS   5000   // a gateway that stops reading cannot hold the EA longer
@@ -38,7 +38,7 @@
 #define MTGW_CONVERSE_US       50000  // a request this recent: wait in the socket for the next
 
 #define ST_IDLE       0   // not connected; next attempt at next_attempt
-#define ST_HELLO      1   // hello sent, waiting for the challenge
+#define ST_HELLO      1   // hello sent, waiting for the challenge (and the daemon's proof)
 #define ST_AUTH       2   // auth sent, waiting for welcome or refuse
 #define ST_READY      3   // session live
 #define ST_STOPPED    4   // a refusal retrying cannot fix: wait for the user
@@ -76,6 +76,8 @@ string RefusalText(const string reason)
       return "protocol error";
    if(reason == "shutting_down")
       return "gateway is shutting down";
+   if(reason == "daemon_unproven")
+      return "the process on the gateway's port did not prove it holds this token: nothing was sent";
    return reason;
   }
 
@@ -135,8 +137,12 @@ public:
    int               hb_interval_ms;
    int               hb_timeout_ms;
    long              max_frame;
-   uchar             key[];
+   uchar             client_key[];     // the token's keys (docs/protocol.md sec. 4)
+   uchar             stored_key[];
+   uchar             server_key[];
    string            hint;
+   string            ea_nonce;         // this connection's nonce, which the daemon's proof answers
+   EntropyPool       pool;
    uchar             rx[];
    int               rx_start;
    int               rx_end;
@@ -178,7 +184,7 @@ public:
          return Stop("missing_token", "");
       if(StringFind(token, "mtgw_") != 0 || StringLen(token) < 20)
          return Stop("malformed_token", "");
-      if(!TokenKey(token, key))
+      if(!TokenKeys(token, client_key, stored_key, server_key))
          return Stop("internal", "CryptEncode SHA-256 failed (error " + IntegerToString(GetLastError()) + ")");
       hint = TokenHint(token);
       Show("connecting to " + host + ":" + IntegerToString(port));
@@ -190,6 +196,7 @@ public:
    // One pass: connect when due, drain what arrived, enforce heartbeats.
    void              Service(void)
      {
+      pool.Stir();  // the nonce's entropy: this pass's timing jitter
       if(state == ST_STOPPED)
          return;
       if(state == ST_IDLE)
@@ -329,6 +336,16 @@ public:
      }
 
    // The connection ended; retry after the current backoff (doubling to 5 s).
+   // A refusal or a bye before the peer proved it holds the token (state ST_HELLO) may come
+   // from whatever squats on the port: a refusal the user must act on is retried at the
+   // slowest pace instead of stopping the EA for good on a stranger's word.
+   void              Unconfirmed(const string why, const string text)
+     {
+      if(RefusalIsFatal(why))
+         backoff_ms = MTGW_BACKOFF_MAX_MS;
+      Drop(why, text);
+     }
+
    void              Drop(const string why, const string text)
      {
       reason = why;
@@ -384,6 +401,8 @@ public:
       w.KStr("company", AccountInfoString(ACCOUNT_COMPANY));
       w.KStr("terminal_name", TerminalInfoString(TERMINAL_NAME));
       w.KStr("token_hint", hint);
+      ea_nonce = pool.Nonce();
+      w.KStr("ea_nonce", ea_nonce);
       w.EndObj();
       state = ST_HELLO;
       if(SendFrame(w.out) == MTGW_SENT)
@@ -553,23 +572,35 @@ public:
       if(t == "bye")
         {
          string why = doc.Str(doc.Get(0, "reason"));
-         if(RefusalIsFatal(why))
+         if(RefusalIsFatal(why) && state != ST_HELLO)
             Stop(why, "");
          else
-            Drop(why, "gateway closed the session: " + RefusalText(why));
+            Unconfirmed(why, "gateway closed the session: " + RefusalText(why));
          return;
         }
       if(state == ST_HELLO && t == "challenge")
         {
          string nonce = doc.Str(doc.Get(0, "nonce"));
-         if(StringLen(nonce) != 64)
+         if(!IsHex64(nonce))
            {
             ProtocolError("challenge nonce is not 64 hex characters");
             return;
            }
-         string mac = AuthMac(key, nonce, AccountInfoInteger(ACCOUNT_LOGIN), AccountInfoString(ACCOUNT_SERVER));
+         long login = AccountInfoInteger(ACCOUNT_LOGIN);
+         string server = AccountInfoString(ACCOUNT_SERVER);
+         // Nothing is sent, and nothing obeyed, before the peer proves it holds the token's
+         // record: whatever listens on the port while the gateway is down gets no further.
+         string expected = DaemonProof(server_key, ea_nonce, nonce, login, server);
+         if(expected == "" || !SameText(expected, doc.Str(doc.Get(0, "proof"))))
+           {
+            Print("MT Gateway: the process on ", host, ":", IntegerToString(port),
+                  " is not the gateway holding this token (its proof is wrong); nothing was sent");
+            Drop("daemon_unproven", RefusalText("daemon_unproven"));
+            return;
+           }
          state = ST_AUTH;
-         SendFrame("{\"t\":\"auth\",\"mac\":\"" + mac + "\"}");
+         SendFrame("{\"t\":\"auth\",\"proof\":\"" +
+                   EaProof(client_key, stored_key, ea_nonce, nonce, login, server) + "\"}");
          return;
         }
       if(state == ST_AUTH && t == "welcome")
@@ -593,13 +624,11 @@ public:
         {
          string why = doc.Str(doc.Get(0, "reason"));
          Print("MT Gateway: refused (", why, "): ", doc.Str(doc.Get(0, "message")));
-         if(RefusalIsFatal(why))
+         string advice = RefusalAdvice(why);
+         if(RefusalIsFatal(why) && state == ST_AUTH)
             Stop(why, "");
          else
-           {
-            string advice = RefusalAdvice(why);
-            Drop(why, "refused: " + RefusalText(why) + (advice != "" ? ". " + advice : ""));
-           }
+            Unconfirmed(why, "refused: " + RefusalText(why) + (advice != "" ? ". " + advice : ""));
          return;
         }
       if(state == ST_READY && t == "req")
