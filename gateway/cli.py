@@ -71,6 +71,10 @@ def _with_console(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--console", metavar="URL",
                         help="act on this console (remote authority) instead of the local "
                              "one; default: [authority] url when mode = \"remote\"")
+    parser.add_argument("--console-key", metavar="BASE64",
+                        help="the console's authority key (what `mtgateway console` prints at "
+                             "start), which it must prove it holds before your password is "
+                             "sent; default: [authority] public_key")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,7 +363,12 @@ def _migrate_console(config: GatewayConfig) -> int:
 
 
 async def _run_console(config: GatewayConfig) -> int:
-    from .authority.console import create_console_app, mailer_from_config, start_console
+    from .authority.console import (
+        AUTHORITY,
+        create_console_app,
+        mailer_from_config,
+        start_console,
+    )
 
     mailer = mailer_from_config(config.smtp)
     smtp = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
@@ -384,6 +393,9 @@ async def _run_console(config: GatewayConfig) -> int:
     stop_on_signals(stop)
     log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
     print(f"console listening on http://{config.console.host}:{port}", flush=True)
+    key = app[AUTHORITY].store.signer.key
+    print(f"authority key kid={key.kid} public_key={key.b64} (pin it as [authority] public_key "
+          "in daemons' and the CLI's configs)", flush=True)
     await stop.wait()
     await runner.cleanup()
     return 0

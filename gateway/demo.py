@@ -50,6 +50,7 @@ from mt5model.types import AccountMarginMode
 
 from .app import create_app
 from .auth.client import RemoteAuthority
+from .auth.owner import OwnerConsole
 from .authority.console import AUTHORITY, create_console_app, start_console
 from .authority.files import create_private_file
 from .config import (
@@ -155,8 +156,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
         tick_rate_hz=args.tick_rate, tz_offset_s=args.tz_offset,
         margin_mode=(AccountMarginMode.RETAIL_NETTING if args.netting
                      else AccountMarginMode.RETAIL_HEDGING))
-    owner_client = await stack.enter_async_context(
-        RemoteAuthority(console_url, _throwaway_key()))
+    owner_client = OwnerConsole(console_url, key)  # the console proves its key first
     issued = await owner_client.issue_token(_OWNER, password, settings.login, settings.server)
     token = issued.token
     _say(f"token issued over the console's owner API for {settings.login}@{settings.server} "
@@ -187,7 +187,8 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             await emulator
 
     stack.push_async_callback(stop_terminal)
-    _say("emulated terminal connecting with the token (HMAC over a nonce, the token never "
+    _say("emulated terminal connecting with the token (the daemon proves it holds the token's "
+         "record, then the terminal proves the token over both nonces; the token is never "
          "sent)")
     try:
         async with asyncio.timeout(_READY_TIMEOUT_S):
@@ -243,12 +244,6 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     await asyncio.wait({stopper, emulator}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
 
-
-def _throwaway_key() -> Any:
-    """Owner calls need no device identity; the client still wants a key to sign with."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    return Ed25519PrivateKey.generate()
 
 
 def _print_mail(mail: EmailMessage) -> None:

@@ -24,14 +24,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from .app import device_name, open_device
 from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
+from .auth.owner import ConsoleUnproven, OwnerConsole
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from .authority.config import database_url
 from .authority.devices import normalize_code
+from .authority.records import AuthorityKey
 from .authority.service import Authority
 from .config import GatewayConfig, console_url_problem
 
@@ -64,6 +64,9 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
     except AuthorityRefused as exc:
         print(f"error: the console refused: {exc.reason}", file=sys.stderr)
         return 1
+    except ConsoleUnproven as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 # -- where to act ------------------------------------------------------------------------
@@ -78,6 +81,21 @@ def _console_url(args: argparse.Namespace, config: GatewayConfig) -> str | None:
     if config.authority.mode == "remote":
         return config.authority.url
     return None
+
+
+def _owner_console(url: str, args: argparse.Namespace,
+                   config: GatewayConfig) -> OwnerConsole:
+    """The console's owner API, which must prove the pinned key (``--console-key``, else
+    ``[authority] public_key``) before a password is sent."""
+    text = getattr(args, "console_key", None) or config.authority.public_key
+    try:
+        pinned = AuthorityKey.from_base64(text) if text else None
+    except ValueError as exc:
+        raise _Usage(f"--console-key: {exc}") from None
+    try:
+        return OwnerConsole(url, pinned, timeout_s=config.authority.request_timeout_s)
+    except ConsoleUnproven as exc:
+        raise _Usage(str(exc)) from None
 
 
 def _local_authority(config: GatewayConfig) -> Authority:
@@ -174,22 +192,20 @@ async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
             return _token_local(args, authority, config.authority.refresh_interval_s)
         finally:
             await authority.close()
+    remote = _owner_console(url, args, config)
     email, password = _owner_credentials(args)
-    # Owner calls are authenticated by the password; no device key is needed (or made).
-    async with RemoteAuthority(url, Ed25519PrivateKey.generate(),
-                               timeout_s=config.authority.request_timeout_s) as remote:
-        if args.token_command == "create":
-            _print_issued(await remote.issue_token(
-                email, password, args.login, args.server, scopes=sorted(args.scopes),
-                expires_in_s=args.expires_in))
-            return 0
-        if args.token_command == "list":
-            _print_listing(await remote.list_tokens(email, password))
-            return 0
-        return _revoked(await remote.revoke_token(email, password, args.token_id),
-                        args.token_id, "daemons connected to the console are told over its "
-                        "revocation feed and refuse it within seconds; a daemon cut off from the "
-                        "console refuses it when it next reaches it")
+    if args.token_command == "create":
+        _print_issued(await remote.issue_token(
+            email, password, args.login, args.server, scopes=sorted(args.scopes),
+            expires_in_s=args.expires_in))
+        return 0
+    if args.token_command == "list":
+        _print_listing(await remote.list_tokens(email, password))
+        return 0
+    return _revoked(await remote.revoke_token(email, password, args.token_id),
+                    args.token_id, "daemons connected to the console are told over its "
+                    "revocation feed and refuse it within seconds; a daemon cut off from the "
+                    "console refuses it when it next reaches it")
 
 
 def _token_local(args: argparse.Namespace, authority: Authority, refresh_s: float) -> int:

@@ -2,8 +2,9 @@
 
 :class:`RemoteAuthority` implements :class:`~gateway.authority.api.AuthorityAPI` over the
 console's device endpoints, signing every call with the device key it is given, so the daemon
-treats an embedded and a remote authority alike. It also offers the owner endpoints (HTTP
-Basic with the owner's e-mail and password) for the CLI in remote mode.
+treats an embedded and a remote authority alike. The owner endpoints (HTTP Basic with the
+owner's password) are :class:`~gateway.auth.owner.OwnerConsole`'s, which sends the password
+only after the console proved its key.
 
 Failures are split the way the daemon must react to them: no answer, a timeout or a 5xx is
 :class:`~gateway.authority.api.AuthorityUnreachable` (serve from the cache; ``-32014`` if there
@@ -13,7 +14,6 @@ console's reason word. Records are returned as received; the caller verifies the
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +30,6 @@ from ..authority.api import (
     AuthorityUnreachable,
     DeviceInfo,
     DeviceStatus,
-    IssuedToken,
     LookupAnswer,
     ResendAnswer,
     VerifyAnswer,
@@ -40,11 +39,6 @@ from ..authority.records import AuthorityKey, b64url_encode
 from ..authority.reports import TerminalReport
 
 __all__ = ["RemoteAuthority"]
-
-
-def _basic(email: str, password: str) -> str:
-    """HTTP Basic in UTF-8 (aiohttp's ``BasicAuth`` is deprecated and latin-1 by default)."""
-    return "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode("ascii")
 
 
 class RemoteAuthority:
@@ -85,7 +79,6 @@ class RemoteAuthority:
         return self._session
 
     async def _call(self, method: str, path: str, body: Any = None, *, signed: bool = False,
-                    owner: tuple[str, str] | None = None,
                     ok: Sequence[int] = (200, 201),
                     timeout_s: float | None = None) -> tuple[int, dict[str, Any]]:
         data = b"" if body is None else json.dumps(body).encode("utf-8")
@@ -95,8 +88,6 @@ class RemoteAuthority:
             self._last_proof_ms = max(int(now * 1000), self._last_proof_ms + 1)
             headers.update(device_proof_headers(self._key, method, self._prefix + path, data,
                                                 now, time_ms=self._last_proof_ms))
-        if owner is not None:
-            headers["Authorization"] = _basic(*owner)
         try:
             async with self._http().request(method, self.base_url + path, data=data or None,
                                             headers=headers,
@@ -235,49 +226,6 @@ class RemoteAuthority:
         if not isinstance(new_cursor, int) or not isinstance(ids, list):
             raise AuthorityUnreachable("authority answered the revocation feed malformed")
         return new_cursor, [str(i) for i in ids]
-
-    # -- owner endpoints (CLI in remote mode) --------------------------------------------
-
-    async def issue_token(self, email: str, password: str, login: int, server: str,
-                          scopes: Sequence[str] | None = None,
-                          expires_in_s: int | None = None) -> IssuedToken:
-        """``POST /v1/tokens``: the token is in the answer, once."""
-        body: dict[str, Any] = {"login": login, "server": server}
-        if scopes is not None:
-            body["scopes"] = list(scopes)
-        if expires_in_s is not None:
-            body["expires_in_s"] = expires_in_s
-        _, answer = await self._call("POST", "/v1/tokens", body, owner=(email, password))
-        return IssuedToken(str(answer["token"]), str(answer["token_id"]), dict(answer["record"]))
-
-    async def list_tokens(self, email: str, password: str) -> list[dict[str, Any]]:
-        """``GET /v1/tokens``."""
-        _, answer = await self._call("GET", "/v1/tokens", owner=(email, password))
-        return list(answer.get("tokens", []))
-
-    async def revoke_token(self, email: str, password: str, token_id: str) -> bool:
-        """``DELETE /v1/tokens/{id}``; ``False`` if there is no such token of this owner."""
-        status, _ = await self._call("DELETE", f"/v1/tokens/{token_id}",
-                                     owner=(email, password), ok=(200, 404))
-        return status == 200
-
-    async def register_account(self, email: str, password: str,
-                               registration: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /v1/accounts`` with the fields of ``seed-register-account``."""
-        _, answer = await self._call("POST", "/v1/accounts", dict(registration),
-                                     owner=(email, password))
-        return answer
-
-    async def list_devices(self, email: str, password: str) -> list[dict[str, Any]]:
-        """``GET /v1/devices``."""
-        _, answer = await self._call("GET", "/v1/devices", owner=(email, password))
-        return list(answer.get("devices", []))
-
-    async def revoke_device(self, email: str, password: str, device_id: str) -> bool:
-        """``DELETE /v1/devices/{id}``; ``False`` if the owner never saw that device."""
-        status, _ = await self._call("DELETE", f"/v1/devices/{device_id}",
-                                     owner=(email, password), ok=(200, 404))
-        return status == 200
 
 if TYPE_CHECKING:  # mypy proves the remote authority implements the protocol the daemon uses
 

@@ -136,6 +136,12 @@ class AccountCreate(_Body):
     account_type: Literal["USD", "USC"] = "USD"
 
 
+class HelloBody(_Body):
+    """``POST /v1/hello``: the client's fresh nonce (64 lowercase hex)."""
+
+    nonce: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class LookupBody(_Body):
     """``POST /v1/records/lookup``."""
 
@@ -397,6 +403,16 @@ def _routes(clock: Callable[[], float]) -> web.RouteTableDef:
     async def keys(request: web.Request) -> web.Response:
         found = await request.app[AUTHORITY].public_keys()
         return web.json_response({"keys": [k.as_json() for k in found]})
+
+    @routes.post("/v1/hello")
+    async def hello(request: web.Request) -> web.Response:
+        """The console proves it holds the authority key before a client sends it anything
+        secret (review round 4, T4-F6): the client's nonce and the ``Host`` it addressed,
+        signed. Anyone may ask; the answer gives nothing away."""
+        body = await _json(request, HelloBody, status=400)
+        signer = request.app[AUTHORITY].store.signer
+        return web.json_response({"kid": signer.key.kid, "alg": "Ed25519",
+                                  "signature": signer.prove(body.nonce, request.host)})
 
     # -- owner ---------------------------------------------------------------------------
 

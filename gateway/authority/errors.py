@@ -9,6 +9,8 @@ The tree, and how the caller reacts::
     │                             cache, retry later
     ├── AuthorityRefused          an answer that is an error: ``status`` and the contract's
     │                             ``reason`` say which; do not retry unchanged
+    ├── ConsoleUnproven           the peer did not prove it holds the pinned authority key
+    │                             (or none is pinned for plain http): nothing secret was sent
     ├── RecordRejected            a signed record failed a check: do not trust it
     ├── ProofRejected             a device proof failed a check: 401 with ``reason``
     ├── AccountExists             the login and server are registered already: 409
@@ -27,6 +29,7 @@ __all__ = [
     "AuthorityRefused",
     "AuthorityUnreachable",
     "ConsoleConfigError",
+    "ConsoleUnproven",
     "ProofRejected",
     "RateLimited",
     "RecordRejected",
@@ -45,6 +48,12 @@ class AuthorityUnreachable(AuthorityError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class ConsoleUnproven(AuthorityError):
+    """Whatever answers at the console's address did not prove it holds the authority key the
+    config pins, or no key is pinned for a plain-http console: the owner's password was not
+    sent. Pin the key (or fix it), or wait until the console is back."""
 
 
 class AuthorityRefused(AuthorityError):

@@ -38,6 +38,8 @@ __all__ = [
     "RECORD_VERSION",
     "AuthorityKey",
     "AuthoritySigner",
+    "CONSOLE_PROOF_CONTEXT",
+    "console_proof_message",
     "RecordRejected",
     "RiskPolicy",
     "SignedRecord",
@@ -57,6 +59,9 @@ RECORD_ALG: Final = "Ed25519"
 #: Signed before the record's canonical JSON; a new version changes it, so a signature made
 #: over a record of another version never verifies as this one.
 RECORD_CONTEXT: Final = b"mtgw-record-v2\n"
+#: Signed before a console's proof of its key (``POST /v1/hello``): a context of its own, so a
+#: proof can never pass as a record, nor a record as a proof.
+CONSOLE_PROOF_CONTEXT: Final = b"mtgw-console-proof-v1\n"
 #: ``valid_until`` = ``issued_at`` + this: how long a daemon may live on a copy offline.
 OFFLINE_GRACE_S: Final = 24 * 3600
 #: A record issued further than this in the device's future is refused (clock skew allowance).
@@ -68,6 +73,13 @@ def canonical_json(obj: Any) -> bytes:
     """The one byte form that is signed: sorted keys, no spaces, UTF-8, no floats expected."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
+
+
+def console_proof_message(nonce: str, host: str) -> bytes:
+    """What a console signs to prove it holds the authority key, for a client about to send
+    it an owner's password: the client's fresh nonce and the address (``Host``) the client
+    believes it is talking to."""
+    return CONSOLE_PROOF_CONTEXT + f"{nonce}\n{host}".encode()
 
 
 def b64url_encode(data: bytes) -> str:
@@ -136,6 +148,14 @@ class AuthorityKey:
         """The ``/v1/keys`` entry."""
         return {"kid": self.kid, "alg": RECORD_ALG, "public_key": self.b64}
 
+    def verify_console_proof(self, nonce: str, host: str, signature: str) -> bool:
+        """Whether ``signature`` (base64url) is this key's proof over ``nonce`` and ``host``."""
+        try:
+            self.public_key.verify(b64url_decode(signature), console_proof_message(nonce, host))
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class AuthoritySigner:
@@ -148,6 +168,10 @@ class AuthoritySigner:
     def from_private_key(cls, private_key: Ed25519PrivateKey) -> AuthoritySigner:
         """Wrap a private key with its public half."""
         return cls(private_key, AuthorityKey.from_public_key(private_key.public_key()))
+
+    def prove(self, nonce: str, host: str) -> str:
+        """The console's proof of this key over a client's ``nonce`` and ``host`` (base64url)."""
+        return b64url_encode(self.private_key.sign(console_proof_message(nonce, host)))
 
     def sign(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The envelope ``{v, alg, kid, record, sig}`` for ``record``."""

@@ -26,7 +26,6 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import WSMsgType, web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ea_bridge import TerminalId
 from ea_bridge.connection import Closed, Welcomed
@@ -34,6 +33,7 @@ from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, Term
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore, RecordCache, generate_token
 from gateway.auth.client import RemoteAuthority
+from gateway.auth.owner import OwnerConsole
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.service import Authority
 from gateway.config import (
@@ -107,7 +107,7 @@ class World:
     http_port: int
     clock: FakeClock
     session: aiohttp.ClientSession
-    owner: RemoteAuthority
+    owner: OwnerConsole
 
     @property
     def authority(self) -> Authority:
@@ -217,8 +217,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             daemon = create_app(config, secret_store=MemorySecretStore(), clock=clock)
             _, http_port = await stack.enter_async_context(serving(daemon, start_http))
             session = await stack.enter_async_context(aiohttp.ClientSession())
-            owner = await stack.enter_async_context(
-                RemoteAuthority(console_url, Ed25519PrivateKey.generate()))
+            owner = OwnerConsole(console_url, console[AUTHORITY].store.signer.key)
             yield World(sink, console, console_runner, console_url, relay, daemon, http_port,
                         clock, session, owner)
     finally:
@@ -419,12 +418,15 @@ async def test_console_and_daemon_as_processes(tmp_path: Path) -> None:
 
     try:
         assert (await cli("owner", "create", "-c", str(console_cfg), "--email", OWNER))[0] == 0
-        _, out = await start("console", "-c", str(console_cfg), ready=b"listening on",
+        _, out = await start("console", "-c", str(console_cfg), ready=b"public_key=",
                              stream="stdout")
         match = re.search(rb"http://127\.0\.0\.1:(\d+)", out)
         assert match
         console_url = match.group(0).decode()
-        code, out = await cli("token", "create", "--console", console_url, "--email", OWNER,
+        printed = re.search(rb"public_key=(\S+)", out)  # the console prints its key at start
+        assert printed, out
+        code, out = await cli("token", "create", "--console", console_url, "--console-key",
+                              printed.group(1).decode(), "--email", OWNER,
                               "--login", str(LOGIN), "--server", SERVER)
         assert code == 0, out
         token = next(line.split()[1] for line in out.splitlines() if line.startswith("token:"))

@@ -1,0 +1,201 @@
+"""The owner's calls to a console (the CLI in remote mode, the demo): the password never goes to
+a process that has not proved it is the console.
+
+On one machine the console listens on ``http://127.0.0.1:8720``; while it restarts any local
+user may bind that port, and an owner who runs ``mtgateway token list`` meanwhile would send
+``Authorization: Basic <e-mail:password>`` to it (review round 4, T4-F6). So every owner call
+is one connection on which, first, the console proves it holds the authority key the config
+pins: the client sends a fresh nonce (``POST /v1/hello``) and checks the Ed25519 signature of
+the nonce and the address it asked (``Host``) against the pinned key. Only then does the owner's
+request go, on the same connection: ``http.client`` is told never to open another one, so a
+console that went away between the two steps is never replaced by whatever took its port. A
+console that does not prove itself gets nothing but the nonce.
+
+Without a pinned key there is nothing to check a plain-http console against, so the call is
+refused before anything is sent; an ``https`` console is authenticated by TLS and its
+certificate instead (its proof is still checked when a key is pinned).
+
+The exchange is blocking (``http.client``, one connection per call, a few per command) and
+runs in a worker thread, so the methods can be awaited like
+:class:`~gateway.auth.client.RemoteAuthority`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.client
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
+from ..authority.errors import ConsoleUnproven
+from ..authority.records import AuthorityKey
+
+__all__ = ["ConsoleUnproven", "OwnerConsole"]
+
+_HELLO_PATH = "/v1/hello"
+
+
+def _basic(email: str, password: str) -> str:
+    """HTTP Basic in UTF-8."""
+    return "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode("ascii")
+
+
+class OwnerConsole:
+    """The owner endpoints of a console at ``base_url``, each call after the console's proof.
+
+    Args:
+        base_url: ``http://host:port`` or ``https://...`` (a path prefix is kept).
+        pinned: the authority key the config pins (``[authority] public_key``); required for
+            plain http.
+        timeout_s: per connection and read.
+
+    Raises:
+        ConsoleUnproven: (from the constructor) plain http with no pinned key.
+    """
+
+    def __init__(self, base_url: str, pinned: AuthorityKey | None, *,
+                 timeout_s: float = 10.0) -> None:
+        parts = urlsplit(base_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not a console URL: {base_url!r}")
+        if parts.scheme == "http" and pinned is None:
+            raise ConsoleUnproven(
+                f"the console at {base_url} is plain http and no authority key is pinned, so "
+                "nothing could tell it from another process on that port: set [authority] "
+                "public_key (the console prints it at start and serves it at /v1/keys) or use "
+                "an https URL")
+        self.base_url = base_url.rstrip("/")
+        self._https = parts.scheme == "https"
+        self._host, self._port = parts.hostname, parts.port
+        self._netloc = parts.netloc
+        self._prefix = parts.path
+        self._pinned = pinned
+        self._timeout_s = timeout_s
+
+    # -- the exchange ------------------------------------------------------------------------
+
+    def _connect(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection
+        if self._https:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout_s)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
+        conn.auto_open = 0  # never a second connection: the proved peer or nobody
+        try:
+            conn.connect()
+        except OSError as exc:
+            raise AuthorityUnreachable(f"console unreachable: {type(exc).__name__}") from exc
+        return conn
+
+    def _send(self, conn: http.client.HTTPConnection, method: str, path: str,
+              body: Any = None, auth: str | None = None) -> tuple[int, dict[str, Any]]:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Host": self._netloc, "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if auth is not None:
+            headers["Authorization"] = auth
+        try:
+            conn.request(method, self._prefix + path, body=data, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+        except http.client.NotConnected:
+            raise AuthorityUnreachable("the console closed the connection after proving "
+                                       "itself; nothing was sent: try again") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise AuthorityUnreachable(f"console unreachable: {type(exc).__name__}") from exc
+        if response.status >= 500:
+            raise AuthorityUnreachable(f"console answered HTTP {response.status}")
+        try:
+            answer = json.loads(raw) if raw else {}
+        except ValueError:
+            raise AuthorityUnreachable("console answered something that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise AuthorityUnreachable("console answered a JSON value that is not an object")
+        return response.status, answer
+
+    def _prove(self, conn: http.client.HTTPConnection) -> None:
+        """The console's proof of the pinned key on this connection, or :class:`ConsoleUnproven`."""
+        if self._pinned is None:  # https without a pinned key: TLS authenticated the peer
+            return
+        nonce = secrets.token_hex(32)
+        try:
+            status, answer = self._send(conn, "POST", _HELLO_PATH, {"nonce": nonce})
+        except AuthorityUnreachable as exc:
+            raise ConsoleUnproven(f"the process at {self.base_url} did not prove it is the "
+                                  f"console ({exc}); nothing was sent") from None
+        signature = answer.get("signature")
+        if (status != 200 or not isinstance(signature, str)
+                or not self._pinned.verify_console_proof(nonce, self._netloc, signature)):
+            raise ConsoleUnproven(
+                f"the process at {self.base_url} did not prove it holds the pinned authority "
+                f"key (kid {self._pinned.kid}); nothing was sent. If the console's key "
+                "changed, pin the new one in [authority] public_key")
+
+    def _call(self, method: str, path: str, owner: tuple[str, str], body: Any = None,
+              ok: Sequence[int] = (200, 201)) -> tuple[int, dict[str, Any]]:
+        conn = self._connect()
+        try:
+            self._prove(conn)
+            status, answer = self._send(conn, method, path, body, _basic(*owner))
+        finally:
+            conn.close()
+        if status not in ok:
+            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            assert isinstance(error, dict)  # noqa: S101 - narrowed above
+            extra = {k: v for k, v in error.items() if k not in ("code", "reason", "message")}
+            raise AuthorityRefused(status, str(error.get("reason", "error")),
+                                   str(error.get("message", "")), extra)
+        return status, answer
+
+    async def _acall(self, method: str, path: str, owner: tuple[str, str], body: Any = None,
+                     ok: Sequence[int] = (200, 201)) -> tuple[int, dict[str, Any]]:
+        return await asyncio.to_thread(self._call, method, path, owner, body, ok)
+
+    # -- the owner endpoints ---------------------------------------------------------------
+
+    async def issue_token(self, email: str, password: str, login: int, server: str,
+                          scopes: Sequence[str] | None = None,
+                          expires_in_s: int | None = None) -> IssuedToken:
+        """``POST /v1/tokens``: the token is in the answer, once."""
+        body: dict[str, Any] = {"login": login, "server": server}
+        if scopes is not None:
+            body["scopes"] = list(scopes)
+        if expires_in_s is not None:
+            body["expires_in_s"] = expires_in_s
+        _, answer = await self._acall("POST", "/v1/tokens", (email, password), body)
+        return IssuedToken(str(answer["token"]), str(answer["token_id"]), dict(answer["record"]))
+
+    async def list_tokens(self, email: str, password: str) -> list[dict[str, Any]]:
+        """``GET /v1/tokens``."""
+        _, answer = await self._acall("GET", "/v1/tokens", (email, password))
+        return list(answer.get("tokens", []))
+
+    async def revoke_token(self, email: str, password: str, token_id: str) -> bool:
+        """``DELETE /v1/tokens/{id}``; ``False`` if there is no such token of this owner."""
+        status, _ = await self._acall("DELETE", f"/v1/tokens/{token_id}", (email, password),
+                                      ok=(200, 404))
+        return status == 200
+
+    async def register_account(self, email: str, password: str,
+                               registration: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/accounts`` with the fields of the account registration."""
+        _, answer = await self._acall("POST", "/v1/accounts", (email, password),
+                                      dict(registration))
+        return answer
+
+    async def list_devices(self, email: str, password: str) -> list[dict[str, Any]]:
+        """``GET /v1/devices``."""
+        _, answer = await self._acall("GET", "/v1/devices", (email, password))
+        return list(answer.get("devices", []))
+
+    async def revoke_device(self, email: str, password: str, device_id: str) -> bool:
+        """``DELETE /v1/devices/{id}``; ``False`` if the owner never saw that device."""
+        status, _ = await self._acall("DELETE", f"/v1/devices/{device_id}", (email, password),
+                                      ok=(200, 404))
+        return status == 200
