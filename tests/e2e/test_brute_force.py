@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from gateway.auth import generate_token
+from mtgateway.handshake import Handshake
 from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
 
 pytestmark = pytest.mark.network_edge
@@ -162,3 +163,53 @@ async def test_ws_in_band_authenticate_is_throttled_and_says_invalid_token(
             # the socket's own token still re-authenticates during the lockout
             renewed = await _authenticate(ws, daemon.token, 9)
             assert renewed["result"]["authenticated"] is True
+
+
+async def test_a_flood_of_wrong_tokens_keeps_no_known_token_from_a_new_session(
+        tmp_path: Path) -> None:
+    """Review round 4, T4-F4: 160 wrong-token requests held in the throttle's delay (the
+    review's flood, from two addresses' worth of connections) do not keep a token that opened
+    a session before from opening another: both challenge steps count under the token's key,
+    which its first session vouched. Before, step 2 waited behind every guess under a key that
+    was never vouched, until its nonce expired (429 after 40 s)."""
+    sleeper = Sleeper()
+    async with running_daemon(tmp_path, auth_failure_limit=1000, auth_failure_delay_s=0.25,
+                              auth_sleep=sleeper, max_connections=512,
+                              max_connections_per_peer=256) as daemon:
+        first = Handshake(daemon.token)
+        url = daemon.rpc_url.removesuffix("/rpc")
+
+        async def session_of(shake: Handshake) -> str:
+            async with daemon.session.post(url + "/auth/challenge",
+                                           json=shake.challenge_body()) as r:
+                assert r.status == 200, await r.text()
+                answer = await r.json()
+            async with daemon.session.post(url + "/auth/session",
+                                           json=shake.session_body(answer)) as r:
+                assert r.status == 200, await r.text()
+                return Handshake.session(await r.json())
+
+        await session_of(first)  # the bot authenticated once: its token is vouched
+
+        async def guess(http: aiohttp.ClientSession) -> int:
+            async with http.post(daemon.rpc_url, data=PING, headers={
+                    "Authorization": f"Bearer {generate_token()}",
+                    "Content-Type": "application/json"}) as r:
+                return r.status
+
+        sleeper.gate.clear()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as guessers:
+            flood = [asyncio.create_task(guess(guessers)) for _ in range(160)]
+            try:
+                await sleeper.reached(sleeper.delays + 1)  # the first guess holds the line
+                async with asyncio.timeout(WAIT_S):
+                    session = await session_of(Handshake(daemon.token))
+                    async with daemon.session.post(daemon.rpc_url, data=PING, headers={
+                            "Authorization": f"Bearer {session}",
+                            "Content-Type": "application/json"}) as r:
+                        assert r.status == 200  # its first use is not queued either
+                assert sum(task.done() for task in flood) == 0  # the guesses are still held
+            finally:
+                sleeper.gate.set()
+                statuses = await asyncio.gather(*flood)
+        assert statuses == [401] * 160

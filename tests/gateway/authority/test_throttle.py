@@ -210,3 +210,32 @@ def test_failures_during_a_lockout_do_not_extend_it() -> None:
         throttle.record_failure()
     clock.advance(1)
     assert throttle.retry_after_s() is None
+
+
+def test_the_vouched_memory_forgets_one_credential_at_its_bound_never_all() -> None:
+    """At 4,096 vouched credentials one more forgets the least recently used one; a credential
+    in use stays vouched (review round 4, T4-F4: the memory used to be cleared whole, so minted
+    sessions could unvouch every running bot)."""
+    throttle = AuthThrottle(delay_s=0, limit=3, window_s=10, lockout_s=60, clock=FakeClock())
+    throttle.vouch("running bot")
+    for n in range(4095):
+        throttle.vouch(f"minted {n}")
+        if n % 1000 == 0:
+            throttle.vouch("running bot")  # the bot keeps using it
+    throttle.vouch("one more")
+    assert throttle.vouched("running bot") and throttle.vouched("one more")
+    assert not throttle.vouched("minted 0") and throttle.vouched("minted 1")
+
+
+async def test_a_check_that_proves_nothing_vouches_nothing() -> None:
+    """``vouch=False``: a success (step 1 of the client challenge, which anyone holding a
+    token's hint passes) does not let its key skip the queue later."""
+    throttle = AuthThrottle(delay_s=0, limit=3, window_s=10, lockout_s=60, clock=FakeClock())
+
+    async def ok() -> str:
+        return "ok"
+
+    assert await throttle.check("hint:abc", ok, Wrong, vouch=False) == "ok"
+    assert not throttle.vouched("hint:abc")
+    assert await throttle.check("token:t1", ok, Wrong) == "ok"
+    assert throttle.vouched("token:t1")
