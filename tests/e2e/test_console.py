@@ -3,7 +3,8 @@
 Device proofs are built here by hand from the documented format with cryptography's Ed25519,
 so these tests pin the wire contract of ``docs/authority.md`` rather than our own helpers. A
 proof is single use, so :meth:`Console.device` stamps each request one millisecond after the
-last, as a real device's clock would. The owner-credential throttle runs on a fake monotonic
+last, as a real device's clock would; a lookup or refresh gets a fresh nonce and X25519 box key
+unless the body names its own. The owner-credential throttle runs on a fake monotonic
 clock and a sleep that returns at once (:class:`Pauses`), so failures never really wait.
 """
 
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,15 +33,25 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
+from gateway.auth.owner import OwnerConsole
+from gateway.authority.boxes import BoxOpener
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
 from gateway.authority.errors import ConsoleConfigError
 from gateway.authority.proofs import device_info
-from gateway.authority.records import AuthorityKey, RecordRejected, verify_signed_record
+from gateway.authority.records import (
+    AuthorityKey,
+    RecordRejected,
+    b64url_encode,
+    verify_signed_record,
+)
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
+from mtgateway.credential import token_hint
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 WAIT_S = 10.0
+#: The device endpoints whose body must carry a fresh ``nonce`` and ``box_key``.
+RECORD_PATHS = frozenset({"/v1/records/lookup", "/v1/records/refresh"})
 
 
 class Clock:
@@ -125,6 +137,8 @@ class Console:
     throttle_clock: CountingClock
     app: web.Application
     signed: int = 0
+    #: The box of the last lookup or refresh :meth:`device` sent (opens its records' boxes).
+    box: BoxOpener | None = None
 
     async def drain_mail(self) -> None:
         """Wait until every e-mail the authority has started sending is delivered."""
@@ -139,9 +153,19 @@ class Console:
         self.responses.append(text)
         return response.status, json.loads(text)
 
+    def pinned(self) -> AuthorityKey:
+        """The console's authority key, as a CLI's config would pin it."""
+        return self.app[AUTHORITY].store.signer.key
+
     async def device(self, method: str, path: str, body: Any = None, *,
-                     key: Ed25519PrivateKey | None = None,
-                     skew_s: float = 0) -> tuple[int, dict[str, Any], dict[str, str]]:
+                     key: Ed25519PrivateKey | None = None, skew_s: float = 0,
+                     boxed: bool = True) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A signed device request; a lookup or refresh body (``boxed``) gets a fresh
+        ``nonce`` and ``box_key`` of the signing device unless it has its own."""
+        if boxed and path in RECORD_PATHS and isinstance(body, dict):
+            nonce = body.get("nonce", secrets.token_hex(16))
+            self.box = BoxOpener(device_info(key or self.key).device_id, nonce)
+            body = {"nonce": nonce, "box_key": b64url_encode(self.box.public_key), **body}
         data = b"" if body is None else json.dumps(body).encode()
         self.signed += 1
         headers = _proof(key or self.key, method, path, data, self.clock.now + skew_s,
@@ -196,10 +220,9 @@ async def _issue(console: Console, **extra: Any) -> dict[str, Any]:
 
 
 async def _pending(console: Console, token: str) -> None:
-    sha = hashlib.sha256(token.encode()).hexdigest()
     status, body, _ = await console.device("POST", "/v1/records/lookup",
-                                           {"token_sha256": sha, "device_name": "desk-pc",
-                                            "os": "Windows 11"})
+                                           {"token_hint": token_hint(token),
+                                            "device_name": "desk-pc", "os": "Windows 11"})
     assert (status, body) == (200, {"status": "pending"})
 
 
@@ -209,7 +232,7 @@ async def test_approval_flow_signed_records_and_revocation(
     caplog.set_level(logging.DEBUG)
     issued = await _issue(console, scopes=["read"])
     token = issued["token"]
-    sha = hashlib.sha256(token.encode()).hexdigest()
+    hint = token_hint(token)
     await _pending(console, token)
     (mail,) = await console.sink.wait_for(1)
     code = console.sink.code()
@@ -224,7 +247,7 @@ async def test_approval_flow_signed_records_and_revocation(
     assert (status, body) == (200, {"status": "approved"})
     await console.sink.wait_for(2)  # the "device approved" notice
 
-    status, body, _ = await console.device("POST", "/v1/records/lookup", {"token_sha256": sha})
+    status, body, _ = await console.device("POST", "/v1/records/lookup", {"token_hint": hint})
     assert status == 200 and body["status"] == "ok"
     envelope = body["record"]
     _, keys = await console.owner("GET", "/v1/keys")
@@ -313,10 +336,10 @@ async def test_a_token_holder_cannot_spend_the_owners_codes(console: Console) ->
     """Fresh device keys are free: seven devices presenting one token get codes for the first
     five only (CODES_PER_DAY_PER_TOKEN), so the owner's own new device, with another token,
     still gets a code (before, ten fresh devices spent the owner's ten codes a day)."""
-    stolen = hashlib.sha256((await _issue(console))["token"].encode()).hexdigest()
+    stolen = token_hint((await _issue(console))["token"])
     for _ in range(7):
         status, body, _ = await console.device(
-            "POST", "/v1/records/lookup", {"token_sha256": stolen, "device_name": "x"},
+            "POST", "/v1/records/lookup", {"token_hint": stolen, "device_name": "x"},
             key=Ed25519PrivateKey.generate())
         assert (status, body) == (200, {"status": "pending"})
     await console.drain_mail()
@@ -330,11 +353,11 @@ async def test_a_token_holder_cannot_spend_the_owners_codes(console: Console) ->
 async def test_device_names_reach_the_owner_cleaned(console: Console) -> None:
     """A device's self-chosen name and OS reach the approval e-mail without CR/LF, escapes or
     clickable URLs, and cut to 64 characters."""
-    sha = hashlib.sha256((await _issue(console))["token"].encode()).hexdigest()
+    hint = token_hint((await _issue(console))["token"])
     name = "pc\r\nApprove now at https://evil.example/approve\x1b[31m" + "x" * 40
     status, body, _ = await console.device(
         "POST", "/v1/records/lookup",
-        {"token_sha256": sha, "device_name": name, "os": "Linux\r\n\u202eevil.example"})
+        {"token_hint": hint, "device_name": name, "os": "Linux\r\n\u202eevil.example"})
     assert (status, body) == (200, {"status": "pending"})
     message = (await console.sink.wait_for(1))[0]
     text = message.get_payload(decode=True)
@@ -354,7 +377,7 @@ async def test_device_names_reach_the_owner_cleaned(console: Console) -> None:
 async def test_a_lookup_without_a_name_keeps_the_device_name(console: Console) -> None:
     """A new device that gives no name is "unnamed"; once named, a later lookup without a name
     (or OS) keeps the stored name and OS instead of renaming the device "unnamed"."""
-    sha = hashlib.sha256((await _issue(console))["token"].encode()).hexdigest()
+    hint = token_hint((await _issue(console))["token"])
 
     async def listed() -> tuple[str, str]:
         status, body = await console.owner("GET", "/v1/devices")
@@ -362,11 +385,11 @@ async def test_a_lookup_without_a_name_keeps_the_device_name(console: Console) -
         (device,) = body["devices"]
         return device["name"], device["os"]
 
-    assert (await console.device("POST", "/v1/records/lookup", {"token_sha256": sha}))[0] == 200
+    assert (await console.device("POST", "/v1/records/lookup", {"token_hint": hint}))[0] == 200
     assert await listed() == ("unnamed", "unknown")
     await _pending(console, (await _issue(console, login=5012346))["token"])
     assert await listed() == ("desk-pc", "Windows 11")
-    status, body, _ = await console.device("POST", "/v1/records/lookup", {"token_sha256": sha})
+    status, body, _ = await console.device("POST", "/v1/records/lookup", {"token_hint": hint})
     assert (status, body) == (200, {"status": "pending"})
     assert await listed() == ("desk-pc", "Windows 11")
 
@@ -402,39 +425,49 @@ async def test_bad_device_proofs_are_refused(console: Console) -> None:
 
 
 async def test_remote_authority_client_against_the_console(console: Console) -> None:
-    """The daemon's HTTP client does the owner and device calls against the real console."""
+    """The daemon's HTTP client does the device calls, and the CLI's owner client (pinning
+    the console's key) the owner calls, against the real console."""
+    owner = OwnerConsole(console.url, console.pinned())
     async with RemoteAuthority(console.url, console.key, clock=console.clock) as remote:
         me = remote.device
-        issued = await remote.issue_token(OWNER, PASSWORD, 7, "MTG-Demo", ["read", "trade"])
+        issued = await owner.issue_token(OWNER, PASSWORD, 7, "MTG-Demo", ["read", "trade"])
         account = {"name": "Demo", "broker": "MetaQuotes", "login": 7, "password": "mt5-pw",
                    "server": "MTG-Demo", "max_lot_size": 0.5, "allowed_symbols": ["EURUSD"]}
-        created = await remote.register_account(OWNER, PASSWORD, account)
+        created = await owner.register_account(OWNER, PASSWORD, account)
         assert created["max_lot_size"] == 0.5 and "password" not in created
         status, body = await console.owner("POST", "/v1/accounts", account)
         assert (status, body["error"]["reason"]) == (409, "account_exists")
         status, body = await console.owner("POST", "/v1/accounts", {**account, "risk_pct": 5})
         assert status == 422 and "risk_pct" in body["error"]["message"]
 
-        sha = hashlib.sha256(issued.token.encode()).hexdigest()
-        assert (await remote.lookup(me, token_sha256=sha, device_name="vps")).status == "pending"
+        hint = token_hint(issued.token)
+
+        def boxed() -> dict[str, Any]:
+            nonce = secrets.token_hex(16)
+            return {"nonce": nonce, "box_key": BoxOpener(me.device_id, nonce).public_key}
+
+        asked = await remote.lookup(me, token_hint=hint, device_name="vps", **boxed())
+        assert asked.status == "pending"
         await console.sink.wait_for(1)
         wrong = await remote.verify_device(me, "0000 0000")
         assert (wrong.reason, wrong.tries_left) == ("wrong_code", 4)
         assert (await remote.resend(me)).status == "resend_limited"
         assert (await remote.verify_device(me, console.sink.code())).status == "approved"
-        answer = await remote.lookup(me, token_sha256=sha)
+        answer = await remote.lookup(me, token_hint=hint, **boxed())
         assert answer.status == "ok" and answer.record is not None
         record = verify_signed_record(answer.record, await remote.public_keys(), me.device_id,
                                       console.clock.now)
         assert record.risk.max_lot_size == "0.5" and record.risk.allowed_symbols == ("EURUSD",)
-        assert [t["token_id"] for t in await remote.list_tokens(OWNER, PASSWORD)] == [
+        assert [t["token_id"] for t in await owner.list_tokens(OWNER, PASSWORD)] == [
             issued.token_id]
-        assert [d["device_id"] for d in await remote.list_devices(OWNER, PASSWORD)] == [
+        assert [d["device_id"] for d in await owner.list_devices(OWNER, PASSWORD)] == [
             me.device_id]
-        assert await remote.revoke_device(OWNER, PASSWORD, me.device_id)
-        assert await remote.refresh(me, [issued.token_id]) == []
-        assert await remote.revoke_token(OWNER, PASSWORD, issued.token_id)
-        assert not await remote.revoke_token(OWNER, PASSWORD, "tok_missing")
+        assert await owner.revoke_device(OWNER, PASSWORD, me.device_id)
+        boxed_refresh = boxed()
+        assert await remote.refresh(me, [issued.token_id], boxed_refresh["nonce"],
+                                    boxed_refresh["box_key"]) == []
+        assert await owner.revoke_token(OWNER, PASSWORD, issued.token_id)
+        assert not await owner.revoke_token(OWNER, PASSWORD, "tok_missing")
 
 
 async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -> None:
@@ -448,7 +481,8 @@ async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -
     key = Ed25519PrivateKey.generate()
     async with RemoteAuthority(f"http://127.0.0.1:{port}", key, timeout_s=WAIT_S) as remote:
         with pytest.raises(AuthorityUnreachable) as info:
-            await remote.lookup(remote.device, token_sha256="0" * 64)
+            await remote.lookup(remote.device, token_hint="0" * 32, nonce="0" * 32,
+                                box_key=BoxOpener(remote.device.device_id, "0" * 32).public_key)
     assert info.value.reason == "authority_unreachable"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -18,7 +19,6 @@ import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
-from gateway.auth import token_sha256
 from gateway.authority.files import InsecurePath
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
@@ -26,7 +26,7 @@ from gateway.authority.store import load_or_create_secret
 from gateway.config import BridgeConfig, DeviceConfig, GatewayConfig, ServerConfig
 from gateway.keys import BRIDGE
 from gateway.listener import start_http
-from mtgateway.credential import token_hint
+from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32",
@@ -181,12 +181,16 @@ async def test_mtgateway_run_refuses_a_readable_data_dir_with_one_line(tmp_path:
 async def test_the_token_hash_and_hint_reach_no_log_line(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Issuing a token, a client lookup, an EA handshake and a session leave neither the
-    token's SHA-256 nor its hint in any log record, at DEBUG (the hash is what a fake EA
-    needs)."""
+    token's SHA-256, its hint nor any of its keys (client_key, stored_key, server_key) in any
+    log record, at DEBUG (the keys are what a fake EA or a fake daemon would need)."""
     caplog.set_level(logging.DEBUG)
     data_dir = tmp_path / "data"
     async with _daemon(data_dir) as token:
         pass
     text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert caplog.records
-    assert token_sha256(token) not in text and token_hint(token) not in text
+    keys = TokenKeys.of(token)
+    for secret in (token, hashlib.sha256(token.encode()).hexdigest(), token_hint(token),
+                   keys.client_key.hex(), keys.verifier.stored_key.hex(),
+                   keys.verifier.server_key.hex()):
+        assert secret not in text

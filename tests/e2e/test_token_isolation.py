@@ -12,6 +12,7 @@ is not bound to (an EA's hello, a /ws ``authenticate``) leaves a security log li
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 
@@ -19,12 +20,12 @@ import aiohttp
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
-from gateway.auth import generate_token, token_sha256
+from gateway.auth import generate_token
 from gateway.authority.service import AccountRegistration
 from gateway.authority.store import TokenRow
 from gateway.hub import StreamKey
 from gateway.keys import HUB
-from mtgateway.credential import token_hint
+from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon
 from tests.e2e.test_ws import SYMBOLS, connect
 
@@ -36,8 +37,11 @@ def _legacy_token_of_another_owner(daemon: Daemon) -> tuple[str, str]:
     authority refused such tokens would hold it (the authority now refuses to issue it)."""
     daemon.authority.create_owner(OTHER, OTHER_PASSWORD)
     token = generate_token()
-    row = TokenRow(token_id="tok_legacy0000000", token_sha256=token_sha256(token),
-                   token_hint=token_hint(token), owner_email=OTHER, login=LOGIN, server=SERVER,
+    keys, token_id = TokenKeys.of(token), "tok_legacy0000000"
+    store = daemon.authority.store
+    row = TokenRow(token_id=token_id, stored_key=keys.verifier.stored_key.hex(),
+                   server_key_enc=store.seal_server_key(token_id, keys.verifier.server_key),
+                   token_hint=keys.hint, owner_email=OTHER, login=LOGIN, server=SERVER,
                    scopes=("read", "trade"), created_at=int(time.time()))
     daemon.authority.store.add_token(row)
     return token, row.token_id
@@ -106,7 +110,10 @@ def _security_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
 
 def _no_secret(records: list[logging.LogRecord], token: str) -> None:
     text = " ".join(r.getMessage() for r in records)
-    for secret in (token, token_sha256(token), token_hint(token)):
+    keys = TokenKeys.of(token)
+    for secret in (token, hashlib.sha256(token.encode()).hexdigest(), token_hint(token),
+                   keys.client_key.hex(), keys.verifier.stored_key.hex(),
+                   keys.verifier.server_key.hex()):
         assert secret not in text
 
 
