@@ -20,6 +20,13 @@ Two faults of the EA's order record (issue 16 F1, F2) are drawn as well:
   used under the earlier tokens; each must be executed as a new order, never answered with
   the old order's outcome.
 
+Impostors (review round 4): with probability ``--squat-rate`` before a run, another process
+takes a port while its owner is away (``bench/impostors.py``): the bridge port, where it plays
+the review's fake daemon to the reconnecting EA (a challenge it cannot prove, a welcome, an
+``order_send`` of its own), or the console's address (the daemon is in remote mode here),
+where it keeps the daemon's signed requests and an owner CLI's call, then replays the requests
+to the console and tries every answer as a credential.
+
 The invariants, checked after every run and reported at the end:
 
 * **zero duplicate orders**: no run has more than one order at the broker (orders are tagged
@@ -29,7 +36,10 @@ The invariants, checked after every run and reported at the end:
   new order, and its ticket is that order's (not an older order's); a
   REJECTED/RESOLVED_NOT_FOUND one has none;
 * **every audited request has exactly one outcome**: one final outcome line per token and
-  ``client_id``.
+  ``client_id``;
+* **no order for an impostor, no credential to one**: no order at the broker carries the
+  impostor's comment, the EA sends the bridge impostor nothing beyond its hello, and the
+  console's impostor obtains no owner password, token digest, server key or session.
 
 ``--runs 10000`` is the full exercise (minutes); CI runs a few hundred (``tests/e2e``).
 Exit status 0 when every invariant held.
@@ -52,16 +62,27 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from bench.impostors import IMPOSTOR_COMMENT, BridgeImpostor, ConsoleAddress
 from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from ea_bridge.faultproxy import DIRECTIONS, KINDS, Fault, FaultProxy, Kind
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
+from gateway.auth.owner import ConsoleUnproven, OwnerConsole
+from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.config import BridgeConfig, GatewayConfig, ServerConfig, TradingConfig
-from gateway.keys import BRIDGE, TRADING
+from gateway.config import (
+    AuthorityConfig,
+    BridgeConfig,
+    ConsoleConfig,
+    GatewayConfig,
+    ServerConfig,
+    TradingConfig,
+)
+from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE, TRADING
 from gateway.listener import start_http
 from gateway.trading.audit import AuditFilter, read_audit
 from gateway.trading.journal import FINAL_STATES
@@ -70,12 +91,14 @@ __all__ = ["ChaosReport", "chaos", "main"]
 
 LOGIN, SERVER = 5012345, "Chaos-Demo"
 _OWNER = "chaos@example.com"
+_PASSWORD = "chaos owner password"
 #: A Wednesday afternoon: the emulator's FX market is open whatever day this runs.
 _OPEN_MARKET_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
 _RETRYABLE = {-32003, -32001, -32014, -32013}
 _FINAL_EVENTS = {"outcome", "reconciled", "reconcile_miss"}
 _EXECUTED = {"ACCEPTED", "RESOLVED_ACCEPTED"}
 _NOT_EXECUTED = {"REJECTED", "RESOLVED_NOT_FOUND"}
+_NOT_CREDENTIALS = {"impostor_orders", "ea_served"}
 
 
 @dataclass
@@ -90,6 +113,14 @@ class ChaosReport:
     retries: int = 0
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Impostor episodes by port ("bridge", "console"), the EA's connections to the bridge
+    #: impostor, device requests the console's impostor replayed (and had answered).
+    squats: Counter[str] = field(default_factory=Counter)
+    impostor_connections: int = 0
+    replayed: int = 0
+    #: What impostors obtained, by kind: frames the EA sent beyond its hello ("ea_served"),
+    #: orders executed for one ("impostor_orders"), credentials (the console's list).
+    obtained: Counter[str] = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
         """The human report."""
@@ -100,6 +131,12 @@ class ChaosReport:
             "faults fired: " + (", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))
                                 or "none"),
             "final states: " + ", ".join(f"{k} {v}" for k, v in sorted(self.states.items())),
+            f"impostors: bridge squats {self.squats['bridge']} (EA connections to it "
+            f"{self.impostor_connections}), console squats {self.squats['console']} (device "
+            f"requests replayed {self.replayed}); orders executed for an impostor "
+            f"{self.obtained['impostor_orders']}, frames the EA served one "
+            f"{self.obtained['ea_served']}, credentials obtained "
+            f"{sum(n for k, n in self.obtained.items() if k not in _NOT_CREDENTIALS)}",
             f"violations: {len(self.violations)}",
             *(f"  {v}" for v in self.violations[:20]),
         ]
@@ -118,6 +155,8 @@ class _World:
     report: ChaosReport
     token: str
     token_id: str
+    address: ConsoleAddress
+    owner: OwnerConsole
 
     async def rotate(self) -> None:
         """Issue a new token, paste it into the EA, and wait for its session."""
@@ -132,18 +171,34 @@ class _World:
 
 @contextlib.asynccontextmanager
 async def _world(data_dir: Path, ea_version: str | None) -> AsyncIterator[_World]:
-    """The daemon, the proxy in front of its bridge, and the terminal behind the proxy."""
+    """The console, its address (where an impostor may squat), the daemon in remote mode, the
+    proxy in front of its bridge, and the terminal behind the proxy."""
+    console = create_console_app(GatewayConfig(data_dir=str(data_dir / "console"),
+                                               console=ConsoleConfig(port=0)),
+                                 mailer=RecordingMailer())
+    console_runner, console_port = await start_console(console, "127.0.0.1", 0)
+    authority = console[AUTHORITY]
+    authority.create_owner(_OWNER, _PASSWORD)
+    issued = authority.issue_token(_OWNER, LOGIN, SERVER)
+    token = issued.token
+    address = ConsoleAddress(f"http://127.0.0.1:{console_port}")
+    address_runner = web.AppRunner(address.app, access_log=None)
+    await address_runner.setup()
+    address_site = web.TCPSite(address_runner, "127.0.0.1", 0)
+    await address_site.start()
+    address_url = f"http://127.0.0.1:{address_runner.addresses[0][1]}"
+    key = authority.store.signer.key
     config = GatewayConfig(
-        data_dir=str(data_dir),
+        data_dir=str(data_dir / "daemon"),
         server=ServerConfig(port=0, request_timeout_s=2.0, trade_timeout_s=1.0,
                             auth_failure_delay_s=0.0),
         bridge=BridgeConfig(port=0, heartbeat_interval_s=0.2, heartbeat_timeout_s=0.6),
-        trading=TradingConfig(reconcile_interval_s=0.2))
-    authority = Authority.open(data_dir, RecordingMailer())
-    authority.create_owner(_OWNER, "chaos owner password")
-    issued = authority.issue_token(_OWNER, LOGIN, SERVER)
-    token = issued.token
-    app = create_app(config, secret_store=MemorySecretStore(), authority=authority)
+        trading=TradingConfig(reconcile_interval_s=0.2),
+        authority=AuthorityConfig(mode="remote", url=address_url, public_key=key.b64,
+                                  request_timeout_s=2.0))
+    app = create_app(config, secret_store=MemorySecretStore())
+    device = app[DEVICE].info
+    authority.local_device_auto_approve(device.device_id, device.public_key)
     runner, http_port = await start_http(app)
     report = ChaosReport()
     proxy = FaultProxy(app[BRIDGE].port,
@@ -162,7 +217,8 @@ async def _world(data_dir: Path, ea_version: str | None) -> AsyncIterator[_World
     try:
         await app[BRIDGE].wait_for_terminal(TerminalId(LOGIN, SERVER), 10.0)
         yield _World(app, f"http://127.0.0.1:{http_port}/rpc", authority, terminal, proxy,
-                     report, token, issued.token_id)
+                     report, token, issued.token_id, address,
+                     OwnerConsole(address_url, key, timeout_s=2.0))
     finally:
         await terminal.close()
         task.cancel()
@@ -170,6 +226,40 @@ async def _world(data_dir: Path, ea_version: str | None) -> AsyncIterator[_World
             await task
         await proxy.close()
         await runner.cleanup()
+        await address.close()
+        await address_runner.cleanup()
+        await console_runner.cleanup()
+
+
+async def _squat(world: _World, rng: random.Random) -> None:
+    """One impostor episode (the module docstring), between two runs."""
+    report, terminal_id = world.report, TerminalId(LOGIN, SERVER)
+    if rng.random() < 0.5:
+        impostor = BridgeImpostor()
+        world.proxy.squat(impostor.serve)  # the EA's link drops; it reconnects into it
+        await impostor.wait_for(lambda: impostor.connections > 0, 10.0)
+        await asyncio.sleep(rng.choice((0.0, 0.1, 0.3)))  # it may try again meanwhile
+        world.proxy.squat(None)
+        await world.app[BRIDGE].wait_for_terminal(terminal_id, 10.0)
+        report.squats.update(["bridge"])
+        report.impostor_connections += impostor.connections
+        report.obtained.update({"ea_served": impostor.served})
+        return
+    world.address.squatted = True
+    await world.app[RECORD_CACHE].refresh_once()  # the daemon's next refresh goes to it
+    with contextlib.suppress(ConsoleUnproven):  # the owner runs `mtgateway token list`
+        await world.owner.list_tokens(_OWNER, _PASSWORD)
+    world.address.squatted = False
+    await world.address.exploit(world.url.removesuffix("/rpc"))
+    await world.app[RECORD_CACHE].refresh_once()  # the console is back
+    report.squats.update(["console"])
+
+
+def _impostor_orders(terminal: EmulatedTerminal) -> int:
+    """Orders the broker ever executed with the impostor's comment."""
+    now_s = terminal.server_time_ms() // 1000
+    return sum(o["comment"] == IMPOSTOR_COMMENT
+               for o in terminal.broker.history_orders_get(0, now_s + 60))
 
 
 def _fault(rng: random.Random, kinds: tuple[Kind, ...]) -> Fault:
@@ -212,7 +302,7 @@ async def _trade(http: aiohttp.ClientSession, url: str, token: str, request: dic
 async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float = 15.0, *,
                 kinds: tuple[Kind, ...] = KINDS, ea_version: str | None = None,
                 timeout_fill_rate: float = 0.05, rotate_rate: float = 0.01,
-                reuse_rate: float = 0.3) -> ChaosReport:
+                reuse_rate: float = 0.3, squat_rate: float = 0.01) -> ChaosReport:
     """Run ``runs`` seeded trades through the faulty link; the report.
 
     ``kinds`` limits the link faults drawn; ``ea_version`` makes the terminal announce another
@@ -220,7 +310,8 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
     ``"1.1.0"``: a record without request echoes). ``timeout_fill_rate`` is the chance a run's
     order is answered 10012 after it filled; ``rotate_rate`` the chance a new token is pasted
     into the EA before a run; ``reuse_rate`` the chance a run reuses a ``client_id`` of an
-    earlier token (while any is left).
+    earlier token (while any is left); ``squat_rate`` the chance an impostor takes the bridge
+    port or the console's address before a run.
     """
     rng = random.Random(seed)
     t0 = time.monotonic()
@@ -231,6 +322,8 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
             earlier: list[str] = []  # client_ids used under tokens before the current one
             current: list[str] = []
             for run in range(runs):
+                if run and rng.random() < squat_rate:
+                    await _squat(world, rng)
                 if run and rng.random() < rotate_rate:
                     await world.rotate()
                     earlier += current
@@ -265,6 +358,12 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
                 report.states.update([state])
                 report.runs += 1
                 _check(app, terminal, client_id, world.token_id, state, status, before, report)
+            report.obtained.update(world.address.obtained)
+            report.replayed = world.address.replayed
+            report.obtained.update({"impostor_orders": _impostor_orders(terminal)})
+            for kind, count in sorted(report.obtained.items()):
+                if count:
+                    report.violations.append(f"an impostor obtained {kind}: {count}")
             report.seconds = time.monotonic() - t0
     return report
 
@@ -312,14 +411,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="chance a run's order is answered 10012 after it filled")
     parser.add_argument("--rotate-rate", type=float, default=0.01,
                         help="chance a new token is pasted into the EA before a run")
+    parser.add_argument("--squat-rate", type=float, default=0.01,
+                        help="chance an impostor takes the bridge port or the console's "
+                             "address before a run")
     parser.add_argument("--ea-version", default=None,
                         help='the EA version the terminal announces (default: the emulator\'s '
-                             '1.2.0; "1.1.0": a record without echoes)')
+                             '1.3.0; "1.1.0": a record without echoes)')
     args = parser.parse_args(argv)
     report = asyncio.run(chaos(args.runs, args.seed, args.fault_rate,
                                ea_version=args.ea_version,
                                timeout_fill_rate=args.timeout_fill_rate,
-                               rotate_rate=args.rotate_rate))
+                               rotate_rate=args.rotate_rate, squat_rate=args.squat_rate))
     print("\n".join(report.lines()))
     return 0 if not report.violations else 1
 

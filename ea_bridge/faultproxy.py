@@ -14,7 +14,10 @@ whose bytes contain the fault's ``match`` (e.g. ``b'"order_send"'``):
 * ``reset``: drop the frame and reset both sockets;
 * ``duplicate``: forward the frame twice.
 
-A fault fires once. The proxy ships with the bridge, like the emulated terminal, because the
+A fault fires once. :meth:`FaultProxy.squat` stands for the daemon's port taken by another
+process while the daemon is away: the links in place are reset, and every new connection (the
+EA reconnecting) is served by a handler instead of the daemon until the squat ends. The proxy
+ships with the bridge, like the emulated terminal, because the
 chaos command (``python -m bench.chaos``) and the tests drive the real daemon and the real
 emulator through it.
 """
@@ -23,13 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from .framing import HEADER_BYTES
 
-__all__ = ["DIRECTIONS", "KINDS", "Direction", "Fault", "FaultProxy", "Kind"]
+__all__ = ["DIRECTIONS", "KINDS", "Direction", "Fault", "FaultProxy", "Kind", "Squatter"]
+
+#: What serves a connection while the port is squatted: the EA's reader and writer.
+Squatter = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 Kind = Literal["cut", "delay", "silence", "reset", "duplicate"]
 Direction = Literal["to_ea", "to_daemon"]
@@ -140,6 +146,8 @@ class FaultProxy:
         self._armed: list[Fault] = []
         self._on_fault = on_fault
         self._server: asyncio.Server | None = None
+        self._squatter: Squatter | None = None
+        self._squatting: set[asyncio.Task[None]] = set()
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -163,6 +171,14 @@ class FaultProxy:
                 return fault
         return None
 
+    def squat(self, squatter: Squatter | None) -> None:
+        """While ``squatter`` is set, reset the links in place and serve every new connection
+        with it instead of the daemon (another process holds the port); ``None`` ends it."""
+        self._squatter = squatter
+        if squatter is not None:
+            for link in list(self._links):
+                link.reset()
+
     async def start(self) -> int:
         """Listen on 127.0.0.1, port 0; the port."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -175,9 +191,22 @@ class FaultProxy:
             self._server.close()
         for link in list(self._links):
             link.reset()  # the pumps see their sockets end and return
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in self._squatting:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._squatting, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        squatter = self._squatter
+        if squatter is not None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._squatting.add(task)
+            try:
+                await squatter(reader, writer)
+            finally:
+                writer.transport.abort()
+                self._squatting.discard(task)
+            return
         try:
             upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:

@@ -4,10 +4,16 @@ exercise is ``python -m bench.chaos --runs 10000``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
 from bench.chaos import chaos
+from bench.impostors import IMPOSTOR_COMMENT, BridgeImpostor
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from ea_bridge.faultproxy import KINDS
+from mtgateway.credential import TokenKeys
 
 
 async def test_seeded_runs_through_every_fault_keep_the_invariants() -> None:
@@ -41,3 +47,37 @@ async def test_timeout_fills_and_ids_reused_under_new_tokens_keep_the_invariants
     assert report.rotations > 0 and report.reused > 0, report.lines()
     assert report.faults["timeout_fill/ea"] > 0
     assert "RESOLVED_ACCEPTED" in report.states
+
+
+async def test_impostors_on_both_ports_obtain_nothing() -> None:
+    """Review round 4 (issue 30 item 5), CI-sized: impostors take the bridge port and the
+    console's address between runs; the EA serves the bridge one nothing beyond its hello and
+    executes none of its orders, and the console's one, replaying what it kept, obtains no
+    password, digest, server key or session; trading keeps its invariants meanwhile."""
+    report = await chaos(60, seed=30, fault_rate=0.3, squat_rate=0.3)
+    assert report.violations == [], "\n".join(report.lines())
+    assert report.squats["bridge"] > 0 and report.squats["console"] > 0, report.lines()
+    assert report.impostor_connections >= report.squats["bridge"] and report.replayed > 0
+
+
+async def test_the_impostor_counts_can_fail() -> None:
+    """The control: an impostor that can prove the token (it holds the record's server_key,
+    as a thief of the database and the data key would) is served by the emulated EA, and the
+    counts chaos reports show it: the EA answered it and executed its order."""
+    token = "mtgw_" + "C" * 32 + "ZZZZZZ"
+    impostor = BridgeImpostor(TokenKeys.of(token).verifier.server_key)
+    server = await asyncio.start_server(impostor.serve, "127.0.0.1", 0)
+    terminal = EmulatedTerminal(token, port=server.sockets[0].getsockname()[1],
+                                settings=EmulatorSettings(symbols=("EURUSD",)))
+    running = asyncio.create_task(terminal.run())
+    try:  # the proof, account_info's answer, order_send's
+        await impostor.wait_for(lambda: impostor.served >= 3, 10.0)
+    finally:
+        await terminal.close()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await running
+        server.close()
+        await server.wait_closed()
+    assert impostor.frames["auth"] == 1 and impostor.frames["res"] >= 2
+    assert any(o["comment"] == IMPOSTOR_COMMENT for o in terminal.broker.positions_get())
