@@ -1,15 +1,28 @@
 """A browser-like client for the console's pages: a cookie jar, forms posted with their CSRF
-token read from the page, over real HTTP on loopback (``test_console_pages.py``)."""
+token read from the page, over real HTTP on loopback (``test_console_pages.py``); and
+:func:`boxed`, the fresh nonce and box key a device's record request carries."""
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
+from gateway.authority.boxes import BoxOpener
+
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def boxed(device_id: str) -> dict[str, Any]:
+    """A fresh ``nonce`` and X25519 ``box_key`` (raw bytes) for one lookup or refresh of
+    ``device_id``, as keyword arguments of ``RemoteAuthority.lookup`` and ``refresh`` (the
+    console requires both; the daemon's cache makes the same pair per request)."""
+    nonce = secrets.token_hex(16)
+    return {"nonce": nonce, "box_key": BoxOpener(device_id, nonce).public_key}
 
 
 @dataclass

@@ -35,8 +35,9 @@ from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
 from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.listener import start_http
 from gateway.mailsink import MailSink
-from mtgateway.credential import token_hint
+from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock
+from tests.e2e.consolekit import boxed
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
 LOGIN, SERVER = 777, "Broker-Live"
@@ -66,9 +67,9 @@ async def _serving(runner_and_port: tuple[web.AppRunner, int]) -> AsyncIterator[
 
 
 async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
-    """`token list` shows the new token's id, terminal and owner (never the token or its
-    hashes); `token revoke ID` makes the local daemon refuse it token_revoked at its next
-    refresh, and the listing then says revoked."""
+    """`token list` shows the new token's id, terminal and owner (never the token, its
+    SHA-256, its hint or its keys); `token revoke ID` makes the local daemon refuse it
+    token_revoked at its next refresh, and the listing then says revoked."""
     data = tmp_path / "data"
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'data_dir = "{data.as_posix()}"\n[server]\nport = 0\n'
@@ -98,7 +99,10 @@ async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
         (row,) = [line for line in listing.splitlines() if token_id in line]
         assert f"{LOGIN}@{SERVER}" in row and "read,trade" in row and OWNER in row
         assert " active " in row
-        for secret in (token, hashlib.sha256(token.encode()).hexdigest(), token_hint(token)):
+        keys = TokenKeys.of(token)
+        for secret in (token, hashlib.sha256(token.encode()).hexdigest(), token_hint(token),
+                       keys.client_key.hex(), keys.verifier.stored_key.hex(),
+                       keys.verifier.server_key.hex()):
             assert secret not in listing
 
         code, out, err = await _cli("token", "revoke", token_id, "-c", config_file)
@@ -138,10 +142,11 @@ async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
                 f'public_key = "{authority.store.signer.key.b64}"\n'
                 '[device]\nkey_storage = "file"\nname = "cli-box"\n', encoding="utf-8")
             device = open_device(load_config(config_file))  # the key file the CLI signs with
-            sha = hashlib.sha256(token.encode()).hexdigest()
+            hint = token_hint(token)
             async with RemoteAuthority(url, device.private_key, clock=clock) as daemon:
-                asked = await daemon.lookup(device.info, token_sha256=sha,
-                                            device_name="cli-box", os="AnyOS")
+                asked = await daemon.lookup(device.info, token_hint=hint,
+                                            device_name="cli-box", os="AnyOS",
+                                            **boxed(device.device_id))
                 assert asked.status == "pending"
                 async with asyncio.timeout(WAIT_S):
                     first = _CODE.search((await sink.wait_for(1))[0].get_content())
@@ -163,7 +168,8 @@ async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
                                             config_file)
                 assert code == 0 and f"device {device.device_id} approved" in out, err
                 assert first.group(1) not in out + err and second.group(1) not in out + err
-                ok = await daemon.lookup(device.info, token_sha256=sha)
+                ok = await daemon.lookup(device.info, token_hint=hint,
+                                         **boxed(device.device_id))
                 assert ok.status == "ok"
     finally:
         await sink.close()

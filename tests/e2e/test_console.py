@@ -47,6 +47,7 @@ from gateway.authority.records import (
 )
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
 from mtgateway.credential import token_hint
+from tests.e2e.consolekit import boxed
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 WAIT_S = 10.0
@@ -441,19 +442,15 @@ async def test_remote_authority_client_against_the_console(console: Console) -> 
         assert status == 422 and "risk_pct" in body["error"]["message"]
 
         hint = token_hint(issued.token)
-
-        def boxed() -> dict[str, Any]:
-            nonce = secrets.token_hex(16)
-            return {"nonce": nonce, "box_key": BoxOpener(me.device_id, nonce).public_key}
-
-        asked = await remote.lookup(me, token_hint=hint, device_name="vps", **boxed())
+        asked = await remote.lookup(me, token_hint=hint, device_name="vps",
+                                    **boxed(me.device_id))
         assert asked.status == "pending"
         await console.sink.wait_for(1)
         wrong = await remote.verify_device(me, "0000 0000")
         assert (wrong.reason, wrong.tries_left) == ("wrong_code", 4)
         assert (await remote.resend(me)).status == "resend_limited"
         assert (await remote.verify_device(me, console.sink.code())).status == "approved"
-        answer = await remote.lookup(me, token_hint=hint, **boxed())
+        answer = await remote.lookup(me, token_hint=hint, **boxed(me.device_id))
         assert answer.status == "ok" and answer.record is not None
         record = verify_signed_record(answer.record, await remote.public_keys(), me.device_id,
                                       console.clock.now)
@@ -463,9 +460,7 @@ async def test_remote_authority_client_against_the_console(console: Console) -> 
         assert [d["device_id"] for d in await owner.list_devices(OWNER, PASSWORD)] == [
             me.device_id]
         assert await owner.revoke_device(OWNER, PASSWORD, me.device_id)
-        boxed_refresh = boxed()
-        assert await remote.refresh(me, [issued.token_id], boxed_refresh["nonce"],
-                                    boxed_refresh["box_key"]) == []
+        assert await remote.refresh(me, [issued.token_id], **boxed(me.device_id)) == []
         assert await owner.revoke_token(OWNER, PASSWORD, issued.token_id)
         assert not await owner.revoke_token(OWNER, PASSWORD, "tok_missing")
 
@@ -481,8 +476,8 @@ async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -
     key = Ed25519PrivateKey.generate()
     async with RemoteAuthority(f"http://127.0.0.1:{port}", key, timeout_s=WAIT_S) as remote:
         with pytest.raises(AuthorityUnreachable) as info:
-            await remote.lookup(remote.device, token_hint="0" * 32, nonce="0" * 32,
-                                box_key=BoxOpener(remote.device.device_id, "0" * 32).public_key)
+            await remote.lookup(remote.device, token_hint="0" * 32,
+                                **boxed(remote.device.device_id))
     assert info.value.reason == "authority_unreachable"
 
 

@@ -4,7 +4,6 @@ pending (a real console over loopback, a real SMTP server, pages signed in as a 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from pathlib import Path
 
 import aiohttp
@@ -15,8 +14,9 @@ from gateway.auth.device import DeviceIdentity
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
 from gateway.mailsink import MailSink
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock
-from tests.e2e.consolekit import Browser
+from tests.e2e.consolekit import Browser, boxed
 from tests.e2e.test_cli_manage import _serving
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
@@ -52,8 +52,9 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
                 await browser.close()
             device = DeviceIdentity.generate()
             async with RemoteAuthority(url, device.private_key) as daemon:
-                sha = hashlib.sha256(token.encode()).hexdigest()
-                assert (await daemon.lookup(device.info, token_sha256=sha)).status == "pending"
+                hint = token_hint(token)
+                assert (await daemon.lookup(device.info, token_hint=hint,
+                                            **boxed(device.device_id))).status == "pending"
             async with asyncio.timeout(WAIT_S):
                 await sink.wait_for(1)
             await authority.close()  # waits for the code's e-mail to be handed over

@@ -7,7 +7,6 @@ real SMTP server (aiosmtpd, ``gateway.mailsink``), as in ``test_cli_manage``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import socket
@@ -32,7 +31,9 @@ from gateway.config import (
 )
 from gateway.errors import ConfigError
 from gateway.mailsink import MailSink
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock
+from tests.e2e.consolekit import boxed
 from tests.e2e.test_cli_manage import _serving
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
@@ -83,9 +84,10 @@ async def test_verify_takes_the_code_as_the_email_prints_it_and_typos_cost_no_tr
             token = authority.issue_token(OWNER, LOGIN, SERVER).token
             config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
             device = open_device(load_config(config_file))
-            sha = hashlib.sha256(token.encode()).hexdigest()
+            hint = token_hint(token)
             async with RemoteAuthority(url, device.private_key) as daemon:
-                assert (await daemon.lookup(device.info, token_sha256=sha)).status == "pending"
+                assert (await daemon.lookup(device.info, token_hint=hint,
+                                            **boxed(device.device_id))).status == "pending"
                 async with asyncio.timeout(WAIT_S):
                     [mail] = await sink.wait_for(1)
                 match = _CODE.search(mail.get_content())
@@ -126,8 +128,9 @@ async def test_a_failed_email_is_reported_as_failed(tmp_path: Path) -> None:
         config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
         device = open_device(load_config(config_file))
         async with RemoteAuthority(url, device.private_key) as daemon:
-            sha = hashlib.sha256(token.encode()).hexdigest()
-            assert (await daemon.lookup(device.info, token_sha256=sha)).status == "pending"
+            hint = token_hint(token)
+            assert (await daemon.lookup(device.info, token_hint=hint,
+                                        **boxed(device.device_id))).status == "pending"
             await authority.close()  # the first code's delivery has been tried (and failed)
             clock.advance(60)
             code, out, err = await cli("device", "resend", "-c", config_file)

@@ -4,7 +4,6 @@ environment), never only as arguments, which every local user can read in the pr
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import sys
@@ -15,7 +14,9 @@ from gateway.auth.client import RemoteAuthority
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
 from gateway.mailsink import MailSink
+from mtgateway.credential import token_hint
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon, FakeClock
+from tests.e2e.consolekit import boxed
 from tests.e2e.test_cli_manage import _serving
 from tests.e2e.test_owner_frictions import _device_config
 
@@ -48,9 +49,10 @@ async def test_device_verify_reads_the_code_from_standard_input(tmp_path: Path) 
             token = authority.issue_token(OWNER, 777, "Broker-Live").token
             config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
             device = open_device(load_config(config_file))
-            sha = hashlib.sha256(token.encode()).hexdigest()
+            hint = token_hint(token)
             async with RemoteAuthority(url, device.private_key) as daemon:
-                assert (await daemon.lookup(device.info, token_sha256=sha)).status == "pending"
+                assert (await daemon.lookup(device.info, token_hint=hint,
+                                            **boxed(device.device_id))).status == "pending"
                 async with asyncio.timeout(WAIT_S):
                     [mail] = await sink.wait_for(1)
             match = _CODE.search(mail.get_content())
