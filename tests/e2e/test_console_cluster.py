@@ -34,9 +34,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
+from gateway.auth.owner import OwnerConsole
 from gateway.authority.api import AuthorityUnreachable
 from gateway.authority.database import MIGRATIONS, Database
 from gateway.authority.proofs import device_proof_headers
+from gateway.authority.records import AuthorityKey
 from gateway.authority.store import DB_FILE
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.keys import DEVICE
@@ -48,7 +50,8 @@ from tests.pgkit import PostgresServer
 
 
 class ConsoleProcess:
-    """One console process; its URL once it listens."""
+    """One console process; its URL once it listens, and the authority key it prints (what
+    an owner's CLI pins)."""
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
@@ -58,6 +61,14 @@ class ConsoleProcess:
         line = self.proc.stdout.readline()  # blocks until it listens (or exits: "")
         assert line.startswith("console listening on "), line
         self.url = line.split()[-1]
+        line = self.proc.stdout.readline()
+        match = re.match(r"authority key kid=\S+ public_key=(\S+) ", line)
+        assert match is not None, line
+        self.key = AuthorityKey.from_base64(match.group(1))
+
+    def owner(self) -> OwnerConsole:
+        """The owner's client of this console, pinning its key."""
+        return OwnerConsole(self.url, self.key)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -277,8 +288,7 @@ async def test_a_token_revoked_on_one_instance_closes_a_websocket_served_through
                                           public_key=public_key)),
                 secret_store=MemorySecretStore())
             _, http_port = await stack.enter_async_context(serving(daemon, start_http))
-            owner = await stack.enter_async_context(
-                RemoteAuthority(first.url, Ed25519PrivateKey.generate()))
+            owner = first.owner()
             issued = await owner.issue_token(OWNER, PASSWORD, LOGIN, SERVER)
             auth = {"Authorization": f"Bearer {issued.token}"}
             rpc = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
@@ -358,25 +368,25 @@ async def test_a_console_killed_mid_revocation_loses_nothing(
     _create_owner(config, env)
     console = ConsoleProcess(config, env)
     try:
-        async with RemoteAuthority(console.url, Ed25519PrivateKey.generate()) as owner:
-            issued = await owner.issue_token(OWNER, PASSWORD, LOGIN, SERVER)
-            with psycopg.connect(url) as lock:
-                lock.execute("LOCK TABLE revocations IN EXCLUSIVE MODE")
-                revoking = asyncio.create_task(
-                    owner.revoke_token(OWNER, PASSWORD, issued.token_id))
-                assert await asyncio.to_thread(_blocked_on_revocations, url)
-                console.proc.kill()
-                await asyncio.to_thread(console.proc.wait, 30)
-                with pytest.raises(AuthorityUnreachable):
-                    await revoking
-                lock.rollback()  # the lock goes; the dead console's transaction cannot commit
+        owner = console.owner()
+        issued = await owner.issue_token(OWNER, PASSWORD, LOGIN, SERVER)
+        with psycopg.connect(url) as lock:
+            lock.execute("LOCK TABLE revocations IN EXCLUSIVE MODE")
+            revoking = asyncio.create_task(
+                owner.revoke_token(OWNER, PASSWORD, issued.token_id))
+            assert await asyncio.to_thread(_blocked_on_revocations, url)
+            console.proc.kill()
+            await asyncio.to_thread(console.proc.wait, 30)
+            with pytest.raises(AuthorityUnreachable):
+                await revoking
+            lock.rollback()  # the lock goes; the dead console's transaction cannot commit
         console.stop()
         assert await asyncio.to_thread(_others_gone, url)
         assert _revocation_state(url, issued.token_id) == (False, 0)  # no half revocation
         console = ConsoleProcess(config, env)
-        async with RemoteAuthority(console.url, Ed25519PrivateKey.generate()) as owner:
-            assert await owner.revoke_token(OWNER, PASSWORD, issued.token_id)
-            listed = await owner.list_tokens(OWNER, PASSWORD)
+        owner = console.owner()
+        assert await owner.revoke_token(OWNER, PASSWORD, issued.token_id)
+        listed = await owner.list_tokens(OWNER, PASSWORD)
         assert [t["revoked_at"] is not None for t in listed if
                 t["token_id"] == issued.token_id] == [True]
         assert _revocation_state(url, issued.token_id) == (True, 1)
