@@ -123,8 +123,14 @@ class RemoteAuthority:
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
                      box_key: bytes | None = None) -> LookupAnswer:
-        """``POST /v1/records/lookup``."""
+        """``POST /v1/records/lookup``.
+
+        Raises:
+            ValueError: no ``nonce`` or ``box_key``: the console requires both (a record's
+                secret is sealed to the box key; ``docs/authority.md``).
+        """
         self._check(device)
+        _require_box(nonce, box_key)
         body: dict[str, Any] = {"device_name": device_name, "os": os, "token_hint": token_hint}
         if nonce is not None:
             body["nonce"] = nonce
@@ -141,8 +147,13 @@ class RemoteAuthority:
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
                       nonce: str | None = None,
                       box_key: bytes | None = None) -> list[dict[str, Any]]:
-        """``POST /v1/records/refresh``."""
+        """``POST /v1/records/refresh``.
+
+        Raises:
+            ValueError: no ``nonce`` or ``box_key`` (as :meth:`lookup`).
+        """
         self._check(device)
+        _require_box(nonce, box_key)
         body: dict[str, Any] = {"token_ids": list(token_ids)}
         if nonce is not None:
             body["nonce"] = nonce
@@ -231,6 +242,11 @@ if TYPE_CHECKING:  # mypy proves the remote authority implements the protocol th
 
     def _implements(remote: RemoteAuthority) -> AuthorityAPI:
         return remote
+
+
+def _require_box(nonce: str | None, box_key: bytes | None) -> None:
+    if nonce is None or box_key is None:
+        raise ValueError("a record request to the console needs a nonce and a box key")
 
 
 def _report_json(report: TerminalReport) -> dict[str, Any]:
