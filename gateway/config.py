@@ -34,6 +34,7 @@ from pydantic import (
 from ea_bridge import is_loopback
 
 from .authority.config import ConsoleConfig, SmtpConfig
+from .authority.database import redact_url
 from .errors import ConfigError
 from .unix_socket import refusal as unix_socket_refusal
 
@@ -367,22 +368,35 @@ def load_config(path: str | Path | None) -> GatewayConfig:
         )
         raise ConfigError(f"{path}: {problems}") from None
     if _POSIX:
-        _check_config_access(path, info, holds_secret=bool(
-            config.smtp.password.get_secret_value()))
+        _check_config_access(path, info, secrets=_secrets_held(config))
     return config
+
+
+def _secrets_held(config: GatewayConfig) -> list[str]:
+    """The secrets written in the file, by key: the SMTP password, and a database URL that
+    carries a password (``user:password@`` or a ``password=`` parameter: whoever reads it
+    has the authority's database, its token rows and the power to write new ones)."""
+    held = []
+    if config.smtp.password.get_secret_value():
+        held.append("[smtp] password")
+    url = config.authority.database_url.get_secret_value()
+    if url and redact_url(url) != url:
+        held.append("[authority] database_url with a password")
+    return held
 
 
 _POSIX: Final = sys.platform != "win32"
 
 
-def _check_config_access(path: Path, info: os.stat_result, *, holds_secret: bool) -> None:
+def _check_config_access(path: Path, info: os.stat_result, *, secrets: list[str]) -> None:
     """Refuse a config file others could have written, or could read while it holds a secret.
 
     The file decides ``data_dir``, the pinned authority URL and key, and whether ports leave
     loopback: whoever can write it can make the daemon trust records they sign. So, like the
     data directory (``gateway/authority/files.py``): no group/other write bit, owned by this
     user, in a directory others cannot write (a sticky one such as ``/tmp`` is fine: others
-    cannot replace a file there); and a file holding ``[smtp] password`` readable by its
+    cannot replace a file there); and a file holding a secret (``secrets``: the
+    ``[smtp] password``, a ``[authority] database_url`` with a password) readable by its
     owner alone. On Windows the file's ACL decides (a config under ``%APPDATA%`` inherits the
     profile's, which admits the user, SYSTEM and administrators only), so nothing is checked.
 
@@ -398,9 +412,9 @@ def _check_config_access(path: Path, info: os.stat_result, *, holds_secret: bool
         raise ConfigError(f"{path} can be changed by group or others (mode {mode:o}), who "
                           "could point the daemon at their own authority; refusing it. Run: "
                           f"chmod go-w {path}")
-    if holds_secret and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path} holds [smtp] password and group or others can read it "
-                          f"(mode {mode:o}); refusing it. Run: chmod 600 {path}")
+    if secrets and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path} holds {' and '.join(secrets)} and group or others can "
+                          f"read it (mode {mode:o}); refusing it. Run: chmod 600 {path}")
     folder = path.absolute().parent
     try:
         parent = folder.stat()
