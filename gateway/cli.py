@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mtgateway`` console script."""
     args = build_parser().parse_args(argv)
+    # Warnings before a command sets its own level (a deprecated variable read while finding
+    # the config) are WARNING lines too; each command then sets up logging as it needs.
+    setup_logging("WARNING")
     try:
         if args.command == "ea":
             return _ea_command(args)

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from ea_bridge import is_loopback
+from ea_bridge.environment import read_env
 
 from .authority.config import ConsoleConfig, SmtpConfig
 from .authority.database import redact_url
@@ -331,7 +332,7 @@ def find_config(explicit: str | Path | None) -> Path | None:
     """
     if explicit is not None:
         return Path(explicit)
-    named = os.environ.get(CONFIG_ENV, "").strip()
+    named = (read_env(CONFIG_ENV) or "").strip()
     if named:
         path = Path(named).expanduser()
         if not path.is_file():

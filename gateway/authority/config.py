@@ -7,11 +7,12 @@ file is :class:`ConsoleSettings`, which the daemon's ``GatewayConfig`` satisfies
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ea_bridge.environment import read_env
 
 __all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
            "SmtpConfig", "database_url"]
@@ -87,7 +88,7 @@ class DatabaseSettings(Protocol):
 def database_url(section: DatabaseSettings) -> str:
     """The authority's database: ``$MTGATEWAY_DATABASE_URL``, else ``[authority]
     database_url``; empty means the SQLite file in the data directory."""
-    return os.environ.get(DATABASE_URL_ENV, "") or section.database_url.get_secret_value()
+    return read_env(DATABASE_URL_ENV) or section.database_url.get_secret_value()
 
 
 class ConsoleSettings(Protocol):
