@@ -11,7 +11,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ea_bridge.connection import Welcomed
 from gateway.auth import generate_token
+from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
@@ -162,3 +164,24 @@ async def test_metrics_label_websocket_only_methods_by_name(daemon: Daemon) -> N
     assert samples[("mtgateway_rpc_requests_total",
                     (("method", "unknown"), ("outcome", "-32601")))] == 1
     assert not any(("method", "subscribe_all") in labels for _, labels in samples)
+
+
+async def test_an_eas_bye_reason_is_no_label_value(daemon: Daemon) -> None:
+    """Round-4 T4-F8: EA sessions ending with a `bye` of any reason they choose are counted
+    under `other`; only the protocol's words (here `shutting_down`) are label values. Before,
+    each reason became a new series (300 sessions: 600 series)."""
+    reasons = ["reason-1-" + "x" * 60, "reason-2", 'quote"and\\slash', "shutting_down"]
+    for reason in reasons:
+        ea = ScriptedEA(daemon.token, login=TERMINAL.login, server=TERMINAL.server)
+        try:
+            assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+            await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+            ea.conn.send_bye(reason, "going")
+            ea.flush()
+            await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+        finally:
+            await ea.close()
+    samples = _samples((await _get(daemon, "/metrics"))[2])
+    ends = {dict(labels)["reason"]: value for (name, labels), value in samples.items()
+            if name == "mtgateway_ea_disconnects_total"}
+    assert ends == {"other": 3, "shutting_down": 1}
