@@ -45,7 +45,7 @@ from ea_bridge import is_loopback
 from .api import DeviceInfo
 from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import MIGRATIONS
-from .edge import HeldRequests, HostRefusals, host_allowed
+from .edge import HeldRequests, HostRefusals, host_allowed, target_authority
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .guard import (
     BUDGET,
@@ -223,8 +223,10 @@ def _host_allowlist(allowed: tuple[str, ...], refusals: HostRefusals) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         hosts = request.headers.getall("Host", [])
-        if not host_allowed(hosts, allowed):
-            refusals.note(hosts[0] if len(hosts) == 1 else None, request.remote or "?")
+        if not host_allowed(hosts, allowed, request.raw_path):
+            named = target_authority(request.raw_path)
+            refusals.note(named or (hosts[0] if len(hosts) == 1 else None),
+                          request.remote or "?")
             return _error_response(421, "misdirected", _MISDIRECTED)
         return await handler(request)
 

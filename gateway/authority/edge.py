@@ -19,7 +19,8 @@ from typing import Final
 
 from ea_bridge import is_loopback
 
-__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "host_allowed"]
+__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "host_allowed",
+           "target_authority"]
 
 security_log = logging.getLogger("gateway.security")
 
@@ -27,11 +28,41 @@ security_log = logging.getLogger("gateway.security")
 HOST_REFUSAL_LOG_WINDOW_S: Final = 60.0
 
 
-def host_allowed(values: list[str], extra: tuple[str, ...]) -> bool:
-    """Exactly one Host header, naming loopback (or a configured name), with an optional port."""
+def target_authority(target: str) -> str | None:
+    """The authority (``host[:port]``) of an absolute-form request target
+    (``http://host:port/path``, RFC 9112 §3.2.2), ``None`` for any other form.
+
+    Userinfo before the last ``@`` is dropped, as a client would connect to what follows it.
+    """
+    if target.startswith("/") or "://" not in target:
+        return None  # origin form, asterisk form, authority form (CONNECT: no route here)
+    rest = target.partition("://")[2]
+    for stop in "/?#":
+        rest = rest.partition(stop)[0]
+    return rest.rpartition("@")[2]
+
+
+def host_allowed(values: list[str], extra: tuple[str, ...], target: str = "") -> bool:
+    """Exactly one Host header, naming loopback (or a configured name), with an optional port;
+    and, for an absolute-form ``target``, its authority too.
+
+    RFC 9112 §3.2.2: a server receiving an absolute-form target uses the target's authority
+    and ignores Host. Browsers never send that form to a server, so it opens no rebinding
+    path, but a request must not be served for a name the rule refuses: the authority, which
+    wins, is held to the rule, and the Host header still is (every HTTP/1.1 request carries
+    one, §3.2).
+    """
     if len(values) != 1:
         return False
-    host = values[0].strip().lower()
+    authority = target_authority(target) if target else None
+    if authority is not None and not _name_allowed(authority, extra):
+        return False
+    return _name_allowed(values[0], extra)
+
+
+def _name_allowed(value: str, extra: tuple[str, ...]) -> bool:
+    """``value`` (``host[:port]``) names loopback or a configured name, with a valid port."""
+    host = value.strip().lower()
     name, port = host, ""
     if host.startswith("["):
         end = host.find("]")
