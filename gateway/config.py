@@ -34,7 +34,7 @@ from pydantic import (
 from ea_bridge import is_loopback
 from ea_bridge.environment import read_env
 
-from .authority.config import ConsoleConfig, SmtpConfig
+from .authority.config import ConsoleConfig, SmtpConfig, checked_metrics_token
 from .authority.database import redact_url
 from .errors import ConfigError
 from .unix_socket import refusal as unix_socket_refusal
@@ -107,6 +107,16 @@ class ServerConfig(_Section):
     #: httptools; every other request is handed to aiohttp on the same connection) or
     #: ``aiohttp`` (the A/B baseline). The UNIX socket (``unix_socket``) is aiohttp's either way.
     rpc_edge: Literal["llhttp", "aiohttp"] = "llhttp"
+    #: When set, ``GET /metrics`` and ``GET /ready`` answer only a request carrying
+    #: ``Authorization: Bearer <it>`` (401 otherwise): they tell when and how much the owner
+    #: trades and when the EA is down, which is nobody else's business on a shared machine.
+    #: ``/health`` stays open. At least 16 characters (a random string). Empty: open.
+    metrics_token: SecretStr = Field(default=SecretStr(""), strict=False)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: SecretStr) -> SecretStr:
+        return checked_metrics_token(value)
 
     @field_validator("unix_socket")
     @classmethod
@@ -383,6 +393,10 @@ def _secrets_held(config: GatewayConfig) -> list[str]:
     url = config.authority.database_url.get_secret_value()
     if url and redact_url(url) != url:
         held.append("[authority] database_url with a password")
+    for section, token in (("server", config.server.metrics_token),
+                           ("console", config.console.metrics_token)):
+        if token.get_secret_value():
+            held.append(f"[{section}] metrics_token")
     return held
 
 

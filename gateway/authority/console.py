@@ -592,7 +592,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
-    metrics = app[CONSOLE_METRICS] = ConsoleMetrics()
+    metrics = app[CONSOLE_METRICS] = ConsoleMetrics(console)
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
                             metrics)
 

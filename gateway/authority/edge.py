@@ -19,8 +19,8 @@ from typing import Final
 
 from ea_bridge import is_loopback
 
-__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "host_allowed",
-           "target_authority"]
+__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "forwarded_clients",
+           "host_allowed", "target_authority"]
 
 security_log = logging.getLogger("gateway.security")
 
@@ -40,6 +40,38 @@ def target_authority(target: str) -> str | None:
     for stop in "/?#":
         rest = rest.partition(stop)[0]
     return rest.rpartition("@")[2]
+
+
+def forwarded_clients(forwarded: list[str], x_forwarded_for: list[str]) -> list[str]:
+    """The client address a reverse proxy put in each forwarding header present: the last
+    ``for=`` of ``Forwarded`` (RFC 7239 §4-5, quoted, bracketed IPv6 and a port allowed) and
+    the last entry of ``X-Forwarded-For``, each header's values joined as one list. The last
+    entry is the one the proxy itself appended; entries before it are what the client sent
+    and prove nothing. An obfuscated or ``unknown`` node comes back as it is (not loopback).
+    """
+    found = []
+    elements = [e for value in forwarded for e in value.split(",") if e.strip()]
+    if elements:
+        node = ""
+        for pair in elements[-1].split(";"):
+            name, _, value = pair.strip().partition("=")
+            if name.strip().lower() == "for":
+                node = value.strip().strip('"')
+        found.append(_address_of(node))
+    entries = [e.strip() for value in x_forwarded_for for e in value.split(",") if e.strip()]
+    if entries:
+        found.append(_address_of(entries[-1]))
+    return found
+
+
+def _address_of(node: str) -> str:
+    """``node`` without brackets or port: ``[::1]:4711`` -> ``::1``, ``1.2.3.4:80`` ->
+    ``1.2.3.4``; a bare IPv6 address is kept whole."""
+    if node.startswith("["):
+        return node[1:].partition("]")[0]
+    if node.count(":") == 1:
+        return node.partition(":")[0]
+    return node
 
 
 def host_allowed(values: list[str], extra: tuple[str, ...], target: str = "") -> bool:

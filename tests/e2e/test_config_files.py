@@ -141,3 +141,25 @@ async def test_the_console_refuses_a_readable_database_password_before_connectin
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("section", ["server", "console"])
+def test_a_metrics_token_is_a_secret_and_must_be_long(tmp_path: Path, section: str) -> None:
+    """A `metrics_token` (round-4 T4-F9) makes the file owner-only like a password, and a
+    short one (or one with blanks) is refused naming the key."""
+    token = "a-random-metrics-token-24"
+    folder = tmp_path / "cfg"
+    config = _config(folder, mode=0o644)
+    config.write_text(config.read_text().replace(
+        f"[{section}]\n", f'[{section}]\nmetrics_token = "{token}"\n'))
+    with pytest.raises(ConfigError, match=f"holds \\[{section}\\] metrics_token") as info:
+        load_config(config)
+    assert token not in str(info.value)
+    config.chmod(0o600)
+    loaded = load_config(config)
+    assert getattr(loaded, section).metrics_token.get_secret_value() == token
+    for bad in ("too-short", "has a blank in it here"):
+        config.write_text(config.read_text().replace(token, bad))
+        with pytest.raises(ConfigError, match="metrics_token: .*at least 16 characters"):
+            load_config(config)
+        config.write_text(config.read_text().replace(bad, token))

@@ -185,3 +185,28 @@ async def test_an_eas_bye_reason_is_no_label_value(daemon: Daemon) -> None:
     ends = {dict(labels)["reason"]: value for (name, labels), value in samples.items()
             if name == "mtgateway_ea_disconnects_total"}
     assert ends == {"other": 3, "shutting_down": 1}
+
+
+@pytest.mark.network_edge  # a raw /metrics and /ready on both edges' port
+@pytest.mark.parametrize("rpc_edge", ["llhttp", "aiohttp"])
+async def test_a_metrics_token_guards_metrics_and_ready(tmp_path: Path, rpc_edge: str) -> None:
+    """Round-4 T4-F9: `/metrics` and `/ready` told any local user when and how much the owner
+    trades and when the EA is down. With `[server] metrics_token` set they answer only a
+    request carrying it as a Bearer token (401, `WWW-Authenticate: Bearer`, the token never
+    echoed); `/health` stays open; a bot's token is not the metrics token."""
+    token = "metrics-" + "k" * 24
+    async with running_daemon(tmp_path, rpc_edge=rpc_edge, metrics_token=token) as daemon:
+        base = f"http://127.0.0.1:{daemon.http_port}"
+        for path in ("/metrics", "/ready"):
+            for headers in ({}, {"Authorization": "Bearer wrong-metrics-token-000"},
+                            {"Authorization": f"Bearer {daemon.token}"},
+                            {"Authorization": token}):
+                async with daemon.session.get(base + path, headers=headers) as r:
+                    assert r.status == 401, (path, headers)
+                    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+                    assert token not in await r.text()
+            async with daemon.session.get(base + path,
+                                          headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == (200 if path == "/metrics" else 503)  # no EA: not ready
+                assert "mtgateway_rpc_requests" in await r.text() or path == "/ready"
+        assert (await _get(daemon, "/health"))[0] == 200
