@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mtgateway`` console script."""
     args = build_parser().parse_args(argv)
+    # Warnings before a command sets its own level (a deprecated variable read while finding
+    # the config) are WARNING lines too; each command then sets up logging as it needs.
+    setup_logging("WARNING")
     try:
         if args.command == "ea":
             return _ea_command(args)
@@ -285,6 +288,27 @@ async def _run_daemon(config: GatewayConfig) -> int:
         lock.release()
 
 
+def _fit_budget(config: GatewayConfig, section: str) -> GatewayConfig | None:
+    """``config`` with ``[section] max_connections`` fitted to the open-file limit
+    (``authority.descriptors``: the soft limit raised toward the hard one, else the budget
+    capped with a warning); None (after printing why) when not one connection fits. The
+    daemon's reserve adds the EA handshakes it may hold beside the HTTP connections."""
+    from .authority.descriptors import RESERVE, DescriptorsTooFew, fit_connections
+
+    part = config.console if section == "console" else config.server
+    reserve = RESERVE + (config.bridge.max_pending_handshakes if section == "server" else 0)
+    try:
+        budget = fit_connections(part.max_connections, f"[{section}] max_connections",
+                                 reserve=reserve)
+    except DescriptorsTooFew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if budget == part.max_connections:
+        return config
+    return config.model_copy(update={section: part.model_copy(
+        update={"max_connections": budget})})
+
+
 async def _serve_daemon(config: GatewayConfig) -> int:
     from . import unix_socket
     from .app import create_app
@@ -293,6 +317,10 @@ async def _serve_daemon(config: GatewayConfig) -> int:
     from .listener import bind_tcp, start_http
     from .trading.journal import JournalUnusable
 
+    fitted = _fit_budget(config, "server")
+    if fitted is None:
+        return 2
+    config = fitted
     try:
         http_sock = bind_tcp(config.server.host, config.server.port)
     except OSError as exc:
@@ -370,6 +398,10 @@ async def _run_console(config: GatewayConfig) -> int:
         start_console,
     )
 
+    fitted = _fit_budget(config, "console")
+    if fitted is None:
+        return 2
+    config = fitted
     mailer = mailer_from_config(config.smtp)
     smtp = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
     try:

@@ -32,8 +32,10 @@ from pydantic import (
 )
 
 from ea_bridge import is_loopback
+from ea_bridge.environment import read_env
 
-from .authority.config import ConsoleConfig, SmtpConfig
+from .authority.config import ConsoleConfig, SmtpConfig, checked_metrics_token
+from .authority.database import redact_url
 from .errors import ConfigError
 from .unix_socket import refusal as unix_socket_refusal
 
@@ -105,6 +107,16 @@ class ServerConfig(_Section):
     #: httptools; every other request is handed to aiohttp on the same connection) or
     #: ``aiohttp`` (the A/B baseline). The UNIX socket (``unix_socket``) is aiohttp's either way.
     rpc_edge: Literal["llhttp", "aiohttp"] = "llhttp"
+    #: When set, ``GET /metrics`` and ``GET /ready`` answer only a request carrying
+    #: ``Authorization: Bearer <it>`` (401 otherwise): they tell when and how much the owner
+    #: trades and when the EA is down, which is nobody else's business on a shared machine.
+    #: ``/health`` stays open. At least 16 characters (a random string). Empty: open.
+    metrics_token: SecretStr = Field(default=SecretStr(""), strict=False)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: SecretStr) -> SecretStr:
+        return checked_metrics_token(value)
 
     @field_validator("unix_socket")
     @classmethod
@@ -330,7 +342,7 @@ def find_config(explicit: str | Path | None) -> Path | None:
     """
     if explicit is not None:
         return Path(explicit)
-    named = os.environ.get(CONFIG_ENV, "").strip()
+    named = (read_env(CONFIG_ENV) or "").strip()
     if named:
         path = Path(named).expanduser()
         if not path.is_file():
@@ -367,22 +379,39 @@ def load_config(path: str | Path | None) -> GatewayConfig:
         )
         raise ConfigError(f"{path}: {problems}") from None
     if _POSIX:
-        _check_config_access(path, info, holds_secret=bool(
-            config.smtp.password.get_secret_value()))
+        _check_config_access(path, info, secrets=_secrets_held(config))
     return config
+
+
+def _secrets_held(config: GatewayConfig) -> list[str]:
+    """The secrets written in the file, by key: the SMTP password, and a database URL that
+    carries a password (``user:password@`` or a ``password=`` parameter: whoever reads it
+    has the authority's database, its token rows and the power to write new ones)."""
+    held = []
+    if config.smtp.password.get_secret_value():
+        held.append("[smtp] password")
+    url = config.authority.database_url.get_secret_value()
+    if url and redact_url(url) != url:
+        held.append("[authority] database_url with a password")
+    for section, token in (("server", config.server.metrics_token),
+                           ("console", config.console.metrics_token)):
+        if token.get_secret_value():
+            held.append(f"[{section}] metrics_token")
+    return held
 
 
 _POSIX: Final = sys.platform != "win32"
 
 
-def _check_config_access(path: Path, info: os.stat_result, *, holds_secret: bool) -> None:
+def _check_config_access(path: Path, info: os.stat_result, *, secrets: list[str]) -> None:
     """Refuse a config file others could have written, or could read while it holds a secret.
 
     The file decides ``data_dir``, the pinned authority URL and key, and whether ports leave
     loopback: whoever can write it can make the daemon trust records they sign. So, like the
     data directory (``gateway/authority/files.py``): no group/other write bit, owned by this
     user, in a directory others cannot write (a sticky one such as ``/tmp`` is fine: others
-    cannot replace a file there); and a file holding ``[smtp] password`` readable by its
+    cannot replace a file there); and a file holding a secret (``secrets``: the
+    ``[smtp] password``, a ``[authority] database_url`` with a password) readable by its
     owner alone. On Windows the file's ACL decides (a config under ``%APPDATA%`` inherits the
     profile's, which admits the user, SYSTEM and administrators only), so nothing is checked.
 
@@ -398,9 +427,9 @@ def _check_config_access(path: Path, info: os.stat_result, *, holds_secret: bool
         raise ConfigError(f"{path} can be changed by group or others (mode {mode:o}), who "
                           "could point the daemon at their own authority; refusing it. Run: "
                           f"chmod go-w {path}")
-    if holds_secret and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path} holds [smtp] password and group or others can read it "
-                          f"(mode {mode:o}); refusing it. Run: chmod 600 {path}")
+    if secrets and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path} holds {' and '.join(secrets)} and group or others can "
+                          f"read it (mode {mode:o}); refusing it. Run: chmod 600 {path}")
     folder = path.absolute().parent
     try:
         parent = folder.stat()

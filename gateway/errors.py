@@ -371,6 +371,10 @@ NOT_A_WEBSOCKET: Final = HttpRefusal(426, RpcError(INVALID_REQUEST,
 MALFORMED_REQUEST: Final = HttpRefusal(400, RpcError(INVALID_REQUEST, "Malformed HTTP request"))
 #: The connection cap is reached (answered by the guard, before aiohttp).
 TOO_MANY_CONNECTIONS: Final = HttpRefusal(503, RpcError(UNAVAILABLE, "Too many connections"))
+#: ``/metrics`` or ``/ready`` without ``[server] metrics_token`` (when one is set).
+METRICS_TOKEN_REQUIRED: Final = HttpRefusal(
+    401, RpcError(UNAUTHORIZED, "This probe needs Authorization: Bearer <[server] "
+                  "metrics_token>"), {"WWW-Authenticate": 'Bearer realm="mtgateway-metrics"'})
 
 
 def body_too_large(limit: int) -> HttpRefusal:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from ea_bridge.environment import read_env
 
 from .app import device_name, open_device
 from .auth.client import RemoteAuthority
@@ -104,10 +105,10 @@ def _local_authority(config: GatewayConfig) -> Authority:
 
 
 def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
-    email = args.email or os.environ.get(_EMAIL_ENV, "")
+    email = args.email or read_env(_EMAIL_ENV) or ""
     if not email:
         raise _Usage(f"the console needs the owner: pass --email or set {_EMAIL_ENV}")
-    password = os.environ.get(_PASSWORD_ENV)
+    password = read_env(_PASSWORD_ENV)
     if password is None:
         if not sys.stdin.isatty():
             raise _Usage(f"no password: set {_PASSWORD_ENV} or run interactively")
@@ -116,7 +117,7 @@ def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _new_password() -> str:
-    password = os.environ.get(_PASSWORD_ENV)
+    password = read_env(_PASSWORD_ENV)
     if password is not None:
         return password
     if not sys.stdin.isatty():
@@ -128,7 +129,7 @@ def _new_password() -> str:
 
 
 def _local_owner(authority: Authority, args: argparse.Namespace) -> str:
-    email = str(args.email or os.environ.get(_EMAIL_ENV, ""))
+    email = str(args.email or read_env(_EMAIL_ENV) or "")
     if email:
         return email
     owners = authority.store.owners()
@@ -219,7 +220,7 @@ def _token_local(args: argparse.Namespace, authority: Authority, refresh_s: floa
             raise _Usage(str(exc)) from None
         _print_issued(issued)
         return 0
-    email = args.email or os.environ.get(_EMAIL_ENV, "")
+    email = args.email or read_env(_EMAIL_ENV) or ""
     owners = [email] if email else authority.store.owners()
     if args.token_command == "list":
         _print_listing([row for owner in owners for row in authority.list_tokens(owner)])

@@ -21,7 +21,8 @@ Gauges are read when scraped (a custom collector): terminals connected, streamin
 ticks conflated for slow subscribers, and orders by final state, counted from the audit trail's
 new lines since the last scrape (the journal is the one record of outcomes; nothing in the
 desk needs to know it is watched). Labels are bounded: method names come from the method table
-(anything else is ``unknown``), reasons and states are the contract's words; no terminal,
+(anything else is ``unknown``), reasons and states are the contract's words (an EA's close
+reason outside them is ``other``); no terminal,
 token or client id is ever a label.
 """
 
@@ -37,6 +38,7 @@ from prometheus_client.registry import Collector
 
 from ea_bridge import SessionInfo, TerminalId
 from ea_bridge.interfaces import EAVerifier, ObservedVerifier
+from ea_bridge.messages import REFUSAL_REASONS
 
 from .auth import RecordCache
 from .hub import Hub
@@ -57,6 +59,9 @@ _TRANSITIONS: Final = frozenset({"outcome", "reconciled", "reconcile_miss", "unk
 _OUTCOME_STATES: Final = frozenset({"ACCEPTED", "REJECTED", "UNKNOWN", "RESOLVED_ACCEPTED",
                                     "RESOLVED_NOT_FOUND"})
 _RISK_REFUSAL: Final = -32012
+#: Why an EA session may end, as labels: the words either side sends in a ``bye`` or
+#: ``refuse`` (docs/protocol.md §5), and the connection's own (the peer went, or fell silent).
+_CLOSE_REASONS: Final = REFUSAL_REASONS | {"eof", "heartbeat_timeout"}
 
 
 class DaemonMetrics:
@@ -123,8 +128,9 @@ class DaemonMetrics:
         self._sessions.inc()
 
     def session_down(self, info: SessionInfo, reason: str) -> None:
-        """Count the end, by reason."""
-        self._disconnects.labels(reason[:64]).inc()
+        """Count the end, by reason: a protocol word, else ``other`` (a ``bye`` from the EA
+        carries any string it likes, and each would be a new series)."""
+        self._disconnects.labels(reason if reason in _CLOSE_REASONS else "other").inc()
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
         """Note when the terminal's last tick arrived (the daemon's clock, not the server's)."""

@@ -15,7 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .authority.edge import HostRefusals, host_allowed
+from .authority.edge import HostRefusals, host_allowed, target_authority
 from .config import ServerConfig
 from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL, HttpRefusal
 from .http_rpc import error_response
@@ -39,17 +39,19 @@ def edge_refusal(request: web.BaseRequest, server: ServerConfig,
     refused Host is reported to ``host_refusals`` (one security log line per window)."""
     return refusal_of(request.headers.getall("Host", []), request.headers.get("Origin"),
                       request.query.keys() if request.query_string else (),
-                      request.remote or "?", server, host_refusals)
+                      request.remote or "?", server, host_refusals, target=request.raw_path)
 
 
 def refusal_of(hosts: list[str], origin: str | None, query_keys: Iterable[str], peer: str,
-               server: ServerConfig, host_refusals: HostRefusals | None = None
-               ) -> HttpRefusal | None:
+               server: ServerConfig, host_refusals: HostRefusals | None = None, *,
+               target: str = "") -> HttpRefusal | None:
     """:func:`edge_refusal` on a request's parts (the llhttp edge, ``rpcedge.py``, has no
-    aiohttp request): the ``Host`` values, the first ``Origin``, the query's keys."""
-    if not host_allowed(hosts, server.allowed_hosts):
+    aiohttp request): the ``Host`` values, the first ``Origin``, the query's keys, and the
+    request target (an absolute-form target's authority is held to the Host rule too)."""
+    if not host_allowed(hosts, server.allowed_hosts, target):
         if host_refusals is not None:
-            host_refusals.note(hosts[0] if len(hosts) == 1 else None, peer)
+            named = target_authority(target) if target else None
+            host_refusals.note(named or (hosts[0] if len(hosts) == 1 else None), peer)
         return MISDIRECTED
     if origin is not None and origin not in server.allowed_origins:
         return ORIGIN_REFUSED

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections import deque
 from collections.abc import Callable
@@ -87,6 +88,8 @@ _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: The headers whose first value the rules read (:meth:`RpcRequest.first`).
 _NOTED: Final = frozenset({b"origin", b"content-type", b"authorization"})
 _OK_HEAD: Final = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+#: An LF not preceded by CR.
+_BARE_LF: Final = re.compile(rb"(?<!\r)\n")
 
 
 @dataclass(eq=False, slots=True)
@@ -128,6 +131,11 @@ class RpcRequest:
 
     def host_values(self) -> list[str]:
         return [value.decode("utf-8", "surrogateescape") for value in self.hosts]
+
+    def target_text(self) -> str:
+        """The request target as aiohttp's ``raw_path`` has it (the Host rule reads an
+        absolute-form target's authority)."""
+        return self.target.decode("utf-8", "surrogateescape")
 
     @property
     def path(self) -> bytes:
@@ -225,6 +233,13 @@ class RequestAssembly:
         while data[:2] == b"\r\n":  # empty lines before a request are ignored (RFC 9112)
             data, start = data[2:], 0
         end = data.find(b"\r\n\r\n", start)
+        # A line ended by a bare LF: 400 at once, as aiohttp answers (RFC 9112 §2.2 lets a
+        # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
+        # the header block is searched (a body may hold any byte), from where new bytes
+        # begin (the lookbehind still sees the byte before).
+        if _BARE_LF.search(data, start, end + 4 if end >= 0 else len(data)) is not None:
+            self._malformed()
+            return b""
         if end < 0:
             if len(data) > _MAX_HEAD or len(data) - (data.rfind(b"\r\n") + 2) > _MAX_LINE:
                 self._malformed()
@@ -620,7 +635,7 @@ class RpcEdge(asyncio.Protocol):
         """The refusals decided on the headers alone, in the contract's order."""
         refusal = refusal_of(request.host_values(), request.first(b"origin"),
                              request.query_keys(), self._peer, self._server,
-                             self._host_refusals)
+                             self._host_refusals, target=request.target_text())
         if refusal is not None:
             return refusal
         if not is_json(request.first(b"content-type")):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 
 from mt5model.types import AccountMarginMode
 
+from ..environment import read_env
 from ..loop import run as run_on_loop
 from ..loop import stop_on_signals
 from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
@@ -82,7 +82,7 @@ def market_hours_line(terminal: EmulatedTerminal) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's options, shared by both entry points."""
-    parser.add_argument("--token", default=os.environ.get("MTGATEWAY_TOKEN"),
+    parser.add_argument("--token", default=None,
                         help="auth token; default $MTGATEWAY_TOKEN, and `-` reads it from "
                              "standard input (either keeps it out of the process list)")
     parser.add_argument("--bridge", type=_host_port, default=("127.0.0.1", 8711),
@@ -121,6 +121,8 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Run the emulator until Ctrl-C/SIGTERM or a refusal that retrying cannot fix."""
+    if args.token is None:
+        args.token = read_env("MTGATEWAY_TOKEN")
     if args.token == "-":
         args.token = sys.stdin.readline().strip()
     if not args.token:

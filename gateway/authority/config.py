@@ -7,14 +7,15 @@ file is :class:`ConsoleSettings`, which the daemon's ``GatewayConfig`` satisfies
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from ea_bridge.environment import read_env
 
 __all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
-           "SmtpConfig", "database_url"]
+           "SmtpConfig", "checked_metrics_token", "database_url"]
 
 #: The environment variable that overrides ``[authority] database_url`` (a secret: deployments
 #: pass it from their secret store rather than writing it into the config file).
@@ -23,6 +24,21 @@ DATABASE_URL_ENV: Final = "MTGATEWAY_DATABASE_URL"
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+def checked_metrics_token(value: SecretStr) -> SecretStr:
+    """A metrics token (``[server]`` or ``[console] metrics_token``) is empty (off) or at
+    least 16 characters without blanks: it is compared, never throttled, so it must be a
+    random string rather than a word.
+
+    Raises:
+        ValueError: too short or with blanks.
+    """
+    token = value.get_secret_value()
+    if token and (len(token) < 16 or any(c.isspace() for c in token)):
+        raise ValueError("must be at least 16 characters without blanks (e.g. python -c "
+                         "'import secrets; print(secrets.token_urlsafe(24))')")
+    return value
 
 
 class ConsoleConfig(_Section):
@@ -59,6 +75,26 @@ class ConsoleConfig(_Section):
     auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
+    #: When set, ``GET /metrics`` answers any peer carrying ``Authorization: Bearer <it>``,
+    #: and no one else (401): a Prometheus server may then scrape through the TLS proxy.
+    #: Empty: loopback peers only (404 to others). ``/health`` and ``/ready`` stay open.
+    metrics_token: SecretStr = Field(default=SecretStr(""), strict=False)
+    #: The console is reached through a reverse proxy on this machine even though
+    #: ``allowed_hosts`` is empty (a proxy that passes ``Host: 127.0.0.1`` on). With a proxy
+    #: (this, or ``allowed_hosts`` naming one) every proxied request comes from loopback, so the
+    #: loopback rule of ``/metrics`` reads the client the proxy names in ``Forwarded`` or
+    #: ``X-Forwarded-For`` (the rightmost entry, the one the proxy added) instead.
+    behind_proxy: bool = False
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: SecretStr) -> SecretStr:
+        return checked_metrics_token(value)
+
+    @property
+    def proxied(self) -> bool:
+        """Whether a reverse proxy is configured (``behind_proxy`` or ``allowed_hosts``)."""
+        return self.behind_proxy or bool(self.allowed_hosts)
 
 
 class SmtpConfig(_Section):
@@ -87,7 +123,7 @@ class DatabaseSettings(Protocol):
 def database_url(section: DatabaseSettings) -> str:
     """The authority's database: ``$MTGATEWAY_DATABASE_URL``, else ``[authority]
     database_url``; empty means the SQLite file in the data directory."""
-    return os.environ.get(DATABASE_URL_ENV, "") or section.database_url.get_secret_value()
+    return read_env(DATABASE_URL_ENV) or section.database_url.get_secret_value()
 
 
 class ConsoleSettings(Protocol):

@@ -45,7 +45,7 @@ from ea_bridge import is_loopback
 from .api import DeviceInfo
 from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import MIGRATIONS
-from .edge import HeldRequests, HostRefusals, host_allowed
+from .edge import HeldRequests, HostRefusals, host_allowed, target_authority
 from .errors import AccountExists, ConsoleConfigError, ProofRejected, RateLimited
 from .guard import (
     BUDGET,
@@ -234,8 +234,10 @@ def _host_allowlist(allowed: tuple[str, ...], refusals: HostRefusals) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         hosts = request.headers.getall("Host", [])
-        if not host_allowed(hosts, allowed):
-            refusals.note(hosts[0] if len(hosts) == 1 else None, request.remote or "?")
+        if not host_allowed(hosts, allowed, request.raw_path):
+            named = target_authority(request.raw_path)
+            refusals.note(named or (hosts[0] if len(hosts) == 1 else None),
+                          request.remote or "?")
             return _error_response(421, "misdirected", _MISDIRECTED)
         return await handler(request)
 
@@ -610,7 +612,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
-    metrics = app[CONSOLE_METRICS] = ConsoleMetrics()
+    metrics = app[CONSOLE_METRICS] = ConsoleMetrics(console)
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
                             metrics)
 

@@ -196,9 +196,24 @@ class Tx:
             callback()
 
 
+#: ``scheme://user:`` then the password, up to the authority's LAST ``@`` (a raw ``@`` or
+#: ``/`` in an unencoded password must not leave its tail): the authority ends at ``?``, ``#``
+#: or white space. An ``@`` in the query is not the authority's.
+_USERINFO_PASSWORD: Final = re.compile(r"(://[^:/@?#\s]*:)[^?#\s]*@")
+#: libpq's ``password=`` keyword: a URL parameter (up to ``&``/``#``) or a key=value
+#: conninfo value, quoted or not, as a driver's message may quote it.
+_PASSWORD_PARAMETER: Final = re.compile(
+    r"\b(password)\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^&#\s]*)", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """``url`` (or a message quoting one) with every password replaced by ``***``.
+
+    Both of libpq's places for it (``postgresql://user:password@host`` and a
+    ``password=`` parameter, PostgreSQL 16 docs §34.1.1) are hidden, each occurrence.
+    """
+    url = _USERINFO_PASSWORD.sub(r"\1***@", url)
+    return _PASSWORD_PARAMETER.sub(r"\1=***", url)
 
 
 def _postgres_ddl(script: str) -> str:

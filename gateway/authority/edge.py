@@ -19,7 +19,8 @@ from typing import Final
 
 from ea_bridge import is_loopback
 
-__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "host_allowed"]
+__all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "forwarded_clients",
+           "host_allowed", "target_authority"]
 
 security_log = logging.getLogger("gateway.security")
 
@@ -27,11 +28,73 @@ security_log = logging.getLogger("gateway.security")
 HOST_REFUSAL_LOG_WINDOW_S: Final = 60.0
 
 
-def host_allowed(values: list[str], extra: tuple[str, ...]) -> bool:
-    """Exactly one Host header, naming loopback (or a configured name), with an optional port."""
+def target_authority(target: str) -> str | None:
+    """The authority (``host[:port]``) of an absolute-form request target
+    (``http://host:port/path``, RFC 9112 §3.2.2), ``None`` for any other form.
+
+    Userinfo before the last ``@`` is dropped, as a client would connect to what follows it.
+    """
+    if target.startswith("/") or "://" not in target:
+        return None  # origin form, asterisk form, authority form (CONNECT: no route here)
+    rest = target.partition("://")[2]
+    for stop in "/?#":
+        rest = rest.partition(stop)[0]
+    return rest.rpartition("@")[2]
+
+
+def forwarded_clients(forwarded: list[str], x_forwarded_for: list[str]) -> list[str]:
+    """The client address a reverse proxy put in each forwarding header present: the last
+    ``for=`` of ``Forwarded`` (RFC 7239 §4-5, quoted, bracketed IPv6 and a port allowed) and
+    the last entry of ``X-Forwarded-For``, each header's values joined as one list. The last
+    entry is the one the proxy itself appended; entries before it are what the client sent
+    and prove nothing. An obfuscated or ``unknown`` node comes back as it is (not loopback).
+    """
+    found = []
+    elements = [e for value in forwarded for e in value.split(",") if e.strip()]
+    if elements:
+        node = ""
+        for pair in elements[-1].split(";"):
+            name, _, value = pair.strip().partition("=")
+            if name.strip().lower() == "for":
+                node = value.strip().strip('"')
+        found.append(_address_of(node))
+    entries = [e.strip() for value in x_forwarded_for for e in value.split(",") if e.strip()]
+    if entries:
+        found.append(_address_of(entries[-1]))
+    return found
+
+
+def _address_of(node: str) -> str:
+    """``node`` without brackets or port: ``[::1]:4711`` -> ``::1``, ``1.2.3.4:80`` ->
+    ``1.2.3.4``; a bare IPv6 address is kept whole."""
+    if node.startswith("["):
+        return node[1:].partition("]")[0]
+    if node.count(":") == 1:
+        return node.partition(":")[0]
+    return node
+
+
+def host_allowed(values: list[str], extra: tuple[str, ...], target: str = "") -> bool:
+    """Exactly one Host header, naming loopback (or a configured name), with an optional port;
+    and, for an absolute-form ``target``, its authority too.
+
+    RFC 9112 §3.2.2: a server receiving an absolute-form target uses the target's authority
+    and ignores Host. Browsers never send that form to a server, so it opens no rebinding
+    path, but a request must not be served for a name the rule refuses: the authority, which
+    wins, is held to the rule, and the Host header still is (every HTTP/1.1 request carries
+    one, §3.2).
+    """
     if len(values) != 1:
         return False
-    host = values[0].strip().lower()
+    authority = target_authority(target) if target else None
+    if authority is not None and not _name_allowed(authority, extra):
+        return False
+    return _name_allowed(values[0], extra)
+
+
+def _name_allowed(value: str, extra: tuple[str, ...]) -> bool:
+    """``value`` (``host[:port]``) names loopback or a configured name, with a valid port."""
+    host = value.strip().lower()
     name, port = host, ""
     if host.startswith("["):
         end = host.find("]")

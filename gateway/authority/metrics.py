@@ -9,11 +9,16 @@ at scrape time. No owner, device or token is ever a label.
 
 The route answers loopback peers only: a console may face the internet (behind TLS), and how
 often its owners sign in is nobody else's business; a Prometheus server scrapes it from the
-same machine, or through a tunnel.
+same machine, or through a tunnel. Behind a reverse proxy on the same machine every request
+comes from loopback, so with a proxy configured the client is the one the proxy names
+(``Forwarded``/``X-Forwarded-For``), and a request naming the proxy's public host without
+such a header is not taken for a local one (round-4 T4-F9). With ``[console] metrics_token``
+set, the token decides instead, from any peer (a scrape through the proxy).
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Final
@@ -26,6 +31,8 @@ from prometheus_client.registry import Collector
 from ea_bridge import is_loopback
 
 from .activity import KINDS
+from .config import ConsoleConfig
+from .edge import forwarded_clients
 from .mailer import Mailer
 from .service import Authority
 
@@ -36,9 +43,14 @@ CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class ConsoleMetrics:
-    """The console's registry: e-mails by outcome, activity by kind, approvals pending."""
+    """The console's registry: e-mails by outcome, activity by kind, approvals pending.
 
-    def __init__(self) -> None:
+    Args:
+        config: who may scrape (``metrics_token``, ``behind_proxy``, ``allowed_hosts``).
+    """
+
+    def __init__(self, config: ConsoleConfig | None = None) -> None:
+        self._config = config if config is not None else ConsoleConfig()
         self.registry = CollectorRegistry()
         self.mails = Counter("mtgateway_console_emails", "E-mails the console tried to send, "
                              "by outcome (sent, failed)", ["outcome"], registry=self.registry)
@@ -54,10 +66,39 @@ class ConsoleMetrics:
         return generate_latest(self.registry)
 
     async def handle(self, request: web.Request) -> web.Response:
-        """``GET /metrics`` for a loopback peer; 404 to anyone else."""
-        if not is_loopback(request.remote or ""):
+        """``GET /metrics``: with a metrics token, for whoever carries it (401 otherwise);
+        without one, for a local peer (:meth:`local`), 404 to anyone else."""
+        token = self._config.metrics_token.get_secret_value()
+        if token:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                # the console's error shape (``console._error_response``), with the scheme
+                # a scraper must use
+                return web.json_response(
+                    {"error": {"code": 401, "reason": "metrics_token", "message":
+                               "GET /metrics needs Authorization: Bearer <[console] "
+                               "metrics_token>"}}, status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="mtgateway-metrics"'})
+        elif not self.local(request):
             raise web.HTTPNotFound()
         return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    def local(self, request: web.Request) -> bool:
+        """Whether the client is on this machine: the peer is loopback and, with a proxy
+        configured, so is every client a forwarding header names; a request without such a
+        header that names one of ``allowed_hosts`` (the proxy's public name) came through the
+        proxy, whose configuration forgot the header: not local."""
+        if not is_loopback(request.remote or ""):
+            return False
+        if not self._config.proxied:
+            return True  # no proxy: a forwarding header is anyone's to write
+        clients = forwarded_clients(request.headers.getall("Forwarded", []),
+                                    request.headers.getall("X-Forwarded-For", []))
+        if clients:
+            return all(is_loopback(client) for client in clients)
+        named = request.host.rpartition(":")[0] if request.host.count(":") == 1 \
+            else request.host
+        return named.lower() not in {h.lower() for h in self._config.allowed_hosts}
 
 
 class CountingMailer:

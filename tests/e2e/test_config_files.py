@@ -3,6 +3,7 @@ refused by every command, with one line naming the file and the fix (real proces
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -82,3 +83,83 @@ async def test_a_config_in_a_folder_others_can_write_is_refused(tmp_path: Path) 
     folder.chmod(0o700)
     code, out, err = await cli("device", "status", env=env)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://mtgw:S3cret-db@127.0.0.1:5432/mtgw",
+    "postgresql://mtgw@127.0.0.1:5432/mtgw?password=S3cret-db",
+    "postgresql://mtgw:S3cret@db@127.0.0.1:5432/mtgw",
+])
+def test_a_database_url_with_a_password_is_a_secret_like_the_smtp_password(
+        tmp_path: Path, url: str) -> None:
+    """Round-4 T4-F3: `[authority] database_url` carrying a password (`user:password@` or a
+    `password=` parameter) makes the file readable by its owner alone, as `[smtp] password`
+    does; the message names the key, never the password. A URL without one stays fine at
+    0644."""
+    folder = tmp_path / "cfg"
+    secret = _config(folder, f'[authority]\ndatabase_url = "{url}"\n', mode=0o644)
+    with pytest.raises(ConfigError, match="holds \\[authority\\] database_url") as info:
+        load_config(secret)
+    assert "chmod 600" in str(info.value) and "S3cret" not in str(info.value)
+    secret.chmod(0o640)  # group read is as bad as world read
+    with pytest.raises(ConfigError, match="mode 640"):
+        load_config(secret)
+    secret.chmod(0o600)
+    assert load_config(secret).authority.database_url.get_secret_value() == url
+    plain = _config(tmp_path / "plain", '[authority]\ndatabase_url = '
+                    '"postgresql://mtgw@127.0.0.1:5432/mtgw?sslmode=require"\n', mode=0o644)
+    assert load_config(plain).authority.database_url.get_secret_value().endswith("require")
+    both = _config(tmp_path / "both", f'[authority]\ndatabase_url = "{url}"\n'
+                   '[smtp]\npassword = "hunter2-smtp"\n', mode=0o644)
+    with pytest.raises(ConfigError, match="holds \\[smtp\\] password and \\[authority\\] "
+                                          "database_url with a password"):
+        load_config(both)
+
+
+async def test_the_console_refuses_a_readable_database_password_before_connecting(
+        tmp_path: Path) -> None:
+    """The review's reproduction: `mtgateway console` (and `console migrate`) with a 0644
+    config naming `postgresql://mtgw:S3cret@127.0.0.1:<port>/mtgw` exits 2 with one line and
+    never connects to `<port>` (a listener there sees no connection)."""
+    connections = 0
+
+    def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        writer.close()
+
+    server = await asyncio.start_server(count, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        config = _config(tmp_path / "cfg", '[authority]\ndatabase_url = '
+                         f'"postgresql://mtgw:S3cret@127.0.0.1:{port}/mtgw"\n', mode=0o644)
+        for command in (("console",), ("console", "migrate")):
+            code, out, err = await cli(*command, "-c", config)
+            _one_line_error(code, err, str(config), "[authority] database_url", "chmod 600")
+            assert "S3cret" not in out + err
+        assert connections == 0
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("section", ["server", "console"])
+def test_a_metrics_token_is_a_secret_and_must_be_long(tmp_path: Path, section: str) -> None:
+    """A `metrics_token` (round-4 T4-F9) makes the file owner-only like a password, and a
+    short one (or one with blanks) is refused naming the key."""
+    token = "a-random-metrics-token-24"
+    folder = tmp_path / "cfg"
+    config = _config(folder, mode=0o644)
+    config.write_text(config.read_text().replace(
+        f"[{section}]\n", f'[{section}]\nmetrics_token = "{token}"\n'))
+    with pytest.raises(ConfigError, match=f"holds \\[{section}\\] metrics_token") as info:
+        load_config(config)
+    assert token not in str(info.value)
+    config.chmod(0o600)
+    loaded = load_config(config)
+    assert getattr(loaded, section).metrics_token.get_secret_value() == token
+    for bad in ("too-short", "has a blank in it here"):
+        config.write_text(config.read_text().replace(token, bad))
+        with pytest.raises(ConfigError, match="metrics_token: .*at least 16 characters"):
+            load_config(config)
+        config.write_text(config.read_text().replace(bad, token))

@@ -232,9 +232,19 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled
         await b.fits("11-paper-on")
         await b.shot("11-paper-on")
-        await b.open("/accounts")  # and off again: the same switch
+        await b.open("/accounts")  # and off again: orders reach the broker, so the password
         await b.wait_for(f"#paper-{account.id}:checked")
         await b.click(f"paper-{account.id}")
+        await b.submit(f"save-risk-{account.id}")
+        await b.wait_for(f"#risk-error-{account.id}")
+        assert "leave paper trading" in await b.do(
+            lambda: b.text(f"#risk-error-{account.id}"))
+        assert console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled  # still on
+        await b.fits("11b-paper-off-password-asked")
+        await b.shot("11b-paper-off-password-asked")
+        assert not await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")
+                              .is_selected())  # what was typed is kept
+        await b.fill({f"risk-password-{account.id}": PASSWORD})
         await b.submit(f"save-risk-{account.id}")
         assert "within seconds" in await b.notice()
         assert not await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")

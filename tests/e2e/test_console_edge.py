@@ -53,6 +53,26 @@ async def test_the_console_refuses_a_foreign_host(
         assert r.status == 200
 
 
+async def test_the_console_holds_an_absolute_form_target_to_the_host_rule(
+        console: Console) -> None:  # noqa: F811
+    """Round-4 T4-F11: `GET http://evil.example/health` with a loopback Host was served; the
+    target's authority wins (RFC 9112 §3.2.2), so it is 421 now, and a loopback one is
+    served."""
+    port = console.url.rpartition(":")[2]
+    for target, status in [("http://evil.example/health", 421),
+                           ("http://127.0.0.1@evil.example/v1/keys", 421),
+                           (f"http://127.0.0.1:{port}/health", 200)]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
+        try:
+            writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                         "Connection: close\r\n\r\n".encode())
+            async with asyncio.timeout(WAIT_S):
+                answer = await reader.read()
+        finally:
+            writer.close()
+        assert answer.startswith(f"HTTP/1.1 {status} ".encode()), (target, answer[:80])
+
+
 async def test_the_console_serves_a_configured_proxy_name(tmp_path: Path) -> None:
     """``[console] allowed_hosts`` names the TLS proxy in front; other names stay refused."""
     config = GatewayConfig(data_dir=str(tmp_path),

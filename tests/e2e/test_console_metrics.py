@@ -70,3 +70,69 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
     assert samples[("mtgateway_console_emails_total", (("outcome", "failed"),))] == 0
     assert samples[("mtgateway_console_approvals_pending", ())] == 1
     assert OWNER not in text and "777" not in text
+
+
+async def _status(url: str, path: str, headers: dict[str, str]) -> int:
+    async with aiohttp.ClientSession() as session, \
+            session.get(url + path, headers=headers) as response:
+        return response.status
+
+
+async def test_behind_a_proxy_metrics_judge_the_client_the_proxy_names(tmp_path: Path) -> None:
+    """Round-4 T4-F9: behind a TLS proxy on the same host every request comes from loopback,
+    and `/metrics` served the internet. With a proxy configured (`allowed_hosts` naming it, or
+    `behind_proxy`), the client is the rightmost entry of `X-Forwarded-For` / the last `for=`
+    of `Forwarded`: a foreign one is 404; a request naming the proxy's public host without
+    either header is 404 too; a direct local scrape is served. Without a proxy configured the
+    headers are anyone's to write and are not read."""
+    for name, console_config, public in [
+            ("named", ConsoleConfig(port=0, allowed_hosts=("console.example",)),
+             "console.example"),
+            ("flag", ConsoleConfig(port=0, behind_proxy=True), None)]:
+        app = create_console_app(GatewayConfig(data_dir=str(tmp_path / name),
+                                               console=console_config), clock=FakeClock())
+        async with _serving(await start_console(app, "127.0.0.1", 0)) as port:
+            url = f"http://127.0.0.1:{port}"
+            via = {"Host": public} if public else {}
+            for headers, status in [
+                    ({**via, "X-Forwarded-For": "203.0.113.7"}, 404),
+                    ({**via, "X-Forwarded-For": "127.0.0.1, 203.0.113.7"}, 404),
+                    ({**via, "Forwarded": 'for="[2001:db8::7]:4711";proto=https'}, 404),
+                    ({**via, "Forwarded": "for=127.0.0.1, for=198.51.100.2"}, 404),
+                    ({**via, "Forwarded": "for=unknown"}, 404),
+                    ({**via, "X-Forwarded-For": "127.0.0.1", "Forwarded": "for=192.0.2.1"},
+                     404),
+                    ({**via, "X-Forwarded-For": "203.0.113.7, 127.0.0.1"}, 200),
+                    ({**via, "Forwarded": 'for="[::1]:5000"'}, 200),
+                    ({}, 200)]:  # a direct local scrape
+                assert await _status(url, "/metrics", headers) == status, (name, headers)
+            if public:  # through the proxy, and the proxy forgot the header
+                assert await _status(url, "/metrics", {"Host": public}) == 404
+    plain = create_console_app(GatewayConfig(data_dir=str(tmp_path / "plain"),
+                                             console=ConsoleConfig(port=0)), clock=FakeClock())
+    async with _serving(await start_console(plain, "127.0.0.1", 0)) as port:
+        url = f"http://127.0.0.1:{port}"
+        assert await _status(url, "/metrics", {"X-Forwarded-For": "203.0.113.7"}) == 200
+
+
+async def test_a_console_metrics_token_is_asked_for(tmp_path: Path) -> None:
+    """Round-4 T4-F9: with `[console] metrics_token` set, `/metrics` answers only a request
+    carrying it as a Bearer token (401 with `WWW-Authenticate` otherwise, from loopback too);
+    `/health` and `/ready` (a load balancer's probes: the database answers, the schema
+    version) stay open."""
+    token = "m" * 8 + "-console-metrics-token"
+    app = create_console_app(GatewayConfig(
+        data_dir=str(tmp_path), console=ConsoleConfig(port=0, metrics_token=token)),
+        clock=FakeClock())
+    async with _serving(await start_console(app, "127.0.0.1", 0)) as port:
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url + "/metrics") as r:
+                assert r.status == 401
+                assert r.headers["WWW-Authenticate"].startswith("Bearer")
+                assert token not in await r.text()
+        assert await _status(url, "/metrics", {"Authorization": "Bearer wrong-token"}) == 401
+        assert await _status(url, "/metrics", {"Authorization": token}) == 401
+        assert await _status(url, "/metrics", {"Authorization": f"Bearer {token}"}) == 200
+        assert await _status(url, "/health", {}) == 200
+        assert await _status(url, "/ready", {}) == 200

@@ -403,7 +403,8 @@ async def test_editing_the_risk_policy_reaches_the_signed_record(
                                {"max_lot_size": "500", "risk_pct": "0.5"})
     assert bad.status == 400 and "a number from 0 to 100" in bad.text
     ok = await browser.submit("/accounts", f"/accounts/{account.id}/risk", {
-        "allowed_symbols": "EURUSD, BTCUSD", "max_lot_size": "2.5", "risk_pct": "0.05"})
+        "allowed_symbols": "EURUSD, BTCUSD", "max_lot_size": "2.5", "risk_pct": "0.05",
+        "owner_password": PASSWORD})  # a higher lot cap and risk: loosening (T4-F5)
     assert ok.status == 303
     [after] = console.app[AUTHORITY].accounts_of(OWNER)
     assert after.allowed_symbols == ("EURUSD", "BTCUSD")
@@ -413,6 +414,67 @@ async def test_editing_the_risk_policy_reaches_the_signed_record(
     assert risk["max_lot_size"] in ("2.5", 2.5) and risk["auto_trade_enabled"] is False
     other = await browser.submit("/accounts", "/accounts/9999/risk", {"max_lot_size": "1"})
     assert other.status == 404
+
+
+async def test_loosening_a_risk_limit_or_leaving_paper_asks_for_the_password(
+        console: Console, browser: Browser) -> None:
+    """Round-4 T4-F5, the review's reproduction first: with the session cookie alone, an
+    account on paper (lot 0.1, risk 0.01) was switched to live with lot 100 and risk 1. Now
+    each loosening alone (lot up, risk up, automated trading on, paper off, a symbol added,
+    the list emptied: every symbol) answers 401 asking for the password and changes nothing,
+    keeping what was typed; every tightening alone is one click; the right password saves."""
+    status, _ = await console.owner("POST", "/v1/accounts", {
+        "name": "Paper", "broker": "B", "login": 7301, "server": "Paper-Srv",
+        "allowed_symbols": ["EURUSD", "GBPUSD"], "max_lot_size": 0.1, "risk_pct": 0.01,
+        "auto_trade_enabled": False, "paper_trade_enabled": True})
+    assert status == 201
+    await signed_in(browser)
+    [before] = console.app[AUTHORITY].accounts_of(OWNER)
+    risk = f"/accounts/{before.id}/risk"
+    same = {"allowed_symbols": "EURUSD, GBPUSD", "max_lot_size": "0.1", "risk_pct": "0.01",
+            "paper_trade_enabled": "on"}
+
+    def saved() -> tuple[object, ...]:
+        [row] = console.app[AUTHORITY].accounts_of(OWNER)
+        return (row.allowed_symbols, row.max_lot_size, row.risk_pct, row.auto_trade_enabled,
+                row.paper_trade_enabled)
+
+    kept = saved()
+    review = await browser.submit("/accounts", risk, {
+        "max_lot_size": "100", "risk_pct": "1", "auto_trade_enabled": "on"})
+    assert review.status == 401, review.text
+    assert "Enter your console password to confirm" in review.text
+    assert "leave paper trading" in review.text and "raise the lot cap to 100" in review.text
+    assert 'name="max_lot_size" inputmode="decimal" value="100"' in review.text  # kept
+    assert saved() == kept
+    for change, words in [({"max_lot_size": "0.2"}, "raise the lot cap to 0.2"),
+                          ({"risk_pct": "0.02"}, "raise the risk per trade to 0.02"),
+                          ({"auto_trade_enabled": "on"}, "switch automated trading on"),
+                          ({"paper_trade_enabled": ""}, "leave paper trading"),
+                          ({"allowed_symbols": "EURUSD, gbpusd, XAUUSD"}, "allow XAUUSD"),
+                          ({"allowed_symbols": ""}, "allow every symbol")]:
+        answer = await browser.submit("/accounts", risk, {**same, **change})
+        assert answer.status == 401 and words in answer.text, (change, answer.status)
+        assert saved() == kept, change
+    wrong = await browser.submit("/accounts", risk, {**same, "max_lot_size": "5",
+                                                     "owner_password": "not the password"})
+    assert wrong.status == 401 and "Wrong password." in wrong.text and saved() == kept
+    tighter = dict(same)
+    for change in ({}, {"max_lot_size": "0.05"}, {"risk_pct": "0.005"},
+                   {"allowed_symbols": "eurusd"}):  # each one more step, no password
+        tighter.update(change)
+        assert (await browser.submit("/accounts", risk, tighter)).status == 303, change
+    assert saved() == (("eurusd",), "0.05", "0.005", False, True)
+    assert (await browser.submit("/accounts", risk, {**tighter, "paper_trade_enabled": "",
+                                                     "owner_password": PASSWORD})).status == 303
+    assert saved()[4] is False
+    assert (await browser.submit("/accounts", risk, tighter)).status == 303  # paper on again
+    assert saved()[4] is True
+    live = await browser.submit("/accounts", risk, {
+        "max_lot_size": "100", "risk_pct": "1", "auto_trade_enabled": "on",
+        "owner_password": PASSWORD})
+    assert live.status == 303
+    assert saved() == ((), "100", "1", True, False)
 
 
 async def test_dashboard_rows_answer_401_when_signed_out(console: Console,

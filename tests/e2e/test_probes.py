@@ -11,7 +11,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ea_bridge.connection import Welcomed
 from gateway.auth import generate_token
+from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
@@ -162,3 +164,49 @@ async def test_metrics_label_websocket_only_methods_by_name(daemon: Daemon) -> N
     assert samples[("mtgateway_rpc_requests_total",
                     (("method", "unknown"), ("outcome", "-32601")))] == 1
     assert not any(("method", "subscribe_all") in labels for _, labels in samples)
+
+
+async def test_an_eas_bye_reason_is_no_label_value(daemon: Daemon) -> None:
+    """Round-4 T4-F8: EA sessions ending with a `bye` of any reason they choose are counted
+    under `other`; only the protocol's words (here `shutting_down`) are label values. Before,
+    each reason became a new series (300 sessions: 600 series)."""
+    reasons = ["reason-1-" + "x" * 60, "reason-2", 'quote"and\\slash', "shutting_down"]
+    for reason in reasons:
+        ea = ScriptedEA(daemon.token, login=TERMINAL.login, server=TERMINAL.server)
+        try:
+            assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
+            await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+            ea.conn.send_bye(reason, "going")
+            ea.flush()
+            await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+        finally:
+            await ea.close()
+    samples = _samples((await _get(daemon, "/metrics"))[2])
+    ends = {dict(labels)["reason"]: value for (name, labels), value in samples.items()
+            if name == "mtgateway_ea_disconnects_total"}
+    assert ends == {"other": 3, "shutting_down": 1}
+
+
+@pytest.mark.network_edge  # a raw /metrics and /ready on both edges' port
+@pytest.mark.parametrize("rpc_edge", ["llhttp", "aiohttp"])
+async def test_a_metrics_token_guards_metrics_and_ready(tmp_path: Path, rpc_edge: str) -> None:
+    """Round-4 T4-F9: `/metrics` and `/ready` told any local user when and how much the owner
+    trades and when the EA is down. With `[server] metrics_token` set they answer only a
+    request carrying it as a Bearer token (401, `WWW-Authenticate: Bearer`, the token never
+    echoed); `/health` stays open; a bot's token is not the metrics token."""
+    token = "metrics-" + "k" * 24
+    async with running_daemon(tmp_path, rpc_edge=rpc_edge, metrics_token=token) as daemon:
+        base = f"http://127.0.0.1:{daemon.http_port}"
+        for path in ("/metrics", "/ready"):
+            for headers in ({}, {"Authorization": "Bearer wrong-metrics-token-000"},
+                            {"Authorization": f"Bearer {daemon.token}"},
+                            {"Authorization": token}):
+                async with daemon.session.get(base + path, headers=headers) as r:
+                    assert r.status == 401, (path, headers)
+                    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+                    assert token not in await r.text()
+            async with daemon.session.get(base + path,
+                                          headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == (200 if path == "/metrics" else 503)  # no EA: not ready
+                assert "mtgateway_rpc_requests" in await r.text() or path == "/ready"
+        assert (await _get(daemon, "/health"))[0] == 200

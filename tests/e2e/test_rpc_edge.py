@@ -322,3 +322,71 @@ async def test_keepalive_closes_an_idle_connection_counted_from_its_last_answer(
             writer.close()
         finally:
             await ea.close()
+
+
+@contextlib.asynccontextmanager
+async def patient_edges(tmp_path: Path) -> AsyncIterator[tuple[Daemon, Daemon]]:
+    """Both edges with a header deadline far beyond WAIT_S: an answer within WAIT_S is the
+    edge's own, not the deadline's."""
+    async with running_daemon(tmp_path / "llhttp", rpc_edge="llhttp", header_timeout_s=300,
+                              auth_failure_limit=1000) as new, \
+            running_daemon(tmp_path / "aiohttp", rpc_edge="aiohttp", header_timeout_s=300,
+                           auth_failure_limit=1000) as old:
+        yield new, old
+
+
+async def test_bare_lf_is_answered_400_at_once_on_both_edges(tmp_path: Path) -> None:
+    """Round-4 T4-F11: a request whose lines end in a bare LF (RFC 9112 §2.2 lets a server
+    refuse it) got no byte back from the llhttp edge, which waited for CRLF CRLF until the
+    header deadline; aiohttp answered 400 at once. Now both answer 400 and close: a request
+    all in bare LFs, one with a single bare LF, one cut just before its first LF, and one
+    sent after an answered request on the same connection."""
+    bare = rpc(extra=CLOSE).replace(b"\r\n", b"\n")
+    one_line = rpc(extra=CLOSE).replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\n")
+    async with patient_edges(tmp_path) as (new, old):
+        for daemon in (new, old):
+            for request in (bare, one_line):
+                assert answers(await exchange(daemon, [request]), body=False) == [(400,)]
+            # split before the LF: the edge still sees it once the rest arrives
+            cut = bare.index(b"\n") + 1
+            assert answers(await exchange(daemon, [bare[:cut - 1], bare[cut - 1:]]),
+                           body=False) == [(400,)]
+            # after a request answered on the connection, the next one's bare LF
+            reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+            try:
+                writer.write(rpc().replace(b"{token}", daemon.token.encode()))
+                async with asyncio.timeout(WAIT_S):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    assert head.startswith(b"HTTP/1.1 200 ")
+                    await reader.readexactly(int(head.lower().partition(
+                        b"content-length: ")[2].partition(b"\r\n")[0]))
+                    writer.write(bare)
+                    assert answers(await reader.read(), body=False) == [(400,)]
+            finally:
+                writer.close()
+
+
+async def test_an_absolute_form_target_is_held_to_the_host_rule(tmp_path: Path) -> None:
+    """Round-4 T4-F11: `POST http://evil.example/rpc` with `Host: 127.0.0.1` was served (200)
+    on both edges: the Host rule read the header and not the target's authority, which RFC
+    9112 §3.2.2 says wins. Now a foreign authority is 421 on both edges (for /rpc and any
+    other route), a loopback one is served, and the Host header is still held to the rule."""
+    async with both_edges(tmp_path) as (new, old):
+        for daemon in (new, old):
+            port = str(daemon.http_port).encode()
+            for target, host, status in [
+                    (b"http://evil.example/rpc", b"127.0.0.1", 421),
+                    (b"http://evil.example:" + port + b"/rpc", b"127.0.0.1", 421),
+                    (b"HTTP://EVIL.example/rpc?x=1", b"127.0.0.1", 421),
+                    (b"http://127.0.0.1@evil.example/rpc", b"127.0.0.1", 421),
+                    (b"http://127.0.0.1:" + port + b"/rpc", b"127.0.0.1", 200),
+                    (b"http://localhost/rpc", b"127.0.0.1", 200),
+                    (b"http://[::1]:" + port + b"/rpc", b"127.0.0.1", 200),
+                    (b"http://127.0.0.1/rpc", b"evil.example", 421)]:
+                request = rpc(path=target, extra=CLOSE).replace(b"Host: 127.0.0.1",
+                                                                 b"Host: " + host)
+                got = answers(await exchange(daemon, [request]))
+                assert [a[1] for a in got] == [status], (target, host, got)
+            health = (b"GET http://evil.example/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Connection: close\r\n\r\n")
+            assert answers(await exchange(daemon, [health]))[0][1] == 421

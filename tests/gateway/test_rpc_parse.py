@@ -85,3 +85,23 @@ def test_host_allowlist(values: list[str], allowed: bool) -> None:
 def test_configured_extra_host() -> None:
     """A name added in allowed_hosts is accepted."""
     assert host_allowed(["gateway.lan:8710"], ("gateway.lan",))
+
+
+@pytest.mark.parametrize("target, allowed", [
+    ("/rpc", True),
+    ("*", True),
+    ("http://127.0.0.1:8710/rpc", True),
+    ("http://localhost/rpc?x=1", True),
+    ("https://[::1]/x#f", True),
+    ("http://gateway.lan/rpc", True),
+    ("http://evil.example/rpc", False),
+    ("HTTP://EVIL.EXAMPLE:8710/rpc", False),
+    ("http://127.0.0.1@evil.example/rpc", False),  # userinfo: the host is after the @
+    ("http://evil.example?@127.0.0.1/", False),
+    ("http:///rpc", False),
+])
+def test_an_absolute_form_target_is_held_to_the_host_rule(target: str, allowed: bool) -> None:
+    """Round-4 T4-F11: the authority of an absolute-form target (RFC 9112 §3.2.2: it wins
+    over Host) must pass the rule as well as the Host header."""
+    assert host_allowed(["127.0.0.1:8710"], ("gateway.lan",), target) is allowed
+    assert host_allowed(["evil.example"], ("gateway.lan",), target) is False

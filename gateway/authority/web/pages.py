@@ -31,7 +31,7 @@ from ..errors import RateLimited
 from ..guard import mark_authenticated
 from ..service import Authority
 from ..store import AccountExists
-from .forms import FormErrors, parse_registration, parse_risk, parse_token
+from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
 from .security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -416,14 +416,16 @@ class Pages:
 
     def _accounts_page(self, session: Session, *, status: int = 200,
                        errors: FormErrors | None = None, form: dict[str, Any] | None = None,
-                       risk_errors: dict[int, dict[str, str]] | None = None) -> web.Response:
+                       risk_errors: dict[int, dict[str, str]] | None = None,
+                       risk_forms: dict[int, dict[str, Any]] | None = None) -> web.Response:
+        """The accounts page; ``risk_forms`` keeps what was typed into a refused risk form."""
         authority = self._authority()
         return self._page("accounts.html", session, "accounts", status=status,
                           accounts=authority.accounts_of(session.owner_email),
                           verified=verified_terminals(authority.terminals_of(
                               session.owner_email)),
                           errors=(errors or FormErrors()).fields, form=form or {},
-                          risk_errors=risk_errors or {})
+                          risk_errors=risk_errors or {}, risk_forms=risk_forms or {})
 
     async def accounts(self, request: web.Request) -> web.StreamResponse:
         """``GET /accounts``."""
@@ -455,7 +457,10 @@ class Pages:
                          "registered. Next: create a token for it.", "/accounts")
 
     async def update_risk(self, request: web.Request) -> web.StreamResponse:
-        """``POST /accounts/{account_id}/risk``."""
+        """``POST /accounts/{account_id}/risk``: one click to tighten; loosening a limit or
+        leaving paper trading asks for the owner's password again (round-4 T4-F5: a session
+        cookie reaches any local process the browser is sent to, and these switches put real
+        money at the broker), as minting a token does."""
         got = await self._signed_in(request, post=True)
         if isinstance(got, web.Response):
             return got
@@ -464,10 +469,24 @@ class Pages:
         if not raw_id.isdigit():
             raise web.HTTPNotFound()
         account_id = int(raw_id)
+        account = next((a for a in self._authority().accounts_of(session.owner_email)
+                        if a.id == account_id), None)
+        if account is None:
+            raise web.HTTPNotFound()
+        typed = {k: v for k, v in form.items() if k not in (REAUTH_FIELD, "csrf")}
         policy, errors = parse_risk(form)
         if policy is None:
             return self._accounts_page(session, status=400,
-                                       risk_errors={account_id: errors.fields})
+                                       risk_errors={account_id: errors.fields},
+                                       risk_forms={account_id: typed})
+        loosening = loosened(policy, account)
+        if loosening:
+            refused = await self._reauth(session, form)
+            if refused is not None:
+                why = f"{refused} It is needed to {'; '.join(loosening)}."
+                return self._accounts_page(session, status=401,
+                                           risk_errors={account_id: {REAUTH_FIELD: why}},
+                                           risk_forms={account_id: typed})
         if not self._authority().update_risk(session.owner_email, account_id,
                                              policy.allowed_symbols, policy.max_lot_size,
                                              policy.risk_pct, policy.auto_trade_enabled,

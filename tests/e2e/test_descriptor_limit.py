@@ -1,0 +1,233 @@
+"""Round-4 T4-F7: the connection budget fits the process's open-file limit.
+
+The review started the console under ``RLIMIT_NOFILE = 256`` (macOS's default soft limit):
+400 bare connections left ``/health`` unanswered, and 300 long-polls of fresh device keys
+made SQLite fail to open its file, because ``[console] max_connections`` (512) ignored the
+limit. Here the console and the daemon run as real processes whose limit is set in the child
+(``preexec_fn``), and the round-3 F6 shapes are replayed: bare connections, then long-polls
+kept open, while ``/health`` and a device call must be answered. Three cases: the hard limit
+lets the process raise its soft limit (it does, and serves its whole budget), and it does not
+(the budget is capped with a warning), and a limit too small for any connection (refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import resource
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.authority.descriptors import RESERVE
+from gateway.authority.proofs import device_proof_headers
+from tests.e2e.conftest import WAIT_S
+
+pytestmark = [pytest.mark.network_edge,
+              pytest.mark.skipif(os.name == "nt", reason="RLIMIT_NOFILE is POSIX's")]
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def _nofile(soft: int, hard: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return apply
+
+
+def _config(tmp_path: Path, server: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n'
+                    "[server]\nport = 0\nheader_timeout_s = 120.0\n" + server
+                    + "[bridge]\nport = 0\n"
+                    "[console]\nport = 0\nheader_timeout_s = 120.0\n"
+                    '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n',
+                    encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+@contextlib.asynccontextmanager
+async def _serving(command: str, config: Path, soft: int, hard: int,
+                   port_line: re.Pattern[bytes]
+                   ) -> AsyncIterator[tuple[int, list[bytes], int]]:
+    """``python -m gateway COMMAND -c CONFIG`` under the limit; its HTTP port, the output
+    lines read until it served (more are appended while it runs) and its pid."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", command, "-c", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_nofile(soft, hard))
+    assert proc.stdout is not None and proc.stderr is not None
+    lines: list[bytes] = []
+    port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def drain(stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            lines.append(line)
+            match = port_line.search(line)
+            if match and not port.done():
+                port.set_result(int(match.group(1)))
+        if not port.done():  # the process ended without serving
+            port.set_exception(AssertionError(b"".join(lines).decode()))
+
+    readers = [asyncio.create_task(drain(proc.stdout)), asyncio.create_task(drain(proc.stderr))]
+    try:
+        async with asyncio.timeout(WAIT_S * 3):
+            served = await port
+        yield served, lines, proc.pid
+    finally:
+        proc.terminate()
+        await proc.wait()
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+_CONSOLE_PORT = re.compile(rb"console listening on http://127\.0\.0\.1:(\d+)")
+_DAEMON_PORT = re.compile(rb"HTTP on 127\.0\.0\.1:(\d+)")
+
+
+def _open_files_limit(pid: int) -> list[str] | None:
+    """The soft and hard "Max open files" of ``pid`` as Linux's /proc shows them, else None."""
+    limits = Path(f"/proc/{pid}/limits")
+    if not limits.exists():
+        return None
+    row = next(line for line in limits.read_text().splitlines()
+               if line.startswith("Max open files"))
+    return row.split()[3:5]
+
+
+async def _bare(port: int, count: int) -> list[Connection]:
+    """``count`` connections that send nothing (each one a descriptor in the server)."""
+    return [await asyncio.open_connection("127.0.0.1", port) for _ in range(count)]
+
+
+async def _close(connections: list[Connection]) -> None:
+    for _, writer in connections:
+        writer.close()
+    for _, writer in connections:
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def _health(port: int) -> int:
+    async with asyncio.timeout(WAIT_S), aiohttp.ClientSession() as session, \
+            session.get(f"http://127.0.0.1:{port}/health") as response:
+        return response.status
+
+
+async def _device_call(session: aiohttp.ClientSession, port: int, key: Ed25519PrivateKey,
+                       path: str, body: bytes | None) -> int:
+    """A device-signed POST of ``body``, or a GET when it is None."""
+    method = "GET" if body is None else "POST"
+    headers = {**device_proof_headers(key, method, path, body or b"", time.time()),
+               "Content-Type": "application/json"}
+    async with session.request(method, f"http://127.0.0.1:{port}{path}", data=body,
+                               headers=headers) as response:
+        await response.read()
+        return response.status
+
+
+async def test_a_console_under_a_low_hard_limit_serves_a_smaller_budget(
+        tmp_path: Path) -> None:
+    """Soft and hard limit 256: the console warns that it serves at most (256 - 64) / 2 = 96
+    connections of its 512, then answers /health while 400 bare connections are open, and
+    /health and a device call while 300 long-polls of fresh keys are held or refused (before:
+    /health unanswered, and `unable to open database file`)."""
+    config = _config(tmp_path)
+    async with _serving("console", config, 256, 256, _CONSOLE_PORT) as (port, lines, _):
+        capped = (256 - RESERVE) // 2
+        bare = await _bare(port, 400)
+        try:
+            assert await _health(port) == 200
+        finally:
+            await _close(bare)
+        body = b'{"cursor": 0, "wait_s": 60}'
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
+            answered = asyncio.Event()
+            refused = 300 - 64 - capped  # beyond the 64 held and a budget of working ones
+
+            def one_done(_: asyncio.Task[int]) -> None:
+                if sum(p.done() for p in polls) >= refused:
+                    answered.set()
+
+            polls = [asyncio.create_task(_device_call(
+                session, port, Ed25519PrivateKey.generate(), "/v1/device/revocations", body))
+                for _ in range(300)]
+            for poll in polls:
+                poll.add_done_callback(one_done)
+            try:
+                # the refused ones answer at once; the held ones wait their 60 s
+                async with asyncio.timeout(WAIT_S * 3):
+                    await answered.wait()
+                assert await _health(port) == 200
+                async with asyncio.timeout(WAIT_S):
+                    status = await _device_call(session, port, Ed25519PrivateKey.generate(),
+                                                "/v1/device/status", None)
+                assert status == 200
+            finally:
+                for poll in polls:
+                    poll.cancel()
+                await asyncio.gather(*polls, return_exceptions=True)
+        said = b"".join(lines).decode()
+        assert "unable to open database file" not in said
+        assert f"[console] max_connections = 512 needs {2 * 512 + RESERVE} open files" in said
+        assert f"serving at most {capped} connections" in said
+
+
+async def test_a_console_raises_its_soft_limit_toward_the_hard_one(tmp_path: Path) -> None:
+    """Soft 256, hard 4096: the console raises its soft limit to 2 x 512 + 64 = 1088 (said
+    at INFO), keeps its whole budget, and answers /health while 600 bare connections are
+    open (more than 256 descriptors: the raise is real)."""
+    config = _config(tmp_path)
+    async with _serving("console", config, 256, 4096, _CONSOLE_PORT) as (port, lines, pid):
+        bare = await _bare(port, 600)
+        try:
+            assert await _health(port) == 200
+        finally:
+            await _close(bare)
+        said = b"".join(lines).decode()
+        assert f"raised the open-file limit from 256 to {2 * 512 + RESERVE}" in said
+        assert "serving at most" not in said
+        shown = _open_files_limit(pid)  # Linux shows it; elsewhere the line says it
+        assert shown in (None, [str(2 * 512 + RESERVE), "4096"]), shown
+
+
+async def test_the_daemon_fits_its_budget_to_the_limit_too(tmp_path: Path) -> None:
+    """`mtgateway run` under soft and hard 256 with `[server] max_connections` 512 (512 per
+    peer): the budget is capped (its reserve adds the bridge's pending handshakes), and
+    /health is answered while 400 bare connections are open (before: unanswered)."""
+    config = _config(tmp_path, "max_connections = 512\nmax_connections_per_peer = 512\n")
+    async with _serving("run", config, 256, 256, _DAEMON_PORT) as (port, lines, _):
+        bare = await _bare(port, 400)
+        try:
+            assert await _health(port) == 200
+        finally:
+            await _close(bare)
+        reserve = RESERVE + 16
+        said = b"".join(lines).decode()
+        assert f"[server] max_connections = 512 needs {2 * 512 + reserve} open files" in said
+        assert f"serving at most {(256 - reserve) // 2} connections" in said
+
+
+async def test_a_limit_with_no_room_for_a_connection_refuses_to_start(
+        tmp_path: Path) -> None:
+    """Soft and hard limit 64, all of it the reserve: the console exits 2 with one line
+    naming the limit and the fix, before listening."""
+    config = _config(tmp_path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "console", "-c", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_nofile(64, 64))
+    out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
+    assert proc.returncode == 2, err
+    assert b"error: the open-file limit (64) leaves no room" in err and b"ulimit -n" in err
+    assert b"listening" not in out
