@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -151,7 +152,21 @@ def test_last_error_unpacks_like_the_packages() -> None:
     error = gateway_error(-32006, "unknown symbol 'X'", {"symbol": "X"})
     assert len(error) == 2 and error[0] == constants.RES_E_NOT_FOUND == -4
     assert error.gateway_code == -32006 and "-32006" in error[1]
-    assert "symbol" in repr(error) and LastError(-1, "x").gateway_code is None
+    assert LastError(-1, "x").gateway_code is None
+
+
+def test_last_error_prints_and_compares_as_the_packages_tuple() -> None:
+    """print(mt5.last_error()) shows the package's ``(-4, 'text')`` (every documentation
+    example prints it so); it equals and hashes as that tuple; the gateway's code and data stay
+    attributes, and survive pickling."""
+    error = gateway_error(-32006, "unknown symbol X", {"symbol": "X"})
+    text = "unknown symbol X (gateway error -32006)"
+    assert repr(error) == str(error) == repr((-4, text)) == f"(-4, '{text}')"
+    assert f"error code = {error}" == f"error code = (-4, '{text}')"
+    assert error == (-4, text) and hash(error) == hash((-4, text))
+    assert repr(OK) == "(1, 'Success')" and OK == (1, "Success")
+    clone = pickle.loads(pickle.dumps(error))
+    assert clone == error and (clone.gateway_code, clone.data) == (-32006, {"symbol": "X"})
     unknown = gateway_error(-32099, "something new")
     assert unknown.code == constants.RES_E_FAIL and unknown.gateway_code == -32099
 
