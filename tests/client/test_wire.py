@@ -14,6 +14,7 @@ from mtgateway.errors import OK, LastError, MtGatewayError, gateway_error
 from mtgateway.records import (
     OrderSendResult,
     Tick,
+    TradeDeal,
     TradeRequest,
     WireMismatch,
     from_wire,
@@ -244,9 +245,20 @@ def test_notifications_parse_into_records() -> None:
                                 "volume": 0, "flags": 6, "volume_real": 0.0, "conflated": 3})
     assert isinstance(tick, StreamTick) and (tick.symbol, tick.conflated, tick.seq) == \
         ("BTCUSD", 3, 4)
-    event = parse_event("trade_event", {"subscription": "s", "seq": 1, "type": "deal_add",
-                                        "ticket": 9})
-    assert event == TradeEvent(1, {"type": "deal_add", "ticket": 9}) and event.type == "deal_add"
+    deal = dict(zip(TradeDeal._fields, [9, 8, 1, 1000, 0, 0, 0, 8, 0, 0.1, 1.2, 0.0, 0.0,
+                                         0.0, 0.0, "EURUSD", "", ""], strict=True))
+    event = parse_event("trade_event", {"subscription": "s", "seq": 1, "type": "deal_added",
+                                        "time_msc": 1000, "deal": deal, "later_field": 1})
+    assert isinstance(event, TradeEvent)
+    assert (event.type, event.time_msc, event.seq) == ("deal_added", 1000, 1)
+    assert isinstance(event.deal, TradeDeal) and event.deal.ticket == 9
+    assert event.record is event.deal
+    assert (event.order, event.position, event.account) == (None, None, None)
+    with pytest.raises(ValueError, match="without 'deal'"):
+        parse_event("trade_event", {"seq": 2, "type": "deal_added", "time_msc": 1})
+    with pytest.raises(ValueError, match="TradeDeal"):
+        parse_event("trade_event", {"seq": 2, "type": "deal_added", "time_msc": 1,
+                                    "deal": {"ticket": 9}})
     with pytest.raises(ValueError, match="without 'time'"):
         parse_event("tick", {"seq": 1, "symbol": "X"})
     with pytest.raises(ValueError, match="unknown"):
