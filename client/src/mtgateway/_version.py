@@ -1,22 +1,13 @@
-"""The installed client's version: ``mtgateway-client`` (built from ``client/pyproject.toml``,
-installed alone or as the daemon's dependency).
+"""The version of MT Gateway: the one place it is written.
 
-Read from the distribution's metadata rather than from ``gateway._version``, because this
-package imports nothing of the daemon.
+Both distributions are released together at this version: the client's (``mtgateway-client``,
+``client/pyproject.toml`` reads it from here) and the daemon's (``mtgateway``, whose
+``setup.py`` reads this file for its own version and for its exact pin of the client). Read
+statically at build time, so it must stay a plain string literal.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 __all__ = ["__version__"]
 
-
-def _installed() -> str:
-    try:
-        return version("mtgateway-client")
-    except PackageNotFoundError:
-        return "0+unknown"  # run from a source tree that was never installed
-
-
-__version__ = _installed()
+__version__ = "0.1.0"
