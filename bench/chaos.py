@@ -20,6 +20,11 @@ Two faults of the EA's order record (issue 16 F1, F2) are drawn as well:
   used under the earlier tokens; each must be executed as a new order, never answered with
   the old order's outcome.
 
+The bot sends its requests as a ``MetaTrader5`` script would: no ``magic``, no ``comment``.
+The daemon sends them as written (magic 0, an empty comment) unless ``--comment-tag`` gives the
+user's consent to a tag, so what finds an order whose answer was lost is the EA's order record
+(protocol 1.2 by default; ``--ea-version`` for older EAs) and the order's shape.
+
 Impostors (review round 4): with probability ``--squat-rate`` before a run, another process
 takes a port while its owner is away (``bench/impostors.py``): the bridge port, where it plays
 the review's fake daemon to the reconnecting EA (a challenge it cannot prove, a welcome, an
@@ -29,9 +34,11 @@ to the console and tries every answer as a credential.
 
 The invariants, checked after every run and reported at the end:
 
-* **zero duplicate orders**: no run has more than one order at the broker (orders are tagged
-  ``g:<client_id>``; orders of the tag that existed before the run belong to an earlier
-  token's use of the id);
+* **zero duplicate orders**: no run has more than one order at the broker (the broker numbers
+  orders and deals from one counter, so a run's orders are those above the highest ticket
+  before it: nothing else trades);
+* **the request as written**: each of the run's orders carries magic 0 and the comment sent
+  (empty; the tag with ``--comment-tag``);
 * **the journal agrees with the broker**: a row ACCEPTED/RESOLVED_ACCEPTED has exactly one
   new order, and its ticket is that order's (not an older order's); a
   REJECTED/RESOLVED_NOT_FOUND one has none;
@@ -121,6 +128,8 @@ class ChaosReport:
     #: What impostors obtained, by kind: frames the EA sent beyond its hello ("ea_served"),
     #: orders executed for one ("impostor_orders"), credentials (the console's list).
     obtained: Counter[str] = field(default_factory=Counter)
+    #: What settled each reconciled row (``ea_map``, ``tag``, ``match``; ``-``: not reconciled).
+    identified_by: Counter[str] = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
         """The human report."""
@@ -131,6 +140,8 @@ class ChaosReport:
             "faults fired: " + (", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))
                                 or "none"),
             "final states: " + ", ".join(f"{k} {v}" for k, v in sorted(self.states.items())),
+            "reconciled by: " + ", ".join(f"{k} {v}" for k, v in
+                                          sorted(self.identified_by.items()) if k != "-"),
             f"impostors: bridge squats {self.squats['bridge']} (EA connections to it "
             f"{self.impostor_connections}), console squats {self.squats['console']} (device "
             f"requests replayed {self.replayed}); orders executed for an impostor "
@@ -170,7 +181,8 @@ class _World:
 
 
 @contextlib.asynccontextmanager
-async def _world(data_dir: Path, ea_version: str | None) -> AsyncIterator[_World]:
+async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = False
+                 ) -> AsyncIterator[_World]:
     """The console, its address (where an impostor may squat), the daemon in remote mode, the
     proxy in front of its bridge, and the terminal behind the proxy."""
     console = create_console_app(GatewayConfig(data_dir=str(data_dir / "console"),
@@ -193,7 +205,7 @@ async def _world(data_dir: Path, ea_version: str | None) -> AsyncIterator[_World
         server=ServerConfig(port=0, request_timeout_s=2.0, trade_timeout_s=1.0,
                             auth_failure_delay_s=0.0),
         bridge=BridgeConfig(port=0, heartbeat_interval_s=0.2, heartbeat_timeout_s=0.6),
-        trading=TradingConfig(reconcile_interval_s=0.2),
+        trading=TradingConfig(reconcile_interval_s=0.2, comment_tag=comment_tag),
         authority=AuthorityConfig(mode="remote", url=address_url, public_key=key.b64,
                                   request_timeout_s=2.0))
     app = create_app(config, secret_store=MemorySecretStore())
@@ -302,7 +314,8 @@ async def _trade(http: aiohttp.ClientSession, url: str, token: str, request: dic
 async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float = 15.0, *,
                 kinds: tuple[Kind, ...] = KINDS, ea_version: str | None = None,
                 timeout_fill_rate: float = 0.05, rotate_rate: float = 0.01,
-                reuse_rate: float = 0.3, squat_rate: float = 0.01) -> ChaosReport:
+                reuse_rate: float = 0.3, squat_rate: float = 0.01,
+                comment_tag: bool = False) -> ChaosReport:
     """Run ``runs`` seeded trades through the faulty link; the report.
 
     ``kinds`` limits the link faults drawn; ``ea_version`` makes the terminal announce another
@@ -311,12 +324,14 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
     order is answered 10012 after it filled; ``rotate_rate`` the chance a new token is pasted
     into the EA before a run; ``reuse_rate`` the chance a run reuses a ``client_id`` of an
     earlier token (while any is left); ``squat_rate`` the chance an impostor takes the bridge
-    port or the console's address before a run.
+    port or the console's address before a run. ``comment_tag``: the user consents to the
+    daemon's comment tag (``trading.comment_tag``).
     """
     rng = random.Random(seed)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mtgw-chaos-") as tmp:
-        async with _world(Path(tmp), ea_version) as world, aiohttp.ClientSession() as http:
+        async with _world(Path(tmp), ea_version, comment_tag) as world, \
+                aiohttp.ClientSession() as http:
             app, url, terminal, proxy, report = (world.app, world.url, world.terminal,
                                                  world.proxy, world.report)
             earlier: list[str] = []  # client_ids used under tokens before the current one
@@ -334,7 +349,7 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
                 else:
                     client_id = f"s{seed}-r{run}"
                 current.append(client_id)
-                mine = [p for p in terminal.broker.positions_get() if p["comment"].startswith("g:")]
+                mine = terminal.broker.positions_get()  # nothing else trades here
                 if mine and rng.random() < 0.4:
                     position = rng.choice(mine)
                     request: dict[str, Any] = {
@@ -352,12 +367,14 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
                 if rng.random() < timeout_fill_rate:
                     terminal.answer_next(10012)  # TRADE_RETCODE_TIMEOUT, after the fill
                     report.faults.update(["timeout_fill/ea"])
-                before = _tagged(terminal, client_id)
+                before = _last_ticket(terminal)
                 state, status = await _trade(http, url, world.token, request, report,
                                              deadline_s)
                 report.states.update([state])
                 report.runs += 1
-                _check(app, terminal, client_id, world.token_id, state, status, before, report)
+                comment = f"g:{client_id}" if comment_tag else ""
+                _check(app, terminal, client_id, world.token_id, state, status, before,
+                       comment, report)
             report.obtained.update(world.address.obtained)
             report.replayed = world.address.replayed
             report.obtained.update({"impostor_orders": _impostor_orders(terminal)})
@@ -368,21 +385,31 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
     return report
 
 
-def _tagged(terminal: EmulatedTerminal, client_id: str) -> set[int]:
-    """Tickets of the recent orders tagged ``g:<client_id>``. The recent history only (a
-    second order of the run would be as recent): a full scan per run would make 10 000 runs
-    quadratic."""
-    tag = f"g:{client_id}"
+def _recent(terminal: EmulatedTerminal) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The recent history orders and deals. The recent history only (a second order of the run
+    would be as recent): a full scan per run would make 10 000 runs quadratic."""
     now_s = terminal.server_time_ms() // 1000
-    return {o["ticket"] for o in terminal.broker.history_orders_get(now_s - 120, now_s + 60)
-            if o["comment"] == tag}
+    return (terminal.broker.history_orders_get(now_s - 120, now_s + 60),
+            terminal.broker.history_deals_get(now_s - 120, now_s + 60))
+
+
+def _last_ticket(terminal: EmulatedTerminal) -> int:
+    """The highest order or deal ticket so far (one counter numbers both)."""
+    orders, deals = _recent(terminal)
+    return max((r["ticket"] for r in (*orders, *deals)), default=0)
 
 
 def _check(app: Any, terminal: EmulatedTerminal, client_id: str, token_id: str, state: str,
-           status: dict[str, Any], before: set[int], report: ChaosReport) -> None:
-    orders = _tagged(terminal, client_id) - before
+           status: dict[str, Any], before: int, comment: str, report: ChaosReport) -> None:
+    made = [o for o in _recent(terminal)[0] if o["ticket"] > before]
+    orders = {o["ticket"] for o in made}
     if len(orders) > 1:
         report.violations.append(f"{client_id}: {len(orders)} orders at the broker (duplicate)")
+    for order in made:
+        if (order["magic"], order["comment"]) != (0, comment):
+            report.violations.append(
+                f"{client_id}: order {order['ticket']} carries magic {order['magic']} and "
+                f"comment {order['comment']!r}, not the request's 0 and {comment!r}")
     if state in _EXECUTED and len(orders) != 1:
         report.violations.append(f"{client_id}: {state} but {len(orders)} orders at the broker")
     if state in _EXECUTED and len(orders) == 1 and status.get("ticket") not in orders:
@@ -397,11 +424,12 @@ def _check(app: Any, terminal: EmulatedTerminal, client_id: str, token_id: str, 
               if line.event in _FINAL_EVENTS and line.state in FINAL_STATES]
     if len(finals) != 1 and not state.startswith("UNSETTLED"):
         report.violations.append(f"{client_id}: {len(finals)} final outcomes in the audit")
+    report.identified_by.update([str((status.get("result") or {}).get("identified_by", "-"))])
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.chaos [--runs N] [--seed S] [--fault-rate P] [--timeout-fill-rate P]
-    [--rotate-rate P] [--ea-version V]``."""
+    [--rotate-rate P] [--squat-rate P] [--ea-version V] [--comment-tag]``."""
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -411,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="chance a run's order is answered 10012 after it filled")
     parser.add_argument("--rotate-rate", type=float, default=0.01,
                         help="chance a new token is pasted into the EA before a run")
+    parser.add_argument("--comment-tag", action="store_true",
+                        help="the user consents to the comment tag (trading.comment_tag)")
     parser.add_argument("--squat-rate", type=float, default=0.01,
                         help="chance an impostor takes the bridge port or the console's "
                              "address before a run")
@@ -421,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     report = asyncio.run(chaos(args.runs, args.seed, args.fault_rate,
                                ea_version=args.ea_version,
                                timeout_fill_rate=args.timeout_fill_rate,
-                               rotate_rate=args.rotate_rate, squat_rate=args.squat_rate))
+                               rotate_rate=args.rotate_rate, squat_rate=args.squat_rate,
+                               comment_tag=args.comment_tag))
     print("\n".join(report.lines()))
     return 0 if not report.violations else 1
 

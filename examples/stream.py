@@ -60,7 +60,7 @@ def describe(item: Any) -> str:
         return (f"tick  {item.symbol:8s} bid={item.bid} ask={item.ask} "
                 f"t={item.time_msc}{merged}")
     if isinstance(item, mt5.TradeEvent):
-        return f"trade {item.type} {json.dumps(item.data, sort_keys=True)[:160]}"
+        return f"trade {item.type} {item.record!r}"[:160]
     return (f"terminal connected={item.connected} broker={item.broker_connected} "
             f"algo_trading={item.trade_allowed} ({item.reason})")
 

@@ -244,9 +244,14 @@ class LoggingConfig(_Section):
 class TradingConfig(_Section):
     """How orders are stamped, how lost answers are reconciled, how long outcomes are kept."""
 
-    #: The MT5 ``magic`` put on every order whose request gives none.
-    magic: int = Field(default=871000, ge=0, le=2**63 - 1)
-    #: Orders carry ``comment = "<prefix>:<client_id>"``; 1 keeps it within MetaApi's 26 chars.
+    #: The MT5 ``magic`` put on every order whose request gives none: 0, the package's (what
+    #: scripts tell manual trades by), unless you set your own.
+    magic: int = Field(default=0, ge=0, le=2**63 - 1)
+    #: Your consent to tag: an order whose request has no comment then carries
+    #: ``comment = "<prefix>:<client_id>"``, a second piece of evidence for reconciliation
+    #: beside the EA's order record. Off, the comment is the request's, as the package sends it.
+    comment_tag: bool = False
+    #: The tag's prefix; 1 keeps the tag within MetaApi's 26 chars.
     comment_prefix: str = Field(default="g", pattern=r"^[A-Za-z0-9]{1,5}$")
     #: How long a symbol's ``filling_mode`` is cached for picking ``type_filling``.
     symbol_cache_s: float = Field(default=60.0, ge=0, le=3600)

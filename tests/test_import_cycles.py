@@ -9,14 +9,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("gateway", "ea_bridge", "mtgateway", "mt5model")
+#: Each package and the directory that holds it (the client's is its own project's src/).
+PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mtgateway": ROOT / "client" / "src",
+            "mt5model": ROOT}
 
 
 def _modules() -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    for package, base in PACKAGES.items():
+        assert (base / package / "__init__.py").is_file(), f"no package {package} in {base}"
+        for path in sorted((base / package).rglob("*.py")):
+            parts = list(path.relative_to(base).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
             found[".".join(parts)] = path
@@ -104,12 +107,12 @@ def test_the_checker_sees_a_circle(tmp_path: Path, monkeypatch: object) -> None:
     (pkg / "a.py").write_text("from .b import x\n")
     (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                               "    from gateway.a import y\n")
-    original = me.ROOT
-    me.ROOT = tmp_path
+    original = me.PACKAGES
+    me.PACKAGES = {"gateway": tmp_path}
     try:
         assert me.find_cycles() == [["gateway.a", "gateway.b"]]
     finally:
-        me.ROOT = original
+        me.PACKAGES = original
 
 
 def test_no_import_cycle() -> None:

@@ -15,10 +15,13 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * answers ``-32001`` without journaling anything when no EA is connected; if the EA drops after
   the row was marked ``SENT`` but before the bridge wrote the order, the row is released (the
   audit says ``released:TerminalNotConnected``) and the ``client_id`` is free again;
-* keeps the client's ``comment`` as written (MT5's limit, 31 characters); a request without
-  one is stamped ``comment = "<prefix>:<client_id>"`` (``trading.comment_prefix``, ``"g"``), a
-  tag reconciliation can find. ``magic`` is the configured one unless the request gives its
-  own. An EA of protocol 1.1 or later (``ea_version``) also gets the row's **order key** (16
+* sends the request as the client wrote it, as the ``MetaTrader5`` package does: the
+  ``comment`` as given (empty when absent; MT5's limit, 31 characters) and ``magic`` 0 when
+  absent (``trading.magic``, 0 by default: scripts tell manual trades by magic 0). Only with
+  the user's consent (``trading.comment_tag``) is a request without a comment stamped
+  ``comment = "<prefix>:<client_id>"``, a tag reconciliation can find. What finds an order
+  whose answer was lost is the EA's order record (below), which changes nothing the user set.
+  An EA of protocol 1.1 or later (``ea_version``) also gets the row's **order key** (16
   random bytes, base64url: unique across tokens and retention, never the bot's ``client_id``)
   and keeps its own ``order key → OrderSendResult`` record (``trade_results``); an EA of 1.2
   echoes the request it executed, and an answer or record whose echo differs from what was
@@ -323,13 +326,16 @@ class TradeDesk:
             ticket=ticket if isinstance(ticket, int) and ticket > 0 else None)
         return {**stored, "deduplicated": False}
 
-    def _tag(self, client_id: str) -> str:
-        return comment_tag(self._cfg.comment_prefix, client_id)
+    def _tag(self, client_id: str) -> str | None:
+        """The comment tag of an order without a comment, or None: the user did not consent
+        (``trading.comment_tag``), so the comment goes as written."""
+        return comment_tag(self._cfg.comment_prefix, client_id) if self._cfg.comment_tag \
+            else None
 
     async def _stamp(self, venue: Venue, terminal: TerminalId, body: dict[str, Any],
                      tag: str | None) -> dict[str, Any]:
-        """The request as sent: magic, the client's comment or else ``tag``, a legal filling
-        mode, integer times."""
+        """The request as sent: magic (the request's, else ``trading.magic``), the client's
+        comment or else ``tag`` (None: none), a legal filling mode, integer times."""
         out = dict(body)
         out.setdefault("magic", self._cfg.magic)
         if tag is not None and not out.get("comment"):

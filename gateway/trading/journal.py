@@ -514,7 +514,7 @@ class OrderJournal:
         return updated
 
     def prune(self, *, older_than_s: float,
-              open_tags: Mapping[str, frozenset[str]] | None = None) -> int:
+              open_tags: Mapping[str, frozenset[str | int]] | None = None) -> int:
         """Delete the settled rows that have been final for over ``older_than_s`` seconds (by
         ``updated_at``, the time they became final), in one transaction; returns how many.
 
@@ -526,11 +526,12 @@ class OrderJournal:
 
         Rows whose order executed (``ACCEPTED``, ``RESOLVED_ACCEPTED``) may still stand for an
         open position or pending order, which the security policy says is always retained:
-        if its ``client_id`` were reused, reconciliation of the new order could find the old
-        one's tag among the open positions and report an order that never executed. So they
-        are pruned only for terminals listed in ``open_tags`` (the comment tags of that
-        terminal's open orders and positions, read just before) and only when their tag is
-        not among them. ``REJECTED`` and ``RESOLVED_NOT_FOUND`` rows left nothing open.
+        while the row is kept its ticket is claimed, so reconciliation of another order never
+        takes that one for its own (nor, with a tag, a reused ``client_id`` the old order's
+        tag). So they are pruned only for terminals listed in ``open_tags`` (the tickets and
+        comments of that terminal's open orders and positions, read just before) and only
+        when neither their ticket nor their comment is among them. ``REJECTED`` and
+        ``RESOLVED_NOT_FOUND`` rows left nothing open.
 
         The audit trail is not pruned here: its lines outlive the row (each pruned row gets a
         ``pruned`` line, so a ``client_id`` that appears again later in the trail is
@@ -538,8 +539,9 @@ class OrderJournal:
 
         Args:
             older_than_s: the retention period, seconds (``[trading] journal_retention_h``).
-            open_tags: terminal key → comment tags of its open orders and positions; None
-                (or a terminal missing from it) keeps every executed row of that terminal.
+            open_tags: terminal key → the tickets and comments of its open orders and
+                positions; None (or a terminal missing from it) keeps every executed row of
+                that terminal.
 
         Raises:
             ValueError: ``older_than_s`` is below :data:`MIN_RETENTION_S` (24 h).
@@ -558,7 +560,9 @@ class OrderJournal:
             for row in rows:
                 if row.state in _EXECUTED_STATES:
                     open_here = tags.get(row.terminal)
-                    if open_here is None or str(row.request.get("comment", "")) in open_here:
+                    comment = str(row.request.get("comment", ""))
+                    if open_here is None or row.ticket in open_here \
+                            or (comment and comment in open_here):
                         continue
                 self._exec("DELETE FROM orders WHERE token_id=? AND client_id=?",
                            (row.token_id, row.client_id))

@@ -1,27 +1,31 @@
 """Which order of the terminal is ours: the matching half of reconciliation, without I/O.
 
-Why a module of its own: the user's ``comment`` is kept (MT5's 31 characters are theirs), so
-the comment can no longer be the one key that finds an order whose answer was lost. The desk
+Why a module of its own: a request reaches the terminal as the user wrote it (the comment as
+given, magic 0 when absent, as the ``MetaTrader5`` package sends it), so nothing the user set
+can be the key that finds an order whose answer was lost. The desk
 (``gateway/methods/trading.py``) reads the terminal; this module decides, from what was read,
-which record is the order of one journal row, trying three kinds of evidence in order of
-strength:
+which record is the order of one journal row, trying the evidence in order of strength:
 
 1. **The EA's own record** (``trade_results``, EA protocol 1.1 and later): the EA remembers,
    per order key (the journal row's ``order_key``, unique across tokens and retention), the
    ``OrderSendResult`` the broker gave it, whether or not the answer reached the daemon. It
    settles every action (SL/TP, modify and remove included) -- but only for what it proves:
    a success retcode is the order; a rejection retcode proves nothing executed; an
-   outcome-unknown retcode (:data:`OUTCOME_UNKNOWN_RETCODES`: ERROR, TIMEOUT, CONNECTION) proves
-   nothing either way, so the search goes on. An EA of protocol 1.2 echoes the request it
-   executed beside the result; a record whose echo does not match the request sent (action,
-   symbol, volume, type, position, order) is not trusted at all: the search goes on, and if
-   nothing else is found the row stays ``UNKNOWN`` with the reason (``untrusted``).
-2. **The tag**: with no comment of the user's, the order carries ``<prefix>:<client_id>``.
-3. **The order's shape**: magic, symbol, type and volume equal to the request's, set up
-   between the row's creation and the moment its answer was lost (server clock, a couple of
-   seconds of skew). This finds an order whose comment the user wrote, or whose comment the
-   broker rewrote (``[sl 1.08]``, ``from #123``). Records another journal row already owns
-   (its ticket, or its tag) are not candidates.
+   outcome-unknown retcode (:data:`OUTCOME_UNKNOWN_RETCODES`: ERROR, TIMEOUT, CONNECTION)
+   settles nothing by itself, but when the record names an order ticket and that order is at
+   the broker -- a deal of it, an open or placed order of it, of the request's symbol and
+   type -- that order is the row's (the key is unique, so the ticket is this request's). An EA
+   of protocol 1.2 echoes the request it executed beside the result; a record whose echo does
+   not match the request sent (action, symbol, volume, type, position, order) is not trusted
+   at all: the search goes on, and if nothing else is found the row stays ``UNKNOWN`` with the
+   reason (``untrusted``).
+2. **The tag**, only where the user consented to it (``trading.comment_tag``): an order whose
+   request had no comment carries ``<prefix>:<client_id>``.
+3. **The order's shape**: magic, symbol, type and volume equal to the request's (and, for a
+   close, the position), set up between the row's creation and the moment its answer was lost
+   (server clock, a couple of seconds of skew). This finds an order of an EA without a record
+   (protocol 1.0), or whose record was lost with the terminal. Records another journal row
+   already owns (its ticket, or its tag) are not candidates.
 
 Exactly one candidate is a match. More than one is **ambiguous**: the row stays ``UNKNOWN``
 and the candidates are reported (``order_status``, the log, the audit trail) -- a guess could
@@ -34,7 +38,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from mt5model.mt5 import SUCCESS_RETCODES, OrderReason, TradeAction, TradeRetcode
+from mt5model.mt5 import (
+    SUCCESS_RETCODES,
+    OrderReason,
+    OrderState,
+    TradeAction,
+    TradeRetcode,
+)
 
 __all__ = ["CLOCK_SKEW_S", "ECHO_FIELDS", "OUTCOME_UNKNOWN_RETCODES", "Evidence", "Verdict",
            "echo_mismatch", "identify"]
@@ -171,7 +181,15 @@ def identify(*, order_key: str | None, request: dict[str, Any], tag: str, create
         elif (isinstance(retcode, int) and not isinstance(retcode, bool)
               and retcode not in OUTCOME_UNKNOWN_RETCODES):
             return Verdict("rejected", via="ea_map", where="ea_map", result=recorded)
-        # An outcome-unknown retcode proves nothing either way: on to the tag and the shape.
+        else:
+            # An outcome-unknown retcode proves nothing by itself; the ticket it names does,
+            # once that order is found at the broker.
+            hit = _by_recorded_ticket(request, _int(recorded.get("order")), evidence)
+            if hit is not None:
+                where, record = hit
+                found = _found("ea_map", where, record)
+                return Verdict("found", via="ea_map", where=where, ticket=found.ticket,
+                               deal=found.deal or _int(recorded.get("deal")))
     if request.get("comment") == tag:
         hit = _by_comment(tag, evidence)
         if hit is not None:
@@ -209,6 +227,30 @@ def _by_comment(tag: str, evidence: Evidence) -> tuple[str, dict[str, Any]] | No
     return None
 
 
+def _by_recorded_ticket(request: dict[str, Any], ticket: int, evidence: Evidence
+                        ) -> tuple[str, dict[str, Any]] | None:
+    """The order ``ticket`` (named by the EA's record of this row's key) where the broker shows
+    it executed, of the request's symbol and type: for a deal, a deal of that order; for a
+    pending order, the order placed (open, or in the history in any state but rejected).
+    None when the record names no ticket, another row owns it, or the broker shows no such
+    order. Only a deal or a pending order makes an order to find."""
+    action = request.get("action")
+    if ticket <= 0 or ticket in evidence.claimed_tickets \
+            or action not in (TradeAction.DEAL, TradeAction.PENDING):
+        return None
+    if action == TradeAction.DEAL:
+        where, records = "deals", [d for d in evidence.deals if _int(d.get("order")) == ticket]
+    else:
+        where, records = "orders", [o for o in evidence.orders
+                                    if _int(o.get("ticket")) == ticket
+                                    and o.get("state") != OrderState.REJECTED]
+    for record in records:
+        if record.get("symbol") == request.get("symbol") \
+                and record.get("type") == request.get("type"):
+            return where, record
+    return None
+
+
 def _by_shape(request: dict[str, Any], created_at: float, lost_at: float,
               evidence: Evidence) -> list[dict[str, Any]]:
     """Orders of the request's magic, symbol, type and volume set up while it was in flight."""
@@ -225,6 +267,8 @@ def _by_shape(request: dict[str, Any], created_at: float, lost_at: float,
                 or order.get("magic") != request.get("magic")
                 or order.get("symbol") != request.get("symbol")
                 or order.get("type") != request.get("type")
+                or ("position" in request
+                    and order.get("position_id") != request.get("position"))
                 or not isinstance(volume, (int, float))
                 or abs(float(order.get("volume_initial", -1.0)) - volume) > _VOLUME_EPS
                 or not isinstance(setup_ms, int)

@@ -1,26 +1,28 @@
 """The reconciler: settles orders whose outcome was lost, and keeps the journal pruned.
 
-Reconciliation runs when a terminal with unknown orders reconnects, and
-every ``reconcile_interval_s`` while any is unknown: it reads the EA's map, positions, orders
-and the history since the oldest unknown order's creation minus ``reconcile_lookback_s``, and
-``reconcile.py`` beside this identifies each row's order -- by the EA's record first, then the
-tag, then magic + symbol + type + volume + time window. A match resolves the row
-(``RESOLVED_ACCEPTED`` with the ticket; a rejection retcode in the EA's record
-``RESOLVED_NOT_FOUND`` at once; an outcome-unknown retcode there proves nothing, so the tag and
-the shape are searched as for a lost answer); an ambiguous one stays ``UNKNOWN`` and is
-reported (``order_status().ambiguous_tickets``, the log, an ``ambiguous`` audit line), never
-guessed; ``reconcile_max_passes`` passes without
-any candidate resolve it ``RESOLVED_NOT_FOUND``. While a pass runs, new ``order_send`` calls for
-that terminal are refused with ``-32014`` and ``data.reason = "reconciling"`` (fail fast; reads
-are not gated). SL/TP, MODIFY and REMOVE requests create no order to find: without the EA's
-record they end NOT_FOUND.
+Reconciliation runs when a terminal with unknown orders reconnects, and every
+``reconcile_interval_s`` while any is unknown: it reads the EA's map, positions, orders and the
+history since the oldest unknown order's creation minus ``reconcile_lookback_s``, and
+``reconcile.py`` beside this identifies each row's order -- by the EA's record first (its
+result, or the order ticket it names, found at the broker), then the tag where the user
+consented to one (``trading.comment_tag``), then magic + symbol + type + volume + time window.
+A match resolves the row (``RESOLVED_ACCEPTED`` with the ticket; a rejection retcode in the
+EA's record ``RESOLVED_NOT_FOUND`` at once; an outcome-unknown retcode there settles nothing
+unless the ticket it names is found at the broker, so the tag and the shape are searched as
+for a lost answer); an ambiguous one stays ``UNKNOWN`` and is reported
+(``order_status().ambiguous_tickets``, the log, an ``ambiguous`` audit line), never guessed;
+``reconcile_max_passes`` passes without any candidate resolve it ``RESOLVED_NOT_FOUND``. While
+a pass runs, new ``order_send`` calls for that terminal are refused with ``-32014`` and
+``data.reason = "reconciling"`` (fail fast; reads are not gated). SL/TP, MODIFY and REMOVE
+requests create no order to find: without the EA's record they end NOT_FOUND.
 
 The same periodic loop prunes the journal (:meth:`OrderJournal.prune`): at most once every
 :data:`PRUNE_PERIOD_S`, and once when the desk opens (daemon start), rows final for longer than
 ``trading.journal_retention_h`` (at least 24 h) are deleted, which frees their ``client_id``.
 Rows whose order executed are deleted only when the periodic prune has just read that
-terminal's open orders and positions and their tag is not among them (open orders are always
-retained; at start no terminal is connected yet, so only rejected and not-found rows go).
+terminal's open orders and positions and neither their ticket nor their comment is among them
+(open orders are always retained; at start no terminal is connected yet, so only rejected and
+not-found rows go).
 
 Why its own class with its own lifecycle: it is a bridge listener (an EA that reconnects with
 unknown orders is reconciled before new trades go through) and a periodic loop, and neither is
@@ -127,6 +129,7 @@ class Reconciler(NullListener):
     # -- passes ------------------------------------------------------------------------------
 
     def _tag(self, client_id: str) -> str:
+        """The tag ``client_id``'s order carries if it was sent with one (``comment_tag``)."""
         return comment_tag(self._cfg.comment_prefix, client_id)
 
     def _start_pass(self, terminal: TerminalId) -> None:
@@ -134,7 +137,7 @@ class Reconciler(NullListener):
             self._passes[terminal] = asyncio.get_running_loop().create_task(
                 self._reconcile(terminal))
 
-    def _prune(self, open_tags: dict[str, frozenset[str]] | None = None) -> int:
+    def _prune(self, open_tags: dict[str, frozenset[str | int]] | None = None) -> int:
         """Prune the journal now and schedule the next prune ``PRUNE_PERIOD_S`` later.
 
         ``open_tags`` (from :meth:`_open_tags`) lets executed rows of those terminals go once
@@ -151,25 +154,30 @@ class Reconciler(NullListener):
                      lines, retention_h)
         return pruned
 
-    async def _open_tags(self) -> dict[str, frozenset[str]]:
-        """Terminal key → the comment tags of its open orders and positions, for each
-        connected terminal that answers (one that fails is left out: its rows are kept)."""
-        tags: dict[str, frozenset[str]] = {}
+    async def _open_tags(self) -> dict[str, frozenset[str | int]]:
+        """Terminal key → what marks its open orders and positions, for each connected
+        terminal that answers (one that fails is left out: its rows are kept): their tickets
+        (a position's ticket and identifier are its opening order's) and their comments (a
+        tag the user consented to)."""
+        marks: dict[str, frozenset[str | int]] = {}
         timeout = self._config.server.request_timeout_s
         for info in self._bridge.sessions():
-            comments: set[str] = set()
+            found: set[str | int] = set()
             try:
                 for method in ("orders_get", "positions_get"):
                     records = await self._bridge.call(info.terminal, method, {}, timeout)
-                    comments.update(r["comment"] for r in (records if isinstance(records, list)
-                                                           else [])
-                                    if isinstance(r, dict) and isinstance(r.get("comment"), str))
+                    for record in records if isinstance(records, list) else []:
+                        if not isinstance(record, dict):
+                            continue
+                        found.update(value for name in ("comment", "ticket", "identifier")
+                                     if isinstance(value := record.get(name), str | int)
+                                     and not isinstance(value, bool))
             except BridgeError as exc:
                 log.warning("open orders of %s not read for pruning (%s)", info.terminal,
                             type(exc).__name__)
                 continue
-            tags[terminal_key(info.terminal)] = frozenset(comments)
-        return tags
+            marks[terminal_key(info.terminal)] = frozenset(found)
+        return marks
 
     async def _reconcile_periodically(self) -> None:
         while True:
@@ -245,9 +253,12 @@ class Reconciler(NullListener):
         return Evidence(
             ea_map=ea_map, orders=orders, deals=deals, positions=positions, offset_s=offset,
             claimed_tickets=frozenset(r.ticket for r in others if r.ticket),
-            # A tag another token's row shares with an unknown row cannot exclude anything:
-            # the ticket it owns does (``claimed_tickets``).
-            claimed_tags=frozenset(self._tag(r.client_id) for r in others) - mine,
+            # The tags other rows' orders carry (only those sent with one: the user consented
+            # then). A tag another token's row shares with an unknown row cannot exclude
+            # anything: the ticket it owns does (``claimed_tickets``).
+            claimed_tags=frozenset(
+                tag for r in others
+                if r.request.get("comment") == (tag := self._tag(r.client_id))) - mine,
             echoed=version >= EA_ECHO_VERSION)
 
     def _settle(self, row: OrderRow, verdict: Verdict) -> None:

@@ -110,6 +110,7 @@ class SendRequest(TradeRequest):
 
 
 def comment_tag(prefix: str, client_id: str) -> str:
-    """The comment an order without one of the client's is stamped with, ``<prefix>:<id>``:
-    the tag reconciliation finds it by (``trading.comment_prefix``, ``"g"``)."""
+    """The comment an order without one of the client's is stamped with when the user consents
+    (``trading.comment_tag``), ``<prefix>:<id>``: a tag reconciliation can find it by
+    (``trading.comment_prefix``, ``"g"``)."""
     return f"{prefix}:{client_id}"

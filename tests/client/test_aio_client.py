@@ -131,7 +131,8 @@ async def test_ticks_stream_in_order_without_gaps(daemon: Daemon,
 
 
 async def test_trade_and_terminal_events(daemon: Daemon, terminal: EmulatedTerminal) -> None:
-    """A buy shows up on trade_events(); terminal_events() starts with a connected snapshot."""
+    """A buy shows up on trade_events(), typed as the records are (issue 33 item 6: it was a
+    raw dict); terminal_events() starts with a connected snapshot."""
     async with connected(base_url(daemon), daemon.token) as client:
         first = await take(client.terminal_events(), 1)
         assert isinstance(first[0], mt5.TerminalStatus) and first[0].connected is True
@@ -147,8 +148,22 @@ async def test_trade_and_terminal_events(daemon: Daemon, terminal: EmulatedTermi
             if done:
                 break
         event = await pending
+        # a market buy: deal_added, position_opened, account_updated
+        events = [event, *await take(trades, 2)]
         await trades.aclose()  # type: ignore[attr-defined]
-        assert isinstance(event, mt5.TradeEvent) and event.seq == 1 and event.data
+        assert isinstance(event, mt5.TradeEvent) and event.seq == 1
+        by_type = {e.type: e for e in events}
+        assert set(by_type) == {"position_opened", "deal_added", "account_updated"}, events
+        opened, deal = by_type["position_opened"], by_type["deal_added"]
+        assert isinstance(opened.position, mt5.TradePosition)
+        assert (opened.position.symbol, opened.position.volume) == ("BTCUSD", 0.01)
+        assert isinstance(deal.deal, mt5.TradeDeal) and deal.deal.symbol == "BTCUSD"
+        assert isinstance(by_type["account_updated"].account, mt5.AccountInfo)
+        for one in events:
+            assert isinstance(one.time_msc, int) and one.record is not None
+            assert [one.order, one.position, one.deal, one.account].count(None) == 3
+        with pytest.warns(DeprecationWarning, match="TradeEvent.data"):
+            assert deal.data["deal"] == deal.deal._asdict()
 
 
 async def test_a_dropped_stream_resubscribes_and_reports_the_gap(

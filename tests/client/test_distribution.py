@@ -1,67 +1,136 @@
-"""Issue 20 item 4: the client installs alone.
+"""The two distributions publish (issue 20 item 4, issue 33 item 5).
 
-``client/pyproject.toml`` builds the ``mtgateway-client`` wheel from this repository's
-``mtgateway/`` package. The test builds it (offline, from a copy of the sources, so the tree
-gets no build litter), installs it into a fresh virtual environment with no index (a declared
-dependency would fail to resolve) and imports it there: no daemon package, no third-party
-module, and numpy and aiohttp only as extras.
+``mtgateway-client`` is the project in ``client/`` (its package in ``client/src/mtgateway``);
+``mtgateway``, the daemon, is the project at the root and requires exactly the client of its
+own version. The version is written once, in ``client/src/mtgateway/_version.py``.
+
+Each distribution is built offline from a copy of its sources (so the tree gets no build
+litter) with the standard front end, ``python -m build --no-isolation``: an sdist, and the
+wheel built from that sdist, which must equal, file for file, the wheel built straight from
+the tree. The wheels then install into fresh virtual environments with no package index: the
+client alone (no dependency at all), the daemon with the client wheel beside it (its other
+dependencies, which need an index, lent by this environment's site-packages).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tarfile
 import tomllib
 import venv
 import zipfile
 from pathlib import Path
 
+import pytest
+
+import mtgateway
 from gateway._version import __version__ as daemon_version
+from mtgateway._version import __version__ as client_version
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client"
+VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
+#: Never copied into a build: this checkout's environment, history and build litter.
+_LITTER = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build",
+                                 "dist", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+                                 ".hypothesis")
 
 
 def run(*args: str | Path, cwd: Path) -> str:
     out = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                         timeout=300)
+                         timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 
 
-def test_the_client_metadata_declares_nothing_but_extras() -> None:
-    """No run-time dependency; numpy and aiohttp as extras; the daemon's version."""
-    project = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
-    assert project["name"] == "mtgateway-client"
-    assert project["dependencies"] == []
-    assert set(project["optional-dependencies"]) == {"numpy", "aio"}
-    assert project["version"] == daemon_version
+def _python(env_dir: Path) -> Path:
+    return env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
-def test_the_client_wheel_installs_alone_and_imports(tmp_path: Path) -> None:
-    """Build the wheel, install it into a fresh venv with no index, import it there."""
-    src = tmp_path / "src"
-    shutil.copytree(CLIENT, src / "client",
-                    ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    shutil.copytree(ROOT / "mtgateway", src / "mtgateway",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    dist = tmp_path / "dist"
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-        "--no-index", "-w", dist, src / "client", cwd=tmp_path)
-    wheel = next(dist.glob("mtgateway_client-*.whl"))
+def _members(wheel: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(wheel) as zf:
-        top = {name.split("/")[0] for name in zf.namelist()}
-    assert top == {"mtgateway", f"mtgateway_client-{daemon_version}.dist-info"}
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _build(project: Path, tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """Build ``project`` (copied first) into an sdist and a wheel made from that sdist, and
+    check a wheel made straight from the tree is the same, file for file; (sdist, wheel)."""
+    src = tmp_path / f"{name}-src"
+    shutil.copytree(project, src, ignore=_LITTER)
+    via_sdist, direct = tmp_path / f"{name}-dist", tmp_path / f"{name}-direct"
+    run(sys.executable, "-m", "build", "--no-isolation", "--outdir", via_sdist, src,
+        cwd=tmp_path)
+    run(sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", direct, src,
+        cwd=tmp_path)
+    [sdist] = via_sdist.glob("*.tar.gz")
+    [wheel] = via_sdist.glob("*.whl")
+    [straight] = direct.glob("*.whl")
+    assert wheel.name == straight.name
+    assert _members(wheel) == _members(straight), "the sdist does not rebuild the same wheel"
+    return sdist, wheel
+
+
+def _metadata(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as zf:
+        [name] = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        return zf.read(name).decode().splitlines()
+
+
+def test_the_version_is_written_once() -> None:
+    """client/src/mtgateway/_version.py holds it; both projects read it (dynamic versions,
+    the daemon's pin computed from it); the daemon reports the client's."""
+    text = VERSION_FILE.read_text()
+    assert re.search(r'^__version__ = "\d+\.\d+\.\d+"$', text, re.M), text
+    client = tomllib.loads((CLIENT / "pyproject.toml").read_text())
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in client["project"] and client["project"]["dynamic"] == ["version"]
+    assert client["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "mtgateway._version.__version__"}
+    assert "version" not in root["project"] and "dependencies" not in root["project"]
+    assert set(root["project"]["dynamic"]) == {"version", "dependencies"}
+    assert daemon_version == client_version
+    for path in (CLIENT / "pyproject.toml", ROOT / "pyproject.toml", ROOT / "setup.py",
+                 ROOT / "gateway" / "_version.py", ROOT / "deploy" / "Containerfile",
+                 ROOT / ".ci" / "run", ROOT / "README.md", CLIENT / "README.md"):
+        assert client_version not in path.read_text(), f"{path} writes the version again"
+
+
+def test_the_client_metadata_declares_nothing_but_extras() -> None:
+    """No run-time dependency; numpy and aiohttp as extras; the package in src/."""
+    project = tomllib.loads((CLIENT / "pyproject.toml").read_text())
+    assert project["project"]["name"] == "mtgateway-client"
+    assert project["project"]["dependencies"] == []
+    assert set(project["project"]["optional-dependencies"]) == {"numpy", "aio"}
+    assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["src"]
+
+
+def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
+    """python -m build of client/: an sdist holding the package (it held none before: the
+    project root did not contain it) and the wheel it rebuilds; the wheel installs into a fresh
+    venv with no index and imports there: no daemon package, no third-party module."""
+    sdist, wheel = _build(CLIENT, tmp_path, "client")
+    with tarfile.open(sdist) as tf:
+        names = tf.getnames()
+    top = f"mtgateway_client-{client_version}"
+    for member in ("src/mtgateway/__init__.py", "src/mtgateway/_version.py",
+                   "src/mtgateway/py.typed", "pyproject.toml", "README.md", "LICENSE"):
+        assert f"{top}/{member}" in names, names
+    top_level = {name.split("/")[0] for name in _members(wheel)}
+    assert top_level == {"mtgateway", f"mtgateway_client-{client_version}.dist-info"}
+    assert f"Version: {client_version}" in _metadata(wheel)
 
     env_dir = tmp_path / "fresh"
     venv.create(env_dir, with_pip=True)
-    python = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    python = _python(env_dir)
     run(python, "-m", "pip", "install", "--no-index", wheel, cwd=tmp_path)
     installed = run(python, "-m", "pip", "list", "--format=freeze", cwd=tmp_path)
-    names = {line.split("==")[0].lower() for line in installed.splitlines()}
-    assert names - {"pip", "setuptools"} == {"mtgateway-client"}, installed
+    names_installed = {line.split("==")[0].lower() for line in installed.splitlines()}
+    assert names_installed - {"pip", "setuptools"} == {"mtgateway-client"}, installed
     code = ("import sys; before = set(sys.modules); import mtgateway as mt5; "
             "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
             "print(sorted(n for n in new if n not in sys.stdlib_module_names)); "
@@ -71,9 +140,49 @@ def test_the_client_wheel_installs_alone_and_imports(tmp_path: Path) -> None:
     out = run(python, "-c", code, cwd=tmp_path).splitlines()
     assert out[0] == "['mtgateway']"
     version, h1, location = out[1].split()
-    assert (version, h1) == (daemon_version, "16385")
+    assert (version, h1) == (client_version, "16385")
     assert str(env_dir) in location  # the installed copy, not this source tree
     assert out[2] == "False -10004"  # nothing listens there: the package's no-connection code
+
+
+def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path: Path) -> None:
+    """python -m build of the root: an sdist (with the version source, so it rebuilds) and the
+    wheel it rebuilds, which holds the daemon's packages only and requires
+    mtgateway-client==<its own version>. Installed offline into a fresh venv with the client
+    wheel beside it, the command runs and reports that version from the installed copies."""
+    _, client_wheel = _build(CLIENT, tmp_path, "client")
+    sdist, wheel = _build(ROOT, tmp_path, "daemon")
+    with tarfile.open(sdist) as tf:
+        assert f"mtgateway-{daemon_version}/client/src/mtgateway/_version.py" in tf.getnames()
+    top_level = {name.split("/")[0] for name in _members(wheel)}
+    assert top_level == {"gateway", "ea_bridge", "mt5model",
+                         f"mtgateway-{daemon_version}.dist-info"}, top_level
+    requires = [line for line in _metadata(wheel) if line.startswith("Requires-Dist: mtgateway")]
+    assert requires == [f"Requires-Dist: mtgateway-client=={client_version}"], requires
+
+    env_dir = tmp_path / "fresh-daemon"
+    venv.create(env_dir, with_pip=True)
+    python = _python(env_dir)
+    # The daemon's other dependencies come from an index; offline, this environment's
+    # site-packages lends them (a path entry: its .pth files, our editable installs among
+    # them, are not run, so gateway and mtgateway come only from the wheels installed here).
+    lent = sysconfig.get_paths()["purelib"]
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+               cwd=tmp_path).strip()
+    (Path(site) / "lent-dependencies.pth").write_text(lent + "\n")
+    run(python, "-m", "pip", "install", "--no-index", "--no-deps", client_wheel, wheel,
+        cwd=tmp_path)
+    code = ("import gateway, mtgateway; from importlib.metadata import requires, version; "
+            "print(gateway.__file__); print(mtgateway.__file__); "
+            "print(version('mtgateway'), version('mtgateway-client')); "
+            "print([r for r in requires('mtgateway') if r.startswith('mtgateway')])")
+    out = run(python, "-c", code, cwd=tmp_path).splitlines()
+    assert str(env_dir) in out[0] and str(env_dir) in out[1], out
+    assert out[2] == f"{daemon_version} {client_version}"
+    assert out[3] == f"['mtgateway-client=={client_version}']"
+    scripts = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
+    command = run(scripts / "mtgateway", "--version", cwd=tmp_path).strip()
+    assert command == f"mtgateway {daemon_version}"
 
 
 def _names(requirements: list[str]) -> set[str]:
@@ -91,25 +200,59 @@ def test_the_readmes_demo_line_installs_no_test_tools() -> None:
     assert len(demo_lines) == 1, demo_lines
     installed = demo_lines[0].split("pip install", 1)[1].split("&&", 1)[0].split()
     assert installed == ["-e", "./client", "-e", "."], demo_lines[0]
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    runtime = _names(project["dependencies"])
-    tools = _names(project["optional-dependencies"]["dev"])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    runtime = _names(project["tool"]["mtgateway"]["dependencies"])
+    tools = _names(project["project"]["optional-dependencies"]["dev"])
     assert {"pytest", "ruff", "mypy", "selenium", "hypothesis"} <= tools
     assert runtime & tools == set(), runtime & tools
 
 
-def test_the_daemons_distribution_depends_on_the_clients() -> None:
-    """The daemon's distribution requires ``mtgateway-client`` at its own version and packages
-    no copy of ``mtgateway`` (issue 20 item 4: 'the daemon's distribution depends on it');
-    the README's two install lines and CI install ``./client`` beside it."""
-    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = [r for r in root["project"]["dependencies"] if r.startswith("mtgateway-client")]
-    assert pins == [f"mtgateway-client=={daemon_version}"], pins
-    included = root["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert not any(name.startswith("mtgateway") for name in included), included
-    assert "mtgateway" not in root["tool"]["setuptools"]["package-data"]
+#: Where install lines are: every README and every document.
+_DOCS = [ROOT / "README.md", CLIENT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _install_lines() -> list[tuple[Path, str]]:
+    found = []
+    for doc in _DOCS:
+        for line in doc.read_text().splitlines():
+            for command in re.findall(r"pip install ([^`#&\n]*)", line):
+                found.append((doc, command.strip()))
+    return found
+
+
+@pytest.mark.parametrize("doc,command", _install_lines(),
+                         ids=lambda v: v.name if isinstance(v, Path) else v)
+def test_every_install_line_installs_what_exists(doc: Path, command: str) -> None:
+    """Every ``pip install`` in a README or a document names only projects of this repository
+    (by path, run from its root) and requirement files that exist: neither distribution is on
+    any index, so a line with its bare name is untrue (and would install whatever someone else
+    published under it)."""
+    words = [w.strip("'\"") for w in command.split()]
+    after_flag = False
+    for word in words:
+        if after_flag:
+            assert (ROOT / word).is_file(), (doc.name, command, word)
+            after_flag = False
+            continue
+        if word in ("-r", "-c"):
+            after_flag = True
+            continue
+        if word.startswith("-"):
+            continue
+        target = word.split("[", 1)[0]
+        assert target not in ("mtgateway", "mtgateway-client"), (doc.name, command)
+        assert target.startswith((".", "/")), (doc.name, command, word)
+        assert (ROOT / target).is_dir() and (ROOT / target / "pyproject.toml").is_file(), (
+            doc.name, command, word)
+
+
+def test_the_readme_ci_and_container_install_both_projects() -> None:
+    """The README's two lines, CI and the container image install ./client beside the root,
+    the one documented way from a checkout (the pin resolves to the local client)."""
     readme = (ROOT / "README.md").read_text()
-    for line in readme.splitlines():
-        if "pip install" in line:
-            assert "./client" in line, line
+    lines = [line for line in readme.splitlines() if "pip install -e" in line]
+    assert len(lines) == 2 and all("-e ./client" in line for line in lines), lines
     assert "-e ./client -e '.[dev]'" in (ROOT / ".ci" / "run").read_text()
+    assert "/src/client '/src[postgres]'" in (ROOT / "deploy" / "Containerfile").read_text()
+    # this checkout's client is the one in its project directory
+    assert os.path.samefile(Path(mtgateway.__file__).parent, CLIENT / "src" / "mtgateway")

@@ -72,7 +72,8 @@ async def test_package_style_script_runs_against_the_demo(demo: tuple[Path, str]
     assert code == 0, out
     for step in ("1. order_send()", "2. position #", "3. close position #",
                  "4. history_deals_get()", "5. copy_rates_from_pos(): 50000 bars",
-                 "6. symbol_info('NO_SUCH_SYMBOL'): LastError(-4, ", "gateway_code=-32006",
+                 "6. symbol_info('NO_SUCH_SYMBOL'): (-4, \"unknown symbol 'NO_SUCH_SYMBOL'"
+                 " (gateway error -32006)\")",
                  "done"):
         assert step in out, out
     assert re.search(r"history_deals_get\(\): \d+ deal\(s\), 2 of position", out), out

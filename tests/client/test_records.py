@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import time
+from typing import Any
 
 import pytest
 
@@ -82,3 +84,62 @@ def test_built_from_one_sequence_as_struct_sequences_are() -> None:
         assert clone == sent and clone.client_id == "c9"
     with pytest.raises(TypeError, match="unexpected"):
         mt5.OrderSendResult(tuple(sent), {"nope": 1})
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
+def test_everything_a_program_observes_of_a_struct_sequence(cls: type[Record]) -> None:
+    """What CPython gives every struct sequence (``time.struct_time`` is the model) and the
+    package's types add: __match_args__ (aiomql 4.0.14 filters requests by
+    ``TradeRequest.__match_args__``), n_fields / n_sequence_fields / n_unnamed_fields,
+    _fields, _asdict(), the repr, read-only fields, equality and hashing as the tuple, and
+    pickling as (cls, (tuple, extras))."""
+    struct_time = type(time.localtime())
+    for name in ("__match_args__", "n_fields", "n_sequence_fields", "n_unnamed_fields"):
+        assert hasattr(struct_time, name)  # the model has them; so must every record
+    assert cls.__match_args__ == cls._fields and len(cls._fields) > 0
+    assert cls.n_sequence_fields == len(cls._fields)
+    assert cls.n_fields == len(cls._fields) + len(cls._extras)
+    assert cls.n_unnamed_fields == 0
+    values = list(range(len(cls._fields)))
+    extras = {name: f"x-{name}" for name in cls._extras}
+    one = cls(values, extras)
+    assert len(one) == cls.n_sequence_fields and one == tuple(values)
+    assert hash(one) == hash(tuple(values)) and {one: 1}[tuple(values)] == 1
+    assert list(one._asdict()) == list(cls._fields) and list(one._asdict().values()) == values
+    assert repr(one) == f"{cls.__name__}(" + ", ".join(
+        f"{name}={value!r}" for name, value in zip(cls._fields, values, strict=True)) + ")"
+    for clone in (pickle.loads(pickle.dumps(one)), copy.copy(one), copy.deepcopy(one)):
+        assert type(clone) is cls and clone == one
+        assert {name: getattr(clone, name) for name in cls._extras} == extras
+    assert one.__reduce__() == (cls, (tuple(values), extras))
+    with pytest.raises(AttributeError):
+        setattr(one, cls._fields[0], 99)
+    with pytest.raises(AttributeError):
+        one.not_a_field = 1  # type: ignore[attr-defined]
+    # a positional class pattern binds the fields in order, as with the package's types
+    namespace: dict[str, Any] = {"cls": cls, "one": one}
+    exec("match one:\n    case cls(a, b):\n        got = (a, b)\n    case _:\n        got = None",
+         namespace)
+    assert namespace["got"] == (values[0], values[1])
+
+
+def test_match_patterns_on_results_as_package_code_writes_them() -> None:
+    """Positional and keyword class patterns on a tick and a send result."""
+    tick = mt5.Tick([1700000000, 1.1, 1.2, 0.0, 0, 1700000000123, 6, 0.0])
+    match tick:
+        case mt5.Tick(t, bid, ask) if ask > bid:
+            assert (t, bid, ask) == (1700000000, 1.1, 1.2)
+        case _:
+            pytest.fail("the positional pattern did not match")
+    request = mt5.TradeRequest([1, 0, 0, "EURUSD", 0.1, 1.2, 0, 0, 0, 10, 0, 1, 0, 0, "", 0, 0])
+    sent = mt5.OrderSendResult([10009, 7, 8, 0.1, 1.2, 1.1, 1.2, "done", 3, 0, request])
+    match sent:
+        case mt5.OrderSendResult(mt5.TRADE_RETCODE_DONE, deal, order,
+                                 request=mt5.TradeRequest(action, _, _, symbol)):
+            assert (deal, order, action, symbol) == (7, 8, 1, "EURUSD")
+        case _:
+            pytest.fail("the nested pattern did not match")
+    # aiomql's Order.request: keys of the request dict that TradeRequest has
+    wanted = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "not_a_field": 2}
+    assert {k: v for k, v in wanted.items() if k in mt5.TradeRequest.__match_args__} == {
+        "action": 1, "symbol": "EURUSD", "volume": 0.1}

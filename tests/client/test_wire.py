@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from mtgateway.errors import OK, LastError, MtGatewayError, gateway_error
 from mtgateway.records import (
     OrderSendResult,
     Tick,
+    TradeDeal,
     TradeRequest,
     WireMismatch,
     from_wire,
@@ -151,7 +153,21 @@ def test_last_error_unpacks_like_the_packages() -> None:
     error = gateway_error(-32006, "unknown symbol 'X'", {"symbol": "X"})
     assert len(error) == 2 and error[0] == constants.RES_E_NOT_FOUND == -4
     assert error.gateway_code == -32006 and "-32006" in error[1]
-    assert "symbol" in repr(error) and LastError(-1, "x").gateway_code is None
+    assert LastError(-1, "x").gateway_code is None
+
+
+def test_last_error_prints_and_compares_as_the_packages_tuple() -> None:
+    """print(mt5.last_error()) shows the package's ``(-4, 'text')`` (every documentation
+    example prints it so); it equals and hashes as that tuple; the gateway's code and data stay
+    attributes, and survive pickling."""
+    error = gateway_error(-32006, "unknown symbol X", {"symbol": "X"})
+    text = "unknown symbol X (gateway error -32006)"
+    assert repr(error) == str(error) == repr((-4, text)) == f"(-4, '{text}')"
+    assert f"error code = {error}" == f"error code = (-4, '{text}')"
+    assert error == (-4, text) and hash(error) == hash((-4, text))
+    assert repr(OK) == "(1, 'Success')" and OK == (1, "Success")
+    clone = pickle.loads(pickle.dumps(error))
+    assert clone == error and (clone.gateway_code, clone.data) == (-32006, {"symbol": "X"})
     unknown = gateway_error(-32099, "something new")
     assert unknown.code == constants.RES_E_FAIL and unknown.gateway_code == -32099
 
@@ -229,9 +245,20 @@ def test_notifications_parse_into_records() -> None:
                                 "volume": 0, "flags": 6, "volume_real": 0.0, "conflated": 3})
     assert isinstance(tick, StreamTick) and (tick.symbol, tick.conflated, tick.seq) == \
         ("BTCUSD", 3, 4)
-    event = parse_event("trade_event", {"subscription": "s", "seq": 1, "type": "deal_add",
-                                        "ticket": 9})
-    assert event == TradeEvent(1, {"type": "deal_add", "ticket": 9}) and event.type == "deal_add"
+    deal = dict(zip(TradeDeal._fields, [9, 8, 1, 1000, 0, 0, 0, 8, 0, 0.1, 1.2, 0.0, 0.0,
+                                         0.0, 0.0, "EURUSD", "", ""], strict=True))
+    event = parse_event("trade_event", {"subscription": "s", "seq": 1, "type": "deal_added",
+                                        "time_msc": 1000, "deal": deal, "later_field": 1})
+    assert isinstance(event, TradeEvent)
+    assert (event.type, event.time_msc, event.seq) == ("deal_added", 1000, 1)
+    assert isinstance(event.deal, TradeDeal) and event.deal.ticket == 9
+    assert event.record is event.deal
+    assert (event.order, event.position, event.account) == (None, None, None)
+    with pytest.raises(ValueError, match="without 'deal'"):
+        parse_event("trade_event", {"seq": 2, "type": "deal_added", "time_msc": 1})
+    with pytest.raises(ValueError, match="TradeDeal"):
+        parse_event("trade_event", {"seq": 2, "type": "deal_added", "time_msc": 1,
+                                    "deal": {"ticket": 9}})
     with pytest.raises(ValueError, match="without 'time'"):
         parse_event("tick", {"seq": 1, "symbol": "X"})
     with pytest.raises(ValueError, match="unknown"):

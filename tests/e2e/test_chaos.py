@@ -47,6 +47,17 @@ async def test_timeout_fills_and_ids_reused_under_new_tokens_keep_the_invariants
     assert report.rotations > 0 and report.reused > 0, report.lines()
     assert report.faults["timeout_fill/ea"] > 0
     assert "RESOLVED_ACCEPTED" in report.states
+    # issue 33: orders go as written (the bench checks magic 0 and the empty comment of each),
+    # so no tag settles anything; the EA's record does
+    assert report.identified_by["ea_map"] > 0 and report.identified_by["tag"] == 0
+
+
+async def test_with_consent_to_the_tag_the_invariants_hold_too() -> None:
+    """trading.comment_tag on: orders without a comment carry g:<client_id> (the bench checks
+    each), and the same faults keep the invariants."""
+    report = await chaos(30, seed=33, fault_rate=0.3, timeout_fill_rate=0.3, comment_tag=True)
+    assert report.violations == [], "\n".join(report.lines())
+    assert "RESOLVED_ACCEPTED" in report.states
 
 
 async def test_impostors_on_both_ports_obtain_nothing() -> None:

@@ -127,15 +127,16 @@ async def test_kill_9_mid_trade_then_restart_loses_nothing(tmp_path: Path) -> No
                 if status["state"] != "UNKNOWN":
                     break
                 await asyncio.sleep(50 * MS)
-        positions = {p["comment"]: p["ticket"] for p in terminal.broker.positions_get()}
-        assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", positions["g:mid"])
+        tickets = {p["ticket"] for p in terminal.broker.positions_get()}
+        positions = {"before": settled["order"],
+                     "mid": next(iter(tickets - {settled["order"]}))}
+        assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", positions["mid"])
         before = (await _call(url, token, "order_status", ["before"]))["result"]
         assert (before["state"], before["ticket"]) == ("ACCEPTED", settled["order"])
         for client_id in ("before", "mid"):
             again = (await _call(url, token, "order_send",
                                  {"request": {**BUY, "client_id": client_id}}))["result"]
-            assert (again["order"], again["deduplicated"]) == (positions[f"g:{client_id}"],
-                                                               True)
+            assert (again["order"], again["deduplicated"]) == (positions[client_id], True)
         assert terminal.broker.positions_total() == 2
     finally:
         await terminal.close()

@@ -2,9 +2,10 @@
 real daemon and the real emulated terminal on loopback sockets, as EA 1.1 and as EA 1.2.
 
 * F1: a broker answer of 10012 TIMEOUT after the deal was made is recorded by the EA as it was
-  answered; that record proves nothing, so the periodic pass finds the tagged position and the
-  row resolves ``RESOLVED_ACCEPTED`` with its ticket (it used to settle ``RESOLVED_NOT_FOUND``
-  from the record, telling the bot to trade again beside an open position).
+  answered; that retcode proves nothing, but the order ticket the record names is found at the
+  broker (a deal of it), so the periodic pass resolves the row ``RESOLVED_ACCEPTED`` with its
+  ticket, though the order carries no tag (it used to settle ``RESOLVED_NOT_FOUND`` from the
+  record, telling the bot to trade again beside an open position).
 * F2: a ``client_id`` used again under a new token pasted into the same EA is a new order: it
   executes, under its own ticket (it used to be answered from the old order's record, and
   nothing executed).
@@ -55,7 +56,8 @@ async def _settled(daemon: Daemon, client_id: str, token: str | None = None) -> 
 async def test_a_timeout_answer_with_a_fill_resolves_to_the_position(
         daemon: Daemon, cls: type[EmulatedTerminal]) -> None:
     """F1: 10012 with a fill is -32003, then RESOLVED_ACCEPTED with the position's ticket,
-    found by its tag; a retry answers that outcome and nothing executes twice."""
+    found by the ticket the EA's record names (the order was sent as written: no tag, magic
+    0); a retry answers that outcome and nothing executes twice."""
     async with connected_terminal(daemon, cls, symbols=("EURUSD",),
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
         terminal.answer_next(10012)
@@ -67,7 +69,8 @@ async def test_a_timeout_answer_with_a_fill_resolves_to_the_position(
         status = await _settled(daemon, "t3f1")
         [position] = terminal.broker.positions_get()
         assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", position["ticket"])
-        assert (status["result"]["identified_by"], status["retcode"]) == ("tag", 10009)
+        assert (position["comment"], position["magic"]) == ("", 0)
+        assert (status["result"]["identified_by"], status["retcode"]) == ("ea_map", 10009)
         again = (await daemon.call("order_send", {"request": {**BUY, "client_id": "t3f1"}}
                                    ))["result"]
         assert (again["order"], again["deduplicated"]) == (position["ticket"], True)

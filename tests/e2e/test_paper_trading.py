@@ -311,8 +311,9 @@ async def test_registering_an_account_on_paper_switches_the_venue_within_seconds
 
 async def test_an_unknown_paper_order_is_reconciled_in_the_paper_book(tmp_path: Path) -> None:
     """A paper order whose outcome was lost (the daemon died placing it: its row comes back
-    UNKNOWN) is searched in the paper book, where its tag is, and never at the broker -- where
-    a live order of the same magic, symbol, type and volume would otherwise be taken for it."""
+    UNKNOWN) is searched in the paper book, where it is, and never at the broker -- where a
+    live order of the same magic, symbol, type and volume would otherwise be taken for it
+    (the paper book keeps no EA record, and no tag was consented to: the shape finds it)."""
     async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as daemon:
         daemon.authority.register_account(OWNER, AccountRegistration(
             name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
@@ -339,7 +340,7 @@ async def test_an_unknown_paper_order_is_reconciled_in_the_paper_book(tmp_path: 
                         break
                     await asyncio.sleep(0.05)
     assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", paper["order"])
-    assert status["result"]["identified_by"] == "tag"
+    assert status["result"]["identified_by"] == "match"
 
 
 async def test_a_switch_to_paper_leaves_an_order_in_flight_live(daemon: Daemon) -> None:
@@ -351,7 +352,8 @@ async def test_a_switch_to_paper_leaves_an_order_in_flight_live(daemon: Daemon) 
         assert isinstance(terminal, HoldingTerminal)
         terminal.hold = True
         first = asyncio.create_task(daemon.call("order_send",
-                                                {"request": {**BUY, "client_id": "fly-1"}}))
+                                                {"request": {**BUY, "comment": "fly-1",
+                                                             "client_id": "fly-1"}}))
         await asyncio.wait_for(terminal.held.wait(), WAIT_S)
         await register_on_paper_and_wait(daemon)
         assert not first.done()
@@ -360,14 +362,15 @@ async def test_a_switch_to_paper_leaves_an_order_in_flight_live(daemon: Daemon) 
         live = (await first)["result"]
         assert live["retcode"] == 10009 and "paper" not in live
         [held] = terminal.broker.positions_get()
-        assert held["ticket"] == live["order"] and held["comment"] == "g:fly-1"
+        assert held["ticket"] == live["order"] and held["comment"] == "fly-1"
         status = await ok(daemon, "order_status", ["fly-1"])
         assert (status["state"], status["ticket"]) == ("ACCEPTED", live["order"])
         assert "paper" not in status["result"]
         assert await ok(daemon, "positions_get") == []  # still none in the book
-        paper = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "fly-2"}})
+        paper = await ok(daemon, "order_send", {"request": {**BUY, "comment": "fly-2",
+                                                             "client_id": "fly-2"}})
         assert paper["paper"] is True
-        assert [p["comment"] for p in await ok(daemon, "positions_get")] == ["g:fly-2"]
+        assert [p["comment"] for p in await ok(daemon, "positions_get")] == ["fly-2"]
         assert terminal.order_sends == 1 and terminal.broker.positions_total() == 1
 
 
@@ -416,7 +419,8 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         assert (await ok(daemon, "account_info"))["paper"] is True  # the book exists
         terminal.hold = True
         first = asyncio.create_task(daemon.call("order_send",
-                                                {"request": {**BUY, "client_id": "fly-1"}}))
+                                                {"request": {**BUY, "comment": "fly-1",
+                                                             "client_id": "fly-1"}}))
         await asyncio.wait_for(terminal.held.wait(), WAIT_S)
         status = await ok(daemon, "order_status", ["fly-1"])
         assert status["state"] == "SENT"  # past the journal: in the paper book's hands
@@ -432,16 +436,17 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         assert (paper["retcode"], paper["paper"], paper["client_id"]) == (10009, True, "fly-1")
         [held] = await book.call(TERMINAL, "positions_get", {})
         assert (held["ticket"], held["comment"], held["paper"]) == (
-            paper["order"], "g:fly-1", True)
+            paper["order"], "fly-1", True)
         status = await ok(daemon, "order_status", ["fly-1"])
         assert (status["state"], status["ticket"]) == ("ACCEPTED", paper["order"])
         assert status["result"]["paper"] is True
         assert "order_send" not in terminal.methods
         assert terminal.broker.positions_total() == 0  # still none at the terminal
-        live = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "fly-2"}})
+        live = await ok(daemon, "order_send", {"request": {**BUY, "comment": "fly-2",
+                                                            "client_id": "fly-2"}})
         assert live["retcode"] == 10009 and "paper" not in live
-        assert [p["comment"] for p in terminal.broker.positions_get()] == ["g:fly-2"]
-        assert [p["comment"] for p in await ok(daemon, "positions_get")] == ["g:fly-2"]
+        assert [p["comment"] for p in terminal.broker.positions_get()] == ["fly-2"]
+        assert [p["comment"] for p in await ok(daemon, "positions_get")] == ["fly-2"]
         assert terminal.methods.count("order_send") == 1
         assert [p["comment"] for p in await book.call(TERMINAL, "positions_get", {})] == [
-            "g:fly-1"]
+            "fly-1"]

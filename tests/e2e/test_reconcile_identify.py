@@ -1,16 +1,19 @@
-"""The user's comment is kept, and reconciliation still finds an order whose answer was lost.
+"""A request reaches the terminal as written, and reconciliation still finds an order whose
+answer was lost.
 
 A :class:`LosingTerminal` is the emulated terminal that executes one ``order_send`` and then
 drops the connection instead of answering (the answer is lost after the broker acted). It
 reconnects at once, so the daemon's reconnect pass identifies the order: by the EA's own
-``client_id`` map (EA 1.1), by the comment tag, or by magic + symbol + type + volume + time
-when the comment is the user's or the broker rewrote it; an ambiguous match stays UNKNOWN.
+record (EA 1.1 and later), by the comment tag where the user consented to one
+(``trading.comment_tag``), or by magic + symbol + type + volume + time; an ambiguous match
+stays UNKNOWN.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +21,7 @@ import pytest
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.keys import TRADING
-from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
@@ -50,6 +53,13 @@ class OldLosingTerminal(LosingTerminal):
     """An EA before protocol 1.1: no client_id map."""
 
     ea_version = "1.0.0"
+
+
+@pytest.fixture
+async def tagging(tmp_path: Path) -> AsyncIterator[Daemon]:
+    """A daemon whose user consented to the comment tag (``trading.comment_tag``)."""
+    async with running_daemon(tmp_path, trading={"comment_tag": True}) as running:
+        yield running
 
 
 @pytest.fixture
@@ -93,13 +103,15 @@ async def _lose(daemon: Daemon, terminal: LosingTerminal,
 
 
 async def test_users_comment_is_kept(daemon: Daemon, terminal: LosingTerminal) -> None:
-    """A comment the user wrote reaches the broker as written; without one, the g: tag."""
+    """A comment the user wrote reaches the broker as written; without one, none (the
+    package's empty comment: issue 33, it was the g: tag), and magic 0."""
     mine = (await daemon.call("order_send", {"request": {**BUY, "comment": "grid L3 #7",
                                                          "client_id": "mine"}}))["result"]
     tagged = (await daemon.call("order_send", {"request": {**BUY,
                                                            "client_id": "tagged"}}))["result"]
-    comments = {p["ticket"]: p["comment"] for p in terminal.broker.positions_get()}
-    assert comments == {mine["order"]: "grid L3 #7", tagged["order"]: "g:tagged"}
+    comments = {p["ticket"]: (p["comment"], p["magic"])
+                for p in terminal.broker.positions_get()}
+    assert comments == {mine["order"]: ("grid L3 #7", 0), tagged["order"]: ("", 0)}
 
 
 async def test_lost_order_is_found_by_the_eas_map(daemon: Daemon,
@@ -125,13 +137,28 @@ async def test_rejection_in_the_eas_map_resolves_not_executed(
         "RESOLVED_NOT_FOUND", 10014, 0)
 
 
-async def test_lost_order_is_found_by_its_tag(daemon: Daemon,
-                                              old_terminal: LosingTerminal) -> None:
-    """Without the EA's map, an order without a user comment is found by its g: tag."""
-    status = await _lose(daemon, old_terminal, {**BUY, "client_id": "by-tag"})
-    [position] = old_terminal.broker.positions_get()
+async def test_lost_order_is_found_by_its_tag_with_consent(tagging: Daemon,
+                                                           clock: SteppedClock) -> None:
+    """Without the EA's record (EA 1.0), an order without a user comment is found by its g:
+    tag when the user consented to the tag."""
+    async with connected_terminal(tagging, OldLosingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=clock) as old_terminal:
+        status = await _lose(tagging, old_terminal, {**BUY, "client_id": "by-tag"})
+        [position] = old_terminal.broker.positions_get()
+    assert position["comment"] == "g:by-tag"
     assert (status["state"], status["ticket"], status["result"]["identified_by"]) == (
         "RESOLVED_ACCEPTED", position["ticket"], "tag")
+
+
+async def test_lost_untagged_order_of_an_old_ea_is_found_by_its_shape(
+        daemon: Daemon, old_terminal: LosingTerminal) -> None:
+    """Without the EA's record (EA 1.0) and without consent to a tag, the order went as
+    written (no comment, magic 0) and is found by its shape."""
+    status = await _lose(daemon, old_terminal, {**BUY, "client_id": "no-tag"})
+    [position] = old_terminal.broker.positions_get()
+    assert (position["comment"], position["magic"]) == ("", 0)
+    assert (status["state"], status["ticket"], status["result"]["identified_by"]) == (
+        "RESOLVED_ACCEPTED", position["ticket"], "match")
 
 
 @pytest.mark.parametrize("rewrite", [None, "from #1042"])
@@ -151,11 +178,12 @@ async def test_lost_order_is_found_by_its_shape(daemon: Daemon, old_terminal: Lo
 
 async def test_ambiguous_match_stays_unknown_and_is_reported(
         daemon: Daemon, old_terminal: LosingTerminal) -> None:
-    """Two orders of the same shape, neither owned by a row: UNKNOWN, both tickets reported,
-    no pass counted as a miss, and a retry still answers -32003 without sending."""
+    """Two orders of the same shape, neither owned by a row -- one placed by hand (magic 0,
+    as the package's orders without one) -- and no EA record: UNKNOWN, both tickets
+    reported, no pass counted as a miss, and a retry still answers -32003 without sending."""
     manual = old_terminal.broker.order_send({
         "action": 1, "type": 0, "symbol": "EURUSD", "volume": 0.1, "type_filling": 0,
-        "magic": 871000, "comment": "placed by hand"})
+        "magic": 0, "comment": "placed by hand"})
     status = await _lose(daemon, old_terminal, {**BUY, "comment": "x", "client_id": "twin"})
     tickets = sorted(p["ticket"] for p in old_terminal.broker.positions_get())
     assert manual["order"] in tickets and len(tickets) == 2

@@ -54,11 +54,13 @@ async def _settled(daemon: Daemon, client_id: str) -> dict[str, Any]:
             await asyncio.sleep(50 * MS)
 
 
-@pytest.mark.parametrize(("cls", "via"), [(MuteTerminal, "ea_map"), (OldMuteTerminal, "tag")])
+@pytest.mark.parametrize(("cls", "via"), [(MuteTerminal, "ea_map"), (OldMuteTerminal, "match")])
 async def test_timeout_then_the_periodic_pass_finds_the_order(
         daemon: Daemon, cls: type[MuteTerminal], via: str) -> None:
     """-32003 after trade_timeout_s with the EA still connected; the periodic pass resolves
-    the row with the ticket; the retry answers it; one position, one order_send."""
+    the row with the ticket (by the EA's record; an EA 1.0 keeps none, so by the order's
+    shape: the order went untagged, magic 0); the retry answers it; one position, one
+    order_send."""
     async with connected_terminal(daemon, cls, symbols=("EURUSD",),
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
         error = (await daemon.call("order_send", {"request": {**BUY,

@@ -47,6 +47,14 @@ BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
 
 
 @pytest.fixture
+async def tagging(tmp_path: Path) -> AsyncIterator[Daemon]:
+    """A daemon whose user consented to the comment tag (``trading.comment_tag``): an order
+    without a comment carries ``g:<client_id>``, which reconciliation can find."""
+    async with running_daemon(tmp_path, trading={"comment_tag": True}) as running:
+        yield running
+
+
+@pytest.fixture
 async def broker(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
     """The emulated terminal, clock moved to an open market, with EURUSD and USOIL."""
     started_ns = time.monotonic_ns()
@@ -74,16 +82,35 @@ async def _status(daemon: Daemon, client_id: str) -> dict[str, Any]:
 
 async def test_order_send_executes_and_stamps_the_order(daemon: Daemon,
                                                         broker: EmulatedTerminal) -> None:
-    """A buy by enum names executes once, tagged g:<client_id> with the configured magic."""
+    """A buy by enum names executes once, sent as written: the package's magic 0 and an
+    empty comment when the request gives neither (issue 33: it was 871000 and g:<client_id>);
+    a request's own magic and comment go as given."""
     result = (await _send(daemon, {**BUY, "client_id": "buy-1"}))["result"]
     assert (result["retcode"], result["retcode_name"]) == (10009, "TRADE_RETCODE_DONE")
     assert (result["client_id"], result["deduplicated"]) == ("buy-1", False)
     assert result["order"] > 0 and result["volume"] == 0.1
     [position] = broker.broker.positions_get()
-    assert (position["comment"], position["magic"]) == ("g:buy-1", 871000)
+    assert (position["comment"], position["magic"]) == ("", 0)
+    assert (result["request"]["comment"], result["request"]["magic"]) == ("", 0)
     status = await _status(daemon, "buy-1")
     assert (status["state"], status["ticket"], status["retcode_name"]) == (
         "ACCEPTED", result["order"], "TRADE_RETCODE_DONE")
+    own = (await _send(daemon, {**BUY, "magic": 234000, "comment": "python script open",
+                                "client_id": "buy-2"}))["result"]
+    [mine] = broker.broker.positions_get(ticket=own["order"])
+    assert (mine["comment"], mine["magic"]) == ("python script open", 234000)
+
+
+async def test_the_tag_is_stamped_only_with_consent(tagging: Daemon) -> None:
+    """With trading.comment_tag, an order without a comment carries g:<client_id>; a comment
+    the request gives is still kept as written."""
+    async with connected_terminal(tagging, symbols=("EURUSD",),
+                                  utc_clock_ms=lambda: _MARKET_OPEN_MS) as terminal:
+        tagged = (await _send(tagging, {**BUY, "client_id": "tag-me"}))["result"]
+        own = (await _send(tagging, {**BUY, "comment": "mine", "client_id": "not-me"}))["result"]
+        comments = {p["ticket"]: (p["comment"], p["magic"])
+                    for p in terminal.broker.positions_get()}
+        assert comments == {tagged["order"]: ("g:tag-me", 0), own["order"]: ("mine", 0)}
 
 
 async def test_positional_params_work_too(daemon: Daemon, broker: EmulatedTerminal) -> None:
@@ -148,7 +175,7 @@ async def test_pending_order_with_iso_expiration(daemon: Daemon,
     assert (result["request"]["type_filling"], result["request"]["expiration"]) == (
         2, expected_expiry)
     [order] = broker.broker.orders_get()
-    assert (order["comment"], order["time_expiration"]) == ("g:limit-1", expected_expiry)
+    assert (order["comment"], order["time_expiration"]) == ("", expected_expiry)
 
 
 async def test_order_check_reports_with_retcode_name(daemon: Daemon,
@@ -248,7 +275,9 @@ async def _lose_an_order(daemon: Daemon, client_id: str) -> dict[str, Any]:
     call = asyncio.create_task(_send(daemon, {**BUY, "type_filling": 0, "client_id": client_id}))
     request = await _order_request(ea)
     assert request.method == "order_send"
-    assert request.params["request"]["comment"] == f"g:{client_id}"
+    tag = daemon.app[TRADING].reconciler._tag(client_id)
+    assert request.params["request"].get("comment") == (
+        tag if daemon.app[TRADING].reconciler._cfg.comment_tag else None)
     assert _journal_state(daemon, client_id) == "SENT"
     ea.abort()
     error: dict[str, Any] = (await call)["error"]
@@ -270,9 +299,11 @@ async def _answer_reconciliation(ea: ScriptedEA, positions: list[dict[str, Any]]
         ea.respond(request.id, positions if method == "positions_get" else [])
 
 
-async def test_lost_answer_is_outcome_unknown_then_reconciled(daemon: Daemon) -> None:
-    """An EA dropping mid-trade gives -32003 with the client_id; when an EA reconnects with the
-    tagged position, new trades wait for the pass, then the row resolves with its ticket."""
+async def test_lost_answer_is_outcome_unknown_then_reconciled(tagging: Daemon) -> None:
+    """An EA dropping mid-trade gives -32003 with the client_id; when an EA (1.0: no record)
+    reconnects with the tagged position (the user consented to the tag), new trades wait for
+    the pass, then the row resolves with its ticket."""
+    daemon = tagging
     error = await _lose_an_order(daemon, "lost-1")
     assert (error["code"], error["data"]) == (-32003, {"client_id": "lost-1",
                                                        "state": "UNKNOWN"})
@@ -310,7 +341,7 @@ async def test_lost_answer_is_outcome_unknown_then_reconciled(daemon: Daemon) ->
 
 
 async def test_unfound_order_is_not_found_after_three_passes(daemon: Daemon) -> None:
-    """Three reconnects whose terminal has no order tagged with the id resolve it NOT_FOUND."""
+    """Three reconnects whose terminal has no order of the request resolve it NOT_FOUND."""
     await _lose_an_order(daemon, "gone")
     for passes in (1, 2, 3):
         ea = await _connect(daemon)
@@ -404,9 +435,11 @@ async def test_ambiguous_retcode_is_outcome_unknown(daemon: Daemon, retcode: int
         await ea.close()
 
 
-async def test_ambiguous_retcode_is_resolved_by_reconciliation(daemon: Daemon) -> None:
-    """After a 10012, the reconnect pass finds the tagged position: the row resolves with its
-    ticket and success retcode, and the retry returns that outcome."""
+async def test_ambiguous_retcode_is_resolved_by_reconciliation(tagging: Daemon) -> None:
+    """After a 10012, the reconnect pass finds the tagged position (the user consented to the
+    tag; the scripted EA keeps no record): the row resolves with its ticket and success
+    retcode, and the retry returns that outcome."""
+    daemon = tagging
     ea = await _connect(daemon)
     try:
         assert (await _answer_send(daemon, ea, "timed-out", 10012))["error"]["code"] == -32003
@@ -476,11 +509,11 @@ async def test_journal_is_pruned_at_daemon_start(tmp_path: Path) -> None:
 async def test_periodic_prune_keeps_executed_rows_whose_position_is_open(
         daemon: Daemon, broker: EmulatedTerminal) -> None:
     """With the terminal connected, the periodic prune reads its open orders and positions:
-    an old executed row whose position is still open stays (its client_id must not be reused
-    while the tag is live), old executed rows whose position was closed go."""
+    an old executed row whose position is still open stays (its ticket stays claimed, so no
+    other order is taken for it), old executed rows whose position was closed go."""
     kept = (await _send(daemon, {**BUY, "client_id": "still-open"}))["result"]
     closed = (await _send(daemon, {**BUY, "client_id": "closed-later"}))["result"]
-    [position] = [p for p in broker.broker.positions_get() if p["comment"] == "g:closed-later"]
+    [position] = broker.broker.positions_get(ticket=closed["order"])
     close = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_SELL", "symbol": "EURUSD",
              "volume": 0.1, "position": position["ticket"], "client_id": "the-close"}
     assert (await _send(daemon, close))["result"]["retcode"] == 10009
@@ -489,7 +522,8 @@ async def test_periodic_prune_keeps_executed_rows_whose_position_is_open(
     with closing(sqlite3.connect(reconciler.journal.path)) as db, db:  # 100 h ago, on file
         db.execute("UPDATE orders SET updated_at = updated_at - ?", (100 * 3600,))
     tags = await reconciler._open_tags()
-    assert "g:still-open" in tags[f"{LOGIN}@{SERVER}"]
+    assert kept["order"] in tags[f"{LOGIN}@{SERVER}"]
+    assert closed["order"] not in tags[f"{LOGIN}@{SERVER}"]
     assert reconciler._prune(tags) == 2
     assert {cid: _journal_state(daemon, cid) for cid in ("still-open", "closed-later",
                                                           "the-close")} == {

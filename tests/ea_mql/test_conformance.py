@@ -154,7 +154,8 @@ async def test_check_send_and_close(daemon: Daemon, terminal: str) -> None:
     [order] = await result(daemon, "history_orders_get", {"ticket": sent["order"]})
     assert order["ticket"] == sent["order"] and order["symbol"] == "BTCUSD"
     [position] = await result(daemon, "positions_get", {"symbol": "BTCUSD"})
-    assert position["volume"] == 0.01 and position["comment"] == "g:conf-1"
+    assert position["volume"] == 0.01
+    assert (position["comment"], position["magic"]) == ("", 0)  # as written: no tag, magic 0
     assert await result(daemon, "positions_total") == 1
     close = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_SELL", "symbol": "BTCUSD",
              "volume": 0.01, "position": position["ticket"], "client_id": "conf-2"}

@@ -139,7 +139,7 @@ async def test_a_lost_answer_is_settled_from_the_record(
         daemon: Daemon, ea_binary: Path, tmp_path: Path) -> None:
     """The connection breaks as the EA sends order_send's answer: the bot hears the outcome is
     unknown; on the next session the daemon asks the record, which settles the order exactly
-    (identified_by ea_map; an EA without a record left it to the tag)."""
+    (identified_by ea_map; an EA without a record leaves it to the order's shape)."""
     path, _ = make_fixture(tmp_path, live_ticks=0)
     async with CompiledEA(ea_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
         await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
@@ -153,10 +153,12 @@ async def test_a_lost_answer_is_settled_from_the_record(
             "RESOLVED_ACCEPTED", position["ticket"], "ea_map")
 
 
-async def test_a_timeout_with_a_fill_is_settled_by_the_tag_not_the_record(
+async def test_a_timeout_with_a_fill_is_settled_by_the_ticket_the_record_names(
         daemon: Daemon, ea_binary: Path, tmp_path: Path) -> None:
-    """F1 through the compiled EA: 10012 after the fill is -32003; the record (10012) settles
-    nothing, the order's tag finds the position; a retry executes nothing."""
+    """F1 through the compiled EA: 10012 after the fill is -32003; the record's retcode (10012)
+    settles nothing, but the order ticket it names is found at the broker (a deal of it), so
+    the position is found though the order carries no tag (issue 33: orders go as written);
+    a retry executes nothing."""
     path, _ = make_fixture(tmp_path, live_ticks=0)
     async with CompiledEA(ea_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
         await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
@@ -167,8 +169,9 @@ async def test_a_timeout_with_a_fill_is_settled_by_the_tag_not_the_record(
         assert "10012" in error["message"]
         status = await _settled(daemon, "f1-1")
         [position] = (await daemon.call("positions_get"))["result"]
+        assert (position["comment"], position["magic"]) == ("", 0)
         assert (status["state"], status["ticket"], status["result"]["identified_by"]) == (
-            "RESOLVED_ACCEPTED", position["ticket"], "tag")
+            "RESOLVED_ACCEPTED", position["ticket"], "ea_map")
         again = (await daemon.call("order_send", {"request": {**NAMED_BUY,
                                                               "client_id": "f1-1"}}))["result"]
         assert (again["order"], again["deduplicated"]) == (position["ticket"], True)

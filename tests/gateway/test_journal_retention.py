@@ -119,6 +119,22 @@ def test_executed_rows_stay_while_their_order_may_be_open(journal: OrderJournal,
     assert journal.get("tok_a", "ACCEPTED") is None
 
 
+def test_an_untagged_executed_row_stays_while_its_ticket_is_open(journal: OrderJournal,
+                                                                 clock: FakeClock) -> None:
+    """Issue 33: orders go as written (an empty comment, no tag), so what marks an executed
+    row's order open is its ticket among the open orders' and positions' tickets; an empty
+    comment among them marks nothing."""
+    untagged = journal.mark_sent(_receive(journal, "plain"), REQUEST)
+    journal.record_result(untagged, {"retcode": 10009, "order": 7}, success=True, ticket=7)
+    clock.advance(RETENTION_S + 1)
+    open_now: dict[str, frozenset[str | int]] = {TERMINAL: frozenset({7, "", 8})}
+    assert journal.prune(older_than_s=RETENTION_S, open_tags=open_now) == 0
+    assert journal.get("tok_a", "plain") is not None
+    assert journal.prune(older_than_s=RETENTION_S,
+                         open_tags={TERMINAL: frozenset({"", 8})}) == 1
+    assert journal.get("tok_a", "plain") is None
+
+
 def test_open_rows_are_never_pruned_however_old(journal: OrderJournal, clock: FakeClock) -> None:
     """A RECEIVED, SENT or UNKNOWN row survives any age: its order's outcome is still open."""
     _one_row_per_state(journal)

@@ -97,3 +97,60 @@ def test_a_record_answering_another_request_is_not_trusted() -> None:
     assert bare.kind == "untrusted" and "no request echo" in bare.reason
     assert _identify([_order(11)], echoed=True, ea_map={"k1": {"retcode": 10009, "order": 12,
                                                                "request": other}}).ticket == 11
+
+
+def _deal(ticket: int, order: int, **changes: Any) -> dict[str, Any]:
+    return {"ticket": ticket, "order": order, "type": 0, "symbol": "EURUSD", "volume": 0.1,
+            "magic": 0, "comment": "", **changes}
+
+
+def test_an_outcome_unknown_record_settles_by_the_ticket_it_names() -> None:
+    """Issue 33: no tag is stamped any more, so the evidence for a 10012 answered after the
+    fill is the ticket the EA's record names (under the row's unique key), once the broker
+    shows a deal of that order of the request's symbol and type. Not when the record names
+    no ticket, another row owns it, the broker has no deal of it, or the deal is of another
+    symbol or direction; a shape match then still decides."""
+    for retcode in (10011, 10012, 10031):
+        record = {"k1": {"retcode": retcode, "order": 21, "deal": 0}}
+        deals = [_deal(30, 20), _deal(31, 21)]
+        found = identify(order_key="k1", request=REQUEST, tag="g:c1", created_at=T,
+                         lost_at=T + 3, evidence=Evidence(record, [], deals, [], 0.0))
+        assert (found.kind, found.ticket, found.deal, found.via, found.where) == (
+            "found", 21, 31, "ea_map", "deals")
+    unknown = {"k1": {"retcode": 10012, "order": 21}}
+    for deals, claimed in (([_deal(31, 21)], frozenset({21})), ([_deal(31, 22)], frozenset()),
+                           ([_deal(31, 21, symbol="GBPUSD")], frozenset()),
+                           ([_deal(31, 21, type=1)], frozenset())):
+        verdict = identify(order_key="k1", request=REQUEST, tag="g:c1", created_at=T,
+                           lost_at=T + 3, evidence=Evidence(unknown, [], deals, [], 0.0,
+                                                            claimed_tickets=claimed))
+        assert verdict.kind == "miss", (deals, claimed)
+    nameless = identify(order_key="k1", request=REQUEST, tag="g:c1", created_at=T,
+                        lost_at=T + 3, evidence=Evidence({"k1": {"retcode": 10012, "order": 0}},
+                                                         [_order(11)], [_deal(31, 21)], [],
+                                                         0.0))
+    assert (nameless.kind, nameless.ticket, nameless.via) == ("found", 11, "match")
+
+
+def test_a_pending_order_an_outcome_unknown_record_names_is_found_unless_rejected() -> None:
+    """A pending order: the order the record names, open or in the history, unless the
+    broker rejected it."""
+    pending = {**REQUEST, "action": 5, "type": 2}
+    record = {"k1": {"retcode": 10012, "order": 41}}
+    placed = [_order(41, type=2, state=1)]
+    found = identify(order_key="k1", request=pending, tag="g:c1", created_at=T, lost_at=T + 3,
+                     evidence=Evidence(record, placed, [], [], 0.0))
+    assert (found.kind, found.ticket, found.where) == ("found", 41, "orders")
+    rejected = [_order(41, type=2, state=5, magic=99)]
+    assert identify(order_key="k1", request=pending, tag="g:c1", created_at=T, lost_at=T + 3,
+                    evidence=Evidence(record, rejected, [], [], 0.0)).kind == "miss"
+
+
+def test_a_close_is_matched_only_to_an_order_of_its_position() -> None:
+    """The shape of a close includes the position it closes: an order of the same magic,
+    symbol, type and volume closing another position is no candidate."""
+    close = {**REQUEST, "position": 500}
+    verdict = identify(order_key=None, request=close, tag="g:c1", created_at=T, lost_at=T + 3,
+                       evidence=Evidence({}, [_order(11, position_id=501),
+                                              _order(12, position_id=500)], [], [], 0.0))
+    assert (verdict.kind, verdict.ticket) == ("found", 12)

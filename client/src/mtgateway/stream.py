@@ -14,13 +14,23 @@ purpose, and each tick says how many it stands for (``conflated``).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from .records import BookInfo, from_wire
+from .records import (
+    AccountInfo,
+    BookInfo,
+    Record,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+    WireMismatch,
+    from_wire,
+)
 
-__all__ = ["Gap", "SeqTracker", "StreamBook", "StreamTick", "TerminalStatus", "TradeEvent",
-           "parse_event"]
+__all__ = ["TRADE_EVENT_TYPES", "Gap", "SeqTracker", "StreamBook", "StreamTick",
+           "TerminalStatus", "TradeEvent", "parse_event"]
 
 
 class StreamTick(NamedTuple):
@@ -59,18 +69,71 @@ class TerminalStatus(NamedTuple):
     seq: int
 
 
-@dataclass(frozen=True)
-class TradeEvent:
-    """One ``trade_event`` notification: an order, position, deal or account change, as the
-    terminal reported it (``data``), with its ``seq``."""
+#: The ``type`` of each trade event and the record it carries, as the terminal reports them
+#: (``docs/protocol.md``, "trade").
+TRADE_EVENT_TYPES: Final[dict[str, str]] = {
+    "order_added": "order", "order_updated": "order", "order_removed": "order",
+    "position_opened": "position", "position_updated": "position",
+    "position_closed": "position", "deal_added": "deal", "account_updated": "account",
+}
 
+
+class TradeEvent(NamedTuple):
+    """One ``trade_event`` notification, typed as the records are: what changed (``type``:
+    ``order_added``, ``order_updated``, ``order_removed``, ``position_opened``,
+    ``position_updated``, ``position_closed``, ``deal_added``, ``account_updated``), when
+    (``time_msc``, the terminal's clock), the record it carries as the package's struct
+    sequence -- ``order`` a :class:`~mtgateway.TradeOrder`, ``position`` a
+    :class:`~mtgateway.TradePosition`, ``deal`` a :class:`~mtgateway.TradeDeal`, ``account``
+    an :class:`~mtgateway.AccountInfo`; the others None -- and its ``seq``."""
+
+    type: str
+    time_msc: int
+    order: TradeOrder | None
+    position: TradePosition | None
+    deal: TradeDeal | None
+    account: AccountInfo | None
     seq: int
-    data: dict[str, Any]
 
     @property
-    def type(self) -> Any:
-        """The event's kind as the terminal named it (``data["type"]``)."""
-        return self.data.get("type")
+    def record(self) -> TradeOrder | TradePosition | TradeDeal | AccountInfo | None:
+        """The one record the event carries (None for a type this client does not know)."""
+        return self.order or self.position or self.deal or self.account
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event as a plain dict (``type``, ``time_msc`` and its record's fields by
+        name), as this class held it before its fields were typed. Deprecated: read the
+        typed fields; ``data`` goes in the next release."""
+        warnings.warn("TradeEvent.data is deprecated: read .type, .time_msc and the typed "
+                      ".order / .position / .deal / .account", DeprecationWarning, stacklevel=2)
+        out: dict[str, Any] = {"type": self.type, "time_msc": self.time_msc}
+        for name in ("order", "position", "deal", "account"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value._asdict()
+        return out
+
+
+_RECORDS: Final[dict[str, type[Record]]] = {
+    "order": TradeOrder, "position": TradePosition, "deal": TradeDeal, "account": AccountInfo}
+
+
+def _trade_event(params: dict[str, Any]) -> TradeEvent:
+    """A ``trade_event``'s params as a :class:`TradeEvent`; each record read by field name.
+
+    Raises:
+        KeyError: no ``type``, ``time_msc`` or ``seq``, or no record where its type names one.
+        WireMismatch: a record that is not the package's.
+    """
+    kind = params["type"]
+    records: dict[str, Any] = {name: (from_wire(cls, params[name]) if name in params else None)
+                               for name, cls in _RECORDS.items()}
+    wanted = TRADE_EVENT_TYPES.get(kind)
+    if wanted is not None and records[wanted] is None:
+        raise KeyError(wanted)
+    return TradeEvent(kind, params["time_msc"], records["order"], records["position"],
+                      records["deal"], records["account"], params["seq"])
 
 
 @dataclass(frozen=True)
@@ -135,8 +198,9 @@ def parse_event(method: str, params: dict[str, Any]
                                   params.get("broker_connected"), params.get("trade_allowed"),
                                   params["seq"])
         if method == "trade_event":
-            data = {k: v for k, v in params.items() if k not in ("subscription", "seq")}
-            return TradeEvent(params["seq"], data)
+            return _trade_event(params)
     except KeyError as exc:
         raise ValueError(f"{method} notification without {exc.args[0]!r}") from None
+    except WireMismatch as exc:
+        raise ValueError(f"{method} notification: {exc}") from None
     raise ValueError(f"unknown notification {method!r}")

@@ -46,11 +46,28 @@ class Record(tuple[Any, ...]):
     """A struct sequence: the base of every result type.
 
     A subclass declares its tuple fields as annotations, in order; names it lists in
-    ``_extras`` (with their defaults) are attributes outside the tuple instead.
+    ``_extras`` (with their defaults) are attributes outside the tuple instead, as a C struct
+    sequence's non-sequence fields are (``time.struct_time``'s ``tm_zone``). What a program
+    can observe of a struct sequence is the same here: ``__match_args__`` (positional
+    ``match`` patterns; aiomql filters requests by ``TradeRequest.__match_args__``),
+    ``n_fields`` / ``n_sequence_fields`` / ``n_unnamed_fields``, construction from one
+    sequence and an optional mapping, read-only fields, the repr ``Name(field=value, ...)``,
+    equality and hashing as the plain tuple, and pickling as ``(cls, (tuple, extras))``.
+    ``_fields`` and ``_asdict()`` are the package's additions, which its documentation's
+    examples use.
     """
 
     #: The tuple's field names, in order (set for each subclass from its annotations).
     _fields: ClassVar[tuple[str, ...]] = ()
+    #: The names a positional ``match`` pattern binds: the tuple's fields, as for a struct
+    #: sequence.
+    __match_args__: ClassVar[tuple[str, ...]] = ()
+    #: All fields, the tuple's and the extras (a struct sequence's ``n_fields``).
+    n_fields: ClassVar[int] = 0
+    #: The fields inside the tuple (``len()`` of every instance).
+    n_sequence_fields: ClassVar[int] = 0
+    #: Fields without a name: none here, as in the package's types.
+    n_unnamed_fields: ClassVar[int] = 0
     #: Attributes outside the tuple, with their defaults (MT Gateway's additions).
     _extras: ClassVar[Mapping[str, Any]] = {}
     #: Defaults :func:`from_wire` uses for tuple fields an older daemon does not send.
@@ -61,8 +78,13 @@ class Record(tuple[Any, ...]):
         names = [name for name, kind in cls.__dict__.get("__annotations__", {}).items()
                  if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
         cls._fields = tuple(name for name in names if name not in cls._extras)
+        cls.__match_args__ = cls._fields  # type: ignore[misc]  # mypy: set per class here
+        cls.n_sequence_fields = len(cls._fields)
+        cls.n_fields = len(cls._fields) + len(cls._extras)
         for index, name in enumerate(cls._fields):
             setattr(cls, name, property(itemgetter(index), doc=f"field {index}: {name}"))
+        for name in cls._extras:
+            setattr(cls, name, property(_extra(name), doc=f"outside the tuple: {name}"))
 
     def __new__(cls, sequence: Iterable[Any], extras: Mapping[str, Any] | None = None
                 ) -> Any:
@@ -74,12 +96,19 @@ class Record(tuple[Any, ...]):
         unknown = set(extras or ()) - set(cls._extras)
         if unknown:
             raise TypeError(f"{cls.__name__}() got unexpected fields {sorted(unknown)}")
-        for name, default in cls._extras.items():
-            object.__setattr__(self, name, (extras or {}).get(name, default))
+        self.__dict__.update({name: (extras or {}).get(name, default)
+                              for name, default in cls._extras.items()})
         return self
 
-    def __getnewargs__(self) -> tuple[Any, ...]:
-        return (tuple(self), {name: getattr(self, name) for name in self._extras})
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"readonly attribute: {type(self).__name__}.{name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"readonly attribute: {type(self).__name__}.{name}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """As a struct sequence pickles: the class, the tuple and the extras by name."""
+        return (type(self), (tuple(self), {name: self.__dict__[name] for name in self._extras}))
 
     def _asdict(self) -> dict[str, Any]:
         """The package's fields by name, in order."""
@@ -89,6 +118,13 @@ class Record(tuple[Any, ...]):
         inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self,
                                                                      strict=True))
         return f"{type(self).__name__}({inner})"
+
+
+def _extra(name: str) -> Any:
+    """The getter of an extra attribute (kept in the instance's ``__dict__``)."""
+    def get(self: Record) -> Any:
+        return self.__dict__[name]
+    return get
 
 
 class AccountInfo(Record):

@@ -49,8 +49,9 @@ _MT5_CODES: Final[dict[int, int]] = {
 class LastError(tuple[int, str]):
     """``(code, description)`` as the package's, with the gateway's code and data beside it.
 
-    A 2-tuple, so ``code, description = last_error()`` and ``last_error()[0]`` work as with the
-    package; ``.code``, ``.description``, ``.gateway_code`` and ``.data`` name the parts.
+    A 2-tuple, so ``code, description = last_error()``, ``last_error()[0]``, equality with a
+    plain tuple and ``print()`` (``(-4, 'text')``) work as with the package; ``.code``,
+    ``.description``, ``.gateway_code`` and ``.data`` name the parts.
     """
 
     _data: Any
@@ -84,10 +85,19 @@ class LastError(tuple[int, str]):
         return self._gateway_code
 
     def __repr__(self) -> str:
-        extra = "" if self._gateway_code is None else f", gateway_code={self._gateway_code}"
-        if self._data is not None:
-            extra += f", data={self._data!r}"
-        return f"LastError({self.code}, {self.description!r}{extra})"
+        """The package's tuple, ``(-4, 'text')``: what ``print(mt5.last_error())`` shows in
+        every documentation example. The gateway's code and data stay attributes."""
+        return tuple.__repr__(self)
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.code, self.description, self._data, self._gateway_code))
+
+
+def _rebuild(code: int, description: str, data: Any, gateway_code: int | None) -> LastError:
+    """Unpickles a :class:`LastError` with its gateway code and data."""
+    return LastError(code, description, data, gateway_code=gateway_code)
 
 
 #: What ``last_error()`` answers after a call that succeeded (the package's words).

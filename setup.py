@@ -1,0 +1,42 @@
+"""The daemon's distribution (``mtgateway``): its version and its exact pin of the client.
+
+Everything else is declared in ``pyproject.toml``. What this file adds is what a static
+``[project]`` table cannot say: the version, read from the one place it is written --
+``client/src/mtgateway/_version.py``, the client's own (the two distributions are released
+together) -- and, among the run-time dependencies, ``mtgateway-client==<that version>``: the
+exact pin, so the daemon never runs beside a client of another release, and never resolves
+the client from a package index (``docs/client.md``, "Installing": the name is not ours on
+any index, so a looser requirement could install someone else's code). The rest of the
+dependencies are ``[tool.mtgateway] dependencies`` in ``pyproject.toml``, with their reasons.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).resolve().parent
+#: The one version source (the client's project directory, inside this repository and inside
+#: this distribution's sdist: MANIFEST.in).
+VERSION_FILE = HERE / "client" / "src" / "mtgateway" / "_version.py"
+
+
+def read_version(path: Path) -> str:
+    """The string literal assigned to ``__version__`` in ``path``, read without importing."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets):
+            value = node.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                return value.value
+    raise SystemExit(f"{path}: no __version__ = '<literal>'")
+
+
+VERSION = read_version(VERSION_FILE)
+DEPENDENCIES = tomllib.loads((HERE / "pyproject.toml").read_text(encoding="utf-8"))[
+    "tool"]["mtgateway"]["dependencies"]
+
+setup(version=VERSION, install_requires=[*DEPENDENCIES, f"mtgateway-client=={VERSION}"])
