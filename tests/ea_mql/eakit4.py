@@ -83,7 +83,8 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
         programs = out / "programs.inc"
         programs.write_text(
             f'#define MQL_EXPERT_NAME "{experts[0].stem}"\n#define MQL_PROGRAM MQL_EXPERT_NAME\n'
-            f'namespace mqlp_expert {{\n#include "{experts[0]}"\n}}\n', encoding="utf-8")
+            f'namespace mqlp_expert {{ using namespace mqlfb;\n#include "{experts[0]}"\n}}\n',
+            encoding="utf-8")
         cc = subprocess.run(
             ["g++", *CXXFLAGS4, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql4"),
              "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
