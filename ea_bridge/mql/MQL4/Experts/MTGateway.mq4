@@ -82,7 +82,19 @@ void OnDeinit(const int reason)
    EventKillTimer();
    Session.Close("EA removed (deinit reason " + IntegerToString(reason) + ")");
    Session.net.Cleanup();
-   Comment("");
+   // after a failed start the terminal runs OnDeinit(REASON_INITFAILED) at once: the chart
+   // keeps the reason OnInit wrote there (the DLL hint)
+   if(reason != REASON_INITFAILED)
+      Comment("");
+  }
+
+// A quote of the chart's symbol (the terminal does not queue another while one waits): what
+// came is answered and what is new goes out now, not at the next timer pass.
+void OnTick()
+  {
+   Events.Trades();
+   Session.Drain();
+   Events.Poll(Session);
   }
 
 void OnTimer()

@@ -81,6 +81,7 @@ void OnDeinit(const int reason)
    EventKillTimer();
    Session.Close("EA removed (deinit reason " + IntegerToString(reason) + ")");
    Session.methods.history.ReleaseAll();
+   Session.methods.ReleaseBooks();
    Events.ReleaseSpies();
    Comment("");
   }
