@@ -27,7 +27,7 @@ input string AuthToken = "";              // Auth token from the console (mtgw_.
 input string GatewayHost = "127.0.0.1";   // Gateway address (an IPv4 address)
 input int    GatewayPort = 8711;          // Gateway bridge port
 input int    TimerMs = 10;                // Timer period, ms (the terminal delivers ~10-16 ms at best)
-input int    SocketWaitMs = 9;            // Wait inside the socket per pass, ms (0 = poll only)
+input int    SocketWaitMs = 9;            // Wait in the socket each pass, at least this long, ms (until just before the next pass; 0 = poll only)
 input int    MaxRows = 20000;             // Most rows in one history answer (the caller pages on)
 input int    HistoryWaitMs = 4000;        // How long a history call waits for the terminal to load it, ms
 
@@ -101,7 +101,11 @@ void OnTimer()
   {
    ulong start = GetMicrosecondCount();
    Events.Trades();                         // before anything is served: see Events4.mqh
+   Session.TimerPass(start);
    Session.Service();
    Events.Poll(Session);
-   Session.WaitRest(start);
+   // wait in select() until just before the next pass, answering at once what comes; the
+   // quotes that change meanwhile go out between the wait's slices
+   while(Session.WaitOnce(start) != MTGW_WAIT_DONE)
+      Events.Poll(Session);
   }

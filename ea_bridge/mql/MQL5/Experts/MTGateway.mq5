@@ -12,14 +12,15 @@
 //| it wait, and wakes it on ticks of other symbols; compile it too. |
 //|                                                                  |
 //| When it runs: on its timer (connect, heartbeats, Market Watch,   |
-//| the account, and the socket, waiting in it while requests come  |
-//| one after another); on each tick of the chart's symbol (OnTick); |
-//| on each tick of another Market Watch symbol (a chart event from  |
-//| the helper); on each trade transaction. Each wake-up answers     |
-//| what came and sends what is new, then returns, so the next event |
-//| is not kept waiting. The timer pass waits in the socket only     |
-//| while requests come one after another or no tick is coming: a    |
-//| tick's event is not handled while the EA waits there.            |
+//| the account, and the socket, waiting in it until just before the |
+//| next pass, so a call is answered as it arrives); on each tick of |
+//| the chart's symbol (OnTick); on each tick of another Market Watch|
+//| symbol (a chart event from the helper); on each trade            |
+//| transaction. Each wake-up answers what came and sends what is    |
+//| new, then returns. Events that come while the timer pass waits in|
+//| the socket are handled when it returns, at most one timer period |
+//| later; between the wait's slices the pass itself sends the new   |
+//| ticks and trade events.                                          |
 //+------------------------------------------------------------------+
 #property copyright "MT Gateway"
 #property version   "1.00"
@@ -29,20 +30,18 @@
 #include <MTGateway\Events5.mqh>
 
 #define MTGW_TIMER_TRIES 5          // EventSetMillisecondTimer can fail while the terminal starts
-#define MTGW_QUIET_US    500000     // no tick for this long: Market Watch is quiet
 
 input string AuthToken = "";              // Auth token from the console (mtgw_...)
 input string GatewayHost = "127.0.0.1";   // Gateway address (allow it in the terminal options)
 input int    GatewayPort = 8711;          // Gateway bridge port
 input int    TimerMs = 10;                // Timer period, ms (the terminal delivers ~10-16 ms at best)
-input int    SocketWaitMs = 9;            // While requests come, wait in the socket at least this long a pass, ms (0 = never)
+input int    SocketWaitMs = 9;            // Wait in the socket each pass, at least this long, ms (until just before the next pass; 0 = never)
 input int    MaxRows = 20000;             // Most rows in one history answer (the caller pages on)
 input int    HistoryWaitMs = 4000;        // How long a history call waits for the terminal to load it, ms
 input bool   TickWake = true;             // Send ticks as they arrive (false: on the timer only)
 
 CGatewaySession Session;
 CEvents5        Events;
-ulong           LastTickWake = 0;        // when a tick last woke the EA
 
 int OnInit()
   {
@@ -89,7 +88,6 @@ void OnDeinit(const int reason)
 // A tick woke the EA: answer what came, send what is new, return.
 void Wake()
   {
-   LastTickWake = GetMicrosecondCount();
    Events.LearnPositions();
    Session.Drain();
    Events.Flush(Session);
@@ -102,13 +100,13 @@ void OnTimer()
    Session.TimerPass(start);
    Session.Service();
    Events.Poll(Session);
-   // Wait in the socket (answering at once what comes) while requests come one after another,
-   // or while no tick is coming to wake the EA; not while ticks flow: a tick's event is not
-   // handled while the EA waits.
-   bool quiet = !TickWake || LastTickWake == 0 || start - LastTickWake > MTGW_QUIET_US;
-   if(Session.Conversing() || quiet)
-      while(Session.WaitOnce(start))
-         Events.Flush(Session);
+   // Wait in the socket until just before the next pass, answering at once what comes; the
+   // ticks and trade events that came meanwhile go out between the wait's slices.
+   while(Session.WaitOnce(start) != MTGW_WAIT_DONE)
+     {
+      Session.ServeHeld();
+      Events.Flush(Session);
+     }
   }
 
 // A tick of the chart's symbol (the terminal does not queue another while one waits).

@@ -69,7 +69,8 @@ int main() {
     return std::string();
   };
   _controls()["net"] = [](const std::vector<std::string>& w) {
-    if (w.size() != 2 || w[1] != "fail_answer") return std::string("usage: net fail_answer");
+    if (w.size() == 2 && w[1] == "stats") { printf("KIT: socket_woken %ld\n", ws2_32::woken); return std::string(); }
+    if (w.size() != 2 || w[1] != "fail_answer") return std::string("usage: net fail_answer | net stats");
     ws2_32::fail_next_answer = true; return std::string(); };
   _controls()["remove"] = [](const std::vector<std::string>&) { _stopped = 1; alarm(3); return std::string(); };
   int init = EA::OnInit();
