@@ -253,6 +253,7 @@ struct FakeTerminal {
   int64_t trade_state_ns = 0; int64_t trade_state_at_ns = 0;  // the trade state arrives this long after the login
   int series_depth = 0;        // bars a series holds when first built (0: all the server has)
   int history_waits = 0;       // copies that made the EA wait for history (control `history_waits`)
+  bool nan_next = false;       // the next OrderSend's result carries a NaN price (control `answer_nan`)
 };
 inline FakeTerminal _term;
 // The trade server's state (positions, orders, history, the connection) is in the terminal.
@@ -925,6 +926,7 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
     res.retcode = rc; res.comment = "Request answered "_s + _S(std::to_string(rc));
     if (rc == TRADE_RETCODE_DONE || rc == TRADE_RETCODE_PLACED || rc == TRADE_RETCODE_DONE_PARTIAL) rc = 0;
   }
+  if (_term.nan_next) { res.price = NAN; _term.nan_next = false; }  // a terminal's number the JSON cannot carry
   if (_term.shuffle_tx) std::shuffle(tx.begin(), tx.end(), _term.rng);
   for (auto& t : tx) _post_tx(t);
   MqlTradeTransaction req; req.type = TRADE_TRANSACTION_REQUEST;
@@ -995,6 +997,7 @@ inline void _register_terminal_controls() {
     FakeSymbol* s = _sym8(w[1]); if (!s) return std::string("unknown symbol");
     if (w[2] == "add") ++s->other_book_subscriptions; else if (s->other_book_subscriptions > 0) --s->other_book_subscriptions;
     return std::string(); };
+  _controls()["answer_nan"] = [](const std::vector<std::string>&) { _term.nan_next = true; return std::string(); };
   _controls()["history_waits"] = [](const std::vector<std::string>&) {
     printf("KIT: history_waits %d\n", _term.history_waits); return std::string(); };
   _controls()["series"] = [](const std::vector<std::string>&) {

@@ -1042,11 +1042,12 @@ public:
       out.Key("request");                         // the request executed: the daemon checks it
       EncodeRequest(out, r);
       out.EndObj();
+      // A number JSON cannot carry is written 0 (the JSON writer's rule); the order executed
+      // all the same, so the answer is what is recorded: an error here beside a record of
+      // success would have trade_results and the answer disagree.
       if(out.bad)
-        {
-         w.bad = true;                            // the answer becomes an error naming the field
-         w.bad_field = out.bad_field;
-        }
+         Print("MT Gateway: order_send's result has a non-finite '", out.bad_field, "' (order ",
+               IntegerToString((long)res.order), "): answered and recorded as 0");
       // recorded first: an answer lost on the way is still known to trade_results
       if(key != "")
          RecordPut(key, out.out);
