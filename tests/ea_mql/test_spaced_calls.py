@@ -88,6 +88,19 @@ async def test_a_spaced_call_finds_the_mt5_ea_waiting_while_ticks_flow(
     assert found >= least, f"{found} of {CALLS} calls found the EA in its socket"
 
 
+async def test_tick_first_leaves_the_socket_while_ticks_flow(
+        ea_binary: Path, tmp_path: Path) -> None:
+    """TickFirst=true puts ticks before calls: while ticks flow and no call is coming, the EA
+    does not wait in its socket (a tick's event waits while it does), so a spaced call waits
+    for the next wake-up, as before this item."""
+    path, _ = make_fixture(tmp_path, live_ticks=900)
+    async with quiet_bridge() as (b, listener), CompiledEA(
+            ea_binary, path, token=TOKEN, port=b.port, inputs={"TickFirst": "true"}) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        found = await spaced_calls_found_waiting(b, listener, ea)
+    assert found <= CALLS - FOUND_WAITING, f"{found} of {CALLS} calls found the EA in its socket"
+
+
 async def test_a_spaced_call_finds_the_mt4_ea_waiting(ea4_binary: Path, tmp_path: Path) -> None:
     """With socket timeouts that end between the clock's ticks (whether Windows' select does
     is not documented): the MT4 EA used to wait SocketWaitMs (9 ms) of each 15.6 ms pass."""

@@ -20,7 +20,9 @@
 //| new, then returns. Events that come while the timer pass waits in|
 //| the socket are handled when it returns, at most one timer period |
 //| later; between the wait's slices the pass itself sends the new   |
-//| ticks and trade events.                                          |
+//| ticks and trade events. Where the system clock ends each slice   |
+//| (15.6 ms), that makes a tick up to a period late: TickFirst turns|
+//| the wait off while ticks flow and no call is coming.             |
 //+------------------------------------------------------------------+
 #property copyright "MT Gateway"
 #property version   "1.00"
@@ -30,6 +32,7 @@
 #include <MTGateway\Events5.mqh>
 
 #define MTGW_TIMER_TRIES 5          // EventSetMillisecondTimer can fail while the terminal starts
+#define MTGW_QUIET_US    500000     // no tick for this long: Market Watch is quiet
 
 input string AuthToken = "";              // Auth token from the console (mtgw_...)
 input string GatewayHost = "127.0.0.1";   // Gateway address (allow it in the terminal options)
@@ -39,9 +42,11 @@ input int    SocketWaitMs = 9;            // Wait in the socket each pass, at le
 input int    MaxRows = 20000;             // Most rows in one history answer (the caller pages on)
 input int    HistoryWaitMs = 4000;        // How long a history call waits for the terminal to load it, ms
 input bool   TickWake = true;             // Send ticks as they arrive (false: on the timer only)
+input bool   TickFirst = false;           // Ticks before calls: wait in the socket only while calls come one after another
 
 CGatewaySession Session;
 CEvents5        Events;
+ulong           LastTickWake = 0;        // when a tick last woke the EA
 
 int OnInit()
   {
@@ -88,6 +93,7 @@ void OnDeinit(const int reason)
 // A tick woke the EA: answer what came, send what is new, return.
 void Wake()
   {
+   LastTickWake = GetMicrosecondCount();
    Events.LearnPositions();
    Session.Drain();
    Events.Flush(Session);
@@ -101,7 +107,12 @@ void OnTimer()
    Session.Service();
    Events.Poll(Session);
    // Wait in the socket until just before the next pass, answering at once what comes; the
-   // ticks and trade events that came meanwhile go out between the wait's slices.
+   // ticks and trade events that came meanwhile go out between the wait's slices. TickFirst:
+   // not while ticks flow (a tick's event is not handled while the EA waits) unless calls are
+   // coming one after another.
+   bool ticking = TickWake && LastTickWake != 0 && start - LastTickWake <= MTGW_QUIET_US;
+   if(TickFirst && ticking && !Session.Conversing())
+      return;
    while(Session.WaitOnce(start) != MTGW_WAIT_DONE)
      {
       Session.ServeHeld();

@@ -37,6 +37,7 @@
 #define MTGW_DRAIN_READS       256
 #define MTGW_BODY_WAIT_MS      1000
 #define MTGW_HELD_MAX          32     // calls held while their history loads
+#define MTGW_CONVERSE_US       50000  // a request this recent: calls are coming one after another
 #define MTGW_WAIT_SLICE_MS     2      // one wait in the socket; between two the EA sends what is new
 #define MTGW_WAIT_DATA         1      // WaitOnce: something came and was handled
 #define MTGW_WAIT_SLICE        0      // WaitOnce: a slice passed with nothing; the budget goes on
@@ -131,6 +132,7 @@ public:
    ulong             last_rx;
    ulong             last_ping;
    int               history_wait_ms;  // how long a call waits for its history to load
+   ulong             last_req;         // when the last request came (0: none yet)
    ulong             last_pass;        // when the last timer pass started
    ulong             periods[];        // the last intervals between timer passes, microseconds
    int               period_at;
@@ -163,6 +165,7 @@ public:
       rx_end = 0;
       wait_budget_ms = 0;
       history_wait_ms = 4000;
+      last_req = 0;
       last_pass = 0;
       period_at = 0;
       port = 8711;
@@ -207,6 +210,13 @@ public:
       ServeHeld();
       methods.history.Sweep();
       Heartbeat();
+     }
+
+   // Requests are coming (one in the last MTGW_CONVERSE_US): a caller that waits for each
+   // answer sends the next one at once (what TickFirst still waits in the socket for).
+   bool              Conversing(void) const
+     {
+      return state == ST_READY && last_req != 0 && GetMicrosecondCount() - last_req < MTGW_CONVERSE_US;
      }
 
    // A timer pass starts: learn how often the terminal really runs the timer (10-16 ms
@@ -611,6 +621,7 @@ public:
             ProtocolError("malformed request");
             return;
            }
+         last_req = GetMicrosecondCount();
          if(!Answer(doc, id_node, m_node, p_node, false))
            {
             int n = ArraySize(held_json);
