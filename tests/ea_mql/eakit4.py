@@ -44,17 +44,19 @@ def source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def assemble(work: Path, mql4_dir: Path = MQL4_DIR) -> Path:
-    """The MT4 EA's tree as a terminal's MQL4 folder holds it after ``mtgateway ea install``."""
+def assemble(work: Path, mql4_dir: Path = MQL4_DIR, mql5_dir: Path = MQL5_DIR) -> Path:
+    """The MT4 EA's tree as a terminal's MQL4 folder holds it after ``mtgateway ea install``
+    (the includes it shares from ``mql5_dir``)."""
     tree = work / "MQL4"
     shutil.copytree(mql4_dir, tree)
     for rel in SHARED_INCLUDES:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(MQL5_DIR / rel, tree / rel)
+        shutil.copyfile(mql5_dir / rel, tree / rel)
     return tree
 
 
-def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
+def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
+              mql5_dir: Path = MQL5_DIR) -> Path:
     """Preprocess and compile the MT4 EA; returns the binary (cached by source hash).
 
     Raises:
@@ -63,7 +65,7 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
     if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
         raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "
                          "(Debian/Ubuntu: sudo apt-get install g++ libssl-dev); .ci/run does")
-    default = mql4_dir == MQL4_DIR and out_dir is None
+    default = mql4_dir == MQL4_DIR and mql5_dir == MQL5_DIR and out_dir is None
     if out_dir is None:
         out_dir = Path(tempfile.gettempdir()) / f"mtgw-ea4-{source_hash()}"
     binary = out_dir / "mtgateway-ea4"
@@ -71,7 +73,7 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
         return binary
     work = Path(tempfile.mkdtemp(prefix="mtgw-ea4-build-"))
     try:
-        tree = assemble(work, mql4_dir)
+        tree = assemble(work, mql4_dir, mql5_dir)
         out = work / "pre"
         pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql4", str(tree),
                               str(out)], capture_output=True, text=True, check=False)
