@@ -105,7 +105,14 @@ void OnTimer()
    Session.Service();
    Events.Poll(Session);
    // wait in select() until just before the next pass, answering at once what comes; the
-   // quotes that change meanwhile go out between the wait's slices
-   while(Session.WaitOnce(start) != MTGW_WAIT_DONE)
+   // quotes that change meanwhile go out between the wait's slices, and after what came (a
+   // trade call, perhaps) the ticket list is compared again, so each call's change is its own
+   // event and not merged with the next calls' of the same pass
+   int got;
+   while((got = Session.WaitOnce(start)) != MTGW_WAIT_DONE)
+     {
+      if(got == MTGW_WAIT_DATA)
+         Events.Trades();
       Events.Poll(Session);
+     }
   }

@@ -106,13 +106,36 @@ void Load(void)
      }
   }
 
+// The first tick on disk from FromMsc on (0: none), and whether it has stayed the same for
+// MTGW_HELPER_SETTLE_MS: then the synchronization has brought nothing older, and the trade
+// server keeps no older ticks than that (its tick history can be shorter than its bars').
+bool FirstSettled(long &first)
+  {
+   MqlTick t[];
+   first = CopyTicks(_Symbol, t, COPY_TICKS_ALL, (ulong)FromMsc, 1) >= 1 ? t[0].time_msc : 0;
+   string id = _Symbol + "." + IntegerToString(FromMsc / 60000);   // one per helper
+   string seen = MTGW_FIRST_VAR + id, since = MTGW_FIRST_SINCE_VAR + id;
+   uint now = GetTickCount();
+   if(!GlobalVariableCheck(seen) || GlobalVariableGet(seen) != (double)first || !GlobalVariableCheck(since))
+     {
+      GlobalVariableTemp(seen);
+      GlobalVariableTemp(since);
+      GlobalVariableSet(seen, (double)first);
+      GlobalVariableSet(since, (double)now);
+      return false;
+     }
+   return (int)(now - (uint)GlobalVariableGet(since)) >= MTGW_HELPER_SETTLE_MS;
+  }
+
 // Whether the tick database holds the ticks from FromMsc on. In an indicator CopyTicks
 // "immediately returns all available ticks ... and launches synchronization of the tick
 // database if available data is not enough" and documents no error for that case, so the
 // answer is judged from the data: the M1 bars (built and synchronized from the trade server)
 // say which minutes had ticks, and each of those minutes sampled across the range (the first
-// and last few, and up to MTGW_HELPER_SAMPLES in between) must have a tick on disk. A range
-// whose minutes had no tick at all is there as it is.
+// and last few, and up to MTGW_HELPER_SAMPLES in between) must have a tick on disk. Minutes
+// before the first tick on disk count only until that first tick has stayed the same for
+// MTGW_HELPER_SETTLE_MS (the server has no older ticks); a gap after it (a symbol's absence
+// from Market Watch) is never taken for loaded. A range whose minutes had no tick is there.
 bool TicksThere(void)
   {
    long now_s = (long)TimeTradeServer();
@@ -135,19 +158,23 @@ bool TicksThere(void)
    for(int i = 0; i < n; i++)
       if(bars[i].tick_volume > 0)
          ticked[k++] = i;
+   long first_ms = 0;
+   bool settled = FirstSettled(first_ms);
    int step = k > MTGW_HELPER_SAMPLES ? k / MTGW_HELPER_SAMPLES : 1;
    for(int j = 0; j < k; j++)
      {
       if(j >= MTGW_HELPER_EDGE && j < k - MTGW_HELPER_EDGE && j % step != 0)
          continue;
       long minute_ms = (long)bars[ticked[j]].time * 1000;
+      if(first_ms > 0 && minute_ms + 60000 <= first_ms && settled)
+         continue;                           // before the server's tick history
       long start_ms = minute_ms < FromMsc ? FromMsc : minute_ms;
       MqlTick first[];
       ResetLastError();
       int got = CopyTicks(_Symbol, first, COPY_TICKS_ALL, (ulong)start_ms, 1);
       if(got < 1 || first[0].time_msc >= minute_ms + 60000)
         {
-         // the minute after FromMsc's may have had its ticks before FromMsc only
+         // the minute of FromMsc may have had its ticks before FromMsc only
          if(j == 0 && minute_ms < FromMsc && got >= 1)
             continue;
          return false;
