@@ -61,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="only the path through the compiled MQL5 EA (bench.eapath); a "
                              "full run includes it, --quick leaves it out unless given")
     parser.add_argument("--ea-compare", metavar="REV",
-                        help="with --ea: also measure the EAs of this git revision (built from "
-                             "its ea_bridge/mql against today's kit), beside today's")
+                        help="with --ea: also measure the EAs of this git revision (its "
+                             "ea_bridge/mql built against its own test kit), beside today's")
     parser.add_argument("--rpc-edge", choices=("llhttp", "aiohttp"), default="llhttp",
                         help="the daemon's [server] rpc_edge (the A/B of issue 21's llhttp "
                              "/rpc edge against aiohttp's parser; default llhttp, as shipped)")

@@ -18,7 +18,7 @@ quiet spell) on the hop floor and through each EA, with no tick arriving, with t
 (20 Market Watch symbols at 2 Hz each: the EA is woken by ticks, not by calls), and through the
 MT4 EA (whose quotes change every 20 ms). Each EA runs with its own daemon, every side in every
 repetition; ``--ea-compare REV`` adds the EAs of a git revision (its ``ea_bridge/mql`` built
-against today's kit) as ``baseline_*`` sides, and their tick runs, for an A/B in one run.
+against its own kit) as ``baseline_*`` sides, and their tick runs, for an A/B in one run.
 
 **Ticks, terminal -> /ws client**, through the same compiled EA, for 1 and for 20 Market Watch
 symbols. The kit's clock runs at a real terminal's resolution (Windows' 15.625 ms: the EA's
@@ -244,15 +244,16 @@ def _mt4_fixture(path: Path, token: str) -> None:
 
 
 def _build_at(rev: str, workdir: Path) -> tuple[Path, Path]:
-    """The MQL5 and MQL4 EAs of git revision ``rev``, built against today's kit."""
+    """The MQL5 and MQL4 EAs of git revision ``rev``, built against that revision's kit (its
+    EAs were written against it: an older EA need not build against today's stricter one)."""
     tree = workdir / f"rev-{rev}"
     tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "ea_bridge/mql"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "ea_bridge/mql",
+                              "tests/ea_mql/kit"], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    mql = tree / "ea_bridge" / "mql"
-    return (build_ea(mql / "MQL5", tree / "bin5"),
-            build_ea4(mql / "MQL4", tree / "bin4", mql5_dir=mql / "MQL5"))
+    mql, kit = tree / "ea_bridge" / "mql", tree / "tests" / "ea_mql" / "kit"
+    return (build_ea(mql / "MQL5", tree / "bin5", kit=kit),
+            build_ea4(mql / "MQL4", tree / "bin4", mql5_dir=mql / "MQL5", kit=kit))
 
 
 async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float, log: Any,

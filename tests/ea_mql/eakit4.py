@@ -56,7 +56,7 @@ def assemble(work: Path, mql4_dir: Path = MQL4_DIR, mql5_dir: Path = MQL5_DIR) -
 
 
 def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
-              mql5_dir: Path = MQL5_DIR) -> Path:
+              mql5_dir: Path = MQL5_DIR, kit: Path = KIT) -> Path:
     """Preprocess and compile the MT4 EA; returns the binary (cached by source hash).
 
     Raises:
@@ -65,7 +65,7 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
     if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
         raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "
                          "(Debian/Ubuntu: sudo apt-get install g++ libssl-dev); .ci/run does")
-    default = mql4_dir == MQL4_DIR and mql5_dir == MQL5_DIR and out_dir is None
+    default = mql4_dir == MQL4_DIR and mql5_dir == MQL5_DIR and out_dir is None and kit == KIT
     if out_dir is None:
         out_dir = Path(tempfile.gettempdir()) / f"mtgw-ea4-{source_hash()}"
     binary = out_dir / "mtgateway-ea4"
@@ -75,7 +75,7 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
     try:
         tree = assemble(work, mql4_dir, mql5_dir)
         out = work / "pre"
-        pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql4", str(tree),
+        pre = subprocess.run([sys.executable, str(kit / "mqlpp.py"), "--lang", "mql4", str(tree),
                               str(out)], capture_output=True, text=True, check=False)
         if pre.returncode != 0:
             raise BuildError(pre.stderr.strip())
@@ -88,9 +88,9 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
             f'namespace mqlp_expert {{ using namespace mqlfb;\n#include "{experts[0]}"\n}}\n',
             encoding="utf-8")
         cc = subprocess.run(
-            ["g++", *CXXFLAGS4, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql4"),
+            ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem", str(kit / "mql4"),
              "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
-             str(KIT / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
+             str(kit / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
             capture_output=True, text=True, check=False)
         if cc.returncode != 0:
             raise BuildError(cc.stderr.strip())

@@ -121,7 +121,7 @@ async def test_the_chart_symbols_quotes_go_out_on_each_tick(
     """With a one-second timer, EURUSD (the chart's symbol) quotes 20 ms apart: OnTick sends
     each as it comes, where a timer-only EA sent one a second."""
     b, listener = bridge
-    path, fx = fixture4(tmp_path)
+    path, fx = fixture4(tmp_path, live_ticks=900)  # 18 s of quotes from the EA's start
     async with CompiledEA(ea4_binary, path, token=TOKEN, port=b.port, timer_ms=1000) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         await listener.wait_for(lambda: sum(s == "EURUSD" for _, s, _ in listener.ticks_seen)

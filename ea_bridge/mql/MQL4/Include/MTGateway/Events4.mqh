@@ -27,6 +27,7 @@
 
 #define MTGW_RESCAN_MS   1000
 #define MTGW_PENDING_MAX 1000
+#define MTGW_SEED_MARGIN_S 5      // opened this long before the tickets were learnt: certainly old
 
 struct QuoteCursor
   {
@@ -280,7 +281,8 @@ public:
          now_sig[n] = sig;
          int was = seed ? -1 : FindSnap(t);
          now_json[n] = was >= 0 && snap_sig[was] == sig ? snap_json[was] : Encoded(market);
-         bool known_before = was < 0 && (long)OrderOpenTime() < seeded_time &&
+         // (a margin: TimeCurrent is the last quote's time, not the trade server's clock)
+         bool known_before = was < 0 && (long)OrderOpenTime() + MTGW_SEED_MARGIN_S < seeded_time &&
                              StringFind(OrderComment(), "from #") != 0;
          if(!seed && !known_before)
            {

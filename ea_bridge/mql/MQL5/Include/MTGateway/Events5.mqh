@@ -44,6 +44,7 @@
 #define MTGW_PENDING_MAX         1000
 #define MTGW_REMOVED_KEPT        256    // orders whose removal was reported (for duplicates)
 #define MTGW_FRESH_GAP_MS        60000  // a first new tick this long after the quote seen: copy from it
+#define MTGW_SEED_MARGIN_MS      5000   // opened this long before positions were learnt: certainly old
 
 struct TickCursor
   {
@@ -130,7 +131,8 @@ public:
       for(int i = 0; i < total; i++)
         {
          ulong t = PositionGetTicket(i);
-         if(t == 0 || CachedPosition(t) >= 0 || PositionGetInteger(POSITION_TIME_MSC) >= seeded_msc)
+         // (a margin: TimeTradeServer is the terminal's estimate of the server's clock)
+         if(t == 0 || CachedPosition(t) >= 0 || PositionGetInteger(POSITION_TIME_MSC) + MTGW_SEED_MARGIN_MS >= seeded_msc)
             continue;
          JsonWriter w;
          EncodePosition(w);
