@@ -38,6 +38,7 @@ input int  Timeframe = 0;           // mode 2: the timeframe to load (ENUM_TIMEF
 void Load(void);
 void Done(void);
 bool TicksThere(void);
+bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled);
 
 int OnInit(void)
   {
@@ -143,23 +144,33 @@ bool TicksThere(void)
    from_s -= from_s % 60;
    if(now_s <= from_s)
       return true;
+   long first_ms = 0;
+   bool settled = FirstSettled(first_ms);
+   // a long range is judged by its first and its last day (its bars are not all copied)
+   if(now_s - from_s <= 2 * MTGW_HELPER_WINDOW_S)
+      return WindowThere(from_s, now_s, first_ms, settled);
+   return WindowThere(from_s, from_s + MTGW_HELPER_WINDOW_S, first_ms, settled) &&
+          WindowThere(now_s - MTGW_HELPER_WINDOW_S, now_s, first_ms, settled);
+  }
+
+// The sampled ticked minutes of [from_s, to_s] have their ticks on disk (see TicksThere).
+bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled)
+  {
    MqlRates bars[];
    ResetLastError();
-   int n = CopyRates(_Symbol, PERIOD_M1, (datetime)from_s, (datetime)now_s, bars);
+   int n = CopyRates(_Symbol, PERIOD_M1, (datetime)from_s, (datetime)to_s, bars);
    if(n < 0 || !SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SYNCHRONIZED))
       return false;                          // the bars are loading (this copy started it)
-   if(n > 0 && (long)bars[0].time > from_s + 60 &&
-      SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_FIRSTDATE) > from_s &&
-      SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_FIRSTDATE) > SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SERVER_FIRSTDATE))
-      return false;                          // the M1 series does not reach FromMsc yet
+   long series_first = SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_FIRSTDATE);
+   if((n == 0 || (long)bars[0].time > from_s + 60) && series_first > from_s &&
+      series_first > SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SERVER_FIRSTDATE))
+      return false;                          // the M1 series does not reach back here yet
    int ticked[];
    int k = 0;
    ArrayResize(ticked, n);
    for(int i = 0; i < n; i++)
       if(bars[i].tick_volume > 0)
          ticked[k++] = i;
-   long first_ms = 0;
-   bool settled = FirstSettled(first_ms);
    int step = k > MTGW_HELPER_SAMPLES ? k / MTGW_HELPER_SAMPLES : 1;
    for(int j = 0; j < k; j++)
      {
