@@ -50,7 +50,7 @@ from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from tests.ea_mql.eakit import build_ea, write_fixture
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4
 
-from .common import ROOT, Pinning, Proc, free_port, median, summarize_ns, wait_http
+from .common import ROOT, Pinning, Proc, free_port, median, summarize_ns, wait_http, wait_tcp
 from .daemon import RunDaemon
 from .floors import HTTP_FLOOR_BODY
 from .rpc import EA_LOGIN, EA_SERVER, RPC_BODY, aiohttp_rtts, start_rpc_daemon
@@ -275,6 +275,7 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
     work = Path(workdir.name)
     try:
         baseline = _build_at(compare, work) if compare else None
+        await wait_tcp(echo_port, echo)  # the hop floor connects to it as it starts
         hop = Proc(["-m", "bench.floors", "hop", str(hop_port), str(echo_port)], pinning=pinning)
         await wait_http(f"http://127.0.0.1:{hop_port}/health", hop)
         emulated = await start_rpc_daemon(pinning)
