@@ -76,7 +76,7 @@ AUTHORITY: Final = web.AppKey("authority", Authority)
 #: The console's Prometheus metrics (``metrics.py``).
 CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 _OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
-#: Proofs of device keys not verified here yet, bounded per peer and in all (``keygate``).
+#: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).
 KEY_GATE: Final = web.AppKey("key_gate", KeyGate)
 _VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 _MAX_BODY_BYTES: Final = 64 * 1024
