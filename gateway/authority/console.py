@@ -31,7 +31,7 @@ import math
 import secrets
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -57,6 +57,7 @@ from .guard import (
     raw_response,
     work_middleware,
 )
+from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
 from .proofs import verify_device_proof
@@ -67,8 +68,8 @@ from .store import AccountRow, StoredLoginFailures, StoredProofReplays
 from .throttle import AuthThrottle
 from .web import PAGES, mount_pages, security_headers
 
-__all__ = ["AUTHORITY", "LONG_POLLS", "LONG_POLLS_PER_DEVICE", "create_console_app",
-           "mailer_from_config", "start_console"]
+__all__ = ["AUTHORITY", "KEY_GATE", "LONG_POLLS", "LONG_POLLS_PER_DEVICE",
+           "create_console_app", "mailer_from_config", "start_console"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ AUTHORITY: Final = web.AppKey("authority", Authority)
 #: The console's Prometheus metrics (``metrics.py``).
 CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 _OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
+#: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).
+KEY_GATE: Final = web.AppKey("key_gate", KeyGate)
 _VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 _MAX_BODY_BYTES: Final = 64 * 1024
 _HEX32: Final = r"^[0-9a-f]{32}$"
@@ -358,13 +361,32 @@ def _page_sign_in(app: web.Application) -> Callable[[str, str], Awaitable[str | 
 
 async def _device(request: web.Request, clock: Callable[[], float]) -> DeviceInfo:
     body = await request.read()
+    # Round-4 T4-F13: a device the authority knows goes straight to the signature check and
+    # the database write; a key it has never seen is bounded first (``keygate``).
+    gate, device_id = request.app[KEY_GATE], request.headers.get("X-Device-Id", "")
+    known = gate.known(device_id)
+    if not known:
+        wait = gate.admit(request.remote or "?")
+        if wait is not None:
+            raise _Fail(429, "too_many_new_devices", "too many proofs from device keys this "
+                        "console does not know; retry later", retry_after_s=wait)
     try:
         device = verify_device_proof(request.headers, request.method, request.path, body,
                                      clock(), StoredProofReplays(request.app[AUTHORITY].store))
     except ProofRejected as exc:
         raise _Fail(401, exc.reason, "the device proof was refused") from None
+    if not known and request.app[AUTHORITY].store.device(device.device_id) is not None:
+        gate.verified(device.device_id)  # known to the authority since this process started
     mark_authenticated(request)
     return device
+
+
+def _known_devices(authority: Authority) -> Iterator[str]:
+    """Every device that asked an owner's approval, whatever the answer (read once at start:
+    ``keygate``). A device row is written only by a lookup naming a live token."""
+    for owner in authority.store.owners():
+        for approval in authority.store.approvals_of_owner(owner):
+            yield approval.device_id
 
 
 def _account_json(row: AccountRow) -> dict[str, Any]:
@@ -609,6 +631,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         # Counted in the database: failed sign-ins on any instance count on every other.
         ledger=StoredLoginFailures(lambda: app[AUTHORITY].store, "console-owner"))
     app[_VOUCH_KEY] = secrets.token_bytes(32)
+    app[KEY_GATE] = KeyGate(clock=throttle_clock)  # the throttle's clock (tests inject it)
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
@@ -620,6 +643,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         authority = Authority.open(directory, chosen, clock=clock, randbelow=randbelow,
                                    database_url=database_url(config.authority))
         app[AUTHORITY] = authority
+        for device_id in _known_devices(authority):
+            app[KEY_GATE].verified(device_id)
         yield
         await authority.close()
 
