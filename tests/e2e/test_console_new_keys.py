@@ -10,18 +10,21 @@ the flood is sent with the clock still, so what is let through is the gate's bur
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.keygate import ALL_PEERS, PER_PEER
-from gateway.authority.proofs import device_proof_headers
+from gateway.authority.proofs import device_info, device_proof_headers
+from gateway.authority.records import b64url_encode
 from gateway.config import ConsoleConfig, GatewayConfig
+from mtgateway.credential import token_hint
+from tests.e2e.consolekit import boxed
 from tests.e2e.test_cli_manage import _serving
 from tests.e2e.test_console import OWNER, PASSWORD, Console, CountingClock, _issue, _pending
 
@@ -79,9 +82,10 @@ async def test_a_restarted_console_still_knows_its_devices(tmp_path: Path) -> No
     async with _serving(await start_console(first, "127.0.0.1", 0)) as port:
         first[AUTHORITY].create_owner(OWNER, PASSWORD)
         issued = first[AUTHORITY].issue_token(OWNER, 5012345, "MTG-Demo")
-        sha = hashlib.sha256(issued.token.encode()).hexdigest().encode()
-        assert await call(port, daemon, "/v1/records/lookup",
-                          b'{"token_sha256": "' + sha + b'"}') == 200
+        body = {"token_hint": token_hint(issued.token),
+                **boxed(device_info(daemon).device_id)}
+        body["box_key"] = b64url_encode(body["box_key"])
+        assert await call(port, daemon, "/v1/records/lookup", orjson.dumps(body)) == 200
     again = create_console_app(config, throttle_clock=clock)
     async with _serving(await start_console(again, "127.0.0.1", 0)) as port:
         flood = [await call(port, Ed25519PrivateKey.generate(), STATUS) for _ in range(30)]
