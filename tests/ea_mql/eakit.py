@@ -288,4 +288,7 @@ class CompiledEA:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        code = await self.stop()
+        # pytest shows a test's captured output only when it fails: then the EA's own last
+        # words (why it dropped the connection, an abort) are beside the assertion.
+        print(f"== the EA's last output (exit code {code}):", *self.lines[-40:], sep="\n")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gateway.eafiles import EA_FILES, ea_source_dir
 from tests.ea_mql.eakit import MQL5_DIR, build_ea
 
@@ -28,6 +30,9 @@ def test_ea_path_prints_the_sources() -> None:
     assert Path(done.stdout.strip()) == MQL5_DIR
 
 
+# A whole uncached build of the installed tree: on a loaded 2-core machine g++ alone can pass
+# the default 60 s, which is there to catch hangs, not slow builds.
+@pytest.mark.timeout(240)
 def test_install_copies_a_complete_ea_that_compiles(tmp_path: Path) -> None:
     """Into a data folder: every file lands under MQL5/, each path is printed, and the
     installed tree alone builds (nothing it includes was left behind); a second install says
