@@ -1,0 +1,43 @@
+"""Issue 35, item 1: the frictions a newcomer met in the fourth review, each closed with a test.
+
+The review's numbering is kept in each test's docstring (M1, m1, ...); docs/operations.md lists
+them all. The emulator's calendar is injected (a replayed Wednesday), never the day the suite
+runs on.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.authority.service import AccountRegistration
+from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
+from tests.e2e.test_examples import run
+from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the examples' processes")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_the_bot_example_trades_under_the_default_risk_policy(daemon: Daemon) -> None:
+    """M1: the console's checklist registers the account with the form's defaults (at most
+    1 % of equity at risk, 0.1 lot); examples/bot.py then still opens, moves its stops and
+    closes, because its opening order carries its stop loss (it used to open without one and
+    was refused -32012)."""
+    daemon.authority.register_account(OWNER, AccountRegistration(
+        name="Checklist step 1", broker="MetaQuotes", login=LOGIN, password="", server=SERVER))
+    await daemon.cache.refresh_once()  # the record now carries the default policy
+    async with connected_terminal(daemon, symbols=("EURUSD", "BTCUSD"),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        refused = await daemon.call("order_send", {"request": {
+            "action": "TRADE_ACTION_DEAL", "symbol": "EURUSD", "volume": 0.01,
+            "type": "ORDER_TYPE_BUY"}})
+        assert refused["error"]["code"] == -32012  # the default policy is in force
+        code, out = await run(sys.executable, "examples/bot.py", "--url",
+                              f"http://127.0.0.1:{daemon.http_port}", "--token", daemon.token)
+    assert code == 0, out
+    assert "trading EURUSD" in out and out.count("TRADE_RETCODE_DONE") == 3, out
+    assert "position still open: False" in out
