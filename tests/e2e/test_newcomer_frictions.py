@@ -7,13 +7,24 @@ runs on.
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.authority.service import AccountRegistration
-from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
+from tests.e2e.conftest import (
+    LOGIN,
+    OWNER,
+    SERVER,
+    WAIT_S,
+    Daemon,
+    connected_terminal,
+    running_demo,
+)
+from tests.e2e.test_demo_traps import SUNDAY, SUNDAY_S
 from tests.e2e.test_examples import run
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
@@ -41,3 +52,23 @@ async def test_the_bot_example_trades_under_the_default_risk_policy(daemon: Daem
     assert code == 0, out
     assert "trading EURUSD" in out and out.count("TRADE_RETCODE_DONE") == 3, out
     assert "position still open: False" in out
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_curl_example_takes_state_file_and_quotes_an_open_market(tmp_path: Path) -> None:
+    """m1: ``examples/curl.sh --state-file demo.json``, as the README words it, works (it took
+    only a positional path: ``FileNotFoundError: '--state-file'``), and a missing file or an
+    unknown option is one line, no traceback. m10 (curl.sh's part): on a replayed Sunday it
+    quotes BTCUSD, whose market is open, not EURUSD's last Friday quote."""
+    state_file = tmp_path / "demo.json"
+    async with running_demo(state_file, "--start-time", SUNDAY):
+        code, out = await run("bash", "examples/curl.sh", "--state-file", str(state_file))
+    assert code == 0, out
+    health, account, tick, rates = (json.loads(line) for line in out.splitlines()[:4])
+    assert health["status"] == "ok" and account["result"]["login"] == LOGIN
+    assert 0 <= tick["result"]["time"] - SUNDAY_S < WAIT_S * 6, tick  # live, not Friday's
+    assert len(rates["result"]["rows"]) == 3
+    for argv, said in ((["--state-file", str(tmp_path / "none.json")], "no state file"),
+                       (["--state-fil", "x"], "unknown option --state-fil")):
+        code, out = await run("bash", "examples/curl.sh", *argv)
+        assert (code, said in out, "Traceback" in out) == (2, True, False), out
