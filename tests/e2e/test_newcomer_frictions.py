@@ -55,15 +55,28 @@ async def test_the_bot_example_trades_under_the_default_risk_policy(daemon: Daem
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-async def test_curl_example_takes_state_file_and_quotes_an_open_market(tmp_path: Path) -> None:
+async def test_the_curl_lines_take_state_file_and_quote_an_open_market(tmp_path: Path) -> None:
     """m1: ``examples/curl.sh --state-file demo.json``, as the README words it, works (it took
     only a positional path: ``FileNotFoundError: '--state-file'``), and a missing file or an
     unknown option is one line, no traceback. m10 (curl.sh's part): on a replayed Sunday it
     quotes BTCUSD, whose market is open, not EURUSD's last Friday quote."""
     state_file = tmp_path / "demo.json"
-    async with running_demo(state_file, "--start-time", SUNDAY):
+    async with running_demo(state_file, "--start-time", SUNDAY) as (_, printed):
         code, out = await run("bash", "examples/curl.sh", "--state-file", str(state_file))
+        shown = printed.decode()
+        block = shown[shown.index("  export TOKEN="):shown.index("From Python")]
+        lines = "\n".join(line for line in block.splitlines() if not line.startswith("  ("))
+        pasted, answers = await run("bash", "-c", lines)
     assert code == 0, out
+    # m13 and m10, the demo's part: its curl lines work as pasted (they read $TOKEN, which
+    # the demo now tells to export), the tick one asks for the open BTCUSD, and the Python
+    # snippet names the interpreter to run it with.
+    assert pasted == 0, answers
+    account_line, tick_line = (json.loads(line) for line in answers.replace("}{", "}\n{")
+                               .splitlines() if line.strip())
+    assert account_line["result"]["login"] == LOGIN
+    assert 0 <= tick_line["result"]["time"] - SUNDAY_S < WAIT_S * 6, tick_line
+    assert '"symbol":"BTCUSD"' in block and f"run it with {sys.executable}" in shown
     health, account, tick, rates = (json.loads(line) for line in out.splitlines()[:4])
     assert health["status"] == "ok" and account["result"]["login"] == LOGIN
     assert 0 <= tick["result"]["time"] - SUNDAY_S < WAIT_S * 6, tick  # live, not Friday's
