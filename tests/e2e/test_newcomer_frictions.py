@@ -7,6 +7,8 @@ runs on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shutil
 import sys
@@ -14,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.authority.service import AccountRegistration
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
     SERVER,
+    TERMINAL,
     WAIT_S,
     Daemon,
     connected_terminal,
@@ -27,6 +31,7 @@ from tests.e2e.conftest import (
 from tests.e2e.test_demo_traps import SUNDAY, SUNDAY_S
 from tests.e2e.test_examples import run
 from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
+from tests.e2e.test_terminal_state import REVOCATION_BUDGET_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the examples' processes")
 
@@ -85,3 +90,27 @@ async def test_the_curl_lines_take_state_file_and_quote_an_open_market(tmp_path:
                        (["--state-fil", "x"], "unknown option --state-fil")):
         code, out = await run("bash", "examples/curl.sh", *argv)
         assert (code, said in out, "Traceback" in out) == (2, True, False), out
+
+
+async def test_token_revoke_in_another_process_cuts_the_ea_off_as_fast_as_it_says(
+        daemon: Daemon, tmp_path: Path) -> None:
+    """m3: `mtgateway token revoke` (local mode, another process) said "within 300 s
+    ([authority] refresh_interval_s)"; the running daemon finds the revocation by polling
+    every 0.5 s and cut the EA off about 2 s after the command started. It now says "within
+    2 s", and the EA is gone within 2 s of the command's answer."""
+    config = tmp_path / "cli.toml"
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n', encoding="utf-8")
+    terminal = EmulatedTerminal(daemon.token, port=daemon.bridge.port, settings=EmulatorSettings(
+        login=LOGIN, server=SERVER, symbols=("EURUSD",)), utc_clock_ms=SteppedClock(WEDNESDAY_MS))
+    task = asyncio.create_task(terminal.run(reconnect=False))
+    try:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        code, out = await run(sys.executable, "-m", "gateway", "token", "revoke",
+                              daemon.issued.token_id, "-c", str(config))
+        assert code == 0 and "within 2 s" in out and "within 300 s" not in out, out
+        await daemon.bridge.wait_for_terminal_down(TERMINAL, REVOCATION_BUDGET_S)
+    finally:
+        await terminal.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TerminalRefused):
+            await task
