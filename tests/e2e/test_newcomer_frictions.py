@@ -15,9 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
-from gateway.authority.service import AccountRegistration
+from gateway.auth.local import SelfApprovingAuthority
+from gateway.auth.reporter import watch_revocations
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info
+from gateway.authority.service import AccountRegistration, Authority
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
@@ -114,3 +119,31 @@ async def test_token_revoke_in_another_process_cuts_the_ea_off_as_fast_as_it_say
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, TerminalRefused):
             await task
+
+
+async def test_a_policy_change_is_not_logged_as_a_revocation(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """m15: registering an account (a new risk policy on its tokens' records) made the daemon
+    log "token authority announced 2 revocation(s)", though nothing was revoked. The feed
+    names every changed record; the line now says so."""
+    authority = Authority.open(tmp_path, RecordingMailer())
+    authority.create_owner(OWNER, "correct horse battery")
+    authority.issue_token(OWNER, LOGIN, SERVER)
+    link = SelfApprovingAuthority(authority, device_info(Ed25519PrivateKey.generate()))
+    refreshed = asyncio.Event()
+
+    async def refresh() -> None:
+        refreshed.set()
+
+    caplog.set_level("INFO", logger="gateway.auth.reporter")
+    watcher = asyncio.create_task(watch_revocations(link, link._device, refresh, wait_s=60))
+    try:
+        await asyncio.sleep(0)  # one turn: the watcher takes the feed's head as its cursor
+        authority.register_account(OWNER, AccountRegistration(
+            name="Live", broker="Sim", login=LOGIN, password="", server=SERVER))
+        async with asyncio.timeout(WAIT_S):
+            await refreshed.wait()
+    finally:
+        watcher.cancel()
+    (line,) = [r.getMessage() for r in caplog.records if "announced" in r.getMessage()]
+    assert "revocation(s)" not in line and "changed token record" in line, line
