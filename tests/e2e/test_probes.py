@@ -110,6 +110,7 @@ async def test_metrics_count_calls_refusals_sessions_and_orders(daemon: Daemon) 
         assert r.status == 401
     status, content_type, text = await _get(daemon, "/metrics")
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    assert "_created" not in text  # m20 (review round 4): no creation-time series
     samples = _samples(text)
     assert samples[("mtgateway_rpc_requests_total",
                     (("method", "account_info"), ("outcome", "ok")))] == 1
