@@ -147,3 +147,23 @@ async def test_a_policy_change_is_not_logged_as_a_revocation(
         watcher.cancel()
     (line,) = [r.getMessage() for r in caplog.records if "announced" in r.getMessage()]
     assert "revocation(s)" not in line and "changed token record" in line, line
+
+
+async def test_a_revoked_sessions_close_and_its_refusal_say_the_same(
+        daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+    """m15: on a revocation the EA's log read "closed: token_revoked the auth token was
+    revoked", then, at its next hello, "token revoked (token_revoked): The auth token has been
+    revoked": one event, two texts. The close now carries the refusal's own words."""
+    caplog.set_level("INFO", logger="ea_bridge.emulator")
+    async with connected_terminal(daemon, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        assert await daemon.revoke(daemon.issued.token_id)
+        await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
+        async with daemon.session.post(daemon.rpc_url, json={
+                "jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers={"Authorization": f"Bearer {daemon.token}"}) as response:
+            assert response.status == 401
+            refusal = (await response.json())["error"]["message"]
+    closed = [r.getMessage() for r in caplog.records
+              if r.getMessage().startswith("bridge session closed: token_revoked")]
+    assert closed == [f"bridge session closed: token_revoked {refusal}"], closed
