@@ -1,8 +1,8 @@
 """Issue 35, item 1: the frictions a newcomer met in the fourth review, each closed with a test.
 
-The review's numbering is kept in each test's docstring (M1, m1, ...); docs/operations.md lists
-them all. The emulator's calendar is injected (a replayed Wednesday), never the day the suite
-runs on.
+The review's numbering is kept in each test's docstring (M1, m1, ...); docs/newcomer.md lists
+them all. The emulator's calendar is injected (a replayed Wednesday or Sunday), never the day
+the suite runs on.
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 from tests.e2e.test_terminal_state import REVOCATION_BUDGET_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the examples' processes")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_the_bot_example_trades_under_the_default_risk_policy(daemon: Daemon) -> None:
