@@ -10,7 +10,10 @@ What it shows, in the order a real bot needs it:
   ``last_error().gateway_code == -32003``, "outcome unknown";
 - every order carries a ``client_id``: resending the same request with the same id can never
   open a second position, and after an unknown outcome the bot asks ``order_status`` instead
-  of blindly sending again.
+  of blindly sending again;
+- the opening order carries its stop loss: an account registered in the console gets a risk
+  policy (by default at most 1 % of equity at risk per trade), and the gateway refuses an
+  opening order without a stop (-32012), whose loss nothing bounds.
 """
 
 from __future__ import annotations
@@ -71,9 +74,15 @@ def run(symbol: str | None, volume: float) -> int:
         return 1
     volume = max(volume, info.volume_min)
 
-    print(f"buy {volume} {symbol}")
+    tick = mt5.symbol_info_tick(symbol)
+    # Stops well outside the spread and the broker's minimum distance (stops level), sent
+    # with the opening order: the loss at the stop is what a risk policy bounds.
+    distance = max(20 * (tick.ask - tick.bid), (info.trade_stops_level + 10) * info.point)
+    sl, tp = round(tick.bid - 2 * distance, info.digits), round(tick.bid + 2 * distance,
+                                                                  info.digits)
+    print(f"buy {volume} {symbol} sl={sl} tp={tp}")
     opened = trade({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol, "volume": volume,
-                    "type": mt5.ORDER_TYPE_BUY, "deviation": 20})
+                    "type": mt5.ORDER_TYPE_BUY, "sl": sl, "tp": tp, "deviation": 20})
     if opened is None or opened.retcode not in DONE:
         print(f"not opened: {opened and opened.comment}", file=sys.stderr)
         return 1
@@ -82,10 +91,8 @@ def run(symbol: str | None, volume: float) -> int:
     print(f"position {ticket} open at {position.price_open}")
 
     tick = mt5.symbol_info_tick(symbol)
-    # Stops well outside the spread and the broker's minimum distance (stops level).
-    distance = max(20 * (tick.ask - tick.bid), (info.trade_stops_level + 10) * info.point)
     sl, tp = round(tick.bid - distance, info.digits), round(tick.bid + distance, info.digits)
-    print(f"set stops sl={sl} tp={tp}")
+    print(f"move stops sl={sl} tp={tp}")
     moved = trade({"action": mt5.TRADE_ACTION_SLTP, "symbol": symbol, "position": ticket,
                    "sl": sl, "tp": tp})
     if moved is None or moved.retcode not in DONE:

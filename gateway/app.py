@@ -79,10 +79,13 @@ AUTHORITY_DB_NAME = "authority.sqlite3"
 #: The idempotency journal and audit trail of trades.
 JOURNAL_DB_NAME = "orders.sqlite3"
 
+#: Why a live session is closed when its token dies: the same words as the refusal the token
+#: gets everywhere after (``auth/service.py``), so the EA's log tells one story (review round
+#: 4, m15: "was revoked" at the close, "has been revoked" at the next hello).
 _DEAD_MESSAGES = {
-    "token_revoked": "the auth token was revoked",
-    "token_expired": "the auth token has expired",
-    "invalid_token": "the token authority no longer confirms this token",
+    "token_revoked": "The auth token has been revoked",
+    "token_expired": "The auth token has expired",
+    "invalid_token": "The token authority no longer confirms this token",
 }
 
 

@@ -153,7 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ea = sub.add_parser("ea", help="the MQL5/MQL4 Expert Advisor that connects a terminal")
     ea_sub = ea.add_subparsers(dest="ea_command", required=True, metavar="ACTION")
-    ea_sub.add_parser("path", help="print the folder of the EA sources shipped with mtgateway")
+    ea_path = ea_sub.add_parser("path", help="print the folders of the MQL5 and MQL4 EA "
+                                             "sources shipped with mtgateway")
+    which = ea_path.add_mutually_exclusive_group()
+    which.add_argument("--mt5", dest="platform", action="store_const", const="MT5",
+                       help="print only the MQL5 folder (for scripts)")
+    which.add_argument("--mt4", dest="platform", action="store_const", const="MT4",
+                       help="print only the MQL4 folder (for scripts)")
     ea_install = ea_sub.add_parser("install", help="copy the EA into a terminal's data folder")
     ea_install.add_argument("--terminal-dir", type=Path, required=True, metavar="DIR",
                             help="the terminal's data folder (MetaTrader: File > Open Data "
@@ -255,10 +261,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ea_command(args: argparse.Namespace) -> int:
-    from .eafiles import InstallError, ea_source_dir, install_ea
+    from .eafiles import SHARED_INCLUDES, InstallError, ea4_source_dir, ea_source_dir, install_ea
 
     if args.ea_command == "path":
-        print(ea_source_dir())
+        if args.platform is not None:
+            print(ea_source_dir() if args.platform == "MT5" else ea4_source_dir())
+            return 0
+        shared = ", ".join(Path(rel).name for rel in SHARED_INCLUDES)
+        print(f"MetaTrader 5: {ea_source_dir()}\n"
+              "  Experts/MTGateway.mq5, Indicators/MTGateway/Helper.mq5, Include/MTGateway/\n"
+              f"MetaTrader 4: {ea4_source_dir()}\n"
+              "  Experts/MTGateway.mq4, Include/MTGateway/ (plus the MQL5 folder's "
+              f"Include/MTGateway/{{{shared}}}, which both EAs share)\n"
+              "`mtgateway ea install --terminal-dir DIR` copies the right ones into a "
+              "terminal's data folder.")
         return 0
     try:
         done = install_ea(args.terminal_dir)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import os
 import stat
 import sys
 import tomllib
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -379,13 +380,30 @@ def load_config(path: str | Path | None) -> GatewayConfig:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {_problem(err)}"
             for err in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
     if _POSIX:
         _check_config_access(path, info, secrets=_secrets_held(config))
     return config
+
+
+def _problem(error: Any) -> str:
+    """One validation error in words; an unknown key says so, with the closest known key
+    of its section when one is close (``dat_dir`` -> ``data_dir``), rather than pydantic's
+    "Extra inputs are not permitted"."""
+    if error["type"] != "extra_forbidden":
+        return str(error["msg"])
+    *section, key = (str(part) for part in error["loc"])
+    model: Any = GatewayConfig
+    for name in section:
+        field = model.model_fields.get(name)
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return "unknown key"
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.75)
+    return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
 
 
 def _secrets_held(config: GatewayConfig) -> list[str]:

@@ -225,7 +225,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     _say("an order for a closed market answers 10018 TRADE_RETCODE_MARKET_CLOSED; "
          "examples/bot.py picks an open symbol by itself")
     hours = terminal.market_hours()
-    _print_usage(token, http_port)
+    _print_usage(token, http_port, _quoted_symbol(hours))
     _print_console(console_url, password)
     if args.state_file is not None:
         write_state_file(args.state_file, {
@@ -267,22 +267,35 @@ def _print_console(console_url: str, password: str) -> None:
 """, flush=True)
 
 
-def _print_usage(token: str, http_port: int) -> None:
+def _quoted_symbol(hours: dict[str, bool]) -> str:
+    """The symbol the printed tick line asks for: the first whose market is open now, so a
+    weekend demo shows a live BTCUSD quote rather than EURUSD's last Friday one."""
+    return next((name for name, is_open in hours.items() if is_open), "BTCUSD")
+
+
+def _print_usage(token: str, http_port: int, symbol: str) -> None:
+    """The token, curl lines through ``$TOKEN`` (as the README writes them) and a Python
+    snippet to run with this interpreter: the one the gateway and its client are installed in
+    (a bare ``python3`` usually lacks the ``mtgateway`` package)."""
     base = f"http://127.0.0.1:{http_port}"
     url = f"{base}/rpc"
     body = '{"jsonrpc":"2.0","id":1,"method":"account_info"}'
+    tick = ('{"jsonrpc":"2.0","id":2,"method":"symbol_info_tick","params":{"symbol":"'
+            f'{symbol}"}}}}')
     print(f"""
 Token (shown once; it is bound to this demo terminal):
   {token}
 
-Try it:
-  curl -s {url} -H "Authorization: Bearer {token}" -H "Content-Type: application/json" -d '{body}'
+Try it (in another shell; the curl lines read the token from $TOKEN, as the README's do):
+  export TOKEN={token}
+  curl -s {url} -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{body}'
 
-  curl -s {url} -H "Authorization: Bearer {token}" -H "Content-Type: application/json" \\
-       -d '{{"jsonrpc":"2.0","id":2,"method":"symbol_info_tick","params":{{"symbol":"EURUSD"}}}}'
+  curl -s {url} -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
+       -d '{tick}'
+  ({symbol}: the first symbol whose market is open now)
 
 From Python: the MetaTrader5 package's API (`import mtgateway as mt5`); save these lines as
-a file and run it:
+a file and run it with {sys.executable} (the Python mtgateway is installed in):
   import mtgateway as mt5
 
   if not mt5.initialize(token="{token}", url="{base}"):

@@ -2,10 +2,11 @@
 
 The EAs ship inside the ``ea_bridge`` package (``ea_bridge/mql/MQL5`` and ``mql/MQL4``), so
 ``pip install`` brings the EA matching this daemon's protocol. ``mtgateway ea path`` prints the
-MQL5 folder; ``mtgateway ea install --terminal-dir DIR`` copies the EA into a terminal's data
-folder (MetaTrader: *File → Open Data Folder*): the MQL5 EA into an ``MQL5`` folder, the MQL4 EA
-(with the includes it shares with the MQL5 one) into an ``MQL4`` folder, where MetaEditor
-compiles them (docs/terminal.md).
+MQL5 and the MQL4 folder (``--mt5``/``--mt4``: that one alone, for scripts); ``mtgateway ea
+install --terminal-dir DIR`` copies the EA into a terminal's data folder (MetaTrader: *File →
+Open Data Folder*): the MQL5 EA into an ``MQL5`` folder, the MQL4 EA (with the includes it
+shares with the MQL5 one) into an ``MQL4`` folder, where MetaEditor compiles them
+(docs/terminal.md).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["EA4_FILES", "EA_FILES", "SHARED_INCLUDES", "InstallError", "Installed", "ea_source_dir",
-           "install_ea"]
+__all__ = ["EA4_FILES", "EA_FILES", "SHARED_INCLUDES", "InstallError", "Installed",
+           "ea4_source_dir", "ea_source_dir", "install_ea"]
 
 #: The EA's files, relative to an MQL5 folder.
 EA_FILES = (
@@ -69,6 +70,12 @@ class Installed:
 def ea_source_dir() -> Path:
     """The ``MQL5`` folder of the EA that ships with this installation."""
     return Path(str(files("ea_bridge").joinpath("mql", "MQL5")))
+
+
+def ea4_source_dir() -> Path:
+    """The ``MQL4`` folder of the MQL4 EA that ships with this installation (its
+    :data:`SHARED_INCLUDES` are under :func:`ea_source_dir`)."""
+    return ea_source_dir().parent / "MQL4"
 
 
 def _mql_dir(terminal_dir: Path) -> Path:
@@ -131,7 +138,7 @@ def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
     if target.name == "MQL5":
         files = [(src / rel, rel) for rel in EA_FILES]
     else:
-        files = [(src.parent / "MQL4" / rel, rel) for rel in EA4_FILES]
+        files = [(src.parent / "MQL4" / rel, rel) for rel in EA4_FILES]  # ea4_source_dir()
         files += [(src / rel, rel) for rel in SHARED_INCLUDES]
     for origin, rel in files:
         if not origin.is_file():

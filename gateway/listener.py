@@ -29,6 +29,7 @@ from .config import ServerConfig
 from .guard import ConnectionBudget, GuardedProtocol, GuardedSite
 from .http_rpc import RPC_METHODS, error_response, serve_rpc
 from .keys import CONFIG, CONNECTIONS
+from .log import log_access
 from .middleware import edge_refusal
 from .rpcedge import LINGERING_S, RpcEdge
 
@@ -91,10 +92,8 @@ class AccessLogger(AbstractAccessLogger):
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        called = request.get(RPC_METHODS)
-        self.logger.info("%s %s %s%s %d %s %.1fms", request.remote, request.method,
-                         request.path, f" [{','.join(called)}]" if called else "",
-                         response.status, response.body_length, time * 1000)
+        log_access(self.logger, request.remote, request.method, request.path,
+                   request.get(RPC_METHODS) or (), response.status, response.body_length, time)
 
 
 class RpcSite(GuardedSite):

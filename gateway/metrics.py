@@ -28,6 +28,7 @@ token or client id is ever a label.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -152,8 +153,27 @@ class DaemonMetrics:
         self.registry.register(_StateCollector(self, terminals, hub, journal))
 
     def render(self) -> bytes:
-        """The exposition text of every metric."""
-        return generate_latest(self.registry)
+        """The exposition text of every metric, without the client library's ``*_created``
+        series (each counter's and histogram's creation time: a second series per family
+        that no dashboard reads and every scrape stores; review round 4, m20)."""
+        return generate_latest(_WithoutCreated(self.registry))
+
+
+class _WithoutCreated(Collector):
+    """``registry``'s metrics with their ``*_created`` samples left out. A view, not a global
+    switch: ``prometheus_client.disable_created_metrics()`` would change every registry in the
+    process (the demo's console's too)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._registry.collect():
+            kept = [s for s in metric.samples if not s.name.endswith("_created")]
+            if len(kept) != len(metric.samples):
+                metric = copy.copy(metric)
+                metric.samples = kept
+            yield metric
 
 
 class _StateCollector(Collector):

@@ -29,6 +29,7 @@ of this module used to exist to bypass its internals.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -66,6 +67,8 @@ P = TypeVar("P", bound=Params)
 #: (None on success) and the seconds it took; the metrics hang here (``metrics.py``).
 Observer = Callable[[str, "dict[str, Any] | None", float], None]
 _NOT_FOUND: Final = {"code": METHOD_NOT_FOUND}
+#: A method name longer than this gets no suggestion (no public name is half as long).
+_LONGEST_SUGGESTED: Final = 64
 _CONTAINERS: Final = (list, dict)
 #: An id's types as orjson makes them (``bool`` is not an ``int`` here: ``type() is``).
 _ID_TYPES: Final = (str, int)
@@ -147,6 +150,17 @@ def _envelope_problem(entry: Any) -> str | None:
 def _readable_id(entry: Any) -> Any:
     rid = entry.get("id") if isinstance(entry, dict) else None
     return rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
+
+
+def _not_found_message(name: str, methods: Mapping[str, object]) -> str:
+    """``Method not found``, with the closest public name when one is close (a typo such as
+    ``acount_info``). Only a name of a plausible length is compared, and only our own names
+    are ever echoed in the suggestion."""
+    if len(name) <= _LONGEST_SUGGESTED:
+        close = difflib.get_close_matches(name, methods, n=1, cutoff=0.8)
+        if close:
+            return f"Method not found; did you mean {close[0]}?"
+    return "Method not found"
 
 
 def _error(code: int, message: str, rid: Any = None, data: Any = None) -> dict[str, Any]:
@@ -239,7 +253,8 @@ class Dispatcher(Generic[C]):
                 return None
             if self._observe is not None:
                 self._observe(name, _NOT_FOUND, 0.0)
-            return _error(METHOD_NOT_FOUND, "Method not found", entry["id"], name[:100])
+            return _error(METHOD_NOT_FOUND, _not_found_message(name, self.methods),
+                          entry["id"], name[:100])
         if self._observe is None:
             ok, value = await method.settle(ctx, entry.get("params"))
         else:

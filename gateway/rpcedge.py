@@ -63,6 +63,7 @@ from .http_rpc import (
     is_json,
 )
 from .keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
+from .log import log_access
 from .middleware import refusal_of
 
 if TYPE_CHECKING:
@@ -587,10 +588,9 @@ class RpcEdge(asyncio.Protocol):
             headers and headers.get("Connection") == "close")
         self._write(response_bytes(request, status, body, keep, headers))
         if self._access_log is not None:
-            self._access_log.info(
-                "%s %s %s%s %d %s %.1fms", self._peer, request.method.decode("latin-1"),
-                request.path.decode("latin-1"), f" [{','.join(called)}]" if called else "",
-                status, len(body) if body else 0, (self._loop.time() - started) * 1000)
+            log_access(self._access_log, self._peer, request.method.decode("latin-1"),
+                       request.path.decode("latin-1"), called, status,
+                       len(body) if body else 0, self._loop.time() - started)
         if self._drained is not None:
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body

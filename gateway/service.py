@@ -259,10 +259,34 @@ def run(args: argparse.Namespace) -> int:
             print("$ " + " ".join(command))
         return 0
     todo.path.parent.mkdir(parents=True, exist_ok=True)
+    before = todo.path.read_bytes() if todo.path.is_file() else None
     todo.path.write_text(todo.text, encoding=todo.encoding)
     print(f"wrote {todo.path}")
     code = _run_all(todo.commands)
     if code == 0:
         print("installed: the daemon starts at log-on and is restarted if it fails "
               f"(`mtgateway service status`; config: {config or 'the defaults'})")
+        return code
+    # Nothing half-installed is left behind: the file goes (or the one it replaced returns).
+    if before is None:
+        todo.path.unlink(missing_ok=True)
+        print(f"removed {todo.path} again: nothing is installed", file=sys.stderr)
+    else:
+        todo.path.write_bytes(before)
+        print(f"restored the previous {todo.path}: nothing changed", file=sys.stderr)
+    print(_failure_hint(platform), file=sys.stderr)
     return code
+
+
+def _failure_hint(platform: Platform) -> str:
+    """What to do when the service manager refused (most often: no systemd user manager, as
+    in a container, WSL, or an SSH or root shell without a log-in session)."""
+    if platform == "win32":
+        return ("hint: Task Scheduler refused the task (see its message above). Run "
+                "`mtgateway run` yourself meanwhile, or create the task by hand from "
+                "`mtgateway service install --print` (docs/windows.md).")
+    return ("hint: `systemctl --user` needs a systemd user manager, which containers, WSL and "
+            "SSH or root shells without a log-in session lack (\"Failed to connect to bus\"). "
+            "Either run `mtgateway run` yourself (under your own supervisor), or, on a machine "
+            "with systemd, run `loginctl enable-linger $USER`, log in again and retry; "
+            "`mtgateway service install --print` shows the unit to install by hand.")

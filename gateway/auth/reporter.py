@@ -239,6 +239,9 @@ async def watch_revocations(source: RevocationSource, device: DeviceInfo,
             continue
         backoff = 1.0
         if token_ids:
-            log.info("token authority announced %d revocation(s); refreshing records now",
-                     len(token_ids))
+            # The feed names every token whose record changed: a revocation, and also a new
+            # risk policy or paper switch of its account (registering an account is one), so
+            # the line says "changed", not "revoked" (review round 4, m15).
+            log.info("token authority announced %d changed token record(s) (revoked, or a new "
+                     "account policy); refreshing records now", len(token_ids))
             await refresh()

@@ -266,8 +266,11 @@ def open_secret_store(key_storage: Literal["auto", "keyring", "file"],
         return KeyringSecretStore(backend, str(data_dir.resolve()))
     if file_store.exists(name) or backend is None:
         if not file_store.exists(name):
-            log.warning("no OS keyring; the device key is protected by file permissions only "
-                        "(%s)", file_store.path(name))
+            # INFO, not WARNING: a Linux server or container has no keyring, and the 0600
+            # file is this product's documented store there -- a normal start, which logs
+            # nothing at WARNING (docs/operations.md). `device status` shows the storage.
+            log.info("no OS keyring; the device key is kept in %s, protected by file "
+                     "permissions", file_store.path(name))
         return file_store
     store = KeyringSecretStore(backend, str(data_dir.resolve()))
     try:

@@ -10,6 +10,11 @@ seconds, the daemon's clock), the token record id (``mtgateway token list`` show
 ``client_id``. Lines come oldest first. The export is one JSON object per line with the
 trail's column names, written to a file created ``0600`` (the trail names tokens' record ids
 and what was traded; it holds no secret, but it is nobody else's business either).
+
+The table has a header and the columns an owner asks first: the side (``buy``, ``sell limit``,
+``stops`` for a TRADE_ACTION_SLTP ...), the price (the fill once known), SL and TP. A reader
+that stops early (``mtgateway audit | head``) ends the command quietly, exit 0: a closed pipe is
+the reader being done, not an error.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ from typing import TextIO
 
 import orjson
 
+from mt5model.mt5 import OrderType, TradeAction
+
 from .journal import AuditRow
 
 __all__ = ["AuditFilter", "add_arguments", "print_audit", "read_audit", "run"]
 
-_COLUMNS = ("seq, at, token_id, terminal, client_id, event, action, symbol, volume, type, "
-            "retcode, state, ticket, params_hash")
+#: The trail's columns, as :class:`AuditRow` names them; a journal of an older daemon lacks
+#: the last ones (price, sl, tp), which then read as NULL.
+_COLUMNS = tuple(AuditRow.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +67,13 @@ def read_audit(path: Path, where: AuditFilter) -> Iterator[AuditRow]:
         if value is not None:
             clauses.append(clause)
             args.append(value)
-    sql = f"SELECT {_COLUMNS} FROM audit"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
     try:
+        have = {str(r[1]) for r in db.execute("PRAGMA table_info(audit)").fetchall()}
+        columns = ", ".join(c if c in have else "NULL" for c in _COLUMNS)
+        sql = f"SELECT {columns} FROM audit"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         for values in db.execute(sql + " ORDER BY seq", args):
             yield AuditRow(*values)
     finally:
@@ -115,23 +125,65 @@ def _shown(value: object) -> str:
                    ("\\\\" if ch == "\\" else ascii(ch)[1:-1]) for ch in text)
 
 
-def _text_line(row: AuditRow) -> str:
-    at = datetime.fromtimestamp(row.at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    what = " ".join(_shown(v) for v in (row.symbol, row.volume) if v is not None)
-    outcome = "" if row.retcode is None else f" retcode={row.retcode}"
-    ticket = "" if row.ticket is None else f" ticket={row.ticket}"
-    return (f"{at}Z {_shown(row.event):<24} {_shown(row.state):<18} "
-            f"{_shown(row.client_id):<24} token={_shown(row.token_id)}"
-            f" {_shown(row.terminal)} {what}{outcome}{ticket}")
+#: The table's columns: header and width (the last, the terminal, is as long as it is).
+_TABLE: tuple[tuple[str, int], ...] = (
+    ("TIME (UTC)", 24), ("EVENT", 20), ("STATE", 12), ("CLIENT ID", 24), ("TOKEN", 20),
+    ("SIDE", 11), ("SYMBOL", 10), ("VOLUME", 8), ("PRICE", 12), ("SL", 12), ("TP", 12),
+    ("RETCODE", 7), ("TICKET", 10), ("TERMINAL", 0))
+
+
+def _side(row: AuditRow) -> str:
+    """``buy``, ``sell limit`` ... for an order; the action for a request without a side."""
+    if row.action in (TradeAction.SLTP, TradeAction.MODIFY, TradeAction.REMOVE):
+        return {TradeAction.SLTP: "stops", TradeAction.MODIFY: "modify",
+                TradeAction.REMOVE: "remove"}[TradeAction(row.action)]
+    if row.type is None:
+        return "-"
+    try:
+        return OrderType(row.type).name.lower().replace("_", " ")
+    except ValueError:
+        return str(row.type)
+
+
+def _number(value: float | None) -> str:
+    """A price or volume as the trail holds it (no trailing zeros); ``-`` when unset or 0."""
+    return f"{value:.10g}" if value else "-"
+
+
+def _cells(row: AuditRow) -> tuple[str, ...]:
+    at = datetime.fromtimestamp(row.at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    return (at, _shown(row.event), _shown(row.state), _shown(row.client_id),
+            _shown(row.token_id), _side(row), _shown(row.symbol or "-"), _number(row.volume),
+            _number(row.price), _number(row.sl), _number(row.tp),
+            "-" if row.retcode is None else str(row.retcode),
+            "-" if row.ticket is None else str(row.ticket), _shown(row.terminal))
+
+
+def _table_line(cells: tuple[str, ...]) -> str:
+    return " ".join(cell.ljust(width) if width else cell
+                    for cell, (_, width) in zip(cells, _TABLE, strict=True)) + "\n"
 
 
 def print_audit(rows: Iterator[AuditRow], out: TextIO, *, jsonl: bool) -> int:
-    """Write ``rows`` to ``out``; how many."""
+    """Write ``rows`` to ``out`` (a table with its header, or JSON lines); how many."""
     count = 0
     for row in rows:
-        out.write(_json_line(row).decode() if jsonl else _text_line(row) + "\n")
+        if not jsonl and count == 0:
+            out.write(_table_line(tuple(name for name, _ in _TABLE)))
+        out.write(_json_line(row).decode() if jsonl else _table_line(_cells(row)))
         count += 1
     return count
+
+
+def _reader_gone() -> int:
+    """The reader closed the pipe (``| head``): point stdout at the null device so the
+    interpreter's final flush cannot raise again, and end quietly."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    finally:
+        os.close(null)
+    return 0
 
 
 def _export(rows: Iterator[AuditRow], path: Path) -> int:
@@ -155,6 +207,9 @@ def run(args: argparse.Namespace, journal_path: Path) -> int:
             print(f"{count} audit lines written to {args.export}", file=sys.stderr)
         else:
             print_audit(rows, sys.stdout, jsonl=args.jsonl)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
     except FileExistsError:
         print(f"error: {args.export} exists; choose a new file", file=sys.stderr)
         return 1

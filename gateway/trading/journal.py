@@ -124,7 +124,10 @@ CREATE TABLE IF NOT EXISTS audit (
     retcode    INTEGER,
     state      TEXT NOT NULL,
     ticket     INTEGER,
-    params_hash TEXT
+    params_hash TEXT,
+    price      REAL,
+    sl         REAL,
+    tp         REAL
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
@@ -138,10 +141,12 @@ _ORDER_COLUMNS = ("token_id, client_id, terminal, params_hash, state, request, r
 #: row only. NULL (rows of a journal written before protocol 1.2) repeats freely.
 _ORDER_KEY_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS orders_by_key ON orders (order_key)"
 _AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volume, type, " \
-                 "retcode, state, ticket, params_hash"
+                 "retcode, state, ticket, params_hash, price, sl, tp"
 #: Audit columns added after the first release; :meth:`OrderJournal.open` adds them to an
 #: older file (``ALTER TABLE ... ADD COLUMN`` touches no row, so the triggers do not fire).
-_AUDIT_ADDED: Final = (("ticket", "INTEGER"), ("params_hash", "TEXT"))
+#: ``price``, ``sl``, ``tp``: what an owner reading the trail asks first (review round 4, m5).
+_AUDIT_ADDED: Final = (("ticket", "INTEGER"), ("params_hash", "TEXT"), ("price", "REAL"),
+                      ("sl", "REAL"), ("tp", "REAL"))
 #: Order columns added after the first release (order keys with protocol 1.2; the counts of
 #: coalesced notes).
 _ORDERS_ADDED: Final = (("order_key", "TEXT"), ("notes", "TEXT NOT NULL DEFAULT '{}'"),
@@ -242,6 +247,12 @@ class AuditRow:
     state: str
     ticket: int | None
     params_hash: str | None
+    #: The fill price once the terminal answered with one, else the request's price (0 or
+    #: None for a market order not yet filled); the request's stops. None on lines written
+    #: before these columns existed.
+    price: float | None = None
+    sl: float | None = None
+    tp: float | None = None
 
 
 #: Random bytes in an order key: 16 (128 bits), 22 characters of base64url without padding.
@@ -681,11 +692,15 @@ class OrderJournal:
 
     def _audit(self, row: OrderRow, event: str, state: str, retcode: int | None) -> None:
         request = row.request
-        self._exec(f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        filled = _float_or_none((row.result or {}).get("price"))
+        self._exec(f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES "
+                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    (self._clock(), row.token_id, row.terminal, row.client_id, event,
                     _int_or_none(request.get("action")), _str_or_none(request.get("symbol")),
                     _float_or_none(request.get("volume")), _int_or_none(request.get("type")),
-                    retcode, str(state), row.ticket, row.params_hash))
+                    retcode, str(state), row.ticket, row.params_hash,
+                    filled or _float_or_none(request.get("price")),
+                    _float_or_none(request.get("sl")), _float_or_none(request.get("tp"))))
 
 
 def _power_of_ten(count: int) -> bool:

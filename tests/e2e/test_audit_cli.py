@@ -46,7 +46,7 @@ async def test_a_server_name_with_control_characters_is_escaped(daemon: Daemon,
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
     code, out, err = await _audit(config, "--client-id", "esc-1")
     assert code == 0, err
-    lines = out.splitlines()
+    lines = out.splitlines()[1:]  # the header first
     assert len(lines) == 3 and all("esc-1" in line for line in lines), out
     assert "\x1b" not in out and "\\x1b[2J" in out and "Srv\\n2099" in out
     code, out, err = await _audit(config, "--client-id", "esc-1", "--jsonl")

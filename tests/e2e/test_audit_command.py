@@ -59,10 +59,12 @@ async def test_audit_prints_filters_and_exports(daemon: Daemon, tmp_path: Path) 
 
     code, out, err = await _audit(config)
     assert code == 0, err
-    lines = out.splitlines()
+    header, *lines = out.splitlines()
+    assert header.split()[:3] == ["TIME", "(UTC)", "EVENT"]
     assert len(lines) == 9  # request, sent, outcome of each order
     assert [line.split()[2] for line in lines[:3]] == ["request", "sent", "outcome"]
-    assert "a-1" in lines[0] and "EURUSD 0.1" in lines[0] and "ticket=" in lines[2]
+    assert "a-1" in lines[0] and ["buy", "EURUSD", "0.1"] == lines[0].split()[6:9]
+    assert lines[2].split()[13].isdigit()  # the ticket
 
     code, out, _ = await _audit(config, "--token", other.token_id, "--jsonl")
     rows = [json.loads(line) for line in out.splitlines()]
@@ -97,3 +99,56 @@ async def test_audit_without_a_journal_is_a_clear_error(tmp_path: Path) -> None:
     code, out, err = await _audit(config)
     assert code == 1 and "no order journal" in err and out == ""
     assert not (tmp_path / "orders.sqlite3").exists()
+
+
+async def test_the_table_has_a_header_side_price_and_stops(daemon: Daemon,
+                                                           tmp_path: Path) -> None:
+    """m5 (review round 4): the table has a header and each line the side, the price (the
+    fill, once the terminal answered), SL and TP; --jsonl carries them too."""
+    async with connected_terminal(daemon, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        bid = (await daemon.call("symbol_info_tick", ["EURUSD"]))["result"]["bid"]
+        sl, tp = round(bid - 0.005, 5), round(bid + 0.005, 5)
+        sent = await daemon.call("order_send", {"request": {
+            **BUY, "type": "ORDER_TYPE_SELL", "client_id": "s-1", "sl": tp, "tp": sl}})
+        assert sent["result"]["retcode"] == 10009, sent
+    config = tmp_path / "audit.toml"
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
+    code, out, err = await _audit(config)
+    assert code == 0, err
+    header, request, _, outcome = out.splitlines()
+    assert header.split() == ["TIME", "(UTC)", "EVENT", "STATE", "CLIENT", "ID", "TOKEN",
+                              "SIDE", "SYMBOL", "VOLUME", "PRICE", "SL", "TP", "RETCODE",
+                              "TICKET", "TERMINAL"]
+    filled = sent["result"]["price"]
+    assert outcome.split()[6:14] == ["sell", "EURUSD", "0.1", f"{filled:.10g}", f"{tp:.10g}",
+                                     f"{sl:.10g}", "10009", str(sent["result"]["order"])]
+    assert request.split()[9:12] == ["-", f"{tp:.10g}", f"{sl:.10g}"]  # no price asked
+    code, out, _ = await _audit(config, "--jsonl")
+    last = json.loads(out.splitlines()[-1])
+    assert (last["price"], last["sl"], last["tp"]) == (filled, tp, sl)
+
+
+async def test_a_reader_that_stops_early_ends_the_command_quietly(daemon: Daemon,
+                                                                  tmp_path: Path) -> None:
+    """m4 (review round 4): `mtgateway audit | head -1` printed a BrokenPipeError traceback
+    and exited 1 about half the time. Here the reader is gone before the first line (the
+    pipe's read end is closed), so every run meets the closed pipe: exit 0, nothing on
+    stderr, for the table and for JSON lines."""
+    async with connected_terminal(daemon, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        await daemon.call("order_send", {"request": {**BUY, "client_id": "p-1"}})
+    config = tmp_path / "audit.toml"
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
+    for extra in ((), ("--jsonl",)):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gateway", "audit", "-c", str(config), *extra,
+                stdout=write_end, stderr=asyncio.subprocess.PIPE)
+        finally:
+            os.close(write_end)
+        async with asyncio.timeout(WAIT_S * 3):
+            _, err = await proc.communicate()
+        assert (proc.returncode, err.decode()) == (0, ""), extra

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.auth import generate_token
+from gateway.log import JsonFormatter
 from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
 from tests.testkit import FakeClock
 
@@ -160,6 +162,29 @@ async def test_access_log_names_the_json_rpc_methods(
     assert any("POST /rpc [ping] 200" in line for line in access), access
     assert any("POST /rpc [ping,unknown] 200" in line for line in access), access
     assert "forged" not in caplog.text
+
+
+async def test_json_access_lines_carry_the_request_as_fields(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """m20 (review round 4): with ``format = "json"`` an access line carried the request only
+    inside its ``message`` text. Each line (the llhttp edge's ``/rpc`` and aiohttp's other
+    paths) now has ``remote``, ``method``, ``path``, ``rpc_methods``, ``status``, ``bytes``
+    and ``duration_ms`` as keys of their own."""
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    async with running_daemon(tmp_path, access_log=True) as daemon:
+        assert status(await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token))) == 200
+        async with daemon.session.get(f"http://127.0.0.1:{daemon.http_port}/health") as r:
+            assert r.status == 200
+    formatter = JsonFormatter()
+    lines = [json.loads(formatter.format(r)) for r in caplog.records
+             if r.name == "gateway.access"]
+    rpc = next(line for line in lines if line["path"] == "/rpc")
+    health = next(line for line in lines if line["path"] == "/health")
+    assert (rpc["method"], rpc["rpc_methods"], rpc["status"]) == ("POST", ["ping"], 200)
+    assert (health["method"], health["rpc_methods"], health["status"]) == ("GET", [], 200)
+    for line in (rpc, health):
+        assert line["remote"] == "127.0.0.1" and line["bytes"] > 0
+        assert line["duration_ms"] >= 0 and line["path"] in line["message"]
 
 
 async def test_rules_apply_in_the_contract_order(daemon: Daemon) -> None:

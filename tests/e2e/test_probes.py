@@ -97,7 +97,9 @@ async def test_metrics_count_calls_refusals_sessions_and_orders(daemon: Daemon) 
     async with connected_terminal(daemon, symbols=("EURUSD",), utc_clock_ms=clock):
         assert "result" in await daemon.call("account_info")
         assert (await daemon.call("symbol_info", {"symbol": 5}))["error"]["code"] == -32602
-        assert (await daemon.call("acount_info"))["error"]["code"] == -32601
+        typo = (await daemon.call("acount_info"))["error"]
+        assert (typo["code"], typo["message"]) == (
+            -32601, "Method not found; did you mean account_info?")  # m17 (review round 4)
         sent = await daemon.call("order_send", {"request": {**BUY, "client_id": "m-1"}})
         assert sent["result"]["retcode"] == 10009
     async with connected_terminal(daemon, symbols=("EURUSD",), utc_clock_ms=clock):
@@ -108,6 +110,7 @@ async def test_metrics_count_calls_refusals_sessions_and_orders(daemon: Daemon) 
         assert r.status == 401
     status, content_type, text = await _get(daemon, "/metrics")
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    assert "_created" not in text  # m20 (review round 4): no creation-time series
     samples = _samples(text)
     assert samples[("mtgateway_rpc_requests_total",
                     (("method", "account_info"), ("outcome", "ok")))] == 1

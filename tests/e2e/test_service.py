@@ -152,3 +152,27 @@ def test_service_install_writes_the_unit_and_enables_it_and_uninstall_removes_it
     done = _mtgateway(env, "service", "install", "-c", str(broken))
     assert done.returncode == 2 and "server.port" in done.stderr
     assert not unit.exists()
+
+
+def test_service_install_without_a_user_manager_leaves_nothing_and_says_what_to_do(
+        tmp_path: Path) -> None:
+    """m2 (review round 4): where no systemd user manager runs (a container, WSL, an SSH or
+    root shell) `systemctl --user` fails with "Failed to connect to bus". The install exits 1,
+    removes the unit it wrote (it used to stay), and says what to do instead; a unit that was
+    there before is put back as it was."""
+    env, calls = _stand_in_systemctl(tmp_path)
+    script = tmp_path / "bin" / "systemctl"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\n'
+                      'echo "Failed to connect to bus: No medium found" >&2\nexit 1\n',
+                      encoding="utf-8")
+    config = _config(tmp_path / "cfg")
+    unit = tmp_path / "xdg" / "systemd" / "user" / "mtgateway.service"
+    done = _mtgateway(env, "service", "install", "-c", str(config))
+    assert done.returncode == 1
+    assert not unit.exists() and "nothing is installed" in done.stderr
+    assert "loginctl enable-linger" in done.stderr and "mtgateway run" in done.stderr
+    assert calls.read_text().splitlines() == ["--user daemon-reload"]
+    unit.write_text("[Unit]\nDescription=mine\n", encoding="utf-8")
+    done = _mtgateway(env, "service", "install", "-c", str(config))
+    assert done.returncode == 1 and "nothing changed" in done.stderr
+    assert unit.read_text(encoding="utf-8") == "[Unit]\nDescription=mine\n"

@@ -25,9 +25,18 @@ def test_the_shipped_file_list_is_the_whole_ea() -> None:
 
 
 def test_ea_path_prints_the_sources() -> None:
+    """m18 (review round 4): `ea path` printed only the MQL5 folder, and an MT4 user was not
+    told where MTGateway.mq4 is. It names both, each file under it there; `--mt5`/`--mt4`
+    print one bare path for scripts."""
     done = mtgateway("ea", "path")
     assert done.returncode == 0
-    assert Path(done.stdout.strip()) == MQL5_DIR
+    assert f"MetaTrader 5: {MQL5_DIR}" in done.stdout
+    mql4 = MQL5_DIR.parent / "MQL4"
+    assert f"MetaTrader 4: {mql4}" in done.stdout and "MTGateway.mq4" in done.stdout
+    assert (mql4 / "Experts" / "MTGateway.mq4").is_file()
+    for flag, folder in (("--mt5", MQL5_DIR), ("--mt4", mql4)):
+        done = mtgateway("ea", "path", flag)
+        assert done.returncode == 0 and Path(done.stdout.strip()) == folder
 
 
 # A whole uncached build of the installed tree: on a loaded 2-core machine g++ alone can pass

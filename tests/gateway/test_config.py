@@ -52,7 +52,11 @@ def test_no_file_means_defaults() -> None:
 
 
 @pytest.mark.parametrize("toml, fragment", [
-    ("[server]\nprot = 1\n", "server.prot: Extra inputs are not permitted"),
+    ("[server]\nprot = 1\n", "server.prot: unknown key (did you mean port?)"),
+    # m17 (review round 4): a mistyped key gets the closest known key of its section.
+    ("dat_dir = \"x\"\n", "dat_dir: unknown key (did you mean data_dir?)"),
+    ("[smtp]\nhots = \"mail\"\n", "smtp.hots: unknown key (did you mean host?)"),
+    ("[zzz]\nq = 1\n", "zzz: unknown key"),
     ("[server]\nport = \"8710\"\n", "server.port"),
     ("[server]\nport = 70000\n", "server.port"),
     ("[bridge]\nheartbeat_interval_s = 20.0\n", "heartbeat_interval_s must be below"),

@@ -214,3 +214,15 @@ async def test_parse_errors() -> None:
                  b'{"jsonrpc":"2.0","id":1,"id":2,"method":"none"}'):
         answer = await _answer(body)
         assert answer["error"]["code"] == -32700 and answer["id"] is None
+
+
+async def test_an_unknown_method_close_to_a_known_one_suggests_it() -> None:
+    """m17 (review round 4): a typo (``optionl``) is answered -32601 "did you mean optional?",
+    the name still in ``data``; a name close to nothing gets the plain message, and a long one
+    is not compared at all."""
+    typo = await _answer({"jsonrpc": "2.0", "id": 1, "method": "optionl"})
+    assert typo["error"] == {"code": -32601, "message": "Method not found; did you mean "
+                             "optional?", "data": "optionl"}
+    for name in ("launch_rockets", "optional" * 20):
+        far = await _answer({"jsonrpc": "2.0", "id": 1, "method": name})
+        assert far["error"]["message"] == "Method not found"

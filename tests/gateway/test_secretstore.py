@@ -161,3 +161,17 @@ def test_auto_prefers_a_real_keyring_but_an_existing_file_wins(tmp_path: Path) -
     assert isinstance(open_secret_store("auto", tmp_path), KeyringSecretStore)
     FileSecretStore(tmp_path).create("device", b"k" * 32)
     assert isinstance(open_secret_store("auto", tmp_path), FileSecretStore)
+
+
+@posix_only
+@pytest.mark.usefixtures("global_keyring")
+def test_no_keyring_is_said_at_info_not_as_a_warning(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """m16 (review round 4): a box without a keyring (a Linux server, a container) keeps the
+    key in the 0600 file, the documented store there: a normal start, which logs nothing at
+    WARNING (docs/operations.md). It used to warn "no OS keyring"."""
+    keyring.set_keyring(fail.Keyring())
+    caplog.set_level("DEBUG", logger="gateway.auth.secretstore")
+    assert isinstance(open_secret_store("auto", tmp_path), FileSecretStore)
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "no OS keyring" in caplog.records[0].getMessage()
