@@ -152,15 +152,21 @@ class Subscribers:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     @classmethod
-    async def start(cls, daemon: FanoutDaemon | FanoutFloor, n: int,
-                    timeout_s: float = 30.0) -> Subscribers:
+    async def start(cls, daemon: RunDaemon | FanoutFloor, n: int,
+                    timeout_s: float = 30.0, tokens: list[str] | None = None) -> Subscribers:
+        """``n`` sockets with the daemon's token, or ``n`` per token of ``tokens`` (one
+        terminal each; ``bench.terminals``)."""
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.subscribers", daemon.ws_url, SYMBOL, str(n), cwd=ROOT,
             env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         subs = cls(proc)
-        await subs._send(daemon.token)
+        await subs._send(" ".join(tokens) if tokens else daemon.token)
         async with asyncio.timeout(timeout_s):
             line = await subs._line()
         if line != "READY":
@@ -176,16 +182,25 @@ class Subscribers:
         assert self._proc.stdout is not None
         return (await self._proc.stdout.readline()).decode().strip()
 
-    async def measure(self, ea: TickSource, rate_hz: float, duration_s: float) -> dict[str, Any]:
-        """One phase: start recording, push for ``duration_s``, stop, read the summary."""
+    async def record(self) -> None:
+        """Reset the counters and start recording."""
         await self._send("start")
         await asyncio.sleep(0.05)
-        started = time.monotonic()
-        sent = await push_ticks(ea, SYMBOL, rate_hz, duration_s)
-        offered_s = time.monotonic() - started
+
+    async def summary(self) -> dict[str, Any]:
+        """Stop recording (once the stream is quiet); what was recorded."""
         await self._send("stop")
         async with asyncio.timeout(30):
             summary: dict[str, Any] = orjson.loads(await self._line())
+        return summary
+
+    async def measure(self, ea: TickSource, rate_hz: float, duration_s: float) -> dict[str, Any]:
+        """One phase: start recording, push for ``duration_s``, stop, read the summary."""
+        await self.record()
+        started = time.monotonic()
+        sent = await push_ticks(ea, SYMBOL, rate_hz, duration_s)
+        offered_s = time.monotonic() - started
+        summary = await self.summary()
         span = max(summary["span_s"] - 0.05, offered_s)
         summary.update(sent=sent, offered_rate=sent / offered_s,
                        delivered_per_s=summary["count"] / span if span > 0 else 0.0)
