@@ -8,11 +8,14 @@ daemon under test (``mtgateway run`` with the emulated terminal in its own proce
 alike: TCP echo RTT; wrk c=1 on the floor, the hop floor, the lean hop floor, then the
 daemon; the aiohttp client on the four; wrk c=32 on the four. Then the in-process dispatch
 cost, then the fan-out set-up (``mtgateway run`` + bench EA + subscriber process, see
-``bench.fanout``). It prints a table of absolute figures and ratios, the targets met or
+``bench.fanout``), then many terminals on one daemon (10 and 50 emulated, 10 compiled EAs:
+``bench.terminals``). It prints a table of absolute figures and ratios, the targets met or
 missed, and writes everything as JSON.
 
-``--quick`` shortens everything (CI runs it to prove the harness; no speed is asserted) and
-never installs wrk: without wrk on PATH the wrk parts are skipped and the JSON says so.
+``--quick`` shortens everything (CI runs it to prove the harness; no speed is asserted),
+leaves out the many-terminals section (``tests/test_bench_terminals.py`` runs it with tiny
+counts) and never installs wrk: without wrk on PATH the wrk parts are skipped and the JSON
+says so.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from .fanout import run_fanout
 from .floors import HTTP_FLOOR_BODY, tcp_echo_rtts
 from .report import SIDES, summarize, table, targets
 from .rpc import RPC_BODY, aiohttp_rtts, start_rpc_daemon
+from .terminals import run_terminals, terminals_table
 from .wrkrun import find_wrk, run_wrk
 
 
@@ -66,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rpc-edge", choices=("llhttp", "aiohttp"), default="llhttp",
                         help="the daemon's [server] rpc_edge (the A/B of issue 21's llhttp "
                              "/rpc edge against aiohttp's parser; default llhttp, as shipped)")
-    parser.add_argument("--only", choices=("rpc",),
+    parser.add_argument("--only", choices=("rpc", "terminals"),
                         help="measure only this section (for an A/B of one change; the "
                              "targets of the skipped sections show 'not measured')")
     return parser
@@ -190,6 +194,11 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                  "wrk": {"path": wrk, "note": wrk_note}},
         "skipped": [] if wrk else ["wrk_c1", "wrk_c32"],
     }
+    if args.only == "terminals":
+        raw["terminals"] = await run_terminals(pinning, reps=plan["reps"],
+                                               duration_s=plan["lat_s"], log=log)
+        raw["meta"]["seconds"] = round(time.monotonic() - started, 1)
+        return raw
     if args.ea or not args.quick:
         raw["ea_path"] = await run_ea_path(pinning, reps=plan["reps"],
                                            calls=plan["aiohttp_n"], tick_s=plan["lat_s"] * 2,
@@ -209,6 +218,10 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                                          storm_s=plan["storm_s"],
                                          search_steps=plan["search_steps"])
         log("fan-out measured")
+        if not args.quick:
+            raw["terminals"] = await run_terminals(pinning, reps=plan["reps"],
+                                                   duration_s=plan["lat_s"], log=log)
+            log("many terminals measured")
     raw["summary"] = summarize(raw)
     raw["targets"] = targets(raw["summary"])
     raw["meta"]["seconds"] = round(time.monotonic() - started, 1)
@@ -238,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(raw["summary"], raw["targets"]))
     if "ea_summary" in raw:
         print(ea_table(raw["ea_summary"]))
+    if "terminals" in raw:
+        print(terminals_table(raw["terminals"]["summary"]))
     print(f"\nJSON written to {args.json} ({meta['seconds']} s)")
     return 0
 

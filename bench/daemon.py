@@ -10,16 +10,18 @@ fit) and logging at WARNING, so what is measured is the product as configured by
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 from .common import ROOT, Pinning, Proc, free_port, proc_memory_kib, wait_http
 
-__all__ = ["OWNER", "RunDaemon", "create_token"]
+__all__ = ["OWNER", "RunDaemon", "create_token", "create_tokens"]
 
 OWNER: Final = "bench@example.com"
 
@@ -31,19 +33,63 @@ def create_token(config: Path, login: int, server: str) -> str:
     Raises:
         RuntimeError: either command failed or printed no token.
     """
+    return create_tokens(config, [login], server)[0]
+
+
+def create_tokens(config: Path, logins: Sequence[int], server: str) -> list[str]:
+    """One owner, then a token for each ``login@server`` (``bench.terminals``: one daemon,
+    many terminals): the first by ``mtgateway token create``, the others in one process of
+    this module (:func:`_issue`, the local authority's own ``issue_token`` as the command
+    calls it), since an interpreter start per token makes 50 tokens take minutes.
+
+    Raises:
+        RuntimeError: a command failed or printed no token.
+    """
     env = dict(os.environ, PYTHONPATH=str(ROOT), MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
-    for action in (["owner", "-c", str(config), "create", "--email", OWNER],
-                   ["token", "-c", str(config), "create", "--login", str(login), "--server",
-                    server, "--email", OWNER]):
+    first, *more = logins
+    actions = [["-m", "gateway", "owner", "-c", str(config), "create", "--email", OWNER],
+               ["-m", "gateway", "token", "-c", str(config), "create", "--login", str(first),
+                "--server", server, "--email", OWNER]]
+    if more:
+        actions.append(["-m", "bench.daemon", str(config), server, *map(str, more)])
+    tokens: list[str] = []
+    for action in actions:
         done = subprocess.run(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "gateway", *action], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode != 0:
-            break
-    for line in done.stdout.splitlines():
-        if line.startswith("token:"):
-            return line.split(":", 1)[1].strip()
-    raise RuntimeError(f"mtgateway token create failed: {done.stdout}{done.stderr}"[-1500:])
+            [sys.executable, *action], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=120, check=False)
+        issued = [line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
+                  if line.startswith("token:")]
+        if done.returncode != 0 or (action[2] != "owner" and not issued):
+            raise RuntimeError(f"{' '.join(action[1:4])} failed: "
+                               f"{done.stdout}{done.stderr}"[-1500:])
+        tokens += issued
+    if len(tokens) != len(logins):
+        raise RuntimeError(f"{len(tokens)} tokens issued for {len(logins)} terminals")
+    return tokens
+
+
+def _issue(config: Path, server: str, logins: Sequence[int]) -> None:
+    """Print ``token: ...`` for each login, issued by the local authority of ``config`` to
+    :data:`OWNER` with ``mtgateway token create``'s defaults (read and trade, 90 days)."""
+    from gateway.auth.local import NoMailer
+    from gateway.authority.config import database_url
+    from gateway.authority.service import Authority
+    from gateway.config import load_config
+
+    loaded = load_config(config)
+    authority = Authority.open(loaded.resolved_data_dir(), NoMailer(),
+                               database_url=database_url(loaded.authority))
+
+    async def issue() -> None:
+        try:
+            for login in logins:
+                issued = authority.issue_token(OWNER, login, server, scopes=("read", "trade"),
+                                               expires_in_s=90 * 86_400)
+                print(f"token: {issued.token}")
+        finally:
+            await authority.close()
+
+    asyncio.run(issue())
 
 
 class RunDaemon:
@@ -54,7 +100,8 @@ class RunDaemon:
     """
 
     def __init__(self, pinning: Pinning, *, login: int, server: str,
-                 max_connections: int = 512, rpc_edge: str = "llhttp") -> None:
+                 max_connections: int = 512, rpc_edge: str = "llhttp",
+                 more_logins: Sequence[int] = ()) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="mtgw-bench-run-")
         base = Path(self._dir.name)
         self.login, self.server = login, server
@@ -67,7 +114,9 @@ class RunDaemon:
             f"[bridge]\nport = {self.bridge_port}\n"
             f'[logging]\nlevel = "WARNING"\n')
         try:
-            self.token = create_token(config, login, server)
+            #: The token of ``login``, then one for each of ``more_logins``.
+            self.tokens = create_tokens(config, [login, *more_logins], server)
+            self.token = self.tokens[0]
         except BaseException:
             self._dir.cleanup()
             raise
@@ -93,3 +142,7 @@ class RunDaemon:
         err = self.proc.stop()
         self._dir.cleanup()
         return err
+
+
+if __name__ == "__main__":
+    _issue(Path(sys.argv[1]), sys.argv[2], [int(login) for login in sys.argv[3:]])

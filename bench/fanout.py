@@ -54,7 +54,7 @@ from typing import Any, Final
 import orjson
 
 from .benchea import BenchEA, TickSource, connect_bench_ea, push_ticks
-from .common import ROOT, Pinning, Proc, free_port, median, wait_http
+from .common import ROOT, Pinning, Proc, free_port, median, proc_cpu_s, wait_http
 from .daemon import RunDaemon
 
 __all__ = ["FanoutDaemon", "FanoutFloor", "FloorSource", "Stalled", "Subscribers",
@@ -152,15 +152,21 @@ class Subscribers:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     @classmethod
-    async def start(cls, daemon: FanoutDaemon | FanoutFloor, n: int,
-                    timeout_s: float = 30.0) -> Subscribers:
+    async def start(cls, daemon: RunDaemon | FanoutFloor, n: int,
+                    timeout_s: float = 30.0, tokens: list[str] | None = None) -> Subscribers:
+        """``n`` sockets with the daemon's token, or ``n`` per token of ``tokens`` (one
+        terminal each; ``bench.terminals``)."""
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.subscribers", daemon.ws_url, SYMBOL, str(n), cwd=ROOT,
             env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         subs = cls(proc)
-        await subs._send(daemon.token)
+        await subs._send(" ".join(tokens) if tokens else daemon.token)
         async with asyncio.timeout(timeout_s):
             line = await subs._line()
         if line != "READY":
@@ -176,16 +182,38 @@ class Subscribers:
         assert self._proc.stdout is not None
         return (await self._proc.stdout.readline()).decode().strip()
 
-    async def measure(self, ea: TickSource, rate_hz: float, duration_s: float) -> dict[str, Any]:
-        """One phase: start recording, push for ``duration_s``, stop, read the summary."""
+    async def record(self) -> None:
+        """Reset the counters and start recording."""
         await self._send("start")
         await asyncio.sleep(0.05)
-        started = time.monotonic()
-        sent = await push_ticks(ea, SYMBOL, rate_hz, duration_s)
-        offered_s = time.monotonic() - started
+
+    async def summary(self) -> dict[str, Any]:
+        """Stop recording (once the stream is quiet); what was recorded."""
         await self._send("stop")
         async with asyncio.timeout(30):
             summary: dict[str, Any] = orjson.loads(await self._line())
+        return summary
+
+    async def measure(self, ea: TickSource, rate_hz: float, duration_s: float,
+                      server_pid: int | None = None) -> dict[str, Any]:
+        """One phase: start recording, push for ``duration_s``, stop, read the summary.
+
+        With the subscriber process's share of a CPU while ticks were pushed, and the
+        server's (``server_pid``: the daemon or the floor), which say which side a latency
+        waited on (``/proc``; None off Linux)."""
+        await self.record()
+        pids = {"subscriber": self.pid, "server": server_pid}
+        before = {k: proc_cpu_s(pid) if pid else None for k, pid in pids.items()}
+        started = time.monotonic()
+        sent = await push_ticks(ea, SYMBOL, rate_hz, duration_s)
+        offered_s = time.monotonic() - started
+        shares: dict[str, float | None] = {}
+        for name, pid in pids.items():
+            after, was = (proc_cpu_s(pid) if pid else None), before[name]
+            shares[f"{name}_cpu_share"] = (after - was) / offered_s \
+                if after is not None and was is not None and offered_s > 0 else None
+        summary = await self.summary()
+        summary.update(shares)
         span = max(summary["span_s"] - 0.05, offered_s)
         summary.update(sent=sent, offered_rate=sent / offered_s,
                        delivered_per_s=summary["count"] / span if span > 0 else 0.0)
@@ -290,7 +318,7 @@ async def _fanout_n(daemon: FanoutDaemon, n: int, lat_s: float, tp_s: float,
     assert daemon.ea is not None
     subs = await Subscribers.start(daemon, n)
     try:
-        latency = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s)
+        latency = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s, daemon.proc.pid)
         overload_hz = min(50_000.0, 300_000.0 / n)
         capacity = await _capacity(subs, daemon.ea, n, tp_s / 2, overload_hz, search_steps)
         throughput = await subs.measure(daemon.ea, overload_hz, tp_s)
@@ -357,7 +385,7 @@ async def _floor_latency(floor: FanoutFloor, n: int, lat_s: float) -> dict[str, 
     assert floor.source is not None
     subs = await Subscribers.start(floor, n)
     try:
-        return await subs.measure(floor.source, LATENCY_RATE_HZ, lat_s)
+        return await subs.measure(floor.source, LATENCY_RATE_HZ, lat_s, floor.proc.pid)
     finally:
         await subs.close()
 

@@ -3,7 +3,9 @@
 Run by ``bench.fanout`` as ``python -m bench.subscribers URL SYMBOL N`` with the token on
 stdin's first line (never on a command line). It opens N aiohttp WebSocket connections to
 ``/ws`` (bearer token on the upgrade), subscribes each to ``ticks`` for SYMBOL, prints
-``READY``, then obeys one command per stdin line:
+``READY``, then obeys one command per stdin line. ``bench.terminals`` gives several tokens
+(space-separated: one terminal each): N sockets per token, and the summary has one more
+entry, ``per_token``, each token's own summary in the order given.
 
 * ``start``: reset the counters and start recording;
 * ``stop``: wait until the stream has been quiet for 150 ms (at most 5 s), then print one
@@ -41,7 +43,7 @@ class _Stats:
         self.conflated = 0
 
 
-async def _reader(ws: Any, stats: _Stats) -> None:
+async def _reader(ws: Any, stats: _Stats, mine: _Stats | None = None) -> None:
     import aiohttp
 
     async for msg in ws:
@@ -56,6 +58,11 @@ async def _reader(ws: Any, stats: _Stats) -> None:
         stats.last = now
         stats.latencies.append(now - params["volume"])
         stats.conflated += params.get("conflated", 0)
+        if mine is not None:
+            mine.count += 1
+            mine.last = now
+            mine.latencies.append(now - params["volume"])
+            mine.conflated += params.get("conflated", 0)
 
 
 def _summary(stats: _Stats) -> dict[str, Any]:
@@ -71,17 +78,18 @@ def _summary(stats: _Stats) -> dict[str, Any]:
             "p50_us": pct(50), "p99_us": pct(99), "max_us": (lat[-1] / 1000) if lat else None}
 
 
-async def _run(url: str, symbol: str, n: int, token: str) -> None:
+async def _run(url: str, symbol: str, n: int, tokens: list[str]) -> None:
     import aiohttp
 
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     stats = _Stats()
-    async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),
-            headers={"Authorization": f"Bearer {token}"}) as session:
-        sockets = [await session.ws_connect(url, max_msg_size=0) for _ in range(n)]
+    each = [_Stats() for _ in tokens] if len(tokens) > 1 else []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        sockets = [await session.ws_connect(url, max_msg_size=0,
+                                            headers={"Authorization": f"Bearer {token}"})
+                   for token in tokens for _ in range(n)]
         for i, ws in enumerate(sockets):
             await ws.send_str(orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "subscribe",
                                             "params": {"channel": "ticks",
@@ -93,12 +101,14 @@ async def _run(url: str, symbol: str, n: int, token: str) -> None:
             reply = orjson.loads(msg.data)
             if "result" not in reply:
                 raise RuntimeError(f"subscribe failed: {reply}")
-        readers = [asyncio.create_task(_reader(ws, stats)) for ws in sockets]
+        readers = [asyncio.create_task(_reader(ws, stats, each[i // n] if each else None))
+                   for i, ws in enumerate(sockets)]
         print("READY", flush=True)
         while line := (await stdin.readline()).decode().strip():
             if line == "start":
-                stats.count, stats.latencies, stats.conflated = 0, [], 0
-                stats.t0 = stats.last = time.monotonic_ns()
+                for one in (stats, *each):
+                    one.count, one.latencies, one.conflated = 0, [], 0
+                    one.t0 = one.last = time.monotonic_ns()
                 stats.recording = True
             elif line == "stop":
                 deadline = time.monotonic() + _MAX_WAIT_S
@@ -108,7 +118,10 @@ async def _run(url: str, symbol: str, n: int, token: str) -> None:
                     if stats.count == seen:
                         break
                 stats.recording = False
-                print(orjson.dumps(_summary(stats)).decode(), flush=True)
+                summary = _summary(stats)
+                if each:
+                    summary["per_token"] = [_summary(one) for one in each]
+                print(orjson.dumps(summary).decode(), flush=True)
             elif line == "quit":
                 break
         for ws in sockets:
@@ -120,13 +133,13 @@ async def _run(url: str, symbol: str, n: int, token: str) -> None:
 
 def main(argv: list[str]) -> int:
     url, symbol, n = argv[0], argv[1], int(argv[2])
-    token = sys.stdin.readline().strip()
+    tokens = sys.stdin.readline().split()
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_run(url, symbol, n, token))
+        asyncio.run(_run(url, symbol, n, tokens))
     else:
-        uvloop.run(_run(url, symbol, n, token))
+        uvloop.run(_run(url, symbol, n, tokens))
     return 0
 
 

@@ -39,6 +39,7 @@ from .authority.edge import HostRefusals
 from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
 from .authority.throttle import AuthThrottle
+from .candles import CandleDesk
 from .config import GatewayConfig
 from .guard import DAEMON_REFUSALS, ConnectionBudget, ConnectionLimits
 from .hub import Hub, HubLimits
@@ -47,6 +48,7 @@ from .keys import (
     AUTHENTICATOR,
     AUTHORITY,
     BRIDGE,
+    CANDLES,
     CONFIG,
     CONNECTIONS,
     DEVICE,
@@ -166,6 +168,9 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     # After the directory: a session is known before it reconciles.
     listeners.add(app[TRADING].reconciler)
     listeners.add(app[TRADING].paper)  # live ticks for the paper books
+    app[CANDLES] = CandleDesk(app[HUB], app[BRIDGE].call,
+                              timeout_s=server_cfg.request_timeout_s)
+    listeners.add(app[CANDLES])  # ticks form the bars of the candles channel
     metrics.watch(app[TERMINALS], app[HUB], app[TRADING].journal)
     app[RPC] = Dispatcher(table, observe=metrics.rpc_answered)
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
@@ -179,6 +184,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app.router.add_get("/ws", ws.websocket)
     app.router.add_routes(client_auth.routes())  # /auth/challenge, /auth/session (F3)
     app.on_shutdown.append(ws.close_all)  # requests in flight answered, then 1001
+    app.on_cleanup.append(lambda app: app[CANDLES].close())
     return app
 
 

@@ -1,13 +1,15 @@
 """The streaming hub: EA pushes in, per-client JSON-RPC notification frames out.
 
-It fans out four streams, one per subscription channel: ticks (``ticks``), trade
-events (``trades``), the terminal's state changes (``terminal``) and a symbol's depth of market
-(``book``). The hub sits between the bridge listener
-(:class:`~gateway.terminals.TerminalDirectory` calls :meth:`Hub.publish_ticks`,
-:meth:`Hub.publish_trade`, :meth:`Hub.publish_status` and :meth:`Hub.publish_book`) and the
-WebSocket layer (``gateway/ws.py`` drains each :class:`HubClient` with :meth:`HubClient.take`
-and writes the frames). It is plain state: no sockets, no aiohttp, no tasks, so every policy
-below is unit-tested without a server. Publishing is synchronous and never awaits a client.
+It fans out five streams, one per subscription channel: ticks (``ticks``), trade
+events (``trades``), the terminal's state changes (``terminal``), a symbol's depth of market
+(``book``) and a symbol's bars on one timeframe (``candles``, formed and confirmed by
+``gateway/candles.py``, which calls :meth:`Hub.publish_candle`). The hub sits between the
+bridge listener (:class:`~gateway.terminals.TerminalDirectory` calls
+:meth:`Hub.publish_ticks`, :meth:`Hub.publish_trade`, :meth:`Hub.publish_status` and
+:meth:`Hub.publish_book`) and the WebSocket layer (``gateway/ws.py`` drains each
+:class:`HubClient` with :meth:`HubClient.take` and writes the frames). It is plain state: no
+sockets, no aiohttp, no tasks, so every policy below is unit-tested without a server.
+Publishing is synchronous and never awaits a client.
 
 Routing
     A client is bound to one :class:`StreamKey` when it connects: its token's terminal *and*
@@ -48,9 +50,14 @@ Backpressure policy (the contract: a slow client never delays the others)
       EA reports) are always *latest wins* per symbol: a book is a snapshot, so an older one
       still waiting is replaced, never queued behind. Pending books per client are at most
       one per subscribed symbol.
+    * **candles**: a *closed* bar (and a subscription's snapshot) is an event: queued, never
+      dropped, counted against ``event_queue_max``. The *forming* bar is latest wins per
+      symbol and timeframe, like a book; a closed bar drops a forming one of the same or an
+      older bar still waiting, so a client never sees a bar form after it closed.
 
     :meth:`HubClient.take` hands out events first, then ready ticks, then conflated slots,
-    then books, so trade events are never stuck behind a burst of quotes. ``seq`` is assigned per
+    then books, then forming candles, so trade events are never stuck behind a burst of
+    quotes. ``seq`` is assigned per
     subscription in the order the client is given frames: a gap in ``seq`` means loss.
 
 Encode once
@@ -89,7 +96,8 @@ from ea_bridge import TICK_ROW, TerminalId
 from .errors import InvalidParams
 from .schemas import MAX_SYMBOL_LENGTH, SYMBOL_PATTERN
 
-__all__ = ["Channel", "Hub", "HubClient", "HubLimits", "HubStats", "StreamKey", "tick_body"]
+__all__ = ["CandleName", "Channel", "Hub", "HubClient", "HubLimits", "HubStats", "StreamKey",
+           "tick_body"]
 
 log = logging.getLogger("gateway.hub")
 
@@ -101,10 +109,16 @@ class Channel(StrEnum):
     TRADES = "trades"
     TERMINAL = "terminal"
     BOOK = "book"
+    CANDLES = "candles"
 
 
 _NOTIFICATION = {Channel.TICKS: "tick", Channel.TRADES: "trade_event",
-                 Channel.TERMINAL: "terminal_status", Channel.BOOK: "book"}
+                 Channel.TERMINAL: "terminal_status", Channel.BOOK: "book",
+                 Channel.CANDLES: "candle"}
+#: A candle subscription's first notification: its last closed bars.
+_CANDLE_SNAPSHOT: Final = "candle_snapshot"
+#: A candle series: (symbol, timeframe value).
+CandleName = tuple[str, int]
 #: Channels whose subscriptions name symbols.
 _BY_SYMBOL: Final = (Channel.TICKS, Channel.BOOK)
 
@@ -149,6 +163,7 @@ class HubStats:
     overflows: int = 0
     #: Ticks a slow client never saw, replaced by a newer one of the same symbol.
     ticks_conflated: int = 0
+    candles_published: int = 0
 
 
 @dataclass(slots=True)
@@ -158,6 +173,8 @@ class _Subscription:
     symbols: frozenset[str]
     prefix: bytes
     seq: int = 0
+    #: The candle series of a ``candles`` subscription.
+    candle: CandleName | None = None
 
     def frame(self, tail: bytes, conflated: int | None = None) -> bytes:
         """Splice this subscription's ``subscription``/``seq`` in front of a shared tail."""
@@ -202,6 +219,12 @@ _BOOK_LEVEL: Final = frozenset({"type", "price", "volume", "volume_dbl"})
 _TIME_MSC: Final = TICK_ROW.index("time_msc")
 
 
+def _prefix(method: str, sid: str) -> bytes:
+    """A subscription's notifications up to the ``seq`` value."""
+    return b"".join((b'{"jsonrpc":"2.0","method":', orjson.dumps(method),
+                     b',"params":{"subscription":', orjson.dumps(sid), b',"seq":'))
+
+
 def _nothing() -> None:
     return None
 
@@ -231,6 +254,9 @@ class HubClient:
         self._slots: dict[str, _Slot] = {}
         self._book_subs: dict[str, list[_Subscription]] = {}
         self._books: dict[str, bytes] = {}
+        self._candle_subs: dict[CandleName, list[_Subscription]] = {}
+        #: The forming bar waiting per series: (its open time, its shared tail).
+        self._forming: dict[CandleName, tuple[int, bytes]] = {}
         #: Set when an event would have overflowed the event queue; the socket must close.
         self.overflowed = False
         self.closed = False
@@ -258,11 +284,11 @@ class HubClient:
     @property
     def has_pending(self) -> bool:
         """Whether :meth:`take` would return anything."""
-        return bool(self._events or self._ticks or self._slots or self._books)
+        return bool(self._events or self._ticks or self._slots or self._books or self._forming)
 
     def take(self, limit: int = 64) -> list[bytes]:
         """Up to about ``limit`` frames to send now, in send order (events, ticks, slots,
-        books).
+        books, forming candles).
 
         Frames from conflation slots are built here, so they carry the newest tick and the
         ``seq`` that follows every frame handed out before them.
@@ -282,6 +308,11 @@ class HubClient:
             tail = self._books.pop(symbol)
             for sub in self._book_subs.get(symbol, ()):
                 out.append(sub.frame(tail))
+        while self._forming and len(out) < limit:
+            name = next(iter(self._forming))
+            _, tail = self._forming.pop(name)
+            for sub in self._candle_subs.get(name, ()):
+                out.append(sub.frame(tail))
         self.frames_taken += len(out)
         return out
 
@@ -300,20 +331,19 @@ class HubClient:
             chan = Channel(channel)
         except ValueError:
             raise InvalidParams(
-                "channel: must be one of ticks, trades, terminal, book") from None
+                "channel: must be one of ticks, trades, terminal, book, candles") from None
+        if chan is Channel.CANDLES:
+            raise InvalidParams("channel: candles takes symbol and timeframe (and count), "
+                                "not symbols")
         if chan in _BY_SYMBOL:
             wanted = self._check_symbols(symbols)
         elif symbols is not None:
             raise InvalidParams("symbols: only the ticks and book channels take symbols")
         else:
             wanted = frozenset()
-        if len(self._subs) >= self._limits.max_subscriptions:
-            raise InvalidParams(
-                f"subscription: at most {self._limits.max_subscriptions} per connection")
+        self.check_room()
         sid = self._hub.new_subscription_id()
-        prefix = b"".join((b'{"jsonrpc":"2.0","method":', orjson.dumps(_NOTIFICATION[chan]),
-                           b',"params":{"subscription":', orjson.dumps(sid), b',"seq":'))
-        sub = _Subscription(sid, chan, wanted, prefix)
+        sub = _Subscription(sid, chan, wanted, _prefix(_NOTIFICATION[chan], sid))
         self._subs[sid] = sub
         table = self._book_subs if chan is Channel.BOOK else self._by_symbol
         for symbol in wanted:
@@ -321,6 +351,42 @@ class HubClient:
         if chan is Channel.TERMINAL:
             snapshot = self._hub.status(self.key, "snapshot")
             self._push_event(sub.frame(_tail(orjson.dumps(snapshot))))
+        return sid
+
+    def check_room(self) -> None:
+        """Raise unless one more subscription fits (and the connection is open).
+
+        Raises:
+            InvalidParams: the connection is closing or has ``max_subscriptions`` already.
+        """
+        if self.closed:
+            raise InvalidParams("the connection is closing")
+        if len(self._subs) >= self._limits.max_subscriptions:
+            raise InvalidParams(
+                f"subscription: at most {self._limits.max_subscriptions} per connection")
+
+    def subscribe_candles(self, symbol: str, timeframe: int, snapshot: list[dict[str, Any]],
+                          forming: dict[str, Any] | None) -> str:
+        """Start a ``candles`` subscription whose snapshot (closed bars, oldest first) and
+        forming bar (None: it follows a confirmation) the candle desk computed; its id.
+
+        Raises:
+            InvalidParams: as :meth:`check_room`.
+        """
+        self.check_room()
+        sid = self._hub.new_subscription_id()
+        name = (symbol, timeframe)
+        sub = _Subscription(sid, Channel.CANDLES, frozenset(), _prefix("candle", sid),
+                            candle=name)
+        self._subs[sid] = sub
+        self._candle_subs.setdefault(name, []).append(sub)
+        head = {"symbol": symbol, "timeframe": timeframe}
+        sub.seq += 1
+        self._push_event(_prefix(_CANDLE_SNAPSHOT, sid) + b"%d" % sub.seq + _tail(
+            self._hub.encode({**head, "bars": snapshot})))
+        if forming is not None and not self.overflowed:
+            self._push_event(sub.frame(_tail(self._hub.encode(
+                {**head, "closed": False, "confirmed": False, **forming}))))
         return sid
 
     def _check_symbols(self, symbols: Any) -> frozenset[str]:
@@ -345,6 +411,14 @@ class HubClient:
         sub = self._subs.pop(subscription, None) if isinstance(subscription, str) else None
         if sub is None:
             raise InvalidParams("subscription: no such subscription on this connection")
+        if sub.candle is not None:
+            remaining = [s for s in self._candle_subs[sub.candle] if s is not sub]
+            if remaining:
+                self._candle_subs[sub.candle] = remaining
+            else:
+                del self._candle_subs[sub.candle]
+                self._forming.pop(sub.candle, None)
+            return True
         table, pending = ((self._book_subs, self._books) if sub.channel is Channel.BOOK
                           else (self._by_symbol, self._slots))
         for symbol in sub.symbols:
@@ -374,6 +448,28 @@ class HubClient:
         """Hold ``symbol``'s newest book, replacing one not yet taken; never blocks."""
         if symbol in self._book_subs:
             self._books[symbol] = tail
+            self._wake()
+
+    def wants_candles(self, name: CandleName) -> bool:
+        """Whether any candles subscription is on the series ``name``."""
+        return name in self._candle_subs
+
+    def offer_candle(self, name: CandleName, time: int, tail: bytes, closed: bool) -> None:
+        """A closed bar is queued as an event for every subscription on the series (and a
+        forming bar of the same or an older bar still waiting is dropped); a forming bar
+        replaces the one waiting."""
+        subs = self._candle_subs.get(name)
+        if not subs:
+            return
+        if closed:
+            waiting = self._forming.get(name)
+            if waiting is not None and waiting[0] <= time:
+                del self._forming[name]
+            for sub in subs:
+                if not self.overflowed:
+                    self._push_event(sub.frame(tail))
+        else:
+            self._forming[name] = (time, tail)
             self._wake()
 
     def offer_tick(self, symbol: str, tail: bytes) -> None:
@@ -417,6 +513,7 @@ class HubClient:
         self._ticks.clear()
         self._slots.clear()
         self._books.clear()
+        self._forming.clear()
         self._hub.disconnect(self)
         self._wake()
 
@@ -438,6 +535,10 @@ class Hub:
         self._clients: dict[StreamKey, set[HubClient]] = {}
         self._status: dict[StreamKey, dict[str, Any]] = {}
         self._ids = itertools.count(1)
+
+    def encode(self, body: Any) -> bytes:
+        """``body`` as JSON, with the hub's encoder."""
+        return self._dumps(body)
 
     def new_subscription_id(self) -> str:
         """A subscription id unique within this hub."""
@@ -501,6 +602,23 @@ class Hub:
             self.stats.tick_encodes += 1
             for client in clients:
                 client.offer_tick(symbol, tail)
+
+    def wants_candles(self, key: StreamKey, symbol: str, timeframe: int) -> bool:
+        """Whether any client of ``key`` subscribes to the series."""
+        return any(c.wants_candles((symbol, timeframe)) for c in self._clients.get(key, ()))
+
+    def publish_candle(self, key: StreamKey, symbol: str, timeframe: int, bar: dict[str, Any],
+                       *, closed: bool, confirmed: bool) -> None:
+        """Fan out one bar of a series (``bar``: MqlRates fields), encoded at most once."""
+        self.stats.candles_published += 1
+        name = (symbol, timeframe)
+        clients = [c for c in self._clients.get(key, ()) if c.wants_candles(name)]
+        if not clients:
+            return
+        tail = _tail(self._dumps({"symbol": symbol, "timeframe": timeframe, "closed": closed,
+                                  "confirmed": confirmed, **bar}))
+        for client in clients:
+            client.offer_candle(name, bar["time"], tail, closed)
 
     def publish_book(self, key: StreamKey, symbol: str, levels: Any) -> None:
         """Fan out an EA ``book`` event (one symbol's whole book), encoded at most once.

@@ -17,6 +17,7 @@ from .auth import Authenticator, DeviceIdentity, RecordCache
 from .auth.reporter import TerminalReporter
 from .authority.api import AuthorityAPI
 from .authority.throttle import AuthThrottle
+from .candles import CandleDesk
 from .config import GatewayConfig
 from .context import RpcContext
 from .guard import ConnectionBudget
@@ -26,9 +27,9 @@ from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
-__all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CONFIG", "CONNECTIONS",
-           "DEVICE", "HUB", "METRICS", "READINESS", "RECORD_CACHE", "REPORTER", "RPC",
-           "TERMINALS", "TRADING",
+__all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CANDLES", "CONFIG",
+           "CONNECTIONS", "DEVICE", "HUB", "METRICS", "READINESS", "RECORD_CACHE", "REPORTER",
+           "RPC", "TERMINALS", "TRADING",
            "WEBSOCKETS",
            "WS_REQUESTS",
            "WS_TOKEN_IDS"]
@@ -50,6 +51,8 @@ TERMINALS = web.AppKey("terminals", TerminalDirectory)
 REPORTER = web.AppKey("reporter", TerminalReporter)
 #: Streams ticks and events to WebSocket subscribers.
 HUB = web.AppKey("hub", Hub)
+#: The ``candles`` channel's series: formed from ticks, confirmed by the terminal.
+CANDLES = web.AppKey("candles", CandleDesk)
 #: Open ``/ws`` sockets, closed with 1001 on shutdown.
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse[bool]])
 #: JSON-RPC requests being answered on ``/ws`` (all sockets): shutdown lets them finish and

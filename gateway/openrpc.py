@@ -15,18 +15,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from mt5model.mt5 import Timeframe
 
 from . import errors as e
 from . import results as r
 from ._version import __version__
+from .candles import MAX_COUNT as MAX_CANDLES
 from .rpc import RpcMethod, rpc_method
-from .schemas import Params
+from .schemas import Params, Symbol, enum_param
+
+if TYPE_CHECKING:
+    TimeframeParam = int
+else:
+    TimeframeParam = enum_param(Timeframe)
 
 __all__ = [
     "ERRORS",
+    "NOTIFICATIONS",
     "OPENRPC_VERSION",
     "RESULTS",
     "WS_METHODS",
@@ -44,8 +53,15 @@ DISCOVER: Final = "rpc.discover"
 class _SubscribeParams(Params):
     """``subscribe`` (WebSocket only)."""
 
-    channel: Literal["ticks", "trades", "terminal", "book"]
-    symbols: list[str] | None = Field(default=None, min_length=1, max_length=256)
+    channel: Literal["ticks", "trades", "terminal", "book", "candles"]
+    symbols: list[str] | None = Field(default=None, min_length=1, max_length=256,
+                                      description="ticks and book: the symbols")
+    symbol: Symbol | None = Field(default=None, description="candles: the symbol")
+    timeframe: TimeframeParam | None = Field(default=None, description="candles: the bars' "
+                                             "timeframe (MT4 has M1, M5, M15, M30, H1, H4, D1, "
+                                             "W1, MN1 only)")
+    count: int | None = Field(default=None, ge=0, le=MAX_CANDLES,
+                              description="candles: closed bars in the snapshot (default 100)")
 
 
 class _UnsubscribeParams(Params):
@@ -65,6 +81,51 @@ class Subscribed(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     subscription: str
+
+
+class Rate(BaseModel):
+    """One bar, MT5's MqlRates (the broker server's time)."""
+
+    model_config = ConfigDict(extra="forbid")
+    time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    tick_volume: int
+    spread: int
+    real_volume: int
+
+
+class CandleSnapshot(BaseModel):
+    """``candle_snapshot``, a candles subscription's first notification (``seq`` 1): its last
+    closed bars, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")
+    subscription: str
+    seq: int
+    symbol: str
+    timeframe: int
+    bars: list[Rate]
+
+
+class Candle(Rate):
+    """``candle``: the forming bar (``closed`` false; latest wins for a slow client) or a
+    closed one (``closed`` true: never dropped; ``confirmed`` true when its values are the
+    terminal's own ``copy_rates_range`` bar, false when the terminal could not be asked and
+    they are the daemon's count from the streamed ticks)."""
+
+    subscription: str
+    seq: int
+    symbol: str
+    timeframe: int
+    closed: bool
+    confirmed: bool
+
+
+#: The notifications ``subscribe`` starts, by method name: their ``params``.
+NOTIFICATIONS: Final[dict[str, type[BaseModel]]] = {
+    "candle_snapshot": CandleSnapshot, "candle": Candle}
 
 
 class Authenticated(BaseModel):
@@ -121,9 +182,10 @@ RESULTS: Final[dict[str, Any]] = {
 WS_METHODS: Final[dict[str, MethodSpec]] = {
     "subscribe": MethodSpec(
         _SubscribeParams, Subscribed,
-        "Subscribe to a channel: `ticks` (with `symbols`), `trades`, `terminal` or `book` "
-        "(with `symbols` added by `market_book_add`); notifications `tick`, `trade_event`, "
-        "`terminal_status`, `book` follow, numbered by `seq`.",
+        "Subscribe to a channel: `ticks` (with `symbols`), `trades`, `terminal`, `book` "
+        "(with `symbols` added by `market_book_add`) or `candles` (with `symbol`, "
+        "`timeframe`, `count`); notifications `tick`, `trade_event`, `terminal_status`, "
+        "`book`, `candle_snapshot` then `candle` follow, numbered by `seq`.",
         ("websocket",)),
     "unsubscribe": MethodSpec(_UnsubscribeParams, bool, "End a subscription.",
                               ("websocket",)),
@@ -217,6 +279,10 @@ def _method(name: str, spec: MethodSpec, components: dict[str, Any]) -> dict[str
         method["description"] = _PAGED
     if spec.tags:
         method["tags"] = [{"name": tag} for tag in spec.tags]
+    if name == "subscribe":
+        method["x-notifications"] = [
+            {"name": note, "params": _schema_of(model, components)}
+            for note, model in NOTIFICATIONS.items()]
     return method
 
 

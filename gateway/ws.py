@@ -52,9 +52,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
 from .auth import Principal
+from .candles import check_spec
 from .config import WsConfig
-from .context import RpcContext
-from .errors import NOT_A_WEBSOCKET, UNAUTHORIZED, Unauthorized, Unavailable
+from .context import RpcContext, forward
+from .errors import NOT_A_WEBSOCKET, UNAUTHORIZED, InvalidParams, Unauthorized, Unavailable
 from .http_rpc import (
     AuthRefusal,
     authenticate,
@@ -67,6 +68,7 @@ from .hub import HubClient, StreamKey
 from .keys import (
     AUTHENTICATOR,
     BRIDGE,
+    CANDLES,
     CONFIG,
     HUB,
     RPC,
@@ -267,10 +269,14 @@ async def _refuse(ws: _Socket, frame: bytes, reason: str) -> None:
 
 
 class _SubscribeParams(Params):
-    """``subscribe``'s params; the hub checks the channel and symbols and names what is wrong."""
+    """``subscribe``'s params; the hub (``candles.py`` for candles) checks them and names what
+    is wrong."""
 
     channel: Any
     symbols: Any = None
+    symbol: Any = None
+    timeframe: Any = None
+    count: Any = None
 
 
 class _UnsubscribeParams(Params):
@@ -322,6 +328,7 @@ class _Connection:
             await self._read()
         finally:
             self._app[HUB].disconnect(self._client)
+            self._app[CANDLES].prune(self._client.key)
             for task in (pump, recheck):
                 if task is self._closer:
                     await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT_S + 1)
@@ -444,12 +451,36 @@ class _Connection:
     # -- the WebSocket-only methods ------------------------------------------------------
 
     async def subscribe(self, ctx: RpcContext, params: _SubscribeParams) -> dict[str, str]:
-        """``subscribe({"channel": "ticks"|"trades"|"terminal"|"book", "symbols": [...]})``.
+        """``subscribe({"channel": "ticks"|"trades"|"terminal"|"book", "symbols": [...]})``,
+        or ``subscribe({"channel": "candles", "symbol", "timeframe", "count"?})``.
 
         Raises:
-            InvalidParams: bad channel or symbols, or too many subscriptions.
+            InvalidParams: bad channel, symbols, symbol, timeframe or count, or too many
+                subscriptions.
+            Unsupported: a timeframe an MT4 terminal does not have.
+            BridgeError: the candles snapshot could not be read from the terminal.
         """
-        return {"subscription": self._client.subscribe(params.channel, params.symbols)}
+        if params.channel != "candles":
+            for name in ("symbol", "timeframe", "count"):
+                if getattr(params, name) is not None:
+                    raise InvalidParams(f"{name}: only the candles channel takes {name}")
+            return {"subscription": self._client.subscribe(params.channel, params.symbols)}
+        if params.symbols is not None:
+            raise InvalidParams("symbols: the candles channel takes one symbol (symbol)")
+        spec = check_spec(params.symbol, params.timeframe, params.count)
+        client = self._client
+        client.check_room()
+        key = client.key
+        opened = await self._app[CANDLES].open(
+            key, spec, lambda method, call_params: forward(ctx, method, call_params))
+        if client.key != key:  # the socket presented another token meanwhile
+            self._app[CANDLES].prune(key)
+            raise InvalidParams("subscription: the connection's token changed while "
+                                "subscribing; subscribe again")
+        # No await from here on: the subscription exists before the series publishes again.
+        return {"subscription": client.subscribe_candles(
+            spec.symbol, int(spec.timeframe), [bar.as_dict() for bar in opened.closed],
+            opened.forming.as_dict() if opened.forming is not None else None)}
 
     async def unsubscribe(self, ctx: RpcContext, params: _UnsubscribeParams) -> bool:
         """``unsubscribe({"subscription": id})`` → true.
@@ -457,7 +488,9 @@ class _Connection:
         Raises:
             InvalidParams: no such subscription on this connection.
         """
-        return self._client.unsubscribe(params.subscription)
+        ended = self._client.unsubscribe(params.subscription)
+        self._app[CANDLES].prune(self._client.key)
+        return ended
 
     async def authenticate(self, ctx: RpcContext, params: _AuthenticateParams
                            ) -> dict[str, Any]:

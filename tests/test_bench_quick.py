@@ -47,6 +47,8 @@ def test_quick_bench_runs_and_writes_every_section(tmp_path: Path) -> None:
         assert reps[0]["throughput"]["count"] > 0
         assert reps[0]["capacity"]["steps"]  # the rate search ran at least one step
         assert reps[0]["floor_latency"]["count"] > 0  # the fan-out floor delivered ticks
+        for phase in (reps[0]["latency"], reps[0]["floor_latency"]):  # which side was busy
+            assert phase["subscriber_cpu_share"] >= 0 and phase["server_cpu_share"] >= 0
     iso = data["fanout"]["isolation"]
     assert iso["baseline"]["count"] > 0 and iso["with_stalled"]["count"] > 0
     assert iso["storm"]["hwm_kib"] is None or iso["storm"]["hwm_kib"] > 0

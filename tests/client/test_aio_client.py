@@ -13,7 +13,8 @@ import pytest
 import mtgateway.aio as mt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from tests.client.conftest import base_url
-from tests.e2e.conftest import LOGIN, WAIT_S, Daemon
+from tests.e2e.conftest import LOGIN, WAIT_S, Daemon, connected_terminal
+from tests.e2e.test_candles import WEDNESDAY_MS, FastClock
 
 T = TypeVar("T")
 
@@ -215,3 +216,39 @@ async def test_a_refused_subscription_is_an_error(daemon: Daemon,
             with pytest.raises(mt5.MtGatewayError) as caught:
                 await take(client.ticks(symbols), 1)
             assert caught.value.error.gateway_code == -32602 and "symbols" in caught.value.error[1]
+
+
+async def test_candles_stream_a_snapshot_then_typed_bars(daemon: Daemon) -> None:
+    """``candles()`` yields a CandleSnapshot, then Candles whose closed bars are the
+    terminal's own (copy_rates_range answers them); an MT4 terminal's missing timeframe
+    raises -32009 naming it."""
+    async with connected_terminal(daemon, symbols=("BTCUSD",), tick_rate_hz=2,
+                                  utc_clock_ms=FastClock(WEDNESDAY_MS)), \
+            connected(base_url(daemon), daemon.token) as client:
+        items: list[Any] = []
+        stream = client.candles("BTCUSD", mt5.TIMEFRAME_M1, 3)
+        try:
+            async with asyncio.timeout(WAIT_S):
+                async for item in stream:
+                    items.append(item)
+                    if sum(isinstance(i, mt5.Candle) and i.closed for i in items) == 2:
+                        break
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        snapshot, *candles = items
+        assert isinstance(snapshot, mt5.CandleSnapshot) and len(snapshot.bars) == 3
+        assert (snapshot.symbol, snapshot.timeframe, snapshot.seq) == ("BTCUSD", 1, 1)
+        assert all(isinstance(c, mt5.Candle) for c in candles)
+        assert [c.seq for c in candles] == list(range(2, len(candles) + 2))
+        closed = [c.bar for c in candles if c.closed]
+        assert all(c.confirmed for c in candles if c.closed)
+        bars = [*snapshot.bars, *closed]
+        rates = await client.copy_rates_range("BTCUSD", mt5.TIMEFRAME_M1, bars[0].time,
+                                              bars[-1].time)
+        assert [mt5.Rate(*row.tolist()) for row in rates] == bars
+    async with connected_terminal(daemon, symbols=("BTCUSD",), platform="MT4"), \
+            connected(base_url(daemon), daemon.token) as client:
+        with pytest.raises(mt5.MtGatewayError) as caught:
+            await take(client.candles("BTCUSD", "TIMEFRAME_H2"), 1)
+        assert caught.value.error.gateway_code == -32009
+        assert "TIMEFRAME_H2" in caught.value.error[1]

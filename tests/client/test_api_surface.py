@@ -17,7 +17,7 @@ from mtgateway.client import Client
 
 #: Client methods that are not contract calls (connection handling, the raw call).
 SESSION = {"initialize", "login", "shutdown", "last_error", "call"}
-STREAMS = {"ticks", "trade_events", "terminal_events", "books"}
+STREAMS = {"ticks", "trade_events", "terminal_events", "books", "candles"}
 
 
 def test_every_enum_value_matches_the_daemons_table() -> None:

@@ -56,7 +56,10 @@ from .records import (
     TradeRequest,
 )
 from .stream import (
+    Candle,
+    CandleSnapshot,
     Gap,
+    Rate,
     SeqTracker,
     StreamBook,
     StreamTick,
@@ -89,7 +92,10 @@ __all__ = [
     "TradePosition",
     "TradeRequest",
     "AsyncClient",
+    "Candle",
+    "CandleSnapshot",
     "Gap",
+    "Rate",
     "LastError",
     "MtGatewayError",
     "StreamBook",
@@ -99,6 +105,7 @@ __all__ = [
     "account_info",
     "books",
     "call",
+    "candles",
     "copy_rates_from",
     "copy_rates_from_pos",
     "copy_rates_range",
@@ -539,6 +546,23 @@ class AsyncClient:
             for symbol in added:
                 await self.market_book_release(symbol)
 
+    def candles(self, symbol: str, timeframe: int | str, count: int = 100
+                ) -> AsyncIterator[CandleSnapshot | Candle | Gap]:
+        """The bars of ``symbol`` on ``timeframe`` (``TIMEFRAME_M1`` or its name): a
+        :class:`CandleSnapshot` of the last ``count`` closed bars, then each :class:`Candle`:
+        the forming bar as ticks move it, and each bar once closed, confirmed by the terminal.
+
+        Closed bars are never dropped by the daemon, and an EA reconnect loses none. After a
+        :class:`Gap` (the stream dropped and resubscribed) a new snapshot follows: take the
+        bars from it.
+
+        Raises:
+            MtGatewayError: the subscription was refused (a bad timeframe or count, a timeframe
+                an MT4 terminal lacks: -32009), or as the other streams.
+        """
+        return self._stream("candles", {"symbol": symbol, "timeframe": timeframe,
+                                        "count": count}, (CandleSnapshot, Candle))
+
     def trade_events(self) -> AsyncIterator[TradeEvent | Gap]:
         """Order, position, deal and account changes; never dropped by the daemon, so a
         :class:`Gap` here means: resync with ``positions_get`` / ``orders_get``."""
@@ -549,7 +573,7 @@ class AsyncClient:
         return self._stream("terminal", {}, TerminalStatus)
 
     async def _stream(self, channel: str, params: dict[str, Any],
-                      kind: type[E]) -> AsyncIterator[E | Gap]:
+                      kind: type[E] | tuple[type[E], ...]) -> AsyncIterator[E | Gap]:
         if self._session is None or self._endpoint is None:
             raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
                                              "not connected: call initialize() first"))
@@ -681,5 +705,6 @@ order_send = _default.order_send
 order_status = _default.order_status
 ticks = _default.ticks
 books = _default.books
+candles = _default.candles
 trade_events = _default.trade_events
 terminal_events = _default.terminal_events

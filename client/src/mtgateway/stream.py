@@ -29,8 +29,8 @@ from .records import (
     from_wire,
 )
 
-__all__ = ["TRADE_EVENT_TYPES", "Gap", "SeqTracker", "StreamBook", "StreamTick",
-           "TerminalStatus", "TradeEvent", "parse_event"]
+__all__ = ["TRADE_EVENT_TYPES", "Candle", "CandleSnapshot", "Gap", "Rate", "SeqTracker",
+           "StreamBook", "StreamTick", "TerminalStatus", "TradeEvent", "parse_event"]
 
 
 class StreamTick(NamedTuple):
@@ -67,6 +67,49 @@ class TerminalStatus(NamedTuple):
     broker_connected: bool | None
     trade_allowed: bool | None
     seq: int
+
+
+class Rate(NamedTuple):
+    """One bar as ``copy_rates_*`` has it (MT5's MqlRates; ``time`` is the broker server's)."""
+
+    time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    tick_volume: int
+    spread: int
+    real_volume: int
+
+
+class CandleSnapshot(NamedTuple):
+    """A ``candles`` stream's first notification (and its first after a reconnect): the last
+    closed bars of ``symbol`` on ``timeframe`` (a ``TIMEFRAME_*`` value), oldest first."""
+
+    symbol: str
+    timeframe: int
+    bars: tuple[Rate, ...]
+    seq: int
+
+
+class Candle(NamedTuple):
+    """One ``candle`` notification: a bar of ``symbol`` on ``timeframe``. ``closed`` False: the
+    forming bar, as the ticks so far make it (a newer one of the same ``time`` replaces it);
+    True: the bar is done and, when ``confirmed``, its values are the terminal's own (what
+    ``copy_rates_range`` answers for it), else the daemon's count from the ticks (the terminal
+    could not be asked)."""
+
+    symbol: str
+    timeframe: int
+    bar: Rate
+    closed: bool
+    confirmed: bool
+    seq: int
+
+
+def _rate(fields: dict[str, Any]) -> Rate:
+    return Rate(fields["time"], fields["open"], fields["high"], fields["low"], fields["close"],
+                fields["tick_volume"], fields["spread"], fields["real_volume"])
 
 
 #: The ``type`` of each trade event and the record it carries, as the terminal reports them
@@ -177,7 +220,8 @@ class SeqTracker:
 
 
 def parse_event(method: str, params: dict[str, Any]
-                ) -> StreamTick | StreamBook | TerminalStatus | TradeEvent:
+                ) -> StreamTick | StreamBook | TerminalStatus | TradeEvent | Candle | \
+        CandleSnapshot:
     """The notification ``method`` with ``params`` as its record.
 
     Raises:
@@ -199,6 +243,12 @@ def parse_event(method: str, params: dict[str, Any]
                                   params["seq"])
         if method == "trade_event":
             return _trade_event(params)
+        if method == "candle":
+            return Candle(params["symbol"], params["timeframe"], _rate(params),
+                          params["closed"], params["confirmed"], params["seq"])
+        if method == "candle_snapshot":
+            return CandleSnapshot(params["symbol"], params["timeframe"],
+                                  tuple(_rate(bar) for bar in params["bars"]), params["seq"])
     except KeyError as exc:
         raise ValueError(f"{method} notification without {exc.args[0]!r}") from None
     except WireMismatch as exc:
