@@ -75,10 +75,10 @@ class _Daemon:
     login: int
 
 
-def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
+async def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
     """An owner and ``count`` approved daemons, each with a token for its own terminal."""
-    authority = Authority.open(data, RecordingMailer(), database_url=database_url)
-    authority.create_owner(_OWNER, secrets.token_urlsafe(18))
+    authority = await Authority.open(data, RecordingMailer(), database_url=database_url)
+    await authority.owners.create(_OWNER, secrets.token_urlsafe(18))
     now = int(time.time())
     daemons: list[_Daemon] = []
     for i in range(count):
@@ -90,7 +90,7 @@ def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
         authority.store.save_approval(Approval(
             approval_id=f"apr_bench_{i}", owner_email=_OWNER, device_id=device_id,
             status="approved", created_at=now, approved_at=now))
-        issued = authority.issue_token(_OWNER, _LOGIN0 + i, _SERVER)
+        issued = await authority.tokens.issue(_OWNER, _LOGIN0 + i, _SERVER)
         daemons.append(_Daemon(key, device_id, token_hint(issued.token), issued.token_id,
                                _LOGIN0 + i))
     authority.store.database.close()

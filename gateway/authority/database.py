@@ -254,9 +254,10 @@ def redact_url(url: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """A driver error's last line, without a password (psycopg may quote the conninfo)."""
-    text = str(exc).strip()
-    return redact_url(text.splitlines()[-1] if text else type(exc).__name__)[:200]
+    """A driver error's text on one line, without a password (psycopg may quote the
+    conninfo)."""
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return redact_url(text or type(exc).__name__)[:300]
 
 
 def _on_event_loop() -> bool:
@@ -309,21 +310,25 @@ class _Workers:
         if len(self._threads) < self._size:
             with self._lock:
                 if len(self._threads) < self._size:
-                    thread = threading.Thread(target=self._work, daemon=True,
+                    thread = threading.Thread(target=self._work, args=(self._queue,),
+                                              daemon=True,
                                               name=f"mtgw-db-{len(self._threads)}")
                     self._threads.append(thread)
                     thread.start()
         self._queue.put(job)
 
     def stop(self) -> None:
-        """Let every thread end once the jobs queued before are done."""
+        """Let every thread end once the jobs queued before are done; a later job starts new
+        ones, on a queue of their own."""
         with self._lock:
             for _ in self._threads:
                 self._queue.put(None)
             self._threads = []
+            self._queue = queue.SimpleQueue()
 
-    def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
+    def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        # this generation's queue: stop() gives the next one its own
+        while (job := jobs.get()) is not None:
             if job.abandoned:
                 continue
             try:
@@ -369,8 +374,8 @@ class Database:
         self.integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
         self._pool_size = pool_size if self.postgres else 1
         self._pool: Any = None
+        self._failures = _Failures()
         self._pool_lock = threading.Lock()
-        self._closed = False
         #: Transactions asked for and not answered yet (the console's metrics read it).
         self.in_flight = 0
         if self.postgres:
@@ -405,8 +410,6 @@ class Database:
 
     async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...],
                       kwargs: dict[str, Any], *, bounded: bool) -> T:
-        if self._closed:
-            raise DatabaseUnavailable("the authority's database is closed")
         job = _Job(fn, args, kwargs, asyncio.get_running_loop(), bounded)
         self.in_flight += 1
         try:
@@ -463,10 +466,12 @@ class Database:
             if self._pool is None:
                 from psycopg_pool import ConnectionPool  # noqa: PLC0415
 
-                # psycopg_pool says every borrow and return at INFO: a line per transaction
-                logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
+                # psycopg_pool says every borrow and return at INFO (a line per transaction),
+                # and every failed connection attempt at WARNING (we say it, once, ourselves)
+                logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
                 self._pool = ConnectionPool(
                     self.url, min_size=1, max_size=self._pool_size, open=False,
+                    connection_class=_recording_connection(self._failures),
                     name="mtgateway-authority", timeout=self.connect_timeout_s,
                     # A slot whose reconnection keeps failing is given up after this long
                     # and grown again on demand, so a server back after a long outage is
@@ -498,9 +503,9 @@ class Database:
             try:
                 conn = pool.getconn()
             except PoolTimeout:
-                raise DatabaseUnavailable(
-                    f"cannot connect to the authority's database ({self.describe()}) within "
-                    f"{self.connect_timeout_s:g} s") from None
+                why = self._failures.last or f"no connection within {self.connect_timeout_s:g} s"
+                raise DatabaseUnavailable(f"cannot connect to {self.describe()}: {why}") \
+                    from None
             committing = False
             try:
                 if not job.bounded:
@@ -545,8 +550,7 @@ class Database:
 
     async def close(self) -> None:
         """Stop the workers (the transactions queued finish first) and close the pool's
-        connections; a later :meth:`run` raises :class:`DatabaseUnavailable`."""
-        self._closed = True
+        connections; a later :meth:`run` starts them again."""
         self._workers.stop()
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -560,6 +564,31 @@ class Database:
         """Run each statement of ``script`` (SQLite DDL, translated for PostgreSQL)."""
         for statement in _statements(postgres_ddl(script) if tx.postgres else script):
             tx.execute(statement)
+
+
+class _Failures:
+    """Why the pool's last connection attempt failed ("" after a success)."""
+
+    last = ""
+
+
+def _recording_connection(failures: _Failures) -> type[Any]:
+    """A psycopg connection class that notes why a connection attempt failed: the pool makes
+    connections in the background, and a caller waiting for one deserves the reason."""
+    import psycopg  # noqa: PLC0415
+
+    class RecordingConnection(psycopg.Connection[Any]):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
+            try:
+                conn = super().connect(conninfo, **kwargs)
+            except psycopg.Error as exc:
+                failures.last = _reason(exc)
+                raise
+            failures.last = ""
+            return conn
+
+    return RecordingConnection
 
 
 class _Abandoned(Exception):  # noqa: N818 - never reaches a caller

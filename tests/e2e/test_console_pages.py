@@ -126,7 +126,7 @@ async def test_session_cookie_is_secure_under_tls(tmp_path: Path) -> None:
                              sleep=Pauses())
     runner, port = await start_console(app, "127.0.0.1", 0, ssl_context=server_ctx)
     try:
-        app[AUTHORITY].create_owner(OWNER, PASSWORD)
+        await app[AUTHORITY].owners.create(OWNER, PASSWORD)
         connector = aiohttp.TCPConnector(ssl=client_ctx)
         async with aiohttp.ClientSession(connector=connector,
                                          cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
@@ -199,8 +199,8 @@ async def test_every_state_changing_form_without_its_csrf_token_gets_403(
         assert wrong.status == 403, path
     # nothing happened: still signed in, no token, no account
     assert (await browser.get("/")).status == 200
-    assert console.app[AUTHORITY].list_tokens(OWNER) == []
-    assert console.app[AUTHORITY].accounts_of(OWNER) == []
+    assert await console.app[AUTHORITY].tokens.of(OWNER) == []
+    assert await console.app[AUTHORITY].accounts.of(OWNER) == []
 
 
 async def test_sign_in_without_the_forms_token_gets_403_even_with_the_right_password(
@@ -305,7 +305,7 @@ async def test_a_token_is_shown_once_and_never_again(
     assert token_id in (await browser.get("/tokens")).text
     assert token not in caplog.text
     assert all(token not in r for r in console.responses)
-    listed = console.app[AUTHORITY].list_tokens(OWNER)
+    listed = await console.app[AUTHORITY].tokens.of(OWNER)
     assert [t["token_id"] for t in listed] == [token_id]
     assert token not in repr(listed)
 
@@ -320,7 +320,7 @@ async def test_token_form_errors_are_shown_next_to_the_field_and_keep_the_input(
     assert 'id="error-login"' in answer.text and 'id="error-scopes"' in answer.text
     assert 'id="error-expires_days"' in answer.text
     assert 'value="Kept-Server"' in answer.text
-    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+    assert await console.app[AUTHORITY].tokens.of(OWNER) == []
 
 
 async def test_a_token_for_a_linked_account_takes_its_terminal_and_expiry(
@@ -329,12 +329,12 @@ async def test_a_token_for_a_linked_account_takes_its_terminal_and_expiry(
     await browser.submit("/accounts", "/accounts", {
         "name": "Demo", "broker": "MetaQuotes", "login": "4242", "password": "pw",
         "server": "MetaQuotes-Demo"})
-    account = console.app[AUTHORITY].accounts_of(OWNER)[0]
+    account = (await console.app[AUTHORITY].accounts.of(OWNER))[0]
     answer = await browser.submit("/tokens", "/tokens", [
         ("account_id", str(account.id)), ("scopes", "read"), ("expires_days", "7"),
         ("owner_password", PASSWORD)])
     assert answer.status == 201
-    [token] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token] = await console.app[AUTHORITY].tokens.of(OWNER)
     assert (token["login"], token["server"], token["scopes"]) == (4242, "MetaQuotes-Demo",
                                                                   ["read"])
     assert token["expires_at"] == token["created_at"] + 7 * 86400
@@ -347,11 +347,11 @@ async def test_revoking_a_token_on_the_page(console: Console, browser: Browser) 
     asked = await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {})
     assert asked.status == 200 and 'id="confirm-yes"' in asked.text
     assert "stops working at once" in asked.text
-    assert console.app[AUTHORITY].list_tokens(OWNER)[0]["revoked_at"] is None
+    assert (await console.app[AUTHORITY].tokens.of(OWNER))[0]["revoked_at"] is None
     answer = await browser.post(f"/tokens/{token_id}/revoke",
                                 {"csrf": asked.csrf(), "confirm": "yes"})
     assert answer.status == 303 and answer.headers["Location"] == "/tokens"
-    [token] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token] = await console.app[AUTHORITY].tokens.of(OWNER)
     assert token["revoked_at"] is not None
     page = await browser.get("/tokens")
     assert "revoked" in page.text and f'id="revoke-{token_id}"' not in page.text
@@ -378,7 +378,7 @@ async def test_registration_errors_are_shown_next_to_each_field(
         assert f'id="error-{field_name}"' in answer.text, field_name
     assert 'id="error-server"' not in answer.text
     assert 'value="Kept"' in answer.text
-    assert console.app[AUTHORITY].accounts_of(OWNER) == []
+    assert await console.app[AUTHORITY].accounts.of(OWNER) == []
 
 
 async def test_a_registered_login_is_a_409_next_to_the_login(
@@ -398,7 +398,7 @@ async def test_editing_the_risk_policy_reaches_the_signed_record(
     await browser.submit("/accounts", "/accounts", {
         "name": "A", "broker": "B", "login": "5012345", "password": "pw",
         "server": "MTG-Demo", "auto_trade_enabled": "on"})
-    account = console.app[AUTHORITY].accounts_of(OWNER)[0]
+    account = (await console.app[AUTHORITY].accounts.of(OWNER))[0]
     bad = await browser.submit("/accounts", f"/accounts/{account.id}/risk",
                                {"max_lot_size": "500", "risk_pct": "0.5"})
     assert bad.status == 400 and "a number from 0 to 100" in bad.text
@@ -406,7 +406,7 @@ async def test_editing_the_risk_policy_reaches_the_signed_record(
         "allowed_symbols": "EURUSD, BTCUSD", "max_lot_size": "2.5", "risk_pct": "0.05",
         "owner_password": PASSWORD})  # a higher lot cap and risk: loosening (T4-F5)
     assert ok.status == 303
-    [after] = console.app[AUTHORITY].accounts_of(OWNER)
+    [after] = await console.app[AUTHORITY].accounts.of(OWNER)
     assert after.allowed_symbols == ("EURUSD", "BTCUSD")
     assert (after.max_lot_size, after.risk_pct, after.auto_trade_enabled) == ("2.5", "0.05",
                                                                               False)
@@ -429,13 +429,13 @@ async def test_loosening_a_risk_limit_or_leaving_paper_asks_for_the_password(
         "auto_trade_enabled": False, "paper_trade_enabled": True})
     assert status == 201
     await signed_in(browser)
-    [before] = console.app[AUTHORITY].accounts_of(OWNER)
+    [before] = await console.app[AUTHORITY].accounts.of(OWNER)
     risk = f"/accounts/{before.id}/risk"
     same = {"allowed_symbols": "EURUSD, GBPUSD", "max_lot_size": "0.1", "risk_pct": "0.01",
             "paper_trade_enabled": "on"}
 
-    def saved() -> tuple[object, ...]:
-        [row] = console.app[AUTHORITY].accounts_of(OWNER)
+    async def saved() -> tuple[object, ...]:
+        [row] = await console.app[AUTHORITY].accounts.of(OWNER)
         return (row.allowed_symbols, row.max_lot_size, row.risk_pct, row.auto_trade_enabled,
                 row.paper_trade_enabled)
 

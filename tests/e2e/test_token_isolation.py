@@ -32,10 +32,10 @@ from tests.e2e.test_ws import SYMBOLS, connect
 OTHER, OTHER_PASSWORD = "intruder@example.com", "another long password"
 
 
-def _legacy_token_of_another_owner(daemon: Daemon) -> tuple[str, str]:
+async def _legacy_token_of_another_owner(daemon: Daemon) -> tuple[str, str]:
     """A token of another owner for the victim's terminal, as a database written before the
     authority refused such tokens would hold it (the authority now refuses to issue it)."""
-    daemon.authority.create_owner(OTHER, OTHER_PASSWORD)
+    await daemon.authority.owners.create(OTHER, OTHER_PASSWORD)
     token = generate_token()
     keys, token_id = TokenKeys.of(token), "tok_legacy0000000"
     store = daemon.authority.store
@@ -89,7 +89,7 @@ async def test_another_owners_token_for_a_registered_terminal_is_refused(
     """A token another owner obtained for a terminal whose account the victim registered (the
     authority used to issue those) gets no record from the authority: the daemon refuses it as
     ``invalid_token`` on /rpc and on /ws, while the victim's token works."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Main", broker="Co", login=LOGIN, password="mt5-secret", server=SERVER))
     other_token, _ = _legacy_token_of_another_owner(daemon)
     async with daemon.session.post(daemon.rpc_url, json={
