@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 from gateway.authority.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
 from gateway.authority.guard import ConnectionLimits
 from gateway.authority.reports import SILENT_AFTER_S
+from gateway.authority.service.common import risk_of
 from gateway.authority.web import PAGES
 from gateway.authority.web.security import CSP, SESSION_COOKIE
 from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
@@ -158,7 +159,7 @@ async def test_a_session_ends_after_the_idle_time(console: Console, browser: Bro
     console.clock.now += IDLE_S
     answer = await browser.get("/")
     assert answer.status == 303 and answer.headers["Location"] == "/login"
-    assert len(console.app[PAGES].sessions) == 0  # forgotten, not just refused
+    assert await console.app[PAGES].sessions.count() == 0  # forgotten, not just refused
 
 
 async def test_a_busy_session_still_ends_at_the_absolute_time(
@@ -410,7 +411,8 @@ async def test_editing_the_risk_policy_reaches_the_signed_record(
     assert after.allowed_symbols == ("EURUSD", "BTCUSD")
     assert (after.max_lot_size, after.risk_pct, after.auto_trade_enabled) == ("2.5", "0.05",
                                                                               False)
-    risk = console.app[AUTHORITY]._risk(5012345, "MTG-Demo").as_json()
+    authority = console.app[AUTHORITY]
+    risk = (await authority.run(risk_of, authority.store, 5012345, "MTG-Demo")).as_json()
     assert risk["max_lot_size"] in ("2.5", 2.5) and risk["auto_trade_enabled"] is False
     other = await browser.submit("/accounts", "/accounts/9999/risk", {"max_lot_size": "1"})
     assert other.status == 404

@@ -182,7 +182,7 @@ async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> Non
     """No terminal, a read-only token, a stale record and a reconciliation pass each appear
     by the reason word their order_send error would carry; none of them once cleared."""
     assert await _trading(daemon) == {"allowed": False, "refused_because": ["terminal_offline"]}
-    reader = daemon.issue(scopes=("read",))
+    reader = await daemon.issue(scopes=("read",))
     assert (await _trading(daemon, reader.token))["refused_because"] == [
         "scope", "terminal_offline"]
 

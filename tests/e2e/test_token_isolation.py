@@ -56,7 +56,7 @@ async def test_another_token_of_the_terminal_receives_nothing_of_the_session(
     if whose == "another_owner":
         other_token, other_id = _legacy_token_of_another_owner(daemon)
     else:
-        issued = daemon.issue()
+        issued = await daemon.issue()
         other_token, other_id = issued.token, issued.token_id
     async with connect(daemon) as victim, connect(daemon, other_token) as intruder:
         for client in (victim, intruder):
@@ -142,7 +142,7 @@ async def test_a_ws_rebinding_attempt_leaves_a_security_log_line(
     and leaves one WARNING on ``gateway.security`` naming the token id and both terminals,
     no secret."""
     caplog.set_level(logging.INFO)
-    other = daemon.issue(999, "Other-Broker")
+    other = await daemon.issue(999, "Other-Broker")
     async with connect(daemon) as client:
         answer = await client.call("authenticate", {"token": other.token})
         assert "error" in answer
