@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ea", action="store_true",
                         help="only the path through the compiled MQL5 EA (bench.eapath); a "
                              "full run includes it, --quick leaves it out unless given")
+    parser.add_argument("--ea-compare", metavar="REV",
+                        help="with --ea: also measure the EAs of this git revision (its "
+                             "ea_bridge/mql built against its own test kit), beside today's")
     parser.add_argument("--rpc-edge", choices=("llhttp", "aiohttp"), default="llhttp",
                         help="the daemon's [server] rpc_edge (the A/B of issue 21's llhttp "
                              "/rpc edge against aiohttp's parser; default llhttp, as shipped)")
@@ -190,7 +193,8 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     if args.ea or not args.quick:
         raw["ea_path"] = await run_ea_path(pinning, reps=plan["reps"],
                                            calls=plan["aiohttp_n"], tick_s=plan["lat_s"] * 2,
-                                           log=log)
+                                           log=log, compare=args.ea_compare,
+                                           spaced_calls=20 if args.quick else 60)
         log("compiled EA path measured")
         raw["ea_summary"] = summarize_ea_path(raw["ea_path"])
     if args.ea:

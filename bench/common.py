@@ -36,6 +36,7 @@ __all__ = [
     "spread",
     "summarize_ns",
     "wait_http",
+    "wait_tcp",
 ]
 
 #: The repository root (``python -m bench`` runs from it; children get it as their cwd).
@@ -178,6 +179,23 @@ class Proc:
             err = self._stderr.read()
             self._stderr.close()
         return err.decode(errors="replace")[-2000:]
+
+
+async def wait_tcp(port: int, proc: Proc, timeout_s: float = 15.0) -> None:
+    """Until 127.0.0.1:``port`` accepts a connection; raise if the process dies first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if not proc.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"TCP server did not start: {proc.stop()}") from None
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return
 
 
 async def wait_http(url: str, proc: Proc, timeout_s: float = 30.0) -> None:

@@ -165,6 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     for action in service_cli.add_arguments(service):
         _with_config(action, nested=True)
+    check = sub.add_parser(
+        "check", help="check the EA connected to a running daemon, as any client sees it, and "
+                      "print a report to paste into a bug report (token from MTGATEWAY_TOKEN, "
+                      "--state-file, or a prompt)")
+    check.add_argument("--url", help="the daemon (default: MTGATEWAY_URL, the state file, or "
+                                     "http://127.0.0.1:8710)")
+    check.add_argument("--state-file", type=Path,
+                       help="the JSON file `mtgateway demo --state-file` writes (url and token)")
+    check.add_argument("--trade", action="store_true",
+                       help="also run the trading checks: the smallest volume of one symbol, "
+                            "closed again; refused unless the account is a demo account")
+    check.add_argument("--symbol", help="the symbol to read and trade (default: the Market "
+                                        "Watch symbol quoted last; to trade, one with no open "
+                                        "position whose order_check passes)")
+    check.add_argument("--seconds", type=float, default=10.0, metavar="S",
+                       help="how long to listen to the tick stream (default 10)")
+    check.add_argument("--history-timeout", type=float, default=60.0, metavar="S",
+                       help="how long history the terminal is loading may take (default 60)")
+    check.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
     device = sub.add_parser("device", help="this machine as a device of the authority")
     _with_config(device)
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
@@ -191,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ea":
             return _ea_command(args)
+        if args.command == "check":
+            return run_on_loop(_check_command(args))
         if args.command == "emulator":
             setup_logging("INFO")
             return emulator_cli.run(args)
@@ -256,6 +277,39 @@ def _ea_command(args: argparse.Namespace) -> int:
           f"and Experts/MTGateway.mq5 under {done.mql_dir}, compile each (F7), then attach "
           "MTGateway to a chart and paste your token (docs/terminal.md).")
     return 0
+
+
+async def _check_command(args: argparse.Namespace) -> int:
+    """``mtgateway check``: 0 when every check passed (or did not apply), 1 when one failed or
+    the daemon cannot be used, 2 when the trading checks are refused (not a demo account)."""
+    import getpass
+    import json
+    import os
+
+    from .selfcheck import SelfCheckError, TradingRefused, run_selfcheck
+
+    token = os.environ.get("MTGATEWAY_TOKEN") or None
+    if token is None and args.state_file is None and not os.environ.get("MTGATEWAY_STATE_FILE"):
+        if not sys.stdin.isatty():
+            print("error: no token: set MTGATEWAY_TOKEN or pass --state-file", file=sys.stderr)
+            return 2
+        token = getpass.getpass("token (mtgw_...): ").strip() or None
+    try:
+        report = await run_selfcheck(url=args.url, token=token,
+                                     state_file=str(args.state_file) if args.state_file else None,
+                                     trade=args.trade, symbol=args.symbol,
+                                     stream_s=args.seconds,
+                                     history_timeout_s=args.history_timeout)
+    except TradingRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SelfCheckError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(report.text(), flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(report.as_json(), indent=2), encoding="utf-8")
+    return 1 if report.failed else 0
 
 
 def _check_bind(host: str, allowed: bool, what: str) -> None:

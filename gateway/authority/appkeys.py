@@ -14,12 +14,13 @@ from typing import Final
 from aiohttp import web
 
 from .edge import HeldRequests
+from .keygate import KeyGate
 from .metrics import ConsoleMetrics
 from .service import Authority
 from .throttle import AuthThrottle
 
-__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "LONG_POLLS", "OWNER_THROTTLE",
-           "VOUCH_KEY", "Clocks"]
+__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
+           "OWNER_THROTTLE", "VOUCH_KEY", "Clocks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +42,5 @@ OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
 VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 #: The long-polls held, per device key and per address (``edge.HeldRequests``).
 LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
+#: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).
+KEY_GATE: Final = web.AppKey("key_gate", KeyGate)

@@ -39,6 +39,7 @@ from .appkeys import (
     AUTHORITY,
     CLOCKS,
     CONSOLE_METRICS,
+    KEY_GATE,
     LONG_POLLS,
     OWNER_THROTTLE,
     VOUCH_KEY,
@@ -57,6 +58,7 @@ from .guard import (
     raw_response,
     work_middleware,
 )
+from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
 from .routes import add_routes
@@ -66,7 +68,7 @@ from .signins import StoredLoginFailures
 from .throttle import AuthThrottle
 from .web import mount_pages, security_headers
 
-__all__ = ["AUTHORITY", "CONNECTIONS", "CONSOLE_METRICS", "LONG_POLLS",
+__all__ = ["AUTHORITY", "CONNECTIONS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
            "LONG_POLLS_PER_DEVICE", "create_console_app", "mailer_from_config",
            "start_console"]
 
@@ -112,7 +114,19 @@ class AccessLogger(AbstractAccessLogger):
                          request.path, response.status, response.body_length, time * 1000)
 
 
-async def _prepare_until_ready(authority: Authority) -> None:
+async def _learn_devices(authority: Authority, gate: KeyGate) -> None:
+    """Note every device that asked an owner's approval as known to the key gate (read once,
+    when the database first answers: ``keygate``). A device row is written only by a lookup
+    naming a live token. Unreachable now: each known device is noted again when its first
+    proof passes."""
+    try:
+        for device_id in await authority.run(authority.store.asking_devices):
+            gate.verified(device_id)
+    except DatabaseUnavailable as exc:
+        log.warning("the console's known devices could not be read: %s", exc)
+
+
+async def _prepare_until_ready(authority: Authority, gate: KeyGate) -> None:
     """Try to prepare the schema until the database answers (the console started without
     it); each failure is logged once per try, at growing intervals."""
     delay, most = _PREPARE_RETRY_S
@@ -124,6 +138,7 @@ async def _prepare_until_ready(authority: Authority) -> None:
         except DatabaseUnavailable as exc:
             log.warning("the authority's database is still unreachable: %s", exc)
     log.info("the authority's database answers; the schema is ready")
+    await _learn_devices(authority, gate)
 
 
 def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
@@ -162,6 +177,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         # Counted in the database: failed sign-ins on any instance count on every other.
         ledger=StoredLoginFailures(lambda: app[AUTHORITY].store.database, "console-owner"))
     app[VOUCH_KEY] = secrets.token_bytes(32)
+    app[KEY_GATE] = KeyGate(clock=throttle_clock)  # the throttle's clock (tests inject it)
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     app[_ACCESS_LOG] = config.logging.access_log
@@ -184,10 +200,13 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             # Served anyway: /health answers, /ready and the requests that need the database
             # say it is unreachable until it answers.
             log.warning("the console starts without its database: %s", exc)
-            preparing = asyncio.get_running_loop().create_task(_prepare_until_ready(authority))
+            preparing = asyncio.get_running_loop().create_task(
+                _prepare_until_ready(authority, app[KEY_GATE]))
         except BaseException:
             await authority.close()
             raise
+        else:
+            await _learn_devices(authority, app[KEY_GATE])
         app[AUTHORITY] = authority
         yield
         if preparing is not None:

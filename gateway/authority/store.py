@@ -413,6 +413,11 @@ class AuthorityStore:
         return self._approvals(tx, "owner_email = ? ORDER BY created_at, device_id",
                                owner_email)
 
+    def asking_devices(self, tx: Tx) -> list[str]:
+        """Every device that asked any owner's approval, whatever the answer (the console's
+        key gate reads them at start: ``keygate``)."""
+        return [r[0] for r in tx.execute("SELECT DISTINCT device_id FROM approvals").fetchall()]
+
     def pending_approvals(self, tx: Tx) -> int:
         """How many approvals, of every owner, wait for a code (the console's metrics)."""
         row = tx.execute("SELECT count(*) FROM approvals WHERE status = 'pending'").fetchone()

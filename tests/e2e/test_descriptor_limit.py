@@ -27,7 +27,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.descriptors import RESERVE
-from gateway.authority.proofs import device_proof_headers
+from gateway.authority.devices import Approval
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info, device_proof_headers
+from gateway.authority.service import Authority
 from tests.e2e.conftest import WAIT_S
 
 pytestmark = [pytest.mark.network_edge,
@@ -104,6 +107,20 @@ def _open_files_limit(pid: int) -> list[str] | None:
     return row.split()[3:5]
 
 
+def _approved_device(data: Path) -> Ed25519PrivateKey:
+    """A daemon's device key its owner approved, written before the console starts."""
+    authority = Authority.open(data, RecordingMailer())
+    authority.create_owner("owner@example.com", "a long test password")
+    key, now = Ed25519PrivateKey.generate(), int(time.time())
+    info = device_info(key)
+    authority.store.upsert_device(info.device_id, info.public_key, "daemon", "linux", now)
+    authority.store.save_approval(Approval(
+        approval_id="apr_test_daemon", owner_email="owner@example.com",
+        device_id=info.device_id, status="approved", created_at=now, approved_at=now))
+    authority.store.database.close()
+    return key
+
+
 async def _bare(port: int, count: int) -> list[Connection]:
     """``count`` connections that send nothing (each one a descriptor in the server)."""
     return [await asyncio.open_connection("127.0.0.1", port) for _ in range(count)]
@@ -139,9 +156,11 @@ async def test_a_console_under_a_low_hard_limit_serves_a_smaller_budget(
         tmp_path: Path) -> None:
     """Soft and hard limit 256: the console warns that it serves at most (256 - 64) / 2 = 96
     connections of its 512, then answers /health while 400 bare connections are open, and
-    /health and a device call while 300 long-polls of fresh keys are held or refused (before:
-    /health unanswered, and `unable to open database file`)."""
+    /health and an approved daemon's call while 300 long-polls of fresh keys are held or
+    refused, their sockets open (before: /health unanswered, and `unable to open database
+    file`)."""
     config = _config(tmp_path)
+    daemon = _approved_device(tmp_path / "data")
     async with _serving("console", config, 256, 256, _CONSOLE_PORT) as (port, lines, _):
         capped = (256 - RESERVE) // 2
         bare = await _bare(port, 400)
@@ -150,8 +169,8 @@ async def test_a_console_under_a_low_hard_limit_serves_a_smaller_budget(
         finally:
             await _close(bare)
         body = b'{"cursor": 0, "wait_s": 60}'
-        async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
+        async with aiohttp.ClientSession(  # keep-alive: every answered socket stays open
+                connector=aiohttp.TCPConnector(limit=0)) as session:
             answered = asyncio.Event()
             refused = 300 - 64 - capped  # beyond the 64 held and a budget of working ones
 
@@ -170,8 +189,8 @@ async def test_a_console_under_a_low_hard_limit_serves_a_smaller_budget(
                     await answered.wait()
                 assert await _health(port) == 200
                 async with asyncio.timeout(WAIT_S):
-                    status = await _device_call(session, port, Ed25519PrivateKey.generate(),
-                                                "/v1/device/status", None)
+                    status = await _device_call(session, port, daemon, "/v1/device/status",
+                                                None)
                 assert status == 200
             finally:
                 for poll in polls:

@@ -97,8 +97,9 @@ def programs_file(work: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None) -> Path:
-    """Preprocess and compile the EA; returns the binary (cached by source hash).
+def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path = KIT) -> Path:
+    """Preprocess and compile the EA against ``kit`` (another revision's, for the bench's
+    A/B); returns the binary (cached by source hash).
 
     Raises:
         BuildError: mqlpp refused a construct, or g++ failed (its output is the message).
@@ -106,7 +107,7 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None) -> Path:
     if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
         raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "
                          "(Debian/Ubuntu: sudo apt-get install g++ libssl-dev); .ci/run does")
-    default = mql5_dir == MQL5_DIR and out_dir is None
+    default = mql5_dir == MQL5_DIR and out_dir is None and kit == KIT
     if out_dir is None:
         out_dir = Path(tempfile.gettempdir()) / f"mtgw-ea-{source_hash()}"
     binary = out_dir / "mtgateway-ea"
@@ -114,7 +115,7 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None) -> Path:
         return binary
     work = Path(tempfile.mkdtemp(prefix="mtgw-ea-build-"))
     try:
-        pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql5",
+        pre = subprocess.run([sys.executable, str(kit / "mqlpp.py"), "--lang", "mql5",
                               str(mql5_dir), str(work)],
                              capture_output=True, text=True, check=False)
         if pre.returncode != 0:
@@ -122,9 +123,9 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None) -> Path:
         programs = work / "programs.inc"
         programs.write_text(programs_file(work), encoding="utf-8")
         cc = subprocess.run(
-            ["g++", *CXXFLAGS, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql5"),
+            ["g++", *CXXFLAGS, "-isystem", str(kit / "common"), "-isystem", str(kit / "mql5"),
              "-I", str(work / "Include"), f'-DMQL_PROGRAMS="{programs}"',
-             str(KIT / "mql5" / "harness.cpp"), "-o", str(work / "mtgateway-ea"), "-lcrypto"],
+             str(kit / "mql5" / "harness.cpp"), "-o", str(work / "mtgateway-ea"), "-lcrypto"],
             capture_output=True, text=True, check=False)
         if cc.returncode != 0:
             raise BuildError(cc.stderr.strip())

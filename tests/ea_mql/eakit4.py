@@ -44,17 +44,19 @@ def source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def assemble(work: Path, mql4_dir: Path = MQL4_DIR) -> Path:
-    """The MT4 EA's tree as a terminal's MQL4 folder holds it after ``mtgateway ea install``."""
+def assemble(work: Path, mql4_dir: Path = MQL4_DIR, mql5_dir: Path = MQL5_DIR) -> Path:
+    """The MT4 EA's tree as a terminal's MQL4 folder holds it after ``mtgateway ea install``
+    (the includes it shares from ``mql5_dir``)."""
     tree = work / "MQL4"
     shutil.copytree(mql4_dir, tree)
     for rel in SHARED_INCLUDES:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(MQL5_DIR / rel, tree / rel)
+        shutil.copyfile(mql5_dir / rel, tree / rel)
     return tree
 
 
-def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
+def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
+              mql5_dir: Path = MQL5_DIR, kit: Path = KIT) -> Path:
     """Preprocess and compile the MT4 EA; returns the binary (cached by source hash).
 
     Raises:
@@ -63,7 +65,7 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
     if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
         raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "
                          "(Debian/Ubuntu: sudo apt-get install g++ libssl-dev); .ci/run does")
-    default = mql4_dir == MQL4_DIR and out_dir is None
+    default = mql4_dir == MQL4_DIR and mql5_dir == MQL5_DIR and out_dir is None and kit == KIT
     if out_dir is None:
         out_dir = Path(tempfile.gettempdir()) / f"mtgw-ea4-{source_hash()}"
     binary = out_dir / "mtgateway-ea4"
@@ -71,9 +73,9 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
         return binary
     work = Path(tempfile.mkdtemp(prefix="mtgw-ea4-build-"))
     try:
-        tree = assemble(work, mql4_dir)
+        tree = assemble(work, mql4_dir, mql5_dir)
         out = work / "pre"
-        pre = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql4", str(tree),
+        pre = subprocess.run([sys.executable, str(kit / "mqlpp.py"), "--lang", "mql4", str(tree),
                               str(out)], capture_output=True, text=True, check=False)
         if pre.returncode != 0:
             raise BuildError(pre.stderr.strip())
@@ -83,11 +85,12 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None) -> Path:
         programs = out / "programs.inc"
         programs.write_text(
             f'#define MQL_EXPERT_NAME "{experts[0].stem}"\n#define MQL_PROGRAM MQL_EXPERT_NAME\n'
-            f'namespace mqlp_expert {{\n#include "{experts[0]}"\n}}\n', encoding="utf-8")
+            f'namespace mqlp_expert {{ using namespace mqlfb;\n#include "{experts[0]}"\n}}\n',
+            encoding="utf-8")
         cc = subprocess.run(
-            ["g++", *CXXFLAGS4, "-isystem", str(KIT / "common"), "-isystem", str(KIT / "mql4"),
+            ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem", str(kit / "mql4"),
              "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
-             str(KIT / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
+             str(kit / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
             capture_output=True, text=True, check=False)
         if cc.returncode != 0:
             raise BuildError(cc.stderr.strip())

@@ -22,13 +22,19 @@ def test_ea_bench_runs_and_writes_its_section(tmp_path: Path, ea_binary: Path) -
     ea = data["ea_path"]
     for side in ("hop", "emulator", "compiled_ea", "compiled_ea_mt4"):
         assert ea[side][0]["n"] > 0, side
-    assert ea["ea_spaced"][0]["n"] > 0
+    # spaced calls on the hop floor and through each EA: quiet, ticks flowing, MT4
+    assert {side: runs[0]["n"] for side, runs in ea["spaced"].items()} == {
+        "hop": 20, "ea": 20, "ea_ticks": 20, "ea_mt4": 20}
     # stamped ticks went EA -> daemon -> /ws client, for 1 and 20 symbols, woken and timer only
-    runs = {(r["symbols"], r["wake"]): r["n"] for r in ea["ea_ticks"]}
-    assert set(runs) == {(1, True), (1, False), (20, True), (20, False)}
+    runs = {(r["symbols"], r["wake"], r["tick_first"]): r["n"] for r in ea["ea_ticks"]}
+    assert set(runs) == {(n, wake, first) for n in (1, 20)
+                         for wake, first in ((True, False), (False, False), (True, True))}
     assert all(n > 0 for n in runs.values()), runs
     summary = data["ea_summary"]
     assert summary["target"]["rule"].startswith("compiled EA adds <= 1 ms p50")
+    assert summary["spaced_target"]["rule"].startswith("a spaced call (ticks flowing)")
+    assert summary["spaced"]["ea_ticks"]["p50_us"] > 0
+    assert "| spaced calls, one every 100 ms |" in proc.stdout
     assert "| p50 (us) |" in proc.stdout and "compiled EA" in proc.stdout
     assert "compiled MT4 EA" in proc.stdout and summary["compiled_ea_mt4_p50_us"] > 0
     assert "| 20 Market Watch symbol(s), woken on each tick |" in proc.stdout

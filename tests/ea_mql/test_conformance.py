@@ -1,6 +1,9 @@
 """One conformance suite, two terminals: every test runs against the Python emulator and against
 the compiled MQL5 EA (on a fixture made from the same emulator), through the real daemon's /rpc.
-What passes for one must pass for the other; a difference is a bug in one of them."""
+What passes for one must pass for the other; a difference is a bug in one of them. What of it
+holds on any terminal, not only on this fixture, is also ``mtgateway check``
+(gateway/selfcheck), which owners run against their own terminal and test_selfcheck.py runs
+against these terminals."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 
 import mtgateway.aio as amt5
+from gateway.selfcheck import reads as selfcheck_reads
 from gateway.trading.reconcile import ECHO_FIELDS
 from tests.client.conftest import base_url
 from tests.client.test_aio_client import connected, take
@@ -19,8 +23,9 @@ from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon, connected_termin
 from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ
 from tests.ea_mql.eakit import CompiledEA
 
-TICK_COLUMNS = ["time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"]
-RATE_COLUMNS = ["time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume"]
+# the columns mtgateway check holds every terminal to (gateway/selfcheck/reads.py)
+TICK_COLUMNS = list(selfcheck_reads.TICK_COLUMNS)
+RATE_COLUMNS = list(selfcheck_reads.RATE_COLUMNS)
 
 
 @pytest.fixture(params=["emulator", "compiled_ea"])

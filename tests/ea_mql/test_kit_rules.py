@@ -58,3 +58,13 @@ def test_what_metaeditor_flags_does_not_compile(tmp_path: Path) -> None:
                      r"read-only .*TimerMs", text), text[-3000:]
     assert re.search(rf"MTGateway\.mq5:{at['datetime started']}:\d+: error: conversion from "
                      r".long int.", text), text[-3000:]
+
+
+def test_array_initialize_takes_only_the_types_the_reference_lists(tmp_path: Path) -> None:
+    """E-1, E4-1, D4-2: ArrayInitialize has overloads for char, short, int, long, float, double,
+    bool and uint only (MQL4's and MQL5's reference alike); on a uchar[] the kit refuses it, as
+    MetaEditor may (the MT4 EA's sockaddr used it; ArrayFill lists uchar)."""
+    tree = _edited(tmp_path, [("Include/MTGateway/Crypto.mqh", "ArrayFill(k, 0, 64, 0);",
+                               "ArrayInitialize(k, 0);")])
+    with pytest.raises(BuildError, match="ArrayInitialize has no overload for this element type"):
+        build_ea(tree, tmp_path / "bin")

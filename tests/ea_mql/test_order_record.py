@@ -76,6 +76,26 @@ async def test_the_ea_speaks_1_2_and_a_key_seen_again_is_answered_from_the_recor
         assert len(await b.call(TERMINAL, "positions_get", {}, WAIT_S)) == 3
 
 
+async def test_a_result_with_a_non_finite_number_is_answered_as_recorded(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """The terminal's result carries a number JSON cannot (a NaN price; review E5-5): the
+    order executed, so the answer is the record, the number written 0 and the EA's log naming
+    the field, not an error beside a record of success: trade_results and the answer agree,
+    and the key again executes nothing."""
+    b, _ = bridge
+    path, _ = make_fixture(tmp_path, live_ticks=0)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await ea.control("answer_nan")
+        sent = await send(b, BUY, order_key=KEY)
+        assert (sent["retcode"], sent["price"]) == (10009, 0.0)
+        assert await b.call(TERMINAL, "trade_results", {"order_keys": [KEY]}, WAIT_S) == {
+            KEY: sent}
+        assert await send(b, BUY, order_key=KEY) == sent
+        assert len(await b.call(TERMINAL, "positions_get", {}, WAIT_S)) == 1
+    assert any("non-finite" in line and "'price'" in line for line in ea.lines), ea.lines[-20:]
+
+
 @pytest.mark.parametrize(("method", "params", "names"), [
     ("order_send", {"request": BUY, "order_key": 5}, "order_key: expected a string"),
     ("order_send", {"request": BUY, "order_key": ""}, "order_key: expected 1 to 64"),

@@ -32,7 +32,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..api import DeviceInfo
-from ..appkeys import AUTHORITY, CLOCKS, OWNER_THROTTLE, VOUCH_KEY
+from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_THROTTLE, VOUCH_KEY
 from ..database import DatabaseUnavailable
 from ..edge import HostRefusals, host_allowed, target_authority
 from ..errors import ProofRejected, RateLimited
@@ -224,6 +224,15 @@ async def device(request: web.Request) -> DeviceInfo:
     the proof is remembered, so a copy of the request is refused."""
     body = await request.read()
     authority = request.app[AUTHORITY]
+    # Round-4 T4-F13: a device the authority knows goes straight to the signature check and
+    # the replay row; a key it has never seen is bounded first (``keygate``).
+    gate, device_id = request.app[KEY_GATE], request.headers.get("X-Device-Id", "")
+    known = gate.known(device_id)
+    if not known:
+        wait = gate.admit(request.remote or "?")
+        if wait is not None:
+            raise Fail(429, "too_many_new_devices", "too many proofs from device keys this "
+                       "console does not know; retry later", retry_after_s=wait)
     now = request.app[CLOCKS].wall()
     try:
         checked = check_device_proof(request.headers, request.method, request.path, body, now)
@@ -232,5 +241,8 @@ async def device(request: web.Request) -> DeviceInfo:
     replays = StoredProofReplays(authority.store, authority)
     if not await replays.remember(checked.replay_key, checked.made_at_s, now):
         raise Fail(401, "replayed_device_proof", "the device proof was refused")
+    if not known and await authority.run(authority.store.device,
+                                         checked.device.device_id) is not None:
+        gate.verified(checked.device.device_id)  # known to the authority since the start
     mark_authenticated(request)
     return checked.device

@@ -27,7 +27,7 @@ input string AuthToken = "";              // Auth token from the console (mtgw_.
 input string GatewayHost = "127.0.0.1";   // Gateway address (an IPv4 address)
 input int    GatewayPort = 8711;          // Gateway bridge port
 input int    TimerMs = 10;                // Timer period, ms (the terminal delivers ~10-16 ms at best)
-input int    SocketWaitMs = 9;            // Wait inside the socket per pass, ms (0 = poll only)
+input int    SocketWaitMs = 9;            // Wait in the socket each pass, at least this long, ms (until just before the next pass; 0 = poll only)
 input int    MaxRows = 20000;             // Most rows in one history answer (the caller pages on)
 input int    HistoryWaitMs = 4000;        // How long a history call waits for the terminal to load it, ms
 
@@ -82,14 +82,37 @@ void OnDeinit(const int reason)
    EventKillTimer();
    Session.Close("EA removed (deinit reason " + IntegerToString(reason) + ")");
    Session.net.Cleanup();
-   Comment("");
+   // after a failed start the terminal runs OnDeinit(REASON_INITFAILED) at once: the chart
+   // keeps the reason OnInit wrote there (the DLL hint)
+   if(reason != REASON_INITFAILED)
+      Comment("");
+  }
+
+// A quote of the chart's symbol (the terminal does not queue another while one waits): what
+// came is answered and what is new goes out now, not at the next timer pass.
+void OnTick()
+  {
+   Events.Trades();
+   Session.Drain();
+   Events.Poll(Session);
   }
 
 void OnTimer()
   {
    ulong start = GetMicrosecondCount();
    Events.Trades();                         // before anything is served: see Events4.mqh
+   Session.TimerPass(start);
    Session.Service();
    Events.Poll(Session);
-   Session.WaitRest(start);
+   // wait in select() until just before the next pass, answering at once what comes; the
+   // quotes that change meanwhile go out between the wait's slices, and after what came (a
+   // trade call, perhaps) the ticket list is compared again, so each call's change is its own
+   // event and not merged with the next calls' of the same pass
+   int got;
+   while((got = Session.WaitOnce(start)) != MTGW_WAIT_DONE)
+     {
+      if(got == MTGW_WAIT_DATA)
+         Events.Trades();
+      Events.Poll(Session);
+     }
   }

@@ -12,14 +12,17 @@
 //| it wait, and wakes it on ticks of other symbols; compile it too. |
 //|                                                                  |
 //| When it runs: on its timer (connect, heartbeats, Market Watch,   |
-//| the account, and the socket, waiting in it while requests come  |
-//| one after another); on each tick of the chart's symbol (OnTick); |
-//| on each tick of another Market Watch symbol (a chart event from  |
-//| the helper); on each trade transaction. Each wake-up answers     |
-//| what came and sends what is new, then returns, so the next event |
-//| is not kept waiting. The timer pass waits in the socket only     |
-//| while requests come one after another or no tick is coming: a    |
-//| tick's event is not handled while the EA waits there.            |
+//| the account, and the socket, waiting in it until just before the |
+//| next pass, so a call is answered as it arrives); on each tick of |
+//| the chart's symbol (OnTick); on each tick of another Market Watch|
+//| symbol (a chart event from the helper); on each trade            |
+//| transaction. Each wake-up answers what came and sends what is    |
+//| new, then returns. Events that come while the timer pass waits in|
+//| the socket are handled when it returns, at most one timer period |
+//| later; between the wait's slices the pass itself sends the new   |
+//| ticks and trade events. Where the system clock ends each slice   |
+//| (15.6 ms), that makes a tick up to a period late: TickFirst turns|
+//| the wait off while ticks flow and no call is coming.             |
 //+------------------------------------------------------------------+
 #property copyright "MT Gateway"
 #property version   "1.00"
@@ -35,10 +38,11 @@ input string AuthToken = "";              // Auth token from the console (mtgw_.
 input string GatewayHost = "127.0.0.1";   // Gateway address (allow it in the terminal options)
 input int    GatewayPort = 8711;          // Gateway bridge port
 input int    TimerMs = 10;                // Timer period, ms (the terminal delivers ~10-16 ms at best)
-input int    SocketWaitMs = 9;            // While requests come, wait in the socket at least this long a pass, ms (0 = never)
+input int    SocketWaitMs = 9;            // Wait in the socket each pass, at least this long, ms (until just before the next pass; 0 = never)
 input int    MaxRows = 20000;             // Most rows in one history answer (the caller pages on)
 input int    HistoryWaitMs = 4000;        // How long a history call waits for the terminal to load it, ms
 input bool   TickWake = true;             // Send ticks as they arrive (false: on the timer only)
+input bool   TickFirst = false;           // Ticks before calls: wait in the socket only while calls come one after another
 
 CGatewaySession Session;
 CEvents5        Events;
@@ -81,6 +85,7 @@ void OnDeinit(const int reason)
    EventKillTimer();
    Session.Close("EA removed (deinit reason " + IntegerToString(reason) + ")");
    Session.methods.history.ReleaseAll();
+   Session.methods.ReleaseBooks();
    Events.ReleaseSpies();
    Comment("");
   }
@@ -101,13 +106,18 @@ void OnTimer()
    Session.TimerPass(start);
    Session.Service();
    Events.Poll(Session);
-   // Wait in the socket (answering at once what comes) while requests come one after another,
-   // or while no tick is coming to wake the EA; not while ticks flow: a tick's event is not
-   // handled while the EA waits.
-   bool quiet = !TickWake || LastTickWake == 0 || start - LastTickWake > MTGW_QUIET_US;
-   if(Session.Conversing() || quiet)
-      while(Session.WaitOnce(start))
-         Events.Flush(Session);
+   // Wait in the socket until just before the next pass, answering at once what comes; the
+   // ticks and trade events that came meanwhile go out between the wait's slices. TickFirst:
+   // not while ticks flow (a tick's event is not handled while the EA waits) unless calls are
+   // coming one after another.
+   bool ticking = TickWake && LastTickWake != 0 && start - LastTickWake <= MTGW_QUIET_US;
+   if(TickFirst && ticking && !Session.Conversing())
+      return;
+   while(Session.WaitOnce(start) != MTGW_WAIT_DONE)
+     {
+      Session.ServeHeld();
+      Events.Flush(Session);
+     }
   }
 
 // A tick of the chart's symbol (the terminal does not queue another while one waits).

@@ -170,7 +170,19 @@ template <class T> int ArrayCopy(MqlArray<T>& dst, const MqlArray<T>& src, int d
   for (int i = 0; i < count; ++i) dst.v[(size_t)(dst_start + i)] = src.v[(size_t)(src_start + i)];
   return count;
 }
-template <class T, class V> int ArrayInitialize(MqlArray<T>& a, V x) { std::fill(a.v.begin(), a.v.end(), (T)x); return (int)a.v.size(); }
+// ArrayInitialize has one overload per element type the reference lists, in MQL4 and MQL5
+// alike: "int ArrayInitialize(char array[], char value)" and the same for short, int, long,
+// float, double, bool and uint (docs.mql4.com/array/arrayinitialize, mql5.com/en/docs/array/
+// arrayinitialize); no uchar, ushort, ulong, string or structure form. An array of another
+// type does not compile here (ArrayFill lists uchar among its types: use that).
+template <class T> inline constexpr bool _array_initialize_type =
+    std::is_same_v<T, char> || std::is_same_v<T, short> || std::is_same_v<T, int> || std::is_same_v<T, long> ||
+    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bool> || std::is_same_v<T, uint>;
+template <class T, class V> int ArrayInitialize(MqlArray<T>& a, V x) {
+  static_assert(_array_initialize_type<T>, "ArrayInitialize has no overload for this element type "
+                "(the reference lists char, short, int, long, float, double, bool, uint): use ArrayFill");
+  std::fill(a.v.begin(), a.v.end(), (T)x); return (int)a.v.size();
+}
 template <class T, class V> void ArrayFill(MqlArray<T>& a, int start, int count, V x) {
   if (start < 0 || count < 0) _fatal("ArrayFill: negative start or count");
   if ((size_t)(start + count) > a.v.size()) { if (a.fixed) _fatal("ArrayFill past a fixed array"); a.v.resize((size_t)(start + count)); }
@@ -233,6 +245,16 @@ inline string CharArrayToString(const MqlArray<uchar>& a, int start = 0, int cou
   return cp == CP_UTF8 ? _S(b) : string(std::u16string(b.begin(), b.end()));
 }
 inline bool MathIsValidNumber(double x) { return std::isfinite(x); }
+// NormalizeDouble: "Rounding floating point number to a specified accuracy", digits 0..8
+// (docs.mql4.com/convert/normalizedouble, mql5.com/en/docs/convert/normalizedouble): the
+// double nearest to the decimal, so a price is normalized exactly when it equals its own
+// NormalizeDouble (what MT4's trade server checks: mql4/mql4_terminal.h).
+inline double NormalizeDouble(double value, int digits) {
+  if (digits < 0) digits = 0;
+  if (digits > 8) digits = 8;
+  double p = std::pow(10.0, digits);
+  return std::round(value * p) / p;
+}
 inline double MathFloor(double x) { return std::floor(x); }
 inline double MathCeil(double x) { return std::ceil(x); }
 inline double MathAbs(double x) { return std::fabs(x); }

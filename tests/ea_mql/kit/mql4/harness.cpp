@@ -1,11 +1,12 @@
 // harness.cpp (MQL4): runs an MQL4 Expert Advisor compiled as C++ the way MetaTrader 4 runs it.
 //
 // One thread, one event queue (mql_runtime.h's rules): Timer events on the Windows clock's
-// ticks (mql_clock.h). OnInit runs once at start, OnDeinit on SIGTERM or the `remove` command;
+// ticks (mql_clock.h), NewTick when a quote of the chart's symbol arrives (for an EA that has
+// OnTick). OnInit runs once at start, OnDeinit on SIGTERM or the `remove` command;
 // the terminal stops a program that has not returned 3 s after being told to (the same
 // IsStopped rule as MetaTrader 5; docs.mql4.com/check/isstopped), and so does the harness.
-// MetaTrader 4 has no OnTradeTransaction or OnBookEvent, and this EA uses neither OnTick nor
-// indicators, so the harness delivers timers only. The EA's preprocessed source comes from
+// MetaTrader 4 has no OnTradeTransaction or OnBookEvent, and this EA uses no indicators, so
+// the harness delivers timers and ticks only. The EA's preprocessed source comes from
 // MQL_PROGRAMS (eakit4.py), inside namespace mqlp_expert; inputs from the environment
 // (MQL_INPUT_<name>, and MTGW_TOKEN, MTGW_HOST, MTGW_PORT, MTGW_TIMER_MS, MTGW_WAIT_MS,
 // MTGW_MAX_ROWS); the fixture from MTGW_FIXTURE. Control commands on stdin: mql4_terminal.h's,
@@ -17,7 +18,10 @@
 #include "mql4_lang.h"
 #include "mql4_terminal.h"
 #include "mql4_winsock.h"
-namespace mqlfb {}
+// Handlers a program may leave out (its own declaration hides these in qualified lookup).
+struct _Missing {};
+namespace mqlfb { inline _Missing OnTick() { return {}; } }
+#define MQL_HAS(ns, handler, ...) (!std::is_same_v<decltype(ns::handler(__VA_ARGS__)), _Missing>)
 #include MQL_PROGRAMS
 
 #define EA mqlp_expert
@@ -51,6 +55,9 @@ int main() {
   FakeTerminalLoad(fixture);
   if (!_inputs_from_env()) return 2;
   _register_terminal_controls();
+  _on_tick_arrived = [](const std::string& symbol) {
+    if constexpr (MQL_HAS(EA, OnTick)) if (symbol == _Symbol.utf8()) _queue.post(_EV_TICK, []() { EA::OnTick(); });
+  };
   _controls()["params"] = [](const std::vector<std::string>& w) {
     EA::OnDeinit(REASON_PARAMETERS);
     for (size_t k = 1; k < w.size(); ++k) {
@@ -62,7 +69,8 @@ int main() {
     return std::string();
   };
   _controls()["net"] = [](const std::vector<std::string>& w) {
-    if (w.size() != 2 || w[1] != "fail_answer") return std::string("usage: net fail_answer");
+    if (w.size() == 2 && w[1] == "stats") { printf("KIT: socket_woken %ld\n", ws2_32::woken); return std::string(); }
+    if (w.size() != 2 || w[1] != "fail_answer") return std::string("usage: net fail_answer | net stats");
     ws2_32::fail_next_answer = true; return std::string(); };
   _controls()["remove"] = [](const std::vector<std::string>&) { _stopped = 1; alarm(3); return std::string(); };
   int init = EA::OnInit();
@@ -89,6 +97,7 @@ int main() {
     _poll_until(&in, 1, next == INT64_MAX ? _mono_ns() + (int64_t)1000000000 : next);
   }
   EA::OnDeinit(REASON_REMOVE);
+  printf("KIT: handled timer=%ld tick=%ld\n", _queue.handled[_EV_TIMER], _queue.handled[_EV_TICK]);
   printf("EXIT sockets_open=%d winsock_refs=%d\n", _open_sockets(), ws2_32::refs); fflush(stdout);
   return 0;
 }

@@ -11,7 +11,12 @@
 // - OrderSend returns the ticket or -1 with the trade server's error (129 invalid price,
 //   130 invalid stops, 131 invalid volume, 134 not enough money, 138 requote, ...), 4109 when
 //   trading is not allowed, 4106 for an unknown symbol (trading/ordersend); it blocks for
-//   `order_latency_ms`;
+//   `order_latency_ms`. "Calculated or unnormalized price cannot be applied. If ... it has not
+//   been normalized according to the amount of digits after decimal point, the error 129
+//   (ERR_INVALID_PRICE) will be generated ... In the case of erroneous or unnormalized stop
+//   levels, the error 130 (ERR_INVALID_STOPS) will be generated" (trading/ordersend): a price,
+//   stop loss or take profit that is not its own NormalizeDouble(x, digits) is refused so, by
+//   OrderSend, OrderModify and OrderClose alike (0 means no stop);
 // - OrderClose of part of a ticket closes that part under the ticket and leaves the rest open
 //   under a new ticket whose comment is "from #<old ticket>" (MT4's partial close);
 // - OrderModify with nothing changed fails with error 1, ERR_NO_RESULT (trading/ordermodify);
@@ -24,6 +29,10 @@
 //   order with new order number");
 // - MarketInfo by MODE_* (marketinfo), SymbolInfo* with MQL4's property set, MqlTick with
 //   seconds only (time, bid, ask, last, volume: constants/structures/mqltick);
+// - at a terminal's start the account number, the connection and the trade state arrive
+//   separately: after the login (fixture `logged_in: false`, control `login`) the account is
+//   readable at once, while the connection and the ticket list come `trade_state_ms` later
+//   (default 0: together);
 // - TimeCurrent is "the last known server time (time of the last quote receipt)"
 //   (dateandtime/timecurrent); there is no TimeTradeServer in MQL4;
 // - CopyRates in MQL4 minutes; a series not built yet returns -1 with error 4066
@@ -116,8 +125,10 @@ struct FakeTerminal {
   int next_error = 0; bool next_error_fills = false;  // next_error -1: fail without an error number
   int trade_calls = 0;
   long last_quote_s = 0;
+  int64_t trade_state_ns = 0, trade_state_at_ns = 0;  // the ticket list arrives this long after the login
 };
 inline FakeTerminal _term;
+inline bool _trade_state() { return _term.logged_in && _mono_ns() >= _term.trade_state_at_ns; }
 inline bool _dlls_allowed() { return _term.dlls_allowed; }
 
 inline FakeRecord _record(const FJ& o) {
@@ -133,6 +144,8 @@ inline void FakeTerminalLoad(const char* path) {
   _term.start_ms = (long long)fx.get("now_ms")->n;
   _term.trade_allowed = fx.bool_or("trade_allowed", true);
   _term.logged_in = fx.bool_or("logged_in", true); _term.connected = _term.logged_in;
+  _term.trade_state_ns = (int64_t)(fx.num_or("trade_state_ms", 0) * 1e6);
+  _term.trade_state_at_ns = _start_ns + _term.trade_state_ns;
   _term.tester = fx.bool_or("tester", false);
   _term.dlls_allowed = fx.bool_or("dlls_allowed", true);
   _term.history_synchronized = fx.bool_or("history_synchronized", true);
@@ -225,7 +238,7 @@ inline double AccountFreeMarginCheck(const string& symbol, int cmd, double volum
 inline double AccountFreeMargin() { return AccountInfoDouble(ACCOUNT_MARGIN_FREE); }
 inline int TerminalInfoInteger(ENUM_TERMINAL_INFO_INTEGER p) {
   if (p == TERMINAL_TRADE_ALLOWED) return _term.trade_allowed;
-  if (p == TERMINAL_CONNECTED) return _term.connected && _term.logged_in;
+  if (p == TERMINAL_CONNECTED) return _term.connected && _trade_state();
   if (p == TERMINAL_DLLS_ALLOWED) return _term.dlls_allowed;
   if (p == TERMINAL_BUILD) return 1420;  // MT4's build line (4.00 build 14xx)
   return (int)_term.terminal.n[_field(p)];
@@ -242,7 +255,7 @@ inline int MQLInfoInteger(ENUM_MQL_INFO_INTEGER p) {
 inline string MQLInfoString(ENUM_MQL_INFO_STRING) { return "MTGateway"_s; }
 inline bool IsTesting() { return _term.tester; }
 inline bool IsTradeAllowed() { return _term.trade_allowed; }
-inline bool IsConnected() { return _term.connected && _term.logged_in; }
+inline bool IsConnected() { return _term.connected && _trade_state(); }
 // "the last known server time (time of the last quote receipt)"
 inline datetime TimeCurrent() { _market_advance(); return datetime(_term.last_quote_s); }
 inline datetime TimeGMT() { return datetime((long)(_now_ms() / 1000) - (long)_term.fixture.get("tz_offset_s")->n); }
@@ -356,8 +369,8 @@ inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, dat
 }
 
 // ---- the trade pool ---------------------------------------------------------------------------------
-inline int OrdersTotal() { return _term.logged_in ? (int)_term.open.size() : 0; }
-inline int OrdersHistoryTotal() { return _term.logged_in ? (int)_term.history.size() : 0; }
+inline int OrdersTotal() { return _trade_state() ? (int)_term.open.size() : 0; }
+inline int OrdersHistoryTotal() { return _trade_state() ? (int)_term.history.size() : 0; }
 inline Ticket4 _with_prices(Ticket4 t) {  // an open ticket's close price and profit as of now
   if (t.close_time == 0 && t.type <= OP_SELL) { FakeSymbol* s = _sym8(t.symbol); const MqlTick* q = s ? _last_tick(*s) : nullptr;
     if (q) { t.close_price = t.type == OP_BUY ? q->bid : q->ask; } t.profit = _ticket_profit(t); }
@@ -366,7 +379,7 @@ inline Ticket4 _with_prices(Ticket4 t) {  // an open ticket's close price and pr
   return t;
 }
 [[nodiscard]] inline bool OrderSelect(int index, int select, int pool = MODE_TRADES) {
-  if (!_term.logged_in) { _LastError = ERR_INVALID_TICKET; return false; }
+  if (!_trade_state()) { _LastError = ERR_INVALID_TICKET; return false; }
   if (select == SELECT_BY_TICKET) {  // "The pool parameter is ignored if the order is selected by the ticket number"
     for (auto& t : _term.open) if (t.ticket == index) { _term.selected = _with_prices(t); _term.has_selected = true; return true; }
     for (auto& t : _term.history) if (t.ticket == index) { _term.selected = t; _term.has_selected = true; return true; }
@@ -400,12 +413,21 @@ inline int _trade_preamble(bool& fills) {
   if (_term.order_latency_ms > 0) _sleep_until_ns(_mono_ns() + (int64_t)_term.order_latency_ms * 1000000);
   fills = true;
   if (!_term.trade_allowed) { fills = false; return ERR_TRADE_NOT_ALLOWED; }
-  if (!_term.connected || !_term.logged_in) { fills = false; return ERR_NO_CONNECTION; }
+  if (!_term.connected || !_trade_state()) { fills = false; return ERR_NO_CONNECTION; }
   if (_term.next_error) { int e = _term.next_error; fills = _term.next_error_fills; _term.next_error = 0; return e; }
   return 0;
 }
 // A failed trade call's error number; -1 (control `trade_error none`) leaves none.
 inline void _trade_failed(int err) { if (err > 0) _LastError = err; }
+// A price as the trade server takes it: rounded to the symbol's digits (0: no stop).
+inline bool _normalized(const FakeSymbol& s, double x) {
+  int digits = (int)s.p.n.at("digits"); return x == 0 || x == NormalizeDouble(x, digits);
+}
+inline int _price_error(const FakeSymbol& s, double price, double sl, double tp) {
+  if (!_normalized(s, price)) return ERR_INVALID_PRICE;
+  if (!_normalized(s, sl) || !_normalized(s, tp)) return ERR_INVALID_STOPS;
+  return 0;
+}
 inline int _volume_error(FakeSymbol& s, double lots) {
   double mn = s.p.n["volume_min"], mx = s.p.n["volume_max"], st = s.p.n["volume_step"];
   if (lots < mn - 1e-9 || lots > mx + 1e-9) return ERR_INVALID_TRADE_VOLUME;
@@ -418,19 +440,22 @@ inline int _volume_error(FakeSymbol& s, double lots) {
   FakeSymbol* s = _sym(symbol); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return -1; }
   if (cmd < OP_BUY || cmd > OP_SELLSTOP) { _LastError = ERR_INVALID_TRADE_PARAMETERS; return -1; }
   bool fills; int err = _trade_preamble(fills);
+  if (err && !fills) { _trade_failed(err); return -1; }
+  // the trade server's own checks refuse without executing
   const MqlTick* q = _last_tick(*s); double pt = s->p.n["point"];
-  if (!err) err = _volume_error(*s, volume);
-  if (!err && cmd <= OP_SELL) {
+  int bad = _volume_error(*s, volume);
+  if (!bad) bad = _price_error(*s, price, stoploss, takeprofit);
+  if (!bad && cmd <= OP_SELL) {
     double market = cmd == OP_BUY ? q->ask : q->bid;
-    if (std::fabs(price - market) > (slippage > 0 ? slippage : 0) * pt + 1e-9) err = ERR_REQUOTE;
-    else if (AccountInfoDouble(ACCOUNT_MARGIN_FREE) < s->margin_1lot * volume) err = ERR_NOT_ENOUGH_MONEY;
+    if (std::fabs(price - market) > (slippage > 0 ? slippage : 0) * pt + 1e-9) bad = ERR_REQUOTE;
+    else if (AccountInfoDouble(ACCOUNT_MARGIN_FREE) < s->margin_1lot * volume) bad = ERR_NOT_ENOUGH_MONEY;
   }
-  if (!err && cmd > OP_SELL) {  // a limit below (buy) / above (sell) the market, a stop the other side
+  if (!bad && cmd > OP_SELL) {  // a limit below (buy) / above (sell) the market, a stop the other side
     bool buy = cmd % 2 == 0; double market = buy ? q->ask : q->bid;
     bool limit = cmd <= OP_SELLLIMIT;
-    if (price <= 0 || (limit ? (buy ? price >= market : price <= market) : (buy ? price <= market : price >= market))) err = ERR_INVALID_PRICE;
+    if (price <= 0 || (limit ? (buy ? price >= market : price <= market) : (buy ? price <= market : price >= market))) bad = ERR_INVALID_PRICE;
   }
-  if (err && !fills) { _trade_failed(err); return -1; }
+  if (bad) { _trade_failed(bad); return -1; }
   Ticket4 t; t.ticket = _term.next_ticket++; t.type = cmd; t.lots = volume; t.symbol = s->name;
   t.open_price = cmd <= OP_SELL ? (cmd == OP_BUY ? q->ask : q->bid) : price; t.sl = stoploss; t.tp = takeprofit;
   t.open_time = (long)(_now_ms() / 1000); t.expiration = (long)expiration; t.magic = magic; t.comment = comment.utf8();
@@ -460,11 +485,13 @@ inline void _split(int ticket, double lots) {
   (void)arrow_color; ++_term.trade_calls;
   Ticket4* t = _open_ticket(ticket); if (!t || t->type > OP_SELL) { _LastError = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
+  if (err && !fills) { _trade_failed(err); return false; }
   FakeSymbol* s = _sym8(t->symbol); const MqlTick* q = _last_tick(*s);
   double market = t->type == OP_BUY ? q->bid : q->ask;
-  if (!err && (lots <= 0 || lots > t->lots + 1e-9 || _volume_error(*s, lots))) err = ERR_INVALID_TRADE_VOLUME;
-  if (!err && std::fabs(price - market) > (slippage > 0 ? slippage : 0) * s->p.n["point"] + 1e-9) err = ERR_REQUOTE;
-  if (err && !fills) { _trade_failed(err); return false; }
+  int bad = (lots <= 0 || lots > t->lots + 1e-9 || _volume_error(*s, lots)) ? ERR_INVALID_TRADE_VOLUME : 0;
+  if (!bad) bad = _price_error(*s, price, 0, 0);
+  if (!bad && std::fabs(price - market) > (slippage > 0 ? slippage : 0) * s->p.n["point"] + 1e-9) bad = ERR_REQUOTE;
+  if (bad) { _trade_failed(bad); return false; }
   _split(ticket, lots);
   _to_history(ticket, market);
   if (err) { _trade_failed(err); return false; }
@@ -476,6 +503,8 @@ inline void _split(int ticket, double lots) {
   bool fills; int err = _trade_preamble(fills);
   if (err && !fills) { _trade_failed(err); return false; }
   bool pending = t->type > OP_SELL;
+  int bad = _price_error(*_sym8(t->symbol), pending ? price : 0, stoploss, takeprofit);
+  if (bad) { _trade_failed(bad); return false; }
   if (t->sl == stoploss && t->tp == takeprofit && (!pending || (t->open_price == price && t->expiration == (long)expiration))) {
     _LastError = ERR_NO_RESULT; return false; }
   t->sl = stoploss; t->tp = takeprofit; if (pending) { t->open_price = price; t->expiration = (long)expiration; }
@@ -516,7 +545,8 @@ inline std::string _ticket_json(const Ticket4& t) {
 
 // ---- what the user and the broker do (control commands) ---------------------------------------------
 inline void _register_terminal_controls() {
-  _controls()["login"] = [](const std::vector<std::string>&) { _term.logged_in = true; _term.connected = true; return std::string(); };
+  _controls()["login"] = [](const std::vector<std::string>&) {
+    _term.logged_in = true; _term.connected = true; _term.trade_state_at_ns = _mono_ns() + _term.trade_state_ns; return std::string(); };
   _controls()["broker"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "up" && w[1] != "down")) return std::string("usage: broker up|down");
     _term.connected = w[1] == "up"; return std::string(); };

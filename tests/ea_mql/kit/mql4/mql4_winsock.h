@@ -149,6 +149,9 @@ inline void set_put(MqlArray<int>& set, const std::vector<int>& ready) {
   for (size_t i = 0; i < 65; ++i) set.v[i] = 0;
   set.v[0] = (int)ready.size(); for (size_t i = 0; i < ready.size(); ++i) set.v[1 + i] = ready[i];
 }
+// Selects that waited for a readable socket and were woken by its data (control `net stats`):
+// a call that finds the EA inside select() is answered as it arrives.
+inline long woken = 0;
 inline int select(int nfds, MqlArray<int>& readfds, MqlArray<int>& writefds, MqlArray<int>& exceptfds, MqlArray<int>& timeout) {
   (void)nfds;  // "Ignored. The nfds parameter is included only for compatibility with Berkeley sockets."
   need_dll("select"); need_room("select timeout", 8, timeout.v.size() * 4);
@@ -157,13 +160,16 @@ inline int select(int nfds, MqlArray<int>& readfds, MqlArray<int>& writefds, Mql
   if (r.empty() && w.empty() && x.empty()) return fail(WSAEINVAL);  // Windows refuses three empty sets
   int ms = timeout[0] * 1000 + timeout[1] / 1000;
   int64_t deadline = ms <= 0 ? _mono_ns() : _wait_deadline_ns((uint)ms, _fine_timeouts());
+  bool waited = false;
   while (true) {
     std::vector<int> rr, ww, xx;
     for (int h : r) { Sock* k = find(h); pollfd p{k->fd, POLLIN, 0}; if (k->connected && poll(&p, 1, 0) == 1) rr.push_back(h); }
     for (int h : w) { Sock* k = find(h); int st = connect_state(*k); if (st == 1) { pollfd p{k->fd, POLLOUT, 0}; if (poll(&p, 1, 0) == 1) ww.push_back(h); } }
     for (int h : x) { Sock* k = find(h); if (k->connecting || k->refused) { if (connect_state(*k) == -1) xx.push_back(h); } }
     int n = (int)(rr.size() + ww.size() + xx.size());
+    if (n > 0 && !rr.empty() && waited) ++woken;
     if (n > 0 || _mono_ns() >= deadline || IsStopped()) { set_put(readfds, rr); set_put(writefds, ww); set_put(exceptfds, xx); return n; }
+    waited = true;
     std::vector<pollfd> ps;
     for (int h : r) ps.push_back(pollfd{find(h)->fd, POLLIN, 0});
     for (int h : w) ps.push_back(pollfd{find(h)->fd, POLLOUT, 0});

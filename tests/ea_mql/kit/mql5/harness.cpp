@@ -44,7 +44,8 @@ static void _bind_events() {
     if constexpr (MQL_HAS(EA, OnTick)) if (symbol == _Symbol.utf8()) _queue.post(_EV_TICK, []() { EA::OnTick(); });
     _indicators_tick(symbol);
     FakeSymbol* s = _sym8(symbol);
-    if constexpr (MQL_HAS(EA, OnBookEvent, string())) if (s && s->book_subscriptions > 0 && s->p.n["ticks_bookdepth"] > 0) {
+    // broadcast: any program's subscription raises it in every program with OnBookEvent
+    if constexpr (MQL_HAS(EA, OnBookEvent, string())) if (s && s->book_subscriptions + s->other_book_subscriptions > 0 && s->p.n["ticks_bookdepth"] > 0) {
       string sym = _S(symbol); _queue.post(_EV_OTHER, [sym]() { EA::OnBookEvent(sym); });
     }
   };
@@ -98,6 +99,12 @@ static void _bind_controls() {
     return std::string();
   };
   _controls()["remove"] = [](const std::vector<std::string>&) { _stopped = 1; alarm(3); return std::string(); };
+  _controls()["indicators"] = [](const std::vector<std::string>&) {
+    for (auto& i : _indicators()) {
+      std::string args; for (auto& a : i.args) args += " " + (a.k == _Arg::STR ? a.s : a.k == _Arg::DBL ? std::to_string(a.d) : std::to_string(a.i));
+      printf("KIT: indicator %d %s %s %d%s\n", i.handle, i.program->name.c_str(), i.symbol.c_str(), (int)i.period, args.c_str());
+    }
+    return std::string(); };
 }
 
 int main() {

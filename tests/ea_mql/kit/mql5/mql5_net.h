@@ -46,6 +46,8 @@ struct _Sock { int fd; bool alive = false; bool read_once = false; };
 // `net fail_send_with <text>`: the next SocketSend whose bytes contain <text> fails so (an
 // answer lost on its way, whatever the EA sends before it).
 inline int _fail_send_in = 0;
+// SocketReads that waited on an empty socket and were woken by data (control `net stats`).
+inline long _socket_woken = 0;
 inline std::string _fail_send_with;
 inline std::map<int, _Sock>& _socks() { static std::map<int, _Sock> m; return m; }
 inline int _next_socket_handle = 1;
@@ -139,6 +141,8 @@ inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint t
   bool exact = _env("MQLSHIM_READ_EXACT", 0) != 0;
   int64_t deadline = _wait_deadline_ns(timeout_ms, _fine_timeouts());
   std::vector<uchar> got; bool closed = false;
+  bool empty = false;  // nothing there yet: data that comes wakes this read (a call finds the EA waiting)
+  { int ready = 0; pollfd p{k->fd, POLLIN, 0}; empty = ioctl(k->fd, FIONREAD, &ready) == 0 && ready == 0 && poll(&p, 1, 0) == 0; }
   while (got.size() < buffer_maxlen) {
     pollfd p{k->fd, POLLIN, 0};
     if (_poll_until(&p, 1, got.empty() || exact ? deadline : _mono_ns()) != 1) break;
@@ -155,6 +159,7 @@ inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint t
     char c; if (recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) closed = true;
   }
   buffer.v.insert(buffer.v.end(), got.begin(), got.end());
+  if (empty && !got.empty()) ++_socket_woken;
   if (closed) { k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
   if (got.empty() || (exact && got.size() < buffer_maxlen)) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
   return (int)got.size();
@@ -179,6 +184,7 @@ inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
 
 inline void _register_net_controls() {
   _controls()["net"] = [](const std::vector<std::string>& w) {
+    if (w.size() == 2 && w[1] == "stats") { printf("KIT: socket_woken %ld\n", _socket_woken); return std::string(); }
     if (w.size() == 3 && w[1] == "fail_send_with") { _fail_send_with = w[2]; return std::string(); }
     if (w.size() != 3 || w[1] != "fail_send" || atoi(w[2].c_str()) < 1) return std::string("usage: net fail_send <n> | net fail_send_with <text>");
     _fail_send_in = atoi(w[2].c_str()); return std::string();

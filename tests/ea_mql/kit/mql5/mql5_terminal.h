@@ -4,19 +4,28 @@
 //
 // What it models, each as the reference describes it:
 // - the account and the terminal; login after the EA's start (fixture `logged_in: false`, then
-//   the control command `login`): until then ACCOUNT_LOGIN is 0 and no position or order shows;
-// - symbols with every SymbolInfo* property by the MT5 package's field name; Market Watch;
+//   the control command `login`): until then ACCOUNT_LOGIN is 0 and no position or order shows.
+//   At a terminal's start the account number, the connection and the trade state arrive
+//   separately: the account is readable at the login, while the connection to the trade
+//   server and the trade state (positions, orders, history) come `trade_state_ms` later
+//   (default 0: together);
+// - symbols with every SymbolInfo* property by the MT5 package's field name; Market Watch: the
+//   terminal receives quotes only for Market Watch symbols, so ticks that arrive while a symbol
+//   is out of it reach the trade server's history, not the terminal's (a hole in its tick
+//   database, synchronized like older history when a copy reaches into it);
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
 //   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
 //   for the chart symbol and Calculate for indicators;
 // - bars built from M1 on request: a series is not synchronized until something asks for it
 //   (CopyRates, CopyTime) and then takes `series_build_ms` to build; in an EA a copy from an
-//   unbuilt series waits for it, in an indicator it returns -1 at once;
+//   unbuilt series waits for it, in an indicator it returns -1 at once. A built series holds
+//   only its newest `series_depth_bars` bars (default 100) and is loaded further back on
+//   request, except by an indicator on its own symbol and timeframe (see _series_reach);
 // - the tick database: ticks before `ticks_local_from_ms` are on the trade server only; the
 //   first CopyTicks* that reaches them starts a synchronization of `tick_sync_ms`, during which
 //   the call waits ("In Expert Advisors and scripts, CopyTicks() can wait for the result for
 //   45 seconds"), returning what it has with ERR_HISTORY_TIMEOUT if that is not enough; in an
-//   indicator it "immediately returns all the ticks available" and the sync goes on;
+//   indicator it "immediately returns all available ticks" with no error and the sync goes on;
 // - a hedging book: OrderSend blocks for `order_latency_ms`, may fill in several deals
 //   (`deal_max_volume`) or partially (IOC beyond `liquidity`: TRADE_RETCODE_DONE_PARTIAL), and
 //   raises OnTradeTransaction after the handler returns, HISTORY_ADD and REQUEST included, in
@@ -29,7 +38,14 @@
 //   is that retcode (a 10012 TIMEOUT after the deal was made, as a broker can answer);
 //   these land step by step, the EA seeing each step's transaction before the next one lands
 //   (an ORDER_DELETE before the order reaches the history);
-// - the Strategy Tester (`tester: true`), where sockets do nothing.
+// - the Strategy Tester (`tester: true`), where sockets do nothing;
+// - BookEvent is broadcast: "if one Expert Advisor subscribes to receiving BookEvent events
+//   using MarketBookAdd, all the other Experts Advisors that have the OnBookEvent() handler
+//   will receive this event" (control `book_other <symbol> add|release`: another program's
+//   subscription);
+// - control `history_waits` prints how many copies made the EA wait for history (an EA that
+//   never copies what is not local never waits); controls `indicators` and `series` print the indicator instances and the built series
+//   (a series costs memory: "hundreds of megabytes" with deep history on small timeframes).
 // Broker latency spread, requotes, margin calls and netting accounts are not modelled.
 #pragma once
 #include <memory>
@@ -209,15 +225,19 @@ struct MqlTradeTransaction {
 
 // ---- the terminal's state -----------------------------------------------------------------------
 struct FakeRecord { std::map<std::string, double> n; std::map<std::string, std::string> s; };
-struct FakeSeries { int64_t ready_ns = 0; bool started = false; };
+struct FakeSeries { int64_t ready_ns = 0; bool started = false; int depth = 0; int extend_to = 0; int64_t extend_ready_ns = 0; };
 struct FakeSymbol {
   std::string name; FakeRecord p; std::vector<MqlTick> ticks; bool selected = true;
   std::vector<MqlTick> live; std::vector<int64_t> live_at_ns; size_t live_next = 0;  // arrivals still to come
   std::vector<MqlRates> m1;
-  std::map<int, FakeSeries> series; int64_t series_build_ns = 30000000;
+  std::map<int, FakeSeries> series; int64_t series_build_ns = 30000000; int series_depth = 0;
   long ticks_local_from_ms = 0; int64_t tick_sync_ns = 0; long sync_from_ms = 0; int64_t sync_ready_ns = 0;
   double deal_max_volume = 0, liquidity = 0;
-  int book_subscriptions = 0;
+  int book_subscriptions = 0;        // this program's MarketBookAdd calls
+  int other_book_subscriptions = 0;  // other programs' (control `book_other`): BookEvent is broadcast
+  size_t out_from_idx = 0;           // out of Market Watch: ticks from this one on did not reach the terminal
+  long out_first_ms = -1, out_last_ms = -1;  // the first and last of them (-1: none yet)
+  std::vector<std::pair<long, long>> holes;  // tick times the terminal never received (out of Market Watch)
 };
 struct FakeTerminal {
   FJ fixture; FakeRecord account, terminal;
@@ -230,8 +250,14 @@ struct FakeTerminal {
   const FakeRecord* selected_order = nullptr; const FakeRecord* selected_position = nullptr;
   std::vector<const FakeRecord*> history_sel_orders, history_sel_deals;
   bool in_indicator = false;  // the running program is an indicator (copies do not wait; no sockets)
+  int64_t trade_state_ns = 0; int64_t trade_state_at_ns = 0;  // the trade state arrives this long after the login
+  int series_depth = 0;        // bars a series holds when first built (0: all the server has)
+  int history_waits = 0;       // copies that made the EA wait for history (control `history_waits`)
+  bool nan_next = false;       // the next OrderSend's result carries a NaN price (control `answer_nan`)
 };
 inline FakeTerminal _term;
+// The trade server's state (positions, orders, history, the connection) is in the terminal.
+inline bool _trade_state() { return _term.logged_in && _mono_ns() >= _term.trade_state_at_ns; }
 // Set by the harness: what a new tick raises (NewTick, Calculate, BookEvent) and where a trade
 // transaction goes (the EA's queue, after the running handler).
 inline std::function<void(const std::string&)> _on_tick_arrived;
@@ -256,6 +282,9 @@ inline void FakeTerminalLoad(const char* path) {
   _term.history_synchronized = fx.bool_or("history_synchronized", true);
   _term.trade_allowed = fx.bool_or("trade_allowed", true);
   _term.logged_in = fx.bool_or("logged_in", true); _term.connected = _term.logged_in;
+  _term.trade_state_ns = (int64_t)(fx.num_or("trade_state_ms", 0) * 1e6);
+  _term.trade_state_at_ns = _start_ns + _term.trade_state_ns;
+  _term.series_depth = (int)fx.num_or("series_depth_bars", 100);
   _term.tester = fx.bool_or("tester", false);
   _term.timer_failures = (int)fx.num_or("timer_failures", 0);
   _term.order_latency_ms = (int)fx.num_or("order_latency_ms", 0);
@@ -270,6 +299,7 @@ inline void FakeTerminalLoad(const char* path) {
     FakeSymbol s; s.name = kv.first; s.p = _record(*j.get("info"));
     s.selected = s.p.n["select"] != 0;
     for (auto& r : j.get("ticks")->a) s.ticks.push_back(_tick_row(r));
+    s.out_from_idx = s.ticks.size();
     for (auto& r : j.get("live")->a) s.live.push_back(_tick_row(r));
     // arrival times: evenly spaced, or a Poisson stream of the given rate
     double start_ms = j.num_or("live_start_ms", 250), every = j.num_or("live_every_ms", 20), hz = j.num_or("live_poisson_hz", 0);
@@ -282,6 +312,7 @@ inline void FakeTerminalLoad(const char* path) {
       b.close = r.a[4].n; b.tick_volume = (long)r.a[5].n; b.spread = (int)r.a[6].n; b.real_volume = (long)r.a[7].n; s.m1.push_back(b); }
     bool never = !_term.history_synchronized;
     s.series_build_ns = never ? (int64_t)1e15 : (int64_t)(j.num_or("series_build_ms", fx.num_or("series_build_ms", 30)) * 1e6);
+    s.series_depth = (int)j.num_or("series_depth_bars", _term.series_depth);
     s.ticks_local_from_ms = (long)j.num_or("ticks_local_from_ms", fx.num_or("ticks_local_from_ms", 0));
     s.tick_sync_ns = never ? (int64_t)1e15 : (int64_t)(j.num_or("tick_sync_ms", fx.num_or("tick_sync_ms", 200)) * 1e6);
     s.deal_max_volume = j.num_or("deal_max_volume", 0); s.liquidity = j.num_or("liquidity", 0);
@@ -313,7 +344,11 @@ inline void _market_advance() {
     while (s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
       MqlTick t = s.live[s.live_next];
       if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next]);
-      ++s.live_next; s.ticks.push_back(t); arrived = true;
+      ++s.live_next; s.ticks.push_back(t);
+      if (s.selected) { arrived = true; continue; }
+      // out of Market Watch: the trade server has it, the terminal does not
+      if (s.out_first_ms < 0) s.out_first_ms = t.time_msc;
+      s.out_last_ms = t.time_msc;
     }
     if (arrived && _on_tick_arrived) _on_tick_arrived(s.name);
   }
@@ -325,7 +360,12 @@ inline int64_t _market_next_ns() {
   for (auto& s : _term.symbols) if (s.live_next < s.live.size()) next = std::min(next, _market_anchor_ns + s.live_at_ns[s.live_next]);
   return next;
 }
-inline const MqlTick* _last_tick(FakeSymbol& s) { _market_advance(); return s.ticks.empty() ? nullptr : &s.ticks.back(); }
+// The symbol's last quote in the terminal: out of Market Watch, the last one before it left.
+inline const MqlTick* _last_tick(FakeSymbol& s) {
+  _market_advance();
+  size_t n = s.selected ? s.ticks.size() : std::min(s.out_from_idx, s.ticks.size());
+  return n == 0 ? nullptr : &s.ticks[n - 1];
+}
 
 // ---- account, terminal, program --------------------------------------------------------------------
 inline double _positions_profit();
@@ -347,7 +387,7 @@ inline string AccountInfoString(ENUM_ACCOUNT_INFO_STRING p) { if (!_term.logged_
 // TerminalInfoInteger and MQLInfoInteger return int in MQL5 (not long).
 inline int TerminalInfoInteger(ENUM_TERMINAL_INFO_INTEGER p) {
   if (p == TERMINAL_TRADE_ALLOWED) return _term.trade_allowed;
-  if (p == TERMINAL_CONNECTED) return _term.connected && _term.logged_in;
+  if (p == TERMINAL_CONNECTED) return _term.connected && _trade_state();
   return (int)_term.terminal.n[_field(p)];
 }
 inline double TerminalInfoDouble(ENUM_TERMINAL_INFO_DOUBLE p) { return _term.terminal.n[_field(p)]; }
@@ -386,6 +426,12 @@ inline string SymbolName(int pos, bool selected) {
 inline bool SymbolExist(const string& name, bool& is_custom) { is_custom = false; return _sym(name) != nullptr; }
 inline bool SymbolSelect(const string& name, bool select) {
   FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  _market_advance();
+  if (!select && s->selected) s->out_from_idx = s->ticks.size();  // quotes stop reaching the terminal
+  if (select && !s->selected) {  // they come again; what came meanwhile is a hole in the database
+    if (s->out_first_ms >= 0) s->holes.emplace_back(s->out_first_ms, s->out_last_ms);
+    s->out_first_ms = s->out_last_ms = -1;
+  }
   s->selected = select; s->p.n["select"] = select; s->p.n["visible"] = select; return true;
 }
 // SymbolIsSynchronized: the symbol's data (bars) against the server, not its tick database.
@@ -428,7 +474,7 @@ inline bool MarketBookGet(const string& name, MqlArray<MqlBookInfo>& book) {
   FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   int depth = (int)s->p.n["ticks_bookdepth"];
   const MqlTick* last = _last_tick(*s);
-  if (s->book_subscriptions == 0 || depth <= 0 || !last) { _LastError = ERR_INVALID_PARAMETER; return false; }
+  if (s->book_subscriptions + s->other_book_subscriptions == 0 || depth <= 0 || !last) { _LastError = ERR_INVALID_PARAMETER; return false; }
   double point = s->p.n["point"], vmin = s->p.n["volume_min"], scale = std::pow(10.0, s->p.n["digits"]);
   auto level = [&](ENUM_BOOK_TYPE type, double price, int k) {
     MqlBookInfo b; b.type = type; b.price = std::round(price * scale) / scale;
@@ -461,20 +507,53 @@ inline std::vector<MqlRates> _bars(const FakeSymbol& s, ENUM_TIMEFRAMES tf) {
   }
   return out;
 }
+// A series as the terminal holds it: built on the first request (`series_build_ms`), then
+// holding its newest `series_depth_bars` bars (fixture, default 100; 0: all the server has),
+// never more than TERMINAL_MAXBARS; "loaded further back on request": a copy that reaches
+// past the oldest bar held has the terminal load the missing part (`series_build_ms` again).
+// In an EA the copy waits for it (the time it may wait is not documented; 5 s here); from an
+// indicator "if requested timeseries are not yet built or they should be downloaded from the
+// server, the function will immediately return -1, but the process of downloading/building
+// will be initiated" (CopyRates) - except for the indicator's own symbol and timeframe, which
+// it cannot have loaded: the reference's CheckLoadHistory refuses it ("Indicator shouldn't load
+// its own data") and so does the Standard Library's CSeries::CheckLoadHistory; here such a copy
+// answers what is held and loads nothing.
 inline bool _series_ready(FakeSymbol& s, ENUM_TIMEFRAMES tf) { auto& x = s.series[(int)tf]; return x.started && _mono_ns() >= x.ready_ns; }
-// A copy from a series starts building it; an EA's copy then waits for the build (the time it
-// may wait is not documented; 5 s here), an indicator's returns -1 at once.
+inline int _maxbars() { int m = (int)_term.terminal.n["maxbars"]; return m > 0 ? m : 100000; }
 inline void _series_start(FakeSymbol& s, ENUM_TIMEFRAMES tf) {
   auto& x = s.series[(int)tf];
-  if (!x.started) { x.started = true; x.ready_ns = _mono_ns() + s.series_build_ns; }
+  if (!x.started) {
+    x.started = true; x.ready_ns = _mono_ns() + s.series_build_ns;
+    int total = (int)_bars(s, tf).size();
+    x.depth = std::min(s.series_depth > 0 ? std::min(s.series_depth, total) : total, _maxbars());
+  }
 }
+// Apply a finished load further back.
+inline void _series_settle(FakeSeries& x) { if (x.extend_to > 0 && _mono_ns() >= x.extend_ready_ns) { x.depth = std::max(x.depth, x.extend_to); x.extend_to = 0; } }
 inline bool _series_request(FakeSymbol& s, ENUM_TIMEFRAMES tf) {
   _series_start(s, tf); auto& x = s.series[(int)tf];
   if (_mono_ns() >= x.ready_ns) return true;
   if (_term.in_indicator) { _LastError = ERR_HISTORY_NOT_FOUND; return false; }
+  ++_term.history_waits;
   _sleep_until_ns(std::min(x.ready_ns, _mono_ns() + (int64_t)5000000000));
   if (_mono_ns() >= x.ready_ns) return true;
   _LastError = ERR_HISTORY_TIMEOUT; return false;
+}
+inline bool _own_series(const FakeSymbol& s, ENUM_TIMEFRAMES tf) { return _term.in_indicator && s.name == _Symbol.utf8() && tf == _Period; }
+// The bars held now, oldest first; a copy that needs `need` bars back from the newest first has
+// the terminal load them (see above). False: -1 for the caller (loading, or timed out).
+inline bool _series_reach(FakeSymbol& s, ENUM_TIMEFRAMES tf, long need, std::vector<MqlRates>& held) {
+  auto v = _bars(s, tf); auto& x = s.series[(int)tf]; _series_settle(x);
+  long want = std::min<long>(std::min<long>(need, (long)v.size()), _maxbars());
+  if (want > x.depth && !_own_series(s, tf)) {
+    if (x.extend_to < want) { x.extend_to = (int)want; x.extend_ready_ns = _mono_ns() + s.series_build_ns; }
+    if (_term.in_indicator) { _LastError = ERR_HISTORY_NOT_FOUND; return false; }
+    ++_term.history_waits;
+    _sleep_until_ns(std::min(x.extend_ready_ns, _mono_ns() + (int64_t)5000000000)); _series_settle(x);
+    if (x.depth < want) { _LastError = ERR_HISTORY_TIMEOUT; return false; }
+  }
+  held.assign(v.end() - std::min<long>(x.depth, (long)v.size()), v.end());
+  return true;
 }
 inline long SeriesInfoInteger(const string& name, ENUM_TIMEFRAMES tf, ENUM_SERIES_INFO_INTEGER p) {
   FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return 0; }
@@ -483,15 +562,16 @@ inline long SeriesInfoInteger(const string& name, ENUM_TIMEFRAMES tf, ENUM_SERIE
   if (p == SERIES_SYNCHRONIZED) return ready ? 1 : 0;
   if (p == SERIES_SERVER_FIRSTDATE || p == SERIES_TERMINAL_FIRSTDATE) return s->m1.empty() ? 0 : (long)s->m1.front().time;
   if (!ready) return 0;
-  auto v = _bars(*s, tf);
-  if (p == SERIES_BARS_COUNT) return (long)v.size();
-  if (p == SERIES_FIRSTDATE) return v.empty() ? 0 : (long)v.front().time;
+  auto v = _bars(*s, tf); auto& x = s->series[(int)tf]; _series_settle(x);
+  long held = std::min<long>(x.depth, (long)v.size());
+  if (p == SERIES_BARS_COUNT) return held;
+  if (p == SERIES_FIRSTDATE) return held == 0 ? 0 : (long)v[v.size() - (size_t)held].time;
   if (p == SERIES_LASTBAR_DATE) return v.empty() ? 0 : (long)v.back().time;
   return 0;
 }
 inline int Bars(const string& name, ENUM_TIMEFRAMES tf) {
   FakeSymbol* s = _sym(name); if (!s) return 0; if (tf == PERIOD_CURRENT) tf = _Period;
-  return _series_ready(*s, tf) ? (int)_bars(*s, tf).size() : 0;
+  return _series_ready(*s, tf) ? (int)SeriesInfoInteger(name, tf, SERIES_BARS_COUNT) : 0;
 }
 inline int _rates_out(const std::vector<MqlRates>& v, size_t from, size_t to, MqlArray<MqlRates>& out) {
   out.v.assign(v.begin() + (long)from, v.begin() + (long)to); return (int)out.v.size();
@@ -503,17 +583,23 @@ inline FakeSymbol* _series_for(const string& name, ENUM_TIMEFRAMES& tf) {
   return _series_request(*s, tf) ? s : nullptr;
 }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, int count, MqlArray<MqlRates>& out) {
-  FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto v = _bars(*s, tf);
-  size_t end = 0; while (end < v.size() && (long)v[end].time <= (long)start) ++end;
+  FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto all = _bars(*s, tf);
+  size_t end = 0; while (end < all.size() && (long)all[end].time <= (long)start) ++end;
+  std::vector<MqlRates> v; if (!_series_reach(*s, tf, (long)(all.size() - end) + count, v)) return -1;
+  end = 0; while (end < v.size() && (long)v[end].time <= (long)start) ++end;
   size_t from = end > (size_t)count ? end - (size_t)count : 0; return _rates_out(v, from, end, out);
 }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, int start_pos, int count, MqlArray<MqlRates>& out) {
-  FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto v = _bars(*s, tf);
+  FakeSymbol* s = _series_for(name, tf); if (!s) return -1;
+  std::vector<MqlRates> v; if (!_series_reach(*s, tf, (long)start_pos + count, v)) return -1;
   if ((size_t)start_pos >= v.size()) { out.v.clear(); return 0; }
   size_t end = v.size() - (size_t)start_pos; size_t from = end > (size_t)count ? end - (size_t)count : 0; return _rates_out(v, from, end, out);
 }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, datetime stop, MqlArray<MqlRates>& out) {
-  FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto v = _bars(*s, tf); out.v.clear();
+  FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto all = _bars(*s, tf);
+  size_t first = 0; while (first < all.size() && (long)all[first].time < (long)start) ++first;
+  std::vector<MqlRates> v; if (!_series_reach(*s, tf, (long)(all.size() - first), v)) return -1;
+  out.v.clear();
   for (auto& b : v) if ((long)b.time >= (long)start && (long)b.time <= (long)stop) out.v.push_back(b);
   return (int)out.v.size();
 }
@@ -534,14 +620,40 @@ inline bool _tick_kind(const MqlTick& t, uint flags) {
 }
 // Whether ticks from `from_msc` on are on disk; reaching before that synchronizes the database
 // from `from_msc` to now: an EA waits (at most 45 s), an indicator does not. On return the
-// caller gets what is local, with ERR_HISTORY_TIMEOUT when that is not everything asked.
+// caller gets what is local, and in an EA ERR_HISTORY_TIMEOUT when that is not everything
+// asked. In an indicator "CopyTicks() immediately returns all available ticks of a symbol and
+// launches synchronization of the tick database if available data is not enough ... After
+// synchronization, CopyTicks() will return all requested ticks during the next call"
+// (mql5.com/en/docs/series/copyticks): no error is documented for that case, so none is set.
+// Ticks that arrived while the symbol was out of Market Watch never reached the terminal (the
+// terminal "receives quotes only for Market Watch symbols"): they are a hole in the database,
+// which a copy reaching into it synchronizes like older history.
 inline bool _ticks_local(FakeSymbol& s, long from_msc) {
-  auto done = [&]() { if (s.sync_ready_ns && _mono_ns() >= s.sync_ready_ns) { s.ticks_local_from_ms = std::min(s.ticks_local_from_ms, s.sync_from_ms); s.sync_ready_ns = 0; } };
+  auto done = [&]() {
+    if (!s.sync_ready_ns || _mono_ns() < s.sync_ready_ns) return;
+    s.ticks_local_from_ms = std::min(s.ticks_local_from_ms, s.sync_from_ms); s.sync_ready_ns = 0;
+    long from = s.sync_from_ms;
+    s.holes.erase(std::remove_if(s.holes.begin(), s.holes.end(), [from](const std::pair<long, long>& h) { return h.second >= from; }), s.holes.end());
+    if (!s.selected) { s.out_from_idx = s.ticks.size(); s.out_first_ms = s.out_last_ms = -1; }
+  };
+  auto local = [&]() {
+    if (from_msc < s.ticks_local_from_ms) return false;
+    for (auto& h : s.holes) if (h.second >= from_msc) return false;
+    return s.selected || s.out_first_ms < 0 || s.out_last_ms < from_msc;
+  };
   done();
-  if (from_msc >= s.ticks_local_from_ms) return true;
+  if (local()) return true;
   if (s.sync_ready_ns == 0 || from_msc < s.sync_from_ms) { s.sync_from_ms = from_msc; s.sync_ready_ns = _mono_ns() + s.tick_sync_ns; }
-  if (!_term.in_indicator) { _sleep_until_ns(std::min(s.sync_ready_ns, _mono_ns() + (int64_t)45000000000)); done(); }
-  return from_msc >= s.ticks_local_from_ms;
+  if (!_term.in_indicator) { ++_term.history_waits; _sleep_until_ns(std::min(s.sync_ready_ns, _mono_ns() + (int64_t)45000000000)); done(); }
+  return local();
+}
+// Tick `i` of the server's list is in the terminal's database.
+inline bool _on_disk(const FakeSymbol& s, size_t i) {
+  const MqlTick& t = s.ticks[i];
+  if (t.time_msc < s.ticks_local_from_ms) return false;
+  if (!s.selected && i >= s.out_from_idx) return false;
+  for (auto& h : s.holes) if (t.time_msc >= h.first && t.time_msc <= h.second) return false;
+  return true;
 }
 inline bool _tick_flags_ok(uint flags) {
   if (flags == COPY_TICKS_INFO || flags == COPY_TICKS_TRADE || flags == COPY_TICKS_ALL) return true;
@@ -552,11 +664,14 @@ inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = CO
   if (!_tick_flags_ok(flags)) return -1;
   _market_advance(); out.v.clear();
   if (count == 0) count = 2000;
-  if (from_msc == 0) { for (size_t i = s->ticks.size(); i-- > 0 && out.v.size() < count;) if (_tick_kind(s->ticks[i], flags)) out.v.insert(out.v.begin(), s->ticks[i]); return (int)out.v.size(); }
+  if (from_msc == 0) {
+    for (size_t i = s->ticks.size(); i-- > 0 && out.v.size() < count;) if (_on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.insert(out.v.begin(), s->ticks[i]);
+    return (int)out.v.size();
+  }
   bool complete = _ticks_local(*s, (long)from_msc);
-  long from = std::max((long)from_msc, s->ticks_local_from_ms);
-  for (auto& t : s->ticks) { if (out.v.size() >= count) break; if (t.time_msc >= from && _tick_kind(t, flags)) out.v.push_back(t); }
-  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
+  for (size_t i = 0; i < s->ticks.size() && out.v.size() < count; ++i)
+    if (s->ticks[i].time_msc >= (long)from_msc && _on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.push_back(s->ticks[i]);
+  if (!complete && !_term.in_indicator) _LastError = ERR_HISTORY_TIMEOUT;
   return (int)out.v.size();
 }
 inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, ulong to_msc = 0) {
@@ -564,9 +679,11 @@ inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags
   if (!_tick_flags_ok(flags)) return -1;
   _market_advance(); out.v.clear();
   bool complete = _ticks_local(*s, (long)from_msc);
-  long from = std::max((long)from_msc, s->ticks_local_from_ms);
-  for (auto& t : s->ticks) if (t.time_msc >= from && (to_msc == 0 || (ulong)t.time_msc <= to_msc) && _tick_kind(t, flags)) out.v.push_back(t);
-  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
+  for (size_t i = 0; i < s->ticks.size(); ++i) {
+    const MqlTick& t = s->ticks[i];
+    if (t.time_msc >= (long)from_msc && (to_msc == 0 || (ulong)t.time_msc <= to_msc) && _on_disk(*s, i) && _tick_kind(t, flags)) out.v.push_back(t);
+  }
+  if (!complete && !_term.in_indicator) _LastError = ERR_HISTORY_TIMEOUT;
   return (int)out.v.size();
 }
 
@@ -587,20 +704,20 @@ inline void _refresh(FakeRecord& p) {
   if (t) { p.n["price_current"] = p.n["type"] == 0 ? t->bid : t->ask; p.n["profit"] = _position_profit(p); }
 }
 // Before login the terminal shows no trading state.
-inline int OrdersTotal() { return _term.logged_in ? (int)_term.orders.size() : 0; }
+inline int OrdersTotal() { return _trade_state() ? (int)_term.orders.size() : 0; }
 inline ulong OrderGetTicket(int i) { if (i < 0 || i >= OrdersTotal()) return 0; _term.selected_order = &_term.orders[(size_t)i]; return (ulong)_term.orders[(size_t)i].n.at("ticket"); }
-inline bool OrderSelect(ulong ticket) { if (!_term.logged_in) return false; for (auto& o : _term.orders) if ((ulong)o.n.at("ticket") == ticket) { _term.selected_order = &o; return true; } return false; }
+inline bool OrderSelect(ulong ticket) { if (!_trade_state()) return false; for (auto& o : _term.orders) if ((ulong)o.n.at("ticket") == ticket) { _term.selected_order = &o; return true; } return false; }
 inline long OrderGetInteger(ENUM_ORDER_PROPERTY_INTEGER p) { return _term.selected_order ? (long)_term.selected_order->n.at(_field(p)) : 0; }
 inline double OrderGetDouble(ENUM_ORDER_PROPERTY_DOUBLE p) { return _term.selected_order ? _term.selected_order->n.at(_field(p)) : 0; }
 inline string OrderGetString(ENUM_ORDER_PROPERTY_STRING p) { return _term.selected_order ? _S(_term.selected_order->s.at(_field(p))) : string(); }
-inline int PositionsTotal() { return _term.logged_in ? (int)_term.positions.size() : 0; }
+inline int PositionsTotal() { return _trade_state() ? (int)_term.positions.size() : 0; }
 inline ulong PositionGetTicket(int i) {
   if (i < 0 || i >= PositionsTotal()) return 0;
   _refresh(_term.positions[(size_t)i]);
   _term.selected_position = &_term.positions[(size_t)i]; return (ulong)_term.positions[(size_t)i].n.at("ticket");
 }
 inline bool PositionSelectByTicket(ulong ticket) {
-  if (!_term.logged_in) return false;
+  if (!_trade_state()) return false;
   for (auto& p : _term.positions) if ((ulong)p.n.at("ticket") == ticket) { _refresh(p); _term.selected_position = &p; return true; }
   return false;
 }
@@ -608,22 +725,22 @@ inline long PositionGetInteger(ENUM_POSITION_PROPERTY_INTEGER p) { return _term.
 inline double PositionGetDouble(ENUM_POSITION_PROPERTY_DOUBLE p) { return _term.selected_position ? _term.selected_position->n.at(_field(p)) : 0; }
 inline string PositionGetString(ENUM_POSITION_PROPERTY_STRING p) { return _term.selected_position ? _S(_term.selected_position->s.at(_field(p))) : string(); }
 inline bool HistorySelect(datetime from, datetime to) {
-  if (!_term.history_synchronized || !_term.logged_in) return false;
+  if (!_term.history_synchronized || !_trade_state()) return false;
   _term.history_sel_orders.clear(); _term.history_sel_deals.clear();
   for (auto& o : _term.history_orders) { long t = (long)o.n.at("time_setup"); if (t >= (long)from && t <= (long)to) _term.history_sel_orders.push_back(&o); }
   for (auto& d : _term.deals) { long t = (long)d.n.at("time"); if (t >= (long)from && t <= (long)to) _term.history_sel_deals.push_back(&d); }
   return true;
 }
 inline bool HistorySelectByPosition(ulong position) {
-  if (!_term.history_synchronized || !_term.logged_in) return false;
+  if (!_term.history_synchronized || !_trade_state()) return false;
   _term.history_sel_orders.clear(); _term.history_sel_deals.clear();
   for (auto& o : _term.history_orders) if ((ulong)o.n.at("position_id") == position) _term.history_sel_orders.push_back(&o);
   for (auto& d : _term.deals) if ((ulong)d.n.at("position_id") == position) _term.history_sel_deals.push_back(&d);
   return true;
 }
 inline const FakeRecord* _find(const std::vector<FakeRecord>& v, ulong ticket) { for (auto& r : v) if ((ulong)r.n.at("ticket") == ticket) return &r; return nullptr; }
-inline bool HistoryOrderSelect(ulong t) { const FakeRecord* r = _find(_term.history_orders, t); if (!r) return false; _term.history_sel_orders.assign(1, r); return true; }
-inline bool HistoryDealSelect(ulong t) { const FakeRecord* r = _find(_term.deals, t); if (!r) return false; _term.history_sel_deals.assign(1, r); return true; }
+inline bool HistoryOrderSelect(ulong t) { if (!_trade_state()) return false; const FakeRecord* r = _find(_term.history_orders, t); if (!r) return false; _term.history_sel_orders.assign(1, r); return true; }
+inline bool HistoryDealSelect(ulong t) { if (!_trade_state()) return false; const FakeRecord* r = _find(_term.deals, t); if (!r) return false; _term.history_sel_deals.assign(1, r); return true; }
 inline int HistoryOrdersTotal() { return (int)_term.history_sel_orders.size(); }
 inline int HistoryDealsTotal() { return (int)_term.history_sel_deals.size(); }
 inline ulong HistoryOrderGetTicket(int i) { return i >= 0 && i < HistoryOrdersTotal() ? (ulong)_term.history_sel_orders[(size_t)i]->n.at("ticket") : 0; }
@@ -655,7 +772,7 @@ inline bool _known_action(ENUM_TRADE_REQUEST_ACTIONS a) {
 }
 inline uint _validate(const MqlTradeRequest& r, FakeSymbol*& s, std::string& why) {
   s = _sym(r.symbol);
-  if (!_term.logged_in || !_term.connected) { why = "No connection with the trade server"; return TRADE_RETCODE_CONNECTION; }
+  if (!_trade_state() || !_term.connected) { why = "No connection with the trade server"; return TRADE_RETCODE_CONNECTION; }
   if (r.action == TRADE_ACTION_DEAL || r.action == TRADE_ACTION_PENDING) {
     if (!s) { why = "Invalid request"; return TRADE_RETCODE_INVALID; }
     if (r.volume <= 0 || r.volume < s->p.n["volume_min"] || r.volume > s->p.n["volume_max"]) { why = "Invalid volume"; return TRADE_RETCODE_INVALID_VOLUME; }
@@ -809,6 +926,7 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
     res.retcode = rc; res.comment = "Request answered "_s + _S(std::to_string(rc));
     if (rc == TRADE_RETCODE_DONE || rc == TRADE_RETCODE_PLACED || rc == TRADE_RETCODE_DONE_PARTIAL) rc = 0;
   }
+  if (_term.nan_next) { res.price = NAN; _term.nan_next = false; }  // a terminal's number the JSON cannot carry
   if (_term.shuffle_tx) std::shuffle(tx.begin(), tx.end(), _term.rng);
   for (auto& t : tx) _post_tx(t);
   MqlTradeTransaction req; req.type = TRADE_TRANSACTION_REQUEST;
@@ -863,7 +981,8 @@ inline void _register_terminal_controls() {
   _controls()["close"] = _control_close;
   _controls()["cancel"] = _control_cancel;
   _controls()["sltp"] = _control_sltp;
-  _controls()["login"] = [](const std::vector<std::string>&) { _term.logged_in = true; _term.connected = true; return std::string(); };
+  _controls()["login"] = [](const std::vector<std::string>&) {
+    _term.logged_in = true; _term.connected = true; _term.trade_state_at_ns = _mono_ns() + _term.trade_state_ns; return std::string(); };
   _controls()["broker"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "up" && w[1] != "down")) return std::string("usage: broker up|down");
     _term.connected = w[1] == "up"; return std::string(); };
@@ -873,6 +992,18 @@ inline void _register_terminal_controls() {
   _controls()["answer_next"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || std::atol(w[1].c_str()) <= 0) return std::string("usage: answer_next <retcode>");
     _term.answer_next.push_back((uint)std::atol(w[1].c_str())); return std::string(); };
+  _controls()["book_other"] = [](const std::vector<std::string>& w) {
+    if (w.size() < 3 || (w[2] != "add" && w[2] != "release")) return std::string("usage: book_other <symbol> add|release");
+    FakeSymbol* s = _sym8(w[1]); if (!s) return std::string("unknown symbol");
+    if (w[2] == "add") ++s->other_book_subscriptions; else if (s->other_book_subscriptions > 0) --s->other_book_subscriptions;
+    return std::string(); };
+  _controls()["answer_nan"] = [](const std::vector<std::string>&) { _term.nan_next = true; return std::string(); };
+  _controls()["history_waits"] = [](const std::vector<std::string>&) {
+    printf("KIT: history_waits %d\n", _term.history_waits); return std::string(); };
+  _controls()["series"] = [](const std::vector<std::string>&) {
+    for (auto& s : _term.symbols) for (auto& kv : s.series) if (kv.second.started)
+      printf("KIT: series %s %d %d\n", s.name.c_str(), kv.first, kv.second.depth);
+    return std::string(); };
   _controls()["select"] = [](const std::vector<std::string>& w) {
     if (w.size() < 3) return std::string("usage: select <symbol> 0|1");
     return SymbolSelect(_S(w[1]), w[2] == "1") ? std::string() : std::string("unknown symbol"); };

@@ -258,6 +258,46 @@ struct VDeal
    string            comment;
   };
 
+// Field by field: no structure holding a string is assigned whole (MetaEditor has refused '='
+// on structures with objects in some builds; a field assignment is unambiguous in every one).
+void CopyVOrder(VOrder &dst, const VOrder &src)
+  {
+   dst.ticket = src.ticket;
+   dst.time_setup = src.time_setup;
+   dst.time_done = src.time_done;
+   dst.time_expiration = src.time_expiration;
+   dst.type = src.type;
+   dst.state = src.state;
+   dst.magic = src.magic;
+   dst.position_id = src.position_id;
+   dst.volume_initial = src.volume_initial;
+   dst.volume_current = src.volume_current;
+   dst.price_open = src.price_open;
+   dst.sl = src.sl;
+   dst.tp = src.tp;
+   dst.price_current = src.price_current;
+   dst.symbol = src.symbol;
+   dst.comment = src.comment;
+  }
+
+void CopyVDeal(VDeal &dst, const VDeal &src)
+  {
+   dst.ticket = src.ticket;
+   dst.order = src.order;
+   dst.time = src.time;
+   dst.type = src.type;
+   dst.entry = src.entry;
+   dst.magic = src.magic;
+   dst.position_id = src.position_id;
+   dst.volume = src.volume;
+   dst.price = src.price;
+   dst.commission = src.commission;
+   dst.swap = src.swap;
+   dst.profit = src.profit;
+   dst.symbol = src.symbol;
+   dst.comment = src.comment;
+  }
+
 void EncodeVOrder(JsonWriter &w, const VOrder &o)
   {
    int dg = o.symbol == "" ? 5 : SymbolDigits(o.symbol);
@@ -397,7 +437,7 @@ int DeriveOrders(const bool closed, VOrder &out[])
       o.volume_current = OrderLots();
       o.price_current = OrderClosePrice();
       ArrayResize(out, 1);
-      out[0] = o;
+      CopyVOrder(out[0], o);
       return 1;
      }
    o.time_done = o.time_setup;
@@ -406,10 +446,11 @@ int DeriveOrders(const bool closed, VOrder &out[])
    o.volume_current = 0;
    o.price_current = OrderOpenPrice();
    ArrayResize(out, closed ? 2 : 1);
-   out[0] = o;
+   CopyVOrder(out[0], o);
    if(closed)
      {
-      VOrder c = o;
+      VOrder c;
+      CopyVOrder(c, o);
       c.ticket = t + MTGW_CLOSE_BIT;
       c.time_setup = (long)OrderCloseTime();
       c.time_done = c.time_setup;
@@ -418,7 +459,7 @@ int DeriveOrders(const bool closed, VOrder &out[])
       c.price_open = OrderClosePrice();
       c.price_current = OrderClosePrice();
       c.comment = "";
-      out[1] = c;
+      CopyVOrder(out[1], c);
      }
    return closed ? 2 : 1;
   }
@@ -450,7 +491,7 @@ int DeriveDeals(const bool closed, VDeal &out[])
       d.profit = OrderProfit();
       d.symbol = "";
       ArrayResize(out, 1);
-      out[0] = d;
+      CopyVDeal(out[0], d);
       return 1;
      }
    d.order = t;
@@ -461,10 +502,11 @@ int DeriveDeals(const bool closed, VDeal &out[])
    d.price = OrderOpenPrice();
    d.commission = OrderCommission();
    ArrayResize(out, closed ? 2 : 1);
-   out[0] = d;
+   CopyVDeal(out[0], d);
    if(closed)
      {
-      VDeal c = d;
+      VDeal c;
+      CopyVDeal(c, d);
       c.ticket = t + MTGW_CLOSE_BIT;
       c.order = c.ticket;
       c.time = (long)OrderCloseTime();
@@ -475,7 +517,7 @@ int DeriveDeals(const bool closed, VDeal &out[])
       c.swap = OrderSwap();
       c.profit = OrderProfit();
       c.comment = "";
-      out[1] = c;
+      CopyVDeal(out[1], c);
      }
    return closed ? 2 : 1;
   }

@@ -27,6 +27,7 @@
 
 #define MTGW_RESCAN_MS   1000
 #define MTGW_PENDING_MAX 1000
+#define MTGW_SEED_MARGIN_S 5      // opened this long before the tickets were learnt: certainly old
 
 struct QuoteCursor
   {
@@ -52,6 +53,7 @@ public:
    string            account_sig;
    string            pending[];             // trade payloads not sent yet, oldest first
    long              seeded_login;          // the account the snapshot belongs to (0: none yet)
+   long              seeded_time;           // the server time it was taken (TimeCurrent)
    int               snap_ticket[];         // open tickets at the last pass
    int               snap_type[];
    string            snap_sig[];
@@ -66,6 +68,7 @@ public:
       seen_sessions = 0;
       account_sig = "";
       seeded_login = 0;
+      seeded_time = 0;
      }
 
    void              Poll(CGatewaySession4 &session)
@@ -241,16 +244,22 @@ public:
      }
 
    // Compare the open tickets with the last pass and queue what changed. Called at the start
-   // of each timer pass, before the session serves anything: the first call (or the first
-   // once the terminal has logged in) learns the tickets that were there before the EA, so an
-   // order the EA executes is never mistaken for one of them. A ticket's JSON is encoded again
-   // only when it changed.
+   // of each timer pass, before the session serves anything: the first call once the terminal
+   // is logged in AND connected (the account number can come before the ticket list) learns
+   // the tickets that were there before the EA, so an order the EA executes is never mistaken
+   // for one of them; a ticket opened before that which shows only later (the list still
+   // arriving) is learnt silently too, unless it is the rest of a partial close ("from #").
+   // A ticket's JSON is encoded again only when it changed.
    void              Trades(void)
      {
       long login = AccountInfoInteger(ACCOUNT_LOGIN);
       if(login == 0)
          return;
       bool seed = login != seeded_login;        // first look at this account: learn, say nothing
+      if(seed && !IsConnected())
+         return;                                // the ticket list follows the connection
+      if(seed)
+         seeded_time = (long)TimeCurrent();
       int total = OrdersTotal();
       int now_ticket[], now_type[];
       string now_sig[], now_json[];
@@ -272,7 +281,10 @@ public:
          now_sig[n] = sig;
          int was = seed ? -1 : FindSnap(t);
          now_json[n] = was >= 0 && snap_sig[was] == sig ? snap_json[was] : Encoded(market);
-         if(!seed)
+         // (a margin: TimeCurrent is the last quote's time, not the trade server's clock)
+         bool known_before = was < 0 && (long)OrderOpenTime() + MTGW_SEED_MARGIN_S < seeded_time &&
+                             StringFind(OrderComment(), "from #") != 0;
+         if(!seed && !known_before)
            {
             if(was < 0)
               {

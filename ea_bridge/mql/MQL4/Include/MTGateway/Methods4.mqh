@@ -935,10 +935,44 @@ public:
      }
 
    // The current price to trade at when the request gives none (MT4's OrderSend needs one).
+   // RefreshRates returns whether the rates were refreshed; MarketInfo reads the latest quote
+   // either way.
    double            MarketPrice(const string s, const bool buy)
      {
-      RefreshRates();
+      if(!RefreshRates())
+         ResetLastError();
       return buy ? MarketInfo(s, MODE_ASK) : MarketInfo(s, MODE_BID);
+     }
+
+   // A price, stop loss or take profit as MT4's trade server takes it: "Calculated or
+   // unnormalized price cannot be applied ... the error 129 (ERR_INVALID_PRICE) will be
+   // generated ... In the case of erroneous or unnormalized stop levels, the error 130
+   // (ERR_INVALID_STOPS)" (OrderSend). MT5 takes any double, and bots compute stops
+   // (price - 100 * point, a percentage): rounded here to the symbol's digits. 0 stays 0.
+   double            Price(const string symbol, const double x)
+     {
+      if(x == 0.0 || symbol == "")
+         return x;
+      return NormalizeDouble(x, SymbolDigits(symbol));
+     }
+
+   // The request's prices rounded for `symbol` (the order's own symbol for a change of an
+   // existing ticket, which the request may not name), so the record echoes what was sent.
+   void              RoundPrices(GatewayRequest &r, const string symbol)
+     {
+      r.price = Price(symbol, r.price);
+      r.sl = Price(symbol, r.sl);
+      r.tp = Price(symbol, r.tp);
+      r.stoplimit = Price(symbol, r.stoplimit);
+      // a volume that is a lot-step multiple but for float noise (0.1 + 0.2) is that multiple;
+      // any other volume goes as it is and MT4 refuses it (131), as MT5 does (10014)
+      double step = symbol == "" ? 0.0 : MarketInfo(symbol, MODE_LOTSTEP);
+      if(step > 0.0 && r.volume > 0.0)
+        {
+         double lots = MathRound(r.volume / step) * step;
+         if(MathAbs(lots - r.volume) < 1e-8)
+            r.volume = NormalizeDouble(lots, 8);
+        }
      }
 
    void              Send(JsonDoc &doc, const int p, JsonWriter &w)
@@ -974,6 +1008,7 @@ public:
       string comment = "";
       int slippage = (int)r.deviation;
       color none = clrNONE;
+      RoundPrices(r, r.symbol);
       ResetLastError();
       if(r.action == 1 && r.position == 0)          // TRADE_ACTION_DEAL: open
         {
@@ -1004,8 +1039,10 @@ public:
               }
             call = "OrderClose";
             bool was_buy = OrderType() == OP_BUY;
+            string closing = OrderSymbol();
+            RoundPrices(r, closing);
             double lots = r.volume > 0 ? r.volume : OrderLots();
-            double at = r.price > 0 ? r.price : MarketPrice(OrderSymbol(), !was_buy);
+            double at = r.price > 0 ? r.price : MarketPrice(closing, !was_buy);
             if(!OrderClose((int)r.position, lots, at, slippage, none))
                err = TradeError();
             else
@@ -1046,6 +1083,7 @@ public:
                             r.action == 6 ? "Position doesn't exist" : "Invalid request", 0);
                      return;
                     }
+                  RoundPrices(r, OrderSymbol());
                   double at = r.action == 6 ? OrderOpenPrice() : r.price;
                   datetime expiry = r.action == 6 ? OrderExpiration() : (datetime)r.expiration;
                   if(!OrderModify(t, at, r.sl, r.tp, expiry, none))

@@ -6,7 +6,9 @@
 //| Winsock4.mqh instead of MQL5's sockets. Reading never asks for   |
 //| more bytes than the frame in hand still needs and keeps its own  |
 //| receive buffer; a pass drains what arrived, then waits in        |
-//| select() for the rest of its budget. A close shows as a readable |
+//| select() until just before the next pass, in slices (the EA sends|
+//| the new quotes between two), so any call is answered as it comes.|
+//| A close shows as a readable                                      |
 //| socket whose recv returns 0: the bytes before it are handled     |
 //| before the drop.                                                 |
 //+------------------------------------------------------------------+
@@ -29,6 +31,10 @@
 #define MTGW_DRAIN_READS       256
 #define MTGW_BODY_WAIT_MS      1000
 #define MTGW_HELD_MAX          32     // calls held while their history loads
+#define MTGW_WAIT_SLICE_MS     2      // one wait in select(); between two the EA sends what is new
+#define MTGW_WAIT_DATA         1      // WaitOnce: something came and was handled
+#define MTGW_WAIT_SLICE        0      // WaitOnce: a slice passed with nothing; the budget goes on
+#define MTGW_WAIT_DONE         -1     // WaitOnce: the pass's budget is spent (or the session ended)
 
 #define ST_IDLE       0   // not connected; next attempt at next_attempt
 #define ST_HELLO      1   // hello sent, waiting for the challenge
@@ -120,6 +126,9 @@ public:
    ulong             last_rx;
    ulong             last_ping;
    int               history_wait_ms;  // how long a call waits for its history to load
+   ulong             last_pass;        // when the last timer pass started
+   ulong             periods[];        // the last intervals between timer passes, microseconds
+   int               period_at;
    string            held_json[];      // calls held while their history loads, as received
    ulong             held_since[];
    int               hb_interval_ms;
@@ -153,6 +162,8 @@ public:
       rx_end = 0;
       wait_budget_ms = 0;
       history_wait_ms = 4000;
+      last_pass = 0;
+      period_at = 0;
       port = 8711;
      }
 
@@ -195,24 +206,59 @@ public:
       Heartbeat();
      }
 
-   // Wait inside the socket for the rest of this timer pass's budget, answering what comes.
-   void              WaitRest(const ulong pass_start_us)
+   // A timer pass starts: learn how often the terminal really runs the timer (10-16 ms
+   // whatever was asked: the system clock's tick), the shortest of the last 8 intervals.
+   void              TimerPass(const ulong now_us)
      {
-      while(state != ST_IDLE && state != ST_STOPPED && !IsStopped())
+      if(last_pass != 0)
         {
-         long left_us = (long)wait_budget_ms * 1000 - (long)(GetMicrosecondCount() - pass_start_us);
-         if(left_us <= 0)
-            return;
-         int want = Needed();
-         int timeout = (int)((left_us + 999) / 1000);
-         if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
-            timeout = MTGW_BODY_WAIT_MS;      // the body of a frame whose header came is in transit
-         int got = ReadSome(want, timeout);
-         if(got < 0)
-            return;                           // timeout (or a drop, already handled)
-         ProcessFrames();
-         Drain();
+         if(ArraySize(periods) < 8)
+            ArrayResize(periods, 8);
+         periods[period_at] = now_us - last_pass;
+         period_at = (period_at + 1) % 8;
         }
+      last_pass = now_us;
+     }
+
+   // How long a pass may wait in select(): until a millisecond before the next timer event is
+   // due (at least SocketWaitMs; 0 turns waiting off), so a call never finds the EA between
+   // passes. The millisecond: a timeout ends on the system clock's tick, and one reaching past
+   // the timer's tick would end a whole tick later.
+   long              BudgetUs(void) const
+     {
+      if(wait_budget_ms <= 0)
+         return 0;
+      ulong shortest = 0;
+      for(int i = 0; i < ArraySize(periods); i++)
+         if(periods[i] > 0 && (shortest == 0 || periods[i] < shortest))
+            shortest = periods[i];
+      long budget = (long)wait_budget_ms * 1000;
+      if(shortest > (ulong)budget + 1000 && shortest < 100000)
+         budget = (long)shortest - 1000;
+      return budget;
+     }
+
+   // One wait in select() within this timer pass's budget, answering what comes:
+   // MTGW_WAIT_DATA when something came, MTGW_WAIT_SLICE when a slice of MTGW_WAIT_SLICE_MS
+   // passed with nothing (the caller sends the new quotes, then waits again), MTGW_WAIT_DONE
+   // when the budget is spent or the session ended.
+   int               WaitOnce(const ulong pass_start_us)
+     {
+      if(state == ST_IDLE || state == ST_STOPPED || IsStopped())
+         return MTGW_WAIT_DONE;
+      long left_us = BudgetUs() - (long)(GetMicrosecondCount() - pass_start_us);
+      if(left_us <= 0)
+         return MTGW_WAIT_DONE;
+      int timeout = (int)((left_us + 999) / 1000);
+      if(timeout > MTGW_WAIT_SLICE_MS)
+         timeout = MTGW_WAIT_SLICE_MS;
+      if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
+         timeout = MTGW_BODY_WAIT_MS;         // the body of a frame whose header came is in transit
+      if(ReadSome(Needed(), timeout) < 0)
+         return net.sock == -1 ? MTGW_WAIT_DONE : MTGW_WAIT_SLICE;   // a drop, or nothing came
+      ProcessFrames();
+      Drain();
+      return MTGW_WAIT_DATA;
      }
 
    // An event frame: MTGW_SENT, MTGW_TOO_LARGE (never sendable: nothing sent), or

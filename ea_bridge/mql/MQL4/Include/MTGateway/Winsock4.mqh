@@ -50,8 +50,8 @@ bool SystemRandom(uchar &out[], const int n)
 #define WS_SOCK_STREAM    1
 #define WS_IPPROTO_TCP    6
 #define WS_TCP_NODELAY    1
-#define WS_FIONBIO        0x8004667E
-#define WS_FIONREAD       0x4004667F
+#define WS_FIONBIO        ((uint)0x8004667E)   // above INT_MAX: typed uint explicitly for ioctlsocket's cmd
+#define WS_FIONREAD       ((uint)0x4004667F)
 #define WSAEWOULDBLOCK    10035
 #define WS_FD_SETSIZE     64
 #define WS_WSADATA_BYTES  400    // sizeof(WSADATA) in a 32-bit process
@@ -152,7 +152,7 @@ public:
       setsockopt(sock, WS_IPPROTO_TCP, WS_TCP_NODELAY, nodelay, 4);   // a failure only costs latency
       uchar sa[];
       ArrayResize(sa, 16);
-      ArrayInitialize(sa, 0);
+      ArrayFill(sa, 0, 16, 0);            // ArrayInitialize has no uchar[] form in the reference
       sa[0] = (uchar)WS_AF_INET;          // sin_family, little-endian
       sa[2] = (uchar)((port >> 8) & 0xFF); // sin_port, network order
       sa[3] = (uchar)(port & 0xFF);

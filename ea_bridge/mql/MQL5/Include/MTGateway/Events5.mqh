@@ -20,9 +20,16 @@
 //|  - `trade`/account_updated when the account's money moved.       |
 //| Transactions arrive in no guaranteed order and describe a state  |
 //| that may have moved on: an ORDER_DELETE can come before its      |
-//| order is in the history (then HISTORY_ADD reports the removal),  |
-//| and positions are learnt again at each welcome, since the EA may |
-//| start before the terminal has logged in.                         |
+//| order is in the history (then HISTORY_ADD reports the removal).  |
+//| Positions are learnt once the terminal is logged in AND connected|
+//| to the trade server (the account number can come before the     |
+//| trade state), and one open from before that is taken as known    |
+//| whenever it shows, never announced as opened.                    |
+//| A symbol's stream starts (or, back in Market Watch, restarts) at |
+//| the first tick after the EA saw its current one, copying nothing |
+//| older: its current quote may be days old, and the ticks of an    |
+//| absence from Market Watch never reached the terminal (a copy     |
+//| into them would make the EA wait for their synchronization).     |
 //+------------------------------------------------------------------+
 #ifndef MTGW_EVENTS5_MQH
 #define MTGW_EVENTS5_MQH
@@ -36,6 +43,8 @@
 #define MTGW_RESCAN_MS           1000
 #define MTGW_PENDING_MAX         1000
 #define MTGW_REMOVED_KEPT        256    // orders whose removal was reported (for duplicates)
+#define MTGW_FRESH_GAP_MS        60000  // a first new tick this long after the quote seen: copy from it
+#define MTGW_SEED_MARGIN_MS      5000   // opened this long before positions were learnt: certainly old
 
 struct TickCursor
   {
@@ -50,6 +59,7 @@ struct TickCursor
    ulong             seen_volume;
    uint              seen_flags;
    int               spy;          // the helper indicator waking the EA on this symbol's ticks
+   bool              fresh;        // (re)started: nothing sent yet, last_msc is the quote seen
   };
 
 class CEvents5
@@ -104,9 +114,31 @@ public:
       long login = AccountInfoInteger(ACCOUNT_LOGIN);
       if(login == seen_login)
          return;
+      if(login != 0 && !TerminalInfoInteger(TERMINAL_CONNECTED))
+         return;                                  // the trade state follows the connection
       seen_login = login;
       if(login != 0)
          SeedPositions();
+     }
+
+   // A position open from before the positions were learnt that shows only now (the trade
+   // state can trail the connection) is known, not new: its closing must be reported.
+   void              AdoptPositions(void)
+     {
+      if(seen_login == 0)
+         return;
+      int total = PositionsTotal();
+      for(int i = 0; i < total; i++)
+        {
+         ulong t = PositionGetTicket(i);
+         // (a margin: TimeTradeServer is the terminal's estimate of the server's clock)
+         if(t == 0 || CachedPosition(t) >= 0 || PositionGetInteger(POSITION_TIME_MSC) + MTGW_SEED_MARGIN_MS >= seeded_msc)
+            continue;
+         JsonWriter w;
+         EncodePosition(w);
+         if(!w.bad)
+            RememberPosition(t, w.out);
+        }
      }
 
    void              Poll(CGatewaySession &session)
@@ -118,6 +150,8 @@ public:
         {
          Rescan(session);
          last_rescan = now == 0 ? 1 : now;
+         LearnPositions();
+         AdoptPositions();
         }
       LearnPositions();
       if(!session.Ready())
@@ -191,8 +225,13 @@ public:
    // next, so the cursor at the same index is tried before a search.
    void              Rescan(CGatewaySession &session)
      {
+      int was[];                                 // 1: in Market Watch at the last rescan
+      ArrayResize(was, ArraySize(cursors));
       for(int i = 0; i < ArraySize(cursors); i++)
+        {
+         was[i] = cursors[i].present ? 1 : 0;
          cursors[i].present = false;
+        }
       int total = SymbolsTotal(true);
       for(int k = 0; k < total; k++)
         {
@@ -209,6 +248,13 @@ public:
             cursors[i].spy = INVALID_HANDLE;
             Start(session, i);
            }
+         else
+            if(was[i] == 0)
+              {
+               // back in Market Watch: the quotes of its absence never reached the terminal
+               session.methods.history.Forget(name);
+               Start(session, i);
+              }
          cursors[i].present = true;
         }
       // a spy on each Market Watch symbol but the chart's (OnTick covers that one); none on
@@ -219,7 +265,7 @@ public:
          if(want && cursors[i].spy == INVALID_HANDLE)
            {
             ResetLastError();
-            cursors[i].spy = iCustom(cursors[i].symbol, PERIOD_M1, MTGW_HELPER_NAME, MTGW_HELPER_SPY, ChartID(), (long)0);
+            cursors[i].spy = iCustom(cursors[i].symbol, PERIOD_MN1, MTGW_HELPER_NAME, MTGW_HELPER_SPY, ChartID(), (long)0, 0);
             if(cursors[i].spy == INVALID_HANDLE)
               {
                session.methods.history.helper_missing = true;
@@ -237,17 +283,25 @@ public:
         }
      }
 
-   // A symbol seen for the first time streams from its current tick on.
+   // A symbol seen for the first time (or back in Market Watch) streams from the first tick
+   // after its current one. Nothing is copied here: the current quote may be days old (a
+   // market that is closed), and its millisecond need not be on disk.
    void              Start(CGatewaySession &session, const int i)
      {
       MqlTick t;
+      cursors[i].last_msc = 0;
+      cursors[i].sent_at_last = 0;
+      cursors[i].seen_msc = 0;
+      cursors[i].fresh = true;
       if(!SymbolInfoTick(cursors[i].symbol, t) || t.time_msc <= 0)
          return;
-      MqlTick same[];
-      int n = CopyTicksRange(cursors[i].symbol, same, COPY_TICKS_ALL, (ulong)t.time_msc, (ulong)t.time_msc);
       cursors[i].last_msc = t.time_msc;
-      cursors[i].sent_at_last = n > 0 ? n : 1;
-      session.methods.history.NoteStream(cursors[i].symbol, t.time_msc);
+      cursors[i].seen_msc = t.time_msc;
+      cursors[i].seen_bid = t.bid;
+      cursors[i].seen_ask = t.ask;
+      cursors[i].seen_last = t.last;
+      cursors[i].seen_volume = t.volume;
+      cursors[i].seen_flags = t.flags;
      }
 
    void              Ticks(CGatewaySession &session, const int i)
@@ -266,6 +320,18 @@ public:
       if(now.time_msc == cursors[i].seen_msc && now.bid == cursors[i].seen_bid && now.ask == cursors[i].seen_ask &&
          now.last == cursors[i].seen_last && now.volume == cursors[i].seen_volume && now.flags == cursors[i].seen_flags)
          return;                                  // the same last tick as last time: no copy
+      if(cursors[i].fresh)
+        {
+         if(now.time_msc == cursors[i].last_msc)
+            return;                               // the millisecond of the quote seen is skipped
+         // the first tick after the quote seen arrived live: the stream starts right after that
+         // quote (or at this tick when the quote was long before it: a market that reopened)
+         long from = now.time_msc - cursors[i].last_msc > MTGW_FRESH_GAP_MS ? now.time_msc : cursors[i].last_msc + 1;
+         cursors[i].last_msc = from;
+         cursors[i].sent_at_last = 0;
+         cursors[i].fresh = false;
+         session.methods.history.NoteStream(s, from);
+        }
       MqlTick ticks[];
       int n = CopyTicks(s, ticks, COPY_TICKS_ALL, (ulong)cursors[i].last_msc, (uint)(cursors[i].sent_at_last + MTGW_TICK_ROWS_PER_PASS));
       if(n <= 0)
@@ -343,8 +409,8 @@ public:
    // next change sends a newer book, and a book is a snapshot.
    void              OnBook(CGatewaySession &session, const string symbol)
      {
-      if(!session.Ready())
-         return;
+      if(!session.Ready() || !session.methods.BookSubscribed(symbol))
+         return;                                  // BookEvent is broadcast: not ours
       JsonWriter w;
       w.BeginObj();
       w.KStr("symbol", symbol);

@@ -13,7 +13,11 @@
 //| Local means: bars whose series is synchronized and reaches back  |
 //| far enough; ticks from a time the helper synchronized from (the  |
 //| terminal variable MTGW.ticks.<symbol>, gone when the terminal    |
-//| closes) or that the EA itself has streamed since it started.     |
+//| closes) or that the EA itself has streamed since it started. A   |
+//| symbol that leaves Market Watch receives no quotes meanwhile, so |
+//| its return forgets both (Forget): the hole must be loaded again. |
+//| Each helper runs on a timeframe other than the one it loads: an  |
+//| indicator cannot have its own symbol and timeframe loaded.       |
 //+------------------------------------------------------------------+
 #ifndef MTGW_HISTORY5_MQH
 #define MTGW_HISTORY5_MQH
@@ -55,7 +59,7 @@ public:
       for(int i = 0; i < ArraySize(streams); i++)
          if(streams[i].symbol == symbol)
            {
-            if(from_msc < streams[i].from_msc)
+            if(streams[i].from_msc == 0 || from_msc < streams[i].from_msc)
                streams[i].from_msc = from_msc;
             return;
            }
@@ -63,6 +67,22 @@ public:
       ArrayResize(streams, n + 1);
       streams[n].symbol = symbol;
       streams[n].from_msc = from_msc;
+     }
+
+   // `symbol` left Market Watch and came back: the ticks of its absence never reached the
+   // terminal, so nothing before its return is known to be on disk any more.
+   void              Forget(const string symbol)
+     {
+      GlobalVariableDel(MTGW_TICKS_VAR + symbol);
+      for(int i = 0; i < ArraySize(streams); i++)
+         if(streams[i].symbol == symbol)
+            streams[i].from_msc = 0;
+     }
+
+   // The timeframe a helper runs on to load `period`: never `period` itself.
+   ENUM_TIMEFRAMES   HelperPeriod(const ENUM_TIMEFRAMES period) const
+     {
+      return period == PERIOD_MN1 ? PERIOD_W1 : PERIOD_MN1;
      }
 
    // Ticks of `symbol` from `from_msc` on are on disk (a copy returns without waiting).
@@ -113,7 +133,7 @@ public:
       // the helper loads from the start of the minute: requests a few seconds apart share it
       long from = from_msc - from_msc % 60000;
       ResetLastError();
-      int h = iCustom(symbol, period, MTGW_HELPER_NAME, mode, chart, from);
+      int h = iCustom(symbol, HelperPeriod(period), MTGW_HELPER_NAME, mode, chart, from, (int)period);
       if(h == INVALID_HANDLE)
         {
          if(!helper_missing)

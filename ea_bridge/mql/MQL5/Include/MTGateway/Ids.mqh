@@ -13,5 +13,11 @@
 #define MTGW_EVENT_TICK        1     // chart event (CHARTEVENT_CUSTOM + 1): a tick arrived
 #define MTGW_EVENT_LOADED      2     // chart event (CHARTEVENT_CUSTOM + 2): history is loaded
 #define MTGW_TICKS_VAR         "MTGW.ticks."         // + symbol: ticks are on disk from this msc
+#define MTGW_HELPER_SAMPLES    64    // ticked minutes a tick-history helper checks across its range
+#define MTGW_HELPER_EDGE       8     // ... and always the first and last this many
+#define MTGW_HELPER_WINDOW_S   86400 // a longer range than two of these: its first and last only
+#define MTGW_HELPER_SETTLE_MS  3000  // the first tick on disk unchanged this long: none older
+#define MTGW_FIRST_VAR         "MTGW.f."             // + symbol.minute: the first tick on disk seen...
+#define MTGW_FIRST_SINCE_VAR   "MTGW.s."             // + symbol.minute: ...since this GetTickCount
 
 #endif

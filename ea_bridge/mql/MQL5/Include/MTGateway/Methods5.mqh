@@ -121,6 +121,8 @@ public:
    string            record_keys[];    // the order record: a ring of MTGW_RECORD_MAX keys...
    string            record_json[];    // ...and their answers, as written
    int               record_next;      // the oldest entry once the ring is full
+   string            book_symbols[];   // the books the gateway subscribed (market_book_add)...
+   int               book_counts[];    // ...and how many times, each undone by a release
 
                      Methods5(void) { max_rows = 20000; max_answer_bytes = 8388608; code = 0; message = ""; record_next = 0; }
 
@@ -469,23 +471,70 @@ public:
 
    bool              IsBook(const string m) { return m == "market_book_add" || m == "market_book_get" || m == "market_book_release"; }
 
+   // How many market_book_add of `symbol` are not released yet (its index in book_symbols,
+   // or -1 when none).
+   int               BookAt(const string symbol)
+     {
+      for(int i = 0; i < ArraySize(book_symbols); i++)
+         if(book_symbols[i] == symbol)
+            return i;
+      return -1;
+     }
+
+   // BookEvent is broadcast: it comes for any program's subscription. Only the books the
+   // gateway asked for are its business.
+   bool              BookSubscribed(const string symbol)
+     {
+      int i = BookAt(symbol);
+      return i >= 0 && book_counts[i] > 0;
+     }
+
+   // The EA's subscriptions go with it (OnDeinit).
+   void              ReleaseBooks(void)
+     {
+      for(int i = 0; i < ArraySize(book_symbols); i++)
+         for(; book_counts[i] > 0; book_counts[i]--)
+            if(!MarketBookRelease(book_symbols[i]))
+               break;
+      ArrayResize(book_symbols, 0);
+      ArrayResize(book_counts, 0);
+     }
+
    void              BookMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w)
      {
       string s = PStr(doc, p, "symbol", true);
       if(code != 0 || !Symbol(s))
          return;
+      int at = BookAt(s);
       if(m == "market_book_add")
         {
          if(MarketBookAdd(s))
+           {
+            if(at < 0)
+              {
+               at = ArraySize(book_symbols);
+               ArrayResize(book_symbols, at + 1);
+               ArrayResize(book_counts, at + 1);
+               book_symbols[at] = s;
+               book_counts[at] = 0;
+              }
+            book_counts[at]++;
             w.Bool(true);
+           }
          else
             Fail(E_INTERNAL, "MarketBookAdd('" + s + "') failed (error " + IntegerToString(GetLastError()) + ")");
         }
       else
          if(m == "market_book_release")
-            w.Bool(MarketBookRelease(s));
+           {
+            // only a subscription of the gateway's own is released (another program's stays)
+            bool released = at >= 0 && book_counts[at] > 0 && MarketBookRelease(s);
+            if(released)
+               book_counts[at]--;
+            w.Bool(released);
+           }
          else
-            if(!EncodeBook(w, s))
+            if(!BookSubscribed(s) || !EncodeBook(w, s))
                Fail(E_PARAMS, "symbol: no depth of market for '" + s + "': call market_book_add('" + s + "') first");
      }
 
@@ -993,11 +1042,12 @@ public:
       out.Key("request");                         // the request executed: the daemon checks it
       EncodeRequest(out, r);
       out.EndObj();
+      // A number JSON cannot carry is written 0 (the JSON writer's rule); the order executed
+      // all the same, so the answer is what is recorded: an error here beside a record of
+      // success would have trade_results and the answer disagree.
       if(out.bad)
-        {
-         w.bad = true;                            // the answer becomes an error naming the field
-         w.bad_field = out.bad_field;
-        }
+         Print("MT Gateway: order_send's result has a non-finite '", out.bad_field, "' (order ",
+               IntegerToString((long)res.order), "): answered and recorded as 0");
       // recorded first: an answer lost on the way is still known to trade_results
       if(key != "")
          RecordPut(key, out.out);

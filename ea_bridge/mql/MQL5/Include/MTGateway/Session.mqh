@@ -8,8 +8,10 @@
 //| returns a partial read is not documented. So the session never   |
 //| asks for more bytes than the frame in hand still needs, keeps its|
 //| own receive buffer, drains in a bounded loop, and then waits     |
-//| inside SocketRead for the rest of its timer budget, which is what|
-//| makes a call cost well under a timer period. A read that returns |
+//| inside SocketRead until just before the next timer pass, in      |
+//| slices, which is what makes any call, the first after a quiet    |
+//| spell too, cost the round trip instead of a wait for the timer.  |
+//| A read that returns                                              |
 //| -1 may still have appended bytes (the peer's last frame before   |
 //| its close): they are handled before the drop. A send writes what |
 //| it can ("returns the number of bytes written"): the rest follows |
@@ -35,7 +37,11 @@
 #define MTGW_DRAIN_READS       256
 #define MTGW_BODY_WAIT_MS      1000
 #define MTGW_HELD_MAX          32     // calls held while their history loads
-#define MTGW_CONVERSE_US       50000  // a request this recent: wait in the socket for the next
+#define MTGW_CONVERSE_US       50000  // a request this recent: calls are coming one after another
+#define MTGW_WAIT_SLICE_MS     2      // one wait in the socket; between two the EA sends what is new
+#define MTGW_WAIT_DATA         1      // WaitOnce: something came and was handled
+#define MTGW_WAIT_SLICE        0      // WaitOnce: a slice passed with nothing; the budget goes on
+#define MTGW_WAIT_DONE         -1     // WaitOnce: the pass's budget is spent (or the session ended)
 
 #define ST_IDLE       0   // not connected; next attempt at next_attempt
 #define ST_HELLO      1   // hello sent, waiting for the challenge (and the daemon's proof)
@@ -213,9 +219,8 @@ public:
       Heartbeat();
      }
 
-   // Requests are coming (one in the last MTGW_CONVERSE_US): worth waiting in the socket for
-   // the next, since a caller that waits for each answer sends the next one at once. Not
-   // otherwise: while the EA waits in SocketRead no tick event reaches it.
+   // Requests are coming (one in the last MTGW_CONVERSE_US): a caller that waits for each
+   // answer sends the next one at once (what TickFirst still waits in the socket for).
    bool              Conversing(void) const
      {
       return state == ST_READY && last_req != 0 && GetMicrosecondCount() - last_req < MTGW_CONVERSE_US;
@@ -236,8 +241,8 @@ public:
      }
 
    // How long a pass may wait in the socket: until just before the next timer event is due,
-   // so a caller sending request after request never finds the EA between passes (at least
-   // SocketWaitMs; 0 turns waiting off). A millisecond short of it: a wait's timeout ends on
+   // so a caller never finds the EA between passes (at least SocketWaitMs; 0 turns waiting
+   // off). A millisecond short of it: a wait's timeout ends on
    // the system clock's tick, and one that reached past the timer's tick would end a whole
    // tick later, making the next pass late and the measured period longer.
    long              BudgetUs(void) const
@@ -254,27 +259,31 @@ public:
       return budget;
      }
 
-   // One wait inside the socket within this timer pass's budget, answering what comes; true
-   // when something came (the caller sends what is new and waits again), false when the
-   // budget is spent (or the session ended).
-   bool              WaitOnce(const ulong pass_start_us)
+   // One wait inside the socket within this timer pass's budget, answering what comes:
+   // MTGW_WAIT_DATA when something came, MTGW_WAIT_SLICE when a slice passed with nothing
+   // (the caller sends what is new, then waits again), MTGW_WAIT_DONE when the budget is
+   // spent or the session ended. The EA waits in the socket whether calls are coming or not,
+   // so the first call after a quiet spell is answered as it arrives, not at the next pass;
+   // in slices of MTGW_WAIT_SLICE_MS, so the ticks and trade events that come meanwhile go
+   // out between two (a slice ends on the system clock's tick where timeouts do: then the
+   // events wait at most the rest of this pass, less than one timer period).
+   int               WaitOnce(const ulong pass_start_us)
      {
       if(state == ST_IDLE || state == ST_STOPPED || IsStopped())
-         return false;
+         return MTGW_WAIT_DONE;
       long left_us = BudgetUs() - (long)(GetMicrosecondCount() - pass_start_us);
-      if(left_us <= 0)
-         return false;
-      int want = Needed();
       int timeout = (int)(left_us / 1000);
       if(timeout < 1)
-         return false;
+         return MTGW_WAIT_DONE;
+      if(timeout > MTGW_WAIT_SLICE_MS)
+         timeout = MTGW_WAIT_SLICE_MS;
       if(Buffered() >= 4 && timeout < MTGW_BODY_WAIT_MS)
          timeout = MTGW_BODY_WAIT_MS;         // the body of a frame whose header came is in transit
-      if(ReadSome(want, timeout) < 0)
-         return false;                        // timeout (or a drop, already handled)
+      if(ReadSome(Needed(), timeout) < 0)
+         return sock == INVALID_HANDLE ? MTGW_WAIT_DONE : MTGW_WAIT_SLICE;   // a drop, or nothing came
       ProcessFrames();
       Drain();
-      return true;
+      return MTGW_WAIT_DATA;
      }
 
    // An event frame: MTGW_SENT, MTGW_TOO_LARGE (never sendable: nothing sent), or

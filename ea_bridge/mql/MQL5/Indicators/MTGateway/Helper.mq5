@@ -7,16 +7,22 @@
 //|    reaches the gateway at once, not at the EA's next timer pass. |
 //|  - Mode 1 (tick history): starts the synchronization of the tick |
 //|    database from FromMsc (CopyTicks returns at once here, where  |
-//|    in the EA it could wait 45 s) and, once it is complete,       |
+//|    in the EA it could wait 45 s) and, once the ticks are there,  |
 //|    records FromMsc in the terminal variable MTGW.ticks.<symbol>. |
-//|  - Mode 2 (bars): has its symbol's bars on its timeframe built   |
-//|    back to FromMsc (CopyTime forces the build and the download,  |
-//|    at once here), the way the reference's CheckLoadHistory does. |
+//|  - Mode 2 (bars): has its symbol's bars on Timeframe built back  |
+//|    to FromMsc (CopyTime forces the build and the download, at    |
+//|    once here), the way the reference's CheckLoadHistory does.    |
+//| The EA creates every helper on a timeframe other than the one it |
+//| loads (MN1, or W1 for MN1 itself): "don't ask for load of its own|
+//| data if it is an indicator" (the reference's CheckLoadHistory),  |
+//| and a helper on MN1 costs the terminal a few bars where one on M1|
+//| would have it keep the symbol's whole M1 series. OnCalculate     |
+//| comes on each tick of the symbol whatever the timeframe.         |
 //| Per-instance state lives in the inputs and the terminal, not in  |
 //| global variables of its own.                                     |
 //+------------------------------------------------------------------+
 #property copyright "MT Gateway"
-#property version   "1.00"
+#property version   "1.10"
 #property description "Helper of the MT Gateway EA (created by the EA; never attach it yourself)."
 #property indicator_chart_window
 #property indicator_buffers 0
@@ -27,9 +33,12 @@
 input int  Mode = MTGW_HELPER_SPY;  // 0 tick spy, 1 tick history, 2 bars
 input long WakeChart = 0;           // the EA's chart
 input long FromMsc = 0;             // modes 1 and 2: load back to this time (ms since 1970)
+input int  Timeframe = 0;           // mode 2: the timeframe to load (ENUM_TIMEFRAMES)
 
 void Load(void);
 void Done(void);
+bool TicksThere(void);
+bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled);
 
 int OnInit(void)
   {
@@ -66,12 +75,7 @@ void Load(void)
   {
    if(Mode == MTGW_HELPER_TICKS)
      {
-      MqlTick ticks[];
-      ResetLastError();
-      // in an indicator this returns at once and starts the synchronization; ERR_HISTORY_TIMEOUT
-      // means the database does not reach FromMsc yet
-      int n = CopyTicks(_Symbol, ticks, COPY_TICKS_ALL, (ulong)FromMsc, 1);
-      if(n < 0 || GetLastError() == ERR_HISTORY_TIMEOUT)
+      if(!TicksThere())
          return;
       string name = MTGW_TICKS_VAR + _Symbol;
       if(!GlobalVariableCheck(name))
@@ -83,23 +87,111 @@ void Load(void)
      }
    if(Mode == MTGW_HELPER_BARS)
      {
+      ENUM_TIMEFRAMES period = (ENUM_TIMEFRAMES)Timeframe;
       datetime times[];
-      if(SeriesInfoInteger(_Symbol, _Period, SERIES_SYNCHRONIZED))
+      if(SeriesInfoInteger(_Symbol, period, SERIES_SYNCHRONIZED))
         {
-         long first = SeriesInfoInteger(_Symbol, _Period, SERIES_FIRSTDATE);
+         long first = SeriesInfoInteger(_Symbol, period, SERIES_FIRSTDATE);
          long server_first = SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SERVER_FIRSTDATE);
-         int bars = Bars(_Symbol, _Period);
-         if(first * 1000 <= FromMsc || first <= server_first + PeriodSeconds(_Period) ||
+         int bars = Bars(_Symbol, period);
+         if(first * 1000 <= FromMsc || first <= server_first + PeriodSeconds(period) ||
             bars >= TerminalInfoInteger(TERMINAL_MAXBARS))
            {
             Done();
             return;
            }
-         CopyTime(_Symbol, _Period, bars, 100, times);  // the next part further back
+         CopyTime(_Symbol, period, bars, 100, times);   // the next part further back
          return;
         }
-      CopyTime(_Symbol, _Period, 0, 1, times);          // forces the build
+      CopyTime(_Symbol, period, 0, 1, times);           // forces the build
      }
+  }
+
+// The first tick on disk from FromMsc on (0: none), and whether it has stayed the same for
+// MTGW_HELPER_SETTLE_MS: then the synchronization has brought nothing older, and the trade
+// server keeps no older ticks than that (its tick history can be shorter than its bars').
+bool FirstSettled(long &first)
+  {
+   MqlTick t[];
+   first = CopyTicks(_Symbol, t, COPY_TICKS_ALL, (ulong)FromMsc, 1) >= 1 ? t[0].time_msc : 0;
+   string id = _Symbol + "." + IntegerToString(FromMsc / 60000);   // one per helper
+   string seen = MTGW_FIRST_VAR + id, since = MTGW_FIRST_SINCE_VAR + id;
+   uint now = GetTickCount();
+   if(!GlobalVariableCheck(seen) || GlobalVariableGet(seen) != (double)first || !GlobalVariableCheck(since))
+     {
+      GlobalVariableTemp(seen);
+      GlobalVariableTemp(since);
+      GlobalVariableSet(seen, (double)first);
+      GlobalVariableSet(since, (double)now);
+      return false;
+     }
+   return (int)(now - (uint)GlobalVariableGet(since)) >= MTGW_HELPER_SETTLE_MS;
+  }
+
+// Whether the tick database holds the ticks from FromMsc on. In an indicator CopyTicks
+// "immediately returns all available ticks ... and launches synchronization of the tick
+// database if available data is not enough" and documents no error for that case, so the
+// answer is judged from the data: the M1 bars (built and synchronized from the trade server)
+// say which minutes had ticks, and each of those minutes sampled across the range (the first
+// and last few, and up to MTGW_HELPER_SAMPLES in between) must have a tick on disk. Minutes
+// before the first tick on disk count only until that first tick has stayed the same for
+// MTGW_HELPER_SETTLE_MS (the server has no older ticks); a gap after it (a symbol's absence
+// from Market Watch) is never taken for loaded. A range whose minutes had no tick is there.
+bool TicksThere(void)
+  {
+   long now_s = (long)TimeTradeServer();
+   long from_s = FromMsc / 1000;
+   from_s -= from_s % 60;
+   if(now_s <= from_s)
+      return true;
+   long first_ms = 0;
+   bool settled = FirstSettled(first_ms);
+   // a long range is judged by its first and its last day (its bars are not all copied)
+   if(now_s - from_s <= 2 * MTGW_HELPER_WINDOW_S)
+      return WindowThere(from_s, now_s, first_ms, settled);
+   return WindowThere(from_s, from_s + MTGW_HELPER_WINDOW_S, first_ms, settled) &&
+          WindowThere(now_s - MTGW_HELPER_WINDOW_S, now_s, first_ms, settled);
+  }
+
+// The sampled ticked minutes of [from_s, to_s] have their ticks on disk (see TicksThere).
+bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled)
+  {
+   MqlRates bars[];
+   ResetLastError();
+   int n = CopyRates(_Symbol, PERIOD_M1, (datetime)from_s, (datetime)to_s, bars);
+   if(n < 0 || !SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SYNCHRONIZED))
+      return false;                          // the bars are loading (this copy started it)
+   long series_first = SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_FIRSTDATE);
+   if((n == 0 || (long)bars[0].time > from_s + 60) && series_first > from_s &&
+      series_first > SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SERVER_FIRSTDATE))
+      return false;                          // the M1 series does not reach back here yet
+   int ticked[];
+   int k = 0;
+   ArrayResize(ticked, n);
+   for(int i = 0; i < n; i++)
+      if(bars[i].tick_volume > 0)
+         ticked[k++] = i;
+   int step = k > MTGW_HELPER_SAMPLES ? k / MTGW_HELPER_SAMPLES : 1;
+   for(int j = 0; j < k; j++)
+     {
+      if(j >= MTGW_HELPER_EDGE && j < k - MTGW_HELPER_EDGE && j % step != 0)
+         continue;
+      long minute_ms = (long)bars[ticked[j]].time * 1000;
+      if(first_ms > 0 && minute_ms + 60000 <= first_ms && settled)
+         continue;                           // before the server's tick history
+      long start_ms = minute_ms < FromMsc ? FromMsc : minute_ms;
+      MqlTick first[];
+      ResetLastError();
+      int got = CopyTicks(_Symbol, first, COPY_TICKS_ALL, (ulong)start_ms, 1);
+      if(got < 1 || first[0].time_msc >= minute_ms + 60000)
+        {
+         // the minute of FromMsc may have had its ticks before FromMsc only
+         if(j == 0 && minute_ms < FromMsc && got >= 1)
+            continue;
+         return false;
+        }
+     }
+   return true;
   }
 
 void Done(void)
