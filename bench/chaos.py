@@ -210,7 +210,7 @@ async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = Fal
                                   request_timeout_s=2.0))
     app = create_app(config, secret_store=MemorySecretStore())
     device = app[DEVICE].info
-    authority.local_device_auto_approve(device.device_id, device.public_key)
+    await authority.approvals.approve_local(device)
     runner, http_port = await start_http(app)
     report = ChaosReport()
     proxy = FaultProxy(app[BRIDGE].port,

@@ -74,7 +74,9 @@ async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'data_dir = "{data.as_posix()}"\n[server]\nport = 0\n'
                            '[bridge]\nport = 0\n', encoding="utf-8")
-    (await Authority.open(data, RecordingMailer())).create_owner(OWNER, PASSWORD)
+    authority = await Authority.open(data, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    await authority.close()
     code, out, err = await _cli("token", "create", "-c", config_file, "--login", str(LOGIN),
                                 "--server", SERVER)
     assert code == 0, err

@@ -441,14 +441,14 @@ async def test_loosening_a_risk_limit_or_leaving_paper_asks_for_the_password(
         return (row.allowed_symbols, row.max_lot_size, row.risk_pct, row.auto_trade_enabled,
                 row.paper_trade_enabled)
 
-    kept = saved()
+    kept = await saved()
     review = await browser.submit("/accounts", risk, {
         "max_lot_size": "100", "risk_pct": "1", "auto_trade_enabled": "on"})
     assert review.status == 401, review.text
     assert "Enter your console password to confirm" in review.text
     assert "leave paper trading" in review.text and "raise the lot cap to 100" in review.text
     assert 'name="max_lot_size" inputmode="decimal" value="100"' in review.text  # kept
-    assert saved() == kept
+    assert await saved() == kept
     for change, words in [({"max_lot_size": "0.2"}, "raise the lot cap to 0.2"),
                           ({"risk_pct": "0.02"}, "raise the risk per trade to 0.02"),
                           ({"auto_trade_enabled": "on"}, "switch automated trading on"),
@@ -457,26 +457,26 @@ async def test_loosening_a_risk_limit_or_leaving_paper_asks_for_the_password(
                           ({"allowed_symbols": ""}, "allow every symbol")]:
         answer = await browser.submit("/accounts", risk, {**same, **change})
         assert answer.status == 401 and words in answer.text, (change, answer.status)
-        assert saved() == kept, change
+        assert await saved() == kept, change
     wrong = await browser.submit("/accounts", risk, {**same, "max_lot_size": "5",
                                                      "owner_password": "not the password"})
-    assert wrong.status == 401 and "Wrong password." in wrong.text and saved() == kept
+    assert wrong.status == 401 and "Wrong password." in wrong.text and await saved() == kept
     tighter = dict(same)
     for change in ({}, {"max_lot_size": "0.05"}, {"risk_pct": "0.005"},
                    {"allowed_symbols": "eurusd"}):  # each one more step, no password
         tighter.update(change)
         assert (await browser.submit("/accounts", risk, tighter)).status == 303, change
-    assert saved() == (("eurusd",), "0.05", "0.005", False, True)
+    assert await saved() == (("eurusd",), "0.05", "0.005", False, True)
     assert (await browser.submit("/accounts", risk, {**tighter, "paper_trade_enabled": "",
                                                      "owner_password": PASSWORD})).status == 303
-    assert saved()[4] is False
+    assert await saved()[4] is False
     assert (await browser.submit("/accounts", risk, tighter)).status == 303  # paper on again
-    assert saved()[4] is True
+    assert await saved()[4] is True
     live = await browser.submit("/accounts", risk, {
         "max_lot_size": "100", "risk_pct": "1", "auto_trade_enabled": "on",
         "owner_password": PASSWORD})
     assert live.status == 303
-    assert saved() == ((), "100", "1", True, False)
+    assert await saved() == ((), "100", "1", True, False)
 
 
 async def test_dashboard_rows_answer_401_when_signed_out(console: Console,

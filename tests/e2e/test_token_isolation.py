@@ -43,7 +43,7 @@ async def _legacy_token_of_another_owner(daemon: Daemon) -> tuple[str, str]:
                    server_key_enc=store.seal_server_key(token_id, keys.verifier.server_key),
                    token_hint=keys.hint, owner_email=OTHER, login=LOGIN, server=SERVER,
                    scopes=("read", "trade"), created_at=int(time.time()))
-    daemon.authority.store.add_token(row)
+    await daemon.authority.run(store.add_token, row)
     return token, row.token_id
 
 
@@ -54,7 +54,7 @@ async def test_another_token_of_the_terminal_receives_nothing_of_the_session(
     snapshot while the victim's get the session's ticks, its fill and "connected"; the other
     token's /ws calls to the terminal are refused as ``terminal_mismatch``."""
     if whose == "another_owner":
-        other_token, other_id = _legacy_token_of_another_owner(daemon)
+        other_token, other_id = await _legacy_token_of_another_owner(daemon)
     else:
         issued = await daemon.issue()
         other_token, other_id = issued.token, issued.token_id
@@ -91,7 +91,7 @@ async def test_another_owners_token_for_a_registered_terminal_is_refused(
     ``invalid_token`` on /rpc and on /ws, while the victim's token works."""
     await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Main", broker="Co", login=LOGIN, password="mt5-secret", server=SERVER))
-    other_token, _ = _legacy_token_of_another_owner(daemon)
+    other_token, _ = await _legacy_token_of_another_owner(daemon)
     async with daemon.session.post(daemon.rpc_url, json={
             "jsonrpc": "2.0", "id": 1, "method": "gateway_status"},
             headers={"Authorization": f"Bearer {other_token}"}) as response:
