@@ -387,8 +387,8 @@ class HoldingTickTerminal(RecordingTerminal):
         self.release = asyncio.Event()
         self._waiting: set[asyncio.Task[None]] = set()
 
-    async def _answer(self, conn: EAConnection, request_id: int, method: str,
-                      params: dict[str, Any]) -> None:
+    def _answer(self, conn: EAConnection, request_id: int, method: str,
+                params: dict[str, Any]) -> None:
         if method != "symbol_info_tick" or not self.hold:
             super()._answer(conn, request_id, method, params)
             return
@@ -425,8 +425,8 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         status = await ok(daemon, "order_status", ["fly-1"])
         assert status["state"] == "SENT"  # past the journal: in the paper book's hands
         [account] = await daemon.authority.accounts.of(OWNER)
-        assert await daemon.authority.accounts.update_risk(OWNER, account.id, (), Decimal("10"),
-                                            Decimal("1"), True, paper_trade_enabled=False)
+        assert await daemon.authority.accounts.update_risk(
+            OWNER, account.id, (), Decimal("10"), Decimal("1"), True, paper_trade_enabled=False)
         await daemon.cache.refresh_once()
         assert "paper" not in await ok(daemon, "account_info")  # live from here on
         assert not first.done()
