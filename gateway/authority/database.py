@@ -461,6 +461,15 @@ class Database:
             raise
         return result, tx._after_commit  # noqa: SLF001 - the transaction's owner runs them
 
+    def _connect_kwargs(self) -> dict[str, Any]:
+        """libpq's settings for every connection, pooled or not."""
+        return {"connect_timeout": max(2, round(self.connect_timeout_s)),
+                "application_name": APPLICATION_NAME,
+                "options": f"-c statement_timeout={round(self.statement_timeout_s * 1000)}",
+                # a network that drops silently is noticed, not waited on forever
+                "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                "keepalives_count": 3}
+
     def _open_pool(self) -> Any:
         with self._pool_lock:
             if self._pool is None:
@@ -477,20 +486,32 @@ class Database:
                     # and grown again on demand, so a server back after a long outage is
                     # found by the next request, not after a doubled back-off.
                     reconnect_timeout=max(10.0, 2 * self.connect_timeout_s),
-                    reconnect_failed=_reconnect_failed,
-                    kwargs={"connect_timeout": max(2, round(self.connect_timeout_s)),
-                            "application_name": APPLICATION_NAME,
-                            "options": f"-c statement_timeout="
-                                       f"{round(self.statement_timeout_s * 1000)}",
-                            # a network that drops silently is noticed, not waited on forever
-                            "keepalives": 1, "keepalives_idle": 30,
-                            "keepalives_interval": 10, "keepalives_count": 3})
+                    reconnect_failed=_reconnect_failed, kwargs=self._connect_kwargs())
                 self._pool.open(wait=False)
             return self._pool
 
-    def _postgres(self, job: _Job) -> tuple[Any, list[Callable[[], None]]]:
+    def _borrow(self, pool: Any) -> tuple[Any, bool]:
+        """A connection, and whether it is the pool's. While the pool's last attempt to
+        connect failed, its slots wait out a back-off (1 s, doubling) before they try again:
+        a server that is back would go unused until then, so each transaction connects on its
+        own until the pool has reconnected (at most one per worker)."""
         import psycopg  # noqa: PLC0415
         from psycopg_pool import PoolTimeout  # noqa: PLC0415
+
+        if self._failures.last:
+            try:
+                return psycopg.connect(self.url, **self._connect_kwargs()), False
+            except psycopg.Error as exc:
+                raise DatabaseUnavailable(f"cannot connect to {self.describe()}: "
+                                          f"{_reason(exc)}") from None
+        try:
+            return pool.getconn(), True
+        except PoolTimeout:
+            why = self._failures.last or f"no connection within {self.connect_timeout_s:g} s"
+            raise DatabaseUnavailable(f"cannot connect to {self.describe()}: {why}") from None
+
+    def _postgres(self, job: _Job) -> tuple[Any, list[Callable[[], None]]]:
+        import psycopg  # noqa: PLC0415
 
         pool = self._open_pool()
         # A connection the server closed while idle in the pool (a restart, an administrator's
@@ -500,12 +521,7 @@ class Database:
         for attempt in range(self._pool_size + 2):
             if job.abandoned:
                 raise _Abandoned
-            try:
-                conn = pool.getconn()
-            except PoolTimeout:
-                why = self._failures.last or f"no connection within {self.connect_timeout_s:g} s"
-                raise DatabaseUnavailable(f"cannot connect to {self.describe()}: {why}") \
-                    from None
+            conn, pooled = self._borrow(pool)
             committing = False
             try:
                 if not job.bounded:
@@ -518,7 +534,7 @@ class Database:
                 conn.commit()
             except psycopg.OperationalError as exc:
                 broken = conn.broken or conn.closed
-                self._give_back(pool, conn)
+                self._give_back(pool if pooled else None, conn)
                 if broken and not committing and attempt <= self._pool_size:
                     log.info("the database dropped a connection (%s); running the "
                              "transaction again on another", type(exc).__name__)
@@ -528,23 +544,30 @@ class Database:
                 raise DatabaseUnavailable(f"the authority's database ({self.describe()}) "
                                           f"failed: {_reason(exc)}{outcome}") from None
             except BaseException:
-                self._give_back(pool, conn)
+                self._give_back(pool if pooled else None, conn)
                 raise
-            pool.putconn(conn)
+            if pooled:
+                pool.putconn(conn)
+            else:
+                conn.close()
             return result, tx._after_commit  # noqa: SLF001
         raise DatabaseUnavailable(f"the authority's database ({self.describe()}) keeps "
                                   "dropping its connections")
 
     @staticmethod
     def _give_back(pool: Any, conn: Any) -> None:
-        """Return a connection whose transaction failed, rolled back (the pool closes and
-        replaces a broken one)."""
+        """Return a connection whose transaction failed, rolled back, to ``pool`` (which
+        closes and replaces a broken one), or close it (``None``: one of :meth:`_borrow`'s
+        own)."""
         import psycopg  # noqa: PLC0415
 
         if not conn.broken and not conn.closed:
             with suppress(psycopg.Error):
                 conn.rollback()
-        pool.putconn(conn)
+        if pool is not None:
+            pool.putconn(conn)
+        else:
+            conn.close()
 
     # -- shutdown ---------------------------------------------------------------------------
 
