@@ -469,9 +469,9 @@ async def test_loosening_a_risk_limit_or_leaving_paper_asks_for_the_password(
     assert await saved() == (("eurusd",), "0.05", "0.005", False, True)
     assert (await browser.submit("/accounts", risk, {**tighter, "paper_trade_enabled": "",
                                                      "owner_password": PASSWORD})).status == 303
-    assert await saved()[4] is False
+    assert (await saved())[4] is False
     assert (await browser.submit("/accounts", risk, tighter)).status == 303  # paper on again
-    assert await saved()[4] is True
+    assert (await saved())[4] is True
     live = await browser.submit("/accounts", risk, {
         "max_lot_size": "100", "risk_pct": "1", "auto_trade_enabled": "on",
         "owner_password": PASSWORD})
