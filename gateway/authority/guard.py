@@ -36,7 +36,8 @@ daemon re-exports it as ``gateway.guard`` with its own refusal answers. The part
   and answers a request without exactly one ``Host`` header with 421 itself, before
   aiohttp's parser (which would say 400) sees the end of that header block.
 * :class:`GuardedSite` -- an aiohttp site (the public ``BaseSite`` extension point) whose
-  connections pass through the guard, over TLS when given a context.
+  connections pass through the guard, over TLS when given a context; on uvloop it accepts
+  each burst until ``EAGAIN`` itself (``accepts.py``).
 
 * The port's :class:`~gateway.authority.edge.HostRefusals` (one ``gateway.security`` line
   per window for the 421 refusals), held by the budget so every path that refuses reports,
@@ -60,6 +61,7 @@ from typing import Any, Final, Protocol, cast
 
 from aiohttp import web
 
+from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
@@ -569,7 +571,18 @@ class GuardedSite(web.BaseSite):
         server = self._runner.server
         assert server is not None  # noqa: S101 - set up by the runner before any site starts
         factory = self.protocol_factory(server)
-        if self._sock is not None:
+        if accepts_one_per_pass(loop):
+            # uvloop: accept each burst until EAGAIN ourselves (``accepts.py``)
+            if self._sock is not None:
+                self._sock.listen(self._backlog)
+                self._server = AcceptingServer.adopt(loop, [self._sock], factory,
+                                                     ssl_context=self._ssl_context,
+                                                     batch=self._backlog)
+            else:
+                self._server = AcceptingServer.listen(loop, self._host, self._port, factory,
+                                                      ssl_context=self._ssl_context,
+                                                      backlog=self._backlog)
+        elif self._sock is not None:
             self._server = await loop.create_server(factory, sock=self._sock,
                                                     ssl=self._ssl_context,
                                                     backlog=self._backlog)
