@@ -70,6 +70,9 @@ APPLICATION_NAME: Final = "mtgateway-console"
 #: ``database_statement_timeout_s``.
 CONNECT_TIMEOUT_S: Final = 5.0
 STATEMENT_TIMEOUT_S: Final = 5.0
+#: How long a transaction waits for an idle pooled connection while the pool reconnects (it
+#: then opens one of its own): only one already idle.
+_IDLE_ONLY_S: Final = 0.001
 #: SQLite's result codes that mean "not now", not "wrong" (``sqlite3`` names them on the
 #: exception): a busy or locked file, one that cannot be opened, a full or failing disk.
 _SQLITE_UNAVAILABLE: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN",
@@ -493,12 +496,17 @@ class Database:
     def _borrow(self, pool: Any) -> tuple[Any, bool]:
         """A connection, and whether it is the pool's. While the pool's last attempt to
         connect failed, its slots wait out a back-off (1 s, doubling) before they try again:
-        a server that is back would go unused until then, so each transaction connects on its
-        own until the pool has reconnected (at most one per worker)."""
+        a server that is back would go unused until then, so a transaction that finds no
+        idle pooled connection at once connects on its own (at most one per worker) until
+        the pool has reconnected (asking it at once also lets it grow)."""
         import psycopg  # noqa: PLC0415
         from psycopg_pool import PoolTimeout  # noqa: PLC0415
 
         if self._failures.last:
+            try:
+                return pool.getconn(timeout=_IDLE_ONLY_S), True
+            except PoolTimeout:
+                pass
             try:
                 return psycopg.connect(self.url, **self._connect_kwargs()), False
             except psycopg.Error as exc:
