@@ -47,8 +47,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import percentile
+from gateway.authority.api import DeviceInfo
 from gateway.authority.boxes import BoxOpener
-from gateway.authority.devices import Approval
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_proof_headers
 from gateway.authority.records import b64url_encode, device_id_for
@@ -75,25 +75,21 @@ class _Daemon:
     login: int
 
 
-def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
+async def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
     """An owner and ``count`` approved daemons, each with a token for its own terminal."""
-    authority = Authority.open(data, RecordingMailer(), database_url=database_url)
-    authority.create_owner(_OWNER, secrets.token_urlsafe(18))
-    now = int(time.time())
+    authority = await Authority.open(data, RecordingMailer(), database_url=database_url)
+    await authority.owners.create(_OWNER, secrets.token_urlsafe(18))
     daemons: list[_Daemon] = []
     for i in range(count):
         key = Ed25519PrivateKey.generate()
         raw = key.public_key().public_bytes(serialization.Encoding.Raw,
                                             serialization.PublicFormat.Raw)
         device_id = device_id_for(raw)
-        authority.store.upsert_device(device_id, raw, f"bench-{i}", "linux", now)
-        authority.store.save_approval(Approval(
-            approval_id=f"apr_bench_{i}", owner_email=_OWNER, device_id=device_id,
-            status="approved", created_at=now, approved_at=now))
-        issued = authority.issue_token(_OWNER, _LOGIN0 + i, _SERVER)
+        await authority.approvals.approve_local(DeviceInfo(device_id, raw))
+        issued = await authority.tokens.issue(_OWNER, _LOGIN0 + i, _SERVER)
         daemons.append(_Daemon(key, device_id, token_hint(issued.token), issued.token_id,
                                _LOGIN0 + i))
-    authority.store.database.close()
+    await authority.close()
     return daemons
 
 
@@ -257,7 +253,7 @@ def run(daemons: list[int], instances: list[int], duration_s: float) -> list[dic
                               '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
             database_url = server.new_database()
             env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
-            provisioned = _provision(data, database_url, max(daemons))
+            provisioned = asyncio.run(_provision(data, database_url, max(daemons)))
             procs: list[subprocess.Popen[str]] = []
             urls: list[str] = []
             try:

@@ -171,7 +171,7 @@ class _World:
 
     async def rotate(self) -> None:
         """Issue a new token, paste it into the EA, and wait for its session."""
-        issued = self.authority.issue_token(_OWNER, LOGIN, SERVER)
+        issued = await self.authority.tokens.issue(_OWNER, LOGIN, SERVER)
         self.terminal.paste_token(issued.token)
         self.token, self.token_id = issued.token, issued.token_id
         bridge, terminal = self.app[BRIDGE], TerminalId(LOGIN, SERVER)
@@ -190,8 +190,8 @@ async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = Fal
                                  mailer=RecordingMailer())
     console_runner, console_port = await start_console(console, "127.0.0.1", 0)
     authority = console[AUTHORITY]
-    authority.create_owner(_OWNER, _PASSWORD)
-    issued = authority.issue_token(_OWNER, LOGIN, SERVER)
+    await authority.owners.create(_OWNER, _PASSWORD)
+    issued = await authority.tokens.issue(_OWNER, LOGIN, SERVER)
     token = issued.token
     address = ConsoleAddress(f"http://127.0.0.1:{console_port}")
     address_runner = web.AppRunner(address.app, access_log=None)
@@ -210,7 +210,7 @@ async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = Fal
                                   request_timeout_s=2.0))
     app = create_app(config, secret_store=MemorySecretStore())
     device = app[DEVICE].info
-    authority.local_device_auto_approve(device.device_id, device.public_key)
+    await authority.approvals.approve_local(device)
     runner, http_port = await start_http(app)
     report = ChaosReport()
     proxy = FaultProxy(app[BRIDGE].port,

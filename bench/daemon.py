@@ -39,7 +39,7 @@ def create_token(config: Path, login: int, server: str) -> str:
 def create_tokens(config: Path, logins: Sequence[int], server: str) -> list[str]:
     """One owner, then a token for each ``login@server`` (``bench.terminals``: one daemon,
     many terminals): the first by ``mtgateway token create``, the others in one process of
-    this module (:func:`_issue`, the local authority's own ``issue_token`` as the command
+    this module (:func:`_issue`, the local authority's own ``tokens.issue`` as the command
     calls it), since an interpreter start per token makes 50 tokens take minutes.
 
     Raises:
@@ -77,14 +77,15 @@ def _issue(config: Path, server: str, logins: Sequence[int]) -> None:
     from gateway.config import load_config
 
     loaded = load_config(config)
-    authority = Authority.open(loaded.resolved_data_dir(), NoMailer(),
-                               database_url=database_url(loaded.authority))
 
     async def issue() -> None:
+        authority = await Authority.open(loaded.resolved_data_dir(), NoMailer(),
+                                         database_url=database_url(loaded.authority))
         try:
             for login in logins:
-                issued = authority.issue_token(OWNER, login, server, scopes=("read", "trade"),
-                                               expires_in_s=90 * 86_400)
+                issued = await authority.tokens.issue(OWNER, login, server,
+                                                      scopes=("read", "trade"),
+                                                      expires_in_s=90 * 86_400)
                 print(f"token: {issued.token}")
         finally:
             await authority.close()

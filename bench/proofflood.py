@@ -40,7 +40,6 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT, free_port, percentile
-from gateway.authority.devices import Approval
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info, device_proof_headers
 from gateway.authority.service import Authority
@@ -121,17 +120,15 @@ async def _flood(url: str, keys: int, burst_s: float, statuses: Counter[str], *,
             await session.close()
 
 
-def _approved_device(data: Path) -> Ed25519PrivateKey:
+async def _approved_device(data: Path) -> Ed25519PrivateKey:
     """A device key an owner approved, in the authority's database at ``data``."""
-    authority = Authority.open(data, RecordingMailer())
-    authority.create_owner("owner@example.com", "a long bench password")
-    key, now = Ed25519PrivateKey.generate(), int(time.time())
-    info = device_info(key)
-    authority.store.upsert_device(info.device_id, info.public_key, "legit", "linux", now)
-    authority.store.save_approval(Approval(
-        approval_id="apr_bench_legit", owner_email="owner@example.com",
-        device_id=info.device_id, status="approved", created_at=now, approved_at=now))
-    authority.store.database.close()
+    authority = await Authority.open(data, RecordingMailer())
+    try:
+        await authority.owners.create("owner@example.com", "a long bench password")
+        key = Ed25519PrivateKey.generate()
+        await authority.approvals.approve_local(device_info(key))  # approved by the owner
+    finally:
+        await authority.close()
     return key
 
 
@@ -139,7 +136,7 @@ async def run(keys: int, burst_s: float, watch_s: float, *, signed: bool = True
               ) -> dict[str, Any]:
     """One flood against a fresh console; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
-        legit = _approved_device(Path(tmp, "data"))
+        legit = await _approved_device(Path(tmp, "data"))
         port = free_port()
         config = Path(tmp) / "config.toml"
         config.write_text(f'data_dir = "{Path(tmp, "data").as_posix()}"\n'

@@ -195,8 +195,11 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
     cfg = config.authority
     link: SelfApprovingAuthority | RemoteAuthority
     if cfg.mode == "local":
-        embedded = embedded or Authority.open(config.resolved_data_dir(), NoMailer(),
-                                              clock=clock, database_url=database_url(cfg))
+        # Its database is prepared (and this device approved) when the app starts.
+        embedded = embedded or Authority.closed(
+            config.resolved_data_dir(), NoMailer(), clock=clock, database_url=database_url(cfg),
+            connect_timeout_s=cfg.database_connect_timeout_s,
+            statement_timeout_s=cfg.database_statement_timeout_s)
         link = SelfApprovingAuthority(embedded, device.info)
         keys = [embedded.store.signer.key]
     else:
@@ -236,6 +239,12 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
 async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
     cache = app[RECORD_CACHE]
     link = app[AUTHORITY]
+    if isinstance(link, SelfApprovingAuthority):
+        try:
+            await link.start()
+        except BaseException:
+            await link.authority.close()
+            raise
     tasks = [asyncio.create_task(cache.run()), asyncio.create_task(app[REPORTER].run())]
     if isinstance(link, SelfApprovingAuthority | RemoteAuthority):
         # revocations reach this daemon within seconds, not at the next refresh

@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(find_config(args.config))
             setup_logging(config.logging.level, config.logging.format)
             if args.action == "migrate":
-                return _migrate_console(config)
+                return run_on_loop(_migrate_console(config))
             return run_on_loop(_run_console(config))
         if args.command == "service":
             from . import service as service_cli
@@ -441,17 +441,21 @@ async def _serve_daemon(config: GatewayConfig) -> int:
     return 0
 
 
-def _migrate_console(config: GatewayConfig) -> int:
+async def _migrate_console(config: GatewayConfig) -> int:
     from .authority.config import database_url
     from .authority.store import AuthorityStore
 
-    url = database_url(config.authority)
+    section = config.authority
+    store = AuthorityStore(config.resolved_data_dir(), database_url(section),
+                           connect_timeout_s=section.database_connect_timeout_s,
+                           statement_timeout_s=section.database_statement_timeout_s)
     try:
-        store = AuthorityStore(config.resolved_data_dir(), url, migrate=False)
-        before, after = store.migrate()
+        before, after = await store.migrate()
     except DatabaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        await store.database.close()
     where = store.database.describe()
     if before == after:
         print(f"{where}: schema version {after}, nothing to migrate")

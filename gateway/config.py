@@ -170,6 +170,13 @@ class AuthorityConfig(_Section):
     #: empty for ``authority.sqlite3`` in ``data_dir``, ``postgresql://user@host/db`` for a
     #: database several console instances share. ``$MTGATEWAY_DATABASE_URL`` overrides it.
     database_url: SecretStr = Field(default=SecretStr(""), strict=False)
+    #: How long opening a connection to that database (or waiting for a free one) may take.
+    #: With ``database_statement_timeout_s``, the most a console request waits for the
+    #: database before it answers 503 ``database_unavailable`` (docs/authority.md).
+    database_connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    #: How long one statement may run (PostgreSQL's ``statement_timeout``, a lock wait
+    #: included; SQLite: how long a busy file is waited for).
+    database_statement_timeout_s: float = Field(default=5.0, gt=0, le=300)
 
     @field_validator("public_key")
     @classmethod

@@ -149,7 +149,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     _say(f"token authority (mtgateway console) on {console_url}, signing key kid={key.kid}")
 
     password = secrets.token_urlsafe(18)
-    authority.create_owner(_OWNER, password)
+    await authority.owners.create(_OWNER, password)
     _say(f"owner {_OWNER} created with a password made for this run (printed below, to "
          "sign in to the web console)")
     settings = EmulatorSettings(

@@ -31,6 +31,7 @@ from .auth.local import NoMailer
 from .auth.owner import ConsoleUnproven, OwnerConsole
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from .authority.config import database_url
+from .authority.database import DatabaseError
 from .authority.devices import normalize_code
 from .authority.records import AuthorityKey
 from .authority.service import Authority
@@ -50,7 +51,7 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
     """Run one ``owner``/``token``/``device`` action; the exit code."""
     try:
         if args.command == "owner":
-            return _owner_create(args, config)
+            return await _owner_create(args, config)
         if args.command == "token":
             return await _token(args, config)
         if args.command == "paper":
@@ -59,6 +60,9 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
     except _Usage as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except DatabaseError as exc:  # the local authority's database (never a password in it)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except AuthorityUnreachable:
         print("error: the token authority (console) cannot be reached", file=sys.stderr)
         return 1
@@ -99,9 +103,12 @@ def _owner_console(url: str, args: argparse.Namespace,
         raise _Usage(str(exc)) from None
 
 
-def _local_authority(config: GatewayConfig) -> Authority:
-    return Authority.open(config.resolved_data_dir(), NoMailer(),
-                          database_url=database_url(config.authority))
+async def _local_authority(config: GatewayConfig) -> Authority:
+    section = config.authority
+    return await Authority.open(config.resolved_data_dir(), NoMailer(),
+                                database_url=database_url(section),
+                                connect_timeout_s=section.database_connect_timeout_s,
+                                statement_timeout_s=section.database_statement_timeout_s)
 
 
 def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
@@ -128,11 +135,11 @@ def _new_password() -> str:
     return first
 
 
-def _local_owner(authority: Authority, args: argparse.Namespace) -> str:
+async def _local_owner(authority: Authority, args: argparse.Namespace) -> str:
     email = str(args.email or read_env(_EMAIL_ENV) or "")
     if email:
         return email
-    owners = authority.store.owners()
+    owners = await authority.owners.emails()
     if not owners:
         raise _Usage("there is no owner yet: run `mtgateway owner create --email ADDR`")
     if len(owners) > 1:
@@ -150,18 +157,18 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
     if _console_url(args, config) is not None:
         raise _Usage("paper trading of an account on a remote console is switched on its "
                      "Accounts page")
-    authority = _local_authority(config)
+    authority = await _local_authority(config)
     try:
-        owner = _local_owner(authority, args)
-        account = next((a for a in authority.accounts_of(owner)
+        owner = await _local_owner(authority, args)
+        account = next((a for a in await authority.accounts.of(owner)
                         if (a.login, a.server) == (args.login, args.server)), None)
         if account is None:
             raise _Usage(f"no account {args.login}@{args.server} is registered for {owner}: "
                          "register it first (POST /v1/accounts, or the console)")
         enabled = args.switch == "on"
-        authority.update_risk(owner, account.id, account.allowed_symbols,
-                              Decimal(account.max_lot_size), Decimal(account.risk_pct),
-                              account.auto_trade_enabled, paper_trade_enabled=enabled)
+        await authority.accounts.update_risk(
+            owner, account.id, account.allowed_symbols, Decimal(account.max_lot_size),
+            Decimal(account.risk_pct), account.auto_trade_enabled, paper_trade_enabled=enabled)
     finally:
         await authority.close()
     print(f"paper trading of {args.login}@{args.server}: {'on' if enabled else 'off'}")
@@ -171,13 +178,15 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
 # -- owner -------------------------------------------------------------------------------
 
 
-def _owner_create(args: argparse.Namespace, config: GatewayConfig) -> int:
+async def _owner_create(args: argparse.Namespace, config: GatewayConfig) -> int:
     password = _new_password()
-    authority = _local_authority(config)
+    authority = await _local_authority(config)
     try:
-        authority.create_owner(args.email, password)
+        await authority.owners.create(args.email, password)
     except ValueError as exc:
         raise _Usage(str(exc)) from None
+    finally:
+        await authority.close()
     print(f"owner {args.email} created in {config.resolved_data_dir()}")
     return 0
 
@@ -188,9 +197,9 @@ def _owner_create(args: argparse.Namespace, config: GatewayConfig) -> int:
 async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
     url = _console_url(args, config)
     if url is None:
-        authority = _local_authority(config)
+        authority = await _local_authority(config)
         try:
-            return _token_local(args, authority, config.authority.refresh_interval_s)
+            return await _token_local(args, authority, config.authority.refresh_interval_s)
         finally:
             await authority.close()
     remote = _owner_console(url, args, config)
@@ -209,24 +218,28 @@ async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
                     "console refuses it when it next reaches it")
 
 
-def _token_local(args: argparse.Namespace, authority: Authority, refresh_s: float) -> int:
+async def _token_local(args: argparse.Namespace, authority: Authority, refresh_s: float) -> int:
     if args.token_command == "create":
-        owner = _local_owner(authority, args)
+        owner = await _local_owner(authority, args)
         try:
-            issued = authority.issue_token(owner, args.login, args.server,
-                                           scopes=sorted(args.scopes),
-                                           expires_in_s=args.expires_in)
+            issued = await authority.tokens.issue(owner, args.login, args.server,
+                                                  scopes=sorted(args.scopes),
+                                                  expires_in_s=args.expires_in)
         except ValueError as exc:
             raise _Usage(str(exc)) from None
         _print_issued(issued)
         return 0
     email = args.email or read_env(_EMAIL_ENV) or ""
-    owners = [email] if email else authority.store.owners()
+    owners = [email] if email else await authority.owners.emails()
     if args.token_command == "list":
-        _print_listing([row for owner in owners for row in authority.list_tokens(owner)])
+        _print_listing([row for owner in owners for row in await authority.tokens.of(owner)])
         return 0
-    return _revoked(any(authority.revoke_token(owner, args.token_id) for owner in owners),
-                    args.token_id, "a running daemon using this data directory finds the "
+    revoked = False
+    for owner in owners:
+        if await authority.tokens.revoke(owner, args.token_id):
+            revoked = True
+            break
+    return _revoked(revoked, args.token_id, "a running daemon using this data directory finds the "
                     "revocation within a second (it looks every 0.5 s) and refuses the token "
                     "at once (token_revoked): its EA and bots are cut off within 2 s; one not "
                     f"running refuses it from its start (record refresh: {refresh_s:g} s)")
@@ -299,7 +312,7 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
             print("local mode: the embedded authority approves this machine by itself; "
                   "there is nothing to verify")
             return 0
-        authority = _local_authority(config)
+        authority = await _local_authority(config)
         try:
             status = await authority.device_status(device.info)
         finally:

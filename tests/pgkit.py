@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -86,6 +87,42 @@ class PostgresServer:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+    def _server_pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, ...)."""
+        postmaster = int((self._data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def pause(self) -> None:
+        """SIGSTOP every process of the server: connections stay open, nothing answers."""
+        for pid in self._server_pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT every process of the server (after :meth:`pause`)."""
+        for pid in self._server_pids():
+            os.kill(pid, signal.SIGCONT)
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: sessions are ended), keeping its data."""
+        subprocess.run([*self._as, str(self._bin / "pg_ctl"), "-D", str(self._data), "-m",
+                        "fast", "-w", "stop"], capture_output=True, check=True)
+
+    def restart(self) -> None:
+        """Start the server again on the same port after :meth:`halt`."""
+        subprocess.run(
+            [*self._as, str(self._bin / "pg_ctl"), "-D", str(self._data), "-l",
+             str(self._root / "server.log"), "-w", "-t", "120", "-o",
+             f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c max_connections=200",
+             "start"], capture_output=True, check=True)
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its directory."""

@@ -1,11 +1,13 @@
 """Local mode: the embedded authority and this daemon are one machine.
 
 ``docs/authority.md``: in ``local`` mode the daemon's own device is approved for the local
-owners at start. Owners can be added while the daemon runs (``mtgateway owner create`` in
-another process, on the same database), so :class:`SelfApprovingAuthority` re-applies that
-approval before each lookup instead of only once: whoever can write ``authority.sqlite3`` owns
-this authority anyway, and a lookup is a cache miss, which is rare. Every other call passes
-through unchanged, and the records are still signed and verified like remote ones.
+owners at start (:meth:`SelfApprovingAuthority.start`, which also prepares the database).
+Owners can be added while the daemon runs (``mtgateway owner create`` in another process, on
+the same database), so :class:`SelfApprovingAuthority` re-applies that approval before each
+lookup instead of only once: whoever can write ``authority.sqlite3`` owns this authority
+anyway, and a lookup is a cache miss, which is rare. Every other call passes through
+unchanged, and the records are still signed and verified like remote ones. Every call is a
+coroutine whose database work runs off the daemon's event loop (``authority/database.py``).
 """
 
 from __future__ import annotations
@@ -49,14 +51,23 @@ class SelfApprovingAuthority:
     def __init__(self, authority: Authority, device: DeviceInfo) -> None:
         self.authority = authority
         self._device = device
-        authority.local_device_auto_approve(device.device_id, device.public_key)
+
+    async def start(self) -> None:
+        """Prepare the embedded authority's database and approve this machine's device for
+        every owner (at the daemon's start).
+
+        Raises:
+            DatabaseError: the database cannot be opened or is newer than this program.
+        """
+        await self.authority.prepare()
+        await self.authority.approvals.approve_local(self._device)
 
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
                      box_key: bytes | None = None) -> LookupAnswer:
         """Approve this machine for any new owner, then look up."""
         if device == self._device:
-            self.authority.local_device_auto_approve(device.device_id, device.public_key)
+            await self.authority.approvals.approve_local(device)
         return await self.authority.lookup(device, token_hint=token_hint,
                                            device_name=device_name, os=os, nonce=nonce,
                                            box_key=box_key)

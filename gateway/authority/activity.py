@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Final
 
-from .database import Database
+from .database import Tx
+from .migrations import ensure_tables
 
 __all__ = ["KINDS", "ActivityEntry", "ActivityLog"]
 
@@ -61,32 +62,35 @@ class ActivityEntry:
 
 
 class ActivityLog:
-    """Append and read an owner's activity in the authority's database."""
+    """Append and read an owner's activity in the authority's database (each method runs
+    inside the transaction it is given)."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        #: Entries added by this process, by kind (the console's metrics read them).
+    def __init__(self) -> None:
+        #: Entries added by this process and committed, by kind (the console's metrics).
         self.counts: Counter[str] = Counter()
-        database.ensure_tables(_SCHEMA)
 
-    def add(self, owner_email: str, kind: str, detail: str, now: int) -> None:
-        """Append an entry (``kind`` one of :data:`KINDS`); the owner's oldest beyond the
-        bound are dropped."""
+    @staticmethod
+    def create_table(tx: Tx) -> None:
+        """Create the table if it is missing (at start)."""
+        ensure_tables(tx, _SCHEMA)
+
+    def add(self, tx: Tx, owner_email: str, kind: str, detail: str, now: int) -> None:
+        """Append an entry (``kind`` one of :data:`KINDS`) in ``tx``; the owner's oldest
+        beyond the bound are dropped."""
         if kind not in KINDS:
             raise ValueError(f"unknown activity kind {kind!r}")
-        self.counts[kind] += 1
-        with self.database.tx() as tx:
-            row = tx.execute("INSERT INTO activity (owner_email, at, kind, detail) "
-                             "VALUES (?, ?, ?, ?) RETURNING id",
-                             (owner_email, now, kind, detail[:_MAX_DETAIL])).fetchone()
-            if int(row[0]) % 100 == 0:
-                tx.execute("DELETE FROM activity WHERE owner_email = ? AND id <= ("
-                           "SELECT id FROM activity WHERE owner_email = ? ORDER BY id DESC "
-                           "LIMIT 1 OFFSET ?)", (owner_email, owner_email, _KEEP_PER_OWNER))
+        tx.after_commit(lambda: self.counts.update((kind,)))
+        row = tx.execute("INSERT INTO activity (owner_email, at, kind, detail) "
+                         "VALUES (?, ?, ?, ?) RETURNING id",
+                         (owner_email, now, kind, detail[:_MAX_DETAIL])).fetchone()
+        if int(row[0]) % 100 == 0:
+            tx.execute("DELETE FROM activity WHERE owner_email = ? AND id <= ("
+                       "SELECT id FROM activity WHERE owner_email = ? ORDER BY id DESC "
+                       "LIMIT 1 OFFSET ?)", (owner_email, owner_email, _KEEP_PER_OWNER))
 
-    def of(self, owner_email: str, limit: int = 200) -> list[ActivityEntry]:
+    @staticmethod
+    def of(tx: Tx, owner_email: str, limit: int = 200) -> list[ActivityEntry]:
         """The owner's newest entries, newest first."""
-        with self.database.tx() as tx:
-            rows = tx.execute("SELECT at, kind, detail FROM activity WHERE owner_email = ? "
-                              "ORDER BY id DESC LIMIT ?", (owner_email, limit)).fetchall()
+        rows = tx.execute("SELECT at, kind, detail FROM activity WHERE owner_email = ? "
+                          "ORDER BY id DESC LIMIT ?", (owner_email, limit)).fetchall()
         return [ActivityEntry(int(r[0]), str(r[1]), str(r[2])) for r in rows]

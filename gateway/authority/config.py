@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from ea_bridge.environment import read_env
 
 __all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
-           "SmtpConfig", "checked_metrics_token", "database_url"]
+           "LoggingSettings", "SmtpConfig", "checked_metrics_token", "database_url"]
 
 #: The environment variable that overrides ``[authority] database_url`` (a secret: deployments
 #: pass it from their secret store rather than writing it into the config file).
@@ -119,6 +119,26 @@ class DatabaseSettings(Protocol):
         """``postgresql://...`` for a shared database, empty for ``authority.sqlite3``."""
         ...
 
+    @property
+    def database_connect_timeout_s(self) -> float:
+        """How long opening a database connection (or waiting for a free one) may take."""
+        ...
+
+    @property
+    def database_statement_timeout_s(self) -> float:
+        """How long one statement may take (PostgreSQL's ``statement_timeout``; SQLite: how
+        long a busy file is waited for)."""
+        ...
+
+
+class LoggingSettings(Protocol):
+    """What the console reads of ``[logging]``."""
+
+    @property
+    def access_log(self) -> bool:
+        """Log a line per HTTP request."""
+        ...
+
 
 def database_url(section: DatabaseSettings) -> str:
     """The authority's database: ``$MTGATEWAY_DATABASE_URL``, else ``[authority]
@@ -142,6 +162,11 @@ class ConsoleSettings(Protocol):
     @property
     def smtp(self) -> SmtpConfig:
         """The ``[smtp]`` section."""
+        ...
+
+    @property
+    def logging(self) -> LoggingSettings:
+        """The ``[logging]`` section (its ``access_log``)."""
         ...
 
     def resolved_data_dir(self) -> Path:

@@ -1,145 +1,110 @@
-"""The authority's database: an embedded SQLite file or a PostgreSQL server, and its migrations.
+"""The authority's database: one async door to an embedded SQLite file or a PostgreSQL server.
 
 One store (``store.py``) speaks to either through :class:`Database`: SQLite stays the default
 (local mode, the demo, one console), PostgreSQL (``[authority] database_url``, e.g.
 ``postgresql://mtgw@db.internal/mtgw``) lets several console instances share one authority.
-Statements are written once with ``?`` placeholders and the SQL both engines accept
-(``INSERT ... ON CONFLICT``, ``RETURNING``); :class:`Database` rewrites the placeholders and the
-few column types that differ.
 
-The schema is versioned: :data:`MIGRATIONS` is an append-only list, ``schema_version`` holds how
-many have been applied, and :meth:`Database.migrate` applies the rest in one transaction at
-start (and by ``mtgateway console migrate``). A database made before versioning (the tables of
-migration 1 and no ``schema_version``) counts as version 1. Two instances starting at once
-serialise on a lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so a
-migration is never applied twice. psycopg 3 is imported only when a PostgreSQL URL is given:
-the daemon on Windows never needs it.
+**The door.** Every transaction is one synchronous function of a :class:`Tx`, run by
+``await database.run(fn, *args)`` on one of the database's own worker threads, never on the
+event loop (Synapse's ``runInteraction``): the loop goes on serving ``/health``, pages and
+long-polls while a statement waits on the network, a lock or a paused server. The workers are
+as many as the pool's connections (PostgreSQL) or one (SQLite, whose file takes one writer at a
+time: in-process transactions queue here instead of failing ``database is locked`` on a
+read-to-write upgrade). A transaction is passed its :class:`Tx` explicitly, so nothing joins
+a transaction by thread and no ``await`` can sit inside one. :meth:`Database._transaction`
+refuses to run on a thread with a running event loop (:class:`TransactionOnLoop`), so a
+store call that bypassed the door fails at once instead of stalling the console.
+
+**Faults.** A transaction's caller waits at most :attr:`Database.bound_s` (the connect
+timeout plus the statement timeout): past it, or when the server refused or dropped the
+connection, it gets :class:`DatabaseUnavailable` (the console answers 503 naming the
+database) and the transaction is rolled back if it has not committed yet (a worker still
+stuck on a paused server rolls back when it returns); nothing the caller was told succeeded
+is lost. A connection found broken before ``COMMIT`` was sent is replaced and the function
+run again (PostgreSQL rolled the broken one back), so a restarted server costs no request.
+``fn`` may therefore run more than once: it must do nothing but its statements.
+
+**Statements** are written once, with ``?`` placeholders (the DB-API "qmark" style, SQLite's
+own) and the SQL both engines accept (``INSERT ... ON CONFLICT``, ``RETURNING``); the values
+always travel as the driver's parameters. For psycopg, whose style is ``%s``, each statement's
+text is translated once (cached) by a small lexer that knows string literals, quoted
+identifiers and comments: a ``?`` or ``%`` inside them stays what it is, one outside is a
+placeholder or escaped. psycopg prepares a statement server-side after its fifth use on a
+connection. Connections come from :class:`psycopg_pool.ConnectionPool` (health on return,
+reconnection in the background); psycopg 3 and psycopg_pool are imported only when a
+PostgreSQL URL is given: the daemon on Windows never needs them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import queue
 import re
 import sqlite3
 import threading
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import closing, suppress
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
 
-__all__ = ["MIGRATIONS", "Cursor", "Database", "DatabaseError", "Step", "Tx", "redact_url"]
+from .errors import AuthorityUnreachable
 
+__all__ = ["POOL_SIZE", "Cursor", "Database", "Door", "DatabaseError", "DatabaseUnavailable",
+           "TransactionOnLoop", "Tx", "postgres_text", "redact_url"]
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """A migration that needs more than SQL (a value computed from each row, under a key the
-    database does not hold): the caller of :meth:`Database.migrate` passes the function that
-    runs it under ``name``."""
+log = logging.getLogger(__name__)
 
-    name: str
+P = ParamSpec("P")
+T = TypeVar("T")
 
-
-#: Each entry is one schema version: a script written for SQLite, translated for PostgreSQL by
-#: :func:`_postgres_ddl`, or a :class:`Step` the store runs. Never edit a released entry;
-#: append a new one.
-MIGRATIONS: Final[tuple[str | Step, ...]] = (
-    # 1: the schema as it stood before versioning.
-    """
-    CREATE TABLE IF NOT EXISTS owners (
-        email TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS tokens (
-        token_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE,
-        token_hint TEXT NOT NULL UNIQUE, owner_email TEXT NOT NULL, login INTEGER NOT NULL,
-        server TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL,
-        expires_at INTEGER, revoked_at INTEGER);
-    CREATE TABLE IF NOT EXISTS accounts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, owner_email TEXT NOT NULL, name TEXT NOT NULL,
-        broker TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
-        password_enc BLOB NOT NULL, is_live INTEGER NOT NULL, is_active INTEGER NOT NULL,
-        allowed_symbols TEXT NOT NULL, max_lot_size TEXT NOT NULL, risk_pct TEXT NOT NULL,
-        auto_trade_enabled INTEGER NOT NULL, paper_trade_enabled INTEGER NOT NULL,
-        mt5_path TEXT NOT NULL, account_type TEXT NOT NULL, created_at INTEGER NOT NULL,
-        UNIQUE (login, server));
-    CREATE TABLE IF NOT EXISTS devices (
-        device_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT NOT NULL,
-        os TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS approvals (
-        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, approval_id TEXT NOT NULL UNIQUE,
-        status TEXT NOT NULL, created_at INTEGER NOT NULL, code_mac TEXT,
-        code_issued_at INTEGER, tries_left INTEGER NOT NULL, approved_at INTEGER,
-        PRIMARY KEY (owner_email, device_id));
-    CREATE TABLE IF NOT EXISTS code_sends (
-        device_id TEXT NOT NULL, owner_email TEXT NOT NULL, sent_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS code_failures (
-        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, failed_at INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS code_failures_owner ON code_failures (owner_email, failed_at);
-    CREATE TABLE IF NOT EXISTS approval_locks (
-        owner_email TEXT PRIMARY KEY, locked_at INTEGER NOT NULL, locked_until INTEGER NOT NULL);
-    """,
-    # 2: the lookups every daemon refresh and every owner page make were full scans: the
-    # owner's tokens, the terminal's live tokens, and the resend counters.
-    """
-    CREATE INDEX IF NOT EXISTS tokens_owner ON tokens (owner_email, created_at);
-    CREATE INDEX IF NOT EXISTS tokens_terminal ON tokens (login, server);
-    CREATE INDEX IF NOT EXISTS code_sends_device ON code_sends (device_id, sent_at);
-    CREATE INDEX IF NOT EXISTS code_sends_owner ON code_sends (owner_email, sent_at);
-    """,
-    # 3: accepted device proofs, so a copy is refused by every console instance and after a
-    # restart (the replay cache was one process's memory).
-    """
-    CREATE TABLE IF NOT EXISTS proof_replays (
-        proof_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS proof_replays_expiry ON proof_replays (expires_at);
-    """,
-    # 4: the per-token code limit, shared by every instance and kept across a restart (it was
-    # one process's memory): which token's lookup asked for each approval, and when each
-    # token's lookups caused codes.
-    """
-    CREATE TABLE IF NOT EXISTS approval_tokens (
-        approval_id TEXT PRIMARY KEY, token_id TEXT NOT NULL, noted_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS token_code_sends (
-        token_id TEXT NOT NULL, sent_at INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS token_code_sends_token ON token_code_sends (token_id, sent_at);
-    """,
-    # 5: console sign-in sessions, so a session made on one instance is valid on every other
-    # and survives a restart (they were one process's memory). Only the SHA-256 of the cookie
-    # value is kept, so a dump of the table hands out no live cookie.
-    """
-    CREATE TABLE IF NOT EXISTS web_sessions (
-        session_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL, csrf TEXT NOT NULL,
-        created_at DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL,
-        notice TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS web_sessions_owner ON web_sessions (owner_email);
-    CREATE INDEX IF NOT EXISTS web_sessions_seen ON web_sessions (last_seen);
-    """,
-    # 6: the owner sign-in throttle's failures and lockout, so wrong passwords tried on one
-    # console instance count on every other and a restart forgets none (they were one
-    # process's memory). Wall-clock epoch seconds: the instances share no other clock.
-    """
-    CREATE TABLE IF NOT EXISTS login_failures (
-        scope TEXT NOT NULL, failed_at DOUBLE PRECISION NOT NULL);
-    CREATE INDEX IF NOT EXISTS login_failures_scope ON login_failures (scope, failed_at);
-    CREATE TABLE IF NOT EXISTS login_lockouts (
-        scope TEXT PRIMARY KEY, locked_until DOUBLE PRECISION NOT NULL);
-    """,
-    # 7: tokens keep their verifier (stored_key; server_key encrypted under the data key), not
-    # their SHA-256, which was a credential (review round 4, T4-F2): ``store.py`` rebuilds the
-    # table, deriving both keys from each stored digest, so no owner re-pastes a token.
-    Step("token_verifiers"),
-)
-
-#: Idle PostgreSQL connections a :class:`Database` keeps for its next transactions. A console
-#: runs its store calls on the event loop and in a few worker threads, so a handful covers it;
-#: beyond it a transaction opens a connection and closes it after.
+#: PostgreSQL connections (and worker threads) of one :class:`Database`. A console's
+#: transactions are short (one request each); eight in flight keep a server on the same
+#: host busy (``python -m bench.authority``), and the pool bounds what one instance asks of
+#: the server's ``max_connections``.
 POOL_SIZE: Final = 8
-
-#: Any key of the advisory lock that serialises migrations between PostgreSQL instances.
-_MIGRATION_LOCK: Final = 0x6D74_6777_6D69_6772 & 0x7FFF_FFFF_FFFF_FFFF
+#: How the console's sessions are named in ``pg_stat_activity`` (operators, and the tests).
+APPLICATION_NAME: Final = "mtgateway-console"
+#: The defaults of ``[authority] database_connect_timeout_s`` and
+#: ``database_statement_timeout_s``.
+CONNECT_TIMEOUT_S: Final = 5.0
+STATEMENT_TIMEOUT_S: Final = 5.0
+#: How long a transaction waits for an idle pooled connection while the pool reconnects (it
+#: then opens one of its own): only one already idle.
+_IDLE_ONLY_S: Final = 0.001
+#: SQLite's result codes that mean "not now", not "wrong" (``sqlite3`` names them on the
+#: exception): a busy or locked file, one that cannot be opened, a full or failing disk.
+_SQLITE_UNAVAILABLE: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN",
+                                        "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PROTOCOL"})
 
 
 class DatabaseError(Exception):
     """The database cannot be opened or migrated (the message never holds a password)."""
+
+
+class DatabaseUnavailable(DatabaseError, AuthorityUnreachable):
+    """The database did not answer in time, refused the connection or dropped it: the console
+    answers 503 ``database_unavailable``; the daemon's embedded authority counts as
+    unreachable. Whatever the transaction did was rolled back, unless the message says its
+    outcome is unknown (the connection broke during ``COMMIT``)."""
+
+    reason = "database_unavailable"
+
+
+class TransactionOnLoop(RuntimeError):
+    """A transaction was started on a thread running an event loop: it must go through
+    :meth:`Database.run`."""
+
+
+class Door(Protocol):
+    """What runs a transaction function off the event loop: a :class:`Database`, or the
+    authority (which prepares the schema first)."""
+
+    async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+                  **kwargs: P.kwargs) -> T:
+        """``fn(tx, *args)`` as one transaction; its result."""
+        ...
 
 
 class Cursor(Protocol):
@@ -159,20 +124,93 @@ class Cursor(Protocol):
         ...
 
 
+# -- statements ---------------------------------------------------------------------------
+
+#: A dollar quote's opening tag (``$$`` or ``$name$``).
+_DOLLAR_TAG: Final = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _skip_quoted(sql: str, start: int, quote: str) -> int:
+    """The index after the literal or identifier opened at ``start`` (a doubled quote is
+    one quote character inside it)."""
+    i = start + 1
+    while True:
+        end = sql.find(quote, i)
+        if end < 0:
+            raise ValueError(f"unterminated {quote} in SQL: {sql[:60]!r}")
+        if sql.startswith(quote * 2, end):
+            i = end + 2
+            continue
+        return end + 1
+
+
+@lru_cache(maxsize=2048)
+def postgres_text(sql: str) -> str:
+    """``sql`` (``?`` placeholders) in psycopg's style: each ``?`` outside literals, quoted
+    identifiers and comments becomes ``%s``, and every ``%`` becomes ``%%`` (psycopg reads a
+    lone ``%`` as the start of a placeholder, inside a literal too).
+
+    Raises:
+        ValueError: an unterminated literal, identifier or comment, or an escape-string
+            (``E'...'``) or dollar-quoted literal, which this lexer does not follow: refused
+            rather than translated wrong.
+    """
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'\"":
+            if c == "'" and i > 0 and sql[i - 1] in "eE" and (
+                    i == 1 or not (sql[i - 2].isalnum() or sql[i - 2] == "_")):
+                raise ValueError("escape-string literals (E'...') are not supported")
+            end = _skip_quoted(sql, i, c)
+            out.append(sql[i:end].replace("%", "%%"))
+            i = end
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end < 0 else end
+            out.append(sql[i:end].replace("%", "%%"))
+            i = end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            if end < 0:
+                raise ValueError("unterminated comment in SQL")
+            out.append(sql[i:end + 2].replace("%", "%%"))
+            i = end + 2
+        elif c == "$" and _DOLLAR_TAG.match(sql, i) and (i == 0 or not (
+                sql[i - 1].isalnum() or sql[i - 1] == "_")):
+            raise ValueError("dollar-quoted literals are not supported")
+        elif c == "?":
+            out.append("%s")
+            i += 1
+        elif c == "%":
+            out.append("%%")
+            i += 1
+        else:
+            j = i + 1
+            while j < n and sql[j] not in "'\"-/$?%":
+                j += 1
+            out.append(sql[i:j])
+            i = j
+    return "".join(out)
+
+
 class Tx:
-    """One transaction: statements with ``?`` placeholders, committed when the block ends
-    without an exception, rolled back otherwise."""
+    """One transaction: statements with ``?`` placeholders and their values; committed when
+    the function run through :meth:`Database.run` returns, rolled back if it raises."""
+
+    __slots__ = ("_after_commit", "_conn", "postgres")
 
     def __init__(self, conn: Any, postgres: bool) -> None:
         self._conn = conn
-        self._postgres = postgres
+        #: Which engine runs it (for the few statements that differ).
+        self.postgres = postgres
         self._after_commit: list[Callable[[], None]] = []
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
         """Run one statement."""
-        if self._postgres:
-            sql = sql.replace("?", "%s")
-        cursor: Cursor = self._conn.execute(sql, tuple(args))
+        cursor: Cursor = self._conn.execute(postgres_text(sql) if self.postgres else sql,
+                                            args)
         return cursor
 
     def lock(self, name: str) -> None:
@@ -181,19 +219,21 @@ class Tx:
         PostgreSQL: a transaction-scoped advisory lock on the name's hash. SQLite: the
         database's write lock, taken now instead of at the first write (one writer at a time
         per file)."""
-        if self._postgres:
+        if self.postgres:
             self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
         else:
             self.execute("UPDATE schema_version SET version = version WHERE 0")
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once this transaction has committed (never if it rolls back):
-        what it announces is then visible to every other connection."""
-        self._after_commit.append(callback)
+    def lock_key(self, key: int) -> None:
+        """PostgreSQL: the advisory lock ``key`` until the transaction ends (SQLite: none
+        needed, one writer at a time)."""
+        if self.postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
-    def _committed(self) -> None:
-        for callback in self._after_commit:
-            callback()
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the event loop once this transaction has committed (never if
+        it rolls back): what it announces is then visible to every other connection."""
+        self._after_commit.append(callback)
 
 
 #: ``scheme://user:`` then the password, up to the authority's LAST ``@`` (a raw ``@`` or
@@ -216,230 +256,388 @@ def redact_url(url: str) -> str:
     return _PASSWORD_PARAMETER.sub(r"\1=***", url)
 
 
-def _postgres_ddl(script: str) -> str:
-    script = script.replace("INTEGER PRIMARY KEY AUTOINCREMENT",
-                            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
-    script = re.sub(r"\bINTEGER\b", "BIGINT", script)
-    return re.sub(r"\bBLOB\b", "BYTEA", script)
+def _reason(exc: BaseException) -> str:
+    """A driver error's text on one line, without a password (psycopg may quote the
+    conninfo)."""
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return redact_url(text or type(exc).__name__)[:300]
 
 
-def _close_all(idle: list[Any], lock: threading.Lock) -> None:
-    """Close every idle connection in ``idle`` (a :class:`Database`'s pool)."""
-    with lock:
-        conns = list(idle)
-        idle.clear()
-    for conn in conns:
-        conn.close()
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+# -- the workers ---------------------------------------------------------------------------
+
+class _Job:
+    """One transaction asked for on the loop: run by a worker, answered on the loop."""
+
+    __slots__ = ("abandoned", "args", "bounded", "fn", "future", "kwargs", "loop")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 loop: asyncio.AbstractEventLoop, bounded: bool) -> None:
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.loop, self.bounded = loop, bounded
+        self.future: asyncio.Future[tuple[Any, list[Callable[[], None]]]] = \
+            loop.create_future()
+        #: Set on the loop when the caller stopped waiting (deadline, cancellation): a job
+        #: not started is skipped, one running rolls back instead of committing.
+        self.abandoned = False
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _Workers:
+    """``size`` daemon threads taking jobs off one queue (daemon threads: one stuck on a
+    paused server must not hold up the process's exit)."""
+
+    def __init__(self, size: int, run: Callable[[_Job], Any]) -> None:
+        self._size = size
+        self._run = run
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job: _Job) -> None:
+        if len(self._threads) < self._size:
+            with self._lock:
+                if len(self._threads) < self._size:
+                    thread = threading.Thread(target=self._work, args=(self._queue,),
+                                              daemon=True,
+                                              name=f"mtgw-db-{len(self._threads)}")
+                    self._threads.append(thread)
+                    thread.start()
+        self._queue.put(job)
+
+    def stop(self) -> None:
+        """Let every thread end once the jobs queued before are done; a later job starts new
+        ones, on a queue of their own."""
+        with self._lock:
+            for _ in self._threads:
+                self._queue.put(None)
+            self._threads = []
+            self._queue = queue.SimpleQueue()
+
+    def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        # this generation's queue: stop() gives the next one its own
+        while (job := jobs.get()) is not None:
+            if job.abandoned:
+                continue
+            try:
+                result = self._run(job)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller on the loop
+                self._answer(job, None, exc)
+            else:
+                self._answer(job, result, None)
+
+    @staticmethod
+    def _answer(job: _Job, result: Any, error: BaseException | None) -> None:
+        with suppress(RuntimeError):  # the loop has closed: nobody waits for the answer
+            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 
 class Database:
-    """A SQLite file (``path``) or a PostgreSQL server (``url``).
+    """A SQLite file (``path``) or a PostgreSQL server (``url``), behind :meth:`run`.
 
-    SQLite opens a connection per transaction (microseconds, and usable from any thread).
-    PostgreSQL keeps up to ``pool_size`` idle connections and lends one to each transaction:
-    a new PostgreSQL connection is a server process forked and a handshake, milliseconds that
-    every device refresh and page would otherwise pay (``python -m bench.authority``). A
-    connection goes back only when its transaction ended cleanly; one the server or network
-    broke is closed, and so are the other idle ones (a restarted server broke them all), so a
-    database restart costs at most one failed transaction per process, not one per pooled
-    connection. The idle connections are closed by :meth:`close` or when the object is
-    collected.
+    ``connect_timeout_s`` bounds opening a connection (or, with every connection busy,
+    waiting for one); ``statement_timeout_s`` is PostgreSQL's ``statement_timeout`` for each
+    statement (SQLite: how long a busy file is waited for). A caller of :meth:`run` waits at
+    most their sum, :attr:`bound_s`.
     """
 
     def __init__(self, *, path: Path | None = None, url: str = "",
-                 pool_size: int = POOL_SIZE) -> None:
+                 pool_size: int = POOL_SIZE, connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                 statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> None:
         if (path is None) == (not url):
             raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
+        if connect_timeout_s <= 0 or statement_timeout_s <= 0:
+            raise ValueError("the database timeouts must be positive")
         self.path = path
         self.url = url
         self.postgres = bool(url)
         if self.postgres and not url.startswith(("postgresql://", "postgres://")):
             raise DatabaseError(f"database_url must be postgresql://..., not "
                                 f"{redact_url(url)[:40]!r}")
+        self.connect_timeout_s = connect_timeout_s
+        self.statement_timeout_s = statement_timeout_s
+        #: The most a caller of :meth:`run` waits before :class:`DatabaseUnavailable`.
+        self.bound_s = connect_timeout_s + statement_timeout_s
         #: The exceptions a violated UNIQUE constraint raises on this engine.
         self.integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
-        self._pool_size = pool_size
-        self._idle: list[Any] = []
-        self._lock = threading.Lock()
-        #: The transaction open on each thread, which a nested :meth:`tx` joins.
-        self._current = threading.local()
+        self._pool_size = pool_size if self.postgres else 1
+        self._pool: Any = None
+        self._failures = _Failures()
+        self._pool_lock = threading.Lock()
+        #: Transactions asked for and not answered yet (the console's metrics read it).
+        self.in_flight = 0
         if self.postgres:
             import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
             self.integrity_errors = (psycopg.errors.IntegrityError,)
-        # Not a method of self: the finalizer must not keep the object alive.
-        self._finalizer = weakref.finalize(self, _close_all, self._idle, self._lock)
+        self._workers = _Workers(self._pool_size, self._execute)
 
     def describe(self) -> str:
         """Where the data is, fit to print (no password)."""
         return redact_url(self.url) if self.postgres else str(self.path)
 
-    def close(self) -> None:
-        """Close the idle PostgreSQL connections (a later transaction opens new ones)."""
-        _close_all(self._idle, self._lock)
+    # -- the door --------------------------------------------------------------------------
 
-    @contextmanager
-    def tx(self) -> Iterator[Tx]:
-        """A transaction (committed at the end of the block).
+    async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+                  **kwargs: P.kwargs) -> T:
+        """Run ``fn(tx, *args)`` in one transaction on a worker thread; its result.
 
-        Opened inside another one on the same thread, it joins it: its statements commit or
-        roll back with the outermost block. So a change and the rows announcing it (a token
-        revoked and its revocation-feed row) are written as one, whatever store methods
-        write them; a process killed between the two leaves neither. No ``await`` may sit
-        inside a transaction's block (another task on the thread would join it).
+        Committed when ``fn`` returns, rolled back if it raises (its exception is raised
+        here). ``tx.after_commit`` callbacks run here, on the loop, after the commit.
+
+        Raises:
+            DatabaseUnavailable: no answer within :attr:`bound_s`, or the connection failed.
         """
-        joined: Tx | None = getattr(self._current, "tx", None)
-        if joined is not None:
-            yield joined
-            return
-        if self.postgres:
-            conn = self._borrow()
-            tx = Tx(conn, postgres=True)
-            self._current.tx = tx
-            try:
-                yield tx
-                conn.commit()
-            except BaseException:
-                self._current.tx = None
-                self._give_back(conn, failed=True)
-                raise
-            self._current.tx = None
-            self._give_back(conn, failed=False)
-        else:
-            assert self.path is not None  # noqa: S101 - set when not postgres
-            with closing(sqlite3.connect(self.path, timeout=5.0)) as db:
-                tx = Tx(db, postgres=False)
-                self._current.tx = tx
-                try:
-                    with db:
-                        yield tx
-                finally:
-                    self._current.tx = None
-        tx._committed()  # noqa: SLF001 - the transaction's owner runs its hooks
+        return await self._submit(fn, args, kwargs, bounded=True)
 
-    def _borrow(self) -> Any:
-        with self._lock:
-            while self._idle:
-                conn = self._idle.pop()
-                if not conn.closed and not conn.broken:
-                    return conn
-                conn.close()
-        import psycopg  # noqa: PLC0415
+    async def run_unbounded(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+                            **kwargs: P.kwargs) -> T:
+        """:meth:`run` without the caller's deadline nor PostgreSQL's statement timeout:
+        for migrations, which may rewrite a large table once."""
+        return await self._submit(fn, args, kwargs, bounded=False)
 
+    async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...],
+                      kwargs: dict[str, Any], *, bounded: bool) -> T:
+        job = _Job(fn, args, kwargs, asyncio.get_running_loop(), bounded)
+        self.in_flight += 1
         try:
-            return psycopg.connect(self.url, connect_timeout=10)
-        except psycopg.OperationalError as exc:
-            # psycopg's text may quote the connection string: keep only the reason.
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-            raise DatabaseError(f"cannot connect to {redact_url(self.url)}: "
-                                f"{redact_url(reason)[:200]}") from None
+            self._workers.submit(job)
+            try:
+                if bounded:
+                    async with asyncio.timeout(self.bound_s):
+                        result, hooks = await job.future
+                else:
+                    result, hooks = await job.future
+            except TimeoutError:
+                job.abandoned = True
+                raise DatabaseUnavailable(
+                    f"the authority's database ({self.describe()}) did not answer within "
+                    f"{self.bound_s:g} s") from None
+            except BaseException:
+                job.abandoned = True
+                raise
+        finally:
+            self.in_flight -= 1
+        for hook in hooks:
+            hook()
+        return result  # type: ignore[no-any-return]
 
-    def _give_back(self, conn: Any, *, failed: bool) -> None:
-        """Keep ``conn`` for the next transaction if it is healthy and idle, else close it."""
+    # -- on a worker -------------------------------------------------------------------------
+
+    def _execute(self, job: _Job) -> tuple[Any, list[Callable[[], None]]]:
+        if _on_event_loop():
+            raise TransactionOnLoop("a database transaction on an event loop's thread: go "
+                                    "through `await Database.run(fn, ...)`")
+        if self.postgres:
+            return self._postgres(job)
+        return self._sqlite(job)
+
+    def _sqlite(self, job: _Job) -> tuple[Any, list[Callable[[], None]]]:
+        assert self.path is not None  # noqa: S101 - set when not postgres
+        busy_s = self.statement_timeout_s if job.bounded else 30.0
+        try:
+            with closing(sqlite3.connect(self.path, timeout=busy_s)) as db:
+                tx = Tx(db, postgres=False)
+                with db:  # commits when the block ends cleanly, rolls back otherwise
+                    result = job.fn(tx, *job.args, **job.kwargs)
+                    if job.abandoned:
+                        raise _Abandoned
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") in _SQLITE_UNAVAILABLE:
+                raise DatabaseUnavailable(f"the authority's database ({self.path}) is "
+                                          f"unavailable: {exc}") from None
+            raise
+        return result, tx._after_commit  # noqa: SLF001 - the transaction's owner runs them
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        """libpq's settings for every connection, pooled or not."""
+        return {"connect_timeout": max(2, round(self.connect_timeout_s)),
+                "application_name": APPLICATION_NAME,
+                "options": f"-c statement_timeout={round(self.statement_timeout_s * 1000)}",
+                # a network that drops silently is noticed, not waited on forever
+                "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                "keepalives_count": 3}
+
+    def _open_pool(self) -> Any:
+        with self._pool_lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool  # noqa: PLC0415
+
+                # psycopg_pool says every borrow and return at INFO (a line per transaction),
+                # and every failed connection attempt at WARNING (we say it, once, ourselves)
+                logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+                self._pool = ConnectionPool(
+                    self.url, min_size=1, max_size=self._pool_size, open=False,
+                    connection_class=_recording_connection(self._failures),
+                    name="mtgateway-authority", timeout=self.connect_timeout_s,
+                    # A slot whose reconnection keeps failing is given up after this long
+                    # and grown again on demand, so a server back after a long outage is
+                    # found by the next request, not after a doubled back-off.
+                    reconnect_timeout=max(10.0, 2 * self.connect_timeout_s),
+                    reconnect_failed=_reconnect_failed, kwargs=self._connect_kwargs())
+                self._pool.open(wait=False)
+            return self._pool
+
+    def _borrow(self, pool: Any) -> tuple[Any, bool]:
+        """A connection, and whether it is the pool's. While the pool's last attempt to
+        connect failed, its slots wait out a back-off (1 s, doubling) before they try again:
+        a server that is back would go unused until then, so a transaction that finds no
+        idle pooled connection at once connects on its own (at most one per worker) until
+        the pool has reconnected (asking it at once also lets it grow)."""
+        import psycopg  # noqa: PLC0415
+        from psycopg_pool import PoolTimeout  # noqa: PLC0415
+
+        if self._failures.last:
+            try:
+                return pool.getconn(timeout=_IDLE_ONLY_S), True
+            except PoolTimeout:
+                pass
+            try:
+                return psycopg.connect(self.url, **self._connect_kwargs()), False
+            except psycopg.Error as exc:
+                raise DatabaseUnavailable(f"cannot connect to {self.describe()}: "
+                                          f"{_reason(exc)}") from None
+        try:
+            return pool.getconn(), True
+        except PoolTimeout:
+            why = self._failures.last or f"no connection within {self.connect_timeout_s:g} s"
+            raise DatabaseUnavailable(f"cannot connect to {self.describe()}: {why}") from None
+
+    def _postgres(self, job: _Job) -> tuple[Any, list[Callable[[], None]]]:
         import psycopg  # noqa: PLC0415
 
-        if failed and not conn.closed and not conn.broken:
+        pool = self._open_pool()
+        # A connection the server closed while idle in the pool (a restart, an administrator's
+        # pg_terminate_backend) fails at its first statement: PostgreSQL rolled it back, so the
+        # function runs again on another; each stale one fails at once, so trying one more
+        # than the pool holds reaches a fresh one.
+        for attempt in range(self._pool_size + 2):
+            if job.abandoned:
+                raise _Abandoned
+            conn, pooled = self._borrow(pool)
+            committing = False
             try:
-                conn.rollback()
-            except psycopg.Error:
-                pass  # the connection is broken: closed below
-        idle = psycopg.pq.TransactionStatus.IDLE
-        healthy = not conn.closed and not conn.broken and conn.info.transaction_status == idle
-        if not healthy:
-            conn.close()
-            # The server or the network broke this one: the idle ones most likely share its
-            # fate (a restarted server), so none of them is lent to fail a later request.
-            _close_all(self._idle, self._lock)
-            return
-        with self._lock:
-            if len(self._idle) < self._pool_size:
-                self._idle.append(conn)
-                return
-        conn.close()
+                if not job.bounded:
+                    conn.execute("SET LOCAL statement_timeout = 0")
+                tx = Tx(conn, postgres=True)
+                result = job.fn(tx, *job.args, **job.kwargs)
+                if job.abandoned:
+                    raise _Abandoned
+                committing = True
+                conn.commit()
+            except psycopg.OperationalError as exc:
+                broken = conn.broken or conn.closed
+                self._give_back(pool if pooled else None, conn)
+                if broken and not committing and attempt <= self._pool_size:
+                    log.info("the database dropped a connection (%s); running the "
+                             "transaction again on another", type(exc).__name__)
+                    continue
+                outcome = " (its outcome is unknown: the connection broke during COMMIT)" \
+                    if committing else ""
+                raise DatabaseUnavailable(f"the authority's database ({self.describe()}) "
+                                          f"failed: {_reason(exc)}{outcome}") from None
+            except BaseException:
+                self._give_back(pool if pooled else None, conn)
+                raise
+            if pooled:
+                pool.putconn(conn)
+            else:
+                conn.close()
+            return result, tx._after_commit  # noqa: SLF001
+        raise DatabaseUnavailable(f"the authority's database ({self.describe()}) keeps "
+                                  "dropping its connections")
 
-    def run_script(self, tx: Tx, script: str) -> None:
+    @staticmethod
+    def _give_back(pool: Any, conn: Any) -> None:
+        """Return a connection whose transaction failed, rolled back, to ``pool`` (which
+        closes and replaces a broken one), or close it (``None``: one of :meth:`_borrow`'s
+        own)."""
+        import psycopg  # noqa: PLC0415
+
+        if not conn.broken and not conn.closed:
+            with suppress(psycopg.Error):
+                conn.rollback()
+        if pool is not None:
+            pool.putconn(conn)
+        else:
+            conn.close()
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop the workers (the transactions queued finish first) and close the pool's
+        connections; a later :meth:`run` starts them again."""
+        self._workers.stop()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # pool.close() joins its maintenance threads: off the loop
+            await asyncio.to_thread(pool.close, 5.0)
+
+    # -- DDL -------------------------------------------------------------------------------
+
+    @staticmethod
+    def run_script(tx: Tx, script: str) -> None:
         """Run each statement of ``script`` (SQLite DDL, translated for PostgreSQL)."""
-        for statement in _statements(_postgres_ddl(script) if self.postgres else script):
+        for statement in _statements(postgres_ddl(script) if tx.postgres else script):
             tx.execute(statement)
 
-    def ensure_tables(self, script: str) -> None:
-        """Create the tables and indexes of ``script`` (SQLite DDL, ``IF NOT EXISTS``) that do
-        not exist yet, translated for PostgreSQL; two instances starting at once serialise on
-        the migrations' lock. For the console's side tables (terminal states, activity),
-        which carry no rows a release must convert."""
-        with self.tx() as tx:
-            if self.postgres:
-                tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-            for statement in _statements(_postgres_ddl(script) if self.postgres else script):
-                tx.execute(statement)
 
-    def schema_version(self) -> int:
-        """How many migrations the database holds (0 when empty)."""
-        with self.tx() as tx:
-            return self._version(tx)
+class _Failures:
+    """Why the pool's last connection attempt failed ("" after a success)."""
 
-    def _version(self, tx: Tx) -> int:
-        if self.postgres:
-            has = tx.execute("SELECT to_regclass('schema_version') IS NOT NULL, "
-                             "to_regclass('owners') IS NOT NULL").fetchone()
-        else:
-            names = {str(r[0]) for r in tx.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
-            has = ("schema_version" in names, "owners" in names)
-        if has[0]:
-            row = tx.execute("SELECT version FROM schema_version").fetchone()
-            return 0 if row is None else int(row[0])
-        return 1 if has[1] else 0
+    last = ""
 
-    def migrate(self, target: int | None = None, *,
-                steps: Mapping[str, Callable[[Tx], None]] | None = None) -> tuple[int, int]:
-        """Apply the migrations up to ``target`` (all by default); ``(before, after)``.
 
-        ``steps`` runs the :class:`Step` migrations by name (the store passes them; a step
-        without its function is refused before anything is applied). A database newer than
-        this program (a later release wrote it) is refused rather than used with a schema the
-        code does not know.
-        """
-        goal = len(MIGRATIONS) if target is None else target
-        if not 0 <= goal <= len(MIGRATIONS):
-            raise ValueError(f"no schema version {goal}")
-        steps = steps or {}
-        for number, entry in enumerate(MIGRATIONS[:goal], start=1):
-            if isinstance(entry, Step) and entry.name not in steps:
-                raise ValueError(f"migration {number} ({entry.name}) needs the store's keys: "
-                                 "migrate through the AuthorityStore")
-        if self.postgres:
-            with self.tx() as tx:
-                tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-                return self._apply(tx, goal, steps)
-        assert self.path is not None  # noqa: S101
-        with closing(sqlite3.connect(self.path, timeout=30.0, isolation_level=None)) as db:
-            db.execute("BEGIN IMMEDIATE")
+def _recording_connection(failures: _Failures) -> type[Any]:
+    """A psycopg connection class that notes why a connection attempt failed: the pool makes
+    connections in the background, and a caller waiting for one deserves the reason."""
+    import psycopg  # noqa: PLC0415
+
+    class RecordingConnection(psycopg.Connection[Any]):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
             try:
-                result = self._apply(Tx(db, postgres=False), goal, steps)
-            except BaseException:
-                db.execute("ROLLBACK")
+                conn = super().connect(conninfo, **kwargs)
+            except psycopg.Error as exc:
+                failures.last = _reason(exc)
                 raise
-            db.execute("COMMIT")
-            return result
+            failures.last = ""
+            return conn
 
-    def _apply(self, tx: Tx, goal: int,
-               steps: Mapping[str, Callable[[Tx], None]]) -> tuple[int, int]:
-        before = self._version(tx)
-        if before > len(MIGRATIONS):
-            raise DatabaseError(f"{self.describe()} has schema version {before}, newer than "
-                                f"this program's {len(MIGRATIONS)}: upgrade mtgateway")
-        for script in MIGRATIONS[before:goal]:
-            if isinstance(script, Step):
-                steps[script.name](tx)
-                continue
-            self.run_script(tx, script)
-        after = max(before, goal)
-        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        tx.execute("DELETE FROM schema_version")
-        tx.execute("INSERT INTO schema_version (version) VALUES (?)", (after,))
-        return before, after
+    return RecordingConnection
+
+
+class _Abandoned(Exception):  # noqa: N818 - never reaches a caller
+    """The caller stopped waiting: the transaction is rolled back, nobody reads the result."""
+
+
+def _reconnect_failed(pool: Any) -> None:
+    log.warning("the authority's database has refused new connections for %.0f s; trying "
+                "again at the next transaction", pool.reconnect_timeout)
+
+
+def postgres_ddl(script: str) -> str:
+    """SQLite DDL as PostgreSQL's: identity keys, 64-bit integers, ``BYTEA``."""
+    script = script.replace("INTEGER PRIMARY KEY AUTOINCREMENT",
+                            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+    script = re.sub(r"\bINTEGER\b", "BIGINT", script)
+    return re.sub(r"\bBLOB\b", "BYTEA", script)
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -32,7 +32,7 @@ import asyncio
 from contextlib import suppress
 from typing import Final
 
-from .database import Database
+from .database import Database, DatabaseUnavailable, Tx
 from .listener import NotificationListener
 
 __all__ = ["CHANNEL", "RevocationFeed"]
@@ -68,28 +68,25 @@ class RevocationFeed:
         self._poller: asyncio.Task[None] | None = None
         self._listener: NotificationListener | None = None
         self._stopping: list[NotificationListener] = []
-        with database.tx() as tx:
-            if database.postgres:  # two instances starting at once must not race the DDL
-                tx.execute("SELECT pg_advisory_xact_lock(?)", (_WRITE_LOCK,))
-                tx.execute(_POSTGRES_SCHEMA)
-            else:
-                tx.execute(_SCHEMA)
 
-    def add(self, owner_email: str, now: int, *, token_id: str | None = None,
+    @staticmethod
+    def create_table(tx: Tx) -> None:
+        """Create the feed's table if it is missing (at start)."""
+        tx.lock_key(_WRITE_LOCK)  # two instances starting at once must not race the DDL
+        tx.execute(_POSTGRES_SCHEMA if tx.postgres else _SCHEMA)
+
+    def add(self, tx: Tx, owner_email: str, now: int, *, token_id: str | None = None,
             device_id: str | None = None) -> None:
-        """Record a revocation; its waiters (on every instance) wake once it commits.
-
-        Called inside a transaction (``database.tx()``) the row joins it: written and
-        announced with the change it reports, or not at all."""
-        with self.database.tx() as tx:
-            if self.database.postgres:
-                tx.execute("SELECT pg_advisory_xact_lock(?)", (_WRITE_LOCK,))
-            tx.execute("INSERT INTO revocations (owner_email, token_id, device_id, at) "
-                       "VALUES (?, ?, ?, ?)", (owner_email, token_id, device_id, now))
-            tx.execute("DELETE FROM revocations WHERE at < ?", (now - _KEEP_S,))
-            if self.database.postgres:
-                tx.execute("SELECT pg_notify(?, '')", (CHANNEL,))
-            tx.after_commit(self.notify)
+        """Record a revocation in ``tx``, the transaction of the change it reports: written
+        and announced with it, or not at all. Its waiters (on every instance) wake once it
+        commits."""
+        tx.lock_key(_WRITE_LOCK)
+        tx.execute("INSERT INTO revocations (owner_email, token_id, device_id, at) "
+                   "VALUES (?, ?, ?, ?)", (owner_email, token_id, device_id, now))
+        tx.execute("DELETE FROM revocations WHERE at < ?", (now - _KEEP_S,))
+        if tx.postgres:
+            tx.execute("SELECT pg_notify(?, '')", (CHANNEL,))
+        tx.after_commit(self.notify)
 
     def notify(self) -> None:
         """Wake every waiter to look again."""
@@ -120,7 +117,7 @@ class RevocationFeed:
         while self._stopping:
             await asyncio.to_thread(self._stopping.pop().join)
 
-    def _watch(self) -> None:
+    def _watch(self, head: int) -> None:
         """Make sure someone wakes the waiters on a change made elsewhere: the LISTEN
         connection on PostgreSQL, the poller on SQLite."""
         loop = asyncio.get_running_loop()
@@ -134,56 +131,69 @@ class RevocationFeed:
                                                       retry_s=self._listen_retry_s)
                 self._listener.start()
         elif self._poller is None or self._poller.done():
-            self._poller = loop.create_task(self._poll(self.head()))
+            self._poller = loop.create_task(self._poll(head))
 
-    def head(self) -> int:
+    async def head(self) -> int:
         """The newest row id (0 when empty): a new daemon's starting cursor."""
-        with self.database.tx() as tx:
-            row = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()
-        return int(row[0])
+        return await self.database.run(_head)
 
-    def since(self, device_id: str, cursor: int) -> tuple[int, list[str]]:
+    async def since(self, device_id: str, cursor: int) -> tuple[int, list[str]]:
         """Rows past ``cursor`` whose owner has this device on record (any approval status):
         the new cursor and the token ids named (``""`` for a device revocation)."""
-        with self.database.tx() as tx:
-            head = int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()[0])
-            rows = tx.execute(
-                "SELECT COALESCE(token_id, '') FROM revocations WHERE seq > ? AND seq <= ? AND "
-                "(device_id = ? OR owner_email IN "
-                "(SELECT owner_email FROM approvals WHERE device_id = ?)) ORDER BY seq",
-                (cursor, head, device_id, device_id)).fetchall()
-        return max(head, cursor), [str(r[0]) for r in rows]
+        return await self.database.run(_since, device_id, cursor)
 
     async def wait(self, device_id: str, cursor: int | None,
                    timeout_s: float) -> tuple[int, list[str]]:
         """The next revocations for ``device_id`` past ``cursor``, waiting up to
         ``timeout_s``; ``(head, [])`` at once for ``cursor=None`` or a cursor from a
         database that has since been reset (beyond the head)."""
-        head = self.head()
+        head = await self.head()
         if cursor is None or cursor > head:
             return head, []
         clock = asyncio.get_running_loop().time  # a wait, not a time of record
         deadline = clock() + timeout_s
         self._waiters += 1
-        self._watch()
+        self._watch(head)
         try:
             while True:
-                new_cursor, token_ids = self.since(device_id, cursor)
+                # Taken before the read: a revocation committed while it runs sets this one
+                # (notify replaces the event), so the wait below returns at once.
+                changed = self._changed
+                new_cursor, token_ids = await self.since(device_id, cursor)
                 left = deadline - clock()
                 if token_ids or left <= 0 or self._closed:
                     return new_cursor, token_ids
                 cursor = new_cursor
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), left)
+                    await asyncio.wait_for(changed.wait(), left)
         finally:
             self._waiters -= 1
 
     async def _poll(self, head: int) -> None:
-        """SQLite, while anyone waits: wake them when the head moved (a revocation written
-        by another process); ends by itself when the last waiter is gone."""
+        """SQLite, while anyone waits: wake them when the head moved past ``head`` (read
+        before the first waiter looked: a revocation written by another process); ends by
+        itself when the last waiter is gone. A database that does not answer is tried again
+        at the next poll."""
         while self._waiters > 0 and not self._closed:
             await asyncio.sleep(self._poll_s)
-            now = self.head()
+            try:
+                now = await self.head()
+            except DatabaseUnavailable:
+                continue
             if now != head:
                 head = now
                 self.notify()
+
+
+def _head(tx: Tx) -> int:
+    return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()[0])
+
+
+def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
+    head = _head(tx)
+    rows = tx.execute(
+        "SELECT COALESCE(token_id, '') FROM revocations WHERE seq > ? AND seq <= ? AND "
+        "(device_id = ? OR owner_email IN "
+        "(SELECT owner_email FROM approvals WHERE device_id = ?)) ORDER BY seq",
+        (cursor, head, device_id, device_id)).fetchall()
+    return max(head, cursor), [str(r[0]) for r in rows]

@@ -36,7 +36,8 @@ daemon re-exports it as ``gateway.guard`` with its own refusal answers. The part
   and answers a request without exactly one ``Host`` header with 421 itself, before
   aiohttp's parser (which would say 400) sees the end of that header block.
 * :class:`GuardedSite` -- an aiohttp site (the public ``BaseSite`` extension point) whose
-  connections pass through the guard, over TLS when given a context.
+  connections pass through the guard, over TLS when given a context; on uvloop it accepts
+  each burst until ``EAGAIN`` itself (``accepts.py``).
 
 * The port's :class:`~gateway.authority.edge.HostRefusals` (one ``gateway.security`` line
   per window for the 421 refusals), held by the budget so every path that refuses reports,
@@ -60,6 +61,7 @@ from typing import Any, Final, Protocol, cast
 
 from aiohttp import web
 
+from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
@@ -80,6 +82,10 @@ _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r\n", 
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
 _UPGRADE = re.compile(rb"\r\nupgrade:", re.IGNORECASE)
 _HOST = re.compile(rb"\r\nhost:", re.IGNORECASE)
+#: How long a refused connection stays half-closed after its 503 (what the peer sends is
+#: read and dropped) before it is closed: closing a socket holding unread bytes sends RST,
+#: and a peer whose request arrived before the refusal would lose the 503 to it.
+REFUSAL_LINGER_S: Final = 2.0
 #: :class:`HeaderWatch` states in which a request body is still arriving.
 _BODY_STATES: Final = frozenset({"body", "chunk-size", "chunk-data", "trailers"})
 
@@ -231,6 +237,8 @@ class ConnectionBudget:
         #: Connections admitted and not evicted, in all and by peer.
         self.active = 0
         self._per_peer: dict[str, int] = {}
+        #: Refused connections half-closed, waiting for their peer's FIN (each a descriptor).
+        self.lingering = 0
 
     def find(self, transport: object) -> GuardedProtocol | None:
         """The guarded connection of ``transport`` (a request's), or None."""
@@ -250,12 +258,24 @@ class ConnectionBudget:
             log.warning("connection refused: all %d connections are working",
                         limits.max_connections)
             return False
-        if len(self._open) >= 2 * limits.max_connections:
-            return False  # evicted ones still closing: the file descriptors are the limit
+        if len(self._open) + self.lingering >= 2 * limits.max_connections:
+            return False  # evicted or refused ones still closing: the descriptors are the limit
         self._open[conn] = None
         self._by_transport[conn.transport] = conn
         self._count(conn, 1)
         return True
+
+    def start_lingering(self) -> bool:
+        """Whether one more refused connection may linger (their descriptors are bounded with
+        the closing ones: at most ``max_connections`` at once); count it if so."""
+        if self.lingering >= self.limits.max_connections:
+            return False
+        self.lingering += 1
+        return True
+
+    def stop_lingering(self) -> None:
+        """A lingering refused connection is closed."""
+        self.lingering -= 1
 
     def release(self, conn: GuardedProtocol) -> None:
         """``conn`` is closed."""
@@ -320,6 +340,8 @@ class GuardedProtocol(asyncio.Protocol):
         self.busy = 0
         self.authenticated = False
         self.evicting = False
+        #: Refused, half-closed, dropping what the peer still sends (:meth:`_refuse`).
+        self._lingering = False
         #: Loop time of arrival, or of becoming idle: the eviction order within a rank.
         self.since = 0.0
 
@@ -331,8 +353,7 @@ class GuardedProtocol(asyncio.Protocol):
         self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.since = asyncio.get_running_loop().time()
         if not self._budget.admit(self):
-            self.transport.write(self._budget.refusals.busy)
-            self.transport.close()
+            self._refuse()
             return
         self._admitted = True
         self._inner.connection_made(transport)
@@ -403,11 +424,31 @@ class GuardedProtocol(asyncio.Protocol):
             self.transport.write(self._budget.refusals.misdirected)
         self._close("request without exactly one Host header")
 
+    def _refuse(self) -> None:
+        """Answer 503 and half-close (FIN after the answer), then read and drop whatever the
+        peer sends until it closes too, or :data:`REFUSAL_LINGER_S` has passed. Closing at
+        once would send RST when the peer's request is already in the socket (it came before
+        the accept), and the peer's kernel would drop the 503 it had not read yet. Without
+        half-close (TLS) or with too many lingering, it closes at once as before."""
+        assert self.transport is not None  # noqa: S101 - set by connection_made
+        transport = self.transport
+        transport.write(self._budget.refusals.busy)
+        if not transport.can_write_eof() or not self._budget.start_lingering():
+            transport.close()
+            return
+        self._lingering = True
+        transport.write_eof()
+        self._timer = asyncio.get_running_loop().call_later(REFUSAL_LINGER_S, transport.close)
+
     def eof_received(self) -> bool | None:
+        # a lingering refusal: None closes the transport (the peer has read the 503)
         return self._inner.eof_received() if self._admitted else None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._lingering:
+            self._lingering = False
+            self._budget.stop_lingering()
         if self._admitted:
             self._admitted = False
             self._budget.release(self)
@@ -530,7 +571,18 @@ class GuardedSite(web.BaseSite):
         server = self._runner.server
         assert server is not None  # noqa: S101 - set up by the runner before any site starts
         factory = self.protocol_factory(server)
-        if self._sock is not None:
+        if accepts_one_per_pass(loop):
+            # uvloop: accept each burst until EAGAIN ourselves (``accepts.py``)
+            if self._sock is not None:
+                self._sock.listen(self._backlog)
+                self._server = AcceptingServer.adopt(loop, [self._sock], factory,
+                                                     ssl_context=self._ssl_context,
+                                                     batch=self._backlog)
+            else:
+                self._server = AcceptingServer.listen(loop, self._host, self._port, factory,
+                                                      ssl_context=self._ssl_context,
+                                                      backlog=self._backlog)
+        elif self._sock is not None:
             self._server = await loop.create_server(factory, sock=self._sock,
                                                     ssl=self._ssl_context,
                                                     backlog=self._backlog)

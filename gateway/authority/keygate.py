@@ -1,7 +1,8 @@
 """Proofs from device keys the console has not seen: bounded before they cost anything.
 
-A device proof costs the console an Ed25519 check and a database write (the replay guard's
-row, ``store.StoredProofReplays``), on the event loop; a key costs its maker nothing. Round-4
+A device proof costs the console an Ed25519 check on the event loop and a database write (the
+replay guard's row, ``store.StoredProofReplays``) on one of the database door's workers; a key
+costs its maker nothing. Round-4
 T4-F13: 768 long-polls, each under a fresh key, sent within 3 s kept ``/health`` and a
 legitimate daemon's calls unanswered for about ten seconds while the console checked 50-75
 proofs a second.

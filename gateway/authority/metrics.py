@@ -5,7 +5,8 @@ on a registry of its own, with the standard client library. Fed by seams, not ho
 pages: the mailer the console sends through is wrapped (:class:`CountingMailer`: sent and
 failed), the activity log counts what it records (sign-ins, refused sign-ins, tokens, device
 approvals, terminal refusals), and the approvals waiting for a code are read from the store
-at scrape time. No owner, device or token is ever a label.
+at scrape time (through the database's door; left out of a scrape the database cannot
+answer). No owner, device or token is ever a label.
 
 The route answers loopback peers only: a console may face the internet (behind TLS), and how
 often its owners sign in is nobody else's business; a Prometheus server scrapes it from the
@@ -32,6 +33,7 @@ from ea_bridge import is_loopback
 
 from .activity import KINDS
 from .config import ConsoleConfig
+from .database import DatabaseUnavailable
 from .edge import forwarded_clients
 from .mailer import Mailer
 from .service import Authority
@@ -56,10 +58,27 @@ class ConsoleMetrics:
                              "by outcome (sent, failed)", ["outcome"], registry=self.registry)
         for outcome in ("sent", "failed"):
             self.mails.labels(outcome)
+        self._authority: Callable[[], Authority] | None = None
+        self._collector: _AuthorityCollector | None = None
 
     def watch(self, authority: Callable[[], Authority]) -> None:
         """Read the authority (``authority()``, opened at start-up) at every scrape."""
-        self.registry.register(_AuthorityCollector(authority))
+        self._authority = authority
+        self._collector = _AuthorityCollector(authority)
+        self.registry.register(self._collector)
+
+    async def refresh(self) -> None:
+        """Read what the store holds for the next :meth:`render` (the approvals pending)."""
+        if self._collector is None or self._authority is None:
+            return
+        try:
+            authority = self._authority()
+        except KeyError:  # not started yet
+            return
+        try:
+            self._collector.pending = await authority.approvals.pending()
+        except DatabaseUnavailable:
+            self._collector.pending = None
 
     def render(self) -> bytes:
         """The exposition text of every metric."""
@@ -81,6 +100,7 @@ class ConsoleMetrics:
                     headers={"WWW-Authenticate": 'Bearer realm="mtgateway-metrics"'})
         elif not self.local(request):
             raise web.HTTPNotFound()
+        await self.refresh()
         return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE})
 
     def local(self, request: web.Request) -> bool:
@@ -125,6 +145,8 @@ class CountingMailer:
 class _AuthorityCollector(Collector):
     def __init__(self, authority: Callable[[], Authority]) -> None:
         self._authority = authority
+        #: The approvals pending at the last read (``ConsoleMetrics.refresh``), or None.
+        self.pending: int | None = None
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -139,8 +161,9 @@ class _AuthorityCollector(Collector):
         for kind in KINDS:
             family.add_metric([kind], counts.get(kind, 0))
         yield family
-        store = authority.store
-        pending = sum(1 for owner in store.owners() for approval in
-                      store.approvals_of_owner(owner) if approval.status == "pending")
-        yield GaugeMetricFamily("mtgateway_console_approvals_pending", "Device approvals "
-                                "waiting for the owner's code", value=pending)
+        if self.pending is not None:
+            yield GaugeMetricFamily("mtgateway_console_approvals_pending", "Device approvals "
+                                    "waiting for the owner's code", value=self.pending)
+        yield GaugeMetricFamily("mtgateway_console_database_transactions_in_flight",
+                                "Database transactions asked for and not answered yet",
+                                value=authority.store.database.in_flight)

@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import heapq
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidSignature
@@ -32,6 +33,7 @@ from .errors import ProofRejected
 from .records import b64url_decode, b64url_encode, device_id_for, public_key_raw
 
 __all__ = [
+    "CheckedProof",
     "DEVICE_CONTEXT",
     "MAX_PROOF_SKEW_S",
     "REPLAY_CACHE_MAX_ENTRIES",
@@ -41,6 +43,7 @@ __all__ = [
     "device_info",
     "device_proof_headers",
     "proof_message",
+    "check_device_proof",
     "verify_device_proof",
 ]
 
@@ -138,6 +141,16 @@ class ReplayGuard(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedProof:
+    """A proof whose every check passed but the replay check: the device, and what a
+    replay guard remembers it by (its key, and the time it was made, epoch seconds)."""
+
+    device: DeviceInfo
+    replay_key: bytes
+    made_at_s: float
+
+
 def verify_device_proof(headers: Mapping[str, str], method: str, path: str, body: bytes,
                         now: float, replay: ReplayGuard | None = None) -> DeviceInfo:
     """Check a request's proof; the device it proves, or :class:`ProofRejected`.
@@ -145,6 +158,20 @@ def verify_device_proof(headers: Mapping[str, str], method: str, path: str, body
     With ``replay``, a proof that passes every other check is remembered there and a second
     use of it is refused (``replayed_device_proof``). Only proofs with a valid signature are
     remembered, so forged garbage cannot crowd real entries out.
+    """
+    checked = check_device_proof(headers, method, path, body, now)
+    if replay is not None and not replay.remember(checked.replay_key, checked.made_at_s, now):
+        raise ProofRejected("replayed_device_proof")
+    return checked.device
+
+
+def check_device_proof(headers: Mapping[str, str], method: str, path: str, body: bytes,
+                       now: float) -> CheckedProof:
+    """Every check of :func:`verify_device_proof` but the replay check, which the caller
+    makes with the answer (the console's, in the database, is a coroutine).
+
+    Raises:
+        ProofRejected: ``reason`` names the check that failed.
     """
     device_id, key_text = headers.get("X-Device-Id"), headers.get("X-Device-Key")
     time_ms, sig_text = headers.get("X-Device-Time"), headers.get("X-Device-Signature")
@@ -165,7 +192,5 @@ def verify_device_proof(headers: Mapping[str, str], method: str, path: str, body
         Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)
     except InvalidSignature as exc:
         raise ProofRejected("bad_device_signature") from exc
-    if replay is not None and not replay.remember(hashlib.sha256(raw + message).digest(),
-                                                  when_s, now):
-        raise ProofRejected("replayed_device_proof")
-    return DeviceInfo(device_id, raw)
+    return CheckedProof(DeviceInfo(device_id, raw), hashlib.sha256(raw + message).digest(),
+                        when_s)

@@ -20,10 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .database import Database
+from .database import Tx
+from .migrations import ensure_tables
 
 __all__ = ["REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures", "TerminalReport",
-           "TerminalReports", "TerminalRow"]
+           "TerminalRow", "create_tables", "figures_of", "of", "save"]
 
 #: How often a daemon re-reports every terminal although nothing changed.
 REPORT_INTERVAL_S: Final = 30
@@ -95,60 +96,57 @@ class TerminalRow:
         return "silent" if now - self.reported_at > SILENT_AFTER_S else self.state
 
 
-class TerminalReports:
-    """The ``terminal_states`` and ``terminal_figures`` tables of the authority's database
-    (the shared one on PostgreSQL: every console instance shows the same dashboard)."""
+def create_tables(tx: Tx) -> None:
+    """Create the ``terminal_states`` and ``terminal_figures`` tables if missing (at start;
+    in the shared database on PostgreSQL: every console instance shows the same dashboard)."""
+    ensure_tables(tx, _SCHEMA)
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        database.ensure_tables(_SCHEMA)
 
-    def save(self, owner_email: str, device_id: str, report: TerminalReport, now: int,
-             figures: AccountFigures | None = None) -> bool:
-        """Store the latest state (and an active terminal's figures); whether the state
-        differs from the one stored before (a change)."""
-        key = (owner_email, device_id, report.login, report.server)
-        with self.database.tx() as tx:
-            old = tx.execute("SELECT state, reason, token_id, changed_at FROM terminal_states "
-                             "WHERE owner_email = ? AND device_id = ? AND login = ? "
-                             "AND server = ?", key).fetchone()
-            changed = old is None or (old[0], old[1], old[2]) != (
-                report.state, report.reason, report.token_id)
-            changed_at = now if changed or old is None else int(old[3])
-            tx.execute("INSERT INTO terminal_states VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                       "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
-                       "state = excluded.state, reason = excluded.reason, "
-                       "token_id = excluded.token_id, platform = excluded.platform, "
-                       "ea_version = excluded.ea_version, changed_at = excluded.changed_at, "
-                       "reported_at = excluded.reported_at",
-                       (*key, report.state, report.reason, report.token_id, report.platform,
-                        report.ea_version, changed_at, now))
-            if figures is not None and report.state == "active":
-                tx.execute("INSERT INTO terminal_figures VALUES (?,?,?,?,?,?,?,?) "
-                           "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
-                           "balance = excluded.balance, equity = excluded.equity, "
-                           "currency = excluded.currency, positions = excluded.positions",
-                           (*key, figures.balance, figures.equity, figures.currency,
-                            figures.positions))
-            else:
-                tx.execute("DELETE FROM terminal_figures WHERE owner_email = ? AND "
-                           "device_id = ? AND login = ? AND server = ?", key)
-        return changed
+def save(tx: Tx, owner_email: str, device_id: str, report: TerminalReport, now: int,
+         figures: AccountFigures | None = None) -> bool:
+    """Store the latest state (and an active terminal's figures); whether the state
+    differs from the one stored before (a change)."""
+    key = (owner_email, device_id, report.login, report.server)
+    old = tx.execute("SELECT state, reason, token_id, changed_at FROM terminal_states "
+                     "WHERE owner_email = ? AND device_id = ? AND login = ? "
+                     "AND server = ?", key).fetchone()
+    changed = old is None or (old[0], old[1], old[2]) != (
+        report.state, report.reason, report.token_id)
+    changed_at = now if changed or old is None else int(old[3])
+    tx.execute("INSERT INTO terminal_states VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+               "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
+               "state = excluded.state, reason = excluded.reason, "
+               "token_id = excluded.token_id, platform = excluded.platform, "
+               "ea_version = excluded.ea_version, changed_at = excluded.changed_at, "
+               "reported_at = excluded.reported_at",
+               (*key, report.state, report.reason, report.token_id, report.platform,
+                report.ea_version, changed_at, now))
+    if figures is not None and report.state == "active":
+        tx.execute("INSERT INTO terminal_figures VALUES (?,?,?,?,?,?,?,?) "
+                   "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
+                   "balance = excluded.balance, equity = excluded.equity, "
+                   "currency = excluded.currency, positions = excluded.positions",
+                   (*key, figures.balance, figures.equity, figures.currency,
+                    figures.positions))
+    else:
+        tx.execute("DELETE FROM terminal_figures WHERE owner_email = ? AND "
+                   "device_id = ? AND login = ? AND server = ?", key)
+    return changed
 
-    def of(self, owner_email: str) -> list[TerminalRow]:
-        """The owner's terminals, by login and server, then device."""
-        with self.database.tx() as tx:
-            rows = tx.execute("SELECT owner_email, device_id, login, server, state, reason, "
-                              "token_id, platform, ea_version, changed_at, reported_at "
-                              "FROM terminal_states WHERE owner_email = ? "
-                              "ORDER BY login, server, device_id", (owner_email,)).fetchall()
-        return [TerminalRow(*r) for r in rows]
 
-    def figures_of(self, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
-        """The account figures of the owner's active terminals, by (device, login, server)."""
-        with self.database.tx() as tx:
-            rows = tx.execute("SELECT device_id, login, server, balance, equity, currency, "
-                              "positions FROM terminal_figures WHERE owner_email = ?",
-                              (owner_email,)).fetchall()
-        return {(str(r[0]), int(r[1]), str(r[2])):
-                AccountFigures(float(r[3]), float(r[4]), str(r[5]), int(r[6])) for r in rows}
+def of(tx: Tx, owner_email: str) -> list[TerminalRow]:
+    """The owner's terminals, by login and server, then device."""
+    rows = tx.execute("SELECT owner_email, device_id, login, server, state, reason, "
+                      "token_id, platform, ea_version, changed_at, reported_at "
+                      "FROM terminal_states WHERE owner_email = ? "
+                      "ORDER BY login, server, device_id", (owner_email,)).fetchall()
+    return [TerminalRow(*r) for r in rows]
+
+
+def figures_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
+    """The account figures of the owner's active terminals, by (device, login, server)."""
+    rows = tx.execute("SELECT device_id, login, server, balance, equity, currency, "
+                      "positions FROM terminal_figures WHERE owner_email = ?",
+                      (owner_email,)).fetchall()
+    return {(str(r[0]), int(r[1]), str(r[2])):
+            AccountFigures(float(r[3]), float(r[4]), str(r[5]), int(r[6])) for r in rows}

@@ -20,8 +20,10 @@ The key files and the database are created 0600 (``files.py``: exclusively, umas
 the database before SQLite opens it so its side files inherit the mode): never overwritten,
 never readable by others, and a second process racing to create one loses cleanly and reads
 the winner's. The directory and every file are refused at start if others could read them.
-Each call opens its own connection (microseconds on a local file), so the store may be used
-from a worker thread as well as the event loop.
+
+Every table method takes the transaction it runs in (``tx``, first) and is called inside a
+function handed to the database's door (``await store.run(fn, ...)``, ``database.py``): the
+caller decides what is one transaction, and nothing of it runs on the event loop.
 """
 
 from __future__ import annotations
@@ -32,20 +34,20 @@ import json
 import math
 import secrets
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mtgateway.credential import verifier_from_digest
 
-from .database import Database, Tx
+from .database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Database, Door, Tx
 from .devices import Approval
 from .errors import AccountExists
 from .files import create_private_file, ensure_private_dir, prepare_private_db, read_private_file
+from .migrations import migrate
 from .proofs import MAX_PROOF_SKEW_S
 from .records import AuthoritySigner
 
@@ -57,11 +59,13 @@ __all__ = [
     "AccountRow",
     "AuthorityStore",
     "DeviceRow",
-    "StoredLoginFailures",
     "StoredProofReplays",
     "TokenRow",
     "load_or_create_secret",
 ]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 DB_FILE: Final = "authority.sqlite3"
 SIGNING_KEY_FILE: Final = "authority-signing.key"
@@ -166,30 +170,35 @@ class AuthorityStore:
     or in the PostgreSQL database ``database_url`` names (the key files stay in ``data_dir``:
     every instance of one authority needs the same two files)."""
 
-    def __init__(self, data_dir: Path, database_url: str = "", *, migrate: bool = True) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "", *,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                 statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> None:
         ensure_private_dir(data_dir)
-        #: The SQLite file beside the keys; with ``database_url`` only the side tables that
-        #: are not shared yet (activity, terminal reports, revocation feed) live there.
+        #: The SQLite file beside the keys (created private even with ``database_url``, where
+        #: nothing is written to it: an earlier release kept side tables there).
         self.path = data_dir / DB_FILE
         prepare_private_db(self.path)
-        self.database = (Database(url=database_url) if database_url
-                         else Database(path=self.path))
+        self.database = Database(path=None if database_url else self.path, url=database_url,
+                                 connect_timeout_s=connect_timeout_s,
+                                 statement_timeout_s=statement_timeout_s)
         seed = load_or_create_secret(data_dir / SIGNING_KEY_FILE, 32)
         self.signer = AuthoritySigner.from_private_key(Ed25519PrivateKey.from_private_bytes(seed))
         data_key = load_or_create_secret(data_dir / DATA_KEY_FILE, 32)
         self._aead = AESGCM(data_key)
         #: The code-HMAC pepper, derived so it needs no file of its own.
         self.pepper = hmac.new(data_key, b"mtgw-code-pepper-v1", hashlib.sha256).digest()
-        if migrate:  # at start; ``mtgateway console migrate`` asks for it on its own
-            self.migrate()
 
-    def _db(self) -> AbstractContextManager[Tx]:
-        return self.database.tx()
+    async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+                  **kwargs: P.kwargs) -> T:
+        """``fn(tx, *args)`` as one transaction through the database's door
+        (:meth:`~.database.Database.run`)."""
+        return await self.database.run(fn, *args, **kwargs)
 
-    def migrate(self, target: int | None = None) -> tuple[int, int]:
+    async def migrate(self, target: int | None = None) -> tuple[int, int]:
         """Apply the schema's migrations up to ``target`` (all by default), with the steps
         that need this store's keys; ``(before, after)``."""
-        return self.database.migrate(target, steps={"token_verifiers": self._token_verifiers})
+        return await migrate(self.database, target,
+                             steps={"token_verifiers": self._token_verifiers})
 
     def _token_verifiers(self, tx: Tx) -> None:
         """Schema 7: rebuild ``tokens`` with each token's verifier instead of its SHA-256.
@@ -199,9 +208,9 @@ class AuthorityStore:
         so the digests do not linger in the file; PostgreSQL keeps dead rows until a vacuum
         (``docs/authority.md`` says what to run, and that backups made before hold them).
         """
-        if not self.database.postgres:
+        if not tx.postgres:
             tx.execute("PRAGMA secure_delete = ON")
-        self.database.run_script(tx, _TOKENS_V7)
+        Database.run_script(tx, _TOKENS_V7)
         rows = tx.execute("SELECT token_id, token_sha256, token_hint, owner_email, login, "
                           "server, scopes, created_at, expires_at, revoked_at "
                           "FROM tokens").fetchall()
@@ -211,7 +220,7 @@ class AuthorityStore:
                        (r[0], verifier.stored_key.hex(),
                         self.seal_server_key(r[0], verifier.server_key),
                         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]))
-        self.database.run_script(tx, _TOKENS_V7_SWAP)
+        Database.run_script(tx, _TOKENS_V7_SWAP)
 
     def seal_server_key(self, token_id: str, server_key: bytes) -> bytes:
         """``server_key`` encrypted under ``authority-data.key`` for its token's row: a copy
@@ -228,153 +237,141 @@ class AuthorityStore:
 
     # -- owners --------------------------------------------------------------------------
 
-    def add_owner(self, email: str, password_hash: str, now: int) -> bool:
+    def add_owner(self, tx: Tx, email: str, password_hash: str, now: int) -> bool:
         """Create an owner; ``False`` if the e-mail is taken."""
-        with self._db() as db:
-            cur = db.execute("INSERT INTO owners VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                             (email, password_hash, now))
-            return cur.rowcount == 1
+        cur = tx.execute("INSERT INTO owners VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                         (email, password_hash, now))
+        return cur.rowcount == 1
 
-    def owner_password_hash(self, email: str) -> str | None:
+    def owner_password_hash(self, tx: Tx, email: str) -> str | None:
         """The stored hash, or ``None`` for an unknown e-mail."""
-        with self._db() as db:
-            row = db.execute("SELECT password_hash FROM owners WHERE email = ?",
-                             (email,)).fetchone()
+        row = tx.execute("SELECT password_hash FROM owners WHERE email = ?",
+                         (email,)).fetchone()
         return None if row is None else str(row[0])
 
-    def set_owner_password(self, email: str, password_hash: str) -> bool:
+    def set_owner_password(self, tx: Tx, email: str, password_hash: str) -> bool:
         """Replace an owner's password hash; ``False`` for an unknown e-mail."""
-        with self._db() as db:
-            cur = db.execute("UPDATE owners SET password_hash = ? WHERE email = ?",
-                             (password_hash, email))
-            return cur.rowcount == 1
+        cur = tx.execute("UPDATE owners SET password_hash = ? WHERE email = ?",
+                         (password_hash, email))
+        return cur.rowcount == 1
 
-    def owners(self) -> list[str]:
+    def owners(self, tx: Tx) -> list[str]:
         """Every owner's e-mail."""
-        with self._db() as db:
-            rows = db.execute("SELECT email FROM owners ORDER BY email").fetchall()
+        rows = tx.execute("SELECT email FROM owners ORDER BY email").fetchall()
         return [str(r[0]) for r in rows]
 
     # -- tokens --------------------------------------------------------------------------
 
-    def add_token(self, row: TokenRow) -> None:
+    def add_token(self, tx: Tx, row: TokenRow) -> None:
         """Store a new token's verifier and terms."""
-        with self._db() as db:
-            db.execute(f"INSERT INTO tokens ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                       (row.token_id, row.stored_key, row.server_key_enc, row.token_hint,
-                        row.owner_email, row.login, row.server, json.dumps(list(row.scopes)),
-                        row.created_at, row.expires_at, row.revoked_at))
+        tx.execute(f"INSERT INTO tokens ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   (row.token_id, row.stored_key, row.server_key_enc, row.token_hint,
+                    row.owner_email, row.login, row.server, json.dumps(list(row.scopes)),
+                    row.created_at, row.expires_at, row.revoked_at))
 
-    def _token_where(self, clause: str, *args: Any) -> list[TokenRow]:
-        with self._db() as db:
-            rows = db.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE {clause}",
-                              args).fetchall()
+    def _token_where(self, tx: Tx, clause: str, *args: Any) -> list[TokenRow]:
+        rows = tx.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE {clause}",
+                          args).fetchall()
         return [TokenRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], tuple(json.loads(r[7])),
                          r[8], r[9], r[10]) for r in rows]
 
-    def token_by_hint(self, token_hint: str) -> TokenRow | None:
+    def token_by_hint(self, tx: Tx, token_hint: str) -> TokenRow | None:
         """The token with this hint (what the EA sends)."""
-        rows = self._token_where("token_hint = ?", token_hint)
+        rows = self._token_where(tx, "token_hint = ?", token_hint)
         return rows[0] if rows else None
 
-    def token_by_id(self, token_id: str) -> TokenRow | None:
+    def token_by_id(self, tx: Tx, token_id: str) -> TokenRow | None:
         """The token with this id."""
-        rows = self._token_where("token_id = ?", token_id)
+        rows = self._token_where(tx, "token_id = ?", token_id)
         return rows[0] if rows else None
 
-    def tokens_of(self, owner_email: str) -> list[TokenRow]:
+    def tokens_of(self, tx: Tx, owner_email: str) -> list[TokenRow]:
         """An owner's tokens, oldest first."""
-        return self._token_where("owner_email = ? ORDER BY created_at, token_id", owner_email)
+        return self._token_where(tx, "owner_email = ? ORDER BY created_at, token_id",
+                                 owner_email)
 
-    def live_token_owners(self, login: int, server: str, now: int) -> set[str]:
+    def live_token_owners(self, tx: Tx, login: int, server: str, now: int) -> set[str]:
         """The owners holding an unrevoked, unexpired token for this terminal."""
-        with self._db() as db:
-            rows = db.execute("SELECT DISTINCT owner_email FROM tokens WHERE login = ? AND "
-                              "server = ? AND revoked_at IS NULL AND (expires_at IS NULL OR "
-                              "expires_at > ?)", (login, server, now)).fetchall()
+        rows = tx.execute("SELECT DISTINCT owner_email FROM tokens WHERE login = ? AND "
+                          "server = ? AND revoked_at IS NULL AND (expires_at IS NULL OR "
+                          "expires_at > ?)", (login, server, now)).fetchall()
         return {str(r[0]) for r in rows}
 
-    def revoke_token(self, owner_email: str, token_id: str, now: int) -> bool:
+    def revoke_token(self, tx: Tx, owner_email: str, token_id: str, now: int) -> bool:
         """Mark an owner's token revoked (idempotent); ``False`` if it is not theirs."""
-        with self._db() as db:
-            cur = db.execute("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) "
-                             "WHERE token_id = ? AND owner_email = ?",
-                             (now, token_id, owner_email))
-            return cur.rowcount == 1
+        cur = tx.execute("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) "
+                         "WHERE token_id = ? AND owner_email = ?",
+                         (now, token_id, owner_email))
+        return cur.rowcount == 1
 
     # -- accounts ------------------------------------------------------------------------
 
     def _aad(self, login: int, server: str) -> bytes:
         return f"mtgw-account-v1\x1f{login}\x1f{server}".encode()
 
-    def add_account(self, account: AccountRow, password: str) -> AccountRow:
+    def add_account(self, tx: Tx, account: AccountRow, password: str) -> AccountRow:
         """Store an account, its MT5 password encrypted; raises :class:`AccountExists`."""
         nonce = secrets.token_bytes(12)
         blob = nonce + self._aead.encrypt(nonce, password.encode("utf-8"),
                                           self._aad(account.login, account.server))
         try:
-            with self._db() as db:
-                cur = db.execute(
-                    "INSERT INTO accounts (owner_email, name, broker, login, server, "
-                    "password_enc, is_live, is_active, allowed_symbols, max_lot_size, risk_pct, "
-                    "auto_trade_enabled, paper_trade_enabled, mt5_path, account_type, "
-                    "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                    (account.owner_email, account.name, account.broker, account.login,
-                     account.server, blob, int(account.is_live), int(account.is_active),
-                     json.dumps(list(account.allowed_symbols)), account.max_lot_size,
-                     account.risk_pct, int(account.auto_trade_enabled),
-                     int(account.paper_trade_enabled), account.mt5_path, account.account_type,
-                     account.created_at))
-                new_id = int(cur.fetchone()[0])
+            cur = tx.execute(
+                "INSERT INTO accounts (owner_email, name, broker, login, server, "
+                "password_enc, is_live, is_active, allowed_symbols, max_lot_size, risk_pct, "
+                "auto_trade_enabled, paper_trade_enabled, mt5_path, account_type, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                (account.owner_email, account.name, account.broker, account.login,
+                 account.server, blob, int(account.is_live), int(account.is_active),
+                 json.dumps(list(account.allowed_symbols)), account.max_lot_size,
+                 account.risk_pct, int(account.auto_trade_enabled),
+                 int(account.paper_trade_enabled), account.mt5_path, account.account_type,
+                 account.created_at))
+            new_id = int(cur.fetchone()[0])
         except self.database.integrity_errors as exc:
             raise AccountExists(f"account {account.login} on {account.server} exists") from exc
         assert new_id is not None  # noqa: S101 - an INSERT always sets it
-        stored = self.account_for(account.login, account.server)
+        stored = self.account_for(tx, account.login, account.server)
         assert stored is not None and stored.id == new_id  # noqa: S101
         return stored
 
-    def account_for(self, login: int, server: str) -> AccountRow | None:
+    def account_for(self, tx: Tx, login: int, server: str) -> AccountRow | None:
         """The account registered for a terminal."""
-        with self._db() as db:
-            r = db.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE login = ? AND server = ?",
-                           (login, server)).fetchone()
+        r = tx.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE login = ? AND server = ?",
+                       (login, server)).fetchone()
         if r is None:
             return None
         return AccountRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]),
                           tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]), r[13],
                           r[14], r[15])
 
-    def accounts_of(self, owner_email: str) -> list[AccountRow]:
+    def accounts_of(self, tx: Tx, owner_email: str) -> list[AccountRow]:
         """An owner's accounts, oldest first."""
-        with self._db() as db:
-            rows = db.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE owner_email = ? "
-                              "ORDER BY id", (owner_email,)).fetchall()
+        rows = tx.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE owner_email = ? "
+                          "ORDER BY id", (owner_email,)).fetchall()
         return [AccountRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]),
                            tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]),
                            r[13], r[14], r[15]) for r in rows]
 
-    def update_account_risk(self, owner_email: str, account_id: int,
+    def update_account_risk(self, tx: Tx, owner_email: str, account_id: int,
                             allowed_symbols: tuple[str, ...], max_lot_size: str, risk_pct: str,
                             auto_trade_enabled: bool, paper_trade_enabled: bool | None = None
                             ) -> bool:
         """Replace an owner's account's risk policy (``paper_trade_enabled`` too unless
         ``None``); ``False`` if it is not theirs."""
-        with self._db() as db:
-            cur = db.execute("UPDATE accounts SET allowed_symbols = ?, max_lot_size = ?, "
-                             "risk_pct = ?, auto_trade_enabled = ?, "
-                             "paper_trade_enabled = COALESCE(?, paper_trade_enabled) "
-                             "WHERE id = ? AND owner_email = ?",
-                             (json.dumps(list(allowed_symbols)), max_lot_size, risk_pct,
-                              int(auto_trade_enabled),
-                              None if paper_trade_enabled is None else int(paper_trade_enabled),
-                              account_id, owner_email))
-            return cur.rowcount == 1
+        cur = tx.execute("UPDATE accounts SET allowed_symbols = ?, max_lot_size = ?, "
+                         "risk_pct = ?, auto_trade_enabled = ?, "
+                         "paper_trade_enabled = COALESCE(?, paper_trade_enabled) "
+                         "WHERE id = ? AND owner_email = ?",
+                         (json.dumps(list(allowed_symbols)), max_lot_size, risk_pct,
+                          int(auto_trade_enabled),
+                          None if paper_trade_enabled is None else int(paper_trade_enabled),
+                          account_id, owner_email))
+        return cur.rowcount == 1
 
-    def account_password(self, login: int, server: str) -> str | None:
+    def account_password(self, tx: Tx, login: int, server: str) -> str | None:
         """Decrypt an account's MT5 password (for the terminal launcher; never logged)."""
-        with self._db() as db:
-            row = db.execute("SELECT password_enc FROM accounts WHERE login = ? AND server = ?",
-                             (login, server)).fetchone()
+        row = tx.execute("SELECT password_enc FROM accounts WHERE login = ? AND server = ?",
+                         (login, server)).fetchone()
         if row is None:
             return None
         blob = bytes(row[0])
@@ -383,149 +380,144 @@ class AuthorityStore:
 
     # -- devices and approvals -----------------------------------------------------------
 
-    def upsert_device(self, device_id: str, public_key: bytes, name: str, os_name: str,
+    def upsert_device(self, tx: Tx, device_id: str, public_key: bytes, name: str, os_name: str,
                       now: int) -> None:
         """Remember a device; its name and OS are updated, its key never changes."""
-        with self._db() as db:
-            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) "
-                       "DO UPDATE SET name = excluded.name, os = excluded.os, "
-                       "last_seen = excluded.last_seen",
-                       (device_id, public_key, name, os_name, now, now))
+        tx.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) "
+                   "DO UPDATE SET name = excluded.name, os = excluded.os, "
+                   "last_seen = excluded.last_seen",
+                   (device_id, public_key, name, os_name, now, now))
 
-    def device(self, device_id: str) -> DeviceRow | None:
+    def device(self, tx: Tx, device_id: str) -> DeviceRow | None:
         """A known device."""
-        with self._db() as db:
-            r = db.execute("SELECT device_id, public_key, name, os, first_seen, last_seen "
-                           "FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        r = tx.execute("SELECT device_id, public_key, name, os, first_seen, last_seen "
+                       "FROM devices WHERE device_id = ?", (device_id,)).fetchone()
         return None if r is None else DeviceRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5])
 
-    def _approvals(self, clause: str, *args: Any) -> list[Approval]:
-        with self._db() as db:
-            rows = db.execute(f"SELECT {_APPROVAL_COLS} FROM approvals WHERE {clause}",
-                              args).fetchall()
+    def _approvals(self, tx: Tx, clause: str, *args: Any) -> list[Approval]:
+        rows = tx.execute(f"SELECT {_APPROVAL_COLS} FROM approvals WHERE {clause}",
+                          args).fetchall()
         return [Approval(*r) for r in rows]
 
-    def approval(self, owner_email: str, device_id: str) -> Approval | None:
+    def approval(self, tx: Tx, owner_email: str, device_id: str) -> Approval | None:
         """The approval of a device for an owner."""
-        rows = self._approvals("owner_email = ? AND device_id = ?", owner_email, device_id)
+        rows = self._approvals(tx, "owner_email = ? AND device_id = ?", owner_email, device_id)
         return rows[0] if rows else None
 
-    def approvals_of_device(self, device_id: str) -> list[Approval]:
+    def approvals_of_device(self, tx: Tx, device_id: str) -> list[Approval]:
         """Every owner's approval of this device."""
-        return self._approvals("device_id = ? ORDER BY owner_email", device_id)
+        return self._approvals(tx, "device_id = ? ORDER BY owner_email", device_id)
 
-    def approvals_of_owner(self, owner_email: str) -> list[Approval]:
+    def approvals_of_owner(self, tx: Tx, owner_email: str) -> list[Approval]:
         """Every device an owner has been asked to approve."""
-        return self._approvals("owner_email = ? ORDER BY created_at, device_id", owner_email)
+        return self._approvals(tx, "owner_email = ? ORDER BY created_at, device_id",
+                               owner_email)
 
-    def delete_approval(self, owner_email: str, device_id: str) -> None:
+    def asking_devices(self, tx: Tx) -> list[str]:
+        """Every device that asked any owner's approval, whatever the answer (the console's
+        key gate reads them at start: ``keygate``)."""
+        return [r[0] for r in tx.execute("SELECT DISTINCT device_id FROM approvals").fetchall()]
+
+    def pending_approvals(self, tx: Tx) -> int:
+        """How many approvals, of every owner, wait for a code (the console's metrics)."""
+        row = tx.execute("SELECT count(*) FROM approvals WHERE status = 'pending'").fetchone()
+        return int(row[0])
+
+    def delete_approval(self, tx: Tx, owner_email: str, device_id: str) -> None:
         """Drop the (owner, device) approval row (the device row stays: other owners' rows may
         name it, and a later lookup updates it)."""
-        with self._db() as db:
-            db.execute("DELETE FROM approvals WHERE owner_email = ? AND device_id = ?",
-                       (owner_email, device_id))
+        tx.execute("DELETE FROM approvals WHERE owner_email = ? AND device_id = ?",
+                   (owner_email, device_id))
 
-    def save_approval(self, approval: Approval) -> None:
+    def save_approval(self, tx: Tx, approval: Approval) -> None:
         """Insert or replace the (owner, device) approval."""
-        with self._db() as db:
-            db.execute(f"INSERT INTO approvals ({_APPROVAL_COLS}) "
-                       "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (owner_email, device_id) DO "
-                       "UPDATE SET approval_id = excluded.approval_id, status = excluded.status, "
-                       "created_at = excluded.created_at, code_mac = excluded.code_mac, "
-                       "code_issued_at = excluded.code_issued_at, "
-                       "tries_left = excluded.tries_left, approved_at = excluded.approved_at",
-                       (approval.approval_id, approval.owner_email, approval.device_id,
-                        approval.status, approval.created_at, approval.code_mac,
-                        approval.code_issued_at, approval.tries_left, approval.approved_at))
+        tx.execute(f"INSERT INTO approvals ({_APPROVAL_COLS}) "
+                   "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (owner_email, device_id) DO "
+                   "UPDATE SET approval_id = excluded.approval_id, status = excluded.status, "
+                   "created_at = excluded.created_at, code_mac = excluded.code_mac, "
+                   "code_issued_at = excluded.code_issued_at, "
+                   "tries_left = excluded.tries_left, approved_at = excluded.approved_at",
+                   (approval.approval_id, approval.owner_email, approval.device_id,
+                    approval.status, approval.created_at, approval.code_mac,
+                    approval.code_issued_at, approval.tries_left, approval.approved_at))
 
-    def record_send(self, device_id: str, owner_email: str, now: int) -> None:
+    def record_send(self, tx: Tx, device_id: str, owner_email: str, now: int) -> None:
         """Note that a code e-mail went out (the resend limits count these)."""
-        with self._db() as db:
-            db.execute("INSERT INTO code_sends VALUES (?, ?, ?)", (device_id, owner_email, now))
-            db.execute("DELETE FROM code_sends WHERE sent_at < ?", (now - 2 * 86400,))
+        tx.execute("INSERT INTO code_sends VALUES (?, ?, ?)", (device_id, owner_email, now))
+        tx.execute("DELETE FROM code_sends WHERE sent_at < ?", (now - 2 * 86400,))
 
-    def note_approval_token(self, approval_id: str, token_id: str, now: int) -> None:
+    def note_approval_token(self, tx: Tx, approval_id: str, token_id: str, now: int) -> None:
         """Note that ``token_id``'s lookup asked for the approval (the latest one counts)."""
-        with self._db() as db:
-            db.execute("INSERT INTO approval_tokens VALUES (?, ?, ?) ON CONFLICT (approval_id) "
-                       "DO UPDATE SET token_id = excluded.token_id, noted_at = excluded.noted_at",
-                       (approval_id, token_id, now))
-            db.execute("DELETE FROM approval_tokens WHERE noted_at < ?", (now - 30 * 86400,))
+        tx.execute("INSERT INTO approval_tokens VALUES (?, ?, ?) ON CONFLICT (approval_id) "
+                   "DO UPDATE SET token_id = excluded.token_id, noted_at = excluded.noted_at",
+                   (approval_id, token_id, now))
+        tx.execute("DELETE FROM approval_tokens WHERE noted_at < ?", (now - 30 * 86400,))
 
-    def approval_token(self, approval_id: str) -> str | None:
+    def approval_token(self, tx: Tx, approval_id: str) -> str | None:
         """The token whose lookup last asked for the approval, or ``None``."""
-        with self._db() as db:
-            row = db.execute("SELECT token_id FROM approval_tokens WHERE approval_id = ?",
-                             (approval_id,)).fetchone()
+        row = tx.execute("SELECT token_id FROM approval_tokens WHERE approval_id = ?",
+                         (approval_id,)).fetchone()
         return None if row is None else str(row[0])
 
-    def token_sends(self, token_id: str, *, since: int) -> list[int]:
+    def token_sends(self, tx: Tx, token_id: str, *, since: int) -> list[int]:
         """When the token's lookups caused codes after ``since``, oldest first."""
-        with self._db() as db:
-            rows = db.execute("SELECT sent_at FROM token_code_sends WHERE token_id = ? AND "
-                              "sent_at > ? ORDER BY sent_at", (token_id, since)).fetchall()
+        rows = tx.execute("SELECT sent_at FROM token_code_sends WHERE token_id = ? AND "
+                          "sent_at > ? ORDER BY sent_at", (token_id, since)).fetchall()
         return [int(r[0]) for r in rows]
 
-    def record_token_send(self, token_id: str, now: int) -> None:
+    def record_token_send(self, tx: Tx, token_id: str, now: int) -> None:
         """Note a code caused by the token's lookup (rows older than two days dropped)."""
-        with self._db() as db:
-            db.execute("INSERT INTO token_code_sends VALUES (?, ?)", (token_id, now))
-            db.execute("DELETE FROM token_code_sends WHERE sent_at < ?", (now - 2 * 86400,))
+        tx.execute("INSERT INTO token_code_sends VALUES (?, ?)", (token_id, now))
+        tx.execute("DELETE FROM token_code_sends WHERE sent_at < ?", (now - 2 * 86400,))
 
-    def record_failure(self, owner_email: str, device_id: str, now: int,
+    def record_failure(self, tx: Tx, owner_email: str, device_id: str, now: int,
                        keep_s: int = 2 * 86400) -> None:
         """Note a wrong approval code for an owner (the account-wide lock counts these); rows
         older than ``keep_s`` are dropped, so the table stays as small as the window needs."""
-        with self._db() as db:
-            db.execute("INSERT INTO code_failures VALUES (?, ?, ?)",
-                       (owner_email, device_id, now))
-            db.execute("DELETE FROM code_failures WHERE failed_at < ?", (now - keep_s,))
+        tx.execute("INSERT INTO code_failures VALUES (?, ?, ?)",
+                   (owner_email, device_id, now))
+        tx.execute("DELETE FROM code_failures WHERE failed_at < ?", (now - keep_s,))
 
-    def failures(self, owner_email: str, *, since: int) -> list[tuple[int, str]]:
+    def failures(self, tx: Tx, owner_email: str, *, since: int) -> list[tuple[int, str]]:
         """``(time, device_id)`` of the owner's wrong codes after ``since``, oldest first."""
-        with self._db() as db:
-            rows = db.execute("SELECT failed_at, device_id FROM code_failures "
-                              "WHERE owner_email = ? AND failed_at > ? ORDER BY failed_at",
-                              (owner_email, since)).fetchall()
+        rows = tx.execute("SELECT failed_at, device_id FROM code_failures "
+                          "WHERE owner_email = ? AND failed_at > ? ORDER BY failed_at",
+                          (owner_email, since)).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
-    def lock_approvals(self, owner_email: str, now: int, until: int) -> None:
+    def lock_approvals(self, tx: Tx, owner_email: str, now: int, until: int) -> None:
         """Lock the owner's device approvals until ``until``; the failures that caused it are
         cleared, so the next lock takes a full count of new ones."""
-        with self._db() as db:
-            db.execute("INSERT INTO approval_locks VALUES (?, ?, ?) ON CONFLICT (owner_email) "
-                       "DO UPDATE SET locked_at = excluded.locked_at, "
-                       "locked_until = excluded.locked_until",
-                       (owner_email, now, until))
-            db.execute("DELETE FROM code_failures WHERE owner_email = ?", (owner_email,))
+        tx.execute("INSERT INTO approval_locks VALUES (?, ?, ?) ON CONFLICT (owner_email) "
+                   "DO UPDATE SET locked_at = excluded.locked_at, "
+                   "locked_until = excluded.locked_until",
+                   (owner_email, now, until))
+        tx.execute("DELETE FROM code_failures WHERE owner_email = ?", (owner_email,))
 
-    def approvals_locked_until(self, owner_email: str) -> int | None:
+    def approvals_locked_until(self, tx: Tx, owner_email: str) -> int | None:
         """When the owner's approval lock ends (possibly in the past), or ``None``."""
-        with self._db() as db:
-            row = db.execute("SELECT locked_until FROM approval_locks WHERE owner_email = ?",
-                             (owner_email,)).fetchone()
+        row = tx.execute("SELECT locked_until FROM approval_locks WHERE owner_email = ?",
+                         (owner_email,)).fetchone()
         return None if row is None else int(row[0])
 
-    def sends(self, *, device_id: str | None = None, owner_email: str | None = None,
+    def sends(self, tx: Tx, *, device_id: str | None = None, owner_email: str | None = None,
               since: int) -> list[int]:
         """Send times since ``since`` for a device or an owner."""
         column, value = ("device_id", device_id) if device_id else ("owner_email", owner_email)
-        with self._db() as db:
-            rows = db.execute(f"SELECT sent_at FROM code_sends WHERE {column} = ? "
-                              "AND sent_at >= ? ORDER BY sent_at", (value, since)).fetchall()
+        rows = tx.execute(f"SELECT sent_at FROM code_sends WHERE {column} = ? "
+                          "AND sent_at >= ? ORDER BY sent_at", (value, since)).fetchall()
         return [int(r[0]) for r in rows]
 
     # -- device proofs -------------------------------------------------------------------
 
-    def remember_proof(self, proof_key: str, expires_at: int, now: int) -> bool:
+    def remember_proof(self, tx: Tx, proof_key: str, expires_at: int, now: int) -> bool:
         """Note an accepted proof until ``expires_at``; ``False`` if it is already noted (a
         replay). Entries past their time are dropped first, so the table holds only proofs
         the skew check would still let through."""
-        with self._db() as db:
-            db.execute("DELETE FROM proof_replays WHERE expires_at < ?", (now,))
-            cur = db.execute("INSERT INTO proof_replays VALUES (?, ?) ON CONFLICT DO NOTHING",
-                             (proof_key, expires_at))
-            return cur.rowcount == 1
+        tx.execute("DELETE FROM proof_replays WHERE expires_at < ?", (now,))
+        cur = tx.execute("INSERT INTO proof_replays VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         (proof_key, expires_at))
+        return cur.rowcount == 1
 
 
 class StoredProofReplays:
@@ -538,51 +530,19 @@ class StoredProofReplays:
     valid signature, and the window bounds how long each stays).
     """
 
-    def __init__(self, store: AuthorityStore, window_s: float = MAX_PROOF_SKEW_S) -> None:
+    def __init__(self, store: AuthorityStore, door: Door,
+                 window_s: float = MAX_PROOF_SKEW_S) -> None:
         self._store = store
+        self._door = door
         self._window_s = window_s
 
-    def remember(self, key: bytes, proof_time_s: float, now: float) -> bool:
+    def entry(self, key: bytes, proof_time_s: float) -> tuple[str, int]:
+        """The row a proof made at ``proof_time_s`` is remembered as: its key (hex) and when
+        it may be forgotten."""
+        return key.hex(), math.ceil(proof_time_s + self._window_s)
+
+    async def remember(self, key: bytes, proof_time_s: float, now: float) -> bool:
         """Note a proof made at ``proof_time_s``; ``False`` if it was already seen."""
-        return self._store.remember_proof(key.hex(), math.ceil(proof_time_s + self._window_s),
-                                          int(now))
-
-
-class StoredLoginFailures:
-    """A sign-in throttle's failures and lockout in the authority's database
-    (``throttle.FailureLedger``): every console instance counts the same failures, and a
-    restart forgets none. One failure is counted under the scope's lock, so two instances
-    recording at once cannot both miss the limit."""
-
-    def __init__(self, store: Callable[[], AuthorityStore], scope: str) -> None:
-        self._store = store
-        self._scope = scope
-
-    def record(self, now: float, *, limit: int, window_s: float, lockout_s: float) -> bool:
-        """See :meth:`~.throttle.FailureLedger.record`."""
-        scope = self._scope
-        with self._store().database.tx() as tx:
-            tx.lock(f"mtgateway-login-failures:{scope}")
-            row = tx.execute("SELECT locked_until FROM login_lockouts WHERE scope = ?",
-                             (scope,)).fetchone()
-            if row is not None and float(row[0]) > now:
-                return False
-            tx.execute("DELETE FROM login_failures WHERE scope = ? AND failed_at <= ?",
-                       (scope, now - window_s))
-            tx.execute("INSERT INTO login_failures VALUES (?, ?)", (scope, now))
-            count = int(tx.execute("SELECT count(*) FROM login_failures WHERE scope = ?",
-                                   (scope,)).fetchone()[0])
-            if count <= limit:
-                return False
-            tx.execute("INSERT INTO login_lockouts VALUES (?, ?) ON CONFLICT (scope) "
-                       "DO UPDATE SET locked_until = excluded.locked_until",
-                       (scope, now + lockout_s))
-            tx.execute("DELETE FROM login_failures WHERE scope = ?", (scope,))
-        return True
-
-    def locked_until(self) -> float:
-        """See :meth:`~.throttle.FailureLedger.locked_until`."""
-        with self._store().database.tx() as tx:
-            row = tx.execute("SELECT locked_until FROM login_lockouts WHERE scope = ?",
-                             (self._scope,)).fetchone()
-        return 0.0 if row is None else float(row[0])
+        proof_key, expires_at = self.entry(key, proof_time_s)
+        return await self._door.run(self._store.remember_proof, proof_key, expires_at,
+                                    int(now))

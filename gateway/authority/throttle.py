@@ -39,7 +39,7 @@ the console (owner Basic credentials) each own one throttle.
 
 Where the failures and the lockout are counted is a :class:`FailureLedger`: this process's
 memory (:class:`MemoryLedger`, the daemon's) or the authority's database (the console's,
-``store.StoredLoginFailures``), so failed sign-ins on one console instance count on every
+``signins.StoredLoginFailures``), so failed sign-ins on one console instance count on every
 other and a restart forgets none. The serialization and the delay stay per process.
 """
 
@@ -67,13 +67,14 @@ _VOUCHED_MAX: Final = 4096
 class FailureLedger(Protocol):
     """Failures and the lockout of one throttle, wherever they are kept."""
 
-    def record(self, now: float, *, limit: int, window_s: float, lockout_s: float) -> bool:
+    async def record(self, now: float, *, limit: int, window_s: float,
+                     lockout_s: float) -> bool:
         """Count a failure at ``now`` unless locked out; start the lockout when more than
         ``limit`` fell inside ``window_s`` (its failures are then forgotten). Whether a
         lockout started."""
         ...
 
-    def locked_until(self) -> float:
+    async def locked_until(self) -> float:
         """When the lockout ends (0 or a past time when there is none)."""
         ...
 
@@ -85,7 +86,8 @@ class MemoryLedger:
         self._failures: deque[float] = deque()
         self._locked_until = 0.0
 
-    def record(self, now: float, *, limit: int, window_s: float, lockout_s: float) -> bool:
+    async def record(self, now: float, *, limit: int, window_s: float,
+                     lockout_s: float) -> bool:
         if self._locked_until > now:
             return False
         failures = self._failures
@@ -98,7 +100,7 @@ class MemoryLedger:
         failures.clear()
         return True
 
-    def locked_until(self) -> float:
+    async def locked_until(self) -> float:
         return self._locked_until
 
 
@@ -135,19 +137,19 @@ class AuthThrottle:
         self._lock = asyncio.Lock()
         self._vouched: OrderedDict[str, None] = OrderedDict()
 
-    def retry_after_s(self) -> float | None:
+    async def retry_after_s(self) -> float | None:
         """Seconds until the lockout ends, or None when not locked out."""
-        remaining = self._ledger.locked_until() - self._clock()
+        remaining = await self._ledger.locked_until() - self._clock()
         return remaining if remaining > 0 else None
 
-    def record_failure(self) -> None:
+    async def record_failure(self) -> None:
         """Count one failure; start the lockout (and log it, once) when the window overflows.
 
         Failures arriving during a lockout are never checked, so they are not counted: the
         next lockout needs a fresh burst after this one ends.
         """
-        if self._ledger.record(self._clock(), limit=self.limit, window_s=self.window_s,
-                               lockout_s=self.lockout_s):
+        if await self._ledger.record(self._clock(), limit=self.limit, window_s=self.window_s,
+                                     lockout_s=self.lockout_s):
             log.warning("security: brute-force lockout of %s: more than %d failures in %.0f s; "
                         "credentials not yet seen to succeed are refused unchecked (429) for "
                         "%.0f s", self.what, self.limit, self.window_s, self.lockout_s)
@@ -185,22 +187,23 @@ class AuthThrottle:
                 await self.penalize()
                 raise
         async with self._lock:
-            retry_after = self.retry_after_s()
+            retry_after = await self.retry_after_s()
             if retry_after is not None:
                 await self._pay()
                 if not self.honour_during_lockout:
-                    raise RateLimited(self.retry_after_s() or 0.0)  # 0: it ended meanwhile
+                    # 0: it ended meanwhile
+                    raise RateLimited(await self.retry_after_s() or 0.0)
                 try:
                     result = await verify()
                 except refused:  # not counted: the lockout is on
-                    raise RateLimited(self.retry_after_s() or 0.0) from None
+                    raise RateLimited(await self.retry_after_s() or 0.0) from None
                 if vouch:
                     self.vouch(key)
                 return result
             try:
                 result = await verify()
             except refused:
-                self.record_failure()
+                await self.record_failure()
                 await self._pay()
                 raise
         if vouch:
@@ -209,7 +212,7 @@ class AuthThrottle:
 
     async def penalize(self) -> None:
         """Record a failure and wait out the delay, one failure at a time."""
-        self.record_failure()
+        await self.record_failure()
         async with self._lock:
             await self._pay()
 

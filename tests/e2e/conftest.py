@@ -87,17 +87,17 @@ class Daemon:
     def cache(self) -> RecordCache:
         return self.app[RECORD_CACHE]
 
-    def issue(self, login: int = LOGIN, server: str = SERVER, *,
-              scopes: tuple[str, ...] = ("read", "trade"),
-              expires_in_s: int | None = None) -> Issued:
+    async def issue(self, login: int = LOGIN, server: str = SERVER, *,
+                    scopes: tuple[str, ...] = ("read", "trade"),
+                    expires_in_s: int | None = None) -> Issued:
         """Issue another token of the test owner through the embedded authority."""
-        issued = self.authority.issue_token(OWNER, login, server, scopes=scopes,
+        issued = await self.authority.tokens.issue(OWNER, login, server, scopes=scopes,
                                             expires_in_s=expires_in_s)
         return Issued(issued.token, issued.token_id)
 
     async def revoke(self, token_id: str) -> bool:
         """Revoke a token at the authority and let the daemon's cache see it (a refresh)."""
-        revoked = self.authority.revoke_token(OWNER, token_id)
+        revoked = await self.authority.tokens.revoke(OWNER, token_id)
         await self.cache.refresh_once()
         return revoked
 
@@ -141,9 +141,9 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
         bridge=BridgeConfig(**{"port": 0, "heartbeat_interval_s": HEARTBEAT_INTERVAL_S,
                                "heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S, **(bridge or {})}))
     clock = FakeClock()
-    authority = Authority.open(data_dir, RecordingMailer(), clock=clock)
-    authority.create_owner(OWNER, OWNER_PASSWORD)
-    first = authority.issue_token(OWNER, LOGIN, SERVER)
+    authority = await Authority.open(data_dir, RecordingMailer(), clock=clock)
+    await authority.owners.create(OWNER, OWNER_PASSWORD)
+    first = await authority.tokens.issue(OWNER, LOGIN, SERVER)
     app = create_app(config, secret_store=MemorySecretStore(), authority=authority, clock=clock,
                      sleep=auth_sleep, monotonic=monotonic)
     runner, port = await start_http(app)

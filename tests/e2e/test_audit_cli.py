@@ -26,7 +26,7 @@ async def test_a_server_name_with_control_characters_is_escaped(daemon: Daemon,
     """One order on a terminal whose token names a server with a newline and an ESC: the
     table has exactly one line per event, no control character, and the name's escapes;
     --jsonl keeps the exact name."""
-    issued = daemon.issue(LOGIN, FORGED)
+    issued = await daemon.issue(LOGIN, FORGED)
     settings = EmulatorSettings(login=LOGIN, server=FORGED, symbols=("EURUSD",))
     terminal = EmulatedTerminal(issued.token, port=daemon.bridge.port, settings=settings,
                                 utc_clock_ms=SteppedClock(WEDNESDAY_MS))

@@ -38,7 +38,7 @@ async def test_audit_prints_filters_and_exports(daemon: Daemon, tmp_path: Path) 
         await daemon.call("order_send", {"request": {**BUY, "client_id": "a-1"}})
         await daemon.call("order_send", {"request": {**BUY, "client_id": "a-2"}})
     await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
-    other = daemon.issue()  # the terminal's EA now connects with another token
+    other = await daemon.issue()  # the terminal's EA now connects with another token
     settings = EmulatorSettings(login=LOGIN, server=SERVER, symbols=("EURUSD",))
     terminal = EmulatedTerminal(other.token, port=daemon.bridge.port, settings=settings,
                                 utc_clock_ms=clock)

@@ -203,7 +203,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             console_runner, console_port = await stack.enter_async_context(
                 serving(console, lambda app: start_console(app, "127.0.0.1", 0)))
             console_url = f"http://127.0.0.1:{console_port}"
-            console[AUTHORITY].create_owner(OWNER, PASSWORD)
+            await console[AUTHORITY].owners.create(OWNER, PASSWORD)
             relay = Relay(console_url)
             _, relay_port = await stack.enter_async_context(
                 serving(relay.app, start_plain))

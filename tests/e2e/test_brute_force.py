@@ -78,7 +78,7 @@ async def test_refusals_during_the_lockout_wait_their_turn(tmp_path: Path) -> No
         assert not guess.done()  # held in the delay, not answered
         # the owner's running bot is not held up by the queue of guesses
         assert (await daemon.call("ping"))["error"]["code"] == -32001
-        unused = daemon.issue()
+        unused = await daemon.issue()
         fresh = asyncio.create_task(_post(daemon, unused.token))
         sleeper.gate.set()
         status, body = await guess
@@ -138,7 +138,7 @@ async def test_ws_in_band_authenticate_is_throttled_and_says_invalid_token(
     sleeper = Sleeper()
     async with running_daemon(tmp_path, auth_failure_limit=3, auth_lockout_s=60.0,
                               auth_failure_delay_s=0.25, auth_sleep=sleeper) as daemon:
-        other = daemon.issue(login=777, server="Other-Server")
+        other = await daemon.issue(login=777, server="Other-Server")
         url = f"http://127.0.0.1:{daemon.http_port}/ws"
         async with daemon.session.ws_connect(
                 url, headers={"Authorization": f"Bearer {daemon.token}"}) as ws:

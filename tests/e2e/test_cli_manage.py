@@ -74,7 +74,9 @@ async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'data_dir = "{data.as_posix()}"\n[server]\nport = 0\n'
                            '[bridge]\nport = 0\n', encoding="utf-8")
-    Authority.open(data, RecordingMailer()).create_owner(OWNER, PASSWORD)
+    authority = await Authority.open(data, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    await authority.close()
     code, out, err = await _cli("token", "create", "-c", config_file, "--login", str(LOGIN),
                                 "--server", SERVER)
     assert code == 0, err
@@ -133,8 +135,8 @@ async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
         async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
-            authority.create_owner(OWNER, PASSWORD)
-            token = authority.issue_token(OWNER, LOGIN, SERVER).token
+            await authority.owners.create(OWNER, PASSWORD)
+            token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
             config_file = tmp_path / "device.toml"
             config_file.write_text(
                 f'data_dir = "{(tmp_path / "device").as_posix()}"\n[authority]\n'
@@ -194,10 +196,10 @@ async def test_paper_on_and_off_from_the_command_line(tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'data_dir = "{data.as_posix()}"\n[server]\nport = 0\n'
                            '[bridge]\nport = 0\n', encoding="utf-8")
-    authority = Authority.open(data, RecordingMailer())
-    authority.create_owner(OWNER, PASSWORD)
-    token = authority.issue_token(OWNER, LOGIN, SERVER).token
-    authority.register_account(OWNER, AccountRegistration(
+    authority = await Authority.open(data, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
+    await authority.accounts.register(OWNER, AccountRegistration(
         name="Live", broker="Sim", login=LOGIN, password="", server=SERVER,
         max_lot_size=Decimal("10"), risk_pct=Decimal("1")))
     code, _, err = await _cli("paper", "on", "-c", config_file, "--login", "1",

@@ -6,6 +6,7 @@ connections) making 500 concurrent calls is served without a connection error.""
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -164,6 +165,36 @@ async def test_each_peer_has_its_own_budget(tmp_path: Path) -> None:
                 async with asyncio.timeout(WAIT_S):
                     assert status(await reader.read()) == 200
         finally:
+            await _close_all(working)
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (a reset raises)."""
+    sock.settimeout(WAIT_S)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+async def test_a_refusal_arrives_when_the_request_came_first(tmp_path: Path) -> None:
+    """The peer's request is already in the socket when the port accepts it and refuses it
+    (the common case once connections are accepted in bursts): the 503 arrives and the
+    connection ends with a FIN, not a reset that loses it."""
+    async with running_daemon(tmp_path, max_connections=10, max_connections_per_peer=2
+                              ) as daemon:
+        working = [await start_request(daemon) for _ in range(2)]
+        # Connected and sent from the loop's own thread: the port cannot accept meanwhile.
+        sock = socket.create_connection(("127.0.0.1", daemon.http_port))
+        try:
+            sock.sendall(post(b"127.0.0.1", daemon.token))
+            assert status(await asyncio.to_thread(_read_to_end, sock)) == 503
+        finally:
+            sock.close()
+            for reader, writer in working:
+                writer.write(PING)
+                async with asyncio.timeout(WAIT_S):
+                    assert status(await reader.read()) == 200
             await _close_all(working)
 
 

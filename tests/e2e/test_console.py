@@ -204,7 +204,7 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
     app = create_console_app(config, clock=clock, throttle_clock=throttle_clock, sleep=pauses)
     runner, port = await start_console(app, "127.0.0.1", 0)
-    app[AUTHORITY].create_owner(OWNER, PASSWORD)
+    await app[AUTHORITY].owners.create(OWNER, PASSWORD)
     async with aiohttp.ClientSession() as session:
         yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
                       Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
@@ -555,7 +555,7 @@ async def test_owner_lockout_checks_no_password(console: Console) -> None:
     checked -- a right one included (it was checked at 51 guesses/s: an oracle). An owner who
     signed in before the lockout still gets in; after 60 s failures are 401 again."""
     authority = console.app[AUTHORITY]
-    authority.create_owner("second@example.com", "second owner's password")
+    await authority.owners.create("second@example.com", "second owner's password")
     assert (await console.owner("GET", "/v1/tokens"))[0] == 200  # signed in before
     for i in range(21):
         status, _ = await console.owner("GET", "/v1/tokens", auth=(OWNER, f"guess-{i}"))
@@ -678,7 +678,7 @@ async def test_a_terminal_another_owner_claimed_gets_no_token(console: Console) 
     a terminal the first owner holds live tokens for, until they are revoked; the other owner's
     own terminals are unaffected."""
     other = ("other@example.com", "another long password")
-    console.app[AUTHORITY].create_owner(*other)
+    await console.app[AUTHORITY].owners.create(*other)
     account = {"name": "Main", "broker": "Co", "login": 5012345, "password": "mt5-secret",
                "server": "MTG-Demo"}
     status, _ = await console.owner("POST", "/v1/accounts", account)

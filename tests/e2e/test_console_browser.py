@@ -165,7 +165,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         status, body, _ = await console.device("POST", "/v1/records/lookup", {
             "token_hint": token_hint(token), "device_name": "trading-pc", "os": "Windows 11"})
         assert (status, body) == (200, {"status": "pending"})
-        [device] = console.app[AUTHORITY].list_devices(OWNER)
+        [device] = await console.app[AUTHORITY].approvals.of_owner(OWNER)
         device_id = device["device_id"]
         await b.page("/", "#pending-devices", "06-dashboard-device-waiting")
         await b.page("/devices", f'tr[data-device-id="{device_id}"][data-status="pending"]',
@@ -190,7 +190,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
             "token_hint": token_hint(token), "device_name": "unknown-pc", "os": "Linux"},
             key=stranger)
         assert (status, body) == (200, {"status": "pending"})
-        [other] = [d for d in console.app[AUTHORITY].list_devices(OWNER)
+        [other] = [d for d in await console.app[AUTHORITY].approvals.of_owner(OWNER)
                    if d["device_id"] != device_id]
         other_id = other["device_id"]
         await b.page("/devices", f'tr[data-device-id="{other_id}"][data-status="pending"]',
@@ -204,11 +204,11 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert "unknown-pc denied" in await b.notice()
         assert not await b.do(lambda: driver.find_elements(
             By.CSS_SELECTOR, f'tr[data-device-id="{other_id}"][data-status="pending"]'))
-        assert [d["status"] for d in console.app[AUTHORITY].list_devices(OWNER)
+        assert [d["status"] for d in await console.app[AUTHORITY].approvals.of_owner(OWNER)
                 if d["device_id"] == other_id] == ["revoked"]  # its request is gone
 
         # The daemon reports the terminal logged in: active, and the account verified.
-        [listed] = console.app[AUTHORITY].list_tokens(OWNER)
+        [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
         status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [
             {"login": LOGIN, "server": SERVER, "state": "active",
              "token_id": listed["token_id"], "platform": "MT5", "ea_version": "1.2.0",
@@ -223,13 +223,13 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         await b.page("/accounts", 'article.account[data-verified="yes"]', "10-account-verified")
 
         # Paper trading on: saved, said, shown.
-        [account] = console.app[AUTHORITY].accounts_of(OWNER)
+        [account] = await console.app[AUTHORITY].accounts.of(OWNER)
         await b.click(f"paper-{account.id}")
         await b.click(f"save-risk-{account.id}")
         assert "within seconds" in await b.notice()
         assert await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")
                           .is_selected())
-        assert console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled
+        assert (await console.app[AUTHORITY].accounts.of(OWNER))[0].paper_trade_enabled
         await b.fits("11-paper-on")
         await b.shot("11-paper-on")
         await b.open("/accounts")  # and off again: orders reach the broker, so the password
@@ -239,7 +239,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         await b.wait_for(f"#risk-error-{account.id}")
         assert "leave paper trading" in await b.do(
             lambda: b.text(f"#risk-error-{account.id}"))
-        assert console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled  # still on
+        assert (await console.app[AUTHORITY].accounts.of(OWNER))[0].paper_trade_enabled  # still on
         await b.fits("11b-paper-off-password-asked")
         await b.shot("11b-paper-off-password-asked")
         assert not await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")
@@ -249,7 +249,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert "within seconds" in await b.notice()
         assert not await b.do(lambda: driver.find_element(By.ID, f"paper-{account.id}")
                               .is_selected())
-        assert not console.app[AUTHORITY].accounts_of(OWNER)[0].paper_trade_enabled
+        assert not (await console.app[AUTHORITY].accounts.of(OWNER))[0].paper_trade_enabled
 
         # Revoke the token: it asks first; Cancel keeps it, confirming revokes it.
         revoke = f"revoke-{listed['token_id']}"
@@ -265,7 +265,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         await b.click("confirm-yes")
         assert "revoked" in await b.notice()
         await b.wait_for('tr[data-status="revoked"]')
-        assert console.app[AUTHORITY].list_tokens(OWNER)[0]["revoked_at"] is not None
+        assert (await console.app[AUTHORITY].tokens.of(OWNER))[0]["revoked_at"] is not None
 
         # Everything above is in the activity, in words and relative times.
         await b.page("/activity", 'tr[data-kind="token_revoked"]', "13b-activity")

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
 from gateway.authority.api import AuthorityUnreachable
-from gateway.authority.database import MIGRATIONS, Database
+from gateway.authority.migrations import MIGRATIONS
 from gateway.authority.proofs import device_proof_headers
 from gateway.authority.records import AuthorityKey
 from gateway.authority.store import DB_FILE
@@ -181,11 +182,15 @@ def test_readiness_includes_the_database(tmp_path: Path) -> None:
         server.stop()
 
 
-def _set_schema_version(database: Database, version: int) -> None:
-    """Write ``version`` into the database's ``schema_version``, as another release (or an
-    older backup restored over it) would leave it."""
-    with database.tx() as tx:
-        tx.execute("UPDATE schema_version SET version = ?", (version,))
+def _set_schema_version(database: str | Path, version: int) -> None:
+    """Write ``version`` into the ``schema_version`` of ``database`` (a PostgreSQL URL, or the
+    SQLite file), as another release (or an older backup restored over it) would leave it."""
+    if isinstance(database, str):
+        with psycopg.connect(database) as conn:
+            conn.execute("UPDATE schema_version SET version = %s", (version,))
+        return
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("UPDATE schema_version SET version = ?", (version,))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -198,12 +203,12 @@ def test_readiness_answers_a_schema_mismatch_until_the_schema_is_this_releases(
     latest = len(MIGRATIONS)
     config = _config(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "MTGATEWAY_DATABASE_URL"}
+    database: str | Path
     if backend == "postgresql":
-        url = request.getfixturevalue("postgres").new_database()
-        env["MTGATEWAY_DATABASE_URL"] = url
-        database = Database(url=url)
+        database = request.getfixturevalue("postgres").new_database()
+        env["MTGATEWAY_DATABASE_URL"] = database
     else:
-        database = Database(path=tmp_path / "data" / DB_FILE)
+        database = tmp_path / "data" / DB_FILE
     console = ConsoleProcess(config, env)  # migrates the new database to this release's
     try:
         assert _ready(console.url) == (200, {"status": "ready", "schema_version": latest})
@@ -218,7 +223,6 @@ def test_readiness_answers_a_schema_mismatch_until_the_schema_is_this_releases(
         assert _ready(console.url) == (200, {"status": "ready", "schema_version": latest})
     finally:
         console.stop()
-        database.close()
 
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"

@@ -42,8 +42,8 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
         async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
-            authority.create_owner(OWNER, PASSWORD)
-            token = authority.issue_token(OWNER, 777, "Broker-Live").token
+            await authority.owners.create(OWNER, PASSWORD)
+            token = (await authority.tokens.issue(OWNER, 777, "Broker-Live")).token
             browser = Browser(url)
             try:
                 assert (await browser.sign_in(OWNER, "wrong password!")).status == 401

@@ -80,8 +80,8 @@ async def test_a_restarted_console_still_knows_its_devices(tmp_path: Path) -> No
             return response.status
 
     async with _serving(await start_console(first, "127.0.0.1", 0)) as port:
-        first[AUTHORITY].create_owner(OWNER, PASSWORD)
-        issued = first[AUTHORITY].issue_token(OWNER, 5012345, "MTG-Demo")
+        await first[AUTHORITY].owners.create(OWNER, PASSWORD)
+        issued = await first[AUTHORITY].tokens.issue(OWNER, 5012345, "MTG-Demo")
         body = {"token_hint": token_hint(issued.token),
                 **boxed(device_info(daemon).device_id)}
         body["box_key"] = b64url_encode(body["box_key"])

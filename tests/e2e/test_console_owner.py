@@ -42,7 +42,7 @@ async def _pending(console: Console, browser: Browser) -> tuple[str, str, str]:
         "token_hint": token_hint(token), "device_name": "desk-pc", "os": "Windows 11"})
     assert (status, body) == (200, {"status": "pending"})
     await console.sink.wait_for(1)
-    [device] = console.app[AUTHORITY].list_devices(OWNER)
+    [device] = await console.app[AUTHORITY].approvals.of_owner(OWNER)
     return token, device["device_id"], console.sink.code()
 
 
@@ -68,7 +68,7 @@ async def test_a_session_cookie_alone_cannot_mint_a_token(console: Console,
         assert 'value="not-the-password"' not in wrong.text  # never echoed
     finally:
         await thief.close()
-    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+    assert await console.app[AUTHORITY].tokens.of(OWNER) == []
     activity = await browser.get("/activity")
     assert 'data-kind="login_failed"' in activity.text
     # the owner, who knows the password, gets the token
@@ -88,7 +88,7 @@ async def test_the_owner_approves_a_pending_device_with_the_password(
     refused = await browser.submit("/devices", f"/devices/{device_id}/approve",
                                    {"owner_password": "wrong-one"})
     assert refused.status == 401 and f'id="approve-error-{device_id}"' in refused.text
-    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "pending"
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "pending"
     answer = await browser.submit("/devices", f"/devices/{device_id}/approve",
                                   {"owner_password": PASSWORD})
     assert answer.status == 303 and answer.headers["Location"] == "/devices"
@@ -113,11 +113,11 @@ async def test_denying_a_device_asks_first_and_kills_its_code(
     _, device_id, code = await _pending(console, browser)
     asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
     assert asked.status == 200 and "Deny this device?" in asked.text
-    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "pending"
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "pending"
     done = await browser.post(f"/devices/{device_id}/deny",
                               {"csrf": asked.csrf(), "confirm": "yes"})
     assert done.status == 303
-    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "revoked"
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "revoked"
     assert "desk-pc denied." in (await browser.get("/devices")).text
     status, body, _ = await console.device("POST", "/v1/device/verify", {"code": code})
     assert status == 400 and body["error"]["reason"] == "no_pending_approval"
@@ -134,7 +134,7 @@ async def test_a_revoked_device_row_can_be_removed_after_a_confirmation(
     assert f'id="forget-{device_id}"' not in (await browser.get("/devices")).text
     early = await browser.submit("/devices", f"/devices/{device_id}/forget", {"confirm": "yes"})
     assert early.status == 303
-    assert console.app[AUTHORITY].list_devices(OWNER)[0]["status"] == "pending"
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "pending"
     asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
     await browser.post(f"/devices/{device_id}/deny", {"csrf": asked.csrf(), "confirm": "yes"})
     assert f'id="forget-{device_id}"' in (await browser.get("/devices")).text
@@ -142,11 +142,11 @@ async def test_a_revoked_device_row_can_be_removed_after_a_confirmation(
     assert forged.status == 403
     asked = await browser.submit("/devices", f"/devices/{device_id}/forget", {})
     assert asked.status == 200 and "Remove this device from the list?" in asked.text
-    assert len(console.app[AUTHORITY].list_devices(OWNER)) == 1
+    assert len(await console.app[AUTHORITY].approvals.of_owner(OWNER)) == 1
     done = await browser.post(f"/devices/{device_id}/forget",
                               {"csrf": asked.csrf(), "confirm": "yes"})
     assert done.status == 303 and done.headers["Location"] == "/devices"
-    assert console.app[AUTHORITY].list_devices(OWNER) == []
+    assert await console.app[AUTHORITY].approvals.of_owner(OWNER) == []
     page = (await browser.get("/devices")).text
     assert "desk-pc removed from the list." in page and f'data-device-id="{device_id}"' not in page
     assert 'data-kind="device_forgotten"' in (await browser.get("/activity")).text
@@ -215,7 +215,7 @@ async def test_the_mt5_password_is_optional_and_an_account_is_verified_by_its_te
         accounts.text
     status, _, _ = await console.device("POST", "/v1/device/verify", {"code": code})
     assert status == 200
-    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token_row] = await console.app[AUTHORITY].tokens.of(OWNER)
     report = {"login": 5012345, "server": "MTG-Demo", "state": "active",
               "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "1.2.0"}
     status, body, _ = await console.device("POST", "/v1/terminals/report",
@@ -238,7 +238,7 @@ async def test_the_paper_switch_reaches_the_record_and_wakes_the_daemon_at_once(
     await browser.submit("/accounts", "/accounts", {
         "name": "Demo", "broker": "MetaQuotes", "login": "5012345", "server": "MTG-Demo",
         "auto_trade_enabled": "on"})
-    [account] = console.app[AUTHORITY].accounts_of(OWNER)
+    [account] = await console.app[AUTHORITY].accounts.of(OWNER)
     assert account.paper_trade_enabled is False
     _, body, _ = await console.device("POST", "/v1/device/revocations", {})
     poll = asyncio.create_task(console.device("POST", "/v1/device/revocations",
@@ -249,7 +249,7 @@ async def test_the_paper_switch_reaches_the_record_and_wakes_the_daemon_at_once(
     assert saved.status == 303
     async with asyncio.timeout(5):  # answered at once, far within the 30 s wait
         status, woke, _ = await poll
-    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token_row] = await console.app[AUTHORITY].tokens.of(OWNER)
     assert status == 200 and woke["token_ids"] == [token_row["token_id"]]
     status, records, _ = await console.device("POST", "/v1/records/refresh",
                                               {"token_ids": [token_row["token_id"]]})
@@ -263,7 +263,7 @@ async def test_the_dashboard_shows_the_figures_an_active_terminal_reports(
         console: Console, browser: Browser) -> None:
     token, _, code = await _pending(console, browser)
     assert (await console.device("POST", "/v1/device/verify", {"code": code}))[0] == 200
-    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token_row] = await console.app[AUTHORITY].tokens.of(OWNER)
     active = {"login": 5012345, "server": "MTG-Demo", "state": "active",
               "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "1.2.0",
               "balance": 10000.5, "equity": 10234.25, "currency": "USD", "positions": 3}
@@ -305,7 +305,7 @@ async def test_the_owner_api_refuses_a_foreign_origin_and_a_body_that_is_not_jso
     assert status == 415 and answer["error"]["reason"] == "unsupported_media_type"
     status, answer = await post({"Content-Type": "application/json", "Origin": "null"})
     assert status == 403
-    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+    assert await console.app[AUTHORITY].tokens.of(OWNER) == []
     # the console's own origin, and no Origin at all (the CLI, curl), are served
     status, answer = await post({"Content-Type": "application/json", "Origin": console.url})
     assert status == 201 and answer["token"].startswith("mtg")
@@ -339,7 +339,7 @@ async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_nev
     asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
     assert (await browser.post(f"/devices/{device_id}/deny",
                                {"csrf": asked.csrf(), "confirm": "yes"})).status == 303
-    [token_row] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token_row] = await console.app[AUTHORITY].tokens.of(OWNER)
     live = {"login": 5012345, "server": "MTG-Demo", "state": "active",
             "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "9.9"}
     status, body, _ = await console.device("POST", "/v1/terminals/report",

@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 from gateway.authority.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
 from gateway.authority.guard import ConnectionLimits
 from gateway.authority.reports import SILENT_AFTER_S
+from gateway.authority.service.common import risk_of
 from gateway.authority.web import PAGES
 from gateway.authority.web.security import CSP, SESSION_COOKIE
 from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
@@ -126,7 +127,7 @@ async def test_session_cookie_is_secure_under_tls(tmp_path: Path) -> None:
                              sleep=Pauses())
     runner, port = await start_console(app, "127.0.0.1", 0, ssl_context=server_ctx)
     try:
-        app[AUTHORITY].create_owner(OWNER, PASSWORD)
+        await app[AUTHORITY].owners.create(OWNER, PASSWORD)
         connector = aiohttp.TCPConnector(ssl=client_ctx)
         async with aiohttp.ClientSession(connector=connector,
                                          cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
@@ -158,7 +159,7 @@ async def test_a_session_ends_after_the_idle_time(console: Console, browser: Bro
     console.clock.now += IDLE_S
     answer = await browser.get("/")
     assert answer.status == 303 and answer.headers["Location"] == "/login"
-    assert len(console.app[PAGES].sessions) == 0  # forgotten, not just refused
+    assert await console.app[PAGES].sessions.count() == 0  # forgotten, not just refused
 
 
 async def test_a_busy_session_still_ends_at_the_absolute_time(
@@ -199,8 +200,8 @@ async def test_every_state_changing_form_without_its_csrf_token_gets_403(
         assert wrong.status == 403, path
     # nothing happened: still signed in, no token, no account
     assert (await browser.get("/")).status == 200
-    assert console.app[AUTHORITY].list_tokens(OWNER) == []
-    assert console.app[AUTHORITY].accounts_of(OWNER) == []
+    assert await console.app[AUTHORITY].tokens.of(OWNER) == []
+    assert await console.app[AUTHORITY].accounts.of(OWNER) == []
 
 
 async def test_sign_in_without_the_forms_token_gets_403_even_with_the_right_password(
@@ -305,7 +306,7 @@ async def test_a_token_is_shown_once_and_never_again(
     assert token_id in (await browser.get("/tokens")).text
     assert token not in caplog.text
     assert all(token not in r for r in console.responses)
-    listed = console.app[AUTHORITY].list_tokens(OWNER)
+    listed = await console.app[AUTHORITY].tokens.of(OWNER)
     assert [t["token_id"] for t in listed] == [token_id]
     assert token not in repr(listed)
 
@@ -320,7 +321,7 @@ async def test_token_form_errors_are_shown_next_to_the_field_and_keep_the_input(
     assert 'id="error-login"' in answer.text and 'id="error-scopes"' in answer.text
     assert 'id="error-expires_days"' in answer.text
     assert 'value="Kept-Server"' in answer.text
-    assert console.app[AUTHORITY].list_tokens(OWNER) == []
+    assert await console.app[AUTHORITY].tokens.of(OWNER) == []
 
 
 async def test_a_token_for_a_linked_account_takes_its_terminal_and_expiry(
@@ -329,12 +330,12 @@ async def test_a_token_for_a_linked_account_takes_its_terminal_and_expiry(
     await browser.submit("/accounts", "/accounts", {
         "name": "Demo", "broker": "MetaQuotes", "login": "4242", "password": "pw",
         "server": "MetaQuotes-Demo"})
-    account = console.app[AUTHORITY].accounts_of(OWNER)[0]
+    account = (await console.app[AUTHORITY].accounts.of(OWNER))[0]
     answer = await browser.submit("/tokens", "/tokens", [
         ("account_id", str(account.id)), ("scopes", "read"), ("expires_days", "7"),
         ("owner_password", PASSWORD)])
     assert answer.status == 201
-    [token] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token] = await console.app[AUTHORITY].tokens.of(OWNER)
     assert (token["login"], token["server"], token["scopes"]) == (4242, "MetaQuotes-Demo",
                                                                   ["read"])
     assert token["expires_at"] == token["created_at"] + 7 * 86400
@@ -347,11 +348,11 @@ async def test_revoking_a_token_on_the_page(console: Console, browser: Browser) 
     asked = await browser.submit("/tokens", f"/tokens/{token_id}/revoke", {})
     assert asked.status == 200 and 'id="confirm-yes"' in asked.text
     assert "stops working at once" in asked.text
-    assert console.app[AUTHORITY].list_tokens(OWNER)[0]["revoked_at"] is None
+    assert (await console.app[AUTHORITY].tokens.of(OWNER))[0]["revoked_at"] is None
     answer = await browser.post(f"/tokens/{token_id}/revoke",
                                 {"csrf": asked.csrf(), "confirm": "yes"})
     assert answer.status == 303 and answer.headers["Location"] == "/tokens"
-    [token] = console.app[AUTHORITY].list_tokens(OWNER)
+    [token] = await console.app[AUTHORITY].tokens.of(OWNER)
     assert token["revoked_at"] is not None
     page = await browser.get("/tokens")
     assert "revoked" in page.text and f'id="revoke-{token_id}"' not in page.text
@@ -378,7 +379,7 @@ async def test_registration_errors_are_shown_next_to_each_field(
         assert f'id="error-{field_name}"' in answer.text, field_name
     assert 'id="error-server"' not in answer.text
     assert 'value="Kept"' in answer.text
-    assert console.app[AUTHORITY].accounts_of(OWNER) == []
+    assert await console.app[AUTHORITY].accounts.of(OWNER) == []
 
 
 async def test_a_registered_login_is_a_409_next_to_the_login(
@@ -398,7 +399,7 @@ async def test_editing_the_risk_policy_reaches_the_signed_record(
     await browser.submit("/accounts", "/accounts", {
         "name": "A", "broker": "B", "login": "5012345", "password": "pw",
         "server": "MTG-Demo", "auto_trade_enabled": "on"})
-    account = console.app[AUTHORITY].accounts_of(OWNER)[0]
+    account = (await console.app[AUTHORITY].accounts.of(OWNER))[0]
     bad = await browser.submit("/accounts", f"/accounts/{account.id}/risk",
                                {"max_lot_size": "500", "risk_pct": "0.5"})
     assert bad.status == 400 and "a number from 0 to 100" in bad.text
@@ -406,11 +407,12 @@ async def test_editing_the_risk_policy_reaches_the_signed_record(
         "allowed_symbols": "EURUSD, BTCUSD", "max_lot_size": "2.5", "risk_pct": "0.05",
         "owner_password": PASSWORD})  # a higher lot cap and risk: loosening (T4-F5)
     assert ok.status == 303
-    [after] = console.app[AUTHORITY].accounts_of(OWNER)
+    [after] = await console.app[AUTHORITY].accounts.of(OWNER)
     assert after.allowed_symbols == ("EURUSD", "BTCUSD")
     assert (after.max_lot_size, after.risk_pct, after.auto_trade_enabled) == ("2.5", "0.05",
                                                                               False)
-    risk = console.app[AUTHORITY]._risk(5012345, "MTG-Demo").as_json()
+    authority = console.app[AUTHORITY]
+    risk = (await authority.run(risk_of, authority.store, 5012345, "MTG-Demo")).as_json()
     assert risk["max_lot_size"] in ("2.5", 2.5) and risk["auto_trade_enabled"] is False
     other = await browser.submit("/accounts", "/accounts/9999/risk", {"max_lot_size": "1"})
     assert other.status == 404
@@ -429,24 +431,24 @@ async def test_loosening_a_risk_limit_or_leaving_paper_asks_for_the_password(
         "auto_trade_enabled": False, "paper_trade_enabled": True})
     assert status == 201
     await signed_in(browser)
-    [before] = console.app[AUTHORITY].accounts_of(OWNER)
+    [before] = await console.app[AUTHORITY].accounts.of(OWNER)
     risk = f"/accounts/{before.id}/risk"
     same = {"allowed_symbols": "EURUSD, GBPUSD", "max_lot_size": "0.1", "risk_pct": "0.01",
             "paper_trade_enabled": "on"}
 
-    def saved() -> tuple[object, ...]:
-        [row] = console.app[AUTHORITY].accounts_of(OWNER)
+    async def saved() -> tuple[object, ...]:
+        [row] = await console.app[AUTHORITY].accounts.of(OWNER)
         return (row.allowed_symbols, row.max_lot_size, row.risk_pct, row.auto_trade_enabled,
                 row.paper_trade_enabled)
 
-    kept = saved()
+    kept = await saved()
     review = await browser.submit("/accounts", risk, {
         "max_lot_size": "100", "risk_pct": "1", "auto_trade_enabled": "on"})
     assert review.status == 401, review.text
     assert "Enter your console password to confirm" in review.text
     assert "leave paper trading" in review.text and "raise the lot cap to 100" in review.text
     assert 'name="max_lot_size" inputmode="decimal" value="100"' in review.text  # kept
-    assert saved() == kept
+    assert await saved() == kept
     for change, words in [({"max_lot_size": "0.2"}, "raise the lot cap to 0.2"),
                           ({"risk_pct": "0.02"}, "raise the risk per trade to 0.02"),
                           ({"auto_trade_enabled": "on"}, "switch automated trading on"),
@@ -455,26 +457,26 @@ async def test_loosening_a_risk_limit_or_leaving_paper_asks_for_the_password(
                           ({"allowed_symbols": ""}, "allow every symbol")]:
         answer = await browser.submit("/accounts", risk, {**same, **change})
         assert answer.status == 401 and words in answer.text, (change, answer.status)
-        assert saved() == kept, change
+        assert await saved() == kept, change
     wrong = await browser.submit("/accounts", risk, {**same, "max_lot_size": "5",
                                                      "owner_password": "not the password"})
-    assert wrong.status == 401 and "Wrong password." in wrong.text and saved() == kept
+    assert wrong.status == 401 and "Wrong password." in wrong.text and await saved() == kept
     tighter = dict(same)
     for change in ({}, {"max_lot_size": "0.05"}, {"risk_pct": "0.005"},
                    {"allowed_symbols": "eurusd"}):  # each one more step, no password
         tighter.update(change)
         assert (await browser.submit("/accounts", risk, tighter)).status == 303, change
-    assert saved() == (("eurusd",), "0.05", "0.005", False, True)
+    assert await saved() == (("eurusd",), "0.05", "0.005", False, True)
     assert (await browser.submit("/accounts", risk, {**tighter, "paper_trade_enabled": "",
                                                      "owner_password": PASSWORD})).status == 303
-    assert saved()[4] is False
+    assert (await saved())[4] is False
     assert (await browser.submit("/accounts", risk, tighter)).status == 303  # paper on again
-    assert saved()[4] is True
+    assert (await saved())[4] is True
     live = await browser.submit("/accounts", risk, {
         "max_lot_size": "100", "risk_pct": "1", "auto_trade_enabled": "on",
         "owner_password": PASSWORD})
     assert live.status == 303
-    assert saved() == ((), "100", "1", True, False)
+    assert await saved() == ((), "100", "1", True, False)
 
 
 async def test_dashboard_rows_answer_401_when_signed_out(console: Console,

@@ -146,7 +146,7 @@ async def test_the_real_console_proves_its_key_and_gets_the_owners_call(
     app = create_console_app(config, mailer=RecordingMailer())
     runner, port = await start_console(app, "127.0.0.1", 0)
     authority = app[AUTHORITY]
-    authority.create_owner(OWNER, PASSWORD)
+    await authority.owners.create(OWNER, PASSWORD)
     try:
         url = f"http://127.0.0.1:{port}"
         code, out = await _token_list("--console", url, "--console-key",

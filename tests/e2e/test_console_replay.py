@@ -118,8 +118,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     try:
         console_url = f"http://127.0.0.1:{port}"
         authority = console[AUTHORITY]
-        authority.create_owner(OWNER, PASSWORD)
-        token = authority.issue_token(OWNER, LOGIN, SERVER).token
+        await authority.owners.create(OWNER, PASSWORD)
+        token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
         address = Address(console_url)
         async with serving(address.app) as address_port:
             daemon = create_app(GatewayConfig(
@@ -133,7 +133,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             http_runner, http_port = await start_http(daemon)
             try:
                 device = daemon[DEVICE].info
-                authority.local_device_auto_approve(device.device_id, device.public_key)
+                await authority.approvals.approve_local(device)
                 yield World(console_url, console, address, daemon,
                             f"http://127.0.0.1:{http_port}", token)
             finally:

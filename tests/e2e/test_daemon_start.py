@@ -48,10 +48,10 @@ def _config(data_dir: Path, *, http_port: int = 0, bridge_port: int = 0) -> Path
 
 async def _issue_token(data_dir: Path) -> str:
     """An owner and a token in the data dir's authority, written before the daemon starts."""
-    authority = Authority.open(data_dir, RecordingMailer())
+    authority = await Authority.open(data_dir, RecordingMailer())
     try:
-        authority.create_owner(OWNER, "a long password")
-        return authority.issue_token(OWNER, LOGIN, SERVER).token
+        await authority.owners.create(OWNER, "a long password")
+        return (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
     finally:
         await authority.close()
 

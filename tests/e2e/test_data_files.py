@@ -50,9 +50,9 @@ def _config(data_dir: Path) -> GatewayConfig:
 @contextlib.asynccontextmanager
 async def _daemon(data_dir: Path) -> AsyncIterator[str]:
     """A daemon on its own data dir (file key store, embedded authority), with a token."""
-    authority = Authority.open(data_dir, RecordingMailer())
-    authority.create_owner(OWNER, OWNER_PASSWORD)
-    token = authority.issue_token(OWNER, LOGIN, SERVER).token
+    authority = await Authority.open(data_dir, RecordingMailer())
+    await authority.owners.create(OWNER, OWNER_PASSWORD)
+    token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
     app = create_app(_config(data_dir), authority=authority)
     runner, _ = await start_http(app)
     try:

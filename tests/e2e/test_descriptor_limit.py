@@ -27,7 +27,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.descriptors import RESERVE
-from gateway.authority.devices import Approval
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info, device_proof_headers
 from gateway.authority.service import Authority
@@ -107,17 +106,15 @@ def _open_files_limit(pid: int) -> list[str] | None:
     return row.split()[3:5]
 
 
-def _approved_device(data: Path) -> Ed25519PrivateKey:
+async def _approved_device(data: Path) -> Ed25519PrivateKey:
     """A daemon's device key its owner approved, written before the console starts."""
-    authority = Authority.open(data, RecordingMailer())
-    authority.create_owner("owner@example.com", "a long test password")
-    key, now = Ed25519PrivateKey.generate(), int(time.time())
-    info = device_info(key)
-    authority.store.upsert_device(info.device_id, info.public_key, "daemon", "linux", now)
-    authority.store.save_approval(Approval(
-        approval_id="apr_test_daemon", owner_email="owner@example.com",
-        device_id=info.device_id, status="approved", created_at=now, approved_at=now))
-    authority.store.database.close()
+    authority = await Authority.open(data, RecordingMailer())
+    try:
+        await authority.owners.create("owner@example.com", "a long test password")
+        key = Ed25519PrivateKey.generate()
+        await authority.approvals.approve_local(device_info(key))  # approved by the owner
+    finally:
+        await authority.close()
     return key
 
 
@@ -160,7 +157,7 @@ async def test_a_console_under_a_low_hard_limit_serves_a_smaller_budget(
     refused, their sockets open (before: /health unanswered, and `unable to open database
     file`)."""
     config = _config(tmp_path)
-    daemon = _approved_device(tmp_path / "data")
+    daemon = await _approved_device(tmp_path / "data")
     async with _serving("console", config, 256, 256, _CONSOLE_PORT) as (port, lines, _):
         capped = (256 - RESERVE) // 2
         bare = await _bare(port, 400)

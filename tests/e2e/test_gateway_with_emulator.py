@@ -104,7 +104,7 @@ async def test_ea_token_bound_to_another_terminal_is_refused(daemon: Daemon) -> 
 async def test_client_and_ea_tokens_must_be_the_same_record(
         daemon: Daemon, emulator: EmulatedTerminal) -> None:
     """A second token for the same terminal cannot use the EA connected with the first."""
-    other = daemon.issue(LOGIN, SERVER)
+    other = await daemon.issue(LOGIN, SERVER)
     error = (await daemon.call("account_info", token=other.token))["error"]
     assert error["code"] == -32004 and error["data"]["reason"] == "terminal_mismatch"
 
@@ -149,8 +149,8 @@ async def test_bad_credentials_get_401_with_the_reason(daemon: Daemon, headers: 
 
 async def test_expired_and_revoked_tokens_are_refused(daemon: Daemon) -> None:
     """A token past its expiry or revoked is refused with token_expired / token_revoked."""
-    expired = daemon.issue(LOGIN, SERVER, expires_in_s=1)
-    revoked = daemon.issue(LOGIN, SERVER)
+    expired = await daemon.issue(LOGIN, SERVER, expires_in_s=1)
+    revoked = await daemon.issue(LOGIN, SERVER)
     await daemon.revoke(revoked.token_id)
     daemon.clock.advance(2)
     for token, reason in ((expired.token, "token_expired"), (revoked.token, "token_revoked")):

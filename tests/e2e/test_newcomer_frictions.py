@@ -46,7 +46,7 @@ async def test_the_bot_example_trades_under_the_default_risk_policy(daemon: Daem
     1 % of equity at risk, 0.1 lot); examples/bot.py then still opens, moves its stops and
     closes, because its opening order carries its stop loss (it used to open without one and
     was refused -32012)."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Checklist step 1", broker="MetaQuotes", login=LOGIN, password="", server=SERVER))
     await daemon.cache.refresh_once()  # the record now carries the default policy
     async with connected_terminal(daemon, symbols=("EURUSD", "BTCUSD"),
@@ -124,9 +124,9 @@ async def test_a_policy_change_is_not_logged_as_a_revocation(
     """m15: registering an account (a new risk policy on its tokens' records) made the daemon
     log "token authority announced 2 revocation(s)", though nothing was revoked. The feed
     names every changed record; the line now says so."""
-    authority = Authority.open(tmp_path, RecordingMailer())
-    authority.create_owner(OWNER, "correct horse battery")
-    authority.issue_token(OWNER, LOGIN, SERVER)
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    await authority.owners.create(OWNER, "correct horse battery")
+    await authority.tokens.issue(OWNER, LOGIN, SERVER)
     link = SelfApprovingAuthority(authority, device_info(Ed25519PrivateKey.generate()))
     refreshed = asyncio.Event()
 
@@ -137,7 +137,7 @@ async def test_a_policy_change_is_not_logged_as_a_revocation(
     watcher = asyncio.create_task(watch_revocations(link, link._device, refresh, wait_s=60))
     try:
         await asyncio.sleep(0)  # one turn: the watcher takes the feed's head as its cursor
-        authority.register_account(OWNER, AccountRegistration(
+        await authority.accounts.register(OWNER, AccountRegistration(
             name="Live", broker="Sim", login=LOGIN, password="", server=SERVER))
         async with asyncio.timeout(WAIT_S):
             await refreshed.wait()

@@ -87,7 +87,7 @@ async def test_a_client_id_reused_under_a_new_token_is_a_new_order(
         first = (await daemon.call("order_send", {"request": {**BUY, "client_id": "sig-1"}}
                                    ))["result"]
         assert first["retcode"] == 10009
-        second_token = daemon.issue()
+        second_token = await daemon.issue()
         terminal.paste_token(second_token.token)
         await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
         session = await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)

@@ -35,7 +35,7 @@ BUY_BTC: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BU
 async def limited(daemon: Daemon, emulator: EmulatedTerminal) -> AsyncIterator[EmulatedTerminal]:
     """The account registered with a risk policy whose ``risk_pct`` (2 %) makes every opening
     order call the terminal (tick, order_calc_profit, account_info) before it is journaled."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Risk test", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         allowed_symbols=("BTCUSD",), max_lot_size=Decimal("0.05"), risk_pct=Decimal("0.02")))
     await daemon.cache.refresh_once()
@@ -182,7 +182,7 @@ async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> Non
     """No terminal, a read-only token, a stale record and a reconciliation pass each appear
     by the reason word their order_send error would carry; none of them once cleared."""
     assert await _trading(daemon) == {"allowed": False, "refused_because": ["terminal_offline"]}
-    reader = daemon.issue(scopes=("read",))
+    reader = await daemon.issue(scopes=("read",))
     assert (await _trading(daemon, reader.token))["refused_because"] == [
         "scope", "terminal_offline"]
 
@@ -223,7 +223,7 @@ async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> Non
 
 async def test_gateway_status_names_a_policy_without_automated_trading(
         daemon: Daemon, emulator: EmulatedTerminal) -> None:
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Manual", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         auto_trade_enabled=False))
     await daemon.cache.refresh_once()

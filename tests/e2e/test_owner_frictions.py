@@ -80,8 +80,8 @@ async def test_verify_takes_the_code_as_the_email_prints_it_and_typos_cost_no_tr
         async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
-            authority.create_owner(OWNER, PASSWORD)
-            token = authority.issue_token(OWNER, LOGIN, SERVER).token
+            await authority.owners.create(OWNER, PASSWORD)
+            token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
             config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
             device = open_device(load_config(config_file))
             hint = token_hint(token)
@@ -123,8 +123,8 @@ async def test_a_failed_email_is_reported_as_failed(tmp_path: Path) -> None:
     async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
         authority = console[AUTHORITY]
-        authority.create_owner(OWNER, PASSWORD)
-        token = authority.issue_token(OWNER, LOGIN, SERVER).token
+        await authority.owners.create(OWNER, PASSWORD)
+        token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
         config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
         device = open_device(load_config(config_file))
         async with RemoteAuthority(url, device.private_key) as daemon:
@@ -135,7 +135,7 @@ async def test_a_failed_email_is_reported_as_failed(tmp_path: Path) -> None:
             clock.advance(60)
             code, out, err = await cli("device", "resend", "-c", config_file)
         assert code == 1 and "could not e-mail it" in err and "e-mailed" not in out, out + err
-        kinds = [e.kind for e in authority.activity_of(OWNER)]
+        kinds = [e.kind for e in await authority.owners.activity(OWNER)]
         assert kinds.count("mail_failed") == 2  # the first code and the resent one
 
 

@@ -53,7 +53,7 @@ class RecordingTerminal(EmulatedTerminal):
 @pytest.fixture
 async def paper(daemon: Daemon) -> AsyncIterator[RecordingTerminal]:
     """The terminal's account registered with paper_trade_enabled, and a recording terminal."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         max_lot_size=__import__("decimal").Decimal("10"),
         risk_pct=__import__("decimal").Decimal("1"), paper_trade_enabled=True))
@@ -148,7 +148,7 @@ async def test_malformed_rows_from_the_ea_are_dropped_and_the_session_survives(
     """Issue 17: a tick row the paper book cannot read used to raise out of the bridge and end
     the EA session. Now each malformed tick, trade or terminal row is dropped and logged with
     the field it broke; the session, the paper book and the good rows go on."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
     await daemon.cache.refresh_once()
@@ -190,7 +190,7 @@ async def test_a_paper_order_is_risk_sized_against_the_paper_account(daemon: Dae
     The live account holds a position whose price moved, so its equity differs; an order whose
     loss at the stop lies between 1 % of each equity is decided by the paper equity (it used to
     be decided by the live one), and the risk reads never touch the live account."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         max_lot_size=Decimal("10"), risk_pct=Decimal("0.01"), paper_trade_enabled=True))
     await daemon.cache.refresh_once()
@@ -225,7 +225,7 @@ async def _paper_daemon_trade(data_dir: Path, trade: bool) -> tuple[list[Any], A
     """A daemon on ``data_dir`` with the account on paper and an emulated terminal; buys once
     when ``trade``; its paper positions and account."""
     async with running_daemon(data_dir) as daemon:
-        daemon.authority.register_account(OWNER, AccountRegistration(
+        await daemon.authority.accounts.register(OWNER, AccountRegistration(
             name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
             max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
         await daemon.cache.refresh_once()
@@ -267,7 +267,7 @@ async def test_an_unreadable_paper_book_is_refused_not_replaced(tmp_path: Path) 
     damaged.write_bytes(b"{not json")
     damaged.chmod(0o600)
     async with running_daemon(tmp_path) as daemon:
-        daemon.authority.register_account(OWNER, AccountRegistration(
+        await daemon.authority.accounts.register(OWNER, AccountRegistration(
             name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
             paper_trade_enabled=True))
         await daemon.cache.refresh_once()
@@ -282,7 +282,7 @@ async def test_an_unreadable_paper_book_is_refused_not_replaced(tmp_path: Path) 
 async def register_on_paper_and_wait(daemon: Daemon) -> None:
     """Register the terminal's account with paper trading on, and wait until the daemon
     answers from the paper book: the revocation feed's push, not a refresh the test forces."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
     async with asyncio.timeout(WAIT_S):  # the feed's refresh, not the clock's
@@ -315,7 +315,7 @@ async def test_an_unknown_paper_order_is_reconciled_in_the_paper_book(tmp_path: 
     live order of the same magic, symbol, type and volume would otherwise be taken for it
     (the paper book keeps no EA record, and no tag was consented to: the shape finds it)."""
     async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as daemon:
-        daemon.authority.register_account(OWNER, AccountRegistration(
+        await daemon.authority.accounts.register(OWNER, AccountRegistration(
             name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
             max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
         await daemon.cache.refresh_once()
@@ -408,7 +408,7 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
     order_send, waiting for the symbol's first tick) while its account is switched back to
     live finishes on paper -- answered and journalled with "paper": true, in the paper book,
     never at the terminal -- and the next order goes live. No order crosses over."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
     await daemon.cache.refresh_once()
@@ -424,9 +424,9 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         await asyncio.wait_for(terminal.held.wait(), WAIT_S)
         status = await ok(daemon, "order_status", ["fly-1"])
         assert status["state"] == "SENT"  # past the journal: in the paper book's hands
-        [account] = daemon.authority.accounts_of(OWNER)
-        assert daemon.authority.update_risk(OWNER, account.id, (), Decimal("10"),
-                                            Decimal("1"), True, paper_trade_enabled=False)
+        [account] = await daemon.authority.accounts.of(OWNER)
+        assert await daemon.authority.accounts.update_risk(
+            OWNER, account.id, (), Decimal("10"), Decimal("1"), True, paper_trade_enabled=False)
         await daemon.cache.refresh_once()
         assert "paper" not in await ok(daemon, "account_info")  # live from here on
         assert not first.done()

@@ -192,7 +192,7 @@ async def test_cursor_misuse_is_refused(daemon: Daemon, terminal: RecordingTermi
     for method, params, fragment in cases:
         failure = await error(daemon, method, params)
         assert failure["code"] == -32602 and fragment in failure["message"], failure
-    other = daemon.issue(LOGIN, SERVER)
+    other = await daemon.issue(LOGIN, SERVER)
     response = await daemon.call("copy_ticks_range", {"cursor": cursor}, token=other.token)
     assert response["error"] == {"code": -32602, "message": "cursor: invalid"}
     same = await result(daemon, "copy_ticks_range", {**query, "cursor": cursor})

@@ -57,8 +57,8 @@ async def test_owner_create_reads_the_old_password_variable_and_warns(tmp_path: 
     [line] = _warning_lines(err)
     assert "MTGW_OWNER_PASSWORD is deprecated" in line and "MTGATEWAY_OWNER_PASSWORD" in line
     assert "an old-style password" not in out + err
-    authority = Authority.open(tmp_path / "data", NoMailer())
-    assert authority.check_owner(OWNER, "an old-style password")
+    authority = await Authority.open(tmp_path / "data", NoMailer())
+    assert await authority.owners.check(OWNER, "an old-style password")
 
 
 async def test_the_new_name_wins_when_both_are_set(tmp_path: Path) -> None:
@@ -71,9 +71,9 @@ async def test_the_new_name_wins_when_both_are_set(tmp_path: Path) -> None:
     assert code == 0, err
     [line] = _warning_lines(err)
     assert "MTGW_OWNER_PASSWORD is set and ignored" in line
-    authority = Authority.open(tmp_path / "data", NoMailer())
-    assert authority.check_owner(OWNER, "the new password")
-    assert not authority.check_owner(OWNER, "the old password")
+    authority = await Authority.open(tmp_path / "data", NoMailer())
+    assert await authority.owners.check(OWNER, "the new password")
+    assert not await authority.owners.check(OWNER, "the old password")
 
 
 async def test_the_old_config_and_email_variables_are_read(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon
 @pytest.fixture
 async def limited(daemon: Daemon, emulator: EmulatedTerminal) -> AsyncIterator[EmulatedTerminal]:
     """The demo account registered with a policy: BTCUSD only, 0.05 lots, 2 % at risk."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Risk test", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         allowed_symbols=("BTCUSD",), max_lot_size=Decimal("0.05"), risk_pct=Decimal("0.02")))
     await daemon.cache.refresh_once()  # the record now carries the account's policy

@@ -45,8 +45,8 @@ async def test_device_verify_reads_the_code_from_standard_input(tmp_path: Path) 
         async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
-            authority.create_owner(OWNER, PASSWORD)
-            token = authority.issue_token(OWNER, 777, "Broker-Live").token
+            await authority.owners.create(OWNER, PASSWORD)
+            token = (await authority.tokens.issue(OWNER, 777, "Broker-Live")).token
             config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
             device = open_device(load_config(config_file))
             hint = token_hint(token)

@@ -114,9 +114,9 @@ async def test_local_mode_revocation_reaches_the_ea_at_once(tmp_path: Path) -> N
     """Local mode: the embedded authority's feed wakes the daemon in the same process."""
     config = GatewayConfig(data_dir=str(tmp_path), server=ServerConfig(port=0),
                            bridge=BridgeConfig(port=0), authority=AuthorityConfig(mode="local"))
-    authority = Authority.open(tmp_path, _NoMail())
-    authority.create_owner(OWNER, PASSWORD)
-    issued = authority.issue_token(OWNER, LOGIN, SERVER)
+    authority = await Authority.open(tmp_path, _NoMail())
+    await authority.owners.create(OWNER, PASSWORD)
+    issued = await authority.tokens.issue(OWNER, LOGIN, SERVER)
     daemon = create_app(config, secret_store=MemorySecretStore(), authority=authority)
     async with serving(daemon, start_http):
         terminal = EmulatedTerminal(issued.token, port=daemon[BRIDGE].port,
@@ -126,7 +126,7 @@ async def test_local_mode_revocation_reaches_the_ea_at_once(tmp_path: Path) -> N
             await daemon[BRIDGE].wait_for_terminal(TERMINAL, STATE_BUDGET_S)
             loop = asyncio.get_running_loop()
             started = loop.time()
-            assert authority.revoke_token(OWNER, issued.token_id)
+            assert await authority.tokens.revoke(OWNER, issued.token_id)
             await daemon[BRIDGE].wait_for_terminal_down(TERMINAL, REVOCATION_BUDGET_S)
             assert loop.time() - started < REVOCATION_BUDGET_S
         finally:

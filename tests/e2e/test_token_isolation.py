@@ -32,10 +32,10 @@ from tests.e2e.test_ws import SYMBOLS, connect
 OTHER, OTHER_PASSWORD = "intruder@example.com", "another long password"
 
 
-def _legacy_token_of_another_owner(daemon: Daemon) -> tuple[str, str]:
+async def _legacy_token_of_another_owner(daemon: Daemon) -> tuple[str, str]:
     """A token of another owner for the victim's terminal, as a database written before the
     authority refused such tokens would hold it (the authority now refuses to issue it)."""
-    daemon.authority.create_owner(OTHER, OTHER_PASSWORD)
+    await daemon.authority.owners.create(OTHER, OTHER_PASSWORD)
     token = generate_token()
     keys, token_id = TokenKeys.of(token), "tok_legacy0000000"
     store = daemon.authority.store
@@ -43,7 +43,7 @@ def _legacy_token_of_another_owner(daemon: Daemon) -> tuple[str, str]:
                    server_key_enc=store.seal_server_key(token_id, keys.verifier.server_key),
                    token_hint=keys.hint, owner_email=OTHER, login=LOGIN, server=SERVER,
                    scopes=("read", "trade"), created_at=int(time.time()))
-    daemon.authority.store.add_token(row)
+    await daemon.authority.run(store.add_token, row)
     return token, row.token_id
 
 
@@ -54,9 +54,9 @@ async def test_another_token_of_the_terminal_receives_nothing_of_the_session(
     snapshot while the victim's get the session's ticks, its fill and "connected"; the other
     token's /ws calls to the terminal are refused as ``terminal_mismatch``."""
     if whose == "another_owner":
-        other_token, other_id = _legacy_token_of_another_owner(daemon)
+        other_token, other_id = await _legacy_token_of_another_owner(daemon)
     else:
-        issued = daemon.issue()
+        issued = await daemon.issue()
         other_token, other_id = issued.token, issued.token_id
     async with connect(daemon) as victim, connect(daemon, other_token) as intruder:
         for client in (victim, intruder):
@@ -89,9 +89,9 @@ async def test_another_owners_token_for_a_registered_terminal_is_refused(
     """A token another owner obtained for a terminal whose account the victim registered (the
     authority used to issue those) gets no record from the authority: the daemon refuses it as
     ``invalid_token`` on /rpc and on /ws, while the victim's token works."""
-    daemon.authority.register_account(OWNER, AccountRegistration(
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Main", broker="Co", login=LOGIN, password="mt5-secret", server=SERVER))
-    other_token, _ = _legacy_token_of_another_owner(daemon)
+    other_token, _ = await _legacy_token_of_another_owner(daemon)
     async with daemon.session.post(daemon.rpc_url, json={
             "jsonrpc": "2.0", "id": 1, "method": "gateway_status"},
             headers={"Authorization": f"Bearer {other_token}"}) as response:
@@ -142,7 +142,7 @@ async def test_a_ws_rebinding_attempt_leaves_a_security_log_line(
     and leaves one WARNING on ``gateway.security`` naming the token id and both terminals,
     no secret."""
     caplog.set_level(logging.INFO)
-    other = daemon.issue(999, "Other-Broker")
+    other = await daemon.issue(999, "Other-Broker")
     async with connect(daemon) as client:
         answer = await client.call("authenticate", {"token": other.token})
         assert "error" in answer

@@ -190,7 +190,7 @@ async def test_order_check_reports_with_retcode_name(daemon: Daemon,
 
 async def test_read_only_token_cannot_send(daemon: Daemon, broker: EmulatedTerminal) -> None:
     """order_send with a token lacking the trade scope is -32004 scope; nothing is journaled."""
-    reader = daemon.issue(LOGIN, SERVER, scopes=("read",))
+    reader = await daemon.issue(LOGIN, SERVER, scopes=("read",))
     error = (await _send(daemon, {**BUY, "client_id": "nope"}, token=reader.token))["error"]
     assert (error["code"], error["data"]) == (-32004, {"reason": "scope"})
     assert broker.broker.positions_total() == 0

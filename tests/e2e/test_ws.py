@@ -157,7 +157,7 @@ async def test_authenticate_by_first_message(daemon: Daemon, emulator: EmulatedT
 
 async def test_bad_first_message_token_is_refused_with_1008(daemon: Daemon) -> None:
     """A wrong token in the authenticate message gets -32004 with the reason, then close 1008."""
-    good = daemon.issue(LOGIN, SERVER).token
+    good = (await daemon.issue(LOGIN, SERVER)).token
     wrong = good[:-1] + ("0" if good[-1] != "0" else "1")  # always differs from the real token
     async with connect(daemon, header=False) as client:
         response = await client.call("authenticate", {"token": wrong})
@@ -294,7 +294,7 @@ async def test_terminal_channel_and_ticks_survive_an_ea_reconnect(
 async def test_subscriptions_are_scoped_to_the_tokens_terminal(
         daemon: Daemon, emulator: EmulatedTerminal) -> None:
     """A client whose token is for another terminal gets none of this terminal's ticks."""
-    other = daemon.issue(999, "Other-Broker")
+    other = await daemon.issue(999, "Other-Broker")
     async with connect(daemon) as mine, connect(daemon, other.token) as theirs:
         await theirs.result("subscribe", {"channel": "ticks", "symbols": SYMBOLS})
         await theirs.result("subscribe", {"channel": "terminal"})

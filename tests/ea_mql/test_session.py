@@ -74,20 +74,19 @@ async def test_socket_read_quirks(daemon: Daemon, ea_binary: Path, fixture_file:
         assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
 
 
-@pytest.mark.parametrize(("make", "reason", "shown"), [
-    (lambda d: "", "missing_token", "auth token missing: paste it into the EA inputs"),
-    (lambda d: "not-a-token", "malformed_token",
-     "auth token malformed: copy it again from the console"),
-    (lambda d: d.issue(login=999, server="Other-Broker").token, "terminal_mismatch",
-     "this token belongs to another terminal"),
+@pytest.mark.parametrize(("given", "reason", "shown"), [
+    ("", "missing_token", "auth token missing: paste it into the EA inputs"),
+    ("not-a-token", "malformed_token", "auth token malformed: copy it again from the console"),
+    (None, "terminal_mismatch", "this token belongs to another terminal"),
 ])
 async def test_fatal_refusals_stop_and_say_why(daemon: Daemon, ea_binary: Path,
-                                               fixture_file: Path, make: object, reason: str,
-                                               shown: str) -> None:
+                                               fixture_file: Path, given: str | None,
+                                               reason: str, shown: str) -> None:
     """A refusal retrying cannot fix, found locally or told by a daemon that proved it holds
     the token, stops the EA's attempts and puts the words of docs/protocol.md §5 (and what to
-    do) on the chart and in the Experts log."""
-    token = make(daemon)  # type: ignore[operator]
+    do) on the chart and in the Experts log. (``None``: a token of another terminal.)"""
+    token = given if given is not None else \
+        (await daemon.issue(login=999, server="Other-Broker")).token
     async with ea_for(daemon, ea_binary, fixture_file, token=token) as ea:
         await ea.wait_for_chart(f"stopped: {shown}")
         assert any(line.startswith("MT Gateway: stopped: " + shown) for line in ea.lines)
@@ -112,7 +111,7 @@ async def test_a_refusal_from_an_unproved_peer_is_retried_not_obeyed(
 
 async def test_expired_token_is_refused_with_its_word(daemon: Daemon, ea_binary: Path,
                                                       fixture_file: Path) -> None:
-    expiring = daemon.issue(expires_in_s=1)
+    expiring = await daemon.issue(expires_in_s=1)
     daemon.clock.advance(2)
     async with ea_for(daemon, ea_binary, fixture_file, token=expiring.token) as ea:
         await ea.wait_for_chart("stopped: token expired")

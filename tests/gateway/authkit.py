@@ -99,25 +99,30 @@ class AuthStack:
     cache: RecordCache
     clock: FakeClock
 
-    def issue(self, login: int = 5012345, server: str = "MTG-Demo", *,
-              scopes: Sequence[str] = ("read", "trade"),
-              expires_in_s: int | None = None) -> tuple[str, str]:
+    async def issue(self, login: int = 5012345, server: str = "MTG-Demo", *,
+                    scopes: Sequence[str] = ("read", "trade"),
+                    expires_in_s: int | None = None) -> tuple[str, str]:
         """A new token of the owner: ``(token, token_id)``."""
-        issued = self.authority.issue_token(OWNER, login, server, scopes=scopes,
-                                            expires_in_s=expires_in_s)
+        issued = await self.authority.tokens.issue(OWNER, login, server, scopes=scopes,
+                                                   expires_in_s=expires_in_s)
         return issued.token, issued.token_id
 
 
-def auth_stack(tmp_path: Path, *, approve: bool = True,
-               keys: Sequence[AuthorityKey] | None = None) -> AuthStack:
+async def auth_stack(tmp_path: Path, *, approve: bool = True,
+                     keys: Sequence[AuthorityKey] | None = None) -> AuthStack:
     """A fresh stack on ``tmp_path``; ``approve`` makes the device self-approved (local mode)."""
     clock = FakeClock(NOW)
     mailer = RecordingMailer()
-    authority = Authority.open(tmp_path, mailer, clock=clock)
-    authority.create_owner(OWNER, PASSWORD)
+    authority = await Authority.open(tmp_path, mailer, clock=clock)
+    await authority.owners.create(OWNER, PASSWORD)
     device = DeviceIdentity.generate()
-    inner: AuthorityAPI = (SelfApprovingAuthority(authority, device.info) if approve
-                           else authority)
+    inner: AuthorityAPI
+    if approve:
+        local = SelfApprovingAuthority(authority, device.info)
+        await local.start()
+        inner = local
+    else:
+        inner = authority
     link = Interceptor(inner)
     cache = RecordCache(link, keys or [authority.store.signer.key], device.info,
                         device_name="test-box", os_name="TestOS", refresh_interval_s=300,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -63,13 +64,15 @@ def test_display_form_hides_the_secret() -> None:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> AuthStack:
-    return auth_stack(tmp_path)
+async def stack(tmp_path: Path) -> AsyncIterator[AuthStack]:
+    opened = await auth_stack(tmp_path)
+    yield opened
+    await opened.authority.close()
 
 
 async def test_authenticate_valid_token(stack: AuthStack) -> None:
     """A live token yields its record's terminal, scopes and risk policy."""
-    token, token_id = stack.issue(scopes=("read",))
+    token, token_id = await stack.issue(scopes=("read",))
     principal = await Authenticator(stack.cache).authenticate(token)
     assert (principal.token_id, str(principal.terminal)) == (token_id, "5012345@MTG-Demo")
     assert not principal.may_trade() and principal.fresh
@@ -79,9 +82,9 @@ async def test_authenticate_valid_token(stack: AuthStack) -> None:
 async def test_authenticate_refusals(stack: AuthStack) -> None:
     """Missing, malformed, unknown, expired and revoked tokens each get their reason word."""
     auth = Authenticator(stack.cache)
-    expiring, _ = stack.issue(expires_in_s=60)
-    revoked, revoked_id = stack.issue()
-    stack.authority.revoke_token(OWNER, revoked_id)
+    expiring, _ = await stack.issue(expires_in_s=60)
+    revoked, revoked_id = await stack.issue()
+    await stack.authority.tokens.revoke(OWNER, revoked_id)
     cases = {
         None: "missing_token",
         "": "missing_token",
@@ -106,10 +109,10 @@ async def test_fast_path_reuses_a_check_until_the_cache_learns_of_a_revocation(
     """A repeated token skips the full check, but a revocation the record cache has learnt
     of (at a refresh) refuses the very next request, with no time passing."""
     auth = Authenticator(stack.cache)
-    token, token_id = stack.issue()
+    token, token_id = await stack.issue()
     first = await auth.authenticate(token)
     assert await auth.authenticate(token) is first  # answered from the fast path
-    assert stack.authority.revoke_token(OWNER, token_id)
+    assert await stack.authority.tokens.revoke(OWNER, token_id)
     assert await auth.authenticate(token) is first  # the cache has not been told yet
     await stack.cache.refresh_once()
     with pytest.raises(Unauthorized) as info:
@@ -121,7 +124,7 @@ async def test_fast_path_checks_expiry_against_the_clock_on_every_use(
         stack: AuthStack) -> None:
     """A remembered token whose expiry passes within the reuse window is refused at once."""
     auth = Authenticator(stack.cache)
-    token, _ = stack.issue(expires_in_s=60)
+    token, _ = await stack.issue(expires_in_s=60)
     stack.clock.advance(59.7)
     first = await auth.authenticate(token)
     assert await auth.authenticate(token) is first
@@ -136,7 +139,7 @@ async def test_fast_path_lasts_at_most_reuse_s_and_freshness_is_asked_at_use(
     """A remembered check lasts at most ``reuse_s``; a refresh that changes the record voids
     it; the principal's freshness is asked at the moment of use, never cached."""
     auth = Authenticator(stack.cache, reuse_s=1.0)
-    token, token_id = stack.issue()
+    token, token_id = await stack.issue()
     first = await auth.authenticate(token)
     stack.clock.advance(1.0)
     second = await auth.authenticate(token)
@@ -169,7 +172,7 @@ async def test_the_daemon_proves_the_token_to_the_ea(stack: AuthStack) -> None:
     which the EA (holding the token) accepts; the proof changes with the EA's nonce, so a
     recorded proof answers no other hello."""
     auth = Authenticator(stack.cache)
-    token, _ = stack.issue(login=42, server="Srv")
+    token, _ = await stack.issue(login=42, server="Srv")
     hello = _hello(42, "Srv", token)
     proof = await auth.prove_daemon(hello, "ab" * 32)
     server_key = TokenKeys.of(token).verifier.server_key
@@ -186,7 +189,7 @@ async def test_verify_ea(stack: AuthStack) -> None:
     """The EA's hint and proof identify its record; wrong token, terminal or a revoked token
     are refused with the contract's words."""
     auth = Authenticator(stack.cache)
-    token, token_id = stack.issue(login=42, server="Srv")
+    token, token_id = await stack.issue(login=42, server="Srv")
     nonce = "ab" * 32
 
     def mac(token: str, login: int = 42, server: str = "Srv") -> str:
@@ -205,7 +208,7 @@ async def test_verify_ea(stack: AuthStack) -> None:
         with pytest.raises(AuthRefused) as info:
             await auth.verify_ea(hello, nonce, tag)
         assert info.value.reason == reason
-    stack.authority.revoke_token(OWNER, token_id)
+    await stack.authority.tokens.revoke(OWNER, token_id)
     await stack.cache.refresh_once()
     with pytest.raises(AuthRefused) as info:
         await auth.verify_ea(_hello(42, "Srv", token), nonce, mac(token))
@@ -215,9 +218,9 @@ async def test_verify_ea(stack: AuthStack) -> None:
 async def test_verify_ea_pending_device_and_unreachable_authority(tmp_path: Path) -> None:
     """An unapproved device refuses the EA with device_not_approved; an unreachable authority
     with nothing cached with authority_unreachable."""
-    stack = auth_stack(tmp_path, approve=False)
+    stack = await auth_stack(tmp_path, approve=False)
     auth = Authenticator(stack.cache)
-    token, _ = stack.issue()
+    token, _ = await stack.issue()
     nonce = "cd" * 32
     tag = _proof(token, nonce, 5012345, "MTG-Demo")
     with pytest.raises(AuthRefused) as info:

@@ -4,6 +4,7 @@ keys that let a known token through a flood (review round 4, T4-F4 and T4-F12)."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from tests.gateway.authkit import AuthStack, auth_stack
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> AuthStack:
-    return auth_stack(tmp_path)
+async def stack(tmp_path: Path) -> AsyncIterator[AuthStack]:
+    opened = await auth_stack(tmp_path)
+    yield opened
+    await opened.authority.close()
 
 
 async def _session(auth: ChallengeAuthenticator, token: str) -> str:
@@ -33,7 +36,7 @@ async def test_a_session_used_all_along_still_ends_at_its_absolute_lifetime(
     """Used every 30 minutes, a session lives until session_max_s (24 h) and no longer: a
     session a relay took does not live for ever (T4-F12)."""
     auth = ChallengeAuthenticator(stack.cache, session_max_s=86_400.0)
-    token, _ = stack.issue()
+    token, _ = await stack.issue()
     session = await _session(auth, token)
     for _ in range(47):
         stack.clock.advance(1800)
@@ -51,8 +54,8 @@ async def test_minting_sessions_evicts_only_the_minters_least_recently_used(
     another token's session, and the minter's session in use, survive (before: the oldest
     created of anyone's was dropped at 4,096)."""
     auth = ChallengeAuthenticator(stack.cache, sessions_per_token=4)
-    token, _ = stack.issue()
-    other, _ = stack.issue(login=42, server="Other")
+    token, _ = await stack.issue()
+    other, _ = await stack.issue(login=42, server="Other")
     theirs = await _session(auth, other)
     kept = await _session(auth, token)
     first = await _session(auth, token)
@@ -70,7 +73,7 @@ async def test_a_session_counts_as_its_token_in_the_throttle(stack: AuthStack) -
     ``token:<id>``: vouched once any of them succeeded, each skips the queue a flood of wrong
     tokens builds (T4-F4); an unknown credential is its own key."""
     auth = ChallengeAuthenticator(stack.cache)
-    token, token_id = stack.issue()
+    token, token_id = await stack.issue()
     first, second = await _session(auth, token), await _session(auth, token)
     assert auth.throttle_key(first) == auth.throttle_key(second) == f"token:{token_id}"
     shake = Handshake(token)
@@ -86,7 +89,7 @@ async def test_a_nonce_is_judged_when_its_answer_arrived(stack: AuthStack) -> No
     """An answer that arrived within the nonce's 30 s is accepted even if the throttle only
     gets to it later; one that arrived late is refused."""
     auth = ChallengeAuthenticator(stack.cache, challenge_ttl_s=30.0)
-    token, _ = stack.issue()
+    token, _ = await stack.issue()
     for arrived_after, accepted in ((29.0, True), (31.0, False)):
         shake = Handshake(token)
         body = shake.challenge_body()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,15 @@ def _hello(hint: str = "", login: int = TERMINAL.login) -> Hello:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> tuple[Authority, SelfApprovingAuthority, str, str]:
-    authority = Authority.open(tmp_path, RecordingMailer())
-    authority.create_owner(OWNER, PASSWORD)
-    issued = authority.issue_token(OWNER, TERMINAL.login, TERMINAL.server)
+async def world(tmp_path: Path
+                ) -> AsyncIterator[tuple[Authority, SelfApprovingAuthority, str, str]]:
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
     link = SelfApprovingAuthority(authority, device_info(Ed25519PrivateKey.generate()))
-    return authority, link, issued.token, issued.token_id
+    await link.start()  # what the daemon does at start
+    yield authority, link, issued.token, issued.token_id
+    await authority.close()
 
 
 async def test_states_are_reported_on_change_and_not_resent_while_unchanged(
@@ -49,23 +53,23 @@ async def test_states_are_reported_on_change_and_not_resent_while_unchanged(
         reporter.session_up(info)
         async with asyncio.timeout(WAIT_S):
             await reporter.wait_sent(1)
-        [row] = authority.terminals_of(OWNER)
+        [row] = await authority.terminals.of(OWNER)
         assert (row.state, row.token_id, row.platform, row.ea_version) == (
             "active", token_id, "MT5", "1.2.3")
         reporter.session_up(info)  # the same state again: nothing to send
         reporter.session_down(info, "heartbeat_timeout")
         async with asyncio.timeout(WAIT_S):
             await reporter.wait_sent(2)
-        [row] = authority.terminals_of(OWNER)
+        [row] = await authority.terminals.of(OWNER)
         assert (row.state, row.reason) == ("disconnected", "heartbeat_timeout")
         assert reporter.sent == 2
         # a refused handshake is reported under the hint the EA sent
         reporter.refused(_hello(token_hint(token)), "token_expired")
         async with asyncio.timeout(WAIT_S):
             await reporter.wait_sent(3)
-        [row] = authority.terminals_of(OWNER)
+        [row] = await authority.terminals.of(OWNER)
         assert (row.state, row.reason, row.token_id) == ("refused", "token_expired", token_id)
-        assert [e.kind for e in authority.activity_of(OWNER)].count("refusal") == 1
+        assert [e.kind for e in await authority.owners.activity(OWNER)].count("refusal") == 1
     finally:
         task.cancel()
 
@@ -81,7 +85,7 @@ async def test_a_session_ended_by_its_dead_token_is_reported_refused(
     try:
         async with asyncio.timeout(WAIT_S):
             await reporter.wait_sent(1)
-        [row] = authority.terminals_of(OWNER)
+        [row] = await authority.terminals.of(OWNER)
         assert (row.state, row.reason) == ("refused", "token_revoked")
     finally:
         task.cancel()
@@ -126,7 +130,7 @@ async def test_a_revocation_wakes_the_watcher_at_once(
         # embedded authority answers without suspending until it waits)
         await asyncio.sleep(0)
         assert not refreshed.is_set()
-        assert authority.revoke_token(OWNER, token_id)
+        assert await authority.tokens.revoke(OWNER, token_id)
         async with asyncio.timeout(WAIT_S):  # far below the 60 s wait: woken, not timed out
             await refreshed.wait()
     finally:

@@ -40,7 +40,7 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
                              autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    sessions = SessionStore(lambda: authority().store.database, clock, idle_s=idle_s,
+    sessions = SessionStore(lambda: authority().sessions, clock, idle_s=idle_s,
                             absolute_s=absolute_s, token=token)
     pages = Pages(authority, sign_in, sessions,
                   env, clock, token)

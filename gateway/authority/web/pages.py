@@ -21,15 +21,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
 from ..api import IssuedToken
+from ..database import DatabaseUnavailable
 from ..errors import RateLimited
 from ..guard import mark_authenticated
-from ..service import Authority
+from ..service import Authority, Overview
 from ..store import AccountExists
 from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
 from .security import (
@@ -89,8 +91,8 @@ class Pages:
         return web.Response(text=html, status=status, content_type="text/html",
                             charset="utf-8")
 
-    def _session(self, request: web.Request) -> Session | None:
-        session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+    async def _session(self, request: web.Request) -> Session | None:
+        session = await self.sessions.get(request.cookies.get(SESSION_COOKIE))
         if session is not None:  # a signed-in owner's page: evicted last (authority.guard)
             mark_authenticated(request)
         return session
@@ -103,7 +105,7 @@ class Pages:
                          ) -> tuple[Session, dict[str, Any]] | web.Response:
         """The session and (for a POST) its form, or the answer to send instead: a redirect
         to sign in, or 403 for a missing or wrong CSRF token."""
-        session = self._session(request)
+        session = await self._session(request)
         form: dict[str, Any] = {}
         if post:
             data = await request.post()
@@ -116,18 +118,18 @@ class Pages:
             raise web.HTTPSeeOther("/login")
         return session, form
 
-    def _page(self, name: str, session: Session, active: str, status: int = 200,
-              **context: Any) -> web.Response:
+    async def _page(self, name: str, session: Session, active: str, status: int = 200,
+                    **context: Any) -> web.Response:
         notice = session.notice
         if notice:
-            self.sessions.set_notice(session, "")
+            await self.sessions.set_notice(session, "")
         return self._render(name, status=status, session=session, csrf=session.csrf,
                             active=active, owner=session.owner_email, notice=notice,
                             **context)
 
-    def _done(self, session: Session, notice: str, location: str) -> web.HTTPSeeOther:
+    async def _done(self, session: Session, notice: str, location: str) -> web.HTTPSeeOther:
         """The redirect after an action, with its notice for the next page."""
-        self.sessions.set_notice(session, notice)
+        await self.sessions.set_notice(session, notice)
         return web.HTTPSeeOther(location)
 
     async def _reauth(self, session: Session, form: dict[str, Any]) -> str | None:
@@ -141,27 +143,34 @@ class Pages:
         except RateLimited as exc:
             return f"Too many failed sign-ins. Wait {max(1, math.ceil(exc.retry_after_s))} s."
         if owner is None:
-            self._authority().note_sign_in(session.owner_email, False,
+            await self._authority().owners.note_sign_in(session.owner_email, False,
                                            "wrong password when confirming an action")
             return "Wrong password."
         return None
 
-    def _confirm(self, session: Session, form: dict[str, Any], title: str, message: str,
-                 button: str, back: str) -> web.Response | None:
+    async def _confirm(self, session: Session, form: dict[str, Any], title: str, message: str,
+                       button: str, back: str) -> web.Response | None:
         """The confirmation page for a destructive action, unless the form confirms it."""
         if form.get("confirm") == "yes":
             return None
-        return self._page("confirm.html", session, "", title=title, message=message,
-                          button=button, back=back)
+        return await self._page("confirm.html", session, "", title=title, message=message,
+                                button=button, back=back)
 
-    def error_page(self, request: web.Request, status: int) -> web.Response:
-        """A friendly page for 404 and other errors outside the JSON API."""
-        session = self._session(request)
+    async def error_page(self, request: web.Request, status: int) -> web.Response:
+        """A friendly page for 404 and other errors outside the JSON API (503: the database
+        does not answer, so the page asks nothing of it)."""
+        session = None
+        if status != 503:
+            with suppress(DatabaseUnavailable):
+                session = await self._session(request)
         title, message = (("Page not found", "There is no page at this address.")
-                           if status == 404 else
-                           ("Not allowed", "This method is not allowed here.")
-                           if status == 405 else
-                           ("Something went wrong", "The console could not answer this."))
+                          if status == 404 else
+                          ("Not allowed", "This method is not allowed here.")
+                          if status == 405 else
+                          ("Try again shortly", "The console's database is not answering "
+                           "right now; nothing was changed. Try again in a moment.")
+                          if status == 503 else
+                          ("Something went wrong", "The console could not answer this."))
         response = self._render("error.html", status=status, title=title, message=message,
                                 session=session, csrf=session.csrf if session else "",
                                 owner=session.owner_email if session else "", active="",
@@ -173,7 +182,7 @@ class Pages:
 
     async def login_form(self, request: web.Request) -> web.StreamResponse:
         """``GET /login``."""
-        if self._session(request) is not None:
+        if await self._session(request) is not None:
             raise web.HTTPSeeOther("/")
         return self._login_page(request, "", "")
 
@@ -203,12 +212,13 @@ class Pages:
                                         f"{wait} s and try again.", status=429)
             response.headers["Retry-After"] = str(wait)
             return response
+        where = f"from {request.remote or 'unknown'}"
         if owner is None:
             if email:
-                authority.note_sign_in(email, False, f"from {request.remote or 'unknown'}")
+                await authority.owners.note_sign_in(email, False, where)
             return self._login_page(request, email, "Wrong e-mail or password.", status=401)
-        session_id, _ = self.sessions.create(owner.strip().lower())
-        authority.note_sign_in(owner, True, f"from {request.remote or 'unknown'}")
+        session_id, _ = await self.sessions.create(owner.strip().lower())
+        await authority.owners.note_sign_in(owner, True, where)
         redirect = web.HTTPSeeOther("/")
         set_cookie(request, redirect, SESSION_COOKIE, session_id)
         clear_cookie(request, redirect, PRE_COOKIE)
@@ -220,59 +230,58 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, _ = got
-        self._authority().note_sign_out(session.owner_email)
-        self.sessions.end(request.cookies.get(SESSION_COOKIE))
+        await self._authority().owners.note_sign_out(session.owner_email)
+        await self.sessions.end(request.cookies.get(SESSION_COOKIE))
         response = web.HTTPSeeOther("/login")
         clear_cookie(request, response, SESSION_COOKIE)
         raise response
 
     # -- dashboard -------------------------------------------------------------------------
 
-    def _terminals(self, owner: str) -> list[dict[str, Any]]:
+    def _terminals(self, overview: Overview) -> list[dict[str, Any]]:
         """Every terminal the owner has a token for, with each device's latest report."""
-        authority = self._authority()
-        devices = {d["device_id"]: d for d in authority.list_devices(owner)}
-        return terminal_rows(authority.terminals_of(owner), authority.list_tokens(owner),
-                             devices, int(self._clock()), authority.figures_of(owner))
+        devices = {d["device_id"]: d for d in overview.devices}
+        return terminal_rows(overview.terminals, overview.tokens, devices, int(self._clock()),
+                             overview.figures)
 
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
-        """``GET /``."""
+        """``GET /``: what the owner holds, read in one transaction."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101 - only POSTs answer 403
         session, _ = got
-        owner, authority = session.owner_email, self._authority()
-        steps = checklist(authority.accounts_of(owner), authority.list_tokens(owner),
-                          authority.list_devices(owner), authority.terminals_of(owner))
-        pending = [d for d in authority.list_devices(owner) if d["status"] == "pending"]
-        return self._page("dashboard.html", session, "dashboard",
-                          terminals=self._terminals(owner), steps=steps,
-                          steps_left=sum(not step.done for step in steps), pending=pending)
+        seen = await self._authority().overview(session.owner_email)
+        steps = checklist(seen.accounts, seen.tokens, seen.devices, seen.terminals)
+        pending = [d for d in seen.devices if d["status"] == "pending"]
+        return await self._page("dashboard.html", session, "dashboard",
+                                terminals=self._terminals(seen), steps=steps,
+                                steps_left=sum(not step.done for step in steps),
+                                pending=pending)
 
     async def dashboard_rows(self, request: web.Request) -> web.StreamResponse:
         """``GET /dashboard/rows``: the table body alone, for the live refresh."""
-        session = self._session(request)
+        session = await self._session(request)
         if session is None:
             return web.Response(status=401, text="signed out")
-        return self._render("_terminal_rows.html",
-                            terminals=self._terminals(session.owner_email))
+        seen = await self._authority().overview(session.owner_email)
+        return self._render("_terminal_rows.html", terminals=self._terminals(seen))
 
     # -- tokens ----------------------------------------------------------------------------
 
-    def _tokens_page(self, session: Session, *, status: int = 200,
-                     errors: FormErrors | None = None, form: dict[str, Any] | None = None,
-                     issued: IssuedToken | None = None) -> web.Response:
+    async def _tokens_page(self, session: Session, *, status: int = 200,
+                           errors: FormErrors | None = None, form: dict[str, Any] | None = None,
+                           issued: IssuedToken | None = None) -> web.Response:
         authority = self._authority()
-        return self._page("tokens.html", session, "tokens", status=status,
-                          tokens=authority.list_tokens(session.owner_email),
-                          accounts=authority.accounts_of(session.owner_email),
-                          errors=(errors or FormErrors()).fields, form=form or {},
-                          issued=issued, now=self._clock())
+        return await self._page("tokens.html", session, "tokens", status=status,
+                                tokens=await authority.tokens.of(session.owner_email),
+                                accounts=await authority.accounts.of(session.owner_email),
+                                errors=(errors or FormErrors()).fields, form=form or {},
+                                issued=issued, now=self._clock())
 
     async def tokens(self, request: web.Request) -> web.StreamResponse:
         """``GET /tokens``."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
-        return self._tokens_page(got[0])
+        return await self._tokens_page(got[0])
 
     async def create_token(self, request: web.Request) -> web.StreamResponse:
         """``POST /tokens``: the answer is the only page that ever shows the token."""
@@ -282,24 +291,25 @@ class Pages:
         session, form = got
         form = dict(form)
         authority = self._authority()
-        accounts = {a.id: (a.login, a.server) for a in authority.accounts_of(session.owner_email)}
+        accounts = {a.id: (a.login, a.server)
+                    for a in await authority.accounts.of(session.owner_email)}
         parsed, errors = parse_token(form, form["scopes"], accounts)
         form.pop(REAUTH_FIELD, None)  # never echoed back into the page
         if parsed is None:
-            return self._tokens_page(session, status=400, errors=errors, form=form)
+            return await self._tokens_page(session, status=400, errors=errors, form=form)
         refused = await self._reauth(session, got[1])
         if refused is not None:
             errors.add(REAUTH_FIELD, refused)
-            return self._tokens_page(session, status=401, errors=errors, form=form)
+            return await self._tokens_page(session, status=401, errors=errors, form=form)
         try:
-            issued = authority.issue_token(session.owner_email, parsed.login, parsed.server,
+            issued = await authority.tokens.issue(session.owner_email, parsed.login, parsed.server,
                                            parsed.scopes, parsed.expires_in_s)
         except ValueError as exc:
             errors.add("login", str(exc))
-            return self._tokens_page(session, status=400, errors=errors, form=form)
+            return await self._tokens_page(session, status=400, errors=errors, form=form)
         log.info("console: token %s issued for %s@%s", issued.token_id, parsed.login,
                  parsed.server)
-        return self._tokens_page(session, status=201, issued=issued)
+        return await self._tokens_page(session, status=201, issued=issued)
 
     async def revoke_token(self, request: web.Request) -> web.StreamResponse:
         """``POST /tokens/{token_id}/revoke``."""
@@ -308,19 +318,19 @@ class Pages:
             return got
         session, form = got
         token_id = request.match_info["token_id"]
-        listed = {t["token_id"]: t for t in self._authority().list_tokens(session.owner_email)}
+        listed = {t["token_id"]: t for t in await self._authority().tokens.of(session.owner_email)}
         token = listed.get(token_id)
         if token is None:
             raise web.HTTPNotFound()
-        asked = self._confirm(session, form, "Revoke this token?",
-                              f"Token {token_id} for {token['login']}@{token['server']} stops "
-                              "working at once: the EA and every bot using it are refused "
-                              "within seconds. This cannot be undone.", "Revoke token",
-                              "/tokens")
+        asked = await self._confirm(
+            session, form, "Revoke this token?",
+            f"Token {token_id} for {token['login']}@{token['server']} stops working at once: "
+            "the EA and every bot using it are refused within seconds. This cannot be undone.",
+            "Revoke token", "/tokens")
         if asked is not None:
             return asked
-        self._authority().revoke_token(session.owner_email, token_id)
-        raise self._done(session, f"Token {token_id} revoked.", "/tokens")
+        await self._authority().tokens.revoke(session.owner_email, token_id)
+        raise await self._done(session, f"Token {token_id} revoked.", "/tokens")
 
     # -- devices ---------------------------------------------------------------------------
 
@@ -329,13 +339,13 @@ class Pages:
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
         session = got[0]
-        return self._page("devices.html", session, "devices",
-                          devices=self._authority().list_devices(session.owner_email),
-                          approve_error={})
+        devices = await self._authority().approvals.of_owner(session.owner_email)
+        return await self._page("devices.html", session, "devices", devices=devices,
+                                approve_error={})
 
-    def _device(self, session: Session, request: web.Request) -> dict[str, Any]:
+    async def _device(self, session: Session, request: web.Request) -> dict[str, Any]:
         device_id = request.match_info["device_id"]
-        for device in self._authority().list_devices(session.owner_email):
+        for device in await self._authority().approvals.of_owner(session.owner_email):
             if device["device_id"] == device_id:
                 return device
         raise web.HTTPNotFound()
@@ -346,16 +356,16 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, form = got
-        device = self._device(session, request)
-        asked = self._confirm(session, form, "Revoke this device?",
-                              f"{device['name']} ({device['device_id']}) stops getting your "
-                              "tokens' records: its terminals are refused within seconds, and "
-                              "it must be approved again to serve them.", "Revoke device",
-                              "/devices")
+        device = await self._device(session, request)
+        asked = await self._confirm(
+            session, form, "Revoke this device?",
+            f"{device['name']} ({device['device_id']}) stops getting your tokens' records: its "
+            "terminals are refused within seconds, and it must be approved again to serve them.",
+            "Revoke device", "/devices")
         if asked is not None:
             return asked
-        self._authority().revoke_device(session.owner_email, device["device_id"])
-        raise self._done(session, f"Device {device['name']} revoked.", "/devices")
+        await self._authority().approvals.revoke(session.owner_email, device["device_id"])
+        raise await self._done(session, f"Device {device['name']} revoked.", "/devices")
 
     async def approve_device(self, request: web.Request) -> web.StreamResponse:
         """``POST /devices/{device_id}/approve``: the owner's password instead of the code."""
@@ -363,17 +373,18 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, form = got
-        device = self._device(session, request)
+        device = await self._device(session, request)
         refused = await self._reauth(session, form)
         if refused is not None:
-            return self._page("devices.html", session, "devices", status=401,
-                              devices=self._authority().list_devices(session.owner_email),
-                              approve_error={device["device_id"]: refused})
-        if not self._authority().approve_device(session.owner_email, device["device_id"]):
-            raise self._done(session, f"Device {device['name']} is not waiting for approval.",
-                             "/devices")
-        raise self._done(session, f"Device {device['name']} approved: its terminals connect "
-                         "on their next try.", "/devices")
+            devices = await self._authority().approvals.of_owner(session.owner_email)
+            return await self._page("devices.html", session, "devices", status=401,
+                                    devices=devices,
+                                    approve_error={device["device_id"]: refused})
+        if not await self._authority().approvals.approve(session.owner_email, device["device_id"]):
+            raise await self._done(session, f"Device {device['name']} is not waiting for approval.",
+                                   "/devices")
+        raise await self._done(session, f"Device {device['name']} approved: its terminals connect "
+                               "on their next try.", "/devices")
 
     async def deny_device(self, request: web.Request) -> web.StreamResponse:
         """``POST /devices/{device_id}/deny`` (after its confirmation page)."""
@@ -381,17 +392,18 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, form = got
-        device = self._device(session, request)
-        asked = self._confirm(session, form, "Deny this device?",
-                              f"{device['name']} ({device['device_id']}) asked for your tokens. "
-                              "Denying drops its request and its code; if it asks again you "
-                              "get a new e-mail.", "Deny device", "/devices")
+        device = await self._device(session, request)
+        asked = await self._confirm(
+            session, form, "Deny this device?",
+            f"{device['name']} ({device['device_id']}) asked for your tokens. Denying drops its "
+            "request and its code; if it asks again you get a new e-mail.", "Deny device",
+            "/devices")
         if asked is not None:
             return asked
-        if not self._authority().deny_device(session.owner_email, device["device_id"]):
-            raise self._done(session, f"Device {device['name']} is not waiting for approval.",
-                             "/devices")
-        raise self._done(session, f"Device {device['name']} denied.", "/devices")
+        if not await self._authority().approvals.deny(session.owner_email, device["device_id"]):
+            raise await self._done(session, f"Device {device['name']} is not waiting for approval.",
+                                   "/devices")
+        raise await self._done(session, f"Device {device['name']} denied.", "/devices")
 
     async def forget_device(self, request: web.Request) -> web.StreamResponse:
         """``POST /devices/{device_id}/forget`` (after its confirmation page): a revoked
@@ -400,38 +412,40 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, form = got
-        device = self._device(session, request)
-        asked = self._confirm(session, form, "Remove this device from the list?",
-                              f"{device['name']} ({device['device_id']}) is revoked and gets no "
-                              "records. Removing only hides its row; if it asks again you get "
-                              "a new e-mail.", "Remove device", "/devices")
+        device = await self._device(session, request)
+        asked = await self._confirm(
+            session, form, "Remove this device from the list?",
+            f"{device['name']} ({device['device_id']}) is revoked and gets no records. Removing "
+            "only hides its row; if it asks again you get a new e-mail.", "Remove device",
+            "/devices")
         if asked is not None:
             return asked
-        if not self._authority().forget_device(session.owner_email, device["device_id"]):
-            raise self._done(session, f"Device {device['name']} is not revoked; revoke it "
-                             "first.", "/devices")
-        raise self._done(session, f"Device {device['name']} removed from the list.", "/devices")
+        if not await self._authority().approvals.forget(session.owner_email, device["device_id"]):
+            raise await self._done(session, f"Device {device['name']} is not revoked; revoke it "
+                                   "first.", "/devices")
+        raise await self._done(session, f"Device {device['name']} removed from the list.",
+                               "/devices")
 
     # -- accounts --------------------------------------------------------------------------
 
-    def _accounts_page(self, session: Session, *, status: int = 200,
-                       errors: FormErrors | None = None, form: dict[str, Any] | None = None,
-                       risk_errors: dict[int, dict[str, str]] | None = None,
-                       risk_forms: dict[int, dict[str, Any]] | None = None) -> web.Response:
+    async def _accounts_page(self, session: Session, *, status: int = 200,
+                             errors: FormErrors | None = None, form: dict[str, Any] | None = None,
+                             risk_errors: dict[int, dict[str, str]] | None = None,
+                             risk_forms: dict[int, dict[str, Any]] | None = None) -> web.Response:
         """The accounts page; ``risk_forms`` keeps what was typed into a refused risk form."""
         authority = self._authority()
-        return self._page("accounts.html", session, "accounts", status=status,
-                          accounts=authority.accounts_of(session.owner_email),
-                          verified=verified_terminals(authority.terminals_of(
+        return await self._page("accounts.html", session, "accounts", status=status,
+                                accounts=await authority.accounts.of(session.owner_email),
+                                verified=verified_terminals(await authority.terminals.of(
                               session.owner_email)),
-                          errors=(errors or FormErrors()).fields, form=form or {},
-                          risk_errors=risk_errors or {}, risk_forms=risk_forms or {})
+                                errors=(errors or FormErrors()).fields, form=form or {},
+                                risk_errors=risk_errors or {}, risk_forms=risk_forms or {})
 
     async def accounts(self, request: web.Request) -> web.StreamResponse:
         """``GET /accounts``."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
-        return self._accounts_page(got[0])
+        return await self._accounts_page(got[0])
 
     async def register_account(self, request: web.Request) -> web.StreamResponse:
         """``POST /accounts``: ``seed-register-account`` as a form."""
@@ -443,18 +457,18 @@ class Pages:
         data = await request.post()
         registration, errors = parse_registration({**form, "password": data.get("password")})
         if registration is None:
-            return self._accounts_page(session, status=400, errors=errors, form=form)
+            return await self._accounts_page(session, status=400, errors=errors, form=form)
         try:
-            self._authority().register_account(session.owner_email, registration)
+            await self._authority().accounts.register(session.owner_email, registration)
         except AccountExists:
             errors.add("login", f"Account {registration.login} already exists on "
                                 f"{registration.server}")
-            return self._accounts_page(session, status=409, errors=errors, form=form)
+            return await self._accounts_page(session, status=409, errors=errors, form=form)
         except ValueError as exc:
             errors.add("name", str(exc))
-            return self._accounts_page(session, status=400, errors=errors, form=form)
-        raise self._done(session, f"Account {registration.login}@{registration.server} "
-                         "registered. Next: create a token for it.", "/accounts")
+            return await self._accounts_page(session, status=400, errors=errors, form=form)
+        raise await self._done(session, f"Account {registration.login}@{registration.server} "
+                               "registered. Next: create a token for it.", "/accounts")
 
     async def update_risk(self, request: web.Request) -> web.StreamResponse:
         """``POST /accounts/{account_id}/risk``: one click to tighten; loosening a limit or
@@ -469,31 +483,31 @@ class Pages:
         if not raw_id.isdigit():
             raise web.HTTPNotFound()
         account_id = int(raw_id)
-        account = next((a for a in self._authority().accounts_of(session.owner_email)
+        account = next((a for a in await self._authority().accounts.of(session.owner_email)
                         if a.id == account_id), None)
         if account is None:
             raise web.HTTPNotFound()
         typed = {k: v for k, v in form.items() if k not in (REAUTH_FIELD, "csrf")}
         policy, errors = parse_risk(form)
         if policy is None:
-            return self._accounts_page(session, status=400,
-                                       risk_errors={account_id: errors.fields},
-                                       risk_forms={account_id: typed})
+            return await self._accounts_page(session, status=400,
+                                             risk_errors={account_id: errors.fields},
+                                             risk_forms={account_id: typed})
         loosening = loosened(policy, account)
         if loosening:
             refused = await self._reauth(session, form)
             if refused is not None:
                 why = f"{refused} It is needed to {'; '.join(loosening)}."
-                return self._accounts_page(session, status=401,
-                                           risk_errors={account_id: {REAUTH_FIELD: why}},
-                                           risk_forms={account_id: typed})
-        if not self._authority().update_risk(session.owner_email, account_id,
+                return await self._accounts_page(session, status=401,
+                                                 risk_errors={account_id: {REAUTH_FIELD: why}},
+                                                 risk_forms={account_id: typed})
+        if not await self._authority().accounts.update_risk(session.owner_email, account_id,
                                              policy.allowed_symbols, policy.max_lot_size,
                                              policy.risk_pct, policy.auto_trade_enabled,
                                              policy.paper_trade_enabled):
             raise web.HTTPNotFound()
-        raise self._done(session, "Risk policy saved; connected daemons apply it within "
-                         "seconds.", "/accounts")
+        raise await self._done(session, "Risk policy saved; connected daemons apply it within "
+                               "seconds.", "/accounts")
 
     # -- activity --------------------------------------------------------------------------
 
@@ -502,8 +516,8 @@ class Pages:
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
         session = got[0]
-        return self._page("activity.html", session, "activity",
-                          entries=self._authority().activity_of(session.owner_email))
+        entries = await self._authority().owners.activity(session.owner_email)
+        return await self._page("activity.html", session, "activity", entries=entries)
 
 
     # -- settings --------------------------------------------------------------------------
@@ -512,7 +526,7 @@ class Pages:
         """``GET /settings``: the owner's password change."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
-        return self._page("settings.html", session=got[0], active="settings", errors={})
+        return await self._page("settings.html", session=got[0], active="settings", errors={})
 
     async def change_password(self, request: web.Request) -> web.StreamResponse:
         """``POST /settings/password``: the current password, the new one twice; the
@@ -531,10 +545,10 @@ class Pages:
         if refused is not None:
             errors.add(REAUTH_FIELD, refused)
         if errors or not isinstance(new, str):
-            return self._page("settings.html", session, "settings",
-                              status=401 if refused else 400, errors=errors.fields)
-        self._authority().change_owner_password(session.owner_email, new)
-        ended = self.sessions.end_others(session.owner_email, session)
+            return await self._page("settings.html", session, "settings",
+                                    status=401 if refused else 400, errors=errors.fields)
+        await self._authority().owners.change_password(session.owner_email, new)
+        ended = await self.sessions.end_others(session.owner_email, session)
         log.info("console: an owner changed their password; %d other session(s) ended", ended)
-        raise self._done(session, "Password changed. Other browsers signed in as you were "
-                         "signed out.", "/settings")
+        raise await self._done(session, "Password changed. Other browsers signed in as you were "
+                               "signed out.", "/settings")

@@ -7,7 +7,8 @@ whatever the activity, both by the injected clock so tests pass hours without sl
 has its own CSRF token, which every state-changing form must carry (``security.py``).
 
 The id is 256 random bits; only its SHA-256 is stored as the key, so a dump of the table or
-a debug listing does not hand out live cookies. Sign-out deletes the row.
+a debug listing does not hand out live cookies. Sign-out deletes the row. The rows are the
+store's (``signins.StoredSessions``): the pages never reach the database themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ..database import Database
+from ..signins import SessionRow, StoredSessions
 
 __all__ = ["ABSOLUTE_S", "IDLE_S", "Session", "SessionStore"]
 
@@ -49,74 +50,54 @@ class Session:
 class SessionStore:
     """Create, find (with both expiries) and end sessions, in the shared database."""
 
-    def __init__(self, database: Callable[[], Database], clock: Callable[[], float], *,
+    def __init__(self, rows: Callable[[], StoredSessions], clock: Callable[[], float], *,
                  idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S,
                  token: Callable[[int], str] = secrets.token_urlsafe) -> None:
-        self._database = database
+        self._rows = rows
         self._clock = clock
         self.idle_s = idle_s
         self.absolute_s = absolute_s
         self._token = token
 
-    def _expired_where(self, now: float) -> tuple[str, tuple[float, float]]:
-        return ("last_seen <= ? OR created_at <= ?",
-                (now - self.idle_s, now - self.absolute_s))
-
-    def create(self, owner_email: str) -> tuple[str, Session]:
+    async def create(self, owner_email: str) -> tuple[str, Session]:
         """A new session: the cookie value (shown once, to the browser) and the session.
         Expired rows are swept first, so the table holds only live sessions."""
         now = self._clock()
         session_id = self._token(32)
         session = Session(_key(session_id), owner_email, self._token(32), now, now)
-        where, args = self._expired_where(now)
-        with self._database().tx() as db:
-            db.execute(f"DELETE FROM web_sessions WHERE {where}", args)
-            db.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?)",
-                       (session.key, owner_email, session.csrf, now, now, ""))
+        await self._rows().create(
+            SessionRow(session.key, owner_email, session.csrf, now, now, ""),
+            seen_before=now - self.idle_s, created_before=now - self.absolute_s)
         return session_id, session
 
-    def get(self, session_id: str | None) -> Session | None:
+    async def get(self, session_id: str | None) -> Session | None:
         """The live session for a cookie value (touching it), or ``None``: unknown, idle
         past ``idle_s`` or older than ``absolute_s`` (an expired one is deleted)."""
         if not session_id:
             return None
-        key = _key(session_id)
         now = self._clock()
-        with self._database().tx() as db:
-            row = db.execute("SELECT owner_email, csrf, created_at, last_seen, notice "
-                             "FROM web_sessions WHERE session_sha256 = ?", (key,)).fetchone()
-            if row is None:
-                return None
-            owner, csrf, created_at, last_seen = row[0], row[1], float(row[2]), float(row[3])
-            if now - last_seen >= self.idle_s or now - created_at >= self.absolute_s:
-                db.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
-                return None
-            db.execute("UPDATE web_sessions SET last_seen = ? WHERE session_sha256 = ?",
-                       (now, key))
-        return Session(key, owner, csrf, created_at, now, row[4])
+        row = await self._rows().touch(_key(session_id), now, seen_before=now - self.idle_s,
+                                       created_before=now - self.absolute_s)
+        if row is None:
+            return None
+        return Session(row.key, row.owner_email, row.csrf, row.created_at, row.last_seen,
+                       row.notice)
 
-    def set_notice(self, session: Session, notice: str) -> None:
+    async def set_notice(self, session: Session, notice: str) -> None:
         """Keep ``notice`` for the session's next page (any instance may serve it)."""
         session.notice = notice
-        with self._database().tx() as db:
-            db.execute("UPDATE web_sessions SET notice = ? WHERE session_sha256 = ?",
-                       (notice, session.key))
+        await self._rows().set_notice(session.key, notice)
 
-    def end_others(self, owner_email: str, keep: Session) -> int:
+    async def end_others(self, owner_email: str, keep: Session) -> int:
         """End every session of ``owner_email`` but ``keep`` (after a password change: a
         stolen session must not outlive the password it was opened with); how many ended."""
-        with self._database().tx() as db:
-            cur = db.execute("DELETE FROM web_sessions WHERE owner_email = ? "
-                             "AND session_sha256 <> ?", (owner_email, keep.key))
-            return max(cur.rowcount, 0)
+        return await self._rows().end_others(owner_email, keep.key)
 
-    def end(self, session_id: str | None) -> None:
+    async def end(self, session_id: str | None) -> None:
         """Delete a session (sign-out)."""
         if session_id:
-            with self._database().tx() as db:
-                db.execute("DELETE FROM web_sessions WHERE session_sha256 = ?",
-                           (_key(session_id),))
+            await self._rows().end(_key(session_id))
 
-    def __len__(self) -> int:
-        with self._database().tx() as db:
-            return int(db.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0])
+    async def count(self) -> int:
+        """How many sessions are stored (live or not yet swept)."""
+        return await self._rows().count()

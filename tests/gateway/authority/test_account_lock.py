@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,27 +36,37 @@ WRONG = "0000 0000"
 class World:
     """An authority that can be restarted, its mailer, clock and code sequence."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, authority: Authority, mailer: RecordingMailer,
+                 clock: FakeClock, codes: Iterator[int]) -> None:
         self.tmp_path = tmp_path
-        self.clock = FakeClock(T0)
-        self.mailer = RecordingMailer()
-        self._codes = itertools.count(12_345_678)
-        self.authority = self.open()
-        self.authority.create_owner(OWNER, PASSWORD)
-        self.authority.create_owner(OTHER, PASSWORD)
+        self.clock = clock
+        self.mailer = mailer
+        self._codes = codes
+        self.authority = authority
 
-    def open(self) -> Authority:
-        return Authority.open(self.tmp_path, self.mailer, clock=self.clock,
-                              randbelow=lambda n: next(self._codes))
+    @classmethod
+    async def start(cls, tmp_path: Path) -> World:
+        """A new world: an authority with two owners."""
+        clock, mailer, codes = FakeClock(T0), RecordingMailer(), itertools.count(12_345_678)
+        authority = await Authority.open(tmp_path, mailer, clock=clock,
+                                         randbelow=lambda n: next(codes))
+        world = cls(tmp_path, authority, mailer, clock, codes)
+        await authority.owners.create(OWNER, PASSWORD)
+        await authority.owners.create(OTHER, PASSWORD)
+        return world
+
+    async def open(self) -> Authority:
+        return await Authority.open(self.tmp_path, self.mailer, clock=self.clock,
+                                    randbelow=lambda n: next(self._codes))
 
     async def restart(self) -> None:
         await self.authority.close()
-        self.authority = self.open()
+        self.authority = await self.open()
 
     async def ask(self, device: DeviceInfo, owner: str = OWNER) -> str:
         """A token of ``owner`` looked up by ``device``: pending, and a code mailed."""
         login = 1 if owner == OWNER else 2  # a terminal is one owner's
-        token = self.authority.issue_token(owner, login, "S").token
+        token = (await self.authority.tokens.issue(owner, login, "S")).token
         answer = await self.authority.lookup(device, token_hint=token_hint(token),
                                              device_name="guesser", os="AnyOS")
         assert answer.status == "pending"
@@ -91,8 +102,10 @@ def _device() -> DeviceInfo:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(tmp_path)
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    started = await World.start(tmp_path)
+    yield started
+    await started.authority.close()
 
 
 def test_the_rule_counts_a_rolling_day() -> None:
@@ -190,5 +203,5 @@ async def test_the_lock_is_per_owner(world: World) -> None:
     await world.ask(device, OTHER)
     await world.authority.close()
     assert (await world.authority.verify_device(device, world.codes()[-1])).status == "approved"
-    assert [d["status"] for d in world.authority.list_devices(OTHER)] == ["approved"]
-    assert [d["status"] for d in world.authority.list_devices(OWNER)] == ["pending"]
+    assert [d["status"] for d in await world.authority.approvals.of_owner(OTHER)] == ["approved"]
+    assert [d["status"] for d in await world.authority.approvals.of_owner(OWNER)] == ["pending"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -25,6 +23,7 @@ from gateway.authority.service import Authority
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
 from mtgateway.credential import token_hint
 from tests.pgkit import PostgresServer
+from tests.testkit import until
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"
 WRONG = "0000 0000"
@@ -37,44 +36,36 @@ def _waiting_on_locks(admin: psycopg.Connection[tuple[object, ...]]) -> int:
     return int(row[0])
 
 
-def test_two_wrong_codes_at_once_through_two_instances_spend_two_tries(
+async def test_two_wrong_codes_at_once_through_two_instances_spend_two_tries(
         tmp_path: Path, postgres: PostgresServer) -> None:
     url = postgres.new_database()
     codes = iter(range(12_345_678, 12_345_700))
-    first = Authority.open(tmp_path / "a", RecordingMailer(), database_url=url,
-                           randbelow=lambda n: next(codes))
+    first = await Authority.open(tmp_path / "a", RecordingMailer(), database_url=url,
+                                 randbelow=lambda n: next(codes))
     (tmp_path / "b").mkdir(mode=0o700)
     for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
         shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
-    second = Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
-    first.create_owner(OWNER, PASSWORD)
+    second = await Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
+    await first.owners.create(OWNER, PASSWORD)
     device = device_info(Ed25519PrivateKey.generate())
-    token = first.issue_token(OWNER, 5012345, "MTG-Demo").token
-    answer = asyncio.run(first.lookup(device, token_hint=token_hint(token),
-                                      device_name="guesser", os="AnyOS"))
+    token = (await first.tokens.issue(OWNER, 5012345, "MTG-Demo")).token
+    answer = await first.lookup(device, token_hint=token_hint(token), device_name="guesser",
+                                os="AnyOS")
     assert answer.status == "pending"
-    left: list[int | None] = []
 
-    def guess(authority: Authority) -> None:
-        left.append(asyncio.run(authority.verify_device(device, WRONG)).tries_left)
-
+    # Both guesses' transactions run on the database's worker threads (the door): this loop
+    # stays free to watch them reach the lock.
     with psycopg.connect(url, autocommit=True) as admin:
         holder = psycopg.connect(url)
         holder.execute("LOCK TABLE approvals IN EXCLUSIVE MODE")
-        threads = [threading.Thread(target=guess, args=(authority,))
+        guesses = [asyncio.create_task(authority.verify_device(device, WRONG))
                    for authority in (first, second)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while _waiting_on_locks(admin) < 2:
-            assert time.monotonic() < deadline, "both guesses never reached a lock"
-            time.sleep(0.01)
+        await until(lambda: _waiting_on_locks(admin) >= 2, timeout_s=30)
         holder.rollback()  # lets go of the table
         holder.close()
-        for thread in threads:
-            thread.join(timeout=30)
+        left = [answer.tries_left for answer in await asyncio.gather(*guesses)]
     assert sorted(left, key=lambda n: n or 0) == [MAX_TRIES - 2, MAX_TRIES - 1]
-    (approval,) = first.store.approvals_of_device(device.device_id)
+    (approval,) = await first.store.run(first.store.approvals_of_device, device.device_id)
     assert approval.tries_left == MAX_TRIES - 2
-    asyncio.run(first.close())
-    asyncio.run(second.close())
+    await first.close()
+    await second.close()

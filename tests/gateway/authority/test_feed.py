@@ -25,21 +25,22 @@ WAIT_S = 10.0
 
 
 async def test_a_revocation_written_elsewhere_wakes_every_waiter(tmp_path: Path) -> None:
-    here = Authority.open(tmp_path, RecordingMailer())
-    here.create_owner(OWNER, PASSWORD)
-    issued = here.issue_token(OWNER, 5012345, "MTG-Demo")
+    here = await Authority.open(tmp_path, RecordingMailer())
+    await here.owners.create(OWNER, PASSWORD)
+    issued = await here.tokens.issue(OWNER, 5012345, "MTG-Demo")
     devices = [device_info(Ed25519PrivateKey.generate()) for _ in range(20)]
     for device in devices:
-        here.local_device_auto_approve(device.device_id, device.public_key)
+        await here.approvals.approve_local(device)
     stranger = device_info(Ed25519PrivateKey.generate())  # never asked this owner for anything
-    here.store.upsert_device(stranger.device_id, stranger.public_key, "x", "y", 0)
+    await here.store.run(here.store.upsert_device, stranger.device_id, stranger.public_key,
+                         "x", "y", 0)
     head, ids = await here.wait_revocations(devices[0], None, 30)
     assert ids == []  # a new waiter's cursor, at once
     waits = [asyncio.create_task(here.wait_revocations(d, head, 30)) for d in devices]
     unrelated = asyncio.create_task(here.wait_revocations(stranger, head, 1.5))
     await asyncio.sleep(0)
-    elsewhere = Authority.open(tmp_path, RecordingMailer())  # its own connections and feed
-    assert elsewhere.revoke_token(OWNER, issued.token_id)
+    elsewhere = await Authority.open(tmp_path, RecordingMailer())  # its own connections and feed
+    assert await elsewhere.tokens.revoke(OWNER, issued.token_id)
     try:
         async with asyncio.timeout(WAIT_S):  # the poller's 0.5 s, far below the 30 s wait
             answers = await asyncio.gather(*waits)
@@ -79,17 +80,17 @@ async def test_a_revocation_on_another_instance_wakes_waiters_through_notify(
     by one is answered when the other revokes, by the NOTIFY of the revocation's transaction
     (there is no poller on PostgreSQL)."""
     url = postgres.new_database()
-    here = Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
-    elsewhere = Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
+    here = await Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
+    elsewhere = await Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
     try:
-        here.create_owner(OWNER, PASSWORD)
-        issued = here.issue_token(OWNER, 5012345, "MTG-Demo")
+        await here.owners.create(OWNER, PASSWORD)
+        issued = await here.tokens.issue(OWNER, 5012345, "MTG-Demo")
         device = device_info(Ed25519PrivateKey.generate())
-        here.local_device_auto_approve(device.device_id, device.public_key)
+        await here.approvals.approve_local(device)
         head, _ = await here.wait_revocations(device, None, 30)
         waiting = asyncio.create_task(here.wait_revocations(device, head, 30))
         await _until_listening(url)
-        assert elsewhere.revoke_token(OWNER, issued.token_id)
+        assert await elsewhere.tokens.revoke(OWNER, issued.token_id)
         async with asyncio.timeout(WAIT_S):  # far below the 30 s the poll is held
             assert await waiting == (head + 1, [issued.token_id])
     finally:
@@ -104,13 +105,13 @@ async def test_a_reconnected_listener_wakes_every_waiter_to_look_again(
     once it has reconnected, wakes every waiter, and a revocation written meanwhile (here a
     row no NOTIFY announced) is found."""
     url = postgres.new_database()
-    authority = Authority.open(tmp_path, RecordingMailer(), database_url=url)
+    authority = await Authority.open(tmp_path, RecordingMailer(), database_url=url)
     feed = RevocationFeed(authority.store.database, listen_retry_s=0.05)
     try:
-        authority.create_owner(OWNER, PASSWORD)
+        await authority.owners.create(OWNER, PASSWORD)
         device = device_info(Ed25519PrivateKey.generate())
-        authority.local_device_auto_approve(device.device_id, device.public_key)
-        head = feed.head()
+        await authority.approvals.approve_local(device)
+        head = await feed.head()
         waiting = asyncio.create_task(feed.wait(device.device_id, head, 30))
         await _until_listening(url)
         with psycopg.connect(url, autocommit=True) as conn:

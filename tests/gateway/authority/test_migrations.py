@@ -4,19 +4,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from gateway.authority.database import MIGRATIONS, Database, DatabaseError
+from gateway.authority.database import Database, DatabaseError, Tx
+from gateway.authority.migrations import MIGRATIONS, migrate, schema_version
 from gateway.authority.store import DB_FILE, AuthorityStore
 from mtgateway.credential import TokenKeys
+from tests.gateway.authority.dbkit import fetch, migrated_store
 from tests.pgkit import PostgresServer
 
 LATEST = len(MIGRATIONS)
@@ -33,111 +35,108 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return server.new_database()
 
 
-def _fill_version_1(db: Database) -> None:
+def _version_1_rows(tx: Tx) -> None:
     """Rows in every table, written with plain SQL as the previous release wrote them."""
-    with db.tx() as tx:
-        tx.execute("INSERT INTO owners VALUES (?, ?, ?)", ("o@example.com", "scrypt$h", 1))
-        for i in range(3):
-            tx.execute("INSERT INTO tokens VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (f"tok_{i}", hashlib.sha256(TOKENS[i].encode()).hexdigest(),
-                        TokenKeys.of(TOKENS[i]).hint, "o@example.com", 5012345,
-                        "MTG-Demo", json.dumps(["read"]), 100 + i, None,
-                        200 if i == 2 else None))
-        tx.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?)",
-                   ("D" * 26, b"\x07" * 32, "laptop", "linux", 10, 20))
-        tx.execute("INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?)",
-                   ("o@example.com", "D" * 26, "apr_1", "approved", 10, None, None, 0, 20))
-        tx.execute("INSERT INTO code_sends VALUES (?, ?, ?)", ("D" * 26, "o@example.com", 15))
-        tx.execute("INSERT INTO code_failures VALUES (?, ?, ?)",
-                   ("o@example.com", "D" * 26, 16))
-        tx.execute("INSERT INTO approval_locks VALUES (?, ?, ?)", ("o@example.com", 17, 99))
+    tx.execute("INSERT INTO owners VALUES (?, ?, ?)", ("o@example.com", "scrypt$h", 1))
+    for i in range(3):
+        tx.execute("INSERT INTO tokens VALUES (?,?,?,?,?,?,?,?,?,?)",
+                   (f"tok_{i}", hashlib.sha256(TOKENS[i].encode()).hexdigest(),
+                    TokenKeys.of(TOKENS[i]).hint, "o@example.com", 5012345,
+                    "MTG-Demo", json.dumps(["read"]), 100 + i, None,
+                    200 if i == 2 else None))
+    tx.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?)",
+               ("D" * 26, b"\x07" * 32, "laptop", "linux", 10, 20))
+    tx.execute("INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?)",
+               ("o@example.com", "D" * 26, "apr_1", "approved", 10, None, None, 0, 20))
+    tx.execute("INSERT INTO code_sends VALUES (?, ?, ?)", ("D" * 26, "o@example.com", 15))
+    tx.execute("INSERT INTO code_failures VALUES (?, ?, ?)", ("o@example.com", "D" * 26, 16))
+    tx.execute("INSERT INTO approval_locks VALUES (?, ?, ?)", ("o@example.com", 17, 99))
 
 
-def _assert_rows_kept(store: AuthorityStore) -> None:
-    assert store.database.schema_version() == LATEST
-    assert store.owner_password_hash("o@example.com") == "scrypt$h"
-    tokens = store.tokens_of("o@example.com")
+async def _assert_rows_kept(store: AuthorityStore) -> None:
+    assert await schema_version(store.database) == LATEST
+    assert await store.run(store.owner_password_hash, "o@example.com") == "scrypt$h"
+    tokens = await store.run(store.tokens_of, "o@example.com")
     assert [t.token_id for t in tokens] == ["tok_0", "tok_1", "tok_2"]
     for row, token in zip(tokens, TOKENS, strict=True):  # the same tokens, nothing re-pasted
         keys = TokenKeys.of(token)
         assert row.token_hint == keys.hint
         assert row.stored_key == keys.verifier.stored_key.hex()
         assert store.server_key(row) == keys.verifier.server_key
-    with store.database.tx() as tx:  # the digests, which opened sessions, are gone
-        columns = tx.execute("SELECT * FROM tokens").fetchall()
+    # the digests, which opened sessions, are gone
+    columns = await fetch(store.database, "SELECT * FROM tokens")
     digests = {hashlib.sha256(t.encode()).hexdigest() for t in TOKENS}
     assert not digests & {str(value) for row in columns for value in row}
-    assert store.live_token_owners(5012345, "MTG-Demo", 150) == {"o@example.com"}
-    device = store.device("D" * 26)
+    assert await store.run(store.live_token_owners, 5012345, "MTG-Demo", 150) \
+        == {"o@example.com"}
+    device = await store.run(store.device, "D" * 26)
     assert device is not None and device.public_key == b"\x07" * 32
-    approval = store.approval("o@example.com", "D" * 26)
+    approval = await store.run(store.approval, "o@example.com", "D" * 26)
     assert approval is not None and approval.status == "approved"
-    assert store.sends(device_id="D" * 26, since=0) == [15]
-    assert store.failures("o@example.com", since=0) == [(16, "D" * 26)]
-    assert store.approvals_locked_until("o@example.com") == 99
+    assert await store.run(store.sends, device_id="D" * 26, since=0) == [15]
+    assert await store.run(store.failures, "o@example.com", since=0) == [(16, "D" * 26)]
+    assert await store.run(store.approvals_locked_until, "o@example.com") == 99
 
 
-def test_a_database_made_before_versioning_is_upgraded_in_place(tmp_path: Path) -> None:
+def _version_1_tables(tx: Tx) -> None:
+    """Exactly what the previous release ran: migration 1, no version."""
+    first = MIGRATIONS[0]
+    assert isinstance(first, str)
+    for statement in first.split(";"):
+        if statement.strip():
+            tx.execute(statement)
+
+
+async def test_a_database_made_before_versioning_is_upgraded_in_place(tmp_path: Path) -> None:
     """The previous release's SQLite file (its tables, no schema_version) counts as version 1
     and is brought to the latest schema on open, every row kept."""
-    tmp_path.chmod(0o700)
+    os.chmod(tmp_path, 0o700)
     path = tmp_path / DB_FILE
     db = Database(path=path)
-    with db.tx() as tx:  # exactly what the previous release ran: migration 1, no version
-        for statement in MIGRATIONS[0].split(";"):
-            if statement.strip():
-                tx.execute(statement)
-    assert db.schema_version() == 1
-    _fill_version_1(db)
-    path.chmod(0o600)
-    _assert_rows_kept(AuthorityStore(tmp_path))
+    await db.run(_version_1_tables)
+    assert await schema_version(db) == 1
+    await db.run(_version_1_rows)
+    await db.close()
+    os.chmod(path, 0o600)
+    async with migrated_store(tmp_path) as store:
+        await _assert_rows_kept(store)
     raw = path.read_bytes()  # secure_delete: the dropped table's pages were overwritten
     assert not any(hashlib.sha256(t.encode()).hexdigest().encode() in raw for t in TOKENS)
 
 
-def test_an_older_schema_is_upgraded_at_start_without_losing_a_row(
+async def test_an_older_schema_is_upgraded_at_start_without_losing_a_row(
         tmp_path: Path, database_url: str) -> None:
     """A database left at version 1 is migrated when the store opens, on both backends."""
-    old = AuthorityStore(tmp_path, database_url, migrate=False)
-    assert old.database.migrate(target=1) == (0, 1)
-    _fill_version_1(old.database)
-    store = AuthorityStore(tmp_path, database_url)
-    _assert_rows_kept(store)
-    assert store.migrate() == (LATEST, LATEST)  # applied once, never again
+    old = AuthorityStore(tmp_path, database_url)
+    assert await migrate(old.database, target=1) == (0, 1)
+    await old.database.run(_version_1_rows)
+    await old.database.close()
+    async with migrated_store(tmp_path, database_url) as store:
+        await _assert_rows_kept(store)
+        assert await store.migrate() == (LATEST, LATEST)  # applied once, never again
 
 
-def test_a_database_from_a_newer_release_is_refused(tmp_path: Path, database_url: str) -> None:
+async def test_a_database_from_a_newer_release_is_refused(tmp_path: Path,
+                                                          database_url: str) -> None:
     """A schema this program does not know is not used (nor downgraded)."""
+    async with migrated_store(tmp_path, database_url) as store:
+        await fetch(store.database, "UPDATE schema_version SET version = ? RETURNING version",
+                    (LATEST + 1,))
     store = AuthorityStore(tmp_path, database_url)
-    with store.database.tx() as tx:
-        tx.execute("UPDATE schema_version SET version = ?", (LATEST + 1,))
     with pytest.raises(DatabaseError, match="newer than this program"):
-        AuthorityStore(tmp_path, database_url)
+        await store.migrate()
+    await store.database.close()
 
 
-def test_instances_starting_together_migrate_once(tmp_path: Path,
-                                                  postgres: PostgresServer) -> None:
+async def test_instances_starting_together_migrate_once(tmp_path: Path,
+                                                        postgres: PostgresServer) -> None:
     """Several consoles starting on one new PostgreSQL database: the advisory lock lets one
     migrate and the others find the work done (no duplicate-table error)."""
     url = postgres.new_database()
-    results: list[tuple[int, int]] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
-
-    def run(n: int) -> None:
-        store = AuthorityStore(tmp_path / f"instance-{n}", url, migrate=False)
-        start.wait()
-        try:
-            results.append(store.migrate())
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    stores = [AuthorityStore(tmp_path / f"instance-{n}", url) for n in range(4)]
+    results = await asyncio.gather(*(store.migrate() for store in stores))
+    for store in stores:
+        await store.database.close()
     assert sorted(results) == [(0, LATEST)] + [(LATEST, LATEST)] * 3
 
 
@@ -147,9 +146,18 @@ def test_console_migrate_upgrades_and_reports(tmp_path: Path,
     which versions, and never prints the password."""
     url = postgres.new_database().replace("postgres@", "postgres:s3cret-pw@")
     data = tmp_path / "data"
-    old = AuthorityStore(data, url, migrate=False)
-    old.database.migrate(target=1)
-    _fill_version_1(old.database)
+
+    async def version_1() -> None:
+        old = AuthorityStore(data, url)
+        await migrate(old.database, target=1)
+        await old.database.run(_version_1_rows)
+        await old.database.close()
+
+    async def kept() -> None:
+        async with migrated_store(data, url) as store:
+            await _assert_rows_kept(store)
+
+    asyncio.run(version_1())
     config = tmp_path / "config.toml"
     config.write_text(f'data_dir = "{data.as_posix()}"\n')
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": url}
@@ -161,7 +169,7 @@ def test_console_migrate_upgrades_and_reports(tmp_path: Path,
                             str(config)], env=env, capture_output=True, text=True, check=False)
     assert again.returncode == 0 and "nothing to migrate" in again.stdout
     assert "s3cret-pw" not in first.stdout + first.stderr + again.stdout + again.stderr
-    _assert_rows_kept(AuthorityStore(data, url))
+    asyncio.run(kept())
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,11 +49,14 @@ def mailer() -> RecordingMailer:
 
 
 @pytest.fixture
-def authority(tmp_path: Path, clock: Clock, mailer: RecordingMailer) -> Authority:
+async def authority(tmp_path: Path, clock: Clock,
+                    mailer: RecordingMailer) -> AsyncIterator[Authority]:
     codes = _codes()
-    authority = Authority.open(tmp_path, mailer, clock=clock, randbelow=lambda n: next(codes))
-    authority.create_owner(OWNER, PASSWORD)
-    return authority
+    opened = await Authority.open(tmp_path, mailer, clock=clock,
+                                  randbelow=lambda n: next(codes))
+    await opened.owners.create(OWNER, PASSWORD)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture
@@ -68,19 +71,19 @@ def _code(mailer: RecordingMailer, index: int = -1) -> str:
     return match.group(1)
 
 
-def test_owner_check_answers_alike_for_unknown_e_mails(authority: Authority) -> None:
+async def test_owner_check_answers_alike_for_unknown_e_mails(authority: Authority) -> None:
     """Right credentials pass; a wrong password and an unknown e-mail both just fail."""
-    assert authority.check_owner(" Owner@Example.com ", PASSWORD)
-    assert not authority.check_owner(OWNER, "wrong")
-    assert not authority.check_owner("nobody@example.com", PASSWORD)
+    assert await authority.owners.check(" Owner@Example.com ", PASSWORD)
+    assert not await authority.owners.check(OWNER, "wrong")
+    assert not await authority.owners.check("nobody@example.com", PASSWORD)
     with pytest.raises(ValueError):
-        authority.create_owner(OWNER, PASSWORD)
+        await authority.owners.create(OWNER, PASSWORD)
 
 
 async def test_unseen_device_gets_pending_then_ok_after_the_code(
         authority: Authority, mailer: RecordingMailer, device: DeviceInfo) -> None:
     """Lookup asks the owner by mail; the code from it approves; lookup then signs a record."""
-    issued = authority.issue_token(OWNER, 5012345, "MTG-Demo", ["read"], 3600)
+    issued = await authority.tokens.issue(OWNER, 5012345, "MTG-Demo", ["read"], 3600)
     answer = await authority.lookup(device, token_hint=token_hint(issued.token),
                                     device_name="desk", os="Windows 11")
     assert answer.status == "pending" and answer.record is None
@@ -106,7 +109,7 @@ async def test_unseen_device_gets_pending_then_ok_after_the_code(
 async def test_repeated_lookups_do_not_void_the_mailed_code(
         authority: Authority, mailer: RecordingMailer, device: DeviceInfo) -> None:
     """While a code is live, lookups answer pending without sending (or voiding) another."""
-    hint = token_hint(authority.issue_token(OWNER, 1, "S").token)
+    hint = token_hint((await authority.tokens.issue(OWNER, 1, "S")).token)
     for _ in range(3):
         assert (await authority.lookup(device, token_hint=hint)).status == "pending"
     await authority.close()
@@ -126,7 +129,7 @@ async def test_resend_limits_and_new_code_voids_old(
         authority: Authority, mailer: RecordingMailer, clock: Clock,
         device: DeviceInfo) -> None:
     """A resend waits 60 s after the last; the newer code works and the older does not."""
-    hint = token_hint(authority.issue_token(OWNER, 1, "S").token)
+    hint = token_hint((await authority.tokens.issue(OWNER, 1, "S")).token)
     await authority.lookup(device, token_hint=hint)
     clock.now += 30
     limited = await authority.resend(device)
@@ -144,18 +147,18 @@ async def test_resend_limits_and_new_code_voids_old(
 async def test_revocations_show_in_refresh(authority: Authority, mailer: RecordingMailer,
                                            device: DeviceInfo) -> None:
     """A revoked token refreshes with revoked_at; a revoked device gets nothing and re-asks."""
-    issued = authority.issue_token(OWNER, 1, "S")
+    issued = await authority.tokens.issue(OWNER, 1, "S")
     hint = token_hint(issued.token)
     await authority.lookup(device, token_hint=hint)
     await authority.close()
     await authority.verify_device(device, _code(mailer))
-    assert authority.revoke_token(OWNER, issued.token_id)
-    assert not authority.revoke_token(OWNER, "tok_missing")
+    assert await authority.tokens.revoke(OWNER, issued.token_id)
+    assert not await authority.tokens.revoke(OWNER, "tok_missing")
     (envelope,) = await authority.refresh(device, [issued.token_id, "tok_missing"])
     assert envelope["record"]["revoked_at"] == T0
-    assert authority.list_tokens(OWNER)[0]["revoked_at"] == T0
-    assert [d["status"] for d in authority.list_devices(OWNER)] == ["approved"]
-    assert authority.revoke_device(OWNER, device.device_id)
+    assert (await authority.tokens.of(OWNER))[0]["revoked_at"] == T0
+    assert [d["status"] for d in await authority.approvals.of_owner(OWNER)] == ["approved"]
+    assert await authority.approvals.revoke(OWNER, device.device_id)
     assert await authority.refresh(device, [issued.token_id]) == []
     assert (await authority.lookup(device, token_hint=hint)).status == "pending"
     status = await authority.device_status(device)
@@ -165,14 +168,14 @@ async def test_revocations_show_in_refresh(authority: Authority, mailer: Recordi
 async def test_registered_account_policy_is_signed_into_records(
         authority: Authority, device: DeviceInfo) -> None:
     """The account's risk policy replaces the permissive default, decimals as strings."""
-    authority.register_account(OWNER, AccountRegistration(
+    await authority.accounts.register(OWNER, AccountRegistration(
         name="Demo", broker="MetaQuotes", login=7, password="mt5-pw", server="S",
         allowed_symbols=("EURUSD",), max_lot_size=Decimal("0.5"), risk_pct=Decimal("0.02")))
     with pytest.raises(ValueError, match="risk_pct"):
-        authority.register_account(OWNER, AccountRegistration(
+        await authority.accounts.register(OWNER, AccountRegistration(
             name="X", broker="B", login=8, password="p", server="S", risk_pct=Decimal(2)))
-    issued = authority.issue_token(OWNER, 7, "S")
-    authority.local_device_auto_approve(device.device_id, device.public_key)
+    issued = await authority.tokens.issue(OWNER, 7, "S")
+    await authority.approvals.approve_local(device)
     answer = await authority.lookup(device, token_hint=token_hint(issued.token))
     assert answer.status == "ok" and answer.record is not None
     assert answer.record["record"]["risk"] == {
@@ -181,13 +184,13 @@ async def test_registered_account_policy_is_signed_into_records(
         "account_type": "USD"}
 
 
-def test_token_issue_validates_its_terms(authority: Authority) -> None:
+async def test_token_issue_validates_its_terms(authority: Authority) -> None:
     """Unknown owners, bad scopes and non-positive lifetimes are refused."""
     with pytest.raises(ValueError, match="owner"):
-        authority.issue_token("stranger@example.com", 1, "S")
+        await authority.tokens.issue("stranger@example.com", 1, "S")
     with pytest.raises(ValueError, match="scopes"):
-        authority.issue_token(OWNER, 1, "S", ["admin"])
+        await authority.tokens.issue(OWNER, 1, "S", ["admin"])
     with pytest.raises(ValueError, match="expires_in_s"):
-        authority.issue_token(OWNER, 1, "S", expires_in_s=0)
-    listing = authority.issue_token(OWNER, 1, "S").record
+        await authority.tokens.issue(OWNER, 1, "S", expires_in_s=0)
+    listing = (await authority.tokens.issue(OWNER, 1, "S")).record
     assert "token" not in listing and "token_sha256" not in listing

@@ -18,12 +18,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.api import DeviceInfo
+from gateway.authority.database import Tx
 from gateway.authority.devices import Approval
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.records import device_id_for
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
-from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
 from mtgateway.credential import token_hint
 from tests.pgkit import PostgresServer
 
@@ -31,53 +32,58 @@ OWNER = "owner@example.com"
 
 
 @pytest.fixture
-def two_instances(tmp_path: Path, postgres: PostgresServer) -> tuple[Authority, Authority]:
+async def two_instances(tmp_path: Path, postgres: PostgresServer) -> tuple[Authority, Authority]:
     url = postgres.new_database()
-    first = Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
+    first = await Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
     (tmp_path / "b").mkdir(mode=0o700)
     for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
         shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
-    second = Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
+    second = await Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
     return first, second
 
 
-def _approved_device(authority: Authority) -> DeviceInfo:
+def _approve(tx: Tx, store: AuthorityStore, device: DeviceInfo) -> None:
+    store.upsert_device(tx, device.device_id, device.public_key, "laptop", "linux", 100)
+    store.save_approval(tx, Approval("apr_1", OWNER, device.device_id, "approved", 100,
+                                     approved_at=100))
+
+
+async def _approved_device(authority: Authority) -> DeviceInfo:
     raw = Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     device = DeviceInfo(device_id_for(raw), raw)
-    authority.store.upsert_device(device.device_id, raw, "laptop", "linux", 100)
-    authority.store.save_approval(Approval("apr_1", OWNER, device.device_id, "approved", 100,
-                                           approved_at=100))
+    await authority.run(_approve, authority.store, device)
     return device
 
 
 async def test_a_report_to_one_instance_is_on_the_others_dashboard(
         two_instances: tuple[Authority, Authority]) -> None:
     first, second = two_instances
-    first.create_owner(OWNER, "a long enough password")
-    token = first.issue_token(OWNER, 5012345, "MTG-Demo")
-    device = _approved_device(first)
+    await first.owners.create(OWNER, "a long enough password")
+    token = await first.tokens.issue(OWNER, 5012345, "MTG-Demo")
+    device = await _approved_device(first)
     figures = AccountFigures(10_000.0, 10_012.5, "USD", 2)
     stored = await first.report_terminals(device, [TerminalReport(
         5012345, "MTG-Demo", "active", token_id=token.token_id, platform="MT5",
         ea_version="1.2.0", figures=figures)])
     assert stored == 1
 
-    [row] = second.terminals_of(OWNER)
+    [row] = await second.terminals.of(OWNER)
     assert (row.device_id, row.login, row.server, row.state, row.token_id) == (
         device.device_id, 5012345, "MTG-Demo", "active", token.token_id)
-    assert second.figures_of(OWNER) == {(device.device_id, 5012345, "MTG-Demo"): figures}
+    assert await second.terminals.figures_of(OWNER) \
+        == {(device.device_id, 5012345, "MTG-Demo"): figures}
 
     # The terminal goes down, reported to the other instance: the figures go with it, and the
     # first instance shows the change (and a refusal is in both activity logs).
     await second.report_terminals(device, [TerminalReport(
         5012345, "MTG-Demo", "refused", reason="token_expired", token_id=token.token_id)])
-    [row] = first.terminals_of(OWNER)
+    [row] = await first.terminals.of(OWNER)
     assert (row.state, row.reason) == ("refused", "token_expired")
-    assert first.figures_of(OWNER) == {}
-    kinds = [entry.kind for entry in first.activity_of(OWNER)]
+    assert await first.terminals.figures_of(OWNER) == {}
+    kinds = [entry.kind for entry in await first.owners.activity(OWNER)]
     assert kinds[0] == "refusal" and "token_created" in kinds
-    assert [e.kind for e in second.activity_of(OWNER)] == kinds
+    assert [e.kind for e in await second.owners.activity(OWNER)] == kinds
     await first.close()
     await second.close()
 
@@ -96,8 +102,8 @@ async def test_the_per_token_code_limit_counts_across_instances_and_restarts(
     next (before, each instance counted its own five in memory: ten codes, and a restart
     reset the count)."""
     first, second = two_instances
-    first.create_owner(OWNER, "a long enough password")
-    hint = token_hint(first.issue_token(OWNER, 5012345, "MTG-Demo").token)
+    await first.owners.create(OWNER, "a long enough password")
+    hint = token_hint((await first.tokens.issue(OWNER, 5012345, "MTG-Demo")).token)
     for i in range(6):
         instance = first if i % 2 == 0 else second
         answer = await instance.lookup(_fresh_device(), token_hint=hint)
@@ -106,8 +112,8 @@ async def test_the_per_token_code_limit_counts_across_instances_and_restarts(
     await second.close()
     mailers = [first.mailer, second.mailer]
     assert sum(len(m.messages) for m in mailers if isinstance(m, RecordingMailer)) == 5
-    restarted = Authority.open(tmp_path / "a", RecordingMailer(),
-                               database_url=first.store.database.url)
+    restarted = await Authority.open(tmp_path / "a", RecordingMailer(),
+                                     database_url=first.store.database.url)
     assert (await restarted.lookup(_fresh_device(), token_hint=hint)).status \
         == "pending"
     await restarted.close()

@@ -9,9 +9,8 @@ both would have checked "nobody holds it" before either wrote, and both would ow
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -21,6 +20,7 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import AccountRegistration, Authority, TerminalClaimed
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
 from tests.pgkit import PostgresServer
+from tests.testkit import until
 
 PASSWORD = "a long enough password"
 
@@ -33,52 +33,50 @@ def _waiting_on_locks(admin: psycopg.Connection[tuple[object, ...]]) -> int:
 
 
 @pytest.mark.parametrize("claim", ["token", "account"])
-def test_two_owners_claiming_one_terminal_at_once_through_two_instances(
+async def test_two_owners_claiming_one_terminal_at_once_through_two_instances(
         tmp_path: Path, postgres: PostgresServer, claim: str) -> None:
     url = postgres.new_database()
-    first = Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
+    first = await Authority.open(tmp_path / "a", RecordingMailer(), database_url=url)
     (tmp_path / "b").mkdir(mode=0o700)
     for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
         shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
-    second = Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
-    first.create_owner("alice@example.com", PASSWORD)
-    first.create_owner("bob@example.com", PASSWORD)
+    second = await Authority.open(tmp_path / "b", RecordingMailer(), database_url=url)
+    await first.owners.create("alice@example.com", PASSWORD)
+    await first.owners.create("bob@example.com", PASSWORD)
     table = "tokens" if claim == "token" else "accounts"
-    outcomes: dict[str, str] = {}
 
-    def ask(authority: Authority, owner: str) -> None:
+    async def ask(authority: Authority, owner: str) -> str:
         try:
             if claim == "token":
-                authority.issue_token(owner, 5012345, "MTG-Demo")
+                await authority.tokens.issue(owner, 5012345, "MTG-Demo")
             else:
-                authority.register_account(owner, AccountRegistration(
+                await authority.accounts.register(owner, AccountRegistration(
                     name="main", broker="MetaQuotes", login=5012345, server="MTG-Demo",
                     password="", is_live=False))
-            outcomes[owner] = "claimed"
         except TerminalClaimed:
-            outcomes[owner] = "refused"
+            return "refused"
+        return "claimed"
 
+    # Both requests' transactions run on the database's worker threads (the door): this loop
+    # stays free to watch them reach the lock.
     with psycopg.connect(url, autocommit=True) as admin:
         holder = psycopg.connect(url)
         holder.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-        threads = [threading.Thread(target=ask, args=(first, "alice@example.com")),
-                   threading.Thread(target=ask, args=(second, "bob@example.com"))]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while _waiting_on_locks(admin) < 2:
-            assert time.monotonic() < deadline, "both requests never reached a lock"
-            time.sleep(0.01)
+        asks = [asyncio.create_task(ask(first, "alice@example.com")),
+                asyncio.create_task(ask(second, "bob@example.com"))]
+        await until(lambda: _waiting_on_locks(admin) >= 2, timeout_s=30)
         holder.rollback()  # lets go of the table
         holder.close()
-        for thread in threads:
-            thread.join(timeout=30)
+        results = await asyncio.gather(*asks)
+    outcomes = dict(zip(("alice@example.com", "bob@example.com"), results, strict=True))
     assert sorted(outcomes.values()) == ["claimed", "refused"], outcomes
     winner = next(o for o, what in outcomes.items() if what == "claimed")
     loser = next(o for o in outcomes if o != winner)
     if claim == "token":
-        assert [t["login"] for t in first.list_tokens(winner)] == [5012345]
-        assert second.list_tokens(loser) == []
+        assert [t["login"] for t in await first.tokens.of(winner)] == [5012345]
+        assert await second.tokens.of(loser) == []
     else:
-        assert [a.login for a in first.accounts_of(winner)] == [5012345]
-        assert second.accounts_of(loser) == []
+        assert [a.login for a in await first.accounts.of(winner)] == [5012345]
+        assert await second.accounts.of(loser) == []
+    await first.close()
+    await second.close()

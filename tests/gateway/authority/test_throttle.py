@@ -13,29 +13,29 @@ from gateway.errors import RateLimited
 from tests.testkit import FakeClock
 
 
-def test_lockout_after_the_limit_within_the_window() -> None:
+async def test_lockout_after_the_limit_within_the_window() -> None:
     """More than `limit` failures in the window lock out for `lockout_s`."""
     clock = FakeClock()
     throttle = AuthThrottle(delay_s=0, limit=3, window_s=10, lockout_s=60, clock=clock)
     for _ in range(3):
-        throttle.record_failure()
-    assert throttle.retry_after_s() is None
-    throttle.record_failure()
-    assert throttle.retry_after_s() == pytest.approx(60)
+        await throttle.record_failure()
+    assert await throttle.retry_after_s() is None
+    await throttle.record_failure()
+    assert await throttle.retry_after_s() == pytest.approx(60)
     clock.advance(59)
-    assert throttle.retry_after_s() == pytest.approx(1)
+    assert await throttle.retry_after_s() == pytest.approx(1)
     clock.advance(1)
-    assert throttle.retry_after_s() is None
+    assert await throttle.retry_after_s() is None
 
 
-def test_failures_outside_the_window_do_not_count() -> None:
+async def test_failures_outside_the_window_do_not_count() -> None:
     """Slow failures, spread wider than the window, never lock out."""
     clock = FakeClock()
     throttle = AuthThrottle(delay_s=0, limit=3, window_s=10, lockout_s=60, clock=clock)
     for _ in range(20):
-        throttle.record_failure()
+        await throttle.record_failure()
         clock.advance(4)
-    assert throttle.retry_after_s() is None
+    assert await throttle.retry_after_s() is None
 
 
 async def test_penalize_counts_even_without_delay() -> None:
@@ -43,7 +43,7 @@ async def test_penalize_counts_even_without_delay() -> None:
     throttle = AuthThrottle(delay_s=0, limit=1, window_s=10, lockout_s=5, clock=FakeClock())
     await throttle.penalize()
     await throttle.penalize()
-    assert throttle.retry_after_s() == pytest.approx(5)
+    assert await throttle.retry_after_s() == pytest.approx(5)
 
 
 class Sleeper:
@@ -115,7 +115,7 @@ async def test_no_check_during_a_lockout_but_every_refusal_is_delayed(
     for _ in range(4):  # the 4th failure exceeds the limit of 3
         with pytest.raises(Wrong):
             await throttle.check("guess", wrong, Wrong)
-    assert throttle.retry_after_s() == pytest.approx(60)
+    assert await throttle.retry_after_s() == pytest.approx(60)
     for verify in (wrong, right, wrong):
         with pytest.raises(RateLimited) as refused:
             await throttle.check("other", verify, Wrong)
@@ -185,7 +185,7 @@ async def test_a_vouched_credential_is_never_locked_out_but_its_failures_are_del
     for _ in range(2):
         with pytest.raises(Wrong):
             await throttle.check("guess", wrong, Wrong)
-    assert throttle.retry_after_s() is not None
+    assert await throttle.retry_after_s() is not None
     sleep.gate.clear()  # a failure's delay in progress does not hold up the owner
     held = asyncio.create_task(throttle.penalize())
     await sleep.entered.wait()
@@ -199,17 +199,17 @@ async def test_a_vouched_credential_is_never_locked_out_but_its_failures_are_del
     assert len(sleep.delays) == delays + 1
 
 
-def test_failures_during_a_lockout_do_not_extend_it() -> None:
+async def test_failures_during_a_lockout_do_not_extend_it() -> None:
     """The lockout ends lockout_s after it started, however many attempts it refused."""
     clock = FakeClock()
     throttle = AuthThrottle(delay_s=0, limit=1, window_s=10, lockout_s=60, clock=clock)
-    throttle.record_failure()
-    throttle.record_failure()
+    await throttle.record_failure()
+    await throttle.record_failure()
     clock.advance(59)
     for _ in range(50):
-        throttle.record_failure()
+        await throttle.record_failure()
     clock.advance(1)
-    assert throttle.retry_after_s() is None
+    assert await throttle.retry_after_s() is None
 
 
 def test_the_vouched_memory_forgets_one_credential_at_its_bound_never_all() -> None:

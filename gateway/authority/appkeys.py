@@ -1,0 +1,46 @@
+"""The console application's typed keys (aiohttp's ``AppKey``): what its route modules read
+from the application instead of closing over it.
+
+``console.py`` composes the application and sets each; the route modules (``routes/``) and
+the pages (``web/``) read them per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
+
+from .edge import HeldRequests
+from .keygate import KeyGate
+from .metrics import ConsoleMetrics
+from .service import Authority
+from .throttle import AuthThrottle
+
+__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
+           "OWNER_THROTTLE", "VOUCH_KEY", "Clocks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """The console's injected clock (tests move it)."""
+
+    #: Epoch seconds: code lifetimes, the account lock, record times, the device-proof window.
+    wall: Callable[[], float]
+
+
+#: The running authority (opened at start-up).
+AUTHORITY: Final = web.AppKey("authority", Authority)
+CLOCKS: Final = web.AppKey("clocks", Clocks)
+#: The console's Prometheus metrics (``metrics.py``).
+CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
+#: The owner-credential throttle shared by the API's Basic auth and the pages' sign-in.
+OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
+#: The key under which the throttle remembers credentials that succeeded (never the password).
+VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
+#: The long-polls held, per device key and per address (``edge.HeldRequests``).
+LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
+#: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).
+KEY_GATE: Final = web.AppKey("key_gate", KeyGate)

@@ -1,0 +1,199 @@
+"""The authority's schema: versioned migrations, and the side tables made at start.
+
+:data:`MIGRATIONS` is an append-only list, ``schema_version`` holds how many have been applied,
+and :func:`migrate` applies the rest in one transaction at start (and by ``mtgateway console
+migrate``), through the database's door without a deadline (a migration may rewrite a large
+table once). A database made before versioning (the tables of migration 1 and no
+``schema_version``) counts as version 1. Two instances starting at once serialise on a lock
+(``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so a migration is never
+applied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from .database import Database, DatabaseError, Tx
+
+__all__ = ["MIGRATIONS", "MIGRATION_LOCK", "Step", "ensure_tables", "migrate",
+           "schema_version", "version_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A migration that needs more than SQL (a value computed from each row, under a key the
+    database does not hold): the caller of :func:`migrate` passes the function that
+    runs it under ``name``."""
+
+    name: str
+
+
+#: Each entry is one schema version: a script written for SQLite, translated for PostgreSQL by
+#: :func:`_postgres_ddl`, or a :class:`Step` the store runs. Never edit a released entry;
+#: append a new one.
+MIGRATIONS: Final[tuple[str | Step, ...]] = (
+    # 1: the schema as it stood before versioning.
+    """
+    CREATE TABLE IF NOT EXISTS owners (
+        email TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS tokens (
+        token_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE,
+        token_hint TEXT NOT NULL UNIQUE, owner_email TEXT NOT NULL, login INTEGER NOT NULL,
+        server TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER, revoked_at INTEGER);
+    CREATE TABLE IF NOT EXISTS accounts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, owner_email TEXT NOT NULL, name TEXT NOT NULL,
+        broker TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+        password_enc BLOB NOT NULL, is_live INTEGER NOT NULL, is_active INTEGER NOT NULL,
+        allowed_symbols TEXT NOT NULL, max_lot_size TEXT NOT NULL, risk_pct TEXT NOT NULL,
+        auto_trade_enabled INTEGER NOT NULL, paper_trade_enabled INTEGER NOT NULL,
+        mt5_path TEXT NOT NULL, account_type TEXT NOT NULL, created_at INTEGER NOT NULL,
+        UNIQUE (login, server));
+    CREATE TABLE IF NOT EXISTS devices (
+        device_id TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT NOT NULL,
+        os TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS approvals (
+        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, approval_id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL, created_at INTEGER NOT NULL, code_mac TEXT,
+        code_issued_at INTEGER, tries_left INTEGER NOT NULL, approved_at INTEGER,
+        PRIMARY KEY (owner_email, device_id));
+    CREATE TABLE IF NOT EXISTS code_sends (
+        device_id TEXT NOT NULL, owner_email TEXT NOT NULL, sent_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS code_failures (
+        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, failed_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS code_failures_owner ON code_failures (owner_email, failed_at);
+    CREATE TABLE IF NOT EXISTS approval_locks (
+        owner_email TEXT PRIMARY KEY, locked_at INTEGER NOT NULL, locked_until INTEGER NOT NULL);
+    """,
+    # 2: the lookups every daemon refresh and every owner page make were full scans: the
+    # owner's tokens, the terminal's live tokens, and the resend counters.
+    """
+    CREATE INDEX IF NOT EXISTS tokens_owner ON tokens (owner_email, created_at);
+    CREATE INDEX IF NOT EXISTS tokens_terminal ON tokens (login, server);
+    CREATE INDEX IF NOT EXISTS code_sends_device ON code_sends (device_id, sent_at);
+    CREATE INDEX IF NOT EXISTS code_sends_owner ON code_sends (owner_email, sent_at);
+    """,
+    # 3: accepted device proofs, so a copy is refused by every console instance and after a
+    # restart (the replay cache was one process's memory).
+    """
+    CREATE TABLE IF NOT EXISTS proof_replays (
+        proof_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS proof_replays_expiry ON proof_replays (expires_at);
+    """,
+    # 4: the per-token code limit, shared by every instance and kept across a restart (it was
+    # one process's memory): which token's lookup asked for each approval, and when each
+    # token's lookups caused codes.
+    """
+    CREATE TABLE IF NOT EXISTS approval_tokens (
+        approval_id TEXT PRIMARY KEY, token_id TEXT NOT NULL, noted_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS token_code_sends (
+        token_id TEXT NOT NULL, sent_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS token_code_sends_token ON token_code_sends (token_id, sent_at);
+    """,
+    # 5: console sign-in sessions, so a session made on one instance is valid on every other
+    # and survives a restart (they were one process's memory). Only the SHA-256 of the cookie
+    # value is kept, so a dump of the table hands out no live cookie.
+    """
+    CREATE TABLE IF NOT EXISTS web_sessions (
+        session_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL, csrf TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL,
+        notice TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS web_sessions_owner ON web_sessions (owner_email);
+    CREATE INDEX IF NOT EXISTS web_sessions_seen ON web_sessions (last_seen);
+    """,
+    # 6: the owner sign-in throttle's failures and lockout, so wrong passwords tried on one
+    # console instance count on every other and a restart forgets none (they were one
+    # process's memory). Wall-clock epoch seconds: the instances share no other clock.
+    """
+    CREATE TABLE IF NOT EXISTS login_failures (
+        scope TEXT NOT NULL, failed_at DOUBLE PRECISION NOT NULL);
+    CREATE INDEX IF NOT EXISTS login_failures_scope ON login_failures (scope, failed_at);
+    CREATE TABLE IF NOT EXISTS login_lockouts (
+        scope TEXT PRIMARY KEY, locked_until DOUBLE PRECISION NOT NULL);
+    """,
+    # 7: tokens keep their verifier (stored_key; server_key encrypted under the data key), not
+    # their SHA-256, which was a credential (review round 4, T4-F2): ``store.py`` rebuilds the
+    # table, deriving both keys from each stored digest, so no owner re-pastes a token.
+    Step("token_verifiers"),
+)
+
+#: Any key of the advisory lock that serialises migrations between PostgreSQL instances.
+MIGRATION_LOCK: Final = 0x6D74_6777_6D69_6772 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def version_of(tx: Tx) -> int:
+    """How many migrations the database holds (0 when empty)."""
+    if tx.postgres:
+        has = tx.execute("SELECT to_regclass('schema_version') IS NOT NULL, "
+                         "to_regclass('owners') IS NOT NULL").fetchone()
+    else:
+        names = {str(r[0]) for r in tx.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        has = ("schema_version" in names, "owners" in names)
+    if has[0]:
+        row = tx.execute("SELECT version FROM schema_version").fetchone()
+        return 0 if row is None else int(row[0])
+    return 1 if has[1] else 0
+
+
+async def schema_version(database: Database) -> int:
+    """How many migrations ``database`` holds (0 when empty)."""
+    return await database.run(version_of)
+
+
+async def migrate(database: Database, target: int | None = None, *,
+                  steps: Mapping[str, Callable[[Tx], None]] | None = None) -> tuple[int, int]:
+    """Apply the migrations up to ``target`` (all by default); ``(before, after)``.
+
+    ``steps`` runs the :class:`Step` migrations by name (the store passes them; a step
+    without its function is refused before anything is applied). A database newer than
+    this program (a later release wrote it) is refused rather than used with a schema the
+    code does not know.
+
+    Raises:
+        DatabaseError: the database is newer than this program.
+        DatabaseUnavailable: it cannot be reached.
+        ValueError: no such version, or a step's function is missing.
+    """
+    goal = len(MIGRATIONS) if target is None else target
+    if not 0 <= goal <= len(MIGRATIONS):
+        raise ValueError(f"no schema version {goal}")
+    steps = dict(steps or {})
+    for number, entry in enumerate(MIGRATIONS[:goal], start=1):
+        if isinstance(entry, Step) and entry.name not in steps:
+            raise ValueError(f"migration {number} ({entry.name}) needs the store's keys: "
+                             "migrate through the AuthorityStore")
+    return await database.run_unbounded(_migrate, database.describe(), goal, steps)
+
+
+def _migrate(tx: Tx, where: str, goal: int,
+             steps: Mapping[str, Callable[[Tx], None]]) -> tuple[int, int]:
+    if tx.postgres:
+        tx.lock_key(MIGRATION_LOCK)
+    else:  # the write lock now: a second process migrating at once waits here
+        tx.execute("BEGIN IMMEDIATE")
+    before = version_of(tx)
+    if before > len(MIGRATIONS):
+        raise DatabaseError(f"{where} has schema version {before}, newer than this "
+                            f"program's {len(MIGRATIONS)}: upgrade mtgateway")
+    for script in MIGRATIONS[before:goal]:
+        if isinstance(script, Step):
+            steps[script.name](tx)
+            continue
+        Database.run_script(tx, script)
+    after = max(before, goal)
+    tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    tx.execute("DELETE FROM schema_version")
+    tx.execute("INSERT INTO schema_version (version) VALUES (?)", (after,))
+    return before, after
+
+
+def ensure_tables(tx: Tx, script: str) -> None:
+    """Create the tables and indexes of ``script`` (SQLite DDL, ``IF NOT EXISTS``) that do
+    not exist yet, translated for PostgreSQL; two instances starting at once serialise on
+    the migrations' lock. For the console's side tables (terminal states, activity, the
+    revocation feed), which carry no rows a release must convert."""
+    tx.lock_key(MIGRATION_LOCK)
+    Database.run_script(tx, script)

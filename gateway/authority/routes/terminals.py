@@ -1,0 +1,91 @@
+"""What daemons report over HTTP, with a device proof: their terminals' states
+(``POST /v1/terminals/report``) and the revocation long-poll (``POST /v1/device/revocations``)."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from ..appkeys import AUTHORITY, LONG_POLLS
+from ..reports import AccountFigures, TerminalReport
+from .common import Body, Fail, device, read_json
+
+__all__ = ["MAX_POLL_S", "ReportBody", "RevocationsBody", "TerminalReportBody", "routes"]
+
+routes = web.RouteTableDef()
+
+#: The longest a revocation long-poll is held open (below common proxy idle timeouts).
+MAX_POLL_S: Final = 55.0
+#: The Retry-After of a long-poll refused past a bound.
+_LONG_POLL_RETRY_S: Final = 5
+
+
+class TerminalReportBody(Body):
+    """One terminal's state in ``POST /v1/terminals/report``."""
+
+    login: int = Field(gt=0, strict=True)
+    server: str = Field(min_length=1, max_length=200)
+    state: Literal["active", "disconnected", "refused"]
+    reason: str = Field(default="", max_length=64, pattern=r"^[a-z_]*$")
+    token_id: str = Field(default="", max_length=64)
+    token_hint: str = Field(default="", pattern=r"^([0-9a-f]{32})?$")
+    platform: str = Field(default="", max_length=32)
+    ea_version: str = Field(default="", max_length=32)
+    #: The account's figures, only with ``active`` (the daemon reads them from the EA).
+    balance: float | None = Field(default=None, allow_inf_nan=False)
+    equity: float | None = Field(default=None, allow_inf_nan=False)
+    currency: str = Field(default="", max_length=8, pattern=r"^[A-Za-z]*$")
+    positions: int | None = Field(default=None, ge=0, le=1_000_000)
+
+    def report(self) -> TerminalReport:
+        """The report the authority stores (figures only when all are given)."""
+        figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions)
+                   if self.state == "active" and self.balance is not None
+                   and self.equity is not None and self.positions is not None else None)
+        return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
+                              self.token_hint, self.platform, self.ea_version, figures)
+
+
+class ReportBody(Body):
+    """``POST /v1/terminals/report``."""
+
+    terminals: list[TerminalReportBody] = Field(max_length=1000)
+
+
+class RevocationsBody(Body):
+    """``POST /v1/device/revocations`` (a long-poll)."""
+
+    cursor: int | None = Field(default=None, ge=0)
+    wait_s: float = Field(default=25.0, ge=0, le=MAX_POLL_S)
+
+
+@routes.post("/v1/terminals/report")
+async def report_terminals(request: web.Request) -> web.Response:
+    """Store a daemon's terminal states; how many were believed."""
+    found = await device(request)
+    body = await read_json(request, ReportBody, status=400)
+    stored = await request.app[AUTHORITY].report_terminals(
+        found, [t.report() for t in body.terminals])
+    return web.json_response({"stored": stored})
+
+
+@routes.post("/v1/device/revocations")
+async def revocations(request: web.Request) -> web.Response:
+    """Held until a revocation concerns this device, or ``wait_s`` passes."""
+    found = await device(request)
+    body = await read_json(request, RevocationsBody, status=400)
+    held, peer = request.app[LONG_POLLS], request.remote or "?"
+    if not held.enter(found.device_id, peer):
+        # a daemon holds one; past the bound the poll is refused (the daemon's watcher
+        # backs off on an error), never answered at once (it would poll again at once)
+        raise Fail(429, "too_many_long_polls",
+                   "too many revocation long-polls held for this device or address",
+                   retry_after_s=_LONG_POLL_RETRY_S)
+    try:
+        cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
+            found, body.cursor, body.wait_s)
+    finally:
+        held.leave(found.device_id, peer)
+    return web.json_response({"cursor": cursor, "token_ids": token_ids})

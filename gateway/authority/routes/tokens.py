@@ -1,0 +1,58 @@
+"""The owner's tokens over HTTP: ``POST /v1/tokens``, ``GET /v1/tokens``,
+``DELETE /v1/tokens/{token_id}`` (HTTP Basic owner credentials)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from ..appkeys import AUTHORITY
+from ..service import TerminalClaimed
+from .common import Body, Fail, owner, read_json
+
+__all__ = ["TokenCreate", "routes"]
+
+routes = web.RouteTableDef()
+
+
+class TokenCreate(Body):
+    """``POST /v1/tokens``."""
+
+    login: int = Field(gt=0, strict=True)
+    server: str = Field(min_length=1, max_length=200)
+    scopes: list[Literal["read", "trade"]] = Field(default=["read", "trade"], min_length=1)
+    expires_in_s: int | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+
+
+@routes.post("/v1/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    """Issue a token for one of the owner's terminals (shown once, in this answer)."""
+    email = await owner(request)
+    body = await read_json(request, TokenCreate)
+    try:
+        issued = await request.app[AUTHORITY].tokens.issue(email, body.login, body.server,
+                                                           body.scopes, body.expires_in_s)
+    except TerminalClaimed as exc:
+        raise Fail(409, "terminal_claimed", str(exc)) from None
+    except ValueError as exc:
+        raise Fail(400, "invalid_request", str(exc)) from None
+    return web.json_response({"token": issued.token, "token_id": issued.token_id,
+                              "record": issued.record}, status=201)
+
+
+@routes.get("/v1/tokens")
+async def list_tokens(request: web.Request) -> web.Response:
+    """The owner's tokens, without secrets."""
+    email = await owner(request)
+    return web.json_response({"tokens": await request.app[AUTHORITY].tokens.of(email)})
+
+
+@routes.delete("/v1/tokens/{token_id}")
+async def revoke_token(request: web.Request) -> web.Response:
+    """Revoke one of the owner's tokens (404 if it is not theirs)."""
+    email = await owner(request)
+    if not await request.app[AUTHORITY].tokens.revoke(email, request.match_info["token_id"]):
+        raise Fail(404, "not_found", "no such token")
+    return web.json_response({"revoked": True})

@@ -1,0 +1,214 @@
+"""The token authority: owners, tokens, accounts, device approval, and the records it signs.
+
+One object, :class:`Authority`, serves both faces, through rooms by job:
+
+- :attr:`Authority.owners` (``owners.py``): owners, passwords, sign-ins, activity;
+- :attr:`Authority.tokens` (``tokens.py``): issue, list, revoke;
+- :attr:`Authority.accounts` (``accounts.py``): registered accounts and their risk policy;
+- :attr:`Authority.approvals` (``approvals.py``): devices, approval codes and locks, the
+  owner's decisions;
+- :attr:`Authority.records` (``records.py``): the signed records devices look up and refresh;
+- :attr:`Authority.terminals` (``terminals.py``): what daemons report, and the revocation
+  long-poll.
+
+Owner-facing callers (the console's routes and pages, the CLI in local mode) use the rooms;
+the device-facing calls are the :class:`~gateway.authority.api.AuthorityAPI` methods of this
+façade, which the daemon calls directly in local mode and the console serves over HTTP. Every
+call that reads or writes the store is a coroutine and runs its one transaction off the event
+loop (``database.py``). Approval e-mails go out on background tasks;
+:meth:`Authority.close` awaits them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from .. import reports
+from ..api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
+from ..database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Tx
+from ..mailer import Mailer
+from ..migrations import version_of
+from ..records import AuthorityKey
+from ..reports import AccountFigures, TerminalReport, TerminalRow
+from ..signins import StoredSessions
+from ..store import AccountRow, AuthorityStore
+from ..tokens import generate_token
+from .accounts import AccountRegistration, Accounts
+from .approvals import Approvals
+from .common import Shared, TerminalClaimed, mask_email, normalize_email
+from .owners import Owners
+from .records import Records
+from .terminals import Terminals
+from .tokens import SCOPES, Tokens, listing
+
+__all__ = ["SCOPES", "AccountRegistration", "Authority", "Overview", "TerminalClaimed",
+           "mask_email", "normalize_email"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """An owner's accounts, tokens (listings), devices, terminal states and account figures,
+    as of one moment (the dashboard)."""
+
+    accounts: list[AccountRow]
+    tokens: list[dict[str, Any]]
+    devices: list[dict[str, Any]]
+    terminals: list[TerminalRow]
+    figures: dict[tuple[str, int, str], AccountFigures]
+
+
+class Authority:
+    """The token authority over one :class:`AuthorityStore`; implements ``AuthorityAPI``."""
+
+    def __init__(self, store: AuthorityStore, mailer: Mailer, *,
+                 clock: Callable[[], float] = time.time,
+                 randbelow: Callable[[int], int] = secrets.randbelow,
+                 new_token: Callable[[], str] = generate_token,
+                 console_hint: str = "the console") -> None:
+        self.store = store
+        self.mailer = mailer
+        self._shared = shared = Shared(store, mailer, clock)
+        self.owners = Owners(shared)
+        self.tokens = Tokens(shared, new_token)
+        self.accounts = Accounts(shared)
+        self.approvals = Approvals(shared, randbelow, console_hint)
+        self.records = Records(shared, self.approvals)
+        self.terminals = Terminals(shared)
+        #: The owner's activity log and the revocation feed (``activity.py``, ``feed.py``).
+        self.activity = shared.activity
+        self.feed = shared.feed
+        #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
+        #: lifetimes).
+        self.sessions = StoredSessions(store.database)
+
+    @classmethod
+    async def open(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
+                   connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                   statement_timeout_s: float = STATEMENT_TIMEOUT_S,
+                   **kwargs: Any) -> Authority:
+        """An authority on ``<data_dir>/authority.sqlite3`` or the PostgreSQL database
+        ``database_url`` names (created with its keys if new, migrated to this schema).
+
+        Raises:
+            DatabaseUnavailable: the database cannot be reached.
+            DatabaseError: it is newer than this program.
+        """
+        authority = cls.closed(data_dir, mailer, database_url=database_url,
+                               connect_timeout_s=connect_timeout_s,
+                               statement_timeout_s=statement_timeout_s, **kwargs)
+        try:
+            await authority.prepare()
+        except BaseException:
+            await authority.close()
+            raise
+        return authority
+
+    @classmethod
+    def closed(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
+               connect_timeout_s: float = CONNECT_TIMEOUT_S,
+               statement_timeout_s: float = STATEMENT_TIMEOUT_S, **kwargs: Any) -> Authority:
+        """:meth:`open` without touching the database yet (its key files are read or made):
+        the schema is prepared by :meth:`prepare`, or by the first call that needs it (the
+        console starts while its database is unreachable)."""
+        store = AuthorityStore(data_dir, database_url, connect_timeout_s=connect_timeout_s,
+                               statement_timeout_s=statement_timeout_s)
+        return cls(store, mailer, **kwargs)
+
+    async def prepare(self) -> None:
+        """Migrate the schema and make the side tables (once; later calls return at once).
+
+        Raises:
+            DatabaseUnavailable: the database cannot be reached (try again later).
+            DatabaseError: it is newer than this program.
+        """
+        await self._shared.prepare()
+
+    async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+                  **kwargs: P.kwargs) -> T:
+        """``fn(tx, *args)`` as one transaction through the authority's door: off the event
+        loop, the schema prepared first (``database.py``).
+
+        Raises:
+            DatabaseUnavailable: the database did not answer within its bound.
+        """
+        return await self._shared.run(fn, *args, **kwargs)
+
+    @property
+    def prepared(self) -> bool:
+        """Whether :meth:`prepare` has succeeded."""
+        return self._shared.prepared
+
+    async def schema_version(self) -> int:
+        """The database's schema version, asked now (readiness: it answers, and it is the
+        one this program knows)."""
+        return await self.store.database.run(version_of)
+
+    async def close(self) -> None:
+        """Stop the revocation feed's poller or listener, wait for e-mails still being sent
+        (failures are logged, not raised), then stop the database's workers and close its
+        connections."""
+        await self.feed.stopped()
+        await self._shared.drain()
+        await self.store.database.close()
+
+    async def overview(self, owner_email: str) -> Overview:
+        """What the owner's dashboard shows, read in one transaction."""
+        return await self._shared.run(self._overview, normalize_email(owner_email))
+
+    def _overview(self, tx: Tx, owner_email: str) -> Overview:
+        store = self.store
+        return Overview(accounts=store.accounts_of(tx, owner_email),
+                        tokens=[listing(r) for r in store.tokens_of(tx, owner_email)],
+                        devices=self.approvals.devices_of(tx, owner_email),
+                        terminals=reports.of(tx, owner_email),
+                        figures=reports.figures_of(tx, owner_email))
+
+    # -- device-facing (AuthorityAPI) ----------------------------------------------------
+
+    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+                     os: str = "", nonce: str | None = None,
+                     box_key: bytes | None = None) -> LookupAnswer:
+        """See :meth:`.records.Records.lookup`."""
+        return await self.records.lookup(device, token_hint=token_hint,
+                                         device_name=device_name, os=os, nonce=nonce,
+                                         box_key=box_key)
+
+    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
+                      nonce: str | None = None,
+                      box_key: bytes | None = None) -> list[dict[str, Any]]:
+        """See :meth:`.records.Records.refresh`."""
+        return await self.records.refresh(device, token_ids, nonce, box_key)
+
+    async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
+        """See :meth:`.approvals.Approvals.verify`."""
+        return await self.approvals.verify(device, code)
+
+    async def resend(self, device: DeviceInfo) -> ResendAnswer:
+        """See :meth:`.approvals.Approvals.resend`."""
+        return await self.approvals.resend(device)
+
+    async def device_status(self, device: DeviceInfo) -> DeviceStatus:
+        """See :meth:`.approvals.Approvals.status`."""
+        return await self.approvals.status(device)
+
+    async def public_keys(self) -> list[AuthorityKey]:
+        """The signing key (a list, so a key rotation can publish two)."""
+        return [self.store.signer.key]
+
+    async def report_terminals(self, device: DeviceInfo,
+                               reports: Sequence[TerminalReport]) -> int:
+        """See :meth:`.terminals.Terminals.report`."""
+        return await self.terminals.report(device, reports)
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float) -> tuple[int, list[str]]:
+        """See :meth:`.terminals.Terminals.wait_revocations`."""
+        return await self.terminals.wait_revocations(device, cursor, timeout_s)

@@ -1,0 +1,96 @@
+"""Owners: who they are, their password, their sign-ins and what their activity log says.
+
+Owner checks run scrypt even for unknown e-mails, against a dummy hash, so the answer and
+its timing do not say which addresses exist. scrypt (tens of milliseconds) runs on a worker
+thread, as every statement does (through the door), so a sign-in never holds the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from typing import Final
+
+from ..activity import ActivityEntry, ActivityLog
+from ..database import Tx
+from ..passwords import hash_password, verify_password
+from .common import Shared, normalize_email
+
+__all__ = ["Owners"]
+
+_EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Owners:
+    """Owners and their console sign-ins."""
+
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
+        self._store = shared.store
+        self._dummy_hash: str | None = None
+
+    async def create(self, email: str, password: str) -> None:
+        """Add an owner; ``ValueError`` for a bad address, short password or a taken e-mail."""
+        email = normalize_email(email)
+        if not _EMAIL_RE.match(email):
+            raise ValueError("not an e-mail address")
+        if len(password) < 8:
+            raise ValueError("the password must have at least 8 characters")
+        hashed = await asyncio.to_thread(hash_password, password)
+        if not await self._shared.run(self._store.add_owner, email, hashed,
+                                      self._shared.now()):
+            raise ValueError("an owner with this e-mail exists")
+
+    async def emails(self) -> list[str]:
+        """Every owner's e-mail."""
+        return await self._shared.run(self._store.owners)
+
+    async def exists(self, email: str) -> bool:
+        """Whether ``email`` is an owner's."""
+        found = await self._shared.run(self._store.owner_password_hash, normalize_email(email))
+        return found is not None
+
+    async def change_password(self, email: str, new_password: str) -> None:
+        """Set a signed-in owner's new password (the caller checked the current one);
+        ``ValueError`` for a short password or an unknown owner."""
+        email = normalize_email(email)
+        if len(new_password) < 8:
+            raise ValueError("the password must have at least 8 characters")
+        hashed = await asyncio.to_thread(hash_password, new_password)
+        await self._shared.run(self._change_password, email, hashed, self._shared.now())
+
+    def _change_password(self, tx: Tx, email: str, hashed: str, now: int) -> None:
+        if not self._store.set_owner_password(tx, email, hashed):
+            raise ValueError("no such owner")
+        self._shared.activity.add(tx, email, "password_changed", "", now)
+
+    async def check(self, email: str, password: str) -> bool:
+        """Whether the credentials are right; the same work is done for unknown e-mails."""
+        stored = await self._shared.run(self._store.owner_password_hash,
+                                        normalize_email(email))
+        if stored is None and self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(hash_password, secrets.token_hex(16))
+        against = stored if stored is not None else self._dummy_hash
+        assert against is not None  # noqa: S101 - made just above
+        matches = await asyncio.to_thread(verify_password, password, against)
+        return matches and stored is not None
+
+    async def note_sign_in(self, email: str, ok: bool, detail: str) -> None:
+        """Log a console sign-in (or a refused one, for a known owner only)."""
+        await self._shared.run(self._note_sign_in, normalize_email(email), ok, detail,
+                               self._shared.now())
+
+    def _note_sign_in(self, tx: Tx, email: str, ok: bool, detail: str, now: int) -> None:
+        if ok or self._store.owner_password_hash(tx, email) is not None:
+            self._shared.activity.add(tx, email, "login" if ok else "login_failed", detail,
+                                      now)
+
+    async def note_sign_out(self, email: str) -> None:
+        """Log a console sign-out."""
+        await self._shared.run(self._shared.activity.add, normalize_email(email), "logout",
+                               "", self._shared.now())
+
+    async def activity(self, email: str) -> list[ActivityEntry]:
+        """The owner's newest activity first."""
+        return await self._shared.run(ActivityLog.of, normalize_email(email))

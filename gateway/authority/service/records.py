@@ -1,0 +1,128 @@
+"""Signed records for devices: a lookup by a token's hint, a refresh by token ids.
+
+What a record says (the token's verifier, terminal, scopes, lifetime and its account's risk
+policy) is read in one transaction; the signing (Ed25519) and the sealing of each token's
+``server_key`` to the request's box key (X25519, ``boxes.py``) happen after it, so the
+connection goes back to the pool at once. Each record names the device and the request's
+nonce: a replayed request's answer opens nothing and says nothing new.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from ..api import DeviceInfo, LookupAnswer
+from ..boxes import seal
+from ..database import Tx
+from ..devices import Approval, has_live_code
+from ..labels import clean_label
+from ..records import OFFLINE_GRACE_S, RiskPolicy
+from ..store import TokenRow
+from .approvals import Approvals, checked
+from .common import Shared, risk_of, serves
+
+__all__ = ["Records"]
+
+#: What a record is signed from: a token and its terminal's risk policy.
+Signable = tuple[TokenRow, RiskPolicy]
+
+
+class Records:
+    """The device-facing lookup and refresh."""
+
+    def __init__(self, shared: Shared, approvals: Approvals) -> None:
+        self._shared = shared
+        self._store = shared.store
+        self._approvals = approvals
+
+    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+                     os: str = "", nonce: str | None = None,
+                     box_key: bytes | None = None) -> LookupAnswer:
+        """A token's record for an approved device (signed with the request's ``nonce``, its
+        ``server_key`` sealed to ``box_key``); else ask the owner and say ``pending``."""
+        now = self._shared.now()
+        found = await self._shared.run(self._lookup, checked(device), token_hint, device_name,
+                                       os, now)
+        if found is None:
+            return LookupAnswer("unknown")
+        if isinstance(found, str):
+            return LookupAnswer("pending")
+        return LookupAnswer("ok", self._signed([found], device.device_id, now, nonce,
+                                               box_key)[0])
+
+    def _lookup(self, tx: Tx, device: DeviceInfo, token_hint: str, device_name: str, os: str,
+                now: int) -> Signable | str | None:
+        row = self._store.token_by_hint(tx, token_hint)
+        if row is None or not serves(tx, self._store, row):
+            return None
+        # The device names itself: cleaned before anyone sees it (e-mails, the device list).
+        # A lookup that gives no name or OS keeps the stored one (a daemon may omit them); only
+        # a device never named is "unnamed".
+        known = self._store.device(tx, device.device_id)
+        self._store.upsert_device(tx, device.device_id, device.public_key,
+                                  clean_label(device_name, known.name if known else "unnamed"),
+                                  clean_label(os, known.os if known else "unknown"), now)
+        approval = self._store.approval(tx, row.owner_email, device.device_id)
+        if approval is not None and approval.status == "approved":
+            return row, risk_of(tx, self._store, row.login, row.server)
+        if approval is None or approval.status == "revoked":
+            approval = Approval(approval_id="apr_" + secrets.token_hex(8),
+                                owner_email=row.owner_email, device_id=device.device_id,
+                                status="pending", created_at=now)
+            self._store.save_approval(tx, approval)
+        self._store.note_approval_token(tx, approval.approval_id, row.token_id, now)
+        if not has_live_code(approval, now):
+            _, message = self._approvals.send_code(tx, approval, now)
+            if message is not None:
+                self._approvals.mail_after(tx, message)
+        return "pending"
+
+    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
+                      nonce: str | None = None,
+                      box_key: bytes | None = None) -> list[dict[str, Any]]:
+        """Fresh records for the tokens whose owner still approves this device, each signed
+        with the request's ``nonce`` (``server_key`` sealed to ``box_key``)."""
+        now = self._shared.now()
+        rows = await self._shared.run(self._refresh, checked(device).device_id,
+                                      list(dict.fromkeys(token_ids)))
+        return self._signed(rows, device.device_id, now, nonce, box_key)
+
+    def _refresh(self, tx: Tx, device_id: str, token_ids: list[str]) -> list[Signable]:
+        rows = []
+        for token_id in token_ids:
+            row = self._store.token_by_id(tx, token_id)
+            if row is None or not serves(tx, self._store, row):
+                continue
+            approval = self._store.approval(tx, row.owner_email, device_id)
+            if approval is not None and approval.status == "approved":
+                rows.append((row, risk_of(tx, self._store, row.login, row.server)))
+        return rows
+
+    def _signed(self, rows: Sequence[Signable], device_id: str, now: int,
+                nonce: str | None, box_key: bytes | None) -> list[dict[str, Any]]:
+        """Signed records of ``rows`` for one request: each names the device and the request's
+        ``nonce``; with the request's ``box_key``, each carries its ``server_key`` sealed to
+        it (``boxes.py``), so a replayed request's answer opens nothing."""
+        if box_key is not None:
+            authority_key, boxes = seal(box_key, device_id, nonce or "",
+                                        {r.token_id: self._store.server_key(r)
+                                         for r, _ in rows})
+        out = []
+        for row, risk in rows:
+            record: dict[str, Any] = {
+                "token_id": row.token_id, "stored_key": row.stored_key,
+                "token_hint": row.token_hint, "login": row.login, "server": row.server,
+                "scopes": list(row.scopes), "owner_email": row.owner_email,
+                "device_id": device_id, "created_at": row.created_at,
+                "expires_at": row.expires_at, "revoked_at": row.revoked_at,
+                "issued_at": now, "valid_until": now + OFFLINE_GRACE_S,
+                "risk": risk.as_json()}
+            if nonce is not None:  # binds this copy to the request: a replay answers nothing else
+                record["nonce"] = nonce
+            if box_key is not None:
+                record["box_key"] = authority_key
+                record["server_key_box"] = boxes[row.token_id]
+            out.append(self._store.signer.sign(record))
+        return out

@@ -1,0 +1,107 @@
+"""Tokens: issued for one terminal, listed without secrets, revoked.
+
+A token's plaintext is in the answer to its issue and nowhere else: the store keeps its
+verifier (``store.py``). Issuing checks and writes the terminal's claim under the terminal's
+lock, in one transaction with the token and its activity entry; a revocation and its
+revocation-feed row commit as one, so connected daemons hear of it within seconds
+(``feed.py``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from mtgateway.credential import TokenKeys
+
+from ..api import IssuedToken
+from ..database import Tx
+from ..store import TokenRow
+from .common import Shared, check_claim, normalize_email, terminal_lock
+
+__all__ = ["SCOPES", "Tokens", "listing"]
+
+SCOPES: Final = frozenset({"read", "trade"})
+
+
+def listing(row: TokenRow) -> dict[str, Any]:
+    """A token as its owner sees it: no token, no verifier."""
+    return {"token_id": row.token_id, "login": row.login, "server": row.server,
+            "scopes": list(row.scopes), "owner_email": row.owner_email,
+            "created_at": row.created_at, "expires_at": row.expires_at,
+            "revoked_at": row.revoked_at}
+
+
+class Tokens:
+    """Issue, list and revoke owners' tokens."""
+
+    def __init__(self, shared: Shared, new_token: Callable[[], str]) -> None:
+        self._shared = shared
+        self._store = shared.store
+        self._new_token = new_token
+
+    async def issue(self, owner_email: str, login: int, server: str,
+                    scopes: Sequence[str] = ("read", "trade"),
+                    expires_in_s: int | None = None) -> IssuedToken:
+        """Issue a token for one terminal; the plaintext is in the answer and nowhere else.
+
+        Raises:
+            TerminalClaimed: another owner registered the terminal's account or holds live
+                tokens for it (a terminal's streams and trades are one owner's).
+            ValueError: an unknown owner or a parameter out of range.
+        """
+        owner_email = normalize_email(owner_email)
+        if not scopes or not SCOPES.issuperset(scopes):
+            raise ValueError(f"scopes must be a non-empty subset of {sorted(SCOPES)}")
+        if login <= 0 or not 0 < len(server) <= 200:
+            raise ValueError("login must be positive and server 1-200 characters")
+        if expires_in_s is not None and expires_in_s <= 0:
+            raise ValueError("expires_in_s must be positive")
+        now = self._shared.now()
+        token = self._new_token()
+        keys = TokenKeys.of(token)
+        token_id = "tok_" + secrets.token_hex(8)
+        row = TokenRow(token_id=token_id, stored_key=keys.verifier.stored_key.hex(),
+                       server_key_enc=self._store.seal_server_key(token_id,
+                                                                  keys.verifier.server_key),
+                       token_hint=keys.hint, owner_email=owner_email, login=login,
+                       server=server, scopes=tuple(sorted(set(scopes))), created_at=now,
+                       expires_at=None if expires_in_s is None else now + expires_in_s)
+        await self._shared.run(self._issue, row)
+        return IssuedToken(token=token, token_id=row.token_id, record=listing(row))
+
+    def _issue(self, tx: Tx, row: TokenRow) -> None:
+        """The owner's check, the terminal's claim, the token and its activity, as one."""
+        if self._store.owner_password_hash(tx, row.owner_email) is None:
+            raise ValueError("unknown owner")
+        tx.lock(terminal_lock(row.login, row.server))
+        check_claim(tx, self._store, row.owner_email, row.login, row.server, row.created_at)
+        self._store.add_token(tx, row)
+        expiry = "never expires" if row.expires_at is None else f"expires at {row.expires_at}"
+        self._shared.activity.add(tx, row.owner_email, "token_created",
+                                  f"{row.token_id} for {row.login}@{row.server}, "
+                                  f"scopes {','.join(row.scopes)}, {expiry}", row.created_at)
+
+    async def of(self, owner_email: str) -> list[dict[str, Any]]:
+        """The owner's tokens without secrets (no token, no hashes)."""
+        rows = await self._shared.run(self._store.tokens_of, normalize_email(owner_email))
+        return [listing(r) for r in rows]
+
+    async def revoke(self, owner_email: str, token_id: str) -> bool:
+        """Revoke one of the owner's tokens; ``False`` if no such token is theirs.
+
+        A first revocation is logged and put on the feed, so connected daemons hear of it
+        within seconds (``feed.py``)."""
+        return await self._shared.run(self._revoke, normalize_email(owner_email), token_id,
+                                      self._shared.now())
+
+    def _revoke(self, tx: Tx, owner_email: str, token_id: str, now: int) -> bool:
+        before = self._store.token_by_id(tx, token_id)
+        if not self._store.revoke_token(tx, owner_email, token_id, now):
+            return False
+        if before is not None and before.revoked_at is None:
+            self._shared.feed.add(tx, owner_email, now, token_id=token_id)
+            self._shared.activity.add(tx, owner_email, "token_revoked",
+                                      f"{token_id} for {before.login}@{before.server}", now)
+        return True

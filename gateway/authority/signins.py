@@ -1,0 +1,153 @@
+"""The console's sign-in state in the authority's database: failed sign-ins and web sessions.
+
+Both were one process's memory once; in the database, several console instances behind a
+load balancer share them and a restart forgets neither:
+
+- :class:`StoredLoginFailures`, the owner sign-in throttle's ledger
+  (``throttle.FailureLedger``): wrong passwords tried on one instance count on every other.
+  One failure is counted under the scope's lock, so two instances recording at once cannot
+  both miss the limit. Wall-clock epoch seconds: the instances share no other clock.
+- :class:`StoredSessions`, the rows behind the pages' session cookie (``web/sessions.py``
+  decides their lifetimes and makes their secrets; this module only keeps them). A session
+  is keyed by the SHA-256 of its cookie value, so a dump of the table hands out no cookie.
+
+Each call is one transaction through the database's door (``database.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .database import Database, Tx
+
+__all__ = ["SessionRow", "StoredLoginFailures", "StoredSessions"]
+
+
+class StoredLoginFailures:
+    """A sign-in throttle's failures and lockout under one ``scope``, in ``database()`` (the
+    authority's, opened at the console's start-up)."""
+
+    def __init__(self, database: Callable[[], Database], scope: str) -> None:
+        self._database = database
+        self._scope = scope
+
+    async def record(self, now: float, *, limit: int, window_s: float,
+                     lockout_s: float) -> bool:
+        """See :meth:`~.throttle.FailureLedger.record`."""
+        return await self._database().run(_record_failure, self._scope, now, limit,
+                                          window_s, lockout_s)
+
+    async def locked_until(self) -> float:
+        """See :meth:`~.throttle.FailureLedger.locked_until`."""
+        return await self._database().run(_locked_until, self._scope)
+
+
+def _record_failure(tx: Tx, scope: str, now: float, limit: int, window_s: float,
+                    lockout_s: float) -> bool:
+    tx.lock(f"mtgateway-login-failures:{scope}")
+    if _locked_until(tx, scope) > now:
+        return False
+    tx.execute("DELETE FROM login_failures WHERE scope = ? AND failed_at <= ?",
+               (scope, now - window_s))
+    tx.execute("INSERT INTO login_failures VALUES (?, ?)", (scope, now))
+    count = int(tx.execute("SELECT count(*) FROM login_failures WHERE scope = ?",
+                           (scope,)).fetchone()[0])
+    if count <= limit:
+        return False
+    tx.execute("INSERT INTO login_lockouts VALUES (?, ?) ON CONFLICT (scope) "
+               "DO UPDATE SET locked_until = excluded.locked_until", (scope, now + lockout_s))
+    tx.execute("DELETE FROM login_failures WHERE scope = ?", (scope,))
+    return True
+
+
+def _locked_until(tx: Tx, scope: str) -> float:
+    row = tx.execute("SELECT locked_until FROM login_lockouts WHERE scope = ?",
+                     (scope,)).fetchone()
+    return 0.0 if row is None else float(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A stored session (``key`` is the SHA-256 of its cookie value, hex)."""
+
+    key: str
+    owner_email: str
+    csrf: str
+    created_at: float
+    last_seen: float
+    notice: str
+
+
+class StoredSessions:
+    """The ``web_sessions`` table."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def create(self, row: SessionRow, *, seen_before: float,
+                     created_before: float) -> None:
+        """Store a new session; sessions last seen at or before ``seen_before`` or made at or
+        before ``created_before`` (expired) are swept first, so the table holds live ones."""
+        await self._database.run(_create, row, seen_before, created_before)
+
+    async def touch(self, key: str, now: float, *, seen_before: float,
+                    created_before: float) -> SessionRow | None:
+        """The session ``key``, its ``last_seen`` moved to ``now``; ``None`` if unknown or
+        expired by the two bounds (an expired one is deleted)."""
+        return await self._database.run(_touch, key, now, seen_before, created_before)
+
+    async def set_notice(self, key: str, notice: str) -> None:
+        """Keep ``notice`` for the session's next page (any instance may serve it)."""
+        await self._database.run(_set_notice, key, notice)
+
+    async def end_others(self, owner_email: str, keep: str) -> int:
+        """Delete every session of ``owner_email`` but ``keep``; how many."""
+        return await self._database.run(_end_others, owner_email, keep)
+
+    async def end(self, key: str) -> None:
+        """Delete a session."""
+        await self._database.run(_end, key)
+
+    async def count(self) -> int:
+        """How many sessions are stored."""
+        return await self._database.run(_count)
+
+
+def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) -> None:
+    tx.execute("DELETE FROM web_sessions WHERE last_seen <= ? OR created_at <= ?",
+               (seen_before, created_before))
+    tx.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?)",
+               (row.key, row.owner_email, row.csrf, row.created_at, row.last_seen, row.notice))
+
+
+def _touch(tx: Tx, key: str, now: float, seen_before: float,
+           created_before: float) -> SessionRow | None:
+    row = tx.execute("SELECT owner_email, csrf, created_at, last_seen, notice "
+                     "FROM web_sessions WHERE session_sha256 = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    created_at, last_seen = float(row[2]), float(row[3])
+    if last_seen <= seen_before or created_at <= created_before:
+        tx.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
+        return None
+    tx.execute("UPDATE web_sessions SET last_seen = ? WHERE session_sha256 = ?", (now, key))
+    return SessionRow(key, str(row[0]), str(row[1]), created_at, now, str(row[4]))
+
+
+def _set_notice(tx: Tx, key: str, notice: str) -> None:
+    tx.execute("UPDATE web_sessions SET notice = ? WHERE session_sha256 = ?", (notice, key))
+
+
+def _end_others(tx: Tx, owner_email: str, keep: str) -> int:
+    cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND session_sha256 <> ?",
+                     (owner_email, keep))
+    return max(cur.rowcount, 0)
+
+
+def _end(tx: Tx, key: str) -> None:
+    tx.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
+
+
+def _count(tx: Tx) -> int:
+    return int(tx.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0])

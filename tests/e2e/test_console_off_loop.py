@@ -1,0 +1,159 @@
+"""No store call on the console's event loop (issue 32 item 1), held by asyncio itself.
+
+The console runs on a real PostgreSQL reached through :class:`~tests.latencykit.LatencyProxy`,
+which delays every byte the server sends by :data:`ROUND_TRIP_S`: every statement, BEGIN and
+COMMIT then costs at least one such round trip. asyncio's debug mode logs each callback (a
+task's step, a protocol's read) that held the loop for ``slow_callback_duration`` or longer;
+here that is under half of one round trip. Owner API calls, a device's lookup and status, the
+dashboard and the device page (the requests that ran 7-10 transactions each on the loop before
+the door) must not produce one such line. The detector is shown to catch one synchronous
+query on the loop, so its silence means something.
+
+The pages are rendered once first (templates are compiled once per process); then the round
+of requests is watched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import psycopg
+import pytest
+from aiosmtpd.smtp import SMTP
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
+
+from gateway.authority.console import AUTHORITY, create_console_app, start_console
+from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
+from tests.e2e.consolekit import Browser
+from tests.e2e.test_console import (
+    OWNER,
+    PASSWORD,
+    WAIT_S,
+    Clock,
+    Console,
+    CountingClock,
+    Pauses,
+    Sink,
+    _issue,
+    _pending,
+)
+from tests.latencykit import LatencyProxy
+from tests.pgkit import PostgresServer
+
+#: What the proxy adds to every answer of the server (one network round trip away).
+ROUND_TRIP_S = 0.12
+#: asyncio's threshold: a callback this long is logged (under half a round trip; on a loaded
+#: 2-core machine a callback preempted by other processes took up to 32 ms, a store call on
+#: the loop takes at least one round trip).
+SLOW_S = 0.05
+
+
+class SlowCallbacks(logging.Handler):
+    """The ``asyncio`` logger's "Executing <callback> took N seconds" lines, but for the
+    test coroutine's own steps."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        # the test's own steps (its HTTP client) are not the console's
+        if line.startswith("Executing ") and "coro=<test_" not in line:
+            self.lines.append(line)
+
+
+@pytest.fixture
+def slow_callbacks() -> Iterator[SlowCallbacks]:
+    handler = SlowCallbacks()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def far_database(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh database one :data:`ROUND_TRIP_S` away: its URL."""
+    url = postgres.new_database()
+    with LatencyProxy(postgres.port, ROUND_TRIP_S) as proxy:
+        yield url.replace(f":{postgres.port}/", f":{proxy.port}/")
+
+
+@pytest.fixture
+async def far_console(tmp_path: Path, far_database: str) -> AsyncIterator[Console]:
+    sink = Sink()
+    loop = asyncio.get_running_loop()
+    smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
+    config = GatewayConfig(
+        data_dir=str(tmp_path), console=ConsoleConfig(port=0),
+        authority=AuthorityConfig(database_url=SecretStr(far_database)),
+        smtp=SmtpConfig(host="127.0.0.1", port=smtp.sockets[0].getsockname()[1],
+                        security="none", from_address="gateway@example.net",
+                        timeout_s=WAIT_S))
+    clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
+    app = create_console_app(config, clock=clock, throttle_clock=throttle_clock, sleep=pauses)
+    runner, port = await start_console(app, "127.0.0.1", 0)
+    await app[AUTHORITY].owners.create(OWNER, PASSWORD)
+    async with aiohttp.ClientSession() as session:
+        yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
+                      Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
+    await runner.cleanup()
+    smtp.close()
+    await smtp.wait_closed()
+
+
+async def _pages(browser: Browser) -> None:
+    for path in ("/", "/devices"):
+        page = await browser.get(path)
+        assert page.status == 200, (path, page.text[:200])
+
+
+async def _a_round_of_requests(console: Console, browser: Browser) -> None:
+    """What an owner and a daemon do: a token, the token list, a device's lookup and status,
+    the dashboard, the device page, the probes."""
+    token = (await _issue(console))["token"]
+    assert (await console.owner("GET", "/v1/tokens"))[0] == 200
+    await _pending(console, token)
+    assert (await console.device("GET", "/v1/device/status"))[0] == 200
+    await _pages(browser)
+    async with console.session.get(console.url + "/ready") as response:
+        assert response.status == 200
+
+
+async def test_no_store_call_holds_the_console_loop(
+        far_console: Console, far_database: str, slow_callbacks: SlowCallbacks) -> None:
+    loop = asyncio.get_running_loop()
+    browser = Browser(far_console.url)
+    # for the detector's own check (connected before the loop is watched)
+    conn = await asyncio.to_thread(psycopg.connect, far_database)
+    try:
+        assert (await browser.sign_in(OWNER, PASSWORD)).status == 303
+        await _pages(browser)  # warm: the templates, the pool
+        loop.set_debug(True)
+        loop.slow_callback_duration = SLOW_S
+        try:
+            started = time.monotonic()
+            await _a_round_of_requests(far_console, browser)
+            elapsed = time.monotonic() - started
+            assert slow_callbacks.lines == []
+            # the detector's own check: one synchronous query on the loop is caught
+            loop.call_soon(conn.execute, "SELECT 1")
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        finally:
+            loop.set_debug(False)
+    finally:
+        conn.close()
+        await browser.close()
+    # the round really waited on the database: dozens of round trips
+    assert elapsed > 10 * ROUND_TRIP_S
+    assert len(slow_callbacks.lines) == 1 and "execute" in slow_callbacks.lines[0]

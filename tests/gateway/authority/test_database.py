@@ -1,0 +1,246 @@
+"""The authority's database door (``gateway/authority/database.py``) on a real SQLite file and
+a real PostgreSQL server: every transaction runs on the database's workers, never on the event
+loop; pooled connections are reused and a connection the server killed costs no request;
+statements keep a literal ``?`` or ``%``; a statement that outlives its timeout is
+``DatabaseUnavailable``, not a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.authority.database import (
+    Database,
+    DatabaseUnavailable,
+    TransactionOnLoop,
+    Tx,
+    postgres_text,
+)
+from tests.pgkit import PostgresServer
+from tests.testkit import until
+
+
+@pytest.fixture
+def url(postgres: PostgresServer) -> str:
+    """A fresh database on the run's PostgreSQL server."""
+    return postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database on either engine, closed at the end."""
+    if request.param == "sqlite":
+        opened = Database(path=tmp_path / "t.sqlite3")
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        opened = Database(url=server.new_database())
+    yield opened
+    await opened.close()
+
+
+def _backend(tx: Tx) -> int:
+    return int(tx.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def _sessions(url: str) -> int:
+    """Connections the server holds to ``url``'s database (this query's own left out)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND pid <> pg_backend_pid() AND "
+                           "backend_type = 'client backend'").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def _settles_at(url: str, expected: int) -> int:
+    """The session count once it reaches ``expected``: a closed connection's server process
+    leaves ``pg_stat_activity`` a moment after the client hung up (bounded, then the count)."""
+    await until(lambda: _sessions(url) == expected)
+    return expected
+
+
+def _thread_of(tx: Tx) -> int:
+    return threading.get_ident()
+
+
+async def test_every_transaction_runs_off_the_event_loop(db: Database) -> None:
+    """The door's workers run the function; the loop's thread never does."""
+    threads = {await db.run(_thread_of) for _ in range(5)}
+    assert threading.get_ident() not in threads
+
+
+async def test_a_transaction_started_on_the_loop_is_refused(db: Database) -> None:
+    """The guard under the door: a transaction that bypassed it (run on a thread that runs an
+    event loop) is refused before it takes a connection."""
+    from gateway.authority.database import _Job  # the door's own job: nothing else makes one
+
+    job = _Job(_thread_of, (), {}, asyncio.get_running_loop(), True)
+    with pytest.raises(TransactionOnLoop):
+        db._execute(job)
+
+
+def _create(tx: Tx) -> None:
+    tx.execute("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT)")
+
+
+def _literals(tx: Tx, value: str) -> list[object]:
+    """A ``?`` and a ``%`` inside literals, a placeholder beside them, and a comment."""
+    row = tx.execute("SELECT 'what? 100%', ? -- a comment? 50%\n, 'it''s ?'",
+                     (value,)).fetchone()
+    return list(row)
+
+
+async def test_literal_question_marks_and_percent_signs_stay_literal(db: Database) -> None:
+    """One statement text, both engines: the values go as the driver's parameters."""
+    assert await db.run(_literals, "x%?") == ["what? 100%", "x%?", "it's ?"]
+
+
+def test_the_postgres_text_of_a_statement() -> None:
+    """Placeholders outside literals become %s; every % is escaped; what the lexer does not
+    follow is refused rather than translated wrong."""
+    assert postgres_text("SELECT a FROM t WHERE b = ? AND c LIKE '%?%' AND \"d?\" = ?") \
+        == "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%' AND \"d?\" = %s"
+    assert postgres_text("SELECT 5 % ? /* ? % */") == "SELECT 5 %% %s /* ? %% */"
+    for refused in ("SELECT E'\\\\'' ?", "SELECT $$?$$", "SELECT 'open"):
+        with pytest.raises(ValueError):
+            postgres_text(refused)
+
+
+def _fail_after_insert(tx: Tx, k: int) -> None:
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k,))
+    raise RuntimeError("the caller's own failure")
+
+
+def _insert_twice(tx: Tx, k: int) -> None:
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k,))
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k,))
+
+
+def _count(tx: Tx) -> int:
+    return int(tx.execute("SELECT count(*) FROM t").fetchone()[0])
+
+
+async def test_a_failed_transaction_is_rolled_back(db: Database) -> None:
+    """The function's exception reaches the caller, and nothing it wrote stays."""
+    await db.run(_create)
+    with pytest.raises(RuntimeError, match="own failure"):
+        await db.run(_fail_after_insert, 1)
+    with pytest.raises(db.integrity_errors):
+        await db.run(_insert_twice, 2)
+    assert await db.run(_count) == 0
+
+
+async def test_after_commit_runs_on_the_loop_after_the_commit(db: Database) -> None:
+    """What a transaction announces is announced on the loop, and only if it committed."""
+    await db.run(_create)
+    seen: list[int] = []
+
+    def announce(tx: Tx, k: int, fail: bool) -> None:
+        tx.execute("INSERT INTO t (k) VALUES (?)", (k,))
+        tx.after_commit(lambda: seen.append(threading.get_ident()))
+        if fail:
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await db.run(announce, 1, True)
+    assert seen == []
+    await db.run(announce, 2, False)
+    assert seen == [threading.get_ident()]
+
+
+async def test_transactions_reuse_pooled_connections(url: str) -> None:
+    """Twenty transactions one after another fork no server process each: they share the
+    pool's (one, and a second the pool may open while the first is being made)."""
+    db = Database(url=url)
+    pids = {await db.run(_backend) for _ in range(20)}
+    assert len(pids) <= 2 and _sessions(url) <= 2
+    await db.close()
+    assert await _settles_at(url, 0) == 0
+
+
+async def test_connections_the_server_killed_cost_no_request(url: str) -> None:
+    """The server ends every pooled connection (as a restart, or an administrator, would):
+    the next transaction finds each dead one at its first statement, before anything was
+    committed, and runs again on a fresh one."""
+    db = Database(url=url, pool_size=4)
+    barrier = threading.Barrier(4)
+
+    def hold(tx: Tx) -> int:
+        pid = _backend(tx)
+        barrier.wait(timeout=30)  # four workers at once hold four connections
+        return pid
+
+    pids = await asyncio.gather(*(db.run(hold) for _ in range(4)))
+    assert len(set(pids)) == 4 and _sessions(url) == 4
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname "
+                      "= current_database() AND pid <> pg_backend_pid() AND "
+                      "backend_type = 'client backend'")
+    await _settles_at(url, 0)
+    fresh = await db.run(_backend)
+    assert fresh not in pids
+    await db.close()
+
+
+async def test_the_pool_holds_at_most_its_size(url: str) -> None:
+    db = Database(url=url, pool_size=2)
+    held = threading.Semaphore(0)
+    release = threading.Event()
+
+    def hold(tx: Tx) -> None:
+        tx.execute("SELECT 1")
+        held.release()
+        release.wait(timeout=30)
+
+    running = [asyncio.create_task(db.run(hold)) for _ in range(5)]
+    for _ in range(2):
+        await asyncio.to_thread(held.acquire, timeout=30)
+    assert _sessions(url) == 2  # two workers, two connections; three transactions queued
+    release.set()
+    await asyncio.gather(*running)
+    assert _sessions(url) <= 2
+    await db.close()
+
+
+def _wait_for_lock(tx: Tx) -> None:
+    tx.execute("SELECT pg_advisory_xact_lock(42)")
+
+
+async def test_a_statement_past_its_timeout_is_unavailable_not_a_hang(url: str) -> None:
+    """A statement stuck on a lock ends at ``statement_timeout``: the caller hears
+    DatabaseUnavailable naming the database, and the next transaction works."""
+    db = Database(url=url, statement_timeout_s=0.5, connect_timeout_s=5)
+    with psycopg.connect(url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(42)")  # held until the block ends
+        with pytest.raises(DatabaseUnavailable, match="authority's database"):
+            await db.run(_wait_for_lock)
+        holder.rollback()
+    assert await db.run(_backend) > 0
+    await db.close()
+
+
+async def test_a_caller_waits_at_most_the_bound(tmp_path: Path) -> None:
+    """On SQLite, a file another process holds locked: the caller gets DatabaseUnavailable
+    after the busy timeout, and the door's worker is free again afterwards."""
+    path = tmp_path / "t.sqlite3"
+    db = Database(path=path, statement_timeout_s=0.2, connect_timeout_s=0.2)
+    await db.run(_create)
+    import sqlite3
+
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):
+        await db.run(_insert_twice, 1)
+    assert time.monotonic() - started < 30  # bounded, never a hang
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert await db.run(_count) == 0
+    await db.close()
