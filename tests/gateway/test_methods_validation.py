@@ -72,6 +72,19 @@ def test_times_take_iso_or_epoch() -> None:
     assert iso.date_from == 1_735_776_000 == iso.date_to
 
 
+@pytest.mark.parametrize("text, seconds", [
+    # RFC 3339 (the document's "date-time") allows a lower-case T and Z (§5.6's NOTE) ...
+    ("2025-01-02t00:00:00z", 1_735_776_000),
+    # ... and a leap second, 23:59:60, which is the instant before the next day's 00:00:00
+    ("2025-01-01T23:59:60Z", 1_735_776_000),
+    ("2025-01-01T23:59:60.5+00:00", 1_735_776_000.5),
+])
+def test_every_rfc_3339_date_time_is_taken(text: str, seconds: float) -> None:
+    """A date-time the OpenRPC and OpenAPI documents allow is a time the params take (the
+    REST mirror's fuzzing found these refused with -32602)."""
+    assert parse(TicksRangeParams, ("X", text, 1_735_776_001, 1), {}).date_from == seconds
+
+
 @pytest.mark.parametrize("model, args, kwargs, field", [
     (RatesFromParams, ("EURUSD", 1, 0, 1.0), {}, "count"),
     (RatesFromParams, ("EURUSD", 1, 0, 10_000_001), {}, "count"),
