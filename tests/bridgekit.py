@@ -26,7 +26,7 @@ from ea_bridge.connection import (
 )
 from ea_bridge.errors import FramingError
 from ea_bridge.framing import FrameDecoder, encode_frame
-from ea_bridge.messages import PROTOCOL_VERSION, Request, decode
+from ea_bridge.messages import PROTOCOL_VERSION, Request, decode, encode
 from mtgateway.credential import TokenKeys, ea_message, prove_server, verify_holder
 
 TIMEOUT_S = 10.0  # an upper bound for waits that should finish at once; never a sleep
@@ -139,6 +139,43 @@ class Squatter:
              "p": {"request": request, "order_key": "AAAAAAAAAAAAAAAAAAAAAA"}},
         ]
         return b"".join(encode_frame(orjson.dumps(f)) for f in frames)
+
+
+class RawEA:
+    """An EA that writes its frames by hand (what an impostor EA can send): its own hello,
+    then whatever the test sends, reading the daemon's answers one message at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 hello: Hello) -> None:
+        self.reader, self.writer, self.hello = reader, writer, hello
+        self._decoder = FrameDecoder(1 << 16)
+        self._pending: list[Any] = []
+
+    @classmethod
+    async def connect(cls, port: int, token_hint: str, login: int, server: str) -> RawEA:
+        """Connect and send a version 2 hello naming ``token_hint``, with a fresh nonce."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        hello = Hello(PROTOCOL_VERSION, "MT5", 4755, "1.3.0", login, server, "C",
+                      token_hint=token_hint, ea_nonce=secrets.token_hex(32))
+        ea = cls(reader, writer, hello)
+        ea.send(hello)
+        return ea
+
+    def send(self, message: Any) -> None:
+        self.writer.write(encode_frame(encode(message)))
+
+    async def next_message(self) -> Any:
+        """The daemon's next message (``ConnectionError`` if it closed first)."""
+        async with asyncio.timeout(TIMEOUT_S):
+            while not self._pending:
+                data = await self.reader.read(65536)
+                if not data:
+                    raise ConnectionError("the daemon closed the connection")
+                self._pending.extend(decode(p) for p in self._decoder.feed(data))
+        return self._pending.pop(0)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 class RecordingListener:

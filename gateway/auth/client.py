@@ -38,7 +38,33 @@ from ..authority.proofs import device_info, device_proof_headers
 from ..authority.records import AuthorityKey, b64url_encode
 from ..authority.reports import TerminalReport
 
-__all__ = ["RemoteAuthority"]
+__all__ = ["RemoteAuthority", "console_answer"]
+
+
+def console_answer(status: int, raw: str | bytes, ok: Sequence[int] | None) -> dict[str, Any]:
+    """A console's answer as a dict, however it came (aiohttp here, ``http.client`` for the
+    owner's calls).
+
+    Raises:
+        AuthorityUnreachable: no usable answer (a 5xx, not JSON, not an object): the caller
+            serves from its cache or tries later.
+        AuthorityRefused: with ``ok``, a status not in it: the error's reason word and extras.
+    """
+    if status >= 500:
+        raise AuthorityUnreachable(f"authority answered HTTP {status}")
+    try:
+        answer = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise AuthorityUnreachable("authority answered something that is not JSON") from exc
+    if not isinstance(answer, dict):
+        raise AuthorityUnreachable("authority answered a JSON value that is not an object")
+    if ok is not None and status not in ok:
+        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+        assert isinstance(error, dict)  # noqa: S101 - narrowed above
+        extra = {k: v for k, v in error.items() if k not in ("code", "reason", "message")}
+        raise AuthorityRefused(status, str(error.get("reason", "error")),
+                               str(error.get("message", "")), extra)
+    return answer
 
 
 class RemoteAuthority:
@@ -98,21 +124,7 @@ class RemoteAuthority:
                 text = await response.text()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise AuthorityUnreachable(f"authority unreachable: {type(exc).__name__}") from exc
-        if status >= 500:
-            raise AuthorityUnreachable(f"authority answered HTTP {status}")
-        try:
-            answer = json.loads(text) if text else {}
-        except ValueError as exc:
-            raise AuthorityUnreachable("authority answered something that is not JSON") from exc
-        if not isinstance(answer, dict):
-            raise AuthorityUnreachable("authority answered a JSON value that is not an object")
-        if status not in ok:
-            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
-            assert isinstance(error, dict)  # noqa: S101 - narrowed above
-            extra = {k: v for k, v in error.items() if k not in ("code", "reason", "message")}
-            raise AuthorityRefused(status, str(error.get("reason", "error")),
-                                   str(error.get("message", "")), extra)
-        return status, answer
+        return status, console_answer(status, text, ok)
 
     def _check(self, device: DeviceInfo) -> None:
         if device != self.device:

@@ -31,9 +31,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
+from ..authority.api import AuthorityUnreachable, IssuedToken
 from ..authority.errors import ConsoleUnproven
 from ..authority.records import AuthorityKey
+from .client import console_answer
 
 __all__ = ["ConsoleUnproven", "OwnerConsole"]
 
@@ -93,7 +94,8 @@ class OwnerConsole:
         return conn
 
     def _send(self, conn: http.client.HTTPConnection, method: str, path: str,
-              body: Any = None, auth: str | None = None) -> tuple[int, dict[str, Any]]:
+              body: Any = None, auth: str | None = None,
+              ok: Sequence[int] | None = None) -> tuple[int, dict[str, Any]]:
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Host": self._netloc, "Accept": "application/json"}
         if data is not None:
@@ -109,15 +111,7 @@ class OwnerConsole:
                                        "itself; nothing was sent: try again") from None
         except (OSError, http.client.HTTPException) as exc:
             raise AuthorityUnreachable(f"console unreachable: {type(exc).__name__}") from exc
-        if response.status >= 500:
-            raise AuthorityUnreachable(f"console answered HTTP {response.status}")
-        try:
-            answer = json.loads(raw) if raw else {}
-        except ValueError:
-            raise AuthorityUnreachable("console answered something that is not JSON") from None
-        if not isinstance(answer, dict):
-            raise AuthorityUnreachable("console answered a JSON value that is not an object")
-        return response.status, answer
+        return response.status, console_answer(response.status, raw, ok)
 
     def _prove(self, conn: http.client.HTTPConnection) -> None:
         """The console's proof of the pinned key on this connection, or :class:`ConsoleUnproven`."""
@@ -142,16 +136,9 @@ class OwnerConsole:
         conn = self._connect()
         try:
             self._prove(conn)
-            status, answer = self._send(conn, method, path, body, _basic(*owner))
+            return self._send(conn, method, path, body, _basic(*owner), ok)
         finally:
             conn.close()
-        if status not in ok:
-            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
-            assert isinstance(error, dict)  # noqa: S101 - narrowed above
-            extra = {k: v for k, v in error.items() if k not in ("code", "reason", "message")}
-            raise AuthorityRefused(status, str(error.get("reason", "error")),
-                                   str(error.get("message", "")), extra)
-        return status, answer
 
     async def _acall(self, method: str, path: str, owner: tuple[str, str], body: Any = None,
                      ok: Sequence[int] = (200, 201)) -> tuple[int, dict[str, Any]]:

@@ -15,7 +15,6 @@ squatter did), the daemon's device approved, a client presenting the real token.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -30,8 +29,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from ea_bridge.framing import FrameDecoder, encode_frame
-from ea_bridge.messages import Auth, Challenge, Hello, Refuse, decode, encode
+from ea_bridge.messages import Auth, Challenge, Refuse
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.authority.boxes import BoxOpener
@@ -48,7 +46,7 @@ from gateway.config import (
 from gateway.keys import BRIDGE, DEVICE
 from gateway.listener import start_http
 from mtgateway.credential import client_message, ea_message, token_hint
-from tests.e2e.conftest import WAIT_S
+from tests.bridgekit import RawEA
 
 pytestmark = pytest.mark.network_edge
 
@@ -217,25 +215,17 @@ async def test_a_replayed_device_request_opens_no_session_and_logs_no_ea_in(
 async def ea_with_forged_proof(port: int, hint: str, stored_key: bytes, which: int) -> str:
     """A fake EA holding the record, not the token: hello, read the (genuine) challenge, send
     a proof built from ``stored_key``; the reason word of the refusal it gets."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    hello = Hello(2, "MT5", 4755, "1.3.0", LOGIN, SERVER, "C", token_hint=hint,
-                  ea_nonce=secrets.token_hex(32))
-    writer.write(encode_frame(encode(hello)))
-    decoder = FrameDecoder(1 << 16)
+    ea = await RawEA.connect(port, hint, LOGIN, SERVER)
     try:
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                data = await reader.read(65536)
-                assert data, "the daemon closed without a refusal"
-                for payload in decoder.feed(data):
-                    message = decode(payload)
-                    if isinstance(message, Challenge):
-                        proof = forged_proofs(stored_key, ea_message(
-                            "ea", hello.ea_nonce, message.nonce, LOGIN, SERVER))[which]
-                        writer.write(encode_frame(encode(Auth(proof))))
-                    elif isinstance(message, Refuse):
-                        return message.reason
-                    else:
-                        raise AssertionError(f"unexpected {message!r}")
+        while True:
+            message = await ea.next_message()
+            if isinstance(message, Challenge):
+                proof = forged_proofs(stored_key, ea_message(
+                    "ea", ea.hello.ea_nonce, message.nonce, LOGIN, SERVER))[which]
+                ea.send(Auth(proof))
+            elif isinstance(message, Refuse):
+                return str(message.reason)
+            else:
+                raise AssertionError(f"unexpected {message!r}")
     finally:
-        writer.close()
+        ea.close()

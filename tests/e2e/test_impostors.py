@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-from ea_bridge.framing import FrameDecoder, encode_frame
-from ea_bridge.messages import Challenge, Hello, decode, encode
+from ea_bridge.messages import Challenge
 from mtgateway.credential import TokenKeys
-from tests.bridgekit import Squatter
+from tests.bridgekit import RawEA, Squatter
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, running_daemon
 
 pytestmark = pytest.mark.network_edge
@@ -31,21 +30,13 @@ async def genuine_proof_for_another_nonce(bridge_port: int, token: str) -> str:
     """A real challenge proof, asked of the real daemon with the token's hint (seen in an
     EA's hello) and a nonce of the asker's choice: what a squatter can record while the
     daemon is up."""
-    keys = TokenKeys.of(token)
-    reader, writer = await asyncio.open_connection("127.0.0.1", bridge_port)
-    hello = Hello(2, "MT5", 4755, "1.3.0", LOGIN, SERVER, "C", token_hint=keys.hint,
-                  ea_nonce=secrets.token_hex(32))
-    writer.write(encode_frame(encode(hello)))
-    decoder = FrameDecoder(1 << 16)
+    ea = await RawEA.connect(bridge_port, TokenKeys.of(token).hint, LOGIN, SERVER)
     try:
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                for payload in decoder.feed(await reader.read(65536)):
-                    message = decode(payload)
-                    assert isinstance(message, Challenge), message
-                    return message.proof
+        message = await ea.next_message()
+        assert isinstance(message, Challenge), message
+        return message.proof
     finally:
-        writer.close()
+        ea.close()
 
 
 @pytest.mark.parametrize("recorded", [False, True], ids=["made_up", "recorded"])
