@@ -153,7 +153,7 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
         try:
             return model.__pydantic_validator__.validate_python(kwargs)  # type: ignore[no-any-return]
         except ValidationError as exc:
-            raise InvalidParams(_describe(exc)) from None
+            return _retry_integral(model, kwargs, exc)
     # ``__pydantic_fields__``, not ``model_fields``: on the class pydantic 2.11+ routes the
     # latter through a deprecation-checking property (~1 us of a ~6 us call).
     fields = list(model.__pydantic_fields__)
@@ -168,7 +168,41 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidParams(_describe(exc)) from None
+        return _retry_integral(model, data, exc)
+
+
+def _retry_integral(model: type[M], data: dict[str, Any], exc: ValidationError) -> M:
+    """``data`` validated again with every integral float (``1.0``) read as the integer it is,
+    or ``exc`` as :class:`InvalidParams` when there is none or it still fails.
+
+    JSON does not tell ``1.0`` from ``1``, and JSON Schema counts both as an ``integer``: a
+    client whose encoder writes every number as a float (JavaScript's ``Number``, many JSON
+    libraries) sends params the published document allows, which the strict models alone would
+    refuse. Tried only after a failure, so a well-typed call pays nothing for it. A float field
+    takes the integer unchanged (strict mode accepts an int for a float).
+    """
+    normalized = _integral_as_int(data)
+    if normalized is not data:
+        try:
+            return model.model_validate(normalized)
+        except ValidationError:
+            pass  # report the call as sent, not as rewritten
+    raise InvalidParams(_describe(exc)) from None
+
+
+def _integral_as_int(value: Any) -> Any:
+    """``value`` with each finite float holding an integer replaced by that ``int``, through
+    lists and objects; ``value`` itself (the same object) when nothing changed."""
+    if type(value) is float:
+        return int(value) if value.is_integer() else value
+    if type(value) is dict:
+        items = {k: _integral_as_int(v) for k, v in value.items()}
+        return items if any(items[k] is not value[k] for k in value) else value
+    if type(value) is list:
+        elements = [_integral_as_int(v) for v in value]
+        return elements if any(a is not b for a, b in zip(elements, value, strict=True)) \
+            else value
+    return value
 
 
 def _describe(exc: ValidationError) -> str:

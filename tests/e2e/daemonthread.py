@@ -19,7 +19,17 @@ from typing import Any
 
 from tests.e2e.conftest import WAIT_S, connected_terminal, running_daemon
 
-__all__ = ["ThreadedDaemon", "daemon_in_thread"]
+try:
+    import uvloop
+except ImportError:  # Windows
+    uvloop = None  # type: ignore[assignment]
+
+__all__ = ["LOOPS", "ThreadedDaemon", "daemon_in_thread"]
+
+#: The loops a network-edge test runs on (uvloop where it exists), by test id.
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
+if uvloop is not None:
+    LOOPS["uvloop"] = uvloop.new_event_loop
 
 
 @dataclass(frozen=True)

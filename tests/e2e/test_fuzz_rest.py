@@ -20,8 +20,7 @@ derandomize), so a run takes the same cases each time and CI time stays fixed.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,21 +29,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from gateway.openapi import build_document
-from tests.e2e.daemonthread import ThreadedDaemon, daemon_in_thread
-
-try:
-    import uvloop
-except ImportError:  # Windows
-    uvloop = None  # type: ignore[assignment]
+from tests.e2e.daemonthread import LOOPS, ThreadedDaemon, daemon_in_thread
 
 pytestmark = pytest.mark.network_edge
 
 #: Generated requests per operation (on each loop): 34 operations, bounded CI time.
 EXAMPLES = 40
-
-_LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
-if uvloop is not None:
-    _LOOPS["uvloop"] = uvloop.new_event_loop
 
 CONFIG = schemathesis.Config.from_dict({
     "checks": {
@@ -57,14 +47,14 @@ CONFIG = schemathesis.Config.from_dict({
 SCHEMA = schemathesis.openapi.from_dict(build_document(), config=CONFIG)
 
 
-@pytest.fixture(scope="module", params=sorted(_LOOPS))
+@pytest.fixture(scope="module", params=sorted(LOOPS))
 def daemon(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[ThreadedDaemon]:
     """One daemon per loop for the module, its failed-auth lockout out of reach (the
     unauthenticated probes must meet the 401, not the brute-force guard's 429)."""
     data_dir: Path = tmp_path_factory.mktemp(f"rest-fuzz-{request.param}")
     data_dir.chmod(0o700)
-    with daemon_in_thread(data_dir, _LOOPS[request.param],
+    with daemon_in_thread(data_dir, LOOPS[request.param],
                           auth_failure_limit=100_000) as running:
         yield running
 

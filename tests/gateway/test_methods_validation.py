@@ -22,6 +22,7 @@ from gateway.methods.market import (
     TicksFromParams,
     TicksRangeParams,
 )
+from gateway.methods.orders import SendParams
 from gateway.paging import (
     MAX_RANGE_WINDOWS,
     BackPosition,
@@ -86,7 +87,7 @@ def test_every_rfc_3339_date_time_is_taken(text: str, seconds: float) -> None:
 
 
 @pytest.mark.parametrize("model, args, kwargs, field", [
-    (RatesFromParams, ("EURUSD", 1, 0, 1.0), {}, "count"),
+    (RatesFromParams, ("EURUSD", 1, 0, 1.5), {}, "count"),
     (RatesFromParams, ("EURUSD", 1, 0, 10_000_001), {}, "count"),
     (RatesFromParams, ("EURUSD", True, 0, 1), {}, "timeframe"),
     (RatesFromParams, ("EURUSD", 1, float("inf"), 1), {}, "date_from"),
@@ -111,6 +112,23 @@ def test_bad_params_name_the_field(model: type[Params], args: tuple[Any, ...],
     with pytest.raises(InvalidParams) as info:
         parse(model, args, kwargs)
     assert f"{field}:" in str(info.value)
+
+
+def test_an_integer_written_as_a_float_is_an_integer() -> None:
+    """JSON Schema counts ``1.0`` as an integer (the OpenRPC document's ``integer`` params allow
+    it) and so do JSON encoders that write every number as a float: an int param takes it, by
+    name, by position and inside a nested request; a fraction is still refused, by the name of
+    the param as sent (found by tests/e2e/test_fuzz_rpc.py; failed before: "Input should be a
+    valid integer")."""
+    assert parse(HistoryGetParams, (), {"ticket": 7.0}).ticket == 7
+    assert parse(SelectionParams, (None, None, 3.0), {}) == parse(SelectionParams, (None, None,
+                                                                                    3), {})
+    sent = parse(SendParams, (), {"request": {"action": 1.0, "symbol": "EURUSD",
+                                              "volume": 1.0, "deviation": 0.0, "magic": 5.0}})
+    assert (sent.request.action, sent.request.deviation, sent.request.magic) == (1, 0, 5)
+    assert type(sent.request.magic) is int and sent.request.volume == 1.0
+    with pytest.raises(InvalidParams, match=r"ticket: Input should be a valid integer"):
+        parse(HistoryGetParams, (), {"ticket": 7.5})
 
 
 def test_calc_accepts_buy_and_sell_only() -> None:
