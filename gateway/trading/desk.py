@@ -76,8 +76,8 @@ from mt5model.mt5 import (
 
 from ..auth import Principal
 from ..config import GatewayConfig
-from ..errors import GatewayError, IdempotencyConflict, OutcomeUnknown, Unavailable
-from .gate import TradeGate
+from ..errors import GatewayError, IdempotencyConflict, NotFound, OutcomeUnknown, Unavailable
+from .gate import Reason, TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
 from .operations import TradeOperations
 from .paper import PaperTrading
@@ -259,7 +259,7 @@ class TradeDesk:
             outgoing = await self._stamp(venue, terminal, body, self._tag(client_id))
             # A pass may have started while the symbol was looked up. (An EA gone meanwhile
             # is met by the send itself, which releases the row.)
-            self.gate.check(principal, "reconciling")
+            self.gate.check(principal, Reason.RECONCILING)
         except BaseException as exc:
             self.journal.abandon(row, type(exc).__name__)
             raise
@@ -383,6 +383,30 @@ class TradeDesk:
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
             result = {**result, "retcode_name": retcode_name(result["retcode"])}
         return result  # type: ignore[no-any-return]
+
+    def status(self, principal: Principal, client_id: str) -> dict[str, Any]:
+        """``order_status``: the journal's view of one ``client_id`` of the caller's token
+        (state, retcode, ticket, times, the request sent, the stored result) and the tickets a
+        reconciliation could not tell apart for it.
+
+        Raises:
+            NotFound: no order with this ``client_id`` under this token.
+        """
+        row = self.journal.get(principal.token_id, client_id)
+        if row is None:
+            raise NotFound(f"unknown client_id {client_id!r}")
+        return {
+            "client_id": row.client_id, "state": str(row.state), "retcode": row.retcode,
+            "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
+            "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
+            "reconcile_passes": row.passes, "request": row.request, "result": row.result,
+            "ambiguous_tickets": list(self.reconciler.ambiguous(row.token_id, row.client_id)),
+        }
+
+    def refusals(self, principal: Principal) -> list[Reason]:
+        """Every reason a new opening order of ``principal`` would be refused now (the gate's
+        :data:`~gateway.trading.gate.RULES` order); empty when it would go to the terminal."""
+        return self.gate.refusals(principal)
 
     async def read(self, principal: Principal, method: str, params: dict[str, Any]) -> Any:
         """A read at the caller's venue within the read deadline (the operations' position
