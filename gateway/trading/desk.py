@@ -53,7 +53,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,6 @@ from ..errors import GatewayError, IdempotencyConflict, NotFound, OutcomeUnknown
 from .gate import Reason, TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
 from .operations import TradeOperations
-from .paper import PaperTrading
 from .reconcile import OUTCOME_UNKNOWN_RETCODES, echo_mismatch
 from .reconciler import Reconciler
 from .requests import SendRequest, TradeRequest, comment_tag
@@ -108,26 +107,30 @@ def _journal_unavailable() -> Unavailable:
 
 
 class TradeDesk:
-    """The trading state of one daemon: the journal, requests in flight, the symbol cache; and
-    the parts it is made of -- the paper books, the venues, the reconciler and the gate.
-    Created in ``create_app``, which adds :attr:`reconciler` and :attr:`paper` to the bridge's
-    listeners.
+    """The trading state of one daemon: the journal, requests in flight, the symbol cache;
+    and the one interface the RPC methods trade and read through.
+
+    Its parts -- the paper books, the venues, the reconciler and the gate -- are built and
+    wired in ``create_app`` (the one composition root: it also adds the reconciler and the
+    paper books to the bridge's listeners) and handed in. Only the operations are made here,
+    because they are made over this desk.
 
     Args:
         journal: the idempotency journal (opened by :meth:`open`).
-        bridge: the bridge orders go through and reconciliation reads from.
+        bridge: the bridge orders go through.
         config: the daemon's configuration (``trading`` and ``server`` sections).
-        clock: monotonic seconds, for the symbol cache and the prune schedule.
+        venues: chooses each call's venue (the terminal or its paper book).
+        reconciler: settles lost outcomes (opened and closed with the desk).
+        gate: who may trade now.
+        clock: monotonic seconds, for the symbol cache.
         new_client_id: makes a ``client_id`` when the request has none.
-        sleep: waits one reconciliation period; injected so tests step the periodic loop
-            without sleeping.
         random_bytes: the randomness of order keys (:func:`~.journal.order_key`).
     """
 
     def __init__(self, journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
+                 venues: Venues, reconciler: Reconciler, gate: TradeGate,
                  clock: Callable[[], float] = time.monotonic,
                  new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15),
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:
         self.journal = journal
         self._random_bytes = random_bytes
@@ -138,13 +141,9 @@ class TradeDesk:
         self._bridge = bridge
         self._inflight: dict[tuple[str, str], _Flight] = {}
         self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
-        #: The paper books of ``paper_trade_enabled`` accounts (``paper.py``); a bridge
-        #: listener of its own (``create_app`` adds it) for the live ticks.
-        self.paper = PaperTrading(bridge, config)
-        self.venues = Venues(bridge, self.paper)
-        self.reconciler = Reconciler(journal, bridge, self.venues, config, clock=clock,
-                                     sleep=sleep)
-        self.gate = TradeGate(bridge, self.reconciler.reconciling)
+        self.venues = venues
+        self.reconciler = reconciler
+        self.gate = gate
         #: Closes and the convenience answer (``operations.py``), over this desk.
         self.ops = TradeOperations(self)
 

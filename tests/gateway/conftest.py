@@ -1,4 +1,5 @@
-"""Fixtures of the daemon's unit tests: a real bridge with the emulated terminal connected.
+"""Fixtures of the daemon's unit tests: a real bridge with the emulated terminal connected, and
+a trade desk wired from its parts as ``create_app`` wires it.
 
 BTCUSD is traded because the emulator trades it around the clock (weekends too).
 """
@@ -7,13 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 import pytest
 
 from ea_bridge import Bridge, TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from gateway.config import GatewayConfig
+from gateway.trading.desk import TradeDesk
+from gateway.trading.gate import TradeGate
+from gateway.trading.journal import OrderJournal
+from gateway.trading.paper import PaperTrading
+from gateway.trading.reconciler import Reconciler
+from gateway.trading.venue import Venues
 from tests.bridgekit import TIMEOUT_S, StaticVerifier
 
 TOKEN: Final = "mtgw_" + "P" * 32 + "paper1"
@@ -40,3 +49,15 @@ async def bridge() -> AsyncIterator[Bridge]:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         await running.close()
+
+
+def wired_desk(journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
+               clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> TradeDesk:
+    """A desk with its parts, wired as ``gateway.app._trading`` wires them (no listeners:
+    these tests feed nothing through the bridge's listeners); ``clock`` and ``sleep`` are the
+    reconciler's and the desk's."""
+    venues = Venues(bridge, PaperTrading(bridge, config))
+    reconciler = Reconciler(journal, bridge, venues, config, clock=clock, sleep=sleep)
+    return TradeDesk(journal, bridge, config, venues=venues, reconciler=reconciler,
+                     gate=TradeGate(bridge, reconciler.reconciling), clock=clock)

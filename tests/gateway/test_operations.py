@@ -24,7 +24,7 @@ from gateway.trading.operations import (
     derived_id,
 )
 from mt5model.mt5 import TradeAction, TradeRetcode
-from tests.gateway.conftest import SYMBOL, TERMINAL, TOKEN_ID
+from tests.gateway.conftest import SYMBOL, TERMINAL, TOKEN_ID, wired_desk
 
 TRADER = Principal(TOKEN_ID, TERMINAL, frozenset({"read", "trade"}))
 
@@ -37,8 +37,8 @@ def private_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def desk(bridge: Bridge, private_dir: Path) -> AsyncIterator[TradeDesk]:
-    opened = TradeDesk(OrderJournal(private_dir / "orders.sqlite3"), bridge,
-                       GatewayConfig(data_dir=str(private_dir)))
+    opened = wired_desk(OrderJournal(private_dir / "orders.sqlite3"), bridge,
+                        GatewayConfig(data_dir=str(private_dir)))
     opened.open()
     yield opened
     await opened.close()
