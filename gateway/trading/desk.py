@@ -79,7 +79,7 @@ from ..config import GatewayConfig
 from ..errors import GatewayError, IdempotencyConflict, NotFound, OutcomeUnknown, Unavailable
 from .gate import Reason, TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
-from .operations import TradeOperations
+from .operations import OrderOptions, TradeOperations
 from .reconcile import OUTCOME_UNKNOWN_RETCODES, echo_mismatch
 from .reconciler import Reconciler
 from .requests import SendRequest, TradeRequest, comment_tag
@@ -382,6 +382,28 @@ class TradeDesk:
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
             result = {**result, "retcode_name": retcode_name(result["retcode"])}
         return result  # type: ignore[no-any-return]
+
+    # -- the operations (``operations.py``), for the convenience methods ---------------------
+
+    async def place(self, principal: Principal, options: OrderOptions,
+                    **fields: Any) -> dict[str, Any]:
+        """The TradeRequest of ``fields`` plus ``options``, sent; a non-success retcode is
+        ``TradeRejected`` (:meth:`TradeOperations.send`)."""
+        return await self.ops.send(principal, self.ops.request(options, **fields))
+
+    async def close_position(self, principal: Principal, position_id: int, *,
+                             volume: float | None, slippage: int | None,
+                             options: OrderOptions) -> dict[str, Any]:
+        """Close ``volume`` of a position (all of it when None): :meth:`TradeOperations.close`."""
+        return await self.ops.close(principal, position_id, volume=volume, slippage=slippage,
+                                    options=options)
+
+    async def close_positions_by_symbol(self, principal: Principal, symbol: str, *,
+                                        slippage: int | None,
+                                        options: OrderOptions) -> dict[str, Any]:
+        """Close every open position of ``symbol``: :meth:`TradeOperations.close_by_symbol`."""
+        return await self.ops.close_by_symbol(principal, symbol, slippage=slippage,
+                                              options=options)
 
     def status(self, principal: Principal, client_id: str) -> dict[str, Any]:
         """``order_status``: the journal's view of one ``client_id`` of the caller's token
