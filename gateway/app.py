@@ -71,7 +71,11 @@ from .openrpc import with_discovery
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
+from .trading.gate import TradeGate
 from .trading.journal import OrderJournal
+from .trading.paper import PaperTrading
+from .trading.reconciler import Reconciler
+from .trading.venue import Venues
 
 __all__ = ["AUTHORITY_DB_NAME", "JOURNAL_DB_NAME", "create_app", "device_name",
            "open_device"]
@@ -163,11 +167,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
         max_frame_bytes=bridge_cfg.max_frame_bytes,
         max_pending=bridge_cfg.max_pending_handshakes,
         allow_non_loopback=bridge_cfg.insecure_allow_non_loopback)
-    app[TRADING] = TradeDesk(OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME),
-                             app[BRIDGE], config)
-    # After the directory: a session is known before it reconciles.
-    listeners.add(app[TRADING].reconciler)
-    listeners.add(app[TRADING].paper)  # live ticks for the paper books
+    app[TRADING] = _trading(config, app[BRIDGE], listeners)
     app[CANDLES] = CandleDesk(app[HUB], app[BRIDGE].call,
                               timeout_s=server_cfg.request_timeout_s)
     listeners.add(app[CANDLES])  # ticks form the bars of the candles channel
@@ -273,6 +273,21 @@ def _bridge_ctx(sock: socket.socket | None
         await bridge.close()
 
     return bridge_ctx
+
+
+def _trading(config: GatewayConfig, bridge: Bridge, listeners: FanOut) -> TradeDesk:
+    """The trading parts, wired: the paper books (a bridge listener, for the live ticks), the
+    venues over them, the reconciler over the venues (a listener too, added after the
+    terminal directory so a session is known before it reconciles), the gate asking the
+    reconciler, and the desk the methods see."""
+    journal = OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME)
+    paper = PaperTrading(bridge, config)
+    venues = Venues(bridge, paper)
+    reconciler = Reconciler(journal, bridge, venues, config)
+    listeners.add(reconciler)
+    listeners.add(paper)
+    return TradeDesk(journal, bridge, config, venues=venues, reconciler=reconciler,
+                     gate=TradeGate(bridge, reconciler.reconciling))
 
 
 async def _trading_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,8 @@
-"""The call context: what one RPC call may use, and :func:`forward`, the plain read.
+"""The call context: what one RPC call may use.
+
+A plain read is the desk's (:meth:`~gateway.trading.desk.TradeDesk.read`: the pairing
+rule, the caller's venue, the read deadline), the one way every read reaches a terminal;
+:meth:`RpcContext.read` only names the caller for it.
 
 Its own module so that the dispatcher (``rpc.py``) and the methods (``methods/*``) both import
 it and not each other: the dispatcher knows methods only through the table it is handed.
@@ -16,7 +20,7 @@ from .config import GatewayConfig
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
-__all__ = ["RpcContext", "forward"]
+__all__ = ["RpcContext"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,20 +33,11 @@ class RpcContext:
     terminals: TerminalDirectory
     trading: TradeDesk
 
+    async def read(self, method: str, params: dict[str, Any]) -> Any:
+        """The caller's read: :meth:`TradeDesk.read` for this call's principal.
 
-async def forward(ctx: RpcContext, method: str, params: dict[str, Any]) -> Any:
-    """Call ``method`` on the caller's terminal, within the read deadline.
-
-    The EA's session must have been authenticated with the same token record as the caller:
-    one token pairs one client with one terminal (the trade gate's pairing rule). The call goes
-    to the caller's venue: for a paper account its paper book answers the account, book and
-    history reads and the calculators (:data:`~gateway.trading.venue.PAPER_VENUE_METHODS`).
-
-    Raises:
-        Unauthorized: ``terminal_mismatch`` when the EA used another token.
-        BridgeError: whatever the bridge raises (mapped to codes in ``errors.py``).
-    """
-    ctx.trading.gate.check_pairing(ctx.principal)
-    venue = ctx.trading.venues.of(ctx.principal.terminal,
-                                  ctx.principal.risk.paper_trade_enabled)
-    return await venue.call(method, params, ctx.config.server.request_timeout_s)
+        Raises:
+            Unauthorized: ``terminal_mismatch`` when the EA used another token.
+            BridgeError: whatever the bridge raises (mapped to codes in ``errors.py``).
+        """
+        return await self.trading.read(self.principal, method, params)

@@ -14,8 +14,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ._version import __version__
-from .rest import ENDPOINTS, Endpoint
+from .rest import ENDPOINTS, MAX_LOGIN, Endpoint
 from .rest_models import ErrorOut
+from .schemas import MAX_SYMBOL_LENGTH, SYMBOL_PATTERN
 
 __all__ = ["OPENAPI_VERSION", "build_document", "route"]
 
@@ -32,6 +33,17 @@ _RULES: Final[dict[str, str]] = {
     "421": "Host not a loopback name (DNS rebinding guard)",
     "429": "Too many failed authentications (Retry-After)",
 }
+
+
+def _path_param(endpoint: Endpoint, name: str) -> dict[str, Any]:
+    """A path parameter's schema: the rule its handler enforces, so that a request this
+    document allows is one the server takes (and one it refuses, the document forbids)."""
+    if name == "login":  # rest._login_of
+        return {"type": "integer", "minimum": 1, "maximum": MAX_LOGIN}
+    if name == "name" and endpoint.handler is not None:  # a symbol, as symbol_info takes it
+        return {"type": "string", "minLength": 1, "maxLength": MAX_SYMBOL_LENGTH,
+                "pattern": SYMBOL_PATTERN.pattern}
+    return {"type": "integer"} if name == "order" else {"type": "string"}
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -55,8 +67,7 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
     }
     if endpoint.path_params:
         op["parameters"] = [{"name": name, "in": "path", "required": True,
-                             "schema": {"type": "integer" if name in ("login", "order")
-                                        else "string"}}
+                             "schema": _path_param(endpoint, name)}
                             for name in endpoint.path_params]
     responses: dict[str, Any] = op["responses"]
     if endpoint.why is not None:

@@ -13,6 +13,7 @@ Pure: no I/O; the document is built once, when the table is (``create_app``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -48,6 +49,8 @@ __all__ = [
 OPENRPC_VERSION: Final = "1.3.2"
 #: OpenRPC's discovery method (reserved ``rpc.`` name: answered, not listed).
 DISCOVER: Final = "rpc.discover"
+#: Where the document's named schemas are.
+_REF: Final = "#/components/schemas/{model}"
 
 
 class _SubscribeParams(Params):
@@ -242,19 +245,53 @@ def _schema_of(annotation: Any, components: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of ``annotation``, its named parts moved to ``components``."""
     if annotation is Any:
         return {}
-    schema = TypeAdapter(annotation).json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
+    schema = _merged(TypeAdapter(annotation).json_schema(ref_template=_REF), components,
+                     "Result")
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        components[annotation.__name__] = schema
-        return {"$ref": f"#/components/schemas/{annotation.__name__}"}
+        name = _free_name(annotation.__name__, schema, components, "Result")
+        components[name] = schema
+        return {"$ref": _REF.format(model=name)}
+    return schema
+
+
+def _free_name(name: str, schema: dict[str, Any], components: dict[str, Any],
+               suffix: str) -> str:
+    """``name``, or ``name + suffix`` when ``components`` holds another schema by that name."""
+    if components.get(name, schema) == schema:
+        return name
+    if components.get(name + suffix, schema) != schema:
+        raise ValueError(f"two different schemas named {name} and {name + suffix}")
+    return name + suffix
+
+
+def _merged(schema: dict[str, Any], components: dict[str, Any], suffix: str
+            ) -> dict[str, Any]:
+    """``schema`` with its named parts (``$defs``) moved to ``components``.
+
+    Two models of one name (the params' ``TradeRequest`` of ``order_check`` and the MT5
+    ``TradeRequest`` record its result echoes) must not share a component: the one merged
+    later takes ``suffix`` and the references to it are rewritten, so no method's schema
+    silently becomes another's.
+    """
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    renames = {name: new for name, part in defs.items()
+               if (new := _free_name(name, part, components, suffix)) != name}
+    if renames:
+        text = json.dumps({"schema": schema, "defs": defs})
+        for old, new in renames.items():
+            text = text.replace(json.dumps(_REF.format(model=old)),
+                                json.dumps(_REF.format(model=new)))
+        moved = json.loads(text)
+        schema, defs = moved["schema"], moved["defs"]
+    for name, part in defs.items():
+        components[renames.get(name, name)] = part
     return schema
 
 
 def _params(model: type[BaseModel] | None, components: dict[str, Any]) -> list[dict[str, Any]]:
     if model is None:
         return []
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
+    schema = _merged(model.model_json_schema(ref_template=_REF), components, "Params")
     required = set(schema.get("required", ()))
     out = []
     for name, prop in schema["properties"].items():

@@ -71,13 +71,16 @@ from .rest_models import (
 from .rpc import RpcMethod, error_object
 from .strictjson import loads_strict
 
-__all__ = ["ENDPOINTS", "Endpoint", "RestCall", "routes"]
+__all__ = ["ENDPOINTS", "MAX_LOGIN", "Endpoint", "RestCall", "routes"]
 
 _JSON = "application/json"
 #: Far enough for any history (year 2100), as the params models' bound.
 _END_OF_TIME_S: Final = 4_102_444_800
 _DEAL_BALANCE, _DEAL_CREDIT = 2, 3
 _CLOSING_ENTRIES: Final = frozenset({1, 2, 3})  # DEAL_ENTRY_OUT, INOUT, OUT_BY
+#: The largest ``{login}`` (MT5 logins are 64-bit signed integers); the document states it.
+MAX_LOGIN: Final = 2**63 - 1
+_LOGIN_DIGITS: Final = len(str(MAX_LOGIN))
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,12 @@ def _login_of(call: RestCall) -> int:
         NotFound: another account's login (-32006).
     """
     raw = call.match["login"]
-    if not raw.isdigit() or int(raw) <= 0:
-        raise InvalidParams(f"login: expected a positive integer, got {raw[:20]!r}")
+    # ASCII digits only: str.isdigit() also takes "¹" (which int() refuses) and "٣" (which
+    # int() reads as 3); and never more than MAX_LOGIN's digits (int() refuses 4,300).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _LOGIN_DIGITS \
+            or not 0 < int(raw) <= MAX_LOGIN:
+        raise InvalidParams(f"login: expected an integer from 1 to {MAX_LOGIN}, "
+                            f"got {raw[:20]!r}")
     login = int(raw)
     if login != call.ctx.principal.terminal.login:
         raise NotFound(f"account {login} is not this token's account")

@@ -201,7 +201,7 @@ class PriceOut(_Out):
 
 class HistoryIn(BaseModel):
     """``POST /api/trades/history/{login}``'s body: the period (epoch seconds or ISO-8601;
-    both optional: all history up to now)."""
+    both optional: all history up to now). ``to`` must not be before ``from`` (400)."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False,
                               populate_by_name=True)

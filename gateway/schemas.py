@@ -68,17 +68,31 @@ Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_LENGTH,
                               pattern=SYMBOL_PATTERN.pattern)]
 
 
+_LEAP_SECOND: Final = re.compile(r"(?<=T\d\d:\d\d:)60")
+#: The years a date-time may say in the documents: inside the numbers' bounds whatever its UTC
+#: offset (1970-01-01 and 2100-01-01 are in or out by the offset), so that every date-time the
+#: documents allow is one the bounds take.
+_DATE_TIME_YEARS: Final = "^(197[1-9]|19[89][0-9]|20[0-9][0-9])-"
+
+
 def to_epoch_seconds(value: Any) -> Any:
     """Epoch seconds from an int, a float or an ISO-8601 string; other types pass through
     unchanged so the strict numeric check reports them."""
     if isinstance(value, str):
+        # RFC 3339 (the documents' "date-time") also allows "t" and "z", and a leap second
+        # (23:59:60, the instant before the next 00:00:00), which fromisoformat refuses.
+        text = value.upper()
+        leap = _LEAP_SECOND.search(text)
+        if leap is not None:
+            text = text[:leap.start()] + "59" + text[leap.end():]
         try:
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError("expected epoch seconds or an ISO-8601 time") from None
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC)
         seconds = (moment.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+        seconds += leap is not None
         return int(seconds) if seconds == int(seconds) else seconds
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("expected a finite time")
@@ -88,8 +102,10 @@ def to_epoch_seconds(value: Any) -> Any:
 EpochSeconds = Annotated[
     int | float, BeforeValidator(to_epoch_seconds), Field(ge=0, le=_MAX_EPOCH_S),
     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": _MAX_EPOCH_S},
-                              {"type": "string", "format": "date-time"}],
-                    "description": "epoch seconds (server time) or ISO-8601"})]
+                              {"type": "string", "format": "date-time",
+                               "pattern": _DATE_TIME_YEARS}],
+                    "description": "epoch seconds (server time) or ISO-8601 (1971 to 2099 "
+                                   "as a date-time; the bounds are the numbers')"})]
 
 
 def _enum_coercer(enum_cls: type[IntEnum]) -> Any:
@@ -137,7 +153,7 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
         try:
             return model.__pydantic_validator__.validate_python(kwargs)  # type: ignore[no-any-return]
         except ValidationError as exc:
-            raise InvalidParams(_describe(exc)) from None
+            return _retry_integral(model, kwargs, exc)
     # ``__pydantic_fields__``, not ``model_fields``: on the class pydantic 2.11+ routes the
     # latter through a deprecation-checking property (~1 us of a ~6 us call).
     fields = list(model.__pydantic_fields__)
@@ -152,7 +168,41 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidParams(_describe(exc)) from None
+        return _retry_integral(model, data, exc)
+
+
+def _retry_integral(model: type[M], data: dict[str, Any], exc: ValidationError) -> M:
+    """``data`` validated again with every integral float (``1.0``) read as the integer it is,
+    or ``exc`` as :class:`InvalidParams` when there is none or it still fails.
+
+    JSON does not tell ``1.0`` from ``1``, and JSON Schema counts both as an ``integer``: a
+    client whose encoder writes every number as a float (JavaScript's ``Number``, many JSON
+    libraries) sends params the published document allows, which the strict models alone would
+    refuse. Tried only after a failure, so a well-typed call pays nothing for it. A float field
+    takes the integer unchanged (strict mode accepts an int for a float).
+    """
+    normalized = _integral_as_int(data)
+    if normalized is not data:
+        try:
+            return model.model_validate(normalized)
+        except ValidationError:
+            pass  # report the call as sent, not as rewritten
+    raise InvalidParams(_describe(exc)) from None
+
+
+def _integral_as_int(value: Any) -> Any:
+    """``value`` with each finite float holding an integer replaced by that ``int``, through
+    lists and objects; ``value`` itself (the same object) when nothing changed."""
+    if type(value) is float:
+        return int(value) if value.is_integer() else value
+    if type(value) is dict:
+        items = {k: _integral_as_int(v) for k, v in value.items()}
+        return items if any(items[k] is not value[k] for k in value) else value
+    if type(value) is list:
+        elements = [_integral_as_int(v) for v in value]
+        return elements if any(a is not b for a, b in zip(elements, value, strict=True)) \
+            else value
+    return value
 
 
 def _describe(exc: ValidationError) -> str:

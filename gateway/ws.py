@@ -21,7 +21,9 @@ Authentication is on the upgrade (``Authorization: Bearer``; a bad one gets the 
 429 as ``/rpc``, and no socket) or by a first ``authenticate`` message within
 ``auth_timeout_s`` (a bad or missing one gets a -32004 error and close 1008). Host and Origin are
 checked before this handler runs (``middleware.py``). Close codes: 1001 shutdown (once the
-requests in flight are answered: :func:`close_all`), 1003 binary frame, 1008 auth failed /
+requests in flight are answered: :func:`close_all`), 1002 protocol error (aiohttp's reader, and
+an unmasked client frame: :class:`_RfcSocket`), 1003 binary frame, 1007 a text message that is
+not UTF-8, 1008 auth failed /
 timed out / token revoked or expired, 1009 message too big (aiohttp enforces
 ``max_msg_size``), 1013 event backlog overflow.
 
@@ -48,13 +50,15 @@ import struct
 from typing import Any, Final, Literal
 
 import orjson
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
+from aiohttp._websocket.reader import WebSocketDataQueue
 from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_websocket import WebSocketWriter
 
 from .auth import Principal
 from .candles import check_spec
 from .config import WsConfig
-from .context import RpcContext, forward
+from .context import RpcContext
 from .errors import NOT_A_WEBSOCKET, UNAUTHORIZED, InvalidParams, Unauthorized, Unavailable
 from .http_rpc import (
     AuthRefusal,
@@ -81,6 +85,7 @@ from .keys import (
 from .rpc import Dispatcher, rpc_method
 from .schemas import Params
 from .strictjson import loads_strict
+from .wsframes import ClientFrames, is_text
 
 __all__ = ["close_all", "websocket"]
 
@@ -99,6 +104,61 @@ _CLOSE_TIMEOUT_S: Final = 5.0
 _Socket = web.WebSocketResponse[Literal[False]]
 
 
+class _RfcSocket(web.WebSocketResponse[Literal[False]]):
+    """aiohttp's WebSocket response with the client's frames held to RFC 6455 §5.1: the first
+    unmasked one fails the connection with 1002 (``wsframes.py`` says why aiohttp needs help).
+
+    aiohttp offers no hook for this, so :meth:`_post_start` (where the response installs its
+    frame reader on the connection) puts a :class:`_MaskedOnly` in front of that reader; the
+    bytes a client sent right behind its upgrade request (``_message_tail``, which the reader
+    takes at once) are followed first. Both names are aiohttp's private ones, read here and
+    pinned by tests/e2e/test_ws_rfc6455.py.
+    """
+
+    def _post_start(self, request: web.BaseRequest, protocol: str | None,
+                    writer: WebSocketWriter) -> None:
+        handler = request.protocol
+        frames = ClientFrames()
+        tail = handler._message_tail
+        bad = frames.feed(tail) if tail else None
+        if bad is not None:
+            handler._message_tail = tail[:bad]
+        super()._post_start(request, protocol, writer)
+        queue = self._reader
+        assert queue is not None  # set by super()._post_start
+        guard = _MaskedOnly(handler._payload_parser, frames, queue)
+        handler._payload_parser = guard
+        if bad is not None:
+            guard.fail()
+
+
+class _MaskedOnly:
+    """The connection's frame reader, fed only up to the first unmasked client frame; there
+    the message queue gets aiohttp's own protocol error (1002), as for any frame it refuses."""
+
+    __slots__ = ("_frames", "_queue", "_reader")
+
+    def __init__(self, reader: Any, frames: ClientFrames, queue: WebSocketDataQueue) -> None:
+        self._reader, self._frames, self._queue = reader, frames, queue
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        bad = self._frames.feed(data)
+        if bad is None:
+            result: tuple[bool, bytes] = self._reader.feed_data(data)
+            return result
+        if bad:
+            self._reader.feed_data(data[:bad])
+        self.fail()
+        return True, b""
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()
+
+    def fail(self) -> None:
+        self._queue.set_exception(WebSocketError(
+            WSCloseCode.PROTOCOL_ERROR, "a client frame must be masked (RFC 6455 §5.1)"))
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
     """``GET /ws``: authenticate, upgrade, then serve JSON-RPC and subscriptions until closed."""
     app = request.app
@@ -111,7 +171,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         except AuthRefusal as refused:
             return error_response(refused.refusal)
         mark_authenticated(app, request)
-    ws: _Socket = web.WebSocketResponse(
+    ws: _Socket = _RfcSocket(
         heartbeat=cfg.ping_interval_s, max_msg_size=cfg.max_message_bytes, compress=False,
         timeout=_CLOSE_TIMEOUT_S, decode_text=False)
     if not ws.can_prepare(request).ok:
@@ -245,6 +305,9 @@ async def _authenticate_first(app: web.Application, ws: _Socket,
         if not ws.closed:  # a binary frame; errors and closes have closed it already
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"missing_token")
         return None
+    if not is_text(msg.data):
+        await _not_text(ws)
+        return None
     rid, token = _parse_authenticate(msg.data)
     if token is None:
         await _refuse(ws, _error(rid, UNAUTHORIZED, "Authenticate first: send "
@@ -260,6 +323,11 @@ async def _authenticate_first(app: web.Application, ws: _Socket,
     with contextlib.suppress(ConnectionError):
         await ws.send_frame(_reply(rid, _authenticated(principal)), WSMsgType.TEXT)
     return principal, token
+
+
+async def _not_text(ws: _Socket) -> None:
+    """Fail the connection for a text message that is not UTF-8 (RFC 6455 §8.1: 1007)."""
+    await ws.close(code=WSCloseCode.INVALID_TEXT, message=b"text frames carry UTF-8")
 
 
 async def _refuse(ws: _Socket, frame: bytes, reason: str) -> None:
@@ -342,6 +410,9 @@ class _Connection:
         ws = self._ws
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
+                if not is_text(msg.data):
+                    await _not_text(ws)
+                    return
                 if not await self._token_still_valid():
                     return
                 while len(self._requests) >= _MAX_IN_FLIGHT:
@@ -471,8 +542,7 @@ class _Connection:
         client = self._client
         client.check_room()
         key = client.key
-        opened = await self._app[CANDLES].open(
-            key, spec, lambda method, call_params: forward(ctx, method, call_params))
+        opened = await self._app[CANDLES].open(key, spec, ctx.read)
         if client.key != key:  # the socket presented another token meanwhile
             self._app[CANDLES].prune(key)
             raise InvalidParams("subscription: the connection's token changed while "

@@ -174,8 +174,7 @@ def _options(p: _Options) -> OrderOptions:
 
 async def _send(ctx: RpcContext, p: _Options, **fields: Any) -> dict[str, Any]:
     """The TradeRequest of ``fields`` and ``p``'s options, through the desk's operations."""
-    ops = ctx.trading.ops
-    return await ops.send(ctx.principal, ops.request(_options(p), **fields))
+    return await ctx.trading.place(ctx.principal, _options(p), **fields)
 
 
 # -- the methods ----------------------------------------------------------------------------
@@ -242,14 +241,14 @@ async def modify_position(ctx: RpcContext, p: _ModifyPositionParams) -> Any:
 
 async def close_position(ctx: RpcContext, params: _ClosePositionParams) -> Any:
     """Close a whole position at market."""
-    return await ctx.trading.ops.close(ctx.principal, params.position_id,
-                                       slippage=params.slippage, options=_options(params))
+    return await ctx.trading.close_position(ctx.principal, params.position_id, volume=None,
+                                            slippage=params.slippage, options=_options(params))
 
 
 async def close_position_partially(ctx: RpcContext, p: _ClosePartiallyParams) -> Any:
     """Close ``volume`` of a position at market."""
-    return await ctx.trading.ops.close(ctx.principal, p.position_id, volume=p.volume,
-                                       slippage=p.slippage, options=_options(p))
+    return await ctx.trading.close_position(ctx.principal, p.position_id, volume=p.volume,
+                                            slippage=p.slippage, options=_options(p))
 
 
 async def close_by(ctx: RpcContext, p: _CloseByParams) -> Any:
@@ -266,8 +265,9 @@ async def close_positions_by_symbol(ctx: RpcContext, p: _CloseBySymbolParams) ->
             the refused one); a retry under the same ``client_id`` closes what is still open,
             and never closes a position twice (each close keeps its derived ``client_id``).
     """
-    return await ctx.trading.ops.close_by_symbol(ctx.principal, p.symbol, slippage=p.slippage,
-                                                 options=_options(p))
+    return await ctx.trading.close_positions_by_symbol(ctx.principal, p.symbol,
+                                                       slippage=p.slippage,
+                                                       options=_options(p))
 
 
 async def modify_order(ctx: RpcContext, p: _ModifyOrderParams) -> Any:

@@ -24,7 +24,7 @@ from pydantic import AfterValidator, field_validator
 
 from mt5model.mt5 import OrderType
 
-from ..context import RpcContext, forward
+from ..context import RpcContext
 from ..errors import InvalidParams
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import EpochSeconds, Params, Symbol, enum_param
@@ -128,55 +128,55 @@ def _history_selection(params: HistoryGetParams) -> dict[str, Any]:
 
 async def orders_total(ctx: RpcContext) -> Any:
     """MT5 ``orders_total()``: number of active pending orders."""
-    return await forward(ctx, "orders_total", {})
+    return await ctx.read("orders_total", {})
 
 
 async def orders_get(ctx: RpcContext, params: SelectionParams) -> Any:
     """MT5 ``orders_get(symbol=None, group=None, ticket=None)``: active pending orders."""
-    return await forward(ctx, "orders_get",
+    return await ctx.read("orders_get",
                          _one_selector(params, ("symbol", "group", "ticket")))
 
 
 async def positions_total(ctx: RpcContext) -> Any:
     """MT5 ``positions_total()``: number of open positions."""
-    return await forward(ctx, "positions_total", {})
+    return await ctx.read("positions_total", {})
 
 
 async def positions_get(ctx: RpcContext, params: SelectionParams) -> Any:
     """MT5 ``positions_get(symbol=None, group=None, ticket=None)``: open positions."""
-    return await forward(ctx, "positions_get",
+    return await ctx.read("positions_get",
                          _one_selector(params, ("symbol", "group", "ticket")))
 
 
 async def history_orders_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
     """MT5 ``history_orders_total(date_from, date_to)``: history orders set up in the range."""
-    return await forward(ctx, "history_orders_total", params.model_dump())
+    return await ctx.read("history_orders_total", params.model_dump())
 
 
 async def history_orders_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     """MT5 ``history_orders_get(date_from, date_to, group=None, ticket=None, position=None)``."""
-    return await forward(ctx, "history_orders_get", _history_selection(params))
+    return await ctx.read("history_orders_get", _history_selection(params))
 
 
 async def history_deals_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
     """MT5 ``history_deals_total(date_from, date_to)``: deals in the range."""
-    return await forward(ctx, "history_deals_total", params.model_dump())
+    return await ctx.read("history_deals_total", params.model_dump())
 
 
 async def history_deals_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     """MT5 ``history_deals_get(date_from, date_to, group=None, ticket=None, position=None)``."""
-    return await forward(ctx, "history_deals_get", _history_selection(params))
+    return await ctx.read("history_deals_get", _history_selection(params))
 
 
 async def order_calc_margin(ctx: RpcContext, params: CalcMarginParams) -> Any:
     """MT5 ``order_calc_margin(action, symbol, volume, price)``: margin in account currency."""
-    return await forward(ctx, "order_calc_margin", params.model_dump())
+    return await ctx.read("order_calc_margin", params.model_dump())
 
 
 async def order_calc_profit(ctx: RpcContext, params: CalcProfitParams) -> Any:
     """MT5 ``order_calc_profit(action, symbol, volume, price_open, price_close)``: profit in
     account currency."""
-    return await forward(ctx, "order_calc_profit", params.model_dump())
+    return await ctx.read("order_calc_profit", params.model_dump())
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {

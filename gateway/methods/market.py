@@ -37,7 +37,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from mt5model.mt5 import CopyTicks, Timeframe, timeframe_seconds
 
-from ..context import RpcContext, forward
+from ..context import RpcContext
 from ..errors import InvalidParams
 from ..paging import (
     DEFAULT_LIMIT,
@@ -239,43 +239,43 @@ def _next(ctx: RpcContext, method: str, query: Params, position: Params | None) 
 
 async def symbols_total(ctx: RpcContext) -> Any:
     """MT5 ``symbols_total()``: how many symbols the terminal offers."""
-    return await forward(ctx, "symbols_total", {})
+    return await ctx.read("symbols_total", {})
 
 
 async def symbols_get(ctx: RpcContext, params: GroupParams) -> Any:
     """MT5 ``symbols_get(group=None)``: SymbolInfo of each symbol passing the group filter."""
-    return await forward(ctx, "symbols_get", params.model_dump(exclude_none=True))
+    return await ctx.read("symbols_get", params.model_dump(exclude_none=True))
 
 
 async def symbol_info(ctx: RpcContext, params: SymbolParams) -> Any:
     """MT5 ``symbol_info(symbol)``: every SymbolInfo field."""
-    return await forward(ctx, "symbol_info", {"symbol": params.symbol})
+    return await ctx.read("symbol_info", {"symbol": params.symbol})
 
 
 async def symbol_info_tick(ctx: RpcContext, params: SymbolParams) -> Any:
     """MT5 ``symbol_info_tick(symbol)``: the last tick of ``symbol``."""
-    return await forward(ctx, "symbol_info_tick", {"symbol": params.symbol})
+    return await ctx.read("symbol_info_tick", {"symbol": params.symbol})
 
 
 async def symbol_select(ctx: RpcContext, params: SymbolSelectParams) -> Any:
     """MT5 ``symbol_select(symbol, enable=True)``: show or hide it in Market Watch."""
-    return await forward(ctx, "symbol_select", params.model_dump())
+    return await ctx.read("symbol_select", params.model_dump())
 
 
 async def market_book_add(ctx: RpcContext, params: SymbolParams) -> Any:
     """MT5 ``market_book_add(symbol)``: subscribe to the symbol's depth of market."""
-    return await forward(ctx, "market_book_add", {"symbol": params.symbol})
+    return await ctx.read("market_book_add", {"symbol": params.symbol})
 
 
 async def market_book_get(ctx: RpcContext, params: SymbolParams) -> Any:
     """MT5 ``market_book_get(symbol)``: the book's levels (BookInfo), sells first; the symbol
     must have been added."""
-    return await forward(ctx, "market_book_get", {"symbol": params.symbol})
+    return await ctx.read("market_book_get", {"symbol": params.symbol})
 
 
 async def market_book_release(ctx: RpcContext, params: SymbolParams) -> Any:
     """MT5 ``market_book_release(symbol)``: drop the subscription (false if there was none)."""
-    return await forward(ctx, "market_book_release", {"symbol": params.symbol})
+    return await ctx.read("market_book_release", {"symbol": params.symbol})
 
 
 # -- rates ----------------------------------------------------------------------------------
@@ -312,12 +312,12 @@ async def _rates_back(ctx: RpcContext, method: str, query: RatesFromParams | Rat
         take = min(want, remaining)
         base = {"symbol": query.symbol, "timeframe": query.timeframe, "count": take + 1}
         if at is not None:
-            answer = await forward(ctx, "copy_rates_from", {**base, "date_from": at.top})
+            answer = await ctx.read("copy_rates_from", {**base, "date_from": at.top})
         elif isinstance(query, RatesFromPosParams):
-            answer = await forward(ctx, "copy_rates_from_pos",
+            answer = await ctx.read("copy_rates_from_pos",
                                    {**base, "start_pos": query.start_pos})
         else:
-            answer = await forward(ctx, "copy_rates_from", {**base, "date_from": query.date_from})
+            answer = await ctx.read("copy_rates_from", {**base, "date_from": query.date_from})
         table = read_table(answer)
         rows, following = back_page(table, take, remaining)
         return table.columns, rows, following
@@ -354,7 +354,7 @@ async def copy_rates_range(ctx: RpcContext, params: RatesRangeParams) -> dict[st
         from_s = at.from_s if at is not None else math.ceil(query.date_from)
         columns, rows, truncated = list(_RATE_COLUMNS), [], False
         for low, high in range_windows(from_s, date_to, bar_s, want):
-            table = read_table(await forward(ctx, "copy_rates_range", {
+            table = read_table(await ctx.read("copy_rates_range", {
                 "symbol": query.symbol, "timeframe": query.timeframe,
                 "date_from": low, "date_to": high}))
             columns = table.columns
@@ -377,7 +377,7 @@ async def copy_rates_range(ctx: RpcContext, params: RatesRangeParams) -> dict[st
 async def _ticks(ctx: RpcContext, method: str, query: TicksFromParams | TicksRangeParams,
                  position: TickPosition, limit: int, until_msc: int | None) -> dict[str, Any]:
     async def fetch(at: TickPosition, want: int) -> _Step:
-        answer = await forward(ctx, "copy_ticks_from", {
+        answer = await ctx.read("copy_ticks_from", {
             "symbol": query.symbol, "date_from": _ms_to_seconds(at.from_msc),
             "count": tick_request_count(at, want), "flags": query.flags})
         table = read_table(answer)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mt5model.mt5 import retcode_name
-
 from ..context import RpcContext
-from ..errors import NotFound
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import Params
 from ..trading.requests import ClientId, SendRequest, TradeRequest
@@ -50,17 +47,7 @@ async def order_status(ctx: RpcContext, params: _StatusParams) -> dict[str, Any]
     Raises:
         NotFound: no order with this ``client_id`` under this token.
     """
-    row = ctx.trading.journal.get(ctx.principal.token_id, params.client_id)
-    if row is None:
-        raise NotFound(f"unknown client_id {params.client_id!r}")
-    return {
-        "client_id": row.client_id, "state": str(row.state), "retcode": row.retcode,
-        "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
-        "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
-        "reconcile_passes": row.passes, "request": row.request, "result": row.result,
-        "ambiguous_tickets": list(ctx.trading.reconciler.ambiguous(row.token_id,
-                                                                    row.client_id)),
-    }
+    return ctx.trading.status(ctx.principal, params.client_id)
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from .._version import __version__
-from ..context import RpcContext, forward
+from ..context import RpcContext
 from ..rpc import RpcMethod, rpc_method
 
 __all__ = [
@@ -29,29 +29,29 @@ __all__ = [
 async def ping(ctx: RpcContext) -> dict[str, Any]:
     """``{"pong": true, "ea_rtt_ms": …}``: a real round trip to the EA, timed here."""
     started = time.perf_counter()
-    await forward(ctx, "ping", {})
+    await ctx.read("ping", {})
     return {"pong": True, "ea_rtt_ms": round((time.perf_counter() - started) * 1000, 3)}
 
 
 async def account_info(ctx: RpcContext) -> Any:
     """MT5 ``account_info()``: AccountInfo fields (also answered as ``get_account_info``)."""
-    return await forward(ctx, "account_info", {})
+    return await ctx.read("account_info", {})
 
 
 async def version(ctx: RpcContext) -> Any:
     """MT5 ``version()``: ``[terminal_version, build, build_date]`` as the package's tuple."""
-    return await forward(ctx, "version", {})
+    return await ctx.read("version", {})
 
 
 async def terminal_info(ctx: RpcContext) -> Any:
     """MT5 ``terminal_info()``: TerminalInfo fields."""
-    return await forward(ctx, "terminal_info", {})
+    return await ctx.read("terminal_info", {})
 
 
 async def server_time(ctx: RpcContext) -> Any:
     """The trade server's clock: ``{"time", "time_msc", "tz_offset_s"}`` (MT5 has no such call;
     it exposes the offset that MT5's "UTC" times silently carry)."""
-    return await forward(ctx, "server_time", {})
+    return await ctx.read("server_time", {})
 
 
 async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
@@ -65,7 +65,7 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     ``trading.refused_because`` lists every reason it would not (the reason words of the
     errors it would get: ``scope``, ``auth_stale``, ``terminal_offline``,
     ``terminal_mismatch``, ``reconciling``, ``auto_trade_enabled``; see
-    :meth:`~gateway.trading.gate.TradeGate.refusals`). No token or secret appears.
+    :meth:`~gateway.trading.desk.TradeDesk.refusals`). No token or secret appears.
 
     A caller sees only what the session its own token record opened: while the terminal's
     EA is connected with another token record, the terminal is shown as not connected, with
@@ -77,7 +77,7 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     if info is not None and info.token_id != ctx.principal.token_id:
         info = state = None
     hello = info.hello if info is not None else None
-    refusals = ctx.trading.gate.refusals(ctx.principal)
+    refusals = ctx.trading.refusals(ctx.principal)
     return {
         "daemon": {
             "version": __version__,

@@ -53,7 +53,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,11 +76,10 @@ from mt5model.mt5 import (
 
 from ..auth import Principal
 from ..config import GatewayConfig
-from ..errors import GatewayError, IdempotencyConflict, OutcomeUnknown, Unavailable
-from .gate import TradeGate
+from ..errors import GatewayError, IdempotencyConflict, NotFound, OutcomeUnknown, Unavailable
+from .gate import Reason, TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
-from .operations import TradeOperations
-from .paper import PaperTrading
+from .operations import OrderOptions, TradeOperations
 from .reconcile import OUTCOME_UNKNOWN_RETCODES, echo_mismatch
 from .reconciler import Reconciler
 from .requests import SendRequest, TradeRequest, comment_tag
@@ -108,26 +107,30 @@ def _journal_unavailable() -> Unavailable:
 
 
 class TradeDesk:
-    """The trading state of one daemon: the journal, requests in flight, the symbol cache; and
-    the parts it is made of -- the paper books, the venues, the reconciler and the gate.
-    Created in ``create_app``, which adds :attr:`reconciler` and :attr:`paper` to the bridge's
-    listeners.
+    """The trading state of one daemon: the journal, requests in flight, the symbol cache;
+    and the one interface the RPC methods trade and read through.
+
+    Its parts -- the paper books, the venues, the reconciler and the gate -- are built and
+    wired in ``create_app`` (the one composition root: it also adds the reconciler and the
+    paper books to the bridge's listeners) and handed in. Only the operations are made here,
+    because they are made over this desk.
 
     Args:
         journal: the idempotency journal (opened by :meth:`open`).
-        bridge: the bridge orders go through and reconciliation reads from.
+        bridge: the bridge orders go through.
         config: the daemon's configuration (``trading`` and ``server`` sections).
-        clock: monotonic seconds, for the symbol cache and the prune schedule.
+        venues: chooses each call's venue (the terminal or its paper book).
+        reconciler: settles lost outcomes (opened and closed with the desk).
+        gate: who may trade now.
+        clock: monotonic seconds, for the symbol cache.
         new_client_id: makes a ``client_id`` when the request has none.
-        sleep: waits one reconciliation period; injected so tests step the periodic loop
-            without sleeping.
         random_bytes: the randomness of order keys (:func:`~.journal.order_key`).
     """
 
     def __init__(self, journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
+                 venues: Venues, reconciler: Reconciler, gate: TradeGate,
                  clock: Callable[[], float] = time.monotonic,
                  new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15),
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:
         self.journal = journal
         self._random_bytes = random_bytes
@@ -138,13 +141,9 @@ class TradeDesk:
         self._bridge = bridge
         self._inflight: dict[tuple[str, str], _Flight] = {}
         self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
-        #: The paper books of ``paper_trade_enabled`` accounts (``paper.py``); a bridge
-        #: listener of its own (``create_app`` adds it) for the live ticks.
-        self.paper = PaperTrading(bridge, config)
-        self.venues = Venues(bridge, self.paper)
-        self.reconciler = Reconciler(journal, bridge, self.venues, config, clock=clock,
-                                     sleep=sleep)
-        self.gate = TradeGate(bridge, self.reconciler.reconciling)
+        self.venues = venues
+        self.reconciler = reconciler
+        self.gate = gate
         #: Closes and the convenience answer (``operations.py``), over this desk.
         self.ops = TradeOperations(self)
 
@@ -259,7 +258,7 @@ class TradeDesk:
             outgoing = await self._stamp(venue, terminal, body, self._tag(client_id))
             # A pass may have started while the symbol was looked up. (An EA gone meanwhile
             # is met by the send itself, which releases the row.)
-            self.gate.check(principal, "reconciling")
+            self.gate.check(principal, Reason.RECONCILING)
         except BaseException as exc:
             self.journal.abandon(row, type(exc).__name__)
             raise
@@ -383,6 +382,52 @@ class TradeDesk:
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
             result = {**result, "retcode_name": retcode_name(result["retcode"])}
         return result  # type: ignore[no-any-return]
+
+    # -- the operations (``operations.py``), for the convenience methods ---------------------
+
+    async def place(self, principal: Principal, options: OrderOptions,
+                    **fields: Any) -> dict[str, Any]:
+        """The TradeRequest of ``fields`` plus ``options``, sent; a non-success retcode is
+        ``TradeRejected`` (:meth:`TradeOperations.send`)."""
+        return await self.ops.send(principal, self.ops.request(options, **fields))
+
+    async def close_position(self, principal: Principal, position_id: int, *,
+                             volume: float | None, slippage: int | None,
+                             options: OrderOptions) -> dict[str, Any]:
+        """Close ``volume`` of a position (all of it when None): :meth:`TradeOperations.close`."""
+        return await self.ops.close(principal, position_id, volume=volume, slippage=slippage,
+                                    options=options)
+
+    async def close_positions_by_symbol(self, principal: Principal, symbol: str, *,
+                                        slippage: int | None,
+                                        options: OrderOptions) -> dict[str, Any]:
+        """Close every open position of ``symbol``: :meth:`TradeOperations.close_by_symbol`."""
+        return await self.ops.close_by_symbol(principal, symbol, slippage=slippage,
+                                              options=options)
+
+    def status(self, principal: Principal, client_id: str) -> dict[str, Any]:
+        """``order_status``: the journal's view of one ``client_id`` of the caller's token
+        (state, retcode, ticket, times, the request sent, the stored result) and the tickets a
+        reconciliation could not tell apart for it.
+
+        Raises:
+            NotFound: no order with this ``client_id`` under this token.
+        """
+        row = self.journal.get(principal.token_id, client_id)
+        if row is None:
+            raise NotFound(f"unknown client_id {client_id!r}")
+        return {
+            "client_id": row.client_id, "state": str(row.state), "retcode": row.retcode,
+            "retcode_name": None if row.retcode is None else retcode_name(row.retcode),
+            "ticket": row.ticket, "created_at": row.created_at, "updated_at": row.updated_at,
+            "reconcile_passes": row.passes, "request": row.request, "result": row.result,
+            "ambiguous_tickets": list(self.reconciler.ambiguous(row.token_id, row.client_id)),
+        }
+
+    def refusals(self, principal: Principal) -> list[Reason]:
+        """Every reason a new opening order of ``principal`` would be refused now (the gate's
+        :data:`~gateway.trading.gate.RULES` order); empty when it would go to the terminal."""
+        return self.gate.refusals(principal)
 
     async def read(self, principal: Principal, method: str, params: dict[str, Any]) -> Any:
         """A read at the caller's venue within the read deadline (the operations' position

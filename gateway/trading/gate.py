@@ -1,7 +1,9 @@
 """Who may trade now: the one ordered table of refusal reasons.
 
 Why one table: the reasons a new order is refused were raised in four files and listed again
-for ``gateway_status``, and the two could drift. :data:`RULES` is the order both follow:
+for ``gateway_status``, and the two could drift. :data:`RULES` is the order both follow, one
+row per rule holding all of it (its :class:`Reason`, when it holds, the error it raises), so a
+rule is added in one place and a misspelt reason fails at import, not at run time:
 :meth:`TradeGate.refusals` lists every reason that holds (for ``gateway_status``), and
 :meth:`TradeGate.check` raises the first one that applies, with the error a client reacts to:
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 from ea_bridge import Bridge, TerminalId, TerminalNotConnected
@@ -34,28 +37,61 @@ from ea_bridge import Bridge, TerminalId, TerminalNotConnected
 from ..auth import Principal
 from ..errors import RiskLimit, Unauthorized, Unavailable
 
-__all__ = ["RULES", "Rule", "TradeGate"]
+__all__ = ["RULES", "Reason", "Rule", "TradeGate"]
+
+
+class Reason(StrEnum):
+    """The word a refusal carries (``error.data.reason``, ``gateway_status``'s list)."""
+
+    SCOPE = "scope"
+    AUTH_STALE = "auth_stale"
+    TERMINAL_OFFLINE = "terminal_offline"
+    TERMINAL_MISMATCH = "terminal_mismatch"
+    RECONCILING = "reconciling"
+    AUTO_TRADE_ENABLED = "auto_trade_enabled"
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One reason to refuse: its word, whether it concerns the caller (checked before a
-    replay) and whether it refuses only opening orders."""
+    """One reason to refuse: its word, when it holds, the error a client gets, whether it
+    concerns the caller (checked before a replay) and whether it refuses only opening
+    orders."""
 
-    reason: str
+    reason: Reason
+    holds: Callable[[TradeGate, Principal], bool]
+    error: Callable[[TerminalId], Exception]
     caller: bool = False
     opening_only: bool = False
 
 
+def _paired_elsewhere(gate: TradeGate, principal: Principal) -> bool:
+    session = gate.bridge.session(principal.terminal)
+    return session is not None and session.token_id != principal.token_id
+
+
 #: The order every refusal follows (see the module docstring).
 RULES: Final = (
-    Rule("scope", caller=True),
-    Rule("auth_stale", caller=True),
-    Rule("terminal_offline"),
-    Rule("terminal_mismatch"),
-    Rule("reconciling"),
-    Rule("auto_trade_enabled", opening_only=True),
+    Rule(Reason.SCOPE, lambda gate, p: not p.may_trade(),
+         lambda _: Unauthorized("scope", "This token may not trade: it lacks the trade scope"),
+         caller=True),
+    Rule(Reason.AUTH_STALE, lambda gate, p: not p.fresh,
+         lambda _: Unavailable("auth_stale", "The token authority has not confirmed this token "
+                               "recently; trading resumes when it answers again"),
+         caller=True),
+    Rule(Reason.TERMINAL_OFFLINE, lambda gate, p: gate.bridge.session(p.terminal) is None,
+         lambda terminal: TerminalNotConnected(f"no terminal connected for {terminal}")),
+    Rule(Reason.TERMINAL_MISMATCH, _paired_elsewhere,
+         lambda _: Unauthorized("terminal_mismatch",
+                                "The terminal's EA is connected with a different auth token")),
+    Rule(Reason.RECONCILING, lambda gate, p: gate.reconciling(p.terminal),
+         lambda _: Unavailable("reconciling", "Reconciling orders whose outcome was lost; "
+                               "retry shortly")),
+    Rule(Reason.AUTO_TRADE_ENABLED, lambda gate, p: not p.risk.auto_trade_enabled,
+         lambda _: RiskLimit("auto_trade_enabled", "Automated trading is disabled for this "
+                             "account; only closing is allowed"),
+         opening_only=True),
 )
+_BY_REASON: Final = {rule.reason: rule for rule in RULES}
 
 
 class TradeGate:
@@ -66,31 +102,17 @@ class TradeGate:
         reconciling: whether a reconciliation pass runs for a terminal (the reconciler's).
     """
 
+    bridge: Bridge
+    reconciling: Callable[[TerminalId], bool]
+
     def __init__(self, bridge: Bridge, reconciling: Callable[[TerminalId], bool]) -> None:
-        self._bridge = bridge
-        self._reconciling = reconciling
+        self.bridge = bridge
+        self.reconciling = reconciling
 
-    def _holds(self, reason: str, principal: Principal) -> bool:
-        session = self._bridge.session(principal.terminal)
-        match reason:
-            case "scope":
-                return not principal.may_trade()
-            case "auth_stale":
-                return not principal.fresh
-            case "terminal_offline":
-                return session is None
-            case "terminal_mismatch":
-                return session is not None and session.token_id != principal.token_id
-            case "reconciling":
-                return self._reconciling(principal.terminal)
-            case "auto_trade_enabled":
-                return not principal.risk.auto_trade_enabled
-        raise AssertionError(f"no rule {reason!r}")
-
-    def refusals(self, principal: Principal) -> list[str]:
+    def refusals(self, principal: Principal) -> list[Reason]:
         """Every reason a new opening order of ``principal`` would be refused now, in
         :data:`RULES` order; empty when it would go to the terminal."""
-        return [rule.reason for rule in RULES if self._holds(rule.reason, principal)]
+        return [rule.reason for rule in RULES if rule.holds(self, principal)]
 
     def check_caller(self, principal: Principal) -> None:
         """Refuse a caller who may not trade (``scope``, ``auth_stale``).
@@ -99,8 +121,8 @@ class TradeGate:
             Unauthorized, Unavailable: the first rule that holds.
         """
         for rule in RULES:
-            if rule.caller and self._holds(rule.reason, principal):
-                raise _error(rule.reason, principal.terminal)
+            if rule.caller and rule.holds(self, principal):
+                raise rule.error(principal.terminal)
 
     def check_route(self, principal: Principal, *, opening: bool) -> None:
         """Refuse an order the terminal cannot take now (the rules after the caller's);
@@ -112,17 +134,18 @@ class TradeGate:
         for rule in RULES:
             if rule.caller or (rule.opening_only and not opening):
                 continue
-            if self._holds(rule.reason, principal):
-                raise _error(rule.reason, principal.terminal)
+            if rule.holds(self, principal):
+                raise rule.error(principal.terminal)
 
-    def check(self, principal: Principal, reason: str) -> None:
+    def check(self, principal: Principal, reason: Reason) -> None:
         """Refuse by one rule of :data:`RULES` (e.g. ``reconciling`` again after an await).
 
         Raises:
             the rule's error when it holds.
         """
-        if self._holds(reason, principal):
-            raise _error(reason, principal.terminal)
+        rule = _BY_REASON[reason]
+        if rule.holds(self, principal):
+            raise rule.error(principal.terminal)
 
     def check_pairing(self, principal: Principal) -> None:
         """For reads: refuse when the terminal's EA is connected with another token record.
@@ -130,26 +153,4 @@ class TradeGate:
         Raises:
             Unauthorized: ``terminal_mismatch``.
         """
-        self.check(principal, "terminal_mismatch")
-
-
-def _error(reason: str, terminal: TerminalId) -> Exception:
-    """The error a client gets for ``reason``."""
-    match reason:
-        case "scope":
-            return Unauthorized("scope", "This token may not trade: it lacks the trade scope")
-        case "auth_stale":
-            return Unavailable("auth_stale", "The token authority has not confirmed this token "
-                               "recently; trading resumes when it answers again")
-        case "terminal_offline":
-            return TerminalNotConnected(f"no terminal connected for {terminal}")
-        case "terminal_mismatch":
-            return Unauthorized("terminal_mismatch",
-                                "The terminal's EA is connected with a different auth token")
-        case "reconciling":
-            return Unavailable("reconciling", "Reconciling orders whose outcome was lost; "
-                               "retry shortly")
-        case "auto_trade_enabled":
-            return RiskLimit("auto_trade_enabled", "Automated trading is disabled for this "
-                             "account; only closing is allowed")
-    raise AssertionError(f"no rule {reason!r}")
+        self.check(principal, Reason.TERMINAL_MISMATCH)

@@ -412,7 +412,7 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
     await daemon.cache.refresh_once()
-    book = daemon.app[TRADING].paper
+    book = daemon.app[TRADING].venues.paper
     async with connected_terminal(daemon, HoldingTickTerminal, symbols=("EURUSD",),
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
         assert isinstance(terminal, HoldingTickTerminal)

@@ -161,6 +161,13 @@ async def test_trades_open_and_history(api: Api, daemon: Daemon,
     ("/api/symbols/NOPE", None, 404, -32006, "NOPE"),
     ("/api/symbols/NOPE/price", None, 404, -32006, "NOPE"),
     (f"/api/trades/open/{LOGIN + 1}", None, 404, -32006, "not this token's account"),
+    # str.isdigit() takes a superscript digit that int() refuses: this was a 500
+    ("/api/trades/open/%C2%B9", None, 400, -32602, "login"),
+    ("/api/accounts/%D9%A3/margin", None, 400, -32602, "login"),  # an Arabic-Indic digit
+    ("/api/accounts/0/margin", None, 400, -32602, "login"),
+    # past the 4,300 digits int() converts: this was a 500 too
+    ("/api/trades/open/" + "9" * 5000, None, 400, -32602, "login"),
+    (f"/api/trades/open/{2**63}", None, 400, -32602, "login"),
 ])
 async def test_bad_requests_say_what_is_wrong(api: Api, emulator: EmulatedTerminal, path: str,
                                               body: Any, status: int, code: int,

@@ -22,6 +22,7 @@ from gateway.methods.market import (
     TicksFromParams,
     TicksRangeParams,
 )
+from gateway.methods.orders import SendParams
 from gateway.paging import (
     MAX_RANGE_WINDOWS,
     BackPosition,
@@ -72,8 +73,21 @@ def test_times_take_iso_or_epoch() -> None:
     assert iso.date_from == 1_735_776_000 == iso.date_to
 
 
+@pytest.mark.parametrize("text, seconds", [
+    # RFC 3339 (the document's "date-time") allows a lower-case T and Z (§5.6's NOTE) ...
+    ("2025-01-02t00:00:00z", 1_735_776_000),
+    # ... and a leap second, 23:59:60, which is the instant before the next day's 00:00:00
+    ("2025-01-01T23:59:60Z", 1_735_776_000),
+    ("2025-01-01T23:59:60.5+00:00", 1_735_776_000.5),
+])
+def test_every_rfc_3339_date_time_is_taken(text: str, seconds: float) -> None:
+    """A date-time the OpenRPC and OpenAPI documents allow is a time the params take (the
+    REST mirror's fuzzing found these refused with -32602)."""
+    assert parse(TicksRangeParams, ("X", text, 1_735_776_001, 1), {}).date_from == seconds
+
+
 @pytest.mark.parametrize("model, args, kwargs, field", [
-    (RatesFromParams, ("EURUSD", 1, 0, 1.0), {}, "count"),
+    (RatesFromParams, ("EURUSD", 1, 0, 1.5), {}, "count"),
     (RatesFromParams, ("EURUSD", 1, 0, 10_000_001), {}, "count"),
     (RatesFromParams, ("EURUSD", True, 0, 1), {}, "timeframe"),
     (RatesFromParams, ("EURUSD", 1, float("inf"), 1), {}, "date_from"),
@@ -98,6 +112,23 @@ def test_bad_params_name_the_field(model: type[Params], args: tuple[Any, ...],
     with pytest.raises(InvalidParams) as info:
         parse(model, args, kwargs)
     assert f"{field}:" in str(info.value)
+
+
+def test_an_integer_written_as_a_float_is_an_integer() -> None:
+    """JSON Schema counts ``1.0`` as an integer (the OpenRPC document's ``integer`` params allow
+    it) and so do JSON encoders that write every number as a float: an int param takes it, by
+    name, by position and inside a nested request; a fraction is still refused, by the name of
+    the param as sent (found by tests/e2e/test_fuzz_rpc.py; failed before: "Input should be a
+    valid integer")."""
+    assert parse(HistoryGetParams, (), {"ticket": 7.0}).ticket == 7
+    assert parse(SelectionParams, (None, None, 3.0), {}) == parse(SelectionParams, (None, None,
+                                                                                    3), {})
+    sent = parse(SendParams, (), {"request": {"action": 1.0, "symbol": "EURUSD",
+                                              "volume": 1.0, "deviation": 0.0, "magic": 5.0}})
+    assert (sent.request.action, sent.request.deviation, sent.request.magic) == (1, 0, 5)
+    assert type(sent.request.magic) is int and sent.request.volume == 1.0
+    with pytest.raises(InvalidParams, match=r"ticket: Input should be a valid integer"):
+        parse(HistoryGetParams, (), {"ticket": 7.5})
 
 
 def test_calc_accepts_buy_and_sell_only() -> None:

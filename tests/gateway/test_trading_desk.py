@@ -17,6 +17,7 @@ from gateway.trading.journal import OrderJournal, OrderRow, OrderState, order_ke
 from gateway.trading.reconciler import PRUNE_PERIOD_S
 from mt5model.mt5 import SUCCESS_RETCODES, TradeRetcode
 from tests.bridgekit import TIMEOUT_S, StaticVerifier
+from tests.gateway.conftest import wired_desk
 from tests.testkit import FakeClock
 
 REQUEST: dict[str, Any] = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0}
@@ -67,8 +68,8 @@ def _idle_bridge() -> Bridge:
 
 def _desk(path: Path, wall: FakeClock, mono: FakeClock, sleep: SteppedSleep) -> TradeDesk:
     config = GatewayConfig(trading=TradingConfig(journal_retention_h=RETENTION_H))
-    return TradeDesk(OrderJournal(path, clock=wall), _idle_bridge(), config, clock=mono,
-                     sleep=sleep)
+    return wired_desk(OrderJournal(path, clock=wall), _idle_bridge(), config, clock=mono,
+                      sleep=sleep)
 
 
 @pytest.fixture
@@ -184,7 +185,7 @@ async def test_a_failed_prune_does_not_end_the_loop(path: Path, wall: FakeClock,
     """Whatever a prune raises is logged; the loop sleeps again and the next prune works."""
     config = GatewayConfig(trading=TradingConfig(journal_retention_h=RETENTION_H))
     journal = _FailingOncePrune(path, clock=wall)
-    desk = TradeDesk(journal, _idle_bridge(), config, clock=mono, sleep=stepped)
+    desk = wired_desk(journal, _idle_bridge(), config, clock=mono, sleep=stepped)
     desk.open()
     try:
         _rejected(journal, "done")

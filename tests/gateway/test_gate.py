@@ -1,0 +1,110 @@
+"""The trade gate on its own (``gateway/trading/gate.py``): one row per rule, the order they
+are applied in, and the error each raises; a real bridge on loopback with a scripted EA."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ea_bridge import Bridge, TerminalId, TerminalNotConnected
+from ea_bridge.connection import Welcomed
+from gateway.auth import Principal
+from gateway.auth.records import RiskPolicy
+from gateway.errors import RiskLimit, Unauthorized, Unavailable
+from gateway.trading.gate import RULES, Reason, TradeGate
+from tests.bridgekit import EAFactory, StaticVerifier
+
+TOKEN = "mtgw_" + "a" * 38
+TERMINAL = TerminalId(1001, "Test-Server")
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[Bridge]:
+    running = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-a")}), port=0)
+    await running.start()
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def online(bridge: Bridge) -> AsyncIterator[Bridge]:
+    """The bridge with the terminal's EA connected with token record ``tok-a``."""
+    make = EAFactory()
+    assert isinstance(await make(TOKEN).connect(bridge.port), Welcomed)
+    yield bridge
+    await make.close_all()
+
+
+def caller(*, token_id: str = "tok-a", scopes: frozenset[str] = frozenset({"read", "trade"}),
+           fresh: bool = True, auto_trade: bool = True) -> Principal:
+    return Principal(token_id, TERMINAL, scopes, RiskPolicy(auto_trade_enabled=auto_trade),
+                     freshness=lambda: fresh)
+
+
+def test_every_reason_has_exactly_one_row() -> None:
+    """The table is the rules: one row per :class:`Reason`, in the documented order."""
+    assert [rule.reason for rule in RULES] == list(Reason)
+    assert [rule.reason for rule in RULES if rule.caller] == [Reason.SCOPE, Reason.AUTH_STALE]
+    assert [rule.reason for rule in RULES if rule.opening_only] == [Reason.AUTO_TRADE_ENABLED]
+
+
+async def test_everything_that_holds_is_listed_in_order(bridge: Bridge) -> None:
+    reconciling = {TERMINAL}
+    gate = TradeGate(bridge, reconciling.__contains__)
+    worst = caller(scopes=frozenset({"read"}), fresh=False, auto_trade=False)
+    assert gate.refusals(worst) == [Reason.SCOPE, Reason.AUTH_STALE, Reason.TERMINAL_OFFLINE,
+                                    Reason.RECONCILING, Reason.AUTO_TRADE_ENABLED]
+    reconciling.clear()
+    assert gate.refusals(caller()) == [Reason.TERMINAL_OFFLINE]
+    assert gate.refusals(caller()) == ["terminal_offline"]  # the word gateway_status shows
+
+
+async def test_the_callers_rules_come_first_and_alone(bridge: Bridge) -> None:
+    """check_caller raises the caller's rules only (the route's are after a replay)."""
+    gate = TradeGate(bridge, lambda _: True)
+    with pytest.raises(Unauthorized) as scope:
+        gate.check_caller(caller(scopes=frozenset({"read"}), fresh=False))
+    assert scope.value.reason == "scope"
+    with pytest.raises(Unavailable) as stale:
+        gate.check_caller(caller(fresh=False))
+    assert stale.value.reason == "auth_stale"
+    gate.check_caller(caller())  # offline and reconciling, but those are the route's
+
+
+async def test_the_route_refuses_the_first_that_holds(online: Bridge) -> None:
+    passes: set[TerminalId] = set()
+    gate = TradeGate(online, passes.__contains__)
+    gate.check_route(caller(), opening=True)
+    with pytest.raises(Unauthorized) as other:
+        gate.check_route(caller(token_id="tok-b"), opening=True)
+    assert other.value.reason == "terminal_mismatch"
+    passes.add(TERMINAL)
+    with pytest.raises(Unavailable) as busy:
+        gate.check_route(caller(auto_trade=False), opening=True)
+    assert busy.value.reason == "reconciling"
+    passes.clear()
+    with pytest.raises(RiskLimit) as risk:
+        gate.check_route(caller(auto_trade=False), opening=True)
+    assert risk.value.rule == "auto_trade_enabled"
+    gate.check_route(caller(auto_trade=False), opening=False)  # closing stays allowed
+
+
+async def test_offline_is_the_bridges_error(bridge: Bridge) -> None:
+    gate = TradeGate(bridge, lambda _: False)
+    with pytest.raises(TerminalNotConnected, match="1001@Test-Server|Test-Server"):
+        gate.check_route(caller(), opening=False)
+
+
+async def test_one_rule_by_its_reason(online: Bridge) -> None:
+    """``check`` takes a :class:`Reason` (a misspelt one fails before it runs); the pairing
+    check is the mismatch rule alone."""
+    gate = TradeGate(online, lambda _: True)
+    with pytest.raises(Unavailable):
+        gate.check(caller(), Reason.RECONCILING)
+    gate.check(caller(), Reason.TERMINAL_OFFLINE)
+    gate.check_pairing(caller())
+    with pytest.raises(Unauthorized):
+        gate.check_pairing(caller(token_id="tok-b"))
+    with pytest.raises(KeyError):
+        gate.check(caller(), "reconcilin")  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""The venues and the paper book on their own (``gateway/trading/venue.py``, ``paper.py``):
+a real bridge on loopback with the emulated terminal connected (``conftest.py``), no daemon, no
+desk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ea_bridge import Bridge
+from gateway.config import GatewayConfig
+from gateway.trading.paper import PaperBookUnreadable, PaperTrading
+from gateway.trading.venue import PAPER_VENUE_METHODS, LiveVenue, PaperVenue, Venues
+from mt5model.mt5 import OrderFilling, SymbolFilling
+from tests.bridgekit import TIMEOUT_S
+from tests.gateway.conftest import SYMBOL, TERMINAL
+
+
+def config(data_dir: Path) -> GatewayConfig:
+    data_dir.mkdir(mode=0o700, exist_ok=True)
+    return GatewayConfig(data_dir=str(data_dir))
+
+
+async def buy(venue: PaperVenue | LiveVenue) -> dict[str, Any]:
+    info = await venue.call("symbol_info", {"symbol": SYMBOL}, TIMEOUT_S)
+    mask = info["filling_mode"]
+    filling = (OrderFilling.FOK if mask & SymbolFilling.FOK else
+               OrderFilling.IOC if mask & SymbolFilling.IOC else OrderFilling.RETURN)
+    answer: dict[str, Any] = await venue.call("order_send", {"request": {
+        "action": 1, "symbol": SYMBOL, "volume": 0.01, "type": 0,
+        "type_filling": int(filling)}}, TIMEOUT_S)
+    return answer
+
+
+async def test_live_is_the_terminal_and_paper_only_for_its_methods(
+        bridge: Bridge, tmp_path: Path) -> None:
+    """The live venue answers from the terminal; the paper venue answers the book's methods
+    from the book (marked ``paper``) and market data from the terminal."""
+    venues = Venues(bridge, PaperTrading(bridge, config(tmp_path)))
+    live, paper = venues.of(TERMINAL, False), venues.of(TERMINAL, True)
+    assert isinstance(live, LiveVenue) and not live.paper
+    assert isinstance(paper, PaperVenue) and paper.paper
+    assert {"order_send", "order_check", "account_info", "positions_get"} <= PAPER_VENUE_METHODS
+    assert "symbol_info" not in PAPER_VENUE_METHODS
+    real = await live.call("account_info", {}, TIMEOUT_S)
+    book = await paper.call("account_info", {}, TIMEOUT_S)
+    assert "paper" not in real and book["paper"] is True
+    assert (book["login"], book["balance"]) == (real["login"], real["balance"])
+    quote = await paper.call("symbol_info", {"symbol": SYMBOL}, TIMEOUT_S)
+    assert "paper" not in quote and quote["name"] == SYMBOL
+
+
+async def test_a_paper_order_fills_in_the_book_never_at_the_terminal(
+        bridge: Bridge, tmp_path: Path) -> None:
+    venues = Venues(bridge, PaperTrading(bridge, config(tmp_path)))
+    paper, live = venues.of(TERMINAL, True), venues.of(TERMINAL, False)
+    result = await buy(paper)
+    assert result["retcode"] == 10009 and result["paper"] is True, result
+    held = await paper.call("positions_get", {}, TIMEOUT_S)
+    assert [p["ticket"] for p in held] == [result["order"]] and held[0]["paper"] is True
+    assert await live.call("positions_get", {}, TIMEOUT_S) == []
+
+
+async def test_the_book_survives_a_restart_and_a_bad_file_is_refused(
+        bridge: Bridge, tmp_path: Path) -> None:
+    """A new PaperTrading on the same data directory has the same positions; a book file that
+    cannot be read is refused with its name, not started afresh."""
+    first = Venues(bridge, PaperTrading(bridge, config(tmp_path))).of(TERMINAL, True)
+    ticket = (await buy(first))["order"]
+    again = Venues(bridge, PaperTrading(bridge, config(tmp_path))).of(TERMINAL, True)
+    assert [p["ticket"] for p in await again.call("positions_get", {}, TIMEOUT_S)] == [ticket]
+    (book_file,) = (tmp_path / "paper").glob("*.json")
+    book_file.write_bytes(b"{not json")
+    broken = Venues(bridge, PaperTrading(bridge, config(tmp_path))).of(TERMINAL, True)
+    with pytest.raises(PaperBookUnreadable, match=book_file.name):
+        await broken.call("account_info", {}, TIMEOUT_S)
