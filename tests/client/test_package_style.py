@@ -91,7 +91,7 @@ async def test_async_script_runs_against_the_demo(demo: tuple[Path, str]) -> Non
 
 async def test_the_python_the_demo_prints_runs(demo: tuple[Path, str], tmp_path: Path) -> None:
     """The Python lines `mtgateway demo` prints, saved as a file, run and read the account."""
-    block = demo[1].split("save these lines as\na file and run it:\n", 1)[1]
+    block = demo[1].split("save these lines as\na file and run it with ", 1)[1].split(":\n", 1)[1]
     snippet = textwrap.dedent(block.split("\n\nStreaming:", 1)[0])
     path = tmp_path / "snippet.py"
     path.write_text(snippet)
