@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -55,7 +54,6 @@ async def test_stream_example_prints_ticks(demo: Path) -> None:
     assert "terminal " in out and out.count("tick  BTCUSD") >= 3 and "lost" not in out
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 async def test_curl_example_lines_work(demo: Path) -> None:
     """examples/curl.sh (the README's curl lines) gets health, the account, a tick and rates."""
     code, out = await run("bash", "examples/curl.sh", str(demo))

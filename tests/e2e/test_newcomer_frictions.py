@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -62,7 +61,6 @@ async def test_the_bot_example_trades_under_the_default_risk_policy(daemon: Daem
     assert "position still open: False" in out
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 async def test_the_curl_lines_take_state_file_and_quote_an_open_market(tmp_path: Path) -> None:
     """m1: ``examples/curl.sh --state-file demo.json``, as the README words it, works (it took
     only a positional path: ``FileNotFoundError: '--state-file'``), and a missing file or an
