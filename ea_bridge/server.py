@@ -42,6 +42,7 @@ from .messages import (
     EVENT_TICKS,
     TRADE_METHODS,
     ErrorResponse,
+    Hello,
     event_problem,
     tick_row_problem,
 )
@@ -250,16 +251,19 @@ class TerminalSession(asyncio.Protocol):
                 return
             self._owner.listener.event(terminal, name, payload, event.missed)
 
+    def _refused(self, hello: Hello, exc: AuthRefused) -> None:
+        """Log (expected reasons at INFO) and send the refusal of either handshake step."""
+        log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
+                "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server, exc.reason)
+        self._refuse(exc.reason, exc.message)
+
     async def _challenge(self, event: HelloReceived) -> None:
         """Prove this daemon holds the hinted token's record, or refuse the hello."""
         hello, nonce = event.hello, self._owner.random_hex(32)
         try:
             proof = await self._owner.verifier.prove_daemon(hello, nonce)
         except AuthRefused as exc:
-            log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
-                    "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server,
-                    exc.reason)
-            self._refuse(exc.reason, exc.message)
+            self._refused(hello, exc)
             return
         except Exception:
             log.exception("EA challenge failed unexpectedly")
@@ -275,10 +279,7 @@ class TerminalSession(asyncio.Protocol):
         try:
             token_id = await self._owner.verifier.verify_ea(hello, event.nonce, event.proof)
         except AuthRefused as exc:
-            log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
-                    "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server,
-                    exc.reason)
-            self._refuse(exc.reason, exc.message)
+            self._refused(hello, exc)
             return
         except Exception:
             log.exception("EA verification failed unexpectedly")
