@@ -182,8 +182,11 @@ class TerminalReporter:
     async def run(self) -> None:
         """Report on every change, and every ``interval_s`` anyway, until cancelled."""
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the event's result
+            # when a cancellation meets the wake-up, and the shutdown then waited an interval.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._interval_s)
+                async with asyncio.timeout(self._interval_s):
+                    await self._changed.wait()
             self._changed.clear()
             if not self._states:
                 continue

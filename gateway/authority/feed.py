@@ -164,8 +164,9 @@ class RevocationFeed:
                 if token_ids or left <= 0 or self._closed:
                     return new_cursor, token_ids
                 cursor = new_cursor
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), left)
+                with suppress(TimeoutError):  # not wait_for: see gateway/auth/reporter.py
+                    async with asyncio.timeout(left):
+                        await changed.wait()
         finally:
             self._waiters -= 1
 

@@ -163,3 +163,30 @@ async def test_an_unreachable_authority_is_retried_with_a_doubling_wait() -> Non
         finally:
             watcher.cancel()
     assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+class _NoSink:
+    """A report sink that takes every report at once."""
+
+    async def report_terminals(self, device: object, reports: list[object]) -> int:
+        return len(reports)
+
+
+async def test_a_stop_that_meets_a_change_still_stops_the_reporter() -> None:
+    """The daemon's shutdown cancels the reporter; a state change in the same loop pass (an
+    EA's session ending as the daemon stops) must not swallow that cancellation. With
+    Python 3.11's ``asyncio.wait_for`` it did: the wait returned the event's result, the loop
+    went on into another hour-long wait, and the shutdown hung (CI: a test's teardown held
+    past its 60 s)."""
+    reporter = TerminalReporter(_NoSink(), device_info(Ed25519PrivateKey.generate()),
+                                interval_s=3600)
+    task = asyncio.create_task(reporter.run())
+    for _ in range(3):  # the reporter is inside its wait
+        await asyncio.sleep(0)
+    reporter.session_up(SessionInfo(TERMINAL, "s1", "tok_1", _hello(), 0.0))
+    await asyncio.sleep(0)  # the event's waiter is woken; the reporter has not run yet
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(WAIT_S):
+            await task
+    assert task.cancelled()
