@@ -746,6 +746,15 @@ public:
          return;
       if(now - last_rx >= (ulong)hb_timeout_ms * 1000)
         {
+         // What came while this program was busy (a CopyTicks that stalled for seconds) is
+         // no silence: read it before judging the gateway dead.
+         Drain();
+         if(sock == INVALID_HANDLE || state != ST_READY)
+            return;
+         now = GetMicrosecondCount();
+        }
+      if(now - last_rx >= (ulong)hb_timeout_ms * 1000)
+        {
          Drop("heartbeat_timeout", "no word from the gateway for " + IntegerToString(hb_timeout_ms) + " ms");
          return;
         }
