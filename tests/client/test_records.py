@@ -1,5 +1,7 @@
-"""The result types: struct sequences with exactly the package's fields, agreeing field for
-field with the daemon's result models (``gateway/results.py``), which the wire is built from."""
+"""The result types: struct sequences with exactly the package's fields. They are declared
+once: the daemon's result models (``gateway/results.py``, what the OpenRPC document describes
+and ``tests/e2e/test_openrpc.py`` holds real answers to) are built from them, so the pairing
+below checks that building (every record has a model, fields and additions in order)."""
 
 from __future__ import annotations
 
