@@ -9,12 +9,12 @@ are written once, here, and each process stands on them:
 * ``edge``: the ``Host`` rule (DNS rebinding), forwarded clients, held long-polls;
 * ``throttle``: brute-force protection for authentication, and its ``RateLimited``;
 * ``files``: the private data directory and files (POSIX modes, Windows ACLs);
-* ``loopback``: whether a host names this machine only;
-* ``environment``: the one door for environment variables, old names included.
+* ``loopback``: whether a host names this machine only.
 
-This package imports nothing of ours above it (no other ``gateway`` module, no ``ea_bridge``):
-the authority may import only this of ``gateway``, and an import-linter contract in
-``pyproject.toml`` holds both rules. Its exceptions extend what their callers already catch:
-``files.InsecurePath`` is a ``PermissionError``; ``throttle.RateLimited`` is the lockout both
-processes answer 429 (the daemon's error table gives it -32005).
+This package imports nothing of ours (no other ``gateway`` module, no ``ea_bridge``,
+``mtgateway`` or ``mt5model``), and the authority imports only this of ``gateway``:
+import-linter contracts in ``pyproject.toml`` hold both rules. Its two exceptions:
+``files.InsecurePath``, a ``PermissionError`` (a process refuses to start, with one line that
+says what to run), and ``throttle.RateLimited``, the lockout both processes answer 429 (the
+daemon's error table gives it -32005).
 """
