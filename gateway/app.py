@@ -20,7 +20,7 @@ import socket
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import WSCloseCode, web
 
@@ -35,13 +35,14 @@ from .auth.local import NoMailer, SelfApprovingAuthority
 from .auth.reporter import TerminalReporter, account_figures, watch_revocations
 from .auth.secretstore import SecretStore
 from .authority.config import database_url
-from .authority.edge import HostRefusals
 from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
-from .authority.throttle import AuthThrottle
+from .base.edge import HostRefusals
+from .base.guard import ConnectionBudget, ConnectionLimits, Refusals
+from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
-from .guard import DAEMON_REFUSALS, ConnectionBudget, ConnectionLimits
+from .errors import MISDIRECTED, TOO_MANY_CONNECTIONS
 from .hub import Hub, HubLimits
 from .keys import (
     AUTH_THROTTLE,
@@ -94,6 +95,12 @@ _DEAD_MESSAGES = {
     "invalid_token": "The token authority no longer confirms this token",
 }
 
+#: The connection guard's own 421 and 503 answers (``gateway.base.guard``, shared with the
+#: console) in the daemon's shape: from the one error table, as every other refusal of the
+#: daemon. The body deadline stays in the handlers (408 from ``http_rpc``, ``rest`` and
+#: ``client_auth``), so the daemon's limits leave the guard's own body deadline off.
+_GUARD_REFUSALS: Final = Refusals(misdirected=MISDIRECTED.raw(), busy=TOO_MANY_CONNECTIONS.raw())
+
 
 def open_device(config: GatewayConfig, secret_store: SecretStore | None = None
                 ) -> DeviceIdentity:
@@ -137,7 +144,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[CONNECTIONS] = ConnectionBudget(ConnectionLimits(
         max_connections=server_cfg.max_connections, header_timeout_s=server_cfg.header_timeout_s,
         max_connections_per_peer=server_cfg.max_connections_per_peer),
-        DAEMON_REFUSALS, HostRefusals(monotonic))
+        _GUARD_REFUSALS, HostRefusals(monotonic))
     app[AUTH_THROTTLE] = AuthThrottle(
         delay_s=server_cfg.auth_failure_delay_s, limit=server_cfg.auth_failure_limit,
         window_s=server_cfg.auth_failure_window_s, lockout_s=server_cfg.auth_lockout_s,

@@ -14,7 +14,6 @@ import re
 import sys
 from pathlib import Path
 
-from ea_bridge import is_loopback
 from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.loop import run as run_on_loop
 from ea_bridge.loop import stop_on_signals
@@ -24,7 +23,8 @@ from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
 from .authority.database import DatabaseError
 from .authority.errors import ConsoleConfigError
-from .authority.files import InsecurePath
+from .base.files import InsecurePath
+from .base.loopback import is_loopback
 from .config import GatewayConfig, find_config, load_config
 from .errors import ConfigError
 from .log import setup_logging

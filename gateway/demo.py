@@ -52,7 +52,7 @@ from .app import create_app
 from .auth.client import RemoteAuthority
 from .auth.owner import OwnerConsole
 from .authority.console import AUTHORITY, create_console_app, start_console
-from .authority.files import create_private_file
+from .base.files import create_private_file
 from .config import (
     AuthorityConfig,
     BridgeConfig,

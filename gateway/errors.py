@@ -16,10 +16,11 @@ The tree, and how a client reacts::
     └── MethodFailed             a method's own error, re-raised by a door that composes
                                  methods (the REST mirror): answered as the method answered
 
-Bridge exceptions (``ea_bridge.errors``) and the token authority's (``gateway.authority.errors``:
-``AuthorityUnreachable`` -32014, ``RateLimited`` -32005 with ``retry_after_ms``, re-exported
-here since the daemon's throttle raises it too) are mapped here too: neither knows anything of
-JSON-RPC codes, and this module is the only place that does.
+Bridge exceptions (``ea_bridge.errors``), the token authority's (``gateway.authority.errors``:
+``AuthorityUnreachable`` -32014) and the throttle's lockout (``gateway.base.throttle``:
+``RateLimited`` -32005 with ``retry_after_ms``, re-exported here for the daemon's doors) are
+mapped here too: none knows anything of JSON-RPC codes, and this module is the only place
+that does.
 
 HTTP refusals are decided here too (:class:`HttpRefusal`): the status, the JSON-RPC error its
 body carries (``id: null``, so a client parses one shape), the headers, and for an
@@ -53,7 +54,8 @@ from ea_bridge.errors import (
 )
 from mt5model.mt5 import retcode_name
 
-from .authority.errors import AuthorityError, AuthorityUnreachable, RateLimited
+from .authority.errors import AuthorityError, AuthorityUnreachable
+from .base.throttle import RateLimited
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -324,7 +326,7 @@ class HttpRefusal:
 
     def raw(self) -> bytes:
         """The whole HTTP/1.1 response, closing the connection: for refusals made before
-        aiohttp has parsed anything (``guard.py``)."""
+        aiohttp has parsed anything (``base/guard.py``)."""
         body = self.body()
         head = [f"HTTP/1.1 {self.status} {_PHRASES[self.status]}", "Connection: close",
                 "Content-Type: application/json", f"Content-Length: {len(body)}",

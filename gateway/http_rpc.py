@@ -89,7 +89,7 @@ class AuthRefusal(Exception):
 
 async def authenticate(app: web.Application, token: str | None,
                        terminal: TerminalId | None = None) -> Principal:
-    """Authenticate ``token`` through the brute-force throttle (``throttle.py``).
+    """Authenticate ``token`` through the brute-force throttle (``base/throttle.py``).
 
     With ``terminal``, a token bound to another terminal is refused exactly like an unknown
     one (``invalid_token``, counted and delayed): the caller must not learn that it is valid
@@ -134,7 +134,7 @@ async def authenticate_request(app: web.Application, token: str | None) -> Princ
 
 def mark_authenticated(app: web.Application, request: web.BaseRequest) -> None:
     """Tell the connection budget that ``request``'s connection carried a valid token: it is
-    the last kind of idle connection evicted for a newcomer (``guard.py``)."""
+    the last kind of idle connection evicted for a newcomer (``base/guard.py``)."""
     mark_transport_authenticated(app, request.transport)
 
 

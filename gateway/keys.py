@@ -16,11 +16,11 @@ from ea_bridge import Bridge
 from .auth import Authenticator, DeviceIdentity, RecordCache
 from .auth.reporter import TerminalReporter
 from .authority.api import AuthorityAPI
-from .authority.throttle import AuthThrottle
+from .base.guard import ConnectionBudget
+from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .context import RpcContext
-from .guard import ConnectionBudget
 from .hub import Hub
 from .metrics import DaemonMetrics, Readiness
 from .rpc import Dispatcher
@@ -38,7 +38,7 @@ CONFIG = web.AppKey("config", GatewayConfig)
 BRIDGE = web.AppKey("bridge", Bridge)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
-#: The HTTP port's connection budget (``guard.py``): the listener admits, handlers report.
+#: The HTTP port's connection budget (``base/guard.py``): the listener admits, handlers report.
 CONNECTIONS = web.AppKey("connections", ConnectionBudget)
 #: This machine's device identity (its key signs every call to a remote authority).
 DEVICE = web.AppKey("device", DeviceIdentity)

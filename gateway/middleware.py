@@ -15,7 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .authority.edge import HostRefusals, host_allowed, target_authority
+from .base.edge import HostRefusals, host_allowed, target_authority
 from .config import ServerConfig
 from .errors import MISDIRECTED, ORIGIN_REFUSED, TOKEN_IN_URL, HttpRefusal
 from .http_rpc import error_response

@@ -67,7 +67,7 @@ from .log import log_access
 from .middleware import refusal_of
 
 if TYPE_CHECKING:
-    from .guard import GuardedProtocol
+    from .base.guard import GuardedProtocol
 
 __all__ = ["Completed", "HandOff", "Malformed", "RequestAssembly", "RpcEdge", "RpcRequest",
            "Started"]
@@ -202,7 +202,7 @@ class RequestAssembly:
 
     @property
     def watch_state(self) -> str:
-        """Where the stream stands, in :class:`~gateway.guard.HeaderWatch`'s words (the
+        """Where the stream stands, in :class:`~gateway.base.guard.HeaderWatch`'s words (the
         connection guard's header deadline and eviction order read it)."""
         if self._state == _HEAD:
             return "headers" if self._buffer else "idle"

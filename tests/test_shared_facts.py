@@ -1,13 +1,21 @@
 """Small facts shared across packages, each with one owner: the loopback test, the auth reason
-words, MT5's bit masks, the tick-row layout, and the HTTP refusals decided in ``errors.py``."""
+words, MT5's bit masks, the tick-row layout, and the HTTP refusals decided in ``errors.py``.
+
+The loopback test is the one fact written twice, on purpose: ``ea_bridge`` imports nothing of
+``gateway`` and keeps its own for the bridge's bind rule, and ``gateway.base.loopback`` is the
+one the daemon and the authority ask. Both are held here to the same answers."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import orjson
 import pytest
 
-from ea_bridge import AUTH_REASONS, TICK_ROW, is_loopback
+from ea_bridge import AUTH_REASONS, TICK_ROW
+from ea_bridge import is_loopback as bridge_is_loopback
 from ea_bridge.messages import REFUSAL_REASONS
+from gateway.base.loopback import is_loopback
 from gateway.errors import (
     MISDIRECTED,
     TOO_MANY_CONNECTIONS,
@@ -29,9 +37,12 @@ from mt5model.types import Tick
     ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("example.com", False),
     ("", False), ("127.0.0.1.nip.io", False),
 ])
-def test_is_loopback(host: str, expected: bool) -> None:
-    """Only addresses of this machine (and the name localhost) are loopback."""
-    assert is_loopback(host) is expected
+@pytest.mark.parametrize("check", [is_loopback, bridge_is_loopback],
+                         ids=["gateway.base", "ea_bridge"])
+def test_is_loopback(check: Callable[[str], bool], host: str, expected: bool) -> None:
+    """Only addresses of this machine (and the name localhost) are loopback, in the daemon's
+    and the authority's check and in the bridge's alike."""
+    assert check(host) is expected
 
 
 def test_auth_reasons_have_one_owner() -> None:

@@ -1,11 +1,13 @@
 """The token authority: owners, tokens, accounts, devices and their approval, signed records.
 
 It runs embedded in the daemon (local mode) or behind ``mtgateway console`` (HTTP); the
-daemon talks to either through :class:`AuthorityAPI`. A separately deployable service: it
-imports nothing else of ``gateway`` (its exceptions, ``errors.py``; its config sections,
-``config.py``; the token format, ``tokens.py``; the console and its throttle are all here), and
-an import-linter contract in ``pyproject.toml`` keeps it so. ``records`` is pure and is what a
-device needs to check what the authority hands it.
+daemon talks to either through :class:`AuthorityAPI`. A separately deployable service: its
+exceptions (``errors.py``), config sections (``config.py``), token format (``tokens.py``) and
+console are all here; of ``gateway`` it imports only the ground floor both processes share
+(``gateway.base``: the connection guard, the edge rules, the throttle, the private files, the
+loopback check), and nothing of ``ea_bridge``. Import-linter contracts in ``pyproject.toml``
+keep it so. ``records`` is pure and is what a device needs to check what the authority hands
+it.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ from typing import Final
 
 from aiohttp import web
 
-from .edge import HeldRequests
+from ..base.edge import HeldRequests
+from ..base.throttle import AuthThrottle
 from .keygate import KeyGate
 from .metrics import ConsoleMetrics
 from .service import Authority
-from .throttle import AuthThrottle
 
 __all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
            "OWNER_THROTTLE", "VOUCH_KEY", "Clocks"]

@@ -7,18 +7,19 @@ file is :class:`ConsoleSettings`, which the daemon's ``GatewayConfig`` satisfies
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ea_bridge.environment import read_env
-
 __all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
            "LoggingSettings", "SmtpConfig", "checked_metrics_token", "database_url"]
 
 #: The environment variable that overrides ``[authority] database_url`` (a secret: deployments
-#: pass it from their secret store rather than writing it into the config file).
+#: pass it from their secret store rather than writing it into the config file). It never had
+#: another name, so it is read directly: the door for renamed variables (``ea_bridge.environment``)
+#: is outside what the authority imports.
 DATABASE_URL_ENV: Final = "MTGATEWAY_DATABASE_URL"
 
 
@@ -51,13 +52,13 @@ class ConsoleConfig(_Section):
     #: belongs behind a TLS reverse proxy, and must be asked for by name.
     insecure_allow_non_loopback: bool = False
     #: Host names accepted besides 127.0.0.1, localhost and [::1] (a TLS-terminating proxy's
-    #: public name); any other Host is refused 421 (DNS-rebinding guard, ``authority.edge``).
+    #: public name); any other Host is refused 421 (DNS-rebinding guard, ``base.edge``).
     allowed_hosts: tuple[str, ...] = Field(default=(), strict=False)
     #: Revocation long-polls held at once from one address (each device key: 2). Behind a
     #: proxy every daemon shares its address: raise it to the number of daemons served.
     max_long_polls_per_peer: int = Field(default=64, ge=1, le=100_000)
     #: The daemon's connection rules (``[server]``'s keys of the same names, one edge module:
-    #: ``authority.guard``). Open connections at most; beyond it an idle or unfinished
+    #: ``base.guard``). Open connections at most; beyond it an idle or unfinished
     #: connection that showed no credential leaves for a newcomer (a held long-poll or a
     #: request with a verified device proof or owner password never does), else 503.
     max_connections: int = Field(default=512, ge=1, le=100_000)
@@ -143,7 +144,7 @@ class LoggingSettings(Protocol):
 def database_url(section: DatabaseSettings) -> str:
     """The authority's database: ``$MTGATEWAY_DATABASE_URL``, else ``[authority]
     database_url``; empty means the SQLite file in the data directory."""
-    return read_env(DATABASE_URL_ENV) or section.database_url.get_secret_value()
+    return os.environ.get(DATABASE_URL_ENV) or section.database_url.get_secret_value()
 
 
 class ConsoleSettings(Protocol):

@@ -33,8 +33,18 @@ from typing import Final
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from ea_bridge import is_loopback
-
+from ..base.edge import HeldRequests, HostRefusals
+from ..base.guard import (
+    BUDGET,
+    ConnectionBudget,
+    ConnectionLimits,
+    GuardedSite,
+    Refusals,
+    raw_response,
+    work_middleware,
+)
+from ..base.loopback import is_loopback
+from ..base.throttle import AuthThrottle
 from .appkeys import (
     AUTHORITY,
     CLOCKS,
@@ -47,17 +57,7 @@ from .appkeys import (
 )
 from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import DatabaseUnavailable
-from .edge import HeldRequests, HostRefusals
 from .errors import ConsoleConfigError
-from .guard import (
-    BUDGET,
-    ConnectionBudget,
-    ConnectionLimits,
-    GuardedSite,
-    Refusals,
-    raw_response,
-    work_middleware,
-)
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
@@ -65,7 +65,6 @@ from .routes import add_routes
 from .routes.common import MISDIRECTED, errors, host_allowlist, page_sign_in
 from .service import Authority
 from .signins import StoredLoginFailures
-from .throttle import AuthThrottle
 from .web import mount_pages, security_headers
 
 __all__ = ["AUTHORITY", "CONNECTIONS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
@@ -77,7 +76,7 @@ log = logging.getLogger(__name__)
 _MAX_BODY_BYTES: Final = 64 * 1024
 #: Revocation long-polls held at once per device key (a daemon holds one; a restart overlaps).
 LONG_POLLS_PER_DEVICE: Final = 2
-#: The console port's connection budget and deadlines (``authority.guard``, as the daemon's).
+#: The console port's connection budget and deadlines (``base.guard``, as the daemon's).
 CONNECTIONS: Final = BUDGET
 #: Whether ``[logging] access_log`` asked for a line per request.
 _ACCESS_LOG: Final = web.AppKey("access_log", bool)
@@ -239,7 +238,7 @@ async def start_console(app: web.Application, host: str, port: int, *,
                            if app.get(_ACCESS_LOG) else None)
     await runner.setup()
     try:
-        # Through the guard (authority.guard): the connection budget and the header and body
+        # Through the guard (base.guard): the connection budget and the header and body
         # deadlines, as the daemon's port (issue 16 F6).
         await GuardedSite(runner, host, port, app[CONNECTIONS],
                           ssl_context=ssl_context).start()

@@ -14,9 +14,10 @@ The tree, and how the caller reacts::
     ├── RecordRejected            a signed record failed a check: do not trust it
     ├── ProofRejected             a device proof failed a check: 401 with ``reason``
     ├── AccountExists             the login and server are registered already: 409
-    ├── RateLimited               a brute-force lockout (``throttle.py``): retry after
-    │                             ``retry_after_s`` (the daemon answers 429 / -32005)
     └── ConsoleConfigError        ``[console]`` is not servable as configured: fix the file
+
+A brute-force lockout is the throttle's own ``RateLimited`` (``gateway.base.throttle``, the
+ground floor both processes share), not a branch of this tree.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ __all__ = [
     "ConsoleConfigError",
     "ConsoleUnproven",
     "ProofRejected",
-    "RateLimited",
     "RecordRejected",
 ]
 
@@ -86,15 +86,6 @@ class ProofRejected(AuthorityError):
 
 class AccountExists(AuthorityError):
     """An account with this login and server is already registered."""
-
-
-class RateLimited(AuthorityError):
-    """Too many failed authentications: a credential not seen to succeed before is refused
-    unchecked for ``retry_after_s`` more seconds (``throttle.py``)."""
-
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__("Too many failed authentications")
-        self.retry_after_s = retry_after_s
 
 
 class ConsoleConfigError(AuthorityError, ValueError):

@@ -29,12 +29,11 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ea_bridge import is_loopback
-
+from ..base.edge import forwarded_clients
+from ..base.loopback import is_loopback
 from .activity import KINDS
 from .config import ConsoleConfig
 from .database import DatabaseUnavailable
-from .edge import forwarded_clients
 from .mailer import Mailer
 from .service import Authority
 

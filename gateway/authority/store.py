@@ -16,7 +16,7 @@ What is kept, and why in this form:
   memory so that restarting the console does not hand an attacker a fresh allowance of guesses;
 - the authority's Ed25519 signing key in ``authority-signing.key``.
 
-The key files and the database are created 0600 (``files.py``: exclusively, umask-independent,
+The key files and the database are created 0600 (``base/files.py``: exclusively, umask-independent,
 the database before SQLite opens it so its side files inherit the mode): never overwritten,
 never readable by others, and a second process racing to create one loses cleanly and reads
 the winner's. The directory and every file are refused at start if others could read them.
@@ -43,10 +43,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mtgateway.credential import verifier_from_digest
 
+from ..base.files import (
+    create_private_file,
+    ensure_private_dir,
+    prepare_private_db,
+    read_private_file,
+)
 from .database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Database, Door, Tx
 from .devices import Approval
 from .errors import AccountExists
-from .files import create_private_file, ensure_private_dir, prepare_private_db, read_private_file
 from .migrations import migrate
 from .proofs import MAX_PROOF_SKEW_S
 from .records import AuthoritySigner
@@ -154,7 +159,7 @@ class DeviceRow:
 def load_or_create_secret(path: Path, size: int) -> bytes:
     """Read a secret file, creating it 0600 with ``size`` random bytes if absent.
 
-    Refuses (:class:`~gateway.authority.files.InsecurePath`, a ``PermissionError``) a file
+    Refuses (:class:`~gateway.base.files.InsecurePath`, a ``PermissionError``) a file
     others could read, a symbolic link or another user's file on POSIX, and a file of the
     wrong size (``ValueError``), rather than trusting or overwriting either.
     """

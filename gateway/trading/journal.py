@@ -70,7 +70,7 @@ import orjson
 
 from ea_bridge import TerminalId
 
-from ..authority.files import prepare_private_db
+from ..base.files import prepare_private_db
 from ..errors import GatewayError
 from .wal import wal_damage
 

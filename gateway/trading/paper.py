@@ -50,7 +50,7 @@ from mt5model.types import (
     Tick,
 )
 
-from ..authority.files import create_private_file, ensure_private_dir, read_private_file
+from ..base.files import create_private_file, ensure_private_dir, read_private_file
 from ..config import GatewayConfig
 from ..errors import Unavailable
 

@@ -1,6 +1,6 @@
 """The console's edge rules (issue 16 F6, F7): a foreign Host is refused 421 before anything
 else, as the daemon refuses it, from the one rule both processes share
-(``gateway.authority.edge``); a configured name (a TLS proxy's) is served; refusals are one
+(``gateway.base.edge``); a configured name (a TLS proxy's) is served; refusals are one
 security log line per window; revocation long-polls are bounded per device key."""
 
 from __future__ import annotations

@@ -25,12 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.authority.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
-from gateway.authority.guard import ConnectionLimits
 from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.service.common import risk_of
 from gateway.authority.web import PAGES
 from gateway.authority.web.security import CSP, SESSION_COOKIE
 from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
+from gateway.base.guard import ConnectionLimits
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S

@@ -19,10 +19,10 @@ import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
-from gateway.authority.files import InsecurePath
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.store import load_or_create_secret
+from gateway.base.files import InsecurePath
 from gateway.config import BridgeConfig, DeviceConfig, GatewayConfig, ServerConfig
 from gateway.keys import BRIDGE
 from gateway.listener import start_http

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.guard import HeaderWatch
+from gateway.base.guard import HeaderWatch
 from tests.testkit import splits
 
 GET = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"

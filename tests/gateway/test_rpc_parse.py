@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.authority.edge import host_allowed
+from gateway.base.edge import host_allowed
 from gateway.strictjson import MAX_DEPTH, DuplicateKey, TooDeep, loads_strict
 
 

@@ -31,12 +31,13 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ...base.edge import HostRefusals, host_allowed, target_authority
+from ...base.guard import mark_authenticated
+from ...base.throttle import RateLimited
 from ..api import DeviceInfo
 from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_THROTTLE, VOUCH_KEY
 from ..database import DatabaseUnavailable
-from ..edge import HostRefusals, host_allowed, target_authority
-from ..errors import ProofRejected, RateLimited
-from ..guard import mark_authenticated
+from ..errors import ProofRejected
 from ..proofs import check_device_proof
 from ..store import StoredProofReplays
 from ..web import PAGES

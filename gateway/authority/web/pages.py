@@ -27,10 +27,10 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from ...base.guard import mark_authenticated
+from ...base.throttle import RateLimited
 from ..api import IssuedToken
 from ..database import DatabaseUnavailable
-from ..errors import RateLimited
-from ..guard import mark_authenticated
 from ..service import Authority, Overview
 from ..store import AccountExists
 from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
@@ -93,7 +93,7 @@ class Pages:
 
     async def _session(self, request: web.Request) -> Session | None:
         session = await self.sessions.get(request.cookies.get(SESSION_COOKIE))
-        if session is not None:  # a signed-in owner's page: evicted last (authority.guard)
+        if session is not None:  # a signed-in owner's page: evicted last (base.guard)
             mark_authenticated(request)
         return session
 

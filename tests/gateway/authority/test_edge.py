@@ -1,9 +1,9 @@
-"""``gateway.authority.edge.HeldRequests``: the long-poll bound per key and per peer (issue 16
+"""``gateway.base.edge.HeldRequests``: the long-poll bound per key and per peer (issue 16
 F6; the console's per-key bound is also tested over sockets in tests/e2e/test_console_edge.py)."""
 
 from __future__ import annotations
 
-from gateway.authority.edge import HeldRequests
+from gateway.base.edge import HeldRequests
 
 
 async def test_held_requests_are_bounded_per_key_and_per_peer() -> None:

@@ -26,7 +26,7 @@ from gateway.authority.store import (
     TokenRow,
     load_or_create_secret,
 )
-from gateway.authority.throttle import AuthThrottle
+from gateway.base.throttle import AuthThrottle
 from tests.gateway.authority.dbkit import fetch, migrated_store
 from tests.pgkit import PostgresServer
 from tests.testkit import FakeClock

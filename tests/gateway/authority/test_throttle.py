@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from gateway.authority.throttle import AuthThrottle
+from gateway.base.throttle import AuthThrottle
 from gateway.errors import RateLimited
 from tests.testkit import FakeClock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.authority.throttle import AuthThrottle
+from gateway.base.throttle import AuthThrottle
 from tests.testkit import FakeClock
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.authority.files import icacls_owner_only, windows_acl_plan
+from gateway.base.files import icacls_owner_only, windows_acl_plan
 
 
 @pytest.fixture

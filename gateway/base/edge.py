@@ -3,9 +3,9 @@
 Both serve HTTP on loopback by default, and a web page whose own domain is rebound to
 127.0.0.1 (DNS rebinding) reaches either with its domain in ``Host``: so both refuse a
 request whose ``Host`` is not loopback or a configured name (421), and an operator hears of
-such attempts once per window on the ``gateway.security`` logger. The module lives under
-``gateway.authority`` because the console may import nothing else of ``gateway``; the daemon
-imports it from here (``gateway.middleware``, ``gateway.guard``).
+such attempts once per window on the ``gateway.security`` logger. The module stands on the
+ground floor both processes share (``gateway.base``): the daemon's ``gateway.middleware`` and
+``app.py``, the console and the guard (``guard.py``) import it from here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Final
 
-from ea_bridge import is_loopback
+from .loopback import is_loopback
 
 __all__ = ["HOST_REFUSAL_LOG_WINDOW_S", "HeldRequests", "HostRefusals", "forwarded_clients",
            "host_allowed", "target_authority"]

@@ -3,9 +3,9 @@
 aiohttp has none of them (``security.md``: no total header-read deadline, so slowloris
 protection is ours), and neither a daemon that can place trades nor the console that issues
 its tokens may be starved by a client that opens sockets and trickles bytes or parks idle
-keep-alive connections. Both processes serve through this one module (issue 16 F6): it lives
-under ``gateway.authority`` because the console may import nothing else of ``gateway``; the
-daemon re-exports it as ``gateway.guard`` with its own refusal answers. The parts:
+keep-alive connections. Both processes serve through this one module (issue 16 F6), on the
+ground floor they share (``gateway.base``), each with its own refusal answers (the daemon's
+from its error table, ``app.py``; the console's, ``console.py``). The parts:
 
 * :class:`HeaderWatch` -- sans-I/O. Fed the bytes of one connection, it says when a request's
   header block is complete and when its body has arrived (by ``Content-Length``, or by
@@ -39,13 +39,14 @@ daemon re-exports it as ``gateway.guard`` with its own refusal answers. The part
   connections pass through the guard, over TLS when given a context; on uvloop it accepts
   each burst until ``EAGAIN`` itself (``accepts.py``).
 
-* The port's :class:`~gateway.authority.edge.HostRefusals` (one ``gateway.security`` line
+* The port's :class:`~gateway.base.edge.HostRefusals` (one ``gateway.security`` line
   per window for the 421 refusals), held by the budget so every path that refuses reports,
   and its :class:`Refusals`: the whole 421 and 503 answers in the serving process's own error
   shape (the daemon's JSON-RPC error table, the console's ``{"error": ...}``).
 
-Which connections are working and which authenticated is told by the application
-(``middleware.connection_middleware`` and the handlers), through :meth:`ConnectionBudget.find`.
+Which connections are working and which authenticated is told by the application (the
+console through :func:`work_middleware`, the daemon in ``listener.rpc_fast_path``, and the
+handlers through :func:`mark_authenticated`), through :meth:`ConnectionBudget.find`.
 """
 
 from __future__ import annotations

@@ -52,9 +52,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol, TypeVar
 
-from .errors import RateLimited
-
-__all__ = ["AuthThrottle", "FailureLedger", "MemoryLedger"]
+__all__ = ["AuthThrottle", "FailureLedger", "MemoryLedger", "RateLimited"]
 
 log = logging.getLogger("gateway.security")
 
@@ -62,6 +60,21 @@ T = TypeVar("T")
 
 #: Credentials remembered as vouched (only successes get in; this only bounds memory).
 _VOUCHED_MAX: Final = 4096
+
+
+class RateLimited(Exception):
+    """Too many failed authentications: a credential not seen to succeed before is refused
+    unchecked for ``retry_after_s`` more seconds; retry after that wait. Both processes answer
+    it 429 (the daemon's error table: -32005 with ``retry_after_ms``).
+
+    It is the throttle's own refusal, raised only by :class:`AuthThrottle`, so it stands
+    beside the throttle on the ground floor rather than in either process's exception tree
+    (it was an ``AuthorityError`` while the throttle lived in the authority; nothing caught it
+    by that root)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("Too many failed authentications")
+        self.retry_after_s = retry_after_s
 
 
 class FailureLedger(Protocol):

@@ -27,8 +27,8 @@ is the decision, ``docs/windows.md`` what is and is not verified). Every POSIX-o
 behind a ``sys.platform`` check, so the module imports and runs on win32 (``mypy --platform
 win32`` in CI).
 
-This module lives in ``gateway.authority`` because the authority must stand alone; the daemon's
-secret store and journal use it too.
+This module stands on the ground floor both processes share (``gateway.base``): the
+authority's store, and the daemon's secret store, journal, paper book, lock and demo use it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ __all__ = ["SQLITE_SIDE_SUFFIXES", "InsecurePath", "check_private_file", "create
            "ensure_private_dir", "icacls_owner_only", "prepare_private_db", "read_private_file",
            "windows_acl_plan"]
 
-log = logging.getLogger("gateway.authority.files")
+log = logging.getLogger("gateway.base.files")
 
 #: The files SQLite keeps beside a database (WAL mode and rollback mode).
 SQLITE_SIDE_SUFFIXES: Final = ("-wal", "-shm", "-journal")
