@@ -183,7 +183,7 @@ async def test_idle_session_is_kept_alive_by_heartbeats(daemon: Daemon, ea_binar
     session through two timeouts: it answers pings and pings back."""
     async with ea_for(daemon, ea_binary, fixture_file):
         first = await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
-        await asyncio.sleep(2 * HEARTBEAT_TIMEOUT_S)  # the property is that nothing happens over time
+        await asyncio.sleep(2 * HEARTBEAT_TIMEOUT_S)  # the property: nothing happens over time
         assert daemon.bridge.session(TERMINAL) == first
 
 
