@@ -13,8 +13,8 @@ import pytest
 import mtgateway.aio as mt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from tests.client.conftest import base_url
+from tests.e2e.clocks import WEDNESDAY_MID_BAR_MS, FastClock
 from tests.e2e.conftest import LOGIN, WAIT_S, Daemon, connected_terminal
-from tests.e2e.test_candles import WEDNESDAY_MS, FastClock
 
 T = TypeVar("T")
 
@@ -223,7 +223,7 @@ async def test_candles_stream_a_snapshot_then_typed_bars(daemon: Daemon) -> None
     terminal's own (copy_rates_range answers them); an MT4 terminal's missing timeframe
     raises -32009 naming it."""
     async with connected_terminal(daemon, symbols=("BTCUSD",), tick_rate_hz=2,
-                                  utc_clock_ms=FastClock(WEDNESDAY_MS)), \
+                                  utc_clock_ms=FastClock(WEDNESDAY_MID_BAR_MS)), \
             connected(base_url(daemon), daemon.token) as client:
         items: list[Any] = []
         stream = client.candles("BTCUSD", mt5.TIMEFRAME_M1, 3)

@@ -13,9 +13,9 @@ from typing import Any
 from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.config import CONFIG_ENV
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, WAIT_S, Daemon
 from tests.e2e.test_audit_command import _audit
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 from tests.e2e.test_owner_frictions import cli
 
 FORGED = "Srv\n2099-01-01 00:00:00.000Z outcome ACCEPTED fake-id \x1b[2J"

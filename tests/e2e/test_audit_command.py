@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "EURUSD", "volume": 0.1}

@@ -11,8 +11,8 @@ import pytest
 
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import WAIT_S, Daemon, connected_terminal
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 #: A Saturday, 12:00 UTC: FX closed, crypto open.
 SATURDAY_MS = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)

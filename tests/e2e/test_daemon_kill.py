@@ -21,7 +21,7 @@ import pytest
 
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.test_processes import _read_until
 from tests.testkit import MS
 
