@@ -14,14 +14,12 @@ import pytest
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.keys import CANDLES
 from gateway.openrpc import NOTIFICATIONS
+from tests.e2e.candlekit import bar_of, collect, rates_range
 from tests.e2e.clocks import WEDNESDAY_MID_BAR_MS, FastClock
 from tests.e2e.conftest import Daemon, connected_terminal, running_daemon
-from tests.e2e.test_ws import Client, connect
+from tests.e2e.wskit import connect
 
 pytestmark = pytest.mark.network_edge
-
-RATE_FIELDS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
-
 
 def fast_terminal(daemon: Daemon, clock: FastClock, **more: Any
                   ) -> contextlib.AbstractAsyncContextManager[EmulatedTerminal]:
@@ -33,33 +31,6 @@ def fast_terminal(daemon: Daemon, clock: FastClock, **more: Any
 async def fast(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
     async with fast_terminal(daemon, FastClock(WEDNESDAY_MID_BAR_MS)) as terminal:
         yield terminal
-
-
-async def rates_range(client: Client, symbol: str, timeframe: int, first: int,
-                      last: int) -> list[dict[str, Any]]:
-    """``copy_rates_range`` over the socket, as dicts."""
-    page = await client.result("copy_rates_range", {"symbol": symbol, "timeframe": timeframe,
-                                                     "date_from": first, "date_to": last})
-    assert page["next_cursor"] is None
-    return [dict(zip(page["columns"], row, strict=True)) for row in page["rows"]]
-
-
-def bar_of(note: dict[str, Any]) -> dict[str, Any]:
-    return {name: note[name] for name in RATE_FIELDS}
-
-
-async def collect(client: Client, sid: str, closed_wanted: int
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Notifications of ``sid`` until ``closed_wanted`` closed bars came: (all, closed)."""
-    notes: list[dict[str, Any]] = []
-    closed: list[dict[str, Any]] = []
-    while len(closed) < closed_wanted:
-        note = await client.note()
-        assert note["subscription"] == sid
-        notes.append(note)
-        if note.get("closed"):
-            closed.append(note)
-    return notes, closed
 
 
 async def test_streamed_closed_bars_equal_copy_rates_range(daemon: Daemon,
