@@ -3,6 +3,10 @@
 The daemon runs in local mode: its embedded token authority (a real ``Authority`` on a SQLite
 file in ``tmp_path``) issues the tokens, and the record cache's clock is a :class:`FakeClock`
 so expiry and staleness are reached without sleeping.
+
+The console's own tests share the ``console`` fixture (the console with a real SMTP server and
+injected clocks, ``tests/e2e/consolekit.py``) and ``browser`` (a cookie-keeping client of its
+pages); the tests that drive Chromium share ``shots``, where their screenshots go.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from gateway.config import (
 )
 from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.listener import start_http
+from tests.e2e.consolekit import Browser, Console, running_console
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 TERMINAL = TerminalId(LOGIN, SERVER)
@@ -213,3 +218,18 @@ async def running_demo(state_file: Path, *extra: str
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    """The console on loopback with a real SMTP server and injected clocks (consolekit)."""
+    async with running_console(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser(console: Console) -> AsyncIterator[Browser]:
+    """A cookie-keeping client of ``console``'s pages, signed out."""
+    b = Browser(console.url)
+    yield b
+    await b.close()

@@ -24,12 +24,16 @@ from gateway.authority.proofs import device_info, device_proof_headers
 from gateway.authority.records import b64url_encode
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
-from tests.e2e.consolekit import boxed
+from tests.e2e.consolekit import (
+    OWNER,
+    PASSWORD,
+    Console,
+    CountingClock,
+    boxed,
+    issue_token,
+    pending_lookup,
+)
 from tests.e2e.test_cli_manage import _serving
-from tests.e2e.test_console import OWNER, PASSWORD, Console, CountingClock, _issue, _pending
-
-# the console fixture of test_console (a real SMTP sink, the injected clocks)
-from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
 
 pytestmark = pytest.mark.network_edge
 
@@ -42,13 +46,13 @@ async def _status(console: Console, key: Ed25519PrivateKey) -> tuple[int, str, d
 
 
 async def test_a_flood_of_fresh_keys_is_bounded_and_known_devices_go_on(
-        console: Console) -> None:  # noqa: F811
+        console: Console) -> None:
     """The clock still: of 40 proofs under fresh keys from one address, the gate's burst is
     checked (200) and the rest answered 429 `too_many_new_devices` with `Retry-After`, before
     any signature check; the daemon whose device the authority knows (it asked an owner's
     approval) is answered 200 throughout; a second later the peer's rate lets more in."""
-    token = (await _issue(console))["token"]
-    await _pending(console, token)  # console.key: a device row now (pending approval)
+    token = (await issue_token(console))["token"]
+    await pending_lookup(console, token)  # console.key: a device row now (pending approval)
     assert (await _status(console, console.key))[0] == 200  # its row found: known from now on
     burst = int(min(PER_PEER.burst, ALL_PEERS.burst)) - 2  # two were spent just above
     answers = [await _status(console, Ed25519PrivateKey.generate()) for _ in range(40)]
