@@ -35,7 +35,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth.client import RemoteAuthority
 from gateway.keys import BRIDGE, DEVICE
-from tests.e2e.test_auth_flow import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, world
+from tests.e2e.world import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, world
 
 CODE = re.compile(r"device verify (\d{4} \d{4})")
 STEP_S = 20.0  # the most any one step may take (the dashboard's budget is 10 s)

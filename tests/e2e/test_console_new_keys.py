@@ -33,7 +33,7 @@ from tests.e2e.consolekit import (
     issue_token,
     pending_lookup,
 )
-from tests.e2e.test_cli_manage import _serving
+from tests.e2e.world import served_port
 
 pytestmark = pytest.mark.network_edge
 
@@ -83,7 +83,7 @@ async def test_a_restarted_console_still_knows_its_devices(tmp_path: Path) -> No
                 headers=headers) as response:
             return response.status
 
-    async with _serving(await start_console(first, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(first, "127.0.0.1", 0)) as port:
         await first[AUTHORITY].owners.create(OWNER, PASSWORD)
         issued = await first[AUTHORITY].tokens.issue(OWNER, 5012345, "MTG-Demo")
         body = {"token_hint": token_hint(issued.token),
@@ -91,7 +91,7 @@ async def test_a_restarted_console_still_knows_its_devices(tmp_path: Path) -> No
         body["box_key"] = b64url_encode(body["box_key"])
         assert await call(port, daemon, "/v1/records/lookup", orjson.dumps(body)) == 200
     again = create_console_app(config, throttle_clock=clock)
-    async with _serving(await start_console(again, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(again, "127.0.0.1", 0)) as port:
         flood = [await call(port, Ed25519PrivateKey.generate(), STATUS) for _ in range(30)]
         assert flood.count(429) >= 30 - int(ALL_PEERS.burst)
         assert await call(port, daemon, STATUS) == 200

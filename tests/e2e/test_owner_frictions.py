@@ -34,7 +34,7 @@ from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import boxed
-from tests.e2e.test_cli_manage import _serving
+from tests.e2e.world import served_port
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
 LOGIN, SERVER = 777, "Broker-Live"
@@ -77,7 +77,7 @@ async def test_verify_takes_the_code_as_the_email_prints_it_and_typos_cost_no_tr
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                             from_address="gateway@example.net")), clock=FakeClock())
-        async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+        async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
             await authority.owners.create(OWNER, PASSWORD)
@@ -120,7 +120,7 @@ async def test_a_failed_email_is_reported_as_failed(tmp_path: Path) -> None:
         data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
         smtp=SmtpConfig(host="127.0.0.1", port=dead, security="none", timeout_s=2.0)),
         clock=(clock := FakeClock()))
-    async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
         authority = console[AUTHORITY]
         await authority.owners.create(OWNER, PASSWORD)

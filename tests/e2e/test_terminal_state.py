@@ -22,7 +22,7 @@ from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerC
 from gateway.keys import BRIDGE, REPORTER
 from gateway.listener import start_http
 from tests.e2e.consolekit import Browser
-from tests.e2e.test_auth_flow import (
+from tests.e2e.world import (
     LOGIN,
     OWNER,
     PASSWORD,
