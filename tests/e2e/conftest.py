@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,6 +46,8 @@ from tests.e2e.consolekit import Browser, Console, running_console
 LOGIN, SERVER = 5012345, "MTG-Demo"
 TERMINAL = TerminalId(LOGIN, SERVER)
 WAIT_S = 10.0  # upper bound for things that should happen at once
+#: How soon a terminal whose token was revoked must be down (terminal state, newcomer tests).
+REVOCATION_BUDGET_S = 2.0
 #: Short heartbeats so a hung terminal is detected quickly in real time.
 HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S = 0.2, 0.6
 OWNER, OWNER_PASSWORD = "owner@example.com", "correct horse battery staple"
@@ -233,3 +236,11 @@ async def browser(console: Console) -> AsyncIterator[Browser]:
     b = Browser(console.url)
     yield b
     await b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: ``$MTGATEWAY_SCREENSHOTS`` or the test's temporary directory."""
+    path = Path(os.environ.get("MTGATEWAY_SCREENSHOTS") or tmp_path / "screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

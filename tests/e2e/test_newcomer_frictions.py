@@ -26,6 +26,7 @@ from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
+    REVOCATION_BUDGET_S,
     SERVER,
     TERMINAL,
     WAIT_S,
@@ -34,7 +35,6 @@ from tests.e2e.conftest import (
     running_demo,
 )
 from tests.e2e.test_examples import run
-from tests.e2e.test_terminal_state import REVOCATION_BUDGET_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the examples' processes")
 
