@@ -17,8 +17,8 @@ import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
+from tests.e2e.commands import run
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_demo
-from tests.e2e.test_examples import run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 

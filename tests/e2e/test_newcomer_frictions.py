@@ -23,6 +23,7 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import DeviceInfo, device_info
 from gateway.authority.service import AccountRegistration, Authority
 from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
+from tests.e2e.commands import run
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
@@ -34,7 +35,6 @@ from tests.e2e.conftest import (
     connected_terminal,
     running_demo,
 )
-from tests.e2e.test_examples import run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the examples' processes")
 
