@@ -31,7 +31,7 @@ from tests.e2e.conftest import (
     connected_terminal,
     running_daemon,
 )
-from tests.e2e.test_convenience import HoldingTerminal
+from tests.e2e.terminals import HoldingTerminal
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "EURUSD", "volume": 0.1}
