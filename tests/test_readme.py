@@ -100,3 +100,11 @@ def test_every_test_a_doc_cites_exists() -> None:
                 assert any(d.startswith(cited[:-1]) for d in defined), f"{doc.name}: {cited}"
             else:
                 assert cited in defined or cited in files, f"{doc.name}: no {cited}"
+
+
+def test_every_test_file_a_doc_names_exists() -> None:
+    """A test file named by its path (``tests/gateway/trading/test_gate.py``) is there: a test
+    module moved to mirror its package takes the docs that cite it along."""
+    for doc in _DOCS:
+        for path in re.findall(r"\btests/[\w/]+\.py\b", doc.read_text(encoding="utf-8")):
+            assert (ROOT / path).is_file(), f"{doc.name}: no {path}"
