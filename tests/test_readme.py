@@ -142,3 +142,11 @@ def test_every_source_file_and_module_a_doc_names_exists() -> None:
         for dotted in re.findall(r"`((?:gateway|ea_bridge|mt5model|mtgateway|bench)(?:\.\w+)+)",
                                  text):
             assert _named_in_module(dotted, loggers), f"{doc.name}: no {dotted}"
+
+
+def test_every_test_file_a_doc_names_exists() -> None:
+    """A test file named by its path (``tests/gateway/trading/test_gate.py``) is there: a test
+    module moved to mirror its package takes the docs that cite it along."""
+    for doc in _DOCS:
+        for path in re.findall(r"\btests/[\w/]+\.py\b", doc.read_text(encoding="utf-8")):
+            assert (ROOT / path).is_file(), f"{doc.name}: no {path}"

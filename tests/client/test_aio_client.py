@@ -5,39 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import mtgateway.aio as mt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.client.aiokit import connected, take
 from tests.client.conftest import base_url
+from tests.e2e.clocks import WEDNESDAY_MID_BAR_MS, FastClock
 from tests.e2e.conftest import LOGIN, WAIT_S, Daemon, connected_terminal
-from tests.e2e.test_candles import WEDNESDAY_MS, FastClock
-
-T = TypeVar("T")
-
-
-@contextlib.asynccontextmanager
-async def connected(url: str, token: str) -> AsyncIterator[mt5.AsyncClient]:
-    async with mt5.AsyncClient(reconnect_initial_s=0.01, reconnect_max_s=0.05) as client:
-        assert await client.initialize(token=token, url=url), client.last_error()
-        yield client
-
-
-async def take(stream: AsyncIterator[T], n: int) -> list[T]:
-    """The next ``n`` items of ``stream`` (within WAIT_S), closing it afterwards."""
-    items: list[T] = []
-    try:
-        async with asyncio.timeout(WAIT_S):
-            async for item in stream:
-                items.append(item)
-                if len(items) == n:
-                    break
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
-    return items
 
 
 class Proxy:
@@ -223,7 +200,7 @@ async def test_candles_stream_a_snapshot_then_typed_bars(daemon: Daemon) -> None
     terminal's own (copy_rates_range answers them); an MT4 terminal's missing timeframe
     raises -32009 naming it."""
     async with connected_terminal(daemon, symbols=("BTCUSD",), tick_rate_hz=2,
-                                  utc_clock_ms=FastClock(WEDNESDAY_MS)), \
+                                  utc_clock_ms=FastClock(WEDNESDAY_MID_BAR_MS)), \
             connected(base_url(daemon), daemon.token) as client:
         items: list[Any] = []
         stream = client.candles("BTCUSD", mt5.TIMEFRAME_M1, 3)

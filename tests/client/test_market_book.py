@@ -11,8 +11,8 @@ import pytest
 import mtgateway as mt5
 import mtgateway.aio as amt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.client.aiokit import connected, take
 from tests.client.conftest import base_url
-from tests.client.test_aio_client import connected, take
 from tests.e2e.conftest import Daemon
 
 

@@ -3,12 +3,17 @@
 The daemon runs in local mode: its embedded token authority (a real ``Authority`` on a SQLite
 file in ``tmp_path``) issues the tokens, and the record cache's clock is a :class:`FakeClock`
 so expiry and staleness are reached without sleeping.
+
+The console's own tests share the ``console`` fixture (the console with a real SMTP server and
+injected clocks, ``tests/e2e/consolekit.py``) and ``browser`` (a cookie-keeping client of its
+pages); the tests that drive Chromium share ``shots``, where their screenshots go.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,10 +41,13 @@ from gateway.config import (
 )
 from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.listener import start_http
+from tests.e2e.consolekit import Browser, Console, running_console
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 TERMINAL = TerminalId(LOGIN, SERVER)
 WAIT_S = 10.0  # upper bound for things that should happen at once
+#: How soon a terminal whose token was revoked must be down (terminal state, newcomer tests).
+REVOCATION_BUDGET_S = 2.0
 #: Short heartbeats so a hung terminal is detected quickly in real time. The dead-peer timeout
 #: is ten pings: at 0.6 s a compiled EA judged a live daemon dead when the test process (the
 #: daemon's own loop) could not run for 0.6 s late in a 25-minute suite on a loaded 2-core
@@ -216,3 +224,26 @@ async def running_demo(state_file: Path, *extra: str
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    """The console on loopback with a real SMTP server and injected clocks (consolekit)."""
+    async with running_console(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser(console: Console) -> AsyncIterator[Browser]:
+    """A cookie-keeping client of ``console``'s pages, signed out."""
+    b = Browser(console.url)
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: ``$MTGATEWAY_SCREENSHOTS`` or the test's temporary directory."""
+    path = Path(os.environ.get("MTGATEWAY_SCREENSHOTS") or tmp_path / "screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

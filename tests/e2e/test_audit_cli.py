@@ -13,10 +13,9 @@ from typing import Any
 from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.config import CONFIG_ENV
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
+from tests.e2e.commands import audit, cli
 from tests.e2e.conftest import LOGIN, WAIT_S, Daemon
-from tests.e2e.test_audit_command import _audit
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
-from tests.e2e.test_owner_frictions import cli
 
 FORGED = "Srv\n2099-01-01 00:00:00.000Z outcome ACCEPTED fake-id \x1b[2J"
 
@@ -44,12 +43,12 @@ async def test_a_server_name_with_control_characters_is_escaped(daemon: Daemon,
             await task
     config = tmp_path / "audit.toml"
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
-    code, out, err = await _audit(config, "--client-id", "esc-1")
+    code, out, err = await audit(config, "--client-id", "esc-1")
     assert code == 0, err
     lines = out.splitlines()[1:]  # the header first
     assert len(lines) == 3 and all("esc-1" in line for line in lines), out
     assert "\x1b" not in out and "\\x1b[2J" in out and "Srv\\n2099" in out
-    code, out, err = await _audit(config, "--client-id", "esc-1", "--jsonl")
+    code, out, err = await audit(config, "--client-id", "esc-1", "--jsonl")
     assert {json.loads(line)["terminal"] for line in out.splitlines()} == {
         f"{LOGIN}@{FORGED}"}
 

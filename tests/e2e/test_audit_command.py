@@ -13,21 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
+from tests.e2e.commands import audit
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "EURUSD", "volume": 0.1}
-
-
-async def _audit(config: Path, *argv: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "audit", "-c", str(config), *argv,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    async with asyncio.timeout(WAIT_S * 3):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_audit_prints_filters_and_exports(daemon: Daemon, tmp_path: Path) -> None:
@@ -57,7 +48,7 @@ async def test_audit_prints_filters_and_exports(daemon: Daemon, tmp_path: Path) 
     config = tmp_path / "audit.toml"
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
 
-    code, out, err = await _audit(config)
+    code, out, err = await audit(config)
     assert code == 0, err
     header, *lines = out.splitlines()
     assert header.split()[:3] == ["TIME", "(UTC)", "EVENT"]
@@ -66,28 +57,28 @@ async def test_audit_prints_filters_and_exports(daemon: Daemon, tmp_path: Path) 
     assert "a-1" in lines[0] and ["buy", "EURUSD", "0.1"] == lines[0].split()[6:9]
     assert lines[2].split()[13].isdigit()  # the ticket
 
-    code, out, _ = await _audit(config, "--token", other.token_id, "--jsonl")
+    code, out, _ = await audit(config, "--token", other.token_id, "--jsonl")
     rows = [json.loads(line) for line in out.splitlines()]
     assert {r["client_id"] for r in rows} == {"b-1"} and len(rows) == 3
     assert rows[-1]["state"] == "ACCEPTED" and rows[-1]["ticket"] > 0
     assert other.token not in out  # a record id, never the token
 
-    code, out, _ = await _audit(config, "--client-id", "a-2", "--jsonl")
+    code, out, _ = await audit(config, "--client-id", "a-2", "--jsonl")
     assert [json.loads(line)["event"] for line in out.splitlines()] == [
         "request", "sent", "outcome"]
     first_at = rows[0]["at"]
-    code, out, _ = await _audit(config, "--since", str(first_at), "--jsonl")
+    code, out, _ = await audit(config, "--since", str(first_at), "--jsonl")
     assert {json.loads(line)["client_id"] for line in out.splitlines()} == {"b-1"}
-    code, out, _ = await _audit(config, "--until", "2000-01-01T00:00:00Z")
+    code, out, _ = await audit(config, "--until", "2000-01-01T00:00:00Z")
     assert (code, out) == (0, "")
 
     export = tmp_path / "trail.jsonl"
-    code, _, err = await _audit(config, "--export", str(export))
+    code, _, err = await audit(config, "--export", str(export))
     assert code == 0 and "9 audit lines written" in err
     assert len(export.read_text().splitlines()) == 9
     if os.name == "posix":
         assert stat.S_IMODE(export.stat().st_mode) == 0o600
-    code, _, err = await _audit(config, "--export", str(export))
+    code, _, err = await audit(config, "--export", str(export))
     assert code == 1 and "exists" in err
     assert len(export.read_text().splitlines()) == 9
 
@@ -96,7 +87,7 @@ async def test_audit_without_a_journal_is_a_clear_error(tmp_path: Path) -> None:
     """A data dir the daemon never used: exit 1 with one line, and no file is created."""
     config = tmp_path / "audit.toml"
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
-    code, out, err = await _audit(config)
+    code, out, err = await audit(config)
     assert code == 1 and "no order journal" in err and out == ""
     assert not (tmp_path / "orders.sqlite3").exists()
 
@@ -114,7 +105,7 @@ async def test_the_table_has_a_header_side_price_and_stops(daemon: Daemon,
         assert sent["result"]["retcode"] == 10009, sent
     config = tmp_path / "audit.toml"
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
-    code, out, err = await _audit(config)
+    code, out, err = await audit(config)
     assert code == 0, err
     header, request, _, outcome = out.splitlines()
     assert header.split() == ["TIME", "(UTC)", "EVENT", "STATE", "CLIENT", "ID", "TOKEN",
@@ -124,7 +115,7 @@ async def test_the_table_has_a_header_side_price_and_stops(daemon: Daemon,
     assert outcome.split()[6:14] == ["sell", "EURUSD", "0.1", f"{filled:.10g}", f"{tp:.10g}",
                                      f"{sl:.10g}", "10009", str(sent["result"]["order"])]
     assert request.split()[9:12] == ["-", f"{tp:.10g}", f"{sl:.10g}"]  # no price asked
-    code, out, _ = await _audit(config, "--jsonl")
+    code, out, _ = await audit(config, "--jsonl")
     last = json.loads(out.splitlines()[-1])
     assert (last["price"], last["sl"], last["tp"]) == (filled, tp, sl)
 

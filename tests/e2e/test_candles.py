@@ -5,9 +5,7 @@ depends on the weekday or waits a real minute), real WebSocket clients."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +14,12 @@ import pytest
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.keys import CANDLES
 from gateway.openrpc import NOTIFICATIONS
+from tests.e2e.candlekit import bar_of, collect, rates_range
+from tests.e2e.clocks import WEDNESDAY_MID_BAR_MS, FastClock
 from tests.e2e.conftest import Daemon, connected_terminal, running_daemon
-from tests.e2e.test_ws import Client, connect
+from tests.e2e.wskit import connect
 
 pytestmark = pytest.mark.network_edge
-
-WEDNESDAY_MS = int(datetime(2026, 11, 18, 14, 0, 30, tzinfo=UTC).timestamp() * 1000)
-RATE_FIELDS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
-
-
-class FastClock:
-    """Epoch ms UTC: ``start`` plus ``speed`` times the real time elapsed, plus jumps."""
-
-    def __init__(self, start_ms: int, speed: float = 60.0) -> None:
-        self._start_ms, self._speed = start_ms, speed
-        self._started = time.monotonic()
-        self._jumped_ms = 0
-
-    def __call__(self) -> int:
-        return self._start_ms + self._jumped_ms + int(
-            (time.monotonic() - self._started) * 1000 * self._speed)
-
-    def jump(self, ms: int) -> None:
-        """Move the clock ``ms`` forward at once."""
-        self._jumped_ms += ms
-
 
 def fast_terminal(daemon: Daemon, clock: FastClock, **more: Any
                   ) -> contextlib.AbstractAsyncContextManager[EmulatedTerminal]:
@@ -50,35 +29,8 @@ def fast_terminal(daemon: Daemon, clock: FastClock, **more: Any
 
 @pytest.fixture
 async def fast(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
-    async with fast_terminal(daemon, FastClock(WEDNESDAY_MS)) as terminal:
+    async with fast_terminal(daemon, FastClock(WEDNESDAY_MID_BAR_MS)) as terminal:
         yield terminal
-
-
-async def rates_range(client: Client, symbol: str, timeframe: int, first: int,
-                      last: int) -> list[dict[str, Any]]:
-    """``copy_rates_range`` over the socket, as dicts."""
-    page = await client.result("copy_rates_range", {"symbol": symbol, "timeframe": timeframe,
-                                                     "date_from": first, "date_to": last})
-    assert page["next_cursor"] is None
-    return [dict(zip(page["columns"], row, strict=True)) for row in page["rows"]]
-
-
-def bar_of(note: dict[str, Any]) -> dict[str, Any]:
-    return {name: note[name] for name in RATE_FIELDS}
-
-
-async def collect(client: Client, sid: str, closed_wanted: int
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Notifications of ``sid`` until ``closed_wanted`` closed bars came: (all, closed)."""
-    notes: list[dict[str, Any]] = []
-    closed: list[dict[str, Any]] = []
-    while len(closed) < closed_wanted:
-        note = await client.note()
-        assert note["subscription"] == sid
-        notes.append(note)
-        if note.get("closed"):
-            closed.append(note)
-    return notes, closed
 
 
 async def test_streamed_closed_bars_equal_copy_rates_range(daemon: Daemon,
@@ -117,7 +69,7 @@ async def test_streamed_closed_bars_equal_copy_rates_range(daemon: Daemon,
 async def test_closed_bars_resume_without_a_gap_after_an_ea_reconnect(daemon: Daemon) -> None:
     """The EA goes away for three minutes of the broker's time and a new one connects: the
     same subscription goes on, seq without a gap, and the bars of the outage come too."""
-    clock = FastClock(WEDNESDAY_MS)
+    clock = FastClock(WEDNESDAY_MID_BAR_MS)
     async with connect(daemon) as client:
         async with fast_terminal(daemon, clock):
             sid = (await client.result("subscribe", {"channel": "candles", "symbol": "BTCUSD",
@@ -140,7 +92,7 @@ async def test_closed_bars_resume_without_a_gap_after_an_ea_reconnect(daemon: Da
 async def test_an_mt4_terminal_refuses_a_timeframe_it_lacks_by_name(daemon: Daemon) -> None:
     """MT4 has no M2: subscribe answers -32009 naming TIMEFRAME_M2 and the ones it has;
     M5 streams."""
-    async with fast_terminal(daemon, FastClock(WEDNESDAY_MS), platform="MT4"), \
+    async with fast_terminal(daemon, FastClock(WEDNESDAY_MID_BAR_MS), platform="MT4"), \
             connect(daemon) as client:
         refused = await client.call("subscribe", {"channel": "candles", "symbol": "BTCUSD",
                                                   "timeframe": "TIMEFRAME_M2"})
@@ -182,7 +134,7 @@ async def test_bad_candle_params_are_refused_by_name(daemon: Daemon,
 async def test_a_series_lives_while_a_subscription_wants_it(tmp_path: Path) -> None:
     """Two sockets subscribing to one series share it; it ends with the last subscription."""
     async with running_daemon(tmp_path) as daemon, \
-            fast_terminal(daemon, FastClock(WEDNESDAY_MS)), connect(daemon) as one, \
+            fast_terminal(daemon, FastClock(WEDNESDAY_MID_BAR_MS)), connect(daemon) as one, \
             connect(daemon) as two:
         desk = daemon.app[CANDLES]
         spec = {"channel": "candles", "symbol": "BTCUSD", "timeframe": 1, "count": 1}

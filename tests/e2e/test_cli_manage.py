@@ -16,12 +16,10 @@ import hashlib
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
@@ -38,6 +36,7 @@ from gateway.mailsink import MailSink
 from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import boxed
+from tests.e2e.world import served_port
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
 LOGIN, SERVER = 777, "Broker-Live"
@@ -54,16 +53,6 @@ async def _cli(*args: str | Path) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-@contextlib.asynccontextmanager
-async def _serving(runner_and_port: tuple[web.AppRunner, int]) -> AsyncIterator[int]:
-    """The port of a started app, cleaned up on exit."""
-    runner, port = runner_and_port
-    try:
-        yield port
-    finally:
-        await runner.cleanup()
 
 
 async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
@@ -85,7 +74,7 @@ async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
 
     app = create_app(load_config(config_file), secret_store=MemorySecretStore(),
                      clock=FakeClock())
-    async with _serving(await start_http(app)) as port, aiohttp.ClientSession() as http:
+    async with served_port(await start_http(app)) as port, aiohttp.ClientSession() as http:
 
         async def call() -> tuple[int, dict[str, object]]:
             async with http.post(f"http://127.0.0.1:{port}/rpc", json={
@@ -132,7 +121,7 @@ async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
         console = create_console_app(GatewayConfig(
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")), clock=clock)
-        async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+        async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
             await authority.owners.create(OWNER, PASSWORD)
@@ -207,7 +196,7 @@ async def test_paper_on_and_off_from_the_command_line(tmp_path: Path) -> None:
     assert code == 2 and "no account 1@Broker-Live is registered" in err
 
     app = create_app(load_config(config_file), secret_store=MemorySecretStore())
-    async with _serving(await start_http(app)) as port, aiohttp.ClientSession() as http:
+    async with served_port(await start_http(app)) as port, aiohttp.ClientSession() as http:
         terminal = EmulatedTerminal(token, port=app[BRIDGE].port, settings=EmulatorSettings(
             login=LOGIN, server=SERVER, symbols=("BTCUSD",)))
         task = asyncio.create_task(terminal.run())

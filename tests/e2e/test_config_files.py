@@ -11,7 +11,7 @@ import pytest
 
 from gateway.config import CONFIG_ENV, load_config
 from gateway.errors import ConfigError
-from tests.e2e.test_owner_frictions import cli
+from tests.e2e.commands import cli
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX modes; Windows uses the ACL")
 

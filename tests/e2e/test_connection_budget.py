@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
-from tests.e2e.test_http_rules import PING, post, start_request, status
+from tests.e2e.rawhttp import PING, post, start_request, status
 
 pytestmark = pytest.mark.network_edge
 

@@ -1,11 +1,13 @@
 """The console over real HTTP on loopback, mailing codes through a real SMTP server (aiosmtpd).
 
-Device proofs are built here by hand from the documented format with cryptography's Ed25519,
-so these tests pin the wire contract of ``docs/authority.md`` rather than our own helpers. A
-proof is single use, so :meth:`Console.device` stamps each request one millisecond after the
+Device proofs are built by hand from the documented format with cryptography's Ed25519
+(:func:`~tests.e2e.consolekit.device_proof`), so these tests pin the wire contract of
+``docs/authority.md`` rather than our own helpers. A proof is single use, so
+:meth:`~tests.e2e.consolekit.Console.device` stamps each request one millisecond after the
 last, as a real device's clock would; a lookup or refresh gets a fresh nonce and X25519 box key
 unless the body names its own. The owner-credential throttle runs on a fake monotonic
-clock and a sleep that returns at once (:class:`Pauses`), so failures never really wait.
+clock and a sleep that returns at once (:class:`~tests.e2e.consolekit.Pauses`), so failures
+never really wait.
 """
 
 from __future__ import annotations
@@ -13,228 +15,47 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import hashlib
 import json
 import logging
-import re
-import secrets
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.boxes import BoxOpener
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
+from gateway.authority.console import AUTHORITY, create_console_app
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
 from gateway.authority.errors import ConsoleConfigError
 from gateway.authority.proofs import device_info
 from gateway.authority.records import (
     AuthorityKey,
     RecordRejected,
-    b64url_encode,
     verify_signed_record,
 )
-from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
+from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
-from tests.e2e.consolekit import boxed
-
-OWNER, PASSWORD = "owner@example.com", "correct horse battery"
-WAIT_S = 10.0
-#: The device endpoints whose body must carry a fresh ``nonce`` and ``box_key``.
-RECORD_PATHS = frozenset({"/v1/records/lookup", "/v1/records/refresh"})
-
-
-class Clock:
-    """The console's wall clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Pauses:
-    """The owner throttle's ``sleep``: records every delay; while ``gate`` is clear, a delay
-    is held until the test sets it, and ``active`` counts the delays in progress."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-        self.active = 0
-        self.max_active = 0
-        self.gate = asyncio.Event()
-        self.gate.set()
-        self.entered = asyncio.Event()
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        self.entered.set()
-        self.active += 1
-        self.max_active = max(self.max_active, self.active)
-        try:
-            await self.gate.wait()
-        finally:
-            self.active -= 1
-
-
-class CountingClock:
-    """The owner throttle's monotonic clock: moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sink:
-    """An aiosmtpd handler keeping every delivered message."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._changed = asyncio.Event()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes)
-        self.messages.append(message_from_bytes(envelope.content))
-        self._changed.set()
-        return "250 OK"
-
-    async def wait_for(self, count: int) -> list[Message]:
-        async with asyncio.timeout(WAIT_S):
-            while len(self.messages) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.messages
-
-    def code(self, index: int = -1) -> str:
-        payload = self.messages[index].get_payload(decode=True)
-        assert isinstance(payload, bytes)
-        match = re.search(r"verify (\d{4} \d{4})", payload.decode())
-        assert match is not None
-        return match.group(1)
-
-
-@dataclass
-class Console:
-    url: str
-    clock: Clock
-    sink: Sink
-    session: aiohttp.ClientSession
-    key: Ed25519PrivateKey
-    responses: list[str]
-    pauses: Pauses
-    throttle_clock: CountingClock
-    app: web.Application
-    signed: int = 0
-    #: The box of the last lookup or refresh :meth:`device` sent (opens its records' boxes).
-    box: BoxOpener | None = None
-
-    async def drain_mail(self) -> None:
-        """Wait until every e-mail the authority has started sending is delivered."""
-        await self.app[AUTHORITY].close()
-
-    async def owner(self, method: str, path: str, body: Any = None, *,
-                    auth: tuple[str, str] = (OWNER, PASSWORD)) -> tuple[int, dict[str, Any]]:
-        basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        async with self.session.request(method, self.url + path, json=body,
-                                        headers={"Authorization": "Basic " + basic}) as response:
-            text = await response.text()
-        self.responses.append(text)
-        return response.status, json.loads(text)
-
-    def pinned(self) -> AuthorityKey:
-        """The console's authority key, as a CLI's config would pin it."""
-        return self.app[AUTHORITY].store.signer.key
-
-    async def device(self, method: str, path: str, body: Any = None, *,
-                     key: Ed25519PrivateKey | None = None, skew_s: float = 0,
-                     boxed: bool = True) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """A signed device request; a lookup or refresh body (``boxed``) gets a fresh
-        ``nonce`` and ``box_key`` of the signing device unless it has its own."""
-        if boxed and path in RECORD_PATHS and isinstance(body, dict):
-            nonce = body.get("nonce", secrets.token_hex(16))
-            self.box = BoxOpener(device_info(key or self.key).device_id, nonce)
-            body = {"nonce": nonce, "box_key": b64url_encode(self.box.public_key), **body}
-        data = b"" if body is None else json.dumps(body).encode()
-        self.signed += 1
-        headers = _proof(key or self.key, method, path, data, self.clock.now + skew_s,
-                         ms_offset=self.signed)
-        async with self.session.request(method, self.url + path, data=data or None,
-                                        headers=headers) as response:
-            text = await response.text()
-            extra = dict(response.headers)
-        self.responses.append(text)
-        return response.status, json.loads(text), extra
-
-
-def _proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
-           now: float, ms_offset: int = 0) -> dict[str, str]:
-    raw = key.public_key().public_bytes_raw()
-    device_id = base64.b32encode(hashlib.sha256(raw).digest()).decode().rstrip("=")[:26]
-    when = str(int(now * 1000) + ms_offset)
-    message = (b"mtgw-device-v1\n" + f"{method}\n{path}\n{when}\n".encode()
-               + hashlib.sha256(body).hexdigest().encode())
-    signature = base64.urlsafe_b64encode(key.sign(message)).rstrip(b"=").decode()
-    return {"X-Device-Id": device_id, "X-Device-Key": base64.b64encode(raw).decode(),
-            "X-Device-Time": when, "X-Device-Signature": signature}
-
-
-@pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
-    sink = Sink()
-    loop = asyncio.get_running_loop()
-    smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
-    smtp_port = smtp.sockets[0].getsockname()[1]
-    config = GatewayConfig(
-        data_dir=str(tmp_path), console=ConsoleConfig(port=0),
-        smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
-                        from_address="gateway@example.net", timeout_s=WAIT_S))
-    clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
-    app = create_console_app(config, clock=clock, throttle_clock=throttle_clock, sleep=pauses)
-    runner, port = await start_console(app, "127.0.0.1", 0)
-    await app[AUTHORITY].owners.create(OWNER, PASSWORD)
-    async with aiohttp.ClientSession() as session:
-        yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
-                      Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
-    await runner.cleanup()
-    smtp.close()
-    await smtp.wait_closed()
-
-
-async def _issue(console: Console, **extra: Any) -> dict[str, Any]:
-    status, body = await console.owner("POST", "/v1/tokens",
-                                       {"login": 5012345, "server": "MTG-Demo", **extra})
-    assert status == 201, body
-    return body
-
-
-async def _pending(console: Console, token: str) -> None:
-    status, body, _ = await console.device("POST", "/v1/records/lookup",
-                                           {"token_hint": token_hint(token),
-                                            "device_name": "desk-pc", "os": "Windows 11"})
-    assert (status, body) == (200, {"status": "pending"})
+from tests.e2e.consolekit import (
+    OWNER,
+    PASSWORD,
+    WAIT_S,
+    Console,
+    boxed,
+    device_proof,
+    issue_token,
+    pending_lookup,
+)
 
 
 async def test_approval_flow_signed_records_and_revocation(
         console: Console, caplog: pytest.LogCaptureFixture) -> None:
     """Issue → pending + mailed code → approve → signed record → tamper fails → revoke shows."""
     caplog.set_level(logging.DEBUG)
-    issued = await _issue(console, scopes=["read"])
+    issued = await issue_token(console, scopes=["read"])
     token = issued["token"]
     hint = token_hint(token)
-    await _pending(console, token)
+    await pending_lookup(console, token)
     (mail,) = await console.sink.wait_for(1)
     code = console.sink.code()
     text = mail.as_string()
@@ -285,7 +106,7 @@ async def test_approval_flow_signed_records_and_revocation(
 
 async def test_five_wrong_codes_void_the_code(console: Console) -> None:
     """Tries count down 4..0, then even the right code answers code_voided."""
-    await _pending(console, (await _issue(console))["token"])
+    await pending_lookup(console, (await issue_token(console))["token"])
     await console.sink.wait_for(1)
     lefts = []
     for _ in range(5):
@@ -300,7 +121,7 @@ async def test_five_wrong_codes_void_the_code(console: Console) -> None:
 
 async def test_codes_expire_after_ten_minutes(console: Console) -> None:
     """With the console's clock moved 600 s on, the mailed code is expired."""
-    await _pending(console, (await _issue(console))["token"])
+    await pending_lookup(console, (await issue_token(console))["token"])
     await console.sink.wait_for(1)
     console.clock.now += 600
     status, body, _ = await console.device("POST", "/v1/device/verify",
@@ -312,7 +133,7 @@ async def test_resend_limits(console: Console) -> None:
     """60 s between codes, 5 an hour per device; a refused resend says when to retry."""
     status, body, _ = await console.device("POST", "/v1/device/resend")
     assert (status, body["error"]["reason"]) == (400, "no_pending_approval")
-    await _pending(console, (await _issue(console))["token"])
+    await pending_lookup(console, (await issue_token(console))["token"])
     console.clock.now += 30
     status, body, headers = await console.device("POST", "/v1/device/resend")
     assert (status, body["error"]["reason"], body["error"]["retry_after_s"]) == (
@@ -337,7 +158,7 @@ async def test_a_token_holder_cannot_spend_the_owners_codes(console: Console) ->
     """Fresh device keys are free: seven devices presenting one token get codes for the first
     five only (CODES_PER_DAY_PER_TOKEN), so the owner's own new device, with another token,
     still gets a code (before, ten fresh devices spent the owner's ten codes a day)."""
-    stolen = token_hint((await _issue(console))["token"])
+    stolen = token_hint((await issue_token(console))["token"])
     for _ in range(7):
         status, body, _ = await console.device(
             "POST", "/v1/records/lookup", {"token_hint": stolen, "device_name": "x"},
@@ -345,8 +166,8 @@ async def test_a_token_holder_cannot_spend_the_owners_codes(console: Console) ->
         assert (status, body) == (200, {"status": "pending"})
     await console.drain_mail()
     assert len(console.sink.messages) == 5
-    own = await _issue(console, login=5012346)
-    await _pending(console, own["token"])
+    own = await issue_token(console, login=5012346)
+    await pending_lookup(console, own["token"])
     await console.sink.wait_for(6)
     assert "desk-pc" in str(console.sink.messages[5]["Subject"])
 
@@ -354,7 +175,7 @@ async def test_a_token_holder_cannot_spend_the_owners_codes(console: Console) ->
 async def test_device_names_reach_the_owner_cleaned(console: Console) -> None:
     """A device's self-chosen name and OS reach the approval e-mail without CR/LF, escapes or
     clickable URLs, and cut to 64 characters."""
-    hint = token_hint((await _issue(console))["token"])
+    hint = token_hint((await issue_token(console))["token"])
     name = "pc\r\nApprove now at https://evil.example/approve\x1b[31m" + "x" * 40
     status, body, _ = await console.device(
         "POST", "/v1/records/lookup",
@@ -378,7 +199,7 @@ async def test_device_names_reach_the_owner_cleaned(console: Console) -> None:
 async def test_a_lookup_without_a_name_keeps_the_device_name(console: Console) -> None:
     """A new device that gives no name is "unnamed"; once named, a later lookup without a name
     (or OS) keeps the stored name and OS instead of renaming the device "unnamed"."""
-    hint = token_hint((await _issue(console))["token"])
+    hint = token_hint((await issue_token(console))["token"])
 
     async def listed() -> tuple[str, str]:
         status, body = await console.owner("GET", "/v1/devices")
@@ -388,7 +209,7 @@ async def test_a_lookup_without_a_name_keeps_the_device_name(console: Console) -
 
     assert (await console.device("POST", "/v1/records/lookup", {"token_hint": hint}))[0] == 200
     assert await listed() == ("unnamed", "unknown")
-    await _pending(console, (await _issue(console, login=5012346))["token"])
+    await pending_lookup(console, (await issue_token(console, login=5012346))["token"])
     assert await listed() == ("desk-pc", "Windows 11")
     status, body, _ = await console.device("POST", "/v1/records/lookup", {"token_hint": hint})
     assert (status, body) == (200, {"status": "pending"})
@@ -410,14 +231,14 @@ async def test_bad_device_proofs_are_refused(console: Console) -> None:
     """A skewed clock, a proof by another key, or no proof at all: 401 with the reason."""
     _, body, _ = await console.device("GET", "/v1/device/status", skew_s=301)
     assert body["error"]["reason"] == "device_clock_skew"
-    headers = _proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
+    headers = device_proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
     headers["X-Device-Key"] = base64.b64encode(
         Ed25519PrivateKey.generate().public_key().public_bytes_raw()).decode()
     async with console.session.get(console.url + "/v1/device/status",
                                    headers=headers) as response:
         assert response.status == 401
         assert (await response.json())["error"]["reason"] == "device_key_mismatch"
-    headers = _proof(console.key, "GET", "/v1/device/other", b"", console.clock.now)
+    headers = device_proof(console.key, "GET", "/v1/device/other", b"", console.clock.now)
     async with console.session.get(console.url + "/v1/device/status",
                                    headers=headers) as response:
         assert (await response.json())["error"]["reason"] == "bad_device_signature"
@@ -496,10 +317,10 @@ async def test_a_replayed_device_proof_is_refused_and_a_fresh_one_works(
         console: Console) -> None:
     """The same proof sent twice: the copy gets 401 replayed_device_proof without reaching the
     authority (no try is spent); a new proof of the same request is served."""
-    await _pending(console, (await _issue(console))["token"])
+    await pending_lookup(console, (await issue_token(console))["token"])
     await console.sink.wait_for(1)
     body = json.dumps({"code": "99999999"}).encode()
-    headers = _proof(console.key, "POST", "/v1/device/verify", body, console.clock.now)
+    headers = device_proof(console.key, "POST", "/v1/device/verify", body, console.clock.now)
     answers = []
     for _ in range(2):
         async with console.session.post(console.url + "/v1/device/verify", data=body,
@@ -510,7 +331,7 @@ async def test_a_replayed_device_proof_is_refused_and_a_fresh_one_works(
                                 "message": "the device proof was refused"})
     status, answer, _ = await console.device("POST", "/v1/device/verify", {"code": "99999999"})
     assert (status, answer["error"]["tries_left"]) == (400, 3)  # the copy cost nothing
-    get = _proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
+    get = device_proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
     statuses = []
     for _ in range(2):
         async with console.session.get(console.url + "/v1/device/status",
@@ -522,7 +343,7 @@ async def test_a_replayed_device_proof_is_refused_and_a_fresh_one_works(
 async def test_a_replay_after_the_window_is_refused_as_skew(console: Console) -> None:
     """Once a proof's time leaves the ±300 s window it is refused by the clock check, so the
     cache need not remember it any longer."""
-    headers = _proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
+    headers = device_proof(console.key, "GET", "/v1/device/status", b"", console.clock.now)
     async with console.session.get(console.url + "/v1/device/status",
                                    headers=headers) as response:
         assert response.status == 200
@@ -607,8 +428,8 @@ async def test_twenty_wrong_codes_lock_the_owners_approvals_for_a_day(
     """The 20th wrong code locks: 429 approvals_locked with Retry-After, even for the right
     code; no code is mailed during the lock; one e-mail without secrets tells the owner; a day
     later approval works again."""
-    issued = await _issue(console)
-    await _pending(console, issued["token"])
+    issued = await issue_token(console)
+    await pending_lookup(console, issued["token"])
     answers = await _wrong_codes(console, ACCOUNT_FAILURE_LIMIT)
     assert all(status == 400 for status, _ in answers[:-1])
     await console.drain_mail()
@@ -648,7 +469,7 @@ async def test_twenty_wrong_codes_lock_the_owners_approvals_for_a_day(
         resent = await remote.resend(remote.device)
         assert (resent.status, resent.retry_after_s) == ("approvals_locked",
                                                          ACCOUNT_LOCK_S - 3600)
-    await _pending(console, issued["token"])  # still "pending", and nothing is mailed
+    await pending_lookup(console, issued["token"])  # still "pending", and nothing is mailed
     status, _, _ = await console.device("POST", "/v1/device/verify", {"code": "1234 5678"})
     assert status == 429
     await console.drain_mail()
@@ -687,7 +508,7 @@ async def test_a_terminal_another_owner_claimed_gets_no_token(console: Console) 
                                        {"login": 5012345, "server": "MTG-Demo"}, auth=other)
     assert (status, body["error"]["reason"]) == (409, "terminal_claimed")
     assert OWNER not in json.dumps(body)
-    mine = await _issue(console)  # the registered owner still gets tokens
+    mine = await issue_token(console)  # the registered owner still gets tokens
     held = await console.owner("POST", "/v1/tokens", {"login": 7001, "server": "MTG-Demo"})
     assert held[0] == 201
     for path, payload in (("/v1/tokens", {"login": 7001, "server": "MTG-Demo"}),

@@ -22,10 +22,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
-from tests.e2e.test_browser import STEP_S, Walk, chromium
-from tests.e2e.test_browser import shots as shots  # noqa: F401, PLC0414
-from tests.e2e.test_console import OWNER, PASSWORD, Console
-from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
+from tests.e2e.chromium import STEP_S, Walk, chromium
+from tests.e2e.consolekit import OWNER, PASSWORD, Console
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 NEW_PASSWORD = "a-brand-new-password"

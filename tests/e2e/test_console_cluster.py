@@ -46,7 +46,7 @@ from gateway.keys import DEVICE
 from gateway.listener import start_http
 from gateway.mailsink import MailSink
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.test_auth_flow import serving, start_plain
+from tests.e2e.world import serving, start_plain
 from tests.pgkit import PostgresServer
 
 

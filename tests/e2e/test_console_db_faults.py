@@ -29,7 +29,7 @@ from gateway.authority.console import AUTHORITY, create_console_app, start_conso
 from gateway.authority.database import APPLICATION_NAME
 from gateway.authority.mailer import RecordingMailer
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig
-from tests.e2e.test_console import OWNER, PASSWORD, CountingClock, Pauses
+from tests.e2e.consolekit import OWNER, PASSWORD, CountingClock, Pauses
 from tests.pgkit import PostgresServer
 
 pytestmark = pytest.mark.network_edge

@@ -30,7 +30,7 @@ from gateway.authority.console import (
 from gateway.authority.proofs import device_proof_headers
 from gateway.config import GatewayConfig
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.test_console import Console, console  # noqa: F401 (the fixture)
+from tests.e2e.consolekit import Console
 
 pytestmark = pytest.mark.network_edge
 
@@ -39,7 +39,7 @@ PATHS = ("/login", "/v1/keys", "/health")
 
 @pytest.mark.parametrize("host", ["evil.example:8720", "evil.example", "127.0.0.1.nip.io:8720"])
 async def test_the_console_refuses_a_foreign_host(
-        console: Console, host: str,  # noqa: F811
+        console: Console, host: str,
         caplog: pytest.LogCaptureFixture) -> None:
     """The review's reproduction (200 for each before): every path answers 421."""
     caplog.set_level(logging.WARNING, logger="gateway.security")
@@ -54,7 +54,7 @@ async def test_the_console_refuses_a_foreign_host(
 
 
 async def test_the_console_holds_an_absolute_form_target_to_the_host_rule(
-        console: Console) -> None:  # noqa: F811
+        console: Console) -> None:
     """Round-4 T4-F11: `GET http://evil.example/health` with a loopback Host was served; the
     target's authority wins (RFC 9112 §3.2.2), so it is 421 now, and a loopback one is
     served."""
@@ -95,7 +95,7 @@ def _device_id(key: Ed25519PrivateKey) -> str:
 
 
 async def test_revocation_long_polls_are_bounded_per_device_key(
-        console: Console) -> None:  # noqa: F811
+        console: Console) -> None:
     """Issue 16 F6: a device key holds at most two long-polls; a third is refused 429 at once
     (with Retry-After: the daemon's watcher backs off), while another key is still served."""
     held = console.app[LONG_POLLS]

@@ -17,7 +17,7 @@ from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import Browser, boxed
-from tests.e2e.test_cli_manage import _serving
+from tests.e2e.world import served_port
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
 
@@ -39,7 +39,7 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
                                                                       auth_failure_delay_s=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                             from_address="gateway@example.net")), clock=FakeClock())
-        async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+        async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
             await authority.owners.create(OWNER, PASSWORD)
@@ -91,7 +91,7 @@ async def test_behind_a_proxy_metrics_judge_the_client_the_proxy_names(tmp_path:
             ("flag", ConsoleConfig(port=0, behind_proxy=True), None)]:
         app = create_console_app(GatewayConfig(data_dir=str(tmp_path / name),
                                                console=console_config), clock=FakeClock())
-        async with _serving(await start_console(app, "127.0.0.1", 0)) as port:
+        async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             via = {"Host": public} if public else {}
             for headers, status in [
@@ -110,7 +110,7 @@ async def test_behind_a_proxy_metrics_judge_the_client_the_proxy_names(tmp_path:
                 assert await _status(url, "/metrics", {"Host": public}) == 404
     plain = create_console_app(GatewayConfig(data_dir=str(tmp_path / "plain"),
                                              console=ConsoleConfig(port=0)), clock=FakeClock())
-    async with _serving(await start_console(plain, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(plain, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
         assert await _status(url, "/metrics", {"X-Forwarded-For": "203.0.113.7"}) == 200
 
@@ -124,7 +124,7 @@ async def test_a_console_metrics_token_is_asked_for(tmp_path: Path) -> None:
     app = create_console_app(GatewayConfig(
         data_dir=str(tmp_path), console=ConsoleConfig(port=0, metrics_token=token)),
         clock=FakeClock())
-    async with _serving(await start_console(app, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:
             async with session.get(url + "/metrics") as r:

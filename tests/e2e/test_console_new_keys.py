@@ -24,12 +24,16 @@ from gateway.authority.proofs import device_info, device_proof_headers
 from gateway.authority.records import b64url_encode
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
-from tests.e2e.consolekit import boxed
-from tests.e2e.test_cli_manage import _serving
-from tests.e2e.test_console import OWNER, PASSWORD, Console, CountingClock, _issue, _pending
-
-# the console fixture of test_console (a real SMTP sink, the injected clocks)
-from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
+from tests.e2e.consolekit import (
+    OWNER,
+    PASSWORD,
+    Console,
+    CountingClock,
+    boxed,
+    issue_token,
+    pending_lookup,
+)
+from tests.e2e.world import served_port
 
 pytestmark = pytest.mark.network_edge
 
@@ -42,13 +46,13 @@ async def _status(console: Console, key: Ed25519PrivateKey) -> tuple[int, str, d
 
 
 async def test_a_flood_of_fresh_keys_is_bounded_and_known_devices_go_on(
-        console: Console) -> None:  # noqa: F811
+        console: Console) -> None:
     """The clock still: of 40 proofs under fresh keys from one address, the gate's burst is
     checked (200) and the rest answered 429 `too_many_new_devices` with `Retry-After`, before
     any signature check; the daemon whose device the authority knows (it asked an owner's
     approval) is answered 200 throughout; a second later the peer's rate lets more in."""
-    token = (await _issue(console))["token"]
-    await _pending(console, token)  # console.key: a device row now (pending approval)
+    token = (await issue_token(console))["token"]
+    await pending_lookup(console, token)  # console.key: a device row now (pending approval)
     assert (await _status(console, console.key))[0] == 200  # its row found: known from now on
     burst = int(min(PER_PEER.burst, ALL_PEERS.burst)) - 2  # two were spent just above
     answers = [await _status(console, Ed25519PrivateKey.generate()) for _ in range(40)]
@@ -79,7 +83,7 @@ async def test_a_restarted_console_still_knows_its_devices(tmp_path: Path) -> No
                 headers=headers) as response:
             return response.status
 
-    async with _serving(await start_console(first, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(first, "127.0.0.1", 0)) as port:
         await first[AUTHORITY].owners.create(OWNER, PASSWORD)
         issued = await first[AUTHORITY].tokens.issue(OWNER, 5012345, "MTG-Demo")
         body = {"token_hint": token_hint(issued.token),
@@ -87,7 +91,7 @@ async def test_a_restarted_console_still_knows_its_devices(tmp_path: Path) -> No
         body["box_key"] = b64url_encode(body["box_key"])
         assert await call(port, daemon, "/v1/records/lookup", orjson.dumps(body)) == 200
     again = create_console_app(config, throttle_clock=clock)
-    async with _serving(await start_console(again, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(again, "127.0.0.1", 0)) as port:
         flood = [await call(port, Ed25519PrivateKey.generate(), STATUS) for _ in range(30)]
         assert flood.count(429) >= 30 - int(ALL_PEERS.burst)
         assert await call(port, daemon, STATUS) == 200

@@ -30,18 +30,18 @@ from pydantic import SecretStr
 
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
-from tests.e2e.consolekit import Browser
-from tests.e2e.test_console import (
+from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,
     WAIT_S,
+    Browser,
     Clock,
     Console,
     CountingClock,
     Pauses,
     Sink,
-    _issue,
-    _pending,
+    issue_token,
+    pending_lookup,
 )
 from tests.latencykit import LatencyProxy
 from tests.pgkit import PostgresServer
@@ -120,9 +120,9 @@ async def _pages(browser: Browser) -> None:
 async def _a_round_of_requests(console: Console, browser: Browser) -> None:
     """What an owner and a daemon do: a token, the token list, a device's lookup and status,
     the dashboard, the device page, the probes."""
-    token = (await _issue(console))["token"]
+    token = (await issue_token(console))["token"]
     assert (await console.owner("GET", "/v1/tokens"))[0] == 200
-    await _pending(console, token)
+    await pending_lookup(console, token)
     assert (await console.device("GET", "/v1/device/status"))[0] == 200
     await _pages(browser)
     async with console.session.get(console.url + "/ready") as response:

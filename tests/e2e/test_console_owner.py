@@ -19,13 +19,7 @@ from yarl import URL
 
 from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
-from tests.e2e.consolekit import Browser
-from tests.e2e.test_console import OWNER, PASSWORD, Console
-
-# the fixtures of test_console_pages (a real SMTP sink, the injected clocks, the browser)
-from tests.e2e.test_console_pages import browser as browser  # noqa: F401, PLC0414
-from tests.e2e.test_console_pages import console as console  # noqa: F401, PLC0414
-from tests.e2e.test_console_pages import create_token, signed_in
+from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, create_token, signed_in
 
 pytestmark = pytest.mark.network_edge
 

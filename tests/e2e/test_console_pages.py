@@ -3,7 +3,8 @@
 A :class:`~tests.e2e.consolekit.Browser` keeps cookies and posts forms with the CSRF token
 read from the page, like a browser without JavaScript. The console's epoch clock is the
 test's, so session expiry and "daemon not heard from" are reached without sleeping; the
-owner throttle's sleep returns at once and records its delays (``test_console.Pauses``).
+owner throttle's sleep returns at once and records its delays
+(:class:`~tests.e2e.consolekit.Pauses`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import ipaddress
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -34,11 +34,17 @@ from gateway.base.guard import ConnectionLimits
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.consolekit import Browser, Page
-from tests.e2e.test_console import OWNER, PASSWORD, Clock, Console, CountingClock, Pauses
-
-# the console fixture of test_console (a real SMTP sink, the injected clocks)
-from tests.e2e.test_console import console as console  # noqa: F401, PLC0414
+from tests.e2e.consolekit import (
+    OWNER,
+    PASSWORD,
+    Browser,
+    Clock,
+    Console,
+    CountingClock,
+    Pauses,
+    create_token,
+    signed_in,
+)
 
 #: The console's pages are a network edge like the daemon's: both event loops.
 pytestmark = pytest.mark.network_edge
@@ -46,30 +52,6 @@ pytestmark = pytest.mark.network_edge
 POST_ROUTES = ["/logout", "/tokens", "/tokens/tok_x/revoke", "/devices/D/revoke",
                "/devices/D/forget", "/accounts", "/accounts/1/risk"]
 PAGES_ROUTES = ["/", "/tokens", "/devices", "/accounts", "/activity"]
-
-
-@pytest.fixture
-async def browser(console: Console) -> AsyncIterator[Browser]:
-    b = Browser(console.url)
-    yield b
-    await b.close()
-
-
-async def signed_in(browser: Browser) -> None:
-    answer = await browser.sign_in(OWNER, PASSWORD)
-    assert answer.status == 303 and answer.headers["Location"] == "/"
-
-
-async def create_token(browser: Browser, login: str = "5012345",
-                       server: str = "MTG-Demo") -> tuple[Page, str, str]:
-    page = await browser.submit("/tokens", "/tokens", [("login", login), ("server", server),
-                                                       ("scopes", "read"), ("scopes", "trade"),
-                                                       ("owner_password", PASSWORD)])
-    assert page.status == 201, page.text
-    token = re.search(r'id="new-token" value="([^"]+)"', page.text)
-    token_id = re.search(r"Token id <code>(tok_[0-9a-f]+)</code>", page.text)
-    assert token is not None and token_id is not None
-    return page, token.group(1), token_id.group(1)
 
 
 # -- sign-in and sessions ------------------------------------------------------------------
@@ -488,8 +470,6 @@ async def test_dashboard_rows_answer_401_when_signed_out(console: Console,
     await create_token(browser)
     rows = await browser.get("/dashboard/rows")
     assert 'data-state="never"' in rows.text and "5012345@MTG-Demo" in rows.text
-
-
 
 
 # -- terminal states and the revocation feed (device side) ---------------------------------

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import WAIT_S, Daemon, connected_terminal
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
+from tests.e2e.terminals import HoldingTerminal
 
 #: A Saturday, 12:00 UTC: FX closed, crypto open.
 SATURDAY_MS = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)
@@ -167,38 +167,6 @@ async def test_convenience_methods_are_refused_in_a_batch(daemon: Daemon) -> Non
                                    headers={"Authorization": f"Bearer {daemon.token}"}) as r:
         [answer] = await r.json()
     assert answer["error"]["code"] == -32600
-
-
-class HoldingTerminal(EmulatedTerminal):
-    """Counts the order_send requests it gets; while ``hold`` is set, executes none of them
-    until ``release`` is set (a broker slow to answer)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.order_sends = 0
-        self.hold = False
-        self.held = asyncio.Event()
-        self.release = asyncio.Event()
-        self._waiting: set[asyncio.Task[None]] = set()
-
-    def _answer(self, conn: EAConnection, request_id: int, method: str,
-                params: dict[str, Any]) -> None:
-        if method != "order_send":
-            super()._answer(conn, request_id, method, params)
-            return
-        self.order_sends += 1
-        if not self.hold:
-            super()._answer(conn, request_id, method, params)
-            return
-
-        async def later() -> None:
-            await self.release.wait()
-            super(HoldingTerminal, self)._answer(conn, request_id, method, params)
-
-        self.held.set()
-        task = asyncio.get_running_loop().create_task(later())
-        self._waiting.add(task)
-        task.add_done_callback(self._waiting.discard)
 
 
 @pytest.mark.parametrize("method, extra", [("close_position_partially", {"volume": 0.02}),

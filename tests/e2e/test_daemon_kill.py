@@ -21,8 +21,8 @@ import pytest
 
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
-from tests.e2e.test_processes import _read_until
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
+from tests.e2e.commands import read_until
 from tests.testkit import MS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
@@ -72,7 +72,7 @@ async def _start(config: Path) -> asyncio.subprocess.Process:
         sys.executable, "-m", "gateway", "run", "-c", str(config),
         stderr=asyncio.subprocess.PIPE)
     assert daemon.stderr is not None
-    await _read_until(daemon.stderr, b"HTTP on")
+    await read_until(daemon.stderr, b"HTTP on")
     return daemon
 
 

@@ -21,7 +21,14 @@ from aiohttp import WSMsgType
 from ea_bridge.connection import Welcomed
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.test_daemon_start import LOGIN, SERVER, _config, _issue_token, _started, _state
+from tests.e2e.daemonprocess import (
+    LOGIN,
+    SERVER,
+    daemon_config,
+    journal_state,
+    seed_token,
+    started,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGTERM")
 
@@ -40,9 +47,9 @@ async def _read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
 
 async def test_sigterm_lets_a_ws_order_finish_then_closes_1001(tmp_path: Any) -> None:
     data_dir = tmp_path / "data"
-    config = _config(data_dir)
-    token = await _issue_token(data_dir)
-    async with _started(config) as daemon, aiohttp.ClientSession() as http:
+    config = daemon_config(data_dir)
+    token = await seed_token(data_dir)
+    async with started(config) as daemon, aiohttp.ClientSession() as http:
         assert daemon.proc.stderr is not None
         ea = ScriptedEA(token, login=LOGIN, server=SERVER)
         try:
@@ -55,7 +62,7 @@ async def test_sigterm_lets_a_ws_order_finish_then_closes_1001(tmp_path: Any) ->
             if sent.method == "symbol_info":  # the desk looks the symbol up before a deal
                 ea.respond(sent.id, {"name": "BTCUSD", "filling_mode": 2})
                 sent = await ea.next_request()
-            assert sent.method == "order_send" and _state(data_dir, "at-sigterm") == "SENT"
+            assert sent.method == "order_send" and journal_state(data_dir, "at-sigterm") == "SENT"
 
             daemon.proc.send_signal(signal.SIGTERM)
             # Either the daemon says it waits for the request, or (the old behaviour) the
@@ -83,4 +90,4 @@ async def test_sigterm_lets_a_ws_order_finish_then_closes_1001(tmp_path: Any) ->
                 assert await daemon.proc.wait() == 0
         finally:
             await ea.close()
-    assert _state(data_dir, "at-sigterm") == "ACCEPTED"
+    assert journal_state(data_dir, "at-sigterm") == "ACCEPTED"

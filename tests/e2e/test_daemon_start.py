@@ -10,15 +10,11 @@ WAL up to that frame and silently drop every later commit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 import shutil
 import socket
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,55 +22,25 @@ import aiohttp
 
 from ea_bridge.connection import Welcomed
 from gateway.app import JOURNAL_DB_NAME
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
 from gateway.listener import bind_tcp
 from gateway.trading.journal import OrderJournal
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import WAIT_S
-
-LOGIN, SERVER = 777, "Broker-Live"
-OWNER = "owner@example.com"
-
-
-def _config(data_dir: Path, *, http_port: int = 0, bridge_port: int = 0) -> Path:
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    config = data_dir.parent / f"{data_dir.name}.toml"
-    config.write_text(f'data_dir = "{data_dir.as_posix()}"\n[server]\nport = {http_port}\n'
-                      f'[bridge]\nport = {bridge_port}\n[device]\nkey_storage = "file"\n',
-                      encoding="utf-8")
-    return config
-
-
-async def _issue_token(data_dir: Path) -> str:
-    """An owner and a token in the data dir's authority, written before the daemon starts."""
-    authority = await Authority.open(data_dir, RecordingMailer())
-    try:
-        await authority.owners.create(OWNER, "a long password")
-        return (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
-    finally:
-        await authority.close()
-
-
-@dataclass
-class Started:
-    """A ``mtgateway run`` process that got as far as serving."""
-
-    proc: asyncio.subprocess.Process
-    http_port: int
-    bridge_port: int
-
-
-async def _run(config: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "run", "-c", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+from tests.e2e.daemonprocess import (
+    LOGIN,
+    SERVER,
+    daemon_config,
+    journal_state,
+    run_daemon,
+    seed_token,
+    started,
+)
 
 
 async def _refused(config: Path) -> str:
     """Run the daemon, expecting it to refuse to start: its exit code is 1, its stderr one
     line (no traceback), returned."""
-    proc = await _run(config)
+    proc = await run_daemon(config)
     try:
         async with asyncio.timeout(WAIT_S * 2):
             _, err = await proc.communicate()
@@ -88,33 +54,6 @@ async def _refused(config: Path) -> str:
     return text
 
 
-@contextlib.asynccontextmanager
-async def _started(config: Path) -> AsyncIterator[Started]:
-    proc = await _run(config)
-    assert proc.stderr is not None
-    try:
-        seen = b""
-        async with asyncio.timeout(WAIT_S * 2):
-            while b"HTTP on" not in seen:
-                line = await proc.stderr.readline()
-                assert line, seen.decode()
-                seen += line
-        bridge = re.search(rb"EA bridge listening on 127\.0\.0\.1:(\d+)", seen)
-        http = re.search(rb"HTTP on 127\.0\.0\.1:(\d+)", seen)
-        assert bridge and http, seen.decode()
-        yield Started(proc, int(http.group(1)), int(bridge.group(1)))
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-
-
-def _state(data_dir: Path, client_id: str) -> str | None:
-    with closing(sqlite3.connect(data_dir / JOURNAL_DB_NAME)) as db:
-        row = db.execute("SELECT state FROM orders WHERE client_id=?", (client_id,)).fetchone()
-    return None if row is None else str(row[0])
-
-
 _BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                         "symbol": "BTCUSD", "volume": 0.01, "type_filling": "ORDER_FILLING_IOC"}
 
@@ -125,9 +64,9 @@ async def test_second_daemon_on_the_data_dir_stops_at_the_lock_and_touches_nothi
     same data dir (and the same ports) exits 1 naming the first one's pid; the order is
     still SENT, and the first daemon completes it."""
     data_dir = tmp_path / "data"
-    config = _config(data_dir)
-    token = await _issue_token(data_dir)
-    async with _started(config) as first, aiohttp.ClientSession() as http:
+    config = daemon_config(data_dir)
+    token = await seed_token(data_dir)
+    async with started(config) as first, aiohttp.ClientSession() as http:
         ea = ScriptedEA(token, login=LOGIN, server=SERVER)
         try:
             assert isinstance(await ea.connect(first.bridge_port), Welcomed)
@@ -140,18 +79,19 @@ async def test_second_daemon_on_the_data_dir_stops_at_the_lock_and_touches_nothi
             if sent.method == "symbol_info":  # the desk looks the symbol up before a deal
                 ea.respond(sent.id, {"name": "BTCUSD", "filling_mode": 2})
                 sent = await ea.next_request()
-            assert sent.method == "order_send" and _state(data_dir, "in-flight") == "SENT"
-            second = _config(data_dir, http_port=first.http_port, bridge_port=first.bridge_port)
+            assert sent.method == "order_send" and journal_state(data_dir, "in-flight") == "SENT"
+            second = daemon_config(data_dir, http_port=first.http_port,
+                                   bridge_port=first.bridge_port)
             line = await _refused(second)
             assert f"in use by another mtgateway (pid {first.proc.pid})" in line
-            assert _state(data_dir, "in-flight") == "SENT"
+            assert journal_state(data_dir, "in-flight") == "SENT"
             ea.respond(sent.id, {"retcode": 10009, "order": 5, "deal": 6, "volume": 0.01,
                                  "price": 1.0, "bid": 1.0, "ask": 1.0, "comment": "",
                                  "request_id": 1, "retcode_external": 0,
                                  "request": sent.params["request"]})
             async with await call as response:
                 result = (await response.json())["result"]
-            assert (result["order"], _state(data_dir, "in-flight")) == (5, "ACCEPTED")
+            assert (result["order"], journal_state(data_dir, "in-flight")) == (5, "ACCEPTED")
         finally:
             await ea.close()
 
@@ -173,9 +113,9 @@ async def test_a_port_in_use_stops_the_start_before_the_journal_is_opened(
     data_dir = tmp_path / "data"
     _journal_with_a_sent_order(data_dir)
     with socket.create_server(("127.0.0.1", 0)) as taken:
-        line = await _refused(_config(data_dir, http_port=taken.getsockname()[1]))
+        line = await _refused(daemon_config(data_dir, http_port=taken.getsockname()[1]))
     assert "cannot listen on 127.0.0.1" in line
-    assert _state(data_dir, "on-the-wire") == "SENT"
+    assert journal_state(data_dir, "on-the-wire") == "SENT"
 
 
 _CRASHING_WRITER = """
@@ -225,7 +165,7 @@ async def test_damaged_wal_after_a_crash_refuses_to_start(tmp_path: Path) -> Non
     damaged[32 + (24 + page_size) + 24 + page_size // 2] ^= 0xFF  # frame 2, mid-page
     wal.write_bytes(bytes(damaged))
     assert _count_as_sqlite_would_recover(journal, tmp_path) < 20  # what SQLite would forget
-    line = await _refused(_config(data_dir))
+    line = await _refused(daemon_config(data_dir))
     assert f"the order journal {journal}" in line and "damaged write-ahead log" in line, line
     assert '"Recovering the order journal" in docs/security.md' in line
     assert wal.read_bytes() == bytes(damaged)
@@ -236,7 +176,7 @@ async def test_garbage_journal_is_a_one_line_error(tmp_path: Path) -> None:
     data_dir.mkdir(mode=0o700)
     (data_dir / JOURNAL_DB_NAME).write_bytes(b"this is not a database\n" * 200)
     (data_dir / JOURNAL_DB_NAME).chmod(0o600)  # private, as the data dir check requires
-    line = await _refused(_config(data_dir))
+    line = await _refused(daemon_config(data_dir))
     assert "is not a usable SQLite database (file is not a database)" in line, line
     assert (data_dir / JOURNAL_DB_NAME).read_bytes() == b"this is not a database\n" * 200
 
@@ -249,10 +189,10 @@ async def test_locked_journal_is_a_one_line_error(tmp_path: Path) -> None:
     with closing(sqlite3.connect(data_dir / JOURNAL_DB_NAME, isolation_level=None)) as locker:
         locker.execute("PRAGMA locking_mode=EXCLUSIVE")
         locker.execute("BEGIN EXCLUSIVE")
-        line = await _refused(_config(data_dir))
+        line = await _refused(daemon_config(data_dir))
         locker.execute("ROLLBACK")
     assert "is locked by another process" in line, line
-    assert _state(data_dir, "on-the-wire") == "SENT"  # nothing was settled
+    assert journal_state(data_dir, "on-the-wire") == "SENT"  # nothing was settled
 
 
 def test_ports_are_bound_on_ipv4_for_localhost() -> None:

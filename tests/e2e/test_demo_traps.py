@@ -10,21 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
+from tests.e2e.commands import run
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_demo
-from tests.e2e.test_examples import run
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 
-SUNDAY = "2026-11-15T12:00:00Z"  # a week before the day this was written on
-SUNDAY_S = int(datetime.fromisoformat(SUNDAY).timestamp())
 WEDNESDAY = "2026-11-18T14:00:00Z"
 
 

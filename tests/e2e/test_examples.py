@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.commands import ROOT, run
 from tests.e2e.conftest import WAIT_S, running_demo
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and bash")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -25,17 +24,6 @@ async def demo(tmp_path: Path) -> AsyncIterator[Path]:
     state_file = tmp_path / "demo.json"
     async with running_demo(state_file):
         yield state_file
-
-
-async def run(*argv: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-                                    f"{os.environ.get('PATH', '')}"})
-    async with asyncio.timeout(WAIT_S * 3):
-        out, _ = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
 
 
 async def test_bot_example_opens_modifies_and_closes(demo: Path) -> None:

@@ -1,44 +1,24 @@
 """MT5 semantics a ported bot relies on, through the real daemon and the emulated terminal.
 
-The terminal's clock is a :class:`SteppedClock` starting on a Wednesday (markets open whatever
-day the suite runs) that a test can jump across a rollover.
+The terminal's clock is a :class:`~tests.e2e.clocks.SteppedClock` starting on a Wednesday
+(markets open whatever day the suite runs) that a test can jump across a rollover.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from mt5model.types import AccountMarginMode
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import Daemon, connected_terminal
 
-#: A Wednesday, 14:00 UTC.
-WEDNESDAY_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "EURUSD", "volume": 0.1}
 SELL: dict[str, Any] = {**BUY, "type": "ORDER_TYPE_SELL"}
-
-
-class SteppedClock:
-    """Epoch ms UTC: ``start`` plus real elapsed time plus the jumps a test makes."""
-
-    def __init__(self, start_ms: int) -> None:
-        self._start_ms = start_ms
-        self._started_ns = time.monotonic_ns()
-        self._jumped_ms = 0
-
-    def __call__(self) -> int:
-        return self._start_ms + self._jumped_ms + \
-            (time.monotonic_ns() - self._started_ns) // 1_000_000
-
-    def jump_to(self, when_ms: int) -> None:
-        """Move the clock forward to ``when_ms`` (real time keeps running after it)."""
-        self._jumped_ms += max(0, when_ms - self())
 
 
 @pytest.fixture

@@ -22,9 +22,12 @@ from gateway.auth.reporter import watch_revocations
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import DeviceInfo, device_info
 from gateway.authority.service import AccountRegistration, Authority
+from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
+from tests.e2e.commands import run
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
+    REVOCATION_BUDGET_S,
     SERVER,
     TERMINAL,
     WAIT_S,
@@ -32,10 +35,6 @@ from tests.e2e.conftest import (
     connected_terminal,
     running_demo,
 )
-from tests.e2e.test_demo_traps import SUNDAY, SUNDAY_S
-from tests.e2e.test_examples import run
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
-from tests.e2e.test_terminal_state import REVOCATION_BUDGET_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the examples' processes")
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 from tests.testkit import MS
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",

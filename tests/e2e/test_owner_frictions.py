@@ -7,7 +7,6 @@ real SMTP server (aiosmtpd, ``gateway.mailsink``), as in ``test_cli_manage``.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import socket
 import sys
@@ -32,25 +31,14 @@ from gateway.config import (
 from gateway.errors import ConfigError
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from tests.e2e.commands import cli, device_config
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import boxed
-from tests.e2e.test_cli_manage import _serving
+from tests.e2e.world import served_port
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
 LOGIN, SERVER = 777, "Broker-Live"
 _CODE = re.compile(r"device verify (\d{4} \d{4})")
-
-
-async def cli(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """``python -m gateway ARGS``: exit code, stdout, stderr."""
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("MTGATEWAY_OWNER_EMAIL", "MTGATEWAY_OWNER_PASSWORD", CONFIG_ENV)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", *map(str, args), env={**base, **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def _closed_port() -> int:
@@ -58,14 +46,6 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _device_config(tmp_path: Path, url: str, key_b64: str) -> Path:
-    path = tmp_path / "device.toml"
-    path.write_text(f'data_dir = "{(tmp_path / "device").as_posix()}"\n[authority]\n'
-                    f'mode = "remote"\nurl = "{url}"\npublic_key = "{key_b64}"\n'
-                    '[device]\nkey_storage = "file"\nname = "cli-box"\n', encoding="utf-8")
-    return path
 
 
 async def test_verify_takes_the_code_as_the_email_prints_it_and_typos_cost_no_try(
@@ -77,12 +57,12 @@ async def test_verify_takes_the_code_as_the_email_prints_it_and_typos_cost_no_tr
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                             from_address="gateway@example.net")), clock=FakeClock())
-        async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+        async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
             await authority.owners.create(OWNER, PASSWORD)
             token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
-            config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
+            config_file = device_config(tmp_path, url, authority.store.signer.key.b64)
             device = open_device(load_config(config_file))
             hint = token_hint(token)
             async with RemoteAuthority(url, device.private_key) as daemon:
@@ -120,12 +100,12 @@ async def test_a_failed_email_is_reported_as_failed(tmp_path: Path) -> None:
         data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
         smtp=SmtpConfig(host="127.0.0.1", port=dead, security="none", timeout_s=2.0)),
         clock=(clock := FakeClock()))
-    async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+    async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
         authority = console[AUTHORITY]
         await authority.owners.create(OWNER, PASSWORD)
         token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
-        config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
+        config_file = device_config(tmp_path, url, authority.store.signer.key.b64)
         device = open_device(load_config(config_file))
         async with RemoteAuthority(url, device.private_key) as daemon:
             hint = token_hint(token)

@@ -20,6 +20,7 @@ from ea_bridge.emulator.terminal import EmulatedTerminal
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
 from gateway.authority.service import AccountRegistration
 from gateway.keys import TRADING
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
@@ -30,8 +31,7 @@ from tests.e2e.conftest import (
     connected_terminal,
     running_daemon,
 )
-from tests.e2e.test_convenience import HoldingTerminal
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
+from tests.e2e.terminals import HoldingTerminal
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "EURUSD", "volume": 0.1}

@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ea_bridge.connection import Welcomed
 from gateway.auth import generate_token
 from tests.bridgekit import ScriptedEA
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
-from tests.e2e.test_mt5_semantics import WEDNESDAY_MS, SteppedClock
 
 SATURDAY_MS = int(datetime(2026, 11, 21, 14, 0, tzinfo=UTC).timestamp() * 1000)
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.e2e.commands import read_until
 from tests.e2e.conftest import (
     HEARTBEAT_TIMEOUT_S,
     LOGIN,
@@ -137,16 +138,6 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
         assert not state_file.exists()
 
 
-async def _read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
-    seen = b""
-    async with asyncio.timeout(WAIT_S * 2):
-        while pattern not in seen:
-            line = await stream.readline()
-            assert line, seen.decode()
-            seen += line
-    return seen
-
-
 async def test_token_create_run_and_emulator_as_separate_processes(tmp_path: Path) -> None:
     """The manual path: `owner create`, `token create`, `run -c`, `emulator --token`, a call."""
     config = tmp_path / "config.toml"
@@ -170,7 +161,7 @@ async def test_token_create_run_and_emulator_as_separate_processes(tmp_path: Pat
     emulator: asyncio.subprocess.Process | None = None
     assert daemon.stderr is not None
     try:
-        log = await _read_until(daemon.stderr, b"HTTP on")
+        log = await read_until(daemon.stderr, b"HTTP on")
         assert token.encode() not in log
         bridge_port = re.search(rb"EA bridge listening on 127\.0\.0\.1:(\d+)", log)
         http_port = re.search(rb"HTTP on 127\.0\.0\.1:(\d+)", log)
@@ -179,7 +170,7 @@ async def test_token_create_run_and_emulator_as_separate_processes(tmp_path: Pat
             sys.executable, "-m", "ea_bridge.emulator", "--token", token, "--login", "777",
             "--server", "Broker-Live", "--bridge", f"127.0.0.1:{bridge_port.group(1).decode()}",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await _read_until(daemon.stderr, b"EA 127.0.0.1")  # the daemon logs the EA session
+        await read_until(daemon.stderr, b"EA 127.0.0.1")  # the daemon logs the EA session
         url = f"http://127.0.0.1:{http_port.group(1).decode()}/rpc"
         async with aiohttp.ClientSession() as session:
             async with session.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "account_info"},

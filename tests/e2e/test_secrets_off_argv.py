@@ -15,10 +15,10 @@ from gateway.authority.console import AUTHORITY, create_console_app, start_conso
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from tests.e2e.commands import device_config
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon, FakeClock
 from tests.e2e.consolekit import boxed
-from tests.e2e.test_cli_manage import _serving
-from tests.e2e.test_owner_frictions import _device_config
+from tests.e2e.world import served_port
 
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
 _CODE = re.compile(r"device verify (\d{4} \d{4})")
@@ -42,12 +42,12 @@ async def test_device_verify_reads_the_code_from_standard_input(tmp_path: Path) 
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                             from_address="gateway@example.net")), clock=FakeClock())
-        async with _serving(await start_console(console, "127.0.0.1", 0)) as port:
+        async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
             await authority.owners.create(OWNER, PASSWORD)
             token = (await authority.tokens.issue(OWNER, 777, "Broker-Live")).token
-            config_file = _device_config(tmp_path, url, authority.store.signer.key.b64)
+            config_file = device_config(tmp_path, url, authority.store.signer.key.b64)
             device = open_device(load_config(config_file))
             hint = token_hint(token)
             async with RemoteAuthority(url, device.private_key) as daemon:

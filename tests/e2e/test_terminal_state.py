@@ -21,8 +21,9 @@ from gateway.authority.service import Authority
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.keys import BRIDGE, REPORTER
 from gateway.listener import start_http
+from tests.e2e.conftest import REVOCATION_BUDGET_S
 from tests.e2e.consolekit import Browser
-from tests.e2e.test_auth_flow import (
+from tests.e2e.world import (
     LOGIN,
     OWNER,
     PASSWORD,
@@ -35,7 +36,6 @@ from tests.e2e.test_auth_flow import (
 )
 
 STATE_BUDGET_S = 10.0
-REVOCATION_BUDGET_S = 2.0
 
 
 async def rows(browser: Browser) -> str:

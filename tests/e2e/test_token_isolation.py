@@ -27,7 +27,7 @@ from gateway.hub import StreamKey
 from gateway.keys import HUB
 from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon
-from tests.e2e.test_ws import SYMBOLS, connect
+from tests.e2e.wskit import SYMBOLS, connect
 
 OTHER, OTHER_PASSWORD = "intruder@example.com", "another long password"
 

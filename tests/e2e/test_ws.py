@@ -7,15 +7,12 @@ import base64
 import contextlib
 import os
 import socket
-from collections import deque
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
-from aiohttp import WSMsgType
 
 from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal
@@ -30,12 +27,9 @@ from tests.e2e.conftest import (
     connected_terminal,
     running_daemon,
 )
+from tests.e2e.wskit import SYMBOLS, connect, url
 
 pytestmark = pytest.mark.network_edge
-
-#: BTCUSD trades around the clock in the emulator, so some symbol always ticks (weekends too).
-SYMBOLS = ["EURUSD", "USDJPY", "BTCUSD"]
-
 
 def ws_daemon(data_dir: Path, **ws: Any) -> contextlib.AbstractAsyncContextManager[Daemon]:
     """A daemon on port 0 whose ``[ws]`` settings are overridden by ``ws``."""
@@ -46,68 +40,6 @@ def terminal(daemon: Daemon, tick_rate_hz: float = 10
              ) -> contextlib.AbstractAsyncContextManager[EmulatedTerminal]:
     """An emulated terminal connected for the test's duration."""
     return connected_terminal(daemon, symbols=tuple(SYMBOLS), tick_rate_hz=tick_rate_hz)
-
-
-class Client:
-    """A WebSocket client that keeps notifications aside while it waits for answers."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.notes: deque[dict[str, Any]] = deque()
-        self._rid = 0
-
-    async def receive(self) -> dict[str, Any]:
-        """The next message, whatever it is."""
-        msg = await self.ws.receive(timeout=WAIT_S)
-        assert msg.type is WSMsgType.TEXT, (msg.type, msg.data, msg.extra)
-        obj: dict[str, Any] = orjson.loads(msg.data)
-        return obj
-
-    async def call(self, method: str, params: Any = None) -> dict[str, Any]:
-        """Send a request; its response (notifications that arrive first are kept)."""
-        self._rid += 1
-        body: dict[str, Any] = {"jsonrpc": "2.0", "id": self._rid, "method": method}
-        if params is not None:
-            body["params"] = params
-        await self.ws.send_str(orjson.dumps(body).decode())
-        while True:
-            obj = await self.receive()
-            if obj.get("id") == self._rid and "method" not in obj:
-                return obj
-            self.notes.append(obj)
-
-    async def result(self, method: str, params: Any = None) -> Any:
-        """The result of a call that must succeed."""
-        response = await self.call(method, params)
-        assert "result" in response, response
-        return response["result"]
-
-    async def note(self, method: str | None = None) -> dict[str, Any]:
-        """The next notification (of ``method``, skipping others); its params."""
-        while True:
-            obj = self.notes.popleft() if self.notes else await self.receive()
-            if method is None or obj.get("method") == method:
-                params: dict[str, Any] = obj["params"]
-                return params
-
-    async def close_code(self) -> tuple[int | None, str]:
-        """Wait for the server to close; its close code and reason."""
-        while True:
-            msg = await self.ws.receive(timeout=WAIT_S)
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
-                return self.ws.close_code, str(msg.extra or "")
-
-
-def url(daemon: Daemon) -> str:
-    return f"http://127.0.0.1:{daemon.http_port}/ws"
-
-
-@contextlib.asynccontextmanager
-async def connect(daemon: Daemon, token: str | None = None, *,
-                  header: bool = True) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {token or daemon.token}"} if header else {}
-    async with daemon.session.ws_connect(url(daemon), headers=headers) as ws:
-        yield Client(ws)
 
 
 async def test_ticks_arrive_with_consecutive_seq(daemon: Daemon,

@@ -13,6 +13,8 @@
 * :class:`CompiledEA` starts the binary pointed at a daemon, keeps what it prints (its Experts
   log and ``CHART:`` lines, the text ``Comment`` puts on the chart), and stops it with SIGTERM,
   which the harness turns into ``OnDeinit``.
+* :func:`mtgateway` runs our command as a user does (``mtgateway ea install`` in the MT5 and
+  MT4 install tests).
 
 g++ and the OpenSSL headers (Debian: ``g++ libssl-dev``) are required; ``.ci/run`` installs
 them, and :func:`build_ea` says so when they are missing instead of skipping.
@@ -292,3 +294,9 @@ class CompiledEA:
         # pytest shows a test's captured output only when it fails: then the EA's own last
         # words (why it dropped the connection, an abort) are beside the assertion.
         print(f"== the EA's last output (exit code {code}):", *self.lines[-40:], sep="\n")
+
+
+def mtgateway(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m gateway ARGS`` in a process, its output as text (never raises on failure)."""
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
+                          text=True, timeout=60, check=False)

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from tests.e2e.candlekit import RATE_FIELDS, bar_of, collect, rates_range
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
-from tests.e2e.test_candles import RATE_FIELDS, bar_of, collect, rates_range
-from tests.e2e.test_ws import connect
+from tests.e2e.wskit import connect
 from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ
 from tests.ea_mql.eakit import CompiledEA, write_fixture
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4

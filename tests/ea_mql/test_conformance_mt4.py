@@ -1,10 +1,11 @@
 """The conformance suite against the compiled MQL4 EA (MetaTrader 4), through the real daemon.
 
-Every test of ``test_conformance`` that MT4 can pass runs here unchanged against the MT4 EA on a
-fixture made from the same emulator. Where MetaTrader 4 cannot give MT5's answer, the answer it
-gives instead is declared and asserted here (docs/terminal.md, "MetaTrader 4"): no tick history
-(``copy_ticks_*`` answer -32009 "unsupported on this platform"), no depth of market
-(``market_book_*``, -32009 too), the timeframes MT4 lacks, and the platform the daemon reports.
+Every conformance test that MT4 can pass (``tests/ea_mql/conformance.py``) runs here unchanged
+against the MT4 EA on a fixture made from the same emulator. Where MetaTrader 4 cannot give
+MT5's answer, the answer it gives instead is declared and asserted here (docs/terminal.md,
+"MetaTrader 4"): no tick history (``copy_ticks_*`` answer -32009 "unsupported on this
+platform"), no depth of market (``market_book_*``, -32009 too), the timeframes MT4 lacks, and
+the platform the daemon reports.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
-from tests.ea_mql.conftest import reference_terminal
-from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.eakit4 import build_ea4, write_fixture4
-from tests.ea_mql.test_conformance import (
+from tests.ea_mql.conformance import (
     RATE_COLUMNS,
     error,
     result,
@@ -29,6 +27,9 @@ from tests.ea_mql.test_conformance import (
     test_symbol_reads,
     test_trading_reads,
 )
+from tests.ea_mql.conftest import reference_terminal
+from tests.ea_mql.eakit import CompiledEA
+from tests.ea_mql.eakit4 import build_ea4, write_fixture4
 
 __all__ = ["test_check_send_and_close", "test_rates", "test_rejections_are_results",
            "test_session_reads", "test_symbol_reads", "test_trading_reads"]

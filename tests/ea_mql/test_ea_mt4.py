@@ -12,34 +12,22 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ea_bridge import Bridge, HeartbeatSettings
 from tests.bridgekit import RecordingListener, StaticVerifier
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, running_daemon
-from tests.ea_mql.conftest import TOKEN, reference_terminal
+from tests.ea_mql.conftest import TOKEN
 from tests.ea_mql.eakit import KIT, BuildError, CompiledEA
-from tests.ea_mql.eakit4 import MQL4_DIR, assemble, build_ea4, write_fixture4
+from tests.ea_mql.eakit4 import MQL4_DIR, assemble, build_ea4
+from tests.ea_mql.mt4kit import BUY, fixture4, trades
 from tests.testkit import MS
-
-BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
-                       "symbol": "BTCUSD", "volume": 0.01}
 
 
 @pytest.fixture(scope="session")
 def ea4_binary() -> Path:
     return build_ea4()
-
-
-def fixture4(tmp_path: Path, **switches: Any) -> tuple[Path, dict[str, Any]]:
-    path = tmp_path / "terminal4.json"
-    return path, write_fixture4(path, reference_terminal(), **switches)
-
-
-def trades(listener: RecordingListener) -> list[dict[str, Any]]:
-    return [p for _, n, p, _ in listener.events if n == "trade" and p["type"] != "account_updated"]
 
 
 async def test_trade_events_from_snapshots_survive_a_reconnect(

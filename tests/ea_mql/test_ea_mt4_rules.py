@@ -21,8 +21,8 @@ from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
 from tests.ea_mql.conftest import TOKEN
 from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4
-from tests.ea_mql.test_ea_mt4 import fixture4, trades
-from tests.ea_mql.test_terminal_faults import with_open_position
+from tests.ea_mql.mt4kit import fixture4, trades
+from tests.ea_mql.terminalkit import with_open_position
 
 POINT = 0.01  # BTCUSD: 2 digits
 

@@ -22,7 +22,7 @@ from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
 from tests.ea_mql.conftest import TOKEN
 from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.eakit4 import build_ea4
-from tests.ea_mql.test_ea_mt4 import BUY, fixture4
+from tests.ea_mql.mt4kit import BUY, fixture4
 
 #: MT4's closing order and deal of ticket X are X + 2^32 (docs/terminal.md, "History").
 CLOSE_BIT = 2**32

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.eafiles import EA_FILES, ea_source_dir
-from tests.ea_mql.eakit import MQL5_DIR, build_ea
-
-
-def mtgateway(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
-                          text=True, timeout=60, check=False)
+from tests.ea_mql.eakit import MQL5_DIR, build_ea, mtgateway
 
 
 def test_the_shipped_file_list_is_the_whole_ea() -> None:

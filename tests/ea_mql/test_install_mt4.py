@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.eafiles import EA4_FILES, SHARED_INCLUDES
-from tests.ea_mql.eakit import MQL5_DIR
+from tests.ea_mql.eakit import MQL5_DIR, mtgateway
 from tests.ea_mql.eakit4 import MQL4_DIR, build_ea4
-from tests.ea_mql.test_install import mtgateway
 
 
 def test_the_shipped_mt4_file_list_is_the_whole_ea() -> None:

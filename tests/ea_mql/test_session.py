@@ -18,7 +18,7 @@ from gateway.auth import generate_token
 from mtgateway.credential import token_hint
 from tests.bridgekit import daemon_proof
 from tests.e2e.conftest import HEARTBEAT_TIMEOUT_S, LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
-from tests.e2e.test_auth_flow import world
+from tests.e2e.world import world
 from tests.ea_mql.eakit import CompiledEA
 
 #: The socket behaviours MQL5 leaves open, which the EA must survive (kit/mql5/mql5_net.h):

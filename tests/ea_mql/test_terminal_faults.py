@@ -27,13 +27,9 @@ from tests.bridgekit import RecordingListener, StaticVerifier, daemon_proof
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import MQL5_DIR, CompiledEA, build_ea
+from tests.ea_mql.terminalkit import held_then_answered, trades, with_open_position
 
 Bridged = tuple[Bridge, RecordingListener]
-
-
-def trades(listener: RecordingListener, kind: str | None = None) -> list[dict[str, Any]]:
-    return [p for _, n, p, _ in listener.events
-            if n == "trade" and (kind is None or p["type"] == kind)]
 
 
 async def buy(b: Bridge, volume: float = 0.01, **extra: Any) -> dict[str, Any]:
@@ -63,16 +59,6 @@ async def test_tick_flags_are_translated_to_mql5s_values(
         with pytest.raises(EAError) as refused:
             await b.call(TERMINAL, "copy_ticks_range", {**window, "flags": 4}, WAIT_S)
         assert refused.value.code == -32602 and "flags" in refused.value.message
-
-
-async def held_then_answered(b: Bridge, method: str, params: dict[str, Any]) -> Any:
-    """Call ``method`` and, while it is held, a ping: the ping is answered first (an EA that
-    copied history that is not local would be stuck in the copy and answer the ping after)."""
-    held = asyncio.create_task(b.call(TERMINAL, method, params, WAIT_S))
-    await asyncio.sleep(0)  # the request goes out before the ping
-    assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
-    assert not held.done(), "the history call was answered before a later ping"
-    return await held
 
 
 async def test_ticks_not_on_disk_load_while_the_ea_keeps_answering(
@@ -130,15 +116,6 @@ async def test_history_of_a_symbol_outside_market_watch_selects_it(
 
 
 # ---- the terminal's start (C-4, C-5, E-15) ------------------------------------------------------
-
-def with_open_position(volume: float = 0.02) -> tuple[Any, int]:
-    """The reference terminal with a BTCUSD buy already open; returns it and the ticket."""
-    terminal = reference_terminal()
-    sent = terminal._method_table()["order_send"](request={
-        "action": 1, "type": 0, "symbol": "BTCUSD", "volume": volume})
-    assert sent["retcode"] == 10009, sent
-    return terminal, int(sent["order"])
-
 
 async def test_positions_open_before_login_are_known_after_it(
         bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:

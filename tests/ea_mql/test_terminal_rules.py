@@ -16,7 +16,7 @@ from tests.bridgekit import RecordingListener
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.test_terminal_faults import held_then_answered, trades, with_open_position
+from tests.ea_mql.terminalkit import held_then_answered, trades, with_open_position
 
 Bridged = tuple[Bridge, RecordingListener]
 

@@ -12,7 +12,7 @@ import pytest
 from gateway.auth.challenge import ChallengeAuthenticator
 from gateway.errors import Unauthorized
 from mtgateway.handshake import Handshake
-from tests.gateway.authkit import AuthStack, auth_stack
+from tests.gateway.auth.authkit import AuthStack, auth_stack
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from mtgateway.credential import (
     token_hint,
     verify_server,
 )
-from tests.gateway.authkit import OWNER, AuthStack, auth_stack
+from tests.gateway.auth.authkit import OWNER, AuthStack, auth_stack
 
 
 def test_token_format() -> None:

@@ -14,7 +14,7 @@ from gateway.auth import Authenticator, DeviceIdentity
 from gateway.authority.records import AuthorityKey, AuthoritySigner, SignedRecord
 from gateway.errors import Unauthorized, Unavailable
 from mtgateway.credential import token_hint
-from tests.gateway.authkit import AuthStack, auth_stack
+from tests.gateway.auth.authkit import AuthStack, auth_stack
 
 STALE_AFTER_S = 300 + 61  # one interval plus the slack (60 s at most)
 

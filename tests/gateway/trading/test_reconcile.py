@@ -1,4 +1,5 @@
-"""Identifying a lost order from what the terminal shows (gateway/reconcile.py, no sockets)."""
+"""Identifying a lost order from what the terminal shows (gateway/trading/reconcile.py, no
+sockets)."""
 
 from __future__ import annotations
 
