@@ -2,7 +2,7 @@
 
 The synchronous and the asyncio client both forward here, so the binding of arguments (the
 package's order, positional and keyword mixed, ``datetime`` converted) and the shaping of each
-result (named tuples, arrays) is written once. ``tests/client/test_signatures.py`` checks that
+result (named tuples, arrays) is written once. ``tests/client/test_api_surface.py`` checks that
 both clients' methods have exactly these signatures.
 """
 
