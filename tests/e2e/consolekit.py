@@ -38,12 +38,13 @@ import aiohttp
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
 
 from gateway.authority.boxes import BoxOpener
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.proofs import device_info
 from gateway.authority.records import AuthorityKey, b64url_encode
-from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
+from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
 from mtgateway.credential import token_hint
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -255,15 +256,17 @@ def device_proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
 
 
 @contextlib.asynccontextmanager
-async def running_console(tmp_path: Path) -> AsyncIterator[Console]:
-    """The console on loopback port 0, its data in ``tmp_path``, the owner created, mail
-    going to a real SMTP server on loopback (what the ``console`` fixture yields)."""
+async def running_console(tmp_path: Path, database_url: str = "") -> AsyncIterator[Console]:
+    """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
+    database at ``database_url``), the owner created, mail going to a real SMTP server on
+    loopback (what the ``console`` fixture yields)."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
     smtp_port = smtp.sockets[0].getsockname()[1]
     config = GatewayConfig(
         data_dir=str(tmp_path), console=ConsoleConfig(port=0),
+        authority=AuthorityConfig(database_url=SecretStr(database_url)),
         smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
                         from_address="gateway@example.net", timeout_s=WAIT_S))
     clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()

@@ -21,27 +21,17 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aiohttp
 import psycopg
 import pytest
-from aiosmtpd.smtp import SMTP
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import SecretStr
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,
-    WAIT_S,
     Browser,
-    Clock,
     Console,
-    CountingClock,
-    Pauses,
-    Sink,
     issue_token,
     pending_lookup,
+    running_console,
 )
 from tests.latencykit import LatencyProxy
 from tests.pgkit import PostgresServer
@@ -90,25 +80,9 @@ def far_database(postgres: PostgresServer) -> Iterator[str]:
 
 @pytest.fixture
 async def far_console(tmp_path: Path, far_database: str) -> AsyncIterator[Console]:
-    sink = Sink()
-    loop = asyncio.get_running_loop()
-    smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
-    config = GatewayConfig(
-        data_dir=str(tmp_path), console=ConsoleConfig(port=0),
-        authority=AuthorityConfig(database_url=SecretStr(far_database)),
-        smtp=SmtpConfig(host="127.0.0.1", port=smtp.sockets[0].getsockname()[1],
-                        security="none", from_address="gateway@example.net",
-                        timeout_s=WAIT_S))
-    clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
-    app = create_console_app(config, clock=clock, throttle_clock=throttle_clock, sleep=pauses)
-    runner, port = await start_console(app, "127.0.0.1", 0)
-    await app[AUTHORITY].owners.create(OWNER, PASSWORD)
-    async with aiohttp.ClientSession() as session:
-        yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
-                      Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
-    await runner.cleanup()
-    smtp.close()
-    await smtp.wait_closed()
+    """The console on the database one round trip away."""
+    async with running_console(tmp_path, far_database) as console:
+        yield console
 
 
 async def _pages(browser: Browser) -> None:
