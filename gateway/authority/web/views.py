@@ -59,6 +59,7 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
     """Every terminal the owner has a token for, with each device's latest report and, while
     it is active, the account figures its daemon read; a token never used shows "never"."""
     figures = figures or {}
+    labels = {t["token_id"]: t.get("label", "") for t in tokens}
     rows: list[dict[str, Any]] = []
     reported: set[tuple[int, str]] = set()
     for report in reports:
@@ -69,7 +70,7 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
                      "platform": report.platform, "ea_version": report.ea_version,
                      "device_name": device.get("name", ""), "device_id": report.device_id,
                      "since": report.changed_at, "last_seen": report.reported_at,
-                     "token_id": report.token_id,
+                     "token_id": report.token_id, "token_label": labels.get(report.token_id, ""),
                      "figures": figures.get((report.device_id, report.login, report.server))
                      if report.shown_state(now) == "active" else None})
     for token in tokens:
@@ -79,7 +80,7 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
             rows.append({"login": key[0], "server": key[1], "state": "never", "reason": "",
                          "platform": "", "ea_version": "", "device_name": "", "device_id": "",
                          "since": None, "last_seen": None, "token_id": token["token_id"],
-                         "figures": None})
+                         "token_label": token.get("label", ""), "figures": None})
     return rows
 
 
