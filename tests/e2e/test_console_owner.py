@@ -111,12 +111,90 @@ async def test_denying_a_device_asks_first_and_kills_its_code(
     done = await browser.post(f"/devices/{device_id}/deny",
                               {"csrf": asked.csrf(), "confirm": "yes"})
     assert done.status == 303
-    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "revoked"
-    assert "desk-pc denied." in (await browser.get("/devices")).text
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "denied"
+    assert "desk-pc denied" in (await browser.get("/devices")).text
     status, body, _ = await console.device("POST", "/v1/device/verify", {"code": code})
     assert status == 400 and body["error"]["reason"] == "no_pending_approval"
     missing = await browser.submit("/devices", "/devices/dev_nope/deny", {"confirm": "yes"})
     assert missing.status == 404 and "Page not found" in missing.text
+
+
+async def _sends(console: Console, device_id: str) -> int:
+    """How many approval codes were issued (each is an e-mail) for ``device_id``."""
+    authority = console.app[AUTHORITY]
+    return len(await authority.run(authority.store.sends, device_id=device_id, since=0))
+
+
+async def test_a_denied_device_stays_denied_while_it_keeps_asking(
+        console: Console, browser: Browser) -> None:
+    """Review round 4, M2: the device's daemon retries every few seconds; after Deny it was
+    pending again at once, under the "denied" notice, and another e-mail went out. Now it
+    stays denied (no new request, no code, no e-mail) and the row offers Allow again (with the
+    password), Remove, and the revocation of the token it presented."""
+    token, device_id, _ = await _pending(console, browser)
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
+    assert "stays denied" in asked.text and 'id="confirm-option"' in asked.text
+    assert listed["token_id"] in asked.text  # the dialog offers to revoke the token it used
+    await browser.post(f"/devices/{device_id}/deny", {"csrf": asked.csrf(), "confirm": "yes"})
+    for _ in range(3):  # the daemon keeps asking, past every resend interval
+        console.clock.now += 120
+        status, body, _ = await console.device("POST", "/v1/records/lookup", {
+            "token_hint": token_hint(token), "device_name": "desk-pc", "os": "Windows 11"})
+        assert (status, body) == (200, {"status": "pending"})  # not approved, as before
+    [device] = await console.app[AUTHORITY].approvals.of_owner(OWNER)
+    assert device["status"] == "denied" and await _sends(console, device_id) == 1
+    page = (await browser.get("/devices")).text
+    assert f'data-device-id="{device_id}" data-status="denied"' in page
+    assert f'id="approve-{device_id}"' not in page and f'id="deny-{device_id}"' not in page
+    for button in (f"allow-{device_id}", f"forget-{device_id}", f"revoke-token-{device_id}"):
+        assert f'id="{button}"' in page
+    # Allow again is a loosening: the password first
+    refused = await browser.submit("/devices", f"/devices/{device_id}/allow", {})
+    assert refused.status == 401 and f'id="approve-error-{device_id}"' in refused.text
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "denied"
+    allowed = await browser.submit("/devices", f"/devices/{device_id}/allow",
+                                   {"owner_password": PASSWORD})
+    assert allowed.status == 303
+    assert "allowed again" in (await browser.get("/devices")).text
+    status, body, _ = await console.device("POST", "/v1/records/lookup",
+                                           {"token_hint": token_hint(token)})
+    assert status == 200 and body["status"] == "ok"
+    assert 'data-kind="device_allowed"' in (await browser.get("/activity")).text
+    await console.drain_mail()
+    assert len(console.sink.messages) == 1  # the first request's code, and nothing after
+
+
+async def test_the_deny_dialog_revokes_the_token_the_device_presented(
+        console: Console, browser: Browser) -> None:
+    _, device_id, _ = await _pending(console, browser)
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
+    done = await browser.post(f"/devices/{device_id}/deny", {
+        "csrf": asked.csrf(), "confirm": "yes", "revoke_token": "yes"})
+    assert done.status == 303
+    page = (await browser.get("/devices")).text
+    assert f"Token {listed['token_id']} revoked." in page
+    assert f'id="revoke-token-{device_id}"' not in page  # nothing left to revoke
+    [after] = await console.app[AUTHORITY].tokens.of(OWNER)
+    assert after["revoked_at"] is not None
+    assert 'data-kind="token_revoked"' in (await browser.get("/activity")).text
+
+
+async def test_the_approval_email_says_what_the_console_offers(
+        console: Console, browser: Browser) -> None:
+    """Review round 4, m14: the e-mail said "revoke it in the console (devices: revoke)" for
+    a pending device, which the console can only approve or deny; and nothing of approving
+    there."""
+    await _pending(console, browser)
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    payload = console.sink.messages[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    text = payload.decode()
+    assert "devices: revoke" not in text
+    assert "(Devices, Approve" in text and "(Devices, Deny)" in text
+    assert "stays denied" in text and listed["token_id"] in text
+    assert "Revoke its token" in text
 
 
 async def test_a_revoked_device_row_can_be_removed_after_a_confirmation(

@@ -380,8 +380,15 @@ class Approvals:
 
     def _request(self, tx: Tx, approval: Approval, now: int) -> ApprovalRequest:
         device = self._store.device(tx, approval.device_id)
+        token_id = self._store.approval_token(tx, approval.approval_id)
+        row = self._store.token_by_id(tx, token_id) if token_id is not None else None
+        token = ""
+        if row is not None:
+            label = details_of(tx, [row.token_id]).get(row.token_id)
+            named = f" “{label.label}”" if label is not None and label.label else ""
+            token = f"{row.token_id}{named} for {row.login}@{row.server}"
         return ApprovalRequest(owner_email=approval.owner_email, device_id=approval.device_id,
                                device_name=clean_label(device.name, "unnamed") if device
                                else "unnamed",
                                os=clean_label(device.os, "unknown") if device else "unknown",
-                               requested_at=now)
+                               requested_at=now, token=token)

@@ -73,7 +73,8 @@ class Terminals:
             if changed and report.state == "refused":
                 self._shared.activity.add(tx, row.owner_email, "refusal",
                                           f"{report.login}@{report.server} on {device_id}: "
-                                          f"{report.reason} ({row.token_id})", now)
+                                          f"{report.reason.replace('_', ' ')} "
+                                          f"({row.token_id})", now)
         return stored
 
     async def of(self, owner_email: str) -> list[TerminalRow]:

@@ -43,7 +43,7 @@ from .security import (
     set_cookie,
 )
 from .sessions import Session, SessionStore
-from .views import ago, checklist, terminal_rows, verified_terminals, when
+from .views import ago, checklist, live_tokens, terminal_rows, verified_terminals, when
 
 __all__ = ["Pages", "SignIn"]
 
@@ -524,8 +524,12 @@ class Pages:
         authority = self._authority()
         return await self._page("accounts.html", session, "accounts", status=status,
                                 accounts=await authority.accounts.of(session.owner_email),
-                                verified=verified_terminals(await authority.terminals.of(
-                              session.owner_email)),
+                                verified=verified_terminals(
+                                    await authority.terminals.of(session.owner_email),
+                                    await authority.terminals.verified(session.owner_email)),
+                                live_tokens=live_tokens(
+                                    await authority.tokens.of(session.owner_email),
+                                    self._clock()),
                                 errors=(errors or FormErrors()).fields, form=form or {},
                                 risk_errors=risk_errors or {}, risk_forms=risk_forms or {})
 
@@ -546,8 +550,9 @@ class Pages:
         registration, errors = parse_registration({**form, "password": data.get("password")})
         if registration is None:
             return await self._accounts_page(session, status=400, errors=errors, form=form)
+        authority = self._authority()
         try:
-            await self._authority().accounts.register(session.owner_email, registration)
+            await authority.accounts.register(session.owner_email, registration)
         except AccountExists:
             errors.add("login", f"Account {registration.login} already exists on "
                                 f"{registration.server}")
@@ -555,8 +560,12 @@ class Pages:
         except ValueError as exc:
             errors.add("name", str(exc))
             return await self._accounts_page(session, status=400, errors=errors, form=form)
+        has_token = live_tokens(await authority.tokens.of(session.owner_email),
+                                self._clock()).get((registration.login, registration.server))
         raise await self._done(session, f"Account {registration.login}@{registration.server} "
-                               "registered. Next: create a token for it.", "/accounts")
+                               "registered. " + ("Its terminal's token now carries this risk "
+                                                 "policy." if has_token else
+                                                 "Next: create a token for it."), "/accounts")
 
     async def update_risk(self, request: web.Request) -> web.StreamResponse:
         """``POST /accounts/{account_id}/risk``: one click to tighten; loosening a limit or
