@@ -45,9 +45,9 @@ class TokenDetails:
 
 
 def clean_label(text: str) -> str:
-    """A label as kept: blanks collapsed, control characters dropped, at most
+    """A label as kept: blanks and control characters collapsed to one space, at most
     :data:`LABEL_MAX` characters (``ValueError`` when longer)."""
-    cleaned = " ".join("".join(ch for ch in text if ch.isprintable()).split())
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     if len(cleaned) > LABEL_MAX:
         raise ValueError(f"a label has at most {LABEL_MAX} characters")
     return cleaned
