@@ -419,3 +419,31 @@ async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_nev
     assert (status, body) == (200, {"stored": 0})
     rows = (await browser.get("/dashboard/rows")).text
     assert 'data-state="active"' not in rows and "9.9" not in rows
+
+
+async def test_verified_stays_after_the_token_is_revoked(
+        console: Console, browser: Browser) -> None:
+    """Review round 4, m8: "verified" followed the latest report, so the refusal after a
+    revocation turned a verified account into "not yet verified". The proof is kept; the
+    token state is shown beside it."""
+    token, device_id, _ = await _pending(console, browser)
+    await browser.submit("/devices", f"/devices/{device_id}/approve",
+                         {"owner_password": PASSWORD})
+    status, _ = await console.owner("POST", "/v1/accounts", {
+        "name": "Demo", "broker": "MetaQuotes", "login": 5012345, "server": "MTG-Demo"})
+    assert status == 201
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    active = {"login": 5012345, "server": "MTG-Demo", "state": "active",
+              "token_id": listed["token_id"], "platform": "MT5", "ea_version": "1.2.0"}
+    assert (await console.device("POST", "/v1/terminals/report",
+                                 {"terminals": [active]}))[0] == 200
+    page = (await browser.get("/accounts")).text
+    assert 'data-verified="yes"' in page and "1 live token" in page
+    await browser.submit("/tokens", f"/tokens/{listed['token_id']}/revoke", {"confirm": "yes"})
+    refused = {**active, "state": "refused", "reason": "token_revoked", "token_id": "",
+               "token_hint": token_hint(token)}
+    assert (await console.device("POST", "/v1/terminals/report",
+                                 {"terminals": [refused]}))[1] == {"stored": 1}
+    page = (await browser.get("/accounts")).text
+    assert 'data-verified="yes"' in page and "not yet verified" not in page
+    assert "no live token" in page
