@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.authority.mailer import RecordingMailer
 from gateway.authority.database import Tx
+from gateway.authority.mailer import RecordingMailer
 from gateway.authority.migrations import MIGRATIONS, schema_version
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
