@@ -447,3 +447,22 @@ async def test_verified_stays_after_the_token_is_revoked(
     page = (await browser.get("/accounts")).text
     assert 'data-verified="yes"' in page and "not yet verified" not in page
     assert "no live token" in page
+
+
+async def test_the_owner_api_labels_tokens(console: Console) -> None:
+    """m9 over the owner API: a label at creation, changed with PATCH, listed with the last
+    use (none yet); another owner's or an unknown token is 404; a label too long is refused."""
+    status, body = await console.owner("POST", "/v1/tokens", {
+        "login": 5012345, "server": "MTG-Demo", "label": "EA on the VPS"})
+    assert status == 201 and body["record"]["label"] == "EA on the VPS"
+    token_id = body["token_id"]
+    status, changed = await console.owner("PATCH", f"/v1/tokens/{token_id}",
+                                          {"label": "backtest bot"})
+    assert (status, changed) == (200, {"label": "backtest bot"})
+    status, listed = await console.owner("GET", "/v1/tokens")
+    [row] = listed["tokens"]
+    assert (row["label"], row["used_at"], row["used_device"]) == ("backtest bot", None, "")
+    status, _ = await console.owner("PATCH", "/v1/tokens/tok_nope", {"label": "x"})
+    assert status == 404
+    status, refused = await console.owner("PATCH", f"/v1/tokens/{token_id}", {"label": "x" * 61})
+    assert status in (400, 422) and refused["error"]["reason"] == "invalid_request"
