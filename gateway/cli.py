@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--expires-in", type=_duration_s, default=_duration_s("90d"),
                         metavar="DURATION", help="lifetime such as 90d (default), 12h")
     create.add_argument("--scopes", type=_scopes, default=SCOPES, help="read or read,trade")
+    create.add_argument("--label", default="", metavar="TEXT",
+                        help="where the token goes, to tell tokens apart (\"EA on the VPS\"); "
+                             "shown in the console and in `token list`")
     listing = token_sub.add_parser("list", help="list tokens (never their values)")
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")

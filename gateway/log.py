@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import orjson
+
+from .base.access import ACCESS_FIELDS, log_access
 
 __all__ = ["ACCESS_FIELDS", "JsonFormatter", "LogFormat", "RedactingFilter", "log_access", "redact",
            "setup_logging"]
@@ -68,24 +69,6 @@ class RedactingFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
-
-
-#: The record attribute holding an access line's fields (:func:`log_access`): the JSON format
-#: writes them as keys of their own beside the message, so a log shipper filters on ``status``
-#: or ``rpc_methods`` without parsing text (review round 4, m20).
-ACCESS_FIELDS: Final = "access"
-
-
-def log_access(logger: logging.Logger, remote: str | None, method: str, path: str,
-               called: Sequence[str], status: int, size: int | None, seconds: float) -> None:
-    """One access line: ``remote METHOD /path [rpc,methods] status bytes 1.2ms`` as text, and
-    the same as fields (``remote``, ``method``, ``path``, ``rpc_methods``, ``status``,
-    ``bytes``, ``duration_ms``) in the JSON format. ``path`` is without its query string."""
-    fields = {"remote": remote, "method": method, "path": path, "rpc_methods": list(called),
-              "status": status, "bytes": size, "duration_ms": round(seconds * 1000, 1)}
-    logger.info("%s %s %s%s %d %s %.1fms", remote, method, path,
-                f" [{','.join(called)}]" if called else "", status, size, seconds * 1000,
-                extra={ACCESS_FIELDS: fields})
 
 
 class JsonFormatter(logging.Formatter):

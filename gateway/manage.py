@@ -207,7 +207,7 @@ async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
     if args.token_command == "create":
         _print_issued(await remote.issue_token(
             email, password, args.login, args.server, scopes=sorted(args.scopes),
-            expires_in_s=args.expires_in))
+            expires_in_s=args.expires_in, label=args.label))
         return 0
     if args.token_command == "list":
         _print_listing(await remote.list_tokens(email, password))
@@ -224,7 +224,8 @@ async def _token_local(args: argparse.Namespace, authority: Authority, refresh_s
         try:
             issued = await authority.tokens.issue(owner, args.login, args.server,
                                                   scopes=sorted(args.scopes),
-                                                  expires_in_s=args.expires_in)
+                                                  expires_in_s=args.expires_in,
+                                                  label=args.label)
         except ValueError as exc:
             raise _Usage(str(exc)) from None
         _print_issued(issued)
@@ -249,6 +250,8 @@ def _print_issued(issued: IssuedToken) -> None:
     record = issued.record
     print(f"token_id: {issued.token_id}")
     print(f"terminal: {record['login']}@{record['server']}")
+    if record.get("label"):
+        print(f"label:    {record['label']}")
     print(f"scopes:   {','.join(record['scopes'])}")
     print(f"owner:    {record['owner_email']}")
     print(f"expires:  {_when(record.get('expires_at'))}")
@@ -278,11 +281,12 @@ def _print_listing(rows: list[dict[str, Any]]) -> None:
         print("no tokens")
         return
     print(f"{'TOKEN_ID':<22} {'TERMINAL':<28} {'SCOPES':<11} {'STATE':<8} {'EXPIRES':<21} "
-          "OWNER")
+          f"{'OWNER':<28} LABEL")
     for row in sorted(rows, key=lambda r: (r.get("created_at", 0), r.get("token_id", ""))):
         terminal = f"{row['login']}@{row['server']}"
         print(f"{row['token_id']:<22} {terminal:<28} {','.join(row['scopes']):<11} "
-              f"{_state(row):<8} {_when(row.get('expires_at')):<21} {row['owner_email']}")
+              f"{_state(row):<8} {_when(row.get('expires_at')):<21} {row['owner_email']:<28} "
+              f"{row.get('label') or ''}".rstrip())
 
 
 def _revoked(done: bool, token_id: str, how_fast: str) -> int:

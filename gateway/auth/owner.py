@@ -148,9 +148,11 @@ class OwnerConsole:
 
     async def issue_token(self, email: str, password: str, login: int, server: str,
                           scopes: Sequence[str] | None = None,
-                          expires_in_s: int | None = None) -> IssuedToken:
+                          expires_in_s: int | None = None, label: str = "") -> IssuedToken:
         """``POST /v1/tokens``: the token is in the answer, once."""
         body: dict[str, Any] = {"login": login, "server": server}
+        if label:
+            body["label"] = label
         if scopes is not None:
             body["scopes"] = list(scopes)
         if expires_in_s is not None:

@@ -29,6 +29,8 @@ KINDS: Final = {
     "device_revoked": "device revoked",
     "device_denied": "device denied",
     "device_forgotten": "device removed from the list",
+    "device_allowed": "device allowed again",
+    "token_labelled": "token label changed",
     "password_changed": "password changed",
     "account_registered": "account registered",
     "risk_updated": "risk policy changed",

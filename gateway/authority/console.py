@@ -33,6 +33,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from ..base.access import log_access
 from ..base.edge import HeldRequests, HostRefusals
 from ..base.guard import (
     BUDGET,
@@ -105,12 +106,14 @@ def _check_bind(host: str, allowed: bool) -> None:
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One line per request: the peer, method, path *without* its query string, status, size
-    and time (a query string is nobody's business in a log)."""
+    """One line per request, as the daemon writes it (``base.access``): the peer, method,
+    path *without* its query string, status, size and time, as text and, in the JSON log
+    format, as the fields ``remote``, ``method``, ``path``, ``status``, ``bytes`` and
+    ``duration_ms`` (review round 4, m6)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info("%s %s %s %d %s %.1fms", request.remote, request.method,
-                         request.path, response.status, response.body_length, time * 1000)
+        log_access(self.logger, request.remote, request.method, request.path, None,
+                   response.status, response.body_length, time)
 
 
 async def _learn_devices(authority: Authority, gate: KeyGate) -> None:

@@ -67,7 +67,10 @@ _HOUR: Final = 3600
 _DAY: Final = 86400
 _CODE_RE: Final = re.compile(r"^\d{8}$")
 
-ApprovalStatus = Literal["pending", "approved", "revoked"]
+#: ``denied``: the owner refused it while it was pending; unlike ``revoked`` it holds while the
+#: device keeps asking (no new request, no code, no e-mail) until the owner allows it again or
+#: removes the row (review round 4, M2).
+ApprovalStatus = Literal["pending", "approved", "revoked", "denied"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +173,8 @@ def account_lock_due(failures: Sequence[float], now: float) -> bool:
 
 def issue_code(approval: Approval, code: str, pepper: bytes, now: int) -> Approval:
     """The approval with a new code: the previous one (if any) stops working at once."""
-    if approval.status == "approved":
-        raise ValueError("approval is already complete")
+    if approval.status in ("approved", "denied"):
+        raise ValueError(f"approval is {approval.status}: no code is due")
     return replace(approval, status="pending",
                    code_mac=code_mac(pepper, code, approval.device_id, approval.approval_id),
                    code_issued_at=now, tries_left=MAX_TRIES, approved_at=None)

@@ -43,6 +43,9 @@ class ApprovalRequest:
     device_name: str
     os: str
     requested_at: int
+    #: The owner's token the device presented: its id, label and terminal, as the console
+    #: names it (``tok_… “EA on the VPS” for 5012345@MTG-Demo``); empty when unknown.
+    token: str = ""
 
 
 class Mailer(Protocol):
@@ -79,17 +82,22 @@ def approval_code_message(request: ApprovalRequest, code: str, from_address: str
     message = _message(from_address, request.owner_email,
                        f"MT Gateway: approve the device {request.device_name!r}?",
                        request.requested_at)
+    token = f"  token:       {request.token}\n" if request.token else ""
     message.set_content(
         "A machine asked to use your MT Gateway tokens:\n\n"
         f"  device name: {request.device_name}\n"
         f"  OS:          {request.os}\n"
         f"  device id:   {request.device_id}\n"
+        f"{token}"
         f"  time:        {_when(request.requested_at)}\n\n"
-        f"If this is you, run on that machine:\n\n"
+        f"If this is you, approve it in {console_hint} (Devices, Approve, with your\n"
+        "console password), or run on that machine:\n\n"
         f"  mtgateway device verify {format_code(code)}\n\n"
         f"The code works for {CODE_TTL_S // 60} minutes and only on that machine.\n\n"
-        f"Not you? Do not share the code, and revoke it in {console_hint} "
-        "(devices: revoke); consider revoking the token too.\n")
+        f"Not you? Do not share the code. Deny it in {console_hint} (Devices, Deny):\n"
+        "it stays denied while it keeps asking, and you get no more e-mails about it.\n"
+        "Whoever runs it holds the token it presented: revoke that token too (the deny\n"
+        "dialog offers it; or Devices, Revoke its token; or Tokens, Revoke).\n")
     return message
 
 
@@ -102,7 +110,8 @@ def approved_message(request: ApprovalRequest, from_address: str,
     message.set_content(
         f"The device {request.device_name} ({request.os}, id {request.device_id}) was approved "
         f"at {_when(request.requested_at)} and can now use your tokens.\n\n"
-        f"Not you? Revoke it in {console_hint} (devices: revoke).\n")
+        f"Not you? Revoke it in {console_hint} (Devices, Revoke), and revoke the token\n"
+        "it presented (Tokens, Revoke).\n")
     return message
 
 

@@ -117,6 +117,18 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
     # their SHA-256, which was a credential (review round 4, T4-F2): ``store.py`` rebuilds the
     # table, deriving both keys from each stored digest, so no owner re-pastes a token.
     Step("token_verifiers"),
+    # 8: tokens told apart and verification that sticks (review round 4, m8 and m9): each
+    # token's label and its last use (when, by which device, from which address; written at
+    # most once a minute per token and place), and the terminals that once proved they hold
+    # an account (a daemon reported them logged in under one of the owner's tokens).
+    """
+    CREATE TABLE IF NOT EXISTS token_details (
+        token_id TEXT PRIMARY KEY, label TEXT NOT NULL, used_at INTEGER,
+        used_device TEXT NOT NULL, used_address TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS verified_terminals (
+        owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+        verified_at INTEGER NOT NULL, PRIMARY KEY (owner_email, login, server));
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

@@ -55,6 +55,31 @@ async def _cli(*args: str | Path) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+async def test_token_create_takes_a_label_that_the_listing_shows(tmp_path: Path) -> None:
+    """Review round 4, m9: two tokens of one terminal could not be told apart. `token create
+    --label` names one; `token list` shows it; a label too long is one line, exit 2."""
+    data = tmp_path / "data"
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'data_dir = "{data.as_posix()}"\n', encoding="utf-8")
+    authority = await Authority.open(data, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    await authority.close()
+    code, out, err = await _cli("token", "create", "-c", config_file, "--login", str(LOGIN),
+                                "--server", SERVER, "--label", "EA on the VPS")
+    assert code == 0, err
+    assert "label:    EA on the VPS" in out.splitlines()
+    token_id = next(line.split(":", 1)[1].strip() for line in out.splitlines()
+                    if line.startswith("token_id:"))
+    code, listing, err = await _cli("token", "list", "-c", config_file)
+    assert code == 0, err
+    assert "LABEL" in listing.splitlines()[0]
+    (row,) = [line for line in listing.splitlines() if token_id in line]
+    assert row.endswith("EA on the VPS")
+    code, _, err = await _cli("token", "create", "-c", config_file, "--login", str(LOGIN),
+                              "--server", SERVER, "--label", "x" * 61)
+    assert code == 2 and "at most 60 characters" in err and "Traceback" not in err
+
+
 async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
     """`token list` shows the new token's id, terminal and owner (never the token, its
     SHA-256, its hint or its keys); `token revoke ID` makes the local daemon refuse it

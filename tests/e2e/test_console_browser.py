@@ -203,7 +203,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         assert not await b.do(lambda: driver.find_elements(
             By.CSS_SELECTOR, f'tr[data-device-id="{other_id}"][data-status="pending"]'))
         assert [d["status"] for d in await console.app[AUTHORITY].approvals.of_owner(OWNER)
-                if d["device_id"] == other_id] == ["revoked"]  # its request is gone
+                if d["device_id"] == other_id] == ["denied"]  # and it stays denied
 
         # The daemon reports the terminal logged in: active, and the account verified.
         [listed] = await console.app[AUTHORITY].tokens.of(OWNER)

@@ -111,12 +111,90 @@ async def test_denying_a_device_asks_first_and_kills_its_code(
     done = await browser.post(f"/devices/{device_id}/deny",
                               {"csrf": asked.csrf(), "confirm": "yes"})
     assert done.status == 303
-    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "revoked"
-    assert "desk-pc denied." in (await browser.get("/devices")).text
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "denied"
+    assert "desk-pc denied" in (await browser.get("/devices")).text
     status, body, _ = await console.device("POST", "/v1/device/verify", {"code": code})
     assert status == 400 and body["error"]["reason"] == "no_pending_approval"
     missing = await browser.submit("/devices", "/devices/dev_nope/deny", {"confirm": "yes"})
     assert missing.status == 404 and "Page not found" in missing.text
+
+
+async def _sends(console: Console, device_id: str) -> int:
+    """How many approval codes were issued (each is an e-mail) for ``device_id``."""
+    authority = console.app[AUTHORITY]
+    return len(await authority.run(authority.store.sends, device_id=device_id, since=0))
+
+
+async def test_a_denied_device_stays_denied_while_it_keeps_asking(
+        console: Console, browser: Browser) -> None:
+    """Review round 4, M2: the device's daemon retries every few seconds; after Deny it was
+    pending again at once, under the "denied" notice, and another e-mail went out. Now it
+    stays denied (no new request, no code, no e-mail) and the row offers Allow again (with the
+    password), Remove, and the revocation of the token it presented."""
+    token, device_id, _ = await _pending(console, browser)
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
+    assert "stays denied" in asked.text and 'id="confirm-option"' in asked.text
+    assert listed["token_id"] in asked.text  # the dialog offers to revoke the token it used
+    await browser.post(f"/devices/{device_id}/deny", {"csrf": asked.csrf(), "confirm": "yes"})
+    for _ in range(3):  # the daemon keeps asking, past every resend interval
+        console.clock.now += 120
+        status, body, _ = await console.device("POST", "/v1/records/lookup", {
+            "token_hint": token_hint(token), "device_name": "desk-pc", "os": "Windows 11"})
+        assert (status, body) == (200, {"status": "pending"})  # not approved, as before
+    [device] = await console.app[AUTHORITY].approvals.of_owner(OWNER)
+    assert device["status"] == "denied" and await _sends(console, device_id) == 1
+    page = (await browser.get("/devices")).text
+    assert f'data-device-id="{device_id}" data-status="denied"' in page
+    assert f'id="approve-{device_id}"' not in page and f'id="deny-{device_id}"' not in page
+    for button in (f"allow-{device_id}", f"forget-{device_id}", f"revoke-token-{device_id}"):
+        assert f'id="{button}"' in page
+    # Allow again is a loosening: the password first
+    refused = await browser.submit("/devices", f"/devices/{device_id}/allow", {})
+    assert refused.status == 401 and f'id="approve-error-{device_id}"' in refused.text
+    assert (await console.app[AUTHORITY].approvals.of_owner(OWNER))[0]["status"] == "denied"
+    allowed = await browser.submit("/devices", f"/devices/{device_id}/allow",
+                                   {"owner_password": PASSWORD})
+    assert allowed.status == 303
+    assert "allowed again" in (await browser.get("/devices")).text
+    status, body, _ = await console.device("POST", "/v1/records/lookup",
+                                           {"token_hint": token_hint(token)})
+    assert status == 200 and body["status"] == "ok"
+    assert 'data-kind="device_allowed"' in (await browser.get("/activity")).text
+    await console.drain_mail()
+    assert len(console.sink.messages) == 1  # the first request's code, and nothing after
+
+
+async def test_the_deny_dialog_revokes_the_token_the_device_presented(
+        console: Console, browser: Browser) -> None:
+    _, device_id, _ = await _pending(console, browser)
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
+    done = await browser.post(f"/devices/{device_id}/deny", {
+        "csrf": asked.csrf(), "confirm": "yes", "revoke_token": "yes"})
+    assert done.status == 303
+    page = (await browser.get("/devices")).text
+    assert f"Token {listed['token_id']} revoked." in page
+    assert f'id="revoke-token-{device_id}"' not in page  # nothing left to revoke
+    [after] = await console.app[AUTHORITY].tokens.of(OWNER)
+    assert after["revoked_at"] is not None
+    assert 'data-kind="token_revoked"' in (await browser.get("/activity")).text
+
+
+async def test_the_approval_email_says_what_the_console_offers(
+        console: Console, browser: Browser) -> None:
+    """Review round 4, m14: the e-mail said "revoke it in the console (devices: revoke)" for
+    a pending device, which the console can only approve or deny; and nothing of approving
+    there."""
+    await _pending(console, browser)
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    payload = console.sink.messages[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    text = payload.decode()
+    assert "devices: revoke" not in text
+    assert "(Devices, Approve" in text and "(Devices, Deny)" in text
+    assert "stays denied" in text and listed["token_id"] in text
+    assert "Revoke its token" in text
 
 
 async def test_a_revoked_device_row_can_be_removed_after_a_confirmation(
@@ -341,3 +419,50 @@ async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_nev
     assert (status, body) == (200, {"stored": 0})
     rows = (await browser.get("/dashboard/rows")).text
     assert 'data-state="active"' not in rows and "9.9" not in rows
+
+
+async def test_verified_stays_after_the_token_is_revoked(
+        console: Console, browser: Browser) -> None:
+    """Review round 4, m8: "verified" followed the latest report, so the refusal after a
+    revocation turned a verified account into "not yet verified". The proof is kept; the
+    token state is shown beside it."""
+    token, device_id, _ = await _pending(console, browser)
+    await browser.submit("/devices", f"/devices/{device_id}/approve",
+                         {"owner_password": PASSWORD})
+    status, _ = await console.owner("POST", "/v1/accounts", {
+        "name": "Demo", "broker": "MetaQuotes", "login": 5012345, "server": "MTG-Demo"})
+    assert status == 201
+    [listed] = await console.app[AUTHORITY].tokens.of(OWNER)
+    active = {"login": 5012345, "server": "MTG-Demo", "state": "active",
+              "token_id": listed["token_id"], "platform": "MT5", "ea_version": "1.2.0"}
+    assert (await console.device("POST", "/v1/terminals/report",
+                                 {"terminals": [active]}))[0] == 200
+    page = (await browser.get("/accounts")).text
+    assert 'data-verified="yes"' in page and "1 live token" in page
+    await browser.submit("/tokens", f"/tokens/{listed['token_id']}/revoke", {"confirm": "yes"})
+    refused = {**active, "state": "refused", "reason": "token_revoked", "token_id": "",
+               "token_hint": token_hint(token)}
+    assert (await console.device("POST", "/v1/terminals/report",
+                                 {"terminals": [refused]}))[1] == {"stored": 1}
+    page = (await browser.get("/accounts")).text
+    assert 'data-verified="yes"' in page and "not yet verified" not in page
+    assert "no live token" in page
+
+
+async def test_the_owner_api_labels_tokens(console: Console) -> None:
+    """m9 over the owner API: a label at creation, changed with PATCH, listed with the last
+    use (none yet); another owner's or an unknown token is 404; a label too long is refused."""
+    status, body = await console.owner("POST", "/v1/tokens", {
+        "login": 5012345, "server": "MTG-Demo", "label": "EA on the VPS"})
+    assert status == 201 and body["record"]["label"] == "EA on the VPS"
+    token_id = body["token_id"]
+    status, changed = await console.owner("PATCH", f"/v1/tokens/{token_id}",
+                                          {"label": "backtest bot"})
+    assert (status, changed) == (200, {"label": "backtest bot"})
+    status, listed = await console.owner("GET", "/v1/tokens")
+    [row] = listed["tokens"]
+    assert (row["label"], row["used_at"], row["used_device"]) == ("backtest bot", None, "")
+    status, _ = await console.owner("PATCH", "/v1/tokens/tok_nope", {"label": "x"})
+    assert status == 404
+    status, refused = await console.owner("PATCH", f"/v1/tokens/{token_id}", {"label": "x" * 61})
+    assert status in (400, 422) and refused["error"]["reason"] == "invalid_request"

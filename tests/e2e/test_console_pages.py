@@ -49,7 +49,8 @@ from tests.e2e.consolekit import (
 #: The console's pages are a network edge like the daemon's: both event loops.
 pytestmark = pytest.mark.network_edge
 
-POST_ROUTES = ["/logout", "/tokens", "/tokens/tok_x/revoke", "/devices/D/revoke",
+POST_ROUTES = ["/logout", "/tokens", "/tokens/tok_x/revoke", "/tokens/tok_x/label",
+               "/devices/D/allow", "/devices/D/revoke-token", "/devices/D/revoke",
                "/devices/D/forget", "/accounts", "/accounts/1/risk"]
 PAGES_ROUTES = ["/", "/tokens", "/devices", "/accounts", "/activity"]
 

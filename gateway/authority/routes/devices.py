@@ -79,7 +79,7 @@ async def lookup(request: web.Request) -> web.Response:
     body = await read_json(request, LookupBody, status=400)
     answer = await request.app[AUTHORITY].lookup(
         found, token_hint=body.token_hint, device_name=body.device_name, os=body.os,
-        nonce=body.nonce, box_key=b64url_decode(body.box_key))
+        nonce=body.nonce, box_key=b64url_decode(body.box_key), address=request.remote or "")
     out: dict[str, Any] = {"status": answer.status}
     if answer.record is not None:
         out["record"] = answer.record
@@ -92,7 +92,8 @@ async def refresh(request: web.Request) -> web.Response:
     found = await device(request)
     body = await read_json(request, RefreshBody, status=400)
     records = await request.app[AUTHORITY].refresh(found, body.token_ids, body.nonce,
-                                                   b64url_decode(body.box_key))
+                                                   b64url_decode(body.box_key),
+                                                   request.remote or "")
     return web.json_response({"records": records})
 
 

@@ -67,7 +67,7 @@ async def report_terminals(request: web.Request) -> web.Response:
     found = await device(request)
     body = await read_json(request, ReportBody, status=400)
     stored = await request.app[AUTHORITY].report_terminals(
-        found, [t.report() for t in body.terminals])
+        found, [t.report() for t in body.terminals], request.remote or "")
     return web.json_response({"stored": stored})
 
 

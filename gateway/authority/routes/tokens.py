@@ -1,5 +1,6 @@
 """The owner's tokens over HTTP: ``POST /v1/tokens``, ``GET /v1/tokens``,
-``DELETE /v1/tokens/{token_id}`` (HTTP Basic owner credentials)."""
+``PATCH /v1/tokens/{token_id}`` (its label), ``DELETE /v1/tokens/{token_id}`` (HTTP Basic
+owner credentials)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pydantic import Field
 
 from ..appkeys import AUTHORITY
 from ..service import TerminalClaimed
+from ..token_details import LABEL_MAX
 from .common import Body, Fail, owner, read_json
 
-__all__ = ["TokenCreate", "routes"]
+__all__ = ["TokenChange", "TokenCreate", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -24,6 +26,13 @@ class TokenCreate(Body):
     server: str = Field(min_length=1, max_length=200)
     scopes: list[Literal["read", "trade"]] = Field(default=["read", "trade"], min_length=1)
     expires_in_s: int | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+    label: str = Field(default="", max_length=LABEL_MAX)
+
+
+class TokenChange(Body):
+    """``PATCH /v1/tokens/{token_id}``."""
+
+    label: str = Field(max_length=LABEL_MAX)
 
 
 @routes.post("/v1/tokens")
@@ -33,7 +42,8 @@ async def create_token(request: web.Request) -> web.Response:
     body = await read_json(request, TokenCreate)
     try:
         issued = await request.app[AUTHORITY].tokens.issue(email, body.login, body.server,
-                                                           body.scopes, body.expires_in_s)
+                                                           body.scopes, body.expires_in_s,
+                                                           body.label)
     except TerminalClaimed as exc:
         raise Fail(409, "terminal_claimed", str(exc)) from None
     except ValueError as exc:
@@ -47,6 +57,17 @@ async def list_tokens(request: web.Request) -> web.Response:
     """The owner's tokens, without secrets."""
     email = await owner(request)
     return web.json_response({"tokens": await request.app[AUTHORITY].tokens.of(email)})
+
+
+@routes.patch("/v1/tokens/{token_id}")
+async def change_token(request: web.Request) -> web.Response:
+    """Change a token's label (404 if it is not the owner's)."""
+    email = await owner(request)
+    body = await read_json(request, TokenChange)
+    if not await request.app[AUTHORITY].tokens.relabel(email, request.match_info["token_id"],
+                                                       body.label):
+        raise Fail(404, "not_found", "no such token")
+    return web.json_response({"label": body.label})
 
 
 @routes.delete("/v1/tokens/{token_id}")

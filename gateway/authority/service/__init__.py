@@ -44,7 +44,7 @@ from .common import Shared, TerminalClaimed, mask_email, normalize_email
 from .owners import Owners
 from .records import Records
 from .terminals import Terminals
-from .tokens import SCOPES, Tokens, listing
+from .tokens import SCOPES, Tokens, listings
 
 __all__ = ["SCOPES", "AccountRegistration", "Authority", "Overview", "TerminalClaimed",
            "mask_email", "normalize_email"]
@@ -166,7 +166,7 @@ class Authority:
     def _overview(self, tx: Tx, owner_email: str) -> Overview:
         store = self.store
         return Overview(accounts=store.accounts_of(tx, owner_email),
-                        tokens=[listing(r) for r in store.tokens_of(tx, owner_email)],
+                        tokens=listings(tx, store.tokens_of(tx, owner_email)),
                         devices=self.approvals.devices_of(tx, owner_email),
                         terminals=reports.of(tx, owner_email),
                         figures=reports.figures_of(tx, owner_email))
@@ -175,17 +175,18 @@ class Authority:
 
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
-                     box_key: bytes | None = None) -> LookupAnswer:
-        """See :meth:`.records.Records.lookup`."""
+                     box_key: bytes | None = None, address: str = "") -> LookupAnswer:
+        """See :meth:`.records.Records.lookup` (``address``: the daemon's, over HTTP; empty
+        for this machine)."""
         return await self.records.lookup(device, token_hint=token_hint,
                                          device_name=device_name, os=os, nonce=nonce,
-                                         box_key=box_key)
+                                         box_key=box_key, address=address)
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None,
-                      box_key: bytes | None = None) -> list[dict[str, Any]]:
+                      nonce: str | None = None, box_key: bytes | None = None,
+                      address: str = "") -> list[dict[str, Any]]:
         """See :meth:`.records.Records.refresh`."""
-        return await self.records.refresh(device, token_ids, nonce, box_key)
+        return await self.records.refresh(device, token_ids, nonce, box_key, address)
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
         """See :meth:`.approvals.Approvals.verify`."""
@@ -204,9 +205,9 @@ class Authority:
         return [self.store.signer.key]
 
     async def report_terminals(self, device: DeviceInfo,
-                               reports: Sequence[TerminalReport]) -> int:
+                               reports: Sequence[TerminalReport], address: str = "") -> int:
         """See :meth:`.terminals.Terminals.report`."""
-        return await self.terminals.report(device, reports)
+        return await self.terminals.report(device, reports, address)
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
                                timeout_s: float) -> tuple[int, list[str]]:

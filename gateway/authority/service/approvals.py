@@ -43,7 +43,8 @@ from ..mailer import (
     approved_message,
 )
 from ..records import device_id_for
-from .common import Shared, mask_email, normalize_email
+from ..token_details import details_of
+from .common import Shared, mask_email, normalize_email, revoke_in
 
 __all__ = ["Approvals", "checked"]
 
@@ -77,14 +78,26 @@ class Approvals:
         return await self._shared.run(self.devices_of, normalize_email(owner_email))
 
     def devices_of(self, tx: Tx, owner_email: str) -> list[dict[str, Any]]:
-        """:meth:`of_owner` in ``tx``."""
+        """:meth:`of_owner` in ``tx``; ``token`` is the owner's token the device last
+        presented asking for approval (its listing with its label), or ``None``."""
         out = []
-        for approval in self._store.approvals_of_owner(tx, owner_email):
+        approvals = self._store.approvals_of_owner(tx, owner_email)
+        presented = {a.approval_id: self._store.approval_token(tx, a.approval_id)
+                     for a in approvals}
+        labels = details_of(tx, [t for t in presented.values() if t is not None])
+        for approval in approvals:
             device = self._store.device(tx, approval.device_id)
+            token_id = presented[approval.approval_id]
+            row = self._store.token_by_id(tx, token_id) if token_id is not None else None
+            token = None
+            if row is not None and row.owner_email == owner_email:
+                token = {"token_id": row.token_id, "login": row.login, "server": row.server,
+                         "revoked_at": row.revoked_at,
+                         "label": labels[row.token_id].label if row.token_id in labels else ""}
             out.append({"device_id": approval.device_id,
                         "name": device.name if device else "", "os": device.os if device else "",
                         "status": approval.status, "approved_at": approval.approved_at,
-                        "last_seen": device.last_seen if device else None})
+                        "last_seen": device.last_seen if device else None, "token": token})
         return out
 
     async def pending(self) -> int:
@@ -129,35 +142,62 @@ class Approvals:
                                   if named else f"{device_id}, in the console", now)
         return True
 
-    async def deny(self, owner_email: str, device_id: str) -> bool:
-        """The owner refuses a pending device: its approval is revoked and its code dies with
-        it (a later lookup from it starts a new request, within the code-sending limits).
-        ``False`` when not pending."""
+    async def deny(self, owner_email: str, device_id: str,
+                   revoke_token: str | None = None) -> bool:
+        """The owner refuses a pending device: its approval becomes ``denied`` and its code
+        dies with it. The denial holds: later lookups from it make no new request and send no
+        e-mail (review round 4, M2) until the owner allows it again (:meth:`allow_again`) or
+        removes it (:meth:`forget`). ``revoke_token``: also revoke that token of the owner's
+        (the one the device presented), in the same transaction. ``False`` when not
+        pending."""
         return await self._shared.run(self._deny, normalize_email(owner_email), device_id,
-                                      self._shared.now())
+                                      self._shared.now(), revoke_token)
 
-    def _deny(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
+    def _deny(self, tx: Tx, owner_email: str, device_id: str, now: int,
+              revoke_token: str | None = None) -> bool:
         approval = self._store.approval(tx, owner_email, device_id)
         if approval is None or approval.status != "pending":
             return False
         self._store.save_approval(tx, Approval(
             approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
-            status="revoked", created_at=approval.created_at))
+            status="denied", created_at=approval.created_at))
         self._shared.feed.add(tx, owner_email, now, device_id=device_id)
         self._shared.activity.add(tx, owner_email, "device_denied", device_id, now)
+        if revoke_token is not None:
+            revoke_in(tx, self._shared, owner_email, revoke_token, now)
+        return True
+
+    async def allow_again(self, owner_email: str, device_id: str) -> bool:
+        """The owner takes a denial back and approves the device (the console asks for the
+        password first, as for every loosening action): its terminals connect on their next
+        try. ``False`` when the device is not denied."""
+        return await self._shared.run(self._allow_again, normalize_email(owner_email),
+                                      device_id, self._shared.now())
+
+    def _allow_again(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
+        approval = self._store.approval(tx, owner_email, device_id)
+        if approval is None or approval.status != "denied":
+            return False
+        self._store.save_approval(tx, Approval(
+            approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
+            status="approved", created_at=approval.created_at, approved_at=now))
+        named = self._store.device(tx, device_id)
+        self._shared.activity.add(tx, owner_email, "device_allowed",
+                                  f"{named.name} ({named.os}), id {device_id}, after a denial"
+                                  if named else f"{device_id}, after a denial", now)
         return True
 
     async def forget(self, owner_email: str, device_id: str) -> bool:
-        """The owner dismisses a stale row: a revoked (or denied) device leaves the device
-        list. Only a revoked approval goes (it serves no record and holds no code), so nothing
-        live changes; a later lookup from that device asks again, as after a revocation.
-        ``False`` when the device has no revoked approval of this owner's."""
+        """The owner dismisses a stale row: a revoked or denied device leaves the device
+        list. Only such an approval goes (it serves no record and holds no code), so nothing
+        live changes; a later lookup from that device asks again (a removed denial no longer
+        holds). ``False`` when the device has no revoked or denied approval of this owner's."""
         return await self._shared.run(self._forget, normalize_email(owner_email), device_id,
                                       self._shared.now())
 
     def _forget(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
         approval = self._store.approval(tx, owner_email, device_id)
-        if approval is None or approval.status != "revoked":
+        if approval is None or approval.status not in ("revoked", "denied"):
             return False
         self._store.delete_approval(tx, owner_email, device_id)
         self._shared.activity.add(tx, owner_email, "device_forgotten", device_id, now)
@@ -340,8 +380,15 @@ class Approvals:
 
     def _request(self, tx: Tx, approval: Approval, now: int) -> ApprovalRequest:
         device = self._store.device(tx, approval.device_id)
+        token_id = self._store.approval_token(tx, approval.approval_id)
+        row = self._store.token_by_id(tx, token_id) if token_id is not None else None
+        token = ""
+        if row is not None:
+            label = details_of(tx, [row.token_id]).get(row.token_id)
+            named = f" “{label.label}”" if label is not None and label.label else ""
+            token = f"{row.token_id}{named} for {row.login}@{row.server}"
         return ApprovalRequest(owner_email=approval.owner_email, device_id=approval.device_id,
                                device_name=clean_label(device.name, "unnamed") if device
                                else "unnamed",
                                os=clean_label(device.os, "unknown") if device else "unknown",
-                               requested_at=now)
+                               requested_at=now, token=token)

@@ -25,9 +25,10 @@ from ..mailer import Mailer
 from ..records import DEFAULT_RISK, RiskPolicy
 from ..reports import create_tables as create_report_tables
 from ..store import AuthorityStore, TokenRow
+from ..token_details import UseThrottle
 
 __all__ = ["Shared", "TerminalClaimed", "check_claim", "decimal_text", "mask_email",
-           "normalize_email", "risk_of", "serves", "terminal_lock"]
+           "normalize_email", "revoke_in", "risk_of", "serves", "terminal_lock"]
 
 log = logging.getLogger("gateway.authority.service")
 
@@ -109,6 +110,8 @@ class Shared:
         #: ``feed.py``).
         self.activity = ActivityLog()
         self.feed = RevocationFeed(store.database)
+        #: Which token uses are worth a write (``token_details.py``).
+        self.uses = UseThrottle()
         self._prepared = False
         self._preparing: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -192,6 +195,21 @@ class Shared:
     def _note_mail_failed(self, tx: Tx, owner: str, detail: str, now: int) -> None:
         if self.store.owner_password_hash(tx, owner) is not None:
             self.activity.add(tx, owner, "mail_failed", detail, now)
+
+
+def revoke_in(tx: Tx, shared: Shared, owner_email: str, token_id: str, now: int) -> bool:
+    """Revoke one of the owner's tokens in ``tx``; ``False`` if no such token is theirs. A
+    first revocation is logged and put on the feed (connected daemons hear of it within
+    seconds), in the same transaction. Shared by the tokens' revoke and a device's denial
+    that revokes the token it presented."""
+    before = shared.store.token_by_id(tx, token_id)
+    if not shared.store.revoke_token(tx, owner_email, token_id, now):
+        return False
+    if before is not None and before.revoked_at is None:
+        shared.feed.add(tx, owner_email, now, token_id=token_id)
+        shared.activity.add(tx, owner_email, "token_revoked",
+                            f"{token_id} for {before.login}@{before.server}", now)
+    return True
 
 
 def _side_tables(tx: Tx) -> None:

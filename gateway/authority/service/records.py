@@ -20,6 +20,7 @@ from ..devices import Approval, has_live_code
 from ..labels import clean_label
 from ..records import OFFLINE_GRACE_S, RiskPolicy
 from ..store import TokenRow
+from ..token_details import note_use
 from .approvals import Approvals, checked
 from .common import Shared, risk_of, serves
 
@@ -39,12 +40,15 @@ class Records:
 
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
-                     box_key: bytes | None = None) -> LookupAnswer:
+                     box_key: bytes | None = None, address: str = "") -> LookupAnswer:
         """A token's record for an approved device (signed with the request's ``nonce``, its
-        ``server_key`` sealed to ``box_key``); else ask the owner and say ``pending``."""
+        ``server_key`` sealed to ``box_key``; the token's use from ``address`` noted, empty:
+        this machine); else ask the owner and say ``pending``. A device the owner denied is
+        answered ``pending`` too (not approved), without a new request or e-mail: a denial
+        holds while its daemon keeps asking (review round 4, M2)."""
         now = self._shared.now()
         found = await self._shared.run(self._lookup, checked(device), token_hint, device_name,
-                                       os, now)
+                                       os, now, address)
         if found is None:
             return LookupAnswer("unknown")
         if isinstance(found, str):
@@ -53,7 +57,7 @@ class Records:
                                                box_key)[0])
 
     def _lookup(self, tx: Tx, device: DeviceInfo, token_hint: str, device_name: str, os: str,
-                now: int) -> Signable | str | None:
+                now: int, address: str = "") -> Signable | str | None:
         row = self._store.token_by_hint(tx, token_hint)
         if row is None or not serves(tx, self._store, row):
             return None
@@ -66,7 +70,13 @@ class Records:
                                   clean_label(os, known.os if known else "unknown"), now)
         approval = self._store.approval(tx, row.owner_email, device.device_id)
         if approval is not None and approval.status == "approved":
+            note_use(tx, self._shared.uses, [row.token_id], device.device_id, address, now)
             return row, risk_of(tx, self._store, row.login, row.server)
+        if approval is not None and approval.status == "denied":
+            # The owner said no: no new request, no code, no e-mail. Which token it presents
+            # is still noted, so the devices page can offer to revoke it.
+            self._store.note_approval_token(tx, approval.approval_id, row.token_id, now)
+            return "pending"
         if approval is None or approval.status == "revoked":
             approval = Approval(approval_id="apr_" + secrets.token_hex(8),
                                 owner_email=row.owner_email, device_id=device.device_id,
@@ -80,16 +90,18 @@ class Records:
         return "pending"
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None,
-                      box_key: bytes | None = None) -> list[dict[str, Any]]:
+                      nonce: str | None = None, box_key: bytes | None = None,
+                      address: str = "") -> list[dict[str, Any]]:
         """Fresh records for the tokens whose owner still approves this device, each signed
-        with the request's ``nonce`` (``server_key`` sealed to ``box_key``)."""
+        with the request's ``nonce`` (``server_key`` sealed to ``box_key``); their use from
+        ``address`` noted."""
         now = self._shared.now()
         rows = await self._shared.run(self._refresh, checked(device).device_id,
-                                      list(dict.fromkeys(token_ids)))
+                                      list(dict.fromkeys(token_ids)), now, address)
         return self._signed(rows, device.device_id, now, nonce, box_key)
 
-    def _refresh(self, tx: Tx, device_id: str, token_ids: list[str]) -> list[Signable]:
+    def _refresh(self, tx: Tx, device_id: str, token_ids: list[str], now: int = 0,
+                 address: str = "") -> list[Signable]:
         rows = []
         for token_id in token_ids:
             row = self._store.token_by_id(tx, token_id)
@@ -98,6 +110,7 @@ class Records:
             approval = self._store.approval(tx, row.owner_email, device_id)
             if approval is not None and approval.status == "approved":
                 rows.append((row, risk_of(tx, self._store, row.login, row.server)))
+        note_use(tx, self._shared.uses, [r.token_id for r, _ in rows], device_id, address, now)
         return rows
 
     def _signed(self, rows: Sequence[Signable], device_id: str, now: int,

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from ..api import DeviceInfo
 from ..database import Tx
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
+from ..token_details import note_use
+from ..verification import PROVEN_STATES, note_proof, verified_of
 from .approvals import checked
 from .common import Shared, normalize_email
 
@@ -25,13 +27,18 @@ class Terminals:
         self._shared = shared
         self._store = shared.store
 
-    async def report(self, device: DeviceInfo, reports: Sequence[TerminalReport]) -> int:
+    async def report(self, device: DeviceInfo, reports: Sequence[TerminalReport],
+                     address: str = "") -> int:
         """Store a daemon's terminal states (see ``reports.py`` for what is believed);
-        how many were stored. A refusal that is new is also logged in the activity."""
+        how many were stored. A refusal that is new is also logged in the activity; a
+        terminal logged in under a token marks it verified (``verification.py``) and, when
+        active, the token used from ``address`` (``token_details.py``; empty: this
+        machine)."""
         return await self._shared.run(self._report, checked(device).device_id, list(reports),
-                                      self._shared.now())
+                                      self._shared.now(), address)
 
-    def _report(self, tx: Tx, device_id: str, reports: list[TerminalReport], now: int) -> int:
+    def _report(self, tx: Tx, device_id: str, reports: list[TerminalReport], now: int,
+                address: str = "") -> int:
         stored = 0
         for report in reports:
             figures = report.figures
@@ -43,7 +50,7 @@ class Terminals:
             approval = self._store.approval(tx, row.owner_email, device_id)
             if approval is None:
                 continue  # a device the owner never saw reports nothing
-            if approval.status == "revoked" and report.state == "active":
+            if approval.status in ("revoked", "denied") and report.state == "active":
                 continue  # F10: a revoked device is never shown live (its refusals still are)
             if report.token_id and (report.login, report.server) != (row.login, row.server):
                 continue  # an active session runs under its own token's terminal only
@@ -59,15 +66,25 @@ class Terminals:
                                     row.token_id, "", report.platform, report.ea_version)
             changed = save(tx, row.owner_email, device_id, report, now, figures)
             stored += 1
+            if report.state in PROVEN_STATES:  # m8: a proof stays a proof
+                note_proof(tx, row.owner_email, report.login, report.server, now)
+            if report.state == "active":
+                note_use(tx, self._shared.uses, [row.token_id], device_id, address, now)
             if changed and report.state == "refused":
                 self._shared.activity.add(tx, row.owner_email, "refusal",
                                           f"{report.login}@{report.server} on {device_id}: "
-                                          f"{report.reason} ({row.token_id})", now)
+                                          f"{report.reason.replace('_', ' ')} "
+                                          f"({row.token_id})", now)
         return stored
 
     async def of(self, owner_email: str) -> list[TerminalRow]:
         """The latest reported state of each of the owner's terminals, per device."""
         return await self._shared.run(of, normalize_email(owner_email))
+
+    async def verified(self, owner_email: str) -> dict[tuple[int, str], int]:
+        """The owner's terminals that once proved they hold their account: (login, server)
+        → when first (``verification.py``)."""
+        return await self._shared.run(verified_of, normalize_email(owner_email))
 
     async def figures_of(self, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
         """The account figures the owner's daemons last reported for their active

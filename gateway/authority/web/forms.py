@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from ..service import SCOPES, AccountRegistration
 from ..store import AccountRow
+from ..token_details import clean_label
 
 __all__ = ["FormErrors", "RiskForm", "TokenForm", "loosened", "parse_registration",
            "parse_risk", "parse_token"]
@@ -172,6 +173,8 @@ class TokenForm:
     server: str
     scopes: tuple[str, ...]
     expires_in_s: int | None
+    #: Where the token goes ("EA on the VPS"), so two tokens of one terminal are told apart.
+    label: str = ""
 
 
 def parse_token(form: Form, scopes: list[str],
@@ -201,6 +204,11 @@ def parse_token(form: Form, scopes: list[str],
             errors.add("expires_days", f"whole days from 1 to {_MAX_EXPIRY_DAYS}, or empty")
         else:
             expires = int(days) * 86400
+    label = ""
+    try:
+        label = clean_label(_text(form, "label"))
+    except ValueError as exc:
+        errors.add("label", str(exc))
     if errors:
         return None, errors
-    return TokenForm(login, server, tuple(sorted(set(scopes))), expires), errors
+    return TokenForm(login, server, tuple(sorted(set(scopes))), expires, label), errors

@@ -43,7 +43,7 @@ from .security import (
     set_cookie,
 )
 from .sessions import Session, SessionStore
-from .views import ago, checklist, terminal_rows, verified_terminals, when
+from .views import ago, checklist, live_tokens, terminal_rows, verified_terminals, when
 
 __all__ = ["Pages", "SignIn"]
 
@@ -57,6 +57,22 @@ REAUTH_FIELD = "owner_password"
 #: Checks owner credentials through the console's owner throttle (shared with the API's Basic
 #: auth): the e-mail, ``None`` when wrong; raises ``RateLimited`` during a lockout.
 SignIn = Callable[[str, str], Awaitable[str | None]]
+
+
+def _token_name(token: dict[str, Any]) -> str:
+    """A token as the pages name it: its id, label and terminal."""
+    label = f" “{token['label']}”" if token.get("label") else ""
+    return f"{token['token_id']}{label} for {token['login']}@{token['server']}"
+
+
+def _revoke_option(token: dict[str, Any] | None) -> dict[str, str] | None:
+    """The deny dialog's offer to revoke the token the device presented (M2)."""
+    if token is None:
+        return None
+    return {"name": "revoke_token", "value": "yes",
+            "label": f"Also revoke the token it presented, {_token_name(token)}: whoever runs "
+                     "that machine holds it, and every EA and bot using it is refused within "
+                     "seconds."}
 
 
 class Pages:
@@ -149,12 +165,14 @@ class Pages:
         return None
 
     async def _confirm(self, session: Session, form: dict[str, Any], title: str, message: str,
-                       button: str, back: str) -> web.Response | None:
-        """The confirmation page for a destructive action, unless the form confirms it."""
+                       button: str, back: str, option: dict[str, str] | None = None
+                       ) -> web.Response | None:
+        """The confirmation page for a destructive action, unless the form confirms it;
+        ``option``: a checkbox offered with it (``name``, ``value``, ``label``)."""
         if form.get("confirm") == "yes":
             return None
         return await self._page("confirm.html", session, "", title=title, message=message,
-                                button=button, back=back)
+                                button=button, back=back, option=option)
 
     async def error_page(self, request: web.Request, status: int) -> web.Response:
         """A friendly page for 404 and other errors outside the JSON API (503: the database
@@ -271,8 +289,10 @@ class Pages:
                            errors: FormErrors | None = None, form: dict[str, Any] | None = None,
                            issued: IssuedToken | None = None) -> web.Response:
         authority = self._authority()
+        devices = await authority.approvals.of_owner(session.owner_email)
         return await self._page("tokens.html", session, "tokens", status=status,
                                 tokens=await authority.tokens.of(session.owner_email),
+                                device_names={d["device_id"]: d["name"] for d in devices},
                                 accounts=await authority.accounts.of(session.owner_email),
                                 errors=(errors or FormErrors()).fields, form=form or {},
                                 issued=issued, now=self._clock())
@@ -303,7 +323,8 @@ class Pages:
             return await self._tokens_page(session, status=401, errors=errors, form=form)
         try:
             issued = await authority.tokens.issue(session.owner_email, parsed.login, parsed.server,
-                                           parsed.scopes, parsed.expires_in_s)
+                                                  parsed.scopes, parsed.expires_in_s,
+                                                  parsed.label)
         except ValueError as exc:
             errors.add("login", str(exc))
             return await self._tokens_page(session, status=400, errors=errors, form=form)
@@ -331,6 +352,24 @@ class Pages:
             return asked
         await self._authority().tokens.revoke(session.owner_email, token_id)
         raise await self._done(session, f"Token {token_id} revoked.", "/tokens")
+
+    async def label_token(self, request: web.Request) -> web.StreamResponse:
+        """``POST /tokens/{token_id}/label``: rename a token (empty clears the label)."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        token_id = request.match_info["token_id"]
+        label = form.get("label")
+        try:
+            done = await self._authority().tokens.relabel(
+                session.owner_email, token_id, label if isinstance(label, str) else "")
+        except ValueError as exc:
+            raise await self._done(session, f"Label not saved: {exc}.", "/tokens") from None
+        if not done:
+            raise web.HTTPNotFound()
+        raise await self._done(session, f"Token {token_id} labelled." if label
+                               else f"Token {token_id}'s label cleared.", "/tokens")
 
     # -- devices ---------------------------------------------------------------------------
 
@@ -393,17 +432,65 @@ class Pages:
             return got
         session, form = got
         device = await self._device(session, request)
+        token = device["token"] if device["token"] and not device["token"]["revoked_at"] else None
         asked = await self._confirm(
             session, form, "Deny this device?",
             f"{device['name']} ({device['device_id']}) asked for your tokens. Denying drops its "
-            "request and its code; if it asks again you get a new e-mail.", "Deny device",
-            "/devices")
+            "request and its code, and the denial holds: while it keeps asking it stays denied, "
+            "with no new request and no new e-mail, until you allow it again or remove it.",
+            "Deny device", "/devices", option=_revoke_option(token))
         if asked is not None:
             return asked
-        if not await self._authority().approvals.deny(session.owner_email, device["device_id"]):
+        revoke = token["token_id"] if token and form.get("revoke_token") == "yes" else None
+        if not await self._authority().approvals.deny(session.owner_email, device["device_id"],
+                                                      revoke):
             raise await self._done(session, f"Device {device['name']} is not waiting for approval.",
                                    "/devices")
-        raise await self._done(session, f"Device {device['name']} denied.", "/devices")
+        raise await self._done(session, f"Device {device['name']} denied: it stays denied while it "
+                               "keeps asking." + (f" Token {revoke} revoked." if revoke else ""),
+                               "/devices")
+
+    async def allow_device(self, request: web.Request) -> web.StreamResponse:
+        """``POST /devices/{device_id}/allow``: take a denial back and approve the device,
+        with the owner's password (T4-F5: loosening asks for it, as approving does)."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        device = await self._device(session, request)
+        refused = await self._reauth(session, form)
+        if refused is not None:
+            devices = await self._authority().approvals.of_owner(session.owner_email)
+            return await self._page("devices.html", session, "devices", status=401,
+                                    devices=devices,
+                                    approve_error={device["device_id"]: refused})
+        if not await self._authority().approvals.allow_again(session.owner_email,
+                                                             device["device_id"]):
+            raise await self._done(session, f"Device {device['name']} is not denied.", "/devices")
+        raise await self._done(session, f"Device {device['name']} allowed again and approved: its "
+                               "terminals connect on their next try.", "/devices")
+
+    async def revoke_presented_token(self, request: web.Request) -> web.StreamResponse:
+        """``POST /devices/{device_id}/revoke-token`` (after its confirmation page): revoke
+        the token this device presented, from the device's row."""
+        got = await self._signed_in(request, post=True)
+        if isinstance(got, web.Response):
+            return got
+        session, form = got
+        device = await self._device(session, request)
+        token = device["token"]
+        if token is None or token["revoked_at"]:
+            raise await self._done(session, f"Device {device['name']} presents no live token of "
+                                   "yours.", "/devices")
+        asked = await self._confirm(
+            session, form, "Revoke the token it presented?",
+            f"{device['name']} ({device['device_id']}) presented token {_token_name(token)}. "
+            "Revoking it stops it working at once: every EA and bot using it, on any machine, is "
+            "refused within seconds. This cannot be undone.", "Revoke token", "/devices")
+        if asked is not None:
+            return asked
+        await self._authority().tokens.revoke(session.owner_email, token["token_id"])
+        raise await self._done(session, f"Token {token['token_id']} revoked.", "/devices")
 
     async def forget_device(self, request: web.Request) -> web.StreamResponse:
         """``POST /devices/{device_id}/forget`` (after its confirmation page): a revoked
@@ -415,14 +502,15 @@ class Pages:
         device = await self._device(session, request)
         asked = await self._confirm(
             session, form, "Remove this device from the list?",
-            f"{device['name']} ({device['device_id']}) is revoked and gets no records. Removing "
-            "only hides its row; if it asks again you get a new e-mail.", "Remove device",
+            f"{device['name']} ({device['device_id']}) is {device['status']} and gets no records. "
+            "Removing drops its row and ends a denial: if it asks again, it waits for your "
+            "approval again and you get a new e-mail.", "Remove device",
             "/devices")
         if asked is not None:
             return asked
         if not await self._authority().approvals.forget(session.owner_email, device["device_id"]):
-            raise await self._done(session, f"Device {device['name']} is not revoked; revoke it "
-                                   "first.", "/devices")
+            raise await self._done(session, f"Device {device['name']} is neither revoked nor "
+                                   "denied; revoke or deny it first.", "/devices")
         raise await self._done(session, f"Device {device['name']} removed from the list.",
                                "/devices")
 
@@ -436,8 +524,12 @@ class Pages:
         authority = self._authority()
         return await self._page("accounts.html", session, "accounts", status=status,
                                 accounts=await authority.accounts.of(session.owner_email),
-                                verified=verified_terminals(await authority.terminals.of(
-                              session.owner_email)),
+                                verified=verified_terminals(
+                                    await authority.terminals.of(session.owner_email),
+                                    await authority.terminals.verified(session.owner_email)),
+                                live_tokens=live_tokens(
+                                    await authority.tokens.of(session.owner_email),
+                                    self._clock()),
                                 errors=(errors or FormErrors()).fields, form=form or {},
                                 risk_errors=risk_errors or {}, risk_forms=risk_forms or {})
 
@@ -458,8 +550,9 @@ class Pages:
         registration, errors = parse_registration({**form, "password": data.get("password")})
         if registration is None:
             return await self._accounts_page(session, status=400, errors=errors, form=form)
+        authority = self._authority()
         try:
-            await self._authority().accounts.register(session.owner_email, registration)
+            await authority.accounts.register(session.owner_email, registration)
         except AccountExists:
             errors.add("login", f"Account {registration.login} already exists on "
                                 f"{registration.server}")
@@ -467,8 +560,12 @@ class Pages:
         except ValueError as exc:
             errors.add("name", str(exc))
             return await self._accounts_page(session, status=400, errors=errors, form=form)
+        has_token = live_tokens(await authority.tokens.of(session.owner_email),
+                                self._clock()).get((registration.login, registration.server))
         raise await self._done(session, f"Account {registration.login}@{registration.server} "
-                               "registered. Next: create a token for it.", "/accounts")
+                               "registered. " + ("Its terminal's token now carries this risk "
+                                                 "policy." if has_token else
+                                                 "Next: create a token for it."), "/accounts")
 
     async def update_risk(self, request: web.Request) -> web.StreamResponse:
         """``POST /accounts/{account_id}/risk``: one click to tighten; loosening a limit or

@@ -15,12 +15,14 @@ from typing import Any
 
 from ..reports import AccountFigures, TerminalRow
 from ..store import AccountRow
+from ..verification import PROVEN_STATES
 
-__all__ = ["Step", "ago", "checklist", "terminal_rows", "verified_terminals", "when"]
+__all__ = ["Step", "ago", "checklist", "live_tokens", "terminal_rows", "verified_terminals",
+           "when"]
 
 #: Reported states that prove a terminal logged in under one of the owner's tokens (a
 #: ``refused`` report only repeats what an unauthenticated EA claimed).
-_PROVEN: frozenset[str] = frozenset({"active", "disconnected"})
+_PROVEN: frozenset[str] = PROVEN_STATES
 
 
 def when(epoch: float | None) -> str:
@@ -47,9 +49,23 @@ def ago(epoch: float | None, now: float) -> str:
     return "just now"  # pragma: no cover - the loop always returns for seconds >= 60
 
 
-def verified_terminals(reports: Iterable[TerminalRow]) -> set[tuple[int, str]]:
-    """The (login, server) pairs a daemon has reported logged in under the owner's token."""
-    return {(r.login, r.server) for r in reports if r.state in _PROVEN}
+def verified_terminals(reports: Iterable[TerminalRow],
+                       proven: Iterable[tuple[int, str]] = ()) -> set[tuple[int, str]]:
+    """The (login, server) pairs a daemon has reported logged in under the owner's token:
+    now, or once (``proven``, kept by ``verification.py``: a revoked token does not undo the
+    proof, review round 4 m8)."""
+    return {(r.login, r.server) for r in reports if r.state in _PROVEN} | set(proven)
+
+
+def live_tokens(tokens: Iterable[dict[str, Any]], now: float) -> dict[tuple[int, str], int]:
+    """How many unrevoked, unexpired tokens each (login, server) has: the token state the
+    accounts page shows beside "verified"."""
+    out: dict[tuple[int, str], int] = {}
+    for t in tokens:
+        if t["revoked_at"] is None and (t["expires_at"] is None or t["expires_at"] > now):
+            key = (t["login"], t["server"])
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any]],
@@ -59,6 +75,7 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
     """Every terminal the owner has a token for, with each device's latest report and, while
     it is active, the account figures its daemon read; a token never used shows "never"."""
     figures = figures or {}
+    labels = {t["token_id"]: t.get("label", "") for t in tokens}
     rows: list[dict[str, Any]] = []
     reported: set[tuple[int, str]] = set()
     for report in reports:
@@ -69,7 +86,7 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
                      "platform": report.platform, "ea_version": report.ea_version,
                      "device_name": device.get("name", ""), "device_id": report.device_id,
                      "since": report.changed_at, "last_seen": report.reported_at,
-                     "token_id": report.token_id,
+                     "token_id": report.token_id, "token_label": labels.get(report.token_id, ""),
                      "figures": figures.get((report.device_id, report.login, report.server))
                      if report.shown_state(now) == "active" else None})
     for token in tokens:
@@ -79,7 +96,7 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
             rows.append({"login": key[0], "server": key[1], "state": "never", "reason": "",
                          "platform": "", "ea_version": "", "device_name": "", "device_id": "",
                          "since": None, "last_seen": None, "token_id": token["token_id"],
-                         "figures": None})
+                         "token_label": token.get("label", ""), "figures": None})
     return rows
 
 
@@ -97,7 +114,7 @@ def checklist(accounts: Sequence[AccountRow], tokens: Sequence[dict[str, Any]],
               devices: Sequence[dict[str, Any]], reports: Sequence[TerminalRow]) -> list[Step]:
     """The four steps from nothing to a terminal serving bots, each done or not."""
     return [
-        Step("account", "Register your MT5 account and its risk policy", "/accounts",
+        Step("account", "Register your MetaTrader account and its risk policy", "/accounts",
              bool(accounts)),
         Step("token", "Create a token for that terminal", "/tokens", bool(tokens)),
         Step("device", "Paste the token into the EA; approve the daemon's machine", "/devices",
