@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from aiohttp import web
@@ -44,6 +44,9 @@ from .security import (
 )
 from .sessions import Session, SessionStore
 from .views import ago, checklist, terminal_rows, verified_terminals, when
+
+if TYPE_CHECKING:
+    from .twofactor import FactorPages
 
 __all__ = ["Pages", "SignIn"]
 
@@ -81,6 +84,9 @@ class Pages:
         self._env = env
         self._clock = clock
         self._token = token
+        #: The second factor's and password reset's pages (``twofactor.py``), set by
+        #: ``mount_pages``: sign-in hands an owner with a second factor to its code step.
+        self.factor: FactorPages | None = None
         env.filters["when"] = when
         env.filters["ago"] = lambda epoch: ago(epoch, self._clock())
 
@@ -187,10 +193,10 @@ class Pages:
         return self._login_page(request, "", "")
 
     def _login_page(self, request: web.Request, email: str, error: str,
-                    status: int = 200) -> web.Response:
+                    status: int = 200, login_notice: str = "") -> web.Response:
         pre = self._token(_PRE_TOKEN_BYTES)
         response = self._render("login.html", status=status, session=None, csrf=pre,
-                                email=email, error=error)
+                                email=email, error=error, login_notice=login_notice)
         set_cookie(request, response, PRE_COOKIE, pre, max_age=3600)
         return response
 
@@ -217,6 +223,8 @@ class Pages:
             if email:
                 await authority.owners.note_sign_in(email, False, where)
             return self._login_page(request, email, "Wrong e-mail or password.", status=401)
+        if self.factor is not None and await authority.second_factor.enrolled(owner):
+            raise await self.factor.begin(request, owner.strip().lower())  # then the code
         session_id, _ = await self.sessions.create(owner.strip().lower())
         await authority.owners.note_sign_in(owner, True, where)
         redirect = web.HTTPSeeOther("/")
@@ -526,7 +534,15 @@ class Pages:
         """``GET /settings``: the owner's password change."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
-        return await self._page("settings.html", session=got[0], active="settings", errors={})
+        return await self._page("settings.html", session=got[0], active="settings", errors={},
+                                **await self._factor_context(got[0]))
+
+    async def _factor_context(self, session: Session) -> dict[str, Any]:
+        """The settings page's two-step sign-in section (``twofactor.py``)."""
+        if self.factor is None:
+            return {"factor": None, "enrolment": None, "recovery_codes": [],
+                    "factor_errors": {}}
+        return await self.factor.settings_context(session)
 
     async def change_password(self, request: web.Request) -> web.StreamResponse:
         """``POST /settings/password``: the current password, the new one twice; the
@@ -546,7 +562,8 @@ class Pages:
             errors.add(REAUTH_FIELD, refused)
         if errors or not isinstance(new, str):
             return await self._page("settings.html", session, "settings",
-                                    status=401 if refused else 400, errors=errors.fields)
+                                    status=401 if refused else 400, errors=errors.fields,
+                                    **await self._factor_context(session))
         await self._authority().owners.change_password(session.owner_email, new)
         ended = await self.sessions.end_others(session.owner_email, session)
         log.info("console: an owner changed their password; %d other session(s) ended", ended)
