@@ -8,9 +8,12 @@ injected time, so steps pass without sleeping. The same flows in a real browser:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
+import os
 import re
+import sys
 
 import pytest
 
@@ -254,3 +257,30 @@ async def test_an_expired_reset_link_is_refused(console: Console, browser: Brows
                                                 "new_password2": "a brand new password"})
     assert answer.status == 410
     await signed_in(browser)  # the old password still works
+
+
+async def _cli(console: Console, **env: str) -> tuple[int, str, str]:
+    """``python -m gateway token list`` against the console, its owner secrets in ``env``
+    only (standard input is not a terminal: nothing can be prompted)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_OWNER_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "token", "list", "--console", console.url,
+        "--console-key", console.pinned().b64, "--email", OWNER,
+        env={**base, "MTGATEWAY_OWNER_PASSWORD": PASSWORD, **env},
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_the_cli_sends_the_code_or_says_how(console: Console, browser: Browser) -> None:
+    key, _ = await enrol(console, browser)
+    code, _, err = await _cli(console)
+    assert code == 2, err
+    assert "two-step sign-in" in err and "MTGATEWAY_OWNER_CODE" in err
+    right = totp.totp(key, console.clock.now)
+    code, out, err = await _cli(console, MTGATEWAY_OWNER_CODE=right)
+    assert (code, out.strip()) == (0, "no tokens"), err
+    code, _, err = await _cli(console, MTGATEWAY_OWNER_CODE=right)  # spent
+    assert code == 1 and "bad_second_factor" in err and "next code" in err
