@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jinja2
 from aiohttp import web
@@ -45,9 +45,6 @@ from .security import (
 from .sessions import Session, SessionStore
 from .views import ago, checklist, terminal_rows, verified_terminals, when
 
-if TYPE_CHECKING:
-    from .twofactor import FactorPages
-
 __all__ = ["Pages", "SignIn"]
 
 log = logging.getLogger("gateway.authority.web")
@@ -55,6 +52,19 @@ log = logging.getLogger("gateway.authority.web")
 _PRE_TOKEN_BYTES = 32
 #: The form field that carries the owner's password for a sensitive action (F8).
 REAUTH_FIELD = "owner_password"
+
+
+class SecondStep(Protocol):
+    """What sign-in and the settings page need of the second factor's pages
+    (``twofactor.FactorPages``)."""
+
+    async def begin(self, request: web.Request, owner: str) -> web.HTTPSeeOther:
+        """The code step for an owner whose password was right."""
+        ...
+
+    async def settings_context(self, session: Session) -> dict[str, Any]:
+        """The settings page's two-step section."""
+        ...
 
 
 #: Checks owner credentials through the console's owner throttle (shared with the API's Basic
@@ -86,7 +96,7 @@ class Pages:
         self._token = token
         #: The second factor's and password reset's pages (``twofactor.py``), set by
         #: ``mount_pages``: sign-in hands an owner with a second factor to its code step.
-        self.factor: FactorPages | None = None
+        self.factor: SecondStep | None = None
         env.filters["when"] = when
         env.filters["ago"] = lambda epoch: ago(epoch, self._clock())
 
