@@ -23,6 +23,7 @@ from gateway.authority.api import AuthorityRefused
 from gateway.authority.console import AUTHORITY
 from gateway.authority.service.resets import TTL_S
 from gateway.authority.web.sessions import STEP_S, STEP_TRIES
+from gateway.authority.web.twofactor import qr_svg
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
 
 pytestmark = pytest.mark.network_edge
@@ -49,6 +50,8 @@ async def enrol(console: Console, browser: Browser) -> tuple[bytes, list[str]]:
     key = secret_of(started.text)
     uri = re.search(r'id="totp-uri" value="([^"]+)"', started.text)
     assert uri is not None and html.unescape(uri.group(1)).startswith("otpauth://totp/")
+    # the QR code is the same address, drawn in the page as SVG (unescaped, no script)
+    assert str(qr_svg(html.unescape(uri.group(1)))) in started.text
     done = await browser.submit("/settings", "/settings/2fa/confirm",
                                 {"code": totp.totp(key, console.clock.now)})
     assert done.status == 200, done.text

@@ -118,6 +118,10 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
         uri = str(await b.do(lambda: driver.find_element(By.ID, "totp-uri")
                               .get_attribute("value")))
         assert uri.startswith("otpauth://totp/") and f"secret={shown}" in uri
+        qr = await b.do(lambda: driver.execute_script(
+            "const r = document.querySelector('#totp-qr svg').getBoundingClientRect();"
+            "return [r.width, r.height, r.right <= window.innerWidth];"))
+        assert qr[0] >= 150 and qr[1] >= 150 and qr[2], qr  # drawn, whole, inside the window
         await b.fill({"confirm-code": totp.totp(key, clock.now)})
         await b.submit("factor-confirm")
         await b.wait_for("#recovery-codes")
