@@ -287,3 +287,23 @@ async def test_the_cli_sends_the_code_or_says_how(console: Console, browser: Bro
     assert (code, out.strip()) == (0, "no tokens"), err
     code, _, err = await _cli(console, MTGATEWAY_OWNER_CODE=right)  # spent
     assert code == 1 and "bad_second_factor" in err and "next code" in err
+
+
+async def test_a_password_change_ends_half_done_sign_ins(console: Console,
+                                                        browser: Browser) -> None:
+    key, _ = await enrol(console, browser)
+    thief = Browser(console.url)  # had the old password, waits at the code step
+    try:
+        await password_step(thief)
+        changed = await browser.submit("/settings", "/settings/password", {
+            "owner_password": PASSWORD, "new_password": "a brand new password",
+            "new_password2": "a brand new password"})
+        assert changed.status == 303
+        form = await thief.get("/login/code")
+        assert form.status == 303 and form.headers["Location"] == "/login"
+        pre = await thief.get("/login")
+        answer = await thief.post("/login/code", {"csrf": pre.csrf(),
+                                                  "code": totp.totp(key, console.clock.now)})
+        assert answer.status == 401 and (await thief.get("/")).status == 303
+    finally:
+        await thief.close()

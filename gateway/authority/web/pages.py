@@ -576,6 +576,7 @@ class Pages:
                                     **await self._factor_context(session))
         await self._authority().owners.change_password(session.owner_email, new)
         ended = await self.sessions.end_others(session.owner_email, session)
+        await self._authority().signin_steps.end_owner(session.owner_email)
         log.info("console: an owner changed their password; %d other session(s) ended", ended)
         raise await self._done(session, "Password changed. Other browsers signed in as you were "
                                "signed out.", "/settings")
