@@ -5,7 +5,8 @@ Two places to act on, chosen per command: the **local** authority (``authority.s
 console serves), opened directly -- whoever can write that file is its owner, so no password
 is asked -- or a **remote** console (``--console URL``, or ``[authority] url`` in remote mode)
 over HTTP with the owner's e-mail and password (``MTGATEWAY_OWNER_EMAIL`` / ``--email``, and
-``MTGATEWAY_OWNER_PASSWORD`` or a no-echo prompt; never an argument, which ``ps`` would show).
+``MTGATEWAY_OWNER_PASSWORD`` or a no-echo prompt; never an argument, which ``ps`` would show),
+and, for an owner with two-step sign-in on, the code (``MTGATEWAY_OWNER_CODE`` or a prompt).
 
 Device commands use this machine's device key (``[device]``), which signs the call, so a code
 read from the e-mail only completes the approval on the machine that asked for it.
@@ -41,6 +42,15 @@ __all__ = ["run_command"]
 
 _PASSWORD_ENV = "MTGATEWAY_OWNER_PASSWORD"
 _EMAIL_ENV = "MTGATEWAY_OWNER_EMAIL"
+#: The owner's second-factor code for one command (it is spent once used).
+_CODE_ENV = "MTGATEWAY_OWNER_CODE"
+#: What to do about the console's second-factor refusals.
+_REFUSAL_HINTS = {
+    "bad_second_factor": "the second-factor code is wrong or was already used; wait for the "
+                         "app's next code and run the command again",
+    "second_factor_required": f"this owner has two-step sign-in on: set {_CODE_ENV} to the "
+                              "app's current code (or a recovery code) or run interactively",
+}
 
 
 class _Usage(Exception):
@@ -67,7 +77,9 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
         print("error: the token authority (console) cannot be reached", file=sys.stderr)
         return 1
     except AuthorityRefused as exc:
-        print(f"error: the console refused: {exc.reason}", file=sys.stderr)
+        hint = _REFUSAL_HINTS.get(exc.reason)
+        print(f"error: the console refused: {exc.reason}" + (f": {hint}" if hint else ""),
+              file=sys.stderr)
         return 1
     except ConsoleUnproven as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -98,7 +110,8 @@ def _owner_console(url: str, args: argparse.Namespace,
     except ValueError as exc:
         raise _Usage(f"--console-key: {exc}") from None
     try:
-        return OwnerConsole(url, pinned, timeout_s=config.authority.request_timeout_s)
+        return OwnerConsole(url, pinned, timeout_s=config.authority.request_timeout_s,
+                            code=_owner_code)
     except ConsoleUnproven as exc:
         raise _Usage(str(exc)) from None
 
@@ -121,6 +134,17 @@ def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
             raise _Usage(f"no password: set {_PASSWORD_ENV} or run interactively")
         password = getpass.getpass(f"Password for {email}: ")
     return email, password
+
+
+def _owner_code() -> str:
+    """The second-factor code, asked only when the console says the owner has one: from
+    ``MTGATEWAY_OWNER_CODE`` or a prompt (never an argument, which ``ps`` would show)."""
+    code = read_env(_CODE_ENV)
+    if code is not None:
+        return code
+    if not sys.stdin.isatty():
+        raise _Usage(_REFUSAL_HINTS["second_factor_required"])
+    return input("Two-step sign-in code (from your authenticator app, or a recovery code): ")
 
 
 def _new_password() -> str:

@@ -27,18 +27,20 @@ import base64
 import http.client
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..authority.api import AuthorityUnreachable, IssuedToken
-from ..authority.errors import ConsoleUnproven
+from ..authority.errors import AuthorityRefused, ConsoleUnproven
 from ..authority.records import AuthorityKey
 from .client import console_answer
 
 __all__ = ["ConsoleUnproven", "OwnerConsole"]
 
 _HELLO_PATH = "/v1/hello"
+#: The header that carries the owner's second-factor code (``routes/common.py``).
+CODE_HEADER = "X-Owner-Code"
 
 
 def _basic(email: str, password: str) -> str:
@@ -54,13 +56,17 @@ class OwnerConsole:
         pinned: the authority key the config pins (``[authority] public_key``); required for
             plain http.
         timeout_s: per connection and read.
+        code: asked for the second-factor code (or a recovery code) when the console says
+            the owner has two-step sign-in on; it may raise to refuse (no terminal to ask).
+            Without it such an owner's calls fail with ``second_factor_required``.
 
     Raises:
         ConsoleUnproven: (from the constructor) plain http with no pinned key.
     """
 
     def __init__(self, base_url: str, pinned: AuthorityKey | None, *,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0,
+                 code: Callable[[], str] | None = None) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not a console URL: {base_url!r}")
@@ -77,6 +83,7 @@ class OwnerConsole:
         self._prefix = parts.path
         self._pinned = pinned
         self._timeout_s = timeout_s
+        self._code = code
 
     # -- the exchange ------------------------------------------------------------------------
 
@@ -95,9 +102,12 @@ class OwnerConsole:
 
     def _send(self, conn: http.client.HTTPConnection, method: str, path: str,
               body: Any = None, auth: str | None = None,
-              ok: Sequence[int] | None = None) -> tuple[int, dict[str, Any]]:
+              ok: Sequence[int] | None = None,
+              code: str | None = None) -> tuple[int, dict[str, Any]]:
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Host": self._netloc, "Accept": "application/json"}
+        if code is not None:
+            headers[CODE_HEADER] = code
         if data is not None:
             headers["Content-Type"] = "application/json"
         if auth is not None:
@@ -136,7 +146,16 @@ class OwnerConsole:
         conn = self._connect()
         try:
             self._prove(conn)
-            return self._send(conn, method, path, body, _basic(*owner), ok)
+            try:
+                return self._send(conn, method, path, body, _basic(*owner), ok)
+            except AuthorityRefused as exc:
+                if exc.reason != "second_factor_required" or self._code is None:
+                    raise
+            # The password was right and the owner has a second factor: the code goes on
+            # the same proved connection (a code is spent once: never sent before it is
+            # asked for).
+            return self._send(conn, method, path, body, _basic(*owner), ok,
+                              code=self._code().strip())
         finally:
             conn.close()
 

@@ -36,6 +36,12 @@ KINDS: Final = {
     "risk_updated": "risk policy changed",
     "refusal": "terminal refused",
     "mail_failed": "e-mail not sent",
+    "second_factor_on": "two-step sign-in turned on",
+    "second_factor_off": "two-step sign-in turned off",
+    "recovery_codes_new": "new recovery codes made",
+    "recovery_code_used": "recovery code used",
+    "password_reset_sent": "password reset link sent",
+    "password_reset": "password reset by e-mail link",
 }
 
 _SCHEMA: Final = """

@@ -63,7 +63,7 @@ from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
 from .routes import add_routes
-from .routes.common import MISDIRECTED, errors, host_allowlist, page_sign_in
+from .routes.common import MISDIRECTED, errors, host_allowlist, page_code_check, page_sign_in
 from .service import Authority
 from .signins import StoredLoginFailures
 from .web import mount_pages, security_headers
@@ -224,7 +224,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     add_routes(app)
     app.router.add_get("/metrics", metrics.handle)
     metrics.watch(lambda: app[AUTHORITY])
-    mount_pages(app, lambda: app[AUTHORITY], page_sign_in(app), clock=clock)
+    mount_pages(app, lambda: app[AUTHORITY], page_sign_in(app), clock=clock,
+                code_check=page_code_check(app))
     return app
 
 

@@ -129,6 +129,30 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
         verified_at INTEGER NOT NULL, PRIMARY KEY (owner_email, login, server));
     """,
+    # 9: the owner's second factor and password reset (``secondfactor.py``). The TOTP secret is
+    # encrypted under the data key; ``last_step`` is the newest accepted step, so a code is
+    # spent once on every instance. Recovery codes and reset links are kept as keyed hashes
+    # only. A half-signed-in browser (password right, code not yet) is a ``signin_steps`` row
+    # keyed by the SHA-256 of its cookie. ``reset_requests`` counts "forgot password" asks per
+    # address, whether or not an owner has it (the limit must not tell which do).
+    """
+    CREATE TABLE IF NOT EXISTS owner_totp (
+        owner_email TEXT PRIMARY KEY, secret_enc BLOB NOT NULL, enabled_at INTEGER,
+        last_step INTEGER NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS owner_recovery_codes (
+        owner_email TEXT NOT NULL, code_mac TEXT NOT NULL, used_at INTEGER,
+        PRIMARY KEY (owner_email, code_mac));
+    CREATE TABLE IF NOT EXISTS signin_steps (
+        step_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL, tries_left INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS password_resets (
+        token_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL, created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, used_at INTEGER);
+    CREATE INDEX IF NOT EXISTS password_resets_owner ON password_resets (owner_email, created_at);
+    CREATE TABLE IF NOT EXISTS reset_requests (
+        address TEXT NOT NULL, requested_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS reset_requests_address ON reset_requests (address, requested_at);
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

@@ -10,6 +10,9 @@ load balancer share them and a restart forgets neither:
 - :class:`StoredSessions`, the rows behind the pages' session cookie (``web/sessions.py``
   decides their lifetimes and makes their secrets; this module only keeps them). A session
   is keyed by the SHA-256 of its cookie value, so a dump of the table hands out no cookie.
+- :class:`StoredSteps`, half-done sign-ins: the password was right and the owner has a second
+  factor, so the browser holds a step cookie (keyed the same way) until it gives the code.
+  Each step allows a few codes and expires; any instance may finish it.
 
 Each call is one transaction through the database's door (``database.py``).
 """
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 
 from .database import Database, Tx
 
-__all__ = ["SessionRow", "StoredLoginFailures", "StoredSessions"]
+__all__ = ["SessionRow", "StoredLoginFailures", "StoredSessions", "StoredSteps",
+           "end_owner_sign_ins"]
 
 
 class StoredLoginFailures:
@@ -151,3 +155,68 @@ def _end(tx: Tx, key: str) -> None:
 
 def _count(tx: Tx) -> int:
     return int(tx.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0])
+
+
+def end_owner_sign_ins(tx: Tx, owner_email: str) -> None:
+    """End every session and half-done sign-in of ``owner_email`` in ``tx`` (a password
+    reset: whoever had the old password or a session made with it is out)."""
+    tx.execute("DELETE FROM web_sessions WHERE owner_email = ?", (owner_email,))
+    tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))
+
+
+class StoredSteps:
+    """The ``signin_steps`` table: ``key`` is the SHA-256 of the step cookie, hex."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def create(self, key: str, owner_email: str, now: float, tries: int, *,
+                     created_before: float) -> None:
+        """Store a step (expired ones, made at or before ``created_before``, swept first)."""
+        await self._database.run(_create_step, key, owner_email, now, tries, created_before)
+
+    async def owner(self, key: str, *, created_after: float) -> str | None:
+        """The owner of a live step, or ``None`` (unknown or expired)."""
+        return await self._database.run(_step_owner, key, created_after)
+
+    async def spend_try(self, key: str) -> int:
+        """One wrong code on the step: how many tries are left (at 0 the step is gone)."""
+        return await self._database.run(_spend_try, key)
+
+    async def end(self, key: str) -> None:
+        """Delete a step (finished, or abandoned)."""
+        await self._database.run(_end_step, key)
+
+    async def end_owner(self, owner_email: str) -> None:
+        """Delete every step of ``owner_email`` (the password changed: a step made with the
+        old one must not be finished with a code)."""
+        await self._database.run(_end_owner_steps, owner_email)
+
+
+def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
+                 created_before: float) -> None:
+    tx.execute("DELETE FROM signin_steps WHERE created_at <= ?", (created_before,))
+    tx.execute("INSERT INTO signin_steps VALUES (?, ?, ?, ?)", (key, owner_email, now, tries))
+
+
+def _step_owner(tx: Tx, key: str, created_after: float) -> str | None:
+    row = tx.execute("SELECT owner_email FROM signin_steps WHERE step_sha256 = ? "
+                     "AND created_at > ? AND tries_left > 0", (key, created_after)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _spend_try(tx: Tx, key: str) -> int:
+    row = tx.execute("UPDATE signin_steps SET tries_left = tries_left - 1 "
+                     "WHERE step_sha256 = ? RETURNING tries_left", (key,)).fetchone()
+    left = 0 if row is None else int(row[0])
+    if left <= 0:
+        tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (key,))
+    return left
+
+
+def _end_step(tx: Tx, key: str) -> None:
+    tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (key,))
+
+
+def _end_owner_steps(tx: Tx, owner_email: str) -> None:
+    tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))

@@ -240,6 +240,18 @@ class AuthorityStore:
         return self._aead.decrypt(blob[:12], blob[12:],
                                   f"mtgw-server-key-v1\x1f{row.token_id}".encode())
 
+    def seal_secret(self, purpose: str, subject: str, plain: bytes) -> bytes:
+        """``plain`` encrypted under ``authority-data.key``, bound to ``purpose`` and
+        ``subject`` (its row's key): the owner's TOTP secret, like ``server_key`` above."""
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, plain, f"{purpose}\x1f{subject}".encode())
+
+    def open_secret(self, purpose: str, subject: str, blob: bytes) -> bytes:
+        """What :meth:`seal_secret` sealed (``InvalidTag`` for another row's or a changed
+        blob)."""
+        blob = bytes(blob)
+        return self._aead.decrypt(blob[:12], blob[12:], f"{purpose}\x1f{subject}".encode())
+
     # -- owners --------------------------------------------------------------------------
 
     def add_owner(self, tx: Tx, email: str, password_hash: str, now: int) -> bool:

@@ -42,8 +42,8 @@ from ..proofs import check_device_proof
 from ..store import StoredProofReplays
 from ..web import PAGES
 
-__all__ = ["MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response", "errors",
-           "host_allowlist", "owner", "page_sign_in", "read_json"]
+__all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response",
+           "errors", "host_allowlist", "owner", "page_code_check", "page_sign_in", "read_json"]
 
 log = logging.getLogger("gateway.authority.console")
 
@@ -151,22 +151,45 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return (email, password) if colon else None
 
 
+#: The header that carries the owner's second-factor code (or a recovery code) on the owner
+#: API, beside the Basic credentials.
+CODE_HEADER: Final = "X-Owner-Code"
+
+
 class _WrongOwner(Exception):
     """The owner credentials are wrong (inside the throttle's check only)."""
 
 
-async def _owner_check(app: web.Application, email: str, password: str) -> str:
+class _WrongCode(_WrongOwner):
+    """The password was right, the second-factor code wrong or spent (counted the same)."""
+
+
+class _CodeMissing(Exception):
+    """The password was right and the owner has a second factor, but no code came (not a
+    guess: it passes the throttle uncounted)."""
+
+
+async def _owner_check(app: web.Application, email: str, password: str, *,
+                       code: str | None = None, second_factor: bool = False) -> str:
     """The owner's e-mail if the credentials are right, through the owner throttle; raises
     :class:`_WrongOwner`, or ``RateLimited`` during a lockout. The API's Basic auth and the
-    pages' sign-in form both come here, so they share one allowance."""
-    owners = app[AUTHORITY].owners
+    pages' sign-in form both come here, so they share one allowance. With ``second_factor``
+    (the owner API) an owner who turned it on must send ``code`` too: a wrong one counts as a
+    failed sign-in (:class:`_WrongCode`), none raises :class:`_CodeMissing`."""
+    authority = app[AUTHORITY]
+    owners = authority.owners
     present = bool(email or password)
 
     async def verify() -> str:
         # scrypt runs even without credentials, so every refusal costs the same time.
-        if await owners.check(email, password) and present:
-            return email
-        raise _WrongOwner
+        if not (await owners.check(email, password) and present):
+            raise _WrongOwner
+        if second_factor and await authority.second_factor.enrolled(email):
+            if not code:
+                raise _CodeMissing
+            if not await authority.second_factor.check(email, code):
+                raise _WrongCode
+        return email
 
     # The throttle vouches for credentials by a keyed hash, never the password itself.
     key = hmac.new(app[VOUCH_KEY], f"{email}\0{password}".encode(), hashlib.sha256).hexdigest()
@@ -196,11 +219,20 @@ async def owner(request: web.Request) -> str:
     _check_owner_request(request)
     credentials = _basic_credentials(request.headers.get("Authorization", ""))
     email, password = credentials or ("", "")
+    code = request.headers.get(CODE_HEADER, "").strip()
     try:
-        found = await _owner_check(request.app, email, password)
+        found = await _owner_check(request.app, email, password, code=code,
+                                   second_factor=True)
     except RateLimited as exc:
         raise Fail(429, "rate_limited", "too many failed sign-ins; wait",
                    retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
+    except _CodeMissing:
+        raise Fail(401, "second_factor_required",
+                   "this owner has two-step sign-in on: send the code from the authenticator "
+                   f"app (or a recovery code) in the {CODE_HEADER} header") from None
+    except _WrongCode:
+        raise Fail(401, "bad_second_factor", "the second-factor code is wrong or was already "
+                   "used; wait for the next one") from None
     except _WrongOwner:
         raise Fail(401, "bad_credentials", "wrong e-mail or password") from None
     mark_authenticated(request)
@@ -218,6 +250,29 @@ def page_sign_in(app: web.Application) -> Callable[[str, str], Awaitable[str | N
             return None
 
     return sign_in
+
+
+def page_code_check(app: web.Application) -> Callable[[str, str], Awaitable[bool]]:
+    """The pages' second-factor check (the sign-in's code step, confirming a change to the
+    factor): whether ``code`` is good for the owner now (and spent), through the owner
+    throttle, so wrong codes count with wrong passwords on every instance (raises
+    ``RateLimited`` during a lockout)."""
+
+    async def check(email: str, code: str) -> bool:
+        async def verify() -> bool:  # the authority is looked up per call: it opens at start
+            if not await app[AUTHORITY].second_factor.check(email, code):
+                raise _WrongCode
+            return True
+
+        # A code proves nothing lasting: never vouched, so a lockout holds it back too.
+        key = hmac.new(app[VOUCH_KEY], f"code\0{email}\0{code}".encode(),
+                       hashlib.sha256).hexdigest()
+        try:
+            return await app[OWNER_THROTTLE].check(key, verify, _WrongCode, vouch=False)
+        except _WrongCode:
+            return False
+
+    return check
 
 
 async def device(request: web.Request) -> DeviceInfo:

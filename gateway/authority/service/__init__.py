@@ -35,7 +35,7 @@ from ..mailer import Mailer
 from ..migrations import version_of
 from ..records import AuthorityKey
 from ..reports import AccountFigures, TerminalReport, TerminalRow
-from ..signins import StoredSessions
+from ..signins import StoredSessions, StoredSteps
 from ..store import AccountRow, AuthorityStore
 from ..tokens import generate_token
 from .accounts import AccountRegistration, Accounts
@@ -43,6 +43,8 @@ from .approvals import Approvals
 from .common import Shared, TerminalClaimed, mask_email, normalize_email
 from .owners import Owners
 from .records import Records
+from .resets import Resets
+from .secondfactor import SecondFactor
 from .terminals import Terminals
 from .tokens import SCOPES, Tokens, listings
 
@@ -88,6 +90,11 @@ class Authority:
         #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
         #: lifetimes).
         self.sessions = StoredSessions(store.database)
+        #: The owner's second factor and password reset links (``secondfactor.py``,
+        #: ``resets.py``), and half-done sign-ins (``signins.StoredSteps``).
+        self.second_factor = SecondFactor(shared, randbelow)
+        self.resets = Resets(shared, randbelow)
+        self.signin_steps = StoredSteps(store.database)
 
     @classmethod
     async def open(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",

@@ -1,7 +1,8 @@
 """The console's web pages, for the account owner in a browser (``docs/console.md``).
 
 :func:`mount_pages` adds them to the console's aiohttp application beside the JSON API
-(``/v1/...``): the pages at ``/``, ``/login``, ``/tokens``, ``/devices``, ``/accounts``,
+(``/v1/...``): the pages at ``/``, ``/login`` (and ``/login/code``, ``/forgot``,
+``/reset/...``: ``twofactor.py``), ``/tokens``, ``/devices``, ``/accounts``,
 ``/activity``, ``/settings``, a friendly page for any other address, and the package's own
 ``static/`` files (no CDN: the console works offline).
 Templates and static files ship as package data. This package imports nothing of the gateway
@@ -21,7 +22,8 @@ from aiohttp import web
 from ..service import Authority
 from .pages import Pages, SignIn
 from .security import security_headers
-from .sessions import ABSOLUTE_S, IDLE_S, SessionStore
+from .sessions import ABSOLUTE_S, IDLE_S, STEP_S, SessionStore, SignInSteps
+from .twofactor import CodeCheck, FactorPages
 
 __all__ = ["PAGES", "STATIC_DIR", "TEMPLATE_DIR", "mount_pages", "security_headers"]
 
@@ -32,8 +34,8 @@ PAGES: Final = web.AppKey("pages", Pages)
 
 
 def mount_pages(app: web.Application, authority: Callable[[], Authority],
-                sign_in: SignIn, *, clock: Callable[[], float],
-                idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S,
+                sign_in: SignIn, *, clock: Callable[[], float], code_check: CodeCheck,
+                idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S, step_s: float = STEP_S,
                 token: Callable[[int], str] = secrets.token_urlsafe) -> Pages:
     """Add the pages and their static files to ``app`` (whose middlewares must include
     :func:`security_headers`); the :class:`Pages` (tests reach its sessions)."""
@@ -45,6 +47,8 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     pages = Pages(authority, sign_in, sessions,
                   env, clock, token)
     app[PAGES] = pages
+    steps = SignInSteps(lambda: authority().signin_steps, clock, ttl_s=step_s, token=token)
+    factor = pages.factor = FactorPages(pages, steps, code_check)
     router = app.router
     router.add_get("/", pages.dashboard)
     router.add_get("/dashboard/rows", pages.dashboard_rows)
@@ -68,5 +72,15 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router.add_get("/activity", pages.activity)
     router.add_get("/settings", pages.settings)
     router.add_post("/settings/password", pages.change_password)
+    router.add_get("/login/code", factor.code_form)
+    router.add_post("/login/code", factor.code)
+    router.add_post("/settings/2fa/start", factor.start)
+    router.add_post("/settings/2fa/confirm", factor.confirm)
+    router.add_post("/settings/2fa/codes", factor.new_codes)
+    router.add_post("/settings/2fa/disable", factor.disable)
+    router.add_get("/forgot", factor.forgot_form)
+    router.add_post("/forgot", factor.forgot)
+    router.add_get("/reset/{token}", factor.reset_form)
+    router.add_post("/reset/{token}", factor.reset)
     router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return pages

@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from aiohttp import web
@@ -52,6 +52,19 @@ log = logging.getLogger("gateway.authority.web")
 _PRE_TOKEN_BYTES = 32
 #: The form field that carries the owner's password for a sensitive action (F8).
 REAUTH_FIELD = "owner_password"
+
+
+class SecondStep(Protocol):
+    """What sign-in and the settings page need of the second factor's pages
+    (``twofactor.FactorPages``)."""
+
+    async def begin(self, request: web.Request, owner: str) -> web.HTTPSeeOther:
+        """The code step for an owner whose password was right."""
+        ...
+
+    async def settings_context(self, session: Session) -> dict[str, Any]:
+        """The settings page's two-step section."""
+        ...
 
 
 #: Checks owner credentials through the console's owner throttle (shared with the API's Basic
@@ -97,6 +110,9 @@ class Pages:
         self._env = env
         self._clock = clock
         self._token = token
+        #: The second factor's and password reset's pages (``twofactor.py``), set by
+        #: ``mount_pages``: sign-in hands an owner with a second factor to its code step.
+        self.factor: SecondStep | None = None
         env.filters["when"] = when
         env.filters["ago"] = lambda epoch: ago(epoch, self._clock())
 
@@ -205,10 +221,10 @@ class Pages:
         return self._login_page(request, "", "")
 
     def _login_page(self, request: web.Request, email: str, error: str,
-                    status: int = 200) -> web.Response:
+                    status: int = 200, login_notice: str = "") -> web.Response:
         pre = self._token(_PRE_TOKEN_BYTES)
         response = self._render("login.html", status=status, session=None, csrf=pre,
-                                email=email, error=error)
+                                email=email, error=error, login_notice=login_notice)
         set_cookie(request, response, PRE_COOKIE, pre, max_age=3600)
         return response
 
@@ -235,6 +251,8 @@ class Pages:
             if email:
                 await authority.owners.note_sign_in(email, False, where)
             return self._login_page(request, email, "Wrong e-mail or password.", status=401)
+        if self.factor is not None and await authority.second_factor.enrolled(owner):
+            raise await self.factor.begin(request, owner.strip().lower())  # then the code
         session_id, _ = await self.sessions.create(owner.strip().lower())
         await authority.owners.note_sign_in(owner, True, where)
         redirect = web.HTTPSeeOther("/")
@@ -623,7 +641,15 @@ class Pages:
         """``GET /settings``: the owner's password change."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
-        return await self._page("settings.html", session=got[0], active="settings", errors={})
+        return await self._page("settings.html", session=got[0], active="settings", errors={},
+                                **await self._factor_context(got[0]))
+
+    async def _factor_context(self, session: Session) -> dict[str, Any]:
+        """The settings page's two-step sign-in section (``twofactor.py``)."""
+        if self.factor is None:
+            return {"factor": None, "enrolment": None, "recovery_codes": [],
+                    "factor_errors": {}}
+        return await self.factor.settings_context(session)
 
     async def change_password(self, request: web.Request) -> web.StreamResponse:
         """``POST /settings/password``: the current password, the new one twice; the
@@ -643,9 +669,11 @@ class Pages:
             errors.add(REAUTH_FIELD, refused)
         if errors or not isinstance(new, str):
             return await self._page("settings.html", session, "settings",
-                                    status=401 if refused else 400, errors=errors.fields)
+                                    status=401 if refused else 400, errors=errors.fields,
+                                    **await self._factor_context(session))
         await self._authority().owners.change_password(session.owner_email, new)
         ended = await self.sessions.end_others(session.owner_email, session)
+        await self._authority().signin_steps.end_owner(session.owner_email)
         log.info("console: an owner changed their password; %d other session(s) ended", ended)
         raise await self._done(session, "Password changed. Other browsers signed in as you were "
                                "signed out.", "/settings")

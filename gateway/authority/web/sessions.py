@@ -19,14 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ..signins import SessionRow, StoredSessions
+from ..signins import SessionRow, StoredSessions, StoredSteps
 
-__all__ = ["ABSOLUTE_S", "IDLE_S", "Session", "SessionStore"]
+__all__ = ["ABSOLUTE_S", "IDLE_S", "STEP_S", "STEP_TRIES", "Session", "SessionStore",
+           "SignInSteps"]
 
 #: A session ends after this long without a request ...
 IDLE_S: Final = 30 * 60
 #: ... and this long after sign-in, however busy.
 ABSOLUTE_S: Final = 12 * 3600
+#: A half-done sign-in (password right, second-factor code not yet given) lasts this long ...
+STEP_S: Final = 5 * 60
+#: ... and allows this many wrong codes before the password must be given again.
+STEP_TRIES: Final = 5
 
 
 def _key(session_id: str) -> str:
@@ -101,3 +106,41 @@ class SessionStore:
     async def count(self) -> int:
         """How many sessions are stored (live or not yet swept)."""
         return await self._rows().count()
+
+
+class SignInSteps:
+    """Half-done sign-ins: the step cookie's value is random, its SHA-256 the row's key, so
+    the code step is bound to the browser that gave the password; it expires after
+    ``ttl_s`` by the injected clock and after ``tries`` wrong codes."""
+
+    def __init__(self, rows: Callable[[], StoredSteps], clock: Callable[[], float], *,
+                 ttl_s: float = STEP_S, tries: int = STEP_TRIES,
+                 token: Callable[[int], str] = secrets.token_urlsafe) -> None:
+        self._rows = rows
+        self._clock = clock
+        self.ttl_s = ttl_s
+        self.tries = tries
+        self._token = token
+
+    async def create(self, owner_email: str) -> str:
+        """A new step for ``owner_email``: the cookie value (to the browser only)."""
+        now = self._clock()
+        step_id = self._token(32)
+        await self._rows().create(_key(step_id), owner_email, now, self.tries,
+                                  created_before=now - self.ttl_s)
+        return step_id
+
+    async def owner(self, step_id: str | None) -> str | None:
+        """The owner whose password the browser gave, while the step lives; else ``None``."""
+        if not step_id:
+            return None
+        return await self._rows().owner(_key(step_id), created_after=self._clock() - self.ttl_s)
+
+    async def wrong_code(self, step_id: str) -> int:
+        """Count a wrong code: the tries left (0: the step is over)."""
+        return await self._rows().spend_try(_key(step_id))
+
+    async def end(self, step_id: str | None) -> None:
+        """The step is over (signed in, or given up)."""
+        if step_id:
+            await self._rows().end(_key(step_id))

@@ -24,6 +24,9 @@ from gateway.authority.token_details import (
 from gateway.authority.verification import note_proof, verified_of
 
 LATEST = len(MIGRATIONS)
+#: The schema before token labels and verified terminals (migration 8) were added.
+BEFORE_DETAILS = next(i for i, m in enumerate(MIGRATIONS, 1)
+                      if isinstance(m, str) and "token_details" in m) - 1
 OWNER, PASSWORD = "o@example.com", "correct horse battery"
 
 
@@ -68,7 +71,7 @@ async def test_an_old_database_gains_labels_last_uses_and_proofs(
     """Schema 8 on a database left at 7: its token stays and lists with no label and no use
     until it is labelled; a terminal's proof is recorded once (the first time kept)."""
     old = AuthorityStore(tmp_path, database_url)
-    assert await old.migrate(target=LATEST - 1) == (0, LATEST - 1)
+    assert await old.migrate(target=BEFORE_DETAILS) == (0, BEFORE_DETAILS)
     await old.database.run(_schema_7_rows)
     await old.database.close()
     authority = Authority(AuthorityStore(tmp_path, database_url), RecordingMailer())

@@ -1,0 +1,197 @@
+"""The owner's second factor: a TOTP secret and recovery codes (``totp.py`` for the maths).
+
+Enrolment is two steps so a typo in the app cannot lock the owner out: :meth:`start` keeps a
+new secret *pending* (encrypted under the data key, like a token's ``server_key``) and
+:meth:`confirm` turns it on only once a code made from it is typed, answering the ten recovery
+codes, shown once and kept as keyed hashes only.
+
+:meth:`check` accepts a code of the step before, at or after now, and spends it: the accepted
+step is written as the owner's ``last_step`` by one conditional ``UPDATE`` (``WHERE last_step
+< ?``), so the same code, or an older one, is refused by every console instance sharing the
+database, even two presenting it at the same moment. A recovery code is spent the same way
+(``used_at`` set where it is still null). Throttling the tries is the caller's (the console's
+owner throttle, shared with the password's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from .. import totp
+from ..database import Tx
+from .common import Shared, normalize_email
+
+__all__ = ["Enrolment", "FactorStatus", "SecondFactor"]
+
+#: The AEAD purpose under which the secret is sealed (the row's owner is the subject).
+_PURPOSE: Final = "mtgw-totp-secret-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A pending secret, as the owner types or imports it (shown on the settings page only)."""
+
+    secret_b32: str
+    uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class FactorStatus:
+    """Whether the owner has a second factor on, since when, and recovery codes left."""
+
+    enabled: bool
+    enabled_at: int | None
+    recovery_left: int
+
+
+class SecondFactor:
+    """TOTP and recovery codes, per owner."""
+
+    def __init__(self, shared: Shared, randbelow: Callable[[int], int]) -> None:
+        self._shared = shared
+        self._store = shared.store
+        self._randbelow = randbelow
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def enrolled(self, email: str) -> bool:
+        """Whether ``email`` must give a code to sign in (``False`` for unknown owners)."""
+        return (await self.status(email)).enabled
+
+    async def status(self, email: str) -> FactorStatus:
+        """The owner's second factor."""
+        return await self._shared.run(self._status, normalize_email(email))
+
+    @staticmethod
+    def _status(tx: Tx, email: str) -> FactorStatus:
+        row = tx.execute("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
+                         (email,)).fetchone()
+        left = int(tx.execute("SELECT count(*) FROM owner_recovery_codes WHERE owner_email = ? "
+                              "AND used_at IS NULL", (email,)).fetchone()[0])
+        enabled_at = None if row is None or row[0] is None else int(row[0])
+        return FactorStatus(enabled_at is not None, enabled_at, left)
+
+    async def pending(self, email: str) -> Enrolment | None:
+        """The secret waiting for its first code, or ``None``."""
+        return await self._shared.run(self._pending, normalize_email(email))
+
+    def _pending(self, tx: Tx, email: str) -> Enrolment | None:
+        row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
+                         "AND enabled_at IS NULL", (email,)).fetchone()
+        if row is None:
+            return None
+        key = self._store.open_secret(_PURPOSE, email, row[0])
+        return Enrolment(totp.b32_secret(key), totp.otpauth_uri(key, email))
+
+    # -- enrolment ---------------------------------------------------------------------------
+
+    async def start(self, email: str) -> Enrolment:
+        """A new pending secret (replacing an earlier pending one); ``ValueError`` when a
+        second factor is already on (turn it off first)."""
+        email = normalize_email(email)
+        key = totp.new_secret(self._randbelow)
+        sealed = self._store.seal_secret(_PURPOSE, email, key)
+        await self._shared.run(self._start, email, sealed, self._shared.now())
+        return Enrolment(totp.b32_secret(key), totp.otpauth_uri(key, email))
+
+    @staticmethod
+    def _start(tx: Tx, email: str, sealed: bytes, now: int) -> None:
+        row = tx.execute("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
+                         (email,)).fetchone()
+        if row is not None and row[0] is not None:
+            raise ValueError("two-step sign-in is already on")
+        tx.execute("INSERT INTO owner_totp VALUES (?, ?, NULL, 0, ?) ON CONFLICT (owner_email) "
+                   "DO UPDATE SET secret_enc = excluded.secret_enc, last_step = 0, "
+                   "created_at = excluded.created_at", (email, sealed, now))
+
+    async def confirm(self, email: str, code: str) -> list[str] | None:
+        """Turn the pending secret on if ``code`` is one of its codes now: the recovery codes
+        (shown once), or ``None`` for a wrong code or nothing pending."""
+        email = normalize_email(email)
+        codes = totp.new_recovery_codes(self._randbelow)
+        done = await self._shared.run(self._confirm, email, code, codes, self._shared.clock())
+        return codes if done else None
+
+    def _confirm(self, tx: Tx, email: str, code: str, codes: list[str], at: float) -> bool:
+        row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
+                         "AND enabled_at IS NULL", (email,)).fetchone()
+        if row is None:
+            return False
+        step = totp.match_step(self._store.open_secret(_PURPOSE, email, row[0]), code, at)
+        if step is None:
+            return False
+        tx.execute("UPDATE owner_totp SET enabled_at = ?, last_step = ? WHERE owner_email = ?",
+                   (int(at), step, email))
+        self._replace_codes(tx, email, codes)
+        self._shared.activity.add(tx, email, "second_factor_on", "", int(at))
+        return True
+
+    def _replace_codes(self, tx: Tx, email: str, codes: list[str]) -> None:
+        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        for code in codes:
+            plain = totp.normalize_recovery(code)
+            assert plain is not None  # noqa: S101 - made by new_recovery_codes
+            tx.execute("INSERT INTO owner_recovery_codes VALUES (?, ?, NULL)",
+                       (email, totp.recovery_mac(self._store.pepper, email, plain)))
+
+    async def regenerate(self, email: str) -> list[str]:
+        """Ten new recovery codes (the old ones stop working); the caller checked the
+        password and a code. ``ValueError`` when no second factor is on."""
+        email = normalize_email(email)
+        codes = totp.new_recovery_codes(self._randbelow)
+        await self._shared.run(self._regenerate, email, codes, self._shared.now())
+        return codes
+
+    def _regenerate(self, tx: Tx, email: str, codes: list[str], now: int) -> None:
+        if not self._status(tx, email).enabled:
+            raise ValueError("two-step sign-in is not on")
+        self._replace_codes(tx, email, codes)
+        self._shared.activity.add(tx, email, "recovery_codes_new", "", now)
+
+    async def disable(self, email: str) -> bool:
+        """Turn the second factor off (secret and recovery codes deleted); whether it was on.
+        The caller checked the password and a code."""
+        return await self._shared.run(self._disable, normalize_email(email),
+                                      self._shared.now())
+
+    def _disable(self, tx: Tx, email: str, now: int) -> bool:
+        was = self._status(tx, email).enabled
+        tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
+        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        if was:
+            self._shared.activity.add(tx, email, "second_factor_off", "", now)
+        return was
+
+    # -- checking ----------------------------------------------------------------------------
+
+    async def check(self, email: str, code: str) -> bool:
+        """Whether ``code`` (six digits from the app, or an unused recovery code) is good for
+        the owner now; a good one is spent in the same transaction."""
+        return await self._shared.run(self._check, normalize_email(email), code,
+                                      self._shared.clock())
+
+    def _check(self, tx: Tx, email: str, code: str, at: float) -> bool:
+        row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
+                         "AND enabled_at IS NOT NULL", (email,)).fetchone()
+        if row is None:
+            return False
+        if totp.normalize_code(code) is not None:
+            key = self._store.open_secret(_PURPOSE, email, row[0])
+            step = totp.match_step(key, code, at)
+            if step is None:
+                return False
+            cur = tx.execute("UPDATE owner_totp SET last_step = ? WHERE owner_email = ? "
+                             "AND last_step < ?", (step, email, step))
+            return cur.rowcount == 1
+        plain = totp.normalize_recovery(code)
+        if plain is None:
+            return False
+        cur = tx.execute("UPDATE owner_recovery_codes SET used_at = ? WHERE owner_email = ? "
+                         "AND code_mac = ? AND used_at IS NULL",
+                         (int(at), email, totp.recovery_mac(self._store.pepper, email, plain)))
+        if cur.rowcount != 1:
+            return False
+        self._shared.activity.add(tx, email, "recovery_code_used", "", int(at))
+        return True

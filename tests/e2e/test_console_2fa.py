@@ -1,0 +1,309 @@
+"""The second factor and password reset over real HTTP on loopback (issue 35 item 4).
+
+A real console with a real SMTP sink (aiosmtpd) and the test's clocks (``consolekit``): each
+code is computed by the test from the secret the settings page shows, at the console's
+injected time, so steps pass without sleeping. The same flows in a real browser:
+``test_console_2fa_browser.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import os
+import re
+import sys
+
+import pytest
+
+from gateway.auth.owner import OwnerConsole
+from gateway.authority import totp
+from gateway.authority.api import AuthorityRefused
+from gateway.authority.console import AUTHORITY
+from gateway.authority.service.resets import TTL_S
+from gateway.authority.web.sessions import STEP_S, STEP_TRIES
+from gateway.authority.web.twofactor import qr_svg
+from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
+
+pytestmark = pytest.mark.network_edge
+
+
+def secret_of(page_text: str) -> bytes:
+    """The key the settings page shows, as the authenticator app reads it."""
+    match = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page_text)
+    assert match is not None, "no secret on the page"
+    typed = match.group(1).replace(" ", "")
+    return base64.b32decode(typed + "=" * (-len(typed) % 8))
+
+
+def codes_of(page_text: str) -> list[str]:
+    return re.findall(r"<li><code>([a-z2-7]{5}-[a-z2-7]{5})</code></li>", page_text)
+
+
+async def enrol(console: Console, browser: Browser) -> tuple[bytes, list[str]]:
+    """Sign in and turn two-step sign-in on: the secret and the recovery codes."""
+    await signed_in(browser)
+    started = await browser.submit("/settings", "/settings/2fa/start",
+                                   {"owner_password": PASSWORD})
+    assert started.status == 200, started.text
+    key = secret_of(started.text)
+    uri = re.search(r'id="totp-uri" value="([^"]+)"', started.text)
+    assert uri is not None and html.unescape(uri.group(1)).startswith("otpauth://totp/")
+    # the QR code is the same address, drawn in the page as SVG (unescaped, no script)
+    assert str(qr_svg(html.unescape(uri.group(1)))) in started.text
+    done = await browser.submit("/settings", "/settings/2fa/confirm",
+                                {"code": totp.totp(key, console.clock.now)})
+    assert done.status == 200, done.text
+    codes = codes_of(done.text)
+    assert len(codes) == 10
+    assert "Two-step sign-in is on" in done.text
+    again = await browser.get("/settings")
+    assert codes_of(again.text) == []  # shown once
+    assert "10 recovery codes left" in again.text
+    console.clock.now += totp.STEP_S  # the confirming code's step is spent
+    return key, codes
+
+
+async def password_step(browser: Browser, password: str = PASSWORD) -> None:
+    answer = await browser.sign_in(OWNER, password)
+    assert answer.status == 303 and answer.headers["Location"] == "/login/code", answer.text
+    assert not any("mtgw_session=" in c and "mtgw_session=;" not in c
+                   for c in answer.set_cookies)  # no session yet
+
+
+async def code_step(browser: Browser, code: str) -> int:
+    form = await browser.get("/login/code")
+    assert form.status == 200, form.status
+    answer = await browser.post("/login/code", {"csrf": form.csrf(), "code": code})
+    return answer.status
+
+
+async def test_sign_in_asks_for_the_code_and_a_code_is_spent_once(console: Console,
+                                                                   browser: Browser) -> None:
+    key, _ = await enrol(console, browser)
+    await browser.post("/logout", {"csrf": (await browser.get("/")).csrf()})
+    await password_step(browser)
+    assert (await browser.get("/")).status == 303  # half signed in is not signed in
+    code = totp.totp(key, console.clock.now)
+    assert await code_step(browser, code) == 303
+    assert (await browser.get("/")).status == 200
+    other = Browser(console.url)
+    try:
+        await password_step(other)
+        assert await code_step(other, code) == 401  # the same code, replayed
+        assert (await other.get("/")).status == 303
+    finally:
+        await other.close()
+
+
+async def test_a_recovery_code_signs_in_once(console: Console, browser: Browser) -> None:
+    _, codes = await enrol(console, browser)
+    fresh = Browser(console.url)
+    try:
+        await password_step(fresh)
+        assert await code_step(fresh, codes[3].upper()) == 303
+        assert (await fresh.get("/")).status == 200
+    finally:
+        await fresh.close()
+    again = Browser(console.url)
+    try:
+        await password_step(again)
+        assert await code_step(again, codes[3]) == 401
+    finally:
+        await again.close()
+    settings = await browser.get("/settings")
+    assert "9 recovery codes left" in settings.text
+
+
+async def test_the_code_step_expires_and_allows_a_few_tries(console: Console,
+                                                            browser: Browser) -> None:
+    key, _ = await enrol(console, browser)
+    late = Browser(console.url)
+    try:
+        await password_step(late)
+        console.clock.now += STEP_S
+        form = await late.get("/login/code")
+        assert form.status == 303 and form.headers["Location"] == "/login"
+        pre = await late.get("/login")
+        answer = await late.post("/login/code", {"csrf": pre.csrf(),
+                                                 "code": totp.totp(key, console.clock.now)})
+        assert answer.status == 401 and "took too long" in answer.text
+        assert (await late.get("/")).status == 303
+        await password_step(late)
+        wrong = "000000" if totp.totp(key, console.clock.now) != "000000" else "111111"
+        for _ in range(STEP_TRIES - 1):
+            assert await code_step(late, wrong) == 401
+        form = await late.get("/login/code")
+        last = await late.post("/login/code", {"csrf": form.csrf(), "code": wrong})
+        assert last.status == 401 and "Too many wrong codes" in last.text
+        assert (await late.get("/login/code")).status == 303  # the step is over
+    finally:
+        await late.close()
+    # every wrong code paid the owner throttle's delay (counted with wrong passwords)
+    assert len(console.pauses.delays) >= STEP_TRIES
+
+
+async def test_turning_off_and_new_codes_need_the_password_and_a_code(
+        console: Console, browser: Browser) -> None:
+    key, codes = await enrol(console, browser)
+    refused = await browser.submit("/settings", "/settings/2fa/disable",
+                                   {"owner_password": PASSWORD, "code": ""})
+    assert refused.status == 401 and "Enter the code from your app." in refused.text
+    refused = await browser.submit("/settings", "/settings/2fa/codes",
+                                   {"owner_password": "wrong password", "code":
+                                    totp.totp(key, console.clock.now)})
+    assert refused.status == 401 and "Wrong password." in refused.text
+    fresh = await browser.submit("/settings", "/settings/2fa/codes",
+                                 {"owner_password": PASSWORD,
+                                  "code": totp.totp(key, console.clock.now)})
+    assert fresh.status == 200 and len(codes_of(fresh.text)) == 10
+    assert not set(codes_of(fresh.text)) & set(codes)
+    off = await browser.submit("/settings", "/settings/2fa/disable",
+                               {"owner_password": PASSWORD, "code": codes_of(fresh.text)[0]})
+    assert off.status == 303
+    assert not await console.app[AUTHORITY].second_factor.enrolled(OWNER)
+    other = Browser(console.url)
+    try:
+        signed = await other.sign_in(OWNER, PASSWORD)
+        assert signed.status == 303 and signed.headers["Location"] == "/"
+    finally:
+        await other.close()
+
+
+async def test_the_owner_api_and_the_cli_client_need_the_code(console: Console,
+                                                              browser: Browser) -> None:
+    key, codes = await enrol(console, browser)
+    status, body = await console.owner("GET", "/v1/tokens")
+    assert status == 401 and body["error"]["reason"] == "second_factor_required"
+    assert "X-Owner-Code" in body["error"]["message"]
+    status, body = await console.owner("GET", "/v1/tokens", auth=(OWNER, "wrong password"))
+    assert status == 401 and body["error"]["reason"] == "bad_credentials"  # no code asked
+    plain = OwnerConsole(console.url, console.pinned())
+    with pytest.raises(AuthorityRefused) as refused:
+        await plain.list_tokens(OWNER, PASSWORD)
+    assert refused.value.reason == "second_factor_required"
+    asked: list[str] = []
+
+    def ask() -> str:
+        asked.append("code")
+        return totp.totp(key, console.clock.now)
+
+    cli = OwnerConsole(console.url, console.pinned(), code=ask)
+    assert await cli.list_tokens(OWNER, PASSWORD) == []
+    with pytest.raises(AuthorityRefused) as replay:  # the same step's code again
+        await cli.list_tokens(OWNER, PASSWORD)
+    assert replay.value.reason == "bad_second_factor"
+    assert asked == ["code", "code"]
+    recovery = OwnerConsole(console.url, console.pinned(), code=lambda: codes[0])
+    assert await recovery.list_tokens(OWNER, PASSWORD) == []
+
+
+async def test_forgot_password_by_the_link_from_the_smtp_sink(console: Console,
+                                                              browser: Browser) -> None:
+    key, _ = await enrol(console, browser)
+    stranger = Browser(console.url)
+    try:
+        form = await stranger.get("/forgot")
+        unknown = await stranger.post("/forgot", {"csrf": form.csrf(),
+                                                  "email": "nobody@example.com"})
+        form = await stranger.get("/forgot")
+        known = await stranger.post("/forgot", {"csrf": form.csrf(), "email": OWNER})
+        assert unknown.status == known.status == 200
+        assert unknown.text == known.text  # the same answer: no enumeration
+        [mail] = await console.sink.wait_for(1)
+        assert mail["To"] == OWNER
+        body = mail.get_payload(decode=True)
+        assert isinstance(body, bytes)
+        link = re.search(r"(http://127\.0\.0\.1:\d+)(/reset/\S+)", body.decode())
+        assert link is not None and link.group(1) == console.url
+        path = link.group(2)
+        opened = await stranger.get(path)
+        assert opened.status == 200 and 'id="reset-form"' in opened.text
+        opened = await stranger.get(path)  # opening twice spends nothing
+        mismatch = await stranger.post(path, {"csrf": opened.csrf(), "new_password":
+                                              "a brand new password", "new_password2": "x"})
+        assert mismatch.status == 400
+        done = await stranger.post(path, {"csrf": mismatch.csrf(),
+                                          "new_password": "a brand new password",
+                                          "new_password2": "a brand new password"})
+        assert done.status == 200 and "Password set." in done.text
+        again = await stranger.get(path)
+        assert again.status == 410 and "expired or was already used" in again.text
+        fresh_form = await stranger.get("/forgot")  # a gone link's page has no form
+        reuse = await stranger.post(path, {"csrf": fresh_form.csrf(),
+                                           "new_password": "another new password",
+                                           "new_password2": "another new password"})
+        assert reuse.status == 410
+    finally:
+        await stranger.close()
+    assert (await browser.get("/")).status == 303  # the owner's sessions ended
+    assert (await browser.sign_in(OWNER, PASSWORD)).status == 401
+    await password_step(browser, "a brand new password")  # the second factor stays on
+    assert await code_step(browser, totp.totp(key, console.clock.now)) == 303
+
+
+async def test_an_expired_reset_link_is_refused(console: Console, browser: Browser) -> None:
+    form = await browser.get("/forgot")
+    await browser.post("/forgot", {"csrf": form.csrf(), "email": OWNER})
+    [mail] = await console.sink.wait_for(1)
+    body = mail.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    link = re.search(r"http://127\.0\.0\.1:\d+(/reset/\S+)", body.decode())
+    assert link is not None
+    console.clock.now += TTL_S
+    page = await browser.get(link.group(1))
+    assert page.status == 410
+    form = await browser.get("/forgot")  # a gone link's page has no form
+    answer = await browser.post(link.group(1), {"csrf": form.csrf(),
+                                                "new_password": "a brand new password",
+                                                "new_password2": "a brand new password"})
+    assert answer.status == 410
+    await signed_in(browser)  # the old password still works
+
+
+async def _cli(console: Console, **env: str) -> tuple[int, str, str]:
+    """``python -m gateway token list`` against the console, its owner secrets in ``env``
+    only (standard input is not a terminal: nothing can be prompted)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_OWNER_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "token", "list", "--console", console.url,
+        "--console-key", console.pinned().b64, "--email", OWNER,
+        env={**base, "MTGATEWAY_OWNER_PASSWORD": PASSWORD, **env},
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_the_cli_sends_the_code_or_says_how(console: Console, browser: Browser) -> None:
+    key, _ = await enrol(console, browser)
+    code, _, err = await _cli(console)
+    assert code == 2, err
+    assert "two-step sign-in" in err and "MTGATEWAY_OWNER_CODE" in err
+    right = totp.totp(key, console.clock.now)
+    code, out, err = await _cli(console, MTGATEWAY_OWNER_CODE=right)
+    assert (code, out.strip()) == (0, "no tokens"), err
+    code, _, err = await _cli(console, MTGATEWAY_OWNER_CODE=right)  # spent
+    assert code == 1 and "bad_second_factor" in err and "next code" in err
+
+
+async def test_a_password_change_ends_half_done_sign_ins(console: Console,
+                                                        browser: Browser) -> None:
+    key, _ = await enrol(console, browser)
+    thief = Browser(console.url)  # had the old password, waits at the code step
+    try:
+        await password_step(thief)
+        changed = await browser.submit("/settings", "/settings/password", {
+            "owner_password": PASSWORD, "new_password": "a brand new password",
+            "new_password2": "a brand new password"})
+        assert changed.status == 303
+        form = await thief.get("/login/code")
+        assert form.status == 303 and form.headers["Location"] == "/login"
+        pre = await thief.get("/login")
+        answer = await thief.post("/login/code", {"csrf": pre.csrf(),
+                                                  "code": totp.totp(key, console.clock.now)})
+        assert answer.status == 401 and (await thief.get("/")).status == 303
+    finally:
+        await thief.close()

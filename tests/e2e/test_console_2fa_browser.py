@@ -1,0 +1,193 @@
+"""Issue 35 item 4 in headless Chromium at 1280 and 390 px: two-step sign-in and password reset.
+
+The real console with its real SMTP sink (aiosmtpd) and the test's clock (``consolekit``),
+driven by Selenium in Debian's ``chromium`` (``tests/e2e/chromium.py``). Every code is computed
+by the test from the key the settings page shows, at the console's injected time, as the
+owner's authenticator app would; steps pass by moving that clock, never by sleeping. Each page
+is checked to be no wider than the window. Screenshots: ``$MTGATEWAY_SCREENSHOTS/2fa-<width>/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from gateway.authority import totp
+from gateway.authority.service.resets import TTL_S
+from tests.e2e.chromium import STEP_S, Walk, chromium
+from tests.e2e.consolekit import OWNER, PASSWORD, Console
+
+NEW_PASSWORD = "a-brand-new-password"
+
+
+def _gone(element: WebElement) -> bool:
+    """``element``'s document was replaced (a stale reference, or chromedriver's 'does not
+    belong to the document' while the new one commits)."""
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False
+
+
+class Owner(Walk):
+    """The walk, plus: a page no wider than the window, a click that waits for the answer."""
+
+    async def fits(self, what: str) -> None:
+        widths = await self.do(lambda: self.driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth];"))
+        page, window = int(widths[0]), int(widths[1])
+        assert page <= window, f"{what}: the page is {page} px wide in a {window} px window"
+
+    async def submit(self, element_id: str) -> None:
+        def go() -> None:
+            wait = WebDriverWait(self.driver, STEP_S, poll_frequency=0.1)
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+            old = self.driver.find_element(By.TAG_NAME, "html")
+            self.driver.find_element(By.ID, element_id).click()
+            wait.until(lambda _: _gone(old))
+        await self.do(go)
+
+    async def page(self, path: str, css: str, name: str) -> None:
+        await self.open(path)
+        await self.wait_for(css)
+        await self.fits(name)
+        await self.shot(name)
+
+    async def notice(self) -> str:
+        await self.wait_for("#notice")
+        return str(await self.do(lambda: self.text("#notice")))
+
+
+def _link(console: Console, index: int) -> str:
+    payload = console.sink.messages[index].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    match = re.search(r"http://127\.0\.0\.1:\d+(/reset/\S+)", payload.decode())
+    assert match is not None
+    return match.group(1)
+
+
+async def _sign_in(b: Owner, password: str) -> None:
+    await b.open("/login")
+    await b.wait_for("#login-form")
+    await b.fill({"email": OWNER, "password": password})
+    await b.submit("login")
+
+
+async def _code(b: Owner, code: str) -> None:
+    await b.wait_for("#code-form")
+    await b.fill({"code": code})
+    await b.submit("code-submit")
+
+
+async def _sign_out(b: Owner) -> None:
+    await b.submit("logout")
+    await b.wait_for("#login-form")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, shots: Path,
+                                                            width: int) -> None:
+    out = shots / f"2fa-{width}"
+    out.mkdir(parents=True, exist_ok=True)
+    clock = console.clock
+    with chromium(max(width, 800), 900) as driver:
+        if width < 800:  # a window cannot be that narrow: emulate the phone's screen instead
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        b = Owner(driver, console.url, out)
+        await _sign_in(b, PASSWORD)
+        await b.wait_for("header.top nav")
+
+        # Enrol: the password, then the key (typed into the app), then its first code.
+        await b.page("/settings", "#factor-start-form", "00-settings-off")
+        await b.fill({"start-owner_password": PASSWORD})
+        await b.submit("factor-start")
+        await b.wait_for("#totp-secret")
+        await b.fits("01-key-shown")
+        await b.shot("01-key-shown")
+        shown = str(await b.do(lambda: b.text("#totp-secret"))).replace(" ", "")
+        key = base64.b32decode(shown + "=" * (-len(shown) % 8))
+        uri = str(await b.do(lambda: driver.find_element(By.ID, "totp-uri")
+                              .get_attribute("value")))
+        assert uri.startswith("otpauth://totp/") and f"secret={shown}" in uri
+        qr = await b.do(lambda: driver.execute_script(
+            "const r = document.querySelector('#totp-qr svg').getBoundingClientRect();"
+            "return [r.width, r.height, r.right <= window.innerWidth];"))
+        assert qr[0] >= 150 and qr[1] >= 150 and qr[2], qr  # drawn, whole, inside the window
+        await b.fill({"confirm-code": totp.totp(key, clock.now)})
+        await b.submit("factor-confirm")
+        await b.wait_for("#recovery-codes")
+        assert "Two-step sign-in is on" in await b.notice()
+        codes = await b.do(lambda: [e.text for e in driver.find_elements(
+            By.CSS_SELECTOR, "#recovery-codes code")])
+        assert len(codes) == 10
+        await b.fits("02-recovery-codes")
+        await b.shot("02-recovery-codes")
+
+        # Sign out, sign in: the password, then the app's code.
+        clock.now += totp.STEP_S
+        await _sign_out(b)
+        await _sign_in(b, PASSWORD)
+        await b.wait_for("#code-form")
+        await b.fits("03-code-step")
+        await b.shot("03-code-step")
+        used = totp.totp(key, clock.now)
+        await _code(b, used)
+        await b.wait_for("header.top nav")
+        assert await b.do(lambda: driver.current_url) == console.url + "/"
+
+        # The same code again is refused; a recovery code gets in instead.
+        await _sign_out(b)
+        await _sign_in(b, PASSWORD)
+        await _code(b, used)
+        await b.wait_for("#code-error")
+        assert "already used" in await b.do(lambda: b.text("#code-error"))
+        await b.fits("04-code-replayed")
+        await b.shot("04-code-replayed")
+        await _code(b, codes[0])
+        await b.wait_for("header.top nav")
+        await b.page("/settings", "#factor-state", "05-settings-on")
+        assert "9 recovery codes left" in await b.do(lambda: b.text("#factor-state"))
+
+        # Forgot password: the link from the real SMTP sink sets a new one, once.
+        await _sign_out(b)
+        await b.click("forgot-link")
+        await b.wait_for("#forgot-form")
+        await b.fill({"forgot-email": OWNER})
+        await b.submit("forgot-submit")
+        await b.wait_for("#forgot-sent")
+        await b.fits("06-forgot-sent")
+        await b.shot("06-forgot-sent")
+        await console.sink.wait_for(1)
+        link = _link(console, 0)
+        await b.page(link, "#reset-form", "07-reset-form")
+        await b.fill({"acct-new_password": NEW_PASSWORD, "acct-new_password2": NEW_PASSWORD})
+        await b.submit("reset-submit")
+        await b.wait_for("#login-notice")
+        assert "Password set" in await b.do(lambda: b.text("#login-notice"))
+        await b.page(link, "#reset-gone", "08-link-used")
+
+        # The new password signs in, and the second factor is still asked for.
+        clock.now += totp.STEP_S
+        await _sign_in(b, NEW_PASSWORD)
+        await _code(b, totp.totp(key, clock.now))
+        await b.wait_for("header.top nav")
+
+        # A link past its 30 minutes is refused.
+        await _sign_out(b)
+        await b.open("/forgot")
+        await b.wait_for("#forgot-form")
+        await b.fill({"forgot-email": OWNER})
+        await b.submit("forgot-submit")
+        await b.wait_for("#forgot-sent")
+        await console.sink.wait_for(2)
+        clock.now += TTL_S
+        await b.page(_link(console, 1), "#reset-gone", "09-link-expired")

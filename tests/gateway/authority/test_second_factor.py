@@ -1,0 +1,200 @@
+"""The owner's second factor and password reset, in the authority (``service/secondfactor.py``,
+``service/resets.py``), on SQLite and on a real PostgreSQL with two instances sharing it.
+
+Each instance is its own :class:`Authority` (its own data directory holding copies of the key
+files), as two consoles behind a load balancer are; the clock is injected, so steps and link
+lifetimes pass without sleeping.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.authority import totp
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.service import Authority
+from gateway.authority.service.resets import PER_ADDRESS, PER_OWNER, TTL_S
+from gateway.authority.signins import SessionRow
+from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from tests.gateway.authority.dbkit import fetch
+from tests.pgkit import PostgresServer
+
+OWNER, PASSWORD = "owner@example.com", "a long enough password"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def pair(request: pytest.FixtureRequest, tmp_path: Path
+               ) -> AsyncIterator[tuple[Authority, Authority, Clock, RecordingMailer]]:
+    """Two instances of one authority on one database, one clock, one mailer."""
+    url = ""
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.new_database()
+    clock, mailer = Clock(), RecordingMailer("gateway@example.net")
+    first = await Authority.open(tmp_path / "a", mailer, database_url=url, clock=clock)
+    if url:
+        (tmp_path / "b").mkdir(mode=0o700)
+        for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
+            shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
+        second = await Authority.open(tmp_path / "b", mailer, database_url=url, clock=clock)
+    else:  # SQLite: the second instance opens the same file
+        second = await Authority.open(tmp_path / "a", mailer, clock=clock)
+    await first.owners.create(OWNER, PASSWORD)
+    try:
+        yield first, second, clock, mailer
+    finally:
+        await first.close()
+        await second.close()
+
+
+def _key(enrolment_b32: str) -> bytes:
+    import base64
+
+    text = enrolment_b32.replace(" ", "")
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+async def _enrol(authority: Authority, clock: Clock) -> tuple[bytes, list[str]]:
+    enrolment = await authority.second_factor.start(OWNER)
+    key = _key(enrolment.secret_b32)
+    codes = await authority.second_factor.confirm(OWNER, totp.totp(key, clock.now))
+    assert codes is not None
+    return key, codes
+
+
+async def test_enrolment_needs_a_first_code_and_the_secret_is_sealed(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    first, _, clock, _ = pair
+    enrolment = await first.second_factor.start(OWNER)
+    key = _key(enrolment.secret_b32)
+    assert not await first.second_factor.enrolled(OWNER)  # pending until confirmed
+    assert (await first.second_factor.pending(OWNER)) == enrolment
+    assert await first.second_factor.confirm(OWNER, "000000" if totp.totp(key, clock.now)
+                                             != "000000" else "111111") is None
+    assert not await first.second_factor.enrolled(OWNER)
+    codes = await first.second_factor.confirm(OWNER, totp.totp(key, clock.now))
+    assert codes is not None and len(codes) == 10
+    status = await first.second_factor.status(OWNER)
+    assert status.enabled and status.recovery_left == 10
+    rows = await fetch(first.store.database, "SELECT secret_enc FROM owner_totp")
+    assert key not in bytes(rows[0][0])  # encrypted under the data key, not the secret
+    stored = await fetch(first.store.database, "SELECT code_mac FROM owner_recovery_codes")
+    assert not {c.replace("-", "") for c in codes} & {str(r[0]) for r in stored}
+    with pytest.raises(ValueError, match="already on"):
+        await first.second_factor.start(OWNER)
+
+
+async def test_a_code_is_accepted_once_across_instances_and_older_steps_after_it_never(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    first, second, clock, _ = pair
+    key, _ = await _enrol(first, clock)
+    clock.now += totp.STEP_S * 3  # past the step spent by the confirmation
+    code = totp.totp(key, clock.now)
+    assert await second.second_factor.check(OWNER, code)
+    assert not await first.second_factor.check(OWNER, code)  # replayed on another instance
+    assert not await second.second_factor.check(OWNER, code)
+    earlier = totp.hotp(key, totp.step_of(clock.now) - 1)  # still in the window, but older
+    assert not await first.second_factor.check(OWNER, earlier)
+    clock.now += totp.STEP_S
+    assert await first.second_factor.check(OWNER, totp.totp(key, clock.now))
+    clock.now += totp.STEP_S * 3  # a code from two steps ago is outside the window
+    assert not await first.second_factor.check(OWNER, totp.hotp(key, totp.step_of(clock.now) - 2))
+
+
+async def test_recovery_codes_work_once_each_and_regenerating_voids_the_old(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    first, second, clock, _ = pair
+    _, codes = await _enrol(first, clock)
+    assert await first.second_factor.check(OWNER, codes[0].upper())
+    assert not await second.second_factor.check(OWNER, codes[0])
+    assert (await second.second_factor.status(OWNER)).recovery_left == 9
+    fresh = await second.second_factor.regenerate(OWNER)
+    assert not await first.second_factor.check(OWNER, codes[1])
+    assert await first.second_factor.check(OWNER, fresh[1])
+    assert not await first.second_factor.check(OWNER, "not-a-code")
+    assert await first.second_factor.disable(OWNER)
+    assert not await first.second_factor.enrolled(OWNER)
+    assert not await first.second_factor.check(OWNER, fresh[2])
+
+
+def _link(mailer: RecordingMailer) -> str:
+    payload = mailer.messages[-1].get_content()
+    match = re.search(r"(https?://\S+/reset/(\S+))", payload)
+    assert match is not None, payload
+    return match.group(2)
+
+
+async def test_reset_link_is_single_use_ends_sessions_and_keeps_the_second_factor(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    first, second, clock, mailer = pair
+    await _enrol(first, clock)
+    await first.sessions.create(SessionRow("k" * 64, OWNER, "csrf", clock.now, clock.now, ""),
+                                seen_before=0, created_before=0)
+    await first.resets.request(" Owner@Example.com ", "http://127.0.0.1:1/reset/")
+    await first._shared.drain()
+    assert len(mailer.messages) == 1 and mailer.messages[0]["To"] == OWNER
+    token = _link(mailer)
+    assert await second.resets.valid(token)
+    stored = await fetch(first.store.database, "SELECT token_sha256 FROM password_resets")
+    assert token not in {str(r[0]) for r in stored}
+    with pytest.raises(ValueError):
+        await second.resets.complete(token, "short")
+    assert await second.resets.valid(token)  # a refused password does not spend the link
+    assert await second.resets.complete(token, "a brand new password") == OWNER
+    assert await first.sessions.count() == 0  # every session of the owner ended
+    assert not await first.resets.valid(token)
+    assert await first.resets.complete(token, "yet another password") is None
+    assert await first.owners.check(OWNER, "a brand new password")
+    assert not await first.owners.check(OWNER, "yet another password")
+    assert await first.second_factor.enrolled(OWNER)  # a reset does not remove TOTP
+
+
+async def test_reset_link_expires_and_unknown_addresses_get_the_same_nothing(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    first, _, clock, mailer = pair
+    assert await first.resets.request("nobody@example.com", "http://x/reset/") is None
+    await first.resets.request(OWNER, "http://x/reset/")
+    await first._shared.drain()
+    assert [m["To"] for m in mailer.messages] == [OWNER]  # only the owner's address got one
+    token = _link(mailer)
+    clock.now += TTL_S
+    assert not await first.resets.valid(token)
+    assert await first.resets.complete(token, "a brand new password") is None
+    assert await first.owners.check(OWNER, PASSWORD)
+
+
+async def test_reset_requests_are_limited_per_address_and_per_owner(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    first, second, clock, mailer = pair
+    for _ in range(PER_ADDRESS + 2):  # spread over both instances
+        await first.resets.request(OWNER, "http://x/reset/")
+        await second.resets.request(OWNER, "http://x/reset/")
+    await first._shared.drain()
+    await second._shared.drain()
+    assert len(mailer.messages) == PER_ADDRESS
+    for _ in range(PER_OWNER * 2):  # an hour apart each: the per-owner day limit holds
+        clock.now += 3601
+        await first.resets.request(OWNER, "http://x/reset/")
+    await first._shared.drain()
+    assert len(mailer.messages) == PER_OWNER
+    # the address limit counts unknown addresses too, so it tells nothing about owners
+    stranger = f"x{secrets.token_hex(4)}@example.com"
+    for _ in range(PER_ADDRESS + 1):
+        await first.resets.request(stranger, "http://x/reset/")
+    rows = await fetch(first.store.database, "SELECT count(*) FROM reset_requests "
+                       "WHERE address = ?", (stranger,))
+    assert int(rows[0][0]) == PER_ADDRESS
