@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
-
 from gateway.authority.console import AUTHORITY
 from gateway.authority.web.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
-from mtgateway.credential import token_hint
 from gateway.keys import REPORTER
+from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, Browser, Console, create_token, signed_in
 from tests.e2e.world import PASSWORD, world
 
@@ -122,9 +121,9 @@ async def test_the_charts_points_are_the_stored_series(
     start = console.clock.now
     figures = [(10_000.0, 10_000.0), (10_000.0, 10_020.5), (10_050.0, 10_041.0),
                (10_050.0, 9_990.25), (10_050.0, 10_050.0)]
-    for i, (balance, equity) in enumerate(figures):
+    for i, (balance_at, equity_at) in enumerate(figures):
         console.clock.now = start + 30 * i
-        assert await _report(console, {**body, "balance": balance, "equity": equity,
+        assert await _report(console, {**body, "balance": balance_at, "equity": equity_at,
                                         "as_of": console.clock.now - 0.5,
                                         "open_positions": []}) == 200
     [series] = (await console.app[AUTHORITY].terminals.history_of(OWNER)).values()
