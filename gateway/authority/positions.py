@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal, Protocol
 
 from . import equity
 from .database import Tx
-
-if TYPE_CHECKING:  # reports.py imports this module for the report's type
-    from .reports import AccountFigures
 
 __all__ = ["MAX_REPORTED_POSITIONS", "STALE_AFTER_S", "Position", "PositionsBook", "books_of",
            "drop", "largest", "record", "save"]
@@ -89,7 +86,18 @@ def save(tx: Tx, key: Key, book: PositionsBook) -> None:
                "positions = excluded.positions", (*key, book.as_of, int(listed), text))
 
 
-def record(tx: Tx, key: Key, figures: AccountFigures | None, book: PositionsBook | None,
+class Figures(Protocol):
+    """What a report's account figures give the history (``reports.AccountFigures``, which
+    imports this module for the report's type)."""
+
+    @property
+    def balance(self) -> float: ...
+
+    @property
+    def equity(self) -> float: ...
+
+
+def record(tx: Tx, key: Key, figures: Figures | None, book: PositionsBook | None,
            now: int) -> None:
     """What one stored report adds beside its state: with figures (an ``active`` terminal),
     its book (as of when the daemon read it, never later than ``now``) and a point of its
