@@ -6,8 +6,9 @@ The geometry is plain so a test can recompute it from the stored series: the plo
 instant) and a value ``v`` at ``y = TOP + (high - v) / (high - low) * plot_height``, where
 ``low`` and ``high`` are the smallest and largest of both series (1 either side of a flat
 one). Coordinates are rounded to 0.1. A series longer than :data:`MAX_DRAWN` points is drawn
-from the last point of each of :data:`MAX_DRAWN` equal slices of its time span (the stored
-series keeps up to ~8,000 points, see ``equity.py``; a page draws at most 240 per line).
+from the last point of each of :data:`MAX_DRAWN` equal slices of its time span, as
+``equity.series_of`` reads it (the stored series keeps up to ~8,000 points; a page draws at
+most 240 per line).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..equity import Point
+from ..equity import DRAWN, Point
 
 __all__ = ["BOTTOM", "BOX", "HEIGHT", "LEFT", "MAX_DRAWN", "RIGHT", "TOP", "WIDTH", "Chart",
            "chart", "drawn"]
@@ -28,7 +29,7 @@ RIGHT: Final = 10
 TOP: Final = 12
 BOTTOM: Final = 26
 #: The most points a chart draws per line.
-MAX_DRAWN: Final = 240
+MAX_DRAWN: Final = DRAWN
 #: The plot's box, as the template draws its frame, grid and labels.
 BOX: Final = {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT,
               "top": TOP, "bottom": HEIGHT - BOTTOM}
@@ -54,10 +55,10 @@ def drawn(series: Sequence[Point], limit: int = MAX_DRAWN) -> tuple[Point, ...]:
     point of each of ``limit`` equal slices of its span."""
     if len(series) <= limit:
         return tuple(series)
-    start, span = series[0].at, series[-1].at - series[0].at
+    start, span = series[0].at, series[-1].at - series[0].at + 1
     last: dict[int, Point] = {}
-    for point in series:
-        last[min(limit - 1, (point.at - start) * limit // span)] = point
+    for point in series:  # the slices of equity.series_of, which already drew them
+        last[(point.at - start) * limit // span] = point
     return tuple(last[k] for k in sorted(last))
 
 

@@ -12,16 +12,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.authority import equity
 from gateway.authority.api import DeviceInfo
 from gateway.authority.database import Tx
 from gateway.authority.devices import Approval
-from gateway.authority.equity import FULL_DETAIL_S, HOUR_S, KEPT_FOR_S, Point
+from gateway.authority.equity import DRAWN, FULL_DETAIL_S, HOUR_S, KEPT_FOR_S, Point
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.positions import Position, PositionsBook
 from gateway.authority.records import device_id_for
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
+from gateway.authority.web.chart import drawn
 from tests.pgkit import PostgresServer
 
 OWNER = "owner@example.com"
@@ -141,3 +143,27 @@ async def test_the_book_is_the_latest_report_as_of_its_read_time_and_goes_with_t
     await report("disconnected", None)
     assert await authority.terminals.books_of(OWNER) == {}
     assert len((await authority.terminals.history_of(OWNER))[key]) == 2
+
+
+async def test_a_long_series_is_read_as_the_last_point_of_each_of_240_slices(
+        authority: Authority) -> None:
+    """A dashboard refresh reads at most 240 points per terminal, chosen by the database;
+    they are the points the chart would draw from the whole series."""
+    clock: Clock = authority.test_clock  # type: ignore[attr-defined]
+    key = ("dev", 5012345, "MTG-Demo")
+    stored = [Point(T0 + 30 * i + i % 7, 10_000.0 + i, 10_000.0 - i % 13) for i in range(1000)]
+
+    def fill(tx: Tx) -> None:
+        for point in stored:
+            equity.add(tx, (OWNER, *key), point)
+
+    await authority.run(fill)
+    clock.now = stored[-1].at
+    series = (await authority.terminals.history_of(OWNER))[key]
+    assert series == list(drawn(stored)) and len(series) == DRAWN
+    assert series[-1] == stored[-1] and all(p in stored for p in series)
+    # slice k holds the points with (at - first) * 240 // (span + 1) == k: its last is drawn
+    span = stored[-1].at - stored[0].at + 1
+    for k in (0, 117, 239):
+        inside = [p for p in stored if (p.at - stored[0].at) * DRAWN // span == k]
+        assert inside[-1] in series and not set(inside[:-1]) & set(series)
