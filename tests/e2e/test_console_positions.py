@@ -115,6 +115,23 @@ async def test_positions_are_shown_with_their_signed_p_l_as_of_the_daemons_read(
     assert "<svg" in books
 
 
+async def test_as_of_is_moved_to_the_consoles_clock_by_the_proofs_own_time(
+        console: Console, browser: Browser) -> None:
+    """A daemon whose clock is 2 min behind (the proof allows 300 s): figures it read 1.5 s
+    before it signed are 1.5 s old on the console's clock, not 121.5 s and "stale"."""
+    body = await _active(console, browser)
+    behind = -120.0
+    daemon_now = console.clock.now + behind
+    status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [{
+        **body, "as_of": daemon_now - 1.5, "open_positions": []}]}, skew_s=behind)
+    assert status == 200
+    books = (await browser.get("/dashboard/books")).text
+    assert f"as of {_hms(console.clock.now - 1.5)} UTC" in books
+    assert "stale" not in books
+    [(_, book)] = (await console.app[AUTHORITY].terminals.books_of(OWNER)).items()
+    assert abs(book.as_of - (console.clock.now - 1.5)) < 0.1  # the proof's time is in ms
+
+
 async def test_the_charts_points_are_the_stored_series(
         console: Console, browser: Browser) -> None:
     body = await _active(console, browser)

@@ -8,7 +8,7 @@ from typing import Final, Literal
 from aiohttp import web
 from pydantic import Field
 
-from ..appkeys import AUTHORITY, LONG_POLLS
+from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
 from ..reports import AccountFigures, TerminalReport
 from .common import Body, Fail, device, read_json
@@ -67,13 +67,15 @@ class TerminalReportBody(Body):
     open_positions: list[PositionBody] | None = Field(default=None,
                                                       max_length=MAX_REPORTED_POSITIONS)
 
-    def report(self) -> TerminalReport:
-        """The report the authority stores (figures only when all are given)."""
+    def report(self, clock_offset_s: float = 0.0) -> TerminalReport:
+        """The report the authority stores (figures only when all are given), its ``as_of``
+        moved by ``clock_offset_s`` from the daemon's clock to the console's."""
         figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions)
                    if self.state == "active" and self.balance is not None
                    and self.equity is not None and self.positions is not None else None)
         book = None if figures is None else PositionsBook(
-            self.as_of or 0.0, None if self.open_positions is None
+            self.as_of + clock_offset_s if self.as_of else 0.0,
+            None if self.open_positions is None
             else tuple(p.position() for p in self.open_positions))
         return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
                               self.token_hint, self.platform, self.ea_version, figures, book)
@@ -97,9 +99,21 @@ async def report_terminals(request: web.Request) -> web.Response:
     """Store a daemon's terminal states; how many were believed."""
     found = await device(request)
     body = await read_json(request, ReportBody, status=400)
+    # "as of" is the daemon's clock, which the proof lets be up to 300 s off: the proof's
+    # own time (checked and signed) says by how much, so the dashboard's "stale" is judged
+    # on the console's clock
+    offset = request.app[CLOCKS].wall() - _proof_time_s(request)
     stored = await request.app[AUTHORITY].report_terminals(
-        found, [t.report() for t in body.terminals])
+        found, [t.report(offset) for t in body.terminals])
     return web.json_response({"stored": stored})
+
+
+def _proof_time_s(request: web.Request) -> float:
+    """The time a checked device proof was made (``X-Device-Time``, epoch ms)."""
+    try:
+        return int(request.headers.get("X-Device-Time", "")) / 1000
+    except ValueError:  # not reached: the proof was checked; no offset then
+        return float(request.app[CLOCKS].wall())
 
 
 @routes.post("/v1/device/revocations")
