@@ -24,10 +24,12 @@ __all__ = ["BOTTOM", "BOX", "HEIGHT", "LEFT", "MAX_DRAWN", "RIGHT", "TOP", "WIDT
 
 WIDTH: Final = 640
 HEIGHT: Final = 220
-LEFT: Final = 78
-RIGHT: Final = 10
-TOP: Final = 12
-BOTTOM: Final = 26
+# the value labels sit inside the plot, above their grid lines, so the plot spans the width
+# and the labels can be large enough to read on a phone, where the chart is drawn at half size
+LEFT: Final = 8
+RIGHT: Final = 8
+TOP: Final = 26
+BOTTOM: Final = 30
 #: The most points a chart draws per line.
 MAX_DRAWN: Final = DRAWN
 #: The plot's box, as the template draws its frame, grid and labels.
