@@ -70,6 +70,13 @@ async def test_an_older_daemons_report_without_positions_is_kept_as_of_its_recei
     # the table above keeps the figures as before
     rows = (await browser.get("/dashboard/rows")).text
     assert '<span class="equity">10,013.70</span> USD' in rows
+    # figures stored before the upgrade (no book row yet): shown, without an "as of"
+    authority = console.app[AUTHORITY]
+    await authority.run(lambda tx: tx.execute("DELETE FROM terminal_books"))
+    page = await browser.get("/dashboard/books")
+    assert page.status == 200 and '<b class="balance">10,000.00</b>' in page.text
+    assert "as of" not in page.text.split("<svg")[0]
+    assert await _report(console, old) == 200
     # 40 s without a report (the interval is 30 s): marked stale in words
     console.clock.now += 40
     books = (await browser.get("/dashboard/books")).text
