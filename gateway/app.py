@@ -32,12 +32,7 @@ from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
-from .auth.reporter import (
-    TerminalReporter,
-    account_figures,
-    open_positions,
-    watch_revocations,
-)
+from .auth.reporter import TerminalReporter, account_figures, open_positions, watch_revocations
 from .auth.secretstore import SecretStore
 from .authority.config import database_url
 from .authority.records import AuthorityKey, SignedRecord
