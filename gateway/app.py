@@ -32,7 +32,7 @@ from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
-from .auth.reporter import TerminalReporter, account_figures, watch_revocations
+from .auth.reporter import TerminalReporter, account_figures, open_positions, watch_revocations
 from .auth.secretstore import SecretStore
 from .authority.config import database_url
 from .authority.records import AuthorityKey, SignedRecord
@@ -218,7 +218,10 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
     figures = None if cfg.mode == "local" else account_figures(
         lambda terminal, method, params, timeout_s: app[BRIDGE].call(
             terminal, method, params, timeout_s))
-    app[REPORTER] = TerminalReporter(link, device.info, figures=figures)
+    positions = None if cfg.mode == "local" else open_positions(
+        lambda terminal, method, params, timeout_s: app[BRIDGE].call(
+            terminal, method, params, timeout_s))
+    app[REPORTER] = TerminalReporter(link, device.info, figures=figures, positions=positions)
     cache = app[RECORD_CACHE] = RecordCache(
         link, keys, device.info, device_name=device_name(config),
         os_name=f"{platform.system()} {platform.release()}".strip(),

@@ -270,4 +270,8 @@ def _report_json(report: TerminalReport) -> dict[str, Any]:
     if report.figures is not None:
         out.update(balance=report.figures.balance, equity=report.figures.equity,
                    currency=report.figures.currency, positions=report.figures.positions)
+    if report.figures is not None and report.book is not None:
+        out["as_of"] = report.book.as_of
+        if report.book.positions is not None:
+            out["open_positions"] = [p.as_json() for p in report.book.positions]
     return out

@@ -21,16 +21,19 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
 from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, TerminalId
 
 from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
+from ..authority.positions import Position, PositionsBook, largest
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 
 __all__ = ["ReportSink", "RevocationSource", "TerminalReporter", "account_figures",
-           "watch_revocations"]
+           "open_positions", "watch_revocations"]
 
 log = logging.getLogger("gateway.auth.reporter")
 
@@ -69,6 +72,44 @@ def account_figures(call: TerminalCall) -> FiguresSource:
     return read
 
 
+#: Reads an active terminal's open positions (``None`` when it cannot).
+PositionsSource = Callable[[TerminalId], Awaitable[list[Position] | None]]
+
+
+def open_positions(call: TerminalCall) -> PositionsSource:
+    """The open positions read through the EA (``positions_get``), as a bot would: each
+    entry an MT5 ``TradePosition``; one the console could not show (no ticket or symbol, a
+    type other than buy or sell, a figure that is not a finite number) is left out."""
+
+    async def read(terminal: TerminalId) -> list[Position] | None:
+        got = await call(terminal, "positions_get", {}, FIGURES_TIMEOUT_S)
+        if not isinstance(got, list):
+            return None
+        return [p for p in (_position(entry) for entry in got) if p is not None]
+
+    return read
+
+
+def _position(entry: object) -> Position | None:
+    """One ``TradePosition`` dict as the report carries it, or ``None``."""
+    if not isinstance(entry, dict):
+        return None
+    ticket, symbol, kind = entry.get("ticket"), entry.get("symbol"), entry.get("type")
+    if not isinstance(ticket, int) or isinstance(ticket, bool) or ticket < 0 \
+            or not isinstance(symbol, str) or not symbol or kind not in (0, 1):
+        return None
+    numbers = []
+    for name in ("volume", "price_open", "price_current", "sl", "tp", "profit", "swap"):
+        value = entry.get(name, 0.0)
+        if not isinstance(value, int | float) or isinstance(value, bool) \
+                or not math.isfinite(value):
+            return None
+        numbers.append(float(value))
+    volume, price_open, price_current, sl, tp, profit, swap = numbers
+    return Position(ticket, symbol[:32], "buy" if kind == 0 else "sell", max(volume, 0.0),
+                    price_open, price_current, sl, tp, profit, swap)
+
+
 class ReportSink(Protocol):
     """Where reports go: the embedded authority or the console client."""
 
@@ -97,13 +138,20 @@ class TerminalReporter:
         retry_s: the wait after a failed report.
         figures: reads an active terminal's account figures, sent with its state (so they
             are as fresh as the last report: at most ``interval_s`` old).
+        positions: reads its open positions, sent with the figures (the largest
+            ``MAX_REPORTED_POSITIONS`` by ``|profit|``) with the time they were read.
+        clock: epoch seconds, the "as of" of the figures and positions.
     """
 
     def __init__(self, sink: ReportSink, device: DeviceInfo, *,
                  interval_s: float = REPORT_INTERVAL_S, retry_s: float = 2.0,
-                 figures: FiguresSource | None = None) -> None:
+                 figures: FiguresSource | None = None,
+                 positions: PositionsSource | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._sink = sink
         self._figures = figures
+        self._positions = positions
+        self._clock = clock
         self._device = device
         self._interval_s = interval_s
         self._retry_s = retry_s
@@ -179,6 +227,27 @@ class TerminalReporter:
             return report
         return dataclasses.replace(report, figures=figures)
 
+    async def _with_book(self, report: TerminalReport) -> TerminalReport:
+        """A report with figures, with the terminal's open positions and when they were read
+        (the figures were read just before); without them when they cannot be read now."""
+        if report.figures is None or self._positions is None:
+            return report
+        as_of = self._clock()
+        try:
+            async with asyncio.timeout(FIGURES_TIMEOUT_S):
+                got = await self._positions(TerminalId(report.login, report.server))
+        except Exception as exc:  # as with the figures: the state goes without them
+            log.debug("no open positions for %s@%s (%s)", report.login, report.server,
+                      type(exc).__name__)
+            return report
+        if got is None:
+            return report
+        figures = report.figures
+        if figures.positions < len(got):  # a position opened between the two reads
+            figures = dataclasses.replace(figures, positions=len(got))
+        return dataclasses.replace(report, figures=figures,
+                                   book=PositionsBook(as_of, largest(got)))
+
     async def run(self) -> None:
         """Report on every change, and every ``interval_s`` anyway, until cancelled."""
         while True:
@@ -190,7 +259,8 @@ class TerminalReporter:
             self._changed.clear()
             if not self._states:
                 continue
-            reports = [await self._with_figures(r) for r in list(self._states.values())]
+            reports = [await self._with_book(await self._with_figures(r))
+                       for r in list(self._states.values())]
             try:
                 await self._sink.report_terminals(self._device, reports)
             except (AuthorityUnreachable, AuthorityRefused) as exc:

@@ -153,6 +153,21 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         address TEXT NOT NULL, requested_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS reset_requests_address ON reset_requests (address, requested_at);
     """,
+    # 10: terminal books and equity history (review round 4, issue 35 item 3): each active
+    # terminal's open positions as its daemon last read them (``positions.py``) and its
+    # equity/balance series, a point per report thinned to hourly past 48 h, none past 90 days
+    # (``equity.py``).
+    """
+    CREATE TABLE IF NOT EXISTS terminal_books (
+        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, login INTEGER NOT NULL,
+        server TEXT NOT NULL, as_of DOUBLE PRECISION NOT NULL, listed INTEGER NOT NULL,
+        positions TEXT NOT NULL, PRIMARY KEY (owner_email, device_id, login, server));
+    CREATE TABLE IF NOT EXISTS equity_points (
+        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, login INTEGER NOT NULL,
+        server TEXT NOT NULL, at INTEGER NOT NULL, balance DOUBLE PRECISION NOT NULL,
+        equity DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (owner_email, device_id, login, server, at));
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

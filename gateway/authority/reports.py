@@ -22,6 +22,7 @@ from typing import Final, Literal
 
 from .database import Tx
 from .migrations import ensure_tables
+from .positions import PositionsBook
 
 __all__ = ["REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures", "TerminalReport",
            "TerminalRow", "create_tables", "figures_of", "of", "save"]
@@ -72,6 +73,9 @@ class TerminalReport:
     ea_version: str = ""
     #: Only with ``active`` (``terminal_figures``, dropped when the terminal is not active).
     figures: AccountFigures | None = None
+    #: Only with ``active`` and figures: the open positions and when they were read
+    #: (``positions.py``; ``terminal_books``, dropped when the terminal is not active).
+    book: PositionsBook | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,13 @@ from typing import Final, Literal
 from aiohttp import web
 from pydantic import Field
 
-from ..appkeys import AUTHORITY, LONG_POLLS
+from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
+from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
 from ..reports import AccountFigures, TerminalReport
 from .common import Body, Fail, device, read_json
 
-__all__ = ["MAX_POLL_S", "ReportBody", "RevocationsBody", "TerminalReportBody", "routes"]
+__all__ = ["MAX_POLL_S", "PositionBody", "ReportBody", "RevocationsBody", "TerminalReportBody",
+           "routes"]
 
 routes = web.RouteTableDef()
 
@@ -20,6 +22,26 @@ routes = web.RouteTableDef()
 MAX_POLL_S: Final = 55.0
 #: The Retry-After of a long-poll refused past a bound.
 _LONG_POLL_RETRY_S: Final = 5
+
+
+class PositionBody(Body):
+    """One open position in a terminal report's ``open_positions``."""
+
+    ticket: int = Field(ge=0, strict=True)
+    symbol: str = Field(min_length=1, max_length=32)
+    type: Literal["buy", "sell"]
+    volume: float = Field(ge=0, allow_inf_nan=False)
+    price_open: float = Field(allow_inf_nan=False)
+    price_current: float = Field(allow_inf_nan=False)
+    sl: float = Field(default=0.0, allow_inf_nan=False)
+    tp: float = Field(default=0.0, allow_inf_nan=False)
+    profit: float = Field(allow_inf_nan=False)
+    swap: float = Field(default=0.0, allow_inf_nan=False)
+
+    def position(self) -> Position:
+        """The position the authority stores."""
+        return Position(self.ticket, self.symbol, self.type, self.volume, self.price_open,
+                        self.price_current, self.sl, self.tp, self.profit, self.swap)
 
 
 class TerminalReportBody(Body):
@@ -38,14 +60,25 @@ class TerminalReportBody(Body):
     equity: float | None = Field(default=None, allow_inf_nan=False)
     currency: str = Field(default="", max_length=8, pattern=r"^[A-Za-z]*$")
     positions: int | None = Field(default=None, ge=0, le=1_000_000)
+    #: When the daemon read the figures and positions (epoch seconds; absent from a daemon
+    #: older than the field: the console's receive time stands in).
+    as_of: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    #: The open positions, the largest by ``|profit|`` (``positions`` stays the total).
+    open_positions: list[PositionBody] | None = Field(default=None,
+                                                      max_length=MAX_REPORTED_POSITIONS)
 
-    def report(self) -> TerminalReport:
-        """The report the authority stores (figures only when all are given)."""
+    def report(self, clock_offset_s: float = 0.0) -> TerminalReport:
+        """The report the authority stores (figures only when all are given), its ``as_of``
+        moved by ``clock_offset_s`` from the daemon's clock to the console's."""
         figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions)
                    if self.state == "active" and self.balance is not None
                    and self.equity is not None and self.positions is not None else None)
+        book = None if figures is None else PositionsBook(
+            self.as_of + clock_offset_s if self.as_of else 0.0,
+            None if self.open_positions is None
+            else tuple(p.position() for p in self.open_positions))
         return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
-                              self.token_hint, self.platform, self.ea_version, figures)
+                              self.token_hint, self.platform, self.ea_version, figures, book)
 
 
 class ReportBody(Body):
@@ -66,9 +99,21 @@ async def report_terminals(request: web.Request) -> web.Response:
     """Store a daemon's terminal states; how many were believed."""
     found = await device(request)
     body = await read_json(request, ReportBody, status=400)
+    # "as of" is the daemon's clock, which the proof lets be up to 300 s off: the proof's
+    # own time (checked and signed) says by how much, so the dashboard's "stale" is judged
+    # on the console's clock
+    offset = request.app[CLOCKS].wall() - _proof_time_s(request)
     stored = await request.app[AUTHORITY].report_terminals(
-        found, [t.report() for t in body.terminals], request.remote or "")
+        found, [t.report(offset) for t in body.terminals], request.remote or "")
     return web.json_response({"stored": stored})
+
+
+def _proof_time_s(request: web.Request) -> float:
+    """The time a checked device proof was made (``X-Device-Time``, epoch ms)."""
+    try:
+        return int(request.headers.get("X-Device-Time", "")) / 1000
+    except ValueError:  # not reached: the proof was checked; no offset then
+        return float(request.app[CLOCKS].wall())
 
 
 @routes.post("/v1/device/revocations")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .. import equity, positions
 from ..api import DeviceInfo
 from ..database import Tx
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
@@ -41,7 +42,7 @@ class Terminals:
                 address: str = "") -> int:
         stored = 0
         for report in reports:
-            figures = report.figures
+            figures, book = report.figures, report.book
             row = (self._store.token_by_id(tx, report.token_id) if report.token_id
                    else self._store.token_by_hint(tx, report.token_hint) if report.token_hint
                    else None)
@@ -65,6 +66,8 @@ class Terminals:
             report = TerminalReport(report.login, report.server, report.state, report.reason,
                                     row.token_id, "", report.platform, report.ea_version)
             changed = save(tx, row.owner_email, device_id, report, now, figures)
+            positions.record(tx, (row.owner_email, device_id, report.login, report.server),
+                             figures if report.state == "active" else None, book, now)
             stored += 1
             if report.state in PROVEN_STATES:  # m8: a proof stays a proof
                 note_proof(tx, row.owner_email, report.login, report.server, now)
@@ -90,6 +93,18 @@ class Terminals:
         """The account figures the owner's daemons last reported for their active
         terminals, by (device id, login, server)."""
         return await self._shared.run(figures_of, normalize_email(owner_email))
+
+    async def books_of(self, owner_email: str
+                       ) -> dict[tuple[str, int, str], positions.PositionsBook]:
+        """The open positions the owner's daemons last reported for their active terminals,
+        and when they read them, by (device id, login, server)."""
+        return await self._shared.run(positions.books_of, normalize_email(owner_email))
+
+    async def history_of(self, owner_email: str
+                         ) -> dict[tuple[str, int, str], list[equity.Point]]:
+        """The equity and balance series of the owner's terminals (``equity.py``)."""
+        return await self._shared.run(equity.series_of, normalize_email(owner_email),
+                                      self._shared.now())
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
                                timeout_s: float) -> tuple[int, list[str]]:

@@ -52,6 +52,7 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router = app.router
     router.add_get("/", pages.dashboard)
     router.add_get("/dashboard/rows", pages.dashboard_rows)
+    router.add_get("/dashboard/books", pages.dashboard_books)
     router.add_get("/login", pages.login_form)
     router.add_post("/login", pages.login)
     router.add_post("/logout", pages.logout)

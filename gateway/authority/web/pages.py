@@ -33,6 +33,8 @@ from ..api import IssuedToken
 from ..database import DatabaseUnavailable
 from ..service import Authority, Overview
 from ..store import AccountExists
+from .books import terminal_books, utc_clock, utc_short
+from .chart import BOX
 from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
 from .security import (
     PRE_COOKIE,
@@ -115,6 +117,9 @@ class Pages:
         self.factor: SecondStep | None = None
         env.filters["when"] = when
         env.filters["ago"] = lambda epoch: ago(epoch, self._clock())
+        env.filters["utc_clock"] = utc_clock
+        env.filters["utc_short"] = utc_short
+        env.globals["box"] = BOX
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -288,10 +293,12 @@ class Pages:
         seen = await self._authority().overview(session.owner_email)
         steps = checklist(seen.accounts, seen.tokens, seen.devices, seen.terminals)
         pending = [d for d in seen.devices if d["status"] == "pending"]
+        terminals = self._terminals(seen)
         return await self._page("dashboard.html", session, "dashboard",
-                                terminals=self._terminals(seen), steps=steps,
+                                terminals=terminals, steps=steps,
                                 steps_left=sum(not step.done for step in steps),
-                                pending=pending)
+                                pending=pending,
+                                books=await self._books(session.owner_email, terminals))
 
     async def dashboard_rows(self, request: web.Request) -> web.StreamResponse:
         """``GET /dashboard/rows``: the table body alone, for the live refresh."""
@@ -300,6 +307,22 @@ class Pages:
             return web.Response(status=401, text="signed out")
         seen = await self._authority().overview(session.owner_email)
         return self._render("_terminal_rows.html", terminals=self._terminals(seen))
+
+    async def _books(self, owner_email: str, terminals: list[dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+        """Each reported terminal's positions and equity chart (``books.py``)."""
+        authority = self._authority().terminals
+        return terminal_books(terminals, await authority.books_of(owner_email),
+                              await authority.history_of(owner_email), self._clock())
+
+    async def dashboard_books(self, request: web.Request) -> web.StreamResponse:
+        """``GET /dashboard/books``: the positions and charts alone, for the live refresh."""
+        session = await self._session(request)
+        if session is None:
+            return web.Response(status=401, text="signed out")
+        seen = await self._authority().overview(session.owner_email)
+        return self._render("_terminal_books.html", books=await self._books(
+            session.owner_email, self._terminals(seen)))
 
     # -- tokens ----------------------------------------------------------------------------
 

@@ -20,18 +20,27 @@ function enableCopyButtons() {
   }
 }
 
-// The dashboard's table refreshes itself every 2 s (without JavaScript, the page reloads
-// every 5 s instead). Signed out (401): stop and reload, which leads to the sign-in page.
+// The dashboard's table (and its positions and charts) refresh themselves every 2 s (without
+// JavaScript, the page reloads every 5 s instead). Signed out (401): stop and reload, which
+// leads to the sign-in page.
 function enableRefresh() {
-  const body = document.querySelector("tbody[data-refresh]");
-  if (!body) return;
+  for (const part of document.querySelectorAll("[data-refresh]")) refreshEvery2s(part);
+}
+
+function refreshEvery2s(body) {
   const url = body.dataset.refresh;
   setInterval(async () => {
     try {
       const response = await fetch(url, {credentials: "same-origin", cache: "no-store"});
       if (response.status === 401) { window.location.reload(); return; }
       if (response.ok) {
+        // a chart's table the owner opened stays open across the refresh
+        const opened = Array.from(body.querySelectorAll("details[open][id]"), (d) => d.id);
         body.innerHTML = await response.text();
+        for (const id of opened) {
+          const details = document.getElementById(id);
+          if (details) details.open = true;
+        }
         // The getting-started checklist's last step ("see the terminal active") is done now:
         // reload once so the checklist says so (it is rendered with the page, not refreshed).
         const last = document.querySelector('#getting-started li[data-step="connected"]');

@@ -1,0 +1,116 @@
+"""Each terminal's equity and balance over time, from its daemon's reports: the dashboard's chart.
+
+Every report of an ``active`` terminal with account figures adds a point (its "as of" time,
+balance, equity) to ``equity_points`` (schema migration "terminal books and equity history"),
+per (owner, device, terminal). Retention, so a terminal reporting every 30 s for years keeps a
+bounded series:
+
+* every point of the last :data:`FULL_DETAIL_S` (48 h: 5,760 points at one report per 30 s);
+* older, the last point of each UTC hour, for :data:`KEPT_FOR_S` (90 days: 2,160 points);
+* nothing older.
+
+The thinning runs when a point is added and the 48-hour line has crossed an hour boundary
+since the terminal's previous point (so at most once an hour per terminal while it reports,
+and at once after a silence); in between, the points that crossed it sit in one partly thinned
+hour, so a terminal never holds more than 5,760 + 120 + 2,160 points. Two reports within one
+second keep the later one.
+
+A terminal that stops reporting keeps its series (the chart shows its past) within the same
+bound; points older than 90 days are not shown, and are deleted by its next report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from .database import Tx
+
+__all__ = ["DRAWN", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add", "series_of", "thin"]
+
+#: Every point is kept this long.
+FULL_DETAIL_S: Final = 48 * 3600
+#: Past :data:`FULL_DETAIL_S`, the last point of each hour is kept.
+HOUR_S: Final = 3600
+#: Nothing older than this is kept.
+KEPT_FOR_S: Final = 90 * 86400
+#: The most points of one series a page reads (and its chart draws per line).
+DRAWN: Final = 240
+
+#: The key of one terminal on one device, for one owner.
+Key = tuple[str, str, int, str]
+_WHERE: Final = "owner_email = ? AND device_id = ? AND login = ? AND server = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """The account's figures at ``at`` (epoch seconds, UTC)."""
+
+    at: int
+    balance: float
+    equity: float
+
+
+def add(tx: Tx, key: Key, point: Point) -> None:
+    """Append ``point`` to the terminal's series and thin the series when the 48-hour line
+    has crossed an hour boundary since the previous point."""
+    last = tx.execute(f"SELECT MAX(at) FROM equity_points WHERE {_WHERE}", key).fetchone()
+    previous = None if last is None or last[0] is None else int(last[0])
+    tx.execute("INSERT INTO equity_points VALUES (?,?,?,?,?,?,?) "
+               "ON CONFLICT (owner_email, device_id, login, server, at) DO UPDATE SET "
+               "balance = excluded.balance, equity = excluded.equity",
+               (*key, point.at, point.balance, point.equity))
+    if previous is None or _hour(previous - FULL_DETAIL_S) != _hour(point.at - FULL_DETAIL_S):
+        thin(tx, key, point.at)
+
+
+def thin(tx: Tx, key: Key, now: int) -> int:
+    """Apply the retention to one terminal's series as of ``now``; how many points went.
+
+    Older than 48 h: the last point of each hour stays; older than 90 days: none."""
+    gone = tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at < ?",
+                      (*key, now - KEPT_FOR_S)).rowcount
+    cutoff = now - FULL_DETAIL_S
+    old = tx.execute(f"SELECT at FROM equity_points WHERE {_WHERE} AND at < ? ORDER BY at",
+                     (*key, cutoff)).fetchall()
+    kept: dict[int, int] = {}
+    for (at,) in old:
+        kept[_hour(int(at))] = int(at)  # ascending: the last one of each hour wins
+    doomed = [int(at) for (at,) in old if kept[_hour(int(at))] != int(at)]
+    for start in range(0, len(doomed), 500):
+        chunk = doomed[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        gone += tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at IN ({marks})",
+                           (*key, *chunk)).rowcount
+    return max(gone, 0)
+
+
+def series_of(tx: Tx, owner_email: str, now: int, limit: int = DRAWN
+              ) -> dict[tuple[str, int, str], list[Point]]:
+    """The owner's series within retention, by (device id, login, server), oldest first, at
+    most ``limit`` points each: a longer series gives the last point of each of ``limit``
+    equal slices of its span (slice ``(at - first) * limit // (span + 1)``), chosen by the
+    database, so a dashboard refresh reads a few hundred rows per terminal, not thousands."""
+    since = now - KEPT_FOR_S
+    spans = tx.execute("SELECT device_id, login, server, MIN(at), MAX(at), COUNT(*) "
+                       "FROM equity_points WHERE owner_email = ? AND at >= ? "
+                       "GROUP BY device_id, login, server ORDER BY device_id, login, server",
+                       (owner_email, since)).fetchall()
+    out: dict[tuple[str, int, str], list[Point]] = {}
+    for device_id, login, server, first, last, count in spans:
+        key = (owner_email, str(device_id), int(login), str(server))
+        if int(count) <= limit:
+            rows = tx.execute(f"SELECT at, balance, equity FROM equity_points WHERE {_WHERE} "
+                              "AND at >= ? ORDER BY at", (*key, since)).fetchall()
+        else:
+            rows = tx.execute(
+                f"SELECT at, balance, equity FROM equity_points WHERE {_WHERE} AND at IN ("
+                f"SELECT MAX(at) FROM equity_points WHERE {_WHERE} AND at >= ? "
+                "GROUP BY (at - ?) * ? / ?) ORDER BY at",
+                (*key, *key, since, int(first), limit, int(last) - int(first) + 1)).fetchall()
+        out[key[1:]] = [Point(int(r[0]), float(r[1]), float(r[2])) for r in rows]
+    return out
+
+
+def _hour(at: int) -> int:
+    return at // HOUR_S

@@ -1,0 +1,135 @@
+"""An active terminal's open positions, as its daemon last read them: the dashboard's P/L.
+
+A daemon reports, with an ``active`` terminal's account figures, the open positions it read
+through the EA (``positions_get``) and the time it read them (``as_of``). The list is bounded
+(:data:`MAX_REPORTED_POSITIONS`, the largest by ``|profit|``; the report's ``positions`` count
+stays the total), so a terminal holding thousands of positions costs a report no more than a
+few kilobytes. The console keeps the latest list per (owner, device, terminal) in
+``terminal_books`` (schema migration "terminal books and equity history"), replaced by each
+report and dropped when the terminal is no longer active, like ``terminal_figures``.
+
+A daemon older than this field sends neither list nor time: its report is stored as before,
+the book row says ``listed = 0`` (the dashboard says the daemon did not send its positions)
+and "as of" is the time the console received the report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol
+
+from . import equity
+from .database import Tx
+
+__all__ = ["MAX_REPORTED_POSITIONS", "STALE_AFTER_S", "Position", "PositionsBook", "books_of",
+           "drop", "largest", "record", "save"]
+
+#: The most positions one terminal's report carries (the largest by ``|profit|``).
+MAX_REPORTED_POSITIONS: Final = 50
+#: Figures read longer ago than this are marked stale on the dashboard: the report interval
+#: (30 s) and 5 s for the read through the EA and the report's round trip.
+STALE_AFTER_S: Final = 30 + 5
+
+Side = Literal["buy", "sell"]
+#: The key of one terminal on one device, for one owner.
+Key = tuple[str, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One open position (MT5 ``TradePosition``'s fields the dashboard shows)."""
+
+    ticket: int
+    symbol: str
+    type: Side
+    volume: float
+    price_open: float
+    price_current: float
+    sl: float
+    tp: float
+    profit: float
+    swap: float
+
+    def as_json(self) -> dict[str, object]:
+        """The wire and storage form (the report's ``open_positions`` entries)."""
+        return {"ticket": self.ticket, "symbol": self.symbol, "type": self.type,
+                "volume": self.volume, "price_open": self.price_open,
+                "price_current": self.price_current, "sl": self.sl, "tp": self.tp,
+                "profit": self.profit, "swap": self.swap}
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsBook:
+    """What a report says of a terminal's positions: when it was read (epoch seconds; 0 in a
+    report whose daemon did not say, stored as the console's receive time), and the list, or
+    ``None`` when the daemon sent none (an older daemon)."""
+
+    as_of: float
+    positions: tuple[Position, ...] | None = None
+
+
+def largest(positions: list[Position], limit: int = MAX_REPORTED_POSITIONS
+            ) -> tuple[Position, ...]:
+    """The ``limit`` positions with the largest ``|profit|`` (ties by ticket, so the choice
+    is stable from one report to the next)."""
+    return tuple(sorted(positions, key=lambda p: (-abs(p.profit), p.ticket))[:limit])
+
+
+def save(tx: Tx, key: Key, book: PositionsBook) -> None:
+    """Replace the terminal's book with ``book``."""
+    listed = book.positions is not None
+    text = json.dumps([p.as_json() for p in book.positions or ()], separators=(",", ":"))
+    tx.execute("INSERT INTO terminal_books VALUES (?,?,?,?,?,?,?) "
+               "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
+               "as_of = excluded.as_of, listed = excluded.listed, "
+               "positions = excluded.positions", (*key, book.as_of, int(listed), text))
+
+
+class Figures(Protocol):
+    """What a report's account figures give the history (``reports.AccountFigures``, which
+    imports this module for the report's type)."""
+
+    @property
+    def balance(self) -> float: ...
+
+    @property
+    def equity(self) -> float: ...
+
+
+def record(tx: Tx, key: Key, figures: Figures | None, book: PositionsBook | None,
+           now: int) -> None:
+    """What one stored report adds beside its state: with figures (an ``active`` terminal),
+    its book (as of when the daemon read it, never later than ``now``) and a point of its
+    equity history; without, the book is dropped (the history stays)."""
+    if figures is None:
+        drop(tx, key)
+        return
+    book = book or PositionsBook(0.0)
+    as_of = min(book.as_of, float(now)) if book.as_of > 0 else float(now)
+    save(tx, key, PositionsBook(as_of, book.positions))
+    equity.add(tx, key, equity.Point(int(as_of), figures.balance, figures.equity))
+
+
+def drop(tx: Tx, key: Key) -> None:
+    """Forget the terminal's book (it is no longer active: its positions are not current)."""
+    tx.execute("DELETE FROM terminal_books WHERE owner_email = ? AND device_id = ? "
+               "AND login = ? AND server = ?", key)
+
+
+def books_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], PositionsBook]:
+    """The owner's terminals' latest books, by (device id, login, server)."""
+    rows = tx.execute("SELECT device_id, login, server, as_of, listed, positions "
+                      "FROM terminal_books WHERE owner_email = ?", (owner_email,)).fetchall()
+    return {(str(r[0]), int(r[1]), str(r[2])):
+            PositionsBook(float(r[3]), _positions(str(r[5])) if int(r[4]) else None)
+            for r in rows}
+
+
+def _positions(text: str) -> tuple[Position, ...]:
+    """The stored list (written by :func:`save` from validated reports)."""
+    return tuple(Position(int(p["ticket"]), str(p["symbol"]),
+                          "sell" if p["type"] == "sell" else "buy", float(p["volume"]),
+                          float(p["price_open"]), float(p["price_current"]), float(p["sl"]),
+                          float(p["tp"]), float(p["profit"]), float(p["swap"]))
+                 for p in json.loads(text))
