@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
@@ -64,9 +65,21 @@ def account_figures(call: TerminalCall) -> FiguresSource:
         currency = info.get("currency")
         return AccountFigures(float(balance), float(equity),
                               currency[:8] if isinstance(currency, str)
-                              and currency.isalpha() else "", max(0, positions))
+                              and currency.isalpha() else "", max(0, positions),
+                              *_margin(info))
 
     return read
+
+
+def _margin(info: dict[str, Any]) -> tuple[float | None, float | None]:
+    """``account_info``'s margin in use and margin level (%), each ``None`` when absent or
+    not a finite number >= 0 (the console's margin alert reads them)."""
+    def number(name: str) -> float | None:
+        value = info.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if math.isfinite(value) and value >= 0 else None
+    return number("margin"), number("margin_level")
 
 
 class ReportSink(Protocol):

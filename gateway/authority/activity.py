@@ -34,6 +34,8 @@ KINDS: Final = {
     "risk_updated": "risk policy changed",
     "refusal": "terminal refused",
     "mail_failed": "e-mail not sent",
+    "alert_failed": "alert not delivered",
+    "alerts_changed": "alert settings changed",
 }
 
 _SCHEMA: Final = """

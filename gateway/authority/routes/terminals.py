@@ -38,10 +38,14 @@ class TerminalReportBody(Body):
     equity: float | None = Field(default=None, allow_inf_nan=False)
     currency: str = Field(default="", max_length=8, pattern=r"^[A-Za-z]*$")
     positions: int | None = Field(default=None, ge=0, le=1_000_000)
+    #: The margin in use and the margin level (%), for the margin alert (``alerts.py``).
+    margin: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    margin_level: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     def report(self) -> TerminalReport:
         """The report the authority stores (figures only when all are given)."""
-        figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions)
+        figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions,
+                                  self.margin, self.margin_level)
                    if self.state == "active" and self.balance is not None
                    and self.equity is not None and self.positions is not None else None)
         return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
