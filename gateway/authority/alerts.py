@@ -142,6 +142,18 @@ class AlertSettings:
         return [c for c, on in (("email", self.email), ("webhook", bool(self.webhook_url)))
                 if on]
 
+    def described(self) -> str:
+        """The activity's line for these settings (the webhook's host only: some receivers
+        put a secret in the path)."""
+        watched = [w for w, on in (
+            (f"offline > {self.offline_minutes} min", self.offline_minutes > 0),
+            ("refused", self.refused),
+            (f"margin level < {self.margin_pct:g} %", self.margin_pct > 0)) if on]
+        host = urlsplit(self.webhook_url).hostname if self.webhook_url else None
+        channels = [c if c != "webhook" else f"webhook to {host}" for c in self.channels]
+        return (f"{'; '.join(watched) or 'nothing watched'}; sent by "
+                f"{', '.join(channels) or 'no channel'}")
+
 
 def settings_of(tx: Tx, owner_email: str) -> AlertSettings:
     """The owner's settings (all off when never saved)."""

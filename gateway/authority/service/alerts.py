@@ -57,6 +57,7 @@ class Alerts:
             secret = self._new_secret()
         alerts.save_settings(tx, owner, settings,
                              None if secret is None else self._box.seal(owner, secret), now)
+        self._shared.activity.add(tx, owner, "alerts_changed", settings.described(), now)
         return secret
 
     async def rotate_secret(self, owner_email: str) -> str:
@@ -68,6 +69,8 @@ class Alerts:
         secret = self._new_secret()
         current = alerts.settings_of(tx, owner)
         alerts.save_settings(tx, owner, current, self._box.seal(owner, secret), now)
+        self._shared.activity.add(tx, owner, "alerts_changed", "webhook signing secret "
+                                  "replaced", now)
         return secret
 
     async def secret(self, owner_email: str) -> str | None:

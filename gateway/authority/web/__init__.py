@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import web
 
 from ..service import Authority
+from .alerts import mount_alert_pages
 from .pages import Pages, SignIn
 from .security import security_headers
 from .sessions import ABSOLUTE_S, IDLE_S, SessionStore
@@ -65,5 +66,6 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router.add_get("/activity", pages.activity)
     router.add_get("/settings", pages.settings)
     router.add_post("/settings/password", pages.change_password)
+    mount_alert_pages(app, pages, authority)
     router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return pages

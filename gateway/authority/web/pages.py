@@ -33,6 +33,7 @@ from ..api import IssuedToken
 from ..database import DatabaseUnavailable
 from ..service import Authority, Overview
 from ..store import AccountExists
+from .alerts import alerts_view
 from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
 from .security import (
     PRE_COOKIE,
@@ -526,7 +527,8 @@ class Pages:
         """``GET /settings``: the owner's password change."""
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
-        return await self._page("settings.html", session=got[0], active="settings", errors={})
+        return await self._page("settings.html", session=got[0], active="settings", errors={},
+                                **await alerts_view(self._authority(), got[0].owner_email))
 
     async def change_password(self, request: web.Request) -> web.StreamResponse:
         """``POST /settings/password``: the current password, the new one twice; the
@@ -546,7 +548,8 @@ class Pages:
             errors.add(REAUTH_FIELD, refused)
         if errors or not isinstance(new, str):
             return await self._page("settings.html", session, "settings",
-                                    status=401 if refused else 400, errors=errors.fields)
+                                    status=401 if refused else 400, errors=errors.fields,
+                                    **await alerts_view(self._authority(), session.owner_email))
         await self._authority().owners.change_password(session.owner_email, new)
         ended = await self.sessions.end_others(session.owner_email, session)
         log.info("console: an owner changed their password; %d other session(s) ended", ended)
