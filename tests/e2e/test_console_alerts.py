@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway.authority.alerts import MAX_ATTEMPTS, RETRY_AFTER_S
+from gateway.authority.alerts import MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
 from gateway.authority.console import AUTHORITY
 from gateway.authority.delivery import ALERT_SENDER, AlertSender
 from gateway.authority.mailer import RecordingMailer
@@ -32,6 +32,8 @@ from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, create_token, signed_in
+from tests.e2e.world import OWNER as OWNER_W
+from tests.e2e.world import live_terminal, world
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 HOOK_PATH = "/hooks/s3cr3t-path-part"
@@ -358,3 +360,32 @@ async def test_the_webhook_address_is_checked_and_its_secret_shown_once(
     activity = await browser.get("/activity")
     assert 'data-kind="alerts_changed"' in activity.text and "webhook to 127.0.0.1" in activity.text
     assert "s3cr3t-path-part" not in activity.text
+
+
+async def test_a_real_daemon_refused_then_serving_alerts_by_e_mail(tmp_path: Path) -> None:
+    """The whole chain: the emulated EA is refused by the real daemon, whose reporter tells
+    the console, which e-mails the owner; approved and connected, the recovery follows."""
+    async with world(tmp_path) as w:
+        await w.authority.alerts.save(OWNER_W, AlertSettings(email=True, refused=True,
+                                                             offline_minutes=60))
+        token, _ = await w.issue()
+        assert (await w.ea_refusal(token)).reason == "device_not_approved"
+        sender = w.console[ALERT_SENDER]
+
+        async def alert_mails_w(count: int) -> list[str]:
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    subjects = [" ".join(str(m["Subject"]).split()) for m in w.sink.messages]
+                    found = [s for s in subjects if s.startswith("MT Gateway alert")]
+                    if len(found) >= count:
+                        return found
+                    await sender.wait_attempts(sender.attempts + 1)
+
+        (opened,) = await alert_mails_w(1)
+        assert opened == (f"MT Gateway alert: terminal {LOGIN}@{SERVER} refused: "
+                          "device_not_approved")
+        await w.approve_device(token)
+        async with live_terminal(w, token):
+            found = await alert_mails_w(2)
+        assert found[1] == f"MT Gateway alert: terminal {LOGIN}@{SERVER} is no longer refused"
+        assert len(found) == 2
