@@ -47,9 +47,10 @@ from .database import Tx
 from .reports import SILENT_AFTER_S, AccountFigures
 
 __all__ = ["KINDS", "MARGIN_RECOVERY", "MAX_ATTEMPTS", "RETRY_AFTER_S", "AlertSettings",
-           "Delivery", "SecretBox", "Seen", "check_webhook_url", "claim", "conditions",
-           "deliveries_of", "due", "enqueue", "finish", "margin_of", "new_secret", "observe",
-           "save_settings", "settings_of", "sweep"]
+           "Delivery", "Observer", "SecretBox", "Seen", "Verdict", "check_webhook_url", "claim",
+           "conditions", "deliveries_of", "drop_secret", "due", "enqueue", "finish",
+           "margin_of", "new_secret", "observe", "save_settings", "sealed_secret_of",
+           "settings_of", "sweep"]
 
 Kind = Literal["offline", "refused", "margin"]
 #: The kinds of alert, in the order the pages list them.
@@ -185,6 +186,12 @@ def save_settings(tx: Tx, owner_email: str, settings: AlertSettings,
         if not settings.wants(kind):
             tx.execute("DELETE FROM alert_episodes WHERE owner_email = ? AND kind = ?",
                        (owner_email, kind))
+
+
+def drop_secret(tx: Tx, owner_email: str) -> None:
+    """Forget the webhook's signing secret (the webhook was removed)."""
+    tx.execute("UPDATE alert_settings SET webhook_secret_enc = NULL WHERE owner_email = ?",
+               (owner_email,))
 
 
 def sealed_secret_of(tx: Tx, owner_email: str) -> bytes | None:

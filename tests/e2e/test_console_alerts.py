@@ -357,6 +357,11 @@ async def test_the_webhook_address_is_checked_and_its_secret_shown_once(
     assert rotate.status == 201
     second = secret_on(rotate.text)
     assert second != first and await _authority(console).alerts.secret(OWNER) == second
+    # A new address gets a secret of its own; removing the webhook forgets it.
+    third = secret_on(await set_alerts(browser, webhook=receiver.url + "/v2", status=201))
+    assert third not in (first, second)
+    await set_alerts(browser, webhook="", password="", status=303)
+    assert await _authority(console).alerts.secret(OWNER) is None
     activity = await browser.get("/activity")
     assert 'data-kind="alerts_changed"' in activity.text and "webhook to 127.0.0.1" in activity.text
     assert "s3cr3t-path-part" not in activity.text

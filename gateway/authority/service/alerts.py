@@ -47,16 +47,21 @@ class Alerts:
 
     async def save(self, owner_email: str, settings: AlertSettings) -> str | None:
         """Store the settings (the caller validated them); the new signing secret, in the
-        clear this once, when a webhook is set and the owner had none, else ``None``."""
+        clear this once, when a webhook address is set or changed, else ``None`` (removing
+        the webhook drops its secret)."""
         owner = normalize_email(owner_email)
         return await self._shared.run(self._save, owner, settings, self._shared.now())
 
     def _save(self, tx: Tx, owner: str, settings: AlertSettings, now: int) -> str | None:
         secret = None
-        if settings.webhook_url and alerts.sealed_secret_of(tx, owner) is None:
-            secret = self._new_secret()
+        before = alerts.settings_of(tx, owner)
+        if settings.webhook_url and (not before.has_secret
+                                     or settings.webhook_url != before.webhook_url):
+            secret = self._new_secret()  # a new destination gets a secret of its own
         alerts.save_settings(tx, owner, settings,
                              None if secret is None else self._box.seal(owner, secret), now)
+        if not settings.webhook_url:
+            alerts.drop_secret(tx, owner)
         self._shared.activity.add(tx, owner, "alerts_changed", settings.described(), now)
         return secret
 
