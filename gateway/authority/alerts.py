@@ -439,9 +439,10 @@ def finish(tx: Tx, delivery: Delivery, error: str, now: int) -> str:
         status = "pending"
         next_at = now + RETRY_AFTER_S[min(delivery.attempts, len(RETRY_AFTER_S)) - 1]
     tx.execute("UPDATE alert_deliveries SET status = ?, next_at = ?, last_error = ?, "
-               "done_at = ?, lease_until = 0 WHERE id = ? AND status = 'sending'",
+               "done_at = ?, lease_until = 0 WHERE id = ? AND status = 'sending' "
+               "AND attempts = ?",  # this claim's, not a later one's (after a lost lease)
                (status, next_at, error[:300], now if status in ("sent", "failed") else None,
-                delivery.id))
+                delivery.id, delivery.attempts))
     return status
 
 
