@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .database import Tx
 from .reports import SILENT_AFTER_S, AccountFigures
 
-__all__ = ["KINDS", "MARGIN_RECOVERY", "MAX_ATTEMPTS", "RETRY_AFTER_S", "AlertSettings",
+__all__ = ["KINDS", "LEASE_S", "MARGIN_RECOVERY", "MAX_ATTEMPTS", "RETRY_AFTER_S", "AlertSettings",
            "Delivery", "Observer", "SecretBox", "Seen", "Verdict", "check_webhook_url", "claim",
            "conditions", "deliveries_of", "drop_secret", "due", "enqueue", "finish",
            "margin_of", "new_secret", "observe", "save_settings", "sealed_secret_of",
@@ -430,7 +430,8 @@ def claim(tx: Tx, delivery_id: int, now: int) -> Delivery | None:
 
 def finish(tx: Tx, delivery: Delivery, error: str, now: int) -> str:
     """Record an attempt's outcome (``error`` empty: delivered); the new status: ``sent``,
-    ``pending`` (to be retried) or ``failed`` (given up)."""
+    ``pending`` (to be retried) or ``failed`` (given up), or ``""`` when this claim was
+    superseded (its lease ran out and another sender took the delivery over)."""
     if not error:
         status, next_at = "sent", now
     elif delivery.attempts >= MAX_ATTEMPTS:
@@ -438,12 +439,13 @@ def finish(tx: Tx, delivery: Delivery, error: str, now: int) -> str:
     else:
         status = "pending"
         next_at = now + RETRY_AFTER_S[min(delivery.attempts, len(RETRY_AFTER_S)) - 1]
-    tx.execute("UPDATE alert_deliveries SET status = ?, next_at = ?, last_error = ?, "
-               "done_at = ?, lease_until = 0 WHERE id = ? AND status = 'sending' "
-               "AND attempts = ?",  # this claim's, not a later one's (after a lost lease)
-               (status, next_at, error[:300], now if status in ("sent", "failed") else None,
-                delivery.id, delivery.attempts))
-    return status
+    row = tx.execute("UPDATE alert_deliveries SET status = ?, next_at = ?, last_error = ?, "
+                     "done_at = ?, lease_until = 0 WHERE id = ? AND status = 'sending' "
+                     "AND attempts = ? RETURNING id",  # this claim's, not a later one's
+                     (status, next_at, error[:300],
+                      now if status in ("sent", "failed") else None, delivery.id,
+                      delivery.attempts)).fetchone()
+    return status if row is not None else ""
 
 
 def deliveries_of(tx: Tx, owner_email: str, limit: int = 20) -> list[Delivery]:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway.authority.alerts import MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
+from gateway.authority.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
 from gateway.authority.console import AUTHORITY
 from gateway.authority.delivery import ALERT_SENDER, AlertSender
 from gateway.authority.mailer import RecordingMailer
@@ -394,3 +394,35 @@ async def test_a_real_daemon_refused_then_serving_alerts_by_e_mail(tmp_path: Pat
             found = await alert_mails_w(2)
         assert found[1] == f"MT Gateway alert: terminal {LOGIN}@{SERVER} is no longer refused"
         assert len(found) == 2
+
+
+async def test_a_sender_that_dies_mid_send_leaves_the_alert_to_another_once(
+        console: Console, browser: Browser, receiver: Receiver, tmp_path: Path) -> None:
+    _, token_id = await approved_device(console, browser)
+    receiver.secret = secret_on(await set_alerts(browser, webhook=receiver.url, email=False,
+                                                 offline=1, status=201))
+    await report(console, state="disconnected", token_id=token_id, reason="terminal_closed")
+    console.clock.now += 2 * 60
+    # Another instance (or this one before a restart) judges, claims the alert, and dies
+    # before sending it.
+    other = await Authority.open(tmp_path, RecordingMailer(), clock=console.clock)
+    try:
+        assert await other.alerts.sweep() == 1
+        (due,) = await other.alerts.due()
+        lost = await other.alerts.claim(due)
+        assert lost is not None
+        assert await _sender(console).deliver_due() == 0  # its lease holds it
+        console.clock.now += LEASE_S
+        await attempts(console, 1)  # taken over, delivered once
+        (hook,) = await receiver.wait_for(1)
+        assert hook["verified"] and hook["payload"]["kind"] == "offline"
+        # The lost sender comes back and reports a failure: it changes nothing.
+        assert await other.alerts.finish(lost, "127.0.0.1: HTTP 500", "late") == ""
+        (delivery,) = await other.alerts.deliveries(OWNER)
+        assert (delivery.status, delivery.attempts) == ("sent", 2)
+        console.clock.now += 3600
+        assert await other.alerts.sweep() == 0 and await _authority(console).alerts.sweep() == 0
+        await attempts(console, 1)
+        assert len(receiver.received) == 1
+    finally:
+        await other.close()

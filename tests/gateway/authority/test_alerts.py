@@ -16,7 +16,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.reporter import account_figures
-from gateway.authority.alerts import AlertSettings, Seen, check_webhook_url, conditions
+from gateway.authority.alerts import (
+    LEASE_S,
+    AlertSettings,
+    Seen,
+    check_webhook_url,
+    conditions,
+    enqueue,
+)
 from gateway.authority.delivery import sign
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
@@ -194,3 +201,27 @@ async def test_two_instances_judging_at_once_on_postgresql_alert_once(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_superseded_claim_cannot_overwrite_the_one_that_took_over(
+        tmp_path: Path) -> None:
+    clock = Clock()
+    authority = await Authority.open(tmp_path, RecordingMailer(), clock=clock)
+    try:
+        settings = AlertSettings(email=True, refused=True)
+        await authority.alerts.save(OWNER, settings)
+        payload: dict[str, object] = {"type": "alert.opened", "kind": "refused"}
+        assert await authority.run(enqueue, OWNER, settings, payload, NOW) == 1
+        (due,) = await authority.alerts.due()
+        lost = await authority.alerts.claim(due)  # a sender that then stalls past its lease
+        assert lost is not None and await authority.alerts.claim(due) is None
+        clock.now += LEASE_S
+        taken = await authority.alerts.claim(due)
+        assert taken is not None and taken.attempts == 2
+        # the stalled one wakes up and reports a failure while the other is still sending
+        assert await authority.alerts.finish(lost, "timed out", "late") == ""
+        assert await authority.alerts.finish(taken, "", "on time") == "sent"
+        (delivery,) = await authority.alerts.deliveries(OWNER)
+        assert (delivery.status, delivery.last_error) == ("sent", "")
+    finally:
+        await authority.close()
