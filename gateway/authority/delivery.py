@@ -75,6 +75,8 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def summary(payload: dict[str, object]) -> str:
     """One line saying what happened (the e-mail's subject, the pages' list)."""
+    if payload.get("type") == "alert.test":
+        return "test alert (your alerts arrive here)"
     terminal = f"{payload.get('login')}@{payload.get('server')}"
     kind, recovered = payload.get("kind"), payload.get("type") == "alert.recovered"
     if kind == "offline":
@@ -106,10 +108,11 @@ def alert_message(payload: dict[str, object], to: str, from_address: str) -> Ema
     domain = from_address.rpartition("@")[2].strip(" >") or "localhost"
     message["Message-ID"] = make_msgid("mtgw-alert", domain=domain)
     recovered = payload.get("type") == "alert.recovered"
-    lines = [f"{summary(payload)[:1].upper()}{summary(payload)[1:]}.", "",
-             f"  terminal: {payload.get('login')}@{payload.get('server')}",
-             f"  device:   {payload.get('device_id') or '(none reported)'}",
-             f"  since:    {_when(payload['opened_at'])}"]
+    lines = [f"{summary(payload)[:1].upper()}{summary(payload)[1:]}.", ""]
+    if payload.get("type") != "alert.test":
+        lines += [f"  terminal: {payload.get('login')}@{payload.get('server')}",
+                  f"  device:   {payload.get('device_id') or '(none reported)'}",
+                  f"  since:    {_when(payload['opened_at'])}"]
     if recovered:
         lines.append(f"  until:    {_when(payload['at'])}")
     lines.append(f"  detail:   {payload.get('detail')}")

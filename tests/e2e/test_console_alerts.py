@@ -426,3 +426,21 @@ async def test_a_sender_that_dies_mid_send_leaves_the_alert_to_another_once(
         assert len(receiver.received) == 1
     finally:
         await other.close()
+
+
+async def test_a_test_alert_reaches_every_chosen_channel_signed(
+        console: Console, browser: Browser, receiver: Receiver) -> None:
+    await signed_in(browser)
+    answer = await browser.submit("/settings", "/settings/alerts/test", {})
+    assert answer.status == 303
+    assert "Choose e-mail or a webhook first" in (await browser.get("/settings")).text
+    receiver.secret = secret_on(await set_alerts(browser, webhook=receiver.url, status=201))
+    answer = await browser.submit("/settings", "/settings/alerts/test", {})
+    assert answer.status == 303
+    await attempts(console, 2)
+    (hook,) = receiver.received
+    assert hook["verified"] and hook["event"] == "alert.test"
+    (mail,) = alert_mails(console)
+    assert subject(mail) == "MT Gateway alert: test alert (your alerts arrive here)"
+    page = (await browser.get("/settings")).text
+    assert page.count('data-status="sent"') == 2 and 'id="test-alert"' in page

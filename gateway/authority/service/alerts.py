@@ -78,6 +78,19 @@ class Alerts:
                                   "replaced", now)
         return secret
 
+    async def test(self, owner_email: str) -> int:
+        """Enqueue a test alert on every chosen channel (the owner checks the receiver and
+        its signature check); how many."""
+        return await self._shared.run(self._test, normalize_email(owner_email),
+                                      self._shared.now())
+
+    def _test(self, tx: Tx, owner: str, now: int) -> int:
+        payload: dict[str, object] = {"id": f"test:{now}", "type": "alert.test",
+                                      "kind": "test", "at": now, "opened_at": now,
+                                      "detail": "a test alert sent from the settings page"}
+        return self._woken(tx, alerts.enqueue(tx, owner, alerts.settings_of(tx, owner),
+                                              payload, now))
+
     async def secret(self, owner_email: str) -> str | None:
         """The signing secret, for the sender only (never shown again on a page)."""
         owner = normalize_email(owner_email)

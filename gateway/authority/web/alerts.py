@@ -159,6 +159,17 @@ class AlertPages:
         secret = await authority.alerts.rotate_secret(session.owner_email)
         return await self._settings_page(session, 201, new_secret=secret)
 
+    async def test(self, request: web.Request) -> web.StreamResponse:
+        """``POST /settings/alerts/test``: a test alert on every chosen channel."""
+        got = await self._pages._signed_in(request, post=True)  # noqa: SLF001
+        if isinstance(got, web.Response):
+            return got
+        session, _ = got
+        sent = await self._authority().alerts.test(session.owner_email)
+        notice = ("Test alert on its way: its delivery is listed below." if sent else
+                  "Choose e-mail or a webhook first, and save.")
+        raise await self._pages._done(session, notice, "/settings#alerts")  # noqa: SLF001
+
 
 def mount_alert_pages(app: web.Application, pages: Pages,
                       authority: Callable[[], Authority]) -> None:
@@ -166,3 +177,4 @@ def mount_alert_pages(app: web.Application, pages: Pages,
     handlers = AlertPages(pages, authority)
     app.router.add_post("/settings/alerts", handlers.save)
     app.router.add_post("/settings/alerts/secret", handlers.rotate)
+    app.router.add_post("/settings/alerts/test", handlers.test)

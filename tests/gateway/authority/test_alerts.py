@@ -193,6 +193,9 @@ async def test_two_instances_judging_at_once_on_postgresql_alert_once(
         claims = await asyncio.gather(*(a.alerts.claim(i) for i in due
                                         for a in (first, second)))
         assert sorted(c.id for c in claims if c is not None) == sorted(due)
+        outcomes = [await second.alerts.finish(c, "" if c.channel == "email" else "HTTP 500",
+                                               "test") for c in claims if c is not None]
+        assert sorted(outcomes) == ["pending", "pending", "sent", "sent"]
 
         # Turning "offline" off ends its episode silently.
         clock.now += 3600
