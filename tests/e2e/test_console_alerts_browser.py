@@ -125,3 +125,15 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
         assert f"terminal {LOGIN}@{SERVER} offline for more than 5 min" in listed
         assert "delivered" in listed and "webhook" in listed and "e-mail" in listed
         assert await b.visible("rotate-secret")
+
+        # The test button: one more signed webhook, listed with the rest.
+        await b.submit("test-alert")
+        assert "Test alert on its way" in await b.notice()
+        await sender.deliver_due()
+        await sender.wait_attempts(4)
+        (_, tested) = await hook.wait_for(2)
+        assert tested["verified"] and tested["event"] == "alert.test"
+        await b.open("/settings")
+        await b.wait_for('#deliveries tr[data-status="sent"]')
+        assert "test alert" in await b.do(lambda: b.text("#deliveries"))
+        await b.fits("05-test-alert")
