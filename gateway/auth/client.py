@@ -36,7 +36,7 @@ from ..authority.api import (
 )
 from ..authority.proofs import device_info, device_proof_headers
 from ..authority.records import AuthorityKey, b64url_encode
-from ..authority.reports import TerminalReport
+from ..authority.reports import AccountFigures, TerminalReport
 
 __all__ = ["RemoteAuthority", "console_answer"]
 
@@ -270,8 +270,16 @@ def _report_json(report: TerminalReport) -> dict[str, Any]:
     if report.figures is not None:
         out.update(balance=report.figures.balance, equity=report.figures.equity,
                    currency=report.figures.currency, positions=report.figures.positions)
+        out.update(_margin_json(report.figures))
     if report.figures is not None and report.book is not None:
         out["as_of"] = report.book.as_of
         if report.book.positions is not None:
             out["open_positions"] = [p.as_json() for p in report.book.positions]
     return out
+
+
+def _margin_json(figures: AccountFigures) -> dict[str, float]:
+    """The margin fields of a report, when the daemon read them (the margin alert)."""
+    return {name: value for name, value in (("margin", figures.margin),
+                                            ("margin_level", figures.margin_level))
+            if value is not None}

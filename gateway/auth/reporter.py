@@ -67,7 +67,8 @@ def account_figures(call: TerminalCall) -> FiguresSource:
         currency = info.get("currency")
         return AccountFigures(float(balance), float(equity),
                               currency[:8] if isinstance(currency, str)
-                              and currency.isalpha() else "", max(0, positions))
+                              and currency.isalpha() else "", max(0, positions),
+                              *_margin(info))
 
     return read
 
@@ -108,6 +109,15 @@ def _position(entry: object) -> Position | None:
     volume, price_open, price_current, sl, tp, profit, swap = numbers
     return Position(ticket, symbol[:32], "buy" if kind == 0 else "sell", max(volume, 0.0),
                     price_open, price_current, sl, tp, profit, swap)
+def _margin(info: dict[str, Any]) -> tuple[float | None, float | None]:
+    """``account_info``'s margin in use and margin level (%), each ``None`` when absent or
+    not a finite number >= 0 (the console's margin alert reads them)."""
+    def number(name: str) -> float | None:
+        value = info.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if math.isfinite(value) and value >= 0 else None
+    return number("margin"), number("margin_level")
 
 
 class ReportSink(Protocol):

@@ -42,6 +42,8 @@ KINDS: Final = {
     "recovery_code_used": "recovery code used",
     "password_reset_sent": "password reset link sent",
     "password_reset": "password reset by e-mail link",
+    "alert_failed": "alert not delivered",
+    "alerts_changed": "alert settings changed",
 }
 
 _SCHEMA: Final = """

@@ -58,6 +58,7 @@ from .appkeys import (
 )
 from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import DatabaseUnavailable
+from .delivery import alert_sender
 from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
@@ -220,6 +221,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         app[AUTHORITY].feed.close()
 
     app.cleanup_ctx.append(authority_ctx)
+    app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
     app.on_shutdown.append(end_long_polls)
     add_routes(app)
     app.router.add_get("/metrics", metrics.handle)

@@ -168,6 +168,28 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         equity DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (owner_email, device_id, login, server, at));
     """,
+    # 11: alerts (``alerts.py``): what each owner wants to hear about and where, the episodes
+    # (one row per owner, terminal and kind: claimed by one conditional statement, so two
+    # instances or a restart never alert twice), and the outbox of deliveries.
+    """
+    CREATE TABLE IF NOT EXISTS alert_settings (
+        owner_email TEXT PRIMARY KEY, email_enabled INTEGER NOT NULL,
+        webhook_url TEXT NOT NULL, webhook_secret_enc BLOB, offline_minutes INTEGER NOT NULL,
+        refused_enabled INTEGER NOT NULL, margin_level_pct DOUBLE PRECISION NOT NULL,
+        updated_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS alert_episodes (
+        owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+        kind TEXT NOT NULL, opened_at INTEGER NOT NULL, closed_at INTEGER,
+        detail TEXT NOT NULL, PRIMARY KEY (owner_email, login, server, kind));
+    CREATE TABLE IF NOT EXISTS alert_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, owner_email TEXT NOT NULL,
+        channel TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL, last_error TEXT NOT NULL, created_at INTEGER NOT NULL,
+        done_at INTEGER);
+    CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
+    CREATE INDEX IF NOT EXISTS alert_deliveries_owner ON alert_deliveries (owner_email, id);
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

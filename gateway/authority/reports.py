@@ -57,6 +57,10 @@ class AccountFigures:
     equity: float
     currency: str
     positions: int
+    #: The margin in use and its level (equity / margin, %), for the margin alert
+    #: (``alerts.py``); ``None`` from a daemon that did not send them.
+    margin: float | None = None
+    margin_level: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,10 @@ class TerminalReportBody(Body):
     equity: float | None = Field(default=None, allow_inf_nan=False)
     currency: str = Field(default="", max_length=8, pattern=r"^[A-Za-z]*$")
     positions: int | None = Field(default=None, ge=0, le=1_000_000)
+    #: The margin in use and the margin level (%), for the margin alert (``alerts.py``).
+    margin: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    margin_level: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
     #: When the daemon read the figures and positions (epoch seconds; absent from a daemon
     #: older than the field: the console's receive time stands in).
     as_of: float | None = Field(default=None, gt=0, allow_inf_nan=False)
@@ -70,7 +74,8 @@ class TerminalReportBody(Body):
     def report(self, clock_offset_s: float = 0.0) -> TerminalReport:
         """The report the authority stores (figures only when all are given), its ``as_of``
         moved by ``clock_offset_s`` from the daemon's clock to the console's."""
-        figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions)
+        figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions,
+                                  self.margin, self.margin_level)
                    if self.state == "active" and self.balance is not None
                    and self.equity is not None and self.positions is not None else None)
         book = None if figures is None else PositionsBook(

@@ -39,6 +39,7 @@ from ..signins import StoredSessions, StoredSteps
 from ..store import AccountRow, AuthorityStore
 from ..tokens import generate_token
 from .accounts import AccountRegistration, Accounts
+from .alerts import Alerts
 from .approvals import Approvals
 from .common import Shared, TerminalClaimed, mask_email, normalize_email
 from .owners import Owners
@@ -83,7 +84,9 @@ class Authority:
         self.accounts = Accounts(shared)
         self.approvals = Approvals(shared, randbelow, console_hint)
         self.records = Records(shared, self.approvals)
-        self.terminals = Terminals(shared)
+        #: Alerts (``alerts.py``): settings, episodes judged from each report, the outbox.
+        self.alerts = Alerts(shared)
+        self.terminals = Terminals(shared, self.alerts.observe)
         #: The owner's activity log and the revocation feed (``activity.py``, ``feed.py``).
         self.activity = shared.activity
         self.feed = shared.feed

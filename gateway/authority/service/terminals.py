@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import equity, positions
+from ..alerts import Observer, margin_of
 from ..api import DeviceInfo
 from ..database import Tx
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
@@ -24,9 +25,11 @@ __all__ = ["Terminals"]
 class Terminals:
     """The terminal states daemons report and the owners' view of them."""
 
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, observe: Observer | None = None) -> None:
         self._shared = shared
         self._store = shared.store
+        #: Judges each stored report for the owner's alerts (``alerts.py``).
+        self._observe = observe
 
     async def report(self, device: DeviceInfo, reports: Sequence[TerminalReport],
                      address: str = "") -> int:
@@ -73,6 +76,9 @@ class Terminals:
                 note_proof(tx, row.owner_email, report.login, report.server, now)
             if report.state == "active":
                 note_use(tx, self._shared.uses, [row.token_id], device_id, address, now)
+            if self._observe is not None:
+                self._observe(tx, row.owner_email, report.login, report.server, device_id,
+                              margin_of(report.state, figures), now)
             if changed and report.state == "refused":
                 self._shared.activity.add(tx, row.owner_email, "refusal",
                                           f"{report.login}@{report.server} on {device_id}: "

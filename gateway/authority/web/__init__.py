@@ -20,6 +20,7 @@ import jinja2
 from aiohttp import web
 
 from ..service import Authority
+from .alerts import mount_alert_pages
 from .pages import Pages, SignIn
 from .security import security_headers
 from .sessions import ABSOLUTE_S, IDLE_S, STEP_S, SessionStore, SignInSteps
@@ -83,5 +84,6 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router.add_post("/forgot", factor.forgot)
     router.add_get("/reset/{token}", factor.reset_form)
     router.add_post("/reset/{token}", factor.reset)
+    mount_alert_pages(app, pages, authority)
     router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return pages

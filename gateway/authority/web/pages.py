@@ -33,6 +33,7 @@ from ..api import IssuedToken
 from ..database import DatabaseUnavailable
 from ..service import Authority, Overview
 from ..store import AccountExists
+from .alerts import alerts_view
 from .books import terminal_books, utc_clock, utc_short
 from .chart import BOX
 from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
@@ -665,7 +666,8 @@ class Pages:
         got = await self._signed_in(request, post=False)
         assert not isinstance(got, web.Response)  # noqa: S101
         return await self._page("settings.html", session=got[0], active="settings", errors={},
-                                **await self._factor_context(got[0]))
+                                **await self._factor_context(got[0]),
+                                **await alerts_view(self._authority(), got[0].owner_email))
 
     async def _factor_context(self, session: Session) -> dict[str, Any]:
         """The settings page's two-step sign-in section (``twofactor.py``)."""
@@ -693,7 +695,8 @@ class Pages:
         if errors or not isinstance(new, str):
             return await self._page("settings.html", session, "settings",
                                     status=401 if refused else 400, errors=errors.fields,
-                                    **await self._factor_context(session))
+                                    **await self._factor_context(session),
+                                    **await alerts_view(self._authority(), session.owner_email))
         await self._authority().owners.change_password(session.owner_email, new)
         ended = await self.sessions.end_others(session.owner_email, session)
         await self._authority().signin_steps.end_owner(session.owner_email)

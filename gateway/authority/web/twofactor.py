@@ -29,6 +29,7 @@ from markupsafe import Markup
 from ...base.throttle import RateLimited
 from ..service import Authority
 from ..service.resets import TTL_S
+from .alerts import alerts_view
 from .forms import FormErrors
 from .pages import REAUTH_FIELD, Pages
 from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
@@ -165,6 +166,8 @@ class FactorPages:
         context["recovery_codes"] = codes or []
         if errors:
             context["factor_errors"] = {form: errors.fields}
+        # the page's other section, so an answer here shows the whole settings page
+        context.update(await alerts_view(self._authority(), session.owner_email))
         return await self._pages._page("settings.html", session, "settings", status=status,
                                        errors={}, **context)
 
