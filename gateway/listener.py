@@ -5,9 +5,10 @@ each connection's protocol in :class:`~gateway.base.guard.GuardedProtocol` befor
 everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
 
 The hot path skips the application's machinery: aiohttp's low-level server hands every request
-to :func:`rpc_fast_path`, which answers an exact ``POST /rpc`` itself (the edge checks, then
-:func:`~gateway.http_rpc.serve_rpc`) and passes anything else to the application as before
-(router, middleware, ``/ws``, ``/health``, 404s). ``docs/performance.md`` has the A/B.
+to :func:`rpc_fast_path`, which sends a request for ``/rpc`` straight to
+:func:`~gateway.http_rpc.serve_rpc` (the one ladder, ``edge/ladder.py``, then the call) and
+passes anything else to the application as before (router, middleware, ``/ws``, ``/health``,
+404s). ``docs/performance.md`` has the A/B.
 
 With ``[server] rpc_edge = "llhttp"`` (the default) the guard wraps
 :class:`~gateway.rpcedge.RpcEdge` instead: ``POST /rpc`` never reaches aiohttp's parser, and
@@ -27,10 +28,9 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .base.guard import ConnectionBudget, GuardedProtocol, GuardedSite
 from .config import ServerConfig
-from .http_rpc import RPC_METHODS, error_response, serve_rpc
+from .http_rpc import RPC_METHODS, serve_rpc
 from .keys import CONFIG, CONNECTIONS
 from .log import log_access
-from .middleware import edge_refusal
 from .rpcedge import LINGERING_S, RpcEdge
 
 __all__ = ["AccessLogger", "RpcSite", "bind_tcp", "rpc_fast_path", "start_http"]
@@ -39,19 +39,15 @@ RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHandler:
-    """A low-level request handler: ``POST /rpc`` (exactly: no query string) straight to
-    :func:`~gateway.http_rpc.serve_rpc` after the middleware's own checks; everything else to
-    ``fallback`` (the application's handler), including a request with an ``Expect`` header,
-    whose ``100 Continue`` the application's handler answers."""
-    server_cfg: ServerConfig = app[CONFIG].server
+    """A low-level request handler: a request for ``/rpc`` (any method, any query) straight to
+    :func:`~gateway.http_rpc.serve_rpc`, which asks the whole ladder; everything else to
+    ``fallback`` (the application's handler), including an ``/rpc`` with an ``Expect`` header,
+    whose ``100 Continue`` (or 417) the router's expect handler answers before the same
+    ``serve_rpc`` runs."""
     budget = app[CONNECTIONS]
 
     async def route(request: web.BaseRequest) -> web.StreamResponse:
-        if request.raw_path == "/rpc" and request.method == "POST" \
-                and "Expect" not in request.headers:
-            refusal = edge_refusal(request, server_cfg, budget.host_refusals)
-            if refusal is not None:
-                return error_response(refusal)
+        if request.path == "/rpc" and "Expect" not in request.headers:
             return await serve_rpc(app, request)
         return await fallback(request)
 

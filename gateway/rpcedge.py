@@ -49,22 +49,11 @@ import httptools
 from aiohttp import web
 
 from .context import RpcContext
-from .errors import (
-    BODY_TIMEOUT,
-    MALFORMED_REQUEST,
-    UNSUPPORTED_MEDIA_TYPE,
-    HttpRefusal,
-    body_too_large,
-)
-from .http_rpc import (
-    AuthRefusal,
-    authenticate_request,
-    bearer_of,
-    is_json,
-)
+from .edge.ladder import body_refusal, head_refusal
+from .errors import MALFORMED_REQUEST, HttpRefusal
+from .http_rpc import AuthRefusal, authenticate_request, bearer_of
 from .keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
 from .log import log_access
-from .middleware import refusal_of
 
 if TYPE_CHECKING:
     from .base.guard import GuardedProtocol
@@ -602,21 +591,14 @@ class RpcEdge(asyncio.Protocol):
 
     async def _outcome(self, request: RpcRequest, called: list[str]
                        ) -> tuple[int, bytes | None, dict[str, str] | None]:
-        """The status, body and extra headers of the answer to ``request``."""
-        refusal = self._refusal(request)
-        if refusal is None and not request.settled and not request.too_large:
-            try:
-                await self._wait_body(request, self._server.body_timeout_s, whole=False)
-            except TimeoutError:
-                refusal = BODY_TIMEOUT
-        if refusal is None and request.broken:
-            refusal = MALFORMED_REQUEST
-        if refusal is None and request.too_large:
-            refusal = body_too_large(self._server.max_body_bytes)
-        app = self._app
+        """The status, body and extra headers of the answer to ``request``: the ladder
+        (``edge/ladder.py``), the token, then the call."""
+        refusal = self._head_refusal(request)
+        if refusal is None:
+            refusal = await self._body_refusal(request)
         if refusal is None:
             try:
-                principal = await authenticate_request(app, bearer_of(
+                principal = await authenticate_request(self._app, bearer_of(
                     request.first(b"authorization")))
             except AuthRefusal as refused:
                 refusal = refused.refusal
@@ -631,19 +613,26 @@ class RpcEdge(asyncio.Protocol):
             return 204, None, None
         return 200, payload, None
 
-    def _refusal(self, request: RpcRequest) -> HttpRefusal | None:
-        """The refusals decided on the headers alone, in the contract's order."""
-        refusal = refusal_of(request.host_values(), request.first(b"origin"),
-                             request.query_keys(), self._peer, self._server,
-                             self._host_refusals, target=request.target_text())
-        if refusal is not None:
-            return refusal
-        if not is_json(request.first(b"content-type")):
-            return UNSUPPORTED_MEDIA_TYPE
-        limit = self._server.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            return body_too_large(limit)
-        return None
+    def _head_refusal(self, request: RpcRequest) -> HttpRefusal | None:
+        """Rungs 1-7 of the ladder, on the header block llhttp parsed."""
+        return head_refusal(
+            self._server, malformed=request.broken, hosts=request.host_values(),
+            target=request.target_text(), origin=request.first(b"origin"),
+            query_keys=request.query_keys(), peer=self._peer,
+            method=request.method.decode("latin-1"),
+            content_type=request.first(b"content-type"),
+            content_length=request.content_length, host_refusals=self._host_refusals)
+
+    async def _body_refusal(self, request: RpcRequest) -> HttpRefusal | None:
+        """Rungs 8-10 of the ladder, once the body has come (or has not, in time)."""
+        timed_out = False
+        if not request.settled and not request.too_large:
+            try:
+                await self._wait_body(request, self._server.body_timeout_s, whole=False)
+            except TimeoutError:
+                timed_out = True
+        return body_refusal(self._server, timed_out=timed_out, malformed=request.broken,
+                            too_large=request.too_large)
 
     async def _wait_body(self, request: RpcRequest, timeout_s: float, *, whole: bool) -> None:
         """Wait until ``request``'s body is complete (or, unless ``whole``, too large).
