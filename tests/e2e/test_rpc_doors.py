@@ -93,7 +93,8 @@ def _bad_token(r: Request) -> None:
 
 #: The faults in the contract's order, with the status each is refused with.
 FAULTS: list[tuple[str, int, Callable[[Request], None]]] = [
-    ("malformed body", 400, _malformed), ("host", 421, _host), ("origin", 403, _origin), ("query token", 400, _query_token),
+    ("malformed body", 400, _malformed), ("host", 421, _host), ("origin", 403, _origin),
+    ("query token", 400, _query_token),
     ("method", 405, _method), ("content type", 415, _content_type),
     ("too large", 413, _too_large), ("slow body", 408, _slow_body),
     ("bad token", 401, _bad_token),
