@@ -115,7 +115,7 @@ class RpcSite(GuardedSite):
 
         def factory() -> asyncio.Protocol:
             edge = RpcEdge(app, server, edges, access_log)
-            return GuardedProtocol(edge, budget, edge)
+            return GuardedProtocol(edge, budget, parses=True)
         return factory
 
     async def stop(self) -> None:

@@ -4,10 +4,10 @@ aiohttp's request and response objects cost ~5x an ``asyncio.Protocol`` on llhtt
 so ``[server] rpc_edge = "llhttp"`` (the default) serves ``POST /rpc`` here and hands every
 other request, ``/ws`` upgrades included, to aiohttp's own protocol on the same connection,
 with the bytes already read (then the connection is aiohttp's for good). The rules are the
-same as on the aiohttp path and come from the same places: Host, Origin and query-token
-refusals (``middleware.refusal_of``), content type, body size and the body deadline, then the
-token through the throttle (401, 429, 503: ``http_rpc.authenticate_request``), every answer
-from ``errors.py``. uvicorn's ``httptools_impl`` is the shape; the differences are below.
+ones every ``/rpc`` door asks, in the same order (``edge/ladder.py``: not HTTP, Host, Origin,
+a token in the query, content type, body size, the body deadline), then the token through the
+throttle (401, 429, 503: ``http_rpc.authenticate_request``), every answer from ``errors.py``.
+uvicorn's ``httptools_impl`` is the shape; the differences are below.
 
 Two parts (``style.md`` rule 1):
 
@@ -19,15 +19,19 @@ Two parts (``style.md`` rule 1):
   ``Content-Length``, a chunked body up to each LF), so it always knows where a request
   began: llhttp does not say where in a buffer it stopped. Conflicting or doubled
   ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
-* :class:`RpcEdge` -- the ``asyncio.Protocol`` shell, inside the connection guard
-  (``guard.GuardedProtocol`` still admits, evicts and keeps the header deadline, but reads
-  where the stream stands from the assembly, :attr:`RpcEdge.watch_state`, instead of running
-  its own header watch over every chunk; the edge counts the ``Host`` headers llhttp parsed
-  and has the guard answer 421, and gives the guard its watch back at a hand-off). Requests
-  are answered one at a time in arrival order (pipelining, as aiohttp does); a handler is
-  never cancelled by a client leaving (a trade in flight finishes, as with aiohttp's
-  defaults); an idle connection closes after ``keepalive_timeout_s``; and
-  :meth:`RpcEdge.shut_down` lets the request in progress finish before the connection closes.
+* :class:`RpcEdge` -- the ``asyncio.Protocol`` shell. The connection guard
+  (``base/guard.GuardedProtocol``) admits the connection and then steps out of the data path
+  (``transport.set_protocol``, as uvicorn's protocol hands an upgraded connection on): the
+  edge is the transport's protocol, and tells the guard where the stream stands
+  (``GuardedProtocol.stream_at``, for its header and body deadlines and its eviction order)
+  instead of the guard running its own header watch over every chunk; it counts the ``Host``
+  headers llhttp parsed and has the guard answer 421. At a hand-off the guard takes the
+  transport back with aiohttp's protocol inside (``GuardedProtocol.take_back``) and the edge
+  sees no more bytes. Requests are answered one at a time in arrival order (pipelining, as
+  aiohttp does); a handler is never cancelled by a client leaving (a trade in flight
+  finishes, as with aiohttp's defaults); an idle connection closes after
+  ``keepalive_timeout_s``; and :meth:`RpcEdge.shut_down` lets the request in progress finish
+  before the connection closes.
 
 Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback).
 """
@@ -412,8 +416,9 @@ class RpcEdge(asyncio.Protocol):
         self._queue: deque[RpcRequest | None] = deque()  # None: a malformed request
         self._task: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        #: The bytes of a request for aiohttp (and after it), held until the ones before it
+        #: are answered.
         self._handoff: bytearray | None = None
-        self._aiohttp: asyncio.Protocol | None = None
         self._keepalive: asyncio.TimerHandle | None = None
         self._idle_since: float | None = None  # loop time the connection last went idle
         self._reading = True
@@ -421,7 +426,7 @@ class RpcEdge(asyncio.Protocol):
         self._lost = False
         self._drained: asyncio.Future[None] | None = None
 
-    # -- asyncio.Protocol -------------------------------------------------------------------
+    # -- asyncio.Protocol (the transport's own, from the guard's connection_made on) ----------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -433,50 +438,20 @@ class RpcEdge(asyncio.Protocol):
         self._guard = self._app[CONNECTIONS].find(transport)
         self._edges.add(self)
 
-    @property
-    def watch_state(self) -> str:
-        """For the connection guard (``guard.ParsesRequests``): no watch of its own needed."""
-        return self._assembly.watch_state
-
     def data_received(self, data: bytes) -> None:
-        if self._aiohttp is not None:
-            self._aiohttp.data_received(data)
-            return
         if self._handoff is not None:
-            self._handoff += data
-            if len(self._handoff) > 2 * _MAX_LINE and self._reading:
-                self._pause_reading()
+            self._hold(data)
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
-        guard = self._guard
         for event in self._assembly.feed(data):
-            if type(event) is Started:
-                if guard is not None:
-                    if len(event.request.hosts) != 1:  # 421, as the guard's own check
-                        guard.misdirected()
-                        return
-                    guard.request_started()  # working from here until its answer is written
-                self._queue.append(event.request)
-            elif type(event) is HandOff:
-                if guard is not None and len(event.request.hosts) != 1:
-                    guard.misdirected()
-                    return
-                self._handoff = bytearray(event.data)
-            elif type(event) is Malformed and not (self._queue and self._queue[-1] is not None
-                                                   and self._queue[-1].broken):
-                self._queue.append(None)
-        front = self._queue[0] if self._queue else None
-        if self._waiter is not None and front is not None and (
-                front.settled or front.too_large) and not self._waiter.done():
-            self._waiter.set_result(None)
+            if not self._take(event):
+                return  # refused (421) and closed
+        if self._guard is not None:  # its header and body deadlines, its eviction order
+            self._guard.stream_at(self._assembly.watch_state)
+        self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
         self._next()
-
-    def eof_received(self) -> bool | None:
-        if self._aiohttp is not None:
-            return self._aiohttp.eof_received()
-        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -486,22 +461,55 @@ class RpcEdge(asyncio.Protocol):
             self._waiter.set_exception(ConnectionResetError("the client left"))
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
-        if self._aiohttp is not None:
-            self._aiohttp.connection_lost(exc)
+        if self._guard is not None:
+            self._guard.closed()
 
     def pause_writing(self) -> None:
-        if self._aiohttp is not None:
-            self._aiohttp.pause_writing()
-        elif self._drained is None:
+        if self._drained is None:
             self._drained = self._loop.create_future()
 
     def resume_writing(self) -> None:
-        if self._aiohttp is not None:
-            self._aiohttp.resume_writing()
-        elif self._drained is not None:
+        if self._drained is not None:
             if not self._drained.done():
                 self._drained.set_result(None)
             self._drained = None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _take(self, event: Event) -> bool:
+        """Queue a request, keep the bytes of one for aiohttp, note a malformed one; False
+        when the request had not exactly one ``Host`` (the guard answered 421 and closed)."""
+        if isinstance(event, (Started, HandOff)):
+            if len(event.request.hosts) != 1 and self._guard is not None:
+                self._guard.misdirected()  # the guard's own answer, as on aiohttp's side
+                return False
+            if isinstance(event, HandOff):
+                self._handoff = bytearray(event.data)
+            else:
+                if self._guard is not None:  # working from here until its answer is written
+                    self._guard.request_started()
+                self._queue.append(event.request)
+        elif isinstance(event, Malformed) and not (
+                self._queue and self._queue[-1] is not None and self._queue[-1].broken):
+            self._queue.append(None)  # (a broken body's request is answered 400 itself)
+        return True
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes that follow a request for aiohttp (reading pauses past a few lines)."""
+        assert self._handoff is not None  # noqa: S101 - only called while holding
+        self._handoff += data
+        if len(self._handoff) > 2 * _MAX_LINE and self._reading:
+            self._pause_reading()
+
+    def _wake(self) -> None:
+        """Wake the answer waiting for the front request's body if it has come (or is too
+        large to wait for)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done() or not self._queue:
+            return
+        front = self._queue[0]
+        if front is not None and (front.settled or front.too_large):
+            waiter.set_result(None)
 
     # -- shutdown ---------------------------------------------------------------------------
 
@@ -509,8 +517,6 @@ class RpcEdge(asyncio.Protocol):
         """Stop taking requests: an idle connection closes now, a busy one after the answer
         in progress; returns the task to wait for, if any."""
         self._closing = True
-        if self._aiohttp is not None:
-            return None  # aiohttp's own shutdown closes it
         if self._task is None:
             self._close()
         return self._task
@@ -690,14 +696,21 @@ class RpcEdge(asyncio.Protocol):
         self._reading = True
 
     def _hand_off(self) -> None:
-        """Give the connection and the bytes read so far to aiohttp's protocol, for good."""
+        """Give the connection and the bytes read so far to aiohttp's protocol, for good: the
+        guard takes the transport back with aiohttp's protocol inside, and this edge leaves
+        the data path (it sees no more bytes)."""
         assert self._transport is not None and self._handoff is not None
         data, self._handoff = bytes(self._handoff), None
-        if self._guard is not None and not self._guard.watch_from(data):
-            return  # the guard refused what it saw (and closed)
-        protocol = self._aiohttp = self._make_aiohttp()
-        protocol.connection_made(self._transport)
+        self._edges.discard(self)  # aiohttp's own shutdown closes it from now
+        self._stop_keepalive()
+        if self._guard is not None:
+            if not self._guard.take_back(self._make_aiohttp, data):
+                return  # the guard refused what it saw (and closed)
+        else:
+            protocol = self._make_aiohttp()
+            self._transport.set_protocol(protocol)
+            protocol.connection_made(self._transport)
+            if data:
+                protocol.data_received(data)
         if not self._reading:
             self._resume_reading()
-        if data:
-            protocol.data_received(data)

@@ -27,10 +27,11 @@ from its error table, ``app.py``; the console's, ``console.py``). The parts:
   when every connection is such work is the newcomer refused with 503. So no number of
   sockets without a token keeps the owner's bots out, and those bots are the last to give up
   a slot.
-* :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's, or the llhttp
-  ``/rpc`` edge, which parses the requests itself and tells the guard where the stream stands
-  (:class:`ParsesRequests`), so no second watch runs over its bytes): asks the budget to
-  admit each connection, closes one whose headers are not complete within
+* :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's), or admits the
+  connection and steps out of the data path for one that parses the requests itself (the
+  llhttp ``/rpc`` edge: ``transport.set_protocol``, and the edge tells the guard where its
+  stream stands, so no second watch runs over its bytes): asks the budget to admit each
+  connection, closes one whose headers are not complete within
   ``header_timeout_s`` of the request's first byte (or of the connection opening), with
   ``body_timeout_s`` set also one whose body has not arrived that long after its headers,
   and answers a request without exactly one ``Host`` header with 421 itself, before
@@ -58,7 +59,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, cast
 
 from aiohttp import web
 
@@ -66,8 +67,7 @@ from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
-           "HeaderWatch", "ParsesRequests", "Refusals", "mark_authenticated", "raw_response",
-           "work_middleware"]
+           "HeaderWatch", "Refusals", "mark_authenticated", "raw_response", "work_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -195,17 +195,6 @@ class HeaderWatch:
         return line, rest
 
 
-class ParsesRequests(Protocol):
-    """An inner protocol that parses the requests itself (``rpcedge.RpcEdge``): the guard
-    reads where it stands instead of running a :class:`HeaderWatch` over every chunk, until
-    it hands the connection on (:meth:`GuardedProtocol.watch_from`)."""
-
-    @property
-    def watch_state(self) -> str:
-        """A :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
     """The listener's limits (the ``[server]`` or ``[console]`` keys of the same names:
@@ -244,6 +233,10 @@ class ConnectionBudget:
     def find(self, transport: object) -> GuardedProtocol | None:
         """The guarded connection of ``transport`` (a request's), or None."""
         return self._by_transport.get(transport)
+
+    def connections(self) -> list[GuardedProtocol]:
+        """The admitted connections still open, in arrival order."""
+        return list(self._open)
 
     def admit(self, conn: GuardedProtocol) -> bool:
         """Admit ``conn``, evicting an idle or unfinished connection if the budget is spent;
@@ -315,18 +308,26 @@ class ConnectionBudget:
 
 
 class GuardedProtocol(asyncio.Protocol):
-    """Forwards everything to aiohttp's protocol, within the budget and the header deadline.
+    """One connection within the budget and the deadlines: the transport's protocol while it
+    watches the stream for an inner protocol that does not parse for it (aiohttp's), or only
+    the connection's record when the inner protocol parses the requests itself.
 
     ``busy`` (requests in progress, the middleware's count) and ``authenticated`` are set by
     the application; the rest is this connection's own view of its byte stream.
+
+    With ``parses`` (the llhttp ``/rpc`` edge), the guard admits the connection and steps out
+    of the data path: ``transport.set_protocol(inner)``, as uvicorn's protocol hands an
+    upgraded connection on. The inner protocol then tells the guard where its stream stands
+    (:meth:`stream_at`), that it closed (:meth:`closed`), that a request has not exactly one
+    ``Host`` (:meth:`misdirected`), and at a hand-off gives the transport back with the next
+    protocol (:meth:`take_back`), which the guard watches as it watches aiohttp's. The guard
+    never calls the inner protocol after ``connection_made``.
     """
 
-    def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget,
-                 parser: ParsesRequests | None = None) -> None:
-        """``parser``: ``inner`` itself when it parses the requests (no watch while it does);
-        it refuses a request without exactly one Host through :meth:`misdirected`."""
+    def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget, *,
+                 parses: bool = False) -> None:
         self._inner = inner
-        self._parser = parser
+        self._parses = parses
         self._budget = budget
         self._limits = budget.limits
         self._watch = HeaderWatch()
@@ -346,6 +347,11 @@ class GuardedProtocol(asyncio.Protocol):
         #: Loop time of arrival, or of becoming idle: the eviction order within a rank.
         self.since = 0.0
 
+    @property
+    def inner(self) -> asyncio.Protocol:
+        """The protocol the connection is served by (the transport's own, with ``parses``)."""
+        return self._inner
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport
         # (an isinstance check here once kept every 421 and 503 from being written on uvloop).
@@ -357,36 +363,44 @@ class GuardedProtocol(asyncio.Protocol):
             self._refuse()
             return
         self._admitted = True
+        if self._parses:  # the inner protocol reads the bytes itself from now on
+            transport.set_protocol(self._inner)
         self._inner.connection_made(transport)
         # The header deadline covers a connection that stays silent (re-armed at its first
         # byte, when its phase becomes "headers").
         self._arm(self._limits.header_timeout_s)
 
     def data_received(self, data: bytes) -> None:
-        if not self._admitted:
+        if not self._admitted or not self._watched(data):
             return
         self._fresh = False
-        watch = self._watch
-        if self._parser is not None:  # the inner protocol knows where each header block ends
-            self._inner.data_received(data)
-            if self._parser is None:  # it handed the connection on: watch_from took over
-                return
-            watch.state = self._parser.watch_state
-        elif not self._watched(data):
-            return
         self._follow()
-        if self._parser is None:
-            self._inner.data_received(data)
+        self._inner.data_received(data)
 
-    def watch_from(self, data: bytes) -> bool:
-        """The inner protocol stops parsing: watch the stream from ``data`` (the bytes from the
-        start of a request on) as for any connection; False when that closed it."""
-        self._parser = None
+    def stream_at(self, state: str) -> None:
+        """A parsing inner protocol read bytes: its stream stands in ``state`` (a
+        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``)."""
+        self._fresh = False
+        self._watch.state = state
+        self._follow()
+
+    def take_back(self, make: Callable[[], asyncio.Protocol], data: bytes) -> bool:
+        """A parsing inner protocol hands the connection on: the guard becomes the transport's
+        protocol again, with ``make()`` inside, and watches the stream from ``data`` (the bytes
+        from the start of a request on) as for any connection; False when what it saw closed
+        the connection (then nothing was made)."""
+        assert self.transport is not None  # noqa: S101 - admitted: connection_made ran
         self._watch = HeaderWatch()
         if not self._watched(data):
             return False
+        self._parses = False
         self._phase = ""  # from now: the bytes handed on end inside a header block or body
         self._follow()
+        inner = self._inner = make()
+        self.transport.set_protocol(self)
+        inner.connection_made(self.transport)
+        if data:
+            inner.data_received(data)
         return True
 
     def _follow(self) -> None:
@@ -446,6 +460,14 @@ class GuardedProtocol(asyncio.Protocol):
         return self._inner.eof_received() if self._admitted else None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        admitted = self._admitted
+        self.closed()
+        if admitted:
+            self._inner.connection_lost(exc)
+
+    def closed(self) -> None:
+        """The connection is closed (told by a parsing inner protocol, which the transport
+        tells): its slot in the budget is free."""
         self._disarm()
         if self._lingering:
             self._lingering = False
@@ -453,7 +475,6 @@ class GuardedProtocol(asyncio.Protocol):
         if self._admitted:
             self._admitted = False
             self._budget.release(self)
-            self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
         self._inner.pause_writing()
