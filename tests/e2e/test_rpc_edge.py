@@ -1,5 +1,5 @@
-"""The llhttp ``/rpc`` edge (``gateway/rpcedge.py``) against aiohttp's: the same bytes, the same
-answers.
+"""The llhttp ``/rpc`` edge (``gateway/edge/llhttp.py``) against aiohttp's: the same bytes, the
+same answers.
 
 A daemon on each edge (``[server] rpc_edge``) is sent the same raw requests (valid, refused,
 malformed, pipelined, chunked, ``Expect: 100-continue``, HTTP/1.0, requests handed on to
@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from ea_bridge.connection import Welcomed
+from gateway.edge.llhttp import RpcEdge
 from gateway.keys import CONNECTIONS
-from gateway.rpcedge import RpcEdge
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, Daemon, running_daemon
 

@@ -52,15 +52,15 @@ from urllib.parse import parse_qsl
 import httptools
 from aiohttp import web
 
-from .context import RpcContext
-from .edge.ladder import body_refusal, head_refusal
-from .errors import MALFORMED_REQUEST, HttpRefusal
+from ..context import RpcContext
+from ..errors import MALFORMED_REQUEST, HttpRefusal
+from ..keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
+from ..log import log_access
 from .http_rpc import AuthRefusal, authenticate_request, bearer_of
-from .keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
-from .log import log_access
+from .ladder import body_refusal, head_refusal
 
 if TYPE_CHECKING:
-    from .base.guard import GuardedProtocol
+    from ..base.guard import GuardedProtocol
 
 __all__ = ["Completed", "HandOff", "Malformed", "RequestAssembly", "RpcEdge", "RpcRequest",
            "Started"]

@@ -6,12 +6,12 @@ everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
 
 The hot path skips the application's machinery: aiohttp's low-level server hands every request
 to :func:`rpc_fast_path`, which sends a request for ``/rpc`` straight to
-:func:`~gateway.http_rpc.serve_rpc` (the one ladder, ``edge/ladder.py``, then the call) and
+:func:`~gateway.edge.http_rpc.serve_rpc` (the one ladder, ``edge/ladder.py``, then the call) and
 passes anything else to the application as before (router, middleware, ``/ws``, ``/health``,
 404s). ``docs/performance.md`` has the A/B.
 
 With ``[server] rpc_edge = "llhttp"`` (the default) the guard wraps
-:class:`~gateway.rpcedge.RpcEdge` instead: ``POST /rpc`` never reaches aiohttp's parser, and
+:class:`~gateway.edge.llhttp.RpcEdge` instead: ``POST /rpc`` never reaches aiohttp's parser, and
 any other request is handed to aiohttp's protocol on the same connection (where the fast path
 above still serves an ``/rpc`` that follows on it).
 """
@@ -26,12 +26,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from .base.guard import ConnectionBudget, GuardedProtocol, GuardedSite
-from .config import ServerConfig
+from ..base.guard import ConnectionBudget, GuardedProtocol, GuardedSite
+from ..config import ServerConfig
+from ..keys import CONFIG, CONNECTIONS
+from ..log import log_access
 from .http_rpc import RPC_METHODS, serve_rpc
-from .keys import CONFIG, CONNECTIONS
-from .log import log_access
-from .rpcedge import LINGERING_S, RpcEdge
+from .llhttp import LINGERING_S, RpcEdge
 
 __all__ = ["AccessLogger", "RpcSite", "bind_tcp", "rpc_fast_path", "start_http"]
 
@@ -40,7 +40,7 @@ RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHandler:
     """A low-level request handler: a request for ``/rpc`` (any method, any query) straight to
-    :func:`~gateway.http_rpc.serve_rpc`, which asks the whole ladder; everything else to
+    :func:`~gateway.edge.http_rpc.serve_rpc`, which asks the whole ladder; everything else to
     ``fallback`` (the application's handler), including an ``/rpc`` with an ``Expect`` header,
     whose ``100 Continue`` (or 417) the router's expect handler answers before the same
     ``serve_rpc`` runs."""
@@ -100,7 +100,7 @@ class RpcSite(GuardedSite):
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
                  budget: ConnectionBudget, sock: socket.socket | None = None,
                  app: web.Application | None = None) -> None:
-        """``app``: serve its ``POST /rpc`` on the llhttp edge (``rpcedge.py``), handing
+        """``app``: serve its ``POST /rpc`` on the llhttp edge (``llhttp.py``), handing
         every other request to aiohttp; None: aiohttp parses everything."""
         super().__init__(runner, host, port, budget, sock)
         self._app = app

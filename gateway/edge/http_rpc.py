@@ -18,18 +18,17 @@ from aiohttp import web
 
 from ea_bridge import TerminalId
 
-from ._version import __version__
-from .auth import Principal
-from .context import RpcContext
-from .edge.ladder import body_refusal, head_refusal
-from .errors import (
+from .._version import __version__
+from ..auth import Principal
+from ..context import RpcContext
+from ..errors import (
     HttpRefusal,
     RateLimited,
     Unauthorized,
     Unavailable,
     auth_refusal,
 )
-from .keys import (
+from ..keys import (
     AUTH_THROTTLE,
     AUTHENTICATOR,
     BRIDGE,
@@ -40,6 +39,7 @@ from .keys import (
     TERMINALS,
     TRADING,
 )
+from .ladder import body_refusal, head_refusal
 
 __all__ = ["RPC_METHODS", "AuthRefusal", "authenticate", "authenticate_request", "bearer_of",
            "bearer_token", "error_response", "health", "mark_authenticated",

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .edge.ladder import edge_refusal
+from ..keys import CONFIG, CONNECTIONS
 from .http_rpc import error_response
-from .keys import CONFIG, CONNECTIONS
+from .ladder import edge_refusal
 
 __all__ = ["guard_middleware"]
 
