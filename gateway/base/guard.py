@@ -46,7 +46,8 @@ from its error table, ``app.py``; the console's, ``console.py``). The parts:
   shape (the daemon's JSON-RPC error table, the console's ``{"error": ...}``).
 
 Which connections are working and which authenticated is told by the application (the
-console through :func:`work_middleware`, the daemon in ``listener.rpc_fast_path``, and the
+console through :func:`work_middleware`, the daemon in ``edge/listener.rpc_fast_path``, both
+through :func:`serve_as_work`, and the
 handlers through :func:`mark_authenticated`), through :meth:`ConnectionBudget.find`.
 """
 
@@ -59,7 +60,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from aiohttp import web
 
@@ -67,9 +68,11 @@ from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
-           "HeaderWatch", "Refusals", "mark_authenticated", "raw_response", "work_middleware"]
+           "HeaderWatch", "Refusals", "mark_authenticated", "raw_response", "serve_as_work",
+           "work_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_Req = TypeVar("_Req", bound=web.BaseRequest)
 
 log = logging.getLogger("gateway.guard")
 
@@ -615,27 +618,36 @@ class GuardedSite(web.BaseSite):
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
 
 
+async def serve_as_work(conn: GuardedProtocol | None, request: _Req,
+                        handler: Callable[[_Req], Awaitable[web.StreamResponse]]
+                        ) -> web.StreamResponse:
+    """Answer ``request`` with ``handler``, telling ``conn`` (its connection's guard, if any)
+    that a request is in progress from here until the response is written (so the budget
+    never evicts it meanwhile, and orders it by whether it ever authenticated; a WebSocket
+    counts as working for its whole life). A plain response is written here rather than
+    after this returns: once the count drops, every byte of it is in the transport, and an
+    eviction cannot cut an answer short. The console's :func:`work_middleware` and the
+    daemon's low-level handler (``edge/listener.rpc_fast_path``) both serve through this."""
+    if conn is None:
+        return await handler(request)
+    conn.request_started()
+    try:
+        response = await handler(request)
+        if type(response) is web.Response and not response.prepared:
+            await response.prepare(request)
+            await response.write_eof()
+        return response
+    finally:
+        conn.request_finished()
+
+
 def work_middleware(budget: Callable[[web.Request], ConnectionBudget]) -> Any:
-    """An aiohttp middleware telling the guard that a request is in progress on its
-    connection (so the budget never evicts it meanwhile, and orders it by whether it ever
-    authenticated), and writing a plain response before the count drops, so an eviction
-    cannot cut an answer short. The daemon does the same in its low-level handler
-    (``listener.rpc_fast_path``); the console uses this."""
+    """An aiohttp middleware serving each request as work on its connection
+    (:func:`serve_as_work`)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        conn = budget(request).find(request.transport)
-        if conn is None:
-            return await handler(request)
-        conn.request_started()
-        try:
-            response = await handler(request)
-            if type(response) is web.Response and not response.prepared:
-                await response.prepare(request)
-                await response.write_eof()
-            return response
-        finally:
-            conn.request_finished()
+        return await serve_as_work(budget(request).find(request.transport), request, handler)
 
     return middleware
 

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from ..base.guard import ConnectionBudget, GuardedProtocol, GuardedSite
+from ..base.guard import ConnectionBudget, GuardedProtocol, GuardedSite, serve_as_work
 from ..config import ServerConfig
 from ..keys import CONFIG, CONNECTIONS
 from ..log import log_access
@@ -52,23 +52,8 @@ def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHand
         return await fallback(request)
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        # The connection budget (guard.py) must know this connection is working from here
-        # until the response is written, so it is never evicted meanwhile; a WebSocket counts
-        # as working for its whole life. A plain response is therefore written here rather
-        # than after this returns: once the count drops, every byte of it is in the
-        # transport, and an eviction cannot cut an answer short.
-        conn = budget.find(request.transport)
-        if conn is None:
-            return await route(request)
-        conn.request_started()
-        try:
-            response = await route(request)
-            if type(response) is web.Response and not response.prepared:
-                await response.prepare(request)
-                await response.write_eof()
-            return response
-        finally:
-            conn.request_finished()
+        # working from here until the response is written (``base/guard.serve_as_work``)
+        return await serve_as_work(budget.find(request.transport), request, route)
 
     return handle
 
