@@ -1,6 +1,6 @@
 """Every way into ``/rpc`` refuses the same bad request with the same status: one ladder.
 
-The ladder (``gateway/edge/ladder.py``, after ``product.md``'s HTTP surface) orders the
+The ladder (``gateway/edge/ladder.py``, after the contract's HTTP status rules) orders the
 refusals: bytes that are not HTTP (400), Host (421), Origin (403), a token in the query string
 (400), the method (405), the content type (415), the body's declared size (413), its deadline
 (408), then the bearer token (401). A request with two faults must be refused for the earlier
@@ -9,9 +9,12 @@ one whichever door it came through:
 * the llhttp edge (``[server] rpc_edge = "llhttp"``, a fresh connection);
 * aiohttp's fast path (``rpc_edge = "aiohttp"``, an exact ``POST /rpc``);
 * an ``/rpc`` that follows a request handed to aiohttp on an llhttp connection;
-* aiohttp's side with a query string or an ``Expect`` header (once a routed handler).
+* aiohttp's side with a query string (once the routed handler, now the fast path too);
+* aiohttp's side with ``Expect: 100-continue`` (the router, for aiohttp's expect handler).
 
-Each fault alone, then every pair of them in one request.
+Each fault alone, then every pair of them in one request. Before the ladder, a bad chunk sent
+with the headers was 400 on aiohttp's doors (its parser refuses before any handler runs) and
+421, 403 or 415 on the llhttp edge (which checked its header rules first).
 """
 
 from __future__ import annotations
