@@ -148,8 +148,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def rpc(request: web.Request) -> web.StreamResponse:
-    """``POST /rpc``: JSON-RPC 2.0, one request or a batch (the routed path; ``listener.py``
-    sends an exact ``POST /rpc`` to :func:`serve_rpc` without the router)."""
+    """``/rpc`` through the router: only a request with an ``Expect`` header comes this way
+    when served by ``listener.py`` (whose fast path sends every other ``/rpc`` request to
+    :func:`serve_rpc` without the router), after aiohttp's expect handler answered it."""
     return await serve_rpc(request.app, request)
 
 
