@@ -89,8 +89,8 @@ from gateway.config import (
     ServerConfig,
     TradingConfig,
 )
+from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE, TRADING
-from gateway.listener import start_http
 from gateway.trading.audit import AuditFilter, read_audit
 from gateway.trading.journal import FINAL_STATES
 

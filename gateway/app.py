@@ -26,7 +26,7 @@ from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 
-from . import client_auth, http_rpc, openapi, probes, rest, ws
+from . import client_auth, openapi, probes, rest, ws
 from .auth import RecordCache, load_or_create_device, open_secret_store
 from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
@@ -42,6 +42,8 @@ from .base.guard import ConnectionBudget, ConnectionLimits, Refusals
 from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
+from .edge import http_rpc
+from .edge.middleware import guard_middleware
 from .errors import MISDIRECTED, TOO_MANY_CONNECTIONS
 from .hub import Hub, HubLimits
 from .keys import (
@@ -67,7 +69,6 @@ from .keys import (
 )
 from .methods import method_table
 from .metrics import DaemonMetrics, Readiness, metered_verifier
-from .middleware import guard_middleware
 from .openrpc import with_discovery
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory

@@ -385,9 +385,9 @@ def _fit_budget(config: GatewayConfig, section: str) -> GatewayConfig | None:
 async def _serve_daemon(config: GatewayConfig) -> int:
     from . import unix_socket
     from .app import create_app
+    from .edge.listener import bind_tcp, start_http
     from .gcpolicy import tune_gc
     from .keys import DEVICE
-    from .listener import bind_tcp, start_http
     from .trading.journal import JournalUnusable
 
     fitted = _fit_budget(config, "server")

@@ -24,6 +24,7 @@ import orjson
 from aiohttp import web
 
 from .auth.challenge import CHALLENGE_VERSION, ChallengeAuthenticator
+from .edge.http_rpc import error_response
 from .errors import (
     BODY_TIMEOUT,
     INVALID_PARAMS,
@@ -36,7 +37,6 @@ from .errors import (
     auth_refusal,
     body_too_large,
 )
-from .http_rpc import error_response
 from .keys import AUTH_THROTTLE, AUTHENTICATOR, CONFIG
 
 __all__ = ["routes"]

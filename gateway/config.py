@@ -104,7 +104,7 @@ class ServerConfig(_Section):
     #: Also serve /rpc and /ws on a UNIX socket file with mode 0600 (POSIX only; refused on
     #: Windows): only this user can connect (``gateway/unix_socket.py``). Empty: off.
     unix_socket: str = ""
-    #: What parses ``POST /rpc`` on the TCP port: ``llhttp`` (``gateway/rpcedge.py``,
+    #: What parses ``POST /rpc`` on the TCP port: ``llhttp`` (``gateway/edge/llhttp.py``,
     #: httptools; every other request is handed to aiohttp on the same connection) or
     #: ``aiohttp`` (the A/B baseline). The UNIX socket (``unix_socket``) is aiohttp's either way.
     rpc_edge: Literal["llhttp", "aiohttp"] = "llhttp"

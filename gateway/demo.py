@@ -62,9 +62,9 @@ from .config import (
     ServerConfig,
     SmtpConfig,
 )
+from .edge.listener import start_http
 from .gcpolicy import tune_gc
 from .keys import BRIDGE, DEVICE
-from .listener import start_http
 from .mailsink import MailSink
 
 __all__ = ["run_demo", "write_state_file"]

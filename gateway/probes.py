@@ -5,7 +5,7 @@ terminal, token or account (counts, ages and reason words only). But both tell w
 much the owner trades and when the EA is down, and loopback is shared by every local user: so
 ``[server] metrics_token``, when set, is asked for as ``Authorization: Bearer`` (401 without
 it; round-4 T4-F9). ``/health`` stays open. The daemon binds loopback by default, and the Host
-and Origin rules (``middleware.py``) apply to these routes as to every other. ``metrics.py``
+and Origin rules (``edge/middleware.py``) apply to these routes as to every other. ``metrics.py``
 decides what they say.
 """
 
@@ -15,8 +15,8 @@ import hmac
 
 from aiohttp import web
 
+from .edge.http_rpc import bearer_token, error_response
 from .errors import METRICS_TOKEN_REQUIRED
-from .http_rpc import bearer_token, error_response
 from .keys import CONFIG, METRICS, READINESS
 from .metrics import CONTENT_TYPE
 

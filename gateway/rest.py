@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._version import __version__
 from .context import RpcContext
+from .edge.http_rpc import AuthRefusal, authenticate_request, bearer_token, error_response
 from .errors import (
     BODY_TIMEOUT,
     INVALID_REQUEST,
@@ -48,7 +49,6 @@ from .errors import (
     body_too_large,
     http_status,
 )
-from .http_rpc import AuthRefusal, authenticate_request, bearer_token, error_response
 from .keys import BRIDGE, CONFIG, RPC, TERMINALS, TRADING
 from .rest_models import (
     ErrorOut,

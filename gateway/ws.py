@@ -20,7 +20,7 @@ One connection is three cooperating parts, all owned by the handler and torn dow
 Authentication is on the upgrade (``Authorization: Bearer``; a bad one gets the same HTTP 401 or
 429 as ``/rpc``, and no socket) or by a first ``authenticate`` message within
 ``auth_timeout_s`` (a bad or missing one gets a -32004 error and close 1008). Host and Origin are
-checked before this handler runs (``middleware.py``). Close codes: 1001 shutdown (once the
+checked before this handler runs (``edge/middleware.py``). Close codes: 1001 shutdown (once the
 requests in flight are answered: :func:`close_all`), 1002 protocol error (aiohttp's reader, and
 an unmasked client frame: :class:`_RfcSocket`), 1003 binary frame, 1007 a text message that is
 not UTF-8, 1008 auth failed /
@@ -59,8 +59,7 @@ from .auth import Principal
 from .candles import check_spec
 from .config import WsConfig
 from .context import RpcContext
-from .errors import NOT_A_WEBSOCKET, UNAUTHORIZED, InvalidParams, Unauthorized, Unavailable
-from .http_rpc import (
+from .edge.http_rpc import (
     AuthRefusal,
     authenticate,
     authenticate_request,
@@ -68,6 +67,7 @@ from .http_rpc import (
     error_response,
     mark_authenticated,
 )
+from .errors import NOT_A_WEBSOCKET, UNAUTHORIZED, InvalidParams, Unauthorized, Unavailable
 from .hub import HubClient, StreamKey
 from .keys import (
     AUTHENTICATOR,

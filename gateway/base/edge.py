@@ -4,8 +4,9 @@ Both serve HTTP on loopback by default, and a web page whose own domain is rebou
 127.0.0.1 (DNS rebinding) reaches either with its domain in ``Host``: so both refuse a
 request whose ``Host`` is not loopback or a configured name (421), and an operator hears of
 such attempts once per window on the ``gateway.security`` logger. The module stands on the
-ground floor both processes share (``gateway.base``): the daemon's ``gateway.middleware`` and
-``app.py``, the console and the guard (``guard.py``) import it from here.
+ground floor both processes share (``gateway.base``): the daemon's HTTP edge
+(``gateway.edge.ladder``) and ``app.py``, the console and the guard (``guard.py``) import it
+from here.
 """
 
 from __future__ import annotations

@@ -27,10 +27,11 @@ from its error table, ``app.py``; the console's, ``console.py``). The parts:
   when every connection is such work is the newcomer refused with 503. So no number of
   sockets without a token keeps the owner's bots out, and those bots are the last to give up
   a slot.
-* :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's, or the llhttp
-  ``/rpc`` edge, which parses the requests itself and tells the guard where the stream stands
-  (:class:`ParsesRequests`), so no second watch runs over its bytes): asks the budget to
-  admit each connection, closes one whose headers are not complete within
+* :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's), or admits the
+  connection and steps out of the data path for one that parses the requests itself (the
+  llhttp ``/rpc`` edge: ``transport.set_protocol``, and the edge tells the guard where its
+  stream stands, so no second watch runs over its bytes): asks the budget to admit each
+  connection, closes one whose headers are not complete within
   ``header_timeout_s`` of the request's first byte (or of the connection opening), with
   ``body_timeout_s`` set also one whose body has not arrived that long after its headers,
   and answers a request without exactly one ``Host`` header with 421 itself, before
@@ -45,7 +46,8 @@ from its error table, ``app.py``; the console's, ``console.py``). The parts:
   shape (the daemon's JSON-RPC error table, the console's ``{"error": ...}``).
 
 Which connections are working and which authenticated is told by the application (the
-console through :func:`work_middleware`, the daemon in ``listener.rpc_fast_path``, and the
+console through :func:`work_middleware`, the daemon in ``edge/listener.rpc_fast_path``, both
+through :func:`serve_as_work`, and the
 handlers through :func:`mark_authenticated`), through :meth:`ConnectionBudget.find`.
 """
 
@@ -58,7 +60,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, TypeVar, cast
 
 from aiohttp import web
 
@@ -66,10 +68,11 @@ from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
-           "HeaderWatch", "ParsesRequests", "Refusals", "mark_authenticated", "raw_response",
+           "HeaderWatch", "Refusals", "mark_authenticated", "raw_response", "serve_as_work",
            "work_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_Req = TypeVar("_Req", bound=web.BaseRequest)
 
 log = logging.getLogger("gateway.guard")
 
@@ -195,17 +198,6 @@ class HeaderWatch:
         return line, rest
 
 
-class ParsesRequests(Protocol):
-    """An inner protocol that parses the requests itself (``rpcedge.RpcEdge``): the guard
-    reads where it stands instead of running a :class:`HeaderWatch` over every chunk, until
-    it hands the connection on (:meth:`GuardedProtocol.watch_from`)."""
-
-    @property
-    def watch_state(self) -> str:
-        """A :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
     """The listener's limits (the ``[server]`` or ``[console]`` keys of the same names:
@@ -244,6 +236,10 @@ class ConnectionBudget:
     def find(self, transport: object) -> GuardedProtocol | None:
         """The guarded connection of ``transport`` (a request's), or None."""
         return self._by_transport.get(transport)
+
+    def connections(self) -> list[GuardedProtocol]:
+        """The admitted connections still open, in arrival order."""
+        return list(self._open)
 
     def admit(self, conn: GuardedProtocol) -> bool:
         """Admit ``conn``, evicting an idle or unfinished connection if the budget is spent;
@@ -315,18 +311,26 @@ class ConnectionBudget:
 
 
 class GuardedProtocol(asyncio.Protocol):
-    """Forwards everything to aiohttp's protocol, within the budget and the header deadline.
+    """One connection within the budget and the deadlines: the transport's protocol while it
+    watches the stream for an inner protocol that does not parse for it (aiohttp's), or only
+    the connection's record when the inner protocol parses the requests itself.
 
     ``busy`` (requests in progress, the middleware's count) and ``authenticated`` are set by
     the application; the rest is this connection's own view of its byte stream.
+
+    With ``parses`` (the llhttp ``/rpc`` edge), the guard admits the connection and steps out
+    of the data path: ``transport.set_protocol(inner)``, as uvicorn's protocol hands an
+    upgraded connection on. The inner protocol then tells the guard where its stream stands
+    (:meth:`stream_at`), that it closed (:meth:`closed`), that a request has not exactly one
+    ``Host`` (:meth:`misdirected`), and at a hand-off gives the transport back with the next
+    protocol (:meth:`take_back`), which the guard watches as it watches aiohttp's. The guard
+    never calls the inner protocol after ``connection_made``.
     """
 
-    def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget,
-                 parser: ParsesRequests | None = None) -> None:
-        """``parser``: ``inner`` itself when it parses the requests (no watch while it does);
-        it refuses a request without exactly one Host through :meth:`misdirected`."""
+    def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget, *,
+                 parses: bool = False) -> None:
         self._inner = inner
-        self._parser = parser
+        self._parses = parses
         self._budget = budget
         self._limits = budget.limits
         self._watch = HeaderWatch()
@@ -346,6 +350,11 @@ class GuardedProtocol(asyncio.Protocol):
         #: Loop time of arrival, or of becoming idle: the eviction order within a rank.
         self.since = 0.0
 
+    @property
+    def inner(self) -> asyncio.Protocol:
+        """The protocol the connection is served by (the transport's own, with ``parses``)."""
+        return self._inner
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport
         # (an isinstance check here once kept every 421 and 503 from being written on uvloop).
@@ -357,36 +366,44 @@ class GuardedProtocol(asyncio.Protocol):
             self._refuse()
             return
         self._admitted = True
+        if self._parses:  # the inner protocol reads the bytes itself from now on
+            transport.set_protocol(self._inner)
         self._inner.connection_made(transport)
         # The header deadline covers a connection that stays silent (re-armed at its first
         # byte, when its phase becomes "headers").
         self._arm(self._limits.header_timeout_s)
 
     def data_received(self, data: bytes) -> None:
-        if not self._admitted:
+        if not self._admitted or not self._watched(data):
             return
         self._fresh = False
-        watch = self._watch
-        if self._parser is not None:  # the inner protocol knows where each header block ends
-            self._inner.data_received(data)
-            if self._parser is None:  # it handed the connection on: watch_from took over
-                return
-            watch.state = self._parser.watch_state
-        elif not self._watched(data):
-            return
         self._follow()
-        if self._parser is None:
-            self._inner.data_received(data)
+        self._inner.data_received(data)
 
-    def watch_from(self, data: bytes) -> bool:
-        """The inner protocol stops parsing: watch the stream from ``data`` (the bytes from the
-        start of a request on) as for any connection; False when that closed it."""
-        self._parser = None
+    def stream_at(self, state: str) -> None:
+        """A parsing inner protocol read bytes: its stream stands in ``state`` (a
+        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``)."""
+        self._fresh = False
+        self._watch.state = state
+        self._follow()
+
+    def take_back(self, make: Callable[[], asyncio.Protocol], data: bytes) -> bool:
+        """A parsing inner protocol hands the connection on: the guard becomes the transport's
+        protocol again, with ``make()`` inside, and watches the stream from ``data`` (the bytes
+        from the start of a request on) as for any connection; False when what it saw closed
+        the connection (then nothing was made)."""
+        assert self.transport is not None  # noqa: S101 - admitted: connection_made ran
         self._watch = HeaderWatch()
         if not self._watched(data):
             return False
+        self._parses = False
         self._phase = ""  # from now: the bytes handed on end inside a header block or body
         self._follow()
+        inner = self._inner = make()
+        self.transport.set_protocol(self)
+        inner.connection_made(self.transport)
+        if data:
+            inner.data_received(data)
         return True
 
     def _follow(self) -> None:
@@ -446,6 +463,14 @@ class GuardedProtocol(asyncio.Protocol):
         return self._inner.eof_received() if self._admitted else None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        admitted = self._admitted
+        self.closed()
+        if admitted:
+            self._inner.connection_lost(exc)
+
+    def closed(self) -> None:
+        """The connection is closed (told by a parsing inner protocol, which the transport
+        tells): its slot in the budget is free."""
         self._disarm()
         if self._lingering:
             self._lingering = False
@@ -453,7 +478,6 @@ class GuardedProtocol(asyncio.Protocol):
         if self._admitted:
             self._admitted = False
             self._budget.release(self)
-            self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
         self._inner.pause_writing()
@@ -594,27 +618,36 @@ class GuardedSite(web.BaseSite):
         self._bound_port = int(self._server.sockets[0].getsockname()[1])
 
 
+async def serve_as_work(conn: GuardedProtocol | None, request: _Req,
+                        handler: Callable[[_Req], Awaitable[web.StreamResponse]]
+                        ) -> web.StreamResponse:
+    """Answer ``request`` with ``handler``, telling ``conn`` (its connection's guard, if any)
+    that a request is in progress from here until the response is written (so the budget
+    never evicts it meanwhile, and orders it by whether it ever authenticated; a WebSocket
+    counts as working for its whole life). A plain response is written here rather than
+    after this returns: once the count drops, every byte of it is in the transport, and an
+    eviction cannot cut an answer short. The console's :func:`work_middleware` and the
+    daemon's low-level handler (``edge/listener.rpc_fast_path``) both serve through this."""
+    if conn is None:
+        return await handler(request)
+    conn.request_started()
+    try:
+        response = await handler(request)
+        if type(response) is web.Response and not response.prepared:
+            await response.prepare(request)
+            await response.write_eof()
+        return response
+    finally:
+        conn.request_finished()
+
+
 def work_middleware(budget: Callable[[web.Request], ConnectionBudget]) -> Any:
-    """An aiohttp middleware telling the guard that a request is in progress on its
-    connection (so the budget never evicts it meanwhile, and orders it by whether it ever
-    authenticated), and writing a plain response before the count drops, so an eviction
-    cannot cut an answer short. The daemon does the same in its low-level handler
-    (``listener.rpc_fast_path``); the console uses this."""
+    """An aiohttp middleware serving each request as work on its connection
+    (:func:`serve_as_work`)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        conn = budget(request).find(request.transport)
-        if conn is None:
-            return await handler(request)
-        conn.request_started()
-        try:
-            response = await handler(request)
-            if type(response) is web.Response and not response.prepared:
-                await response.prepare(request)
-                await response.write_eof()
-            return response
-        finally:
-            conn.request_finished()
+        return await serve_as_work(budget(request).find(request.transport), request, handler)
 
     return middleware
 

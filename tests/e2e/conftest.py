@@ -39,8 +39,8 @@ from gateway.config import (
     TradingConfig,
     WsConfig,
 )
+from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, RECORD_CACHE
-from gateway.listener import start_http
 from tests.e2e.consolekit import Browser, Console, running_console
 
 LOGIN, SERVER = 5012345, "MTG-Demo"

@@ -30,8 +30,8 @@ from gateway.authority.console import AUTHORITY, create_console_app, start_conso
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import AccountRegistration, Authority
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
+from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, RECORD_CACHE
-from gateway.listener import start_http
 from gateway.mailsink import MailSink
 from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import WAIT_S, FakeClock

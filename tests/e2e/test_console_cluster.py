@@ -42,8 +42,8 @@ from gateway.authority.proofs import device_proof_headers
 from gateway.authority.records import AuthorityKey
 from gateway.authority.store import DB_FILE
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
+from gateway.edge.listener import start_http
 from gateway.keys import DEVICE
-from gateway.listener import start_http
 from gateway.mailsink import MailSink
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.world import serving, start_plain

@@ -43,8 +43,8 @@ from gateway.config import (
     GatewayConfig,
     ServerConfig,
 )
+from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE
-from gateway.listener import start_http
 from mtgateway.credential import client_message, ea_message, token_hint
 from tests.bridgekit import RawEA
 

@@ -22,7 +22,7 @@ import aiohttp
 
 from ea_bridge.connection import Welcomed
 from gateway.app import JOURNAL_DB_NAME
-from gateway.listener import bind_tcp
+from gateway.edge.listener import bind_tcp
 from gateway.trading.journal import OrderJournal
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import WAIT_S

@@ -24,8 +24,8 @@ from gateway.authority.service import Authority
 from gateway.authority.store import load_or_create_secret
 from gateway.base.files import InsecurePath
 from gateway.config import BridgeConfig, DeviceConfig, GatewayConfig, ServerConfig
+from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE
-from gateway.listener import start_http
 from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 

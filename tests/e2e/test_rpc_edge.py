@@ -1,5 +1,5 @@
-"""The llhttp ``/rpc`` edge (``gateway/rpcedge.py``) against aiohttp's: the same bytes, the same
-answers.
+"""The llhttp ``/rpc`` edge (``gateway/edge/llhttp.py``) against aiohttp's: the same bytes, the
+same answers.
 
 A daemon on each edge (``[server] rpc_edge``) is sent the same raw requests (valid, refused,
 malformed, pipelined, chunked, ``Expect: 100-continue``, HTTP/1.0, requests handed on to
@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from ea_bridge.connection import Welcomed
+from gateway.edge.llhttp import RpcEdge
+from gateway.keys import CONNECTIONS
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, Daemon, running_daemon
 
@@ -390,3 +392,35 @@ async def test_an_absolute_form_target_is_held_to_the_host_rule(tmp_path: Path) 
             health = (b"GET http://evil.example/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                       b"Connection: close\r\n\r\n")
             assert answers(await exchange(daemon, [health]))[0][1] == 421
+
+
+async def test_the_guard_and_the_edge_step_out_of_the_data_path(tmp_path: Path) -> None:
+    """The connection guard admits a connection and hands the transport to the llhttp edge
+    (``transport.set_protocol``): the edge is the transport's protocol, so the guard sees no
+    byte of the ``/rpc`` traffic. At a hand-off (``GET /health``) the guard takes the
+    transport back with aiohttp's protocol inside: the edge sees no more bytes, and an
+    ``/rpc`` after it is served by aiohttp. (Before, the guard forwarded every byte to the
+    edge, and the edge forwarded every byte after a hand-off to aiohttp.)"""
+    async with running_daemon(tmp_path, rpc_edge="llhttp") as daemon:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        try:
+            async def answer(request: bytes) -> int:
+                writer.write(request.replace(b"{token}", daemon.token.encode()))
+                async with asyncio.timeout(WAIT_S):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    await reader.readexactly(int(
+                        head.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0]))
+                return int(head.split(b" ", 2)[1])
+
+            assert await answer(rpc()) == 200
+            [guard] = daemon.app[CONNECTIONS].connections()
+            assert guard.transport is not None
+            edge = guard.transport.get_protocol()
+            assert isinstance(edge, RpcEdge) and edge is guard.inner
+            assert await answer(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == 200
+            assert guard.transport.get_protocol() is guard
+            assert not isinstance(guard.inner, RpcEdge)
+            assert await answer(rpc()) == 200
+            assert daemon.app[CONNECTIONS].connections() == [guard]
+        finally:
+            writer.close()

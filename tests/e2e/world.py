@@ -40,8 +40,8 @@ from gateway.config import (
     ServerConfig,
     SmtpConfig,
 )
+from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE
-from gateway.listener import start_http
 from gateway.mailsink import MailSink
 from tests.e2e.conftest import WAIT_S, FakeClock
 

@@ -1,4 +1,5 @@
-"""The llhttp edge's request assembly (``gateway/rpcedge.py``), byte by byte (style rule 2).
+"""The llhttp edge's request assembly (``gateway/edge/llhttp.py``), byte by byte (style rule
+2).
 
 Every stream is fed whole, one byte at a time and split in two at every offset, and must give
 the same events: the same requests with the same bodies, and a hand-off carrying exactly the
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.rpcedge import Completed, HandOff, RequestAssembly, Started
+from gateway.edge.llhttp import Completed, HandOff, RequestAssembly, Started
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 LIMIT = 1024

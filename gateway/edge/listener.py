@@ -5,12 +5,13 @@ each connection's protocol in :class:`~gateway.base.guard.GuardedProtocol` befor
 everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
 
 The hot path skips the application's machinery: aiohttp's low-level server hands every request
-to :func:`rpc_fast_path`, which answers an exact ``POST /rpc`` itself (the edge checks, then
-:func:`~gateway.http_rpc.serve_rpc`) and passes anything else to the application as before
-(router, middleware, ``/ws``, ``/health``, 404s). ``docs/performance.md`` has the A/B.
+to :func:`rpc_fast_path`, which sends a request for ``/rpc`` straight to
+:func:`~gateway.edge.http_rpc.serve_rpc` (the one ladder, ``edge/ladder.py``, then the call) and
+passes anything else to the application as before (router, middleware, ``/ws``, ``/health``,
+404s). ``docs/performance.md`` has the A/B.
 
 With ``[server] rpc_edge = "llhttp"`` (the default) the guard wraps
-:class:`~gateway.rpcedge.RpcEdge` instead: ``POST /rpc`` never reaches aiohttp's parser, and
+:class:`~gateway.edge.llhttp.RpcEdge` instead: ``POST /rpc`` never reaches aiohttp's parser, and
 any other request is handed to aiohttp's protocol on the same connection (where the fast path
 above still serves an ``/rpc`` that follows on it).
 """
@@ -25,13 +26,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from .base.guard import ConnectionBudget, GuardedProtocol, GuardedSite
-from .config import ServerConfig
-from .http_rpc import RPC_METHODS, error_response, serve_rpc
-from .keys import CONFIG, CONNECTIONS
-from .log import log_access
-from .middleware import edge_refusal
-from .rpcedge import LINGERING_S, RpcEdge
+from ..base.guard import ConnectionBudget, GuardedProtocol, GuardedSite, serve_as_work
+from ..config import ServerConfig
+from ..keys import CONFIG, CONNECTIONS
+from ..log import log_access
+from .http_rpc import RPC_METHODS, serve_rpc
+from .llhttp import LINGERING_S, RpcEdge
 
 __all__ = ["AccessLogger", "RpcSite", "bind_tcp", "rpc_fast_path", "start_http"]
 
@@ -39,40 +39,21 @@ RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHandler:
-    """A low-level request handler: ``POST /rpc`` (exactly: no query string) straight to
-    :func:`~gateway.http_rpc.serve_rpc` after the middleware's own checks; everything else to
-    ``fallback`` (the application's handler), including a request with an ``Expect`` header,
-    whose ``100 Continue`` the application's handler answers."""
-    server_cfg: ServerConfig = app[CONFIG].server
+    """A low-level request handler: a request for ``/rpc`` (any method, any query) straight to
+    :func:`~gateway.edge.http_rpc.serve_rpc`, which asks the whole ladder; everything else to
+    ``fallback`` (the application's handler), including an ``/rpc`` with an ``Expect`` header,
+    whose ``100 Continue`` (or 417) the router's expect handler answers before the same
+    ``serve_rpc`` runs."""
     budget = app[CONNECTIONS]
 
     async def route(request: web.BaseRequest) -> web.StreamResponse:
-        if request.raw_path == "/rpc" and request.method == "POST" \
-                and "Expect" not in request.headers:
-            refusal = edge_refusal(request, server_cfg, budget.host_refusals)
-            if refusal is not None:
-                return error_response(refusal)
+        if request.path == "/rpc" and "Expect" not in request.headers:
             return await serve_rpc(app, request)
         return await fallback(request)
 
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        # The connection budget (guard.py) must know this connection is working from here
-        # until the response is written, so it is never evicted meanwhile; a WebSocket counts
-        # as working for its whole life. A plain response is therefore written here rather
-        # than after this returns: once the count drops, every byte of it is in the
-        # transport, and an eviction cannot cut an answer short.
-        conn = budget.find(request.transport)
-        if conn is None:
-            return await route(request)
-        conn.request_started()
-        try:
-            response = await route(request)
-            if type(response) is web.Response and not response.prepared:
-                await response.prepare(request)
-                await response.write_eof()
-            return response
-        finally:
-            conn.request_finished()
+        # working from here until the response is written (``base/guard.serve_as_work``)
+        return await serve_as_work(budget.find(request.transport), request, route)
 
     return handle
 
@@ -104,7 +85,7 @@ class RpcSite(GuardedSite):
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
                  budget: ConnectionBudget, sock: socket.socket | None = None,
                  app: web.Application | None = None) -> None:
-        """``app``: serve its ``POST /rpc`` on the llhttp edge (``rpcedge.py``), handing
+        """``app``: serve its ``POST /rpc`` on the llhttp edge (``llhttp.py``), handing
         every other request to aiohttp; None: aiohttp parses everything."""
         super().__init__(runner, host, port, budget, sock)
         self._app = app
@@ -119,7 +100,7 @@ class RpcSite(GuardedSite):
 
         def factory() -> asyncio.Protocol:
             edge = RpcEdge(app, server, edges, access_log)
-            return GuardedProtocol(edge, budget, edge)
+            return GuardedProtocol(edge, budget, parses=True)
         return factory
 
     async def stop(self) -> None:

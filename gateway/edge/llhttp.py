@@ -4,10 +4,10 @@ aiohttp's request and response objects cost ~5x an ``asyncio.Protocol`` on llhtt
 so ``[server] rpc_edge = "llhttp"`` (the default) serves ``POST /rpc`` here and hands every
 other request, ``/ws`` upgrades included, to aiohttp's own protocol on the same connection,
 with the bytes already read (then the connection is aiohttp's for good). The rules are the
-same as on the aiohttp path and come from the same places: Host, Origin and query-token
-refusals (``middleware.refusal_of``), content type, body size and the body deadline, then the
-token through the throttle (401, 429, 503: ``http_rpc.authenticate_request``), every answer
-from ``errors.py``. uvicorn's ``httptools_impl`` is the shape; the differences are below.
+ones every ``/rpc`` door asks, in the same order (``edge/ladder.py``: not HTTP, Host, Origin,
+a token in the query, content type, body size, the body deadline), then the token through the
+throttle (401, 429, 503: ``http_rpc.authenticate_request``), every answer from ``errors.py``.
+uvicorn's ``httptools_impl`` is the shape; the differences are below.
 
 Two parts (``style.md`` rule 1):
 
@@ -19,15 +19,19 @@ Two parts (``style.md`` rule 1):
   ``Content-Length``, a chunked body up to each LF), so it always knows where a request
   began: llhttp does not say where in a buffer it stopped. Conflicting or doubled
   ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
-* :class:`RpcEdge` -- the ``asyncio.Protocol`` shell, inside the connection guard
-  (``guard.GuardedProtocol`` still admits, evicts and keeps the header deadline, but reads
-  where the stream stands from the assembly, :attr:`RpcEdge.watch_state`, instead of running
-  its own header watch over every chunk; the edge counts the ``Host`` headers llhttp parsed
-  and has the guard answer 421, and gives the guard its watch back at a hand-off). Requests
-  are answered one at a time in arrival order (pipelining, as aiohttp does); a handler is
-  never cancelled by a client leaving (a trade in flight finishes, as with aiohttp's
-  defaults); an idle connection closes after ``keepalive_timeout_s``; and
-  :meth:`RpcEdge.shut_down` lets the request in progress finish before the connection closes.
+* :class:`RpcEdge` -- the ``asyncio.Protocol`` shell. The connection guard
+  (``base/guard.GuardedProtocol``) admits the connection and then steps out of the data path
+  (``transport.set_protocol``, as uvicorn's protocol hands an upgraded connection on): the
+  edge is the transport's protocol, and tells the guard where the stream stands
+  (``GuardedProtocol.stream_at``, for its header and body deadlines and its eviction order)
+  instead of the guard running its own header watch over every chunk; it counts the ``Host``
+  headers llhttp parsed and has the guard answer 421. At a hand-off the guard takes the
+  transport back with aiohttp's protocol inside (``GuardedProtocol.take_back``) and the edge
+  sees no more bytes. Requests are answered one at a time in arrival order (pipelining, as
+  aiohttp does); a handler is never cancelled by a client leaving (a trade in flight
+  finishes, as with aiohttp's defaults); an idle connection closes after
+  ``keepalive_timeout_s``; and :meth:`RpcEdge.shut_down` lets the request in progress finish
+  before the connection closes.
 
 Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback).
 """
@@ -48,26 +52,15 @@ from urllib.parse import parse_qsl
 import httptools
 from aiohttp import web
 
-from .context import RpcContext
-from .errors import (
-    BODY_TIMEOUT,
-    MALFORMED_REQUEST,
-    UNSUPPORTED_MEDIA_TYPE,
-    HttpRefusal,
-    body_too_large,
-)
-from .http_rpc import (
-    AuthRefusal,
-    authenticate_request,
-    bearer_of,
-    is_json,
-)
-from .keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
-from .log import log_access
-from .middleware import refusal_of
+from ..context import RpcContext
+from ..errors import MALFORMED_REQUEST, HttpRefusal
+from ..keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
+from ..log import log_access
+from .http_rpc import AuthRefusal, authenticate_request, bearer_of
+from .ladder import body_refusal, head_refusal
 
 if TYPE_CHECKING:
-    from .base.guard import GuardedProtocol
+    from ..base.guard import GuardedProtocol
 
 __all__ = ["Completed", "HandOff", "Malformed", "RequestAssembly", "RpcEdge", "RpcRequest",
            "Started"]
@@ -423,8 +416,9 @@ class RpcEdge(asyncio.Protocol):
         self._queue: deque[RpcRequest | None] = deque()  # None: a malformed request
         self._task: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        #: The bytes of a request for aiohttp (and after it), held until the ones before it
+        #: are answered.
         self._handoff: bytearray | None = None
-        self._aiohttp: asyncio.Protocol | None = None
         self._keepalive: asyncio.TimerHandle | None = None
         self._idle_since: float | None = None  # loop time the connection last went idle
         self._reading = True
@@ -432,7 +426,7 @@ class RpcEdge(asyncio.Protocol):
         self._lost = False
         self._drained: asyncio.Future[None] | None = None
 
-    # -- asyncio.Protocol -------------------------------------------------------------------
+    # -- asyncio.Protocol (the transport's own, from the guard's connection_made on) ----------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -444,50 +438,20 @@ class RpcEdge(asyncio.Protocol):
         self._guard = self._app[CONNECTIONS].find(transport)
         self._edges.add(self)
 
-    @property
-    def watch_state(self) -> str:
-        """For the connection guard (``guard.ParsesRequests``): no watch of its own needed."""
-        return self._assembly.watch_state
-
     def data_received(self, data: bytes) -> None:
-        if self._aiohttp is not None:
-            self._aiohttp.data_received(data)
-            return
         if self._handoff is not None:
-            self._handoff += data
-            if len(self._handoff) > 2 * _MAX_LINE and self._reading:
-                self._pause_reading()
+            self._hold(data)
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
-        guard = self._guard
         for event in self._assembly.feed(data):
-            if type(event) is Started:
-                if guard is not None:
-                    if len(event.request.hosts) != 1:  # 421, as the guard's own check
-                        guard.misdirected()
-                        return
-                    guard.request_started()  # working from here until its answer is written
-                self._queue.append(event.request)
-            elif type(event) is HandOff:
-                if guard is not None and len(event.request.hosts) != 1:
-                    guard.misdirected()
-                    return
-                self._handoff = bytearray(event.data)
-            elif type(event) is Malformed and not (self._queue and self._queue[-1] is not None
-                                                   and self._queue[-1].broken):
-                self._queue.append(None)
-        front = self._queue[0] if self._queue else None
-        if self._waiter is not None and front is not None and (
-                front.settled or front.too_large) and not self._waiter.done():
-            self._waiter.set_result(None)
+            if not self._take(event):
+                return  # refused (421) and closed
+        if self._guard is not None:  # its header and body deadlines, its eviction order
+            self._guard.stream_at(self._assembly.watch_state)
+        self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
         self._next()
-
-    def eof_received(self) -> bool | None:
-        if self._aiohttp is not None:
-            return self._aiohttp.eof_received()
-        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -497,22 +461,55 @@ class RpcEdge(asyncio.Protocol):
             self._waiter.set_exception(ConnectionResetError("the client left"))
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
-        if self._aiohttp is not None:
-            self._aiohttp.connection_lost(exc)
+        if self._guard is not None:
+            self._guard.closed()
 
     def pause_writing(self) -> None:
-        if self._aiohttp is not None:
-            self._aiohttp.pause_writing()
-        elif self._drained is None:
+        if self._drained is None:
             self._drained = self._loop.create_future()
 
     def resume_writing(self) -> None:
-        if self._aiohttp is not None:
-            self._aiohttp.resume_writing()
-        elif self._drained is not None:
+        if self._drained is not None:
             if not self._drained.done():
                 self._drained.set_result(None)
             self._drained = None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _take(self, event: Event) -> bool:
+        """Queue a request, keep the bytes of one for aiohttp, note a malformed one; False
+        when the request had not exactly one ``Host`` (the guard answered 421 and closed)."""
+        if isinstance(event, (Started, HandOff)):
+            if len(event.request.hosts) != 1 and self._guard is not None:
+                self._guard.misdirected()  # the guard's own answer, as on aiohttp's side
+                return False
+            if isinstance(event, HandOff):
+                self._handoff = bytearray(event.data)
+            else:
+                if self._guard is not None:  # working from here until its answer is written
+                    self._guard.request_started()
+                self._queue.append(event.request)
+        elif isinstance(event, Malformed) and not (
+                self._queue and self._queue[-1] is not None and self._queue[-1].broken):
+            self._queue.append(None)  # (a broken body's request is answered 400 itself)
+        return True
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes that follow a request for aiohttp (reading pauses past a few lines)."""
+        assert self._handoff is not None  # noqa: S101 - only called while holding
+        self._handoff += data
+        if len(self._handoff) > 2 * _MAX_LINE and self._reading:
+            self._pause_reading()
+
+    def _wake(self) -> None:
+        """Wake the answer waiting for the front request's body if it has come (or is too
+        large to wait for)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done() or not self._queue:
+            return
+        front = self._queue[0]
+        if front is not None and (front.settled or front.too_large):
+            waiter.set_result(None)
 
     # -- shutdown ---------------------------------------------------------------------------
 
@@ -520,8 +517,6 @@ class RpcEdge(asyncio.Protocol):
         """Stop taking requests: an idle connection closes now, a busy one after the answer
         in progress; returns the task to wait for, if any."""
         self._closing = True
-        if self._aiohttp is not None:
-            return None  # aiohttp's own shutdown closes it
         if self._task is None:
             self._close()
         return self._task
@@ -602,21 +597,14 @@ class RpcEdge(asyncio.Protocol):
 
     async def _outcome(self, request: RpcRequest, called: list[str]
                        ) -> tuple[int, bytes | None, dict[str, str] | None]:
-        """The status, body and extra headers of the answer to ``request``."""
-        refusal = self._refusal(request)
-        if refusal is None and not request.settled and not request.too_large:
-            try:
-                await self._wait_body(request, self._server.body_timeout_s, whole=False)
-            except TimeoutError:
-                refusal = BODY_TIMEOUT
-        if refusal is None and request.broken:
-            refusal = MALFORMED_REQUEST
-        if refusal is None and request.too_large:
-            refusal = body_too_large(self._server.max_body_bytes)
-        app = self._app
+        """The status, body and extra headers of the answer to ``request``: the ladder
+        (``edge/ladder.py``), the token, then the call."""
+        refusal = self._head_refusal(request)
+        if refusal is None:
+            refusal = await self._body_refusal(request)
         if refusal is None:
             try:
-                principal = await authenticate_request(app, bearer_of(
+                principal = await authenticate_request(self._app, bearer_of(
                     request.first(b"authorization")))
             except AuthRefusal as refused:
                 refusal = refused.refusal
@@ -631,19 +619,26 @@ class RpcEdge(asyncio.Protocol):
             return 204, None, None
         return 200, payload, None
 
-    def _refusal(self, request: RpcRequest) -> HttpRefusal | None:
-        """The refusals decided on the headers alone, in the contract's order."""
-        refusal = refusal_of(request.host_values(), request.first(b"origin"),
-                             request.query_keys(), self._peer, self._server,
-                             self._host_refusals, target=request.target_text())
-        if refusal is not None:
-            return refusal
-        if not is_json(request.first(b"content-type")):
-            return UNSUPPORTED_MEDIA_TYPE
-        limit = self._server.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            return body_too_large(limit)
-        return None
+    def _head_refusal(self, request: RpcRequest) -> HttpRefusal | None:
+        """Rungs 1-7 of the ladder, on the header block llhttp parsed."""
+        return head_refusal(
+            self._server, malformed=request.broken, hosts=request.host_values(),
+            target=request.target_text(), origin=request.first(b"origin"),
+            query_keys=request.query_keys(), peer=self._peer,
+            method=request.method.decode("latin-1"),
+            content_type=request.first(b"content-type"),
+            content_length=request.content_length, host_refusals=self._host_refusals)
+
+    async def _body_refusal(self, request: RpcRequest) -> HttpRefusal | None:
+        """Rungs 8-10 of the ladder, once the body has come (or has not, in time)."""
+        timed_out = False
+        if not request.settled and not request.too_large:
+            try:
+                await self._wait_body(request, self._server.body_timeout_s, whole=False)
+            except TimeoutError:
+                timed_out = True
+        return body_refusal(self._server, timed_out=timed_out, malformed=request.broken,
+                            too_large=request.too_large)
 
     async def _wait_body(self, request: RpcRequest, timeout_s: float, *, whole: bool) -> None:
         """Wait until ``request``'s body is complete (or, unless ``whole``, too large).
@@ -701,14 +696,21 @@ class RpcEdge(asyncio.Protocol):
         self._reading = True
 
     def _hand_off(self) -> None:
-        """Give the connection and the bytes read so far to aiohttp's protocol, for good."""
+        """Give the connection and the bytes read so far to aiohttp's protocol, for good: the
+        guard takes the transport back with aiohttp's protocol inside, and this edge leaves
+        the data path (it sees no more bytes)."""
         assert self._transport is not None and self._handoff is not None
         data, self._handoff = bytes(self._handoff), None
-        if self._guard is not None and not self._guard.watch_from(data):
-            return  # the guard refused what it saw (and closed)
-        protocol = self._aiohttp = self._make_aiohttp()
-        protocol.connection_made(self._transport)
+        self._edges.discard(self)  # aiohttp's own shutdown closes it from now
+        self._stop_keepalive()
+        if self._guard is not None:
+            if not self._guard.take_back(self._make_aiohttp, data):
+                return  # the guard refused what it saw (and closed)
+        else:
+            protocol = self._make_aiohttp()
+            self._transport.set_protocol(protocol)
+            protocol.connection_made(self._transport)
+            if data:
+                protocol.data_received(data)
         if not self._reading:
             self._resume_reading()
-        if data:
-            protocol.data_received(data)

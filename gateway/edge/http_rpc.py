@@ -1,11 +1,11 @@
 """``POST /rpc`` and ``GET /health``: HTTP in, JSON-RPC through ``rpc.handle``, HTTP out.
 
-The HTTP-level refusals run before anything is dispatched, in the contract's order (Host,
-Origin and query-string tokens are checked earlier, in ``middleware.py``): method (405),
-content type (415), body size (413) and the body deadline (408), then the bearer token (401
-with the reason word, 429 during a brute-force lockout, 503 when the authority cannot be
-asked). What each refusal says is decided in ``errors.py`` (:class:`~gateway.errors.HttpRefusal`);
-this module only turns one into an aiohttp response.
+The HTTP-level refusals run before anything is dispatched, in the one ladder every ``/rpc``
+door asks (``edge/ladder.py``: Host, Origin, a token in the query, method, content type, body
+size, the body deadline), then the bearer token (401 with the reason word, 429 during a
+brute-force lockout, 503 when the authority cannot be asked). What each refusal says is
+decided in ``errors.py`` (:class:`~gateway.errors.HttpRefusal`); this module only turns one
+into an aiohttp response.
 """
 
 from __future__ import annotations
@@ -18,21 +18,17 @@ from aiohttp import web
 
 from ea_bridge import TerminalId
 
-from ._version import __version__
-from .auth import Principal
-from .context import RpcContext
-from .errors import (
-    BODY_TIMEOUT,
-    UNSUPPORTED_MEDIA_TYPE,
-    USE_POST,
+from .._version import __version__
+from ..auth import Principal
+from ..context import RpcContext
+from ..errors import (
     HttpRefusal,
     RateLimited,
     Unauthorized,
     Unavailable,
     auth_refusal,
-    body_too_large,
 )
-from .keys import (
+from ..keys import (
     AUTH_THROTTLE,
     AUTHENTICATOR,
     BRIDGE,
@@ -43,12 +39,13 @@ from .keys import (
     TERMINALS,
     TRADING,
 )
+from .ladder import body_refusal, head_refusal
 
 __all__ = ["RPC_METHODS", "AuthRefusal", "authenticate", "authenticate_request", "bearer_of",
-           "bearer_token", "error_response", "health", "is_json", "mark_authenticated",
+           "bearer_token", "error_response", "health", "mark_authenticated",
            "mark_transport_authenticated", "rpc", "serve_rpc"]
 
-_JSON = "application/json"
+_JSON: Final = "application/json"
 #: Security events (a token used where it is not bound): WARNING, ids and terminals only.
 security_log = logging.getLogger("gateway.security")
 _JSON_HEADERS: Final = {"Content-Type": _JSON}
@@ -145,47 +142,49 @@ def mark_transport_authenticated(app: web.Application, transport: object) -> Non
         conn.authenticated = True
 
 
-def is_json(content_type: str | None, mimetype: str | None = None) -> bool:
-    """Whether a ``Content-Type`` value says JSON (``mimetype``: its parsed type, if known)."""
-    if content_type == _JSON:
-        return True
-    if mimetype is None:
-        mimetype = (content_type or "").split(";", 1)[0].strip().lower()
-    return mimetype == _JSON
-
-
 async def health(request: web.Request) -> web.Response:
     """``GET /health``: no auth; says the daemon is up."""
     return web.json_response({"status": "ok", "service": "mtgateway", "version": __version__})
 
 
 async def rpc(request: web.Request) -> web.StreamResponse:
-    """``POST /rpc``: JSON-RPC 2.0, one request or a batch (the routed path; ``listener.py``
-    sends an exact ``POST /rpc`` to :func:`serve_rpc` without the router)."""
+    """``/rpc`` through the router: only a request with an ``Expect`` header comes this way
+    when served by ``listener.py`` (whose fast path sends every other ``/rpc`` request to
+    :func:`serve_rpc` without the router), after aiohttp's expect handler answered it."""
     return await serve_rpc(request.app, request)
 
 
 async def serve_rpc(app: web.Application, request: web.BaseRequest) -> web.StreamResponse:
     """Answer one ``/rpc`` request of ``app`` (which it is given: a request that skipped the
-    router has no ``request.app``)."""
+    router has no ``request.app``): the ladder (``edge/ladder.py``), the token, the call."""
     config = app[CONFIG]
-    if request.method != "POST":
-        return error_response(USE_POST)
-    if not is_json(request.headers.get("Content-Type"), request.content_type):
-        return error_response(UNSUPPORTED_MEDIA_TYPE)
-    limit = config.server.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return error_response(body_too_large(limit))
+    server = config.server
+    headers = request.headers
+    refusal = head_refusal(
+        server, malformed=False,  # aiohttp's parser answered 400 before any handler ran
+        hosts=headers.getall("Host", []), target=request.raw_path,
+        origin=headers.get("Origin"),
+        query_keys=request.query.keys() if request.query_string else (),
+        peer=request.remote or "?", method=request.method,
+        content_type=headers.get("Content-Type"), content_length=request.content_length,
+        host_refusals=app[CONNECTIONS].host_refusals)
+    if refusal is not None:
+        return error_response(refusal)
+    body = b""
+    timed_out = too_large = False
     try:
         if request.content.is_eof():  # the whole body came with the headers: no wait, no
             body = await request.read()  # timer (arming one was ~4 % of a request's CPU)
         else:
-            async with asyncio.timeout(config.server.body_timeout_s):
+            async with asyncio.timeout(server.body_timeout_s):
                 body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return error_response(body_too_large(limit))
+        too_large = True
     except TimeoutError:
-        return error_response(BODY_TIMEOUT)
+        timed_out = True
+    refusal = body_refusal(server, timed_out=timed_out, malformed=False, too_large=too_large)
+    if refusal is not None:
+        return error_response(refusal)
     try:
         principal = await authenticate_request(app, bearer_token(request))
     except AuthRefusal as refused:
