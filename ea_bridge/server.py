@@ -210,7 +210,7 @@ class TerminalSession(asyncio.Protocol):
     def _process(self) -> None:
         self._backlog.extend(self.conn.events_received())
         if not self._resume_scheduled and not self._draining:
-            self._drain(TICK_SLICE_ROWS)
+            self._drain(TICK_SLICE_ROWS, after_decode=True)
         self._schedule_flush()
 
     def _resume(self) -> None:
@@ -220,9 +220,14 @@ class TerminalSession(asyncio.Protocol):
             self._drain(TICK_SLICE_ROWS)
         self._schedule_flush()
 
-    def _drain(self, budget: int | None) -> None:
+    def _drain(self, budget: int | None, *, after_decode: bool = False) -> None:
         """Handle the backlog in order until ``budget`` rows were handed on (None: all of it);
-        what is left waits for :meth:`_resume`, scheduled on the loop."""
+        what is left waits for :meth:`_resume`, scheduled on the loop.
+
+        ``after_decode``: this callback has just decoded the frames (``data_received``), which
+        costs about half a slice for a storm batch, so a batch larger than ``budget`` starts at
+        the next iteration instead of adding its first slice to the decode's stretch.
+        """
         backlog = self._backlog
         self._draining = True
         try:
@@ -239,6 +244,10 @@ class TerminalSession(asyncio.Protocol):
                     left = len(rows) - start if (event.event.name == EVENT_TICKS
                                                  and isinstance(rows, list)) else 1
                     if budget is not None and left > budget:
+                        if after_decode:
+                            backlog.appendleft(event)
+                            budget = 0
+                            continue
                         self._sliced = start + budget
                         backlog.appendleft(event)  # the rest of the batch goes first
                     else:
