@@ -240,9 +240,12 @@ class TerminalSession(asyncio.Protocol):
                 event = backlog.popleft()
                 if isinstance(event, EventReceived):
                     start = self._sliced
-                    rows = event.event.payload.get("rows")
+                    payload = event.event.payload
+                    rows = payload.get("rows")
                     left = len(rows) - start if (event.event.name == EVENT_TICKS
-                                                 and isinstance(rows, list)) else 1
+                                                 and isinstance(rows, list)
+                                                 and isinstance(payload.get("symbol"), str)
+                                                 ) else 1  # (a malformed one is dropped whole)
                     if budget is not None and left > budget:
                         if after_decode:
                             backlog.appendleft(event)

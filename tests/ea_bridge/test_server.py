@@ -461,3 +461,20 @@ async def test_a_sliced_batch_streams_with_gap_free_seq(
         assert all(t["conflated"] == 0 for t in ticks)
     finally:
         await b.close()
+
+
+async def test_a_large_malformed_batch_is_dropped_whole_with_one_warning(
+    marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    """A storm-sized ticks event without a symbol is not sliced into one warning per slice:
+    it is dropped with one, and the frame after it is handed on."""
+    bridge, listener = marking_bridge
+    ea = await connected(bridge, make_ea)
+    ea.conn.send_event("ticks", {"symbol": 42, "rows": tick_rows(1, 3 * TICK_SLICE_ROWS)})
+    ea.conn.send_event("trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}})
+    ea.flush()
+    await listener.wait_for(lambda: bool(listener.events))
+    assert listener.order == ["trade"] and listener.ticks_seen == []
+    dropped = [r for r in caplog.records if "malformed ticks event dropped" in r.getMessage()]
+    assert len(dropped) == 1
