@@ -8,6 +8,15 @@ the EA path is latency-bound: no reader task, no extra copies, and writes are **
 everything the connection queues in one loop iteration leaves in a single ``transport.write``
 scheduled with ``call_soon`` (the performance spec measured +17 % RPC throughput from this).
 
+A large ``ticks`` event is handed to the listener in **slices** of :data:`TICK_SLICE_ROWS` rows,
+one slice per loop iteration: every terminal shares the daemon's one event loop, and a storm
+terminal's 100-row events (5k ticks/s) held it for 0.6-1.3 ms each, which every other
+terminal's ``/rpc`` answer met at its tail (docs/performance.md, "Many terminals on one
+daemon"). Between slices the loop runs whatever else is ready (another session's answer, a
+WebSocket write). The session's later frames wait in its backlog behind the rest of the batch,
+so its own order is kept: rows, events and answers reach their consumers in the order the EA
+sent them, and none is dropped (a session that goes down hands on its backlog first).
+
 When the session ends, for any reason, every call in flight fails at once: reads with
 :class:`TerminalDisconnected`, trades with :class:`TradeOutcomeUnknown`. Nothing is left hanging.
 """
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Protocol, cast
 
@@ -23,6 +33,7 @@ from .connection import (
     AuthReceived,
     BridgeConnection,
     Closed,
+    ConnectionEvent,
     EventReceived,
     HeartbeatSettings,
     HelloReceived,
@@ -47,7 +58,7 @@ from .messages import (
     tick_row_problem,
 )
 
-__all__ = ["SessionOwner", "TerminalSession"]
+__all__ = ["TICK_SLICE_ROWS", "SessionOwner", "TerminalSession"]
 
 log = logging.getLogger("ea_bridge.server")
 #: Refusals that are a step of the normal flow, logged at INFO: a new device waits for its
@@ -59,6 +70,12 @@ _TIMER_FRACTION: Final = 0.25
 #: A call whose deadline is this close when the deadline timer fires has expired (uvloop's
 #: timers count milliseconds, asyncio's may fire a clock resolution early).
 _DEADLINE_SLACK_S: Final = 0.001
+#: Tick rows handed to the listener in one uninterrupted stretch of the loop (any other frame
+#: counts as one row). One row costs the daemon 3-7 us (validation, the directory, the hub's
+#: encode and splice per subscriber; py-spy during ``bench.terminals``), so a slice is about
+#: 0.1-0.2 ms with one subscriber, where a whole 100-row storm event was 0.6-1.3 ms. Smaller
+#: slices cost a loop iteration and a WebSocket write per subscriber each.
+TICK_SLICE_ROWS: Final = 25
 
 
 class SessionOwner(Protocol):
@@ -106,6 +123,12 @@ class TerminalSession(asyncio.Protocol):
         self._verifying: asyncio.Task[None] | None = None
         self._peer = "?"
         self._down = False
+        #: frames received and not yet handled, oldest first (see "slices" above)
+        self._backlog: deque[ConnectionEvent] = deque()
+        #: rows of the backlog's first event (a ``ticks`` event) already handed on
+        self._sliced = 0
+        self._resume_scheduled = False
+        self._draining = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -185,23 +208,77 @@ class TerminalSession(asyncio.Protocol):
     # -- internals -------------------------------------------------------------------------
 
     def _process(self) -> None:
-        for event in self.conn.events_received():
-            if isinstance(event, ResponseReceived):
-                self._resolve(event)
-            elif isinstance(event, EventReceived):
-                self._deliver(event)
-            elif isinstance(event, HelloReceived):
-                self._verifying = self._loop.create_task(self._challenge(event))
-            elif isinstance(event, AuthReceived):
-                self._verifying = self._loop.create_task(self._verify(event))
-            elif isinstance(event, Closed):
-                quiet = event.reason in ("eof", "shutting_down") or event.reason in _EXPECTED
-                level = logging.INFO if quiet else logging.WARNING
-                log.log(level, "EA %s (%s) closed: %s %s", self._peer,
-                        self.info.terminal if self.info else "unauthenticated", event.reason,
-                        event.message)
-                self._went_down(event.reason)
+        self._backlog.extend(self.conn.events_received())
+        if not self._resume_scheduled and not self._draining:
+            self._drain(TICK_SLICE_ROWS, after_decode=True)
         self._schedule_flush()
+
+    def _resume(self) -> None:
+        """The next slice of the backlog, one loop iteration after the previous one."""
+        self._resume_scheduled = False
+        if not self._draining:
+            self._drain(TICK_SLICE_ROWS)
+        self._schedule_flush()
+
+    def _drain(self, budget: int | None, *, after_decode: bool = False) -> None:
+        """Handle the backlog in order until ``budget`` rows were handed on (None: all of it);
+        what is left waits for :meth:`_resume`, scheduled on the loop.
+
+        ``after_decode``: this callback has just decoded the frames (``data_received``), which
+        costs about half a slice for a storm batch, so a batch larger than ``budget`` starts at
+        the next iteration instead of adding its first slice to the decode's stretch.
+        """
+        backlog = self._backlog
+        self._draining = True
+        try:
+            while backlog:
+                if budget is not None and budget <= 0:
+                    if not self._resume_scheduled:
+                        self._resume_scheduled = True
+                        self._loop.call_soon(self._resume)
+                    return
+                event = backlog.popleft()
+                if isinstance(event, EventReceived):
+                    start = self._sliced
+                    payload = event.event.payload
+                    rows = payload.get("rows")
+                    left = len(rows) - start if (event.event.name == EVENT_TICKS
+                                                 and isinstance(rows, list)
+                                                 and isinstance(payload.get("symbol"), str)
+                                                 ) else 1  # (a malformed one is dropped whole)
+                    if budget is not None and left > budget:
+                        if after_decode:
+                            backlog.appendleft(event)
+                            budget = 0
+                            continue
+                        self._sliced = start + budget
+                        backlog.appendleft(event)  # the rest of the batch goes first
+                    else:
+                        self._sliced = 0
+                    self._deliver(event, start, self._sliced or None)
+                    if budget is not None:
+                        budget -= min(left, budget)
+                    continue
+                if budget is not None:
+                    budget -= 1
+                self._handle(event)
+        finally:
+            self._draining = False
+
+    def _handle(self, event: ConnectionEvent) -> None:
+        if isinstance(event, ResponseReceived):
+            self._resolve(event)
+        elif isinstance(event, HelloReceived):
+            self._verifying = self._loop.create_task(self._challenge(event))
+        elif isinstance(event, AuthReceived):
+            self._verifying = self._loop.create_task(self._verify(event))
+        elif isinstance(event, Closed):
+            quiet = event.reason in ("eof", "shutting_down") or event.reason in _EXPECTED
+            level = logging.INFO if quiet else logging.WARNING
+            log.log(level, "EA %s (%s) closed: %s %s", self._peer,
+                    self.info.terminal if self.info else "unauthenticated", event.reason,
+                    event.message)
+            self._went_down(event.reason)
 
     def _resolve(self, event: ResponseReceived) -> None:
         response = event.response
@@ -216,12 +293,14 @@ class TerminalSession(asyncio.Protocol):
         else:
             future.set_result(response.result)
 
-    def _deliver(self, event: EventReceived) -> None:
+    def _deliver(self, event: EventReceived, start: int = 0, end: int | None = None) -> None:
+        """Hand one event to the listener; of a ``ticks`` event, its rows ``start:end`` (the
+        event's first slice says what was lost before it)."""
         if self.info is None:
             return
         terminal = self.info.terminal
         payload = event.event.payload
-        if event.missed:
+        if event.missed and start == 0:
             log.warning("EA %s: %d event(s) lost before seq %d", terminal, event.missed,
                         event.event.seq)
         name = event.event.name
@@ -232,12 +311,15 @@ class TerminalSession(asyncio.Protocol):
                             event.event.seq, "symbol: expected a string"
                             if not isinstance(symbol, str) else "rows: expected an array")
                 return
+            if start or end is not None:
+                rows = rows[start:end]
             problems = [(i, p) for i, row in enumerate(rows)
                         if (p := tick_row_problem(row)) is not None]
             if problems:
                 index, problem = problems[0]
                 log.warning("EA %s: %d malformed tick row(s) of %s dropped (seq %d; row %d: %s)",
-                            terminal, len(problems), symbol, event.event.seq, index, problem)
+                            terminal, len(problems), symbol, event.event.seq, start + index,
+                            problem)
                 bad = {i for i, _ in problems}
                 rows = [row for i, row in enumerate(rows) if i not in bad]
                 if not rows:
@@ -309,6 +391,8 @@ class TerminalSession(asyncio.Protocol):
         if self._down:
             return
         self._down = True
+        if not self._draining:
+            self._drain(None)  # what the EA sent before it went reaches the listener first
         if self._timer is not None:
             self._timer.cancel()
         if self._deadline_timer is not None:

@@ -250,8 +250,28 @@ def _client_frame(payload: bytes) -> bytes:
     return b"\x81" + length + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+async def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    data = b""
+    while len(data) < n:
+        chunk = await asyncio.wait_for(loop.sock_recv(sock, n - len(data)), WAIT_S)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+async def _server_frame(sock: socket.socket) -> bytes:
+    """The payload of the next (unmasked, unfragmented) frame the server sent."""
+    head = await _recv_exactly(sock, 2)
+    n = head[1] & 0x7F
+    if n >= 126:
+        n = int.from_bytes(await _recv_exactly(sock, 2 if n == 126 else 8), "big")
+    return await _recv_exactly(sock, n)
+
+
 async def _stalled_subscriber(daemon: Daemon) -> socket.socket:
-    """A raw client that upgrades, subscribes to every symbol, and then never reads again."""
+    """A raw client that upgrades, subscribes to every symbol, reads up to the answer to its
+    subscribe (so it is subscribed before the test goes on), and then never reads again."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -271,6 +291,8 @@ async def _stalled_subscriber(daemon: Daemon) -> socket.socket:
     await loop.sock_sendall(sock, _client_frame(orjson.dumps(
         {"jsonrpc": "2.0", "id": 1, "method": "subscribe",
          "params": {"channel": "ticks", "symbols": SYMBOLS}})))
+    while orjson.loads(await _server_frame(sock)).get("id") != 1:
+        pass  # a tick sent before the answer
     return sock
 
 
@@ -280,9 +302,12 @@ async def test_stalled_client_is_conflated_and_does_not_delay_others(tmp_path: P
     async with ws_daemon(tmp_path, tick_high_water_bytes=1024, max_queued_ticks=16,
                          send_buffer_bytes=8192) as daemon, \
             terminal(daemon, tick_rate_hz=400), connect(daemon) as healthy:
-        await healthy.result("subscribe", {"channel": "ticks", "symbols": SYMBOLS})
+        # The stalled client subscribes first (its answer read): had the healthy one been
+        # first, the ticks it got meanwhile would be read below from its buffer without the
+        # loop turning, none would reach the stalled client, and it would not fall behind.
         stalled_sock = await _stalled_subscriber(daemon)
         try:
+            await healthy.result("subscribe", {"channel": "ticks", "symbols": SYMBOLS})
             hub = daemon.app[HUB]
             seq = 0
             stalled: list[HubClient] = []

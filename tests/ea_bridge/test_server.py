@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
+import orjson
 import pytest
 
 from ea_bridge import (
     Bridge,
     EAError,
+    FanOut,
     HeartbeatSettings,
     TerminalDisconnected,
     TerminalId,
@@ -19,6 +22,9 @@ from ea_bridge import (
 )
 from ea_bridge.connection import Closed, Refused, Welcomed
 from ea_bridge.framing import encode_frame
+from ea_bridge.server import TICK_SLICE_ROWS
+from gateway.hub import Hub, StreamKey
+from gateway.terminals import TerminalDirectory
 from tests.bridgekit import TIMEOUT_S, EAFactory, RecordingListener, ScriptedEA, StaticVerifier
 from tests.testkit import FakeClock
 
@@ -352,3 +358,123 @@ def test_non_loopback_listen_needs_the_explicit_flag() -> None:
         Bridge(verifier, host="0.0.0.0")
     Bridge(verifier, host="::1")
     Bridge(verifier, host="0.0.0.0", allow_non_loopback=True)
+
+
+class MarkingListener(RecordingListener):
+    """Records, in one list, each tick slice it is handed and each callback that another part
+    of the daemon scheduled on the loop while the first slice was being handed on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str | tuple[int, int]] = []
+
+    def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
+        if not self.order:  # the first slice: something else becomes ready meanwhile
+            asyncio.get_running_loop().call_soon(self.order.append, "other")
+        self.order.append((rows[0][0], rows[-1][0]))
+        super().ticks(terminal, symbol, rows)
+
+    def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
+        self.order.append(name)
+        super().event(terminal, name, payload, missed)
+
+
+@pytest.fixture
+async def marking_bridge(clock: FakeClock) -> AsyncIterator[tuple[Bridge, MarkingListener]]:
+    listener = MarkingListener()
+    verifier = StaticVerifier({TOKEN_A: (TERM_A, "tok-a")})
+    heartbeat = HeartbeatSettings(interval_s=0.04, timeout_s=0.2, handshake_timeout_s=0.04)
+    b = Bridge(verifier, listener, port=0, heartbeat=heartbeat, clock=clock)
+    await b.start()
+    yield b, listener
+    await b.close()
+
+
+def tick_rows(first: int, count: int) -> list[list[Any]]:
+    return [[first + i, 1.1, 1.2, 0, 0, 6, 0] for i in range(count)]
+
+
+async def test_a_large_tick_batch_leaves_the_loop_between_slices_in_order(
+    marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory
+) -> None:
+    """A storm-sized ticks event is handed on TICK_SLICE_ROWS rows at a time, and a callback
+    made ready during the first slice runs before the second (the loop is not held for the
+    whole batch); the EA's later frames (a trade event, another batch) wait behind the rest of
+    it, so every row arrives once, in the EA's order."""
+    bridge, listener = marking_bridge
+    ea = await connected(bridge, make_ea)
+    n = TICK_SLICE_ROWS
+    ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, 4 * n + 3)})
+    ea.conn.send_event("trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}})
+    ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(4 * n + 4, 2)})
+    ea.flush()  # the three frames leave in one write
+    await listener.wait_for(lambda: len(listener.ticks_seen) == 4 * n + 5)
+    assert listener.order == [
+        (1, n), "other", (n + 1, 2 * n), (2 * n + 1, 3 * n), (3 * n + 1, 4 * n),
+        (4 * n + 1, 4 * n + 3), "trade", (4 * n + 4, 4 * n + 5)]
+    assert [r[0] for _, _, r in listener.ticks_seen] == list(range(1, 4 * n + 6))
+
+
+async def test_a_session_going_down_hands_on_its_backlog_first(
+    marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory
+) -> None:
+    """An EA that sends a large batch and hangs up at once loses none of it: every row reaches
+    the listener, in order, before the session is reported down."""
+    bridge, listener = marking_bridge
+    ea = await connected(bridge, make_ea)
+    await listener.wait_for(lambda: bool(listener.ups))
+    count = 8 * TICK_SLICE_ROWS
+    ea.event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, count)})
+    await ea.close()
+    await listener.wait_for(lambda: bool(listener.downs))
+    assert [r[0] for _, _, r in listener.ticks_seen] == list(range(1, count + 1))
+
+
+async def test_a_sliced_batch_streams_with_gap_free_seq(
+    clock: FakeClock, make_ea: EAFactory
+) -> None:
+    """Through the daemon's own listener (the terminal directory and its stream hub), a batch
+    handed on in slices reaches a subscriber as one notification per row, in the EA's order,
+    with seq 1, 2, 3, ... and nothing conflated."""
+    hub = Hub()
+    directory = TerminalDirectory(hub)
+    recorder = RecordingListener()
+    verifier = StaticVerifier({TOKEN_A: (TERM_A, "tok-a")})
+    heartbeat = HeartbeatSettings(interval_s=0.04, timeout_s=0.2, handshake_timeout_s=0.04)
+    b = Bridge(verifier, FanOut(directory, recorder), port=0, heartbeat=heartbeat, clock=clock)
+    await b.start()
+    try:
+        ea = await connected(b, make_ea)
+        await recorder.wait_for(lambda: bool(recorder.ups))
+        client = hub.connect(StreamKey(TERM_A, "tok-a"))
+        sid = client.subscribe("ticks", ["EURUSD"])
+        count = 5 * TICK_SLICE_ROWS + 7
+        ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, count)})
+        ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(count + 1, 3)})
+        ea.flush()
+        await recorder.wait_for(lambda: len(recorder.ticks_seen) == count + 3)
+        frames = [orjson.loads(f) for f in client.take(limit=10 * count)]
+        ticks = [f["params"] for f in frames if f["method"] == "tick"]
+        assert [t["seq"] for t in ticks] == list(range(1, count + 4))
+        assert [t["time_msc"] for t in ticks] == list(range(1, count + 4))
+        assert {t["subscription"] for t in ticks} == {sid}
+        assert all(t["conflated"] == 0 for t in ticks)
+    finally:
+        await b.close()
+
+
+async def test_a_large_malformed_batch_is_dropped_whole_with_one_warning(
+    marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    """A storm-sized ticks event without a symbol is not sliced into one warning per slice:
+    it is dropped with one, and the frame after it is handed on."""
+    bridge, listener = marking_bridge
+    ea = await connected(bridge, make_ea)
+    ea.conn.send_event("ticks", {"symbol": 42, "rows": tick_rows(1, 3 * TICK_SLICE_ROWS)})
+    ea.conn.send_event("trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}})
+    ea.flush()
+    await listener.wait_for(lambda: bool(listener.events))
+    assert listener.order == ["trade"] and listener.ticks_seen == []
+    dropped = [r for r in caplog.records if "malformed ticks event dropped" in r.getMessage()]
+    assert len(dropped) == 1
