@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 STEP_S = 20.0  # the most any one step may take (the dashboard's budget is 10 s)
@@ -97,3 +99,69 @@ class Walk:
 
     def text(self, css: str) -> str:
         return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+
+
+def _gone(element: WebElement) -> bool:
+    """``element``'s document was replaced. Chromedriver says so either as a stale reference
+    or, while the new document commits, as 'Node ... does not belong to the document'."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
+
+
+class Owner(Walk):
+    """The walk, plus what a phone-width page must keep: nothing wider than the window."""
+
+    async def fits(self, what: str) -> None:
+        widths = await self.do(lambda: self.driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth];"))
+        page, window = int(widths[0]), int(widths[1])
+        assert page <= window, f"{what}: the page is {page} px wide in a {window} px window"
+
+    async def visible(self, element_id: str) -> bool:
+        """Displayed and inside the window horizontally (reachable without scrolling sideways)."""
+        def check() -> bool:
+            element = self.driver.find_element(By.ID, element_id)
+            if not element.is_displayed():
+                return False
+            right = self.driver.execute_script(
+                "const r = arguments[0].getBoundingClientRect();"
+                "return r.right <= window.innerWidth + 1 && r.left >= -1;", element)
+            return bool(right)
+        return bool(await self.do(check))
+
+    async def nav_reachable(self) -> None:
+        """Every link of the top bar is on screen, whole (at 390 px the review saw 'Activit…')."""
+        def cut() -> list[str]:
+            return [str(link.text) for link in self.driver.find_elements(
+                By.CSS_SELECTOR, "header.top nav a") if not self.driver.execute_script(
+                    "const r = arguments[0].getBoundingClientRect();"
+                    "return r.width > 0 && r.left >= -1 && r.right <= window.innerWidth + 1"
+                    " && arguments[0].scrollWidth <= arguments[0].clientWidth + 1;", link)]
+        links = await self.do(lambda: self.driver.find_elements(By.CSS_SELECTOR,
+                                                                "header.top nav a"))
+        assert len(links) == 6
+        assert await self.do(cut) == []
+
+    async def submit(self, element_id: str) -> None:
+        """Click ``element_id`` and wait until the page it was on is gone (so what is looked
+        up next is on the answer, not on the page before it)."""
+        def go() -> None:
+            wait = WebDriverWait(self.driver, STEP_S, poll_frequency=0.1)
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+            old = self.driver.find_element(By.TAG_NAME, "html")
+            self.driver.find_element(By.ID, element_id).click()
+            wait.until(lambda _: _gone(old))
+        await self.do(go)
+
+    async def page(self, path: str, css: str, name: str) -> None:
+        await self.open(path)
+        await self.wait_for(css)
+        await self.fits(name)
+        await self.shot(name)
+
+    async def notice(self) -> str:
+        await self.wait_for("#notice")
+        return str(await self.do(lambda: self.text("#notice")))

@@ -42,6 +42,7 @@ from gateway.config import (
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, RECORD_CACHE
 from tests.e2e.consolekit import Browser, Console, running_console
+from tests.e2e.hookkit import Receiver, running_receiver
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 TERMINAL = TerminalId(LOGIN, SERVER)
@@ -247,3 +248,10 @@ def shots(tmp_path: Path) -> Path:
     path = Path(os.environ.get("MTGATEWAY_SCREENSHOTS") or tmp_path / "screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on loopback that checks each alert's signature (``hookkit.py``)."""
+    async with running_receiver() as got:
+        yield got

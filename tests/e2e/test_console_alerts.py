@@ -11,18 +11,13 @@ the sender's attempt count and the receivers' events, never on sleeps.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from gateway.authority.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
 from gateway.authority.console import AUTHORITY
@@ -32,62 +27,11 @@ from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, create_token, signed_in
+from tests.e2e.hookkit import Receiver
 from tests.e2e.world import OWNER as OWNER_W
 from tests.e2e.world import live_terminal, world
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
-HOOK_PATH = "/hooks/s3cr3t-path-part"
-
-
-class Receiver:
-    """A webhook receiver on loopback: verifies each request's ``Mtgw-Signature`` as the
-    docs tell a receiver to, keeps what came, answers ``status`` (and ``location``)."""
-
-    def __init__(self) -> None:
-        self.secret = ""
-        self.status = 200
-        self.location = ""
-        self.received: list[dict[str, Any]] = []
-        self._changed = asyncio.Event()
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        fields = dict(part.split("=", 1) for part in
-                      request.headers.get("Mtgw-Signature", "").split(","))
-        expected = hmac.new(self.secret.encode(), fields.get("t", "").encode() + b"." + body,
-                            hashlib.sha256).hexdigest()
-        self.received.append({
-            "verified": hmac.compare_digest(expected, fields.get("v1", "")),
-            "t": fields.get("t"), "payload": json.loads(body),
-            "event": request.headers.get("Mtgw-Event"),
-            "delivery": request.headers.get("Mtgw-Delivery"), "path": request.path})
-        self._changed.set()
-        headers = {"Location": self.location} if self.location else None
-        return web.Response(status=self.status, headers=headers)
-
-    async def wait_for(self, count: int) -> list[dict[str, Any]]:
-        async with asyncio.timeout(WAIT_S):
-            while len(self.received) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.received
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    got = Receiver()
-    app = web.Application()
-    app.router.add_post(HOOK_PATH, got.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    got.url = f"http://127.0.0.1:{runner.addresses[0][1]}{HOOK_PATH}"
-    yield got
-    await runner.cleanup()
-
-
 def _sender(console: Console) -> AlertSender:
     return console.app[ALERT_SENDER]
 

@@ -11,40 +11,24 @@ Screenshots: ``$MTGATEWAY_SCREENSHOTS/alerts-<width>/``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from selenium.webdriver.common.by import By
 
 from gateway.authority.console import AUTHORITY
 from gateway.authority.delivery import ALERT_SENDER
 from mtgateway.credential import token_hint
-from tests.e2e.chromium import chromium
+from tests.e2e.chromium import Owner, chromium
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
-from tests.e2e.test_console_alerts import HOOK_PATH, Receiver
-from tests.e2e.test_console_browser import Owner
+from tests.e2e.hookkit import Receiver
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 
 
-@pytest.fixture
-async def hook() -> AsyncIterator[Receiver]:
-    got = Receiver()
-    app = web.Application()
-    app.router.add_post(HOOK_PATH, got.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    got.url = f"http://127.0.0.1:{runner.addresses[0][1]}{HOOK_PATH}"
-    yield got
-    await runner.cleanup()
-
-
 @pytest.mark.parametrize("width", [1280, 390])
 async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: Path,
-                                                       hook: Receiver, width: int) -> None:
+                                                       receiver: Receiver, width: int) -> None:
     out = shots / f"alerts-{width}"
     out.mkdir(parents=True, exist_ok=True)
     authority = console.app[AUTHORITY]
@@ -84,16 +68,16 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
         await b.shot("02-address-refused")
 
         # A good address without the password: asked for it, nothing saved.
-        await b.fill({"alert-webhook_url": hook.url})
+        await b.fill({"alert-webhook_url": receiver.url})
         await b.submit("save-alerts")
         await b.wait_for("#error-alert-owner_password")
         assert (await authority.alerts.settings(OWNER)).webhook_url == ""
         await b.fill({"alert-owner_password": PASSWORD})
         await b.submit("save-alerts")
         await b.wait_for("#new-secret")
-        hook.secret = str(await b.do(lambda: driver.find_element(By.ID, "new-secret")
+        receiver.secret = str(await b.do(lambda: driver.find_element(By.ID, "new-secret")
                                      .get_attribute("value")))
-        assert hook.secret.startswith("whsec_") and await b.visible("new-secret")
+        assert receiver.secret.startswith("whsec_") and await b.visible("new-secret")
         # the answer opens on the secret (below the password form), not at the page's top
         assert await b.do(lambda: driver.execute_script(
             "const r = document.getElementById('new-secret').getBoundingClientRect();"
@@ -101,7 +85,7 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
         await b.fits("03-secret-shown-once")
         await b.shot("03-secret-shown-once")
         saved = await authority.alerts.settings(OWNER)
-        assert (saved.email, saved.offline_minutes, saved.webhook_url) == (True, 5, hook.url)
+        assert (saved.email, saved.offline_minutes, saved.webhook_url) == (True, 5, receiver.url)
 
         # The terminal goes offline: the alert arrives signed, and is listed as delivered.
         await console.device("POST", "/v1/terminals/report", {"terminals": [
@@ -112,7 +96,7 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
         sender = console.app[ALERT_SENDER]
         await sender.deliver_due()
         await sender.wait_attempts(2)
-        (got,) = await hook.wait_for(1)
+        (got,) = await receiver.wait_for(1)
         assert got["verified"] and got["payload"]["kind"] == "offline"
         await b.open("/settings")
         await b.wait_for('#deliveries tr[data-status="sent"]')
@@ -131,7 +115,7 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
         assert "Test alert on its way" in await b.notice()
         await sender.deliver_due()
         await sender.wait_attempts(4)
-        (_, tested) = await hook.wait_for(2)
+        (_, tested) = await receiver.wait_for(2)
         assert tested["verified"] and tested["event"] == "alert.test"
         await b.open("/settings")
         await b.wait_for('#deliveries tr[data-status="sent"]')

@@ -21,9 +21,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
-from tests.e2e.chromium import chromium
+from tests.e2e.chromium import Owner, chromium
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, issue_token
-from tests.e2e.test_console_browser import Owner
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 ACCOUNT = {"name": "Demo", "broker": "MetaQuotes", "login": LOGIN, "password": "",

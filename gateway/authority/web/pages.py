@@ -33,7 +33,7 @@ from ..api import IssuedToken
 from ..database import DatabaseUnavailable
 from ..service import Authority, Overview
 from ..store import AccountExists
-from .alerts import alerts_view
+from .alertview import alerts_view
 from .books import terminal_books, utc_clock, utc_short
 from .chart import BOX
 from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from ...base.throttle import RateLimited
 from ..service import Authority
 from ..service.resets import TTL_S
-from .alerts import alerts_view
+from .alertview import alerts_view
 from .forms import FormErrors
 from .pages import REAUTH_FIELD, Pages
 from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
