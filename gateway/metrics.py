@@ -211,7 +211,7 @@ class CallStats(Collector):
 #: The library's float formatting of ``le`` labels (untyped there).
 _go_string: Callable[[float], str] = floatToGoString
 #: The ``le`` label of each bucket, as the library writes it (``+Inf`` last).
-_BOUNDS: Final = tuple(_go_string(b) for b in (*_BUCKETS, float("inf")))
+_BOUNDS: Final = (*map(_go_string, _BUCKETS), _go_string(float("inf")))
 
 
 class _WithoutCreated(Collector):
