@@ -26,7 +26,7 @@ from .framing import DEFAULT_MAX_FRAME_BYTES
 from .interfaces import BridgeListener, EAVerifier, NullListener, SessionInfo, TerminalId
 from .server import TerminalSession
 
-__all__ = ["Bridge", "is_loopback"]
+__all__ = ["Bridge", "is_loopback", "not_connected"]
 
 log = logging.getLogger("ea_bridge.bridge")
 
@@ -133,8 +133,14 @@ class Bridge:
         """
         session = self._sessions.get(terminal)
         if session is None:
-            raise TerminalNotConnected(f"no terminal connected for {terminal}")
+            raise not_connected(terminal)
         return await session.call(method, params, timeout_s)
+
+    def route(self, terminal: TerminalId) -> TerminalSession | None:
+        """The live session of ``terminal``, for a caller that checks it before calling
+        (``session.info``) and then calls it (``session.call``, what :meth:`call` does): one
+        look-up for both, where :meth:`session` then :meth:`call` hash the terminal twice."""
+        return self._sessions.get(terminal)
 
     def session(self, terminal: TerminalId) -> SessionInfo | None:
         """The live session for ``terminal``, if any."""
@@ -220,6 +226,11 @@ class Bridge:
         session = TerminalSession(self)
         self._all.add(session)
         return session
+
+
+def not_connected(terminal: TerminalId) -> TerminalNotConnected:
+    """What a call to ``terminal`` raises when no EA is connected for it."""
+    return TerminalNotConnected(f"no terminal connected for {terminal}")
 
 
 #: The names a loopback host is almost always given by, answered without parsing an address.

@@ -65,6 +65,7 @@ from .messages import (
     Welcome,
     decode,
     encode,
+    encode_request,
 )
 
 __all__ = [
@@ -429,7 +430,8 @@ class BridgeConnection(_Connection):
             raise InvalidState(f"cannot send a request in state {self.state.value}")
         self._next_request_id += 1
         request_id = self._next_request_id
-        self._send(Request(request_id, method, params))
+        self._out.append(encode_frame(encode_request(request_id, method, params),
+                                      max_frame_bytes=self.max_frame_bytes))
         self._outstanding.add(request_id)
         self._awaited.add(request_id)
         return request_id

@@ -66,6 +66,7 @@ from ea_bridge import (
     TerminalNotConnected,
     TradeOutcomeUnknown,
 )
+from ea_bridge.bridge import not_connected
 from mt5model.mt5 import (
     SUCCESS_RETCODES,
     OrderFilling,
@@ -432,8 +433,16 @@ class TradeDesk:
     async def read(self, principal: Principal, method: str, params: dict[str, Any]) -> Any:
         """A read at the caller's venue within the read deadline (the operations' position
         look-ups); the EA must be paired with the caller's token."""
-        venue = self.venues.of(principal.terminal, principal.risk.paper_trade_enabled)
-        return await self._read(principal, venue, method, params)
+        terminal = principal.terminal
+        if principal.risk.paper_trade_enabled:
+            return await self._read(principal, self.venues.of(terminal, True), method, params)
+        # The live terminal: its session looked up once for the pairing rule and the call
+        # (the rule's look-up and the bridge's each hashed and compared the TerminalId).
+        session = self._bridge.route(terminal)
+        self.gate.check_paired(principal, None if session is None else session.info)
+        if session is None:
+            raise not_connected(terminal)
+        return await session.call(method, params, self._config.server.request_timeout_s)
 
     async def _read(self, principal: Principal, venue: Venue, method: str,
                     params: dict[str, Any]) -> Any:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from ea_bridge import Bridge, TerminalId, TerminalNotConnected
+from ea_bridge import Bridge, SessionInfo, TerminalId, TerminalNotConnected
 
 from ..auth import Principal
 from ..errors import RiskLimit, Unauthorized, Unavailable
@@ -65,7 +65,11 @@ class Rule:
 
 
 def _paired_elsewhere(gate: TradeGate, principal: Principal) -> bool:
-    session = gate.bridge.session(principal.terminal)
+    return _other_token(gate.bridge.session(principal.terminal), principal)
+
+
+def _other_token(session: SessionInfo | None, principal: Principal) -> bool:
+    """Whether the terminal's live session (if any) was opened with another token record."""
     return session is not None and session.token_id != principal.token_id
 
 
@@ -92,6 +96,7 @@ RULES: Final = (
          opening_only=True),
 )
 _BY_REASON: Final = {rule.reason: rule for rule in RULES}
+_PAIRING: Final = _BY_REASON[Reason.TERMINAL_MISMATCH]
 
 
 class TradeGate:
@@ -154,3 +159,13 @@ class TradeGate:
             Unauthorized: ``terminal_mismatch``.
         """
         self.check(principal, Reason.TERMINAL_MISMATCH)
+
+    def check_paired(self, principal: Principal, session: SessionInfo | None) -> None:
+        """:meth:`check_pairing` with the terminal's session already looked up (the plain
+        read's one look-up, ``TradeDesk.read``): the ``terminal_mismatch`` row of the table.
+
+        Raises:
+            Unauthorized: ``terminal_mismatch``.
+        """
+        if _other_token(session, principal):
+            raise _PAIRING.error(principal.terminal)

@@ -80,9 +80,10 @@ class Venue(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LiveVenue:
-    """The terminal itself, through the bridge."""
+    """The terminal itself, through the bridge (made per call and never changed; not
+    ``frozen``, whose ``__init__`` costs ~3x a plain one)."""
 
     bridge: Bridge
     terminal: TerminalId

@@ -21,6 +21,7 @@ from ea_bridge.messages import (
     Welcome,
     decode,
     encode,
+    encode_request,
 )
 
 HELLO = Hello(2, "MT5", 4755, "1.3.0", 5012345, "MTG-Demo", "MT Gateway", "Terminal 1",
@@ -62,6 +63,14 @@ def test_wire_names_are_the_documented_ones() -> None:
     assert encode(Event(3, "trade", {})) == b'{"t":"evt","seq":3,"m":"trade","p":{}}'
 
 
+def test_a_request_encodes_alike_without_its_message() -> None:
+    """The bridge's per-call ``encode_request`` writes what ``encode(Request(...))`` writes,
+    and the decoder's shortcut for a well-formed request gives the message the walk gives."""
+    params = {"symbol": "EURUSD", "volume": 0.1, "nested": {"a": [1, 2]}}
+    assert encode_request(9, "order_send", params) == encode(Request(9, "order_send", params))
+    assert decode(encode_request(9, "order_send", params)) == Request(9, "order_send", params)
+
+
 def test_optional_fields_default() -> None:
     """terminal_name, refuse message and request params may be omitted."""
     hello = decode(b'{"t":"hello","v":1,"platform":"MT4","build":1420,"ea_version":"1",'
@@ -91,6 +100,11 @@ def test_unknown_extra_keys_are_ignored() -> None:
     (b'{"t":"res","id":"1","r":1}', "'id'"),
     (b'{"t":"res","id":1,"e":{"code":"x","message":"m"}}', "integer 'code'"),
     (b'{"t":"evt","seq":1,"m":"ticks","p":[]}', "wrong type"),
+    (b'{"t":"req","m":"ping","p":{}}', "missing field 'id'"),
+    (b'{"t":"req","id":true,"m":"ping","p":{}}', "wrong type"),
+    (b'{"t":"req","id":1.0,"m":"ping","p":{}}', "wrong type"),
+    (b'{"t":"req","id":1,"m":7,"p":{}}', "'m' has the wrong type"),
+    (b'{"t":"req","id":1,"m":"ping","p":[]}', "'p' has the wrong type"),
     (b'{"t":"ping","ts":NaN}', "JSON"),
     (b'{"t":"res","id":1,"r":1e999}', "JSON"),
 ])

@@ -108,3 +108,20 @@ async def test_one_rule_by_its_reason(online: Bridge) -> None:
         gate.check_pairing(caller(token_id="tok-b"))
     with pytest.raises(KeyError):
         gate.check(caller(), "reconcilin")  # type: ignore[arg-type]
+
+
+async def test_the_pairing_rule_on_a_session_looked_up_once(online: Bridge) -> None:
+    """``check_paired`` (the plain read's one look-up: ``Bridge.route`` then the call) is the
+    mismatch rule, with the error and reason ``check_pairing`` raises."""
+    gate = TradeGate(online, lambda _: False)
+    session = online.route(TERMINAL)
+    assert session is not None and session.info is not None
+    gate.check_paired(caller(), session.info)
+    gate.check_paired(caller(), None)  # offline: the bridge's call says so, not this rule
+    with pytest.raises(Unauthorized) as mismatch:
+        gate.check_paired(caller(token_id="tok-b"), session.info)
+    with pytest.raises(Unauthorized) as by_table:
+        gate.check_pairing(caller(token_id="tok-b"))
+    assert (mismatch.value.reason, str(mismatch.value)) == (by_table.value.reason,
+                                                            str(by_table.value))
+    assert online.route(TerminalId(9, "Nowhere")) is None
