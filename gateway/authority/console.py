@@ -1,11 +1,11 @@
 """``mtgateway console``: the token authority's HTTP API and pages (``docs/authority.md``).
 
-This module composes the application: the middlewares (the connection guard's work count, the
-Host allowlist, the error shape, the pages' security headers), the routes (``routes/``, one
-module per job), the pages (``web/``), the metrics, and the authority itself, opened at
-start-up. Owners manage tokens, accounts and devices with HTTP Basic credentials; devices
-(daemons) look up and refresh signed records and complete approvals with a device proof on
-every call.
+This module composes the application: the middlewares (the request metrics, the connection
+guard's work count, the Host allowlist, the error shape, the pages' security headers), the
+routes (``routes/``, one module per job), the pages (``web/``), the metrics, and the authority
+itself, opened at start-up. Owners manage tokens, accounts and devices with HTTP Basic
+credentials; devices (daemons) look up and refresh signed records and complete approvals with
+a device proof on every call.
 
 The database is behind its door (``database.py``): no request's store call runs on the event
 loop, so ``/health`` and every request that needs no database answer while the database is
@@ -163,8 +163,10 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)
     host_refusals = HostRefusals(throttle_clock, what="the console")
+    metrics = ConsoleMetrics(console)
     app = web.Application(
-        middlewares=[work_middleware(lambda request: request.app[CONNECTIONS]),
+        middlewares=[metrics.middleware,  # outermost: counts what the others answer
+                     work_middleware(lambda request: request.app[CONNECTIONS]),
                      host_allowlist(console.allowed_hosts, host_refusals),
                      errors, security_headers],
         client_max_size=_MAX_BODY_BYTES)
@@ -185,7 +187,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
                                    per_peer=console.max_long_polls_per_peer)
     app[_ACCESS_LOG] = config.logging.access_log
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
-    metrics = app[CONSOLE_METRICS] = ConsoleMetrics(console)
+    app[CONSOLE_METRICS] = metrics
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
                             metrics)
     section = config.authority
@@ -196,6 +198,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             database_url=database_url(section),
             connect_timeout_s=section.database_connect_timeout_s,
             statement_timeout_s=section.database_statement_timeout_s)
+        metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None
         try:
             await authority.prepare()

@@ -43,6 +43,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import closing, suppress
 from functools import lru_cache
@@ -276,7 +277,7 @@ def _on_event_loop() -> bool:
 class _Job:
     """One transaction asked for on the loop: run by a worker, answered on the loop."""
 
-    __slots__ = ("abandoned", "args", "bounded", "fn", "future", "kwargs", "loop")
+    __slots__ = ("abandoned", "args", "asked", "bounded", "fn", "future", "kwargs", "loop")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  loop: asyncio.AbstractEventLoop, bounded: bool) -> None:
@@ -287,6 +288,8 @@ class _Job:
         #: Set on the loop when the caller stopped waiting (deadline, cancellation): a job
         #: not started is skipped, one running rolls back instead of committing.
         self.abandoned = False
+        #: When it was asked for (``time.perf_counter``): its wait for a worker starts here.
+        self.asked = time.perf_counter()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -381,6 +384,10 @@ class Database:
         self._pool_lock = threading.Lock()
         #: Transactions asked for and not answered yet (the console's metrics read it).
         self.in_flight = 0
+        #: Told of each transaction a worker ran, on that worker's thread: how long it waited
+        #: for a worker and how long it ran (connection, statements, commit, retries), in
+        #: seconds (the console's metrics; None: nobody asks).
+        self.timed: Callable[[float, float], None] | None = None
         if self.postgres:
             import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
@@ -440,6 +447,16 @@ class Database:
     # -- on a worker -------------------------------------------------------------------------
 
     def _execute(self, job: _Job) -> tuple[Any, list[Callable[[], None]]]:
+        timed = self.timed
+        if timed is None:
+            return self._transaction(job)
+        started = time.perf_counter()
+        try:
+            return self._transaction(job)
+        finally:
+            timed(started - job.asked, time.perf_counter() - started)
+
+    def _transaction(self, job: _Job) -> tuple[Any, list[Callable[[], None]]]:
         if _on_event_loop():
             raise TransactionOnLoop("a database transaction on an event loop's thread: go "
                                     "through `await Database.run(fn, ...)`")

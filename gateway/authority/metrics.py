@@ -1,4 +1,5 @@
-"""The console's Prometheus metrics (``GET /metrics``): sign-ins, e-mails, approvals pending.
+"""The console's Prometheus metrics (``GET /metrics``): requests, sign-ins, e-mails, approvals
+pending, the database door's transactions.
 
 Like the daemon's (``gateway/metrics.py``, which this service may not import: it stands alone),
 on a registry of its own, with the standard client library. Fed by seams, not hooks in the
@@ -6,7 +7,11 @@ pages: the mailer the console sends through is wrapped (:class:`CountingMailer`:
 failed), the activity log counts what it records (sign-ins, refused sign-ins, tokens, device
 approvals, terminal refusals), and the approvals waiting for a code are read from the store
 at scrape time (through the database's door; left out of a scrape the database cannot
-answer). No owner, device or token is ever a label.
+answer). Requests are counted and timed by one middleware (:meth:`ConsoleMetrics.middleware`,
+the outermost), labelled by the route's *canonical* path (``/reset/{token}``), never the path
+asked for, which may carry a secret (a reset link's token); the database's transactions are
+timed on its worker threads (``Database.timed``: the wait for a worker, the run). No owner,
+device or token is ever a label.
 
 The route answers loopback peers only: a console may face the internet (behind TLS), and how
 often its owners sign in is nobody else's business; a Prometheus server scrapes it from the
@@ -20,12 +25,13 @@ set, the token decides instead, from any peer (a scrape through the proxy).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from email.message import EmailMessage
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,14 +39,27 @@ from ..base.edge import forwarded_clients
 from ..base.loopback import is_loopback
 from .activity import KINDS
 from .config import ConsoleConfig
-from .database import DatabaseUnavailable
+from .database import Database, DatabaseUnavailable
 from .mailer import Mailer
 from .service import Authority
 
-__all__ = ["CONTENT_TYPE", "ConsoleMetrics", "CountingMailer"]
+__all__ = ["CONTENT_TYPE", "OTHER_ROUTE", "ConsoleMetrics", "CountingMailer", "route_of"]
 
 #: The text exposition format's media type.
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+#: Request latency buckets (s): the daemon's (0.5 ms to 10 s: a page or a lookup takes a few
+#: ms, a password check ~0.1 s, one stuck on the database up to its bound), and 30 s and 60 s
+#: for the revocation long-poll (held 25 s by default).
+_REQUEST_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                           1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: Database buckets (s): a SQLite transaction takes ~0.1-1 ms, a PostgreSQL one on the same
+#: host ~1 ms; a caller gives up after connect + statement timeouts (10 s by default).
+_DATABASE_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                            0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: The route label of a request no route matched (404, 405): its path is anyone's to write.
+OTHER_ROUTE: Final = "other"
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ConsoleMetrics:
@@ -57,8 +76,60 @@ class ConsoleMetrics:
                              "by outcome (sent, failed)", ["outcome"], registry=self.registry)
         for outcome in ("sent", "failed"):
             self.mails.labels(outcome)
+        self.requests = Counter(
+            "mtgateway_console_requests", "HTTP requests answered, by route (its canonical "
+            "path, e.g. /reset/{token}; other: no route matched) and status code",
+            ["route", "status"], registry=self.registry)
+        self.request_seconds = Histogram(
+            "mtgateway_console_request_duration_seconds", "Time to answer an HTTP request, "
+            "by route", ["route"], buckets=_REQUEST_BUCKETS, registry=self.registry)
+        self.transaction_seconds = Histogram(
+            "mtgateway_console_database_transaction_seconds", "Time a database transaction "
+            "ran on a worker (connection, statements, commit, retries)",
+            buckets=_DATABASE_BUCKETS, registry=self.registry)
+        self.wait_seconds = Histogram(
+            "mtgateway_console_database_wait_seconds", "Time a database transaction waited "
+            "for a free worker (connection) before it ran", buckets=_DATABASE_BUCKETS,
+            registry=self.registry)
+        #: The children of each (route, status) seen: a dict read on the loop, so a request
+        #: costs no lookup under the library's lock after the first of its kind.
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._authority: Callable[[], Authority] | None = None
         self._collector: _AuthorityCollector | None = None
+
+    def answered(self, route: str, status: int, seconds: float) -> None:
+        """One request answered ``status`` after ``seconds`` (``route``: a canonical path)."""
+        children = self._children.get((route, status))
+        if children is None:
+            children = self._children[route, status] = (
+                self.requests.labels(route, str(status)), self.request_seconds.labels(route))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        """Count and time every request (the app's outermost middleware: the answers of the
+        others are counted too). A request whose client left before its answer (a long-poll
+        cancelled) is not counted: nobody was answered."""
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # a redirect, or an error the middlewares passed on
+            self.answered(route_of(request), exc.status, time.perf_counter() - started)
+            raise
+        except Exception:
+            self.answered(route_of(request), 500, time.perf_counter() - started)
+            raise
+        self.answered(route_of(request), response.status, time.perf_counter() - started)
+        return response
+
+    def time_transactions(self, database: Database) -> None:
+        """Time each transaction ``database`` runs (its worker threads observe)."""
+        database.timed = self._transaction_timed
+
+    def _transaction_timed(self, waited_s: float, ran_s: float) -> None:
+        self.wait_seconds.observe(waited_s)
+        self.transaction_seconds.observe(ran_s)
 
     def watch(self, authority: Callable[[], Authority]) -> None:
         """Read the authority (``authority()``, opened at start-up) at every scrape."""
@@ -118,6 +189,13 @@ class ConsoleMetrics:
         named = request.host.rpartition(":")[0] if request.host.count(":") == 1 \
             else request.host
         return named.lower() not in {h.lower() for h in self._config.allowed_hosts}
+
+
+def route_of(request: web.Request) -> str:
+    """The canonical path of the route ``request`` matched (``/reset/{token}``, never the
+    path asked for), or :data:`OTHER_ROUTE`."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else OTHER_ROUTE
 
 
 class CountingMailer:

@@ -4,6 +4,7 @@ pending (a real console over loopback, a real SMTP server, pages signed in as a 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 
 import aiohttp
@@ -136,3 +137,40 @@ async def test_a_console_metrics_token_is_asked_for(tmp_path: Path) -> None:
         assert await _status(url, "/metrics", {"Authorization": f"Bearer {token}"}) == 200
         assert await _status(url, "/health", {}) == 200
         assert await _status(url, "/ready", {}) == 200
+
+
+async def test_console_requests_are_counted_by_canonical_route_and_timed(
+        tmp_path: Path) -> None:
+    """Issue 35 item 6: every request is counted by its route's canonical path and status and
+    timed by route; a path no route matched is `other`, and a reset link's token (a secret in
+    the path) reaches no label; the database door's transactions are timed (run and wait)."""
+    app = create_console_app(GatewayConfig(data_dir=str(tmp_path),
+                                           console=ConsoleConfig(port=0)), clock=FakeClock())
+    reset_token = secrets.token_urlsafe(32)
+    stray = secrets.token_urlsafe(16)
+    async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
+        url = f"http://127.0.0.1:{port}"
+        await app[AUTHORITY].owners.create(OWNER, PASSWORD)  # a transaction, at least
+        for _ in range(3):
+            assert await _status(url, "/health", {}) == 200
+        for _ in range(2):
+            assert await _status(url, f"/nowhere/{stray}", {}) == 404
+        reset_status = await _status(url, f"/reset/{reset_token}", {})
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as r:
+            assert r.status == 200
+            text = await r.text()
+    samples = _samples(text)
+    requests = "mtgateway_console_requests_total"
+    assert samples[(requests, (("route", "/health"), ("status", "200")))] == 3
+    assert samples[(requests, (("route", "other"), ("status", "404")))] == 2
+    assert samples[(requests, (("route", "/reset/{token}"), ("status", str(reset_status))))] == 1
+    duration = "mtgateway_console_request_duration_seconds"
+    assert samples[(f"{duration}_count", (("route", "/health"),))] == 3
+    assert samples[(f"{duration}_bucket", (("le", "+Inf"), ("route", "other")))] == 2
+    assert samples[(f"{duration}_sum", (("route", "/reset/{token}"),))] > 0
+    # only routes the app declares are labels: the paths asked for are nowhere
+    assert reset_token not in text and stray not in text and "/nowhere" not in text
+    ran = samples[("mtgateway_console_database_transaction_seconds_count", ())]
+    assert ran >= 1
+    assert samples[("mtgateway_console_database_wait_seconds_count", ())] == ran
+    assert samples[("mtgateway_console_database_transaction_seconds_sum", ())] > 0

@@ -86,6 +86,39 @@ async def test_a_transaction_started_on_the_loop_is_refused(db: Database) -> Non
         db._execute(job)
 
 
+async def test_the_door_times_each_transaction_and_its_wait_for_a_worker(
+        tmp_path: Path) -> None:
+    """Issue 35 item 6 (the console's database metrics): ``Database.timed`` hears, on the
+    worker, how long each transaction waited for a worker and how long it ran; one queued
+    behind a held transaction (SQLite: one worker) waited at least as long as it was held
+    after it was asked for, and the held one ran at least as long as it was held."""
+    db = Database(path=tmp_path / "t.sqlite3")
+    heard: list[tuple[str, float, float]] = []
+    db.timed = lambda waited, ran: heard.append((threading.current_thread().name, waited, ran))
+    held, release = threading.Event(), threading.Event()
+
+    def hold(tx: Tx) -> None:
+        tx.execute("SELECT 1")
+        held.set()
+        release.wait(timeout=30)
+
+    first = asyncio.create_task(db.run(hold))
+    assert await asyncio.to_thread(held.wait, 30)
+    held_at = time.perf_counter()
+    second = asyncio.create_task(db.run(_thread_of))
+    await until(lambda: db.in_flight == 2)  # the second is asked for, and queued
+    asked_by = time.perf_counter()
+    released_at = time.perf_counter()
+    release.set()
+    await asyncio.gather(first, second)
+    await db.close()
+    assert [name.startswith("mtgw-db-") for name, _, _ in heard] == [True, True]
+    (_, _, first_ran), (_, second_waited, second_ran) = heard
+    assert first_ran >= released_at - held_at
+    assert second_waited >= released_at - asked_by
+    assert second_ran >= 0
+
+
 def _create(tx: Tx) -> None:
     tx.execute("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT)")
 
