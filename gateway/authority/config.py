@@ -86,6 +86,10 @@ class ConsoleConfig(_Section):
     #: loopback rule of ``/metrics`` reads the client the proxy names in ``Forwarded`` or
     #: ``X-Forwarded-For`` (the rightmost entry, the one the proxy added) instead.
     behind_proxy: bool = False
+    #: Alert webhooks may post to loopback, private and link-local addresses too (a console
+    #: whose owners are its operator, with a receiver on the same machine or LAN). Off: an
+    #: owner cannot make the console post into its own network (``destinations.py``).
+    webhook_private_networks: bool = False
 
     @field_validator("metrics_token")
     @classmethod

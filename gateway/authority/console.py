@@ -58,7 +58,7 @@ from .appkeys import (
 )
 from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import DatabaseUnavailable
-from .delivery import alert_sender
+from .delivery import ALERT_SENDER, AlertSender, alert_sender
 from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
@@ -224,6 +224,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         app[AUTHORITY].feed.close()
 
     app.cleanup_ctx.append(authority_ctx)
+    app[ALERT_SENDER] = AlertSender(lambda: app[AUTHORITY],
+                                    private_networks=console.webhook_private_networks)
     app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
     app.on_shutdown.append(end_long_polls)
     add_routes(app)

@@ -39,8 +39,8 @@ import aiohttp
 from aiohttp import web
 
 from .alerts import Delivery
-from .appkeys import AUTHORITY
 from .database import DatabaseUnavailable
+from .destinations import PublicOnlyResolver, destination_problem
 from .service import Authority
 
 __all__ = ["ALERT_SENDER", "SIGNATURE_HEADER", "SWEEP_EVERY_S", "TIMEOUT_S", "AlertSender",
@@ -131,12 +131,14 @@ class AlertSender:
     Args:
         authority: returns the running authority.
         timeout_s: the most one webhook attempt may take.
-        session: the HTTP client (made on :meth:`start` when not given).
+        private_networks: also post to loopback, private and link-local addresses
+            (``destinations.py``; ``[console] webhook_private_networks``).
     """
 
     def __init__(self, authority: Callable[[], Authority], *,
-                 timeout_s: float = TIMEOUT_S) -> None:
+                 timeout_s: float = TIMEOUT_S, private_networks: bool = False) -> None:
         self._authority = authority
+        self._private_networks = private_networks
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
@@ -146,8 +148,10 @@ class AlertSender:
 
     async def start(self) -> None:
         """Open the HTTP client (no cookies kept: every delivery stands alone)."""
+        connector = None if self._private_networks else aiohttp.TCPConnector(
+            resolver=PublicOnlyResolver())
         self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
-                                              timeout=self._timeout)
+                                              timeout=self._timeout, connector=connector)
 
     async def close(self) -> None:
         """Close the HTTP client."""
@@ -210,6 +214,15 @@ class AlertSender:
             return ""
         return await self._post(delivery, authority)
 
+    async def destination_problem(self, url: str) -> str:
+        """Why this sender must not post to ``url``, or ``""`` (``destinations.py``: public
+        addresses only unless ``private_networks``)."""
+        if self._private_networks:
+            return ""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return await destination_problem(parts.hostname or "", port)
+
     async def _post(self, delivery: Delivery, authority: Authority) -> str:
         settings = await authority.alerts.settings(delivery.owner_email)
         secret = await authority.alerts.secret(delivery.owner_email)
@@ -217,6 +230,9 @@ class AlertSender:
             return "no webhook is set any more"
         url = settings.webhook_url
         host = urlsplit(url).hostname or "?"
+        problem = await self.destination_problem(url)
+        if problem:
+            return f"{host}: {problem}"
         body = delivery.body
         headers = {"Content-Type": "application/json", "User-Agent": "mtgateway-console",
                    SIGNATURE_HEADER: sign(secret, authority.alerts.now(), body),
@@ -248,7 +264,7 @@ ALERT_SENDER: Final = web.AppKey("alert_sender", AlertSender)
 async def alert_sender(app: web.Application) -> AsyncIterator[None]:
     """The console's cleanup context running the sender (after the authority's, which it
     reads): started with the console, stopped before the authority closes."""
-    sender = app[ALERT_SENDER] = AlertSender(lambda: app[AUTHORITY])
+    sender = app[ALERT_SENDER]
     await sender.start()
     task = asyncio.get_running_loop().create_task(sender.run())
     yield

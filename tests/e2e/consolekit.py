@@ -265,7 +265,7 @@ async def running_console(tmp_path: Path, database_url: str = "") -> AsyncIterat
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
     smtp_port = smtp.sockets[0].getsockname()[1]
     config = GatewayConfig(
-        data_dir=str(tmp_path), console=ConsoleConfig(port=0),
+        data_dir=str(tmp_path), console=ConsoleConfig(port=0, webhook_private_networks=True),
         authority=AuthorityConfig(database_url=SecretStr(database_url)),
         smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
                         from_address="gateway@example.net", timeout_s=WAIT_S))

@@ -192,7 +192,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await sink.start()
     try:
         console = create_console_app(GatewayConfig(
-            data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
+            data_dir=str(tmp_path / "console"),
+            console=ConsoleConfig(port=0, webhook_private_networks=True),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")))
         async with contextlib.AsyncExitStack() as stack:
             console_runner, console_port = await stack.enter_async_context(
