@@ -61,6 +61,17 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def chromium_at(width: int) -> Iterator[WebDriver]:
+    """:func:`chromium` showing pages ``width`` CSS pixels wide: a desktop window, or below
+    800 px (narrower than a window can be) a phone's screen, emulated."""
+    with chromium(max(width, 800), 900) as driver:
+        if width < 800:
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        yield driver
+
+
 class Walk:
     """The browser's steps, each run off the event loop."""
 

@@ -14,56 +14,14 @@ import re
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
 
 from gateway.authority import totp
 from gateway.authority.service.resets import TTL_S
-from tests.e2e.chromium import STEP_S, Walk, chromium
+from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
 
 NEW_PASSWORD = "a-brand-new-password"
-
-
-def _gone(element: WebElement) -> bool:
-    """``element``'s document was replaced (a stale reference, or chromedriver's 'does not
-    belong to the document' while the new one commits)."""
-    try:
-        element.is_enabled()
-    except WebDriverException:
-        return True
-    return False
-
-
-class Owner(Walk):
-    """The walk, plus: a page no wider than the window, a click that waits for the answer."""
-
-    async def fits(self, what: str) -> None:
-        widths = await self.do(lambda: self.driver.execute_script(
-            "return [document.documentElement.scrollWidth, window.innerWidth];"))
-        page, window = int(widths[0]), int(widths[1])
-        assert page <= window, f"{what}: the page is {page} px wide in a {window} px window"
-
-    async def submit(self, element_id: str) -> None:
-        def go() -> None:
-            wait = WebDriverWait(self.driver, STEP_S, poll_frequency=0.1)
-            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
-            old = self.driver.find_element(By.TAG_NAME, "html")
-            self.driver.find_element(By.ID, element_id).click()
-            wait.until(lambda _: _gone(old))
-        await self.do(go)
-
-    async def page(self, path: str, css: str, name: str) -> None:
-        await self.open(path)
-        await self.wait_for(css)
-        await self.fits(name)
-        await self.shot(name)
-
-    async def notice(self) -> str:
-        await self.wait_for("#notice")
-        return str(await self.do(lambda: self.text("#notice")))
 
 
 def _link(console: Console, index: int) -> str:
@@ -98,10 +56,7 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
     out = shots / f"2fa-{width}"
     out.mkdir(parents=True, exist_ok=True)
     clock = console.clock
-    with chromium(max(width, 800), 900) as driver:
-        if width < 800:  # a window cannot be that narrow: emulate the phone's screen instead
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
         await _sign_in(b, PASSWORD)
         await b.wait_for("header.top nav")

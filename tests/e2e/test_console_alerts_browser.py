@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from gateway.authority.console import AUTHORITY
 from gateway.authority.delivery import ALERT_SENDER
 from mtgateway.credential import token_hint
-from tests.e2e.chromium import Owner, chromium
+from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
 from tests.e2e.hookkit import Receiver
 
@@ -36,10 +36,7 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
     status, _, _ = await console.device("POST", "/v1/records/lookup", {
         "token_hint": token_hint(issued.token), "device_name": "trading-pc", "os": "Linux"})
     assert status == 200
-    with chromium(max(width, 800), 900) as driver:
-        if width < 800:
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
         await b.open("/login")
         await b.wait_for("#login-form")

@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import Select
 
 from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
-from tests.e2e.chromium import Owner, chromium
+from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
@@ -32,10 +32,7 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
                                                  width: int) -> None:
     out = shots / f"owner-{width}"
     out.mkdir(parents=True, exist_ok=True)
-    with chromium(max(width, 800), 900) as driver:
-        if width < 800:  # a window cannot be that narrow: emulate the phone's screen instead
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
         await b.open("/login")
         inner = await b.do(lambda: driver.execute_script("return window.innerWidth;"))

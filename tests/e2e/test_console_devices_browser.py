@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
-from tests.e2e.chromium import Owner, chromium
+from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, issue_token
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
@@ -31,10 +31,7 @@ ACCOUNT = {"name": "Demo", "broker": "MetaQuotes", "login": LOGIN, "password": "
 
 @contextmanager
 def _browser(width: int) -> Iterator[WebDriver]:
-    with chromium(max(width, 800), 900) as driver:
-        if width < 800:  # a window cannot be that narrow: emulate the phone's screen instead
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    with chromium_at(width) as driver:
         yield driver
 
 

@@ -19,7 +19,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from gateway.authority.console import AUTHORITY
-from tests.e2e.chromium import Walk, chromium
+from tests.e2e.chromium import Walk, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, issue_token, pending_lookup
 
 
@@ -71,10 +71,7 @@ async def test_positions_and_the_equity_chart_in_a_real_browser(
     body = await _reporting(console)
     out = shots / f"positions-{width}"
     out.mkdir(parents=True, exist_ok=True)
-    with chromium(max(width, 800), 900) as driver:
-        if width < 800:  # a window cannot be that narrow: emulate the phone's screen instead
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
         await b.open("/login")
         await b.wait_for("#login-form")
