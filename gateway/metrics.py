@@ -33,13 +33,12 @@ token or client id is ever a label.
 
 from __future__ import annotations
 
-import copy
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -54,6 +53,7 @@ from ea_bridge.interfaces import EAVerifier, ObservedVerifier
 from ea_bridge.messages import REFUSAL_REASONS
 
 from .auth import RecordCache
+from .base.exposition import exposition
 from .hub import Hub
 from .terminals import TerminalDirectory
 from .trading.journal import OrderJournal
@@ -157,7 +157,7 @@ class DaemonMetrics:
         """The exposition text of every metric, without the client library's ``*_created``
         series (each counter's and histogram's creation time: a second series per family
         that no dashboard reads and every scrape stores; review round 4, m20)."""
-        return generate_latest(_WithoutCreated(self.registry))
+        return exposition(self.registry)
 
 
 class CallStats(Collector):
@@ -212,23 +212,6 @@ class CallStats(Collector):
 _go_string: Callable[[float], str] = floatToGoString
 #: The ``le`` label of each bucket, as the library writes it (``+Inf`` last).
 _BOUNDS: Final = (*map(_go_string, _BUCKETS), _go_string(float("inf")))
-
-
-class _WithoutCreated(Collector):
-    """``registry``'s metrics with their ``*_created`` samples left out. A view, not a global
-    switch: ``prometheus_client.disable_created_metrics()`` would change every registry in the
-    process (the demo's console's too)."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-
-    def collect(self) -> Iterator[Metric]:
-        for metric in self._registry.collect():
-            kept = [s for s in metric.samples if not s.name.endswith("_created")]
-            if len(kept) != len(metric.samples):
-                metric = copy.copy(metric)
-                metric.samples = kept
-            yield metric
 
 
 class _StateCollector(Collector):

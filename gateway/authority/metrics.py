@@ -31,11 +31,12 @@ from email.message import EmailMessage
 from typing import Any, Final
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..base.edge import forwarded_clients
+from ..base.exposition import exposition
 from ..base.loopback import is_loopback
 from .activity import KINDS
 from .config import ConsoleConfig
@@ -151,8 +152,9 @@ class ConsoleMetrics:
             self._collector.pending = None
 
     def render(self) -> bytes:
-        """The exposition text of every metric."""
-        return generate_latest(self.registry)
+        """The exposition text of every metric but the ``*_created`` series (as the
+        daemon's: ``base.exposition``)."""
+        return exposition(self.registry)
 
     async def handle(self, request: web.Request) -> web.Response:
         """``GET /metrics``: with a metrics token, for whoever carries it (401 otherwise);

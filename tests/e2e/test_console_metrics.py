@@ -70,7 +70,11 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
     assert samples[("mtgateway_console_emails_total", (("outcome", "sent"),))] == 1
     assert samples[("mtgateway_console_emails_total", (("outcome", "failed"),))] == 0
     assert samples[("mtgateway_console_approvals_pending", ())] == 1
-    assert OWNER not in text and "777" not in text
+    # nothing names the owner or the terminal (login 777, server Broker-Live): not a label
+    # value, not anywhere in the text; and no creation-time series (as the daemon's scrape)
+    assert OWNER not in text and "Broker-Live" not in text
+    assert not [labels for _, labels in samples if any("777" in v for _, v in labels)]
+    assert not [name for name, _ in samples if name.endswith("_created")]
 
 
 async def _status(url: str, path: str, headers: dict[str, str]) -> int:
