@@ -24,7 +24,7 @@ from .connection import HeartbeatSettings
 from .errors import TerminalNotConnected
 from .framing import DEFAULT_MAX_FRAME_BYTES
 from .interfaces import BridgeListener, EAVerifier, NullListener, SessionInfo, TerminalId
-from .server import TerminalSession
+from .server import TICK_SLICE_NS, TerminalSession
 
 __all__ = ["Bridge", "is_loopback", "not_connected"]
 
@@ -53,6 +53,9 @@ class Bridge:
         clock: monotonic seconds, injected for tests.
         wall_clock_ms: epoch milliseconds, injected for tests.
         random_hex: ``n`` random bytes as hex (nonces, session ids), injected for tests.
+        work_clock_ns: high-resolution nanoseconds that time a session's work on the loop
+            (its tick slices), injected for tests.
+        slice_ns: how long one session's tick rows may hold the loop in one stretch.
     """
 
     def __init__(self, verifier: EAVerifier, listener: BridgeListener | None = None, *,
@@ -63,7 +66,9 @@ class Bridge:
                  allow_non_loopback: bool = False,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock_ms: Callable[[], int] = _wall_clock_ms,
-                 random_hex: Callable[[int], str] = secrets.token_hex) -> None:
+                 random_hex: Callable[[int], str] = secrets.token_hex,
+                 work_clock_ns: Callable[[], int] = time.perf_counter_ns,
+                 slice_ns: int = TICK_SLICE_NS) -> None:
         if not allow_non_loopback and not is_loopback(host):
             raise ValueError(f"refusing to listen on non-loopback address {host!r} "
                              "without allow_non_loopback")
@@ -76,6 +81,10 @@ class Bridge:
         self.clock = clock
         self.wall_clock_ms = wall_clock_ms
         self.random_hex = random_hex
+        self.work_clock_ns = work_clock_ns
+        if slice_ns <= 0:
+            raise ValueError("slice_ns must be positive")
+        self.slice_ns = slice_ns
         self._server: asyncio.Server | None = None
         self._sessions: dict[TerminalId, TerminalSession] = {}
         self._all: set[TerminalSession] = set()

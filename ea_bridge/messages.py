@@ -88,6 +88,21 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _row_shapes() -> frozenset[tuple[type, ...]]:
+    """Every tuple of exact types a good tick row may have: ``int`` where the field is an
+    integer, ``int`` or ``float`` where it is a number (``bool`` is neither: JSON ``true``)."""
+    shapes: list[tuple[type, ...]] = [()]
+    for integer in _TICK_ROW_INTEGER:
+        kinds: tuple[type, ...] = (int,) if integer else (int, float)
+        shapes = [shape + (kind,) for shape in shapes for kind in kinds]
+    return frozenset(shapes)
+
+
+#: The good rows' type tuples (16 of them): one set look-up per row instead of a walk of its
+#: seven fields, which was 1.8 us a row and the largest single cost of a storm of ticks.
+_GOOD_ROW_SHAPES: Final = _row_shapes()
+
+
 def tick_row_problem(row: Any) -> str | None:
     """What is wrong with one row of a ``ticks`` event (the field it broke), or None.
 
@@ -95,6 +110,8 @@ def tick_row_problem(row: Any) -> str | None:
     directory) reads these rows, and one that raised on a bad row would end the EA's session;
     a bad row is dropped instead, with this reason in the log.
     """
+    if type(row) is list and tuple(map(type, row)) in _GOOD_ROW_SHAPES:
+        return None  # the common case; the walk below says what is wrong otherwise
     if not isinstance(row, list):
         return f"expected an array, got {type(row).__name__}"
     if len(row) != len(TICK_ROW):

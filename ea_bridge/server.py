@@ -8,14 +8,21 @@ the EA path is latency-bound: no reader task, no extra copies, and writes are **
 everything the connection queues in one loop iteration leaves in a single ``transport.write``
 scheduled with ``call_soon`` (the performance spec measured +17 % RPC throughput from this).
 
-A large ``ticks`` event is handed to the listener in **slices** of :data:`TICK_SLICE_ROWS` rows,
-one slice per loop iteration: every terminal shares the daemon's one event loop, and a storm
-terminal's 100-row events (5k ticks/s) held it for 0.6-1.3 ms each, which every other
-terminal's ``/rpc`` answer met at its tail (docs/performance.md, "Many terminals on one
-daemon"). Between slices the loop runs whatever else is ready (another session's answer, a
-WebSocket write). The session's later frames wait in its backlog behind the rest of the batch,
-so its own order is kept: rows, events and answers reach their consumers in the order the EA
-sent them, and none is dropped (a session that goes down hands on its backlog first).
+A large ``ticks`` event is handed to the listener in **slices** that each hold the loop for
+about :data:`TICK_SLICE_NS` at most (the frame's decode counts toward the first): every
+terminal shares the daemon's one event loop, and a storm terminal's 100-row events (5k
+ticks/s) held it for 0.6-1.3 ms each, which every other terminal's ``/rpc`` answer met at its
+tail (docs/performance.md, "Many terminals on one daemon"). A slice's row count comes from what
+this session's rows have cost so far (a moving average, measured on an injected work clock):
+a row costs 2-3 us with one subscriber and a hundred times that with a hundred, so a fixed
+count would be either too coarse or too fine. Between slices the loop runs whatever else is
+ready (another session's answer, a WebSocket write). The session's later frames wait in its
+backlog behind the rest of the batch, so its own order is kept: rows, events and answers reach
+their consumers in the order the EA sent them, and none is dropped (a session that goes down
+hands on its backlog first). A session whose backlog grows past
+:data:`BACKLOG_PAUSE_FRAMES` stops reading its socket until the backlog is handled, so an EA
+that sends faster than the daemon can hand on meets TCP's backpressure instead of growing the
+daemon's memory.
 
 When the session ends, for any reason, every call in flight fails at once: reads with
 :class:`TerminalDisconnected`, trades with :class:`TradeOutcomeUnknown`. Nothing is left hanging.
@@ -58,7 +65,8 @@ from .messages import (
     tick_row_problem,
 )
 
-__all__ = ["TICK_SLICE_ROWS", "SessionOwner", "TerminalSession"]
+__all__ = ["BACKLOG_PAUSE_FRAMES", "MIN_SLICE_ROWS", "ROW_COST_GUESS_NS", "TICK_SLICE_NS",
+           "SessionOwner", "TerminalSession"]
 
 log = logging.getLogger("ea_bridge.server")
 #: Refusals that are a step of the normal flow, logged at INFO: a new device waits for its
@@ -70,12 +78,21 @@ _TIMER_FRACTION: Final = 0.25
 #: A call whose deadline is this close when the deadline timer fires has expired (uvloop's
 #: timers count milliseconds, asyncio's may fire a clock resolution early).
 _DEADLINE_SLACK_S: Final = 0.001
-#: Tick rows handed to the listener in one uninterrupted stretch of the loop (any other frame
-#: counts as one row). One row costs the daemon 3-7 us (validation, the directory, the hub's
-#: encode and splice per subscriber; py-spy during ``bench.terminals``), so a slice is about
-#: 0.1-0.2 ms with one subscriber, where a whole 100-row storm event was 0.6-1.3 ms. Smaller
-#: slices cost a loop iteration and a WebSocket write per subscriber each.
-TICK_SLICE_ROWS: Final = 25
+#: How long one session's frames may hold the loop in one stretch, in nanoseconds of its work
+#: clock. A ``/rpc`` call passes the loop two or three times (the request out, the answer back,
+#: the response), so a storm can add about this much at each pass to another terminal's call;
+#: a smaller slice costs a loop iteration and a WebSocket write per subscriber more often.
+TICK_SLICE_NS: Final = 50_000
+#: The fewest rows a slice hands on, however costly rows have been, so a ticks event to many
+#: subscribers still shares each subscriber's write among a few rows.
+MIN_SLICE_ROWS: Final = 2
+#: What a row is assumed to cost before this session has measured one (one subscriber, the
+#: daemon's listeners, a 2 vCPU machine: 2-5 us).
+ROW_COST_GUESS_NS: Final = 4_000.0
+#: The weight of the newest slice in the row cost's moving average.
+_ROW_COST_WEIGHT: Final = 0.25
+#: Frames held unhandled past which the session stops reading its socket until they are.
+BACKLOG_PAUSE_FRAMES: Final = 64
 
 
 class SessionOwner(Protocol):
@@ -84,6 +101,11 @@ class SessionOwner(Protocol):
 
     clock: Callable[[], float]
     wall_clock_ms: Callable[[], int]
+    #: a high-resolution monotonic clock in nanoseconds that times the session's work
+    #: (``time.perf_counter_ns``: ``time.monotonic`` ticks every 15.6 ms on Windows)
+    work_clock_ns: Callable[[], int]
+    #: :data:`TICK_SLICE_NS` unless a test or a benchmark says otherwise
+    slice_ns: int
     random_hex: Callable[[int], str]
     heartbeat: HeartbeatSettings
     max_frame_bytes: int
@@ -129,6 +151,9 @@ class TerminalSession(asyncio.Protocol):
         self._sliced = 0
         self._resume_scheduled = False
         self._draining = False
+        #: what one tick row has cost the listener lately, in work-clock nanoseconds
+        self._row_cost_ns = ROW_COST_GUESS_NS
+        self._reading_paused = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -141,8 +166,9 @@ class TerminalSession(asyncio.Protocol):
         self._owner.admit(self)
 
     def data_received(self, data: bytes) -> None:
+        started = self._owner.work_clock_ns()  # the decode counts toward the first slice
         self.conn.receive_data(data)
-        self._process()
+        self._process(started)
 
     def eof_received(self) -> bool | None:
         self.conn.receive_eof()
@@ -154,6 +180,11 @@ class TerminalSession(asyncio.Protocol):
         self._process()
         self._went_down(self.conn.close_reason or "eof")
         self._transport = None
+
+    @property
+    def reading_paused(self) -> bool:
+        """True while the session has stopped reading its socket (its backlog is too long)."""
+        return self._reading_paused
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -207,61 +238,70 @@ class TerminalSession(asyncio.Protocol):
 
     # -- internals -------------------------------------------------------------------------
 
-    def _process(self) -> None:
+    def _process(self, started: int | None = None) -> None:
+        """Take the connection's new events into the backlog and handle what fits in this
+        stretch of the loop (``started``: when it began, on the work clock; now if None)."""
         self._backlog.extend(self.conn.events_received())
         if not self._resume_scheduled and not self._draining:
-            self._drain(TICK_SLICE_ROWS, after_decode=True)
+            self._drain(self._owner.work_clock_ns() if started is None else started)
+        if (len(self._backlog) > BACKLOG_PAUSE_FRAMES and not self._reading_paused
+                and self._transport is not None and not self._transport.is_closing()):
+            self._reading_paused = True
+            self._transport.pause_reading()
         self._schedule_flush()
 
     def _resume(self) -> None:
         """The next slice of the backlog, one loop iteration after the previous one."""
         self._resume_scheduled = False
         if not self._draining:
-            self._drain(TICK_SLICE_ROWS)
+            self._drain(self._owner.work_clock_ns())
+        if self._reading_paused and not self._backlog:
+            self._reading_paused = False
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.resume_reading()
         self._schedule_flush()
 
-    def _drain(self, budget: int | None, *, after_decode: bool = False) -> None:
-        """Handle the backlog in order until ``budget`` rows were handed on (None: all of it);
-        what is left waits for :meth:`_resume`, scheduled on the loop.
-
-        ``after_decode``: this callback has just decoded the frames (``data_received``), which
-        costs about half a slice for a storm batch, so a batch larger than ``budget`` starts at
-        the next iteration instead of adding its first slice to the decode's stretch.
-        """
+    def _drain(self, started: int | None) -> None:
+        """Handle the backlog in order until the stretch that began at ``started`` (work-clock
+        ns) has used its :data:`TICK_SLICE_NS` (None: all of it, at once); what is left waits
+        for :meth:`_resume`, scheduled on the loop."""
         backlog = self._backlog
+        clock = self._owner.work_clock_ns
+        budget = self._owner.slice_ns
         self._draining = True
         try:
             while backlog:
-                if budget is not None and budget <= 0:
+                room_ns = 0 if started is None else budget - (clock() - started)
+                if started is not None and room_ns <= 0:
                     if not self._resume_scheduled:
                         self._resume_scheduled = True
                         self._loop.call_soon(self._resume)
                     return
                 event = backlog.popleft()
-                if isinstance(event, EventReceived):
-                    start = self._sliced
-                    payload = event.event.payload
-                    rows = payload.get("rows")
-                    left = len(rows) - start if (event.event.name == EVENT_TICKS
-                                                 and isinstance(rows, list)
-                                                 and isinstance(payload.get("symbol"), str)
-                                                 ) else 1  # (a malformed one is dropped whole)
-                    if budget is not None and left > budget:
-                        if after_decode:
-                            backlog.appendleft(event)
-                            budget = 0
-                            continue
-                        self._sliced = start + budget
-                        backlog.appendleft(event)  # the rest of the batch goes first
-                    else:
-                        self._sliced = 0
-                    self._deliver(event, start, self._sliced or None)
-                    if budget is not None:
-                        budget -= min(left, budget)
+                if not isinstance(event, EventReceived):
+                    self._handle(event)
                     continue
-                if budget is not None:
-                    budget -= 1
-                self._handle(event)
+                start = self._sliced
+                payload = event.event.payload
+                rows = payload.get("rows")
+                if (event.event.name != EVENT_TICKS or not isinstance(rows, list)
+                        or not isinstance(payload.get("symbol"), str)):
+                    self._deliver(event)  # (a malformed ticks event is dropped whole)
+                    continue
+                end = len(rows)
+                if started is not None:
+                    fits = max(MIN_SLICE_ROWS, int(room_ns / self._row_cost_ns))
+                    end = min(end, start + fits)
+                began = clock()
+                self._deliver(event, start, end)
+                if end > start:
+                    cost = (clock() - began) / (end - start)
+                    self._row_cost_ns += (cost - self._row_cost_ns) * _ROW_COST_WEIGHT
+                if end < len(rows):
+                    self._sliced = end
+                    backlog.appendleft(event)  # the rest of the batch goes first
+                else:
+                    self._sliced = 0
         finally:
             self._draining = False
 
@@ -311,7 +351,7 @@ class TerminalSession(asyncio.Protocol):
                             event.event.seq, "symbol: expected a string"
                             if not isinstance(symbol, str) else "rows: expected an array")
                 return
-            if start or end is not None:
+            if start or (end is not None and end < len(rows)):
                 rows = rows[start:end]
             problems = [(i, p) for i, row in enumerate(rows)
                         if (p := tick_row_problem(row)) is not None]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ea_bridge.errors import ProtocolViolation
 from ea_bridge.messages import (
+    _TICK_ROW_INTEGER,
     Auth,
     Bye,
     Challenge,
@@ -22,6 +25,7 @@ from ea_bridge.messages import (
     decode,
     encode,
     encode_request,
+    tick_row_problem,
 )
 
 HELLO = Hello(2, "MT5", 4755, "1.3.0", 5012345, "MTG-Demo", "MT Gateway", "Terminal 1",
@@ -123,3 +127,47 @@ def test_the_handshake_fields_have_their_documented_names() -> None:
         b'{"t":"challenge","nonce":"' + b"ab" * 32 + b'","server_time_ms":1,"proof":"'
         + b"ef" * 32 + b'"}')
     assert encode(Auth("cd" * 32)) == b'{"t":"auth","proof":"' + b"cd" * 32 + b'"}'
+
+
+GOOD_ROWS = [
+    [1732400000000, 1.08123, 1.08135, 0.0, 0, 6, 0.0],
+    [1732400000000, 1, 2, 0, 0, 6, 0],  # whole prices are numbers too (JSON has no types)
+    [0, -1.5, 1e300, 3, 2**62, 0, 1.25],
+]
+BAD_ROWS = [
+    ([1, 1.0, 1.0, 1.0, 1, 1], "expected 7 fields, got 6"),
+    ((1, 1.0, 1.0, 1.0, 1, 1, 1.0), "expected an array, got tuple"),
+    ({"time_msc": 1}, "expected an array, got dict"),
+    ([True, 1.0, 1.0, 1.0, 1, 1, 1.0], "time_msc: expected an integer, got True"),
+    ([1, 1.0, 1.0, 1.0, 1.5, 1, 1.0], "volume: expected an integer, got 1.5"),
+    ([1, "1.1", 1.0, 1.0, 1, 1, 1.0], "bid: expected a number, got '1.1'"),
+    ([1, 1.0, None, 1.0, 1, 1, 1.0], "ask: expected a number, got None"),
+    ([1, 1.0, 1.0, 1.0, 1, 1, False], "volume_real: expected a number, got False"),
+]
+
+
+@pytest.mark.parametrize("row", GOOD_ROWS)
+def test_a_good_tick_row_passes(row: list[object]) -> None:
+    assert tick_row_problem(row) is None
+
+
+@pytest.mark.parametrize(("row", "problem"), BAD_ROWS)
+def test_a_bad_tick_row_says_which_field_broke(row: object, problem: str) -> None:
+    """The one-look-up check of a good row's types lets nothing through that the field walk
+    refuses, and the walk still names the field."""
+    assert tick_row_problem(row) == problem
+
+
+def test_the_quick_row_check_agrees_with_the_field_walk_on_every_type_mix() -> None:
+    """Every mix of int, float, bool, str and None over the seven fields: the set look-up
+    and the walk it stands in front of give the same verdict."""
+    kinds: list[object] = [7, 7.5, True, "7", None]
+    walked = 0
+    for mix in itertools.product(range(len(kinds)), repeat=7):
+        row = [kinds[k] for k in mix]
+        want = all(
+            (type(value) is int) if integer else type(value) in (int, float)
+            for value, integer in zip(row, _TICK_ROW_INTEGER, strict=True))
+        assert (tick_row_problem(row) is None) is want, row
+        walked += 1
+    assert walked == 5 ** 7

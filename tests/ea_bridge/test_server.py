@@ -22,7 +22,13 @@ from ea_bridge import (
 )
 from ea_bridge.connection import Closed, Refused, Welcomed
 from ea_bridge.framing import encode_frame
-from ea_bridge.server import TICK_SLICE_ROWS
+from ea_bridge.server import (
+    BACKLOG_PAUSE_FRAMES,
+    MIN_SLICE_ROWS,
+    ROW_COST_GUESS_NS,
+    TICK_SLICE_NS,
+    TerminalSession,
+)
 from gateway.hub import Hub, StreamKey
 from gateway.terminals import TerminalDirectory
 from tests.bridgekit import TIMEOUT_S, EAFactory, RecordingListener, ScriptedEA, StaticVerifier
@@ -360,19 +366,47 @@ def test_non_loopback_listen_needs_the_explicit_flag() -> None:
     Bridge(verifier, host="0.0.0.0", allow_non_loopback=True)
 
 
-class MarkingListener(RecordingListener):
-    """Records, in one list, each tick slice it is handed and each callback that another part
-    of the daemon scheduled on the loop while the first slice was being handed on."""
+class WorkClock:
+    """The bridge's injected work clock: it moves only when the listener says a row cost it
+    something, so slice sizes do not depend on this machine's speed."""
 
     def __init__(self) -> None:
+        self.now = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+#: What one row costs the marking listener on the work clock unless a test says otherwise.
+ROW_COST_NS = 10_000
+
+
+class MarkingListener(RecordingListener):
+    """Records, in one list, each tick slice it is handed and each callback that another part
+    of the daemon scheduled on the loop while the first slice was being handed on; each row
+    advances the work clock by ``row_cost_ns``."""
+
+    def __init__(self, work: WorkClock) -> None:
         super().__init__()
+        self.work = work
+        self.row_cost_ns = ROW_COST_NS
         self.order: list[str | tuple[int, int]] = []
+        #: the session's ``reading_paused`` when each slice was handed on
+        self.paused_seen: list[bool] = []
+        self.session: TerminalSession | None = None
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
         if not self.order:  # the first slice: something else becomes ready meanwhile
             asyncio.get_running_loop().call_soon(self.order.append, "other")
         self.order.append((rows[0][0], rows[-1][0]))
+        self.work.now += self.row_cost_ns * len(rows)
+        if self.session is not None:
+            self.paused_seen.append(self.session.reading_paused)
         super().ticks(terminal, symbol, rows)
+
+    def slices(self) -> list[int]:
+        """The row count of each slice handed on, in order."""
+        return [o[1] - o[0] + 1 for o in self.order if isinstance(o, tuple)]
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
         self.order.append(name)
@@ -381,10 +415,11 @@ class MarkingListener(RecordingListener):
 
 @pytest.fixture
 async def marking_bridge(clock: FakeClock) -> AsyncIterator[tuple[Bridge, MarkingListener]]:
-    listener = MarkingListener()
+    work = WorkClock()
+    listener = MarkingListener(work)
     verifier = StaticVerifier({TOKEN_A: (TERM_A, "tok-a")})
     heartbeat = HeartbeatSettings(interval_s=0.04, timeout_s=0.2, handshake_timeout_s=0.04)
-    b = Bridge(verifier, listener, port=0, heartbeat=heartbeat, clock=clock)
+    b = Bridge(verifier, listener, port=0, heartbeat=heartbeat, clock=clock, work_clock_ns=work)
     await b.start()
     yield b, listener
     await b.close()
@@ -397,22 +432,72 @@ def tick_rows(first: int, count: int) -> list[list[Any]]:
 async def test_a_large_tick_batch_leaves_the_loop_between_slices_in_order(
     marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory
 ) -> None:
-    """A storm-sized ticks event is handed on TICK_SLICE_ROWS rows at a time, and a callback
-    made ready during the first slice runs before the second (the loop is not held for the
-    whole batch); the EA's later frames (a trade event, another batch) wait behind the rest of
-    it, so every row arrives once, in the EA's order."""
+    """A storm-sized ticks event is handed on in slices, and a callback made ready during the
+    first slice runs before the second (the loop is not held for the whole batch); the EA's
+    later frames (a trade event, another batch) wait behind the rest of it, so every row
+    arrives once, in the EA's order."""
     bridge, listener = marking_bridge
     ea = await connected(bridge, make_ea)
-    n = TICK_SLICE_ROWS
-    ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, 4 * n + 3)})
+    count = 100
+    ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, count)})
     ea.conn.send_event("trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}})
-    ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(4 * n + 4, 2)})
+    ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(count + 1, 2)})
     ea.flush()  # the three frames leave in one write
-    await listener.wait_for(lambda: len(listener.ticks_seen) == 4 * n + 5)
-    assert listener.order == [
-        (1, n), "other", (n + 1, 2 * n), (2 * n + 1, 3 * n), (3 * n + 1, 4 * n),
-        (4 * n + 1, 4 * n + 3), "trade", (4 * n + 4, 4 * n + 5)]
-    assert [r[0] for _, _, r in listener.ticks_seen] == list(range(1, 4 * n + 6))
+    await listener.wait_for(lambda: len(listener.ticks_seen) == count + 2)
+    first = int(TICK_SLICE_NS // ROW_COST_GUESS_NS)  # before any row was measured
+    assert listener.order[:2] == [(1, first), "other"]
+    assert listener.order[-2:] == ["trade", (count + 1, count + 2)]
+    assert [r[0] for _, _, r in listener.ticks_seen] == list(range(1, count + 3))
+    assert len(listener.slices()) > 5
+
+
+async def test_slices_follow_what_rows_have_cost(
+    marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory
+) -> None:
+    """The row count of a slice comes from what this session's rows have cost: from the guess
+    at the first slice, it settles at what fits in TICK_SLICE_NS at the measured cost, so no
+    later slice holds the loop much past it; rows that cost more than the whole budget still
+    go MIN_SLICE_ROWS at a time (never one loop iteration per row)."""
+    bridge, listener = marking_bridge
+    ea = await connected(bridge, make_ea)
+    count = 200
+    ea.event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, count)})
+    await listener.wait_for(lambda: len(listener.ticks_seen) == count)
+    fits = TICK_SLICE_NS // ROW_COST_NS
+    sizes = listener.slices()
+    assert sizes[0] == int(TICK_SLICE_NS // ROW_COST_GUESS_NS) > fits
+    assert sizes == sorted(sizes, reverse=True)[:-1] + sizes[-1:]  # shrinking as it learns
+    assert all(size <= fits for size in sizes[8:])
+    assert fits in sizes[8:-1]
+
+    listener.order.clear()
+    listener.row_cost_ns = 3 * TICK_SLICE_NS  # a hundred subscribers, say
+    ea.event("ticks", {"symbol": "EURUSD", "rows": tick_rows(count + 1, 40)})
+    await listener.wait_for(lambda: len(listener.ticks_seen) == count + 40)
+    assert set(listener.slices()[3:-1]) == {MIN_SLICE_ROWS}  # (the last: what is left)
+
+
+async def test_a_session_that_falls_behind_stops_reading_until_it_catches_up(
+    marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory
+) -> None:
+    """An EA that sends more frames than the session can hand on in a stretch of the loop
+    does not grow the daemon's memory without end: past BACKLOG_PAUSE_FRAMES held frames the
+    session stops reading its socket (TCP's backpressure reaches the EA), reads again once
+    the backlog is handled, and every row reaches the listener once, in order."""
+    bridge, listener = marking_bridge
+    ea = await connected(bridge, make_ea)
+    await listener.wait_for(lambda: bool(listener.ups))
+    listener.session = next(iter(bridge._sessions.values()))
+    frames = 3 * BACKLOG_PAUSE_FRAMES
+    for k in range(frames):
+        ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(10 * k + 1, 10)})
+    ea.flush()
+    await listener.wait_for(lambda: len(listener.ticks_seen) == 10 * frames)
+    assert any(listener.paused_seen) and not listener.session.reading_paused
+    assert [r[0] for _, _, r in listener.ticks_seen] == [
+        10 * k + i + 1 for k in range(frames) for i in range(10)]
+    ea.event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, 3)})  # it reads again
+    await listener.wait_for(lambda: len(listener.ticks_seen) == 10 * frames + 3)
 
 
 async def test_a_session_going_down_hands_on_its_backlog_first(
@@ -423,7 +508,7 @@ async def test_a_session_going_down_hands_on_its_backlog_first(
     bridge, listener = marking_bridge
     ea = await connected(bridge, make_ea)
     await listener.wait_for(lambda: bool(listener.ups))
-    count = 8 * TICK_SLICE_ROWS
+    count = 400
     ea.event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, count)})
     await ea.close()
     await listener.wait_for(lambda: bool(listener.downs))
@@ -448,7 +533,7 @@ async def test_a_sliced_batch_streams_with_gap_free_seq(
         await recorder.wait_for(lambda: bool(recorder.ups))
         client = hub.connect(StreamKey(TERM_A, "tok-a"))
         sid = client.subscribe("ticks", ["EURUSD"])
-        count = 5 * TICK_SLICE_ROWS + 7
+        count = 137
         ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, count)})
         ea.conn.send_event("ticks", {"symbol": "EURUSD", "rows": tick_rows(count + 1, 3)})
         ea.flush()
@@ -471,7 +556,7 @@ async def test_a_large_malformed_batch_is_dropped_whole_with_one_warning(
     it is dropped with one, and the frame after it is handed on."""
     bridge, listener = marking_bridge
     ea = await connected(bridge, make_ea)
-    ea.conn.send_event("ticks", {"symbol": 42, "rows": tick_rows(1, 3 * TICK_SLICE_ROWS)})
+    ea.conn.send_event("ticks", {"symbol": 42, "rows": tick_rows(1, 300)})
     ea.conn.send_event("trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}})
     ea.flush()
     await listener.wait_for(lambda: bool(listener.events))
