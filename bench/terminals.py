@@ -20,7 +20,9 @@ daemon lets one terminal do to the others.
 Phases, alternated ``reps`` times: *baseline* (every terminal at :data:`RATE_HZ`) and *storm*
 (terminal 0 at :data:`STORM_HZ`, 5k ticks/s; the others unchanged). During each, this process
 calls ``symbol_info_tick`` through ``/rpc`` round-robin over the measured terminals (one
-kept-alive connection per terminal, one call at a time), and the subscriber process records
+kept-alive connection per terminal, one call at a time, :data:`RPC_RATE_HZ` calls a second
+in all: a steady load, so the figures are latency at a given load, not at the harness's
+saturation), and the subscriber process records
 each measured terminal's tick latency (stamp → parsed). Reported: pooled p50/p99 of ``/rpc``
 and of ticks over the measured terminals, the spread of the per-terminal p50s (is any
 terminal served worse?), and isolation: the storm phase's p99 over the baseline's (medians
@@ -56,7 +58,7 @@ from .common import ROOT, Pinning, median, percentile, proc_cpu_s, spread
 from .daemon import RunDaemon
 from .fanout import Subscribers
 
-__all__ = ["EA_COUNT", "RATE_HZ", "STORM_HZ", "TERMINAL_COUNTS", "run_terminals",
+__all__ = ["EA_COUNT", "RATE_HZ", "RPC_RATE_HZ", "STORM_HZ", "TERMINAL_COUNTS", "run_terminals",
            "terminals_table"]
 
 SERVER: Final = "Bench-Fleet"
@@ -69,6 +71,12 @@ RATE_HZ: Final = 20.0
 STORM_HZ: Final = 5000.0
 RPC_BODY: Final = (b'{"jsonrpc":"2.0","id":1,"method":"symbol_info_tick",'
                    b'"params":{"symbol":"EURUSD"}}')
+#: ``/rpc`` calls per second over the measured terminals (one at a time, round-robin). A
+#: steady load, not a closed loop: calling each time the previous answer came kept this
+#: process busy for half the client CPU (aiohttp's client is ~240 us of CPU a call), and the
+#: storm's source and sink on the same CPU then moved the measured p99 by queueing there,
+#: whatever the daemon did (docs/performance.md, "Many terminals on one daemon").
+RPC_RATE_HZ: Final = 1000.0
 #: What the isolation target allows: the storm phase's p99 over the baseline's.
 ISOLATION_LIMIT: Final = 1.2
 
@@ -155,14 +163,23 @@ class RpcCallers:
                         raise
                     await asyncio.sleep(0.05)
 
-    async def round_robin(self, duration_s: float) -> list[list[int]]:
+    async def round_robin(self, duration_s: float, rate_hz: float = 0.0) -> list[list[int]]:
         """Calls one at a time, terminal after terminal, for ``duration_s`` (at least one
-        round); each terminal's round trips in nanoseconds."""
+        round); each terminal's round trips in nanoseconds. ``rate_hz`` > 0: the k-th call
+        starts at ``k / rate_hz`` s (at once if the previous one ended later), so the load
+        does not depend on how fast the answers come; 0: each call as the previous ends."""
         samples: list[list[int]] = [[] for _ in self._sessions]
-        deadline = time.monotonic() + duration_s
+        started = time.monotonic()
+        deadline = started + duration_s
+        calls = 0
         while True:
             for k in range(len(self._sessions)):
+                if rate_hz > 0:
+                    wait = started + calls / rate_hz - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
                 samples[k].append(await self._call(k))
+                calls += 1
             if time.monotonic() >= deadline:
                 return samples
 
@@ -194,8 +211,8 @@ def _rss(daemon: RunDaemon) -> int:
 
 
 async def _phase(fleet: Fleet, stormer: Fleet, subs_pair: tuple[Subscribers, Subscribers],
-                 callers: RpcCallers, storm: bool, duration_s: float, pids: dict[str, int]
-                 ) -> dict[str, Any]:
+                 callers: RpcCallers, storm: bool, duration_s: float, pids: dict[str, int],
+                 rate_hz: float) -> dict[str, Any]:
     """One phase; with what the storm terminal's subscriber received (the storm happened)
     and each process's share of a CPU over it (``pids``: name -> pid), which says whether
     the daemon or the harness was the busy side."""
@@ -207,7 +224,7 @@ async def _phase(fleet: Fleet, stormer: Fleet, subs_pair: tuple[Subscribers, Sub
     await storm_subs.record()
     cpu_before = {name: proc_cpu_s(pid) for name, pid in pids.items()}
     started = time.monotonic()
-    rtts = await callers.round_robin(duration_s)
+    rtts = await callers.round_robin(duration_s, rate_hz)
     elapsed = time.monotonic() - started
     cpu = {name: round((after - before) / elapsed, 3)
            for name, pid in pids.items()
@@ -216,11 +233,13 @@ async def _phase(fleet: Fleet, stormer: Fleet, subs_pair: tuple[Subscribers, Sub
         await quiet.rate("all", 0)
     ticks = await subs.summary()
     stormed = await storm_subs.summary()
-    return {"rpc": _rpc_figures(rtts), "ticks": _tick_figures(ticks), "cpu": cpu,
+    rpc = _rpc_figures(rtts)
+    rpc["calls_per_s"] = rpc["calls"] / elapsed
+    return {"rpc": rpc, "ticks": _tick_figures(ticks), "cpu": cpu,
             "storm_terminal_ticks_per_s": stormed["count"] / elapsed}
 
 
-async def _emulated(pinning: Pinning, n: int, reps: int, duration_s: float,
+async def _emulated(pinning: Pinning, n: int, reps: int, duration_s: float, rate_hz: float,
                     log: Callable[[str], None]) -> dict[str, Any]:
     """One daemon, ``n`` emulated terminals (``n >= 2``: one storm terminal, the rest
     measured)."""
@@ -253,8 +272,9 @@ async def _emulated(pinning: Pinning, n: int, reps: int, duration_s: float,
         for rep in range(reps):
             pair = (subs, storm_subs)
             baseline.append(await _phase(fleet, stormer, pair, callers, False, duration_s,
-                                         pids))
-            storm.append(await _phase(fleet, stormer, pair, callers, True, duration_s, pids))
+                                         pids, rate_hz))
+            storm.append(await _phase(fleet, stormer, pair, callers, True, duration_s, pids,
+                                      rate_hz))
             log(f"terminals n={n} rep {rep + 1}/{reps} done")
         peak = daemon.memory().get("VmHWM")
     finally:
@@ -268,7 +288,7 @@ async def _emulated(pinning: Pinning, n: int, reps: int, duration_s: float,
             "baseline": baseline, "storm": storm}
 
 
-async def _compiled(pinning: Pinning, n: int, duration_s: float,
+async def _compiled(pinning: Pinning, n: int, duration_s: float, rate_hz: float,
                     log: Callable[[str], None]) -> dict[str, Any]:
     """One daemon, ``n`` compiled MQL5 EAs (one process each, own account): /rpc and memory."""
     from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
@@ -292,7 +312,7 @@ async def _compiled(pinning: Pinning, n: int, duration_s: float,
             callers = RpcCallers(daemon.rpc_url, daemon.tokens)
             await callers.until_live()
             loaded_kib = _rss(daemon)
-            rpc = _rpc_figures(await callers.round_robin(duration_s))
+            rpc = _rpc_figures(await callers.round_robin(duration_s, rate_hz))
             log(f"terminals: {n} compiled EAs done")
         finally:
             if callers is not None:
@@ -345,17 +365,19 @@ def _summary(runs: list[dict[str, Any]], eas: dict[str, Any] | None) -> dict[str
 
 async def run_terminals(pinning: Pinning, *, counts: Sequence[int] = TERMINAL_COUNTS,
                         eas: int = EA_COUNT, reps: int = 3, duration_s: float = 3.0,
+                        rpc_rate_hz: float = RPC_RATE_HZ,
                         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Every count of emulated terminals, then the compiled EAs (``eas`` 0: none)."""
+    """Every count of emulated terminals, then the compiled EAs (``eas`` 0: none);
+    ``rpc_rate_hz`` 0 calls ``/rpc`` in a closed loop (each call as the previous one ends)."""
     runs = []
     for n in counts:
         if n < 2:
             raise ValueError("a count needs two terminals at least (one storm, one measured)")
-        runs.append(await _emulated(pinning, n, reps, duration_s, log))
-    compiled = await _compiled(pinning, eas, duration_s, log) if eas else None
+        runs.append(await _emulated(pinning, n, reps, duration_s, rpc_rate_hz, log))
+    compiled = await _compiled(pinning, eas, duration_s, rpc_rate_hz, log) if eas else None
     return {"runs": runs, "compiled": compiled, "summary": _summary(runs, compiled),
             "plan": {"counts": list(counts), "eas": eas, "reps": reps, "duration_s": duration_s,
-                     "rate_hz": RATE_HZ, "storm_hz": STORM_HZ}}
+                     "rate_hz": RATE_HZ, "storm_hz": STORM_HZ, "rpc_rate_hz": rpc_rate_hz}}
 
 
 def _f(value: Any, digits: int = 0) -> str:
@@ -405,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="compiled EAs on a daemon of their own (0: none; default 10)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per phase")
+    parser.add_argument("--rpc-rate", type=float, default=RPC_RATE_HZ,
+                        help="/rpc calls per second over the measured terminals "
+                             f"(0: a closed loop; default {RPC_RATE_HZ:g})")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--json", type=Path, default=Path("bench-terminals.json"))
     args = parser.parse_args(argv)
@@ -416,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = [int(c) for c in args.counts.split(",") if c]
     raw = asyncio.run(run_terminals(pinning, counts=counts, eas=args.eas, reps=args.reps,
-                                    duration_s=args.duration, log=log))
+                                    duration_s=args.duration, rpc_rate_hz=args.rpc_rate,
+                                    log=log))
     args.json.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2))
     print(terminals_table(raw["summary"]))
     return 0

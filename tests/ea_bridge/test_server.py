@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -394,10 +394,14 @@ class MarkingListener(RecordingListener):
         #: the session's ``reading_paused`` when each slice was handed on
         self.paused_seen: list[bool] = []
         self.session: TerminalSession | None = None
+        #: called during the first slice (another EA sends something meanwhile, say)
+        self.during_first_slice: Callable[[], None] | None = None
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
         if not self.order:  # the first slice: something else becomes ready meanwhile
             asyncio.get_running_loop().call_soon(self.order.append, "other")
+            if self.during_first_slice is not None:
+                self.during_first_slice()
         self.order.append((rows[0][0], rows[-1][0]))
         self.work.now += self.row_cost_ns * len(rows)
         if self.session is not None:
@@ -417,7 +421,7 @@ class MarkingListener(RecordingListener):
 async def marking_bridge(clock: FakeClock) -> AsyncIterator[tuple[Bridge, MarkingListener]]:
     work = WorkClock()
     listener = MarkingListener(work)
-    verifier = StaticVerifier({TOKEN_A: (TERM_A, "tok-a")})
+    verifier = StaticVerifier({TOKEN_A: (TERM_A, "tok-a"), TOKEN_B: (TERM_B, "tok-b")})
     heartbeat = HeartbeatSettings(interval_s=0.04, timeout_s=0.2, handshake_timeout_s=0.04)
     b = Bridge(verifier, listener, port=0, heartbeat=heartbeat, clock=clock, work_clock_ns=work)
     await b.start()
@@ -449,6 +453,23 @@ async def test_a_large_tick_batch_leaves_the_loop_between_slices_in_order(
     assert listener.order[-2:] == ["trade", (count + 1, count + 2)]
     assert [r[0] for _, _, r in listener.ticks_seen] == list(range(1, count + 3))
     assert len(listener.slices()) > 5
+
+
+async def test_another_terminals_frame_goes_before_the_next_slice(
+    marking_bridge: tuple[Bridge, MarkingListener], make_ea: EAFactory
+) -> None:
+    """What another terminal sent while a slice ran (its answer to a call, an event) is
+    handled before the next slice, not after it: a storm makes the others wait for the
+    slice under way at most, not for two (the loop runs what was queued before it polls)."""
+    bridge, listener = marking_bridge
+    storm = await connected(bridge, make_ea)
+    other = await connected(bridge, make_ea, TOKEN_B, login=2002, server="Other-Server")
+    listener.during_first_slice = lambda: other.event(
+        "trade", {"type": "deal_added", "time_msc": 3, "deal": {"ticket": 9}})
+    storm.event("ticks", {"symbol": "EURUSD", "rows": tick_rows(1, 100)})
+    await listener.wait_for(lambda: len(listener.ticks_seen) == 100 and bool(listener.events))
+    first = int(TICK_SLICE_NS // ROW_COST_GUESS_NS)
+    assert listener.order[:4] == [(1, first), "other", "trade", (first + 1, listener.order[3][1])]
 
 
 async def test_slices_follow_what_rows_have_cost(
