@@ -250,6 +250,11 @@ class TerminalSession(asyncio.Protocol):
             self._transport.pause_reading()
         self._schedule_flush()
 
+    def _yield_to_loop(self) -> None:
+        if not self._resume_scheduled:
+            self._resume_scheduled = True
+            self._loop.call_soon(self._behind_the_rest)
+
     def _behind_the_rest(self) -> None:
         """Queue the next slice behind what the loop's next poll finds ready.
 
@@ -278,14 +283,13 @@ class TerminalSession(asyncio.Protocol):
         backlog = self._backlog
         clock = self._owner.work_clock_ns
         budget = self._owner.slice_ns
+        sliced = False  # whether this stretch has handed on a slice yet
         self._draining = True
         try:
             while backlog:
                 room_ns = 0 if started is None else budget - (clock() - started)
                 if started is not None and room_ns <= 0:
-                    if not self._resume_scheduled:
-                        self._resume_scheduled = True
-                        self._loop.call_soon(self._behind_the_rest)
+                    self._yield_to_loop()
                     return
                 event = backlog.popleft()
                 if not isinstance(event, EventReceived):
@@ -300,8 +304,15 @@ class TerminalSession(asyncio.Protocol):
                     continue
                 end = len(rows)
                 if started is not None:
-                    fits = max(MIN_SLICE_ROWS, int(room_ns / self._row_cost_ns))
-                    end = min(end, start + fits)
+                    fits = int(room_ns / self._row_cost_ns)
+                    if fits < min(MIN_SLICE_ROWS, end - start) and sliced:
+                        # what is left of the stretch would not hold the smallest slice:
+                        # the next one starts a stretch of its own
+                        backlog.appendleft(event)
+                        self._yield_to_loop()
+                        return
+                    end = min(end, start + max(MIN_SLICE_ROWS, fits))
+                    sliced = True
                 began = clock()
                 self._deliver(event, start, end)
                 if end > start:

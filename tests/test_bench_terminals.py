@@ -24,8 +24,8 @@ def test_the_many_terminals_bench_runs_every_part(tmp_path: Path) -> None:
     out = tmp_path / "terminals.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.terminals", "--counts", "2,3", "--eas", "1", "--reps",
-         "1", "--duration", "0.3", "--rpc-rate", "40", "--json", str(out)], cwd=ROOT, capture_output=True,
-        text=True, timeout=230, check=False)
+         "1", "--duration", "0.3", "--rpc-rate", "40", "--json", str(out)], cwd=ROOT,
+        capture_output=True, text=True, timeout=230, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = orjson.loads(out.read_bytes())
     assert [run["n"] for run in data["runs"]] == [2, 3]
@@ -37,6 +37,8 @@ def test_the_many_terminals_bench_runs_every_part(tmp_path: Path) -> None:
             assert phase["rpc"]["calls"] <= 40 * 0.3 + run["n"]
             assert phase["ticks"]["count"] > 0 and phase["ticks"]["silent_terminals"] == 0
         assert run["memory"]["loaded_kib"] > 0
+        # the storm's source and sink at the lower priority (bench.terminals.STORM_NICE)
+        assert run["storm_niceness"] == [data["plan"]["storm_nice"]] * 2 == [10, 10]
     summary = data["summary"]
     assert set(summary["emulated"]) == {"2", "3"} and summary["growth"]["to"] == 3
     assert data["compiled"]["rpc"]["calls"] >= 1 and summary["compiled"]["n"] == 1

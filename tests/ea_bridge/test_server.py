@@ -396,6 +396,9 @@ class MarkingListener(RecordingListener):
         self.session: TerminalSession | None = None
         #: called during the first slice (another EA sends something meanwhile, say)
         self.during_first_slice: Callable[[], None] | None = None
+        #: the work of each uninterrupted stretch of the loop that handed on rows, in order
+        self.stretches: list[int] = []
+        self._in_stretch = False
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
         if not self.order:  # the first slice: something else becomes ready meanwhile
@@ -404,6 +407,11 @@ class MarkingListener(RecordingListener):
                 self.during_first_slice()
         self.order.append((rows[0][0], rows[-1][0]))
         self.work.now += self.row_cost_ns * len(rows)
+        if not self._in_stretch:  # the first slice since the loop last ran other callbacks
+            self._in_stretch = True
+            self.stretches.append(0)
+            asyncio.get_running_loop().call_soon(setattr, self, "_in_stretch", False)
+        self.stretches[-1] += self.row_cost_ns * len(rows)
         if self.session is not None:
             self.paused_seen.append(self.session.reading_paused)
         super().ticks(terminal, symbol, rows)
@@ -490,6 +498,16 @@ async def test_slices_follow_what_rows_have_cost(
     assert sizes == sorted(sizes, reverse=True)[:-1] + sizes[-1:]  # shrinking as it learns
     assert all(size <= fits for size in sizes[8:])
     assert fits in sizes[8:-1]
+
+    listener.order.clear()
+    listener.stretches.clear()
+    listener.row_cost_ns = ROW_COST_NS * 6 // 10  # rows got cheaper than the estimate says
+    ea.event("ticks", {"symbol": "EURUSD", "rows": tick_rows(count + 1, 100)})
+    await listener.wait_for(lambda: len(listener.ticks_seen) == count + 100)
+    # a stretch stops where the smallest slice would no longer fit, not one slice after
+    assert max(listener.stretches) <= TICK_SLICE_NS
+    assert len(listener.slices()) > len(listener.stretches)  # (some held two slices)
+    count += 100
 
     listener.order.clear()
     listener.row_cost_ns = 3 * TICK_SLICE_NS  # a hundred subscribers, say
