@@ -1,6 +1,6 @@
 """Many terminals on one daemon: per-terminal latency, isolation from a storm, memory, growth.
 
-``python -m bench.terminals [--counts 10,50] [--eas 10] [--duration 3] [--reps 3]``; a full
+``python -m bench.terminals [--counts 10,50] [--eas 10] [--duration 2] [--reps 9]``; a full
 ``python -m bench`` runs it too (``--only terminals`` alone).
 
 Set-up per count N: ``mtgateway run`` (``bench.daemon``) with a token for each of N accounts
@@ -58,8 +58,8 @@ from .common import ROOT, Pinning, median, percentile, proc_cpu_s, spread
 from .daemon import RunDaemon
 from .fanout import Subscribers
 
-__all__ = ["EA_COUNT", "RATE_HZ", "RPC_RATE_HZ", "STORM_HZ", "STORM_NICE", "TERMINAL_COUNTS",
-           "run_terminals", "terminals_table"]
+__all__ = ["EA_COUNT", "PHASE_S", "RATE_HZ", "REPS", "RPC_RATE_HZ", "STORM_HZ", "STORM_NICE",
+           "TERMINAL_COUNTS", "run_terminals", "terminals_table"]
 
 SERVER: Final = "Bench-Fleet"
 FIRST_LOGIN: Final = 7100000
@@ -71,6 +71,12 @@ RATE_HZ: Final = 20.0
 STORM_HZ: Final = 5000.0
 RPC_BODY: Final = (b'{"jsonrpc":"2.0","id":1,"method":"symbol_info_tick",'
                    b'"params":{"symbol":"EURUSD"}}')
+#: Alternations of the baseline and the storm phase, and each phase's length. Three of 3 s
+#: gave isolation ratios that moved by +-0.25 from one run to the next on a quiet machine
+#: (the baseline's own p99 moved 30-60 % between phases at 50 terminals: the machine's
+#: drift); nine of 2 s put the median over more pairs in about the same time.
+REPS: Final = 9
+PHASE_S: Final = 2.0
 #: ``/rpc`` calls per second over the measured terminals (one at a time, round-robin). A
 #: steady load, not a closed loop: calling each time the previous answer came kept this
 #: process busy for half the client CPU (aiohttp's client is ~240 us of CPU a call), and the
@@ -345,6 +351,14 @@ async def _compiled(pinning: Pinning, n: int, duration_s: float, rate_hz: float,
             "rpc": rpc}
 
 
+def _paired(baseline: list[dict[str, Any]], storm: list[dict[str, Any]], part: str) -> float:
+    """The median over the repetitions of each storm phase's p99 over the baseline phase just
+    before it: the machine's drift from one repetition to the next (the baseline's own p99
+    moved 30-60 % between phases at 50 terminals) is shared within a pair."""
+    return median([s[part]["p99_us"] / b[part]["p99_us"]
+                   for b, s in zip(baseline, storm, strict=True) if b[part]["p99_us"]])
+
+
 def _summary(runs: list[dict[str, Any]], eas: dict[str, Any] | None) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for run in runs:
@@ -359,6 +373,8 @@ def _summary(runs: list[dict[str, Any]], eas: dict[str, Any] | None) -> dict[str
             "storm_tick_p99_us": med(s, "ticks", "p99_us"),
             "isolation_rpc": med(s, "rpc", "p99_us") / med(b, "rpc", "p99_us"),
             "isolation_ticks": med(s, "ticks", "p99_us") / med(b, "ticks", "p99_us"),
+            "isolation_rpc_paired": _paired(b, s, "rpc"),
+            "isolation_ticks_paired": _paired(b, s, "ticks"),
             "per_terminal_kib": run["memory"]["per_terminal_kib"],
             "silent_terminals": max(p["ticks"]["silent_terminals"] for p in b + s),
             "storm_ticks_per_s": med(s, "storm_terminal_ticks_per_s", ""),
@@ -383,7 +399,7 @@ def _summary(runs: list[dict[str, Any]], eas: dict[str, Any] | None) -> dict[str
 
 
 async def run_terminals(pinning: Pinning, *, counts: Sequence[int] = TERMINAL_COUNTS,
-                        eas: int = EA_COUNT, reps: int = 3, duration_s: float = 3.0,
+                        eas: int = EA_COUNT, reps: int = REPS, duration_s: float = PHASE_S,
                         rpc_rate_hz: float = RPC_RATE_HZ, storm_nice: int = STORM_NICE,
                         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Every count of emulated terminals, then the compiled EAs (``eas`` 0: none);
@@ -431,6 +447,11 @@ def terminals_table(summary: dict[str, Any]) -> str:
         lines.append(f"{str(c['n']) + ' EAs':>10} {_f(c['rpc_p50_us']):>8} "
                      f"{_f(c['rpc_p99_us']):>8} {'-':>9} {'-':>9} {'-':>8} {'-':>9} "
                      f"{_f(c['per_terminal_kib']):>9}")
+    lines.append("isolation, paired (median over the repetitions of storm p99 / the baseline "
+                 "p99 before it) /rpc / ticks: " + ", ".join(
+                     f"{_f(row['isolation_rpc_paired'], 2)} / "
+                     f"{_f(row['isolation_ticks_paired'], 2)} (n={n})"
+                     for n, row in summary["emulated"].items()))
     lines.append(f"isolation {'met' if summary['isolation_met'] else 'MISSED'}; the storm "
                  "terminal's subscriber received " + ", ".join(
                      f"{_f(row['storm_ticks_per_s'])}/s (n={n})"
@@ -446,8 +467,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="emulated terminal counts, comma-separated (default 10,50)")
     parser.add_argument("--eas", type=int, default=EA_COUNT,
                         help="compiled EAs on a daemon of their own (0: none; default 10)")
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per phase")
+    parser.add_argument("--reps", type=int, default=REPS,
+                        help=f"alternations of the baseline and storm phases (default {REPS})")
+    parser.add_argument("--duration", type=float, default=PHASE_S,
+                        help=f"seconds per phase (default {PHASE_S:g})")
     parser.add_argument("--rpc-rate", type=float, default=RPC_RATE_HZ,
                         help="/rpc calls per second over the measured terminals "
                              f"(0: a closed loop; default {RPC_RATE_HZ:g})")

@@ -43,3 +43,6 @@ def test_the_many_terminals_bench_runs_every_part(tmp_path: Path) -> None:
     assert set(summary["emulated"]) == {"2", "3"} and summary["growth"]["to"] == 3
     assert data["compiled"]["rpc"]["calls"] >= 1 and summary["compiled"]["n"] == 1
     assert "Many terminals, one daemon" in proc.stdout
+    for row in summary["emulated"].values():  # the paired ratio is a ratio of the phases'
+        assert row["isolation_rpc_paired"] > 0 and row["isolation_ticks_paired"] > 0
+    assert "isolation, paired" in proc.stdout
