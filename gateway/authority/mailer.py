@@ -1,4 +1,5 @@
-"""E-mail to owners: the approval code, the "device approved" notice and the approval lock.
+"""E-mail to owners: the approval code, the "device approved" notice, the approval lock and
+the security notices (the password or the second factor changed).
 
 :class:`SmtpMailer` is the only place aiosmtplib is imported. :class:`RecordingMailer` keeps
 messages in memory behind the same :class:`Mailer` protocol, for tests and for ``mtgateway
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import aiosmtplib
 
@@ -29,6 +30,8 @@ __all__ = [
     "approval_code_message",
     "approvals_locked_message",
     "approved_message",
+    "SECURITY_NOTICES",
+    "security_notice_message",
 ]
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -112,6 +115,41 @@ def approved_message(request: ApprovalRequest, from_address: str,
         f"at {_when(request.requested_at)} and can now use your tokens.\n\n"
         f"Not you? Revoke it in {console_hint} (Devices, Revoke), and revoke the token\n"
         "it presented (Tokens, Revoke).\n")
+    return message
+
+
+#: The changes an owner is told of at once, by the activity kind that records each: the subject
+#: and what happened. Each is what someone who took the password (or the mailbox's reset
+#: link) would do to keep the account, so the owner hears of it even when it was not them.
+SECURITY_NOTICES: Final = {
+    "password_changed": ("your console password was changed",
+                         "your console password was changed on the Settings page"),
+    "password_reset": ("your console password was reset",
+                       "your console password was reset with a link sent to this address"),
+    "second_factor_on": ("two-step sign-in was turned on",
+                         "two-step sign-in was turned on for your console"),
+    "second_factor_off": ("two-step sign-in was turned off",
+                          "two-step sign-in was turned off for your console: a password "
+                          "alone signs in again"),
+    "recovery_codes_new": ("new recovery codes were made",
+                           "new recovery codes were made for your console's two-step "
+                           "sign-in (the old ones no longer work)"),
+}
+
+
+def security_notice_message(owner_email: str, kind: str, at: int,
+                            from_address: str) -> EmailMessage:
+    """The notice of one of :data:`SECURITY_NOTICES`: what changed, when, and what to do if
+    it was not the owner. ``KeyError`` for a kind that is not one of them."""
+    subject, what = SECURITY_NOTICES[kind]
+    message = _message(from_address, owner_email, f"MT Gateway: {subject}", at)
+    message.set_content(
+        f"At {_when(at)}, {what}.\n\n"
+        "If that was you, there is nothing to do.\n\n"
+        "Not you? Someone else can sign in as you. Reset your password now (the console's\n"
+        "sign-in page, \"Forgot your password?\"): a new password signs out every browser.\n"
+        "Then read the console's Activity page, and revoke the devices (Devices) and tokens\n"
+        "(Tokens) you do not know.\n")
     return message
 
 

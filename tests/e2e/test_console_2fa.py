@@ -202,6 +202,9 @@ async def test_the_owner_api_and_the_cli_client_need_the_code(console: Console,
 async def test_forgot_password_by_the_link_from_the_smtp_sink(console: Console,
                                                               browser: Browser) -> None:
     key, _ = await enrol(console, browser)
+    [notice] = await console.sink.wait_for(1)
+    assert notice["To"] == OWNER
+    assert notice["Subject"] == "MT Gateway: two-step sign-in was turned on"
     stranger = Browser(console.url)
     try:
         form = await stranger.get("/forgot")
@@ -211,7 +214,7 @@ async def test_forgot_password_by_the_link_from_the_smtp_sink(console: Console,
         known = await stranger.post("/forgot", {"csrf": form.csrf(), "email": OWNER})
         assert unknown.status == known.status == 200
         assert unknown.text == known.text  # the same answer: no enumeration
-        [mail] = await console.sink.wait_for(1)
+        _, mail = await console.sink.wait_for(2)
         assert mail["To"] == OWNER
         body = mail.get_payload(decode=True)
         assert isinstance(body, bytes)
@@ -228,6 +231,9 @@ async def test_forgot_password_by_the_link_from_the_smtp_sink(console: Console,
                                           "new_password": "a brand new password",
                                           "new_password2": "a brand new password"})
         assert done.status == 200 and "Password set." in done.text
+        *_, told = await console.sink.wait_for(3)  # the owner hears of it at once
+        assert told["To"] == OWNER
+        assert told["Subject"] == "MT Gateway: your console password was reset"
         again = await stranger.get(path)
         assert again.status == 410 and "expired or was already used" in again.text
         fresh_form = await stranger.get("/forgot")  # a gone link's page has no form

@@ -25,11 +25,20 @@ NEW_PASSWORD = "a-brand-new-password"
 
 
 def _link(console: Console, index: int) -> str:
-    payload = console.sink.messages[index].get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    match = re.search(r"http://127\.0\.0\.1:\d+(/reset/\S+)", payload.decode())
-    assert match is not None
-    return match.group(1)
+    """The path of the ``index``-th reset link the sink received (the security notices
+    between them carry none)."""
+    links = []
+    for message in console.sink.messages:
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        match = re.search(r"http://127\.0\.0\.1:\d+(/reset/\S+)", payload.decode())
+        if match is not None:
+            links.append(match.group(1))
+    return links[index]
+
+
+def _subjects(console: Console) -> list[str]:
+    return [str(message["Subject"]) for message in console.sink.messages]
 
 
 async def _sign_in(b: Owner, password: str) -> None:
@@ -121,7 +130,9 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
         await b.wait_for("#forgot-sent")
         await b.fits("06-forgot-sent")
         await b.shot("06-forgot-sent")
-        await console.sink.wait_for(1)
+        await console.sink.wait_for(2)  # the notice that two-step sign-in is on, the link
+        assert _subjects(console) == ["MT Gateway: two-step sign-in was turned on",
+                                      "MT Gateway: reset your console password"]
         link = _link(console, 0)
         await b.page(link, "#reset-form", "07-reset-form")
         await b.fill({"acct-new_password": NEW_PASSWORD, "acct-new_password2": NEW_PASSWORD})
@@ -143,6 +154,7 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
         await b.fill({"forgot-email": OWNER})
         await b.submit("forgot-submit")
         await b.wait_for("#forgot-sent")
-        await console.sink.wait_for(2)
+        await console.sink.wait_for(4)  # and the notice of the reset, then this link
+        assert "MT Gateway: your console password was reset" in _subjects(console)
         clock.now += TTL_S
         await b.page(_link(console, 1), "#reset-gone", "09-link-expired")

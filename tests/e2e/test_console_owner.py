@@ -253,6 +253,10 @@ async def test_changing_the_password_checks_the_old_one_and_ends_other_sessions(
         assert (await other.sign_in(OWNER, PASSWORD)).status == 401
         assert (await other.sign_in(OWNER, new)).status == 303
         assert 'data-kind="password_changed"' in (await browser.get("/activity")).text
+        [told] = await console.sink.wait_for(1)  # the owner hears of it by e-mail at once
+        assert told["To"] == OWNER
+        assert told["Subject"] == "MT Gateway: your console password was changed"
+        assert new not in str(told.get_payload(decode=True))
     finally:
         await other.close()
 

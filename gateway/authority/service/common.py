@@ -21,7 +21,7 @@ from ..activity import ActivityLog
 from ..database import DatabaseUnavailable, Tx
 from ..errors import AuthorityError
 from ..feed import RevocationFeed
-from ..mailer import Mailer
+from ..mailer import Mailer, security_notice_message
 from ..records import DEFAULT_RISK, RiskPolicy
 from ..reports import create_tables as create_report_tables
 from ..store import AuthorityStore, TokenRow
@@ -168,6 +168,12 @@ class Shared:
     def mail(self, message: EmailMessage) -> asyncio.Task[bool]:
         """Send ``message`` in the background; the task answers whether it went out."""
         return self.spawn(self._deliver(message))
+
+    def notify(self, owner_email: str, kind: str, at: int) -> asyncio.Task[bool]:
+        """Tell the owner, in the background, of a change to how they sign in (a kind of
+        ``mailer.SECURITY_NOTICES``); called once the change is committed."""
+        return self.mail(security_notice_message(owner_email, kind, at,
+                                                 self.mailer.from_address))
 
     async def drain(self) -> None:
         """Wait for the e-mails still being sent (failures were logged, not raised)."""

@@ -58,7 +58,9 @@ class Owners:
         if len(new_password) < 8:
             raise ValueError("the password must have at least 8 characters")
         hashed = await asyncio.to_thread(hash_password, new_password)
-        await self._shared.run(self._change_password, email, hashed, self._shared.now())
+        now = self._shared.now()
+        await self._shared.run(self._change_password, email, hashed, now)
+        self._shared.notify(email, "password_changed", now)
 
     def _change_password(self, tx: Tx, email: str, hashed: str, now: int) -> None:
         if not self._store.set_owner_password(tx, email, hashed):

@@ -126,8 +126,11 @@ class Resets:
         if len(new_password) < 8:
             raise ValueError("the password must have at least 8 characters")
         hashed = await asyncio.to_thread(hash_password, new_password)
-        return await self._shared.run(self._complete, _digest(token), hashed,
-                                      self._shared.now())
+        now = self._shared.now()
+        email = await self._shared.run(self._complete, _digest(token), hashed, now)
+        if email is not None:
+            self._shared.notify(email, "password_reset", now)
+        return email
 
     def _complete(self, tx: Tx, digest: str, hashed: str, now: int) -> str | None:
         row = tx.execute("UPDATE password_resets SET used_at = ? WHERE token_sha256 = ? "

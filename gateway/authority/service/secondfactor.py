@@ -111,8 +111,12 @@ class SecondFactor:
         (shown once), or ``None`` for a wrong code or nothing pending."""
         email = normalize_email(email)
         codes = totp.new_recovery_codes(self._randbelow)
-        done = await self._shared.run(self._confirm, email, code, codes, self._shared.clock())
-        return codes if done else None
+        at = self._shared.clock()
+        done = await self._shared.run(self._confirm, email, code, codes, at)
+        if not done:
+            return None
+        self._shared.notify(email, "second_factor_on", int(at))
+        return codes
 
     def _confirm(self, tx: Tx, email: str, code: str, codes: list[str], at: float) -> bool:
         row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
@@ -141,7 +145,9 @@ class SecondFactor:
         password and a code. ``ValueError`` when no second factor is on."""
         email = normalize_email(email)
         codes = totp.new_recovery_codes(self._randbelow)
-        await self._shared.run(self._regenerate, email, codes, self._shared.now())
+        now = self._shared.now()
+        await self._shared.run(self._regenerate, email, codes, now)
+        self._shared.notify(email, "recovery_codes_new", now)
         return codes
 
     def _regenerate(self, tx: Tx, email: str, codes: list[str], now: int) -> None:
@@ -153,8 +159,11 @@ class SecondFactor:
     async def disable(self, email: str) -> bool:
         """Turn the second factor off (secret and recovery codes deleted); whether it was on.
         The caller checked the password and a code."""
-        return await self._shared.run(self._disable, normalize_email(email),
-                                      self._shared.now())
+        email, now = normalize_email(email), self._shared.now()
+        was = await self._shared.run(self._disable, email, now)
+        if was:
+            self._shared.notify(email, "second_factor_off", now)
+        return was
 
     def _disable(self, tx: Tx, email: str, now: int) -> bool:
         was = self._status(tx, email).enabled

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -142,6 +143,8 @@ async def test_reset_link_is_single_use_ends_sessions_and_keeps_the_second_facto
         pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
     first, second, clock, mailer = pair
     await _enrol(first, clock)
+    await first._shared.drain()
+    mailer.messages.clear()  # (the notice that two-step sign-in was turned on)
     await first.sessions.create(SessionRow("k" * 64, OWNER, "csrf", clock.now, clock.now, ""),
                                 seen_before=0, created_before=0)
     await first.resets.request(" Owner@Example.com ", "http://127.0.0.1:1/reset/")
@@ -198,3 +201,42 @@ async def test_reset_requests_are_limited_per_address_and_per_owner(
     rows = await fetch(first.store.database, "SELECT count(*) FROM reset_requests "
                        "WHERE address = ?", (stranger,))
     assert int(rows[0][0]) == PER_ADDRESS
+
+
+async def test_the_owner_is_told_at_once_when_how_they_sign_in_changes(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    """Each change someone holding the password would make to keep the account (the
+    password changed or reset, two-step sign-in on or off, new recovery codes) mails the
+    owner a notice saying when and what to do if it was not them; a wrong code, or turning
+    off what was not on, changes nothing and mails nothing."""
+    first, second, clock, mailer = pair
+    enrolment = await first.second_factor.start(OWNER)
+    right = totp.totp(_key(enrolment.secret_b32), clock.now)
+    assert await first.second_factor.confirm(OWNER, f"{(int(right) + 1) % 10**6:06d}") is None
+    await _enrol(first, clock)
+    await second.second_factor.regenerate(OWNER)
+    await first.owners.change_password(OWNER, "another long password")
+    assert await second.second_factor.disable(OWNER)
+    assert not await second.second_factor.disable(OWNER)
+    await first.resets.request(OWNER, "http://x/reset/")
+    await first._shared.drain()
+    assert await first.resets.complete(_link(mailer), "a brand new password") == OWNER
+    await first._shared.drain()
+    await second._shared.drain()
+    subjects = [str(m["Subject"]) for m in mailer.messages]
+    assert subjects == [
+        "MT Gateway: two-step sign-in was turned on",
+        "MT Gateway: new recovery codes were made",
+        "MT Gateway: your console password was changed",
+        "MT Gateway: two-step sign-in was turned off",
+        "MT Gateway: reset your console password",
+        "MT Gateway: your console password was reset",
+    ]
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(clock.now)))
+    for message in mailer.messages:
+        assert message["To"] == OWNER and message["Date"] and message["Message-ID"]
+        if "reset your console password" in str(message["Subject"]):
+            continue
+        body = message.get_content()
+        assert when in body and "Forgot your password?" in body
+        assert "a brand new password" not in body and "another long" not in body
