@@ -301,6 +301,13 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _join(threads: list[threading.Thread], timeout_s: float) -> None:
+    """Wait for ``threads`` to end, ``timeout_s`` at most in all."""
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class _Workers:
     """``size`` daemon threads taking jobs off one queue (daemon threads: one stuck on a
     paused server must not hold up the process's exit)."""
@@ -323,14 +330,15 @@ class _Workers:
                     thread.start()
         self._queue.put(job)
 
-    def stop(self) -> None:
-        """Let every thread end once the jobs queued before are done; a later job starts new
-        ones, on a queue of their own."""
+    def stop(self) -> list[threading.Thread]:
+        """Let every thread end once the jobs queued before are done (the threads, for the
+        caller to wait for); a later job starts new ones, on a queue of their own."""
         with self._lock:
-            for _ in self._threads:
+            threads, self._threads = self._threads, []
+            for _ in threads:
                 self._queue.put(None)
-            self._threads = []
             self._queue = queue.SimpleQueue()
+        return threads
 
     def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
         # this generation's queue: stop() gives the next one its own
@@ -597,9 +605,15 @@ class Database:
     # -- shutdown ---------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop the workers (the transactions queued finish first) and close the pool's
-        connections; a later :meth:`run` starts them again."""
-        self._workers.stop()
+        """Stop the workers, waiting (off the loop) for the transactions queued and under
+        way to end, so nothing writes to the database's files once this returns (a SQLite
+        journal created after a shutdown removed its directory was a test's flake); then
+        close the pool's connections. A later :meth:`run` starts workers again. The wait is
+        bounded by the statement timeout (a worker stuck on a paused server is a daemon
+        thread and does not hold the process's exit)."""
+        stopped = self._workers.stop()
+        if stopped:
+            await asyncio.to_thread(_join, stopped, self.statement_timeout_s + 1.0)
         pool, self._pool = self._pool, None
         if pool is not None:
             # pool.close() joins its maintenance threads: off the loop

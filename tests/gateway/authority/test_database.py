@@ -277,3 +277,31 @@ async def test_a_caller_waits_at_most_the_bound(tmp_path: Path) -> None:
     holder.close()
     assert await db.run(_count) == 0
     await db.close()
+
+
+async def test_close_waits_for_the_transaction_under_way(db: Database) -> None:
+    """``close`` returns only once the transaction a worker is running has ended, so nothing
+    writes to the database's files afterwards (a SQLite journal appearing after a console's
+    shutdown removed its directory failed a test run); the transaction commits."""
+    started, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def slow(tx: Tx) -> None:
+        tx.execute("CREATE TABLE IF NOT EXISTS waited (x INTEGER)")
+        started.set()
+        assert release.wait(30)
+        tx.execute("INSERT INTO waited VALUES (1)")
+        order.append("transaction ended")
+
+    running = asyncio.create_task(db.run(slow))
+    assert await asyncio.to_thread(started.wait, 30)
+    closing = asyncio.create_task(db.close())
+    closing.add_done_callback(lambda _: order.append("closed"))
+    for _ in range(10):  # the loop turns; a close that does not wait is done by now
+        await asyncio.sleep(0)
+    assert not closing.done()
+    release.set()
+    await closing
+    await running
+    assert order == ["transaction ended", "closed"]
+    assert await db.run(lambda tx: tx.execute("SELECT count(*) FROM waited").fetchone()[0]) == 1
