@@ -115,8 +115,13 @@ inline uint SocketIsReadable(const int s) {
   _Sock* k = _sock(s); if (!k) return 0;
   int n = 0; if (ioctl(k->fd, FIONREAD, &n) < 0) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
   if (n == 0 && k->alive) {
-    pollfd p{k->fd, POLLIN, 0};
-    if (poll(&p, 1, 0) == 1) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
+    // One look, not two: bytes that land between an empty FIONREAD and a poll would make the
+    // poll's "readable" look like the peer's close. A peek tells the two apart.
+    char c; ssize_t r = recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0;
+    }
+    if (r > 0 && ioctl(k->fd, FIONREAD, &n) < 0) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
   }
   if (n == 0 && k->alive) {
     const char* mode = getenv("MQLSHIM_SPECULATIVE_READABLE");
