@@ -163,14 +163,14 @@ private:
 
    void              Mix(const string sample)
      {
-      uchar raw[], input[], digest[];
+      uchar raw[], joined[], digest[];
       Utf8Bytes(sample, raw);
       int n = ArraySize(state);
-      ArrayResize(input, n + ArraySize(raw));
+      ArrayResize(joined, n + ArraySize(raw));
       if(n > 0)
-         ArrayCopy(input, state, 0, 0, n);
-      ArrayCopy(input, raw, n, 0, ArraySize(raw));
-      if(Sha256(input, digest))
+         ArrayCopy(joined, state, 0, 0, n);
+      ArrayCopy(joined, raw, n, 0, ArraySize(raw));
+      if(Sha256(joined, digest))
          ArrayCopy(state, digest, 0, 0, 32);
      }
 
@@ -198,12 +198,12 @@ public:
    string            Nonce(void)
      {
       Stir();
-      uchar raw[], input[], digest[];
+      uchar raw[], joined[], digest[];
       Utf8Bytes("mtgw-ea-nonce-v1", raw);
-      ArrayResize(input, 32 + ArraySize(raw));
-      ArrayCopy(input, state, 0, 0, 32);
-      ArrayCopy(input, raw, 32, 0, ArraySize(raw));
-      if(!Sha256(input, digest))
+      ArrayResize(joined, 32 + ArraySize(raw));
+      ArrayCopy(joined, state, 0, 0, 32);
+      ArrayCopy(joined, raw, 32, 0, ArraySize(raw));
+      if(!Sha256(joined, digest))
          return "";
       Stir();
       return HexLower(digest);
