@@ -31,7 +31,8 @@ inline int64_t _tick_floor(int64_t t) { int64_t q = _q_ns(); int64_t rel = t - _
 // GetTickCount counts from the machine's start (here: an hour before the program's).
 inline uint GetTickCount() { return (uint)(3600000 + (_tick_floor(_mono_ns()) - _start_ns) / 1000000); }
 inline ulong GetTickCount64() { return (ulong)GetTickCount(); }
-inline ulong GetMicrosecondCount() { return (ulong)((_mono_ns() - _start_ns) / 1000); }
+inline long _usec_reads = 0;  // GetMicrosecondCount calls so far (a test counts the EA's samples)
+inline ulong GetMicrosecondCount() { ++_usec_reads; return (ulong)((_mono_ns() - _start_ns) / 1000); }
 
 inline volatile sig_atomic_t _stopped = 0;
 inline bool IsStopped() { return _stopped != 0; }

@@ -71,6 +71,12 @@ inline bool SocketClose(const int s) {
 }
 inline bool SocketConnect(int s, const string& server, uint port, uint timeout_receive_ms) {
   _Sock* k = _sock(s); if (!k) return false;
+  static bool first = true;  // what the program had done when it first reached for the network
+  if (first) {
+    first = false;
+    printf("KIT: first SocketConnect after %ld timer passes, %lld ms, %ld microsecond-clock reads\n",
+           _timer_passes, (long long)((_mono_ns() - _start_ns) / 1000000), _usec_reads); fflush(stdout);
+  }
   std::string host = server.utf8();
   if (!_host_allowed(host)) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return false; }
   sockaddr_in a{}; a.sin_family = AF_INET; a.sin_port = htons((uint16_t)port);
