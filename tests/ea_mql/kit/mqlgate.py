@@ -620,8 +620,9 @@ def _kit_strict(src: Source) -> Iterator[tuple[Token, str, str]]:
         return
     if not any(d.text == "#property" and len(d.parts) > 1 and d.parts[1].text == "strict"
                for d in src.pp):
-        yield (Token("pp", "#property strict", 1), "missing: an MQL4 program without it "
-               "compiles in MQL4's legacy mode, whose rules the kit does not model", KIT_PAGE)
+        yield (Token("pp", "#property strict", 1), "missing: an MQL4 program without "
+               "'#property strict' compiles in MQL4's legacy mode, whose rules the kit does "
+               "not model", KIT_PAGE)
 
 
 RULES: tuple[Rule, ...] = (
