@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,3 +238,25 @@ def test_the_language_data_name_their_pages() -> None:
                    for extra in data["reserved"]["elsewhere"])
     assert "strict" in mqlgate.language("mql4").reserved
     assert "sinput" in mqlgate.language("mql5").reserved
+
+
+def test_a_literal_or_comment_that_never_ends_is_a_fault_at_its_line(tmp_path: Path) -> None:
+    """What the tokenizer cannot read is refused like any rule, with the line it starts on;
+    the preprocessor's command line prints each fault on a line of its own."""
+    text = 'int ok = 1;\nstring s = "open;\nint x = 2;\n'
+    faults = mqlgate.check_text(text, "x.mqh")
+    assert [(f.file, f.line, f.rule) for f in faults] == [("x.mqh", 2, "lexer")], faults
+    assert "literal is not closed" in faults[0].why
+    assert [(f.line, f.why) for f in mqlgate.check_text("int a;\n\n/* open\n", "y.mqh")] == \
+        [(3, "a /* comment never ends")]
+    tree = tmp_path / "MQL5"
+    shutil.copytree(MQL5_DIR, tree)
+    (tree / CRYPTO).write_text((tree / CRYPTO).read_text(encoding="utf-8").replace(
+        SAME, SAME + "   int auto = 1;\n   int goto = 2;\n", 1), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), str(tree), str(tmp_path / "out")],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 2, run.stderr
+    assert all(line.startswith(f"mqlpp: refused: {CRYPTO}:") for line in lines), run.stderr
+    assert "'auto'" in lines[0] and "'goto'" in lines[1], run.stderr

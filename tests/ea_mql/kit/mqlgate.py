@@ -142,7 +142,12 @@ WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 class LexError(Exception):
-    """A string, character literal or comment that never ends."""
+    """A string, character literal or comment that never ends: where, and what."""
+
+    def __init__(self, line: int, why: str) -> None:
+        super().__init__(f"{line}: {why}")
+        self.line = line
+        self.why = why
 
 
 def tokenize(text: str) -> list[Token]:
@@ -165,7 +170,7 @@ def tokenize(text: str) -> list[Token]:
         if text.startswith("/*", i):
             j = text.find("*/", i + 2)
             if j < 0:
-                raise LexError(f"{line}: a /* comment never ends")
+                raise LexError(line, "a /* comment never ends")
             line += text.count("\n", i, j)
             i = j + 2
             continue
@@ -193,10 +198,10 @@ def tokenize(text: str) -> list[Token]:
             while j < n and text[j] != c:
                 if text[j] == "\n":
                     kind = "string" if c == '"' else "character"
-                    raise LexError(f"{line}: a {kind} literal is not closed on its line")
+                    raise LexError(line, f"a {kind} literal is not closed on its line")
                 j += 2 if text[j] == "\\" else 1
             if j >= n:
-                raise LexError(f"{line}: a literal never ends")
+                raise LexError(line, "a literal never ends")
             out.append(Token("str" if c == '"' else "chr", text[i:j + 1], line))
             i = j + 1
             continue
@@ -663,8 +668,7 @@ def check_text(text: str, shown: str, lang: str = "mql5", program: bool = False)
     try:
         tokens = tokenize(text)
     except LexError as exc:
-        line, _, why = str(exc).partition(": ")
-        return [Fault(shown, int(line), "", why, language(lang).page("syntax"), "lexer")]
+        return [Fault(shown, exc.line, "", exc.why, language(lang).page("syntax"), "lexer")]
     code = _code_between_imports(tokens)
     pp = [t for t in tokens if t.kind == "pp"]
     src = Source(shown, language(lang), program, code, pp,

@@ -52,7 +52,12 @@ IMPORTED = re.compile(rf"^\s*(?P<ret>{IDENT})\s+(?P<name>{IDENT})\s*\((?P<params
 
 
 class Refused(Exception):
-    """A construct the rewriting cannot give MQL meaning to (the gate refuses most first)."""
+    """A construct the rewriting cannot give MQL meaning to (the gate refuses most first):
+    one line per fault, each naming file and line."""
+
+    def __init__(self, *faults: str) -> None:
+        super().__init__("\n".join(faults))
+        self.faults = faults
 
 
 def split_code(line: str, in_block: bool) -> tuple[list[tuple[str, str]], bool]:
@@ -194,7 +199,7 @@ def convert(src_root: Path, out_root: Path, lang: str = "mql5") -> list[Path]:
     """
     faults = mqlgate.check_tree(src_root, lang)
     if faults:
-        raise Refused("\n".join(str(f) for f in faults))
+        raise Refused(*(str(f) for f in faults))
     written = []
     for f in mqlgate.sources(src_root, lang):
         rel = f.relative_to(src_root)
@@ -215,7 +220,7 @@ def main(argv: list[str]) -> int:
     try:
         convert(Path(argv[1]), Path(argv[2]), lang)
     except Refused as exc:
-        for line in str(exc).splitlines():
+        for line in exc.faults:
             print(f"mqlpp: refused: {line}", file=sys.stderr)
         return 2
     return 0
