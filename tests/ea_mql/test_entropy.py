@@ -3,7 +3,10 @@ send its first hello on its first timer pass, its nonce drawn from one or two re
 microsecond clock that counts from the program's start (10-14 bits of jitter). Now no hello
 goes out before the pool has its stirs: 64 of them, over at least a second, four clock readings
 each. The kit's clock is the program's own (kit/common/mql_clock.h), and the kit reports what
-the EA had done when it first reached for the network."""
+the EA had done when it first reached for the network. Before that first network call the kit
+does not wait a Sleep out but moves every clock the program reads by its length
+(test_kit_clock.py), so the second is the program's and the assertions read its clock, as a
+terminal would show it."""
 
 from __future__ import annotations
 

@@ -130,11 +130,20 @@ def reviewed() -> dict[str, dict[str, object]]:
 def used(root: Path, lang: str) -> tuple[set[str], set[str]]:
     """(functions called, constants named) by the sources under ``root`` that they do not
     declare: MQL's own, each to be found in the reference."""
+    texts = tuple(path.read_text(encoding="utf-8") for path in mqlgate.sources(root, lang))
+    calls, names = _used(texts, lang)
+    return set(calls), set(names)
+
+
+@cache
+def _used(texts: tuple[str, ...], lang: str) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`used` of these sources' texts (cached: the tests ask often, the tree rarely
+    changes)."""
     declared: set[str] = set()
     calls: set[str] = set()
     names: set[str] = set()
-    for path in mqlgate.sources(root, lang):
-        tokens = mqlgate.tokenize(path.read_text(encoding="utf-8"))
+    for text in texts:
+        tokens = mqlgate.tokenize(text)
         code = [t for t in tokens if t.kind != "pp"]
         pp = [t for t in tokens if t.kind == "pp"]
         declared |= {d.token.text for d in mqlgate.declarations(code)}
@@ -149,7 +158,7 @@ def used(root: Path, lang: str) -> tuple[set[str], set[str]]:
             nxt = seq[i + 1].text if i + 1 < len(seq) else ""
             (calls if nxt == "(" else names).add(t.text)
     words = set(mqlgate.language(lang).reserved) | mqlgate.CPP_ONLY
-    return calls - declared - words, names - declared - words - calls
+    return frozenset(calls - declared - words), frozenset(names - declared - words - calls)
 
 
 def is_type(name: str) -> bool:

@@ -93,7 +93,7 @@ inline double GlobalVariableGet(const string& name) {
 }
 inline datetime GlobalVariableSet(const string& name, double value) {
   if (name.u.size() > 63) { _LastError = ERR_INVALID_PARAMETER; return datetime(0); }
-  _gvars()[name.utf8()] = value; return datetime((long)time(nullptr));
+  _gvars()[name.utf8()] = value; return datetime((long)time(nullptr) + (long)(_slept_ns / 1000000000));  // the program's clock (mql_clock.h)
 }
 // A temporary variable: it lives until the terminal closes (here: the process).
 inline bool GlobalVariableTemp(const string& name) {

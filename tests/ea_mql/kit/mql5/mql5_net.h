@@ -59,6 +59,7 @@ inline int _open_sockets() { return (int)_socks().size(); }
 
 inline int SocketCreate(uint flags = SOCKET_DEFAULT) {
   (void)flags;
+  ::_reach_network();
   if (_sockets_refused()) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return INVALID_HANDLE; }
   if (_open_sockets() >= _MAX_SOCKETS) { _LastError = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
   int fd = socket(AF_INET, SOCK_STREAM, 0);
