@@ -295,9 +295,10 @@ def reference_protos(lang: str, name: str) -> tuple[list[Proto], str | None]:
 
 
 @cache
-def reference_text(lang: str) -> str:
-    """Every page of ``lang``'s reference as one text (to find a constant's name in)."""
-    return "\n".join(orjson.dumps(e).decode() for e in _entries() if e.get("version") == lang)
+def reference_words(lang: str) -> frozenset[str]:
+    """Every word on every page of ``lang``'s reference (to find a constant's name in)."""
+    return frozenset(re.findall(r"[A-Za-z_]\w*", "\n".join(
+        orjson.dumps(e).decode() for e in _entries() if e.get("version") == lang)))
 
 
 # ---- the comparison -----------------------------------------------------------------------------
