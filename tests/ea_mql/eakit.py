@@ -141,6 +141,16 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path =
         shutil.rmtree(work, ignore_errors=True)
 
 
+def build_probe(work: Path, source: str) -> Path:
+    """A one-file Expert Advisor (``source``, the MQL5 text) built against the kit in ``work``:
+    the kit's own tests run such probes to show one behaviour of the kit."""
+    tree = work / "MQL5"
+    (tree / "Experts").mkdir(parents=True)
+    (tree / "Include").mkdir()
+    (tree / "Experts" / "Probe.mq5").write_text(source, encoding="utf-8")
+    return build_ea(tree, work / "bin")
+
+
 def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 60,
                   history_s: int = 900, **switches: Any) -> dict[str, Any]:
     """Write the fake terminal's fixture from ``terminal``'s answers; returns it.

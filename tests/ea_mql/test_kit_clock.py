@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.ea_mql.conftest import make_fixture
-from tests.ea_mql.eakit import build_ea
+from tests.ea_mql.eakit import build_probe
 
 #: Sleeps before and after its first network call, and says what each clock showed.
 PROBE = """\
@@ -49,11 +49,7 @@ REPORT = re.compile(r"PROBE slept (\d+) (\d+) (\d+) then (\d+) connected")
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = tmp_path_factory.mktemp("clock") / "MQL5"
-    (tree / "Experts").mkdir(parents=True)
-    (tree / "Include").mkdir()
-    (tree / "Experts" / "Probe.mq5").write_text(PROBE, encoding="utf-8")
-    return build_ea(tree, tree.parent / "bin")
+    return build_probe(tmp_path_factory.mktemp("clock"), PROBE)
 
 
 async def _run(probe: Path, tmp_path: Path, **env: str) -> list[str]:
