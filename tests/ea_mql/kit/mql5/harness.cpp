@@ -151,6 +151,7 @@ int main() {
   while (!_indicators().empty()) { _Ind& i = _indicators().front(); i.refs = 1; IndicatorRelease(i.handle); }
   printf("KIT: handled timer=%ld tick=%ld chart=%ld other=%ld dropped=%ld\n", _queue.handled[_EV_TIMER],
          _queue.handled[_EV_TICK], _queue.handled[_EV_CHART], _queue.handled[_EV_OTHER], _queue.dropped);
+  printf("KIT: slept without waiting %lld ms\n", (long long)(_slept_ns / 1000000));
   printf("EXIT sockets_open=%d\n", _open_sockets()); fflush(stdout);
   return 0;
 }

@@ -787,7 +787,8 @@ inline uint _validate(const MqlTradeRequest& r, FakeSymbol*& s, std::string& why
   }
   return 0;
 }
-[[nodiscard]] inline bool OrderCheck(const MqlTradeRequest& r, MqlTradeCheckResult& c) {
+// The request is taken as the reference declares it, "MqlTradeRequest& request": not const.
+[[nodiscard]] inline bool OrderCheck(MqlTradeRequest& r, MqlTradeCheckResult& c) {
   if (!_known_action(r.action)) { _LastError = ERR_INVALID_PARAMETER; return false; }  // the structure check: no retcode
   FakeSymbol* s; std::string why; uint rc = _validate(r, s, why);
   double bal = _term.account.n["balance"], profit = _positions_profit(), margin = _positions_margin();
@@ -878,7 +879,7 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
 // when the request fails the terminal's own structure check (ERR_TRADE_SEND_FAILED), and false
 // with the server's retcode when the server refuses. Its transactions reach OnTradeTransaction
 // after the running handler returns, REQUEST last (or shuffled).
-[[nodiscard]] inline bool OrderSend(const MqlTradeRequest& r, MqlTradeResult& res) {
+[[nodiscard]] inline bool OrderSend(MqlTradeRequest& r, MqlTradeResult& res) {
   res = MqlTradeResult{}; res.request_id = ++_term.request_id;
   if (!_known_action(r.action)) { _LastError = ERR_TRADE_SEND_FAILED; return false; }
   if (_term.order_latency_ms > 0) _sleep_until_ns(_mono_ns() + (int64_t)_term.order_latency_ms * 1000000);
