@@ -64,6 +64,7 @@ __all__ = [
     "ERROR_TABLE",
     "MALFORMED_REQUEST",
     "MISDIRECTED",
+    "NOT_ONE_HOST",
     "NOT_A_WEBSOCKET",
     "ORIGIN_REFUSED",
     "TOKEN_IN_URL",
@@ -352,6 +353,11 @@ _PHRASES: Final = {
 #: ``Host`` is not loopback or an allowed name (a DNS-rebinding page sends its own domain).
 MISDIRECTED: Final = HttpRefusal(421, RpcError(INVALID_REQUEST,
                                                "Misdirected request: Host not allowed"))
+#: A request without exactly one ``Host`` header: 421 as for a foreign one, and the connection
+#: closes, since which of two values something in front of the daemon acted on cannot be
+#: known. The connection guard writes these bytes (:meth:`HttpRefusal.raw`) before aiohttp's
+#: parser, which would answer a repeated ``Host`` with 400, has read the header block.
+NOT_ONE_HOST: Final = HttpRefusal(421, MISDIRECTED.error, {"Connection": "close"})
 #: A browser's ``Origin`` that is not allowed.
 ORIGIN_REFUSED: Final = HttpRefusal(403, RpcError(INVALID_REQUEST, "Origin not allowed"))
 #: A credential-looking query parameter (URLs end up in logs): never accepted there.

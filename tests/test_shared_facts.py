@@ -18,6 +18,7 @@ from ea_bridge.messages import REFUSAL_REASONS
 from gateway.base.loopback import is_loopback
 from gateway.errors import (
     MISDIRECTED,
+    NOT_ONE_HOST,
     TOO_MANY_CONNECTIONS,
     HttpRefusal,
     RateLimited,
@@ -92,7 +93,7 @@ def test_auth_refusals() -> None:
     assert (down.status, down.error.code, down.reason) == (503, -32014, "authority_unreachable")
 
 
-@pytest.mark.parametrize("refusal", [MISDIRECTED, TOO_MANY_CONNECTIONS])
+@pytest.mark.parametrize("refusal", [MISDIRECTED, NOT_ONE_HOST, TOO_MANY_CONNECTIONS])
 def test_raw_refusals_are_whole_http_responses(refusal: HttpRefusal) -> None:
     """The guard's bytes: a status line, Connection: close, a Content-Length that matches,
     and the same JSON-RPC error body an aiohttp handler would send."""

@@ -101,6 +101,28 @@ async def test_authenticated_connections_leave_last(tmp_path: Path) -> None:
             await _close_all([(reader, writer), *others, *newcomers])
 
 
+async def test_a_rest_client_with_a_valid_token_leaves_last(tmp_path: Path) -> None:
+    """A REST client (``/api``) that showed a valid token ranks as authenticated: newcomers
+    displace the idle unauthenticated connections first, though it has been idle the longest
+    (issue 45: the REST door never marked its connection, so a token holder there was
+    evicted first, as if it had no token)."""
+    async with running_daemon(tmp_path, max_connections=4) as daemon:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        status_request = (b"GET /api/test/status HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Authorization: Bearer " + daemon.token.encode() + b"\r\n\r\n")
+        writer.write(status_request)
+        assert status(await _response(reader)) == 200
+        others = [await _idle_health(daemon.http_port) for _ in range(3)]
+        newcomers = [await _idle_health(daemon.http_port) for _ in range(3)]
+        try:
+            for old_reader, _ in others:
+                assert await _closed(old_reader)
+            writer.write(status_request)  # idle the longest, yet still open and served
+            assert status(await _response(reader)) == 200
+        finally:
+            await _close_all([(reader, writer), *others, *newcomers])
+
+
 async def _unauthenticated_body(port: int) -> Connection:
     """A ``/rpc`` request without a token in its handler, its 4000-byte body at one byte."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
