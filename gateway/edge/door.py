@@ -37,9 +37,9 @@ door                                  calls
 every route (``middleware.py``)        :meth:`Door.edge_refusal` (rungs 2-4)
 ====================================  =========================================================
 
-Why one place: the sequence was once written per door, and the copies drifted (a REST client
-with a valid token was never marked, so it was evicted under connection pressure as if it had
-none; four body deadlines; three ways to mark a connection under two keys).
+Why one place: a door that writes the sequence itself drifts from the others; a step left out
+(the mark) and a token holder's connection is evicted under pressure as if it had no token, a
+deadline written twice and the two answer differently.
 
 The hot path (``/rpc``) pays for the door no more than for the copies it replaced: the head is
 built once per request (by the parser's adapter, or once by the middleware and reused), the
@@ -222,15 +222,14 @@ class Door:
             return refusal
         data = b""
         if body is not None:
-            taken = body.take()  # the usual case: the body came with the head
-            timed_out = False
-            if taken is None:
-                taken = await self._receive(body)
-                timed_out = taken is None
-            refusal = body_refusal(limit, timed_out=timed_out, malformed=body.malformed,
-                                   too_large=body.too_large)
-            if refusal is not None:
-                return refusal
+            taken = body.take()  # the usual case: the body came with the head, whole
+            if taken is None or body.malformed or body.too_large:
+                if taken is None:
+                    taken = await self._receive(body)
+                refusal = body_refusal(limit, timed_out=taken is None,
+                                       malformed=body.malformed, too_large=body.too_large)
+                if refusal is not None:
+                    return refusal
             data = taken or b""
         if not token:
             return Entry(data, None)
