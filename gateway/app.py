@@ -80,11 +80,7 @@ from .trading.paper import PaperTrading
 from .trading.reconciler import Reconciler
 from .trading.venue import Venues
 
-__all__ = ["AUTHORITY_DB_NAME", "JOURNAL_DB_NAME", "create_app", "device_name",
-           "open_device"]
-
-#: The embedded authority's database in local mode (owned by ``gateway.authority``).
-AUTHORITY_DB_NAME = "authority.sqlite3"
+__all__ = ["JOURNAL_DB_NAME", "create_app", "device_name", "open_device"]
 #: The idempotency journal and audit trail of trades.
 JOURNAL_DB_NAME = "orders.sqlite3"
 
