@@ -1,5 +1,6 @@
 """Small facts shared across packages, each with one owner: the loopback test, the auth reason
-words, MT5's bit masks, the tick-row layout, and the HTTP refusals decided in ``errors.py``.
+words, MT5's bit masks, the tick-row layout, the wire codes, and the HTTP refusals decided in
+``errors.py``.
 
 The loopback test is the one fact written twice, on purpose: ``ea_bridge`` imports nothing of
 ``gateway`` and keeps its own for the bridge's bind rule, and ``gateway.base.loopback`` is the
@@ -17,6 +18,8 @@ from ea_bridge import is_loopback as bridge_is_loopback
 from ea_bridge.messages import REFUSAL_REASONS
 from gateway.base.loopback import is_loopback
 from gateway.errors import (
+    EA_PASSTHROUGH_CODES,
+    HTTP_STATUS,
     MISDIRECTED,
     NOT_ONE_HOST,
     TOO_MANY_CONNECTIONS,
@@ -30,7 +33,8 @@ from gateway.errors import (
 from gateway.hub import tick_body
 from mt5model import types as emulator_types
 from mt5model.mt5 import SymbolFilling, SymbolOrder, TickFlag
-from mt5model.types import Tick
+from mt5model.types import ErrorCode, Tick
+from mtgateway import errors as client_errors
 
 
 @pytest.mark.parametrize("host, expected", [
@@ -104,3 +108,12 @@ def test_raw_refusals_are_whole_http_responses(refusal: HttpRefusal) -> None:
     assert int(headers["Content-Length"]) == len(body)
     assert body == refusal.body()
     assert orjson.loads(body)["error"]["code"] == refusal.error.code
+
+
+def test_every_wire_code_has_one_owner_and_the_client_maps_each() -> None:
+    """The codes an EA answers with are mt5model's (the daemon's table takes them from there
+    and passes all but the internal failure through), and the client, which imports nothing
+    of the daemon, maps every code the daemon answers to one of the package's."""
+    assert {code.value for code in ErrorCode} <= set(HTTP_STATUS)
+    assert EA_PASSTHROUGH_CODES == {code.value for code in ErrorCode} - {ErrorCode.INTERNAL}
+    assert set(client_errors._MT5_CODES) == set(HTTP_STATUS)
