@@ -8,6 +8,7 @@ one the daemon and the authority ask. Both are held here to the same answers."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import orjson
@@ -35,6 +36,8 @@ from mt5model import types as emulator_types
 from mt5model.mt5 import SymbolFilling, SymbolOrder, TickFlag
 from mt5model.types import ErrorCode, Tick
 from mtgateway import errors as client_errors
+from mtgateway import records as client_records
+from mtgateway import stream as client_stream
 
 
 @pytest.mark.parametrize("host, expected", [
@@ -117,3 +120,14 @@ def test_every_wire_code_has_one_owner_and_the_client_maps_each() -> None:
     assert {code.value for code in ErrorCode} <= set(HTTP_STATUS)
     assert EA_PASSTHROUGH_CODES == {code.value for code in ErrorCode} - {ErrorCode.INTERNAL}
     assert set(client_errors._MT5_CODES) == set(HTTP_STATUS)
+
+
+def test_the_tick_and_the_bar_have_one_declaration_each() -> None:
+    """MT5's Tick and MqlRates are declared by the client (``mtgateway.records.Tick``,
+    ``mtgateway.stream.Rate``), which imports nothing of ours; the MT5 domain, which imports
+    nothing either, keeps the same columns (held here), and its tick, whose fields are the
+    EA's row, holds the same fields but ``time`` (derived from ``time_msc``)."""
+    assert emulator_types.TICK_COLUMNS == client_records.Tick._fields
+    assert emulator_types.RATE_COLUMNS == client_stream.Rate._fields
+    assert TICK_ROW == tuple(f.name for f in dataclasses.fields(Tick))
+    assert {"time", *TICK_ROW} == set(client_records.Tick._fields)
