@@ -23,7 +23,7 @@ import orjson
 from aiohttp import web
 
 from .auth.challenge import CHALLENGE_VERSION, ChallengeAuthenticator
-from .edge.door import DOOR, AiohttpBody, error_response, head_of
+from .edge.door import DOOR, HEAD, AiohttpBody, error_response
 from .errors import (
     INVALID_PARAMS,
     HttpRefusal,
@@ -62,7 +62,7 @@ async def _fields(request: web.Request, *names: str,
     """The named string fields of the JSON body, or the refusal to answer. With ``version``
     the body must say ``"v": 2``: version 1 proved the token with its SHA-256, which no
     daemon holds any more, and an old client is told so rather than failing a proof."""
-    entry = await request.app[DOOR].enter(head_of(request), AiohttpBody(request, _MAX_BODY),
+    entry = await request.app[DOOR].enter(request[HEAD], AiohttpBody(request, _MAX_BODY),
                                           None, limit=_MAX_BODY, token=False)
     if isinstance(entry, HttpRefusal):
         return error_response(entry)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._version import __version__
 from .context import RpcContext
-from .edge.door import DOOR, AiohttpBody, error_response, head_of
+from .edge.door import DOOR, HEAD, AiohttpBody, error_response
 from .errors import (
     INVALID_REQUEST,
     GatewayError,
@@ -429,7 +429,7 @@ def _dispatcher(path: str, by_method: dict[str, Endpoint]
             return await _OPEN[path](request)
         door = request.app[DOOR]
         entry = await door.enter(
-            head_of(request), AiohttpBody(request, door.server.max_body_bytes)
+            request[HEAD], AiohttpBody(request, door.server.max_body_bytes)
             if request.body_exists else None, door.connection(request))
         if isinstance(entry, HttpRefusal):
             return error_response(entry)

@@ -61,7 +61,7 @@ from .base.guard import GuardedProtocol
 from .candles import check_spec
 from .config import WsConfig
 from .context import RpcContext
-from .edge.door import DOOR, Door, bearer_of, error_response, head_of
+from .edge.door import DOOR, HEAD, Door, bearer_of, error_response
 from .errors import (
     NOT_A_WEBSOCKET,
     UNAUTHORIZED,
@@ -164,7 +164,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     cfg = app[CONFIG].ws
     door = app[DOOR]
     conn = door.connection(request)
-    head = head_of(request)
+    head = request[HEAD]
     context: RpcContext | None = None
     token = bearer_of(head.authorization)
     if head.authorization is not None:

@@ -77,7 +77,7 @@ from .head import RequestHead
 from .ladder import body_refusal, content_refusal, edge_refusal, head_refusal
 
 __all__ = ["DOOR", "HEAD", "AiohttpBody", "Answer", "Body", "Door", "Entry", "bearer_of",
-           "error_response", "head_of"]
+           "error_response"]
 
 _JSON: Final = "application/json"
 #: Security events (a token used where it is not bound): WARNING, ids and terminals only.
@@ -308,15 +308,9 @@ class Door:
 
 #: The application's door (``create_app`` builds it once everything it looks up is there).
 DOOR: Final = web.AppKey("door", Door)
-#: The head of a request aiohttp parsed, built once by the middleware for the handler.
+#: The head of a request aiohttp parsed, built once by the middleware (which runs before
+#: every routed handler) for the handler's own steps through the door.
 HEAD: Final = web.RequestKey("request_head", RequestHead)
-
-
-def head_of(request: web.BaseRequest) -> RequestHead:
-    """``request``'s head: the middleware's, or built now (a request that skipped the
-    router, as ``/rpc`` on the listener's fast path does)."""
-    head = request.get(HEAD)
-    return head if head is not None else RequestHead.of_aiohttp(request)
 
 
 def bearer_of(header: str | None) -> str | None:

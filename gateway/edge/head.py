@@ -4,12 +4,13 @@ The daemon parses HTTP twice over: llhttp (``httptools``) on the ``/rpc`` edge
 (``llhttp.py``) and aiohttp's own parser for everything else (and for ``/rpc`` with
 ``[server] rpc_edge = "aiohttp"``). Each has its own request object, with its own names,
 types and decodings; the rules of the ladder (``ladder.py``) and the door's sequence
-(``door.py``) read neither. Each parser builds one :class:`RequestHead` (:meth:`of_aiohttp`,
-:meth:`of_llhttp`), decoded alike (UTF-8 with ``surrogateescape``, as aiohttp decodes header
-values), and every rule reads that.
+(``door.py``) read neither. Each parser builds one :class:`RequestHead` (aiohttp's request
+through :meth:`RequestHead.of_aiohttp`, the llhttp edge's through
+:meth:`~gateway.edge.llhttp.RpcRequest.head`, beside its parser), decoded alike (UTF-8 with
+``surrogateescape``, as aiohttp decodes header values), and every rule reads that.
 
-Sans-I/O: no socket, no clock; aiohttp and llhttp's request only as the types of the two
-constructors' arguments.
+Sans-I/O: no socket, no clock; aiohttp's request only as the type of one constructor's
+argument.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from aiohttp import web
-
-    from .llhttp import RpcRequest
 
 __all__ = ["RequestHead"]
 
@@ -65,13 +64,3 @@ class RequestHead(NamedTuple):
                    request.query.keys() if request.query_string else (),
                    headers.get("Content-Type"), request.content_length,
                    request.remote or "?", headers.get("Authorization"))
-
-    @classmethod
-    def of_llhttp(cls, request: RpcRequest, peer: str) -> RequestHead:
-        """The head of a request the llhttp edge assembled, from ``peer``."""
-        return cls(request.method.decode("latin-1"),
-                   request.target.decode("utf-8", "surrogateescape"),
-                   [value.decode("utf-8", "surrogateescape") for value in request.hosts],
-                   request.first(b"origin"), request.query_keys(),
-                   request.first(b"content-type"), request.content_length, peer,
-                   request.first(b"authorization"), request.broken)

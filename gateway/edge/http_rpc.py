@@ -13,7 +13,8 @@ from typing import Final
 from aiohttp import web
 
 from .._version import __version__
-from .door import DOOR, AiohttpBody, head_of
+from .door import DOOR, HEAD, AiohttpBody
+from .head import RequestHead
 
 __all__ = ["RPC_METHODS", "health", "rpc", "serve_rpc"]
 
@@ -30,19 +31,22 @@ async def health(request: web.Request) -> web.Response:
 async def rpc(request: web.Request) -> web.StreamResponse:
     """``/rpc`` through the router: only a request with an ``Expect`` header comes this way
     when served by ``listener.py`` (whose fast path sends every other ``/rpc`` request to
-    :func:`serve_rpc` without the router), after aiohttp's expect handler answered it."""
-    return await serve_rpc(request.app, request)
+    :func:`serve_rpc` without the router), after aiohttp's expect handler answered it; the
+    middleware has built its head."""
+    return await serve_rpc(request.app, request, request[HEAD])
 
 
-async def serve_rpc(app: web.Application, request: web.BaseRequest) -> web.StreamResponse:
+async def serve_rpc(app: web.Application, request: web.BaseRequest,
+                    head: RequestHead | None = None) -> web.StreamResponse:
     """Answer one ``/rpc`` request of ``app`` (which it is given: a request that skipped the
-    router has no ``request.app``) through the door."""
+    router has no ``request.app``, nor a head from the middleware, so it is built here)
+    through the door."""
     door = app[DOOR]
     called: list[str] = []
     request[RPC_METHODS] = called  # for the access log (``listener.AccessLogger``)
     status, payload, headers = await door.rpc(
-        head_of(request), AiohttpBody(request, door.server.max_body_bytes),
-        door.connection(request), called)
+        head if head is not None else RequestHead.of_aiohttp(request),
+        AiohttpBody(request, door.server.max_body_bytes), door.connection(request), called)
     if status == 200:
         # A plain header mapping: aiohttp's content_type setter parses and rebuilds the header.
         return web.Response(body=payload, headers=_JSON_HEADERS)

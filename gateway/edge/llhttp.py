@@ -6,7 +6,7 @@ other request, ``/ws`` upgrades included, to aiohttp's own protocol on the same 
 with the bytes already read (then the connection is aiohttp's for good). Each request goes
 through the door every ``/rpc`` door calls (``edge/door.py``: the ladder, the body deadline,
 the token, the mark, the context, the dispatcher), with its head as llhttp parsed it
-(:meth:`~gateway.edge.head.RequestHead.of_llhttp`) and itself as the body to wait for; every
+(:meth:`RpcRequest.head`) and itself as the body to wait for; every
 answer is from ``errors.py``. uvicorn's ``httptools_impl`` is the shape; the differences are
 below.
 
@@ -150,6 +150,15 @@ class RpcRequest:
         does."""
         value = self.noted.get(name)
         return None if value is None else value.decode("utf-8", "surrogateescape")
+
+    def head(self, peer: str) -> RequestHead:
+        """What the header block says, as every rule reads it, for a request from ``peer``
+        (decoded as aiohttp decodes a request's)."""
+        return RequestHead(self.method.decode("latin-1"),
+                           self.target.decode("utf-8", "surrogateescape"),
+                           [value.decode("utf-8", "surrogateescape") for value in self.hosts],
+                           self.first(b"origin"), self.query_keys(), self.first(b"content-type"),
+                           self.content_length, peer, self.first(b"authorization"), self.broken)
 
     @property
     def path(self) -> bytes:
@@ -591,7 +600,7 @@ class RpcEdge(asyncio.Protocol):
         called: list[str] = []
         try:
             status, body, headers = await self._door.rpc(
-                RequestHead.of_llhttp(request, self._peer), request, self._guard, called)
+                request.head(self._peer), request, self._guard, called)
         except ConnectionResetError:
             return False  # the client left while its body was on the way
         keep = request.keep_alive and not self._closing and not request.broken and not (
