@@ -23,9 +23,9 @@ the daemon's HTTP port, and each door only adapts its parser and answers in its 
 
 Which door calls what:
 
-====================================  =========================================================
-door                                  calls
-====================================  =========================================================
+=====================================  ========================================================
+door                                   calls
+=====================================  ========================================================
 ``POST /rpc``, llhttp (``llhttp.py``)  :meth:`Door.rpc` (the edge's request is its ``Body``)
 ``POST /rpc``, aiohttp                 :meth:`Door.rpc` through ``http_rpc.serve_rpc``
 ``/api/...`` (``rest.py``)             :meth:`Door.enter` (a body only when one comes)
@@ -35,7 +35,7 @@ door                                  calls
                                        ``Authorization``; :meth:`Door.admit` for the first
                                        message's token
 every route (``middleware.py``)        :meth:`Door.edge_refusal` (rungs 2-4)
-====================================  =========================================================
+=====================================  ========================================================
 
 Why one place: a door that writes the sequence itself drifts from the others; a step left out
 (the mark) and a token holder's connection is evicted under pressure as if it had no token, a
