@@ -15,7 +15,7 @@ import hmac
 
 from aiohttp import web
 
-from .edge.http_rpc import bearer_token, error_response
+from .edge.door import bearer_of, error_response
 from .errors import METRICS_TOKEN_REQUIRED
 from .keys import CONFIG, METRICS, READINESS
 from .metrics import CONTENT_TYPE
@@ -28,7 +28,7 @@ def _refused(request: web.Request) -> web.Response | None:
     wanted = request.app[CONFIG].server.metrics_token.get_secret_value()
     if not wanted:
         return None
-    given = bearer_token(request) or ""
+    given = bearer_of(request.headers.get("Authorization")) or ""
     if hmac.compare_digest(given.encode(), wanted.encode()):
         return None
     return error_response(METRICS_TOKEN_REQUIRED)

@@ -159,13 +159,8 @@ from mt5model.types import (
     match_group,
 )
 
-__all__ = ["EVENT_TYPES", "SimulatedBroker"]
+__all__ = ["SimulatedBroker"]
 
-#: Every ``type`` a trade event can have.
-EVENT_TYPES: tuple[str, ...] = (
-    "order_added", "order_updated", "order_removed", "position_opened", "position_updated",
-    "position_closed", "deal_added", "account_updated",
-)
 _VOLUME_EPS = 1e-9
 
 

@@ -204,7 +204,12 @@ class SymbolSpec:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """One quote as MT5 reports it (``symbol_info_tick`` / one ``copy_ticks_*`` row)."""
+    """One quote as MT5 reports it (``symbol_info_tick`` / one ``copy_ticks_*`` row).
+
+    Its fields, in this order and with these types, are the EA's tick row
+    (``ea_bridge.TICK_ROW``, ``docs/protocol.md`` §7): what the EA writes and the bridge
+    checks is declared here.
+    """
 
     time_msc: int
     bid: float

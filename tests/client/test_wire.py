@@ -280,3 +280,9 @@ def test_outcome_data_names_the_lost_orders_client_id() -> None:
     """A lost order_send reports its client_id; any other lost call has no data."""
     assert outcome_data({"request": {"action": 1, "client_id": "c9"}}) == {"client_id": "c9"}
     assert outcome_data({"symbol": "EURUSD"}) is None and outcome_data(None) is None
+
+
+def test_a_stream_tick_is_the_packages_tick_with_the_symbol_first() -> None:
+    """The tick notification's record mirrors the one declaration of the tick, the package's
+    Tick (its fields, in its order), between the symbol and the stream's own fields."""
+    assert StreamTick._fields == ("symbol", *Tick._fields, "conflated", "seq")
