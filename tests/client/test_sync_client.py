@@ -112,8 +112,9 @@ async def test_initialize_failures_are_false_with_a_reason(daemon: Daemon,
             assert bad not in repr(error)
             assert client.initialize(token=daemon.token, url=base_url(daemon), login=LOGIN + 1) \
                 is False
-            assert client.last_error().code == mt5.RES_E_AUTH_FAILED
-            assert str(LOGIN) in client.last_error().description
+            assert client.last_error() == (mt5.RES_E_AUTH_FAILED,
+                                           "Terminal: Authorization failed")
+            assert client.last_error().data["login"] == LOGIN
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 closed_port = probe.getsockname()[1]
