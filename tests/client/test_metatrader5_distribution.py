@@ -106,6 +106,26 @@ def test_without_the_client_the_import_says_what_to_install(installed: Installed
         "repository, pip install './client[numpy]' ./client/metatrader5-shim")
 
 
+@pytest.mark.parametrize("example, needs", [
+    ("mt5_script.py", "This example needs numpy for the bars (the MetaTrader5 package's "
+                      "arrays): from MT Gateway's repository, pip install './client[numpy]'"),
+    ("mt5_script_async.py", "This example needs mtgateway.aio: mtgateway.aio needs aiohttp, "
+                            "the client's 'aio' extra: from MT Gateway's repository, pip "
+                            "install './client[aio]'"),
+    ("stream.py", "This example needs mtgateway.aio: mtgateway.aio needs aiohttp, the "
+                  "client's 'aio' extra: from MT Gateway's repository, pip install "
+                  "'./client[aio]'"),
+])
+def test_an_example_without_the_clients_extra_says_what_it_needs(
+        installed: Installed, example: str, needs: str) -> None:
+    """On the client alone (no numpy, no aiohttp), an example that needs an extra ends with
+    one sentence naming it and the install line, not a traceback (issue 43 item 5: the
+    package-style scripts crashed at their numpy step after the quick start's old install)."""
+    out = subprocess.run([installed.python, CLIENT.parent / "examples" / example],
+                         capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (1, "", needs + "\n")
+
+
 @dataclass
 class Relay:
     """A loopback TCP relay to the daemon that keeps every byte clients send through it."""

@@ -134,7 +134,7 @@ def test_aiomql_latest_release_on_python_3_13(demo: Path, tmp_path: Path) -> Non
     """aiomql's latest release, 4.1.2, the same flows on the Python 3.13 it requires, in an
     environment installed as docs/client.md says (the client, the distribution, aiomql without
     its MetaTrader5 requirement)."""
-    python = latest_aiomql_python(Path(sys.prefix) / "third-party")
+    python = latest_aiomql_python(Path(sys.prefix) / "test-environments")
     assert versions_in(python, "aiomql", "mtgateway-metatrader5") == {
         "aiomql": LATEST_AIOMQL, "mtgateway-metatrader5": mtgateway.__version__}
     out = run_program([python, FRAMEWORK / "aiomql_flows.py"], demo, tmp_path,

@@ -92,7 +92,8 @@ def latest_aiomql_python(cache: Path) -> Path:
     done = env_dir / "installed"
     if done.is_file():
         return python_of(env_dir)
-    shutil.rmtree(env_dir, ignore_errors=True)
+    for made in cache.glob("aiomql-latest-*"):  # this one, half made, or an out-of-date one
+        shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     # The interpreter's own venv module (this one's would make a Python 3.11 environment).
     _install([str(python), "-m", "venv", str(env_dir)])

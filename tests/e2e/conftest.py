@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -231,14 +231,17 @@ async def running_demo(state_file: Path, *extra: str
 
 
 @contextlib.contextmanager
-def demo_process(state_file: Path, *extra: str, python: str | Path = sys.executable,
-                 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``mtgateway demo`` on free ports, ready (its state file written), run by ``python``;
-    without a loop, for a module-scoped fixture one demo serves (a process per test costs
-    ~2 s). ``extra``: more demo options. Waits for its "Running." line, at most ``WAIT_S * 2``:
-    the lines are read by a thread, so a silent demo fails the wait instead of hanging it."""
+def demo_process(state_file: Path, *extra: str,
+                 command: Sequence[str | Path] = (sys.executable, "-m", "gateway"),
+                 ) -> Iterator[bytes]:
+    """``mtgateway demo`` on free ports, ready (its state file written); yields what it printed
+    up to its "Running." line. Without a loop, for a module-scoped fixture one demo serves (a
+    process per test costs ~2 s). ``extra``: more demo options; ``command``: the ``mtgateway``
+    command to run it with (another environment's). Waits for "Running." at most
+    ``WAIT_S * 2``: the lines are read by a thread, so a silent demo fails the wait instead of
+    hanging it."""
     proc = subprocess.Popen(
-        [str(python), "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
+        [*map(str, command), "demo", "--http-port", "0", "--bridge-port", "0",
          "--state-file", str(state_file), *extra], stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -260,7 +263,7 @@ def demo_process(state_file: Path, *extra: str, python: str | Path = sys.executa
                     f"the demo said no 'Running.':\n{output.decode()}") from None
             assert line, output.decode()
             output += line
-        yield proc
+        yield output
     finally:
         proc.kill()
         proc.wait()
