@@ -14,7 +14,7 @@ types below, so one price or volume gets one answer whichever door it comes thro
 * :data:`CLIENT_ID_PATTERN`: 1-24 of ``[A-Za-z0-9_-]`` (the contract's idempotency key).
 
 A ``TradeRequest`` is read as the ``MetaTrader5`` package reads its dict, which fills every
-field it is not given with MT5's zero value: a field holding that zero is absent. So a
+field it is not given with MT5's zero value, so a zero means here what it means there. A
 ``price``, ``sl``, ``tp`` or ``stoplimit`` of 0 means "none" (:data:`Price` allows 0; a price a
 method requires, ``open_price``, is :data:`PositivePrice`); an ``order``, ``position`` or
 ``position_by`` ticket of 0 and a ``symbol`` of ``""`` are left out (:data:`RequestTicket`,

@@ -130,6 +130,9 @@ def test_aiomql_checks_sends_and_trades(demo: Path, tmp_path: Path) -> None:
     assert_lines(out, "aiomql 4.0.14 on Python (3, 11)", *AIOMQL_LINES)
 
 
+# Its environment is made here on first use, from the package index: a minute or more on a
+# cold machine, beyond the suite's 60 s per test.
+@pytest.mark.timeout(900)
 def test_aiomql_latest_release_on_python_3_13(demo: Path, tmp_path: Path) -> None:
     """aiomql's latest release, 4.1.2, the same flows on the Python 3.13 it requires, in an
     environment installed as docs/client.md says (the client, the distribution, aiomql without
