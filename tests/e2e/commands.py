@@ -84,8 +84,9 @@ async def read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
     return seen
 
 
-#: What the quick-start environment is made from: its install line and the projects it installs.
-_QUICK_START_SOURCES = ("README.md", "pyproject.toml", "setup.py", "client/pyproject.toml")
+#: What the quick-start environment is made from, besides its install line: the projects'
+#: metadata (their code is installed editable, so it is always this checkout's).
+_QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml")
 
 
 def readme_demo_install() -> list[str]:
@@ -103,10 +104,11 @@ def quick_start_python(cache: Path) -> Path:
     """The interpreter of a virtual environment made as the README's quick start makes
     ``.venv`` (``python3 -m venv``, then its demo line's ``pip install``, run from the
     repository's root, from the package index), under ``cache``; made on first use, and reused
-    while the README and the projects' metadata are the same (the installs are editable, so
-    the code is this checkout's)."""
-    key = hashlib.sha256(b"".join((ROOT / name).read_bytes()
-                                  for name in _QUICK_START_SOURCES)).hexdigest()[:12]
+    while that line and the projects' metadata are the same (the installs are editable, so the
+    code is this checkout's)."""
+    install = readme_demo_install()
+    key = hashlib.sha256("\n".join(install).encode() + b"".join(
+        (ROOT / name).read_bytes() for name in _QUICK_START_SOURCES)).hexdigest()[:12]
     env_dir = cache / f"quick-start-{key}"
     python = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
     if (env_dir / "installed").is_file():
@@ -115,7 +117,7 @@ def quick_start_python(cache: Path) -> Path:
         shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     for argv in ([sys.executable, "-m", "venv", str(env_dir)],
-                 [str(python), "-m", "pip", "install", "--quiet", *readme_demo_install()]):
+                 [str(python), "-m", "pip", "install", "--quiet", *install]):
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
     (env_dir / "installed").write_text(key)
