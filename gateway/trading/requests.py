@@ -34,7 +34,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from mt5model.mt5 import OrderFilling, OrderTime, OrderType, TradeAction
 
-from ..schemas import MAX_SYMBOL_LENGTH, EpochSeconds, Params, enum_param
+from ..schemas import MAX_SYMBOL_LENGTH, SYMBOL_PATTERN, EpochSeconds, Params, enum_param
 
 if TYPE_CHECKING:
     ActionParam = int
@@ -104,10 +104,9 @@ def _absent_if_zero(value: Any) -> Any:
 
 #: A ticket in a TradeRequest: 1 and up, or 0 for "none" (the package's value when not given).
 RequestTicket = Annotated[int, Field(ge=0, le=MAX_TICKET), AfterValidator(_absent_if_zero)]
-#: A symbol in a TradeRequest (``schemas.SYMBOL_PATTERN``), or ``""`` for "none": the actions on
-#: a ticket need none.
+#: A symbol in a TradeRequest, or ``""`` for "none": the actions on a ticket need none.
 RequestSymbol = Annotated[str, Field(max_length=MAX_SYMBOL_LENGTH,
-                                     pattern=r"^[A-Za-z0-9._#+\-]*$"),
+                                     pattern=SYMBOL_PATTERN.pattern.removesuffix("+$") + "*$"),
                           AfterValidator(_absent_if_zero)]
 #: A volume in a TradeRequest: 0 is "none", which only :data:`VOLUME_ACTIONS` refuse.
 RequestVolume = Annotated[float, Field(ge=0, le=MAX_VOLUME)]
