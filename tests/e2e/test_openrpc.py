@@ -56,16 +56,17 @@ def test_the_document_is_valid_openrpc() -> None:
 
 
 def test_no_schema_takes_the_place_of_another_of_its_name() -> None:
-    """``order_check``'s request is the params model (a position at least 1, nothing
-    required but the action), and its result's echoed request is the MT5 record, each under its
-    own component: before, the record replaced the params model under ``TradeRequest`` (found
-    by tests/e2e/test_fuzz_rpc.py, which sent the record's position 0)."""
+    """``order_check``'s request is the params model (a position of 0, "none", or more;
+    nothing required but the action), and its result's echoed request is the MT5 record, each
+    under its own component: before, the record replaced the params model under
+    ``TradeRequest`` (found by tests/e2e/test_fuzz_rpc.py, which sent the record's position 0,
+    then refused)."""
     document = build_document(method_table())
     schemas = document["components"]["schemas"]
     check = next(m for m in document["methods"] if m["name"] == "order_check")
     asked = schemas[check["params"][0]["schema"]["$ref"].rsplit("/", 1)[1]]
     assert asked["required"] == ["action"]
-    assert asked["properties"]["position"]["anyOf"][0]["minimum"] == 1
+    assert asked["properties"]["position"]["anyOf"][0]["minimum"] == 0
     echoed = schemas["OrderCheckResult"]["properties"]["request"]["$ref"].rsplit("/", 1)[1]
     assert echoed != check["params"][0]["schema"]["$ref"].rsplit("/", 1)[1]
     assert "position" in schemas[echoed]["required"]
