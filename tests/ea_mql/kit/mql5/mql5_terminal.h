@@ -31,7 +31,10 @@
 //   raises OnTradeTransaction after the handler returns, HISTORY_ADD and REQUEST included, in
 //   the order of the MQL5 Book's TradeTransactions.mq5 log (ORDER_ADD, DEAL_ADD, ORDER_DELETE,
 //   HISTORY_ADD, REQUEST) or shuffled (`tx_order: "shuffle"`: "the order of arrival is not
-//   guaranteed");
+//   guaranteed"); a filling mode the symbol's `filling_mode` does not allow is 10030, and a
+//   market order (a close too) without `price` on a symbol in Request or Instant execution
+//   (`trade_exemode` 0 or 1) is 10015: only "Market Execution" takes one without
+//   (MqlTradeRequest, field `price`);
 // - what the user or the broker does meanwhile (control commands): a close from the terminal's
 //   window, a cancelled order, an SL/TP change, a lost broker connection, Algo Trading off,
 //   and `answer_next <retcode>`: the next OrderSend executes as usual but the server's answer
@@ -190,13 +193,17 @@ enum ENUM_COPY_TICKS { COPY_TICKS_INFO = 1, COPY_TICKS_TRADE = 2, COPY_TICKS_ALL
 #define SYMBOL_FILLING_FOK 1
 #define SYMBOL_FILLING_IOC 2
 #define SYMBOL_FILLING_BOC 4
+#define SYMBOL_TRADE_EXECUTION_REQUEST 0
+#define SYMBOL_TRADE_EXECUTION_INSTANT 1
 #define SYMBOL_TRADE_EXECUTION_MARKET 2
+#define SYMBOL_TRADE_EXECUTION_EXCHANGE 3
 #define TRADE_RETCODE_PLACED 10008
 #define TRADE_RETCODE_DONE 10009
 #define TRADE_RETCODE_DONE_PARTIAL 10010
 #define TRADE_RETCODE_REJECT 10006
 #define TRADE_RETCODE_INVALID 10013
 #define TRADE_RETCODE_INVALID_VOLUME 10014
+#define TRADE_RETCODE_INVALID_PRICE 10015
 #define TRADE_RETCODE_MARKET_CLOSED 10018
 #define TRADE_RETCODE_NO_MONEY 10019
 #define TRADE_RETCODE_INVALID_FILL 10030
@@ -777,12 +784,19 @@ inline uint _validate(const MqlTradeRequest& r, FakeSymbol*& s, std::string& why
     if (!s) { why = "Invalid request"; return TRADE_RETCODE_INVALID; }
     if (r.volume <= 0 || r.volume < s->p.n["volume_min"] || r.volume > s->p.n["volume_max"]) { why = "Invalid volume"; return TRADE_RETCODE_INVALID_VOLUME; }
     if (_last_tick(*s) == nullptr) { why = "Market is closed"; return TRADE_RETCODE_MARKET_CLOSED; }
-    if (r.action == TRADE_ACTION_DEAL) {
-      int mode = (int)s->p.n["filling_mode"];
-      bool ok = r.type_filling == ORDER_FILLING_FOK ? (mode & SYMBOL_FILLING_FOK) != 0
-              : r.type_filling == ORDER_FILLING_IOC ? (mode & SYMBOL_FILLING_IOC) != 0
-              : r.type_filling == ORDER_FILLING_RETURN ? (int)s->p.n["trade_exemode"] != SYMBOL_TRADE_EXECUTION_MARKET : false;
-      if (!ok) { why = "Unsupported filling mode"; return TRADE_RETCODE_INVALID_FILL; }
+    // FOK and IOC where the symbol's filling_mode allows them; RETURN for a pending order,
+    // and for a market order outside Market Execution (the emulator's rule too:
+    // mt5model/rules.py check_filling)
+    int mode = (int)s->p.n["filling_mode"], exe = (int)s->p.n["trade_exemode"];
+    bool ok = r.type_filling == ORDER_FILLING_FOK ? (mode & SYMBOL_FILLING_FOK) != 0
+            : r.type_filling == ORDER_FILLING_IOC ? (mode & SYMBOL_FILLING_IOC) != 0
+            : r.type_filling == ORDER_FILLING_RETURN ? r.action == TRADE_ACTION_PENDING || exe != SYMBOL_TRADE_EXECUTION_MARKET : false;
+    if (!ok) { why = "Unsupported filling mode"; return TRADE_RETCODE_INVALID_FILL; }
+    // "Market orders of symbols, whose execution type is 'Market Execution' ... do not
+    // require specification of price" (MqlTradeRequest): in Request and Instant execution
+    // they do, closes included
+    if (r.action == TRADE_ACTION_DEAL && (exe == SYMBOL_TRADE_EXECUTION_REQUEST || exe == SYMBOL_TRADE_EXECUTION_INSTANT) && !(r.price > 0)) {
+      why = "Invalid price"; return TRADE_RETCODE_INVALID_PRICE;
     }
   }
   return 0;
