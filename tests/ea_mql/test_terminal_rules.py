@@ -16,7 +16,7 @@ from tests.bridgekit import RecordingListener
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.terminalkit import held_then_answered, trades, with_open_position
+from tests.ea_mql.terminalkit import held_then_answered, loaded, trades, with_open_position
 
 Bridged = tuple[Bridge, RecordingListener]
 
@@ -76,6 +76,26 @@ async def test_ticks_not_on_disk_are_synchronized_by_the_helper_not_the_ea(
             "date_to": (now_ms - 120_000) / 1000, "flags": -1})
         assert [r[5] for r in got["rows"]] == want and want
         assert await history_waits(ea) == 0
+
+
+async def test_a_slow_synchronization_is_not_taken_for_loaded(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """C5-4: the same range as above, but the synchronization brings its ticks after 8 s, in
+    one piece. The old helper took a first tick on disk unchanged for 3 s for "the server has
+    no older ticks", and the EA's own copy then waited for the rest of the synchronization."""
+    b, _ = bridge
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, tick_sync_ms=8000, ticks_local_from_ms=now_ms - 60_000)
+    now_ms = fx["now_ms"]
+    want = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"]
+            if now_ms - 600_000 <= t[0] <= now_ms - 120_000]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await loaded(b, "copy_ticks_range", {
+            "symbol": "BTCUSD", "date_from": (now_ms - 600_000) / 1000,
+            "date_to": (now_ms - 120_000) / 1000, "flags": -1})
+        assert await history_waits(ea) == 0
+        assert [r[5] for r in got["rows"]] == want and want
 
 
 async def spied(ea: CompiledEA) -> dict[str, int]:

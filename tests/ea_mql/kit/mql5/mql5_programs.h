@@ -8,7 +8,9 @@
 // and is removed by IndicatorRelease when nothing holds it. The kit runs indicators between the
 // EA's events, in the EA's process: while one runs, _Symbol, _Period and _LastError are its
 // own, and copies do not wait (CopyTicks "immediately returns all the ticks available" in an
-// indicator). Instances of one program share its globals here, so an indicator keeps its
+// indicator). What the one thread per symbol means for the symbol's history synchronization is
+// modelled in mql5_terminal.h (the symbol's thread): an indicator's handlers delay it. That the
+// same thread also delays the symbol's other indicators (the EA's tick spy) is not modelled. Instances of one program share its globals here, so an indicator keeps its
 // per-instance state in its inputs (iCustom's arguments) and in the terminal (global
 // variables), not in global variables of its own.
 #pragma once
@@ -57,13 +59,18 @@ inline int _next_ind_handle = 10;
 inline _Ind* _ind(int handle) { for (auto& i : _indicators()) if (i.handle == handle) return &i; return nullptr; }
 inline _Ind* _running_ind = nullptr;
 
-// Run `fn` as the indicator instance: its symbol, period, inputs and last error.
-inline void _run_as(_Ind& ind, const std::function<void()>& fn) {
+enum _IndHandler { _IND_INIT = 0, _IND_CALCULATE = 1, _IND_TIMER = 2 };
+// Run `fn` as the indicator instance: its symbol, period, inputs and last error; the time it
+// takes is its symbol thread's (mql5_terminal.h _symbol_thread_spent).
+inline void _run_as(_Ind& ind, const std::function<void()>& fn, _IndHandler kind = _IND_INIT) {
   string sym = _Symbol; ENUM_TIMEFRAMES per = _Period; int err = _LastError; bool was = _term.in_indicator; _Ind* prev = _running_ind;
-  _Symbol = _S(ind.symbol); _Period = ind.period; _LastError = 0; _term.in_indicator = true; _running_ind = &ind;
+  int calls = _term.indicator_calls; std::string on = ind.symbol;
+  _Symbol = _S(ind.symbol); _Period = ind.period; _LastError = 0; _term.in_indicator = true; _running_ind = &ind; _term.indicator_calls = 0;
   _set_inputs_in_order(ind.program->name, ind.args);
+  int64_t began = _mono_ns();
   fn();
-  _Symbol = sym; _Period = per; _LastError = err; _term.in_indicator = was; _running_ind = prev;
+  _symbol_thread_spent(on, kind, _term.indicator_calls, _mono_ns() - began);
+  _Symbol = sym; _Period = per; _LastError = err; _term.in_indicator = was; _running_ind = prev; _term.indicator_calls = calls;
 }
 inline bool _ind_timer(int ms) {
   if (!_running_ind) return false;
@@ -106,12 +113,12 @@ inline int64_t _indicators_run() {
   int64_t next = INT64_MAX;
   for (size_t k = 0; k < _indicators().size(); ++k) {
     int h = _indicators()[k].handle;
-    auto with = [&](const std::function<void(_Ind&)>& fn) { _Ind* i = _ind(h); if (i) _run_as(*i, [&]() { fn(*i); }); };
+    auto with = [&](const std::function<void(_Ind&)>& fn, _IndHandler kind) { _Ind* i = _ind(h); if (i) _run_as(*i, [&]() { fn(*i); }, kind); };
     _Ind* i = _ind(h); if (!i) continue;
     if (!i->started) {
       i->started = true; int rc = 0;
       if (FakeSymbol* s = _sym8(i->symbol)) _series_start(*s, i->period);  // an indicator needs its series: the terminal builds it
-      with([&](_Ind& x) { if (x.program->on_init) rc = x.program->on_init(); });
+      with([&](_Ind& x) { if (x.program->on_init) rc = x.program->on_init(); }, _IND_INIT);
       if (rc != INIT_SUCCEEDED) { _Ind* j = _ind(h); if (j) j->calculated = -1; continue; }
     }
     i = _ind(h);
@@ -120,13 +127,13 @@ inline int64_t _indicators_run() {
       with([&](_Ind& x) {
         FakeSymbol* s = _sym8(x.symbol); int total = s ? Bars(_S(x.symbol), x.period) : 0;
         MqlArray<double> price; price.v.assign((size_t)std::max(total, 0), 0.0);
-        x.calculated = x.program->on_calculate ? x.program->on_calculate(total, std::max(x.calculated, 0), 0, price) : total; });
+        x.calculated = x.program->on_calculate ? x.program->on_calculate(total, std::max(x.calculated, 0), 0, price) : total; }, _IND_CALCULATE);
     }
     i = _ind(h);
     if (i && i->timer_ms > 0) {
       if (_mono_ns() >= _tick_ceil(i->timer_due)) {
         i->timer_due = _mono_ns() + (int64_t)i->timer_ms * 1000000;
-        with([&](_Ind& x) { if (x.program->on_timer) x.program->on_timer(); });
+        with([&](_Ind& x) { if (x.program->on_timer) x.program->on_timer(); }, _IND_TIMER);
       }
       i = _ind(h); if (i && i->timer_ms > 0) next = std::min(next, _tick_ceil(i->timer_due));
     }

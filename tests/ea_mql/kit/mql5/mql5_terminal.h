@@ -25,7 +25,17 @@
 //   first CopyTicks* that reaches them starts a synchronization of `tick_sync_ms`, during which
 //   the call waits ("In Expert Advisors and scripts, CopyTicks() can wait for the result for
 //   45 seconds"), returning what it has with ERR_HISTORY_TIMEOUT if that is not enough; in an
-//   indicator it "immediately returns all available ticks" with no error and the sync goes on;
+//   indicator it "immediately returns all available ticks" with no error and the sync goes on.
+//   How a synchronization progresses is not documented: it lands in one piece at its end, or
+//   (`tick_sync_steps` N > 1) back from the first tick on disk in N equal pieces, the newest
+//   first, one every `tick_sync_ms` / N;
+// - the symbol's thread: "All indicators calculated on one symbol ... work in the same thread
+//   ... All other actions associated with a symbol, like processing of ticks and history
+//   synchronization, are also consistently performed in the same thread"
+//   (mql5.com/en/docs/runtime/running). The time the symbol's indicators spend in their
+//   handlers (as measured, plus `indicator_call_us` per history call: CopyTicks*, CopyRates,
+//   CopyTime) is time its synchronization does not progress; control `symbol_thread
+//   <symbol>` prints the history calls its indicators made, by handler;
 // - a hedging book: OrderSend blocks for `order_latency_ms`, may fill in several deals
 //   (`deal_max_volume`) or partially (IOC beyond `liquidity`: TRADE_RETCODE_DONE_PARTIAL), and
 //   raises OnTradeTransaction after the handler returns, HISTORY_ADD and REQUEST included, in
@@ -46,6 +56,7 @@
 //   using MarketBookAdd, all the other Experts Advisors that have the OnBookEvent() handler
 //   will receive this event" (control `book_other <symbol> add|release`: another program's
 //   subscription);
+// - control `globals` prints the terminal's global variables;
 // - control `history_waits` prints how many copies made the EA wait for history (an EA that
 //   never copies what is not local never waits); controls `indicators` and `series` print the indicator instances and the built series
 //   (a series costs memory: "hundreds of megabytes" with deep history on small timeframes).
@@ -239,6 +250,9 @@ struct FakeSymbol {
   std::vector<MqlRates> m1;
   std::map<int, FakeSeries> series; int64_t series_build_ns = 30000000; int series_depth = 0;
   long ticks_local_from_ms = 0; int64_t tick_sync_ns = 0; long sync_from_ms = 0; int64_t sync_ready_ns = 0;
+  int tick_sync_steps = 1; long sync_base_ms = 0;  // progressive sync: from where the disk started, in steps
+  long thread_calls[3] = {0, 0, 0};  // history calls of its indicators: init/deinit, calculate, timer
+  int64_t thread_busy_ns = 0;        // the symbol's thread in its indicators' handlers
   double deal_max_volume = 0, liquidity = 0;
   int book_subscriptions = 0;        // this program's MarketBookAdd calls
   int other_book_subscriptions = 0;  // other programs' (control `book_other`): BookEvent is broadcast
@@ -261,6 +275,8 @@ struct FakeTerminal {
   int series_depth = 0;        // bars a series holds when first built (0: all the server has)
   int history_waits = 0;       // copies that made the EA wait for history (control `history_waits`)
   bool nan_next = false;       // the next OrderSend's result carries a NaN price (control `answer_nan`)
+  int64_t indicator_call_ns = 0;  // the symbol thread's cost of one history call of an indicator
+  int indicator_calls = 0;     // history calls of the indicator handler that runs
 };
 inline FakeTerminal _term;
 // The trade server's state (positions, orders, history, the connection) is in the terminal.
@@ -296,6 +312,7 @@ inline void FakeTerminalLoad(const char* path) {
   _term.timer_failures = (int)fx.num_or("timer_failures", 0);
   _term.order_latency_ms = (int)fx.num_or("order_latency_ms", 0);
   _term.shuffle_tx = fx.str_or("tx_order", "book") == "shuffle";
+  _term.indicator_call_ns = (int64_t)(fx.num_or("indicator_call_us", 0) * 1e3);
   _term.rng.seed((uint64_t)fx.num_or("seed", 42));
   if (auto a = fx.get("allowed_hosts")) { _term.allowed_hosts.clear(); for (auto& h : a->a) _term.allowed_hosts.push_back(h.s); }
   if (auto c = fx.get("chart_id")) _chart_id = (long)c->n;
@@ -322,6 +339,7 @@ inline void FakeTerminalLoad(const char* path) {
     s.series_depth = (int)j.num_or("series_depth_bars", _term.series_depth);
     s.ticks_local_from_ms = (long)j.num_or("ticks_local_from_ms", fx.num_or("ticks_local_from_ms", 0));
     s.tick_sync_ns = never ? (int64_t)1e15 : (int64_t)(j.num_or("tick_sync_ms", fx.num_or("tick_sync_ms", 200)) * 1e6);
+    s.tick_sync_steps = std::max(1, (int)j.num_or("tick_sync_steps", fx.num_or("tick_sync_steps", 1)));
     s.deal_max_volume = j.num_or("deal_max_volume", 0); s.liquidity = j.num_or("liquidity", 0);
     _term.symbols.push_back(s);
   }
@@ -329,6 +347,17 @@ inline void FakeTerminalLoad(const char* path) {
   for (auto& r : fx.get("orders")->a) _term.orders.push_back(_record(r));
   for (auto& r : fx.get("history_orders")->a) _term.history_orders.push_back(_record(r));
   for (auto& r : fx.get("deals")->a) _term.deals.push_back(_record(r));
+}
+// A history call (CopyTicks*, CopyRates, CopyTime): an indicator's costs its symbol's thread.
+inline void _history_call() { if (_term.in_indicator) ++_term.indicator_calls; }
+// An indicator of `symbol` spent `ns` in a handler that made `calls` history calls (`kind`: 0
+// OnInit or OnDeinit, 1 OnCalculate, 2 OnTimer): the symbol's thread did nothing else meanwhile, so a
+// synchronization in progress lands that much later.
+inline void _symbol_thread_spent(const std::string& symbol, int kind, int calls, int64_t ns) {
+  for (auto& s : _term.symbols) if (s.name == symbol) {
+    s.thread_calls[kind] += calls; ns += calls * _term.indicator_call_ns; s.thread_busy_ns += ns;
+    if (s.sync_ready_ns) s.sync_ready_ns += ns;
+  }
 }
 inline FakeSymbol* _sym(const string& name) { std::string n = name.utf8(); for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
 inline FakeSymbol* _sym8(const std::string& n) { for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
@@ -584,7 +613,7 @@ inline int _rates_out(const std::vector<MqlRates>& v, size_t from, size_t to, Mq
   out.v.assign(v.begin() + (long)from, v.begin() + (long)to); return (int)out.v.size();
 }
 inline FakeSymbol* _series_for(const string& name, ENUM_TIMEFRAMES& tf) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return nullptr; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return nullptr; }
   if (tf == PERIOD_CURRENT) tf = _Period;
   if (PeriodSeconds(tf) == 0) { _LastError = ERR_INVALID_PARAMETER; return nullptr; }
   return _series_request(*s, tf) ? s : nullptr;
@@ -637,7 +666,16 @@ inline bool _tick_kind(const MqlTick& t, uint flags) {
 // which a copy reaching into it synchronizes like older history.
 inline bool _ticks_local(FakeSymbol& s, long from_msc) {
   auto done = [&]() {
-    if (!s.sync_ready_ns || _mono_ns() < s.sync_ready_ns) return;
+    if (!s.sync_ready_ns) return;
+    if (_mono_ns() < s.sync_ready_ns) {
+      if (s.tick_sync_steps <= 1) return;
+      // the pieces landed so far, the newest first
+      int64_t step = std::max<int64_t>(1, s.tick_sync_ns / s.tick_sync_steps);
+      int64_t landed = (_mono_ns() - (s.sync_ready_ns - s.tick_sync_ns)) / step;
+      long reach = s.sync_base_ms - (long)((double)(s.sync_base_ms - s.sync_from_ms) * (double)landed / s.tick_sync_steps);
+      s.ticks_local_from_ms = std::min(s.ticks_local_from_ms, reach);
+      return;
+    }
     s.ticks_local_from_ms = std::min(s.ticks_local_from_ms, s.sync_from_ms); s.sync_ready_ns = 0;
     long from = s.sync_from_ms;
     s.holes.erase(std::remove_if(s.holes.begin(), s.holes.end(), [from](const std::pair<long, long>& h) { return h.second >= from; }), s.holes.end());
@@ -650,7 +688,9 @@ inline bool _ticks_local(FakeSymbol& s, long from_msc) {
   };
   done();
   if (local()) return true;
-  if (s.sync_ready_ns == 0 || from_msc < s.sync_from_ms) { s.sync_from_ms = from_msc; s.sync_ready_ns = _mono_ns() + s.tick_sync_ns; }
+  if (s.sync_ready_ns == 0 || from_msc < s.sync_from_ms) {
+    s.sync_from_ms = from_msc; s.sync_ready_ns = _mono_ns() + s.tick_sync_ns; s.sync_base_ms = s.ticks_local_from_ms;
+  }
   if (!_term.in_indicator) { ++_term.history_waits; _sleep_until_ns(std::min(s.sync_ready_ns, _mono_ns() + (int64_t)45000000000)); done(); }
   return local();
 }
@@ -667,7 +707,7 @@ inline bool _tick_flags_ok(uint flags) {
   _LastError = ERR_INVALID_PARAMETER; return false;  // e.g. the wire's -1 passed on as 0xFFFFFFFF
 }
 inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, uint count = 0) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
   if (!_tick_flags_ok(flags)) return -1;
   _market_advance(); out.v.clear();
   if (count == 0) count = 2000;
@@ -682,7 +722,7 @@ inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = CO
   return (int)out.v.size();
 }
 inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, ulong to_msc = 0) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
   if (!_tick_flags_ok(flags)) return -1;
   _market_advance(); out.v.clear();
   bool complete = _ticks_local(*s, (long)from_msc);
@@ -1012,6 +1052,14 @@ inline void _register_terminal_controls() {
     if (w[2] == "add") ++s->other_book_subscriptions; else if (s->other_book_subscriptions > 0) --s->other_book_subscriptions;
     return std::string(); };
   _controls()["answer_nan"] = [](const std::vector<std::string>&) { _term.nan_next = true; return std::string(); };
+  _controls()["symbol_thread"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: symbol_thread <symbol>");
+    printf("KIT: symbol_thread %s init=%ld calculate=%ld timer=%ld busy_us=%ld\n", s->name.c_str(), s->thread_calls[0],
+           s->thread_calls[1], s->thread_calls[2], (long)(s->thread_busy_ns / 1000));
+    return std::string(); };
+  _controls()["globals"] = [](const std::vector<std::string>&) {
+    for (auto& kv : _gvars()) printf("KIT: global %s %.17g\n", kv.first.c_str(), kv.second);
+    return std::string(); };
   _controls()["history_waits"] = [](const std::vector<std::string>&) {
     printf("KIT: history_waits %d\n", _term.history_waits); return std::string(); };
   _controls()["series"] = [](const std::vector<std::string>&) {
