@@ -724,8 +724,8 @@ public:
         }
       // from the first tick on disk, never before it (History5.mqh); while that is a minute or
       // more later, the helper keeps looking for older ticks
-      long start = history.TicksStart(s, from_msc);
-      if(start - from_msc >= MTGW_FLOOR_WATCH_MS)
+      long copy_from = history.TicksStart(s, from_msc);
+      if(copy_from - from_msc >= MTGW_FLOOR_WATCH_MS)
          history.Request(s, MTGW_HELPER_TICKS, PERIOD_M1, from_msc);
       MqlTick ticks[];
       int dg = SymbolDigits(s);
@@ -735,7 +735,7 @@ public:
         {
          int take = count > max_rows ? max_rows : (int)count;
          if(take > 0)
-            got = CopyTicks(s, ticks, flags, (ulong)start, (uint)(take < count ? take + 1 : take));
+            got = CopyTicks(s, ticks, flags, (ulong)copy_from, (uint)(take < count ? take + 1 : take));
          if(got < 0)
             got = 0;
          truncated = got > take;
@@ -743,8 +743,8 @@ public:
          return;
         }
       // both ends inclusive, to the millisecond (a to_msc of 0 would mean "up to now")
-      if(to_msc >= start && to_msc > 0)
-         got = CopyTicksRange(s, ticks, flags, (ulong)start, (ulong)to_msc);
+      if(to_msc >= copy_from && to_msc > 0)
+         got = CopyTicksRange(s, ticks, flags, (ulong)copy_from, (ulong)to_msc);
       if(got < 0)
          got = 0;
       truncated = got > max_rows;

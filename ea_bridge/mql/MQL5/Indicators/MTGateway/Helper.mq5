@@ -128,11 +128,11 @@ double VarValue(const string name)
 // helper keeps looking and lowers it when older ticks arrive after all.
 void LoadTicks(void)
   {
-   string synced = MTGW_TICKS_VAR + _Symbol, start_var = MTGW_FLOOR_VAR + _Symbol;
+   string synced = MTGW_TICKS_VAR + _Symbol, first_var = MTGW_FLOOR_VAR + _Symbol;
    double from = (double)FromMsc;
-   double known = VarValue(synced), start = VarValue(start_var);
+   double known = VarValue(synced), disk_first = VarValue(first_var);
    bool covered = known > 0.0 && known <= from;
-   bool watching = covered && start - from >= (double)MTGW_FLOOR_WATCH_MS;
+   bool watching = covered && disk_first - from >= (double)MTGW_FLOOR_WATCH_MS;
    if(covered && !watching)
      {
       Done();                                // loaded, by this helper or another
@@ -141,7 +141,7 @@ void LoadTicks(void)
    if(watching)
      {
       long now_first = FirstOnDisk();
-      if(now_first == 0 || (double)now_first >= start)
+      if(now_first == 0 || (double)now_first >= disk_first)
          return;                             // nothing older on disk yet
      }
    long first_ms = 0;
@@ -153,13 +153,13 @@ void LoadTicks(void)
          GlobalVariableTemp(synced);         // gone when the terminal closes, like the sync
       GlobalVariableSet(synced, from);
       if(first_ms <= 0)
-         GlobalVariableDel(start_var);
+         GlobalVariableDel(first_var);
      }
-   if(first_ms > 0 && (!covered || (double)first_ms < start))
+   if(first_ms > 0 && (!covered || (double)first_ms < disk_first))
      {
-      if(!GlobalVariableCheck(start_var))
-         GlobalVariableTemp(start_var);
-      GlobalVariableSet(start_var, (double)first_ms);
+      if(!GlobalVariableCheck(first_var))
+         GlobalVariableTemp(first_var);
+      GlobalVariableSet(first_var, (double)first_ms);
      }
    if(first_ms > 0 && (double)first_ms - from >= (double)MTGW_FLOOR_WATCH_MS)
       EventChartCustom(WakeChart, MTGW_EVENT_LOADED, FromMsc, 0.0, _Symbol);   // and keep looking
