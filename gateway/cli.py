@@ -294,8 +294,9 @@ def _ea_command(args: argparse.Namespace) -> int:
               "token (docs/terminal.md, MetaTrader 4).")
         return 0
     print(f"Next: open MetaEditor (F4 in the terminal), open Indicators/MTGateway/Helper.mq5 "
-          f"and Experts/MTGateway.mq5 under {done.mql_dir}, compile each (F7), then attach "
-          "MTGateway to a chart and paste your token (docs/terminal.md).")
+          f"and Experts/MTGateway.mq5 under {done.mql_dir}, compile each (F7) in that order "
+          "(the EA carries the helper it was compiled with), then attach MTGateway to a chart "
+          "and paste your token (docs/terminal.md).")
     return 0
 
 

@@ -112,6 +112,7 @@ int main() {
   const char* fixture = getenv("MTGW_FIXTURE");
   if (!fixture) { fprintf(stderr, "MTGW_FIXTURE is required\n"); return 2; }
   FakeTerminalLoad(fixture);
+  _expert_program = _EA_NAME;
   if (!_inputs_from_env()) return 2;
   _bind_events();
   _bind_controls();

@@ -6,7 +6,13 @@
 // by iCustom (a handle at once; its OnInit runs next, as the terminal starts it on the symbol's
 // thread), gets OnCalculate when a tick of its symbol arrives and OnTimer from its own timer,
 // and is removed by IndicatorRelease when nothing holds it. The kit runs indicators between the
-// EA's events, in the EA's process: while one runs, _Symbol, _Period and _LastError are its
+// EA's events, in the EA's process. A program can carry an indicator as a resource
+// (`#resource "\\Indicators\\X.ex5"`, which mqlpp turns into an _mql_resource record) and
+// create it as iCustom(..., "::Indicators\\X.ex5", ...): "Inclusion of indicators as resources
+// simplifies the distribution of applications" (mql5.com/en/docs/runtime/resources). Created by
+// file name, an indicator needs its compiled .ex5 on the terminal: fixture `indicators_on_disk`
+// lists the ones there (default: all), the others fail with 4802 (ERR_INDICATOR_CANNOT_CREATE),
+// as does every iCustom under `indicators_fail: true` (a terminal that cannot create one). While one runs, _Symbol, _Period and _LastError are its
 // own, and copies do not wait (CopyTicks "immediately returns all the ticks available" in an
 // indicator). What the one thread per symbol means for the symbol's history synchronization is
 // modelled in mql5_terminal.h (the symbol's thread): an indicator's handlers delay it. That the
@@ -14,6 +20,7 @@
 // per-instance state in its inputs (iCustom's arguments) and in the terminal (global
 // variables), not in global variables of its own.
 #pragma once
+#include <set>
 
 // Handlers a program may leave out: the harness asks which exist (a program's own declaration
 // hides these in qualified lookup; absent, these answer with _Missing).
@@ -55,6 +62,10 @@ struct _Ind {
   int timer_ms = 0; int64_t timer_due = 0;
 };
 inline std::vector<_Ind>& _indicators() { static std::vector<_Ind> v; return v; }
+// What each program carries (#resource), by program name; the Expert Advisor's name (the harness).
+inline std::map<std::string, std::set<std::string>>& _resources() { static std::map<std::string, std::set<std::string>> m; return m; }
+inline bool _mql_resource(const char* program, const char* name) { _resources()[program].insert(name); return true; }
+inline std::string _expert_program;
 inline int _next_ind_handle = 10;
 inline _Ind* _ind(int handle) { for (auto& i : _indicators()) if (i.handle == handle) return &i; return nullptr; }
 inline _Ind* _running_ind = nullptr;
@@ -81,8 +92,19 @@ inline int _icustom(const string& symbol, ENUM_TIMEFRAMES period, const string& 
   std::string sym = symbol.utf8().empty() ? _Symbol.utf8() : symbol.utf8();
   if (!_sym8(sym)) { _LastError = ERR_INDICATOR_UNKNOWN_SYMBOL; return INVALID_HANDLE; }
   if (period == PERIOD_CURRENT) period = _Period;
-  const _IndProgram* prog = nullptr; for (auto& p : _ind_programs()) if (p.name == name.utf8()) prog = &p;
-  if (!prog) { _LastError = ERR_INDICATOR_CANNOT_CREATE; return INVALID_HANDLE; }
+  // "::Indicators\<label>.ex5": a resource of the calling program; otherwise a file on disk
+  std::string wanted = name.utf8(), label = wanted;
+  bool carried = wanted.rfind("::", 0) == 0;
+  if (carried) {
+    std::string res = wanted.substr(2), caller = _running_ind ? _running_ind->program->name : _expert_program;
+    bool declared = _resources()[caller].count(res) > 0;
+    label = res.rfind("Indicators\\", 0) == 0 && res.size() > 15 && res.substr(res.size() - 4) == ".ex5" ? res.substr(11, res.size() - 15) : "";
+    if (!declared) label = "";
+  }
+  const _IndProgram* prog = nullptr; for (auto& p : _ind_programs()) if (p.name == label) prog = &p;
+  const FJ& fx = _term.fixture; const FJ* disk = fx.get("indicators_on_disk");
+  bool on_disk = disk == nullptr; if (disk) for (auto& d : disk->a) on_disk = on_disk || d.s == label;
+  if (!prog || (!carried && !on_disk) || fx.bool_or("indicators_fail", false)) { _LastError = ERR_INDICATOR_CANNOT_CREATE; return INVALID_HANDLE; }
   // the same indicator with the same parameters is one instance, counted
   for (auto& i : _indicators()) {
     bool same = i.program == prog && i.symbol == sym && i.period == period && i.args.size() == args.size();

@@ -270,8 +270,7 @@ public:
               {
                session.methods.history.helper_missing = true;
                Print("MT Gateway: the helper indicator ", MTGW_HELPER_NAME, " cannot be created (error ",
-                     IntegerToString(GetLastError()), "): ticks of symbols other than the chart's go out on the timer; ",
-                     "compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+                     IntegerToString(GetLastError()), "): ticks of symbols other than the chart's go out on the timer");
               }
            }
          else

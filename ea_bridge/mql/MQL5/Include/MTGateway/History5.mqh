@@ -53,7 +53,7 @@ public:
    HelperRef         helpers[];
    StreamStart       streams[];
    long              chart;
-   bool              helper_missing;   // iCustom could not create the helper: it is not compiled
+   bool              helper_missing;   // the terminal could not create the helper (iCustom failed)
 
                      CHistory5(void) { chart = 0; helper_missing = false; }
 
@@ -155,7 +155,7 @@ public:
         {
          if(!helper_missing)
             Print("MT Gateway: the helper indicator ", MTGW_HELPER_NAME, " cannot be created (error ",
-                  IntegerToString(GetLastError()), "): compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+                  IntegerToString(GetLastError()), "): history that is not on this computer cannot be loaded");
          helper_missing = true;
          return false;
         }

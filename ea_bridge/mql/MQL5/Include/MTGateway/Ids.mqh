@@ -5,7 +5,7 @@
 #ifndef MTGW_IDS_MQH
 #define MTGW_IDS_MQH
 
-#define MTGW_HELPER_NAME       "MTGateway\\Helper"   // iCustom name: Indicators\MTGateway\Helper.ex5
+#define MTGW_HELPER_NAME       "::Indicators\\MTGateway\\Helper.ex5"   // iCustom name: the EA's resource
 #define MTGW_HELPER_SPY        0     // wake the EA on every tick of the symbol
 #define MTGW_HELPER_TICKS      1     // synchronize the symbol's tick database from FromMsc
 #define MTGW_HELPER_BARS       2     // have the symbol's bars on the timeframe built back to FromMsc

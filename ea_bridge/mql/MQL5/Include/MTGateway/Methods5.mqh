@@ -577,8 +577,8 @@ public:
         }
       if(!history.Request(s, mode, period, from_msc))
         {
-         Fail(E_INTERNAL, "history of " + s + " is not on this computer and the helper indicator " + MTGW_HELPER_NAME +
-              " is missing: compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+         Fail(E_INTERNAL, "history of " + s + " is not on this computer and the terminal cannot create the helper indicator " +
+              MTGW_HELPER_NAME + " that loads it (the Experts log has the error)");
          return;
         }
       Fail(E_DEFER, "history of " + s + " is still loading; ask again shortly");
