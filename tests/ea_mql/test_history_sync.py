@@ -140,3 +140,69 @@ async def test_a_helper_done_leaves_no_terminal_variables_of_its_own(
         assert [r[5] for r in got["rows"]] == want
         names = {line.split()[0] for line in await kit_lines(ea, "globals", "global")}
         assert names == {"MTGW.ticks.BTCUSD", "MTGW.t0.BTCUSD"}, names
+
+
+def streamed(listener: RecordingListener, symbol: str) -> list[int]:
+    """The ``time_msc`` of every tick of ``symbol`` the bridge received, in order."""
+    return [r[0] for _, s, r in listener.ticks_seen if s == symbol]
+
+
+async def spied(ea: CompiledEA) -> set[str]:
+    """The symbols the helper's tick spies (mode 0) watch: those the EA sees in Market Watch."""
+    return {line.split()[2] for line in await kit_lines(ea, "indicators", "indicator")
+            if line.split()[1] == "MTGateway\\Helper" and line.split()[4] == "0"}
+
+
+async def test_a_symbol_back_in_market_watch_before_its_next_tick_streams_from_that_tick(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E-4: BTCUSD leaves Market Watch, ticks come meanwhile (a hole in the tick database),
+    and it is back before its next tick: its quote is still the one from before it left. The
+    old EA started the stream right after that quote when the next tick came less than 60 s
+    later, so its own copy reached into the hole and waited for the synchronization (3 s
+    here, up to 45 s on a terminal). Now the stream starts at that next tick."""
+    b, listener = bridge
+    path, fx = make_fixture(tmp_path, live_ticks=900, tick_sync_ms=3000,
+                            symbol_switches={"BTCUSD": {"live_every_ms": 10}})
+    live = [row[0] for row in fx["symbols"]["BTCUSD"]["live"]]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        await ea.control("select BTCUSD 0")
+        while "BTCUSD" in await spied(ea):  # until the EA has seen it leave
+            clock = len(streamed(listener, "EURUSD"))  # EURUSD's ticks, 20 ms apart
+            await listener.wait_for(
+                lambda n=clock: len(streamed(listener, "EURUSD")) >= n + 5)
+        await ea.control("hold BTCUSD on")  # its next tick waits
+        await ea.control("select BTCUSD 1")
+        while "BTCUSD" not in await spied(ea):  # until the EA has seen it back
+            clock = len(streamed(listener, "EURUSD"))
+            await listener.wait_for(
+                lambda n=clock: len(streamed(listener, "EURUSD")) >= n + 5)
+        before = streamed(listener, "BTCUSD")
+        await ea.control("hold BTCUSD off")
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= len(before) + 30)
+        after = streamed(listener, "BTCUSD")[len(before):]
+        assert after == sorted(after) and after[0] > before[-1]
+        first_after = live.index(after[0])
+        assert first_after > live.index(before[-1]) + 3  # nothing from the hole
+        assert await history_waits(ea) == 0
+
+
+async def test_a_terminal_that_was_closed_streams_from_its_first_new_tick(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E-4: the terminal was closed for the last 30 s (the ticks of that time are a hole in its
+    database; BTCUSD's quote is the last one from before). The old EA streamed from right
+    after that quote, the first new tick coming less than 60 s later, and its own copy waited
+    for the synchronization of the hole. Now a quote that old is not taken for the terminal's
+    live one: the stream starts at the first new tick, and the EA never waits."""
+    b, listener = bridge
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, tick_sync_ms=3000, symbol_switches={
+        "BTCUSD": {"offline_from_ms": now_ms - 30_000}})
+    live = [row[0] for row in fx["symbols"]["BTCUSD"]["live"]]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        rows = streamed(listener, "BTCUSD")
+        assert rows == sorted(rows) and set(rows) <= set(live)
+        assert await history_waits(ea) == 0

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from ea_bridge import Bridge, EAError, HeartbeatSettings
+from ea_bridge import Bridge, EAError, HeartbeatSettings, TerminalId
 from ea_bridge.connection import AuthReceived, BridgeConnection, HelloReceived
+from mtgateway.credential import TokenKeys
 from tests.bridgekit import RecordingListener, StaticVerifier, daemon_proof
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
@@ -413,6 +414,43 @@ async def test_trade_events_queued_when_a_send_fails_go_out_on_the_next_session(
                                             for t in trades(listener, "position_closed"))
                                 and any(t["order"]["position_id"] == ticket
                                         for t in trades(listener, "order_removed")))
+
+
+async def test_trade_events_of_one_account_never_go_out_for_another(
+        ea_binary: Path, tmp_path: Path) -> None:
+    """E-5: a position of account A is closed while the EA has no session (A's token no
+    longer admitted), then the user logs the terminal in to account B and pastes B's token.
+    The terminal re-initialises the EA (REASON_ACCOUNT) with its globals kept, so the old EA
+    sent A's queued close on B's session, as B's. Now it drops them (and logs it): B's
+    stream starts with B's own events."""
+    listener = RecordingListener()
+    token_b, other = "mtgw_" + "C" * 36 + "DDDDDD", TerminalId(7654321, TERMINAL.server)
+    verifier = StaticVerifier({TOKEN: (TERMINAL, "tok-1"), token_b: (other, "tok-2")})
+    b = Bridge(verifier, listener, port=0, heartbeat=HeartbeatSettings(0.5, 1.5))
+    await b.start()
+    try:
+        terminal, ticket = with_open_position()
+        path, _ = make_fixture(tmp_path, terminal, live_ticks=0)
+        async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+            await b.wait_for_terminal(TERMINAL, WAIT_S)
+            verifier.tokens.pop(TokenKeys.of(TOKEN).hint)  # A's reconnection is refused
+            await ea.control("net fail_send 1")
+            await ea.control(f"close {ticket}")
+            await ea.wait_for_chart("refused: invalid auth token")
+            await ea.control("account 7654321")
+            await ea.control(f"params AuthToken={token_b}")
+            await b.wait_for_terminal(other, WAIT_S)
+            await b.call(other, "order_send", {"request": {
+                "action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}}, WAIT_S)
+            await listener.wait_for(lambda: any(
+                t == other and n == "trade" and p["type"] == "position_opened"
+                for t, n, p, _ in listener.events))
+            on_b = [p for t, n, p, _ in listener.events if t == other and n == "trade"]
+            assert not any(ticket in (p.get("position", {}).get("ticket"),
+                                      p.get("deal", {}).get("position_id")) for p in on_b), on_b
+            assert any("trade events of account 5012345 not sent" in line for line in ea.lines)
+    finally:
+        await b.close()
 
 
 # ---- ticks as they arrive (issue 18 item 4) ------------------------------------------------------

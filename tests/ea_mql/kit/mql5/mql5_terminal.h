@@ -12,7 +12,11 @@
 // - symbols with every SymbolInfo* property by the MT5 package's field name; Market Watch: the
 //   terminal receives quotes only for Market Watch symbols, so ticks that arrive while a symbol
 //   is out of it reach the trade server's history, not the terminal's (a hole in its tick
-//   database, synchronized like older history when a copy reaches into it);
+//   database, synchronized like older history when a copy reaches into it); back in Market
+//   Watch, its quote (SymbolInfoTick) is the last one received before it left until the next
+//   tick arrives. A terminal that was closed (fixture `offline_from_ms`, per symbol) starts the
+//   same way: the ticks after that time are a hole and its quote is the last one before it;
+//   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks;
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
 //   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
 //   for the chart symbol and Calculate for indicators;
@@ -259,6 +263,8 @@ struct FakeSymbol {
   size_t out_from_idx = 0;           // out of Market Watch: ticks from this one on did not reach the terminal
   long out_first_ms = -1, out_last_ms = -1;  // the first and last of them (-1: none yet)
   std::vector<std::pair<long, long>> holes;  // tick times the terminal never received (out of Market Watch)
+  size_t back_at = SIZE_MAX;         // back in Market Watch when the server had this many ticks
+  bool held = false;                 // its live ticks do not arrive (control `hold`)
 };
 struct FakeTerminal {
   FJ fixture; FakeRecord account, terminal;
@@ -341,6 +347,10 @@ inline void FakeTerminalLoad(const char* path) {
     s.tick_sync_ns = never ? (int64_t)1e15 : (int64_t)(j.num_or("tick_sync_ms", fx.num_or("tick_sync_ms", 200)) * 1e6);
     s.tick_sync_steps = std::max(1, (int)j.num_or("tick_sync_steps", fx.num_or("tick_sync_steps", 1)));
     s.deal_max_volume = j.num_or("deal_max_volume", 0); s.liquidity = j.num_or("liquidity", 0);
+    if (const FJ* off = j.get("offline_from_ms")) {  // the terminal was closed from then on
+      size_t k = 0; while (k < s.ticks.size() && s.ticks[k].time_msc <= (long)off->n) ++k;
+      if (k < s.ticks.size()) { s.holes.emplace_back(s.ticks[k].time_msc, s.ticks.back().time_msc); s.out_from_idx = k; s.back_at = s.ticks.size(); }
+    }
     _term.symbols.push_back(s);
   }
   for (auto& r : fx.get("positions")->a) _term.positions.push_back(_record(r));
@@ -377,7 +387,7 @@ inline void _market_advance() {
   int64_t now = _mono_ns();
   for (auto& s : _term.symbols) {
     bool arrived = false;
-    while (s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
+    while (!s.held && s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
       MqlTick t = s.live[s.live_next];
       if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next]);
       ++s.live_next; s.ticks.push_back(t);
@@ -393,13 +403,15 @@ inline void _market_advance() {
 inline int64_t _market_next_ns() {
   int64_t next = INT64_MAX;
   if (_market_anchor_ns == INT64_MAX) return next;
-  for (auto& s : _term.symbols) if (s.live_next < s.live.size()) next = std::min(next, _market_anchor_ns + s.live_at_ns[s.live_next]);
+  for (auto& s : _term.symbols) if (!s.held && s.live_next < s.live.size()) next = std::min(next, _market_anchor_ns + s.live_at_ns[s.live_next]);
   return next;
 }
-// The symbol's last quote in the terminal: out of Market Watch, the last one before it left.
+// The symbol's last quote in the terminal: out of Market Watch, the last one before it left; back
+// in it, still that one until the next tick arrives (the terminal received none meanwhile).
 inline const MqlTick* _last_tick(FakeSymbol& s) {
   _market_advance();
-  size_t n = s.selected ? s.ticks.size() : std::min(s.out_from_idx, s.ticks.size());
+  bool stale = !s.selected || (s.back_at != SIZE_MAX && s.ticks.size() <= s.back_at);
+  size_t n = stale ? std::min(s.out_from_idx, s.ticks.size()) : s.ticks.size();
   return n == 0 ? nullptr : &s.ticks[n - 1];
 }
 
@@ -463,9 +475,9 @@ inline bool SymbolExist(const string& name, bool& is_custom) { is_custom = false
 inline bool SymbolSelect(const string& name, bool select) {
   FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   _market_advance();
-  if (!select && s->selected) s->out_from_idx = s->ticks.size();  // quotes stop reaching the terminal
+  if (!select && s->selected) { s->out_from_idx = s->ticks.size(); s->back_at = SIZE_MAX; }  // quotes stop reaching the terminal
   if (select && !s->selected) {  // they come again; what came meanwhile is a hole in the database
-    if (s->out_first_ms >= 0) s->holes.emplace_back(s->out_first_ms, s->out_last_ms);
+    if (s->out_first_ms >= 0) { s->holes.emplace_back(s->out_first_ms, s->out_last_ms); s->back_at = s->ticks.size(); }
     s->out_first_ms = s->out_last_ms = -1;
   }
   s->selected = select; s->p.n["select"] = select; s->p.n["visible"] = select; return true;
@@ -1057,6 +1069,10 @@ inline void _register_terminal_controls() {
     printf("KIT: symbol_thread %s init=%ld calculate=%ld timer=%ld busy_us=%ld\n", s->name.c_str(), s->thread_calls[0],
            s->thread_calls[1], s->thread_calls[2], (long)(s->thread_busy_ns / 1000));
     return std::string(); };
+  _controls()["hold"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() > 2 ? _sym8(w[1]) : nullptr;
+    if (!s || (w[2] != "on" && w[2] != "off")) return std::string("usage: hold <symbol> on|off");
+    _market_advance(); s->held = w[2] == "on"; return std::string(); };
   _controls()["globals"] = [](const std::vector<std::string>&) {
     for (auto& kv : _gvars()) printf("KIT: global %s %.17g\n", kv.first.c_str(), kv.second);
     return std::string(); };
