@@ -956,8 +956,10 @@ public:
      {
       if(x == 0.0 || symbol == "")
          return x;
-      double tick = MarketInfo(symbol, MODE_TICKSIZE);
-      double y = tick > MarketInfo(symbol, MODE_POINT) * 1.000001 ? MathRound(x / tick) * tick : x;
+      // SYMBOL_TRADE_TICK_SIZE, "Minimal price change", is a price; MarketInfo's MODE_TICKSIZE
+      // is documented as "Tick size in points", which would leave the unit in doubt
+      double tick = SymbolInfoDouble(symbol, SYMBOL_TRADE_TICK_SIZE);
+      double y = tick > SymbolInfoDouble(symbol, SYMBOL_POINT) * 1.000001 ? MathRound(x / tick) * tick : x;
       return NormalizeDouble(y, SymbolDigits(symbol));
      }
 
