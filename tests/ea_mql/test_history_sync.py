@@ -10,45 +10,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from ea_bridge import Bridge
 from tests.bridgekit import RecordingListener
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.terminalkit import loaded
+from tests.ea_mql.terminalkit import (
+    history_waits,
+    kit_lines,
+    loaded,
+    spied,
+    ticks_not_on_disk,
+)
 
 Bridged = tuple[Bridge, RecordingListener]
-
-
-async def kit_lines(ea: CompiledEA, command: str, prefix: str) -> list[str]:
-    """What the kit prints for a control ``command``, the lines starting ``KIT: <prefix> ``."""
-    seen = len(ea.lines)
-    await ea.control(command)
-    head = f"KIT: {prefix} "
-    return [x[len(head):] for x in ea.lines[seen:] if x.startswith(head)]
-
-
-async def history_waits(ea: CompiledEA) -> int:
-    """How many copies made the EA itself wait for history (the kit counts them)."""
-    [n] = await kit_lines(ea, "history_waits", "history_waits")
-    return int(n)
-
-
-def not_on_disk(tmp_path: Path, **switches: Any) -> tuple[Path, dict[str, Any], dict[str, Any],
-                                                           list[int]]:
-    """A fixture whose BTCUSD ticks are on disk for the last minute only; the request for ten
-    to two minutes ago, and the ticks it must answer (``switches``: the synchronization)."""
-    now_ms = reference_terminal().server_time_ms()
-    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, **switches)
-    now_ms = fx["now_ms"]
-    query = {"symbol": "BTCUSD", "date_from": (now_ms - 600_000) / 1000,
-             "date_to": (now_ms - 120_000) / 1000, "flags": -1}
-    want = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"]
-            if now_ms - 600_000 <= t[0] <= now_ms - 120_000]
-    assert want
-    return path, fx, query, want
 
 
 async def test_a_synchronization_in_pieces_is_waited_for(
@@ -58,7 +34,7 @@ async def test_a_synchronization_in_pieces_is_waited_for(
     server keeps no older ticks", and the EA's own copy then waited for the rest; now the EA
     never waits and the answer holds every tick of the range."""
     b, _ = bridge
-    path, _, query, want = not_on_disk(tmp_path, tick_sync_ms=12_000, tick_sync_steps=3)
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=12_000, tick_sync_steps=3)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         got = await loaded(b, "copy_ticks_range", query)
@@ -75,7 +51,7 @@ async def test_a_synchronization_slower_than_any_settle_time_never_makes_the_ea_
     looking meanwhile: once the ticks land, the same call answers all of them, and the EA
     never waited."""
     b, _ = bridge
-    path, _, query, want = not_on_disk(tmp_path, tick_sync_ms=25_000)
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=25_000)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         first = await loaded(b, "copy_ticks_range", query)
@@ -98,7 +74,7 @@ async def test_a_loading_helper_works_on_its_timer_not_on_each_tick(
     history calls from its timer only: none from OnCalculate, which runs on every tick of the
     symbol (on the thread that also processes those ticks and the synchronization)."""
     b, _ = bridge
-    path, _, query, want = not_on_disk(tmp_path, tick_sync_ms=2_000, live_ticks=600)
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=2_000, live_ticks=600)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         got = await loaded(b, "copy_ticks_range", query)
@@ -116,7 +92,7 @@ async def test_the_helpers_cost_does_not_starve_its_own_synchronization(
     has, so its 2 s synchronization never landed and the call answered -32008 for ever. Now it
     lands and the call is answered."""
     b, _ = bridge
-    path, _, query, want = not_on_disk(tmp_path, tick_sync_ms=2_000, live_ticks=1500,
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=2_000, live_ticks=1500,
                                        indicator_call_us=10_000)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
@@ -133,7 +109,7 @@ async def test_a_helper_done_leaves_no_terminal_variables_of_its_own(
     Once the ticks are loaded only what the EA reads is left (MTGW.ticks.<symbol>,
     MTGW.t0.<symbol>)."""
     b, _ = bridge
-    path, _, query, want = not_on_disk(tmp_path, tick_sync_ms=1_000)
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=1_000)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         got = await loaded(b, "copy_ticks_range", query)
@@ -145,12 +121,6 @@ async def test_a_helper_done_leaves_no_terminal_variables_of_its_own(
 def streamed(listener: RecordingListener, symbol: str) -> list[int]:
     """The ``time_msc`` of every tick of ``symbol`` the bridge received, in order."""
     return [r[0] for _, s, r in listener.ticks_seen if s == symbol]
-
-
-async def spied(ea: CompiledEA) -> set[str]:
-    """The symbols the helper's tick spies (mode 0) watch: those the EA sees in Market Watch."""
-    return {line.split()[2] for line in await kit_lines(ea, "indicators", "indicator")
-            if line.split()[1] == "MTGateway\\Helper" and line.split()[4] == "0"}
 
 
 async def test_a_symbol_back_in_market_watch_before_its_next_tick_streams_from_that_tick(

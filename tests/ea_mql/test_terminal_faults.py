@@ -28,7 +28,12 @@ from tests.bridgekit import RecordingListener, StaticVerifier, daemon_proof
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import MQL5_DIR, BuildError, CompiledEA, build_ea
-from tests.ea_mql.terminalkit import held_then_answered, trades, with_open_position
+from tests.ea_mql.terminalkit import (
+    held_then_answered,
+    ticks_not_on_disk,
+    trades,
+    with_open_position,
+)
 
 Bridged = tuple[Bridge, RecordingListener]
 
@@ -541,18 +546,11 @@ async def test_the_ea_carries_its_helper(bridge: Bridged, ea_binary: Path,
     other symbols' ticks still wake it. The EA that created the helper by file name answered
     -32603 "compile Helper.mq5" and sent those ticks on its timer only."""
     b, _ = bridge
-    now_ms = reference_terminal().server_time_ms()
-    path, fx = make_fixture(tmp_path, tick_sync_ms=1000, ticks_local_from_ms=now_ms - 60_000,
-                            indicators_on_disk=[])
-    now_ms = fx["now_ms"]
-    want = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"]
-            if now_ms - 600_000 <= t[0] <= now_ms - 120_000]
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=1000, indicators_on_disk=[])
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
-        got = await held_then_answered(b, "copy_ticks_range", {
-            "symbol": "BTCUSD", "date_from": (now_ms - 600_000) / 1000,
-            "date_to": (now_ms - 120_000) / 1000, "flags": -1})
-        assert [r[5] for r in got["rows"]] == want and want
+        got = await held_then_answered(b, "copy_ticks_range", query)
+        assert [r[5] for r in got["rows"]] == want
         assert not any("cannot be created" in line for line in ea.lines)
     assert handled(ea)["chart"] > 0  # the spies' wake-ups
 
