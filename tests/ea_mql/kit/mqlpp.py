@@ -13,6 +13,8 @@ guards). What is not:
                                         MetaEditor's error 189, and a C++ error here; the
                                         terminal, here the harness, sets them)
     #include <MTGateway\X.mqh>      ->  #include <MTGateway/X.mqh>
+    #resource "\\Indicators\\X.ex5"  ->  the program's declaration of the indicator it carries
+                                        (:func:`resource`: iCustom's "::Indicators\\X.ex5")
     #property NAME value            ->  dropped (the gate has checked NAME)
 
 Before any rewriting, the whole tree passes the language gate (``mqlgate.py``): what MetaEditor
@@ -47,6 +49,7 @@ INCLUDE = re.compile(r"^\s*#\s*include\s*<(?P<path>[^>]+)>\s*$")
 PROPERTY = re.compile(r"^\s*#\s*property\s+(?P<name>\w+)")
 INPUT = re.compile(rf"^(?P<ind>\s*)(?:sinput|input)\s+(?P<type>{IDENT})\s+(?P<name>{IDENT})"
                    r"\s*(?:=\s*(?P<value>[^;]+?))?\s*;\s*(?://.*)?$")
+RESOURCE = re.compile(r'^\s*#\s*resource\s+"(?P<path>[^"]*)"\s*;?\s*(?://.*)?$')
 IMPORT = re.compile(r'^\s*#\s*import\b\s*(?:"(?P<lib>[^"]*)")?\s*(?://.*)?$')
 IMPORTED = re.compile(rf"^\s*(?P<ret>{IDENT})\s+(?P<name>{IDENT})\s*\((?P<params>[^)]*)\)\s*;\s*(?://.*)?$")
 
@@ -116,8 +119,40 @@ def _literals(code: str) -> str:
     return "".join(t + "_s" if kind == "str" else t for kind, t in pieces)
 
 
-def process(path: Path, shown: str, lang: str = "mql5") -> str:
-    """The C++ form of one MQL file; raises :class:`Refused` with ``shown:line``."""
+def resource(line: str, where: str, root: Path | None) -> str | None:
+    """``#resource "<path>"`` as the kit's record of what the program carries, or None when
+    ``line`` is no such directive. The reference (mql5.com/en/docs/runtime/resources): the
+    path is at most 63 characters, has no "..\\" and no ":\\", is relative to the MQL5
+    folder when it starts with a backslash, and names the resource without that backslash;
+    a missing file fails the compile. The kit carries indicators only (an indicator's
+    ``.ex5`` is built from its ``.mq5`` under ``root``, so that is what must exist)."""
+    m = RESOURCE.match(line)
+    if not m:
+        return None
+    path = m.group("path").replace("\\\\", "\\")
+    if len(path) > 63 or "..\\" in path or ":\\" in path:
+        raise Refused(f"{where}: '#resource \"{m.group('path')}\"': a resource path has at most "
+                      "63 characters and no '..\\' or ':\\'")
+    name = path.removeprefix("\\")
+    parts = name.split("\\")
+    if not path.startswith("\\") or parts[0] != "Indicators" or not name.endswith(".ex5"):
+        raise Refused(f"{where}: '#resource \"{m.group('path')}\"': the kit carries indicators "
+                      "only, as \"\\\\Indicators\\\\<path>.ex5\"")
+    if root is not None and not root.joinpath(*parts).with_suffix(".mq5").is_file():
+        raise Refused(f"{where}: resource file '{name}' not found (no {'/'.join(parts[:-1])}/"
+                      f"{Path(parts[-1]).with_suffix('.mq5')} to build it from)")
+    line_no = where.rsplit(":", 1)[-1]
+    return (f"static const bool mqlp_resource_{line_no} = _mql_resource(MQL_PROGRAM, "
+            f"{_c_text(name)});")
+
+
+def _c_text(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None) -> str:
+    """The C++ form of one MQL file; raises :class:`Refused` with ``shown:line``. ``root``:
+    the language folder, where ``#resource`` files are looked for."""
     out: list[str] = []
     in_block = False
     importing: str | None = None
@@ -134,6 +169,10 @@ def process(path: Path, shown: str, lang: str = "mql5") -> str:
             continue
         if PROPERTY.match(line) and not in_block:
             out.append("")
+            continue
+        carried = resource(line, where, root) if not in_block else None
+        if carried is not None:
+            out.append(carried)
             continue
         inc = INCLUDE.match(line)
         if inc and not in_block:
@@ -205,7 +244,7 @@ def convert(src_root: Path, out_root: Path, lang: str = "mql5") -> list[Path]:
         rel = f.relative_to(src_root)
         dst = out_root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(process(f, str(rel), lang), encoding="utf-8")
+        dst.write_text(process(f, str(rel), lang, src_root), encoding="utf-8")
         written.append(dst)
     return written
 
