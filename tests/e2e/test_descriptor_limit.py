@@ -38,6 +38,25 @@ pytestmark = [pytest.mark.network_edge,
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
+class Output(list[bytes]):
+    """A serving process's output lines, read as they come; :meth:`until` waits for a line
+    count without polling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._grew = asyncio.Event()
+
+    def add(self, line: bytes) -> None:
+        self.append(line)
+        self._grew.set()
+
+    async def until(self, text: bytes, count: int) -> None:
+        """Return once ``count`` lines contain ``text`` (bounded by the caller's timeout)."""
+        while sum(text in line for line in self) < count:
+            self._grew.clear()
+            await self._grew.wait()
+
+
 def _nofile(soft: int, hard: int) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
@@ -59,7 +78,7 @@ def _config(tmp_path: Path, server: str = "") -> Path:
 @contextlib.asynccontextmanager
 async def _serving(command: str, config: Path, soft: int, hard: int,
                    port_line: re.Pattern[bytes]
-                   ) -> AsyncIterator[tuple[int, list[bytes], int]]:
+                   ) -> AsyncIterator[tuple[int, Output, int]]:
     """``python -m gateway COMMAND -c CONFIG`` under the limit; its HTTP port, the output
     lines read until it served (more are appended while it runs) and its pid."""
     proc = await asyncio.create_subprocess_exec(
@@ -67,12 +86,12 @@ async def _serving(command: str, config: Path, soft: int, hard: int,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         preexec_fn=_nofile(soft, hard))
     assert proc.stdout is not None and proc.stderr is not None
-    lines: list[bytes] = []
+    lines = Output()
     port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     async def drain(stream: asyncio.StreamReader) -> None:
         async for line in stream:
-            lines.append(line)
+            lines.add(line)
             match = port_line.search(line)
             if match and not port.done():
                 port.set_result(int(match.group(1)))
@@ -118,9 +137,26 @@ async def _approved_device(data: Path) -> Ed25519PrivateKey:
     return key
 
 
-async def _bare(port: int, count: int) -> list[Connection]:
-    """``count`` connections that send nothing (each one a descriptor in the server)."""
-    return [await asyncio.open_connection("127.0.0.1", port) for _ in range(count)]
+_EVICTED = b"evicting a connection from"
+#: Bare connections opened before waiting for the server to take them: fewer than any budget
+#: here, so the connections it is still closing never reach twice the budget.
+_BATCH = 50
+
+
+async def _bare(port: int, count: int, output: Output, budget: int) -> list[Connection]:
+    """``count`` connections that send nothing (each one a descriptor in the server), opened
+    in batches, each taken by the server before the next: every one beyond ``budget`` evicts
+    one (a line each). Opened at once, a loop that accepts a whole burst in one pass holds
+    the evicted ones open until its next pass, counts them against twice the budget, and
+    refuses the rest of the burst with 503, lingering up to two seconds each: descriptors
+    bounded as they should be, but a /health asked just then is refused too."""
+    opened: list[Connection] = []
+    while len(opened) < count:
+        for _ in range(min(_BATCH, count - len(opened))):
+            opened.append(await asyncio.open_connection("127.0.0.1", port))
+        async with asyncio.timeout(WAIT_S):
+            await output.until(_EVICTED, max(0, len(opened) - budget))
+    return opened
 
 
 async def _close(connections: list[Connection]) -> None:
@@ -160,7 +196,7 @@ async def test_a_console_under_a_low_hard_limit_serves_a_smaller_budget(
     daemon = await _approved_device(tmp_path / "data")
     async with _serving("console", config, 256, 256, _CONSOLE_PORT) as (port, lines, _):
         capped = (256 - RESERVE) // 2
-        bare = await _bare(port, 400)
+        bare = await _bare(port, 400, lines, capped)
         try:
             assert await _health(port) == 200
         finally:
@@ -205,7 +241,7 @@ async def test_a_console_raises_its_soft_limit_toward_the_hard_one(tmp_path: Pat
     open (more than 256 descriptors: the raise is real)."""
     config = _config(tmp_path)
     async with _serving("console", config, 256, 4096, _CONSOLE_PORT) as (port, lines, pid):
-        bare = await _bare(port, 600)
+        bare = await _bare(port, 600, lines, 512)
         try:
             assert await _health(port) == 200
         finally:
@@ -222,13 +258,13 @@ async def test_the_daemon_fits_its_budget_to_the_limit_too(tmp_path: Path) -> No
     peer): the budget is capped (its reserve adds the bridge's pending handshakes), and
     /health is answered while 400 bare connections are open (before: unanswered)."""
     config = _config(tmp_path, "max_connections = 512\nmax_connections_per_peer = 512\n")
+    reserve = RESERVE + 16
     async with _serving("run", config, 256, 256, _DAEMON_PORT) as (port, lines, _):
-        bare = await _bare(port, 400)
+        bare = await _bare(port, 400, lines, (256 - reserve) // 2)
         try:
             assert await _health(port) == 200
         finally:
             await _close(bare)
-        reserve = RESERVE + 16
         said = b"".join(lines).decode()
         assert f"[server] max_connections = 512 needs {2 * 512 + reserve} open files" in said
         assert f"serving at most {(256 - reserve) // 2} connections" in said
