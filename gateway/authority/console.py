@@ -10,9 +10,11 @@ a device proof on every call.
 The database is behind its door (``database.py``): no request's store call runs on the event
 loop, so ``/health`` and every request that needs no database answer while the database is
 slow, paused or gone, and a request that needs it answers 503 ``database_unavailable`` within
-``[authority] database_connect_timeout_s`` + ``database_statement_timeout_s``. A console that
-starts while its database is unreachable serves anyway (``/ready`` says
-``database_unreachable``) and prepares the schema as soon as the database answers.
+``[authority] database_connect_timeout_s`` + ``database_statement_timeout_s``. ``/ready``
+answers from a state a background check keeps (``readiness.py``), at once whatever the
+database does. A console that starts while its database is unreachable serves anyway
+(``/ready`` says ``database_unreachable``) and prepares the schema as soon as the database
+answers.
 
 The console binds loopback unless ``[console] insecure_allow_non_loopback`` is set: it takes
 owner passwords and hands out signed records, so beyond this machine it belongs behind TLS.
@@ -53,16 +55,19 @@ from .appkeys import (
     KEY_GATE,
     LONG_POLLS,
     OWNER_THROTTLE,
+    READINESS,
     VOUCH_KEY,
     Clocks,
 )
 from .config import ConsoleSettings, SmtpConfig, database_url
-from .database import DatabaseUnavailable
+from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
 from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
+from .migrations import MIGRATIONS
+from .readiness import Readiness
 from .routes import add_routes
 from .routes.common import MISDIRECTED, errors, host_allowlist, page_code_check, page_sign_in
 from .service import Authority
@@ -142,6 +147,35 @@ async def _prepare_until_ready(authority: Authority, gate: KeyGate) -> None:
             log.warning("the authority's database is still unreachable: %s", exc)
     log.info("the authority's database answers; the schema is ready")
     await _learn_devices(authority, gate)
+
+
+async def _schema_version(authority: Authority) -> int:
+    """The readiness check: the schema version the database holds, the schema prepared first
+    if the console started without its database.
+
+    Raises:
+        DatabaseUnavailable: the database did not answer.
+    """
+    try:
+        if not authority.prepared:
+            await authority.prepare()
+    except DatabaseUnavailable:
+        raise
+    except DatabaseError:
+        pass  # a schema newer than this program's: the version read says which
+    return await authority.schema_version()
+
+
+async def _readiness_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Keep ``/ready``'s state (``readiness.py``): one check before the console serves, so a
+    console started with its database is ready at once, then one every second."""
+    authority = app[AUTHORITY]
+    readiness = app[READINESS] = Readiness(lambda: _schema_version(authority), len(MIGRATIONS))
+    await readiness.check_once()
+    task = asyncio.get_running_loop().create_task(readiness.run())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
@@ -224,6 +258,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         app[AUTHORITY].feed.close()
 
     app.cleanup_ctx.append(authority_ctx)
+    app.cleanup_ctx.append(_readiness_ctx)  # after the authority's: it asks it
     app[ALERT_SENDER] = AlertSender(lambda: app[AUTHORITY],
                                     private_networks=console.webhook_private_networks)
     app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
