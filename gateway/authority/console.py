@@ -55,6 +55,7 @@ from .appkeys import (
     KEY_GATE,
     LONG_POLLS,
     OWNER_THROTTLE,
+    PROOFS_OFF_LOOP,
     READINESS,
     VOUCH_KEY,
     Clocks,
@@ -220,6 +221,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     app[_ACCESS_LOG] = config.logging.access_log
+    off_loop = app[PROOFS_OFF_LOOP] = console.public_key_work == "workers"
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
     app[CONSOLE_METRICS] = metrics
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
@@ -231,7 +233,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             directory, chosen, clock=clock, randbelow=randbelow,
             database_url=database_url(section),
             connect_timeout_s=section.database_connect_timeout_s,
-            statement_timeout_s=section.database_statement_timeout_s)
+            statement_timeout_s=section.database_statement_timeout_s, sign_off_loop=off_loop)
         metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None
         try:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -256,16 +256,20 @@ def device_proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
 
 
 @contextlib.asynccontextmanager
-async def running_console(tmp_path: Path, database_url: str = "") -> AsyncIterator[Console]:
+async def running_console(tmp_path: Path, database_url: str = "", *,
+                          public_key_work: Literal["workers", "loop"] = "workers"
+                          ) -> AsyncIterator[Console]:
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
-    loopback (what the ``console`` fixture yields)."""
+    loopback (what the ``console`` fixture yields); ``public_key_work`` is its
+    ``[console]`` setting."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
     smtp_port = smtp.sockets[0].getsockname()[1]
     config = GatewayConfig(
-        data_dir=str(tmp_path), console=ConsoleConfig(port=0, webhook_private_networks=True),
+        data_dir=str(tmp_path), console=ConsoleConfig(port=0, webhook_private_networks=True,
+                                                      public_key_work=public_key_work),
         authority=AuthorityConfig(database_url=SecretStr(database_url)),
         smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
                         from_address="gateway@example.net", timeout_s=WAIT_S))
