@@ -146,27 +146,38 @@ class RevocationFeed:
                    timeout_s: float) -> tuple[int, list[str]]:
         """The next revocations for ``device_id`` past ``cursor``, waiting up to
         ``timeout_s``; ``(head, [])`` at once for ``cursor=None`` or a cursor from a
-        database that has since been reset (beyond the head)."""
-        head = await self.head()
-        if cursor is None or cursor > head:
-            return head, []
+        database that has since been reset (beyond the head).
+
+        A poll that finds nothing costs one transaction (the head and this device's rows past
+        the cursor, read together), then none while it waits: every connected daemon renews
+        its poll every 25 s or so, so this is most of the feed's load.
+        """
         clock = asyncio.get_running_loop().time  # a wait, not a time of record
         deadline = clock() + timeout_s
+        # Taken before the read: a revocation committed while it runs sets this one (notify
+        # replaces the event), so the wait below returns at once.
+        changed = self._changed
+        head, token_ids = await self.database.run(_look, device_id, cursor)
+        if cursor is None or cursor > head:
+            return head, []
+        if token_ids or timeout_s <= 0 or self._closed:
+            return head, token_ids
+        cursor = head
         self._waiters += 1
         self._watch(head)
         try:
             while True:
-                # Taken before the read: a revocation committed while it runs sets this one
-                # (notify replaces the event), so the wait below returns at once.
-                changed = self._changed
-                new_cursor, token_ids = await self.since(device_id, cursor)
-                left = deadline - clock()
-                if token_ids or left <= 0 or self._closed:
-                    return new_cursor, token_ids
-                cursor = new_cursor
-                with suppress(TimeoutError):  # not wait_for: see gateway/auth/reporter.py
-                    async with asyncio.timeout(left):
+                try:  # not wait_for: see gateway/auth/reporter.py
+                    async with asyncio.timeout(deadline - clock()):
                         await changed.wait()
+                except TimeoutError:
+                    return cursor, []  # a row committed just now: the next poll's read
+                if self._closed:
+                    return cursor, []
+                changed = self._changed
+                cursor, token_ids = await self.since(device_id, cursor)
+                if token_ids:
+                    return cursor, token_ids
         finally:
             self._waiters -= 1
 
@@ -190,8 +201,20 @@ def _head(tx: Tx) -> int:
     return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()[0])
 
 
-def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
+def _look(tx: Tx, device_id: str, cursor: int | None) -> tuple[int, list[str]]:
+    """The head, and this device's rows past ``cursor`` when it is one of this database's
+    (not ``None``, not beyond the head): a new poll's one read."""
     head = _head(tx)
+    if cursor is None or cursor > head:
+        return head, []
+    return _rows(tx, device_id, cursor, head)
+
+
+def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
+    return _rows(tx, device_id, cursor, _head(tx))
+
+
+def _rows(tx: Tx, device_id: str, cursor: int, head: int) -> tuple[int, list[str]]:
     rows = tx.execute(
         "SELECT COALESCE(token_id, '') FROM revocations WHERE seq > ? AND seq <= ? AND "
         "(device_id = ? OR owner_email IN "

@@ -126,3 +126,24 @@ async def test_a_reconnected_listener_wakes_every_waiter_to_look_again(
     finally:
         await feed.stopped()
         await authority.close()
+
+
+async def test_a_poll_that_finds_nothing_costs_one_transaction(tmp_path: Path) -> None:
+    """Every connected daemon renews its long-poll about every 25 s, so a renewal that finds
+    nothing is most of the feed's load: one transaction (the head and the device's rows read
+    together), none while it waits, none when its time is up. It was three (the head, the
+    rows, the rows again at the timeout): issue 44's open-loop bench at 10,000 daemons."""
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    try:
+        await authority.owners.create(OWNER, PASSWORD)
+        device = device_info(Ed25519PrivateKey.generate())
+        await authority.approvals.approve_local(device)
+        head, _ = await authority.wait_revocations(device, None, 0)
+        ran: list[float] = []
+        authority.store.database.timed = lambda waited, took: ran.append(took)
+        assert await authority.wait_revocations(device, head, 0) == (head, [])
+        assert len(ran) == 1
+        assert await authority.wait_revocations(device, head, 0.1) == (head, [])
+        assert len(ran) == 2
+    finally:
+        await authority.close()
