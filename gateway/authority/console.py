@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -274,10 +275,11 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
 
 
 async def start_console(app: web.Application, host: str, port: int, *,
-                        ssl_context: ssl.SSLContext | None = None
-                        ) -> tuple[web.AppRunner, int]:
-    """Serve ``app`` on ``host:port`` (0 picks a port), over TLS with ``ssl_context``; the
-    runner and the bound port."""
+                        ssl_context: ssl.SSLContext | None = None,
+                        sock: socket.socket | None = None) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a port), or on ``sock`` (bound: one of several
+    processes of an instance, ``processes.py``), over TLS with ``ssl_context``; the runner
+    and the bound port."""
     # A daemon that goes away mid long-poll (POST /v1/device/revocations) ends its handler at
     # once instead of holding it (and the shutdown) until the poll's time is up.
     runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True,
@@ -288,7 +290,7 @@ async def start_console(app: web.Application, host: str, port: int, *,
     try:
         # Through the guard (base.guard): the connection budget and the header and body
         # deadlines, as the daemon's port (issue 16 F6).
-        await GuardedSite(runner, host, port, app[CONNECTIONS],
+        await GuardedSite(runner, host, port, app[CONNECTIONS], sock,
                           ssl_context=ssl_context).start()
     except OSError:
         await runner.cleanup()
