@@ -6,7 +6,7 @@ Set-up (every mode): a throw-away PostgreSQL server (Debian's binaries, as ``tes
 starts it), then per row a fresh database and K ``mtgateway console`` processes on it sharing
 one data directory (the key files), the daemons provisioned first through the authority's own
 code (``bench/consoles.py``). ``--variant`` names which console is measured (repeatable, run
-one after another in one invocation): ``branch`` (this tree), ``main,tree=/work/main`` (another
+one after another in one invocation): ``branch`` (this tree), ``main,tree=$MAIN`` (another
 checkout's console, driven by this tree's simulated daemons), ``loop,public_key_work=loop``
 (a ``[console]`` setting: a lever switched). Rows carry the variant's name.
 

@@ -93,7 +93,7 @@ async def provision(data: Path, database_url: str, count: int) -> list[Provision
 class Variant:
     """Which console a row measures: the checkout it runs from and ``[console]`` settings.
 
-    Written ``NAME[,tree=PATH][,KEY=VALUE...]`` on the command line: ``main,tree=/work/main``
+    Written ``NAME[,tree=PATH][,KEY=VALUE...]`` on the command line: ``main,tree=$MAIN``
     runs the console of another checkout (the bench and its simulated daemons stay this
     tree's); ``loop,public_key_work=loop`` sets ``[console] public_key_work = "loop"`` (a
     value that is not a TOML number or boolean is quoted).
