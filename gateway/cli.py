@@ -585,12 +585,14 @@ def _console_process(index: int, shared: socket.socket | None, channel: Channel,
                      config: GatewayConfig, port: int) -> None:
     """One serving process of a console instance (``authority.processes.Workers``' target,
     in a process of its own): serves until the supervisor says stop, or a signal."""
+    from .authority.database import redact_url
+
     setup_logging(config.logging.level, config.logging.format)
     try:
         run_on_loop(_serve_console_process(index, shared, channel, config, port))
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            channel.send(f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(OSError):  # for the supervisor's error line: no password
+            channel.send(redact_url(f"{type(exc).__name__}: {exc}")[:300])
         raise
 
 

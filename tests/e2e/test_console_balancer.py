@@ -29,7 +29,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -63,7 +62,7 @@ from gateway.authority.service import Authority
 from gateway.errors import Unauthorized
 from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.consolekit import Sink
+from tests.e2e.consolekit import Sink, console_process
 from tests.pgkit import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,18 +154,6 @@ class Balancer:
             self.proc.terminate()
             self.proc.wait(30)
         self._log.close()
-
-
-def _start_console(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], int, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("console listening on "), line
-    key = re.match(r"authority key kid=\S+ public_key=(\S+) ", proc.stdout.readline())
-    assert key is not None
-    return proc, int(line.rsplit(":", 1)[1]), key.group(1)
 
 
 # -- the daemons -----------------------------------------------------------------------------
@@ -389,26 +376,24 @@ async def test_a_killed_instance_loses_no_call_revocation_approval_or_report(
     data.mkdir(mode=0o700)
     tokens = await _provision(data, database_url)
     sink = Sink()
-    consoles: list[subprocess.Popen[str]] = []
     balancer: Balancer | None = None
     daemons: list[Daemon] = []
-    async with _smtp(sink) as smtp_port:
+    async with _smtp(sink) as smtp_port, contextlib.AsyncExitStack() as stack:
         try:
             config = tmp_path / "console.toml"
             config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
                               f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
                               'security = "none"\nfrom_address = "gateway@example.net"\n')
             env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
-            ports, key = [], ""
-            for _ in range(2):
-                proc, port, key = await asyncio.to_thread(_start_console, config, env)
-                consoles.append(proc)
-                ports.append(port)
+            consoles = [await asyncio.to_thread(stack.enter_context,
+                                                console_process(config, env))
+                        for _ in range(2)]
             names = ["console1", "console2"]
-            balancer = Balancer(tmp_path, list(zip(names, ports, strict=True)))
+            balancer = Balancer(tmp_path, [(name, c.port) for name, c in zip(names, consoles,
+                                                                             strict=True)])
             for name in names:
                 await balancer.until(name, "UP")
-            pinned = AuthorityKey.from_base64(key)
+            pinned = AuthorityKey.from_base64(consoles[0].key)
             progress = Progress()
             daemons = [Daemon(i, balancer.url, pinned, t, progress)
                        for i, t in enumerate(tokens)]
@@ -435,7 +420,7 @@ async def test_a_killed_instance_loses_no_call_revocation_approval_or_report(
             victim = max(held, key=lambda name: held[name])
             assert held[victim] > 0, held
             killed_at = time.monotonic()
-            consoles[names.index(victim)].send_signal(signal.SIGKILL)
+            consoles[names.index(victim)].proc.send_signal(signal.SIGKILL)
             await _revoke(balancer.url, daemons[1].tokens.revoked[1])
             await balancer.until(victim, "DOWN")
             await daemons[-1].approve(late_code)  # asked before the kill, through either
@@ -459,12 +444,6 @@ async def test_a_killed_instance_loses_no_call_revocation_approval_or_report(
                 await daemon.stop()
             if balancer is not None:
                 balancer.stop()
-            for proc in consoles:
-                if proc.poll() is None:
-                    proc.terminate()
-                await asyncio.to_thread(proc.wait, 30)
-                if proc.stdout is not None:
-                    proc.stdout.close()
     stored = await asyncio.to_thread(_stored_balances, database_url)
     for daemon in daemons:  # every report a console acknowledged is there (or a later one)
         assert daemon.link.acknowledged

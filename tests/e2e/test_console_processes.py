@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
 from tests.e2e.conftest import WAIT_S
+from tests.e2e.consolekit import console_process
 from tests.pgkit import PostgresServer
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux",
@@ -36,17 +37,6 @@ def _config(tmp_path: Path, processes: int) -> Path:
                       f'processes = {processes}\n[smtp]\nhost = "127.0.0.1"\nport = 1\n'
                       'security = "none"\n')
     return config
-
-
-def _start(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("console listening on "), line
-    assert proc.stdout.readline().startswith("authority key ")
-    return proc, line.split()[-1]
 
 
 def _serving_processes(supervisor: int) -> list[int]:
@@ -99,44 +89,29 @@ async def _polls(url: str, count: int) -> None:
 
 def test_two_processes_serve_one_port(tmp_path: Path, postgres: PostgresServer) -> None:
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": postgres.new_database()}
-    proc, url = _start(_config(tmp_path, 2), env)
-    try:
-        port = int(url.rsplit(":", 1)[1])
-        workers = _serving_processes(proc.pid)
+    with console_process(_config(tmp_path, 2), env) as console:
+        workers = _serving_processes(console.proc.pid)
         assert len(workers) == 2
-        listening = _listening_inodes(port)
+        listening = _listening_inodes(console.port)
         assert len(listening) == 2  # one socket each; the supervisor's only reserves the port
         assert all(_socket_inodes(pid) & listening for pid in workers)
-        asyncio.run(_polls(url, 6))
+        asyncio.run(_polls(console.url, 6))
         os.kill(workers[0], signal.SIGKILL)
-        assert proc.wait(WAIT_S * 3) == 1
+        assert console.proc.wait(WAIT_S * 3) == 1
         assert not Path(f"/proc/{workers[1]}").exists() or \
             b"zombie" in Path(f"/proc/{workers[1]}/status").read_bytes().lower()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def test_a_signal_stops_every_process(tmp_path: Path, postgres: PostgresServer) -> None:
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": postgres.new_database()}
-    proc, url = _start(_config(tmp_path, 2), env)
-    try:
-        with urllib.request.urlopen(url + "/ready", timeout=WAIT_S) as ready:  # noqa: S310
+    with console_process(_config(tmp_path, 2), env) as console:
+        with urllib.request.urlopen(console.url + "/ready", timeout=WAIT_S) as ready:  # noqa: S310
             assert ready.status == 200
-        workers = _serving_processes(proc.pid)
+        workers = _serving_processes(console.proc.pid)
         assert len(workers) == 2
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(WAIT_S * 3) == 0
+        console.proc.send_signal(signal.SIGTERM)
+        assert console.proc.wait(WAIT_S * 3) == 0
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def test_several_processes_need_postgresql(tmp_path: Path) -> None:
