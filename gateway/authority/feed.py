@@ -200,8 +200,8 @@ class RevocationFeed:
         """
         clock = asyncio.get_running_loop().time  # a wait, not a time of record
         deadline = clock() + timeout_s
-        # Registered before the read: a revocation committed while it runs is read by the
-        # next notify's look and wakes this one, so the wait below returns at once.
+        # Registered before the read: a revocation committed while it runs is in the rows the
+        # next notification reads, which wake this one, so the wait below returns at once.
         woken = asyncio.Event()
         self._waiting.setdefault(device_id, set()).add(woken)
         self._waiters += 1
@@ -236,6 +236,8 @@ class RevocationFeed:
                 events.discard(woken)
                 if not events:
                     del self._waiting[device_id]
+            if not self._waiting:
+                self._seen = None  # the next waiter's read starts it again, not a stale one
 
     async def _poll(self, head: int) -> None:
         """SQLite, while anyone waits: wake them when the head moved past ``head`` (read
