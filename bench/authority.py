@@ -571,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = args.variant or [Variant("this")]
     if args.client_cpus:
         os.sched_setaffinity(0, set(args.client_cpus))
-    largest = max([*(args.daemons or [1000]), *args.steps])
+    largest = max(args.steps) if args.mode == "cadence" else max(args.daemons or [1000])
     soft, hard = raise_open_files(3 * largest + 1024)
     if args.mode != "closed" and soft < 2 * largest + 256:
         print(f"warning: this process may open {soft} files (hard limit {hard}); "
