@@ -1,30 +1,45 @@
-"""The token authority under N simulated daemons, on one and on two console instances.
+"""The token authority under simulated daemons: a closed loop, the real cadence, a restart storm.
 
-``python -m bench.authority [--daemons 10,100] [--instances 1,2] [--duration 10]``
+``python -m bench.authority [--mode closed|cadence|storm] [--variant SPEC ...] [--json PATH]``
 
-Set-up: a throw-away PostgreSQL server (Debian's binaries, as ``tests/pgkit.py`` starts it),
-then for each instance count K a fresh database and K ``mtgateway console`` processes on it
-sharing one data directory (the key files). Before the consoles start, the bench provisions
-the largest N daemons in that database through the authority's own code: one owner, and per
-daemon an Ed25519 device key, a token bound to its own terminal and the device's approval
-(written as approved: the e-mail round trip is not what is measured).
+Set-up (every mode): a throw-away PostgreSQL server (Debian's binaries, as ``tests/pgkit.py``
+starts it), then per row a fresh database and K ``mtgateway console`` processes on it sharing
+one data directory (the key files), the daemons provisioned first through the authority's own
+code (``bench/consoles.py``). ``--variant`` names which console is measured (repeatable, run
+one after another in one invocation): ``branch`` (this tree), ``main,tree=$MAIN`` (another
+checkout's console, driven by this tree's simulated daemons), ``loop,public_key_work=loop``
+(a ``[console]`` setting: a lever switched). Rows carry the variant's name.
 
-Each of N simulated daemons then runs, for ``--duration`` seconds, what a daemon does:
+**closed** (``--daemons 10,100 --instances 1,2 --duration 10``): each of N daemons calls as
+fast as answers come, round-robin over the K instances: a record lookup by the token's hint
+and a refresh by token id (each with a fresh nonce and box key), a terminal report, a device
+status and the public keys, each device-signed; beside it one held revocation long-poll (25
+s), counted apart. A row: requests per second, p50/p99 of one request, long-polls held, and
+connections the consoles' guard closed or refused. This measures saturation.
 
-* a closed loop over the calls a daemon makes, each device-signed and spread round-robin over
-  the K instances (what a load balancer does): a record lookup by the token's hint, a record
-  refresh by token id (both with a fresh nonce and a fresh box key, to which the console seals
-  each record's ``server_key``), a terminal report (active, with account
-  figures), a device status, and the authority's public keys;
-* beside it, one held revocation long-poll (``POST /v1/device/revocations``, 25 s), polled
-  again when answered, as a daemon's watcher holds one: these are counted apart, since a held
-  poll's time is its wait, not its cost.
+**cadence** (``--steps 1000,2000,5000,10000,15000 --instances 1``): an open loop. Each step
+adds daemons until there are N, started spread over ``--spread`` seconds, each made of the
+daemon's own parts at their defaults (``bench/cadence.py``: a lookup at start, a report
+every 30 s, a record refresh every 300 s, one revocation long-poll held and renewed), then
+measures ``--window`` seconds more. The ramp stops after the first step whose p99 over every
+call (held long-polls' waits apart) passes ``--p99-limit-ms`` (250) or where a call failed.
+A row: N, calls and their p50/p99 by kind, failures by reason, long-polls held, how late held
+polls came back, and what the consoles held: resident memory and descriptors (in all and per
+daemon), CPU (cores busy over the step), PostgreSQL connections; and the bench's own memory
+and descriptors (what 10,000 simulated daemons cost the client side).
 
-Reported per (K, N): sustained requests per second of the loop (completed requests over the
-run), the p50/p99 latency of one request in milliseconds, how many long-polls were held, and
-how many connections the consoles' guard closed or refused (evictions, deadlines: none is
-expected; a failed row prints the end of each console's log).
-Figures depend on the machine: run it on a quiet one. ``--json PATH`` writes the rows.
+**storm** (``--daemons 10000 --instances 1 --down 5``): N daemons at cadence; then every
+console is stopped (SIGTERM), and the daemons restart with it, cold (a host reboot or an
+upgrade of both: every daemon needs its record again); the consoles stay down ``--down``
+seconds while the daemons' first tries fail and back off as the real ones do (lookups at the
+EA's pace, 0.25 s doubling to 5 s; long-polls 1 s doubling to 30 s; reports every 2 s); then
+the consoles start on the same ports. A row: the seconds from the consoles listening again
+until every daemon has its record (lookup with a sealed box, verified), a report accepted and
+its long-poll answered; p50/p99 of each daemon's time; refusals and failures by reason; and
+daemons refused for good (none expected); ``--storm-limit`` bounds the wait.
+
+Figures depend on the machine: run it on a quiet one (``docs/performance.md`` has the lead's
+commands). ``--console-cpus``/``--client-cpus`` pin the consoles and the bench (Linux).
 """
 
 from __future__ import annotations
@@ -32,95 +47,121 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import math
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.cadence import Cadence, Fleet, Recorder
 from bench.common import percentile
-from gateway.authority.api import DeviceInfo
+from bench.consoles import (
+    SERVER,
+    ConsoleProcess,
+    Provisioned,
+    Variant,
+    console_config,
+    postgres_sessions,
+    provision,
+    raise_open_files,
+)
 from gateway.authority.boxes import BoxOpener
-from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_proof_headers
-from gateway.authority.records import b64url_encode, device_id_for
-from gateway.authority.service import Authority
-from mtgateway.credential import token_hint
+from gateway.authority.records import b64url_encode
 from tests.pgkit import PostgresServer
 
-_OWNER = "bench@example.com"
-_SERVER = "Bench-Server"
-#: The first simulated terminal's login; daemon i trades login _LOGIN0 + i.
-_LOGIN0 = 7_000_000
 #: What a daemon's watcher asks the console to hold a revocation long-poll for.
 _POLL_S = 25.0
 
 
 @dataclass(frozen=True)
-class _Daemon:
-    """One provisioned daemon: its device key, its token and its terminal."""
+class _Setup:
+    """One row's consoles, started, and what they were started with."""
 
-    key: Ed25519PrivateKey
-    device_id: str
-    token_hint: str
-    token_id: str
-    login: int
+    consoles: list[ConsoleProcess]
+    configs: list[Path]
+    database_url: str
+    daemons: list[Provisioned]
 
+    @property
+    def urls(self) -> list[str]:
+        return [c.url for c in self.consoles]
 
-async def _provision(data: Path, database_url: str, count: int) -> list[_Daemon]:
-    """An owner and ``count`` approved daemons, each with a token for its own terminal."""
-    authority = await Authority.open(data, RecordingMailer(), database_url=database_url)
-    await authority.owners.create(_OWNER, secrets.token_urlsafe(18))
-    daemons: list[_Daemon] = []
-    for i in range(count):
-        key = Ed25519PrivateKey.generate()
-        raw = key.public_key().public_bytes(serialization.Encoding.Raw,
-                                            serialization.PublicFormat.Raw)
-        device_id = device_id_for(raw)
-        await authority.approvals.approve_local(DeviceInfo(device_id, raw))
-        issued = await authority.tokens.issue(_OWNER, _LOGIN0 + i, _SERVER)
-        daemons.append(_Daemon(key, device_id, token_hint(issued.token), issued.token_id,
-                               _LOGIN0 + i))
-    await authority.close()
-    return daemons
+    def stats(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for console in self.consoles:
+            for key, value in console.stats().items():
+                totals[key] = totals.get(key, 0.0) + value
+        return totals
+
+    def stop(self) -> None:
+        for console in self.consoles:
+            console.stop()
 
 
-def _start_console(config: Path, env: dict[str, str], log: Path
-                   ) -> tuple[subprocess.Popen[str], str]:
-    """One console; its log goes to ``log`` so a failed row can show what the console said."""
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
-                                env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("console listening on "):
-        proc.kill()
-        raise RuntimeError(f"the console did not start: {line!r}")
-    return proc, line.split()[-1]
+async def _set_up(server: PostgresServer, root: Path, variant: Variant, instances: int,
+                  daemons: int, cpus: Sequence[int]) -> _Setup:
+    """A fresh database with ``daemons`` provisioned, and ``instances`` consoles on it."""
+    data = root / "data"
+    data.mkdir(parents=True, mode=0o700)
+    database_url = await asyncio.to_thread(server.new_database)
+    provisioned = await provision(data, database_url, daemons)
+    env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
+    consoles, configs = [], []
+    try:
+        for k in range(instances):
+            config = root / f"console-{k}.toml"
+            console_config(config, data, port=0, daemons=daemons, variant=variant)
+            console = ConsoleProcess(variant, config, env, root / f"console-{k}.log", cpus)
+            consoles.append(console)
+            await asyncio.to_thread(console.start)
+            # the same port again when it restarts (the storm)
+            console_config(config, data, port=console.port, daemons=daemons, variant=variant)
+            configs.append(config)
+    except BaseException:
+        for console in consoles:
+            console.stop()
+        raise
+    for console in consoles:
+        if console.budget_capped():
+            print(f"  note: {console.budget_capped()}", flush=True)
+    return _Setup(consoles, configs, database_url, provisioned)
 
 
-def _guard_lines(log: Path) -> int:
-    """How many connections the console's guard closed or refused so far (its log lines):
-    a row with any is one where the bounds, not the work, shaped the figures."""
-    text = log.read_text()
-    return sum(text.count(what) for what in ("evicting a connection", "closing a slow HTTP",
-                                             "connection refused: all",
-                                             "connections are all working"))
+def _client_stats() -> dict[str, float]:
+    """The bench process's own memory, descriptors and CPU (the simulated daemons' cost)."""
+    times = os.times()
+    rss = 0
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+        fds = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        fds = 0
+    return {"rss_kib": rss, "fds": fds, "cpu_s": times.user + times.system}
 
+
+def _per(value: float, n: int) -> float:
+    return value / n if n else math.nan
+
+
+# -- the closed loop --------------------------------------------------------------------------
 
 class _Signer:
     """Device-signed requests for one daemon (a fresh millisecond per proof: the console
     refuses a proof it has seen)."""
 
-    def __init__(self, daemon: _Daemon) -> None:
+    def __init__(self, daemon: Provisioned) -> None:
         self.daemon = daemon
         self._stamp = int(time.time() * 1000)
 
@@ -133,10 +174,10 @@ class _Signer:
         return headers
 
 
-def _calls(daemon: _Daemon) -> list[tuple[str, str, bytes]]:
+def _calls(daemon: Provisioned) -> list[tuple[str, str, bytes]]:
     """The loop's calls, in order: (method, path, body); a ``{nonce}`` and a ``{box}`` are
     filled per call."""
-    report = {"terminals": [{"login": daemon.login, "server": _SERVER, "state": "active",
+    report = {"terminals": [{"login": daemon.login, "server": SERVER, "state": "active",
                              "token_id": daemon.token_id, "platform": "MT5",
                              "ea_version": "1.2.0", "balance": 10_000.0, "equity": 10_012.5,
                              "currency": "USD", "positions": 2}]}
@@ -153,7 +194,7 @@ def _calls(daemon: _Daemon) -> list[tuple[str, str, bytes]]:
     ]
 
 
-async def _loop(daemon: _Daemon, urls: list[str], offset: int, until: float,
+async def _loop(daemon: Provisioned, urls: list[str], offset: int, until: float,
                 session: aiohttp.ClientSession, latencies: list[float]) -> None:
     signer = _Signer(daemon)
     calls = _calls(daemon)
@@ -176,8 +217,8 @@ async def _loop(daemon: _Daemon, urls: list[str], offset: int, until: float,
         i += 1
 
 
-async def _watch(daemon: _Daemon, url: str, until: float, session: aiohttp.ClientSession,
-                 held: list[int]) -> None:
+async def _watch(daemon: Provisioned, url: str, until: float,
+                 session: aiohttp.ClientSession, held: list[int]) -> None:
     """One revocation long-poll held at a time, as a daemon's watcher holds it."""
     signer = _Signer(daemon)
     cursor: int | None = None
@@ -198,7 +239,7 @@ async def _watch(daemon: _Daemon, url: str, until: float, session: aiohttp.Clien
         held[1] += 1
 
 
-async def _measure(urls: list[str], daemons: list[_Daemon], duration_s: float
+async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: float
                    ) -> dict[str, float]:
     latencies: list[float] = []
     held = [0, 0, 0]  # held now, answered, most held at once
@@ -233,80 +274,332 @@ async def _measure(urls: list[str], daemons: list[_Daemon], duration_s: float
             "long_polls_held_max": held[2]}
 
 
-def run(daemons: list[int], instances: list[int], duration_s: float) -> list[dict[str, float]]:
-    """Every (instances, daemons) row."""
-    rows: list[dict[str, float]] = []
-    with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
-        for count in instances:
-            root = Path(tmp) / f"k{count}"
-            data = root / "data"
-            data.mkdir(parents=True, mode=0o700)
-            config = root / "config.toml"
-            # Every simulated daemon comes from this one address, so the per-address bounds
-            # are raised to hold one long-poll and two connections per daemon (the per-key
-            # bound stays): what a console behind a proxy is configured with.
-            slots = 2 * max(daemons) + 16
-            config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
-                              f'max_long_polls_per_peer = {max(daemons) + 1}\n'
-                              f'max_connections = {slots}\n'
-                              f'max_connections_per_peer = {slots}\n'
-                              '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
-            database_url = server.new_database()
-            env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
-            provisioned = asyncio.run(_provision(data, database_url, max(daemons)))
-            procs: list[subprocess.Popen[str]] = []
-            urls: list[str] = []
-            try:
-                for k in range(count):
-                    proc, url = _start_console(config, env, root / f"console-{k}.log")
-                    procs.append(proc)
-                    urls.append(url)
-                closed_before = 0
-                for n in daemons:
-                    try:
-                        measured = asyncio.run(_measure(urls, provisioned[:n], duration_s))
-                    except Exception:
-                        for k in range(count):
-                            lines = (root / f"console-{k}.log").read_text().splitlines()
-                            print(f"console {k}'s last log lines:", *lines[-20:], sep="\n  ",
-                                  file=sys.stderr)
-                        raise
-                    closed = sum(_guard_lines(root / f"console-{k}.log") for k in range(count))
-                    row = {"instances": count, "daemons": n, **measured,
-                           "guard_closes": closed - closed_before}
-                    closed_before = closed
-                    print(f"instances={count} daemons={n}: {row['req_per_s']:.0f} req/s, "
-                          f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms "
-                          f"({row['requests']:.0f} requests, up to "
-                          f"{row['long_polls_held_max']:.0f} long-polls held, "
-                          f"{row['guard_closes']:.0f} connections closed by the guard)",
-                          flush=True)
-                    rows.append(row)
-            finally:
-                for proc in procs:
-                    proc.terminate()
-                    proc.wait(timeout=30)
-                    if proc.stdout is not None:
-                        proc.stdout.close()
+def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: list[int],
+               instances: list[int], duration_s: float, cpus: Sequence[int]
+               ) -> list[dict[str, Any]]:
+    """Every (instances, daemons) row of the closed loop."""
+    rows: list[dict[str, Any]] = []
+    for count in instances:
+        setup = asyncio.run(_set_up(server, tmp / f"{variant.name}-closed-k{count}", variant,
+                                    count, max(daemons), cpus))
+        try:
+            closed_before = 0
+            for n in daemons:
+                try:
+                    measured = asyncio.run(_measure(setup.urls, setup.daemons[:n], duration_s))
+                except Exception:
+                    for k, console in enumerate(setup.consoles):
+                        print(f"console {k}'s last log lines:", console.log_tail(),
+                              sep="\n", file=sys.stderr)
+                    raise
+                closed = sum(c.guard_closes() for c in setup.consoles)
+                row = {"variant": variant.name, "instances": count, "daemons": n, **measured,
+                       "guard_closes": closed - closed_before}
+                closed_before = closed
+                print(f"[{variant.name}] closed instances={count} daemons={n}: "
+                      f"{row['req_per_s']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 "
+                      f"{row['p99_ms']:.1f} ms ({row['requests']:.0f} requests, up to "
+                      f"{row['long_polls_held_max']:.0f} long-polls held, "
+                      f"{row['guard_closes']:.0f} connections closed by the guard)", flush=True)
+                rows.append(row)
+        finally:
+            setup.stop()
     return rows
+
+
+# -- the real cadence ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CadenceRun:
+    """How a cadence ramp or a storm runs."""
+
+    cadence: Cadence
+    spread_s: float
+    window_s: float
+    p99_limit_ms: float
+    spread_addresses: bool
+    console_cpus: tuple[int, ...] = ()
+
+
+def _holdings(setup: _Setup, before: dict[str, float], n: int) -> dict[str, Any]:
+    """What the consoles and the client hold with ``n`` daemons, in all and per daemon."""
+    after = setup.stats()
+    client = _client_stats()
+    sessions = postgres_sessions(setup.database_url)
+    return {
+        "console_rss_mib": after.get("rss_kib", 0) / 1024,
+        "console_rss_kib_per_daemon": _per(after.get("rss_kib", 0) - before.get("rss_kib", 0),
+                                           n),
+        "console_fds": after.get("fds", 0),
+        "console_fds_per_daemon": _per(after.get("fds", 0) - before.get("fds", 0), n),
+        "console_threads": after.get("threads", 0),
+        "console_processes": after.get("processes", 0),
+        "postgres_sessions": sessions,
+        "postgres_sessions_per_instance": _per(sum(sessions.values()), len(setup.consoles)),
+        "client_rss_mib": client["rss_kib"] / 1024,
+        "client_fds": client["fds"],
+        "cpu_s": after.get("cpu_s", 0.0),
+    }
+
+
+def _stop_reason(row: dict[str, Any], limit_ms: float) -> str:
+    calls = row["calls"]
+    if row["refused_for_good"] or row["crashed"]:
+        return "daemons refused for good or crashed"
+    if calls["failures"]:
+        return "a call failed"
+    if calls["all"]["p99_ms"] > limit_ms:
+        return f"p99 over {limit_ms:g} ms"
+    return ""
+
+
+async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
+                      steps: list[int], instances: int, how: CadenceRun
+                      ) -> list[dict[str, Any]]:
+    """The ramp: one row per step, until a step's p99 passes the limit or a call fails."""
+    setup = await _set_up(server, tmp / f"{variant.name}-cadence-k{instances}", variant,
+                          instances, max(steps), how.console_cpus)
+    loop = asyncio.get_running_loop()
+    rows: list[dict[str, Any]] = []
+    baseline = setup.stats()
+    recorder = Recorder()
+    assert setup.consoles[0].key is not None  # noqa: S101 - set by start()
+    fleet = Fleet(setup.daemons, setup.urls, [setup.consoles[0].key], how.cadence, recorder,
+                  spread_addresses=how.spread_addresses)
+    try:
+        for n in steps:
+            began, cpu_before, client_before = loop.time(), setup.stats(), _client_stats()
+            recorder.mark()
+            await fleet.grow(n, how.spread_s)
+            await asyncio.sleep(how.window_s)
+            ended = loop.time()
+            wall = ended - began
+            holdings = await asyncio.to_thread(_holdings, setup, baseline, n)
+            cores = (holdings.pop("cpu_s") - cpu_before.get("cpu_s", 0.0)) / wall
+            client = _client_stats()
+            row: dict[str, Any] = {
+                "variant": variant.name, "instances": instances, "daemons": n,
+                "seconds": wall, "calls": recorder.window(began, ended),
+                "long_polls_held_max": recorder.polls_held_max,
+                "console_cores_busy": cores,
+                "daemons_per_busy_core": n / cores if cores > 0 else math.nan,
+                "client_cores_busy": (client["cpu_s"] - client_before["cpu_s"]) / wall,
+                **holdings, "client_rss_kib_per_daemon": _per(client["rss_kib"], n),
+                "client_fds_per_daemon": _per(client["fds"], n),
+                "guard_closes": sum(c.guard_closes() for c in setup.consoles),
+                "budget_capped": [c.budget_capped() for c in setup.consoles
+                                  if c.budget_capped()],
+                "refused_for_good": fleet.refused(),
+                "crashed": [repr(e) for e in fleet.crashed()][:5]}
+            row["stopped"] = _stop_reason(row, how.p99_limit_ms)
+            rows.append(row)
+            _print_cadence(row)
+            if row["stopped"]:
+                break
+    finally:
+        await fleet.stop()
+        await asyncio.to_thread(setup.stop)
+    return rows
+
+
+def _print_cadence(row: dict[str, Any]) -> None:
+    calls = row["calls"]
+    kinds = ", ".join(f"{k} {v['calls']} p99 {v['p99_ms']:.0f}"
+                      for k, v in calls.items() if k not in ("all", "failures", "poll_late_ms"))
+    print(f"[{row['variant']}] cadence instances={row['instances']} daemons={row['daemons']}: "
+          f"p50 {calls['all']['p50_ms']:.1f} ms, p99 {calls['all']['p99_ms']:.1f} ms over "
+          f"{calls['all']['calls']} calls ({kinds}); {row['long_polls_held_max']} long-polls "
+          f"held, late p99 {calls['poll_late_ms']['p99']:.0f} ms; failures "
+          f"{sum(calls['failures'].values())}; console {row['console_cores_busy']:.2f} cores, "
+          f"{row['console_rss_mib']:.0f} MiB ({row['console_rss_kib_per_daemon']:.1f} KiB/"
+          f"daemon), {row['console_fds']:.0f} fds ({row['console_fds_per_daemon']:.2f}/daemon), "
+          f"PostgreSQL {row['postgres_sessions_per_instance']:.0f}/instance; client "
+          f"{row['client_cores_busy']:.2f} cores, {row['client_rss_mib']:.0f} MiB, "
+          f"{row['client_fds']:.0f} fds"
+          + (f"; STOP: {row['stopped']}" if row["stopped"] else ""), flush=True)
+
+
+# -- the restart storm --------------------------------------------------------------------
+
+async def run_storm(server: PostgresServer, tmp: Path, variant: Variant, daemons: int,
+                    instances: int, how: CadenceRun, down_s: float, limit_s: float
+                    ) -> dict[str, Any]:
+    """One storm row (see the module)."""
+    setup = await _set_up(server, tmp / f"{variant.name}-storm-k{instances}", variant,
+                          instances, daemons, how.console_cpus)
+    baseline = setup.stats()
+    loop = asyncio.get_running_loop()
+    assert setup.consoles[0].key is not None  # noqa: S101 - set by start()
+    keys = [setup.consoles[0].key]
+    warm = Fleet(setup.daemons, setup.urls, keys, how.cadence, Recorder(),
+                 spread_addresses=how.spread_addresses)
+    recorder = Recorder()
+    cold = Fleet(setup.daemons, setup.urls, keys, how.cadence, recorder,
+                 spread_addresses=how.spread_addresses, seed=2)
+    try:
+        await warm.grow(daemons, how.spread_s)
+        await asyncio.sleep(how.window_s)
+        warm_served = sum(1 for s in warm.served() if s is not None)
+        await warm.stop()
+        for console in setup.consoles:
+            await asyncio.to_thread(console.stop)
+        stopped = loop.time()
+        await cold.grow(daemons, 0.0)  # every daemon restarts at once, the consoles down
+        await asyncio.sleep(down_s)
+        for console in setup.consoles:
+            await asyncio.to_thread(console.start)
+        back = loop.time()
+        while loop.time() - back < limit_s:
+            served = cold.served()
+            if all(s is not None for s in served) or cold.refused() or cold.crashed():
+                break
+            await asyncio.sleep(0.1)
+        ended = loop.time()
+        served = cold.served()
+        times = [s - back for s in served if s is not None]
+        row: dict[str, Any] = {
+            "variant": variant.name, "instances": instances, "daemons": daemons,
+            "down_s": back - stopped, "served_before": warm_served,
+            "served": len(times), "not_served": daemons - len(times),
+            "all_served_s": max(times) if len(times) == daemons else math.nan,
+            "served_p50_s": percentile(times, 50), "served_p99_s": percentile(times, 99),
+            "calls": recorder.window(back, ended),
+            "failures_while_down": recorder.window(stopped, back)["failures"],
+            "refused_for_good": cold.refused(),
+            "crashed": [repr(e) for e in cold.crashed()][:5],
+            **await asyncio.to_thread(_holdings, setup, baseline, daemons)}
+        row.pop("cpu_s")
+        failures = row["calls"]["failures"]
+        print(f"[{variant.name}] storm instances={instances} daemons={daemons}: "
+              f"{row['served']} served in {row['all_served_s']:.1f} s (p50 "
+              f"{row['served_p50_s']:.1f} s, p99 {row['served_p99_s']:.1f} s after the "
+              f"consoles listened; down {row['down_s']:.1f} s), {row['not_served']} not "
+              f"served, refused for good {row['refused_for_good'] or 0}; failures after the "
+              f"restart {sum(failures.values())}: "
+              f"{dict(sorted(failures.items(), key=lambda kv: -kv[1])[:6])}", flush=True)
+        return row
+    finally:
+        await cold.stop()
+        await asyncio.to_thread(setup.stop)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.authority", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("closed", "cadence", "storm"), default="closed")
+    parser.add_argument("--daemons", type=_ints, default=None,
+                        help="closed: daemon counts, one row each (default 10,100); storm: "
+                             "the fleet (default 1000)")
+    parser.add_argument("--instances", type=_ints, default=None,
+                        help="console instances, one set of rows each (default: closed 1,2; "
+                             "cadence and storm 1)")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="closed: seconds per row (default 10)")
+    parser.add_argument("--steps", type=_ints, default=[1000, 2000, 5000, 10_000, 15_000],
+                        help="cadence: daemon counts of the ramp "
+                             "(default 1000,2000,5000,10000,15000)")
+    parser.add_argument("--spread", type=float, default=None,
+                        help="cadence, storm: new daemons start spread over this many "
+                             "seconds (default: one report interval)")
+    parser.add_argument("--window", type=float, default=60.0,
+                        help="cadence: seconds measured after each step's spread; storm: "
+                             "seconds at cadence before the restart (default 60)")
+    parser.add_argument("--p99-limit-ms", type=float, default=250.0)
+    parser.add_argument("--down", type=float, default=5.0,
+                        help="storm: seconds the consoles stay down (default 5)")
+    parser.add_argument("--storm-limit", type=float, default=180.0,
+                        help="storm: the longest wait for every daemon to be served")
+    parser.add_argument("--report-s", type=float, help="a daemon's report interval "
+                        "(default: the daemon's, 30)")
+    parser.add_argument("--refresh-s", type=float, help="its record refresh (default 300)")
+    parser.add_argument("--poll-s", type=float, help="its long-poll's wait (default 25)")
+    parser.add_argument("--variant", action="append", type=Variant.parse, default=None,
+                        help="NAME[,tree=PATH][,KEY=VALUE...]: a console to measure "
+                             "(repeatable; default: this tree as it is)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every variant this many times, alternating (A B A B)")
+    parser.add_argument("--console-cpus", type=_ints, default=[],
+                        help="pin the consoles to these CPUs (taskset)")
+    parser.add_argument("--client-cpus", type=_ints, default=[],
+                        help="pin the bench (the simulated daemons) to these CPUs")
+    parser.add_argument("--one-address", action="store_true",
+                        help="every simulated daemon from 127.0.0.1 (default: one loopback "
+                             "address each, on Linux)")
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    return parser
+
+
+def _cadence(args: argparse.Namespace) -> Cadence:
+    chosen = {name: value for name, value in (("report_s", args.report_s),
+                                              ("refresh_s", args.refresh_s),
+                                              ("poll_s", args.poll_s)) if value is not None}
+    return Cadence(**chosen)
+
+
+async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
+                    variants: list[Variant]) -> dict[str, list[dict[str, Any]]]:
+    cadence = _cadence(args)
+    how = CadenceRun(cadence, args.spread if args.spread is not None else cadence.report_s,
+                     args.window, args.p99_limit_ms,
+                     spread_addresses=not args.one_address and sys.platform == "linux",
+                     console_cpus=tuple(args.console_cpus))
+    instances = args.instances or [1]
+    out: dict[str, list[dict[str, Any]]] = {"cadence": [], "storm": []}
+    for round_ in range(args.repeat):
+        for variant in variants:
+            for k in instances:
+                sub = tmp / f"r{round_}"
+                if args.mode == "cadence":
+                    out["cadence"] += await run_cadence(server, sub, variant, args.steps, k,
+                                                        how)
+                else:
+                    fleet = (args.daemons or [1000])[0]
+                    out["storm"].append(await run_storm(server, sub, variant, fleet, k, how,
+                                                        args.down, args.storm_limit))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.authority``."""
-    parser = argparse.ArgumentParser(prog="python -m bench.authority", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--daemons", default="10,100",
-                        help="comma-separated simulated daemon counts (default 10,100)")
-    parser.add_argument("--instances", default="1,2",
-                        help="comma-separated console instance counts (default 1,2)")
-    parser.add_argument("--duration", type=float, default=10.0,
-                        help="seconds per (instances, daemons) row (default 10)")
-    parser.add_argument("--json", type=Path, help="write the rows here")
-    args = parser.parse_args(argv)
-    rows = run([int(n) for n in args.daemons.split(",")],
-               [int(k) for k in args.instances.split(",")], args.duration)
+    args = _parser().parse_args(argv)
+    variants = args.variant or [Variant("this")]
+    if args.client_cpus:
+        os.sched_setaffinity(0, set(args.client_cpus))
+    largest = max(args.steps) if args.mode == "cadence" else max(args.daemons or [1000])
+    soft, hard = raise_open_files(3 * largest + 1024)
+    if args.mode != "closed" and soft < 2 * largest + 256:
+        print(f"warning: this process may open {soft} files (hard limit {hard}); "
+              f"{largest} simulated daemons may need {2 * largest + 256}", file=sys.stderr)
+    meta: dict[str, Any] = {"mode": args.mode, "argv": sys.argv[1:] if argv is None else argv,
+                            "variants": [v.describe() for v in variants],
+                            "cadence": asdict(_cadence(args)),
+                            "calls_per_s_per_daemon": _cadence(args).calls_per_s(),
+                            "cpus": os.cpu_count(), "open_files": [soft, hard]}
+    results: dict[str, Any] = {"meta": meta}
+    with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
+        if args.mode == "closed":
+            rows = []
+            for round_ in range(args.repeat):
+                for variant in variants:
+                    rows += run_closed(server, Path(tmp) / f"r{round_}", variant,
+                                       args.daemons or [10, 100], args.instances or [1, 2],
+                                       args.duration, args.console_cpus)
+            results["authority"] = rows
+        else:
+            from ea_bridge.loop import run as run_on_loop  # noqa: PLC0415 - uvloop if any
+
+            # the simulated daemons' warnings (a failed report, a lookup unanswered) are
+            # counted by the recorder, by reason; thousands of lines would cost the client
+            logging.getLogger("gateway").setLevel(logging.ERROR)
+            results.update(run_on_loop(_run_open(args, server, Path(tmp), variants)))
     if args.json:
-        args.json.write_text(json.dumps({"authority": rows}, indent=2))
+        args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0
 
 

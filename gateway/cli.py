@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import re
+import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.loop import run as run_on_loop
@@ -23,11 +26,15 @@ from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
 from .authority.database import DatabaseError
 from .authority.errors import ConsoleConfigError
+from .authority.records import AuthorityKey
 from .base.files import InsecurePath
 from .base.loopback import is_loopback
 from .config import GatewayConfig, find_config, load_config
 from .errors import ConfigError
 from .log import setup_logging
+
+if TYPE_CHECKING:
+    from .authority.processes import Channel
 
 __all__ = ["build_parser", "main"]
 
@@ -477,23 +484,14 @@ async def _run_console(config: GatewayConfig) -> int:
         start_console,
     )
 
+    if config.console.processes > 1:
+        return await _supervise_console(config)
     fitted = _fit_budget(config, "console")
     if fitted is None:
         return 2
     config = fitted
     mailer = mailer_from_config(config.smtp)
-    smtp = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
-    try:
-        await mailer.check()
-    except Exception as exc:  # noqa: BLE001 - any failure is reported the same way
-        # Served anyway (tokens, accounts and pages work without mail), but said loudly:
-        # device approvals cannot complete until the codes can be e-mailed.
-        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-        print(f"warning: the [smtp] settings do not work: {smtp}: {type(exc).__name__}"
-              f"{': ' + detail if detail else ''}. Device approval e-mails will fail "
-              "until they are fixed.", file=sys.stderr, flush=True)
-    else:
-        log.info("SMTP %s answered and accepted the settings", smtp)
+    await _check_mailer(config)
     app = create_console_app(config, mailer=mailer)
     try:
         runner, port = await start_console(app, config.console.host, config.console.port)
@@ -502,11 +500,128 @@ async def _run_console(config: GatewayConfig) -> int:
         return 1
     stop = asyncio.Event()
     stop_on_signals(stop)
-    log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
-    print(f"console listening on http://{config.console.host}:{port}", flush=True)
-    key = app[AUTHORITY].store.signer.key
-    print(f"authority key kid={key.kid} public_key={key.b64} (pin it as [authority] public_key "
-          "in daemons' and the CLI's configs)", flush=True)
+    _say_console_listens(config, port, app[AUTHORITY].store.signer.key)
     await stop.wait()
     await runner.cleanup()
     return 0
+
+
+async def _check_mailer(config: GatewayConfig) -> None:
+    """Say loudly, once, when ``[smtp]`` does not work (the console serves anyway: tokens,
+    accounts and pages work without mail; device approvals cannot complete)."""
+    from .authority.console import mailer_from_config
+
+    smtp = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
+    try:
+        await mailer_from_config(config.smtp).check()
+    except Exception as exc:  # noqa: BLE001 - any failure is reported the same way
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        print(f"warning: the [smtp] settings do not work: {smtp}: {type(exc).__name__}"
+              f"{': ' + detail if detail else ''}. Device approval e-mails will fail "
+              "until they are fixed.", file=sys.stderr, flush=True)
+    else:
+        log.info("SMTP %s answered and accepted the settings", smtp)
+
+
+def _say_console_listens(config: GatewayConfig, port: int, key: AuthorityKey) -> None:
+    """The two lines a console prints once it serves (scripts and the tests read them)."""
+    log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
+    print(f"console listening on http://{config.console.host}:{port}", flush=True)
+    print(f"authority key kid={key.kid} public_key={key.b64} (pin it as [authority] public_key "
+          "in daemons' and the CLI's configs)", flush=True)
+
+
+async def _supervise_console(config: GatewayConfig) -> int:
+    """``[console] processes`` > 1: start the serving processes on one port
+    (``authority.processes``), say the instance listens once all serve, and stop them all on
+    a signal, or when one of them ends (exit 1: the service manager restarts the instance)."""
+    from .authority.config import database_url
+    from .authority.console import mailer_from_config
+    from .authority.processes import WorkerFailed, Workers, reserve_port, spreads_connections
+    from .authority.service import Authority
+
+    count = config.console.processes
+    if not database_url(config.authority):
+        print(f"error: [console] processes = {count} needs the authority's database in "
+              "PostgreSQL ([authority] database_url or MTGATEWAY_DATABASE_URL): processes on "
+              "one SQLite file would take turns at its single writer", file=sys.stderr)
+        return 2
+    await _check_mailer(config)
+    # the key files are made (or read) once, here, before the processes read them
+    key = Authority.closed(config.resolved_data_dir(), mailer_from_config(config.smtp),
+                           database_url=database_url(config.authority)).store.signer.key
+    host = config.console.host
+    try:
+        sock = reserve_port(host, config.console.port)
+    except OSError as exc:
+        print(f"error: cannot start the console: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    port = int(sock.getsockname()[1])
+    workers = Workers(count, _console_process, (config, port),
+                      None if spreads_connections() else sock)
+    try:
+        await asyncio.to_thread(workers.start)
+    except WorkerFailed as exc:
+        sock.close()
+        print(f"error: cannot start the console: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    _say_console_listens(config, port, key)
+    code = 0
+    while not stop.is_set():
+        ended = workers.ended()
+        if ended:
+            log.error("console process %s ended; stopping the others", ", ".join(ended))
+            code = 1
+            break
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await stop.wait()
+    await asyncio.to_thread(workers.stop)
+    sock.close()
+    return code
+
+
+def _console_process(index: int, shared: socket.socket | None, channel: Channel,
+                     config: GatewayConfig, port: int) -> None:
+    """One serving process of a console instance (``authority.processes.Workers``' target,
+    in a process of its own): serves until the supervisor says stop, or a signal."""
+    from .authority.database import redact_url
+
+    setup_logging(config.logging.level, config.logging.format)
+    try:
+        run_on_loop(_serve_console_process(index, shared, channel, config, port))
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # for the supervisor's error line: no password
+            channel.send(redact_url(f"{type(exc).__name__}: {exc}")[:300])
+        raise
+
+
+async def _serve_console_process(index: int, shared: socket.socket | None,
+                                 channel: Channel, config: GatewayConfig,
+                                 port: int) -> None:
+    from .authority.console import create_console_app, mailer_from_config, start_console
+    from .authority.processes import listening_socket, on_stop
+
+    fitted = _fit_budget(config, "console")
+    if fitted is None:
+        channel.send("the open-file limit leaves no room for connections")
+        return
+    config = fitted
+    host = config.console.host
+    app = create_console_app(config, mailer=mailer_from_config(config.smtp))
+    runner, bound = await start_console(app, host, port,
+                                        sock=listening_socket(host, port, shared))
+    stopping = asyncio.Event()
+    stop_on_signals(stopping)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:  # on the pipe's thread
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(stopping.set)
+
+    channel.send(bound)
+    on_stop(channel, stop)
+    await stopping.wait()
+    await runner.cleanup()

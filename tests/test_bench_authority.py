@@ -1,30 +1,89 @@
 """``python -m bench.authority`` runs end to end with tiny counts (no speed asserted).
 
-Proves the harness works: a PostgreSQL server and one and two real console processes start,
-every (instances, daemons) row completes requests, the JSON has every row.
+Proves the harness works: a PostgreSQL server and real console processes start; the closed
+loop completes every (instances, daemons) row; the open loop at the daemon's cadence (here
+sped up: a report every 0.5 s) adds daemons step by step, each one's lookup, reports, refresh
+and long-polls answered, what the console and the client hold measured, and stops at the
+first step past its p99 limit; the restart storm stops the console while the daemons run,
+restarts them cold, and serves every one once the console is back. The JSON has every row.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A daemon's cadence sped up for CI (the bench's defaults are the daemon's: 30 s, 300 s, 25 s).
+FAST = ["--report-s", "0.5", "--refresh-s", "1", "--poll-s", "0.5", "--spread", "0.5"]
+
+
+def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
+    out = tmp_path / "authority.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.authority", *args, "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=280, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
 
 
 @pytest.mark.timeout(300)
 def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
-    out = tmp_path / "authority.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.authority", "--daemons", "1,3", "--instances", "1,2",
-         "--duration", "0.5", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
-        timeout=280, check=False)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    rows = json.loads(out.read_text())["authority"]
+    rows = _bench(tmp_path, "--daemons", "1,3", "--instances", "1,2",
+                  "--duration", "0.5")["authority"]
     assert [(r["instances"], r["daemons"]) for r in rows] == [(1, 1), (1, 3), (2, 1), (2, 3)]
     assert all(r["requests"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
     assert all("long_polls_held_max" in r for r in rows)
+
+
+@pytest.mark.timeout(300)
+def test_the_cadence_ramp_measures_each_step(tmp_path: Path) -> None:
+    """Two steps (3, then 6 daemons), every call answered, each new daemon's lookup counted
+    once, one long-poll per daemon held, the console's and the client's holdings per
+    daemon, no stop (the limit is far)."""
+    results = _bench(tmp_path, "--mode", "cadence", "--steps", "3,6", "--window", "2",
+                     "--p99-limit-ms", "60000", *FAST)
+    assert results["meta"]["cadence"]["report_s"] == 0.5
+    rows = results["cadence"]
+    assert [r["daemons"] for r in rows] == [3, 6]
+    for row in rows:
+        calls = row["calls"]
+        assert calls["failures"] == {} and row["stopped"] == "", row
+        assert calls["lookup"]["calls"] == 3  # the step's new daemons, at their start
+        assert calls["report"]["calls"] > 0 and calls["poll_start"]["calls"] == 3
+        assert calls["all"]["p99_ms"] >= calls["all"]["p50_ms"] > 0
+        assert calls["poll_late_ms"]["polls"] > 0
+        assert row["long_polls_held_max"] == row["daemons"]
+        assert row["console_fds_per_daemon"] > 0 and row["console_rss_mib"] > 0
+        assert row["client_fds"] > row["daemons"]
+        assert row["postgres_sessions"].get("mtgateway-console", 0) >= 1
+        assert row["console_cores_busy"] > 0 and row["refused_for_good"] == {}
+
+
+@pytest.mark.timeout(300)
+def test_the_cadence_ramp_stops_past_its_limit(tmp_path: Path) -> None:
+    """A step whose p99 passes the limit is the last (a limit no call can meet)."""
+    rows = _bench(tmp_path, "--mode", "cadence", "--steps", "2,4", "--window", "1",
+                  "--p99-limit-ms", "0.001", *FAST)["cadence"]
+    assert [(r["daemons"], r["stopped"]) for r in rows] == [(2, "p99 over 0.001 ms")]
+
+
+@pytest.mark.timeout(300)
+def test_the_restart_storm_serves_every_daemon(tmp_path: Path) -> None:
+    """The console stopped under 8 daemons, which restart cold and try while it is down
+    (their lookups fail: connection refused); once it listens again, every daemon has its
+    record, a report accepted and a long-poll answered, none refused."""
+    row = _bench(tmp_path, "--mode", "storm", "--daemons", "8", "--window", "1",
+                 "--down", "1", *FAST)["storm"][0]
+    assert row["served_before"] == 8
+    assert (row["served"], row["not_served"], row["refused_for_good"]) == (8, 0, {}), row
+    assert 0 < row["served_p50_s"] <= row["served_p99_s"] <= row["all_served_s"]
+    assert not math.isnan(row["all_served_s"]) and row["down_s"] >= 1
+    assert any(key.startswith("lookup: ") for key in row["failures_while_down"]), row
+    assert row["calls"]["lookup"]["calls"] == 8

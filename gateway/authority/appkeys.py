@@ -17,10 +17,11 @@ from ..base.edge import HeldRequests
 from ..base.throttle import AuthThrottle
 from .keygate import KeyGate
 from .metrics import ConsoleMetrics
+from .readiness import Readiness
 from .service import Authority
 
 __all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
-           "OWNER_THROTTLE", "VOUCH_KEY", "Clocks"]
+           "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS", "VOUCH_KEY", "Clocks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +45,8 @@ VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
 LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
 #: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).
 KEY_GATE: Final = web.AppKey("key_gate", KeyGate)
+#: What ``/ready`` answers: the state a background check keeps (``readiness``).
+READINESS: Final = web.AppKey("readiness", Readiness)
+#: Whether device proofs are checked on the database door's workers with their replay row
+#: (``[console] public_key_work = "workers"``; ``routes/common.device``).
+PROOFS_OFF_LOOP: Final = web.AppKey("proofs_off_loop", bool)

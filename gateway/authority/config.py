@@ -86,6 +86,17 @@ class ConsoleConfig(_Section):
     #: loopback rule of ``/metrics`` reads the client the proxy names in ``Forwarded`` or
     #: ``X-Forwarded-For`` (the rightmost entry, the one the proxy added) instead.
     behind_proxy: bool = False
+    #: Where the public-key work of a device call runs: ``workers`` (the database door's
+    #: threads, each as part of the call's transaction: the proof's signature with its replay
+    #: row, a record's signing and sealing with its read; ``cryptography`` releases the GIL,
+    #: so the event loop serves other requests meanwhile) or ``loop`` (on the event loop, as
+    #: before). A lever kept switchable until measured (docs/performance.md).
+    public_key_work: Literal["workers", "loop"] = "workers"
+    #: Serving processes of this instance, sharing its port (``processes.py``: each its own
+    #: socket with SO_REUSEPORT on Linux, one shared listening socket elsewhere). More than
+    #: one needs the database in PostgreSQL; ``max_connections`` and the database's pool of
+    #: 8 connections are per process.
+    processes: int = Field(default=1, ge=1, le=64)
     #: Alert webhooks may post to loopback, private and link-local addresses too (a console
     #: whose owners are its operator, with a receiver on the same machine or LAN). Off: an
     #: owner cannot make the console post into its own network (``destinations.py``).

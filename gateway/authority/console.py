@@ -10,9 +10,11 @@ a device proof on every call.
 The database is behind its door (``database.py``): no request's store call runs on the event
 loop, so ``/health`` and every request that needs no database answer while the database is
 slow, paused or gone, and a request that needs it answers 503 ``database_unavailable`` within
-``[authority] database_connect_timeout_s`` + ``database_statement_timeout_s``. A console that
-starts while its database is unreachable serves anyway (``/ready`` says
-``database_unreachable``) and prepares the schema as soon as the database answers.
+``[authority] database_connect_timeout_s`` + ``database_statement_timeout_s``. ``/ready``
+answers from a state a background check keeps (``readiness.py``), at once whatever the
+database does. A console that starts while its database is unreachable serves anyway
+(``/ready`` says ``database_unreachable``) and prepares the schema as soon as the database
+answers.
 
 The console binds loopback unless ``[console] insecure_allow_non_loopback`` is set: it takes
 owner passwords and hands out signed records, so beyond this machine it belongs behind TLS.
@@ -24,6 +26,7 @@ import asyncio
 import json
 import logging
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,16 +56,20 @@ from .appkeys import (
     KEY_GATE,
     LONG_POLLS,
     OWNER_THROTTLE,
+    PROOFS_OFF_LOOP,
+    READINESS,
     VOUCH_KEY,
     Clocks,
 )
 from .config import ConsoleSettings, SmtpConfig, database_url
-from .database import DatabaseUnavailable
+from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
 from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
+from .migrations import MIGRATIONS
+from .readiness import Readiness
 from .routes import add_routes
 from .routes.common import MISDIRECTED, errors, host_allowlist, page_code_check, page_sign_in
 from .service import Authority
@@ -144,6 +151,35 @@ async def _prepare_until_ready(authority: Authority, gate: KeyGate) -> None:
     await _learn_devices(authority, gate)
 
 
+async def _schema_version(authority: Authority) -> int:
+    """The readiness check: the schema version the database holds, the schema prepared first
+    if the console started without its database.
+
+    Raises:
+        DatabaseUnavailable: the database did not answer.
+    """
+    try:
+        if not authority.prepared:
+            await authority.prepare()
+    except DatabaseUnavailable:
+        raise
+    except DatabaseError:
+        pass  # a schema newer than this program's: the version read says which
+    return await authority.schema_version()
+
+
+async def _readiness_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Keep ``/ready``'s state (``readiness.py``): one check before the console serves, so a
+    console started with its database is ready at once, then one every second."""
+    authority = app[AUTHORITY]
+    readiness = app[READINESS] = Readiness(lambda: _schema_version(authority), len(MIGRATIONS))
+    await readiness.check_once()
+    task = asyncio.get_running_loop().create_task(readiness.run())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
                        clock: Callable[[], float] = time.time,
                        randbelow: Callable[[int], int] = secrets.randbelow,
@@ -186,6 +222,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     app[_ACCESS_LOG] = config.logging.access_log
+    off_loop = app[PROOFS_OFF_LOOP] = console.public_key_work == "workers"
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
     app[CONSOLE_METRICS] = metrics
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
@@ -197,7 +234,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             directory, chosen, clock=clock, randbelow=randbelow,
             database_url=database_url(section),
             connect_timeout_s=section.database_connect_timeout_s,
-            statement_timeout_s=section.database_statement_timeout_s)
+            statement_timeout_s=section.database_statement_timeout_s, sign_off_loop=off_loop)
         metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None
         try:
@@ -224,6 +261,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         app[AUTHORITY].feed.close()
 
     app.cleanup_ctx.append(authority_ctx)
+    app.cleanup_ctx.append(_readiness_ctx)  # after the authority's: it asks it
     app[ALERT_SENDER] = AlertSender(lambda: app[AUTHORITY],
                                     private_networks=console.webhook_private_networks)
     app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
@@ -237,10 +275,11 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
 
 
 async def start_console(app: web.Application, host: str, port: int, *,
-                        ssl_context: ssl.SSLContext | None = None
-                        ) -> tuple[web.AppRunner, int]:
-    """Serve ``app`` on ``host:port`` (0 picks a port), over TLS with ``ssl_context``; the
-    runner and the bound port."""
+                        ssl_context: ssl.SSLContext | None = None,
+                        sock: socket.socket | None = None) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a port), or on ``sock`` (bound: one of several
+    processes of an instance, ``processes.py``), over TLS with ``ssl_context``; the runner
+    and the bound port."""
     # A daemon that goes away mid long-poll (POST /v1/device/revocations) ends its handler at
     # once instead of holding it (and the shutdown) until the poll's time is up.
     runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True,
@@ -251,7 +290,7 @@ async def start_console(app: web.Application, host: str, port: int, *,
     try:
         # Through the guard (base.guard): the connection budget and the header and body
         # deadlines, as the daemon's port (issue 16 F6).
-        await GuardedSite(runner, host, port, app[CONNECTIONS],
+        await GuardedSite(runner, host, port, app[CONNECTIONS], sock,
                           ssl_context=ssl_context).start()
     except OSError:
         await runner.cleanup()

@@ -21,9 +21,14 @@ Who wakes the waiters depends on the database:
   (``mtgateway token revoke`` beside a local-mode daemon) is found by one poller, which reads
   the table's head every ``poll_s`` while anyone waits and wakes them all when it moved.
 
-Either way a console holding a thousand daemons' long-polls makes no query per daemon while
-nothing happens; each waiter reads its own rows only when woken. The cursor is the table's row
-id, so it survives a console restart.
+Either way a console holding thousands of daemons' long-polls makes no query per daemon while
+nothing happens. When something does, one read per console process (:meth:`RevocationFeed.notify`:
+the rows committed since the last such read, and the devices they concern: the row's device,
+or every device on record with the row's owner) decides whom to wake; only those waiters read
+their own rows. Every revocation used to wake every waiter, each reading its rows: at 10,000
+daemons one revocation cost 10,000 transactions, though it concerned one owner's devices. A
+read that fails wakes everyone (each reads for itself, as before). The cursor is the table's
+row id, so it survives a console restart.
 """
 
 from __future__ import annotations
@@ -62,9 +67,15 @@ class RevocationFeed:
         self.database = database
         self._poll_s = poll_s
         self._listen_retry_s = listen_retry_s
-        self._changed = asyncio.Event()
         self._closed = False
         self._waiters = 0
+        #: Each waiting device's wake-up events (a device holds one poll, two while it
+        #: restarts).
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+        #: The newest row whose waiters have been woken (None until someone waits).
+        self._seen: int | None = None
+        self._scan: asyncio.Task[None] | None = None
+        self._rescan = False
         self._poller: asyncio.Task[None] | None = None
         self._listener: NotificationListener | None = None
         self._stopping: list[NotificationListener] = []
@@ -89,15 +100,50 @@ class RevocationFeed:
         tx.after_commit(self.notify)
 
     def notify(self) -> None:
-        """Wake every waiter to look again."""
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """Something was committed: read the new rows once and wake the waiters of the
+        devices they concern (see the module). A notification while a read is under way
+        makes it read again when done, so none is lost."""
+        if self._closed:
+            self._wake_all()
+            return
+        if not self._waiting:
+            return  # nobody waits: a new waiter reads the rows itself
+        if self._scan is not None and not self._scan.done():
+            self._rescan = True
+            return
+        self._scan = asyncio.get_running_loop().create_task(self._wake_concerned())
+
+    async def _wake_concerned(self) -> None:
+        while True:
+            self._rescan = False
+            seen = self._seen
+            if seen is None:
+                self._wake_all()  # a waiter is still reading the head: let each look
+                return
+            try:
+                head, devices = await self.database.run(_concerned, seen)
+            except DatabaseUnavailable:
+                self._wake_all()  # each reads for itself, and answers 503 if it cannot
+                return
+            self._seen = max(head, self._seen or 0)
+            for device_id in devices:
+                for event in self._waiting.get(device_id, ()):
+                    event.set()
+            if not self._rescan:
+                return
+
+    def _wake_all(self) -> None:
+        for events in self._waiting.values():
+            for event in events:
+                event.set()
 
     def close(self) -> None:
         """Answer every waiter now and stop the poller (the console is shutting down)."""
         self._closed = True
         self.stop_polling()
-        self.notify()
+        if self._scan is not None:
+            self._scan.cancel()
+        self._wake_all()
 
     def stop_polling(self) -> None:
         """Cancel the poller and ask the listener to stop (a later wait starts them again):
@@ -146,29 +192,52 @@ class RevocationFeed:
                    timeout_s: float) -> tuple[int, list[str]]:
         """The next revocations for ``device_id`` past ``cursor``, waiting up to
         ``timeout_s``; ``(head, [])`` at once for ``cursor=None`` or a cursor from a
-        database that has since been reset (beyond the head)."""
-        head = await self.head()
-        if cursor is None or cursor > head:
-            return head, []
+        database that has since been reset (beyond the head).
+
+        A poll that finds nothing costs one transaction (the head and this device's rows past
+        the cursor, read together), then none while it waits: every connected daemon renews
+        its poll every 25 s or so, so this is most of the feed's load.
+        """
         clock = asyncio.get_running_loop().time  # a wait, not a time of record
         deadline = clock() + timeout_s
+        # Registered before the read: a revocation committed while it runs is in the rows the
+        # next notification reads, which wake this one, so the wait below returns at once.
+        woken = asyncio.Event()
+        self._waiting.setdefault(device_id, set()).add(woken)
         self._waiters += 1
-        self._watch(head)
         try:
+            head, token_ids = await self.database.run(_look, device_id, cursor)
+            if cursor is None or cursor > head:
+                return head, []
+            if token_ids or timeout_s <= 0 or self._closed:
+                return head, token_ids
+            if self._seen is None:
+                self._seen = head
+            cursor = head
+            self._watch(head)
             while True:
-                # Taken before the read: a revocation committed while it runs sets this one
-                # (notify replaces the event), so the wait below returns at once.
-                changed = self._changed
-                new_cursor, token_ids = await self.since(device_id, cursor)
-                left = deadline - clock()
-                if token_ids or left <= 0 or self._closed:
-                    return new_cursor, token_ids
-                cursor = new_cursor
                 with suppress(TimeoutError):  # not wait_for: see gateway/auth/reporter.py
-                    async with asyncio.timeout(left):
-                        await changed.wait()
+                    async with asyncio.timeout(deadline - clock()):
+                        await woken.wait()
+                if self._closed:
+                    return cursor, []
+                if not woken.is_set():
+                    # its time is up, and nothing read so far concerns this device; a row
+                    # committed just now is the next poll's first read
+                    return max(cursor, self._seen or 0), []
+                woken.clear()  # a wake-up during the read below is not lost: it sets it
+                cursor, token_ids = await self.since(device_id, cursor)
+                if token_ids:
+                    return cursor, token_ids
         finally:
             self._waiters -= 1
+            events = self._waiting.get(device_id)
+            if events is not None:
+                events.discard(woken)
+                if not events:
+                    del self._waiting[device_id]
+            if not self._waiting:
+                self._seen = None  # the next waiter's read starts it again, not a stale one
 
     async def _poll(self, head: int) -> None:
         """SQLite, while anyone waits: wake them when the head moved past ``head`` (read
@@ -190,8 +259,35 @@ def _head(tx: Tx) -> int:
     return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()[0])
 
 
-def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
+def _look(tx: Tx, device_id: str, cursor: int | None) -> tuple[int, list[str]]:
+    """The head, and this device's rows past ``cursor`` when it is one of this database's
+    (not ``None``, not beyond the head): a new poll's one read."""
     head = _head(tx)
+    if cursor is None or cursor > head:
+        return head, []
+    return _rows(tx, device_id, cursor, head)
+
+
+def _concerned(tx: Tx, seen: int) -> tuple[int, set[str]]:
+    """The head, and the devices the rows past ``seen`` concern: a row's own device, and
+    every device on record (any approval status) with a row's owner, as :func:`_rows`
+    matches them."""
+    head = _head(tx)
+    if head <= seen:
+        return head, set()
+    rows = tx.execute(
+        "SELECT device_id FROM revocations WHERE seq > ? AND seq <= ? AND device_id IS NOT "
+        "NULL UNION SELECT a.device_id FROM approvals a JOIN revocations r ON "
+        "a.owner_email = r.owner_email WHERE r.seq > ? AND r.seq <= ?",
+        (seen, head, seen, head)).fetchall()
+    return head, {str(r[0]) for r in rows}
+
+
+def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
+    return _rows(tx, device_id, cursor, _head(tx))
+
+
+def _rows(tx: Tx, device_id: str, cursor: int, head: int) -> tuple[int, list[str]]:
     rows = tx.execute(
         "SELECT COALESCE(token_id, '') FROM revocations WHERE seq > ? AND seq <= ? AND "
         "(device_id = ? OR owner_email IN "

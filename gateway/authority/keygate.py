@@ -32,9 +32,13 @@ from typing import Final
 
 __all__ = ["ALL_PEERS", "KNOWN_KEYS_MAX", "PER_PEER", "KeyGate", "Rate"]
 
-#: Device ids remembered as known (each ~60 bytes; a daemon is touched on every call, so the
-#: longest silent ones are forgotten first, and come back through the gate once).
-KNOWN_KEYS_MAX: Final = 10_000
+#: Device ids remembered as known (each ~170 bytes with its place in the order: 17 MB at
+#: most); a daemon is touched on every call, so the longest silent ones are forgotten first,
+#: and come back through the gate once. An instance serves 10,000 daemons and more: a bound
+#: at the fleet's size would send each call of a larger fleet through the gate for new keys
+#: in turn. New devices arrive through that gate (10 a second in all), so filling the set
+#: with strangers takes hours of proofs naming live tokens.
+KNOWN_KEYS_MAX: Final = 100_000
 #: Peers whose bucket is remembered (a loopback attacker may use any 127.x.y.z); the stalest
 #: is forgotten first, and the bucket for all peers still bounds the total.
 _PEERS_MAX: Final = 4096

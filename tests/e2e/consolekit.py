@@ -11,6 +11,8 @@
   token read from the page (:class:`Browser`, the ``browser`` fixture); :func:`signed_in` and
   :func:`create_token` are the steps most page tests begin with.
 * :func:`boxed`, the fresh nonce and box key a device's record request carries.
+* :func:`console_process`: ``mtgateway console`` as a process of its own (a real deployment's
+  shape: several instances, several processes, a balancer in front), what it prints read.
 
 The console tests of several modules (the API, its pages, the owner's approvals, new keys,
 the edge, the browser walk, the database faults, the event loop's load) share these.
@@ -26,13 +28,15 @@ import html
 import json
 import re
 import secrets
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -256,16 +260,20 @@ def device_proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
 
 
 @contextlib.asynccontextmanager
-async def running_console(tmp_path: Path, database_url: str = "") -> AsyncIterator[Console]:
+async def running_console(tmp_path: Path, database_url: str = "", *,
+                          public_key_work: Literal["workers", "loop"] = "workers"
+                          ) -> AsyncIterator[Console]:
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
-    loopback (what the ``console`` fixture yields)."""
+    loopback (what the ``console`` fixture yields); ``public_key_work`` is its
+    ``[console]`` setting."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
     smtp_port = smtp.sockets[0].getsockname()[1]
     config = GatewayConfig(
-        data_dir=str(tmp_path), console=ConsoleConfig(port=0, webhook_private_networks=True),
+        data_dir=str(tmp_path), console=ConsoleConfig(port=0, webhook_private_networks=True,
+                                                      public_key_work=public_key_work),
         authority=AuthorityConfig(database_url=SecretStr(database_url)),
         smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
                         from_address="gateway@example.net", timeout_s=WAIT_S))
@@ -312,3 +320,38 @@ async def create_token(browser: Browser, login: str = "5012345",
     token_id = re.search(r"Token id <code>(tok_[0-9a-f]+)</code>", page.text)
     assert token is not None and token_id is not None
     return page, token.group(1), token_id.group(1)
+
+
+@dataclass
+class ConsoleChild:
+    """A ``mtgateway console`` process and what it printed once it listened."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    #: The authority key it printed (base64), as an operator pins it.
+    key: str
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
+@contextlib.contextmanager
+def console_process(config: Path, env: dict[str, str]) -> Iterator[ConsoleChild]:
+    """``python -m gateway console -c CONFIG`` until it listens; killed at the end if it
+    still runs (a test that stops it itself asserts how it ended)."""
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    assert proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("console listening on "), line
+        key = re.match(r"authority key kid=\S+ public_key=(\S+) ", proc.stdout.readline())
+        assert key is not None
+        yield ConsoleChild(proc, line.split()[-1], key.group(1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()

@@ -158,6 +158,16 @@ def _ready(url: str) -> tuple[int, dict[str, object]]:
         return exc.code, json.loads(exc.read())
 
 
+def _ready_becomes(url: str, expected: tuple[int, dict[str, object]]) -> None:
+    """Ask ``/ready`` until it answers ``expected``: its state is kept by a check every
+    second in the console's process, so a change shows within about a second (bounded here
+    by the tests' wait, not timed)."""
+    deadline = time.monotonic() + WAIT_S
+    while (found := _ready(url)) != expected:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+
+
 def test_readiness_includes_the_database(tmp_path: Path) -> None:
     """/ready answers 200 while PostgreSQL answers and 503 database_unreachable once it is
     gone (the body names no URL), while /health (liveness) stays 200."""
@@ -171,9 +181,8 @@ def test_readiness_includes_the_database(tmp_path: Path) -> None:
             status, body = _ready(console.url)
             assert (status, body["status"]) == (200, "ready")
             server.stop()
-            status, body = _ready(console.url)
-            assert (status, body) == (503, {"status": "not_ready",
-                                            "reason": "database_unreachable"})
+            _ready_becomes(console.url, (503, {"status": "not_ready",
+                                              "reason": "database_unreachable"}))
             with urllib.request.urlopen(console.url + "/health", timeout=30) as health:  # noqa: S310
                 assert health.status == 200
         finally:
@@ -214,13 +223,13 @@ def test_readiness_answers_a_schema_mismatch_until_the_schema_is_this_releases(
         assert _ready(console.url) == (200, {"status": "ready", "schema_version": latest})
         for found in (latest + 1, latest - 1):
             _set_schema_version(database, found)
-            assert _ready(console.url) == (503, {"status": "not_ready",
-                                                 "reason": "schema_mismatch",
-                                                 "schema_version": found})
+            _ready_becomes(console.url, (503, {"status": "not_ready",
+                                               "reason": "schema_mismatch",
+                                               "schema_version": found}))
             with urllib.request.urlopen(console.url + "/health", timeout=30) as health:  # noqa: S310
                 assert health.status == 200
         _set_schema_version(database, latest)
-        assert _ready(console.url) == (200, {"status": "ready", "schema_version": latest})
+        _ready_becomes(console.url, (200, {"status": "ready", "schema_version": latest}))
     finally:
         console.stop()
 

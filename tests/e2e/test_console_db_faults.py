@@ -4,10 +4,11 @@ A real PostgreSQL of this module's own (paused with SIGSTOP, stopped, started ag
 session's shared server must not be), a real console on loopback with short database timeouts
 (connect 0.5 s, statement 0.5 s: a request that needs the database is answered within 1 s).
 Throughout, ``/health`` answers before a request waiting on the database does, ``/ready`` says
-``database_unreachable``, a request that needs the database answers 503
-``database_unavailable`` (never 500, never a hang), and once the database is back the console
-answers again without a restart, with every token it acknowledged and none it refused. Both
-event loops (``network_edge``).
+``database_unreachable`` (from the state its background check keeps: asked while a request
+still waits on the stalled database, it answers first), a request that needs the database
+answers 503 ``database_unavailable`` (never 500, never a hang), and once the database is back
+the console answers again without a restart, with every token it acknowledged and none it
+refused. Both event loops (``network_edge``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from gateway.authority.appkeys import READINESS
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.database import APPLICATION_NAME
 from gateway.authority.mailer import RecordingMailer
@@ -63,6 +65,10 @@ class Served:
     async def issue(self, login: int) -> tuple[int, Any]:
         return await self.call("POST", "/v1/tokens", {"login": login, "server": "MTG-Demo"})
 
+    async def readiness(self, ready: bool) -> None:
+        """Until the console's readiness check has found the database answering (or not)."""
+        await self.app[READINESS].wait_for(lambda state: state.ready == ready)
+
     async def token_ids(self) -> set[str]:
         status, body = await self.call("GET", "/v1/tokens")
         assert status == 200, body
@@ -100,6 +106,7 @@ async def _while_waiting_on_the_database(served: Served) -> None:
     status, body = await waiting
     assert (status, body["error"]["reason"]) == (503, "database_unavailable"), body
     assert "database" in body["error"]["message"]
+    await served.readiness(False)
     assert await served.call("GET", "/ready") == (
         503, {"status": "not_ready", "reason": "database_unreachable"})
 
@@ -117,7 +124,36 @@ async def test_a_paused_database(served: Served, server: PostgresServer) -> None
     finally:
         server.resume()
     assert await served.token_ids() == {kept["token_id"]}
+    await served.readiness(True)
     assert (await served.call("GET", "/ready"))[0] == 200
+
+
+async def test_ready_answers_at_once_through_a_stall(tmp_path: Path,
+                                                    server: PostgresServer) -> None:
+    """PostgreSQL paused (SIGSTOP) under a console whose requests may wait 30 s for it: once
+    the background check has seen the stall, ``/ready`` answers 503 database_unreachable while
+    a request asked before it still waits on the database (it reads a state, it asks
+    nothing); resumed, the waiting request is answered and ``/ready`` says ready again. Before
+    the background check, ``/ready`` asked the database itself and waited the 30 s too."""
+    runner, served = await _console(tmp_path, server.new_database(), statement_s=30.0)
+    try:
+        await served.app[AUTHORITY].owners.create(OWNER, PASSWORD)
+        await served.readiness(True)
+        server.pause()
+        try:
+            waiting = asyncio.create_task(served.call("GET", "/v1/tokens"))
+            await served.readiness(False)
+            assert await served.call("GET", "/ready") == (
+                503, {"status": "not_ready", "reason": "database_unreachable"})
+            assert not waiting.done()  # the stall is still under way
+        finally:
+            server.resume()
+        assert await waiting == (200, {"tokens": []})
+        await served.readiness(True)
+        assert (await served.call("GET", "/ready"))[0] == 200
+    finally:
+        await served.http.close()
+        await runner.cleanup()
 
 
 async def test_a_stopped_then_started_database(served: Served,
@@ -151,6 +187,7 @@ async def test_a_database_unreachable_at_start(tmp_path: Path,
             await _while_waiting_on_the_database(served)
         finally:
             server.restart()
+        await served.readiness(True)
         assert (await served.call("GET", "/ready"))[0] == 200
         await served.app[AUTHORITY].owners.create(OWNER, PASSWORD)
         status, issued = await served.issue(5012345)

@@ -35,11 +35,11 @@ from ...base.edge import HostRefusals, host_allowed, target_authority
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
 from ..api import DeviceInfo
-from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_THROTTLE, VOUCH_KEY
-from ..database import DatabaseUnavailable
+from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_THROTTLE, PROOFS_OFF_LOOP, VOUCH_KEY
+from ..database import DatabaseUnavailable, Tx
 from ..errors import ProofRejected
-from ..proofs import check_device_proof
-from ..store import StoredProofReplays
+from ..proofs import CheckedProof, check_device_proof
+from ..store import AuthorityStore, StoredProofReplays
 from ..web import PAGES
 
 __all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response",
@@ -290,15 +290,48 @@ async def device(request: web.Request) -> DeviceInfo:
             raise Fail(429, "too_many_new_devices", "too many proofs from device keys this "
                        "console does not know; retry later", retry_after_s=wait)
     now = request.app[CLOCKS].wall()
+    replays = StoredProofReplays(authority.store, authority)
     try:
-        checked = check_device_proof(request.headers, request.method, request.path, body, now)
+        if request.app[PROOFS_OFF_LOOP]:
+            headers = {name: value for name in _PROOF_HEADERS
+                       if (value := request.headers.get(name)) is not None}
+            checked, fresh, found = await authority.run(
+                _prove, authority.store, replays, headers, request.method, request.path,
+                body, now, not known)
+        else:
+            checked = check_device_proof(request.headers, request.method, request.path,
+                                         body, now)
+            fresh = await replays.remember(checked.replay_key, checked.made_at_s, now)
+            found = fresh and not known and await authority.run(
+                authority.store.device, checked.device.device_id) is not None
     except ProofRejected as exc:
         raise Fail(401, exc.reason, "the device proof was refused") from None
-    replays = StoredProofReplays(authority.store, authority)
-    if not await replays.remember(checked.replay_key, checked.made_at_s, now):
+    if not fresh:
         raise Fail(401, "replayed_device_proof", "the device proof was refused")
-    if not known and await authority.run(authority.store.device,
-                                         checked.device.device_id) is not None:
+    if found:
         gate.verified(checked.device.device_id)  # known to the authority since the start
     mark_authenticated(request)
     return checked.device
+
+
+#: The headers a device proof is read from (``proofs.py``).
+_PROOF_HEADERS: Final = ("X-Device-Id", "X-Device-Key", "X-Device-Time", "X-Device-Signature")
+
+
+def _prove(tx: Tx, store: AuthorityStore, replays: StoredProofReplays,
+           headers: dict[str, str], method: str, path: str, body: bytes, now: float,
+           look_up: bool) -> tuple[CheckedProof, bool, bool]:
+    """One job on the database door's worker for a device proof: its signature checked
+    (``cryptography`` releases the GIL: the event loop serves meanwhile), its replay row
+    written, and, for a key the console's gate does not know (``look_up``), whether the
+    authority has its device row. The proof checked, whether it was fresh, whether the row
+    was found.
+
+    Raises:
+        ProofRejected: a check failed (nothing is written).
+    """
+    checked = check_device_proof(headers, method, path, body, now)
+    proof_key, expires_at = replays.entry(checked.replay_key, checked.made_at_s)
+    fresh = store.remember_proof(tx, proof_key, expires_at, int(now))
+    found = fresh and look_up and store.device(tx, checked.device.device_id) is not None
+    return checked, fresh, found

@@ -3,25 +3,21 @@ console's proof that it holds the authority key.
 
 ``/health`` is liveness only and never waits on the database: it answers while the database
 is paused, stopped or unreachable. ``/ready`` is for a load balancer or an orchestrator: this
-instance can reach its database (within the database's bound) and the schema is the one this
-program knows; otherwise 503 with ``database_unreachable`` or ``schema_mismatch``.
+instance reached its database at its last check and the schema is the one this program knows;
+otherwise 503 with ``database_unreachable`` or ``schema_mismatch``. It never waits on the
+database either: a background check keeps the state (``readiness.py``), so a probe is
+answered at once through any database fault.
 """
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 from pydantic import Field
 
-from ..appkeys import AUTHORITY
-from ..database import DatabaseError, DatabaseUnavailable
-from ..migrations import MIGRATIONS
+from ..appkeys import AUTHORITY, READINESS
 from .common import Body, read_json
 
 __all__ = ["HelloBody", "routes"]
-
-log = logging.getLogger("gateway.authority.console")
 
 routes = web.RouteTableDef()
 
@@ -40,27 +36,14 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/ready")
 async def ready(request: web.Request) -> web.Response:
-    """Readiness: the database answers and holds this program's schema."""
-    authority = request.app[AUTHORITY]
-    try:
-        if not authority.prepared:
-            await authority.prepare()  # the console started while the database was away
-    except DatabaseUnavailable:
-        return _unreachable("DatabaseUnavailable")
-    except DatabaseError:
-        pass  # a schema newer than this program's: reported below
-    try:
-        version = await authority.schema_version()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        return _unreachable(type(exc).__name__)
-    if version != len(MIGRATIONS):
+    """Readiness, as the last background check found it: the database answered and holds
+    this program's schema."""
+    state = request.app[READINESS].state
+    if state.ready:
+        return web.json_response({"status": "ready", "schema_version": state.schema_version})
+    if state.reason == "schema_mismatch":
         return web.json_response({"status": "not_ready", "reason": "schema_mismatch",
-                                  "schema_version": version}, status=503)
-    return web.json_response({"status": "ready", "schema_version": version})
-
-
-def _unreachable(why: str) -> web.Response:
-    log.warning("readiness: the database does not answer: %s", why)
+                                  "schema_version": state.schema_version}, status=503)
     return web.json_response({"status": "not_ready", "reason": "database_unreachable"},
                              status=503)
 

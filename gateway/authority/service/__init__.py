@@ -75,7 +75,7 @@ class Authority:
                  clock: Callable[[], float] = time.time,
                  randbelow: Callable[[int], int] = secrets.randbelow,
                  new_token: Callable[[], str] = generate_token,
-                 console_hint: str = "the console") -> None:
+                 console_hint: str = "the console", sign_off_loop: bool = False) -> None:
         self.store = store
         self.mailer = mailer
         self._shared = shared = Shared(store, mailer, clock)
@@ -83,7 +83,9 @@ class Authority:
         self.tokens = Tokens(shared, new_token)
         self.accounts = Accounts(shared)
         self.approvals = Approvals(shared, randbelow, console_hint)
-        self.records = Records(shared, self.approvals)
+        #: ``sign_off_loop``: records signed and sealed on the database door's workers
+        #: (``records.py``; the console's ``[console] public_key_work``).
+        self.records = Records(shared, self.approvals, sign_off_loop=sign_off_loop)
         #: Alerts (``alerts.py``): settings, episodes judged from each report, the outbox.
         self.alerts = Alerts(shared)
         self.terminals = Terminals(shared, self.alerts.observe)

@@ -1,10 +1,15 @@
 """Signed records for devices: a lookup by a token's hint, a refresh by token ids.
 
 What a record says (the token's verifier, terminal, scopes, lifetime and its account's risk
-policy) is read in one transaction; the signing (Ed25519) and the sealing of each token's
-``server_key`` to the request's box key (X25519, ``boxes.py``) happen after it, so the
-connection goes back to the pool at once. Each record names the device and the request's
-nonce: a replayed request's answer opens nothing and says nothing new.
+policy) is read in one transaction. The signing (Ed25519) and the sealing of each token's
+``server_key`` to the request's box key (X25519, ``boxes.py``) run where
+:attr:`Records.sign_off_loop` says: by default after the transaction, on the event loop,
+which gives the connection back at once (the embedded authority: few calls, one SQLite
+worker); with it set (the console's ``[console] public_key_work = "workers"``), inside the
+transaction function on the database door's worker, where ``cryptography`` releases the GIL
+and the loop serves other requests meanwhile, at the cost of holding the connection for the
+~0.1 ms a record takes. Each record names the device and the request's nonce: a replayed
+request's answer opens nothing and says nothing new.
 """
 
 from __future__ import annotations
@@ -33,10 +38,14 @@ Signable = tuple[TokenRow, RiskPolicy]
 class Records:
     """The device-facing lookup and refresh."""
 
-    def __init__(self, shared: Shared, approvals: Approvals) -> None:
+    def __init__(self, shared: Shared, approvals: Approvals, *,
+                 sign_off_loop: bool = False) -> None:
         self._shared = shared
         self._store = shared.store
         self._approvals = approvals
+        #: Sign and seal on the database door's worker, in the record's transaction (see the
+        #: module), instead of on the event loop after it.
+        self.sign_off_loop = sign_off_loop
 
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
@@ -47,6 +56,12 @@ class Records:
         answered ``pending`` too (not approved), without a new request or e-mail: a denial
         holds while its daemon keeps asking (review round 4, M2)."""
         now = self._shared.now()
+        if self.sign_off_loop:
+            signed = await self._shared.run(self._lookup_signed, checked(device), token_hint,
+                                            device_name, os, now, address, nonce, box_key)
+            if isinstance(signed, dict):
+                return LookupAnswer("ok", signed)
+            return LookupAnswer("unknown" if signed is None else "pending")
         found = await self._shared.run(self._lookup, checked(device), token_hint, device_name,
                                        os, now, address)
         if found is None:
@@ -55,6 +70,15 @@ class Records:
             return LookupAnswer("pending")
         return LookupAnswer("ok", self._signed([found], device.device_id, now, nonce,
                                                box_key)[0])
+
+    def _lookup_signed(self, tx: Tx, device: DeviceInfo, token_hint: str, device_name: str,
+                       os: str, now: int, address: str, nonce: str | None,
+                       box_key: bytes | None) -> dict[str, Any] | str | None:
+        """:meth:`_lookup`, its record signed and sealed in the same job (on the worker)."""
+        found = self._lookup(tx, device, token_hint, device_name, os, now, address)
+        if found is None or isinstance(found, str):
+            return found
+        return self._signed([found], device.device_id, now, nonce, box_key)[0]
 
     def _lookup(self, tx: Tx, device: DeviceInfo, token_hint: str, device_name: str, os: str,
                 now: int, address: str = "") -> Signable | str | None:
@@ -96,9 +120,20 @@ class Records:
         with the request's ``nonce`` (``server_key`` sealed to ``box_key``); their use from
         ``address`` noted."""
         now = self._shared.now()
-        rows = await self._shared.run(self._refresh, checked(device).device_id,
-                                      list(dict.fromkeys(token_ids)), now, address)
+        ids = list(dict.fromkeys(token_ids))
+        if self.sign_off_loop:
+            return await self._shared.run(self._refresh_signed, checked(device).device_id, ids,
+                                          now, address, nonce, box_key)
+        rows = await self._shared.run(self._refresh, checked(device).device_id, ids, now,
+                                      address)
         return self._signed(rows, device.device_id, now, nonce, box_key)
+
+    def _refresh_signed(self, tx: Tx, device_id: str, token_ids: list[str], now: int,
+                        address: str, nonce: str | None,
+                        box_key: bytes | None) -> list[dict[str, Any]]:
+        """:meth:`_refresh`, its records signed and sealed in the same job (on the worker)."""
+        rows = self._refresh(tx, device_id, token_ids, now, address)
+        return self._signed(rows, device_id, now, nonce, box_key)
 
     def _refresh(self, tx: Tx, device_id: str, token_ids: list[str], now: int = 0,
                  address: str = "") -> list[Signable]:

@@ -13,11 +13,14 @@ from pathlib import Path
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.authority.database import Tx
+from gateway.authority.devices import Approval
 from gateway.authority.feed import RevocationFeed
 from gateway.authority.listener import APPLICATION_NAME
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
+from gateway.authority.store import AuthorityStore
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
@@ -126,3 +129,80 @@ async def test_a_reconnected_listener_wakes_every_waiter_to_look_again(
     finally:
         await feed.stopped()
         await authority.close()
+
+
+async def test_a_poll_that_finds_nothing_costs_one_transaction(tmp_path: Path) -> None:
+    """Every connected daemon renews its long-poll about every 25 s, so a renewal that finds
+    nothing is most of the feed's load: one transaction (the head and the device's rows read
+    together), none while it waits, none when its time is up. It was three (the head, the
+    rows, the rows again at the timeout): issue 44's open-loop bench at 10,000 daemons."""
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    try:
+        await authority.owners.create(OWNER, PASSWORD)
+        device = device_info(Ed25519PrivateKey.generate())
+        await authority.approvals.approve_local(device)
+        head, _ = await authority.wait_revocations(device, None, 0)
+        ran: list[float] = []
+        authority.store.database.timed = lambda waited, took: ran.append(took)
+        assert await authority.wait_revocations(device, head, 0) == (head, [])
+        assert len(ran) == 1
+        assert await authority.wait_revocations(device, head, 0.1) == (head, [])
+        assert len(ran) == 2
+    finally:
+        await authority.close()
+
+
+async def test_a_revocation_wakes_only_the_waiters_it_concerns(tmp_path: Path) -> None:
+    """One read decides whom a revocation wakes: the devices on record with its owner read
+    their rows, the others go on waiting (every waiter used to read: at 10,000 daemons a
+    revocation cost 10,000 transactions, issue 44). Another owner's six waiters (asked first,
+    so their reads would come first) add no transaction: the revocation, the one read, and
+    the six concerned waiters' reads, and at most the SQLite poller's look at the head."""
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    try:
+        for owner in (OWNER, "other@example.com"):
+            await authority.owners.create(owner, PASSWORD)
+        issued = await authority.tokens.issue(OWNER, 5012345, "MTG-Demo")
+        concerned, others = [], []
+        for group, owner in ((concerned, OWNER), (others, "other@example.com")):
+            for _ in range(6):
+                device = device_info(Ed25519PrivateKey.generate())
+                await authority.store.run(authority.store.upsert_device, device.device_id,
+                                          device.public_key, "x", "y", 0)
+                await authority.store.run(_approve, authority.store, owner, device.device_id)
+                group.append(device)
+        head, _ = await authority.wait_revocations(concerned[0], None, 0)
+        looked = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        ran: list[float] = []
+
+        def timed(waited: float, took: float) -> None:  # on the door's worker
+            ran.append(took)
+            if len(ran) == 12:
+                loop.call_soon_threadsafe(looked.set)
+
+        authority.store.database.timed = timed
+        waits = [asyncio.create_task(authority.wait_revocations(d, head, WAIT_S))
+                 for d in others + concerned]
+        async with asyncio.timeout(WAIT_S):
+            await looked.wait()  # every waiter's first read done
+        for _ in range(20):
+            await asyncio.sleep(0)  # and each waiting on its wake-up
+        ran.clear()
+        assert await authority.tokens.revoke(OWNER, issued.token_id)
+        async with asyncio.timeout(WAIT_S):
+            answers = await asyncio.gather(*waits[6:])
+        assert {tuple(ids) for _, ids in answers} == {(issued.token_id,)}
+        assert len(ran) <= 1 + 1 + 6 + 1, len(ran)
+        assert not any(w.done() for w in waits[:6])  # still waiting: nothing for them
+        for wait in waits[:6]:
+            wait.cancel()
+        await asyncio.gather(*waits[:6], return_exceptions=True)
+    finally:
+        await authority.close()
+
+
+def _approve(tx: Tx, store: AuthorityStore, owner: str, device_id: str) -> None:
+    store.save_approval(tx, Approval(approval_id=f"apr_{device_id[:12]}", owner_email=owner,
+                                     device_id=device_id, status="approved", created_at=0,
+                                     approved_at=0))

@@ -52,3 +52,15 @@ def test_known_devices_are_bounded_and_least_recently_used_leave_first() -> None
     assert gate.known("A")  # A used: B is now the least recently used
     gate.verified("C")
     assert gate.known("A") and gate.known("C") and not gate.known("B")
+
+
+def test_a_console_serving_its_target_fleet_keeps_every_device_known() -> None:
+    """Issue 44: one instance is sized for 10,000 daemons and more (the open-loop bench
+    ramps past it). With room for exactly 10,000 known devices, every call of a fleet one
+    larger found its device forgotten in turn and sent it through the gate for new keys (10
+    proofs a second for all peers: 429 for the rest). The gate now remembers 100,000."""
+    gate = KeyGate()
+    fleet = [f"device-{i}" for i in range(20_000)]
+    for device_id in fleet:
+        gate.verified(device_id)
+    assert all(gate.known(device_id) for device_id in fleet)
