@@ -18,9 +18,10 @@ from ..base.throttle import AuthThrottle
 from .keygate import KeyGate
 from .metrics import ConsoleMetrics
 from .service import Authority
+from .service.signin import OwnerSignIn
 
 __all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
-           "OWNER_THROTTLE", "VOUCH_KEY", "Clocks"]
+           "OWNER_SIGN_IN", "OWNER_THROTTLE", "Clocks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,9 @@ CLOCKS: Final = web.AppKey("clocks", Clocks)
 CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 #: The owner-credential throttle shared by the API's Basic auth and the pages' sign-in.
 OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
-#: The key under which the throttle remembers credentials that succeeded (never the password).
-VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
+#: The one rule every door checks owner credentials by (``service/signin.py``), over the
+#: throttle above.
+OWNER_SIGN_IN: Final = web.AppKey("owner_sign_in", OwnerSignIn)
 #: The long-polls held, per device key and per address (``edge.HeldRequests``).
 LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
 #: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).

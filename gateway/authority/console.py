@@ -52,8 +52,8 @@ from .appkeys import (
     CONSOLE_METRICS,
     KEY_GATE,
     LONG_POLLS,
+    OWNER_SIGN_IN,
     OWNER_THROTTLE,
-    VOUCH_KEY,
     Clocks,
 )
 from .config import ConsoleSettings, SmtpConfig, database_url
@@ -64,8 +64,9 @@ from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
 from .routes import add_routes
-from .routes.common import MISDIRECTED, errors, host_allowlist, page_code_check, page_sign_in
+from .routes.common import MISDIRECTED, errors, host_allowlist
 from .service import Authority
+from .service.signin import OwnerSignIn
 from .signins import StoredLoginFailures
 from .web import mount_pages, security_headers
 
@@ -181,7 +182,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         what="console owner credentials", clock=throttle_clock, sleep=sleep,
         # Counted in the database: failed sign-ins on any instance count on every other.
         ledger=StoredLoginFailures(lambda: app[AUTHORITY].store.database, "console-owner"))
-    app[VOUCH_KEY] = secrets.token_bytes(32)
+    # The throttle vouches for credentials by a keyed hash, never the password itself.
+    app[OWNER_SIGN_IN] = OwnerSignIn(app[OWNER_THROTTLE], lambda: app[AUTHORITY],
+                                     secrets.token_bytes(32))
     app[KEY_GATE] = KeyGate(clock=throttle_clock)  # the throttle's clock (tests inject it)
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
@@ -231,8 +234,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     add_routes(app)
     app.router.add_get("/metrics", metrics.handle)
     metrics.watch(lambda: app[AUTHORITY])
-    mount_pages(app, lambda: app[AUTHORITY], page_sign_in(app), clock=clock,
-                code_check=page_code_check(app))
+    mount_pages(app, lambda: app[AUTHORITY], app[OWNER_SIGN_IN], clock=clock)
     return app
 
 

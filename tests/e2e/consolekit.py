@@ -208,10 +208,15 @@ class Console:
         await self.app[AUTHORITY].close()
 
     async def owner(self, method: str, path: str, body: Any = None, *,
-                    auth: tuple[str, str] = (OWNER, PASSWORD)) -> tuple[int, dict[str, Any]]:
+                    auth: tuple[str, str] = (OWNER, PASSWORD),
+                    code: str | None = None) -> tuple[int, dict[str, Any]]:
+        """An owner API call with Basic credentials (and ``code`` in ``X-Owner-Code``)."""
         basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers = {"Authorization": "Basic " + basic}
+        if code is not None:
+            headers["X-Owner-Code"] = code
         async with self.session.request(method, self.url + path, json=body,
-                                        headers={"Authorization": "Basic " + basic}) as response:
+                                        headers=headers) as response:
             text = await response.text()
         self.responses.append(text)
         return response.status, json.loads(text)

@@ -21,6 +21,7 @@ from gateway.auth.owner import OwnerConsole
 from gateway.authority import totp
 from gateway.authority.api import AuthorityRefused
 from gateway.authority.console import AUTHORITY
+from gateway.authority.appkeys import OWNER_THROTTLE
 from gateway.authority.service.resets import TTL_S
 from gateway.authority.web.sessions import STEP_S, STEP_TRIES
 from gateway.authority.web.twofactor import qr_svg
@@ -311,5 +312,45 @@ async def test_a_password_change_ends_half_done_sign_ins(console: Console,
         answer = await thief.post("/login/code", {"csrf": pre.csrf(),
                                                   "code": totp.totp(key, console.clock.now)})
         assert answer.status == 401 and (await thief.get("/")).status == 303
+    finally:
+        await thief.close()
+
+
+async def test_no_code_is_checked_during_a_lockout_whatever_the_door(
+        console: Console, browser: Browser) -> None:
+    """Review round 5, T5-F1: for an owner with a second factor, nothing is vouched before
+    the password *and* a code succeeded, and no code is checked during a lockout. The
+    console vouched for the password alone (a right password on the sign-in page, or any
+    successful API call), so an attacker who knew the password had every code checked at
+    once on the owner API, during the lockout too, and a right recovery code got in."""
+    key, codes = await enrol(console, browser)
+    # The owner's CLI signed in with the password and a code before (it used to vouch).
+    assert (await console.owner("GET", "/v1/tokens",
+                                code=totp.totp(key, console.clock.now)))[0] == 200
+    console.clock.now += totp.STEP_S
+    # The attacker has the password: the page's first step (a step cookie, no session).
+    thief = Browser(console.url)
+    try:
+        await password_step(thief)
+        throttle = console.app[OWNER_THROTTLE]
+        right = totp.totp(key, console.clock.now)
+        wrong = next(c for c in ("000000", "111111", "222222")
+                     if c not in {totp.totp(key, console.clock.now + d * totp.STEP_S)
+                                  for d in (-1, 0, 1)})
+        for _ in range(throttle.limit + 1):  # each one checked, failed and counted
+            status, body = await console.owner("GET", "/v1/tokens", code=wrong)
+            assert (status, body["error"]["reason"]) == (401, "bad_second_factor")
+        # The lockout is on: no code is checked, right or wrong, on any door.
+        for code in (wrong, right, codes[0]):
+            status, body = await console.owner("GET", "/v1/tokens", code=code)
+            assert (status, body["error"]["reason"]) == (429, "rate_limited"), code
+        assert (await console.owner("GET", "/v1/tokens", auth=(OWNER, "wrong password"),
+                                    code=right))[0] == 429
+        assert await code_step(thief, right) == 429
+        assert (await thief.sign_in(OWNER, PASSWORD)).status == 429
+        assert (await console.app[AUTHORITY].second_factor.status(OWNER)).recovery_left == 10
+        # Nothing was spent: once the lockout is over the same right code is good.
+        console.throttle_clock.now += throttle.lockout_s
+        assert (await console.owner("GET", "/v1/tokens", code=right))[0] == 200
     finally:
         await thief.close()

@@ -20,11 +20,12 @@ import jinja2
 from aiohttp import web
 
 from ..service import Authority
+from ..service.signin import OwnerSignIn
 from .alerts import mount_alert_pages
-from .pages import Pages, SignIn
+from .pages import Pages
 from .security import security_headers
 from .sessions import ABSOLUTE_S, IDLE_S, STEP_S, SessionStore, SignInSteps
-from .twofactor import CodeCheck, FactorPages
+from .twofactor import FactorPages
 
 __all__ = ["PAGES", "STATIC_DIR", "TEMPLATE_DIR", "mount_pages", "security_headers"]
 
@@ -35,7 +36,7 @@ PAGES: Final = web.AppKey("pages", Pages)
 
 
 def mount_pages(app: web.Application, authority: Callable[[], Authority],
-                sign_in: SignIn, *, clock: Callable[[], float], code_check: CodeCheck,
+                sign_in: OwnerSignIn, *, clock: Callable[[], float],
                 idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S, step_s: float = STEP_S,
                 token: Callable[[int], str] = secrets.token_urlsafe) -> Pages:
     """Add the pages and their static files to ``app`` (whose middlewares must include
@@ -49,7 +50,7 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
                   env, clock, token)
     app[PAGES] = pages
     steps = SignInSteps(lambda: authority().signin_steps, clock, ttl_s=step_s, token=token)
-    factor = pages.factor = FactorPages(pages, steps, code_check)
+    factor = pages.factor = FactorPages(pages, steps, sign_in)
     router = app.router
     router.add_get("/", pages.dashboard)
     router.add_get("/dashboard/rows", pages.dashboard_rows)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from ...base.throttle import RateLimited
 from ..api import IssuedToken
 from ..database import DatabaseUnavailable
 from ..service import Authority, Overview
+from ..service.signin import OwnerSignIn, SignInRefused
 from ..store import AccountExists
 from .alertview import alerts_view
 from .books import terminal_books, utc_clock, utc_short
@@ -48,7 +49,7 @@ from .security import (
 from .sessions import Session, SessionStore
 from .views import ago, checklist, live_tokens, terminal_rows, verified_terminals, when
 
-__all__ = ["Pages", "SignIn"]
+__all__ = ["Pages"]
 
 log = logging.getLogger("gateway.authority.web")
 
@@ -68,11 +69,6 @@ class SecondStep(Protocol):
     async def settings_context(self, session: Session) -> dict[str, Any]:
         """The settings page's two-step section."""
         ...
-
-
-#: Checks owner credentials through the console's owner throttle (shared with the API's Basic
-#: auth): the e-mail, ``None`` when wrong; raises ``RateLimited`` during a lockout.
-SignIn = Callable[[str, str], Awaitable[str | None]]
 
 
 def _token_name(token: dict[str, Any]) -> str:
@@ -96,15 +92,15 @@ class Pages:
 
     Args:
         authority: returns the running authority.
-        sign_in: the credential check shared with the JSON API's Basic auth (one throttle,
-            so the form adds no second allowance of guesses).
+        sign_in: the one credential rule every door shares (``service/signin.py``: one
+            throttle, so the form adds no second allowance of guesses).
         sessions: the sign-in sessions.
         env: the Jinja2 environment of ``templates/``.
         clock: epoch seconds (what "last seen" and "silent" are judged by).
         token: random URL-safe text (the sign-in form's CSRF value).
     """
 
-    def __init__(self, authority: Callable[[], Authority], sign_in: SignIn,
+    def __init__(self, authority: Callable[[], Authority], sign_in: OwnerSignIn,
                  sessions: SessionStore, env: jinja2.Environment, clock: Callable[[], float],
                  token: Callable[[int], str]) -> None:
         self._authority = authority
@@ -177,10 +173,10 @@ class Pages:
         if not isinstance(password, str) or not password:
             return "Enter your console password to confirm."
         try:
-            owner = await self._sign_in(session.owner_email, password)
+            right = await self._sign_in.password(session.owner_email, password)
         except RateLimited as exc:
             return f"Too many failed sign-ins. Wait {max(1, math.ceil(exc.retry_after_s))} s."
-        if owner is None:
+        if not right:
             await self._authority().owners.note_sign_in(session.owner_email, False,
                                            "wrong password when confirming an action")
             return "Wrong password."
@@ -245,7 +241,9 @@ class Pages:
         password = password if isinstance(password, str) else ""
         authority = self._authority()
         try:
-            owner = await self._sign_in(email, password)
+            checked = await self._sign_in.credentials(email, password, code_later=True)
+        except SignInRefused:
+            checked = None
         except RateLimited as exc:
             wait = max(1, math.ceil(exc.retry_after_s))
             response = self._login_page(request, email, f"Too many failed sign-ins. Wait "
@@ -253,13 +251,15 @@ class Pages:
             response.headers["Retry-After"] = str(wait)
             return response
         where = f"from {request.remote or 'unknown'}"
-        if owner is None:
+        if checked is None:
             if email:
                 await authority.owners.note_sign_in(email, False, where)
             return self._login_page(request, email, "Wrong e-mail or password.", status=401)
-        if self.factor is not None and await authority.second_factor.enrolled(owner):
-            raise await self.factor.begin(request, owner.strip().lower())  # then the code
-        session_id, _ = await self.sessions.create(owner.strip().lower())
+        owner = checked.owner
+        if checked.needs_code:
+            assert self.factor is not None  # noqa: S101 - mount_pages sets it
+            raise await self.factor.begin(request, owner)  # then the code
+        session_id, _ = await self.sessions.create(owner)
         await authority.owners.note_sign_in(owner, True, where)
         redirect = web.HTTPSeeOther("/")
         set_cookie(request, redirect, SESSION_COOKIE, session_id)
