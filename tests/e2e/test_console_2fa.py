@@ -20,8 +20,8 @@ import pytest
 from gateway.auth.owner import OwnerConsole
 from gateway.authority import totp
 from gateway.authority.api import AuthorityRefused
-from gateway.authority.console import AUTHORITY
 from gateway.authority.appkeys import OWNER_THROTTLE
+from gateway.authority.console import AUTHORITY
 from gateway.authority.service.resets import TTL_S
 from gateway.authority.web.sessions import STEP_S, STEP_TRIES
 from gateway.authority.web.twofactor import qr_svg
