@@ -30,6 +30,7 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ...base.access import mask_path
 from ...base.edge import HostRefusals, host_allowed, target_authority
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
@@ -106,7 +107,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Fail as fail:
         return error_response(fail.status, fail.reason, fail.message, **fail.extra)
     except DatabaseUnavailable as exc:
-        log.warning("%s %s answered 503: %s", request.method, request.path, exc)
+        log.warning("%s %s answered 503: %s", request.method, mask_path(request.path), exc)
         if not request.path.startswith("/v1/") and PAGES in request.app:
             return await request.app[PAGES].error_page(request, 503)
         return error_response(503, "database_unavailable", "the authority's database is not "
@@ -121,7 +122,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(exc.status, "not_found" if exc.status == 404 else "http_error",
                               exc.reason)
     except Exception:
-        log.exception("console handler failed: %s %s", request.method, request.path)
+        log.exception("console handler failed: %s %s", request.method,
+                      mask_path(request.path))
         return error_response(500, "internal", "internal error")
 
 
