@@ -15,12 +15,13 @@ from aiohttp import web
 
 from ..base.edge import HeldRequests
 from ..base.throttle import AuthThrottle
+from .address import ConsoleAddress
 from .keygate import KeyGate
 from .metrics import ConsoleMetrics
 from .service import Authority
 from .service.signin import OwnerSignIn
 
-__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
+__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
            "OWNER_SIGN_IN", "OWNER_THROTTLE", "Clocks"]
 
 
@@ -35,6 +36,9 @@ class Clocks:
 #: The running authority (opened at start-up).
 AUTHORITY: Final = web.AppKey("authority", Authority)
 CLOCKS: Final = web.AppKey("clocks", Clocks)
+#: Where the console is: the address mailed links name, the names its hello signs for
+#: (``address.py``; learns the bound port when the console starts).
+CONSOLE_ADDRESS: Final = web.AppKey("console_address", ConsoleAddress)
 #: The console's Prometheus metrics (``metrics.py``).
 CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 #: The owner-credential throttle shared by the API's Basic auth and the pages' sign-in.

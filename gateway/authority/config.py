@@ -13,6 +13,8 @@ from typing import Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from .address import check_public_url
+
 __all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
            "LoggingSettings", "SmtpConfig", "checked_metrics_token", "database_url"]
 
@@ -86,6 +88,11 @@ class ConsoleConfig(_Section):
     #: loopback rule of ``/metrics`` reads the client the proxy names in ``Forwarded`` or
     #: ``X-Forwarded-For`` (the rightmost entry, the one the proxy added) instead.
     behind_proxy: bool = False
+    #: The address owners open the console at, as every link it mails names it (a password
+    #: reset, undoing a second factor, the approval and alert mails): a TLS proxy's
+    #: ``https://console.example.com``. Empty: the address the console serves on. Never the
+    #: ``Host`` a request named (any loopback port passes the Host rule).
+    public_url: str = ""
     #: Alert webhooks may post to loopback, private and link-local addresses too (a console
     #: whose owners are its operator, with a receiver on the same machine or LAN). Off: an
     #: owner cannot make the console post into its own network (``destinations.py``).
@@ -95,6 +102,11 @@ class ConsoleConfig(_Section):
     @classmethod
     def _metrics_token_long_enough(cls, value: SecretStr) -> SecretStr:
         return checked_metrics_token(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_address(cls, value: str) -> str:
+        return check_public_url(value)
 
     @property
     def proxied(self) -> bool:

@@ -46,9 +46,11 @@ from ..base.guard import (
 )
 from ..base.loopback import is_loopback
 from ..base.throttle import AuthThrottle
+from .address import ConsoleAddress
 from .appkeys import (
     AUTHORITY,
     CLOCKS,
+    CONSOLE_ADDRESS,
     CONSOLE_METRICS,
     KEY_GATE,
     LONG_POLLS,
@@ -176,6 +178,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         max_connections_per_peer=console.max_connections_per_peer,
         body_timeout_s=console.body_timeout_s), _REFUSALS, host_refusals)
     app[CLOCKS] = Clocks(wall=clock)
+    address = app[CONSOLE_ADDRESS] = ConsoleAddress(console.public_url, console.allowed_hosts)
     app[OWNER_THROTTLE] = AuthThrottle(
         delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
@@ -200,7 +203,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             directory, chosen, clock=clock, randbelow=randbelow,
             database_url=database_url(section),
             connect_timeout_s=section.database_connect_timeout_s,
-            statement_timeout_s=section.database_statement_timeout_s)
+            statement_timeout_s=section.database_statement_timeout_s, address=address)
         metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None
         try:
@@ -258,4 +261,6 @@ async def start_console(app: web.Application, host: str, port: int, *,
     except OSError:
         await runner.cleanup()
         raise
-    return runner, int(runner.addresses[0][1])
+    bound = int(runner.addresses[0][1])
+    app[CONSOLE_ADDRESS].serving("https" if ssl_context is not None else "http", host, bound)
+    return runner, bound

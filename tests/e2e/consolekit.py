@@ -261,29 +261,36 @@ def device_proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
 
 
 @contextlib.asynccontextmanager
-async def running_console(tmp_path: Path, database_url: str = "") -> AsyncIterator[Console]:
+async def running_console(tmp_path: Path, database_url: str = "",
+                          **console: Any) -> AsyncIterator[Console]:
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
-    loopback (what the ``console`` fixture yields)."""
+    loopback (what the ``console`` fixture yields); ``console``: more ``[console]`` keys."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
-    smtp_port = smtp.sockets[0].getsockname()[1]
-    config = GatewayConfig(
-        data_dir=str(tmp_path), console=ConsoleConfig(port=0, webhook_private_networks=True),
-        authority=AuthorityConfig(database_url=SecretStr(database_url)),
-        smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
-                        from_address="gateway@example.net", timeout_s=WAIT_S))
-    clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
-    app = create_console_app(config, clock=clock, throttle_clock=throttle_clock, sleep=pauses)
-    runner, port = await start_console(app, "127.0.0.1", 0)
-    await app[AUTHORITY].owners.create(OWNER, PASSWORD)
-    async with aiohttp.ClientSession() as session:
-        yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
-                      Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
-    await runner.cleanup()
-    smtp.close()
-    await smtp.wait_closed()
+    try:  # a failing test (or a refused config) still stops the SMTP server and the console
+        smtp_port = smtp.sockets[0].getsockname()[1]
+        config = GatewayConfig(
+            data_dir=str(tmp_path),
+            console=ConsoleConfig(port=0, **{"webhook_private_networks": True, **console}),
+            authority=AuthorityConfig(database_url=SecretStr(database_url)),
+            smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
+                            from_address="gateway@example.net", timeout_s=WAIT_S))
+        clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
+        app = create_console_app(config, clock=clock, throttle_clock=throttle_clock,
+                                 sleep=pauses)
+        runner, port = await start_console(app, "127.0.0.1", 0)
+        try:
+            await app[AUTHORITY].owners.create(OWNER, PASSWORD)
+            async with aiohttp.ClientSession() as session:
+                yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
+                              Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
+        finally:
+            await runner.cleanup()
+    finally:
+        smtp.close()
+        await smtp.wait_closed()
 
 
 async def issue_token(console: Console, **extra: Any) -> dict[str, Any]:

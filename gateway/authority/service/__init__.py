@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .. import reports
+from ..address import ConsoleAddress
 from ..api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
 from ..database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Tx
 from ..mailer import Mailer
@@ -75,14 +76,17 @@ class Authority:
                  clock: Callable[[], float] = time.time,
                  randbelow: Callable[[int], int] = secrets.randbelow,
                  new_token: Callable[[], str] = generate_token,
-                 console_hint: str = "the console") -> None:
+                 address: ConsoleAddress | None = None) -> None:
         self.store = store
         self.mailer = mailer
-        self._shared = shared = Shared(store, mailer, clock)
+        #: Where the console serving this authority is (the links its mails name); without
+        #: a console (the CLI, a daemon in local mode) mails name none.
+        self.address = address if address is not None else ConsoleAddress()
+        self._shared = shared = Shared(store, mailer, clock, self.address)
         self.owners = Owners(shared)
         self.tokens = Tokens(shared, new_token)
         self.accounts = Accounts(shared)
-        self.approvals = Approvals(shared, randbelow, console_hint)
+        self.approvals = Approvals(shared, randbelow)
         self.records = Records(shared, self.approvals)
         #: Alerts (``alerts.py``): settings, episodes judged from each report, the outbox.
         self.alerts = Alerts(shared)

@@ -264,10 +264,9 @@ class FactorPages:
         if not isinstance(email, str) or "@" not in email:
             return self._pre_page(request, "forgot.html", status=400, sent=False,
                                   error="Enter the e-mail address you sign in with.")
-        # The Host is one the allowlist lets in (loopback or [console] allowed_hosts), so a
-        # forged Host cannot point the link elsewhere.
-        await self._authority().resets.request(email, f"{request.scheme}://{request.host}"
-                                               "/reset/")
+        # The link names the console's own address, never this request's Host: the Host rule
+        # admits every loopback port, and one of them may be another local user's.
+        await self._authority().resets.request(email)
         return self._pre_page(request, "forgot.html", sent=True, minutes=TTL_S // 60,
                               error="")
 
