@@ -78,10 +78,16 @@ class ConsoleConfig(_Section):
     auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
-    #: When set, ``GET /metrics`` answers any peer carrying ``Authorization: Bearer <it>``,
-    #: and no one else (401): a Prometheus server may then scrape through the TLS proxy.
-    #: Empty: loopback peers only (404 to others). ``/health`` and ``/ready`` stay open.
+    #: ``GET /metrics`` answers any peer carrying ``Authorization: Bearer <token>``, and no
+    #: one else (401, from loopback too): how often owners sign in is nobody else's business.
+    #: The token is this one when set (16+ characters; a Prometheus server may then scrape
+    #: through the TLS proxy), else one the console keeps in ``<data_dir>/metrics.token``
+    #: (0600; Prometheus's ``credentials_file`` reads it). ``/health`` and ``/ready`` stay
+    #: open (they name no owner, token or account).
     metrics_token: SecretStr = Field(default=SecretStr(""), strict=False)
+    #: ``true``: no token is asked for, and ``/metrics`` answers loopback peers only (404 to
+    #: others): every local user reads it (the behaviour before this setting existed).
+    metrics_open: bool = False
     #: The console is reached through a reverse proxy on this machine even though
     #: ``allowed_hosts`` is empty (a proxy that passes ``Host: 127.0.0.1`` on). With a proxy
     #: (this, or ``allowed_hosts`` naming one) every proxied request comes from loopback, so the

@@ -45,6 +45,7 @@ from ..base.guard import (
     work_middleware,
 )
 from ..base.loopback import is_loopback
+from ..base.scrape import ScrapeGuard
 from ..base.throttle import AuthThrottle
 from .address import ConsoleAddress
 from .appkeys import (
@@ -166,7 +167,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)
     host_refusals = HostRefusals(throttle_clock, what="the console")
-    metrics = ConsoleMetrics(console)
+    directory = data_dir if data_dir is not None else config.resolved_data_dir()
+    metrics = ConsoleMetrics(console, ScrapeGuard.of(console.metrics_token.get_secret_value(),
+                                                     console.metrics_open, directory))
     app = web.Application(
         middlewares=[metrics.middleware,  # outermost: counts what the others answer
                      work_middleware(lambda request: request.app[CONNECTIONS]),
@@ -192,7 +195,6 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     app[_ACCESS_LOG] = config.logging.access_log
-    directory = data_dir if data_dir is not None else config.resolved_data_dir()
     app[CONSOLE_METRICS] = metrics
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
                             metrics)
