@@ -81,9 +81,11 @@ class Browser:
     """An aiohttp session that keeps cookies (also for 127.0.0.1) and never follows
     redirects by itself, so each hop can be checked."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, user_agent: str | None = None) -> None:
         self.base_url = base_url
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        headers = {"User-Agent": user_agent} if user_agent is not None else None
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                             headers=headers)
 
     async def close(self) -> None:
         await self.session.close()
@@ -202,6 +204,8 @@ class Console:
     signed: int = 0
     #: The box of the last lookup or refresh :meth:`device` sent (opens its records' boxes).
     box: BoxOpener | None = None
+    #: The SMTP sink's port (what a command run beside the console mails through).
+    smtp_port: int = 0
 
     async def drain_mail(self) -> None:
         """Wait until every e-mail the authority has started sending is delivered."""
@@ -285,7 +289,8 @@ async def running_console(tmp_path: Path, database_url: str = "",
             await app[AUTHORITY].owners.create(OWNER, PASSWORD)
             async with aiohttp.ClientSession() as session:
                 yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
-                              Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
+                              Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app,
+                              smtp_port=smtp_port)
         finally:
             await runner.cleanup()
     finally:

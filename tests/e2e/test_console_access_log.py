@@ -18,7 +18,7 @@ import pytest
 
 from gateway.authority.console import create_console_app, start_console
 from gateway.authority.mailer import RecordingMailer
-from gateway.base.access import mask_path
+from gateway.base.access import SECRET_PATH_PREFIXES, mask_path
 from gateway.config import ConsoleConfig, GatewayConfig, LoggingConfig
 from gateway.log import JsonFormatter, redact
 
@@ -67,7 +67,8 @@ async def test_a_secret_in_a_path_never_reaches_a_log_line(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Review round 5, T5-F4: with access lines on, ``GET /reset/<token>`` was logged whole,
     and opening a reset link spends nothing, so a reader of the log could set the owner's
-    password. The token of every link the console mails is masked where the line is made,
+    password. The token of every link the console mails (a reset, taking back a second
+    factor) is masked where the line is made,
     in the text and in the JSON fields, and by the redaction filter in any other line that
     names the path."""
     caplog.set_level(logging.INFO, logger="gateway.access")
@@ -78,17 +79,18 @@ async def test_a_secret_in_a_path_never_reaches_a_log_line(
     secret = "rDo9v_esTyRbIecmQ_hamm7rX9oey57AbCdEfGhIjK"
     try:
         async with aiohttp.ClientSession() as http:
-            for path in (f"/reset/{secret}",):
+            for path in (f"/reset/{secret}", f"/recover/{secret}"):
                 async with http.get(f"http://127.0.0.1:{port}{path}") as r:
                     assert r.status == 410  # no such link (nothing stored)
     finally:
         await runner.cleanup()
     formatter = JsonFormatter()
     lines = [r for r in caplog.records if r.name == "gateway.access"]
-    assert len(lines) == 1
+    assert len(lines) == 2
     for record in lines:
         assert secret not in record.getMessage() and secret not in formatter.format(record)
-    assert {json.loads(formatter.format(r))["path"] for r in lines} == {"/reset/[REDACTED]"}
+    assert {json.loads(formatter.format(r))["path"] for r in lines} == {
+        "/reset/[REDACTED]", "/recover/[REDACTED]"}
     assert redact(f"console handler failed: POST /reset/{secret}") == (
         "console handler failed: POST /reset/[REDACTED]")
 
@@ -104,3 +106,4 @@ def test_every_route_that_takes_a_secret_in_its_path_is_masked(tmp_path: Path) -
     for canonical in with_token:
         assert mask_path(canonical.replace("{token}", "s3cret")) == canonical.replace(
             "{token}", "[REDACTED]"), canonical
+    assert set(SECRET_PATH_PREFIXES) == {c.rpartition("{")[0] for c in with_token}

@@ -45,6 +45,7 @@ from .approvals import Approvals
 from .common import Shared, TerminalClaimed, mask_email, normalize_email
 from .owners import Owners
 from .records import Records
+from .recovery import Recovery
 from .resets import Resets
 from .secondfactor import SecondFactor
 from .terminals import Terminals
@@ -101,6 +102,8 @@ class Authority:
         #: ``resets.py``), and half-done sign-ins (``signins.StoredSteps``).
         self.second_factor = SecondFactor(shared, randbelow)
         self.resets = Resets(shared, randbelow)
+        #: Taking back a second factor someone else turned on (``recovery.py``).
+        self.recovery = Recovery(shared)
         self.signin_steps = StoredSteps(store.database)
 
     @classmethod

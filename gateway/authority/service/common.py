@@ -173,11 +173,13 @@ class Shared:
         """Send ``message`` in the background; the task answers whether it went out."""
         return self.spawn(self._deliver(message))
 
-    def notify(self, owner_email: str, kind: str, at: int) -> asyncio.Task[bool]:
+    def notify(self, owner_email: str, kind: str, at: int,
+               undo: tuple[str, int] | None = None) -> asyncio.Task[bool]:
         """Tell the owner, in the background, of a change to how they sign in (a kind of
-        ``mailer.SECURITY_NOTICES``); called once the change is committed."""
+        ``mailer.SECURITY_NOTICES``; ``undo``: the link that takes a second factor back and
+        its hours); called once the change is committed."""
         return self.mail(security_notice_message(owner_email, kind, at,
-                                                 self.mailer.from_address, self.address))
+                                                 self.mailer.from_address, self.address, undo))
 
     async def drain(self) -> None:
         """Wait for the e-mails still being sent (failures were logged, not raised)."""

@@ -46,7 +46,7 @@ from .security import (
     csrf_ok,
     set_cookie,
 )
-from .sessions import Session, SessionStore
+from .sessions import Session, SessionStore, browser_of
 from .views import ago, checklist, live_tokens, terminal_rows, verified_terminals, when
 
 __all__ = ["Pages"]
@@ -259,7 +259,7 @@ class Pages:
         if checked.needs_code:
             assert self.factor is not None  # noqa: S101 - mount_pages sets it
             raise await self.factor.begin(request, owner)  # then the code
-        session_id, _ = await self.sessions.create(owner)
+        session_id, _ = await self.sessions.create(owner, **browser_of(request))
         await authority.owners.note_sign_in(owner, True, where)
         redirect = web.HTTPSeeOther("/")
         set_cookie(request, redirect, SESSION_COOKIE, session_id)

@@ -34,7 +34,7 @@ from .alertview import alerts_view
 from .forms import FormErrors
 from .pages import REAUTH_FIELD, Pages
 from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
-from .sessions import Session, SignInSteps
+from .sessions import Session, SignInSteps, browser_of
 
 __all__ = ["STEP_COOKIE", "FactorPages", "qr_svg"]
 
@@ -132,7 +132,7 @@ class FactorPages:
                                   error=f"Wrong code, or one already used. {left} "
                                   f"{'try' if left == 1 else 'tries'} left.")
         await self.steps.end(step_id)
-        session_id, _ = await self._pages.sessions.create(owner)
+        session_id, _ = await self._pages.sessions.create(owner, **browser_of(request))
         await authority.owners.note_sign_in(owner, True, f"{where}, with a second-factor code")
         redirect = web.HTTPSeeOther("/")
         set_cookie(request, redirect, SESSION_COOKIE, session_id)

@@ -8,6 +8,7 @@ lifetimes pass without sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import shutil
@@ -250,3 +251,26 @@ async def test_the_owner_is_told_at_once_when_how_they_sign_in_changes(
         else:
             assert "Forgot your password?" in body and f"{CONSOLE}/forgot" in body
         assert "a brand new password" not in body and "another long" not in body
+
+
+async def test_the_undo_link_is_stored_hashed_and_spent_once_by_any_instance(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    """The link that takes back a second factor (``service/recovery.py``): only its SHA-256
+    is stored; two instances spending it at once set one password between them; a spent
+    link checks as gone on both."""
+    first, second, clock, mailer = pair
+    await _enrol(first, clock)
+    await first._shared.drain()
+    found = re.search(r"/recover/(\S+)", mailer.messages[-1].get_content())
+    assert found is not None
+    token = found.group(1)
+    stored = await fetch(first.store.database, "SELECT token_sha256 FROM factor_undos")
+    assert len(stored) == 1 and token not in str(stored[0][0])
+    assert await second.recovery.valid(token) is not None
+    results = await asyncio.gather(first.recovery.undo(token, "the first new password"),
+                                   second.recovery.undo(token, "the second new password"))
+    assert sorted(map(str, results)) == ["None", OWNER]
+    assert not await first.second_factor.enrolled(OWNER)
+    assert await first.recovery.valid(token) is None and await second.recovery.valid(token) is None
+    winner = "the first new password" if results[0] == OWNER else "the second new password"
+    assert await second.owners.check(OWNER, winner)
