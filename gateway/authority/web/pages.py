@@ -37,7 +37,14 @@ from ..store import AccountExists
 from .alertview import alerts_view
 from .books import terminal_books, utc_clock, utc_short
 from .chart import BOX
-from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
+from .forms import (
+    FormErrors,
+    loosened,
+    parse_new_password,
+    parse_registration,
+    parse_risk,
+    parse_token,
+)
 from .security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -683,16 +690,11 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, form = got
-        errors = FormErrors()
-        new, again = form.get("new_password"), form.get("new_password2")
-        if not isinstance(new, str) or len(new) < 8:
-            errors.add("new_password", "at least 8 characters")
-        elif new != again:
-            errors.add("new_password2", "the two new passwords differ")
+        new, errors = parse_new_password(form)
         refused = await self._reauth(session, form)
         if refused is not None:
             errors.add(REAUTH_FIELD, refused)
-        if errors or not isinstance(new, str):
+        if errors or new is None:
             return await self._page("settings.html", session, "settings",
                                     status=401 if refused else 400, errors=errors.fields,
                                     **await self._factor_context(session),

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ..service import Authority
-from .forms import FormErrors
+from .forms import parse_new_password
 from .pages import Pages
 from .security import SESSION_COOKIE, clear_cookie
 from .twofactor import STEP_COOKIE, FactorPages
@@ -52,14 +52,9 @@ class RecoveryPages:
             return self._pages._forbidden("The form's security token is missing or out of "  # noqa: SLF001
                                           "date. Reload the page and try again.")
         token = request.match_info["token"]
-        new, again = form.get("new_password"), form.get("new_password2")
-        errors = FormErrors()
-        if not isinstance(new, str) or len(new) < 8:
-            errors.add("new_password", "at least 8 characters")
-        elif new != again:
-            errors.add("new_password2", "the two new passwords differ")
+        new, errors = parse_new_password(form)
         recovery = self._authority().recovery
-        if errors or not isinstance(new, str):
+        if new is None:
             link = await recovery.valid(token)
             return self._factor._pre_page(  # noqa: SLF001
                 request, "recover.html", status=410 if link is None else 400,

@@ -31,7 +31,7 @@ from ..service import Authority
 from ..service.resets import TTL_S
 from ..service.signin import OwnerSignIn
 from .alertview import alerts_view
-from .forms import FormErrors
+from .forms import FormErrors, parse_new_password
 from .pages import REAUTH_FIELD, Pages
 from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
 from .sessions import Session, SignInSteps, browser_of
@@ -287,13 +287,8 @@ class FactorPages:
             return self._pages._forbidden("The form's security token is missing or out of "
                                           "date. Reload the page and try again.")
         token = request.match_info["token"]
-        new, again = form.get("new_password"), form.get("new_password2")
-        errors = FormErrors()
-        if not isinstance(new, str) or len(new) < 8:
-            errors.add("new_password", "at least 8 characters")
-        elif new != again:
-            errors.add("new_password2", "the two new passwords differ")
-        if errors or not isinstance(new, str):
+        new, errors = parse_new_password(form)
+        if new is None:
             gone = not await self._authority().resets.valid(token)
             return self._pre_page(request, "reset.html", status=410 if gone else 400,
                                   gone=gone, token=token, errors=errors.fields)
