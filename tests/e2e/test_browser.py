@@ -81,8 +81,11 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
                 login=LOGIN, server=SERVER, symbols=("EURUSD", "BTCUSD")))
             ea = asyncio.create_task(terminal.run())
             try:
-                # The new machine is not the owner's yet: the dashboard asks for its approval
-                # and shows no state of it (only approved devices speak for a terminal).
+                # The new machine is not the owner's yet: once it asked (the code's e-mail
+                # is out), the dashboard asks for its approval and shows no state of it (only
+                # approved devices speak for a terminal).
+                async with asyncio.timeout(STEP_S):
+                    mails = await w.sink.wait_for(1)
                 await b.open("/")
                 await b.wait_for("#pending-devices")
                 await b.wait_for('tr[data-state="never"]')
@@ -90,8 +93,6 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
 
                 # 5. Approve the new device with the code from the e-mail (what `mtgateway
                 # device verify 1234 5678` sends, signed with the daemon's device key).
-                async with asyncio.timeout(STEP_S):
-                    mails = await w.sink.wait_for(1)
                 found = [m for m in (CODE.search(x.get_content()) for x in mails) if m]
                 assert found
                 await b.open("/devices")
