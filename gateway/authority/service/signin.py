@@ -36,7 +36,7 @@ from .common import normalize_email
 if TYPE_CHECKING:
     from . import Authority
 
-__all__ = ["Checked", "OwnerSignIn", "SignInRefused"]
+__all__ = ["MESSAGES", "Checked", "OwnerSignIn", "Refusal", "SignInRefused"]
 
 #: Why credentials were refused (the owner API's ``reason`` words).
 Refusal = Literal["bad_credentials", "second_factor_required", "bad_second_factor"]
