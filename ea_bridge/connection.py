@@ -439,20 +439,12 @@ class BridgeConnection(_Connection):
     def give_up(self, request_id: int) -> None:
         """The caller stopped waiting (its timeout passed): silence counts again.
 
-        The answer stays acceptable if it comes late (unlike :meth:`forget_request`).
+        The answer stays acceptable if it comes late.
         """
         self._awaited.discard(request_id)
 
     def _busy_for_us(self) -> bool:
         return bool(self._awaited)
-
-    def forget_request(self, request_id: int) -> None:
-        """Stop expecting an answer (the caller gave up); a late answer is then a violation.
-
-        Not calling this is also fine: the late answer is reported and the shell drops it.
-        """
-        self._outstanding.discard(request_id)
-        self._awaited.discard(request_id)
 
     def _handle(self, message: Message) -> None:
         if self.state is State.AWAITING_HELLO:

@@ -21,10 +21,13 @@ raw token never crosses the bridge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 import orjson
+
+from mt5model.types import Tick
 
 from .errors import ProtocolViolation
 
@@ -71,11 +74,12 @@ EVENT_TERMINAL: Final = "terminal"
 EVENT_BOOK: Final = "book"
 
 #: The fields of one row of a ``ticks`` event, in order (``docs/protocol.md`` §7): MT5's
-#: ``MqlTick`` without ``time``, which is ``time_msc // 1000``. The EA (and the emulator) write
-#: rows in this order, the daemon's hub reads them in it.
-TICK_ROW: Final = ("time_msc", "bid", "ask", "last", "volume", "flags", "volume_real")
+#: ``MqlTick`` without ``time``, which is ``time_msc // 1000``, as the MT5 domain's tick holds
+#: them (``mt5model.types.Tick``, declared once there). The EA (and the emulator) write rows in
+#: this order, the daemon's hub reads them in it.
+TICK_ROW: Final = tuple(f.name for f in fields(Tick))
 #: Whether each :data:`TICK_ROW` field is an integer (else any finite JSON number).
-_TICK_ROW_INTEGER: Final = (True, False, False, False, True, True, False)
+_TICK_ROW_INTEGER: Final = tuple(hint is int for hint in typing.get_type_hints(Tick).values())
 #: The record each ``trade`` event type carries (``docs/protocol.md`` §7).
 _TRADE_RECORD: Final = {
     "order_added": "order", "order_updated": "order", "order_removed": "order",

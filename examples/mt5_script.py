@@ -15,13 +15,20 @@ against a replayed weekday (``mtgateway demo --start-time 2026-11-18T10:00:00Z``
 It connects, reads the account, picks a symbol that is quoting now (at weekends only crypto
 trades), buys the smallest lot with a stop loss and a take profit, finds the position, closes
 it, reads the two deals back from history by date and group, and loads 50 000 one-minute bars
-into numpy. ``tests/client/test_package_style.py`` runs it against a real ``mtgateway demo``.
+into numpy. ``tests/e2e/test_examples.py`` runs it against a real ``mtgateway demo`` on exactly
+the README's quick-start install.
 """
 
 import sys
 from datetime import UTC, datetime, timedelta
 
 import mtgateway as mt5
+
+try:
+    import numpy  # noqa: F401 - copy_rates_from_pos answers a numpy array, as the package's
+except ImportError:
+    sys.exit("This example needs numpy for the bars (the MetaTrader5 package's arrays): from "
+             "MT Gateway's repository, pip install './client[numpy]'")
 
 # establish connection to the MetaTrader 5 terminal
 # `--state-file demo.json` names the demo's state file (else $MTGATEWAY_STATE_FILE)

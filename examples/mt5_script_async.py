@@ -10,7 +10,15 @@ import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 
-import mtgateway.aio as mt5
+try:
+    import mtgateway.aio as mt5
+except ImportError as missing:  # it says what it needs: aiohttp, the client's 'aio' extra
+    sys.exit(f"This example needs mtgateway.aio: {missing}")
+try:
+    import numpy  # noqa: F401 - copy_rates_from_pos answers a numpy array, as the package's
+except ImportError:
+    sys.exit("This example needs numpy for the bars (the MetaTrader5 package's arrays): from "
+             "MT Gateway's repository, pip install './client[numpy]'")
 
 
 async def main() -> None:

@@ -20,7 +20,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import mtgateway.aio as mt5
+try:
+    import mtgateway.aio as mt5
+except ImportError as missing:  # it says what it needs: aiohttp, the client's 'aio' extra
+    sys.exit(f"This example needs mtgateway.aio: {missing}")
 
 
 async def pump(stream: AsyncIterator[Any], out: asyncio.Queue[Any]) -> None:

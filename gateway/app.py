@@ -44,8 +44,9 @@ from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .edge import http_rpc
+from .edge.door import DOOR, Door
 from .edge.middleware import guard_middleware
-from .errors import MISDIRECTED, TOO_MANY_CONNECTIONS
+from .errors import NOT_ONE_HOST, TOO_MANY_CONNECTIONS
 from .hub import Hub, HubLimits
 from .keys import (
     AUTH_THROTTLE,
@@ -81,11 +82,7 @@ from .trading.paper import PaperTrading
 from .trading.reconciler import Reconciler
 from .trading.venue import Venues
 
-__all__ = ["AUTHORITY_DB_NAME", "JOURNAL_DB_NAME", "create_app", "device_name",
-           "open_device"]
-
-#: The embedded authority's database in local mode (owned by ``gateway.authority``).
-AUTHORITY_DB_NAME = "authority.sqlite3"
+__all__ = ["JOURNAL_DB_NAME", "create_app", "device_name", "open_device"]
 #: The idempotency journal and audit trail of trades.
 JOURNAL_DB_NAME = "orders.sqlite3"
 
@@ -100,9 +97,10 @@ _DEAD_MESSAGES = {
 
 #: The connection guard's own 421 and 503 answers (``gateway.base.guard``, shared with the
 #: console) in the daemon's shape: from the one error table, as every other refusal of the
-#: daemon. The body deadline stays in the handlers (408 from ``http_rpc``, ``rest`` and
-#: ``client_auth``), so the daemon's limits leave the guard's own body deadline off.
-_GUARD_REFUSALS: Final = Refusals(misdirected=MISDIRECTED.raw(), busy=TOO_MANY_CONNECTIONS.raw())
+#: daemon. The body deadline is the door's (408, ``edge/door.py``), so the daemon's limits
+#: leave the guard's own body deadline off.
+_GUARD_REFUSALS: Final = Refusals(misdirected=NOT_ONE_HOST.raw(),
+                                  busy=TOO_MANY_CONNECTIONS.raw())
 
 
 def open_device(config: GatewayConfig, secret_store: SecretStore | None = None
@@ -185,6 +183,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     listeners.add(app[CANDLES])  # ticks form the bars of the candles channel
     metrics.watch(app[TERMINALS], app[HUB], app[TRADING].journal)
     app[RPC] = Dispatcher(table, observe=metrics.rpc_answered)
+    app[DOOR] = Door(app)  # what every HTTP door goes through; it looks up the parts above
     app.cleanup_ctx.append(_authority_ctx)  # first up, last down
     app.cleanup_ctx.append(_trading_ctx)  # open before the bridge starts, close after it stops
     app.cleanup_ctx.append(_bridge_ctx(bridge_socket))

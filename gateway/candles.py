@@ -49,6 +49,7 @@ from typing import Any, Final
 from ea_bridge import SessionInfo, TerminalId
 from ea_bridge.errors import BridgeError, TerminalDisconnected, TerminalNotConnected
 from mt5model.mt5 import ENUM_PREFIXES, Timeframe, timeframe_seconds
+from mtgateway.stream import Rate
 
 from .errors import InvalidParams, Unsupported
 from .hub import Hub, StreamKey
@@ -61,9 +62,10 @@ __all__ = ["CONFIRM_ATTEMPTS", "DEFAULT_COUNT", "MAX_COUNT", "MT4_TIMEFRAMES", "
 
 log = logging.getLogger("gateway.candles")
 
-#: A bar's fields, MT5's ``MqlRates`` (the columns ``copy_rates_*`` answer).
-RATE_FIELDS: Final = ("time", "open", "high", "low", "close", "tick_volume", "spread",
-                      "real_volume")
+#: A bar's fields, MT5's ``MqlRates`` (the columns ``copy_rates_*`` answer): the client's one
+#: declaration of a bar (``mtgateway.stream.Rate``), which :class:`Bar` holds the same fields
+#: as (``tests/gateway/test_candles.py``).
+RATE_FIELDS: Final = Rate._fields
 #: Closed bars in a snapshot when ``count`` is not given, and the most a snapshot may ask for.
 DEFAULT_COUNT: Final = 100
 MAX_COUNT: Final = 1000
@@ -101,7 +103,7 @@ def bar_open(tf: Timeframe, t: int) -> int:
 
 @dataclass(slots=True)
 class Bar:
-    """One bar (MT5's ``MqlRates``)."""
+    """One bar (MT5's ``MqlRates``: :data:`RATE_FIELDS`), mutable while it forms."""
 
     time: int
     open: float

@@ -294,12 +294,14 @@ def _ea_command(args: argparse.Namespace) -> int:
     if done.platform == "MT4":
         print(f"Next: open MetaEditor (F4 in the terminal), open Experts/MTGateway.mq4 under "
               f"{done.mql_dir}, compile it (F7), then attach MTGateway to a chart, tick "
-              "'Allow DLL imports' (it uses Windows' ws2_32.dll for its socket) and paste your "
+              "'Allow DLL imports' (it uses Windows' ws2_32.dll for its socket and advapi32.dll "
+              "for random bytes) and paste your "
               "token (docs/terminal.md, MetaTrader 4).")
         return 0
     print(f"Next: open MetaEditor (F4 in the terminal), open Indicators/MTGateway/Helper.mq5 "
-          f"and Experts/MTGateway.mq5 under {done.mql_dir}, compile each (F7), then attach "
-          "MTGateway to a chart and paste your token (docs/terminal.md).")
+          f"and Experts/MTGateway.mq5 under {done.mql_dir}, compile each (F7) in that order "
+          "(the EA carries the helper it was compiled with), then attach MTGateway to a chart "
+          "and paste your token (docs/terminal.md).")
     return 0
 
 

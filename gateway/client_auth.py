@@ -1,14 +1,14 @@
 """``POST /auth/challenge`` and ``POST /auth/session``: the client challenge over HTTP.
 
 The protocol and why it exists are in ``gateway/auth/challenge.py`` and ``docs/api.md``
-("Authentication: the challenge"); this module only moves its two steps over HTTP, with the
-``/rpc`` edge's rules: JSON only (415), a small body (413), the body deadline (408), every
-failure through the daemon's brute-force throttle (the delay, the lockout's 429) and answered
-as ``/rpc`` answers a refused token (401 with the reason word, 503 when the authority cannot
-be asked). The routes need no token: they are how a client gets a credential without
-sending one.
+("Authentication: the challenge"); this module only moves its two steps over HTTP, through the
+daemon's door (``edge/door.py``) as every other: JSON only (415), a small body (413), the body
+deadline (408); then every failure through the daemon's brute-force throttle (the delay, the
+lockout's 429) and answered as ``/rpc`` answers a refused token (401 with the reason word,
+503 when the authority cannot be asked). The routes need no token: they are how a client gets
+a credential without sending one, so the door takes no token step for them.
 
-Both steps count under the token's key (review round 4, T4-F4): step 1 of a token whose
+Both steps count under the token's key: step 1 of a token whose
 session succeeded before skips the throttle's queue, and step 2 goes through under the key of
 the token its pending challenge is for, which a success vouches. So guessers flooding the
 daemon with wrong tokens keep no bot whose token already worked from a new session; the
@@ -17,31 +17,26 @@ nonce's lifetime is judged when the answer arrives, not after the queue.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
 from .auth.challenge import CHALLENGE_VERSION, ChallengeAuthenticator
-from .edge.http_rpc import error_response
+from .edge.door import DOOR, HEAD, AiohttpBody, error_response
 from .errors import (
-    BODY_TIMEOUT,
     INVALID_PARAMS,
-    UNSUPPORTED_MEDIA_TYPE,
     HttpRefusal,
     RateLimited,
     RpcError,
     Unauthorized,
     Unavailable,
     auth_refusal,
-    body_too_large,
 )
-from .keys import AUTH_THROTTLE, AUTHENTICATOR, CONFIG
+from .keys import AUTH_THROTTLE, AUTHENTICATOR
 
 __all__ = ["routes"]
 
-_JSON = "application/json"
 #: Both steps' bodies are a few hundred bytes.
 _MAX_BODY: Final = 1024
 
@@ -67,19 +62,12 @@ async def _fields(request: web.Request, *names: str,
     """The named string fields of the JSON body, or the refusal to answer. With ``version``
     the body must say ``"v": 2``: version 1 proved the token with its SHA-256, which no
     daemon holds any more, and an old client is told so rather than failing a proof."""
-    if request.content_type != _JSON:
-        return error_response(UNSUPPORTED_MEDIA_TYPE)
-    if request.content_length is not None and request.content_length > _MAX_BODY:
-        return error_response(body_too_large(_MAX_BODY))
+    entry = await request.app[DOOR].enter(request[HEAD], AiohttpBody(request, _MAX_BODY),
+                                          None, limit=_MAX_BODY, token=False)
+    if isinstance(entry, HttpRefusal):
+        return error_response(entry)
     try:
-        async with asyncio.timeout(request.app[CONFIG].server.body_timeout_s):
-            body = await request.content.read(_MAX_BODY + 1)
-    except TimeoutError:
-        return error_response(BODY_TIMEOUT)
-    if len(body) > _MAX_BODY:
-        return error_response(body_too_large(_MAX_BODY))
-    try:
-        obj: Any = orjson.loads(body)
+        obj: Any = orjson.loads(entry.body)
     except orjson.JSONDecodeError:
         return _bad("the body is not JSON")
     if not isinstance(obj, dict):

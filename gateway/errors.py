@@ -53,6 +53,7 @@ from ea_bridge.errors import (
     TradeOutcomeUnknown,
 )
 from mt5model.mt5 import retcode_name
+from mt5model.types import ErrorCode
 
 from .authority.errors import AuthorityError, AuthorityUnreachable
 from .base.throttle import RateLimited
@@ -64,6 +65,7 @@ __all__ = [
     "ERROR_TABLE",
     "MALFORMED_REQUEST",
     "MISDIRECTED",
+    "NOT_ONE_HOST",
     "NOT_A_WEBSOCKET",
     "ORIGIN_REFUSED",
     "TOKEN_IN_URL",
@@ -91,21 +93,24 @@ __all__ = [
     "to_rpc_error",
 ]
 
-# JSON-RPC codes (spec) and the contract's own.
+# JSON-RPC codes (spec) and the contract's own. The ones an EA answers with are declared once,
+# in the MT5 domain the emulated terminal and paper trading raise them from
+# (``mt5model.types.ErrorCode``, which imports nothing of ours); this table takes them from
+# there and adds the daemon's own.
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-INTERNAL_ERROR: Final = -32603
+METHOD_NOT_FOUND: Final = int(ErrorCode.METHOD_NOT_FOUND)
+INVALID_PARAMS: Final = int(ErrorCode.INVALID_PARAMS)
+INTERNAL_ERROR: Final = int(ErrorCode.INTERNAL)
 TERMINAL_OFFLINE: Final = -32001
-BROKER_DISCONNECTED: Final = -32002
+BROKER_DISCONNECTED: Final = int(ErrorCode.BROKER_DISCONNECTED)
 OUTCOME_UNKNOWN: Final = -32003
 UNAUTHORIZED: Final = -32004
 RATE_LIMITED: Final = -32005
-NOT_FOUND: Final = -32006
-AUTOTRADING_DISABLED: Final = -32007
-HISTORY_NOT_READY: Final = -32008
-UNSUPPORTED: Final = -32009
+NOT_FOUND: Final = int(ErrorCode.NOT_FOUND)
+AUTOTRADING_DISABLED: Final = int(ErrorCode.AUTOTRADING_DISABLED)
+HISTORY_NOT_READY: Final = int(ErrorCode.HISTORY_NOT_READY)
+UNSUPPORTED: Final = int(ErrorCode.UNSUPPORTED)
 TRADE_REJECTED: Final = -32010
 IDEMPOTENCY_CONFLICT: Final = -32011
 RISK_LIMIT: Final = -32012
@@ -254,11 +259,10 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     AuthorityError: (INTERNAL_ERROR, "Internal error"),
 }
 
-#: Codes an EA may answer with that reach the client unchanged; any other becomes -32603.
-EA_PASSTHROUGH_CODES: Final = frozenset({
-    INVALID_PARAMS, METHOD_NOT_FOUND, BROKER_DISCONNECTED, NOT_FOUND, AUTOTRADING_DISABLED,
-    HISTORY_NOT_READY, UNSUPPORTED,
-})
+#: Codes an EA may answer with that reach the client unchanged: every code it answers with
+#: but its internal failure; any other becomes -32603.
+EA_PASSTHROUGH_CODES: Final = frozenset(int(code) for code in ErrorCode
+                                        if code is not ErrorCode.INTERNAL)
 
 
 def to_rpc_error(exc: BaseException) -> RpcError | None:
@@ -352,6 +356,11 @@ _PHRASES: Final = {
 #: ``Host`` is not loopback or an allowed name (a DNS-rebinding page sends its own domain).
 MISDIRECTED: Final = HttpRefusal(421, RpcError(INVALID_REQUEST,
                                                "Misdirected request: Host not allowed"))
+#: A request without exactly one ``Host`` header: 421 as for a foreign one, and the connection
+#: closes, since which of two values something in front of the daemon acted on cannot be
+#: known. The connection guard writes these bytes (:meth:`HttpRefusal.raw`) before aiohttp's
+#: parser, which would answer a repeated ``Host`` with 400, has read the header block.
+NOT_ONE_HOST: Final = HttpRefusal(421, MISDIRECTED.error, {"Connection": "close"})
 #: A browser's ``Origin`` that is not allowed.
 ORIGIN_REFUSED: Final = HttpRefusal(403, RpcError(INVALID_REQUEST, "Origin not allowed"))
 #: A credential-looking query parameter (URLs end up in logs): never accepted there.

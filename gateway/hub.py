@@ -158,7 +158,8 @@ class HubStats:
     tick_encodes: int = 0
     events_published: int = 0
     event_encodes: int = 0
-    malformed_rows: int = 0
+    #: Books whose levels are not MT5's BookInfo objects (dropped).
+    malformed_books: int = 0
     books_published: int = 0
     overflows: int = 0
     #: Ticks a slow client never saw, replaced by a newer one of the same symbol.
@@ -197,23 +198,18 @@ class _Slot:
     dropped: int = 0
 
 
-def tick_body(symbol: str, row: list[Any]) -> dict[str, Any] | None:
-    """The shared part of a ``tick`` notification from one EA row, or None if malformed.
+def tick_body(symbol: str, row: list[Any]) -> dict[str, Any]:
+    """The shared part of a ``tick`` notification from one EA row.
 
     Rows carry :data:`ea_bridge.TICK_ROW`'s fields in its order; ``time`` is derived in
-    seconds as MT5's ``MqlTick.time`` is.
+    seconds as MT5's ``MqlTick.time`` is. A row is checked once, on its way in: the bridge
+    drops a malformed one before any listener sees it (``ea_bridge.tick_row_problem``).
     """
-    if not isinstance(row, list) or len(row) != _TICK_ROW_LENGTH:
-        return None
-    time_msc = row[_TIME_MSC]
-    if not isinstance(time_msc, int) or isinstance(time_msc, bool):
-        return None
-    body: dict[str, Any] = {"symbol": symbol, "time": time_msc // 1000}
+    body: dict[str, Any] = {"symbol": symbol, "time": row[_TIME_MSC] // 1000}
     body.update(zip(TICK_ROW, row, strict=True))
     return body
 
 
-_TICK_ROW_LENGTH: Final = len(TICK_ROW)
 #: The fields of one level of a ``book`` event (MT5's BookInfo, as ``market_book_get``).
 _BOOK_LEVEL: Final = frozenset({"type", "price", "volume", "volume_dbl"})
 _TIME_MSC: Final = TICK_ROW.index("time_msc")
@@ -587,18 +583,15 @@ class Hub:
 
     # -- publishing (called by the bridge listener) ---------------------------------------
 
-    def publish_ticks(self, key: StreamKey, symbol: str, rows: Iterable[Any]) -> None:
-        """Fan out an EA ``ticks`` batch, oldest first; each row encoded at most once."""
+    def publish_ticks(self, key: StreamKey, symbol: str, rows: Iterable[list[Any]]) -> None:
+        """Fan out an EA ``ticks`` batch (rows the bridge checked), oldest first; each row
+        encoded at most once."""
         clients = [c for c in self._clients.get(key, ()) if c.wants_symbol(symbol)]
         for row in rows:
             self.stats.ticks_published += 1
             if not clients:
                 continue
-            body = tick_body(symbol, row)
-            if body is None:
-                self.stats.malformed_rows += 1
-                continue
-            tail = _tail(self._dumps(body))
+            tail = _tail(self._dumps(tick_body(symbol, row)))
             self.stats.tick_encodes += 1
             for client in clients:
                 client.offer_tick(symbol, tail)
@@ -632,7 +625,7 @@ class Hub:
             return
         if not isinstance(levels, list) or not all(
                 isinstance(level, dict) and set(level) == _BOOK_LEVEL for level in levels):
-            self.stats.malformed_rows += 1
+            self.stats.malformed_books += 1
             return
         tail = _tail(self._dumps({"symbol": symbol, "book": levels}))
         for client in clients:

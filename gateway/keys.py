@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Final
 
 from aiohttp import web
 
@@ -16,7 +17,7 @@ from ea_bridge import Bridge
 from .auth import Authenticator, DeviceIdentity, RecordCache
 from .auth.reporter import TerminalReporter
 from .authority.api import AuthorityAPI
-from .base.guard import ConnectionBudget
+from .base.guard import BUDGET
 from .base.scrape import ScrapeGuard
 from .base.throttle import AuthThrottle
 from .candles import CandleDesk
@@ -40,8 +41,9 @@ CONFIG = web.AppKey("config", GatewayConfig)
 BRIDGE = web.AppKey("bridge", Bridge)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
-#: The HTTP port's connection budget (``base/guard.py``): the listener admits, handlers report.
-CONNECTIONS = web.AppKey("connections", ConnectionBudget)
+#: The HTTP port's connection budget: the guard's own key (``base/guard.BUDGET``), the one the
+#: console keeps its budget under too, so ``mark_authenticated`` finds either's connections.
+CONNECTIONS: Final = BUDGET
 #: This machine's device identity (its key signs every call to a remote authority).
 DEVICE = web.AppKey("device", DeviceIdentity)
 #: The authority the cache asks: the embedded one (local mode) or the console client.

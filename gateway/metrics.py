@@ -17,7 +17,7 @@ Counters are fed where things happen, by seams rather than by reaching into the 
 
 * the dispatcher's observer (``rpc.py``) gives every JSON-RPC call on ``/rpc`` and ``/ws``:
   its method, its outcome (``ok`` or the error code) and its duration;
-* :func:`~gateway.edge.http_rpc.authenticate_request` reports each refused token by reason word,
+* the door (:meth:`~gateway.edge.door.Door.admit`) reports each refused token by reason word,
   and the dispatcher's ``-32012`` answers each risk refusal by rule;
 * the bridge's listener protocol gives EA sessions opened and closed (by reason), and the time
   of the last tick; the EA verifier wrapper gives refused handshakes by reason.

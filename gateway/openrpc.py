@@ -86,49 +86,11 @@ class Subscribed(BaseModel):
     subscription: str
 
 
-class Rate(BaseModel):
-    """One bar, MT5's MqlRates (the broker server's time)."""
-
-    model_config = ConfigDict(extra="forbid")
-    time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    tick_volume: int
-    spread: int
-    real_volume: int
-
-
-class CandleSnapshot(BaseModel):
-    """``candle_snapshot``, a candles subscription's first notification (``seq`` 1): its last
-    closed bars, oldest first."""
-
-    model_config = ConfigDict(extra="forbid")
-    subscription: str
-    seq: int
-    symbol: str
-    timeframe: int
-    bars: list[Rate]
-
-
-class Candle(Rate):
-    """``candle``: the forming bar (``closed`` false; latest wins for a slow client) or a
-    closed one (``closed`` true: never dropped; ``confirmed`` true when its values are the
-    terminal's own ``copy_rates_range`` bar, false when the terminal could not be asked and
-    they are the daemon's count from the streamed ticks)."""
-
-    subscription: str
-    seq: int
-    symbol: str
-    timeframe: int
-    closed: bool
-    confirmed: bool
-
-
-#: The notifications ``subscribe`` starts, by method name: their ``params``.
+#: The notifications ``subscribe`` starts, by method name: their ``params`` (each mirrored
+#: from the client's stream record, ``results.py``).
 NOTIFICATIONS: Final[dict[str, type[BaseModel]]] = {
-    "candle_snapshot": CandleSnapshot, "candle": Candle}
+    "tick": r.StreamTick, "book": r.StreamBook, "terminal_status": r.TerminalStatus,
+    "trade_event": r.TradeEvent, "candle_snapshot": r.CandleSnapshot, "candle": r.Candle}
 
 
 class Authenticated(BaseModel):

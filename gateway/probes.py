@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .edge.http_rpc import error_response
+from .edge.door import error_response
 from .errors import METRICS_TOKEN_REQUIRED
 from .keys import METRICS, METRICS_TOKEN, READINESS
 from .metrics import CONTENT_TYPE

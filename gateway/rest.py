@@ -1,16 +1,17 @@
 """``/api/...``: the REST mirror of the MT4 Web API document, for what a terminal can answer.
 
-``shared/reference/seed-mt4-web-api.txt`` describes a REST API over the MT4 *Manager*
-interface (the broker's side). A terminal's EA sees one account, its trades and its symbols,
-so the mirror answers those endpoints (health, service health, status, ping, server time,
+The MT4 Web API document describes a REST API over the MT4 *Manager* interface (the broker's
+side). A terminal's EA sees one account, its trades and its symbols, so the mirror answers
+those endpoints (health, service health, status, ping, server time,
 margin, open trades, trade history, symbols, a symbol, its price) with the document's paths and
 response shapes, through the same method bodies ``/rpc`` uses. The Manager-only endpoints
 (users, deposits, credit, groups, admin, mail, the server's configuration, connecting the
 terminal to a trade server) answer ``501`` with a body that says why a terminal cannot.
 
 The same HTTP rules as ``/rpc``: Host, Origin and query-string tokens in the middleware; here
-the method (405), a JSON body's content type (415), size (413) and deadline (408), then the
-bearer token (401/429), in that order, with ``/rpc``'s refusal bodies. A failure after that
+the method (405), then the daemon's door (``edge/door.py``): a JSON body's content type (415),
+size (413) and deadline (408), the bearer token (401/429), the mark on the connection and the
+call context, in that order, with ``/rpc``'s refusal bodies. A failure after that
 is an exception of ``errors.py`` (a method's own error comes back as
 :class:`~gateway.errors.MethodFailed`), turned into a JSON-RPC error by the one table
 (:func:`gateway.rpc.error_object`, which logs anything unexpected under an ``error_id``) and
@@ -22,7 +23,6 @@ answered as :class:`~gateway.rest_models.ErrorOut` with the HTTP status
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,11 +34,9 @@ from pydantic import BaseModel, ValidationError
 
 from ._version import __version__
 from .context import RpcContext
-from .edge.http_rpc import AuthRefusal, authenticate_request, bearer_token, error_response
+from .edge.door import DOOR, HEAD, AiohttpBody, error_response
 from .errors import (
-    BODY_TIMEOUT,
     INVALID_REQUEST,
-    UNSUPPORTED_MEDIA_TYPE,
     GatewayError,
     HttpRefusal,
     InvalidParams,
@@ -46,10 +44,9 @@ from .errors import (
     NotFound,
     RpcError,
     Unsupported,
-    body_too_large,
     http_status,
 )
-from .keys import BRIDGE, CONFIG, RPC, TERMINALS, TRADING
+from .keys import BRIDGE, RPC
 from .rest_models import (
     ErrorOut,
     HealthOut,
@@ -392,29 +389,13 @@ _OPEN: Final[dict[str, Callable[[web.Request], Awaitable[web.Response]]]] = {
     "/api/health": _health, "/api/test/service-health": _service_health}
 
 
-async def _read_body(request: web.Request, model: type[BaseModel] | None) -> Any:
-    """The JSON body validated into ``model`` (None when there is none), or the HTTP
-    refusal (415, 413, 408) as a ``web.Response``, in ``/rpc``'s order and words.
+def _parse_body(raw: bytes, model: type[BaseModel] | None) -> Any:
+    """The JSON body validated into ``model`` (None when there is none).
 
     Raises:
         InvalidParams: the body is not strict JSON (a duplicate key, NaN, too deep: as
             ``/rpc`` refuses them) or not what ``model`` takes (-32602, the field named).
     """
-    config = request.app[CONFIG].server
-    if not request.body_exists:
-        return None
-    if request.content_type != _JSON:
-        return error_response(UNSUPPORTED_MEDIA_TYPE)
-    limit = config.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return error_response(body_too_large(limit))
-    try:
-        async with asyncio.timeout(config.body_timeout_s):
-            raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return error_response(body_too_large(limit))
-    except TimeoutError:
-        return error_response(BODY_TIMEOUT)
     if not raw.strip():
         return None
     try:
@@ -446,24 +427,21 @@ def _dispatcher(path: str, by_method: dict[str, Endpoint]
             if endpoint.why is not None:
                 return _error(Unsupported("manager_only", endpoint.why, path), where)
             return await _OPEN[path](request)
-        try:
-            body = await _read_body(request, endpoint.body)
-        except GatewayError as exc:  # told only to a caller with a valid token
-            body = exc
-        if isinstance(body, web.Response):
-            return body
-        app = request.app
-        try:
-            principal = await authenticate_request(app, bearer_token(request))
-        except AuthRefusal as refused:
-            return error_response(refused.refusal)
-        if isinstance(body, GatewayError):
-            return _error(body, where)
+        door = request.app[DOOR]
+        entry = await door.enter(
+            request[HEAD], AiohttpBody(request, door.server.max_body_bytes)
+            if request.body_exists else None, door.connection(request))
+        if isinstance(entry, HttpRefusal):
+            return error_response(entry)
+        assert entry.context is not None  # noqa: S101 - the door asked for a token
+        try:  # what is wrong with the body is told only to a caller with a valid token
+            body = _parse_body(entry.body, endpoint.body)
+        except GatewayError as exc:
+            return _error(exc, where)
         if endpoint.handler is None:
             return _error(Unsupported("manager_only", endpoint.why
                                       or "Not available from a terminal", path), where)
-        ctx = RpcContext(principal, app[BRIDGE], app[CONFIG], app[TERMINALS], app[TRADING])
-        call = RestCall(ctx, dict(request.match_info), app[RPC].methods, body)
+        call = RestCall(entry.context, dict(request.match_info), request.app[RPC].methods, body)
         try:
             return _json(await endpoint.handler(call))
         except Exception as exc:  # ours through the table; a bug as -32603 with an error_id

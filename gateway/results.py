@@ -9,24 +9,30 @@ what is served.
 The MT5 records are declared once, in the client (``mtgateway.records``: the ``MetaTrader5``
 package's fields in its order, then MT Gateway's additions, with their types): each model here
 is built from its record by ``@_mirrors``, so what the daemon documents and what the client
-reads cannot disagree by a field. The daemon depends on the client; the client imports nothing
-of the daemon. The models of the daemon's own answers (``ping``, ``gateway_status``, pages)
-are declared here.
+reads cannot disagree by a field. The ``/ws`` notifications likewise: each is declared once,
+as the client's stream record (``mtgateway.stream``: a tick, a book, the terminal's state, a
+trade event, a bar and its candles), and its model here is built from that by ``@_notifies``;
+``tests/e2e/test_openrpc.py`` holds real notifications to them. The daemon depends on the
+client; the client imports nothing of the daemon. The models of the daemon's own answers
+(``ping``, ``gateway_status``, pages) are declared here.
 """
 
 from __future__ import annotations
 
+import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from mtgateway import records
+from mtgateway import records, stream
 
 __all__ = [
     "AccountInfo",
     "BookInfo",
+    "Candle",
+    "CandleSnapshot",
     "ClosedPositions",
     "DaemonStatus",
     "GatewayStatus",
@@ -35,13 +41,18 @@ __all__ = [
     "OrderStatus",
     "Page",
     "Ping",
+    "Rate",
     "ServerTime",
+    "StreamBook",
+    "StreamTick",
     "SymbolInfo",
     "TerminalInfo",
     "TerminalLink",
+    "TerminalStatus",
     "TradingState",
     "Tick",
     "TradeDeal",
+    "TradeEvent",
     "TradeOrder",
     "TradePosition",
     "TradeRequest",
@@ -56,30 +67,77 @@ class Result(BaseModel):
 
 M = TypeVar("M", bound=Result)
 
-#: The model built for each record, so a record inside another (``OrderSendResult.request``)
-#: is described by its own model.
-_MODELS: dict[type[records.Record], type[Result]] = {}
+#: The model built for each client record (a struct sequence of ``mtgateway.records`` or a
+#: stream record of ``mtgateway.stream``: each names its fields, in order, in ``_fields``), so
+#: a record inside another (``OrderSendResult.request``, a notification's bars) is described
+#: by its own model.
+_MODELS: dict[type[Any], type[Result]] = {}
 
 
-def _mirrors(record: type[records.Record]) -> Callable[[type[M]], type[M]]:
-    """Give the decorated model the record's fields: the tuple's, then the additions, each
-    required (the daemon always sends them; the client's defaults are for older daemons)."""
+def _described(annotation: Any) -> Any:
+    """The model-side type of a client record's field: a record inside it by its model, a
+    tuple of them (or any sequence) as a JSON array, an optional one as optional."""
+    if annotation in _MODELS:
+        return _MODELS[annotation]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Sequence or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
+        return list[_described(args[0])]  # type: ignore[misc]
+    if origin in (types.UnionType, typing.Union):
+        described = [_described(arg) for arg in args]
+        union = described[0]
+        for arg in described[1:]:
+            union = union | arg
+        return union
+    return annotation
+
+
+def _built(model: type[M], record: type[Any], fields: dict[str, Any]) -> type[M]:
+    built: type[M] = create_model(model.__name__, __base__=model, __doc__=model.__doc__,
+                                  __module__=model.__module__, **fields)
+    _MODELS[record] = built
+    return built
+
+
+def _mirrors(record: type[Any]) -> Callable[[type[M]], type[M]]:
+    """Give the decorated model the record's fields: the tuple's, then the additions (a
+    client record's ``_extras``), each required (the daemon always sends them; the client's
+    defaults are for older daemons)."""
     hints = typing.get_type_hints(record)
-
-    def described(annotation: Any) -> Any:
-        if isinstance(annotation, type) and issubclass(annotation, records.Record):
-            return _MODELS[annotation]
-        if typing.get_origin(annotation) is Sequence:  # a tuple on the client, a JSON array
-            return list[typing.get_args(annotation)[0]]  # type: ignore[misc]
-        return annotation
+    names = (*record._fields, *getattr(record, "_extras", ()))
 
     def build(model: type[M]) -> type[M]:
-        fields: dict[str, Any] = {name: (described(hints[name]), ...)
-                                  for name in (*record._fields, *record._extras)}
-        built: type[M] = create_model(model.__name__, __base__=model, __doc__=model.__doc__,
-                                      __module__=model.__module__, **fields)
-        _MODELS[record] = built
-        return built
+        return _built(model, record, {name: (_described(hints[name]), ...) for name in names})
+    return build
+
+
+def _notifies(record: type[Any], *, flat: str | None = None,
+              optional: Mapping[str, Any] | None = None,
+              wire: Mapping[str, tuple[Any, Any]] | None = None
+              ) -> Callable[[type[M]], type[M]]:
+    """Give the decorated model the params of the notification the client reads into
+    ``record``: ``subscription`` (every notification names its own), then the record's
+    fields in its order -- the fields of ``flat``, a record inside it, in its place (a
+    ``candle`` carries its bar's fields beside its own), the ones in ``optional`` only when
+    the daemon has something to say (with the client's default) -- then ``wire``'s, which
+    the daemon sends and the client reads into something else (a trade event's ``missed``
+    becomes a gap)."""
+    hints = typing.get_type_hints(record)
+    optional = optional or {}
+
+    def build(model: type[M]) -> type[M]:
+        fields: dict[str, Any] = {"subscription": (str, ...)}
+        for name in record._fields:
+            if name == flat:
+                inner = hints[name]
+                inner_hints = typing.get_type_hints(inner)
+                fields.update({part: (_described(inner_hints[part]), ...)
+                               for part in inner._fields})
+            elif name in optional:
+                fields[name] = (_described(hints[name]), optional[name])
+            else:
+                fields[name] = (_described(hints[name]), ...)
+        fields.update(wire or {})
+        return _built(model, record, fields)
     return build
 
 
@@ -202,6 +260,55 @@ class Page(Result):
 @_mirrors(records.OrderStatus)
 class OrderStatus(Result):
     """``order_status(client_id)``: the daemon's journal row for one order."""
+
+
+# -- the /ws notifications (``mtgateway.stream``'s records) ------------------------------------
+
+
+@_mirrors(stream.Rate)
+class Rate(Result):
+    """One bar, MT5's MqlRates (the broker server's time)."""
+
+
+@_notifies(stream.StreamTick, optional={"conflated": 0})
+class StreamTick(Result):
+    """``tick``: one tick of a subscribed symbol, MT5's Tick fields (``time`` derived from
+    ``time_msc``); ``conflated`` (only for a slow client) counts the ticks of that symbol it
+    replaced."""
+
+
+@_notifies(stream.StreamBook)
+class StreamBook(Result):
+    """``book``: a symbol's whole depth of market after a change (latest wins for a slow
+    client), as ``market_book_get`` answers it."""
+
+
+@_notifies(stream.TerminalStatus)
+class TerminalStatus(Result):
+    """``terminal_status``: the EA's link (``connected``, ``reason``), the broker's link and
+    whether Algo Trading is allowed (null until the EA says)."""
+
+
+@_notifies(stream.TradeEvent, optional={"order": None, "position": None, "deal": None,
+                                        "account": None},
+           wire={"missed": (int, 0)})
+class TradeEvent(Result):
+    """``trade_event``: what changed on the account (``type``), when, and the one record it
+    carries; ``missed`` (only when nonzero) counts events the EA lost before it."""
+
+
+@_notifies(stream.CandleSnapshot)
+class CandleSnapshot(Result):
+    """``candle_snapshot``, a candles subscription's first notification (``seq`` 1): its last
+    closed bars, oldest first."""
+
+
+@_notifies(stream.Candle, flat="bar")
+class Candle(Result):
+    """``candle``: the forming bar (``closed`` false; latest wins for a slow client) or a
+    closed one (``closed`` true: never dropped; ``confirmed`` true when its values are the
+    terminal's own ``copy_rates_range`` bar, false when the terminal could not be asked and
+    they are the daemon's count from the streamed ticks)."""
 
 
 class ClosedPositions(Result):

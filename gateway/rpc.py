@@ -52,7 +52,7 @@ from .errors import (
 from .schemas import Params, parse
 from .strictjson import TooDeep, loads_strict
 
-__all__ = ["MAX_BATCH", "Dispatcher", "Observer", "RpcMethod", "error_object", "handle",
+__all__ = ["MAX_BATCH", "Dispatcher", "Observer", "RpcMethod", "error_object",
            "rpc_method"]
 
 log = logging.getLogger("gateway.rpc")
@@ -267,7 +267,3 @@ class Dispatcher(Generic[C]):
             return {"jsonrpc": "2.0", "result": value, "id": entry["id"]}
         return {"jsonrpc": "2.0", "error": value, "id": entry["id"]}
 
-
-async def handle(body: bytes, ctx: Any, methods: Mapping[str, RpcMethod[Any]]) -> bytes | None:
-    """Answer ``body`` from ``methods`` (a :class:`Dispatcher` made for one call)."""
-    return await Dispatcher(methods).handle(body, ctx)

@@ -1,12 +1,15 @@
 """What the daemon knows about connected terminals, fed by the bridge.
 
 :class:`TerminalDirectory` is the daemon's :class:`~ea_bridge.BridgeListener`: it records which
-terminals are connected, since when, and the latest tick per symbol with counts. It is the
-one place that hears pushes from the EAs, so it also hands them to the streaming
-:class:`~gateway.hub.Hub`: ticks, trade events, and the terminal's connection state (EA session
-up/down and the EA's own ``terminal`` report), each under the :class:`~gateway.hub.StreamKey`
-of the session it came from, so only clients of that session's token record receive it. No
-aiohttp here: it is plain state, tested without a server.
+terminals are connected, since when, and what they pushed (counts of ticks, events and events
+missed). It is the listener that streams the pushes (other listeners hear them too: the
+reporter, the metrics, the candles, paper trading): it hands them to the
+:class:`~gateway.hub.Hub` -- ticks, trade events, books, and the terminal's connection state
+(EA session up/down and the EA's own ``terminal`` report) -- each under the
+:class:`~gateway.hub.StreamKey` of the session it came from, so only clients of that session's
+token record receive it. Which event goes to which stream is one table (:data:`_STREAMED`), by
+the event names the bridge declares. No aiohttp here: it is plain state, tested without a
+server.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from ea_bridge import SessionInfo, TerminalId
+from ea_bridge.messages import EVENT_BOOK, EVENT_TERMINAL, EVENT_TRADE
 
 from .hub import Hub, StreamKey
 
@@ -36,7 +40,6 @@ class TerminalState:
     ticks_received: int = 0
     events_received: int = 0
     events_missed: int = 0
-    last_ticks: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def connected(self) -> bool:
@@ -92,36 +95,50 @@ class TerminalDirectory:
             self.hub.publish_status(_key(info), reason, connected=False)
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
-        """Keep the newest tick of the batch and stream the batch."""
+        """Count the batch and stream it."""
         if not rows:
             return
         state = self._get(terminal)
         state.ticks_received += len(rows)
-        state.last_ticks[symbol] = rows[-1]
         if state.session is not None:
             self.hub.publish_ticks(_key(state.session), symbol, rows)
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
-        """Count events and losses, and stream ``trade``, ``book`` and ``terminal`` events."""
+        """Count events and losses, and stream the ones :data:`_STREAMED` names."""
         state = self._get(terminal)
         state.events_received += 1
         state.events_missed += missed
         if state.session is None:
             log.debug("EA %s: event %r outside a session not streamed", terminal, name)
             return
-        key = _key(state.session)
-        if name == "trade":
-            self.hub.publish_trade(key, payload, missed)
-        elif name == "book" and isinstance(payload.get("symbol"), str):
-            self.hub.publish_book(key, payload["symbol"], payload.get("book"))
-        elif name == "terminal":
-            broker, allowed = payload.get("connected"), payload.get("trade_allowed")
-            self.hub.publish_status(
-                key, "terminal_state",
-                broker_connected=broker if isinstance(broker, bool) else None,
-                trade_allowed=allowed if isinstance(allowed, bool) else None)
-        else:
+        stream = _STREAMED.get(name)
+        if stream is None:
             log.debug("EA %s: event %r not streamed", terminal, name)
+            return
+        stream(self.hub, _key(state.session), payload, missed)
+
+
+def _trade(hub: Hub, key: StreamKey, payload: dict[str, Any], missed: int) -> None:
+    hub.publish_trade(key, payload, missed)
+
+
+def _book(hub: Hub, key: StreamKey, payload: dict[str, Any], missed: int) -> None:
+    symbol = payload.get("symbol")
+    if isinstance(symbol, str):
+        hub.publish_book(key, symbol, payload.get("book"))
+
+
+def _terminal(hub: Hub, key: StreamKey, payload: dict[str, Any], missed: int) -> None:
+    broker, allowed = payload.get("connected"), payload.get("trade_allowed")
+    hub.publish_status(key, "terminal_state",
+                       broker_connected=broker if isinstance(broker, bool) else None,
+                       trade_allowed=allowed if isinstance(allowed, bool) else None)
+
+
+#: Which EA event goes to which stream, by the bridge's event names (``ticks`` come through
+#: :meth:`TerminalDirectory.ticks`); a name not here is counted and not streamed.
+_STREAMED: Final[dict[str, Callable[[Hub, StreamKey, dict[str, Any], int], None]]] = {
+    EVENT_TRADE: _trade, EVENT_BOOK: _book, EVENT_TERMINAL: _terminal}
 
 
 def _key(info: SessionInfo) -> StreamKey:

@@ -19,13 +19,15 @@ One connection is three cooperating parts, all owned by the handler and torn dow
 
 Authentication is on the upgrade (``Authorization: Bearer``; a bad one gets the same HTTP 401 or
 429 as ``/rpc``, and no socket) or by a first ``authenticate`` message within
-``auth_timeout_s`` (a bad or missing one gets a -32004 error and close 1008). Host and Origin are
-checked before this handler runs (``edge/middleware.py``). Close codes: 1001 shutdown (once the
-requests in flight are answered: :func:`close_all`), 1002 protocol error (aiohttp's reader, and
-an unmasked client frame: :class:`_RfcSocket`), 1003 binary frame, 1007 a text message that is
-not UTF-8, 1008 auth failed /
-timed out / token revoked or expired, 1009 message too big (aiohttp enforces
-``max_msg_size``), 1013 event backlog overflow.
+``auth_timeout_s`` (a bad or missing one gets a -32004 error and close 1008), both through the
+daemon's door (``edge/door.py``: the token, the mark on the connection, the call context).
+Host and Origin are checked before this handler runs (``edge/middleware.py``).
+
+Close codes: 1001 shutdown (once the requests in flight are answered: :func:`close_all`),
+1002 protocol error (aiohttp's reader, and an unmasked client frame: :class:`_RfcSocket`),
+1003 binary frame, 1007 a text message that is not UTF-8, 1008 auth failed / timed out / token
+revoked or expired, 1009 message too big (aiohttp enforces ``max_msg_size``), 1013 event
+backlog overflow.
 
 Each socket's kernel send buffer is capped (``send_buffer_bytes``, SO_SNDBUF): left alone, Linux
 grows it to megabytes, so a stalled client would queue seconds of stale ticks in the kernel
@@ -43,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import socket
 import struct
@@ -56,28 +57,26 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http_websocket import WebSocketWriter
 
 from .auth import Principal
+from .base.guard import GuardedProtocol
 from .candles import check_spec
 from .config import WsConfig
 from .context import RpcContext
-from .edge.http_rpc import (
-    AuthRefusal,
-    authenticate,
-    authenticate_request,
-    bearer_token,
-    error_response,
-    mark_authenticated,
+from .edge.door import DOOR, HEAD, Door, bearer_of, error_response
+from .errors import (
+    NOT_A_WEBSOCKET,
+    UNAUTHORIZED,
+    HttpRefusal,
+    InvalidParams,
+    Unauthorized,
+    Unavailable,
 )
-from .errors import NOT_A_WEBSOCKET, UNAUTHORIZED, InvalidParams, Unauthorized, Unavailable
 from .hub import HubClient, StreamKey
 from .keys import (
     AUTHENTICATOR,
-    BRIDGE,
     CANDLES,
     CONFIG,
     HUB,
     RPC,
-    TERMINALS,
-    TRADING,
     WEBSOCKETS,
     WS_REQUESTS,
     WS_TOKEN_IDS,
@@ -163,14 +162,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     """``GET /ws``: authenticate, upgrade, then serve JSON-RPC and subscriptions until closed."""
     app = request.app
     cfg = app[CONFIG].ws
-    principal: Principal | None = None
-    token = bearer_token(request)
-    if "Authorization" in request.headers:
-        try:
-            principal = await authenticate_request(app, token)
-        except AuthRefusal as refused:
-            return error_response(refused.refusal)
-        mark_authenticated(app, request)
+    door = app[DOOR]
+    conn = door.connection(request)
+    head = request[HEAD]
+    context: RpcContext | None = None
+    token = bearer_of(head.authorization)
+    if head.authorization is not None:
+        entry = await door.enter(head, None, conn)
+        if isinstance(entry, HttpRefusal):
+            return error_response(entry)
+        context = entry.context
     ws: _Socket = _RfcSocket(
         heartbeat=cfg.ping_interval_s, max_msg_size=cfg.max_message_bytes, compress=False,
         timeout=_CLOSE_TIMEOUT_S, decode_text=False)
@@ -181,13 +182,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     sockets = app[WEBSOCKETS]
     sockets.add(ws)
     try:
-        if principal is None or token is None:
-            authenticated = await _authenticate_first(app, ws, cfg)
+        if context is None or token is None:
+            authenticated = await _authenticate_first(door, conn, ws, cfg)
             if authenticated is None:
                 return ws
-            principal, token = authenticated
-            mark_authenticated(app, request)
-        await _Connection(request, ws, payload_writer, principal, token).serve()
+            context, token = authenticated
+        await _Connection(request, ws, payload_writer, context, token).serve()
     finally:
         sockets.discard(ws)
     return ws
@@ -293,9 +293,10 @@ def _parse_authenticate(data: bytes) -> tuple[Any, str | None]:
     return rid, token if isinstance(token, str) else None
 
 
-async def _authenticate_first(app: web.Application, ws: _Socket,
-                              cfg: WsConfig) -> tuple[Principal, str] | None:
-    """Wait for the ``authenticate`` message; the principal and token, or None (closed)."""
+async def _authenticate_first(door: Door, conn: GuardedProtocol | None, ws: _Socket,
+                              cfg: WsConfig) -> tuple[RpcContext, str] | None:
+    """Wait for the ``authenticate`` message; the caller's context and token, or None
+    (closed)."""
     try:
         msg = await ws.receive(timeout=cfg.auth_timeout_s)
     except TimeoutError:
@@ -314,15 +315,15 @@ async def _authenticate_first(app: web.Application, ws: _Socket,
                                  "authenticate({\"token\": …}) or an Authorization header",
                                  {"reason": "missing_token"}), "missing_token")
         return None
-    try:
-        principal = await authenticate_request(app, token)
-    except AuthRefusal as refused:
-        error = refused.refusal.error
-        await _refuse(ws, _error(rid, error.code, error.message, error.data), refused.reason)
+    context = await door.admit(token, conn)
+    if isinstance(context, HttpRefusal):
+        error = context.error
+        await _refuse(ws, _error(rid, error.code, error.message, error.data),
+                      context.reason or "unauthorized")
         return None
     with contextlib.suppress(ConnectionError):
-        await ws.send_frame(_reply(rid, _authenticated(principal)), WSMsgType.TEXT)
-    return principal, token
+        await ws.send_frame(_reply(rid, _authenticated(context.principal)), WSMsgType.TEXT)
+    return context, token
 
 
 async def _not_text(ws: _Socket) -> None:
@@ -359,14 +360,14 @@ class _Connection:
     """One authenticated socket: its reader loop, hub client, pump and token re-check."""
 
     def __init__(self, request: web.Request, ws: _Socket, payload_writer: AbstractStreamWriter,
-                 principal: Principal, token: str) -> None:
+                 context: RpcContext, token: str) -> None:
         app = request.app
         self._app, self._ws = app, ws
         self._cfg = app[CONFIG].ws
+        principal = context.principal
         self._principal, self._token = principal, token
         app[WS_TOKEN_IDS][ws] = principal.token_id  # so a revocation can close it at once
-        self._ctx = RpcContext(principal, app[BRIDGE], app[CONFIG], app[TERMINALS],
-                               app[TRADING])
+        self._ctx = context
         self._rpc: Dispatcher[RpcContext] = app[RPC].with_methods({
             "subscribe": rpc_method(self.subscribe, _SubscribeParams),
             "unsubscribe": rpc_method(self.unsubscribe, _UnsubscribeParams),
@@ -575,10 +576,11 @@ class _Connection:
         token = params.token
         # Throttled like every other check, and a token of another terminal is refused like an
         # unknown one: this socket's holder must not learn which tokens are valid elsewhere.
-        principal = await authenticate(self._app, token if isinstance(token, str) else None,
-                                       self._principal.terminal)
+        door = self._app[DOOR]
+        principal = await door.authenticate(token if isinstance(token, str) else None,
+                                            self._principal.terminal)
         self._token, self._principal = token, principal
         self._app[WS_TOKEN_IDS][self._ws] = principal.token_id
         self._app[HUB].rebind(self._client, StreamKey(principal.terminal, principal.token_id))
-        self._ctx = dataclasses.replace(ctx, principal=principal)
+        self._ctx = door.context(principal)
         return _authenticated(principal)

@@ -62,6 +62,10 @@ Simplified, and why
 * Fills are always complete (no liquidity model): FOK/IOC/RETURN only matter for admission.
   No requotes in market execution; in instant execution a ``price`` further than
   ``deviation`` points from the market gives REQUOTE.
+* A market order (``TRADE_ACTION_DEAL``, closes included) needs ``price`` unless the symbol
+  is in market or exchange execution: "Market orders of symbols, whose execution type is
+  'Market Execution' ... do not require specification of price" (the MqlTradeRequest
+  reference), so in request and instant execution a price of 0 is INVALID_PRICE.
 * A pending order that cannot be filled for lack of money is removed with state REJECTED.
 * ``advance`` walks only the ticks of symbols with open positions or orders; a position's
   profit in a third currency is re-valued on those ticks, not on the conversion pair's own.
@@ -150,6 +154,7 @@ from mt5model.rules import (
 from mt5model.types import (
     SYMBOL_ORDER_CLOSEBY,
     SYMBOL_TRADE_EXECUTION_INSTANT,
+    SYMBOL_TRADE_EXECUTION_REQUEST,
     AccountMarginMode,
     EmulatorError,
     ErrorCode,
@@ -159,13 +164,8 @@ from mt5model.types import (
     match_group,
 )
 
-__all__ = ["EVENT_TYPES", "SimulatedBroker"]
+__all__ = ["SimulatedBroker"]
 
-#: Every ``type`` a trade event can have.
-EVENT_TYPES: tuple[str, ...] = (
-    "order_added", "order_updated", "order_removed", "position_opened", "position_updated",
-    "position_closed", "deal_added", "account_updated",
-)
 _VOLUME_EPS = 1e-9
 
 
@@ -501,7 +501,9 @@ class SimulatedBroker:
         if explicit is not None and req.volume > explicit.volume + _VOLUME_EPS:
             raise Rejection(TradeRetcode.INVALID_CLOSE_VOLUME)
         check_filling(spec, req.type_filling, req.type)
-        if req.price < 0:
+        priced = spec.trade_exemode in (SYMBOL_TRADE_EXECUTION_REQUEST,
+                                         SYMBOL_TRADE_EXECUTION_INSTANT)
+        if req.price < 0 or (priced and req.price == 0):
             raise Rejection(TradeRetcode.INVALID_PRICE)
         price = tick.ask if is_buy else tick.bid
         if spec.trade_exemode == SYMBOL_TRADE_EXECUTION_INSTANT and req.price > 0 \

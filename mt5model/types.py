@@ -84,6 +84,7 @@ SYMBOL_CALC_MODE_CFDLEVERAGE = 4
 SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE = 5
 SYMBOL_CALC_MODE_EXCH_STOCKS = 32
 # SYMBOL_TRADE_EXECUTION_*.
+SYMBOL_TRADE_EXECUTION_REQUEST = 0
 SYMBOL_TRADE_EXECUTION_INSTANT = 1
 SYMBOL_TRADE_EXECUTION_MARKET = 2
 SYMBOL_TRADE_EXECUTION_EXCHANGE = 3
@@ -204,7 +205,12 @@ class SymbolSpec:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """One quote as MT5 reports it (``symbol_info_tick`` / one ``copy_ticks_*`` row)."""
+    """One quote as MT5 reports it (``symbol_info_tick`` / one ``copy_ticks_*`` row).
+
+    Its fields, in this order and with these types, are the EA's tick row
+    (``ea_bridge.TICK_ROW``, ``docs/protocol.md`` §7): what the EA writes and the bridge
+    checks is declared here.
+    """
 
     time_msc: int
     bid: float

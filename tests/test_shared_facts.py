@@ -1,5 +1,6 @@
 """Small facts shared across packages, each with one owner: the loopback test, the auth reason
-words, MT5's bit masks, the tick-row layout, and the HTTP refusals decided in ``errors.py``.
+words, MT5's bit masks, the tick-row layout, the wire codes, and the HTTP refusals decided in
+``errors.py``.
 
 The loopback test is the one fact written twice, on purpose: ``ea_bridge`` imports nothing of
 ``gateway`` and keeps its own for the bridge's bind rule, and ``gateway.base.loopback`` is the
@@ -7,6 +8,7 @@ one the daemon and the authority ask. Both are held here to the same answers."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import orjson
@@ -17,7 +19,10 @@ from ea_bridge import is_loopback as bridge_is_loopback
 from ea_bridge.messages import REFUSAL_REASONS
 from gateway.base.loopback import is_loopback
 from gateway.errors import (
+    EA_PASSTHROUGH_CODES,
+    HTTP_STATUS,
     MISDIRECTED,
+    NOT_ONE_HOST,
     TOO_MANY_CONNECTIONS,
     HttpRefusal,
     RateLimited,
@@ -29,7 +34,10 @@ from gateway.errors import (
 from gateway.hub import tick_body
 from mt5model import types as emulator_types
 from mt5model.mt5 import SymbolFilling, SymbolOrder, TickFlag
-from mt5model.types import Tick
+from mt5model.types import ErrorCode, Tick
+from mtgateway import errors as client_errors
+from mtgateway import records as client_records
+from mtgateway import stream as client_stream
 
 
 @pytest.mark.parametrize("host, expected", [
@@ -70,7 +78,6 @@ def test_a_tick_row_round_trips_through_the_hub() -> None:
     row = [getattr(tick, name) for name in TICK_ROW]
     body = tick_body("EURUSD", row)
     assert body == {"symbol": "EURUSD", "time": 1_763_650_000, **tick_fields(tick)}
-    assert tick_body("EURUSD", row[:-1]) is None
 
 
 def tick_fields(tick: Tick) -> dict[str, object]:
@@ -92,7 +99,7 @@ def test_auth_refusals() -> None:
     assert (down.status, down.error.code, down.reason) == (503, -32014, "authority_unreachable")
 
 
-@pytest.mark.parametrize("refusal", [MISDIRECTED, TOO_MANY_CONNECTIONS])
+@pytest.mark.parametrize("refusal", [MISDIRECTED, NOT_ONE_HOST, TOO_MANY_CONNECTIONS])
 def test_raw_refusals_are_whole_http_responses(refusal: HttpRefusal) -> None:
     """The guard's bytes: a status line, Connection: close, a Content-Length that matches,
     and the same JSON-RPC error body an aiohttp handler would send."""
@@ -104,3 +111,23 @@ def test_raw_refusals_are_whole_http_responses(refusal: HttpRefusal) -> None:
     assert int(headers["Content-Length"]) == len(body)
     assert body == refusal.body()
     assert orjson.loads(body)["error"]["code"] == refusal.error.code
+
+
+def test_every_wire_code_has_one_owner_and_the_client_maps_each() -> None:
+    """The codes an EA answers with are mt5model's (the daemon's table takes them from there
+    and passes all but the internal failure through), and the client, which imports nothing
+    of the daemon, maps every code the daemon answers to one of the package's."""
+    assert {code.value for code in ErrorCode} <= set(HTTP_STATUS)
+    assert EA_PASSTHROUGH_CODES == {code.value for code in ErrorCode} - {ErrorCode.INTERNAL}
+    assert set(client_errors._MT5_CODES) == set(HTTP_STATUS)
+
+
+def test_the_tick_and_the_bar_have_one_declaration_each() -> None:
+    """MT5's Tick and MqlRates are declared by the client (``mtgateway.records.Tick``,
+    ``mtgateway.stream.Rate``), which imports nothing of ours; the MT5 domain, which imports
+    nothing either, keeps the same columns (held here), and its tick, whose fields are the
+    EA's row, holds the same fields but ``time`` (derived from ``time_msc``)."""
+    assert emulator_types.TICK_COLUMNS == client_records.Tick._fields
+    assert emulator_types.RATE_COLUMNS == client_stream.Rate._fields
+    assert TICK_ROW == tuple(f.name for f in dataclasses.fields(Tick))
+    assert {"time", *TICK_ROW} == set(client_records.Tick._fields)

@@ -248,10 +248,6 @@ class PricePath:
         day, mod = divmod(minute, DAY_MINUTES)
         return bool(self._masks[weekday(day)][mod])
 
-    def open_minutes(self, day: int) -> tuple[int, ...]:
-        """Minutes of the day (0..1439) inside a trading session on that epoch day."""
-        return self._open_minutes[weekday(day)]
-
     # -- level 1: day anchors ---------------------------------------------------------------
 
     def _rng(self, kind: str, index: int) -> Random:

@@ -60,7 +60,7 @@ from ..authority.records import (
 )
 from ..errors import Unauthorized, Unavailable
 
-__all__ = ["PENDING_GUIDANCE", "DeadCallback", "RecordCache", "dead_reason"]
+__all__ = ["PENDING_GUIDANCE", "DeadCallback", "RecordCache"]
 
 log = logging.getLogger("gateway.auth.cache")
 #: What a refused EA and client are told while this machine waits for approval. It names the
@@ -336,11 +336,6 @@ def _dead(record: SignedRecord, now: float) -> str | None:
     if record.expires_at is not None and record.expires_at <= now:
         return "token_expired"
     return None
-
-
-def dead_reason(record: SignedRecord, now: float) -> str | None:
-    """Public form of the revoked/expired judgement, for the authenticator."""
-    return _dead(record, now)
 
 
 def _why(exc: Exception) -> str:

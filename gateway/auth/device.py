@@ -73,10 +73,6 @@ class DeviceIdentity:
         """The id and public key, as every call to the authority carries them."""
         return DeviceInfo(self.device_id, self.public_key_raw)
 
-    def private_seed(self) -> bytes:
-        """The raw 32-byte private seed (what the secret store keeps)."""
-        return self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-
 
 def load_or_create_device(store: SecretStore) -> DeviceIdentity:
     """This machine's identity from ``store``, made and saved on first use.

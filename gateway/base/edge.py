@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from .loopback import is_loopback
@@ -75,7 +75,7 @@ def _address_of(node: str) -> str:
     return node
 
 
-def host_allowed(values: list[str], extra: tuple[str, ...], target: str = "") -> bool:
+def host_allowed(values: Sequence[str], extra: tuple[str, ...], target: str = "") -> bool:
     """Exactly one Host header, naming loopback (or a configured name), with an optional port;
     and, for an absolute-form ``target``, its authority too.
 

@@ -47,8 +47,9 @@ from its error table, ``app.py``; the console's, ``console.py``). The parts:
 
 Which connections are working and which authenticated is told by the application (the
 console through :func:`work_middleware`, the daemon in ``edge/listener.rpc_fast_path``, both
-through :func:`serve_as_work`, and the
-handlers through :func:`mark_authenticated`), through :meth:`ConnectionBudget.find`.
+through :func:`serve_as_work`; a valid credential through :func:`mark_authenticated`, the one
+function both processes mark with, finding a request's connection under the one key
+:data:`BUDGET`).
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
-           "HeaderWatch", "Refusals", "mark_authenticated", "raw_response", "serve_as_work",
-           "work_middleware"]
+           "HeaderWatch", "Refusals", "connection_of", "mark_authenticated", "raw_response",
+           "serve_as_work", "work_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Req = TypeVar("_Req", bound=web.BaseRequest)
@@ -321,10 +322,11 @@ class GuardedProtocol(asyncio.Protocol):
     With ``parses`` (the llhttp ``/rpc`` edge), the guard admits the connection and steps out
     of the data path: ``transport.set_protocol(inner)``, as uvicorn's protocol hands an
     upgraded connection on. The inner protocol then tells the guard where its stream stands
-    (:meth:`stream_at`), that it closed (:meth:`closed`), that a request has not exactly one
-    ``Host`` (:meth:`misdirected`), and at a hand-off gives the transport back with the next
-    protocol (:meth:`take_back`), which the guard watches as it watches aiohttp's. The guard
-    never calls the inner protocol after ``connection_made``.
+    (:meth:`stream_at`), that it closed (:meth:`closed`), and at a hand-off gives the
+    transport back with the next protocol (:meth:`take_back`), which the guard watches as it
+    watches aiohttp's. The guard never calls the inner protocol after ``connection_made``. (A
+    parsing inner protocol holds its requests to the Host rule itself, as the daemon's ladder
+    of refusals does for the llhttp edge.)
     """
 
     def __init__(self, inner: asyncio.Protocol, budget: ConnectionBudget, *,
@@ -435,7 +437,8 @@ class GuardedProtocol(asyncio.Protocol):
         return True
 
     def misdirected(self) -> None:
-        """Answer 421 for a request without exactly one Host header and close."""
+        """Answer 421 for a request without exactly one Host header and close: before
+        aiohttp's parser, which would answer a repeated ``Host`` with 400, has read it."""
         self._disarm()
         self._budget.host_refusals.note(None, self.peer)
         if self.transport is not None:
@@ -548,8 +551,9 @@ class GuardedProtocol(asyncio.Protocol):
             self.transport.close()
 
 
-#: The app's connection budget, for the parts of an app that mark credential holders' work
-#: (:func:`mark_authenticated`) without importing the module that composed the app.
+#: The app's connection budget, the one key both processes keep it under: the listener admits
+#: through it, and the parts of an app that mark credential holders' work
+#: (:func:`mark_authenticated`) find a request's connection through it.
 BUDGET: Final = web.AppKey("connection_budget", ConnectionBudget)
 
 
@@ -652,12 +656,20 @@ def work_middleware(budget: Callable[[web.Request], ConnectionBudget]) -> Any:
     return middleware
 
 
-def mark_authenticated(request: web.Request) -> None:
-    """The request showed a valid credential (a device proof, an owner password, a signed-in
-    page session): its connection's work is a credential holder's, evicted last and never
-    while in progress (issue 16 F5's rule). Nothing to do for an app served without a
-    budget."""
-    budget = request.app.get(BUDGET)
-    conn = budget.find(request.transport) if budget is not None else None
+def connection_of(request: web.BaseRequest) -> GuardedProtocol | None:
+    """The guard of ``request``'s connection, found through its application's budget
+    (:data:`BUDGET`); None for an app served without one, or a request that skipped the
+    router (it has no application: its handler is given the connection)."""
+    budget = request.app.get(BUDGET) if isinstance(request, web.Request) else None
+    return budget.find(request.transport) if budget is not None else None
+
+
+def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
+    """The connection ``where`` (a connection's guard, or a request whose connection it is)
+    carried a valid credential (a bot's token, a device proof, an owner password, a
+    signed-in page session): its work is a credential holder's, evicted last and never while
+    in progress. The one way either process marks a connection; nothing to do for one served
+    without a budget."""
+    conn = connection_of(where) if isinstance(where, web.BaseRequest) else where
     if conn is not None:
         conn.authenticated = True

@@ -5,9 +5,13 @@
 * :mod:`.llhttp` -- ``POST /rpc`` on llhttp (``[server] rpc_edge = "llhttp"``, the default):
   the guard admits each connection and hands the transport to it, and it hands any other
   request to aiohttp's protocol;
-* :mod:`.http_rpc` -- aiohttp's ``/rpc`` handler, ``/health``, and the bearer token's check
-  through the throttle (which ``/ws`` and ``/api`` use too);
+* :mod:`.http_rpc` -- ``POST /rpc`` on aiohttp's parser, and ``/health``;
 * :mod:`.middleware` -- the Host, Origin and query-token rules before every other route;
-* :mod:`.ladder` -- sans-I/O: the refusals in the contract's order, written once; every
-  ``/rpc`` door asks it, in the same order, with the parts of the request its parser gave it.
+* :mod:`.head` -- sans-I/O: what a request's header block says, one value whichever parser
+  read it;
+* :mod:`.ladder` -- sans-I/O: the refusals in the contract's order, written once, each a rule
+  on that value;
+* :mod:`.door` -- the sequence every door goes through (head rules, body with one deadline,
+  token, mark the connection, context, dispatch), written once: ``/rpc`` on both parsers,
+  ``/api``, ``/auth/*`` and the ``/ws`` handshake call it.
 """

@@ -6,7 +6,7 @@ everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
 
 The hot path skips the application's machinery: aiohttp's low-level server hands every request
 to :func:`rpc_fast_path`, which sends a request for ``/rpc`` straight to
-:func:`~gateway.edge.http_rpc.serve_rpc` (the one ladder, ``edge/ladder.py``, then the call) and
+:func:`~gateway.edge.http_rpc.serve_rpc` (the door, ``edge/door.py``, then the call) and
 passes anything else to the application as before (router, middleware, ``/ws``, ``/health``,
 404s). ``docs/performance.md`` has the A/B.
 
@@ -40,7 +40,7 @@ RequestHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHandler:
     """A low-level request handler: a request for ``/rpc`` (any method, any query) straight to
-    :func:`~gateway.edge.http_rpc.serve_rpc`, which asks the whole ladder; everything else to
+    :func:`~gateway.edge.http_rpc.serve_rpc`, which goes through the door; everything else to
     ``fallback`` (the application's handler), including an ``/rpc`` with an ``Expect`` header,
     whose ``100 Continue`` (or 417) the router's expect handler answers before the same
     ``serve_rpc`` runs."""
@@ -57,8 +57,6 @@ def rpc_fast_path(app: web.Application, fallback: RequestHandler) -> RequestHand
 
     return handle
 
-#: After answering early (408, 413), the rest of the body is read for this long.
-_LINGERING_S = LINGERING_S
 #: At shutdown, how long the requests in progress on the llhttp edge may take.
 _SHUTDOWN_S = 60.0
 
@@ -149,7 +147,7 @@ async def start_http(app: web.Application, sock: socket.socket | None = None
         app, handle_signals=False, keepalive_timeout=cfg.keepalive_timeout_s,
         # After answering early (408, 413) aiohttp reads on to drain the body before closing;
         # a slow client must not hold its connection slot for aiohttp's default 10 s.
-        lingering_time=_LINGERING_S,
+        lingering_time=LINGERING_S,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("gateway.access") if app[CONFIG].logging.access_log
         else None)

@@ -3,11 +3,12 @@
 aiohttp's request and response objects cost ~5x an ``asyncio.Protocol`` on llhttp (issue 21),
 so ``[server] rpc_edge = "llhttp"`` (the default) serves ``POST /rpc`` here and hands every
 other request, ``/ws`` upgrades included, to aiohttp's own protocol on the same connection,
-with the bytes already read (then the connection is aiohttp's for good). The rules are the
-ones every ``/rpc`` door asks, in the same order (``edge/ladder.py``: not HTTP, Host, Origin,
-a token in the query, content type, body size, the body deadline), then the token through the
-throttle (401, 429, 503: ``http_rpc.authenticate_request``), every answer from ``errors.py``.
-uvicorn's ``httptools_impl`` is the shape; the differences are below.
+with the bytes already read (then the connection is aiohttp's for good). Each request goes
+through the door every ``/rpc`` door calls (``edge/door.py``: the ladder, the body deadline,
+the token, the mark, the context, the dispatcher), with its head as llhttp parsed it
+(:meth:`RpcRequest.head`) and itself as the body to wait for; every
+answer is from ``errors.py``. uvicorn's ``httptools_impl`` is the shape; the differences are
+below.
 
 Two parts (``style.md`` rule 1):
 
@@ -24,8 +25,8 @@ Two parts (``style.md`` rule 1):
   (``transport.set_protocol``, as uvicorn's protocol hands an upgraded connection on): the
   edge is the transport's protocol, and tells the guard where the stream stands
   (``GuardedProtocol.stream_at``, for its header and body deadlines and its eviction order)
-  instead of the guard running its own header watch over every chunk; it counts the ``Host``
-  headers llhttp parsed and has the guard answer 421. At a hand-off the guard takes the
+  instead of the guard running its own header watch over every chunk (the ladder holds its
+  requests to the "exactly one Host" rule, rung 2a). At a hand-off the guard takes the
   transport back with aiohttp's protocol inside (``GuardedProtocol.take_back``) and the edge
   sees no more bytes. Requests are answered one at a time in arrival order (pipelining, as
   aiohttp does); a handler is never cancelled by a client leaving (a trade in flight
@@ -43,7 +44,7 @@ import logging
 import re
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final
@@ -52,12 +53,11 @@ from urllib.parse import parse_qsl
 import httptools
 from aiohttp import web
 
-from ..context import RpcContext
-from ..errors import MALFORMED_REQUEST, HttpRefusal
-from ..keys import BRIDGE, CONFIG, CONNECTIONS, RPC, TERMINALS, TRADING
+from ..errors import MALFORMED_REQUEST
+from ..keys import CONFIG, CONNECTIONS
 from ..log import log_access
-from .http_rpc import AuthRefusal, authenticate_request, bearer_of
-from .ladder import body_refusal, head_refusal
+from .door import DOOR
+from .head import RequestHead
 
 if TYPE_CHECKING:
     from ..base.guard import GuardedProtocol
@@ -111,11 +111,39 @@ class RpcRequest:
     #: the headers are read, so the checks do not scan them again).
     hosts: list[bytes] = field(default_factory=list)
     noted: dict[bytes, bytes] = field(default_factory=dict)
+    #: How the edge waits for more of the body (:meth:`RpcEdge._until_body`, set when it
+    #: queues the request).
+    wait_body: Callable[[RpcRequest], Awaitable[None]] | None = None
 
     @property
     def settled(self) -> bool:
         """Nothing more will come of the body: complete or broken."""
         return self.complete or self.broken
+
+    # -- the door's ``Body`` (``door.py``) --------------------------------------------------
+
+    @property
+    def malformed(self) -> bool:
+        """The body turned out not to be HTTP (a bad chunk)."""
+        return self.broken
+
+    def take(self) -> bytes | None:
+        """The body if nothing more will come of it (``b""`` when broken or too large), else
+        None."""
+        if self.broken or self.too_large:
+            return b""
+        return bytes(self.body) if self.complete else None
+
+    async def receive(self) -> bytes:
+        """Wait until nothing more will come of the body (complete, broken, or too large to
+        keep); the door holds the deadline.
+
+        Raises:
+            ConnectionResetError: the client left.
+        """
+        assert self.wait_body is not None  # noqa: S101 - set by the edge that queued it
+        await self.wait_body(self)
+        return self.take() or b""
 
     def first(self, name: bytes) -> str | None:
         """The first value of header ``name`` (one of :data:`_NOTED`), decoded as aiohttp
@@ -123,23 +151,26 @@ class RpcRequest:
         value = self.noted.get(name)
         return None if value is None else value.decode("utf-8", "surrogateescape")
 
-    def host_values(self) -> list[str]:
-        return [value.decode("utf-8", "surrogateescape") for value in self.hosts]
-
-    def target_text(self) -> str:
-        """The request target as aiohttp's ``raw_path`` has it (the Host rule reads an
-        absolute-form target's authority)."""
-        return self.target.decode("utf-8", "surrogateescape")
+    def head(self, peer: str) -> RequestHead:
+        """What the header block says, as every rule reads it, for a request from ``peer``
+        (decoded as aiohttp decodes a request's)."""
+        return RequestHead(self.method.decode("latin-1"),
+                           self.target.decode("utf-8", "surrogateescape"),
+                           [value.decode("utf-8", "surrogateescape") for value in self.hosts],
+                           self.first(b"origin"), self.query_keys(), self.first(b"content-type"),
+                           self.content_length, peer, self.first(b"authorization"), self.broken)
 
     @property
     def path(self) -> bytes:
         return self.target.partition(b"?")[0]
 
-    def query_keys(self) -> list[str]:
+    def query_keys(self) -> tuple[str, ...]:
+        """The query string's keys, decoded (none without a query string)."""
         query = self.target.partition(b"?")[2]
         if not query:
-            return []
-        return [key for key, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)]
+            return ()
+        return tuple(key for key, _ in parse_qsl(query.decode("latin-1"),
+                                                 keep_blank_values=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,12 +430,8 @@ class RpcEdge(asyncio.Protocol):
     def __init__(self, app: web.Application, aiohttp_protocol: Callable[[], asyncio.Protocol],
                  edges: set[RpcEdge], access_log: logging.Logger | None) -> None:
         self._app = app
-        self._config = app[CONFIG]
-        # what every request uses, looked up once (create_app set them before serving)
-        self._rpc, self._bridge = app[RPC], app[BRIDGE]
-        self._terminals, self._trading = app[TERMINALS], app[TRADING]
-        self._host_refusals = app[CONNECTIONS].host_refusals
-        self._server = self._config.server
+        self._door = app[DOOR]
+        self._server = app[CONFIG].server
         self._make_aiohttp = aiohttp_protocol
         self._edges = edges
         self._access_log = access_log
@@ -425,6 +452,8 @@ class RpcEdge(asyncio.Protocol):
         self._closing = False
         self._lost = False
         self._drained: asyncio.Future[None] | None = None
+        #: Bound once, handed to each request queued (how its body is waited for).
+        self._body_waiter = self._until_body
 
     # -- asyncio.Protocol (the transport's own, from the guard's connection_made on) ----------
 
@@ -444,8 +473,7 @@ class RpcEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            if not self._take(event):
-                return  # refused (421) and closed
+            self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
             self._guard.stream_at(self._assembly.watch_state)
         self._wake()
@@ -476,23 +504,18 @@ class RpcEdge(asyncio.Protocol):
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _take(self, event: Event) -> bool:
-        """Queue a request, keep the bytes of one for aiohttp, note a malformed one; False
-        when the request had not exactly one ``Host`` (the guard answered 421 and closed)."""
-        if isinstance(event, (Started, HandOff)):
-            if len(event.request.hosts) != 1 and self._guard is not None:
-                self._guard.misdirected()  # the guard's own answer, as on aiohttp's side
-                return False
-            if isinstance(event, HandOff):
-                self._handoff = bytearray(event.data)
-            else:
-                if self._guard is not None:  # working from here until its answer is written
-                    self._guard.request_started()
-                self._queue.append(event.request)
+    def _take(self, event: Event) -> None:
+        """Queue a request, keep the bytes of one for aiohttp, note a malformed one."""
+        if isinstance(event, Started):
+            if self._guard is not None:  # working from here until its answer is written
+                self._guard.request_started()
+            event.request.wait_body = self._body_waiter
+            self._queue.append(event.request)
+        elif isinstance(event, HandOff):
+            self._handoff = bytearray(event.data)  # (the guard holds it to the Host rule)
         elif isinstance(event, Malformed) and not (
                 self._queue and self._queue[-1] is not None and self._queue[-1].broken):
             self._queue.append(None)  # (a broken body's request is answered 400 itself)
-        return True
 
     def _hold(self, data: bytes) -> None:
         """Keep bytes that follow a request for aiohttp (reading pauses past a few lines)."""
@@ -576,7 +599,8 @@ class RpcEdge(asyncio.Protocol):
             self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
         called: list[str] = []
         try:
-            status, body, headers = await self._outcome(request, called)
+            status, body, headers = await self._door.rpc(
+                request.head(self._peer), request, self._guard, called)
         except ConnectionResetError:
             return False  # the client left while its body was on the way
         keep = request.keep_alive and not self._closing and not request.broken and not (
@@ -590,72 +614,27 @@ class RpcEdge(asyncio.Protocol):
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body
             try:
-                await self._wait_body(request, LINGERING_S, whole=True)
+                async with asyncio.timeout(LINGERING_S):
+                    await self._until_body(request, whole=True)
             except (TimeoutError, ConnectionResetError):
                 return False
         return keep and not self._lost and not request.broken
 
-    async def _outcome(self, request: RpcRequest, called: list[str]
-                       ) -> tuple[int, bytes | None, dict[str, str] | None]:
-        """The status, body and extra headers of the answer to ``request``: the ladder
-        (``edge/ladder.py``), the token, then the call."""
-        refusal = self._head_refusal(request)
-        if refusal is None:
-            refusal = await self._body_refusal(request)
-        if refusal is None:
-            try:
-                principal = await authenticate_request(self._app, bearer_of(
-                    request.first(b"authorization")))
-            except AuthRefusal as refused:
-                refusal = refused.refusal
-        if refusal is not None:
-            return refusal.status, refusal.body(), dict(refusal.headers)
-        if self._guard is not None:  # a token holder's: the last kind evicted (guard.py)
-            self._guard.authenticated = True
-        context = RpcContext(principal, self._bridge, self._config, self._terminals,
-                             self._trading)
-        payload = await self._rpc.handle(bytes(request.body), context, called=called)
-        if payload is None:
-            return 204, None, None
-        return 200, payload, None
-
-    def _head_refusal(self, request: RpcRequest) -> HttpRefusal | None:
-        """Rungs 1-7 of the ladder, on the header block llhttp parsed."""
-        return head_refusal(
-            self._server, malformed=request.broken, hosts=request.host_values(),
-            target=request.target_text(), origin=request.first(b"origin"),
-            query_keys=request.query_keys(), peer=self._peer,
-            method=request.method.decode("latin-1"),
-            content_type=request.first(b"content-type"),
-            content_length=request.content_length, host_refusals=self._host_refusals)
-
-    async def _body_refusal(self, request: RpcRequest) -> HttpRefusal | None:
-        """Rungs 8-10 of the ladder, once the body has come (or has not, in time)."""
-        timed_out = False
-        if not request.settled and not request.too_large:
-            try:
-                await self._wait_body(request, self._server.body_timeout_s, whole=False)
-            except TimeoutError:
-                timed_out = True
-        return body_refusal(self._server, timed_out=timed_out, malformed=request.broken,
-                            too_large=request.too_large)
-
-    async def _wait_body(self, request: RpcRequest, timeout_s: float, *, whole: bool) -> None:
-        """Wait until ``request``'s body is complete (or, unless ``whole``, too large).
+    async def _until_body(self, request: RpcRequest, *, whole: bool = False) -> None:
+        """Wait until ``request``'s body is complete (or, unless ``whole``, too large); the
+        caller holds the deadline (the door's body deadline, or the linger after a refusal).
 
         Raises:
-            TimeoutError: not within ``timeout_s``.
             ConnectionResetError: the client left.
         """
         if self._lost:
             raise ConnectionResetError("the client left")
-        async with asyncio.timeout(timeout_s):
-            while not (request.settled or (request.too_large and not whole)):
-                self._waiter = self._loop.create_future()
-                try:
-                    await self._waiter
-                finally:
-                    self._waiter = None
+        while not (request.settled or (request.too_large and not whole)):
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     # -- the connection -----------------------------------------------------------------------
 

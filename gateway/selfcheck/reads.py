@@ -16,16 +16,18 @@ import time
 from typing import Any, Final
 
 from mtgateway.errors import MtGatewayError
-from mtgateway.stream import Gap, StreamTick
+from mtgateway.records import Tick
+from mtgateway.stream import Gap, Rate, StreamTick
 
 from .probe import UNKNOWN_SYMBOL, UNSUPPORTED, Mismatch, Probe, expect, gateway_code
 from .report import ACCOUNT_KINDS, NA, PASS
 
 __all__ = ["READ_CHECKS", "RATE_COLUMNS", "TICK_COLUMNS"]
 
-TICK_COLUMNS: Final = ["time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"]
-RATE_COLUMNS: Final = ["time", "open", "high", "low", "close", "tick_volume", "spread",
-                       "real_volume"]
+#: The columns ``copy_ticks_*`` and ``copy_rates_*`` answer: MT5's Tick and MqlRates, as the
+#: client declares them.
+TICK_COLUMNS: Final = list(Tick._fields)
+RATE_COLUMNS: Final = list(Rate._fields)
 #: A quote asked while history loads is answered within this (an EA that copies history not on
 #: disk waits up to 45 s, answering nothing; one that holds the call answers at once).
 HELD_QUOTE_MAX_MS: Final = 10_000

@@ -7,12 +7,23 @@ stops computed the way bots compute them (``price - 100 * point``, a percentage,
 multiple: floats that are not the symbol's prices, which MetaTrader 4 refuses unrounded), a
 change of them; a pending order placed, moved and removed; and the trade events of all that on
 the stream. Whatever they opened is closed or removed before they return, failure or not.
+
+Each order carries what the symbol's execution asks for, as bots written for the MetaTrader5
+package do: the price from the current quote and a ``deviation`` (a symbol in Request or
+Instant execution refuses a market order without its price: "Market orders of symbols, whose
+execution type is 'Market Execution' ... do not require specification of price", the
+MqlTradeRequest reference), a filling mode the symbol's ``filling_mode`` allows (FOK where
+allowed, else IOC, else RETURN; RETURN for pending orders), and a stop loss on every order
+that opens something, because the console's default risk policy refuses an opening order
+without one (``-32012``). A requote (the price moved beyond the deviation) is sent again at
+the new quote, under a new ``client_id``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from typing import Any, Final
 
 from mtgateway.errors import MtGatewayError
@@ -25,9 +36,63 @@ __all__ = ["TradeSession", "pick_symbol"]
 
 DONE: Final = 10009
 PLACED: Final = 10008
+#: The quote moved beyond the deviation (REQUOTE, PRICE_CHANGED): sent again at the new one.
+REQUOTED: Final = frozenset({10004, 10020})
+#: Market orders tried at most this many times when requoted.
+TRIES: Final = 3
 #: Points between the market and the stops or the pending order, at least (or 3x the
 #: symbol's stop level, or 3x its spread, when that is more).
 DISTANCE_POINTS: Final = 100
+#: The deviation a market order allows, in points, at least (or twice the spread).
+DEVIATION_POINTS: Final = 20
+#: ORDER_FILLING_* (MQL5's values) and the SYMBOL_FILLING_* flags of ``filling_mode``.
+FILLING_FOK: Final = 0
+FILLING_IOC: Final = 1
+FILLING_RETURN: Final = 2
+ALLOWS_FOK: Final = 1
+ALLOWS_IOC: Final = 2
+
+
+def market_filling(info: dict[str, Any]) -> int:
+    """The filling mode of a market order of the symbol: FOK where ``filling_mode`` allows
+    it, else IOC, else RETURN (which only Request, Instant and Exchange execution take)."""
+    mask = int(info.get("filling_mode") or 0)
+    return FILLING_FOK if mask & ALLOWS_FOK else FILLING_IOC if mask & ALLOWS_IOC \
+        else FILLING_RETURN
+
+
+def distance(info: dict[str, Any]) -> float:
+    """How far from the market the stops and the pending order go: clear of the spread and
+    the symbol's stop level."""
+    level = int(info.get("trade_stops_level") or 0)
+    spread = int(info.get("spread") or 0)
+    return float(max(DISTANCE_POINTS, 3 * level, 3 * spread) * info["point"])
+
+
+def on_grid(info: dict[str, Any], x: float) -> float:
+    """``x`` on the symbol's price grid: a multiple of its tick size, at its digits."""
+    size = float(info.get("trade_tick_size") or 0)
+    if size > 0:
+        x = round(x / size) * size
+    return round(x, int(info["digits"]))
+
+
+def market(info: dict[str, Any], tick: dict[str, Any], request: dict[str, Any]
+           ) -> dict[str, Any]:
+    """``request``, a market order (an opening or a close), priced at ``tick`` with the
+    deviation and filling the symbol takes (its own, when it carries them)."""
+    buy = request.get("type") == 0
+    return {"price": tick["ask"] if buy else tick["bid"],
+            "deviation": max(DEVIATION_POINTS, 2 * int(info.get("spread") or 0)),
+            "type_filling": market_filling(info), **request}
+
+
+def opening_buy(info: dict[str, Any], tick: dict[str, Any]) -> dict[str, Any]:
+    """The smallest buy of the symbol at ``tick``, with its stop loss (the default risk
+    policy refuses an opening order without one)."""
+    return market(info, tick, {"action": 1, "type": 0, "symbol": info["name"],
+                               "volume": info["volume_min"],
+                               "sl": on_grid(info, tick["ask"] - distance(info))})
 
 
 async def pick_symbol(p: Probe, wanted: str | None) -> tuple[str | None, str]:
@@ -40,8 +105,8 @@ async def pick_symbol(p: Probe, wanted: str | None) -> tuple[str | None, str]:
             why = f"{name} has an open position (the checks never touch the owner's)"
             continue
         info = await p.call("symbol_info", [name])
-        check = await p.call("order_check", {"request": {
-            "action": 1, "type": 0, "symbol": name, "volume": info["volume_min"]}})
+        tick = await p.call("symbol_info_tick", [name])
+        check = await p.call("order_check", {"request": opening_buy(info, tick)})
         if check["retcode"] == 0:
             return name, f"{name}: order_check of {info['volume_min']:g} lot passes"
         why = f"{name}: order_check answered {check['retcode']} ({check.get('comment')})"
@@ -70,31 +135,58 @@ class TradeSession:
         return await self.p.call("order_send", {"request": {
             **request, "client_id": client_id or self.client_id()}})
 
+    async def send_market(self, build: Callable[[dict[str, Any]], dict[str, Any]]
+                          ) -> tuple[Any, dict[str, Any], str]:
+        """The market order ``build(tick)`` makes, priced at the current quote (see
+        :func:`market`) and sent again at the next one when requoted; the last answer, the
+        request and its ``client_id``."""
+        for attempt in range(1, TRIES + 1):
+            tick = await self.p.call("symbol_info_tick", [self.symbol])
+            request, cid = market(self.info, tick, build(tick)), self.client_id()
+            sent = await self.send(request, cid)
+            if sent["retcode"] not in REQUOTED or attempt == TRIES:
+                break
+        return sent, request, cid
+
     def unrounded(self, x: float) -> float:
         """``x`` off the symbol's price grid by a third of a point: what bots compute."""
         return float(x + self.info["point"] / 3)
 
-    async def send_computed(self, request: dict[str, Any], want: int) -> tuple[Any, str]:
-        """``request`` with prices off the symbol's grid, as bots compute them. MT4's server
-        refuses those (129, 130), so the MT4 EA rounds them: they must go through. On MT5 they
-        are tried as they are, and rounded to the symbol's digits when refused (10015 invalid
-        price, 10016 invalid stops), which the report says: brokers differ."""
-        sent = await self.send(request)
+    async def quote(self) -> dict[str, Any]:
+        return dict(await self.p.call("symbol_info_tick", [self.symbol]))
+
+    async def send_computed(self, build: Callable[[dict[str, Any]], dict[str, Any]], want: int,
+                            *, priced: bool = False) -> tuple[Any, dict[str, Any], str]:
+        """The order ``build(tick)`` makes from the current quote, with prices off the
+        symbol's grid as bots compute them (``priced``: a market order, priced and requoted
+        as :meth:`send_market` does); the answer, the request and how it went. MT4's server
+        refuses such prices (129, 130), so the MT4 EA rounds them: they must go through. On
+        MT5 they are tried as they are, and put on the symbol's price grid (:func:`on_grid`)
+        when refused (10015 invalid price, 10016 invalid stops), which the report says:
+        brokers differ."""
+        async def send(make: Callable[[dict[str, Any]], dict[str, Any]]
+                       ) -> tuple[Any, dict[str, Any]]:
+            if priced:
+                sent, request, _ = await self.send_market(make)
+                return sent, request
+            request = make(await self.quote())
+            return await self.send(request), request
+
+        sent, request = await send(build)
         if self.p.mt4 or sent["retcode"] == want or sent["retcode"] not in (10015, 10016):
-            return sent, "sent as computed"
-        dg = self.info["digits"]
-        rounded = {k: round(v, dg) if k in ("price", "sl", "tp") else v
-                   for k, v in request.items()}
-        return await self.send(rounded), (f"MT5 refused them as computed ({sent['retcode']}), "
-                                          "took them rounded to the symbol's digits")
+            return sent, request, "sent as computed"
+
+        def rounded(tick: dict[str, Any]) -> dict[str, Any]:
+            return {k: on_grid(self.info, v) if k in ("price", "sl", "tp") else v
+                    for k, v in build(tick).items()}
+        sent, request = await send(rounded)
+        return sent, request, (f"MT5 refused them as computed ({sent['retcode']}), took them "
+                               "on the symbol's price grid")
 
     @property
     def distance(self) -> float:
-        """How far from the market the stops and the pending order go: clear of the spread
-        and the symbol's stop level."""
-        level = int(self.info.get("trade_stops_level") or 0)
-        spread = int(self.info.get("spread") or 0)
-        return float(max(DISTANCE_POINTS, 3 * level, 3 * spread) * self.info["point"])
+        """How far from the market the stops and the pending order go (:func:`distance`)."""
+        return distance(self.info)
 
     async def run(self) -> list[Check]:
         """Every trading check; what they opened is undone before this returns."""
@@ -136,17 +228,16 @@ class TradeSession:
         return dict(open_now[0])
 
     async def _close(self, position: dict[str, Any]) -> None:
-        closed = await self.send({"action": 1, "type": 1, "symbol": self.symbol,
-                                  "volume": position["volume"], "position": position["ticket"]})
+        closed, _, _ = await self.send_market(lambda _: {
+            "action": 1, "type": 1, "symbol": self.symbol, "volume": position["volume"],
+            "position": position["ticket"]})
         expect(closed["retcode"] == DONE, f"the close answered {closed['retcode']} "
                f"({closed.get('comment')})")
         self.positions.discard(position["ticket"])
 
     async def market_order(self) -> str:
         vmin = self.info["volume_min"]
-        buy = {"action": 1, "type": 0, "symbol": self.symbol, "volume": vmin}
-        cid = self.client_id()
-        sent = await self.send(buy, cid)
+        sent, buy, cid = await self.send_market(lambda tick: opening_buy(self.info, tick))
         expect(sent["retcode"] == DONE,
                f"the buy answered {sent['retcode']} ({sent.get('comment')})")
         position = await self._position()
@@ -164,61 +255,66 @@ class TradeSession:
             await self.p.sleep(0.1)
         expect(sorted(d["entry"] for d in deals) == [0, 1],
                f"history_deals_get(position) shows entries {[d['entry'] for d in deals]}")
-        return (f"bought {vmin:g} {self.symbol} at {sent['price']} (order {sent['order']}); "
-                "the same client_id again answered from the first; closed; deals in and out "
-                "in history")
+        return (f"bought {vmin:g} {self.symbol} at {sent['price']} (order {sent['order']}, "
+                f"filling {buy['type_filling']}); the same client_id again answered from the "
+                "first; closed; deals in and out in history")
 
     async def computed_stops(self) -> str:
-        tick = await self.p.call("symbol_info_tick", [self.symbol])
-        dg, d = self.info["digits"], self.distance
+        d = self.distance
         # the package's example formula, and a percentage
-        sl, tp = self.unrounded(tick["ask"] - d), self.unrounded(tick["ask"] * 1.01)
-        sent, how = await self.send_computed({"action": 1, "type": 0, "symbol": self.symbol,
-                                              "volume": self.info["volume_min"], "sl": sl,
-                                              "tp": tp}, DONE)
+        sent, buy, how = await self.send_computed(lambda tick: {
+            "action": 1, "type": 0, "symbol": self.symbol, "volume": self.info["volume_min"],
+            "sl": self.unrounded(tick["ask"] - d), "tp": self.unrounded(tick["ask"] * 1.01)},
+            DONE, priced=True)
+        sl, tp = buy["sl"], buy["tp"]
         expect(sent["retcode"] == DONE, f"a buy with stops {sl!r} / {tp!r} answered "
                f"{sent['retcode']} ({sent.get('comment')})")
         position = await self._position()
-        expect((position["sl"], position["tp"]) == (round(sl, dg), round(tp, dg)),
+        expect((position["sl"], position["tp"]) == (on_grid(self.info, sl),
+                                                    on_grid(self.info, tp)),
                f"the position's stops are {position['sl']} / {position['tp']}")
-        atr_sl = self.unrounded(tick["bid"] - 1.5 * d)
-        moved, _ = await self.send_computed({"action": 6, "symbol": self.symbol,
-                                             "position": position["ticket"], "sl": atr_sl,
-                                             "tp": tp}, DONE)
+        moved, change, _ = await self.send_computed(lambda tick: {
+            "action": 6, "symbol": self.symbol, "position": position["ticket"],
+            "sl": self.unrounded(tick["bid"] - 1.5 * d), "tp": tp}, DONE)
+        atr_sl = change["sl"]
         expect(moved["retcode"] == DONE, f"moving the stop to {atr_sl!r} answered "
                f"{moved['retcode']} ({moved.get('comment')})")
         position = await self._position()
-        expect(position["sl"] == round(atr_sl, dg), f"the moved stop is {position['sl']}")
+        expect(position["sl"] == on_grid(self.info, atr_sl), f"the moved stop is {position['sl']}")
         await self._close(position)
         return (f"stops {sl!r} / {tp!r} ({how}), {position['tp']} taken; moved to "
                 f"{atr_sl!r}, {position['sl']} taken")
 
     async def pending_order(self) -> str:
-        tick = await self.p.call("symbol_info_tick", [self.symbol])
-        dg, d = self.info["digits"], self.distance
-        price = self.unrounded(tick["bid"] - 5 * d)
-        placed, how = await self.send_computed({"action": 5, "type": 2, "symbol": self.symbol,
-                                                "volume": self.info["volume_min"],
-                                                "price": price}, PLACED)
+        d = self.distance
+
+        def limit(tick: dict[str, Any], away: float) -> dict[str, Any]:
+            price = self.unrounded(tick["bid"] - away * d)
+            return {"price": price, "sl": self.unrounded(price - d)}
+
+        placed, request, how = await self.send_computed(lambda tick: {
+            "action": 5, "type": 2, "symbol": self.symbol, "volume": self.info["volume_min"],
+            "type_filling": FILLING_RETURN, **limit(tick, 5)}, PLACED)
+        price = request["price"]
         expect(placed["retcode"] == PLACED, f"a buy limit at {price!r} answered "
                f"{placed['retcode']} ({placed.get('comment')})")
         order = placed["order"]
         self.orders.add(order)
-        lower = self.unrounded(tick["bid"] - 6 * d)
-        moved, _ = await self.send_computed({"action": 7, "order": order, "symbol": self.symbol,
-                                             "price": lower}, DONE)
+        moved, change, _ = await self.send_computed(lambda tick: {
+            "action": 7, "order": order, "symbol": self.symbol, **limit(tick, 6)}, DONE)
+        lower = change["price"]
         expect(moved["retcode"] == DONE, f"moving it to {lower!r} answered {moved['retcode']} "
                f"({moved.get('comment')})")
         [live] = await self.p.call("orders_get", {"ticket": order})
-        expect(live["price_open"] == round(lower, dg),
+        expect(live["price_open"] == on_grid(self.info, lower),
                f"the moved order is at {live['price_open']}")
         removed = await self.send({"action": 8, "order": order})
         expect(removed["retcode"] == DONE, f"removing it answered {removed['retcode']}")
         self.orders.discard(order)
         [gone] = await self.p.call("history_orders_get", {"ticket": order})
         expect(gone["state"] == 2, f"the removed order's state is {gone['state']}, not cancelled")
-        return (f"buy limit at {price!r} ({how}) placed at {round(price, dg)}, moved to "
-                f"{live['price_open']}, removed (cancelled in history)")
+        return (f"buy limit at {price!r} ({how}) placed at {on_grid(self.info, price)}, moved "
+                f"to {live['price_open']}, removed (cancelled in history)")
 
     async def trade_events(self) -> Check:
         kinds: list[str] = []

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
 import sysconfig
 import tarfile
 import tomllib
 import venv
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,54 +28,9 @@ import pytest
 import mtgateway
 from gateway._version import __version__ as daemon_version
 from mtgateway._version import __version__ as client_version
+from tests.client.distkit import CLIENT, ROOT, build, members, metadata, python_of, run
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIENT = ROOT / "client"
 VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
-#: Never copied into a build: this checkout's environment, history and build litter.
-_LITTER = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build",
-                                 "dist", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-                                 ".hypothesis")
-
-
-def run(*args: str | Path, cwd: Path) -> str:
-    out = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout
-
-
-def _python(env_dir: Path) -> Path:
-    return env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-
-
-def _members(wheel: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(wheel) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def _build(project: Path, tmp_path: Path, name: str) -> tuple[Path, Path]:
-    """Build ``project`` (copied first) into an sdist and a wheel made from that sdist, and
-    check a wheel made straight from the tree is the same, file for file; (sdist, wheel)."""
-    src = tmp_path / f"{name}-src"
-    shutil.copytree(project, src, ignore=_LITTER)
-    via_sdist, direct = tmp_path / f"{name}-dist", tmp_path / f"{name}-direct"
-    run(sys.executable, "-m", "build", "--no-isolation", "--outdir", via_sdist, src,
-        cwd=tmp_path)
-    run(sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", direct, src,
-        cwd=tmp_path)
-    [sdist] = via_sdist.glob("*.tar.gz")
-    [wheel] = via_sdist.glob("*.whl")
-    [straight] = direct.glob("*.whl")
-    assert wheel.name == straight.name
-    assert _members(wheel) == _members(straight), "the sdist does not rebuild the same wheel"
-    return sdist, wheel
-
-
-def _metadata(wheel: Path) -> list[str]:
-    with zipfile.ZipFile(wheel) as zf:
-        [name] = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
-        return zf.read(name).decode().splitlines()
 
 
 def test_the_version_is_written_once() -> None:
@@ -113,20 +65,20 @@ def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
     """python -m build of client/: an sdist holding the package (it held none before: the
     project root did not contain it) and the wheel it rebuilds; the wheel installs into a fresh
     venv with no index and imports there: no daemon package, no third-party module."""
-    sdist, wheel = _build(CLIENT, tmp_path, "client")
+    sdist, wheel = build(CLIENT, tmp_path, "client")
     with tarfile.open(sdist) as tf:
         names = tf.getnames()
     top = f"mtgateway_client-{client_version}"
     for member in ("src/mtgateway/__init__.py", "src/mtgateway/_version.py",
                    "src/mtgateway/py.typed", "pyproject.toml", "README.md", "LICENSE"):
         assert f"{top}/{member}" in names, names
-    top_level = {name.split("/")[0] for name in _members(wheel)}
+    top_level = {name.split("/")[0] for name in members(wheel)}
     assert top_level == {"mtgateway", f"mtgateway_client-{client_version}.dist-info"}
-    assert f"Version: {client_version}" in _metadata(wheel)
+    assert f"Version: {client_version}" in metadata(wheel)
 
     env_dir = tmp_path / "fresh"
     venv.create(env_dir, with_pip=True)
-    python = _python(env_dir)
+    python = python_of(env_dir)
     run(python, "-m", "pip", "install", "--no-index", wheel, cwd=tmp_path)
     installed = run(python, "-m", "pip", "list", "--format=freeze", cwd=tmp_path)
     names_installed = {line.split("==")[0].lower() for line in installed.splitlines()}
@@ -150,19 +102,19 @@ def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path:
     wheel it rebuilds, which holds the daemon's packages only and requires
     mtgateway-client==<its own version>. Installed offline into a fresh venv with the client
     wheel beside it, the command runs and reports that version from the installed copies."""
-    _, client_wheel = _build(CLIENT, tmp_path, "client")
-    sdist, wheel = _build(ROOT, tmp_path, "daemon")
+    _, client_wheel = build(CLIENT, tmp_path, "client")
+    sdist, wheel = build(ROOT, tmp_path, "daemon")
     with tarfile.open(sdist) as tf:
         assert f"mtgateway-{daemon_version}/client/src/mtgateway/_version.py" in tf.getnames()
-    top_level = {name.split("/")[0] for name in _members(wheel)}
+    top_level = {name.split("/")[0] for name in members(wheel)}
     assert top_level == {"gateway", "ea_bridge", "mt5model",
                          f"mtgateway-{daemon_version}.dist-info"}, top_level
-    requires = [line for line in _metadata(wheel) if line.startswith("Requires-Dist: mtgateway")]
+    requires = [line for line in metadata(wheel) if line.startswith("Requires-Dist: mtgateway")]
     assert requires == [f"Requires-Dist: mtgateway-client=={client_version}"], requires
 
     env_dir = tmp_path / "fresh-daemon"
     venv.create(env_dir, with_pip=True)
-    python = _python(env_dir)
+    python = python_of(env_dir)
     # The daemon's other dependencies come from an index; offline, this environment's
     # site-packages lends them (a path entry: its .pth files, our editable installs among
     # them, are not run, so gateway and mtgateway come only from the wheels installed here).
@@ -192,14 +144,16 @@ def _names(requirements: list[str]) -> set[str]:
 
 
 def test_the_readmes_demo_line_installs_no_test_tools() -> None:
-    """The README's demo line installs the daemon's distribution without an extra, and none
-    of the daemon's run-time dependencies is one of the test and lint tools of ``[dev]``."""
+    """The README's demo line installs the daemon's distribution without an extra, and the
+    client with the extras its examples need (numpy, aiohttp: tests/e2e/test_examples.py runs
+    them on exactly this install); none of the daemon's run-time dependencies is one of the
+    test and lint tools of ``[dev]``."""
     readme = (ROOT / "README.md").read_text()
     demo_lines = [line for line in readme.splitlines()
                   if "pip install" in line and "mtgateway demo" in line]
     assert len(demo_lines) == 1, demo_lines
     installed = demo_lines[0].split("pip install", 1)[1].split("&&", 1)[0].split()
-    assert installed == ["-e", "./client", "-e", "."], demo_lines[0]
+    assert installed == ["-e", "'./client[numpy,aio]'", "-e", "."], demo_lines[0]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     runtime = _names(project["tool"]["mtgateway"]["dependencies"])
     tools = _names(project["project"]["optional-dependencies"]["dev"])
@@ -251,8 +205,10 @@ def test_the_readme_ci_and_container_install_both_projects() -> None:
     the one documented way from a checkout (the pin resolves to the local client)."""
     readme = (ROOT / "README.md").read_text()
     lines = [line for line in readme.splitlines() if "pip install -e" in line]
-    assert len(lines) == 2 and all("-e ./client" in line for line in lines), lines
-    assert "-e ./client -e '.[dev]'" in (ROOT / ".ci" / "run").read_text()
+    assert len(lines) == 2 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
+        lines
+    assert "-e ./client -e ./client/metatrader5-shim -e '.[dev]'" in (
+        ROOT / ".ci" / "run").read_text()
     assert "/src/client '/src[postgres]'" in (ROOT / "deploy" / "Containerfile").read_text()
     # this checkout's client is the one in its project directory
     assert os.path.samefile(Path(mtgateway.__file__).parent, CLIENT / "src" / "mtgateway")

@@ -2,14 +2,14 @@
 
 ``tests/client/metatrader5_package.py`` holds the package's own list (version 5.0.6231). A
 framework module written for the package (``framework/strategy.py``) imports and runs with
-``MetaTrader5`` resolving to ``mtgateway``, against a real ``mtgateway demo``.
+``MetaTrader5`` resolving to ``mtgateway`` through the ``mtgateway-metatrader5`` distribution
+(as the README's test set-up installs it), against a real ``mtgateway demo``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,12 +21,11 @@ import mtgateway
 import mtgateway.aio
 from mtgateway import flags
 from tests.client.metatrader5_package import CONSTANTS, FUNCTIONS, HELPERS
+from tests.client.thirdpartykit import package_environment, shim_problem
 from tests.e2e.conftest import WAIT_S, running_demo
 
 STRATEGY = Path(__file__).resolve().parent / "framework" / "strategy.py"
 EXAMPLE = Path(__file__).resolve().parent / "framework" / "order_example.py"
-#: The directory that holds the ``mtgateway`` package, for the subprocess's ``PYTHONPATH``.
-CLIENT_ROOT = str(Path(mtgateway.__file__).resolve().parents[1])
 
 
 def _constants(module: ModuleType) -> dict[str, object]:
@@ -89,13 +88,8 @@ async def run_script(script: Path, demo: Path, tmp_path: Path) -> str:
     """Run ``script`` in a fresh interpreter against the demo (``initialize()`` with no
     argument finds it through ``MTGATEWAY_STATE_FILE``), ``MetaTrader5`` resolving to
     ``mtgateway``; its output, after checking it exited 0."""
-    shim = tmp_path / "shim"
-    shim.mkdir(exist_ok=True)
-    (shim / "MetaTrader5.py").write_text(
-        "import sys\nimport mtgateway\nsys.modules[__name__] = mtgateway\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
-    env["MTGATEWAY_STATE_FILE"] = str(demo)
-    env["PYTHONPATH"] = os.pathsep.join([str(shim), CLIENT_ROOT])
+    assert shim_problem() is None, shim_problem()
+    env = package_environment(demo)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(script), env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

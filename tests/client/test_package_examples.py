@@ -11,7 +11,8 @@ of their own, and the ``market_book_get`` example calls all three.
 
 The files are never edited. The changes the demo's market forces are applied as text at run
 time (:data:`CHANGES`); each must match its script, and each has its reason. Each script then
-runs in its own interpreter with ``import MetaTrader5`` resolving to ``mtgateway``, against a
+runs in its own interpreter with ``import MetaTrader5`` resolving to ``mtgateway`` (through the
+``mtgateway-metatrader5`` distribution, as the README's test set-up installs it), against a
 ``mtgateway demo`` whose clock starts on a Wednesday afternoon (``--start-time``: every market
 open, whatever the real day), after the account state the Results show was made (two GBPUSD
 pending orders, USDCHF and EURUSD positions, a closed GBPUSD position). What it prints is held
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -42,10 +42,10 @@ from typing import Any
 import pytest
 
 import mtgateway
+from tests.client.thirdpartykit import package_environment, shim_problem
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, running_demo
 
 EXAMPLES = Path(__file__).resolve().parent / "package_examples"
-CLIENT_ROOT = str(Path(mtgateway.__file__).resolve().parents[1])
 #: The demo's clock: a Wednesday afternoon, so FX trades whatever day the suite runs.
 START = "2026-11-18T14:00:00+00:00"
 #: The 32 functions and the example that calls each.
@@ -171,13 +171,8 @@ async def _run(stem: str, state_file: Path, tmp_path: Path, position_id: int,
     code = (EXAMPLES / f"{stem}.py").read_text()
     for old, new, _ in changes:
         code = code.replace(old, new.replace("POSITION_ID", str(position_id)))
-    shim = tmp_path / "shim"
-    shim.mkdir(exist_ok=True)
-    (shim / "MetaTrader5.py").write_text(
-        "import sys\nimport mtgateway\nsys.modules[__name__] = mtgateway\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
-    env.update({"MTGATEWAY_STATE_FILE": str(state_file), "TZ": "UTC",
-                "PYTHONPATH": os.pathsep.join([str(shim), CLIENT_ROOT])})
+    assert shim_problem() is None, shim_problem()
+    env = package_environment(state_file)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _RUNNER, str(EXAMPLES / f"{stem}.py"), env=env, cwd=tmp_path,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

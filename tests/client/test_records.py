@@ -6,10 +6,13 @@ below checks that building (every record has a model, fields and additions in or
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import pickle
 import time
 from typing import Any
 
+import pydantic_core
 import pytest
 
 import mtgateway as mt5
@@ -145,3 +148,40 @@ def test_match_patterns_on_results_as_package_code_writes_them() -> None:
     wanted = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "not_a_field": 2}
     assert {k: v for k, v in wanted.items() if k in mt5.TradeRequest.__match_args__} == {
         "action": 1, "symbol": "EURUSD", "volume": 0.1}
+
+
+#: What every struct sequence shows to ``dir()`` besides its fields and dunders
+#: (``time.struct_time`` is the model: count, index, n_fields, n_sequence_fields,
+#: n_unnamed_fields), plus the two names the package's types add.
+STRUCT_SEQUENCE_NAMES = {name for name in dir(time.localtime())
+                         if not name.startswith(("__", "tm_"))}
+PACKAGE_ADDITIONS = {"_asdict", "_fields"}
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
+def test_introspection_sees_a_struct_sequence(cls: type[Record]) -> None:
+    """dir(), vars(), ``__dict__``, json, pydantic and dataclasses see a record as a struct
+    sequence: its fields (extras included, as ``tm_zone``), the struct sequence's names and the
+    package's two additions, no ``_extras``/``_defaults`` (metatrader-mcp-server built its
+    symbol JSON from ``dir()`` and handed them to the model: issue 43 item 3), no
+    ``__dict__``, the sequence's values as a JSON array."""
+    assert STRUCT_SEQUENCE_NAMES == {"count", "index", "n_fields", "n_sequence_fields",
+                                     "n_unnamed_fields"}
+    one = cls(list(range(len(cls._fields))), {name: f"x-{name}" for name in cls._extras})
+    shown = {name for name in dir(one) if not name.startswith("__")}
+    assert shown == {*cls._fields, *cls._extras, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
+    assert {name for name in dir(cls) if not name.startswith("__")} == \
+        {*cls._fields, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
+    # what an agent server does with a SymbolInfo: every public non-callable attribute
+    served = {name: getattr(one, name) for name in dir(one)
+              if not name.startswith("__") and not callable(getattr(one, name))}
+    assert served == {**one._asdict(), **{name: f"x-{name}" for name in cls._extras},
+                      "_fields": cls._fields, "n_fields": cls.n_fields,
+                      "n_sequence_fields": cls.n_sequence_fields, "n_unnamed_fields": 0}
+    for observed in (one, time.localtime()):
+        assert not hasattr(observed, "__dict__")
+        with pytest.raises(TypeError, match="__dict__"):
+            vars(observed)
+        assert json.loads(json.dumps(observed)) == list(observed)
+        assert pydantic_core.to_jsonable_python(observed) == list(observed)
+        assert not dataclasses.is_dataclass(observed)

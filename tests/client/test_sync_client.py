@@ -112,8 +112,9 @@ async def test_initialize_failures_are_false_with_a_reason(daemon: Daemon,
             assert bad not in repr(error)
             assert client.initialize(token=daemon.token, url=base_url(daemon), login=LOGIN + 1) \
                 is False
-            assert client.last_error().code == mt5.RES_E_AUTH_FAILED
-            assert str(LOGIN) in client.last_error().description
+            assert client.last_error() == (mt5.RES_E_AUTH_FAILED,
+                                           "Terminal: Authorization failed")
+            assert client.last_error().data["login"] == LOGIN
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 closed_port = probe.getsockname()[1]
@@ -203,6 +204,70 @@ async def test_trading_round_trip_with_client_id_and_history(
             margin = client.order_calc_margin(mt5.ORDER_TYPE_BUY, symbol, info.volume_min,
                                               tick.ask)
             assert margin is not None and margin > 0
+    await in_thread(run)
+
+
+async def test_a_request_echoed_in_a_result_is_checked_and_sent_again(
+        daemon: Daemon, terminal: EmulatedTerminal) -> None:
+    """``result.request._asdict()`` holds every field of the request, its zeros included (0
+    tickets, a 0 volume on an SL/TP change, an empty symbol on a removal): as with the package,
+    it can be given to order_check and order_send again unchanged, for a deal, an SL/TP change,
+    a pending order, its removal and a close by (issue 43 item 1: each was -2 before)."""
+    def echo_again(client: mt5.Client, result: mt5.OrderSendResult | None
+                   ) -> mt5.OrderSendResult:
+        assert result is not None, client.last_error()
+        echo = result.request._asdict()
+        check = client.order_check(echo)
+        assert isinstance(check, mt5.OrderCheckResult), (echo, client.last_error())
+        again = client.order_send(echo)
+        assert isinstance(again, mt5.OrderSendResult), (echo, client.last_error())
+        assert again.request == result.request and not again.deduplicated
+        return again
+
+    def run() -> None:
+        with connected(daemon) as client:
+            symbol = open_symbol(client)
+            info, tick = client.symbol_info(symbol), client.symbol_info_tick(symbol)
+            assert info is not None and tick is not None
+            lot = info.volume_min
+            bought = client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
+                                        "volume": lot, "type": mt5.ORDER_TYPE_BUY})
+            assert bought is not None and bought.request.position == 0
+            assert echo_again(client, bought).retcode == mt5.TRADE_RETCODE_DONE
+            first, second = (p.ticket for p in client.positions_get(symbol=symbol) or ())
+            stop = round(tick.bid * 0.9, info.digits)
+            moved = client.order_send({"action": mt5.TRADE_ACTION_SLTP, "symbol": symbol,
+                                       "position": first, "sl": stop})
+            assert moved is not None and moved.request.volume == 0.0
+            assert echo_again(client, moved).retcode in (mt5.TRADE_RETCODE_DONE,
+                                                         mt5.TRADE_RETCODE_NO_CHANGES)
+            assert [p.sl for p in client.positions_get(ticket=first) or ()] == [stop]
+            placed = client.order_send({"action": mt5.TRADE_ACTION_PENDING, "symbol": symbol,
+                                        "volume": lot, "type": mt5.ORDER_TYPE_BUY_LIMIT,
+                                        "price": round(tick.bid * 0.8, info.digits)})
+            assert placed is not None and placed.retcode == mt5.TRADE_RETCODE_PLACED
+            assert echo_again(client, placed).retcode == mt5.TRADE_RETCODE_PLACED
+            for order in client.orders_get(symbol=symbol) or ():
+                removed = client.order_send({"action": mt5.TRADE_ACTION_REMOVE,
+                                             "order": order.ticket})
+                assert removed is not None and removed.request.symbol == ""
+                echo_again(client, removed)  # removed already: the terminal's answer
+            assert client.orders_get(symbol=symbol) == ()
+            sold = client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
+                                      "volume": lot, "type": mt5.ORDER_TYPE_SELL,
+                                      "position": 0})
+            assert sold is not None and sold.retcode == mt5.TRADE_RETCODE_DONE
+            closed_by = client.order_send({"action": mt5.TRADE_ACTION_CLOSE_BY,
+                                           "position": first, "position_by": sold.order})
+            assert closed_by is not None and closed_by.retcode == mt5.TRADE_RETCODE_DONE, \
+                closed_by
+            echo_again(client, closed_by)  # both closed already: the terminal's answer
+            assert [p.ticket for p in client.positions_get(symbol=symbol) or ()] == [second]
+            closed = client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
+                                        "volume": lot, "type": mt5.ORDER_TYPE_SELL,
+                                        "position": second})
+            assert closed is not None and closed.retcode == mt5.TRADE_RETCODE_DONE
+            assert client.positions_total() == 0
     await in_thread(run)
 
 

@@ -1,109 +1,200 @@
-"""Third-party code written for the ``MetaTrader5`` package runs on ``mtgateway`` (issue 33 item 1).
+"""Third-party code written for the ``MetaTrader5`` package runs on ``mtgateway``, installed as
+docs/client.md ("Code that says import MetaTrader5") says: the ``mtgateway-metatrader5``
+distribution beside the client makes ``import MetaTrader5`` the client, and each package is
+installed without its declared ``MetaTrader5`` requirement (Windows wheels only), pinned by hash
+(``third_party.txt``, ``third_party_latest.txt``); nothing is put on ``sys.path`` by hand.
 
-Two frameworks nobody here wrote, installed from PyPI at pinned versions by the README's test
-command and ``.ci/run`` (``tests/client/third_party.txt``): **aiomql 4.0.14**, the asyncio
-framework for the package (installed without its ``MetaTrader5`` requirement, which has only
-Windows wheels), and **pdmt5 1.0.0**, a pure-Python pandas/pydantic wrapper. Each runs in a
-fresh interpreter against a real ``mtgateway demo`` (the daemon and the emulated terminal),
-with ``import MetaTrader5`` resolving to ``mtgateway``: aiomql's account, symbol, candles,
-ticks, depth of market, ``Order.check``/``Order.send`` (which filter the request by
-``TradeRequest.__match_args__``), a ``SimpleTrader`` placing a trade, positions and history
-(``framework/aiomql_flows.py``); pdmt5's README, block by block (``framework/pdmt5_readme.py``).
-A failure of either fails the suite: nothing is skipped when a package is missing.
+Four packages nobody here wrote, each run in its own interpreter against one real ``mtgateway
+demo`` (the daemon and the emulated terminal) shared by the module (issue 43 item 4):
+
+* **aiomql** 4.0.14 and its latest release, 4.1.2, on the Python 3.13 it requires: account,
+  symbol, candles, ticks, depth of market, ``Order.check``/``Order.send``, a ``SimpleTrader``'s
+  trade, positions closed, history (``framework/aiomql_flows.py``);
+* **pdmt5** 1.2.3's README, block by block (``framework/pdmt5_readme.py``);
+* **mt5cli** 1.7.1's command line: exports to CSV, JSON and SQLite, an order checked and sent,
+  positions closed, a snapshot and a history collection (``framework/mt5cli_commands.py``), and
+  its ``mt5cli`` command itself;
+* **metatrader-mcp-server** 0.5.1's library as its MCP tools call it: account, symbols, price,
+  candles, a market order opened (every one was refused before issue 43 item 1: it always
+  sends ``position: 0``), its stops modified, a pending order placed and cancelled, the
+  position closed, the history (``framework/mcp_client_flows.py``).
+
+A failure of any fails the suite: nothing is skipped when a package or the Python 3.13 is
+missing. After each test the demo account is left flat, so one flow's failure cannot become
+another's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 import mtgateway
-from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, running_demo
+from tests.client.thirdpartykit import (
+    FRAMEWORK,
+    latest_aiomql_python,
+    package_environment,
+    shim_problem,
+    versions_in,
+)
+from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, demo_process
 
-FRAMEWORK = Path(__file__).resolve().parent / "framework"
-#: The directory that holds the ``mtgateway`` package, for the subprocess's ``PYTHONPATH``.
-CLIENT_ROOT = str(Path(mtgateway.__file__).resolve().parents[1])
-#: The versions ``tests/client/third_party.txt`` and the ``dev`` extra pin.
-PINNED = {"aiomql": "4.0.14", "pdmt5": "1.0.0"}
+#: The versions ``third_party.txt`` pins, installed in this environment.
+PINNED = {"aiomql": "4.0.14", "pdmt5": "1.2.3", "mt5cli": "1.7.1",
+          "metatrader-mcp-server": "0.5.1"}
+#: aiomql's latest release (``third_party_latest.txt``), in its own Python 3.13 environment.
+LATEST_AIOMQL = "4.1.2"
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32",
                                 reason="the demo fixture uses POSIX signals")
 
 
-@pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[Path]:
-    """A `mtgateway demo` process on free ports; its state file."""
-    state_file = tmp_path / "demo.json"
-    async with running_demo(state_file):
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One `mtgateway demo` process on free ports for the module; its state file."""
+    state_file = tmp_path_factory.mktemp("third-party-demo") / "demo.json"
+    with demo_process(state_file):
         yield state_file
 
 
-async def run_framework(script: Path, demo: Path, tmp_path: Path, prefix: str) -> str:
-    """Run ``script`` in a fresh interpreter with ``MetaTrader5`` resolving to ``mtgateway``
-    (a one-line module first on ``sys.path``) and the demo's login and server as
-    ``<prefix>_LOGIN`` / ``<prefix>_SERVER`` (the demo's account is the tests' LOGIN@SERVER);
-    its output, after checking it exited 0."""
-    shim = tmp_path / "shim"
-    shim.mkdir(exist_ok=True)
-    (shim / "MetaTrader5.py").write_text(
-        "import sys\nimport mtgateway\nsys.modules[__name__] = mtgateway\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
-    env.update({"MTGATEWAY_STATE_FILE": str(demo), f"{prefix}_LOGIN": str(LOGIN),
-                f"{prefix}_SERVER": SERVER, "MPLBACKEND": "Agg",
-                "MPLCONFIGDIR": str(tmp_path / "mpl"),
-                "PYTHONPATH": os.pathsep.join([str(shim), CLIENT_ROOT])})
-    work = tmp_path / "work"
-    work.mkdir(exist_ok=True)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), env=env, cwd=work,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    async with asyncio.timeout(WAIT_S * 12):
-        out_bytes, _ = await proc.communicate()
-    out = out_bytes.decode()
-    assert proc.returncode == 0, out
-    return out
+@pytest.fixture(autouse=True)
+def flat_account(demo: Path) -> Iterator[None]:
+    """The demo account with no position and no pending order after the test, whatever the
+    test left."""
+    yield
+    with mtgateway.Client() as client:
+        assert client.initialize(state_file=demo), client.last_error()
+        for order in client.orders_get() or ():
+            client.order_send({"action": mtgateway.TRADE_ACTION_REMOVE, "order": order.ticket})
+        for position in client.positions_get() or ():
+            client.order_send({"action": mtgateway.TRADE_ACTION_DEAL, "symbol": position.symbol,
+                               "volume": position.volume, "position": position.ticket,
+                               "type": 1 - position.type})
+        assert (client.positions_total(), client.orders_total()) == (0, 0)
+
+
+def run_program(argv: list[str | Path], demo: Path, tmp_path: Path, **env: str) -> str:
+    """``argv`` in a fresh interpreter in ``tmp_path``, against the demo, in the environment
+    of a program written for the package; its output, after checking it exited 0."""
+    out = subprocess.run([str(a) for a in argv], cwd=tmp_path, capture_output=True,
+                         env=package_environment(demo, MPLCONFIGDIR=str(tmp_path / "mpl"),
+                                                 **env),
+                         timeout=WAIT_S * 12)
+    text = out.stdout.decode() + out.stderr.decode()
+    assert out.returncode == 0, text
+    return text
+
+
+def assert_lines(out: str, *lines: str) -> None:
+    assert [line for line in lines if line not in out] == [], out
+
+
+def test_import_metatrader5_is_the_client_through_its_distribution(demo: Path,
+                                                                    tmp_path: Path) -> None:
+    """In this environment ``import MetaTrader5`` comes from the mtgateway-metatrader5
+    distribution, as the README's test set-up installs it, and is the client itself."""
+    assert shim_problem() is None, shim_problem()
+    out = run_program([sys.executable, "-c", "import MetaTrader5, mtgateway; "
+                       "print(MetaTrader5 is mtgateway, MetaTrader5.initialize(), "
+                       "MetaTrader5.account_info().login)"], demo, tmp_path)
+    assert out.split() == ["True", "True", str(LOGIN)]
 
 
 def test_the_pinned_versions_are_installed() -> None:
-    """The frameworks the tests below run are the pinned releases, from their distributions."""
+    """The packages the tests below run are the pinned releases, from their distributions."""
     assert {name: version(name) for name in PINNED} == PINNED
 
 
-async def test_aiomql_checks_sends_and_trades(demo: Path, tmp_path: Path) -> None:
+AIOMQL_LINES = (
+    "MetaTrader5 is mtgateway", "account: 5012345 MTG-Demo USD True True",
+    "symbol initialized: True BTCUSD", "tick: True Tick",
+    "candles: 50 ['time', 'open', 'high', 'low', 'close'] True",
+    "ticks: True ['time', 'bid', 'ask']", "book add: True", "book levels: True BookInfo",
+    "book release: True", "order check: 0 OrderCheckResult True",
+    "order send: 10009 True OrderSendResult", "trader position: True True 0.02",
+    # sent as written: aiomql's comments, magic 0 (the package's default)
+    "positions: 2 ['aiomql order', 'aiomql trader'] [0", "closed: 2 0", "history: True True",
+    "done")
+
+
+def test_aiomql_checks_sends_and_trades(demo: Path, tmp_path: Path) -> None:
     """aiomql 4.0.14's flows, unchanged: its Order.check and Order.send (every aiomql order
     path; they failed when the records lost __match_args__) and a SimpleTrader's trade."""
-    out = await run_framework(FRAMEWORK / "aiomql_flows.py", demo, tmp_path, "AIOMQL")
-    for line in ("MetaTrader5 is mtgateway", "account: 5012345 MTG-Demo USD True True",
-                 "symbol initialized: True BTCUSD", "tick: True Tick",
-                 "candles: 50 ['time', 'open', 'high', 'low', 'close'] True",
-                 "ticks: True ['time', 'bid', 'ask']", "book add: True",
-                 "book levels: True BookInfo", "book release: True",
-                 "order check: 0 OrderCheckResult True",
-                 "order send: 10009 True OrderSendResult",
-                 "trader order: True True 0.02 aiomql trader",
-                 # sent as written: aiomql's comments, magic 0 (the package's default)
-                 "positions: 2 ['aiomql order', 'aiomql trader'] [0",
-                 "closed: 2 0", "history: True True", "done"):
-        assert line in out, out
+    out = run_program([sys.executable, FRAMEWORK / "aiomql_flows.py"], demo, tmp_path,
+                      AIOMQL_LOGIN=str(LOGIN), AIOMQL_SERVER=SERVER)
+    assert_lines(out, "aiomql 4.0.14 on Python (3, 11)", *AIOMQL_LINES)
 
 
-async def test_pdmt5_runs_its_readme(demo: Path, tmp_path: Path) -> None:
-    """pdmt5 1.0.0's README blocks: DataFrames of the account (28 columns), bars, ticks and
-    positions, a market order without a price, a dry run, the minimum margin, the latest
-    bars and ticks."""
-    out = await run_framework(FRAMEWORK / "pdmt5_readme.py", demo, tmp_path, "PDMT5")
-    for line in ("account columns: 28 ['login', 'trade_mode', 'leverage']",
+# Its environment is made here on first use, from the package index: a minute or more on a
+# cold machine, beyond the suite's 60 s per test.
+@pytest.mark.timeout(900)
+def test_aiomql_latest_release_on_python_3_13(demo: Path, tmp_path: Path) -> None:
+    """aiomql's latest release, 4.1.2, the same flows on the Python 3.13 it requires, in an
+    environment installed as docs/client.md says (the client, the distribution, aiomql without
+    its MetaTrader5 requirement)."""
+    python = latest_aiomql_python(Path(sys.prefix) / "test-environments")
+    assert versions_in(python, "aiomql", "mtgateway-metatrader5") == {
+        "aiomql": LATEST_AIOMQL, "mtgateway-metatrader5": mtgateway.__version__}
+    out = run_program([python, FRAMEWORK / "aiomql_flows.py"], demo, tmp_path,
+                      AIOMQL_LOGIN=str(LOGIN), AIOMQL_SERVER=SERVER)
+    assert_lines(out, f"aiomql {LATEST_AIOMQL} on Python (3, 1", *AIOMQL_LINES)
+
+
+def test_pdmt5_runs_its_readme(demo: Path, tmp_path: Path) -> None:
+    """pdmt5 1.2.3's README blocks: DataFrames of the account (28 columns), bars, ticks and
+    positions, the constants, an order checked and sent, the positions summarised, the
+    README's error handling for an unknown symbol."""
+    out = run_program([sys.executable, FRAMEWORK / "pdmt5_readme.py"], demo, tmp_path,
+                      PDMT5_LOGIN=str(LOGIN), PDMT5_SERVER=SERVER)
+    assert_lines(out, "pdmt5 1.2.3", "account columns: 28 ['login', 'trade_mode', 'leverage']",
                  "quick start rates: 100 None ['time', 'open', 'high', 'low', 'close', "
-                 "'tick_volume', 'spread', 'real_volume']",
-                 "constants: 1 1 16385", "historical bars: 1000",
-                 "ticks: True ['time', 'bid', 'ask']", "Order placed: 10009",
-                 "Check result: 0", "Min volume: 0.01, min margin: ",
-                 "latest rates: 100 time", "positions: 1 [0] ['']", "closed: 10009 0",
-                 "done"):
-        assert line in out, out
+                 "'tick_volume', 'spread', 'real_volume']", "constants: 1 1 -1 -1 0 0 16385",
+                 "historical bars: 1000", "ticks: True ['time', 'bid', 'ask']",
+                 "Check retcode: 0", "Send retcode: 10009", "positions: 1 [0] ['']",
+                 "closed: 10009 0", "MT5 Error: ", "unknown symbol 'INVALID'", "done")
+
+
+def test_mt5cli_exports_checks_trades_and_closes(demo: Path, tmp_path: Path) -> None:
+    """mt5cli 1.7.1's commands as its README runs them, connected by MT5_LOGIN/MT5_SERVER/
+    MT5_PASSWORD: account, terminal, version, symbols, a symbol, its tick, rates, ticks and
+    margins to CSV, JSON and SQLite; an order checked and sent; positions; a snapshot; the
+    positions closed (a dry run first); the deals; a history collection. Then the ``mt5cli``
+    command itself, once."""
+    credentials = {"MT5_LOGIN": str(LOGIN), "MT5_SERVER": SERVER, "MT5_PASSWORD": "unused"}
+    out = run_program([sys.executable, FRAMEWORK / "mt5cli_commands.py"], demo, tmp_path,
+                      **credentials)
+    assert_lines(out, "mt5cli 1.7.1", "account: [5012345] ['MTG-Demo'] ['USD']",
+                 "terminal connected: [True]",
+                 "version columns: ['mt5_terminal_version', 'build', 'build_release_date']",
+                 "symbols: True", "symbol info: ['BTCUSD'] [2]", "tick: True",
+                 "rates: 100 ['time', 'open', 'high', 'low', 'close']", "ticks: True",
+                 "minimum margins: True", "order check: [0]", "order send: [10009]",
+                 "positions: ['mt5cli']", "snapshot tables: True", "close dry run: [True]",
+                 "closed: ['filled'] [10009]", "positions left: 0", "history deals: True",
+                 "collected: True True", "done")
+    command = Path(sys.executable).parent / "mt5cli"
+    run_program([command, "-o", "account.json", "account-info"], demo, tmp_path,
+                **credentials)
+    assert '"login":5012345' in (tmp_path / "account.json").read_text().replace(" ", "")
+
+
+def test_metatrader_mcp_server_library_trades_and_reads(demo: Path, tmp_path: Path) -> None:
+    """metatrader-mcp-server 0.5.1's library as its tools call it: a market order opened
+    (its request carries ``position: 0``), modified, closed; a pending order placed and
+    cancelled; account, symbols, price, candles and history read; the symbol's properties as
+    handed to the model carry no ``_defaults``/``_extras`` (issue 43 item 3)."""
+    out = run_program([sys.executable, FRAMEWORK / "mcp_client_flows.py"], demo, tmp_path,
+                      MCP_LOGIN=str(LOGIN), MCP_SERVER=SERVER)
+    assert_lines(out, "connected: True", "account: USD 100 True", "symbols: True",
+                 "symbol info: BTCUSD 2 ['_fields', 'n_fields', 'n_sequence_fields', "
+                 "'n_unnamed_fields']", "price: True",
+                 "candles: 50 ['time', 'open', 'high', 'low', 'close']",
+                 "market order: False BUY BTCUSD 0.01", "positions: True",
+                 "modified: False Modify position", "stops: True",
+                 "pending order: False Place pending order BUY_LIMIT", "cancelled: False 0",
+                 "closed: False 0", "deals: [0, 1]", "orders: True True", "done")

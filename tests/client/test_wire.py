@@ -265,18 +265,28 @@ def test_notifications_parse_into_records() -> None:
         parse_event("surprise", {"seq": 1})
 
 
-def test_terminal_mismatch_names_the_tokens_terminal() -> None:
-    """initialize(login=, server=) must name the token's terminal; a mismatch says which."""
+def test_terminal_mismatch_fails_as_the_package_fails_for_a_wrong_account() -> None:
+    """initialize(login=, server=) must name the token's terminal; a mismatch is the package's
+    failure for an account that refuses the log-in, (-6, 'Terminal: Authorization failed')
+    exactly (code matches on the pair: issue 43 item 2), with the token's terminal in .data."""
     terminal = {"login": 5012345, "server": "MTG-Demo"}
     assert terminal_mismatch(terminal, None, None) is None
     assert terminal_mismatch(terminal, 5012345, "MTG-Demo") is None
     wrong = terminal_mismatch(terminal, 7, None)
-    assert wrong is not None and wrong.code == constants.RES_E_AUTH_FAILED
-    assert "5012345@MTG-Demo, not 7@MTG-Demo" in wrong.description
-    assert terminal_mismatch(terminal, None, "Other") is not None
+    assert wrong == (-6, "Terminal: Authorization failed") == (
+        constants.RES_E_AUTH_FAILED, wrong.description)
+    assert wrong.data == {"reason": "the token is bound to 5012345@MTG-Demo, not 7@MTG-Demo",
+                          "login": 5012345, "server": "MTG-Demo"}
+    assert terminal_mismatch(terminal, None, "Other") == (-6, "Terminal: Authorization failed")
 
 
 def test_outcome_data_names_the_lost_orders_client_id() -> None:
     """A lost order_send reports its client_id; any other lost call has no data."""
     assert outcome_data({"request": {"action": 1, "client_id": "c9"}}) == {"client_id": "c9"}
     assert outcome_data({"symbol": "EURUSD"}) is None and outcome_data(None) is None
+
+
+def test_a_stream_tick_is_the_packages_tick_with_the_symbol_first() -> None:
+    """The tick notification's record mirrors the one declaration of the tick, the package's
+    Tick (its fields, in its order), between the symbol and the stream's own fields."""
+    assert StreamTick._fields == ("symbol", *Tick._fields, "conflated", "seq")

@@ -4,13 +4,20 @@ audit`` (:func:`audit`), any command from the repository's root (:func:`run`, th
 the demo's tests), a device's config file for remote mode (:func:`device_config`), and reading
 a child's output until a line appears (:func:`read_until`).
 
+The README's quick start is installed as it says, into an environment of its own
+(:func:`quick_start_python`), so the examples run on exactly what it installs.
+
 Several test modules run the same commands the same way, so they live here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import shlex
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -75,3 +82,43 @@ async def read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
             assert line, seen.decode()
             seen += line
     return seen
+
+
+#: What the quick-start environment is made from, besides its install line: the projects'
+#: metadata (their code is installed editable, so it is always this checkout's).
+_QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml")
+
+
+def readme_demo_install() -> list[str]:
+    """What the README's demo line gives ``pip install``: ``python3 -m venv .venv &&
+    .venv/bin/pip install ARGS && .venv/bin/mtgateway demo``."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [line] = [line for line in readme.splitlines()
+              if "pip install" in line and "mtgateway demo" in line]
+    [install] = [part for part in line.split("&&") if "pip install" in part]
+    words = shlex.split(install)
+    return words[words.index("install") + 1:]
+
+
+def quick_start_python(cache: Path) -> Path:
+    """The interpreter of a virtual environment made as the README's quick start makes
+    ``.venv`` (``python3 -m venv``, then its demo line's ``pip install``, run from the
+    repository's root, from the package index), under ``cache``; made on first use, and reused
+    while that line and the projects' metadata are the same (the installs are editable, so the
+    code is this checkout's)."""
+    install = readme_demo_install()
+    key = hashlib.sha256("\n".join(install).encode() + b"".join(
+        (ROOT / name).read_bytes() for name in _QUICK_START_SOURCES)).hexdigest()[:12]
+    env_dir = cache / f"quick-start-{key}"
+    python = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    if (env_dir / "installed").is_file():
+        return python
+    for made in cache.glob("quick-start-*"):  # this one, half made, or an out-of-date one
+        shutil.rmtree(made, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    for argv in ([sys.executable, "-m", "venv", str(env_dir)],
+                 [str(python), "-m", "pip", "install", "--quiet", *install]):
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
+    (env_dir / "installed").write_text(key)
+    return python

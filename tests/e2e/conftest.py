@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 import pytest
@@ -235,6 +238,47 @@ async def running_demo(state_file: Path, *extra: str
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@contextlib.contextmanager
+def demo_process(state_file: Path, *extra: str,
+                 command: Sequence[str | Path] = (sys.executable, "-m", "gateway"),
+                 ) -> Iterator[bytes]:
+    """``mtgateway demo`` on free ports, ready (its state file written); yields what it printed
+    up to its "Running." line. Without a loop, for a module-scoped fixture one demo serves (a
+    process per test costs ~2 s). ``extra``: more demo options; ``command``: the ``mtgateway``
+    command to run it with (another environment's). Waits for "Running." at most
+    ``WAIT_S * 2``: the lines are read by a thread, so a silent demo fails the wait instead of
+    hanging it."""
+    proc = subprocess.Popen(
+        [*map(str, command), "demo", "--http-port", "0", "--bridge-port", "0",
+         "--state-file", str(state_file), *extra], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    lines: queue.Queue[bytes] = queue.Queue()
+
+    def read(out: IO[bytes]) -> None:  # to the end: a full pipe would stop the demo
+        for line in out:
+            lines.put(line)
+        lines.put(b"")
+    reader = threading.Thread(target=read, args=(proc.stdout,), daemon=True)
+    reader.start()
+    try:
+        output = b""
+        while b"Running." not in output:
+            try:
+                line = lines.get(timeout=WAIT_S * 2)
+            except queue.Empty:
+                raise AssertionError(
+                    f"the demo said no 'Running.':\n{output.decode()}") from None
+            assert line, output.decode()
+            output += line
+        yield output
+    finally:
+        proc.kill()
+        proc.wait()
+        reader.join()
+        proc.stdout.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -82,23 +83,41 @@ async def test_trickling_sockets_cannot_deny_service(tmp_path: Path) -> None:
             await _close_all(tricklers)
 
 
-async def test_authenticated_connections_leave_last(tmp_path: Path) -> None:
-    """Newcomers displace idle unauthenticated connections before an idle connection that
-    carried a valid token, though that one has been idle the longest; it keeps working."""
+async def _a_token_holder_leaves_last(tmp_path: Path, request: Callable[[Daemon], bytes]
+                                      ) -> None:
+    """Four connections at most: a token holder's (``request``, kept alive), idle the
+    longest, stays open and served while three newcomers displace the three idle
+    unauthenticated ones."""
     async with running_daemon(tmp_path, max_connections=4) as daemon:
         reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
-        keep_alive = post(b"127.0.0.1", daemon.token).replace(b"Connection: close\r\n", b"")
-        writer.write(keep_alive)
+        writer.write(request(daemon))
         assert status(await _response(reader)) == 200
         others = [await _idle_health(daemon.http_port) for _ in range(3)]
         newcomers = [await _idle_health(daemon.http_port) for _ in range(3)]
         try:
             for old_reader, _ in others:
                 assert await _closed(old_reader)
-            writer.write(keep_alive)  # idle the longest, yet still open and served
+            writer.write(request(daemon))  # idle the longest, yet still open and served
             assert status(await _response(reader)) == 200
         finally:
             await _close_all([(reader, writer), *others, *newcomers])
+
+
+async def test_authenticated_connections_leave_last(tmp_path: Path) -> None:
+    """Newcomers displace idle unauthenticated connections before an idle connection that
+    carried a valid token, though that one has been idle the longest; it keeps working."""
+    await _a_token_holder_leaves_last(tmp_path, lambda daemon: post(
+        b"127.0.0.1", daemon.token).replace(b"Connection: close\r\n", b""))
+
+
+async def test_a_rest_client_with_a_valid_token_leaves_last(tmp_path: Path) -> None:
+    """A REST client (``/api``) that showed a valid token ranks as authenticated: newcomers
+    displace the idle unauthenticated connections first, though it has been idle the longest
+    (issue 45: the REST door never marked its connection, so a token holder there was
+    evicted first, as if it had no token)."""
+    await _a_token_holder_leaves_last(tmp_path, lambda daemon: (
+        b"GET /api/test/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        + daemon.token.encode() + b"\r\n\r\n"))
 
 
 async def _unauthenticated_body(port: int) -> Connection:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
+from ea_bridge import TICK_ROW
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth import generate_token
-from gateway.keys import TERMINALS
+from gateway.hub import StreamKey
+from gateway.keys import HUB, TERMINALS
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
 
 ACCOUNT_FIELDS = {
@@ -111,23 +115,36 @@ async def test_client_and_ea_tokens_must_be_the_same_record(
 
 async def test_ticks_stream_from_the_ea_into_the_daemon(daemon: Daemon,
                                                         emulator: EmulatedTerminal) -> None:
-    """Live ticks arrive over the bridge, equal the market's, and agree with symbol_info_tick."""
-    directory = daemon.app[TERMINALS]
+    """Live ticks arrive over the bridge, equal the market's, reach the daemon's stream hub
+    under the EA session's key, and agree with symbol_info_tick."""
     before = (await daemon.call("symbol_info_tick", {"symbol": "BTCUSD"}))["result"]
-    async with asyncio.timeout(WAIT_S):
-        while True:  # each pass is a real round trip to the EA, not a sleep
-            state = directory.state(TERMINAL)
-            last = state.last_ticks.get("BTCUSD") if state else None
-            if last is not None and last[0] > before["time_msc"]:
-                break
-            await daemon.call("ping")
-    market_tick = emulator.market.tick_at("BTCUSD", last[0])
+    session = daemon.bridge.session(TERMINAL)
+    assert session is not None
+    arrived = asyncio.Event()
+    client = daemon.app[HUB].connect(StreamKey(session.terminal, session.token_id),
+                                     wake=arrived.set)
+    client.subscribe("ticks", ["BTCUSD"])
+    last: dict[str, Any] | None = None
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while last is None or last["time_msc"] <= before["time_msc"]:
+                await arrived.wait()
+                arrived.clear()
+                for frame in client.take():
+                    last = orjson.loads(frame)["params"]
+    finally:
+        daemon.app[HUB].disconnect(client)
+    assert last is not None
+    market_tick = emulator.market.tick_at("BTCUSD", last["time_msc"])
     assert market_tick is not None
-    assert last == [market_tick.time_msc, market_tick.bid, market_tick.ask, market_tick.last,
-                    market_tick.volume, market_tick.flags, market_tick.volume_real]
+    assert [last[name] for name in TICK_ROW] == [
+        market_tick.time_msc, market_tick.bid, market_tick.ask, market_tick.last,
+        market_tick.volume, market_tick.flags, market_tick.volume_real]
     after = (await daemon.call("symbol_info_tick", {"symbol": "BTCUSD"}))["result"]
-    assert after["time_msc"] >= last[0]
+    assert after["time_msc"] >= last["time_msc"]
+    state = daemon.app[TERMINALS].state(TERMINAL)
     assert state is not None and state.connected and state.events_missed == 0
+    assert state.ticks_received > 0
 
 
 @pytest.mark.parametrize("headers, reason", [

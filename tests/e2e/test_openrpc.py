@@ -3,6 +3,7 @@ shipped as a file, matching docs/api.md, and telling the truth about real answer
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -18,8 +19,9 @@ from referencing.jsonschema import DRAFT7
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.hub import Channel
 from gateway.methods import method_table
-from gateway.openrpc import RESULTS, WS_METHODS, build_document, undocumented
+from gateway.openrpc import NOTIFICATIONS, RESULTS, WS_METHODS, build_document, undocumented
 from tests.e2e.conftest import WAIT_S, Daemon
+from tests.e2e.wskit import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENRPC_DIR = ROOT / "docs" / "openrpc"
@@ -54,16 +56,17 @@ def test_the_document_is_valid_openrpc() -> None:
 
 
 def test_no_schema_takes_the_place_of_another_of_its_name() -> None:
-    """``order_check``'s request is the params model (a position at least 1, nothing
-    required but the action), and its result's echoed request is the MT5 record, each under its
-    own component: before, the record replaced the params model under ``TradeRequest`` (found
-    by tests/e2e/test_fuzz_rpc.py, which sent the record's position 0)."""
+    """``order_check``'s request is the params model (a position of 0, "none", or more;
+    nothing required but the action), and its result's echoed request is the MT5 record, each
+    under its own component: before, the record replaced the params model under
+    ``TradeRequest`` (found by tests/e2e/test_fuzz_rpc.py, which sent the record's position 0,
+    then refused)."""
     document = build_document(method_table())
     schemas = document["components"]["schemas"]
     check = next(m for m in document["methods"] if m["name"] == "order_check")
     asked = schemas[check["params"][0]["schema"]["$ref"].rsplit("/", 1)[1]]
     assert asked["required"] == ["action"]
-    assert asked["properties"]["position"]["anyOf"][0]["minimum"] == 1
+    assert asked["properties"]["position"]["anyOf"][0]["minimum"] == 0
     echoed = schemas["OrderCheckResult"]["properties"]["request"]["$ref"].rsplit("/", 1)[1]
     assert echoed != check["params"][0]["schema"]["$ref"].rsplit("/", 1)[1]
     assert "position" in schemas[echoed]["required"]
@@ -229,3 +232,36 @@ def test_the_subscribe_channels_are_the_hubs() -> None:
     subscribe = next(m for m in document["methods"] if m["name"] == "subscribe")
     channel = next(p for p in subscribe["params"] if p["name"] == "channel")
     assert channel["schema"]["enum"] == [c.value for c in Channel]
+
+
+async def test_notifications_match_their_models(daemon: Daemon,
+                                                emulator: EmulatedTerminal) -> None:
+    """Every notification a real daemon streams from the emulated terminal (a tick, a book,
+    the terminal's state, a trade event, a candle snapshot and a candle, and a trade event
+    carrying each kind of record) validates against the model ``rpc.discover`` documents for
+    it, which is built from the client's stream record: a field added or missing on either
+    side fails."""
+    async with connect(daemon) as ws:
+        await ws.result("market_book_add", ["BTCUSD"])
+        for params in ({"channel": "ticks", "symbols": ["BTCUSD"]},
+                       {"channel": "book", "symbols": ["BTCUSD"]}, {"channel": "terminal"},
+                       {"channel": "trades"},
+                       {"channel": "candles", "symbol": "BTCUSD", "timeframe": "TIMEFRAME_M1",
+                        "count": 2}):
+            await ws.result("subscribe", params)
+        await ws.result("order_send", {"request": {"action": 1, "symbol": "BTCUSD",
+                                                   "volume": 0.01, "type": 0}})
+        await ws.result("order_send", {"request": {
+            "action": "TRADE_ACTION_PENDING", "symbol": "BTCUSD", "volume": 0.01,
+            "type": "ORDER_TYPE_BUY_LIMIT", "price": 1000.0}})
+        seen: set[str] = set()
+        records: set[str] = set()
+        async with asyncio.timeout(WAIT_S):
+            while not (seen >= set(NOTIFICATIONS)
+                       and records == {"order", "deal", "position", "account"}):
+                note = ws.notes.popleft() if ws.notes else await ws.receive()
+                method, params = note["method"], note["params"]
+                NOTIFICATIONS[method].model_validate(params, strict=True)
+                seen.add(method)
+                records |= {name for name in ("order", "position", "deal", "account")
+                            if method == "trade_event" and name in params}

@@ -162,3 +162,43 @@ async def test_every_door_refuses_in_the_contracts_order(tmp_path: Path) -> None
                 if got != want:
                     wrong.append((" + ".join(names), door, got, want))
         assert wrong == [], "\n".join(map(str, wrong))
+
+
+def _post(path: bytes, token: str | None, *, content_type: bytes = b"application/json",
+          body: bytes = b"{}", length: int | None = None, chunked: bool = False) -> bytes:
+    """A ``POST`` to ``path`` with a JSON body (declared ``length``, or sent chunked)."""
+    head = b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + content_type
+    if token is not None:
+        head += b"\r\nAuthorization: Bearer " + token.encode()
+    if chunked:
+        return (head + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body)
+                + body + b"\r\n0\r\n\r\n")
+    declared = len(body) if length is None else length
+    return head + b"\r\nContent-Length: %d\r\n\r\n" % declared + body
+
+
+async def test_the_other_doors_take_the_body_rungs_in_the_same_order(tmp_path: Path) -> None:
+    """The REST mirror and the client challenge go through the same door as ``/rpc``: the
+    content type (415), the declared size (413), the body deadline (408) and the size read
+    (413, chunked) in the ladder's order, each door with its own limit (64 KiB; the
+    challenge's 1 KiB), all before the bearer token (401) on the REST mirror. Before the door
+    each wrote these rungs by hand."""
+    settings = {"auth_failure_limit": 100_000, "body_timeout_s": 0.3}
+    async with running_daemon(tmp_path, **settings) as daemon:
+        rest = b"/api/trades/history/1"
+        token, bad = daemon.token, "mtgw_not_a_token"
+        cases = [
+            (rest, _post(rest, bad, content_type=b"text/plain"), 415),
+            (rest, _post(rest, bad, length=70_000, body=b""), 413),
+            (rest, _post(rest, bad, length=100), 408),
+            (rest, _post(rest, token, chunked=True, body=b" " * 70_000), 413),
+            (rest, _post(rest, bad), 401),
+            (b"/auth/challenge", _post(b"/auth/challenge", None, content_type=b"text/plain"),
+             415),
+            (b"/auth/challenge", _post(b"/auth/challenge", None, length=1025, body=b""), 413),
+            (b"/auth/challenge", _post(b"/auth/challenge", None, length=100), 408),
+            (b"/auth/challenge", _post(b"/auth/challenge", None, chunked=True,
+                                       body=b" " * 1025), 413),
+        ]
+        got = [(path, await first_status(daemon, b"", request)) for path, request, _ in cases]
+        assert got == [(path, want) for path, _, want in cases]

@@ -206,7 +206,9 @@ async def test_read_only_token_cannot_send(daemon: Daemon, broker: EmulatedTermi
     ({**BUY, "comment": "x" * 32}, "request.comment"),
     ({**BUY, "client_id": "has space"}, "request.client_id"),
     ({**BUY, "client_id": "x" * 25}, "request.client_id"),
-    ({**BUY, "position": 0}, "request.position"),
+    ({**BUY, "position": -1}, "request.position"),
+    ({**BUY, "volume": 0}, "request.volume"),
+    ({**BUY, "action": "TRADE_ACTION_SLTP", "order": -1}, "request.order"),
     ({**BUY, "expiration": "not a time"}, "request.expiration"),
     ({k: v for k, v in BUY.items() if k != "action"}, "request.action"),
 ])

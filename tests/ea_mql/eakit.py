@@ -1,6 +1,8 @@
 """The MQL5 EA, compiled as C++ and run as a process: what the EA tests and the bench share.
 
-* :func:`build_ea` runs ``kit/mqlpp.py`` over ``ea_bridge/mql/MQL5`` and compiles the result
+* :func:`build_ea` runs ``kit/mqlpp.py`` over ``ea_bridge/mql/MQL5`` (first the language gate,
+  ``kit/mqlgate.py``: what MetaEditor refuses fails the build here, naming file, line and word),
+  and compiles the result
   with ``g++ -Werror`` and MetaEditor's warnings' nearest equivalents (conversion, shadowing,
   sign comparison; ``[[nodiscard]]`` where MetaEditor says "return value of 'OrderSend' should
   be checked") against the kit: ``kit/common/`` (the language as MQL4 and MQL5 share it, the
@@ -57,7 +59,7 @@ class BuildError(RuntimeError):
 
 def _sources() -> list[Path]:
     return sorted([*MQL5_DIR.rglob("*.mq5"), *MQL5_DIR.rglob("*.mqh"), *KIT.rglob("*.h"),
-                   *KIT.rglob("*.cpp"), *KIT.rglob("*.py")])
+                   *KIT.rglob("*.cpp"), *KIT.rglob("*.py"), *KIT.rglob("*.toml")])
 
 
 def source_hash() -> str:
@@ -104,7 +106,8 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path =
     A/B); returns the binary (cached by source hash).
 
     Raises:
-        BuildError: mqlpp refused a construct, or g++ failed (its output is the message).
+        BuildError: the language gate refused the source, or g++ failed (their output is the
+            message).
     """
     if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
         raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "
@@ -136,6 +139,16 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path =
         return binary
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def build_probe(work: Path, source: str) -> Path:
+    """A one-file Expert Advisor (``source``, the MQL5 text) built against the kit in ``work``:
+    the kit's own tests run such probes to show one behaviour of the kit."""
+    tree = work / "MQL5"
+    (tree / "Experts").mkdir(parents=True)
+    (tree / "Include").mkdir()
+    (tree / "Experts" / "Probe.mq5").write_text(source, encoding="utf-8")
+    return build_ea(tree, work / "bin")
 
 
 def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 60,

@@ -2,9 +2,10 @@
 
 The MT4 EA is ``ea_bridge/mql/MQL4`` plus the includes it shares with the MQL5 EA
 (``gateway.eafiles.SHARED_INCLUDES``, which ``mtgateway ea install`` copies the same way). They
-are put together in one tree, run through ``kit/mqlpp.py --lang mql4`` (which checks MQL4's own
-rules: ``#property strict``, its property names, ``#import "ws2_32.dll"`` declarations against
-the kit's model of the DLL) and compiled with the same flags as the MQL5 EA against
+are put together in one tree, run through ``kit/mqlpp.py --lang mql4`` (first the language
+gate, ``kit/mqlgate.py``, with MQL4's words: its reserved words, ``#property strict``, its
+property names; then ``#import "ws2_32.dll"`` declarations are held to the kit's model of the
+DLL) and compiled with the same flags as the MQL5 EA against
 ``kit/common`` and ``kit/mql4`` (MetaTrader 4: its trade pool, MarketInfo, Winsock). The binary
 is cached under the hash of every source. :class:`tests.ea_mql.eakit.CompiledEA` runs it.
 """
@@ -33,7 +34,8 @@ CXXFLAGS4 = (*CXXFLAGS, "-DMQL_LANG_MQL4")
 def _sources() -> list[Path]:
     shared = [MQL5_DIR / rel for rel in SHARED_INCLUDES]
     return sorted([*MQL4_DIR.rglob("*.mq4"), *MQL4_DIR.rglob("*.mqh"), *shared,
-                   *(KIT / "common").rglob("*.h"), *(KIT / "mql4").rglob("*"), KIT / "mqlpp.py"])
+                   *(KIT / "common").rglob("*.h"), *(KIT / "mql4").rglob("*"), KIT / "mqlpp.py",
+                   KIT / "mqlgate.py", *(KIT / "lang").glob("*.toml")])
 
 
 def source_hash() -> str:
@@ -60,7 +62,8 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
     """Preprocess and compile the MT4 EA; returns the binary (cached by source hash).
 
     Raises:
-        BuildError: mqlpp refused a construct, or g++ failed (its output is the message).
+        BuildError: the language gate refused the source, or g++ failed (their output is the
+            message).
     """
     if shutil.which("g++") is None or not Path("/usr/include/openssl/sha.h").exists():
         raise BuildError("the EA tests compile the EA with g++ against OpenSSL: install them "

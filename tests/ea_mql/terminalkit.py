@@ -1,7 +1,9 @@
 """The kit's terminal as the fault and rule tests of the MQL5 EA set it up and watch it: the
 reference terminal with a position already open (:func:`with_open_position`), a history call
-held while a ping overtakes it (:func:`held_then_answered`), and the trade events a bridge
-listener recorded (:func:`trades`).
+held while a ping overtakes it (:func:`held_then_answered`, asked again while it answers
+-32008: :func:`loaded`), the ticks of one symbol that are not on disk
+(:func:`ticks_not_on_disk`), what the kit reports (:func:`kit_lines`, :func:`history_waits`,
+:func:`spied`), and the trade events a bridge listener recorded (:func:`trades`).
 
 The terminal-fault tests, the terminal-rule tests and the MT4 EA's rule tests share these, so
 they live here.
@@ -10,12 +12,14 @@ they live here.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
-from ea_bridge import Bridge
+from ea_bridge import Bridge, EAError
 from tests.bridgekit import RecordingListener
 from tests.e2e.conftest import TERMINAL, WAIT_S
-from tests.ea_mql.conftest import reference_terminal
+from tests.ea_mql.conftest import make_fixture, reference_terminal
+from tests.ea_mql.eakit import CompiledEA
 
 
 def trades(listener: RecordingListener, kind: str | None = None) -> list[dict[str, Any]]:
@@ -32,6 +36,64 @@ async def held_then_answered(b: Bridge, method: str, params: dict[str, Any]) -> 
     assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
     assert not held.done(), "the history call was answered before a later ping"
     return await held
+
+
+async def loaded(b: Bridge, method: str, params: dict[str, Any], tries: int = 10) -> Any:
+    """:func:`held_then_answered`, then asked again (``tries`` calls in all) while the EA
+    answers -32008: the history is still loading after its ``HistoryWaitMs`` (4 s). Only the
+    first call must be held: once the history is there, a call is answered at once."""
+    try:
+        return await held_then_answered(b, method, params)
+    except EAError as exc:
+        if exc.code != -32008:
+            raise
+    for _ in range(tries - 2):
+        try:
+            return await b.call(TERMINAL, method, params, WAIT_S)
+        except EAError as exc:
+            if exc.code != -32008:
+                raise
+    return await b.call(TERMINAL, method, params, WAIT_S)
+
+
+async def kit_lines(ea: CompiledEA, command: str, prefix: str) -> list[str]:
+    """What the kit prints for a control ``command``, the lines starting ``KIT: <prefix> ``."""
+    seen = len(ea.lines)
+    await ea.control(command)
+    head = f"KIT: {prefix} "
+    return [x[len(head):] for x in ea.lines[seen:] if x.startswith(head)]
+
+
+async def history_waits(ea: CompiledEA) -> int:
+    """How many copies made the EA itself wait for history (the kit counts them)."""
+    [n] = await kit_lines(ea, "history_waits", "history_waits")
+    return int(n)
+
+
+async def spied(ea: CompiledEA) -> dict[str, int]:
+    """The helper's tick spies (mode 0) by symbol, with the timeframe each runs on."""
+    out: dict[str, int] = {}
+    for line in await kit_lines(ea, "indicators", "indicator"):
+        _, name, symbol, period, mode, *_ = line.split()
+        if name == "MTGateway\\Helper" and mode == "0":
+            out[symbol] = int(period)
+    return out
+
+
+def ticks_not_on_disk(tmp_path: Path, **switches: Any
+                      ) -> tuple[Path, dict[str, Any], dict[str, Any], list[int]]:
+    """A fixture whose BTCUSD ticks are on disk for the last minute only (``switches``: the
+    synchronization's, the kit's others); its path and content, the ``copy_ticks_range``
+    query for ten to two minutes ago, and the ``time_msc`` of the ticks it must answer."""
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, **switches)
+    now_ms = fx["now_ms"]
+    query = {"symbol": "BTCUSD", "date_from": (now_ms - 600_000) / 1000,
+             "date_to": (now_ms - 120_000) / 1000, "flags": -1}
+    want = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"]
+            if now_ms - 600_000 <= t[0] <= now_ms - 120_000]
+    assert want
+    return path, fx, query, want
 
 
 def with_open_position(volume: float = 0.02) -> tuple[Any, int]:

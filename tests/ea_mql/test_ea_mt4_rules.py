@@ -1,6 +1,7 @@
 """What the MQL4 reference says MetaTrader 4 does that the kit models since the second EA review,
 and what the MT4 EA does about it (docs/terminal.md, "The second review's findings"): the trade
-server refuses a price or a stop that is not rounded to the symbol's digits (C4-1, D4-1), the
+server refuses a price or a stop that is not rounded to the symbol's digits (C4-1, D4-1) or
+lies between two of its ticks, 0-digit symbols included (C4-3, E-8, D-4, the third review), the
 ticket list arrives after the login (E4-6, D4-3), and an EA with OnTick hears the chart symbol's
 quotes as they come (E4-3). Each test fails on the EA before those fixes. The "Allow DLL imports"
 hint that must stay on the chart (C4-2, D4-4) is
@@ -21,7 +22,7 @@ from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
 from tests.ea_mql.conftest import TOKEN
 from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4
-from tests.ea_mql.mt4kit import fixture4, trades
+from tests.ea_mql.mt4kit import coarse_symbol, fixture4, trades
 from tests.ea_mql.terminalkit import with_open_position
 
 POINT = 0.01  # BTCUSD: 2 digits
@@ -91,6 +92,46 @@ async def test_prices_and_stops_are_rounded_to_the_symbols_digits(
     assert placed["retcode"] == 10008, placed
     order = (await tickets(ea))[placed["order"]]
     assert (order["open_price"], order["sl"]) == (round(limit, 2), round(limit_sl, 2))
+
+
+async def test_prices_of_a_symbol_in_whole_points_go_on_its_ticks(
+        daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+    """C4-3, E-8, D-4: JP225 is quoted with 0 digits and moves in steps of 5 points, as
+    index CFDs are. The old EA "normalized" its stops to 1 digit (SymbolDigits turned 0 into
+    1), which MT4 refuses (130), and never to the tick size; the kit's server now refuses a
+    price between two ticks as a broker's does. The EA puts price, stops and take-profit on
+    the symbol's ticks: the buy, the stop change and the pending order all execute there."""
+    path, fixture = fixture4(tmp_path)
+    coarse_symbol(fixture, "JP225", like="BTCUSD", tick=5.0)
+    path.write_text(json.dumps(fixture), encoding="utf-8")
+
+    def grid(x: float) -> float:
+        return float(round(x / 5) * 5)
+
+    async with CompiledEA(ea4_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        tick = await ok(daemon, "symbol_info_tick", ["JP225"])
+        assert tick["bid"] % 5 == 0
+        sl, tp = tick["bid"] * 0.95 + 1.37, tick["bid"] * 1.05 - 0.6
+        sent = await ok(daemon, "order_send", {"request": {
+            "action": 1, "type": 0, "symbol": "JP225", "volume": 0.01, "sl": sl, "tp": tp,
+            "client_id": "coarse-1"}})
+        assert sent["retcode"] == 10009, sent
+        book = await tickets(ea)
+        assert (book[sent["order"]]["sl"], book[sent["order"]]["tp"]) == (grid(sl), grid(tp))
+        new_sl = tick["bid"] * 0.97 - 2.2
+        moved = await ok(daemon, "order_send", {"request": {
+            "action": 6, "symbol": "JP225", "position": sent["order"], "sl": new_sl, "tp": tp,
+            "client_id": "coarse-2"}})
+        assert moved["retcode"] == 10009, moved
+        assert (await tickets(ea))[sent["order"]]["sl"] == grid(new_sl)
+        limit = tick["ask"] * 0.9 + 3.1
+        placed = await ok(daemon, "order_send", {"request": {
+            "action": 5, "type": 2, "symbol": "JP225", "volume": 0.01, "price": limit,
+            "sl": limit - 101.3, "client_id": "coarse-3"}})
+        assert placed["retcode"] == 10008, placed
+        order = (await tickets(ea))[placed["order"]]
+        assert (order["open_price"], order["sl"]) == (grid(limit), grid(limit - 101.3))
 
 
 async def test_tickets_that_arrive_after_the_login_are_not_announced(

@@ -4,12 +4,13 @@ compiles."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from gateway.eafiles import EA4_FILES, SHARED_INCLUDES
-from tests.ea_mql.eakit import MQL5_DIR, mtgateway
+from tests.ea_mql.eakit import MQL5_DIR, ROOT, mtgateway
 from tests.ea_mql.eakit4 import MQL4_DIR, build_ea4
 
 
@@ -20,6 +21,25 @@ def test_the_shipped_mt4_file_list_is_the_whole_ea() -> None:
     assert on_disk == sorted(EA4_FILES)
     assert all((MQL5_DIR / rel).is_file() and not (MQL4_DIR / rel).exists()
                for rel in SHARED_INCLUDES)
+
+
+def test_every_dll_the_mt4_ea_imports_is_named_where_an_owner_reads() -> None:
+    """E-7: the EA imports ws2_32.dll and advapi32.dll (RtlGenRandom), and the terminal shows
+    both in its Dependencies tab when the EA is attached; its header, its
+    ``#property description`` and docs/terminal.md's MetaTrader 4 section named only the
+    first ("the one DLL it imports"). Each DLL an ``#import`` names is in all three."""
+    sources = "".join(p.read_text(encoding="utf-8") for p in MQL4_DIR.rglob("*.mq*"))
+    dlls = set(re.findall(r'^#import "([^"]+\.dll)"', sources, re.MULTILINE))
+    assert dlls == {"ws2_32.dll", "advapi32.dll"}
+    ea = (MQL4_DIR / "Experts" / "MTGateway.mq4").read_text(encoding="utf-8")
+    header = ea[:ea.index("#property")]
+    [description] = re.findall(r'^#property description "(.*)"$', ea, re.MULTILINE)
+    docs = (ROOT / "docs" / "terminal.md").read_text(encoding="utf-8")
+    mt4 = docs[docs.index("## MetaTrader 4"):]
+    mt4 = mt4[:mt4.index("### Install, compile, attach")]
+    for dll in dlls:
+        assert dll in header and dll in description and dll in mt4, dll
+    assert "the one DLL" not in mt4
 
 
 # A whole uncached build of the installed tree: on a loaded 2-core machine g++ alone can pass

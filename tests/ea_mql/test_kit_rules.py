@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ea_mql.eakit import MQL5_DIR, BuildError, build_ea
+from tests.ea_mql.eakit import KIT, MQL5_DIR, BuildError, build_ea
 
 EXPERT = "Experts/MTGateway.mq5"
 METHODS = "Include/MTGateway/Methods5.mqh"
@@ -66,5 +68,27 @@ def test_array_initialize_takes_only_the_types_the_reference_lists(tmp_path: Pat
     MetaEditor may (the MT4 EA's sockaddr used it; ArrayFill lists uchar)."""
     tree = _edited(tmp_path, [("Include/MTGateway/Crypto.mqh", "ArrayFill(k, 0, 64, 0);",
                                "ArrayInitialize(k, 0);")])
-    with pytest.raises(BuildError, match="ArrayInitialize has no overload for this element type"):
+    refused = r"no matching function for call to .ArrayInitialize\(MqlArray<unsigned char>&"
+    with pytest.raises(BuildError, match=refused):
         build_ea(tree, tmp_path / "bin")
+
+
+HELPER_RESOURCE = '#resource "\\\\Indicators\\\\MTGateway\\\\Helper.ex5"'
+
+
+@pytest.mark.parametrize(("line", "why"), [
+    ('#resource "\\\\Indicators\\\\MTGateway\\\\' + "H" * 40 + '.ex5"', "at most 63 characters"),
+    ('#resource "..\\\\Indicators\\\\MTGateway\\\\Helper.ex5"', "no '..\\'"),
+    ('#resource "\\\\Images\\\\logo.bmp"', "indicators only"),
+    ('#resource "\\\\Indicators\\\\MTGateway\\\\Other.ex5"',
+     "resource file 'Indicators\\MTGateway\\Other.ex5' not found"),
+], ids=["long", "dotdot", "not_an_indicator", "missing"])
+def test_a_resource_the_reference_does_not_take_is_refused(tmp_path: Path, line: str,
+                                                           why: str) -> None:
+    """E-6: the EA carries its helper as ``#resource``; the kit takes what the reference's
+    Resources page allows (a path of at most 63 characters, without '..\\' or ':\\', whose
+    file exists: a missing one fails the compile) and, of it, indicators only."""
+    tree = _edited(tmp_path, [(EXPERT, HELPER_RESOURCE, line)])
+    run = subprocess.run([sys.executable, str(KIT / "mqlpp.py"), "--lang", "mql5", str(tree),
+                          str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    assert run.returncode == 2 and why in run.stderr and EXPERT in run.stderr, run.stderr

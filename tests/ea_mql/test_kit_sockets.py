@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.ea_mql.conftest import make_fixture
-from tests.ea_mql.eakit import build_ea
+from tests.ea_mql.eakit import build_probe
 
 #: Bytes the peer sends one at a time, each after the probe has taken the one before.
 BYTES = 3000
@@ -64,11 +64,7 @@ int OnInit()
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = tmp_path_factory.mktemp("probe") / "MQL5"
-    (tree / "Experts").mkdir(parents=True)
-    (tree / "Include").mkdir()
-    (tree / "Experts" / "Probe.mq5").write_text(PROBE, encoding="utf-8")
-    return build_ea(tree, tree.parent / "bin")
+    return build_probe(tmp_path_factory.mktemp("probe"), PROBE)
 
 
 @pytest.mark.timeout(120)

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal
+from gateway.authority.service import AccountRegistration
+from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
 from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, make_fixture, reference_terminal
 from tests.ea_mql.eakit import ROOT, CompiledEA
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4
@@ -85,6 +86,32 @@ async def test_the_check_passes_on_the_compiled_mt4_ea(
         await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
         code, out, _, data = await check(daemon, tmp_path, "--trade")
     assert_all_pass(code, out, data, "MT4", trading=True)
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("execution", [
+    {"filling_mode": 2},                       # IOC only: FOK answers 10030
+    {"trade_exemode": 1, "filling_mode": 1},   # Instant execution: no price answers 10015
+], ids=["ioc_only", "instant_execution"])
+async def test_the_check_trades_what_the_symbol_allows_under_the_default_risk_policy(
+        daemon: Daemon, ea_binary: Path, tmp_path: Path, execution: dict[str, int]) -> None:
+    """CS-1/D-5: every symbol of the compiled MT5 EA's terminal allows IOC only, or is in
+    Instant execution, and the account is registered with the console's default risk policy
+    (a stop required, 1 % of equity). The old check sent no price, no filling and no stop:
+    its order_check found "no symbol to trade" (10015 in Instant execution) or its orders
+    were refused (-32012 without a stop; 10030 for FOK where the daemon did not pick the
+    filling); now every trading check passes."""
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
+        name="Checklist step 1", broker="MetaQuotes", login=LOGIN, password="", server=SERVER))
+    await daemon.cache.refresh_once()  # the record now carries the default policy
+    path, fixture = make_fixture(tmp_path, live_ticks=3000)
+    for spec in fixture["symbols"].values():
+        spec["info"].update(execution)
+    path.write_text(json.dumps(fixture), encoding="utf-8")
+    async with CompiledEA(ea_binary, path, token=daemon.token, port=daemon.bridge.port):
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        code, out, _, data = await check(daemon, tmp_path, "--trade")
+    assert_all_pass(code, out, data, "MT5", trading=True)
 
 
 async def test_trading_checks_are_refused_on_a_real_account(

@@ -21,13 +21,19 @@ from typing import Any
 
 import pytest
 
-from ea_bridge import Bridge, EAError, HeartbeatSettings
+from ea_bridge import Bridge, EAError, HeartbeatSettings, TerminalId
 from ea_bridge.connection import AuthReceived, BridgeConnection, HelloReceived
+from mtgateway.credential import TokenKeys
 from tests.bridgekit import RecordingListener, StaticVerifier, daemon_proof
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
-from tests.ea_mql.eakit import MQL5_DIR, CompiledEA, build_ea
-from tests.ea_mql.terminalkit import held_then_answered, trades, with_open_position
+from tests.ea_mql.eakit import MQL5_DIR, BuildError, CompiledEA, build_ea
+from tests.ea_mql.terminalkit import (
+    held_then_answered,
+    ticks_not_on_disk,
+    trades,
+    with_open_position,
+)
 
 Bridged = tuple[Bridge, RecordingListener]
 
@@ -415,6 +421,43 @@ async def test_trade_events_queued_when_a_send_fails_go_out_on_the_next_session(
                                         for t in trades(listener, "order_removed")))
 
 
+async def test_trade_events_of_one_account_never_go_out_for_another(
+        ea_binary: Path, tmp_path: Path) -> None:
+    """E-5: a position of account A is closed while the EA has no session (A's token no
+    longer admitted), then the user logs the terminal in to account B and pastes B's token.
+    The terminal re-initialises the EA (REASON_ACCOUNT) with its globals kept, so the old EA
+    sent A's queued close on B's session, as B's. Now it drops them (and logs it): B's
+    stream starts with B's own events."""
+    listener = RecordingListener()
+    token_b, other = "mtgw_" + "C" * 36 + "DDDDDD", TerminalId(7654321, TERMINAL.server)
+    verifier = StaticVerifier({TOKEN: (TERMINAL, "tok-1"), token_b: (other, "tok-2")})
+    b = Bridge(verifier, listener, port=0, heartbeat=HeartbeatSettings(0.5, 1.5))
+    await b.start()
+    try:
+        terminal, ticket = with_open_position()
+        path, _ = make_fixture(tmp_path, terminal, live_ticks=0)
+        async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+            await b.wait_for_terminal(TERMINAL, WAIT_S)
+            verifier.tokens.pop(TokenKeys.of(TOKEN).hint)  # A's reconnection is refused
+            await ea.control("net fail_send 1")
+            await ea.control(f"close {ticket}")
+            await ea.wait_for_chart("refused: invalid auth token")
+            await ea.control("account 7654321")
+            await ea.control(f"params AuthToken={token_b}")
+            await b.wait_for_terminal(other, WAIT_S)
+            await b.call(other, "order_send", {"request": {
+                "action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}}, WAIT_S)
+            await listener.wait_for(lambda: any(
+                t == other and n == "trade" and p["type"] == "position_opened"
+                for t, n, p, _ in listener.events))
+            on_b = [p for t, n, p, _ in listener.events if t == other and n == "trade"]
+            assert not any(ticket in (p.get("position", {}).get("ticket"),
+                                      p.get("deal", {}).get("position_id")) for p in on_b), on_b
+            assert any("trade events of account 5012345 not sent" in line for line in ea.lines)
+    finally:
+        await b.close()
+
+
 # ---- ticks as they arrive (issue 18 item 4) ------------------------------------------------------
 
 #: A slice budget no ticks event reaches (an hour): the bridge hands each event on in one call.
@@ -482,27 +525,53 @@ async def test_ticks_go_out_as_they_arrive(ea_binary: Path, tmp_path: Path, wake
     assert counts["tick"] > 0 and (counts["chart"] > 0) == wake, counts
 
 
-async def test_without_its_helper_the_ea_says_so_and_keeps_working(
-        bridge: Bridged, tmp_path: Path) -> None:
-    """The helper indicator not compiled: the EA says how to fix it, still sends every
-    symbol's ticks (on its timer), and a call needing history that is not local answers
-    -32603 naming the helper instead of waiting for ever."""
-    b, listener = bridge
+def test_the_ea_does_not_build_without_its_helper(tmp_path: Path) -> None:
+    """E-6: the EA carries its helper indicator as a resource (``#resource``), so a tree
+    without Indicators/MTGateway/Helper.mq5 does not compile, as MetaEditor refuses an EA
+    whose resource file is not found, instead of an EA that runs without its helper."""
     tree = tmp_path / "MQL5"
     shutil.copytree(MQL5_DIR, tree)
     shutil.rmtree(tree / "Indicators")
-    binary = build_ea(tree, out_dir=tmp_path / "build")
+    with pytest.raises(BuildError) as refused:
+        build_ea(tree, out_dir=tmp_path / "build")
+    assert "Experts/MTGateway.mq5" in str(refused.value)
+    assert "resource file 'Indicators\\MTGateway\\Helper.ex5' not found" in str(refused.value)
+
+
+async def test_the_ea_carries_its_helper(bridge: Bridged, ea_binary: Path,
+                                         tmp_path: Path) -> None:
+    """E-6: no compiled helper on the terminal (Indicators\\MTGateway\\Helper.ex5 never
+    compiled, deleted, or the EA's .ex5 copied to another terminal): the EA creates the one
+    it carries, so history that is not on disk still loads while it keeps answering, and the
+    other symbols' ticks still wake it. The EA that created the helper by file name answered
+    -32603 "compile Helper.mq5" and sent those ticks on its timer only."""
+    b, _ = bridge
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=1000, indicators_on_disk=[])
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await held_then_answered(b, "copy_ticks_range", query)
+        assert [r[5] for r in got["rows"]] == want
+        assert not any("cannot be created" in line for line in ea.lines)
+    assert handled(ea)["chart"] > 0  # the spies' wake-ups
+
+
+async def test_when_the_helper_cannot_be_created_the_ea_says_so_and_keeps_working(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """The terminal cannot create the helper indicator (iCustom fails): the EA says so,
+    still sends every symbol's ticks (on its timer), and a call needing history that is not
+    local answers -32603 naming the helper instead of waiting for ever."""
+    b, listener = bridge
     now_ms = reference_terminal().server_time_ms()
-    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000)
-    async with CompiledEA(binary, path, token=TOKEN, port=b.port) as ea:
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, indicators_fail=True)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         live = fx["symbols"]["BTCUSD"]["live"]
         await listener.wait_for(lambda: sum(s == "BTCUSD" for _, s, _ in listener.ticks_seen)
                                 >= len(live))
-        assert any("helper indicator MTGateway\\Helper cannot be created" in line
-                   for line in ea.lines)
+        assert any("helper indicator ::Indicators\\MTGateway\\Helper.ex5 cannot be created "
+                   "(error 4802)" in line for line in ea.lines)
         with pytest.raises(EAError) as info:
             await b.call(TERMINAL, "copy_ticks_range", {
                 "symbol": "BTCUSD", "date_from": (now_ms - 600_000) // 1000,
                 "date_to": (now_ms - 120_000) // 1000, "flags": -1}, WAIT_S)
-        assert info.value.code == -32603 and "Helper.mq5" in info.value.message
+        assert info.value.code == -32603 and "cannot create the helper" in info.value.message

@@ -14,25 +14,20 @@ from typing import Any
 from ea_bridge import Bridge
 from tests.bridgekit import RecordingListener
 from tests.e2e.conftest import TERMINAL, WAIT_S
-from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
+from tests.ea_mql.conftest import TOKEN, make_fixture
 from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.terminalkit import held_then_answered, trades, with_open_position
+from tests.ea_mql.terminalkit import (
+    held_then_answered,
+    history_waits,
+    kit_lines,
+    loaded,
+    spied,
+    ticks_not_on_disk,
+    trades,
+    with_open_position,
+)
 
 Bridged = tuple[Bridge, RecordingListener]
-
-
-async def kit_lines(ea: CompiledEA, command: str, prefix: str) -> list[str]:
-    """What the kit prints for a control ``command``, the lines starting ``KIT: <prefix> ``."""
-    seen = len(ea.lines)
-    await ea.control(command)
-    head = f"KIT: {prefix} "
-    return [x[len(head):] for x in ea.lines[seen:] if x.startswith(head)]
-
-
-async def history_waits(ea: CompiledEA) -> int:
-    """How many copies made the EA itself wait for history (the kit counts them)."""
-    [n] = await kit_lines(ea, "history_waits", "history_waits")
-    return int(n)
 
 
 async def test_bars_older_than_the_built_series_are_loaded_by_the_helper(
@@ -64,28 +59,26 @@ async def test_ticks_not_on_disk_are_synchronized_by_the_helper_not_the_ea(
     synchronization. The helper now judges from the data (the M1 bars say which minutes had
     ticks): the EA never waits in a copy and the answer holds every tick of the window."""
     b, _ = bridge
-    now_ms = reference_terminal().server_time_ms()
-    path, fx = make_fixture(tmp_path, tick_sync_ms=2000, ticks_local_from_ms=now_ms - 60_000)
-    now_ms = fx["now_ms"]
-    want = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"]
-            if now_ms - 600_000 <= t[0] <= now_ms - 120_000]
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=2000)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
-        got = await held_then_answered(b, "copy_ticks_range", {
-            "symbol": "BTCUSD", "date_from": (now_ms - 600_000) / 1000,
-            "date_to": (now_ms - 120_000) / 1000, "flags": -1})
-        assert [r[5] for r in got["rows"]] == want and want
+        got = await held_then_answered(b, "copy_ticks_range", query)
+        assert [r[5] for r in got["rows"]] == want
         assert await history_waits(ea) == 0
 
 
-async def spied(ea: CompiledEA) -> dict[str, int]:
-    """The helper's tick spies (mode 0) by symbol, with the timeframe each runs on."""
-    out: dict[str, int] = {}
-    for line in await kit_lines(ea, "indicators", "indicator"):
-        _, name, symbol, period, mode, *_ = line.split()
-        if name == "MTGateway\\Helper" and mode == "0":
-            out[symbol] = int(period)
-    return out
+async def test_a_slow_synchronization_is_not_taken_for_loaded(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """C5-4: the same range as above, but the synchronization brings its ticks after 8 s, in
+    one piece. The old helper took a first tick on disk unchanged for 3 s for "the server has
+    no older ticks", and the EA's own copy then waited for the rest of the synchronization."""
+    b, _ = bridge
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=8000)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await loaded(b, "copy_ticks_range", query)
+        assert await history_waits(ea) == 0
+        assert [r[5] for r in got["rows"]] == want
 
 
 async def test_a_symbol_back_in_market_watch_streams_from_its_return(

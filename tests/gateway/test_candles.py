@@ -4,6 +4,7 @@ closed and forming bars, and what the desk does when the terminal cannot confirm
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +13,19 @@ import pytest
 
 from ea_bridge import Hello, SessionInfo, TerminalId
 from ea_bridge.errors import EAError
-from gateway.candles import Bar, CandleDesk, CandleSpec, Series, bar_open, check_spec
+from gateway.candles import (
+    RATE_FIELDS,
+    Bar,
+    CandleDesk,
+    CandleSpec,
+    Series,
+    bar_open,
+    check_spec,
+)
 from gateway.errors import InvalidParams
 from gateway.hub import Hub, HubClient, HubLimits, StreamKey
 from mt5model.mt5 import Timeframe
+from mtgateway.stream import Rate
 
 KEY = StreamKey(TerminalId(5012345, "MTG-Demo"), "tok_a")
 #: Wednesday 2026-11-18 14:00:00 (server time).
@@ -222,3 +232,12 @@ async def test_confirmation_waits_for_the_ea_to_come_back() -> None:
     closed = [m["params"] for m in drain(client) if m["params"].get("closed")]
     assert [(p["time"], p["confirmed"], p["tick_volume"]) for p in closed] == [(T0, True, 2)]
     await desk.close()
+
+
+def test_a_bar_holds_the_one_declaration_of_mqlrates() -> None:
+    """The daemon's working bar has the fields of the client's one declaration of a bar
+    (``mtgateway.stream.Rate``), in its order, and says them under those names."""
+    assert tuple(f.name for f in dataclasses.fields(Bar)) == RATE_FIELDS == Rate._fields
+    bar = Bar(1, 1.0, 2.0, 0.5, 1.5, 10, 2, 0)
+    assert Rate._make(bar.as_dict()[name] for name in Rate._fields) == Rate(*(
+        getattr(bar, name) for name in RATE_FIELDS))

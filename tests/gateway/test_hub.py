@@ -327,16 +327,6 @@ def test_unsubscribe_stops_delivery_and_frees_the_slot() -> None:
             client.unsubscribe(bad)
 
 
-def test_malformed_rows_are_skipped_and_counted() -> None:
-    """Rows of the wrong shape are not streamed; the good rows around them are."""
-    hub = Hub()
-    client = hub.connect(A)
-    client.subscribe("ticks", ["EURUSD"])
-    hub.publish_ticks(A, "EURUSD", [row(1), [1, 2], "x", [1.5, 1, 1, 0, 0, 0, 0], row(2)])
-    assert [p["time_msc"] for p in params(drain(client))] == [1, 2]
-    assert hub.stats.malformed_rows == 3
-
-
 def test_wake_fires_when_frames_arrive() -> None:
     """The sender is woken by every publish that gives it something to take."""
     wakes: list[None] = []
@@ -391,7 +381,7 @@ def test_books_are_latest_wins_per_symbol_and_only_for_book_subscribers() -> Non
     hub.publish_book(A, "BTCUSD", [level(1, 90_000.0)])
     hub.publish_book(A, "GBPUSD", [level(1, 1.3)])
     hub.publish_book(A, "BTCUSD", [{"type": 1, "price": 2.0}])
-    assert hub.stats.malformed_rows == 1
+    assert hub.stats.malformed_books == 1
     got = params(drain(books), "book")
     assert got == [
         {"subscription": sid, "seq": 1, "symbol": "EURUSD",

@@ -10,6 +10,7 @@ from mt5model.types import (
     SYMBOL_ORDER_CLOSEBY,
     SYMBOL_ORDER_LIMIT,
     SYMBOL_TRADE_EXECUTION_INSTANT,
+    SYMBOL_TRADE_EXECUTION_REQUEST,
     SYMBOL_TRADE_MODE_CLOSEONLY,
     SYMBOL_TRADE_MODE_DISABLED,
     SYMBOL_TRADE_MODE_LONGONLY,
@@ -378,7 +379,24 @@ def test_return_filling_allowed_outside_market_execution(env: Env) -> None:
     """RETURN is refused for market orders in market execution but allowed in instant."""
     assert env.deal(BUY, 0.1, type_filling=2)["retcode"] == 10030
     env.with_spec(trade_exemode=SYMBOL_TRADE_EXECUTION_INSTANT)
-    assert env.deal(BUY, 0.1, type_filling=2)["retcode"] == 10009
+    assert env.deal(BUY, 0.1, type_filling=2, price=1.1001)["retcode"] == 10009
+
+
+@pytest.mark.parametrize("mode", [SYMBOL_TRADE_EXECUTION_REQUEST, SYMBOL_TRADE_EXECUTION_INSTANT])
+def test_request_and_instant_execution_need_the_price(env: Env, mode: int) -> None:
+    """CS-1/D-5: only market (and exchange) execution takes a market order without ``price``;
+    in request and instant execution the order and its close without one answer 10015, with
+    one they fill."""
+    env.with_spec(trade_exemode=mode)
+    request = {"action": DEAL, "symbol": "EURUSD", "volume": 0.1, "type": BUY,
+               "type_filling": 1}
+    assert env.broker.order_check(request)["retcode"] == 10015
+    result = env.broker.order_send(request)
+    assert (result["retcode"], result["comment"]) == (10015, "Invalid price")
+    opened = env.deal(BUY, 0.1, price=1.1001)
+    assert opened["retcode"] == 10009
+    assert env.deal(SELL, 0.1, position=opened["order"])["retcode"] == 10015
+    assert env.deal(SELL, 0.1, position=opened["order"], price=1.1)["retcode"] == 10009
 
 
 def test_instant_execution_requotes_beyond_deviation(env: Env) -> None:

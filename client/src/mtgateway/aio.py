@@ -30,7 +30,13 @@ import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import aiohttp
+try:
+    import aiohttp
+except ModuleNotFoundError as missing:  # the client alone needs the standard library only
+    if missing.name != "aiohttp":
+        raise
+    raise ImportError("mtgateway.aio needs aiohttp, the client's 'aio' extra: from MT "
+                      "Gateway's repository, pip install './client[aio]'") from None
 
 from . import calls
 from . import constants as c

@@ -42,7 +42,43 @@ __all__ = [
 T = TypeVar("T", bound="Record")
 
 
-class Record(tuple[Any, ...]):
+#: The class's bookkeeping, which a struct sequence has not: left out of ``dir()``.
+_BOOKKEEPING = frozenset({"_extras", "_defaults"})
+
+
+def _no_instance_dict(self: object) -> Any:
+    raise AttributeError(f"{type(self).__name__!r} object has no attribute '__dict__'")
+
+
+class _StructSequenceType(type):
+    """The type of every record: lays each out as a C struct sequence is seen from Python.
+
+    A struct sequence has no instance ``__dict__``: ``vars()`` refuses it, ``hasattr(r,
+    "__dict__")`` is false, and serialisers that prefer an object's ``__dict__`` (a common
+    fallback of agent servers and loggers) take its fields another way. So a record without
+    extras gets ``__slots__ = ()``. A record with extras must keep them per instance, and a
+    tuple subclass can only do that in its instance dictionary (non-empty ``__slots__`` are
+    refused on tuples), so its ``__dict__`` *attribute* is hidden instead: the extras are
+    still read as attributes, from the dictionary the interpreter reaches directly.
+
+    ``dir()`` of a record and of its class leaves out ``_extras`` and ``_defaults``: agent
+    servers build a record's JSON from ``dir()`` (every name not starting with ``__``), and a
+    struct sequence shows none of them.
+    """
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
+                **kwargs: Any) -> _StructSequenceType:
+        if namespace.get("_extras"):
+            namespace["__dict__"] = property(_no_instance_dict)
+        else:
+            namespace.setdefault("__slots__", ())
+        return super().__new__(mcs, name, bases, namespace, **kwargs)
+
+    def __dir__(cls) -> list[str]:
+        return sorted(set(super().__dir__()) - _BOOKKEEPING)
+
+
+class Record(tuple[Any, ...], metaclass=_StructSequenceType):
     """A struct sequence: the base of every result type.
 
     A subclass declares its tuple fields as annotations, in order; names it lists in
@@ -52,9 +88,9 @@ class Record(tuple[Any, ...]):
     ``match`` patterns; aiomql filters requests by ``TradeRequest.__match_args__``),
     ``n_fields`` / ``n_sequence_fields`` / ``n_unnamed_fields``, construction from one
     sequence and an optional mapping, read-only fields, the repr ``Name(field=value, ...)``,
-    equality and hashing as the plain tuple, and pickling as ``(cls, (tuple, extras))``.
-    ``_fields`` and ``_asdict()`` are the package's additions, which its documentation's
-    examples use.
+    equality and hashing as the plain tuple, pickling as ``(cls, (tuple, extras))``, no
+    ``__dict__`` for ``vars()``, and ``dir()`` (:class:`_StructSequenceType`). ``_fields`` and
+    ``_asdict()`` are the package's additions, which its documentation's examples use.
     """
 
     #: The tuple's field names, in order (set for each subclass from its annotations).
@@ -83,8 +119,6 @@ class Record(tuple[Any, ...]):
         cls.n_fields = len(cls._fields) + len(cls._extras)
         for index, name in enumerate(cls._fields):
             setattr(cls, name, property(itemgetter(index), doc=f"field {index}: {name}"))
-        for name in cls._extras:
-            setattr(cls, name, property(_extra(name), doc=f"outside the tuple: {name}"))
 
     def __new__(cls, sequence: Iterable[Any], extras: Mapping[str, Any] | None = None
                 ) -> Any:
@@ -96,8 +130,8 @@ class Record(tuple[Any, ...]):
         unknown = set(extras or ()) - set(cls._extras)
         if unknown:
             raise TypeError(f"{cls.__name__}() got unexpected fields {sorted(unknown)}")
-        self.__dict__.update({name: (extras or {}).get(name, default)
-                              for name, default in cls._extras.items()})
+        for name, default in cls._extras.items():
+            object.__setattr__(self, name, (extras or {}).get(name, default))
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -106,9 +140,13 @@ class Record(tuple[Any, ...]):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"readonly attribute: {type(self).__name__}.{name}")
 
+    def __dir__(self) -> list[str]:
+        """As a struct sequence's: its fields, the extras among them, no bookkeeping."""
+        return sorted((set(super().__dir__()) | set(self._extras)) - _BOOKKEEPING)
+
     def __reduce__(self) -> tuple[Any, ...]:
         """As a struct sequence pickles: the class, the tuple and the extras by name."""
-        return (type(self), (tuple(self), {name: self.__dict__[name] for name in self._extras}))
+        return (type(self), (tuple(self), {name: getattr(self, name) for name in self._extras}))
 
     def _asdict(self) -> dict[str, Any]:
         """The package's fields by name, in order."""
@@ -118,13 +156,6 @@ class Record(tuple[Any, ...]):
         inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self,
                                                                      strict=True))
         return f"{type(self).__name__}({inner})"
-
-
-def _extra(name: str) -> Any:
-    """The getter of an extra attribute (kept in the instance's ``__dict__``)."""
-    def get(self: Record) -> Any:
-        return self.__dict__[name]
-    return get
 
 
 class AccountInfo(Record):

@@ -10,6 +10,11 @@ at the place it is missing, so a consumer cannot overlook it:
 
 Conflated ticks are not a gap: the daemon merged ticks of a symbol for a slow client on
 purpose, and each tick says how many it stands for (``conflated``).
+
+These records are the stream's declaration: the daemon describes each notification
+(``rpc.discover``) with a model built from the record here, as it does for the MT5 records
+(``mtgateway.records``), and a notification's fields are read by the record's own names. A
+tick's fields are the MT5 ``Tick``'s; a bar's are :class:`Rate`'s.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .records import (
     AccountInfo,
     BookInfo,
     Record,
+    Tick,
     TradeDeal,
     TradeOrder,
     TradePosition,
@@ -34,8 +40,9 @@ __all__ = ["TRADE_EVENT_TYPES", "Candle", "CandleSnapshot", "Gap", "Rate", "SeqT
 
 
 class StreamTick(NamedTuple):
-    """One ``tick`` notification: the package's Tick fields with the symbol first, then how
-    many ticks of that symbol were merged into it (``conflated``) and its ``seq``."""
+    """One ``tick`` notification: the package's Tick fields (:class:`~mtgateway.Tick`, in its
+    order) with the symbol first, then how many ticks of that symbol were merged into it
+    (``conflated``) and its ``seq``."""
 
     symbol: str
     time: int
@@ -108,8 +115,12 @@ class Candle(NamedTuple):
 
 
 def _rate(fields: dict[str, Any]) -> Rate:
-    return Rate(fields["time"], fields["open"], fields["high"], fields["low"], fields["close"],
-                fields["tick_volume"], fields["spread"], fields["real_volume"])
+    return Rate._make(fields[name] for name in Rate._fields)
+
+
+def _tick(params: dict[str, Any]) -> StreamTick:
+    return StreamTick._make((params["symbol"], *(params[name] for name in Tick._fields),
+                             params.get("conflated", 0), params["seq"]))
 
 
 #: The ``type`` of each trade event and the record it carries, as the terminal reports them
@@ -229,10 +240,7 @@ def parse_event(method: str, params: dict[str, Any]
     """
     try:
         if method == "tick":
-            return StreamTick(params["symbol"], params["time"], params["bid"], params["ask"],
-                              params["last"], params["volume"], params["time_msc"],
-                              params["flags"], params["volume_real"],
-                              params.get("conflated", 0), params["seq"])
+            return _tick(params)
         if method == "book":
             return StreamBook(params["symbol"],
                               tuple(from_wire(BookInfo, level) for level in params["book"]),

@@ -150,17 +150,26 @@ def resolve_endpoint(url: str | None = None, token: str | None = None,
     return Endpoint(base, token)
 
 
+#: What the package's ``last_error()`` says when the account it is asked to log in to refuses
+#: (a wrong login, password or server): code that retries or re-logs in matches on the pair.
+AUTHORIZATION_FAILED: Final = "Terminal: Authorization failed"
+
+
 def terminal_mismatch(terminal: Mapping[str, Any], login: int | None,
                       server: str | None) -> LastError | None:
     """Why ``initialize(login=, server=)`` / ``login()`` fail for the token's ``terminal``
-    (``gateway_status().terminal``), or None when they name it (or nothing)."""
+    (``gateway_status().terminal``), or None when they name it (or nothing).
+
+    The failure is the package's for an account that refuses the log-in, ``(-6, 'Terminal:
+    Authorization failed')`` exactly; which account the token is bound to is in ``.data``.
+    """
     if (login is None or terminal.get("login") == login) and \
             (server is None or terminal.get("server") == server):
         return None
-    return local_error(
-        c.RES_E_AUTH_FAILED, f"the token is bound to {terminal.get('login')}@"
-        f"{terminal.get('server')}, not {login or terminal.get('login')}@"
-        f"{server or terminal.get('server')}")
+    return local_error(c.RES_E_AUTH_FAILED, AUTHORIZATION_FAILED, {
+        "reason": f"the token is bound to {terminal.get('login')}@{terminal.get('server')}, "
+                  f"not {login or terminal.get('login')}@{server or terminal.get('server')}",
+        "login": terminal.get("login"), "server": terminal.get("server")})
 
 
 def outcome_data(params: Any) -> dict[str, Any] | None:

@@ -1,20 +1,24 @@
-"""aiomql 4.0.14, the asyncio framework written for the ``MetaTrader5`` package, driven through
-its own classes as its documentation shows them: the account, a symbol with its candles, ticks
-and depth of market, an ``Order`` checked and sent, a ``SimpleTrader`` placing a trade with a
-stop loss, and the open positions and the history read back and closed.
+"""aiomql, the asyncio framework written for the ``MetaTrader5`` package (4.0.14, and its
+latest release, 4.1.2, which needs Python 3.13), driven through its own classes as its
+documentation shows them: the account, a symbol with its candles, ticks and depth of market, an
+``Order`` checked and sent, a ``SimpleTrader`` placing a trade with a stop loss, and the open
+positions and the history read back and closed.
 
-Nothing of aiomql is changed: the test runs this file in a fresh interpreter in which
-``import MetaTrader5`` resolves to ``mtgateway`` (a one-line module first on ``sys.path``), and
+Nothing of aiomql is changed: the test runs this file in an environment where ``import
+MetaTrader5`` is ``mtgateway`` through the ``mtgateway-metatrader5`` distribution, and
 ``mtgateway.initialize()`` with no argument finds the demo through ``MTGATEWAY_STATE_FILE``.
 aiomql's ``Config`` takes the demo's login and server (``AIOMQL_LOGIN``/``AIOMQL_SERVER``), as
-its ``aiomql.json`` would. Each step prints one line the test checks; any exception fails the
-run.
+its ``aiomql.json`` would. Where the two releases' APIs differ, this file asks aiomql what it
+has: 4.1 resets a trader's order once sent (so the trade is read back from the positions), and
+renamed ``Positions.close_all`` to ``close_all_positions``. Each step prints one line the test
+checks; any exception fails the run.
 """
 
 import asyncio
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 
 import MetaTrader5
 from aiomql import (
@@ -36,6 +40,7 @@ SYMBOL = os.environ.get("AIOMQL_SYMBOL", "BTCUSD")
 async def main() -> None:
     Config(root=os.getcwd(), login=int(os.environ["AIOMQL_LOGIN"]),
            server=os.environ["AIOMQL_SERVER"], password="unused", record_trades=False)
+    print("aiomql", version("aiomql"), "on Python", sys.version_info[:2])
     print("MetaTrader5 is", MetaTrader5.__name__)
     async with Account() as account:
         print("account:", account.login, account.server, account.currency,
@@ -78,14 +83,18 @@ async def main() -> None:
         stop = round(tick.bid - distance, sized.digits)
         await trader.place_trade(order_type=OrderType.BUY, sl=stop,
                                  parameters={"name": "aiomql trader"})
-        print("trader order:", trader.order.type == OrderType.BUY, trader.order.sl == stop,
-              trader.order.volume, trader.order.comment)
 
         positions = Positions()
         mine = await positions.get_positions(symbol=SYMBOL)
+        [traded] = [p for p in mine if p.comment == "aiomql trader"]
+        print("trader position:", traded.type == OrderType.BUY, traded.sl == stop,
+              traded.volume)
         comments = sorted(p.comment for p in mine)
         print("positions:", len(mine), comments, sorted({p.magic for p in mine}))
-        closed = await positions.close_all()
+        if hasattr(positions, "close_all_positions"):  # 4.1: the results of the closes
+            closed = len(await positions.close_all_positions())
+        else:  # 4.0: the number closed
+            closed = await positions.close_all()
         print("closed:", closed, len(await positions.get_positions(symbol=SYMBOL)))
 
         history = History(date_from=datetime.now(tz=UTC) - timedelta(hours=1),

@@ -13,24 +13,21 @@ guards). What is not:
                                         MetaEditor's error 189, and a C++ error here; the
                                         terminal, here the harness, sets them)
     #include <MTGateway\X.mqh>      ->  #include <MTGateway/X.mqh>
-    #property NAME value            ->  dropped once NAME is one of the language's properties
-                                        (an unknown one is refused: MetaEditor rejects it)
+    #resource "\\Indicators\\X.ex5"  ->  the program's declaration of the indicator it carries
+                                        (:func:`resource`: iCustom's "::Indicators\\X.ex5")
+    #property NAME value            ->  dropped (the gate has checked NAME)
 
-It REFUSES, with file:line and exit status 2, an unknown ``#property`` (``strict`` is MQL4's,
-not MQL5's), and what would compile in C++ but mean something else, or not compile, in
-MetaEditor: object pointers (``new``, ``*`` declarators, ``->``,
-``this.``), multi-dimensional arrays, ``input group``, C++-only words (``auto``, ``nullptr``,
-``std::``, ``namespace``, ``try``, casts with ``_cast``, ``long long``, ...), includes of
-anything but ``MTGateway\*.mqh``, and names starting with ``_`` other than MQL5's predefined
-variables (so the EA cannot reach into the kit's internals). Line numbers are kept, so
-compiler errors point at the ``.mq5``/``.mqh`` line.
+Before any rewriting, the whole tree passes the language gate (``mqlgate.py``): what MetaEditor
+refuses and C++ accepts (reserved words as names, C++-only words, pointers to built-in types,
+unknown ``#property`` names...) and what the kit cannot model (object pointers, includes other
+than the EA's own) stop the build there, every fault listed as ``file:line: 'word': why (page)``,
+exit status 2. Line numbers are kept, so compiler errors point at the ``.mq5``/``.mqh`` line.
 
-MQL4 (``--lang mql4``): its own ``#property`` names, every ``.mq4`` program must say
-``#property strict`` (the kit models strict mode only), and ``#import "ws2_32.dll"`` blocks
-become the kit's model of each declared function, checked to have exactly the declared type.
+MQL4 (``--lang mql4``): ``#import "ws2_32.dll"`` blocks become the kit's model of each declared
+function, checked to have exactly the declared type.
 
 Usage: ``python mqlpp.py [--lang mql5|mql4] SOURCE_ROOT OUT_ROOT`` (both are the language's ``MQL5``
-(or ``MQL4``) folders). A second language adds its entry to ``PROPERTIES``.
+(or ``MQL4``) folders).
 """
 
 from __future__ import annotations
@@ -39,6 +36,8 @@ import re
 import sys
 from pathlib import Path
 
+import mqlgate
+
 IDENT = r"[A-Za-z_]\w*"
 KEYWORDS = frozenset({"return", "case", "else", "delete", "new", "goto", "sizeof", "typedef",
                       "do", "operator", "struct", "class", "enum", "if", "while", "for"})
@@ -46,62 +45,22 @@ DECL = re.compile(rf"(?P<const>\bconst\s+)?\b(?P<type>{IDENT})(?:\s*(?P<ref>&)\s
                   rf"(?P<name>{IDENT})\s*\[\s*(?P<size>[A-Za-z0-9_]*)\s*\](?P<more>\s*\[)?")
 LIST = re.compile(rf"^(?P<ind>\s*)(?P<static>static\s+)?(?P<type>{IDENT})\s+"
                   rf"(?P<items>{IDENT}\s*\[\s*\]\s*(?:,\s*{IDENT}\s*\[\s*\]\s*)+);")
-PREDEFINED = frozenset({"_Symbol", "_Digits", "_Point", "_Period", "_LastError", "_StopFlag",
-                        "_UninitReason", "_RandomSeed", "_IsX64", "_AppliedTo"})
-REFUSE: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"\bnew\s+{IDENT}"), "object pointers (new) are not allowed"),
-    (re.compile(r"\bdelete\b"), "object pointers (delete) are not allowed"),
-    (re.compile(r"->"), "'->' is not MQL5"),
-    (re.compile(r"\bthis\s*\."), "use members without 'this.' (pointer '.' is MQL-only)"),
-    (re.compile(r"^\s*input\s+group\b"), "'input group' has no C++ form"),
-    (re.compile(rf"\b{IDENT}\s*\*\s*{IDENT}\s*[;=,)]"), "pointer declarators are not allowed"),
-    (re.compile(r"\b(auto|nullptr|namespace|using|try|catch|throw|constexpr|mutable|friend|"
-                r"goto|typename|noexcept|decltype|char16_t|size_t|int64_t|uint64_t|printf)\b"),
-     "C++-only word, not MQL5"),
-    (re.compile(r"\bstd\s*::"), "the C++ standard library is not MQL5"),
-    (re.compile(r"\b\w+_cast\s*<"), "C++ casts are not MQL5: use (type)value"),
-    (re.compile(r"\blong\s+long\b|\bunsigned\b|\bsigned\b"),
-     "use MQL5's long/ulong/uint instead of C++ integer spellings"),
-    (re.compile(r"\[\s*[&=]?\s*\]\s*\("), "lambdas are not MQL5"),
-]
-UNDERSCORE = re.compile(r"(?<![\w.])(_[A-Za-z]\w*)")
 INCLUDE = re.compile(r"^\s*#\s*include\s*<(?P<path>[^>]+)>\s*$")
 PROPERTY = re.compile(r"^\s*#\s*property\s+(?P<name>\w+)")
 INPUT = re.compile(rf"^(?P<ind>\s*)(?:sinput|input)\s+(?P<type>{IDENT})\s+(?P<name>{IDENT})"
                    r"\s*(?:=\s*(?P<value>[^;]+?))?\s*;\s*(?://.*)?$")
-#: The #property names each language knows (mql5.com/en/docs/basis/preprosessor/compilation);
-#: ``indicator_*N`` stands for indicator_label1, indicator_color2, ...
-PROPERTIES: dict[str, frozenset[str]] = {
-    "mql5": frozenset({
-        "copyright", "link", "version", "description", "icon", "stacksize", "library",
-        "indicator_applied_price", "indicator_chart_window", "indicator_separate_window",
-        "indicator_height", "indicator_buffers", "indicator_plots", "indicator_minimum",
-        "indicator_maximum", "indicator_label", "indicator_color", "indicator_width",
-        "indicator_style", "indicator_type", "indicator_level", "indicator_levelcolor",
-        "indicator_levelwidth", "indicator_levelstyle", "script_show_confirm",
-        "script_show_inputs", "tester_indicator", "tester_file", "tester_library", "tester_set",
-        "tester_no_cache", "tester_everytick_calculate", "optimization_chart_mode", "service"}),
-    # docs.mql4.com/basis/preprosessor/compilation: ``strict`` is MQL4's alone
-    "mql4": frozenset({
-        "copyright", "link", "version", "description", "icon", "strict", "stacksize", "library",
-        "indicator_chart_window", "indicator_separate_window", "indicator_height",
-        "indicator_buffers", "indicator_minimum", "indicator_maximum", "indicator_label",
-        "indicator_color", "indicator_width", "indicator_style", "indicator_level",
-        "indicator_levelcolor", "indicator_levelwidth", "indicator_levelstyle",
-        "script_show_confirm", "script_show_inputs", "tester_file", "tester_indicator",
-        "tester_library"}),
-}
-#: The DLLs an MQL4 program may import here: the kit models ws2_32.dll and advapi32.dll's
-#: RtlGenRandom (kit/mql4/mql4_winsock.h) and nothing else. MQL5 programs import nothing (the
-#: EA uses MQL5's own sockets).
-IMPORTS: dict[str, frozenset[str]] = {"mql5": frozenset(),
-                                      "mql4": frozenset({"ws2_32.dll", "advapi32.dll"})}
+RESOURCE = re.compile(r'^\s*#\s*resource\s+"(?P<path>[^"]*)"\s*;?\s*(?://.*)?$')
 IMPORT = re.compile(r'^\s*#\s*import\b\s*(?:"(?P<lib>[^"]*)")?\s*(?://.*)?$')
 IMPORTED = re.compile(rf"^\s*(?P<ret>{IDENT})\s+(?P<name>{IDENT})\s*\((?P<params>[^)]*)\)\s*;\s*(?://.*)?$")
 
 
 class Refused(Exception):
-    """A construct the shim cannot give MQL5 meaning to."""
+    """A construct the rewriting cannot give MQL meaning to (the gate refuses most first):
+    one line per fault, each naming file and line."""
+
+    def __init__(self, *faults: str) -> None:
+        super().__init__("\n".join(faults))
+        self.faults = faults
 
 
 def split_code(line: str, in_block: bool) -> tuple[list[tuple[str, str]], bool]:
@@ -160,62 +119,75 @@ def _literals(code: str) -> str:
     return "".join(t + "_s" if kind == "str" else t for kind, t in pieces)
 
 
-def process(path: Path, shown: str, lang: str = "mql5") -> str:
-    """The C++ form of one MQL file; raises :class:`Refused` with ``shown:line``."""
+def resource(line: str, where: str, root: Path | None) -> str | None:
+    """``#resource "<path>"`` as the kit's record of what the program carries, or None when
+    ``line`` is no such directive. The reference (mql5.com/en/docs/runtime/resources): the
+    path is at most 63 characters, has no "..\\" and no ":\\", is relative to the MQL5
+    folder when it starts with a backslash, and names the resource without that backslash;
+    a missing file fails the compile. The kit carries indicators only (an indicator's
+    ``.ex5`` is built from its ``.mq5`` under ``root``, so that is what must exist)."""
+    m = RESOURCE.match(line)
+    if not m:
+        return None
+    path = m.group("path").replace("\\\\", "\\")
+    if len(path) > 63 or "..\\" in path or ":\\" in path:
+        raise Refused(f"{where}: '#resource \"{m.group('path')}\"': a resource path has at most "
+                      "63 characters and no '..\\' or ':\\'")
+    name = path.removeprefix("\\")
+    parts = name.split("\\")
+    if not path.startswith("\\") or parts[0] != "Indicators" or not name.endswith(".ex5"):
+        raise Refused(f"{where}: '#resource \"{m.group('path')}\"': the kit carries indicators "
+                      "only, as \"\\\\Indicators\\\\<path>.ex5\"")
+    if root is not None and not root.joinpath(*parts).with_suffix(".mq5").is_file():
+        raise Refused(f"{where}: resource file '{name}' not found (no {'/'.join(parts[:-1])}/"
+                      f"{Path(parts[-1]).with_suffix('.mq5')} to build it from)")
+    line_no = where.rsplit(":", 1)[-1]
+    return (f"static const bool mqlp_resource_{line_no} = _mql_resource(MQL_PROGRAM, "
+            f"{_c_text(name)});")
+
+
+def _c_text(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None) -> str:
+    """The C++ form of one MQL file; raises :class:`Refused` with ``shown:line``. ``root``:
+    the language folder, where ``#resource`` files are looked for."""
     out: list[str] = []
     in_block = False
     importing: str | None = None
-    strict = False
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         where = f"{shown}:{no}"
         imp = IMPORT.match(line) if not in_block else None
         if imp:
             lib = (imp.group("lib") or "").lower()
-            if importing is None and lib not in IMPORTS[lang]:
-                named = imp.group("lib") or ""
-                raise Refused(f"{where}: '#import \"{named}\"': {lang.upper()} programs here "
-                              f"import only {sorted(IMPORTS[lang]) or 'nothing'}")
             importing = None if importing is not None else lib
             out.append("")
             continue
         if importing is not None:
             out.append(_imported(line, importing, where))
             continue
-        prop = PROPERTY.match(line)
-        if prop and not in_block:
-            name = re.sub(r"\d+$", "", prop.group("name"))
-            if name not in PROPERTIES[lang]:
-                raise Refused(f"{where}: '#property {prop.group('name')}' is not a property "
-                              f"of {lang.upper()}")
-            strict = strict or name == "strict"
+        if PROPERTY.match(line) and not in_block:
             out.append("")
+            continue
+        carried = resource(line, where, root) if not in_block else None
+        if carried is not None:
+            out.append(carried)
             continue
         inc = INCLUDE.match(line)
         if inc and not in_block:
             target = inc.group("path").replace("\\", "/")
-            if not target.startswith("MTGateway/"):
-                raise Refused(f"{where}: only MTGateway\\*.mqh may be included "
-                              "(no Standard Library: the shim cannot check it)")
             out.append(f"#include <{target}>")
             continue
         inp = INPUT.match(line)
         if inp and not in_block:
             kind, name = inp.group("type"), inp.group("name")
             value = _literals(inp.group("value")) if inp.group("value") else f"{kind}()"
-            for rx, why in REFUSE:
-                if rx.search(value):
-                    raise Refused(f"{where}: {why}")
             out.append(f"{inp.group('ind')}const {kind} &{name} = "
                        f"_mql_input<{kind}>(MQL_PROGRAM, \"{name}\", ({kind})({value}));")
             continue
         pieces, in_block = split_code(line, in_block)
         code_only = " ".join(t for k, t in pieces if k == "code")
-        for rx, why in REFUSE:
-            if rx.search(code_only):
-                raise Refused(f"{where}: {why}")
-        for name in UNDERSCORE.findall(code_only):
-            if name not in PREDEFINED:
-                raise Refused(f"{where}: '{name}': names starting with '_' are reserved")
         lm = LIST.match(code_only)
         if lm:
             names = re.findall(IDENT + r"(?=\s*\[)", lm.group("items"))
@@ -232,11 +204,6 @@ def process(path: Path, shown: str, lang: str = "mql5") -> str:
             else:
                 text += t
         out.append(text)
-    if importing is not None:
-        raise Refused(f"{shown}: '#import \"{importing}\"' is never closed by '#import'")
-    if lang == "mql4" and path.suffix == ".mq4" and not strict:
-        raise Refused(f"{shown}: an MQL4 program without '#property strict' compiles in MQL4's "
-                      "legacy mode, whose rules the kit does not model")
     return "\n".join(out) + "\n"
 
 
@@ -263,21 +230,28 @@ def _imported(line: str, lib: str, where: str) -> str:
 
 
 def convert(src_root: Path, out_root: Path, lang: str = "mql5") -> list[Path]:
-    """Rewrite every program and include under ``src_root`` into ``out_root``; returns them."""
-    ext = "." + lang.replace("mql", "mq")
+    """Rewrite every program and include under ``src_root`` into ``out_root``; returns them.
+
+    Raises:
+        Refused: the language gate found faults (all of them are in the message, one a line),
+            or a line could not be rewritten.
+    """
+    faults = mqlgate.check_tree(src_root, lang)
+    if faults:
+        raise Refused(*(str(f) for f in faults))
     written = []
-    for f in sorted([*src_root.rglob("*" + ext), *src_root.rglob("*.mqh")]):
+    for f in mqlgate.sources(src_root, lang):
         rel = f.relative_to(src_root)
         dst = out_root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(process(f, str(rel), lang), encoding="utf-8")
+        dst.write_text(process(f, str(rel), lang, src_root), encoding="utf-8")
         written.append(dst)
     return written
 
 
 def main(argv: list[str]) -> int:
     lang = "mql5"
-    if len(argv) == 5 and argv[1] == "--lang" and argv[2] in PROPERTIES:
+    if len(argv) == 5 and argv[1] == "--lang" and argv[2] in mqlgate.LANG_PAGES:
         lang, argv = argv[2], [argv[0], *argv[3:]]
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -285,7 +259,8 @@ def main(argv: list[str]) -> int:
     try:
         convert(Path(argv[1]), Path(argv[2]), lang)
     except Refused as exc:
-        print(f"mqlpp: refused: {exc}", file=sys.stderr)
+        for line in exc.faults:
+            print(f"mqlpp: refused: {line}", file=sys.stderr)
         return 2
     return 0
 

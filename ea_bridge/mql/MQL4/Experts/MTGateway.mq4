@@ -6,16 +6,17 @@
 //|                                                                  |
 //| MQL4 has no sockets: the EA calls Windows Sockets (ws2_32.dll),  |
 //| so "Allow DLL imports" must be ticked for it (Tools > Options >  |
-//| Expert Advisors, or the EA's Common tab). It imports nothing but |
-//| ws2_32.dll, the system's own socket library, and connects only  |
-//| to the address in GatewayHost (127.0.0.1 by default).            |
+//| Expert Advisors, or the EA's Common tab). It imports two system  |
+//| DLLs, both part of Windows: ws2_32.dll (sockets; it connects     |
+//| only to the address in GatewayHost, 127.0.0.1 by default) and    |
+//| advapi32.dll (RtlGenRandom, random bytes for the handshake).     |
 //| Attach it to one chart per terminal, with AutoTrading enabled.   |
 //| The auth token is an input; the token never goes on the wire     |
 //| (the EA proves it holds it with an HMAC).                        |
 //+------------------------------------------------------------------+
 #property copyright "MT Gateway"
 #property version   "1.20"
-#property description "Connects this terminal to the local MT Gateway daemon (JSON-RPC for bots). Needs DLL imports (ws2_32.dll)."
+#property description "Connects this terminal to the local MT Gateway daemon (JSON-RPC for bots). Needs DLL imports (Windows' ws2_32.dll and advapi32.dll)."
 #property strict
 
 #include <MTGateway\Session4.mqh>

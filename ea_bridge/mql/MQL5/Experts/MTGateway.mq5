@@ -9,7 +9,9 @@
 //| text in its settings dialog, and the token never goes on the     |
 //| wire (the EA proves it holds it with an HMAC).                   |
 //| Indicators\MTGateway\Helper loads history for it without making  |
-//| it wait, and wakes it on ticks of other symbols; compile it too. |
+//| it wait, and wakes it on ticks of other symbols. The EA carries  |
+//| it as a resource: compiling the EA builds it into MTGateway.ex5, |
+//| so the EA never runs without it, nor with another version of it.|
 //|                                                                  |
 //| When it runs: on its timer (connect, heartbeats, Market Watch,   |
 //| the account, and the socket, waiting in it until just before the |
@@ -30,6 +32,10 @@
 
 #include <MTGateway\Session.mqh>
 #include <MTGateway\Events5.mqh>
+
+// "Inclusion of indicators as resources simplifies the distribution of applications"
+// (mql5.com/en/docs/runtime/resources); iCustom creates it as MTGW_HELPER_NAME
+#resource "\\Indicators\\MTGateway\\Helper.ex5"
 
 #define MTGW_TIMER_TRIES 5          // EventSetMillisecondTimer can fail while the terminal starts
 #define MTGW_QUIET_US    500000     // no tick for this long: Market Watch is quiet

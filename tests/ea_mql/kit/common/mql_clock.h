@@ -11,12 +11,24 @@
 // - data arriving on a socket wakes a waiting read at once (the kernel signals readiness).
 // MQLSHIM_CLOCK_MS sets the tick (default 15.625; 1 for a raised clock). Whether a socket
 // timeout ends on a tick is not documented: MQLSHIM_FINE_TIMEOUTS=1 lets it end between ticks.
+//
+// Until the program first reaches for the network (SocketCreate; MQL4's WSAStartup) nothing
+// outside it can tell when one of its Sleeps ends, so the kit does not wait them out: it moves
+// the program's clock to the Sleep's end at once (_slept_ns). Every clock the program reads
+// moves with it (GetMicrosecondCount, GetTickCount, the terminal's server time, timers: all are
+// _mono_ns), so the program sees what the Sleep would have shown it, the ticks and timer events
+// that came due meanwhile included; only the test waiting on it is spared the wall-clock time
+// (the MQL5 EA's first nonce waits for 64 stirs over a second of its clock). From the first
+// network call on, a Sleep is waited out: the peer's clock is the wall clock.
+// MQLSHIM_REAL_SLEEP=1 waits out every Sleep.
 #pragma once
 #include <poll.h>
 #include <thread>
 
+inline int64_t _slept_ns = 0;          // program time slept without waiting (see above)
+inline bool _network_reached = false;  // set by the program's first network call
 inline int64_t _mono_ns() {
-  return (int64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return (int64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count() + _slept_ns;
 }
 inline const int64_t _start_ns = _mono_ns();
 inline double _clock_q_ms() { static const double q = _envf("MQLSHIM_CLOCK_MS", 15.625); return q > 0 ? q : 1.0; }
@@ -31,7 +43,8 @@ inline int64_t _tick_floor(int64_t t) { int64_t q = _q_ns(); int64_t rel = t - _
 // GetTickCount counts from the machine's start (here: an hour before the program's).
 inline uint GetTickCount() { return (uint)(3600000 + (_tick_floor(_mono_ns()) - _start_ns) / 1000000); }
 inline ulong GetTickCount64() { return (ulong)GetTickCount(); }
-inline ulong GetMicrosecondCount() { return (ulong)((_mono_ns() - _start_ns) / 1000); }
+inline long _usec_reads = 0;  // GetMicrosecondCount calls so far (a test counts the EA's samples)
+inline ulong GetMicrosecondCount() { ++_usec_reads; return (ulong)((_mono_ns() - _start_ns) / 1000); }
 
 inline volatile sig_atomic_t _stopped = 0;
 inline bool IsStopped() { return _stopped != 0; }
@@ -39,9 +52,21 @@ inline bool IsStopped() { return _stopped != 0; }
 inline void _sleep_until_ns(int64_t t) {
   while (true) { int64_t now = _mono_ns(); if (now >= t) return; std::this_thread::sleep_for(std::chrono::nanoseconds(t - now)); }
 }
+inline bool _real_sleep() { static const bool r = _env("MQLSHIM_REAL_SLEEP", 0) != 0; return r; }
+// The first network call: from here on the program's Sleeps are waited out (see above).
+inline void _reach_network() {
+  if (_network_reached) return;
+  _network_reached = true;
+  printf("KIT: network reached, %lld ms slept without waiting\n", (long long)(_slept_ns / 1000000)); fflush(stdout);
+}
 // Sleep ends on a clock tick, and "checks the stop flag every 0.1 s" (its reference page).
 inline void Sleep(int ms) {
   int64_t end = _tick_ceil(_mono_ns() + (int64_t)ms * 1000000);
+  if (!_network_reached && !_real_sleep()) {   // nothing outside can tell: no wait (see above)
+    int64_t now = _mono_ns();
+    if (!IsStopped() && end > now) _slept_ns += end - now;
+    return;
+  }
   while (!IsStopped()) { int64_t now = _mono_ns(); if (now >= end) return; _sleep_until_ns(std::min(end, now + 100000000)); }
 }
 // When a wait of `ms` started now ends if nothing wakes it.

@@ -174,15 +174,17 @@ template <class T> int ArrayCopy(MqlArray<T>& dst, const MqlArray<T>& src, int d
 // alike: "int ArrayInitialize(char array[], char value)" and the same for short, int, long,
 // float, double, bool and uint (docs.mql4.com/array/arrayinitialize, mql5.com/en/docs/array/
 // arrayinitialize); no uchar, ushort, ulong, string or structure form. An array of another
-// type does not compile here (ArrayFill lists uchar among its types: use that).
-template <class T> inline constexpr bool _array_initialize_type =
-    std::is_same_v<T, char> || std::is_same_v<T, short> || std::is_same_v<T, int> || std::is_same_v<T, long> ||
-    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bool> || std::is_same_v<T, uint>;
-template <class T, class V> int ArrayInitialize(MqlArray<T>& a, V x) {
-  static_assert(_array_initialize_type<T>, "ArrayInitialize has no overload for this element type "
-                "(the reference lists char, short, int, long, float, double, bool, uint): use ArrayFill");
-  std::fill(a.v.begin(), a.v.end(), (T)x); return (int)a.v.size();
-}
+// type does not compile here (ArrayFill lists uchar among its types: use that). The overloads
+// are spelled out, as the page does, so the reference check reads each one.
+template <class T> int _array_initialize(MqlArray<T>& a, T x) { std::fill(a.v.begin(), a.v.end(), x); return (int)a.v.size(); }
+inline int ArrayInitialize(MqlArray<char>& array, char value) { return _array_initialize(array, value); }
+inline int ArrayInitialize(MqlArray<short>& array, short value) { return _array_initialize(array, value); }
+inline int ArrayInitialize(MqlArray<int>& array, int value) { return _array_initialize(array, value); }
+inline int ArrayInitialize(MqlArray<long>& array, long value) { return _array_initialize(array, value); }
+inline int ArrayInitialize(MqlArray<float>& array, float value) { return _array_initialize(array, value); }
+inline int ArrayInitialize(MqlArray<double>& array, double value) { return _array_initialize(array, value); }
+inline int ArrayInitialize(MqlArray<bool>& array, bool value) { return _array_initialize(array, value); }
+inline int ArrayInitialize(MqlArray<uint>& array, uint value) { return _array_initialize(array, value); }
 template <class T, class V> void ArrayFill(MqlArray<T>& a, int start, int count, V x) {
   if (start < 0 || count < 0) _fatal("ArrayFill: negative start or count");
   if ((size_t)(start + count) > a.v.size()) { if (a.fixed) _fatal("ArrayFill past a fixed array"); a.v.resize((size_t)(start + count)); }

@@ -21,6 +21,7 @@
 
 // ---- the event queue ------------------------------------------------------------------------
 enum _EvKind { _EV_TIMER = 0, _EV_TICK = 1, _EV_CHART = 2, _EV_OTHER = 3 };
+inline long _timer_passes = 0;  // OnTimer calls begun so far (what a test counts the EA's passes by)
 struct _Event { _EvKind kind; std::function<void()> run; };
 struct _EventQueue {
   std::deque<_Event> q; bool queued[3] = {false, false, false}; int running = -1;
@@ -39,6 +40,7 @@ struct _EventQueue {
     if (q.empty()) return false;
     _Event e = std::move(q.front()); q.pop_front();
     if (e.kind != _EV_OTHER) queued[e.kind] = false; else --pending_other;
+    if (e.kind == _EV_TIMER) ++_timer_passes;
     running = e.kind; e.run(); running = -1; ++handled[e.kind];
     return true;
   }
@@ -91,7 +93,7 @@ inline double GlobalVariableGet(const string& name) {
 }
 inline datetime GlobalVariableSet(const string& name, double value) {
   if (name.u.size() > 63) { _LastError = ERR_INVALID_PARAMETER; return datetime(0); }
-  _gvars()[name.utf8()] = value; return datetime((long)time(nullptr));
+  _gvars()[name.utf8()] = value; return datetime((long)time(nullptr) + (long)(_slept_ns / 1000000000));  // the program's clock (mql_clock.h)
 }
 // A temporary variable: it lives until the terminal closes (here: the process).
 inline bool GlobalVariableTemp(const string& name) {

@@ -98,6 +98,7 @@ int main() {
   }
   EA::OnDeinit(REASON_REMOVE);
   printf("KIT: handled timer=%ld tick=%ld\n", _queue.handled[_EV_TIMER], _queue.handled[_EV_TICK]);
+  printf("KIT: slept without waiting %lld ms\n", (long long)(_slept_ns / 1000000));
   printf("EXIT sockets_open=%d winsock_refs=%d\n", _open_sockets(), ws2_32::refs); fflush(stdout);
   return 0;
 }

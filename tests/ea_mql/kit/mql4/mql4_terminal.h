@@ -16,7 +16,9 @@
 //   (ERR_INVALID_PRICE) will be generated ... In the case of erroneous or unnormalized stop
 //   levels, the error 130 (ERR_INVALID_STOPS) will be generated" (trading/ordersend): a price,
 //   stop loss or take profit that is not its own NormalizeDouble(x, digits) is refused so, by
-//   OrderSend, OrderModify and OrderClose alike (0 means no stop);
+//   OrderSend, OrderModify and OrderClose alike (0 means no stop), and so is one between two
+//   of the symbol's ticks where its tick size is coarser than a point (0-digit index CFDs
+//   moving in 5 points; fixtures make such a symbol: mt4kit.py coarse_symbol);
 // - OrderClose of part of a ticket closes that part under the ticket and leaves the rest open
 //   under a new ticket whose comment is "from #<old ticket>" (MT4's partial close);
 // - OrderModify with nothing changed fails with error 1, ERR_NO_RESULT (trading/ordermodify);
@@ -419,9 +421,14 @@ inline int _trade_preamble(bool& fills) {
 }
 // A failed trade call's error number; -1 (control `trade_error none`) leaves none.
 inline void _trade_failed(int err) { if (err > 0) _LastError = err; }
-// A price as the trade server takes it: rounded to the symbol's digits (0: no stop).
+// A price as the trade server takes it: rounded to the symbol's digits, and a whole number of
+// its ticks where the tick size (SYMBOL_TRADE_TICK_SIZE, "minimal price change") is coarser
+// than a point, as index CFDs quoted in 0.25, 0.5 or 5 points are (0: no stop).
 inline bool _normalized(const FakeSymbol& s, double x) {
-  int digits = (int)s.p.n.at("digits"); return x == 0 || x == NormalizeDouble(x, digits);
+  if (x == 0) return true;
+  int digits = (int)s.p.n.at("digits"); if (x != NormalizeDouble(x, digits)) return false;
+  double tick = s.p.n.at("trade_tick_size"), pt = s.p.n.at("point");
+  return !(tick > pt * 1.000001) || std::fabs(std::round(x / tick) * tick - x) <= tick * 1e-6;
 }
 inline int _price_error(const FakeSymbol& s, double price, double sl, double tp) {
   if (!_normalized(s, price)) return ERR_INVALID_PRICE;

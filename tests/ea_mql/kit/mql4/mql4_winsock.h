@@ -67,6 +67,7 @@ inline Sock* find(int s) { auto it = socks().find(s); if (it == socks().end()) {
 inline int fail(int e) { last_error = e; return -1; }
 
 inline int WSAStartup(ushort version, MqlArray<uchar>& data) {
+  ::_reach_network();
   need_dll("WSAStartup"); need_room("WSAStartup", 400, data.v.size());  // sizeof(WSADATA), 32-bit
   if ((version & 0xFF) < 2) return WSAEINVAL;
   ++refs; return 0;

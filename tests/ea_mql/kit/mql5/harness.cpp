@@ -14,7 +14,7 @@
 // environment: MQL_INPUT_<name>=<value> (and, for the MT Gateway EA's tests, MTGW_TOKEN,
 // MTGW_HOST, MTGW_PORT, MTGW_TIMER_MS, MTGW_WAIT_MS, MTGW_MAX_ROWS); the fixture from
 // MTGW_FIXTURE (required). Control commands on stdin: mql_runtime.h, mql5_terminal.h, and here
-// `chart_change [symbol] [period]`, `params name=value ...`, `remove`.
+// `chart_change [symbol] [period]`, `params name=value ...`, `account <login>`, `remove`.
 #include "mql_lang.h"
 #include "mql_clock.h"
 #include "fixture.h"
@@ -99,6 +99,18 @@ static void _bind_controls() {
     return std::string();
   };
   _controls()["remove"] = [](const std::vector<std::string>&) { _stopped = 1; alarm(3); return std::string(); };
+  // The user logs in to another account: "REASON_ACCOUNT ... Another account has been
+  // activated" (mql5.com/en/docs/constants/namedconstants/uninit): the EA is re-initialised,
+  // its globals kept, and the trade state is the new account's (none here).
+  _controls()["account"] = [](const std::vector<std::string>& w) {
+    if (w.size() != 2 || atol(w[1].c_str()) <= 0) return std::string("usage: account <login>");
+    _term.account.n["login"] = (double)atol(w[1].c_str());
+    _term.positions.clear(); _term.orders.clear(); _term.history_orders.clear(); _term.deals.clear();
+    _term.selected_order = nullptr; _term.selected_position = nullptr;
+    _term.history_sel_orders.clear(); _term.history_sel_deals.clear();
+    _term.trade_state_at_ns = _mono_ns() + _term.trade_state_ns;
+    return _reinit(REASON_ACCOUNT);
+  };
   _controls()["indicators"] = [](const std::vector<std::string>&) {
     for (auto& i : _indicators()) {
       std::string args; for (auto& a : i.args) args += " " + (a.k == _Arg::STR ? a.s : a.k == _Arg::DBL ? std::to_string(a.d) : std::to_string(a.i));
@@ -112,6 +124,7 @@ int main() {
   const char* fixture = getenv("MTGW_FIXTURE");
   if (!fixture) { fprintf(stderr, "MTGW_FIXTURE is required\n"); return 2; }
   FakeTerminalLoad(fixture);
+  _expert_program = _EA_NAME;
   if (!_inputs_from_env()) return 2;
   _bind_events();
   _bind_controls();
@@ -151,6 +164,7 @@ int main() {
   while (!_indicators().empty()) { _Ind& i = _indicators().front(); i.refs = 1; IndicatorRelease(i.handle); }
   printf("KIT: handled timer=%ld tick=%ld chart=%ld other=%ld dropped=%ld\n", _queue.handled[_EV_TIMER],
          _queue.handled[_EV_TICK], _queue.handled[_EV_CHART], _queue.handled[_EV_OTHER], _queue.dropped);
+  printf("KIT: slept without waiting %lld ms\n", (long long)(_slept_ns / 1000000));
   printf("EXIT sockets_open=%d\n", _open_sockets()); fflush(stdout);
   return 0;
 }

@@ -59,6 +59,7 @@ inline int _open_sockets() { return (int)_socks().size(); }
 
 inline int SocketCreate(uint flags = SOCKET_DEFAULT) {
   (void)flags;
+  ::_reach_network();
   if (_sockets_refused()) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return INVALID_HANDLE; }
   if (_open_sockets() >= _MAX_SOCKETS) { _LastError = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -71,6 +72,12 @@ inline bool SocketClose(const int s) {
 }
 inline bool SocketConnect(int s, const string& server, uint port, uint timeout_receive_ms) {
   _Sock* k = _sock(s); if (!k) return false;
+  static bool first = true;  // what the program had done when it first reached for the network
+  if (first) {
+    first = false;
+    printf("KIT: first SocketConnect after %ld timer passes, %lld ms, %ld microsecond-clock reads\n",
+           _timer_passes, (long long)((_mono_ns() - _start_ns) / 1000000), _usec_reads); fflush(stdout);
+  }
   std::string host = server.utf8();
   if (!_host_allowed(host)) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return false; }
   sockaddr_in a{}; a.sin_family = AF_INET; a.sin_port = htons((uint16_t)port);

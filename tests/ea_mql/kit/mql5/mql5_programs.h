@@ -6,12 +6,21 @@
 // by iCustom (a handle at once; its OnInit runs next, as the terminal starts it on the symbol's
 // thread), gets OnCalculate when a tick of its symbol arrives and OnTimer from its own timer,
 // and is removed by IndicatorRelease when nothing holds it. The kit runs indicators between the
-// EA's events, in the EA's process: while one runs, _Symbol, _Period and _LastError are its
+// EA's events, in the EA's process. A program can carry an indicator as a resource
+// (`#resource "\\Indicators\\X.ex5"`, which mqlpp turns into an _mql_resource record) and
+// create it as iCustom(..., "::Indicators\\X.ex5", ...): "Inclusion of indicators as resources
+// simplifies the distribution of applications" (mql5.com/en/docs/runtime/resources). Created by
+// file name, an indicator needs its compiled .ex5 on the terminal: fixture `indicators_on_disk`
+// lists the ones there (default: all), the others fail with 4802 (ERR_INDICATOR_CANNOT_CREATE),
+// as does every iCustom under `indicators_fail: true` (a terminal that cannot create one). While one runs, _Symbol, _Period and _LastError are its
 // own, and copies do not wait (CopyTicks "immediately returns all the ticks available" in an
-// indicator). Instances of one program share its globals here, so an indicator keeps its
+// indicator). What the one thread per symbol means for the symbol's history synchronization is
+// modelled in mql5_terminal.h (the symbol's thread): an indicator's handlers delay it. That the
+// same thread also delays the symbol's other indicators (the EA's tick spy) is not modelled. Instances of one program share its globals here, so an indicator keeps its
 // per-instance state in its inputs (iCustom's arguments) and in the terminal (global
 // variables), not in global variables of its own.
 #pragma once
+#include <set>
 
 // Handlers a program may leave out: the harness asks which exist (a program's own declaration
 // hides these in qualified lookup; absent, these answer with _Missing).
@@ -53,17 +62,26 @@ struct _Ind {
   int timer_ms = 0; int64_t timer_due = 0;
 };
 inline std::vector<_Ind>& _indicators() { static std::vector<_Ind> v; return v; }
+// What each program carries (#resource), by program name; the Expert Advisor's name (the harness).
+inline std::map<std::string, std::set<std::string>>& _resources() { static std::map<std::string, std::set<std::string>> m; return m; }
+inline bool _mql_resource(const char* program, const char* name) { _resources()[program].insert(name); return true; }
+inline std::string _expert_program;
 inline int _next_ind_handle = 10;
 inline _Ind* _ind(int handle) { for (auto& i : _indicators()) if (i.handle == handle) return &i; return nullptr; }
 inline _Ind* _running_ind = nullptr;
 
-// Run `fn` as the indicator instance: its symbol, period, inputs and last error.
-inline void _run_as(_Ind& ind, const std::function<void()>& fn) {
+enum _IndHandler { _IND_INIT = 0, _IND_CALCULATE = 1, _IND_TIMER = 2 };
+// Run `fn` as the indicator instance: its symbol, period, inputs and last error; the time it
+// takes is its symbol thread's (mql5_terminal.h _symbol_thread_spent).
+inline void _run_as(_Ind& ind, const std::function<void()>& fn, _IndHandler kind = _IND_INIT) {
   string sym = _Symbol; ENUM_TIMEFRAMES per = _Period; int err = _LastError; bool was = _term.in_indicator; _Ind* prev = _running_ind;
-  _Symbol = _S(ind.symbol); _Period = ind.period; _LastError = 0; _term.in_indicator = true; _running_ind = &ind;
+  int calls = _term.indicator_calls; std::string on = ind.symbol;
+  _Symbol = _S(ind.symbol); _Period = ind.period; _LastError = 0; _term.in_indicator = true; _running_ind = &ind; _term.indicator_calls = 0;
   _set_inputs_in_order(ind.program->name, ind.args);
+  int64_t began = _mono_ns();
   fn();
-  _Symbol = sym; _Period = per; _LastError = err; _term.in_indicator = was; _running_ind = prev;
+  _symbol_thread_spent(on, kind, _term.indicator_calls, _mono_ns() - began);
+  _Symbol = sym; _Period = per; _LastError = err; _term.in_indicator = was; _running_ind = prev; _term.indicator_calls = calls;
 }
 inline bool _ind_timer(int ms) {
   if (!_running_ind) return false;
@@ -74,8 +92,19 @@ inline int _icustom(const string& symbol, ENUM_TIMEFRAMES period, const string& 
   std::string sym = symbol.utf8().empty() ? _Symbol.utf8() : symbol.utf8();
   if (!_sym8(sym)) { _LastError = ERR_INDICATOR_UNKNOWN_SYMBOL; return INVALID_HANDLE; }
   if (period == PERIOD_CURRENT) period = _Period;
-  const _IndProgram* prog = nullptr; for (auto& p : _ind_programs()) if (p.name == name.utf8()) prog = &p;
-  if (!prog) { _LastError = ERR_INDICATOR_CANNOT_CREATE; return INVALID_HANDLE; }
+  // "::Indicators\<label>.ex5": a resource of the calling program; otherwise a file on disk
+  std::string wanted = name.utf8(), label = wanted;
+  bool carried = wanted.rfind("::", 0) == 0;
+  if (carried) {
+    std::string res = wanted.substr(2), caller = _running_ind ? _running_ind->program->name : _expert_program;
+    bool declared = _resources()[caller].count(res) > 0;
+    label = res.rfind("Indicators\\", 0) == 0 && res.size() > 15 && res.substr(res.size() - 4) == ".ex5" ? res.substr(11, res.size() - 15) : "";
+    if (!declared) label = "";
+  }
+  const _IndProgram* prog = nullptr; for (auto& p : _ind_programs()) if (p.name == label) prog = &p;
+  const FJ& fx = _term.fixture; const FJ* disk = fx.get("indicators_on_disk");
+  bool on_disk = disk == nullptr; if (disk) for (auto& d : disk->a) on_disk = on_disk || d.s == label;
+  if (!prog || (!carried && !on_disk) || fx.bool_or("indicators_fail", false)) { _LastError = ERR_INDICATOR_CANNOT_CREATE; return INVALID_HANDLE; }
   // the same indicator with the same parameters is one instance, counted
   for (auto& i : _indicators()) {
     bool same = i.program == prog && i.symbol == sym && i.period == period && i.args.size() == args.size();
@@ -106,12 +135,12 @@ inline int64_t _indicators_run() {
   int64_t next = INT64_MAX;
   for (size_t k = 0; k < _indicators().size(); ++k) {
     int h = _indicators()[k].handle;
-    auto with = [&](const std::function<void(_Ind&)>& fn) { _Ind* i = _ind(h); if (i) _run_as(*i, [&]() { fn(*i); }); };
+    auto with = [&](const std::function<void(_Ind&)>& fn, _IndHandler kind) { _Ind* i = _ind(h); if (i) _run_as(*i, [&]() { fn(*i); }, kind); };
     _Ind* i = _ind(h); if (!i) continue;
     if (!i->started) {
       i->started = true; int rc = 0;
       if (FakeSymbol* s = _sym8(i->symbol)) _series_start(*s, i->period);  // an indicator needs its series: the terminal builds it
-      with([&](_Ind& x) { if (x.program->on_init) rc = x.program->on_init(); });
+      with([&](_Ind& x) { if (x.program->on_init) rc = x.program->on_init(); }, _IND_INIT);
       if (rc != INIT_SUCCEEDED) { _Ind* j = _ind(h); if (j) j->calculated = -1; continue; }
     }
     i = _ind(h);
@@ -120,13 +149,13 @@ inline int64_t _indicators_run() {
       with([&](_Ind& x) {
         FakeSymbol* s = _sym8(x.symbol); int total = s ? Bars(_S(x.symbol), x.period) : 0;
         MqlArray<double> price; price.v.assign((size_t)std::max(total, 0), 0.0);
-        x.calculated = x.program->on_calculate ? x.program->on_calculate(total, std::max(x.calculated, 0), 0, price) : total; });
+        x.calculated = x.program->on_calculate ? x.program->on_calculate(total, std::max(x.calculated, 0), 0, price) : total; }, _IND_CALCULATE);
     }
     i = _ind(h);
     if (i && i->timer_ms > 0) {
       if (_mono_ns() >= _tick_ceil(i->timer_due)) {
         i->timer_due = _mono_ns() + (int64_t)i->timer_ms * 1000000;
-        with([&](_Ind& x) { if (x.program->on_timer) x.program->on_timer(); });
+        with([&](_Ind& x) { if (x.program->on_timer) x.program->on_timer(); }, _IND_TIMER);
       }
       i = _ind(h); if (i && i->timer_ms > 0) next = std::min(next, _tick_ceil(i->timer_due));
     }

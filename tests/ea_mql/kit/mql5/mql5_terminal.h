@@ -12,7 +12,11 @@
 // - symbols with every SymbolInfo* property by the MT5 package's field name; Market Watch: the
 //   terminal receives quotes only for Market Watch symbols, so ticks that arrive while a symbol
 //   is out of it reach the trade server's history, not the terminal's (a hole in its tick
-//   database, synchronized like older history when a copy reaches into it);
+//   database, synchronized like older history when a copy reaches into it); back in Market
+//   Watch, its quote (SymbolInfoTick) is the last one received before it left until the next
+//   tick arrives. A terminal that was closed (fixture `offline_from_ms`, per symbol) starts the
+//   same way: the ticks after that time are a hole and its quote is the last one before it;
+//   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks;
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
 //   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
 //   for the chart symbol and Calculate for indicators;
@@ -25,13 +29,26 @@
 //   first CopyTicks* that reaches them starts a synchronization of `tick_sync_ms`, during which
 //   the call waits ("In Expert Advisors and scripts, CopyTicks() can wait for the result for
 //   45 seconds"), returning what it has with ERR_HISTORY_TIMEOUT if that is not enough; in an
-//   indicator it "immediately returns all available ticks" with no error and the sync goes on;
+//   indicator it "immediately returns all available ticks" with no error and the sync goes on.
+//   How a synchronization progresses is not documented: it lands in one piece at its end, or
+//   (`tick_sync_steps` N > 1) back from the first tick on disk in N equal pieces, the newest
+//   first, one every `tick_sync_ms` / N;
+// - the symbol's thread: "All indicators calculated on one symbol ... work in the same thread
+//   ... All other actions associated with a symbol, like processing of ticks and history
+//   synchronization, are also consistently performed in the same thread"
+//   (mql5.com/en/docs/runtime/running). The time the symbol's indicators spend in their
+//   handlers (as measured, plus `indicator_call_us` per history call: CopyTicks*, CopyRates,
+//   CopyTime) is time its synchronization does not progress; control `symbol_thread
+//   <symbol>` prints the history calls its indicators made, by handler;
 // - a hedging book: OrderSend blocks for `order_latency_ms`, may fill in several deals
 //   (`deal_max_volume`) or partially (IOC beyond `liquidity`: TRADE_RETCODE_DONE_PARTIAL), and
 //   raises OnTradeTransaction after the handler returns, HISTORY_ADD and REQUEST included, in
 //   the order of the MQL5 Book's TradeTransactions.mq5 log (ORDER_ADD, DEAL_ADD, ORDER_DELETE,
 //   HISTORY_ADD, REQUEST) or shuffled (`tx_order: "shuffle"`: "the order of arrival is not
-//   guaranteed");
+//   guaranteed"); a filling mode the symbol's `filling_mode` does not allow is 10030, and a
+//   market order (a close too) without `price` on a symbol in Request or Instant execution
+//   (`trade_exemode` 0 or 1) is 10015: only "Market Execution" takes one without
+//   (MqlTradeRequest, field `price`);
 // - what the user or the broker does meanwhile (control commands): a close from the terminal's
 //   window, a cancelled order, an SL/TP change, a lost broker connection, Algo Trading off,
 //   and `answer_next <retcode>`: the next OrderSend executes as usual but the server's answer
@@ -43,6 +60,7 @@
 //   using MarketBookAdd, all the other Experts Advisors that have the OnBookEvent() handler
 //   will receive this event" (control `book_other <symbol> add|release`: another program's
 //   subscription);
+// - control `globals` prints the terminal's global variables;
 // - control `history_waits` prints how many copies made the EA wait for history (an EA that
 //   never copies what is not local never waits); controls `indicators` and `series` print the indicator instances and the built series
 //   (a series costs memory: "hundreds of megabytes" with deep history on small timeframes).
@@ -190,13 +208,17 @@ enum ENUM_COPY_TICKS { COPY_TICKS_INFO = 1, COPY_TICKS_TRADE = 2, COPY_TICKS_ALL
 #define SYMBOL_FILLING_FOK 1
 #define SYMBOL_FILLING_IOC 2
 #define SYMBOL_FILLING_BOC 4
+#define SYMBOL_TRADE_EXECUTION_REQUEST 0
+#define SYMBOL_TRADE_EXECUTION_INSTANT 1
 #define SYMBOL_TRADE_EXECUTION_MARKET 2
+#define SYMBOL_TRADE_EXECUTION_EXCHANGE 3
 #define TRADE_RETCODE_PLACED 10008
 #define TRADE_RETCODE_DONE 10009
 #define TRADE_RETCODE_DONE_PARTIAL 10010
 #define TRADE_RETCODE_REJECT 10006
 #define TRADE_RETCODE_INVALID 10013
 #define TRADE_RETCODE_INVALID_VOLUME 10014
+#define TRADE_RETCODE_INVALID_PRICE 10015
 #define TRADE_RETCODE_MARKET_CLOSED 10018
 #define TRADE_RETCODE_NO_MONEY 10019
 #define TRADE_RETCODE_INVALID_FILL 10030
@@ -232,12 +254,17 @@ struct FakeSymbol {
   std::vector<MqlRates> m1;
   std::map<int, FakeSeries> series; int64_t series_build_ns = 30000000; int series_depth = 0;
   long ticks_local_from_ms = 0; int64_t tick_sync_ns = 0; long sync_from_ms = 0; int64_t sync_ready_ns = 0;
+  int tick_sync_steps = 1; long sync_base_ms = 0;  // progressive sync: from where the disk started, in steps
+  long thread_calls[3] = {0, 0, 0};  // history calls of its indicators: init/deinit, calculate, timer
+  int64_t thread_busy_ns = 0;        // the symbol's thread in its indicators' handlers
   double deal_max_volume = 0, liquidity = 0;
   int book_subscriptions = 0;        // this program's MarketBookAdd calls
   int other_book_subscriptions = 0;  // other programs' (control `book_other`): BookEvent is broadcast
   size_t out_from_idx = 0;           // out of Market Watch: ticks from this one on did not reach the terminal
   long out_first_ms = -1, out_last_ms = -1;  // the first and last of them (-1: none yet)
   std::vector<std::pair<long, long>> holes;  // tick times the terminal never received (out of Market Watch)
+  size_t back_at = SIZE_MAX;         // back in Market Watch when the server had this many ticks
+  bool held = false;                 // its live ticks do not arrive (control `hold`)
 };
 struct FakeTerminal {
   FJ fixture; FakeRecord account, terminal;
@@ -254,6 +281,8 @@ struct FakeTerminal {
   int series_depth = 0;        // bars a series holds when first built (0: all the server has)
   int history_waits = 0;       // copies that made the EA wait for history (control `history_waits`)
   bool nan_next = false;       // the next OrderSend's result carries a NaN price (control `answer_nan`)
+  int64_t indicator_call_ns = 0;  // the symbol thread's cost of one history call of an indicator
+  int indicator_calls = 0;     // history calls of the indicator handler that runs
 };
 inline FakeTerminal _term;
 // The trade server's state (positions, orders, history, the connection) is in the terminal.
@@ -289,6 +318,7 @@ inline void FakeTerminalLoad(const char* path) {
   _term.timer_failures = (int)fx.num_or("timer_failures", 0);
   _term.order_latency_ms = (int)fx.num_or("order_latency_ms", 0);
   _term.shuffle_tx = fx.str_or("tx_order", "book") == "shuffle";
+  _term.indicator_call_ns = (int64_t)(fx.num_or("indicator_call_us", 0) * 1e3);
   _term.rng.seed((uint64_t)fx.num_or("seed", 42));
   if (auto a = fx.get("allowed_hosts")) { _term.allowed_hosts.clear(); for (auto& h : a->a) _term.allowed_hosts.push_back(h.s); }
   if (auto c = fx.get("chart_id")) _chart_id = (long)c->n;
@@ -315,13 +345,29 @@ inline void FakeTerminalLoad(const char* path) {
     s.series_depth = (int)j.num_or("series_depth_bars", _term.series_depth);
     s.ticks_local_from_ms = (long)j.num_or("ticks_local_from_ms", fx.num_or("ticks_local_from_ms", 0));
     s.tick_sync_ns = never ? (int64_t)1e15 : (int64_t)(j.num_or("tick_sync_ms", fx.num_or("tick_sync_ms", 200)) * 1e6);
+    s.tick_sync_steps = std::max(1, (int)j.num_or("tick_sync_steps", fx.num_or("tick_sync_steps", 1)));
     s.deal_max_volume = j.num_or("deal_max_volume", 0); s.liquidity = j.num_or("liquidity", 0);
+    if (const FJ* off = j.get("offline_from_ms")) {  // the terminal was closed from then on
+      size_t k = 0; while (k < s.ticks.size() && s.ticks[k].time_msc <= (long)off->n) ++k;
+      if (k < s.ticks.size()) { s.holes.emplace_back(s.ticks[k].time_msc, s.ticks.back().time_msc); s.out_from_idx = k; s.back_at = s.ticks.size(); }
+    }
     _term.symbols.push_back(s);
   }
   for (auto& r : fx.get("positions")->a) _term.positions.push_back(_record(r));
   for (auto& r : fx.get("orders")->a) _term.orders.push_back(_record(r));
   for (auto& r : fx.get("history_orders")->a) _term.history_orders.push_back(_record(r));
   for (auto& r : fx.get("deals")->a) _term.deals.push_back(_record(r));
+}
+// A history call (CopyTicks*, CopyRates, CopyTime): an indicator's costs its symbol's thread.
+inline void _history_call() { if (_term.in_indicator) ++_term.indicator_calls; }
+// An indicator of `symbol` spent `ns` in a handler that made `calls` history calls (`kind`: 0
+// OnInit or OnDeinit, 1 OnCalculate, 2 OnTimer): the symbol's thread did nothing else meanwhile, so a
+// synchronization in progress lands that much later.
+inline void _symbol_thread_spent(const std::string& symbol, int kind, int calls, int64_t ns) {
+  for (auto& s : _term.symbols) if (s.name == symbol) {
+    s.thread_calls[kind] += calls; ns += calls * _term.indicator_call_ns; s.thread_busy_ns += ns;
+    if (s.sync_ready_ns) s.sync_ready_ns += ns;
+  }
 }
 inline FakeSymbol* _sym(const string& name) { std::string n = name.utf8(); for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
 inline FakeSymbol* _sym8(const std::string& n) { for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
@@ -341,7 +387,7 @@ inline void _market_advance() {
   int64_t now = _mono_ns();
   for (auto& s : _term.symbols) {
     bool arrived = false;
-    while (s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
+    while (!s.held && s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
       MqlTick t = s.live[s.live_next];
       if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next]);
       ++s.live_next; s.ticks.push_back(t);
@@ -357,13 +403,15 @@ inline void _market_advance() {
 inline int64_t _market_next_ns() {
   int64_t next = INT64_MAX;
   if (_market_anchor_ns == INT64_MAX) return next;
-  for (auto& s : _term.symbols) if (s.live_next < s.live.size()) next = std::min(next, _market_anchor_ns + s.live_at_ns[s.live_next]);
+  for (auto& s : _term.symbols) if (!s.held && s.live_next < s.live.size()) next = std::min(next, _market_anchor_ns + s.live_at_ns[s.live_next]);
   return next;
 }
-// The symbol's last quote in the terminal: out of Market Watch, the last one before it left.
+// The symbol's last quote in the terminal: out of Market Watch, the last one before it left; back
+// in it, still that one until the next tick arrives (the terminal received none meanwhile).
 inline const MqlTick* _last_tick(FakeSymbol& s) {
   _market_advance();
-  size_t n = s.selected ? s.ticks.size() : std::min(s.out_from_idx, s.ticks.size());
+  bool stale = !s.selected || (s.back_at != SIZE_MAX && s.ticks.size() <= s.back_at);
+  size_t n = stale ? std::min(s.out_from_idx, s.ticks.size()) : s.ticks.size();
   return n == 0 ? nullptr : &s.ticks[n - 1];
 }
 
@@ -427,9 +475,9 @@ inline bool SymbolExist(const string& name, bool& is_custom) { is_custom = false
 inline bool SymbolSelect(const string& name, bool select) {
   FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   _market_advance();
-  if (!select && s->selected) s->out_from_idx = s->ticks.size();  // quotes stop reaching the terminal
+  if (!select && s->selected) { s->out_from_idx = s->ticks.size(); s->back_at = SIZE_MAX; }  // quotes stop reaching the terminal
   if (select && !s->selected) {  // they come again; what came meanwhile is a hole in the database
-    if (s->out_first_ms >= 0) s->holes.emplace_back(s->out_first_ms, s->out_last_ms);
+    if (s->out_first_ms >= 0) { s->holes.emplace_back(s->out_first_ms, s->out_last_ms); s->back_at = s->ticks.size(); }
     s->out_first_ms = s->out_last_ms = -1;
   }
   s->selected = select; s->p.n["select"] = select; s->p.n["visible"] = select; return true;
@@ -577,7 +625,7 @@ inline int _rates_out(const std::vector<MqlRates>& v, size_t from, size_t to, Mq
   out.v.assign(v.begin() + (long)from, v.begin() + (long)to); return (int)out.v.size();
 }
 inline FakeSymbol* _series_for(const string& name, ENUM_TIMEFRAMES& tf) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return nullptr; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return nullptr; }
   if (tf == PERIOD_CURRENT) tf = _Period;
   if (PeriodSeconds(tf) == 0) { _LastError = ERR_INVALID_PARAMETER; return nullptr; }
   return _series_request(*s, tf) ? s : nullptr;
@@ -630,7 +678,16 @@ inline bool _tick_kind(const MqlTick& t, uint flags) {
 // which a copy reaching into it synchronizes like older history.
 inline bool _ticks_local(FakeSymbol& s, long from_msc) {
   auto done = [&]() {
-    if (!s.sync_ready_ns || _mono_ns() < s.sync_ready_ns) return;
+    if (!s.sync_ready_ns) return;
+    if (_mono_ns() < s.sync_ready_ns) {
+      if (s.tick_sync_steps <= 1) return;
+      // the pieces landed so far, the newest first
+      int64_t step = std::max<int64_t>(1, s.tick_sync_ns / s.tick_sync_steps);
+      int64_t landed = (_mono_ns() - (s.sync_ready_ns - s.tick_sync_ns)) / step;
+      long reach = s.sync_base_ms - (long)((double)(s.sync_base_ms - s.sync_from_ms) * (double)landed / s.tick_sync_steps);
+      s.ticks_local_from_ms = std::min(s.ticks_local_from_ms, reach);
+      return;
+    }
     s.ticks_local_from_ms = std::min(s.ticks_local_from_ms, s.sync_from_ms); s.sync_ready_ns = 0;
     long from = s.sync_from_ms;
     s.holes.erase(std::remove_if(s.holes.begin(), s.holes.end(), [from](const std::pair<long, long>& h) { return h.second >= from; }), s.holes.end());
@@ -643,7 +700,9 @@ inline bool _ticks_local(FakeSymbol& s, long from_msc) {
   };
   done();
   if (local()) return true;
-  if (s.sync_ready_ns == 0 || from_msc < s.sync_from_ms) { s.sync_from_ms = from_msc; s.sync_ready_ns = _mono_ns() + s.tick_sync_ns; }
+  if (s.sync_ready_ns == 0 || from_msc < s.sync_from_ms) {
+    s.sync_from_ms = from_msc; s.sync_ready_ns = _mono_ns() + s.tick_sync_ns; s.sync_base_ms = s.ticks_local_from_ms;
+  }
   if (!_term.in_indicator) { ++_term.history_waits; _sleep_until_ns(std::min(s.sync_ready_ns, _mono_ns() + (int64_t)45000000000)); done(); }
   return local();
 }
@@ -660,7 +719,7 @@ inline bool _tick_flags_ok(uint flags) {
   _LastError = ERR_INVALID_PARAMETER; return false;  // e.g. the wire's -1 passed on as 0xFFFFFFFF
 }
 inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, uint count = 0) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
   if (!_tick_flags_ok(flags)) return -1;
   _market_advance(); out.v.clear();
   if (count == 0) count = 2000;
@@ -675,7 +734,7 @@ inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = CO
   return (int)out.v.size();
 }
 inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, ulong to_msc = 0) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
   if (!_tick_flags_ok(flags)) return -1;
   _market_advance(); out.v.clear();
   bool complete = _ticks_local(*s, (long)from_msc);
@@ -777,17 +836,25 @@ inline uint _validate(const MqlTradeRequest& r, FakeSymbol*& s, std::string& why
     if (!s) { why = "Invalid request"; return TRADE_RETCODE_INVALID; }
     if (r.volume <= 0 || r.volume < s->p.n["volume_min"] || r.volume > s->p.n["volume_max"]) { why = "Invalid volume"; return TRADE_RETCODE_INVALID_VOLUME; }
     if (_last_tick(*s) == nullptr) { why = "Market is closed"; return TRADE_RETCODE_MARKET_CLOSED; }
-    if (r.action == TRADE_ACTION_DEAL) {
-      int mode = (int)s->p.n["filling_mode"];
-      bool ok = r.type_filling == ORDER_FILLING_FOK ? (mode & SYMBOL_FILLING_FOK) != 0
-              : r.type_filling == ORDER_FILLING_IOC ? (mode & SYMBOL_FILLING_IOC) != 0
-              : r.type_filling == ORDER_FILLING_RETURN ? (int)s->p.n["trade_exemode"] != SYMBOL_TRADE_EXECUTION_MARKET : false;
-      if (!ok) { why = "Unsupported filling mode"; return TRADE_RETCODE_INVALID_FILL; }
+    // FOK and IOC where the symbol's filling_mode allows them; RETURN for a pending order,
+    // and for a market order outside Market Execution (the emulator's rule too:
+    // mt5model/rules.py check_filling)
+    int mode = (int)s->p.n["filling_mode"], exe = (int)s->p.n["trade_exemode"];
+    bool ok = r.type_filling == ORDER_FILLING_FOK ? (mode & SYMBOL_FILLING_FOK) != 0
+            : r.type_filling == ORDER_FILLING_IOC ? (mode & SYMBOL_FILLING_IOC) != 0
+            : r.type_filling == ORDER_FILLING_RETURN ? r.action == TRADE_ACTION_PENDING || exe != SYMBOL_TRADE_EXECUTION_MARKET : false;
+    if (!ok) { why = "Unsupported filling mode"; return TRADE_RETCODE_INVALID_FILL; }
+    // "Market orders of symbols, whose execution type is 'Market Execution' ... do not
+    // require specification of price" (MqlTradeRequest): in Request and Instant execution
+    // they do, closes included
+    if (r.action == TRADE_ACTION_DEAL && (exe == SYMBOL_TRADE_EXECUTION_REQUEST || exe == SYMBOL_TRADE_EXECUTION_INSTANT) && !(r.price > 0)) {
+      why = "Invalid price"; return TRADE_RETCODE_INVALID_PRICE;
     }
   }
   return 0;
 }
-[[nodiscard]] inline bool OrderCheck(const MqlTradeRequest& r, MqlTradeCheckResult& c) {
+// The request is taken as the reference declares it, "MqlTradeRequest& request": not const.
+[[nodiscard]] inline bool OrderCheck(MqlTradeRequest& r, MqlTradeCheckResult& c) {
   if (!_known_action(r.action)) { _LastError = ERR_INVALID_PARAMETER; return false; }  // the structure check: no retcode
   FakeSymbol* s; std::string why; uint rc = _validate(r, s, why);
   double bal = _term.account.n["balance"], profit = _positions_profit(), margin = _positions_margin();
@@ -878,7 +945,7 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
 // when the request fails the terminal's own structure check (ERR_TRADE_SEND_FAILED), and false
 // with the server's retcode when the server refuses. Its transactions reach OnTradeTransaction
 // after the running handler returns, REQUEST last (or shuffled).
-[[nodiscard]] inline bool OrderSend(const MqlTradeRequest& r, MqlTradeResult& res) {
+[[nodiscard]] inline bool OrderSend(MqlTradeRequest& r, MqlTradeResult& res) {
   res = MqlTradeResult{}; res.request_id = ++_term.request_id;
   if (!_known_action(r.action)) { _LastError = ERR_TRADE_SEND_FAILED; return false; }
   if (_term.order_latency_ms > 0) _sleep_until_ns(_mono_ns() + (int64_t)_term.order_latency_ms * 1000000);
@@ -998,6 +1065,18 @@ inline void _register_terminal_controls() {
     if (w[2] == "add") ++s->other_book_subscriptions; else if (s->other_book_subscriptions > 0) --s->other_book_subscriptions;
     return std::string(); };
   _controls()["answer_nan"] = [](const std::vector<std::string>&) { _term.nan_next = true; return std::string(); };
+  _controls()["symbol_thread"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: symbol_thread <symbol>");
+    printf("KIT: symbol_thread %s init=%ld calculate=%ld timer=%ld busy_us=%ld\n", s->name.c_str(), s->thread_calls[0],
+           s->thread_calls[1], s->thread_calls[2], (long)(s->thread_busy_ns / 1000));
+    return std::string(); };
+  _controls()["hold"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() > 2 ? _sym8(w[1]) : nullptr;
+    if (!s || (w[2] != "on" && w[2] != "off")) return std::string("usage: hold <symbol> on|off");
+    _market_advance(); s->held = w[2] == "on"; return std::string(); };
+  _controls()["globals"] = [](const std::vector<std::string>&) {
+    for (auto& kv : _gvars()) printf("KIT: global %s %.17g\n", kv.first.c_str(), kv.second);
+    return std::string(); };
   _controls()["history_waits"] = [](const std::vector<std::string>&) {
     printf("KIT: history_waits %d\n", _term.history_waits); return std::string(); };
   _controls()["series"] = [](const std::vector<std::string>&) {

@@ -30,10 +30,12 @@
 #define MT5_DEAL_TYPE_CREDIT     3
 #define MT5_MARGIN_MODE_HEDGING  2    // ACCOUNT_MARGIN_MODE_RETAIL_HEDGING: MT4 accounts hedge
 
+// A symbol's digits; 0 is a symbol's digits too (index and stock CFDs quoted in whole points).
+// The JSON writer keeps one decimal whatever this says, so a price stays a JSON float.
 int SymbolDigits(const string symbol)
   {
    long d = SymbolInfoInteger(symbol, SYMBOL_DIGITS);
-   return d > 0 ? (int)d : 1;
+   return d >= 0 ? (int)d : 8;
   }
 
 // MT4 ticks carry seconds only (MqlTick has no time_msc in MQL4): time_msc is time * 1000,

@@ -948,12 +948,19 @@ public:
    // unnormalized price cannot be applied ... the error 129 (ERR_INVALID_PRICE) will be
    // generated ... In the case of erroneous or unnormalized stop levels, the error 130
    // (ERR_INVALID_STOPS)" (OrderSend). MT5 takes any double, and bots compute stops
-   // (price - 100 * point, a percentage): rounded here to the symbol's digits. 0 stays 0.
+   // (price - 100 * point, a percentage): rounded here to the symbol's digits (0 for a
+   // symbol quoted in whole points), and first to its tick size where that is coarser than a
+   // point (index CFDs moving in 0.25, 0.5 or 5 points): a price between two ticks is no
+   // price of the symbol either. 0 stays 0.
    double            Price(const string symbol, const double x)
      {
       if(x == 0.0 || symbol == "")
          return x;
-      return NormalizeDouble(x, SymbolDigits(symbol));
+      // SYMBOL_TRADE_TICK_SIZE, "Minimal price change", is a price; MarketInfo's MODE_TICKSIZE
+      // is documented as "Tick size in points", which would leave the unit in doubt
+      double tick = SymbolInfoDouble(symbol, SYMBOL_TRADE_TICK_SIZE);
+      double y = tick > SymbolInfoDouble(symbol, SYMBOL_POINT) * 1.000001 ? MathRound(x / tick) * tick : x;
+      return NormalizeDouble(y, SymbolDigits(symbol));
      }
 
    // The request's prices rounded for `symbol` (the order's own symbol for a change of an

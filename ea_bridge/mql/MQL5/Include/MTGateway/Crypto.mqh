@@ -150,42 +150,81 @@ bool IsHex64(const string text)
 //| the daemon was up, replay it when it takes the port. So a 32-byte|
 //| pool is stirred with SHA-256 at every timer pass by what the     |
 //| terminal cannot predict for an outsider: the microsecond clock's |
-//| jitter, the tick counter, the clocks, the quote. Each            |
-//| nonce is SHA-256 of the pool under its own label, and taking one |
-//| stirs the pool again. An EA with a better source (MQL4's         |
+//| jitter (several readings a pass, each after a hash), the tick    |
+//| counter, the clocks, the quote. Only the jitter is secret from a |
+//| local observer, a few bits a stir, so the pool is Ready() for a  |
+//| first nonce after MTGW_POOL_MIN_STIRS stirs spread over          |
+//| MTGW_POOL_MIN_SPAN_US; Gather() gets it there, a system clock    |
+//| tick between stirs (docs/protocol.md sec. 4 counts the bits).    |
+//| Each nonce is SHA-256 of the pool under its own label, and taking|
+//| one stirs the pool again. An EA with a better source (MQL4's     |
 //| RtlGenRandom) mixes it in with Seed().                           |
 //+------------------------------------------------------------------+
+#define MTGW_POOL_MIN_STIRS    64        // stirs mixed in before the first nonce
+#define MTGW_POOL_MIN_SPAN_US  1000000   // from the first of them to the nonce, at least
+#define MTGW_POOL_READINGS     4         // microsecond-clock readings mixed in per stir
+
 class EntropyPool
   {
 private:
    uchar             state[];
    ulong             stirs;
+   ulong             first_us;
 
    void              Mix(const string sample)
      {
-      uchar raw[], input[], digest[];
+      uchar raw[], joined[], digest[];
       Utf8Bytes(sample, raw);
       int n = ArraySize(state);
-      ArrayResize(input, n + ArraySize(raw));
+      ArrayResize(joined, n + ArraySize(raw));
       if(n > 0)
-         ArrayCopy(input, state, 0, 0, n);
-      ArrayCopy(input, raw, n, 0, ArraySize(raw));
-      if(Sha256(input, digest))
+         ArrayCopy(joined, state, 0, 0, n);
+      ArrayCopy(joined, raw, n, 0, ArraySize(raw));
+      if(Sha256(joined, digest))
          ArrayCopy(state, digest, 0, 0, 32);
      }
 
 public:
-                     EntropyPool(void) { stirs = 0; ArrayResize(state, 32); ArrayFill(state, 0, 32, 0); }
+                     EntropyPool(void) { stirs = 0; first_us = 0; ArrayResize(state, 32); ArrayFill(state, 0, 32, 0); }
 
-   // One sample of what changes between passes; called at every timer pass (one SHA-256).
+   // One sample of what changes between stirs; called at every timer pass. The microsecond
+   // clock is read MTGW_POOL_READINGS times, each reading after a SHA-256, so how long the
+   // hashing took on this machine, at this moment, goes in beside when the pass came.
    void              Stir(void)
      {
       stirs++;
+      if(stirs == 1)
+         first_us = GetMicrosecondCount();
       MqlTick q;
       string quote = SymbolInfoTick(_Symbol, q) ? IntegerToString((long)q.time) + DoubleToString(q.bid, 8) + DoubleToString(q.ask, 8) : "";
       Mix(IntegerToString((long)GetMicrosecondCount()) + "|" + IntegerToString((long)GetTickCount()) + "|" +
           IntegerToString((long)TimeLocal()) + "|" + IntegerToString((long)TimeCurrent()) + "|" +
           IntegerToString((long)stirs) + "|" + quote);
+      for(int i = 1; i < MTGW_POOL_READINGS; i++)
+         Mix(IntegerToString((long)GetMicrosecondCount()));
+     }
+
+   // Whether a first nonce may be taken: MTGW_POOL_MIN_STIRS stirs, the first of them at
+   // least MTGW_POOL_MIN_SPAN_US ago (their timing jitter is the pool's secret).
+   bool              Ready(void) const
+     {
+      return stirs >= MTGW_POOL_MIN_STIRS && GetMicrosecondCount() - first_us >= MTGW_POOL_MIN_SPAN_US;
+     }
+
+   // Stirs until Ready(), one system clock tick apart: Sleep(1) ends on the clock's next tick
+   // (15.6 ms on Windows), so each stir reads the microsecond clock at a wake-up whose exact
+   // moment the scheduler decides. About a second, once: later nonces find the pool ready.
+   // False when the program is being stopped.
+   bool              Gather(void)
+     {
+      while(!Ready())
+        {
+         if(IsStopped())
+            return false;
+         Sleep(1);
+         Stir();
+        }
+      return true;
      }
 
    // Bytes from a better source, when the EA has one.
@@ -198,12 +237,12 @@ public:
    string            Nonce(void)
      {
       Stir();
-      uchar raw[], input[], digest[];
+      uchar raw[], joined[], digest[];
       Utf8Bytes("mtgw-ea-nonce-v1", raw);
-      ArrayResize(input, 32 + ArraySize(raw));
-      ArrayCopy(input, state, 0, 0, 32);
-      ArrayCopy(input, raw, 32, 0, ArraySize(raw));
-      if(!Sha256(input, digest))
+      ArrayResize(joined, 32 + ArraySize(raw));
+      ArrayCopy(joined, state, 0, 0, 32);
+      ArrayCopy(joined, raw, 32, 0, ArraySize(raw));
+      if(!Sha256(joined, digest))
          return "";
       Stir();
       return HexLower(digest);

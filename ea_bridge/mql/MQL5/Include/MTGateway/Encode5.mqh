@@ -10,10 +10,12 @@
 
 #include <MTGateway\Json.mqh>
 
+// A symbol's digits; 0 is a symbol's digits too (index and stock CFDs quoted in whole points).
+// The JSON writer keeps one decimal whatever this says, so a price stays a JSON float.
 int SymbolDigits(const string symbol)
   {
    long d = SymbolInfoInteger(symbol, SYMBOL_DIGITS);
-   return d > 0 ? (int)d : 1;
+   return d >= 0 ? (int)d : 8;
   }
 
 void EncodeTick(JsonWriter &w, const MqlTick &t, const int digits)

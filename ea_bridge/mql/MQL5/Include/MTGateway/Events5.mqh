@@ -43,7 +43,7 @@
 #define MTGW_RESCAN_MS           1000
 #define MTGW_PENDING_MAX         1000
 #define MTGW_REMOVED_KEPT        256    // orders whose removal was reported (for duplicates)
-#define MTGW_FRESH_GAP_MS        60000  // a first new tick this long after the quote seen: copy from it
+#define MTGW_LIVE_QUOTE_MS       10000  // a quote at most this old at a stream's start: the terminal's live one
 #define MTGW_SEED_MARGIN_MS      5000   // opened this long before positions were learnt: certainly old
 
 struct TickCursor
@@ -60,6 +60,7 @@ struct TickCursor
    uint              seen_flags;
    int               spy;          // the helper indicator waking the EA on this symbol's ticks
    bool              fresh;        // (re)started: nothing sent yet, last_msc is the quote seen
+   bool              after_quote;  // ...and the stream starts right after it (else at the next tick)
   };
 
 class CEvents5
@@ -80,6 +81,7 @@ public:
    ulong             awaiting[];            // deleted orders not in the history yet
    bool              wake;                  // spies wake the EA on ticks (the TickWake input)
    long              seen_login;            // the account positions were learnt for
+   long              account;               // the last account logged in to (0: none yet)
 
                      CEvents5(void)
      {
@@ -87,6 +89,7 @@ public:
       seeded_msc = 0;
       wake = true;
       seen_login = 0;
+      account = 0;
       last_rescan = 0;
       last_account_check = 0;
       announced_connected = -1;
@@ -117,8 +120,27 @@ public:
       if(login != 0 && !TerminalInfoInteger(TERMINAL_CONNECTED))
          return;                                  // the trade state follows the connection
       seen_login = login;
-      if(login != 0)
-         SeedPositions();
+      if(login == 0)
+         return;
+      if(account != 0 && login != account)
+         ForgetAccount(login);
+      account = login;
+      SeedPositions();
+     }
+
+   // The terminal is on another account ("REASON_ACCOUNT": the EA is re-initialised with its
+   // globals kept): the trade events still queued and the positions and orders known are the
+   // old account's. Sent on the new account's session they would be taken for its own.
+   void              ForgetAccount(const long login)
+     {
+      if(ArraySize(pending) > 0)
+         Print("MT Gateway: ", IntegerToString(ArraySize(pending)), " trade events of account ", IntegerToString(account),
+               " not sent: the terminal is on account ", IntegerToString(login), " now");
+      ArrayResize(pending, 0);
+      ArrayResize(pos_tickets, 0);
+      ArrayResize(pos_json, 0);
+      ArrayResize(removed, 0);
+      ArrayResize(awaiting, 0);
      }
 
    // A position open from before the positions were learnt that shows only now (the trade
@@ -246,14 +268,14 @@ public:
             cursors[i].sent_at_last = 0;
             cursors[i].seen_msc = 0;
             cursors[i].spy = INVALID_HANDLE;
-            Start(session, i);
+            Start(session, i, false);
            }
          else
             if(was[i] == 0)
               {
                // back in Market Watch: the quotes of its absence never reached the terminal
                session.methods.history.Forget(name);
-               Start(session, i);
+               Start(session, i, true);
               }
          cursors[i].present = true;
         }
@@ -270,8 +292,7 @@ public:
               {
                session.methods.history.helper_missing = true;
                Print("MT Gateway: the helper indicator ", MTGW_HELPER_NAME, " cannot be created (error ",
-                     IntegerToString(GetLastError()), "): ticks of symbols other than the chart's go out on the timer; ",
-                     "compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+                     IntegerToString(GetLastError()), "): ticks of symbols other than the chart's go out on the timer");
               }
            }
          else
@@ -285,16 +306,24 @@ public:
 
    // A symbol seen for the first time (or back in Market Watch) streams from the first tick
    // after its current one. Nothing is copied here: the current quote may be days old (a
-   // market that is closed), and its millisecond need not be on disk.
-   void              Start(CGatewaySession &session, const int i)
+   // market that is closed), and its millisecond need not be on disk. The ticks right after
+   // that quote are on disk only when the terminal has been receiving the symbol's quotes up
+   // to now; not after a return to Market Watch (it received none meanwhile, and its quote can
+   // still be the one from before), nor when the quote is older than MTGW_LIVE_QUOTE_MS (the
+   // terminal was closed, or the market is): then the stream starts at the next tick that
+   // arrives, since a copy from right after the quote would reach into ticks the terminal
+   // never received and wait for their synchronization.
+   void              Start(CGatewaySession &session, const int i, const bool returned)
      {
       MqlTick t;
       cursors[i].last_msc = 0;
       cursors[i].sent_at_last = 0;
       cursors[i].seen_msc = 0;
       cursors[i].fresh = true;
+      cursors[i].after_quote = false;
       if(!SymbolInfoTick(cursors[i].symbol, t) || t.time_msc <= 0)
          return;
+      cursors[i].after_quote = !returned && (long)TimeTradeServer() * 1000 - t.time_msc <= MTGW_LIVE_QUOTE_MS;
       cursors[i].last_msc = t.time_msc;
       cursors[i].seen_msc = t.time_msc;
       cursors[i].seen_bid = t.bid;
@@ -312,7 +341,7 @@ public:
          return;
       if(cursors[i].last_msc == 0)
         {
-         Start(session, i);
+         Start(session, i, false);
          return;
         }
       if(now.time_msc < cursors[i].last_msc)
@@ -325,8 +354,8 @@ public:
          if(now.time_msc == cursors[i].last_msc)
             return;                               // the millisecond of the quote seen is skipped
          // the first tick after the quote seen arrived live: the stream starts right after that
-         // quote (or at this tick when the quote was long before it: a market that reopened)
-         long from = now.time_msc - cursors[i].last_msc > MTGW_FRESH_GAP_MS ? now.time_msc : cursors[i].last_msc + 1;
+         // quote when the terminal was receiving the symbol's quotes then (Start), else here
+         long from = cursors[i].after_quote ? cursors[i].last_msc + 1 : now.time_msc;
          cursors[i].last_msc = from;
          cursors[i].sent_at_last = 0;
          cursors[i].fresh = false;

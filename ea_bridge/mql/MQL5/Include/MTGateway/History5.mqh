@@ -13,7 +13,11 @@
 //| Local means: bars whose series is synchronized and reaches back  |
 //| far enough; ticks from a time the helper synchronized from (the  |
 //| terminal variable MTGW.ticks.<symbol>, gone when the terminal    |
-//| closes) or that the EA itself has streamed since it started. A   |
+//| closes) or that the EA itself has streamed since it started.     |
+//| A tick copy starts at the first tick on disk the helper found    |
+//| from there (MTGW.t0.<symbol>), never before it: the helper's    |
+//| "no older ticks" is a judgment of time, and a copy reaching     |
+//| before what is on disk would wait for the synchronization. A    |
 //| symbol that leaves Market Watch receives no quotes meanwhile, so |
 //| its return forgets both (Forget): the hole must be loaded again. |
 //| Each helper runs on a timeframe other than the one it loads: an  |
@@ -49,7 +53,7 @@ public:
    HelperRef         helpers[];
    StreamStart       streams[];
    long              chart;
-   bool              helper_missing;   // iCustom could not create the helper: it is not compiled
+   bool              helper_missing;   // the terminal could not create the helper (iCustom failed)
 
                      CHistory5(void) { chart = 0; helper_missing = false; }
 
@@ -74,6 +78,7 @@ public:
    void              Forget(const string symbol)
      {
       GlobalVariableDel(MTGW_TICKS_VAR + symbol);
+      GlobalVariableDel(MTGW_FLOOR_VAR + symbol);
       for(int i = 0; i < ArraySize(streams); i++)
          if(streams[i].symbol == symbol)
             streams[i].from_msc = 0;
@@ -99,6 +104,18 @@ public:
          if(streams[i].symbol == symbol && streams[i].from_msc > 0 && from_msc >= streams[i].from_msc)
             return true;
       return false;
+     }
+
+   // Where a copy of local ticks of `symbol` from `from_msc` starts: at the first tick on disk
+   // the helper found from there on when that is later (a copy from before it could wait for
+   // a synchronization; it would find nothing on disk before it either way).
+   long              TicksStart(const string symbol, const long from_msc)
+     {
+      string name = MTGW_FLOOR_VAR + symbol;
+      if(!GlobalVariableCheck(name))
+         return from_msc;
+      long first = (long)GlobalVariableGet(name);
+      return first > from_msc ? first : from_msc;
      }
 
    // The series `symbol`/`period` is built and reaches back to `from_time` (0: any), or to the
@@ -138,7 +155,7 @@ public:
         {
          if(!helper_missing)
             Print("MT Gateway: the helper indicator ", MTGW_HELPER_NAME, " cannot be created (error ",
-                  IntegerToString(GetLastError()), "): compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+                  IntegerToString(GetLastError()), "): history that is not on this computer cannot be loaded");
          helper_missing = true;
          return false;
         }
@@ -154,14 +171,19 @@ public:
       return true;
      }
 
-   // Release the loading helpers whose history arrived or that nothing asked about lately.
+   // Release the loading helpers whose history arrived or that nothing asked about lately. A
+   // ticks helper whose copies start a minute or more after its start keeps looking for older
+   // ticks while it is asked about (Request).
    void              Sweep(void)
      {
       ulong now = GetMicrosecondCount();
       for(int i = ArraySize(helpers) - 1; i >= 0; i--)
         {
-         bool loaded = helpers[i].mode == MTGW_HELPER_TICKS ? TicksLocal(helpers[i].symbol, helpers[i].from_msc)
-                       : BarsLocal(helpers[i].symbol, (ENUM_TIMEFRAMES)helpers[i].period, helpers[i].from_msc / 1000, 0);
+         string s = helpers[i].symbol;
+         long from = helpers[i].from_msc;
+         bool loaded = helpers[i].mode == MTGW_HELPER_TICKS
+                       ? TicksLocal(s, from) && TicksStart(s, from) - from < MTGW_FLOOR_WATCH_MS
+                       : BarsLocal(s, (ENUM_TIMEFRAMES)helpers[i].period, from / 1000, 0);
          if(!loaded && now - helpers[i].used_us < MTGW_HELPER_IDLE_US)
             continue;
          IndicatorRelease(helpers[i].handle);

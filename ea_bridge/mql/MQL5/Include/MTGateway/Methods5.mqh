@@ -577,8 +577,8 @@ public:
         }
       if(!history.Request(s, mode, period, from_msc))
         {
-         Fail(E_INTERNAL, "history of " + s + " is not on this computer and the helper indicator " + MTGW_HELPER_NAME +
-              " is missing: compile Indicators\\MTGateway\\Helper.mq5 in MetaEditor");
+         Fail(E_INTERNAL, "history of " + s + " is not on this computer and the terminal cannot create the helper indicator " +
+              MTGW_HELPER_NAME + " that loads it (the Experts log has the error)");
          return;
         }
       Fail(E_DEFER, "history of " + s + " is still loading; ask again shortly");
@@ -722,6 +722,11 @@ public:
          Load(s, MTGW_HELPER_TICKS, PERIOD_M1, from_msc);
          return;
         }
+      // from the first tick on disk, never before it (History5.mqh); while that is a minute or
+      // more later, the helper keeps looking for older ticks
+      long copy_from = history.TicksStart(s, from_msc);
+      if(copy_from - from_msc >= MTGW_FLOOR_WATCH_MS)
+         history.Request(s, MTGW_HELPER_TICKS, PERIOD_M1, from_msc);
       MqlTick ticks[];
       int dg = SymbolDigits(s);
       int got = 0;
@@ -730,7 +735,7 @@ public:
         {
          int take = count > max_rows ? max_rows : (int)count;
          if(take > 0)
-            got = CopyTicks(s, ticks, flags, (ulong)from_msc, (uint)(take < count ? take + 1 : take));
+            got = CopyTicks(s, ticks, flags, (ulong)copy_from, (uint)(take < count ? take + 1 : take));
          if(got < 0)
             got = 0;
          truncated = got > take;
@@ -738,8 +743,8 @@ public:
          return;
         }
       // both ends inclusive, to the millisecond (a to_msc of 0 would mean "up to now")
-      if(to_msc >= from_msc && to_msc > 0)
-         got = CopyTicksRange(s, ticks, flags, (ulong)from_msc, (ulong)to_msc);
+      if(to_msc >= copy_from && to_msc > 0)
+         got = CopyTicksRange(s, ticks, flags, (ulong)copy_from, (ulong)to_msc);
       if(got < 0)
          got = 0;
       truncated = got > max_rows;

@@ -209,6 +209,9 @@ public:
         {
          if(GetMicrosecondCount() < next_attempt)
             return;
+         // no hello before the nonce's pool has its stirs (about a second, before the first)
+         if(!pool.Gather())
+            return;
          Connect();
          if(state == ST_IDLE)
             return;

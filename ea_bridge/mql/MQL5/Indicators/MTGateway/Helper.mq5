@@ -8,7 +8,12 @@
 //|  - Mode 1 (tick history): starts the synchronization of the tick |
 //|    database from FromMsc (CopyTicks returns at once here, where  |
 //|    in the EA it could wait 45 s) and, once the ticks are there,  |
-//|    records FromMsc in the terminal variable MTGW.ticks.<symbol>. |
+//|    records FromMsc in the terminal variable MTGW.ticks.<symbol>  |
+//|    and the first tick on disk from there in MTGW.t0.<symbol>:    |
+//|    the EA copies from that tick, never from before what is on   |
+//|    disk. When it found no tick on disk for a minute or more after|
+//|    FromMsc it keeps looking while the EA keeps it, and lowers    |
+//|    MTGW.t0.<symbol> when older ticks arrive after all.           |
 //|  - Mode 2 (bars): has its symbol's bars on Timeframe built back  |
 //|    to FromMsc (CopyTime forces the build and the download, at    |
 //|    once here), the way the reference's CheckLoadHistory does.    |
@@ -18,11 +23,15 @@
 //| and a helper on MN1 costs the terminal a few bars where one on M1|
 //| would have it keep the symbol's whole M1 series. OnCalculate     |
 //| comes on each tick of the symbol whatever the timeframe.         |
+//| A loading helper looks on its timer only, not on each tick: all  |
+//| indicators of a symbol run on one thread, which also processes   |
+//| the symbol's ticks and its history synchronization.             |
 //| Per-instance state lives in the inputs and the terminal, not in  |
-//| global variables of its own.                                     |
+//| global variables of its own; the terminal variables a helper     |
+//| kept for itself are deleted when it is done or released.        |
 //+------------------------------------------------------------------+
 #property copyright "MT Gateway"
-#property version   "1.10"
+#property version   "1.20"
 #property description "Helper of the MT Gateway EA (created by the EA; never attach it yourself)."
 #property indicator_chart_window
 #property indicator_buffers 0
@@ -36,8 +45,11 @@ input long FromMsc = 0;             // modes 1 and 2: load back to this time (ms
 input int  Timeframe = 0;           // mode 2: the timeframe to load (ENUM_TIMEFRAMES)
 
 void Load(void);
+void LoadTicks(void);
 void Done(void);
-bool TicksThere(void);
+void ForgetSettle(void);
+long FirstOnDisk(void);
+bool TicksThere(long &first_ms);
 bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled);
 
 int OnInit(void)
@@ -54,6 +66,8 @@ int OnInit(void)
 void OnDeinit(const int reason)
   {
    EventKillTimer();
+   if(Mode == MTGW_HELPER_TICKS)
+      ForgetSettle();
   }
 
 void OnTimer(void)
@@ -65,8 +79,6 @@ int OnCalculate(const int rates_total, const int prev_calculated, const int begi
   {
    if(Mode == MTGW_HELPER_SPY)
       EventChartCustom(WakeChart, MTGW_EVENT_TICK, 0, 0.0, _Symbol);
-   else
-      Load();
    return rates_total;
   }
 
@@ -75,14 +87,7 @@ void Load(void)
   {
    if(Mode == MTGW_HELPER_TICKS)
      {
-      if(!TicksThere())
-         return;
-      string name = MTGW_TICKS_VAR + _Symbol;
-      if(!GlobalVariableCheck(name))
-         GlobalVariableTemp(name);           // gone when the terminal closes, like the sync
-      if(GlobalVariableGet(name) == 0.0 || GlobalVariableGet(name) > (double)FromMsc)
-         GlobalVariableSet(name, (double)FromMsc);
-      Done();
+      LoadTicks();
       return;
      }
    if(Mode == MTGW_HELPER_BARS)
@@ -107,15 +112,91 @@ void Load(void)
      }
   }
 
-// The first tick on disk from FromMsc on (0: none), and whether it has stayed the same for
-// MTGW_HELPER_SETTLE_MS: then the synchronization has brought nothing older, and the trade
-// server keeps no older ticks than that (its tick history can be shorter than its bars').
-bool FirstSettled(long &first)
+// A terminal variable's value, 0 when there is none.
+double VarValue(const string name)
+  {
+   return GlobalVariableCheck(name) ? GlobalVariableGet(name) : 0.0;
+  }
+
+// Mode 1's step: judge the range (TicksThere) and record what is on disk. MTGW.ticks.<symbol>
+// is the earliest start judged loaded; MTGW.t0.<symbol> the first tick on disk from there on,
+// where the EA's copies start. Minutes before that first tick are taken for "older than the
+// server keeps" only by a time rule (FirstSettled): a synchronization slower than it would
+// otherwise have the EA's own copy wait for the rest (45 s at most, every call waiting behind
+// it). Starting the copies at a tick on disk makes any such misjudgment an answer without the
+// ticks still to come, never a wait; and while the EA keeps asking from before that tick, this
+// helper keeps looking and lowers it when older ticks arrive after all.
+void LoadTicks(void)
+  {
+   string synced = MTGW_TICKS_VAR + _Symbol, first_var = MTGW_FLOOR_VAR + _Symbol;
+   double from = (double)FromMsc;
+   double known = VarValue(synced), disk_first = VarValue(first_var);
+   bool covered = known > 0.0 && known <= from;
+   bool watching = covered && disk_first - from >= (double)MTGW_FLOOR_WATCH_MS;
+   if(covered && !watching)
+     {
+      Done();                                // loaded, by this helper or another
+      return;
+     }
+   if(watching)
+     {
+      long now_first = FirstOnDisk();
+      if(now_first == 0 || (double)now_first >= disk_first)
+         return;                             // nothing older on disk yet
+     }
+   long first_ms = 0;
+   if(!TicksThere(first_ms))
+      return;
+   if(!covered)
+     {
+      if(!GlobalVariableCheck(synced))
+         GlobalVariableTemp(synced);         // gone when the terminal closes, like the sync
+      GlobalVariableSet(synced, from);
+      if(first_ms <= 0)
+         GlobalVariableDel(first_var);
+     }
+   if(first_ms > 0 && (!covered || (double)first_ms < disk_first))
+     {
+      if(!GlobalVariableCheck(first_var))
+         GlobalVariableTemp(first_var);
+      GlobalVariableSet(first_var, (double)first_ms);
+     }
+   if(first_ms > 0 && (double)first_ms - from >= (double)MTGW_FLOOR_WATCH_MS)
+      EventChartCustom(WakeChart, MTGW_EVENT_LOADED, FromMsc, 0.0, _Symbol);   // and keep looking
+   else
+      Done();
+  }
+
+// The first tick on disk from FromMsc on (0: none).
+long FirstOnDisk(void)
   {
    MqlTick t[];
-   first = CopyTicks(_Symbol, t, COPY_TICKS_ALL, (ulong)FromMsc, 1) >= 1 ? t[0].time_msc : 0;
-   string id = _Symbol + "." + IntegerToString(FromMsc / 60000);   // one per helper
-   string seen = MTGW_FIRST_VAR + id, since = MTGW_FIRST_SINCE_VAR + id;
+   return CopyTicks(_Symbol, t, COPY_TICKS_ALL, (ulong)FromMsc, 1) >= 1 ? t[0].time_msc : 0;
+  }
+
+// The names of the terminal variables FirstSettled keeps for this helper.
+string SettleId(void)
+  {
+   return _Symbol + "." + IntegerToString(FromMsc / 60000);   // one per helper
+  }
+
+void ForgetSettle(void)
+  {
+   GlobalVariableDel(MTGW_FIRST_VAR + SettleId());
+   GlobalVariableDel(MTGW_FIRST_SINCE_VAR + SettleId());
+  }
+
+// The first tick on disk from FromMsc on (0: none), and whether it has stayed the same long
+// enough to say the synchronization has brought nothing older, and the trade server keeps no
+// older ticks than that (its tick history can be shorter than its bars'). How long is a guess
+// (the reference says nothing of how a synchronization progresses): MTGW_HELPER_SETTLE_MS, and
+// MTGW_HELPER_SETTLE_DAY_MS more per day between FromMsc and that tick (a longer span is more
+// to download, and may land in one piece), up to MTGW_HELPER_SETTLE_MAX_MS. A wrong guess
+// costs the answer the ticks still to come, never a wait (LoadTicks).
+bool FirstSettled(long &first)
+  {
+   first = FirstOnDisk();
+   string seen = MTGW_FIRST_VAR + SettleId(), since = MTGW_FIRST_SINCE_VAR + SettleId();
    uint now = GetTickCount();
    if(!GlobalVariableCheck(seen) || GlobalVariableGet(seen) != (double)first || !GlobalVariableCheck(since))
      {
@@ -125,7 +206,11 @@ bool FirstSettled(long &first)
       GlobalVariableSet(since, (double)now);
       return false;
      }
-   return (int)(now - (uint)GlobalVariableGet(since)) >= MTGW_HELPER_SETTLE_MS;
+   long span_ms = (first > 0 ? first : (long)TimeTradeServer() * 1000) - FromMsc;
+   long settle_ms = MTGW_HELPER_SETTLE_MS + span_ms / 86400000 * MTGW_HELPER_SETTLE_DAY_MS;
+   if(settle_ms > MTGW_HELPER_SETTLE_MAX_MS)
+      settle_ms = MTGW_HELPER_SETTLE_MAX_MS;
+   return (long)(now - (uint)GlobalVariableGet(since)) >= settle_ms;
   }
 
 // Whether the tick database holds the ticks from FromMsc on. In an indicator CopyTicks
@@ -134,17 +219,18 @@ bool FirstSettled(long &first)
 // answer is judged from the data: the M1 bars (built and synchronized from the trade server)
 // say which minutes had ticks, and each of those minutes sampled across the range (the first
 // and last few, and up to MTGW_HELPER_SAMPLES in between) must have a tick on disk. Minutes
-// before the first tick on disk count only until that first tick has stayed the same for
-// MTGW_HELPER_SETTLE_MS (the server has no older ticks); a gap after it (a symbol's absence
+// before the first tick on disk count only until that first tick has stayed the same long
+// enough (FirstSettled: the server has no older ticks); a gap after it (a symbol's absence
 // from Market Watch) is never taken for loaded. A range whose minutes had no tick is there.
-bool TicksThere(void)
+// `first_ms`: the first tick on disk from FromMsc on (0: none, or not looked at).
+bool TicksThere(long &first_ms)
   {
    long now_s = (long)TimeTradeServer();
    long from_s = FromMsc / 1000;
    from_s -= from_s % 60;
+   first_ms = 0;
    if(now_s <= from_s)
       return true;
-   long first_ms = 0;
    bool settled = FirstSettled(first_ms);
    // a long range is judged by its first and its last day (its bars are not all copied)
    if(now_s - from_s <= 2 * MTGW_HELPER_WINDOW_S)
@@ -197,5 +283,7 @@ bool WindowThere(const long from_s, const long to_s, const long first_ms, const 
 void Done(void)
   {
    EventKillTimer();
+   if(Mode == MTGW_HELPER_TICKS)
+      ForgetSettle();
    EventChartCustom(WakeChart, MTGW_EVENT_LOADED, FromMsc, 0.0, _Symbol);
   }

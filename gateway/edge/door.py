@@ -1,0 +1,329 @@
+"""The daemon's one door: the sequence every HTTP request that asks for a token goes through.
+
+A request's header block comes in as a :class:`~gateway.edge.head.RequestHead`, whichever
+parser read it; :class:`Door` then takes the same steps, in the same order, for every door of
+the daemon's HTTP port, and each door only adapts its parser and answers in its own form:
+
+1. **head rules** -- the ladder (``ladder.py``): rungs 1-7 for ``POST /rpc``; for the other
+   routes rungs 2-4 ran in the middleware before the router (:meth:`Door.edge_refusal`), and
+   rungs 6-7 here when a body is to come;
+2. **body** -- rungs 8-10, with one body deadline (``[server] body_timeout_s``), armed only
+   when the body has not already come (:class:`Body`: each parser's own way of collecting
+   it);
+3. **token** -- rung 11: the bearer token through the brute-force throttle
+   (``base/throttle.py``), refused as 401, 429 or 503 from ``errors.py`` and counted by
+   reason word;
+4. **mark** -- the connection carried a valid token, so the connection budget evicts it last
+   and never while it works (``base/guard.mark_authenticated``, the one function, under the
+   one key ``base/guard.BUDGET``);
+5. **context** -- the one :class:`~gateway.context.RpcContext` of the caller
+   (:meth:`Door.context`);
+6. **dispatch** -- ``/rpc``'s dispatcher (:meth:`Door.rpc`), or the door's own handler
+   with the :class:`Entry` steps 1-5 gave it.
+
+Which door calls what:
+
+=====================================  ========================================================
+door                                   calls
+=====================================  ========================================================
+``POST /rpc``, llhttp (``llhttp.py``)  :meth:`Door.rpc` (the edge's request is its ``Body``)
+``POST /rpc``, aiohttp                 :meth:`Door.rpc` through ``http_rpc.serve_rpc``
+``/api/...`` (``rest.py``)             :meth:`Door.enter` (a body only when one comes)
+``/auth/...`` (``client_auth.py``)     :meth:`Door.enter` (a 1 KiB body, no token: the
+                                       challenge is how a client gets one)
+``GET /ws`` (``ws.py``)                :meth:`Door.enter` on the upgrade when it carries
+                                       ``Authorization``; :meth:`Door.admit` for the first
+                                       message's token
+every route (``middleware.py``)        :meth:`Door.edge_refusal` (rungs 2-4)
+=====================================  ========================================================
+
+Why one place: a door that writes the sequence itself drifts from the others; a step left out
+(the mark) and a token holder's connection is evicted under pressure as if it had no token, a
+deadline written twice and the two answer differently.
+
+The hot path (``/rpc``) pays for the door no more than for the copies it replaced: the head is
+built once per request (by the parser's adapter, or once by the middleware and reused), the
+body deadline is armed only when the body is still on its way, and the token is checked with
+no coroutine of its own between the throttle and the authenticator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import Final, NamedTuple, Protocol
+
+from aiohttp import web
+
+from ea_bridge import TerminalId
+
+from ..auth import Principal
+from ..base.guard import GuardedProtocol, mark_authenticated
+from ..context import RpcContext
+from ..errors import HttpRefusal, RateLimited, Unauthorized, Unavailable, auth_refusal
+from ..keys import (
+    AUTH_THROTTLE,
+    AUTHENTICATOR,
+    BRIDGE,
+    CONFIG,
+    CONNECTIONS,
+    METRICS,
+    RPC,
+    TERMINALS,
+    TRADING,
+)
+from .head import RequestHead
+from .ladder import body_refusal, content_refusal, edge_refusal, head_refusal
+
+__all__ = ["DOOR", "HEAD", "AiohttpBody", "Answer", "Body", "Door", "Entry", "bearer_of",
+           "error_response"]
+
+_JSON: Final = "application/json"
+#: Security events (a token used where it is not bound): WARNING, ids and terminals only.
+security_log = logging.getLogger("gateway.security")
+
+#: What :meth:`Door.rpc` answers: the status, the body (None for 204) and extra headers.
+Answer = tuple[int, bytes | None, dict[str, str] | None]
+
+
+class Body(Protocol):
+    """A request body as one parser collects it (llhttp's request, :class:`AiohttpBody`).
+
+    The door asks :meth:`take` first and waits (:meth:`receive`, under the one deadline) only
+    when it says the body is still on its way; then :attr:`malformed` and :attr:`too_large`
+    say what rungs 9 and 10 need.
+    """
+
+    @property
+    def malformed(self) -> bool:
+        """The body turned out not to be HTTP (a bad chunk)."""
+        ...
+
+    @property
+    def too_large(self) -> bool:
+        """The body went past the door's limit (it is not kept)."""
+        ...
+
+    def take(self) -> bytes | None:
+        """The body if nothing more will come of it (``b""`` when it is malformed or too
+        large), else None."""
+        ...
+
+    async def receive(self) -> bytes:
+        """Wait until nothing more will come of the body; what :meth:`take` then says. No
+        deadline of its own: the door holds it."""
+        ...
+
+
+class AiohttpBody:
+    """The body aiohttp's parser feeds into ``request.content``, kept to ``limit`` bytes.
+
+    aiohttp's parser refuses a bad chunk itself (400 before any handler, or an exception
+    from the read that aiohttp answers), so :attr:`malformed` is always False here.
+    """
+
+    __slots__ = ("_content", "_limit", "too_large")
+
+    malformed: Final = False
+
+    def __init__(self, request: web.BaseRequest, limit: int) -> None:
+        self._content = request.content
+        self._limit = limit
+        self.too_large = False
+
+    def take(self) -> bytes | None:
+        content = self._content
+        if not content.is_eof():
+            return None
+        return self._kept(content.read_nowait())  # every byte has come: no await, no timer
+
+    async def receive(self) -> bytes:
+        content, data = self._content, bytearray()
+        while chunk := await content.readany():
+            data += chunk
+            if len(data) > self._limit:  # read no further: answered 413
+                break
+        return self._kept(bytes(data))
+
+    def _kept(self, data: bytes) -> bytes:
+        if len(data) > self._limit:
+            self.too_large = True
+            return b""
+        return data
+
+
+class Entry(NamedTuple):
+    """What steps 1-5 of the door give the handler that dispatches."""
+
+    #: The body received (``b""`` when the door took none).
+    body: bytes
+    #: The caller's context when the door asked for a token, else None.
+    context: RpcContext | None
+
+
+class Door:
+    """The sequence of the module docstring, for one application (built by ``create_app``,
+    stored under :data:`DOOR`), with what every step needs looked up once."""
+
+    __slots__ = ("_authenticator", "_budget", "_dispatcher", "_metrics", "_parts",
+                 "_throttle", "host_refusals", "server")
+
+    def __init__(self, app: web.Application) -> None:
+        config = app[CONFIG]
+        self.server = config.server
+        self._budget = app[CONNECTIONS]
+        #: The port's 421 log (``base/edge.HostRefusals``): every refused Host reports to it.
+        self.host_refusals = self._budget.host_refusals
+        self._authenticator = app[AUTHENTICATOR]
+        self._throttle = app[AUTH_THROTTLE]
+        self._metrics = app[METRICS]
+        self._dispatcher = app[RPC]
+        self._parts = (app[BRIDGE], config, app[TERMINALS], app[TRADING])
+
+    # -- the doors ------------------------------------------------------------------------------
+
+    async def rpc(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
+                  called: list[str]) -> Answer:
+        """Answer one ``POST /rpc`` request: steps 1-5 (:meth:`enter`, rungs 1-11), then the
+        dispatcher; ``called`` gets the JSON-RPC method names answered (the access log's).
+
+        Raises:
+            ConnectionResetError: the client left while its body was on the way (llhttp).
+        """
+        entry = await self.enter(head, body, conn, rpc=True)
+        if isinstance(entry, HttpRefusal):
+            return entry.status, entry.body(), dict(entry.headers)
+        assert entry.context is not None  # noqa: S101 - a token was asked for
+        payload = await self._dispatcher.handle(entry.body, entry.context, called=called)
+        if payload is None:
+            return 204, None, None
+        return 200, payload, None
+
+    async def enter(self, head: RequestHead, body: Body | None, conn: GuardedProtocol | None,
+                    *, rpc: bool = False, limit: int | None = None,
+                    token: bool = True) -> Entry | HttpRefusal:
+        """Steps 1-5 for one request: its head rules (rungs 1-7 with ``rpc``; else 6-7 when
+        ``body`` comes, rungs 2-4 having run in the middleware), its body under the one
+        deadline (rungs 8-10, ``limit`` bytes at most: ``[server] max_body_bytes`` unless
+        given), then with ``token`` the bearer token of ``head`` (rung 11), the mark on
+        ``conn`` and the caller's context. The first refusal, or what the handler needs.
+
+        Raises:
+            ConnectionResetError: the client left while its body was on the way (llhttp).
+        """
+        if limit is None:
+            limit = self.server.max_body_bytes
+        if rpc:
+            refusal = head_refusal(self.server, head, self.host_refusals)
+        else:
+            refusal = None if body is None else content_refusal(head, limit)
+        if refusal is not None:
+            return refusal
+        data = b""
+        if body is not None:
+            taken = body.take()  # the usual case: the body came with the head, whole
+            if taken is None or body.malformed or body.too_large:
+                if taken is None:
+                    taken = await self._receive(body)
+                refusal = body_refusal(limit, timed_out=taken is None,
+                                       malformed=body.malformed, too_large=body.too_large)
+                if refusal is not None:
+                    return refusal
+            data = taken or b""
+        if not token:
+            return Entry(data, None)
+        context = await self.admit(bearer_of(head.authorization), conn)
+        if isinstance(context, HttpRefusal):
+            return context
+        return Entry(data, context)
+
+    async def _receive(self, body: Body) -> bytes | None:
+        """Wait for ``body`` within ``[server] body_timeout_s``: the one body deadline of
+        every door; None when it did not come in time (rung 8)."""
+        try:
+            async with asyncio.timeout(self.server.body_timeout_s):
+                return await body.receive()
+        except TimeoutError:
+            return None
+
+    # -- the steps a door takes on its own ------------------------------------------------------
+
+    def edge_refusal(self, head: RequestHead) -> HttpRefusal | None:
+        """Rungs 2-4, for every route (the middleware asks, before the router)."""
+        return edge_refusal(self.server, head, self.host_refusals)
+
+    async def admit(self, token: str | None, conn: GuardedProtocol | None
+                    ) -> RpcContext | HttpRefusal:
+        """Steps 3-5: ``token`` through the throttle (rung 11: the 401, 429 or 503 refusal,
+        counted by reason word), the mark on ``conn``, and the caller's context."""
+        authenticator = self._authenticator
+        try:
+            # ``partial``: no coroutine of the door's own between the throttle and the check
+            principal = await self._throttle.check(
+                authenticator.throttle_key(token), partial(authenticator.authenticate, token),
+                Unauthorized)
+        except (Unavailable, RateLimited, Unauthorized) as exc:
+            # Unavailable: the token authority cannot be asked, not the client's fault (503)
+            refusal = auth_refusal(exc)
+            self._metrics.refused(f"auth_{refusal.reason or 'unauthorized'}")
+            return refusal
+        mark_authenticated(conn)
+        return self.context(principal)
+
+    async def authenticate(self, token: str | None, terminal: TerminalId) -> Principal:
+        """A token presented again on a connection bound to ``terminal`` (``/ws``'s
+        ``authenticate`` method), through the throttle. A token bound to another terminal is
+        refused exactly like an unknown one (``invalid_token``, counted and delayed): the
+        caller must not learn that it is valid elsewhere.
+
+        Raises:
+            Unauthorized: the token is refused (after the throttle's delay).
+            RateLimited: a lockout is on and this token, not seen to succeed before, is wrong.
+            Unavailable: the token authority cannot be asked (not counted).
+        """
+        authenticator = self._authenticator
+
+        async def verify() -> Principal:
+            principal = await authenticator.authenticate(token)
+            if principal.terminal != terminal:
+                security_log.warning(
+                    "rebinding refused: token %s, bound to terminal %s, was presented on a "
+                    "connection bound to terminal %s", principal.token_id,
+                    principal.terminal, terminal)
+                raise Unauthorized("invalid_token", "The auth token is not valid")
+            return principal
+
+        return await self._throttle.check(authenticator.throttle_key(token), verify,
+                                          Unauthorized)
+
+    def context(self, principal: Principal) -> RpcContext:
+        """The one way a caller's :class:`~gateway.context.RpcContext` is made."""
+        return RpcContext(principal, *self._parts)
+
+    def connection(self, request: web.BaseRequest) -> GuardedProtocol | None:
+        """The guard of ``request``'s connection (None: served without the budget)."""
+        return self._budget.find(request.transport)
+
+
+#: The application's door (``create_app`` builds it once everything it looks up is there).
+DOOR: Final = web.AppKey("door", Door)
+#: The head of a request aiohttp parsed, built once by the middleware (which runs before
+#: every routed handler) for the handler's own steps through the door.
+HEAD: Final = web.RequestKey("request_head", RequestHead)
+
+
+def bearer_of(header: str | None) -> str | None:
+    """The token of an ``Authorization`` header's value if it says ``Bearer``, or None."""
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def error_response(refusal: HttpRefusal) -> web.Response:
+    """The aiohttp response of ``refusal`` (its body a JSON-RPC error with ``id: null``)."""
+    return web.Response(status=refusal.status, body=refusal.body(), content_type=_JSON,
+                        headers=refusal.headers)

@@ -1,0 +1,72 @@
+"""Building and installing this repository's distributions, as the distribution tests do.
+
+Each distribution is built offline from a copy of its sources (so the tree gets no build
+litter) with the standard front end, ``python -m build --no-isolation``: an sdist, and the
+wheel built from that sdist, which must equal, file for file, the wheel built straight from
+the tree. Fresh virtual environments then install the wheels with no package index.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT = ROOT / "client"
+#: The opt-in distribution that makes ``import MetaTrader5`` the client.
+SHIM = CLIENT / "metatrader5-shim"
+#: Never copied into a build: this checkout's environment, history and build litter.
+_LITTER = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build",
+                                 "dist", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+                                 ".hypothesis")
+
+
+def run(*args: str | Path, cwd: Path) -> str:
+    """``args`` run in ``cwd``; its standard output, after checking it exited 0."""
+    out = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def python_of(env_dir: Path) -> Path:
+    """The interpreter of the virtual environment ``env_dir``."""
+    return env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def members(wheel: Path) -> dict[str, bytes]:
+    """A wheel's files by name."""
+    with zipfile.ZipFile(wheel) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def build(project: Path, tmp_path: Path, name: str, *, within: Path | None = None
+          ) -> tuple[Path, Path]:
+    """Build ``project`` (copied first: itself, or the directory ``within`` that holds it,
+    for a project that reads a file beside it) into an sdist and a wheel made from that sdist,
+    and check a wheel made straight from the tree is the same, file for file; (sdist,
+    wheel)."""
+    copied = tmp_path / f"{name}-src"
+    shutil.copytree(within or project, copied, ignore=_LITTER)
+    src = copied / project.relative_to(within) if within is not None else copied
+    via_sdist, direct = tmp_path / f"{name}-dist", tmp_path / f"{name}-direct"
+    run(sys.executable, "-m", "build", "--no-isolation", "--outdir", via_sdist, src,
+        cwd=tmp_path)
+    run(sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", direct, src,
+        cwd=tmp_path)
+    [sdist] = via_sdist.glob("*.tar.gz")
+    [wheel] = via_sdist.glob("*.whl")
+    [straight] = direct.glob("*.whl")
+    assert wheel.name == straight.name
+    assert members(wheel) == members(straight), "the sdist does not rebuild the same wheel"
+    return sdist, wheel
+
+
+def metadata(wheel: Path) -> list[str]:
+    """The lines of a wheel's METADATA."""
+    with zipfile.ZipFile(wheel) as zf:
+        [name] = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        return zf.read(name).decode().splitlines()

@@ -1,0 +1,120 @@
+"""Running code written for the ``MetaTrader5`` package against a demo, as its users run it.
+
+Such code says ``import MetaTrader5`` and cannot be changed; docs/client.md ("Code that says
+import MetaTrader5") installs the ``mtgateway-metatrader5`` distribution beside the client so
+that the import is the client. The README's test set-up does that for this environment
+(``pip install ... -e ./client/metatrader5-shim``); :func:`package_environment` is the
+environment such a program runs in, and :func:`latest_aiomql_python` makes (once, then reuses)
+the Python 3.13 environment aiomql's latest release needs, installed the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+from tests.client.distkit import CLIENT, SHIM, python_of
+
+HERE = Path(__file__).resolve().parent
+FRAMEWORK = HERE / "framework"
+#: The distribution that makes ``import MetaTrader5`` the client.
+SHIM_DISTRIBUTION = "mtgateway-metatrader5"
+#: aiomql's latest release, pinned by hash (it needs Python 3.13).
+LATEST_AIOMQL = HERE / "third_party_latest.txt"
+#: What aiomql 4.1.2 imports at run time, installed beside it (it is installed without its
+#: declared requirements: they include MetaTrader5, Windows wheels only): its pandas and
+#: mplfinance, and six, which mplfinance imports without declaring it.
+LATEST_AIOMQL_IMPORTS = ("pandas>=3.0.1", "mplfinance==0.12.10b0", "six>=1.16")
+#: Where a Python 3.13 comes from when ``python3.13`` on PATH is not one (pyenv's shims answer
+#: "command not found" for a version that is installed but not selected).
+_PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+
+
+def package_environment(state_file: Path, **more: str) -> dict[str, str]:
+    """The environment of a program written for the package, run against the demo whose
+    state file is ``state_file`` (``initialize()`` finds it through ``MTGATEWAY_STATE_FILE``):
+    this one, with no other ``MTGATEWAY_*`` variable, trade-server times on UTC as the demo's
+    server, matplotlib drawing nowhere, and ``more``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    env.update({"MTGATEWAY_STATE_FILE": str(state_file), "TZ": "UTC", "MPLBACKEND": "Agg",
+                **more})
+    return env
+
+
+def shim_problem() -> str | None:
+    """Why ``import MetaTrader5`` is not the client through its distribution here, or None."""
+    providers = set(packages_distributions().get("MetaTrader5", ()))
+    if providers != {SHIM_DISTRIBUTION}:
+        return (f"MetaTrader5 comes from {sorted(providers) or 'nothing'} in this environment, "
+                f"not {SHIM_DISTRIBUTION}: install it as the README's test set-up does, "
+                "pip install -e ./client/metatrader5-shim")
+    return None
+
+
+def _python_313() -> Path | str:
+    """A Python 3.13 or later interpreter, or why none was found."""
+    candidates = [os.environ.get("MTGATEWAY_TEST_PYTHON313", ""),
+                  shutil.which("python3.13") or "", shutil.which("python3.14") or "",
+                  *sorted((str(p) for p in _PYENV_VERSIONS.glob("3.1[3-9]*/bin/python3")),
+                          reverse=True)]
+    for candidate in filter(None, candidates):
+        try:
+            out = subprocess.run([candidate, "-c", "import sys; print(sys.version_info >= "
+                                  "(3, 13))"], capture_output=True, text=True, timeout=60)
+        except OSError:
+            continue
+        if out.returncode == 0 and out.stdout.strip() == "True":
+            return Path(candidate)
+    return ("no Python 3.13 found (aiomql's latest release needs one): set "
+            "MTGATEWAY_TEST_PYTHON313 to its interpreter, put python3.13 on PATH, or install "
+            "one with pyenv")
+
+
+def latest_aiomql_python(cache: Path) -> Path:
+    """The interpreter of a Python 3.13 environment with the client, the
+    ``mtgateway-metatrader5`` distribution (both from this checkout, editable, so never out of
+    date), aiomql's latest release (``third_party_latest.txt``, by hash, without its declared
+    requirements) and what it imports, made under ``cache`` on first use (from the package
+    index) and reused while its requirements are the same.
+
+    Raises:
+        AssertionError: no Python 3.13, or an install failed (with pip's output).
+    """
+    python = _python_313()
+    assert isinstance(python, Path), python
+    key = hashlib.sha256("\n".join([str(python), LATEST_AIOMQL.read_text(),
+                                    *LATEST_AIOMQL_IMPORTS]).encode()).hexdigest()[:12]
+    env_dir = cache / f"aiomql-latest-{key}"
+    done = env_dir / "installed"
+    if done.is_file():
+        return python_of(env_dir)
+    for made in cache.glob("aiomql-latest-*"):  # this one, half made, or an out-of-date one
+        shutil.rmtree(made, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    # The interpreter's own venv module (this one's would make a Python 3.11 environment).
+    _install([str(python), "-m", "venv", str(env_dir)])
+    pip = [str(python_of(env_dir)), "-m", "pip", "install", "--quiet"]
+    _install([*pip, "--no-deps", "--require-hashes", "-r", str(LATEST_AIOMQL)])
+    _install([*pip, *LATEST_AIOMQL_IMPORTS])
+    _install([*pip, "-e", str(CLIENT), "-e", str(SHIM)])
+    done.write_text(key)
+    return python_of(env_dir)
+
+
+def _install(argv: list[str]) -> None:
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
+
+
+def versions_in(python: Path, *names: str) -> dict[str, str]:
+    """The installed versions of distributions ``names`` in ``python``'s environment."""
+    code = ("import sys; from importlib.metadata import version; "
+            "print(*(version(n) for n in sys.argv[1:]))")
+    out = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return dict(zip(names, out.stdout.split(), strict=True))

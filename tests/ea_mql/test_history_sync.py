@@ -1,0 +1,178 @@
+"""How the MQL5 EA's helper indicator loads tick history that is not on disk, against the
+synchronizations the kit models since the third EA review (docs/terminal.md, "The third
+review's findings"): one slower than the helper's settle time, one that lands in pieces (D-2),
+one the helper's own work delays because an indicator runs on its symbol's thread, with that
+symbol's history synchronization (D-3). The EA never waits for a history load in its own loop
+(C5-4), the helper looks on its timer, not on every tick of its symbol (E-2), and it leaves no
+terminal variables behind (E-3). Each test fails on the EA and helper before those changes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ea_bridge import Bridge
+from tests.bridgekit import RecordingListener
+from tests.e2e.conftest import TERMINAL, WAIT_S
+from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
+from tests.ea_mql.eakit import CompiledEA
+from tests.ea_mql.terminalkit import (
+    history_waits,
+    kit_lines,
+    loaded,
+    spied,
+    ticks_not_on_disk,
+)
+
+Bridged = tuple[Bridge, RecordingListener]
+
+
+async def test_a_synchronization_in_pieces_is_waited_for(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """D-2, C5-4: the synchronization brings the ticks back in three pieces, one every 4 s,
+    the newest first. The old helper took the first tick on disk unchanged for 3 s for "the
+    server keeps no older ticks", and the EA's own copy then waited for the rest; now the EA
+    never waits and the answer holds every tick of the range."""
+    b, _ = bridge
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=12_000, tick_sync_steps=3)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await loaded(b, "copy_ticks_range", query)
+        assert await history_waits(ea) == 0
+        assert [r[5] for r in got["rows"]] == want
+
+
+async def test_a_synchronization_slower_than_any_settle_time_never_makes_the_ea_wait(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """C5-4: a synchronization of 25 s, longer than the helper waits for a first tick to move
+    (10 s for this range). The helper then takes the ticks for older than the server keeps,
+    and the EA answers what is on disk (none of the range: it starts its copy at the first
+    tick on disk) instead of waiting in its copy for the synchronization. The helper keeps
+    looking meanwhile: once the ticks land, the same call answers all of them, and the EA
+    never waited."""
+    b, _ = bridge
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=25_000)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        first = await loaded(b, "copy_ticks_range", query)
+        assert first["rows"] == []
+        assert await history_waits(ea) == 0
+        rows: list[int] = []
+        for _ in range(200):  # the synchronization lands about 15 s later
+            again = await b.call(TERMINAL, "copy_ticks_range", query, WAIT_S)
+            rows = [r[5] for r in again["rows"]]
+            if rows:
+                break
+            await asyncio.sleep(0.1)
+        assert rows == want
+        assert await history_waits(ea) == 0
+
+
+async def test_a_loading_helper_works_on_its_timer_not_on_each_tick(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E-2: while ticks arrive every 20 ms, the helper loading BTCUSD's ticks makes its
+    history calls from its timer only: none from OnCalculate, which runs on every tick of the
+    symbol (on the thread that also processes those ticks and the synchronization)."""
+    b, _ = bridge
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=2_000, live_ticks=600)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await loaded(b, "copy_ticks_range", query)
+        assert [r[5] for r in got["rows"]] == want
+        [thread] = await kit_lines(ea, "symbol_thread BTCUSD", "symbol_thread")
+        calls = dict(kv.split("=") for kv in thread.split()[1:])
+        assert int(calls["timer"]) > 0 and int(calls["calculate"]) == 0, thread
+
+
+async def test_the_helpers_cost_does_not_starve_its_own_synchronization(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """D-3: each history call of an indicator costs its symbol's thread 10 ms (a busy
+    terminal), time that thread's synchronization does not progress. The old helper looked
+    on every tick (every 20 ms) and every 100 ms, three calls each time: more than the thread
+    has, so its 2 s synchronization never landed and the call answered -32008 for ever. Now it
+    lands and the call is answered."""
+    b, _ = bridge
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=2_000, live_ticks=1500,
+                                       indicator_call_us=10_000)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await loaded(b, "copy_ticks_range", query, tries=4)
+        assert [r[5] for r in got["rows"]] == want
+        assert await history_waits(ea) == 0
+
+
+async def test_a_helper_done_leaves_no_terminal_variables_of_its_own(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E-3: a tick-history helper kept the first tick it saw, and since when, in two terminal
+    variables per symbol and minute (MTGW.f.<symbol>.<minute>, MTGW.s.<...>) and never
+    deleted them: one pair more for every start a bot asked for, until the terminal closed.
+    Once the ticks are loaded only what the EA reads is left (MTGW.ticks.<symbol>,
+    MTGW.t0.<symbol>)."""
+    b, _ = bridge
+    path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=1_000)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await loaded(b, "copy_ticks_range", query)
+        assert [r[5] for r in got["rows"]] == want
+        names = {line.split()[0] for line in await kit_lines(ea, "globals", "global")}
+        assert names == {"MTGW.ticks.BTCUSD", "MTGW.t0.BTCUSD"}, names
+
+
+def streamed(listener: RecordingListener, symbol: str) -> list[int]:
+    """The ``time_msc`` of every tick of ``symbol`` the bridge received, in order."""
+    return [r[0] for _, s, r in listener.ticks_seen if s == symbol]
+
+
+async def test_a_symbol_back_in_market_watch_before_its_next_tick_streams_from_that_tick(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E-4: BTCUSD leaves Market Watch, ticks come meanwhile (a hole in the tick database),
+    and it is back before its next tick: its quote is still the one from before it left. The
+    old EA started the stream right after that quote when the next tick came less than 60 s
+    later, so its own copy reached into the hole and waited for the synchronization (3 s
+    here, up to 45 s on a terminal). Now the stream starts at that next tick."""
+    b, listener = bridge
+    path, fx = make_fixture(tmp_path, live_ticks=900, tick_sync_ms=3000,
+                            symbol_switches={"BTCUSD": {"live_every_ms": 10}})
+    live = [row[0] for row in fx["symbols"]["BTCUSD"]["live"]]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        await ea.control("select BTCUSD 0")
+        while "BTCUSD" in await spied(ea):  # until the EA has seen it leave
+            clock = len(streamed(listener, "EURUSD"))  # EURUSD's ticks, 20 ms apart
+            await listener.wait_for(
+                lambda n=clock: len(streamed(listener, "EURUSD")) >= n + 5)
+        await ea.control("hold BTCUSD on")  # its next tick waits
+        await ea.control("select BTCUSD 1")
+        while "BTCUSD" not in await spied(ea):  # until the EA has seen it back
+            clock = len(streamed(listener, "EURUSD"))
+            await listener.wait_for(
+                lambda n=clock: len(streamed(listener, "EURUSD")) >= n + 5)
+        before = streamed(listener, "BTCUSD")
+        await ea.control("hold BTCUSD off")
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= len(before) + 30)
+        after = streamed(listener, "BTCUSD")[len(before):]
+        assert after == sorted(after) and after[0] > before[-1]
+        first_after = live.index(after[0])
+        assert first_after > live.index(before[-1]) + 3  # nothing from the hole
+        assert await history_waits(ea) == 0
+
+
+async def test_a_terminal_that_was_closed_streams_from_its_first_new_tick(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E-4: the terminal was closed for the last 30 s (the ticks of that time are a hole in its
+    database; BTCUSD's quote is the last one from before). The old EA streamed from right
+    after that quote, the first new tick coming less than 60 s later, and its own copy waited
+    for the synchronization of the hole. Now a quote that old is not taken for the terminal's
+    live one: the stream starts at the first new tick, and the EA never waits."""
+    b, listener = bridge
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, tick_sync_ms=3000, symbol_switches={
+        "BTCUSD": {"offline_from_ms": now_ms - 30_000}})
+    live = [row[0] for row in fx["symbols"]["BTCUSD"]["live"]]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        rows = streamed(listener, "BTCUSD")
+        assert rows == sorted(rows) and set(rows) <= set(live)
+        assert await history_waits(ea) == 0

@@ -1,0 +1,74 @@
+"""What a trade server asks of an order that the kit models since the third EA review
+(docs/terminal.md, "The third review's findings"): a market order carries its price on a
+symbol in Request or Instant execution (D-5), and a filling mode the symbol allows, pending
+orders included (D-5). Each test fails on the kit before those changes: the kit took a market
+order without a price whatever the symbol's execution, so `mtgateway check --trade`'s orders
+without one passed CI (CS-1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ea_bridge import Bridge
+from tests.bridgekit import RecordingListener
+from tests.e2e.conftest import TERMINAL, WAIT_S
+from tests.ea_mql.conftest import TOKEN, make_fixture
+from tests.ea_mql.eakit import CompiledEA
+
+Bridged = tuple[Bridge, RecordingListener]
+
+
+def fixture_with(tmp_path: Path, symbol: str, **info: Any) -> Path:
+    """The reference fixture with ``symbol``'s ``symbol_info`` fields changed."""
+    path, fixture = make_fixture(tmp_path)
+    fixture["symbols"][symbol]["info"].update(info)
+    path.write_text(json.dumps(fixture), encoding="utf-8")
+    return path
+
+
+async def send(b: Bridge, **request: Any) -> dict[str, Any]:
+    result: dict[str, Any] = await b.call(TERMINAL, "order_send", {"request": request}, WAIT_S)
+    return result
+
+
+async def test_instant_execution_needs_the_price(bridge: Bridged, ea_binary: Path,
+                                                 tmp_path: Path) -> None:
+    """BTCUSD in Instant execution (``trade_exemode`` 1): a market order without ``price`` is
+    10015 "Invalid price", from order_check too, as is its close without one; with the
+    quote's price both go through. Only "Market Execution" takes a market order without a
+    price (the MqlTradeRequest reference, field ``price``)."""
+    b, _ = bridge
+    path = fixture_with(tmp_path, "BTCUSD", trade_exemode=1)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        buy = {"action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01, "type_filling": 1}
+        refused = await send(b, **buy)
+        assert (refused["retcode"], refused["comment"]) == (10015, "Invalid price")
+        checked = await b.call(TERMINAL, "order_check", {"request": buy}, WAIT_S)
+        assert checked["retcode"] == 10015
+        tick = await b.call(TERMINAL, "symbol_info_tick", {"symbol": "BTCUSD"}, WAIT_S)
+        opened = await send(b, **buy, price=tick["ask"], deviation=10_000)
+        assert opened["retcode"] == 10009, opened
+        close = {"action": 1, "type": 1, "symbol": "BTCUSD", "volume": 0.01,
+                 "type_filling": 1, "position": opened["order"]}
+        assert (await send(b, **close))["retcode"] == 10015
+        assert (await send(b, **close, price=tick["bid"], deviation=10_000))["retcode"] == 10009
+
+
+async def test_a_filling_the_symbol_does_not_allow_is_refused(bridge: Bridged, ea_binary: Path,
+                                                              tmp_path: Path) -> None:
+    """BTCUSD allows IOC only (``filling_mode`` 2, as the emulator's USOIL): FOK is 10030 for
+    a market order and for a pending one; IOC fills, and RETURN places the pending order
+    (the emulator's rules, mt5model/rules.py ``check_filling``)."""
+    b, _ = bridge
+    path = fixture_with(tmp_path, "BTCUSD", filling_mode=2)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        buy = {"action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}
+        assert (await send(b, **buy, type_filling=0))["retcode"] == 10030
+        assert (await send(b, **buy, type_filling=1))["retcode"] == 10009
+        limit = {"action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": 1000.0}
+        assert (await send(b, **limit, type_filling=0))["retcode"] == 10030
+        assert (await send(b, **limit, type_filling=2))["retcode"] == 10008
