@@ -39,6 +39,7 @@ from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
 from .base.edge import HostRefusals
 from .base.guard import ConnectionBudget, ConnectionLimits, Refusals
+from .base.scrape import ScrapeGuard
 from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
@@ -58,6 +59,7 @@ from .keys import (
     DEVICE,
     HUB,
     METRICS,
+    METRICS_TOKEN,
     READINESS,
     RECORD_CACHE,
     REPORTER,
@@ -161,6 +163,8 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     metrics = app[METRICS] = DaemonMetrics(frozenset(table) | ws.WS_ONLY_METHODS)
     app[READINESS] = Readiness(app[TERMINALS], app[RECORD_CACHE], metrics,
                                server_cfg.ready_max_tick_age_s)
+    app[METRICS_TOKEN] = ScrapeGuard.of(server_cfg.metrics_token.get_secret_value(),
+                                        server_cfg.metrics_open, config.resolved_data_dir())
     listeners = FanOut(app[TERMINALS], app[REPORTER], metrics)
     bridge_cfg = config.bridge
     app[BRIDGE] = Bridge(

@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "MTGATEWAY_OWNER_PASSWORD or a prompt, never an argument)")
     _with_config(owner_create, nested=True)
     owner_create.add_argument("--email", required=True)
+    owner_reset = owner_sub.add_parser(
+        "reset-2fa", help="turn an owner's two-step sign-in off (lost phone and recovery "
+                          "codes): every session ends, the owner is mailed, Activity notes it")
+    _with_config(owner_reset, nested=True)
+    owner_reset.add_argument("--email", required=True)
 
     token = sub.add_parser("token", help="issue, list and revoke auth tokens")
     _with_config(token)

@@ -108,11 +108,18 @@ class ServerConfig(_Section):
     #: httptools; every other request is handed to aiohttp on the same connection) or
     #: ``aiohttp`` (the A/B baseline). The UNIX socket (``unix_socket``) is aiohttp's either way.
     rpc_edge: Literal["llhttp", "aiohttp"] = "llhttp"
-    #: When set, ``GET /metrics`` and ``GET /ready`` answer only a request carrying
-    #: ``Authorization: Bearer <it>`` (401 otherwise): they tell when and how much the owner
-    #: trades and when the EA is down, which is nobody else's business on a shared machine.
-    #: ``/health`` stays open. At least 16 characters (a random string). Empty: open.
+    #: ``GET /metrics`` and ``GET /ready``'s details (counts, ages, problems) answer only a
+    #: request carrying ``Authorization: Bearer <token>`` (401 otherwise; ``/ready`` still
+    #: answers anyone its status word, 200 or 503, for a watchdog): they tell when and how
+    #: much the owner trades, which tokens were refused, and when the EA is down, which is
+    #: nobody else's business on a shared machine. The token is this one when set (at least
+    #: 16 characters, a random string), else one the daemon keeps in ``<data_dir>/
+    #: metrics.token`` (0600; Prometheus's ``credentials_file`` reads it). ``/health`` stays
+    #: open.
     metrics_token: SecretStr = Field(default=SecretStr(""), strict=False)
+    #: ``true``: no token is asked for and ``/ready`` shows its details to anyone (every
+    #: local user reads them: the behaviour before this setting existed).
+    metrics_open: bool = False
 
     @field_validator("metrics_token")
     @classmethod

@@ -384,8 +384,9 @@ MALFORMED_REQUEST: Final = HttpRefusal(400, RpcError(INVALID_REQUEST, "Malformed
 TOO_MANY_CONNECTIONS: Final = HttpRefusal(503, RpcError(UNAVAILABLE, "Too many connections"))
 #: ``/metrics`` or ``/ready`` without ``[server] metrics_token`` (when one is set).
 METRICS_TOKEN_REQUIRED: Final = HttpRefusal(
-    401, RpcError(UNAUTHORIZED, "This probe needs Authorization: Bearer <[server] "
-                  "metrics_token>"), {"WWW-Authenticate": 'Bearer realm="mtgateway-metrics"'})
+    401, RpcError(UNAUTHORIZED, "This probe needs Authorization: Bearer <the scrape token: "
+                  "[server] metrics_token, else the data directory's metrics.token>"),
+    {"WWW-Authenticate": 'Bearer realm="mtgateway-metrics"'})
 
 
 def body_too_large(limit: int) -> HttpRefusal:

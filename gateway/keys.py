@@ -18,6 +18,7 @@ from .auth import Authenticator, DeviceIdentity, RecordCache
 from .auth.reporter import TerminalReporter
 from .authority.api import AuthorityAPI
 from .base.guard import BUDGET
+from .base.scrape import ScrapeGuard
 from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
@@ -29,7 +30,8 @@ from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 
 __all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CANDLES", "CONFIG",
-           "CONNECTIONS", "DEVICE", "HUB", "METRICS", "READINESS", "RECORD_CACHE", "REPORTER",
+           "CONNECTIONS", "DEVICE", "HUB", "METRICS", "METRICS_TOKEN", "READINESS",
+           "RECORD_CACHE", "REPORTER",
            "RPC", "TERMINALS", "TRADING",
            "WEBSOCKETS",
            "WS_REQUESTS",
@@ -71,3 +73,6 @@ RPC = web.AppKey("rpc", Dispatcher[RpcContext])
 METRICS = web.AppKey("metrics", DaemonMetrics)
 #: What ``GET /ready`` checks.
 READINESS = web.AppKey("readiness", Readiness)
+#: The bearer token ``/metrics`` and ``/ready``'s details ask for (``base.scrape``), or
+#: ``None`` when ``[server] metrics_open`` leaves them open.
+METRICS_TOKEN = web.AppKey("metrics_token", ScrapeGuard)

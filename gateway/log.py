@@ -1,7 +1,8 @@
 """Logging setup, with a filter that keeps secrets out of every line.
 
-Tokens, bearer credentials, ``token=`` query values, e-mail addresses, and approval codes and
-passwords where named (see the patterns) are replaced before a record is formatted, whichever
+Tokens, bearer credentials, ``token=`` query values, e-mail addresses, approval codes and
+passwords where named, and the token of a one-time link in a path (see the patterns) are
+replaced before a record is formatted, whichever
 logger produced it (ours, aiohttp's access log, a library's traceback). Redaction works on the
 final message and on exception text, because a secret can arrive through ``%s`` arguments as
 easily as through the format string.
@@ -22,7 +23,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from .base.access import ACCESS_FIELDS, log_access
+from .base.access import ACCESS_FIELDS, SECRET_PATH, log_access
 
 __all__ = ["ACCESS_FIELDS", "JsonFormatter", "LogFormat", "RedactingFilter", "log_access", "redact",
            "setup_logging"]
@@ -45,6 +46,8 @@ _PATTERNS: Final = (
     (re.compile(r"(?i)(password[\"']?\s*[:=]\s*)([\"'])(?:(?!\2)[^\\]|\\.)*\2"),
      r"\1\2[REDACTED]\2"),
     (re.compile(r"(?i)(password\s*[:=]\s*)(?![\"'\s])[^\s&,;\"')}]+"), r"\1[REDACTED]"),
+    # The token of a one-time link in a path (``/reset/<token>``: ``base.access``).
+    (SECRET_PATH, r"\1[REDACTED]"),
 )
 
 

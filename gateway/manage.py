@@ -30,8 +30,10 @@ from .app import device_name, open_device
 from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
 from .auth.owner import ConsoleUnproven, OwnerConsole
+from .authority.address import ConsoleAddress
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from .authority.config import database_url
+from .authority.console import mailer_from_config
 from .authority.database import DatabaseError
 from .authority.devices import normalize_code
 from .authority.records import AuthorityKey
@@ -61,6 +63,8 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
     """Run one ``owner``/``token``/``device`` action; the exit code."""
     try:
         if args.command == "owner":
+            if args.owner_command == "reset-2fa":
+                return await _owner_reset_2fa(args, config)
             return await _owner_create(args, config)
         if args.command == "token":
             return await _token(args, config)
@@ -212,6 +216,37 @@ async def _owner_create(args: argparse.Namespace, config: GatewayConfig) -> int:
     finally:
         await authority.close()
     print(f"owner {args.email} created in {config.resolved_data_dir()}")
+    return 0
+
+
+async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """``mtgateway owner reset-2fa --email``: the operator's way back for an owner who lost
+    the authenticator and the recovery codes (access to the database is the authority, as
+    ``token revoke`` treats it). The owner is mailed through ``[smtp]``; the mail's links
+    name ``[console] public_url``, else the console's configured address."""
+    section, console = config.authority, config.console
+    address = ConsoleAddress(console.public_url)
+    address.serving("http", console.host, console.port)
+    authority = await Authority.open(
+        config.resolved_data_dir(), mailer_from_config(config.smtp),
+        database_url=database_url(section), address=address,
+        connect_timeout_s=section.database_connect_timeout_s,
+        statement_timeout_s=section.database_statement_timeout_s)
+    try:
+        try:
+            notice = await authority.second_factor.reset_by_operator(args.email)
+        except ValueError as exc:
+            raise _Usage(str(exc)) from None
+        if notice is None:
+            print(f"{args.email} has no two-step sign-in on; nothing changed", file=sys.stderr)
+            return 1
+        mailed = await notice
+    finally:
+        await authority.close()
+    print(f"two-step sign-in of {args.email} is off; every session of theirs ended; noted in "
+          "their Activity; " + ("the owner was mailed" if mailed else
+                                "the e-mail to the owner could not be sent (check [smtp]): "
+                                "tell them yourself"))
     return 0
 
 

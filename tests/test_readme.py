@@ -51,7 +51,7 @@ def test_every_option_a_row_names_is_accepted() -> None:
         first = row.split("`")[1]
         words = []
         for word in first.split()[1:]:
-            if not re.fullmatch(r"[a-z][a-z-]*", word):
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", word):  # reset-2fa too
                 break
             words.append(word)
         accepted = next(text for n in range(len(words), 0, -1)

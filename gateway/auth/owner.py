@@ -134,6 +134,11 @@ class OwnerConsole:
             raise ConsoleUnproven(f"the process at {self.base_url} did not prove it is the "
                                   f"console ({exc}); nothing was sent") from None
         signature = answer.get("signature")
+        if status == 421:  # a console, but not at the address we asked for: it says which
+            error = answer.get("error")
+            said = error.get("message", "") if isinstance(error, dict) else ""
+            raise ConsoleUnproven(f"the process at {self.base_url} would not prove itself for "
+                                  f"that address ({str(said)[:200]}); nothing was sent")
         if (status != 200 or not isinstance(signature, str)
                 or not self._pinned.verify_console_proof(nonce, self._netloc, signature)):
             raise ConsoleUnproven(

@@ -42,6 +42,9 @@ KINDS: Final = {
     "recovery_code_used": "recovery code used",
     "password_reset_sent": "password reset link sent",
     "password_reset": "password reset by e-mail link",
+    "second_factor_undone": "two-step sign-in taken back by the e-mailed link",
+    "second_factor_reset": "two-step sign-in turned off by the operator",
+    "sessions_ended": "signed-in sessions ended",
     "alert_failed": "alert not delivered",
     "alerts_changed": "alert settings changed",
 }

@@ -1,7 +1,8 @@
 """Alerts: the owner's choice of channels and thresholds, the episodes, and the outbox.
 
 An owner chooses e-mail and/or a webhook (``alert_settings``) for three kinds of trouble with
-a terminal (one ``login@server``, on whichever of the owner's devices reports it):
+a terminal (one ``login@server``, on whichever device the owner approved reports it; no other
+device's report opens, closes, postpones or names an alert):
 
 - ``offline``: no device has reported it ``active`` for longer than the owner's N minutes
   (a daemon that dies cannot report: a state not re-reported within
@@ -44,7 +45,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .database import Tx
-from .reports import SILENT_AFTER_S, AccountFigures
+from .reports import APPROVED_DEVICE, SILENT_AFTER_S, AccountFigures
 
 __all__ = ["KINDS", "LEASE_S", "MARGIN_RECOVERY", "MAX_ATTEMPTS", "RETRY_AFTER_S", "AlertSettings",
            "Delivery", "Observer", "SecretBox", "Seen", "Verdict", "check_webhook_url", "claim",
@@ -221,8 +222,10 @@ class Verdict:
 
     offline: str | None
     refused: str | None
-    #: The device of the report the verdict leans on (named in the alert).
+    #: The device of the report the verdict leans on (named in the alert): the latest one.
     device_id: str
+    #: The device the terminal was last online on (named in an offline alert).
+    offline_device_id: str = ""
 
 
 def conditions(rows: Sequence[Seen], now: int, offline_minutes: int) -> Verdict:
@@ -239,18 +242,22 @@ def conditions(rows: Sequence[Seen], now: int, offline_minutes: int) -> Verdict:
                     <= SILENT_AFTER_S]
     latest = max(rows, key=lambda r: (r.reported_at, r.changed_at))
     if fresh_active:
-        return Verdict(None, None, fresh_active[0].device_id)
+        return Verdict(None, None, fresh_active[0].device_id, fresh_active[0].device_id)
     refused = (latest.reason or "refused") if latest.state == "refused" else None
-    last_online = max(r.reported_at if r.state == "active" else r.changed_at for r in rows)
+    last_online, online_on = max(
+        (r.reported_at if r.state == "active" else r.changed_at, r.device_id) for r in rows)
     gone_s = now - last_online
     offline = (f"not active for {gone_s // 60} min"
                if offline_minutes > 0 and gone_s > offline_minutes * 60 else None)
-    return Verdict(offline, refused, latest.device_id)
+    return Verdict(offline, refused, latest.device_id, online_on)
 
 
 def _seen(tx: Tx, owner_email: str, login: int, server: str) -> list[Seen]:
-    rows = tx.execute("SELECT device_id, state, reason, changed_at, reported_at "
-                      "FROM terminal_states WHERE owner_email = ? AND login = ? AND server = ?",
+    """The terminal's reports by the devices the owner approved (no other device's report,
+    stored before it was denied or revoked, moves or names an alert)."""
+    rows = tx.execute("SELECT s.device_id, s.state, s.reason, s.changed_at, s.reported_at "
+                      "FROM terminal_states s WHERE s.owner_email = ? AND s.login = ? AND "
+                      f"s.server = ? AND {APPROVED_DEVICE}",
                       (owner_email, login, server)).fetchall()
     return [Seen(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows]
 
@@ -330,11 +337,14 @@ def observe(tx: Tx, owner_email: str, login: int, server: str, device_id: str,
 
 def _judge(tx: Tx, owner_email: str, settings: AlertSettings, login: int, server: str,
            now: int) -> int:
-    verdict = conditions(_seen(tx, owner_email, login, server), now, settings.offline_minutes)
+    seen = _seen(tx, owner_email, login, server)
+    if not seen:  # no approved device speaks for it: nothing to judge, no episode moves
+        return 0
+    verdict = conditions(seen, now, settings.offline_minutes)
     sent = 0
     if settings.wants("offline"):
         sent += _transition(tx, owner_email, settings, login, server, "offline",
-                            verdict.offline, verdict.device_id, now,
+                            verdict.offline, verdict.offline_device_id, now,
                             {"offline_minutes": settings.offline_minutes})
     if settings.wants("refused"):
         sent += _transition(tx, owner_email, settings, login, server, "refused",

@@ -15,13 +15,15 @@ from aiohttp import web
 
 from ..base.edge import HeldRequests
 from ..base.throttle import AuthThrottle
+from .address import ConsoleAddress
 from .keygate import KeyGate
 from .metrics import ConsoleMetrics
 from .readiness import Readiness
 from .service import Authority
+from .service.signin import OwnerSignIn
 
-__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
-           "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS", "VOUCH_KEY", "Clocks"]
+__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
+           "OWNER_SIGN_IN", "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS", "Clocks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +37,16 @@ class Clocks:
 #: The running authority (opened at start-up).
 AUTHORITY: Final = web.AppKey("authority", Authority)
 CLOCKS: Final = web.AppKey("clocks", Clocks)
+#: Where the console is: the address mailed links name, the names its hello signs for
+#: (``address.py``; learns the bound port when the console starts).
+CONSOLE_ADDRESS: Final = web.AppKey("console_address", ConsoleAddress)
 #: The console's Prometheus metrics (``metrics.py``).
 CONSOLE_METRICS: Final = web.AppKey("console_metrics", ConsoleMetrics)
 #: The owner-credential throttle shared by the API's Basic auth and the pages' sign-in.
 OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
-#: The key under which the throttle remembers credentials that succeeded (never the password).
-VOUCH_KEY: Final = web.AppKey("owner_vouch_key", bytes)
+#: The one rule every door checks owner credentials by (``service/signin.py``), over the
+#: throttle above.
+OWNER_SIGN_IN: Final = web.AppKey("owner_sign_in", OwnerSignIn)
 #: The long-polls held, per device key and per address (``edge.HeldRequests``).
 LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
 #: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).

@@ -13,6 +13,8 @@ from typing import Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from .address import check_public_url
+
 __all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
            "LoggingSettings", "SmtpConfig", "checked_metrics_token", "database_url"]
 
@@ -76,10 +78,16 @@ class ConsoleConfig(_Section):
     auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
     auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
     auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
-    #: When set, ``GET /metrics`` answers any peer carrying ``Authorization: Bearer <it>``,
-    #: and no one else (401): a Prometheus server may then scrape through the TLS proxy.
-    #: Empty: loopback peers only (404 to others). ``/health`` and ``/ready`` stay open.
+    #: ``GET /metrics`` answers any peer carrying ``Authorization: Bearer <token>``, and no
+    #: one else (401, from loopback too): how often owners sign in is nobody else's business.
+    #: The token is this one when set (16+ characters; a Prometheus server may then scrape
+    #: through the TLS proxy), else one the console keeps in ``<data_dir>/metrics.token``
+    #: (0600; Prometheus's ``credentials_file`` reads it). ``/health`` and ``/ready`` stay
+    #: open (they name no owner, token or account).
     metrics_token: SecretStr = Field(default=SecretStr(""), strict=False)
+    #: ``true``: no token is asked for, and ``/metrics`` answers loopback peers only (404 to
+    #: others): every local user reads it (the behaviour before this setting existed).
+    metrics_open: bool = False
     #: The console is reached through a reverse proxy on this machine even though
     #: ``allowed_hosts`` is empty (a proxy that passes ``Host: 127.0.0.1`` on). With a proxy
     #: (this, or ``allowed_hosts`` naming one) every proxied request comes from loopback, so the
@@ -97,6 +105,11 @@ class ConsoleConfig(_Section):
     #: one needs the database in PostgreSQL; ``max_connections`` and the database's pool of
     #: 8 connections are per process.
     processes: int = Field(default=1, ge=1, le=64)
+    #: The address owners open the console at, as every link it mails names it (a password
+    #: reset, undoing a second factor, the approval and alert mails): a TLS proxy's
+    #: ``https://console.example.com``. Empty: the address the console serves on. Never the
+    #: ``Host`` a request named (any loopback port passes the Host rule).
+    public_url: str = ""
     #: Alert webhooks may post to loopback, private and link-local addresses too (a console
     #: whose owners are its operator, with a receiver on the same machine or LAN). Off: an
     #: owner cannot make the console post into its own network (``destinations.py``).
@@ -106,6 +119,11 @@ class ConsoleConfig(_Section):
     @classmethod
     def _metrics_token_long_enough(cls, value: SecretStr) -> SecretStr:
         return checked_metrics_token(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_address(cls, value: str) -> str:
+        return check_public_url(value)
 
     @property
     def proxied(self) -> bool:

@@ -48,17 +48,20 @@ from ..base.guard import (
     work_middleware,
 )
 from ..base.loopback import is_loopback
+from ..base.scrape import ScrapeGuard
 from ..base.throttle import AuthThrottle
+from .address import ConsoleAddress
 from .appkeys import (
     AUTHORITY,
     CLOCKS,
+    CONSOLE_ADDRESS,
     CONSOLE_METRICS,
     KEY_GATE,
     LONG_POLLS,
+    OWNER_SIGN_IN,
     OWNER_THROTTLE,
     PROOFS_OFF_LOOP,
     READINESS,
-    VOUCH_KEY,
     Clocks,
 )
 from .config import ConsoleSettings, SmtpConfig, database_url
@@ -71,8 +74,9 @@ from .metrics import ConsoleMetrics, CountingMailer
 from .migrations import MIGRATIONS
 from .readiness import Readiness
 from .routes import add_routes
-from .routes.common import MISDIRECTED, errors, host_allowlist, page_code_check, page_sign_in
+from .routes.common import MISDIRECTED, errors, host_allowlist
 from .service import Authority
+from .service.signin import OwnerSignIn
 from .signins import StoredLoginFailures
 from .web import mount_pages, security_headers
 
@@ -199,7 +203,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)
     host_refusals = HostRefusals(throttle_clock, what="the console")
-    metrics = ConsoleMetrics(console)
+    directory = data_dir if data_dir is not None else config.resolved_data_dir()
+    metrics = ConsoleMetrics(console, ScrapeGuard.of(console.metrics_token.get_secret_value(),
+                                                     console.metrics_open, directory))
     app = web.Application(
         middlewares=[metrics.middleware,  # outermost: counts what the others answer
                      work_middleware(lambda request: request.app[CONNECTIONS]),
@@ -211,19 +217,21 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         max_connections_per_peer=console.max_connections_per_peer,
         body_timeout_s=console.body_timeout_s), _REFUSALS, host_refusals)
     app[CLOCKS] = Clocks(wall=clock)
+    address = app[CONSOLE_ADDRESS] = ConsoleAddress(console.public_url, console.allowed_hosts)
     app[OWNER_THROTTLE] = AuthThrottle(
         delay_s=console.auth_failure_delay_s, limit=console.auth_failure_limit,
         window_s=console.auth_failure_window_s, lockout_s=console.auth_lockout_s,
         what="console owner credentials", clock=throttle_clock, sleep=sleep,
         # Counted in the database: failed sign-ins on any instance count on every other.
         ledger=StoredLoginFailures(lambda: app[AUTHORITY].store.database, "console-owner"))
-    app[VOUCH_KEY] = secrets.token_bytes(32)
+    # The throttle vouches for credentials by a keyed hash, never the password itself.
+    app[OWNER_SIGN_IN] = OwnerSignIn(app[OWNER_THROTTLE], lambda: app[AUTHORITY],
+                                     secrets.token_bytes(32))
     app[KEY_GATE] = KeyGate(clock=throttle_clock)  # the throttle's clock (tests inject it)
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer)
     app[_ACCESS_LOG] = config.logging.access_log
     off_loop = app[PROOFS_OFF_LOOP] = console.public_key_work == "workers"
-    directory = data_dir if data_dir is not None else config.resolved_data_dir()
     app[CONSOLE_METRICS] = metrics
     chosen = CountingMailer(mailer if mailer is not None else mailer_from_config(config.smtp),
                             metrics)
@@ -234,7 +242,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             directory, chosen, clock=clock, randbelow=randbelow,
             database_url=database_url(section),
             connect_timeout_s=section.database_connect_timeout_s,
-            statement_timeout_s=section.database_statement_timeout_s, sign_off_loop=off_loop)
+            statement_timeout_s=section.database_statement_timeout_s, sign_off_loop=off_loop,
+            address=address)
         metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None
         try:
@@ -269,8 +278,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     add_routes(app)
     app.router.add_get("/metrics", metrics.handle)
     metrics.watch(lambda: app[AUTHORITY])
-    mount_pages(app, lambda: app[AUTHORITY], page_sign_in(app), clock=clock,
-                code_check=page_code_check(app))
+    mount_pages(app, lambda: app[AUTHORITY], app[OWNER_SIGN_IN], clock=clock)
     return app
 
 
@@ -295,4 +303,6 @@ async def start_console(app: web.Application, host: str, port: int, *,
     except OSError:
         await runner.cleanup()
         raise
-    return runner, int(runner.addresses[0][1])
+    bound = int(runner.addresses[0][1])
+    app[CONSOLE_ADDRESS].serving("https" if ssl_context is not None else "http", host, bound)
+    return runner, bound

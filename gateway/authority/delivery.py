@@ -98,8 +98,10 @@ def _when(epoch: object) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(str(epoch))))
 
 
-def alert_message(payload: dict[str, object], to: str, from_address: str) -> EmailMessage:
-    """The alert as an e-mail: what, which terminal and device, since when, what to do."""
+def alert_message(payload: dict[str, object], to: str, from_address: str,
+                  console: str = "the console") -> EmailMessage:
+    """The alert as an e-mail: what, which terminal and device, since when, what to do;
+    ``console`` names the console (``ConsoleAddress.hint``: its Settings page's address)."""
     message = EmailMessage()
     message["From"] = from_address
     message["To"] = to
@@ -120,7 +122,7 @@ def alert_message(payload: dict[str, object], to: str, from_address: str) -> Ema
     if advice and not recovered:
         lines += ["", f"Why: {advice}."]
     lines += ["", "You get one e-mail when this starts and one when it ends. Change what you "
-              "are alerted about on the console's Settings page."]
+              f"are alerted about on the Settings page of {console}."]
     message.set_content("\n".join(lines) + "\n")
     return message
 
@@ -208,7 +210,8 @@ class AlertSender:
             mailer = authority.mailer
             try:
                 await mailer.send(alert_message(delivery.payload, delivery.owner_email,
-                                                mailer.from_address))
+                                                mailer.from_address,
+                                                authority.address.hint("/settings")))
             except Exception as exc:  # noqa: BLE001 - any failure is the attempt's outcome
                 return f"e-mail not sent ({type(exc).__name__})"
             return ""

@@ -20,6 +20,7 @@ from typing import Final, Literal, Protocol
 
 import aiosmtplib
 
+from .address import ConsoleAddress
 from .devices import CODE_TTL_S, format_code
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "approval_code_message",
     "approvals_locked_message",
     "approved_message",
+    "RESET_2FA_COMMAND",
     "SECURITY_NOTICES",
     "security_notice_message",
 ]
@@ -120,7 +122,8 @@ def approved_message(request: ApprovalRequest, from_address: str,
 
 #: The changes an owner is told of at once, by the activity kind that records each: the subject
 #: and what happened. Each is what someone who took the password (or the mailbox's reset
-#: link) would do to keep the account, so the owner hears of it even when it was not them.
+#: link) would do to keep the account, or what undid it, so the owner hears of it even when
+#: it was not them.
 SECURITY_NOTICES: Final = {
     "password_changed": ("your console password was changed",
                          "your console password was changed on the Settings page"),
@@ -134,22 +137,69 @@ SECURITY_NOTICES: Final = {
     "recovery_codes_new": ("new recovery codes were made",
                            "new recovery codes were made for your console's two-step "
                            "sign-in (the old ones no longer work)"),
+    "second_factor_undone": ("two-step sign-in was taken back",
+                             "two-step sign-in was turned off with the link from our notice "
+                             "that it had been turned on; every browser was signed out and a "
+                             "new password was set"),
+    "second_factor_reset": ("the operator turned two-step sign-in off",
+                            "the operator of your console turned your two-step sign-in off "
+                            "(mtgateway owner reset-2fa); every browser was signed out"),
 }
 
+#: The command an operator runs for an owner who lost the authenticator and the recovery codes.
+RESET_2FA_COMMAND: Final = "mtgateway owner reset-2fa --email"
 
-def security_notice_message(owner_email: str, kind: str, at: int,
-                            from_address: str) -> EmailMessage:
-    """The notice of one of :data:`SECURITY_NOTICES`: what changed, when, and what to do if
-    it was not the owner. ``KeyError`` for a kind that is not one of them."""
+
+def _not_you(kind: str, owner_email: str, address: ConsoleAddress,
+             undo: tuple[str, int] | None) -> str:
+    """What works if the change was not the owner's, kind by kind (no secret but the undo
+    link, which is the owner's own way back)."""
+    forgot = address.hint("/forgot")
+    reset = (f"Reset your password now: \"Forgot your password?\" on the sign-in page of "
+             f"{forgot} mails you a link, and a new password signs out every browser.")
+    operator = (f"ask the operator of your console to run:\n\n  {RESET_2FA_COMMAND} "
+                f"{owner_email}\n\n(it turns two-step sign-in off, signs out every browser and "
+                "tells you by e-mail).")
+    if kind == "second_factor_on":
+        head = ("Not you? Then someone who knows your password holds the only authenticator and "
+                "recovery codes, and a password reset alone keeps two-step sign-in on.")
+        if undo is None:
+            return f"{head} To get your account back, {operator}"
+        link, hours = undo
+        return (f"{head} Open this link within {hours} hours to take it back:\n\n  {link}\n\n"
+                "It works once, only for this change: it turns two-step sign-in off, signs out "
+                "every browser and asks you for a new password. Once it has expired, "
+                f"{operator}")
+    if kind in ("password_reset", "second_factor_undone"):
+        return ("Not you? Then someone can read this mailbox. Secure the mailbox first (its "
+                f"password, its forwarding rules), then {reset[0].lower()}{reset[1:]}")
+    if kind in ("recovery_codes_new", "second_factor_off"):
+        return (f"Not you? Then someone has your password and a current code. {reset} Then "
+                "turn two-step sign-in on again (Settings). If your own app's codes no longer "
+                f"work, {operator}")
+    if kind == "second_factor_reset":
+        return ("Did not ask for it? Tell the operator, and turn two-step sign-in on again "
+                f"(Settings). {reset}")
+    return f"Not you? Then someone knows your password. {reset}"
+
+
+def security_notice_message(owner_email: str, kind: str, at: int, from_address: str,
+                            address: ConsoleAddress | None = None,
+                            undo: tuple[str, int] | None = None) -> EmailMessage:
+    """The notice of one of :data:`SECURITY_NOTICES`: what changed, when, and exactly what
+    works if it was not the owner (``undo``: the link that takes a second factor back and
+    its hours, for ``second_factor_on``). Links name the console's own ``address``.
+    ``KeyError`` for a kind that is not one of them."""
     subject, what = SECURITY_NOTICES[kind]
+    address = address if address is not None else ConsoleAddress()
     message = _message(from_address, owner_email, f"MT Gateway: {subject}", at)
     message.set_content(
         f"At {_when(at)}, {what}.\n\n"
         "If that was you, there is nothing to do.\n\n"
-        "Not you? Someone else can sign in as you. Reset your password now (the console's\n"
-        "sign-in page, \"Forgot your password?\"): a new password signs out every browser.\n"
-        "Then read the console's Activity page, and revoke the devices (Devices) and tokens\n"
-        "(Tokens) you do not know.\n")
+        f"{_not_you(kind, owner_email, address, undo)}\n\n"
+        f"Afterwards, read the Activity page of {address.hint()}, sign out the sessions "
+        "you do not know (Settings, Signed-in sessions), and revoke the devices (Devices) "
+        "and tokens (Tokens) you do not know.\n")
     return message
 
 

@@ -13,18 +13,19 @@ asked for, which may carry a secret (a reset link's token); the database's trans
 timed on its worker threads (``Database.timed``: the wait for a worker, the run). No owner,
 device or token is ever a label.
 
-The route answers loopback peers only: a console may face the internet (behind TLS), and how
-often its owners sign in is nobody else's business; a Prometheus server scrapes it from the
-same machine, or through a tunnel. Behind a reverse proxy on the same machine every request
+The route asks for the scrape token (``base.scrape``: ``[console] metrics_token``, else the
+data directory's ``metrics.token``), from every peer, loopback too: how often owners sign in,
+fail to, reset a password or turn two-step sign-in on is nobody else's business, and loopback
+is every local user's. With ``[console] metrics_open`` it answers loopback peers only, as it
+did before: a Prometheus server scrapes it from the same machine, or through a tunnel. Behind
+a reverse proxy on the same machine every request
 comes from loopback, so with a proxy configured the client is the one the proxy names
 (``Forwarded``/``X-Forwarded-For``), and a request naming the proxy's public host without
-such a header is not taken for a local one (round-4 T4-F9). With ``[console] metrics_token``
-set, the token decides instead, from any peer (a scrape through the proxy).
+such a header is not taken for a local one.
 """
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from email.message import EmailMessage
@@ -38,6 +39,7 @@ from prometheus_client.registry import Collector
 from ..base.edge import forwarded_clients
 from ..base.exposition import exposition
 from ..base.loopback import is_loopback
+from ..base.scrape import ScrapeGuard
 from .activity import KINDS
 from .config import ConsoleConfig
 from .database import Database, DatabaseUnavailable
@@ -67,11 +69,16 @@ class ConsoleMetrics:
     """The console's registry: e-mails by outcome, activity by kind, approvals pending.
 
     Args:
-        config: who may scrape (``metrics_token``, ``behind_proxy``, ``allowed_hosts``).
+        config: who may scrape (``metrics_open``, ``behind_proxy``, ``allowed_hosts``).
+        guard: the scrape token asked for (``base.scrape``: ``metrics_token``, else the data
+            directory's ``metrics.token``); default: ``metrics_token`` or none.
     """
 
-    def __init__(self, config: ConsoleConfig | None = None) -> None:
+    def __init__(self, config: ConsoleConfig | None = None,
+                 guard: ScrapeGuard | None = None) -> None:
         self._config = config if config is not None else ConsoleConfig()
+        self.guard = guard if guard is not None else ScrapeGuard(
+            self._config.metrics_token.get_secret_value() or None)
         self.registry = CollectorRegistry()
         self.mails = Counter("mtgateway_console_emails", "E-mails the console tried to send, "
                              "by outcome (sent, failed)", ["outcome"], registry=self.registry)
@@ -157,18 +164,18 @@ class ConsoleMetrics:
         return exposition(self.registry)
 
     async def handle(self, request: web.Request) -> web.Response:
-        """``GET /metrics``: with a metrics token, for whoever carries it (401 otherwise);
-        without one, for a local peer (:meth:`local`), 404 to anyone else."""
-        token = self._config.metrics_token.get_secret_value()
-        if token:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        """``GET /metrics``: with a scrape token (the default), for whoever carries it (401
+        otherwise); with ``metrics_open``, for a local peer (:meth:`local`), 404 to anyone
+        else."""
+        if self.guard.token is not None:
+            if not self.guard.allows(request.headers.get("Authorization", "")):
                 # the console's error shape (``console._error_response``), with the scheme
                 # a scraper must use
                 return web.json_response(
                     {"error": {"code": 401, "reason": "metrics_token", "message":
-                               "GET /metrics needs Authorization: Bearer <[console] "
-                               "metrics_token>"}}, status=401,
+                               "GET /metrics needs Authorization: Bearer <the scrape token: "
+                               "[console] metrics_token, else the data directory's "
+                               "metrics.token>"}}, status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="mtgateway-metrics"'})
         elif not self.local(request):
             raise web.HTTPNotFound()

@@ -190,6 +190,19 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
     CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
     CREATE INDEX IF NOT EXISTS alert_deliveries_owner ON alert_deliveries (owner_email, id);
     """,
+    # 12: getting the account back. Each signed-in session keeps the browser's User-Agent and
+    # address, so the owner can tell sessions apart and end the ones they do not know. A
+    # second factor turned on leaves an undo row: the SHA-256 of the link mailed with the
+    # notice (the link itself is never stored), the enrolment it undoes (the SHA-256 of the
+    # sealed secret, so it cannot undo a later one), and when it expires and was used.
+    """
+    ALTER TABLE web_sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+    ALTER TABLE web_sessions ADD COLUMN address TEXT NOT NULL DEFAULT '';
+    CREATE TABLE IF NOT EXISTS factor_undos (
+        token_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL, factor_sha256 TEXT NOT NULL,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);
+    CREATE INDEX IF NOT EXISTS factor_undos_owner ON factor_undos (owner_email);
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

@@ -7,9 +7,9 @@ word the EA got, e.g. ``token_expired``, ``token_revoked``, ``device_not_approve
 ``terminal_mismatch``). The authority keeps the latest per (owner, device, terminal).
 
 A report is believed only as far as it can be: the owner is found from the token the EA used
-(its id, or for a refused EA the hint it sent), and the reporting device must have asked that
-owner for approval (any status: a refused EA on a device still pending is exactly what the
-owner needs to see; but a revoked device is never believed ``active``). A hint-only report is
+(its id, or for a refused EA the hint it sent), and the reporting device must be one the owner
+approved (``service/terminals.py``); what a device reported before it was denied or revoked
+is no longer shown (:func:`of` reads the rows of approved devices only). A hint-only report is
 a refusal of the token's own terminal, whatever terminal it names. A report naming no token
 of any owner says nothing to anyone and is dropped. States older than :data:`SILENT_AFTER_S`
 are shown as "not heard from": a daemon that died cannot report its own death.
@@ -24,8 +24,8 @@ from .database import Tx
 from .migrations import ensure_tables
 from .positions import PositionsBook
 
-__all__ = ["REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures", "TerminalReport",
-           "TerminalRow", "create_tables", "figures_of", "of", "save"]
+__all__ = ["APPROVED_DEVICE", "REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures",
+           "TerminalReport", "TerminalRow", "create_tables", "figures_of", "of", "save"]
 
 #: How often a daemon re-reports every terminal although nothing changed.
 REPORT_INTERVAL_S: Final = 30
@@ -142,12 +142,20 @@ def save(tx: Tx, owner_email: str, device_id: str, report: TerminalReport, now: 
     return changed
 
 
+#: The condition on ``terminal_states s`` that its device is one the owner approved now.
+APPROVED_DEVICE: Final = ("EXISTS (SELECT 1 FROM approvals a WHERE a.owner_email = "
+                          "s.owner_email AND a.device_id = s.device_id AND "
+                          "a.status = 'approved')")
+
+
 def of(tx: Tx, owner_email: str) -> list[TerminalRow]:
-    """The owner's terminals, by login and server, then device."""
-    rows = tx.execute("SELECT owner_email, device_id, login, server, state, reason, "
-                      "token_id, platform, ea_version, changed_at, reported_at "
-                      "FROM terminal_states WHERE owner_email = ? "
-                      "ORDER BY login, server, device_id", (owner_email,)).fetchall()
+    """The owner's terminals as the devices the owner approved report them, by login and
+    server, then device."""
+    rows = tx.execute("SELECT s.owner_email, s.device_id, s.login, s.server, s.state, "
+                      "s.reason, s.token_id, s.platform, s.ea_version, s.changed_at, "
+                      f"s.reported_at FROM terminal_states s WHERE s.owner_email = ? "
+                      f"AND {APPROVED_DEVICE} ORDER BY s.login, s.server, s.device_id",
+                      (owner_email,)).fetchall()
     return [TerminalRow(*r) for r in rows]
 
 

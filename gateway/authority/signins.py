@@ -73,7 +73,8 @@ def _locked_until(tx: Tx, scope: str) -> float:
 
 @dataclass(frozen=True, slots=True)
 class SessionRow:
-    """A stored session (``key`` is the SHA-256 of its cookie value, hex)."""
+    """A stored session (``key`` is the SHA-256 of its cookie value, hex), with the browser's
+    ``User-Agent`` and the address it signed in from (what the owner's sessions page shows)."""
 
     key: str
     owner_email: str
@@ -81,6 +82,8 @@ class SessionRow:
     created_at: float
     last_seen: float
     notice: str
+    user_agent: str = ""
+    address: str = ""
 
 
 class StoredSessions:
@@ -109,6 +112,18 @@ class StoredSessions:
         """Delete every session of ``owner_email`` but ``keep``; how many."""
         return await self._database.run(_end_others, owner_email, keep)
 
+    async def of_owner(self, owner_email: str, *, seen_after: float,
+                       created_after: float) -> list[SessionRow]:
+        """The owner's live sessions (seen after ``seen_after`` and made after
+        ``created_after``), the most recently used first."""
+        return await self._database.run(_of_owner, owner_email, seen_after, created_after)
+
+    async def end_of_owner(self, owner_email: str, key: str | None = None) -> int:
+        """Delete the owner's session ``key``, or every session and half-done sign-in of the
+        owner when ``key`` is ``None`` (sign out everywhere); how many sessions ended. A key
+        of another owner's session ends nothing."""
+        return await self._database.run(_end_of_owner, owner_email, key)
+
     async def end(self, key: str) -> None:
         """Delete a session."""
         await self._database.run(_end, key)
@@ -121,14 +136,16 @@ class StoredSessions:
 def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) -> None:
     tx.execute("DELETE FROM web_sessions WHERE last_seen <= ? OR created_at <= ?",
                (seen_before, created_before))
-    tx.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?)",
-               (row.key, row.owner_email, row.csrf, row.created_at, row.last_seen, row.notice))
+    tx.execute("INSERT INTO web_sessions (session_sha256, owner_email, csrf, created_at, "
+               "last_seen, notice, user_agent, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (row.key, row.owner_email, row.csrf, row.created_at, row.last_seen, row.notice,
+                row.user_agent, row.address))
 
 
 def _touch(tx: Tx, key: str, now: float, seen_before: float,
            created_before: float) -> SessionRow | None:
-    row = tx.execute("SELECT owner_email, csrf, created_at, last_seen, notice "
-                     "FROM web_sessions WHERE session_sha256 = ?", (key,)).fetchone()
+    row = tx.execute("SELECT owner_email, csrf, created_at, last_seen, notice, user_agent, "
+                     "address FROM web_sessions WHERE session_sha256 = ?", (key,)).fetchone()
     if row is None:
         return None
     created_at, last_seen = float(row[2]), float(row[3])
@@ -136,7 +153,8 @@ def _touch(tx: Tx, key: str, now: float, seen_before: float,
         tx.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
         return None
     tx.execute("UPDATE web_sessions SET last_seen = ? WHERE session_sha256 = ?", (now, key))
-    return SessionRow(key, str(row[0]), str(row[1]), created_at, now, str(row[4]))
+    return SessionRow(key, str(row[0]), str(row[1]), created_at, now, str(row[4]),
+                      str(row[5]), str(row[6]))
 
 
 def _set_notice(tx: Tx, key: str, notice: str) -> None:
@@ -146,6 +164,26 @@ def _set_notice(tx: Tx, key: str, notice: str) -> None:
 def _end_others(tx: Tx, owner_email: str, keep: str) -> int:
     cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND session_sha256 <> ?",
                      (owner_email, keep))
+    return max(cur.rowcount, 0)
+
+
+def _of_owner(tx: Tx, owner_email: str, seen_after: float,
+              created_after: float) -> list[SessionRow]:
+    rows = tx.execute("SELECT session_sha256, owner_email, csrf, created_at, last_seen, "
+                      "notice, user_agent, address FROM web_sessions WHERE owner_email = ? "
+                      "AND last_seen > ? AND created_at > ? ORDER BY last_seen DESC",
+                      (owner_email, seen_after, created_after)).fetchall()
+    return [SessionRow(str(r[0]), str(r[1]), str(r[2]), float(r[3]), float(r[4]), str(r[5]),
+                       str(r[6]), str(r[7])) for r in rows]
+
+
+def _end_of_owner(tx: Tx, owner_email: str, key: str | None) -> int:
+    if key is not None:
+        cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND "
+                         "session_sha256 = ?", (owner_email, key))
+        return max(cur.rowcount, 0)
+    cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ?", (owner_email,))
+    tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))
     return max(cur.rowcount, 0)
 
 

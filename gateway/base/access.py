@@ -6,18 +6,38 @@
 message, so a log shipper filters on ``status`` without parsing text (review round 4, m20;
 the console's half, m6). The path is logged without its query string: a query string is
 nobody's business in a log (and the redaction filter still sees every line).
+
+Some paths carry a secret themselves: the one-time links the console mails (``/reset/<token>``
+sets the owner's password, ``/recover/<token>`` takes back a second factor someone else turned
+on), which a reader of the log could spend before the owner. :func:`mask_path` masks the
+segment after each prefix of :data:`SECRET_PATH_PREFIXES` where the line is made, so the
+record's text and its fields never hold it; the redaction filter (``gateway.log``) applies
+the same pattern to every other line.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-__all__ = ["ACCESS_FIELDS", "log_access"]
+__all__ = ["ACCESS_FIELDS", "SECRET_PATH", "SECRET_PATH_PREFIXES", "log_access", "mask_path"]
 
 #: The record attribute holding an access line's fields.
 ACCESS_FIELDS: Final = "access"
+#: Paths whose next segment is a secret (a one-time link's token). A route that takes a
+#: secret in its path must be listed here (a test walks the console's routes to hold it).
+SECRET_PATH_PREFIXES: Final = ("/reset/", "/recover/")
+#: The secret segment of such a path, wherever it appears in a line.
+SECRET_PATH: Final = re.compile(
+    "(" + "|".join(re.escape(p) for p in SECRET_PATH_PREFIXES) + r")[^/\s?#\"']+")
+
+
+def mask_path(path: str) -> str:
+    """``path`` with the secret segment of every one-time link masked
+    (``/reset/abc`` → ``/reset/[REDACTED]``)."""
+    return SECRET_PATH.sub(r"\1[REDACTED]", path)
 
 
 def log_access(logger: logging.Logger, remote: str | None, method: str, path: str,
@@ -25,7 +45,9 @@ def log_access(logger: logging.Logger, remote: str | None, method: str, path: st
                seconds: float) -> None:
     """One access line; the fields ``remote``, ``method``, ``path``, ``status``, ``bytes``,
     ``duration_ms``, and ``rpc_methods`` when ``called`` is given (the daemon's ``/rpc``
-    names the JSON-RPC methods it answered; the console has none)."""
+    names the JSON-RPC methods it answered; the console has none); ``path`` is masked
+    (:func:`mask_path`)."""
+    path = mask_path(path)
     fields: dict[str, Any] = {"remote": remote, "method": method, "path": path}
     if called is not None:
         fields["rpc_methods"] = list(called)

@@ -43,7 +43,7 @@ from gateway.config import (
     WsConfig,
 )
 from gateway.edge.listener import start_http
-from gateway.keys import BRIDGE, RECORD_CACHE
+from gateway.keys import BRIDGE, CONFIG, RECORD_CACHE
 from tests.e2e.consolekit import Browser, Console, running_console
 from tests.e2e.hookkit import Receiver, running_receiver
 
@@ -115,6 +115,16 @@ class Daemon:
         revoked = await self.authority.tokens.revoke(OWNER, token_id)
         await self.cache.refresh_once()
         return revoked
+
+    def scrape_headers(self) -> dict[str, str]:
+        """What Prometheus sends: the scrape token from the data directory's file (none with
+        ``metrics_open``, or the configured ``metrics_token``)."""
+        config = self.app[CONFIG]
+        token = config.server.metrics_token.get_secret_value()
+        path = config.resolved_data_dir() / "metrics.token"
+        if not token and path.exists():
+            token = path.read_text("utf-8").strip()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     @property
     def rpc_url(self) -> str:

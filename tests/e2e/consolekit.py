@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -85,9 +85,11 @@ class Browser:
     """An aiohttp session that keeps cookies (also for 127.0.0.1) and never follows
     redirects by itself, so each hop can be checked."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, user_agent: str | None = None) -> None:
         self.base_url = base_url
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        headers = {"User-Agent": user_agent} if user_agent is not None else None
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                             headers=headers)
 
     async def close(self) -> None:
         await self.session.close()
@@ -206,16 +208,23 @@ class Console:
     signed: int = 0
     #: The box of the last lookup or refresh :meth:`device` sent (opens its records' boxes).
     box: BoxOpener | None = None
+    #: The SMTP sink's port (what a command run beside the console mails through).
+    smtp_port: int = 0
 
     async def drain_mail(self) -> None:
         """Wait until every e-mail the authority has started sending is delivered."""
         await self.app[AUTHORITY].close()
 
     async def owner(self, method: str, path: str, body: Any = None, *,
-                    auth: tuple[str, str] = (OWNER, PASSWORD)) -> tuple[int, dict[str, Any]]:
+                    auth: tuple[str, str] = (OWNER, PASSWORD),
+                    code: str | None = None) -> tuple[int, dict[str, Any]]:
+        """An owner API call with Basic credentials (and ``code`` in ``X-Owner-Code``)."""
         basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers = {"Authorization": "Basic " + basic}
+        if code is not None:
+            headers["X-Owner-Code"] = code
         async with self.session.request(method, self.url + path, json=body,
-                                        headers={"Authorization": "Basic " + basic}) as response:
+                                        headers=headers) as response:
             text = await response.text()
         self.responses.append(text)
         return response.status, json.loads(text)
@@ -260,33 +269,37 @@ def device_proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
 
 
 @contextlib.asynccontextmanager
-async def running_console(tmp_path: Path, database_url: str = "", *,
-                          public_key_work: Literal["workers", "loop"] = "workers"
-                          ) -> AsyncIterator[Console]:
+async def running_console(tmp_path: Path, database_url: str = "",
+                          **console: Any) -> AsyncIterator[Console]:
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
-    loopback (what the ``console`` fixture yields); ``public_key_work`` is its
-    ``[console]`` setting."""
+    loopback (what the ``console`` fixture yields); ``console``: more ``[console]`` keys."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
-    smtp_port = smtp.sockets[0].getsockname()[1]
-    config = GatewayConfig(
-        data_dir=str(tmp_path), console=ConsoleConfig(port=0, webhook_private_networks=True,
-                                                      public_key_work=public_key_work),
-        authority=AuthorityConfig(database_url=SecretStr(database_url)),
-        smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
-                        from_address="gateway@example.net", timeout_s=WAIT_S))
-    clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
-    app = create_console_app(config, clock=clock, throttle_clock=throttle_clock, sleep=pauses)
-    runner, port = await start_console(app, "127.0.0.1", 0)
-    await app[AUTHORITY].owners.create(OWNER, PASSWORD)
-    async with aiohttp.ClientSession() as session:
-        yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
-                      Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app)
-    await runner.cleanup()
-    smtp.close()
-    await smtp.wait_closed()
+    try:  # a failing test (or a refused config) still stops the SMTP server and the console
+        smtp_port = smtp.sockets[0].getsockname()[1]
+        config = GatewayConfig(
+            data_dir=str(tmp_path),
+            console=ConsoleConfig(port=0, **{"webhook_private_networks": True, **console}),
+            authority=AuthorityConfig(database_url=SecretStr(database_url)),
+            smtp=SmtpConfig(host="127.0.0.1", port=smtp_port, security="none",
+                            from_address="gateway@example.net", timeout_s=WAIT_S))
+        clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
+        app = create_console_app(config, clock=clock, throttle_clock=throttle_clock,
+                                 sleep=pauses)
+        runner, port = await start_console(app, "127.0.0.1", 0)
+        try:
+            await app[AUTHORITY].owners.create(OWNER, PASSWORD)
+            async with aiohttp.ClientSession() as session:
+                yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
+                              Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app,
+                              smtp_port=smtp_port)
+        finally:
+            await runner.cleanup()
+    finally:
+        smtp.close()
+        await smtp.wait_closed()
 
 
 async def issue_token(console: Console, **extra: Any) -> dict[str, Any]:

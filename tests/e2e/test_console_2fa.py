@@ -9,8 +9,6 @@ injected time, so steps pass without sleeping. The same flows in a real browser:
 from __future__ import annotations
 
 import asyncio
-import base64
-import html
 import os
 import re
 import sys
@@ -20,63 +18,14 @@ import pytest
 from gateway.auth.owner import OwnerConsole
 from gateway.authority import totp
 from gateway.authority.api import AuthorityRefused
+from gateway.authority.appkeys import OWNER_THROTTLE
 from gateway.authority.console import AUTHORITY
 from gateway.authority.service.resets import TTL_S
 from gateway.authority.web.sessions import STEP_S, STEP_TRIES
-from gateway.authority.web.twofactor import qr_svg
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
+from tests.e2e.factorkit import code_step, codes_of, enrol, password_step
 
 pytestmark = pytest.mark.network_edge
-
-
-def secret_of(page_text: str) -> bytes:
-    """The key the settings page shows, as the authenticator app reads it."""
-    match = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page_text)
-    assert match is not None, "no secret on the page"
-    typed = match.group(1).replace(" ", "")
-    return base64.b32decode(typed + "=" * (-len(typed) % 8))
-
-
-def codes_of(page_text: str) -> list[str]:
-    return re.findall(r"<li><code>([a-z2-7]{5}-[a-z2-7]{5})</code></li>", page_text)
-
-
-async def enrol(console: Console, browser: Browser) -> tuple[bytes, list[str]]:
-    """Sign in and turn two-step sign-in on: the secret and the recovery codes."""
-    await signed_in(browser)
-    started = await browser.submit("/settings", "/settings/2fa/start",
-                                   {"owner_password": PASSWORD})
-    assert started.status == 200, started.text
-    key = secret_of(started.text)
-    uri = re.search(r'id="totp-uri" value="([^"]+)"', started.text)
-    assert uri is not None and html.unescape(uri.group(1)).startswith("otpauth://totp/")
-    # the QR code is the same address, drawn in the page as SVG (unescaped, no script)
-    assert str(qr_svg(html.unescape(uri.group(1)))) in started.text
-    done = await browser.submit("/settings", "/settings/2fa/confirm",
-                                {"code": totp.totp(key, console.clock.now)})
-    assert done.status == 200, done.text
-    codes = codes_of(done.text)
-    assert len(codes) == 10
-    assert "Two-step sign-in is on" in done.text
-    again = await browser.get("/settings")
-    assert codes_of(again.text) == []  # shown once
-    assert "10 recovery codes left" in again.text
-    console.clock.now += totp.STEP_S  # the confirming code's step is spent
-    return key, codes
-
-
-async def password_step(browser: Browser, password: str = PASSWORD) -> None:
-    answer = await browser.sign_in(OWNER, password)
-    assert answer.status == 303 and answer.headers["Location"] == "/login/code", answer.text
-    assert not any("mtgw_session=" in c and "mtgw_session=;" not in c
-                   for c in answer.set_cookies)  # no session yet
-
-
-async def code_step(browser: Browser, code: str) -> int:
-    form = await browser.get("/login/code")
-    assert form.status == 200, form.status
-    answer = await browser.post("/login/code", {"csrf": form.csrf(), "code": code})
-    return answer.status
 
 
 async def test_sign_in_asks_for_the_code_and_a_code_is_spent_once(console: Console,
@@ -311,5 +260,45 @@ async def test_a_password_change_ends_half_done_sign_ins(console: Console,
         answer = await thief.post("/login/code", {"csrf": pre.csrf(),
                                                   "code": totp.totp(key, console.clock.now)})
         assert answer.status == 401 and (await thief.get("/")).status == 303
+    finally:
+        await thief.close()
+
+
+async def test_no_code_is_checked_during_a_lockout_whatever_the_door(
+        console: Console, browser: Browser) -> None:
+    """Review round 5, T5-F1: for an owner with a second factor, nothing is vouched before
+    the password *and* a code succeeded, and no code is checked during a lockout. The
+    console vouched for the password alone (a right password on the sign-in page, or any
+    successful API call), so an attacker who knew the password had every code checked at
+    once on the owner API, during the lockout too, and a right recovery code got in."""
+    key, codes = await enrol(console, browser)
+    # The owner's CLI signed in with the password and a code before (it used to vouch).
+    assert (await console.owner("GET", "/v1/tokens",
+                                code=totp.totp(key, console.clock.now)))[0] == 200
+    console.clock.now += totp.STEP_S
+    # The attacker has the password: the page's first step (a step cookie, no session).
+    thief = Browser(console.url)
+    try:
+        await password_step(thief)
+        throttle = console.app[OWNER_THROTTLE]
+        right = totp.totp(key, console.clock.now)
+        wrong = next(c for c in ("000000", "111111", "222222")
+                     if c not in {totp.totp(key, console.clock.now + d * totp.STEP_S)
+                                  for d in (-1, 0, 1)})
+        for _ in range(throttle.limit + 1):  # each one checked, failed and counted
+            status, body = await console.owner("GET", "/v1/tokens", code=wrong)
+            assert (status, body["error"]["reason"]) == (401, "bad_second_factor")
+        # The lockout is on: no code is checked, right or wrong, on any door.
+        for code in (wrong, right, codes[0]):
+            status, body = await console.owner("GET", "/v1/tokens", code=code)
+            assert (status, body["error"]["reason"]) == (429, "rate_limited"), code
+        assert (await console.owner("GET", "/v1/tokens", auth=(OWNER, "wrong password"),
+                                    code=right))[0] == 429
+        assert await code_step(thief, right) == 429
+        assert (await thief.sign_in(OWNER, PASSWORD)).status == 429
+        assert (await console.app[AUTHORITY].second_factor.status(OWNER)).recovery_left == 10
+        # Nothing was spent: once the lockout is over the same right code is good.
+        console.throttle_clock.now += throttle.lockout_s
+        assert (await console.owner("GET", "/v1/tokens", code=right))[0] == 200
     finally:
         await thief.close()

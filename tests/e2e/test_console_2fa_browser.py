@@ -1,4 +1,6 @@
-"""Issue 35 item 4 in headless Chromium at 1280 and 390 px: two-step sign-in and password reset.
+"""Issue 35 item 4 in headless Chromium at 1280 and 390 px: two-step sign-in and password reset;
+and (review round 5) taking the account back from someone else's second factor, and the
+signed-in sessions.
 
 The real console with its real SMTP sink (aiosmtpd) and the test's clock (``consolekit``),
 driven by Selenium in Debian's ``chromium`` (``tests/e2e/chromium.py``). Every code is computed
@@ -19,7 +21,8 @@ from selenium.webdriver.common.by import By
 from gateway.authority import totp
 from gateway.authority.service.resets import TTL_S
 from tests.e2e.chromium import Owner, chromium_at
-from tests.e2e.consolekit import OWNER, PASSWORD, Console
+from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console
+from tests.e2e.factorkit import enrol
 
 NEW_PASSWORD = "a-brand-new-password"
 
@@ -158,3 +161,57 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
         assert "MT Gateway: your console password was reset" in _subjects(console)
         clock.now += TTL_S
         await b.page(_link(console, 1), "#reset-gone", "09-link-expired")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_taking_the_account_back_in_a_real_browser(console: Console, shots: Path,
+                                                         width: int) -> None:
+    """Review round 5 (the owner's side): someone with the password turned two-step sign-in
+    on. The owner opens the link from the notice, sets a new password, signs in without a
+    code, finds the signed-in sessions on the settings page and signs out everywhere; the
+    spent link then says what still works. Every page fits the window."""
+    out = shots / f"recover-{width}"
+    out.mkdir(parents=True, exist_ok=True)
+    thief = Browser(console.url)
+    try:
+        await enrol(console, thief)
+        (notice,) = await console.sink.wait_for(1)
+        payload = notice.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        found = re.search(re.escape(console.url) + r"(/recover/\S+)", payload.decode())
+        assert found is not None
+        link = found.group(1)
+        with chromium_at(width) as driver:
+            b = Owner(driver, console.url, out)
+            await b.page(link, "#recover-form", "00-take-back")
+            assert "o***@example.com" in await b.do(lambda: b.text("#recover-what"))
+            await b.fill({"acct-new_password": NEW_PASSWORD,
+                          "acct-new_password2": NEW_PASSWORD})
+            await b.submit("recover-submit")
+            await b.wait_for("#login-notice")
+            assert "Two-step sign-in is off" in await b.do(lambda: b.text("#login-notice"))
+            await b.fits("01-taken-back")
+            await b.shot("01-taken-back")
+            assert (await thief.get("/")).status == 303  # the thief was signed out
+
+            await _sign_in(b, NEW_PASSWORD)  # no code step any more
+            await b.wait_for("header.top nav")
+            await b.page("/settings", "#sessions-card", "02-settings")
+            await b.click("sessions-link")
+            await b.wait_for("#sessions")
+            rows = await b.do(lambda: driver.find_elements(By.CSS_SELECTOR,
+                                                           "#sessions tbody tr"))
+            assert len(rows) == 1
+            assert "this browser" in await b.do(lambda: b.text("#sessions tbody tr"))
+            await b.fits("03-sessions")
+            await b.shot("03-sessions")
+            await b.submit("end-all")
+            await b.wait_for("#confirm-form")
+            await b.fits("04-sign-out-everywhere")
+            await b.shot("04-sign-out-everywhere")
+            await b.submit("confirm-yes")
+            await b.wait_for("#login-form")
+            await b.page(link, "#recover-gone", "05-link-spent")
+            assert "mtgateway owner reset-2fa" in await b.do(lambda: b.text("#recover-gone"))
+    finally:
+        await thief.close()

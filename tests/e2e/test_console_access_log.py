@@ -18,8 +18,9 @@ import pytest
 
 from gateway.authority.console import create_console_app, start_console
 from gateway.authority.mailer import RecordingMailer
+from gateway.base.access import SECRET_PATH_PREFIXES, mask_path
 from gateway.config import ConsoleConfig, GatewayConfig, LoggingConfig
-from gateway.log import JsonFormatter
+from gateway.log import JsonFormatter, redact
 
 pytestmark = pytest.mark.network_edge
 
@@ -60,3 +61,49 @@ async def test_the_console_writes_the_daemons_access_lines_when_asked(
     caplog.clear()
     await _requests(tmp_path / "off", access_log=False)
     assert [r for r in caplog.records if r.name == "gateway.access"] == []
+
+
+async def test_a_secret_in_a_path_never_reaches_a_log_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review round 5, T5-F4: with access lines on, ``GET /reset/<token>`` was logged whole,
+    and opening a reset link spends nothing, so a reader of the log could set the owner's
+    password. The token of every link the console mails (a reset, taking back a second
+    factor) is masked where the line is made,
+    in the text and in the JSON fields, and by the redaction filter in any other line that
+    names the path."""
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0),
+                           logging=LoggingConfig(access_log=True, format="json"))
+    app = create_console_app(config, mailer=RecordingMailer())
+    runner, port = await start_console(app, "127.0.0.1", 0)
+    secret = "rDo9v_esTyRbIecmQ_hamm7rX9oey57AbCdEfGhIjK"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for path in (f"/reset/{secret}", f"/recover/{secret}"):
+                async with http.get(f"http://127.0.0.1:{port}{path}") as r:
+                    assert r.status == 410  # no such link (nothing stored)
+    finally:
+        await runner.cleanup()
+    formatter = JsonFormatter()
+    lines = [r for r in caplog.records if r.name == "gateway.access"]
+    assert len(lines) == 2
+    for record in lines:
+        assert secret not in record.getMessage() and secret not in formatter.format(record)
+    assert {json.loads(formatter.format(r))["path"] for r in lines} == {
+        "/reset/[REDACTED]", "/recover/[REDACTED]"}
+    assert redact(f"console handler failed: POST /reset/{secret}") == (
+        "console handler failed: POST /reset/[REDACTED]")
+
+
+def test_every_route_that_takes_a_secret_in_its_path_is_masked(tmp_path: Path) -> None:
+    """A route whose path carries a one-time link's token (a ``{token}`` segment) must be one
+    :data:`~gateway.base.access.SECRET_PATH_PREFIXES` masks, so a new link cannot be added
+    without its mask."""
+    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0))
+    app = create_console_app(config, mailer=RecordingMailer())
+    with_token = [r.canonical for r in app.router.resources() if "{token}" in r.canonical]
+    assert with_token, "the console's reset link takes its token in the path"
+    for canonical in with_token:
+        assert mask_path(canonical.replace("{token}", "s3cret")) == canonical.replace(
+            "{token}", "[REDACTED]"), canonical
+    assert set(SECRET_PATH_PREFIXES) == {c.rpartition("{")[0] for c in with_token}

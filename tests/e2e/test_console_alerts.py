@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
 from gateway.authority.console import AUTHORITY
 from gateway.authority.delivery import ALERT_SENDER, AlertSender
 from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info
 from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
@@ -65,7 +67,7 @@ async def attempts(console: Console, count: int) -> None:
     assert _sender(console).attempts == count
 
 
-async def approved_device(console: Console, browser: Browser) -> tuple[str, str]:
+async def pending_device(console: Console, browser: Browser) -> tuple[str, str]:
     """Sign in, make a token, and have the console's device ask for approval with it; the
     token and its id (the device is pending: the code e-mail went to the sink)."""
     await signed_in(browser)
@@ -74,6 +76,16 @@ async def approved_device(console: Console, browser: Browser) -> tuple[str, str]
         "token_hint": token_hint(token), "device_name": "desk-pc", "os": "Windows 11"})
     assert (status, body) == (200, {"status": "pending"})
     await console.sink.wait_for(1)
+    return token, token_id
+
+
+async def approved_device(console: Console, browser: Browser) -> tuple[str, str]:
+    """:func:`pending_device`, then approved with the e-mailed code (only an approved device
+    speaks for the owner's terminals); the token and its id."""
+    token, token_id = await pending_device(console, browser)
+    status, body, _ = await console.device("POST", "/v1/device/verify",
+                                           {"code": console.sink.code()})
+    assert status == 200, body
     return token, token_id
 
 
@@ -168,22 +180,18 @@ async def test_two_instances_judging_at_once_alert_once(
 async def test_a_refused_terminal_alerts_naming_the_reason_then_recovers(
         console: Console, browser: Browser, receiver: Receiver) -> None:
     token, token_id = await approved_device(console, browser)
-    code = console.sink.code()
     receiver.secret = secret_on(await set_alerts(browser, webhook=receiver.url, refused=True,
                                                  status=201))
-    refused = {"state": "refused", "reason": "device_not_approved",
-               "token_hint": token_hint(token)}
+    refused = {"state": "refused", "reason": "token_expired", "token_hint": token_hint(token)}
     for _ in range(3):  # the EA keeps trying: one episode
         await report(console, **refused)
     await attempts(console, 2)
     (mail,) = alert_mails(console)
-    assert "refused: device_not_approved" in subject(mail)
-    assert "approve it on the Devices page" in text_of(mail)
+    assert "refused: token_expired" in subject(mail)
+    assert f"device:   {device_info(console.key).device_id}" in text_of(mail)
     (hook,) = receiver.received
-    assert hook["verified"] and hook["payload"]["reason"] == "device_not_approved"
+    assert hook["verified"] and hook["payload"]["reason"] == "token_expired"
 
-    status, _, _ = await console.device("POST", "/v1/device/verify", {"code": code})
-    assert status == 200
     await report(console, state="active", token_id=token_id)
     await attempts(console, 4)
     assert "no longer refused" in subject(alert_mails(console)[1])
@@ -312,13 +320,15 @@ async def test_the_webhook_address_is_checked_and_its_secret_shown_once(
 
 
 async def test_a_real_daemon_refused_then_serving_alerts_by_e_mail(tmp_path: Path) -> None:
-    """The whole chain: the emulated EA is refused by the real daemon, whose reporter tells
-    the console, which e-mails the owner; approved and connected, the recovery follows."""
+    """The whole chain: on the approved daemon, the emulated EA is refused by the real daemon
+    (its token belongs to another terminal), whose reporter tells the console, which e-mails
+    the owner; connected as the token's terminal, the recovery follows."""
     async with world(tmp_path) as w:
         await w.authority.alerts.save(OWNER_W, AlertSettings(email=True, refused=True,
                                                              offline_minutes=60))
         token, _ = await w.issue()
-        assert (await w.ea_refusal(token)).reason == "device_not_approved"
+        await w.approve_device(token)
+        assert (await w.ea_refusal(token, login=LOGIN + 1)).reason == "terminal_mismatch"
         sender = w.console[ALERT_SENDER]
 
         async def alert_mails_w(count: int) -> list[str]:
@@ -332,8 +342,7 @@ async def test_a_real_daemon_refused_then_serving_alerts_by_e_mail(tmp_path: Pat
 
         (opened,) = await alert_mails_w(1)
         assert opened == (f"MT Gateway alert: terminal {LOGIN}@{SERVER} refused: "
-                          "device_not_approved")
-        await w.approve_device(token)
+                          "terminal_mismatch")
         async with live_terminal(w, token):
             found = await alert_mails_w(2)
         assert found[1] == f"MT Gateway alert: terminal {LOGIN}@{SERVER} is no longer refused"
@@ -388,3 +397,54 @@ async def test_a_test_alert_reaches_every_chosen_channel_signed(
     assert subject(mail) == "MT Gateway alert: test alert (your alerts arrive here)"
     page = (await browser.get("/settings")).text
     assert page.count('data-status="sent"') == 2 and 'id="test-alert"' in page
+
+
+async def test_a_leaked_token_on_an_unapproved_device_moves_no_alert_and_shows_nowhere(
+        console: Console, browser: Browser) -> None:
+    """Review round 5 (the owner's side, M5): a second machine holding the owner's token,
+    never approved (then denied), showed as a red "refused" terminal, opened a "refused"
+    alert, was the device the offline alert named, and, reporting refusals whose reason
+    changed, pushed the offline clock back for as long as it liked. Only approved devices
+    speak for a terminal: the approved daemon dies and the offline alert opens on the
+    injected clock exactly when it would without the intruder, naming the daemon."""
+    token, token_id = await approved_device(console, browser)
+    vps = device_info(console.key).device_id
+    await set_alerts(browser, offline=1, refused=True, status=303)
+    await report(console, state="active", token_id=token_id)
+    intruder = Ed25519PrivateKey.generate()
+    status, body, _ = await console.device("POST", "/v1/records/lookup", {
+        "token_hint": token_hint(token), "device_name": "unknown-box", "os": "Linux"},
+        key=intruder)
+    assert (status, body) == (200, {"status": "pending"})
+    intruder_id = device_info(intruder).device_id
+    died = console.clock.now  # the daemon's last report: it is killed now
+    reasons = ("device_not_approved", "terminal_mismatch", "device_revoked")
+    opened_at = None
+    for step in range(1, 9):  # every 30 s: the intruder reports, the sweep judges
+        console.clock.now = died + 30 * step
+        if step == 4:  # the owner denies it halfway: it keeps reporting
+            asked = await browser.submit("/devices", f"/devices/{intruder_id}/deny", {})
+            denied = await browser.post(f"/devices/{intruder_id}/deny",
+                                        {"csrf": asked.csrf(), "confirm": "yes"})
+            assert denied.status == 303
+        for state in ({"state": "refused", "reason": reasons[step % 3],
+                       "token_hint": token_hint(token)},
+                      {"state": "active", "token_id": token_id}):
+            status, body, _ = await console.device(
+                "POST", "/v1/terminals/report", {"terminals": [
+                    {"login": LOGIN, "server": SERVER, "platform": "MT5", **state}]},
+                key=intruder)
+            assert (status, body) == (200, {"stored": 0})
+        if await _authority(console).alerts.sweep() and opened_at is None:
+            opened_at = console.clock.now - died
+    # Offline once no active report is fresh (SILENT_AFTER_S) and the minute has passed:
+    # the first sweep after both, as if the intruder were not there.
+    assert opened_at == 30 * (SILENT_AFTER_S // 30 + 1)
+    await attempts(console, 1)
+    (mail,) = alert_mails(console)
+    assert "offline for more than 1 min" in subject(mail)
+    assert f"device:   {vps}" in text_of(mail) and intruder_id not in text_of(mail)
+    rows = (await browser.get("/dashboard/rows")).text
+    assert intruder_id not in rows and "refused" not in rows
+    assert [e.kind for e in await _authority(console).owners.activity(OWNER)
+            if e.kind == "refusal"] == []

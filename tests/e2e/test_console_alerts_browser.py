@@ -18,6 +18,7 @@ from selenium.webdriver.common.by import By
 
 from gateway.authority.console import AUTHORITY
 from gateway.authority.delivery import ALERT_SENDER
+from gateway.authority.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
@@ -36,6 +37,8 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
     status, _, _ = await console.device("POST", "/v1/records/lookup", {
         "token_hint": token_hint(issued.token), "device_name": "trading-pc", "os": "Linux"})
     assert status == 200
+    # approved: only an approved machine speaks for the owner's terminals
+    assert await authority.approvals.approve(OWNER, device_info(console.key).device_id)
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
         await b.open("/login")

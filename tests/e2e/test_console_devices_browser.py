@@ -20,6 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from gateway.authority.console import AUTHORITY
+from gateway.authority.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, issue_token
@@ -201,15 +202,18 @@ async def test_the_consoles_copy_and_layout_nits_are_gone(
         await b.fits("01-accounts")
         await b.shot("01-accounts")
 
-        # A refused terminal: no empty figure labels on the phone's card.
+        # A refused terminal: no empty figure labels on the phone's card (an approved
+        # machine's EA presented the token as another terminal's).
         device_key = Ed25519PrivateKey.generate()
         status, _, _ = await console.device("POST", "/v1/records/lookup", {
             "token_hint": token_hint(token["token"]), "device_name": "desk-pc",
             "os": "Windows 11"}, key=device_key)
         assert status == 200
+        assert await console.app[AUTHORITY].approvals.approve(
+            OWNER, device_info(device_key).device_id)
         status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [
             {"login": LOGIN, "server": SERVER, "state": "refused",
-             "reason": "device_not_approved", "token_hint": token_hint(token["token"])}]},
+             "reason": "terminal_mismatch", "token_hint": token_hint(token["token"])}]},
             key=device_key)
         assert status == 200
         await b.page("/", 'tr[data-state="refused"]', "02-refused")
@@ -220,7 +224,7 @@ async def test_the_consoles_copy_and_layout_nits_are_gone(
         # Activity: reasons in words, each time on one line.
         await b.page("/activity", 'tr[data-kind="refusal"]', "03-activity")
         activity = await b.do(lambda: b.text("#activity"))
-        assert "device not approved" in activity and "device_not_approved" not in activity
+        assert "terminal mismatch" in activity and "terminal_mismatch" not in activity
         lines = await b.do(lambda: driver.execute_script(
             "return [...document.querySelectorAll('#activity time')].map(e => "
             "e.getClientRects().length);"))

@@ -4,6 +4,7 @@ pending (a real console over loopback, a real SMTP server, pages signed in as a 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from pathlib import Path
 
@@ -59,7 +60,8 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
             async with asyncio.timeout(WAIT_S):
                 await sink.wait_for(1)
             await authority.close()  # waits for the code's e-mail to be handed over
-            async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as r:
+            async with aiohttp.ClientSession() as session, session.get(
+                    f"{url}/metrics", headers=_scrape_headers(tmp_path / "console")) as r:
                 assert r.status == 200 and r.content_type == "text/plain"
                 text = await r.text()
     finally:
@@ -77,6 +79,12 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
     assert not [name for name, _ in samples if name.endswith("_created")]
 
 
+def _scrape_headers(data_dir: Path) -> dict[str, str]:
+    """What Prometheus sends: the scrape token the console keeps in its data directory."""
+    token = (data_dir / "metrics.token").read_text("utf-8").strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def _status(url: str, path: str, headers: dict[str, str]) -> int:
     async with aiohttp.ClientSession() as session, \
             session.get(url + path, headers=headers) as response:
@@ -89,11 +97,12 @@ async def test_behind_a_proxy_metrics_judge_the_client_the_proxy_names(tmp_path:
     `behind_proxy`), the client is the rightmost entry of `X-Forwarded-For` / the last `for=`
     of `Forwarded`: a foreign one is 404; a request naming the proxy's public host without
     either header is 404 too; a direct local scrape is served. Without a proxy configured the
-    headers are anyone's to write and are not read."""
+    headers are anyone's to write and are not read. (The rule of `metrics_open`; by default a
+    scrape token is asked for from every peer.)"""
     for name, console_config, public in [
-            ("named", ConsoleConfig(port=0, allowed_hosts=("console.example",)),
-             "console.example"),
-            ("flag", ConsoleConfig(port=0, behind_proxy=True), None)]:
+            ("named", ConsoleConfig(port=0, allowed_hosts=("console.example",),
+                                    metrics_open=True), "console.example"),
+            ("flag", ConsoleConfig(port=0, behind_proxy=True, metrics_open=True), None)]:
         app = create_console_app(GatewayConfig(data_dir=str(tmp_path / name),
                                                console=console_config), clock=FakeClock())
         async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
@@ -113,8 +122,9 @@ async def test_behind_a_proxy_metrics_judge_the_client_the_proxy_names(tmp_path:
                 assert await _status(url, "/metrics", headers) == status, (name, headers)
             if public:  # through the proxy, and the proxy forgot the header
                 assert await _status(url, "/metrics", {"Host": public}) == 404
-    plain = create_console_app(GatewayConfig(data_dir=str(tmp_path / "plain"),
-                                             console=ConsoleConfig(port=0)), clock=FakeClock())
+    plain = create_console_app(GatewayConfig(data_dir=str(tmp_path / "plain"), console=
+                                             ConsoleConfig(port=0, metrics_open=True)),
+                               clock=FakeClock())
     async with served_port(await start_console(plain, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
         assert await _status(url, "/metrics", {"X-Forwarded-For": "203.0.113.7"}) == 200
@@ -160,7 +170,8 @@ async def test_console_requests_are_counted_by_canonical_route_and_timed(
         for _ in range(2):
             assert await _status(url, f"/nowhere/{stray}", {}) == 404
         reset_status = await _status(url, f"/reset/{reset_token}", {})
-        async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as r:
+        async with aiohttp.ClientSession() as session, session.get(
+                f"{url}/metrics", headers=_scrape_headers(tmp_path)) as r:
             assert r.status == 200
             text = await r.text()
     samples = _samples(text)
@@ -178,3 +189,34 @@ async def test_console_requests_are_counted_by_canonical_route_and_timed(
     assert ran >= 1
     assert samples[("mtgateway_console_database_wait_seconds_count", ())] == ran
     assert samples[("mtgateway_console_database_transaction_seconds_sum", ())] > 0
+
+
+async def test_by_default_console_metrics_ask_for_the_token_file_and_ready_names_no_one(
+        tmp_path: Path) -> None:
+    """Review round 5 (T4-F9 was opt-in): with no `[console] metrics_token`, `/metrics`
+    answered every local user how often owners sign in, fail to, reset passwords or turn
+    two-step sign-in on. Now the console makes `<data_dir>/metrics.token` (0600) and asks
+    for it as a Bearer token, from loopback too; `metrics_open = true` is the old
+    loopback-only way. `/ready` stays open: it says whether the database answers and its
+    schema version, and nothing of an owner, token or account (held here with an owner, a
+    token and a sign-in in the database)."""
+    app = create_console_app(GatewayConfig(data_dir=str(tmp_path / "guarded"),
+                                           console=ConsoleConfig(port=0)), clock=FakeClock())
+    async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
+        url = f"http://127.0.0.1:{port}"
+        await app[AUTHORITY].owners.create(OWNER, PASSWORD)
+        issued = await app[AUTHORITY].tokens.issue(OWNER, 777, "Broker-Live")
+        token = (tmp_path / "guarded" / "metrics.token").read_text("utf-8").strip()
+        assert len(token) >= 32
+        assert await _status(url, "/metrics", {}) == 401
+        assert await _status(url, "/metrics", {"Authorization": f"Bearer {token}"}) == 200
+        async with aiohttp.ClientSession() as session, session.get(url + "/ready") as r:
+            ready = await r.text()
+            assert r.status == 200 and set(json.loads(ready)) == {"status", "schema_version"}
+        assert OWNER not in ready and issued.token_id not in ready and "777" not in ready
+    opened = create_console_app(GatewayConfig(data_dir=str(tmp_path / "open"), console=
+                                              ConsoleConfig(port=0, metrics_open=True)),
+                                clock=FakeClock())
+    async with served_port(await start_console(opened, "127.0.0.1", 0)) as port:
+        assert await _status(f"http://127.0.0.1:{port}", "/metrics", {}) == 200
+    assert not (tmp_path / "open" / "metrics.token").exists()

@@ -395,25 +395,31 @@ async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_nev
         console: Console, browser: Browser) -> None:
     """The review's reproduction: a device that only looked a token up by its hint (pending)
     reports another terminal active; after the owner revokes it, it reports the token's own
-    terminal active."""
-    token, device_id, _ = await _pending(console, browser)
+    terminal active. Since review round 5 a device speaks for no terminal until the owner
+    approves it, nor once the owner revoked it (what it said before is no longer shown)."""
+    token, device_id, code = await _pending(console, browser)
     hint = token_hint(token)
     forged = {"login": 424242, "server": "Fake-Broker-Live", "state": "active",
               "token_hint": hint}
+    mismatch = {**forged, "state": "refused", "reason": "terminal_mismatch"}
+    for pending_says in (forged, mismatch):
+        status, body, _ = await console.device("POST", "/v1/terminals/report",
+                                               {"terminals": [pending_says]})
+        assert (status, body) == (200, {"stored": 0})
+    assert (await console.device("POST", "/v1/device/verify", {"code": code}))[0] == 200
     status, body, _ = await console.device("POST", "/v1/terminals/report",
                                            {"terminals": [forged]})
     assert (status, body) == (200, {"stored": 0})
-    # a refusal under the hint is the owner's news, shown on the token's own terminal
-    mismatch = {**forged, "state": "refused", "reason": "terminal_mismatch"}
+    # an approved device's refusal under the hint is shown on the token's own terminal
     status, body, _ = await console.device("POST", "/v1/terminals/report",
                                            {"terminals": [mismatch]})
     assert (status, body) == (200, {"stored": 1})
     rows = (await browser.get("/dashboard/rows")).text
     assert "424242" not in rows and "Fake-Broker-Live" not in rows
     assert 'data-terminal="5012345@MTG-Demo"' in rows and "refused: terminal mismatch" in rows
-    # revoked: its "active" is not believed
-    asked = await browser.submit("/devices", f"/devices/{device_id}/deny", {})
-    assert (await browser.post(f"/devices/{device_id}/deny",
+    # revoked: nothing it says is believed, and what it said is no longer shown
+    asked = await browser.submit("/devices", f"/devices/{device_id}/revoke", {})
+    assert (await browser.post(f"/devices/{device_id}/revoke",
                                {"csrf": asked.csrf(), "confirm": "yes"})).status == 303
     [token_row] = await console.app[AUTHORITY].tokens.of(OWNER)
     live = {"login": 5012345, "server": "MTG-Demo", "state": "active",
@@ -423,6 +429,7 @@ async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_nev
     assert (status, body) == (200, {"stored": 0})
     rows = (await browser.get("/dashboard/rows")).text
     assert 'data-state="active"' not in rows and "9.9" not in rows
+    assert "terminal mismatch" not in rows
 
 
 async def test_verified_stays_after_the_token_is_revoked(

@@ -495,15 +495,21 @@ async def test_reported_states_reach_the_dashboard_and_the_activity(
     refused = {"login": 5012345, "server": "MTG-Demo", "state": "refused",
                "reason": "device_not_approved", "token_hint": token_hint(token),
                "platform": "MT5", "ea_version": "1.2.0"}
+    # Pending: not yet a device of the owner's, so it speaks for no terminal (the owner
+    # hears of it by the approval e-mail and sees it here, under Devices).
     status, body, _ = await console.device("POST", "/v1/terminals/report",
                                            {"terminals": [refused]})
-    assert (status, body) == (200, {"stored": 1})
-    rows = await browser.get("/dashboard/rows")
-    assert 'data-state="refused"' in rows.text and "refused: device not approved" in rows.text
-    assert (await browser.get("/activity")).text.count('data-kind="refusal"') == 1
+    assert (status, body) == (200, {"stored": 0})
+    assert 'data-state="never"' in (await browser.get("/dashboard/rows")).text
 
     status, body, _ = await console.device("POST", "/v1/device/verify", {"code": code})
     assert status == 200
+    status, body, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [
+        {**refused, "reason": "token_expired"}]})
+    assert (status, body) == (200, {"stored": 1})
+    rows = await browser.get("/dashboard/rows")
+    assert 'data-state="refused"' in rows.text and "refused: token expired" in rows.text
+    assert (await browser.get("/activity")).text.count('data-kind="refusal"') == 1
     active = {"login": 5012345, "server": "MTG-Demo", "state": "active",
               "token_id": token_id, "platform": "MT5", "ea_version": "1.2.0"}
     await console.device("POST", "/v1/terminals/report", {"terminals": [active]})

@@ -75,8 +75,11 @@ def unknown_metrics(dashboard: dict[str, Any], exported: set[str]) -> list[str]:
             for name in sorted(metric_names(expr)) if name not in exported]
 
 
-async def _scrape(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.get(url) as response:
+async def _scrape(session: aiohttp.ClientSession, url: str, data_dir: Path) -> str:
+    """A scrape as Prometheus makes it: with the token the process keeps in its data
+    directory (``credentials_file``)."""
+    token = (data_dir / "metrics.token").read_text("utf-8").strip()
+    async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status == 200, url
         return await response.text()
 
@@ -108,8 +111,10 @@ async def test_every_dashboard_query_names_a_metric_the_processes_export(
                         "method") != "tick":
                     pass  # the subscription's answer, then the first tick
                 daemon = exported_names(
-                    await _scrape(w.session, f"http://127.0.0.1:{w.http_port}/metrics"))
-            console = exported_names(await _scrape(w.session, f"{w.console_url}/metrics"))
+                    await _scrape(w.session, f"http://127.0.0.1:{w.http_port}/metrics",
+                                  tmp_path / "daemon"))
+            console = exported_names(await _scrape(w.session, f"{w.console_url}/metrics",
+                                                   tmp_path / "console"))
         finally:
             await terminal.close()
             task.cancel()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ea_bridge.connection import Welcomed
 from gateway.auth import generate_token
+from gateway.base.scrape import scrape_token
 from tests.bridgekit import ScriptedEA
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
@@ -23,12 +25,16 @@ BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
 
 
 async def _get(daemon: Daemon, path: str) -> tuple[int, str, str]:
-    async with daemon.session.get(f"http://127.0.0.1:{daemon.http_port}{path}") as response:
+    """``path`` as Prometheus asks it (with the scrape token)."""
+    async with daemon.session.get(f"http://127.0.0.1:{daemon.http_port}{path}",
+                                  headers=daemon.scrape_headers()) as response:
         return response.status, response.headers["Content-Type"], await response.text()
 
 
 async def _ready(daemon: Daemon) -> tuple[int, dict[str, Any]]:
-    async with daemon.session.get(f"http://127.0.0.1:{daemon.http_port}/ready") as response:
+    """``/ready`` with its details (the scrape token)."""
+    async with daemon.session.get(f"http://127.0.0.1:{daemon.http_port}/ready",
+                                  headers=daemon.scrape_headers()) as response:
         return response.status, await response.json()
 
 
@@ -194,9 +200,10 @@ async def test_an_eas_bye_reason_is_no_label_value(daemon: Daemon) -> None:
 @pytest.mark.parametrize("rpc_edge", ["llhttp", "aiohttp"])
 async def test_a_metrics_token_guards_metrics_and_ready(tmp_path: Path, rpc_edge: str) -> None:
     """Round-4 T4-F9: `/metrics` and `/ready` told any local user when and how much the owner
-    trades and when the EA is down. With `[server] metrics_token` set they answer only a
-    request carrying it as a Bearer token (401, `WWW-Authenticate: Bearer`, the token never
-    echoed); `/health` stays open; a bot's token is not the metrics token."""
+    trades and when the EA is down. With `[server] metrics_token` set `/metrics` answers only
+    a request carrying it as a Bearer token (401, `WWW-Authenticate: Bearer`, the token never
+    echoed) and `/ready` answers anyone else its status word alone; `/health` stays open; a
+    bot's token is not the metrics token."""
     token = "metrics-" + "k" * 24
     async with running_daemon(tmp_path, rpc_edge=rpc_edge, metrics_token=token) as daemon:
         base = f"http://127.0.0.1:{daemon.http_port}"
@@ -205,6 +212,9 @@ async def test_a_metrics_token_guards_metrics_and_ready(tmp_path: Path, rpc_edge
                             {"Authorization": f"Bearer {daemon.token}"},
                             {"Authorization": token}):
                 async with daemon.session.get(base + path, headers=headers) as r:
+                    if path == "/ready":  # a watchdog's answer: the status word only
+                        assert (r.status, await r.json()) == (503, {"status": "not_ready"})
+                        continue
                     assert r.status == 401, (path, headers)
                     assert r.headers["WWW-Authenticate"].startswith("Bearer")
                     assert token not in await r.text()
@@ -213,3 +223,34 @@ async def test_a_metrics_token_guards_metrics_and_ready(tmp_path: Path, rpc_edge
                 assert r.status == (200 if path == "/metrics" else 503)  # no EA: not ready
                 assert "mtgateway_rpc_requests" in await r.text() or path == "/ready"
         assert (await _get(daemon, "/health"))[0] == 200
+
+
+async def test_by_default_metrics_and_readys_details_ask_for_the_token_file(
+        tmp_path: Path) -> None:
+    """Review round 5 (T4-F9 was opt-in): with no `[server] metrics_token`, `/metrics` and
+    `/ready` told every local user the owner's order counts, token refusals and when the EA
+    was down. Now the daemon makes a random token in `<data_dir>/metrics.token` (0600, kept
+    across restarts) and `/metrics` asks for it as a Bearer token (what Prometheus's
+    `credentials_file` sends); `/ready` answers anyone the status alone (a watchdog's
+    200/503), and its details only with the token. `metrics_open = true` is the old way."""
+    async with running_daemon(tmp_path / "guarded") as daemon:
+        base = f"http://127.0.0.1:{daemon.http_port}"
+        path = tmp_path / "guarded" / "metrics.token"
+        token = path.read_text("utf-8").strip()
+        assert len(token) >= 32 and (os.name == "nt" or path.stat().st_mode & 0o077 == 0)
+        async with daemon.session.get(base + "/metrics") as r:
+            assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+            assert "mtgateway_" not in await r.text()
+        async with daemon.session.get(base + "/metrics",
+                                      headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 200 and "mtgateway_rpc_requests" in await r.text()
+        async with daemon.session.get(base + "/ready") as r:
+            assert (r.status, await r.json()) == (503, {"status": "not_ready"})
+        async with daemon.session.get(base + "/ready",
+                                      headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 503 and (await r.json())["problems"] == ["no EA is connected"]
+    assert scrape_token("", False, tmp_path / "guarded") == token  # the next start's
+    async with running_daemon(tmp_path / "open", metrics_open=True) as opened:
+        assert (await _get(opened, "/metrics"))[0] == 200
+        assert "problems" in (await _ready(opened))[1]
+        assert not (tmp_path / "open" / "metrics.token").exists()

@@ -67,10 +67,17 @@ async def test_the_dashboard_follows_the_terminal_and_a_revocation_lands_in_2_s(
         browser = await signed_in_browser(w)
         try:
             token, token_id = await w.issue()
+            reporter = w.daemon[REPORTER]
+            before = reporter.sent
             refusal = await w.ea_refusal(token)
             assert refusal.reason == "device_not_approved"
-            text = await until_state(w, browser, "refused")
-            assert "refused: device not approved" in text
+            # Not approved yet: the machine speaks for no terminal. The owner sees it waiting
+            # for approval, and no state of it, once its report has reached the console.
+            async with asyncio.timeout(STATE_BUDGET_S):
+                await reporter.wait_sent(before + 1)
+            text = await rows(browser)
+            assert 'data-state="never"' in text and 'data-state="refused"' not in text
+            assert 'id="pending-devices"' in (await browser.get("/")).text
             await w.approve_device(token)
             async with live_terminal(w, token):
                 text = await until_state(w, browser, "active")

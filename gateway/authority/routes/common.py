@@ -8,21 +8,20 @@ is answered 503 ``database_unavailable`` within the database's bound, never 500 
 hang. Request bodies are validated by pydantic here, at the edge; the authority below sees
 plain values.
 
-Owner credentials pass through the same :class:`~..throttle.AuthThrottle` rule as the
-daemon's tokens (security.md "Failed auth"): credentials not yet seen to succeed are checked
-one at a time, each failure is answered after a delay, and a burst starts a lockout during
-which such credentials get 429 without any password being checked (no oracle for a guesser);
-an owner who signed in before the lockout keeps getting in. Device proofs are single use:
-:class:`~..store.StoredProofReplays` refuses a copy within the time window, on every console
-instance sharing the database and after a restart.
+Owner credentials are checked by the one rule every door shares (``service/signin.py``):
+through the same :class:`~gateway.base.throttle.AuthThrottle` rule as the daemon's tokens
+(security.md "Failed auth"), credentials not yet seen to succeed are checked one at a time,
+each failure is answered after a delay, and a burst starts a lockout during which such
+credentials get 429 without any password or code being checked (no oracle for a guesser); an
+owner without a second factor who signed in before the lockout keeps getting in. Device
+proofs are single use: :class:`~..store.StoredProofReplays` refuses a copy within the time
+window, on every console instance sharing the database and after a restart.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -31,19 +30,21 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ...base.access import mask_path
 from ...base.edge import HostRefusals, host_allowed, target_authority
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
 from ..api import DeviceInfo
-from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_THROTTLE, PROOFS_OFF_LOOP, VOUCH_KEY
+from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import DatabaseUnavailable, Tx
 from ..errors import ProofRejected
 from ..proofs import CheckedProof, check_device_proof
+from ..service.signin import MESSAGES, SignInRefused
 from ..store import AuthorityStore, StoredProofReplays
 from ..web import PAGES
 
 __all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response",
-           "errors", "host_allowlist", "owner", "page_code_check", "page_sign_in", "read_json"]
+           "errors", "host_allowlist", "owner", "read_json"]
 
 log = logging.getLogger("gateway.authority.console")
 
@@ -106,7 +107,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Fail as fail:
         return error_response(fail.status, fail.reason, fail.message, **fail.extra)
     except DatabaseUnavailable as exc:
-        log.warning("%s %s answered 503: %s", request.method, request.path, exc)
+        log.warning("%s %s answered 503: %s", request.method, mask_path(request.path), exc)
         if not request.path.startswith("/v1/") and PAGES in request.app:
             return await request.app[PAGES].error_page(request, 503)
         return error_response(503, "database_unavailable", "the authority's database is not "
@@ -121,7 +122,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(exc.status, "not_found" if exc.status == 404 else "http_error",
                               exc.reason)
     except Exception:
-        log.exception("console handler failed: %s %s", request.method, request.path)
+        log.exception("console handler failed: %s %s", request.method,
+                      mask_path(request.path))
         return error_response(500, "internal", "internal error")
 
 
@@ -156,46 +158,6 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 CODE_HEADER: Final = "X-Owner-Code"
 
 
-class _WrongOwner(Exception):
-    """The owner credentials are wrong (inside the throttle's check only)."""
-
-
-class _WrongCode(_WrongOwner):
-    """The password was right, the second-factor code wrong or spent (counted the same)."""
-
-
-class _CodeMissing(Exception):
-    """The password was right and the owner has a second factor, but no code came (not a
-    guess: it passes the throttle uncounted)."""
-
-
-async def _owner_check(app: web.Application, email: str, password: str, *,
-                       code: str | None = None, second_factor: bool = False) -> str:
-    """The owner's e-mail if the credentials are right, through the owner throttle; raises
-    :class:`_WrongOwner`, or ``RateLimited`` during a lockout. The API's Basic auth and the
-    pages' sign-in form both come here, so they share one allowance. With ``second_factor``
-    (the owner API) an owner who turned it on must send ``code`` too: a wrong one counts as a
-    failed sign-in (:class:`_WrongCode`), none raises :class:`_CodeMissing`."""
-    authority = app[AUTHORITY]
-    owners = authority.owners
-    present = bool(email or password)
-
-    async def verify() -> str:
-        # scrypt runs even without credentials, so every refusal costs the same time.
-        if not (await owners.check(email, password) and present):
-            raise _WrongOwner
-        if second_factor and await authority.second_factor.enrolled(email):
-            if not code:
-                raise _CodeMissing
-            if not await authority.second_factor.check(email, code):
-                raise _WrongCode
-        return email
-
-    # The throttle vouches for credentials by a keyed hash, never the password itself.
-    key = hmac.new(app[VOUCH_KEY], f"{email}\0{password}".encode(), hashlib.sha256).hexdigest()
-    return await app[OWNER_THROTTLE].check(key, verify, _WrongOwner)
-
-
 def _check_owner_request(request: web.Request) -> None:
     """Issue 16 F11: a browser that cached the owner's Basic credentials must not be made to
     use them by another site. A request carrying an ``Origin`` (browsers send it on
@@ -214,65 +176,26 @@ def _check_owner_request(request: web.Request) -> None:
 
 
 async def owner(request: web.Request) -> str:
-    """The e-mail of the owner whose HTTP Basic credentials the request carries (401, 403,
-    415 or 429 otherwise)."""
+    """The e-mail of the owner whose HTTP Basic credentials the request carries, with the
+    second factor's code in :data:`CODE_HEADER` when the owner has one (401, 403, 415 or
+    429 otherwise), checked by the one rule every door shares (``service.signin``)."""
     _check_owner_request(request)
     credentials = _basic_credentials(request.headers.get("Authorization", ""))
     email, password = credentials or ("", "")
     code = request.headers.get(CODE_HEADER, "").strip()
     try:
-        found = await _owner_check(request.app, email, password, code=code,
-                                   second_factor=True)
+        checked = await request.app[OWNER_SIGN_IN].credentials(email, password, code or None)
     except RateLimited as exc:
         raise Fail(429, "rate_limited", "too many failed sign-ins; wait",
                    retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
-    except _CodeMissing:
-        raise Fail(401, "second_factor_required",
-                   "this owner has two-step sign-in on: send the code from the authenticator "
-                   f"app (or a recovery code) in the {CODE_HEADER} header") from None
-    except _WrongCode:
-        raise Fail(401, "bad_second_factor", "the second-factor code is wrong or was already "
-                   "used; wait for the next one") from None
-    except _WrongOwner:
-        raise Fail(401, "bad_credentials", "wrong e-mail or password") from None
+    except SignInRefused as refused:
+        message = MESSAGES[refused.reason]
+        if refused.reason == "second_factor_required":
+            message = (f"this owner has two-step sign-in on: send the code from the "
+                       f"authenticator app (or a recovery code) in the {CODE_HEADER} header")
+        raise Fail(401, refused.reason, message) from None
     mark_authenticated(request)
-    return found
-
-
-def page_sign_in(app: web.Application) -> Callable[[str, str], Awaitable[str | None]]:
-    """The pages' sign-in check: the e-mail, or ``None`` for wrong credentials (raises
-    ``RateLimited`` like the API)."""
-
-    async def sign_in(email: str, password: str) -> str | None:
-        try:
-            return await _owner_check(app, email, password)
-        except _WrongOwner:
-            return None
-
-    return sign_in
-
-
-def page_code_check(app: web.Application) -> Callable[[str, str], Awaitable[bool]]:
-    """The pages' second-factor check (the sign-in's code step, confirming a change to the
-    factor): whether ``code`` is good for the owner now (and spent), through the owner
-    throttle, so wrong codes count with wrong passwords on every instance (raises
-    ``RateLimited`` during a lockout)."""
-
-    async def check(email: str, code: str) -> bool:
-        async def verify() -> bool:  # the authority is looked up per call: it opens at start
-            if not await app[AUTHORITY].second_factor.check(email, code):
-                raise _WrongCode
-            return True
-
-        # A code proves nothing lasting: never vouched, so a lockout holds it back too.
-        key = hmac.new(app[VOUCH_KEY], f"code\0{email}\0{code}".encode(),
-                       hashlib.sha256).hexdigest()
-        try:
-            return await app[OWNER_THROTTLE].check(key, verify, _WrongCode, vouch=False)
-        except _WrongCode:
-            return False
-
-    return check
+    return checked.owner
 
 
 async def device(request: web.Request) -> DeviceInfo:

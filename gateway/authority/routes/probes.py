@@ -14,8 +14,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from ..appkeys import AUTHORITY, READINESS
-from .common import Body, read_json
+from ..appkeys import AUTHORITY, CONSOLE_ADDRESS, READINESS
+from .common import Body, Fail, read_json
 
 __all__ = ["HelloBody", "routes"]
 
@@ -58,9 +58,15 @@ async def keys(request: web.Request) -> web.Response:
 @routes.post("/v1/hello")
 async def hello(request: web.Request) -> web.Response:
     """The console proves it holds the authority key before a client sends it anything
-    secret (review round 4, T4-F6): the client's nonce and the ``Host`` it addressed,
-    signed. Anyone may ask; the answer gives nothing away."""
+    secret: the client's nonce and the ``Host`` it addressed, signed. Anyone may ask; the
+    answer gives nothing away. Only a Host naming this console is signed (``address.py``),
+    so a relay on another loopback port gets 421, not a proof for its own address."""
     body = await read_json(request, HelloBody, status=400)
+    address = request.app[CONSOLE_ADDRESS]
+    if not address.signs_for(request.host):
+        raise Fail(421, "misdirected", f"this console signs its hello only for its own address "
+                   f"({address.base}), not {request.host[:80]!r}: use that address (or "
+                   "[console] public_url) as the console's URL")
     signer = request.app[AUTHORITY].store.signer
     return web.json_response({"kid": signer.key.kid, "alg": "Ed25519",
                               "signature": signer.prove(body.nonce, request.host)})

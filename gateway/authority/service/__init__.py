@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .. import reports
+from ..address import ConsoleAddress
 from ..api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
 from ..database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Tx
 from ..mailer import Mailer
@@ -44,6 +45,7 @@ from .approvals import Approvals
 from .common import Shared, TerminalClaimed, mask_email, normalize_email
 from .owners import Owners
 from .records import Records
+from .recovery import Recovery
 from .resets import Resets
 from .secondfactor import SecondFactor
 from .terminals import Terminals
@@ -75,14 +77,17 @@ class Authority:
                  clock: Callable[[], float] = time.time,
                  randbelow: Callable[[int], int] = secrets.randbelow,
                  new_token: Callable[[], str] = generate_token,
-                 console_hint: str = "the console", sign_off_loop: bool = False) -> None:
+                 address: ConsoleAddress | None = None, sign_off_loop: bool = False) -> None:
         self.store = store
         self.mailer = mailer
-        self._shared = shared = Shared(store, mailer, clock)
+        #: Where the console serving this authority is (the links its mails name); without
+        #: a console (the CLI, a daemon in local mode) mails name none.
+        self.address = address if address is not None else ConsoleAddress()
+        self._shared = shared = Shared(store, mailer, clock, self.address)
         self.owners = Owners(shared)
         self.tokens = Tokens(shared, new_token)
         self.accounts = Accounts(shared)
-        self.approvals = Approvals(shared, randbelow, console_hint)
+        self.approvals = Approvals(shared, randbelow)
         #: ``sign_off_loop``: records signed and sealed on the database door's workers
         #: (``records.py``; the console's ``[console] public_key_work``).
         self.records = Records(shared, self.approvals, sign_off_loop=sign_off_loop)
@@ -99,6 +104,8 @@ class Authority:
         #: ``resets.py``), and half-done sign-ins (``signins.StoredSteps``).
         self.second_factor = SecondFactor(shared, randbelow)
         self.resets = Resets(shared, randbelow)
+        #: Taking back a second factor someone else turned on (``recovery.py``).
+        self.recovery = Recovery(shared)
         self.signin_steps = StoredSteps(store.database)
 
     @classmethod

@@ -64,12 +64,15 @@ def checked(device: DeviceInfo) -> DeviceInfo:
 class Approvals:
     """The approval of devices by owners."""
 
-    def __init__(self, shared: Shared, randbelow: Callable[[int], int],
-                 console_hint: str) -> None:
+    def __init__(self, shared: Shared, randbelow: Callable[[int], int]) -> None:
         self._shared = shared
         self._store = shared.store
         self._randbelow = randbelow
-        self._console_hint = console_hint
+
+    @property
+    def _console_hint(self) -> str:
+        """How the mails name the console: its Devices page's address when it serves."""
+        return self._shared.address.hint("/devices")
 
     # -- the owner's side ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..activity import ActivityLog
+from ..address import ConsoleAddress
 from ..database import DatabaseUnavailable, Tx
 from ..errors import AuthorityError
 from ..feed import RevocationFeed
@@ -101,11 +102,14 @@ def risk_of(tx: Tx, store: AuthorityStore, login: int, server: str) -> RiskPolic
 class Shared:
     """The parts every room of the authority uses."""
 
-    def __init__(self, store: AuthorityStore, mailer: Mailer,
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, store: AuthorityStore, mailer: Mailer, clock: Callable[[], float],
+                 address: ConsoleAddress | None = None) -> None:
         self.store = store
         self.mailer = mailer
         self.clock = clock
+        #: The console's own address: every link a mail names is built on it, never on a
+        #: request's Host (``address.py``).
+        self.address = address if address is not None else ConsoleAddress()
         #: The owner's activity, the revocations daemons long-poll for (``activity.py``,
         #: ``feed.py``).
         self.activity = ActivityLog()
@@ -169,11 +173,13 @@ class Shared:
         """Send ``message`` in the background; the task answers whether it went out."""
         return self.spawn(self._deliver(message))
 
-    def notify(self, owner_email: str, kind: str, at: int) -> asyncio.Task[bool]:
+    def notify(self, owner_email: str, kind: str, at: int,
+               undo: tuple[str, int] | None = None) -> asyncio.Task[bool]:
         """Tell the owner, in the background, of a change to how they sign in (a kind of
-        ``mailer.SECURITY_NOTICES``); called once the change is committed."""
+        ``mailer.SECURITY_NOTICES``; ``undo``: the link that takes a second factor back and
+        its hours); called once the change is committed."""
         return self.mail(security_notice_message(owner_email, kind, at,
-                                                 self.mailer.from_address))
+                                                 self.mailer.from_address, self.address, undo))
 
     async def drain(self) -> None:
         """Wait for the e-mails still being sent (failures were logged, not raised)."""

@@ -93,6 +93,11 @@ class Owners:
         await self._shared.run(self._shared.activity.add, normalize_email(email), "logout",
                                "", self._shared.now())
 
+    async def note_sessions_ended(self, email: str, detail: str) -> None:
+        """Log sessions the owner signed out from the sessions page."""
+        await self._shared.run(self._shared.activity.add, normalize_email(email),
+                               "sessions_ended", detail, self._shared.now())
+
     async def activity(self, email: str) -> list[ActivityEntry]:
         """The owner's newest activity first."""
         return await self._shared.run(ActivityLog.of, normalize_email(email))

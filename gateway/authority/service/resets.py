@@ -74,9 +74,18 @@ class Resets:
         self._shared = shared
         self._randbelow = randbelow
 
-    async def request(self, address: str, link_base: str) -> None:
-        """Mail a link ``link_base + token`` if ``address`` is an owner's and the limits
-        allow; answers nothing either way (the caller shows one page for every case)."""
+    async def request(self, address: str) -> None:
+        """Mail a link to the console's ``/reset/<token>`` if ``address`` is an owner's and
+        the limits allow; answers nothing either way (the caller shows one page for every
+        case). The link names the console's own address (``address.py``), never one the
+        request chose.
+
+        Raises:
+            ValueError: no console serves this authority (no address to name).
+        """
+        link_base = self._shared.address.link("/reset/")
+        if link_base is None:
+            raise ValueError("no console serves this authority: a reset link has no address")
         address = normalize_email(address)[:320]
         if not address:
             return

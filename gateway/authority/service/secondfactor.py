@@ -15,13 +15,16 @@ owner throttle, shared with the password's).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from .. import totp
 from ..database import Tx
+from ..signins import end_owner_sign_ins
 from .common import Shared, normalize_email
+from .recovery import UNDO_TTL_S, issue_undo, new_undo_token, void_recovery_links
 
 __all__ = ["Enrolment", "FactorStatus", "SecondFactor"]
 
@@ -108,17 +111,24 @@ class SecondFactor:
 
     async def confirm(self, email: str, code: str) -> list[str] | None:
         """Turn the pending secret on if ``code`` is one of its codes now: the recovery codes
-        (shown once), or ``None`` for a wrong code or nothing pending."""
+        (shown once), or ``None`` for a wrong code or nothing pending. The owner's notice
+        carries the link that takes this enrolment back (``recovery.py``) when a console
+        serves this authority (its address names the link)."""
         email = normalize_email(email)
         codes = totp.new_recovery_codes(self._randbelow)
         at = self._shared.clock()
-        done = await self._shared.run(self._confirm, email, code, codes, at)
+        token = new_undo_token(self._randbelow)
+        link = self._shared.address.link(f"/recover/{token}")
+        done = await self._shared.run(self._confirm, email, code, codes, at,
+                                      token if link is not None else None)
         if not done:
             return None
-        self._shared.notify(email, "second_factor_on", int(at))
+        self._shared.notify(email, "second_factor_on", int(at),
+                            undo=(link, UNDO_TTL_S // 3600) if link is not None else None)
         return codes
 
-    def _confirm(self, tx: Tx, email: str, code: str, codes: list[str], at: float) -> bool:
+    def _confirm(self, tx: Tx, email: str, code: str, codes: list[str], at: float,
+                 undo_token: str | None) -> bool:
         row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
                          "AND enabled_at IS NULL", (email,)).fetchone()
         if row is None:
@@ -129,6 +139,8 @@ class SecondFactor:
         tx.execute("UPDATE owner_totp SET enabled_at = ?, last_step = ? WHERE owner_email = ?",
                    (int(at), step, email))
         self._replace_codes(tx, email, codes)
+        if undo_token is not None:
+            issue_undo(tx, email, undo_token, bytes(row[0]), int(at))
         self._shared.activity.add(tx, email, "second_factor_on", "", int(at))
         return True
 
@@ -172,6 +184,30 @@ class SecondFactor:
         if was:
             self._shared.activity.add(tx, email, "second_factor_off", "", now)
         return was
+
+    async def reset_by_operator(self, email: str) -> asyncio.Task[bool] | None:
+        """The operator turns the owner's second factor off (``mtgateway owner reset-2fa``:
+        the phone and the recovery codes are lost): secret and codes deleted, every session
+        and half-done sign-in ended, the owner's undo and reset links void, the activity
+        noted and the owner mailed. The mail's delivery (whether it went out), or ``None``
+        when no factor was on (nothing changed). ``ValueError`` for an address no owner
+        has."""
+        email, now = normalize_email(email), self._shared.now()
+        if not await self._shared.run(self._reset_by_operator, email, now):
+            return None
+        return self._shared.notify(email, "second_factor_reset", now)
+
+    def _reset_by_operator(self, tx: Tx, email: str, now: int) -> bool:
+        if self._store.owner_password_hash(tx, email) is None:
+            raise ValueError(f"no owner has the address {email}")
+        if not self._status(tx, email).enabled:
+            return False
+        tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
+        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        void_recovery_links(tx, email, now)
+        end_owner_sign_ins(tx, email)
+        self._shared.activity.add(tx, email, "second_factor_reset", "", now)
+        return True
 
     # -- checking ----------------------------------------------------------------------------
 

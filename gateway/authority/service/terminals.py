@@ -1,8 +1,12 @@
 """Terminal reports: what daemons say of their terminals, and the revocations they wait for.
 
 A report is believed only as far as it can be (``reports.py``): the owner is found from the
-token the EA used, and the reporting device must have asked that owner for approval. A
-report's states, and the activity entries of new refusals, are written in one transaction.
+token the EA used, and the reporting device must be one the owner approved. A device the
+owner denied, revoked or never approved holds at most a token (a leaked one, perhaps): it
+does not speak for the owner's terminals, so it can neither change what the dashboard shows,
+open, close or postpone an alert, nor be named by one. The owner hears of such a device by
+its approval e-mail and the Devices page. A report's states, and the activity entries of new
+refusals, are written in one transaction.
 """
 
 from __future__ import annotations
@@ -52,10 +56,8 @@ class Terminals:
             if row is None:
                 continue
             approval = self._store.approval(tx, row.owner_email, device_id)
-            if approval is None:
-                continue  # a device the owner never saw reports nothing
-            if approval.status in ("revoked", "denied") and report.state == "active":
-                continue  # F10: a revoked device is never shown live (its refusals still are)
+            if approval is None or approval.status != "approved":
+                continue  # only a device the owner approved speaks for the owner's terminals
             if report.token_id and (report.login, report.server) != (row.login, row.server):
                 continue  # an active session runs under its own token's terminal only
             if not report.token_id:

@@ -2,9 +2,10 @@
 
 :func:`mount_pages` adds them to the console's aiohttp application beside the JSON API
 (``/v1/...``): the pages at ``/``, ``/login`` (and ``/login/code``, ``/forgot``,
-``/reset/...``: ``twofactor.py``), ``/tokens``, ``/devices``, ``/accounts``,
-``/activity``, ``/settings``, a friendly page for any other address, and the package's own
-``static/`` files (no CDN: the console works offline).
+``/reset/...``: ``twofactor.py``; ``/recover/...``: ``recovery.py``), ``/tokens``,
+``/devices``, ``/accounts``, ``/activity``, ``/settings`` (its alerts: ``alerts.py``; the
+signed-in sessions, ``/settings/sessions``: ``signedin.py``), a friendly page for any other
+address, and the package's own ``static/`` files (no CDN: the console works offline).
 Templates and static files ship as package data. This package imports nothing of the gateway
 beyond ``gateway.authority``.
 """
@@ -20,11 +21,14 @@ import jinja2
 from aiohttp import web
 
 from ..service import Authority
+from ..service.signin import OwnerSignIn
 from .alerts import mount_alert_pages
-from .pages import Pages, SignIn
+from .pages import Pages
+from .recovery import mount_recovery_pages
 from .security import security_headers
 from .sessions import ABSOLUTE_S, IDLE_S, STEP_S, SessionStore, SignInSteps
-from .twofactor import CodeCheck, FactorPages
+from .signedin import mount_session_pages
+from .twofactor import FactorPages
 
 __all__ = ["PAGES", "STATIC_DIR", "TEMPLATE_DIR", "mount_pages", "security_headers"]
 
@@ -35,7 +39,7 @@ PAGES: Final = web.AppKey("pages", Pages)
 
 
 def mount_pages(app: web.Application, authority: Callable[[], Authority],
-                sign_in: SignIn, *, clock: Callable[[], float], code_check: CodeCheck,
+                sign_in: OwnerSignIn, *, clock: Callable[[], float],
                 idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S, step_s: float = STEP_S,
                 token: Callable[[int], str] = secrets.token_urlsafe) -> Pages:
     """Add the pages and their static files to ``app`` (whose middlewares must include
@@ -49,7 +53,7 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
                   env, clock, token)
     app[PAGES] = pages
     steps = SignInSteps(lambda: authority().signin_steps, clock, ttl_s=step_s, token=token)
-    factor = pages.factor = FactorPages(pages, steps, code_check)
+    factor = pages.factor = FactorPages(pages, steps, sign_in)
     router = app.router
     router.add_get("/", pages.dashboard)
     router.add_get("/dashboard/rows", pages.dashboard_rows)
@@ -85,5 +89,7 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router.add_get("/reset/{token}", factor.reset_form)
     router.add_post("/reset/{token}", factor.reset)
     mount_alert_pages(app, pages, authority)
+    mount_session_pages(app, pages, authority)
+    mount_recovery_pages(app, pages, factor, authority)
     router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return pages

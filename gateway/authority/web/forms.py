@@ -16,8 +16,8 @@ from ..service import SCOPES, AccountRegistration
 from ..store import AccountRow
 from ..token_details import clean_label
 
-__all__ = ["FormErrors", "RiskForm", "TokenForm", "loosened", "parse_registration",
-           "parse_risk", "parse_token"]
+__all__ = ["FormErrors", "RiskForm", "TokenForm", "loosened", "parse_new_password",
+           "parse_registration", "parse_risk", "parse_token"]
 
 _MAX_EXPIRY_DAYS: Final = 3650
 
@@ -36,6 +36,18 @@ class FormErrors:
 
     def __bool__(self) -> bool:
         return bool(self.fields)
+
+
+def parse_new_password(form: Form) -> tuple[str | None, FormErrors]:
+    """A new password typed twice (``new_password``, ``new_password2``): the password, or
+    ``None`` and what is wrong (at least 8 characters; the two the same)."""
+    errors = FormErrors()
+    new, again = form.get("new_password"), form.get("new_password2")
+    if not isinstance(new, str) or len(new) < 8:
+        errors.add("new_password", "at least 8 characters")
+    elif new != again:
+        errors.add("new_password2", "the two new passwords differ")
+    return (new if not errors and isinstance(new, str) else None), errors
 
 
 def _text(form: Form, name: str) -> str:

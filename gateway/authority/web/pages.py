@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Protocol
 
@@ -32,11 +32,19 @@ from ...base.throttle import RateLimited
 from ..api import IssuedToken
 from ..database import DatabaseUnavailable
 from ..service import Authority, Overview
+from ..service.signin import OwnerSignIn, SignInRefused
 from ..store import AccountExists
 from .alertview import alerts_view
 from .books import terminal_books, utc_clock, utc_short
 from .chart import BOX
-from .forms import FormErrors, loosened, parse_registration, parse_risk, parse_token
+from .forms import (
+    FormErrors,
+    loosened,
+    parse_new_password,
+    parse_registration,
+    parse_risk,
+    parse_token,
+)
 from .security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -45,10 +53,10 @@ from .security import (
     csrf_ok,
     set_cookie,
 )
-from .sessions import Session, SessionStore
+from .sessions import Session, SessionStore, browser_of
 from .views import ago, checklist, live_tokens, terminal_rows, verified_terminals, when
 
-__all__ = ["Pages", "SignIn"]
+__all__ = ["Pages"]
 
 log = logging.getLogger("gateway.authority.web")
 
@@ -68,11 +76,6 @@ class SecondStep(Protocol):
     async def settings_context(self, session: Session) -> dict[str, Any]:
         """The settings page's two-step section."""
         ...
-
-
-#: Checks owner credentials through the console's owner throttle (shared with the API's Basic
-#: auth): the e-mail, ``None`` when wrong; raises ``RateLimited`` during a lockout.
-SignIn = Callable[[str, str], Awaitable[str | None]]
 
 
 def _token_name(token: dict[str, Any]) -> str:
@@ -96,15 +99,15 @@ class Pages:
 
     Args:
         authority: returns the running authority.
-        sign_in: the credential check shared with the JSON API's Basic auth (one throttle,
-            so the form adds no second allowance of guesses).
+        sign_in: the one credential rule every door shares (``service/signin.py``: one
+            throttle, so the form adds no second allowance of guesses).
         sessions: the sign-in sessions.
         env: the Jinja2 environment of ``templates/``.
         clock: epoch seconds (what "last seen" and "silent" are judged by).
         token: random URL-safe text (the sign-in form's CSRF value).
     """
 
-    def __init__(self, authority: Callable[[], Authority], sign_in: SignIn,
+    def __init__(self, authority: Callable[[], Authority], sign_in: OwnerSignIn,
                  sessions: SessionStore, env: jinja2.Environment, clock: Callable[[], float],
                  token: Callable[[int], str]) -> None:
         self._authority = authority
@@ -177,10 +180,10 @@ class Pages:
         if not isinstance(password, str) or not password:
             return "Enter your console password to confirm."
         try:
-            owner = await self._sign_in(session.owner_email, password)
+            right = await self._sign_in.password(session.owner_email, password)
         except RateLimited as exc:
             return f"Too many failed sign-ins. Wait {max(1, math.ceil(exc.retry_after_s))} s."
-        if owner is None:
+        if not right:
             await self._authority().owners.note_sign_in(session.owner_email, False,
                                            "wrong password when confirming an action")
             return "Wrong password."
@@ -245,7 +248,9 @@ class Pages:
         password = password if isinstance(password, str) else ""
         authority = self._authority()
         try:
-            owner = await self._sign_in(email, password)
+            checked = await self._sign_in.credentials(email, password, code_later=True)
+        except SignInRefused:
+            checked = None
         except RateLimited as exc:
             wait = max(1, math.ceil(exc.retry_after_s))
             response = self._login_page(request, email, f"Too many failed sign-ins. Wait "
@@ -253,13 +258,15 @@ class Pages:
             response.headers["Retry-After"] = str(wait)
             return response
         where = f"from {request.remote or 'unknown'}"
-        if owner is None:
+        if checked is None:
             if email:
                 await authority.owners.note_sign_in(email, False, where)
             return self._login_page(request, email, "Wrong e-mail or password.", status=401)
-        if self.factor is not None and await authority.second_factor.enrolled(owner):
-            raise await self.factor.begin(request, owner.strip().lower())  # then the code
-        session_id, _ = await self.sessions.create(owner.strip().lower())
+        owner = checked.owner
+        if checked.needs_code:
+            assert self.factor is not None  # noqa: S101 - mount_pages sets it
+            raise await self.factor.begin(request, owner)  # then the code
+        session_id, _ = await self.sessions.create(owner, **browser_of(request))
         await authority.owners.note_sign_in(owner, True, where)
         redirect = web.HTTPSeeOther("/")
         set_cookie(request, redirect, SESSION_COOKIE, session_id)
@@ -683,16 +690,11 @@ class Pages:
         if isinstance(got, web.Response):
             return got
         session, form = got
-        errors = FormErrors()
-        new, again = form.get("new_password"), form.get("new_password2")
-        if not isinstance(new, str) or len(new) < 8:
-            errors.add("new_password", "at least 8 characters")
-        elif new != again:
-            errors.add("new_password2", "the two new passwords differ")
+        new, errors = parse_new_password(form)
         refused = await self._reauth(session, form)
         if refused is not None:
             errors.add(REAUTH_FIELD, refused)
-        if errors or not isinstance(new, str):
+        if errors or new is None:
             return await self._page("settings.html", session, "settings",
                                     status=401 if refused else 400, errors=errors.fields,
                                     **await self._factor_context(session),

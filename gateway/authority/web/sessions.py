@@ -19,10 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from aiohttp import web
+
 from ..signins import SessionRow, StoredSessions, StoredSteps
 
 __all__ = ["ABSOLUTE_S", "IDLE_S", "STEP_S", "STEP_TRIES", "Session", "SessionStore",
-           "SignInSteps"]
+           "SignInSteps", "browser_of"]
 
 #: A session ends after this long without a request ...
 IDLE_S: Final = 30 * 60
@@ -32,6 +34,16 @@ ABSOLUTE_S: Final = 12 * 3600
 STEP_S: Final = 5 * 60
 #: ... and allows this many wrong codes before the password must be given again.
 STEP_TRIES: Final = 5
+#: How much of a browser's ``User-Agent`` and address a session keeps.
+_MAX_AGENT: Final = 300
+_MAX_ADDRESS: Final = 64
+
+
+def browser_of(request: web.Request) -> dict[str, str]:
+    """What a new session notes of the browser that signed in: its ``User-Agent`` and the
+    address it came from (``SessionStore.create``'s keywords)."""
+    return {"user_agent": request.headers.get("User-Agent", ""),
+            "address": request.remote or ""}
 
 
 def _key(session_id: str) -> str:
@@ -50,6 +62,9 @@ class Session:
     last_seen: float
     #: What the last action did, shown once on the next page (then cleared).
     notice: str = ""
+    #: The browser's ``User-Agent`` and the address it signed in from (the sessions page).
+    user_agent: str = ""
+    address: str = ""
 
 
 class SessionStore:
@@ -64,16 +79,34 @@ class SessionStore:
         self.absolute_s = absolute_s
         self._token = token
 
-    async def create(self, owner_email: str) -> tuple[str, Session]:
-        """A new session: the cookie value (shown once, to the browser) and the session.
-        Expired rows are swept first, so the table holds only live sessions."""
+    async def create(self, owner_email: str, *, user_agent: str = "",
+                     address: str = "") -> tuple[str, Session]:
+        """A new session: the cookie value (shown once, to the browser) and the session,
+        noting the browser's ``User-Agent`` and ``address`` (shortened). Expired rows are
+        swept first, so the table holds only live sessions."""
         now = self._clock()
         session_id = self._token(32)
-        session = Session(_key(session_id), owner_email, self._token(32), now, now)
+        user_agent, address = user_agent[:_MAX_AGENT], address[:_MAX_ADDRESS]
+        session = Session(_key(session_id), owner_email, self._token(32), now, now, "",
+                          user_agent, address)
         await self._rows().create(
-            SessionRow(session.key, owner_email, session.csrf, now, now, ""),
+            SessionRow(session.key, owner_email, session.csrf, now, now, "", user_agent,
+                       address),
             seen_before=now - self.idle_s, created_before=now - self.absolute_s)
         return session_id, session
+
+    async def of_owner(self, owner_email: str) -> list[Session]:
+        """The owner's live sessions, the most recently used first."""
+        now = self._clock()
+        rows = await self._rows().of_owner(owner_email, seen_after=now - self.idle_s,
+                                           created_after=now - self.absolute_s)
+        return [Session(r.key, r.owner_email, r.csrf, r.created_at, r.last_seen, r.notice,
+                        r.user_agent, r.address) for r in rows]
+
+    async def end_of_owner(self, owner_email: str, key: str | None = None) -> int:
+        """End the owner's session ``key`` (a :attr:`Session.key`), or all of them and every
+        half-done sign-in with ``None``; how many sessions ended."""
+        return await self._rows().end_of_owner(owner_email, key)
 
     async def get(self, session_id: str | None) -> Session | None:
         """The live session for a cookie value (touching it), or ``None``: unknown, idle
@@ -86,7 +119,7 @@ class SessionStore:
         if row is None:
             return None
         return Session(row.key, row.owner_email, row.csrf, row.created_at, row.last_seen,
-                       row.notice)
+                       row.notice, row.user_agent, row.address)
 
     async def set_notice(self, session: Session, notice: str) -> None:
         """Keep ``notice`` for the session's next page (any instance may serve it)."""

@@ -5,7 +5,8 @@
   (``signins.StoredSteps``, any instance may finish it), is bound to that browser (only the
   cookie's SHA-256 is stored), expires after ``sessions.STEP_S`` and allows
   ``sessions.STEP_TRIES`` wrong codes; every code tried goes through the owner throttle with
-  the passwords (``routes.common.page_code_check``), so the two add no second allowance.
+  the passwords, by the one rule every door shares (``service/signin.py``: never vouched,
+  nothing checked during a lockout), so the two add no second allowance.
 - **Settings** (``/settings/2fa/...``): set up with the password, turned on by a first code,
   recovery codes shown once; new codes or turning off take the password and a code.
 - **Forgot password** (``/forgot``, ``/reset/{token}``): one answer for every address; the
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import segno
@@ -29,22 +29,19 @@ from markupsafe import Markup
 from ...base.throttle import RateLimited
 from ..service import Authority
 from ..service.resets import TTL_S
+from ..service.signin import OwnerSignIn
 from .alertview import alerts_view
-from .forms import FormErrors
+from .forms import FormErrors, parse_new_password
 from .pages import REAUTH_FIELD, Pages
 from .security import PRE_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, set_cookie
-from .sessions import Session, SignInSteps
+from .sessions import Session, SignInSteps, browser_of
 
-__all__ = ["STEP_COOKIE", "CodeCheck", "FactorPages", "qr_svg"]
+__all__ = ["STEP_COOKIE", "FactorPages", "qr_svg"]
 
 log = logging.getLogger("gateway.authority.web")
 
 #: The half-signed-in browser's cookie (password right, code not yet given).
 STEP_COOKIE = "mtgw_signin_step"
-
-#: Whether a second-factor code is good for the owner now (spent if so), through the owner
-#: throttle; raises ``RateLimited`` during a lockout.
-CodeCheck = Callable[[str, str], Awaitable[bool]]
 
 _PRE_TOKEN_BYTES = 32
 
@@ -64,10 +61,10 @@ def _wait(exc: RateLimited) -> int:
 class FactorPages:
     """The code step, the settings' two-step section and the password reset pages."""
 
-    def __init__(self, pages: Pages, steps: SignInSteps, code_check: CodeCheck) -> None:
+    def __init__(self, pages: Pages, steps: SignInSteps, sign_in: OwnerSignIn) -> None:
         self._pages = pages
         self.steps = steps
-        self._code_check = code_check
+        self._code_check = sign_in.code
 
     def _authority(self) -> Authority:
         return self._pages._authority()
@@ -135,7 +132,7 @@ class FactorPages:
                                   error=f"Wrong code, or one already used. {left} "
                                   f"{'try' if left == 1 else 'tries'} left.")
         await self.steps.end(step_id)
-        session_id, _ = await self._pages.sessions.create(owner)
+        session_id, _ = await self._pages.sessions.create(owner, **browser_of(request))
         await authority.owners.note_sign_in(owner, True, f"{where}, with a second-factor code")
         redirect = web.HTTPSeeOther("/")
         set_cookie(request, redirect, SESSION_COOKIE, session_id)
@@ -267,10 +264,9 @@ class FactorPages:
         if not isinstance(email, str) or "@" not in email:
             return self._pre_page(request, "forgot.html", status=400, sent=False,
                                   error="Enter the e-mail address you sign in with.")
-        # The Host is one the allowlist lets in (loopback or [console] allowed_hosts), so a
-        # forged Host cannot point the link elsewhere.
-        await self._authority().resets.request(email, f"{request.scheme}://{request.host}"
-                                               "/reset/")
+        # The link names the console's own address, never this request's Host: the Host rule
+        # admits every loopback port, and one of them may be another local user's.
+        await self._authority().resets.request(email)
         return self._pre_page(request, "forgot.html", sent=True, minutes=TTL_S // 60,
                               error="")
 
@@ -291,13 +287,8 @@ class FactorPages:
             return self._pages._forbidden("The form's security token is missing or out of "
                                           "date. Reload the page and try again.")
         token = request.match_info["token"]
-        new, again = form.get("new_password"), form.get("new_password2")
-        errors = FormErrors()
-        if not isinstance(new, str) or len(new) < 8:
-            errors.add("new_password", "at least 8 characters")
-        elif new != again:
-            errors.add("new_password2", "the two new passwords differ")
-        if errors or not isinstance(new, str):
+        new, errors = parse_new_password(form)
+        if new is None:
             gone = not await self._authority().resets.valid(token)
             return self._pre_page(request, "reset.html", status=410 if gone else 400,
                                   gone=gone, token=token, errors=errors.fields)

@@ -157,6 +157,7 @@ async def test_two_instances_judging_at_once_on_postgresql_alert_once(
         device = device_info(Ed25519PrivateKey.generate())
         assert (await first.lookup(device, token_hint=token_hint(issued.token),
                                    device_name="pc", os="Linux")).status == "pending"
+        assert await first.approvals.approve(OWNER, device.device_id)  # it speaks for it now
         secret = await first.alerts.save(OWNER, AlertSettings(
             email=True, webhook_url="https://example.com/hook", offline_minutes=5,
             margin_pct=150.0))

@@ -4,7 +4,10 @@ loopback receiver unless the console allows private networks."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from gateway.authority.delivery import AlertSender
@@ -27,9 +30,52 @@ def test_addresses_inside_a_network_are_refused(address: str) -> None:
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "203.0.114.7", "2606:4700::1111",
-                                     "::ffff:1.1.1.1"])
+                                     "::ffff:1.1.1.1", "64:ff9b::808:808", "2002:808:808::1",
+                                     "2001:0:4136:e378:8000:63bf:f7f7:f7f7"])
 def test_public_addresses_pass(address: str) -> None:
+    """Public, also an IPv6 form carrying a public IPv4 address (NAT64, 6to4, Teredo)."""
     assert address_problem(address) == ""
+
+
+@pytest.mark.parametrize("address", [
+    "::127.0.0.1", "::10.0.0.1",  # IPv4-compatible (::/96)
+    "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::10.1.2.3",  # NAT64 (64:ff9b::/96)
+    "64:ff9b:1::a00:1", "64:ff9b:1:a00:1::",  # local-use NAT64 (64:ff9b:1::/48)
+    "2002:7f00:1::", "2002:a9fe:a9fe::", "2002:c0a8:101::1",  # 6to4 (2002::/16)
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo (2001::/32): client 127.0.0.1
+    "2001:0:7f00:1:8000:63bf:f7f7:f7f7",  # Teredo: server 127.0.0.1
+])
+def test_ipv6_that_embeds_an_inner_ipv4_address_is_judged_by_it(address: str) -> None:
+    """Review round 5, T5-F3: IPv6 forms that carry an IPv4 address were judged as IPv6
+    (Python calls most of them global), so ``64:ff9b::a9fe:a9fe`` reached the metadata
+    service through a NAT64 gateway. Each is judged by the IPv4 address it carries."""
+    assert "is not a public address" in address_problem(address)
+
+
+class _Answers(AbstractResolver):
+    """A resolver answering fixed addresses (DNS is not ours to set in a test)."""
+
+    def __init__(self, *addresses: str) -> None:
+        self._addresses = addresses
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [{"hostname": host, "host": a, "port": port, "family": socket.AF_INET6,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST} for a in self._addresses]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_resolver_judges_each_aaaa_answer_by_the_ipv4_it_embeds() -> None:
+    """A name whose AAAA records are NAT64 or 6to4 forms of private addresses reaches none of
+    them at connection time; a public one among them is kept."""
+    inner = _Answers("64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::10.0.0.1")
+    with pytest.raises(OSError, match="no public address"):
+        await PublicOnlyResolver(inner).resolve("rebound.example", 443)
+    mixed = _Answers("64:ff9b::a00:1", "64:ff9b::808:808")
+    assert [r["host"] for r in await PublicOnlyResolver(mixed).resolve("x.example", 443)] \
+        == ["64:ff9b::808:808"]
 
 
 async def test_a_name_is_judged_by_every_address_it_resolves_to() -> None:

@@ -8,6 +8,7 @@ lifetimes pass without sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from gateway.authority import totp
+from gateway.authority.address import ConsoleAddress
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.service.resets import PER_ADDRESS, PER_OWNER, TTL_S
@@ -27,6 +29,8 @@ from tests.gateway.authority.dbkit import fetch
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"
+#: The console's ``public_url``: what every link mailed names.
+CONSOLE = "https://console.example.com"
 
 
 class Clock:
@@ -46,14 +50,17 @@ async def pair(request: pytest.FixtureRequest, tmp_path: Path
         server: PostgresServer = request.getfixturevalue("postgres")
         url = server.new_database()
     clock, mailer = Clock(), RecordingMailer("gateway@example.net")
-    first = await Authority.open(tmp_path / "a", mailer, database_url=url, clock=clock)
+    first = await Authority.open(tmp_path / "a", mailer, database_url=url, clock=clock,
+                                 address=ConsoleAddress(CONSOLE))
     if url:
         (tmp_path / "b").mkdir(mode=0o700)
         for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
             shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
-        second = await Authority.open(tmp_path / "b", mailer, database_url=url, clock=clock)
+        second = await Authority.open(tmp_path / "b", mailer, database_url=url, clock=clock,
+                                      address=ConsoleAddress(CONSOLE))
     else:  # SQLite: the second instance opens the same file
-        second = await Authority.open(tmp_path / "a", mailer, clock=clock)
+        second = await Authority.open(tmp_path / "a", mailer, clock=clock,
+                                      address=ConsoleAddress(CONSOLE))
     await first.owners.create(OWNER, PASSWORD)
     try:
         yield first, second, clock, mailer
@@ -147,7 +154,7 @@ async def test_reset_link_is_single_use_ends_sessions_and_keeps_the_second_facto
     mailer.messages.clear()  # (the notice that two-step sign-in was turned on)
     await first.sessions.create(SessionRow("k" * 64, OWNER, "csrf", clock.now, clock.now, ""),
                                 seen_before=0, created_before=0)
-    await first.resets.request(" Owner@Example.com ", "http://127.0.0.1:1/reset/")
+    await first.resets.request(" Owner@Example.com ")
     await first._shared.drain()
     assert len(mailer.messages) == 1 and mailer.messages[0]["To"] == OWNER
     token = _link(mailer)
@@ -169,8 +176,8 @@ async def test_reset_link_is_single_use_ends_sessions_and_keeps_the_second_facto
 async def test_reset_link_expires_and_unknown_addresses_get_the_same_nothing(
         pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
     first, _, clock, mailer = pair
-    assert await first.resets.request("nobody@example.com", "http://x/reset/") is None
-    await first.resets.request(OWNER, "http://x/reset/")
+    assert await first.resets.request("nobody@example.com") is None
+    await first.resets.request(OWNER)
     await first._shared.drain()
     assert [m["To"] for m in mailer.messages] == [OWNER]  # only the owner's address got one
     token = _link(mailer)
@@ -184,20 +191,20 @@ async def test_reset_requests_are_limited_per_address_and_per_owner(
         pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
     first, second, clock, mailer = pair
     for _ in range(PER_ADDRESS + 2):  # spread over both instances
-        await first.resets.request(OWNER, "http://x/reset/")
-        await second.resets.request(OWNER, "http://x/reset/")
+        await first.resets.request(OWNER)
+        await second.resets.request(OWNER)
     await first._shared.drain()
     await second._shared.drain()
     assert len(mailer.messages) == PER_ADDRESS
     for _ in range(PER_OWNER * 2):  # an hour apart each: the per-owner day limit holds
         clock.now += 3601
-        await first.resets.request(OWNER, "http://x/reset/")
+        await first.resets.request(OWNER)
     await first._shared.drain()
     assert len(mailer.messages) == PER_OWNER
     # the address limit counts unknown addresses too, so it tells nothing about owners
     stranger = f"x{secrets.token_hex(4)}@example.com"
     for _ in range(PER_ADDRESS + 1):
-        await first.resets.request(stranger, "http://x/reset/")
+        await first.resets.request(stranger)
     rows = await fetch(first.store.database, "SELECT count(*) FROM reset_requests "
                        "WHERE address = ?", (stranger,))
     assert int(rows[0][0]) == PER_ADDRESS
@@ -218,7 +225,7 @@ async def test_the_owner_is_told_at_once_when_how_they_sign_in_changes(
     await first.owners.change_password(OWNER, "another long password")
     assert await second.second_factor.disable(OWNER)
     assert not await second.second_factor.disable(OWNER)
-    await first.resets.request(OWNER, "http://x/reset/")
+    await first.resets.request(OWNER)
     await first._shared.drain()
     assert await first.resets.complete(_link(mailer), "a brand new password") == OWNER
     await first._shared.drain()
@@ -238,5 +245,32 @@ async def test_the_owner_is_told_at_once_when_how_they_sign_in_changes(
         if "reset your console password" in str(message["Subject"]):
             continue
         body = message.get_content()
-        assert when in body and "Forgot your password?" in body
+        assert when in body and CONSOLE in body
+        if "turned on" in str(message["Subject"]):  # a reset keeps it: the way back is named
+            assert f"mtgateway owner reset-2fa --email {OWNER}" in body
+        else:
+            assert "Forgot your password?" in body and f"{CONSOLE}/forgot" in body
         assert "a brand new password" not in body and "another long" not in body
+
+
+async def test_the_undo_link_is_stored_hashed_and_spent_once_by_any_instance(
+        pair: tuple[Authority, Authority, Clock, RecordingMailer]) -> None:
+    """The link that takes back a second factor (``service/recovery.py``): only its SHA-256
+    is stored; two instances spending it at once set one password between them; a spent
+    link checks as gone on both."""
+    first, second, clock, mailer = pair
+    await _enrol(first, clock)
+    await first._shared.drain()
+    found = re.search(r"/recover/(\S+)", mailer.messages[-1].get_content())
+    assert found is not None
+    token = found.group(1)
+    stored = await fetch(first.store.database, "SELECT token_sha256 FROM factor_undos")
+    assert len(stored) == 1 and token not in str(stored[0][0])
+    assert await second.recovery.valid(token) is not None
+    results = await asyncio.gather(first.recovery.undo(token, "the first new password"),
+                                   second.recovery.undo(token, "the second new password"))
+    assert sorted(map(str, results)) == ["None", OWNER]
+    assert not await first.second_factor.enrolled(OWNER)
+    assert await first.recovery.valid(token) is None and await second.recovery.valid(token) is None
+    winner = "the first new password" if results[0] == OWNER else "the second new password"
+    assert await second.owners.check(OWNER, winner)

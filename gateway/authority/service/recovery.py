@@ -1,0 +1,145 @@
+"""Getting the account back when someone else turned two-step sign-in on.
+
+Whoever holds the owner's password can turn the second factor on, and then holds the only
+authenticator and all the recovery codes: a password reset keeps the factor on (it must, or a
+mailbox alone would undo it), so without more the owner is locked out for good. Two ways back:
+
+- **The link in the notice.** Turning the factor on mails the owner a notice at once, with a
+  link (``/recover/<token>``) that, within :data:`UNDO_TTL_S`, turns that factor off, signs
+  every browser out, ends half-done sign-ins, voids the reset links, and sets the new password
+  the owner types: the owner needs only their e-mail and no operator. So that the link cannot
+  become a way in itself, it is
+  *single use* (one conditional ``UPDATE``, so two instances cannot both spend it),
+  *expires with the window*, and is *bound to that change*: it names the enrolment by the
+  SHA-256 of its sealed secret, so once the factor is turned off, or off and on again (a new
+  secret), it undoes nothing. Only the SHA-256 of its token is stored; opening it (``GET``)
+  spends nothing, so a mail scanner following it does not burn it. Its cost: for the window,
+  whoever reads the owner's mailbox can undo a factor the owner turned on themselves; after
+  it, the mailbox alone never can.
+- **The operator** (``mtgateway owner reset-2fa --email``, database access being the
+  authority, as ``token revoke`` treats it): :meth:`~.secondfactor.SecondFactor.reset_by_operator`
+  for an owner who lost the phone and the recovery codes, recorded in the activity and mailed
+  to the owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from ..database import Tx
+from ..passwords import hash_password
+from ..signins import end_owner_sign_ins
+from .common import Shared, mask_email
+
+__all__ = ["UNDO_TTL_S", "Recovery", "UndoLink", "factor_digest", "issue_undo",
+           "new_undo_token", "void_recovery_links"]
+
+#: How long the link in the "two-step sign-in was turned on" notice works.
+UNDO_TTL_S: Final = 72 * 3600
+_TOKEN_BYTES: Final = 32
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def factor_digest(sealed_secret: bytes) -> str:
+    """What names one enrolment: the SHA-256 of its sealed secret (new at every start)."""
+    return hashlib.sha256(bytes(sealed_secret)).hexdigest()
+
+
+def new_undo_token(randbelow: Callable[[int], int]) -> str:
+    """A link's token: 256 bits from the injected randomness, URL-safe."""
+    raw = bytes(randbelow(256) for _ in range(_TOKEN_BYTES))
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def issue_undo(tx: Tx, owner_email: str, token: str, sealed_secret: bytes, now: int) -> None:
+    """Store the undo link ``token`` (its SHA-256) for the enrolment of ``sealed_secret``,
+    in the transaction that turns it on."""
+    tx.execute("INSERT INTO factor_undos (token_sha256, owner_email, factor_sha256, "
+               "created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)",
+               (_digest(token), owner_email, factor_digest(sealed_secret), now,
+                now + UNDO_TTL_S))
+
+
+@dataclass(frozen=True, slots=True)
+class UndoLink:
+    """A live link, as its page shows it (the owner's address masked)."""
+
+    owner_masked: str
+    turned_on_at: int
+    expires_at: int
+
+
+class Recovery:
+    """The undo link: checked (spending nothing) and spent."""
+
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
+
+    async def valid(self, token: str) -> UndoLink | None:
+        """The link, if it is unused, unexpired and its enrolment still on; else ``None``."""
+        return await self._shared.run(self._valid, _digest(token), self._shared.now())
+
+    @staticmethod
+    def _live(tx: Tx, digest: str, now: int) -> tuple[str, int, int] | None:
+        row = tx.execute("SELECT u.owner_email, u.created_at, u.expires_at, t.secret_enc, "
+                         "u.factor_sha256 FROM factor_undos u JOIN owner_totp t ON "
+                         "t.owner_email = u.owner_email WHERE u.token_sha256 = ? AND "
+                         "u.used_at IS NULL AND u.expires_at > ? AND t.enabled_at IS NOT NULL",
+                         (digest, now)).fetchone()
+        if row is None or factor_digest(row[3]) != str(row[4]):
+            return None  # used, expired, or that enrolment is gone (off, or a new one)
+        return str(row[0]), int(row[1]), int(row[2])
+
+    def _valid(self, tx: Tx, digest: str, now: int) -> UndoLink | None:
+        live = self._live(tx, digest, now)
+        return None if live is None else UndoLink(mask_email(live[0]), live[1], live[2])
+
+    async def undo(self, token: str, new_password: str) -> str | None:
+        """Spend the link: the factor it names off, every session and half-done sign-in of
+        the owner ended, the owner's reset and undo links void, ``new_password`` set. The
+        owner's e-mail, or ``None`` for a link used, expired, unknown or whose enrolment is
+        gone (nothing changed). ``ValueError`` for a short password (the link is not spent).
+        """
+        if len(new_password) < 8:
+            raise ValueError("the password must have at least 8 characters")
+        hashed = await asyncio.to_thread(hash_password, new_password)
+        now = self._shared.now()
+        email = await self._shared.run(self._undo, _digest(token), hashed, now)
+        if email is not None:
+            self._shared.notify(email, "second_factor_undone", now)
+        return email
+
+    def _undo(self, tx: Tx, digest: str, hashed: str, now: int) -> str | None:
+        live = self._live(tx, digest, now)
+        if live is None:
+            return None
+        email = live[0]
+        spent = tx.execute("UPDATE factor_undos SET used_at = ? WHERE token_sha256 = ? AND "
+                           "used_at IS NULL RETURNING owner_email", (now, digest)).fetchone()
+        if spent is None:  # another instance spent it a moment ago
+            return None
+        tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
+        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        if not self._shared.store.set_owner_password(tx, email, hashed):
+            return None
+        void_recovery_links(tx, email, now)
+        end_owner_sign_ins(tx, email)
+        self._shared.activity.add(tx, email, "second_factor_undone", "", now)
+        return email
+
+
+def void_recovery_links(tx: Tx, owner_email: str, now: int) -> None:
+    """Void the owner's unused undo and password-reset links (the account was taken back,
+    or the operator reset it: no older link may act on it afterwards)."""
+    tx.execute("UPDATE factor_undos SET used_at = ? WHERE owner_email = ? AND used_at IS NULL",
+               (now, owner_email))
+    tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? AND "
+               "used_at IS NULL", (now, owner_email))
