@@ -63,6 +63,7 @@ from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
+from .mt4api import add_api
 from .routes import add_routes
 from .routes.common import MISDIRECTED, errors, host_allowlist, page_code_check, page_sign_in
 from .service import Authority
@@ -229,6 +230,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
     app.on_shutdown.append(end_long_polls)
     add_routes(app)
+    add_api(app)  # the MT4 Web API across the owner's accounts, /api/...
     app.router.add_get("/metrics", metrics.handle)
     metrics.watch(lambda: app[AUTHORITY])
     mount_pages(app, lambda: app[AUTHORITY], page_sign_in(app), clock=clock,
