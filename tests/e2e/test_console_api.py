@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import jwt
 import pytest
 
+from gateway import rest
 from gateway.authority.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
 from gateway.authority.console import AUTHORITY
+from gateway.authority.mt4api.openapi import build_document
 from gateway.authority.mt4api.table import ENDPOINTS
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REGISTRATION = {"name": "Paper desk", "broker": "MetaQuotes", "login": 5012345,
                 "password": "mt5-secret-pw", "server": "MTG-Demo", "is_live": False,
@@ -251,3 +257,56 @@ async def test_another_sites_origin_is_refused(console: Console) -> None:
     status, body, _ = await api(console, "GET", "/api/users/", token,
                                 Origin="https://evil.example")
     assert (status, body["data"]["reason"]) == (403, "origin_refused")
+
+
+def test_the_console_answers_the_same_34_endpoints_as_the_daemon() -> None:
+    """The console's table is the document's Quick Reference, 1 to 34 in order, the same
+    paths and methods the daemon's REST mirror routes; each is answered on one side at
+    least (a handler here or there), and what neither answers would be a gap."""
+    assert [e.number for e in ENDPOINTS] == list(range(1, 35))
+    assert [(e.method, e.path) for e in ENDPOINTS] == [(e.method, e.path)
+                                                       for e in rest.ENDPOINTS]
+    for console_side, daemon_side in zip(ENDPOINTS, rest.ENDPOINTS, strict=True):
+        answered_here, answered_there = console_side.why is None, daemon_side.why is None
+        assert answered_here or answered_there or console_side.path in (
+            "/api/admin/trades/{order}/modify", "/api/admin/trades/delete")
+
+
+def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> None:
+    """Valid OpenAPI 3.1, every endpoint with its 501 and reason where the console does not
+    answer, and docs/openapi/console.json is what the code generates (regenerate it with
+    ``python -m gateway.authority.mt4api.openapi > docs/openapi/console.json``)."""
+    document = build_document()
+    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert [e.message for e in validator.iter_errors(document)] == []
+    for endpoint in ENDPOINTS:
+        op = document["paths"][endpoint.path][endpoint.method.lower()]
+        if endpoint.why is not None:
+            assert "501" in op["responses"] and endpoint.why in op["description"]
+        if endpoint.auth:
+            assert "401" in op["responses"]
+    shipped = json.loads((ROOT / "docs" / "openapi" / "console.json").read_text())
+    assert shipped == json.loads(json.dumps(document))
+
+
+async def test_the_openapi_document_is_served(console: Console) -> None:
+    """GET /api/openapi.json answers the document, without a token."""
+    status, body, _ = await api(console, "GET", "/api/openapi.json", None)
+    assert status == 200 and body == json.loads(json.dumps(build_document()))
+
+
+async def test_a_login_beyond_64_bits_is_refused_not_a_server_error(console: Console) -> None:
+    """Found by fuzzing the API: a login above 2^63-1 reached the database and answered 500
+    on the owner API's ``/v1/accounts`` and ``/v1/tokens``; it is a field error (422), as on
+    ``/api/users/``."""
+    huge = 2**64
+    status, body = await console.owner("POST", "/v1/accounts", {
+        "name": "a", "broker": "b", "login": huge, "server": "s"})
+    assert status == 422 and "login" in body["error"]["message"]
+    status, body = await console.owner("POST", "/v1/tokens", {"login": huge, "server": "s"})
+    assert status == 422 and "login" in body["error"]["message"]
+    token = await signed_in_token(console)
+    status, body, _ = await api(console, "POST", "/api/users/", token,
+                                {**REGISTRATION, "login": huge})
+    assert status == 422 and body["data"]["fields"][0]["field"] == "login"

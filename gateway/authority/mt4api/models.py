@@ -12,20 +12,58 @@ is a registered account: ``seed-register-account``'s ``AccountCreate`` and
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from ..routes.accounts import AccountCreate
 
 __all__ = [
-    "ErrorOut", "GroupEnvelope", "GroupOpIn", "GroupOut", "GroupPolicy", "GroupsOut",
+    "CreditIn", "ErrorOut", "GroupEnvelope", "GroupOpIn", "GroupOut", "GroupPolicy", "GroupsOut",
     "HealthOut", "HistoryIn", "LoginOut", "LookupIn", "MailIn", "MailOut", "MarginOut",
     "MarginRow", "MarginsOut", "MoneyIn", "OnlineOut", "OnlineRow", "OperationEnvelope",
     "OperationOut", "PasswordIn", "ServerConfigOut", "StatusOut", "SwitchIn", "SwitchOut",
-    "TradeRecord", "TradesOut", "UserChange", "UserEnvelope", "UserOut", "UsersOut",
+    "TradeRecord", "TradesOut", "UserChange", "UserCreate", "UserEnvelope", "UserOut",
+    "UsersOut",
 ]
 
 #: A login in a body or a path (MT logins are 64-bit signed integers).
 MAX_LOGIN = 2**63 - 1
+
+
+def _whole(value: Any) -> Any:
+    """JSON's integers as JSON Schema counts them: ``7.0`` is the integer 7 (``7.5``, text
+    and booleans stay what they are, for the strict check to refuse)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _number_only(value: Any) -> Any:
+    """A decimal of a request body is a JSON number (text is refused, as the schema says)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("expected a number")
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError("expected a finite number")
+    return number
+
+
+def Number(low: float, high: float, *, above: bool = False) -> Any:  # noqa: N802 - a type
+    """A decimal from ``low`` (excluded with ``above``) to ``high``, sent as a JSON number."""
+    bound = (Field(gt=Decimal(str(low)), le=Decimal(str(high))) if above
+             else Field(ge=Decimal(str(low)), le=Decimal(str(high))))
+    schema: dict[str, Any] = {"type": "number", "maximum": high,
+                              ("exclusiveMinimum" if above else "minimum"): low}
+    return Annotated[Decimal, BeforeValidator(_number_only), bound, WithJsonSchema(schema)]
+
+
+#: Epoch seconds in a request body.
+Epoch = Annotated[int, BeforeValidator(_whole), Field(ge=0, le=2**40),
+                  WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 2**40})]
+#: A login or ticket: 1 to 2^63-1.
+Ticket = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=MAX_LOGIN),
+                   WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_LOGIN})]
 _GROUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
 
 
@@ -95,6 +133,17 @@ class UserOut(_Out):
     trading_halted: bool = False
 
 
+class UserCreate(AccountCreate):
+    """``POST /api/users/``: ``seed-register-account``'s ``AccountCreate``, read strictly (a
+    boolean is ``true`` or ``false``, not ``0``; a number is not a string)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    login: Ticket
+    max_lot_size: Number(0, 100) = Decimal("0.1")  # type: ignore[valid-type]
+    risk_pct: Number(0, 1) = Decimal("0.01")  # type: ignore[valid-type]
+
+
 class UsersOut(_Out):
     """``GET /api/users/``."""
 
@@ -120,8 +169,8 @@ class UserChange(_In):
     broker: str | None = Field(default=None, min_length=1, max_length=100)
     is_live: bool | None = None
     allowed_symbols: list[str] | None = Field(default=None, max_length=1000)
-    max_lot_size: Decimal | None = Field(default=None, ge=0, le=100, strict=False)
-    risk_pct: Decimal | None = Field(default=None, ge=0, le=1, strict=False)
+    max_lot_size: Number(0, 100) | None = None  # type: ignore[valid-type]
+    risk_pct: Number(0, 1) | None = None  # type: ignore[valid-type]
     auto_trade_enabled: bool | None = None
     paper_trade_enabled: bool | None = None
     mt5_path: str | None = Field(default=None, max_length=500)
@@ -140,16 +189,32 @@ class PasswordIn(_In):
 # -- money --------------------------------------------------------------------------------------
 
 class MoneyIn(_In):
-    """``POST /api/accounts/{login}/deposit``, ``/withdraw``, ``/credit``: the amount (in the
-    account's currency; credit may be negative to take credit away), the deal's comment, and
-    an optional ``operation_id``: the same id again answers the first operation instead of
-    moving money twice."""
+    """``POST /api/accounts/{login}/deposit`` and ``/withdraw``: the amount (in the
+    account's currency, above 0), the deal's comment, and an optional ``operation_id``: the
+    same id again answers the first operation as it stands (applied, refused or pending)
+    instead of moving money twice."""
 
-    amount: Decimal = Field(strict=False, allow_inf_nan=False, gt=-10**12, lt=10**12,
-                            decimal_places=2)
+    amount: Number(0, 1e12, above=True)  # type: ignore[valid-type]
     comment: str = Field(default="", max_length=31)
     operation_id: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
     server: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+def _nonzero(value: Any) -> Any:
+    number = _number_only(value)
+    if number == 0:
+        raise ValueError("must not be 0")
+    return number
+
+
+class CreditIn(MoneyIn):
+    """``POST /api/accounts/{login}/credit``: as a deposit, but a negative amount takes
+    credit away (0 is refused)."""
+
+    amount: Annotated[Decimal, BeforeValidator(_nonzero),
+                      Field(gt=Decimal(-10**12), le=Decimal(10**12)),
+                      WithJsonSchema({"type": "number", "exclusiveMinimum": -1e12,
+                                      "maximum": 1e12, "not": {"const": 0}})]
 
 
 class OperationOut(_Out):
@@ -251,8 +316,8 @@ class HistoryIn(_In):
     """``POST /api/trades/history/{login}``: the period in epoch seconds (both optional: all
     the console has; daemons report the deals they see, and the console keeps 90 days)."""
 
-    date_from: int | None = Field(default=None, alias="from", ge=0, le=2**40)
-    date_to: int | None = Field(default=None, alias="to", ge=0, le=2**40)
+    date_from: Epoch | None = Field(default=None, alias="from")
+    date_to: Epoch | None = Field(default=None, alias="to")
     server: str | None = Field(default=None, min_length=1, max_length=200)
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
@@ -262,7 +327,7 @@ class LookupIn(_In):
     """``POST /api/admin/trades/lookup``: tickets (positions, orders or deals) to find among
     every account of the owner."""
 
-    tickets: list[int] = Field(min_length=1, max_length=100)
+    tickets: list[Ticket] = Field(min_length=1, max_length=100)
 
 
 class ByGroupIn(_In):
@@ -275,8 +340,8 @@ class GroupPolicy(_In):
     """A group's risk policy (its accounts take it)."""
 
     allowed_symbols: list[str] = Field(default=[], max_length=1000)
-    max_lot_size: Decimal = Field(default=Decimal("0.1"), ge=0, le=100, strict=False)
-    risk_pct: Decimal = Field(default=Decimal("0.01"), ge=0, le=1, strict=False)
+    max_lot_size: Number(0, 100) = Decimal("0.1")  # type: ignore[valid-type]
+    risk_pct: Number(0, 1) = Decimal("0.01")  # type: ignore[valid-type]
     auto_trade_enabled: bool = True
 
 
@@ -334,7 +399,7 @@ class GroupOpIn(_In):
     automated trading on or off at once. What loosens a policy needs ``owner_password``."""
 
     operation: Literal["move", "enable_auto_trade", "disable_auto_trade"]
-    logins: list[int] = Field(min_length=1, max_length=1000)
+    logins: list[Ticket] = Field(min_length=1, max_length=1000)
     group: str | None = Field(default=None, pattern=_GROUP_NAME)
     policy: GroupPolicy | None = None
     owner_password: str | None = Field(default=None, max_length=1024)
@@ -358,7 +423,7 @@ class SwitchIn(_In):
     """``POST /api/test/disconnect`` and ``/connect``: the accounts (their logins; none: all
     of the owner's terminals) and, for a disconnect, why (shown with every refused order)."""
 
-    logins: list[int] | None = Field(default=None, min_length=1, max_length=1000)
+    logins: list[Ticket] | None = Field(default=None, min_length=1, max_length=1000)
     reason: str = Field(default="", max_length=200)
 
 
@@ -374,7 +439,7 @@ class MailIn(_In):
     """``POST /api/admin/mail``: a message for the charts of the named accounts' terminals
     (their EAs show it; none named: every terminal of the owner)."""
 
-    logins: list[int] | None = Field(default=None, min_length=1, max_length=1000)
+    logins: list[Ticket] | None = Field(default=None, min_length=1, max_length=1000)
     subject: str = Field(default="", max_length=100)
     body: str = Field(min_length=1, max_length=500)
 

@@ -81,7 +81,8 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
         responses[code] = _json("Created" if endpoint.created else "OK",
                                   _schema(endpoint.response, components))
     if endpoint.body is not None:
-        op["requestBody"] = {"required": False, "content": {"application/json": {
+        needed = any(f.is_required() for f in endpoint.body.model_fields.values())
+        op["requestBody"] = {"required": needed, "content": {"application/json": {
             "schema": _schema(endpoint.body, components)}}}
         for number, text in _BODY.items():
             responses.setdefault(str(number), _json(text, error))

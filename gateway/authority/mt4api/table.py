@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..routes.accounts import AccountCreate
 from . import control, readings, users
 from .door import Endpoint
 from .models import (
     ByGroupIn,
+    CreditIn,
     GroupEnvelope,
     GroupOpIn,
     GroupsOut,
@@ -33,6 +33,7 @@ from .models import (
     SwitchOut,
     TradesOut,
     UserChange,
+    UserCreate,
     UserEnvelope,
     UserOut,
     UsersOut,
@@ -91,7 +92,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              users.get_user, UserEnvelope, path_params=("login",),
              statuses={**_NOT_OWNER, 409: "The login is on several servers (?server=)"}),
     Endpoint(11, "POST", "/api/users/", "Register an account", users.create_user, UserOut,
-             body=AccountCreate, created=True,
+             body=UserCreate, created=True,
              statuses={409: "Registered already (or the terminal is another owner's)",
                        422: "A field is wrong (named)"}),
     Endpoint(12, "PUT", "/api/users/{login}", "Change an account and its policy",
@@ -108,7 +109,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              users.withdraw, OperationEnvelope, body=MoneyIn, path_params=("login",),
              statuses=_MONEY),
     Endpoint(16, "POST", "/api/accounts/{login}/credit", "Add or remove paper credit",
-             users.credit, OperationEnvelope, body=MoneyIn, path_params=("login",),
+             users.credit, OperationEnvelope, body=CreditIn, path_params=("login",),
              statuses=_MONEY),
     Endpoint(17, "GET", "/api/accounts/{login}/margin", "An account's margin, as read",
              readings.margin, MarginOut, path_params=("login",), statuses=_REPORTED),

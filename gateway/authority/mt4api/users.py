@@ -19,7 +19,7 @@ from aiohttp import web
 from ...base.throttle import RateLimited
 from ..errors import AccountExists
 from ..instructions import Instruction
-from ..routes.accounts import AccountCreate, account_json
+from ..routes.accounts import account_json
 from ..routes.common import page_sign_in
 from ..service import AccountRegistration, TerminalClaimed
 from ..service.manager import AccountChanges, KeyReused, LiveMoney
@@ -34,6 +34,7 @@ from .models import (
     PasswordIn,
     StatusOut,
     UserChange,
+    UserCreate,
     UserEnvelope,
     UserOut,
     UsersOut,
@@ -107,7 +108,7 @@ async def get_user(call: ApiCall) -> web.Response:
 
 async def create_user(call: ApiCall) -> web.Response:
     """``POST /api/users/``: register an account (``seed-register-account``)."""
-    assert isinstance(call.body, AccountCreate)  # noqa: S101 - the door validated it
+    assert isinstance(call.body, UserCreate)  # noqa: S101 - the door validated it
     body = call.body
     registration = AccountRegistration(**{**body.model_dump(),
                                           "allowed_symbols": tuple(body.allowed_symbols)})
@@ -199,13 +200,7 @@ def operation_out(i: Instruction) -> OperationOut:
 
 async def _money(call: ApiCall, kind: str) -> web.Response:
     assert isinstance(call.body, MoneyIn)  # noqa: S101
-    body = call.body
-    if kind != "credit" and body.amount <= 0:
-        raise ApiFail(422, "invalid_request", "amount: must be greater than 0",
-                      fields=[{"field": "amount", "error": "must be greater than 0"}])
-    if body.amount == 0:
-        raise ApiFail(422, "invalid_request", "amount: must not be 0",
-                      fields=[{"field": "amount", "error": "must not be 0"}])
+    body = call.body  # amounts checked by the models: above 0, or (credit) not 0
     account = await owner_account(call, login_of(call), body.server)
     manager = call.authority.manager
     try:
