@@ -46,6 +46,10 @@ POLL_WAIT_S: Final = 25.0
 FIGURES_TIMEOUT_S: Final = 2.0
 #: The least time between two reports: a busy terminal's trade events are reported together.
 MIN_GAP_S: Final = 1.0
+#: How often an active terminal holding open positions is reported (remote mode): its P/L
+#: moves with every tick, and the console's live page shows it (the console keeps one equity
+#: point per 30 s however often reports come).
+LIVE_INTERVAL_S: Final = 5.0
 
 #: Reads an active terminal's account figures (``None`` when it cannot).
 FiguresSource = Callable[[TerminalId], Awaitable[AccountFigures | None]]
@@ -218,10 +222,12 @@ class TerminalReporter:
         details: reads its margin, open trades and new deals, sent with the positions for
             the console's API (deals from the newest one the console has accepted).
         clock: epoch seconds, the "as of" of the figures and positions.
+        live_interval_s: the interval while an active terminal holds open positions.
     """
 
     def __init__(self, sink: ReportSink, device: DeviceInfo, *,
                  interval_s: float = REPORT_INTERVAL_S, retry_s: float = 2.0,
+                 live_interval_s: float = LIVE_INTERVAL_S,
                  figures: FiguresSource | None = None,
                  positions: PositionsSource | None = None,
                  details: DetailsSource | None = None,
@@ -237,6 +243,9 @@ class TerminalReporter:
         self._clock = clock
         self._device = device
         self._interval_s = interval_s
+        self._live_interval_s = min(live_interval_s, interval_s)
+        #: Whether the last report had an active terminal with open positions.
+        self._holding = False
         self._retry_s = retry_s
         self._states: dict[TerminalId, TerminalReport] = {}
         self._changed = asyncio.Event()
@@ -380,7 +389,8 @@ class TerminalReporter:
             # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the event's result
             # when a cancellation meets the wake-up, and the shutdown then waited an interval.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval_s):
+                async with asyncio.timeout(self._live_interval_s if self._holding
+                                           else self._interval_s):
                     await self._changed.wait()
             gap = last + MIN_GAP_S - loop.time()
             if gap > 0:  # changes that come together go in one report
@@ -406,6 +416,8 @@ class TerminalReporter:
                 await asyncio.sleep(self._retry_s)
                 continue
             self._accepted(reports)
+            self._holding = any(r.figures is not None and r.figures.positions > 0
+                                for r in reports)
             self.sent += 1
             self._sent_event.set()
 

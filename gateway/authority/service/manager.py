@@ -91,6 +91,9 @@ class Manager:
         self._store = shared.store
         #: Woken when a daemon's report settles an instruction in this process.
         self._settled = asyncio.Event()
+        #: Per owner, woken when a report of theirs is stored in this process (the live
+        #: page's push, ``web/live.py``).
+        self._reported: dict[str, asyncio.Event] = {}
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -245,6 +248,28 @@ class Manager:
         self._settled.set()
         self._settled = asyncio.Event()
 
+    async def wait_report(self, owner_email: str, timeout_s: float) -> bool:
+        """Until a report of the owner's terminals is stored by this console instance (True),
+        or ``timeout_s`` passes (False: a report stored by another instance is not heard)."""
+        event = self._reported.setdefault(normalize_email(owner_email), asyncio.Event())
+        try:
+            async with asyncio.timeout(timeout_s):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def wake_all(self) -> None:
+        """Answer every :meth:`wait_report` now (the console is shutting down)."""
+        for event in self._reported.values():
+            event.set()
+        self._reported.clear()
+
+    def _report_stored(self, owner_email: str) -> None:
+        event = self._reported.pop(owner_email, None)
+        if event is not None:
+            event.set()
+
     async def instructions_of(self, owner_email: str, login: int | None = None
                               ) -> list[Instruction]:
         """The owner's newest instructions (of one login), newest first."""
@@ -387,6 +412,7 @@ class Manager:
         ``terminals.py``): the snapshot replaced or dropped, new deals kept, instructions
         settled."""
         key = (owner_email, device_id, report.login, report.server)
+        tx.after_commit(lambda: self._report_stored(owner_email))
         details = report.details
         if report.state == "active" and details is not None:
             snapshots.save(tx, key, details, as_of)

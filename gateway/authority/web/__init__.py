@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ..service import Authority
 from .alerts import mount_alert_pages
+from .live import mount_live_pages
 from .pages import Pages, SignIn
 from .security import security_headers
 from .sessions import ABSOLUTE_S, IDLE_S, STEP_S, SessionStore, SignInSteps
@@ -85,5 +86,6 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     router.add_get("/reset/{token}", factor.reset_form)
     router.add_post("/reset/{token}", factor.reset)
     mount_alert_pages(app, pages, authority)
+    mount_live_pages(app, pages, authority, clock)  # /live: P/L, orders, history, equity
     router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return pages
