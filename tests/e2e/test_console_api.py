@@ -310,3 +310,26 @@ async def test_a_login_beyond_64_bits_is_refused_not_a_server_error(console: Con
     status, body, _ = await api(console, "POST", "/api/users/", token,
                                 {**REGISTRATION, "login": huge})
     assert status == 422 and body["data"]["fields"][0]["field"] == "login"
+
+
+async def test_moving_accounts_into_a_new_group_asks_for_what_it_loosens(
+        console: Console) -> None:
+    """A group made without a policy takes the first account's: moving a tighter account in
+    with a looser one loosens it, so the owner's password is asked (as for any loosening),
+    and with it the move is made and the tighter account takes the looser policy."""
+    token = await signed_in_token(console)
+    loose = {**REGISTRATION, "login": 11, "max_lot_size": 1, "paper_trade_enabled": False}
+    tight = {**REGISTRATION, "login": 12, "max_lot_size": 0.1, "paper_trade_enabled": False}
+    for body in (loose, tight):
+        assert (await api(console, "POST", "/api/users/", token, body))[0] == 201
+    move = {"operation": "move", "logins": [11, 12], "group": "desk"}
+    status, body, _ = await api(console, "POST", "/api/admin/users/group-op", token, move)
+    assert (status, body["data"]["reason"]) == (401, "password_required")
+    assert "raise the lot cap to 1" in body["message"]
+    status, _, _ = await api(console, "POST", "/api/admin/users/group-op", token,
+                             {**move, "owner_password": PASSWORD})
+    assert status == 200
+    _, user, _ = await api(console, "GET", "/api/users/12", token)
+    assert (user["user"]["group"], user["user"]["max_lot_size"]) == ("desk", 1.0)
+    _, group, _ = await api(console, "GET", "/api/groups/desk", token)
+    assert group["group"]["logins"] == [11, 12]

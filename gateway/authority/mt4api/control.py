@@ -176,15 +176,18 @@ async def group_op(call: ApiCall) -> web.Response:
                                                         if s.strip())),
                        decimal_text(p.max_lot_size), decimal_text(p.risk_pct),
                        p.auto_trade_enabled, 0)
-    target = policy or existing.get(body.group)
-    if target is not None:
-        members = [a for a, g in rows if g == body.group] if policy is not None else []
-        words = [w for a in {a.id: a for a in accounts + members}.values()
-                 for w in loosening(a, target.allowed_symbols,
-                                    Decimal(target.max_lot_size),
-                                    Decimal(target.risk_pct), target.auto_trade_enabled,
-                                    None)]
-        await reauthenticate(call, body.owner_password, sorted(set(words)))
+    # the policy the accounts will take: the one given, the group's, or (a new group made
+    # without one) the first account's; whatever it loosens of any account they hold needs
+    # the owner's password
+    first = accounts[0]
+    target = policy or existing.get(body.group) or Group(
+        body.group, first.allowed_symbols, first.max_lot_size, first.risk_pct,
+        first.auto_trade_enabled, 0)
+    members = [a for a, g in rows if g == body.group] if policy is not None else []
+    words = [w for a in {a.id: a for a in accounts + members}.values()
+             for w in loosening(a, target.allowed_symbols, Decimal(target.max_lot_size),
+                                Decimal(target.risk_pct), target.auto_trade_enabled, None)]
+    await reauthenticate(call, body.owner_password, sorted(set(words)))
     await manager.move_to_group(call.owner, ids, body.group, policy)
     return ok(StatusOut(message=f"{len(accounts)} account(s) are in group {body.group!r} "
                                 "and take its policy"))
