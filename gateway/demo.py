@@ -239,7 +239,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     hours = terminal.market_hours()
     _print_usage(token, http_port, _quoted_symbol(hours))
     _print_console(console_url, password)
-    _print_console_api(console_url)
+    _print_console_api(console_url, password)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -281,14 +281,15 @@ def _print_console(console_url: str, password: str) -> None:
 """, flush=True)
 
 
-def _print_console_api(console_url: str) -> None:
+def _print_console_api(console_url: str, password: str) -> None:
     """The console's API across the owner's accounts (the MT4 Web API's paths) and the
-    demo's mailbox, where every e-mail the console sends can be read."""
-    print(f"""Console API (the MT4 Web API across your accounts; docs/rest.md):
-  TOKEN=$(curl -s {console_url}/api/auth/login -d username={_OWNER} \\
-          --data-urlencode password="<the password above>" | python3 -c \\
+    demo's mailbox, where every e-mail the console sends can be read. Its token is another
+    variable than the daemon's ``$TOKEN``: the two are not interchangeable."""
+    print(f"""Console API (the MT4 Web API across your accounts; docs/rest.md), as the demo's owner:
+  CONSOLE_TOKEN=$(curl -s {console_url}/api/auth/login -d username={_OWNER} \\
+          -d password={password} | python3 -c \\
           'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  curl -s {console_url}/api/users/ -H "Authorization: Bearer $TOKEN"
+  curl -s {console_url}/api/users/ -H "Authorization: Bearer $CONSOLE_TOKEN"
 
 Every e-mail the demo's console sends (approval codes, alerts, resets, notices):
   {console_url}{MAIL_PATH}   (plain text: {console_url}{MAIL_PATH}?format=text)

@@ -33,7 +33,12 @@ async def test_the_console_api_drives_the_demo_end_to_end(tmp_path: Path) -> Non
     state_file = tmp_path / "demo.json"
     async with running_demo(state_file) as (proc, output), aiohttp.ClientSession() as http:
         state = json.loads(state_file.read_text())
-        assert state["api_url"] in output.decode() or "/api/auth/login" in output.decode()
+        printed = output.decode()
+        # the printed sign-in: the owner's form, its token kept apart from the daemon's $TOKEN
+        assert f"{state['api_url']}/auth/login -d username={state['owner_email']}" in printed
+        assert f"-d password={state['owner_password']}" in printed
+        assert '-H "Authorization: Bearer $CONSOLE_TOKEN"' in printed
+        assert f"{state['mail_url']}?format=text" in printed
         api = state["api_url"]
         async with http.post(f"{api}/auth/login", data={
                 "username": state["owner_email"], "password": state["owner_password"]}) as r:
