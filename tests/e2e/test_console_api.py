@@ -18,6 +18,7 @@ import jwt
 import pytest
 
 from gateway import rest
+from gateway.authority import totp
 from gateway.authority.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
 from gateway.authority.console import AUTHORITY
 from gateway.authority.mt4api.openapi import build_document
@@ -333,3 +334,25 @@ async def test_moving_accounts_into_a_new_group_asks_for_what_it_loosens(
     assert (user["user"]["group"], user["user"]["max_lot_size"]) == ("desk", 1.0)
     _, group, _ = await api(console, "GET", "/api/groups/desk", token)
     assert group["group"]["logins"] == [11, 12]
+
+
+async def test_an_owner_with_two_step_sign_in_sends_the_code_as_otp(console: Console) -> None:
+    """With two-step sign-in on, the password alone is 401 ``second_factor_required`` (it
+    says to send ``otp``), a wrong code 401 ``bad_second_factor``, the app's code or a
+    recovery code signs in."""
+    factor = console.app[AUTHORITY].second_factor
+    enrolment = await factor.start(OWNER)
+    typed = enrolment.secret_b32.replace(" ", "")
+    key = base64.b32decode(typed + "=" * (-len(typed) % 8))
+    codes = await factor.confirm(OWNER, totp.totp(key, console.clock.now))
+    assert codes is not None
+    console.clock.now += totp.STEP_S  # the confirming code's step is spent
+    status, body = await login(console)
+    assert (status, body["data"]["reason"]) == (401, "second_factor_required")
+    assert "otp" in body["message"]
+    status, body = await login(console, otp="000000")
+    assert (status, body["data"]["reason"]) == (401, "bad_second_factor")
+    status, body = await login(console, otp=totp.totp(key, console.clock.now))
+    assert status == 200 and body["token_type"] == "bearer"
+    status, body = await login(console, otp=codes[0])
+    assert status == 200

@@ -2,8 +2,8 @@
 groups.
 
 ``POST /api/auth/login`` takes the owner's e-mail and password (and ``otp``, the code of
-two-step sign-in) through the console's one owner check (``routes.common.owner_credentials``:
-the throttle the sign-in page and the owner API share, the second factor), and answers the
+two-step sign-in) through the console's one owner check (``signin.py``: the throttle the
+sign-in page and the owner API share, the second factor), and answers the
 document's ``{"access_token", "token_type": "bearer"}``. ``POST /api/test/disconnect`` and
 ``/connect`` are the owner's kill switch (``halts.py``); ``POST /api/admin/mail`` puts a
 message on the named terminals' charts; ``POST /api/admin/users/group-op`` moves accounts
@@ -18,7 +18,6 @@ from aiohttp import web
 
 from ..apitokens import LIFETIME_S
 from ..groups import Group
-from ..routes.common import Fail, owner_credentials
 from ..service.common import decimal_text
 from ..store import AccountRow
 from .door import API_TOKENS, ApiCall, ApiFail, ok
@@ -31,6 +30,7 @@ from .models import (
     SwitchIn,
     SwitchOut,
 )
+from .signin import check_credentials
 from .users import loosening, operation_out, reauthenticate
 
 __all__ = ["connect", "disconnect", "group_op", "login", "mail"]
@@ -58,13 +58,10 @@ async def login(call: ApiCall) -> web.Response:
     authority = call.authority
     where = f"API sign-in from {request.remote or 'unknown'}"
     try:
-        email = await owner_credentials(request.app, username.strip(), password, code.strip())
-    except Fail as fail:
+        email = await check_credentials(request.app, username.strip(), password, code.strip())
+    except ApiFail as fail:
         if fail.status == 401 and username.strip():
             await authority.owners.note_sign_in(username, False, where)
-        if fail.reason == "second_factor_required":
-            raise ApiFail(401, fail.reason, "this owner has two-step sign-in on: send the code "
-                          "from the authenticator app (or a recovery code) as otp") from None
         raise
     email = email.strip().lower()
     stored = await authority.run(authority.store.owner_password_hash, email)

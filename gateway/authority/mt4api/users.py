@@ -10,17 +10,14 @@ never the password; 409 when registered; 422 naming the field), ``PUT /api/users
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Final
 
 from aiohttp import web
 
-from ...base.throttle import RateLimited
 from ..errors import AccountExists
 from ..instructions import Instruction
 from ..routes.accounts import account_json
-from ..routes.common import page_sign_in
 from ..service import AccountRegistration, TerminalClaimed
 from ..service.manager import AccountChanges, KeyReused, LiveMoney
 from ..store import AccountRow
@@ -39,6 +36,7 @@ from .models import (
     UserOut,
     UsersOut,
 )
+from .signin import check_password
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
            "list_users", "login_of", "loosening", "operation_out", "owner_account",
@@ -136,12 +134,7 @@ async def reauthenticate(call: ApiCall, password: str | None, words: list[str]) 
     if not password:
         raise ApiFail(401, "password_required", f"send owner_password (your console password) "
                       f"to confirm this change: {why}")
-    try:
-        signed = await page_sign_in(call.request.app)(call.owner, password)
-    except RateLimited as exc:
-        raise ApiFail(429, "rate_limited", "too many failed sign-ins; wait",
-                      retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
-    if signed is None:
+    if not await check_password(call.request.app, call.owner, password):
         await call.authority.owners.note_sign_in(call.owner, False, "wrong password when "
                                                  "confirming an API change")
         raise ApiFail(401, "bad_credentials", "wrong owner_password")

@@ -43,8 +43,7 @@ from ..store import StoredProofReplays
 from ..web import PAGES
 
 __all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response",
-           "errors", "host_allowlist", "owner", "owner_credentials", "page_code_check",
-           "page_sign_in", "read_json"]
+           "errors", "host_allowlist", "owner", "page_code_check", "page_sign_in", "read_json"]
 
 log = logging.getLogger("gateway.authority.console")
 
@@ -221,19 +220,9 @@ async def owner(request: web.Request) -> str:
     credentials = _basic_credentials(request.headers.get("Authorization", ""))
     email, password = credentials or ("", "")
     code = request.headers.get(CODE_HEADER, "").strip()
-    found = await owner_credentials(request.app, email, password, code)
-    mark_authenticated(request)
-    return found
-
-
-async def owner_credentials(app: web.Application, email: str, password: str,
-                            code: str) -> str:
-    """The owner's e-mail if the password (and, for an owner with two-step sign-in, the
-    ``code``) are right, through the owner throttle: the one check every owner door with a
-    password uses (the API's Basic auth, the MT4 API's login). Raises :class:`Fail`: 401
-    (``bad_credentials``, ``second_factor_required``, ``bad_second_factor``) or 429."""
     try:
-        return await _owner_check(app, email, password, code=code, second_factor=True)
+        found = await _owner_check(request.app, email, password, code=code,
+                                   second_factor=True)
     except RateLimited as exc:
         raise Fail(429, "rate_limited", "too many failed sign-ins; wait",
                    retry_after_s=max(1, math.ceil(exc.retry_after_s))) from None
@@ -246,6 +235,8 @@ async def owner_credentials(app: web.Application, email: str, password: str,
                    "used; wait for the next one") from None
     except _WrongOwner:
         raise Fail(401, "bad_credentials", "wrong e-mail or password") from None
+    mark_authenticated(request)
+    return found
 
 
 def page_sign_in(app: web.Application) -> Callable[[str, str], Awaitable[str | None]]:
