@@ -248,19 +248,15 @@ class Manager:
         self._settled.set()
         self._settled = asyncio.Event()
 
-    async def wait_report(self, owner_email: str, timeout_s: float) -> bool:
-        """Until a report of the owner's terminals is stored by this console instance (True),
-        or ``timeout_s`` passes (False: a report stored by another instance is not heard)."""
-        event = self._reported.setdefault(normalize_email(owner_email), asyncio.Event())
-        try:
-            async with asyncio.timeout(timeout_s):
-                await event.wait()
-        except TimeoutError:
-            return False
-        return True
+    def report_event(self, owner_email: str) -> asyncio.Event:
+        """An event set when the next report of the owner's terminals is stored by this
+        console instance (a report stored by another instance is not heard). Take it before
+        doing what a report should follow (the live page's stream writes after taking it), so
+        a report stored meanwhile is not missed."""
+        return self._reported.setdefault(normalize_email(owner_email), asyncio.Event())
 
     def wake_all(self) -> None:
-        """Answer every :meth:`wait_report` now (the console is shutting down)."""
+        """Set every :meth:`report_event` now (the console is shutting down)."""
         for event in self._reported.values():
             event.set()
         self._reported.clear()

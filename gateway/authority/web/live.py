@@ -17,6 +17,7 @@ a scale on which a small move looks small).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -145,15 +146,21 @@ class LivePages:
         mark_authenticated(request)  # a signed-in stream is not an idle stranger
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "Cache-Control": "no-store"})
+        manager = self._authority().manager
+        event = manager.report_event(session.owner_email)  # before anything is written
         await response.prepare(request)
         await response.write(b"retry: 3000\n\n")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STREAM_S  # a wait, not a time of record
-        manager = self._authority().manager
         while not self._closing and loop.time() < deadline:
-            heard = await manager.wait_report(session.owner_email, BEAT_S)
+            heard = False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(BEAT_S):
+                    heard = await event.wait()
             if self._closing:
                 break
+            # the next report's event is taken before this one is written (none is missed)
+            event = manager.report_event(session.owner_email)
             data = json.dumps({"at": self._clock()})
             await response.write(f"event: {'report' if heard else 'beat'}\n"
                                  f"data: {data}\n\n".encode())
