@@ -174,13 +174,41 @@ class _Signer:
         return headers
 
 
-def _calls(daemon: Provisioned) -> list[tuple[str, str, bytes]]:
+def _details(login: int) -> dict[str, object]:
+    """A report's ``details`` as a daemon of this release sends them for a terminal holding
+    two positions and a pending order, with five new deals (``docs/console.md``)."""
+    position = {"ticket": 1, "time": 1_763_650_000, "type": 0, "magic": 0, "volume": 0.1,
+                "price_open": 97_000.0, "sl": 0.0, "tp": 0.0, "price_current": 97_125.0,
+                "swap": 0.0, "profit": 12.5, "symbol": "BTCUSD", "comment": ""}
+    order = {"ticket": 3, "time_setup": 1_763_650_000, "type": 2, "magic": 0,
+             "volume_current": 0.1, "price_open": 95_000.0, "sl": 0.0, "tp": 0.0,
+             "price_current": 97_125.0, "time_expiration": 0, "symbol": "BTCUSD",
+             "comment": ""}
+    deal = {"ticket": 10, "order": 1, "time": 1_763_650_000, "type": 0, "entry": 0,
+            "magic": 0, "position_id": 1, "volume": 0.1, "price": 97_000.0,
+            "commission": 0.0, "swap": 0.0, "profit": 0.0, "symbol": "BTCUSD", "comment": ""}
+    return {"account": {"login": login, "currency": "USD", "leverage": 100,
+                        "balance": 10_000.0, "credit": 0.0, "equity": 10_012.5,
+                        "margin": 194.0, "margin_free": 9_818.5, "margin_level": 5160.0},
+            "positions": [position, {**position, "ticket": 2}], "orders": [order],
+            "deals": [{**deal, "ticket": 10 + i} for i in range(5)],
+            "positions_total": 2, "orders_total": 1}
+
+
+def _calls(daemon: Provisioned, details: bool = False) -> list[tuple[str, str, bytes]]:
     """The loop's calls, in order: (method, path, body); a ``{nonce}`` and a ``{box}`` are
-    filled per call."""
-    report = {"terminals": [{"login": daemon.login, "server": SERVER, "state": "active",
-                             "token_id": daemon.token_id, "platform": "MT5",
-                             "ea_version": "1.2.0", "balance": 10_000.0, "equity": 10_012.5,
-                             "currency": "USD", "positions": 2}]}
+    filled per call. With ``details``, the report carries what a daemon of this release sends
+    for the console's API and live page (its as-of, positions and ``details``)."""
+    terminal: dict[str, object] = {
+        "login": daemon.login, "server": SERVER, "state": "active",
+        "token_id": daemon.token_id, "platform": "MT5", "ea_version": "1.2.0",
+        "balance": 10_000.0, "equity": 10_012.5, "currency": "USD", "positions": 2}
+    if details:
+        terminal.update(as_of=time.time(), open_positions=[
+            {"ticket": t, "symbol": "BTCUSD", "type": "buy", "volume": 0.1,
+             "price_open": 97_000.0, "price_current": 97_125.0, "sl": 0.0, "tp": 0.0,
+             "profit": 12.5, "swap": 0.0} for t in (1, 2)], details=_details(daemon.login))
+    report = {"terminals": [terminal]}
     return [
         ("POST", "/v1/records/lookup",
          b'{"token_hint": "%s", "nonce": "{nonce}", "box_key": "{box}"}'
@@ -195,9 +223,10 @@ def _calls(daemon: Provisioned) -> list[tuple[str, str, bytes]]:
 
 
 async def _loop(daemon: Provisioned, urls: list[str], offset: int, until: float,
-                session: aiohttp.ClientSession, latencies: list[float]) -> None:
+                session: aiohttp.ClientSession, latencies: list[float],
+                details: bool = False) -> None:
     signer = _Signer(daemon)
-    calls = _calls(daemon)
+    calls = _calls(daemon, details)
     i = offset
     while time.monotonic() < until:
         url = urls[i % len(urls)]
@@ -239,8 +268,8 @@ async def _watch(daemon: Provisioned, url: str, until: float,
         held[1] += 1
 
 
-async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: float
-                   ) -> dict[str, float]:
+async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: float,
+                   details: bool = False) -> dict[str, float]:
     latencies: list[float] = []
     held = [0, 0, 0]  # held now, answered, most held at once
     connector = aiohttp.TCPConnector(limit=0)
@@ -256,7 +285,7 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
                 await asyncio.sleep(0.1)
 
         sampler = asyncio.create_task(peak())
-        await asyncio.gather(*(_loop(d, urls, n, until, session, latencies)
+        await asyncio.gather(*(_loop(d, urls, n, until, session, latencies, details)
                                for n, d in enumerate(daemons)))
         elapsed = time.monotonic() - began
         # A watcher that failed (an error answer) ended early: that is a failed run, not a
@@ -275,9 +304,10 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
 
 
 def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: list[int],
-               instances: list[int], duration_s: float, cpus: Sequence[int]
-               ) -> list[dict[str, Any]]:
-    """Every (instances, daemons) row of the closed loop."""
+               instances: list[int], duration_s: float, cpus: Sequence[int],
+               details: bool = False) -> list[dict[str, Any]]:
+    """Every (instances, daemons) row of the closed loop (``details``: reports as a daemon of
+    this release sends them, with positions and the details for the console's API)."""
     rows: list[dict[str, Any]] = []
     for count in instances:
         setup = asyncio.run(_set_up(server, tmp / f"{variant.name}-closed-k{count}", variant,
@@ -286,7 +316,8 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
             closed_before = 0
             for n in daemons:
                 try:
-                    measured = asyncio.run(_measure(setup.urls, setup.daemons[:n], duration_s))
+                    measured = asyncio.run(_measure(setup.urls, setup.daemons[:n], duration_s,
+                                                    details))
                 except Exception:
                     for k, console in enumerate(setup.consoles):
                         print(f"console {k}'s last log lines:", console.log_tail(),
@@ -501,6 +532,9 @@ def _parser() -> argparse.ArgumentParser:
                              "cadence and storm 1)")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="closed: seconds per row (default 10)")
+    parser.add_argument("--details", action="store_true",
+                        help="closed: reports carry positions and details (the console API's "
+                             "data), as a daemon holding positions sends them")
     parser.add_argument("--steps", type=_ints, default=[1000, 2000, 5000, 10_000, 15_000],
                         help="cadence: daemon counts of the ramp "
                              "(default 1000,2000,5000,10000,15000)")
@@ -589,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in variants:
                     rows += run_closed(server, Path(tmp) / f"r{round_}", variant,
                                        args.daemons or [10, 100], args.instances or [1, 2],
-                                       args.duration, args.console_cpus)
+                                       args.duration, args.console_cpus, args.details)
             results["authority"] = rows
         else:
             from ea_bridge.loop import run as run_on_loop  # noqa: PLC0415 - uvloop if any

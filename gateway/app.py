@@ -32,7 +32,13 @@ from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
 from .auth.local import NoMailer, SelfApprovingAuthority
-from .auth.reporter import TerminalReporter, account_figures, open_positions, watch_revocations
+from .auth.reporter import (
+    TerminalReporter,
+    account_details,
+    account_figures,
+    open_positions,
+    watch_revocations,
+)
 from .auth.secretstore import SecretStore
 from .authority.config import database_url
 from .authority.records import AuthorityKey, SignedRecord
@@ -58,6 +64,7 @@ from .keys import (
     CONNECTIONS,
     DEVICE,
     HUB,
+    INSTRUCTIONS,
     METRICS,
     METRICS_TOKEN,
     READINESS,
@@ -77,6 +84,7 @@ from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
 from .trading.gate import TradeGate
+from .trading.instructions import OwnerInstructions
 from .trading.journal import OrderJournal
 from .trading.paper import PaperTrading
 from .trading.reconciler import Reconciler
@@ -178,6 +186,13 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
         max_pending=bridge_cfg.max_pending_handshakes,
         allow_non_loopback=bridge_cfg.insecure_allow_non_loopback)
     app[TRADING] = _trading(config, app[BRIDGE], listeners)
+    # The owner's paper money and chart messages, as the records carry them (after the
+    # paper books: a deposit may need the book a session just made).
+    instructions = app[INSTRUCTIONS] = OwnerInstructions(
+        app[BRIDGE], app[TRADING].venues.paper, app[RECORD_CACHE].get, app[REPORTER].settled,
+        timeout_s=server_cfg.request_timeout_s)
+    listeners.add(instructions)
+    app[RECORD_CACHE].on_stored(instructions.record_stored)
     app[CANDLES] = CandleDesk(app[HUB], app[BRIDGE].call,
                               timeout_s=server_cfg.request_timeout_s)
     listeners.add(app[CANDLES])  # ticks form the bars of the candles channel
@@ -196,6 +211,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app.router.add_routes(client_auth.routes())  # /auth/challenge, /auth/session (F3)
     app.on_shutdown.append(ws.close_all)  # requests in flight answered, then 1001
     app.on_cleanup.append(lambda app: app[CANDLES].close())
+    app.on_cleanup.append(lambda app: app[INSTRUCTIONS].close())
     return app
 
 
@@ -219,13 +235,12 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
     app[AUTHORITY] = link
     # Account figures go to a console's dashboard (remote mode); the embedded authority keeps
     # them in this process's memory, where no console page could show them.
-    figures = None if cfg.mode == "local" else account_figures(
-        lambda terminal, method, params, timeout_s: app[BRIDGE].call(
-            terminal, method, params, timeout_s))
-    positions = None if cfg.mode == "local" else open_positions(
-        lambda terminal, method, params, timeout_s: app[BRIDGE].call(
-            terminal, method, params, timeout_s))
-    app[REPORTER] = TerminalReporter(link, device.info, figures=figures, positions=positions)
+    remote = cfg.mode != "local"
+    read = _account_reads(app)
+    app[REPORTER] = TerminalReporter(
+        link, device.info, figures=account_figures(read) if remote else None,
+        positions=open_positions(read) if remote else None,
+        details=account_details(read) if remote else None)
     cache = app[RECORD_CACHE] = RecordCache(
         link, keys, device.info, device_name=device_name(config),
         os_name=f"{platform.system()} {platform.release()}".strip(),
@@ -248,6 +263,22 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
             app[BRIDGE].disconnect(terminal, reason, _DEAD_MESSAGES.get(reason, reason))
 
     cache.on_dead(token_dead)
+
+
+def _account_reads(app: web.Application) -> Callable[
+        [TerminalId, str, dict[str, Any], float], Awaitable[Any]]:
+    """How the reporter reads a terminal's account: through the venue its session's token
+    says (a paper account's figures, positions and deals are its paper book's), as a bot's
+    call would."""
+
+    async def call(terminal: TerminalId, method: str, params: dict[str, Any],
+                   timeout_s: float) -> Any:
+        session = app[BRIDGE].session(terminal)
+        record = app[RECORD_CACHE].get(session.token_id) if session is not None else None
+        paper = record is not None and record.risk.paper_trade_enabled
+        return await app[TRADING].venues.of(terminal, paper).call(method, params, timeout_s)
+
+    return call
 
 
 async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -65,6 +65,7 @@ from .config import (
 from .edge.listener import start_http
 from .gcpolicy import tune_gc
 from .keys import BRIDGE, DEVICE
+from .mailbox import MAIL_PATH, mailbox_route
 from .mailsink import MailSink
 
 __all__ = ["run_demo", "write_state_file"]
@@ -131,19 +132,30 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.AsyncExitStack,
                 stop: asyncio.Event) -> None:
-    sink = MailSink()
+    mailbox: list[str] = []  # the mailbox page's address, once the console listens
+
+    def landed(mail: EmailMessage) -> None:
+        """Each e-mail the console sends is said as it lands, with where to read it."""
+        if mailbox:
+            _say(f"e-mail to {mail['To']}: \"{mail['Subject']}\" (read it: {mailbox[0]})")
+
+    sink = MailSink(on_message=landed)
     await sink.start()
     stack.push_async_callback(sink.close)
     _say(f"SMTP sink (the owner's mailbox) on 127.0.0.1:{sink.port}")
 
+    # Webhooks may post to loopback: the owner can watch an alert arrive on this machine.
     console_cfg = GatewayConfig(
-        data_dir=str(data_dir / "console"), console=ConsoleConfig(port=0),
+        data_dir=str(data_dir / "console"),
+        console=ConsoleConfig(port=0, webhook_private_networks=True),
         smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                         from_address="mtgateway@localhost"))
     console = create_console_app(console_cfg)
+    console.router.add_routes([mailbox_route(lambda: sink.messages)])  # the demo's only
     console_port = await stack.enter_async_context(_serving(
         console, lambda app: start_console(app, "127.0.0.1", 0)))
     console_url = f"http://127.0.0.1:{console_port}"
+    mailbox.append(f"{console_url}{MAIL_PATH}")
     authority = console[AUTHORITY]
     key = authority.store.signer.key
     _say(f"token authority (mtgateway console) on {console_url}, signing key kid={key.kid}")
@@ -227,6 +239,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     hours = terminal.market_hours()
     _print_usage(token, http_port, _quoted_symbol(hours))
     _print_console(console_url, password)
+    _print_console_api(console_url, password)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -235,7 +248,8 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             "bridge": f"127.0.0.1:{bridge.port}",
             "token": token, "login": settings.login, "server": settings.server,
             "console_url": f"{console_url}/", "owner_email": _OWNER,
-            "owner_password": password,
+            "owner_password": password, "api_url": f"{console_url}/api",
+            "mail_url": mailbox[0],
             "open_symbols": [name for name, is_open in hours.items() if is_open],
             "pid": os.getpid()})
     tune_gc()  # start-up is over: everything built so far is long-lived
@@ -264,6 +278,22 @@ def _print_console(console_url: str, password: str) -> None:
   {console_url}/
   e-mail:   {_OWNER}
   password: {password}   (made for this run; gone when the demo stops)
+""", flush=True)
+
+
+def _print_console_api(console_url: str, password: str) -> None:
+    """The console's API across the owner's accounts (the MT4 Web API's paths) and the
+    demo's mailbox, where every e-mail the console sends can be read. Its token is another
+    variable than the daemon's ``$TOKEN``: the two are not interchangeable."""
+    print(f"""Console API (the MT4 Web API across your accounts; docs/rest.md), as the demo's owner:
+  CONSOLE_TOKEN=$(curl -s {console_url}/api/auth/login -d username={_OWNER} \\
+          -d password={password} | python3 -c \\
+          'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s {console_url}/api/users/ -H "Authorization: Bearer $CONSOLE_TOKEN"
+
+Every e-mail the demo's console sends (approval codes, alerts, resets, notices):
+  {console_url}{MAIL_PATH}   (plain text: {console_url}{MAIL_PATH}?format=text)
+Alert webhooks may post to loopback addresses in the demo (a receiver on this machine).
 """, flush=True)
 
 

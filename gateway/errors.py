@@ -10,6 +10,8 @@ The tree, and how a client reacts::
     ├── Unavailable              -32014, shutting down or reconciling: retry later
     ├── IdempotencyConflict      -32011, a client_id reused with other params: use a new id
     ├── RiskLimit                -32012, the account's risk policy refuses it (``data.rule``)
+    │   └── TradingHalted        -32012 ``trading_halted``: the owner's kill switch is on;
+    │                            wait for the owner to reconnect the account
     ├── OutcomeUnknown           -32003, a trade's answer was lost (``data.client_id``):
     │                            check ``order_status``, never resend blindly
     ├── Unsupported              -32009, the terminal cannot do this (``data.reason``)
@@ -84,6 +86,7 @@ __all__ = [
     "RiskLimit",
     "RpcError",
     "TradeRejected",
+    "TradingHalted",
     "Unauthorized",
     "Unavailable",
     "Unsupported",
@@ -176,6 +179,17 @@ class RiskLimit(GatewayError):
         self.rule = rule
 
 
+class TradingHalted(RiskLimit):
+    """The account's owner switched its trading off on the console (the kill switch:
+    ``POST /api/test/disconnect``); every order is refused, nothing was sent, until the owner
+    connects it again. The terminal stays connected and reads go on."""
+
+    def __init__(self) -> None:
+        super().__init__("trading_halted", "Trading on this account is halted by its owner "
+                         "(the console's kill switch); nothing was sent. Orders go through "
+                         "again once the owner reconnects the account.")
+
+
 class OutcomeUnknown(GatewayError):
     """A trade may have executed but its answer was lost; ``state`` is the journal's."""
 
@@ -242,6 +256,7 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     RateLimited: (RATE_LIMITED, None),
     IdempotencyConflict: (IDEMPOTENCY_CONFLICT, None),
     RiskLimit: (RISK_LIMIT, None),
+    TradingHalted: (RISK_LIMIT, None),
     OutcomeUnknown: (OUTCOME_UNKNOWN, None),
     TradeRejected: (TRADE_REJECTED, None),
     Unsupported: (UNSUPPORTED, None),

@@ -28,9 +28,10 @@ from .metrics import DaemonMetrics, Readiness
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory
 from .trading.desk import TradeDesk
+from .trading.instructions import OwnerInstructions
 
 __all__ = ["AUTHENTICATOR", "AUTHORITY", "AUTH_THROTTLE", "BRIDGE", "CANDLES", "CONFIG",
-           "CONNECTIONS", "DEVICE", "HUB", "METRICS", "METRICS_TOKEN", "READINESS",
+           "CONNECTIONS", "DEVICE", "HUB", "INSTRUCTIONS", "METRICS", "METRICS_TOKEN", "READINESS",
            "RECORD_CACHE", "REPORTER",
            "RPC", "TERMINALS", "TRADING",
            "WEBSOCKETS",
@@ -67,6 +68,8 @@ WS_TOKEN_IDS = web.AppKey("ws_token_ids",
                           weakref.WeakKeyDictionary[web.WebSocketResponse[bool], str])
 #: Trading state: the order journal, trades in flight, reconciliation.
 TRADING = web.AppKey("trading", TradeDesk)
+#: The owner's instructions the signed records carry: paper money, chart messages.
+INSTRUCTIONS = web.AppKey("instructions", OwnerInstructions)
 #: The JSON-RPC dispatcher over the method table, built once per application.
 RPC = web.AppKey("rpc", Dispatcher[RpcContext])
 #: Prometheus counters and the scrape-time collector (``metrics.py``).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
@@ -22,9 +23,12 @@ __all__ = ["MailSink"]
 class MailSink:
     """An SMTP server on ``host`` (loopback) whose messages land in :attr:`messages`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
+                 on_message: Callable[[EmailMessage], None] | None = None) -> None:
         self.host = host
         self._requested_port = port
+        #: Told of each message as it lands (the demo prints where to read it).
+        self._on_message = on_message
         self.messages: list[EmailMessage] = []
         self._changed = asyncio.Event()
         self._server: asyncio.Server | None = None
@@ -62,6 +66,8 @@ class MailSink:
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         self._changed.set()
+        if self._on_message is not None:
+            self._on_message(message)
         return "250 Message accepted for delivery"
 
     async def wait_for(self, count: int) -> list[EmailMessage]:

@@ -33,6 +33,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ._version import __version__
+from .authority import mt4records
 from .context import RpcContext
 from .edge.door import DOOR, HEAD, AiohttpBody, error_response
 from .errors import (
@@ -73,8 +74,6 @@ __all__ = ["ENDPOINTS", "MAX_LOGIN", "Endpoint", "RestCall", "routes"]
 _JSON = "application/json"
 #: Far enough for any history (year 2100), as the params models' bound.
 _END_OF_TIME_S: Final = 4_102_444_800
-_DEAL_BALANCE, _DEAL_CREDIT = 2, 3
-_CLOSING_ENTRIES: Final = frozenset({1, 2, 3})  # DEAL_ENTRY_OUT, INOUT, OUT_BY
 #: The largest ``{login}`` (MT5 logins are 64-bit signed integers); the document states it.
 MAX_LOGIN: Final = 2**63 - 1
 _LOGIN_DIGITS: Final = len(str(MAX_LOGIN))
@@ -181,20 +180,11 @@ async def _margins(call: RestCall) -> MarginsOut:
 
 
 def _position_record(login: int, p: dict[str, Any]) -> TradeRecord:
-    return TradeRecord(order=p["ticket"], login=login, symbol=p["symbol"], cmd=p["type"],
-                       volume=p["volume"], open_time=p["time"], open_price=p["price_open"],
-                       sl=p["sl"], tp=p["tp"], close_time=0, close_price=p["price_current"],
-                       expiration=0, commission=0.0, storage=p["swap"], profit=p["profit"],
-                       magic=p["magic"], comment=p["comment"], state="open")
+    return TradeRecord(**mt4records.position_record(login, p))
 
 
 def _order_record(login: int, o: dict[str, Any]) -> TradeRecord:
-    return TradeRecord(order=o["ticket"], login=login, symbol=o["symbol"], cmd=o["type"],
-                       volume=o["volume_current"], open_time=o["time_setup"],
-                       open_price=o["price_open"], sl=o["sl"], tp=o["tp"], close_time=0,
-                       close_price=o["price_current"], expiration=o["time_expiration"],
-                       commission=0.0, storage=0.0, profit=0.0, magic=o["magic"],
-                       comment=o["comment"], state="pending")
+    return TradeRecord(**mt4records.order_record(login, o))
 
 
 async def _open_trades(call: RestCall) -> TradesOut:
@@ -212,31 +202,10 @@ async def _open_trades_of(call: RestCall) -> TradesOut:
 
 
 def _closed_records(login: int, deals: list[dict[str, Any]],
-                    openings: dict[int, dict[str, Any]]) -> list[TradeRecord]:
-    """MT4-style closed trades: each closing deal with its position's opening deal, and
-    balance and credit operations as ``cmd`` 6 and 7."""
-    out: list[TradeRecord] = []
-    for deal in deals:
-        if deal["type"] in (_DEAL_BALANCE, _DEAL_CREDIT):
-            out.append(TradeRecord(
-                order=deal["ticket"], login=login, symbol="", cmd=6 + deal["type"] - 2,
-                volume=0.0, open_time=deal["time"], open_price=0.0, sl=0.0, tp=0.0,
-                close_time=deal["time"], close_price=0.0, expiration=0, commission=0.0,
-                storage=0.0, profit=deal["profit"], magic=deal["magic"],
-                comment=deal["comment"], state="balance"))
-            continue
-        if deal["entry"] not in _CLOSING_ENTRIES:
-            continue
-        opening = openings.get(deal["position_id"], {})
-        out.append(TradeRecord(
-            order=deal["position_id"], login=login, symbol=deal["symbol"],
-            cmd=opening.get("type", 1 - deal["type"]), volume=deal["volume"],
-            open_time=opening.get("time", 0), open_price=opening.get("price", 0.0),
-            sl=0.0, tp=0.0, close_time=deal["time"], close_price=deal["price"], expiration=0,
-            commission=deal["commission"] + opening.get("commission", 0.0),
-            storage=deal["swap"], profit=deal["profit"], magic=deal["magic"],
-            comment=opening.get("comment", deal["comment"]), state="closed"))
-    return out
+                    openings: Mapping[int, Mapping[str, Any]]) -> list[TradeRecord]:
+    """MT4-style closed trades and balance/credit operations (one mapping, shared with the
+    console's API: ``gateway/authority/mt4records.py``)."""
+    return [TradeRecord(**r) for r in mt4records.closed_records(login, deals, openings)]
 
 
 async def _history(call: RestCall) -> TradesOut:
@@ -248,9 +217,9 @@ async def _history(call: RestCall) -> TradesOut:
         raise InvalidParams("to: must not be before from")
     deals: list[dict[str, Any]] = await call.call(
         "history_deals_get", {"date_from": date_from, "date_to": date_to})
-    openings = {d["position_id"]: d for d in deals if d["entry"] == 0 and d["position_id"]}
+    openings: dict[int, Mapping[str, Any]] = dict(mt4records.openings_of(deals))
     for position_id in {d["position_id"] for d in deals
-                        if d["entry"] in _CLOSING_ENTRIES} - set(openings):
+                        if d["entry"] in mt4records.CLOSING_ENTRIES} - set(openings):
         # opened before the period: its opening deal is asked for by position
         for deal in await call.call("history_deals_get", {"position": position_id}):
             if deal["entry"] == 0:

@@ -96,6 +96,7 @@ they happened:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -741,6 +742,59 @@ class SimulatedBroker:
 
         return _Plan(after, run)
 
+    # --------------------------------------------------------------------- money operations
+
+    def balance_operation(self, operation_id: str, kind: str, amount: float,
+                          comment: str = "") -> MT5Dict:
+        """Move money as a broker's back office does: a deposit or withdrawal (a
+        ``DEAL_TYPE_BALANCE`` deal of ``+amount`` or ``-amount``) or credit (a
+        ``DEAL_TYPE_CREDIT`` deal; a negative ``amount`` takes credit away). Applied once per
+        ``operation_id``: asked again, it answers the first deal without a new one.
+
+        Answers ``{"retcode", "deal", "balance", "credit", "comment"}``: 10009 DONE with the
+        deal's ticket, or 10019 NO_MONEY (nothing done) for a withdrawal beyond the free
+        margin or a credit removal beyond the credit. Paper trading's deposits use it
+        (``gateway/trading/paper.py``).
+
+        Raises:
+            EmulatorError: ``INVALID_PARAMS`` for another kind, a non-finite or zero amount,
+                or a deposit or withdrawal that is not positive.
+        """
+        book = self._book
+        if kind not in ("deposit", "withdraw", "credit") or not math.isfinite(amount) \
+                or amount == 0 or (kind != "credit" and amount < 0):
+            raise EmulatorError(ErrorCode.INVALID_PARAMS,
+                                f"balance operation: bad kind or amount ({kind} {amount})")
+        now = self._sync()
+        done = book.operations.get(operation_id)
+        if done is not None:
+            return self._operation_answer(TradeRetcode.DONE, done, "Operation done before")
+        free = book.state(now).margin_free
+        change = money(-amount if kind == "withdraw" else amount)
+        if (kind == "withdraw" and amount > free) or (
+                kind == "credit" and (-change > book.credit or -change > free)):
+            return self._operation_answer(TradeRetcode.NO_MONEY, 0,
+                                          RETCODE_COMMENTS[TradeRetcode.NO_MONEY])
+        deal = Deal(ticket=book.ticket(), order=0, time_msc=now,
+                    type=DealType.CREDIT if kind == "credit" else DealType.BALANCE,
+                    entry=DealEntry.IN, magic=0, position_id=0, reason=DealReason.CLIENT,
+                    volume=0.0, price=0.0, profit=change, symbol="",
+                    comment=comment or kind.capitalize())
+        book.deals.append(deal)
+        if kind == "credit":
+            book.credit = money(book.credit + change)
+        else:
+            book.balance = money(book.balance + change)
+        book.operations[operation_id] = deal.ticket
+        book.emit("deal_added", now, "deal", deal.to_dict())
+        book.emit_account(now)
+        return self._operation_answer(TradeRetcode.DONE, deal.ticket,
+                                      RETCODE_COMMENTS[TradeRetcode.DONE])
+
+    def _operation_answer(self, retcode: int, deal: int, comment: str) -> MT5Dict:
+        return {"retcode": int(retcode), "deal": deal, "balance": self._book.balance,
+                "credit": self._book.credit, "comment": comment}
+
     # ---------------------------------------------------------------------------- snapshot
 
     #: The version of :meth:`snapshot`'s layout; :meth:`restore` refuses any other.
@@ -756,6 +810,7 @@ class SimulatedBroker:
         book = self._book
         return {
             "version": self.SNAPSHOT_VERSION, "balance": book.balance,
+            "credit": book.credit, "operations": dict(book.operations),
             "next_ticket": book.next_ticket, "request_id": self._request_id,
             "last_msc": self._last_msc, "trade_allowed": book.trade_allowed,
             "orders": [asdict(o) for o in book.orders.values()],
@@ -780,6 +835,9 @@ class SimulatedBroker:
             history = [Order(**d) for d in state["history_orders"]]
             deals = [Deal(**d) for d in state["deals"]]
             balance, next_ticket = float(state["balance"]), int(state["next_ticket"])
+            # absent from a book saved before balance operations: none, no credit
+            credit = float(state.get("credit", 0.0))
+            operations = {str(k): int(v) for k, v in dict(state.get("operations", {})).items()}
             request_id, last_msc = int(state["request_id"]), int(state["last_msc"])
             trade_allowed = bool(state["trade_allowed"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -787,6 +845,7 @@ class SimulatedBroker:
                                 f"paper book snapshot: {type(exc).__name__}: {exc}") from None
         book = self._book
         book.balance, book.next_ticket, book.trade_allowed = balance, next_ticket, trade_allowed
+        book.credit, book.operations = credit, operations
         book.orders, book.positions, book.history_orders, book.deals = (
             orders, positions, history, deals)
         book.events.clear()

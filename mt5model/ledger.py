@@ -139,6 +139,12 @@ class Ledger:
         self.calc = MoneyCalculator(market, settings.currency, settings.leverage)
         self.hedging = settings.margin_mode == AccountMarginMode.RETAIL_HEDGING
         self.balance = money(balance)
+        #: Credit the broker extends (counts in equity, never in balance; MT5's
+        #: ``ACCOUNT_CREDIT``).
+        self.credit = 0.0
+        #: The balance and credit operations applied, by the caller's operation id: their
+        #: deal tickets (an operation is applied once, whatever asks twice).
+        self.operations: dict[str, int] = {}
         self.orders: dict[int, Order] = {}
         self.positions: dict[int, Position] = {}
         self.history_orders: list[Order] = []
@@ -245,7 +251,7 @@ class Ledger:
             margin += self.leg_margin(leg, time_msc) * factors.get((leg.symbol, leg.is_buy), 1.0)
         profit = money(profit)
         margin = money(margin)
-        equity = money(balance + profit)
+        equity = money(balance + self.credit + profit)
         level = money(equity / margin * 100.0) if margin > 0 else 0.0
         return AccountState(balance=money(balance), profit=profit, equity=equity,
                             margin=margin, margin_free=money(equity - margin),
@@ -290,7 +296,7 @@ class Ledger:
             "currency_digits": 2,
             "fifo_close": False,
             "balance": state.balance,
-            "credit": 0.0,
+            "credit": self.credit,
             "profit": state.profit,
             "equity": state.equity,
             "margin": state.margin,

@@ -195,6 +195,10 @@ class EmulatedTerminal:
         #: Peers that answered the hello without proving they hold the token's record (a
         #: process on the bridge port while the daemon was down): each was told nothing.
         self.impostors = 0
+        #: The chart's messages from the owner (``show_message``), oldest first: what the
+        #: real EA writes on the chart.
+        self.messages: list[str] = []
+        self.message_shown = asyncio.Event()
 
     # -- clocks ----------------------------------------------------------------------------
 
@@ -445,7 +449,17 @@ class EmulatedTerminal:
             "order_check": b.order_check,
             "order_send": self.order_send,
             "trade_results": self.trade_results,
+            "show_message": self.show_message,
         }
+
+    def show_message(self, text: str, id: str = "") -> dict[str, Any]:  # noqa: A002 - wire name
+        """Show the owner's message on the chart (the real EA writes it with ``Comment``):
+        kept in :attr:`messages`."""
+        if not isinstance(text, str) or not text:
+            raise EmulatorError(ErrorCode.INVALID_PARAMS, "text: expected a non-empty string")
+        self.messages.append(text)
+        self.message_shown.set()
+        return {}
 
     def answer_next(self, retcode: int) -> None:
         """Make the next ``order_send`` execute as usual but answer (and record) ``retcode``

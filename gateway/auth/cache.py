@@ -60,7 +60,7 @@ from ..authority.records import (
 )
 from ..errors import Unauthorized, Unavailable
 
-__all__ = ["PENDING_GUIDANCE", "DeadCallback", "RecordCache"]
+__all__ = ["PENDING_GUIDANCE", "DeadCallback", "RecordCache", "StoredCallback"]
 
 log = logging.getLogger("gateway.auth.cache")
 #: What a refused EA and client are told while this machine waits for approval. It names the
@@ -74,6 +74,8 @@ security_log = logging.getLogger("gateway.security")
 
 #: Called with a record that just became revoked or expired, and its reason word.
 DeadCallback = Callable[[SignedRecord, str], None]
+#: Called with each record stored (verified, new or replacing its copy).
+StoredCallback = Callable[[SignedRecord], None]
 
 #: The most slack allowed past one refresh interval before a record counts as stale.
 _MAX_SLACK_S: Final = 60.0
@@ -120,6 +122,7 @@ class RecordCache:
         self._by_hint: dict[str, str] = {}
         self._dead_announced: set[str] = set()
         self._callbacks: list[DeadCallback] = []
+        self._stored: list[StoredCallback] = []
         self._inflight: dict[str, asyncio.Future[SignedRecord]] = {}
         #: Bumped on every change of the cached records (see the module docstring).
         self.generation = 0
@@ -129,6 +132,11 @@ class RecordCache:
     def on_dead(self, callback: DeadCallback) -> None:
         """Register a callback for tokens revoked or expired while cached."""
         self._callbacks.append(callback)
+
+    def on_stored(self, callback: StoredCallback) -> None:
+        """Register a callback for every record stored: what a record carries besides the
+        token's terms (the owner's instructions) is acted on as it arrives."""
+        self._stored.append(callback)
 
     async def find(self, *, token_hint: str) -> SignedRecord:
         """The verified record of the token with this hint.
@@ -284,6 +292,11 @@ class RecordCache:
         self.generation += 1
         self._by_id[record.token_id] = _Entry(record, now)
         self._by_hint[record.token_hint] = record.token_id
+        for callback in self._stored:
+            try:
+                callback(record)
+            except Exception:
+                log.exception("a record callback failed")
         return record.token_id
 
     def _unindex(self, record: SignedRecord) -> None:

@@ -37,6 +37,7 @@ from ..authority.api import (
 from ..authority.proofs import device_info, device_proof_headers
 from ..authority.records import AuthorityKey, b64url_encode
 from ..authority.reports import AccountFigures, TerminalReport
+from ..authority.snapshots import details_json
 
 __all__ = ["RemoteAuthority", "console_answer"]
 
@@ -275,6 +276,11 @@ def _report_json(report: TerminalReport) -> dict[str, Any]:
         out["as_of"] = report.book.as_of
         if report.book.positions is not None:
             out["open_positions"] = [p.as_json() for p in report.book.positions]
+        if report.details is not None:
+            out["details"] = details_json(report.details)
+    if report.done:
+        out["done"] = [{"id": d.id, "state": d.state, "deal": d.deal, "detail": d.detail}
+                       for d in report.done]
     return out
 
 

@@ -31,9 +31,10 @@ from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, Terminal
 from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from ..authority.positions import Position, PositionsBook, largest
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
+from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
 
-__all__ = ["ReportSink", "RevocationSource", "TerminalReporter", "account_figures",
-           "open_positions", "watch_revocations"]
+__all__ = ["DEALS_LOOKBACK_S", "ReportSink", "RevocationSource", "TerminalReporter",
+           "account_details", "account_figures", "open_positions", "watch_revocations"]
 
 log = logging.getLogger("gateway.auth.reporter")
 
@@ -43,6 +44,12 @@ _REFUSED_ENDINGS: Final = frozenset({"token_revoked", "token_expired", "invalid_
 POLL_WAIT_S: Final = 25.0
 #: The most a report waits for one terminal's figures (a slow EA must not delay the states).
 FIGURES_TIMEOUT_S: Final = 2.0
+#: The least time between two reports: a busy terminal's trade events are reported together.
+MIN_GAP_S: Final = 1.0
+#: How often an active terminal holding open positions is reported (remote mode): its P/L
+#: moves with every tick, and the console's live page shows it (the console keeps one equity
+#: point per 30 s however often reports come).
+LIVE_INTERVAL_S: Final = 5.0
 
 #: Reads an active terminal's account figures (``None`` when it cannot).
 FiguresSource = Callable[[TerminalId], Awaitable[AccountFigures | None]]
@@ -75,6 +82,68 @@ def account_figures(call: TerminalCall) -> FiguresSource:
 
 #: Reads an active terminal's open positions (``None`` when it cannot).
 PositionsSource = Callable[[TerminalId], Awaitable[list[Position] | None]]
+#: Reads an active terminal's margin, open trades and the deals since a time (server
+#: seconds) for the owner's API (``None`` when it cannot).
+DetailsSource = Callable[[TerminalId, int], Awaitable[AccountDetails | None]]
+#: How far back the first report after a start sends deals (the console keeps what it has).
+DEALS_LOOKBACK_S: Final = 7 * 86400
+#: ``account_info``'s fields the owner's API answers (MT4's ``MarginLevel``).
+_ACCOUNT_FIELDS: Final = ("login", "currency", "leverage", "balance", "credit", "equity",
+                          "margin", "margin_free", "margin_level")
+_POSITION_FIELDS: Final = ("ticket", "time", "type", "magic", "volume", "price_open", "sl",
+                           "tp", "price_current", "swap", "profit", "symbol", "comment")
+_ORDER_FIELDS: Final = ("ticket", "time_setup", "type", "magic", "volume_current",
+                        "price_open", "sl", "tp", "price_current", "time_expiration", "symbol",
+                        "comment")
+_DEAL_FIELDS: Final = ("ticket", "order", "time", "type", "entry", "magic", "position_id",
+                       "volume", "price", "commission", "swap", "profit", "symbol", "comment")
+
+
+def _pick(entry: object, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """The named fields of one MT5 record, or ``None`` when one is missing or not a finite
+    number or text (the console would refuse the whole report for it)."""
+    if not isinstance(entry, dict):
+        return None
+    out = {}
+    for name in names:
+        value = entry.get(name)
+        if isinstance(value, str):
+            value = value[:32] if name == "symbol" else value[:64]
+        elif isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            return None
+        out[name] = value
+    return out
+
+
+def account_details(call: TerminalCall) -> DetailsSource:
+    """The account's margin fields, open positions and pending orders (the largest
+    ``MAX_TRADES`` of each) and its deals since a time, read through ``call`` as a bot would:
+    what the console's API answers across the owner's accounts."""
+
+    async def read(terminal: TerminalId, since_s: int) -> AccountDetails | None:
+        info = _pick(await call(terminal, "account_info", {}, FIGURES_TIMEOUT_S),
+                     _ACCOUNT_FIELDS)
+        if info is None:
+            return None
+        positions = await call(terminal, "positions_get", {}, FIGURES_TIMEOUT_S)
+        orders = await call(terminal, "orders_get", {}, FIGURES_TIMEOUT_S)
+        deals = await call(terminal, "history_deals_get",
+                           {"date_from": max(0, since_s), "date_to": 4_102_444_800},
+                           FIGURES_TIMEOUT_S)
+        if not all(isinstance(x, list) for x in (positions, orders, deals)):
+            return None
+        kept_positions = [p for p in (_pick(e, _POSITION_FIELDS) for e in positions)
+                          if p is not None and p["type"] in (0, 1)]
+        kept_positions.sort(key=lambda p: (-abs(p["profit"]), p["ticket"]))
+        kept_orders = [o for o in (_pick(e, _ORDER_FIELDS) for e in orders) if o is not None]
+        kept_deals = sorted((d for d in (_pick(e, _DEAL_FIELDS) for e in deals)
+                             if d is not None), key=lambda d: (d["time"], d["ticket"]))
+        return AccountDetails(info, tuple(kept_positions[:MAX_TRADES]),
+                              tuple(kept_orders[:MAX_TRADES]), tuple(kept_deals[:MAX_DEALS]),
+                              len(positions), len(orders))
+
+    return read
 
 
 def open_positions(call: TerminalCall) -> PositionsSource:
@@ -150,20 +219,33 @@ class TerminalReporter:
             are as fresh as the last report: at most ``interval_s`` old).
         positions: reads its open positions, sent with the figures (the largest
             ``MAX_REPORTED_POSITIONS`` by ``|profit|``) with the time they were read.
+        details: reads its margin, open trades and new deals, sent with the positions for
+            the console's API (deals from the newest one the console has accepted).
         clock: epoch seconds, the "as of" of the figures and positions.
+        live_interval_s: the interval while an active terminal holds open positions.
     """
 
     def __init__(self, sink: ReportSink, device: DeviceInfo, *,
                  interval_s: float = REPORT_INTERVAL_S, retry_s: float = 2.0,
+                 live_interval_s: float = LIVE_INTERVAL_S,
                  figures: FiguresSource | None = None,
                  positions: PositionsSource | None = None,
+                 details: DetailsSource | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._sink = sink
         self._figures = figures
         self._positions = positions
+        self._details = details
+        #: Per terminal, the time of the newest deal the authority accepted (server s).
+        self._deals_since: dict[TerminalId, int] = {}
+        #: The owner's instructions settled here and not yet accepted by the authority.
+        self._done: dict[TerminalId, list[Settlement]] = {}
         self._clock = clock
         self._device = device
         self._interval_s = interval_s
+        self._live_interval_s = min(live_interval_s, interval_s)
+        #: Whether the last report had an active terminal with open positions.
+        self._holding = False
         self._retry_s = retry_s
         self._states: dict[TerminalId, TerminalReport] = {}
         self._changed = asyncio.Event()
@@ -205,12 +287,22 @@ class TerminalReporter:
             terminal.login, terminal.server, "refused", _word(reason), "", hello.token_hint,
             hello.platform[:32], hello.ea_version[:32]))
 
+    def settled(self, terminal: TerminalId, settlement: Settlement) -> None:
+        """One of the owner's instructions was settled here: it goes with the terminal's next
+        report, at once (the console's caller may be waiting for it)."""
+        self._done.setdefault(terminal, []).append(settlement)
+        self._changed.set()
+
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
         """Ticks say nothing about the state."""
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any],
               missed: int) -> None:
-        """Nor do events."""
+        """A trade event of an active terminal (an order filled, a position closed): its
+        positions, trades and deals are reported again now, at most every
+        :data:`MIN_GAP_S`, rather than at the next interval."""
+        if name == "trade" and terminal in self._states:
+            self._changed.set()
 
     def verifier(self, inner: EAVerifier) -> EAVerifier:
         """An EA verifier telling this reporter of refusals."""
@@ -256,21 +348,61 @@ class TerminalReporter:
         if figures.positions < len(got):  # a position opened between the two reads
             figures = dataclasses.replace(figures, positions=len(got))
         return dataclasses.replace(report, figures=figures,
-                                   book=PositionsBook(as_of, largest(got)))
+                                   book=PositionsBook(as_of, largest(got)),
+                                   details=await self._read_details(report))
+
+    async def _read_details(self, report: TerminalReport) -> AccountDetails | None:
+        """The terminal's margin, open trades and new deals, when they can be read now."""
+        if self._details is None:
+            return None
+        terminal = TerminalId(report.login, report.server)
+        since = self._deals_since.get(terminal, int(self._clock()) - DEALS_LOOKBACK_S)
+        try:
+            async with asyncio.timeout(FIGURES_TIMEOUT_S * 2):
+                return await self._details(terminal, since)
+        except Exception as exc:  # as with the figures: the state goes without them
+            log.debug("no account details for %s (%s)", terminal, type(exc).__name__)
+            return None
+
+    def _accepted(self, reports: list[TerminalReport]) -> None:
+        """The authority took ``reports``: their settlements are delivered, and the next
+        deals start at the newest sent (a deal of that second is sent again: the console
+        keeps each ticket once)."""
+        for report in reports:
+            terminal = TerminalId(report.login, report.server)
+            if report.done:
+                left = [s for s in self._done.get(terminal, []) if s not in report.done]
+                if left:
+                    self._done[terminal] = left
+                else:
+                    self._done.pop(terminal, None)
+            if report.details is not None and report.details.deals:
+                self._deals_since[terminal] = max(
+                    self._deals_since.get(terminal, 0),
+                    max(int(d["time"]) for d in report.details.deals))
 
     async def run(self) -> None:
         """Report on every change, and every ``interval_s`` anyway, until cancelled."""
+        loop = asyncio.get_running_loop()
+        last = -MIN_GAP_S
         while True:
             # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the event's result
             # when a cancellation meets the wake-up, and the shutdown then waited an interval.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval_s):
+                async with asyncio.timeout(self._live_interval_s if self._holding
+                                           else self._interval_s):
                     await self._changed.wait()
+            gap = last + MIN_GAP_S - loop.time()
+            if gap > 0:  # changes that come together go in one report
+                await asyncio.sleep(gap)
+            last = loop.time()
             self._changed.clear()
             if not self._states:
                 continue
-            reports = [await self._with_book(await self._with_figures(r))
-                       for r in list(self._states.values())]
+            reports = [dataclasses.replace(
+                await self._with_book(await self._with_figures(r)),
+                done=tuple(self._done.get(terminal, ())))
+                for terminal, r in list(self._states.items())]
             try:
                 await self._sink.report_terminals(self._device, reports)
             except (AuthorityUnreachable, AuthorityRefused) as exc:
@@ -283,6 +415,9 @@ class TerminalReporter:
                 log.exception("terminal state report failed")
                 await asyncio.sleep(self._retry_s)
                 continue
+            self._accepted(reports)
+            self._holding = any(r.figures is not None and r.figures.positions > 0
+                                for r in reports)
             self.sent += 1
             self._sent_event.set()
 

@@ -47,6 +47,14 @@ KINDS: Final = {
     "sessions_ended": "signed-in sessions ended",
     "alert_failed": "alert not delivered",
     "alerts_changed": "alert settings changed",
+    # The owner's API across accounts (``service/manager.py``).
+    "account_changed": "account changed",
+    "account_password_changed": "account's MT5 password changed",
+    "paper_money": "paper money moved",
+    "message_sent": "message sent to a terminal's chart",
+    "trading_halted": "trading halted (kill switch)",
+    "trading_resumed": "trading resumed",
+    "group_changed": "accounts moved between groups",
 }
 
 _SCHEMA: Final = """

@@ -72,6 +72,7 @@ from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
 from .migrations import MIGRATIONS
+from .mt4api import add_api
 from .readiness import Readiness
 from .routes import add_routes
 from .routes.common import MISDIRECTED, errors, host_allowlist
@@ -276,6 +277,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
     app.on_shutdown.append(end_long_polls)
     add_routes(app)
+    add_api(app)  # the MT4 Web API across the owner's accounts, /api/...
     app.router.add_get("/metrics", metrics.handle)
     metrics.watch(lambda: app[AUTHORITY])
     mount_pages(app, lambda: app[AUTHORITY], app[OWNER_SIGN_IN], clock=clock)

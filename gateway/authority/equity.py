@@ -12,8 +12,9 @@ bounded series:
 The thinning runs when a point is added and the 48-hour line has crossed an hour boundary
 since the terminal's previous point (so at most once an hour per terminal while it reports,
 and at once after a silence); in between, the points that crossed it sit in one partly thinned
-hour, so a terminal never holds more than 5,760 + 120 + 2,160 points. Two reports within one
-second keep the later one.
+hour, so a terminal never holds more than 5,760 + 120 + 2,160 points. Reports within one
+:data:`EVERY_S` slice of time keep the later one: a daemon reporting every few seconds while
+positions are open (the live page's P/L) grows the series no faster than one at 30 s does.
 
 A terminal that stops reporting keeps its series (the chart shows its past) within the same
 bound; points older than 90 days are not shown, and are deleted by its next report.
@@ -26,7 +27,8 @@ from typing import Final
 
 from .database import Tx
 
-__all__ = ["DRAWN", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add", "series_of", "thin"]
+__all__ = ["DRAWN", "EVERY_S", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add",
+           "series_of", "thin"]
 
 #: Every point is kept this long.
 FULL_DETAIL_S: Final = 48 * 3600
@@ -36,6 +38,8 @@ HOUR_S: Final = 3600
 KEPT_FOR_S: Final = 90 * 86400
 #: The most points of one series a page reads (and its chart draws per line).
 DRAWN: Final = 240
+#: At most one point per slice of this many seconds (epoch-aligned): the later one stays.
+EVERY_S: Final = 30
 
 #: The key of one terminal on one device, for one owner.
 Key = tuple[str, str, int, str]
@@ -56,6 +60,9 @@ def add(tx: Tx, key: Key, point: Point) -> None:
     has crossed an hour boundary since the previous point."""
     last = tx.execute(f"SELECT MAX(at) FROM equity_points WHERE {_WHERE}", key).fetchone()
     previous = None if last is None or last[0] is None else int(last[0])
+    slice_start = point.at - point.at % EVERY_S
+    tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at >= ? AND at < ?",
+               (*key, slice_start, point.at))
     tx.execute("INSERT INTO equity_points VALUES (?,?,?,?,?,?,?) "
                "ON CONFLICT (owner_email, device_id, login, server, at) DO UPDATE SET "
                "balance = excluded.balance, equity = excluded.equity",
@@ -85,13 +92,14 @@ def thin(tx: Tx, key: Key, now: int) -> int:
     return max(gone, 0)
 
 
-def series_of(tx: Tx, owner_email: str, now: int, limit: int = DRAWN
-              ) -> dict[tuple[str, int, str], list[Point]]:
+def series_of(tx: Tx, owner_email: str, now: int, limit: int = DRAWN,
+              since: int | None = None) -> dict[tuple[str, int, str], list[Point]]:
     """The owner's series within retention, by (device id, login, server), oldest first, at
     most ``limit`` points each: a longer series gives the last point of each of ``limit``
     equal slices of its span (slice ``(at - first) * limit // (span + 1)``), chosen by the
-    database, so a dashboard refresh reads a few hundred rows per terminal, not thousands."""
-    since = now - KEPT_FOR_S
+    database, so a dashboard refresh reads a few hundred rows per terminal, not thousands.
+    ``since``: only points from then on (the live page's range)."""
+    since = now - KEPT_FOR_S if since is None else max(since, now - KEPT_FOR_S)
     spans = tx.execute("SELECT device_id, login, server, MIN(at), MAX(at), COUNT(*) "
                        "FROM equity_points WHERE owner_email = ? AND at >= ? "
                        "GROUP BY device_id, login, server ORDER BY device_id, login, server",

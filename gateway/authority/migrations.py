@@ -203,6 +203,42 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);
     CREATE INDEX IF NOT EXISTS factor_undos_owner ON factor_undos (owner_email);
     """,
+    # 13: the owner's API over many accounts (``api/``, ``service/manager.py``): groups of
+    # accounts sharing a risk policy, the kill switch per terminal (``halts.py``), the
+    # instructions records carry to daemons (paper money, chart messages:
+    # ``instructions.py``), and what daemons last read of each account beside its positions:
+    # margin, open trades and orders, and the deals they saw (``snapshots.py``).
+    """
+    CREATE TABLE IF NOT EXISTS account_groups (
+        owner_email TEXT NOT NULL, name TEXT NOT NULL, allowed_symbols TEXT NOT NULL,
+        max_lot_size TEXT NOT NULL, risk_pct TEXT NOT NULL,
+        auto_trade_enabled INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (owner_email, name));
+    CREATE TABLE IF NOT EXISTS account_group_members (
+        account_id INTEGER PRIMARY KEY, owner_email TEXT NOT NULL, name TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS trading_halts (
+        owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+        reason TEXT NOT NULL, halted_at INTEGER NOT NULL,
+        PRIMARY KEY (owner_email, login, server));
+    CREATE TABLE IF NOT EXISTS owner_instructions (
+        id TEXT PRIMARY KEY, owner_email TEXT NOT NULL, login INTEGER NOT NULL,
+        server TEXT NOT NULL, kind TEXT NOT NULL, amount TEXT NOT NULL, text TEXT NOT NULL,
+        request_key TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT NOT NULL,
+        done_at INTEGER, done_device TEXT NOT NULL, deal INTEGER, detail TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS owner_instructions_terminal
+        ON owner_instructions (login, server, state);
+    CREATE INDEX IF NOT EXISTS owner_instructions_owner
+        ON owner_instructions (owner_email, request_key);
+    CREATE TABLE IF NOT EXISTS terminal_snapshots (
+        owner_email TEXT NOT NULL, device_id TEXT NOT NULL, login INTEGER NOT NULL,
+        server TEXT NOT NULL, as_of DOUBLE PRECISION NOT NULL, account TEXT NOT NULL,
+        trades TEXT NOT NULL, PRIMARY KEY (owner_email, device_id, login, server));
+    CREATE TABLE IF NOT EXISTS terminal_deals (
+        owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+        ticket INTEGER NOT NULL, time INTEGER NOT NULL, as_of DOUBLE PRECISION NOT NULL,
+        deal TEXT NOT NULL, PRIMARY KEY (owner_email, login, server, ticket));
+    CREATE INDEX IF NOT EXISTS terminal_deals_time ON terminal_deals (owner_email, time);
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

@@ -191,13 +191,16 @@ class RiskPolicy:
     paper_trade_enabled: bool = False
     is_live: bool = False
     account_type: str = "USD"
+    #: The owner's kill switch (``halts.py``): every order refused until it is lifted. Absent
+    #: from a record of an older authority: not halted.
+    trading_halted: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The ``risk`` object of a record."""
         return {"allowed_symbols": list(self.allowed_symbols), "max_lot_size": self.max_lot_size,
                 "risk_pct": self.risk_pct, "auto_trade_enabled": self.auto_trade_enabled,
                 "paper_trade_enabled": self.paper_trade_enabled, "is_live": self.is_live,
-                "account_type": self.account_type}
+                "account_type": self.account_type, "trading_halted": self.trading_halted}
 
 
 #: The permissive policy used when no account is registered for a token's terminal.
@@ -238,6 +241,10 @@ class SignedRecord:
     server_key_box: str | None = field(default=None, repr=False)
     #: ``server_key`` once the requester opened the box (never part of the envelope).
     server_key: bytes | None = field(default=None, repr=False, compare=False)
+    #: The owner's pending instructions for the terminal (``instructions.py``): paper money
+    #: and chart messages, each ``{"id", "kind", "amount", "text", "at"}``; the daemon
+    #: applies each once. Absent from a record of an older authority: none.
+    instructions: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
 
     def as_json(self) -> dict[str, Any]:
         """The envelope as received (for a cache file or an HTTP answer)."""
@@ -279,12 +286,33 @@ def _parse_risk(value: Any) -> RiskPolicy:
     symbols = value.get("allowed_symbols")
     if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
         raise RecordRejected("malformed", "risk.allowed_symbols must be a list of strings")
+    halted = value.get("trading_halted", False)
+    if not isinstance(halted, bool):
+        raise RecordRejected("malformed", "risk.trading_halted must be a boolean")
     return RiskPolicy(allowed_symbols=tuple(symbols), max_lot_size=_str(value, "max_lot_size"),
                       risk_pct=_str(value, "risk_pct"),
                       auto_trade_enabled=_bool(value, "auto_trade_enabled"),
                       paper_trade_enabled=_bool(value, "paper_trade_enabled"),
                       is_live=_bool(value, "is_live"),
-                      account_type=_str(value, "account_type"))
+                      account_type=_str(value, "account_type"), trading_halted=halted)
+
+
+#: What an instruction of a record must hold (``instructions.py``), by field.
+_INSTRUCTION_FIELDS: Final = {"id": str, "kind": str, "amount": str, "text": str, "at": int}
+
+
+def _parse_instructions(value: Any) -> tuple[Mapping[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RecordRejected("malformed", "instructions must be a list")
+    for entry in value:
+        if not isinstance(entry, Mapping) or any(
+                not isinstance(entry.get(name), kind) or isinstance(entry.get(name), bool)
+                for name, kind in _INSTRUCTION_FIELDS.items()):
+            raise RecordRejected("malformed", "an instruction lacks id, kind, amount, text "
+                                 "or at")
+    return tuple(dict(entry) for entry in value)
 
 
 def _parse(record: Mapping[str, Any], kid: str, envelope: Mapping[str, Any]) -> SignedRecord:
@@ -304,7 +332,8 @@ def _parse(record: Mapping[str, Any], kid: str, envelope: Mapping[str, Any]) -> 
         issued_at=_int(record, "issued_at"), valid_until=_int(record, "valid_until"),
         risk=_parse_risk(record.get("risk")), kid=kid, envelope=envelope,
         nonce=_opt_str(record, "nonce"), box_key=_opt_str(record, "box_key"),
-        server_key_box=_opt_str(record, "server_key_box"))
+        server_key_box=_opt_str(record, "server_key_box"),
+        instructions=_parse_instructions(record.get("instructions")))
 
 
 def verify_signed_record(obj: Any, pinned_keys: Iterable[AuthorityKey], device_id: str,

@@ -23,6 +23,7 @@ from typing import Final, Literal
 from .database import Tx
 from .migrations import ensure_tables
 from .positions import PositionsBook
+from .snapshots import AccountDetails, Settlement
 
 __all__ = ["APPROVED_DEVICE", "REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures",
            "TerminalReport", "TerminalRow", "create_tables", "figures_of", "of", "save"]
@@ -80,6 +81,11 @@ class TerminalReport:
     #: Only with ``active`` and figures: the open positions and when they were read
     #: (``positions.py``; ``terminal_books``, dropped when the terminal is not active).
     book: PositionsBook | None = None
+    #: Only with a book: margin, open trades and new deals for the owner's API
+    #: (``snapshots.py``), read with the book.
+    details: AccountDetails | None = None
+    #: The owner's instructions the daemon settled since its last report (any state).
+    done: tuple[Settlement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

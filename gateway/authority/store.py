@@ -385,6 +385,13 @@ class AuthorityStore:
                           account_id, owner_email))
         return cur.rowcount == 1
 
+    def replace_account_password(self, tx: Tx, account: AccountRow, password: str) -> None:
+        """Replace an account's stored MT5 password (encrypted as :meth:`add_account` does)."""
+        nonce = secrets.token_bytes(12)
+        blob = nonce + self._aead.encrypt(nonce, password.encode("utf-8"),
+                                          self._aad(account.login, account.server))
+        tx.execute("UPDATE accounts SET password_enc = ? WHERE id = ?", (blob, account.id))
+
     def account_password(self, tx: Tx, login: int, server: str) -> str | None:
         """Decrypt an account's MT5 password (for the terminal launcher; never logged)."""
         row = tx.execute("SELECT password_enc FROM accounts WHERE login = ? AND server = ?",

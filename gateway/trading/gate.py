@@ -12,6 +12,7 @@ reason                 code    when
 ====================== ======= =================================================================
 ``scope``              -32004  the token lacks the ``trade`` scope
 ``auth_stale``         -32014  the authority has not confirmed the token lately (reads only)
+``trading_halted``     -32012  the owner's kill switch is on (``risk.trading_halted``): every order
 ``terminal_offline``   -32001  no EA is connected for the terminal
 ``terminal_mismatch``  -32004  the EA is connected with another token record
 ``reconciling``        -32014  a reconciliation pass runs for the terminal
@@ -35,7 +36,7 @@ from typing import Final
 from ea_bridge import Bridge, SessionInfo, TerminalId, TerminalNotConnected
 
 from ..auth import Principal
-from ..errors import RiskLimit, Unauthorized, Unavailable
+from ..errors import RiskLimit, TradingHalted, Unauthorized, Unavailable
 
 __all__ = ["RULES", "Reason", "Rule", "TradeGate"]
 
@@ -45,6 +46,7 @@ class Reason(StrEnum):
 
     SCOPE = "scope"
     AUTH_STALE = "auth_stale"
+    TRADING_HALTED = "trading_halted"
     TERMINAL_OFFLINE = "terminal_offline"
     TERMINAL_MISMATCH = "terminal_mismatch"
     RECONCILING = "reconciling"
@@ -82,6 +84,9 @@ RULES: Final = (
          lambda _: Unavailable("auth_stale", "The token authority has not confirmed this token "
                                "recently; trading resumes when it answers again"),
          caller=True),
+    # First of the route's rules: a halted account says so whatever state its terminal is in.
+    Rule(Reason.TRADING_HALTED, lambda gate, p: p.risk.trading_halted,
+         lambda _: TradingHalted()),
     Rule(Reason.TERMINAL_OFFLINE, lambda gate, p: gate.bridge.session(p.terminal) is None,
          lambda terminal: TerminalNotConnected(f"no terminal connected for {terminal}")),
     Rule(Reason.TERMINAL_MISMATCH, _paired_elsewhere,

@@ -281,6 +281,25 @@ class PaperTrading:
         finally:
             self._save(terminal, book)  # any call may have filled (SL/TP, pending orders)
 
+    async def balance_operation(self, terminal: TerminalId, operation_id: str, kind: str,
+                                amount: float, comment: str) -> dict[str, Any]:
+        """Move paper money in the terminal's book, once per ``operation_id`` (the owner's
+        deposit, withdrawal or credit from the console, carried in the signed record): a
+        balance or credit deal ``history_deals_get`` shows, saved with the book. The engine's
+        answer: ``retcode`` 10009 with the ``deal``, or 10019 when the money is not there.
+
+        Raises:
+            EAError: -32602 for a kind or amount the engine refuses.
+            BridgeError, PaperBookUnreadable: the book could not be made or read.
+        """
+        book = await self._book(terminal)
+        try:
+            return book.broker.balance_operation(operation_id, kind, amount, comment)
+        except EmulatorError as exc:
+            raise EAError(int(exc.code), exc.message) from None
+        finally:
+            self._save(terminal, book)
+
     def _path(self, terminal: TerminalId) -> Path:
         name = re.sub(r"[^A-Za-z0-9._@-]", "_", f"{terminal.login}@{terminal.server}")
         return self._dir / f"{name}.json"

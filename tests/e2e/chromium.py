@@ -153,7 +153,7 @@ class Owner(Walk):
                     " && arguments[0].scrollWidth <= arguments[0].clientWidth + 1;", link)]
         links = await self.do(lambda: self.driver.find_elements(By.CSS_SELECTOR,
                                                                 "header.top nav a"))
-        assert len(links) == 6
+        assert len(links) == 7  # Dashboard, Live, Tokens, Devices, Accounts, Activity, Settings
         assert await self.do(cut) == []
 
     async def submit(self, element_id: str) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.e2e.conftest import WAIT_S, connected_terminal, running_daemon
 
@@ -24,7 +24,9 @@ try:
 except ImportError:  # Windows
     uvloop = None  # type: ignore[assignment]
 
-__all__ = ["LOOPS", "ThreadedDaemon", "daemon_in_thread"]
+__all__ = ["LOOPS", "ThreadedDaemon", "daemon_in_thread", "served_in_thread"]
+
+T = TypeVar("T")
 
 #: The loops a network-edge test runs on (uvloop where it exists), by test id.
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
@@ -45,10 +47,12 @@ class ThreadedDaemon:
 
 
 @contextlib.contextmanager
-def daemon_in_thread(data_dir: Path, loop_factory: Callable[[], asyncio.AbstractEventLoop],
-                     **server: Any) -> Iterator[ThreadedDaemon]:
-    """A daemon with an emulated terminal connected, in a thread on a ``loop_factory`` loop;
-    ``server`` overrides ``[server]`` settings (as :func:`running_daemon`'s do)."""
+def served_in_thread(serving: Callable[[], contextlib.AbstractAsyncContextManager[T]],
+                     loop_factory: Callable[[], asyncio.AbstractEventLoop],
+                     what: str) -> Iterator[T]:
+    """What ``serving()`` yields, served in a thread of its own on a ``loop_factory`` loop
+    until the block ends (then the context exits on that loop); an exception in the thread
+    is raised again in the caller's."""
     ready = threading.Event()
     state: dict[str, Any] = {}
     loop = loop_factory()
@@ -57,9 +61,8 @@ def daemon_in_thread(data_dir: Path, loop_factory: Callable[[], asyncio.Abstract
         stop = asyncio.Event()
         state["stop"] = stop
         try:
-            async with running_daemon(data_dir, **server) as daemon, \
-                    connected_terminal(daemon):
-                state["daemon"] = ThreadedDaemon(daemon.http_port, daemon.token)
+            async with serving() as served:
+                state["served"] = served
                 ready.set()
                 await stop.wait()
         finally:
@@ -73,12 +76,12 @@ def daemon_in_thread(data_dir: Path, loop_factory: Callable[[], asyncio.Abstract
         finally:
             loop.close()
 
-    thread = threading.Thread(target=run, name="daemon", daemon=True)
+    thread = threading.Thread(target=run, name=what, daemon=True)
     thread.start()
     try:
-        if not ready.wait(WAIT_S * 3) or "daemon" not in state:
-            raise RuntimeError("the daemon did not start") from state.get("error")
-        yield state["daemon"]
+        if not ready.wait(WAIT_S * 3) or "served" not in state:
+            raise RuntimeError(f"the {what} did not start") from state.get("error")
+        yield state["served"]
     finally:
         if "stop" in state and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop already ended
@@ -86,3 +89,18 @@ def daemon_in_thread(data_dir: Path, loop_factory: Callable[[], asyncio.Abstract
         thread.join(WAIT_S * 3)
         if "error" in state:
             raise state["error"]
+
+
+@contextlib.contextmanager
+def daemon_in_thread(data_dir: Path, loop_factory: Callable[[], asyncio.AbstractEventLoop],
+                     **server: Any) -> Iterator[ThreadedDaemon]:
+    """A daemon with an emulated terminal connected, in a thread on a ``loop_factory`` loop;
+    ``server`` overrides ``[server]`` settings (as :func:`running_daemon`'s do)."""
+
+    @contextlib.asynccontextmanager
+    async def serving() -> AsyncIterator[ThreadedDaemon]:
+        async with running_daemon(data_dir, **server) as daemon, connected_terminal(daemon):
+            yield ThreadedDaemon(daemon.http_port, daemon.token)
+
+    with served_in_thread(serving, loop_factory, "daemon") as running:
+        yield running

@@ -18,6 +18,7 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.IdempotencyConflict: -32011,
     errors.OutcomeUnknown: -32003,
     errors.RiskLimit: -32012,
+    errors.TradingHalted: -32012,
     errors.TradeRejected: -32010,
     errors.Unsupported: -32009,
     errors.MethodFailed: -32602,  # the method's own code, as it answered (sample below)
@@ -42,6 +43,7 @@ def _instance(cls: type[BaseException]) -> BaseException:
         errors.IdempotencyConflict: errors.IdempotencyConflict("abc"),
         errors.OutcomeUnknown: errors.OutcomeUnknown("abc", "UNKNOWN", "lost"),
         errors.RiskLimit: errors.RiskLimit("max_lot_size", "volume 5 is above 1"),
+        errors.TradingHalted: errors.TradingHalted(),
         errors.TradeRejected: errors.TradeRejected(10018, retryable=True,
                                                    result={"retcode": 10018}),
         bridge_errors.TradeOutcomeUnknown: bridge_errors.TradeOutcomeUnknown("x",
@@ -160,3 +162,13 @@ def test_risk_limit_names_the_rule() -> None:
     """A risk refusal carries the rule the client broke."""
     error = to_rpc_error(errors.RiskLimit("allowed_symbols", "XAUUSD is not allowed"))
     assert error == RpcError(-32012, "XAUUSD is not allowed", {"rule": "allowed_symbols"})
+
+
+def test_the_kill_switch_refusal_names_its_rule_and_what_to_do() -> None:
+    """Issue 46 item 5: an order refused by the owner's kill switch answers -32012 with
+    ``data.rule = "trading_halted"`` and a message that says nothing was sent and when orders
+    go through again."""
+    error = to_rpc_error(errors.TradingHalted())
+    assert error is not None and (error.code, error.data) == (-32012,
+                                                              {"rule": "trading_halted"})
+    assert "nothing was sent" in error.message and "reconnects" in error.message

@@ -26,7 +26,7 @@ class AccountCreate(Body):
 
     name: str = Field(max_length=100, min_length=1)
     broker: str = Field(max_length=100, min_length=1)
-    login: int = Field(gt=0, strict=True)
+    login: int = Field(gt=0, le=2**63 - 1, strict=True)  # MT logins are 64-bit
     password: str = Field(default="", max_length=200)
     server: str = Field(max_length=200, min_length=1)
     is_live: bool = False

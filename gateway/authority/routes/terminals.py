@@ -12,6 +12,7 @@ from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
 from ..reports import AccountFigures, TerminalReport
 from .common import Body, Fail, device, read_json
+from .reportdetails import DetailsBody, SettlementBody
 
 __all__ = ["MAX_POLL_S", "PositionBody", "ReportBody", "RevocationsBody", "TerminalReportBody",
            "routes"]
@@ -70,6 +71,10 @@ class TerminalReportBody(Body):
     #: The open positions, the largest by ``|profit|`` (``positions`` stays the total).
     open_positions: list[PositionBody] | None = Field(default=None,
                                                       max_length=MAX_REPORTED_POSITIONS)
+    #: With the book: margin, open trades and new deals for the owner's API
+    #: (``reportdetails.py``); and the owner's instructions settled since the last report.
+    details: DetailsBody | None = None
+    done: list[SettlementBody] = Field(default=[], max_length=100)
 
     def report(self, clock_offset_s: float = 0.0) -> TerminalReport:
         """The report the authority stores (figures only when all are given), its ``as_of``
@@ -82,8 +87,10 @@ class TerminalReportBody(Body):
             self.as_of + clock_offset_s if self.as_of else 0.0,
             None if self.open_positions is None
             else tuple(p.position() for p in self.open_positions))
+        details = None if book is None or self.details is None else self.details.details()
         return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
-                              self.token_hint, self.platform, self.ea_version, figures, book)
+                              self.token_hint, self.platform, self.ea_version, figures, book,
+                              details, tuple(d.settlement() for d in self.done))
 
 
 class ReportBody(Body):

@@ -22,7 +22,7 @@ routes = web.RouteTableDef()
 class TokenCreate(Body):
     """``POST /v1/tokens``."""
 
-    login: int = Field(gt=0, strict=True)
+    login: int = Field(gt=0, le=2**63 - 1, strict=True)  # MT logins are 64-bit
     server: str = Field(min_length=1, max_length=200)
     scopes: list[Literal["read", "trade"]] = Field(default=["read", "trade"], min_length=1)
     expires_in_s: int | None = Field(default=None, gt=0, le=10 * 365 * 86400)

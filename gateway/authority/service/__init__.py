@@ -9,7 +9,9 @@ One object, :class:`Authority`, serves both faces, through rooms by job:
   owner's decisions;
 - :attr:`Authority.records` (``records.py``): the signed records devices look up and refresh;
 - :attr:`Authority.terminals` (``terminals.py``): what daemons report, and the revocation
-  long-poll.
+  long-poll;
+- :attr:`Authority.manager` (``manager.py``): the owner's API across accounts (groups, paper
+  money, the kill switch, chart messages, margins and trades as daemons read them).
 
 Owner-facing callers (the console's routes and pages, the CLI in local mode) use the rooms;
 the device-facing calls are the :class:`~gateway.authority.api.AuthorityAPI` methods of this
@@ -43,6 +45,7 @@ from .accounts import AccountRegistration, Accounts
 from .alerts import Alerts
 from .approvals import Approvals
 from .common import Shared, TerminalClaimed, mask_email, normalize_email
+from .manager import Manager
 from .owners import Owners
 from .records import Records
 from .recovery import Recovery
@@ -93,7 +96,10 @@ class Authority:
         self.records = Records(shared, self.approvals, sign_off_loop=sign_off_loop)
         #: Alerts (``alerts.py``): settings, episodes judged from each report, the outbox.
         self.alerts = Alerts(shared)
-        self.terminals = Terminals(shared, self.alerts.observe)
+        #: The owner's API across accounts (``manager.py``): it also takes each report's
+        #: account details and instruction settlements.
+        self.manager = Manager(shared)
+        self.terminals = Terminals(shared, self.alerts.observe, self.manager.observe_report)
         #: The owner's activity log and the revocation feed (``activity.py``, ``feed.py``).
         self.activity = shared.activity
         self.feed = shared.feed

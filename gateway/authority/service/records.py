@@ -14,10 +14,12 @@ request's answer opens nothing and says nothing new.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from .. import halts, instructions
 from ..api import DeviceInfo, LookupAnswer
 from ..boxes import seal
 from ..database import Tx
@@ -31,8 +33,22 @@ from .common import Shared, risk_of, serves
 
 __all__ = ["Records"]
 
-#: What a record is signed from: a token and its terminal's risk policy.
-Signable = tuple[TokenRow, RiskPolicy]
+#: What a record is signed from: a token, its terminal's risk policy (with the owner's kill
+#: switch) and the owner's pending instructions for the terminal.
+Signable = tuple[TokenRow, RiskPolicy, list[dict[str, Any]]]
+
+
+def signable(tx: Tx, shared: Shared, row: TokenRow) -> Signable:
+    """What a record of ``row`` says beside the token: its terminal's policy, halted when the
+    token's owner pulled the kill switch on it (``halts.py``), and the owner's pending
+    instructions for it (``instructions.py``)."""
+    store = shared.store
+    risk = risk_of(tx, store, row.login, row.server)
+    if halts.halt_of(tx, row.owner_email, row.login, row.server) is not None:
+        risk = dataclasses.replace(risk, trading_halted=True)
+    pending = [i.as_record() for i in instructions.pending_for(tx, row.owner_email, row.login,
+                                                                row.server)]
+    return row, risk, pending
 
 
 class Records:
@@ -95,7 +111,7 @@ class Records:
         approval = self._store.approval(tx, row.owner_email, device.device_id)
         if approval is not None and approval.status == "approved":
             note_use(tx, self._shared.uses, [row.token_id], device.device_id, address, now)
-            return row, risk_of(tx, self._store, row.login, row.server)
+            return signable(tx, self._shared, row)
         if approval is not None and approval.status == "denied":
             # The owner said no: no new request, no code, no e-mail. Which token it presents
             # is still noted, so the devices page can offer to revoke it.
@@ -144,8 +160,9 @@ class Records:
                 continue
             approval = self._store.approval(tx, row.owner_email, device_id)
             if approval is not None and approval.status == "approved":
-                rows.append((row, risk_of(tx, self._store, row.login, row.server)))
-        note_use(tx, self._shared.uses, [r.token_id for r, _ in rows], device_id, address, now)
+                rows.append(signable(tx, self._shared, row))
+        note_use(tx, self._shared.uses, [r.token_id for r, _, _ in rows], device_id, address,
+                 now)
         return rows
 
     def _signed(self, rows: Sequence[Signable], device_id: str, now: int,
@@ -156,9 +173,9 @@ class Records:
         if box_key is not None:
             authority_key, boxes = seal(box_key, device_id, nonce or "",
                                         {r.token_id: self._store.server_key(r)
-                                         for r, _ in rows})
+                                         for r, _, _ in rows})
         out = []
-        for row, risk in rows:
+        for row, risk, pending in rows:
             record: dict[str, Any] = {
                 "token_id": row.token_id, "stored_key": row.stored_key,
                 "token_hint": row.token_hint, "login": row.login, "server": row.server,
@@ -167,6 +184,8 @@ class Records:
                 "expires_at": row.expires_at, "revoked_at": row.revoked_at,
                 "issued_at": now, "valid_until": now + OFFLINE_GRACE_S,
                 "risk": risk.as_json()}
+            if pending:
+                record["instructions"] = pending
             if nonce is not None:  # binds this copy to the request: a replay answers nothing else
                 record["nonce"] = nonce
             if box_key is not None:

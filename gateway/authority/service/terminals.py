@@ -11,7 +11,7 @@ refusals, are written in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import equity, positions
 from ..alerts import Observer, margin_of
@@ -23,17 +23,25 @@ from ..verification import PROVEN_STATES, note_proof, verified_of
 from .approvals import checked
 from .common import Shared, normalize_email
 
-__all__ = ["Terminals"]
+__all__ = ["ReportHook", "Terminals"]
+
+#: Told of each stored report in its transaction: ``(tx, owner, device id, report as the
+#: daemon sent it, its "as of" on the console's clock, now)``.
+ReportHook = Callable[[Tx, str, str, TerminalReport, float, int], None]
 
 
 class Terminals:
     """The terminal states daemons report and the owners' view of them."""
 
-    def __init__(self, shared: Shared, observe: Observer | None = None) -> None:
+    def __init__(self, shared: Shared, observe: Observer | None = None,
+                 on_report: ReportHook | None = None) -> None:
         self._shared = shared
         self._store = shared.store
         #: Judges each stored report for the owner's alerts (``alerts.py``).
         self._observe = observe
+        #: Keeps each stored report's account details and settlements
+        #: (``manager.Manager.observe_report``).
+        self._on_report = on_report
 
     async def report(self, device: DeviceInfo, reports: Sequence[TerminalReport],
                      address: str = "") -> int:
@@ -49,7 +57,7 @@ class Terminals:
                 address: str = "") -> int:
         stored = 0
         for report in reports:
-            figures, book = report.figures, report.book
+            figures, book, sent = report.figures, report.book, report
             row = (self._store.token_by_id(tx, report.token_id) if report.token_id
                    else self._store.token_by_hint(tx, report.token_hint) if report.token_hint
                    else None)
@@ -81,6 +89,11 @@ class Terminals:
             if self._observe is not None:
                 self._observe(tx, row.owner_email, report.login, report.server, device_id,
                               margin_of(report.state, figures), now)
+            if self._on_report is not None and sent.token_id \
+                    and approval.status == "approved":
+                as_of = min(book.as_of, float(now)) if book is not None and book.as_of > 0 \
+                    else float(now)
+                self._on_report(tx, row.owner_email, device_id, sent, as_of, now)
             if changed and report.state == "refused":
                 self._shared.activity.add(tx, row.owner_email, "refusal",
                                           f"{report.login}@{report.server} on {device_id}: "

@@ -23,6 +23,7 @@ from aiohttp import web
 from ..service import Authority
 from ..service.signin import OwnerSignIn
 from .alerts import mount_alert_pages
+from .live import mount_live_pages
 from .pages import Pages
 from .recovery import mount_recovery_pages
 from .security import security_headers
@@ -91,5 +92,6 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
     mount_alert_pages(app, pages, authority)
     mount_session_pages(app, pages, authority)
     mount_recovery_pages(app, pages, factor, authority)
+    mount_live_pages(app, pages, authority, clock)  # /live: P/L, orders, history, equity
     router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return pages

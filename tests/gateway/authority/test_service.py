@@ -181,7 +181,7 @@ async def test_registered_account_policy_is_signed_into_records(
     assert answer.record["record"]["risk"] == {
         "allowed_symbols": ["EURUSD"], "max_lot_size": "0.5", "risk_pct": "0.02",
         "auto_trade_enabled": True, "paper_trade_enabled": False, "is_live": False,
-        "account_type": "USD"}
+        "account_type": "USD", "trading_halted": False}
 
 
 async def test_token_issue_validates_its_terms(authority: Authority) -> None:

@@ -11,7 +11,7 @@ from ea_bridge import Bridge, TerminalId, TerminalNotConnected
 from ea_bridge.connection import Welcomed
 from gateway.auth import Principal
 from gateway.auth.records import RiskPolicy
-from gateway.errors import RiskLimit, Unauthorized, Unavailable
+from gateway.errors import RiskLimit, TradingHalted, Unauthorized, Unavailable
 from gateway.trading.gate import RULES, Reason, TradeGate
 from tests.bridgekit import EAFactory, StaticVerifier
 
@@ -37,8 +37,9 @@ async def online(bridge: Bridge) -> AsyncIterator[Bridge]:
 
 
 def caller(*, token_id: str = "tok-a", scopes: frozenset[str] = frozenset({"read", "trade"}),
-           fresh: bool = True, auto_trade: bool = True) -> Principal:
-    return Principal(token_id, TERMINAL, scopes, RiskPolicy(auto_trade_enabled=auto_trade),
+           fresh: bool = True, auto_trade: bool = True, halted: bool = False) -> Principal:
+    return Principal(token_id, TERMINAL, scopes,
+                     RiskPolicy(auto_trade_enabled=auto_trade, trading_halted=halted),
                      freshness=lambda: fresh)
 
 
@@ -52,9 +53,10 @@ def test_every_reason_has_exactly_one_row() -> None:
 async def test_everything_that_holds_is_listed_in_order(bridge: Bridge) -> None:
     reconciling = {TERMINAL}
     gate = TradeGate(bridge, reconciling.__contains__)
-    worst = caller(scopes=frozenset({"read"}), fresh=False, auto_trade=False)
-    assert gate.refusals(worst) == [Reason.SCOPE, Reason.AUTH_STALE, Reason.TERMINAL_OFFLINE,
-                                    Reason.RECONCILING, Reason.AUTO_TRADE_ENABLED]
+    worst = caller(scopes=frozenset({"read"}), fresh=False, auto_trade=False, halted=True)
+    assert gate.refusals(worst) == [Reason.SCOPE, Reason.AUTH_STALE, Reason.TRADING_HALTED,
+                                    Reason.TERMINAL_OFFLINE, Reason.RECONCILING,
+                                    Reason.AUTO_TRADE_ENABLED]
     reconciling.clear()
     assert gate.refusals(caller()) == [Reason.TERMINAL_OFFLINE]
     assert gate.refusals(caller()) == ["terminal_offline"]  # the word gateway_status shows
@@ -125,3 +127,17 @@ async def test_the_pairing_rule_on_a_session_looked_up_once(online: Bridge) -> N
     assert (mismatch.value.reason, str(mismatch.value)) == (by_table.value.reason,
                                                             str(by_table.value))
     assert online.route(TerminalId(9, "Nowhere")) is None
+
+
+async def test_the_kill_switch_refuses_every_order_first_of_the_route(online: Bridge) -> None:
+    """Issue 46 item 5: with the owner's kill switch on (``risk.trading_halted``), opening
+    and closing orders alike are refused ``trading_halted`` while the EA stays connected,
+    before any other rule of the route; the caller's own rules still come first."""
+    gate = TradeGate(online, lambda _: True)
+    for opening in (True, False):
+        with pytest.raises(TradingHalted) as halted:
+            gate.check_route(caller(halted=True, auto_trade=False), opening=opening)
+        assert halted.value.rule == "trading_halted"
+    assert online.session(TERMINAL) is not None  # still connected
+    with pytest.raises(Unauthorized):
+        gate.check_caller(caller(halted=True, scopes=frozenset({"read"})))

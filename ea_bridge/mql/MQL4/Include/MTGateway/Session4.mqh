@@ -119,6 +119,7 @@ public:
    int               state;
    string            reason;           // last refusal or drop reason word
    string            status;           // what the chart shows
+   string            owner_message;    // the owner's message from the console (show_message)
    long              sessions;         // welcomes received since the EA started
    long              seq;              // last event seq sent on this connection
    ulong             next_attempt;     // GetMicrosecondCount() times
@@ -151,6 +152,7 @@ public:
       state = ST_IDLE;
       reason = "";
       status = "";
+      owner_message = "";
       sessions = 0;
       seq = 0;
       next_attempt = 0;
@@ -294,7 +296,34 @@ public:
          return;
       status = text;
       Print("MT Gateway: ", text);
-      Comment("MT Gateway: " + text);
+      Comment(ChartText());
+     }
+
+   // The chart's comment: the status, and under it the owner's last message.
+   string            ChartText(void)
+     {
+      string text = "MT Gateway: " + status;
+      if(owner_message != "")
+         text += "\nMessage from the owner: " + owner_message;
+      return text;
+     }
+
+   // show_message (docs/protocol.md): the owner's message, sent from the console, on the
+   // chart under the status until the next one; answered {}.
+   void              ShowMessage(JsonDoc &doc, const int p, JsonWriter &w, int &code, string &message)
+     {
+      int node = doc.Get(p, "text");
+      if(doc.Type(node) != J_STR || doc.Str(node) == "")
+        {
+         code = E_PARAMS;
+         message = "text: expected a non-empty string";
+         return;
+        }
+      owner_message = doc.Str(node);
+      Print("MT Gateway: message from the owner: ", owner_message);
+      Comment(ChartText());
+      w.BeginObj();
+      w.EndObj();
      }
 
    bool              Stop(const string why, const string detail)
@@ -633,7 +662,11 @@ public:
       int code = 0;
       string message = "";
       methods.max_answer_bytes = max_frame - 256;
-      methods.Call(doc.Str(m_node), doc, p_node, w, code, message);
+      string method = doc.Str(m_node);
+      if(method == "show_message")
+         ShowMessage(doc, p_node, w, code, message);
+      else
+         methods.Call(method, doc, p_node, w, code, message);
       if(code == E_DEFER)
         {
          if(!expired)

@@ -1,0 +1,138 @@
+"""Instructions the owner gives a terminal's daemon through the console: paper money and chart
+messages, each applied once.
+
+Why through the signed record: a daemon trusts nothing from the console but what the authority
+signs, and the record already reaches every daemon holding the account's token within seconds
+(the revocation feed's "look now", as a risk-policy change does). So an instruction is a row
+here, and while it is **pending** every record of the terminal carries it (``instructions``:
+:meth:`Instruction.as_record`); the daemon applies each once -- a paper deposit, withdrawal or
+credit as a balance or credit deal in the paper book, which remembers the ids it applied, so
+a record seen again applies nothing twice -- and says so in its next terminal report
+(``done``), which settles the row: ``applied`` (with the deal's ticket), ``refused`` (with
+why: e.g. a withdrawal beyond the free margin) or ``shown`` (a message on the chart). A
+settled row leaves the records; a pending one stays until a daemon serving the terminal
+settles it, however long the terminal is offline.
+
+Amounts are decimal strings (records carry no floats). Rows are kept for the owner's view
+(:func:`of_owner`); nothing here decides whether an account may get one: that is
+``service/manager.py``'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from .database import Tx
+
+__all__ = ["KINDS", "MAX_PENDING", "MONEY_KINDS", "Instruction", "add", "by_id",
+           "by_request_key", "of_owner", "pending_for", "settle"]
+
+Kind = Literal["deposit", "withdraw", "credit", "message"]
+State = Literal["pending", "applied", "refused", "shown"]
+
+#: Every kind of instruction; the money kinds change a paper book.
+KINDS: Final = ("deposit", "withdraw", "credit", "message")
+MONEY_KINDS: Final = frozenset({"deposit", "withdraw", "credit"})
+#: The most pending instructions a record carries (the oldest first); more wait their turn.
+MAX_PENDING: Final = 50
+_COLS: Final = ("id, owner_email, login, server, kind, amount, text, request_key, created_at, "
+                "state, done_at, done_device, deal, detail")
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One instruction and, once settled, its outcome."""
+
+    id: str
+    owner_email: str
+    login: int
+    server: str
+    kind: str
+    #: Decimal text, signed for credit (``-50`` takes credit away); ``"0"`` for a message.
+    amount: str
+    #: The deal's comment, or the message.
+    text: str
+    #: The caller's idempotency key (``""``: none given).
+    request_key: str
+    created_at: int
+    state: str = "pending"
+    done_at: int | None = None
+    done_device: str = ""
+    deal: int | None = None
+    detail: str = ""
+
+    def as_record(self) -> dict[str, Any]:
+        """The entry a signed record's ``instructions`` list carries."""
+        return {"id": self.id, "kind": self.kind, "amount": self.amount, "text": self.text,
+                "at": self.created_at}
+
+
+def _row(r: Any) -> Instruction:
+    return Instruction(str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]),
+                       str(r[6]), str(r[7]), int(r[8]), str(r[9]),
+                       None if r[10] is None else int(r[10]), str(r[11]),
+                       None if r[12] is None else int(r[12]), str(r[13]))
+
+
+def add(tx: Tx, instruction: Instruction) -> None:
+    """Store a new pending instruction."""
+    i = instruction
+    tx.execute(f"INSERT INTO owner_instructions ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+               (i.id, i.owner_email, i.login, i.server, i.kind, i.amount, i.text,
+                i.request_key, i.created_at, "pending", None, "", None, ""))
+
+
+def by_id(tx: Tx, owner_email: str, instruction_id: str) -> Instruction | None:
+    """The owner's instruction with this id."""
+    r = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE id = ? AND owner_email = ?",
+                   (instruction_id, owner_email)).fetchone()
+    return None if r is None else _row(r)
+
+
+def by_request_key(tx: Tx, owner_email: str, request_key: str) -> Instruction | None:
+    """The owner's instruction made under this idempotency key, if any."""
+    if not request_key:
+        return None
+    r = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE owner_email = ? AND "
+                   "request_key = ?", (owner_email, request_key)).fetchone()
+    return None if r is None else _row(r)
+
+
+def pending_for(tx: Tx, owner_email: str, login: int, server: str) -> list[Instruction]:
+    """The terminal's pending instructions of this owner, oldest first (at most
+    :data:`MAX_PENDING`)."""
+    rows = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE login = ? AND "
+                      "server = ? AND owner_email = ? AND state = 'pending' "
+                      "ORDER BY created_at, id LIMIT ?",
+                      (login, server, owner_email, MAX_PENDING)).fetchall()
+    return [_row(r) for r in rows]
+
+
+def settle(tx: Tx, owner_email: str, login: int, server: str, instruction_id: str,
+           state: str, deal: int | None, detail: str, device_id: str, now: int
+           ) -> Instruction | None:
+    """Settle a pending instruction of this terminal as a daemon reported it; the settled
+    row, or ``None`` when no such pending instruction exists (already settled: a report
+    repeated; or another terminal's id, which a daemon cannot settle)."""
+    cur = tx.execute("UPDATE owner_instructions SET state = ?, done_at = ?, done_device = ?, "
+                     "deal = ?, detail = ? WHERE id = ? AND owner_email = ? AND login = ? "
+                     "AND server = ? AND state = 'pending'",
+                     (state, now, device_id, deal, detail[:200], instruction_id, owner_email,
+                      login, server))
+    if cur.rowcount != 1:
+        return None
+    return by_id(tx, owner_email, instruction_id)
+
+
+def of_owner(tx: Tx, owner_email: str, login: int | None = None, limit: int = 200
+             ) -> list[Instruction]:
+    """The owner's newest instructions (of one login), newest first."""
+    if login is None:
+        rows = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE owner_email = ? "
+                          "ORDER BY created_at DESC, id LIMIT ?", (owner_email, limit))
+    else:
+        rows = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE owner_email = ? AND "
+                          "login = ? ORDER BY created_at DESC, id LIMIT ?",
+                          (owner_email, login, limit))
+    return [_row(r) for r in rows.fetchall()]

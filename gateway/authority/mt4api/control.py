@@ -1,0 +1,190 @@
+"""What the owner does to many terminals at once: sign in, the kill switch, chart messages,
+groups.
+
+``POST /api/auth/login`` takes the owner's e-mail and password (and ``otp``, the code of
+two-step sign-in) through the console's one owner check (``signin.py``: the throttle the
+sign-in page and the owner API share, the second factor), and answers the
+document's ``{"access_token", "token_type": "bearer"}``. ``POST /api/test/disconnect`` and
+``/connect`` are the owner's kill switch (``halts.py``); ``POST /api/admin/mail`` puts a
+message on the named terminals' charts; ``POST /api/admin/users/group-op`` moves accounts
+between groups or switches their automated trading at once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from aiohttp import web
+
+from ..apitokens import LIFETIME_S
+from ..groups import Group
+from ..service.common import decimal_text
+from ..store import AccountRow
+from .door import API_TOKENS, ApiCall, ApiFail, ok
+from .models import (
+    GroupOpIn,
+    LoginOut,
+    MailIn,
+    MailOut,
+    StatusOut,
+    SwitchIn,
+    SwitchOut,
+)
+from .signin import check_credentials
+from .users import loosening, operation_out, reauthenticate
+
+__all__ = ["connect", "disconnect", "group_op", "login", "mail"]
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+async def login(call: ApiCall) -> web.Response:
+    """``POST /api/auth/login``: form fields ``username`` (the owner's e-mail), ``password``
+    and, with two-step sign-in on, ``otp``."""
+    request = call.request
+    if request.content_type != _FORM:
+        raise ApiFail(415, "unsupported_media_type", f"send the form as {_FORM}")
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiFail(413, "body_too_large", "the request body is too large") from None
+    username, password, code = (form.get("username"), form.get("password"),
+                                form.get("otp", ""))
+    if not isinstance(username, str) or not isinstance(password, str) \
+            or not isinstance(code, str):
+        raise ApiFail(422, "invalid_request", "username and password are required text "
+                      "fields", fields=[{"field": "username", "error": "required"},
+                                        {"field": "password", "error": "required"}])
+    authority = call.authority
+    where = f"API sign-in from {request.remote or 'unknown'}"
+    try:
+        email = await check_credentials(request.app, username.strip(), password, code.strip())
+    except ApiFail as fail:
+        if fail.status == 401 and username.strip():
+            await authority.owners.note_sign_in(username, False, where)
+        raise
+    email = email.strip().lower()
+    stored = await authority.run(authority.store.owner_password_hash, email)
+    if stored is None:  # the owner was removed between the check and now
+        raise ApiFail(401, "bad_credentials", "wrong e-mail or password")
+    tokens = request.app[API_TOKENS].get(request.app)
+    token, _ = tokens.issue(email, tokens.password_mark(stored))
+    await authority.owners.note_sign_in(email, True, where)
+    return ok(LoginOut(access_token=token, expires_in=LIFETIME_S))
+
+
+async def _terminals(call: ApiCall, logins: list[int] | None) -> list[tuple[int, str]] | None:
+    """The owner's terminals with these logins (registered accounts, or terminals their
+    tokens name); ``None`` for ``None`` (all).
+
+    Raises:
+        ApiFail: 404 naming logins that are none of the owner's.
+    """
+    if logins is None:
+        return None
+    known = {(a.login, a.server) for a, _ in await call.authority.manager.accounts(call.owner)}
+    known |= {(t["login"], t["server"]) for t in await call.authority.tokens.of(call.owner)}
+    found = sorted(t for t in known if t[0] in set(logins))
+    missing = sorted(set(logins) - {login for login, _ in found})
+    if missing:
+        raise ApiFail(404, "not_found", "not your accounts: "
+                      + ", ".join(str(m) for m in missing[:20]), logins=missing[:100])
+    return found
+
+
+def _named(terminals: list[tuple[int, str]] | None) -> list[str]:
+    return ["*"] if terminals is None else [f"{login}@{server}" for login, server in terminals]
+
+
+async def disconnect(call: ApiCall) -> web.Response:
+    """``POST /api/test/disconnect``: refuse every order of the named accounts (or all)."""
+    body = call.body if isinstance(call.body, SwitchIn) else SwitchIn()
+    terminals = await _terminals(call, body.logins)
+    await call.authority.manager.halt(call.owner, terminals, body.reason)
+    halted = [h for h in await call.authority.manager.halts(call.owner)]
+    return ok(SwitchOut(
+        message="Disconnected: every order of " + (
+            "your terminals" if terminals is None else ", ".join(_named(terminals)))
+        + " is refused until you connect them again; the EAs stay connected",
+        halted=_named(None) if any(h.login == 0 for h in halted)
+        else [f"{h.login}@{h.server}" for h in halted]))
+
+
+async def connect(call: ApiCall) -> web.Response:
+    """``POST /api/test/connect``: orders of the named accounts (or all) go through again."""
+    body = call.body if isinstance(call.body, SwitchIn) else SwitchIn()
+    terminals = await _terminals(call, body.logins)
+    await call.authority.manager.resume(call.owner, terminals)
+    halted = await call.authority.manager.halts(call.owner)
+    return ok(SwitchOut(
+        message="Connected: orders of " + ("your terminals" if terminals is None
+                                           else ", ".join(_named(terminals)))
+        + " go through again",
+        halted=_named(None) if any(h.login == 0 for h in halted)
+        else [f"{h.login}@{h.server}" for h in halted]))
+
+
+async def mail(call: ApiCall) -> web.Response:
+    """``POST /api/admin/mail``: a message on the charts of the named accounts' terminals
+    (every terminal of the owner when none is named), kept in the activity."""
+    assert isinstance(call.body, MailIn)  # noqa: S101
+    body = call.body
+    terminals = await _terminals(call, body.logins)
+    if terminals is None:
+        terminals = sorted({(a.login, a.server) for a, _ in
+                            await call.authority.manager.accounts(call.owner)}
+                           | {(t["login"], t["server"])
+                              for t in await call.authority.tokens.of(call.owner)
+                              if t.get("revoked_at") is None})
+    text = f"{body.subject}: {body.body}" if body.subject else body.body
+    made = await call.authority.manager.send_message(call.owner, terminals, text)
+    return ok(MailOut(count=len(made), messages=[operation_out(m) for m in made]))
+
+
+async def group_op(call: ApiCall) -> web.Response:
+    """``POST /api/admin/users/group-op``."""
+    assert isinstance(call.body, GroupOpIn)  # noqa: S101
+    body = call.body
+    manager = call.authority.manager
+    accounts: list[AccountRow] = []
+    rows = await manager.accounts(call.owner)
+    for login in dict.fromkeys(body.logins):
+        found = [a for a, _ in rows if a.login == login]
+        if not found:
+            raise ApiFail(404, "not_found", f"account {login} is not one of your registered "
+                          "accounts", logins=[login])
+        accounts += found
+    ids = [a.id for a in accounts]
+    if body.operation in ("enable_auto_trade", "disable_auto_trade"):
+        enabled = body.operation == "enable_auto_trade"
+        words = [w for a in accounts for w in loosening(a, None, None, None, enabled, None)]
+        await reauthenticate(call, body.owner_password, sorted(set(words)))
+        await manager.set_auto_trade(call.owner, ids, enabled)
+        return ok(StatusOut(message=f"automated trading {'on' if enabled else 'off'} for "
+                                    f"{len(accounts)} account(s)"))
+    if body.group is None:
+        await manager.move_to_group(call.owner, ids, None)
+        return ok(StatusOut(message=f"{len(accounts)} account(s) are in no group now"))
+    existing = {g.name: g for g, _ in await manager.groups(call.owner)}
+    policy = None
+    if body.policy is not None:
+        p = body.policy
+        policy = Group(body.group, tuple(dict.fromkeys(s.strip() for s in p.allowed_symbols
+                                                        if s.strip())),
+                       decimal_text(p.max_lot_size), decimal_text(p.risk_pct),
+                       p.auto_trade_enabled, 0)
+    # the policy the accounts will take: the one given, the group's, or (a new group made
+    # without one) the first account's; whatever it loosens of any account they hold needs
+    # the owner's password
+    first = accounts[0]
+    target = policy or existing.get(body.group) or Group(
+        body.group, first.allowed_symbols, first.max_lot_size, first.risk_pct,
+        first.auto_trade_enabled, 0)
+    members = [a for a, g in rows if g == body.group] if policy is not None else []
+    words = [w for a in {a.id: a for a in accounts + members}.values()
+             for w in loosening(a, target.allowed_symbols, Decimal(target.max_lot_size),
+                                Decimal(target.risk_pct), target.auto_trade_enabled, None)]
+    await reauthenticate(call, body.owner_password, sorted(set(words)))
+    await manager.move_to_group(call.owner, ids, body.group, policy)
+    return ok(StatusOut(message=f"{len(accounts)} account(s) are in group {body.group!r} "
+                                "and take its policy"))

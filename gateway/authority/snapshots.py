@@ -1,0 +1,153 @@
+"""What daemons read of each active terminal's account beside its positions book: margin,
+open trades and orders, and the deals they saw; the settlements of the owner's instructions.
+
+The console's API answers an owner's accounts across terminals (``GET /api/accounts/margins``,
+``/api/trades/open``, ``POST /api/trades/history/{login}``, ``/api/admin/trades/lookup``) from
+here, each figure with the time its daemon read it (``as_of``, moved to the console's clock as
+the positions book is). A daemon sends, with an active terminal's report, its account's
+``account_info`` margin fields, its open positions and pending orders, and the deals it has
+not reported yet (:class:`AccountDetails`); the latest snapshot is kept per (owner, device,
+terminal) in ``terminal_snapshots`` and dropped when the terminal is no longer active (its
+figures are not current then); deals are kept per terminal in ``terminal_deals``, by ticket
+(a deal reported twice is stored once), for :data:`KEEP_DEALS_S`. Records are stored as the
+daemon read them (MT5 field names) and shown as MT4 ``TradeRecord`` s (``mt4records.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from . import mt4records
+from .database import Tx
+
+__all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "Settlement",
+           "Snapshot", "add_deals", "deals_of", "details_json", "drop", "save",
+           "snapshots_of"]
+
+#: The most open positions and orders, each, one report carries (the rest are counted).
+MAX_TRADES: Final = 100
+#: The most deals one report carries (a daemon catching up sends the rest next time).
+MAX_DEALS: Final = 500
+#: How long the console keeps a reported deal (by the deal's time).
+KEEP_DEALS_S: Final = 90 * 86400
+
+Key = tuple[str, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A daemon's word on one of the owner's instructions (``instructions.py``)."""
+
+    id: str
+    state: str
+    deal: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDetails:
+    """What a daemon read of an active terminal's account for the owner's API (MT5 records,
+    already validated at the edge)."""
+
+    #: ``login, currency, leverage, balance, credit, equity, margin, margin_free,
+    #: margin_level`` of ``account_info``.
+    account: Mapping[str, Any]
+    positions: tuple[Mapping[str, Any], ...] = ()
+    orders: tuple[Mapping[str, Any], ...] = ()
+    #: Deals the daemon had not reported before.
+    deals: tuple[Mapping[str, Any], ...] = ()
+    #: How many positions and orders the account holds (the lists may be cut).
+    positions_total: int = 0
+    orders_total: int = 0
+
+
+def details_json(details: AccountDetails) -> dict[str, Any]:
+    """The report's ``details`` object (``POST /v1/terminals/report``)."""
+    return {"account": dict(details.account),
+            "positions": [dict(p) for p in details.positions],
+            "orders": [dict(o) for o in details.orders],
+            "deals": [dict(d) for d in details.deals],
+            "positions_total": details.positions_total, "orders_total": details.orders_total}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The latest snapshot of one terminal on one device: when read, the margin fields and
+    the open trades as ``TradeRecord`` s."""
+
+    as_of: float
+    account: dict[str, Any]
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    positions_total: int = 0
+    orders_total: int = 0
+
+
+def save(tx: Tx, key: Key, details: AccountDetails, as_of: float) -> None:
+    """Replace the terminal's snapshot."""
+    login = key[2]
+    trades = [mt4records.position_record(login, p) for p in details.positions]
+    trades += [mt4records.order_record(login, o) for o in details.orders]
+    body = {"trades": trades, "positions_total": details.positions_total,
+            "orders_total": details.orders_total}
+    tx.execute("INSERT INTO terminal_snapshots VALUES (?,?,?,?,?,?,?) "
+               "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
+               "as_of = excluded.as_of, account = excluded.account, "
+               "trades = excluded.trades",
+               (*key, as_of, json.dumps(dict(details.account), separators=(",", ":")),
+                json.dumps(body, separators=(",", ":"))))
+
+
+def drop(tx: Tx, key: Key) -> None:
+    """Forget the terminal's snapshot (it is not active: its figures are not current)."""
+    tx.execute("DELETE FROM terminal_snapshots WHERE owner_email = ? AND device_id = ? AND "
+               "login = ? AND server = ?", key)
+
+
+def snapshots_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], Snapshot]:
+    """The owner's latest snapshots, by (device id, login, server)."""
+    rows = tx.execute("SELECT device_id, login, server, as_of, account, trades FROM "
+                      "terminal_snapshots WHERE owner_email = ?", (owner_email,)).fetchall()
+    out = {}
+    for r in rows:
+        body = json.loads(str(r[5]))
+        out[(str(r[0]), int(r[1]), str(r[2]))] = Snapshot(
+            float(r[3]), json.loads(str(r[4])), list(body["trades"]),
+            int(body["positions_total"]), int(body["orders_total"]))
+    return out
+
+
+def add_deals(tx: Tx, owner_email: str, login: int, server: str,
+              deals: Sequence[Mapping[str, Any]], as_of: float, now: int) -> None:
+    """Keep reported deals (a ticket already kept is kept once: the first report of it
+    stands); deals older than :data:`KEEP_DEALS_S` are dropped."""
+    for deal in deals:
+        tx.execute("INSERT INTO terminal_deals VALUES (?,?,?,?,?,?,?) ON CONFLICT "
+                   "(owner_email, login, server, ticket) DO NOTHING",
+                   (owner_email, login, server, int(deal["ticket"]), int(deal["time"]), as_of,
+                    json.dumps(dict(deal), separators=(",", ":"))))
+    if deals:
+        tx.execute("DELETE FROM terminal_deals WHERE owner_email = ? AND login = ? AND "
+                   "server = ? AND time < ?", (owner_email, login, server, now - KEEP_DEALS_S))
+
+
+def deals_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]], *,
+             date_from: int = 0, date_to: int = 2**62, tickets: Sequence[int] = (),
+             positions: Sequence[int] = ()) -> list[tuple[int, str, float, dict[str, Any]]]:
+    """The owner's kept deals of ``terminals`` in ``[date_from, date_to]`` (or those with
+    one of ``tickets`` or of ``positions``), oldest first: ``(login, server, as_of, deal)``."""
+    out = []
+    for login, server in terminals:
+        rows = tx.execute("SELECT as_of, deal FROM terminal_deals WHERE owner_email = ? AND "
+                          "login = ? AND server = ? AND time >= ? AND time <= ? "
+                          "ORDER BY time, ticket",
+                          (owner_email, login, server, date_from, date_to)).fetchall()
+        for r in rows:
+            deal = json.loads(str(r[1]))
+            if tickets or positions:
+                if deal["ticket"] not in tickets and deal["position_id"] not in positions:
+                    continue
+            out.append((login, server, float(r[0]), deal))
+    return out

@@ -1,0 +1,183 @@
+"""The live page (``/live``): each terminal's P/L as it changes, its pending orders, its trade
+history, and its equity chart over a chosen range with its drawdown.
+
+A page room over the console's pages (``pages.py``: sign-in, rendering): what it shows comes
+from what the terminals' daemons report (``snapshots.py``: the account, open positions and
+pending orders, deals; ``equity.py``: the series), each figure with the time its daemon read
+it. Why it is live: a daemon reports an active terminal holding positions every few seconds
+and at once on each trade event (``gateway/auth/reporter.py``), and this page is pushed each
+stored report by a server-sent event stream (``/live/stream``), on which its script fetches
+the panels again (``/live/panels``); a report stored by another console instance is heard at
+the stream's next beat (:data:`BEAT_S`). Without JavaScript the page reloads every 10 s.
+
+``?range=1d|7d|30d|90d`` chooses the chart's range (``livechart.py``: gaps shown, drawdown,
+a scale on which a small move looks small).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+from aiohttp import web
+
+from ...base.guard import mark_authenticated
+from .. import equity, mt4records
+from ..positions import STALE_AFTER_S
+from ..reports import TerminalRow
+from ..service import Authority
+from ..snapshots import Snapshot
+from .books import price, signed, tone
+from .livechart import RANGES, live_chart, range_of
+from .pages import Pages
+
+__all__ = ["BEAT_S", "HISTORY_ROWS", "LivePages", "mount_live_pages"]
+
+#: The stream's beat: an event at least this often (a report another instance stored).
+BEAT_S: Final = 15.0
+#: A stream ends after this long; the browser's ``EventSource`` opens the next one.
+STREAM_S: Final = 300.0
+#: The newest closed trades and balance operations a panel lists.
+HISTORY_ROWS: Final = 50
+_CMD: Final = {0: "buy", 1: "sell", 2: "buy limit", 3: "sell limit", 4: "buy stop",
+               5: "sell stop", 6: "buy stop limit", 7: "sell stop limit"}
+
+
+def _trade_row(t: Mapping[str, Any]) -> dict[str, Any]:
+    kind = ("balance" if t["cmd"] == 6 else "credit") if t["state"] == "balance" \
+        else _CMD.get(int(t["cmd"]), str(t["cmd"]))
+    return {"t": t, "kind": kind, "profit": signed(float(t["profit"])),
+            "tone": tone(float(t["profit"])), "open_price": price(float(t["open_price"])),
+            "close_price": price(float(t["close_price"])), "sl": price(float(t["sl"])),
+            "tp": price(float(t["tp"])), "storage": signed(float(t["storage"]))}
+
+
+def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str], Snapshot],
+           deals: Sequence[tuple[int, str, float, dict[str, Any]]],
+           series: Mapping[tuple[str, int, str], list[equity.Point]], now: int,
+           range_s: int) -> list[dict[str, Any]]:
+    """A panel per reported terminal (per device) with a snapshot or a history: figures,
+    positions and pending orders while active, its trade history, and its chart."""
+    out = []
+    for row in rows:
+        key = (row.device_id, row.login, row.server)
+        snap = snapshots.get(key) if row.shown_state(now) == "active" else None
+        points = series.get(key, [])
+        mine = [(as_of, d) for login, server, as_of, d in deals
+                if (login, server) == (row.login, row.server)]
+        if snap is None and not points and not mine:
+            continue
+        history = mt4records.closed_records(row.login, [d for _, d in mine],
+                                            mt4records.openings_of(d for _, d in mine))
+        account = snap.account if snap is not None else None
+        trades = snap.trades if snap is not None else []
+        floating = None if account is None else \
+            float(account["equity"]) - float(account["balance"]) - float(
+                account.get("credit", 0.0))
+        out.append({
+            "id": hashlib.sha256(repr(key).encode()).hexdigest()[:12],
+            "login": row.login, "server": row.server, "device_id": row.device_id,
+            "state": row.shown_state(now), "account": account,
+            "as_of": snap.as_of if snap is not None else None,
+            "stale": snap is not None and now - snap.as_of > STALE_AFTER_S,
+            "floating": None if floating is None else signed(floating),
+            "floating_tone": None if floating is None else tone(floating),
+            "positions": [_trade_row(t) for t in trades if t["state"] == "open"],
+            "orders": [_trade_row(t) for t in trades if t["state"] == "pending"],
+            "positions_total": snap.positions_total if snap is not None else 0,
+            "orders_total": snap.orders_total if snap is not None else 0,
+            "history": [_trade_row(t) for t in reversed(history)][:HISTORY_ROWS],
+            "history_total": len(history),
+            "chart": live_chart(points, now, range_s)})
+    return out
+
+
+class LivePages:
+    """The live page's handlers (over the console's :class:`Pages`)."""
+
+    def __init__(self, pages: Pages, authority: Callable[[], Authority],
+                 clock: Callable[[], float]) -> None:
+        self._pages = pages
+        self._authority = authority
+        self._clock = clock
+        self._closing = False
+
+    async def _panels(self, owner: str, range_name: str | None) -> dict[str, Any]:
+        name, range_s = range_of(range_name)
+        authority, now = self._authority(), int(self._clock())
+        rows = await authority.terminals.of(owner)
+        manager = authority.manager
+        terminals = sorted({(r.login, r.server) for r in rows})
+        series = await authority.run(equity.series_of, owner.strip().lower(), now,
+                                     since=now - range_s)
+        return {"panels": panels(rows, await manager.snapshots(owner),
+                                 await manager.deals(owner, terminals,
+                                                     date_from=now - range_s),
+                                 series, now, range_s),
+                "range": name, "ranges": list(RANGES)}
+
+    async def live(self, request: web.Request) -> web.StreamResponse:
+        """``GET /live``."""
+        got = await self._pages._signed_in(request, post=False)  # noqa: SLF001
+        assert not isinstance(got, web.Response)  # noqa: S101 - only POSTs answer 403
+        session, _ = got
+        view = await self._panels(session.owner_email, request.query.get("range"))
+        return await self._pages._page("live.html", session, "live", **view)  # noqa: SLF001
+
+    async def panel_fragment(self, request: web.Request) -> web.StreamResponse:
+        """``GET /live/panels``: the panels alone, fetched again on each pushed report."""
+        session = await self._pages._session(request)  # noqa: SLF001
+        if session is None:
+            return web.Response(status=401, text="signed out")
+        view = await self._panels(session.owner_email, request.query.get("range"))
+        return self._pages._render("_live_panels.html", **view)  # noqa: SLF001
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """``GET /live/stream``: a server-sent event ``report`` each time a report of the
+        owner's terminals is stored (and ``beat`` at least every :data:`BEAT_S`), for
+        :data:`STREAM_S`; then it ends and the browser opens the next."""
+        session = await self._pages._session(request)  # noqa: SLF001
+        if session is None:
+            return web.Response(status=401, text="signed out")
+        mark_authenticated(request)  # a signed-in stream is not an idle stranger
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-store"})
+        manager = self._authority().manager
+        event = manager.report_event(session.owner_email)  # before anything is written
+        await response.prepare(request)
+        await response.write(b"retry: 3000\n\n")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_S  # a wait, not a time of record
+        while not self._closing and loop.time() < deadline:
+            heard = False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(BEAT_S):
+                    heard = await event.wait()
+            if self._closing:
+                break
+            # the next report's event is taken before this one is written (none is missed)
+            event = manager.report_event(session.owner_email)
+            data = json.dumps({"at": self._clock()})
+            await response.write(f"event: {'report' if heard else 'beat'}\n"
+                                 f"data: {data}\n\n".encode())
+        await response.write_eof()
+        return response
+
+    async def close(self, app: web.Application) -> None:
+        """End every stream now (the console is shutting down)."""
+        self._closing = True
+        self._authority().manager.wake_all()
+
+
+def mount_live_pages(app: web.Application, pages: Pages,
+                     authority: Callable[[], Authority], clock: Callable[[], float]) -> None:
+    """Add ``/live``, ``/live/panels`` and ``/live/stream`` to ``app``."""
+    live = LivePages(pages, authority, clock)
+    app.router.add_get("/live", live.live)
+    app.router.add_get("/live/panels", live.panel_fragment)
+    app.router.add_get("/live/stream", live.stream)
+    app.on_shutdown.append(live.close)

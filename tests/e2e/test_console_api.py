@@ -1,0 +1,358 @@
+"""Issue 46 items 1, 2 and 6: the console's ``/api/`` -- the MT4 Web API document's login
+(a JWT signed by the console, PyJWT, HS256 only), the bearer on every other path, users as the
+owner's registered accounts, and what stays 501 says why.
+
+Over real HTTP on loopback against the console with its clock injected (``consolekit``), so
+expiry and renewal are reached without waiting.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jwt
+import pytest
+
+from gateway import rest
+from gateway.authority import totp
+from gateway.authority.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
+from gateway.authority.console import AUTHORITY
+from gateway.authority.mt4api.openapi import build_document
+from gateway.authority.mt4api.table import ENDPOINTS
+from tests.e2e.consolekit import OWNER, PASSWORD, Console
+
+ROOT = Path(__file__).resolve().parents[2]
+
+REGISTRATION = {"name": "Paper desk", "broker": "MetaQuotes", "login": 5012345,
+                "password": "mt5-secret-pw", "server": "MTG-Demo", "is_live": False,
+                "allowed_symbols": ["EURUSD", "BTCUSD"], "max_lot_size": 0.5,
+                "risk_pct": 0.02, "auto_trade_enabled": True, "paper_trade_enabled": True,
+                "account_type": "USD"}
+
+
+async def login(console: Console, username: str = OWNER, password: str = PASSWORD,
+                **extra: str) -> tuple[int, dict[str, Any]]:
+    """``POST /api/auth/login`` as the document's form."""
+    async with console.session.post(console.url + "/api/auth/login",
+                                    data={"username": username, "password": password,
+                                          **extra}) as response:
+        return response.status, await response.json()
+
+
+async def api(console: Console, method: str, path: str, token: str | None, body: Any = None,
+              **headers: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """One ``/api/`` call with the bearer ``token`` (none: no Authorization header)."""
+    sent = dict(headers)
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    async with console.session.request(method, console.url + path, json=body,
+                                       headers=sent) as response:
+        return response.status, await response.json(), dict(response.headers)
+
+
+async def signed_in_token(console: Console) -> str:
+    status, body = await login(console)
+    assert status == 200, body
+    return str(body["access_token"])
+
+
+async def test_login_answers_the_documents_shape_with_a_console_signed_jwt(
+        console: Console) -> None:
+    """Form-encoded username and password give ``{"access_token", "token_type": "bearer"}``:
+    an HS256 JWT of this console, eight hours long, naming the owner; it opens the API."""
+    status, body = await login(console)
+    assert status == 200
+    assert body["token_type"] == "bearer" and body["expires_in"] == LIFETIME_S
+    token = body["access_token"]
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "HS256"
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["sub"] == OWNER and claims["exp"] - claims["iat"] == 8 * 3600
+    assert PASSWORD not in token and "password" not in claims
+    status, users, _ = await api(console, "GET", "/api/users/", token)
+    assert (status, users) == (200, {"status": "ok", "count": 0, "users": []})
+    activity = await console.app[AUTHORITY].owners.activity(OWNER)
+    assert activity[0].kind == "login" and "API sign-in" in activity[0].detail
+
+
+async def test_wrong_credentials_are_refused_through_the_sign_in_throttle(
+        console: Console) -> None:
+    """A wrong password is 401 after the throttle's delay (the same throttle as the page's
+    sign-in); enough of them lock sign-ins out: 429 with Retry-After, no password checked."""
+    status, body = await login(console, password="wrong password!")
+    assert status == 401 and body["data"]["reason"] == "bad_credentials"
+    assert body["status"] == "error" and body["code"] == 401
+    assert console.pauses.delays  # answered after the throttle's delay
+    for _ in range(25):
+        status, body = await login(console, username="nobody@example.com", password="x" * 9)
+    assert status == 429 and body["data"]["reason"] == "rate_limited"
+    status, body = await login(console, username="", password="")
+    assert status in (401, 429)
+    async with console.session.post(console.url + "/api/auth/login",
+                                    json={"username": OWNER, "password": PASSWORD}) as r:
+        assert r.status == 415  # the document's form, not JSON
+
+
+async def test_every_other_api_path_needs_the_bearer(console: Console) -> None:
+    """Without a token, every endpoint but the login and the health check is 401 -- the
+    501s and unknown paths too, so the surface is not mapped for strangers; with one, an
+    unknown path is 404."""
+    for endpoint in ENDPOINTS:
+        path = endpoint.path.replace("{login}", "5012345").replace("{name}", "x").replace(
+            "{order}", "1")
+        status, body, headers = await api(console, endpoint.method, path, None)
+        if endpoint.auth:
+            assert status == 401, (endpoint.path, body)
+            assert body["data"]["reason"] == "missing_token"
+            assert headers["WWW-Authenticate"].startswith("Bearer")
+    for path in ("/api/nothing", "/api/users/1/whatever"):
+        assert (await api(console, "GET", path, None))[0] == 401
+    token = await signed_in_token(console)
+    assert (await api(console, "GET", "/api/nothing", token))[0] == 404
+    status, _, _ = await api(console, "GET", "/api/health", None)
+    assert status == 200
+
+
+@pytest.mark.parametrize("forge", ["none", "other_key", "HS512", "garbage", "wrong_audience"])
+async def test_tokens_the_console_did_not_sign_are_refused(console: Console,
+                                                            forge: str) -> None:
+    """``alg: none``, another key, another algorithm, garbage and a token for another
+    audience are all 401: verification uses a fixed algorithm list and required claims."""
+    real = await signed_in_token(console)
+    claims = jwt.decode(real, options={"verify_signature": False})
+    if forge == "none":
+        head = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        body = base64.urlsafe_b64encode(json.dumps(claims).encode())
+        token = f"{head.rstrip(b'=').decode()}.{body.rstrip(b'=').decode()}."
+    elif forge == "other_key":
+        token = jwt.encode(claims, b"k" * 32, algorithm="HS256")
+    elif forge == "HS512":
+        token = jwt.encode(claims, b"k" * 64, algorithm="HS512")
+    elif forge == "wrong_audience":
+        token = jwt.encode({**claims, "aud": "elsewhere"}, b"k" * 32, algorithm="HS256")
+    else:
+        token = "not.a.jwt"
+    status, body, _ = await api(console, "GET", "/api/users/", token)
+    assert status == 401, body
+    assert body["data"]["reason"] in ("invalid_token", "malformed_token")
+
+
+async def test_a_token_expires_after_eight_hours_and_is_renewed_when_close(
+        console: Console) -> None:
+    """Within its last hour an answer carries a renewed token (X-Access-Token); after eight
+    hours the old one is 401 token_expired while the renewed one works; renewals end a week
+    after the password was typed."""
+    token = await signed_in_token(console)
+    _, _, headers = await api(console, "GET", "/api/users/", token)
+    assert RENEWED_HEADER not in headers  # fresh: nothing to renew
+    console.clock.now += LIFETIME_S - 600  # ten minutes left
+    status, _, headers = await api(console, "GET", "/api/users/", token)
+    assert status == 200
+    renewed = headers[RENEWED_HEADER]
+    renewed_exp = jwt.decode(renewed, options={"verify_signature": False})["exp"]
+    assert renewed_exp > console.clock.now + 7 * 3600
+    console.clock.now += 610  # past the expiry and its 5 s leeway
+    status, body, _ = await api(console, "GET", "/api/users/", token)
+    assert (status, body["data"]["reason"]) == (401, "token_expired")
+    assert (await api(console, "GET", "/api/users/", renewed))[0] == 200
+    # keep renewing, each time a minute before expiry: a week after the sign-in it ends
+    signed_at = jwt.decode(renewed, options={"verify_signature": False})["auth_time"]
+    renewals = 0
+    while True:
+        console.clock.now = jwt.decode(renewed, options={"verify_signature": False})[
+            "exp"] - 60
+        status, body, headers = await api(console, "GET", "/api/users/", renewed)
+        if RENEWED_HEADER not in headers:
+            break
+        assert status == 200
+        renewed, renewals = headers[RENEWED_HEADER], renewals + 1
+    assert renewals >= 19 and console.clock.now < signed_at + MAX_SESSION_S
+    console.clock.now += 120
+    status, body, _ = await api(console, "GET", "/api/users/", renewed)
+    assert status == 401 and body["data"]["reason"] in ("token_expired", "session_too_old")
+
+
+async def test_a_password_change_ends_the_api_tokens(console: Console) -> None:
+    """A token issued before the owner's password changed is refused after (as sessions
+    are ended then)."""
+    token = await signed_in_token(console)
+    await console.app[AUTHORITY].owners.change_password(OWNER, "a new password 456")
+    status, body, _ = await api(console, "GET", "/api/users/", token)
+    assert (status, body["data"]["reason"]) == (401, "token_revoked")
+
+
+async def test_users_are_the_owners_registered_accounts(console: Console) -> None:
+    """Register (201, the record without the password), 409 when registered, 422 naming
+    the field, list, get (404 for a login not the owner's), change (loosening asks for the
+    owner's password), store the MT5 password encrypted (never answered)."""
+    token = await signed_in_token(console)
+    status, created, _ = await api(console, "POST", "/api/users/", token, REGISTRATION)
+    assert status == 201, created
+    assert created["login"] == 5012345 and created["paper_trade_enabled"] is True
+    assert "password" not in created and "mt5-secret-pw" not in json.dumps(created)
+    status, body, _ = await api(console, "POST", "/api/users/", token, REGISTRATION)
+    assert (status, body["message"]) == (409, "Account 5012345 already exists")
+    status, body, _ = await api(console, "POST", "/api/users/", token,
+                                {**REGISTRATION, "login": 7, "max_lot_size": 500})
+    assert status == 422 and "max_lot_size" in body["message"]
+    assert body["data"]["fields"][0]["field"] == "max_lot_size"
+    status, listed, _ = await api(console, "GET", "/api/users/", token)
+    assert status == 200 and listed["count"] == 1
+    assert listed["users"][0]["name"] == "Paper desk"
+    status, one, _ = await api(console, "GET", "/api/users/5012345", token)
+    assert status == 200 and one["user"]["allowed_symbols"] == ["EURUSD", "BTCUSD"]
+    assert (await api(console, "GET", "/api/users/999", token))[0] == 404
+    assert (await api(console, "GET", "/api/users/abc", token))[0] == 400
+    # tightening needs nothing; loosening needs the owner's password
+    status, changed, _ = await api(console, "PUT", "/api/users/5012345", token,
+                                   {"max_lot_size": 0.1, "name": "Paper desk 2"})
+    assert status == 200 and changed["user"]["max_lot_size"] == 0.1
+    status, body, _ = await api(console, "PUT", "/api/users/5012345", token,
+                                {"max_lot_size": 2})
+    assert (status, body["data"]["reason"]) == (401, "password_required")
+    assert "raise the lot cap to 2" in body["message"]
+    status, body, _ = await api(console, "PUT", "/api/users/5012345", token,
+                                {"max_lot_size": 2, "owner_password": "wrong one"})
+    assert (status, body["data"]["reason"]) == (401, "bad_credentials")
+    status, changed, _ = await api(console, "PUT", "/api/users/5012345", token,
+                                   {"max_lot_size": 2, "owner_password": PASSWORD})
+    assert status == 200 and changed["user"]["max_lot_size"] == 2.0
+    # the MT5 password: stored encrypted, never answered
+    status, body, _ = await api(console, "PUT", "/api/users/5012345/password", token,
+                                {"password": "new-mt5-pw"})
+    assert status == 200 and "new-mt5-pw" not in json.dumps(body)
+    authority = console.app[AUTHORITY]
+    stored = await authority.run(authority.store.account_password, 5012345, "MTG-Demo")
+    assert stored == "new-mt5-pw"
+    raw = await authority.run(lambda tx: tx.execute(
+        "SELECT password_enc FROM accounts").fetchone()[0])
+    assert b"new-mt5-pw" not in bytes(raw)
+    kinds = [e.kind for e in await authority.owners.activity(OWNER)]
+    assert "account_password_changed" in kinds and "account_changed" in kinds
+
+
+async def test_what_the_console_does_not_answer_says_why(console: Console) -> None:
+    """Terminal-level endpoints and trade-record edits answer 501 with the reason: the
+    daemon answers the first, and a live account's records are the broker's."""
+    token = await signed_in_token(console)
+    status, body, _ = await api(console, "PUT", "/api/admin/trades/7/modify", token)
+    assert status == 501 and "broker's to modify or delete" in body["message"]
+    status, body, _ = await api(console, "GET", "/api/symbols/EURUSD/price", token)
+    assert status == 501 and "daemon" in body["message"]
+    status, body, _ = await api(console, "GET", "/api/test/ping", token)
+    assert status == 501 and body["data"]["reason"] == "not_on_the_console"
+    status, config, _ = await api(console, "GET", "/api/server/config", token)
+    assert status == 200
+    assert config["key_id"] == console.pinned().kid
+    assert config["access_token"]["lifetime_s"] == LIFETIME_S
+
+
+async def test_another_sites_origin_is_refused(console: Console) -> None:
+    """A page of another site cannot drive the API with a token it got somehow, nor sign
+    in: a foreign Origin is 403."""
+    token = await signed_in_token(console)
+    status, body, _ = await api(console, "GET", "/api/users/", token,
+                                Origin="https://evil.example")
+    assert (status, body["data"]["reason"]) == (403, "origin_refused")
+
+
+def test_the_console_answers_the_same_34_endpoints_as_the_daemon() -> None:
+    """The console's table is the document's Quick Reference, 1 to 34 in order, the same
+    paths and methods the daemon's REST mirror routes; each is answered on one side at
+    least (a handler here or there), and what neither answers would be a gap."""
+    assert [e.number for e in ENDPOINTS] == list(range(1, 35))
+    assert [(e.method, e.path) for e in ENDPOINTS] == [(e.method, e.path)
+                                                       for e in rest.ENDPOINTS]
+    for console_side, daemon_side in zip(ENDPOINTS, rest.ENDPOINTS, strict=True):
+        answered_here, answered_there = console_side.why is None, daemon_side.why is None
+        assert answered_here or answered_there or console_side.path in (
+            "/api/admin/trades/{order}/modify", "/api/admin/trades/delete")
+
+
+def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> None:
+    """Valid OpenAPI 3.1, every endpoint with its 501 and reason where the console does not
+    answer, and docs/openapi/console.json is what the code generates (regenerate it with
+    ``python -m gateway.authority.mt4api.openapi > docs/openapi/console.json``)."""
+    document = build_document()
+    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert [e.message for e in validator.iter_errors(document)] == []
+    for endpoint in ENDPOINTS:
+        op = document["paths"][endpoint.path][endpoint.method.lower()]
+        if endpoint.why is not None:
+            assert "501" in op["responses"] and endpoint.why in op["description"]
+        if endpoint.auth:
+            assert "401" in op["responses"]
+    shipped = json.loads((ROOT / "docs" / "openapi" / "console.json").read_text())
+    assert shipped == json.loads(json.dumps(document))
+
+
+async def test_the_openapi_document_is_served(console: Console) -> None:
+    """GET /api/openapi.json answers the document, without a token."""
+    status, body, _ = await api(console, "GET", "/api/openapi.json", None)
+    assert status == 200 and body == json.loads(json.dumps(build_document()))
+
+
+async def test_a_login_beyond_64_bits_is_refused_not_a_server_error(console: Console) -> None:
+    """Found by fuzzing the API: a login above 2^63-1 reached the database and answered 500
+    on the owner API's ``/v1/accounts`` and ``/v1/tokens``; it is a field error (422), as on
+    ``/api/users/``."""
+    huge = 2**64
+    status, body = await console.owner("POST", "/v1/accounts", {
+        "name": "a", "broker": "b", "login": huge, "server": "s"})
+    assert status == 422 and "login" in body["error"]["message"]
+    status, body = await console.owner("POST", "/v1/tokens", {"login": huge, "server": "s"})
+    assert status == 422 and "login" in body["error"]["message"]
+    token = await signed_in_token(console)
+    status, body, _ = await api(console, "POST", "/api/users/", token,
+                                {**REGISTRATION, "login": huge})
+    assert status == 422 and body["data"]["fields"][0]["field"] == "login"
+
+
+async def test_moving_accounts_into_a_new_group_asks_for_what_it_loosens(
+        console: Console) -> None:
+    """A group made without a policy takes the first account's: moving a tighter account in
+    with a looser one loosens it, so the owner's password is asked (as for any loosening),
+    and with it the move is made and the tighter account takes the looser policy."""
+    token = await signed_in_token(console)
+    loose = {**REGISTRATION, "login": 11, "max_lot_size": 1, "paper_trade_enabled": False}
+    tight = {**REGISTRATION, "login": 12, "max_lot_size": 0.1, "paper_trade_enabled": False}
+    for body in (loose, tight):
+        assert (await api(console, "POST", "/api/users/", token, body))[0] == 201
+    move = {"operation": "move", "logins": [11, 12], "group": "desk"}
+    status, body, _ = await api(console, "POST", "/api/admin/users/group-op", token, move)
+    assert (status, body["data"]["reason"]) == (401, "password_required")
+    assert "raise the lot cap to 1" in body["message"]
+    status, _, _ = await api(console, "POST", "/api/admin/users/group-op", token,
+                             {**move, "owner_password": PASSWORD})
+    assert status == 200
+    _, user, _ = await api(console, "GET", "/api/users/12", token)
+    assert (user["user"]["group"], user["user"]["max_lot_size"]) == ("desk", 1.0)
+    _, group, _ = await api(console, "GET", "/api/groups/desk", token)
+    assert group["group"]["logins"] == [11, 12]
+
+
+async def test_an_owner_with_two_step_sign_in_sends_the_code_as_otp(console: Console) -> None:
+    """With two-step sign-in on, the password alone is 401 ``second_factor_required`` (it
+    says to send ``otp``), a wrong code 401 ``bad_second_factor``, the app's code or a
+    recovery code signs in."""
+    factor = console.app[AUTHORITY].second_factor
+    enrolment = await factor.start(OWNER)
+    typed = enrolment.secret_b32.replace(" ", "")
+    key = base64.b32decode(typed + "=" * (-len(typed) % 8))
+    codes = await factor.confirm(OWNER, totp.totp(key, console.clock.now))
+    assert codes is not None
+    console.clock.now += totp.STEP_S  # the confirming code's step is spent
+    status, body = await login(console)
+    assert (status, body["data"]["reason"]) == (401, "second_factor_required")
+    assert "otp" in body["message"]
+    status, body = await login(console, otp="000000")
+    assert (status, body["data"]["reason"]) == (401, "bad_second_factor")
+    status, body = await login(console, otp=totp.totp(key, console.clock.now))
+    assert status == 200 and body["token_type"] == "bearer"
+    status, body = await login(console, otp=codes[0])
+    assert status == 200

@@ -1,0 +1,81 @@
+"""Issue 46 items 4 and 7, the daemon's side: an active terminal's report carries, for the
+console's API and live page, the account's margin fields, its open positions and pending
+orders, and the deals not reported before; a terminal holding positions is reported again
+every few seconds (its P/L moves), without any change of state.
+
+The reporter reads the emulator's real simulated broker (``mt5model``) through the call the
+bridge answers, and reports to a real embedded authority (SQLite in ``tmp_path``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ea_bridge import Hello, SessionInfo, TerminalId
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from gateway.auth.local import SelfApprovingAuthority
+from gateway.auth.reporter import (
+    TerminalReporter,
+    account_details,
+    account_figures,
+    open_positions,
+)
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info
+from gateway.authority.service import Authority
+from mtgateway.credential import token_hint
+from tests.e2e.clocks import WEDNESDAY_MS
+
+OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+TERMINAL = TerminalId(5012345, "MTG-Demo")
+
+
+async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
+        tmp_path: Path) -> None:
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
+    link = SelfApprovingAuthority(authority, device_info(Ed25519PrivateKey.generate()))
+    await link.start()
+    broker = EmulatedTerminal(issued.token, settings=EmulatorSettings(
+        symbols=("BTCUSD",)), utc_clock_ms=lambda: WEDNESDAY_MS).broker
+    bought = broker.order_send({"action": 1, "symbol": "BTCUSD", "volume": 0.01, "type": 0,
+                                "type_filling": 1})
+    assert bought["retcode"] == 10009
+    placed = broker.order_send({"action": 5, "symbol": "BTCUSD", "volume": 0.01, "type": 2,
+                                "price": round(bought["price"] * 0.9, 2)})
+    assert placed["retcode"] == 10008, placed
+
+    async def call(terminal: TerminalId, method: str, params: dict[str, Any],
+                   timeout_s: float) -> Any:
+        return getattr(broker, method)(**params)
+
+    reporter = TerminalReporter(link, link._device, interval_s=3600, live_interval_s=0.01,
+                                figures=account_figures(call), positions=open_positions(call),
+                                details=account_details(call), clock=lambda: WEDNESDAY_MS / 1000)
+    task = asyncio.create_task(reporter.run())
+    try:
+        hello = Hello(1, "MT5", 4000, "1.2.0", TERMINAL.login, TERMINAL.server, "Co", "",
+                      token_hint(issued.token))
+        reporter.session_up(SessionInfo(TERMINAL, "s1", issued.token_id, hello, 0.0))
+        async with asyncio.timeout(10):
+            await reporter.wait_sent(1)
+            # no change of state, an interval of an hour: the open position brings the next
+            await reporter.wait_sent(3)
+    finally:
+        task.cancel()
+    [(key, snapshot)] = (await authority.manager.snapshots(OWNER)).items()
+    assert key[1:] == (TERMINAL.login, TERMINAL.server)
+    info = broker.account_info()
+    assert snapshot.account == {name: info[name] for name in (
+        "login", "currency", "leverage", "balance", "credit", "equity", "margin",
+        "margin_free", "margin_level")}
+    assert [(t["order"], t["state"]) for t in snapshot.trades] == [
+        (bought["order"], "open"), (placed["order"], "pending")]
+    deals = await authority.manager.deals(OWNER, [(TERMINAL.login, TERMINAL.server)])
+    tickets = sorted(d["ticket"] for _, _, _, d in deals)
+    assert tickets == sorted(d["ticket"] for d in broker.history_deals_get(0, 2**40))
