@@ -15,8 +15,9 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * answers ``-32001`` without journaling anything when no EA is connected; if the EA drops after
   the row was marked ``SENT`` but before the bridge wrote the order, the row is released (the
   audit says ``released:TerminalNotConnected``) and the ``client_id`` is free again;
-* sends the request as the client wrote it, as the ``MetaTrader5`` package does: the
-  ``comment`` as given (empty when absent; MT5's limit, 31 characters) and ``magic`` 0 when
+* sends the request as the client wrote it (but for the two completions below, of what the
+  broker would refuse), as the ``MetaTrader5`` package does: the ``comment`` as given (empty
+  when absent; MT5's limit, 31 characters) and ``magic`` 0 when
   absent (``trading.magic``, 0 by default: scripts tell manual trades by magic 0). Only with
   the user's consent (``trading.comment_tag``) is a request without a comment stamped
   ``comment = "<prefix>:<client_id>"``, a tag reconciliation can find. What finds an order
