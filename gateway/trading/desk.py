@@ -164,8 +164,8 @@ class TradeDesk:
         self._bridge = bridge
         self._inflight: dict[tuple[str, str], _Flight] = {}
         self._symbols: dict[tuple[TerminalId, str], tuple[float, _Symbol]] = {}
-        #: (terminal, session id) -> (expiry, the server's clock minus ours, ms).
-        self._server_offsets: dict[tuple[TerminalId, str], tuple[float, int]] = {}
+        #: terminal -> (EA session id, expiry, the server's clock minus ours in ms).
+        self._server_offsets: dict[TerminalId, tuple[str, float, int | None]] = {}
         self.venues = venues
         self.reconciler = reconciler
         self.gate = gate
@@ -408,20 +408,23 @@ class TradeDesk:
         return priced(out, quote, point=symbol.point, server_now_ms=now_ms,
                       client_id=client_id)
 
-    async def _server_now_ms(self, venue: Venue, terminal: TerminalId) -> int:
+    async def _server_now_ms(self, venue: Venue, terminal: TerminalId) -> int | None:
         """The trade server's clock now (epoch ms), from its offset to ours: read with
         ``server_time`` once per EA session and ``symbol_cache_s``, since the offset holds the
-        server's time zone and moves only with its clock."""
+        server's time zone and moves only with its clock. None when the terminal's answer
+        carries no time (no quote's age can be told then)."""
         session = self._bridge.session(terminal)
-        key = (terminal, session.session_id if session is not None else "")
+        session_id = session.session_id if session is not None else ""
         now = self._clock()
-        cached = self._server_offsets.get(key)
-        if cached is None or cached[0] <= now:
+        cached = self._server_offsets.get(terminal)
+        if cached is None or cached[0] != session_id or cached[1] <= now:
             clock = await venue.call("server_time", {}, self._config.server.request_timeout_s)
             msc = clock.get("time_msc") if isinstance(clock, dict) else None
-            offset = int(msc) - self._utc_ms() if isinstance(msc, int) else 0
-            cached = self._server_offsets[key] = (now + self._cfg.symbol_cache_s, offset)
-        return self._utc_ms() + cached[1]
+            offset = msc - self._utc_ms() if isinstance(msc, int) and not isinstance(msc, bool) \
+                and msc > 0 else None
+            cached = (session_id, now + self._cfg.symbol_cache_s, offset)
+            self._server_offsets[terminal] = cached
+        return None if cached[2] is None else self._utc_ms() + cached[2]
 
     async def _symbol(self, venue: Venue, terminal: TerminalId, symbol: str) -> _Symbol:
         """The symbol's filling mask, execution mode and point, cached for ``symbol_cache_s``."""

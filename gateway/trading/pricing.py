@@ -83,7 +83,7 @@ def _age(ms: int) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def priced(request: dict[str, Any], quote: Any, *, point: float, server_now_ms: int,
+def priced(request: dict[str, Any], quote: Any, *, point: float, server_now_ms: int | None,
            client_id: str | None = None) -> dict[str, Any]:
     """``request`` (which :func:`needs_price`) with the quote's price and a deviation.
 
@@ -91,7 +91,8 @@ def priced(request: dict[str, Any], quote: Any, *, point: float, server_now_ms: 
         request: the request as it would be sent.
         quote: the symbol's ``symbol_info_tick`` answer.
         point: the symbol's point (``symbol_info().point``), for the spread in points.
-        server_now_ms: the trade server's clock now, epoch milliseconds (the quote's clock).
+        server_now_ms: the trade server's clock now, epoch milliseconds (the quote's clock);
+            None when the terminal did not tell it, and the quote's age is not judged.
         client_id: the order's, carried by a refusal.
 
     Raises:
@@ -107,7 +108,7 @@ def priced(request: dict[str, Any], quote: Any, *, point: float, server_now_ms: 
         raise no_quote(request, f"{symbol} has no quote to price the market order (the "
                        f"terminal answered bid {bid:g}, ask {ask:g}); select it in Market Watch "
                        "and try again", client_id)
-    age = server_now_ms - time_msc
+    age = 0 if server_now_ms is None else server_now_ms - time_msc
     if age > QUOTE_MAX_AGE_MS:
         raise no_quote(request, f"{symbol}'s last quote is {_age(age)} old, too old to price "
                        "the market order: its market is closed or the terminal gets no quotes "

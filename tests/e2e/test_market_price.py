@@ -219,3 +219,16 @@ async def test_a_paper_account_trades_an_instant_execution_symbol(daemon: Daemon
         closed = await ok(daemon, "close_position", {"position_id": opened["order"]})
         assert (closed["retcode"], closed["paper"]) == (10009, True)
         assert terminal.order_sends == 0 and terminal.broker.positions_total() == 0
+
+
+async def test_the_servers_clock_is_read_again_for_a_new_ea_session(daemon: Daemon) -> None:
+    """The server clock's offset is kept per EA session: after a terminal of Wednesday's clock
+    traded, one of Saturday's connects under the same account and its Friday quote is judged
+    by its own clock (stale: 10021), not by the first session's (which would have priced it,
+    and the broker answered 10018)."""
+    async with quoting(daemon) as terminal:
+        await ok(daemon, "create_market_buy_order", ["EURUSD", 0.1])
+        assert terminal.calls["server_time"] == 1
+    async with quoting(daemon, clock=SteppedClock(SATURDAY_MS)) as terminal:
+        error = (await daemon.call("create_market_buy_order", ["EURUSD", 0.1]))["error"]
+        assert (error["data"]["retcode"], terminal.calls["server_time"]) == (10021, 1), error

@@ -101,3 +101,12 @@ def test_a_quote_is_stale_past_the_limit_on_the_servers_clock() -> None:
         priced(SELL, {**QUOTE, "time_msc": NOW_MS - (12 * 60 + 5) * 60_000}, point=POINT,
                server_now_ms=NOW_MS)
     assert "12 h 5 min old" in str(hours.value)
+
+
+def test_without_the_servers_clock_the_age_is_not_judged() -> None:
+    """A terminal whose server_time carried no time: a day-old quote still prices (the
+    broker has the last word: 10018, 10004), a missing one is still refused."""
+    old = {**QUOTE, "time_msc": NOW_MS - 86_400_000}
+    assert priced(BUY, old, point=POINT, server_now_ms=None)["price"] == 1.08510
+    with pytest.raises(TradeRejected):
+        priced(BUY, {**QUOTE, "ask": 0.0}, point=POINT, server_now_ms=None)
