@@ -12,8 +12,8 @@ for it: the symbol's current quote, the ask to buy and the bid to sell, as the t
 one-click trading and the ``MetaTrader5`` package's ``Buy``/``Sell`` helpers do.
 
 * ``deviation``: the request's (a convenience method's ``slippage``) when given, else
-  ``max(``:data:`DEVIATION_POINTS` ``, 2 x the quote's spread)`` points: the MQL5 reference's
-  ``order_send`` example allows 20, and a symbol whose spread is wider than that would be
+  ``max(``:data:`DEVIATION_POINTS` ``, 2 x the quote's spread)`` points: the ``MetaTrader5``
+  package's ``order_send`` example allows 20, and a symbol whose spread is wider than that would be
   requoted on every tick.
 * A quote the order cannot be priced from is refused before anything is sent, with MT5's own
   word for it, 10021 PRICE_OFF "there are no quotes to process the request" (retryable), and
