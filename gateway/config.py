@@ -268,7 +268,8 @@ class TradingConfig(_Section):
     comment_tag: bool = False
     #: The tag's prefix; 1 keeps the tag within MetaApi's 26 chars.
     comment_prefix: str = Field(default="g", pattern=r"^[A-Za-z0-9]{1,5}$")
-    #: How long a symbol's ``filling_mode`` is cached for picking ``type_filling``.
+    #: How long a symbol's ``filling_mode`` and ``trade_exemode`` are cached (picking
+    #: ``type_filling``, pricing a market order), and the server clock's offset.
     symbol_cache_s: float = Field(default=60.0, ge=0, le=3600)
     #: Reconciliation pass period while some order's outcome is unknown.
     reconcile_interval_s: float = Field(default=30.0, gt=0, le=3600)

@@ -14,6 +14,7 @@ The tree, and how a client reacts::
     │                            wait for the owner to reconnect the account
     ├── OutcomeUnknown           -32003, a trade's answer was lost (``data.client_id``):
     │                            check ``order_status``, never resend blindly
+    ├── TradeRejected            -32010, a refused trade (``data.retcode``, ``retryable``)
     ├── Unsupported              -32009, the terminal cannot do this (``data.reason``)
     └── MethodFailed             a method's own error, re-raised by a door that composes
                                  methods (the REST mirror): answered as the method answered
@@ -204,7 +205,9 @@ class TradeRejected(GatewayError):
 
     ``order_send`` answers such a retcode as a result (MT5's way); the MetaApi-named methods
     answer it as this error, carrying ``retcode``, whether sending again may succeed
-    (``retryable``) and the full result.
+    (``retryable``) and the full result. Every trade method also answers it, with 10021
+    PRICE_OFF, for a market order the daemon had to price and could not (no fresh quote:
+    ``trading/pricing.py``): nothing was sent, so there is no broker result to answer.
     """
 
     def __init__(self, retcode: int, *, retryable: bool, result: dict[str, Any]) -> None:

@@ -182,7 +182,8 @@ ERRORS: Final[dict[int, tuple[str, str]]] = {
     e.HISTORY_NOT_READY: ("HISTORY_NOT_READY", "The terminal is still loading data; retry "
                           "after data.retry_after_ms"),
     e.UNSUPPORTED: ("UNSUPPORTED", "Not available on this platform (e.g. MT4)"),
-    -32010: ("TRADE_REJECTED", "Convenience trade methods only: data.retcode, "
+    -32010: ("TRADE_REJECTED", "A convenience trade method's refused trade, or a market "
+             "order the daemon could not price (10021, nothing sent): data.retcode, "
              "data.retcode_name, data.retryable"),
     e.IDEMPOTENCY_CONFLICT: ("IDEMPOTENCY_CONFLICT", "The client_id was used with other "
                              "params: use a new id"),

@@ -24,8 +24,8 @@ import operator
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from mt5model.broker import SimulatedBroker
@@ -131,6 +131,11 @@ class EmulatorSettings:
     history_days: int = 400
     #: Most rows one ``copy_*`` answer carries (the real EA caps its answers too).
     max_rows: int = 100_000
+    #: Symbol -> ``SYMBOL_TRADE_EXECUTION_*`` where this broker executes a symbol otherwise
+    #: than the catalogue does (Market Execution, Exchange for the stock). Brokers offer
+    #: Instant and Request Execution too, where a market order must name its price: the
+    #: broker answers 10015 without one and 10004 beyond its ``deviation``.
+    execution: Mapping[str, int] = field(default_factory=dict)
 
 
 def _wall_ms() -> int:
@@ -171,6 +176,13 @@ class EmulatedTerminal:
             if unknown:
                 raise ValueError(f"unknown symbols: {', '.join(sorted(unknown))}")
             specs = tuple(spec for spec in specs if spec.name in wanted)
+        execution = {name.upper(): mode for name, mode in s.execution.items()}
+        if execution:
+            unknown = set(execution) - {spec.name for spec in specs}
+            if unknown:
+                raise ValueError(f"execution of symbols not offered: {', '.join(sorted(unknown))}")
+            specs = tuple(replace(spec, trade_exemode=execution[spec.name])
+                          if spec.name in execution else spec for spec in specs)
         self.market = Market(specs, seed=s.seed, tick_rate_hz=s.tick_rate_hz,
                              clock=self.server_time_ms, history_days=s.history_days,
                              max_rows=s.max_rows)

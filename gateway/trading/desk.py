@@ -15,8 +15,9 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * answers ``-32001`` without journaling anything when no EA is connected; if the EA drops after
   the row was marked ``SENT`` but before the bridge wrote the order, the row is released (the
   audit says ``released:TerminalNotConnected``) and the ``client_id`` is free again;
-* sends the request as the client wrote it, as the ``MetaTrader5`` package does: the
-  ``comment`` as given (empty when absent; MT5's limit, 31 characters) and ``magic`` 0 when
+* sends the request as the client wrote it (but for the two completions below, of what the
+  broker would refuse), as the ``MetaTrader5`` package does: the ``comment`` as given (empty
+  when absent; MT5's limit, 31 characters) and ``magic`` 0 when
   absent (``trading.magic``, 0 by default: scripts tell manual trades by magic 0). Only with
   the user's consent (``trading.comment_tag``) is a request without a comment stamped
   ``comment = "<prefix>:<client_id>"``, a tag reconciliation can find. What finds an order
@@ -29,6 +30,11 @@ drop after the broker executed it but before the answer arrived. So ``order_send
 * picks ``type_filling`` from the symbol's ``filling_mode`` *bit mask* when the request omits it
   (FOK if allowed, else IOC, else RETURN; RETURN for pending orders) -- the MT5 gotcha where
   the docs' example answers "unsupported filling mode";
+* names the price of a market deal without one (an opening or a close) on a symbol in Instant
+  or Request execution, which the broker refuses unpriced (10015): the quote's ask or bid and a
+  deviation (``pricing.py``), read just before the order leaves; a quote too old or missing is
+  refused there, nothing sent. Both facts come from one cached ``symbol_info`` per terminal
+  and symbol (``trading.symbol_cache_s``), so a Market-execution order costs no extra read;
 * answers a lost answer (EA drop, ``server.trade_timeout_s``) with ``-32003`` and
   ``data.client_id``, and never resends. Retrying such an id answers ``-32003`` again (with
   ``data.state``) until reconciliation has found the order, then its outcome;
@@ -74,6 +80,7 @@ from mt5model.mt5 import (
     TradeAction,
     retcode_name,
 )
+from mt5model.types import SYMBOL_TRADE_EXECUTION_MARKET, ErrorCode
 
 from ..auth import Principal
 from ..config import GatewayConfig
@@ -81,6 +88,7 @@ from ..errors import GatewayError, IdempotencyConflict, NotFound, OutcomeUnknown
 from .gate import Reason, TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
 from .operations import OrderOptions, TradeOperations
+from .pricing import needs_price, no_quote, priced
 from .reconcile import OUTCOME_UNKNOWN_RETCODES, echo_mismatch
 from .reconciler import Reconciler
 from .requests import SendRequest, TradeRequest, comment_tag
@@ -99,6 +107,16 @@ class _Flight:
 
     params_hash: str
     done: asyncio.Future[GatewayError | BridgeError | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Symbol:
+    """What the desk reads of a symbol's ``symbol_info`` to complete a request: its
+    SYMBOL_FILLING_* mask, its SYMBOL_TRADE_EXECUTION_* mode and its point."""
+
+    filling: int
+    execution: int
+    point: float
 
 
 def _journal_unavailable() -> Unavailable:
@@ -124,6 +142,8 @@ class TradeDesk:
         reconciler: settles lost outcomes (opened and closed with the desk).
         gate: who may trade now.
         clock: monotonic seconds, for the symbol cache.
+        utc_ms: epoch milliseconds UTC, against which a terminal's server clock is measured
+            (a quote's age, when an order is priced from it).
         new_client_id: makes a ``client_id`` when the request has none.
         random_bytes: the randomness of order keys (:func:`~.journal.order_key`).
     """
@@ -131,6 +151,7 @@ class TradeDesk:
     def __init__(self, journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
                  venues: Venues, reconciler: Reconciler, gate: TradeGate,
                  clock: Callable[[], float] = time.monotonic,
+                 utc_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
                  new_client_id: Callable[[], str] = lambda: secrets.token_urlsafe(15),
                  random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:
         self.journal = journal
@@ -138,10 +159,13 @@ class TradeDesk:
         self._config = config
         self._cfg = config.trading
         self._clock = clock
+        self._utc_ms = utc_ms
         self._new_client_id = new_client_id
         self._bridge = bridge
         self._inflight: dict[tuple[str, str], _Flight] = {}
-        self._filling: dict[tuple[TerminalId, str], tuple[float, int]] = {}
+        self._symbols: dict[tuple[TerminalId, str], tuple[float, _Symbol]] = {}
+        #: terminal -> (EA session id, expiry, the server's clock minus ours in ms).
+        self._server_offsets: dict[TerminalId, tuple[str, float, int | None]] = {}
         self.venues = venues
         self.reconciler = reconciler
         self.gate = gate
@@ -256,7 +280,8 @@ class TradeDesk:
             log.error("order journal could not record %s (%s)", client_id, exc)
             raise _journal_unavailable() from None
         try:
-            outgoing = await self._stamp(venue, terminal, body, self._tag(client_id))
+            outgoing = await self._stamp(venue, terminal, body, self._tag(client_id),
+                                         client_id)
             # A pass may have started while the symbol was looked up. (An EA gone meanwhile
             # is met by the send itself, which releases the row.)
             self.gate.check(principal, Reason.RECONCILING)
@@ -333,9 +358,15 @@ class TradeDesk:
             else None
 
     async def _stamp(self, venue: Venue, terminal: TerminalId, body: dict[str, Any],
-                     tag: str | None) -> dict[str, Any]:
+                     tag: str | None, client_id: str | None = None) -> dict[str, Any]:
         """The request as sent: magic (the request's, else ``trading.magic``), the client's
-        comment or else ``tag`` (None: none), a legal filling mode, integer times."""
+        comment or else ``tag`` (None: none), a legal filling mode, integer times, and the
+        price of a market deal the symbol's execution wants priced.
+
+        Raises:
+            TradeRejected: 10021 PRICE_OFF, a deal to price without a fresh quote
+                (``pricing.py``); nothing was sent.
+        """
         out = dict(body)
         out.setdefault("magic", self._cfg.magic)
         if tag is not None and not out.get("comment"):
@@ -347,7 +378,8 @@ class TradeDesk:
             # Looked up even when the filling is given: an unknown symbol then fails here,
             # before the journal sends anything, with symbol_info's own -32006 -- the one
             # answer every method gives for it.
-            mask = await self._filling_mask(venue, terminal, out["symbol"])
+            symbol = await self._symbol(venue, terminal, out["symbol"])
+            mask = symbol.filling
             if "type_filling" in out:
                 pass
             elif action == TradeAction.PENDING:
@@ -356,20 +388,65 @@ class TradeDesk:
                 out["type_filling"] = int(
                     OrderFilling.FOK if mask & SymbolFilling.FOK else
                     OrderFilling.IOC if mask & SymbolFilling.IOC else OrderFilling.RETURN)
+            if needs_price(out, symbol.execution):
+                out = await self._price(venue, terminal, out, symbol, client_id)
         return out
 
-    async def _filling_mask(self, venue: Venue, terminal: TerminalId, symbol: str) -> int:
-        """The symbol's SYMBOL_FILLING_* bit mask, cached for ``symbol_cache_s``."""
+    async def _price(self, venue: Venue, terminal: TerminalId, out: dict[str, Any],
+                     symbol: _Symbol, client_id: str | None) -> dict[str, Any]:
+        """``out`` priced from the symbol's quote, read last so it is as fresh as can be."""
+        now_ms = await self._server_now_ms(venue, terminal)
+        try:
+            quote = await venue.call("symbol_info_tick", {"symbol": out["symbol"]},
+                                     self._config.server.request_timeout_s)
+        except EAError as exc:
+            if exc.code != ErrorCode.HISTORY_NOT_READY:
+                raise
+            # The EA has no quote of it yet: the same refusal as a quote of zeros.
+            raise no_quote(out, f"{out['symbol']} has no quote to price the market order "
+                           f"({exc.message})", client_id) from None
+        return priced(out, quote, point=symbol.point, server_now_ms=now_ms,
+                      client_id=client_id)
+
+    async def _server_now_ms(self, venue: Venue, terminal: TerminalId) -> int | None:
+        """The trade server's clock now (epoch ms), from its offset to ours: read with
+        ``server_time`` once per EA session and ``symbol_cache_s``, since the offset holds the
+        server's time zone and moves only with its clock. None when the terminal's answer
+        carries no time (no quote's age can be told then)."""
+        session = self._bridge.session(terminal)
+        session_id = session.session_id if session is not None else ""
         now = self._clock()
-        cached = self._filling.get((terminal, symbol))
+        cached = self._server_offsets.get(terminal)
+        if cached is None or cached[0] != session_id or cached[1] <= now:
+            clock = await venue.call("server_time", {}, self._config.server.request_timeout_s)
+            msc = clock.get("time_msc") if isinstance(clock, dict) else None
+            offset = msc - self._utc_ms() if isinstance(msc, int) and not isinstance(msc, bool) \
+                and msc > 0 else None
+            cached = (session_id, now + self._cfg.symbol_cache_s, offset)
+            self._server_offsets[terminal] = cached
+        return None if cached[2] is None else self._utc_ms() + cached[2]
+
+    async def _symbol(self, venue: Venue, terminal: TerminalId, symbol: str) -> _Symbol:
+        """The symbol's filling mask, execution mode and point, cached for ``symbol_cache_s``."""
+        now = self._clock()
+        cached = self._symbols.get((terminal, symbol))
         if cached is not None and cached[0] > now:
             return cached[1]
         info = await venue.call("symbol_info", {"symbol": symbol},
                                 self._config.server.request_timeout_s)
-        mask = info.get("filling_mode") if isinstance(info, dict) else None
-        mask = mask if isinstance(mask, int) and not isinstance(mask, bool) else 0
-        self._filling[(terminal, symbol)] = (now + self._cfg.symbol_cache_s, mask)
-        return mask
+        info = info if isinstance(info, dict) else {}
+
+        def whole(name: str, default: int) -> int:
+            value = info.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+        point = info.get("point")
+        facts = _Symbol(filling=whole("filling_mode", 0),
+                        execution=whole("trade_exemode", SYMBOL_TRADE_EXECUTION_MARKET),
+                        point=float(point) if isinstance(point, int | float)
+                        and not isinstance(point, bool) else 0.0)
+        self._symbols[(terminal, symbol)] = (now + self._cfg.symbol_cache_s, facts)
+        return facts
 
     async def check_request(self, principal: Principal, request: TradeRequest
                             ) -> dict[str, Any]:

@@ -7,12 +7,15 @@ import math
 import pytest
 
 from ea_bridge.emulator.symbols import default_symbols, sessions, symbol_by_name
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from mt5model.types import (
     SYMBOL_CALC_MODE_FOREX,
     SYMBOL_EXPIRATION_GTC,
     SYMBOL_FILLING_FOK,
     SYMBOL_FILLING_IOC,
     SYMBOL_ORDER_MARKET,
+    SYMBOL_TRADE_EXECUTION_INSTANT,
+    SYMBOL_TRADE_EXECUTION_MARKET,
     SYMBOL_TRADE_MODE_FULL,
     EmulatorError,
     ErrorCode,
@@ -21,6 +24,8 @@ from mt5model.types import (
 )
 
 SPECS = default_symbols()
+#: A Wednesday, 14:00 UTC: every FX market open.
+WEDNESDAY_MS = 1_795_010_400_000
 FX = ("EURUSD", "GBPUSD", "USDCHF", "AUDUSD", "USDJPY", "EURJPY")
 
 
@@ -167,3 +172,23 @@ def test_sessions_helper_shortens_only_the_last_day() -> None:
         TradingSession(1, 60, 720), TradingSession(1, 780, 1440),
         TradingSession(2, 60, 720), TradingSession(2, 780, 1320),
     )
+
+
+def test_a_broker_can_execute_a_symbol_otherwise_than_the_catalogue() -> None:
+    """``EmulatorSettings.execution`` puts a symbol in Instant (or Request) execution:
+    ``symbol_info`` says so and the broker wants a market order's price (10015 without one);
+    a symbol the terminal does not offer is refused by name."""
+    token = "mtgw_" + "c" * 38
+    terminal = EmulatedTerminal(token, settings=EmulatorSettings(
+        symbols=("EURUSD", "USDJPY", "BTCUSD"),
+        execution={"eurusd": SYMBOL_TRADE_EXECUTION_INSTANT}), utc_clock_ms=lambda: WEDNESDAY_MS)
+    assert terminal.market.symbol_info("EURUSD")["trade_exemode"] == \
+        SYMBOL_TRADE_EXECUTION_INSTANT
+    assert terminal.market.symbol_info("BTCUSD")["trade_exemode"] == \
+        SYMBOL_TRADE_EXECUTION_MARKET
+    unpriced = {"action": 1, "symbol": "BTCUSD", "type": 0, "volume": 0.01}
+    assert terminal.broker.order_check(unpriced)["retcode"] == 0
+    assert terminal.broker.order_check({**unpriced, "symbol": "EURUSD"})["retcode"] == 10015
+    with pytest.raises(ValueError, match="GBPUSD"):
+        EmulatedTerminal(token, settings=EmulatorSettings(
+            symbols=("EURUSD",), execution={"GBPUSD": SYMBOL_TRADE_EXECUTION_INSTANT}))
