@@ -35,13 +35,12 @@ from ...base.edge import HostRefusals, host_allowed, target_authority
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
 from ..api import DeviceInfo
-from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
+from ..appkeys import AUTHORITY, CLOCKS, ERROR_PAGE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import DatabaseUnavailable, Tx
 from ..errors import ProofRejected
 from ..proofs import CheckedProof, check_device_proof
 from ..service.signin import MESSAGES, SignInRefused
 from ..store import AuthorityStore, StoredProofReplays
-from ..web import PAGES
 
 __all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response",
            "errors", "host_allowlist", "owner", "read_json"]
@@ -108,8 +107,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(fail.status, fail.reason, fail.message, **fail.extra)
     except DatabaseUnavailable as exc:
         log.warning("%s %s answered 503: %s", request.method, mask_path(request.path), exc)
-        if not request.path.startswith("/v1/") and PAGES in request.app:
-            return await request.app[PAGES].error_page(request, 503)
+        if not request.path.startswith("/v1/") and ERROR_PAGE in request.app:
+            return await request.app[ERROR_PAGE](request, 503)
         return error_response(503, "database_unavailable", "the authority's database is not "
                               "answering; try again shortly", retry_after_s=_DATABASE_RETRY_S)
     except web.HTTPRequestEntityTooLarge:
@@ -117,8 +116,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        if not request.path.startswith("/v1/") and PAGES in request.app:
-            return await request.app[PAGES].error_page(request, exc.status)  # a person's page
+        if not request.path.startswith("/v1/") and ERROR_PAGE in request.app:
+            return await request.app[ERROR_PAGE](request, exc.status)  # a person's page
         return error_response(exc.status, "not_found" if exc.status == 404 else "http_error",
                               exc.reason)
     except Exception:
