@@ -83,7 +83,7 @@ def error_response(status: int, reason: str, message: str, **extra: Any) -> web.
 def host_allowlist(allowed: tuple[str, ...], refusals: HostRefusals) -> Any:
     """Refuse (421) a request naming a Host other than loopback or ``[console] allowed_hosts``,
     before anything else: a page on a name rebound to 127.0.0.1 is same-origin with the
-    console and could drive sign-in guesses, the device API and long-polls (issue 16 F7)."""
+    console and could drive sign-in guesses, the device API and long-polls."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -158,7 +158,7 @@ CODE_HEADER: Final = "X-Owner-Code"
 
 
 def _check_owner_request(request: web.Request) -> None:
-    """Issue 16 F11: a browser that cached the owner's Basic credentials must not be made to
+    """A browser that cached the owner's Basic credentials must not be made to
     use them by another site. A request carrying an ``Origin`` (browsers send it on
     cross-origin requests and on every POST) must come from the console's own origin (403
     otherwise); a body must be ``application/json`` (415), which a cross-site ``<form>``
@@ -202,7 +202,7 @@ async def device(request: web.Request) -> DeviceInfo:
     the proof is remembered, so a copy of the request is refused."""
     body = await request.read()
     authority = request.app[AUTHORITY]
-    # Round-4 T4-F13: a device the authority knows goes straight to the signature check and
+    # A device the authority knows goes straight to the signature check and
     # the replay row; a key it has never seen is bounded first (``keygate``).
     gate, device_id = request.app[KEY_GATE], request.headers.get("X-Device-Id", "")
     known = gate.known(device_id)
