@@ -1,8 +1,9 @@
 """The console application's typed keys (aiohttp's ``AppKey``): what its route modules read
 from the application instead of closing over it.
 
-``console.py`` composes the application and sets each; the route modules (``routes/``) and
-the pages (``web/``) read them per request.
+``console.py`` composes the application and sets each (the pages' error page is set by
+``web.mount_pages``); the route modules (``routes/``) and the pages (``web/``) read them per
+request.
 """
 
 from __future__ import annotations

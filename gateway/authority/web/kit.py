@@ -10,7 +10,7 @@ the pure views below it, never another room. What the kit gives them:
   CSRF token checked against the session's (403 and nothing changed when it does not match),
   and the handler is handed a :class:`Page`: the owner, the session, the form.
   :func:`signed_in_part` does the same for the part of a page a script fetches again (401
-  instead of a redirect: a script cannot follow one to a sign-in form).
+  instead of a redirect: the script stops rather than draw the sign-in form into the page).
 - :func:`before_sign_in`, for the pages a browser sees with no session (sign-in, its code
   step, password reset, the undo link): a POST's form carries a double-submit token of its
   own (``security.py``), checked before the handler is handed a :class:`Visit`.
@@ -49,7 +49,14 @@ from ..service import Authority
 from ..service.signin import OwnerSignIn
 from .books import utc_clock, utc_short
 from .chart import BOX
-from .security import PRE_COOKIE, SESSION_COOKIE, add_page_headers, csrf_ok, set_cookie
+from .security import (
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    Handler,
+    add_page_headers,
+    csrf_ok,
+    set_cookie,
+)
 from .sessions import Session, SessionStore
 from .views import ago, when
 
@@ -65,8 +72,6 @@ STALE_SIGN_IN_FORM: Final = ("The sign-in form's security token is missing or ou
                              "Reload the page and try again.")
 #: Random bytes of a page's double-submit token (before sign-in: no session holds one).
 _PRE_TOKEN_BYTES: Final = 32
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class PageKit:

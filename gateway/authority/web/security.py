@@ -21,7 +21,7 @@ from typing import Final
 
 from aiohttp import web
 
-__all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "STEP_COOKIE", "add_page_headers",
+__all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "STEP_COOKIE", "Handler", "add_page_headers",
            "clear_cookie", "csrf_ok", "security_headers", "set_cookie"]
 
 SESSION_COOKIE: Final = "mtgw_session"
@@ -42,6 +42,7 @@ _HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 
+#: An aiohttp request handler (what a page's decorators return).
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
