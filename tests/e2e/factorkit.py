@@ -11,7 +11,7 @@ import html
 import re
 
 from gateway.authority import totp
-from gateway.authority.web.twofactor import qr_svg
+from gateway.authority.web.settingsview import qr_svg
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
 
 __all__ = ["code_step", "codes_of", "enrol", "password_step", "secret_of"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -27,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from gateway.authority.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
 from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.service.common import risk_of
-from gateway.authority.web import PAGES
+from gateway.authority.web import PAGES, ROOMS
 from gateway.authority.web.security import CSP, SESSION_COOKIE
 from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
 from gateway.base.guard import ConnectionLimits
@@ -53,6 +54,10 @@ POST_ROUTES = ["/logout", "/tokens", "/tokens/tok_x/revoke", "/tokens/tok_x/labe
                "/devices/D/allow", "/devices/D/revoke-token", "/devices/D/revoke",
                "/devices/D/forget", "/accounts", "/accounts/1/risk"]
 PAGES_ROUTES = ["/", "/tokens", "/devices", "/accounts", "/activity"]
+#: The pages a browser sees before sign-in (the kit's ``before_sign_in``).
+PUBLIC_ROUTES = {"/login", "/login/code", "/forgot", "/reset/{token}", "/recover/{token}"}
+#: The parts of a page its script fetches again (the kit's ``signed_in_part``: 401).
+PART_ROUTES = {"/dashboard/rows", "/dashboard/books", "/live/panels", "/live/stream"}
 
 
 # -- sign-in and sessions ------------------------------------------------------------------
@@ -183,6 +188,40 @@ async def test_every_state_changing_form_without_its_csrf_token_gets_403(
         assert wrong.status == 403, path
     # nothing happened: still signed in, no token, no account
     assert (await browser.get("/")).status == 200
+    assert await console.app[AUTHORITY].tokens.of(OWNER) == []
+    assert await console.app[AUTHORITY].accounts.of(OWNER) == []
+
+
+async def test_every_route_of_every_page_room_goes_through_the_kit(
+        console: Console, browser: Browser) -> None:
+    """Each route the page rooms mount (read from their tables, not listed here) is a page
+    before sign-in or goes through the kit's signed-in prologue: signed out, a page sends
+    the browser to sign in, a part answers 401 and a form 403; signed in, a form without the
+    session's token is refused 403 too (confirmed, so a confirmation page cannot hide an
+    action), and nothing happens. A room whose handler skips the kit fails here."""
+    routes = [(d.method, d.path) for room in ROOMS for d in room.routes
+              if isinstance(d, web.RouteDef)]
+    assert all(any(isinstance(d, web.RouteDef) for d in room.routes) for room in ROOMS)
+    assert PUBLIC_ROUTES | PART_ROUTES <= {path for _, path in routes}
+
+    def url(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "1", path)
+
+    for method, path in routes:
+        if method == "GET" and path not in PUBLIC_ROUTES:
+            answer = await browser.get(url(path))
+            if path in PART_ROUTES:
+                assert answer.status == 401, path
+            else:
+                assert answer.status == 303 and answer.headers["Location"] == "/login", path
+        elif method == "POST":  # a page before sign-in checks its own form's token
+            assert (await browser.post(url(path), {"confirm": "yes"})).status == 403, path
+    await signed_in(browser)
+    for method, path in routes:
+        if method == "POST" and path not in PUBLIC_ROUTES:
+            for form in ({"confirm": "yes"}, {"confirm": "yes", "csrf": "x" * 43}):
+                assert (await browser.post(url(path), form)).status == 403, path
+    assert (await browser.get("/")).status == 200  # still signed in: even /logout was refused
     assert await console.app[AUTHORITY].tokens.of(OWNER) == []
     assert await console.app[AUTHORITY].accounts.of(OWNER) == []
 

@@ -35,13 +35,12 @@ from ...base.edge import HostRefusals, host_allowed, target_authority
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
 from ..api import DeviceInfo
-from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
+from ..appkeys import AUTHORITY, CLOCKS, ERROR_PAGE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import DatabaseUnavailable, Tx
 from ..errors import ProofRejected
 from ..proofs import CheckedProof, check_device_proof
 from ..service.signin import MESSAGES, SignInRefused
 from ..store import AuthorityStore, StoredProofReplays
-from ..web import PAGES
 
 __all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response",
            "errors", "host_allowlist", "owner", "read_json"]
@@ -84,7 +83,7 @@ def error_response(status: int, reason: str, message: str, **extra: Any) -> web.
 def host_allowlist(allowed: tuple[str, ...], refusals: HostRefusals) -> Any:
     """Refuse (421) a request naming a Host other than loopback or ``[console] allowed_hosts``,
     before anything else: a page on a name rebound to 127.0.0.1 is same-origin with the
-    console and could drive sign-in guesses, the device API and long-polls (issue 16 F7)."""
+    console and could drive sign-in guesses, the device API and long-polls."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -108,8 +107,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(fail.status, fail.reason, fail.message, **fail.extra)
     except DatabaseUnavailable as exc:
         log.warning("%s %s answered 503: %s", request.method, mask_path(request.path), exc)
-        if not request.path.startswith("/v1/") and PAGES in request.app:
-            return await request.app[PAGES].error_page(request, 503)
+        if not request.path.startswith("/v1/") and ERROR_PAGE in request.app:
+            return await request.app[ERROR_PAGE](request, 503)
         return error_response(503, "database_unavailable", "the authority's database is not "
                               "answering; try again shortly", retry_after_s=_DATABASE_RETRY_S)
     except web.HTTPRequestEntityTooLarge:
@@ -117,8 +116,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        if not request.path.startswith("/v1/") and PAGES in request.app:
-            return await request.app[PAGES].error_page(request, exc.status)  # a person's page
+        if not request.path.startswith("/v1/") and ERROR_PAGE in request.app:
+            return await request.app[ERROR_PAGE](request, exc.status)  # a person's page
         return error_response(exc.status, "not_found" if exc.status == 404 else "http_error",
                               exc.reason)
     except Exception:
@@ -159,7 +158,7 @@ CODE_HEADER: Final = "X-Owner-Code"
 
 
 def _check_owner_request(request: web.Request) -> None:
-    """Issue 16 F11: a browser that cached the owner's Basic credentials must not be made to
+    """A browser that cached the owner's Basic credentials must not be made to
     use them by another site. A request carrying an ``Origin`` (browsers send it on
     cross-origin requests and on every POST) must come from the console's own origin (403
     otherwise); a body must be ``application/json`` (415), which a cross-site ``<form>``
@@ -203,7 +202,7 @@ async def device(request: web.Request) -> DeviceInfo:
     the proof is remembered, so a copy of the request is refused."""
     body = await request.read()
     authority = request.app[AUTHORITY]
-    # Round-4 T4-F13: a device the authority knows goes straight to the signature check and
+    # A device the authority knows goes straight to the signature check and
     # the replay row; a key it has never seen is bounded first (``keygate``).
     gate, device_id = request.app[KEY_GATE], request.headers.get("X-Device-Id", "")
     known = gate.known(device_id)

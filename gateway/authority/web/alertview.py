@@ -1,22 +1,20 @@
 """What the settings page's alerts section shows and how its form is read: the stored choices
 (or what was typed, with errors by field), a signing secret just made, and the latest
-deliveries. Apart from the handlers (``alerts.py``) so the page that shows the section
-(``pages.py``) and the handlers that answer it import one way only."""
+deliveries. Apart from the handlers (``alerts.py``): every answer on the settings page shows
+the section (``settingsview.py``), and the page rooms do not import each other."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from ..alerts import MAX_MARGIN_PCT, MAX_OFFLINE_MINUTES, AlertSettings, check_webhook_url
 from ..delivery import summary
 from ..service import Authority
 from .forms import FormErrors
 
-__all__ = ["REAUTH_FIELD", "alerts_view", "parse_alerts"]
+__all__ = ["alerts_view", "parse_alerts"]
 
-#: The form field of the owner's password (``pages.REAUTH_FIELD``).
-REAUTH_FIELD: Final = "owner_password"
 #: The defaults the form offers for a threshold not set yet.
 _OFFLINE_DEFAULT, _MARGIN_DEFAULT = "10", "150"
 

@@ -1,14 +1,14 @@
 """The live page (``/live``): each terminal's P/L as it changes, its pending orders, its trade
 history, and its equity chart over a chosen range with its drawdown.
 
-A page room over the console's pages (``pages.py``: sign-in, rendering): what it shows comes
-from what the terminals' daemons report (``snapshots.py``: the account, open positions and
-pending orders, deals; ``equity.py``: the series), each figure with the time its daemon read
-it. Why it is live: a daemon reports an active terminal holding positions every few seconds
-and at once on each trade event (``gateway/auth/reporter.py``), and this page is pushed each
-stored report by a server-sent event stream (``/live/stream``), on which its script fetches
-the panels again (``/live/panels``); a report stored by another console instance is heard at
-the stream's next beat (:data:`BEAT_S`). Without JavaScript the page reloads every 10 s.
+A page room over the kit (``kit.py``): what it shows comes from what the terminals' daemons
+report (``snapshots.py``: the account, open positions and pending orders, deals;
+``equity.py``: the series), each figure with the time its daemon read it. Why it is live: a
+daemon reports an active terminal holding positions every few seconds and at once on each
+trade event (``gateway/auth/reporter.py``), and this page is pushed each stored report by a
+server-sent event stream (``/live/stream``), on which its script fetches the panels again
+(``/live/panels``); a report stored by another console instance is heard at the stream's next
+beat (:data:`BEAT_S`). Without JavaScript the page reloads every 10 s.
 
 ``?range=1d|7d|30d|90d`` chooses the chart's range (``livechart.py``: gaps shown, drawdown,
 a scale on which a small move looks small).
@@ -25,17 +25,16 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ...base.guard import mark_authenticated
 from .. import equity, mt4records
 from ..positions import STALE_AFTER_S
 from ..reports import TerminalRow
 from ..service import Authority
 from ..snapshots import Snapshot
 from .books import price, signed, tone
+from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of
-from .pages import Pages
 
-__all__ = ["BEAT_S", "HISTORY_ROWS", "LivePages", "mount_live_pages"]
+__all__ = ["BEAT_S", "HISTORY_ROWS", "STREAMS", "STREAM_S", "Streams", "panels", "routes"]
 
 #: The stream's beat: an event at least this often (a report another instance stored).
 BEAT_S: Final = 15.0
@@ -96,88 +95,81 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
     return out
 
 
-class LivePages:
-    """The live page's handlers (over the console's :class:`Pages`)."""
+class Streams:
+    """The live streams' switch: set when the console shuts down, and every stream ends at
+    once instead of holding the shutdown until its time is up."""
 
-    def __init__(self, pages: Pages, authority: Callable[[], Authority],
-                 clock: Callable[[], float]) -> None:
-        self._pages = pages
+    def __init__(self, authority: Callable[[], Authority]) -> None:
         self._authority = authority
-        self._clock = clock
-        self._closing = False
-
-    async def _panels(self, owner: str, range_name: str | None) -> dict[str, Any]:
-        name, range_s = range_of(range_name)
-        authority, now = self._authority(), int(self._clock())
-        rows = await authority.terminals.of(owner)
-        manager = authority.manager
-        terminals = sorted({(r.login, r.server) for r in rows})
-        series = await authority.run(equity.series_of, owner.strip().lower(), now,
-                                     since=now - range_s)
-        return {"panels": panels(rows, await manager.snapshots(owner),
-                                 await manager.deals(owner, terminals,
-                                                     date_from=now - range_s),
-                                 series, now, range_s),
-                "range": name, "ranges": list(RANGES)}
-
-    async def live(self, request: web.Request) -> web.StreamResponse:
-        """``GET /live``."""
-        got = await self._pages._signed_in(request, post=False)  # noqa: SLF001
-        assert not isinstance(got, web.Response)  # noqa: S101 - only POSTs answer 403
-        session, _ = got
-        view = await self._panels(session.owner_email, request.query.get("range"))
-        return await self._pages._page("live.html", session, "live", **view)  # noqa: SLF001
-
-    async def panel_fragment(self, request: web.Request) -> web.StreamResponse:
-        """``GET /live/panels``: the panels alone, fetched again on each pushed report."""
-        session = await self._pages._session(request)  # noqa: SLF001
-        if session is None:
-            return web.Response(status=401, text="signed out")
-        view = await self._panels(session.owner_email, request.query.get("range"))
-        return self._pages._render("_live_panels.html", **view)  # noqa: SLF001
-
-    async def stream(self, request: web.Request) -> web.StreamResponse:
-        """``GET /live/stream``: a server-sent event ``report`` each time a report of the
-        owner's terminals is stored (and ``beat`` at least every :data:`BEAT_S`), for
-        :data:`STREAM_S`; then it ends and the browser opens the next."""
-        session = await self._pages._session(request)  # noqa: SLF001
-        if session is None:
-            return web.Response(status=401, text="signed out")
-        mark_authenticated(request)  # a signed-in stream is not an idle stranger
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-store"})
-        manager = self._authority().manager
-        event = manager.report_event(session.owner_email)  # before anything is written
-        await response.prepare(request)
-        await response.write(b"retry: 3000\n\n")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STREAM_S  # a wait, not a time of record
-        while not self._closing and loop.time() < deadline:
-            heard = False
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(BEAT_S):
-                    heard = await event.wait()
-            if self._closing:
-                break
-            # the next report's event is taken before this one is written (none is missed)
-            event = manager.report_event(session.owner_email)
-            data = json.dumps({"at": self._clock()})
-            await response.write(f"event: {'report' if heard else 'beat'}\n"
-                                 f"data: {data}\n\n".encode())
-        await response.write_eof()
-        return response
+        self.closing = False
 
     async def close(self, app: web.Application) -> None:
-        """End every stream now (the console is shutting down)."""
-        self._closing = True
+        """End every stream now (an ``on_shutdown`` hook)."""
+        self.closing = True
         self._authority().manager.wake_all()
 
 
-def mount_live_pages(app: web.Application, pages: Pages,
-                     authority: Callable[[], Authority], clock: Callable[[], float]) -> None:
-    """Add ``/live``, ``/live/panels`` and ``/live/stream`` to ``app``."""
-    live = LivePages(pages, authority, clock)
-    app.router.add_get("/live", live.live)
-    app.router.add_get("/live/panels", live.panel_fragment)
-    app.router.add_get("/live/stream", live.stream)
-    app.on_shutdown.append(live.close)
+#: The live streams' switch (set by ``mount_pages``).
+STREAMS: Final = web.AppKey("live_streams", Streams)
+
+routes = web.RouteTableDef()
+
+
+async def _panels(page: Page) -> dict[str, Any]:
+    """The panels over the range the address asks for."""
+    name, range_s = range_of(page.request.query.get("range"))
+    authority, now, owner = page.authority, int(page.kit.clock()), page.owner
+    rows = await authority.terminals.of(owner)
+    manager = authority.manager
+    terminals = sorted({(r.login, r.server) for r in rows})
+    series = await authority.run(equity.series_of, owner.strip().lower(), now,
+                                 since=now - range_s)
+    return {"panels": panels(rows, await manager.snapshots(owner),
+                             await manager.deals(owner, terminals, date_from=now - range_s),
+                             series, now, range_s),
+            "range": name, "ranges": list(RANGES)}
+
+
+@routes.get("/live")
+@signed_in
+async def live(page: Page) -> web.StreamResponse:
+    """The live page."""
+    return await page.show("live.html", "live", **await _panels(page))
+
+
+@routes.get("/live/panels")
+@signed_in_part
+async def panel_fragment(page: Page) -> web.StreamResponse:
+    """The panels alone, fetched again on each pushed report."""
+    return page.kit.render("_live_panels.html", **await _panels(page))
+
+
+@routes.get("/live/stream")
+@signed_in_part
+async def stream(page: Page) -> web.StreamResponse:
+    """A server-sent event ``report`` each time a report of the owner's terminals is stored
+    (and ``beat`` at least every :data:`BEAT_S`), for :data:`STREAM_S`; then it ends and the
+    browser opens the next."""
+    streams = page.request.app[STREAMS]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-store"})
+    manager = page.authority.manager
+    event = manager.report_event(page.owner)  # before anything is written
+    await response.prepare(page.request)
+    await response.write(b"retry: 3000\n\n")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STREAM_S  # a wait, not a time of record
+    while not streams.closing and loop.time() < deadline:
+        heard = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BEAT_S):
+                heard = await event.wait()
+        if streams.closing:
+            break
+        # the next report's event is taken before this one is written (none is missed)
+        event = manager.report_event(page.owner)
+        data = json.dumps({"at": page.kit.clock()})
+        await response.write(f"event: {'report' if heard else 'beat'}\n"
+                             f"data: {data}\n\n".encode())
+    await response.write_eof()
+    return response

@@ -21,12 +21,14 @@ from typing import Final
 
 from aiohttp import web
 
-__all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "add_page_headers", "clear_cookie",
-           "csrf_ok", "security_headers", "set_cookie"]
+__all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "STEP_COOKIE", "Handler", "add_page_headers",
+           "clear_cookie", "csrf_ok", "security_headers", "set_cookie"]
 
 SESSION_COOKIE: Final = "mtgw_session"
 #: The sign-in form's double-submit CSRF cookie (there is no session yet to hold a token).
 PRE_COOKIE: Final = "mtgw_login_csrf"
+#: The half-signed-in browser's cookie (password right, second-factor code not yet given).
+STEP_COOKIE: Final = "mtgw_signin_step"
 
 CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -40,6 +42,7 @@ _HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 
+#: An aiohttp request handler (what a page's decorators return).
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

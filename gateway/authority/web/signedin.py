@@ -13,89 +13,22 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
 
-from ..service import Authority
-from .pages import Pages
+from .kit import Page, signed_in
 from .security import SESSION_COOKIE, clear_cookie
 from .sessions import Session
 
-__all__ = ["SessionPages", "mount_session_pages"]
+__all__ = ["routes"]
 
 log = logging.getLogger("gateway.authority.web")
 
 #: A session's key as the page names it (the SHA-256 of its cookie: no secret).
 _KEY: Final = re.compile(r"^[0-9a-f]{64}$")
 
-
-class SessionPages:
-    """The sessions page and its two actions (over the console's :class:`Pages`)."""
-
-    def __init__(self, pages: Pages, authority: Callable[[], Authority]) -> None:
-        self._pages = pages
-        self._authority = authority
-
-    async def list(self, request: web.Request) -> web.StreamResponse:
-        """``GET /settings/sessions``."""
-        got = await self._pages._signed_in(request, post=False)  # noqa: SLF001
-        assert not isinstance(got, web.Response)  # noqa: S101 - only POSTs answer 403
-        session = got[0]
-        store = self._pages.sessions
-        return await self._pages._page(  # noqa: SLF001
-            "sessions.html", session, "settings", sessions=await store.of_owner(
-                session.owner_email), current=session.key,
-            idle_min=int(store.idle_s // 60), absolute_h=int(store.absolute_s // 3600))
-
-    def _signed_out(self, request: web.Request) -> web.HTTPSeeOther:
-        """This browser's session ended: to the sign-in page, the cookie cleared."""
-        redirect = web.HTTPSeeOther("/login")
-        clear_cookie(request, redirect, SESSION_COOKIE)
-        return redirect
-
-    async def end(self, request: web.Request) -> web.StreamResponse:
-        """``POST /settings/sessions/{key}/end``: sign one session out (this one: sign out)."""
-        got = await self._pages._signed_in(request, post=True)  # noqa: SLF001
-        if isinstance(got, web.Response):
-            return got
-        session, _ = got
-        key = request.match_info["key"]
-        if not _KEY.match(key):
-            raise web.HTTPNotFound()
-        ended = [s for s in await self._pages.sessions.of_owner(session.owner_email)
-                 if s.key == key]
-        if not ended or not await self._pages.sessions.end_of_owner(session.owner_email, key):
-            raise await self._pages._done(  # noqa: SLF001
-                session, "That session had already ended.", "/settings/sessions")
-        await self._authority().owners.note_sessions_ended(
-            session.owner_email, f"one session: {_described(ended[0])}")
-        if key == session.key:
-            raise self._signed_out(request)
-        raise await self._pages._done(  # noqa: SLF001
-            session, f"Signed out: {_described(ended[0])}.", "/settings/sessions")
-
-    async def end_all(self, request: web.Request) -> web.StreamResponse:
-        """``POST /settings/sessions/end-all`` (after its confirmation page): every session
-        and half-done sign-in of the owner ends, this one too."""
-        got = await self._pages._signed_in(request, post=True)  # noqa: SLF001
-        if isinstance(got, web.Response):
-            return got
-        session, form = got
-        asked = await self._pages._confirm(  # noqa: SLF001
-            session, form, "Sign out everywhere?",
-            "Every browser signed in as you is signed out, this one too, and sign-ins waiting "
-            "for a code end. You sign in again here. If you do not know a session, change your "
-            "password afterwards: whoever opened it knew it.", "Sign out everywhere",
-            "/settings/sessions")
-        if asked is not None:
-            return asked
-        ended = await self._pages.sessions.end_of_owner(session.owner_email)
-        await self._authority().owners.note_sessions_ended(
-            session.owner_email, f"every session ({ended}), signed out everywhere")
-        log.info("console: an owner signed out everywhere; %d session(s) ended", ended)
-        raise self._signed_out(request)
+routes = web.RouteTableDef()
 
 
 def _described(session: Session) -> str:
@@ -104,11 +37,57 @@ def _described(session: Session) -> str:
     return f"{agent} from {session.address or 'an unknown address'}"
 
 
-def mount_session_pages(app: web.Application, pages: Pages,
-                        authority: Callable[[], Authority]) -> SessionPages:
-    """Add the sessions page's routes to ``app``."""
-    handlers = SessionPages(pages, authority)
-    app.router.add_get("/settings/sessions", handlers.list)
-    app.router.add_post("/settings/sessions/end-all", handlers.end_all)
-    app.router.add_post("/settings/sessions/{key}/end", handlers.end)
-    return handlers
+def _signed_out(page: Page) -> web.HTTPSeeOther:
+    """This browser's session ended: to the sign-in page, the cookie cleared."""
+    redirect = web.HTTPSeeOther("/login")
+    clear_cookie(page.request, redirect, SESSION_COOKIE)
+    return redirect
+
+
+@routes.get("/settings/sessions")
+@signed_in
+async def sessions(page: Page) -> web.StreamResponse:
+    """The owner's live sessions, this one marked."""
+    store = page.kit.sessions
+    return await page.show("sessions.html", "settings",
+                           sessions=await store.of_owner(page.owner), current=page.session.key,
+                           idle_min=int(store.idle_s // 60),
+                           absolute_h=int(store.absolute_s // 3600))
+
+
+@routes.post("/settings/sessions/end-all")
+@signed_in
+async def end_all(page: Page) -> web.StreamResponse:
+    """Every session and half-done sign-in of the owner ends, this one too (after its
+    confirmation page)."""
+    asked = await page.confirm(
+        "Sign out everywhere?",
+        "Every browser signed in as you is signed out, this one too, and sign-ins waiting for "
+        "a code end. You sign in again here. If you do not know a session, change your "
+        "password afterwards: whoever opened it knew it.", "Sign out everywhere",
+        "/settings/sessions")
+    if asked is not None:
+        return asked
+    ended = await page.kit.sessions.end_of_owner(page.owner)
+    await page.authority.owners.note_sessions_ended(
+        page.owner, f"every session ({ended}), signed out everywhere")
+    log.info("console: an owner signed out everywhere; %d session(s) ended", ended)
+    raise _signed_out(page)
+
+
+@routes.post("/settings/sessions/{key}/end")
+@signed_in
+async def end(page: Page) -> web.StreamResponse:
+    """Sign one session out (this one: sign out)."""
+    key = page.request.match_info["key"]
+    if not _KEY.match(key):
+        raise web.HTTPNotFound()
+    store = page.kit.sessions
+    ended = [s for s in await store.of_owner(page.owner) if s.key == key]
+    if not ended or not await store.end_of_owner(page.owner, key):
+        raise await page.done("That session had already ended.", "/settings/sessions")
+    await page.authority.owners.note_sessions_ended(page.owner,
+                                                    f"one session: {_described(ended[0])}")
+    if key == page.session.key:
+        raise _signed_out(page)
+    raise await page.done(f"Signed out: {_described(ended[0])}.", "/settings/sessions")

@@ -1,7 +1,7 @@
 """What the console's pages compute for the owner to read: times, the terminals table, the
 "verified" mark and the getting-started checklist.
 
-Kept apart from the handlers (``pages.py``) because none of it does I/O: each function takes
+Kept apart from the page rooms because none of it does I/O: each function takes
 the authority's plain rows and the clock's "now" and returns what a template shows, so the
 rules (when an account counts as verified, when a step counts as done) are read in one place.
 """
@@ -53,7 +53,7 @@ def verified_terminals(reports: Iterable[TerminalRow],
                        proven: Iterable[tuple[int, str]] = ()) -> set[tuple[int, str]]:
     """The (login, server) pairs a daemon has reported logged in under the owner's token:
     now, or once (``proven``, kept by ``verification.py``: a revoked token does not undo the
-    proof, review round 4 m8)."""
+    proof)."""
     return {(r.login, r.server) for r in reports if r.state in _PROVEN} | set(proven)
 
 

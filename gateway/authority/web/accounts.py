@@ -1,0 +1,107 @@
+"""The owner's MetaTrader accounts (``/accounts``): registering one with its risk policy, and
+changing that policy.
+
+Tightening a limit is one click. Loosening one, or leaving paper trading, asks for the
+owner's password again (the kit's re-authentication): these switches put real money at the
+broker, and a session cookie alone reaches any local process the browser is sent to. A form
+with an error keeps what was typed and names the field; the password is never echoed back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..store import AccountExists
+from .forms import FormErrors, loosened, parse_registration, parse_risk
+from .kit import REAUTH_FIELD, Page, signed_in
+from .views import live_tokens, verified_terminals
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+async def _accounts_page(page: Page, *, status: int = 200, errors: FormErrors | None = None,
+                         form: dict[str, Any] | None = None,
+                         risk_errors: dict[int, dict[str, str]] | None = None,
+                         risk_forms: dict[int, dict[str, Any]] | None = None) -> web.Response:
+    """The accounts page; ``risk_forms`` keeps what was typed into a refused risk form."""
+    authority = page.authority
+    return await page.show("accounts.html", "accounts", status=status,
+                           accounts=await authority.accounts.of(page.owner),
+                           verified=verified_terminals(
+                               await authority.terminals.of(page.owner),
+                               await authority.terminals.verified(page.owner)),
+                           live_tokens=live_tokens(await authority.tokens.of(page.owner),
+                                                   page.kit.clock()),
+                           errors=(errors or FormErrors()).fields, form=form or {},
+                           risk_errors=risk_errors or {}, risk_forms=risk_forms or {})
+
+
+@routes.get("/accounts")
+@signed_in
+async def accounts(page: Page) -> web.StreamResponse:
+    """The owner's accounts and the form for a new one."""
+    return await _accounts_page(page)
+
+
+@routes.post("/accounts")
+@signed_in
+async def register_account(page: Page) -> web.StreamResponse:
+    """Register an account (the rules of ``seed-register-account``, as a form)."""
+    typed = {k: v for k, v in page.form.items() if k != "password"}  # never echoed back
+    registration, errors = parse_registration(page.form)
+    if registration is None:
+        return await _accounts_page(page, status=400, errors=errors, form=typed)
+    authority = page.authority
+    try:
+        await authority.accounts.register(page.owner, registration)
+    except AccountExists:
+        errors.add("login", f"Account {registration.login} already exists on "
+                            f"{registration.server}")
+        return await _accounts_page(page, status=409, errors=errors, form=typed)
+    except ValueError as exc:
+        errors.add("name", str(exc))
+        return await _accounts_page(page, status=400, errors=errors, form=typed)
+    has_token = live_tokens(await authority.tokens.of(page.owner),
+                            page.kit.clock()).get((registration.login, registration.server))
+    raise await page.done(f"Account {registration.login}@{registration.server} registered. "
+                          + ("Its terminal's token now carries this risk policy." if has_token
+                             else "Next: create a token for it."), "/accounts")
+
+
+@routes.post("/accounts/{account_id}/risk")
+@signed_in
+async def update_risk(page: Page) -> web.StreamResponse:
+    """Save an account's risk policy: tightening at once, loosening with the password."""
+    raw_id = page.request.match_info["account_id"]
+    if not raw_id.isdigit():
+        raise web.HTTPNotFound()
+    account_id = int(raw_id)
+    account = next((a for a in await page.authority.accounts.of(page.owner)
+                    if a.id == account_id), None)
+    if account is None:
+        raise web.HTTPNotFound()
+    typed = {k: v for k, v in page.form.items() if k not in (REAUTH_FIELD, "csrf")}
+    policy, errors = parse_risk(page.form)
+    if policy is None:
+        return await _accounts_page(page, status=400, risk_errors={account_id: errors.fields},
+                                    risk_forms={account_id: typed})
+    loosening = loosened(policy, account)
+    if loosening:
+        refused = await page.reauth()
+        if refused is not None:
+            why = f"{refused} It is needed to {'; '.join(loosening)}."
+            return await _accounts_page(page, status=401,
+                                        risk_errors={account_id: {REAUTH_FIELD: why}},
+                                        risk_forms={account_id: typed})
+    if not await page.authority.accounts.update_risk(page.owner, account_id,
+                                                     policy.allowed_symbols,
+                                                     policy.max_lot_size, policy.risk_pct,
+                                                     policy.auto_trade_enabled,
+                                                     policy.paper_trade_enabled):
+        raise web.HTTPNotFound()
+    raise await page.done("Risk policy saved; connected daemons apply it within seconds.",
+                          "/accounts")

@@ -1,0 +1,51 @@
+"""The settings page (``/settings``) and its password change (``/settings/password``).
+
+The page's other sections answer in their own rooms: two-step sign-in (``twofactor.py``),
+alerts (``alerts.py``), the signed-in sessions (``signedin.py``); the page is put together
+once for all of them (``settingsview.py``).
+
+Changing the password takes the current one (the kit's re-authentication) and the new one
+twice; every other session of the owner, and every half-done sign-in, ends with the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .forms import parse_new_password
+from .kit import REAUTH_FIELD, Page, signed_in
+from .settingsview import settings_page
+
+__all__ = ["routes"]
+
+log = logging.getLogger("gateway.authority.web")
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/settings")
+@signed_in
+async def settings(page: Page) -> web.StreamResponse:
+    """The settings page."""
+    return await settings_page(page)
+
+
+@routes.post("/settings/password")
+@signed_in
+async def change_password(page: Page) -> web.StreamResponse:
+    """A new password; the owner's other sessions end."""
+    new, errors = parse_new_password(page.form)
+    refused = await page.reauth()
+    if refused is not None:
+        errors.add(REAUTH_FIELD, refused)
+    if errors or new is None:
+        return await settings_page(page, status=401 if refused else 400, errors=errors.fields)
+    authority = page.authority
+    await authority.owners.change_password(page.owner, new)
+    ended = await page.kit.sessions.end_others(page.owner, page.session)
+    await authority.signin_steps.end_owner(page.owner)
+    log.info("console: an owner changed their password; %d other session(s) ended", ended)
+    raise await page.done("Password changed. Other browsers signed in as you were signed out.",
+                          "/settings")
