@@ -84,8 +84,10 @@ _IN_COMMENTS = (
     # a finding "G1", "U1", "D10"; MT5's timeframes (M1, H4, D1, W1, MN1...) are not tags
     ("letter-number finding", re.compile(
         r"\b(?!(?:M(?:[1-6]|1[025]|[23]0)|H(?:[1-46]|8|12)|D1|W1)\b)[A-Z]\d{1,2}\b")),
-    # a path into the team's folder beside the repository, which no reader of the code has
+    # a path into the team's folder beside the repository, which no reader of the code has,
+    # and the founding documents kept there ("seed-register-account", "seed-mt4-web-api")
     ("path outside the repository", re.compile(r"\bshared/(?:spec|reference)\b")),
+    ("document outside the repository", re.compile(r"\bseed-[a-z]+(?:-[a-z0-9]+)*")),
 )
 
 #: Lint and type-checker directives carry rule codes ("noqa: F403,E402", "type: ignore[...]"),
@@ -333,7 +335,7 @@ ENC = "UTF-8, SHA-256, ISO-8601, UTF-16"
 
 
 def f() -> None:
-    """See ``shared/spec/security.md``."""
+    """See ``shared/spec/security.md``, ``seed-register-account``; run with --seed 1."""
 ''')
     _write(tmp_path, "ea_bridge/mql/MQL5/E.mqh", '''string url = "http://x/issue 9"; // F10: here
 /* a block
@@ -355,7 +357,7 @@ int a = 1; // M1 and H4 bars
         ("gateway/a.py", 8, "C5-4"), ("gateway/a.py", 8, "D4-2"), ("gateway/a.py", 8, "E-1"),
         ("gateway/a.py", 10, "G1"), ("gateway/a.py", 10, "U1"),
         ("gateway/a.py", 11, "issue 21"),
-        ("gateway/a.py", 18, "shared/spec"),
+        ("gateway/a.py", 18, "shared/spec"), ("gateway/a.py", 18, "seed-register-account"),
         ("ea_bridge/mql/MQL5/E.mqh", 1, "F10"), ("ea_bridge/mql/MQL5/E.mqh", 3, "m21"),
         ("deploy/x.service", 1, "round 5"),
         ("gateway/authority/web/static/s.css", 1, "m19"),

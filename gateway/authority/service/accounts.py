@@ -22,7 +22,7 @@ __all__ = ["AccountRegistration", "Accounts"]
 
 @dataclass(frozen=True, slots=True)
 class AccountRegistration:
-    """The account registration of ``seed-register-account`` (validated again here)."""
+    """An account registration (``POST /v1/accounts``; validated again here)."""
 
     name: str
     broker: str
