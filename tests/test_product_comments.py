@@ -39,9 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: The product, as shipped or deployed: the daemon and console, the bridge and its MQL
-#: sources, the MT5 model, the client packages, the benchmarks, deploy and CI files.
+#: sources, the MT5 model, the client packages, the benchmarks, deploy and CI files, the
+#: examples a user copies, and the packaging (whose dependency list says why each is there).
 PRODUCT = ("gateway", "ea_bridge", "mt5model", "client/src", "client/metatrader5-shim", "bench",
-           "deploy", "config.example.toml", ".ci")
+           "deploy", "config.example.toml", ".ci", "examples", "pyproject.toml", "setup.py",
+           "MANIFEST.in")
 
 #: TEMPORARY, for the lead to delete once merged: paths other helpers were editing while the
 #: rest was swept (the console's web pages are being split into rooms; the desk, the trading
@@ -254,6 +256,7 @@ _REPOSITORY = ("gateway", "ea_bridge", "mt5model", "client", "bench", "deploy", 
 #: Files named in comments that live on the user's machine, not in the repository.
 NOT_IN_THE_REPOSITORY = frozenset({
     "config.toml",                 # the daemon's configuration, which the user writes
+    "demo.json",                   # the examples' name for ``mtgateway demo --state-file``
     "deploy/haproxy-console.cfg",  # what deploy/haproxy-console.cfg.template becomes when filled
     "postgresql.service",          # the distribution's PostgreSQL unit, ordered before the console
     "systemd.service",             # the man page, systemd.service(5)
