@@ -5,7 +5,7 @@ no credential, ``mtgateway.credential``) and its ``server_key``, with which the 
 itself to them. ``server_key`` plays the daemon, so it must not be had by replaying a daemon's
 request: on one machine any local user may bind the console's address while the console
 restarts, collect the daemon's signed ``refresh`` and send it to the console once it is back,
-whose answer would then hand it the key. So every lookup and refresh carries a fresh X25519
+to read ``server_key`` in the answer. So every lookup and refresh carries a fresh X25519
 public key, inside the body the device key signs, and the authority seals ``server_key`` to it:
 
 ::

@@ -58,7 +58,7 @@ CODES_PER_DAY_PER_OWNER: Final = 10
 #: none; with it, one token spends at most half of them. Five: what one device may get in an
 #: hour (a first code and four resends).
 CODES_PER_DAY_PER_TOKEN: Final = 5
-#: The account-wide failures: this many wrong codes for one owner within the window
+#: Account-wide failures: this many wrong codes for one owner within the window
 #: lock that owner's device approvals for ``ACCOUNT_LOCK_S``. Each code allows only 5 guesses;
 #: this bounds the guesses across codes and devices, which resends would otherwise renew.
 ACCOUNT_FAILURE_LIMIT: Final = 20
