@@ -68,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --ea: also measure the EAs of this git revision (its "
                              "ea_bridge/mql built against its own test kit), beside today's")
     parser.add_argument("--rpc-edge", choices=("llhttp", "aiohttp"), default="llhttp",
-                        help="the daemon's [server] rpc_edge (the A/B of issue 21's llhttp "
-                             "/rpc edge against aiohttp's parser; default llhttp, as shipped)")
+                        help="the daemon's [server] rpc_edge (an A/B of the llhttp /rpc edge "
+                             "against aiohttp's parser; default llhttp, as shipped)")
     parser.add_argument("--only", choices=("rpc", "terminals"),
                         help="measure only this section (for an A/B of one change; the "
                              "targets of the skipped sections show 'not measured')")

@@ -10,7 +10,7 @@ a result, or ``order_status`` says the order was not executed. Before a run, wit
 way to the terminal or the answer on its way back: cut after N bytes, delayed past the
 trade deadline or not, the link gone silent, reset, or the frame delivered twice.
 
-Two faults of the EA's order record (issue 16 F1, F2) are drawn as well:
+Two faults of the EA's order record are drawn as well, each a way to settle an order wrongly:
 
 * **a 10012 answer with a fill** (``--timeout-fill-rate``): the terminal executes the order
   but answers, and records, ``TRADE_RETCODE_TIMEOUT``; the daemon must find the order, never
@@ -25,12 +25,12 @@ The daemon sends them as written (magic 0, an empty comment) unless ``--comment-
 user's consent to a tag, so what finds an order whose answer was lost is the EA's order record
 (protocol 1.2 by default; ``--ea-version`` for older EAs) and the order's shape.
 
-Impostors (review round 4): with probability ``--squat-rate`` before a run, another process
-takes a port while its owner is away (``bench/impostors.py``): the bridge port, where it plays
-the review's fake daemon to the reconnecting EA (a challenge it cannot prove, a welcome, an
-``order_send`` of its own), or the console's address (the daemon is in remote mode here),
-where it keeps the daemon's signed requests and an owner CLI's call, then replays the requests
-to the console and tries every answer as a credential.
+Impostors: with probability ``--squat-rate`` before a run, another process takes a port while
+its owner is away (``bench/impostors.py``): the bridge port, where it plays a fake daemon to the
+reconnecting EA (a challenge it cannot prove, a welcome, an ``order_send`` of its own), or the
+console's address (the daemon is in remote mode here), where it keeps the daemon's signed
+requests and an owner CLI's call, then replays the requests to the console and tries every
+answer as a credential.
 
 The invariants, checked after every run and reported at the end:
 

@@ -1,5 +1,6 @@
 """``python -m bench.dbdoor``: the authority's database door, worker threads against psycopg's
-async API, on one real PostgreSQL (issue 32 item 1: "let a measurement decide").
+async API, on one real PostgreSQL: which door the console uses is decided by this measurement,
+not by taste.
 
 Both sides run the same transaction, the shape of a device call's (``store.remember_proof``
 and a token read): one INSERT ... ON CONFLICT DO NOTHING RETURNING and one SELECT by key,

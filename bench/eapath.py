@@ -330,9 +330,9 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
     return out
 
 
-#: Issue 10's target: the compiled EA adds at most this much p50 over the hop floor.
+#: The target: the compiled EA adds at most this much p50 over the hop floor.
 EA_OVER_HOP_P50_LIMIT_US = 1000.0
-#: Issue 31's target: a spaced call through the MT5 EA adds at most this much p50 over the
+#: The target: a spaced call through the MT5 EA adds at most this much p50 over the
 #: spaced hop floor (the same calls, the same gap, in the same run).
 EA_SPACED_OVER_HOP_P50_LIMIT_US = 500.0
 #: The spaced sides, in the table's order, with their labels.

@@ -12,7 +12,7 @@
   connection (an echo server placed where the emulated terminal runs) before answering.
   The daemon against *this* floor is what our code costs; this floor against the HTTP
   floor is what the EA hop costs whatever the code.
-* Lean hop floor (issue 21; the denominator of the ``/rpc`` targets): the same hop behind the
+* Lean hop floor (the denominator of the ``/rpc`` targets): the same hop behind the
   leanest sound HTTP/1.1 edge, an ``asyncio.Protocol`` parsing with httptools (llhttp, the
   parser uvicorn uses) and answering the same ~90-byte body with Content-Length, keep-alive
   and pipelining in order. Like uvicorn's ``httptools_impl``, each complete request runs as

@@ -1,18 +1,18 @@
 """Impostors for ``python -m bench.chaos``: processes that take a port while its owner is away.
 
-Review round 4: on one machine any local user can bind the daemon's bridge port or the
-console's address while its owner restarts. Chaos plays both, between its trade runs, and
-counts what they obtain (each count must stay 0):
+On one machine any local user can bind the daemon's bridge port or the console's address while
+its owner restarts. Chaos plays both, between its trade runs, and counts what they obtain (each
+count must stay 0):
 
 * :class:`BridgeImpostor` takes the bridge port (through
-  :meth:`~ea_bridge.faultproxy.FaultProxy.squat`): for every connection of the EA it answers
-  the hello with a challenge it cannot prove, a welcome, ``account_info`` and a 0.5-lot
-  ``order_send`` commented ``not-the-daemon`` (the review's script). It counts the EA's auth
-  frames (a credential: the EA's proof), answers and events (anything served or obeyed); chaos
-  counts the broker's orders with its comment (orders executed for an impostor).
+  :meth:`~ea_bridge.faultproxy.FaultProxy.squat`): for every connection of the EA it answers the
+  hello with a challenge it cannot prove, a welcome, ``account_info`` and a 0.5-lot
+  ``order_send`` commented ``not-the-daemon``. It counts the EA's auth frames (a credential: the
+  EA's proof), answers and events (anything served or obeyed); chaos counts the broker's orders
+  with its comment (orders executed for an impostor).
 * :class:`ConsoleAddress` stands where the daemon and the owner's CLI reach the console: it
-  forwards, or, squatted, keeps each request and answers 503. After each squat it does what
-  the review did with what it kept: replays every device request to the console (which answers
+  forwards, or, squatted, keeps each request and answers 503. After each squat it does what an
+  attacker would with what it kept: replays every device request to the console (which answers
   them: they are valid) and tries each answer as a credential: a record that still carries a
   token digest, a sealed box it can open, a session it can open at the daemon with proofs made
   from the record's ``stored_key``; and it counts owner passwords (``Authorization`` headers)
@@ -46,7 +46,7 @@ IMPOSTOR_COMMENT = "not-the-daemon"
 
 
 class BridgeImpostor:
-    """The review's fake daemon on the bridge port; see the module docstring.
+    """A fake daemon on the bridge port; see the module docstring.
 
     Args:
         server_key: prove the challenge with this key, as a holder of a token's record and the

@@ -2,9 +2,10 @@
 
 ``python -m bench.proofflood [--keys 768] [--burst-s 3] [--watch-s 15] [--json PATH]``
 
-Round-4 T4-F13: 576 and 768 long-polls, each signed by a fresh Ed25519 key and sent within
-2-4 s, kept ``/health`` and a legitimate device's call unanswered (2 s each) for 8-11 s, the
-console verifying 50-75 proofs a second (a signature check and a database write each).
+Before proofs from unknown keys were bounded (``gateway/authority/keygate.py``), 576 and 768
+long-polls, each signed by a fresh Ed25519 key and sent within 2-4 s, kept ``/health`` and a
+legitimate device's call unanswered (2 s each) for 8-11 s, the console verifying 50-75 proofs
+a second (a signature check and a database write each).
 
 Set-up: one ``mtgateway console`` process (SQLite, in a temporary data directory) and a
 legitimate device its owner approved (written through the authority's own code before the

@@ -1,9 +1,9 @@
 """Turning repetitions into the summary, the targets verdicts and the printed table.
 
-Every figure in the summary is the median over the interleaved repetitions (the raw
-repetitions stay in the JSON). Ratios are taken between figures of the same run. The
-targets are those of issue 5 and the performance spec; ``met`` is ``None`` when a figure is
-missing (for example wrk was not found). Nothing here asserts: CI only proves the harness.
+Every figure in the summary is the median over the interleaved repetitions (the raw repetitions
+stay in the JSON). Ratios are taken between figures of the same run. The targets are those
+:func:`targets` lists (``docs/performance.md`` reports them); ``met`` is ``None`` when a figure
+is missing (for example wrk was not found). Nothing here asserts: CI only proves the harness.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["SIDES", "summarize", "table", "targets"]
 
 #: The servers ``/rpc`` is measured on, in the order of one repetition: the HTTP floor, the
 #: hop floor (aiohttp + one hop), the lean hop floor (httptools + the same hop: the
-#: denominator of the ``/rpc`` targets, issue 21) and the daemon.
+#: denominator of the ``/rpc`` targets) and the daemon.
 SIDES = ("floor", "hop", "lean", "daemon")
 
 

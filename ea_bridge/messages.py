@@ -150,7 +150,7 @@ def event_problem(name: str, payload: dict[str, Any]) -> str | None:
 #: never a "retry freely" disconnect.
 TRADE_METHODS: frozenset[str] = frozenset({"order_send"})
 
-#: The contract's authentication reason words (``product.md``): the one list, for the EA's
+#: The authentication reason words (``docs/protocol.md``, section 5): the one list, for the EA's
 #: ``refuse``, the daemon's ``-32004``/401 ``data.reason`` and the WebSocket's close reason.
 AUTH_REASONS: frozenset[str] = frozenset({
     "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",

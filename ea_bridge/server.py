@@ -208,7 +208,7 @@ class TerminalSession(asyncio.Protocol):
         self._schedule_flush()
         # Not ``asyncio.timeout`` (its Timeout object, current_task lookup, reschedule and
         # uncancel bookkeeping were ~4 % of the daemon's CPU per /rpc call under load, py-spy)
-        # and not a timer per call (a call_later and its cancel were ~2 %, issue 21): one
+        # and not a timer per call (a call_later and its cancel were ~2 %): one
         # timer per session at the nearest deadline fails the futures that are due
         # (``_deadlines_due``); the answer and the deadline race on the future, whichever sets
         # it first wins (``_resolve`` ignores a done future).

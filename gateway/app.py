@@ -95,8 +95,8 @@ __all__ = ["JOURNAL_DB_NAME", "create_app", "device_name", "open_device"]
 JOURNAL_DB_NAME = "orders.sqlite3"
 
 #: Why a live session is closed when its token dies: the same words as the refusal the token
-#: gets everywhere after (``auth/service.py``), so the EA's log tells one story (review round
-#: 4, m15: "was revoked" at the close, "has been revoked" at the next hello).
+#: gets everywhere after (``auth/service.py``), so the EA's log tells one story (not "was
+#: revoked" at the close and "has been revoked" at the next hello).
 _DEAD_MESSAGES = {
     "token_revoked": "The auth token has been revoked",
     "token_expired": "The auth token has expired",
@@ -208,7 +208,8 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app.router.add_routes([openapi.route()])
     app.router.add_route("*", "/rpc", http_rpc.rpc)
     app.router.add_get("/ws", ws.websocket)
-    app.router.add_routes(client_auth.routes())  # /auth/challenge, /auth/session (F3)
+    # /auth/challenge, /auth/session: the daemon proves itself before a client sends a token
+    app.router.add_routes(client_auth.routes())
     app.on_shutdown.append(ws.close_all)  # requests in flight answered, then 1001
     app.on_cleanup.append(lambda app: app[CANDLES].close())
     app.on_cleanup.append(lambda app: app[INSTRUCTIONS].close())

@@ -10,7 +10,7 @@ The metrics use the standard client library (``prometheus_client``) on a registr
 daemon's own (no module state: two daemons in one process, as in the tests, count apart).
 The one exception is the per-call pair (``mtgateway_rpc_requests`` and the latency
 histogram), counted by :class:`CallStats`: the library's counter and histogram take a lock
-per update (~1.7 us a call for the two, issue 21's profile), and these are fed on every
+per update (~1.7 us a call for the two, in a microbenchmark), and these are fed on every
 call from the event loop's thread only, which also scrapes; the series exported are the
 library's own (names, labels, buckets), built by its metric families at scrape time.
 Counters are fed where things happen, by seams rather than by reaching into the parts:
@@ -156,7 +156,7 @@ class DaemonMetrics:
     def render(self) -> bytes:
         """The exposition text of every metric, without the client library's ``*_created``
         series (each counter's and histogram's creation time: a second series per family
-        that no dashboard reads and every scrape stores; review round 4, m20)."""
+        that no dashboard reads and every scrape stores)."""
         return exposition(self.registry)
 
 

@@ -1,12 +1,12 @@
 """The REST mirror's request and response bodies (``gateway/rest.py``), as pydantic models.
 
 The handlers build every answer through these models, so the OpenAPI document generated from
-them (``gateway/openapi.py``) describes exactly what is sent. Shapes follow
-``shared/reference/seed-mt4-web-api.txt`` where it gives them (health, service health,
-status, ping, server time: field for field). Where it names an endpoint without a shape
-(margin, trades, symbols, price), the records use the MT4 Manager API's field names
-(``MarginLevel``, ``TradeRecord``, ``ConSymbol``) filled from the MT5 structures; the mapping
-is in each model's docstring and in ``docs/rest.md``.
+them (``gateway/openapi.py``) describes exactly what is sent. Shapes follow the MT4 Web API
+document (``docs/rest.md``) where it gives them (health, service health, status, ping, server
+time: field for field). Where it names an endpoint without a shape (margin, trades, symbols,
+price), the records use the MT4 Manager API's field names (``MarginLevel``, ``TradeRecord``,
+``ConSymbol``) filled from the MT5 structures; the mapping is in each model's docstring and in
+``docs/rest.md``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Strict JSON for request bodies: no NaN/Infinity, no duplicate object keys, bounded depth.
 
-Two attacks this stops (issue 8, item 11):
+Two attacks this stops:
 
 * **Duplicate keys.** orjson keeps the last of duplicate keys, so ``{"volume":0.01,
   "volume":0.05}`` could mean one thing to a proxy or log reader that takes the first and

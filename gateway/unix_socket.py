@@ -1,11 +1,10 @@
 """``[server] unix_socket``: ``/rpc`` and ``/ws`` on a UNIX socket only our user can open (POSIX).
 
 Loopback TCP is not a permission boundary: any local user may connect to the port, or take it
-while the daemon is down (issue 16 F3; the client challenge covers the second). A UNIX socket
-file with mode 0600, in a directory only we can write, is one the operating system itself
-keeps other users out of: a bot connecting to it knows the daemon is ours, and nobody else can
-even reach the edge. It serves the same application as the TCP port (same auth, same rules),
-beside it.
+while the daemon is down (the client challenge covers the second). A UNIX socket file with mode
+0600, in a directory only we can write, is one the operating system itself keeps other users out
+of: a bot connecting to it knows the daemon is ours, and nobody else can even reach the edge. It
+serves the same application as the TCP port (same auth, same rules), beside it.
 
 Windows: not offered. Its AF_UNIX sockets do not carry POSIX permission bits that other
 accounts are held to, so the option would promise what it cannot keep; the configuration

@@ -2,8 +2,9 @@
 
 One table for the whole product: the emulated terminal produces these values, the daemon accepts
 a constant's name wherever MT5 takes the integer (``"ORDER_TYPE_BUY"`` for ``0``), and
-``order_send`` results carry ``retcode_name`` looked up here. Source:
-``shared/reference/mt5.md`` (and the MQL5 reference it cites).
+``order_send`` results carry ``retcode_name`` looked up here. Source: the MQL5 reference's
+constants (https://www.mql5.com/en/docs/constants) and the package's own
+(https://www.mql5.com/en/docs/python_metatrader5).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Records of the simulated broker (orders, positions, deals) and trade-request parsing.
 
-The broker keeps its state in the small mutable dataclasses below and converts them to the
-dicts of the official ``MetaTrader5`` package (``TradeOrder``, ``TradePosition``,
-``TradeDeal``; field names and order from ``shared/reference/mt5.md``) only at the edge, with
-the live price supplied by the caller.
+The broker keeps its state in the small mutable dataclasses below and converts them to the dicts
+of the official ``MetaTrader5`` package (``TradeOrder``, ``TradePosition``, ``TradeDeal``; field
+names and order as https://www.mql5.com/en/docs/python_metatrader5 gives them) only at the edge,
+with the live price supplied by the caller.
 
 :func:`parse_request` is the one place where a ``TradeRequest`` dict is type-checked. MT5's
 terminal refuses a request it cannot even read (the Python package raises or returns None);

@@ -10,9 +10,9 @@ The emulator is split in three pure parts that meet here:
 it with the scripted price source in ``scripted.py`` (the same interface, prices chosen by the
 test) while the product runs it on the random walk of ``market.py``.
 
-Everything here mirrors MetaTrader 5 (``shared/reference/mt5.md``): field names, enum values and
-bit masks are the ones the official ``MetaTrader5`` Python package exports, because the
-emulator's answers must be what a real terminal would give.
+Everything here mirrors MetaTrader 5 (https://www.mql5.com/en/docs/python_metatrader5): field
+names, enum values and bit masks are the ones the official ``MetaTrader5`` Python package
+exports, because the emulator's answers must be what a real terminal would give.
 """
 
 from __future__ import annotations

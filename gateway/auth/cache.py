@@ -21,11 +21,11 @@ Freshness (``docs/authority.md``, "On the daemon"):
 
 Answers are bound to the request (``docs/security.md``, "Replay and freshness"): every lookup
 and refresh sends a fresh random nonce, the authority signs it into each record it returns, and
-a record whose nonce is not the one just sent is refused like a tampered one. Every request
-also carries a fresh X25519 key, to which the authority seals each record's ``server_key``
+a record whose nonce is not the one just sent is refused like a tampered one. Every request also
+carries a fresh X25519 key, to which the authority seals each record's ``server_key``
 (``gateway/authority/boxes.py``): only this process, which keeps the private half in memory for
-the length of the request, can open it, so whoever replays a captured request gets records
-that prove nothing (review round 4, T4-F2). So a network
+the length of the request, can open it, so whoever replays a captured request gets records that
+prove nothing (``docs/security.md``, "A replayed device request yields nothing"). So a network
 attacker who captured an earlier answer (a record from before a revocation) and replays it
 refreshes nothing: the record goes stale, trades stop, and reads end at its ``valid_until``.
 Freshness is thus "the authority answered *this* request", never "some record arrived".

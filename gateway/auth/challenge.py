@@ -1,6 +1,6 @@
 """The client challenge: the daemon proves it holds the token's record before a client sends
-anything that could be used as a credential (issue 16 F3), and the client proves the token with
-a proof the record cannot make (review round 4, T4-F2).
+anything that could be used as a credential, and the client proves the token with a proof the
+record cannot make (a leaked record, or a daemon's memory, is then no credential either).
 
 A Bearer token sent to ``127.0.0.1:8710`` goes to whatever listens there: while the daemon is
 down (a restart, a crash, boot order) any local user may bind the port and collect it. So the
@@ -24,7 +24,7 @@ A session is bound to its token's record: every use checks the record as a token
 ``session_max_s`` whatever its use (a session taken by a relay does not live for ever); the
 daemon restarting forgets them all, and the client runs the challenge again on the 401. Each
 token keeps at most ``sessions_per_token`` sessions, the least recently used going first, so
-one token's holder minting sessions ends only its own (review round 4, T4-F12). Plain Bearer
+one token's holder minting sessions ends only its own, never another token's. Plain Bearer
 tokens keep working for curl.
 
 This module is the sans-I/O part: the proofs, the pending challenges and the sessions, on an

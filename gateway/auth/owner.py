@@ -3,7 +3,7 @@ a process that has not proved it is the console.
 
 On one machine the console listens on ``http://127.0.0.1:8720``; while it restarts any local
 user may bind that port, and an owner who runs ``mtgateway token list`` meanwhile would send
-``Authorization: Basic <e-mail:password>`` to it (review round 4, T4-F6). So every owner call
+``Authorization: Basic <e-mail:password>`` to whatever took the port. So every owner call
 is one connection on which, first, the console proves it holds the authority key the config
 pins: the client sends a fresh nonce (``POST /v1/hello``) and checks the Ed25519 signature of
 the nonce and the address it asked (``Host``) against the pinned key. Only then does the owner's

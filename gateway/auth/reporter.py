@@ -459,7 +459,8 @@ async def watch_revocations(source: RevocationSource, device: DeviceInfo,
         if token_ids:
             # The feed names every token whose record changed: a revocation, and also a new
             # risk policy or paper switch of its account (registering an account is one), so
-            # the line says "changed", not "revoked" (review round 4, m15).
+            # the line says "changed", not "revoked" (an owner reading "revoked" after
+            # registering an account would look for a revocation that never happened).
             log.info("token authority announced %d changed token record(s) (revoked, or a new "
                      "account policy); refreshing records now", len(token_ids))
             await refresh()

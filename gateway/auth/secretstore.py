@@ -1,6 +1,6 @@
 """Where the device's private key is kept: the OS keyring if a real one exists, else a 0600 file.
 
-The trap this module exists for (``shared/spec/security.md``, "Device identity storage"):
+The trap this module exists for (``docs/authority.md``, "Daemon decisions", key storage):
 ``keyring`` picks the highest-priority *viable* backend, and on a headless Linux box that is the
 ``fail`` keyring -- unless ``keyrings.alt`` is installed, whose ``PlaintextKeyring`` (a plaintext
 file) or ``EncryptedKeyring`` (AES-CFB without a MAC, and a ``getpass`` prompt that hangs a

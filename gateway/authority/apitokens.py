@@ -24,7 +24,7 @@ these choices:
   changed or reset) is refused, as the console's sessions are ended then.
 
 Nothing here does I/O: :class:`ApiTokens` takes the clock and the key, the API's door
-(``api/auth.py``) reads the owner's hash.
+(``mt4api/door.py``) reads the owner's hash.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Sealed boxes: a record's one secret, readable only by the request that asked for it.
 
-A signed record tells a daemon a token's ``stored_key`` (which verifies a client or an EA and
-is no credential, ``mtgateway.credential``) and its ``server_key``, with which the daemon proves
+A signed record tells a daemon a token's ``stored_key`` (which verifies a client or an EA and is
+no credential, ``mtgateway.credential``) and its ``server_key``, with which the daemon proves
 itself to them. ``server_key`` plays the daemon, so it must not be had by replaying a daemon's
 request: on one machine any local user may bind the console's address while the console
-restarts, collect the daemon's signed ``refresh`` and send it to the console once it is back
-(review round 4, T4-F2). So every lookup and refresh carries a fresh X25519 public key, inside
-the body the device key signs, and the authority seals ``server_key`` to it:
+restarts, collect the daemon's signed ``refresh`` and send it to the console once it is back,
+to read ``server_key`` in the answer. So every lookup and refresh carries a fresh X25519
+public key, inside the body the device key signs, and the authority seals ``server_key`` to it:
 
 ::
 

@@ -122,7 +122,7 @@ class AccessLogger(AbstractAccessLogger):
     """One line per request, as the daemon writes it (``base.access``): the peer, method,
     path *without* its query string, status, size and time, as text and, in the JSON log
     format, as the fields ``remote``, ``method``, ``path``, ``status``, ``bytes`` and
-    ``duration_ms`` (review round 4, m6)."""
+    ``duration_ms``, so a log shipper filters on ``status`` without parsing text."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         log_access(self.logger, request.remote, request.method, request.path, None,
@@ -299,7 +299,8 @@ async def start_console(app: web.Application, host: str, port: int, *,
     await runner.setup()
     try:
         # Through the guard (base.guard): the connection budget and the header and body
-        # deadlines, as the daemon's port (issue 16 F6).
+        # deadlines, as the daemon's port: a client trickling bytes or parking sockets must
+        # not starve the process that issues the daemons' tokens either.
         await GuardedSite(runner, host, port, app[CONNECTIONS], sock,
                           ssl_context=ssl_context).start()
     except OSError:

@@ -1,4 +1,4 @@
-"""A connection budget the process's open-file limit can honour (round-4 T4-F7).
+"""A connection budget the process's open-file limit can honour.
 
 Every connection a listener holds is a file descriptor, and so are the database files, the
 mailer's socket, the listener and the logs. ``[console] max_connections`` (512) and ``[server]

@@ -1,15 +1,16 @@
 """Device approval as a pure state machine: codes, their lifetime, tries and resend limits.
 
-Kept free of I/O so every rule of ``docs/authority.md`` ("Device approval") can be tested
-with a fake clock: the store persists :class:`Approval` values and the send history, the
-service wires them to e-mail. The numbers are security.md's: an 8-digit code living 10 min,
-5 wrong tries void it, a resend ≥ 60 s after the last and ≤ 5 per hour per device, ≤ 10 codes
-a day per owner, a new code voids the old; 20 wrong codes for one owner within 24 h lock that
-owner's device approvals for 24 h. Only an HMAC of the code is kept, bound to the device and to
-the approval, so a leaked database row neither reveals the code nor works elsewhere.
+Kept free of I/O so every rule of ``docs/authority.md`` ("Device approval") can be tested with a
+fake clock: the store persists :class:`Approval` values and the send history, the service wires
+them to e-mail. The numbers (``docs/authority.md``, "Device approval (the numbers)"): an 8-digit
+code living 10 min, 5 wrong tries void it, a resend ≥ 60 s after the last and ≤ 5 per hour per
+device, ≤ 10 codes a day per owner, a new code voids the old; 20 wrong codes for one owner
+within 24 h lock that owner's device approvals for 24 h. Only an HMAC of the code is kept, bound
+to the device and to the approval, so a leaked database row neither reveals the code nor works
+elsewhere.
 
 Like the per-code and resend limits, the account-wide numbers are constants rather than
-configuration: they are security.md's, and loosening them is a code change, never a typo.
+configuration: they are security policy, and loosening them is a code change, never a typo.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ RESENDS_PER_HOUR_PER_DEVICE: Final = 5
 CODES_PER_DAY_PER_OWNER: Final = 10
 #: Codes the lookups of one token may cause in a day, whatever device presents it (resends
 #: included). A device key is free to make, so without this anyone holding a token could spend
-#: the owner's ten codes a day from ten fresh devices (issue 8, item 11), and the owner's own
-#: new device would get none; with it, one token spends at most half of them. Five: what one
-#: device may get in an hour (a first code and four resends).
+#: the owner's ten codes a day from ten fresh devices, and the owner's own new device would get
+#: none; with it, one token spends at most half of them. Five: what one device may get in an
+#: hour (a first code and four resends).
 CODES_PER_DAY_PER_TOKEN: Final = 5
-#: security.md "Account-wide failures": this many wrong codes for one owner within the window
+#: Account-wide failures: this many wrong codes for one owner within the window
 #: lock that owner's device approvals for ``ACCOUNT_LOCK_S``. Each code allows only 5 guesses;
 #: this bounds the guesses across codes and devices, which resends would otherwise renew.
 ACCOUNT_FAILURE_LIMIT: Final = 20
@@ -69,7 +70,8 @@ _CODE_RE: Final = re.compile(r"^\d{8}$")
 
 #: ``denied``: the owner refused it while it was pending; unlike ``revoked`` it holds while the
 #: device keeps asking (no new request, no code, no e-mail) until the owner allows it again or
-#: removes the row (review round 4, M2).
+#: removes the row. A denial that lapsed at the next ask would mean a new code and a new
+#: e-mail each time, and a denied stranger back in the owner's pending list.
 ApprovalStatus = Literal["pending", "approved", "revoked", "denied"]
 
 

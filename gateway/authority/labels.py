@@ -1,6 +1,6 @@
 """Device names and OS strings a device reports about itself, made safe to show the owner.
 
-A device (any holder of a token, issue 8 item 11) chooses these strings, and they reach the
+A device (any holder of a token, not only the owner) chooses these strings, and they reach the
 owner's approval e-mail and the console's device list. Verbatim, they carried CR/LF (a forged
 line in the e-mail: "Approve now at http://evil.example"), terminal escapes, right-to-left
 overrides and clickable URLs. :func:`clean_label` keeps what a name needs and defangs the rest:

@@ -206,8 +206,8 @@ def security_notice_message(owner_email: str, kind: str, at: int, from_address: 
 def approvals_locked_message(owner_email: str, failures: int, devices: Sequence[str],
                              locked_at: int, locked_until: int, from_address: str,
                              console_hint: str = "the console") -> EmailMessage:
-    """The notice of the account-wide lock (security.md: "lock device approvals for 24 h +
-    email the owner").
+    """The notice of the account-wide lock (device approvals locked for 24 h, and the owner
+    told by e-mail once).
 
     Wrong codes in numbers mean someone holds one of the owner's tokens and is guessing, so the
     mail says so and what to revoke; it names the devices (ids and names, not secrets) and

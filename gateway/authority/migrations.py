@@ -114,13 +114,15 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         scope TEXT PRIMARY KEY, locked_until DOUBLE PRECISION NOT NULL);
     """,
     # 7: tokens keep their verifier (stored_key; server_key encrypted under the data key), not
-    # their SHA-256, which was a credential (review round 4, T4-F2): ``store.py`` rebuilds the
-    # table, deriving both keys from each stored digest, so no owner re-pastes a token.
+    # their SHA-256, which was a credential (whoever read the row could present it):
+    # ``store.py`` rebuilds the table, deriving both keys from each stored digest, so no owner
+    # re-pastes a token.
     Step("token_verifiers"),
-    # 8: tokens told apart and verification that sticks (review round 4, m8 and m9): each
-    # token's label and its last use (when, by which device, from which address; written at
-    # most once a minute per token and place), and the terminals that once proved they hold
-    # an account (a daemon reported them logged in under one of the owner's tokens).
+    # 8: tokens told apart and verification that sticks (``token_details.py``,
+    # ``verification.py``): each token's label and its last use (when, by which device, from
+    # which address; written at most once a minute per token and place), and the terminals
+    # that once proved they hold an account (a daemon reported them logged in under one of the
+    # owner's tokens).
     """
     CREATE TABLE IF NOT EXISTS token_details (
         token_id TEXT PRIMARY KEY, label TEXT NOT NULL, used_at INTEGER,
@@ -153,10 +155,9 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         address TEXT NOT NULL, requested_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS reset_requests_address ON reset_requests (address, requested_at);
     """,
-    # 10: terminal books and equity history (review round 4, issue 35 item 3): each active
-    # terminal's open positions as its daemon last read them (``positions.py``) and its
-    # equity/balance series, a point per report thinned to hourly past 48 h, none past 90 days
-    # (``equity.py``).
+    # 10: terminal books and equity history, for the dashboard: each active terminal's open
+    # positions as its daemon last read them (``positions.py``) and its equity/balance series,
+    # a point per report thinned to hourly past 48 h, none past 90 days (``equity.py``).
     """
     CREATE TABLE IF NOT EXISTS terminal_books (
         owner_email TEXT NOT NULL, device_id TEXT NOT NULL, login INTEGER NOT NULL,

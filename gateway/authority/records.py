@@ -53,7 +53,8 @@ __all__ = [
 ]
 
 #: 2: the record carries the token's verifier (``stored_key``, and ``server_key`` sealed to the
-#: request), not the token's SHA-256, which opened sessions (review round 4, T4-F2).
+#: request), not the token's SHA-256, which opened sessions: a record read off the wire or a
+#: disk was a credential.
 RECORD_VERSION: Final = 2
 RECORD_ALG: Final = "Ed25519"
 #: Signed before the record's canonical JSON; a new version changes it, so a signature made

@@ -7,7 +7,7 @@ What is kept, and why in this form:
   which checks a holder's proof and cannot make one, and ``server_key``, with which a daemon
   proves itself, encrypted under ``authority-data.key``; never the token (it is shown once)
   nor its SHA-256 (schema 7 erased the digests it found: they opened sessions);
-- accounts: the registration fields of ``seed-register-account``; the MT5 password is
+- accounts: the registration fields (``POST /v1/accounts``); the MT5 password is
   encrypted with AES-GCM under ``authority-data.key``. This protects a *copy of the database*
   (a backup, a synced folder) from revealing it; it does not protect against someone who
   controls this host, who can read the key file as easily as the database;

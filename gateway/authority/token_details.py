@@ -1,9 +1,9 @@
 """What tells an owner's tokens apart: a label, and the token's last use.
 
-Review round 4 (m9): with two tokens for one terminal nothing said which one the EA presents,
-and the owner revoked the wrong one. Each token now carries a label (set at creation, editable)
-and its last use: when, by which device, from which address. A use is a daemon's record lookup
-or refresh naming the token, or its report of a session running under it.
+With two tokens for one terminal, nothing else says which one the EA presents, and an owner
+revokes the wrong one. Each token carries a label (set at creation, editable) and its last use:
+when, by which device, from which address. A use is a daemon's record lookup or refresh naming
+the token, or its report of a session running under it.
 
 A hot token is used on every refresh and report, so a use is written only when it says
 something new: :class:`UseThrottle` lets one through per token at most every

@@ -1,12 +1,12 @@
 """Which terminals proved they hold an account: the console's "verified" mark.
 
-Review round 4 (m8): "verified" followed the current report, so revoking the token flipped a
-verified account back to "not yet verified", which was then false. Verified now means: a
-daemon once reported a terminal with this login and server logged in under one of the owner's
-tokens (``active`` or ``disconnected``; a ``refused`` report only repeats what an
-unauthenticated EA claimed). That is a fact about the past and stays true; whether a token
-works today is shown beside it, from the tokens. Rows live in ``verified_terminals``
-(schema 8); the first proof's time is kept.
+A "verified" that followed the current report would flip back to "not yet verified" when the
+token is revoked, which is false: the terminal did prove it. So verified means: a daemon once
+reported a terminal with this login and server logged in under one of the owner's tokens
+(``active`` or ``disconnected``; a ``refused`` report only repeats what an unauthenticated EA
+claimed). That is a fact about the past and stays true; whether a token works today is shown
+beside it, from the tokens. Rows live in ``verified_terminals`` (schema 8); the first proof's
+time is kept.
 """
 
 from __future__ import annotations

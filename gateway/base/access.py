@@ -3,9 +3,9 @@
 ``[logging] access_log`` turns them on for either. As text the line reads ``remote METHOD /path
 [rpc,methods] status bytes 1.2ms``; the record also carries the request as fields (under
 :data:`ACCESS_FIELDS`), which the JSON log format writes as keys of their own beside the
-message, so a log shipper filters on ``status`` without parsing text (review round 4, m20;
-the console's half, m6). The path is logged without its query string: a query string is
-nobody's business in a log (and the redaction filter still sees every line).
+message, so a log shipper filters on ``status`` without parsing text. The path is logged without
+its query string: a query string is nobody's business in a log (and the redaction filter still
+sees every line).
 
 Some paths carry a secret themselves: the one-time links the console mails (``/reset/<token>``
 sets the owner's password, ``/recover/<token>`` takes back a second factor someone else turned

@@ -149,8 +149,8 @@ class HeldRequests:
     """Requests a server holds open (long-polls), counted per key and per peer, bounded.
 
     A long-poll costs the server a socket and a waiter for up to a minute while the client
-    pays nothing, and a device key costs nothing to make (issue 16 F6: 300 long-polls, each
-    under a fresh key, exhausted the console's file descriptors). :meth:`enter` says whether
+    pays nothing, and a device key costs nothing to make (300 long-polls, each under a fresh
+    key, once exhausted the console's file descriptors). :meth:`enter` says whether
     one more may be held for ``key`` from ``peer``; past either bound the caller refuses it.
     """
 

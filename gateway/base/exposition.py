@@ -2,7 +2,7 @@
 library's ``*_created`` series.
 
 Each counter and histogram of ``prometheus_client`` exports a second series, its creation time:
-no dashboard reads it and every scrape stores it (review round 4, m20). This is a view over a
+no dashboard reads it and every scrape stores it. This is a view over a
 registry, not a global switch: ``prometheus_client.disable_created_metrics()`` would change
 every registry in the process (the demo runs the daemon and the console in one).
 """

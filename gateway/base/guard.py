@@ -1,11 +1,11 @@
 """Slow and greedy clients on an HTTP listener: connection budgets, header and body deadlines.
 
-aiohttp has none of them (``security.md``: no total header-read deadline, so slowloris
-protection is ours), and neither a daemon that can place trades nor the console that issues
-its tokens may be starved by a client that opens sockets and trickles bytes or parks idle
-keep-alive connections. Both processes serve through this one module (issue 16 F6), on the
-ground floor they share (``gateway.base``), each with its own refusal answers (the daemon's
-from its error table, ``app.py``; the console's, ``console.py``). The parts:
+aiohttp has none of them (no total header-read deadline, so slowloris protection is ours;
+``docs/security.md``, "Connections"), and neither a daemon that can place trades nor the console
+that issues its tokens may be starved by a client that opens sockets and trickles bytes or parks
+idle keep-alive connections. Both processes serve through this one module, on the ground floor
+they share (``gateway.base``), each with its own refusal answers (the daemon's from its error
+table, ``app.py``; the console's, ``console.py``). The parts:
 
 * :class:`HeaderWatch` -- sans-I/O. Fed the bytes of one connection, it says when a request's
   header block is complete and when its body has arrived (by ``Content-Length``, or by
@@ -13,7 +13,7 @@ from its error table, ``app.py``; the console's, ``console.py``). The parts:
   for the next request on a keep-alive connection. It stops watching only for a WebSocket
   upgrade (what follows is frames, not HTTP) or a chunk size it cannot read (aiohttp refuses
   that request and closes).
-* :class:`ConnectionBudget` -- the open connections of one listening port (issue 8, item 10).
+* :class:`ConnectionBudget` -- the open connections of one listening port.
   At most ``max_connections`` per port and ``max_connections_per_peer`` per remote address.
   When a newcomer finds the budget spent, a connection that is doing no work for a token
   holder leaves for it, in this order: an idle keep-alive connection that never
@@ -22,11 +22,10 @@ from its error table, ``app.py``; the console's, ``console.py``). The parts:
   authenticated with a request in progress (a body still arriving before its token is
   checked, a WebSocket still waiting for its first-message ``authenticate``; oldest first),
   then an idle authenticated one. Only a request or WebSocket on a connection that carried a
-  valid token is never evicted (issue 16 F5: unauthenticated slow bodies and silent
-  WebSockets once counted as working, so one local process locked every client out); only
-  when every connection is such work is the newcomer refused with 503. So no number of
-  sockets without a token keeps the owner's bots out, and those bots are the last to give up
-  a slot.
+  valid token is never evicted (unauthenticated slow bodies and silent WebSockets once counted
+  as working, so one local process locked every client out); only when every connection is such
+  work is the newcomer refused with 503. So no number of sockets without a token keeps the
+  owner's bots out, and those bots are the last to give up a slot.
 * :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's), or admits the
   connection and steps out of the data path for one that parses the requests itself (the
   llhttp ``/rpc`` edge: ``transport.set_protocol``, and the edge tells the guard where its

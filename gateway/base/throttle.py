@@ -1,12 +1,12 @@
 """Brute-force protection for authentication: serialized checks, a delay per failure, a lockout.
 
-Security policy 6 (``security.md``): every failed authentication is answered only after
-``delay_s`` (0.25 s), served one at a time, so guessing runs at four a second however many
-connections the attacker opens (the Bitcoin Core and Electrum pattern). More than ``limit``
-failures inside ``window_s`` start a lockout of ``lockout_s``.
+The policy (``docs/security.md``, "Guessing tokens and owner passwords"): every failed
+authentication is answered only after ``delay_s`` (0.25 s), served one at a time, so guessing
+runs at four a second however many connections the attacker opens (the Bitcoin Core and Electrum
+pattern). More than ``limit`` failures inside ``window_s`` start a lockout of ``lockout_s``.
 
-Issue 8 (item 9) found three ways around the first version, and :meth:`AuthThrottle.check`
-closes them as one rule:
+A simpler throttle can be got around in three ways; :meth:`AuthThrottle.check` closes them
+as one rule:
 
 * **Checks, not only answers, are serialized.** A credential this throttle has not yet seen
   succeed ("unvouched") is checked only in its turn, behind every failure still paying its
@@ -16,21 +16,21 @@ closes them as one rule:
   credential is not checked at all while locked out: it waits its turn, pays the delay and
   gets 429. Answering wrong guesses at once with 429 (362 guesses/s) while a right one still
   got in made 200-vs-429 a fast oracle.
-* **A valid daemon token is honoured during a lockout** (issue 16, "Also"), after the same
-  delay a failure pays, in its turn: a throttle made with ``honour_during_lockout`` checks an
-  unvouched credential during a lockout once the delay has run, lets a right one in and
-  answers a wrong one 429 (uncounted). Both answers come after the same delay and at the
-  same serialized rate as outside a lockout, so there is no fast oracle and guessing stays
-  at four a second; a token carries over 200 bits, so refusing right ones bought nothing
-  and let one misbehaving client lock every new bot out. The console's throttle (owner
-  passwords, human-chosen) keeps the stricter rule: nothing is checked while locked.
-* **Vouched credentials are never locked out.** One that already succeeded in this process
-  (the owner's running bots, a signed-in owner) is checked without waiting its turn, so an
-  attack cannot lock the owner out of what already works; a new credential presented during a
-  lockout waits it out. The daemon vouches by *token*: a client challenge, and every session
-  it yields, count under their token's key, so a bot whose token worked once opens new
-  sessions while guessers flood the daemon (review round 4, T4-F4). The memory is
-  least-recently-used: at its bound it forgets one credential, never all of them.
+* **A valid daemon token is honoured during a lockout**, after the same delay a failure pays, in
+  its turn: a throttle made with ``honour_during_lockout`` checks an unvouched credential during
+  a lockout once the delay has run, lets a right one in and answers a wrong one 429 (uncounted).
+  Both answers come after the same delay and at the same serialized rate as outside a lockout,
+  so there is no fast oracle and guessing stays at four a second; a token carries over 200 bits,
+  so refusing right ones bought nothing and let one misbehaving client lock every new bot out.
+  The console's throttle (owner passwords, human-chosen) keeps the stricter rule: nothing is
+  checked while locked.
+* **Vouched credentials are never locked out.** One that already succeeded in this process (the
+  owner's running bots, a signed-in owner) is checked without waiting its turn, so an attack
+  cannot lock the owner out of what already works; a new credential presented during a lockout
+  waits it out. The daemon vouches by *token*: a client challenge, and every session it yields,
+  count under their token's key, so a bot whose token worked once opens new sessions while
+  guessers flood the daemon. The memory is least-recently-used: at its bound it forgets one
+  credential, never all of them.
 
 Every failure pays the delay on every path (a vouched credential that now fails too) and
 counts towards the lockout; a lockout is logged once, when it starts, on the

@@ -1,16 +1,15 @@
 """``POST /rpc`` on llhttp (httptools): the daemon's hot path without aiohttp's request machinery.
 
-aiohttp's request and response objects cost ~5x an ``asyncio.Protocol`` on llhttp (issue 21),
-so ``[server] rpc_edge = "llhttp"`` (the default) serves ``POST /rpc`` here and hands every
-other request, ``/ws`` upgrades included, to aiohttp's own protocol on the same connection,
-with the bytes already read (then the connection is aiohttp's for good). Each request goes
-through the door every ``/rpc`` door calls (``edge/door.py``: the ladder, the body deadline,
-the token, the mark, the context, the dispatcher), with its head as llhttp parsed it
-(:meth:`RpcRequest.head`) and itself as the body to wait for; every
-answer is from ``errors.py``. uvicorn's ``httptools_impl`` is the shape; the differences are
-below.
+aiohttp's request and response objects cost ~5x an ``asyncio.Protocol`` on llhttp (the profile
+is in ``docs/performance.md``), so ``[server] rpc_edge = "llhttp"`` (the default) serves
+``POST /rpc`` here and hands every other request, ``/ws`` upgrades included, to aiohttp's own
+protocol on the same connection, with the bytes already read (then the connection is aiohttp's
+for good). Each request goes through the door every ``/rpc`` door calls (``edge/door.py``: the
+ladder, the body deadline, the token, the mark, the context, the dispatcher), with its head as
+llhttp parsed it (:meth:`RpcRequest.head`) and itself as the body to wait for; every answer is
+from ``errors.py``. uvicorn's ``httptools_impl`` is the shape; the differences are below.
 
-Two parts (``style.md`` rule 1):
+Two parts, a sans-I/O core and a thin I/O shell (as every protocol of the project):
 
 * :class:`RequestAssembly` -- sans-I/O. Fed a connection's bytes, it says when an ``/rpc``
   request's headers are complete (:class:`Started`), when its body is (:class:`Completed`),
@@ -560,7 +559,7 @@ class RpcEdge(asyncio.Protocol):
             # One timer per connection, not one per request: armed when none is, it closes
             # the connection if it is still idle at its deadline and otherwise re-arms for
             # the latest idle period (a call_later and cancel per request was ~2 % of the
-            # daemon's CPU per /rpc call under wrk c=32, issue 21 profile).
+            # daemon's CPU per /rpc call under wrk c=32, profiled with perf).
             self._idle_since = now = self._loop.time()
             if self._keepalive is None:
                 self._keepalive = self._loop.call_at(now + self._server.keepalive_timeout_s,

@@ -144,7 +144,7 @@ _AUDIT_COLUMNS = "at, token_id, terminal, client_id, event, action, symbol, volu
                  "retcode, state, ticket, params_hash, price, sl, tp"
 #: Audit columns added after the first release; :meth:`OrderJournal.open` adds them to an
 #: older file (``ALTER TABLE ... ADD COLUMN`` touches no row, so the triggers do not fire).
-#: ``price``, ``sl``, ``tp``: what an owner reading the trail asks first (review round 4, m5).
+#: ``price``, ``sl``, ``tp``: what an owner reading the trail asks first.
 _AUDIT_ADDED: Final = (("ticket", "INTEGER"), ("params_hash", "TEXT"), ("price", "REAL"),
                       ("sl", "REAL"), ("tp", "REAL"))
 #: Order columns added after the first release (order keys with protocol 1.2; the counts of

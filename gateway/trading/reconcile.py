@@ -2,8 +2,8 @@
 
 Why a module of its own: a request reaches the terminal as the user wrote it (the comment as
 given, magic 0 when absent, as the ``MetaTrader5`` package sends it), so nothing the user set
-can be the key that finds an order whose answer was lost. The desk
-(``gateway/methods/trading.py``) reads the terminal; this module decides, from what was read,
+can be the key that finds an order whose answer was lost. The reconciler
+(``reconciler.py``) reads the terminal; this module decides, from what was read,
 which record is the order of one journal row, trying the evidence in order of strength:
 
 1. **The EA's own record** (``trade_results``, EA protocol 1.1 and later): the EA remembers,

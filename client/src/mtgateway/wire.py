@@ -51,7 +51,8 @@ ENV_URL: Final = "MTGATEWAY_URL"
 ENV_TOKEN: Final = "MTGATEWAY_TOKEN"
 ENV_STATE_FILE: Final = "MTGATEWAY_STATE_FILE"
 
-#: The package's numpy dtypes for ``copy_rates_*`` and ``copy_ticks_*`` (``mt5.md`` section 1).
+#: The package's numpy dtypes for ``copy_rates_*`` and ``copy_ticks_*`` (as
+#: https://www.mql5.com/en/docs/python_metatrader5/mt5copyratesfrom_py shows them).
 RATES_DTYPE: Final = [("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"),
                       ("close", "<f8"), ("tick_volume", "<u8"), ("spread", "<i4"),
                       ("real_volume", "<u8")]

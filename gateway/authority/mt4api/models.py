@@ -2,9 +2,9 @@
 
 Every answer is built through these, so the OpenAPI document made from them
 (``openapi.py``) describes exactly what is sent. Where the MT4 Web API document gives a shape
-(the login's), it is followed field for field; where the registration document does (a user
-is a registered account: ``seed-register-account``'s ``AccountCreate`` and
-``AccountResponse``), so is it; the trade and margin records are the daemon's REST mirror's
+(the login's), it is followed field for field; where the account registration does (a user
+is a registered account: its ``AccountCreate`` and ``AccountResponse``, ``POST /v1/accounts``
+in ``docs/authority.md``), so is it; the trade and margin records are the daemon's REST mirror's
 (MT4 Manager names), each with the ``server`` it is on and the time its daemon read it
 (``as_of``, epoch seconds).
 """
@@ -111,7 +111,7 @@ class StatusOut(_Out):
 # -- users: the owner's registered accounts ---------------------------------------------------
 
 class UserOut(_Out):
-    """A registered account (``seed-register-account``'s ``AccountResponse``, never the
+    """A registered account (the registration's ``AccountResponse``, never the
     password), with its group and whether the owner's kill switch holds it."""
 
     id: int
@@ -134,7 +134,7 @@ class UserOut(_Out):
 
 
 class UserCreate(AccountCreate):
-    """``POST /api/users/``: ``seed-register-account``'s ``AccountCreate``, read strictly (a
+    """``POST /api/users/``: the registration's ``AccountCreate``, read strictly (a
     boolean is ``true`` or ``false``, not ``0``; a number is not a string)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)

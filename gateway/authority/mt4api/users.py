@@ -105,7 +105,7 @@ async def get_user(call: ApiCall) -> web.Response:
 
 
 async def create_user(call: ApiCall) -> web.Response:
-    """``POST /api/users/``: register an account (``seed-register-account``)."""
+    """``POST /api/users/``: register an account (the fields of ``POST /v1/accounts``)."""
     assert isinstance(call.body, UserCreate)  # noqa: S101 - the door validated it
     body = call.body
     registration = AccountRegistration(**{**body.model_dump(),

@@ -1,5 +1,5 @@
-"""The owner's accounts over HTTP: ``POST /v1/accounts`` (``seed-register-account``, HTTP
-Basic owner credentials)."""
+"""The owner's accounts over HTTP: ``POST /v1/accounts`` (the account registration of
+``docs/authority.md``, HTTP Basic owner credentials)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ routes = web.RouteTableDef()
 
 
 class AccountCreate(Body):
-    """``POST /v1/accounts`` (``seed-register-account``)."""
+    """``POST /v1/accounts``: the registration's fields, as ``docs/authority.md`` lists them."""
 
     name: str = Field(max_length=100, min_length=1)
     broker: str = Field(max_length=100, min_length=1)

@@ -8,14 +8,14 @@ is answered 503 ``database_unavailable`` within the database's bound, never 500 
 hang. Request bodies are validated by pydantic here, at the edge; the authority below sees
 plain values.
 
-Owner credentials are checked by the one rule every door shares (``service/signin.py``):
-through the same :class:`~gateway.base.throttle.AuthThrottle` rule as the daemon's tokens
-(security.md "Failed auth"), credentials not yet seen to succeed are checked one at a time,
-each failure is answered after a delay, and a burst starts a lockout during which such
-credentials get 429 without any password or code being checked (no oracle for a guesser); an
-owner without a second factor who signed in before the lockout keeps getting in. Device
-proofs are single use: :class:`~..store.StoredProofReplays` refuses a copy within the time
-window, on every console instance sharing the database and after a restart.
+Owner credentials are checked by the one rule every door shares (``service/signin.py``): through
+the same :class:`~gateway.base.throttle.AuthThrottle` rule as the daemon's tokens
+(``docs/security.md``, "Guessing tokens and owner passwords"), credentials not yet seen to
+succeed are checked one at a time, each failure is answered after a delay, and a burst starts a
+lockout during which such credentials get 429 without any password or code being checked (no
+oracle for a guesser); an owner without a second factor who signed in before the lockout keeps
+getting in. Device proofs are single use: :class:`~..store.StoredProofReplays` refuses a copy
+within the time window, on every console instance sharing the database and after a restart.
 """
 
 from __future__ import annotations
@@ -158,8 +158,8 @@ CODE_HEADER: Final = "X-Owner-Code"
 
 
 def _check_owner_request(request: web.Request) -> None:
-    """A browser that cached the owner's Basic credentials must not be made to
-    use them by another site. A request carrying an ``Origin`` (browsers send it on
+    """A browser that cached the owner's Basic credentials must not be made to use them by
+    another site. A request carrying an ``Origin`` (browsers send it on
     cross-origin requests and on every POST) must come from the console's own origin (403
     otherwise); a body must be ``application/json`` (415), which a cross-site ``<form>``
     cannot send without a CORS preflight the console never grants. Clients without a browser
@@ -202,8 +202,9 @@ async def device(request: web.Request) -> DeviceInfo:
     the proof is remembered, so a copy of the request is refused."""
     body = await request.read()
     authority = request.app[AUTHORITY]
-    # A device the authority knows goes straight to the signature check and
-    # the replay row; a key it has never seen is bounded first (``keygate``).
+    # A device the authority knows goes straight to the signature check and the replay row; a
+    # key it has never seen is bounded first (``keygate``): a key costs nothing to make, and
+    # its check costs the console a signature check and a database write.
     gate, device_id = request.app[KEY_GATE], request.headers.get("X-Device-Id", "")
     known = gate.known(device_id)
     if not known:

@@ -22,7 +22,7 @@ __all__ = ["AccountRegistration", "Accounts"]
 
 @dataclass(frozen=True, slots=True)
 class AccountRegistration:
-    """The account registration of ``seed-register-account`` (validated again here)."""
+    """An account registration (``POST /v1/accounts``; validated again here)."""
 
     name: str
     broker: str
@@ -92,7 +92,7 @@ class Accounts:
         stored = self._store.add_account(tx, row, password)
         # Tokens issued before the registration carried the permissive default policy
         # (live): the daemons holding them look again now, so a registration with paper
-        # trading on, or with limits, acts within seconds (issue 16 F16).
+        # trading on, or with limits, acts within seconds, not at the next periodic refresh.
         for token in self._store.tokens_of(tx, row.owner_email):
             if (token.login, token.server) == (stored.login, stored.server) \
                     and serves(tx, self._store, token):

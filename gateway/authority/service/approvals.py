@@ -149,7 +149,7 @@ class Approvals:
                    revoke_token: str | None = None) -> bool:
         """The owner refuses a pending device: its approval becomes ``denied`` and its code
         dies with it. The denial holds: later lookups from it make no new request and send no
-        e-mail (review round 4, M2) until the owner allows it again (:meth:`allow_again`) or
+        e-mail until the owner allows it again (:meth:`allow_again`) or
         removes it (:meth:`forget`). ``revoke_token``: also revoke that token of the owner's
         (the one the device presented), in the same transaction. ``False`` when not
         pending."""

@@ -70,7 +70,7 @@ class Records:
         ``server_key`` sealed to ``box_key``; the token's use from ``address`` noted, empty:
         this machine); else ask the owner and say ``pending``. A device the owner denied is
         answered ``pending`` too (not approved), without a new request or e-mail: a denial
-        holds while its daemon keeps asking (review round 4, M2)."""
+        holds while its daemon keeps asking."""
         now = self._shared.now()
         if self.sign_off_loop:
             signed = await self._shared.run(self._lookup_signed, checked(device), token_hint,

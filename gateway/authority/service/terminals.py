@@ -69,7 +69,7 @@ class Terminals:
             if report.token_id and (report.login, report.server) != (row.login, row.server):
                 continue  # an active session runs under its own token's terminal only
             if not report.token_id:
-                # F10: a hint comes from a refused handshake only, and says nothing about
+                # A hint comes from a refused handshake only, and says nothing about
                 # another terminal: it is shown on the token's own (an EA elsewhere that
                 # presented this token is that token's "terminal mismatch").
                 if report.state != "refused":
@@ -82,7 +82,7 @@ class Terminals:
             positions.record(tx, (row.owner_email, device_id, report.login, report.server),
                              figures if report.state == "active" else None, book, now)
             stored += 1
-            if report.state in PROVEN_STATES:  # m8: a proof stays a proof
+            if report.state in PROVEN_STATES:  # a proof stays one after a revocation
                 note_proof(tx, row.owner_email, report.login, report.server, now)
             if report.state == "active":
                 note_use(tx, self._shared.uses, [row.token_id], device_id, address, now)

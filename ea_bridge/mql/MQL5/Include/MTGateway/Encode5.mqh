@@ -1,7 +1,7 @@
 //+------------------------------------------------------------------+
 //| Encode5.mqh: the terminal's structures as JSON objects with the  |
-//| MetaTrader5 Python package's field names (shared/reference/      |
-//| mt5.md), so a bot sees the same dict it would get from MT5.      |
+//| MetaTrader5 Python package's field names (mql5.com/en/docs/      |
+//| python_metatrader5), so a bot sees the dict it would get there.  |
 //| Prices are written with the symbol's digits, other floats with 8 |
 //| significant decimals; every float goes through the NaN guard.    |
 //+------------------------------------------------------------------+
