@@ -45,19 +45,6 @@ PRODUCT = ("gateway", "ea_bridge", "mt5model", "client/src", "client/metatrader5
            "deploy", "config.example.toml", ".ci", "examples", "pyproject.toml", "setup.py",
            "MANIFEST.in")
 
-#: TEMPORARY, for the lead to delete once merged: paths other helpers were editing while the
-#: rest was swept (the console's web pages are being split into rooms; the desk, the trading
-#: operations, the convenience methods and the REST mirror were being rewritten around one door
-#: for every HTTP request). Sweeping them here would have collided with that work; the lead
-#: sweeps them after merging both branches and then removes this tuple, so they are held too.
-NOT_YET_SWEPT = (
-    "gateway/authority/web",
-    "gateway/trading/desk.py",
-    "gateway/trading/operations.py",
-    "gateway/methods/convenience.py",
-    "gateway/rest.py",
-)
-
 #: Files that hold no comments of ours: build output, licences, markers, READMEs (docs, which
 #: may keep their tags), compiled files.
 _SKIPPED_SUFFIXES = frozenset({".md", ".typed", ".pyc", ".ex5", ".ex4", ".png", ".ico"})
@@ -225,12 +212,10 @@ def tags_in(path: Path, relative: str) -> list[Tag]:
     return sorted(found.values(), key=lambda tag: (tag.line, tag.text))
 
 
-def product_tags(root: Path = ROOT, skip: tuple[str, ...] = NOT_YET_SWEPT) -> list[Tag]:
+def product_tags(root: Path = ROOT) -> list[Tag]:
     found: list[Tag] = []
     for path in _product_files(root):
         relative = path.relative_to(root).as_posix()
-        if any(relative == s or relative.startswith(s + "/") for s in skip):
-            continue
         found.extend(tags_in(path, relative))
     return found
 
@@ -273,14 +258,12 @@ def _repository_files(root: Path) -> set[str]:
     return files
 
 
-def dangling_names(root: Path = ROOT, skip: tuple[str, ...] = NOT_YET_SWEPT) -> list[str]:
+def dangling_names(root: Path = ROOT) -> list[str]:
     """Each ``file:line name`` where a product comment names a file the repository lacks."""
     files = _repository_files(root)
     found: list[str] = []
     for path in _product_files(root):
         relative = path.relative_to(root).as_posix()
-        if any(relative == s or relative.startswith(s + "/") for s in skip):
-            continue
         for text in _texts(path):
             if not text.comment:
                 continue  # a path in code (a default output file) is the code's business
@@ -304,12 +287,6 @@ def test_every_allowed_tag_is_still_there() -> None:
     """An allowlist entry whose text is gone is stale: it would let the tag back in unseen."""
     for path, text in sorted(ALLOWED):
         assert text in (ROOT / path).read_text(encoding="utf-8"), (path, text)
-
-
-def test_every_not_yet_swept_path_exists() -> None:
-    """The temporary exclusions name real paths (a typo would exclude nothing and hide it)."""
-    for path in NOT_YET_SWEPT:
-        assert (ROOT / path).exists(), path
 
 
 def _write(root: Path, relative: str, text: str) -> None:
@@ -350,7 +327,7 @@ int a = 1; // M1 and H4 bars
     _write(tmp_path, "gateway/authority/web/templates/t.html",
            "<p>M1 bars, issue 5 in the text</p>\n{# D-3: why #}\n<!-- E5-2 -->\n")
     _write(tmp_path, "gateway/authority/web/static/s.js", "const u = '//x F5'; // A-1\n")
-    found = {(tag.path, tag.line, tag.text) for tag in product_tags(tmp_path, skip=())}
+    found = {(tag.path, tag.line, tag.text) for tag in product_tags(tmp_path)}
     assert found == {
         ("gateway/a.py", 3, "issue 16"), ("gateway/a.py", 3, "F5"),
         ("gateway/a.py", 3, "review round 4"),
@@ -368,8 +345,6 @@ int a = 1; // M1 and H4 bars
         ("gateway/authority/web/templates/t.html", 3, "E5-2"),
         ("gateway/authority/web/static/s.js", 1, "A-1"),
     }
-    skipped = {tag.path for tag in product_tags(tmp_path)}
-    assert not any(path.startswith("gateway/authority/web/") for path in skipped)
 
 
 def test_the_file_check_finds_a_gone_file_and_spares_urls(tmp_path: Path) -> None:
@@ -384,7 +359,7 @@ OUT = "bench/results/out.json"
 # see docs/protocol.md and ``store.py``
 ''')
     _write(tmp_path, "docs/protocol.md", "# protocol\n")
-    assert dangling_names(tmp_path, skip=()) == [
+    assert dangling_names(tmp_path) == [
         "gateway/auth/service.py:3 names gateway/methods/trading.py",
         "gateway/auth/service.py:3 names product.md",
         "gateway/auth/service.py:7 names store.py",

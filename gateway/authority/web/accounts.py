@@ -50,7 +50,7 @@ async def accounts(page: Page) -> web.StreamResponse:
 @routes.post("/accounts")
 @signed_in
 async def register_account(page: Page) -> web.StreamResponse:
-    """Register an account (the rules of ``seed-register-account``, as a form)."""
+    """Register an account (the JSON API's ``AccountCreate`` rules, as a form)."""
     typed = {k: v for k, v in page.form.items() if k != "password"}  # never echoed back
     registration, errors = parse_registration(page.form)
     if registration is None:

@@ -1,7 +1,7 @@
 """The console's forms: read a POSTed form into plain values, or into errors per field.
 
 The owner sees each error next to its field, with the value they typed kept in the form
-(nothing is lost to a typo). The rules are those of ``seed-register-account`` (the same as the
+(nothing is lost to a typo). The rules are those of account registration (the
 JSON API's ``AccountCreate``) and of token issue; the authority checks them again.
 """
 
@@ -95,7 +95,7 @@ def _symbols(form: Form) -> tuple[str, ...]:
 
 
 def parse_registration(form: Form) -> tuple[AccountRegistration | None, FormErrors]:
-    """The registration form (``seed-register-account``): the registration, or errors."""
+    """The registration form (the rules of ``AccountCreate``): the registration, or errors."""
     errors = FormErrors()
     name = _required(form, "name", 100, errors)
     broker = _required(form, "broker", 100, errors)
