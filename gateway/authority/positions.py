@@ -21,6 +21,7 @@ from typing import Final, Literal, Protocol
 
 from . import equity
 from .database import Tx
+from .devices import approved_device
 
 __all__ = ["MAX_REPORTED_POSITIONS", "STALE_AFTER_S", "Position", "PositionsBook", "books_of",
            "drop", "largest", "record", "save"]
@@ -119,8 +120,9 @@ def drop(tx: Tx, key: Key) -> None:
 
 def books_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], PositionsBook]:
     """The owner's terminals' latest books, by (device id, login, server)."""
-    rows = tx.execute("SELECT device_id, login, server, as_of, listed, positions "
-                      "FROM terminal_books WHERE owner_email = ?", (owner_email,)).fetchall()
+    rows = tx.execute("SELECT b.device_id, b.login, b.server, b.as_of, b.listed, b.positions "
+                      f"FROM terminal_books b WHERE b.owner_email = ? AND {approved_device('b')}",
+                      (owner_email,)).fetchall()
     return {(str(r[0]), int(r[1]), str(r[2])):
             PositionsBook(float(r[3]), _positions(str(r[5])) if int(r[4]) else None)
             for r in rows}

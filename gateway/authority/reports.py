@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from .database import Tx
+from .devices import approved_device
 from .migrations import ensure_tables
 from .positions import PositionsBook
 from .snapshots import AccountDetails, Settlement
@@ -149,9 +150,7 @@ def save(tx: Tx, owner_email: str, device_id: str, report: TerminalReport, now: 
 
 
 #: The condition on ``terminal_states s`` that its device is one the owner approved now.
-APPROVED_DEVICE: Final = ("EXISTS (SELECT 1 FROM approvals a WHERE a.owner_email = "
-                          "s.owner_email AND a.device_id = s.device_id AND "
-                          "a.status = 'approved')")
+APPROVED_DEVICE: Final = approved_device("s")
 
 
 def of(tx: Tx, owner_email: str) -> list[TerminalRow]:
@@ -167,8 +166,9 @@ def of(tx: Tx, owner_email: str) -> list[TerminalRow]:
 
 def figures_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
     """The account figures of the owner's active terminals, by (device, login, server)."""
-    rows = tx.execute("SELECT device_id, login, server, balance, equity, currency, "
-                      "positions FROM terminal_figures WHERE owner_email = ?",
+    rows = tx.execute("SELECT f.device_id, f.login, f.server, f.balance, f.equity, "
+                      "f.currency, f.positions FROM terminal_figures f WHERE f.owner_email = ? "
+                      f"AND {approved_device('f')}",
                       (owner_email,)).fetchall()
     return {(str(r[0]), int(r[1]), str(r[2])):
             AccountFigures(float(r[3]), float(r[4]), str(r[5]), int(r[6])) for r in rows}

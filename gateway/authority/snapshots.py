@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from . import mt4records
 from .database import Tx
+from .devices import approved_device
 
 __all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "Settlement",
            "Snapshot", "add_deals", "deals_of", "details_json", "drop", "save",
@@ -107,9 +108,11 @@ def drop(tx: Tx, key: Key) -> None:
 
 
 def snapshots_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], Snapshot]:
-    """The owner's latest snapshots, by (device id, login, server)."""
-    rows = tx.execute("SELECT device_id, login, server, as_of, account, trades FROM "
-                      "terminal_snapshots WHERE owner_email = ?", (owner_email,)).fetchall()
+    """The owner's latest snapshots from the devices the owner approves now, by (device id,
+    login, server)."""
+    rows = tx.execute("SELECT s.device_id, s.login, s.server, s.as_of, s.account, s.trades "
+                      f"FROM terminal_snapshots s WHERE s.owner_email = ? AND "
+                      f"{approved_device('s')}", (owner_email,)).fetchall()
     out = {}
     for r in rows:
         body = json.loads(str(r[5]))

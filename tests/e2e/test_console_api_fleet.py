@@ -21,7 +21,7 @@ import aiohttp
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.authority.records import SignedRecord
-from gateway.keys import BRIDGE, INSTRUCTIONS, REPORTER
+from gateway.keys import BRIDGE, DEVICE, INSTRUCTIONS, REPORTER
 from tests.e2e.world import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, World, world
 
 WAIT_S = 10.0
@@ -260,6 +260,25 @@ async def test_margins_trades_groups_and_who_is_online_as_the_daemon_read_them(
         assert status == 200
         await records.until(lambda r: not r.risk.auto_trade_enabled)
         assert (await api("GET", "/api/groups/nope"))[0] == 404
+
+
+async def test_a_device_the_owner_revoked_speaks_for_no_account_in_the_api(
+        tmp_path: Path) -> None:
+    """What an approved device reported stops being read once the owner revokes it: no
+    margin, no open trade, no group count from it (the snapshot it left was served before
+    the readings asked for the device's approval as it stands now)."""
+    async with running(tmp_path) as (w, terminal, api, records):
+        token = w.token  # type: ignore[attr-defined]
+        await w.rpc(token, "order_send", {"request": BUY})
+        await _reported(w)
+        status, margins = await api("GET", "/api/accounts/margins")
+        assert status == 200 and margins["count"] == 1
+        assert await w.authority.approvals.revoke(OWNER, w.daemon[DEVICE].info.device_id)
+        status, margins = await api("GET", "/api/accounts/margins")
+        assert status == 200 and margins == {"status": "ok", "count": 0, "margins": []}
+        status, trades = await api("GET", "/api/trades/open")
+        assert status == 200 and trades["count"] == 0
+        assert (await api("GET", f"/api/accounts/{LOGIN}/margin"))[0] == 404
 
 
 async def test_a_message_is_shown_on_the_terminals_chart_and_kept(tmp_path: Path) -> None:
