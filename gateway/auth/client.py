@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -68,6 +68,10 @@ def console_answer(status: int, raw: str | bytes, ok: Sequence[int] | None) -> d
     return answer
 
 
+#: How long one answer's request for live reports holds (a report every 5 s meets a console
+#: instance that serves the watcher often within it, however many instances there are).
+LIVE_HOLD_S: Final = 60.0
+
 class RemoteAuthority:
     """Talks to a console at ``base_url`` (e.g. ``http://127.0.0.1:8720``) as one device."""
 
@@ -86,6 +90,8 @@ class RemoteAuthority:
         # The console refuses a proof it has seen; two identical calls in one millisecond
         # would sign identical bytes, so each proof gets a later millisecond than the last.
         self._last_proof_ms = 0
+        #: Until when (``time.monotonic``) the console asked for live reports.
+        self._live_until = 0.0
 
     async def __aenter__(self) -> RemoteAuthority:
         return self
@@ -234,8 +240,17 @@ class RemoteAuthority:
         self._check(device)
         body = {"terminals": [_report_json(r) for r in reports]}
         _, answer = await self._call("POST", "/v1/terminals/report", body, signed=True)
+        if answer.get("live") is True:  # an owner watches the live page (``live_wanted``)
+            self._live_until = time.monotonic() + LIVE_HOLD_S
         stored = answer.get("stored")
         return stored if isinstance(stored, int) else 0
+
+    def live_wanted(self) -> bool:
+        """Whether the console asked for live reports within the last :data:`LIVE_HOLD_S`
+        (``reporter.LiveHint``): an owner of this device watches its live page. Behind a
+        balancer only the instance serving that page knows, so the request is held a while
+        after the last answer that carried it."""
+        return time.monotonic() < self._live_until
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
                                timeout_s: float) -> tuple[int, list[str]]:

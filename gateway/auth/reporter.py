@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, TerminalId
 
@@ -33,7 +33,7 @@ from ..authority.positions import Position, PositionsBook, largest
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
 
-__all__ = ["DEALS_LOOKBACK_S", "ReportSink", "RevocationSource", "TerminalReporter",
+__all__ = ["DEALS_LOOKBACK_S", "LiveHint", "ReportSink", "RevocationSource", "TerminalReporter",
            "account_details", "account_figures", "open_positions", "watch_revocations"]
 
 log = logging.getLogger("gateway.auth.reporter")
@@ -46,9 +46,9 @@ POLL_WAIT_S: Final = 25.0
 FIGURES_TIMEOUT_S: Final = 2.0
 #: The least time between two reports: a busy terminal's trade events are reported together.
 MIN_GAP_S: Final = 1.0
-#: How often an active terminal holding open positions is reported (remote mode): its P/L
-#: moves with every tick, and the console's live page shows it (the console keeps one equity
-#: point per 30 s however often reports come).
+#: How often an active terminal holding open positions is reported while the console asks for
+#: it (an owner watches its live page, ``LiveHint``): its P/L moves with every tick, and the
+#: page shows it (the console keeps one equity point per 30 s however often reports come).
 LIVE_INTERVAL_S: Final = 5.0
 
 #: Reads an active terminal's account figures (``None`` when it cannot).
@@ -198,6 +198,16 @@ class ReportSink(Protocol):
         ...
 
 
+@runtime_checkable
+class LiveHint(Protocol):
+    """A sink that says whether the console wants live reports (``client.RemoteAuthority``:
+    an owner watches the live page). A sink without it is never reported to live."""
+
+    def live_wanted(self) -> bool:
+        """True while the console asks for live reports."""
+        ...
+
+
 class RevocationSource(Protocol):
     """The authority's revocation long-poll."""
 
@@ -244,6 +254,7 @@ class TerminalReporter:
         self._device = device
         self._interval_s = interval_s
         self._live_interval_s = min(live_interval_s, interval_s)
+        self._live_wanted = sink.live_wanted if isinstance(sink, LiveHint) else None
         #: Whether the last report had an active terminal with open positions.
         self._holding = False
         self._retry_s = retry_s
@@ -381,6 +392,14 @@ class TerminalReporter:
                     self._deals_since.get(terminal, 0),
                     max(int(d["time"]) for d in report.details.deals))
 
+    def next_wait_s(self) -> float:
+        """How long until the next report when nothing changes: the live interval while an
+        active terminal holds positions *and* the console asks for live reports (an owner
+        watches the live page), else the interval."""
+        if self._holding and self._live_wanted is not None and self._live_wanted():
+            return self._live_interval_s
+        return self._interval_s
+
     async def run(self) -> None:
         """Report on every change, and every ``interval_s`` anyway, until cancelled."""
         loop = asyncio.get_running_loop()
@@ -389,8 +408,7 @@ class TerminalReporter:
             # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the event's result
             # when a cancellation meets the wake-up, and the shutdown then waited an interval.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._live_interval_s if self._holding
-                                           else self._interval_s):
+                async with asyncio.timeout(self.next_wait_s()):
                     await self._changed.wait()
             gap = last + MIN_GAP_S - loop.time()
             if gap > 0:  # changes that come together go in one report

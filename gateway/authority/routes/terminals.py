@@ -115,8 +115,13 @@ async def report_terminals(request: web.Request) -> web.Response:
     # own time (checked and signed) says by how much, so the dashboard's "stale" is judged
     # on the console's clock
     offset = request.app[CLOCKS].wall() - _proof_time_s(request)
-    stored = await request.app[AUTHORITY].report_terminals(
+    authority = request.app[AUTHORITY]
+    stored = await authority.report_terminals(
         found, [t.report(offset) for t in body.terminals], request.remote or "")
+    # "live": an owner of this device watches the live page: its terminals holding positions
+    # are reported every few seconds instead of every 30 s until the answer stops saying so
+    if await authority.manager.wants_live(found.device_id):
+        return web.json_response({"stored": stored, "live": True})
     return web.json_response({"stored": stored})
 
 

@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from .. import groups as groupstore
 from .. import halts, instructions, snapshots
@@ -83,6 +83,11 @@ def _tell(tx: Tx, shared: Shared, owner_email: str, login: int, server: str, now
             shared.feed.add(tx, owner_email, now, token_id=token.token_id)
 
 
+#: How long a pass of the live page's stream keeps its owner watched (its passes come at
+#: least every ``web/live.BEAT_S``, 15 s).
+WATCH_HOLD_S: Final = 60
+
+
 class Manager:
     """The owner's API across accounts (see the module docstring)."""
 
@@ -94,6 +99,9 @@ class Manager:
         #: Per owner, woken when a report of theirs is stored in this process (the live
         #: page's push, ``web/live.py``).
         self._reported: dict[str, asyncio.Event] = {}
+        #: Per owner watching the live page on this instance, until when (epoch s): their
+        #: daemons are asked for live reports (:meth:`wants_live`).
+        self._watched: dict[str, int] = {}
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -254,6 +262,35 @@ class Manager:
         doing what a report should follow (the live page's stream writes after taking it), so
         a report stored meanwhile is not missed."""
         return self._reported.setdefault(normalize_email(owner_email), asyncio.Event())
+
+    def watch(self, owner_email: str) -> None:
+        """The owner is watching the live page: for :data:`WATCH_HOLD_S` from now, reports
+        from their daemons are answered with a request for live ones (the live page calls
+        this on every pass of its stream)."""
+        self._watched[normalize_email(owner_email)] = self._shared.now() + WATCH_HOLD_S
+
+    async def wants_live(self, device_id: str) -> bool:
+        """Whether a report from ``device_id`` is answered "report live": one of the owners
+        who approve it is watching the live page on this instance.
+
+        Why only then: an active terminal holding positions reported every 5 s instead of
+        every 30 s is six times the console's report load, and nobody reads the figures in
+        between when nobody watches (the API's readings carry the time they were read). No
+        one watching, as for almost every report, costs nothing: no query."""
+        now = self._shared.now()
+        watched = [o for o, until in self._watched.items() if until > now]
+        if len(watched) != len(self._watched):
+            self._watched = {o: u for o, u in self._watched.items() if u > now}
+        if not watched:
+            return False
+        return await self._shared.run(self._approved_by_any, device_id, watched)
+
+    def _approved_by_any(self, tx: Tx, device_id: str, owners: list[str]) -> bool:
+        for owner in owners:
+            approval = self._store.approval(tx, owner, device_id)
+            if approval is not None and approval.status == "approved":
+                return True
+        return False
 
     def wake_all(self) -> None:
         """Set every :meth:`report_event` now (the console is shutting down)."""

@@ -154,6 +154,7 @@ async def stream(page: Page) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-store"})
     manager = page.authority.manager
+    manager.watch(page.owner)  # the owner's daemons are asked for live reports meanwhile
     event = manager.report_event(page.owner)  # before anything is written
     await response.prepare(page.request)
     await response.write(b"retry: 3000\n\n")
@@ -166,6 +167,7 @@ async def stream(page: Page) -> web.StreamResponse:
                 heard = await event.wait()
         if streams.closing:
             break
+        manager.watch(page.owner)
         # the next report's event is taken before this one is written (none is missed)
         event = manager.report_event(page.owner)
         data = json.dumps({"at": page.kit.clock()})

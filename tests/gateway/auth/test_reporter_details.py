@@ -31,6 +31,17 @@ from mtgateway.credential import token_hint
 from tests.e2e.clocks import WEDNESDAY_MS
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+
+
+class WatchedLink(SelfApprovingAuthority):
+    """The embedded authority, and the console's request for live reports as
+    ``RemoteAuthority.live_wanted`` gives it (after an answer saying ``"live": true``, while
+    an owner watches the live page)."""
+
+    watched = True
+
+    def live_wanted(self) -> bool:
+        return self.watched
 TERMINAL = TerminalId(5012345, "MTG-Demo")
 
 
@@ -39,7 +50,7 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
     authority = await Authority.open(tmp_path, RecordingMailer())
     await authority.owners.create(OWNER, PASSWORD)
     issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
-    link = SelfApprovingAuthority(authority, device_info(Ed25519PrivateKey.generate()))
+    link = WatchedLink(authority, device_info(Ed25519PrivateKey.generate()))
     await link.start()
     broker = EmulatedTerminal(issued.token, settings=EmulatorSettings(
         symbols=("BTCUSD",)), utc_clock_ms=lambda: WEDNESDAY_MS).broker
@@ -66,6 +77,11 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
             await reporter.wait_sent(1)
             # no change of state, an interval of an hour: the open position brings the next
             await reporter.wait_sent(3)
+        # nobody watching: the hour again, however many positions are open
+        link.watched = False
+        assert reporter.next_wait_s() == 3600
+        link.watched = True
+        assert reporter.next_wait_s() == 0.01
     finally:
         task.cancel()
     [(key, snapshot)] = (await authority.manager.snapshots(OWNER)).items()
