@@ -114,7 +114,7 @@ async def _set_up(server: PostgresServer, root: Path, variant: Variant, instance
     data = root / "data"
     data.mkdir(parents=True, mode=0o700)
     database_url = await asyncio.to_thread(server.new_database)
-    provisioned = await provision(data, database_url, daemons)
+    provisioned = await provision(data, database_url, daemons, variant.tree)
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
     consoles, configs = [], []
     try:

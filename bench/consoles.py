@@ -20,7 +20,9 @@ restart storm) starts real ``mtgateway console`` processes on a throw-away Postg
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -67,9 +69,46 @@ class Provisioned:
     login: int
 
 
-async def provision(data: Path, database_url: str, count: int) -> list[Provisioned]:
+#: :func:`provision` run by another checkout's Python (``tree=``): its own ``Authority``
+#: writes the database and keys, at its own schema version, so that checkout's console can
+#: open them (a console refuses a database a newer tree migrated). One JSON line a daemon.
+_PROVISION_ELSEWHERE = """
+import asyncio, base64, json, secrets, sys
+from pathlib import Path
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, NoEncryption
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info
+from gateway.authority.service import Authority
+from mtgateway.credential import token_hint
+
+async def main(data, url, count, owner, server, login0):
+    authority = await Authority.open(Path(data), RecordingMailer(), database_url=url)
+    try:
+        await authority.owners.create(owner, secrets.token_urlsafe(18))
+        for i in range(count):
+            key = Ed25519PrivateKey.generate()
+            device = device_info(key)
+            await authority.approvals.approve_local(device)
+            issued = await authority.tokens.issue(owner, login0 + i, server)
+            raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+            print(json.dumps([base64.b64encode(raw).decode(), device.device_id, issued.token,
+                              token_hint(issued.token), issued.token_id, login0 + i]))
+    finally:
+        await authority.close()
+
+a = sys.argv[1:]
+asyncio.run(main(a[0], a[1], int(a[2]), a[3], a[4], int(a[5])))
+"""
+
+
+async def provision(data: Path, database_url: str, count: int,
+                    tree: Path = ROOT) -> list[Provisioned]:
     """An owner and ``count`` approved daemons, each with a token for its own terminal (the
-    approval written as approved: the e-mail round trip is not what is measured)."""
+    approval written as approved: the e-mail round trip is not what is measured), written
+    by ``tree``'s code (another checkout's in its own Python process)."""
+    if tree != ROOT:  # both resolved (Variant.parse, bench.common)
+        return await _provision_elsewhere(tree, data, database_url, count)
     authority = await Authority.open(data, RecordingMailer(), database_url=database_url)
     try:
         await authority.owners.create(OWNER, secrets.token_urlsafe(18))
@@ -87,6 +126,26 @@ async def provision(data: Path, database_url: str, count: int) -> list[Provision
         return list(await asyncio.gather(*(one(i) for i in range(count))))
     finally:
         await authority.close()
+
+
+async def _provision_elsewhere(tree: Path, data: Path, database_url: str,
+                               count: int) -> list[Provisioned]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tree), str(tree / "client" / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PROVISION_ELSEWHERE, str(data), database_url, str(count), OWNER,
+        SERVER, str(_LOGIN0), env=env, cwd=str(tree), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"provisioning with {tree} failed: {err.decode()[-2000:]}")
+    provisioned = []
+    for line in out.decode().splitlines():
+        raw, device_id, token, hint, token_id, login = json.loads(line)
+        provisioned.append(Provisioned(
+            Ed25519PrivateKey.from_private_bytes(base64.b64decode(raw)), str(device_id),
+            str(token), str(hint), str(token_id), int(login)))
+    return provisioned
 
 
 @dataclass(frozen=True)
