@@ -377,7 +377,9 @@ inline long long _now_ms() { return _term.start_ms + (_mono_ns() - _start_ns) / 
 // Called by every function that reads prices, and by the harness's loop: a tick "is in the
 // terminal" from its arrival time on, whoever looks. MTGW_STAMP_TICKS=1 (python -m bench --ea)
 // puts the arrival time (CLOCK_MONOTONIC, ns) in the tick's volume, so a subscriber can measure
-// terminal-has-the-tick -> client-has-it.
+// terminal-has-the-tick -> client-has-it. The wall's CLOCK_MONOTONIC, not the program's: the
+// program's clock runs ahead by the Sleeps the kit did not wait out before its first network
+// call (mql_clock.h), and a subscriber reads the wall's.
 // Live ticks are timed from the end of the EA's first timer pass (the harness sets the anchor),
 // so they all come after the EA first looked at Market Watch, however slowly it started.
 inline int64_t _market_anchor_ns = INT64_MAX;
@@ -389,7 +391,7 @@ inline void _market_advance() {
     bool arrived = false;
     while (!s.held && s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
       MqlTick t = s.live[s.live_next];
-      if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next]);
+      if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next] - _slept_ns);
       ++s.live_next; s.ticks.push_back(t);
       if (s.selected) { arrived = true; continue; }
       // out of Market Watch: the trade server has it, the terminal does not
