@@ -97,9 +97,11 @@ class ConsoleConfig(_Section):
     #: Where the public-key work of a device call runs: ``workers`` (the database door's
     #: threads, each as part of the call's transaction: the proof's signature with its replay
     #: row, a record's signing and sealing with its read; ``cryptography`` releases the GIL,
-    #: so the event loop serves other requests meanwhile) or ``loop`` (on the event loop, as
-    #: before). A lever kept switchable until measured (docs/performance.md).
-    public_key_work: Literal["workers", "loop"] = "workers"
+    #: so the event loop serves other requests meanwhile) or ``loop`` (on the event loop).
+    #: ``loop`` by default: measured at the daemons' cadence on two cores, the hand-offs to
+    #: the workers cost more than the loop time they free (5,000 daemons: p50 357 ms and p99
+    #: 1.9 s on the workers, 117 ms and 1.1 s on the loop; docs/performance.md).
+    public_key_work: Literal["workers", "loop"] = "loop"
     #: Serving processes of this instance, sharing its port (``processes.py``: each its own
     #: socket with SO_REUSEPORT on Linux, one shared listening socket elsewhere). More than
     #: one needs the database in PostgreSQL; ``max_connections`` and the database's pool of
