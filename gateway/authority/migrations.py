@@ -240,6 +240,12 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         deal TEXT NOT NULL, PRIMARY KEY (owner_email, login, server, ticket));
     CREATE INDEX IF NOT EXISTS terminal_deals_time ON terminal_deals (owner_email, time);
     """,
+    # 14: which device reported each kept deal (``snapshots.py``), so a device the owner
+    # revoked speaks for no deal either. Deals kept before carry none ('') and stay readable
+    # until a report of an approved device names them again or they age out (90 days).
+    """
+    ALTER TABLE terminal_deals ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

@@ -122,15 +122,25 @@ def snapshots_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], Snapsho
     return out
 
 
-def add_deals(tx: Tx, owner_email: str, login: int, server: str,
+#: The condition that a kept deal comes from a device its owner approves now.
+_STANDS: Final = approved_device("terminal_deals")
+
+
+def add_deals(tx: Tx, owner_email: str, device_id: str, login: int, server: str,
               deals: Sequence[Mapping[str, Any]], as_of: float, now: int) -> None:
-    """Keep reported deals (a ticket already kept is kept once: the first report of it
-    stands); deals older than :data:`KEEP_DEALS_S` are dropped."""
+    """Keep reported deals, each with the device that reported it. A ticket already kept is
+    kept once: the first report of it stands while its device is one the owner approves;
+    one kept from a device no longer approved (or from before devices were noted) is
+    replaced by the next report that names it. Deals older than :data:`KEEP_DEALS_S` are
+    dropped."""
     for deal in deals:
-        tx.execute("INSERT INTO terminal_deals VALUES (?,?,?,?,?,?,?) ON CONFLICT "
-                   "(owner_email, login, server, ticket) DO NOTHING",
+        tx.execute("INSERT INTO terminal_deals (owner_email, login, server, ticket, time, "
+                   "as_of, deal, device_id) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT "
+                   "(owner_email, login, server, ticket) DO UPDATE SET "
+                   "time = excluded.time, as_of = excluded.as_of, deal = excluded.deal, "
+                   f"device_id = excluded.device_id WHERE NOT {_STANDS}",
                    (owner_email, login, server, int(deal["ticket"]), int(deal["time"]), as_of,
-                    json.dumps(dict(deal), separators=(",", ":"))))
+                    json.dumps(dict(deal), separators=(",", ":")), device_id))
     if deals:
         tx.execute("DELETE FROM terminal_deals WHERE owner_email = ? AND login = ? AND "
                    "server = ? AND time < ?", (owner_email, login, server, now - KEEP_DEALS_S))
@@ -140,12 +150,15 @@ def deals_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]], *,
              date_from: int = 0, date_to: int = 2**62, tickets: Sequence[int] = (),
              positions: Sequence[int] = ()) -> list[tuple[int, str, float, dict[str, Any]]]:
     """The owner's kept deals of ``terminals`` in ``[date_from, date_to]`` (or those with
-    one of ``tickets`` or of ``positions``), oldest first: ``(login, server, as_of, deal)``."""
+    one of ``tickets`` or of ``positions``), oldest first: ``(login, server, as_of, deal)``;
+    only deals a device the owner approves now reported (or kept before devices were noted
+    with them)."""
     out = []
     for login, server in terminals:
-        rows = tx.execute("SELECT as_of, deal FROM terminal_deals WHERE owner_email = ? AND "
-                          "login = ? AND server = ? AND time >= ? AND time <= ? "
-                          "ORDER BY time, ticket",
+        rows = tx.execute("SELECT d.as_of, d.deal FROM terminal_deals d WHERE "
+                          "d.owner_email = ? AND d.login = ? AND d.server = ? AND d.time >= ? "
+                          f"AND d.time <= ? AND (d.device_id = '' OR {approved_device('d')}) "
+                          "ORDER BY d.time, d.ticket",
                           (owner_email, login, server, date_from, date_to)).fetchall()
         for r in rows:
             deal = json.loads(str(r[1]))

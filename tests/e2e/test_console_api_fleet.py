@@ -287,20 +287,24 @@ async def test_a_terminal_holding_positions_is_reported_live_only_while_its_owne
 async def test_a_device_the_owner_revoked_speaks_for_no_account_in_the_api(
         tmp_path: Path) -> None:
     """What an approved device reported stops being read once the owner revokes it: no
-    margin, no open trade, no group count from it (the snapshot it left was served before
-    the readings asked for the device's approval as it stands now)."""
+    margin, no open trade, no group count, no deal from it (the snapshot it left was served
+    before the readings asked for the device's approval as it stands now; its deals until
+    each kept deal named its device)."""
     async with running(tmp_path) as (w, terminal, api, records):
         token = w.token  # type: ignore[attr-defined]
         await w.rpc(token, "order_send", {"request": BUY})
         await _reported(w)
         status, margins = await api("GET", "/api/accounts/margins")
         assert status == 200 and margins["count"] == 1
+        assert await w.authority.manager.deals(OWNER, [(LOGIN, SERVER)]) != []
         assert await w.authority.approvals.revoke(OWNER, w.daemon[DEVICE].info.device_id)
         status, margins = await api("GET", "/api/accounts/margins")
         assert status == 200 and margins == {"status": "ok", "count": 0, "margins": []}
         status, trades = await api("GET", "/api/trades/open")
         assert status == 200 and trades["count"] == 0
         assert (await api("GET", f"/api/accounts/{LOGIN}/margin"))[0] == 404
+        # nor the deals it reported (every history and lookup reads them through here)
+        assert await w.authority.manager.deals(OWNER, [(LOGIN, SERVER)]) == []
 
 
 async def test_a_message_is_shown_on_the_terminals_chart_and_kept(tmp_path: Path) -> None:

@@ -449,8 +449,8 @@ class Manager:
         details = report.details
         if report.state == "active" and details is not None:
             snapshots.save(tx, key, details, as_of)
-            snapshots.add_deals(tx, owner_email, report.login, report.server, details.deals,
-                                as_of, now)
+            snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
+                                details.deals, as_of, now)
         else:
             snapshots.drop(tx, key)
         settled = False
