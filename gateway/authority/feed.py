@@ -34,6 +34,7 @@ row id, so it survives a console restart.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Final
 
@@ -188,11 +189,13 @@ class RevocationFeed:
         the new cursor and the token ids named (``""`` for a device revocation)."""
         return await self.database.run(_since, device_id, cursor)
 
-    async def wait(self, device_id: str, cursor: int | None,
-                   timeout_s: float) -> tuple[int, list[str]]:
+    async def wait(self, device_id: str, cursor: int | None, timeout_s: float, *,
+                   first: Callable[[Tx], None] | None = None) -> tuple[int, list[str]]:
         """The next revocations for ``device_id`` past ``cursor``, waiting up to
         ``timeout_s``; ``(head, [])`` at once for ``cursor=None`` or a cursor from a
-        database that has since been reset (beyond the head).
+        database that has since been reset (beyond the head). ``first`` runs in the poll's
+        first transaction, before its read (the poll's proof's replay row: what it raises
+        ends the poll).
 
         A poll that finds nothing costs one transaction (the head and this device's rows past
         the cursor, read together), then none while it waits: every connected daemon renews
@@ -206,7 +209,7 @@ class RevocationFeed:
         self._waiting.setdefault(device_id, set()).add(woken)
         self._waiters += 1
         try:
-            head, token_ids = await self.database.run(_look, device_id, cursor)
+            head, token_ids = await self.database.run(_look, device_id, cursor, first)
             if cursor is None or cursor > head:
                 return head, []
             if token_ids or timeout_s <= 0 or self._closed:
@@ -259,9 +262,12 @@ def _head(tx: Tx) -> int:
     return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()[0])
 
 
-def _look(tx: Tx, device_id: str, cursor: int | None) -> tuple[int, list[str]]:
+def _look(tx: Tx, device_id: str, cursor: int | None,
+          first: Callable[[Tx], None] | None = None) -> tuple[int, list[str]]:
     """The head, and this device's rows past ``cursor`` when it is one of this database's
-    (not ``None``, not beyond the head): a new poll's one read."""
+    (not ``None``, not beyond the head): a new poll's one read, after ``first``."""
+    if first is not None:
+        first(tx)
     head = _head(tx)
     if cursor is None or cursor > head:
         return head, []

@@ -51,7 +51,7 @@ from ..base.files import (
 )
 from .database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Database, Door, Tx
 from .devices import Approval
-from .errors import AccountExists
+from .errors import AccountExists, ProofRejected
 from .migrations import migrate
 from .proofs import MAX_PROOF_SKEW_S
 from .records import AuthoritySigner
@@ -64,6 +64,7 @@ __all__ = [
     "AccountRow",
     "AuthorityStore",
     "DeviceRow",
+    "ProofClaim",
     "StoredProofReplays",
     "TokenRow",
     "load_or_create_secret",
@@ -570,3 +571,40 @@ class StoredProofReplays:
         proof_key, expires_at = self.entry(key, proof_time_s)
         return await self._door.run(self._store.remember_proof, proof_key, expires_at,
                                     int(now))
+
+    def claim(self, key: bytes, proof_time_s: float, now: float,
+              on_proven: Callable[[], None]) -> ProofClaim:
+        """The replay row of a proof made at ``proof_time_s``, for the call's own transaction
+        to write (:class:`ProofClaim`); ``on_proven`` once it has."""
+        proof_key, expires_at = self.entry(key, proof_time_s)
+        return ProofClaim(self._store, proof_key, expires_at, int(now), on_proven)
+
+
+@dataclass(frozen=True, slots=True)
+class ProofClaim:
+    """A checked device proof whose replay row is still to be written, by the transaction of
+    the call it proves, before anything else that transaction does.
+
+    A daemon's call would otherwise cost two transactions (the replay row's, then the
+    call's), and each is a hand-off from the event loop to a worker and back; the daemons'
+    most frequent calls (a report every 30 s, a revocation long-poll renewed every 25 s) pay
+    one. A copy of the request is refused the same (``replayed_device_proof``) and nothing
+    its transaction wrote stands; ``on_proven`` (the route marks its connection as a
+    credential holder's) runs once the row is committed, never for a copy.
+    """
+
+    store: AuthorityStore
+    proof_key: str
+    expires_at: int
+    now: int
+    on_proven: Callable[[], None]
+
+    def record(self, tx: Tx) -> None:
+        """Write the replay row in ``tx``.
+
+        Raises:
+            ProofRejected: ``replayed_device_proof``: the row was there already.
+        """
+        if not self.store.remember_proof(tx, self.proof_key, self.expires_at, self.now):
+            raise ProofRejected("replayed_device_proof")
+        tx.after_commit(self.on_proven)

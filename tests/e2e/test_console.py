@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
 from gateway.authority.console import AUTHORITY, create_console_app
+from gateway.authority.database import Tx
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
 from gateway.authority.errors import ConsoleConfigError
 from gateway.authority.proofs import device_info
@@ -338,6 +339,51 @@ async def test_a_replayed_device_proof_is_refused_and_a_fresh_one_works(
                                        headers=get) as response:
             statuses.append(response.status)
     assert statuses == [200, 401]
+
+
+def _replay_rows(tx: Tx) -> int:
+    return int(tx.execute("SELECT count(*) FROM proof_replays").fetchone()[0])
+
+
+async def test_a_report_and_a_long_poll_write_their_replay_row_in_their_own_transaction(
+        console: Console) -> None:
+    """The daemons' most frequent calls cost one transaction each, their proof's replay row
+    written first inside it (two before: the row's, then the call's); a copy is still
+    refused 401 ``replayed_device_proof`` and stores nothing."""
+    authority = console.app[AUTHORITY]
+    await authority.approvals.approve_local(device_info(console.key))
+    assert (await console.device("GET", "/v1/device/status"))[0] == 200  # the gate knows it
+    database = authority.store.database
+    counted: list[float] = []
+    chained = database.timed
+
+    def timed(wait_s: float, run_s: float) -> None:
+        counted.append(run_s)
+        if chained is not None:
+            chained(wait_s, run_s)
+
+    database.timed = timed
+    try:
+        rows = await authority.run(_replay_rows)
+        for ms, path, body in ((501, "/v1/terminals/report", {"terminals": []}),
+                               (502, "/v1/device/revocations", {"wait_s": 0})):
+            data = json.dumps(body).encode()
+            headers = device_proof(console.key, "POST", path, data, console.clock.now,
+                                   ms_offset=ms)
+            before = len(counted)
+            answers = []
+            for _ in range(2):
+                async with console.session.post(console.url + path, data=data,
+                                                headers=headers) as response:
+                    answers.append((response.status, await response.json()))
+            assert answers[0][0] == 200, answers
+            assert answers[1] == (401, {"error": {
+                "code": 401, "reason": "replayed_device_proof",
+                "message": "the device proof was refused"}})
+            assert len(counted) - before == 2  # one for the call, one for its refused copy
+        assert await authority.run(_replay_rows) == rows + 2  # one row per call, not per copy
+    finally:
+        database.timed = chained
 
 
 async def test_a_replay_after_the_window_is_refused_as_skew(console: Console) -> None:

@@ -25,6 +25,7 @@ import binascii
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Final, TypeVar
 
 from aiohttp import web
@@ -40,10 +41,10 @@ from ..database import DatabaseUnavailable, Tx
 from ..errors import ProofRejected
 from ..proofs import CheckedProof, check_device_proof
 from ..service.signin import MESSAGES, SignInRefused
-from ..store import AuthorityStore, StoredProofReplays
+from ..store import AuthorityStore, ProofClaim, StoredProofReplays
 
-__all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "error_response",
-           "errors", "host_allowlist", "owner", "read_json"]
+__all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "device_claim",
+           "error_response", "errors", "host_allowlist", "owner", "read_json", "refused_proof"]
 
 log = logging.getLogger("gateway.authority.console")
 
@@ -200,6 +201,29 @@ async def owner(request: web.Request) -> str:
 async def device(request: web.Request) -> DeviceInfo:
     """The device whose proof the request carries (401 naming the failed check otherwise);
     the proof is remembered, so a copy of the request is refused."""
+    found, claim = await _proven(request, defer=False)
+    assert claim is None  # noqa: S101 - remembered above
+    return found
+
+
+async def device_claim(request: web.Request) -> tuple[DeviceInfo, ProofClaim | None]:
+    """:func:`device` for a call whose own transaction writes the proof's replay row first
+    (:class:`~..store.ProofClaim`: one transaction per call instead of two). The claim, or
+    ``None`` when the row is written already: a key the console's gate does not know (its
+    device row is looked up with it) and public-key work on the workers (one job for both).
+    The connection is marked a credential holder's once the row is committed. A copy of
+    the request is refused by the call's transaction: the caller answers its
+    :class:`~..errors.ProofRejected` with :func:`refused_proof`."""
+    return await _proven(request, defer=True)
+
+
+def refused_proof(exc: ProofRejected) -> Fail:
+    """The 401 of a refused device proof."""
+    return Fail(401, exc.reason, "the device proof was refused")
+
+
+async def _proven(request: web.Request, *, defer: bool
+                  ) -> tuple[DeviceInfo, ProofClaim | None]:
     body = await request.read()
     authority = request.app[AUTHORITY]
     # A device the authority knows goes straight to the signature check and the replay row; a
@@ -224,17 +248,21 @@ async def device(request: web.Request) -> DeviceInfo:
         else:
             checked = check_device_proof(request.headers, request.method, request.path,
                                          body, now)
+            if defer and known:
+                return checked.device, replays.claim(
+                    checked.replay_key, checked.made_at_s, now,
+                    partial(mark_authenticated, request))
             fresh = await replays.remember(checked.replay_key, checked.made_at_s, now)
             found = fresh and not known and await authority.run(
                 authority.store.device, checked.device.device_id) is not None
     except ProofRejected as exc:
-        raise Fail(401, exc.reason, "the device proof was refused") from None
+        raise refused_proof(exc) from None
     if not fresh:
         raise Fail(401, "replayed_device_proof", "the device proof was refused")
     if found:
         gate.verified(checked.device.device_id)  # known to the authority since the start
     mark_authenticated(request)
-    return checked.device
+    return checked.device, None
 
 
 #: The headers a device proof is read from (``proofs.py``).

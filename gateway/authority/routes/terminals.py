@@ -9,9 +9,10 @@ from aiohttp import web
 from pydantic import Field
 
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
+from ..errors import ProofRejected
 from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
 from ..reports import AccountFigures, TerminalReport
-from .common import Body, Fail, device, read_json
+from .common import Body, Fail, device_claim, read_json, refused_proof
 from .reportdetails import DetailsBody, SettlementBody
 
 __all__ = ["MAX_POLL_S", "PositionBody", "ReportBody", "RevocationsBody", "TerminalReportBody",
@@ -109,15 +110,18 @@ class RevocationsBody(Body):
 @routes.post("/v1/terminals/report")
 async def report_terminals(request: web.Request) -> web.Response:
     """Store a daemon's terminal states; how many were believed."""
-    found = await device(request)
+    found, claim = await device_claim(request)
     body = await read_json(request, ReportBody, status=400)
     # "as of" is the daemon's clock, which the proof lets be up to 300 s off: the proof's
     # own time (checked and signed) says by how much, so the dashboard's "stale" is judged
     # on the console's clock
     offset = request.app[CLOCKS].wall() - _proof_time_s(request)
     authority = request.app[AUTHORITY]
-    stored = await authority.report_terminals(
-        found, [t.report(offset) for t in body.terminals], request.remote or "")
+    try:
+        stored = await authority.report_terminals(
+            found, [t.report(offset) for t in body.terminals], request.remote or "", claim)
+    except ProofRejected as exc:  # a copy of a report already stored
+        raise refused_proof(exc) from None
     # "live": an owner of this device watches the live page: its terminals holding positions
     # are reported every few seconds instead of every 30 s until the answer stops saying so
     if await authority.manager.wants_live(found.device_id):
@@ -136,7 +140,7 @@ def _proof_time_s(request: web.Request) -> float:
 @routes.post("/v1/device/revocations")
 async def revocations(request: web.Request) -> web.Response:
     """Held until a revocation concerns this device, or ``wait_s`` passes."""
-    found = await device(request)
+    found, claim = await device_claim(request)
     body = await read_json(request, RevocationsBody, status=400)
     held, peer = request.app[LONG_POLLS], request.remote or "?"
     if not held.enter(found.device_id, peer):
@@ -147,7 +151,9 @@ async def revocations(request: web.Request) -> web.Response:
                    retry_after_s=_LONG_POLL_RETRY_S)
     try:
         cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
-            found, body.cursor, body.wait_s)
+            found, body.cursor, body.wait_s, claim)
+    except ProofRejected as exc:  # a copy of a poll already held
+        raise refused_proof(exc) from None
     finally:
         held.leave(found.device_id, peer)
     return web.json_response({"cursor": cursor, "token_ids": token_ids})

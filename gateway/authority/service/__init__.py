@@ -39,7 +39,7 @@ from ..migrations import version_of
 from ..records import AuthorityKey
 from ..reports import AccountFigures, TerminalReport, TerminalRow
 from ..signins import StoredSessions, StoredSteps
-from ..store import AccountRow, AuthorityStore
+from ..store import AccountRow, AuthorityStore, ProofClaim
 from ..tokens import generate_token
 from .accounts import AccountRegistration, Accounts
 from .alerts import Alerts
@@ -230,11 +230,13 @@ class Authority:
         return [self.store.signer.key]
 
     async def report_terminals(self, device: DeviceInfo,
-                               reports: Sequence[TerminalReport], address: str = "") -> int:
+                               reports: Sequence[TerminalReport], address: str = "",
+                               claim: ProofClaim | None = None) -> int:
         """See :meth:`.terminals.Terminals.report`."""
-        return await self.terminals.report(device, reports, address)
+        return await self.terminals.report(device, reports, address, claim)
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
-                               timeout_s: float) -> tuple[int, list[str]]:
+                               timeout_s: float, claim: ProofClaim | None = None
+                               ) -> tuple[int, list[str]]:
         """See :meth:`.terminals.Terminals.wait_revocations`."""
-        return await self.terminals.wait_revocations(device, cursor, timeout_s)
+        return await self.terminals.wait_revocations(device, cursor, timeout_s, claim)

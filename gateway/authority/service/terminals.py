@@ -18,6 +18,7 @@ from ..alerts import Observer, margin_of
 from ..api import DeviceInfo
 from ..database import Tx
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
+from ..store import ProofClaim
 from ..token_details import note_use
 from ..verification import PROVEN_STATES, note_proof, verified_of
 from .approvals import checked
@@ -44,17 +45,24 @@ class Terminals:
         self._on_report = on_report
 
     async def report(self, device: DeviceInfo, reports: Sequence[TerminalReport],
-                     address: str = "") -> int:
+                     address: str = "", claim: ProofClaim | None = None) -> int:
         """Store a daemon's terminal states (see ``reports.py`` for what is believed);
         how many were stored. A refusal that is new is also logged in the activity; a
         terminal logged in under a token marks it verified (``verification.py``) and, when
         active, the token used from ``address`` (``token_details.py``; empty: this
-        machine)."""
+        machine). With ``claim``, the call's proof's replay row is written first, in the
+        same transaction.
+
+        Raises:
+            ProofRejected: the claim's proof was seen before (nothing is stored).
+        """
         return await self._shared.run(self._report, checked(device).device_id, list(reports),
-                                      self._shared.now(), address)
+                                      self._shared.now(), address, claim)
 
     def _report(self, tx: Tx, device_id: str, reports: list[TerminalReport], now: int,
-                address: str = "") -> int:
+                address: str = "", claim: ProofClaim | None = None) -> int:
+        if claim is not None:
+            claim.record(tx)
         stored = 0
         for report in reports:
             figures, book, sent = report.figures, report.book, report
@@ -128,9 +136,16 @@ class Terminals:
                                       self._shared.now())
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
-                               timeout_s: float) -> tuple[int, list[str]]:
-        """Long-poll the revocation feed for this device (``feed.py``)."""
+                               timeout_s: float, claim: ProofClaim | None = None
+                               ) -> tuple[int, list[str]]:
+        """Long-poll the revocation feed for this device (``feed.py``); with ``claim``, the
+        poll's proof's replay row is written by its first read.
+
+        Raises:
+            ProofRejected: the claim's proof was seen before (the poll is not held).
+        """
         checked(device)
         if not self._shared.prepared:
             await self._shared.prepare()
-        return await self._shared.feed.wait(device.device_id, cursor, timeout_s)
+        return await self._shared.feed.wait(device.device_id, cursor, timeout_s,
+                                            first=None if claim is None else claim.record)
