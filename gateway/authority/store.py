@@ -59,6 +59,7 @@ from .records import AuthoritySigner
 __all__ = [
     "DATA_KEY_FILE",
     "DB_FILE",
+    "PROOF_SWEEP_S",
     "SIGNING_KEY_FILE",
     "AccountExists",
     "AccountRow",
@@ -76,6 +77,12 @@ T = TypeVar("T")
 DB_FILE: Final = "authority.sqlite3"
 SIGNING_KEY_FILE: Final = "authority-signing.key"
 DATA_KEY_FILE: Final = "authority-data.key"
+#: How often, at most, a proof's replay row also sweeps the rows past their time (seconds of
+#: the authority's clock). Every device call writes one row; sweeping with each was a second
+#: statement per call, which the console's transactions pay as a hand-off to the database
+#: and back. A row kept a few seconds past its time refuses nothing the skew check lets
+#: through (a proof that old is refused as ``device_clock_skew`` first).
+PROOF_SWEEP_S: Final = 5
 
 
 _TOKEN_COLS: Final = ("token_id, stored_key, server_key_enc, token_hint, owner_email, login, "
@@ -193,6 +200,9 @@ class AuthorityStore:
         self._aead = AESGCM(data_key)
         #: The code-HMAC pepper, derived so it needs no file of its own.
         self.pepper = hmac.new(data_key, b"mtgw-code-pepper-v1", hashlib.sha256).digest()
+        #: When :meth:`remember_proof` last swept the replay rows past their time (the
+        #: database's workers share it: two sweeping at once is harmless).
+        self._proofs_swept_at: int | None = None
 
     async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
                   **kwargs: P.kwargs) -> T:
@@ -537,9 +547,13 @@ class AuthorityStore:
 
     def remember_proof(self, tx: Tx, proof_key: str, expires_at: int, now: int) -> bool:
         """Note an accepted proof until ``expires_at``; ``False`` if it is already noted (a
-        replay). Entries past their time are dropped first, so the table holds only proofs
-        the skew check would still let through."""
-        tx.execute("DELETE FROM proof_replays WHERE expires_at < ?", (now,))
+        replay). Entries past their time are dropped first, at most every
+        :data:`PROOF_SWEEP_S`, so the table holds the proofs the skew check would still let
+        through and those past their time since the last sweep."""
+        swept = self._proofs_swept_at
+        if swept is None or not 0 <= now - swept < PROOF_SWEEP_S:
+            self._proofs_swept_at = now
+            tx.execute("DELETE FROM proof_replays WHERE expires_at < ?", (now,))
         cur = tx.execute("INSERT INTO proof_replays VALUES (?, ?) ON CONFLICT DO NOTHING",
                          (proof_key, expires_at))
         return cur.rowcount == 1

@@ -19,6 +19,7 @@ from gateway.authority.signins import StoredLoginFailures
 from gateway.authority.store import (
     DATA_KEY_FILE,
     DB_FILE,
+    PROOF_SWEEP_S,
     SIGNING_KEY_FILE,
     AccountExists,
     AccountRow,
@@ -224,12 +225,16 @@ async def test_failures_count_until_the_lock_clears_them(store: AuthorityStore) 
 
 
 async def test_a_proof_is_remembered_once_until_its_window_closes(store: AuthorityStore) -> None:
-    """The second note of one proof is a replay; after its expiry the row is gone."""
+    """The second note of one proof is a replay; after its expiry the row is gone at the next
+    sweep, which a note makes at most every PROOF_SWEEP_S (one statement per device call, not
+    two: a row past its time refuses nothing the skew check lets through)."""
     assert await store.run(store.remember_proof, "ab" * 32, 1300, 1000)
     assert not await store.run(store.remember_proof, "ab" * 32, 1300, 1200)
-    assert await store.run(store.remember_proof, "cd" * 32, 1400, 1300)
-    # expired at 1300, dropped at 1301
-    assert await store.run(store.remember_proof, "ab" * 32, 1700, 1301)
+    assert await store.run(store.remember_proof, "cd" * 32, 1400, 1299)  # swept at 1299
+    # expired at 1300; the notes until 1304 do not sweep, the one at 1304 does
+    assert not await store.run(store.remember_proof, "ab" * 32, 1700, 1301)
+    assert not await store.run(store.remember_proof, "ab" * 32, 1700, 1303)
+    assert await store.run(store.remember_proof, "ab" * 32, 1700, 1299 + PROOF_SWEEP_S)
 
 
 async def test_login_failures_add_up_across_instances_and_a_restart(tmp_path: Path,
