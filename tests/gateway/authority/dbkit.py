@@ -1,5 +1,6 @@
-"""Helpers for the authority's database tests: a migrated store that closes, and a raw query
-through the door (``gateway/authority/database.py``)."""
+"""Helpers for the authority's database tests: the database a parametrized test runs on, a
+migrated store that closes, and a raw query through the door
+(``gateway/authority/database.py``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gateway.authority.database import Database, Tx
 from gateway.authority.store import AuthorityStore
+from tests.pgkit import PostgresServer
 
-__all__ = ["fetch", "migrated_store"]
+__all__ = ["database_url_of", "fetch", "migrated_store"]
+
+
+def database_url_of(request: pytest.FixtureRequest) -> str:
+    """The database of a fixture parametrized ``"sqlite"`` / ``"postgres"``: ``""`` (the SQLite
+    file in the data directory) or a fresh database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return ""
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
 
 
 @asynccontextmanager

@@ -24,7 +24,7 @@ from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
 from gateway.authority.web.chart import drawn
-from tests.pgkit import PostgresServer
+from tests.gateway.authority.dbkit import database_url_of
 
 OWNER = "owner@example.com"
 #: A Monday 00:00 UTC: hours line up with the test's arithmetic.
@@ -41,12 +41,9 @@ class Clock:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def authority(request: pytest.FixtureRequest, tmp_path: Path) -> Authority:
-    url = ""
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.new_database()
     clock = Clock()
-    found = await Authority.open(tmp_path, RecordingMailer(), database_url=url, clock=clock)
+    found = await Authority.open(tmp_path, RecordingMailer(),
+                                 database_url=database_url_of(request), clock=clock)
     found.test_clock = clock  # type: ignore[attr-defined]
     await found.owners.create(OWNER, "a long enough password")
     return found

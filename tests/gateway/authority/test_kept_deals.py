@@ -21,7 +21,7 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.records import device_id_for
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
-from tests.pgkit import PostgresServer
+from tests.gateway.authority.dbkit import database_url_of
 
 OWNER = "owner@example.com"
 LOGIN, SERVER = 5012345, "MTG-Demo"
@@ -30,12 +30,8 @@ NOW = 1_763_942_400
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def authority(request: pytest.FixtureRequest, tmp_path: Path) -> Authority:
-    url = ""
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.new_database()
-    found = await Authority.open(tmp_path, RecordingMailer(), database_url=url,
-                                 clock=lambda: float(NOW))
+    found = await Authority.open(tmp_path, RecordingMailer(),
+                                 database_url=database_url_of(request), clock=lambda: float(NOW))
     await found.owners.create(OWNER, "a long enough password")
     return found
 
