@@ -13,6 +13,7 @@ dependencies are ``[tool.mtgateway] dependencies`` in ``pyproject.toml``, with t
 from __future__ import annotations
 
 import ast
+import os
 import tomllib
 from pathlib import Path
 
@@ -36,7 +37,28 @@ def read_version(path: Path) -> str:
 
 
 VERSION = read_version(VERSION_FILE)
-DEPENDENCIES = tomllib.loads((HERE / "pyproject.toml").read_text(encoding="utf-8"))[
-    "tool"]["mtgateway"]["dependencies"]
+TOOL = tomllib.loads((HERE / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mtgateway"]
+DEPENDENCIES = TOOL["dependencies"]
 
-setup(version=VERSION, install_requires=[*DEPENDENCIES, f"mtgateway-client=={VERSION}"])
+
+def compiled_modules() -> list[object]:
+    """The mypyc extensions of ``[tool.mtgateway] compiled`` when ``MTGATEWAY_MYPYC=1``; none
+    otherwise (the pure-Python build, the default)."""
+    if os.environ.get("MTGATEWAY_MYPYC", "") != "1":
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        raise SystemExit("MTGATEWAY_MYPYC=1 compiles with mypyc, which comes with mypy: "
+                         "install it (the compiled extra), then build with pip install "
+                         "--no-build-isolation "
+                         "(docs/operations.md, \"The compiled build\")") from None
+    # mypyc type-checks what the modules import with the project's strict settings; the
+    # optional extras (psycopg, numpy) may be absent where the daemon is built, and are then
+    # read as untyped, not refused
+    relaxed = ["--ignore-missing-imports", "--allow-subclassing-any", "--no-warn-unused-ignores"]
+    return list(mypycify([*relaxed, *TOOL["compiled"]], opt_level="3"))
+
+
+setup(version=VERSION, install_requires=[*DEPENDENCIES, f"mtgateway-client=={VERSION}"],
+      ext_modules=compiled_modules())

@@ -33,6 +33,8 @@ from typing import Any
 
 import orjson
 
+from gateway.cli import build_note
+
 from .common import (
     Pinning,
     Proc,
@@ -196,6 +198,8 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
         "meta": {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                  "machine": _machine(), "pinning": pinning.describe(), "quick": args.quick,
                  "rpc_edge": args.rpc_edge,
+                 # the daemons start from this interpreter and tree: their build is this one
+                 "build": build_note().strip(" ()") or "pure Python",
                  "plan": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
                  "wrk": {"path": wrk, "note": wrk_note}},
         "skipped": [] if wrk else ["wrk_c1", "wrk_c32"],
@@ -250,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2))
     meta = raw["meta"]
     print(f"MT Gateway benchmark {meta['date']} on {meta['machine']['nproc']} x "
-          f"{meta['machine']['cpu_model']} (pinning: {meta['pinning']}, quick: {meta['quick']})")
+          f"{meta['machine']['cpu_model']} (pinning: {meta['pinning']}, quick: {meta['quick']}, "
+          f"daemon build: {meta['build']})")
     if raw["skipped"] and "summary" in raw:
         print(meta["wrk"]["note"])
     if "summary" in raw:

@@ -111,9 +111,12 @@ class Bridge:
     @property
     def port(self) -> int:
         """The port actually bound (useful after asking for port 0)."""
-        if self._server is None or not self._server.sockets:
+        # read untyped: uvloop's Server.sockets is a list where the stubs say a tuple, which a
+        # compiled build (mypyc) checks and refuses
+        sockets: Any = None if self._server is None else getattr(self._server, "sockets")  # noqa: B009
+        if not sockets:
             return self._requested_port
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         """Stop listening, tell every EA ``shutting_down``, fail calls in flight."""

@@ -250,8 +250,8 @@ class _Connection(abc.ABC):
                 return
             try:
                 self._handle(decode(payload))
-            except ProtocolViolation as exc:
-                self._fail(str(exc))
+            except ProtocolViolation as violation:  # not `exc`: mypyc gives a name one type
+                self._fail(str(violation))
                 return
 
     def receive_eof(self) -> None:

@@ -84,11 +84,19 @@ def _with_console(parser: argparse.ArgumentParser) -> None:
                              "sent; default: [authority] public_key")
 
 
+def build_note() -> str:
+    """`` (compiled with mypyc)`` when this install is the compiled build (``MTGATEWAY_MYPYC=1``,
+    setup.py), else nothing: which build a daemon runs is the first thing a speed report asks."""
+    from . import rpc  # one of the compiled modules (pyproject.toml, [tool.mtgateway] compiled)
+    return "" if str(rpc.__file__).endswith(".py") else " (compiled with mypyc)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(prog="mtgateway", description=(
         "A local JSON-RPC/WebSocket gateway to a MetaTrader 4/5 terminal."))
-    parser.add_argument("--version", action="version", version=f"mtgateway {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"mtgateway {__version__}{build_note()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon")

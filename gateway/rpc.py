@@ -52,6 +52,12 @@ from .errors import (
 from .schemas import Params, parse
 from .strictjson import TooDeep, loads_strict
 
+try:  # mypy_extensions comes with mypy, which only the compiled build needs and has
+    from mypy_extensions import mypyc_attr
+except ImportError:  # the pure-Python install: the decorator is mypyc's alone
+    def mypyc_attr(*_: object, **__: object) -> Callable[[type[Any]], type[Any]]:  # type: ignore[misc]
+        return lambda cls: cls
+
 __all__ = ["MAX_BATCH", "Dispatcher", "Observer", "RpcMethod", "error_object",
            "rpc_method"]
 
@@ -74,6 +80,9 @@ _CONTAINERS: Final = (list, dict)
 _ID_TYPES: Final = (str, int)
 
 
+# a generic frozen dataclass is a plain Python class in the compiled build: mypyc's own
+# classes cannot be made frozen by dataclasses
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class RpcMethod(Generic[C]):
     """A method as registered: ``fn(ctx, params)`` with ``params`` an instance of the ``params``
@@ -207,8 +216,9 @@ class Dispatcher(Generic[C]):
         """
         try:
             obj = loads_strict(body)
-        except TooDeep as exc:  # valid JSON, but no request of the contract nests like this
-            return orjson.dumps(_error(INVALID_REQUEST, "Invalid request", data=str(exc)))
+        # each clause its own name: a compiled build (mypyc) gives one name one type
+        except TooDeep as deep:  # valid JSON, but no request of the contract nests like this
+            return orjson.dumps(_error(INVALID_REQUEST, "Invalid request", data=str(deep)))
         except ValueError as exc:
             return orjson.dumps(_error(PARSE_ERROR, "Parse error", data=str(exc)[:200]))
         if called is not None:

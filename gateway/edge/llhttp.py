@@ -204,6 +204,10 @@ Event = Started | Completed | HandOff | Malformed
 _HEAD, _BODY, _OFF = 0, 1, 2
 
 
+#: What ``RequestAssembly._request`` is before llhttp's callbacks begin a message.
+_NO_REQUEST: Final[RpcRequest | None] = None
+
+
 class RequestAssembly:
     """A connection's byte stream to request events (no I/O, no clock).
 
@@ -275,7 +279,9 @@ class RequestAssembly:
                 len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
             self._malformed()
             return b""
-        self._request = None
+        # typed as the attribute, not as None: a compiled build (mypyc) would otherwise take
+        # the read below, after llhttp's callbacks set it, to be None still
+        self._request = _NO_REQUEST
         try:
             self._parser.feed_data(head)
         except httptools.HttpParserUpgrade:

@@ -276,8 +276,9 @@ class TradeDesk:
                                        terminal=terminal_key(terminal), params_hash=phash,
                                        request=body, order_key=order_key(self._random_bytes),
                                        paper=venue.paper)
-        except sqlite3.Error as exc:  # nothing journaled, nothing sent
-            log.error("order journal could not record %s (%s)", client_id, exc)
+        # each clause below its own name: a compiled build (mypyc) gives one name one type
+        except sqlite3.Error as unrecorded:  # nothing journaled, nothing sent
+            log.error("order journal could not record %s (%s)", client_id, unrecorded)
             raise _journal_unavailable() from None
         try:
             outgoing = await self._stamp(venue, terminal, body, self._tag(client_id),
@@ -285,16 +286,16 @@ class TradeDesk:
             # A pass may have started while the symbol was looked up. (An EA gone meanwhile
             # is met by the send itself, which releases the row.)
             self.gate.check(principal, Reason.RECONCILING)
-        except BaseException as exc:
-            self.journal.abandon(row, type(exc).__name__)
+        except BaseException as failed:
+            self.journal.abandon(row, type(failed).__name__)
             raise
         try:
             row = self.journal.mark_sent(row, outgoing)  # committed before it leaves
-        except sqlite3.Error as exc:
+        except sqlite3.Error as unmarked:
             # Not marked, so not sent. The row stays RECEIVED (writing anything else would
             # likely fail the same way); the next send of this client_id releases it.
             log.error("order journal could not mark %s sent (%s); the order was not sent",
-                      client_id, exc)
+                      client_id, unmarked)
             raise _journal_unavailable() from None
         params: dict[str, Any] = {"request": outgoing}
         version = (0, 0) if venue.paper else ea_version(session)  # the book keeps no record

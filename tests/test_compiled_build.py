@@ -1,0 +1,74 @@
+"""The compiled build (``MTGATEWAY_MYPYC=1``, setup.py) and the pure one run the same source.
+
+CI runs the whole suite on the pure-Python install, then builds the modules of
+``[tool.mtgateway] compiled`` with mypyc in a copy of the tree and runs the tests of those
+modules again there with ``MTGATEWAY_EXPECT_COMPILED=1`` (``.ci/run``). This file is what makes
+each run say which build it tested: a compiled run whose modules silently stayed Python, or a
+pure run that picked up stray extension modules, fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.machinery
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPILED: list[str] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+    "tool"]["mtgateway"]["compiled"]
+EXPECT_COMPILED = os.environ.get("MTGATEWAY_EXPECT_COMPILED", "") == "1"
+
+
+def module_of(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def test_every_listed_module_exists_and_is_one_of_the_packages() -> None:
+    assert COMPILED, "[tool.mtgateway] compiled is empty"
+    for path in COMPILED:
+        assert (ROOT / path).is_file(), path
+        assert path.split("/")[0] in {"gateway", "ea_bridge"}, path
+
+
+def test_the_listed_modules_are_loaded_as_this_run_expects() -> None:
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    loaded = {module_of(p): str(importlib.import_module(module_of(p)).__file__)
+              for p in COMPILED}
+    if EXPECT_COMPILED:
+        python = sorted(name for name, file in loaded.items() if not file.endswith(suffixes))
+        assert not python, f"expected compiled, loaded as Python: {python}"
+    else:
+        compiled = sorted(name for name, file in loaded.items() if file.endswith(suffixes))
+        assert not compiled, f"a pure-Python run loaded extension modules: {compiled}"
+
+
+def test_the_daemon_says_which_build_it_is() -> None:
+    out = subprocess.run([sys.executable, "-m", "gateway", "--version"], cwd=Path.cwd(),
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("mtgateway "), out
+    assert ("(compiled with mypyc)" in out) is EXPECT_COMPILED, out
+
+
+def test_no_compiled_function_names_two_kinds_of_exception_alike() -> None:
+    """``except A as exc`` then ``except B as exc`` in one function: CPython binds each; a
+    compiled build gives ``exc`` the first clause's type and raises ``TypeError`` when the
+    second is taken (the parse error of ``Dispatcher.handle``, an order's journal failures),
+    so only the compiled run would see it, and only on that path."""
+    found = []
+    for path in COMPILED:
+        tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            kinds: dict[str, set[str]] = {}
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ExceptHandler) and node.name and node.type:
+                    kinds.setdefault(node.name, set()).add(ast.unparse(node.type))
+            found += [f"{path}: {fn.name}: {name} {sorted(types)}"
+                      for name, types in kinds.items() if len(types) > 1]
+    assert not found, found
