@@ -44,7 +44,11 @@ DEPENDENCIES = TOOL["dependencies"]
 def compiled_modules() -> list[object]:
     """The mypyc extensions of ``[tool.mtgateway] compiled`` when ``MTGATEWAY_MYPYC=1``; none
     otherwise (the pure-Python build, the default)."""
-    if os.environ.get("MTGATEWAY_MYPYC", "") != "1":
+    asked = os.environ.get("MTGATEWAY_MYPYC", "")
+    if asked not in ("", "0", "1"):  # "true" or "yes" would otherwise build pure, silently
+        raise SystemExit(f"MTGATEWAY_MYPYC={asked!r}: set 1 for the compiled build, 0 or "
+                         "nothing for the pure-Python one")
+    if asked != "1":
         return []
     try:
         from mypyc.build import mypycify

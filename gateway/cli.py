@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.machinery
+import importlib.util
 import logging
 import re
 import socket
@@ -87,8 +89,12 @@ def _with_console(parser: argparse.ArgumentParser) -> None:
 def build_note() -> str:
     """`` (compiled with mypyc)`` when this install is the compiled build (``MTGATEWAY_MYPYC=1``,
     setup.py), else nothing: which build a daemon runs is the first thing a speed report asks."""
-    from . import rpc  # one of the compiled modules (pyproject.toml, [tool.mtgateway] compiled)
-    return "" if str(rpc.__file__).endswith(".py") else " (compiled with mypyc)"
+    # where one of the compiled modules (pyproject.toml, [tool.mtgateway] compiled) would load
+    # from, found without importing it: every command builds the parser
+    spec = importlib.util.find_spec("gateway.rpc")
+    origin = "" if spec is None or spec.origin is None else spec.origin
+    compiled = origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    return " (compiled with mypyc)" if compiled else ""
 
 
 def build_parser() -> argparse.ArgumentParser:

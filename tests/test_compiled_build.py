@@ -72,3 +72,12 @@ def test_no_compiled_function_names_two_kinds_of_exception_alike() -> None:
             found += [f"{path}: {fn.name}: {name} {sorted(types)}"
                       for name, types in kinds.items() if len(types) > 1]
     assert not found, found
+
+
+def test_a_build_flag_that_is_not_0_or_1_is_refused() -> None:
+    """``MTGATEWAY_MYPYC=true`` would otherwise build pure Python without a word."""
+    env = {**os.environ, "MTGATEWAY_MYPYC": "true"}
+    done = subprocess.run([sys.executable, "setup.py", "--version"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "MTGATEWAY_MYPYC='true': set 1 for the compiled build" in done.stderr
