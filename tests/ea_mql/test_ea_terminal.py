@@ -169,3 +169,32 @@ async def test_algo_trading_off_refuses_order_send(
         await listener.wait_for(lambda: any(n == "terminal" for _, n, _, _ in listener.events))
         assert [p for _, n, p, _ in listener.events if n == "terminal"] == [
             {"connected": True, "trade_allowed": False}]
+
+
+async def test_money_is_in_the_accounts_currency(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    """Profit and margin of a yen-quoted pair on a dollar account come in dollars, as the
+    terminal reports them (OrderCalcProfit and OrderCalcMargin answer in the deposit
+    currency). The kit once counted yen as dollars: 0.01 lot of USDJPY moving 0.1 yen read as
+    a loss of 100.00 instead of about 0.67, so the self-check's pending order passed or failed
+    the console's 1 % risk policy on a 10,000 account by chance (CI, 2026-11-25). A position's
+    profit, the account's equity and its margin follow the same rule."""
+    b, _ = bridge
+    path, fx = fixture(tmp_path)
+    info, leverage = fx["symbols"]["USDJPY"]["info"], fx["account"]["leverage"]
+    usd_per_jpy = info["trade_tick_value"] / (info["trade_tick_size"]
+                                              * info["trade_contract_size"])
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        profit = await b.call(TERMINAL, "order_calc_profit", {
+            "action": 0, "symbol": "USDJPY", "volume": 0.01, "price_open": 150.0,
+            "price_close": 149.9}, WAIT_S)
+        margin = await b.call(TERMINAL, "order_calc_margin", {
+            "action": 0, "symbol": "USDJPY", "volume": 0.01, "price": 150.0}, WAIT_S)
+        same = await b.call(TERMINAL, "order_calc_profit", {
+            "action": 1, "symbol": "BTCUSD", "volume": 0.1, "price_open": 100_000.0,
+            "price_close": 99_000.0}, WAIT_S)
+    assert profit == pytest.approx(-0.1 * 1_000 * usd_per_jpy, abs=0.01)  # -0.67, not -100.00
+    assert -1 < profit < 0
+    assert margin == pytest.approx(1_000 * 150.0 / leverage * usd_per_jpy, abs=0.01)  # ~10 USD
+    assert same == pytest.approx(100.0)  # a dollar-quoted symbol: unchanged

@@ -750,14 +750,27 @@ inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags
 
 // ---- orders, positions, history ------------------------------------------------------------------------
 inline double _contract(const std::string& sym) { FakeSymbol* s = _sym8(sym); return s ? s->p.n["trade_contract_size"] : 1; }
+// Money is in the account's currency, as the terminal reports profit, margin and equity: an
+// amount in the symbol's profit currency (yen for USDJPY) times the rate its tick value
+// carries (SYMBOL_TRADE_TICK_VALUE is "the value of SYMBOL_TRADE_TICK_SIZE ... in the deposit
+// currency": tick_value / (tick_size * contract size), 1/150 for USDJPY on a USD account).
+// Counting yen as dollars made 0.01 lot of USDJPY moving 0.1 yen a loss of 100 USD, not 0.67.
+inline double _to_account(const std::string& sym) {
+  FakeSymbol* s = _sym8(sym); if (!s) return 1;
+  double size = s->p.n["trade_tick_size"], value = s->p.n["trade_tick_value"], contract = s->p.n["trade_contract_size"];
+  return size > 0 && value > 0 && contract > 0 ? value / (size * contract) : 1;
+}
+inline double _money(const std::string& sym, double move, double volume) {
+  return std::round(move * volume * _contract(sym) * _to_account(sym) * 100) / 100;
+}
 inline double _position_profit(const FakeRecord& p) {
   FakeSymbol* s = _sym8(p.s.at("symbol")); const MqlTick* t = s ? _last_tick(*s) : nullptr; if (!t) return 0;
   bool buy = p.n.at("type") == 0; double cur = buy ? t->bid : t->ask;
-  return std::round((buy ? cur - p.n.at("price_open") : p.n.at("price_open") - cur) * p.n.at("volume") * _contract(p.s.at("symbol")) * 100) / 100;
+  return _money(p.s.at("symbol"), buy ? cur - p.n.at("price_open") : p.n.at("price_open") - cur, p.n.at("volume"));
 }
 inline double _positions_profit() { double sum = 0; for (auto& p : _term.positions) sum += _position_profit(p); return sum; }
 inline double _margin_of(const std::string& sym, double volume, double price) {
-  double lev = _term.account.n["leverage"]; return std::round(volume * _contract(sym) * price / (lev > 0 ? lev : 1) * 100) / 100;
+  double lev = _term.account.n["leverage"]; return _money(sym, price / (lev > 0 ? lev : 1), volume);
 }
 inline double _positions_margin() { double sum = 0; for (auto& p : _term.positions) sum += _margin_of(p.s.at("symbol"), p.n.at("volume"), p.n.at("price_open")); return sum; }
 inline void _refresh(FakeRecord& p) {
@@ -821,7 +834,7 @@ inline bool OrderCalcMargin(ENUM_ORDER_TYPE, const string& sym, double volume, d
 }
 inline bool OrderCalcProfit(ENUM_ORDER_TYPE type, const string& sym, double volume, double open, double close, double& profit) {
   if (!_sym(sym)) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
-  profit = std::round((type == ORDER_TYPE_BUY ? close - open : open - close) * volume * _contract(sym.utf8()) * 100) / 100; return true;
+  profit = _money(sym.utf8(), type == ORDER_TYPE_BUY ? close - open : open - close, volume); return true;
 }
 inline MqlTradeTransaction _txn(ENUM_TRADE_TRANSACTION_TYPE type, ulong order, ulong deal, ulong position, const std::string& sym) {
   MqlTradeTransaction t; t.type = type; t.order = order; t.deal = deal; t.position = position; t.symbol = _S(sym); return t;
