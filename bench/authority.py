@@ -62,7 +62,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.cadence import Cadence, Fleet, Recorder
+from bench.cadence import Cadence, Fleet, LoopWatch, Recorder
 from bench.common import percentile
 from bench.consoles import (
     SERVER,
@@ -397,6 +397,8 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
     assert setup.consoles[0].key is not None  # noqa: S101 - set by start()
     fleet = Fleet(setup.daemons, setup.urls, [setup.consoles[0].key], how.cadence, recorder,
                   spread_addresses=how.spread_addresses)
+    watch = LoopWatch()
+    watch.start()
     try:
         for n in steps:
             began, cpu_before, client_before = loop.time(), setup.stats(), _client_stats()
@@ -411,6 +413,7 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
             row: dict[str, Any] = {
                 "variant": variant.name, "instances": instances, "daemons": n,
                 "seconds": wall, "calls": recorder.window(began, ended),
+                "client_loop": watch.window(began, ended),
                 "long_polls_held_max": recorder.polls_held_max,
                 "console_cores_busy": cores,
                 "daemons_per_busy_core": n / cores if cores > 0 else math.nan,
@@ -428,13 +431,14 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
             if row["stopped"]:
                 break
     finally:
+        await watch.stop()
         await fleet.stop()
         await asyncio.to_thread(setup.stop)
     return rows
 
 
 def _print_cadence(row: dict[str, Any]) -> None:
-    calls = row["calls"]
+    calls, lag = row["calls"], row["client_loop"]
     kinds = ", ".join(f"{k} {v['calls']} p99 {v['p99_ms']:.0f}"
                       for k, v in calls.items() if k not in ("all", "failures", "poll_late_ms"))
     print(f"[{row['variant']}] cadence instances={row['instances']} daemons={row['daemons']}: "
@@ -446,7 +450,9 @@ def _print_cadence(row: dict[str, Any]) -> None:
           f"daemon), {row['console_fds']:.0f} fds ({row['console_fds_per_daemon']:.2f}/daemon), "
           f"PostgreSQL {row['postgres_sessions_per_instance']:.0f}/instance; client "
           f"{row['client_cores_busy']:.2f} cores, {row['client_rss_mib']:.0f} MiB, "
-          f"{row['client_fds']:.0f} fds"
+          f"{row['client_fds']:.0f} fds, loop lag p99 {lag['lag_p99_ms']:.0f} ms max "
+          f"{lag['lag_max_ms']:.0f} ms, {lag['gc_pauses']} GC pauses (longest "
+          f"{lag['gc_max_ms']:.0f} ms)"
           + (f"; STOP: {row['stopped']}" if row["stopped"] else ""), flush=True)
 
 

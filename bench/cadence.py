@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import logging
 import math
@@ -67,7 +68,8 @@ from gateway.authority.reports import REPORT_INTERVAL_S, AccountFigures, Termina
 from gateway.config import AuthorityConfig
 from gateway.errors import Unauthorized, Unavailable
 
-__all__ = ["Cadence", "Fleet", "Recorder", "SimulatedDaemon", "TimedLink", "ea_backoff_s"]
+__all__ = ["Cadence", "Fleet", "LoopWatch", "Recorder", "SimulatedDaemon", "TimedLink",
+           "ea_backoff_s"]
 
 #: The EA's source, where its reconnection back-off is defined.
 _EA_SESSION: Final = ROOT / "ea_bridge" / "mql" / "MQL5" / "Include" / "MTGateway" / "Session.mqh"
@@ -107,6 +109,78 @@ class Cadence:
     def calls_per_s(self) -> float:
         """What one daemon asks per second at this cadence, long-poll renewals included."""
         return 1 / self.report_s + 1 / self.refresh_s + 1 / self.poll_s
+
+
+class LoopWatch:
+    """The bench's own event loop, watched while it plays the daemons.
+
+    Why: every simulated daemon shares this process's one loop, and a call is timed from its
+    start to its answer as this loop sees them. A call answered by the console while the loop
+    ran other daemons' work, or while the collector stopped it, is timed late by that much,
+    which no real daemon (a process of its own) would see. A p99 can only be called the
+    console's when this loop's lag and pauses are well below it, so each window reports them
+    beside the calls.
+
+    Lag: a task asks to wake every ``every_s`` and notes how late it woke. Pauses: each
+    collection of the cyclic garbage collector, timed by ``gc.callbacks``.
+    """
+
+    def __init__(self, every_s: float = 0.02) -> None:
+        self._every_s = every_s
+        #: (when it woke, on the loop's clock; ms late)
+        self.lags: list[tuple[float, float]] = []
+        #: (when it ended, on the loop's clock; generation; ms)
+        self.pauses: list[tuple[float, int, float]] = []
+        self._gc_began = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ticked: asyncio.Event | None = None
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        elif self._loop is not None:
+            self.pauses.append((self._loop.time(), info["generation"],
+                                (time.perf_counter() - self._gc_began) * 1000))
+
+    async def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            asked = time.perf_counter() + self._every_s
+            await asyncio.sleep(self._every_s)
+            self.lags.append((loop.time(), max(0.0, time.perf_counter() - asked) * 1000))
+            if self._ticked is not None:
+                self._ticked.set()
+
+    async def next_tick(self) -> None:
+        """Return once the watch has noted its next wake-up."""
+        self._ticked = asyncio.Event()
+        await self._ticked.wait()
+
+    def start(self) -> None:
+        """Watch from now on (from a coroutine on the loop watched)."""
+        if self._task is None:
+            self._loop = asyncio.get_running_loop()
+            gc.callbacks.append(self._on_gc)
+            self._task = self._loop.create_task(self._tick(self._loop))
+
+    async def stop(self) -> None:
+        """Stop watching."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            gc.callbacks.remove(self._on_gc)
+
+    def window(self, since: float, until: float) -> dict[str, float]:
+        """The loop's lag (p50, p99, max in ms) and the collector's pauses (how many, their
+        sum and the longest in ms) in ``[since, until)``, on the loop's clock as the
+        :class:`Recorder`'s times are."""
+        lags = [ms for at, ms in self.lags if since <= at < until]
+        pauses = [ms for at, _, ms in self.pauses if since <= at < until]
+        return {"lag_p50_ms": percentile(lags, 50), "lag_p99_ms": percentile(lags, 99),
+                "lag_max_ms": max(lags, default=math.nan), "gc_pauses": len(pauses),
+                "gc_ms": sum(pauses), "gc_max_ms": max(pauses, default=0.0)}
 
 
 class Recorder:
