@@ -413,8 +413,8 @@ def _fit_budget(config: GatewayConfig, section: str) -> GatewayConfig | None:
 async def _serve_daemon(config: GatewayConfig) -> int:
     from . import unix_socket
     from .app import create_app
+    from .base.gcpolicy import tune_gc
     from .edge.listener import bind_tcp, start_http
-    from .gcpolicy import tune_gc
     from .keys import DEVICE
     from .trading.journal import JournalUnusable
 
@@ -502,6 +502,7 @@ async def _run_console(config: GatewayConfig) -> int:
         mailer_from_config,
         start_console,
     )
+    from .base.gcpolicy import tune_gc
 
     if config.console.processes > 1:
         return await _supervise_console(config)
@@ -519,6 +520,7 @@ async def _run_console(config: GatewayConfig) -> int:
         return 1
     stop = asyncio.Event()
     stop_on_signals(stop)
+    tune_gc()  # start-up is over: everything built so far is long-lived
     _say_console_listens(config, port, app[AUTHORITY].store.signer.key)
     await stop.wait()
     await runner.cleanup()
@@ -622,6 +624,7 @@ async def _serve_console_process(index: int, shared: socket.socket | None,
                                  port: int) -> None:
     from .authority.console import create_console_app, mailer_from_config, start_console
     from .authority.processes import listening_socket, on_stop
+    from .base.gcpolicy import tune_gc
 
     fitted = _fit_budget(config, "console")
     if fitted is None:
@@ -640,6 +643,7 @@ async def _serve_console_process(index: int, shared: socket.socket | None,
         with contextlib.suppress(RuntimeError):  # the loop has closed
             loop.call_soon_threadsafe(stopping.set)
 
+    tune_gc()  # start-up is over: everything built so far is long-lived
     channel.send(bound)
     on_stop(channel, stop)
     await stopping.wait()

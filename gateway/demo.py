@@ -53,6 +53,7 @@ from .auth.client import RemoteAuthority
 from .auth.owner import OwnerConsole
 from .authority.console import AUTHORITY, create_console_app, start_console
 from .base.files import create_private_file
+from .base.gcpolicy import tune_gc
 from .config import (
     AuthorityConfig,
     BridgeConfig,
@@ -63,7 +64,6 @@ from .config import (
     SmtpConfig,
 )
 from .edge.listener import start_http
-from .gcpolicy import tune_gc
 from .keys import BRIDGE, DEVICE
 from .mailbox import MAIL_PATH, mailbox_route
 from .mailsink import MailSink

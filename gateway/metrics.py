@@ -54,6 +54,7 @@ from ea_bridge.messages import REFUSAL_REASONS
 
 from .auth import RecordCache
 from .base.exposition import exposition
+from .base.gcpolicy import GcPauseCollector
 from .hub import Hub
 from .terminals import TerminalDirectory
 from .trading.journal import OrderJournal
@@ -93,6 +94,7 @@ class DaemonMetrics:
         self.last_tick_at: dict[TerminalId, float] = {}
         self.calls = CallStats()
         self.registry.register(self.calls)
+        self.registry.register(GcPauseCollector())
         self._refusals = Counter(
             "mtgateway_refusals", "Requests and EA handshakes refused, by reason word "
             "(auth_*: a bot's token; ea_*: an EA handshake; risk_*: a risk rule)", ["reason"],

@@ -38,6 +38,7 @@ from prometheus_client.registry import Collector
 
 from ..base.edge import forwarded_clients
 from ..base.exposition import exposition
+from ..base.gcpolicy import GcPauseCollector
 from ..base.loopback import is_loopback
 from ..base.scrape import ScrapeGuard
 from .activity import KINDS
@@ -80,6 +81,7 @@ class ConsoleMetrics:
         self.guard = guard if guard is not None else ScrapeGuard(
             self._config.metrics_token.get_secret_value() or None)
         self.registry = CollectorRegistry()
+        self.registry.register(GcPauseCollector())
         self.mails = Counter("mtgateway_console_emails", "E-mails the console tried to send, "
                              "by outcome (sent, failed)", ["outcome"], registry=self.registry)
         for outcome in ("sent", "failed"):

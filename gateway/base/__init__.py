@@ -10,6 +10,7 @@ are written once, here, and each process stands on them:
 * ``throttle``: brute-force protection for authentication, and its ``RateLimited``;
 * ``files``: the private data directory and files (POSIX modes, Windows ACLs);
 * ``loopback``: whether a host names this machine only.
+* ``gcpolicy``: the collector's settings once a process serves, and its pauses timed.
 
 This package imports nothing of ours (no other ``gateway`` module, no ``ea_bridge``,
 ``mtgateway`` or ``mt5model``), and the authority imports only this of ``gateway``:
