@@ -40,8 +40,19 @@ log = logging.getLogger("gateway.auth.reporter")
 
 #: Why a session ended that means the token itself is refused now (``app._DEAD_MESSAGES``).
 _REFUSED_ENDINGS: Final = frozenset({"token_revoked", "token_expired", "invalid_token"})
-#: How long one revocation long-poll is held open by the authority.
-POLL_WAIT_S: Final = 25.0
+#: How long the daemon asks the console to hold one revocation long-poll. A revocation is
+#: answered at once whatever it is: the wait only decides how often an idle daemon renews,
+#: and each renewal is a signed call with a proof to check and a transaction, half of what
+#: a fleet asks of its console at 25 s. 50 s stays under the console's bound (55 s) and the
+#: idle timeouts of the documented balancer (65 s), nginx and AWS's (60 s). Something between
+#: that cuts held requests sooner is learnt (``watch_revocations``), and the console's
+#: ``[console] long_poll_s`` holds its polls shorter behind its own proxy.
+POLL_WAIT_S: Final = 50.0
+#: The shortest wait asked, however soon something cut a held poll.
+MIN_POLL_WAIT_S: Final = 10.0
+#: How long a wait shortened after a cut stays so before the full one is tried again (a
+#: console restart also ends a held poll, once, and is no proxy).
+SHORTENED_FOR_S: Final = 3600.0
 #: The most a report waits for one terminal's figures (a slow EA must not delay the states).
 FIGURES_TIMEOUT_S: Final = 2.0
 #: The least time between two reports: a busy terminal's trade events are reported together.
@@ -450,19 +461,44 @@ def _word(reason: str) -> str:
 async def watch_revocations(source: RevocationSource, device: DeviceInfo,
                             refresh: Callable[[], Awaitable[object]], *,
                             wait_s: float = POLL_WAIT_S, max_backoff_s: float = 30.0,
-                            sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-                            ) -> None:
+                            sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                            clock: Callable[[], float] = time.monotonic) -> None:
     """Hold the revocation long-poll open; ``refresh`` the records when one arrives.
 
     An unreachable authority is retried with a doubling wait (1 s up to
-    ``max_backoff_s``); the five-minute refresh covers the gap meanwhile.
+    ``max_backoff_s``); the five-minute refresh covers the gap meanwhile. Two held polls in a
+    row that fail after about the same time (at least :data:`MIN_POLL_WAIT_S`, before their
+    wait was up) were cut by something between, a proxy closing requests held that long:
+    the next polls ask for 5 s less (at least :data:`MIN_POLL_WAIT_S`) for
+    :data:`SHORTENED_FOR_S`, then the full wait again. Otherwise every poll would be cut the
+    same way and revocations would arrive only with the five-minute refresh. One cut alone
+    (a console restarting ends every held poll once, each after its own time) changes
+    nothing: a fleet would otherwise renew twice as often for an hour after each restart.
     """
     cursor: int | None = None
     backoff = 1.0
+    asked, full_again_at = wait_s, 0.0
+    last_cut: float | None = None
     while True:
+        if asked < wait_s and clock() >= full_again_at:
+            asked = wait_s
+        started = clock()
         try:
-            cursor, token_ids = await source.wait_revocations(device, cursor, wait_s)
+            cursor, token_ids = await source.wait_revocations(device, cursor, asked)
         except (AuthorityUnreachable, AuthorityRefused) as exc:
+            held = clock() - started
+            cut = isinstance(exc, AuthorityUnreachable) and cursor is not None \
+                and MIN_POLL_WAIT_S <= held < asked - 1
+            if cut and last_cut is not None and abs(held - last_cut) <= max(3.0,
+                                                                             0.2 * last_cut):
+                asked = max(MIN_POLL_WAIT_S, min(held, last_cut) - 5)
+                full_again_at = clock() + SHORTENED_FOR_S
+                last_cut = None
+                log.warning("the revocation long-poll was cut twice after %.0f s (a proxy "
+                            "between this machine and the console closes requests held that "
+                            "long); asking for %.0f s for the next hour", held, asked)
+            else:
+                last_cut = held if cut else None
             log.debug("revocation feed unavailable (%s); retrying in %.0f s",
                       type(exc).__name__, backoff)
             await sleep(backoff)
@@ -473,7 +509,7 @@ async def watch_revocations(source: RevocationSource, device: DeviceInfo,
             await sleep(backoff)
             backoff = min(backoff * 2, max_backoff_s)
             continue
-        backoff = 1.0
+        backoff, last_cut = 1.0, None
         if token_ids:
             # The feed names every token whose record changed: a revocation, and also a new
             # risk policy or paper switch of its account (registering an account is one), so

@@ -59,6 +59,10 @@ class ConsoleConfig(_Section):
     #: Revocation long-polls held at once from one address (each device key: 2). Behind a
     #: proxy every daemon shares its address: raise it to the number of daemons served.
     max_long_polls_per_peer: int = Field(default=64, ge=1, le=100_000)
+    #: The longest a revocation long-poll is held, whatever a daemon asks (it asks 50 s): keep
+    #: it under the idle timeout of any proxy or balancer in front of the console (one that
+    #: closes requests idle for 30 s needs 25 here), or every held poll is cut there.
+    long_poll_s: float = Field(default=55.0, gt=0, le=55)
     #: The daemon's connection rules (``[server]``'s keys of the same names, one edge module:
     #: ``base.guard``). Open connections at most; beyond it an idle or unfinished
     #: connection that showed no credential leaves for a newcomer (a held long-poll or a

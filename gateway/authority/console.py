@@ -230,7 +230,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
                                      secrets.token_bytes(32))
     app[KEY_GATE] = KeyGate(clock=throttle_clock)  # the throttle's clock (tests inject it)
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
-                                   per_peer=console.max_long_polls_per_peer)
+                                   per_peer=console.max_long_polls_per_peer,
+                                   longest_s=console.long_poll_s)
     app[_ACCESS_LOG] = config.logging.access_log
     off_loop = app[PROOFS_OFF_LOOP] = console.public_key_work == "workers"
     app[CONSOLE_METRICS] = metrics

@@ -199,7 +199,7 @@ class RevocationFeed:
 
         A poll that finds nothing costs one transaction (the head and this device's rows past
         the cursor, read together), then none while it waits: every connected daemon renews
-        its poll every 25 s or so, so this is most of the feed's load.
+        its poll every 50 s or so, so this is most of the feed's load.
         """
         clock = asyncio.get_running_loop().time  # a wait, not a time of record
         deadline = clock() + timeout_s

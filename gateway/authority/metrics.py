@@ -53,7 +53,7 @@ __all__ = ["CONTENT_TYPE", "OTHER_ROUTE", "ConsoleMetrics", "CountingMailer", "r
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 #: Request latency buckets (s): the daemon's (0.5 ms to 10 s: a page or a lookup takes a few
 #: ms, a password check ~0.1 s, one stuck on the database up to its bound), and 30 s and 60 s
-#: for the revocation long-poll (held 25 s by default).
+#: for the revocation long-poll (held 50 s by default).
 _REQUEST_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                            1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 #: Database buckets (s): a SQLite transaction takes ~0.1-1 ms, a PostgreSQL one on the same

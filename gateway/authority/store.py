@@ -601,7 +601,7 @@ class ProofClaim:
 
     A daemon's call would otherwise cost two transactions (the replay row's, then the
     call's), and each is a hand-off from the event loop to a worker and back; the daemons'
-    most frequent calls (a report every 30 s, a revocation long-poll renewed every 25 s) pay
+    most frequent calls (a report every 30 s, a revocation long-poll renewed every 50 s) pay
     one. A copy of the request is refused the same (``replayed_device_proof``) and nothing
     its transaction wrote stands; ``on_proven`` (the route marks its connection as a
     credential holder's) runs once the row is committed, never for a copy.

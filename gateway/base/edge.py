@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -154,9 +155,12 @@ class HeldRequests:
     one more may be held for ``key`` from ``peer``; past either bound the caller refuses it.
     """
 
-    def __init__(self, *, per_key: int, per_peer: int) -> None:
+    def __init__(self, *, per_key: int, per_peer: int, longest_s: float = math.inf) -> None:
         self.per_key = per_key
         self.per_peer = per_peer
+        #: The longest one is held, whatever its client asks (the server's own bound, below
+        #: a proxy's idle timeout in front of it).
+        self.longest_s = longest_s
         self._keys: Counter[str] = Counter()
         self._peers: Counter[str] = Counter()
         self._changed = asyncio.Event()

@@ -30,7 +30,7 @@ from gateway.authority.console import (
 from gateway.authority.proofs import device_proof_headers
 from gateway.config import GatewayConfig
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.consolekit import Console
+from tests.e2e.consolekit import Console, running_console
 
 pytestmark = pytest.mark.network_edge
 
@@ -215,3 +215,17 @@ async def test_a_full_console_of_working_connections_refuses_a_newcomer(
         for task in polls:
             task.cancel()
         await asyncio.gather(*polls, return_exceptions=True)
+
+
+async def test_a_long_poll_is_held_no_longer_than_the_consoles_bound(tmp_path: Path) -> None:
+    """Behind a proxy that cuts requests held 30 s the operator sets ``[console]
+    long_poll_s`` under it: a daemon asking for 50 s is answered (nothing revoked) when the
+    console's bound is up, not cut by the proxy later."""
+    async with running_console(tmp_path, long_poll_s=0.5) as console:
+        path = "/v1/device/revocations"
+        status, first, _ = await console.device("POST", path, {})
+        assert status == 200
+        async with asyncio.timeout(WAIT_S):  # 50 s asked: answered at the bound, 0.5 s
+            status, body, _ = await console.device(
+                "POST", path, {"cursor": first["cursor"], "wait_s": 50})
+        assert (status, body["token_ids"]) == (200, [])

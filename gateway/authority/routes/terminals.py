@@ -151,7 +151,7 @@ async def revocations(request: web.Request) -> web.Response:
                    retry_after_s=_LONG_POLL_RETRY_S)
     try:
         cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
-            found, body.cursor, body.wait_s, claim)
+            found, body.cursor, min(body.wait_s, held.longest_s), claim)
     except ProofRejected as exc:  # a copy of a poll already held
         raise refused_proof(exc) from None
     finally:
