@@ -215,8 +215,15 @@ class ConnectionLimits:
 class ConnectionBudget:
     """The open connections of one listening port: who is admitted, and who leaves for them.
 
-    Connections are kept in arrival order; choosing whom to evict walks them (a few hundred at
-    most, and only when the budget is spent).
+    Who leaves first is the lowest :meth:`GuardedProtocol.eviction_rank`, the longest in that
+    state first. Choosing walks only the connections that can be chosen: those that never
+    showed a credential (ranks 0 to 2: a few in normal operation), then the credential
+    holders' idle ones, in the order they went idle (rank 3: the first that is still idle is
+    the one). The held work of credential holders, the bulk of a console serving thousands
+    of daemons (each holds a long-poll), is never walked: a walk of every connection cost ~5 ms
+    an admission at 10,000 connections, ~11 % of the console's loop at 5,000 daemons near its
+    budget (``docs/performance.md``), and as much for each connection a flood opens once the
+    budget is spent. A peer over its own bound walks its own connections only.
     """
 
     def __init__(self, limits: ConnectionLimits, refusals: Refusals,
@@ -229,7 +236,12 @@ class ConnectionBudget:
         self._by_transport: dict[object, GuardedProtocol] = {}
         #: Connections admitted and not evicted, in all and by peer.
         self.active = 0
-        self._per_peer: dict[str, int] = {}
+        self._per_peer: dict[str, dict[GuardedProtocol, None]] = {}
+        #: Of those: the ones that never showed a credential, in arrival order.
+        self._unproven: dict[GuardedProtocol, None] = {}
+        #: And the credential holders' with no request in progress, in the order they went
+        #: idle.
+        self._idle_holders: dict[GuardedProtocol, None] = {}
         #: Refused connections half-closed, waiting for their peer's FIN (each a descriptor).
         self.lingering = 0
 
@@ -246,7 +258,7 @@ class ConnectionBudget:
         False when every connection is working (refuse the newcomer)."""
         limits = self.limits
         per_peer = limits.max_connections_per_peer
-        if per_peer is not None and self._per_peer.get(conn.peer, 0) >= per_peer:
+        if per_peer is not None and len(self._per_peer.get(conn.peer, ())) >= per_peer:
             if not self._evict(conn.peer):
                 log.warning("connection from %s refused: its %d connections are all working",
                             conn.peer, per_peer)
@@ -284,25 +296,50 @@ class ConnectionBudget:
 
     def _count(self, conn: GuardedProtocol, delta: int) -> None:
         self.active += delta
-        left = self._per_peer.get(conn.peer, 0) + delta
-        if left:
-            self._per_peer[conn.peer] = left
-        else:
+        if delta > 0:
+            self._per_peer.setdefault(conn.peer, {})[conn] = None
+            if not conn.authenticated:
+                self._unproven[conn] = None
+            return
+        mine = self._per_peer[conn.peer]
+        del mine[conn]
+        if not mine:
             del self._per_peer[conn.peer]
+        self._unproven.pop(conn, None)
+        self._idle_holders.pop(conn, None)
+
+    def proven(self, conn: GuardedProtocol) -> None:
+        """``conn`` showed a credential (:meth:`GuardedProtocol.authenticate`)."""
+        self._unproven.pop(conn, None)
+        if not conn.busy and not conn.evicting and conn in self._open:
+            self._idle_holders[conn] = None
+
+    def working(self, conn: GuardedProtocol) -> None:
+        """A request started on ``conn``."""
+        self._idle_holders.pop(conn, None)
+
+    def idle(self, conn: GuardedProtocol) -> None:
+        """``conn`` has no request in progress any more (a holder's goes to the back)."""
+        if conn.authenticated and not conn.evicting and conn in self._open:
+            self._idle_holders.pop(conn, None)
+            self._idle_holders[conn] = None
 
     def _evict(self, peer: str | None) -> bool:
         """Evict the connection that should leave first (of ``peer`` only, if given)."""
         best: GuardedProtocol | None = None
         best_key: tuple[int, float] | None = None
-        for conn in self._open:
-            if conn.evicting or (peer is not None and conn.peer != peer):
-                continue
+        for conn in self._unproven if peer is None else self._per_peer.get(peer, ()):
             rank = conn.eviction_rank()
             if rank is None:
                 continue
             key = (rank, conn.since)
             if best_key is None or key < best_key:
                 best, best_key = conn, key
+        if best is None and peer is None:
+            for conn in self._idle_holders:  # in the order they went idle: `since`'s
+                if conn.eviction_rank() == 3:
+                    best = conn
+                    break
         if best is None:
             return False
         best.evict()
@@ -491,11 +528,19 @@ class GuardedProtocol(asyncio.Protocol):
 
     def request_started(self) -> None:
         self.busy += 1
+        self._budget.working(self)
 
     def request_finished(self) -> None:
         self.busy -= 1
         if not self.busy:
             self.since = asyncio.get_running_loop().time()
+            self._budget.idle(self)
+
+    def authenticate(self) -> None:
+        """The connection carried a valid credential (:func:`mark_authenticated`)."""
+        if not self.authenticated:
+            self.authenticated = True
+            self._budget.proven(self)
 
     # -- the budget's view ------------------------------------------------------------------
 
@@ -674,4 +719,4 @@ def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
     conn = where if where is None or isinstance(where, GuardedProtocol) \
         else connection_of(where)
     if conn is not None:
-        conn.authenticated = True
+        conn.authenticate()

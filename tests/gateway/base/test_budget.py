@@ -1,0 +1,151 @@
+"""Who leaves a full connection budget for a newcomer, and what choosing costs.
+
+The real ``ConnectionBudget`` and ``GuardedProtocol`` on transports that record what they are
+told (the interface the event loop's give the guard): the order of ranks (never credentialed
+idle, then unfinished, then unproven work, then a credential holder's idle connection, the
+longest idle first), and that a credential holder's held work, the bulk of a console's
+connections, is never looked at when choosing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway.base.guard import ConnectionBudget, ConnectionLimits, GuardedProtocol, Refusals
+
+
+class RecordingTransport(asyncio.Transport):
+    """A transport that records writes and closes (the guard's view of a socket)."""
+
+    def __init__(self, peer: str) -> None:
+        super().__init__()
+        self.peer = peer
+        self.written: list[bytes] = []
+        self.closed = False
+        self._protocol: asyncio.BaseProtocol | None = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return (self.peer, 40000) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        assert self._protocol is not None
+        return self._protocol
+
+
+class Ranked(GuardedProtocol):
+    """The guard, counting how often a connection's rank was asked for."""
+
+    asked = 0
+
+    def eviction_rank(self) -> int | None:
+        Ranked.asked += 1
+        return super().eviction_rank()
+
+
+REQUEST = b"POST /v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+
+
+def _budget(size: int) -> ConnectionBudget:
+    return ConnectionBudget(ConnectionLimits(max_connections=size, header_timeout_s=60),
+                            Refusals(misdirected=b"421", busy=b"503"))
+
+
+def _connect(budget: ConnectionBudget, peer: str = "127.0.0.1") -> tuple[Ranked,
+                                                                         RecordingTransport]:
+    conn, transport = Ranked(asyncio.Protocol(), budget), RecordingTransport(peer)
+    conn.connection_made(transport)
+    return conn, transport
+
+
+def _held(budget: ConnectionBudget, peer: str = "127.0.0.1") -> Ranked:
+    """A credential holder's request in progress (a held long-poll)."""
+    conn, _ = _connect(budget, peer)
+    conn.data_received(REQUEST)
+    conn.request_started()
+    conn.authenticate()
+    return conn
+
+
+def _idle_holder(budget: ConnectionBudget) -> tuple[Ranked, RecordingTransport]:
+    conn, transport = _connect(budget)
+    conn.data_received(REQUEST)
+    conn.request_started()
+    conn.authenticate()
+    conn.request_finished()
+    return conn, transport
+
+
+async def test_a_full_budget_of_held_work_refuses_a_newcomer_without_looking_at_it() -> None:
+    budget = _budget(1000)
+    for _ in range(1000):
+        _held(budget)
+    Ranked.asked = 0
+    _, newcomer = _connect(budget)
+    assert newcomer.written == [b"503"] and newcomer.closed
+    assert Ranked.asked == 0  # the walk once asked each of the 1,000 held connections
+
+
+async def test_the_longest_idle_holder_leaves_and_held_work_is_not_looked_at() -> None:
+    budget = _budget(1000)
+    older, older_transport = _idle_holder(budget)
+    _, younger_transport = _idle_holder(budget)
+    for _ in range(998):
+        _held(budget)
+    Ranked.asked = 0
+    _held(budget)
+    assert older_transport.closed and not younger_transport.closed
+    assert Ranked.asked == 1  # the walk once asked each of the 1,000
+
+
+async def test_a_holder_that_worked_again_is_idle_from_then() -> None:
+    budget = _budget(3)
+    first, first_transport = _idle_holder(budget)
+    _, second_transport = _idle_holder(budget)
+    first.request_started()  # a report on the connection idle the longest
+    first.request_finished()
+    _held(budget)
+    _held(budget)
+    assert second_transport.closed and not first_transport.closed
+
+
+async def test_a_connection_that_never_showed_a_credential_leaves_before_any_holder() -> None:
+    budget = _budget(3)
+    _, holder = _idle_holder(budget)
+    silent, silent_transport = _connect(budget)    # opened, sent nothing: rank 1
+    idle, idle_transport = _connect(budget)        # a request done without a credential: 0
+    idle.data_received(REQUEST)
+    idle.request_started()
+    idle.request_finished()
+    _held(budget)
+    assert idle_transport.closed and not silent_transport.closed and not holder.closed
+    _held(budget)
+    assert silent_transport.closed and not holder.closed
+    _held(budget)
+    assert holder.closed
+
+
+async def test_a_peer_over_its_own_bound_gives_up_its_own_connection_only() -> None:
+    budget = ConnectionBudget(ConnectionLimits(max_connections=100, header_timeout_s=60,
+                                               max_connections_per_peer=2),
+                              Refusals(misdirected=b"421", busy=b"503"))
+    _, other = _idle_holder(budget)  # 127.0.0.1, idle the longest
+    _, first = _connect(budget, "10.0.0.9")
+    _connect(budget, "10.0.0.9")
+    _connect(budget, "10.0.0.9")
+    assert first.closed and not other.closed
