@@ -23,14 +23,20 @@ from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4
 
 CALLS = 30
-#: Of CALLS spaced calls, at least this many must find the EA waiting (it waits all but about
-#: a millisecond of each 15.6 ms timer period; the EA before this item waited none of it while
-#: ticks flowed, and the MT4 EA 9 ms of it).
-FOUND_WAITING = 24
+#: Of CALLS spaced calls, at least this many must find the EA waiting. The EA waits all but
+#: about a millisecond of each 15.6 ms timer period, but the test's calls are not random in
+#: that period: each is sent as soon as a tick arrives, and with coarse timeouts the chart's
+#: ticks go out from OnTick, in the gap between two passes, so a call lands in that gap more
+#: often than its share of the period. Measured (2 vCPU): 18 to 30 of 30 quiet over 20 runs,
+#: 20 in a clean-clone CI run on a shared machine, 5 to 9 with both cores taken by other
+#: processes. The EA before spaced calls were served: 0; TickFirst: 0 (NOT_WAITING_AT_MOST).
+FOUND_WAITING = 15
+#: TickFirst=true leaves the socket while ticks flow: at most this many of CALLS are found.
+NOT_WAITING_AT_MOST = 6
 #: The same with socket timeouts that end between clock ticks: the wait is then slices of 2 ms
 #: with the new ticks sent between two, and a call that comes right then is read at once by
 #: the next slice without that read having waited (not counted). The EAs before this item: 0
-#: (MT5) and at most 4 (MT4).
+#: (MT5) and at most 4 (MT4). Measured: 22 to 30 quiet, 11 with both cores taken.
 FOUND_WAITING_FINE = 12
 
 
@@ -98,7 +104,7 @@ async def test_tick_first_leaves_the_socket_while_ticks_flow(
             ea_binary, path, token=TOKEN, port=b.port, inputs={"TickFirst": "true"}) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         found = await spaced_calls_found_waiting(b, listener, ea)
-    assert found <= CALLS - FOUND_WAITING, f"{found} of {CALLS} calls found the EA in its socket"
+    assert found <= NOT_WAITING_AT_MOST, f"{found} of {CALLS} calls found the EA in its socket"
 
 
 async def test_a_spaced_call_finds_the_mt4_ea_waiting(ea4_binary: Path, tmp_path: Path) -> None:
