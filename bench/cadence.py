@@ -14,7 +14,7 @@ defaults, so it calls the console exactly as ``mtgateway run`` in remote mode do
 * the reporter, :class:`~gateway.auth.reporter.TerminalReporter`: its terminal ``active``
   with account figures and two open positions, every 30 s (retried every 2 s on failure);
 * the revocation watcher, :func:`~gateway.auth.reporter.watch_revocations`: one long-poll
-  held (25 s) and renewed, backing off 1 s doubling to 30 s on failure.
+  held (``POLL_WAIT_S``, 50 s) and renewed, backing off 1 s doubling to 30 s on failure.
 
 A lookup that fails is retried at the pace of the EA's reconnections (a refused handshake:
 250 ms doubling to 5 s, ``MTGW_BACKOFF_*`` in the EA's source), since it is the EA's
