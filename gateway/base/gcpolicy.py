@@ -9,12 +9,13 @@ all that work finds nothing:
 
 * the daemon: during tick fan-out young collections came every few milliseconds, 1.3-1.8 ms
   each (a ``gc.callbacks`` probe), enough to set the tick latency's p99;
-* the console at the daemons' cadence: every held revocation long-poll lives 25 s, so its
-  objects reach the oldest generation and a full collection of the whole heap followed every
-  ~10 s: at 3,000 daemons 9 full collections in 2 minutes, 364 ms the longest, and the
-  collector reclaimed ~9,400 objects in all (1,231 collections, 2.8 s of pauses); the p99 of
-  a daemon's call was 434 ms. With these settings: no full collection during the steps, and
-  the p99 46 ms (``docs/performance.md``, "The collector").
+* the console at the daemons' cadence: every held revocation long-poll lives its whole wait
+  (25 s when this was measured, 50 s since), so its objects reach the oldest generation and
+  a full collection of the whole heap followed every ~10 s: at 3,000 daemons 9 full
+  collections in 2 minutes, 364 ms the longest, and the collector reclaimed ~9,400 objects
+  in all (1,231 collections, 2.8 s of pauses); the p99 of a daemon's call was 434 ms. With
+  these settings: no full collection during the steps, and the p99 46 ms
+  (``docs/performance.md``, "The collector").
 
 :func:`tune_gc`, called once start-up is over: ``gc.freeze()`` moves what start-up built
 (modules, config, app, caches) into the permanent generation, which no collection scans again,
