@@ -59,6 +59,7 @@ import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 
@@ -675,15 +676,22 @@ async def serve_as_work(conn: GuardedProtocol | None, request: _Req,
     counts as working for its whole life). A plain response is written here rather than
     after this returns: once the count drops, every byte of it is in the transport, and an
     eviction cannot cut an answer short. The console's :func:`work_middleware` and the
-    daemon's low-level handler (``edge/listener.rpc_fast_path``) both serve through this."""
+    daemon's low-level handler (``edge/listener.rpc_fast_path``) both serve through this.
+
+    An answer whose client has hung up (a daemon past its own timeout) is dropped as aiohttp
+    drops one it writes itself: the response is returned and aiohttp, finding the transport
+    closed, logs the access and closes. Raised from here, the write's error would be logged
+    as a failed request with its traceback, once per caller that gave up: under a restart
+    storm, thousands, formatted on the loop that is already behind."""
     if conn is None:
         return await handler(request)
     conn.request_started()
     try:
         response = await handler(request)
         if type(response) is web.Response and not response.prepared:
-            await response.prepare(request)
-            await response.write_eof()
+            with suppress(ConnectionError):
+                await response.prepare(request)
+                await response.write_eof()
         return response
     finally:
         conn.request_finished()
