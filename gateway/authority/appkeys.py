@@ -17,16 +17,15 @@ from aiohttp import web
 from ..base.edge import HeldRequests
 from ..base.throttle import AuthThrottle
 from .address import ConsoleAddress
-from .admission import Admission
 from .keygate import KeyGate
 from .metrics import ConsoleMetrics
 from .readiness import Readiness
 from .service import Authority
 from .service.signin import OwnerSignIn
 
-__all__ = ["ADMISSION", "AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "ERROR_PAGE",
-           "KEY_GATE", "LONG_POLLS", "OWNER_SIGN_IN", "OWNER_THROTTLE", "PROOFS_OFF_LOOP",
-           "READINESS", "Clocks", "ErrorPage"]
+__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "ERROR_PAGE", "KEY_GATE",
+           "LONG_POLLS", "OWNER_SIGN_IN", "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS",
+           "Clocks", "ErrorPage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +36,6 @@ class Clocks:
     wall: Callable[[], float]
 
 
-#: The turns of device calls this process works on at once (``admission.py``).
-ADMISSION: Final = web.AppKey("admission", Admission)
 #: The running authority (opened at start-up).
 AUTHORITY: Final = web.AppKey("authority", Authority)
 CLOCKS: Final = web.AppKey("clocks", Clocks)

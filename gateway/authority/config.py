@@ -63,17 +63,6 @@ class ConsoleConfig(_Section):
     #: it under the idle timeout of any proxy or balancer in front of the console (one that
     #: closes requests idle for 30 s needs 25 here), or every held poll is cut there.
     long_poll_s: float = Field(default=55.0, gt=0, le=55)
-    #: Device calls one serving process works on at once (a record's lookup or refresh, a
-    #: terminal report, an approval code, a device's status; ``admission.py``). A call beyond
-    #: it waits for a turn, ``device_call_wait_s`` at most, then is answered 503
-    #: ``console_busy`` with ``Retry-After`` before any work, and its daemon tries again at
-    #: its own pace: a console flooded by a fleet's restart works only on calls it answers
-    #: in time. Revocation long-polls and the owner's pages and API are not counted.
-    max_device_calls: int = Field(default=32, ge=1, le=100_000)
-    #: How long a device call waits for a turn (0: not at all, a call beyond the limit is
-    #: turned away at once). Keep it well under the daemons' ``[authority]
-    #: request_timeout_s`` (10 s), or the calls it admits are given up on.
-    device_call_wait_s: float = Field(default=1.0, ge=0, le=60)
     #: The daemon's connection rules (``[server]``'s keys of the same names, one edge module:
     #: ``base.guard``). Open connections at most; beyond it an idle or unfinished
     #: connection that showed no credential leaves for a newcomer (a held long-poll or a

@@ -51,9 +51,7 @@ from ..base.loopback import is_loopback
 from ..base.scrape import ScrapeGuard
 from ..base.throttle import AuthThrottle
 from .address import ConsoleAddress
-from .admission import Admission
 from .appkeys import (
-    ADMISSION,
     AUTHORITY,
     CLOCKS,
     CONSOLE_ADDRESS,
@@ -231,8 +229,6 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[OWNER_SIGN_IN] = OwnerSignIn(app[OWNER_THROTTLE], lambda: app[AUTHORITY],
                                      secrets.token_bytes(32))
     app[KEY_GATE] = KeyGate(clock=throttle_clock)  # the throttle's clock (tests inject it)
-    app[ADMISSION] = Admission(console.max_device_calls, console.device_call_wait_s)
-    metrics.watch_admission(app[ADMISSION])
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer,
                                    longest_s=console.long_poll_s)

@@ -42,7 +42,6 @@ from ..base.gcpolicy import GcPauseCollector
 from ..base.loopback import is_loopback
 from ..base.scrape import ScrapeGuard
 from .activity import KINDS
-from .admission import Admission
 from .config import ConsoleConfig
 from .database import Database, DatabaseUnavailable
 from .mailer import Mailer
@@ -142,10 +141,6 @@ class ConsoleMetrics:
         self.wait_seconds.observe(waited_s)
         self.transaction_seconds.observe(ran_s)
 
-    def watch_admission(self, admission: Admission) -> None:
-        """Export the device calls ``admission`` is working on and those it turned away."""
-        self.registry.register(_AdmissionCollector(admission))
-
     def watch(self, authority: Callable[[], Authority]) -> None:
         """Read the authority (``authority()``, opened at start-up) at every scrape."""
         self._authority = authority
@@ -233,20 +228,6 @@ class CountingMailer:
             self._metrics.mails.labels("failed").inc()
             raise
         self._metrics.mails.labels("sent").inc()
-
-
-class _AdmissionCollector(Collector):
-    def __init__(self, admission: Admission) -> None:
-        self._admission = admission
-
-    def collect(self) -> Iterator[Metric]:
-        admission = self._admission
-        yield GaugeMetricFamily("mtgateway_console_device_calls_working", "Device calls this "
-                                "process is working on now ([console] max_device_calls at "
-                                "most)", value=admission.working)
-        yield CounterMetricFamily("mtgateway_console_device_calls_shed", "Device calls "
-                                  "answered 503 console_busy without being worked on (no turn "
-                                  "within [console] device_call_wait_s)", value=admission.shed)
 
 
 class _AuthorityCollector(Collector):

@@ -25,7 +25,7 @@ import binascii
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from functools import partial, wraps
+from functools import partial
 from typing import Any, Final, TypeVar
 
 from aiohttp import web
@@ -35,25 +35,15 @@ from ...base.access import mask_path
 from ...base.edge import HostRefusals, host_allowed, target_authority
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
-from ..admission import RETRY_AFTER_S, Busy
 from ..api import DeviceInfo
-from ..appkeys import (
-    ADMISSION,
-    AUTHORITY,
-    CLOCKS,
-    ERROR_PAGE,
-    KEY_GATE,
-    OWNER_SIGN_IN,
-    PROOFS_OFF_LOOP,
-)
+from ..appkeys import AUTHORITY, CLOCKS, ERROR_PAGE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import DatabaseUnavailable, Tx
 from ..errors import ProofRejected
 from ..proofs import CheckedProof, check_device_proof
 from ..service.signin import MESSAGES, SignInRefused
 from ..store import AuthorityStore, ProofClaim, StoredProofReplays
 
-__all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "admitted", "device",
-           "device_claim",
+__all__ = ["CODE_HEADER", "MISDIRECTED", "Body", "Fail", "Handler", "device", "device_claim",
            "error_response", "errors", "host_allowlist", "owner", "read_json", "refused_proof"]
 
 log = logging.getLogger("gateway.authority.console")
@@ -206,22 +196,6 @@ async def owner(request: web.Request) -> str:
         raise Fail(401, refused.reason, message) from None
     mark_authenticated(request)
     return checked.owner
-
-
-def admitted(handler: Handler) -> Handler:
-    """A device call served in its turn (``admission.py``): past the wait, 503
-    ``console_busy`` with ``Retry-After``, before its proof is read or checked."""
-
-    @wraps(handler)
-    async def in_turn(request: web.Request) -> web.StreamResponse:
-        try:
-            return await request.app[ADMISSION].run(partial(handler, request))
-        except Busy:
-            raise Fail(503, "console_busy", "the console is working on as many device calls "
-                       "as it takes at once; retry later",
-                       retry_after_s=RETRY_AFTER_S) from None
-
-    return in_turn
 
 
 async def device(request: web.Request) -> DeviceInfo:

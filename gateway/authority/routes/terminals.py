@@ -12,7 +12,7 @@ from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..errors import ProofRejected
 from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
 from ..reports import AccountFigures, TerminalReport
-from .common import Body, Fail, admitted, device_claim, read_json, refused_proof
+from .common import Body, Fail, device_claim, read_json, refused_proof
 from .reportdetails import DetailsBody, SettlementBody
 
 __all__ = ["MAX_POLL_S", "PositionBody", "ReportBody", "RevocationsBody", "TerminalReportBody",
@@ -108,7 +108,6 @@ class RevocationsBody(Body):
 
 
 @routes.post("/v1/terminals/report")
-@admitted
 async def report_terminals(request: web.Request) -> web.Response:
     """Store a daemon's terminal states; how many were believed."""
     found, claim = await device_claim(request)
