@@ -225,7 +225,8 @@ def _calls(daemon: Provisioned, details: bool = False) -> list[tuple[str, str, b
 
 async def _loop(daemon: Provisioned, urls: list[str], offset: int, until: float,
                 session: aiohttp.ClientSession, latencies: list[float],
-                details: bool = False) -> None:
+                by_path: dict[str, list[float]], details: bool = False) -> None:
+    """One daemon calling as fast as answers come; each call's time also by its path."""
     signer = _Signer(daemon)
     calls = _calls(daemon, details)
     i = offset
@@ -243,7 +244,9 @@ async def _loop(daemon: Provisioned, urls: list[str], offset: int, until: float,
             await response.read()
             if response.status != 200:
                 raise RuntimeError(f"{url}{path} answered {response.status}")
-        latencies.append((time.perf_counter() - start) * 1000)
+        took = (time.perf_counter() - start) * 1000
+        latencies.append(took)
+        by_path.setdefault(path, []).append(took)
         i += 1
 
 
@@ -270,8 +273,9 @@ async def _watch(daemon: Provisioned, url: str, until: float,
 
 
 async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: float,
-                   details: bool = False) -> dict[str, float]:
+                   details: bool = False) -> dict[str, Any]:
     latencies: list[float] = []
+    by_path: dict[str, list[float]] = {}
     held = [0, 0, 0]  # held now, answered, most held at once
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -286,7 +290,7 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
                 await asyncio.sleep(0.1)
 
         sampler = asyncio.create_task(peak())
-        await asyncio.gather(*(_loop(d, urls, n, until, session, latencies, details)
+        await asyncio.gather(*(_loop(d, urls, n, until, session, latencies, by_path, details)
                                for n, d in enumerate(daemons)))
         elapsed = time.monotonic() - began
         # A watcher that failed (an error answer) ended early: that is a failed run, not a
@@ -301,7 +305,10 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
             raise RuntimeError(f"{len(failed)} revocation long-poll(s) failed: {failed[0]}")
     return {"requests": len(latencies), "req_per_s": len(latencies) / elapsed,
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
-            "long_polls_held_max": held[2]}
+            "long_polls_held_max": held[2],
+            "by_path": {path: {"requests": len(times), "p50_ms": percentile(times, 50),
+                               "p99_ms": percentile(times, 99)}
+                        for path, times in sorted(by_path.items())}}
 
 
 def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: list[int],
@@ -332,7 +339,10 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                       f"{row['req_per_s']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 "
                       f"{row['p99_ms']:.1f} ms ({row['requests']:.0f} requests, up to "
                       f"{row['long_polls_held_max']:.0f} long-polls held, "
-                      f"{row['guard_closes']:.0f} connections closed by the guard)", flush=True)
+                      f"{row['guard_closes']:.0f} connections closed by the guard); p50/p99 by "
+                      "path: " + ", ".join(f"{path} {kind['p50_ms']:.0f}/{kind['p99_ms']:.0f}"
+                                           for path, kind in row["by_path"].items()),
+                      flush=True)
                 rows.append(row)
         finally:
             setup.stop()

@@ -43,6 +43,11 @@ def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
     assert [(r["instances"], r["daemons"]) for r in rows] == [(1, 1), (1, 3), (2, 1), (2, 3)]
     assert all(r["requests"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
     assert all("long_polls_held_max" in r for r in rows)
+    for row in rows:  # every kind of call, each timed apart as well
+        assert set(row["by_path"]) == {"/v1/records/lookup", "/v1/records/refresh",
+                                       "/v1/terminals/report", "/v1/device/status",
+                                       "/v1/keys"}, row
+        assert sum(k["requests"] for k in row["by_path"].values()) == row["requests"]
 
 
 @pytest.mark.timeout(300)
