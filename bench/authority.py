@@ -278,8 +278,11 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
     by_path: dict[str, list[float]] = {}
     held = [0, 0, 0]  # held now, answered, most held at once
     connector = aiohttp.TCPConnector(limit=0)
+    loop = asyncio.get_running_loop()
+    watch = LoopWatch()  # the bench's own loop: how much of a call's time is the client's
+    watch.start()
     async with aiohttp.ClientSession(connector=connector) as session:
-        began = time.monotonic()
+        began, loop_began = time.monotonic(), loop.time()
         until = began + duration_s
         watchers = [asyncio.create_task(_watch(d, urls[n % len(urls)], until, session, held))
                     for n, d in enumerate(daemons)]
@@ -303,7 +306,10 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
         await asyncio.gather(sampler, *watchers, return_exceptions=True)
         if failed:
             raise RuntimeError(f"{len(failed)} revocation long-poll(s) failed: {failed[0]}")
-    return {"requests": len(latencies), "req_per_s": len(latencies) / elapsed,
+    client_loop = watch.window(loop_began, loop.time())
+    await watch.stop()
+    return {"client_loop": client_loop, "requests": len(latencies),
+            "req_per_s": len(latencies) / elapsed,
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
             "long_polls_held_max": held[2],
             "by_path": {path: {"requests": len(times), "p50_ms": percentile(times, 50),
@@ -323,6 +329,8 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
         try:
             closed_before = 0
             for n in daemons:
+                began, consoles_before, client_before = (time.monotonic(), setup.stats(),
+                                                         _client_stats())
                 try:
                     measured = asyncio.run(_measure(setup.urls, setup.daemons[:n], duration_s,
                                                     details))
@@ -332,14 +340,23 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                               sep="\n", file=sys.stderr)
                     raise
                 closed = sum(c.guard_closes() for c in setup.consoles)
+                wall = time.monotonic() - began
                 row = {"variant": variant.name, "instances": count, "daemons": n, **measured,
-                       "guard_closes": closed - closed_before}
+                       "guard_closes": closed - closed_before,
+                       "console_cores_busy": (setup.stats().get("cpu_s", 0.0)
+                                              - consoles_before.get("cpu_s", 0.0)) / wall,
+                       "client_cores_busy": (_client_stats()["cpu_s"]
+                                             - client_before["cpu_s"]) / wall}
                 closed_before = closed
                 print(f"[{variant.name}] closed instances={count} daemons={n}: "
                       f"{row['req_per_s']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 "
                       f"{row['p99_ms']:.1f} ms ({row['requests']:.0f} requests, up to "
                       f"{row['long_polls_held_max']:.0f} long-polls held, "
-                      f"{row['guard_closes']:.0f} connections closed by the guard); p50/p99 by "
+                      f"{row['guard_closes']:.0f} connections closed by the guard); consoles "
+                      f"{row['console_cores_busy']:.2f} cores, client "
+                      f"{row['client_cores_busy']:.2f} cores, client loop lag p99 "
+                      f"{row['client_loop']['lag_p99_ms']:.0f} ms max "
+                      f"{row['client_loop']['lag_max_ms']:.0f} ms; p50/p99 by "
                       "path: " + ", ".join(f"{path} {kind['p50_ms']:.0f}/{kind['p99_ms']:.0f}"
                                            for path, kind in row["by_path"].items()),
                       flush=True)

@@ -48,6 +48,9 @@ def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
                                        "/v1/terminals/report", "/v1/device/status",
                                        "/v1/keys"}, row
         assert sum(k["requests"] for k in row["by_path"].values()) == row["requests"]
+        # what the consoles and the simulated daemons themselves cost, and the bench's lag
+        assert row["console_cores_busy"] > 0 and row["client_cores_busy"] > 0, row
+        assert row["client_loop"]["lag_max_ms"] >= row["client_loop"]["lag_p99_ms"] >= 0, row
 
 
 @pytest.mark.timeout(300)
