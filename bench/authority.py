@@ -11,7 +11,9 @@ checkout's console, driven by this tree's simulated daemons), ``loop,public_key_
 (a ``[console]`` setting: a lever switched). Rows carry the variant's name.
 
 **closed** (``--daemons 10,100 --instances 1,2 --duration 10``): each of N daemons calls as
-fast as answers come, round-robin over the K instances: a record lookup by the token's hint
+fast as answers come, each call to the instance with the fewest calls in flight (``--balance
+leastconn``, as the documented balancer routes; ``roundrobin``: each daemon alternates), the
+first ``--warmup`` seconds (5) run and not counted: a record lookup by the token's hint
 and a refresh by token id (each with a fresh nonce and box key), a terminal report, a device
 status and the public keys, each device-signed; beside it one held revocation long-poll (25
 s), counted apart. A row: requests per second, p50/p99 of one request, long-polls held, and
@@ -58,7 +60,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import orjson
@@ -223,30 +225,72 @@ def _calls(daemon: Provisioned, details: bool = False) -> list[tuple[str, str, b
     ]
 
 
-async def _loop(daemon: Provisioned, urls: list[str], offset: int, until: float,
-                session: aiohttp.ClientSession, latencies: list[float],
+class Routes:
+    """Which console instance each closed-loop call goes to.
+
+    ``leastconn`` (the default) sends a call to the instance with the fewest of this bench's
+    calls in flight, as the balancer ``docs/authority.md`` configures (HAProxy's ``balance
+    leastconn``) sends it: a slower instance gets fewer calls. ``roundrobin`` makes each
+    daemon alternate between the instances, call by call, whatever they answer: every
+    instance gets the same number of calls, so in a closed loop the slower one holds almost
+    every daemon waiting and sets the rate of all (the rows before 2026-11-25 evening were
+    measured so).
+    """
+
+    POLICIES: Final = ("leastconn", "roundrobin")
+
+    def __init__(self, urls: Sequence[str], policy: str = "leastconn") -> None:
+        if policy not in self.POLICIES:
+            raise ValueError(f"routing policy {policy!r}: one of {', '.join(self.POLICIES)}")
+        self.urls = list(urls)
+        self.policy = policy
+        self.in_flight = [0] * len(self.urls)
+        #: Calls sent to each instance (what the row reports as the split).
+        self.sent = [0] * len(self.urls)
+
+    def pick(self, turn: int) -> int:
+        """The instance for a daemon's ``turn``-th call (ties go round, starting at
+        ``turn``, so equal instances share the calls evenly)."""
+        count = len(self.urls)
+        if self.policy == "roundrobin" or count == 1:
+            return turn % count
+        in_flight = self.in_flight
+        return min(range(count), key=lambda k: (in_flight[k], (k - turn) % count))
+
+
+async def _loop(daemon: Provisioned, routes: Routes, offset: int, until: float,
+                counted_from: float, session: aiohttp.ClientSession, latencies: list[float],
                 by_path: dict[str, list[float]], details: bool = False) -> None:
-    """One daemon calling as fast as answers come; each call's time also by its path."""
+    """One daemon calling as fast as answers come; each call's time also by its path. Only
+    calls started at ``counted_from`` or later are counted (the warm-up's are not)."""
     signer = _Signer(daemon)
     calls = _calls(daemon, details)
     i = offset
     while time.monotonic() < until:
-        url = urls[i % len(urls)]
+        instance = routes.pick(i)
+        url = routes.urls[instance]
         method, path, body = calls[i % len(calls)]
         nonce = secrets.token_hex(16)
         box = BoxOpener(daemon.device_id, nonce)  # what a daemon makes for each request
         body = body.replace(b"{nonce}", nonce.encode()).replace(
             b"{box}", b64url_encode(box.public_key).encode())
         headers = signer.headers(method, path, body) if path != "/v1/keys" else {}
+        counted = time.monotonic() >= counted_from
+        routes.in_flight[instance] += 1
         start = time.perf_counter()
-        async with session.request(method, url + path, data=body or None,
-                                   headers=headers) as response:
-            await response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{url}{path} answered {response.status}")
+        try:
+            async with session.request(method, url + path, data=body or None,
+                                       headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{url}{path} answered {response.status}")
+        finally:
+            routes.in_flight[instance] -= 1
         took = (time.perf_counter() - start) * 1000
-        latencies.append(took)
-        by_path.setdefault(path, []).append(took)
+        if counted:
+            routes.sent[instance] += 1
+            latencies.append(took)
+            by_path.setdefault(path, []).append(took)
         i += 1
 
 
@@ -273,7 +317,10 @@ async def _watch(daemon: Provisioned, url: str, until: float,
 
 
 async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: float,
-                   details: bool = False) -> dict[str, Any]:
+                   details: bool = False, policy: str = "leastconn",
+                   warmup_s: float = 0.0) -> dict[str, Any]:
+    """``duration_s`` of the closed loop counted, after ``warmup_s`` run and not counted."""
+    routes = Routes(urls, policy)
     latencies: list[float] = []
     by_path: dict[str, list[float]] = {}
     held = [0, 0, 0]  # held now, answered, most held at once
@@ -282,7 +329,8 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
     watch = LoopWatch()  # the bench's own loop: how much of a call's time is the client's
     watch.start()
     async with aiohttp.ClientSession(connector=connector) as session:
-        began, loop_began = time.monotonic(), loop.time()
+        started = time.monotonic()
+        began, loop_began = started + warmup_s, loop.time() + warmup_s
         until = began + duration_s
         watchers = [asyncio.create_task(_watch(d, urls[n % len(urls)], until, session, held))
                     for n, d in enumerate(daemons)]
@@ -293,7 +341,8 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
                 await asyncio.sleep(0.1)
 
         sampler = asyncio.create_task(peak())
-        await asyncio.gather(*(_loop(d, urls, n, until, session, latencies, by_path, details)
+        await asyncio.gather(*(_loop(d, routes, n, until, began, session, latencies,
+                                     by_path, details)
                                for n, d in enumerate(daemons)))
         elapsed = time.monotonic() - began
         # A watcher that failed (an error answer) ended early: that is a failed run, not a
@@ -308,7 +357,8 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
             raise RuntimeError(f"{len(failed)} revocation long-poll(s) failed: {failed[0]}")
     client_loop = watch.window(loop_began, loop.time())
     await watch.stop()
-    return {"client_loop": client_loop, "requests": len(latencies),
+    return {"client_loop": client_loop, "routing": policy, "warmup_s": warmup_s,
+            "calls_per_instance": routes.sent, "requests": len(latencies),
             "req_per_s": len(latencies) / elapsed,
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
             "long_polls_held_max": held[2],
@@ -319,9 +369,11 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
 
 def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: list[int],
                instances: list[int], duration_s: float, cpus: Sequence[int],
-               details: bool = False) -> list[dict[str, Any]]:
+               details: bool = False, policy: str = "leastconn",
+               warmup_s: float = 0.0) -> list[dict[str, Any]]:
     """Every (instances, daemons) row of the closed loop (``details``: reports as a daemon of
-    this release sends them, with positions and the details for the console's API)."""
+    this release sends them, with positions and the details for the console's API), calls
+    routed by ``policy`` (:class:`Routes`), each row counted after ``warmup_s``."""
     rows: list[dict[str, Any]] = []
     for count in instances:
         setup = asyncio.run(_set_up(server, tmp / f"{variant.name}-closed-k{count}", variant,
@@ -333,7 +385,7 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                                                          _client_stats())
                 try:
                     measured = asyncio.run(_measure(setup.urls, setup.daemons[:n], duration_s,
-                                                    details))
+                                                    details, policy, warmup_s))
                 except Exception:
                     for k, console in enumerate(setup.consoles):
                         print(f"console {k}'s last log lines:", console.log_tail(),
@@ -348,7 +400,9 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                        "client_cores_busy": (_client_stats()["cpu_s"]
                                              - client_before["cpu_s"]) / wall}
                 closed_before = closed
-                print(f"[{variant.name}] closed instances={count} daemons={n}: "
+                split = "/".join(str(c) for c in row["calls_per_instance"])
+                print(f"[{variant.name}] closed instances={count} daemons={n} "
+                      f"({policy}, {warmup_s:g} s warm-up; calls per instance {split}): "
                       f"{row['req_per_s']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 "
                       f"{row['p99_ms']:.1f} ms ({row['requests']:.0f} requests, up to "
                       f"{row['long_polls_held_max']:.0f} long-polls held, "
@@ -566,6 +620,14 @@ def _parser() -> argparse.ArgumentParser:
                              "cadence and storm 1)")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="closed: seconds per row (default 10)")
+    parser.add_argument("--balance", choices=Routes.POLICIES, default="leastconn",
+                        help="closed: how calls are spread over the instances: leastconn "
+                             "(the fewest in flight, as the documented HAProxy balances) or "
+                             "roundrobin (each daemon alternates; default leastconn)")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="closed: seconds each row runs before its calls are counted "
+                             "(every daemon's first connection, lookup and long-poll; "
+                             "default 5)")
     parser.add_argument("--details", action="store_true",
                         help="closed: reports carry positions and details (the console API's "
                              "data), as a daemon holding positions sends them")
@@ -673,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in variants:
                     rows += run_closed(server, Path(tmp) / f"r{round_}", variant,
                                        args.daemons or [10, 100], args.instances or [1, 2],
-                                       args.duration, args.console_cpus, args.details)
+                                       args.duration, args.console_cpus, args.details,
+                                       args.balance, args.warmup)
             results["authority"] = rows
         else:
             from ea_bridge.loop import run as run_on_loop  # noqa: PLC0415 - uvloop if any

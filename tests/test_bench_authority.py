@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from bench.authority import Routes
+
 ROOT = Path(__file__).resolve().parent.parent
 #: A daemon's cadence sped up for CI (the bench's defaults are the daemon's: 30 s, 300 s, 25 s).
 FAST = ["--report-s", "0.5", "--refresh-s", "1", "--poll-s", "0.5", "--spread", "0.5"]
@@ -39,9 +41,13 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 @pytest.mark.timeout(300)
 def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
     rows = _bench(tmp_path, "--daemons", "1,3", "--instances", "1,2",
-                  "--duration", "0.5")["authority"]
+                  "--duration", "0.5", "--warmup", "0.3")["authority"]
     assert [(r["instances"], r["daemons"]) for r in rows] == [(1, 1), (1, 3), (2, 1), (2, 3)]
     assert all(r["requests"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
+    # counted after the warm-up, routed as the documented balancer routes, to every instance
+    assert all((r["routing"], r["warmup_s"]) == ("leastconn", 0.3) for r in rows)
+    assert all(len(r["calls_per_instance"]) == r["instances"] and min(r["calls_per_instance"])
+               > 0 and sum(r["calls_per_instance"]) == r["requests"] for r in rows), rows
     assert all("long_polls_held_max" in r for r in rows)
     for row in rows:  # every kind of call, each timed apart as well
         assert set(row["by_path"]) == {"/v1/records/lookup", "/v1/records/refresh",
@@ -51,6 +57,23 @@ def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
         # what the consoles and the simulated daemons themselves cost, and the bench's lag
         assert row["console_cores_busy"] > 0 and row["client_cores_busy"] > 0, row
         assert row["client_loop"]["lag_max_ms"] >= row["client_loop"]["lag_p99_ms"] >= 0, row
+
+
+def test_leastconn_sends_a_call_to_the_instance_with_the_fewest_in_flight() -> None:
+    routes = Routes(["http://a", "http://b", "http://c"])
+    assert [routes.pick(turn) for turn in range(3)] == [0, 1, 2]  # ties go round
+    routes.in_flight[:] = [4, 1, 3]
+    assert {routes.pick(turn) for turn in range(6)} == {1}
+    routes.in_flight[:] = [2, 2, 5]  # a tie goes to the first tied from the turn's start on
+    assert [routes.pick(turn) for turn in range(4)] == [0, 1, 0, 0]
+
+
+def test_roundrobin_alternates_whatever_the_instances_hold() -> None:
+    routes = Routes(["http://a", "http://b"], "roundrobin")
+    routes.in_flight[:] = [100, 0]
+    assert [routes.pick(turn) for turn in range(4)] == [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="routing policy 'random'"):
+        Routes(["http://a"], "random")
 
 
 @pytest.mark.timeout(300)
