@@ -506,6 +506,8 @@ async def _run_console(config: GatewayConfig) -> int:
 
     if config.console.processes > 1:
         return await _supervise_console(config)
+    if config.console.pin_processes:
+        _pin_console_process(0)
     fitted = _fit_budget(config, "console")
     if fitted is None:
         return 2
@@ -604,6 +606,14 @@ async def _supervise_console(config: GatewayConfig) -> int:
     return code
 
 
+def _pin_console_process(index: int) -> None:
+    """``[console] pin_processes``: this serving process (the ``index``-th) on one CPU, before
+    its database workers start."""
+    from .authority.processes import pin
+
+    log.info("console process %d runs on CPU %d", index, pin(index))
+
+
 def _console_process(index: int, shared: socket.socket | None, channel: Channel,
                      config: GatewayConfig, port: int) -> None:
     """One serving process of a console instance (``authority.processes.Workers``' target,
@@ -611,6 +621,8 @@ def _console_process(index: int, shared: socket.socket | None, channel: Channel,
     from .authority.database import redact_url
 
     setup_logging(config.logging.level, config.logging.format)
+    if config.console.pin_processes:
+        _pin_console_process(index)
     try:
         run_on_loop(_serve_console_process(index, shared, channel, config, port))
     except BaseException as exc:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import socket
 import sys
 import threading
@@ -46,7 +47,7 @@ if sys.platform == "win32":  # what multiprocessing.Pipe() makes there
 else:
     from multiprocessing.connection import Connection as Channel
 
-__all__ = ["Channel", "WorkerFailed", "Workers", "listening_socket", "on_stop",
+__all__ = ["Channel", "WorkerFailed", "Workers", "listening_socket", "on_stop", "pin",
            "reserve_port", "spreads_connections"]
 
 log = logging.getLogger("gateway.authority.console")
@@ -60,6 +61,27 @@ def spreads_connections() -> bool:
     """Whether each process binds its own socket with ``SO_REUSEPORT`` and the kernel spreads
     connections over them (Linux); otherwise one listening socket is shared."""
     return sys.platform == "linux"
+
+
+def pin(index: int) -> int:
+    """Run this process, and every thread it starts from now on, on one CPU: the
+    ``index``-th (round) of those it may use now; that CPU's number.
+
+    Why (``[console] pin_processes``): the event loop and the database door's workers wake
+    one another at every statement; on one CPU a wake-up is a switch, across CPUs of a
+    virtual machine an interrupt between them as well. Call it before any thread starts:
+    threads started before keep their CPUs.
+
+    Raises:
+        OSError: the platform has no ``sched_setaffinity`` (the setting is refused at load
+            on such platforms), or the CPU cannot be chosen.
+    """
+    if sys.platform != "linux":
+        raise OSError("running a process on one CPU needs Linux's sched_setaffinity")
+    allowed = sorted(os.sched_getaffinity(0))
+    cpu = allowed[index % len(allowed)]
+    os.sched_setaffinity(0, {cpu})
+    return cpu
 
 
 def _socket_for(host: str, port: int) -> socket.socket:

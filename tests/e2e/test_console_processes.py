@@ -31,12 +31,30 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux",
                                 reason="reads the processes' sockets from /proc (Linux)")
 
 
-def _config(tmp_path: Path, processes: int) -> Path:
+def _config(tmp_path: Path, processes: int, *, pinned: bool = False) -> Path:
     config = tmp_path / "console.toml"
     config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n[console]\nport = 0\n'
-                      f'processes = {processes}\n[smtp]\nhost = "127.0.0.1"\nport = 1\n'
-                      'security = "none"\n')
+                      f'processes = {processes}\npin_processes = {str(pinned).lower()}\n'
+                      '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
     return config
+
+
+def _cpus_of(pid: int) -> set[frozenset[int]]:
+    """The CPUs each thread of ``pid`` may run on (``/proc``), one set per distinct mask."""
+    masks = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        listed = next(line.split(":", 1)[1].strip() for line in status.splitlines()
+                      if line.startswith("Cpus_allowed_list:"))
+        cpus: set[int] = set()
+        for part in listed.split(","):
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+        masks.add(frozenset(cpus))
+    return masks
 
 
 def _serving_processes(supervisor: int) -> list[int]:
@@ -121,3 +139,40 @@ def test_several_processes_need_postgresql(tmp_path: Path) -> None:
                           text=True, timeout=WAIT_S * 6, check=False)
     assert done.returncode == 2, done.stderr
     assert "processes = 2 needs the authority's database in PostgreSQL" in done.stderr
+
+
+def test_pinned_processes_each_run_on_one_cpu(tmp_path: Path, postgres: PostgresServer) -> None:
+    """``pin_processes``: each serving process and all its threads (the loop, the database
+    workers) on one CPU, the processes on different CPUs while there are enough; the
+    supervisor is not pinned (its children would inherit it)."""
+    allowed = os.sched_getaffinity(0)
+    env = {**os.environ, "MTGATEWAY_DATABASE_URL": postgres.new_database()}
+    with console_process(_config(tmp_path, 2, pinned=True), env) as console:
+        asyncio.run(_polls(console.url, 6))  # every process's database workers started
+        workers = _serving_processes(console.proc.pid)
+        assert len(workers) == 2
+        masks = [_cpus_of(pid) for pid in workers]
+        assert all(len(m) == 1 and len(next(iter(m))) == 1 for m in masks), masks
+        chosen = {cpu for m in masks for cpu in next(iter(m))}
+        assert chosen <= allowed and len(chosen) == min(2, len(allowed)), masks
+        assert _cpus_of(console.proc.pid) == {frozenset(allowed)}
+
+
+def test_one_pinned_process_runs_on_one_cpu(tmp_path: Path) -> None:
+    with console_process(_config(tmp_path, 1, pinned=True), dict(os.environ)) as console:
+        asyncio.run(_polls(console.url, 2))
+        [mask] = _cpus_of(console.proc.pid)
+        assert len(mask) == 1 and mask <= os.sched_getaffinity(0)
+
+
+def test_pinning_is_refused_where_a_process_cannot_be_pinned(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from gateway.authority.config import ConsoleConfig
+
+    assert ConsoleConfig(pin_processes=True).pin_processes
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(ValidationError, match="pin_processes needs Linux"):
+        ConsoleConfig(pin_processes=True)
+    assert not ConsoleConfig().pin_processes
