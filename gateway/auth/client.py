@@ -38,6 +38,7 @@ from ..authority.proofs import device_info, device_proof_headers
 from ..authority.records import AuthorityKey, b64url_encode
 from ..authority.reports import AccountFigures, TerminalReport
 from ..authority.snapshots import details_json
+from ..base.curve25519 import SigningKey
 
 __all__ = ["RemoteAuthority", "console_answer"]
 
@@ -80,7 +81,8 @@ class RemoteAuthority:
                  session: aiohttp.ClientSession | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._prefix = urlsplit(self.base_url).path
-        self._key = private_key
+        # Every call to the console is signed: the key in libsodium's form, converted once.
+        self._signing = SigningKey(private_key)
         self.device = device_info(private_key)
         self._clock = clock
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -119,7 +121,7 @@ class RemoteAuthority:
         if signed:
             now = self._clock()
             self._last_proof_ms = max(int(now * 1000), self._last_proof_ms + 1)
-            headers.update(device_proof_headers(self._key, method, self._prefix + path, data,
+            headers.update(device_proof_headers(self._signing, method, self._prefix + path, data,
                                                 now, time_ms=self._last_proof_ms))
         try:
             async with self._http().request(method, self.base_url + path, data=data or None,

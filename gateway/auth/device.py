@@ -15,7 +15,7 @@ private seed; nothing else about the device is secret.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
-    PublicFormat,
 )
 
 from ..authority.api import DeviceInfo
 from ..authority.records import device_id_for
+from ..base.curve25519 import SigningKey
 from .secretstore import SecretStore, SecretStoreError
 
 __all__ = ["DEVICE_KEY_NAME", "DeviceIdentity", "load_or_create_device"]
@@ -43,6 +43,12 @@ class DeviceIdentity:
     private_key: Ed25519PrivateKey
     #: A human word for the store: ``"OS keyring (…)"`` or ``"file …"``.
     storage: str = "memory"
+    #: The key in libsodium's form (``gateway.base.curve25519``: the same signatures in about
+    #: 60 % of OpenSSL's time), converted once.
+    _signing: SigningKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_signing", SigningKey(self.private_key))
 
     @classmethod
     def generate(cls, storage: str = "memory") -> DeviceIdentity:
@@ -52,7 +58,7 @@ class DeviceIdentity:
     @property
     def public_key_raw(self) -> bytes:
         """The raw 32-byte public key."""
-        return self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self._signing.public_raw
 
     @property
     def public_key_b64(self) -> str:
@@ -66,7 +72,7 @@ class DeviceIdentity:
 
     def sign(self, message: bytes) -> bytes:
         """A raw Ed25519 signature over ``message``."""
-        return self.private_key.sign(message)
+        return self._signing.sign(message)
 
     @property
     def info(self) -> DeviceInfo:

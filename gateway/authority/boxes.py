@@ -18,6 +18,11 @@ The record carries ``box_key`` (the authority's fresh public key) and ``server_k
 are covered by the record's signature. A replayed request is answered, and the answer is
 useless: only the private half of the box key, which never left the daemon's memory, opens it.
 A replayer cannot swap in a key of its own, since the device's signature covers the body.
+
+The fresh X25519 keys on both sides, and their exchanges, are libsodium's
+(``gateway.base.curve25519``: a key made there costs half of one made by OpenSSL, and every
+lookup and refresh makes two); the HKDF and AES-GCM stay with ``cryptography``. The bytes are
+the ones OpenSSL would produce for the same keys.
 """
 
 from __future__ import annotations
@@ -28,11 +33,10 @@ from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ..base import curve25519
 from .errors import RecordRejected
 from .records import b64url_decode, b64url_encode
 
@@ -60,14 +64,13 @@ def seal(box_key: bytes, device_id: str, nonce: str,
     """
     if len(box_key) != 32:
         raise ValueError("box_key must be 32 bytes")
-    ours = X25519PrivateKey.generate()
-    aead = _aead(ours.exchange(X25519PublicKey.from_public_bytes(box_key)), device_id, nonce)
+    ours = curve25519.ExchangeKey()
+    aead = _aead(ours.exchange(box_key), device_id, nonce)
     boxes = {}
     for token_id, secret in secrets_by_token.items():
         iv = secrets.token_bytes(_IV_BYTES)
         boxes[token_id] = b64url_encode(iv + aead.encrypt(iv, secret, token_id.encode()))
-    public = ours.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return b64url_encode(public), boxes
+    return b64url_encode(ours.public_raw), boxes
 
 
 class BoxOpener:
@@ -79,11 +82,11 @@ class BoxOpener:
     """
 
     def __init__(self, device_id: str, nonce: str) -> None:
-        self._private = X25519PrivateKey.generate()
+        self._key = curve25519.ExchangeKey()
         self.device_id = device_id
         self.nonce = nonce
         #: The raw public key the request carries as ``box_key``.
-        self.public_key = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.public_key = self._key.public_raw
 
     def open(self, authority_key: str, box: str, token_id: str) -> bytes:
         """The secret sealed in ``box`` for ``token_id``.
@@ -92,9 +95,9 @@ class BoxOpener:
             RecordRejected: ``bad_box`` (not a box this request's key opens).
         """
         try:
-            their = X25519PublicKey.from_public_bytes(b64url_decode(authority_key))
+            their = b64url_decode(authority_key)
             raw = b64url_decode(box)
-            aead = _aead(self._private.exchange(their), self.device_id, self.nonce)
+            aead = _aead(self._key.exchange(their), self.device_id, self.nonce)
             return aead.decrypt(raw[:_IV_BYTES], raw[_IV_BYTES:], token_id.encode())
         except (ValueError, InvalidTag) as exc:
             raise RecordRejected("bad_box", "the record's sealed key does not open") from exc

@@ -101,8 +101,9 @@ class ConsoleConfig(_Section):
     behind_proxy: bool = False
     #: Where the public-key work of a device call runs: ``workers`` (the database door's
     #: threads, each as part of the call's transaction: the proof's signature with its replay
-    #: row, a record's signing and sealing with its read; ``cryptography`` releases the GIL,
-    #: so the event loop serves other requests meanwhile) or ``loop`` (on the event loop).
+    #: row, a record's signing and sealing with its read; libsodium and ``cryptography``
+    #: release the GIL, so the event loop serves other requests meanwhile) or ``loop`` (on
+    #: the event loop).
     #: ``loop`` by default: measured at the daemons' cadence on two cores, the hand-offs to
     #: the workers cost more than the loop time they free (5,000 daemons: p50 357 ms and p99
     #: 1.9 s on the workers, 117 ms and 1.1 s on the loop; docs/performance.md).

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..base import curve25519
 from .api import DeviceInfo
 from .errors import ProofRejected
 from .records import b64url_decode, b64url_encode, device_id_for, public_key_raw
@@ -116,19 +117,23 @@ def proof_message(method: str, path: str, time_ms: str, body: bytes) -> bytes:
             + hashlib.sha256(body).hexdigest().encode("ascii"))
 
 
-def device_proof_headers(private_key: Ed25519PrivateKey, method: str, path: str, body: bytes,
-                         now: float, *, time_ms: int | None = None) -> dict[str, str]:
+def device_proof_headers(private_key: Ed25519PrivateKey | curve25519.SigningKey, method: str,
+                         path: str, body: bytes, now: float, *,
+                         time_ms: int | None = None) -> dict[str, str]:
     """The four ``X-Device-*`` headers for a request (``now`` in epoch seconds).
 
+    ``private_key`` is best given as a :class:`~gateway.base.curve25519.SigningKey` made once
+    for the device (the daemon's client does): a ``cryptography`` key is converted on each call.
     ``time_ms``, when given, is the exact millisecond time to sign instead of ``now``'s: a
     client sending the same request twice in one millisecond uses it to keep the two proofs
     distinct (an identical proof is refused as a replay).
     """
-    info = device_info(private_key)
+    key = (private_key if isinstance(private_key, curve25519.SigningKey)
+           else curve25519.SigningKey(private_key))
     stamp = str(int(now * 1000) if time_ms is None else time_ms)
-    signature = private_key.sign(proof_message(method, path, stamp, body))
-    return {"X-Device-Id": info.device_id,
-            "X-Device-Key": base64.b64encode(info.public_key).decode("ascii"),
+    signature = key.sign(proof_message(method, path, stamp, body))
+    return {"X-Device-Id": device_id_for(key.public_raw),
+            "X-Device-Key": base64.b64encode(key.public_raw).decode("ascii"),
             "X-Device-Time": stamp, "X-Device-Signature": b64url_encode(signature)}
 
 
@@ -189,7 +194,7 @@ def check_device_proof(headers: Mapping[str, str], method: str, path: str, body:
         raise ProofRejected("device_clock_skew")
     message = proof_message(method, path, time_ms, body)
     try:
-        Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)
+        curve25519.verify(raw, signature, message)
     except InvalidSignature as exc:
         raise ProofRejected("bad_device_signature") from exc
     return CheckedProof(DeviceInfo(device_id, raw), hashlib.sha256(raw + message).digest(),

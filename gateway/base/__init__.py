@@ -9,8 +9,10 @@ are written once, here, and each process stands on them:
 * ``edge``: the ``Host`` rule (DNS rebinding), forwarded clients, held long-polls;
 * ``throttle``: brute-force protection for authentication, and its ``RateLimited``;
 * ``files``: the private data directory and files (POSIX modes, Windows ACLs);
-* ``loopback``: whether a host names this machine only.
-* ``gcpolicy``: the collector's settings once a process serves, and its pauses timed.
+* ``loopback``: whether a host names this machine only;
+* ``gcpolicy``: the collector's settings once a process serves, and its pauses timed;
+* ``curve25519``: Ed25519 signatures and X25519 keys through libsodium, for the device proofs,
+  signed records and sealed boxes one process makes and the other checks.
 
 This package imports nothing of ours (no other ``gateway`` module, no ``ea_bridge``,
 ``mtgateway`` or ``mt5model``), and the authority imports only this of ``gateway``:

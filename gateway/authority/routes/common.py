@@ -273,7 +273,7 @@ def _prove(tx: Tx, store: AuthorityStore, replays: StoredProofReplays,
            headers: dict[str, str], method: str, path: str, body: bytes, now: float,
            look_up: bool) -> tuple[CheckedProof, bool, bool]:
     """One job on the database door's worker for a device proof: its signature checked
-    (``cryptography`` releases the GIL: the event loop serves meanwhile), its replay row
+    (libsodium releases the GIL: the event loop serves meanwhile), its replay row
     written, and, for a key the console's gate does not know (``look_up``), whether the
     authority has its device row. The proof checked, whether it was fresh, whether the row
     was found.

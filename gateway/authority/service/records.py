@@ -6,10 +6,10 @@ policy) is read in one transaction. The signing (Ed25519) and the sealing of eac
 :attr:`Records.sign_off_loop` says: by default after the transaction, on the event loop,
 which gives the connection back at once (the embedded authority: few calls, one SQLite
 worker); with it set (the console's ``[console] public_key_work = "workers"``), inside the
-transaction function on the database door's worker, where ``cryptography`` releases the GIL
-and the loop serves other requests meanwhile, at the cost of holding the connection for the
-~0.1 ms a record takes. Each record names the device and the request's nonce: a replayed
-request's answer opens nothing and says nothing new.
+transaction function on the database door's worker, where libsodium and ``cryptography``
+release the GIL and the loop serves other requests meanwhile, at the cost of holding the
+connection for the ~0.1 ms a record takes. Each record names the device and the request's
+nonce: a replayed request's answer opens nothing and says nothing new.
 """
 
 from __future__ import annotations

@@ -12,10 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.records import (
     DEFAULT_RISK,
+    RECORD_CONTEXT,
     AuthorityKey,
     AuthoritySigner,
     RecordRejected,
     canonical_json,
+    console_proof_message,
     device_id_for,
     key_id,
     public_key_raw,
@@ -162,3 +164,52 @@ def test_a_well_signed_but_malformed_record_is_refused(signer: AuthoritySigner) 
     """Signature alone is not enough: field types are checked too."""
     with pytest.raises(RecordRejected, match="malformed"):
         verify_signed_record(signer.sign(_record(login="5012345")), [signer.key], DEVICE, NOW)
+
+
+def test_the_envelopes_signature_is_the_one_cryptography_makes(signer: AuthoritySigner) -> None:
+    """Signed through libsodium, the record's signature is ``Ed25519PrivateKey.sign``'s bytes
+    over the context and canonical JSON, and OpenSSL verifies it."""
+    envelope = signer.sign(_record())
+    message = RECORD_CONTEXT + canonical_json(_record())
+    signature = base64.urlsafe_b64decode(envelope["sig"] + "==")
+    assert signature == signer.private_key.sign(message)
+    signer.private_key.public_key().verify(signature, message)
+
+
+def test_a_record_signed_by_cryptography_verifies(signer: AuthoritySigner) -> None:
+    """An envelope signed with OpenSSL (as the authority did before) passes the check."""
+    signature = signer.private_key.sign(RECORD_CONTEXT + canonical_json(_record()))
+    envelope = {"v": 2, "alg": "Ed25519", "kid": signer.key.kid, "record": _record(),
+                "sig": base64.urlsafe_b64encode(signature).rstrip(b"=").decode()}
+    assert verify_signed_record(envelope, [signer.key], DEVICE, NOW).token_id == "tok_1"
+
+
+@pytest.mark.parametrize("cut", [slice(0, 63), slice(0, 0), slice(1, 65)])
+def test_a_signature_of_the_wrong_length_is_bad_signature(signer: AuthoritySigner,
+                                                         cut: slice) -> None:
+    """A signature cut short, empty or shifted is ``bad_signature``, as before."""
+    envelope = signer.sign(_record())
+    signature = base64.urlsafe_b64decode(envelope["sig"] + "==")
+    bad = base64.urlsafe_b64encode(signature[cut]).rstrip(b"=").decode()
+    with pytest.raises(RecordRejected) as info:
+        verify_signed_record({**envelope, "sig": bad}, [signer.key], DEVICE, NOW)
+    assert info.value.reason == "bad_signature"
+
+
+def test_console_proofs_cross_the_two_libraries(signer: AuthoritySigner) -> None:
+    """The console's proof is OpenSSL's bytes; an OpenSSL proof passes; a bad one is
+    ``False``, never an exception."""
+    proof = signer.prove("nonce", "console.example:8720")
+    message = console_proof_message("nonce", "console.example:8720")
+    assert base64.urlsafe_b64decode(proof + "==") == signer.private_key.sign(message)
+    theirs = base64.urlsafe_b64encode(signer.private_key.sign(message)).rstrip(b"=").decode()
+    assert signer.key.verify_console_proof("nonce", "console.example:8720", theirs)
+    assert not signer.key.verify_console_proof("nonce", "other.example:8720", proof)
+    for bad in ("", "!!", proof[:-4]):
+        assert not signer.key.verify_console_proof("nonce", "console.example:8720", bad)
+
+
+def test_a_signers_repr_shows_no_secret(signer: AuthoritySigner) -> None:
+    """The key's libsodium form stays out of ``repr``."""
+    seed = signer.private_key.private_bytes_raw()
+    assert seed.hex() not in repr(signer) and str(seed) not in repr(signer)
