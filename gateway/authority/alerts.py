@@ -39,7 +39,7 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -51,7 +51,7 @@ __all__ = ["KINDS", "LEASE_S", "MARGIN_RECOVERY", "MAX_ATTEMPTS", "RETRY_AFTER_S
            "Delivery", "Observer", "SecretBox", "Seen", "Verdict", "check_webhook_url", "claim",
            "conditions", "deliveries_of", "drop_secret", "due", "enqueue", "finish",
            "margin_of", "new_secret", "observe", "save_settings", "sealed_secret_of",
-           "settings_of", "sweep"]
+           "settings_columns", "settings_from", "settings_of", "sweep"]
 
 Kind = Literal["offline", "refused", "margin"]
 #: The kinds of alert, in the order the pages list them.
@@ -157,15 +157,29 @@ class AlertSettings:
                 f"{', '.join(channels) or 'no channel'}")
 
 
-def settings_of(tx: Tx, owner_email: str) -> AlertSettings:
-    """The owner's settings (all off when never saved)."""
-    row = tx.execute("SELECT email_enabled, webhook_url, offline_minutes, refused_enabled, "
-                     "margin_level_pct, webhook_secret_enc IS NOT NULL FROM alert_settings "
-                     "WHERE owner_email = ?", (owner_email,)).fetchone()
-    if row is None:
+def settings_columns(alias: str) -> str:
+    """The columns of ``alert_settings`` (named ``alias`` in the query) that
+    :func:`settings_from` reads: a read that joins the owner's settings to other tables
+    (``prior.py``) selects them as :func:`settings_of` does."""
+    return (f"{alias}.email_enabled, {alias}.webhook_url, {alias}.offline_minutes, "
+            f"{alias}.refused_enabled, {alias}.margin_level_pct, "
+            f"{alias}.webhook_secret_enc IS NOT NULL")
+
+
+def settings_from(row: Sequence[Any]) -> AlertSettings:
+    """The settings in the columns :func:`settings_columns` names (NULL, as an outer join
+    gives them for an owner who never saved any: all off)."""
+    if row[0] is None:
         return AlertSettings()
     return AlertSettings(bool(row[0]), str(row[1]), int(row[2]), bool(row[3]), float(row[4]),
                          bool(row[5]))
+
+
+def settings_of(tx: Tx, owner_email: str) -> AlertSettings:
+    """The owner's settings (all off when never saved)."""
+    row = tx.execute(f"SELECT {settings_columns('s')} FROM alert_settings s "
+                     "WHERE s.owner_email = ?", (owner_email,)).fetchone()
+    return AlertSettings() if row is None else settings_from(row)
 
 
 def save_settings(tx: Tx, owner_email: str, settings: AlertSettings,
@@ -314,10 +328,13 @@ def _payload(event: str, kind: str, login: int, server: str, device_id: str, ope
 
 
 def observe(tx: Tx, owner_email: str, login: int, server: str, device_id: str,
-            margin: tuple[float, float] | None, now: int) -> int:
+            margin: tuple[float, float] | None, now: int,
+            settings: AlertSettings | None = None) -> int:
     """Judge one terminal after a report of it was stored (``margin``: the report's
-    ``(margin, margin_level)`` when an active report carried them); the alerts enqueued."""
-    settings = settings_of(tx, owner_email)
+    ``(margin, margin_level)`` when an active report carried them; ``settings``: the
+    owner's, when the caller read them in this transaction); the alerts enqueued."""
+    if settings is None:
+        settings = settings_of(tx, owner_email)
     if not any(settings.wants(k) for k in KINDS):
         return 0
     sent = _judge(tx, owner_email, settings, login, server, now)
@@ -465,9 +482,11 @@ def deliveries_of(tx: Tx, owner_email: str, limit: int = 20) -> list[Delivery]:
     return [_delivery(r) for r in rows]
 
 
-#: ``(tx, owner, login, server, device_id, margin, now) -> alerts enqueued``: what the
-#: terminal reports call after storing each state (``service/terminals.py``).
-Observer = Callable[[Tx, str, int, str, str, "tuple[float, float] | None", int], int]
+#: ``(tx, owner, login, server, device_id, margin, now, the owner's settings as read in
+#: this transaction) -> alerts enqueued``: what the terminal reports call after storing each
+#: state (``service/terminals.py``).
+Observer = Callable[[Tx, str, int, str, str, "tuple[float, float] | None", int,
+                     "AlertSettings | None"], int]
 
 
 def margin_of(state: str, figures: AccountFigures | None) -> tuple[float, float] | None:

@@ -28,7 +28,7 @@ from typing import Final
 from .database import Tx
 
 __all__ = ["DRAWN", "EVERY_S", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add",
-           "series_of", "thin"]
+           "append", "latest", "series_of", "thin"]
 
 #: Every point is kept this long.
 FULL_DETAIL_S: Final = 48 * 3600
@@ -55,19 +55,38 @@ class Point:
     equity: float
 
 
+def latest(tx: Tx, key: Key) -> int | None:
+    """When the terminal's latest point is (``None``: it has none)."""
+    row = tx.execute(f"SELECT MAX(at) FROM equity_points WHERE {_WHERE}", key).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def add(tx: Tx, key: Key, point: Point) -> None:
-    """Append ``point`` to the terminal's series and thin the series when the 48-hour line
-    has crossed an hour boundary since the previous point."""
-    last = tx.execute(f"SELECT MAX(at) FROM equity_points WHERE {_WHERE}", key).fetchone()
-    previous = None if last is None or last[0] is None else int(last[0])
+    """Append ``point`` to the terminal's series (:func:`append`, its latest point read
+    first)."""
+    append(tx, key, point, latest(tx, key))
+
+
+def append(tx: Tx, key: Key, point: Point, previous: int | None) -> None:
+    """Append ``point`` to the terminal's series whose latest point is at ``previous``
+    (``None``: none; read in this transaction), replacing the earlier points of its slice,
+    and thin the series when the 48-hour line has crossed an hour boundary since
+    ``previous``.
+
+    A series with no point from the slice's start on has nothing to replace, and one that
+    had no point at all has nothing to thin: a terminal reporting every 30 s writes its
+    point alone.
+    """
     slice_start = point.at - point.at % EVERY_S
-    tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at >= ? AND at < ?",
-               (*key, slice_start, point.at))
+    if previous is not None and previous >= slice_start:
+        tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at >= ? AND at < ?",
+                   (*key, slice_start, point.at))
     tx.execute("INSERT INTO equity_points VALUES (?,?,?,?,?,?,?) "
                "ON CONFLICT (owner_email, device_id, login, server, at) DO UPDATE SET "
                "balance = excluded.balance, equity = excluded.equity",
                (*key, point.at, point.balance, point.equity))
-    if previous is None or _hour(previous - FULL_DETAIL_S) != _hour(point.at - FULL_DETAIL_S):
+    if previous is not None and \
+            _hour(previous - FULL_DETAIL_S) != _hour(point.at - FULL_DETAIL_S):
         thin(tx, key, point.at)
 
 

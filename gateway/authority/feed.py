@@ -268,10 +268,12 @@ def _look(tx: Tx, device_id: str, cursor: int | None,
     (not ``None``, not beyond the head): a new poll's one read, after ``first``."""
     if first is not None:
         first(tx)
-    head = _head(tx)
-    if cursor is None or cursor > head:
+    if cursor is None:
+        return _head(tx), []
+    head, token_ids = _rows(tx, device_id, cursor)
+    if cursor > head:
         return head, []
-    return _rows(tx, device_id, cursor, head)
+    return head, token_ids
 
 
 def _concerned(tx: Tx, seen: int) -> tuple[int, set[str]]:
@@ -290,13 +292,19 @@ def _concerned(tx: Tx, seen: int) -> tuple[int, set[str]]:
 
 
 def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
-    return _rows(tx, device_id, cursor, _head(tx))
+    head, token_ids = _rows(tx, device_id, cursor)
+    return max(head, cursor), token_ids
 
 
-def _rows(tx: Tx, device_id: str, cursor: int, head: int) -> tuple[int, list[str]]:
-    rows = tx.execute(
-        "SELECT COALESCE(token_id, '') FROM revocations WHERE seq > ? AND seq <= ? AND "
-        "(device_id = ? OR owner_email IN "
-        "(SELECT owner_email FROM approvals WHERE device_id = ?)) ORDER BY seq",
-        (cursor, head, device_id, device_id)).fetchall()
-    return max(head, cursor), [str(r[0]) for r in rows]
+def _rows(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
+    """The head, and the token ids (``""``: a device revocation) of the rows past ``cursor``
+    up to it that concern the device (its own, or its owners'), oldest first: one statement,
+    because every connected daemon's renewal reads them. The head stands alone in a row of
+    its own when no row matches (a seq that is NULL): an outer join of the head to the rows."""
+    found = tx.execute(
+        "SELECT h.head, r.seq, COALESCE(r.token_id, '') FROM "
+        "(SELECT COALESCE(MAX(seq), 0) AS head FROM revocations) h "
+        "LEFT JOIN revocations r ON r.seq > ? AND r.seq <= h.head AND (r.device_id = ? OR "
+        "r.owner_email IN (SELECT owner_email FROM approvals WHERE device_id = ?)) "
+        "ORDER BY r.seq", (cursor, device_id, device_id)).fetchall()
+    return int(found[0][0]), [str(r[2]) for r in found if r[1] is not None]

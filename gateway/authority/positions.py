@@ -99,17 +99,24 @@ class Figures(Protocol):
 
 
 def record(tx: Tx, key: Key, figures: Figures | None, book: PositionsBook | None,
-           now: int) -> None:
+           now: int, *, book_kept: bool, latest_point: int | None) -> None:
     """What one stored report adds beside its state: with figures (an ``active`` terminal),
     its book (as of when the daemon read it, never later than ``now``) and a point of its
-    equity history; without, the book is dropped (the history stays)."""
+    equity history; without, the book is dropped (the history stays).
+
+    ``book_kept`` and ``latest_point`` say what the report's lookup found stored in this
+    transaction (``prior.py``): whether the terminal has a book (without one there is none
+    to drop) and when its latest equity point is (:func:`.equity.append`).
+    """
     if figures is None:
-        drop(tx, key)
+        if book_kept:
+            drop(tx, key)
         return
     book = book or PositionsBook(0.0)
     as_of = min(book.as_of, float(now)) if book.as_of > 0 else float(now)
     save(tx, key, PositionsBook(as_of, book.positions))
-    equity.add(tx, key, equity.Point(int(as_of), figures.balance, figures.equity))
+    equity.append(tx, key, equity.Point(int(as_of), figures.balance, figures.equity),
+                  latest_point)
 
 
 def drop(tx: Tx, key: Key) -> None:

@@ -27,7 +27,8 @@ from .positions import PositionsBook
 from .snapshots import AccountDetails, Settlement
 
 __all__ = ["APPROVED_DEVICE", "REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures",
-           "TerminalReport", "TerminalRow", "create_tables", "figures_of", "of", "save"]
+           "StoredState", "TerminalReport", "TerminalRow", "create_tables", "figures_of", "of",
+           "save"]
 
 #: How often a daemon re-reports every terminal although nothing changed.
 REPORT_INTERVAL_S: Final = 30
@@ -117,17 +118,29 @@ def create_tables(tx: Tx) -> None:
     ensure_tables(tx, _SCHEMA)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A terminal's state as one device last reported it, before the report now stored:
+    what decides whether that report is a change."""
+
+    state: str
+    reason: str
+    token_id: str
+    changed_at: int
+
+
 def save(tx: Tx, owner_email: str, device_id: str, report: TerminalReport, now: int,
-         figures: AccountFigures | None = None) -> bool:
+         figures: AccountFigures | None, before: StoredState | None, *,
+         figures_kept: bool = True) -> bool:
     """Store the latest state (and an active terminal's figures); whether the state
-    differs from the one stored before (a change)."""
+    differs from ``before``, the one stored (``None``: none; read in this transaction by
+    the report's lookup, ``prior.py``). ``figures_kept``: whether the terminal has figures
+    stored (a report that is not active drops them, so without any there is nothing to
+    delete)."""
     key = (owner_email, device_id, report.login, report.server)
-    old = tx.execute("SELECT state, reason, token_id, changed_at FROM terminal_states "
-                     "WHERE owner_email = ? AND device_id = ? AND login = ? "
-                     "AND server = ?", key).fetchone()
-    changed = old is None or (old[0], old[1], old[2]) != (
+    changed = before is None or (before.state, before.reason, before.token_id) != (
         report.state, report.reason, report.token_id)
-    changed_at = now if changed or old is None else int(old[3])
+    changed_at = now if changed or before is None else before.changed_at
     tx.execute("INSERT INTO terminal_states VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
                "state = excluded.state, reason = excluded.reason, "
@@ -143,7 +156,7 @@ def save(tx: Tx, owner_email: str, device_id: str, report: TerminalReport, now: 
                    "currency = excluded.currency, positions = excluded.positions",
                    (*key, figures.balance, figures.equity, figures.currency,
                     figures.positions))
-    else:
+    elif figures_kept:
         tx.execute("DELETE FROM terminal_figures WHERE owner_email = ? AND "
                    "device_id = ? AND login = ? AND server = ?", key)
     return changed

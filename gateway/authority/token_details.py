@@ -9,9 +9,12 @@ A hot token is used on every refresh and report, so a use is written only when i
 something new: :class:`UseThrottle` lets one through per token at most every
 :data:`USE_NOTE_INTERVAL_S`, unless the device or the address changed (then at once: that is
 the news an owner looks for). The throttle is one process's memory: a restarted console or a
-second instance writes one more row, which is harmless. The rows live in ``token_details``
-(schema 8), beside the token table rather than in it, so the record path's token reads are
-unchanged.
+second instance writes one more row, which is harmless. A daemon's report, the most frequent
+use, reads the stored use with the rest of what decides it (``prior.py``) and skips a write
+the row already says (:meth:`UseThrottle.known`), so console processes sharing one database,
+between which a daemon's reports may alternate, do not each write it. The rows live in
+``token_details`` (schema 8), beside the token table rather than in it, so the record path's
+token reads are unchanged.
 """
 
 from __future__ import annotations
@@ -61,6 +64,16 @@ class UseThrottle:
         self._interval_s = interval_s
         self._last: dict[str, tuple[int, str, str]] = {}
         self._lock = threading.Lock()
+
+    def known(self, stored: TokenDetails | None, device_id: str, address: str,
+              now: int) -> bool:
+        """Whether the token's stored last use (``None``: no row) already says this one:
+        the same device and address, less than the interval ago. Every console process
+        reads the same row, so a use one of them wrote is not written again by another
+        within the interval (each process's own memory would let it through once)."""
+        return (stored is not None and stored.used_at is not None
+                and (stored.used_device, stored.used_address) == (device_id, address)
+                and 0 <= now - stored.used_at < self._interval_s)
 
     def due(self, token_id: str, device_id: str, address: str, now: int) -> bool:
         """Whether this use should be written (and, if so, it counts as written)."""

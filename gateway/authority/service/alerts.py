@@ -105,10 +105,12 @@ class Alerts:
     # -- judging ---------------------------------------------------------------------------
 
     def observe(self, tx: Tx, owner_email: str, login: int, server: str, device_id: str,
-                margin: tuple[float, float] | None, now: int) -> int:
-        """Judge a terminal in the transaction that stored its report (``terminals.py``)."""
+                margin: tuple[float, float] | None, now: int,
+                settings: AlertSettings | None = None) -> int:
+        """Judge a terminal in the transaction that stored its report (``terminals.py``;
+        ``settings``: the owner's, when the report's lookup read them)."""
         return self._woken(tx, alerts.observe(tx, owner_email, login, server, device_id,
-                                              margin, now))
+                                              margin, now, settings))
 
     async def sweep(self) -> int:
         """Judge every watched terminal on the clock alone (the "offline" a dead daemon

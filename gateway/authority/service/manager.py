@@ -440,10 +440,11 @@ class Manager:
         return [r for r in rows if r.state == "active" and now - r.reported_at <= SILENT_AFTER_S]
 
     def observe_report(self, tx: Tx, owner_email: str, device_id: str, report: TerminalReport,
-                       as_of: float, now: int) -> None:
+                       as_of: float, now: int, snapshot_kept: bool = True) -> None:
         """A stored report's details and settlements (called in the report's transaction,
         ``terminals.py``): the snapshot replaced or dropped, new deals kept, instructions
-        settled."""
+        settled. ``snapshot_kept``: whether the report's lookup found a snapshot stored
+        (without one there is none to drop)."""
         key = (owner_email, device_id, report.login, report.server)
         tx.after_commit(lambda: self._report_stored(owner_email))
         details = report.details
@@ -451,7 +452,7 @@ class Manager:
             snapshots.save(tx, key, details, as_of)
             snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
                                 details.deals, as_of, now)
-        else:
+        elif snapshot_kept:
             snapshots.drop(tx, key)
         settled = False
         for done in report.done:

@@ -17,6 +17,7 @@ from .. import equity, positions
 from ..alerts import Observer, margin_of
 from ..api import DeviceInfo
 from ..database import Tx
+from ..prior import prior_of
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
 from ..store import ProofClaim
 from ..token_details import note_use
@@ -27,8 +28,9 @@ from .common import Shared, normalize_email
 __all__ = ["ReportHook", "Terminals"]
 
 #: Told of each stored report in its transaction: ``(tx, owner, device id, report as the
-#: daemon sent it, its "as of" on the console's clock, now)``.
-ReportHook = Callable[[Tx, str, str, TerminalReport, float, int], None]
+#: daemon sent it, its "as of" on the console's clock, now, whether the terminal has an
+#: account snapshot stored)``.
+ReportHook = Callable[[Tx, str, str, TerminalReport, float, int, bool], None]
 
 
 class Terminals:
@@ -37,7 +39,6 @@ class Terminals:
     def __init__(self, shared: Shared, observe: Observer | None = None,
                  on_report: ReportHook | None = None) -> None:
         self._shared = shared
-        self._store = shared.store
         #: Judges each stored report for the owner's alerts (``alerts.py``).
         self._observe = observe
         #: Keeps each stored report's account details and settlements
@@ -66,15 +67,17 @@ class Terminals:
         stored = 0
         for report in reports:
             figures, book, sent = report.figures, report.book, report
-            row = (self._store.token_by_id(tx, report.token_id) if report.token_id
-                   else self._store.token_by_hint(tx, report.token_hint) if report.token_hint
-                   else None)
-            if row is None:
+            # one read decides the report and which of its writes would change nothing
+            # (``prior.py``): read per report, after the writes of the ones before it
+            found = (prior_of(tx, device_id, "token_id", report.token_id) if report.token_id
+                     else prior_of(tx, device_id, "token_hint", report.token_hint)
+                     if report.token_hint else None)
+            if found is None:
                 continue
-            approval = self._store.approval(tx, row.owner_email, device_id)
-            if approval is None or approval.status != "approved":
+            if not found.approved:
                 continue  # only a device the owner approved speaks for the owner's terminals
-            if report.token_id and (report.login, report.server) != (row.login, row.server):
+            if report.token_id and (report.login, report.server) != (found.login,
+                                                                     found.server):
                 continue  # an active session runs under its own token's terminal only
             if not report.token_id:
                 # A hint comes from a refused handshake only, and says nothing about
@@ -82,31 +85,35 @@ class Terminals:
                 # presented this token is that token's "terminal mismatch").
                 if report.state != "refused":
                     continue
-                report = TerminalReport(row.login, row.server, "refused", report.reason,
+                report = TerminalReport(found.login, found.server, "refused", report.reason,
                                         "", "", report.platform, report.ea_version)
             report = TerminalReport(report.login, report.server, report.state, report.reason,
-                                    row.token_id, "", report.platform, report.ea_version)
-            changed = save(tx, row.owner_email, device_id, report, now, figures)
-            positions.record(tx, (row.owner_email, device_id, report.login, report.server),
-                             figures if report.state == "active" else None, book, now)
+                                    found.token_id, "", report.platform, report.ea_version)
+            owner = found.owner_email
+            changed = save(tx, owner, device_id, report, now, figures, found.state,
+                           figures_kept=found.figures_kept)
+            positions.record(tx, (owner, device_id, report.login, report.server),
+                             figures if report.state == "active" else None, book, now,
+                             book_kept=found.book_kept, latest_point=found.latest_point)
             stored += 1
-            if report.state in PROVEN_STATES:  # a proof stays one after a revocation
-                note_proof(tx, row.owner_email, report.login, report.server, now)
-            if report.state == "active":
-                note_use(tx, self._shared.uses, [row.token_id], device_id, address, now)
+            # a proof stays one after a revocation; the first one's time is kept
+            if report.state in PROVEN_STATES and not found.verified:
+                note_proof(tx, owner, report.login, report.server, now)
+            if report.state == "active" and not self._shared.uses.known(
+                    found.use, device_id, address, now):
+                note_use(tx, self._shared.uses, [found.token_id], device_id, address, now)
             if self._observe is not None:
-                self._observe(tx, row.owner_email, report.login, report.server, device_id,
-                              margin_of(report.state, figures), now)
-            if self._on_report is not None and sent.token_id \
-                    and approval.status == "approved":
+                self._observe(tx, owner, report.login, report.server, device_id,
+                              margin_of(report.state, figures), now, found.settings)
+            if self._on_report is not None and sent.token_id:
                 as_of = min(book.as_of, float(now)) if book is not None and book.as_of > 0 \
                     else float(now)
-                self._on_report(tx, row.owner_email, device_id, sent, as_of, now)
+                self._on_report(tx, owner, device_id, sent, as_of, now, found.snapshot_kept)
             if changed and report.state == "refused":
-                self._shared.activity.add(tx, row.owner_email, "refusal",
+                self._shared.activity.add(tx, owner, "refusal",
                                           f"{report.login}@{report.server} on {device_id}: "
                                           f"{report.reason.replace('_', ' ')} "
-                                          f"({row.token_id})", now)
+                                          f"({found.token_id})", now)
         return stored
 
     async def of(self, owner_email: str) -> list[TerminalRow]:

@@ -1,0 +1,223 @@
+"""What the console's two most frequent daemon calls cost the database, on SQLite and on a real
+PostgreSQL (``tests/pgkit.py``): a terminal report (every 30 s per daemon) and a revocation
+long-poll renewal. On PostgreSQL every statement is a round trip, and every round trip costs
+the console CPU (the driver's Python and a hand-off between a worker and the event loop), so
+the statements each transaction runs are counted here, beside its proof's replay row (the
+store's, written first by every device call).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.authority import snapshots
+from gateway.authority.database import Cursor, Tx
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.positions import Position, PositionsBook
+from gateway.authority.proofs import device_info
+from gateway.authority.reports import AccountFigures, TerminalReport
+from gateway.authority.service import Authority
+from gateway.authority.snapshots import AccountDetails
+from gateway.authority.store import ProofClaim
+from gateway.authority.token_details import details_of
+from tests.gateway.authority.dbkit import database_url_of
+
+OWNER = "owner@example.com"
+LOGIN, SERVER = 5012345, "MTG-Demo"
+#: A Monday 00:00 UTC.
+T0 = 1_763_942_400
+#: A steady report: the lookup that decides it, the state, the figures, the book, the
+#: equity point. It was twelve: the token, the approval, the state, the latest point and the
+#: alert settings each read apart, the point's slice and the terminal's snapshot deleted
+#: although there was nothing to delete, the verified mark written again although there.
+STEADY_REPORT = 5
+#: A first report: the steady one's, the verified mark and the token's first use.
+FIRST_REPORT = 7
+#: A steady report a minute after the token's last use was written: the steady one's and
+#: that use (``token_details.py``: once a minute per token and place).
+STEADY_REPORT_AND_USE = 6
+#: The report that says an active terminal is gone: the lookup, the state, and the drops of
+#: its figures, book and snapshot.
+GONE_REPORT = 5
+#: The reports after it: the lookup and the state (nothing left to drop).
+STEADY_GONE_REPORT = 2
+#: A renewal: the head and the device's rows past its cursor, in one statement (it was two).
+RENEWAL = 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(T0)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Statements:
+    """The statements each transaction runs, recorded by wrapping :meth:`Tx.execute` (the
+    door's workers run them: a lock keeps the record whole)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._by_tx: dict[Tx, list[str]] = {}
+        self._lock = threading.Lock()
+        execute = Tx.execute
+
+        def recorded(tx: Tx, sql: str, args: Sequence[Any] = ()) -> Cursor:
+            with self._lock:
+                self._by_tx.setdefault(tx, []).append(" ".join(sql.split()))
+            return execute(tx, sql, args)
+
+        monkeypatch.setattr(Tx, "execute", recorded)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_tx.clear()
+
+    def of_claimed(self) -> list[str]:
+        """The statements of the one transaction recorded since :meth:`clear` that wrote a
+        proof's replay row, without the replay row's own."""
+        with self._lock:
+            [found] = [s for s in self._by_tx.values()
+                       if any("proof_replays" in sql for sql in s)]
+        return [sql for sql in found if "proof_replays" not in sql]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def authority(request: pytest.FixtureRequest, tmp_path: Path) -> Authority:
+    clock = Clock()
+    found = await Authority.open(tmp_path, RecordingMailer(),
+                                 database_url=database_url_of(request), clock=clock)
+    found.test_clock = clock  # type: ignore[attr-defined]
+    await found.owners.create(OWNER, "a long enough password")
+    return found
+
+
+def _claim(authority: Authority, now: float) -> ProofClaim:
+    return ProofClaim(authority.store, secrets.token_hex(16), int(now) + 60, int(now),
+                      lambda: None)
+
+
+def _report(token_id: str, equity: float, as_of: float) -> TerminalReport:
+    book = PositionsBook(as_of, tuple(
+        Position(ticket, "BTCUSD", "buy", 0.1, 97000.0, 97125.0, 0.0, 0.0, 12.5, 0.0)
+        for ticket in (1, 2)))
+    return TerminalReport(LOGIN, SERVER, "active", "", token_id, "", "MT5", "1.2.0",
+                          AccountFigures(10000.0, equity, "USD", 2, 194.0, 5160.0), book)
+
+
+async def test_a_steady_report_and_a_renewal_take_few_statements(
+        authority: Authority, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report of an active terminal like the one 30 s before (but for its figures) runs
+    five statements beside its replay row (six when the token's use is due again), a first
+    report seven, a long-poll renewal one; what they store is what the other tests of
+    reports, equity and the feed hold."""
+    clock: Clock = authority.test_clock  # type: ignore[attr-defined]
+    token = await authority.tokens.issue(OWNER, LOGIN, SERVER)
+    device = device_info(Ed25519PrivateKey.generate())
+    await authority.approvals.approve_local(device)
+    statements = Statements(monkeypatch)
+    try:
+        for i, bound in enumerate((FIRST_REPORT, STEADY_REPORT, STEADY_REPORT_AND_USE,
+                                   STEADY_REPORT)):
+            clock.now = T0 + 30 * i + 0.25
+            statements.clear()
+            stored = await authority.report_terminals(
+                device, [_report(token.token_id, 10012.5 + i, clock.now - 0.2)], "10.0.0.1",
+                _claim(authority, clock.now))
+            assert stored == 1
+            assert len(statements.of_claimed()) <= bound, statements.of_claimed()
+
+        head, _ = await authority.wait_revocations(device, None, 0)
+        for _ in range(2):
+            statements.clear()
+            assert await authority.wait_revocations(
+                device, head, 0.05, _claim(authority, clock.now)) == (head, [])
+            assert len(statements.of_claimed()) <= RENEWAL, statements.of_claimed()
+
+        # what the reports stored: the state, a point per report, the book, the mark
+        [row] = await authority.terminals.of(OWNER)
+        assert (row.state, row.changed_at, row.reported_at) == ("active", T0, T0 + 90)
+        [series] = (await authority.terminals.history_of(OWNER)).values()
+        assert [(p.at, p.equity) for p in series] == [(T0, 10012.5), (T0 + 30, 10013.5),
+                                                      (T0 + 60, 10014.5), (T0 + 90, 10015.5)]
+        [book] = (await authority.terminals.books_of(OWNER)).values()
+        assert book.as_of == pytest.approx(T0 + 90.05)
+        assert await authority.terminals.verified(OWNER) == {(LOGIN, SERVER): T0}
+    finally:
+        await authority.close()
+
+
+async def test_a_terminal_gone_drops_its_figures_once_then_reports_in_two_statements(
+        authority: Authority, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report that says a terminal is no longer active drops its figures, book and
+    snapshot (the lookup found them); the ones after it find nothing to drop and write the
+    state alone."""
+    clock: Clock = authority.test_clock  # type: ignore[attr-defined]
+    token = await authority.tokens.issue(OWNER, LOGIN, SERVER)
+    device = device_info(Ed25519PrivateKey.generate())
+    await authority.approvals.approve_local(device)
+    details = AccountDetails({"login": LOGIN, "currency": "USD", "balance": 10000.0,
+                              "equity": 10012.5, "margin": 194.0})
+    active = replace(_report(token.token_id, 10012.5, clock.now), details=details)
+    statements = Statements(monkeypatch)
+    try:
+        assert await authority.report_terminals(device, [active]) == 1
+        assert await authority.run(snapshots.snapshots_of, OWNER)
+        for i, bound in enumerate((GONE_REPORT, STEADY_GONE_REPORT, STEADY_GONE_REPORT)):
+            clock.now = T0 + 30 * (i + 1)
+            statements.clear()
+            gone = TerminalReport(LOGIN, SERVER, "disconnected", "connection_lost",
+                                  token.token_id, "", "MT5", "1.2.0")
+            assert await authority.report_terminals(
+                device, [gone], "", _claim(authority, clock.now)) == 1
+            assert len(statements.of_claimed()) <= bound, statements.of_claimed()
+
+        [row] = await authority.terminals.of(OWNER)
+        assert (row.state, row.changed_at, row.reported_at) == ("disconnected", T0 + 30,
+                                                               T0 + 90)
+        assert await authority.terminals.figures_of(OWNER) == {}
+        assert await authority.terminals.books_of(OWNER) == {}
+        assert await authority.run(snapshots.snapshots_of, OWNER) == {}
+        assert len((await authority.terminals.history_of(OWNER))[
+            (device.device_id, LOGIN, SERVER)]) == 1  # the history stays
+    finally:
+        await authority.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return database_url_of(request)
+
+
+async def test_a_use_another_console_process_wrote_is_not_written_again_within_the_minute(
+        tmp_path: Path, database_url: str) -> None:
+    """Two console processes on one database each keep their own throttle; the report's
+    lookup reads the token's stored use, so a daemon whose reports alternate between them
+    writes its token's use once a minute, not with every report."""
+    clock = Clock()
+    first = await Authority.open(tmp_path, RecordingMailer(), database_url=database_url,
+                                 clock=clock)
+    second = await Authority.open(tmp_path, RecordingMailer(), database_url=database_url,
+                                  clock=clock)
+    try:
+        await first.owners.create(OWNER, "a long enough password")
+        token = await first.tokens.issue(OWNER, LOGIN, SERVER)
+        device = device_info(Ed25519PrivateKey.generate())
+        await first.approvals.approve_local(device)
+        for i, console in enumerate((first, second, first, second)):
+            clock.now = T0 + 30 * i
+            assert await console.report_terminals(
+                device, [_report(token.token_id, 10000.0, clock.now)], "10.0.0.1") == 1
+            [use] = (await console.run(details_of, [token.token_id])).values()
+            assert use.used_at == T0 + 60 * (i // 2)
+    finally:
+        await second.close()
+        await first.close()
