@@ -8,9 +8,8 @@ bytes from the handed request's first on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import re
+from collections.abc import Sequence
 
 from hypothesis import given
 from hypothesis import strategies as st
