@@ -41,7 +41,9 @@ its long-poll answered; p50/p99 of each daemon's time; refusals and failures by 
 daemons refused for good (none expected); ``--storm-limit`` bounds the wait.
 
 Figures depend on the machine: run it on a quiet one (``docs/performance.md`` has the lead's
-commands). ``--console-cpus``/``--client-cpus`` pin the consoles and the bench (Linux).
+commands). ``--console-cpus``/``--client-cpus`` pin the consoles and the bench (Linux);
+``--pin-instances`` gives each instance a CPU of its own, as an operator running several on one
+host gives each its own CPUs.
 """
 
 from __future__ import annotations
@@ -112,8 +114,9 @@ class _Setup:
 
 
 async def _set_up(server: PostgresServer, root: Path, variant: Variant, instances: int,
-                  daemons: int, cpus: Sequence[int]) -> _Setup:
-    """A fresh database with ``daemons`` provisioned, and ``instances`` consoles on it."""
+                  daemons: int, cpus: Sequence[Sequence[int]]) -> _Setup:
+    """A fresh database with ``daemons`` provisioned, and ``instances`` consoles on it,
+    instance k on the CPUs ``cpus[k]`` (round; all when empty)."""
     data = root / "data"
     data.mkdir(parents=True, mode=0o700)
     database_url = await asyncio.to_thread(server.new_database)
@@ -124,7 +127,8 @@ async def _set_up(server: PostgresServer, root: Path, variant: Variant, instance
         for k in range(instances):
             config = root / f"console-{k}.toml"
             console_config(config, data, port=0, daemons=daemons, variant=variant)
-            console = ConsoleProcess(variant, config, env, root / f"console-{k}.log", cpus)
+            console = ConsoleProcess(variant, config, env, root / f"console-{k}.log",
+                                     cpus[k % len(cpus)] if cpus else ())
             consoles.append(console)
             await asyncio.to_thread(console.start)
             # the same port again when it restarts (the storm)
@@ -368,7 +372,7 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
 
 
 def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: list[int],
-               instances: list[int], duration_s: float, cpus: Sequence[int],
+               instances: list[int], duration_s: float, cpus: Sequence[Sequence[int]],
                details: bool = False, policy: str = "leastconn",
                warmup_s: float = 0.0) -> list[dict[str, Any]]:
     """Every (instances, daemons) row of the closed loop (``details``: reports as a daemon of
@@ -431,7 +435,8 @@ class CadenceRun:
     window_s: float
     p99_limit_ms: float
     spread_addresses: bool
-    console_cpus: tuple[int, ...] = ()
+    #: The CPUs of each console instance (instance k: the k-th, round; all when empty).
+    console_cpus: tuple[tuple[int, ...], ...] = ()
 
 
 def _holdings(setup: _Setup, before: dict[str, float], n: int) -> dict[str, Any]:
@@ -656,6 +661,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="run every variant this many times, alternating (A B A B)")
     parser.add_argument("--console-cpus", type=_ints, default=[],
                         help="pin the consoles to these CPUs (taskset)")
+    parser.add_argument("--pin-instances", action="store_true",
+                        help="each console instance on a CPU of its own (taskset; instance k "
+                             "on the k-th this bench may use), as an operator gives each "
+                             "instance on one host its own CPU (systemd CPUAffinity=, docker "
+                             "--cpuset-cpus)")
     parser.add_argument("--client-cpus", type=_ints, default=[],
                         help="pin the bench (the simulated daemons) to these CPUs")
     parser.add_argument("--one-address", action="store_true",
@@ -663,6 +673,16 @@ def _parser() -> argparse.ArgumentParser:
                              "address each, on Linux)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     return parser
+
+
+def _console_cpus(args: argparse.Namespace) -> list[list[int]]:
+    """The CPUs of each instance: ``--console-cpus`` for all, or one each
+    (``--pin-instances``), or none chosen."""
+    if args.console_cpus:
+        return [list(args.console_cpus)]
+    if args.pin_instances:
+        return [[cpu] for cpu in sorted(os.sched_getaffinity(0))]
+    return []
 
 
 def _cadence(args: argparse.Namespace) -> Cadence:
@@ -678,7 +698,7 @@ async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
     how = CadenceRun(cadence, args.spread if args.spread is not None else cadence.report_s,
                      args.window, args.p99_limit_ms,
                      spread_addresses=not args.one_address and sys.platform == "linux",
-                     console_cpus=tuple(args.console_cpus))
+                     console_cpus=tuple(tuple(c) for c in _console_cpus(args)))
     instances = args.instances or [1]
     out: dict[str, list[dict[str, Any]]] = {"cadence": [], "storm": []}
     for round_ in range(args.repeat):
@@ -735,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in variants:
                     rows += run_closed(server, Path(tmp) / f"r{round_}", variant,
                                        args.daemons or [10, 100], args.instances or [1, 2],
-                                       args.duration, args.console_cpus, args.details,
+                                       args.duration, _console_cpus(args), args.details,
                                        args.balance, args.warmup)
             results["authority"] = rows
         else:

@@ -14,6 +14,7 @@ import asyncio
 import gc
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bench.authority import Routes
+from bench.authority import Routes, _console_cpus, _parser
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A daemon's cadence sped up for CI (the bench's defaults are the daemon's: 30 s, 300 s, 25 s).
@@ -66,6 +67,13 @@ def test_leastconn_sends_a_call_to_the_instance_with_the_fewest_in_flight() -> N
     assert {routes.pick(turn) for turn in range(6)} == {1}
     routes.in_flight[:] = [2, 2, 5]  # a tie goes to the first tied from the turn's start on
     assert [routes.pick(turn) for turn in range(4)] == [0, 1, 0, 0]
+
+
+def test_each_instance_gets_its_own_cpu_or_all_share_the_ones_named() -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    assert _console_cpus(_parser().parse_args(["--pin-instances"])) == [[c] for c in allowed]
+    assert _console_cpus(_parser().parse_args(["--console-cpus", "0"])) == [[0]]
+    assert _console_cpus(_parser().parse_args([])) == []
 
 
 def test_roundrobin_alternates_whatever_the_instances_hold() -> None:
