@@ -29,6 +29,7 @@ from gateway.authority.snapshots import AccountDetails
 from gateway.authority.store import ProofClaim
 from gateway.authority.token_details import details_of
 from tests.gateway.authority.dbkit import database_url_of
+from tests.testkit import FakeClock
 
 OWNER = "owner@example.com"
 LOGIN, SERVER = 5012345, "MTG-Demo"
@@ -51,14 +52,6 @@ GONE_REPORT = 5
 STEADY_GONE_REPORT = 2
 #: A renewal: the head and the device's rows past its cursor, in one statement (it was two).
 RENEWAL = 1
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(T0)
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Statements:
@@ -92,7 +85,7 @@ class Statements:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def authority(request: pytest.FixtureRequest, tmp_path: Path) -> Authority:
-    clock = Clock()
+    clock = FakeClock(float(T0))
     found = await Authority.open(tmp_path, RecordingMailer(),
                                  database_url=database_url_of(request), clock=clock)
     found.test_clock = clock  # type: ignore[attr-defined]
@@ -119,7 +112,7 @@ async def test_a_steady_report_and_a_renewal_take_few_statements(
     five statements beside its replay row (six when the token's use is due again), a first
     report seven, a long-poll renewal one; what they store is what the other tests of
     reports, equity and the feed hold."""
-    clock: Clock = authority.test_clock  # type: ignore[attr-defined]
+    clock: FakeClock = authority.test_clock  # type: ignore[attr-defined]
     token = await authority.tokens.issue(OWNER, LOGIN, SERVER)
     device = device_info(Ed25519PrivateKey.generate())
     await authority.approvals.approve_local(device)
@@ -160,7 +153,7 @@ async def test_a_terminal_gone_drops_its_figures_once_then_reports_in_two_statem
     """The report that says a terminal is no longer active drops its figures, book and
     snapshot (the lookup found them); the ones after it find nothing to drop and write the
     state alone."""
-    clock: Clock = authority.test_clock  # type: ignore[attr-defined]
+    clock: FakeClock = authority.test_clock  # type: ignore[attr-defined]
     token = await authority.tokens.issue(OWNER, LOGIN, SERVER)
     device = device_info(Ed25519PrivateKey.generate())
     await authority.approvals.approve_local(device)
@@ -202,7 +195,7 @@ async def test_a_use_another_console_process_wrote_is_not_written_again_within_t
     """Two console processes on one database each keep their own throttle; the report's
     lookup reads the token's stored use, so a daemon whose reports alternate between them
     writes its token's use once a minute, not with every report."""
-    clock = Clock()
+    clock = FakeClock(float(T0))
     first = await Authority.open(tmp_path, RecordingMailer(), database_url=database_url,
                                  clock=clock)
     second = await Authority.open(tmp_path, RecordingMailer(), database_url=database_url,
