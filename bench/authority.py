@@ -668,11 +668,6 @@ def _parser() -> argparse.ArgumentParser:
                              "--cpuset-cpus)")
     parser.add_argument("--client-cpus", type=_ints, default=[],
                         help="pin the bench (the simulated daemons) to these CPUs")
-    parser.add_argument("--client-nice", type=int, default=0,
-                        help="the bench's scheduling priority (nice increment, negative needs "
-                             "root): the simulated daemons stand for other machines, so their "
-                             "own wait for a CPU is not the console's; PostgreSQL and the "
-                             "consoles keep the default priority")
     parser.add_argument("--one-address", action="store_true",
                         help="every simulated daemon from 127.0.0.1 (default: one loopback "
                              "address each, on Linux)")
@@ -754,8 +749,6 @@ def main(argv: list[str] | None = None) -> int:
                             "cpus": os.cpu_count(), "open_files": [soft, hard]}
     results: dict[str, Any] = {"meta": meta}
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
-        if args.client_nice:  # after PostgreSQL started; the consoles undo it (consoles.py)
-            os.nice(args.client_nice)
         if args.mode == "closed":
             rows = []
             for round_ in range(args.repeat):

@@ -278,9 +278,6 @@ class ConsoleProcess:
             if taskset is None:
                 raise RuntimeError("--console-cpus needs taskset (util-linux)")
             command = [taskset, "-c", ",".join(map(str, self._cpus)), *command]
-        own = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
-        if own:  # the bench changed its own priority (--client-nice): the console keeps 0
-            command = ["nice", "-n", str(-own), *command]
         with self._log.open("a") as stderr:
             self.proc = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.PIPE,
                                          stderr=stderr, stdin=subprocess.DEVNULL, text=True)
