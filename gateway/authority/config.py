@@ -106,7 +106,9 @@ class ConsoleConfig(_Section):
     #: the event loop).
     #: ``loop`` by default: measured at the daemons' cadence on two cores, the hand-offs to
     #: the workers cost more than the loop time they free (5,000 daemons: p50 357 ms and p99
-    #: 1.9 s on the workers, 117 ms and 1.1 s on the loop; docs/performance.md).
+    #: 1.9 s on the workers, 117 ms and 1.1 s on the loop), and again with libsodium's
+    #: cheaper operations (10,000 daemons, two processes: p99 135 ms and 0.88 cores on the
+    #: workers, 83 ms and 0.77 on the loop; docs/performance.md).
     public_key_work: Literal["workers", "loop"] = "loop"
     #: Serving processes of this instance, sharing its port (``processes.py``: each its own
     #: socket with SO_REUSEPORT on Linux, one shared listening socket elsewhere). More than
