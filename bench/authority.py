@@ -217,9 +217,9 @@ def _calls(daemon: Provisioned, details: bool = False) -> list[tuple[str, str, b
              "profit": 12.5, "swap": 0.0} for t in (1, 2)], details=_details(daemon.login))
     report = {"terminals": [terminal]}
     return [
-        ("POST", "/v1/records/lookup",
-         b'{"token_hint": "%s", "nonce": "{nonce}", "box_key": "{box}"}'
-         % daemon.token_hint.encode()),
+        ("POST", "/v1/records/lookup",  # named, as a daemon names itself (``gateway.app``)
+         b'{"token_hint": "%s", "device_name": "bench daemon %d", "os": "Linux bench", '
+         b'"nonce": "{nonce}", "box_key": "{box}"}' % (daemon.token_hint.encode(), daemon.login)),
         ("POST", "/v1/records/refresh",
          b'{"token_ids": ["%s"], "nonce": "{nonce}", "box_key": "{box}"}'
          % daemon.token_id.encode()),

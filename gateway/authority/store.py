@@ -68,6 +68,7 @@ __all__ = [
     "ProofClaim",
     "StoredProofReplays",
     "TokenRow",
+    "claimed",
     "load_or_create_secret",
 ]
 
@@ -622,3 +623,22 @@ class ProofClaim:
         if not self.store.remember_proof(tx, self.proof_key, self.expires_at, self.now):
             raise ProofRejected("replayed_device_proof")
         tx.after_commit(self.on_proven)
+
+
+def claimed(claim: ProofClaim | None,
+            fn: Callable[Concatenate[Tx, P], T]) -> Callable[Concatenate[Tx, P], T]:
+    """``fn`` as the transaction of a device call whose proof is ``claim``: the replay row
+    written first, so the call and its row commit together or not at all (``fn`` itself
+    when the row is written already: ``claim`` None).
+
+    Raises (from the function returned):
+        ProofRejected: ``replayed_device_proof``: a copy of the call (``fn`` does not run).
+    """
+    if claim is None:
+        return fn
+
+    def first_the_row(tx: Tx, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        claim.record(tx)
+        return fn(tx, *args, **kwargs)
+
+    return first_the_row

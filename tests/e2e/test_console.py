@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
+from gateway.authority.boxes import BoxOpener
 from gateway.authority.console import AUTHORITY, create_console_app
 from gateway.authority.database import Tx
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
@@ -33,6 +34,7 @@ from gateway.authority.proofs import device_info
 from gateway.authority.records import (
     AuthorityKey,
     RecordRejected,
+    b64url_encode,
     verify_signed_record,
 )
 from gateway.config import ConsoleConfig, GatewayConfig
@@ -345,12 +347,14 @@ def _replay_rows(tx: Tx) -> int:
     return int(tx.execute("SELECT count(*) FROM proof_replays").fetchone()[0])
 
 
-async def test_a_report_and_a_long_poll_write_their_replay_row_in_their_own_transaction(
+async def test_a_daemons_calls_write_their_replay_row_in_their_own_transaction(
         console: Console) -> None:
-    """The daemons' most frequent calls cost one transaction each, their proof's replay row
-    written first inside it (two before: the row's, then the call's); a copy is still
+    """A daemon's calls to a console that knows its key cost one transaction each, their
+    proof's replay row written first inside it (two before: the row's, then the call's): a
+    report, a long-poll, a record lookup and refresh, the device's status; a copy is still
     refused 401 ``replayed_device_proof`` and stores nothing."""
     authority = console.app[AUTHORITY]
+    token = await issue_token(console)
     await authority.approvals.approve_local(device_info(console.key))
     assert (await console.device("GET", "/v1/device/status"))[0] == 200  # the gate knows it
     database = authority.store.database
@@ -365,23 +369,37 @@ async def test_a_report_and_a_long_poll_write_their_replay_row_in_their_own_tran
     database.timed = timed
     try:
         rows = await authority.run(_replay_rows)
-        for ms, path, body in ((501, "/v1/terminals/report", {"terminals": []}),
-                               (502, "/v1/device/revocations", {"wait_s": 0})):
-            data = json.dumps(body).encode()
-            headers = device_proof(console.key, "POST", path, data, console.clock.now,
+        box = b64url_encode(BoxOpener(device_info(console.key).device_id, "a" * 32).public_key)
+        calls = (("POST", "/v1/terminals/report", {"terminals": []}),
+                 ("POST", "/v1/device/revocations", {"wait_s": 0}),
+                 ("POST", "/v1/records/lookup", {
+                     "token_hint": token_hint(token["token"]), "device_name": "desk-pc",
+                     "os": "Windows 11", "nonce": "a" * 32, "box_key": box}),
+                 ("POST", "/v1/records/refresh", {
+                     "token_ids": [token["token_id"]], "nonce": "a" * 32, "box_key": box}),
+                 ("GET", "/v1/device/status", None))
+        for ms, (method, path, body) in enumerate(calls, start=501):
+            data = b"" if body is None else json.dumps(body).encode()
+            headers = device_proof(console.key, method, path, data, console.clock.now,
                                    ms_offset=ms)
             before = len(counted)
             answers = []
             for _ in range(2):
-                async with console.session.post(console.url + path, data=data,
-                                                headers=headers) as response:
+                async with console.session.request(method, console.url + path,
+                                                   data=data or None,
+                                                   headers=headers) as response:
                     answers.append((response.status, await response.json()))
             assert answers[0][0] == 200, answers
             assert answers[1] == (401, {"error": {
                 "code": 401, "reason": "replayed_device_proof",
-                "message": "the device proof was refused"}})
-            assert len(counted) - before == 2  # one for the call, one for its refused copy
-        assert await authority.run(_replay_rows) == rows + 2  # one row per call, not per copy
+                "message": "the device proof was refused"}}), path
+            # one for the call, one for its refused copy
+            assert len(counted) - before == 2, path
+        # one row per call, not per copy
+        assert await authority.run(_replay_rows) == rows + len(calls)
+        [record] = (await console.device("POST", "/v1/records/refresh", {
+            "token_ids": [token["token_id"]]}))[1]["records"]
+        assert record["record"]["token_id"] == token["token_id"]  # the device still served
     finally:
         database.timed = chained
 

@@ -10,8 +10,9 @@ from aiohttp import web
 from pydantic import Field
 
 from ..appkeys import AUTHORITY
+from ..errors import ProofRejected
 from ..records import b64url_decode
-from .common import Body, Fail, device, owner, read_json
+from .common import Body, Fail, device, device_claim, owner, read_json, refused_proof
 
 __all__ = ["LookupBody", "RefreshBody", "VerifyBody", "routes"]
 
@@ -75,11 +76,15 @@ async def revoke_device(request: web.Request) -> web.Response:
 @routes.post("/v1/records/lookup")
 async def lookup(request: web.Request) -> web.Response:
     """A token's record by its hint (``ok``), or the owner asked (``pending``)."""
-    found = await device(request)
+    found, claim = await device_claim(request)
     body = await read_json(request, LookupBody, status=400)
-    answer = await request.app[AUTHORITY].lookup(
-        found, token_hint=body.token_hint, device_name=body.device_name, os=body.os,
-        nonce=body.nonce, box_key=b64url_decode(body.box_key), address=request.remote or "")
+    try:
+        answer = await request.app[AUTHORITY].lookup(
+            found, token_hint=body.token_hint, device_name=body.device_name, os=body.os,
+            nonce=body.nonce, box_key=b64url_decode(body.box_key),
+            address=request.remote or "", claim=claim)
+    except ProofRejected as exc:  # a copy of a lookup already answered
+        raise refused_proof(exc) from None
     out: dict[str, Any] = {"status": answer.status}
     if answer.record is not None:
         out["record"] = answer.record
@@ -89,11 +94,14 @@ async def lookup(request: web.Request) -> web.Response:
 @routes.post("/v1/records/refresh")
 async def refresh(request: web.Request) -> web.Response:
     """Fresh records of the tokens this device still serves."""
-    found = await device(request)
+    found, claim = await device_claim(request)
     body = await read_json(request, RefreshBody, status=400)
-    records = await request.app[AUTHORITY].refresh(found, body.token_ids, body.nonce,
-                                                   b64url_decode(body.box_key),
-                                                   request.remote or "")
+    try:
+        records = await request.app[AUTHORITY].refresh(found, body.token_ids, body.nonce,
+                                                       b64url_decode(body.box_key),
+                                                       request.remote or "", claim)
+    except ProofRejected as exc:  # a copy of a refresh already answered
+        raise refused_proof(exc) from None
     return web.json_response({"records": records})
 
 
@@ -134,8 +142,11 @@ async def resend(request: web.Request) -> web.Response:
 @routes.get("/v1/device/status")
 async def status(request: web.Request) -> web.Response:
     """Which owners have approved this device (e-mails masked)."""
-    found = await device(request)
-    answer = await request.app[AUTHORITY].device_status(found)
+    found, claim = await device_claim(request)
+    try:
+        answer = await request.app[AUTHORITY].device_status(found, claim)
+    except ProofRejected as exc:  # a copy of a status already answered
+        raise refused_proof(exc) from None
     return web.json_response({
         "device_id": answer.device_id,
         "approvals": [{"owner": o, "status": s} for o, s in answer.approvals]})

@@ -200,18 +200,20 @@ class Authority:
 
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
-                     box_key: bytes | None = None, address: str = "") -> LookupAnswer:
+                     box_key: bytes | None = None, address: str = "",
+                     claim: ProofClaim | None = None) -> LookupAnswer:
         """See :meth:`.records.Records.lookup` (``address``: the daemon's, over HTTP; empty
         for this machine)."""
         return await self.records.lookup(device, token_hint=token_hint,
                                          device_name=device_name, os=os, nonce=nonce,
-                                         box_key=box_key, address=address)
+                                         box_key=box_key, address=address, claim=claim)
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
                       nonce: str | None = None, box_key: bytes | None = None,
-                      address: str = "") -> list[dict[str, Any]]:
+                      address: str = "", claim: ProofClaim | None = None
+                      ) -> list[dict[str, Any]]:
         """See :meth:`.records.Records.refresh`."""
-        return await self.records.refresh(device, token_ids, nonce, box_key, address)
+        return await self.records.refresh(device, token_ids, nonce, box_key, address, claim)
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
         """See :meth:`.approvals.Approvals.verify`."""
@@ -221,9 +223,10 @@ class Authority:
         """See :meth:`.approvals.Approvals.resend`."""
         return await self.approvals.resend(device)
 
-    async def device_status(self, device: DeviceInfo) -> DeviceStatus:
+    async def device_status(self, device: DeviceInfo, claim: ProofClaim | None = None
+                            ) -> DeviceStatus:
         """See :meth:`.approvals.Approvals.status`."""
-        return await self.approvals.status(device)
+        return await self.approvals.status(device, claim)
 
     async def public_keys(self) -> list[AuthorityKey]:
         """The signing key (a list, so a key rotation can publish two)."""

@@ -43,6 +43,7 @@ from ..mailer import (
     approved_message,
 )
 from ..records import device_id_for
+from ..store import ProofClaim, claimed
 from ..token_details import details_of
 from .common import Shared, mask_email, normalize_email, revoke_in
 
@@ -302,9 +303,15 @@ class Approvals:
             return ResendAnswer("resend_limited", min(waits + locks)), None
         return ResendAnswer("approvals_locked", min(locks)), None
 
-    async def status(self, device: DeviceInfo) -> DeviceStatus:
-        """This device's approvals by owner (e-mails masked)."""
-        approvals = await self._shared.run(self._store.approvals_of_device,
+    async def status(self, device: DeviceInfo, claim: ProofClaim | None = None
+                     ) -> DeviceStatus:
+        """This device's approvals by owner (e-mails masked). With ``claim``, the call's
+        proof's replay row is written first, in the same transaction.
+
+        Raises:
+            ProofRejected: the claim's proof was seen before.
+        """
+        approvals = await self._shared.run(claimed(claim, self._store.approvals_of_device),
                                            checked(device).device_id)
         return DeviceStatus(device.device_id,
                             tuple((mask_email(a.owner_email), a.status) for a in approvals))

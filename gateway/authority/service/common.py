@@ -25,11 +25,12 @@ from ..feed import RevocationFeed
 from ..mailer import Mailer, security_notice_message
 from ..records import DEFAULT_RISK, RiskPolicy
 from ..reports import create_tables as create_report_tables
-from ..store import AuthorityStore, TokenRow
+from ..store import AccountRow, AuthorityStore, TokenRow
 from ..token_details import UseThrottle
 
 __all__ = ["Shared", "TerminalClaimed", "check_claim", "decimal_text", "mask_email",
-           "normalize_email", "revoke_in", "risk_of", "serves", "terminal_lock"]
+           "normalize_email", "revoke_in", "risk_of", "risk_of_account", "serves",
+           "serves_account", "terminal_lock"]
 
 log = logging.getLogger("gateway.authority.service")
 
@@ -82,14 +83,22 @@ def serves(tx: Tx, store: AuthorityStore, row: TokenRow) -> bool:
     """Whether a token's record may be handed out: not for a terminal whose account another
     owner registered (a token issued before that registration, or before this check existed,
     stops working)."""
-    account = store.account_for(tx, row.login, row.server)
+    return serves_account(row, store.account_for(tx, row.login, row.server))
+
+
+def serves_account(row: TokenRow, account: AccountRow | None) -> bool:
+    """:func:`serves`, the terminal's registered ``account`` read already."""
     return account is None or account.owner_email == row.owner_email
 
 
 def risk_of(tx: Tx, store: AuthorityStore, login: int, server: str) -> RiskPolicy:
     """The risk policy a record of this terminal carries: its account's, or the permissive
     default when none is registered."""
-    account = store.account_for(tx, login, server)
+    return risk_of_account(store.account_for(tx, login, server))
+
+
+def risk_of_account(account: AccountRow | None) -> RiskPolicy:
+    """:func:`risk_of`, the terminal's registered ``account`` read already."""
     if account is None:
         return DEFAULT_RISK
     return RiskPolicy(allowed_symbols=account.allowed_symbols,

@@ -26,10 +26,10 @@ from ..database import Tx
 from ..devices import Approval, has_live_code
 from ..labels import clean_label
 from ..records import OFFLINE_GRACE_S, RiskPolicy
-from ..store import TokenRow
+from ..store import AccountRow, AuthorityStore, ProofClaim, TokenRow, claimed
 from ..token_details import note_use
 from .approvals import Approvals, checked
-from .common import Shared, risk_of, serves
+from .common import Shared, risk_of_account, serves_account
 
 __all__ = ["Records"]
 
@@ -38,17 +38,27 @@ __all__ = ["Records"]
 Signable = tuple[TokenRow, RiskPolicy, list[dict[str, Any]]]
 
 
-def signable(tx: Tx, shared: Shared, row: TokenRow) -> Signable:
-    """What a record of ``row`` says beside the token: its terminal's policy, halted when the
-    token's owner pulled the kill switch on it (``halts.py``), and the owner's pending
-    instructions for it (``instructions.py``)."""
-    store = shared.store
-    risk = risk_of(tx, store, row.login, row.server)
+def signable(tx: Tx, row: TokenRow, account: AccountRow | None) -> Signable:
+    """What a record of ``row`` says beside the token: its terminal's policy (``account``'s,
+    read by :func:`serving`), halted when the token's owner pulled the kill switch on it
+    (``halts.py``), and the owner's pending instructions for it (``instructions.py``)."""
+    risk = risk_of_account(account)
     if halts.halt_of(tx, row.owner_email, row.login, row.server) is not None:
         risk = dataclasses.replace(risk, trading_halted=True)
     pending = [i.as_record() for i in instructions.pending_for(tx, row.owner_email, row.login,
                                                                 row.server)]
     return row, risk, pending
+
+
+def serving(tx: Tx, store: AuthorityStore, row: TokenRow | None
+            ) -> tuple[TokenRow, AccountRow | None] | None:
+    """``row`` and its terminal's registered account when a record of it may be handed out
+    (:func:`~.common.serves`), else None: the account read once, for both the check and the
+    record's policy (:func:`signable`)."""
+    if row is None:
+        return None
+    account = store.account_for(tx, row.login, row.server)
+    return (row, account) if serves_account(row, account) else None
 
 
 class Records:
@@ -65,21 +75,28 @@ class Records:
 
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
-                     box_key: bytes | None = None, address: str = "") -> LookupAnswer:
+                     box_key: bytes | None = None, address: str = "",
+                     claim: ProofClaim | None = None) -> LookupAnswer:
         """A token's record for an approved device (signed with the request's ``nonce``, its
         ``server_key`` sealed to ``box_key``; the token's use from ``address`` noted, empty:
         this machine); else ask the owner and say ``pending``. A device the owner denied is
         answered ``pending`` too (not approved), without a new request or e-mail: a denial
-        holds while its daemon keeps asking."""
+        holds while its daemon keeps asking. With ``claim``, the call's proof's replay row
+        is written first, in the same transaction.
+
+        Raises:
+            ProofRejected: the claim's proof was seen before (nothing is read or written).
+        """
         now = self._shared.now()
         if self.sign_off_loop:
-            signed = await self._shared.run(self._lookup_signed, checked(device), token_hint,
-                                            device_name, os, now, address, nonce, box_key)
+            signed = await self._shared.run(claimed(claim, self._lookup_signed),
+                                            checked(device), token_hint, device_name, os, now,
+                                            address, nonce, box_key)
             if isinstance(signed, dict):
                 return LookupAnswer("ok", signed)
             return LookupAnswer("unknown" if signed is None else "pending")
-        found = await self._shared.run(self._lookup, checked(device), token_hint, device_name,
-                                       os, now, address)
+        found = await self._shared.run(claimed(claim, self._lookup), checked(device),
+                                       token_hint, device_name, os, now, address)
         if found is None:
             return LookupAnswer("unknown")
         if isinstance(found, str):
@@ -98,20 +115,23 @@ class Records:
 
     def _lookup(self, tx: Tx, device: DeviceInfo, token_hint: str, device_name: str, os: str,
                 now: int, address: str = "") -> Signable | str | None:
-        row = self._store.token_by_hint(tx, token_hint)
-        if row is None or not serves(tx, self._store, row):
+        found = serving(tx, self._store, self._store.token_by_hint(tx, token_hint))
+        if found is None:
             return None
+        row, account = found
         # The device names itself: cleaned before anyone sees it (e-mails, the device list).
-        # A lookup that gives no name or OS keeps the stored one (a daemon may omit them); only
-        # a device never named is "unnamed".
-        known = self._store.device(tx, device.device_id)
-        self._store.upsert_device(tx, device.device_id, device.public_key,
-                                  clean_label(device_name, known.name if known else "unnamed"),
-                                  clean_label(os, known.os if known else "unknown"), now)
+        # A lookup that gives no name or OS keeps the stored one (a daemon may omit them; the
+        # stored row is read only then); only a device never named is "unnamed".
+        name, os_name = clean_label(device_name, ""), clean_label(os, "")
+        if not (name and os_name):
+            known = self._store.device(tx, device.device_id)
+            name = name or (known.name if known else "unnamed")
+            os_name = os_name or (known.os if known else "unknown")
+        self._store.upsert_device(tx, device.device_id, device.public_key, name, os_name, now)
         approval = self._store.approval(tx, row.owner_email, device.device_id)
         if approval is not None and approval.status == "approved":
             note_use(tx, self._shared.uses, [row.token_id], device.device_id, address, now)
-            return signable(tx, self._shared, row)
+            return signable(tx, row, account)
         if approval is not None and approval.status == "denied":
             # The owner said no: no new request, no code, no e-mail. Which token it presents
             # is still noted, so the devices page can offer to revoke it.
@@ -131,17 +151,24 @@ class Records:
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
                       nonce: str | None = None, box_key: bytes | None = None,
-                      address: str = "") -> list[dict[str, Any]]:
+                      address: str = "", claim: ProofClaim | None = None
+                      ) -> list[dict[str, Any]]:
         """Fresh records for the tokens whose owner still approves this device, each signed
         with the request's ``nonce`` (``server_key`` sealed to ``box_key``); their use from
-        ``address`` noted."""
+        ``address`` noted. With ``claim``, the call's proof's replay row is written first, in
+        the same transaction.
+
+        Raises:
+            ProofRejected: the claim's proof was seen before (nothing is read or written).
+        """
         now = self._shared.now()
         ids = list(dict.fromkeys(token_ids))
         if self.sign_off_loop:
-            return await self._shared.run(self._refresh_signed, checked(device).device_id, ids,
-                                          now, address, nonce, box_key)
-        rows = await self._shared.run(self._refresh, checked(device).device_id, ids, now,
-                                      address)
+            return await self._shared.run(claimed(claim, self._refresh_signed),
+                                          checked(device).device_id, ids, now, address, nonce,
+                                          box_key)
+        rows = await self._shared.run(claimed(claim, self._refresh), checked(device).device_id,
+                                      ids, now, address)
         return self._signed(rows, device.device_id, now, nonce, box_key)
 
     def _refresh_signed(self, tx: Tx, device_id: str, token_ids: list[str], now: int,
@@ -155,12 +182,13 @@ class Records:
                  address: str = "") -> list[Signable]:
         rows = []
         for token_id in token_ids:
-            row = self._store.token_by_id(tx, token_id)
-            if row is None or not serves(tx, self._store, row):
+            found = serving(tx, self._store, self._store.token_by_id(tx, token_id))
+            if found is None:
                 continue
+            row, account = found
             approval = self._store.approval(tx, row.owner_email, device_id)
             if approval is not None and approval.status == "approved":
-                rows.append(signable(tx, self._shared, row))
+                rows.append(signable(tx, row, account))
         note_use(tx, self._shared.uses, [r.token_id for r, _, _ in rows], device_id, address,
                  now)
         return rows

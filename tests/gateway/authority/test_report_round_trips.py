@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority import snapshots
 from gateway.authority.database import Cursor, Tx
+from gateway.authority.errors import ProofRejected
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.positions import Position, PositionsBook
 from gateway.authority.proofs import device_info
@@ -28,6 +29,7 @@ from gateway.authority.service import Authority
 from gateway.authority.snapshots import AccountDetails
 from gateway.authority.store import ProofClaim
 from gateway.authority.token_details import details_of
+from mtgateway.credential import token_hint
 from tests.gateway.authority.dbkit import database_url_of
 from tests.testkit import FakeClock
 
@@ -52,6 +54,17 @@ GONE_REPORT = 5
 STEADY_GONE_REPORT = 2
 #: A renewal: the head and the device's rows past its cursor, in one statement (it was two).
 RENEWAL = 1
+#: A lookup by a daemon that names itself (its name and OS): the token, its terminal's
+#: account, the device's row written, the approval, the token's use, the kill switch and the
+#: pending instructions. It was nine, in a transaction of its own after the replay row's:
+#: the account read twice (the check, then the policy) and the device's stored name read
+#: although the daemon gave one.
+LOOKUP = 7
+#: The lookups after it, the token's use written within the minute.
+STEADY_LOOKUP = 6
+#: A refresh of one token: the token, its account (once), the approval, the kill switch, the
+#: instructions. It was six.
+REFRESH = 5
 
 
 class Statements:
@@ -181,6 +194,43 @@ async def test_a_terminal_gone_drops_its_figures_once_then_reports_in_two_statem
         assert await authority.run(snapshots.snapshots_of, OWNER) == {}
         assert len((await authority.terminals.history_of(OWNER))[
             (device.device_id, LOGIN, SERVER)]) == 1  # the history stays
+    finally:
+        await authority.close()
+
+
+async def test_a_lookup_and_a_refresh_take_one_transaction_of_few_statements(
+        authority: Authority, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record lookup and a refresh run in the transaction that writes their proof's replay
+    row, read the terminal's account once, and a daemon that names itself does not have its
+    stored name read; the records they answer are the token's, and a copy of the call is
+    refused and writes nothing."""
+    clock: FakeClock = authority.test_clock  # type: ignore[attr-defined]
+    token = await authority.tokens.issue(OWNER, LOGIN, SERVER)
+    device = device_info(Ed25519PrivateKey.generate())
+    await authority.approvals.approve_local(device)
+    hint = token_hint(token.token)
+    statements = Statements(monkeypatch)
+    try:
+        for i, bound in enumerate((LOOKUP, STEADY_LOOKUP)):
+            clock.now = T0 + i + 0.25
+            statements.clear()
+            answer = await authority.lookup(device, token_hint=hint, device_name="vps-1",
+                                            os="Windows Server 2022",
+                                            claim=_claim(authority, clock.now))
+            assert answer.status == "ok"
+            assert answer.record is not None
+            assert answer.record["record"]["token_id"] == token.token_id
+            assert len(statements.of_claimed()) <= bound, statements.of_claimed()
+        statements.clear()
+        claim = _claim(authority, clock.now)
+        [record] = await authority.refresh(device, [token.token_id], claim=claim)
+        assert record["record"]["token_id"] == token.token_id
+        assert len(statements.of_claimed()) <= REFRESH, statements.of_claimed()
+        with pytest.raises(ProofRejected):  # the same proof again
+            await authority.refresh(device, [token.token_id], claim=claim)
+        row = await authority.run(authority.store.device, device.device_id)
+        assert row is not None
+        assert (row.name, row.os) == ("vps-1", "Windows Server 2022")
     finally:
         await authority.close()
 
