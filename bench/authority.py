@@ -79,9 +79,11 @@ from bench.consoles import (
     provision,
     raise_open_files,
 )
+from ea_bridge.loop import run as run_on_loop
 from gateway.authority.boxes import BoxOpener
 from gateway.authority.proofs import device_proof_headers
 from gateway.authority.records import b64url_encode
+from gateway.base.curve25519 import SigningKey
 from tests.pgkit import PostgresServer
 
 #: What a daemon's watcher asks the console to hold a revocation long-poll for.
@@ -170,11 +172,14 @@ class _Signer:
 
     def __init__(self, daemon: Provisioned) -> None:
         self.daemon = daemon
+        # made once, as the daemon's client makes it (``gateway/auth/client.py``): a
+        # ``cryptography`` key would be converted for every proof
+        self._key = SigningKey(daemon.key)
         self._stamp = int(time.time() * 1000)
 
     def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
         self._stamp = max(self._stamp + 1, int(time.time() * 1000))
-        headers = device_proof_headers(self.daemon.key, method, path, body, time.time(),
+        headers = device_proof_headers(self._key, method, path, body, time.time(),
                                        time_ms=self._stamp)
         if body:
             headers["Content-Type"] = "application/json"
@@ -388,7 +393,9 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                 began, consoles_before, client_before = (time.monotonic(), setup.stats(),
                                                          _client_stats())
                 try:
-                    measured = asyncio.run(_measure(setup.urls, setup.daemons[:n], duration_s,
+                    # the simulated daemons on the daemon's loop (uvloop where installed),
+                    # as in the open-loop modes
+                    measured = run_on_loop(_measure(setup.urls, setup.daemons[:n], duration_s,
                                                     details, policy, warmup_s))
                 except Exception:
                     for k, console in enumerate(setup.consoles):
@@ -759,8 +766,6 @@ def main(argv: list[str] | None = None) -> int:
                                        args.balance, args.warmup)
             results["authority"] = rows
         else:
-            from ea_bridge.loop import run as run_on_loop  # noqa: PLC0415 - uvloop if any
-
             # the simulated daemons' warnings (a failed report, a lookup unanswered) are
             # counted by the recorder, by reason; thousands of lines would cost the client
             logging.getLogger("gateway").setLevel(logging.ERROR)
