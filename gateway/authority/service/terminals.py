@@ -19,7 +19,7 @@ from ..api import DeviceInfo
 from ..database import Tx
 from ..prior import prior_of
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
-from ..store import ProofClaim
+from ..store import ProofClaim, claimed
 from ..token_details import note_use
 from ..verification import PROVEN_STATES, note_proof, verified_of
 from .approvals import checked
@@ -57,13 +57,11 @@ class Terminals:
         Raises:
             ProofRejected: the claim's proof was seen before (nothing is stored).
         """
-        return await self._shared.run(self._report, checked(device).device_id, list(reports),
-                                      self._shared.now(), address, claim)
+        return await self._shared.run(claimed(claim, self._report), checked(device).device_id,
+                                      list(reports), self._shared.now(), address)
 
     def _report(self, tx: Tx, device_id: str, reports: list[TerminalReport], now: int,
-                address: str = "", claim: ProofClaim | None = None) -> int:
-        if claim is not None:
-            claim.record(tx)
+                address: str = "") -> int:
         stored = 0
         for report in reports:
             figures, book, sent = report.figures, report.book, report
