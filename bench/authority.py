@@ -303,14 +303,23 @@ async def _loop(daemon: Provisioned, routes: Routes, offset: int, until: float,
         i += 1
 
 
+def poll_wait_s(cursor: int | None, left_s: float) -> float | None:
+    """How long the next long-poll asks to be held with ``left_s`` of the run left, or None
+    when the run is over. The first poll (no cursor yet) only reads the cursor. The time left
+    is read once: read twice, a watcher woken just at the end asked a negative wait, which
+    the console rightly refuses with 400."""
+    if left_s <= 0:
+        return None
+    return 0.0 if cursor is None else min(_POLL_S, left_s)
+
+
 async def _watch(daemon: Provisioned, url: str, until: float,
                  session: aiohttp.ClientSession, held: list[int]) -> None:
     """One revocation long-poll held at a time, as a daemon's watcher holds it."""
     signer = _Signer(daemon)
     cursor: int | None = None
-    while time.monotonic() < until:
-        body = orjson.dumps({"cursor": cursor, "wait_s": min(_POLL_S, until - time.monotonic())
-                             if cursor is not None else 0.0})
+    while (wait_s := poll_wait_s(cursor, until - time.monotonic())) is not None:
+        body = orjson.dumps({"cursor": cursor, "wait_s": wait_s})
         path = "/v1/device/revocations"
         held[0] += 1
         try:

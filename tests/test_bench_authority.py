@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bench.authority import Routes, _console_cpus, _parser
+from bench.authority import Routes, _console_cpus, _parser, poll_wait_s
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A daemon's cadence sped up for CI (the bench's defaults are the daemon's: 30 s, 300 s, 25 s).
@@ -67,6 +67,14 @@ def test_leastconn_sends_a_call_to_the_instance_with_the_fewest_in_flight() -> N
     assert {routes.pick(turn) for turn in range(6)} == {1}
     routes.in_flight[:] = [2, 2, 5]  # a tie goes to the first tied from the turn's start on
     assert [routes.pick(turn) for turn in range(4)] == [0, 1, 0, 0]
+
+
+def test_a_long_poll_never_asks_a_negative_wait_at_the_end_of_a_run() -> None:
+    # a watcher woken just past the end of its run once sent wait_s < 0 and the console
+    # answered 400, failing the closed loop in CI
+    assert poll_wait_s(7, -0.0004) is None and poll_wait_s(None, 0.0) is None
+    assert poll_wait_s(None, 3.0) == 0.0  # the first poll only reads the cursor
+    assert poll_wait_s(7, 0.2) == 0.2 and poll_wait_s(7, 90.0) == 25.0
 
 
 def test_each_instance_gets_its_own_cpu_or_all_share_the_ones_named() -> None:
