@@ -173,11 +173,15 @@ class RequestReceived:
     request: Request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseReceived:
-    """Daemon side: the answer to one of our requests."""
+    """Daemon side: the answer to one of our requests (one per call: not ``frozen``, for the
+    reason :class:`~ea_bridge.messages.Response` gives)."""
 
     response: Response | ErrorResponse
+
+    def __init__(self, response: Response | ErrorResponse) -> None:
+        self.response = response
 
 
 @dataclass(frozen=True, slots=True)

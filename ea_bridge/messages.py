@@ -227,12 +227,22 @@ class Request:
     params: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
-    """EA → daemon: the result of request ``id``."""
+    """EA → daemon: the result of request ``id``.
+
+    Not ``frozen``, unlike the other messages, and its ``__init__`` written out: one is read
+    from the EA for every call, and a frozen dataclass's generated ``__init__`` (each field
+    set through ``object.__setattr__``) stays interpreted in the compiled build, ~10x the
+    compiled one. Nothing assigns to it after.
+    """
 
     id: int
     result: Any
+
+    def __init__(self, id: int, result: Any) -> None:  # noqa: A002 - the wire's name
+        self.id = id
+        self.result = result
 
 
 @dataclass(frozen=True, slots=True)

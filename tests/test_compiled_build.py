@@ -81,3 +81,24 @@ def test_a_build_flag_that_is_not_0_or_1_is_refused() -> None:
                           capture_output=True, text=True)
     assert done.returncode != 0
     assert "MTGATEWAY_MYPYC='true': set 1 for the compiled build" in done.stderr
+
+
+def test_the_objects_of_every_rpc_call_are_built_by_a_compiled_init() -> None:
+    # A dataclass's generated __init__ (a frozen one's above all: each field set through
+    # object.__setattr__) is Python code made at import, interpreted even in the compiled
+    # build: ~0.3 us a construction there against ~0.03 us for one written in the class. The
+    # classes built for every /rpc call write theirs.
+    from ea_bridge.connection import ResponseReceived
+    from ea_bridge.messages import Response
+    from gateway.edge.llhttp import Completed, RpcRequest, Started
+
+    generated = [cls.__name__ for cls in (RpcRequest, Started, Completed, Response,
+                                          ResponseReceived)
+                 if getattr(getattr(cls.__init__, "__code__", None), "co_filename", "")
+                 == "<string>"]
+    assert generated == []
+    request = RpcRequest()  # and the defaults are fresh for each request
+    request.hosts.append(b"h")
+    request.body += b"x"
+    assert RpcRequest().hosts == [] and RpcRequest().body == bytearray()
+    assert Response(3, {"a": 1}) == Response(3, {"a": 1}) != Response(4, {"a": 1})

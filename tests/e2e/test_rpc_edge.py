@@ -424,3 +424,46 @@ async def test_the_guard_and_the_edge_step_out_of_the_data_path(tmp_path: Path) 
             assert daemon.app[CONNECTIONS].connections() == [guard]
         finally:
             writer.close()
+
+
+async def test_a_keep_alive_connection_is_answered_by_one_task_that_ends_with_it(
+        tmp_path: Path) -> None:
+    """Calls one after another on one connection are answered by one task (a task per request
+    cost its creation and asyncio's registration of it on every call); after a hand-off to
+    aiohttp and at the connection's close, no task of the edge is left waiting."""
+    async with running_daemon(tmp_path, rpc_edge="llhttp") as daemon:
+        loop = asyncio.get_running_loop()
+        made: list[asyncio.Task[Any]] = []
+        factory = loop.get_task_factory()
+
+        def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+            task = (factory(loop, coro, **kwargs) if factory is not None
+                    else asyncio.Task(coro, loop=loop, **kwargs))
+            # the edge's own (the daemon runs background tasks beside it); a compiled build's
+            # coroutine has no __qualname__ but its type names the method and the class
+            if "RpcEdge" in getattr(coro, "__qualname__", "") + type(coro).__name__:
+                made.append(task)
+            return task
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+        loop.set_task_factory(counting)
+        try:
+            async def answer(request: bytes) -> int:
+                writer.write(request.replace(b"{token}", daemon.token.encode()))
+                async with asyncio.timeout(WAIT_S):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    await reader.readexactly(int(
+                        head.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0]))
+                return int(head.split(b" ", 2)[1])
+
+            for _ in range(10):
+                assert await answer(rpc()) == 200
+            assert len(made) == 1, made
+            assert await answer(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == 200
+            await asyncio.sleep(0)  # (the released task runs its last step)
+            assert all(task.done() for task in made), made
+        finally:
+            loop.set_task_factory(factory)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
