@@ -28,10 +28,11 @@ Two parts, a sans-I/O core and a thin I/O shell (as every protocol of the projec
   requests to the "exactly one Host" rule, rung 2a). At a hand-off the guard takes the
   transport back with aiohttp's protocol inside (``GuardedProtocol.take_back``) and the edge
   sees no more bytes. Requests are answered one at a time in arrival order (pipelining, as
-  aiohttp does); a handler is never cancelled by a client leaving (a trade in flight
-  finishes, as with aiohttp's defaults); an idle connection closes after
-  ``keepalive_timeout_s``; and :meth:`RpcEdge.shut_down` lets the request in progress finish
-  before the connection closes.
+  aiohttp does), by one task per connection that waits for the next request while idle; a
+  handler is never cancelled by a client leaving (a trade in flight finishes, as with
+  aiohttp's defaults); an idle connection closes after ``keepalive_timeout_s``; and
+  :meth:`RpcEdge.shut_down` lets the request in progress finish before the connection
+  closes.
 
 Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback).
 """
