@@ -173,7 +173,7 @@ class RequestReceived:
     request: Request
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ResponseReceived:
     """Daemon side: the answer to one of our requests (one per call: not ``frozen``, for the
     reason :class:`~ea_bridge.messages.Response` gives)."""

@@ -227,7 +227,7 @@ class Request:
     params: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Response:
     """EA → daemon: the result of request ``id``.
 

@@ -44,7 +44,7 @@ import logging
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final
@@ -97,39 +97,39 @@ def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
     return data.count(b"\n", start, stop) != data.count(b"\r\n", max(start - 1, 0), stop)
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 class RpcRequest:
     """One request as the edge sees it: raw parts, body collected up to the limit.
 
-    Its ``__init__`` is written out: the one ``dataclass`` generates is interpreted even in
-    the compiled build (and fills four fields from factories), one of several objects every
-    ``/rpc`` call builds; written here it is compiled with the module.
+    Its ``__init__`` is written out (with the defaults): the one ``dataclass`` generates is
+    interpreted even in the compiled build (and fills four fields from factories), one of
+    several objects every ``/rpc`` call builds; written here it is compiled with the module.
     """
 
-    target: bytes = b""
-    method: bytes = b""
-    minor: int = 1
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    keep_alive: bool = True
-    body: bytearray = field(default_factory=bytearray)
+    target: bytes
+    method: bytes
+    minor: int
+    headers: list[tuple[bytes, bytes]]
+    keep_alive: bool
+    body: bytearray
     #: Bytes of a ``Content-Length`` body still to come (unused when chunked).
-    body_left: int = 0
-    content_length: int | None = None
-    chunked: bool = False
+    body_left: int
+    content_length: int | None
+    chunked: bool
     #: The body went past ``max_body_bytes``: it is read on and dropped (413).
-    too_large: bool = False
-    complete: bool = False
+    too_large: bool
+    complete: bool
     #: The body is not valid HTTP (a bad chunk): answered 400, then the connection closes.
-    broken: bool = False
+    broken: bool
     #: ``Expect: 100-continue`` was sent (the only expectation served here).
-    expect: bool = False
+    expect: bool
     #: Every ``Host`` value, and the first value of the headers the rules read (noted while
     #: the headers are read, so the checks do not scan them again).
-    hosts: list[bytes] = field(default_factory=list)
-    noted: dict[bytes, bytes] = field(default_factory=dict)
+    hosts: list[bytes]
+    noted: dict[bytes, bytes]
     #: How the edge waits for more of the body (:meth:`RpcEdge._until_body`, set when it
     #: queues the request).
-    wait_body: Callable[[RpcRequest], Awaitable[None]] | None = None
+    wait_body: Callable[[RpcRequest], Awaitable[None]] | None
 
     def __init__(self, target: bytes = b"", method: bytes = b"", minor: int = 1,
                  headers: list[tuple[bytes, bytes]] | None = None, keep_alive: bool = True,
@@ -214,7 +214,7 @@ class RpcRequest:
 # written out). Nothing assigns to them after.
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Started:
     """An ``/rpc`` request's headers are complete (its body may still be on the way)."""
 
@@ -224,7 +224,7 @@ class Started:
         self.request = request
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Completed:
     """The request's body is complete."""
 
@@ -649,8 +649,6 @@ class RpcEdge(asyncio.Protocol):
                     continue
                 self._busy = False
                 self._next()  # idle: hand off, close, or arm the keep-alive timer
-                if self._busy:
-                    continue
                 if self._lost or self._closing or self._assembly.off:
                     return  # nothing more will be queued here
                 self._more = self._loop.create_future()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -394,6 +395,18 @@ async def test_an_absolute_form_target_is_held_to_the_host_rule(tmp_path: Path) 
             assert answers(await exchange(daemon, [health]))[0][1] == 421
 
 
+async def status_of(daemon: Daemon, reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send ``request`` (``{token}`` standing for the daemon's) on a kept-alive connection;
+    the status of its answer, whose body is read to the end."""
+    writer.write(request.replace(b"{token}", daemon.token.encode()))
+    async with asyncio.timeout(WAIT_S):
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(
+            head.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0]))
+    return int(head.split(b" ", 2)[1])
+
+
 async def test_the_guard_and_the_edge_step_out_of_the_data_path(tmp_path: Path) -> None:
     """The connection guard admits a connection and hands the transport to the llhttp edge
     (``transport.set_protocol``): the edge is the transport's protocol, so the guard sees no
@@ -404,14 +417,7 @@ async def test_the_guard_and_the_edge_step_out_of_the_data_path(tmp_path: Path) 
     async with running_daemon(tmp_path, rpc_edge="llhttp") as daemon:
         reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
         try:
-            async def answer(request: bytes) -> int:
-                writer.write(request.replace(b"{token}", daemon.token.encode()))
-                async with asyncio.timeout(WAIT_S):
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    await reader.readexactly(int(
-                        head.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0]))
-                return int(head.split(b" ", 2)[1])
-
+            answer = partial(status_of, daemon, reader, writer)
             assert await answer(rpc()) == 200
             [guard] = daemon.app[CONNECTIONS].connections()
             assert guard.transport is not None
@@ -448,14 +454,7 @@ async def test_a_keep_alive_connection_is_answered_by_one_task_that_ends_with_it
         reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
         loop.set_task_factory(counting)
         try:
-            async def answer(request: bytes) -> int:
-                writer.write(request.replace(b"{token}", daemon.token.encode()))
-                async with asyncio.timeout(WAIT_S):
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    await reader.readexactly(int(
-                        head.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0]))
-                return int(head.split(b" ", 2)[1])
-
+            answer = partial(status_of, daemon, reader, writer)
             for _ in range(10):
                 assert await answer(rpc()) == 200
             assert len(made) == 1, made
