@@ -45,7 +45,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing, suppress
+from contextlib import closing, nullcontext, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
@@ -198,21 +198,54 @@ def postgres_text(sql: str) -> str:
 
 class Tx:
     """One transaction: statements with ``?`` placeholders and their values; committed when
-    the function run through :meth:`Database.run` returns, rolled back if it raises."""
+    the function run through :meth:`Database.run` returns, rolled back if it raises.
 
-    __slots__ = ("_after_commit", "_conn", "postgres")
+    **On PostgreSQL the statements travel in a pipeline** (libpq's pipeline mode): a
+    statement whose rows or row count are not read yet is sent without waiting for its
+    answer, and the answers are read at the transaction's next read (``fetchone``,
+    ``fetchall``, ``rowcount``) or with its ``COMMIT``. A report's writes and its ``COMMIT``
+    are one round trip, not five; each round trip saved is a worker's sleep and wake, a
+    backend's, and the loop's share of neither (``docs/performance.md``). A statement's error
+    is raised by the read that collects it, at the latest by the commit: nothing is
+    committed past one.
+    """
 
-    def __init__(self, conn: Any, postgres: bool) -> None:
+    __slots__ = ("_after_commit", "_conn", "_due", "_pipeline", "_read", "_sent", "postgres")
+
+    def __init__(self, conn: Any, postgres: bool, pipeline: Any = None) -> None:
         self._conn = conn
         #: Which engine runs it (for the few statements that differ).
         self.postgres = postgres
         self._after_commit: list[Callable[[], None]] = []
+        #: psycopg's pipeline the statements travel in (``None``: each waits for its answer).
+        self._pipeline = pipeline
+        #: Checks to run once the answers sent for are read (:meth:`when_answered`).
+        self._due: list[Callable[[], None]] = []
+        #: Statements sent, and whether an answer has been read since the first.
+        self._sent = 0
+        self._read = False
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
-        """Run one statement."""
-        cursor: Cursor = self._conn.execute(postgres_text(sql) if self.postgres else sql,
-                                            args)
-        return cursor
+        """Run one statement (on PostgreSQL: send it; its answer is read when needed)."""
+        if self._pipeline is None:
+            cursor: Cursor = self._conn.execute(postgres_text(sql) if self.postgres else sql,
+                                                args)
+            return cursor
+        self._sent += 1
+        return _Piped(self, self._conn.execute(postgres_text(sql), args))
+
+    def when_answered(self, check: Callable[[], None]) -> None:
+        """Call ``check`` once the statements sent so far have answered: at once, unless
+        they travel in a pipeline; then at this transaction's next read, or before its
+        ``COMMIT`` is sent. What ``check`` raises ends the transaction as a statement's error
+        would. A statement that only decides whether the transaction goes on (a proof's
+        replay row, ``store.ProofClaim``) thus travels with the read after it: one round
+        trip, not two. ``check`` must read nothing but the answers of statements already
+        sent (a function of a transaction does nothing else: it may run twice)."""
+        if self._pipeline is None:
+            check()
+        else:
+            self._due.append(check)
 
     def lock(self, name: str) -> None:
         """Serialise this transaction with every other one that locks ``name``, on any
@@ -235,6 +268,57 @@ class Tx:
         """Call ``callback`` on the event loop once this transaction has committed (never if
         it rolls back): what it announces is then visible to every other connection."""
         self._after_commit.append(callback)
+
+    # -- the pipeline's reads (the door and :class:`_Piped` call these) -------------------
+
+    def _answered(self) -> None:
+        """Answers were read: the checks waiting for them run (their own reads come back
+        here with nothing left to run)."""
+        self._read = True
+        while self._due:
+            due, self._due = self._due, []
+            for check in due:
+                check()
+
+    def _sync(self) -> None:
+        """Read every answer sent for (one round trip)."""
+        self._pipeline.sync()
+        self._answered()
+
+    def _ready_to_commit(self) -> None:
+        """Before ``COMMIT`` is sent: the checks still waiting run; and a transaction that
+        has read no answer yet reads them now, so that a connection the server closed while
+        it was idle in the pool fails before anything could have been committed (the door
+        then runs the function again on another), not with an unknown outcome."""
+        if self._pipeline is not None and self._sent and (self._due or not self._read):
+            self._sync()
+
+
+class _Piped:
+    """A statement's cursor in a pipeline: reading its rows or row count reads the answers
+    sent for so far, then runs the transaction's checks waiting for them."""
+
+    __slots__ = ("_cursor", "_tx")
+
+    def __init__(self, tx: Tx, cursor: Any) -> None:
+        self._tx = tx
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        if self._cursor.pgresult is None:
+            self._tx._sync()  # noqa: SLF001 - the cursor's transaction
+        return int(self._cursor.rowcount)
+
+    def fetchone(self) -> Any:
+        row = self._cursor.fetchone()
+        self._tx._answered()  # noqa: SLF001
+        return row
+
+    def fetchall(self) -> list[Any]:
+        rows: list[Any] = self._cursor.fetchall()
+        self._tx._answered()  # noqa: SLF001
+        return rows
 
 
 #: ``scheme://user:`` then the password, up to the authority's LAST ``@`` (a raw ``@`` or
@@ -364,12 +448,14 @@ class Database:
     ``connect_timeout_s`` bounds opening a connection (or, with every connection busy,
     waiting for one); ``statement_timeout_s`` is PostgreSQL's ``statement_timeout`` for each
     statement (SQLite: how long a busy file is waited for). A caller of :meth:`run` waits at
-    most their sum, :attr:`bound_s`.
+    most their sum, :attr:`bound_s`. ``pipeline=False`` makes each PostgreSQL statement wait
+    for its answer, as it must where libpq is older than 14 (:class:`Tx`).
     """
 
     def __init__(self, *, path: Path | None = None, url: str = "",
                  pool_size: int = POOL_SIZE, connect_timeout_s: float = CONNECT_TIMEOUT_S,
-                 statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> None:
+                 statement_timeout_s: float = STATEMENT_TIMEOUT_S,
+                 pipeline: bool = True) -> None:
         if (path is None) == (not url):
             raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
         if connect_timeout_s <= 0 or statement_timeout_s <= 0:
@@ -400,6 +486,9 @@ class Database:
             import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
             self.integrity_errors = (psycopg.errors.IntegrityError,)
+        #: Whether transactions travel in libpq's pipeline mode (libpq 14 and later: the
+        #: binary wheel's own; a system libpq may be older, then each statement waits).
+        self._pipelined = self.postgres and pipeline and _has_pipeline()
         self._workers = _Workers(self._pool_size, self._execute)
 
     def describe(self) -> str:
@@ -494,6 +583,8 @@ class Database:
         return {"connect_timeout": max(2, round(self.connect_timeout_s)),
                 "application_name": APPLICATION_NAME,
                 "options": f"-c statement_timeout={round(self.statement_timeout_s * 1000)}",
+                # every transaction says BEGIN and COMMIT itself (:meth:`_postgres`)
+                "autocommit": True,
                 # a network that drops silently is noticed, not waited on forever
                 "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
                 "keepalives_count": 3}
@@ -557,14 +648,20 @@ class Database:
             conn, pooled = self._borrow(pool)
             committing = False
             try:
-                if not job.bounded:
-                    conn.execute("SET LOCAL statement_timeout = 0")
-                tx = Tx(conn, postgres=True)
-                result = job.fn(tx, *job.args, **job.kwargs)
-                if job.abandoned:
-                    raise _Abandoned
-                committing = True
-                conn.commit()
+                # The connection is in autocommit mode and the transaction says BEGIN and
+                # COMMIT itself: psycopg's own BEGIN would wait for its answer alone.
+                with conn.pipeline() if self._pipelined else nullcontext() as pipeline:
+                    tx = Tx(conn, postgres=True, pipeline=pipeline)
+                    tx.execute("BEGIN")
+                    if not job.bounded:
+                        tx.execute("SET LOCAL statement_timeout = 0")
+                    result = job.fn(tx, *job.args, **job.kwargs)
+                    tx._ready_to_commit()  # noqa: SLF001 - the transaction's owner
+                    if job.abandoned:
+                        raise _Abandoned
+                    committing = True
+                    tx.execute("COMMIT")
+                # (the pipeline's end sent COMMIT with the writes before it, and read them)
             except psycopg.OperationalError as exc:
                 broken = conn.broken or conn.closed
                 self._give_back(pool if pooled else None, conn)
@@ -572,8 +669,9 @@ class Database:
                     log.info("the database dropped a connection (%s); running the "
                              "transaction again on another", type(exc).__name__)
                     continue
+                # a server that answered with an error rolled the transaction back
                 outcome = " (its outcome is unknown: the connection broke during COMMIT)" \
-                    if committing else ""
+                    if committing and broken else ""
                 raise DatabaseUnavailable(f"the authority's database ({self.describe()}) "
                                           f"failed: {_reason(exc)}{outcome}") from None
             except BaseException:
@@ -626,6 +724,12 @@ class Database:
         """Run each statement of ``script`` (SQLite DDL, translated for PostgreSQL)."""
         for statement in _statements(postgres_ddl(script) if tx.postgres else script):
             tx.execute(statement)
+
+
+def _has_pipeline() -> bool:
+    import psycopg  # noqa: PLC0415
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 class _Failures:

@@ -49,7 +49,7 @@ from ..base.files import (
     prepare_private_db,
     read_private_file,
 )
-from .database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Database, Door, Tx
+from .database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Cursor, Database, Door, Tx
 from .devices import Approval
 from .errors import AccountExists, ProofRejected
 from .migrations import migrate
@@ -548,6 +548,12 @@ class AuthorityStore:
 
     def remember_proof(self, tx: Tx, proof_key: str, expires_at: int, now: int) -> bool:
         """Note an accepted proof until ``expires_at``; ``False`` if it is already noted (a
+        replay)."""
+        return self.send_proof(tx, proof_key, expires_at, now).rowcount == 1
+
+    def send_proof(self, tx: Tx, proof_key: str, expires_at: int, now: int) -> Cursor:
+        """Send the statement that notes an accepted proof until ``expires_at``: its row
+        count (read when it is needed, ``Tx``) is 0 if the proof was noted already (a
         replay). Entries past their time are dropped first, at most every
         :data:`PROOF_SWEEP_S`, so the table holds the proofs the skew check would still let
         through and those past their time since the last sweep."""
@@ -555,9 +561,8 @@ class AuthorityStore:
         if swept is None or not 0 <= now - swept < PROOF_SWEEP_S:
             self._proofs_swept_at = now
             tx.execute("DELETE FROM proof_replays WHERE expires_at < ?", (now,))
-        cur = tx.execute("INSERT INTO proof_replays VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         (proof_key, expires_at))
-        return cur.rowcount == 1
+        return tx.execute("INSERT INTO proof_replays VALUES (?, ?) ON CONFLICT DO NOTHING",
+                          (proof_key, expires_at))
 
 
 class StoredProofReplays:
@@ -603,7 +608,9 @@ class ProofClaim:
     A daemon's call would otherwise cost two transactions (the replay row's, then the
     call's), and each is a hand-off from the event loop to a worker and back; the daemons'
     most frequent calls (a report every 30 s, a revocation long-poll renewed every 50 s) pay
-    one. A copy of the request is refused the same (``replayed_device_proof``) and nothing
+    one; on PostgreSQL the row also travels with the call's first read (one round trip for
+    both), and a copy is refused when that read comes back. A copy of the request is refused
+    the same (``replayed_device_proof``) and nothing
     its transaction wrote stands; ``on_proven`` (the route marks its connection as a
     credential holder's) runs once the row is committed, never for a copy.
     """
@@ -615,13 +622,20 @@ class ProofClaim:
     on_proven: Callable[[], None]
 
     def record(self, tx: Tx) -> None:
-        """Write the replay row in ``tx``.
+        """Write the replay row in ``tx``; whether it was new is read with the
+        transaction's next answer (``Tx.when_answered``: on PostgreSQL the row travels with
+        the call's first read, one round trip for both).
 
-        Raises:
+        Raises (from that read, or before the commit):
             ProofRejected: ``replayed_device_proof``: the row was there already.
         """
-        if not self.store.remember_proof(tx, self.proof_key, self.expires_at, self.now):
-            raise ProofRejected("replayed_device_proof")
+        sent = self.store.send_proof(tx, self.proof_key, self.expires_at, self.now)
+
+        def new_row() -> None:
+            if sent.rowcount != 1:
+                raise ProofRejected("replayed_device_proof")
+
+        tx.when_answered(new_row)
         tx.after_commit(self.on_proven)
 
 

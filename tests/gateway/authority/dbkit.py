@@ -4,18 +4,21 @@ migrated store that closes, and a raw query through the door
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import pq
 
 from gateway.authority.database import Database, Tx
 from gateway.authority.store import AuthorityStore
 from tests.pgkit import PostgresServer
 
-__all__ = ["database_url_of", "fetch", "migrated_store"]
+__all__ = ["Wire", "database_url_of", "fetch", "migrated_store", "round_trips_in"]
 
 
 def database_url_of(request: pytest.FixtureRequest) -> str:
@@ -46,3 +49,50 @@ def _fetch(tx: Tx, sql: str, args: Sequence[Any]) -> list[Any]:
 async def fetch(database: Database, sql: str, args: Sequence[Any] = ()) -> list[Any]:
     """Every row of one statement, in a transaction of its own."""
     return await database.run(_fetch, sql, args)
+
+
+def round_trips_in(trace: str) -> int:
+    """How many times the client waited for the server in libpq's trace of a connection: a
+    run of the client's messages (``F``) followed by the server's (``B``) is one round trip,
+    whatever the messages (a statement's Sync, a pipeline's Flush)."""
+    sides = [line.split("\t", 1)[0] for line in trace.splitlines() if line[:2] in ("F\t",
+                                                                                  "B\t")]
+    return sum(1 for a, b in itertools.pairwise(sides) if (a, b) == ("F", "B"))
+
+
+class Wire:
+    """What each PostgreSQL transaction sent and received, as libpq traces it (its
+    ``PQtrace``, Linux only): the round trips a transaction costs are counted on the wire,
+    not by the code that makes them. A transaction's trace starts with its ``BEGIN`` (in
+    :meth:`begin`, called from a wrapper of :meth:`Tx.execute`) and ends when the next one
+    on its connection begins, or at :meth:`round_trips`."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._names = itertools.count()
+        #: The trace file of each transaction, and the connection being traced into each.
+        self._file_of: dict[Tx, Path] = {}
+        self._open: dict[int, tuple[Any, int]] = {}
+
+    def begin(self, tx: Tx) -> None:
+        """Trace ``tx`` from its ``BEGIN``, on a worker, before it is sent."""
+        conn = tx._conn  # noqa: SLF001 - the connection under the transaction
+        self._stop(conn)
+        path = self._directory / f"wire-{next(self._names)}.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        conn.pgconn.trace(fd)
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        self._open[id(conn)] = (conn, fd)
+        self._file_of[tx] = path
+
+    def _stop(self, conn: Any) -> None:
+        found = self._open.pop(id(conn), None)
+        if found is not None:
+            conn.pgconn.untrace()  # flushes libpq's stream
+            os.close(found[1])
+
+    def round_trips(self, tx: Tx) -> int:
+        """The round trips of ``tx`` (once it has ended)."""
+        for conn, _ in list(self._open.values()):
+            self._stop(conn)
+        return round_trips_in(self._file_of[tx].read_text())

@@ -2,7 +2,8 @@
 a real PostgreSQL server: every transaction runs on the database's workers, never on the event
 loop; pooled connections are reused and a connection the server killed costs no request;
 statements keep a literal ``?`` or ``%``; a statement that outlives its timeout is
-``DatabaseUnavailable``, not a hang.
+``DatabaseUnavailable``, not a hang; on PostgreSQL statements travel in a pipeline, counted on
+the wire, and what a statement sent ahead raises still rolls its transaction back.
 """
 
 from __future__ import annotations
@@ -10,19 +11,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from gateway.authority.database import (
+    Cursor,
     Database,
     DatabaseUnavailable,
     TransactionOnLoop,
     Tx,
     postgres_text,
 )
+from tests.gateway.authority.dbkit import Wire
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 
@@ -305,3 +309,92 @@ async def test_close_waits_for_the_transaction_under_way(db: Database) -> None:
     await running
     assert order == ["transaction ended", "closed"]
     assert await db.run(lambda tx: tx.execute("SELECT count(*) FROM waited").fetchone()[0]) == 1
+
+
+def _traced(monkeypatch: pytest.MonkeyPatch, wire: Wire, seen: list[Tx]) -> None:
+    """Trace every transaction on the wire from its ``BEGIN`` (``seen``: in order)."""
+    execute = Tx.execute
+
+    def traced(tx: Tx, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        if sql == "BEGIN":
+            wire.begin(tx)
+            seen.append(tx)
+        return execute(tx, sql, args)
+
+    monkeypatch.setattr(Tx, "execute", traced)
+
+
+def _writes_around_a_read(tx: Tx, first: int) -> int:
+    tx.execute("INSERT INTO t (k) VALUES (?)", (first,))
+    tx.execute("INSERT INTO t (k) VALUES (?)", (first + 1,))
+    counted = int(tx.execute("SELECT count(*) FROM t").fetchone()[0])
+    tx.execute("INSERT INTO t (k) VALUES (?)", (first + 2,))
+    tx.execute("UPDATE t SET v = 'seen' WHERE k = ?", (first,))
+    return counted
+
+
+@pytest.mark.parametrize("pipeline", [True, False], ids=["pipelined", "one-by-one"])
+async def test_a_transaction_waits_for_the_server_at_its_reads_and_its_commit_only(
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pipeline: bool) -> None:
+    """Counted on the wire (libpq's trace): a transaction of four writes around one read
+    takes two round trips in a pipeline (``BEGIN``, two writes and the read; two writes and
+    ``COMMIT``), seven with each statement waiting for its answer (the door's only way
+    before pipelines, and where libpq is older than 14); both store the same rows."""
+    db = Database(url=url, pipeline=pipeline)
+    await db.run(_create)
+    seen: list[Tx] = []
+    wire = Wire(tmp_path)
+    _traced(monkeypatch, wire, seen)
+    assert await db.run(_writes_around_a_read, 10) == 2
+    assert wire.round_trips(seen[-1]) == (2 if pipeline else 7)
+    assert await db.run(_count) == 4 - 1  # the read saw two rows, the commit kept three
+    await db.close()
+
+
+def _insert_then_check(tx: Tx, k: int, reads: list[int]) -> None:
+    sent = tx.execute("INSERT INTO t (k) VALUES (?) ON CONFLICT DO NOTHING", (k,))
+
+    def inserted() -> None:
+        if sent.rowcount != 1:
+            raise LookupError(f"{k} was there already")
+
+    tx.when_answered(inserted)
+    reads.append(int(tx.execute("SELECT count(*) FROM t").fetchone()[0]))
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k + 100,))
+
+
+async def test_a_check_waiting_for_an_answer_runs_before_the_read_returns(
+        db: Database) -> None:
+    """A check handed to ``when_answered`` runs once the statement before it has answered,
+    by the next read at the latest (on SQLite at once): a check that fails stops the
+    function before the read's rows reach it, and nothing the transaction sent stays."""
+    await db.run(_create)
+    reads: list[int] = []
+    await db.run(_insert_then_check, 1, reads)
+    assert reads == [1]
+    with pytest.raises(LookupError, match="1 was there already"):
+        await db.run(_insert_then_check, 1, reads)
+    assert reads == [1]  # the second read never returned
+    assert await db.run(_count) == 2
+
+
+def _only_writes(tx: Tx, k: int) -> None:
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k,))
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k + 1,))
+
+
+async def test_a_transaction_of_writes_only_on_a_killed_connection_costs_no_request(
+        url: str) -> None:
+    """A transaction that reads nothing still hears from the server before its ``COMMIT``
+    is sent: on a connection the server ended while it sat in the pool, it fails there, and
+    runs again on a fresh one, instead of failing at its commit with an unknown outcome.
+    Its rows are stored once."""
+    db = Database(url=url, pool_size=1)
+    await db.run(_create)
+    pid = await db.run(_backend)
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(?)".replace("?", "%s"), (pid,))
+    await _settles_at(url, 0)
+    await db.run(_only_writes, 1)
+    assert await db.run(_count) == 2
+    await db.close()

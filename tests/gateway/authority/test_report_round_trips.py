@@ -1,9 +1,10 @@
 """What the console's two most frequent daemon calls cost the database, on SQLite and on a real
 PostgreSQL (``tests/pgkit.py``): a terminal report (every 30 s per daemon) and a revocation
-long-poll renewal. On PostgreSQL every statement is a round trip, and every round trip costs
-the console CPU (the driver's Python and a hand-off between a worker and the event loop), so
-the statements each transaction runs are counted here, beside its proof's replay row (the
-store's, written first by every device call).
+long-poll renewal. Every statement costs the database its work and every round trip costs
+the console CPU (a worker's sleep and wake, the driver's Python, the server's backend woken),
+so the statements each transaction runs are counted here, beside its proof's replay row (the
+store's, written first by every device call), and on PostgreSQL the round trips on the wire
+(the statements travel in a pipeline: ``database.Tx``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from gateway.authority.snapshots import AccountDetails
 from gateway.authority.store import ProofClaim
 from gateway.authority.token_details import details_of
 from mtgateway.credential import token_hint
-from tests.gateway.authority.dbkit import database_url_of
+from tests.gateway.authority.dbkit import Wire, database_url_of
 from tests.testkit import FakeClock
 
 OWNER = "owner@example.com"
@@ -66,19 +67,36 @@ STEADY_LOOKUP = 6
 #: instructions. It was six.
 REFRESH = 5
 
+#: Round trips on PostgreSQL, ``BEGIN`` and ``COMMIT`` counted, on the wire (libpq's trace):
+#: the statements travel in a pipeline (``database.Tx``), so a transaction waits for the
+#: server at its reads and at its commit only. Any report (first, steady, gone): ``BEGIN``,
+#: the replay row and the lookup in one, its writes and ``COMMIT`` in the other; it was one
+#: per statement, eight for a steady report and ten for a first one.
+REPORT_ROUND_TRIPS = 2
+#: A renewal: the replay row with its read, then ``COMMIT`` (it was four).
+RENEWAL_ROUND_TRIPS = 2
+#: A lookup or a refresh: its five reads, the writes between them travelling with the next,
+#: and ``COMMIT`` (a lookup was nine or ten, a refresh eight).
+LOOKUP_ROUND_TRIPS = 6
+
 
 class Statements:
     """The statements each transaction runs, recorded by wrapping :meth:`Tx.execute` (the
-    door's workers run them: a lock keeps the record whole)."""
+    door's workers run them: a lock keeps the record whole), and on PostgreSQL its round
+    trips, counted on the wire (:class:`~tests.gateway.authority.dbkit.Wire`)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
         self._by_tx: dict[Tx, list[str]] = {}
         self._lock = threading.Lock()
+        directory.mkdir()
+        self._wire = Wire(directory)
         execute = Tx.execute
 
         def recorded(tx: Tx, sql: str, args: Sequence[Any] = ()) -> Cursor:
             with self._lock:
                 self._by_tx.setdefault(tx, []).append(" ".join(sql.split()))
+                if tx.postgres and sql == "BEGIN":
+                    self._wire.begin(tx)
             return execute(tx, sql, args)
 
         monkeypatch.setattr(Tx, "execute", recorded)
@@ -89,11 +107,20 @@ class Statements:
 
     def of_claimed(self) -> list[str]:
         """The statements of the one transaction recorded since :meth:`clear` that wrote a
-        proof's replay row, without the replay row's own."""
+        proof's replay row, without the replay row's own, its ``BEGIN`` and its ``COMMIT``."""
         with self._lock:
             [found] = [s for s in self._by_tx.values()
                        if any("proof_replays" in sql for sql in s)]
-        return [sql for sql in found if "proof_replays" not in sql]
+        return [sql for sql in found
+                if "proof_replays" not in sql and sql not in ("BEGIN", "COMMIT")]
+
+    def round_trips_of_claimed(self) -> int:
+        """The round trips of the transaction :meth:`of_claimed` reads, ``BEGIN`` and
+        ``COMMIT`` counted (PostgreSQL only)."""
+        with self._lock:
+            [found] = [tx for tx, s in self._by_tx.items()
+                       if any("proof_replays" in sql for sql in s)]
+            return self._wire.round_trips(found)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -120,7 +147,8 @@ def _report(token_id: str, equity: float, as_of: float) -> TerminalReport:
 
 
 async def test_a_steady_report_and_a_renewal_take_few_statements(
-        authority: Authority, monkeypatch: pytest.MonkeyPatch) -> None:
+        authority: Authority, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     """A report of an active terminal like the one 30 s before (but for its figures) runs
     five statements beside its replay row (six when the token's use is due again), a first
     report seven, a long-poll renewal one; what they store is what the other tests of
@@ -129,7 +157,7 @@ async def test_a_steady_report_and_a_renewal_take_few_statements(
     token = await authority.tokens.issue(OWNER, LOGIN, SERVER)
     device = device_info(Ed25519PrivateKey.generate())
     await authority.approvals.approve_local(device)
-    statements = Statements(monkeypatch)
+    statements = Statements(monkeypatch, tmp_path / "wire")
     try:
         for i, bound in enumerate((FIRST_REPORT, STEADY_REPORT, STEADY_REPORT_AND_USE,
                                    STEADY_REPORT)):
@@ -140,6 +168,8 @@ async def test_a_steady_report_and_a_renewal_take_few_statements(
                 _claim(authority, clock.now))
             assert stored == 1
             assert len(statements.of_claimed()) <= bound, statements.of_claimed()
+            if authority.store.database.postgres:
+                assert statements.round_trips_of_claimed() == REPORT_ROUND_TRIPS
 
         head, _ = await authority.wait_revocations(device, None, 0)
         for _ in range(2):
@@ -147,6 +177,8 @@ async def test_a_steady_report_and_a_renewal_take_few_statements(
             assert await authority.wait_revocations(
                 device, head, 0.05, _claim(authority, clock.now)) == (head, [])
             assert len(statements.of_claimed()) <= RENEWAL, statements.of_claimed()
+            if authority.store.database.postgres:
+                assert statements.round_trips_of_claimed() == RENEWAL_ROUND_TRIPS
 
         # what the reports stored: the state, a point per report, the book, the mark
         [row] = await authority.terminals.of(OWNER)
@@ -162,7 +194,8 @@ async def test_a_steady_report_and_a_renewal_take_few_statements(
 
 
 async def test_a_terminal_gone_drops_its_figures_once_then_reports_in_two_statements(
-        authority: Authority, monkeypatch: pytest.MonkeyPatch) -> None:
+        authority: Authority, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     """The report that says a terminal is no longer active drops its figures, book and
     snapshot (the lookup found them); the ones after it find nothing to drop and write the
     state alone."""
@@ -173,7 +206,7 @@ async def test_a_terminal_gone_drops_its_figures_once_then_reports_in_two_statem
     details = AccountDetails({"login": LOGIN, "currency": "USD", "balance": 10000.0,
                               "equity": 10012.5, "margin": 194.0})
     active = replace(_report(token.token_id, 10012.5, clock.now), details=details)
-    statements = Statements(monkeypatch)
+    statements = Statements(monkeypatch, tmp_path / "wire")
     try:
         assert await authority.report_terminals(device, [active]) == 1
         assert await authority.run(snapshots.snapshots_of, OWNER)
@@ -185,6 +218,8 @@ async def test_a_terminal_gone_drops_its_figures_once_then_reports_in_two_statem
             assert await authority.report_terminals(
                 device, [gone], "", _claim(authority, clock.now)) == 1
             assert len(statements.of_claimed()) <= bound, statements.of_claimed()
+            if authority.store.database.postgres:
+                assert statements.round_trips_of_claimed() == REPORT_ROUND_TRIPS
 
         [row] = await authority.terminals.of(OWNER)
         assert (row.state, row.changed_at, row.reported_at) == ("disconnected", T0 + 30,
@@ -199,7 +234,8 @@ async def test_a_terminal_gone_drops_its_figures_once_then_reports_in_two_statem
 
 
 async def test_a_lookup_and_a_refresh_take_one_transaction_of_few_statements(
-        authority: Authority, monkeypatch: pytest.MonkeyPatch) -> None:
+        authority: Authority, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     """A record lookup and a refresh run in the transaction that writes their proof's replay
     row, read the terminal's account once, and a daemon that names itself does not have its
     stored name read; the records they answer are the token's, and a copy of the call is
@@ -209,7 +245,7 @@ async def test_a_lookup_and_a_refresh_take_one_transaction_of_few_statements(
     device = device_info(Ed25519PrivateKey.generate())
     await authority.approvals.approve_local(device)
     hint = token_hint(token.token)
-    statements = Statements(monkeypatch)
+    statements = Statements(monkeypatch, tmp_path / "wire")
     try:
         for i, bound in enumerate((LOOKUP, STEADY_LOOKUP)):
             clock.now = T0 + i + 0.25
@@ -221,11 +257,15 @@ async def test_a_lookup_and_a_refresh_take_one_transaction_of_few_statements(
             assert answer.record is not None
             assert answer.record["record"]["token_id"] == token.token_id
             assert len(statements.of_claimed()) <= bound, statements.of_claimed()
+            if authority.store.database.postgres:
+                assert statements.round_trips_of_claimed() == LOOKUP_ROUND_TRIPS
         statements.clear()
         claim = _claim(authority, clock.now)
         [record] = await authority.refresh(device, [token.token_id], claim=claim)
         assert record["record"]["token_id"] == token.token_id
         assert len(statements.of_claimed()) <= REFRESH, statements.of_claimed()
+        if authority.store.database.postgres:
+            assert statements.round_trips_of_claimed() == LOOKUP_ROUND_TRIPS
         with pytest.raises(ProofRejected):  # the same proof again
             await authority.refresh(device, [token.token_id], claim=claim)
         row = await authority.run(authority.store.device, device.device_id)
