@@ -11,18 +11,29 @@ loop. For each concurrency (tasks each running transactions back to back) it rep
 transactions per second, the latency p50/p99, the process CPU per transaction, and the loop's
 worst lag (a 1 ms ticker's longest overshoot: how long something else on the loop, /health,
 waits). Figures are only comparable within one run; the JSON holds them all.
+
+``--shape report`` measures the door itself, its statements sent in batches (``database.Tx``)
+against each statement sent alone, waiting for its answer (``Database(batch=False)``, the door
+before batches), on the shape of a daemon's
+terminal report: a proof's replay row (checked with the read after it,
+``Tx.when_answered``), one read of the terminal's stored state, and four upserts (state,
+figures, book, an equity point); each task reports its own terminal. Beside the console's
+CPU per transaction it gives the server's (PostgreSQL's processes, from ``/proc``: Linux).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import os
 import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +42,55 @@ from gateway.authority.database import Database, Tx
 from tests.pgkit import PostgresServer
 
 _TABLE = "CREATE TABLE IF NOT EXISTS door (k TEXT PRIMARY KEY, v BIGINT NOT NULL)"
+
+
+_REPORT_TABLES = (
+    _TABLE,
+    "CREATE TABLE IF NOT EXISTS door_state (k TEXT PRIMARY KEY, state TEXT NOT NULL, "
+    "at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS door_figures (k TEXT PRIMARY KEY, "
+    "equity DOUBLE PRECISION NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS door_book (k TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS door_points (k TEXT NOT NULL, at BIGINT NOT NULL, "
+    "equity DOUBLE PRECISION NOT NULL, PRIMARY KEY (k, at))",
+)
+_BOOK = '[{"ticket": 1001, "symbol": "EURUSD", "type": "buy", "volume": 0.1}]'
+
+
+def _report_tx(tx: Tx, key: str, terminal: str, at: int) -> None:
+    sent = tx.execute("INSERT INTO door VALUES (?, ?) ON CONFLICT (k) DO NOTHING", (key, 1))
+
+    def new_row() -> None:
+        if sent.rowcount != 1:
+            raise RuntimeError("a replay key came twice")
+
+    tx.when_answered(new_row)
+    tx.execute("SELECT state, at FROM door_state WHERE k = ?", (terminal,)).fetchone()
+    tx.execute("INSERT INTO door_state VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET "
+               "state = excluded.state, at = excluded.at", (terminal, "active", at))
+    tx.execute("INSERT INTO door_figures VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET "
+               "equity = excluded.equity", (terminal, 10_000.5 + at % 100))
+    tx.execute("INSERT INTO door_book VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET "
+               "body = excluded.body", (terminal, _BOOK))
+    tx.execute("INSERT INTO door_points VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+               (terminal, at, 10_000.5))
+
+
+def _create(tx: Tx, sql: str) -> None:
+    tx.execute(sql)
+
+
+def _server_cpu_s(server: PostgresServer) -> float:
+    """CPU seconds PostgreSQL's processes have used (0 where ``/proc`` is not there)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for pid in server._server_pids():  # noqa: SLF001 - the test kit's own server
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def _tx(tx: Tx, key: str) -> int:
@@ -86,6 +146,29 @@ async def _threads(url: str, tasks: int, duration_s: float) -> dict[str, float]:
         await database.close()
 
 
+async def _report(url: str, tasks: int, duration_s: float, *, batch: bool,
+                  server: PostgresServer) -> dict[str, float]:
+    database = Database(url=url, batch=batch)
+    for table in _REPORT_TABLES:
+        await database.run(_create, table)
+    clock = itertools.count()
+    terminals = itertools.cycle([f"terminal-{k}" for k in range(tasks)])
+
+    async def one() -> None:
+        await database.run(_report_tx, secrets.token_hex(16), next(terminals), next(clock))
+
+    try:
+        await _drive(one, tasks, min(1.0, duration_s))
+        before = _server_cpu_s(server)
+        figures = await _drive(one, tasks, duration_s)
+        served = figures["tx_per_s"] * duration_s
+        figures["server_cpu_us_per_tx"] = (_server_cpu_s(server) - before) / max(1.0, served) \
+            * 1e6
+        return figures
+    finally:
+        await database.close()
+
+
 async def _async(url: str, tasks: int, duration_s: float) -> dict[str, float]:
     from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
 
@@ -112,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--tasks", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--shape", choices=("call", "report"), default="call",
+                        help="call: threads against async on a device call's two statements; "
+                             "report: the door batched against one by one on a report's")
     parser.add_argument("--json", type=Path, default=Path("bench/results/dbdoor.json"))
     args = parser.parse_args(argv)
     if args.uvloop:
@@ -122,7 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(), PostgresServer() as server:
         url = server.new_database()
         for tasks in args.tasks:
-            for side, run in (("threads", _threads), ("async", _async)):
+            sides: tuple[tuple[str, Callable[..., Coroutine[Any, Any, dict[str, float]]]],
+                         ...] = (
+                ("threads", _threads), ("async", _async))
+            if args.shape == "report":
+                sides = (("batched", partial(_report, batch=True, server=server)),
+                         ("one-by-one", partial(_report, batch=False, server=server)))
+            for side, run in sides:
                 figures = asyncio.run(run(url, tasks, args.duration))
                 results.append({"side": side, "tasks": tasks, **figures})
                 print(f"{side:8} tasks={tasks:3}  " + "  ".join(

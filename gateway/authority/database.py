@@ -26,11 +26,13 @@ run again (PostgreSQL rolled the broken one back), so a restarted server costs n
 
 **Statements** are written once, with ``?`` placeholders (the DB-API "qmark" style, SQLite's
 own) and the SQL both engines accept (``INSERT ... ON CONFLICT``, ``RETURNING``); the values
-always travel as the driver's parameters. For psycopg, whose style is ``%s``, each statement's
-text is translated once (cached) by a small lexer that knows string literals, quoted
-identifiers and comments: a ``?`` or ``%`` inside them stays what it is, one outside is a
-placeholder or escaped. psycopg prepares a statement server-side after its fifth use on a
-connection. Connections come from :class:`psycopg_pool.ConnectionPool` (health on return,
+always travel as the driver's parameters, never formatted into the text by our code. For
+psycopg, whose style is ``%s``, each statement's text is translated once (cached) by a small
+lexer that knows string literals, quoted identifiers and comments: a ``?`` or ``%`` inside
+them stays what it is, one outside is a placeholder or escaped. On PostgreSQL a transaction's
+statements are sent in batches (:class:`Tx`): psycopg's client-side binding merges each
+statement's values with the driver's own quoting, and the batch travels as one message.
+Connections come from :class:`psycopg_pool.ConnectionPool` (health on return,
 reconnection in the background); psycopg 3 and psycopg_pool are imported only when a
 PostgreSQL URL is given: the daemon on Windows never needs them.
 """
@@ -45,7 +47,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing, nullcontext, suppress
+from contextlib import closing, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
@@ -200,49 +202,56 @@ class Tx:
     """One transaction: statements with ``?`` placeholders and their values; committed when
     the function run through :meth:`Database.run` returns, rolled back if it raises.
 
-    **On PostgreSQL the statements travel in a pipeline** (libpq's pipeline mode): a
-    statement whose rows or row count are not read yet is sent without waiting for its
-    answer, and the answers are read at the transaction's next read (``fetchone``,
-    ``fetchall``, ``rowcount``) or with its ``COMMIT``. A report's writes and its ``COMMIT``
-    are one round trip, not five; each round trip saved is a worker's sleep and wake, a
-    backend's, and the loop's share of neither (``docs/performance.md``). A statement's error
-    is raised by the read that collects it, at the latest by the commit: nothing is
-    committed past one.
+    **On PostgreSQL the statements travel in batches.** A statement is queued, not sent; the
+    queue goes to the server as one message (psycopg's client-side binding,
+    :class:`psycopg.ClientCursor`: the values merged into the text by the driver's own
+    quoting, the statements separated by ``;``) when an answer is wanted: the rows or row
+    count of one of its statements, or the ``COMMIT``, which travels with the writes before
+    it. A report is then two round trips, not eight; each one saved is a worker's sleep and
+    wake, the GIL handed to the loop and back, and a server backend woken
+    (``docs/performance.md``). A statement's error is raised by the read that sends it, at
+    the latest by the commit: nothing is committed past one.
     """
 
-    __slots__ = ("_after_commit", "_conn", "_due", "_pipeline", "_read", "_sent", "postgres")
+    __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_cursor", "_due", "_read",
+                 "_sent", "postgres")
 
-    def __init__(self, conn: Any, postgres: bool, pipeline: Any = None) -> None:
+    def __init__(self, conn: Any, postgres: bool, batching: bool = False) -> None:
         self._conn = conn
         #: Which engine runs it (for the few statements that differ).
         self.postgres = postgres
         self._after_commit: list[Callable[[], None]] = []
-        #: psycopg's pipeline the statements travel in (``None``: each waits for its answer).
-        self._pipeline = pipeline
+        #: Whether statements are queued until an answer is wanted (else each waits for its
+        #: answer), the queue, and the client-side cursor that sends it.
+        self._batching = batching
+        self._batch: list[tuple[str, tuple[Any, ...], _Queued]] = []
+        self._cursor: Any = None
         #: Checks to run once the answers sent for are read (:meth:`when_answered`).
         self._due: list[Callable[[], None]] = []
-        #: Statements sent, and whether an answer has been read since the first.
+        #: Statements queued, and whether a batch has been sent since the first.
         self._sent = 0
         self._read = False
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
-        """Run one statement (on PostgreSQL: send it; its answer is read when needed)."""
-        if self._pipeline is None:
+        """Run one statement (on PostgreSQL: queue it; it is sent when an answer is wanted)."""
+        if not self._batching:
             cursor: Cursor = self._conn.execute(postgres_text(sql) if self.postgres else sql,
                                                 args)
             return cursor
+        queued = _Queued(self)
+        self._batch.append((postgres_text(sql), tuple(args), queued))
         self._sent += 1
-        return _Piped(self, self._conn.execute(postgres_text(sql), args))
+        return queued
 
     def when_answered(self, check: Callable[[], None]) -> None:
-        """Call ``check`` once the statements sent so far have answered: at once, unless
-        they travel in a pipeline; then at this transaction's next read, or before its
-        ``COMMIT`` is sent. What ``check`` raises ends the transaction as a statement's error
-        would. A statement that only decides whether the transaction goes on (a proof's
+        """Call ``check`` once the statements queued so far have answered: at once, unless
+        they wait in a batch; then when the batch is sent, at this transaction's next read,
+        or before its ``COMMIT``. What ``check`` raises ends the transaction as a statement's
+        error would. A statement that only decides whether the transaction goes on (a proof's
         replay row, ``store.ProofClaim``) thus travels with the read after it: one round
         trip, not two. ``check`` must read nothing but the answers of statements already
-        sent (a function of a transaction does nothing else: it may run twice)."""
-        if self._pipeline is None:
+        queued (a function of a transaction does nothing else: it may run twice)."""
+        if not self._batching:
             check()
         else:
             self._due.append(check)
@@ -269,55 +278,77 @@ class Tx:
         it rolls back): what it announces is then visible to every other connection."""
         self._after_commit.append(callback)
 
-    # -- the pipeline's reads (the door and :class:`_Piped` call these) -------------------
+    # -- the batch (the door and :class:`_Queued` call these) ---------------------------
 
-    def _answered(self) -> None:
-        """Answers were read: the checks waiting for them run (their own reads come back
-        here with nothing left to run)."""
+    def _send(self) -> None:
+        """Send the statements queued as one message (one round trip) and hand each its
+        answer; then run the checks waiting for them (their own reads find nothing queued)."""
+        batch, self._batch = self._batch, []
+        if batch:
+            import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
+
+            if self._cursor is None:
+                self._cursor = psycopg.ClientCursor(self._conn)
+            cursor = self._cursor
+            cursor.execute(";\n".join(cursor.mogrify(sql, args) for sql, args, _ in batch))
+            for k, (_, _, queued) in enumerate(batch):
+                if k:
+                    cursor.nextset()
+                queued.answer(cursor.fetchall() if cursor.description is not None else [],
+                              cursor.rowcount)
         self._read = True
         while self._due:
             due, self._due = self._due, []
             for check in due:
                 check()
 
-    def _sync(self) -> None:
-        """Read every answer sent for (one round trip)."""
-        self._pipeline.sync()
-        self._answered()
-
     def _ready_to_commit(self) -> None:
-        """Before ``COMMIT`` is sent: the checks still waiting run; and a transaction that
-        has read no answer yet reads them now, so that a connection the server closed while
-        it was idle in the pool fails before anything could have been committed (the door
-        then runs the function again on another), not with an unknown outcome."""
-        if self._pipeline is not None and self._sent and (self._due or not self._read):
-            self._sync()
+        """Before ``COMMIT`` is queued: the checks still waiting run, and a transaction that
+        has sent no batch yet sends one, so that a connection the server closed while it sat
+        in the pool fails before anything could be committed (the door then runs the
+        function again on another), not at a commit whose outcome it cannot know."""
+        if self._batching and self._sent and (self._due or not self._read):
+            self._send()
+
+    def _commit(self) -> None:
+        """``COMMIT``, sent with the writes queued before it."""
+        self.execute("COMMIT")
+        if self._batching:
+            self._send()
 
 
-class _Piped:
-    """A statement's cursor in a pipeline: reading its rows or row count reads the answers
-    sent for so far, then runs the transaction's checks waiting for them."""
+class _Queued:
+    """A statement's cursor in a batch: reading its rows or row count sends the batch."""
 
-    __slots__ = ("_cursor", "_tx")
+    __slots__ = ("_rowcount", "_rows", "_tx")
 
-    def __init__(self, tx: Tx, cursor: Any) -> None:
+    def __init__(self, tx: Tx) -> None:
         self._tx = tx
-        self._cursor = cursor
+        self._rows: list[Any] | None = None
+        self._rowcount = -1
+
+    def answer(self, rows: list[Any], rowcount: int) -> None:
+        """The statement's answer, from the batch that carried it."""
+        self._rows, self._rowcount = rows, rowcount
+
+    def _answered(self) -> list[Any]:
+        if self._rows is None:
+            self._tx._send()  # noqa: SLF001 - the cursor's transaction
+        assert self._rows is not None  # noqa: S101 - the batch answered every statement
+        return self._rows
 
     @property
     def rowcount(self) -> int:
-        if self._cursor.pgresult is None:
-            self._tx._sync()  # noqa: SLF001 - the cursor's transaction
-        return int(self._cursor.rowcount)
+        self._answered()
+        return self._rowcount
 
     def fetchone(self) -> Any:
-        row = self._cursor.fetchone()
-        self._tx._answered()  # noqa: SLF001
-        return row
+        rows = self._answered()
+        return rows.pop(0) if rows else None
 
     def fetchall(self) -> list[Any]:
-        rows: list[Any] = self._cursor.fetchall()
-        self._tx._answered()  # noqa: SLF001
+        rows = self._answered()
+        self._rows = []
         return rows
 
 
@@ -448,14 +479,15 @@ class Database:
     ``connect_timeout_s`` bounds opening a connection (or, with every connection busy,
     waiting for one); ``statement_timeout_s`` is PostgreSQL's ``statement_timeout`` for each
     statement (SQLite: how long a busy file is waited for). A caller of :meth:`run` waits at
-    most their sum, :attr:`bound_s`. ``pipeline=False`` makes each PostgreSQL statement wait
-    for its answer, as it must where libpq is older than 14 (:class:`Tx`).
+    most their sum, :attr:`bound_s`. ``batch=False`` sends each PostgreSQL statement alone
+    and waits for its answer, as the door did before batches (:class:`Tx`; the tests and
+    ``python -m bench.dbdoor --shape report`` compare the two).
     """
 
     def __init__(self, *, path: Path | None = None, url: str = "",
                  pool_size: int = POOL_SIZE, connect_timeout_s: float = CONNECT_TIMEOUT_S,
                  statement_timeout_s: float = STATEMENT_TIMEOUT_S,
-                 pipeline: bool = True) -> None:
+                 batch: bool = True) -> None:
         if (path is None) == (not url):
             raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
         if connect_timeout_s <= 0 or statement_timeout_s <= 0:
@@ -486,9 +518,8 @@ class Database:
             import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
             self.integrity_errors = (psycopg.errors.IntegrityError,)
-        #: Whether transactions travel in libpq's pipeline mode (libpq 14 and later: the
-        #: binary wheel's own; a system libpq may be older, then each statement waits).
-        self._pipelined = self.postgres and pipeline and _has_pipeline()
+        #: Whether a transaction's statements are queued and sent in batches (:class:`Tx`).
+        self._batching = self.postgres and batch
         self._workers = _Workers(self._pool_size, self._execute)
 
     def describe(self) -> str:
@@ -650,18 +681,16 @@ class Database:
             try:
                 # The connection is in autocommit mode and the transaction says BEGIN and
                 # COMMIT itself: psycopg's own BEGIN would wait for its answer alone.
-                with conn.pipeline() if self._pipelined else nullcontext() as pipeline:
-                    tx = Tx(conn, postgres=True, pipeline=pipeline)
-                    tx.execute("BEGIN")
-                    if not job.bounded:
-                        tx.execute("SET LOCAL statement_timeout = 0")
-                    result = job.fn(tx, *job.args, **job.kwargs)
-                    tx._ready_to_commit()  # noqa: SLF001 - the transaction's owner
-                    if job.abandoned:
-                        raise _Abandoned
-                    committing = True
-                    tx.execute("COMMIT")
-                # (the pipeline's end sent COMMIT with the writes before it, and read them)
+                tx = Tx(conn, postgres=True, batching=self._batching)
+                tx.execute("BEGIN")
+                if not job.bounded:
+                    tx.execute("SET LOCAL statement_timeout = 0")
+                result = job.fn(tx, *job.args, **job.kwargs)
+                tx._ready_to_commit()  # noqa: SLF001 - the transaction's owner
+                if job.abandoned:
+                    raise _Abandoned
+                committing = True
+                tx._commit()  # noqa: SLF001
             except psycopg.OperationalError as exc:
                 broken = conn.broken or conn.closed
                 self._give_back(pool if pooled else None, conn)
@@ -724,12 +753,6 @@ class Database:
         """Run each statement of ``script`` (SQLite DDL, translated for PostgreSQL)."""
         for statement in _statements(postgres_ddl(script) if tx.postgres else script):
             tx.execute(statement)
-
-
-def _has_pipeline() -> bool:
-    import psycopg  # noqa: PLC0415
-
-    return bool(psycopg.Pipeline.is_supported())
 
 
 class _Failures:

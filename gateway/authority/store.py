@@ -553,7 +553,8 @@ class AuthorityStore:
 
     def send_proof(self, tx: Tx, proof_key: str, expires_at: int, now: int) -> Cursor:
         """Send the statement that notes an accepted proof until ``expires_at``: its row
-        count (read when it is needed, ``Tx``) is 0 if the proof was noted already (a
+        count (read when it is needed: on PostgreSQL the statement waits in the transaction's
+        batch, ``Tx``) is 0 if the proof was noted already (a
         replay). Entries past their time are dropped first, at most every
         :data:`PROOF_SWEEP_S`, so the table holds the proofs the skew check would still let
         through and those past their time since the last sweep."""
@@ -608,11 +609,11 @@ class ProofClaim:
     A daemon's call would otherwise cost two transactions (the replay row's, then the
     call's), and each is a hand-off from the event loop to a worker and back; the daemons'
     most frequent calls (a report every 30 s, a revocation long-poll renewed every 50 s) pay
-    one; on PostgreSQL the row also travels with the call's first read (one round trip for
-    both), and a copy is refused when that read comes back. A copy of the request is refused
-    the same (``replayed_device_proof``) and nothing
-    its transaction wrote stands; ``on_proven`` (the route marks its connection as a
-    credential holder's) runs once the row is committed, never for a copy.
+    one; on PostgreSQL the row also travels with the call's first read (one batch, one round
+    trip for both), and a copy is refused when that read comes back. A copy of the request is
+    refused the same (``replayed_device_proof``) and nothing its transaction wrote stands;
+    ``on_proven`` (the route marks its connection as a credential holder's) runs once the row
+    is committed, never for a copy.
     """
 
     store: AuthorityStore
@@ -623,8 +624,8 @@ class ProofClaim:
 
     def record(self, tx: Tx) -> None:
         """Write the replay row in ``tx``; whether it was new is read with the
-        transaction's next answer (``Tx.when_answered``: on PostgreSQL the row travels with
-        the call's first read, one round trip for both).
+        transaction's next answer (``Tx.when_answered``: on PostgreSQL the row travels in one
+        batch with the call's first read, one round trip for both).
 
         Raises (from that read, or before the commit):
             ProofRejected: ``replayed_device_proof``: the row was there already.

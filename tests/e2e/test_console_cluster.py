@@ -333,13 +333,14 @@ async def test_a_token_revoked_on_one_instance_closes_a_websocket_served_through
 
 
 def _blocked_on_revocations(url: str) -> bool:
-    """Whether, within ``WAIT_S``, a session waits for a lock to write a revocation row."""
+    """Whether, within ``WAIT_S``, a session waits for a lock to write a revocation row (its
+    statement is one of a batch: ``database.Tx``)."""
     deadline = time.monotonic() + WAIT_S
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                "current_database() AND wait_event_type = 'Lock' AND "
-                               "query LIKE 'INSERT INTO revocations%'").fetchone()
+                               "query LIKE '%INSERT INTO revocations%'").fetchone()
             if row is not None and int(row[0]) == 1:
                 return True
             time.sleep(0.02)

@@ -54,7 +54,7 @@ async def fetch(database: Database, sql: str, args: Sequence[Any] = ()) -> list[
 def round_trips_in(trace: str) -> int:
     """How many times the client waited for the server in libpq's trace of a connection: a
     run of the client's messages (``F``) followed by the server's (``B``) is one round trip,
-    whatever the messages (a statement's Sync, a pipeline's Flush)."""
+    whatever the messages (a statement's Sync, a batch's Query)."""
     sides = [line.split("\t", 1)[0] for line in trace.splitlines() if line[:2] in ("F\t",
                                                                                   "B\t")]
     return sum(1 for a, b in itertools.pairwise(sides) if (a, b) == ("F", "B"))

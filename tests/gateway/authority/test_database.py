@@ -2,8 +2,8 @@
 a real PostgreSQL server: every transaction runs on the database's workers, never on the event
 loop; pooled connections are reused and a connection the server killed costs no request;
 statements keep a literal ``?`` or ``%``; a statement that outlives its timeout is
-``DatabaseUnavailable``, not a hang; on PostgreSQL statements travel in a pipeline, counted on
-the wire, and what a statement sent ahead raises still rolls its transaction back.
+``DatabaseUnavailable``, not a hang; on PostgreSQL statements travel in batches, their round
+trips counted on the wire, and a check of a queued statement still rolls its transaction back.
 """
 
 from __future__ import annotations
@@ -333,20 +333,20 @@ def _writes_around_a_read(tx: Tx, first: int) -> int:
     return counted
 
 
-@pytest.mark.parametrize("pipeline", [True, False], ids=["pipelined", "one-by-one"])
+@pytest.mark.parametrize("batch", [True, False], ids=["batched", "one-by-one"])
 async def test_a_transaction_waits_for_the_server_at_its_reads_and_its_commit_only(
-        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pipeline: bool) -> None:
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: bool) -> None:
     """Counted on the wire (libpq's trace): a transaction of four writes around one read
-    takes two round trips in a pipeline (``BEGIN``, two writes and the read; two writes and
-    ``COMMIT``), seven with each statement waiting for its answer (the door's only way
-    before pipelines, and where libpq is older than 14); both store the same rows."""
-    db = Database(url=url, pipeline=pipeline)
+    takes two round trips in batches (``BEGIN``, two writes and the read; two writes and
+    ``COMMIT``), seven with each statement sent alone (the door before batches); both store
+    the same rows."""
+    db = Database(url=url, batch=batch)
     await db.run(_create)
     seen: list[Tx] = []
     wire = Wire(tmp_path)
     _traced(monkeypatch, wire, seen)
     assert await db.run(_writes_around_a_read, 10) == 2
-    assert wire.round_trips(seen[-1]) == (2 if pipeline else 7)
+    assert wire.round_trips(seen[-1]) == (2 if batch else 7)
     assert await db.run(_count) == 4 - 1  # the read saw two rows, the commit kept three
     await db.close()
 
@@ -366,8 +366,8 @@ def _insert_then_check(tx: Tx, k: int, reads: list[int]) -> None:
 async def test_a_check_waiting_for_an_answer_runs_before_the_read_returns(
         db: Database) -> None:
     """A check handed to ``when_answered`` runs once the statement before it has answered,
-    by the next read at the latest (on SQLite at once): a check that fails stops the
-    function before the read's rows reach it, and nothing the transaction sent stays."""
+    when the next read sends it (on SQLite at once): a check that fails stops the function
+    before the read's rows reach it, and nothing the transaction sent stays."""
     await db.run(_create)
     reads: list[int] = []
     await db.run(_insert_then_check, 1, reads)

@@ -4,7 +4,7 @@ long-poll renewal. Every statement costs the database its work and every round t
 the console CPU (a worker's sleep and wake, the driver's Python, the server's backend woken),
 so the statements each transaction runs are counted here, beside its proof's replay row (the
 store's, written first by every device call), and on PostgreSQL the round trips on the wire
-(the statements travel in a pipeline: ``database.Tx``).
+(the statements travel in batches: ``database.Tx``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ STEADY_LOOKUP = 6
 REFRESH = 5
 
 #: Round trips on PostgreSQL, ``BEGIN`` and ``COMMIT`` counted, on the wire (libpq's trace):
-#: the statements travel in a pipeline (``database.Tx``), so a transaction waits for the
+#: the statements travel in batches (``database.Tx``), so a transaction waits for the
 #: server at its reads and at its commit only. Any report (first, steady, gone): ``BEGIN``,
 #: the replay row and the lookup in one, its writes and ``COMMIT`` in the other; it was one
 #: per statement, eight for a steady report and ten for a first one.
