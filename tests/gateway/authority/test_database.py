@@ -398,3 +398,23 @@ async def test_a_transaction_of_writes_only_on_a_killed_connection_costs_no_requ
     await db.run(_only_writes, 1)
     assert await db.run(_count) == 2
     await db.close()
+
+
+def _round_trip(tx: Tx, values: list[tuple[int, str]], blob: bytes) -> list[Any]:
+    tx.execute("CREATE TABLE IF NOT EXISTS odd (k INTEGER PRIMARY KEY, v TEXT, b BLOB)"
+               if not tx.postgres else
+               "CREATE TABLE IF NOT EXISTS odd (k INTEGER PRIMARY KEY, v TEXT, b BYTEA)")
+    for k, v in values:
+        tx.execute("INSERT INTO odd VALUES (?, ?, ?)", (k, v, blob))
+    return [tuple(r) for r in tx.execute("SELECT k, v, b FROM odd ORDER BY k").fetchall()]
+
+
+async def test_values_in_a_batch_arrive_exactly_as_given(db: Database) -> None:
+    """A batch carries its values merged into its text by the driver's quoting: a quote, a
+    semicolon, a backslash, a comment, a dollar quote, a placeholder mark and bytes come back
+    exactly as given, and none of them ends a statement or starts another."""
+    hostile = ["it's", "'); DROP TABLE odd; --", "back\\slash\\'", "$$ dollar $tag$",
+               "a ? and a %s and %%", "line\nbreak\ttab", "naïve ☃ 日本"]
+    values = list(enumerate(hostile))
+    blob = bytes(range(256))
+    assert await db.run(_round_trip, values, blob) == [(k, v, blob) for k, v in values]
