@@ -46,6 +46,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from contextlib import closing, suppress
 from functools import lru_cache
@@ -198,6 +199,65 @@ def postgres_text(sql: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=2048)
+def numbered_text(sql: str) -> str:
+    """``sql`` (``?`` placeholders) with ``$1``, ``$2``, ... for its placeholders: the text
+    a server-side ``PREPARE`` takes (from :func:`postgres_text`'s, whose ``%%`` is one ``%``)."""
+    text = postgres_text(sql)
+    out: list[str] = []
+    k, i, n = 0, 0, len(text)
+    while i < n:
+        j = text.find("%", i)
+        if j < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:j])
+        if text.startswith("%s", j):
+            k += 1
+            out.append(f"${k}")
+        else:  # "%%", the only other "%" postgres_text writes
+            out.append("%")
+        i = j + 2
+    return "".join(out)
+
+
+#: How many times a statement is sent, in this process, before each connection has the server
+#: prepare it (psycopg's own threshold): a statement the console sends with every call is
+#: parsed and planned once per connection, a rare one each time.
+PREPARE_AFTER: Final = 5
+_PREPARABLE: Final = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+
+
+class _Prepared:
+    """The statements prepared on each connection, by name: ``PREPARE`` is not undone by a
+    rollback, so a batch that failed leaves its connection "unsure" (whichever of its
+    ``PREPARE`` ran stays), and that connection's next batch starts with ``DEALLOCATE ALL``."""
+
+    def __init__(self) -> None:
+        self._uses: dict[str, int] = {}
+        self._names: dict[str, str] = {}
+        self._on: weakref.WeakKeyDictionary[Any, set[str] | None] = \
+            weakref.WeakKeyDictionary()
+
+    def name_for(self, sql: str) -> str | None:
+        """The name ``sql`` is prepared under once it has been sent often enough, or None."""
+        name = self._names.get(sql)
+        if name is not None:
+            return name
+        uses = self._uses.get(sql, 0) + 1
+        self._uses[sql] = uses
+        if uses < PREPARE_AFTER or not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
+            return None
+        return self._names.setdefault(sql, f"mtgw_{len(self._names)}")
+
+    def on(self, conn: Any) -> set[str] | None:
+        """The names prepared on ``conn`` (None: unsure, after a failed batch)."""
+        return self._on.setdefault(conn, set())
+
+    def settle(self, conn: Any, names: set[str] | None) -> None:
+        self._on[conn] = names
+
+
 class Tx:
     """One transaction: statements with ``?`` placeholders and their values; committed when
     the function run through :meth:`Database.run` returns, rolled back if it raises.
@@ -213,10 +273,11 @@ class Tx:
     the latest by the commit: nothing is committed past one.
     """
 
-    __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_cursor", "_due", "_read",
-                 "_sent", "postgres")
+    __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_cursor", "_due",
+                 "_prepared", "_read", "_sent", "postgres")
 
-    def __init__(self, conn: Any, postgres: bool, batching: bool = False) -> None:
+    def __init__(self, conn: Any, postgres: bool, batching: bool = False,
+                 prepared: _Prepared | None = None) -> None:
         self._conn = conn
         #: Which engine runs it (for the few statements that differ).
         self.postgres = postgres
@@ -226,6 +287,8 @@ class Tx:
         self._batching = batching
         self._batch: list[tuple[str, tuple[Any, ...], _Queued]] = []
         self._cursor: Any = None
+        #: The door's record of what each connection has prepared.
+        self._prepared = prepared if prepared is not None else _Prepared()
         #: Checks to run once the answers sent for are read (:meth:`when_answered`).
         self._due: list[Callable[[], None]] = []
         #: Statements queued, and whether a batch has been sent since the first.
@@ -239,7 +302,7 @@ class Tx:
                                                 args)
             return cursor
         queued = _Queued(self)
-        self._batch.append((postgres_text(sql), tuple(args), queued))
+        self._batch.append((sql, tuple(args), queued))
         self._sent += 1
         return queued
 
@@ -282,20 +345,42 @@ class Tx:
 
     def _send(self) -> None:
         """Send the statements queued as one message (one round trip) and hand each its
-        answer; then run the checks waiting for them (their own reads find nothing queued)."""
+        answer; then run the checks waiting for them (their own reads find nothing queued).
+        A statement sent often is prepared on the connection once (``PREPARE`` in the batch)
+        and then run by name (``EXECUTE``), so the server parses and plans it once."""
         batch, self._batch = self._batch, []
         if batch:
             import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
 
             if self._cursor is None:
                 self._cursor = psycopg.ClientCursor(self._conn)
-            cursor = self._cursor
-            cursor.execute(";\n".join(cursor.mogrify(sql, args) for sql, args, _ in batch))
-            for k, (_, _, queued) in enumerate(batch):
+            cursor, prepared = self._cursor, self._prepared
+            known = prepared.on(self._conn)
+            parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
+            ours = set() if known is None else set(known)
+            answers: list[_Queued | None] = [None] * len(parts)
+            for sql, args, queued in batch:
+                name = prepared.name_for(sql)
+                if name is None:
+                    parts.append(cursor.mogrify(postgres_text(sql), args))
+                else:
+                    if name not in ours:
+                        parts.append(f"PREPARE {name} AS {numbered_text(sql)}")
+                        answers.append(None)
+                        ours.add(name)
+                    parts.append(cursor.mogrify(
+                        f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
+                        else f"EXECUTE {name}", args))
+                answers.append(queued)
+            prepared.settle(self._conn, None)  # until the server has answered
+            cursor.execute(";\n".join(parts))
+            prepared.settle(self._conn, ours)
+            for k, answered in enumerate(answers):
                 if k:
                     cursor.nextset()
-                queued.answer(cursor.fetchall() if cursor.description is not None else [],
-                              cursor.rowcount)
+                if answered is not None:
+                    answered.answer(cursor.fetchall() if cursor.description is not None
+                                    else [], cursor.rowcount)
         self._read = True
         while self._due:
             due, self._due = self._due, []
@@ -518,8 +603,10 @@ class Database:
             import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
             self.integrity_errors = (psycopg.errors.IntegrityError,)
-        #: Whether a transaction's statements are queued and sent in batches (:class:`Tx`).
+        #: Whether a transaction's statements are queued and sent in batches (:class:`Tx`),
+        #: and what each connection has prepared for them.
         self._batching = self.postgres and batch
+        self._prepared = _Prepared()
         self._workers = _Workers(self._pool_size, self._execute)
 
     def describe(self) -> str:
@@ -681,7 +768,8 @@ class Database:
             try:
                 # The connection is in autocommit mode and the transaction says BEGIN and
                 # COMMIT itself: psycopg's own BEGIN would wait for its answer alone.
-                tx = Tx(conn, postgres=True, batching=self._batching)
+                tx = Tx(conn, postgres=True, batching=self._batching,
+                        prepared=self._prepared)
                 tx.execute("BEGIN")
                 if not job.bounded:
                     tx.execute("SET LOCAL statement_timeout = 0")

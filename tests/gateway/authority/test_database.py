@@ -418,3 +418,41 @@ async def test_values_in_a_batch_arrive_exactly_as_given(db: Database) -> None:
     values = list(enumerate(hostile))
     blob = bytes(range(256))
     assert await db.run(_round_trip, values, blob) == [(k, v, blob) for k, v in values]
+
+
+def _insert_and_count(tx: Tx, k: int) -> int:
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k,))
+    return int(tx.execute("SELECT count(*) FROM t WHERE k <= ?", (k,)).fetchone()[0])
+
+
+def _insert_other(tx: Tx, k: int) -> None:
+    tx.execute("INSERT INTO t (k, v) VALUES (?, 'other')", (k,))
+
+
+def _prepared_here(tx: Tx) -> dict[str, int]:
+    """The statements prepared on this connection, by name, and how often each was run."""
+    return {str(r[0]): int(r[1]) for r in tx.execute(
+        "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements").fetchall()}
+
+
+async def test_a_statement_sent_often_is_prepared_once_per_connection(url: str) -> None:
+    """A batched statement sent five times is prepared on the connection (the server parses
+    and plans it once) and run by name after; a batch that fails after a ``PREPARE`` leaves
+    the connection's statements unknown, and the next batch starts afresh (``DEALLOCATE
+    ALL``) instead of failing on a name prepared twice or missing."""
+    db = Database(url=url, pool_size=1)
+    await db.run(_create)
+    for k in range(8):
+        assert await db.run(_insert_and_count, k) == k + 1
+    # the INSERT and the SELECT, each prepared with its fifth send and run by name since
+    assert await db.run(_prepared_here) == {"mtgw_0": 4, "mtgw_1": 4}
+    for k in range(100, 104):
+        await db.run(_insert_other, k)
+    with pytest.raises(db.integrity_errors):
+        await db.run(_insert_other, 3)  # its fifth send: PREPARE ran, then EXECUTE failed
+    for k in range(8, 12):
+        assert await db.run(_insert_and_count, k) == k + 1
+    await db.run(_insert_other, 104)
+    # all prepared again after the failed batch: the runs since
+    assert await db.run(_prepared_here) == {"mtgw_0": 4, "mtgw_1": 4, "mtgw_2": 1}
+    await db.close()
