@@ -238,24 +238,32 @@ class _Prepared:
         self._names: dict[str, str] = {}
         self._on: weakref.WeakKeyDictionary[Any, set[str] | None] = \
             weakref.WeakKeyDictionary()
+        #: The door's workers share this record: one name must never be given to two
+        #: statements (a connection would run the wrong one).
+        self._lock = threading.Lock()
 
     def name_for(self, sql: str) -> str | None:
         """The name ``sql`` is prepared under once it has been sent often enough, or None."""
-        name = self._names.get(sql)
-        if name is not None:
+        with self._lock:
+            name = self._names.get(sql)
+            if name is not None:
+                return name
+            uses = self._uses.get(sql, 0) + 1
+            self._uses[sql] = uses
+            if uses < PREPARE_AFTER or not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
+                return None
+            name = self._names[sql] = f"mtgw_{len(self._names)}"
             return name
-        uses = self._uses.get(sql, 0) + 1
-        self._uses[sql] = uses
-        if uses < PREPARE_AFTER or not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
-            return None
-        return self._names.setdefault(sql, f"mtgw_{len(self._names)}")
 
     def on(self, conn: Any) -> set[str] | None:
         """The names prepared on ``conn`` (None: unsure, after a failed batch)."""
-        return self._on.setdefault(conn, set())
+        with self._lock:
+            return self._on.setdefault(conn, set())
 
     def settle(self, conn: Any, names: set[str] | None) -> None:
-        self._on[conn] = names
+        """What ``conn`` has prepared now (None: unsure until its next batch resets it)."""
+        with self._lock:
+            self._on[conn] = names
 
 
 class Tx:

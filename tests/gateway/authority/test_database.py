@@ -456,3 +456,4 @@ async def test_a_statement_sent_often_is_prepared_once_per_connection(url: str) 
     # all prepared again after the failed batch: the runs since
     assert await db.run(_prepared_here) == {"mtgw_0": 4, "mtgw_1": 4, "mtgw_2": 1}
     await db.close()
+
