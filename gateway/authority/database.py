@@ -295,8 +295,8 @@ class Tx:
         self._batching = batching
         self._batch: list[tuple[str, tuple[Any, ...], _Queued]] = []
         self._cursor: Any = None
-        #: The door's record of what each connection has prepared.
-        self._prepared = prepared if prepared is not None else _Prepared()
+        #: The door's record of what each connection has prepared (batches only).
+        self._prepared = prepared
         #: Checks to run once the answers sent for are read (:meth:`when_answered`).
         self._due: list[Callable[[], None]] = []
         #: Statements queued, and whether a batch has been sent since the first.
@@ -363,6 +363,7 @@ class Tx:
             if self._cursor is None:
                 self._cursor = psycopg.ClientCursor(self._conn)
             cursor, prepared = self._cursor, self._prepared
+            assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
             known = prepared.on(self._conn)
             parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
             ours = set() if known is None else set(known)
