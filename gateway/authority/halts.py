@@ -16,10 +16,16 @@ from typing import Final
 
 from .database import Tx
 
-__all__ = ["ALL", "Halt", "halt", "halt_of", "halts_of", "resume"]
+__all__ = ["ALL", "HALTED_OF_TOKEN", "Halt", "halt", "halt_of", "halts_of", "resume"]
 
 #: The (login, server) of a halt of every terminal of the owner.
 ALL: Final = (0, "")
+#: Whether a halt is in force on the terminal of the token ``t`` for its owner (as
+#: :func:`halt_of` finds one), as a column of a read of the tokens table named ``t``
+#: (``basis.py``: a record's whole basis in one statement).
+HALTED_OF_TOKEN: Final = (
+    "EXISTS (SELECT 1 FROM trading_halts h WHERE h.owner_email = t.owner_email AND "
+    "((h.login = t.login AND h.server = t.server) OR (h.login = 0 AND h.server = '')))")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .database import Tx
+from .database import Cursor, Tx
 
 __all__ = ["KINDS", "MAX_PENDING", "MONEY_KINDS", "Instruction", "add", "by_id",
-           "by_request_key", "of_owner", "pending_for", "settle"]
+           "by_request_key", "of_owner", "pending_for", "pending_of_token", "pending_rows",
+           "settle"]
 
 Kind = Literal["deposit", "withdraw", "credit", "message"]
 State = Literal["pending", "applied", "refused", "shown"]
@@ -107,6 +108,28 @@ def pending_for(tx: Tx, owner_email: str, login: int, server: str) -> list[Instr
                       "ORDER BY created_at, id LIMIT ?",
                       (login, server, owner_email, MAX_PENDING)).fetchall()
     return [_row(r) for r in rows]
+
+
+#: :func:`pending_for`, the terminal and owner those of a token (by its id or its hint).
+_PENDING_OF_TOKEN: Final = (
+    "SELECT " + ", ".join(f"i.{c.strip()}" for c in _COLS.split(",")) + " "
+    "FROM owner_instructions i JOIN tokens t ON i.login = t.login AND i.server = t.server "
+    "AND i.owner_email = t.owner_email WHERE t.{by} = ? AND i.state = 'pending' "
+    "ORDER BY i.created_at, i.id LIMIT ?")
+_PENDING_BY: Final = {by: _PENDING_OF_TOKEN.replace("{by}", by)
+                      for by in ("token_id", "token_hint")}
+
+
+def pending_of_token(tx: Tx, by: Literal["token_id", "token_hint"], value: str) -> Cursor:
+    """:func:`pending_for` the terminal and owner of the token whose ``by`` is ``value``,
+    asked and not read (:func:`pending_rows` reads it): asked beside the token's own read,
+    both travel in one batch (``basis.py``)."""
+    return tx.execute(_PENDING_BY[by], (value, MAX_PENDING))
+
+
+def pending_rows(cursor: Cursor) -> list[Instruction]:
+    """The instructions :func:`pending_of_token` asked for."""
+    return [_row(r) for r in cursor.fetchall()]
 
 
 def settle(tx: Tx, owner_email: str, login: int, server: str, instruction_id: str,

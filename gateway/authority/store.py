@@ -33,7 +33,7 @@ import hmac
 import json
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, Final, ParamSpec, TypeVar
@@ -69,7 +69,15 @@ __all__ = [
     "StoredProofReplays",
     "TokenRow",
     "claimed",
+    "ACCOUNT_WIDTH",
+    "APPROVAL_WIDTH",
+    "TOKEN_WIDTH",
+    "account_columns",
+    "account_row",
+    "approval_columns",
     "load_or_create_secret",
+    "token_columns",
+    "token_row",
 ]
 
 P = ParamSpec("P")
@@ -163,6 +171,44 @@ class DeviceRow:
     os: str
     first_seen: int
     last_seen: int
+
+
+#: How many columns :func:`token_row` and :func:`account_row` read.
+TOKEN_WIDTH: Final = len(_TOKEN_COLS.split(","))
+ACCOUNT_WIDTH: Final = len(_ACCOUNT_COLS.split(","))
+APPROVAL_WIDTH: Final = len(_APPROVAL_COLS.split(","))
+
+
+def _aliased(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+def token_columns(alias: str) -> str:
+    """The columns :func:`token_row` reads, of the tokens table named ``alias`` in a join."""
+    return _aliased(_TOKEN_COLS, alias)
+
+
+def account_columns(alias: str) -> str:
+    """The columns :func:`account_row` reads, of the accounts table named ``alias``."""
+    return _aliased(_ACCOUNT_COLS, alias)
+
+
+def approval_columns(alias: str) -> str:
+    """The columns of an :class:`~.devices.Approval`, of the approvals table ``alias``."""
+    return _aliased(_APPROVAL_COLS, alias)
+
+
+def token_row(r: Sequence[Any]) -> TokenRow:
+    """A token from its :func:`token_columns` (the first :data:`TOKEN_WIDTH` of ``r``)."""
+    return TokenRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], tuple(json.loads(r[7])),
+                    r[8], r[9], r[10])
+
+
+def account_row(r: Sequence[Any]) -> AccountRow:
+    """An account from its :func:`account_columns` (the first :data:`ACCOUNT_WIDTH`)."""
+    return AccountRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]),
+                      tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]), r[13],
+                      r[14], r[15])
 
 
 def load_or_create_secret(path: Path, size: int) -> bytes:
@@ -301,8 +347,7 @@ class AuthorityStore:
     def _token_where(self, tx: Tx, clause: str, *args: Any) -> list[TokenRow]:
         rows = tx.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE {clause}",
                           args).fetchall()
-        return [TokenRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], tuple(json.loads(r[7])),
-                         r[8], r[9], r[10]) for r in rows]
+        return [token_row(r) for r in rows]
 
     def token_by_hint(self, tx: Tx, token_hint: str) -> TokenRow | None:
         """The token with this hint (what the EA sends)."""
@@ -367,19 +412,13 @@ class AuthorityStore:
         """The account registered for a terminal."""
         r = tx.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE login = ? AND server = ?",
                        (login, server)).fetchone()
-        if r is None:
-            return None
-        return AccountRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]),
-                          tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]), r[13],
-                          r[14], r[15])
+        return None if r is None else account_row(r)
 
     def accounts_of(self, tx: Tx, owner_email: str) -> list[AccountRow]:
         """An owner's accounts, oldest first."""
         rows = tx.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE owner_email = ? "
                           "ORDER BY id", (owner_email,)).fetchall()
-        return [AccountRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]),
-                           tuple(json.loads(r[8])), r[9], r[10], bool(r[11]), bool(r[12]),
-                           r[13], r[14], r[15]) for r in rows]
+        return [account_row(r) for r in rows]
 
     def update_account_risk(self, tx: Tx, owner_email: str, account_id: int,
                             allowed_symbols: tuple[str, ...], max_lot_size: str, risk_pct: str,

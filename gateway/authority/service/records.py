@@ -1,7 +1,8 @@
 """Signed records for devices: a lookup by a token's hint, a refresh by token ids.
 
-What a record says (the token's verifier, terminal, scopes, lifetime and its account's risk
-policy) is read in one transaction. The signing (Ed25519) and the sealing of each token's
+What a record says (the token's verifier, terminal, scopes, lifetime, its account's risk
+policy, the kill switch and pending instructions) is read in one transaction, in one round trip
+(``basis.py``). The signing (Ed25519) and the sealing of each token's
 ``server_key`` to the request's box key (X25519, ``boxes.py``) run where
 :attr:`Records.sign_off_loop` says: by default after the transaction, on the event loop,
 which gives the connection back at once (the embedded authority: few calls, one SQLite
@@ -19,14 +20,15 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from .. import halts, instructions
+from .. import basis
 from ..api import DeviceInfo, LookupAnswer
+from ..basis import Basis
 from ..boxes import seal
 from ..database import Tx
 from ..devices import Approval, has_live_code
 from ..labels import clean_label
 from ..records import OFFLINE_GRACE_S, RiskPolicy
-from ..store import AccountRow, AuthorityStore, ProofClaim, TokenRow, claimed
+from ..store import ProofClaim, TokenRow, claimed
 from ..token_details import note_use
 from .approvals import Approvals, checked
 from .common import Shared, risk_of_account, serves_account
@@ -38,27 +40,22 @@ __all__ = ["Records"]
 Signable = tuple[TokenRow, RiskPolicy, list[dict[str, Any]]]
 
 
-def signable(tx: Tx, row: TokenRow, account: AccountRow | None) -> Signable:
-    """What a record of ``row`` says beside the token: its terminal's policy (``account``'s,
-    read by :func:`serving`), halted when the token's owner pulled the kill switch on it
+def signable(found: Basis) -> Signable:
+    """What a record of ``found``'s token says beside the token: its terminal's policy (its
+    registered account's), halted when the token's owner pulled the kill switch on it
     (``halts.py``), and the owner's pending instructions for it (``instructions.py``)."""
-    risk = risk_of_account(account)
-    if halts.halt_of(tx, row.owner_email, row.login, row.server) is not None:
+    risk = risk_of_account(found.account)
+    if found.halted:
         risk = dataclasses.replace(risk, trading_halted=True)
-    pending = [i.as_record() for i in instructions.pending_for(tx, row.owner_email, row.login,
-                                                                row.server)]
-    return row, risk, pending
+    return found.token, risk, [i.as_record() for i in found.pending]
 
 
-def serving(tx: Tx, store: AuthorityStore, row: TokenRow | None
-            ) -> tuple[TokenRow, AccountRow | None] | None:
-    """``row`` and its terminal's registered account when a record of it may be handed out
-    (:func:`~.common.serves`), else None: the account read once, for both the check and the
-    record's policy (:func:`signable`)."""
-    if row is None:
+def serving(found: Basis | None) -> Basis | None:
+    """``found`` when a record of its token may be handed out (:func:`~.common.serves`: its
+    terminal's account, if one is registered, is the token's owner's), else None."""
+    if found is None or not serves_account(found.token, found.account):
         return None
-    account = store.account_for(tx, row.login, row.server)
-    return (row, account) if serves_account(row, account) else None
+    return found
 
 
 class Records:
@@ -115,23 +112,22 @@ class Records:
 
     def _lookup(self, tx: Tx, device: DeviceInfo, token_hint: str, device_name: str, os: str,
                 now: int, address: str = "") -> Signable | str | None:
-        found = serving(tx, self._store, self._store.token_by_hint(tx, token_hint))
+        found = serving(basis.ask(tx, device.device_id, "token_hint", token_hint).read())
         if found is None:
             return None
-        row, account = found
+        row = found.token
         # The device names itself: cleaned before anyone sees it (e-mails, the device list).
-        # A lookup that gives no name or OS keeps the stored one (a daemon may omit them; the
-        # stored row is read only then); only a device never named is "unnamed".
+        # A lookup that gives no name or OS keeps the stored one (a daemon may omit them);
+        # only a device never named is "unnamed".
         name, os_name = clean_label(device_name, ""), clean_label(os, "")
-        if not (name and os_name):
-            known = self._store.device(tx, device.device_id)
-            name = name or (known.name if known else "unnamed")
-            os_name = os_name or (known.os if known else "unknown")
+        known = found.device
+        name = name or (known[0] if known else "unnamed")
+        os_name = os_name or (known[1] if known else "unknown")
         self._store.upsert_device(tx, device.device_id, device.public_key, name, os_name, now)
-        approval = self._store.approval(tx, row.owner_email, device.device_id)
-        if approval is not None and approval.status == "approved":
+        approval = found.approval
+        if found.approved:
             note_use(tx, self._shared.uses, [row.token_id], device.device_id, address, now)
-            return signable(tx, row, account)
+            return signable(found)
         if approval is not None and approval.status == "denied":
             # The owner said no: no new request, no code, no e-mail. Which token it presents
             # is still noted, so the devices page can offer to revoke it.
@@ -180,15 +176,13 @@ class Records:
 
     def _refresh(self, tx: Tx, device_id: str, token_ids: list[str], now: int = 0,
                  address: str = "") -> list[Signable]:
+        # Every token's basis asked before any is read: one round trip for all of them.
+        asked = [basis.ask(tx, device_id, "token_id", token_id) for token_id in token_ids]
         rows = []
-        for token_id in token_ids:
-            found = serving(tx, self._store, self._store.token_by_id(tx, token_id))
-            if found is None:
-                continue
-            row, account = found
-            approval = self._store.approval(tx, row.owner_email, device_id)
-            if approval is not None and approval.status == "approved":
-                rows.append(signable(tx, row, account))
+        for each in asked:
+            found = serving(each.read())
+            if found is not None and found.approved:
+                rows.append(signable(found))
         note_use(tx, self._shared.uses, [r.token_id for r, _, _ in rows], device_id, address,
                  now)
         return rows
