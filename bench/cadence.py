@@ -51,7 +51,7 @@ from bench.common import ROOT, percentile
 from bench.consoles import SERVER, Provisioned, daemon_address
 from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
-from gateway.auth.client import RemoteAuthority
+from gateway.auth.client import KEEPALIVE_S, RemoteAuthority
 from gateway.auth.reporter import POLL_WAIT_S, TerminalReporter, watch_revocations
 from gateway.authority.api import (
     AuthorityRefused,
@@ -341,8 +341,8 @@ class SimulatedDaemon:
         self._provisioned = provisioned
         self._cadence = cadence
         self._rng = rng
-        connector = aiohttp.TCPConnector(
-            local_addr=(daemon_address(index, spread_addresses), 0))
+        connector = aiohttp.TCPConnector(  # the daemon's own keep-alive (its client's)
+            local_addr=(daemon_address(index, spread_addresses), 0), keepalive_timeout=KEEPALIVE_S)
         self._session = aiohttp.ClientSession(connector=connector)
         remote = RemoteAuthority(url, provisioned.key, timeout_s=cadence.request_timeout_s,
                                  session=self._session)
