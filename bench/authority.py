@@ -669,7 +669,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--report-s", type=float, help="a daemon's report interval "
                         "(default: the daemon's, 30)")
     parser.add_argument("--refresh-s", type=float, help="its record refresh (default 300)")
-    parser.add_argument("--poll-s", type=float, help="its long-poll's wait (default 25)")
+    parser.add_argument("--poll-s", type=float,
+                        help="its long-poll's wait (default: the daemon's, 50)")
+    parser.add_argument("--keepalive-s", type=float, help="how long its client keeps an idle "
+                        "connection (default: the daemon's, 45; 15 before 2026-11-26)")
     parser.add_argument("--variant", action="append", type=Variant.parse, default=None,
                         help="NAME[,tree=PATH][,KEY=VALUE...]: a console to measure "
                              "(repeatable; default: this tree as it is)")
@@ -704,7 +707,9 @@ def _console_cpus(args: argparse.Namespace) -> list[list[int]]:
 def _cadence(args: argparse.Namespace) -> Cadence:
     chosen = {name: value for name, value in (("report_s", args.report_s),
                                               ("refresh_s", args.refresh_s),
-                                              ("poll_s", args.poll_s)) if value is not None}
+                                              ("poll_s", args.poll_s),
+                                              ("keepalive_s", args.keepalive_s))
+              if value is not None}
     return Cadence(**chosen)
 
 

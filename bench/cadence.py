@@ -103,6 +103,9 @@ class Cadence:
     poll_backoff_max_s: float = _default(watch_revocations, "max_backoff_s")
     #: ``[authority] request_timeout_s``: one call to the console.
     request_timeout_s: float = float(AuthorityConfig.model_fields["request_timeout_s"].default)
+    #: How long the daemon's client keeps an idle connection (``gateway.auth.client``; a
+    #: daemon before 2026-11-26 kept aiohttp's 15 s, and opened one for every report).
+    keepalive_s: float = KEEPALIVE_S
     #: The EA's reconnection back-off (the pace of a failed lookup's retries).
     lookup_backoff_s: tuple[float, float] = field(default_factory=ea_backoff_s)
 
@@ -341,8 +344,9 @@ class SimulatedDaemon:
         self._provisioned = provisioned
         self._cadence = cadence
         self._rng = rng
-        connector = aiohttp.TCPConnector(  # the daemon's own keep-alive (its client's)
-            local_addr=(daemon_address(index, spread_addresses), 0), keepalive_timeout=KEEPALIVE_S)
+        connector = aiohttp.TCPConnector(
+            local_addr=(daemon_address(index, spread_addresses), 0),
+            keepalive_timeout=cadence.keepalive_s)
         self._session = aiohttp.ClientSession(connector=connector)
         remote = RemoteAuthority(url, provisioned.key, timeout_s=cadence.request_timeout_s,
                                  session=self._session)
