@@ -672,7 +672,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--poll-s", type=float,
                         help="its long-poll's wait (default: the daemon's, 50)")
     parser.add_argument("--keepalive-s", type=float, help="how long its client keeps an idle "
-                        "connection (default: the daemon's, 45; 15 before 2026-11-26)")
+                        "connection (default: the daemon's, 15)")
     parser.add_argument("--variant", action="append", type=Variant.parse, default=None,
                         help="NAME[,tree=PATH][,KEY=VALUE...]: a console to measure "
                              "(repeatable; default: this tree as it is)")

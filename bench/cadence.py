@@ -51,7 +51,7 @@ from bench.common import ROOT, percentile
 from bench.consoles import SERVER, Provisioned, daemon_address
 from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
-from gateway.auth.client import KEEPALIVE_S, RemoteAuthority
+from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import POLL_WAIT_S, TerminalReporter, watch_revocations
 from gateway.authority.api import (
     AuthorityRefused,
@@ -103,9 +103,11 @@ class Cadence:
     poll_backoff_max_s: float = _default(watch_revocations, "max_backoff_s")
     #: ``[authority] request_timeout_s``: one call to the console.
     request_timeout_s: float = float(AuthorityConfig.model_fields["request_timeout_s"].default)
-    #: How long the daemon's client keeps an idle connection (``gateway.auth.client``; a
-    #: daemon before 2026-11-26 kept aiohttp's 15 s, and opened one for every report).
-    keepalive_s: float = KEEPALIVE_S
+    #: How long the daemon's client keeps an idle connection: aiohttp's default, which
+    #: ``gateway.auth.client`` keeps, so a report every 30 s opens one. 45 s (a report on the
+    #: last one's connection) was measured and not kept: ``docs/performance.md``, "A
+    #: record's basis in one read".
+    keepalive_s: float = 15.0
     #: The EA's reconnection back-off (the pace of a failed lookup's retries).
     lookup_backoff_s: tuple[float, float] = field(default_factory=ea_backoff_s)
 

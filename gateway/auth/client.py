@@ -36,11 +36,11 @@ from ..authority.api import (
 )
 from ..authority.proofs import device_info, device_proof_headers
 from ..authority.records import AuthorityKey, b64url_encode
-from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
+from ..authority.reports import AccountFigures, TerminalReport
 from ..authority.snapshots import details_json
 from ..base.curve25519 import SigningKey
 
-__all__ = ["KEEPALIVE_S", "RemoteAuthority", "console_answer"]
+__all__ = ["RemoteAuthority", "console_answer"]
 
 
 def console_answer(status: int, raw: str | bytes, ok: Sequence[int] | None) -> dict[str, Any]:
@@ -68,15 +68,6 @@ def console_answer(status: int, raw: str | bytes, ok: Sequence[int] | None) -> d
                                str(error.get("message", "")), extra)
     return answer
 
-
-#: How long an idle connection to the console is kept for the next call (aiohttp's default
-#: is 15 s): past the 30 s between a daemon's reports (``reports.REPORT_INTERVAL_S``), so each
-#: report goes on the connection the last one used, not on a new one (the console's accept
-#: and set-up, and behind a balancer that ends TLS, a handshake, per daemon every 30 s); and
-#: under what the other end keeps one (the console: aiohttp's hour; the balancer
-#: ``docs/authority.md`` configures: ``timeout http-keep-alive 60s``), so the daemon is the
-#: one that closes it and never sends on a connection the other end is closing.
-KEEPALIVE_S: Final = REPORT_INTERVAL_S + 15.0
 
 #: How long one answer's request for live reports holds (a report every 5 s meets a console
 #: instance that serves the watcher often within it, however many instances there are).
@@ -119,9 +110,7 @@ class RemoteAuthority:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
     async def _call(self, method: str, path: str, body: Any = None, *, signed: bool = False,
