@@ -42,7 +42,9 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 @pytest.mark.timeout(300)
 def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
     rows = _bench(tmp_path, "--daemons", "1,3", "--instances", "1,2",
-                  "--duration", "0.5", "--warmup", "0.3")["authority"]
+                  "--duration", "0.5", "--warmup", "0.3", "--client-nice", "5")["authority"]
+    # the simulated daemons ran at the niceness asked (positive: allowed without privilege)
+    assert all(r["client_nice"] == 5 for r in rows), rows
     assert [(r["instances"], r["daemons"]) for r in rows] == [(1, 1), (1, 3), (2, 1), (2, 3)]
     assert all(r["requests"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
     # counted after the warm-up, routed as the documented balancer routes, to every instance
