@@ -24,6 +24,14 @@ as made) then triggers almost no collection, while a heap that really grows is s
 collected, and the older generations keep their thresholds (a full collection stays possible
 when cyclic garbage piles up).
 
+What a young collection then costs: CPython counts allocations minus deallocations of *any*
+generation, so while long-lived objects are replaced one for one (a console's held polls,
+renewed every ~50 s) the count stays near zero and the youngest generation fills with every
+replacement. The collection that growth finally triggers walks all of them: at 8,000 daemons
+283,256 young objects when the count said 50,001, 72-258 ms of CPU (``docs/performance.md``,
+"The late bursts at 8,000 are the collector"). A higher threshold makes those collections
+rarer, not shorter: a pause is bounded by the live objects made since the last one.
+
 :func:`pauses` times every collection of the process (one ``gc.callbacks`` hook, installed
 once), and :class:`GcPauseCollector` shows them on a process's registry as
 ``mtgateway_gc_pause_seconds{generation}`` with ``mtgateway_gc_frozen_objects``, so an
