@@ -502,7 +502,7 @@ async def _run_console(config: GatewayConfig) -> int:
         mailer_from_config,
         start_console,
     )
-    from .base.gcpolicy import tune_gc
+    from .base.gcpolicy import pace_gc
 
     if config.console.processes > 1:
         return await _supervise_console(config)
@@ -522,9 +522,10 @@ async def _run_console(config: GatewayConfig) -> int:
         return 1
     stop = asyncio.Event()
     stop_on_signals(stop)
-    tune_gc()  # start-up is over: everything built so far is long-lived
+    pacer = pace_gc()  # start-up is over: everything built so far is long-lived
     _say_console_listens(config, port, app[AUTHORITY].store.signer.key)
     await stop.wait()
+    pacer.cancel()
     await runner.cleanup()
     return 0
 
@@ -636,7 +637,7 @@ async def _serve_console_process(index: int, shared: socket.socket | None,
                                  port: int) -> None:
     from .authority.console import create_console_app, mailer_from_config, start_console
     from .authority.processes import listening_socket, on_stop
-    from .base.gcpolicy import tune_gc
+    from .base.gcpolicy import pace_gc
 
     fitted = _fit_budget(config, "console")
     if fitted is None:
@@ -655,8 +656,9 @@ async def _serve_console_process(index: int, shared: socket.socket | None,
         with contextlib.suppress(RuntimeError):  # the loop has closed
             loop.call_soon_threadsafe(stopping.set)
 
-    tune_gc()  # start-up is over: everything built so far is long-lived
+    pacer = pace_gc()  # start-up is over: everything built so far is long-lived
     channel.send(bound)
     on_stop(channel, stop)
     await stopping.wait()
+    pacer.cancel()
     await runner.cleanup()

@@ -1,10 +1,13 @@
-"""A serving console process freezes what start-up built and times its collections.
+"""A serving console process freezes what start-up built, runs its collector on a clock and
+times its collections.
 
 Real ``mtgateway console`` processes: one on SQLite, and an instance of two processes on a real
 PostgreSQL (``tests/pgkit.py``), each scraped over ``/metrics`` with the data directory's
 token. ``mtgateway_gc_frozen_objects`` is what ``gc.freeze()`` moved out of every later
 collection's way (0 in a process that never called it): the console at the daemons' cadence
-once spent its tail in full collections of its whole heap (``gateway/base/gcpolicy.py``).
+once spent its tail in full collections of its whole heap, and later in young collections
+that walked every poll renewed since the last one (``gateway/base/gcpolicy.py``): the oldest
+generation's threshold at ``PACED_OLDEST_THRESHOLD`` says the pacer owns its collections.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.base.gcpolicy import GEN0_THRESHOLD, PACED_OLDEST_THRESHOLD
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import console_process
 from tests.pgkit import PostgresServer
@@ -42,10 +46,18 @@ def _scrape(url: str, data_dir: Path) -> dict[tuple[str, tuple[tuple[str, str], 
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
+_PACED = [GEN0_THRESHOLD, 10, PACED_OLDEST_THRESHOLD]  # 10: CPython's own
+
+
+def _thresholds(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> list[float]:
+    return [samples[("mtgateway_gc_threshold", (("generation", str(g)),))] for g in range(3)]
+
+
 def test_a_console_process_freezes_start_up_and_times_its_collections(tmp_path: Path) -> None:
     with console_process(_config(tmp_path), dict(os.environ)) as console:
         samples = _scrape(console.url, tmp_path / "data")
     assert samples[("mtgateway_gc_frozen_objects", ())] > 10_000
+    assert _thresholds(samples) == _PACED
     # tune_gc's own full collection, once the console served, was timed
     assert samples[("mtgateway_gc_pause_seconds_count", (("generation", "2"),))] >= 1
 
@@ -54,9 +66,11 @@ def test_a_console_process_freezes_start_up_and_times_its_collections(tmp_path: 
 def test_every_process_of_an_instance_freezes_its_start_up(
         tmp_path: Path, postgres: PostgresServer) -> None:
     """Eight scrapes on new connections, spread by the kernel over both processes (all eight
-    on one of two: under 1 %): every one answers from a process that froze its start-up."""
+    on one of two: under 1 %): every one answers from a process that froze its start-up and
+    paces its collector."""
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": postgres.new_database()}
     with console_process(_config(tmp_path, processes=2), env) as console:
-        frozen = [_scrape(console.url, tmp_path / "data")[("mtgateway_gc_frozen_objects", ())]
-                  for _ in range(8)]
+        scrapes = [_scrape(console.url, tmp_path / "data") for _ in range(8)]
+    frozen = [s[("mtgateway_gc_frozen_objects", ())] for s in scrapes]
     assert min(frozen) > 10_000, frozen
+    assert all(_thresholds(s) == _PACED for s in scrapes)
