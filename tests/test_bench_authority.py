@@ -158,12 +158,16 @@ async def test_the_bench_watches_its_own_loop_for_lag_and_collections() -> None:
         while time.perf_counter() < blocked_until:  # the loop runs nothing else meanwhile
             pass
         await watch.next_tick()
-        gc.collect()
+        blocked = watch.window(began, loop.time() + 1)
+        # a young collection: a full one walks the whole test process, which late in a full
+        # suite stopped the loop 1.1 s (a CI run) and was then counted as the block's lag
+        gc.collect(0)
         await watch.next_tick()
         seen = watch.window(began, loop.time() + 1)
     finally:
         await watch.stop()
-    assert 90 <= seen["lag_max_ms"] < 1000, seen
-    assert seen["lag_p50_ms"] <= seen["lag_p99_ms"] <= seen["lag_max_ms"]
+    assert 90 <= blocked["lag_max_ms"] < 1000, blocked
+    assert blocked["lag_p50_ms"] <= blocked["lag_p99_ms"] <= blocked["lag_max_ms"]
+    assert seen["lag_max_ms"] >= blocked["lag_max_ms"]
     assert seen["gc_pauses"] >= 1 and seen["gc_ms"] >= seen["gc_max_ms"] > 0, seen
     assert watch.window(loop.time() + 1, loop.time() + 2)["gc_pauses"] == 0
