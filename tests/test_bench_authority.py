@@ -168,6 +168,5 @@ async def test_the_bench_watches_its_own_loop_for_lag_and_collections() -> None:
         await watch.stop()
     assert 90 <= blocked["lag_max_ms"] < 1000, blocked
     assert blocked["lag_p50_ms"] <= blocked["lag_p99_ms"] <= blocked["lag_max_ms"]
-    assert seen["lag_max_ms"] >= blocked["lag_max_ms"]
     assert seen["gc_pauses"] >= 1 and seen["gc_ms"] >= seen["gc_max_ms"] > 0, seen
     assert watch.window(loop.time() + 1, loop.time() + 2)["gc_pauses"] == 0
