@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import shutil
+import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -283,3 +285,32 @@ def test_a_kit_declaration_unlike_the_reference_fails() -> None:
     assert mqlref.matches(enum, info, frozenset({"ENUM_TERMINAL_INFO_INTEGER"}))
     sleep = mqlref.reference("mql5")["Sleep"][0]
     assert not mqlref.matches(Proto("void", (Param("int", False, False, True),), "kit"), sleep)
+
+
+def test_the_kit_probe_built_by_several_processes_at_once_is_built_by_each(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs in two worker processes: both may compile the same constants probe at
+    once into the shared temporary directory. Each builds in a private directory and renames
+    the binary into place; with one shared intermediate file, a build found it renamed away
+    under it (FileNotFoundError) or still being written ("Text file busy")."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    names = ("ORDER_TYPE_BUY", "ORDER_TYPE_SELL")
+    results: list[tuple[tuple[str, KitConstant], ...]] = []
+    errors: list[str] = []
+
+    def build() -> None:
+        try:  # past the in-process cache: what a second process does
+            results.append(mqlref._kit_constants.__wrapped__("mql5", names))
+        except Exception as exc:  # noqa: BLE001 - every failure is the test's finding
+            errors.append(repr(exc))
+
+    builders = [threading.Thread(target=build) for _ in range(3)]
+    for thread in builders:
+        thread.start()
+    for thread in builders:
+        thread.join()
+    assert errors == []
+    assert len(results) == 3 and len(set(results)) == 1
+    assert dict(results[0])["ORDER_TYPE_SELL"].value == 1
+    (probe_dir,) = tmp_path.iterdir()  # only the binary is left, no build directory
+    assert [p.name for p in probe_dir.iterdir()] == ["probe"]

@@ -64,6 +64,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import re
+import shutil
 import subprocess
 import tempfile
 import tomllib
@@ -525,15 +526,22 @@ def _kit_constants(lang: str, names: tuple[str, ...]) -> tuple[tuple[str, KitCon
     binary = work / "probe"
     if not binary.exists():
         work.mkdir(parents=True, exist_ok=True)
-        (work / "probe.cpp").write_text(source, encoding="utf-8")
-        flags = ["-DMQL_LANG_MQL4"] if lang == "mql4" else []
-        cc = subprocess.run(["g++", "-std=c++17", "-O0", "-w", *flags,
-                             "-isystem", str(KIT / "common"), "-isystem", str(KIT / lang),
-                             str(work / "probe.cpp"), "-o", str(work / "probe.tmp"), "-lcrypto"],
-                            capture_output=True, text=True, check=False)
-        if cc.returncode != 0:
-            raise ProbeError(cc.stderr.strip())
-        (work / "probe.tmp").replace(binary)
+        # each build in a directory of its own, renamed into place: test processes running in
+        # parallel (pytest -n) may build the same probe at once, and neither may see half of it
+        build = Path(tempfile.mkdtemp(prefix="build-", dir=work))
+        try:
+            (build / "probe.cpp").write_text(source, encoding="utf-8")
+            flags = ["-DMQL_LANG_MQL4"] if lang == "mql4" else []
+            cc = subprocess.run(["g++", "-std=c++17", "-O0", "-w", *flags,
+                                 "-isystem", str(KIT / "common"), "-isystem", str(KIT / lang),
+                                 str(build / "probe.cpp"), "-o", str(build / "probe"),
+                                 "-lcrypto"],
+                                capture_output=True, text=True, check=False)
+            if cc.returncode != 0:
+                raise ProbeError(cc.stderr.strip())
+            (build / "probe").replace(binary)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
     run = subprocess.run([str(binary)], capture_output=True, text=True, check=True,
                          env={"MTGW_FIXTURE": "/dev/null"})
     out = []
