@@ -216,15 +216,26 @@ async def emulator(daemon: Daemon) -> AsyncIterator[EmulatedTerminal]:
         yield terminal
 
 
+def demo_env(state_file: Path) -> dict[str, str]:
+    """The demo's environment: its temporary directory (where it makes its own data
+    directory, keys and databases) is ``tmp`` beside the state file, inside the test's own
+    directory, so a demo that could not clean up leaves nothing in the machine's ``/tmp``."""
+    tmp = state_file.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+
+
 @contextlib.asynccontextmanager
 async def running_demo(state_file: Path, *extra: str
                        ) -> AsyncIterator[tuple[asyncio.subprocess.Process, bytes]]:
     """``mtgateway demo`` on free ports, ready; yields the process and what it printed.
-    ``extra``: more demo options (``--netting``, ``--tz-offset``, ``--start-time``)."""
+    ``extra``: more demo options (``--netting``, ``--tz-offset``, ``--start-time``). Stopped
+    as an owner stops it (SIGTERM, which removes its data directory), killed only if it has
+    not stopped within ``WAIT_S``."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "demo", "--http-port", "0", "--bridge-port", "0",
         "--state-file", str(state_file), *extra, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        stderr=asyncio.subprocess.STDOUT, env=demo_env(state_file))
     assert proc.stdout is not None
     try:
         async with asyncio.timeout(WAIT_S * 2):
@@ -236,8 +247,13 @@ async def running_demo(state_file: Path, *extra: str
         yield proc, output
     finally:
         if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+            proc.terminate()
+            try:
+                async with asyncio.timeout(WAIT_S):
+                    await proc.communicate()  # reads what is left: a full pipe would block it
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
 
 
 @contextlib.contextmanager
@@ -253,7 +269,7 @@ def demo_process(state_file: Path, *extra: str,
     proc = subprocess.Popen(
         [*map(str, command), "demo", "--http-port", "0", "--bridge-port", "0",
          "--state-file", str(state_file), *extra], stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+        stderr=subprocess.STDOUT, env=demo_env(state_file))
     assert proc.stdout is not None
     lines: queue.Queue[bytes] = queue.Queue()
 
@@ -274,9 +290,13 @@ def demo_process(state_file: Path, *extra: str,
             assert line, output.decode()
             output += line
         yield output
-    finally:
-        proc.kill()
-        proc.wait()
+    finally:  # as running_demo: SIGTERM, killed only if it has not stopped within WAIT_S
+        proc.terminate()
+        try:
+            proc.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         reader.join()
         proc.stdout.close()
 

@@ -109,10 +109,13 @@ async def test_hung_terminal_is_dropped_within_the_heartbeat_timeout(
 
 
 async def test_demo_command_end_to_end(tmp_path: Path) -> None:
-    """`mtgateway demo` writes its state file, serves the curl call, stops cleanly on SIGTERM."""
+    """`mtgateway demo` writes its state file, serves the curl call, stops cleanly on SIGTERM
+    and removes the data directory it made (its keys and databases)."""
     state_file = tmp_path / "demo.json"
     async with running_demo(state_file) as (proc, output):
         assert proc.stdout is not None
+        (own,) = (tmp_path / "tmp").glob("mtgateway-demo-*")  # under the TMPDIR it was given
+        assert (own / "console" / "authority-signing.key").exists()
         state = json.loads(state_file.read_text())
         assert set(state) == {"rpc_url", "ws_url", "health_url", "bridge", "token", "login",
                               "server", "open_symbols", "pid", "console_url", "owner_email",
@@ -135,7 +138,7 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
             rest = await proc.stdout.read()
             assert await proc.wait() == 0
         assert b"Stopped." in rest and b"Traceback" not in output + rest
-        assert not state_file.exists()
+        assert not state_file.exists() and not own.exists()
 
 
 async def test_token_create_run_and_emulator_as_separate_processes(tmp_path: Path) -> None:
