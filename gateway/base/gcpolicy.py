@@ -47,10 +47,10 @@ between) still paused 172-371 ms, walking ten seconds' worth. It costs some work
 count-triggered policy skipped (it walked survivors only when growth came): ~1.2 % of a core
 per process at 10,000 daemons in its collections over 2 ms; every collection timed at 6,000,
 0.8-1.05 % over a step that grew and 0.36-0.48 % once it was steady. A full collection
-walks every live poll: 356-375 ms at 3,000 polls a process, once in ten minutes, each process at a phase of its own
-(``docs/performance.md``, "The collector on a clock"). :class:`CollectionPace` decides which
-collection each tick makes (no I/O, its clock injected); :func:`pace_collections` is the loop
-that applies it.
+walks every live poll: 356-375 ms at 3,000 polls a process, once in ten minutes, each process
+at a phase of its own (``docs/performance.md``, "The collector on a clock").
+:class:`CollectionPace` decides which collection each tick makes (no I/O, its clock
+injected); :func:`pace_collections` is the loop that applies it.
 
 :func:`pauses` times every collection of the process (one ``gc.callbacks`` hook, installed
 once), and :class:`GcPauseCollector` shows them on a process's registry as
