@@ -712,6 +712,9 @@ class Database:
                 "options": f"-c statement_timeout={round(self.statement_timeout_s * 1000)}",
                 # every transaction says BEGIN and COMMIT itself (:meth:`_postgres`)
                 "autocommit": True,
+                # the door prepares what it sends often itself (:class:`_Prepared`); psycopg's
+                # own count would only churn through each batch's text, every one unique
+                "prepare_threshold": None,
                 # a network that drops silently is noticed, not waited on forever
                 "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
                 "keepalives_count": 3}
