@@ -21,7 +21,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
@@ -111,14 +110,8 @@ def key_id(raw_public_key: bytes) -> str:
     return hashlib.sha256(raw_public_key).hexdigest()[:16]
 
 
-@lru_cache(maxsize=16384)
 def device_id_for(raw_public_key: bytes) -> str:
-    """A device id: unpadded base32 of SHA-256 of the device's raw public key, 26 characters.
-
-    Remembered for the last 16,384 keys (~5 MB at most): the console asks it twice for every
-    device call (the proof names its device, and the key must match it), and Python 3.11's
-    base32 is pure Python, ~4 us a time against ~0.1 us from the cache. A key not seen
-    before costs what it did; a flood of made-up keys only cycles the cache."""
+    """A device id: unpadded base32 of SHA-256 of the device's raw public key, 26 characters."""
     digest = hashlib.sha256(raw_public_key).digest()
     return base64.b32encode(digest).decode("ascii").rstrip("=")[:26]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import re
 from typing import Any
 
@@ -55,20 +54,6 @@ def test_ids_have_the_documented_shapes() -> None:
     assert re.fullmatch(r"[0-9a-f]{16}", key_id(raw))
     assert re.fullmatch(r"[A-Z2-7]{26}", device_id_for(raw))
     assert device_id_for(raw) != device_id_for(bytes(32))
-
-
-def test_a_device_id_remembered_is_the_id_its_key_gives() -> None:
-    """The ids are remembered for the keys asked last (two per device call on the console):
-    a key asked again, after more keys than are remembered, gets the id of its own digest."""
-    def computed(raw: bytes) -> str:
-        return base64.b32encode(hashlib.sha256(raw).digest()).decode()[:26]
-
-    first = bytes(range(32))
-    assert device_id_for(first) == computed(first) == device_id_for(bytes(first))
-    others = [i.to_bytes(32, "big") for i in range(1, 20_000)]
-    assert all(device_id_for(raw) == computed(raw) for raw in others)
-    assert device_id_for(first) == computed(first)
-    assert device_id_for(others[0]) == computed(others[0])
 
 
 def test_a_signed_record_verifies_and_parses(signer: AuthoritySigner) -> None:
