@@ -442,8 +442,8 @@ def _psycopg_prepares(tx: Tx) -> int | None:
 async def test_the_door_alone_prepares_and_psycopg_counts_nothing(url: str) -> None:
     """The door prepares what it sends often itself; psycopg's own count, on by default,
     would take every batch's text (unique with its values) into its cache and out again at
-    each send, for nothing: a batch is several statements, which it never prepares. Off, the
-    door's transaction of a report costs ~5 % less CPU (``bench.dbdoor --shape report``)."""
+    each send, for nothing: the door's client-side cursor never prepares. Off, the door's
+    transaction of a report costs ~5 % less CPU (``bench.dbdoor --shape report``)."""
     db = Database(url=url, pool_size=1)
     await db.run(_create)
     for k in range(6):
