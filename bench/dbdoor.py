@@ -14,7 +14,8 @@ waits). Figures are only comparable within one run; the JSON holds them all.
 
 ``--shape report`` measures the door itself, its statements sent in batches (``database.Tx``)
 against each statement sent alone, waiting for its answer (``Database(batch=False)``, the door
-before batches), on the shape of a daemon's
+before batches), and against psycopg's async pool sending the same statements in the same two
+round trips (``async``: what an async door would cost), on the shape of a daemon's
 terminal report: a proof's replay row (checked with the read after it,
 ``Tx.when_answered``), one read of the terminal's stored state, and four upserts (state,
 figures, book, an equity point); each task reports its own terminal. Beside the console's
@@ -158,15 +159,73 @@ async def _report(url: str, tasks: int, duration_s: float, *, batch: bool,
         await database.run(_report_tx, secrets.token_hex(16), next(terminals), next(clock))
 
     try:
-        await _drive(one, tasks, min(1.0, duration_s))
-        before = _server_cpu_s(server)
-        figures = await _drive(one, tasks, duration_s)
-        served = figures["tx_per_s"] * duration_s
-        figures["server_cpu_us_per_tx"] = (_server_cpu_s(server) - before) / max(1.0, served) \
-            * 1e6
-        return figures
+        return await _drive_with_server(one, tasks, duration_s, server)
     finally:
         await database.close()
+
+
+async def _drive_with_server(one: Callable[[], Awaitable[None]], tasks: int,
+                             duration_s: float, server: PostgresServer) -> dict[str, float]:
+    """:func:`_drive` after a second's warm-up, with the server's CPU per transaction."""
+    await _drive(one, tasks, min(1.0, duration_s))
+    before = _server_cpu_s(server)
+    figures = await _drive(one, tasks, duration_s)
+    served = figures["tx_per_s"] * duration_s
+    figures["server_cpu_us_per_tx"] = (_server_cpu_s(server) - before) / max(1.0, served) * 1e6
+    return figures
+
+
+async def _report_async(url: str, tasks: int, duration_s: float, *,
+                        server: PostgresServer) -> dict[str, float]:
+    """The report's transaction on psycopg's async pool, in the door's two round trips (the
+    replay row and the read with ``BEGIN``; the four writes with ``COMMIT``), each a
+    multi-statement text bound client-side as the door's batches are, but nothing prepared:
+    what an async door for PostgreSQL would cost in the console process, beside the threads'
+    (the lever of ``docs/performance.md``, "What is left")."""
+    import psycopg  # noqa: PLC0415
+    from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
+
+    database = Database(url=url)
+    for table in _REPORT_TABLES:
+        await database.run(_create, table)
+    await database.close()
+    pool = AsyncConnectionPool(url, min_size=8, max_size=8, open=False,
+                               kwargs={"autocommit": True, "prepare_threshold": None})
+    await pool.open(wait=True)
+    clock = itertools.count()
+    terminals = itertools.cycle([f"terminal-{k}" for k in range(tasks)])
+
+    async def one() -> None:
+        key, terminal, at = secrets.token_hex(16), next(terminals), next(clock)
+        async with pool.connection() as conn:
+            cur = psycopg.AsyncClientCursor(conn)
+            await cur.execute(";\n".join([
+                "BEGIN",
+                cur.mogrify("INSERT INTO door VALUES (%s, %s) ON CONFLICT (k) DO NOTHING",
+                            (key, 1)),
+                cur.mogrify("SELECT state, at FROM door_state WHERE k = %s", (terminal,))]))
+            cur.nextset()
+            if cur.rowcount != 1:
+                raise RuntimeError("a replay key came twice")
+            cur.nextset()
+            await cur.fetchone()
+            await cur.execute(";\n".join([
+                cur.mogrify("INSERT INTO door_state VALUES (%s, %s, %s) ON CONFLICT (k) DO "
+                            "UPDATE SET state = excluded.state, at = excluded.at",
+                            (terminal, "active", at)),
+                cur.mogrify("INSERT INTO door_figures VALUES (%s, %s) ON CONFLICT (k) DO "
+                            "UPDATE SET equity = excluded.equity",
+                            (terminal, 10_000.5 + at % 100)),
+                cur.mogrify("INSERT INTO door_book VALUES (%s, %s) ON CONFLICT (k) DO UPDATE "
+                            "SET body = excluded.body", (terminal, _BOOK)),
+                cur.mogrify("INSERT INTO door_points VALUES (%s, %s, %s) ON CONFLICT DO "
+                            "NOTHING", (terminal, at, 10_000.5)),
+                "COMMIT"]))
+
+    try:
+        return await _drive_with_server(one, tasks, duration_s, server)
+    finally:
+        await pool.close()
 
 
 async def _async(url: str, tasks: int, duration_s: float) -> dict[str, float]:
@@ -197,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument("--shape", choices=("call", "report"), default="call",
                         help="call: threads against async on a device call's two statements; "
-                             "report: the door batched against one by one on a report's")
+                             "report: the door batched against one by one, and an async "
+                             "pool in the same two round trips, on a report's")
     parser.add_argument("--json", type=Path, default=Path("bench/results/dbdoor.json"))
     args = parser.parse_args(argv)
     if args.uvloop:
@@ -213,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("threads", _threads), ("async", _async))
             if args.shape == "report":
                 sides = (("batched", partial(_report, batch=True, server=server)),
-                         ("one-by-one", partial(_report, batch=False, server=server)))
+                         ("one-by-one", partial(_report, batch=False, server=server)),
+                         ("async", partial(_report_async, server=server)))
             for side, run in sides:
                 figures = asyncio.run(run(url, tasks, args.duration))
                 results.append({"side": side, "tasks": tasks, **figures})

@@ -25,9 +25,9 @@ def test_the_database_door_bench_runs(tmp_path: Path) -> None:
     assert all(r["tx_per_s"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
 
 
-def test_the_door_bench_runs_a_report_batched_and_one_by_one(tmp_path: Path) -> None:
-    """``--shape report``: the door's two ways (batched, one by one) on a report's statements,
-    each row with the
+def test_the_door_bench_runs_a_report_batched_one_by_one_and_async(tmp_path: Path) -> None:
+    """``--shape report``: the door's two ways (batched, one by one) and psycopg's async pool
+    in the batched door's two round trips, on a report's statements, each row with the
     server's CPU beside the console's."""
     out = tmp_path / "dbdoor-report.json"
     proc = subprocess.run(
@@ -36,5 +36,6 @@ def test_the_door_bench_runs_a_report_batched_and_one_by_one(tmp_path: Path) -> 
         timeout=240, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = json.loads(out.read_text())
-    assert [(r["side"], r["tasks"]) for r in rows] == [("batched", 2), ("one-by-one", 2)]
+    assert [(r["side"], r["tasks"]) for r in rows] == [
+        ("batched", 2), ("one-by-one", 2), ("async", 2)]
     assert all(r["tx_per_s"] > 0 and r["server_cpu_us_per_tx"] >= 0 for r in rows)
