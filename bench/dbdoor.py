@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import percentile
-from gateway.authority.database import Database, Tx
+from gateway.authority.database import Database, Tx, postgres_text
 from tests.pgkit import PostgresServer
 
 _TABLE = "CREATE TABLE IF NOT EXISTS door (k TEXT PRIMARY KEY, v BIGINT NOT NULL)"
@@ -58,23 +58,36 @@ _REPORT_TABLES = (
 _BOOK = '[{"ticket": 1001, "symbol": "EURUSD", "type": "buy", "volume": 0.1}]'
 
 
+#: The report's replay row and its read of the terminal's state (``?`` placeholders, the
+#: door's style); its four writes are :func:`_report_writes`. Both report sides send these.
+_REPLAY = "INSERT INTO door VALUES (?, ?) ON CONFLICT (k) DO NOTHING"
+_READ_STATE = "SELECT state, at FROM door_state WHERE k = ?"
+
+
+def _report_writes(terminal: str, at: int) -> list[tuple[str, tuple[object, ...]]]:
+    """The report's four writes with their arguments: state, figures, book, equity point."""
+    return [
+        ("INSERT INTO door_state VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET "
+         "state = excluded.state, at = excluded.at", (terminal, "active", at)),
+        ("INSERT INTO door_figures VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET "
+         "equity = excluded.equity", (terminal, 10_000.5 + at % 100)),
+        ("INSERT INTO door_book VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET "
+         "body = excluded.body", (terminal, _BOOK)),
+        ("INSERT INTO door_points VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+         (terminal, at, 10_000.5))]
+
+
 def _report_tx(tx: Tx, key: str, terminal: str, at: int) -> None:
-    sent = tx.execute("INSERT INTO door VALUES (?, ?) ON CONFLICT (k) DO NOTHING", (key, 1))
+    sent = tx.execute(_REPLAY, (key, 1))
 
     def new_row() -> None:
         if sent.rowcount != 1:
             raise RuntimeError("a replay key came twice")
 
     tx.when_answered(new_row)
-    tx.execute("SELECT state, at FROM door_state WHERE k = ?", (terminal,)).fetchone()
-    tx.execute("INSERT INTO door_state VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET "
-               "state = excluded.state, at = excluded.at", (terminal, "active", at))
-    tx.execute("INSERT INTO door_figures VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET "
-               "equity = excluded.equity", (terminal, 10_000.5 + at % 100))
-    tx.execute("INSERT INTO door_book VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET "
-               "body = excluded.body", (terminal, _BOOK))
-    tx.execute("INSERT INTO door_points VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-               (terminal, at, 10_000.5))
+    tx.execute(_READ_STATE, (terminal,)).fetchone()
+    for sql, args in _report_writes(terminal, at):
+        tx.execute(sql, args)
 
 
 def _create(tx: Tx, sql: str) -> None:
@@ -195,32 +208,25 @@ async def _report_async(url: str, tasks: int, duration_s: float, *,
     clock = itertools.count()
     terminals = itertools.cycle([f"terminal-{k}" for k in range(tasks)])
 
+    # each text in psycopg's style once, as the door's prepared statements are named once
+    pg = {sql: postgres_text(sql)
+          for sql in [_REPLAY, _READ_STATE, *(w for w, _ in _report_writes("", 0))]}
+
     async def one() -> None:
         key, terminal, at = secrets.token_hex(16), next(terminals), next(clock)
         async with pool.connection() as conn:
             cur = psycopg.AsyncClientCursor(conn)
             await cur.execute(";\n".join([
-                "BEGIN",
-                cur.mogrify("INSERT INTO door VALUES (%s, %s) ON CONFLICT (k) DO NOTHING",
-                            (key, 1)),
-                cur.mogrify("SELECT state, at FROM door_state WHERE k = %s", (terminal,))]))
+                "BEGIN", cur.mogrify(pg[_REPLAY], (key, 1)),
+                cur.mogrify(pg[_READ_STATE], (terminal,))]))
             cur.nextset()
             if cur.rowcount != 1:
                 raise RuntimeError("a replay key came twice")
             cur.nextset()
             await cur.fetchone()
-            await cur.execute(";\n".join([
-                cur.mogrify("INSERT INTO door_state VALUES (%s, %s, %s) ON CONFLICT (k) DO "
-                            "UPDATE SET state = excluded.state, at = excluded.at",
-                            (terminal, "active", at)),
-                cur.mogrify("INSERT INTO door_figures VALUES (%s, %s) ON CONFLICT (k) DO "
-                            "UPDATE SET equity = excluded.equity",
-                            (terminal, 10_000.5 + at % 100)),
-                cur.mogrify("INSERT INTO door_book VALUES (%s, %s) ON CONFLICT (k) DO UPDATE "
-                            "SET body = excluded.body", (terminal, _BOOK)),
-                cur.mogrify("INSERT INTO door_points VALUES (%s, %s, %s) ON CONFLICT DO "
-                            "NOTHING", (terminal, at, 10_000.5)),
-                "COMMIT"]))
+            await cur.execute(";\n".join(
+                [cur.mogrify(pg[sql], args)
+                 for sql, args in _report_writes(terminal, at)] + ["COMMIT"]))
 
     try:
         return await _drive_with_server(one, tasks, duration_s, server)
