@@ -47,16 +47,29 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing, suppress
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Final,
+    ParamSpec,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+)
 
 from .errors import AuthorityUnreachable
 
-__all__ = ["POOL_SIZE", "Cursor", "Database", "Door", "DatabaseError", "DatabaseUnavailable",
-           "TransactionOnLoop", "Tx", "postgres_text", "redact_url"]
+if TYPE_CHECKING:
+    from .loopdoor import LoopDoor
+
+__all__ = ["POOL_SIZE", "Cursor", "Database", "DatabaseError", "DatabaseUnavailable", "Door",
+           "HandOver", "Steps", "TransactionOnLoop", "Tx", "postgres_text", "redact_url",
+           "stepped"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +112,34 @@ class DatabaseUnavailable(DatabaseError, AuthorityUnreachable):
 class TransactionOnLoop(RuntimeError):
     """A transaction was started on a thread running an event loop: it must go through
     :meth:`Database.run`."""
+
+
+class HandOver(BaseException):  # noqa: N818 - the door's signal, never a caller's error
+    """A transaction running on the event loop (``loopdoor.py``) read an answer its steps
+    had not yielded for: it cannot wait there, so the loop's door rolls it back and runs it
+    again on a worker. A :class:`BaseException`, so a transaction's own ``except Exception``
+    cannot swallow it."""
+
+
+#: A transaction written as steps (:meth:`Database.run_steps`): a generator function of a
+#: :class:`Tx` that yields wherever it wants the statements queued so far answered (before
+#: it reads their rows) and returns its result.
+Steps: TypeAlias = Generator[None, None, T]
+
+
+def stepped(fn: Callable[Concatenate[Tx, P], Steps[T]]) -> Callable[Concatenate[Tx, P], T]:
+    """``fn`` as one plain function of a :class:`Tx`, for the workers: each of its yields
+    sends the batch queued so far and waits for the answers there."""
+    def run(tx: Tx, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        steps = fn(tx, *args, **kwargs)
+        try:
+            while True:
+                steps.send(None)
+                tx._step()  # noqa: SLF001 - the transaction's owner
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    return run
 
 
 class Door(Protocol):
@@ -282,11 +323,15 @@ class Tx:
     """
 
     __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_cursor", "_due",
-                 "_prepared", "_read", "_sent", "postgres")
+                 "_on_loop", "_prepared", "_read", "_sent", "postgres")
 
     def __init__(self, conn: Any, postgres: bool, batching: bool = False,
-                 prepared: _Prepared | None = None) -> None:
+                 prepared: _Prepared | None = None, *, on_loop: bool = False) -> None:
         self._conn = conn
+        #: Whether the transaction runs on the event loop (``loopdoor.py``): its batches
+        #: are sent only where its steps yield; a read of one not sent yet hands the
+        #: transaction over to the workers (:class:`HandOver`), since it cannot wait there.
+        self._on_loop = on_loop
         #: Which engine runs it (for the few statements that differ).
         self.postgres = postgres
         self._after_commit: list[Callable[[], None]] = []
@@ -356,40 +401,80 @@ class Tx:
         answer; then run the checks waiting for them (their own reads find nothing queued).
         A statement sent often is prepared on the connection once (``PREPARE`` in the batch)
         and then run by name (``EXECUTE``), so the server parses and plans it once."""
-        batch, self._batch = self._batch, []
-        if batch:
-            import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
-
-            if self._cursor is None:
-                self._cursor = psycopg.ClientCursor(self._conn)
-            cursor, prepared = self._cursor, self._prepared
-            assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
-            known = prepared.on(self._conn)
-            parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
-            ours = set() if known is None else set(known)
-            answers: list[_Queued | None] = [None] * len(parts)
-            for sql, args, queued in batch:
-                name = prepared.name_for(sql)
-                if name is None:
-                    parts.append(cursor.mogrify(postgres_text(sql), args))
-                else:
-                    if name not in ours:
-                        parts.append(f"PREPARE {name} AS {numbered_text(sql)}")
-                        answers.append(None)
-                        ours.add(name)
-                    parts.append(cursor.mogrify(
-                        f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
-                        else f"EXECUTE {name}", args))
-                answers.append(queued)
-            prepared.settle(self._conn, None)  # until the server has answered
-            cursor.execute(";\n".join(parts))
-            prepared.settle(self._conn, ours)
+        if self._on_loop:
+            raise HandOver
+        composed = self._compose()
+        if composed is not None:
+            text, answers, ours = composed
+            cursor = self._cursor
+            cursor.execute(text)
+            self._settled(ours)
             for k, answered in enumerate(answers):
                 if k:
                     cursor.nextset()
                 if answered is not None:
                     answered.answer(cursor.fetchall() if cursor.description is not None
                                     else [], cursor.rowcount)
+        self._answered()
+
+    async def _send_on_loop(self) -> None:
+        """:meth:`_send` on the event loop, over psycopg's async connection: the same
+        message, awaited (``loopdoor.py``)."""
+        composed = self._compose()
+        if composed is not None:
+            text, answers, ours = composed
+            cursor = self._cursor
+            await cursor.execute(text)
+            self._settled(ours)
+            for k, answered in enumerate(answers):
+                if k:
+                    cursor.nextset()
+                if answered is not None:
+                    answered.answer(await cursor.fetchall() if cursor.description is not None
+                                    else [], cursor.rowcount)
+        self._answered()
+
+    def _compose(self) -> tuple[str, list[_Queued | None], set[str]] | None:
+        """The queued statements as one message (``None``: nothing queued), each one's
+        cursor in the order of its answer (``None``: a ``PREPARE``'s, read by nobody), and
+        the names the connection will have prepared once the server has answered."""
+        batch, self._batch = self._batch, []
+        if not batch:
+            return None
+        if self._cursor is None:
+            import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
+
+            self._cursor = (psycopg.AsyncClientCursor if self._on_loop
+                            else psycopg.ClientCursor)(self._conn)
+        cursor, prepared = self._cursor, self._prepared
+        assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
+        known = prepared.on(self._conn)
+        parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
+        ours = set() if known is None else set(known)
+        answers: list[_Queued | None] = [None] * len(parts)
+        for sql, args, queued in batch:
+            name = prepared.name_for(sql)
+            if name is None:
+                parts.append(cursor.mogrify(postgres_text(sql), args))
+            else:
+                if name not in ours:
+                    parts.append(f"PREPARE {name} AS {numbered_text(sql)}")
+                    answers.append(None)
+                    ours.add(name)
+                parts.append(cursor.mogrify(
+                    f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
+                    else f"EXECUTE {name}", args))
+            answers.append(queued)
+        prepared.settle(self._conn, None)  # until the server has answered
+        return ";\n".join(parts), answers, ours
+
+    def _settled(self, ours: set[str]) -> None:
+        """The server answered a batch: what the connection has prepared is known again."""
+        assert self._prepared is not None  # noqa: S101 - set when a batch was composed
+        self._prepared.settle(self._conn, ours)
+
+    def _answered(self) -> None:
+        """The answers sent for are in: the checks waiting for them run."""
         self._read = True
         while self._due:
             due, self._due = self._due, []
@@ -401,12 +486,23 @@ class Tx:
         has sent no batch yet sends one, so that a connection the server closed while it sat
         in the pool fails before anything could be committed (the door then runs the
         function again on another), not at a commit whose outcome it cannot know."""
-        if self._batching and self._sent and (self._due or not self._read):
+        if self._wants_answers():
             self._send()
 
     def _commit(self) -> None:
         """``COMMIT``, sent with the writes queued before it."""
         self.execute("COMMIT")
+        if self._batching:
+            self._send()
+
+    def _wants_answers(self) -> bool:
+        """Whether :meth:`_ready_to_commit` would send (the loop's door awaits it)."""
+        return self._batching and bool(self._sent) and bool(self._due or not self._read)
+
+    def _step(self) -> None:
+        """A transaction's steps yielded: the statements queued so far are answered (on a
+        worker; the loop's door awaits :meth:`_send_on_loop` instead). SQLite answers each
+        statement as it runs."""
         if self._batching:
             self._send()
 
@@ -581,7 +677,7 @@ class Database:
     def __init__(self, *, path: Path | None = None, url: str = "",
                  pool_size: int = POOL_SIZE, connect_timeout_s: float = CONNECT_TIMEOUT_S,
                  statement_timeout_s: float = STATEMENT_TIMEOUT_S,
-                 batch: bool = True) -> None:
+                 batch: bool = True, steps_on_loop: bool = True) -> None:
         if (path is None) == (not url):
             raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
         if connect_timeout_s <= 0 or statement_timeout_s <= 0:
@@ -617,6 +713,23 @@ class Database:
         self._batching = self.postgres and batch
         self._prepared = _Prepared()
         self._workers = _Workers(self._pool_size, self._execute)
+        #: PostgreSQL, batched: the door on the event loop for transactions written as
+        #: steps (:meth:`run_steps`, ``loopdoor.py``); ``steps_on_loop=False`` keeps them on
+        #: the workers (the bench compares the two).
+        self._loop_door: LoopDoor | None = None
+        if self._batching and steps_on_loop:
+            from .loopdoor import LoopDoor  # noqa: PLC0415 - it imports this module
+
+            self._loop_door = LoopDoor(self)
+        #: Transactions of steps run on the loop, and those handed over to the workers
+        #: because a step read an answer it had not yielded for (:class:`HandOver`).
+        self.on_loop = 0
+        self.handed_over = 0
+
+    @property
+    def pool_size(self) -> int:
+        """Connections (and workers) of the workers' pool; the loop's door has as many."""
+        return self._pool_size
 
     def describe(self) -> str:
         """Where the data is, fit to print (no password)."""
@@ -635,6 +748,36 @@ class Database:
             DatabaseUnavailable: no answer within :attr:`bound_s`, or the connection failed.
         """
         return await self._submit(fn, args, kwargs, bounded=True)
+
+    async def run_steps(self, fn: Callable[Concatenate[Tx, P], Steps[T]], *args: P.args,
+                        **kwargs: P.kwargs) -> T:
+        """:meth:`run` for a transaction written as steps (:data:`Steps`): on PostgreSQL
+        it runs on the event loop itself, over psycopg's async connections
+        (``loopdoor.py``), with no hand-off to a worker and back; on SQLite, on Windows'
+        Proactor loop, or when a step reads an answer it did not yield for
+        (:class:`HandOver`: rolled back first), on the workers, each yield sending the
+        batch. The same bound, faults and ``after_commit`` as :meth:`run`.
+
+        Raises:
+            DatabaseUnavailable: no answer within :attr:`bound_s`, or the connection failed.
+        """
+        door = self._loop_door
+        if door is not None and door.serves(asyncio.get_running_loop()):
+            self.in_flight += 1
+            try:
+                result, hooks = await door.run(fn, args, kwargs)
+            except HandOver:
+                self.handed_over += 1
+                log.debug("a transaction of steps read an answer it had not yielded for "
+                          "(%s): handed over to the workers", getattr(fn, "__name__", fn))
+            else:
+                self.on_loop += 1
+                for hook in hooks:
+                    hook()
+                return result  # type: ignore[no-any-return]
+            finally:
+                self.in_flight -= 1
+        return await self._submit(stepped(fn), args, kwargs, bounded=True)
 
     async def run_unbounded(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
                             **kwargs: P.kwargs) -> T:
@@ -838,6 +981,8 @@ class Database:
         close the pool's connections. A later :meth:`run` starts workers again. The wait is
         bounded by the statement timeout (a worker stuck on a paused server is a daemon
         thread and does not hold the process's exit)."""
+        if self._loop_door is not None:
+            await self._loop_door.close()
         stopped = self._workers.stop()
         if stopped:
             await asyncio.to_thread(_join, stopped, self.statement_timeout_s + 1.0)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 from .database import Tx
@@ -57,8 +58,8 @@ def clean_label(text: str) -> str:
 
 
 class UseThrottle:
-    """Which uses are worth a write. Called from the database's worker threads, hence the
-    lock."""
+    """Which uses are worth a write. Asked from the database's worker threads (and the
+    loop's door), hence the lock."""
 
     def __init__(self, interval_s: int = USE_NOTE_INTERVAL_S) -> None:
         self._interval_s = interval_s
@@ -76,18 +77,24 @@ class UseThrottle:
                 and 0 <= now - stored.used_at < self._interval_s)
 
     def due(self, token_id: str, device_id: str, address: str, now: int) -> bool:
-        """Whether this use should be written (and, if so, it counts as written)."""
+        """Whether this use should be written: it counts as written once its transaction
+        has committed (:meth:`written`), never before. A transaction may run more than once
+        (a broken connection replaced, one handed from the loop's door to the workers,
+        ``loopdoor.py``) or roll back, and each run must decide the same."""
         with self._lock:
             last = self._last.get(token_id)
-            if (last is not None and (last[1], last[2]) == (device_id, address)
-                    and 0 <= now - last[0] < self._interval_s):
-                return False
-            if len(self._last) >= _REMEMBERED:
+            return not (last is not None and (last[1], last[2]) == (device_id, address)
+                        and 0 <= now - last[0] < self._interval_s)
+
+    def written(self, token_id: str, device_id: str, address: str, now: int) -> None:
+        """A use :meth:`due` let through is committed: not written again within the
+        interval."""
+        with self._lock:
+            if len(self._last) >= _REMEMBERED and token_id not in self._last:
                 stalest = sorted(self._last, key=lambda k: self._last[k][0])
                 for key in stalest[: _REMEMBERED // 2]:
                     del self._last[key]
             self._last[token_id] = (now, device_id, address)
-            return True
 
 
 def note_use(tx: Tx, throttle: UseThrottle, token_ids: Iterable[str], device_id: str,
@@ -102,6 +109,7 @@ def note_use(tx: Tx, throttle: UseThrottle, token_ids: Iterable[str], device_id:
                    "SET used_at = excluded.used_at, used_device = excluded.used_device, "
                    "used_address = excluded.used_address",
                    (token_id, now, device_id, address))
+        tx.after_commit(partial(throttle.written, token_id, device_id, address, now))
 
 
 def set_label(tx: Tx, token_id: str, label: str) -> None:

@@ -20,6 +20,8 @@ from gateway.authority.token_details import (
     USE_NOTE_INTERVAL_S,
     UseThrottle,
     clean_label,
+    details_of,
+    note_use,
 )
 from gateway.authority.verification import note_proof, verified_of
 
@@ -38,15 +40,48 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("postgres").new_database())
 
 
+def _written_if_due(throttle: UseThrottle, token_id: str, device_id: str, address: str,
+                    now: int) -> bool:
+    """Whether the use is due; if so, written (its transaction committed)."""
+    due = throttle.due(token_id, device_id, address, now)
+    if due:
+        throttle.written(token_id, device_id, address, now)
+    return due
+
+
 def test_a_hot_token_is_written_once_a_minute_but_a_new_place_at_once() -> None:
     throttle = UseThrottle()
-    assert throttle.due("tok_a", "DEV1", "10.0.0.1", 1000)
-    assert not throttle.due("tok_a", "DEV1", "10.0.0.1", 1001)
-    assert not throttle.due("tok_a", "DEV1", "10.0.0.1", 1000 + USE_NOTE_INTERVAL_S - 1)
-    assert throttle.due("tok_b", "DEV1", "10.0.0.1", 1001)  # another token: its own
-    assert throttle.due("tok_a", "DEV2", "10.0.0.1", 1002)  # another device: news
-    assert throttle.due("tok_a", "DEV2", "10.0.0.9", 1003)  # another address: news
-    assert throttle.due("tok_a", "DEV2", "10.0.0.9", 1003 + USE_NOTE_INTERVAL_S)
+    assert _written_if_due(throttle, "tok_a", "DEV1", "10.0.0.1", 1000)
+    assert not _written_if_due(throttle, "tok_a", "DEV1", "10.0.0.1", 1001)
+    assert not _written_if_due(throttle, "tok_a", "DEV1", "10.0.0.1",
+                               1000 + USE_NOTE_INTERVAL_S - 1)
+    assert _written_if_due(throttle, "tok_b", "DEV1", "10.0.0.1", 1001)  # its own
+    assert _written_if_due(throttle, "tok_a", "DEV2", "10.0.0.1", 1002)  # a device: news
+    assert _written_if_due(throttle, "tok_a", "DEV2", "10.0.0.9", 1003)  # an address: news
+    assert _written_if_due(throttle, "tok_a", "DEV2", "10.0.0.9", 1003 + USE_NOTE_INTERVAL_S)
+
+
+async def test_a_use_whose_transaction_rolled_back_is_written_by_the_next(
+        tmp_path: Path, database_url: str) -> None:
+    """A transaction may roll back, or run again (a broken connection replaced, or handed
+    from the loop's door to the workers): the throttle counts a use as written only once
+    its transaction committed, so the run that commits writes it."""
+    store = AuthorityStore(tmp_path, database_url)
+    await store.migrate()
+    throttle = UseThrottle()
+
+    def use_then_fail(tx: Tx) -> None:
+        note_use(tx, throttle, ["tok_a"], "DEV1", "10.0.0.1", 1000)
+        raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        await store.database.run(use_then_fail)
+    await store.database.run(note_use, throttle, ["tok_a"], "DEV1", "10.0.0.1", 1001)
+    found = await store.database.run(details_of, ["tok_a"])
+    assert found["tok_a"].used_at == 1001 and found["tok_a"].used_device == "DEV1"
+    await store.database.run(note_use, throttle, ["tok_a"], "DEV1", "10.0.0.1", 1002)
+    assert (await store.database.run(details_of, ["tok_a"]))["tok_a"].used_at == 1001
+    await store.database.close()
 
 
 def test_a_label_is_cleaned_and_bounded() -> None:
