@@ -722,7 +722,8 @@ class Database:
 
             self._loop_door = LoopDoor(self)
         #: Transactions of steps run on the loop, and those handed over to the workers
-        #: because a step read an answer it had not yielded for (:class:`HandOver`).
+        #: (:class:`HandOver`: none of the loop's connections idle, or a step read an
+        #: answer it had not yielded for).
         self.on_loop = 0
         self.handed_over = 0
 
@@ -754,22 +755,24 @@ class Database:
         """:meth:`run` for a transaction written as steps (:data:`Steps`): on PostgreSQL
         it runs on the event loop itself, over psycopg's async connections
         (``loopdoor.py``), with no hand-off to a worker and back; on SQLite, on Windows'
-        Proactor loop, or when a step reads an answer it did not yield for
-        (:class:`HandOver`: rolled back first), on the workers, each yield sending the
-        batch. The same bound, faults and ``after_commit`` as :meth:`run`.
+        Proactor loop, when none of the loop's connections is idle, or when a step reads an
+        answer it did not yield for (:class:`HandOver`: rolled back first), on the workers,
+        each yield sending the batch. The same bound, faults and ``after_commit`` as
+        :meth:`run`.
 
         Raises:
             DatabaseUnavailable: no answer within :attr:`bound_s`, or the connection failed.
         """
-        door = self._loop_door
-        if door is not None and door.serves(asyncio.get_running_loop()):
+        door, within = self._loop_door, None
+        loop = asyncio.get_running_loop()
+        if door is not None and door.serves(loop):
+            asked = loop.time()
             self.in_flight += 1
             try:
                 result, hooks = await door.run(fn, args, kwargs)
             except HandOver:
                 self.handed_over += 1
-                log.debug("a transaction of steps read an answer it had not yielded for "
-                          "(%s): handed over to the workers", getattr(fn, "__name__", fn))
+                within = max(0.0, self.bound_s - (loop.time() - asked))  # one bound in all
             else:
                 self.on_loop += 1
                 for hook in hooks:
@@ -777,7 +780,7 @@ class Database:
                 return result  # type: ignore[no-any-return]
             finally:
                 self.in_flight -= 1
-        return await self._submit(stepped(fn), args, kwargs, bounded=True)
+        return await self._submit(stepped(fn), args, kwargs, bounded=True, within=within)
 
     async def run_unbounded(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
                             **kwargs: P.kwargs) -> T:
@@ -786,14 +789,17 @@ class Database:
         return await self._submit(fn, args, kwargs, bounded=False)
 
     async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...],
-                      kwargs: dict[str, Any], *, bounded: bool) -> T:
+                      kwargs: dict[str, Any], *, bounded: bool,
+                      within: float | None = None) -> T:
+        """Queue ``fn`` for the workers; its result. ``within``: what is left of the
+        caller's bound (a transaction handed over by the loop's door), else all of it."""
         job = _Job(fn, args, kwargs, asyncio.get_running_loop(), bounded)
         self.in_flight += 1
         try:
             self._workers.submit(job)
             try:
                 if bounded:
-                    async with asyncio.timeout(self.bound_s):
+                    async with asyncio.timeout(self.bound_s if within is None else within):
                         result, hooks = await job.future
                 else:
                     result, hooks = await job.future

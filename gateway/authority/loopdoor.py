@@ -16,8 +16,12 @@ definition runs on the workers (:func:`.database.stepped`: each yield sends the 
 SQLite, Windows' Proactor loop (where psycopg's async connections do not run) and a
 transaction handed over keep one definition. A step that reads an answer it did not yield
 for, somewhere deep in a helper written for the workers, raises :class:`.database.HandOver`
-here: the transaction is rolled back and runs again on a worker, correct and only slower
-(``Database.handed_over`` counts them). A transaction may already run more than once (a
+here: the transaction is rolled back and runs again on a worker, correct and only slower.
+So does one that finds none of this door's connections idle (:meth:`LoopDoor._borrow`): on
+the loop a connection stays held while the loop serves everyone else between its round
+trips, so under a load that fills the loop the workers take the rest, and while the server
+is unreachable the workers meet it, with their pool's reconnection and messages
+(``Database.handed_over`` counts both). A transaction may already run more than once (a
 connection found broken is replaced): it does nothing but its statements.
 
 **The same promises as the workers'.** A caller waits at most ``bound_s`` (then
@@ -37,15 +41,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from .database import (
-    _IDLE_ONLY_S,
-    DatabaseUnavailable,
-    Steps,
-    Tx,
-    _Failures,
-    _reason,
-    _reconnect_failed,
-)
+from .database import _IDLE_ONLY_S, DatabaseUnavailable, HandOver, Steps, Tx, _reason
 
 if TYPE_CHECKING:
     from .database import Database
@@ -67,7 +63,8 @@ class LoopDoor:
         self._pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening: asyncio.Lock | None = None
-        self._failures = _Failures()
+        #: Whether the pool has given a connection yet (see :meth:`_borrow`).
+        self._connected = False
         #: Transactions whose callers' deadline passed, still ending (:meth:`run`).
         self._leftover: set[asyncio.Task[Any]] = set()
 
@@ -85,7 +82,8 @@ class LoopDoor:
         Raises:
             DatabaseUnavailable: no answer within the database's bound, or the connection
                 failed.
-            HandOver: a step read an answer it had not yielded for (rolled back).
+            HandOver: a step read an answer it had not yielded for (rolled back), or no
+                connection of this door was idle.
         """
         db = self._db
         # Its own task, so the caller's deadline does not wait for its cancellation: psycopg
@@ -125,7 +123,7 @@ class LoopDoor:
         # as on the workers: a connection the server closed while idle fails at its first
         # batch, rolled back by the server; each stale one fails at once
         for attempt in range(size + 2):
-            conn, pooled = await self._borrow(pool)
+            conn = await self._borrow(pool)
             started = time.perf_counter()
             committing = False
             try:
@@ -146,7 +144,7 @@ class LoopDoor:
                 await tx._send_on_loop()  # noqa: SLF001
             except psycopg.OperationalError as exc:
                 broken = conn.broken or conn.closed
-                await self._give_back(pool if pooled else None, conn)
+                await self._give_back(pool, conn)
                 self._timed(asked, started)
                 if broken and not committing and attempt <= size:
                     log.info("the database dropped a connection (%s); running the "
@@ -157,13 +155,10 @@ class LoopDoor:
                 raise DatabaseUnavailable(f"the authority's database ({db.describe()}) "
                                           f"failed: {_reason(exc)}{outcome}") from None
             except BaseException:
-                await self._give_back(pool if pooled else None, conn)
+                await self._give_back(pool, conn)
                 self._timed(asked, started)
                 raise
-            if pooled:
-                await pool.putconn(conn)
-            else:
-                await conn.close()
+            await pool.putconn(conn)
             self._timed(asked, started)
             return result, tx._after_commit  # noqa: SLF001
         raise DatabaseUnavailable(f"the authority's database ({db.describe()}) keeps "
@@ -187,46 +182,43 @@ class LoopDoor:
 
                 db = self._db
                 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # as the workers'
+                # It says nothing of a failed connection: the workers' pool, which takes
+                # the transactions this one cannot, says it once.
                 pool = AsyncConnectionPool(
                     db.url, min_size=1, max_size=db.pool_size, open=False,
-                    connection_class=_recording_connection(self._failures),
                     name="mtgateway-authority-loop", timeout=db.connect_timeout_s,
                     reconnect_timeout=max(10.0, 2 * db.connect_timeout_s),
-                    reconnect_failed=_reconnect_failed,
                     kwargs=db._connect_kwargs())  # noqa: SLF001 - the same for both doors
                 await pool.open(wait=False)
                 self._pool, self._loop = pool, asyncio.get_running_loop()
         return self._pool
 
-    async def _borrow(self, pool: Any) -> tuple[Any, bool]:
-        """A connection, and whether it is the pool's: as the workers' ``_borrow``, one of
-        its own while the pool waits out its back-off after a failed attempt."""
-        import psycopg  # noqa: PLC0415
+    async def _borrow(self, pool: Any) -> Any:
+        """One of the pool's connections that is idle now (until the pool's first one is
+        in, that one: up to the connect timeout).
+
+        Raises:
+            HandOver: none is (all busy, or the pool still connecting, or unable to): the
+                workers' door queues the transaction and meets the server's faults with its
+                own pool. On the loop a busy connection stays held while the loop serves
+                everyone else between its round trips, so a queue here would grow with the
+                loop's load; the workers hold one only while they run.
+        """
         from psycopg_pool import PoolTimeout  # noqa: PLC0415
 
-        db = self._db
-        if self._failures.last:
-            try:
-                return await pool.getconn(timeout=_IDLE_ONLY_S), True
-            except PoolTimeout:
-                pass
-            try:
-                return await psycopg.AsyncConnection.connect(
-                    db.url, **db._connect_kwargs()), False  # noqa: SLF001
-            except psycopg.Error as exc:
-                raise DatabaseUnavailable(f"cannot connect to {db.describe()}: "
-                                          f"{_reason(exc)}") from None
         try:
-            return await pool.getconn(), True
+            conn = await pool.getconn(
+                timeout=_IDLE_ONLY_S if self._connected else self._db.connect_timeout_s)
         except PoolTimeout:
-            why = self._failures.last or f"no connection within {db.connect_timeout_s:g} s"
-            raise DatabaseUnavailable(f"cannot connect to {db.describe()}: {why}") from None
+            raise HandOver from None
+        self._connected = True
+        return conn
 
     @staticmethod
     async def _give_back(pool: Any, conn: Any) -> None:
-        """Return a connection whose transaction did not commit: rolled back, to ``pool``
-        (which replaces a closed one), or closed (``None``: one of :meth:`_borrow`'s own).
-        One given back in the middle of a statement is closed: its answer is still due."""
+        """Return a connection whose transaction did not commit to ``pool``, rolled back
+        (the pool replaces a closed one). One given back in the middle of a statement is
+        closed: its answer is still due."""
         import psycopg  # noqa: PLC0415
         from psycopg import pq  # noqa: PLC0415
 
@@ -240,10 +232,7 @@ class LoopDoor:
                     except psycopg.Error:
                         await conn.close()
         finally:
-            if pool is not None:
-                await pool.putconn(conn)
-            else:
-                await conn.close()
+            await pool.putconn(conn)
 
     async def close(self) -> None:
         """Close the pool's connections (from the loop that opened it; a pool whose loop
@@ -256,27 +245,8 @@ class LoopDoor:
             await asyncio.wait(leftover, timeout=self._db.statement_timeout_s + 1.0)
         pool, self._pool = self._pool, None
         loop, self._loop = self._loop, None
-        self._opening = None
+        self._opening, self._connected = None, False
         if pool is None or loop is None:
             return
         if loop is asyncio.get_running_loop():
             await pool.close(timeout=5.0)
-
-
-def _recording_connection(failures: _Failures) -> type[Any]:
-    """psycopg's async connection class, noting why a connection attempt failed (the pool
-    connects in the background; a caller waiting for one deserves the reason)."""
-    import psycopg  # noqa: PLC0415
-
-    class RecordingConnection(psycopg.AsyncConnection[Any]):
-        @classmethod
-        async def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
-            try:
-                conn = await super().connect(conninfo, **kwargs)
-            except psycopg.Error as exc:
-                failures.last = _reason(exc)
-                raise
-            failures.last = ""
-            return conn
-
-    return RecordingConnection

@@ -23,6 +23,7 @@ import pytest
 from gateway.authority.database import Database, DatabaseUnavailable, Steps, Tx
 from tests.gateway.authority.dbkit import Wire
 from tests.pgkit import PostgresServer
+from tests.testkit import until
 
 pytestmark = pytest.mark.network_edge
 
@@ -113,6 +114,41 @@ async def test_a_read_not_yielded_for_hands_the_transaction_to_a_worker_once(
     # the connection the loop rolled back serves the next transaction of steps
     assert (await db.run_steps(_noted, 8))[0] == 2
     assert db.on_loop == 1
+
+
+async def test_with_every_connection_of_the_loop_busy_the_workers_take_the_next(
+        server: PostgresServer) -> None:
+    """On the loop a connection stays held while the loop serves everyone else between its
+    round trips: a transaction that finds none idle is not queued behind them but handed to
+    the workers, which answer it while the loop's one connection still waits on a lock."""
+    db = Database(url=server.new_database(), pool_size=1)
+    await db.run(_create)
+    assert (await db.run_steps(_noted, 0))[0] == 1
+    assert (db.on_loop, db.handed_over) == (1, 0)
+
+    def waits_for_the_lock(tx: Tx) -> Steps[None]:
+        tx.execute("SELECT pg_advisory_xact_lock(43)")
+        yield
+
+    with psycopg.connect(db.url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(43)")
+        waiting = asyncio.create_task(db.run_steps(waits_for_the_lock))
+        await until(lambda: _lock_waiters(db.url) == 1)
+        count, thread = await db.run_steps(_noted, 1)
+        assert count == 2 and thread != threading.get_ident()
+        assert (db.on_loop, db.handed_over) == (1, 1) and not waiting.done()
+        holder.execute("SELECT pg_advisory_unlock(43)")
+        await waiting
+    assert (db.on_loop, db.handed_over) == (2, 1)
+    await db.close()
+
+
+def _lock_waiters(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                           "NOT granted").fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 async def test_a_failed_transaction_of_steps_is_rolled_back(db: Database) -> None:
