@@ -721,9 +721,9 @@ class Database:
             from .loopdoor import LoopDoor  # noqa: PLC0415 - it imports this module
 
             self._loop_door = LoopDoor(self)
-        #: Transactions of steps run on the loop, and those handed over to the workers
-        #: (:class:`HandOver`: none of the loop's connections idle, or a step read an
-        #: answer it had not yielded for).
+        #: Transactions of steps run on the loop, and those the workers ran instead (the
+        #: loop's door busy, or :class:`HandOver`: a step read an answer it had not
+        #: yielded for).
         self.on_loop = 0
         self.handed_over = 0
 
@@ -765,13 +765,15 @@ class Database:
         """
         door, within = self._loop_door, None
         loop = asyncio.get_running_loop()
-        if door is not None and door.serves(loop):
+        # The loop's door while few transactions wait: a loop busy enough to keep more in
+        # flight would make each one's round trips wait for its passes (the closed-loop
+        # bench's saturated consoles), where a worker does both back to back.
+        if door is not None and self.in_flight < self._pool_size and door.serves(loop):
             asked = loop.time()
             self.in_flight += 1
             try:
                 result, hooks = await door.run(fn, args, kwargs)
             except HandOver:
-                self.handed_over += 1
                 within = max(0.0, self.bound_s - (loop.time() - asked))  # one bound in all
             else:
                 self.on_loop += 1
@@ -780,6 +782,8 @@ class Database:
                 return result  # type: ignore[no-any-return]
             finally:
                 self.in_flight -= 1
+        if door is not None:
+            self.handed_over += 1
         return await self._submit(stepped(fn), args, kwargs, bounded=True, within=within)
 
     async def run_unbounded(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from .database import _IDLE_ONLY_S, DatabaseUnavailable, HandOver, Steps, Tx, _reason
+from .database import DatabaseUnavailable, HandOver, Steps, Tx, _reason
 
 if TYPE_CHECKING:
     from .database import Database
@@ -52,27 +52,55 @@ log = logging.getLogger(__name__)
 
 #: The loops psycopg's async connections cannot run on (Windows' default: no ``add_reader``).
 _PROACTOR: Final = getattr(asyncio, "ProactorEventLoop", None)
+#: After a failed connection attempt, the loop's door leaves the server to the workers'
+#: pool this long before it tries again.
+_RETRY_S: Final = 1.0
 
 
 class LoopDoor:
-    """Transactions of steps on the event loop, over a pool of psycopg's async connections:
-    the pool belongs to the loop that opened it (a console process has one)."""
+    """Transactions of steps on the event loop, over up to ``pool_size`` psycopg async
+    connections of its own, which belong to the loop that opened the first (a console
+    process has one loop).
+
+    Not ``psycopg_pool``'s async pool: its waiting clients, timers and ``asyncio.Lock``
+    cost a few loop passes a borrow, and under a load that fills the loop each pass is
+    long (the closed-loop bench's reports took 1.6-3.4 s at their median through it, against
+    0.9 s on the workers). This door only ever takes a connection that is idle now, so it
+    needs no queue: a list of idle ones on one loop, one more opened in the background when
+    a transaction found none (and, for the first, waited for).
+    """
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._opening: asyncio.Lock | None = None
-        #: Whether the pool has given a connection yet (see :meth:`_borrow`).
-        self._connected = False
+        #: Connections idle now, and how many are open or opening (at most the pool size).
+        self._idle: list[Any] = []
+        self._open = 0
+        #: One connection opening in the background at a time; after one failed, none
+        #: before this time (the loop's clock): the workers meet the server meanwhile.
+        self._opening: asyncio.Task[None] | None = None
+        self._retry_at = 0.0
         #: Transactions whose callers' deadline passed, still ending (:meth:`run`).
         self._leftover: set[asyncio.Task[Any]] = set()
 
     def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Whether a transaction asked for on ``loop`` can run here (else: the workers)."""
-        if self._loop is not None:
-            return self._loop is loop
-        return _PROACTOR is None or not isinstance(loop, _PROACTOR)
+        """Whether a transaction asked for on ``loop`` can run here now (else: the
+        workers): a connection is idle, or this is the first one (it opens it). When none
+        is idle and the pool is not full, one more opens in the background for the next.
+
+        Asked before anything is scheduled, so a transaction the workers take pays no pass
+        of the loop for having been offered here first."""
+        if self._loop is not None and self._loop is not loop:
+            return False
+        if self._idle:
+            return True
+        if self._loop is None:
+            return _PROACTOR is None or not isinstance(loop, _PROACTOR)
+        if self._open < self._db.pool_size and self._opening is None \
+                and loop.time() >= self._retry_at:
+            self._open += 1
+            self._opening = loop.create_task(self._add())
+        return False
 
     async def run(self, fn: Callable[..., Steps[Any]], args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> tuple[Any, list[Callable[[], None]]]:
@@ -118,12 +146,11 @@ class LoopDoor:
         import psycopg  # noqa: PLC0415 - only PostgreSQL deployments need the driver
 
         db = self._db
-        pool = await self._open_pool()
         size = db.pool_size
         # as on the workers: a connection the server closed while idle fails at its first
         # batch, rolled back by the server; each stale one fails at once
         for attempt in range(size + 2):
-            conn = await self._borrow(pool)
+            conn = await self._borrow()
             started = time.perf_counter()
             committing = False
             try:
@@ -144,7 +171,7 @@ class LoopDoor:
                 await tx._send_on_loop()  # noqa: SLF001
             except psycopg.OperationalError as exc:
                 broken = conn.broken or conn.closed
-                await self._give_back(pool, conn)
+                await self._give_back(conn)
                 self._timed(asked, started)
                 if broken and not committing and attempt <= size:
                     log.info("the database dropped a connection (%s); running the "
@@ -155,10 +182,10 @@ class LoopDoor:
                 raise DatabaseUnavailable(f"the authority's database ({db.describe()}) "
                                           f"failed: {_reason(exc)}{outcome}") from None
             except BaseException:
-                await self._give_back(pool, conn)
+                await self._give_back(conn)
                 self._timed(asked, started)
                 raise
-            await pool.putconn(conn)
+            self._put(conn)
             self._timed(asked, started)
             return result, tx._after_commit  # noqa: SLF001
         raise DatabaseUnavailable(f"the authority's database ({db.describe()}) keeps "
@@ -171,82 +198,104 @@ class LoopDoor:
         if timed is not None:
             timed(started - asked, time.perf_counter() - started)
 
-    async def _open_pool(self) -> Any:
-        if self._pool is not None:
-            return self._pool
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
-
-                db = self._db
-                logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # as the workers'
-                # It says nothing of a failed connection: the workers' pool, which takes
-                # the transactions this one cannot, says it once.
-                pool = AsyncConnectionPool(
-                    db.url, min_size=1, max_size=db.pool_size, open=False,
-                    name="mtgateway-authority-loop", timeout=db.connect_timeout_s,
-                    reconnect_timeout=max(10.0, 2 * db.connect_timeout_s),
-                    kwargs=db._connect_kwargs())  # noqa: SLF001 - the same for both doors
-                await pool.open(wait=False)
-                self._pool, self._loop = pool, asyncio.get_running_loop()
-        return self._pool
-
-    async def _borrow(self, pool: Any) -> Any:
-        """One of the pool's connections that is idle now (until the pool's first one is
-        in, that one: up to the connect timeout).
+    async def _borrow(self) -> Any:
+        """A connection idle now; the first one this door opens is waited for (up to the
+        connect timeout).
 
         Raises:
-            HandOver: none is (all busy, or the pool still connecting, or unable to): the
-                workers' door queues the transaction and meets the server's faults with its
-                own pool. On the loop a busy connection stays held while the loop serves
-                everyone else between its round trips, so a queue here would grow with the
-                loop's load; the workers hold one only while they run.
+            HandOver: none is idle (all busy, or one still opening, or the server refused
+                the last attempt): the workers' door queues the transaction and meets the
+                server's faults with its own pool. On the loop a busy connection stays held
+                while the loop serves everyone else between its round trips, so a queue here
+                would grow with the loop's load; the workers hold one only while they run.
         """
-        from psycopg_pool import PoolTimeout  # noqa: PLC0415
-
+        if self._idle:
+            return self._idle.pop()
+        loop = asyncio.get_running_loop()
+        if self._loop is not None or self._opening is not None \
+                or loop.time() < self._retry_at:
+            raise HandOver  # the others open in the background (:meth:`serves`)
+        self._loop = loop
+        self._open += 1
         try:
-            conn = await pool.getconn(
-                timeout=_IDLE_ONLY_S if self._connected else self._db.connect_timeout_s)
-        except PoolTimeout:
-            raise HandOver from None
-        self._connected = True
-        return conn
+            return await self._connect()
+        except BaseException:
+            self._open -= 1
+            raise
 
-    @staticmethod
-    async def _give_back(pool: Any, conn: Any) -> None:
-        """Return a connection whose transaction did not commit to ``pool``, rolled back
-        (the pool replaces a closed one). One given back in the middle of a statement is
-        closed: its answer is still due."""
+    async def _add(self) -> None:
+        """Open one more connection and keep it idle."""
+        try:
+            self._idle.append(await self._connect())
+        except HandOver:
+            self._open -= 1  # the workers meet the server until the retry time
+        except BaseException:
+            self._open -= 1
+            raise
+        finally:
+            self._opening = None
+
+    async def _connect(self) -> Any:
+        """A new connection, with the workers' settings.
+
+        Raises:
+            HandOver: the server refused it or did not answer (no new attempt for a second).
+        """
+        import psycopg  # noqa: PLC0415
+
+        db = self._db
+        try:
+            return await psycopg.AsyncConnection.connect(
+                db.url, **db._connect_kwargs())  # noqa: SLF001 - the same for both doors
+        except psycopg.Error:
+            self._retry_at = asyncio.get_running_loop().time() + _RETRY_S
+            raise HandOver from None
+
+    def _put(self, conn: Any) -> None:
+        """Keep a connection whose transaction ended cleanly for the next one."""
+        from psycopg import pq  # noqa: PLC0415
+
+        if not conn.closed and conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            self._idle.append(conn)
+        else:
+            self._open -= 1
+            self._forget_connection(conn)
+
+    def _forget_connection(self, conn: Any) -> None:
+        """A connection not to use again: closed (its socket only: nothing to wait for)."""
+        if not conn.closed:
+            conn.pgconn.finish()
+
+    async def _give_back(self, conn: Any) -> None:
+        """Take back a connection whose transaction did not commit: rolled back and kept,
+        or closed. One given back in the middle of a statement is closed: its answer is
+        still due."""
         import psycopg  # noqa: PLC0415
         from psycopg import pq  # noqa: PLC0415
 
         try:
-            if not conn.broken and not conn.closed:
-                if conn.pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
-                    await conn.close()
-                else:
-                    try:
-                        await conn.rollback()
-                    except psycopg.Error:
-                        await conn.close()
+            if not conn.broken and not conn.closed and \
+                    conn.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+                try:
+                    await conn.rollback()
+                except psycopg.Error:
+                    pass
         finally:
-            await pool.putconn(conn)
+            self._put(conn)
 
     async def close(self) -> None:
-        """Close the pool's connections (from the loop that opened it; a pool whose loop
-        has ended is let go: its connections went with it). A transaction its caller gave
-        up on is cancelled again, which makes psycopg close its connection at once."""
+        """Close the idle connections. A transaction its caller gave up on is cancelled
+        again, which makes psycopg close its connection at once; one under way closes its
+        own when it ends (nothing is idle to keep it)."""
         leftover, self._leftover = self._leftover, set()
         for attempt in leftover:
             attempt.cancel()
         if leftover:
             await asyncio.wait(leftover, timeout=self._db.statement_timeout_s + 1.0)
-        pool, self._pool = self._pool, None
-        loop, self._loop = self._loop, None
-        self._opening, self._connected = None, False
-        if pool is None or loop is None:
-            return
-        if loop is asyncio.get_running_loop():
-            await pool.close(timeout=5.0)
+        if self._opening is not None:
+            self._opening.cancel()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._forget_connection(conn)
+        self._open -= len(idle)
+        self._loop = None if self._open <= 0 else self._loop
