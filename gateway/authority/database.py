@@ -721,10 +721,12 @@ class Database:
             from .loopdoor import LoopDoor  # noqa: PLC0415 - it imports this module
 
             self._loop_door = LoopDoor(self)
-        #: Transactions of steps run on the loop, and those the workers ran instead (the
-        #: loop's door busy, or :class:`HandOver`: a step read an answer it had not
-        #: yielded for).
+        #: Transactions of steps run on the loop, and those the workers ran (SQLite; the
+        #: loop's door busy; or handed over).
         self.on_loop = 0
+        self.steps_on_workers = 0
+        #: Of those, the ones the loop's door began and gave up (:class:`HandOver`): rolled
+        #: back there, run again on a worker.
         self.handed_over = 0
 
     @property
@@ -774,6 +776,7 @@ class Database:
             try:
                 result, hooks = await door.run(fn, args, kwargs)
             except HandOver:
+                self.handed_over += 1
                 within = max(0.0, self.bound_s - (loop.time() - asked))  # one bound in all
             else:
                 self.on_loop += 1
@@ -782,8 +785,7 @@ class Database:
                 return result  # type: ignore[no-any-return]
             finally:
                 self.in_flight -= 1
-        if door is not None:
-            self.handed_over += 1
+        self.steps_on_workers += 1
         return await self._submit(stepped(fn), args, kwargs, bounded=True, within=within)
 
     async def run_unbounded(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,

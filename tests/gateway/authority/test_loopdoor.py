@@ -90,7 +90,7 @@ async def test_steps_run_on_the_loop_in_the_round_trips_they_yield_for(
 
     monkeypatch.setattr(Tx, "execute", recorded)
     assert await db.run_steps(_noted, 1) == (1, threading.get_ident())
-    assert (db.on_loop, db.handed_over) == (1, 0)
+    assert (db.on_loop, db.steps_on_workers, db.handed_over) == (1, 0, 0)
     assert wire.round_trips(traced[-1]) == 2
 
 
@@ -99,7 +99,7 @@ async def test_on_sqlite_the_same_steps_run_on_the_workers(tmp_path: Path) -> No
     await db.run(_create)
     count, thread = await db.run_steps(_noted, 1)
     assert count == 1 and thread != threading.get_ident()
-    assert (db.on_loop, db.handed_over) == (0, 0)
+    assert (db.on_loop, db.steps_on_workers, db.handed_over) == (0, 1, 0)
     await db.close()
 
 
@@ -109,7 +109,7 @@ async def test_a_read_not_yielded_for_hands_the_transaction_to_a_worker_once(
     again on a worker, where the read waits. Its write is kept once, not twice."""
     count, thread = await db.run_steps(_noted_without_yield, 7)
     assert count == 1 and thread != threading.get_ident()
-    assert (db.on_loop, db.handed_over) == (0, 1)
+    assert (db.on_loop, db.steps_on_workers, db.handed_over) == (0, 1, 1)
     assert await db.run(_count) == 1
     # the connection the loop rolled back serves the next transaction of steps
     assert (await db.run_steps(_noted, 8))[0] == 2
@@ -124,7 +124,7 @@ async def test_with_every_connection_of_the_loop_busy_the_workers_take_the_next(
     db = Database(url=server.new_database(), pool_size=1)
     await db.run(_create)
     assert (await db.run_steps(_noted, 0))[0] == 1
-    assert (db.on_loop, db.handed_over) == (1, 0)
+    assert (db.on_loop, db.steps_on_workers, db.handed_over) == (1, 0, 0)
 
     def waits_for_the_lock(tx: Tx) -> Steps[None]:
         tx.execute("SELECT pg_advisory_xact_lock(43)")
@@ -136,10 +136,11 @@ async def test_with_every_connection_of_the_loop_busy_the_workers_take_the_next(
         await until(lambda: _lock_waiters(db.url) == 1)
         count, thread = await db.run_steps(_noted, 1)
         assert count == 2 and thread != threading.get_ident()
-        assert (db.on_loop, db.handed_over) == (1, 1) and not waiting.done()
+        assert (db.on_loop, db.steps_on_workers, db.handed_over) == (1, 1, 0)
+        assert not waiting.done()
         holder.execute("SELECT pg_advisory_unlock(43)")
         await waiting
-    assert (db.on_loop, db.handed_over) == (2, 1)
+    assert (db.on_loop, db.steps_on_workers, db.handed_over) == (2, 1, 0)
     await db.close()
 
 
