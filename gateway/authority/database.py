@@ -47,29 +47,16 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing, suppress
 from functools import lru_cache
 from pathlib import Path
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Concatenate,
-    Final,
-    ParamSpec,
-    Protocol,
-    TypeAlias,
-    TypeVar,
-)
+from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
 
 from .errors import AuthorityUnreachable
 
-if TYPE_CHECKING:
-    from .loopdoor import LoopDoor
-
-__all__ = ["POOL_SIZE", "Cursor", "Database", "DatabaseError", "DatabaseUnavailable", "Door",
-           "HandOver", "Steps", "TransactionOnLoop", "Tx", "postgres_text", "redact_url",
-           "stepped"]
+__all__ = ["POOL_SIZE", "Cursor", "Database", "Door", "DatabaseError", "DatabaseUnavailable",
+           "TransactionOnLoop", "Tx", "postgres_text", "redact_url"]
 
 log = logging.getLogger(__name__)
 
@@ -112,34 +99,6 @@ class DatabaseUnavailable(DatabaseError, AuthorityUnreachable):
 class TransactionOnLoop(RuntimeError):
     """A transaction was started on a thread running an event loop: it must go through
     :meth:`Database.run`."""
-
-
-class HandOver(BaseException):  # noqa: N818 - the door's signal, never a caller's error
-    """A transaction running on the event loop (``loopdoor.py``) read an answer its steps
-    had not yielded for: it cannot wait there, so the loop's door rolls it back and runs it
-    again on a worker. A :class:`BaseException`, so a transaction's own ``except Exception``
-    cannot swallow it."""
-
-
-#: A transaction written as steps (:meth:`Database.run_steps`): a generator function of a
-#: :class:`Tx` that yields wherever it wants the statements queued so far answered (before
-#: it reads their rows) and returns its result.
-Steps: TypeAlias = Generator[None, None, T]
-
-
-def stepped(fn: Callable[Concatenate[Tx, P], Steps[T]]) -> Callable[Concatenate[Tx, P], T]:
-    """``fn`` as one plain function of a :class:`Tx`, for the workers: each of its yields
-    sends the batch queued so far and waits for the answers there."""
-    def run(tx: Tx, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        steps = fn(tx, *args, **kwargs)
-        try:
-            while True:
-                steps.send(None)
-                tx._step()  # noqa: SLF001 - the transaction's owner
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-
-    return run
 
 
 class Door(Protocol):
@@ -323,15 +282,11 @@ class Tx:
     """
 
     __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_cursor", "_due",
-                 "_on_loop", "_prepared", "_read", "_sent", "postgres")
+                 "_prepared", "_read", "_sent", "postgres")
 
     def __init__(self, conn: Any, postgres: bool, batching: bool = False,
-                 prepared: _Prepared | None = None, *, on_loop: bool = False) -> None:
+                 prepared: _Prepared | None = None) -> None:
         self._conn = conn
-        #: Whether the transaction runs on the event loop (``loopdoor.py``): its batches
-        #: are sent only where its steps yield; a read of one not sent yet hands the
-        #: transaction over to the workers (:class:`HandOver`), since it cannot wait there.
-        self._on_loop = on_loop
         #: Which engine runs it (for the few statements that differ).
         self.postgres = postgres
         self._after_commit: list[Callable[[], None]] = []
@@ -401,80 +356,40 @@ class Tx:
         answer; then run the checks waiting for them (their own reads find nothing queued).
         A statement sent often is prepared on the connection once (``PREPARE`` in the batch)
         and then run by name (``EXECUTE``), so the server parses and plans it once."""
-        if self._on_loop:
-            raise HandOver
-        composed = self._compose()
-        if composed is not None:
-            text, answers, ours = composed
-            cursor = self._cursor
-            cursor.execute(text)
-            self._settled(ours)
+        batch, self._batch = self._batch, []
+        if batch:
+            import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
+
+            if self._cursor is None:
+                self._cursor = psycopg.ClientCursor(self._conn)
+            cursor, prepared = self._cursor, self._prepared
+            assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
+            known = prepared.on(self._conn)
+            parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
+            ours = set() if known is None else set(known)
+            answers: list[_Queued | None] = [None] * len(parts)
+            for sql, args, queued in batch:
+                name = prepared.name_for(sql)
+                if name is None:
+                    parts.append(cursor.mogrify(postgres_text(sql), args))
+                else:
+                    if name not in ours:
+                        parts.append(f"PREPARE {name} AS {numbered_text(sql)}")
+                        answers.append(None)
+                        ours.add(name)
+                    parts.append(cursor.mogrify(
+                        f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
+                        else f"EXECUTE {name}", args))
+                answers.append(queued)
+            prepared.settle(self._conn, None)  # until the server has answered
+            cursor.execute(";\n".join(parts))
+            prepared.settle(self._conn, ours)
             for k, answered in enumerate(answers):
                 if k:
                     cursor.nextset()
                 if answered is not None:
                     answered.answer(cursor.fetchall() if cursor.description is not None
                                     else [], cursor.rowcount)
-        self._answered()
-
-    async def _send_on_loop(self) -> None:
-        """:meth:`_send` on the event loop, over psycopg's async connection: the same
-        message, awaited (``loopdoor.py``)."""
-        composed = self._compose()
-        if composed is not None:
-            text, answers, ours = composed
-            cursor = self._cursor
-            await cursor.execute(text)
-            self._settled(ours)
-            for k, answered in enumerate(answers):
-                if k:
-                    cursor.nextset()
-                if answered is not None:
-                    answered.answer(await cursor.fetchall() if cursor.description is not None
-                                    else [], cursor.rowcount)
-        self._answered()
-
-    def _compose(self) -> tuple[str, list[_Queued | None], set[str]] | None:
-        """The queued statements as one message (``None``: nothing queued), each one's
-        cursor in the order of its answer (``None``: a ``PREPARE``'s, read by nobody), and
-        the names the connection will have prepared once the server has answered."""
-        batch, self._batch = self._batch, []
-        if not batch:
-            return None
-        if self._cursor is None:
-            import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
-
-            self._cursor = (psycopg.AsyncClientCursor if self._on_loop
-                            else psycopg.ClientCursor)(self._conn)
-        cursor, prepared = self._cursor, self._prepared
-        assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
-        known = prepared.on(self._conn)
-        parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
-        ours = set() if known is None else set(known)
-        answers: list[_Queued | None] = [None] * len(parts)
-        for sql, args, queued in batch:
-            name = prepared.name_for(sql)
-            if name is None:
-                parts.append(cursor.mogrify(postgres_text(sql), args))
-            else:
-                if name not in ours:
-                    parts.append(f"PREPARE {name} AS {numbered_text(sql)}")
-                    answers.append(None)
-                    ours.add(name)
-                parts.append(cursor.mogrify(
-                    f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
-                    else f"EXECUTE {name}", args))
-            answers.append(queued)
-        prepared.settle(self._conn, None)  # until the server has answered
-        return ";\n".join(parts), answers, ours
-
-    def _settled(self, ours: set[str]) -> None:
-        """The server answered a batch: what the connection has prepared is known again."""
-        assert self._prepared is not None  # noqa: S101 - set when a batch was composed
-        self._prepared.settle(self._conn, ours)
-
-    def _answered(self) -> None:
-        """The answers sent for are in: the checks waiting for them run."""
         self._read = True
         while self._due:
             due, self._due = self._due, []
@@ -486,23 +401,12 @@ class Tx:
         has sent no batch yet sends one, so that a connection the server closed while it sat
         in the pool fails before anything could be committed (the door then runs the
         function again on another), not at a commit whose outcome it cannot know."""
-        if self._wants_answers():
+        if self._batching and self._sent and (self._due or not self._read):
             self._send()
 
     def _commit(self) -> None:
         """``COMMIT``, sent with the writes queued before it."""
         self.execute("COMMIT")
-        if self._batching:
-            self._send()
-
-    def _wants_answers(self) -> bool:
-        """Whether :meth:`_ready_to_commit` would send (the loop's door awaits it)."""
-        return self._batching and bool(self._sent) and bool(self._due or not self._read)
-
-    def _step(self) -> None:
-        """A transaction's steps yielded: the statements queued so far are answered (on a
-        worker; the loop's door awaits :meth:`_send_on_loop` instead). SQLite answers each
-        statement as it runs."""
         if self._batching:
             self._send()
 
@@ -677,7 +581,7 @@ class Database:
     def __init__(self, *, path: Path | None = None, url: str = "",
                  pool_size: int = POOL_SIZE, connect_timeout_s: float = CONNECT_TIMEOUT_S,
                  statement_timeout_s: float = STATEMENT_TIMEOUT_S,
-                 batch: bool = True, steps_on_loop: bool = True) -> None:
+                 batch: bool = True) -> None:
         if (path is None) == (not url):
             raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
         if connect_timeout_s <= 0 or statement_timeout_s <= 0:
@@ -713,26 +617,6 @@ class Database:
         self._batching = self.postgres and batch
         self._prepared = _Prepared()
         self._workers = _Workers(self._pool_size, self._execute)
-        #: PostgreSQL, batched: the door on the event loop for transactions written as
-        #: steps (:meth:`run_steps`, ``loopdoor.py``); ``steps_on_loop=False`` keeps them on
-        #: the workers (the bench compares the two).
-        self._loop_door: LoopDoor | None = None
-        if self._batching and steps_on_loop:
-            from .loopdoor import LoopDoor  # noqa: PLC0415 - it imports this module
-
-            self._loop_door = LoopDoor(self)
-        #: Transactions of steps run on the loop, and those the workers ran (SQLite; the
-        #: loop's door busy; or handed over).
-        self.on_loop = 0
-        self.steps_on_workers = 0
-        #: Of those, the ones the loop's door began and gave up (:class:`HandOver`): rolled
-        #: back there, run again on a worker.
-        self.handed_over = 0
-
-    @property
-    def pool_size(self) -> int:
-        """Connections (and workers) of the workers' pool; the loop's door has as many."""
-        return self._pool_size
 
     def describe(self) -> str:
         """Where the data is, fit to print (no password)."""
@@ -752,42 +636,6 @@ class Database:
         """
         return await self._submit(fn, args, kwargs, bounded=True)
 
-    async def run_steps(self, fn: Callable[Concatenate[Tx, P], Steps[T]], *args: P.args,
-                        **kwargs: P.kwargs) -> T:
-        """:meth:`run` for a transaction written as steps (:data:`Steps`): on PostgreSQL
-        it runs on the event loop itself, over psycopg's async connections
-        (``loopdoor.py``), with no hand-off to a worker and back; on SQLite, on Windows'
-        Proactor loop, when none of the loop's connections is idle, or when a step reads an
-        answer it did not yield for (:class:`HandOver`: rolled back first), on the workers,
-        each yield sending the batch. The same bound, faults and ``after_commit`` as
-        :meth:`run`.
-
-        Raises:
-            DatabaseUnavailable: no answer within :attr:`bound_s`, or the connection failed.
-        """
-        door, within = self._loop_door, None
-        loop = asyncio.get_running_loop()
-        # The loop's door while few transactions wait: a loop busy enough to keep more in
-        # flight would make each one's round trips wait for its passes (the closed-loop
-        # bench's saturated consoles), where a worker does both back to back.
-        if door is not None and self.in_flight < self._pool_size and door.serves(loop):
-            asked = loop.time()
-            self.in_flight += 1
-            try:
-                result, hooks = await door.run(fn, args, kwargs)
-            except HandOver:
-                self.handed_over += 1
-                within = max(0.0, self.bound_s - (loop.time() - asked))  # one bound in all
-            else:
-                self.on_loop += 1
-                for hook in hooks:
-                    hook()
-                return result  # type: ignore[no-any-return]
-            finally:
-                self.in_flight -= 1
-        self.steps_on_workers += 1
-        return await self._submit(stepped(fn), args, kwargs, bounded=True, within=within)
-
     async def run_unbounded(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
                             **kwargs: P.kwargs) -> T:
         """:meth:`run` without the caller's deadline nor PostgreSQL's statement timeout:
@@ -795,17 +643,14 @@ class Database:
         return await self._submit(fn, args, kwargs, bounded=False)
 
     async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...],
-                      kwargs: dict[str, Any], *, bounded: bool,
-                      within: float | None = None) -> T:
-        """Queue ``fn`` for the workers; its result. ``within``: what is left of the
-        caller's bound (a transaction handed over by the loop's door), else all of it."""
+                      kwargs: dict[str, Any], *, bounded: bool) -> T:
         job = _Job(fn, args, kwargs, asyncio.get_running_loop(), bounded)
         self.in_flight += 1
         try:
             self._workers.submit(job)
             try:
                 if bounded:
-                    async with asyncio.timeout(self.bound_s if within is None else within):
+                    async with asyncio.timeout(self.bound_s):
                         result, hooks = await job.future
                 else:
                     result, hooks = await job.future
@@ -993,8 +838,6 @@ class Database:
         close the pool's connections. A later :meth:`run` starts workers again. The wait is
         bounded by the statement timeout (a worker stuck on a paused server is a daemon
         thread and does not hold the process's exit)."""
-        if self._loop_door is not None:
-            await self._loop_door.close()
         stopped = self._workers.stop()
         if stopped:
             await asyncio.to_thread(_join, stopped, self.statement_timeout_s + 1.0)

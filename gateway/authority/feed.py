@@ -38,7 +38,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Final
 
-from .database import Cursor, Database, DatabaseUnavailable, Steps, Tx
+from .database import Database, DatabaseUnavailable, Tx
 from .listener import NotificationListener
 
 __all__ = ["CHANNEL", "RevocationFeed"]
@@ -209,7 +209,7 @@ class RevocationFeed:
         self._waiting.setdefault(device_id, set()).add(woken)
         self._waiters += 1
         try:
-            head, token_ids = await self.database.run_steps(_look, device_id, cursor, first)
+            head, token_ids = await self.database.run(_look, device_id, cursor, first)
             if cursor is None or cursor > head:
                 return head, []
             if token_ids or timeout_s <= 0 or self._closed:
@@ -258,28 +258,19 @@ class RevocationFeed:
                 self.notify()
 
 
-_HEAD: Final = "SELECT COALESCE(MAX(seq), 0) FROM revocations"
-
-
 def _head(tx: Tx) -> int:
-    return int(tx.execute(_HEAD).fetchone()[0])
+    return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()[0])
 
 
 def _look(tx: Tx, device_id: str, cursor: int | None,
-          first: Callable[[Tx], None] | None = None) -> Steps[tuple[int, list[str]]]:
+          first: Callable[[Tx], None] | None = None) -> tuple[int, list[str]]:
     """The head, and this device's rows past ``cursor`` when it is one of this database's
-    (not ``None``, not beyond the head): a new poll's one read, after ``first``. Steps
-    (``database.Steps``): every connected daemon renews its poll every 50 s or so, so on
-    PostgreSQL it runs on the event loop's door (``loopdoor.py``)."""
+    (not ``None``, not beyond the head): a new poll's one read, after ``first``."""
     if first is not None:
         first(tx)
     if cursor is None:
-        heads = tx.execute(_HEAD)
-        yield
-        return int(heads.fetchone()[0]), []
-    rows = _rows_after(tx, device_id, cursor)
-    yield
-    head, token_ids = _rows_of(rows)
+        return _head(tx), []
+    head, token_ids = _rows(tx, device_id, cursor)
     if cursor > head:
         return head, []
     return head, token_ids
@@ -308,22 +299,12 @@ def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
 def _rows(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
     """The head, and the token ids (``""``: a device revocation) of the rows past ``cursor``
     up to it that concern the device (its own, or its owners'), oldest first: one statement,
-    because every connected daemon's renewal reads them."""
-    return _rows_of(_rows_after(tx, device_id, cursor))
-
-
-def _rows_after(tx: Tx, device_id: str, cursor: int) -> Cursor:
-    """:func:`_rows`'s statement, queued. The head stands alone in a row of its own when no
-    row matches (a seq that is NULL): an outer join of the head to the rows."""
-    return tx.execute(
+    because every connected daemon's renewal reads them. The head stands alone in a row of
+    its own when no row matches (a seq that is NULL): an outer join of the head to the rows."""
+    found = tx.execute(
         "SELECT h.head, r.seq, COALESCE(r.token_id, '') FROM "
         "(SELECT COALESCE(MAX(seq), 0) AS head FROM revocations) h "
         "LEFT JOIN revocations r ON r.seq > ? AND r.seq <= h.head AND (r.device_id = ? OR "
         "r.owner_email IN (SELECT owner_email FROM approvals WHERE device_id = ?)) "
-        "ORDER BY r.seq", (cursor, device_id, device_id))
-
-
-def _rows_of(answer: Cursor) -> tuple[int, list[str]]:
-    """:func:`_rows`'s answer: the head, and the rows' token ids."""
-    found = answer.fetchall()
+        "ORDER BY r.seq", (cursor, device_id, device_id)).fetchall()
     return int(found[0][0]), [str(r[2]) for r in found if r[1] is not None]

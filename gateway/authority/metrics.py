@@ -252,20 +252,6 @@ class _AuthorityCollector(Collector):
         if self.pending is not None:
             yield GaugeMetricFamily("mtgateway_console_approvals_pending", "Device approvals "
                                     "waiting for the owner's code", value=self.pending)
-        database = authority.store.database
         yield GaugeMetricFamily("mtgateway_console_database_transactions_in_flight",
                                 "Database transactions asked for and not answered yet",
-                                value=database.in_flight)
-        steps = CounterMetricFamily(
-            "mtgateway_console_database_steps", "Transactions written as steps (reports, "
-            "revocation polls) by the door that ran them: loop (PostgreSQL's door on the "
-            "event loop), workers (SQLite; or the loop's door busy; or a step read an answer "
-            "it had not yielded for)", labels=["door"])
-        steps.add_metric(["loop"], database.on_loop)
-        steps.add_metric(["workers"], database.steps_on_workers)
-        yield steps
-        yield CounterMetricFamily(
-            "mtgateway_console_database_steps_handed_over", "Transactions of steps the "
-            "loop's door began and gave to the workers, rolled back (a step read an answer "
-            "it had not yielded for, or the door lost its connection)",
-            value=database.handed_over)
+                                value=authority.store.database.in_flight)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from .alerts import AlertSettings, settings_columns, settings_from
-from .database import Steps, Tx
+from .database import Tx
 from .reports import StoredState
 from .token_details import TokenDetails
 
@@ -82,13 +82,10 @@ class Prior:
 
 
 def prior_of(tx: Tx, device_id: str, by: Literal["token_id", "token_hint"],
-             value: str) -> Steps[Prior | None]:
+             value: str) -> Prior | None:
     """What decides a report of ``device_id`` naming the token whose ``by`` is ``value``
-    (``None``: no such token). Steps (``database.Steps``): it yields once, for its read,
-    so the report runs on the event loop's door on PostgreSQL (``loopdoor.py``)."""
-    cursor = tx.execute(_BY[by], (device_id, value))
-    yield
-    r = cursor.fetchone()
+    (``None``: no such token)."""
+    r = tx.execute(_BY[by], (device_id, value)).fetchone()
     if r is None:
         return None
     state = None if r[5] is None else StoredState(str(r[5]), str(r[6]), str(r[7]), int(r[8]))

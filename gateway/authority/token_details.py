@@ -58,8 +58,8 @@ def clean_label(text: str) -> str:
 
 
 class UseThrottle:
-    """Which uses are worth a write. Asked from the database's worker threads (and the
-    loop's door), hence the lock."""
+    """Which uses are worth a write. Called from the database's worker threads, hence the
+    lock."""
 
     def __init__(self, interval_s: int = USE_NOTE_INTERVAL_S) -> None:
         self._interval_s = interval_s
@@ -79,8 +79,9 @@ class UseThrottle:
     def due(self, token_id: str, device_id: str, address: str, now: int) -> bool:
         """Whether this use should be written: it counts as written once its transaction
         has committed (:meth:`written`), never before. A transaction may run more than once
-        (a broken connection replaced, one handed from the loop's door to the workers,
-        ``loopdoor.py``) or roll back, and each run must decide the same."""
+        (a connection found broken is replaced and the function run again) or roll back,
+        and each run must decide the same: a use counted at the decision was lost when its
+        transaction did not commit."""
         with self._lock:
             last = self._last.get(token_id)
             return not (last is not None and (last[1], last[2]) == (device_id, address)

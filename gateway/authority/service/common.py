@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..activity import ActivityLog
 from ..address import ConsoleAddress
-from ..database import DatabaseUnavailable, Steps, Tx
+from ..database import DatabaseUnavailable, Tx
 from ..errors import AuthorityError
 from ..feed import RevocationFeed
 from ..mailer import Mailer, security_notice_message
@@ -168,18 +168,6 @@ class Shared:
         if not self._prepared:
             await self.prepare()
         return await self.store.database.run(fn, *args, **kwargs)
-
-    async def run_steps(self, fn: Callable[Concatenate[Tx, P], Steps[T]], *args: P.args,
-                        **kwargs: P.kwargs) -> T:
-        """:meth:`run` for a transaction written as steps: on PostgreSQL, on the event loop
-        itself (``database.Database.run_steps``).
-
-        Raises:
-            DatabaseUnavailable: the database did not answer within its bound.
-        """
-        if not self._prepared:
-            await self.prepare()
-        return await self.store.database.run_steps(fn, *args, **kwargs)
 
     # -- e-mails -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from .. import equity, positions
 from ..alerts import Observer, margin_of
 from ..api import DeviceInfo
-from ..database import Steps, Tx
+from ..database import Tx
 from ..prior import prior_of
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
 from ..store import ProofClaim, claimed
@@ -57,26 +57,19 @@ class Terminals:
         Raises:
             ProofRejected: the claim's proof was seen before (nothing is stored).
         """
-        return await self._shared.run_steps(claimed(claim, self._report),
-                                            checked(device).device_id, list(reports),
-                                            self._shared.now(), address)
+        return await self._shared.run(claimed(claim, self._report), checked(device).device_id,
+                                      list(reports), self._shared.now(), address)
 
     def _report(self, tx: Tx, device_id: str, reports: list[TerminalReport], now: int,
-                address: str = "") -> Steps[int]:
-        """The report's transaction, as steps (``database.Steps``): on PostgreSQL it runs on
-        the event loop (``loopdoor.py``); its only usual read is each report's lookup. A
-        rarer read deeper down (an alert's judgement, an hour's thinning of the equity
-        series, a settled instruction) hands it over to the workers, correct as before."""
+                address: str = "") -> int:
         stored = 0
         for report in reports:
             figures, book, sent = report.figures, report.book, report
             # one read decides the report and which of its writes would change nothing
             # (``prior.py``): read per report, after the writes of the ones before it
-            found = None
-            if report.token_id:
-                found = yield from prior_of(tx, device_id, "token_id", report.token_id)
-            elif report.token_hint:
-                found = yield from prior_of(tx, device_id, "token_hint", report.token_hint)
+            found = (prior_of(tx, device_id, "token_id", report.token_id) if report.token_id
+                     else prior_of(tx, device_id, "token_hint", report.token_hint)
+                     if report.token_hint else None)
             if found is None:
                 continue
             if not found.approved:

@@ -180,12 +180,6 @@ async def test_a_steady_report_and_a_renewal_take_few_statements(
             assert len(statements.of_claimed()) <= RENEWAL, statements.of_claimed()
             if authority.store.database.postgres:
                 assert statements.round_trips_of_claimed() == RENEWAL_ROUND_TRIPS
-        if authority.store.database.postgres:
-            # the four reports, the first poll and the two renewals ran on the event loop's
-            # own door (``loopdoor.py``): their steps yield for every read, none handed over
-            database = authority.store.database
-            assert (database.on_loop, database.steps_on_workers,
-                    database.handed_over) == (7, 0, 0)
 
         # what the reports stored: the state, a point per report, the book, the mark
         [row] = await authority.terminals.of(OWNER)

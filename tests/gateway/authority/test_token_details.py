@@ -63,9 +63,9 @@ def test_a_hot_token_is_written_once_a_minute_but_a_new_place_at_once() -> None:
 
 async def test_a_use_whose_transaction_rolled_back_is_written_by_the_next(
         tmp_path: Path, database_url: str) -> None:
-    """A transaction may roll back, or run again (a broken connection replaced, or handed
-    from the loop's door to the workers): the throttle counts a use as written only once
-    its transaction committed, so the run that commits writes it."""
+    """A transaction may roll back, or run again (a connection found broken is replaced):
+    the throttle counts a use as written only once its transaction committed, so the next
+    use is written (it was not: the rolled-back one had counted)."""
     store = AuthorityStore(tmp_path, database_url)
     await store.migrate()
     throttle = UseThrottle()
