@@ -43,8 +43,9 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
 def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
     rows = _bench(tmp_path, "--daemons", "1,3", "--instances", "1,2",
                   "--duration", "0.5", "--warmup", "0.3", "--client-nice", "5")["authority"]
-    # the simulated daemons ran at the niceness asked (positive: allowed without privilege)
-    assert all(r["client_nice"] == 5 for r in rows), rows
+    # the simulated daemons ran at the niceness asked (positive: allowed without privilege),
+    # their calls sent by the lean client (the default)
+    assert all(r["client_nice"] == 5 and r["client"] == "lean" for r in rows), rows
     assert [(r["instances"], r["daemons"]) for r in rows] == [(1, 1), (1, 3), (2, 1), (2, 3)]
     assert all(r["requests"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
     # counted after the warm-up, routed as the documented balancer routes, to every instance
@@ -60,6 +61,15 @@ def test_the_authority_bench_runs_every_row(tmp_path: Path) -> None:
         # what the consoles and the simulated daemons themselves cost, and the bench's lag
         assert row["console_cores_busy"] > 0 and row["client_cores_busy"] > 0, row
         assert row["client_loop"]["lag_max_ms"] >= row["client_loop"]["lag_p99_ms"] >= 0, row
+
+
+@pytest.mark.timeout(120)
+def test_the_closed_loop_runs_on_aiohttps_client_too(tmp_path: Path) -> None:
+    # the client every closed-loop row used before the lean one: kept for comparison
+    rows = _bench(tmp_path, "--daemons", "2", "--instances", "1", "--duration", "0.5",
+                  "--warmup", "0.3", "--client", "aiohttp")["authority"]
+    assert [(r["client"], r["daemons"]) for r in rows] == [("aiohttp", 2)], rows
+    assert rows[0]["requests"] > 0 and len(rows[0]["by_path"]) == 5, rows
 
 
 def test_leastconn_sends_a_call_to_the_instance_with_the_fewest_in_flight() -> None:
