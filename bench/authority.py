@@ -18,12 +18,9 @@ and a refresh by token id (each with a fresh nonce and box key), a terminal repo
 status and the public keys, each device-signed; beside it one held revocation long-poll (25
 s), counted apart. A row: requests per second, p50/p99 of one request, long-polls held, and
 connections the consoles' guard closed or refused. This measures saturation. The daemons'
-one loop times every call, and shares the cores with the consoles it measures: their calls
-go through a lean keep-alive client (``--client lean``, ``bench/keepalive.py``: the same
-requests as aiohttp's client writes, for a fraction of its CPU; ``--client aiohttp``, what
-the rows before 2026-11-26's night used), and ``--client-nice -5`` gives their loop the CPU
-first, as a fleet on other machines has its own (the row says the client, the niceness it
-ran at, and the loop's lag).
+one loop times every call, and shares the cores with the consoles it measures:
+``--client-nice -5`` gives it the CPU first, as a fleet on other machines has its own
+(the row says the niceness it ran at, and the loop's lag).
 
 **cadence** (``--steps 1000,2000,5000,10000,15000 --instances 1``): an open loop. Each step
 adds daemons until there are N, started spread over ``--spread`` seconds, each made of the
@@ -86,7 +83,6 @@ from bench.consoles import (
     provision,
     raise_open_files,
 )
-from bench.keepalive import KeepAliveClient
 from ea_bridge.loop import run as run_on_loop
 from gateway.authority.boxes import BoxOpener
 from gateway.authority.proofs import device_proof_headers
@@ -289,53 +285,37 @@ def filled(body: bytes, daemon: Provisioned) -> bytes:
     return body
 
 
-#: The closed loop's HTTP clients: ``lean`` (``bench/keepalive.py``, the default since
-#: 2026-11-26) or ``aiohttp`` (the client every closed-loop row used before).
-CLIENTS: Final = ("lean", "aiohttp")
-
-
 async def _loop(daemon: Provisioned, routes: Routes, offset: int, until: float,
                 counted_from: float, session: aiohttp.ClientSession, latencies: list[float],
-                by_path: dict[str, list[float]], details: bool = False,
-                client: str = "lean") -> None:
+                by_path: dict[str, list[float]], details: bool = False) -> None:
     """One daemon calling as fast as answers come; each call's time also by its path. Only
-    calls started at ``counted_from`` or later are counted (the warm-up's are not).
-    ``client``: which HTTP client sends the calls (:data:`CLIENTS`)."""
+    calls started at ``counted_from`` or later are counted (the warm-up's are not)."""
     signer = _Signer(daemon)
     calls = _calls(daemon, details)
-    lean = KeepAliveClient() if client == "lean" else None
     i = offset
-    try:
-        while time.monotonic() < until:
-            instance = routes.pick(i)
-            url = routes.urls[instance]
-            method, path, body = calls[i % len(calls)]
-            body = filled(body, daemon)
-            headers = signer.headers(method, path, body) if path != "/v1/keys" else {}
-            counted = time.monotonic() >= counted_from
-            routes.in_flight[instance] += 1
-            start = time.perf_counter()
-            try:
-                if lean is not None:
-                    status, _ = await lean.request(method, url, path, body, headers)
-                else:
-                    async with session.request(method, url + path, data=body or None,
-                                               headers=headers) as response:
-                        await response.read()
-                        status = response.status
-                if status != 200:
-                    raise RuntimeError(f"{url}{path} answered {status}")
-            finally:
-                routes.in_flight[instance] -= 1
-            took = (time.perf_counter() - start) * 1000
-            if counted:
-                routes.sent[instance] += 1
-                latencies.append(took)
-                by_path.setdefault(path, []).append(took)
-            i += 1
-    finally:
-        if lean is not None:
-            lean.close()
+    while time.monotonic() < until:
+        instance = routes.pick(i)
+        url = routes.urls[instance]
+        method, path, body = calls[i % len(calls)]
+        body = filled(body, daemon)
+        headers = signer.headers(method, path, body) if path != "/v1/keys" else {}
+        counted = time.monotonic() >= counted_from
+        routes.in_flight[instance] += 1
+        start = time.perf_counter()
+        try:
+            async with session.request(method, url + path, data=body or None,
+                                       headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{url}{path} answered {response.status}")
+        finally:
+            routes.in_flight[instance] -= 1
+        took = (time.perf_counter() - start) * 1000
+        if counted:
+            routes.sent[instance] += 1
+            latencies.append(took)
+            by_path.setdefault(path, []).append(took)
+        i += 1
 
 
 def poll_wait_s(cursor: int | None, left_s: float) -> float | None:
@@ -371,9 +351,8 @@ async def _watch(daemon: Provisioned, url: str, until: float,
 
 async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: float,
                    details: bool = False, policy: str = "leastconn",
-                   warmup_s: float = 0.0, client: str = "lean") -> dict[str, Any]:
-    """``duration_s`` of the closed loop counted, after ``warmup_s`` run and not counted;
-    the calls sent by ``client`` (:data:`CLIENTS`; the held long-polls by aiohttp's)."""
+                   warmup_s: float = 0.0) -> dict[str, Any]:
+    """``duration_s`` of the closed loop counted, after ``warmup_s`` run and not counted."""
     routes = Routes(urls, policy)
     latencies: list[float] = []
     by_path: dict[str, list[float]] = {}
@@ -396,7 +375,7 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
 
         sampler = asyncio.create_task(peak())
         await asyncio.gather(*(_loop(d, routes, n, until, began, session, latencies,
-                                     by_path, details, client)
+                                     by_path, details)
                                for n, d in enumerate(daemons)))
         elapsed = time.monotonic() - began
         # A watcher that failed (an error answer) ended early: that is a failed run, not a
@@ -411,8 +390,7 @@ async def _measure(urls: list[str], daemons: list[Provisioned], duration_s: floa
             raise RuntimeError(f"{len(failed)} revocation long-poll(s) failed: {failed[0]}")
     client_loop = watch.window(loop_began, loop.time())
     await watch.stop()
-    return {"client_loop": client_loop, "client": client, "routing": policy,
-            "warmup_s": warmup_s,
+    return {"client_loop": client_loop, "routing": policy, "warmup_s": warmup_s,
             "calls_per_instance": routes.sent, "requests": len(latencies),
             "req_per_s": len(latencies) / elapsed,
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
@@ -457,13 +435,11 @@ def _niced(nice: int) -> Iterator[int]:
 def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: list[int],
                instances: list[int], duration_s: float, cpus: Sequence[Sequence[int]],
                details: bool = False, policy: str = "leastconn",
-               warmup_s: float = 0.0, client_nice: int = 0,
-               client: str = "lean") -> list[dict[str, Any]]:
+               warmup_s: float = 0.0, client_nice: int = 0) -> list[dict[str, Any]]:
     """Every (instances, daemons) row of the closed loop (``details``: reports as a daemon of
     this release sends them, with positions and the details for the console's API), calls
     routed by ``policy`` (:class:`Routes`), each row counted after ``warmup_s``, the
-    simulated daemons' thread at ``client_nice`` while they run (:func:`_niced`), their calls
-    sent by ``client`` (:data:`CLIENTS`)."""
+    simulated daemons' thread at ``client_nice`` while they run (:func:`_niced`)."""
     rows: list[dict[str, Any]] = []
     for count in instances:
         setup = asyncio.run(_set_up(server, tmp / f"{variant.name}-closed-k{count}", variant,
@@ -479,7 +455,7 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                     with _niced(client_nice) as nice:
                         measured = run_on_loop(_measure(setup.urls, setup.daemons[:n],
                                                         duration_s, details, policy,
-                                                        warmup_s, client))
+                                                        warmup_s))
                     measured["client_nice"] = nice
                 except Exception:
                     for k, console in enumerate(setup.consoles):
@@ -503,8 +479,7 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                       f"{row['long_polls_held_max']:.0f} long-polls held, "
                       f"{row['guard_closes']:.0f} connections closed by the guard); consoles "
                       f"{row['console_cores_busy']:.2f} cores, client "
-                      f"{row['client_cores_busy']:.2f} cores ({client} client, nice "
-                      f"{row['client_nice']}), "
+                      f"{row['client_cores_busy']:.2f} cores (nice {row['client_nice']}), "
                       "client loop lag p99 "
                       f"{row['client_loop']['lag_p99_ms']:.0f} ms max "
                       f"{row['client_loop']['lag_max_ms']:.0f} ms; p50/p99 by "
@@ -768,11 +743,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="closed: the simulated daemons' niceness while they run (e.g. "
                              "-5: their loop first, as a fleet on other machines; Linux, "
                              "negative needs CAP_SYS_NICE; default 0: unchanged)")
-    parser.add_argument("--client", choices=CLIENTS, default="lean",
-                        help="closed: the simulated daemons' HTTP client: lean "
-                             "(bench/keepalive.py: llhttp, the same requests for a fraction "
-                             "of the CPU, which the consoles would otherwise not get) or "
-                             "aiohttp (the rows before 2026-11-26's night; default lean)")
     parser.add_argument("--one-address", action="store_true",
                         help="every simulated daemon from 127.0.0.1 (default: one loopback "
                              "address each, on Linux)")
@@ -863,8 +833,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows += run_closed(server, Path(tmp) / f"r{round_}", variant,
                                        args.daemons or [10, 100], args.instances or [1, 2],
                                        args.duration, _console_cpus(args), args.details,
-                                       args.balance, args.warmup, args.client_nice,
-                                       args.client)
+                                       args.balance, args.warmup, args.client_nice)
             results["authority"] = rows
         else:
             # the simulated daemons' warnings (a failed report, a lookup unanswered) are
