@@ -46,7 +46,8 @@ SLOW_S = 0.05
 
 
 #: The callback in asyncio's "Executing <...> took" line: a task's coroutine or a handle's.
-_CALLBACK = re.compile(r"coro=<([\w.<>]+)\(|^Executing <Handle ([\w.<>]+)\(")
+_CALLBACK = re.compile(
+    r"coro=<([\w.<>]+)\(|^Executing <(?:Timer)?Handle (?:when=\S+ )?([\w.<>]+)\(")
 
 
 class SlowCallbacks(logging.Handler):
@@ -167,4 +168,8 @@ def test_a_slow_callback_is_named_the_same_in_every_round() -> None:
               "0.121 seconds")
     assert callbacks_of([task]) == callbacks_of([other_task]) == {"Readiness._ask"}
     assert callbacks_of([handle]) == {"Connection.execute"}
+    # a callback run by call_later: the same name, whatever its deadline
+    timer = ("Executing <TimerHandle when=1234.5 Connection.execute('SELECT 1') created at "
+             "/x/t.py:1> took 0.130 seconds")
+    assert callbacks_of([timer]) == {"Connection.execute"}
     assert not callbacks_of([task]) & callbacks_of([handle])
