@@ -155,7 +155,8 @@ class Variant:
     Written ``NAME[,tree=PATH][,KEY=VALUE...]`` on the command line: ``main,tree=$MAIN``
     runs the console of another checkout (the bench and its simulated daemons stay this
     tree's); ``loop,public_key_work=loop`` sets ``[console] public_key_work = "loop"`` (a
-    value that is not a TOML number or boolean is quoted).
+    value that is not a TOML number or boolean is quoted); a key of another section is
+    named with it, ``two,authority.database_connections=2``.
     """
 
     name: str
@@ -207,13 +208,17 @@ def console_config(path: Path, data: Path, *, port: int, daemons: int,
     connection, and with one source address all of them are one peer), no mail server
     (approvals are provisioned), and the variant's settings."""
     slots = min(100_000, 2 * daemons + 256)
-    settings = {"port": str(port), "max_connections": str(slots),
-                "max_connections_per_peer": str(slots),
-                "max_long_polls_per_peer": str(min(100_000, daemons + 16)),
-                **variant.console}
-    lines = [f'data_dir = "{data.as_posix()}"', "[console]",
-             *(f"{key} = {value}" for key, value in settings.items()),
-             "[smtp]", 'host = "127.0.0.1"', "port = 1", 'security = "none"']
+    sections: dict[str, dict[str, str]] = {
+        "console": {"port": str(port), "max_connections": str(slots),
+                    "max_connections_per_peer": str(slots),
+                    "max_long_polls_per_peer": str(min(100_000, daemons + 16))},
+        "smtp": {"host": '"127.0.0.1"', "port": "1", "security": '"none"'}}
+    for name, value in variant.console.items():
+        section, dot, key = name.rpartition(".")
+        sections.setdefault(section if dot else "console", {})[key] = value
+    lines = [f'data_dir = "{data.as_posix()}"']
+    for section, settings in sections.items():
+        lines += [f"[{section}]", *(f"{key} = {value}" for key, value in settings.items())]
     path.write_text("\n".join(lines) + "\n")
 
 

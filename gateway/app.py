@@ -227,7 +227,8 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
         embedded = embedded or Authority.closed(
             config.resolved_data_dir(), NoMailer(), clock=clock, database_url=database_url(cfg),
             connect_timeout_s=cfg.database_connect_timeout_s,
-            statement_timeout_s=cfg.database_statement_timeout_s)
+            statement_timeout_s=cfg.database_statement_timeout_s,
+            pool_size=cfg.database_connections)
         link = SelfApprovingAuthority(embedded, device.info)
         keys = [embedded.store.signer.key]
     else:

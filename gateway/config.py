@@ -184,6 +184,12 @@ class AuthorityConfig(_Section):
     #: How long one statement may run (PostgreSQL's ``statement_timeout``, a lock wait
     #: included; SQLite: how long a busy file is waited for).
     database_statement_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    #: PostgreSQL connections, and the worker threads that run transactions on them, of one
+    #: console process (the revocation feed's ``LISTEN`` connection is one more): what the
+    #: instances ask of the server's ``max_connections``. A transaction past them waits for a
+    #: free one; a server a network away may need more, each transaction holding its
+    #: connection through its round trips (docs/authority.md).
+    database_connections: int = Field(default=8, ge=1, le=64)
 
     @field_validator("public_key")
     @classmethod

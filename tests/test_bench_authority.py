@@ -26,7 +26,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.authority import Routes, _console_cpus, _parser, filled, poll_wait_s
-from bench.consoles import Provisioned
+from bench.consoles import Provisioned, Variant, console_config
+from gateway.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A daemon's cadence sped up for CI (the bench's defaults are the daemon's: 30 s, 300 s, 25 s).
@@ -80,6 +81,18 @@ def test_a_box_key_is_made_only_for_a_call_that_asks_for_records() -> None:
     assert b"{box}" not in body and b"{nonce}" not in body
     key = body.split(b'"box_key": "')[1].split(b'"')[0]
     assert len(base64.urlsafe_b64decode(key + b"=" * (-len(key) % 4))) == 32  # X25519
+
+
+def test_a_variant_sets_a_key_of_any_section(tmp_path: Path) -> None:
+    """A plain key is ``[console]``'s, a dotted one its section's: the file written is one the
+    console loads, with the bench's own bounds beside the variant's settings."""
+    variant = Variant.parse("two,authority.database_connections=2,public_key_work=loop")
+    path = tmp_path / "console.toml"
+    console_config(path, tmp_path / "data", port=8720, daemons=100, variant=variant)
+    config = load_config(path)
+    assert config.authority.database_connections == 2
+    assert (config.console.public_key_work, config.console.port) == ("loop", 8720)
+    assert config.console.max_connections == 456 and config.smtp.port == 1
 
 
 def test_leastconn_sends_a_call_to_the_instance_with_the_fewest_in_flight() -> None:

@@ -192,6 +192,11 @@ class DatabaseSettings(Protocol):
         long a busy file is waited for)."""
         ...
 
+    @property
+    def database_connections(self) -> int:
+        """PostgreSQL connections (and transaction workers) of one process."""
+        ...
+
 
 class LoggingSettings(Protocol):
     """What the console reads of ``[logging]``."""

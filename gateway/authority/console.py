@@ -244,7 +244,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             directory, chosen, clock=clock, randbelow=randbelow,
             database_url=database_url(section),
             connect_timeout_s=section.database_connect_timeout_s,
-            statement_timeout_s=section.database_statement_timeout_s, sign_off_loop=off_loop,
+            statement_timeout_s=section.database_statement_timeout_s,
+            pool_size=section.database_connections, sign_off_loop=off_loop,
             address=address)
         metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None

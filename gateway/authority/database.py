@@ -63,10 +63,11 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: PostgreSQL connections (and worker threads) of one :class:`Database`. A console's
-#: transactions are short (one request each); eight in flight keep a server on the same
-#: host busy (``python -m bench.authority``), and the pool bounds what one instance asks of
-#: the server's ``max_connections``.
+#: PostgreSQL connections (and worker threads) of one :class:`Database` unless told
+#: otherwise (``[authority] database_connections``). A console's transactions are short (one
+#: request each); eight in flight keep a server on the same host busy (``python -m
+#: bench.authority``; 2 and 4 were within the spread, ``docs/performance.md``), and the pool
+#: bounds what one instance asks of the server's ``max_connections``.
 POOL_SIZE: Final = 8
 #: How the console's sessions are named in ``pg_stat_activity`` (operators, and the tests).
 APPLICATION_NAME: Final = "mtgateway-console"
@@ -617,6 +618,12 @@ class Database:
         self._batching = self.postgres and batch
         self._prepared = _Prepared()
         self._workers = _Workers(self._pool_size, self._execute)
+
+    @property
+    def pool_size(self) -> int:
+        """Connections this door holds at most, and the workers that run transactions on
+        them (1 on SQLite: one writer at a time per file)."""
+        return self._pool_size
 
     def describe(self) -> str:
         """Where the data is, fit to print (no password)."""

@@ -255,3 +255,7 @@ class _AuthorityCollector(Collector):
         yield GaugeMetricFamily("mtgateway_console_database_transactions_in_flight",
                                 "Database transactions asked for and not answered yet",
                                 value=authority.store.database.in_flight)
+        yield GaugeMetricFamily("mtgateway_console_database_connections",
+                                "Database connections, and transaction workers, this process "
+                                "holds at most ([authority] database_connections; 1 on SQLite)",
+                                value=authority.store.database.pool_size)

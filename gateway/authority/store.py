@@ -49,7 +49,15 @@ from ..base.files import (
     prepare_private_db,
     read_private_file,
 )
-from .database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Cursor, Database, Door, Tx
+from .database import (
+    CONNECT_TIMEOUT_S,
+    POOL_SIZE,
+    STATEMENT_TIMEOUT_S,
+    Cursor,
+    Database,
+    Door,
+    Tx,
+)
 from .devices import Approval
 from .errors import AccountExists, ProofRejected
 from .migrations import migrate
@@ -232,14 +240,15 @@ class AuthorityStore:
 
     def __init__(self, data_dir: Path, database_url: str = "", *,
                  connect_timeout_s: float = CONNECT_TIMEOUT_S,
-                 statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> None:
+                 statement_timeout_s: float = STATEMENT_TIMEOUT_S,
+                 pool_size: int = POOL_SIZE) -> None:
         ensure_private_dir(data_dir)
         #: The SQLite file beside the keys (created private even with ``database_url``, where
         #: nothing is written to it: an earlier release kept side tables there).
         self.path = data_dir / DB_FILE
         prepare_private_db(self.path)
         self.database = Database(path=None if database_url else self.path, url=database_url,
-                                 connect_timeout_s=connect_timeout_s,
+                                 pool_size=pool_size, connect_timeout_s=connect_timeout_s,
                                  statement_timeout_s=statement_timeout_s)
         seed = load_or_create_secret(data_dir / SIGNING_KEY_FILE, 32)
         self.signer = AuthoritySigner.from_private_key(Ed25519PrivateKey.from_private_bytes(seed))

@@ -72,6 +72,7 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
     assert samples[("mtgateway_console_emails_total", (("outcome", "sent"),))] == 1
     assert samples[("mtgateway_console_emails_total", (("outcome", "failed"),))] == 0
     assert samples[("mtgateway_console_approvals_pending", ())] == 1
+    assert samples[("mtgateway_console_database_connections", ())] == 1  # SQLite: one writer
     # nothing names the owner or the terminal (login 777, server Broker-Live): not a label
     # value, not anywhere in the text; and no creation-time series (as the daemon's scrape)
     assert OWNER not in text and "Broker-Live" not in text

@@ -33,7 +33,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from .. import reports
 from ..address import ConsoleAddress
 from ..api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
-from ..database import CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT_S, Tx
+from ..database import CONNECT_TIMEOUT_S, POOL_SIZE, STATEMENT_TIMEOUT_S, Tx
 from ..mailer import Mailer
 from ..migrations import version_of
 from ..records import AuthorityKey
@@ -117,7 +117,7 @@ class Authority:
     @classmethod
     async def open(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
                    connect_timeout_s: float = CONNECT_TIMEOUT_S,
-                   statement_timeout_s: float = STATEMENT_TIMEOUT_S,
+                   statement_timeout_s: float = STATEMENT_TIMEOUT_S, pool_size: int = POOL_SIZE,
                    **kwargs: Any) -> Authority:
         """An authority on ``<data_dir>/authority.sqlite3`` or the PostgreSQL database
         ``database_url`` names (created with its keys if new, migrated to this schema).
@@ -128,7 +128,8 @@ class Authority:
         """
         authority = cls.closed(data_dir, mailer, database_url=database_url,
                                connect_timeout_s=connect_timeout_s,
-                               statement_timeout_s=statement_timeout_s, **kwargs)
+                               statement_timeout_s=statement_timeout_s, pool_size=pool_size,
+                               **kwargs)
         try:
             await authority.prepare()
         except BaseException:
@@ -139,12 +140,13 @@ class Authority:
     @classmethod
     def closed(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
                connect_timeout_s: float = CONNECT_TIMEOUT_S,
-               statement_timeout_s: float = STATEMENT_TIMEOUT_S, **kwargs: Any) -> Authority:
+               statement_timeout_s: float = STATEMENT_TIMEOUT_S, pool_size: int = POOL_SIZE,
+               **kwargs: Any) -> Authority:
         """:meth:`open` without touching the database yet (its key files are read or made):
         the schema is prepared by :meth:`prepare`, or by the first call that needs it (the
         console starts while its database is unreachable)."""
         store = AuthorityStore(data_dir, database_url, connect_timeout_s=connect_timeout_s,
-                               statement_timeout_s=statement_timeout_s)
+                               statement_timeout_s=statement_timeout_s, pool_size=pool_size)
         return cls(store, mailer, **kwargs)
 
     async def prepare(self) -> None:
