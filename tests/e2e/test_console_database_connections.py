@@ -10,7 +10,6 @@ import asyncio
 import threading
 from pathlib import Path
 
-import psycopg
 import pytest
 from pydantic import SecretStr
 
@@ -20,21 +19,12 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, load_config
 from gateway.errors import ConfigError
 from tests.e2e.consolekit import CountingClock, Pauses
+from tests.gateway.authority.dbkit import sessions
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 
 ASKED = 6  # transactions asked for at once, past the connections given
 GIVEN = 3
-
-
-def _in_transaction(url: str) -> int:
-    """The database's sessions inside a transaction (this query's own left out)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                           "current_database() AND pid <> pg_backend_pid() AND "
-                           "state = 'idle in transaction'").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def _door_threads() -> set[threading.Thread]:
@@ -69,7 +59,7 @@ async def test_a_console_runs_its_transactions_on_the_connections_it_is_given(
         # own transactions included): with more connections than GIVEN, ASKED workers would
         # be running now, each holding one
         assert len(_door_threads() - before) == GIVEN
-        assert await asyncio.to_thread(_in_transaction, url) == GIVEN
+        assert await asyncio.to_thread(sessions, url, "idle in transaction") == GIVEN
         assert database.pool_size == GIVEN
     finally:
         release.set()

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from psycopg import pq
 
@@ -18,7 +19,20 @@ from gateway.authority.database import Database, Tx
 from gateway.authority.store import AuthorityStore
 from tests.pgkit import PostgresServer
 
-__all__ = ["Wire", "database_url_of", "fetch", "migrated_store", "round_trips_in"]
+__all__ = ["Wire", "database_url_of", "fetch", "migrated_store", "round_trips_in", "sessions"]
+
+
+def sessions(url: str, state: str = "") -> int:
+    """Client connections the server holds to ``url``'s database (this query's own left out),
+    only those in ``state`` (``pg_stat_activity.state``, e.g. ``idle in transaction``) if
+    given."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND pid <> pg_backend_pid() AND "
+                           "backend_type = 'client backend' AND (%s = '' OR state = %s)",
+                           (state, state)).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def database_url_of(request: pytest.FixtureRequest) -> str:

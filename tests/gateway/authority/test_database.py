@@ -26,7 +26,7 @@ from gateway.authority.database import (
     Tx,
     postgres_text,
 )
-from tests.gateway.authority.dbkit import Wire
+from tests.gateway.authority.dbkit import Wire, sessions
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 
@@ -53,20 +53,10 @@ def _backend(tx: Tx) -> int:
     return int(tx.execute("SELECT pg_backend_pid()").fetchone()[0])
 
 
-def _sessions(url: str) -> int:
-    """Connections the server holds to ``url``'s database (this query's own left out)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                           "current_database() AND pid <> pg_backend_pid() AND "
-                           "backend_type = 'client backend'").fetchone()
-        assert row is not None
-        return int(row[0])
-
-
 async def _settles_at(url: str, expected: int) -> int:
     """The session count once it reaches ``expected``: a closed connection's server process
     leaves ``pg_stat_activity`` a moment after the client hung up (bounded, then the count)."""
-    await until(lambda: _sessions(url) == expected)
+    await until(lambda: sessions(url) == expected)
     return expected
 
 
@@ -197,7 +187,7 @@ async def test_transactions_reuse_pooled_connections(url: str) -> None:
     pool's (one, and a second the pool may open while the first is being made)."""
     db = Database(url=url)
     pids = {await db.run(_backend) for _ in range(20)}
-    assert len(pids) <= 2 and _sessions(url) <= 2
+    assert len(pids) <= 2 and sessions(url) <= 2
     await db.close()
     assert await _settles_at(url, 0) == 0
 
@@ -215,7 +205,7 @@ async def test_connections_the_server_killed_cost_no_request(url: str) -> None:
         return pid
 
     pids = await asyncio.gather(*(db.run(hold) for _ in range(4)))
-    assert len(set(pids)) == 4 and _sessions(url) == 4
+    assert len(set(pids)) == 4 and sessions(url) == 4
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname "
                       "= current_database() AND pid <> pg_backend_pid() AND "
@@ -239,10 +229,10 @@ async def test_the_pool_holds_at_most_its_size(url: str) -> None:
     running = [asyncio.create_task(db.run(hold)) for _ in range(5)]
     for _ in range(2):
         await asyncio.to_thread(held.acquire, timeout=30)
-    assert _sessions(url) == 2  # two workers, two connections; three transactions queued
+    assert sessions(url) == 2  # two workers, two connections; three transactions queued
     release.set()
     await asyncio.gather(*running)
-    assert _sessions(url) <= 2
+    assert sessions(url) <= 2
     await db.close()
 
 
