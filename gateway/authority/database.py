@@ -587,6 +587,8 @@ class Database:
             raise ValueError("give exactly one of a SQLite path or a PostgreSQL url")
         if connect_timeout_s <= 0 or statement_timeout_s <= 0:
             raise ValueError("the database timeouts must be positive")
+        if pool_size < 1:
+            raise ValueError(f"the database door needs at least one connection, not {pool_size}")
         self.path = path
         self.url = url
         self.postgres = bool(url)

@@ -216,6 +216,11 @@ async def test_connections_the_server_killed_cost_no_request(url: str) -> None:
     await db.close()
 
 
+def test_a_door_without_a_connection_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="at least one connection, not 0"):
+        Database(url=url, pool_size=0)
+
+
 async def test_the_pool_holds_at_most_its_size(url: str) -> None:
     db = Database(url=url, pool_size=2)
     held = threading.Semaphore(0)
