@@ -21,7 +21,6 @@ import argparse
 import getpass
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from ea_bridge.environment import read_env
@@ -38,6 +37,7 @@ from .authority.database import DatabaseError
 from .authority.devices import normalize_code
 from .authority.records import AuthorityKey
 from .authority.service import Authority
+from .authority.service.accounts import AccountChanges
 from .config import GatewayConfig, console_url_problem
 
 __all__ = ["run_command"]
@@ -194,9 +194,9 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
             raise _Usage(f"no account {args.login}@{args.server} is registered for {owner}: "
                          "register it first (POST /v1/accounts, or the console)")
         enabled = args.switch == "on"
-        await authority.accounts.update_risk(
-            owner, account.id, account.allowed_symbols, Decimal(account.max_lot_size),
-            Decimal(account.risk_pct), account.auto_trade_enabled, paper_trade_enabled=enabled)
+        await authority.accounts.update(owner, account.id,
+                                        AccountChanges(paper_trade_enabled=enabled),
+                                        by_operator=True)
     finally:
         await authority.close()
     print(f"paper trading of {args.login}@{args.server}: {'on' if enabled else 'off'}")

@@ -80,7 +80,9 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
                        429: "Too many failed sign-ins (Retry-After)"}),
     _terminal(3, "GET", "/api/test/service-health", "Is any terminal's EA connected?"),
     Endpoint(4, "POST", "/api/test/connect", "Kill switch off: orders go through again",
-             control.connect, SwitchOut, body=SwitchIn, statuses=_NOT_OWNER),
+             control.connect, SwitchOut, body=SwitchIn,
+             statuses={**_NOT_OWNER, 401: "Lifting a halt needs owner_password (or it was "
+                       "wrong)", 429: "Too many wrong passwords: wait"}),
     Endpoint(5, "POST", "/api/test/disconnect",
              "Kill switch: refuse every order of the accounts (or all)", control.disconnect,
              SwitchOut, body=SwitchIn, statuses=_NOT_OWNER),
