@@ -243,8 +243,8 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
         mailed = await notice
     finally:
         await authority.close()
-    print(f"two-step sign-in of {args.email} is off; every session of theirs ended; noted in "
-          "their Activity; " + ("the owner was mailed" if mailed else
+    print(f"two-step sign-in of {args.email} is off; every session and console API sign-in "
+          "of theirs ended; noted in their Activity; " + ("the owner was mailed" if mailed else
                                 "the e-mail to the owner could not be sent (check [smtp]): "
                                 "tell them yourself"))
     return 0

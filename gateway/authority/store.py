@@ -323,7 +323,8 @@ class AuthorityStore:
 
     def add_owner(self, tx: Tx, email: str, password_hash: str, now: int) -> bool:
         """Create an owner; ``False`` if the e-mail is taken."""
-        cur = tx.execute("INSERT INTO owners VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        cur = tx.execute("INSERT INTO owners (email, password_hash, created_at) VALUES "
+                         "(?, ?, ?) ON CONFLICT DO NOTHING",
                          (email, password_hash, now))
         return cur.rowcount == 1
 
@@ -334,8 +335,12 @@ class AuthorityStore:
         return None if row is None else str(row[0])
 
     def set_owner_password(self, tx: Tx, email: str, password_hash: str) -> bool:
-        """Replace an owner's password hash; ``False`` for an unknown e-mail."""
-        cur = tx.execute("UPDATE owners SET password_hash = ? WHERE email = ?",
+        """Replace an owner's password hash; ``False`` for an unknown e-mail. The owner's
+        sign-in generation is raised with it, so no console-API token issued under the old
+        password is accepted afterwards, whichever way the password was set
+        (``signins.end_credentials`` ends the rest)."""
+        cur = tx.execute("UPDATE owners SET password_hash = ?, "
+                         "signin_generation = signin_generation + 1 WHERE email = ?",
                          (password_hash, email))
         return cur.rowcount == 1
 

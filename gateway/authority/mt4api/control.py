@@ -18,6 +18,7 @@ from ..apitokens import LIFETIME_S
 from ..groups import Group
 from ..service import PasswordNeeded
 from ..service.common import decimal_text
+from ..service.signin import MESSAGES, SignInRefused
 from ..store import AccountRow
 from .door import API_TOKENS, ApiCall, ApiFail, ok
 from .models import (
@@ -62,12 +63,15 @@ async def login(call: ApiCall) -> web.Response:
         if fail.status == 401 and username.strip():
             await authority.owners.note_sign_in(username, False, where)
         raise
-    email = email.strip().lower()
-    stored = await authority.run(authority.store.owner_password_hash, email)
-    if stored is None:  # the owner was removed between the check and now
-        raise ApiFail(401, "bad_credentials", "wrong e-mail or password")
-    tokens = request.app[API_TOKENS].get(request.app)
-    token, _ = tokens.issue(email, tokens.password_mark(stored))
+    try:
+        signed = await authority.credentials.open_api(
+            email, with_code=bool(code.strip()),
+            user_agent=request.headers.get("User-Agent", ""), address=request.remote or "")
+    except SignInRefused as refused:  # the owner was removed, or the factor turned on, since
+        raise ApiFail(401, refused.reason, MESSAGES[refused.reason]) from None
+    email = signed.owner_email
+    token, _ = request.app[API_TOKENS].get(request.app).issue(email, signed.session_id,
+                                                              signed.generation)
     await authority.owners.note_sign_in(email, True, where)
     return ok(LoginOut(access_token=token, expires_in=LIFETIME_S))
 

@@ -3,6 +3,8 @@
 One object, :class:`Authority`, serves both faces, through rooms by job:
 
 - :attr:`Authority.owners` (``owners.py``): owners, passwords, sign-ins, activity;
+- :attr:`Authority.credentials` (``credentials.py``): what speaks for an owner (the console
+  API's sign-ins beside the page sessions) and the events that end it all at once;
 - :attr:`Authority.tokens` (``tokens.py``): issue, list, revoke;
 - :attr:`Authority.accounts` (``accounts.py``): registered accounts, every change of one and
   its risk policy (what loosens it asks for the password: ``consent.py``);
@@ -51,6 +53,7 @@ from .alerts import Alerts
 from .approvals import Approvals
 from .common import Shared, TerminalClaimed, mask_email, normalize_email
 from .consent import Consent, PasswordCheck, PasswordNeeded
+from .credentials import CredentialEnded, Credentials
 from .groups import Groups
 from .halts import Halts
 from .instructions import Instructions
@@ -63,8 +66,8 @@ from .secondfactor import SecondFactor
 from .terminals import Terminals
 from .tokens import SCOPES, Tokens, listings
 
-__all__ = ["SCOPES", "AccountRegistration", "Authority", "Overview", "PasswordNeeded",
-           "TerminalClaimed", "mask_email", "normalize_email"]
+__all__ = ["SCOPES", "AccountRegistration", "Authority", "CredentialEnded", "Overview",
+           "PasswordNeeded", "TerminalClaimed", "mask_email", "normalize_email"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -123,6 +126,10 @@ class Authority:
         #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
         #: lifetimes).
         self.sessions = StoredSessions(store.database)
+        #: The console API's sign-ins, and ending every credential of an owner at once
+        #: (``credentials.py``: one lifecycle for sessions, API tokens and the events that
+        #: end them).
+        self.credentials = Credentials(shared)
         #: The owner's second factor and password reset links (``secondfactor.py``,
         #: ``resets.py``), and half-done sign-ins (``signins.StoredSteps``).
         self.second_factor = SecondFactor(shared, randbelow)
