@@ -204,7 +204,7 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);
     CREATE INDEX IF NOT EXISTS factor_undos_owner ON factor_undos (owner_email);
     """,
-    # 13: the owner's API over many accounts (``api/``, ``service/manager.py``): groups of
+    # 13: the owner's API over many accounts (``mt4api/``, ``service/groups.py``): groups of
     # accounts sharing a risk policy, the kill switch per terminal (``halts.py``), the
     # instructions records carry to daemons (paper money, chart messages:
     # ``instructions.py``), and what daemons last read of each account beside its positions:

@@ -337,11 +337,6 @@ class StoredSteps:
         """Delete a step (finished, or abandoned)."""
         await self._database.run(_end_step, key)
 
-    async def end_owner(self, owner_email: str) -> None:
-        """Delete every step of ``owner_email`` (the password changed: a step made with the
-        old one must not be finished with a code)."""
-        await self._database.run(_end_owner_steps, owner_email)
-
 
 def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
                  created_before: float) -> None:
@@ -366,7 +361,3 @@ def _spend_try(tx: Tx, key: str) -> int:
 
 def _end_step(tx: Tx, key: str) -> None:
     tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (key,))
-
-
-def _end_owner_steps(tx: Tx, owner_email: str) -> None:
-    tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))

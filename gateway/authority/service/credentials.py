@@ -85,8 +85,8 @@ class Credentials:
     async def open_api(self, owner_email: str, *, with_code: bool, user_agent: str = "",
                        address: str = "") -> ApiSessionRow:
         """A new API sign-in of an owner whose credentials were just checked (``with_code``:
-        the second factor's code was among them): the row, whose id and generation its
-        tokens carry.
+        a second factor's code was among them): the row, whose id and generation its tokens
+        carry.
 
         Raises:
             SignInRefused: ``bad_credentials`` when the owner is gone since the check,
@@ -107,8 +107,10 @@ class Credentials:
                               "enabled_at IS NOT NULL", (row.owner_email,)).fetchone()
         if enrolled is not None and not row.with_code:
             raise SignInRefused("second_factor_required")
-        opened = ApiSessionRow(row.session_id, row.owner_email, generation, row.with_code,
-                               row.user_agent, row.address, row.created_at, row.last_used_at)
+        # a code sent by an owner without a factor was checked by nothing: not "with code"
+        opened = ApiSessionRow(row.session_id, row.owner_email, generation,
+                               enrolled is not None, row.user_agent, row.address,
+                               row.created_at, row.last_used_at)
         open_api_session(tx, opened, created_before=row.created_at - MAX_SESSION_S)
         return opened
 
