@@ -8,7 +8,6 @@ alike and keeps only the session that made the change.
 from __future__ import annotations
 
 import base64
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,19 +20,10 @@ from gateway.authority.service import Authority, CredentialEnded
 from gateway.authority.service.credentials import USE_NOTE_S
 from gateway.authority.service.signin import SignInRefused
 from gateway.authority.signins import SessionRow
-from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
-from tests.gateway.authority.dbkit import fetch
+from tests.gateway.authority.dbkit import Clock, fetch, two_instances
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -44,20 +34,11 @@ async def pair(request: pytest.FixtureRequest, tmp_path: Path
     if request.param == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres")
         url = server.new_database()
-    clock, mailer = Clock(), RecordingMailer("gateway@example.net")
-    first = await Authority.open(tmp_path / "a", mailer, database_url=url, clock=clock)
-    if url:
-        (tmp_path / "b").mkdir(mode=0o700)
-        for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
-            shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
-    second = await Authority.open(tmp_path / ("b" if url else "a"), mailer, database_url=url,
-                                  clock=clock)
-    await first.owners.create(OWNER, PASSWORD)
-    try:
+    clock = Clock()
+    async with two_instances(tmp_path, url, RecordingMailer("gateway@example.net"),
+                             clock) as (first, second):
+        await first.owners.create(OWNER, PASSWORD)
         yield first, second, clock
-    finally:
-        await first.close()
-        await second.close()
 
 
 async def _token(authority: Authority, clock: Clock, *, with_code: bool = False,
