@@ -154,7 +154,7 @@ async def test_real_answers_match_the_result_models(daemon: Daemon,
     pending = await daemon.call("order_send", {"request": {
         "action": "TRADE_ACTION_PENDING", "symbol": "BTCUSD", "volume": 0.01,
         "type": "ORDER_TYPE_BUY_LIMIT", "price": 1000.0}})
-    assert pending["result"]["retcode"] == 10008, pending
+    assert pending["result"]["retcode"] == 10009, pending
     orders = (await daemon.call("orders_get"))["result"]
     assert orders
     _check("orders_get", orders)
