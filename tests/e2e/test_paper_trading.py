@@ -32,6 +32,7 @@ from tests.e2e.conftest import (
     running_daemon,
 )
 from tests.e2e.terminals import HoldingTerminal
+from tests.e2e.wskit import Client, connect
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "EURUSD", "volume": 0.1}
@@ -115,7 +116,7 @@ async def test_paper_orders_keep_idempotency_and_broker_answers(
     limit = await ok(daemon, "create_limit_buy_order",
                      ["EURUSD", 0.1, round(tick["bid"] - 0.01, 5)])
     [order] = await ok(daemon, "orders_get", {})
-    assert (order["ticket"], order["paper"], limit["retcode"]) == (limit["order"], True, 10008)
+    assert (order["ticket"], order["paper"], limit["retcode"]) == (limit["order"], True, 10009)
     unknown = (await daemon.call("order_send", {"request": {**BUY, "symbol": "NOPE"}}))["error"]
     assert unknown["code"] == -32006
     assert "order_send" not in paper.methods and paper.broker.orders_total() == 0
@@ -450,3 +451,111 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         assert terminal.methods.count("order_send") == 1
         assert [p["comment"] for p in await book.call(TERMINAL, "positions_get", {})] == [
             "fly-1"]
+
+
+class QuotingTerminal(RecordingTerminal):
+    """Records every request; streams, when the test gives one (:meth:`quote`), a EURUSD
+    quote of its own beside the walk's, so a paper order triggers when the test says."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._quote: tuple[float, float] | None = None
+
+    def quote(self, bid: float, ask: float) -> None:
+        """Stream ``bid``/``ask`` of EURUSD at the next timer turn."""
+        self._quote = (bid, ask)
+
+    def _stream(self, conn: EAConnection) -> None:
+        if self._quote is not None:
+            (bid, ask), self._quote = self._quote, None
+            conn.send_event(EVENT_TICKS, {"symbol": "EURUSD", "rows": [
+                [self.server_time_ms(), bid, ask, 0.0, 0, 6, 0.0]]})
+        super()._stream(conn)
+
+
+async def trade_events(ws: Client, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` trade_event notifications' params (other notifications skipped)."""
+    return [await ws.note("trade_event") for _ in range(count)]
+
+
+async def test_the_paper_book_streams_its_trades_marked_paper(daemon: Daemon) -> None:
+    """Fills, closes and pending orders of the paper book -- placed, modified, cancelled,
+    and triggered by a live tick with no call made -- reach the ``trades`` stream as the
+    EA's trade events do, each marked ``"paper": true`` (before, the stream was silent)."""
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+    async with connected_terminal(daemon, QuotingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal, \
+            connect(daemon) as ws:
+        assert isinstance(terminal, QuotingTerminal)
+        sid = (await ws.result("subscribe", {"channel": "trades"}))["subscription"]
+        opened = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "s-1"}})
+        got = await trade_events(ws, 3)
+        assert [(e["type"], e["paper"], e["subscription"]) for e in got] == [
+            ("deal_added", True, sid), ("position_opened", True, sid),
+            ("account_updated", True, sid)]
+        assert got[0]["deal"]["ticket"] == opened["deal"]
+        assert got[1]["position"]["ticket"] == opened["order"]
+        assert got[2]["account"]["trade_mode"] == 0  # ACCOUNT_TRADE_MODE_DEMO
+
+        tick = await ok(daemon, "symbol_info_tick", ["EURUSD"])
+        low = round(tick["bid"] - 0.01, 5)
+        placed = await ok(daemon, "create_limit_buy_order", ["EURUSD", 0.1, low])
+        await ok(daemon, "modify_order", [placed["order"], round(low - 0.001, 5)])
+        await ok(daemon, "cancel_order", [placed["order"]])
+        await ok(daemon, "close_position", {"position_id": opened["order"]})
+        got = await trade_events(ws, 6)
+        assert [(e["type"], e["paper"]) for e in got] == [
+            ("order_added", True), ("order_updated", True), ("order_removed", True),
+            ("deal_added", True), ("position_closed", True), ("account_updated", True)]
+        assert {e["order"]["ticket"] for e in got[:3]} == {placed["order"]}
+        assert got[2]["order"]["state"] == 2  # ORDER_STATE_CANCELED
+        assert got[4]["position"]["ticket"] == opened["order"]
+
+        # A buy limit the next live tick fills: its events come with no call to the daemon.
+        limit = await ok(daemon, "create_limit_buy_order", ["EURUSD", 0.1, low])
+        assert (await ws.note("trade_event"))["type"] == "order_added"
+        terminal.methods.clear()
+        terminal.quote(round(low - 0.0002, 5), round(low - 0.0001, 5))
+        triggered: dict[str, dict[str, Any]] = {}
+        async with asyncio.timeout(WAIT_S):
+            while "position_opened" not in triggered:
+                event = await ws.note("trade_event")
+                triggered[event["type"]] = event
+        assert triggered["order_removed"]["order"]["ticket"] == limit["order"]
+        assert triggered["order_removed"]["order"]["state"] == 4  # ORDER_STATE_FILLED
+        assert triggered["position_opened"]["paper"] is True
+        assert not {"order_send", "positions_get", "orders_get"} & set(terminal.methods)
+        assert terminal.broker.positions_total() == 0  # the terminal's own account: untouched
+
+
+async def test_a_lost_paper_pending_order_is_reconciled_as_a_terminal_answers_it(
+        tmp_path: Path) -> None:
+    """A paper pending order whose answer was lost is found in the paper book and settled
+    with what a terminal's OrderSend answers for it, 10009 DONE (it was 10008 PLACED)."""
+    async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as daemon:
+        await daemon.authority.accounts.register(OWNER, AccountRegistration(
+            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+        await daemon.cache.refresh_once()
+        async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                      utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+            tick = await ok(daemon, "symbol_info_tick", ["EURUSD"])
+            placed = await ok(daemon, "order_send", {"request": {
+                "action": "TRADE_ACTION_PENDING", "type": "ORDER_TYPE_BUY_LIMIT",
+                "symbol": "EURUSD", "volume": 0.1, "price": round(tick["bid"] - 0.01, 5),
+                "client_id": "pend-1"}})
+            with closing(sqlite3.connect(daemon.app[TRADING].journal.path)) as db, db:
+                db.execute("UPDATE orders SET state='UNKNOWN', ticket=NULL, result=NULL, "
+                           "retcode=NULL WHERE client_id='pend-1'")  # as a restart leaves it
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    status = await ok(daemon, "order_status", ["pend-1"])
+                    if status["state"] != "UNKNOWN":
+                        break
+                    await asyncio.sleep(0.05)
+    assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", placed["order"])
+    assert (status["result"]["retcode"], status["result"]["retcode_name"]) == (
+        10009, "TRADE_RETCODE_DONE")
