@@ -32,11 +32,12 @@ MT5 semantics followed
   the request's SL/TP).
 * ``order_send`` answers as a terminal's synchronous ``OrderSend`` does (the call the Python
   package makes): 10009 DONE for every request carried out, a placed pending order included,
-  with ``order``, ``volume`` and the quote (``bid``, ``ask``; ``price`` and ``deal`` 0). A
-  live terminal answers a buy limit ``OrderSendResult(retcode=10009, deal=0,
-  order=47247595, volume=0.05, price=0.0, bid=65348.46, ask=65380.34, ...)``; 10008 PLACED
-  is what ``OrderSendAsync`` reports for a request it sent, "Order placed"
-  (www.mql5.com/en/docs/trading/ordersendasync), and the package has no asynchronous send.
+  with ``order``, ``volume`` and the quote (``bid``, ``ask``; ``price`` and ``deal`` 0), as
+  a live terminal's answer to a buy limit, logged by a public script written for the
+  package, shows: ``OrderSendResult(retcode=10009, deal=0, order=47247595, volume=0.05,
+  price=0.0, bid=65348.46, ask=65380.34, ...)``. 10008 PLACED is what ``OrderSendAsync``
+  reports for a request it sent, "order placed" (www.mql5.com/en/docs/trading/ordersendasync),
+  and the package has no asynchronous send.
 * Market orders fill at Ask (buy) / Bid (sell) of the current quote. Pending orders trigger on
   the first tick where Buy Limit: Ask <= price, Sell Limit: Bid >= price, Buy Stop: Ask >=
   price, Sell Stop: Bid <= price, and fill at that tick's Ask/Bid. A Stop Limit order becomes

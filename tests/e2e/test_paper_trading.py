@@ -18,8 +18,9 @@ import pytest
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
+from gateway.authority.reports import REPORT_INTERVAL_S
 from gateway.authority.service import AccountRegistration
-from gateway.keys import TRADING
+from gateway.keys import REPORTER, TRADING
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,
@@ -559,3 +560,21 @@ async def test_a_lost_paper_pending_order_is_reconciled_as_a_terminal_answers_it
     assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", placed["order"])
     assert (status["result"]["retcode"], status["result"]["retcode_name"]) == (
         10009, "TRADE_RETCODE_DONE")
+
+
+async def test_a_paper_fill_has_the_terminal_reported_at_once(daemon: Daemon) -> None:
+    """The reporter hears the paper book's trade events as it hears the EA's: a paper fill
+    sends the terminal's report (its paper figures and positions) again within seconds, not
+    at the next 30 s interval."""
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+    reporter = daemon.app[REPORTER]
+    async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        assert (await ok(daemon, "account_info"))["paper"] is True  # the book exists
+        await asyncio.wait_for(reporter.wait_sent(1), WAIT_S)  # the session's own report
+        sent = reporter.sent
+        await ok(daemon, "order_send", {"request": {**BUY, "client_id": "reported"}})
+        await asyncio.wait_for(reporter.wait_sent(sent + 1), REPORT_INTERVAL_S / 3)
