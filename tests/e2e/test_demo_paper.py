@@ -51,7 +51,7 @@ async def test_a_bot_on_the_client_tells_paper_from_live(tmp_path: Path) -> None
     state_file = tmp_path / "demo.json"
     async with running_demo(state_file), aiohttp.ClientSession() as http, \
             AsyncClient() as client:
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         assert await client.initialize(state_file=state_file), client.last_error()
         status = await client.gateway_status()
         assert status is not None and status["trading"]["paper"] is False
