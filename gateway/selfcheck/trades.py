@@ -166,7 +166,20 @@ class TradeSession:
         self.count += 1
         return f"{self.tag}-{self.count}"
 
+    async def still_paper(self) -> bool:
+        """Whether the daemon still sends this token's orders to its paper book."""
+        status = await self.p.call("gateway_status")
+        return status.get("trading", {}).get("paper") is True
+
     async def send(self, request: dict[str, Any], client_id: str | None = None) -> Any:
+        """``order_send`` of ``request``; on a paper account only while it is one (a real
+        account may trade on paper: once switched back, nothing more is sent).
+
+        Raises:
+            Mismatch: the account left paper trading during the check.
+        """
+        expect(not self.paper or await self.still_paper(),
+               "the account left paper trading during the check: nothing more was sent")
         sent = await self.p.call("order_send", {"request": {
             **request, "client_id": client_id or self.client_id()}})
         expect(not self.paper or sent.get("paper") is True,
@@ -396,9 +409,15 @@ class TradeSession:
             f"{kinds.count('position_closed')} closed, orders added and removed, none lost"))
 
     async def undo(self) -> None:
-        """Close what is still open of what the checks opened (a failed step left it)."""
+        """Close what is still open of what the checks opened (a failed step left it), in the
+        venue they were opened in: the paper book's tickets may name other orders at the
+        broker, so on an account that left paper trading meanwhile nothing is touched."""
+        if self.paper and not await self.still_paper():
+            return
         for ticket in list(self.positions):
             for position in await self.p.call("positions_get", {"ticket": ticket}):
+                if (position.get("paper") is True) != self.paper:
+                    continue
                 try:
                     await self._close(position)
                 except (MtGatewayError, Mismatch):
@@ -406,5 +425,5 @@ class TradeSession:
         for order in list(self.orders):
             try:
                 await self.send({"action": 8, "order": order})
-            except MtGatewayError:
+            except (MtGatewayError, Mismatch):
                 pass

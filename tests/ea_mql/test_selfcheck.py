@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 
 from gateway.authority.service import AccountRegistration
+from gateway.selfcheck.probe import Mismatch, Probe
+from gateway.selfcheck.trades import TradeSession, opening_buy
+from mtgateway.aio import AsyncClient
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
 from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, make_fixture, reference_terminal
 from tests.ea_mql.eakit import ROOT, CompiledEA
@@ -196,3 +199,33 @@ async def test_without_an_ea_the_check_says_so(daemon: Daemon, tmp_path: Path) -
     code, out, err, data = await check(daemon, tmp_path)
     assert (code, out, data) == (1, "", None)
     assert "has no EA connected" in err and daemon.token not in err
+
+
+async def test_the_trading_checks_stop_when_the_account_leaves_paper(daemon: Daemon) -> None:
+    """A paper account switched back to live under the trading checks: the next order is
+    refused before it leaves, and what the checks opened is not looked for at the broker,
+    where the paper book's ticket names the owner's own position (a real account may trade
+    on paper, so nothing of the check may reach it once it is live again)."""
+    await on_paper(daemon)
+    async with connected_terminal(daemon, symbols=("BTCUSD",)) as terminal, \
+            AsyncClient() as client:
+        assert await client.initialize(token=daemon.token,
+                                       url=f"http://127.0.0.1:{daemon.http_port}")
+        probe = Probe(client, await client.call("gateway_status"))
+        session = TradeSession(probe, "BTCUSD", paper=True)
+        session.info = await probe.call("symbol_info", ["BTCUSD"])
+        buy = opening_buy(session.info, await session.quote())
+        opened = await session.send(buy)
+        assert opened["paper"] is True
+        session.positions.add(opened["order"])
+        # the owner's own position at the terminal, under the paper position's ticket
+        own = terminal.broker.order_send({**buy, "type_filling": 1})
+        assert own["order"] == opened["order"], (own, opened)
+        [account] = await daemon.authority.accounts.of(OWNER)
+        assert await daemon.authority.accounts.update_risk(
+            OWNER, account.id, (), Decimal("10"), Decimal("1"), True, paper_trade_enabled=False)
+        await daemon.cache.refresh_once()
+        with pytest.raises(Mismatch, match="left paper trading"):
+            await session.send(buy)
+        await session.undo()
+        assert [p["ticket"] for p in terminal.broker.positions_get()] == [own["order"]]
