@@ -72,14 +72,6 @@ __all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperBookUnreadable
 
 log = logging.getLogger("gateway.trading.paper")
 
-#: Where a book's trade events go: the terminal, and the event (the engine's ``trade`` event,
-#: marked ``"paper": true``).
-PaperEvents = Callable[[TerminalId, dict[str, Any]], None]
-
-
-def _dropped(terminal: TerminalId, event: dict[str, Any]) -> None:
-    """Events of a book nobody listens to."""
-
 #: Reads answered from the paper book for a paper account.
 PAPER_METHODS: Final = frozenset({
     "account_info", "orders_total", "orders_get", "positions_total", "positions_get",
@@ -89,6 +81,13 @@ PAPER_METHODS: Final = frozenset({
 STALE_AFTER_MS: Final = 10 * 60_000
 #: Live ticks kept per symbol (the engine only needs the recent ones).
 _KEPT_TICKS: Final = 20_000
+#: Where a book's trade events go: the terminal, and the event (the engine's ``trade`` event,
+#: marked ``"paper": true``).
+PaperEvents = Callable[[TerminalId, dict[str, Any]], None]
+
+
+def _dropped(terminal: TerminalId, event: dict[str, Any]) -> None:
+    """Events of a book nobody listens to."""
 
 
 @dataclass
