@@ -77,7 +77,11 @@ async def account(p: Probe) -> Outcome:
     kind = ACCOUNT_KINDS.get(acc.get("trade_mode", -1))
     expect(kind is not None, f"account_info.trade_mode {acc.get('trade_mode')!r} is no "
            "ACCOUNT_TRADE_MODE_*")
-    return PASS, (f"{acc['login']} @ {acc['server']}, {kind} account, {acc['currency']}, balance "
+    if acc.get("paper") is True:
+        kind = f"paper account (the daemon's paper book, trade_mode {kind}):"
+    else:
+        kind = f"{kind} account,"
+    return PASS, (f"{acc['login']} @ {acc['server']}, {kind} {acc['currency']}, balance "
                   f"{acc['balance']:,.2f}, leverage 1:{acc.get('leverage')}, Algo Trading for "
                   f"EAs {'on' if acc.get('trade_expert') else 'OFF'}")
 

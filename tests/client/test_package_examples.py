@@ -149,7 +149,7 @@ def _make_state(state_file: Path) -> int:
             placed = client.order_send({"action": mtgateway.TRADE_ACTION_PENDING,
                                         "symbol": "GBPUSD", "volume": 0.2, "type": kind,
                                         "price": round(price, 5)})
-            assert placed is not None and placed.retcode == 10008, client.last_error()
+            assert placed is not None and placed.retcode == 10009, client.last_error()
         for symbol in ("USDCHF", "EURUSD"):
             bought = client.order_send({"action": mtgateway.TRADE_ACTION_DEAL,
                                         "symbol": symbol, "volume": 0.01,

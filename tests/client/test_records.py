@@ -17,7 +17,7 @@ import pytest
 
 import mtgateway as mt5
 from gateway import results
-from mtgateway import records
+from mtgateway import records, stream
 from mtgateway.records import Record, from_wire
 
 #: Every client record (each Record subclass ``mtgateway.records`` defines, found, not listed,
@@ -89,6 +89,37 @@ def test_built_from_one_sequence_as_struct_sequences_are() -> None:
         assert clone == sent and clone.client_id == "c9"
     with pytest.raises(TypeError, match="unexpected"):
         mt5.OrderSendResult(tuple(sent), {"nope": 1})
+
+
+#: The records the daemon's paper book answers (docs/api.md, "Paper trading").
+PAPER_RECORDS = (mt5.AccountInfo, mt5.TradePosition, mt5.TradeOrder, mt5.TradeDeal,
+                 mt5.OrderCheckResult, mt5.OrderSendResult)
+
+
+@pytest.mark.parametrize("cls", PAPER_RECORDS, ids=lambda cls: cls.__name__)
+def test_a_paper_answer_says_so_outside_the_package_fields(cls: type[Record]) -> None:
+    """A record the paper book answered (``"paper": true`` on the wire) has ``.paper`` True,
+    a live one False; the tuple, ``len()`` and ``_asdict()`` stay exactly the package's, so
+    code written for the package sees no difference (before, ``paper`` was dropped)."""
+    wire: dict[str, Any] = dict.fromkeys(cls._fields, 0)
+    if "request" in wire:
+        wire["request"] = dict.fromkeys(mt5.TradeRequest._fields, 0)
+    live, paper = from_wire(cls, wire), from_wire(cls, {**wire, "paper": True})
+    assert (live.paper, paper.paper) == (False, True)  # type: ignore[attr-defined]
+    assert paper == live and len(paper) == len(PACKAGE_FIELDS.get(cls.__name__, cls._fields))
+    assert paper._asdict() == live._asdict() and "paper" not in paper._asdict()
+
+
+def test_a_paper_trade_event_says_so() -> None:
+    """The stream's trade event of the paper book reads ``paper`` True; the EA's False."""
+    position = dict.fromkeys(mt5.TradePosition._fields, 0)
+    params = {"subscription": "s", "seq": 1, "type": "position_opened", "time_msc": 5,
+              "position": position}
+    live = stream.parse_event("trade_event", params)
+    paper = stream.parse_event("trade_event", {**params, "paper": True})
+    assert isinstance(live, stream.TradeEvent) and isinstance(paper, stream.TradeEvent)
+    assert (live.paper, paper.paper) == (False, True)
+    assert paper[:7] == live[:7]  # the fields before it are where they were
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)

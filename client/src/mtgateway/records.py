@@ -4,7 +4,9 @@ Each class has the ``MetaTrader5`` package's name and exactly its fields in its 
 behaves as the package's types do (C struct sequences): built from **one** sequence
 (``TradeOrder(values)``, ``len()`` the package's field count), fields by name and by position,
 ``_asdict()``, equality as tuples. Where MT Gateway answers more than the package does
-(``retcode_name``, ``client_id``, ``deduplicated``) those stay *outside* the tuple as
+(``retcode_name``, ``client_id``, ``deduplicated``; ``paper`` on what the daemon's paper
+book answered: the account, its positions, orders and deals, a check or a send, True) those
+stay *outside* the tuple as
 attributes, as a struct sequence's non-sequence fields do (``TradeOrder(values, {"extra": 1})``),
 so package code that unpacks or counts fields sees exactly the package's.
 
@@ -188,6 +190,9 @@ class AccountInfo(Record):
     server: str
     currency: str
     company: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TerminalInfo(Record):
@@ -349,6 +354,9 @@ class TradePosition(Record):
     symbol: str
     comment: str
     external_id: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TradeOrder(Record):
@@ -377,6 +385,9 @@ class TradeOrder(Record):
     symbol: str
     comment: str
     external_id: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TradeDeal(Record):
@@ -399,6 +410,9 @@ class TradeDeal(Record):
     symbol: str
     comment: str
     external_id: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TradeRequest(Record):
@@ -433,9 +447,11 @@ class OrderCheckResult(Record):
     margin_level: float
     comment: str
     request: TradeRequest
-    # MT Gateway's additions: attributes outside the tuple
-    _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": ""}
+    # MT Gateway's additions: attributes outside the tuple (``paper``: checked by the
+    # daemon's paper book)
+    _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": "", "paper": False}
     retcode_name: str
+    paper: bool
 
 
 class OrderSendResult(Record):
@@ -451,12 +467,14 @@ class OrderSendResult(Record):
     request_id: int
     retcode_external: int
     request: TradeRequest
-    # MT Gateway's additions: attributes outside the tuple
+    # MT Gateway's additions: attributes outside the tuple (``paper``: carried out by the
+    # daemon's paper book, never at the broker)
     _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": "", "client_id": "",
-                                            "deduplicated": False}
+                                            "deduplicated": False, "paper": False}
     retcode_name: str
     client_id: str
     deduplicated: bool
+    paper: bool
 
 
 
