@@ -38,7 +38,7 @@ print("account:", statistics["currency"], statistics["leverage"], statistics["ba
 print("symbols:", SYMBOL in client.market.get_symbols(group="*USD*"))
 info = client.market.get_symbol_info(SYMBOL)
 print("symbol info:", info["name"], info["digits"],
-      sorted(set(info) - set(MetaTrader5.SymbolInfo._fields)))
+      sorted(set(info) - set(MetaTrader5.SymbolInfo.__match_args__)))
 
 # get_symbol_price, get_candles_latest
 price = client.market.get_symbol_price(symbol_name=SYMBOL)
