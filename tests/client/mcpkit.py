@@ -115,7 +115,8 @@ class McpServer:
 
     def stderr(self) -> str:
         """What the server wrote to stderr so far."""
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self._stderr_path.read_text(encoding="utf-8", errors="replace")
 
     def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -171,5 +172,7 @@ class McpServer:
             self._proc.kill()
             code = self._proc.wait()
         self._reader.join(timeout=self._timeout_s)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
         self._stderr.close()
         return code
