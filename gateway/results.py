@@ -68,7 +68,8 @@ class Result(BaseModel):
 M = TypeVar("M", bound=Result)
 
 #: The model built for each client record (a struct sequence of ``mtgateway.records`` or a
-#: stream record of ``mtgateway.stream``: each names its fields, in order, in ``_fields``), so
+#: stream record of ``mtgateway.stream``: each names its fields, in order, in ``__match_args__``,
+#: as struct sequences and named tuples do), so
 #: a record inside another (``OrderSendResult.request``, a notification's bars) is described
 #: by its own model.
 _MODELS: dict[type[Any], type[Result]] = {}
@@ -104,7 +105,7 @@ def _mirrors(record: type[Any]) -> Callable[[type[M]], type[M]]:
     defaults are for older daemons) but ``paper``, which only an answer of the daemon's
     paper book carries (true; a live answer never does: docs/api.md, "Paper trading")."""
     hints = typing.get_type_hints(record)
-    names = (*record._fields, *getattr(record, "_extras", ()))
+    names = (*record.__match_args__, *getattr(record, "_extras", ()))
 
     def build(model: type[M]) -> type[M]:
         return _built(model, record, {
@@ -129,12 +130,12 @@ def _notifies(record: type[Any], *, flat: str | None = None,
 
     def build(model: type[M]) -> type[M]:
         fields: dict[str, Any] = {"subscription": (str, ...)}
-        for name in record._fields:
+        for name in record.__match_args__:
             if name == flat:
                 inner = hints[name]
                 inner_hints = typing.get_type_hints(inner)
                 fields.update({part: (_described(inner_hints[part]), ...)
-                               for part in inner._fields})
+                               for part in inner.__match_args__})
             elif name in optional:
                 fields[name] = (_described(hints[name]), optional[name])
             else:

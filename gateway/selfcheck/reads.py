@@ -26,7 +26,7 @@ __all__ = ["READ_CHECKS", "RATE_COLUMNS", "TICK_COLUMNS"]
 
 #: The columns ``copy_ticks_*`` and ``copy_rates_*`` answer: MT5's Tick and MqlRates, as the
 #: client declares them.
-TICK_COLUMNS: Final = list(Tick._fields)
+TICK_COLUMNS: Final = list(Tick.__match_args__)
 RATE_COLUMNS: Final = list(Rate._fields)
 #: A quote asked while history loads is answered within this (an EA that copies history not on
 #: disk waits up to 45 s, answering nothing; one that holds the call answers at once).

@@ -111,8 +111,8 @@ dump = {}
 for name, value in scope.items():
     if isinstance(value, numpy.ndarray):
         dump[name] = {"dtype": [list(d) for d in value.dtype.descr], "len": len(value)}
-    elif isinstance(value, tuple) and hasattr(type(value), "_fields"):
-        dump[name] = {"type": type(value).__name__, "fields": list(type(value)._fields),
+    elif isinstance(value, tuple) and hasattr(type(value), "__match_args__"):
+        dump[name] = {"type": type(value).__name__, "fields": list(type(value).__match_args__),
                       "types": [type(v).__name__ for v in value]}
 print("=== globals")
 print(json.dumps(dump))

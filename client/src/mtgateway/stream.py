@@ -119,7 +119,7 @@ def _rate(fields: dict[str, Any]) -> Rate:
 
 
 def _tick(params: dict[str, Any]) -> StreamTick:
-    return StreamTick._make((params["symbol"], *(params[name] for name in Tick._fields),
+    return StreamTick._make((params["symbol"], *(params[name] for name in Tick.__match_args__),
                              params.get("conflated", 0), params["seq"]))
 
 
