@@ -63,7 +63,7 @@ def test_the_distribution_never_takes_the_packages_name() -> None:
     requirement ``MetaTrader5`` must keep meaning); it declares no dependency (the client is on
     no index: a requirement on it could be met by whoever registers the name there); its one
     package is MetaTrader5, an __init__.py and py.typed; the client does not install it."""
-    project = tomllib.loads((SHIM / "pyproject.toml").read_text())
+    project = tomllib.loads((SHIM / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["name"] == "mtgateway-metatrader5"
     assert project["project"]["dependencies"] == [] and project["project"]["dynamic"] == [
         "version"]
@@ -71,7 +71,7 @@ def test_the_distribution_never_takes_the_packages_name() -> None:
                                                                "include": ["MetaTrader5"]}
     assert sorted(p.name for p in (SHIM / "src" / "MetaTrader5").iterdir()
                   if p.name != "__pycache__") == ["__init__.py", "py.typed"]
-    client = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
+    client = tomllib.loads((CLIENT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert not any("metatrader5" in str(r).lower() for r in [
         *client["dependencies"], *client["optional-dependencies"].values()])
 

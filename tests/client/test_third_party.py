@@ -180,7 +180,8 @@ def test_mt5cli_exports_checks_trades_and_closes(demo: Path, tmp_path: Path) -> 
     command = Path(sys.executable).parent / "mt5cli"
     run_program([command, "-o", "account.json", "account-info"], demo, tmp_path,
                 **credentials)
-    assert '"login":5012345' in (tmp_path / "account.json").read_text().replace(" ", "")
+    assert '"login":5012345' in (tmp_path / "account.json").read_text(
+        encoding="utf-8").replace(" ", "")
 
 
 def test_metatrader_mcp_server_library_trades_and_reads(demo: Path, tmp_path: Path) -> None:

@@ -98,11 +98,11 @@ def test_a_stale_socket_is_replaced_and_other_files_are_not(tmp_path: Path) -> N
     remove(path)
     assert not os.path.exists(path)  # removed at shutdown
     regular = private / "file.sock"
-    regular.write_text("data")
+    regular.write_text("data", encoding="utf-8")
     with pytest.raises(OSError, match="not a socket"):
         bind_unix(str(regular))
     remove(str(regular))
-    assert regular.read_text() == "data"  # never replaced, never removed
+    assert regular.read_text(encoding="utf-8") == "data"  # never replaced, never removed
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)

@@ -86,7 +86,7 @@ def latest_aiomql_python(cache: Path) -> Path:
     """
     python = _python_313()
     assert isinstance(python, Path), python
-    key = hashlib.sha256("\n".join([str(python), LATEST_AIOMQL.read_text(),
+    key = hashlib.sha256("\n".join([str(python), LATEST_AIOMQL.read_text(encoding="utf-8"),
                                     *LATEST_AIOMQL_IMPORTS]).encode()).hexdigest()[:12]
     env_dir = cache / f"aiomql-latest-{key}"
     done = env_dir / "installed"
@@ -101,7 +101,7 @@ def latest_aiomql_python(cache: Path) -> Path:
     _install([*pip, "--no-deps", "--require-hashes", "-r", str(LATEST_AIOMQL)])
     _install([*pip, *LATEST_AIOMQL_IMPORTS])
     _install([*pip, "-e", str(CLIENT), "-e", str(SHIM)])
-    done.write_text(key)
+    done.write_text(key, encoding="utf-8")
     return python_of(env_dir)
 
 

@@ -120,5 +120,5 @@ def quick_start_python(cache: Path) -> Path:
                  [str(python), "-m", "pip", "install", "--quiet", *install]):
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
-    (env_dir / "installed").write_text(key)
+    (env_dir / "installed").write_text(key, encoding="utf-8")
     return python

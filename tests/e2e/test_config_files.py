@@ -150,8 +150,8 @@ def test_a_metrics_token_is_a_secret_and_must_be_long(tmp_path: Path, section: s
     token = "a-random-metrics-token-24"
     folder = tmp_path / "cfg"
     config = _config(folder, mode=0o644)
-    config.write_text(config.read_text().replace(
-        f"[{section}]\n", f'[{section}]\nmetrics_token = "{token}"\n'))
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        f"[{section}]\n", f'[{section}]\nmetrics_token = "{token}"\n'), encoding="utf-8")
     with pytest.raises(ConfigError, match=f"holds \\[{section}\\] metrics_token") as info:
         load_config(config)
     assert token not in str(info.value)
@@ -159,7 +159,7 @@ def test_a_metrics_token_is_a_secret_and_must_be_long(tmp_path: Path, section: s
     loaded = load_config(config)
     assert getattr(loaded, section).metrics_token.get_secret_value() == token
     for bad in ("too-short", "has a blank in it here"):
-        config.write_text(config.read_text().replace(token, bad))
+        config.write_text(config.read_text(encoding="utf-8").replace(token, bad), encoding="utf-8")
         with pytest.raises(ConfigError, match="metrics_token: .*at least 16 characters"):
             load_config(config)
-        config.write_text(config.read_text().replace(bad, token))
+        config.write_text(config.read_text(encoding="utf-8").replace(bad, token), encoding="utf-8")

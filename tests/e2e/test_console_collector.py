@@ -30,7 +30,7 @@ def _config(tmp_path: Path, processes: int = 1) -> Path:
     config = tmp_path / "console.toml"
     config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n[console]\nport = 0\n'
                       f'processes = {processes}\n[smtp]\nhost = "127.0.0.1"\nport = 1\n'
-                      'security = "none"\n')
+                      'security = "none"\n', encoding="utf-8")
     return config
 
 

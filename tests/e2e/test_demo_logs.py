@@ -27,7 +27,7 @@ async def test_the_demo_flow_logs_no_warning_or_error(tmp_path: Path) -> None:
     async with running_demo(state_file, "--start-time", "2026-11-18T10:00:00Z") as (proc,
                                                                                    output):
         assert proc.stdout is not None
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         headers = {"Authorization": f"Bearer {state['token']}"}
         async with aiohttp.ClientSession() as session:
             for rid, (method, params) in enumerate([

@@ -49,7 +49,7 @@ async def test_sunday_demo_netting_utc2_says_what_is_open(tmp_path: Path) -> Non
         text = output.decode()
         assert "netting account" in text and "UTC+2" in text
         assert "open BTCUSD; closed EURUSD" in text and "AAPL" in text
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         assert state["open_symbols"] == ["BTCUSD"]
         account = await _rpc(state, "account_info")
         assert account["margin_mode"] == 0  # ACCOUNT_MARGIN_MODE_RETAIL_NETTING

@@ -120,7 +120,7 @@ def _open_files_limit(pid: int) -> list[str] | None:
     limits = Path(f"/proc/{pid}/limits")
     if not limits.exists():
         return None
-    row = next(line for line in limits.read_text().splitlines()
+    row = next(line for line in limits.read_text(encoding="utf-8").splitlines()
                if line.startswith("Max open files"))
     return row.split()[3:5]
 

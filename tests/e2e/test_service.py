@@ -139,14 +139,14 @@ def test_service_install_writes_the_unit_and_enables_it_and_uninstall_removes_it
     assert done.returncode == 0, done.stderr
     unit = tmp_path / "xdg" / "systemd" / "user" / "mtgateway.service"
     assert unit.read_text(encoding="utf-8") == systemd_unit(daemon_argv(config))
-    assert calls.read_text().splitlines() == ["--user daemon-reload",
-                                              "--user enable --now mtgateway.service"]
+    assert calls.read_text(encoding="utf-8").splitlines() == [
+        "--user daemon-reload", "--user enable --now mtgateway.service"]
     assert "installed" in done.stdout
     done = _mtgateway(env, "service", "uninstall")
     assert done.returncode == 0, done.stderr
     assert not unit.exists()
-    assert calls.read_text().splitlines()[2:] == ["--user disable --now mtgateway.service",
-                                                  "--user daemon-reload"]
+    assert calls.read_text(encoding="utf-8").splitlines()[2:] == [
+        "--user disable --now mtgateway.service", "--user daemon-reload"]
     broken = tmp_path / "broken.toml"
     broken.write_text("[server]\nport = \"x\"\n", encoding="utf-8")
     done = _mtgateway(env, "service", "install", "-c", str(broken))
@@ -171,7 +171,7 @@ def test_service_install_without_a_user_manager_leaves_nothing_and_says_what_to_
     assert done.returncode == 1
     assert not unit.exists() and "nothing is installed" in done.stderr
     assert "loginctl enable-linger" in done.stderr and "mtgateway run" in done.stderr
-    assert calls.read_text().splitlines() == ["--user daemon-reload"]
+    assert calls.read_text(encoding="utf-8").splitlines() == ["--user daemon-reload"]
     unit.write_text("[Unit]\nDescription=mine\n", encoding="utf-8")
     done = _mtgateway(env, "service", "install", "-c", str(config))
     assert done.returncode == 1 and "nothing changed" in done.stderr

@@ -40,7 +40,8 @@ def test_redact_url_hides_every_password(url: str, shown: str) -> None:
 def _config(tmp_path: Path) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n'
-                      "[console]\nport = 0\n[authority]\ndatabase_connect_timeout_s = 1\n")
+                      "[console]\nport = 0\n[authority]\ndatabase_connect_timeout_s = 1\n",
+                      encoding="utf-8")
     config.chmod(0o600)
     return config
 
