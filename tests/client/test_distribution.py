@@ -20,8 +20,9 @@ import sys
 import sysconfig
 import tarfile
 import tomllib
-import venv
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,17 @@ import mtgateway
 from gateway._version import __version__ as daemon_version
 from mtgateway._version import __version__ as client_version
 from tests.client.distkit import CLIENT, ROOT, build, members, metadata, python_of, run
+
+try:
+    import venv
+except ImportError:  # the embeddable Windows CPython (the Windows stage's) has none
+    venv = None  # type: ignore[assignment]
+
+
+def needs_venv(test: Callable[..., Any]) -> Callable[..., Any]:
+    """A test that installs into a new virtual environment: marked where venv is missing."""
+    return pytest.mark.not_on_windows("venv")(test) if venv is None else test
+
 
 VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
 
@@ -62,6 +74,7 @@ def test_the_client_metadata_declares_nothing_but_extras() -> None:
     assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["src"]
 
 
+@needs_venv
 def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
     """python -m build of client/: an sdist holding the package (it held none before: the
     project root did not contain it) and the wheel it rebuilds; the wheel installs into a fresh
@@ -98,6 +111,7 @@ def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
     assert out[2] == "False -10004"  # nothing listens there: the package's no-connection code
 
 
+@needs_venv
 def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path: Path) -> None:
     """python -m build of the root: an sdist (with the version source, so it rebuilds) and the
     wheel it rebuilds, which holds the daemon's packages only and requires
@@ -206,7 +220,8 @@ def test_the_readme_ci_and_container_install_both_projects() -> None:
     the one documented way from a checkout (the pin resolves to the local client)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     lines = [line for line in readme.splitlines() if "pip install -e" in line]
-    assert len(lines) == 2 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
+    # the quick start's sh and PowerShell lines, and the tests' line
+    assert len(lines) == 3 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
         lines
     assert "-e ./client -e ./client/metatrader5-shim -e '.[dev]'" in (
         ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -315,7 +315,7 @@ EXPECTED_LINES: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
+@pytest.mark.not_on_windows("third-party")
 async def test_the_documentation_examples_print_what_the_documentation_shows(
         demo: Path, tmp_path: Path) -> None:
     """All 30 examples against one demo: each runs to its end, prints its page's structures

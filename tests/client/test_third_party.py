@@ -50,8 +50,7 @@ PINNED = {"aiomql": "4.0.14", "pdmt5": "1.2.3", "mt5cli": "1.7.1",
 #: aiomql's latest release (``third_party_latest.txt``), in its own Python 3.13 environment.
 LATEST_AIOMQL = "4.1.2"
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32",
-                                reason="the demo fixture uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("third-party")
 
 
 @pytest.fixture(scope="module")

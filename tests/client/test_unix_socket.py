@@ -25,7 +25,7 @@ from gateway.config import GatewayConfig
 from gateway.unix_socket import bind_unix, refusal, remove, start_unix
 from tests.e2e.conftest import LOGIN, WAIT_S, Daemon
 
-posix = pytest.mark.skipif(sys.platform == "win32", reason="not offered on Windows (refused)")
+posix = pytest.mark.not_on_windows("unix-socket")
 
 
 def test_windows_is_refused_with_one_line_and_posix_paths_are_checked() -> None:

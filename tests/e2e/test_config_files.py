@@ -13,7 +13,7 @@ from gateway.config import CONFIG_ENV, load_config
 from gateway.errors import ConfigError
 from tests.e2e.commands import cli
 
-pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX modes; Windows uses the ACL")
+pytestmark = pytest.mark.not_on_windows("posix-modes")
 
 
 def _config(folder: Path, text: str = "", mode: int = 0o600) -> Path:

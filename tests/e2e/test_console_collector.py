@@ -62,7 +62,7 @@ def test_a_console_process_freezes_start_up_and_times_its_collections(tmp_path: 
     assert samples[("mtgateway_gc_pause_seconds_count", (("generation", "2"),))] >= 1
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT spreads connections (Linux)")
+@pytest.mark.not_on_windows("so-reuseport")
 def test_every_process_of_an_instance_freezes_its_start_up(
         tmp_path: Path, postgres: PostgresServer) -> None:
     """Eight scrapes on new connections, spread by the kernel over both processes (all eight

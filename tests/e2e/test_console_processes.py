@@ -27,8 +27,7 @@ from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import console_process
 from tests.pgkit import PostgresServer
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux",
-                                reason="reads the processes' sockets from /proc (Linux)")
+pytestmark = pytest.mark.not_on_windows("proc")
 
 
 def _config(tmp_path: Path, processes: int, *, pinned: bool = False) -> Path:

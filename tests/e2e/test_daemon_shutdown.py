@@ -30,7 +30,7 @@ from tests.e2e.daemonprocess import (
     started,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGTERM")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 _BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                         "symbol": "BTCUSD", "volume": 0.01, "client_id": "at-sigterm"}

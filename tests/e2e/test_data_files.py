@@ -29,8 +29,7 @@ from gateway.keys import BRIDGE
 from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32",
-                                reason="POSIX modes; Windows relies on the profile's ACL")
+pytestmark = pytest.mark.not_on_windows("posix-modes")
 
 
 @contextlib.contextmanager

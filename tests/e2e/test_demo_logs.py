@@ -15,7 +15,7 @@ import pytest
 from tests.e2e.conftest import WAIT_S, running_demo
 from tests.e2e.consolekit import Browser
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 
 async def test_the_demo_flow_logs_no_warning_or_error(tmp_path: Path) -> None:

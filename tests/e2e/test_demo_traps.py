@@ -20,7 +20,7 @@ from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
 from tests.e2e.commands import run
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_demo
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 WEDNESDAY = "2026-11-18T14:00:00Z"
 

@@ -33,7 +33,7 @@ from gateway.authority.service import Authority
 from tests.e2e.conftest import WAIT_S
 
 pytestmark = [pytest.mark.network_edge,
-              pytest.mark.skipif(os.name == "nt", reason="RLIMIT_NOFILE is POSIX's")]
+              pytest.mark.not_on_windows("rlimit")]
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 

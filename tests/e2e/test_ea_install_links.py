@@ -11,7 +11,7 @@ import pytest
 
 from gateway.eafiles import EA_FILES, ea_source_dir
 
-pytestmark = pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
+pytestmark = pytest.mark.not_on_windows("symlinks")
 
 
 def _install(data: Path) -> subprocess.CompletedProcess[str]:

@@ -31,7 +31,7 @@ from tests.e2e.commands import ROOT, quick_start_python, readme_demo_install
 from tests.e2e.conftest import WAIT_S, demo_process
 
 pytestmark = [
-    pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and bash"),
+    pytest.mark.not_on_windows("shell"),
     # The first test to ask for the quick start's environment makes it, from the package
     # index, when the README or the projects' metadata changed: a minute or more on a cold
     # machine, beyond the suite's 60 s per test. Each program run keeps its own bound.

@@ -26,7 +26,7 @@ from tests.e2e.conftest import (
     running_demo,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 
 class EmulatorProcess:

@@ -24,7 +24,7 @@ from gateway.auth import (
 )
 from gateway.auth.secretstore import InsecureSecretFile, acceptable_keyring_backend
 
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+posix_only = pytest.mark.not_on_windows("posix-modes")
 
 
 class DictKeyring(KeyringBackend):
