@@ -4,7 +4,6 @@ refused by every command, with one line naming the file and the fix (real proces
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest

@@ -13,7 +13,6 @@ generation's threshold at ``PACED_OLDEST_THRESHOLD`` says the pacer owns its col
 from __future__ import annotations
 
 import os
-import sys
 import urllib.request
 from pathlib import Path
 

@@ -117,7 +117,7 @@ def _windows_tests(python: WindowsPython, run_dir: Path) -> Count:
     report = run_dir / "windows-tests.xml"
     code, out = python.run(
         ["-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={python.path(report)}",
-         *selection()], echo=sys.stdout)
+         *selection()], echo=sys.stdout, env={"PYTHONUNBUFFERED": "1"})
     if not report.exists():
         raise SystemExit(f"pytest on the Windows CPython wrote no report (exit {code})")
     count = count_junit(report.read_text(encoding="utf-8"))

@@ -5,7 +5,6 @@ when it cannot be, and a start refused when not one connection fits."""
 from __future__ import annotations
 
 import logging
-import sys
 
 import pytest
 
