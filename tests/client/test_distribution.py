@@ -166,9 +166,10 @@ def test_the_readmes_demo_line_installs_no_test_tools() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     demo_lines = [line for line in readme.splitlines()
                   if "pip install" in line and "mtgateway demo" in line]
-    assert len(demo_lines) == 1, demo_lines
-    installed = demo_lines[0].split("pip install", 1)[1].split("&&", 1)[0].split()
-    assert installed == ["-e", "'./client[numpy,aio]'", "-e", "."], demo_lines[0]
+    assert len(demo_lines) == 2, demo_lines  # sh, then PowerShell: the same install
+    for line, separator in zip(demo_lines, ("&&", ";"), strict=True):
+        installed = line.split("pip install", 1)[1].split(separator, 1)[0].split()
+        assert installed == ["-e", "'./client[numpy,aio]'", "-e", "."], line
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = _names(project["tool"]["mtgateway"]["dependencies"])
     tools = _names(project["project"]["optional-dependencies"]["dev"])
@@ -184,7 +185,7 @@ def _install_lines() -> list[tuple[Path, str]]:
     found = []
     for doc in _DOCS:
         for line in doc.read_text(encoding="utf-8").splitlines():
-            for command in re.findall(r"pip install ([^`#&\n]*)", line):
+            for command in re.findall(r"pip install ([^`#&;\n]*)", line):
                 found.append((doc, command.strip()))
     return found
 
@@ -196,7 +197,7 @@ def test_every_install_line_installs_what_exists(doc: Path, command: str) -> Non
     (by path, run from its root) and requirement files that exist: neither distribution is on
     any index, so a line with its bare name is untrue (and would install whatever someone else
     published under it)."""
-    words = [w.strip("'\"") for w in command.split()]
+    words = [w.strip("'\"").replace("\\", "/") for w in command.split()]  # PowerShell's too
     after_flag = False
     for word in words:
         if after_flag:

@@ -184,6 +184,7 @@ async def run_program(python: Path, env: dict[str, str], cwd: Path) -> str:
     return out
 
 
+@needs_venv
 @pytest.mark.parametrize("found_by", ["environment", "state_file"])
 async def test_unchanged_import_metatrader5_code_runs_with_the_terminals_arguments(
         installed: Installed, daemon: Daemon, terminal: EmulatedTerminal, relay: Relay,

@@ -116,7 +116,9 @@ def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
 def _windows_tests(python: WindowsPython, run_dir: Path) -> Count:
     report = run_dir / "windows-tests.xml"
     code, out = python.run(
-        ["-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={python.path(report)}",
+        # a test's bound: 60 s on Linux; a process start costs seconds more on Windows
+        ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "timeout=240",
+         f"--junitxml={python.path(report)}",
          *selection()], echo=sys.stdout, env={"PYTHONUNBUFFERED": "1"})
     if not report.exists():
         raise SystemExit(f"pytest on the Windows CPython wrote no report (exit {code})")
