@@ -157,7 +157,7 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
     ``ws`` the ``[ws]`` ones, ``trading`` the ``[trading]`` ones, ``bridge`` the ``[bridge]``
     ones; ``auth_sleep`` is the auth throttle's delay, ``monotonic`` the daemon's monotonic
     clock (the throttle's, the 421 log's)."""
-    server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": 5.0,
+    server_settings: dict[str, Any] = {"port": 0, "request_timeout_s": WAIT_S / 2,
                                        "auth_failure_delay_s": 0.0, **server}
     config = GatewayConfig(
         data_dir=str(data_dir),

@@ -33,8 +33,9 @@ REASONS: Final[Mapping[str, str]] = {
                     "which Linux has and Windows does not",
     "systemd": "verifies and installs the systemd user unit (systemd-analyze, systemctl), "
                "Linux's service manager; the Windows log-on task is tested beside it",
-    "postgresql": "needs the throw-away PostgreSQL server, which tests/pgkit.py starts from "
-                  "Debian's binaries; on Windows the console's store is tested on SQLite",
+    "postgresql": "tests the console on PostgreSQL (on the throw-away server tests/pgkit.py "
+                  "starts from Debian's binaries, or refusing a database it cannot reach); on "
+                  "Windows the console's store is tested on SQLite",
     "symlinks": "creates symbolic links, which need a privilege on Windows",
     "shell": "runs a POSIX shell script (sh, bash)",
     "venv": "builds the distributions and installs them into new virtual environments, and "

@@ -172,6 +172,7 @@ def test_console_migrate_upgrades_and_reports(tmp_path: Path,
     asyncio.run(kept())
 
 
+@pytest.mark.not_on_windows("postgresql")
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
     """A wrong host or port is a clear error naming the server, not the secret."""
     config = tmp_path / "config.toml"
