@@ -41,8 +41,8 @@ REASONS: Final[Mapping[str, str]] = {
     "venv": "builds the distributions and installs them into new virtual environments, and "
             "the embeddable Windows CPython the stage runs on has no venv module",
     "third-party": "runs code written for the MetaTrader5 package (its documentation's "
-                   "examples, aiomql, pdmt5, mt5cli), whose dependencies (pandas, matplotlib, "
-                   "pandas-ta) the Windows stage does not install",
+                   "examples, aiomql, pdmt5, mt5cli, the agent servers), whose dependencies "
+                   "(pandas, matplotlib, pandas-ta) the Windows stage does not install",
     "proc": "reads processes' sockets and threads from /proc, which Linux has",
 }
 
