@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from . import mt4records
+from ..base.mt4web import mt4records
 from .database import Tx
 from .devices import approved_device
 

@@ -17,7 +17,6 @@ import jsonschema
 import jwt
 import pytest
 
-from gateway import rest
 from gateway.authority import totp
 from gateway.authority.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
 from gateway.authority.console import AUTHORITY
@@ -258,19 +257,6 @@ async def test_another_sites_origin_is_refused(console: Console) -> None:
     status, body, _ = await api(console, "GET", "/api/users/", token,
                                 Origin="https://evil.example")
     assert (status, body["data"]["reason"]) == (403, "origin_refused")
-
-
-def test_the_console_answers_the_same_34_endpoints_as_the_daemon() -> None:
-    """The console's table is the document's Quick Reference, 1 to 34 in order, the same
-    paths and methods the daemon's REST mirror routes; each is answered on one side at
-    least (a handler here or there), and what neither answers would be a gap."""
-    assert [e.number for e in ENDPOINTS] == list(range(1, 35))
-    assert [(e.method, e.path) for e in ENDPOINTS] == [(e.method, e.path)
-                                                       for e in rest.ENDPOINTS]
-    for console_side, daemon_side in zip(ENDPOINTS, rest.ENDPOINTS, strict=True):
-        answered_here, answered_there = console_side.why is None, daemon_side.why is None
-        assert answered_here or answered_there or console_side.path in (
-            "/api/admin/trades/{order}/modify", "/api/admin/trades/delete")
 
 
 def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> None:
