@@ -27,7 +27,7 @@ alert claimed is never lost to a crash before its delivery. ``delivery.py`` clai
 sends them; a failure is retried at :data:`RETRY_AFTER_S` and given up after
 :data:`MAX_ATTEMPTS`, and the owner sees each delivery's fate on the settings page.
 
-Every function here runs inside the transaction it is given (``database.py``); none does
+Every function here runs inside the transaction it is given (``database/``); none does
 I/O of its own beyond its statements.
 """
 

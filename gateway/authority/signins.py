@@ -14,7 +14,7 @@ load balancer share them and a restart forgets neither:
   factor, so the browser holds a step cookie (keyed the same way) until it gives the code.
   Each step allows a few codes and expires; any instance may finish it.
 
-Each call is one transaction through the database's door (``database.py``).
+Each call is one transaction through the database's door (``database/``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ never readable by others, and a second process racing to create one loses cleanl
 the winner's. The directory and every file are refused at start if others could read them.
 
 Every table method takes the transaction it runs in (``tx``, first) and is called inside a
-function handed to the database's door (``await store.run(fn, ...)``, ``database.py``): the
+function handed to the database's door (``await store.run(fn, ...)``, ``database/``): the
 caller decides what is one transaction, and nothing of it runs on the event loop.
 """
 
