@@ -86,8 +86,8 @@ def add(tx: Tx, instruction: Instruction) -> None:
 
 def by_id(tx: Tx, owner_email: str, instruction_id: str) -> Instruction | None:
     """The owner's instruction with this id."""
-    r = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE id = ? AND owner_email = ?",
-                   (instruction_id, owner_email)).fetchone()
+    r = tx.query_one(f"SELECT {_COLS} FROM owner_instructions WHERE id = ? AND owner_email = ?",
+                     (instruction_id, owner_email))
     return None if r is None else _row(r)
 
 
@@ -95,18 +95,18 @@ def by_request_key(tx: Tx, owner_email: str, request_key: str) -> Instruction | 
     """The owner's instruction made under this idempotency key, if any."""
     if not request_key:
         return None
-    r = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE owner_email = ? AND "
-                   "request_key = ?", (owner_email, request_key)).fetchone()
+    r = tx.query_one(f"SELECT {_COLS} FROM owner_instructions WHERE owner_email = ? AND "
+                     "request_key = ?", (owner_email, request_key))
     return None if r is None else _row(r)
 
 
 def pending_for(tx: Tx, owner_email: str, login: int, server: str) -> list[Instruction]:
     """The terminal's pending instructions of this owner, oldest first (at most
     :data:`MAX_PENDING`)."""
-    rows = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE login = ? AND "
-                      "server = ? AND owner_email = ? AND state = 'pending' "
-                      "ORDER BY created_at, id LIMIT ?",
-                      (login, server, owner_email, MAX_PENDING)).fetchall()
+    rows = tx.query(f"SELECT {_COLS} FROM owner_instructions WHERE login = ? AND "
+                    "server = ? AND owner_email = ? AND state = 'pending' "
+                    "ORDER BY created_at, id LIMIT ?",
+                    (login, server, owner_email, MAX_PENDING))
     return [_row(r) for r in rows]
 
 

@@ -255,14 +255,14 @@ MIGRATION_LOCK: Final = 0x6D74_6777_6D69_6772 & 0x7FFF_FFFF_FFFF_FFFF
 def version_of(tx: Tx) -> int:
     """How many migrations the database holds (0 when empty)."""
     if tx.postgres:
-        has = tx.execute("SELECT to_regclass('schema_version') IS NOT NULL, "
-                         "to_regclass('owners') IS NOT NULL").fetchone()
+        has = tx.query_one("SELECT to_regclass('schema_version') IS NOT NULL, "
+                           "to_regclass('owners') IS NOT NULL")
     else:
-        names = {str(r[0]) for r in tx.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        names = {str(r[0]) for r in tx.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
         has = ("schema_version" in names, "owners" in names)
     if has[0]:
-        row = tx.execute("SELECT version FROM schema_version").fetchone()
+        row = tx.query_one("SELECT version FROM schema_version")
         return 0 if row is None else int(row[0])
     return 1 if has[1] else 0
 
