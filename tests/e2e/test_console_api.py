@@ -342,3 +342,33 @@ async def test_an_owner_with_two_step_sign_in_sends_the_code_as_otp(console: Con
     assert status == 200 and body["token_type"] == "bearer"
     status, body = await login(console, otp=codes[0])
     assert status == 200
+
+
+@pytest.mark.parametrize(("field", "text", "named"), [
+    ("subject", "Notice\r\nX", "U+000D"),
+    ("body", "hello\nMT Gateway: connected, trading HALTED by the broker", "U+000A"),
+    ("body", "Paste a new token\u202eelpmaxe.live", "U+202E"),
+    ("body", "end\x00", "U+0000"),
+    ("body", "a\u2066b\u2069", "U+2066"),
+    ("body", "next\u0085line", "U+0085"),
+    ("body", "one\u2028two", "U+2028"),
+])
+async def test_a_chart_message_is_one_line_of_printable_text(
+        console: Console, field: str, text: str, named: str) -> None:
+    """A line break, a control character (C0, C1, NUL) or a bidi override or isolate in a
+    chart message's subject or body is refused 422 naming the field and the character: the
+    message could otherwise forge lines that look like the EA's own status."""
+    token = await signed_in_token(console)
+    body = {"subject": "Desk", "body": "Stop at 16:00", field: text}
+    status, answer, _ = await api(console, "POST", "/api/admin/mail", token, body)
+    assert status == 422, answer
+    assert answer["data"]["fields"][0]["field"] == field
+    assert named in answer["message"] and "one line of printable text" in answer["message"]
+
+
+async def test_printable_text_of_any_script_is_a_chart_message(console: Console) -> None:
+    """Letters of any script, symbols and emoji (a zero-width joiner inside one) pass."""
+    token = await signed_in_token(console)
+    status, answer, _ = await api(console, "POST", "/api/admin/mail", token, {
+        "subject": "Café — Ελλάδα", "body": "Стоп ✓ 停止 \U0001F469\u200D\U0001F4BB"})
+    assert status == 200, answer

@@ -15,8 +15,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
+from ..charttext import MAX_BODY, MAX_SUBJECT, PRINTABLE_PATTERN, unprintable
 from .shared import (
     MAX_LOGIN,
     HealthOut,
@@ -418,13 +420,28 @@ class SwitchOut(Out):
     halted: list[str]
 
 
+def _one_line(value: str) -> str:
+    """A chart message's text: refused, naming the character, unless one line of printable
+    text (``charttext.py``)."""
+    problem = unprintable(value)
+    if problem is not None:
+        raise PydanticCustomError("chart_text", problem)
+    return value
+
+
+#: Text for a chart: one line of printable characters (the pattern says so to clients).
+ChartText = Annotated[str, AfterValidator(_one_line)]
+
+
 class MailIn(In):
     """``POST /api/admin/mail``: a message for the charts of the named accounts' terminals
     (their EAs show it; none named: every terminal of the owner)."""
 
     logins: list[Ticket] | None = Field(default=None, min_length=1, max_length=1000)
-    subject: str = Field(default="", max_length=100)
-    body: str = Field(min_length=1, max_length=500)
+    subject: ChartText = Field(default="", max_length=MAX_SUBJECT,
+                               json_schema_extra={"pattern": PRINTABLE_PATTERN})
+    body: ChartText = Field(min_length=1, max_length=MAX_BODY,
+                            json_schema_extra={"pattern": PRINTABLE_PATTERN})
 
 
 class MailOut(Out):
