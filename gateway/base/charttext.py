@@ -36,9 +36,10 @@ _BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u2
 _REFUSED_CATEGORIES: Final = {"Cc": "a control character", "Zl": "a line separator",
                               "Zp": "a paragraph separator", "Cs": "a lone surrogate"}
 #: The same rule as a JSON Schema pattern (ECMA-262), for the OpenAPI document: what a
-#: client may send, so that a request the document allows is one the console takes.
+#: client may send, so that a request the document allows is one the console takes. (A lone
+#: surrogate is not in it: JSON text cannot carry one, the console's parser refuses it.)
 PRINTABLE_PATTERN: Final = ("^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f"
-                            "\\u2028-\\u202e\\u2066-\\u2069\\ud800-\\udfff]*$")
+                            "\\u2028-\\u202e\\u2066-\\u2069]*$")
 
 
 def _what(ch: str) -> str:

@@ -362,7 +362,8 @@ async def test_a_daemons_calls_write_their_replay_row_in_their_own_transaction(
     chained = database.timed
 
     def timed(timing: Timing) -> None:
-        counted.append(timing.ran_s)
+        if timing.name != "version_of":  # /ready's background check, once a second
+            counted.append(timing.ran_s)
         if chained is not None:
             chained(timing)
 

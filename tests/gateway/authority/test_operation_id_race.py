@@ -25,8 +25,7 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import AccountRegistration, Authority
 from gateway.authority.service.manager import KeyReused
 from gateway.authority.store import AccountRow, AuthorityStore
-from tests.gateway.authority.dbkit import fetch
-from tests.pgkit import PostgresServer
+from tests.gateway.authority.dbkit import database_url_of, fetch
 from tests.testkit import until
 
 OWNER = "owner@example.com"
@@ -40,10 +39,7 @@ _BEFORE_THE_INDEX = 14
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """``""`` (the SQLite file in the data dir) or a fresh PostgreSQL database's URL."""
-    if request.param == "sqlite":
-        return ""
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()
+    return database_url_of(request)
 
 
 def _waiting_on_locks(admin: psycopg.Connection[tuple[object, ...]]) -> int:
