@@ -9,11 +9,11 @@ never repaired: the console answers 422 naming the field and the character (the 
 program is told what it sent), and the daemon settles a message an older console signed
 ``refused`` with the same words instead of relaying it (``trading/instructions.py``).
 
-Refused: Unicode's control characters (``Cc``: C0, DEL, C1 with NEL), its line and paragraph
-separators (``Zl``, ``Zp``), the bidi controls (``Bidi_Control``: the marks, embeddings,
-overrides and isolates, U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069) and lone
-surrogates (not text, and not encodable). Every other character passes: letters of any
-script, symbols, emoji and the joiners inside them.
+Refused: Unicode's control characters (``Cc``: U+0000-U+001F, DEL, U+0080-U+009F with
+NEL), its line and paragraph separators (``Zl``, ``Zp``), the bidi controls
+(``Bidi_Control``: the marks, embeddings, overrides and isolates, U+061C, U+200E-U+200F,
+U+202A-U+202E, U+2066-U+2069) and lone surrogates (not text, and not encodable). Every
+other character passes: letters of any script, symbols, emoji and the joiners inside them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ MAX_SUBJECT: Final = 100
 MAX_BODY: Final = 500
 MAX_CHART_TEXT: Final = MAX_SUBJECT + len(": ") + MAX_BODY
 
-#: Unicode's ``Bidi_Control`` characters (PropList.txt): they reorder the text around them.
+#: Unicode's ``Bidi_Control`` characters (its property list): they reorder the text around them.
 _BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                                   "\u2066\u2067\u2068\u2069")
 _REFUSED_CATEGORIES: Final = {"Cc": "a control character", "Zl": "a line separator",

@@ -355,9 +355,9 @@ async def test_an_owner_with_two_step_sign_in_sends_the_code_as_otp(console: Con
 ])
 async def test_a_chart_message_is_one_line_of_printable_text(
         console: Console, field: str, text: str, named: str) -> None:
-    """A line break, a control character (C0, C1, NUL) or a bidi override or isolate in a
-    chart message's subject or body is refused 422 naming the field and the character: the
-    message could otherwise forge lines that look like the EA's own status."""
+    """A line break, a control character (NUL, the ASCII and Latin-1 ones) or a bidi override
+    or isolate in a chart message's subject or body is refused 422 naming the field and the
+    character: the message could otherwise forge lines that look like the EA's own status."""
     token = await signed_in_token(console)
     body = {"subject": "Desk", "body": "Stop at 16:00", field: text}
     status, answer, _ = await api(console, "POST", "/api/admin/mail", token, body)
