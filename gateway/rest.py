@@ -37,6 +37,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ._version import __version__
+from .base.epoch import MAX_EPOCH_S
 from .base.mt4web import Route, bind, mt4records
 from .base.mt4web.daemon_models import (
     ErrorOut,
@@ -77,8 +78,6 @@ from .strictjson import loads_strict
 __all__ = ["ENDPOINTS", "MAX_LOGIN", "Endpoint", "Open", "RestCall", "routes"]
 
 _JSON = "application/json"
-#: Far enough for any history (year 2100), as the params models' bound.
-_END_OF_TIME_S: Final = 4_102_444_800
 _LOGIN_DIGITS: Final = len(str(MAX_LOGIN))
 
 
@@ -212,7 +211,7 @@ async def _history(call: RestCall) -> TradesOut:
     login = _login_of(call)
     period = call.body if isinstance(call.body, HistoryIn) else HistoryIn()
     date_from = period.date_from if period.date_from is not None else 0
-    date_to = period.date_to if period.date_to is not None else _END_OF_TIME_S
+    date_to = period.date_to if period.date_to is not None else MAX_EPOCH_S
     if date_to < date_from:
         raise InvalidParams("to: must not be before from")
     deals: list[dict[str, Any]] = await call.call(
