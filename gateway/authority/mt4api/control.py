@@ -14,14 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..apitokens import LIFETIME_S
-from ..groups import Group
-from ..service import PasswordNeeded
-from ..service.common import decimal_text
-from ..service.signin import MESSAGES, SignInRefused
-from ..store import AccountRow
-from .door import API_TOKENS, ApiCall, ApiFail, ok
-from .models import (
+from ...base.mt4web.console_models import (
     GroupOpIn,
     LoginOut,
     MailIn,
@@ -30,6 +23,13 @@ from .models import (
     SwitchIn,
     SwitchOut,
 )
+from ..apitokens import LIFETIME_S
+from ..groups import Group
+from ..service import PasswordNeeded
+from ..service.common import decimal_text
+from ..service.signin import MESSAGES, SignInRefused
+from ..store import AccountRow
+from .door import API_TOKENS, ApiCall, ApiFail, ok
 from .signin import check_credentials
 from .users import operation_out, password_refusal
 

@@ -15,16 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
-from ..errors import AccountExists
-from ..instructions import Instruction
-from ..routes.accounts import account_json
-from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
-from ..service.accounts import AccountChanges
-from ..service.instructions import KeyReused, LiveMoney
-from ..store import AccountRow
-from .door import ApiCall, ApiFail, ok
-from .models import (
-    MAX_LOGIN,
+from ...base.mt4web.console_models import (
     MoneyIn,
     OperationEnvelope,
     OperationOut,
@@ -36,6 +27,15 @@ from .models import (
     UserOut,
     UsersOut,
 )
+from ...base.mt4web.shared import MAX_LOGIN
+from ..errors import AccountExists
+from ..instructions import Instruction
+from ..routes.accounts import account_json
+from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
+from ..service.accounts import AccountChanges
+from ..service.instructions import KeyReused, LiveMoney
+from ..store import AccountRow
+from .door import ApiCall, ApiFail, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
            "list_users", "login_of", "operation_out", "owner_account", "password_refusal",

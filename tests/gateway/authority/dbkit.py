@@ -1,6 +1,6 @@
 """Helpers for the authority's database tests: the database a parametrized test runs on, a
 migrated store that closes, two instances of one authority sharing a database, and a raw query
-through the door (``gateway/authority/database.py``)."""
+through the door (``gateway/authority/database/``)."""
 
 from __future__ import annotations
 
@@ -150,4 +150,4 @@ class Wire:
         """The round trips of ``tx`` (once it has ended)."""
         for conn, _ in list(self._open.values()):
             self._stop(conn)
-        return round_trips_in(self._file_of[tx].read_text())
+        return round_trips_in(self._file_of[tx].read_text(encoding="utf-8"))
