@@ -238,8 +238,11 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
          "examples/bot.py picks an open symbol by itself")
     hours = terminal.market_hours()
     _print_usage(token, http_port, _quoted_symbol(hours))
+    _print_examples(args.state_file)
     _print_console(console_url, password)
     _print_console_api(console_url, password)
+    operator = _write_operator_config(data_dir / "operator.toml", console_cfg, console_port)
+    _print_operator(console_cfg, sink.port, mailbox[0], operator)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -249,7 +252,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             "token": token, "login": settings.login, "server": settings.server,
             "console_url": f"{console_url}/", "owner_email": _OWNER,
             "owner_password": password, "api_url": f"{console_url}/api",
-            "mail_url": mailbox[0],
+            "mail_url": mailbox[0], "console_config": str(operator),
             "open_symbols": [name for name, is_open in hours.items() if is_open],
             "pid": os.getpid()})
     tune_gc()  # start-up is over: everything built so far is long-lived
@@ -294,6 +297,46 @@ def _print_console_api(console_url: str, password: str) -> None:
 Every e-mail the demo's console sends (approval codes, alerts, resets, notices):
   {console_url}{MAIL_PATH}   (plain text: {console_url}{MAIL_PATH}?format=text)
 Alert webhooks may post to loopback addresses in the demo (a receiver on this machine).
+""", flush=True)
+
+
+def _write_operator_config(path: Path, console: GatewayConfig, port: int) -> Path:
+    """A config naming the demo's console as its operator's commands need it (``mtgateway
+    owner reset-2fa -c``, ``token list -c``): its data directory, its port (the links a
+    notice names) and its SMTP sink; written 0600, gone with the demo's directory."""
+    smtp = console.smtp
+    create_private_file(path, (
+        "# The demo's console, for the operator's commands (mtgateway owner reset-2fa -c ...).\n"
+        f'data_dir = "{console.resolved_data_dir().as_posix()}"\n'
+        f"[console]\nport = {port}\n"
+        f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "{smtp.security}"\n'
+        f'from_address = "{smtp.from_address}"\n').encode())
+    return path
+
+
+def _print_examples(state_file: Path | None) -> None:
+    """Which examples read what: the state file this demo wrote, or how to get one."""
+    if state_file is None:
+        print("""The examples in examples/ read a state file: start the demo with --state-file \
+demo.json
+(as the README's quick start does); examples/curl.sh also takes the $TOKEN exported above.
+""", flush=True)
+        return
+    print(f"""The examples read the state file this demo wrote (run them where it started):
+  bash examples/curl.sh --state-file {state_file}
+  {sys.executable} examples/mt5_script.py --state-file {state_file}
+  (and mt5_script_async.py, bot.py, stream.py the same way)
+""", flush=True)
+
+
+def _print_operator(console: GatewayConfig, smtp_port: int, mailbox: str, config: Path) -> None:
+    """What an operator needs to reach the demo's console: where its data is, where its
+    mail goes, and a config file for the commands that act on it directly."""
+    print(f"""The demo's console, for the operator's commands:
+  data dir: {console.resolved_data_dir()}
+  mail:     the SMTP sink on 127.0.0.1:{smtp_port} (every message: {mailbox})
+  config:   {config}
+  e.g.      mtgateway owner reset-2fa -c {config} --email {_OWNER}
 """, flush=True)
 
 
