@@ -397,7 +397,8 @@ class TerminalSession(asyncio.Protocol):
     def _refused(self, hello: Hello, exc: AuthRefused) -> None:
         """Log (expected reasons at INFO) and send the refusal of either handshake step."""
         log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
-                "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server, exc.reason)
+                "EA %s refused for %d@%s: %s (%s)", self._peer, hello.login, hello.server,
+                exc.reason, exc.message)
         self._refuse(exc.reason, exc.message)
 
     async def _challenge(self, event: HelloReceived) -> None:
