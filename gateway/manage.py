@@ -262,10 +262,9 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
         try:
             notice = await authority.second_factor.reset_by_operator(args.email)
         except ValueError as exc:
-            raise _Usage(f"{exc} in {authority.store.database.describe()} (config: "
-                         f"{args.config_file or 'none, the defaults'}); the console's owners "
-                         "are in the data_dir (or database_url) of the config it runs with: "
-                         "pass that config with -c") from None
+            raise _Usage(f"{exc} in {_where(args, config)}; the console's owners are in the "
+                         "data_dir (or database_url) of the config it runs with: pass that "
+                         "config with -c") from None
         if notice is None:
             print(f"{args.email} has no two-step sign-in on; nothing changed", file=sys.stderr)
             return 1

@@ -55,10 +55,10 @@ async def test_reset_2fa_says_where_it_looked_and_makes_no_authority(tmp_path: P
     await authority.owners.create("someone@example.com", PASSWORD)
     await authority.close()
     made = sorted(p.name for p in data.iterdir())
-    code, _, err = await cli("owner", "reset-2fa", "-c", _config(tmp_path / "c.toml", data),
-                             "--email", OWNER)
-    assert code == 2 and f"no owner has the address {OWNER}" in err, err
-    assert str(data / DB_FILE) in err, err
+    named = _config(tmp_path / "c.toml", data)
+    code, _, err = await cli("owner", "reset-2fa", "-c", named, "--email", OWNER)
+    assert code == 2 and f"no owner has the address {OWNER} in {data}" in err, err
+    assert str(named) in err, err
     assert sorted(p.name for p in data.iterdir()) == made
 
 
