@@ -242,7 +242,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     _print_console(console_url, password)
     _print_console_api(console_url, password)
     operator = _write_operator_config(data_dir / "operator.toml", console_cfg, console_port)
-    _print_operator(console_cfg, sink.port, mailbox[0], operator)
+    _print_operator(console_cfg, mailbox[0], operator)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -317,10 +317,9 @@ def _write_operator_config(path: Path, console: GatewayConfig, port: int) -> Pat
 def _print_examples(state_file: Path | None) -> None:
     """Which examples read what: the state file this demo wrote, or how to get one."""
     if state_file is None:
-        print("""The examples in examples/ read a state file: start the demo with --state-file \
-demo.json
-(as the README's quick start does); examples/curl.sh also takes the $TOKEN exported above.
-""", flush=True)
+        print("The examples in examples/ read a state file: start the demo with --state-file "
+              "demo.json,\nas the README's quick start does (examples/curl.sh also takes the "
+              "$TOKEN exported above).\n", flush=True)
         return
     print(f"""The examples read the state file this demo wrote (run them where it started):
   bash examples/curl.sh --state-file {state_file}
@@ -329,12 +328,12 @@ demo.json
 """, flush=True)
 
 
-def _print_operator(console: GatewayConfig, smtp_port: int, mailbox: str, config: Path) -> None:
+def _print_operator(console: GatewayConfig, mailbox: str, config: Path) -> None:
     """What an operator needs to reach the demo's console: where its data is, where its
     mail goes, and a config file for the commands that act on it directly."""
     print(f"""The demo's console, for the operator's commands:
   data dir: {console.resolved_data_dir()}
-  mail:     the SMTP sink on 127.0.0.1:{smtp_port} (every message: {mailbox})
+  mail:     the SMTP sink on {console.smtp.host}:{console.smtp.port} (every message: {mailbox})
   config:   {config}
   e.g.      mtgateway owner reset-2fa -c {config} --email {_OWNER}
 """, flush=True)
