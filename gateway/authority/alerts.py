@@ -316,25 +316,25 @@ def _transition(tx: Tx, owner_email: str, settings: AlertSettings, login: int, s
     An episode opens as of ``since``, when its condition began (the last report as active
     for ``offline``: a daemon killed at 03:43 is offline since then, not since the sweep that
     noticed it), else ``now``."""
-    device = _device_name(tx, device_id)
     if detail is not None:
         opened_at = now if since is None else min(since, now)
         if not _open(tx, owner_email, login, server, kind, detail, opened_at):
             return 0
         return enqueue(tx, owner_email, settings, _payload(
-            "alert.opened", kind, login, server, device_id, device, opened_at, now, detail,
-            extra), now)
+            "alert.opened", kind, login, server, device_id, _device_name(tx, device_id),
+            opened_at, now, detail, extra), now)
     closed = _close(tx, owner_email, login, server, kind, now)
     if closed is None:
         return 0
     opened_at, was = closed
     return enqueue(tx, owner_email, settings, _payload(
-        "alert.recovered", kind, login, server, device_id, device, opened_at, now, was,
-        extra), now)
+        "alert.recovered", kind, login, server, device_id, _device_name(tx, device_id),
+        opened_at, now, was, extra), now)
 
 
 def _device_name(tx: Tx, device_id: str) -> str:
-    """The name the device reported for itself (cleaned when stored), empty when unknown."""
+    """The name the device reported for itself (cleaned when stored), empty when unknown:
+    read only for an alert being sent, so a report that changes nothing reads nothing more."""
     if not device_id:
         return ""
     row = tx.execute("SELECT name FROM devices WHERE device_id = ?", (device_id,)).fetchone()
