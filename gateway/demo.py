@@ -242,7 +242,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     _print_console(console_url, password)
     _print_console_api(console_url, password)
     operator = _write_operator_config(data_dir / "operator.toml", console_cfg, console_port)
-    _print_operator(console_cfg, mailbox[0], operator)
+    _print_operator(console_cfg, operator)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -328,12 +328,13 @@ def _print_examples(state_file: Path | None) -> None:
 """, flush=True)
 
 
-def _print_operator(console: GatewayConfig, mailbox: str, config: Path) -> None:
+def _print_operator(console: GatewayConfig, config: Path) -> None:
     """What an operator needs to reach the demo's console: where its data is, where its
     mail goes, and a config file for the commands that act on it directly."""
     print(f"""The demo's console, for the operator's commands:
   data dir: {console.resolved_data_dir()}
-  mail:     the SMTP sink on {console.smtp.host}:{console.smtp.port} (every message: {mailbox})
+  mail:     the SMTP sink on {console.smtp.host}:{console.smtp.port} (every message is in the \
+demo's mailbox above)
   config:   {config}
   e.g.      mtgateway owner reset-2fa -c {config} --email {_OWNER}
 """, flush=True)
