@@ -36,14 +36,14 @@ from tests.e2e.conftest import WAIT_S, demo_env
 from tests.e2e.consolekit import Browser
 from tests.e2e.factorkit import secret_of
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and bash")
+pytestmark = [pytest.mark.not_on_windows("posix-signals"), pytest.mark.not_on_windows("shell")]
 
 
 def _readme_demo_args() -> list[str]:
     """The options the README's quick-start line gives ``mtgateway demo``."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     [line] = [line for line in readme.splitlines()
-              if "pip install" in line and "mtgateway demo" in line]
+              if "pip install" in line and ".venv/bin/mtgateway demo" in line]
     return shlex.split(line.split("mtgateway demo", 1)[1])
 
 
