@@ -176,3 +176,50 @@ async def test_a_terminal_that_was_closed_streams_from_its_first_new_tick(
         rows = streamed(listener, "BTCUSD")
         assert rows == sorted(rows) and set(rows) <= set(live)
         assert await history_waits(ea) == 0
+
+
+def announced(listener: RecordingListener, connected: bool) -> int:
+    """How many ``terminal`` events said the broker connection is ``connected``."""
+    return sum(1 for _, n, p, _ in listener.events
+               if n == "terminal" and p["connected"] is connected)
+
+
+async def server_ticks(ea: CompiledEA, symbol: str) -> int:
+    """How many ticks of ``symbol`` the trade server has (the terminal's or not)."""
+    [line] = await kit_lines(ea, f"server_ticks {symbol}", "server_ticks")
+    return int(line.split()[1])
+
+
+async def test_a_broker_outage_is_not_copied_across(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """C6-1: the connection to the trade server drops and ticks come meanwhile, to the server
+    only (no quotes reach a terminal without it: a hole in its tick database for every
+    symbol). The old EA resumed each stream from the last tick it had sent, so its first copy
+    after the reconnection reached into the hole and waited for the synchronization (3 s here,
+    up to 45 s on a terminal, no ping answered meanwhile). Now a reconnection restarts every
+    stream as a return to Market Watch does: at the next tick, nothing from the hole, no
+    wait, and the session stays up."""
+    b, listener = bridge
+    path, fx = make_fixture(tmp_path, live_ticks=900, tick_sync_ms=3000,
+                            symbol_switches={"BTCUSD": {"live_every_ms": 10}})
+    live = [row[0] for row in fx["symbols"]["BTCUSD"]["live"]]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        ups = len(listener.ups)
+        await ea.control("broker down")
+        await listener.wait_for(lambda: announced(listener, False) >= 1)
+        at_outage = await server_ticks(ea, "BTCUSD")
+        while await server_ticks(ea, "BTCUSD") < at_outage + 10:   # ticks the terminal misses
+            pass
+        before = streamed(listener, "BTCUSD")
+        await ea.control("hold BTCUSD on")  # its next tick waits for the EA to see the return
+        await ea.control("broker up")
+        await listener.wait_for(lambda: announced(listener, True) >= 2)
+        await ea.control("hold BTCUSD off")
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= len(before) + 30)
+        after = streamed(listener, "BTCUSD")[len(before):]
+        assert after == sorted(after) and after[0] > before[-1]
+        assert live.index(after[0]) >= live.index(before[-1]) + 10  # nothing from the hole
+        assert await history_waits(ea) == 0
+        assert len(listener.ups) == ups and not listener.downs

@@ -30,6 +30,9 @@
 //| older: its current quote may be days old, and the ticks of an    |
 //| absence from Market Watch never reached the terminal (a copy     |
 //| into them would make the EA wait for their synchronization).     |
+//| The same goes for every symbol after the terminal lost its       |
+//| connection to the trade server: no quotes arrive without it, so  |
+//| once it is back every stream restarts at its next tick (Resume). |
 //+------------------------------------------------------------------+
 #ifndef MTGW_EVENTS5_MQH
 #define MTGW_EVENTS5_MQH
@@ -82,11 +85,12 @@ public:
    bool              wake;                  // spies wake the EA on ticks (the TickWake input)
    long              seen_login;            // the account positions were learnt for
    long              account;               // the last account logged in to (0: none yet)
+   int               seen_reconnections;    // the history's count when the streams last restarted
 
                      CEvents5(void);
 
-   // A new session: the terminal state is announced again; tick cursors are kept, so a short
-   // outage loses no tick (the EA resumes from the last tick it sent), and so are the queued
+   // A new session: the terminal state is announced again; tick cursors are kept, so a
+   // gateway outage loses no tick (the EA resumes from the last tick it sent), and so are the queued
    // trade events. Positions are not learnt again here: transactions keep the cache current
    // with or without a session, and a request answered before this runs may already have
    // opened one (that opening must be reported, not taken for an old position).
@@ -107,6 +111,13 @@ public:
    void              AdoptPositions(void);
 
    void              Poll(CGatewaySession &session);
+
+   // The terminal got its trade server connection back (CHistory5::Watch): the ticks of the
+   // outage never reached it, a hole in every symbol's tick database, so every stream restarts
+   // as after a return to Market Watch, at the symbol's next tick. Resuming from the last tick
+   // sent would copy across the hole and wait for its synchronization (up to 45 s, no ping
+   // answered: the gateway would drop the session). Called before any tick is copied.
+   void              Resume(CGatewaySession &session);
 
    // Everything new, now: the terminal's state, every symbol's new ticks, the queued trade
    // events. Cheap when nothing changed (one SymbolInfoTick per symbol), so every wake-up
@@ -200,6 +211,7 @@ CEvents5::CEvents5(void)
    announced_connected = -1;
    announced_trade = -1;
    account_sig = "";
+   seen_reconnections = 0;
   }
 
 void CEvents5::OnWelcome(void)
@@ -259,6 +271,7 @@ void CEvents5::Poll(CGatewaySession &session)
   {
    // Market Watch is followed from the EA's start, connected or not: ticks that arrive
    // before (or between) sessions are sent once one is live.
+   Resume(session);
    uint now = GetTickCount();
    if(last_rescan == 0 || (int)(now - last_rescan) >= MTGW_RESCAN_MS)
      {
@@ -284,8 +297,20 @@ void CEvents5::Poll(CGatewaySession &session)
      }
   }
 
+void CEvents5::Resume(CGatewaySession &session)
+  {
+   session.methods.history.Watch();
+   if(session.methods.history.reconnections == seen_reconnections)
+      return;
+   seen_reconnections = session.methods.history.reconnections;
+   for(int i = 0; i < ArraySize(cursors); i++)
+      if(cursors[i].present)
+         Start(session, i, true);
+  }
+
 void CEvents5::Flush(CGatewaySession &session)
   {
+   Resume(session);
    if(!session.Ready() || session.sessions != seen_sessions)
       return;                                   // Poll handles a new session first
    Terminal(session);

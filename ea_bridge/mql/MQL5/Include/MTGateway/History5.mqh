@@ -20,6 +20,10 @@
 //| before what is on disk would wait for the synchronization. A    |
 //| symbol that leaves Market Watch receives no quotes meanwhile, so |
 //| its return forgets both (Forget): the hole must be loaded again. |
+//| Nor does any symbol while the terminal has lost its connection  |
+//| to the trade server: when it comes back, every symbol is        |
+//| forgotten and the tick helpers judging from before are released |
+//| (Watch; Events5 restarts its streams on `reconnections`).       |
 //| Each helper runs on a timeframe other than the one it loads: an  |
 //| indicator cannot have its own symbol and timeframe loaded.       |
 //+------------------------------------------------------------------+
@@ -54,8 +58,15 @@ public:
    StreamStart       streams[];
    long              chart;
    bool              helper_missing;   // the terminal could not create the helper (iCustom failed)
+   bool              broker_down;      // the terminal was seen without its trade server connection
+   int               reconnections;    // ...and seen getting it back, this many times
 
                      CHistory5(void);
+
+   // Notices the terminal losing and regaining its trade server connection; on its return,
+   // nothing from before it is local any more (see Reconnected). Cheap: the EA calls it
+   // before anything that copies ticks.
+   void              Watch(void);
 
    // The EA streams `symbol` from `from_msc` on: those ticks are in the terminal.
    void              NoteStream(const string symbol, const long from_msc);
@@ -88,12 +99,53 @@ public:
    void              Sweep(void);
 
    void              ReleaseAll(void);
+
+private:
+   void              Reconnected(void);
+   bool              Claimed(const string symbol, const long from_msc);
+   void              Drop(const int i);
   };
 
 CHistory5::CHistory5(void)
   {
    chart = 0;
    helper_missing = false;
+   broker_down = false;
+   reconnections = 0;
+  }
+
+void CHistory5::Watch(void)
+  {
+   if(TerminalInfoInteger(TERMINAL_CONNECTED) == 0)
+     {
+      broker_down = true;
+      return;
+     }
+   if(broker_down)
+     {
+      broker_down = false;
+      Reconnected();
+     }
+  }
+
+// The connection to the trade server is back. No quotes reached the terminal meanwhile, so
+// the ticks of the outage are a hole in every symbol's tick database: nothing before now is
+// known to be on disk (a copy reaching into the hole would wait for its synchronization, up
+// to 45 s, answering nothing meanwhile), and a tick helper's judgment of a synchronization
+// started before the hole is no judgment of it. The next request starts a new helper.
+void CHistory5::Reconnected(void)
+  {
+   reconnections++;
+   for(int k = SymbolsTotal(true) - 1; k >= 0; k--)
+      Forget(SymbolName(k, true));
+   for(int i = 0; i < ArraySize(streams); i++)
+      Forget(streams[i].symbol);
+   for(int i = ArraySize(helpers) - 1; i >= 0; i--)
+      if(helpers[i].mode == MTGW_HELPER_TICKS)
+        {
+         Forget(helpers[i].symbol);
+         Drop(i);
+        }
   }
 
 void CHistory5::NoteStream(const string symbol, const long from_msc)
@@ -126,6 +178,13 @@ ENUM_TIMEFRAMES CHistory5::HelperPeriod(const ENUM_TIMEFRAMES period) const
   }
 
 bool CHistory5::TicksLocal(const string symbol, const long from_msc)
+  {
+   Watch();
+   return Claimed(symbol, from_msc);
+  }
+
+// TicksLocal without looking at the connection first.
+bool CHistory5::Claimed(const string symbol, const long from_msc)
   {
    string name = MTGW_TICKS_VAR + symbol;
    if(GlobalVariableCheck(name))
@@ -201,30 +260,36 @@ bool CHistory5::Request(const string symbol, const int mode, const ENUM_TIMEFRAM
 
 void CHistory5::Sweep(void)
   {
+   Watch();
    ulong now = GetMicrosecondCount();
    for(int i = ArraySize(helpers) - 1; i >= 0; i--)
      {
       string s = helpers[i].symbol;
       long from = helpers[i].from_msc;
       bool loaded = helpers[i].mode == MTGW_HELPER_TICKS
-                    ? TicksLocal(s, from) && TicksStart(s, from) - from < MTGW_FLOOR_WATCH_MS
+                    ? Claimed(s, from) && TicksStart(s, from) - from < MTGW_FLOOR_WATCH_MS
                     : BarsLocal(s, (ENUM_TIMEFRAMES)helpers[i].period, from / 1000, 0);
-      if(!loaded && now - helpers[i].used_us < MTGW_HELPER_IDLE_US)
-         continue;
-      IndicatorRelease(helpers[i].handle);
-      int last = ArraySize(helpers) - 1;
-      if(i != last)
-        {
-         // field by field: no structure holding a string is assigned whole
-         helpers[i].symbol = helpers[last].symbol;
-         helpers[i].mode = helpers[last].mode;
-         helpers[i].period = helpers[last].period;
-         helpers[i].from_msc = helpers[last].from_msc;
-         helpers[i].handle = helpers[last].handle;
-         helpers[i].used_us = helpers[last].used_us;
-        }
-      ArrayResize(helpers, last);
+      if(loaded || now - helpers[i].used_us >= MTGW_HELPER_IDLE_US)
+         Drop(i);
      }
+  }
+
+// Release helper `i` and take it off the list (the last one takes its place).
+void CHistory5::Drop(const int i)
+  {
+   IndicatorRelease(helpers[i].handle);
+   int last = ArraySize(helpers) - 1;
+   if(i != last)
+     {
+      // field by field: no structure holding a string is assigned whole
+      helpers[i].symbol = helpers[last].symbol;
+      helpers[i].mode = helpers[last].mode;
+      helpers[i].period = helpers[last].period;
+      helpers[i].from_msc = helpers[last].from_msc;
+      helpers[i].handle = helpers[last].handle;
+      helpers[i].used_us = helpers[last].used_us;
+     }
+   ArrayResize(helpers, last);
   }
 
 void CHistory5::ReleaseAll(void)
