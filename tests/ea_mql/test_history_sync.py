@@ -13,10 +13,12 @@ from pathlib import Path
 
 from ea_bridge import Bridge
 from tests.bridgekit import RecordingListener
-from tests.e2e.conftest import TERMINAL, WAIT_S
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
+from tests.ea_mql.conformance import result
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.terminalkit import (
+    held_then_answered,
     history_waits,
     kit_lines,
     loaded,
@@ -223,3 +225,52 @@ async def test_a_broker_outage_is_not_copied_across(
         assert live.index(after[0]) >= live.index(before[-1]) + 10  # nothing from the hole
         assert await history_waits(ea) == 0
         assert len(listener.ups) == ups and not listener.downs
+
+
+async def test_a_request_from_before_the_servers_ticks_is_answered_once_synchronized(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E6-3: a bot asks for ticks from a day before the first one the trade server keeps. The
+    synchronization lands in half a second, but the old helper took the first tick on disk for
+    "no older ticks" only once it had stayed the same for its settle time (10 s, plus 2 s per
+    day): the EA answered -32008 meanwhile. The reference's own CopyTicks example reads the
+    synchronization off the copy ("If the tick history is synchronized, the error code is equal
+    to zero"): the helper settles on that, so the first call is answered, complete."""
+    b, _ = bridge
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, tick_sync_ms=500)
+    now_ms = fx["now_ms"]
+    first = fx["symbols"]["BTCUSD"]["ticks"][0][0]
+    query = {"symbol": "BTCUSD", "date_from": (first - 86_400_000) / 1000,
+             "date_to": (now_ms - 120_000) / 1000, "flags": -1}
+    want = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"] if t[0] <= now_ms - 120_000]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await held_then_answered(b, "copy_ticks_range", query)
+        assert [r[5] for r in got["rows"]] == want
+        assert await history_waits(ea) == 0
+
+
+async def test_a_tick_page_that_starts_later_than_asked_says_where(
+        daemon: Daemon, ea_binary: Path, tmp_path: Path) -> None:
+    """E6-1: the EA copies ticks from the first one on its terminal's disk, never from before
+    it; an answer starting there, later than asked, said nothing, so a bot could not tell "no
+    older ticks on this computer" from "none happened". The EA's answer now carries where its
+    copy started (``from_msc``) and the daemon's page passes it on (``on_disk_from_msc``); a
+    page asked from a time on disk carries none."""
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, tick_sync_ms=500)
+    now_ms = fx["now_ms"]
+    ticks = fx["symbols"]["BTCUSD"]["ticks"]
+    first = ticks[0][0]
+    to_s = (now_ms - 120_000) / 1000
+    async with CompiledEA(ea_binary, path, token=daemon.token, port=daemon.bridge.port):
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        early = await result(daemon, "copy_ticks_range", {
+            "symbol": "BTCUSD", "date_from": (first - 86_400_000) / 1000, "date_to": to_s,
+            "flags": "COPY_TICKS_ALL"})
+        assert early["on_disk_from_msc"] == first
+        assert [r[5] for r in early["rows"]] == [t[0] for t in ticks if t[0] <= to_s * 1000]
+        later = await result(daemon, "copy_ticks_range", {
+            "symbol": "BTCUSD", "date_from": ticks[10][0] / 1000, "date_to": to_s,
+            "flags": "COPY_TICKS_ALL"})
+        assert "on_disk_from_msc" not in later and later["rows"][0][5] == ticks[10][0]

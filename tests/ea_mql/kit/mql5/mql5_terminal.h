@@ -685,11 +685,15 @@ inline bool _tick_kind(const MqlTick& t, uint flags) {
 }
 // Whether ticks from `from_msc` on are on disk; reaching before that synchronizes the database
 // from `from_msc` to now: an EA waits (at most 45 s), an indicator does not. On return the
-// caller gets what is local, and in an EA ERR_HISTORY_TIMEOUT when that is not everything
-// asked. In an indicator "CopyTicks() immediately returns all available ticks of a symbol and
-// launches synchronization of the tick database if available data is not enough ... After
+// caller gets what is local, and ERR_HISTORY_TIMEOUT ("ticks synchronization waiting time is
+// up, the function has sent all it had") when that is not everything asked. In an indicator
+// "CopyTicks() immediately returns all available ticks of a symbol and launches
+// synchronization of the tick database if available data is not enough ... After
 // synchronization, CopyTicks() will return all requested ticks during the next call"
-// (mql5.com/en/docs/series/copyticks): no error is documented for that case, so none is set.
+// (mql5.com/en/docs/series/copyticks); the page's own example reads the state off the copy,
+// "If the tick history is synchronized, the error code is equal to zero", and the kit keeps
+// to it in an indicator as in an EA (an indicator's error code there is what `mtgateway
+// check`'s deep_history settles on a terminal).
 // Ticks that arrived while the symbol was out of Market Watch never reached the terminal (the
 // terminal "receives quotes only for Market Watch symbols"): they are a hole in the database,
 // which a copy reaching into it synchronizes like older history.
@@ -747,7 +751,7 @@ inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = CO
   bool complete = _ticks_local(*s, (long)from_msc);
   for (size_t i = 0; i < s->ticks.size() && out.v.size() < count; ++i)
     if (s->ticks[i].time_msc >= (long)from_msc && _on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.push_back(s->ticks[i]);
-  if (!complete && !_term.in_indicator) _LastError = ERR_HISTORY_TIMEOUT;
+  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
   return (int)out.v.size();
 }
 inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, ulong to_msc = 0) {
@@ -759,7 +763,7 @@ inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags
     const MqlTick& t = s->ticks[i];
     if (t.time_msc >= (long)from_msc && (to_msc == 0 || (ulong)t.time_msc <= to_msc) && _on_disk(*s, i) && _tick_kind(t, flags)) out.v.push_back(t);
   }
-  if (!complete && !_term.in_indicator) _LastError = ERR_HISTORY_TIMEOUT;
+  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
   return (int)out.v.size();
 }
 

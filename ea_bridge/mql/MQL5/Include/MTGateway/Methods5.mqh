@@ -196,7 +196,11 @@ public:
 
    void              RatesAnswer(JsonWriter &w, const MqlRates &rates[], const int from, const int count, const bool truncated, const int dg);
    void              CopyRatesMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w);
-   void              TicksAnswer(JsonWriter &w, const MqlTick &ticks[], const int count, const bool truncated, const int dg);
+   // A tick answer; `floor_msc` > 0: the copy started there, later than asked, at the first
+   // tick on disk (older ones are not on this computer: the server keeps none, or they are
+   // still loading), and the answer says so as `from_msc`.
+   void              TicksAnswer(JsonWriter &w, const MqlTick &ticks[], const int count, const bool truncated, const int dg,
+                                 const long floor_msc);
    void              CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w);
 
    //--- trading state -------------------------------------------------------------------------
@@ -767,7 +771,8 @@ void Methods5::CopyRatesMethod(const string m, JsonDoc &doc, const int p, JsonWr
    RatesAnswer(w, rates, truncated ? got - take : 0, truncated ? take : got, truncated, dg);
   }
 
-void Methods5::TicksAnswer(JsonWriter &w, const MqlTick &ticks[], const int count, const bool truncated, const int dg)
+void Methods5::TicksAnswer(JsonWriter &w, const MqlTick &ticks[], const int count, const bool truncated, const int dg,
+                           const long floor_msc)
   {
    w.BeginObj();
    w.Key("columns");
@@ -789,6 +794,8 @@ void Methods5::TicksAnswer(JsonWriter &w, const MqlTick &ticks[], const int coun
      }
    w.EndArr();
    w.KBool("truncated", truncated);
+   if(floor_msc > 0)
+      w.KInt("from_msc", floor_msc);
    w.EndObj();
   }
 
@@ -815,6 +822,7 @@ void Methods5::CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWr
    // from the first tick on disk, never before it (History5.mqh); while that is a minute or
    // more later, the helper keeps looking for older ticks
    long copy_from = history.TicksStart(s, from_msc);
+   long floor_msc = copy_from > from_msc ? copy_from : 0;
    if(copy_from - from_msc >= MTGW_FLOOR_WATCH_MS)
       history.Request(s, MTGW_HELPER_TICKS, PERIOD_M1, from_msc);
    MqlTick ticks[];
@@ -829,7 +837,7 @@ void Methods5::CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWr
       if(got < 0)
          got = 0;
       truncated = got > take;
-      TicksAnswer(w, ticks, truncated ? take : got, truncated, dg);
+      TicksAnswer(w, ticks, truncated ? take : got, truncated, dg, floor_msc);
       return;
      }
    // both ends inclusive, to the millisecond (a to_msc of 0 would mean "up to now")
@@ -838,7 +846,7 @@ void Methods5::CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWr
    if(got < 0)
       got = 0;
    truncated = got > max_rows;
-   TicksAnswer(w, ticks, truncated ? max_rows : got, truncated, dg);
+   TicksAnswer(w, ticks, truncated ? max_rows : got, truncated, dg, floor_msc);
   }
 
 void Methods5::OrdersGet(JsonDoc &doc, const int p, JsonWriter &w)
