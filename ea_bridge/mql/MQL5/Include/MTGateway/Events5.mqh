@@ -152,6 +152,10 @@ public:
 
    void              Ticks(CGatewaySession &session, const int i);
 
+   // Rows [from, upto) of `ticks` as one `ticks` event; false when the session did not take it.
+   bool              SendRows(CGatewaySession &session, const string s, const MqlTick &ticks[], const int from,
+                              const int upto, const int dg);
+
    //--- depth of market -----------------------------------------------------------------------
 
    // OnBookEvent: the book changed; send it whole. Not sent (no session) is not queued: the
@@ -452,8 +456,28 @@ void CEvents5::Ticks(CGatewaySession &session, const int i)
       if(now.time_msc == cursors[i].last_msc)
          return;                               // the millisecond of the quote seen is skipped
       // the first tick after the quote seen arrived live: the stream starts right after that
-      // quote when the terminal was receiving the symbol's quotes then (Start), else here
-      long from = cursors[i].after_quote ? cursors[i].last_msc + 1 : now.time_msc;
+      // quote when the terminal was receiving the symbol's quotes then (Start). Else the ticks
+      // before this one are a hole in the tick database (an absence from Market Watch, a lost
+      // connection, a terminal that was closed), and ticks of this very millisecond can be on
+      // both sides of it: a copy from it could reach into the hole and wait for its
+      // synchronization. So this tick goes out as the quote shows it, and the copies start
+      // after its millisecond.
+      long from = cursors[i].last_msc + 1;
+      if(!cursors[i].after_quote)
+        {
+         MqlTick first[];
+         ArrayResize(first, 1);
+         first[0] = now;
+         if(!SendRows(session, s, first, 0, 1, SymbolDigits(s)))
+            return;                            // not sent: it stays the first, next pass
+         from = now.time_msc + 1;
+         cursors[i].seen_msc = now.time_msc;
+         cursors[i].seen_bid = now.bid;
+         cursors[i].seen_ask = now.ask;
+         cursors[i].seen_last = now.last;
+         cursors[i].seen_volume = now.volume;
+         cursors[i].seen_flags = now.flags;
+        }
       cursors[i].last_msc = from;
       cursors[i].sent_at_last = 0;
       cursors[i].fresh = false;
@@ -485,35 +509,11 @@ void CEvents5::Ticks(CGatewaySession &session, const int i)
       int upto = from + MTGW_TICK_ROWS_PER_EVENT;
       if(upto > n)
          upto = n;
-      JsonWriter w;
-      w.BeginObj();
-      w.KStr("symbol", s);
-      w.Key("rows");
-      w.BeginArr();
-      for(int k = from; k < upto; k++)
+      if(!SendRows(session, s, ticks, from, upto, dg))
         {
-         w.BeginArr();
-         w.Int(ticks[k].time_msc);
-         w.Dbl(ticks[k].bid, dg);
-         w.Dbl(ticks[k].ask, dg);
-         w.Dbl(ticks[k].last, dg);
-         w.Int((long)ticks[k].volume);
-         w.Int((long)ticks[k].flags);
-         w.Dbl(ticks[k].volume_real);
-         w.EndArr();
+         cursors[i].seen_msc = 0;              // not sent: the cursor stays, resent next session
+         return;
         }
-      w.EndArr();
-      w.EndObj();
-      if(w.bad)
-        {
-         Print("MT Gateway: skipped ", IntegerToString(upto - from), " ticks of ", s, " with a non-finite price");
-        }
-      else
-         if(session.SendEvent("ticks", w.out) == MTGW_NOT_SENT)
-           {
-            cursors[i].seen_msc = 0;           // not sent: the cursor stays, resent next session
-            return;
-           }
       // advance the cursor over what was sent
       long last = ticks[upto - 1].time_msc;
       int same = 0;
@@ -528,6 +528,36 @@ void CEvents5::Ticks(CGatewaySession &session, const int i)
         }
       from = upto;
      }
+  }
+
+bool CEvents5::SendRows(CGatewaySession &session, const string s, const MqlTick &ticks[], const int from,
+                        const int upto, const int dg)
+  {
+   JsonWriter w;
+   w.BeginObj();
+   w.KStr("symbol", s);
+   w.Key("rows");
+   w.BeginArr();
+   for(int k = from; k < upto; k++)
+     {
+      w.BeginArr();
+      w.Int(ticks[k].time_msc);
+      w.Dbl(ticks[k].bid, dg);
+      w.Dbl(ticks[k].ask, dg);
+      w.Dbl(ticks[k].last, dg);
+      w.Int((long)ticks[k].volume);
+      w.Int((long)ticks[k].flags);
+      w.Dbl(ticks[k].volume_real);
+      w.EndArr();
+     }
+   w.EndArr();
+   w.EndObj();
+   if(w.bad)
+     {
+      Print("MT Gateway: skipped ", IntegerToString(upto - from), " ticks of ", s, " with a non-finite price");
+      return true;
+     }
+   return session.SendEvent("ticks", w.out) != MTGW_NOT_SENT;
   }
 
 void CEvents5::OnBook(CGatewaySession &session, const string symbol)
