@@ -43,31 +43,18 @@ from functools import cache
 from pathlib import Path
 
 try:
-    from . import mqlpre
-    from .mqllex import DIGRAPHS, LexError, Token, tokenize
-    from .mqlparse import (
-        BUILTIN_TYPES,
-        NOT_A_TYPE,
-        QUALIFIERS,
-        Declared,
-        Parsed,
-        declarations,
-        skip_brackets,
-        template_end,
-    )
+    from . import mqllex, mqlparse, mqlpre
 except ImportError:          # run as a script, or imported by mqlpp.py run as one
+    import mqllex  # type: ignore[no-redef]
+    import mqlparse  # type: ignore[no-redef]
     import mqlpre  # type: ignore[no-redef]
-    from mqllex import DIGRAPHS, LexError, Token, tokenize  # type: ignore[no-redef]
-    from mqlparse import (  # type: ignore[no-redef]
-        BUILTIN_TYPES,
-        NOT_A_TYPE,
-        QUALIFIERS,
-        Declared,
-        Parsed,
-        declarations,
-        skip_brackets,
-        template_end,
-    )
+
+DIGRAPHS, LexError, Token, tokenize = (mqllex.DIGRAPHS, mqllex.LexError, mqllex.Token,
+                                       mqllex.tokenize)
+BUILTIN_TYPES, NOT_A_TYPE, QUALIFIERS = (mqlparse.BUILTIN_TYPES, mqlparse.NOT_A_TYPE,
+                                         mqlparse.QUALIFIERS)
+Declared, Parsed, declarations = mqlparse.Declared, mqlparse.Parsed, mqlparse.declarations
+skip_brackets, template_end = mqlparse.skip_brackets, mqlparse.template_end
 
 __all__ = ["BUILTIN_TYPES", "CPP_ONLY", "LANG_PAGES", "RULES", "Declared", "Fault", "Language",
            "LexError", "Rule", "Token", "check_file", "check_text", "check_tree",
