@@ -566,9 +566,8 @@ def _static_locals(src: Source) -> Iterator[tuple[Token, str, str]]:
         fn = p.enclosing(i, "function")
         if fn is None:
             continue
-        head = next((f for f in p.functions if f.scope == fn.parent and f.body
-                     and f.close < fn.open and f.start <= fn.open), None)
-        lo = head.open if head is not None else fn.open
+        heads = [f for f in p.functions if f.scope == fn.parent and f.body and f.close < fn.open]
+        lo = max(heads, key=lambda f: f.close).open if heads else fn.open
         local = {d.token.text for d in declarations(c[lo:i])}
         end = i
         while end < len(c) and c[end].text != ";":

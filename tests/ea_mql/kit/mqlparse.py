@@ -252,8 +252,6 @@ class Parsed:
             params = _split_params(code[i + 1:close])
             if kind in ("function", "block") and not _declares(params):
                 continue                      # an object built with arguments, or a call
-            if kind == "class" and scope.tag not in TYPE_WORDS:
-                continue
             seen.add(start)
             after = code[close + 1] if close + 1 < len(code) else None
             body = after is not None and (after.text in ("{", ":") or after.text == "const"
