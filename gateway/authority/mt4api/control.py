@@ -16,12 +16,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from ..apitokens import LIFETIME_S
-from ..groups import Group
-from ..service.common import decimal_text
-from ..store import AccountRow
-from .door import API_TOKENS, ApiCall, ApiFail, ok
-from .models import (
+from ...base.mt4web.console_models import (
     GroupOpIn,
     LoginOut,
     MailIn,
@@ -30,6 +25,11 @@ from .models import (
     SwitchIn,
     SwitchOut,
 )
+from ..apitokens import LIFETIME_S
+from ..groups import Group
+from ..service.common import decimal_text
+from ..store import AccountRow
+from .door import API_TOKENS, ApiCall, ApiFail, ok
 from .signin import check_credentials
 from .users import loosening, operation_out, reauthenticate
 

@@ -15,16 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
-from ..errors import AccountExists
-from ..instructions import Instruction
-from ..routes.accounts import account_json
-from ..service import AccountRegistration, TerminalClaimed
-from ..service.manager import AccountChanges, KeyReused, LiveMoney
-from ..store import AccountRow
-from ..web.forms import RiskForm, loosened
-from .door import ApiCall, ApiFail, ok
-from .models import (
-    MAX_LOGIN,
+from ...base.mt4web.console_models import (
     MoneyIn,
     OperationEnvelope,
     OperationOut,
@@ -36,6 +27,15 @@ from .models import (
     UserOut,
     UsersOut,
 )
+from ...base.mt4web.shared import MAX_LOGIN
+from ..errors import AccountExists
+from ..instructions import Instruction
+from ..routes.accounts import account_json
+from ..service import AccountRegistration, TerminalClaimed
+from ..service.manager import AccountChanges, KeyReused, LiveMoney
+from ..store import AccountRow
+from ..web.forms import RiskForm, loosened
+from .door import ApiCall, ApiFail, ok
 from .signin import check_password
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",

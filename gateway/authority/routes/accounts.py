@@ -4,39 +4,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import Field
 
+from ...base.mt4web.console_models import Registration
 from ..appkeys import AUTHORITY
 from ..errors import AccountExists
 from ..service import AccountRegistration, TerminalClaimed
 from ..store import AccountRow
-from .common import Body, Fail, owner, read_json
+from .common import Fail, owner, read_json
 
 __all__ = ["AccountCreate", "account_json", "routes"]
 
 routes = web.RouteTableDef()
 
 
-class AccountCreate(Body):
+class AccountCreate(Registration):
     """``POST /v1/accounts``: the registration's fields, as ``docs/authority.md`` lists them."""
-
-    name: str = Field(max_length=100, min_length=1)
-    broker: str = Field(max_length=100, min_length=1)
-    login: int = Field(gt=0, le=2**63 - 1, strict=True)  # MT logins are 64-bit
-    password: str = Field(default="", max_length=200)
-    server: str = Field(max_length=200, min_length=1)
-    is_live: bool = False
-    allowed_symbols: list[str] = Field(default=[], max_length=1000)
-    max_lot_size: Decimal = Field(default=Decimal("0.1"), ge=0, le=100, allow_inf_nan=False)
-    risk_pct: Decimal = Field(default=Decimal("0.01"), ge=0, le=1, allow_inf_nan=False)
-    auto_trade_enabled: bool = True
-    paper_trade_enabled: bool = False
-    mt5_path: str = Field(default="", max_length=500)
-    account_type: Literal["USD", "USC"] = "USD"
 
 
 def account_json(row: AccountRow) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from .. import equity, mt4records
+from ...base.mt4web import mt4records
+from .. import equity
 from ..positions import STALE_AFTER_S
 from ..reports import TerminalRow
 from ..service import Authority
