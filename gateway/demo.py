@@ -242,8 +242,11 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
          "examples/bot.py picks an open symbol by itself")
     hours = terminal.market_hours()
     _print_usage(token, http_port, _quoted_symbol(hours))
+    _print_examples(args.state_file)
     _print_console(console_url, password)
     _print_console_api(console_url, password, mailbox)
+    operator = _write_operator_config(data_dir / "operator.toml", console_cfg, console_port)
+    _print_operator(console_cfg, operator)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -253,7 +256,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             "token": token, "login": settings.login, "server": settings.server,
             "console_url": f"{console_url}/", "owner_email": _OWNER,
             "owner_password": password, "api_url": f"{console_url}/api",
-            "mail_url": mailbox,
+            "mail_url": mailbox, "console_config": str(operator),
             "open_symbols": [name for name, is_open in hours.items() if is_open],
             "pid": os.getpid()})
     tune_gc()  # start-up is over: everything built so far is long-lived
@@ -301,6 +304,46 @@ demo's mailbox; its address is its key (shown once; also mail_url in --state-fil
   {mailbox}
   (plain text: {mailbox}?format=text)
 Alert webhooks may post to loopback addresses in the demo (a receiver on this machine).
+""", flush=True)
+
+
+def _write_operator_config(path: Path, console: GatewayConfig, port: int) -> Path:
+    """A config naming the demo's console as its operator's commands need it (``mtgateway
+    owner reset-2fa -c``, ``token list -c``): its data directory, its port (the links a
+    notice names) and its SMTP sink; written 0600, gone with the demo's directory."""
+    smtp = console.smtp
+    create_private_file(path, (
+        "# The demo's console, for the operator's commands (mtgateway owner reset-2fa -c ...).\n"
+        f'data_dir = "{console.resolved_data_dir().as_posix()}"\n'
+        f"[console]\nport = {port}\n"
+        f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "{smtp.security}"\n'
+        f'from_address = "{smtp.from_address}"\n').encode())
+    return path
+
+
+def _print_examples(state_file: Path | None) -> None:
+    """Which examples read what: the state file this demo wrote, or how to get one."""
+    if state_file is None:
+        print("The examples in examples/ read a state file: start the demo with --state-file "
+              "demo.json,\nas the README's quick start does (examples/curl.sh also takes the "
+              "$TOKEN exported above).\n", flush=True)
+        return
+    print(f"""The examples read the state file this demo wrote (run them where it started):
+  bash examples/curl.sh --state-file {state_file}
+  {sys.executable} examples/mt5_script.py --state-file {state_file}
+  (and mt5_script_async.py, bot.py, stream.py the same way)
+""", flush=True)
+
+
+def _print_operator(console: GatewayConfig, config: Path) -> None:
+    """What an operator needs to reach the demo's console: where its data is, where its
+    mail goes, and a config file for the commands that act on it directly."""
+    print(f"""The demo's console, for the operator's commands:
+  data dir: {console.resolved_data_dir()}
+  mail:     the SMTP sink on {console.smtp.host}:{console.smtp.port} (every message is in the \
+demo's mailbox above)
+  config:   {config}
+  e.g.      mtgateway owner reset-2fa -c {config} --email {_OWNER}
 """, flush=True)
 
 

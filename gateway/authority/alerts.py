@@ -232,7 +232,8 @@ class Seen:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Whether each kind's condition holds now, and what the alert says of it."""
+    """Whether each kind's condition holds now, what the alert says of it, and since when
+    (what an alert's "since" means: when the condition began, not when it was noticed)."""
 
     offline: str | None
     refused: str | None
@@ -240,6 +241,11 @@ class Verdict:
     device_id: str
     #: The device the terminal was last online on (named in an offline alert).
     offline_device_id: str = ""
+    #: When the terminal was last online: its last ``active`` report, or its change away
+    #: from ``active`` (an offline episode's start).
+    offline_since: int = 0
+    #: When the latest report's refusal began (a refused episode's start).
+    refused_since: int = 0
 
 
 def conditions(rows: Sequence[Seen], now: int, offline_minutes: int) -> Verdict:
@@ -263,7 +269,8 @@ def conditions(rows: Sequence[Seen], now: int, offline_minutes: int) -> Verdict:
     gone_s = now - last_online
     offline = (f"not active for {gone_s // 60} min"
                if offline_minutes > 0 and gone_s > offline_minutes * 60 else None)
-    return Verdict(offline, refused, latest.device_id, online_on)
+    return Verdict(offline, refused, latest.device_id, online_on, last_online,
+                   latest.changed_at)
 
 
 def _seen(tx: Tx, owner_email: str, login: int, server: str) -> list[Seen]:
@@ -303,28 +310,44 @@ def _close(tx: Tx, owner_email: str, login: int, server: str, kind: str,
 
 def _transition(tx: Tx, owner_email: str, settings: AlertSettings, login: int, server: str,
                 kind: Kind, detail: str | None, device_id: str, now: int,
-                extra: dict[str, object]) -> int:
+                extra: dict[str, object], since: int | None = None) -> int:
     """Open or close ``kind``'s episode as ``detail`` says (``None``: the condition does
-    not hold); the alerts enqueued (0 when nothing changed or another instance claimed it)."""
+    not hold); the alerts enqueued (0 when nothing changed or another instance claimed it).
+    An episode opens as of ``since``, when its condition began (the last report as active
+    for ``offline``: a daemon killed at 03:43 is offline since then, not since the sweep that
+    noticed it), else ``now``."""
     if detail is not None:
-        if not _open(tx, owner_email, login, server, kind, detail, now):
+        opened_at = now if since is None else min(since, now)
+        if not _open(tx, owner_email, login, server, kind, detail, opened_at):
             return 0
         return enqueue(tx, owner_email, settings, _payload(
-            "alert.opened", kind, login, server, device_id, now, now, detail, extra), now)
+            "alert.opened", kind, login, server, device_id, _device_name(tx, device_id),
+            opened_at, now, detail, extra), now)
     closed = _close(tx, owner_email, login, server, kind, now)
     if closed is None:
         return 0
     opened_at, was = closed
     return enqueue(tx, owner_email, settings, _payload(
-        "alert.recovered", kind, login, server, device_id, opened_at, now, was, extra), now)
+        "alert.recovered", kind, login, server, device_id, _device_name(tx, device_id),
+        opened_at, now, was, extra), now)
 
 
-def _payload(event: str, kind: str, login: int, server: str, device_id: str, opened_at: int,
-             at: int, detail: str, extra: dict[str, object]) -> dict[str, object]:
+def _device_name(tx: Tx, device_id: str) -> str:
+    """The name the device reported for itself (cleaned when stored), empty when unknown:
+    read only for an alert being sent, so a report that changes nothing reads nothing more."""
+    if not device_id:
+        return ""
+    row = tx.execute("SELECT name FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def _payload(event: str, kind: str, login: int, server: str, device_id: str,
+             device_name: str, opened_at: int, at: int, detail: str,
+             extra: dict[str, object]) -> dict[str, object]:
     return {"id": f"{kind}:{login}@{server}:{opened_at}:{event.rpartition('.')[2]}",
             "type": event, "kind": kind, "login": login, "server": server,
-            "device_id": device_id, "opened_at": opened_at, "at": at, "detail": detail,
-            **extra}
+            "device_id": device_id, "device_name": device_name, "opened_at": opened_at,
+            "at": at, "detail": detail, **extra}
 
 
 def observe(tx: Tx, owner_email: str, login: int, server: str, device_id: str,
@@ -359,14 +382,19 @@ def _judge(tx: Tx, owner_email: str, settings: AlertSettings, login: int, server
         return 0
     verdict = conditions(seen, now, settings.offline_minutes)
     sent = 0
-    if settings.wants("offline"):
+    # One cause, one alert: while the owner hears of a refusal, the terminal that refusal
+    # keeps away is not also alerted offline, nor said "back online" when the refusal ends
+    # (its episode is left as it is). An owner watching offline alone hears of it as offline.
+    covered = settings.wants("refused") and verdict.refused is not None
+    if settings.wants("offline") and not covered:
         sent += _transition(tx, owner_email, settings, login, server, "offline",
                             verdict.offline, verdict.offline_device_id, now,
-                            {"offline_minutes": settings.offline_minutes})
+                            {"offline_minutes": settings.offline_minutes},
+                            verdict.offline_since)
     if settings.wants("refused"):
         sent += _transition(tx, owner_email, settings, login, server, "refused",
                             verdict.refused, verdict.device_id, now,
-                            {"reason": verdict.refused or ""})
+                            {"reason": verdict.refused or ""}, verdict.refused_since)
     return sent
 
 

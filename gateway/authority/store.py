@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from mtgateway.credential import verifier_from_digest
 
 from ..base.files import (
+    check_private_file,
     create_private_file,
     ensure_private_dir,
     prepare_private_db,
@@ -243,10 +244,15 @@ class AuthorityStore:
                  statement_timeout_s: float = STATEMENT_TIMEOUT_S,
                  pool_size: int = POOL_SIZE) -> None:
         ensure_private_dir(data_dir)
-        #: The SQLite file beside the keys (created private even with ``database_url``, where
-        #: nothing is written to it: an earlier release kept side tables there).
+        #: The SQLite file beside the keys. With ``database_url`` nothing is written to it and
+        #: none is made (an operator reading the data directory should not find an empty
+        #: authority there); one an earlier release left (it kept side tables there) must
+        #: still be private.
         self.path = data_dir / DB_FILE
-        prepare_private_db(self.path)
+        if database_url:
+            check_private_file(self.path)
+        else:
+            prepare_private_db(self.path)
         self.database = Database(path=None if database_url else self.path, url=database_url,
                                  pool_size=pool_size, connect_timeout_s=connect_timeout_s,
                                  statement_timeout_s=statement_timeout_s)
