@@ -14,7 +14,12 @@ The tree, and how the caller reacts::
     ├── RecordRejected            a signed record failed a check: do not trust it
     ├── ProofRejected             a device proof failed a check: 401 with ``reason``
     ├── AccountExists             the login and server are registered already: 409
-    └── ConsoleConfigError        ``[console]`` is not servable as configured: fix the file
+    ├── ConsoleConfigError        ``[console]`` is not servable as configured: fix the file
+    ├── SignInRefused             (``service/signin.py``) wrong credentials or code: ask again
+    ├── PasswordNeeded            (``service/consent.py``) the change lets a bot do more: send
+    │                             it again with the owner's password
+    └── CredentialEnded           (``service/credentials.py``) a console-API token whose
+                                  sign-in ended: sign in again
 
 A brute-force lockout is the throttle's own ``RateLimited`` (``gateway.base.throttle``, the
 ground floor both processes share), not a branch of this tree.

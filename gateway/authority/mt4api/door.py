@@ -41,7 +41,7 @@ from ..apitokens import (
 from ..appkeys import AUTHORITY, CLOCKS
 from ..database import DatabaseUnavailable
 from ..routes.common import Fail
-from ..service import Authority
+from ..service import Authority, CredentialEnded
 
 __all__ = ["API_TOKENS", "ApiCall", "ApiFail", "Endpoint", "Handler", "TokenHolder",
            "error_json", "ok", "read_model", "route_table"]
@@ -149,7 +149,8 @@ async def read_model(request: web.Request, model: type[_M]) -> _M:
 
 
 async def _bearer(request: web.Request) -> ApiClaims:
-    """The claims of the request's bearer token, checked against the owner's password now.
+    """The claims of the request's bearer token, its sign-in still going (the service's
+    ``credentials.api_owner``).
 
     Raises:
         ApiFail: 401 naming why.
@@ -162,12 +163,10 @@ async def _bearer(request: web.Request) -> ApiClaims:
         claims = request.app[API_TOKENS].get(request.app).verify(token.strip())
     except ApiTokenRefused as exc:
         raise ApiFail(401, exc.reason, exc.message) from None
-    authority = request.app[AUTHORITY]
-    stored = await authority.run(authority.store.owner_password_hash, claims.owner_email)
-    tokens = request.app[API_TOKENS].get(request.app)
-    if stored is None or tokens.password_mark(stored) != claims.password_mark:
-        raise ApiFail(401, "token_revoked", "the owner's password changed since this token "
-                      "was issued: sign in again (POST /api/auth/login)")
+    try:
+        await request.app[AUTHORITY].credentials.api_owner(claims)
+    except CredentialEnded as exc:
+        raise ApiFail(401, exc.reason, exc.message) from None
     return claims
 
 

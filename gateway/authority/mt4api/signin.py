@@ -1,13 +1,13 @@
-"""The console API's one way to the console's owner check: the sign-in and the password asked
-again before a change that loosens a policy.
+"""The console API's one way to the console's owner check: the sign-in.
 
-Neither is written here: both call :class:`~..service.signin.OwnerSignIn`, the rule the
-sign-in page, its code step and the owner API's Basic auth call too, so they share its
-throttle (one allowance of guesses for every door, wrong codes counted with wrong passwords, a
-lockout during which nothing is checked) and its second-factor rule (an owner with a factor is
-never vouched: password and code are checked together, in their turn, every time), and follow
-it when it changes. This module only turns its outcomes into the API's answers (401 with the
-reason word, 429 with the wait).
+It is not written here: it calls :class:`~..service.signin.OwnerSignIn`, the rule the sign-in
+page, its code step and the owner API's Basic auth call too, so they share its throttle (one
+allowance of guesses for every door, wrong codes counted with wrong passwords, a lockout during
+which nothing is checked) and its second-factor rule (an owner with a factor is never vouched:
+password and code are checked together, in their turn, every time), and follow it when it
+changes. This module only turns its outcomes into the API's answers (401 with the reason word,
+429 with the wait). The password asked again before a change that loosens a policy is the
+service's (``service/consent.py``, through the same rule).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..appkeys import OWNER_SIGN_IN
 from ..service.signin import MESSAGES, SignInRefused
 from .door import ApiFail
 
-__all__ = ["check_credentials", "check_password"]
+__all__ = ["check_credentials"]
 
 _WAIT = "too many failed sign-ins; wait"
 #: The API's wording where it asks for the code by its field name.
@@ -51,15 +51,3 @@ async def check_credentials(app: web.Application, email: str, password: str,
             else MESSAGES[refused.reason]
         raise ApiFail(401, refused.reason, message) from None
     return checked.owner
-
-
-async def check_password(app: web.Application, email: str, password: str) -> bool:
-    """Whether ``password`` is the signed-in owner's (the page's re-authentication).
-
-    Raises:
-        ApiFail: 429 ``rate_limited`` during a lockout.
-    """
-    try:
-        return await app[OWNER_SIGN_IN].password(email, password)
-    except RateLimited as exc:
-        raise _locked(exc) from None

@@ -103,9 +103,10 @@ class SessionStore:
         return [Session(r.key, r.owner_email, r.csrf, r.created_at, r.last_seen, r.notice,
                         r.user_agent, r.address) for r in rows]
 
-    async def end_of_owner(self, owner_email: str, key: str | None = None) -> int:
-        """End the owner's session ``key`` (a :attr:`Session.key`), or all of them and every
-        half-done sign-in with ``None``; how many sessions ended."""
+    async def end_of_owner(self, owner_email: str, key: str) -> int:
+        """End the owner's session ``key`` (a :attr:`Session.key`); how many ended. Every
+        session at once ends with the owner's other credentials (the service's
+        ``credentials.end_all``)."""
         return await self._rows().end_of_owner(owner_email, key)
 
     async def get(self, session_id: str | None) -> Session | None:
@@ -125,11 +126,6 @@ class SessionStore:
         """Keep ``notice`` for the session's next page (any instance may serve it)."""
         session.notice = notice
         await self._rows().set_notice(session.key, notice)
-
-    async def end_others(self, owner_email: str, keep: Session) -> int:
-        """End every session of ``owner_email`` but ``keep`` (after a password change: a
-        stolen session must not outlive the password it was opened with); how many ended."""
-        return await self._rows().end_others(owner_email, keep.key)
 
     async def end(self, session_id: str | None) -> None:
         """Delete a session (sign-out)."""
