@@ -294,7 +294,7 @@ async def test_the_owner_sees_every_session_and_signs_out_one_or_all(
             assert asked.status == 200 and 'id="confirm-form"' in asked.text
             done = await desk.post("/settings/sessions/end-all",
                                    {"csrf": asked.csrf(), "confirm": "yes"})
-            assert done.status == 303 and done.headers["Location"] == "/login"
+            assert done.status == 303 and done.headers["Location"] == "/login?after=everywhere"
         finally:
             await waiting.close()
         assert (await desk.get("/")).status == 303 and (await phone.get("/")).status == 303

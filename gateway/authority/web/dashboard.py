@@ -17,7 +17,7 @@ from ..halts import Halt
 from ..service import Overview
 from .books import terminal_books
 from .kit import Page, signed_in, signed_in_part
-from .views import checklist, halt_notes, terminal_rows
+from .views import checklist, halt_notes, steps_left, terminal_rows, unguarded
 
 __all__ = ["routes"]
 
@@ -49,7 +49,8 @@ async def dashboard(page: Page) -> web.StreamResponse:
     terminals = _terminals(page, seen, halts)
     return await page.show("dashboard.html", "dashboard", terminals=terminals, steps=steps,
                            halts=halt_notes(halts), halts_back="/",
-                           steps_left=sum(not step.done for step in steps),
+                           steps_left=steps_left(steps),
+                           unguarded=unguarded(seen.accounts, seen.tokens, page.kit.clock()),
                            pending=[d for d in seen.devices if d["status"] == "pending"],
                            books=await _books(page, terminals))
 

@@ -47,7 +47,7 @@ from ...base.throttle import RateLimited
 from ..database import DatabaseUnavailable
 from ..service import Authority, PasswordNeeded
 from ..service.signin import OwnerSignIn
-from .books import utc_clock, utc_short
+from .books import signed, utc_clock, utc_short
 from .chart import BOX
 from .security import (
     PRE_COOKIE,
@@ -108,6 +108,7 @@ class PageKit:
         env.filters["utc_clock"] = utc_clock
         env.filters["utc_short"] = utc_short
         env.filters["agent"] = agent_name
+        env.filters["signed"] = signed
         env.globals["box"] = BOX
 
     def render(self, template: str, status: int = 200, **context: Any) -> web.Response:

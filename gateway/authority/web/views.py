@@ -22,8 +22,8 @@ from ..store import AccountRow
 from ..verification import PROVEN_STATES
 
 __all__ = ["HaltNote", "Step", "agent_name", "ago", "checklist", "halt_notes", "halted",
-           "last_heard", "live_tokens", "read_ago", "stale_note", "terminal_rows",
-           "verified_terminals", "when"]
+           "last_heard", "live_tokens", "read_ago", "stale_note", "steps_left",
+           "terminal_rows", "unguarded", "verified_terminals", "when"]
 
 #: Reported states that prove a terminal logged in under one of the owner's tokens (a
 #: ``refused`` report only repeats what an unauthenticated EA claimed).
@@ -65,24 +65,27 @@ _BROWSERS: Final = (("Edg", "Edge"), ("EdgiOS", "Edge"), ("OPR", "Opera"),
 _SYSTEMS: Final = (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"),
                    ("iPad", "iPadOS"), ("CrOS", "ChromeOS"), ("Mac OS X", "macOS"),
                    ("Macintosh", "macOS"), ("Linux", "Linux"))
+#: Product tokens that name an engine, a platform or a language, not the program itself.
+_ENGINES: Final = frozenset({"Mozilla", "AppleWebKit", "Gecko", "KHTML", "Safari", "Mobile",
+                             "Version", "Python"})
 _PRODUCT: Final = re.compile(r"([A-Za-z][A-Za-z0-9._-]*)/([0-9]+)")
 
 
 def agent_name(user_agent: str) -> str:
     """A ``User-Agent`` as the owner tells browsers apart: "Firefox 128 on Windows",
-    "Headless Chrome 156 on Linux"; a program that is no browser by its first product
-    ("curl 8", "python-requests 2"); an empty one "(not said)"."""
-    products = {name: major for name, major in _PRODUCT.findall(user_agent)}
+    "Headless Chrome 156 on Linux"; another browser or a program by its own product as it
+    wrote it ("curl/8.5.0", "aiohttp/3.9.5"); an empty one "(not said)"."""
+    products = {m.group(1): m.group(2) for m in _PRODUCT.finditer(user_agent)}
     browser = next((f"{shown} {products[token]}" for token, shown in _BROWSERS
                     if token in products and (token != "Version" or "Safari" in products)),
                    None)
     system = next((shown for token, shown in _SYSTEMS if token in user_agent), None)
-    if browser is None:  # a program: its first product, past the language it runs on
-        named = [(n, v) for n, v in _PRODUCT.findall(user_agent) if n != "Python"] \
-            or _PRODUCT.findall(user_agent)
-        if not named or named[0][0] == "Mozilla":
+    if browser is None:  # another browser or a program: its own product, as written
+        named = [t for t in re.sub(r"\([^)]*\)", " ", user_agent).split()
+                 if "/" in t and t.split("/")[0] not in _ENGINES]
+        if not named:
             return user_agent[:40] or "(not said)"
-        browser = f"{named[0][0]} {named[0][1]}"
+        browser = named[-1][:40]
     return f"{browser} on {system}" if system else browser
 
 
@@ -209,23 +212,42 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One getting-started step: what to do, where, and whether it is done."""
+    """One getting-started step: what to do, where, whether it is done, and whether the
+    checklist is done without it (``optional``)."""
 
     key: str
     text: str
     href: str
     done: bool
+    optional: bool = False
 
 
 def checklist(accounts: Sequence[AccountRow], tokens: Sequence[dict[str, Any]],
               devices: Sequence[dict[str, Any]], reports: Sequence[TerminalRow]) -> list[Step]:
-    """The four steps from nothing to a terminal serving bots, each done or not."""
+    """The steps from nothing to a terminal serving bots, each done or not. Registering the
+    account is optional: a token serves bots without it (under no risk policy, which
+    :func:`unguarded` names on the dashboard), so a terminal active here completes the list,
+    as the demo's does."""
     return [
         Step("account", "Register your MetaTrader account and its risk policy", "/accounts",
-             bool(accounts)),
+             bool(accounts), optional=True),
         Step("token", "Create a token for that terminal", "/tokens", bool(tokens)),
         Step("device", "Paste the token into the EA; approve the daemon's machine", "/devices",
              any(d["status"] == "approved" for d in devices)),
         Step("connected", "See the terminal active here", "/",
              bool(verified_terminals(reports))),
     ]
+
+
+def steps_left(steps: Sequence[Step]) -> int:
+    """The steps still to do before the checklist is done (the optional ones do not count)."""
+    return sum(not step.done and not step.optional for step in steps)
+
+
+def unguarded(accounts: Sequence[AccountRow], tokens: Sequence[dict[str, Any]], now: float
+              ) -> list[str]:
+    """The terminals a live token serves whose account is not registered: their bots trade
+    under no risk policy (``login@server`` each)."""
+    registered = {(a.login, a.server) for a in accounts}
+    return [f"{login}@{server}" for login, server in sorted(live_tokens(tokens, now))
+            if (login, server) not in registered]
