@@ -28,8 +28,8 @@ from tests.e2e.consolekit import (
     PASSWORD,
     Browser,
     Console,
+    approved_token,
     issue_token,
-    pending_lookup,
 )
 from tests.e2e.consolekit import signed_in as signed_in_over_http
 from tests.e2e.factorkit import enrol
@@ -41,17 +41,12 @@ async def reporting(console: Console, equities: tuple[float, ...] = (10_000.0,),
                     step_s: float = 30) -> dict[str, Any]:
     """A token, this test's device approved for it, and one report of an active terminal per
     equity in ``equities``, ``step_s`` apart on the console's clock: the last report's body."""
-    token = (await issue_token(console))["token"]
-    await pending_lookup(console, token)
-    await console.sink.wait_for(1)
-    assert (await console.device("POST", "/v1/device/verify",
-                                 {"code": console.sink.code()}))[0] == 200
-    [row] = await console.app[AUTHORITY].tokens.of(OWNER)
+    token_id = await approved_token(console)
     body: dict[str, Any] = {}
     for equity in equities:
         console.clock.now += step_s
         body = {"login": LOGIN, "server": SERVER, "state": "active",
-                "token_id": row["token_id"], "platform": "MT5", "ea_version": "1.3.0",
+                "token_id": token_id, "platform": "MT5", "ea_version": "1.3.0",
                 "balance": 10_000.0, "equity": equity, "currency": "USD", "positions": 0,
                 "as_of": console.clock.now - 0.4, "open_positions": []}
         status, _, _ = await console.device("POST", "/v1/terminals/report",
@@ -438,3 +433,18 @@ async def test_a_chart_message_is_shown_as_shown_once_its_daemon_says_so(
         order = await b.do(lambda: [str(r.get_attribute("data-kind")) for r in
                                     driver.find_elements(By.CSS_SELECTOR, "#activity tr")])
         assert order.index("message_shown") < order.index("message_sent")  # newest first
+
+
+async def test_lifting_what_is_not_halted_says_so_and_a_bad_form_lifts_nothing(
+        console: Console, browser: Browser) -> None:
+    """n3: the lift form for a terminal that is not halted says so, and one naming no
+    terminal lifts nothing; either way the owner lands back where they came from."""
+    await signed_in_over_http(browser)
+    await console.app[AUTHORITY].halts.halt(OWNER, [(LOGIN + 1, SERVER)], "other one")
+    for terminal, said in ((f"{LOGIN}@{SERVER}", "was not halted"),
+                           ("nonsense", "No such halt")):
+        answer = await browser.submit("/accounts", "/halts/lift", {
+            "terminal": terminal, "back": "/accounts", "owner_password": PASSWORD})
+        assert answer.status == 303 and answer.headers["Location"] == "/accounts"
+        assert said in (await browser.get("/accounts")).text
+    assert [h.reason for h in await console.app[AUTHORITY].halts.of(OWNER)] == ["other one"]

@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ..halts import Halt
 from ..service import Overview
 from .books import terminal_books
 from .kit import Page, signed_in, signed_in_part
@@ -24,12 +23,12 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 
-def _terminals(page: Page, overview: Overview, halts: list[Halt]) -> list[dict[str, Any]]:
+def _terminals(page: Page, overview: Overview) -> list[dict[str, Any]]:
     """Every terminal the owner has a token for, with each device's latest report and the
     halt in force on it."""
     devices = {d["device_id"]: d for d in overview.devices}
     return terminal_rows(overview.terminals, overview.tokens, devices, int(page.kit.clock()),
-                         overview.figures, halts)
+                         overview.figures, overview.halts)
 
 
 async def _books(page: Page, terminals: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,11 +43,10 @@ async def _books(page: Page, terminals: list[dict[str, Any]]) -> list[dict[str, 
 async def dashboard(page: Page) -> web.StreamResponse:
     """The dashboard."""
     seen = await page.authority.overview(page.owner)
-    halts = await page.authority.halts.of(page.owner)
     steps = checklist(seen.accounts, seen.tokens, seen.devices, seen.terminals)
-    terminals = _terminals(page, seen, halts)
+    terminals = _terminals(page, seen)
     return await page.show("dashboard.html", "dashboard", terminals=terminals, steps=steps,
-                           halts=halt_notes(halts), halts_back="/",
+                           halts=halt_notes(seen.halts), halts_back="/",
                            steps_left=steps_left(steps),
                            unguarded=unguarded(seen.accounts, seen.tokens, page.kit.clock()),
                            pending=[d for d in seen.devices if d["status"] == "pending"],
@@ -60,8 +58,7 @@ async def dashboard(page: Page) -> web.StreamResponse:
 async def dashboard_rows(page: Page) -> web.StreamResponse:
     """The table's body alone, for the live refresh."""
     seen = await page.authority.overview(page.owner)
-    return page.kit.render("_terminal_rows.html", terminals=_terminals(
-        page, seen, await page.authority.halts.of(page.owner)))
+    return page.kit.render("_terminal_rows.html", terminals=_terminals(page, seen))
 
 
 @routes.get("/dashboard/books")
@@ -69,5 +66,5 @@ async def dashboard_rows(page: Page) -> web.StreamResponse:
 async def dashboard_books(page: Page) -> web.StreamResponse:
     """The positions and charts alone, for the live refresh."""
     seen = await page.authority.overview(page.owner)
-    return page.kit.render("_terminal_books.html", books=await _books(
-        page, _terminals(page, seen, await page.authority.halts.of(page.owner))))
+    return page.kit.render("_terminal_books.html",
+                           books=await _books(page, _terminals(page, seen)))

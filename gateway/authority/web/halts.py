@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ..service import PasswordNeeded
 from .kit import REAUTH_FIELD, Page, refused, signed_in
+from .views import halted
 
 __all__ = ["BACK", "routes"]
 
@@ -40,6 +41,9 @@ async def lift(page: Page) -> web.StreamResponse:
         raise await page.done("No such halt: nothing was lifted.", back)
     terminals = None if named is None else [(int(named.group(1)), named.group(2))]
     words = "every terminal" if terminals is None else str(terminal)
+    halts = await page.authority.halts.of(page.owner)
+    if not halts or (terminals is not None and halted(halts, *terminals[0]) is None):
+        raise await page.done(f"{words.capitalize()} was not halted: nothing was lifted.", back)
     password = page.form.get(REAUTH_FIELD)
     try:
         await page.authority.halts.resume(
