@@ -19,9 +19,9 @@ from ..errors import AccountExists
 from ..instructions import Instruction
 from ..routes.accounts import account_json
 from ..service import AccountRegistration, TerminalClaimed
+from ..service.accounts import RiskForm, loosened
 from ..service.manager import AccountChanges, KeyReused, LiveMoney
 from ..store import AccountRow
-from ..web.forms import RiskForm, loosened
 from .door import ApiCall, ApiFail, ok
 from .models import (
     MAX_LOGIN,

@@ -17,7 +17,7 @@ from ..database import Tx
 from ..store import AccountRow
 from .common import Shared, check_claim, decimal_text, normalize_email, serves, terminal_lock
 
-__all__ = ["AccountRegistration", "Accounts"]
+__all__ = ["AccountRegistration", "Accounts", "RiskForm", "loosened"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +143,39 @@ class Accounts:
                                   f"max lot {max_lot}, risk {risk}, auto-trade "
                                   f"{'on' if auto_trade else 'off'}{switch}", now)
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class RiskForm:
+    """An account's risk policy as edited on the accounts page."""
+
+    allowed_symbols: tuple[str, ...]
+    max_lot_size: Decimal
+    risk_pct: Decimal
+    auto_trade_enabled: bool
+    paper_trade_enabled: bool
+
+
+def loosened(new: RiskForm, old: AccountRow) -> list[str]:
+    """What ``new`` loosens of ``old``'s policy, in words (empty: it keeps or tightens all).
+
+    Loosening lets a bot do more at the broker: a higher lot cap or risk fraction, automated
+    trading switched on, paper trading switched off (orders reach the broker), or a symbol
+    list that admits a symbol the old one did not (an empty list admits every symbol). The
+    daemon compares symbols without case (``gateway/trading/risk.py``), so this does too.
+    """
+    words = []
+    if new.max_lot_size > Decimal(old.max_lot_size):
+        words.append(f"raise the lot cap to {new.max_lot_size}")
+    if new.risk_pct > Decimal(old.risk_pct):
+        words.append(f"raise the risk per trade to {new.risk_pct}")
+    if new.auto_trade_enabled and not old.auto_trade_enabled:
+        words.append("switch automated trading on")
+    if old.paper_trade_enabled and not new.paper_trade_enabled:
+        words.append("leave paper trading (orders reach the broker)")
+    before = {s.upper() for s in old.allowed_symbols}
+    after = {s.upper() for s in new.allowed_symbols}
+    if before and (not after or not after <= before):
+        words.append("allow every symbol" if not after else
+                     f"allow {', '.join(sorted(after - before))}")
+    return words

@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..service.accounts import loosened
 from ..store import AccountExists
-from .forms import FormErrors, loosened, parse_registration, parse_risk
+from .forms import FormErrors, parse_registration, parse_risk
 from .kit import REAUTH_FIELD, Page, signed_in
 from .views import live_tokens, verified_terminals
 

@@ -13,11 +13,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from ..service import SCOPES, AccountRegistration
-from ..store import AccountRow
+from ..service.accounts import RiskForm
 from ..token_details import clean_label
 
-__all__ = ["FormErrors", "RiskForm", "TokenForm", "loosened", "parse_new_password",
-           "parse_registration", "parse_risk", "parse_token"]
+__all__ = ["FormErrors", "TokenForm", "parse_new_password", "parse_registration", "parse_risk",
+           "parse_token"]
 
 _MAX_EXPIRY_DAYS: Final = 3650
 
@@ -127,17 +127,6 @@ def parse_registration(form: Form) -> tuple[AccountRegistration | None, FormErro
         account_type=account_type), errors
 
 
-@dataclass(frozen=True, slots=True)
-class RiskForm:
-    """An account's risk policy as edited on the accounts page."""
-
-    allowed_symbols: tuple[str, ...]
-    max_lot_size: Decimal
-    risk_pct: Decimal
-    auto_trade_enabled: bool
-    paper_trade_enabled: bool
-
-
 def parse_risk(form: Form) -> tuple[RiskForm | None, FormErrors]:
     """The risk policy form: the policy, or errors."""
     errors = FormErrors()
@@ -150,31 +139,6 @@ def parse_risk(form: Form) -> tuple[RiskForm | None, FormErrors]:
         return None, errors
     return RiskForm(symbols, max_lot, risk, form.get("auto_trade_enabled") == "on",
                     form.get("paper_trade_enabled") == "on"), errors
-
-
-def loosened(new: RiskForm, old: AccountRow) -> list[str]:
-    """What ``new`` loosens of ``old``'s policy, in words (empty: it keeps or tightens all).
-
-    Loosening lets a bot do more at the broker: a higher lot cap or risk fraction, automated
-    trading switched on, paper trading switched off (orders reach the broker), or a symbol
-    list that admits a symbol the old one did not (an empty list admits every symbol). The
-    daemon compares symbols without case (``gateway/trading/risk.py``), so this does too.
-    """
-    words = []
-    if new.max_lot_size > Decimal(old.max_lot_size):
-        words.append(f"raise the lot cap to {new.max_lot_size}")
-    if new.risk_pct > Decimal(old.risk_pct):
-        words.append(f"raise the risk per trade to {new.risk_pct}")
-    if new.auto_trade_enabled and not old.auto_trade_enabled:
-        words.append("switch automated trading on")
-    if old.paper_trade_enabled and not new.paper_trade_enabled:
-        words.append("leave paper trading (orders reach the broker)")
-    before = {s.upper() for s in old.allowed_symbols}
-    after = {s.upper() for s in new.allowed_symbols}
-    if before and (not after or not after <= before):
-        words.append("allow every symbol" if not after else
-                     f"allow {', '.join(sorted(after - before))}")
-    return words
 
 
 @dataclass(frozen=True, slots=True)
