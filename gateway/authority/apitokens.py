@@ -23,8 +23,8 @@ these choices:
   password hash (``pwd``); a token whose fingerprint no longer matches (the password was
   changed or reset) is refused, as the console's sessions are ended then.
 
-Nothing here does I/O: :class:`ApiTokens` takes the clock and the key, the API's door
-(``mt4api/door.py``) reads the owner's hash.
+Nothing here does I/O: :class:`ApiTokens` takes the clock and the key, and the console's door
+(its bearer step, ``door/callers.py``) reads the owner's hash.
 """
 
 from __future__ import annotations

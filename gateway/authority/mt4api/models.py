@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from ..routes.accounts import AccountCreate
+from ..shapes import AccountCreate
 
 __all__ = [
     "CreditIn", "ErrorOut", "GroupEnvelope", "GroupOpIn", "GroupOut", "GroupPolicy", "GroupsOut",

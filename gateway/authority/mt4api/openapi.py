@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from mtgateway._version import __version__
 
-from .door import Endpoint
+from .dispatch import Endpoint
 from .models import MAX_LOGIN, ErrorOut
 from .table import ENDPOINTS
 

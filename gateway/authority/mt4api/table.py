@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from . import control, readings, users
-from .door import Endpoint
+from .dispatch import Endpoint
 from .models import (
     ByGroupIn,
     CreditIn,

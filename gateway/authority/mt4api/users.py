@@ -15,14 +15,15 @@ from typing import Final
 
 from aiohttp import web
 
-from ..errors import AccountExists
+from ..door import DOOR
+from ..errors import AccountExists, Refusal
 from ..instructions import Instruction
-from ..routes.accounts import account_json
 from ..service import AccountRegistration, TerminalClaimed
 from ..service.accounts import RiskForm, loosened
 from ..service.manager import AccountChanges, KeyReused, LiveMoney
+from ..shapes import account_json
 from ..store import AccountRow
-from .door import ApiCall, ApiFail, ok
+from .dispatch import ApiCall, ok
 from .models import (
     MAX_LOGIN,
     MoneyIn,
@@ -36,7 +37,6 @@ from .models import (
     UserOut,
     UsersOut,
 )
-from .signin import check_password
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
            "list_users", "login_of", "loosening", "operation_out", "owner_account",
@@ -50,11 +50,11 @@ def login_of(call: ApiCall) -> int:
     """The ``{login}`` of the path.
 
     Raises:
-        ApiFail: 400 for one that is not an integer from 1 to 2^63-1.
+        Refusal: 400 for one that is not an integer from 1 to 2^63-1.
     """
     raw = call.match["login"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 0 < int(raw) <= MAX_LOGIN:
-        raise ApiFail(400, "invalid_login",
+        raise Refusal(400, "invalid_login",
                       f"login: expected an integer from 1 to {MAX_LOGIN}, got {raw[:20]!r}")
     return int(raw)
 
@@ -63,16 +63,16 @@ async def owner_account(call: ApiCall, login: int, server: str | None = None) ->
     """The owner's registered account with this login (on ``server`` when given).
 
     Raises:
-        ApiFail: 404 when the owner has none; 409 when the login is on several servers and
+        Refusal: 404 when the owner has none; 409 when the login is on several servers and
             none was named.
     """
     found = [a for a, _ in await call.authority.manager.accounts(call.owner)
              if a.login == login and (server is None or a.server == server)]
     if not found:
-        raise ApiFail(404, "not_found", f"account {login} is not one of your registered "
+        raise Refusal(404, "not_found", f"account {login} is not one of your registered "
                       "accounts")
     if len(found) > 1:
-        raise ApiFail(409, "ambiguous_login", f"account {login} is registered on several "
+        raise Refusal(409, "ambiguous_login", f"account {login} is registered on several "
                       "servers: name the server in the body")
     return found[0]
 
@@ -113,11 +113,11 @@ async def create_user(call: ApiCall) -> web.Response:
     try:
         row = await call.authority.accounts.register(call.owner, registration)
     except AccountExists:
-        raise ApiFail(409, "account_exists", f"Account {body.login} already exists") from None
+        raise Refusal(409, "account_exists", f"Account {body.login} already exists") from None
     except TerminalClaimed as exc:
-        raise ApiFail(409, "terminal_claimed", str(exc)) from None
+        raise Refusal(409, "terminal_claimed", str(exc)) from None
     except ValueError as exc:
-        raise ApiFail(422, "invalid_request", str(exc)) from None
+        raise Refusal(422, "invalid_request", str(exc)) from None
     return ok(_user(row, None, False), status=201)
 
 
@@ -126,18 +126,18 @@ async def reauthenticate(call: ApiCall, password: str | None, words: list[str]) 
     throttle, as the page's re-authentication does).
 
     Raises:
-        ApiFail: 401 ``password_required`` / ``bad_credentials``, 429 during a lockout.
+        Refusal: 401 ``password_required`` / ``bad_credentials``, 429 during a lockout.
     """
     if not words:
         return
     why = f"it would {'; '.join(words)}"
     if not password:
-        raise ApiFail(401, "password_required", f"send owner_password (your console password) "
+        raise Refusal(401, "password_required", f"send owner_password (your console password) "
                       f"to confirm this change: {why}")
-    if not await check_password(call.request.app, call.owner, password):
+    if not await call.request.app[DOOR].password(call.owner, password):
         await call.authority.owners.note_sign_in(call.owner, False, "wrong password when "
                                                  "confirming an API change")
-        raise ApiFail(401, "bad_credentials", "wrong owner_password")
+        raise Refusal(401, "bad_credentials", "wrong owner_password")
 
 
 def loosening(account: AccountRow, symbols: tuple[str, ...] | None, max_lot: Decimal | None,
@@ -167,7 +167,7 @@ async def change_user(call: ApiCall) -> web.Response:
         paper_trade_enabled=body.paper_trade_enabled, mt5_path=body.mt5_path,
         account_type=body.account_type)
     if await call.authority.manager.update(call.owner, account.id, changes) is None:
-        raise ApiFail(404, "not_found", "the account is gone")
+        raise Refusal(404, "not_found", "the account is gone")
     user = next(u for u in await _users(call) if u.id == account.id)
     return ok(UserEnvelope(user=user))
 
@@ -178,7 +178,7 @@ async def change_password(call: ApiCall) -> web.Response:
     account = await owner_account(call, login_of(call), call.body.server)
     if not await call.authority.manager.set_password(call.owner, account.id,
                                                      call.body.password):
-        raise ApiFail(404, "not_found", "the account is gone")
+        raise Refusal(404, "not_found", "the account is gone")
     return ok(StatusOut(message=f"the MT5 password of account {account.login} is stored "
                                 "(encrypted; it is never shown)"))
 
@@ -200,9 +200,9 @@ async def _money(call: ApiCall, kind: str) -> web.Response:
         made, _ = await manager.move_money(call.owner, account, kind, body.amount,
                                            body.comment, body.operation_id)
     except LiveMoney as exc:
-        raise ApiFail(409, "live_account", str(exc)) from None
+        raise Refusal(409, "live_account", str(exc)) from None
     except KeyReused as exc:
-        raise ApiFail(409, "operation_id_reused", str(exc)) from None
+        raise Refusal(409, "operation_id_reused", str(exc)) from None
     settled = await manager.wait_settled(call.owner, made.id, SETTLE_WAIT_S) or made
     return ok(OperationEnvelope(operation=operation_out(settled)),
               status=202 if settled.state == "pending" else 200)

@@ -17,7 +17,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from aiohttp import web
 
@@ -67,17 +67,33 @@ class Session:
     address: str = ""
 
 
+class Ended(Protocol):
+    """Told of sessions this instance ended (``door.HeldStreams.ended``: their live streams
+    end with them)."""
+
+    def __call__(self, *, owner: str | None = None, key: str | None = None,
+                 keep: str | None = None) -> object:
+        """``key``'s session, or every one of ``owner``'s (``key``'s alone, or all but
+        ``keep``), ended."""
+        ...
+
+
 class SessionStore:
-    """Create, find (with both expiries) and end sessions, in the shared database."""
+    """Create, find (with both expiries) and end sessions, in the shared database.
+
+    ``ended`` is told of every session this store ends (the console's held streams end with
+    them at once; a session ended another way is found ended at its stream's next beat)."""
 
     def __init__(self, rows: Callable[[], StoredSessions], clock: Callable[[], float], *,
                  idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S,
-                 token: Callable[[int], str] = secrets.token_urlsafe) -> None:
+                 token: Callable[[int], str] = secrets.token_urlsafe,
+                 ended: Ended | None = None) -> None:
         self._rows = rows
         self._clock = clock
         self.idle_s = idle_s
         self.absolute_s = absolute_s
         self._token = token
+        self._ended = ended
 
     async def create(self, owner_email: str, *, user_agent: str = "",
                      address: str = "") -> tuple[str, Session]:
@@ -106,7 +122,10 @@ class SessionStore:
     async def end_of_owner(self, owner_email: str, key: str | None = None) -> int:
         """End the owner's session ``key`` (a :attr:`Session.key`), or all of them and every
         half-done sign-in with ``None``; how many sessions ended."""
-        return await self._rows().end_of_owner(owner_email, key)
+        ended = await self._rows().end_of_owner(owner_email, key)
+        if self._ended is not None:
+            self._ended(owner=owner_email, key=key)
+        return ended
 
     async def get(self, session_id: str | None) -> Session | None:
         """The live session for a cookie value (touching it), or ``None``: unknown, idle
@@ -129,12 +148,17 @@ class SessionStore:
     async def end_others(self, owner_email: str, keep: Session) -> int:
         """End every session of ``owner_email`` but ``keep`` (after a password change: a
         stolen session must not outlive the password it was opened with); how many ended."""
-        return await self._rows().end_others(owner_email, keep.key)
+        ended = await self._rows().end_others(owner_email, keep.key)
+        if self._ended is not None:
+            self._ended(owner=owner_email, keep=keep.key)
+        return ended
 
     async def end(self, session_id: str | None) -> None:
         """Delete a session (sign-out)."""
         if session_id:
             await self._rows().end(_key(session_id))
+            if self._ended is not None:
+                self._ended(key=_key(session_id))
 
     async def count(self) -> int:
         """How many sessions are stored (live or not yet swept)."""

@@ -11,12 +11,12 @@ room's (``signin.py``).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from ...base.throttle import RateLimited
+from ..door import retry_after
 from .forms import FormErrors
 from .kit import REAUTH_FIELD, Page, signed_in
 from .settingsview import settings_page, two_step_view
@@ -53,7 +53,7 @@ async def _password_and_code(page: Page) -> FormErrors:
             errors.add("code", "Wrong code, or one already used; wait for the next one.")
     except RateLimited as exc:
         errors.add("code", f"Too many failed sign-ins. Wait "
-                           f"{max(1, math.ceil(exc.retry_after_s))} s.")
+                           f"{retry_after(exc.retry_after_s)} s.")
     return errors
 
 
