@@ -67,7 +67,7 @@ from .answers import (
     refusal_headers,
     refusal_of,
 )
-from .bodies import FORM, JSON
+from .bodies import FORM, JSON, Posted
 from .callers import (
     API_TOKENS,
     CODE_HEADER,
@@ -84,6 +84,6 @@ from .entry import DOOR, Door, Entry, boundary
 from .held import Held, HeldStreams
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "DOOR", "FORM", "JSON", "MISDIRECTED", "SESSION_COOKIE",
-           "Caller", "Door", "Entry", "Held", "HeldStreams", "Kind", "OwnerSession", "Renderer",
-           "Renderers", "SessionLookup", "TokenHolder", "boundary", "host_allowlist", "plain",
-           "refusal_headers", "refusal_of", "refused_proof", "retry_after"]
+           "Caller", "Door", "Entry", "Held", "HeldStreams", "Kind", "OwnerSession", "Posted",
+           "Renderer", "Renderers", "SessionLookup", "TokenHolder", "boundary", "host_allowlist",
+           "plain", "refusal_headers", "refusal_of", "refused_proof", "retry_after"]

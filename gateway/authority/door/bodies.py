@@ -15,19 +15,24 @@ sees plain values.
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Refusal
 
-__all__ = ["FORM", "JSON", "form", "media_refusal", "model", "raw"]
+if TYPE_CHECKING:
+    from multidict import MultiDictProxy  # aiohttp's: what ``request.post()`` answers
+
+__all__ = ["FORM", "JSON", "Posted", "form", "media_refusal", "model", "raw"]
 
 JSON: Final = "application/json"
 FORM: Final = "application/x-www-form-urlencoded"
 
 M = TypeVar("M", bound=BaseModel)
+#: A POSTed form: every value of every field (``get`` gives a field's first).
+Posted: TypeAlias = "MultiDictProxy[str | bytes | bytearray | web.FileField]"
 
 
 def _too_large() -> Refusal:
@@ -78,14 +83,13 @@ def model(data: bytes, shape: type[M], invalid: int) -> M:
                       fields=fields) from None
 
 
-async def form(request: web.Request) -> dict[str, Any]:
-    """The POSTed form, each field's first value.
+async def form(request: web.Request) -> Posted:
+    """The POSTed form.
 
     Raises:
         Refusal: 413 past the console's limit.
     """
     try:
-        data = await request.post()
+        return await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large() from None
-    return {name: data.get(name) for name in data}

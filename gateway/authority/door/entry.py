@@ -16,6 +16,7 @@ from ...base.guard import mark_held
 from ..errors import Refusal
 from . import bodies, callers
 from .answers import Handler, Renderers, refusal_of
+from .bodies import Posted
 from .callers import NOBODY, Caller, Kind, SessionLookup
 from .held import RETRY_S, Held, HeldStreams
 
@@ -63,7 +64,7 @@ class Door:
 
     @overload
     async def enter(self, request: web.Request, caller: Kind, body: Form, *,
-                    invalid: int = 422, api: str | None = None) -> Entry[dict[str, Any]]: ...
+                    invalid: int = 422, api: str | None = None) -> Entry[Posted]: ...
 
     @overload
     async def enter(self, request: web.Request, caller: Kind, body: None = None, *,

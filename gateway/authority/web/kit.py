@@ -47,7 +47,7 @@ from aiohttp import web
 
 from ...base.throttle import RateLimited
 from ..database import DatabaseUnavailable
-from ..door import DOOR, Caller, refusal_headers, retry_after
+from ..door import DOOR, Caller, Posted, refusal_headers, retry_after
 from ..errors import Refusal
 from ..service import Authority
 from ..service.signin import OwnerSignIn
@@ -178,6 +178,14 @@ class Page:
     caller: Caller
     #: The POSTed form, each field's first value (``{}`` for a GET); the CSRF token matched.
     form: dict[str, Any]
+    #: The POSTed form whole (None for a GET): :meth:`choices`.
+    posted: Posted | None = None
+
+    def choices(self, name: str) -> list[str]:
+        """Every text value the form gave ``name`` (a field of several choices)."""
+        if self.posted is None:
+            return []
+        return [v for v in self.posted.getall(name, []) if isinstance(v, str)]
 
     @property
     def owner(self) -> str:
@@ -271,6 +279,11 @@ async def render(request: web.Request, refusal: Refusal) -> web.StreamResponse:
     return response
 
 
+def _first_values(posted: Posted | None) -> dict[str, Any]:
+    """Each field's first value (``{}`` without a form)."""
+    return {} if posted is None else {name: posted.get(name) for name in posted}
+
+
 def _session(caller: Caller) -> Session | None:
     """The page session the door found (the kit's own store's, which the door asked)."""
     return cast(Session | None, caller.session)
@@ -285,13 +298,14 @@ def signed_in(handler: Callable[[Page], Awaitable[web.StreamResponse]]) -> Handl
         kit = request.app[PAGES]
         entry = await request.app[DOOR].enter(request, "session",
                                               "form" if request.method == "POST" else None)
-        session, form = _session(entry.caller), entry.body or {}
+        session, posted = _session(entry.caller), entry.body
+        form = _first_values(posted)
         if request.method == "POST":
             if session is None or not csrf_ok(session.csrf, form.get("csrf")):
                 return kit.forbidden(STALE_FORM)
         if session is None:
             raise web.HTTPSeeOther("/login")
-        return await handler(Page(request, kit, session, entry.caller, form))
+        return await handler(Page(request, kit, session, entry.caller, form, posted))
 
     return page
 
@@ -323,7 +337,8 @@ def before_sign_in(stale: str = STALE_FORM
             kit = request.app[PAGES]
             form: dict[str, Any] = {}
             if request.method == "POST":
-                form = (await request.app[DOOR].enter(request, "none", "form")).body
+                form = _first_values((await request.app[DOOR].enter(request, "none",
+                                                                    "form")).body)
                 if not csrf_ok(request.cookies.get(PRE_COOKIE), form.get("csrf")):
                     return kit.forbidden(stale)
             return await handler(Visit(request, kit, form))
