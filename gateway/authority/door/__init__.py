@@ -42,18 +42,18 @@ device calls (``routes/``)    ``Door.enter(request, "device_claim", Model,      
                               invalid=400)``, or nothing
 MT4 Web API (``mt4api/``)     its endpoint table (405), then ``Door.enter(      ``{"status":
                               request, "bearer", Model, api="the API")``;       "error",
-                              the sign-in ``"none", "form"`` and                ...}``
-                              ``Door.sign_in``; ``Door.password`` before a
-                              loosening
+                              the sign-in ``"none", "form"``,                   ...}``
+                              ``Door.sign_in`` and ``Door.access_token``;
+                              ``Door.password`` before a loosening
 pages (``web/kit.py``)        ``Door.enter(request, "session", "form")`` (a     the HTML
                               POST), ``"session"`` (a GET), ``"none",           error page
                               "form"`` before sign-in; ``Door.hold`` for the
                               live stream
 ============================  ================================================  ==============
 
-Why one place: each entry point once wrote these steps itself -- two failure classes, the
-Origin rule twice, the database's 503 three times, four body readers -- and every fault a
-review found in the console's credentials was where one of them differed from another.
+Why one place: a step each entry point writes for itself drifts from the others' (the Origin
+rule, the database's 503, a body's refusals, two failure classes where one will do), and a
+credential rule written in one entry point is missing from the next one added.
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ from ..service.signin import MESSAGES, Checked, SignInRefused
 from ..store import AuthorityStore, ProofClaim, StoredProofReplays
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "SESSION_COOKIE", "Caller", "Kind", "OwnerSession",
-           "SessionLookup", "TokenHolder", "bearer", "credentials", "device", "owner_basic",
-           "password", "refused_proof", "retry_after", "session"]
+           "SessionLookup", "TokenHolder", "access_token", "bearer", "credentials", "device",
+           "owner_basic", "password", "refused_proof", "retry_after", "session"]
 
 #: Which credential an entry point takes (``none``: it asks for none).
 Kind = Literal["none", "session", "basic", "bearer", "device", "device_claim"]
@@ -221,6 +221,21 @@ async def session(request: web.Request, sessions: SessionLookup) -> Caller:
 
 
 # -- the access token ------------------------------------------------------------------------
+
+async def access_token(app: web.Application, owner: str) -> str:
+    """A new access token for ``owner`` (who just signed in), marked with their password
+    as it is now: :func:`bearer` refuses it once that changes.
+
+    Raises:
+        Refusal: 401 ``bad_credentials``: the owner was removed since the sign-in.
+    """
+    authority = app[AUTHORITY]
+    stored = await authority.run(authority.store.owner_password_hash, owner)
+    if stored is None:
+        raise Refusal(401, "bad_credentials", "wrong e-mail or password")
+    tokens = app[API_TOKENS].get(app)
+    return tokens.issue(owner, tokens.password_mark(stored))[0]
+
 
 async def bearer(request: web.Request) -> Caller:
     """The owner of the request's access token, checked against the owner's password now.

@@ -135,6 +135,14 @@ class Door:
         """
         return (await callers.credentials(self._app, email, password, code, code_where)).owner
 
+    async def access_token(self, owner: str) -> str:
+        """A new access token for ``owner``, who just signed in (``callers.access_token``).
+
+        Raises:
+            Refusal: 401: the owner was removed since.
+        """
+        return await callers.access_token(self._app, owner)
+
     async def password(self, owner: str, typed: str) -> bool:
         """Whether ``typed`` is ``owner``'s password (asked again before a loosening).
 

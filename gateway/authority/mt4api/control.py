@@ -17,7 +17,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from ..apitokens import LIFETIME_S
-from ..door import API_TOKENS, DOOR
+from ..door import DOOR
 from ..errors import Refusal
 from ..groups import Group
 from ..service.common import decimal_text
@@ -58,11 +58,7 @@ async def login(call: ApiCall) -> web.Response:
             await authority.owners.note_sign_in(username, False, where)
         raise
     email = email.strip().lower()
-    stored = await authority.run(authority.store.owner_password_hash, email)
-    if stored is None:  # the owner was removed between the check and now
-        raise Refusal(401, "bad_credentials", "wrong e-mail or password")
-    tokens = request.app[API_TOKENS].get(request.app)
-    token, _ = tokens.issue(email, tokens.password_mark(stored))
+    token = await request.app[DOOR].access_token(email)
     await authority.owners.note_sign_in(email, True, where)
     return ok(LoginOut(access_token=token, expires_in=LIFETIME_S))
 
