@@ -140,9 +140,9 @@ class PageKit:
 
     async def error_page(self, request: web.Request, status: int) -> web.Response:
         """A friendly page for 404 and other errors outside the JSON API (503: the database
-        does not answer, so the page asks nothing of it)."""
+        does not answer, and 429: too many at once, so the page asks nothing of it)."""
         session = None
-        if status != 503:
+        if status not in (429, 503):
             with suppress(DatabaseUnavailable):
                 session = await self.session(request)
         title, message = (("Page not found", "There is no page at this address.")
