@@ -25,6 +25,7 @@ from typing import Any, Final
 from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
+from ea_bridge.messages import EVENT_TRADE
 
 from . import client_auth, openapi, probes, rest, ws
 from .auth import RecordCache, load_or_create_device, open_secret_store
@@ -86,7 +87,7 @@ from .trading.desk import TradeDesk
 from .trading.gate import TradeGate
 from .trading.instructions import OwnerInstructions
 from .trading.journal import OrderJournal
-from .trading.paper import PaperTrading
+from .trading.paper import PaperEvents, PaperTrading
 from .trading.reconciler import Reconciler
 from .trading.venue import Venues
 
@@ -185,7 +186,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
         max_frame_bytes=bridge_cfg.max_frame_bytes,
         max_pending=bridge_cfg.max_pending_handshakes,
         allow_non_loopback=bridge_cfg.insecure_allow_non_loopback)
-    app[TRADING] = _trading(config, app[BRIDGE], listeners)
+    app[TRADING] = _trading(config, app[BRIDGE], listeners, _paper_events(app))
     # The owner's paper money and chart messages, as the records carry them (after the
     # paper books: a deposit may need the book a session just made).
     instructions = app[INSTRUCTIONS] = OwnerInstructions(
@@ -322,13 +323,26 @@ def _bridge_ctx(sock: socket.socket | None
     return bridge_ctx
 
 
-def _trading(config: GatewayConfig, bridge: Bridge, listeners: FanOut) -> TradeDesk:
-    """The trading parts, wired: the paper books (a bridge listener, for the live ticks), the
-    venues over them, the reconciler over the venues (a listener too, added after the
-    terminal directory so a session is known before it reconciles), the gate asking the
-    reconciler, and the desk the methods see."""
+def _paper_events(app: web.Application) -> PaperEvents:
+    """Where the paper books' trade events go: to the terminal's ``trades`` subscribers, as
+    the EA's own (marked paper), and to the reporter, which reports the account again at
+    once as it does after the EA's."""
+
+    def event(terminal: TerminalId, payload: dict[str, Any]) -> None:
+        app[TERMINALS].stream_trade(terminal, payload)
+        app[REPORTER].event(terminal, EVENT_TRADE, payload, 0)
+
+    return event
+
+
+def _trading(config: GatewayConfig, bridge: Bridge, listeners: FanOut,
+             paper_events: PaperEvents) -> TradeDesk:
+    """The trading parts, wired: the paper books (a bridge listener, for the live ticks; their
+    trade events to ``paper_events``), the venues over them, the reconciler over the venues (a
+    listener too, added after the terminal directory so a session is known before it
+    reconciles), the gate asking the reconciler, and the desk the methods see."""
     journal = OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME)
-    paper = PaperTrading(bridge, config)
+    paper = PaperTrading(bridge, config, on_event=paper_events)
     venues = Venues(bridge, paper)
     reconciler = Reconciler(journal, bridge, venues, config)
     listeners.add(reconciler)

@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the JSON file `mtgateway demo --state-file` writes (url and token)")
     check.add_argument("--trade", action="store_true",
                        help="also run the trading checks: the smallest volume of one symbol, "
-                            "closed again; refused unless the account is a demo account")
+                            "closed again; refused unless the account is a demo or paper "
+                            "account")
     check.add_argument("--symbol", help="the symbol to read and trade (default: the Market "
                                         "Watch symbol quoted last; to trade, one with no open "
                                         "position whose order_check passes)")

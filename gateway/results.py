@@ -68,7 +68,8 @@ class Result(BaseModel):
 M = TypeVar("M", bound=Result)
 
 #: The model built for each client record (a struct sequence of ``mtgateway.records`` or a
-#: stream record of ``mtgateway.stream``: each names its fields, in order, in ``_fields``), so
+#: stream record of ``mtgateway.stream``: each names its fields, in order, in ``__match_args__``,
+#: as struct sequences and named tuples do), so
 #: a record inside another (``OrderSendResult.request``, a notification's bars) is described
 #: by its own model.
 _MODELS: dict[type[Any], type[Result]] = {}
@@ -101,12 +102,15 @@ def _built(model: type[M], record: type[Any], fields: dict[str, Any]) -> type[M]
 def _mirrors(record: type[Any]) -> Callable[[type[M]], type[M]]:
     """Give the decorated model the record's fields: the tuple's, then the additions (a
     client record's ``_extras``), each required (the daemon always sends them; the client's
-    defaults are for older daemons)."""
+    defaults are for older daemons) but ``paper``, which only an answer of the daemon's
+    paper book carries (true; a live answer never does: docs/api.md, "Paper trading")."""
     hints = typing.get_type_hints(record)
-    names = (*record._fields, *getattr(record, "_extras", ()))
+    names = (*record.__match_args__, *getattr(record, "_extras", ()))
 
     def build(model: type[M]) -> type[M]:
-        return _built(model, record, {name: (_described(hints[name]), ...) for name in names})
+        return _built(model, record, {
+            name: (_described(hints[name]), False if name == "paper" else ...)
+            for name in names})
     return build
 
 
@@ -126,12 +130,12 @@ def _notifies(record: type[Any], *, flat: str | None = None,
 
     def build(model: type[M]) -> type[M]:
         fields: dict[str, Any] = {"subscription": (str, ...)}
-        for name in record._fields:
+        for name in record.__match_args__:
             if name == flat:
                 inner = hints[name]
                 inner_hints = typing.get_type_hints(inner)
                 fields.update({part: (_described(inner_hints[part]), ...)
-                               for part in inner._fields})
+                               for part in inner.__match_args__})
             elif name in optional:
                 fields[name] = (_described(hints[name]), optional[name])
             else:
@@ -143,7 +147,7 @@ def _notifies(record: type[Any], *, flat: str | None = None,
 
 @_mirrors(records.AccountInfo)
 class AccountInfo(Result):
-    """MT5 AccountInfo: ``account_info()``."""
+    """MT5 AccountInfo: ``account_info()`` (``paper``: true from the daemon's paper book)."""
 
 
 @_mirrors(records.TerminalInfo)
@@ -168,17 +172,18 @@ class BookInfo(Result):
 
 @_mirrors(records.TradePosition)
 class TradePosition(Result):
-    """MT5 TradePosition: each of ``positions_get()``."""
+    """MT5 TradePosition: each of ``positions_get()`` (``paper``: true from the paper book)."""
 
 
 @_mirrors(records.TradeOrder)
 class TradeOrder(Result):
-    """MT5 TradeOrder: each of ``orders_get()`` / ``history_orders_get()``."""
+    """MT5 TradeOrder: each of ``orders_get()`` / ``history_orders_get()`` (``paper``: true
+    from the paper book)."""
 
 
 @_mirrors(records.TradeDeal)
 class TradeDeal(Result):
-    """MT5 TradeDeal: each of ``history_deals_get()``."""
+    """MT5 TradeDeal: each of ``history_deals_get()`` (``paper``: true from the paper book)."""
 
 
 @_mirrors(records.TradeRequest)
@@ -188,12 +193,14 @@ class TradeRequest(Result):
 
 @_mirrors(records.OrderCheckResult)
 class OrderCheckResult(Result):
-    """MT5 OrderCheckResult plus ``retcode_name``."""
+    """MT5 OrderCheckResult plus ``retcode_name`` (and ``paper``: true when the paper book
+    checked it)."""
 
 
 @_mirrors(records.OrderSendResult)
 class OrderSendResult(Result):
-    """MT5 OrderSendResult plus ``retcode_name``, ``client_id`` and ``deduplicated``."""
+    """MT5 OrderSendResult plus ``retcode_name``, ``client_id`` and ``deduplicated`` (and
+    ``paper``: true when the paper book carried it out)."""
 
 
 class Ping(Result):
@@ -234,10 +241,13 @@ class TerminalLink(Result):
 
 class TradingState(Result):
     """``gateway_status().trading``: whether a new opening order would go to the terminal
-    now, and if not, the reason words (``scope``, ``auth_stale``, ``terminal_offline``, ...)."""
+    now, and if not, the reason words (``scope``, ``auth_stale``, ``terminal_offline``, ...);
+    ``paper``: whether this token's orders and account reads go to the daemon's paper book
+    instead of the broker."""
 
     allowed: bool
     refused_because: list[str]
+    paper: bool
 
 
 class GatewayStatus(Result):
@@ -290,11 +300,13 @@ class TerminalStatus(Result):
 
 
 @_notifies(stream.TradeEvent, optional={"order": None, "position": None, "deal": None,
-                                        "account": None},
+                                        "account": None, "paper": False},
            wire={"missed": (int, 0)})
 class TradeEvent(Result):
     """``trade_event``: what changed on the account (``type``), when, and the one record it
-    carries; ``missed`` (only when nonzero) counts events the EA lost before it."""
+    carries; ``missed`` (only when nonzero) counts events the EA lost before it; ``paper``
+    (only on the paper book's, true) says it happened in the daemon's paper book, not at the
+    broker."""
 
 
 @_notifies(stream.CandleSnapshot)

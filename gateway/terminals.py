@@ -117,6 +117,17 @@ class TerminalDirectory:
             return
         stream(self.hub, _key(state.session), payload, missed)
 
+    def stream_trade(self, terminal: TerminalId, payload: dict[str, Any]) -> None:
+        """Stream a trade event the daemon made rather than the EA (the paper book's, marked
+        ``"paper": true``) to the clients of the terminal's live session, as the EA's own go;
+        not counted among the EA's events. Without a session nobody may receive it (as for
+        the EA's events outside one)."""
+        state = self._states.get(terminal)
+        if state is None or state.session is None:
+            log.debug("trade event of %s outside a session not streamed", terminal)
+            return
+        self.hub.publish_trade(_key(state.session), payload)
+
 
 def _trade(hub: Hub, key: StreamKey, payload: dict[str, Any], missed: int) -> None:
     hub.publish_trade(key, payload, missed)

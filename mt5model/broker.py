@@ -30,6 +30,14 @@ MT5 semantics followed
   closes (OUT) or reverses (one INOUT deal for the whole volume, the position keeps its
   identifier, takes the reversing order's ticket as ``POSITION_TICKET``, the deal price and
   the request's SL/TP).
+* ``order_send`` answers as a terminal's synchronous ``OrderSend`` does (the call the Python
+  package makes): 10009 DONE for every request carried out, a placed pending order included,
+  with ``order``, ``volume`` and the quote (``bid``, ``ask``; ``price`` and ``deal`` 0), as
+  a live terminal's answer to a buy limit, logged by a public script written for the
+  package, shows: ``OrderSendResult(retcode=10009, deal=0, order=47247595, volume=0.05,
+  price=0.0, bid=65348.46, ask=65380.34, ...)``. 10008 PLACED is what ``OrderSendAsync``
+  reports for a request it sent, "order placed" (www.mql5.com/en/docs/trading/ordersendasync),
+  and the package has no asynchronous send.
 * Market orders fill at Ask (buy) / Bid (sell) of the current quote. Pending orders trigger on
   the first tick where Buy Limit: Ask <= price, Sell Limit: Bid >= price, Buy Stop: Ask >=
   price, Sell Stop: Bid <= price, and fill at that tick's Ask/Bid. A Stop Limit order becomes
@@ -570,7 +578,11 @@ class SimulatedBroker:
             self._book.orders[order.ticket] = order
             self._book.emit("order_added", now, "order",
                             order.to_dict(self._book.order_price(order, now)))
-            return {"retcode": TradeRetcode.PLACED, "order": order.ticket, "volume": volume}
+            # A terminal's synchronous OrderSend answers a placed order 10009 DONE with the
+            # quote, as for a deal; 10008 PLACED is OrderSendAsync's "sent" (see the module
+            # docstring), which the Python package never answers.
+            return {"retcode": TradeRetcode.DONE, "order": order.ticket, "volume": volume,
+                    "bid": tick.bid, "ask": tick.ask}
 
         return _Plan(self._book.state(now), run)
 

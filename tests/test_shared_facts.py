@@ -127,7 +127,7 @@ def test_the_tick_and_the_bar_have_one_declaration_each() -> None:
     ``mtgateway.stream.Rate``), which imports nothing of ours; the MT5 domain, which imports
     nothing either, keeps the same columns (held here), and its tick, whose fields are the
     EA's row, holds the same fields but ``time`` (derived from ``time_msc``)."""
-    assert emulator_types.TICK_COLUMNS == client_records.Tick._fields
+    assert emulator_types.TICK_COLUMNS == client_records.Tick.__match_args__
     assert emulator_types.RATE_COLUMNS == client_stream.Rate._fields
     assert TICK_ROW == tuple(f.name for f in dataclasses.fields(Tick))
-    assert {"time", *TICK_ROW} == set(client_records.Tick._fields)
+    assert {"time", *TICK_ROW} == set(client_records.Tick.__match_args__)

@@ -12,6 +12,11 @@ Validation is as strict as for market data. Two deliberate choices beyond MT5:
   (MT5 ignores dates then); otherwise both are required, and ``date_to`` must not be before
   ``date_from``.
 
+A ``ticket`` or ``position`` of 0 selects nothing and is answered ``[]`` here, without the
+terminal: no MT5 order, position or deal has ticket 0, and the package answers such a read an
+empty tuple (code that looks up a ticket it may not have, 0 from a failed ``result.order``,
+takes its ``len()``). In a trade request 0 means "none" instead (``trading/requests.py``).
+
 Results are the EA's, unchanged: lists of dicts with MT5's TradeOrder / TradePosition /
 TradeDeal field names, ints for the totals, and a number for the calculators.
 """
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from mt5model.mt5 import OrderType
 
@@ -28,7 +33,7 @@ from ..context import RpcContext
 from ..errors import InvalidParams
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import EpochSeconds, Params, Symbol, enum_param
-from ..trading.requests import PositivePrice, Ticket, Volume
+from ..trading.requests import MAX_TICKET, PositivePrice, Volume
 from .market import Group, check_date_order
 
 if TYPE_CHECKING:
@@ -47,6 +52,8 @@ __all__ = [
 
 #: The calculators' prices must be given (no 0 = "none" as in a TradeRequest).
 Price = PositivePrice
+#: A ticket or position a read selects by: 1 and up, or 0, which selects nothing.
+SelectedTicket = Annotated[int, Field(ge=0, le=MAX_TICKET)]
 
 
 def _buy_or_sell(value: int) -> int:
@@ -63,7 +70,7 @@ class SelectionParams(Params):
 
     symbol: Symbol | None = None
     group: Group | None = None
-    ticket: Ticket | None = None
+    ticket: SelectedTicket | None = None
 
 
 class HistoryRangeParams(Params):
@@ -82,8 +89,8 @@ class HistoryGetParams(Params):
     date_from: EpochSeconds | None = None
     date_to: EpochSeconds | None = None
     group: Group | None = None
-    ticket: Ticket | None = None
-    position: Ticket | None = None
+    ticket: SelectedTicket | None = None
+    position: SelectedTicket | None = None
 
     _order = field_validator("date_to")(check_date_order)
 
@@ -116,6 +123,11 @@ def _one_selector(params: Params, names: tuple[str, ...]) -> dict[str, Any]:
     return params.model_dump(exclude_none=True)
 
 
+def _selects_nothing(sent: dict[str, Any]) -> bool:
+    """True when the read selects by a ticket or position of 0, which no MT5 record has."""
+    return sent.get("ticket") == 0 or sent.get("position") == 0
+
+
 def _history_selection(params: HistoryGetParams) -> dict[str, Any]:
     sent = _one_selector(params, ("group", "ticket", "position"))
     if params.ticket is None and params.position is None:
@@ -133,8 +145,8 @@ async def orders_total(ctx: RpcContext) -> Any:
 
 async def orders_get(ctx: RpcContext, params: SelectionParams) -> Any:
     """MT5 ``orders_get(symbol=None, group=None, ticket=None)``: active pending orders."""
-    return await ctx.read("orders_get",
-                         _one_selector(params, ("symbol", "group", "ticket")))
+    sent = _one_selector(params, ("symbol", "group", "ticket"))
+    return [] if _selects_nothing(sent) else await ctx.read("orders_get", sent)
 
 
 async def positions_total(ctx: RpcContext) -> Any:
@@ -144,8 +156,8 @@ async def positions_total(ctx: RpcContext) -> Any:
 
 async def positions_get(ctx: RpcContext, params: SelectionParams) -> Any:
     """MT5 ``positions_get(symbol=None, group=None, ticket=None)``: open positions."""
-    return await ctx.read("positions_get",
-                         _one_selector(params, ("symbol", "group", "ticket")))
+    sent = _one_selector(params, ("symbol", "group", "ticket"))
+    return [] if _selects_nothing(sent) else await ctx.read("positions_get", sent)
 
 
 async def history_orders_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
@@ -155,7 +167,8 @@ async def history_orders_total(ctx: RpcContext, params: HistoryRangeParams) -> A
 
 async def history_orders_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     """MT5 ``history_orders_get(date_from, date_to, group=None, ticket=None, position=None)``."""
-    return await ctx.read("history_orders_get", _history_selection(params))
+    sent = _history_selection(params)
+    return [] if _selects_nothing(sent) else await ctx.read("history_orders_get", sent)
 
 
 async def history_deals_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
@@ -165,7 +178,8 @@ async def history_deals_total(ctx: RpcContext, params: HistoryRangeParams) -> An
 
 async def history_deals_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     """MT5 ``history_deals_get(date_from, date_to, group=None, ticket=None, position=None)``."""
-    return await ctx.read("history_deals_get", _history_selection(params))
+    sent = _history_selection(params)
+    return [] if _selects_nothing(sent) else await ctx.read("history_deals_get", sent)
 
 
 async def order_calc_margin(ctx: RpcContext, params: CalcMarginParams) -> Any:

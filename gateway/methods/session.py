@@ -65,7 +65,10 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
     ``trading.refused_because`` lists every reason it would not (the reason words of the
     errors it would get: ``scope``, ``auth_stale``, ``terminal_offline``,
     ``terminal_mismatch``, ``reconciling``, ``auto_trade_enabled``; see
-    :meth:`~gateway.trading.desk.TradeDesk.refusals`). No token or secret appears.
+    :meth:`~gateway.trading.desk.TradeDesk.refusals`). ``trading.paper`` is whether this
+    token's orders and account reads go to the daemon's paper book (the account's
+    ``paper_trade_enabled``, as the token record carries it now) rather than to the broker.
+    No token or secret appears.
 
     A caller sees only what the session its own token record opened: while the terminal's
     EA is connected with another token record, the terminal is shown as not connected, with
@@ -97,7 +100,8 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
             "events_received": state.events_received if state is not None else 0,
             "events_missed": state.events_missed if state is not None else 0,
         },
-        "trading": {"allowed": not refusals, "refused_because": refusals},
+        "trading": {"allowed": not refusals, "refused_because": refusals,
+                    "paper": ctx.principal.risk.paper_trade_enabled},
     }
 
 

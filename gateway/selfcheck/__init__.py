@@ -7,9 +7,12 @@ owner's token) and runs the conformance suite's checks that hold on any terminal
 account, symbols and quotes, tick and bar history (with paging), history the terminal has not
 loaded (the EA must keep answering meanwhile), the trading state, depth of market, the tick
 stream, lost events, and the latency of a call and of a tick. With ``trade=True``, on a demo
-account only (``account_info().trade_mode`` 0; anything else is refused before a single call
-more), it also trades the smallest volume (:mod:`gateway.selfcheck.trades`). The same checks
-run in CI against the emulated terminal and both EAs compiled by the test kit.
+account (``account_info().trade_mode`` 0) or a paper one (its answers say ``"paper": true``:
+the orders fill in the daemon's paper book, never at the broker) -- anything else is refused
+before a single call more -- it also trades the smallest volume
+(:mod:`gateway.selfcheck.trades`). The report names the account's kind by
+``ACCOUNT_TRADE_MODE_*`` (demo, contest, real), or "paper". The same checks run in CI against
+the emulated terminal and both EAs compiled by the test kit, live and on paper.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class SelfCheckError(Exception):
 
 
 class TradingRefused(SelfCheckError):
-    """``trade=True`` on an account that is not a demo account."""
+    """``trade=True`` on an account that is neither a demo nor a paper account."""
 
 
 async def _probe_symbol(p: Probe, wanted: str | None) -> None:
@@ -110,12 +113,15 @@ async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str 
         raise SelfCheckError(f"no EA is connected for {term.get('login')} @ {term.get('server')}"
                              f" (last disconnect: {term.get('last_disconnect_reason')})")
     account: dict[str, Any] = await client.call("account_info")
-    report.account_kind = ACCOUNT_KINDS.get(account.get("trade_mode", -1), "unknown")
-    if trade and account.get("trade_mode") != 0:
+    paper = account.get("paper") is True  # the daemon's paper book answered
+    report.account_kind = "paper" if paper else ACCOUNT_KINDS.get(
+        account.get("trade_mode", -1), "unknown")
+    if trade and not paper and account.get("trade_mode") != 0:
         raise TradingRefused(
             f"refused: account {account.get('login')} @ {account.get('server')} is a "
             f"{report.account_kind} account (account_info().trade_mode "
-            f"{account.get('trade_mode')}); the trading checks run on demo accounts only")
+            f"{account.get('trade_mode')}); the trading checks run on demo and paper "
+            "accounts only")
     p = Probe(client, status, history_timeout_s=history_timeout_s, stream_s=stream_s,
               sleep=sleep)
     await _probe_symbol(p, symbol)
@@ -123,14 +129,18 @@ async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str 
         report.checks.append(await _guarded(name, check, p))
     report.checks.append(await _latency(p, report))
     if not trade:
-        report.notes.append("trading checks not run: add --trade (demo accounts only)")
+        report.notes.append("trading checks not run: add --trade (demo and paper accounts "
+                            "only)")
         return
     chosen, why = await pick_symbol(p, symbol)
     if chosen is None:
         report.add("trading", FAIL, f"no symbol to trade: {why}")
         return
     report.notes.append(f"traded: {why}")
-    report.checks.extend(await TradeSession(p, chosen).run())
+    if paper:
+        report.notes.append("paper account: the trading checks ran on the daemon's paper "
+                            "book, priced by the terminal's quotes; nothing reached the broker")
+    report.checks.extend(await TradeSession(p, chosen, paper=paper).run())
 
 
 async def _guarded(name: str, check: Callable[[Probe], Awaitable[tuple[str, str]]],
@@ -155,7 +165,7 @@ async def run_selfcheck(*, url: str | None = None, token: str | None = None,
 
     Raises:
         SelfCheckError: the daemon cannot be reached, refuses the token or has no EA.
-        TradingRefused: ``trade`` on an account that is not a demo account.
+        TradingRefused: ``trade`` on an account that is neither a demo nor a paper account.
     """
     endpoint = resolve_endpoint(url, token, state_file)
     if isinstance(endpoint, LastError):

@@ -26,7 +26,7 @@ __all__ = ["READ_CHECKS", "RATE_COLUMNS", "TICK_COLUMNS"]
 
 #: The columns ``copy_ticks_*`` and ``copy_rates_*`` answer: MT5's Tick and MqlRates, as the
 #: client declares them.
-TICK_COLUMNS: Final = list(Tick._fields)
+TICK_COLUMNS: Final = list(Tick.__match_args__)
 RATE_COLUMNS: Final = list(Rate._fields)
 #: A quote asked while history loads is answered within this (an EA that copies history not on
 #: disk waits up to 45 s, answering nothing; one that holds the call answers at once).
@@ -77,7 +77,11 @@ async def account(p: Probe) -> Outcome:
     kind = ACCOUNT_KINDS.get(acc.get("trade_mode", -1))
     expect(kind is not None, f"account_info.trade_mode {acc.get('trade_mode')!r} is no "
            "ACCOUNT_TRADE_MODE_*")
-    return PASS, (f"{acc['login']} @ {acc['server']}, {kind} account, {acc['currency']}, balance "
+    if acc.get("paper") is True:
+        kind = f"paper account (the daemon's paper book, trade_mode {kind}):"
+    else:
+        kind = f"{kind} account,"
+    return PASS, (f"{acc['login']} @ {acc['server']}, {kind} {acc['currency']}, balance "
                   f"{acc['balance']:,.2f}, leverage 1:{acc.get('leverage')}, Algo Trading for "
                   f"EAs {'on' if acc.get('trade_expert') else 'OFF'}")
 

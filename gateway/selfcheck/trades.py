@@ -1,4 +1,4 @@
-"""The trading checks of ``mtgateway check --trade``, on a demo account only.
+"""The trading checks of ``mtgateway check --trade``, on a demo or paper account only.
 
 They trade the smallest volume of one symbol that has no open position (so nothing of the
 owner's is touched, netting accounts included) and whose ``order_check`` passes now: a market
@@ -17,12 +17,19 @@ allowed, else IOC, else RETURN; RETURN for pending orders), and a stop loss on e
 that opens something, because the console's default risk policy refuses an opening order
 without one (``-32012``). A requote (the price moved beyond the deviation) is sent again at
 the new quote, under a new ``client_id``.
+
+Retcodes are read as the terminal means them: 10009 DONE (and, for a pending order, 10008
+PLACED) is a success, worded as one. On a paper account (every answer says ``"paper": true``)
+the orders fill in the daemon's paper book, never at the broker, and its trade events are the
+ones expected on the stream (each marked paper); an answer that is not the paper book's stops
+the checks, as the account left paper trading under them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -36,6 +43,17 @@ __all__ = ["TradeSession", "pick_symbol"]
 
 DONE: Final = 10009
 PLACED: Final = 10008
+#: What a placed pending order may answer: a terminal's OrderSend answers DONE; PLACED is a
+#: success too (OrderSendAsync's word, which a bridge may relay).
+PLACED_OK: Final = frozenset({DONE, PLACED})
+#: What a stop or price off the symbol's grid is refused with (invalid price, invalid stops).
+OFF_GRID: Final = frozenset({10015, 10016})
+#: The trade events the checks make, at least: two positions opened and closed, a pending
+#: order added and removed.
+EXPECTED_EVENTS: Final = {"position_opened": 2, "position_closed": 2, "order_added": 1,
+                          "order_removed": 1}
+#: How long the trade events may follow the answers, in polls of 0.1 s.
+EVENT_POLLS: Final = 50
 #: The quote moved beyond the deviation (REQUOTE, PRICE_CHANGED): sent again at the new one.
 REQUOTED: Final = frozenset({10004, 10020})
 #: Market orders tried at most this many times when requoted.
@@ -51,6 +69,22 @@ FILLING_IOC: Final = 1
 FILLING_RETURN: Final = 2
 ALLOWS_FOK: Final = 1
 ALLOWS_IOC: Final = 2
+
+
+def said(answer: dict[str, Any]) -> str:
+    """An answer's retcode as a person reads it: ``10016 TRADE_RETCODE_INVALID_STOPS "Invalid
+    stops"``."""
+    words = [str(answer.get("retcode"))]
+    if answer.get("retcode_name"):
+        words.append(str(answer["retcode_name"]))
+    if answer.get("comment"):
+        words.append(f'"{answer["comment"]}"')
+    return " ".join(words)
+
+
+def tally(counts: dict[str, int]) -> str:
+    """Event types counted, in their order: ``2 position_opened, 1 deal_added``."""
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items())
 
 
 def market_filling(info: dict[str, Any]) -> int:
@@ -114,10 +148,11 @@ async def pick_symbol(p: Probe, wanted: str | None) -> tuple[str | None, str]:
 
 
 class TradeSession:
-    """The trading checks on one symbol, remembering what they opened to undo it."""
+    """The trading checks on one symbol, remembering what they opened to undo it; ``paper``:
+    the account trades on the daemon's paper book (every answer must say so)."""
 
-    def __init__(self, p: Probe, symbol: str) -> None:
-        self.p, self.symbol = p, symbol
+    def __init__(self, p: Probe, symbol: str, *, paper: bool = False) -> None:
+        self.p, self.symbol, self.paper = p, symbol, paper
         self.tag = f"selfcheck-{secrets.token_hex(4)}"
         self.count = 0
         self.info: dict[str, Any] = {}
@@ -131,9 +166,26 @@ class TradeSession:
         self.count += 1
         return f"{self.tag}-{self.count}"
 
+    async def still_paper(self) -> bool:
+        """Whether the daemon still sends this token's orders to its paper book."""
+        status = await self.p.call("gateway_status")
+        return status.get("trading", {}).get("paper") is True
+
     async def send(self, request: dict[str, Any], client_id: str | None = None) -> Any:
-        return await self.p.call("order_send", {"request": {
+        """``order_send`` of ``request``; on a paper account only while it is one (a real
+        account may trade on paper: once switched back, nothing more is sent).
+
+        Raises:
+            Mismatch: the account left paper trading during the check.
+        """
+        expect(not self.paper or await self.still_paper(),
+               "the account left paper trading during the check: nothing more was sent")
+        sent = await self.p.call("order_send", {"request": {
             **request, "client_id": client_id or self.client_id()}})
+        expect(not self.paper or sent.get("paper") is True,
+               f"order {sent.get('order')} was answered by the broker, not the paper book: "
+               "the account left paper trading during the check")
+        return sent
 
     async def send_market(self, build: Callable[[dict[str, Any]], dict[str, Any]]
                           ) -> tuple[Any, dict[str, Any], str]:
@@ -155,15 +207,17 @@ class TradeSession:
     async def quote(self) -> dict[str, Any]:
         return dict(await self.p.call("symbol_info_tick", [self.symbol]))
 
-    async def send_computed(self, build: Callable[[dict[str, Any]], dict[str, Any]], want: int,
-                            *, priced: bool = False) -> tuple[Any, dict[str, Any], str]:
+    async def send_computed(self, build: Callable[[dict[str, Any]], dict[str, Any]],
+                            want: frozenset[int], *, priced: bool = False
+                            ) -> tuple[Any, dict[str, Any], str]:
         """The order ``build(tick)`` makes from the current quote, with prices off the
         symbol's grid as bots compute them (``priced``: a market order, priced and requoted
         as :meth:`send_market` does); the answer, the request and how it went. MT4's server
         refuses such prices (129, 130), so the MT4 EA rounds them: they must go through. On
         MT5 they are tried as they are, and put on the symbol's price grid (:func:`on_grid`)
-        when refused (10015 invalid price, 10016 invalid stops), which the report says:
-        brokers differ."""
+        when refused (10015 invalid price, 10016 invalid stops), which the report says with
+        the refusal's retcode: brokers differ. ``want``: the retcodes that mean it went
+        through."""
         async def send(make: Callable[[dict[str, Any]], dict[str, Any]]
                        ) -> tuple[Any, dict[str, Any]]:
             if priced:
@@ -173,15 +227,16 @@ class TradeSession:
             return await self.send(request), request
 
         sent, request = await send(build)
-        if self.p.mt4 or sent["retcode"] == want or sent["retcode"] not in (10015, 10016):
+        if self.p.mt4 or sent["retcode"] in want or sent["retcode"] not in OFF_GRID:
             return sent, request, "sent as computed"
+        refused = said(sent)
 
         def rounded(tick: dict[str, Any]) -> dict[str, Any]:
             return {k: on_grid(self.info, v) if k in ("price", "sl", "tp") else v
                     for k, v in build(tick).items()}
         sent, request = await send(rounded)
-        return sent, request, (f"MT5 refused them as computed ({sent['retcode']}), took them "
-                               "on the symbol's price grid")
+        return sent, request, (f"as computed they were refused with {refused}; on the "
+                               "symbol's price grid they went through")
 
     @property
     def distance(self) -> float:
@@ -265,20 +320,20 @@ class TradeSession:
         sent, buy, how = await self.send_computed(lambda tick: {
             "action": 1, "type": 0, "symbol": self.symbol, "volume": self.info["volume_min"],
             "sl": self.unrounded(tick["ask"] - d), "tp": self.unrounded(tick["ask"] * 1.01)},
-            DONE, priced=True)
+            frozenset({DONE}), priced=True)
         sl, tp = buy["sl"], buy["tp"]
         expect(sent["retcode"] == DONE, f"a buy with stops {sl!r} / {tp!r} answered "
-               f"{sent['retcode']} ({sent.get('comment')})")
+               f"{said(sent)}")
         position = await self._position()
         expect((position["sl"], position["tp"]) == (on_grid(self.info, sl),
                                                     on_grid(self.info, tp)),
                f"the position's stops are {position['sl']} / {position['tp']}")
         moved, change, _ = await self.send_computed(lambda tick: {
             "action": 6, "symbol": self.symbol, "position": position["ticket"],
-            "sl": self.unrounded(tick["bid"] - 1.5 * d), "tp": tp}, DONE)
+            "sl": self.unrounded(tick["bid"] - 1.5 * d), "tp": tp}, frozenset({DONE}))
         atr_sl = change["sl"]
         expect(moved["retcode"] == DONE, f"moving the stop to {atr_sl!r} answered "
-               f"{moved['retcode']} ({moved.get('comment')})")
+               f"{said(moved)}")
         position = await self._position()
         expect(position["sl"] == on_grid(self.info, atr_sl), f"the moved stop is {position['sl']}")
         await self._close(position)
@@ -294,33 +349,40 @@ class TradeSession:
 
         placed, request, how = await self.send_computed(lambda tick: {
             "action": 5, "type": 2, "symbol": self.symbol, "volume": self.info["volume_min"],
-            "type_filling": FILLING_RETURN, **limit(tick, 5)}, PLACED)
+            "type_filling": FILLING_RETURN, **limit(tick, 5)}, PLACED_OK)
         price = request["price"]
-        expect(placed["retcode"] == PLACED, f"a buy limit at {price!r} answered "
-               f"{placed['retcode']} ({placed.get('comment')})")
+        expect(placed["retcode"] in PLACED_OK, f"a buy limit at {price!r} answered "
+               f"{said(placed)}")
         order = placed["order"]
         self.orders.add(order)
         moved, change, _ = await self.send_computed(lambda tick: {
-            "action": 7, "order": order, "symbol": self.symbol, **limit(tick, 6)}, DONE)
+            "action": 7, "order": order, "symbol": self.symbol, **limit(tick, 6)},
+            frozenset({DONE}))
         lower = change["price"]
-        expect(moved["retcode"] == DONE, f"moving it to {lower!r} answered {moved['retcode']} "
-               f"({moved.get('comment')})")
+        expect(moved["retcode"] == DONE, f"moving it to {lower!r} answered {said(moved)}")
         [live] = await self.p.call("orders_get", {"ticket": order})
         expect(live["price_open"] == on_grid(self.info, lower),
                f"the moved order is at {live['price_open']}")
         removed = await self.send({"action": 8, "order": order})
-        expect(removed["retcode"] == DONE, f"removing it answered {removed['retcode']}")
+        expect(removed["retcode"] == DONE, f"removing it answered {said(removed)}")
         self.orders.discard(order)
         [gone] = await self.p.call("history_orders_get", {"ticket": order})
         expect(gone["state"] == 2, f"the removed order's state is {gone['state']}, not cancelled")
-        return (f"buy limit at {price!r} ({how}) placed at {on_grid(self.info, price)}, moved "
-                f"to {live['price_open']}, removed (cancelled in history)")
+        return (f"buy limit at {price!r} ({how}) placed at {on_grid(self.info, price)} "
+                f"({said(placed)}), moved to {live['price_open']}, removed (cancelled in "
+                "history)")
+
+    def _kinds(self) -> list[str]:
+        """The types of the events of this account's venue (the paper book's on a paper
+        account, the terminal's otherwise), in order."""
+        return [str(e.type) for e in self.events if e.paper == self.paper]
 
     async def trade_events(self) -> Check:
+        """The trades above on the ``trades`` stream: every expected event, none lost."""
         kinds: list[str] = []
-        for _ in range(50):  # events follow the answers by a moment
-            kinds = [str(e.type) for e in self.events]
-            if kinds.count("position_closed") >= 2 and "order_removed" in kinds:
+        for _ in range(EVENT_POLLS):  # events follow the answers by a moment
+            kinds = self._kinds()
+            if all(kinds.count(k) >= n for k, n in EXPECTED_EVENTS.items()):
                 break
             await self.p.sleep(0.1)
         if self.stream_error:
@@ -328,16 +390,34 @@ class TradeSession:
                          f"{self.stream_error}")
         if self.gaps:
             return Check("trade_events", FAIL, f"trade events lost: {self.gaps[0].detail}")
-        opened, closed = kinds.count("position_opened"), kinds.count("position_closed")
-        if opened < 2 or closed < 2 or "order_added" not in kinds:
-            return Check("trade_events", FAIL, f"the stream showed {kinds}")
-        return Check("trade_events", PASS, f"{len(kinds)} events: {opened} positions opened, "
-                     f"{closed} closed, orders added and removed, none lost")
+        book, other = ("the paper book", "the terminal") if self.paper else (
+            "the terminal", "the paper book")
+        missing = {k: n - kinds.count(k) for k, n in EXPECTED_EVENTS.items()
+                   if kinds.count(k) < n}
+        if missing:
+            seen = (f"{len(kinds)} of {book}'s: {tally(Counter(kinds))}" if kinds
+                    else f"none of {book}'s in {EVENT_POLLS / 10:g} s")
+            others = len(self.events) - len(kinds)
+            if others:
+                seen += f" (and {others} of {other}'s)"
+            return Check("trade_events", FAIL, (
+                f"expected {book}'s events of the trades above ({tally(EXPECTED_EVENTS)}), "
+                f"missing {tally(missing)}; the stream showed {seen}"))
+        return Check("trade_events", PASS, (
+            f"{len(kinds)} events{' of the paper book' if self.paper else ''}: "
+            f"{kinds.count('position_opened')} positions opened, "
+            f"{kinds.count('position_closed')} closed, orders added and removed, none lost"))
 
     async def undo(self) -> None:
-        """Close what is still open of what the checks opened (a failed step left it)."""
+        """Close what is still open of what the checks opened (a failed step left it), in the
+        venue they were opened in: the paper book's tickets may name other orders at the
+        broker, so on an account that left paper trading meanwhile nothing is touched."""
+        if self.paper and not await self.still_paper():
+            return
         for ticket in list(self.positions):
             for position in await self.p.call("positions_get", {"ticket": ticket}):
+                if (position.get("paper") is True) != self.paper:
+                    continue
                 try:
                     await self._close(position)
                 except (MtGatewayError, Mismatch):
@@ -345,5 +425,5 @@ class TradeSession:
         for order in list(self.orders):
             try:
                 await self.send({"action": 8, "order": order})
-            except MtGatewayError:
+            except (MtGatewayError, Mismatch):
                 pass

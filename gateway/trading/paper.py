@@ -14,6 +14,18 @@ idempotency and risk policy stay), and the reads of the book -- ``account_info``
 ``positions_*``, ``history_*`` (:data:`PAPER_METHODS`). Market data still comes from the
 terminal. Every answer from the book says ``"paper": true`` (each record of a list too).
 
+What a bot sees of it through the ``MetaTrader5`` package's vocabulary: the book's
+``account_info().trade_mode`` is ``ACCOUNT_TRADE_MODE_DEMO`` (0), whatever the live account's
+is, because no broker money is at stake in it -- the meaning of a demo account, and the value
+code written for the package tests before it risks money (``REAL`` would claim money that is
+not there, ``CONTEST`` a contest that is not run).
+
+The book's trade events -- fills, closes, SL/TP, pending orders placed, modified, cancelled,
+triggered, expired, the account's changes -- are the engine's (the same ``trade`` events the
+emulated terminal streams), handed to ``on_event`` marked ``"paper": true`` as they happen:
+after each call that changed the book, and after each batch of live ticks that moved it (SL/TP
+and pending orders trigger then, not at the next call).
+
 The paper account starts with the live account's balance, currency, leverage and margin mode
 (read once, when the book is first used). It **persists** in the data directory
 (``paper/<login>@<server>.json``, 0600, replaced atomically after every call that changed it),
@@ -29,6 +41,7 @@ rates through ``symbol_info``); SL/TP and pending orders trigger on the ticks th
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import re
 import time
@@ -55,7 +68,9 @@ from ..config import GatewayConfig
 from ..errors import Unavailable
 
 __all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperBookUnreadable",
-           "PaperTrading"]
+           "PaperEvents", "PaperTrading"]
+
+log = logging.getLogger("gateway.trading.paper")
 
 #: Reads answered from the paper book for a paper account.
 PAPER_METHODS: Final = frozenset({
@@ -66,6 +81,13 @@ PAPER_METHODS: Final = frozenset({
 STALE_AFTER_MS: Final = 10 * 60_000
 #: Live ticks kept per symbol (the engine only needs the recent ones).
 _KEPT_TICKS: Final = 20_000
+#: Where a book's trade events go: the terminal, and the event (the engine's ``trade`` event,
+#: marked ``"paper": true``).
+PaperEvents = Callable[[TerminalId, dict[str, Any]], None]
+
+
+def _dropped(terminal: TerminalId, event: dict[str, Any]) -> None:
+    """Events of a book nobody listens to."""
 
 
 @dataclass
@@ -224,14 +246,18 @@ class PaperTrading:
         config: the daemon's configuration (read deadline).
         utc_ms: epoch milliseconds UTC (the book's clock is this plus the server clock's
             measured offset from it).
+        on_event: takes each trade event of a book, as it happens (the daemon streams them
+            to the terminal's ``trades`` subscribers).
     """
 
     def __init__(self, bridge: Bridge, config: GatewayConfig, *,
-                 utc_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 utc_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 on_event: PaperEvents = _dropped) -> None:
         self._bridge = bridge
         self._dir = config.resolved_data_dir() / "paper"
         self._timeout = config.server.request_timeout_s
         self._utc_ms = utc_ms
+        self._on_event = on_event
         self._books: dict[TerminalId, _Book] = {}
 
     # -- BridgeListener ------------------------------------------------------------------
@@ -243,10 +269,22 @@ class PaperTrading:
         """Nothing to do: the book outlives the session (positions stay open)."""
 
     def ticks(self, terminal: TerminalId, symbol: str, rows: list[list[Any]]) -> None:
-        """Feed live ticks to the terminal's book, if it has one."""
+        """Feed live ticks to the terminal's book, if it has one, and let the book react to
+        them now (SL/TP, pending orders, expiry, stop out: nothing is read when nothing is
+        open), so what they trigger is streamed as it happens and saved."""
         book = self._books.get(terminal)
-        if book is not None:
-            book.market.add_rows(symbol, rows)
+        if book is None:
+            return
+        book.market.add_rows(symbol, rows)
+        try:
+            book.broker.advance()
+            if self._publish(terminal, book):
+                self._save(terminal, book)
+        except (EmulatorError, OSError):
+            # The bridge's listener must not raise: the book is as the engine left it, and
+            # the next call answers (and saves) it or fails with the reason.
+            log.exception("paper book of %s: the live ticks of %s could not be applied",
+                          terminal, symbol)
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
         """Trade events of the real account are not the paper book's."""
@@ -279,6 +317,7 @@ class PaperTrading:
         except EmulatorError as exc:  # the engine's answer, as an EA would give it
             raise EAError(int(exc.code), exc.message) from None
         finally:
+            self._publish(terminal, book)
             self._save(terminal, book)  # any call may have filled (SL/TP, pending orders)
 
     async def balance_operation(self, terminal: TerminalId, operation_id: str, kind: str,
@@ -298,7 +337,15 @@ class PaperTrading:
         except EmulatorError as exc:
             raise EAError(int(exc.code), exc.message) from None
         finally:
+            self._publish(terminal, book)
             self._save(terminal, book)
+
+    def _publish(self, terminal: TerminalId, book: _Book) -> bool:
+        """Hand the book's new trade events to ``on_event``, marked paper; whether any."""
+        events = book.broker.drain_events()
+        for event in events:
+            self._on_event(terminal, {**event, "paper": True})
+        return bool(events)
 
     def _path(self, terminal: TerminalId) -> Path:
         name = re.sub(r"[^A-Za-z0-9._@-]", "_", f"{terminal.login}@{terminal.server}")

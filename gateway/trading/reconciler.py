@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from ea_bridge import Bridge, BridgeError, NullListener, SessionInfo, TerminalId
-from mt5model.mt5 import TradeAction, TradeRetcode, retcode_name
+from mt5model.mt5 import TradeRetcode, retcode_name
 
 from ..config import GatewayConfig
 from .journal import OrderJournal, OrderRow, terminal_key, terminal_of
@@ -288,8 +288,9 @@ class Reconciler(NullListener):
                 else None, "client_id": row.client_id, "reconciled": True,
                 "found_in": verdict.where, "identified_by": verdict.via})
             return
-        pending = row.request.get("action") == TradeAction.PENDING
-        retcode = recorded.get("retcode", TradeRetcode.PLACED if pending else TradeRetcode.DONE)
+        # Found without the terminal's answer: what its OrderSend answers for a request it
+        # carried out, a placed pending order included.
+        retcode = recorded.get("retcode", TradeRetcode.DONE)
         result = {
             **recorded,
             "retcode": int(retcode), "retcode_name": retcode_name(int(retcode)),

@@ -248,6 +248,14 @@ HELPERS: dict[str, list[tuple[str, str, object]]] = {
              ("ticket", "KEYWORD_ONLY", None)],
     "Close": [("symbol", "POSITIONAL_OR_KEYWORD", None), ("comment", "KEYWORD_ONLY", None),
               ("ticket", "KEYWORD_ONLY", None)],
+    # The one deal request Buy, Sell and Close send, a module-level name that code written for
+    # the package calls itself (pymt5adapter: ``_mt5_raw_order = _mt5._RawOrder``).
+    "_RawOrder": [("order_type", "POSITIONAL_OR_KEYWORD", None),
+                  ("symbol", "POSITIONAL_OR_KEYWORD", None),
+                  ("volume", "POSITIONAL_OR_KEYWORD", None),
+                  ("price", "POSITIONAL_OR_KEYWORD", None),
+                  ("comment", "POSITIONAL_OR_KEYWORD", None),
+                  ("ticket", "POSITIONAL_OR_KEYWORD", None)],
 }
 
 #: The C functions (``from ._core import *``) and the parameters their documentation names,

@@ -111,8 +111,8 @@ dump = {}
 for name, value in scope.items():
     if isinstance(value, numpy.ndarray):
         dump[name] = {"dtype": [list(d) for d in value.dtype.descr], "len": len(value)}
-    elif isinstance(value, tuple) and hasattr(type(value), "_fields"):
-        dump[name] = {"type": type(value).__name__, "fields": list(type(value)._fields),
+    elif isinstance(value, tuple) and hasattr(type(value), "__match_args__"):
+        dump[name] = {"type": type(value).__name__, "fields": list(type(value).__match_args__),
                       "types": [type(v).__name__ for v in value]}
 print("=== globals")
 print(json.dumps(dump))
@@ -149,7 +149,7 @@ def _make_state(state_file: Path) -> int:
             placed = client.order_send({"action": mtgateway.TRADE_ACTION_PENDING,
                                         "symbol": "GBPUSD", "volume": 0.2, "type": kind,
                                         "price": round(price, 5)})
-            assert placed is not None and placed.retcode == 10008, client.last_error()
+            assert placed is not None and placed.retcode == 10009, client.last_error()
         for symbol in ("USDCHF", "EURUSD"):
             bought = client.order_send({"action": mtgateway.TRADE_ACTION_DEAL,
                                         "symbol": symbol, "volume": 0.01,

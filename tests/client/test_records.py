@@ -12,12 +12,13 @@ import pickle
 import time
 from typing import Any
 
+import pandas
 import pydantic_core
 import pytest
 
 import mtgateway as mt5
 from gateway import results
-from mtgateway import records
+from mtgateway import records, stream
 from mtgateway.records import Record, from_wire
 
 #: Every client record (each Record subclass ``mtgateway.records`` defines, found, not listed,
@@ -50,14 +51,14 @@ def test_records_agree_field_for_field_with_the_daemons_models(client: type[Reco
     """The tuple's fields then our extra attributes are the daemon model's fields, in its
     order: nothing the daemon sends is dropped, nothing the client reads is missing."""
     assert daemon is not None, client.__name__
-    assert [*client._fields, *client._extras] == list(daemon.model_fields), client.__name__
+    assert [*client.__match_args__, *client._extras] == list(daemon.model_fields), client.__name__
 
 
 def test_the_package_types_carry_exactly_the_packages_fields() -> None:
     """len() and unpacking see the package's fields; ours are attributes outside the tuple."""
     for name, fields in PACKAGE_FIELDS.items():
-        assert getattr(mt5, name)._fields == fields, name
-    request = from_wire(mt5.TradeRequest, dict.fromkeys(mt5.TradeRequest._fields, 0))
+        assert getattr(mt5, name).__match_args__ == fields, name
+    request = from_wire(mt5.TradeRequest, dict.fromkeys(mt5.TradeRequest.__match_args__, 0))
     wire = {**dict.fromkeys(PACKAGE_FIELDS["OrderSendResult"], 1), "request": request._asdict(),
             "retcode_name": "TRADE_RETCODE_DONE", "client_id": "c1", "deduplicated": True}
     result = from_wire(mt5.OrderSendResult, wire)
@@ -91,34 +92,66 @@ def test_built_from_one_sequence_as_struct_sequences_are() -> None:
         mt5.OrderSendResult(tuple(sent), {"nope": 1})
 
 
+#: The records the daemon's paper book answers (docs/api.md, "Paper trading").
+PAPER_RECORDS = (mt5.AccountInfo, mt5.TradePosition, mt5.TradeOrder, mt5.TradeDeal,
+                 mt5.OrderCheckResult, mt5.OrderSendResult)
+
+
+@pytest.mark.parametrize("cls", PAPER_RECORDS, ids=lambda cls: cls.__name__)
+def test_a_paper_answer_says_so_outside_the_package_fields(cls: type[Record]) -> None:
+    """A record the paper book answered (``"paper": true`` on the wire) has ``.paper`` True,
+    a live one False; the tuple, ``len()`` and ``_asdict()`` stay exactly the package's, so
+    code written for the package sees no difference (before, ``paper`` was dropped)."""
+    wire: dict[str, Any] = dict.fromkeys(cls._fields, 0)
+    if "request" in wire:
+        wire["request"] = dict.fromkeys(mt5.TradeRequest._fields, 0)
+    live, paper = from_wire(cls, wire), from_wire(cls, {**wire, "paper": True})
+    assert (live.paper, paper.paper) == (False, True)  # type: ignore[attr-defined]
+    assert paper == live and len(paper) == len(PACKAGE_FIELDS.get(cls.__name__, cls._fields))
+    assert paper._asdict() == live._asdict() and "paper" not in paper._asdict()
+
+
+def test_a_paper_trade_event_says_so() -> None:
+    """The stream's trade event of the paper book reads ``paper`` True; the EA's False."""
+    position = dict.fromkeys(mt5.TradePosition._fields, 0)
+    params = {"subscription": "s", "seq": 1, "type": "position_opened", "time_msc": 5,
+              "position": position}
+    live = stream.parse_event("trade_event", params)
+    paper = stream.parse_event("trade_event", {**params, "paper": True})
+    assert isinstance(live, stream.TradeEvent) and isinstance(paper, stream.TradeEvent)
+    assert (live.paper, paper.paper) == (False, True)
+    assert paper[:7] == live[:7]  # the fields before it are where they were
+
+
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
 def test_everything_a_program_observes_of_a_struct_sequence(cls: type[Record]) -> None:
     """What CPython gives every struct sequence (``time.struct_time`` is the model) and the
     package's types add: __match_args__ (aiomql 4.0.14 filters requests by
     ``TradeRequest.__match_args__``), n_fields / n_sequence_fields / n_unnamed_fields,
-    _fields, _asdict(), the repr, read-only fields, equality and hashing as the tuple, and
+    _asdict(), the repr, read-only fields, equality and hashing as the tuple, and
     pickling as (cls, (tuple, extras))."""
     struct_time = type(time.localtime())
     for name in ("__match_args__", "n_fields", "n_sequence_fields", "n_unnamed_fields"):
         assert hasattr(struct_time, name)  # the model has them; so must every record
-    assert cls.__match_args__ == cls._fields and len(cls._fields) > 0
-    assert cls.n_sequence_fields == len(cls._fields)
-    assert cls.n_fields == len(cls._fields) + len(cls._extras)
+    assert len(cls.__match_args__) > 0
+    assert cls.n_sequence_fields == len(cls.__match_args__)
+    assert cls.n_fields == len(cls.__match_args__) + len(cls._extras)
     assert cls.n_unnamed_fields == 0
-    values = list(range(len(cls._fields)))
+    values = list(range(len(cls.__match_args__)))
     extras = {name: f"x-{name}" for name in cls._extras}
     one = cls(values, extras)
     assert len(one) == cls.n_sequence_fields and one == tuple(values)
     assert hash(one) == hash(tuple(values)) and {one: 1}[tuple(values)] == 1
-    assert list(one._asdict()) == list(cls._fields) and list(one._asdict().values()) == values
+    assert list(one._asdict()) == list(cls.__match_args__)
+    assert list(one._asdict().values()) == values
     assert repr(one) == f"{cls.__name__}(" + ", ".join(
-        f"{name}={value!r}" for name, value in zip(cls._fields, values, strict=True)) + ")"
+        f"{name}={value!r}" for name, value in zip(cls.__match_args__, values, strict=True)) + ")"
     for clone in (pickle.loads(pickle.dumps(one)), copy.copy(one), copy.deepcopy(one)):
         assert type(clone) is cls and clone == one
         assert {name: getattr(clone, name) for name in cls._extras} == extras
     assert one.__reduce__() == (cls, (tuple(values), extras))
     with pytest.raises(AttributeError):
-        setattr(one, cls._fields[0], 99)
+        setattr(one, cls.__match_args__[0], 99)
     with pytest.raises(AttributeError):
         one.not_a_field = 1  # type: ignore[attr-defined]
     # a positional class pattern binds the fields in order, as with the package's types
@@ -152,31 +185,32 @@ def test_match_patterns_on_results_as_package_code_writes_them() -> None:
 
 #: What every struct sequence shows to ``dir()`` besides its fields and dunders
 #: (``time.struct_time`` is the model: count, index, n_fields, n_sequence_fields,
-#: n_unnamed_fields), plus the two names the package's types add.
+#: n_unnamed_fields), plus the one name the package's types add (its C extension's only method
+#: beyond a struct sequence's, "Convert named tuple object to dictionary").
 STRUCT_SEQUENCE_NAMES = {name for name in dir(time.localtime())
                          if not name.startswith(("__", "tm_"))}
-PACKAGE_ADDITIONS = {"_asdict", "_fields"}
+PACKAGE_ADDITIONS = {"_asdict"}
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
 def test_introspection_sees_a_struct_sequence(cls: type[Record]) -> None:
     """dir(), vars(), ``__dict__``, json, pydantic and dataclasses see a record as a struct
     sequence: its fields (extras included, as ``tm_zone``), the struct sequence's names and the
-    package's two additions, no ``_extras``/``_defaults`` (metatrader-mcp-server built its
-    symbol JSON from ``dir()`` and handed them to the model: issue 43 item 3), no
+    package's one addition, ``_asdict``, no ``_extras``/``_defaults`` (metatrader-mcp-server
+    built its symbol JSON from ``dir()`` and handed them to the model), no
     ``__dict__``, the sequence's values as a JSON array."""
     assert STRUCT_SEQUENCE_NAMES == {"count", "index", "n_fields", "n_sequence_fields",
                                      "n_unnamed_fields"}
-    one = cls(list(range(len(cls._fields))), {name: f"x-{name}" for name in cls._extras})
+    one = cls(list(range(len(cls.__match_args__))), {name: f"x-{name}" for name in cls._extras})
     shown = {name for name in dir(one) if not name.startswith("__")}
-    assert shown == {*cls._fields, *cls._extras, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
+    assert shown == {*cls.__match_args__, *cls._extras, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
     assert {name for name in dir(cls) if not name.startswith("__")} == \
-        {*cls._fields, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
+        {*cls.__match_args__, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
     # what an agent server does with a SymbolInfo: every public non-callable attribute
     served = {name: getattr(one, name) for name in dir(one)
               if not name.startswith("__") and not callable(getattr(one, name))}
     assert served == {**one._asdict(), **{name: f"x-{name}" for name in cls._extras},
-                      "_fields": cls._fields, "n_fields": cls.n_fields,
+                      "n_fields": cls.n_fields,
                       "n_sequence_fields": cls.n_sequence_fields, "n_unnamed_fields": 0}
     for observed in (one, time.localtime()):
         assert not hasattr(observed, "__dict__")
@@ -185,3 +219,20 @@ def test_introspection_sees_a_struct_sequence(cls: type[Record]) -> None:
         assert json.loads(json.dumps(observed)) == list(observed)
         assert pydantic_core.to_jsonable_python(observed) == list(observed)
         assert not dataclasses.is_dataclass(observed)
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
+def test_a_record_has_no_fields_attribute_as_a_struct_sequence_has_none(
+        cls: type[Record]) -> None:
+    """No ``_fields`` on a record or its type, as on ``time.struct_time`` and the package's
+    types (its C extension builds them as struct sequences; the name is not in it): pandas
+    takes a sequence with ``_fields`` for a named tuple and names its columns from it, so a
+    DataFrame of records has the package's columns, 0 to n-1, and ``_asdict()`` names them
+    as the package's documentation does."""
+    one = cls(list(range(len(cls.__match_args__))))
+    for observed in (one, cls, time.localtime()):
+        assert not hasattr(observed, "_fields")
+    frame = pandas.DataFrame([one, one])
+    assert list(frame.columns) == list(range(len(cls.__match_args__)))
+    assert list(pandas.DataFrame([time.localtime()]).columns) == list(range(9))
+    assert list(pandas.DataFrame([one._asdict()]).columns) == list(cls.__match_args__)

@@ -245,8 +245,8 @@ async def test_a_request_echoed_in_a_result_is_checked_and_sent_again(
             placed = client.order_send({"action": mt5.TRADE_ACTION_PENDING, "symbol": symbol,
                                         "volume": lot, "type": mt5.ORDER_TYPE_BUY_LIMIT,
                                         "price": round(tick.bid * 0.8, info.digits)})
-            assert placed is not None and placed.retcode == mt5.TRADE_RETCODE_PLACED
-            assert echo_again(client, placed).retcode == mt5.TRADE_RETCODE_PLACED
+            assert placed is not None and placed.retcode == mt5.TRADE_RETCODE_DONE
+            assert echo_again(client, placed).retcode == mt5.TRADE_RETCODE_DONE
             for order in client.orders_get(symbol=symbol) or ():
                 removed = client.order_send({"action": mt5.TRADE_ACTION_REMOVE,
                                              "order": order.ticket})

@@ -46,7 +46,7 @@ from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, demo_process
 
 #: The versions ``third_party.txt`` pins, installed in this environment.
 PINNED = {"aiomql": "4.0.14", "pdmt5": "1.2.3", "mt5cli": "1.7.1",
-          "metatrader-mcp-server": "0.5.1"}
+          "metatrader-mcp-server": "0.5.1", "pymt5adapter": "0.4.4"}
 #: aiomql's latest release (``third_party_latest.txt``), in its own Python 3.13 environment.
 LATEST_AIOMQL = "4.1.2"
 
@@ -191,10 +191,29 @@ def test_metatrader_mcp_server_library_trades_and_reads(demo: Path, tmp_path: Pa
     out = run_program([sys.executable, FRAMEWORK / "mcp_client_flows.py"], demo, tmp_path,
                       MCP_LOGIN=str(LOGIN), MCP_SERVER=SERVER)
     assert_lines(out, "connected: True", "account: USD 100 True", "symbols: True",
-                 "symbol info: BTCUSD 2 ['_fields', 'n_fields', 'n_sequence_fields', "
+                 "symbol info: BTCUSD 2 ['n_fields', 'n_sequence_fields', "
                  "'n_unnamed_fields']", "price: True",
                  "candles: 50 ['time', 'open', 'high', 'low', 'close']",
                  "market order: False BUY BTCUSD 0.01", "positions: True",
                  "modified: False Modify position", "stops: True",
                  "pending order: False Place pending order BUY_LIMIT", "cancelled: False 0",
-                 "closed: False 0", "deals: [0, 1]", "orders: True True", "done")
+                 "closed: False 0", "deals: [0, 1]", "orders: True True",
+                 "disconnected: True", "done")
+
+
+def test_pymt5adapter_imports_connects_and_trades(demo: Path, tmp_path: Path) -> None:
+    """pymt5adapter 0.4.4, unchanged: its import (it binds ``MetaTrader5._RawOrder``), its
+    ``connected`` context with every README option, its README's error example raised as
+    ``MT5Error``, a market buy, SL/TP, a partial close, a buy limit placed, modified and
+    removed, the close, history by position and by filter, and its date-range queries, which
+    pass keywords the package does not take, answered empty with ``(-2, 'Invalid
+    arguments')`` as on a terminal instead of raising ``TypeError``."""
+    out = run_program([sys.executable, FRAMEWORK / "pymt5adapter_flows.py"], demo, tmp_path,
+                      ADAPTER_LOGIN=str(LOGIN), ADAPTER_SERVER=SERVER)
+    assert_lines(out, "version: 500", "account: 5012345 True", "MT5Error: -2 INVALID_PARAMS",
+                 "quiet: () (-2, 'Invalid arguments')", "symbols: True BTCUSD", "rates: 5",
+                 "check: 0", "held: 1 0.01 True", "pending: True",
+                 "retcodes: [10009, 10009, 10009, 10009, 10009, 10009, 10009]",
+                 "flat: () ()", "zero: () ()", "by position: [0, 1, 1]", "out deals: 2",
+                 "date range: () (-2, 'Invalid arguments')",
+                 "after: None (-10004, 'No IPC connection')", "done")

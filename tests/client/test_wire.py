@@ -216,7 +216,7 @@ def test_records_read_by_name_ignore_extras_and_refuse_gaps() -> None:
         from_wire(Tick, {k: v for k, v in tick.items() if k != "flags"})
     with pytest.raises(WireMismatch):
         many_from_wire(Tick, {"not": "a list"})
-    request = dict(zip(TradeRequest._fields, [0] * len(TradeRequest._fields), strict=True))
+    request = dict.fromkeys(TradeRequest.__match_args__, 0)
     sent = {"retcode": 10009, "deal": 2, "order": 1, "volume": 0.1, "price": 1.0, "bid": 1.0,
             "ask": 1.0, "comment": "", "request_id": 1, "retcode_external": 0,
             "request": request}
@@ -245,7 +245,7 @@ def test_notifications_parse_into_records() -> None:
                                 "volume": 0, "flags": 6, "volume_real": 0.0, "conflated": 3})
     assert isinstance(tick, StreamTick) and (tick.symbol, tick.conflated, tick.seq) == \
         ("BTCUSD", 3, 4)
-    deal = dict(zip(TradeDeal._fields, [9, 8, 1, 1000, 0, 0, 0, 8, 0, 0.1, 1.2, 0.0, 0.0,
+    deal = dict(zip(TradeDeal.__match_args__, [9, 8, 1, 1000, 0, 0, 0, 8, 0, 0.1, 1.2, 0.0, 0.0,
                                          0.0, 0.0, "EURUSD", "", ""], strict=True))
     event = parse_event("trade_event", {"subscription": "s", "seq": 1, "type": "deal_added",
                                         "time_msc": 1000, "deal": deal, "later_field": 1})
@@ -289,4 +289,4 @@ def test_outcome_data_names_the_lost_orders_client_id() -> None:
 def test_a_stream_tick_is_the_packages_tick_with_the_symbol_first() -> None:
     """The tick notification's record mirrors the one declaration of the tick, the package's
     Tick (its fields, in its order), between the symbol and the stream's own fields."""
-    assert StreamTick._fields == ("symbol", *Tick._fields, "conflated", "seq")
+    assert StreamTick._fields == ("symbol", *Tick.__match_args__, "conflated", "seq")

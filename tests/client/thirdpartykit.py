@@ -4,8 +4,9 @@ Such code says ``import MetaTrader5`` and cannot be changed; docs/client.md ("Co
 import MetaTrader5") installs the ``mtgateway-metatrader5`` distribution beside the client so
 that the import is the client. The README's test set-up does that for this environment
 (``pip install ... -e ./client/metatrader5-shim``); :func:`package_environment` is the
-environment such a program runs in, and :func:`latest_aiomql_python` makes (once, then reuses)
-the Python 3.13 environment aiomql's latest release needs, installed the same way.
+environment such a program runs in; :func:`latest_aiomql_python` makes (once, then reuses) the
+Python 3.13 environment aiomql's latest release needs, and :func:`agents_python` the agent
+servers' environment, installed the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -25,6 +27,8 @@ FRAMEWORK = HERE / "framework"
 SHIM_DISTRIBUTION = "mtgateway-metatrader5"
 #: aiomql's latest release, pinned by hash (it needs Python 3.13).
 LATEST_AIOMQL = HERE / "third_party_latest.txt"
+#: The agent servers and everything they import, every file pinned by hash.
+AGENTS = HERE / "third_party_agents.txt"
 #: What aiomql 4.1.2 imports at run time, installed beside it (it is installed without its
 #: declared requirements: they include MetaTrader5, Windows wheels only): its pandas and
 #: mplfinance, and six, which mplfinance imports without declaring it.
@@ -86,22 +90,43 @@ def latest_aiomql_python(cache: Path) -> Path:
     """
     python = _python_313()
     assert isinstance(python, Path), python
-    key = hashlib.sha256("\n".join([str(python), LATEST_AIOMQL.read_text(),
-                                    *LATEST_AIOMQL_IMPORTS]).encode()).hexdigest()[:12]
-    env_dir = cache / f"aiomql-latest-{key}"
+    return _environment(cache, "aiomql-latest", python, LATEST_AIOMQL, LATEST_AIOMQL_IMPORTS)
+
+
+def agents_python(cache: Path) -> Path:
+    """The interpreter of the agent servers' environment: this interpreter's Python with the
+    servers and everything they import (``third_party_agents.txt``, every file by hash,
+    without resolving), the client and the ``mtgateway-metatrader5`` distribution from this
+    checkout, made under ``cache`` on first use and reused while the file is the same.
+
+    Raises:
+        AssertionError: an install failed (with pip's output).
+    """
+    return _environment(cache, "agents", Path(sys.executable), AGENTS, ())
+
+
+def _environment(cache: Path, name: str, python: Path, pinned: Path,
+                 imports: tuple[str, ...]) -> Path:
+    """A virtual environment of ``python`` under ``cache`` holding ``pinned`` (by hash,
+    without its declared requirements), ``imports``, the client and the distribution; made
+    once per content of those, a half-made or out-of-date one replaced."""
+    key = hashlib.sha256("\n".join([str(python), pinned.read_text(encoding="utf-8"),
+                                    *imports]).encode()).hexdigest()[:12]
+    env_dir = cache / f"{name}-{key}"
     done = env_dir / "installed"
     if done.is_file():
         return python_of(env_dir)
-    for made in cache.glob("aiomql-latest-*"):  # this one, half made, or an out-of-date one
+    for made in cache.glob(f"{name}-*"):
         shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
-    # The interpreter's own venv module (this one's would make a Python 3.11 environment).
+    # The interpreter's own venv module (this one's would make this one's Python version).
     _install([str(python), "-m", "venv", str(env_dir)])
     pip = [str(python_of(env_dir)), "-m", "pip", "install", "--quiet"]
-    _install([*pip, "--no-deps", "--require-hashes", "-r", str(LATEST_AIOMQL)])
-    _install([*pip, *LATEST_AIOMQL_IMPORTS])
+    _install([*pip, "--no-deps", "--require-hashes", "-r", str(pinned)])
+    if imports:
+        _install([*pip, *imports])
     _install([*pip, "-e", str(CLIENT), "-e", str(SHIM)])
-    done.write_text(key)
+    done.write_text(key, encoding="utf-8")
     return python_of(env_dir)
 
 

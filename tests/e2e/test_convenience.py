@@ -104,7 +104,7 @@ async def test_pending_orders_modify_and_cancel(daemon: Daemon,
                  {"symbol": "EURUSD", "volume": 0.1, "open_price": below,
                   "stop_limit_price": round(below + 0.001, 5)}),
     ]
-    assert {p["retcode"] for p in placed} == {10008}
+    assert {p["retcode"] for p in placed} == {10009}
     types = {o["ticket"]: o["type"] for o in terminal.broker.orders_get()}
     assert [types[p["order"]] for p in placed] == [2, 3, 4, 5, 6, 7]
     limit = placed[0]["order"]

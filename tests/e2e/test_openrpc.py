@@ -7,6 +7,7 @@ import asyncio
 import copy
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from gateway.authority.service import AccountRegistration
 from gateway.hub import Channel
 from gateway.methods import method_table
 from gateway.openrpc import NOTIFICATIONS, RESULTS, WS_METHODS, build_document, undocumented
-from tests.e2e.conftest import WAIT_S, Daemon
+from tests.e2e.conftest import LOGIN, OWNER, SERVER, WAIT_S, Daemon, connected_terminal
 from tests.e2e.wskit import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +156,7 @@ async def test_real_answers_match_the_result_models(daemon: Daemon,
     pending = await daemon.call("order_send", {"request": {
         "action": "TRADE_ACTION_PENDING", "symbol": "BTCUSD", "volume": 0.01,
         "type": "ORDER_TYPE_BUY_LIMIT", "price": 1000.0}})
-    assert pending["result"]["retcode"] == 10008, pending
+    assert pending["result"]["retcode"] == 10009, pending
     orders = (await daemon.call("orders_get"))["result"]
     assert orders
     _check("orders_get", orders)
@@ -265,3 +267,37 @@ async def test_notifications_match_their_models(daemon: Daemon,
                 seen.add(method)
                 records |= {name for name in ("order", "position", "deal", "account")
                             if method == "trade_event" and name in params}
+
+
+async def test_paper_answers_and_events_match_their_models(daemon: Daemon) -> None:
+    """A paper account's answers (each record with ``"paper": true``) and its paper book's
+    trade events (marked the same) validate against the documented models, which say what
+    ``paper`` is: the models were closed to it, so every paper answer failed them."""
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+    async with connected_terminal(daemon, symbols=("BTCUSD",)), connect(daemon) as ws:
+        await ws.result("subscribe", {"channel": "trades"})
+        buy = {"action": 1, "symbol": "BTCUSD", "volume": 0.01, "type": 0}
+        answers = {"order_check": await ws.result("order_check", {"request": buy}),
+                   "order_send": await ws.result("order_send", {"request": buy})}
+        pending = await ws.result("order_send", {"request": {
+            **buy, "action": 5, "type": 2, "price": 1000.0}})
+        for method, params in (("account_info", None), ("positions_get", None),
+                               ("orders_get", None), ("history_orders_get", [0, 4 * 10**9]),
+                               ("history_deals_get", [0, 4 * 10**9])):
+            answers[method] = await ws.result(method, params)
+        for method, answer in answers.items():
+            records = answer if isinstance(answer, list) else [answer]
+            assert records and all(r["paper"] is True for r in records), (method, answer)
+            _check(method, answer)
+        assert pending["retcode"] == 10009 and pending["paper"] is True
+        records: set[str] = set()
+        async with asyncio.timeout(WAIT_S):
+            while records != {"order", "deal", "position", "account"}:
+                event = await ws.note("trade_event")
+                NOTIFICATIONS["trade_event"].model_validate(event, strict=True)
+                assert event["paper"] is True
+                records |= {name for name in ("order", "position", "deal", "account")
+                            if name in event}

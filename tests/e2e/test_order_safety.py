@@ -181,7 +181,8 @@ async def _trading(daemon: Daemon, token: str | None = None) -> dict[str, Any]:
 async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> None:
     """No terminal, a read-only token, a stale record and a reconciliation pass each appear
     by the reason word their order_send error would carry; none of them once cleared."""
-    assert await _trading(daemon) == {"allowed": False, "refused_because": ["terminal_offline"]}
+    assert await _trading(daemon) == {"allowed": False, "refused_because": ["terminal_offline"],
+                                      "paper": False}
     reader = await daemon.issue(scopes=("read",))
     assert (await _trading(daemon, reader.token))["refused_because"] == [
         "scope", "terminal_offline"]
@@ -190,7 +191,7 @@ async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> Non
     ea = ScriptedEA(daemon.token, login=LOGIN, server=SERVER)
     assert isinstance(await ea.connect(daemon.bridge.port), Welcomed)
     try:
-        assert await _trading(daemon) == {"allowed": True, "refused_because": []}
+        assert await _trading(daemon) == {"allowed": True, "refused_because": [], "paper": False}
         call = asyncio.create_task(_send(daemon, {**BUY_BTC, "type_filling": "ORDER_FILLING_IOC",
                                                   "client_id": "lost"}))
         request = await ea.next_request()
@@ -211,7 +212,7 @@ async def test_gateway_status_says_why_trading_is_refused(daemon: Daemon) -> Non
         assert (await _trading(daemon))["refused_because"] == ["reconciling"]
         ea.error(first.id, -1, "not now")  # the pass ends (interrupted)
         await daemon.app[TRADING].reconciler.wait_reconciled(TERMINAL)
-        assert await _trading(daemon) == {"allowed": True, "refused_because": []}
+        assert await _trading(daemon) == {"allowed": True, "refused_because": [], "paper": False}
 
         daemon.clock.advance(300 + 61)  # one refresh interval plus the slack: stale
         assert (await _trading(daemon))["refused_because"] == ["auth_stale"]
@@ -228,7 +229,7 @@ async def test_gateway_status_names_a_policy_without_automated_trading(
         auto_trade_enabled=False))
     await daemon.cache.refresh_once()
     assert await _trading(daemon) == {"allowed": False,
-                                      "refused_because": ["auto_trade_enabled"]}
+                                      "refused_because": ["auto_trade_enabled"], "paper": False}
     error = (await _send(daemon, {**BUY_BTC, "client_id": "manual"}))["error"]
     assert (error["code"], error["data"]["rule"]) == (-32012, "auto_trade_enabled")
 

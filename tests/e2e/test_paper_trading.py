@@ -18,8 +18,9 @@ import pytest
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
+from gateway.authority.reports import REPORT_INTERVAL_S
 from gateway.authority.service import AccountRegistration
-from gateway.keys import TRADING
+from gateway.keys import REPORTER, TRADING
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,
@@ -32,6 +33,7 @@ from tests.e2e.conftest import (
     running_daemon,
 )
 from tests.e2e.terminals import HoldingTerminal
+from tests.e2e.wskit import Client, connect
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "EURUSD", "volume": 0.1}
@@ -53,15 +55,19 @@ class RecordingTerminal(EmulatedTerminal):
 @pytest.fixture
 async def paper(daemon: Daemon) -> AsyncIterator[RecordingTerminal]:
     """The terminal's account registered with paper_trade_enabled, and a recording terminal."""
-    await daemon.authority.accounts.register(OWNER, AccountRegistration(
-        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-        max_lot_size=__import__("decimal").Decimal("10"),
-        risk_pct=__import__("decimal").Decimal("1"), paper_trade_enabled=True))
-    await daemon.cache.refresh_once()
+    await on_paper(daemon)
     async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD", "USDJPY"),
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
         assert isinstance(terminal, RecordingTerminal)
         yield terminal
+
+
+async def on_paper(daemon: Daemon) -> None:
+    """The terminal's account registered with paper trading on; the daemon's record says so."""
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
+        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
 
 
 async def ok(daemon: Daemon, method: str, params: Any = None) -> Any:
@@ -115,7 +121,7 @@ async def test_paper_orders_keep_idempotency_and_broker_answers(
     limit = await ok(daemon, "create_limit_buy_order",
                      ["EURUSD", 0.1, round(tick["bid"] - 0.01, 5)])
     [order] = await ok(daemon, "orders_get", {})
-    assert (order["ticket"], order["paper"], limit["retcode"]) == (limit["order"], True, 10008)
+    assert (order["ticket"], order["paper"], limit["retcode"]) == (limit["order"], True, 10009)
     unknown = (await daemon.call("order_send", {"request": {**BUY, "symbol": "NOPE"}}))["error"]
     assert unknown["code"] == -32006
     assert "order_send" not in paper.methods and paper.broker.orders_total() == 0
@@ -148,10 +154,7 @@ async def test_malformed_rows_from_the_ea_are_dropped_and_the_session_survives(
     """Issue 17: a tick row the paper book cannot read used to raise out of the bridge and end
     the EA session. Now each malformed tick, trade or terminal row is dropped and logged with
     the field it broke; the session, the paper book and the good rows go on."""
-    await daemon.authority.accounts.register(OWNER, AccountRegistration(
-        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
-    await daemon.cache.refresh_once()
+    await on_paper(daemon)
     async with connected_terminal(daemon, BadRowTerminal, symbols=("EURUSD",),
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
         assert isinstance(terminal, BadRowTerminal)
@@ -225,10 +228,7 @@ async def _paper_daemon_trade(data_dir: Path, trade: bool) -> tuple[list[Any], A
     """A daemon on ``data_dir`` with the account on paper and an emulated terminal; buys once
     when ``trade``; its paper positions and account."""
     async with running_daemon(data_dir) as daemon:
-        await daemon.authority.accounts.register(OWNER, AccountRegistration(
-            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
-        await daemon.cache.refresh_once()
+        await on_paper(daemon)
         async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
                                       utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
             if trade:
@@ -309,16 +309,27 @@ async def test_registering_an_account_on_paper_switches_the_venue_within_seconds
         assert terminal.broker.positions_total() == 1
 
 
+async def lost_then_reconciled(daemon: Daemon, client_id: str) -> dict[str, Any]:
+    """Make the journal row of ``client_id`` UNKNOWN, as a daemon that died placing the order
+    leaves it, and wait for the reconciler to settle it; its ``order_status`` then."""
+    with closing(sqlite3.connect(daemon.app[TRADING].journal.path)) as db, db:
+        db.execute("UPDATE orders SET state='UNKNOWN', ticket=NULL, result=NULL, "
+                   "retcode=NULL WHERE client_id=?", (client_id,))
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            status: dict[str, Any] = await ok(daemon, "order_status", [client_id])
+            if status["state"] != "UNKNOWN":
+                return status
+            await asyncio.sleep(0.05)
+
+
 async def test_an_unknown_paper_order_is_reconciled_in_the_paper_book(tmp_path: Path) -> None:
     """A paper order whose outcome was lost (the daemon died placing it: its row comes back
     UNKNOWN) is searched in the paper book, where it is, and never at the broker -- where a
     live order of the same magic, symbol, type and volume would otherwise be taken for it
     (the paper book keeps no EA record, and no tag was consented to: the shape finds it)."""
     async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as daemon:
-        await daemon.authority.accounts.register(OWNER, AccountRegistration(
-            name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-            max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
-        await daemon.cache.refresh_once()
+        await on_paper(daemon)
         async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
                                       utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
             paper = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "pp-1"}})
@@ -330,15 +341,7 @@ async def test_an_unknown_paper_order_is_reconciled_in_the_paper_book(tmp_path: 
                 "action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 0,
                 "magic": sent["magic"], "comment": "by hand"})
             assert live["retcode"] == 10009 and live["order"] != paper["order"]
-            with closing(sqlite3.connect(daemon.app[TRADING].journal.path)) as db, db:
-                db.execute("UPDATE orders SET state='UNKNOWN', ticket=NULL, result=NULL, "
-                           "retcode=NULL WHERE client_id='pp-1'")  # as a restart leaves it
-            async with asyncio.timeout(WAIT_S):
-                while True:
-                    status = await ok(daemon, "order_status", ["pp-1"])
-                    if status["state"] != "UNKNOWN":
-                        break
-                    await asyncio.sleep(0.05)
+            status = await lost_then_reconciled(daemon, "pp-1")
     assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", paper["order"])
     assert status["result"]["identified_by"] == "match"
 
@@ -408,10 +411,7 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
     order_send, waiting for the symbol's first tick) while its account is switched back to
     live finishes on paper -- answered and journalled with "paper": true, in the paper book,
     never at the terminal -- and the next order goes live. No order crosses over."""
-    await daemon.authority.accounts.register(OWNER, AccountRegistration(
-        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
-    await daemon.cache.refresh_once()
+    await on_paper(daemon)
     book = daemon.app[TRADING].venues.paper
     async with connected_terminal(daemon, HoldingTickTerminal, symbols=("EURUSD",),
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
@@ -450,3 +450,112 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         assert terminal.methods.count("order_send") == 1
         assert [p["comment"] for p in await book.call(TERMINAL, "positions_get", {})] == [
             "fly-1"]
+
+
+class QuotingTerminal(RecordingTerminal):
+    """Records every request; streams, when the test gives one (:meth:`quote`), a EURUSD
+    quote of its own beside the walk's, so a paper order triggers when the test says."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._quote: tuple[float, float] | None = None
+
+    def quote(self, bid: float, ask: float) -> None:
+        """Stream ``bid``/``ask`` of EURUSD at the next timer turn."""
+        self._quote = (bid, ask)
+
+    def _stream(self, conn: EAConnection) -> None:
+        if self._quote is not None:
+            (bid, ask), self._quote = self._quote, None
+            conn.send_event(EVENT_TICKS, {"symbol": "EURUSD", "rows": [
+                [self.server_time_ms(), bid, ask, 0.0, 0, 6, 0.0]]})
+        super()._stream(conn)
+
+
+async def trade_events(ws: Client, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` trade_event notifications' params (other notifications skipped)."""
+    return [await ws.note("trade_event") for _ in range(count)]
+
+
+async def test_the_paper_book_streams_its_trades_marked_paper(daemon: Daemon) -> None:
+    """Fills, closes and pending orders of the paper book -- placed, modified, cancelled,
+    and triggered by a live tick with no call made -- reach the ``trades`` stream as the
+    EA's trade events do, each marked ``"paper": true`` (before, the stream was silent)."""
+    await on_paper(daemon)
+    async with connected_terminal(daemon, QuotingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal, \
+            connect(daemon) as ws:
+        assert isinstance(terminal, QuotingTerminal)
+        sid = (await ws.result("subscribe", {"channel": "trades"}))["subscription"]
+        opened = await ok(daemon, "order_send", {"request": {**BUY, "client_id": "s-1"}})
+        got = await trade_events(ws, 3)
+        assert [(e["type"], e["paper"], e["subscription"]) for e in got] == [
+            ("deal_added", True, sid), ("position_opened", True, sid),
+            ("account_updated", True, sid)]
+        assert got[0]["deal"]["ticket"] == opened["deal"]
+        assert got[1]["position"]["ticket"] == opened["order"]
+        assert got[2]["account"]["trade_mode"] == 0  # ACCOUNT_TRADE_MODE_DEMO
+
+        tick = await ok(daemon, "symbol_info_tick", ["EURUSD"])
+        low = round(tick["bid"] - 0.01, 5)
+        placed = await ok(daemon, "create_limit_buy_order", ["EURUSD", 0.1, low])
+        await ok(daemon, "modify_order", [placed["order"], round(low - 0.001, 5)])
+        await ok(daemon, "cancel_order", [placed["order"]])
+        await ok(daemon, "close_position", {"position_id": opened["order"]})
+        got = await trade_events(ws, 6)
+        assert [(e["type"], e["paper"]) for e in got] == [
+            ("order_added", True), ("order_updated", True), ("order_removed", True),
+            ("deal_added", True), ("position_closed", True), ("account_updated", True)]
+        assert {e["order"]["ticket"] for e in got[:3]} == {placed["order"]}
+        assert got[2]["order"]["state"] == 2  # ORDER_STATE_CANCELED
+        assert got[4]["position"]["ticket"] == opened["order"]
+
+        # A buy limit the next live tick fills: its events come with no call to the daemon.
+        limit = await ok(daemon, "create_limit_buy_order", ["EURUSD", 0.1, low])
+        assert (await ws.note("trade_event"))["type"] == "order_added"
+        terminal.methods.clear()
+        terminal.quote(round(low - 0.0002, 5), round(low - 0.0001, 5))
+        triggered: dict[str, dict[str, Any]] = {}
+        async with asyncio.timeout(WAIT_S):
+            while "position_opened" not in triggered:
+                event = await ws.note("trade_event")
+                triggered[event["type"]] = event
+        assert triggered["order_removed"]["order"]["ticket"] == limit["order"]
+        assert triggered["order_removed"]["order"]["state"] == 4  # ORDER_STATE_FILLED
+        assert triggered["position_opened"]["paper"] is True
+        assert not {"order_send", "positions_get", "orders_get"} & set(terminal.methods)
+        assert terminal.broker.positions_total() == 0  # the terminal's own account: untouched
+
+
+async def test_a_lost_paper_pending_order_is_reconciled_as_a_terminal_answers_it(
+        tmp_path: Path) -> None:
+    """A paper pending order whose answer was lost is found in the paper book and settled
+    with what a terminal's OrderSend answers for it, 10009 DONE (it was 10008 PLACED)."""
+    async with running_daemon(tmp_path, trading={"reconcile_interval_s": 0.2}) as daemon:
+        await on_paper(daemon)
+        async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                      utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+            tick = await ok(daemon, "symbol_info_tick", ["EURUSD"])
+            placed = await ok(daemon, "order_send", {"request": {
+                "action": "TRADE_ACTION_PENDING", "type": "ORDER_TYPE_BUY_LIMIT",
+                "symbol": "EURUSD", "volume": 0.1, "price": round(tick["bid"] - 0.01, 5),
+                "client_id": "pend-1"}})
+            status = await lost_then_reconciled(daemon, "pend-1")
+    assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", placed["order"])
+    assert (status["result"]["retcode"], status["result"]["retcode_name"]) == (
+        10009, "TRADE_RETCODE_DONE")
+
+
+async def test_a_paper_fill_has_the_terminal_reported_at_once(daemon: Daemon) -> None:
+    """The reporter hears the paper book's trade events as it hears the EA's: a paper fill
+    sends the terminal's report (its paper figures and positions) again within seconds, not
+    at the next 30 s interval."""
+    await on_paper(daemon)
+    reporter = daemon.app[REPORTER]
+    async with connected_terminal(daemon, RecordingTerminal, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        assert (await ok(daemon, "account_info"))["paper"] is True  # the book exists
+        await asyncio.wait_for(reporter.wait_sent(1), WAIT_S)  # the session's own report
+        sent = reporter.sent
+        await ok(daemon, "order_send", {"request": {**BUY, "client_id": "reported"}})
+        await asyncio.wait_for(reporter.wait_sent(sent + 1), REPORT_INTERVAL_S / 3)

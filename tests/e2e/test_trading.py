@@ -163,14 +163,17 @@ async def test_filling_mode_is_picked_from_the_symbol(daemon: Daemon,
 
 async def test_pending_order_with_iso_expiration(daemon: Daemon,
                                                  broker: EmulatedTerminal) -> None:
-    """A buy limit with an ISO expiry is placed (10008) with RETURN filling and epoch expiry."""
+    """A buy limit with an ISO expiry is placed with RETURN filling and epoch expiry, and
+    answered as a terminal's OrderSend answers it: 10009 DONE with the quote, no deal."""
     tick = (await daemon.call("symbol_info_tick", ["EURUSD"]))["result"]
     result = (await _send(daemon, {
         "action": "TRADE_ACTION_PENDING", "type": "ORDER_TYPE_BUY_LIMIT", "symbol": "EURUSD",
         "volume": 0.1, "price": round(tick["bid"] - 0.01, 5),
         "type_time": "ORDER_TIME_SPECIFIED", "expiration": "2026-11-19T14:00:00+00:00",
         "client_id": "limit-1"}))["result"]
-    assert (result["retcode"], result["retcode_name"]) == (10008, "TRADE_RETCODE_PLACED")
+    assert (result["retcode"], result["retcode_name"], result["deal"]) == (
+        10009, "TRADE_RETCODE_DONE", 0)
+    assert result["order"] > 0 and 0 < result["bid"] < result["ask"], result
     expected_expiry = int(datetime(2026, 11, 19, 14, 0, tzinfo=UTC).timestamp())
     assert (result["request"]["type_filling"], result["request"]["expiration"]) == (
         2, expected_expiry)

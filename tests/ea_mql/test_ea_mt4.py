@@ -46,7 +46,7 @@ async def test_trade_events_from_snapshots_survive_a_reconnect(
         limit = round(tick["ask"] * 0.9, 2)
         placed = await b.call(TERMINAL, "order_send", {"request": {
             "action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": limit}}, WAIT_S)
-        assert placed["retcode"] == 10008
+        assert placed["retcode"] == 10009
         # changes made within one timer pass reach the snapshot together: let this one land
         await listener.wait_for(lambda: len(trades(listener)) >= 3)
         moved = await b.call(TERMINAL, "order_send", {"request": {

@@ -89,7 +89,7 @@ async def test_prices_and_stops_are_rounded_to_the_symbols_digits(
     placed = await ok(daemon, "order_send", {"request": {
         "action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": limit,
         "sl": limit_sl, "client_id": "round-3"}})
-    assert placed["retcode"] == 10008, placed
+    assert placed["retcode"] == 10009, placed
     order = (await tickets(ea))[placed["order"]]
     assert (order["open_price"], order["sl"]) == (round(limit, 2), round(limit_sl, 2))
 
@@ -129,7 +129,7 @@ async def test_prices_of_a_symbol_in_whole_points_go_on_its_ticks(
         placed = await ok(daemon, "order_send", {"request": {
             "action": 5, "type": 2, "symbol": "JP225", "volume": 0.01, "price": limit,
             "sl": limit - 101.3, "client_id": "coarse-3"}})
-        assert placed["retcode"] == 10008, placed
+        assert placed["retcode"] == 10009, placed
         order = (await tickets(ea))[placed["order"]]
         assert (order["open_price"], order["sl"]) == (grid(limit), grid(limit - 101.3))
 

@@ -103,7 +103,7 @@ async def test_remove_deletes_the_pending_order(daemon: Daemon, ea: CompiledEA) 
     limit = round(tick["ask"] * 0.9, 2)
     placed = await ok(daemon, "create_limit_buy_order", ["BTCUSD", 0.01, limit])
     order = placed["order"]
-    assert placed["retcode"] == 10008, placed
+    assert placed["retcode"] == 10009, placed
     tickets, _ = await book(ea)
     assert (tickets[order]["type"], tickets[order]["open_price"], tickets[order]["close_time"]) == (
         2, limit, 0)

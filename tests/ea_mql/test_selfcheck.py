@@ -1,22 +1,29 @@
 """``mtgateway check`` (gateway.selfcheck), the command an owner runs against the EA on a real
 terminal, run here as the owner runs it (a child process, the token in MTGATEWAY_TOKEN) against
 the real daemon with each terminal CI has: the emulated terminal, the compiled MT5 EA and the
-compiled MT4 EA, trading checks included (their accounts are demo accounts). Every check must
-pass or, with the reason, not apply; the report names the terminal and its latencies. On a real
-account the trading checks are refused before any order; without an EA the command says so."""
+compiled MT4 EA, trading checks included (their accounts are demo accounts, or trade on the
+daemon's paper book). Every check must pass or, with the reason, not apply; the report names
+the terminal, the account's kind and its latencies, and words success retcodes as successes.
+On a real account the trading checks are refused before any order (unless it trades on
+paper); without an EA the command says so."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.authority.service import AccountRegistration
+from gateway.selfcheck.probe import Mismatch, Probe
+from gateway.selfcheck.trades import TradeSession, opening_buy
+from mtgateway.aio import AsyncClient
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
 from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, make_fixture, reference_terminal
 from tests.ea_mql.eakit import ROOT, CompiledEA
@@ -48,16 +55,40 @@ async def check(daemon: Daemon, tmp_path: Path, *args: str) -> tuple[int, str, s
     return proc.returncode, out.decode(), err.decode(), data
 
 
-def assert_all_pass(code: int, out: str, data: Any, platform: str, trading: bool) -> None:
+#: A success retcode (10008 PLACED, 10009 DONE) worded as a refusal (as "MT5 refused them as
+#: computed (10009)" was).
+SUCCESS_AS_REFUSAL = re.compile(r"refused[^;]*\b1000[89]\b")
+
+
+def assert_all_pass(code: int, out: str, data: Any, platform: str, trading: bool,
+                    kind: str = "demo") -> None:
     outcomes = {c["name"]: c["outcome"] for c in data["checks"]}
     assert list(outcomes) == READS + (TRADES if trading else []), out
     assert code == 0 and set(outcomes.values()) <= {"PASS", "N/A"}, out
     # what applies on every CI terminal applies, the rest says why not
     applies = set(READS) - {"market_depth"} if platform == "MT5" else set(READS)
     assert all(outcomes[n] == "PASS" for n in applies | (set(TRADES) if trading else set())), out
-    assert data["platform"] == platform and data["account_kind"] == "demo"
+    assert data["platform"] == platform and data["account_kind"] == kind
     assert f"terminal: {platform} build {data['build']}, EA {data['ea_version']}" in out
+    assert f"@ {SERVER} ({kind})" in out
     assert "back to back: p50" in out and "one every 100 ms: p50" in out
+    assert not [c for c in data["checks"] if SUCCESS_AS_REFUSAL.search(c["evidence"])], out
+
+
+async def on_paper(daemon: Daemon) -> None:
+    """The terminal's account registered with paper trading on (the record says so now)."""
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
+        name="Paper", broker="MetaQuotes", login=LOGIN, password="", server=SERVER,
+        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
+    await daemon.cache.refresh_once()
+
+
+def assert_traded_on_paper(out: str, data: Any) -> None:
+    """The report says the trades were the paper book's, their events too."""
+    evidence = {c["name"]: c["evidence"] for c in data["checks"]}
+    assert "paper account (the daemon's paper book, trade_mode demo)" in evidence["account"]
+    assert " events of the paper book: 2 positions opened, 2 closed" in evidence["trade_events"]
+    assert "paper account: the trading checks ran on the daemon's paper book" in out
 
 
 @pytest.mark.timeout(150)
@@ -65,6 +96,20 @@ async def test_the_check_passes_on_the_emulated_terminal(daemon: Daemon, tmp_pat
     async with connected_terminal(daemon, symbols=SYMBOLS, tick_rate_hz=TICK_RATE_HZ):
         code, out, _, data = await check(daemon, tmp_path, "--trade")
     assert_all_pass(code, out, data, "MT5", trading=True)
+
+
+@pytest.mark.timeout(150)
+async def test_the_check_passes_on_a_paper_account(daemon: Daemon, tmp_path: Path) -> None:
+    """A healthy emulated terminal whose account trades on paper: every check passes, the
+    trading ones on the paper book (its trade events on the stream, marked paper), the
+    report says "paper" where it names the account, and no order reached the terminal
+    (before: "(demo)", and FAIL trade_events "the stream showed []")."""
+    await on_paper(daemon)
+    async with connected_terminal(daemon, symbols=SYMBOLS, tick_rate_hz=TICK_RATE_HZ) as term:
+        code, out, _, data = await check(daemon, tmp_path, "--trade")
+        assert term.broker.history_orders_get(0, 2**31 - 1) == []
+    assert_all_pass(code, out, data, "MT5", trading=True, kind="paper")
+    assert_traded_on_paper(out, data)
 
 
 @pytest.mark.timeout(150)
@@ -114,6 +159,26 @@ async def test_the_check_trades_what_the_symbol_allows_under_the_default_risk_po
     assert_all_pass(code, out, data, "MT5", trading=True)
 
 
+@pytest.mark.timeout(150)
+async def test_a_real_account_on_paper_is_checked_on_its_paper_book(
+        daemon: Daemon, ea_binary: Path, tmp_path: Path) -> None:
+    """The compiled MT5 EA on a real account (trade_mode 2) that trades on paper: the
+    trading checks run, on the paper book only -- every check passes, and the real account
+    has no order in its history afterwards."""
+    await on_paper(daemon)
+    path, fixture = make_fixture(tmp_path, live_ticks=3000)
+    fixture["account"]["trade_mode"] = 2
+    path.write_text(json.dumps(fixture), encoding="utf-8")
+    async with CompiledEA(ea_binary, path, token=daemon.token, port=daemon.bridge.port):
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        code, out, _, data = await check(daemon, tmp_path, "--trade")
+        live = await daemon.bridge.call(TERMINAL, "history_orders_total",
+                                        {"date_from": 0, "date_to": 2**31 - 1}, WAIT_S)
+    assert_all_pass(code, out, data, "MT5", trading=True, kind="paper")
+    assert_traded_on_paper(out, data)
+    assert live == 0
+
+
 async def test_trading_checks_are_refused_on_a_real_account(
         daemon: Daemon, ea_binary: Path, tmp_path: Path) -> None:
     """account_info().trade_mode 2 (real): --trade is refused before a single order, exit 2."""
@@ -124,7 +189,7 @@ async def test_trading_checks_are_refused_on_a_real_account(
         await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
         code, out, err, data = await check(daemon, tmp_path, "--trade")
         assert code == 2 and data is None and not out, (out, err)
-        assert "refused" in err and "real account" in err and "demo accounts only" in err
+        assert "refused" in err and "real account" in err and "demo and paper accounts only" in err
         assert (await daemon.call("history_orders_total", [0, 2**31 - 1]))["result"] == 0
         code, out, _, data = await check(daemon, tmp_path)  # the read checks run
     assert code == 0 and data["account_kind"] == "real" and "--trade" in out
@@ -134,3 +199,33 @@ async def test_without_an_ea_the_check_says_so(daemon: Daemon, tmp_path: Path) -
     code, out, err, data = await check(daemon, tmp_path)
     assert (code, out, data) == (1, "", None)
     assert "has no EA connected" in err and daemon.token not in err
+
+
+async def test_the_trading_checks_stop_when_the_account_leaves_paper(daemon: Daemon) -> None:
+    """A paper account switched back to live under the trading checks: the next order is
+    refused before it leaves, and what the checks opened is not looked for at the broker,
+    where the paper book's ticket names the owner's own position (a real account may trade
+    on paper, so nothing of the check may reach it once it is live again)."""
+    await on_paper(daemon)
+    async with connected_terminal(daemon, symbols=("BTCUSD",)) as terminal, \
+            AsyncClient() as client:
+        assert await client.initialize(token=daemon.token,
+                                       url=f"http://127.0.0.1:{daemon.http_port}")
+        probe = Probe(client, await client.call("gateway_status"))
+        session = TradeSession(probe, "BTCUSD", paper=True)
+        session.info = await probe.call("symbol_info", ["BTCUSD"])
+        buy = opening_buy(session.info, await session.quote())
+        opened = await session.send(buy)
+        assert opened["paper"] is True
+        session.positions.add(opened["order"])
+        # the owner's own position at the terminal, under the paper position's ticket
+        own = terminal.broker.order_send({**buy, "type_filling": 1})
+        assert own["order"] == opened["order"], (own, opened)
+        [account] = await daemon.authority.accounts.of(OWNER)
+        assert await daemon.authority.accounts.update_risk(
+            OWNER, account.id, (), Decimal("10"), Decimal("1"), True, paper_trade_enabled=False)
+        await daemon.cache.refresh_once()
+        with pytest.raises(Mismatch, match="left paper trading"):
+            await session.send(buy)
+        await session.undo()
+        assert [p["ticket"] for p in terminal.broker.positions_get()] == [own["order"]]

@@ -271,7 +271,7 @@ async def test_an_order_cancelled_in_the_terminal_is_reported_removed(
         placed = await b.call(TERMINAL, "order_send", {"request": {
             "action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": 1000.0,
             "type_filling": 2}}, WAIT_S)
-        assert placed["retcode"] == 10008
+        assert placed["retcode"] == 10009
         await ea.control(f"cancel {placed['order']}")
         await listener.wait_for(lambda: len(trades(listener, "order_removed")) == 1)
         [removed] = trades(listener, "order_removed")

@@ -71,4 +71,4 @@ async def test_a_filling_the_symbol_does_not_allow_is_refused(bridge: Bridged, e
         assert (await send(b, **buy, type_filling=1))["retcode"] == 10009
         limit = {"action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": 1000.0}
         assert (await send(b, **limit, type_filling=0))["retcode"] == 10030
-        assert (await send(b, **limit, type_filling=2))["retcode"] == 10008
+        assert (await send(b, **limit, type_filling=2))["retcode"] == 10009

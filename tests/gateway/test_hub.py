@@ -364,6 +364,34 @@ def test_terminal_directory_forwards_pushes_to_the_hub() -> None:
     assert len(params(got, "tick")) == 1 and len(params(got, "trade_event")) == 1
 
 
+def test_the_daemons_own_trade_events_stream_to_the_sessions_clients_only() -> None:
+    """A trade event the daemon made (the paper book's) goes to the trades subscribers of the
+    terminal's live session, as the EA's do, marked as given; it is not counted as the EA's,
+    another token record of the terminal gets nothing, and without a session nobody does."""
+    hub = Hub()
+    directory = TerminalDirectory(hub)
+    mine, theirs = hub.connect(A), hub.connect(A2)
+    for client in (mine, theirs):
+        client.subscribe("trades")
+    terminal = A.terminal
+    paper = {"type": "position_opened", "time_msc": 5, "position": {"ticket": 1001},
+             "paper": True}
+    directory.stream_trade(terminal, paper)  # no session yet: nobody may receive it
+    hello = Hello(1, "MT5", 4000, "1.0", terminal.login, terminal.server, "Co",
+                  "Co MetaTrader 5")
+    info = SessionInfo(terminal, "s1", A.token_id, hello, 0.0)
+    directory.session_up(info)
+    directory.stream_trade(terminal, paper)
+    directory.session_down(info, "eof")
+    directory.stream_trade(terminal, {**paper, "time_msc": 6})
+    got = params(drain(mine), "trade_event")
+    assert [(p["type"], p["time_msc"], p["paper"], p["seq"]) for p in got] == [
+        ("position_opened", 5, True, 1)]
+    assert params(drain(theirs), "trade_event") == []
+    state = directory.state(terminal)
+    assert state is not None and state.events_received == 0
+
+
 def level(kind: int, price: float) -> dict[str, Any]:
     return {"type": kind, "price": price, "volume": 1, "volume_dbl": 1.0}
 

@@ -42,11 +42,14 @@ def env() -> Env:
 
 
 def test_buy_limit_is_placed(env: Env) -> None:
-    """A valid Buy Limit answers 10008 and is listed with every TradeOrder field."""
+    """A valid Buy Limit answers as a terminal's OrderSend does -- 10009 DONE with the order,
+    its volume and the quote it was placed at (no deal, price 0) -- and is listed with every
+    TradeOrder field."""
     result = env.pending(BUY_LIMIT, 1.098, sl=1.095, tp=1.105, magic=8, comment="dip")
-    assert {k: result[k] for k in ("retcode", "order", "deal", "volume", "price", "comment")} \
-        == {"retcode": 10008, "order": 1001, "deal": 0, "volume": 1.0, "price": 0.0,
-            "comment": "Request executed"}
+    assert {k: result[k] for k in ("retcode", "order", "deal", "volume", "price", "bid", "ask",
+                                   "comment")} \
+        == {"retcode": 10009, "order": 1001, "deal": 0, "volume": 1.0, "price": 0.0,
+            "bid": 1.1, "ask": 1.1001, "comment": "Request executed"}
     assert env.broker.orders_total() == 1
     assert env.broker.orders_get() == [{
         "ticket": 1001, "time_setup": S0, "time_setup_msc": T0, "time_done": 0,
@@ -73,17 +76,17 @@ def test_sell_order_price_current_is_bid(env: Env) -> None:
 
 
 @pytest.mark.parametrize(("order_type", "price", "retcode"), [
-    (BUY_LIMIT, 1.1, 10008),       # Ask - 10 points: exactly the stops level
+    (BUY_LIMIT, 1.1, 10009),       # Ask - 10 points: exactly the stops level
     (BUY_LIMIT, 1.10001, 10015),   # 9 points below Ask
     (BUY_LIMIT, 1.1001, 10015),    # at Ask
     (BUY_LIMIT, 1.098005, 10015),  # off the tick grid
     (BUY_LIMIT, 0.0, 10015),
-    (SELL_LIMIT, 1.1001, 10008),   # Bid + 10 points
+    (SELL_LIMIT, 1.1001, 10009),   # Bid + 10 points
     (SELL_LIMIT, 1.10009, 10015),
     (SELL_LIMIT, 1.099, 10015),    # below Bid
-    (BUY_STOP, 1.1002, 10008),     # Ask + 10 points
+    (BUY_STOP, 1.1002, 10009),     # Ask + 10 points
     (BUY_STOP, 1.1, 10015),        # below Ask
-    (SELL_STOP, 1.0999, 10008),    # Bid - 10 points
+    (SELL_STOP, 1.0999, 10009),    # Bid - 10 points
     (SELL_STOP, 1.1001, 10015),    # above Bid
 ])
 def test_pending_price_rules(env: Env, order_type: int, price: float, retcode: int) -> None:
@@ -92,12 +95,12 @@ def test_pending_price_rules(env: Env, order_type: int, price: float, retcode: i
 
 
 @pytest.mark.parametrize(("order_type", "price", "stoplimit", "retcode"), [
-    (BUY_STOP_LIMIT, 1.102, 1.101, 10008),
+    (BUY_STOP_LIMIT, 1.102, 1.101, 10009),
     (BUY_STOP_LIMIT, 1.102, 1.1025, 10015),   # limit above the stop price
     (BUY_STOP_LIMIT, 1.102, 1.10195, 10015),  # limit 5 points from the stop price
     (BUY_STOP_LIMIT, 1.102, 0.0, 10015),
     (BUY_STOP_LIMIT, 1.0995, 1.099, 10015),   # stop price below Ask
-    (SELL_STOP_LIMIT, 1.098, 1.099, 10008),
+    (SELL_STOP_LIMIT, 1.098, 1.099, 10009),
     (SELL_STOP_LIMIT, 1.098, 1.097, 10015),   # limit below the stop price
 ])
 def test_stop_limit_price_rules(env: Env, order_type: int, price: float, stoplimit: float,
@@ -109,12 +112,12 @@ def test_stop_limit_price_rules(env: Env, order_type: int, price: float, stoplim
 @pytest.mark.parametrize(("order_type", "price", "extra", "retcode"), [
     (BUY_LIMIT, 1.098, {"sl": 1.0985}, 10016),
     (BUY_LIMIT, 1.098, {"tp": 1.0975}, 10016),
-    (BUY_LIMIT, 1.098, {"sl": 1.0979, "tp": 1.0981}, 10008),
+    (BUY_LIMIT, 1.098, {"sl": 1.0979, "tp": 1.0981}, 10009),
     (BUY_LIMIT, 1.098, {"sl": 1.09795}, 10016),  # 5 points: inside the stops level
     (SELL_STOP, 1.098, {"sl": 1.0975}, 10016),
-    (SELL_STOP, 1.098, {"sl": 1.099, "tp": 1.097}, 10008),
+    (SELL_STOP, 1.098, {"sl": 1.099, "tp": 1.097}, 10009),
     (BUY_STOP_LIMIT, 1.102, {"stoplimit": 1.101, "sl": 1.1015}, 10016),
-    (BUY_STOP_LIMIT, 1.102, {"stoplimit": 1.101, "sl": 1.1005, "tp": 1.1015}, 10008),
+    (BUY_STOP_LIMIT, 1.102, {"stoplimit": 1.101, "sl": 1.1005, "tp": 1.1015}, 10009),
 ])
 def test_pending_stops_are_relative_to_the_order_price(env: Env, order_type: int, price: float,
                                                        extra: dict[str, Any],
@@ -128,8 +131,8 @@ def test_pending_stops_are_relative_to_the_order_price(env: Env, order_type: int
     ({"type_time": 2, "expiration": S0}, 10022),
     ({"type_time": 2}, 10022),
     ({"type_time": 9}, 10022),
-    ({"type_time": 2, "expiration": S0 + 60}, 10008),
-    ({"type_time": 3, "expiration": S0 - 3600}, 10008),  # today: ends at midnight
+    ({"type_time": 2, "expiration": S0 + 60}, 10009),
+    ({"type_time": 3, "expiration": S0 - 3600}, 10009),  # today: ends at midnight
     ({"type_time": 3, "expiration": S0 - 86400}, 10022),  # yesterday
 ])
 def test_pending_expiration_rules(env: Env, extra: dict[str, Any], retcode: int) -> None:
@@ -142,14 +145,14 @@ def test_expiration_mode_of_the_symbol(env: Env) -> None:
     env.with_spec(expiration_mode=SYMBOL_EXPIRATION_GTC)
     result = env.pending(BUY_LIMIT, 1.098, type_time=1)
     assert (result["retcode"], result["comment"]) == (10022, "Invalid expiration")
-    assert env.pending(BUY_LIMIT, 1.098)["retcode"] == 10008
+    assert env.pending(BUY_LIMIT, 1.098)["retcode"] == 10009
 
 
 def test_limit_orders(env: Env) -> None:
     """The account's limit_orders caps the number of pending orders (10033)."""
     env = Env(limit_orders=2)
-    assert env.pending(BUY_LIMIT, 1.098)["retcode"] == 10008
-    assert env.pending(BUY_LIMIT, 1.097)["retcode"] == 10008
+    assert env.pending(BUY_LIMIT, 1.098)["retcode"] == 10009
+    assert env.pending(BUY_LIMIT, 1.097)["retcode"] == 10009
     result = env.pending(BUY_LIMIT, 1.096)
     assert (result["retcode"], result["comment"]) == (10033, "Limit orders reached")
 
@@ -158,7 +161,7 @@ def test_limit_orders(env: Env) -> None:
     (BUY, 127, 10035),
     (8, 127, 10035),
     (BUY_STOP, SYMBOL_ORDER_MARKET | SYMBOL_ORDER_LIMIT, 10035),
-    (BUY_LIMIT, SYMBOL_ORDER_MARKET | SYMBOL_ORDER_LIMIT, 10008),
+    (BUY_LIMIT, SYMBOL_ORDER_MARKET | SYMBOL_ORDER_LIMIT, 10009),
 ])
 def test_pending_order_type_rules(env: Env, order_type: int, order_mode: int,
                                   retcode: int) -> None:
@@ -170,9 +173,9 @@ def test_pending_order_type_rules(env: Env, order_type: int, order_mode: int,
 
 def test_pending_filling_rules(env: Env) -> None:
     """RETURN is always allowed for pending orders; FOK still needs the symbol flag."""
-    assert env.pending(BUY_LIMIT, 1.098)["retcode"] == 10008  # RETURN, market execution
+    assert env.pending(BUY_LIMIT, 1.098)["retcode"] == 10009  # RETURN, market execution
     assert env.pending(BUY_LIMIT, 149.0, 0.1, "USDJPY", type_filling=0)["retcode"] == 10030
-    assert env.pending(BUY_LIMIT, 149.0, 0.1, "USDJPY", type_filling=1)["retcode"] == 10008
+    assert env.pending(BUY_LIMIT, 149.0, 0.1, "USDJPY", type_filling=1)["retcode"] == 10009
 
 
 def test_pending_needs_volume_open_market_and_mode(env: Env) -> None:

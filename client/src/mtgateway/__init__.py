@@ -88,7 +88,9 @@ order_check = _default.order_check
 order_send = _default.order_send
 order_status = _default.order_status
 #: The package's Python helpers (``MetaTrader5/__init__.py``), over the default client.
-Buy, Sell, Close = _bind_helpers(_default)
+#: ``_RawOrder`` stays out of ``__all__``: the package's module has none, so ``from
+#: MetaTrader5 import *`` gives it no underscore name either.
+Buy, Sell, Close, _RawOrder = _bind_helpers(_default)
 
 __all__ = [
     "AccountInfo",

@@ -41,10 +41,11 @@ except ModuleNotFoundError as missing:  # the client alone needs the standard li
 from . import calls
 from . import constants as c
 from . import records as r
+from .arguments import package_arguments
 from .client import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_S, new_client_id
 from .constants import *  # noqa: E402,F403 - the package's constants, as in mtgateway
 from .constants import __all__ as _constants
-from .errors import OK, LastError, MtGatewayError, gateway_error, local_error
+from .errors import OK, LastError, MtGatewayError, gateway_error, local_error, not_connected
 from .handshake import CHALLENGE_PATH, SESSION_PATH, Handshake, HandshakeRefused
 from .records import (
     AccountInfo,
@@ -195,6 +196,7 @@ class AsyncClient:
 
     # -- connection ------------------------------------------------------------------------
 
+    @package_arguments(False)
     async def initialize(self, path: str | None = None, *, login: int | None = None,
                          password: str | None = None, server: str | None = None,
                          timeout: int | None = None, portable: bool = False,  # noqa: ASYNC109
@@ -240,6 +242,7 @@ class AsyncClient:
             await asyncio.sleep(_POLL_S)
 
 
+    @package_arguments(False)
     async def login(self, login: int, password: str | None = None, server: str | None = None,
                     timeout: int | None = None) -> bool:  # noqa: ASYNC109 - the package's
         """True when the token's terminal is account ``login`` (on ``server``)."""
@@ -252,10 +255,13 @@ class AsyncClient:
             self._error = mismatch
         return mismatch is None
 
-    async def shutdown(self) -> None:
-        """Close the connections; calls fail until the next ``initialize``."""
+    async def shutdown(self) -> bool:
+        """Close the connections; calls fail until the next ``initialize``. True, as
+        :meth:`mtgateway.Client.shutdown`."""
         await self._close()
         self._endpoint = None
+        self._error = OK
+        return True
 
     async def _close(self) -> None:
         self._credential = None
@@ -312,6 +318,10 @@ class AsyncClient:
             read_response(status, data, retry_after)  # raises the daemon's refusal
         raise HandshakeRefused(f"HTTP {status} to the challenge")
 
+    def _refuse(self, error: LastError) -> None:
+        """A call refused before it was sent (``arguments.py``): its error is the last."""
+        self._error = error
+
     def last_error(self) -> LastError:
         """``(code, description)`` of the last call, with ``.data``."""
         return self._error
@@ -335,8 +345,7 @@ class AsyncClient:
 
     async def _send(self, method: str, params: Any) -> Any:
         if self._session is None or self._endpoint is None:
-            raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
-                                             "not connected: call initialize() first"))
+            raise MtGatewayError(not_connected())
         body = encode_request(next(self._ids), method, params)
         headers = await self._bearer()
         reauthenticated = False
@@ -394,118 +403,149 @@ class AsyncClient:
 
     # -- session ------------------------------------------------------------------------------
 
+    @package_arguments()
     async def version(self) -> tuple[int, int, str] | None:
         """``(terminal_version, build, build_date)``."""
         return await self._run(calls.version())
 
+    @package_arguments()
     async def terminal_info(self) -> r.TerminalInfo | None:
         return await self._run(calls.terminal_info())
 
+    @package_arguments()
     async def account_info(self) -> r.AccountInfo | None:
         return await self._run(calls.account_info())
 
+    @package_arguments()
     async def ping(self) -> dict[str, Any] | None:
         """MT Gateway's addition: ``{"pong": True, "ea_rtt_ms": ...}``."""
         return await self._run(calls.ping())
 
+    @package_arguments()
     async def server_time(self) -> r.ServerTime | None:
         """MT Gateway's addition: the trade server's clock and its UTC offset."""
         return await self._run(calls.server_time())
 
+    @package_arguments()
     async def gateway_status(self) -> dict[str, Any] | None:
         """MT Gateway's addition: the daemon's and the terminal's connection state."""
         return await self._run(calls.gateway_status())
 
     # -- market -------------------------------------------------------------------------------
 
+    @package_arguments()
     async def symbols_total(self) -> int | None:
         return await self._run(calls.symbols_total())
 
+    @package_arguments()
     async def symbols_get(self, group: str | None = None) -> tuple[r.SymbolInfo, ...] | None:
         return await self._run(calls.symbols_get(group))
 
+    @package_arguments()
     async def symbol_info(self, symbol: str) -> r.SymbolInfo | None:
         return await self._run(calls.symbol_info(symbol))
 
+    @package_arguments()
     async def symbol_info_tick(self, symbol: str) -> r.Tick | None:
         return await self._run(calls.symbol_info_tick(symbol))
 
+    @package_arguments(False)
     async def symbol_select(self, symbol: str, enable: bool = True) -> bool:
         return await self._run(calls.symbol_select(symbol, enable)) is True
 
+    @package_arguments(False)
     async def market_book_add(self, symbol: str) -> bool:
         return await self._run(calls.market_book_add(symbol)) is True
 
+    @package_arguments()
     async def market_book_get(self, symbol: str) -> tuple[r.BookInfo, ...] | None:
         return await self._run(calls.market_book_get(symbol))
 
+    @package_arguments(False)
     async def market_book_release(self, symbol: str) -> bool:
         return await self._run(calls.market_book_release(symbol)) is True
 
+    @package_arguments()
     async def copy_rates_from(self, symbol: str, timeframe: int, date_from: Any, count: int) -> Any:
         """Bars as a numpy structured array (tuples without numpy); every page followed."""
         return await self._run(calls.copy_rates_from(symbol, timeframe, date_from, count))
 
+    @package_arguments()
     async def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int,
                             count: int) -> Any:
         return await self._run(calls.copy_rates_from_pos(symbol, timeframe, start_pos, count))
 
+    @package_arguments()
     async def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any,
                          date_to: Any) -> Any:
         return await self._run(calls.copy_rates_range(symbol, timeframe, date_from, date_to))
 
+    @package_arguments()
     async def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any:
         return await self._run(calls.copy_ticks_from(symbol, date_from, count, flags))
 
+    @package_arguments()
     async def copy_ticks_range(self, symbol: str, date_from: Any, date_to: Any, flags: int) -> Any:
         return await self._run(calls.copy_ticks_range(symbol, date_from, date_to, flags))
 
     # -- trading ------------------------------------------------------------------------------
 
+    @package_arguments()
     async def orders_total(self) -> int | None:
         return await self._run(calls.orders_total())
 
+    @package_arguments()
     async def orders_get(self, symbol: str | None = None, group: str | None = None,
                    ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
         return await self._run(calls.orders_get(symbol, group, ticket))
 
+    @package_arguments()
     async def positions_total(self) -> int | None:
         return await self._run(calls.positions_total())
 
+    @package_arguments()
     async def positions_get(self, symbol: str | None = None, group: str | None = None,
                       ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
         return await self._run(calls.positions_get(symbol, group, ticket))
 
+    @package_arguments()
     async def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:
         return await self._run(calls.history_orders_total(date_from, date_to))
 
+    @package_arguments()
     async def history_orders_get(self, date_from: Any = None, date_to: Any = None,
                            group: str | None = None, ticket: int | None = None,
                            position: int | None = None) -> tuple[r.TradeOrder, ...] | None:
         return await self._run(calls.history_orders_get(date_from, date_to, group, ticket,
                                                         position))
 
+    @package_arguments()
     async def history_deals_total(self, date_from: Any, date_to: Any) -> int | None:
         return await self._run(calls.history_deals_total(date_from, date_to))
 
+    @package_arguments()
     async def history_deals_get(self, date_from: Any = None, date_to: Any = None,
                           group: str | None = None, ticket: int | None = None,
                           position: int | None = None) -> tuple[r.TradeDeal, ...] | None:
         return await self._run(calls.history_deals_get(date_from, date_to, group, ticket,
                                                        position))
 
+    @package_arguments()
     async def order_calc_margin(self, action: int, symbol: str, volume: float,
                           price: float) -> float | None:
         return await self._run(calls.order_calc_margin(action, symbol, volume, price))
 
+    @package_arguments()
     async def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
                           price_close: float) -> float | None:
         return await self._run(calls.order_calc_profit(action, symbol, volume, price_open,
                                                  price_close))
 
+    @package_arguments()
     async def order_check(self, request: Mapping[str, Any]) -> r.OrderCheckResult | None:
         return await self._run(calls.order_check(request))
 
+    @package_arguments()
     async def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
         """Send a trade request; a broker rejection is a result (check ``retcode``).
 
@@ -516,6 +556,7 @@ class AsyncClient:
         """
         return await self._run(calls.order_send(request, self._make_client_id()))
 
+    @package_arguments()
     async def order_status(self, client_id: str) -> r.OrderStatus | None:
         """MT Gateway's addition: the daemon's journal row for ``client_id``."""
         return await self._run(calls.order_status(client_id))
@@ -581,8 +622,7 @@ class AsyncClient:
     async def _stream(self, channel: str, params: dict[str, Any],
                       kind: type[E] | tuple[type[E], ...]) -> AsyncIterator[E | Gap]:
         if self._session is None or self._endpoint is None:
-            raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
-                                             "not connected: call initialize() first"))
+            raise MtGatewayError(not_connected())
         endpoint, session = self._endpoint, self._session
         delay = self._backoff[0]
         dropped: str | None = None

@@ -235,7 +235,7 @@ def order_calc_profit(action: int, symbol: str, volume: float, price_open: float
 
 #: The keys a request dict may carry: the package's ``TradeRequest`` fields, and our
 #: ``client_id`` (idempotency, ``docs/client.md``).
-_REQUEST_KEYS = frozenset(r.TradeRequest._fields) | {"client_id"}
+_REQUEST_KEYS = frozenset(r.TradeRequest.__match_args__) | {"client_id"}
 #: Unknown request keys already warned about (once each per process, as a typo needs).
 _warned: set[str] = set()
 

@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 from . import calls
 from . import constants as c
 from . import records as r
-from .errors import OK, LastError, MtGatewayError, gateway_error, local_error
+from .arguments import package_arguments
+from .errors import OK, LastError, MtGatewayError, gateway_error, local_error, not_connected
 from .handshake import CHALLENGE_PATH, SESSION_PATH, Handshake, HandshakeRefused
 from .wire import (
     Call,
@@ -218,6 +219,7 @@ class Client:
 
     # -- connection ------------------------------------------------------------------------
 
+    @package_arguments(False)
     def initialize(self, path: str | None = None, *, login: int | None = None,
                    password: str | None = None, server: str | None = None,
                    timeout: int | None = None, portable: bool = False,
@@ -266,6 +268,7 @@ class Client:
                 self._sleep(_POLL_S)
 
 
+    @package_arguments(False)
     def login(self, login: int, password: str | None = None, server: str | None = None,
               timeout: int | None = None) -> bool:
         """True when the token's terminal is account ``login`` (on ``server``): a token is
@@ -280,16 +283,25 @@ class Client:
                 self._error = mismatch
             return mismatch is None
 
-    def shutdown(self) -> None:
-        """Close the connection; calls fail until the next ``initialize``."""
+    def shutdown(self) -> bool:
+        """Close the connection; calls fail until the next ``initialize``. True, as a
+        terminal answers (the package's reference page says ``None``, but its C function
+        returns True, and agent servers take anything else for a failed disconnect)."""
         with self._lock:
             self._close()
             self._endpoint = None
+            self._error = OK
+            return True
 
     def _close(self) -> None:
         if self._http is not None:
             self._http.close()
             self._http = None
+
+    def _refuse(self, error: LastError) -> None:
+        """A call refused before it was sent (``arguments.py``): its error is the last."""
+        with self._lock:
+            self._error = error
 
     def last_error(self) -> LastError:
         """``(code, description)`` of the last call (``(1, "Success")`` after one that
@@ -315,8 +327,7 @@ class Client:
 
     def _send(self, method: str, params: Mapping[str, Any] | list[Any] | None) -> Any:
         if self._http is None:
-            raise MtGatewayError(local_error(c.RES_E_INTERNAL_FAIL_CONNECT,
-                                             "not connected: call initialize() first"))
+            raise MtGatewayError(not_connected())
         body = encode_request(next(self._ids), method, params)  # type: ignore[arg-type]
         try:
             status, data, retry_after = self._http.post(body)
@@ -359,116 +370,147 @@ class Client:
 
     # -- session ------------------------------------------------------------------------------
 
+    @package_arguments()
     def version(self) -> tuple[int, int, str] | None:
         """``(terminal_version, build, build_date)``."""
         return self._run(calls.version())
 
+    @package_arguments()
     def terminal_info(self) -> r.TerminalInfo | None:
         return self._run(calls.terminal_info())
 
+    @package_arguments()
     def account_info(self) -> r.AccountInfo | None:
         return self._run(calls.account_info())
 
+    @package_arguments()
     def ping(self) -> dict[str, Any] | None:
         """MT Gateway's addition: ``{"pong": True, "ea_rtt_ms": ...}``."""
         return self._run(calls.ping())
 
+    @package_arguments()
     def server_time(self) -> r.ServerTime | None:
         """MT Gateway's addition: the trade server's clock and its UTC offset."""
         return self._run(calls.server_time())
 
+    @package_arguments()
     def gateway_status(self) -> dict[str, Any] | None:
         """MT Gateway's addition: the daemon's and the terminal's connection state."""
         return self._run(calls.gateway_status())
 
     # -- market -------------------------------------------------------------------------------
 
+    @package_arguments()
     def symbols_total(self) -> int | None:
         return self._run(calls.symbols_total())
 
+    @package_arguments()
     def symbols_get(self, group: str | None = None) -> tuple[r.SymbolInfo, ...] | None:
         return self._run(calls.symbols_get(group))
 
+    @package_arguments()
     def symbol_info(self, symbol: str) -> r.SymbolInfo | None:
         return self._run(calls.symbol_info(symbol))
 
+    @package_arguments()
     def symbol_info_tick(self, symbol: str) -> r.Tick | None:
         return self._run(calls.symbol_info_tick(symbol))
 
+    @package_arguments(False)
     def symbol_select(self, symbol: str, enable: bool = True) -> bool:
         return self._run(calls.symbol_select(symbol, enable)) is True
 
+    @package_arguments(False)
     def market_book_add(self, symbol: str) -> bool:
         return self._run(calls.market_book_add(symbol)) is True
 
+    @package_arguments()
     def market_book_get(self, symbol: str) -> tuple[r.BookInfo, ...] | None:
         return self._run(calls.market_book_get(symbol))
 
+    @package_arguments(False)
     def market_book_release(self, symbol: str) -> bool:
         return self._run(calls.market_book_release(symbol)) is True
 
+    @package_arguments()
     def copy_rates_from(self, symbol: str, timeframe: int, date_from: Any, count: int) -> Any:
         """Bars as a numpy structured array (tuples without numpy); every page followed."""
         return self._run(calls.copy_rates_from(symbol, timeframe, date_from, count))
 
+    @package_arguments()
     def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int,
                             count: int) -> Any:
         return self._run(calls.copy_rates_from_pos(symbol, timeframe, start_pos, count))
 
+    @package_arguments()
     def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any,
                          date_to: Any) -> Any:
         return self._run(calls.copy_rates_range(symbol, timeframe, date_from, date_to))
 
+    @package_arguments()
     def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any:
         return self._run(calls.copy_ticks_from(symbol, date_from, count, flags))
 
+    @package_arguments()
     def copy_ticks_range(self, symbol: str, date_from: Any, date_to: Any, flags: int) -> Any:
         return self._run(calls.copy_ticks_range(symbol, date_from, date_to, flags))
 
     # -- trading ------------------------------------------------------------------------------
 
+    @package_arguments()
     def orders_total(self) -> int | None:
         return self._run(calls.orders_total())
 
+    @package_arguments()
     def orders_get(self, symbol: str | None = None, group: str | None = None,
                    ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
         return self._run(calls.orders_get(symbol, group, ticket))
 
+    @package_arguments()
     def positions_total(self) -> int | None:
         return self._run(calls.positions_total())
 
+    @package_arguments()
     def positions_get(self, symbol: str | None = None, group: str | None = None,
                       ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
         return self._run(calls.positions_get(symbol, group, ticket))
 
+    @package_arguments()
     def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:
         return self._run(calls.history_orders_total(date_from, date_to))
 
+    @package_arguments()
     def history_orders_get(self, date_from: Any = None, date_to: Any = None,
                            group: str | None = None, ticket: int | None = None,
                            position: int | None = None) -> tuple[r.TradeOrder, ...] | None:
         return self._run(calls.history_orders_get(date_from, date_to, group, ticket, position))
 
+    @package_arguments()
     def history_deals_total(self, date_from: Any, date_to: Any) -> int | None:
         return self._run(calls.history_deals_total(date_from, date_to))
 
+    @package_arguments()
     def history_deals_get(self, date_from: Any = None, date_to: Any = None,
                           group: str | None = None, ticket: int | None = None,
                           position: int | None = None) -> tuple[r.TradeDeal, ...] | None:
         return self._run(calls.history_deals_get(date_from, date_to, group, ticket, position))
 
+    @package_arguments()
     def order_calc_margin(self, action: int, symbol: str, volume: float,
                           price: float) -> float | None:
         return self._run(calls.order_calc_margin(action, symbol, volume, price))
 
+    @package_arguments()
     def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
                           price_close: float) -> float | None:
         return self._run(calls.order_calc_profit(action, symbol, volume, price_open,
                                                  price_close))
 
+    @package_arguments()
     def order_check(self, request: Mapping[str, Any]) -> r.OrderCheckResult | None:
         return self._run(calls.order_check(request))
 
+    @package_arguments()
     def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
         """Send a trade request; a broker rejection is a result (check ``retcode``).
 
@@ -479,6 +521,7 @@ class Client:
         """
         return self._run(calls.order_send(request, self._make_client_id()))
 
+    @package_arguments()
     def order_status(self, client_id: str) -> r.OrderStatus | None:
         """MT Gateway's addition: the daemon's journal row for ``client_id``."""
         return self._run(calls.order_status(client_id))

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from . import constants as c
 
-__all__ = ["OK", "LastError", "MtGatewayError", "gateway_error", "local_error"]
+__all__ = ["OK", "LastError", "MtGatewayError", "gateway_error", "local_error", "not_connected"]
 
 #: The gateway's codes (``docs/api.md``) by the package code that means the same to a caller.
 _MT5_CODES: Final[dict[int, int]] = {
@@ -115,6 +115,13 @@ def gateway_error(gateway_code: int, message: str, data: Any = None) -> LastErro
 def local_error(code: int, description: str, data: Any = None) -> LastError:
     """A failure with no gateway answer, under one of the package's ``RES_E_*`` codes."""
     return LastError(code, description, data)
+
+
+def not_connected() -> LastError:
+    """A call before ``initialize`` (or after ``shutdown``): the package's code and text for
+    it, ``(-10004, 'No IPC connection')`` (its C extension's), with what to do in ``.data``."""
+    return LastError(c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection",
+                     {"reason": "not connected: call initialize() first"})
 
 
 class MtGatewayError(Exception):

@@ -1,10 +1,12 @@
-"""The package's three trading helpers, ``Buy``, ``Sell`` and ``Close``, on any client.
+"""The package's trading helpers, ``Buy``, ``Sell``, ``Close`` and ``_RawOrder``, on any client.
 
 The ``MetaTrader5`` package defines them in Python in its ``__init__.py`` (version 5.0.6231)
 over its own ``order_send``, ``positions_get`` and ``symbol_info_tick``; these do the same
 steps over a :class:`mtgateway.Client`, with the same signatures and answers: a market deal
-with deviation 10, repeated up to ten times on a requote or an off quote when no price is
-given; ``Close`` answers ``True``, ``"Partially"`` or ``False`` (``None`` when a call failed).
+with deviation 10 (``_RawOrder``, the one request the other three send, a module-level name
+of the package that code written for it takes: pymt5adapter binds it at import), repeated up
+to ten times on a requote or an off quote when no price is given; ``Close`` answers ``True``,
+``"Partially"`` or ``False`` (``None`` when a call failed).
 One difference on purpose: where the package would raise on a missing quote
 (``None.ask``), these answer ``None`` with ``last_error()`` set, as every other function does.
 """
@@ -96,7 +98,8 @@ def _close(client: _Trading, symbol: str, comment: str | None,
 
 
 class Helpers:
-    """``Buy``, ``Sell`` and ``Close`` bound to one client (the module's default one)."""
+    """``Buy``, ``Sell``, ``Close`` and ``_RawOrder`` bound to one client (the module's
+    default one)."""
 
     def __init__(self, client: _Trading) -> None:
         self._client = client
@@ -117,10 +120,18 @@ class Helpers:
         """Close the symbol's buy and sell positions (or the one ``ticket``) at market."""
         return _close(self._client, symbol, comment, ticket)
 
+    def _RawOrder(self, order_type: int, symbol: str, volume: float,  # noqa: N802
+                  price: float, comment: str | None = None,
+                  ticket: int | None = None) -> r.OrderSendResult | None:
+        """One market deal at ``price``, deviation 10 (closing position ``ticket`` if given),
+        as the package's ``_RawOrder`` sends it."""
+        return _raw_order(self._client, order_type, symbol, volume, price, comment, ticket)
+
 
 def bind(client: _Trading) -> tuple[Callable[..., r.OrderSendResult | None],
                                     Callable[..., r.OrderSendResult | None],
-                                    Callable[..., bool | Literal["Partially"] | None]]:
-    """``(Buy, Sell, Close)`` acting on ``client``."""
+                                    Callable[..., bool | Literal["Partially"] | None],
+                                    Callable[..., r.OrderSendResult | None]]:
+    """``(Buy, Sell, Close, _RawOrder)`` acting on ``client``."""
     helpers = Helpers(client)
-    return helpers.Buy, helpers.Sell, helpers.Close
+    return helpers.Buy, helpers.Sell, helpers.Close, helpers._RawOrder

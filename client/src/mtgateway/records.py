@@ -4,7 +4,9 @@ Each class has the ``MetaTrader5`` package's name and exactly its fields in its 
 behaves as the package's types do (C struct sequences): built from **one** sequence
 (``TradeOrder(values)``, ``len()`` the package's field count), fields by name and by position,
 ``_asdict()``, equality as tuples. Where MT Gateway answers more than the package does
-(``retcode_name``, ``client_id``, ``deduplicated``) those stay *outside* the tuple as
+(``retcode_name``, ``client_id``, ``deduplicated``; ``paper`` on what the daemon's paper
+book answered: the account, its positions, orders and deals, a check or a send, True) those
+stay *outside* the tuple as
 attributes, as a struct sequence's non-sequence fields do (``TradeOrder(values, {"extra": 1})``),
 so package code that unpacks or counts fields sees exactly the package's.
 
@@ -89,14 +91,17 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
     ``n_fields`` / ``n_sequence_fields`` / ``n_unnamed_fields``, construction from one
     sequence and an optional mapping, read-only fields, the repr ``Name(field=value, ...)``,
     equality and hashing as the plain tuple, pickling as ``(cls, (tuple, extras))``, no
-    ``__dict__`` for ``vars()``, and ``dir()`` (:class:`_StructSequenceType`). ``_fields`` and
-    ``_asdict()`` are the package's additions, which its documentation's examples use.
+    ``__dict__`` for ``vars()``, and ``dir()`` (:class:`_StructSequenceType`). ``_asdict()``
+    is the package's one addition, which its documentation's examples use.
+
+    There is no ``_fields``: the package's types have none (a struct sequence has none, and
+    the name is not in its C extension), and pandas takes any sequence with ``_fields`` for a
+    named tuple and names a DataFrame's columns from it. The field names, in order, are
+    ``__match_args__``, which a struct sequence has too.
     """
 
-    #: The tuple's field names, in order (set for each subclass from its annotations).
-    _fields: ClassVar[tuple[str, ...]] = ()
-    #: The names a positional ``match`` pattern binds: the tuple's fields, as for a struct
-    #: sequence.
+    #: The tuple's field names, in order (set for each subclass from its annotations): the
+    #: names a positional ``match`` pattern binds, as for a struct sequence.
     __match_args__: ClassVar[tuple[str, ...]] = ()
     #: All fields, the tuple's and the extras (a struct sequence's ``n_fields``).
     n_fields: ClassVar[int] = 0
@@ -113,18 +118,18 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
         super().__init_subclass__()
         names = [name for name, kind in cls.__dict__.get("__annotations__", {}).items()
                  if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
-        cls._fields = tuple(name for name in names if name not in cls._extras)
-        cls.__match_args__ = cls._fields  # type: ignore[misc]  # mypy: set per class here
-        cls.n_sequence_fields = len(cls._fields)
-        cls.n_fields = len(cls._fields) + len(cls._extras)
-        for index, name in enumerate(cls._fields):
+        fields = tuple(name for name in names if name not in cls._extras)
+        cls.__match_args__ = fields  # type: ignore[misc]  # mypy: set per class here
+        cls.n_sequence_fields = len(fields)
+        cls.n_fields = len(fields) + len(cls._extras)
+        for index, name in enumerate(fields):
             setattr(cls, name, property(itemgetter(index), doc=f"field {index}: {name}"))
 
     def __new__(cls, sequence: Iterable[Any], extras: Mapping[str, Any] | None = None
                 ) -> Any:
         values = tuple(sequence)
-        if len(values) != len(cls._fields):
-            raise TypeError(f"{cls.__name__}() takes a {len(cls._fields)}-sequence "
+        if len(values) != cls.n_sequence_fields:
+            raise TypeError(f"{cls.__name__}() takes a {cls.n_sequence_fields}-sequence "
                             f"({len(values)}-sequence given)")
         self = super().__new__(cls, values)
         unknown = set(extras or ()) - set(cls._extras)
@@ -150,11 +155,11 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
 
     def _asdict(self) -> dict[str, Any]:
         """The package's fields by name, in order."""
-        return dict(zip(self._fields, self, strict=True))
+        return dict(zip(self.__match_args__, self, strict=True))
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self,
-                                                                     strict=True))
+        inner = ", ".join(f"{name}={value!r}"
+                          for name, value in zip(self.__match_args__, self, strict=True))
         return f"{type(self).__name__}({inner})"
 
 
@@ -188,6 +193,9 @@ class AccountInfo(Record):
     server: str
     currency: str
     company: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TerminalInfo(Record):
@@ -349,6 +357,9 @@ class TradePosition(Record):
     symbol: str
     comment: str
     external_id: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TradeOrder(Record):
@@ -377,6 +388,9 @@ class TradeOrder(Record):
     symbol: str
     comment: str
     external_id: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TradeDeal(Record):
@@ -399,6 +413,9 @@ class TradeDeal(Record):
     symbol: str
     comment: str
     external_id: str
+    # MT Gateway's addition, outside the tuple: answered by the daemon's paper book
+    _extras: ClassVar[Mapping[str, Any]] = {"paper": False}
+    paper: bool
 
 
 class TradeRequest(Record):
@@ -433,9 +450,11 @@ class OrderCheckResult(Record):
     margin_level: float
     comment: str
     request: TradeRequest
-    # MT Gateway's additions: attributes outside the tuple
-    _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": ""}
+    # MT Gateway's additions: attributes outside the tuple (``paper``: checked by the
+    # daemon's paper book)
+    _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": "", "paper": False}
     retcode_name: str
+    paper: bool
 
 
 class OrderSendResult(Record):
@@ -451,12 +470,14 @@ class OrderSendResult(Record):
     request_id: int
     retcode_external: int
     request: TradeRequest
-    # MT Gateway's additions: attributes outside the tuple
+    # MT Gateway's additions: attributes outside the tuple (``paper``: carried out by the
+    # daemon's paper book, never at the broker)
     _extras: ClassVar[Mapping[str, Any]] = {"retcode_name": "", "client_id": "",
-                                            "deduplicated": False}
+                                            "deduplicated": False, "paper": False}
     retcode_name: str
     client_id: str
     deduplicated: bool
+    paper: bool
 
 
 
@@ -515,7 +536,7 @@ def from_wire(cls: type[T], obj: Any) -> T:
     if not isinstance(obj, dict):
         raise WireMismatch(f"{cls.__name__}: expected an object, got {type(obj).__name__}")
     values = []
-    for name in cls._fields:
+    for name in cls.__match_args__:
         if name in obj:
             value = obj[name]
             if name == "request" and cls is not OrderStatus:

@@ -119,7 +119,7 @@ def _rate(fields: dict[str, Any]) -> Rate:
 
 
 def _tick(params: dict[str, Any]) -> StreamTick:
-    return StreamTick._make((params["symbol"], *(params[name] for name in Tick._fields),
+    return StreamTick._make((params["symbol"], *(params[name] for name in Tick.__match_args__),
                              params.get("conflated", 0), params["seq"]))
 
 
@@ -139,7 +139,9 @@ class TradeEvent(NamedTuple):
     (``time_msc``, the terminal's clock), the record it carries as the package's struct
     sequence -- ``order`` a :class:`~mtgateway.TradeOrder`, ``position`` a
     :class:`~mtgateway.TradePosition`, ``deal`` a :class:`~mtgateway.TradeDeal`, ``account``
-    an :class:`~mtgateway.AccountInfo`; the others None -- and its ``seq``."""
+    an :class:`~mtgateway.AccountInfo`; the others None -- its ``seq``, and whether it
+    happened in the daemon's paper book (``paper``; False for the terminal's own: a paper
+    account's book has tickets of its own, which may name another order at the broker)."""
 
     type: str
     time_msc: int
@@ -148,6 +150,7 @@ class TradeEvent(NamedTuple):
     deal: TradeDeal | None
     account: AccountInfo | None
     seq: int
+    paper: bool = False
 
     @property
     def record(self) -> TradeOrder | TradePosition | TradeDeal | AccountInfo | None:
@@ -187,7 +190,8 @@ def _trade_event(params: dict[str, Any]) -> TradeEvent:
     if wanted is not None and records[wanted] is None:
         raise KeyError(wanted)
     return TradeEvent(kind, params["time_msc"], records["order"], records["position"],
-                      records["deal"], records["account"], params["seq"])
+                      records["deal"], records["account"], params["seq"],
+                      params.get("paper") is True)
 
 
 @dataclass(frozen=True)

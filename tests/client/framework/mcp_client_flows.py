@@ -13,9 +13,8 @@ deals and orders of the history. It is installed as docs/client.md says, beside 
 ``MCP_SERVER``), as the server's ``login``/``server`` environment gives them (the password is
 never sent anywhere). BTCUSD, which the emulated terminal trades every day.
 
-Not called: ``disconnect()`` (also what the MCP lifespan ends with). It takes ``shutdown()``'s
-return as a success flag, where the package documents ``None``; what MetaQuotes' C extension
-returns is not verified (docs/client.md).
+Last, ``disconnect()``, what the MCP lifespan ends with: it takes ``shutdown()``'s answer for
+a success flag and raises ``DisconnectionError`` on a false one (a terminal answers True).
 
 Each step prints one line the test checks; any exception fails the run.
 """
@@ -38,7 +37,7 @@ print("account:", statistics["currency"], statistics["leverage"], statistics["ba
 print("symbols:", SYMBOL in client.market.get_symbols(group="*USD*"))
 info = client.market.get_symbol_info(SYMBOL)
 print("symbol info:", info["name"], info["digits"],
-      sorted(set(info) - set(MetaTrader5.SymbolInfo._fields)))
+      sorted(set(info) - set(MetaTrader5.SymbolInfo.__match_args__)))
 
 # get_symbol_price, get_candles_latest
 price = client.market.get_symbol_price(symbol_name=SYMBOL)
@@ -80,4 +79,7 @@ deals = client.history.get_deals_as_dataframe()
 print("deals:", sorted(deals[deals["position_id"] == ticket]["entry"].tolist()))
 orders = client.history.get_orders_as_dataframe()
 print("orders:", len(orders) >= 3, client.history.get_total_deals() >= 2)
+
+# the lifespan's end
+print("disconnected:", client.disconnect())
 print("done")

@@ -59,7 +59,7 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
     assert bought["retcode"] == 10009
     placed = broker.order_send({"action": 5, "symbol": "BTCUSD", "volume": 0.01, "type": 2,
                                 "price": round(bought["price"] * 0.9, 2)})
-    assert placed["retcode"] == 10008, placed
+    assert placed["retcode"] == 10009, placed
 
     async def call(terminal: TerminalId, method: str, params: dict[str, Any],
                    timeout_s: float) -> Any:

@@ -982,7 +982,10 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
   } else if (rc == 0 && r.action == TRADE_ACTION_PENDING) {
     ulong order = _term.next_ticket++; _term.orders.push_back(_order_rec(r, s->name, order, ORDER_STATE_PLACED, r.price, 0, now, DEAL_REASON_EXPERT));
     tx.push_back(_txn(TRADE_TRANSACTION_ORDER_ADD, order, 0, 0, s->name));
-    res.retcode = TRADE_RETCODE_PLACED; res.order = order; res.volume = r.volume; res.price = r.price; res.comment = "Request executed"_s;
+    // a terminal's synchronous OrderSend answers a placed order DONE with the quote, no price
+    // (PLACED is what OrderSendAsync reports)
+    res.retcode = TRADE_RETCODE_DONE; res.order = order; res.volume = r.volume; res.comment = "Request executed"_s;
+    if (const MqlTick* t = _last_tick(*s)) { res.bid = t->bid; res.ask = t->ask; }
   } else if (rc == 0 && (r.action == TRADE_ACTION_REMOVE || r.action == TRADE_ACTION_MODIFY)) {
     rc = TRADE_RETCODE_INVALID; why = "Invalid request";
     for (size_t i = 0; i < _term.orders.size(); ++i) if ((ulong)_term.orders[i].n["ticket"] == r.order) {

@@ -1074,7 +1074,9 @@ public:
                   err = TradeError();
                else
                  {
-                  Result(w, r, key, 10008, 0, ticket, r.volume, r.price, "Request executed", 0);
+                  // 10009 DONE with the quote, as MT5's synchronous OrderSend answers a
+                  // placed order (10008 PLACED is what its OrderSendAsync reports)
+                  Result(w, r, key, 10009, 0, ticket, r.volume, r.price, "Request executed", 0);
                   return;
                  }
               }

@@ -1,0 +1,104 @@
+"""Paper trading as a bot on the project's client sees it, on ``mtgateway demo`` (a real
+process, as a user runs it): the owner switches the demo's account to paper through the
+console API; the client then says so in the ``MetaTrader5`` package's vocabulary
+(``account_info().trade_mode`` is ``ACCOUNT_TRADE_MODE_DEMO``) and in its own
+(``gateway_status()["trading"]["paper"]``, ``.paper`` on what the paper book answered,
+outside the package's fields), and the paper fill reaches ``/ws`` as a ``trade_event``
+marked paper; switched back, the terminal's own account never saw it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+import mtgateway as mt5
+from mtgateway.aio import AsyncClient
+from tests.e2e.conftest import WAIT_S, running_demo
+
+
+async def _trade_events(ws: aiohttp.ClientWebSocketResponse, count: int
+                        ) -> list[dict[str, Any]]:
+    """The next ``count`` trade_event notifications' params from a raw ``/ws`` socket."""
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        note = await ws.receive_json(timeout=WAIT_S)
+        if note.get("method") == "trade_event":
+            events.append(note["params"])
+    return events
+
+
+async def switched(client: AsyncClient, *, paper: bool) -> None:
+    """Until the daemon says the token trades on paper (or not): the revocation feed's push
+    reaches it within seconds; the switch shows only in the answers, so they are polled."""
+    async with asyncio.timeout(WAIT_S * 3):
+        while True:
+            status = await client.gateway_status()
+            if status is not None and status["trading"]["paper"] is paper:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_a_bot_on_the_client_tells_paper_from_live(tmp_path: Path) -> None:
+    """Before the switch the client sees a live demo account (``paper`` False everywhere);
+    after the owner's switch through the console API, ``trade_mode`` DEMO, ``paper`` True
+    on the account, the fill and the position, ``gateway_status`` says paper, and ``/ws``
+    streams the fill marked paper; switched back to live, the terminal's own account never
+    saw the fill."""
+    state_file = tmp_path / "demo.json"
+    async with running_demo(state_file), aiohttp.ClientSession() as http, \
+            AsyncClient() as client:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        assert await client.initialize(state_file=state_file), client.last_error()
+        status = await client.gateway_status()
+        assert status is not None and status["trading"]["paper"] is False
+        live = await client.account_info()
+        assert live is not None and live.paper is False
+        live_positions = await client.positions_total()
+
+        api = state["api_url"]
+        async with http.post(f"{api}/auth/login", data={
+                "username": state["owner_email"], "password": state["owner_password"]}) as r:
+            assert r.status == 200
+            auth = {"Authorization": f"Bearer {(await r.json())['access_token']}"}
+        async with http.post(f"{api}/users/", headers=auth, json={
+                "name": "Demo paper", "broker": "MT Gateway", "login": state["login"],
+                "server": state["server"], "paper_trade_enabled": True, "max_lot_size": 1,
+                "risk_pct": 1}) as r:
+            assert r.status == 201, await r.text()
+        await switched(client, paper=True)
+
+        account = await client.account_info()
+        assert account is not None and account.paper is True
+        assert account.trade_mode == mt5.ACCOUNT_TRADE_MODE_DEMO
+        assert len(account) == len(live) and list(account._asdict()) == list(live._asdict())
+        async with http.ws_connect(state["ws_url"], headers={
+                "Authorization": f"Bearer {state['token']}"}) as ws:
+            await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                                "params": {"channel": "trades"}})
+            assert "result" in await ws.receive_json(timeout=WAIT_S)
+            symbol = state["open_symbols"][0]
+            sent = await client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
+                                            "volume": 0.01, "type": mt5.ORDER_TYPE_BUY})
+            assert sent is not None, client.last_error()
+            assert (sent.retcode, sent.paper) == (mt5.TRADE_RETCODE_DONE, True)
+            events = await _trade_events(ws, 3)
+        assert [(e["type"], e["paper"]) for e in events] == [
+            ("deal_added", True), ("position_opened", True), ("account_updated", True)]
+        assert events[1]["position"]["ticket"] == sent.order
+        positions = await client.positions_get(symbol=symbol)
+        assert positions is not None
+        assert [(p.ticket, p.paper) for p in positions] == [(sent.order, True)]
+
+        # Back to live (leaving paper asks for the password): the terminal's own account
+        # never saw the paper fill, and nothing is marked paper any more.
+        async with http.put(f"{api}/users/{state['login']}", headers=auth, json={
+                "paper_trade_enabled": False, "owner_password": state["owner_password"]}) as r:
+            assert r.status == 200, await r.text()
+        await switched(client, paper=False)
+        again = await client.account_info()
+        assert again is not None and again.paper is False
+        assert await client.positions_total() == live_positions
