@@ -97,7 +97,7 @@ def _plan(quick: bool, reps: int | None) -> dict[str, Any]:
 def _machine() -> dict[str, Any]:
     model = ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break

@@ -155,7 +155,7 @@ def _client_stats() -> dict[str, float]:
     times = os.times()
     rss = 0
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
         fds = len(os.listdir("/proc/self/fd"))
@@ -841,7 +841,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("gateway").setLevel(logging.ERROR)
             results.update(run_on_loop(_run_open(args, server, Path(tmp), variants)))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
+        args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     return 0
 
 

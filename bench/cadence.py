@@ -78,7 +78,7 @@ _EA_SESSION: Final = ROOT / "ea_bridge" / "mql" / "MQL5" / "Include" / "MTGatewa
 def ea_backoff_s(source: Path = _EA_SESSION) -> tuple[float, float]:
     """The EA's reconnection back-off, first and longest wait in seconds, read from its
     source (``MTGW_BACKOFF_MIN_MS``, ``MTGW_BACKOFF_MAX_MS``): one definition."""
-    text = source.read_text()
+    text = source.read_text(encoding="utf-8")
     found = {name: int(ms) for name, ms in
              re.findall(r"#define\s+MTGW_BACKOFF_(MIN|MAX)_MS\s+(\d+)", text)}
     return found["MIN"] / 1000, found["MAX"] / 1000

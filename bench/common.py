@@ -89,7 +89,7 @@ def proc_cpu_s(pid: int) -> float | None:
     include the time a process waits for a CPU, its own CPU use does not.
     """
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rpartition(")")[2].split()
     except OSError:
         return None
     # after the command: state is field 3, utime and stime are fields 14 and 15 (proc(5))
@@ -100,7 +100,7 @@ def proc_memory_kib(pid: int) -> dict[str, int]:
     """``VmRSS`` and ``VmHWM`` (peak RSS) of ``pid`` in KiB from /proc; empty off Linux."""
     out: dict[str, int] = {}
     with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
             key, _, value = line.partition(":")
             if key in ("VmRSS", "VmHWM"):
                 out[key] = int(value.split()[0])

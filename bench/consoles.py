@@ -219,7 +219,7 @@ def console_config(path: Path, data: Path, *, port: int, daemons: int,
     lines = [f'data_dir = "{data.as_posix()}"']
     for section, settings in sections.items():
         lines += [f"[{section}]", *(f"{key} = {value}" for key, value in settings.items())]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def daemon_address(i: int, spread: bool) -> str:
@@ -283,7 +283,7 @@ class ConsoleProcess:
             if taskset is None:
                 raise RuntimeError("--console-cpus needs taskset (util-linux)")
             command = [taskset, "-c", ",".join(map(str, self._cpus)), *command]
-        with self._log.open("a") as stderr:
+        with self._log.open("a", encoding="utf-8") as stderr:
             self.proc = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.PIPE,
                                          stderr=stderr, stdin=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None  # noqa: S101 - a pipe was asked for
@@ -318,28 +318,30 @@ class ConsoleProcess:
         for pid in self.pids():
             with contextlib.suppress(OSError):
                 totals["fds"] += len(os.listdir(f"/proc/{pid}/fd"))
-                status = Path(f"/proc/{pid}/status").read_text()
+                status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
                 for line in status.splitlines():
                     key, _, value = line.partition(":")
                     if key == "VmRSS":
                         totals["rss_kib"] += int(value.split()[0])
                     elif key == "Threads":
                         totals["threads"] += int(value)
-                stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                stat = Path(f"/proc/{pid}/stat").read_text(
+                    encoding="utf-8").rpartition(")")[2].split()
                 totals["cpu_s"] += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
                 totals["processes"] += 1
         return totals
 
     def log_tail(self, lines: int = 20) -> str:
         with contextlib.suppress(OSError):
-            return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(self._log.read_text(errors="replace", encoding="utf-8")
+                             .splitlines()[-lines:])
         return ""
 
     def guard_closes(self) -> int:
         """Connections the console's guard closed or refused so far (its log lines): a row
         with any is one where the bounds, not the work, shaped the figures."""
         with contextlib.suppress(OSError):
-            text = self._log.read_text(errors="replace")
+            text = self._log.read_text(errors="replace", encoding="utf-8")
             return sum(text.count(what) for what in (
                 "evicting a connection", "closing a slow HTTP", "connection refused: all",
                 "connections are all working"))
@@ -349,7 +351,7 @@ class ConsoleProcess:
         """The console's warning when the open-file limit made it serve fewer connections
         than configured (``authority.descriptors``), or ""."""
         with contextlib.suppress(OSError):
-            for line in self._log.read_text(errors="replace").splitlines():
+            for line in self._log.read_text(errors="replace", encoding="utf-8").splitlines():
                 if "serving at most" in line:
                     return line.strip()[-300:]
         return ""
@@ -387,7 +389,7 @@ def _tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+            parent = int(stat.read_text(encoding="utf-8").rpartition(")")[2].split()[1])
             children.setdefault(parent, []).append(int(stat.parent.name))
     found, todo = [], [root]
     while todo:

@@ -113,7 +113,7 @@ class RunDaemon:
             f"[server]\nport = {self.http_port}\nmax_connections = {max_connections}\n"
             f'rpc_edge = "{rpc_edge}"\n'
             f"[bridge]\nport = {self.bridge_port}\n"
-            f'[logging]\nlevel = "WARNING"\n')
+            f'[logging]\nlevel = "WARNING"\n', encoding="utf-8")
         try:
             #: The token of ``login``, then one for each of ``more_logins``.
             self.tokens = create_tokens(config, [login, *more_logins], server)

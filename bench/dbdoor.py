@@ -100,7 +100,7 @@ def _server_cpu_s(server: PostgresServer) -> float:
     total = 0.0
     for pid in server._server_pids():  # noqa: SLF001 - the test kit's own server
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
         except OSError:
             continue  # ended meanwhile
         total += (int(fields[11]) + int(fields[12])) / ticks
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{side:8} tasks={tasks:3}  " + "  ".join(
                     f"{k}={v:.1f}" for k, v in figures.items()), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
 
 

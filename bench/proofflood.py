@@ -142,7 +142,8 @@ async def run(keys: int, burst_s: float, watch_s: float, *, signed: bool = True
         config = Path(tmp) / "config.toml"
         config.write_text(f'data_dir = "{Path(tmp, "data").as_posix()}"\n'
                           f"[console]\nport = {port}\nmax_long_polls_per_peer = 100000\n"
-                          '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
+                          '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n',
+                          encoding="utf-8")
         config.chmod(0o600)
         console = subprocess.Popen(  # noqa: ASYNC220 - started once, waited on below
             [sys.executable, "-m", "gateway", "console", "-c", str(config)], cwd=ROOT,

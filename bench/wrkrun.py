@@ -65,7 +65,7 @@ async def run_wrk(wrk: str, url: str, body: bytes, *, connections: int, duration
     """
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
     script = _LUA % {"body": body.decode(), "auth": auth}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, encoding="utf-8") as fh:
         fh.write(script)
         script_path = Path(fh.name)
     try:

@@ -91,7 +91,7 @@ def main() -> int:
     args = parser.parse_args()
     default_symbols = "EURUSD,BTCUSD"
     if args.state_file is not None and args.symbols is None:
-        state = json.loads(args.state_file.read_text())
+        state = json.loads(args.state_file.read_text(encoding="utf-8"))
         default_symbols = ",".join(state.get("open_symbols") or []) or default_symbols
     symbols = [s.strip() for s in (args.symbols or default_symbols).split(",") if s.strip()]
     try:

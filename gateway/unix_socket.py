@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import socket
 import stat
 import sys
@@ -34,7 +35,7 @@ def refusal(path: str | None, platform: str = sys.platform) -> str | None:
         return ("server.unix_socket is not offered on Windows (its UNIX sockets carry no "
                 "permissions other accounts are held to): remove it and use the TCP port, "
                 "which the mtgateway clients authenticate with the challenge")
-    if not os.path.isabs(path):
+    if not posixpath.isabs(path):  # a POSIX path, by POSIX rules, wherever this runs
         return f"server.unix_socket must be an absolute path, not {path!r}"
     if len(os.fsencode(path)) > 100:
         return f"server.unix_socket is too long for a socket address ({path!r})"

@@ -13,11 +13,13 @@ uvloop does not exist, the edge tests run on asyncio's loop alone.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
 from tests.pgkit import PostgresServer, postgres_server
+from tests.windows.reasons import REASONS, skip_reason
 
 try:
     import uvloop
@@ -36,7 +38,22 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
     return _BOTH if item.get_closest_marker("network_edge") is not None else _ASYNCIO
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``not_on_windows("key")``: a skip with the key's listed reason on win32; an unknown key
+    is refused on every platform (``tests/windows/reasons.py``)."""
+    for item in items:
+        for mark in item.iter_markers("not_on_windows"):
+            key = mark.args[0] if mark.args else None
+            if key not in REASONS:
+                raise pytest.UsageError(f"{item.nodeid}: not_on_windows({key!r}) is not a "
+                                        "reason tests/windows/reasons.py lists")
+            if sys.platform == "win32":
+                item.add_marker(pytest.mark.skip(reason=skip_reason(key)))
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL server for the run (``tests/pgkit.py``), started on first use."""
+    if sys.platform == "win32":
+        pytest.skip(skip_reason("postgresql"))
     yield from postgres_server()

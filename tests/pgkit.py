@@ -55,7 +55,7 @@ class PostgresServer:
         self._ids = count(1)
 
     def _run_as(self) -> list[str]:
-        if os.geteuid() != 0:
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:  # Windows has no root to leave
             return []
         shutil.chown(self._root, "nobody")
         os.chmod(self._root, 0o700)
@@ -74,7 +74,8 @@ class PostgresServer:
              "-t", "120", "-o", f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off "
              "-c max_connections=200", "start"], capture_output=True, check=False)
         if result.returncode != 0:
-            raise RuntimeError(f"postgres did not start: {log.read_text(errors='replace')}")
+            raise RuntimeError("postgres did not start: "
+                               + log.read_text(errors="replace", encoding="utf-8"))
         self._started = True
 
     def url(self, database: str) -> str:
@@ -90,11 +91,11 @@ class PostgresServer:
 
     def _server_pids(self) -> list[int]:
         """The postmaster and every process it started (backends, checkpointer, ...)."""
-        postmaster = int((self._data / "postmaster.pid").read_text().split()[0])
+        postmaster = int((self._data / "postmaster.pid").read_text(encoding="utf-8").split()[0])
         children = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
+                fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
             except OSError:
                 continue  # ended meanwhile
             if int(fields[1]) == postmaster:

@@ -39,7 +39,7 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "bench.authority", *args, "--json", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=280, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    results: dict[str, Any] = json.loads(out.read_text())
+    results: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return results
 
 

@@ -19,7 +19,7 @@ def test_the_database_door_bench_runs(tmp_path: Path) -> None:
          "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=240,
         check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    rows = json.loads(out.read_text())
+    rows = json.loads(out.read_text(encoding="utf-8"))
     assert [(r["side"], r["tasks"]) for r in rows] == [
         ("threads", 1), ("async", 1), ("threads", 4), ("async", 4)]
     assert all(r["tx_per_s"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 for r in rows)
@@ -35,7 +35,7 @@ def test_the_door_bench_runs_a_report_batched_one_by_one_and_async(tmp_path: Pat
          "--tasks", "2", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
         timeout=240, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    rows = json.loads(out.read_text())
+    rows = json.loads(out.read_text(encoding="utf-8"))
     assert [(r["side"], r["tasks"]) for r in rows] == [
         ("batched", 2), ("one-by-one", 2), ("async", 2)]
     assert all(r["tx_per_s"] > 0 and r["server_cpu_us_per_tx"] >= 0 for r in rows)

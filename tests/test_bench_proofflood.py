@@ -18,7 +18,7 @@ def test_the_proof_flood_bench_runs(tmp_path: Path) -> None:
          "--watch-s", "1", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
         timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    figures = json.loads(out.read_text())
+    figures = json.loads(out.read_text(encoding="utf-8"))
     for probe in ("health", "known_device"):
         assert figures[probe]["answered"] > 0
         assert figures[probe]["probes"] >= figures[probe]["answered"]

@@ -103,10 +103,10 @@ def test_the_checker_sees_a_circle(tmp_path: Path) -> None:
     """The checker itself finds a two-module circle (so an empty answer means something)."""
     pkg = tmp_path / "gateway"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "a.py").write_text("from .b import x\n")
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "a.py").write_text("from .b import x\n", encoding="utf-8")
     (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                              "    from gateway.a import y\n")
+                              "    from gateway.a import y\n", encoding="utf-8")
     assert find_cycles({"gateway": tmp_path}) == [["gateway.a", "gateway.b"]]
 
 

@@ -73,19 +73,20 @@ def test_the_checker_sees_every_form_of_import(tmp_path: Path) -> None:
     module importing itself are all found; a helpers module and a conftest are not test modules."""
     root = tmp_path / "tests"
     (root / "e2e").mkdir(parents=True)
-    (root / "__init__.py").write_text("")
-    (root / "e2e" / "__init__.py").write_text("")
-    (root / "kit.py").write_text("X = 1\n")
-    (root / "e2e" / "conftest.py").write_text("from tests.kit import X\n")
-    (root / "e2e" / "test_a.py").write_text("from tests.kit import X\nA = X\n")
+    (root / "__init__.py").write_text("", encoding="utf-8")
+    (root / "e2e" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "kit.py").write_text("X = 1\n", encoding="utf-8")
+    (root / "e2e" / "conftest.py").write_text("from tests.kit import X\n", encoding="utf-8")
+    (root / "e2e" / "test_a.py").write_text("from tests.kit import X\nA = X\n", encoding="utf-8")
     (root / "e2e" / "test_b.py").write_text(
         "from tests.e2e.test_a import A\n"
         "from tests.e2e import test_a\n"
         "from . import test_a as again\n"
         "def f() -> None:\n"
-        "    import tests.e2e.test_a\n")
-    (root / "e2e" / "test_c.py").write_text("from .test_a import A\nimport tests.e2e.test_c\n")
-    (root / "e2e" / "helper.py").write_text("from ..e2e.test_b import f\n")
+        "    import tests.e2e.test_a\n", encoding="utf-8")
+    (root / "e2e" / "test_c.py").write_text("from .test_a import A\nimport tests.e2e.test_c\n",
+                                            encoding="utf-8")
+    (root / "e2e" / "helper.py").write_text("from ..e2e.test_b import f\n", encoding="utf-8")
     assert imports_of_test_modules(root) == [
         "tests/e2e/helper.py:1 imports tests.e2e.test_b",
         "tests/e2e/test_b.py:1 imports tests.e2e.test_a",

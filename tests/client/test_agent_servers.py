@@ -38,7 +38,7 @@ from tests.client.thirdpartykit import agents_python, package_environment, versi
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, demo_process
 
 pytestmark = [
-    pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals"),
+    pytest.mark.not_on_windows("third-party"),
     # the first test makes the servers' environment from the package index (minutes on a cold
     # machine), beyond the suite's 60 s per test; each tool call is bounded by the host
     pytest.mark.timeout(900),

@@ -20,8 +20,9 @@ import sys
 import sysconfig
 import tarfile
 import tomllib
-import venv
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,16 +31,27 @@ from gateway._version import __version__ as daemon_version
 from mtgateway._version import __version__ as client_version
 from tests.client.distkit import CLIENT, ROOT, build, members, metadata, python_of, run
 
+try:
+    import venv
+except ImportError:  # the embeddable Windows CPython (the Windows stage's) has none
+    venv = None  # type: ignore[assignment]
+
+
+def needs_venv(test: Callable[..., Any]) -> Callable[..., Any]:
+    """A test that installs into a new virtual environment: marked where venv is missing."""
+    return pytest.mark.not_on_windows("venv")(test) if venv is None else test
+
+
 VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
 
 
 def test_the_version_is_written_once() -> None:
     """client/src/mtgateway/_version.py holds it; both projects read it (dynamic versions,
     the daemon's pin computed from it); the daemon reports the client's."""
-    text = VERSION_FILE.read_text()
+    text = VERSION_FILE.read_text(encoding="utf-8")
     assert re.search(r'^__version__ = "\d+\.\d+\.\d+"$', text, re.M), text
-    client = tomllib.loads((CLIENT / "pyproject.toml").read_text())
-    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    client = tomllib.loads((CLIENT / "pyproject.toml").read_text(encoding="utf-8"))
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "version" not in client["project"] and client["project"]["dynamic"] == ["version"]
     assert client["tool"]["setuptools"]["dynamic"]["version"] == {
         "attr": "mtgateway._version.__version__"}
@@ -49,18 +61,20 @@ def test_the_version_is_written_once() -> None:
     for path in (CLIENT / "pyproject.toml", ROOT / "pyproject.toml", ROOT / "setup.py",
                  ROOT / "gateway" / "_version.py", ROOT / "deploy" / "Containerfile",
                  ROOT / ".ci" / "run", ROOT / "README.md", CLIENT / "README.md"):
-        assert client_version not in path.read_text(), f"{path} writes the version again"
+        assert client_version not in path.read_text(encoding="utf-8"), \
+            f"{path} writes the version again"
 
 
 def test_the_client_metadata_declares_nothing_but_extras() -> None:
     """No run-time dependency; numpy and aiohttp as extras; the package in src/."""
-    project = tomllib.loads((CLIENT / "pyproject.toml").read_text())
+    project = tomllib.loads((CLIENT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["name"] == "mtgateway-client"
     assert project["project"]["dependencies"] == []
     assert set(project["project"]["optional-dependencies"]) == {"numpy", "aio"}
     assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["src"]
 
 
+@needs_venv
 def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
     """python -m build of client/: an sdist holding the package (it held none before: the
     project root did not contain it) and the wheel it rebuilds; the wheel installs into a fresh
@@ -97,6 +111,7 @@ def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
     assert out[2] == "False -10004"  # nothing listens there: the package's no-connection code
 
 
+@needs_venv
 def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path: Path) -> None:
     """python -m build of the root: an sdist (with the version source, so it rebuilds) and the
     wheel it rebuilds, which holds the daemon's packages only and requires
@@ -121,7 +136,7 @@ def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path:
     lent = sysconfig.get_paths()["purelib"]
     site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
                cwd=tmp_path).strip()
-    (Path(site) / "lent-dependencies.pth").write_text(lent + "\n")
+    (Path(site) / "lent-dependencies.pth").write_text(lent + "\n", encoding="utf-8")
     run(python, "-m", "pip", "install", "--no-index", "--no-deps", client_wheel, wheel,
         cwd=tmp_path)
     code = ("import gateway, mtgateway; from importlib.metadata import requires, version; "
@@ -148,13 +163,14 @@ def test_the_readmes_demo_line_installs_no_test_tools() -> None:
     client with the extras its examples need (numpy, aiohttp: tests/e2e/test_examples.py runs
     them on exactly this install); none of the daemon's run-time dependencies is one of the
     test and lint tools of ``[dev]``."""
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     demo_lines = [line for line in readme.splitlines()
                   if "pip install" in line and "mtgateway demo" in line]
-    assert len(demo_lines) == 1, demo_lines
-    installed = demo_lines[0].split("pip install", 1)[1].split("&&", 1)[0].split()
-    assert installed == ["-e", "'./client[numpy,aio]'", "-e", "."], demo_lines[0]
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert len(demo_lines) == 2, demo_lines  # sh, then PowerShell: the same install
+    for line, separator in zip(demo_lines, ("&&", ";"), strict=True):
+        installed = line.split("pip install", 1)[1].split(separator, 1)[0].split()
+        assert installed == ["-e", "'./client[numpy,aio]'", "-e", "."], line
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = _names(project["tool"]["mtgateway"]["dependencies"])
     tools = _names(project["project"]["optional-dependencies"]["dev"])
     assert {"pytest", "ruff", "mypy", "selenium", "hypothesis"} <= tools
@@ -168,8 +184,8 @@ _DOCS = [ROOT / "README.md", CLIENT / "README.md", *sorted((ROOT / "docs").glob(
 def _install_lines() -> list[tuple[Path, str]]:
     found = []
     for doc in _DOCS:
-        for line in doc.read_text().splitlines():
-            for command in re.findall(r"pip install ([^`#&\n]*)", line):
+        for line in doc.read_text(encoding="utf-8").splitlines():
+            for command in re.findall(r"pip install ([^`#&;\n]*)", line):
                 found.append((doc, command.strip()))
     return found
 
@@ -181,7 +197,7 @@ def test_every_install_line_installs_what_exists(doc: Path, command: str) -> Non
     (by path, run from its root) and requirement files that exist: neither distribution is on
     any index, so a line with its bare name is untrue (and would install whatever someone else
     published under it)."""
-    words = [w.strip("'\"") for w in command.split()]
+    words = [w.strip("'\"").replace("\\", "/") for w in command.split()]  # PowerShell's too
     after_flag = False
     for word in words:
         if after_flag:
@@ -203,12 +219,14 @@ def test_every_install_line_installs_what_exists(doc: Path, command: str) -> Non
 def test_the_readme_ci_and_container_install_both_projects() -> None:
     """The README's two lines, CI and the container image install ./client beside the root,
     the one documented way from a checkout (the pin resolves to the local client)."""
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     lines = [line for line in readme.splitlines() if "pip install -e" in line]
-    assert len(lines) == 2 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
+    # the quick start's sh and PowerShell lines, and the tests' line
+    assert len(lines) == 3 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
         lines
     assert "-e ./client -e ./client/metatrader5-shim -e '.[dev]'" in (
-        ROOT / ".ci" / "run").read_text()
-    assert "/src/client '/src[postgres]'" in (ROOT / "deploy" / "Containerfile").read_text()
+        ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "/src/client '/src[postgres]'" in (ROOT / "deploy" / "Containerfile").read_text(
+        encoding="utf-8")
     # this checkout's client is the one in its project directory
     assert os.path.samefile(Path(mtgateway.__file__).parent, CLIENT / "src" / "mtgateway")

@@ -16,10 +16,10 @@ import asyncio
 import os
 import subprocess
 import tomllib
-import venv
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +29,17 @@ from mtgateway._version import __version__ as client_version
 from tests.client.distkit import CLIENT, SHIM, build, members, metadata, python_of, run
 from tests.client.thirdpartykit import FRAMEWORK
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, Daemon
+
+try:
+    import venv
+except ImportError:  # the embeddable Windows CPython (the Windows stage's) has none
+    venv = None  # type: ignore[assignment]
+
+
+def needs_venv(test: Callable[..., Any]) -> Callable[..., Any]:
+    """A test that installs into a new virtual environment: marked where venv is missing."""
+    return pytest.mark.not_on_windows("venv")(test) if venv is None else test
+
 
 #: What the program names as the account's password: it must never leave the process.
 PASSWORD = "the-accounts-password-9f2c"
@@ -63,7 +74,7 @@ def test_the_distribution_never_takes_the_packages_name() -> None:
     requirement ``MetaTrader5`` must keep meaning); it declares no dependency (the client is on
     no index: a requirement on it could be met by whoever registers the name there); its one
     package is MetaTrader5, an __init__.py and py.typed; the client does not install it."""
-    project = tomllib.loads((SHIM / "pyproject.toml").read_text())
+    project = tomllib.loads((SHIM / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["name"] == "mtgateway-metatrader5"
     assert project["project"]["dependencies"] == [] and project["project"]["dynamic"] == [
         "version"]
@@ -71,11 +82,12 @@ def test_the_distribution_never_takes_the_packages_name() -> None:
                                                                "include": ["MetaTrader5"]}
     assert sorted(p.name for p in (SHIM / "src" / "MetaTrader5").iterdir()
                   if p.name != "__pycache__") == ["__init__.py", "py.typed"]
-    client = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
+    client = tomllib.loads((CLIENT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert not any("metatrader5" in str(r).lower() for r in [
         *client["dependencies"], *client["optional-dependencies"].values()])
 
 
+@needs_venv
 def test_it_builds_rebuilds_and_installs_beside_the_client(installed: Installed) -> None:
     """An sdist (which rebuilds the same wheel: the version comes from its PKG-INFO there),
     a wheel of the package alone, named and versioned as the client, requiring nothing; one
@@ -93,6 +105,7 @@ def test_it_builds_rebuilds_and_installs_beside_the_client(installed: Installed)
         "mtgateway-client", "mtgateway-metatrader5"}, listed
 
 
+@needs_venv
 def test_without_the_client_the_import_says_what_to_install(installed: Installed) -> None:
     """The distribution needs the client beside it (it declares no dependency): without it,
     ``import MetaTrader5`` says which command installs both, in one sentence."""
@@ -116,6 +129,7 @@ def test_without_the_client_the_import_says_what_to_install(installed: Installed
                   "client's 'aio' extra: from MT Gateway's repository, pip install "
                   "'./client[aio]'"),
 ])
+@needs_venv
 def test_an_example_without_the_clients_extra_says_what_it_needs(
         installed: Installed, example: str, needs: str) -> None:
     """On the client alone (no numpy, no aiohttp), an example that needs an extra ends with
@@ -170,6 +184,7 @@ async def run_program(python: Path, env: dict[str, str], cwd: Path) -> str:
     return out
 
 
+@needs_venv
 @pytest.mark.parametrize("found_by", ["environment", "state_file"])
 async def test_unchanged_import_metatrader5_code_runs_with_the_terminals_arguments(
         installed: Installed, daemon: Daemon, terminal: EmulatedTerminal, relay: Relay,

@@ -102,7 +102,6 @@ async def run_script(script: Path, demo: Path, tmp_path: Path) -> str:
     return out
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
 async def test_the_packages_order_send_example_runs(demo: Path, tmp_path: Path) -> None:
     """The package's documented order_send example on ``import mtgateway as mt5``: it opens a
     position, walks the result's ``_asdict()`` and its request's, closes the position, and
@@ -119,7 +118,6 @@ async def test_the_packages_order_send_example_runs(demo: Path, tmp_path: Path) 
     assert "failed" not in out, out
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
 async def test_a_framework_written_for_the_package_runs(demo: Path, tmp_path: Path) -> None:
     """Imported as ``MetaTrader5``, the client runs the framework module unchanged."""
     out = await run_script(STRATEGY, demo, tmp_path)

@@ -125,7 +125,7 @@ def test_every_function_has_its_example_and_result() -> None:
     scripts = {path.stem for path in EXAMPLES.glob("*.py")}
     assert scripts == set(FUNCTIONS.values()) and len(scripts) == 30
     for stem, changes in CHANGES.items():
-        text = (EXAMPLES / f"{stem}.py").read_text()
+        text = (EXAMPLES / f"{stem}.py").read_text(encoding="utf-8")
         for old, _, why in changes:
             assert old in text, (stem, old, why)
 
@@ -168,7 +168,7 @@ def _make_state(state_file: Path) -> int:
 async def _run(stem: str, state_file: Path, tmp_path: Path, position_id: int,
                changes: list[tuple[str, str, str]]) -> tuple[str, dict[str, Any]]:
     """The example's output and the globals it ended with."""
-    code = (EXAMPLES / f"{stem}.py").read_text()
+    code = (EXAMPLES / f"{stem}.py").read_text(encoding="utf-8")
     for old, new, _ in changes:
         code = code.replace(old, new.replace("POSITION_ID", str(position_id)))
     assert shim_problem() is None, shim_problem()
@@ -268,7 +268,7 @@ def _check_against_result(stem: str, printed: str) -> None:
     path = EXAMPLES / f"{stem}.result.txt"
     if not path.exists():
         return
-    page = path.read_text()
+    page = path.read_text(encoding="utf-8")
     ours = _reprs(printed)
     for name, sequences in _reprs(page).items():
         assert name in ours, (stem, name, printed)
@@ -315,7 +315,7 @@ EXPECTED_LINES: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the demo fixture uses POSIX signals")
+@pytest.mark.not_on_windows("third-party")
 async def test_the_documentation_examples_print_what_the_documentation_shows(
         demo: Path, tmp_path: Path) -> None:
     """All 30 examples against one demo: each runs to its end, prints its page's structures

@@ -26,7 +26,7 @@ PACKAGE_NAMES = set(FUNCTIONS) | set(HELPERS) | set(CONSTANTS)
 
 def test_script_uses_only_the_package_api_apart_from_its_import() -> None:
     """The sync script names mtgateway only in its import, and calls only package names."""
-    code = SCRIPT.read_text().split('"""', 2)[2]
+    code = SCRIPT.read_text(encoding="utf-8").split('"""', 2)[2]
     assert [line for line in code.splitlines() if "mtgateway" in line] == [
         "import mtgateway as mt5"]
     used = set(re.findall(r"\bmt5\.([A-Za-z_0-9]+)", code))

@@ -12,7 +12,6 @@ import pickle
 import time
 from typing import Any
 
-import pandas
 import pydantic_core
 import pytest
 
@@ -102,18 +101,18 @@ def test_a_paper_answer_says_so_outside_the_package_fields(cls: type[Record]) ->
     """A record the paper book answered (``"paper": true`` on the wire) has ``.paper`` True,
     a live one False; the tuple, ``len()`` and ``_asdict()`` stay exactly the package's, so
     code written for the package sees no difference (before, ``paper`` was dropped)."""
-    wire: dict[str, Any] = dict.fromkeys(cls._fields, 0)
+    wire: dict[str, Any] = dict.fromkeys(cls.__match_args__, 0)
     if "request" in wire:
-        wire["request"] = dict.fromkeys(mt5.TradeRequest._fields, 0)
+        wire["request"] = dict.fromkeys(mt5.TradeRequest.__match_args__, 0)
     live, paper = from_wire(cls, wire), from_wire(cls, {**wire, "paper": True})
     assert (live.paper, paper.paper) == (False, True)  # type: ignore[attr-defined]
-    assert paper == live and len(paper) == len(PACKAGE_FIELDS.get(cls.__name__, cls._fields))
+    assert paper == live and len(paper) == len(PACKAGE_FIELDS.get(cls.__name__, cls.__match_args__))
     assert paper._asdict() == live._asdict() and "paper" not in paper._asdict()
 
 
 def test_a_paper_trade_event_says_so() -> None:
     """The stream's trade event of the paper book reads ``paper`` True; the EA's False."""
-    position = dict.fromkeys(mt5.TradePosition._fields, 0)
+    position = dict.fromkeys(mt5.TradePosition.__match_args__, 0)
     params = {"subscription": "s", "seq": 1, "type": "position_opened", "time_msc": 5,
               "position": position}
     live = stream.parse_event("trade_event", params)
@@ -221,6 +220,7 @@ def test_introspection_sees_a_struct_sequence(cls: type[Record]) -> None:
         assert not dataclasses.is_dataclass(observed)
 
 
+@pytest.mark.not_on_windows("third-party")  # pandas
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
 def test_a_record_has_no_fields_attribute_as_a_struct_sequence_has_none(
         cls: type[Record]) -> None:
@@ -229,6 +229,8 @@ def test_a_record_has_no_fields_attribute_as_a_struct_sequence_has_none(
     takes a sequence with ``_fields`` for a named tuple and names its columns from it, so a
     DataFrame of records has the package's columns, 0 to n-1, and ``_asdict()`` names them
     as the package's documentation does."""
+    import pandas  # what the package's users read records with; not in the Windows stage
+
     one = cls(list(range(len(cls.__match_args__))))
     for observed in (one, cls, time.localtime()):
         assert not hasattr(observed, "_fields")

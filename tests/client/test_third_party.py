@@ -50,8 +50,7 @@ PINNED = {"aiomql": "4.0.14", "pdmt5": "1.2.3", "mt5cli": "1.7.1",
 #: aiomql's latest release (``third_party_latest.txt``), in its own Python 3.13 environment.
 LATEST_AIOMQL = "4.1.2"
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32",
-                                reason="the demo fixture uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("third-party")
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +179,8 @@ def test_mt5cli_exports_checks_trades_and_closes(demo: Path, tmp_path: Path) -> 
     command = Path(sys.executable).parent / "mt5cli"
     run_program([command, "-o", "account.json", "account-info"], demo, tmp_path,
                 **credentials)
-    assert '"login":5012345' in (tmp_path / "account.json").read_text().replace(" ", "")
+    assert '"login":5012345' in (tmp_path / "account.json").read_text(
+        encoding="utf-8").replace(" ", "")
 
 
 def test_metatrader_mcp_server_library_trades_and_reads(demo: Path, tmp_path: Path) -> None:

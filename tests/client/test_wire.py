@@ -37,7 +37,8 @@ TOKEN = "mtgw_" + "a" * 38
 def test_arguments_win_over_environment_and_state_file(tmp_path: Path) -> None:
     """initialize's arguments come first, then MTGATEWAY_*, then the demo's state file."""
     state = tmp_path / "demo.json"
-    state.write_text(json.dumps({"rpc_url": "http://127.0.0.1:9001/rpc", "token": "from-file"}))
+    state.write_text(json.dumps({"rpc_url": "http://127.0.0.1:9001/rpc", "token": "from-file"}),
+                     encoding="utf-8")
     env = {"MTGATEWAY_URL": "http://localhost:9002", "MTGATEWAY_TOKEN": "from-env",
            "MTGATEWAY_STATE_FILE": str(state)}
     assert resolve_endpoint("http://[::1]:9003/", "from-arg", environ=env) == \
@@ -81,7 +82,7 @@ def test_unreadable_state_file_is_reported(tmp_path: Path) -> None:
     assert isinstance(missing, LastError)
     assert missing.code == constants.RES_E_INTERNAL_FAIL_INIT and "nope.json" in missing[1]
     garbage = tmp_path / "garbage.json"
-    garbage.write_text("[1, 2]")
+    garbage.write_text("[1, 2]", encoding="utf-8")
     assert isinstance(resolve_endpoint(state_file=garbage, environ={}), LastError)
 
 

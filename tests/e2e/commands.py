@@ -94,7 +94,7 @@ def readme_demo_install() -> list[str]:
     .venv/bin/pip install ARGS && .venv/bin/mtgateway demo``."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     [line] = [line for line in readme.splitlines()
-              if "pip install" in line and "mtgateway demo" in line]
+              if "pip install" in line and "mtgateway demo" in line and "&&" in line]
     [install] = [part for part in line.split("&&") if "pip install" in part]
     words = shlex.split(install)
     return words[words.index("install") + 1:]
@@ -120,5 +120,5 @@ def quick_start_python(cache: Path) -> Path:
                  [str(python), "-m", "pip", "install", "--quiet", *install]):
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
-    (env_dir / "installed").write_text(key)
+    (env_dir / "installed").write_text(key, encoding="utf-8")
     return python

@@ -42,7 +42,7 @@ async def test_a_server_name_with_control_characters_is_escaped(daemon: Daemon,
         with contextlib.suppress(asyncio.CancelledError):
             await task
     config = tmp_path / "audit.toml"
-    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n', encoding="utf-8")
     code, out, err = await audit(config, "--client-id", "esc-1")
     assert code == 0, err
     lines = out.splitlines()[1:]  # the header first
@@ -58,7 +58,7 @@ async def test_audit_finds_its_config_like_every_other_command(tmp_path: Path) -
     default data dir and report "no order journal" there)."""
     data = tmp_path / "data"
     config = tmp_path / "audit.toml"
-    config.write_text(f'data_dir = "{data.as_posix()}"\n')
+    config.write_text(f'data_dir = "{data.as_posix()}"\n', encoding="utf-8")
     env = {CONFIG_ENV: str(config), "XDG_DATA_HOME": str(tmp_path / "xdg")}
     code, out, err = await cli("audit", env=env)
     assert code == 1 and f"no order journal at {data / 'orders.sqlite3'}" in err, err

@@ -46,7 +46,7 @@ async def test_audit_prints_filters_and_exports(daemon: Daemon, tmp_path: Path) 
             await task
     # The daemon keeps running (and its journal open) while the command reads the file.
     config = tmp_path / "audit.toml"
-    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n', encoding="utf-8")
 
     code, out, err = await audit(config)
     assert code == 0, err
@@ -75,18 +75,18 @@ async def test_audit_prints_filters_and_exports(daemon: Daemon, tmp_path: Path) 
     export = tmp_path / "trail.jsonl"
     code, _, err = await audit(config, "--export", str(export))
     assert code == 0 and "9 audit lines written" in err
-    assert len(export.read_text().splitlines()) == 9
+    assert len(export.read_text(encoding="utf-8").splitlines()) == 9
     if os.name == "posix":
         assert stat.S_IMODE(export.stat().st_mode) == 0o600
     code, _, err = await audit(config, "--export", str(export))
     assert code == 1 and "exists" in err
-    assert len(export.read_text().splitlines()) == 9
+    assert len(export.read_text(encoding="utf-8").splitlines()) == 9
 
 
 async def test_audit_without_a_journal_is_a_clear_error(tmp_path: Path) -> None:
     """A data dir the daemon never used: exit 1 with one line, and no file is created."""
     config = tmp_path / "audit.toml"
-    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n', encoding="utf-8")
     code, out, err = await audit(config)
     assert code == 1 and "no order journal" in err and out == ""
     assert not (tmp_path / "orders.sqlite3").exists()
@@ -104,7 +104,7 @@ async def test_the_table_has_a_header_side_price_and_stops(daemon: Daemon,
             **BUY, "type": "ORDER_TYPE_SELL", "client_id": "s-1", "sl": tp, "tp": sl}})
         assert sent["result"]["retcode"] == 10009, sent
     config = tmp_path / "audit.toml"
-    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n', encoding="utf-8")
     code, out, err = await audit(config)
     assert code == 0, err
     header, request, _, outcome = out.splitlines()
@@ -130,7 +130,7 @@ async def test_a_reader_that_stops_early_ends_the_command_quietly(daemon: Daemon
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
         await daemon.call("order_send", {"request": {**BUY, "client_id": "p-1"}})
     config = tmp_path / "audit.toml"
-    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n')
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n', encoding="utf-8")
     for extra in ((), ("--jsonl",)):
         read_end, write_end = os.pipe()
         os.close(read_end)

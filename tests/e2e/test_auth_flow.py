@@ -184,7 +184,7 @@ async def test_revocation_closes_the_socket_and_the_ea_session(tmp_path: Path) -
             await ea.close()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+@pytest.mark.not_on_windows("posix-signals")
 async def test_console_and_daemon_as_processes(tmp_path: Path) -> None:
     """`mtgateway console` and `mtgateway run` as processes: owner and token by the CLI, the
     EA refused until `mtgateway device verify CODE` with the code from the e-mail."""

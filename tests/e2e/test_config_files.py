@@ -4,7 +4,6 @@ refused by every command, with one line naming the file and the fix (real proces
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from gateway.config import CONFIG_ENV, load_config
 from gateway.errors import ConfigError
 from tests.e2e.commands import cli
 
-pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX modes; Windows uses the ACL")
+pytestmark = pytest.mark.not_on_windows("posix-modes")
 
 
 def _config(folder: Path, text: str = "", mode: int = 0o600) -> Path:
@@ -150,8 +149,8 @@ def test_a_metrics_token_is_a_secret_and_must_be_long(tmp_path: Path, section: s
     token = "a-random-metrics-token-24"
     folder = tmp_path / "cfg"
     config = _config(folder, mode=0o644)
-    config.write_text(config.read_text().replace(
-        f"[{section}]\n", f'[{section}]\nmetrics_token = "{token}"\n'))
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        f"[{section}]\n", f'[{section}]\nmetrics_token = "{token}"\n'), encoding="utf-8")
     with pytest.raises(ConfigError, match=f"holds \\[{section}\\] metrics_token") as info:
         load_config(config)
     assert token not in str(info.value)
@@ -159,7 +158,7 @@ def test_a_metrics_token_is_a_secret_and_must_be_long(tmp_path: Path, section: s
     loaded = load_config(config)
     assert getattr(loaded, section).metrics_token.get_secret_value() == token
     for bad in ("too-short", "has a blank in it here"):
-        config.write_text(config.read_text().replace(token, bad))
+        config.write_text(config.read_text(encoding="utf-8").replace(token, bad), encoding="utf-8")
         with pytest.raises(ConfigError, match="metrics_token: .*at least 16 characters"):
             load_config(config)
-        config.write_text(config.read_text().replace(bad, token))
+        config.write_text(config.read_text(encoding="utf-8").replace(bad, token), encoding="utf-8")

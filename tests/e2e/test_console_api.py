@@ -278,7 +278,8 @@ def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> N
     answer, and docs/openapi/console.json is what the code generates (regenerate it with
     ``python -m gateway.authority.mt4api.openapi > docs/openapi/console.json``)."""
     document = build_document()
-    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text())
+    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text(
+        encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     assert [e.message for e in validator.iter_errors(document)] == []
     for endpoint in ENDPOINTS:
@@ -287,7 +288,7 @@ def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> N
             assert "501" in op["responses"] and endpoint.why in op["description"]
         if endpoint.auth:
             assert "401" in op["responses"]
-    shipped = json.loads((ROOT / "docs" / "openapi" / "console.json").read_text())
+    shipped = json.loads((ROOT / "docs" / "openapi" / "console.json").read_text(encoding="utf-8"))
     assert shipped == json.loads(json.dumps(document))
 
 

@@ -86,14 +86,14 @@ DAEMONS = 4
 
 def render(values: dict[str, str]) -> str:
     """The balancer's configuration: the template filled with ``values``."""
-    return Template(TEMPLATE.read_text()).substitute(values)
+    return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
 
 
 def test_the_documented_configuration_is_the_template_filled() -> None:
     """docs/authority.md shows exactly what the template gives for two hosts, and HAProxy
     accepts it (``-c``: a check, nothing started)."""
     documented = render(DOCUMENTED)
-    assert documented in (ROOT / "docs" / "authority.md").read_text()
+    assert documented in (ROOT / "docs" / "authority.md").read_text(encoding="utf-8")
     checked = subprocess.run([HAPROXY, "-c", "-f", "/dev/stdin"], input=documented.replace(
         DOCUMENTED["bind"], "127.0.0.1:8443").replace(DOCUMENTED["stats_socket"], "/dev/null"),
         capture_output=True, text=True, timeout=60, check=False)
@@ -121,8 +121,8 @@ class Balancer:
             "timeout_check": "1s", "bind": f"127.0.0.1:{self.port}", "check_host": "127.0.0.1",
             "check_interval": "100ms", "fall": "2", "rise": "1",
             "servers": "\n".join(f"    server {name} 127.0.0.1:{port} check"
-                                 for name, port in servers)}))
-        self._log = (directory / "haproxy.log").open("w")
+                                 for name, port in servers)}), encoding="utf-8")
+        self._log = (directory / "haproxy.log").open("w", encoding="utf-8")
         self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
@@ -396,7 +396,8 @@ async def test_a_killed_instance_loses_no_call_revocation_approval_or_report(
             config = tmp_path / "console.toml"
             config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
                               f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
-                              'security = "none"\nfrom_address = "gateway@example.net"\n')
+                              'security = "none"\nfrom_address = "gateway@example.net"\n',
+                              encoding="utf-8")
             env = {**os.environ, "MTGATEWAY_DATABASE_URL": database_url}
             consoles = [await asyncio.to_thread(stack.enter_context,
                                                 console_process(config, env))

@@ -84,7 +84,8 @@ def _config(tmp_path: Path, smtp_port: int = 1, console: str = "") -> Path:
     data.mkdir(mode=0o700)
     config = tmp_path / "config.toml"
     config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n{console}'
-                      f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n')
+                      f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n',
+                      encoding="utf-8")
     return config
 
 

@@ -13,7 +13,6 @@ generation's threshold at ``PACED_OLDEST_THRESHOLD`` says the pacer owns its col
 from __future__ import annotations
 
 import os
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def _config(tmp_path: Path, processes: int = 1) -> Path:
     config = tmp_path / "console.toml"
     config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n[console]\nport = 0\n'
                       f'processes = {processes}\n[smtp]\nhost = "127.0.0.1"\nport = 1\n'
-                      'security = "none"\n')
+                      'security = "none"\n', encoding="utf-8")
     return config
 
 
@@ -62,7 +61,7 @@ def test_a_console_process_freezes_start_up_and_times_its_collections(tmp_path: 
     assert samples[("mtgateway_gc_pause_seconds_count", (("generation", "2"),))] >= 1
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT spreads connections (Linux)")
+@pytest.mark.not_on_windows("so-reuseport")
 def test_every_process_of_an_instance_freezes_its_start_up(
         tmp_path: Path, postgres: PostgresServer) -> None:
     """Eight scrapes on new connections, spread by the kernel over both processes (all eight

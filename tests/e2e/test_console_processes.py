@@ -27,15 +27,14 @@ from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import console_process
 from tests.pgkit import PostgresServer
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux",
-                                reason="reads the processes' sockets from /proc (Linux)")
+pytestmark = pytest.mark.not_on_windows("proc")
 
 
 def _config(tmp_path: Path, processes: int, *, pinned: bool = False) -> Path:
     config = tmp_path / "console.toml"
     config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n[console]\nport = 0\n'
                       f'processes = {processes}\npin_processes = {str(pinned).lower()}\n'
-                      '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n')
+                      '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n', encoding="utf-8")
     return config
 
 
@@ -44,7 +43,7 @@ def _cpus_of(pid: int) -> set[frozenset[int]]:
     masks = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            status = (task / "status").read_text()
+            status = (task / "status").read_text(encoding="utf-8")
         except OSError:  # the thread ended meanwhile
             continue
         listed = next(line.split(":", 1)[1].strip() for line in status.splitlines()
@@ -62,7 +61,7 @@ def _serving_processes(supervisor: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
+            fields = stat.read_text(encoding="utf-8").rpartition(")")[2].split()
             command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
@@ -74,7 +73,7 @@ def _serving_processes(supervisor: int) -> list[int]:
 def _listening_inodes(port: int) -> set[str]:
     """The inodes of the sockets listening on ``port`` (``/proc/net/tcp``, state 0A)."""
     inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+    for line in Path("/proc/net/tcp").read_text(encoding="utf-8").splitlines()[1:]:
         fields = line.split()
         if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
             inodes.add(fields[9])

@@ -25,7 +25,7 @@ from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.commands import read_until
 from tests.testkit import MS
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 LOGIN, SERVER = 777, "Broker-Live"
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from typing import Any
 
 import aiohttp
@@ -30,7 +29,7 @@ from tests.e2e.daemonprocess import (
     started,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="sends SIGTERM")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 _BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                         "symbol": "BTCUSD", "volume": 0.01, "client_id": "at-sigterm"}

@@ -29,8 +29,7 @@ from gateway.keys import BRIDGE
 from mtgateway.credential import TokenKeys, token_hint
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32",
-                                reason="POSIX modes; Windows relies on the profile's ACL")
+pytestmark = pytest.mark.not_on_windows("posix-modes")
 
 
 @contextlib.contextmanager
@@ -159,7 +158,7 @@ async def test_mtgateway_run_refuses_a_readable_data_dir_with_one_line(tmp_path:
     data_dir.chmod(0o755)
     config = tmp_path / "gateway.toml"
     config.write_text(f'data_dir = "{data_dir}"\n[server]\nport = 0\n[bridge]\nport = 0\n'
-                      '[device]\nkey_storage = "file"\n')
+                      '[device]\nkey_storage = "file"\n', encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "run", "--config", str(config),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -32,7 +32,7 @@ async def _rpc(session: aiohttp.ClientSession, state: dict[str, Any], method: st
 async def test_the_console_api_drives_the_demo_end_to_end(tmp_path: Path) -> None:
     state_file = tmp_path / "demo.json"
     async with running_demo(state_file) as (proc, output), aiohttp.ClientSession() as http:
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         printed = output.decode()
         # the printed sign-in: the owner's form, its token kept apart from the daemon's $TOKEN
         assert f"{state['api_url']}/auth/login -d username={state['owner_email']}" in printed

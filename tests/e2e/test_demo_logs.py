@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +14,7 @@ import pytest
 from tests.e2e.conftest import WAIT_S, running_demo
 from tests.e2e.consolekit import Browser
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 
 async def test_the_demo_flow_logs_no_warning_or_error(tmp_path: Path) -> None:
@@ -27,7 +26,7 @@ async def test_the_demo_flow_logs_no_warning_or_error(tmp_path: Path) -> None:
     async with running_demo(state_file, "--start-time", "2026-11-18T10:00:00Z") as (proc,
                                                                                    output):
         assert proc.stdout is not None
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         headers = {"Authorization": f"Bearer {state['token']}"}
         async with aiohttp.ClientSession() as session:
             for rid, (method, params) in enumerate([

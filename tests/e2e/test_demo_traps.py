@@ -20,7 +20,7 @@ from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
 from tests.e2e.commands import run
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_demo
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 WEDNESDAY = "2026-11-18T14:00:00Z"
 
@@ -49,7 +49,7 @@ async def test_sunday_demo_netting_utc2_says_what_is_open(tmp_path: Path) -> Non
         text = output.decode()
         assert "netting account" in text and "UTC+2" in text
         assert "open BTCUSD; closed EURUSD" in text and "AAPL" in text
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         assert state["open_symbols"] == ["BTCUSD"]
         account = await _rpc(state, "account_info")
         assert account["margin_mode"] == 0  # ACCOUNT_MARGIN_MODE_RETAIL_NETTING

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import resource
 import sys
@@ -33,7 +32,7 @@ from gateway.authority.service import Authority
 from tests.e2e.conftest import WAIT_S
 
 pytestmark = [pytest.mark.network_edge,
-              pytest.mark.skipif(os.name == "nt", reason="RLIMIT_NOFILE is POSIX's")]
+              pytest.mark.not_on_windows("rlimit")]
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -120,7 +119,7 @@ def _open_files_limit(pid: int) -> list[str] | None:
     limits = Path(f"/proc/{pid}/limits")
     if not limits.exists():
         return None
-    row = next(line for line in limits.read_text().splitlines()
+    row = next(line for line in limits.read_text(encoding="utf-8").splitlines()
                if line.startswith("Max open files"))
     return row.split()[3:5]
 

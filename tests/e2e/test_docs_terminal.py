@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the block with sh")
+pytestmark = pytest.mark.not_on_windows("shell")
 
 
 def _step_one() -> list[str]:

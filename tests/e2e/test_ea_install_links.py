@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 from gateway.eafiles import EA_FILES, ea_source_dir
 
-pytestmark = pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
+pytestmark = pytest.mark.not_on_windows("symlinks")
 
 
 def _install(data: Path) -> subprocess.CompletedProcess[str]:

@@ -31,7 +31,7 @@ from tests.e2e.commands import ROOT, quick_start_python, readme_demo_install
 from tests.e2e.conftest import WAIT_S, demo_process
 
 pytestmark = [
-    pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and bash"),
+    pytest.mark.not_on_windows("shell"),
     # The first test to ask for the quick start's environment makes it, from the package
     # index, when the README or the projects' metadata changed: a minute or more on a cold
     # machine, beyond the suite's 60 s per test. Each program run keeps its own bound.
@@ -122,7 +122,7 @@ def test_curl_example_lines_work(quick_start: QuickStart) -> None:
     out = run(quick_start, "bash", EXAMPLES / "curl.sh", quick_start.state_file,
               state_file=False)
     health, account, tick, rates = (json.loads(line) for line in out.splitlines()[:4])
-    state: dict[str, Any] = json.loads(quick_start.state_file.read_text())
+    state: dict[str, Any] = json.loads(quick_start.state_file.read_text(encoding="utf-8"))
     assert health["status"] == "ok"
     assert account["result"]["login"] == state["login"]
     assert tick["result"]["bid"] > 0
@@ -136,6 +136,6 @@ def test_the_python_the_demo_prints_runs(quick_start: QuickStart, tmp_path: Path
     block = quick_start.printed.split("save these lines as\na file and run it with ", 1)[1]
     snippet = textwrap.dedent(block.split(":\n", 1)[1].split("\n\nStreaming:", 1)[0])
     path = tmp_path / "snippet.py"
-    path.write_text(snippet)
+    path.write_text(snippet, encoding="utf-8")
     out = run(quick_start, quick_start.python, path, state_file=False)
     assert "account 5012345 on MTG-Demo: equity" in out, f"{out}\n--- snippet ---\n{snippet}"

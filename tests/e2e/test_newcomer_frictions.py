@@ -36,7 +36,7 @@ from tests.e2e.conftest import (
     running_demo,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs the examples' processes")
+pytestmark = pytest.mark.not_on_windows("shell")
 
 
 async def test_the_bot_example_trades_under_the_default_risk_policy(daemon: Daemon) -> None:

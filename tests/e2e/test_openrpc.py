@@ -32,8 +32,9 @@ OPENRPC_DIR = ROOT / "docs" / "openrpc"
 def meta_validator() -> jsonschema.Draft7Validator:
     """The OpenRPC meta-schema (``@open-rpc/meta-schema`` 1.14.9) with the JSON Schema
     meta-schema it refers to, both shipped in docs/openrpc/ (no network)."""
-    meta = json.loads((OPENRPC_DIR / "meta-schema.json").read_text())
-    tools = json.loads((OPENRPC_DIR / "json-schema-tools-meta-schema.json").read_text())
+    meta = json.loads((OPENRPC_DIR / "meta-schema.json").read_text(encoding="utf-8"))
+    tools = json.loads((OPENRPC_DIR / "json-schema-tools-meta-schema.json").read_text(
+        encoding="utf-8"))
     resource = Resource.from_contents(tools, default_specification=DRAFT7)
     registry: Registry[Any] = Registry().with_resources(
         [("https://meta.json-schema.tools", resource),
@@ -77,7 +78,7 @@ def test_no_schema_takes_the_place_of_another_of_its_name() -> None:
 def test_the_shipped_file_is_the_generated_document() -> None:
     """docs/openrpc/mtgateway.json equals what the code generates (regenerate it with
     ``python -m gateway.openrpc > docs/openrpc/mtgateway.json``)."""
-    shipped = json.loads((OPENRPC_DIR / "mtgateway.json").read_text())
+    shipped = json.loads((OPENRPC_DIR / "mtgateway.json").read_text(encoding="utf-8"))
     assert shipped == build_document(method_table())
 
 
@@ -99,7 +100,7 @@ def test_every_method_is_described_and_none_invented() -> None:
 
 def test_api_md_lists_the_documents_methods_and_params() -> None:
     """docs/api.md's method table names every method with its params in positional order."""
-    text = (ROOT / "docs" / "api.md").read_text()
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     section = text.split("## Methods", 1)[1].split("\n## ", 1)[0]
     listed = {m.group(1): [p.strip() for p in m.group(2).split(",") if p.strip() != "—"]
               for m in re.finditer(r"^\| `([a-z_.]+)` \| ([^|]*) \|", section, re.M)}

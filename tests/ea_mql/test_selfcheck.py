@@ -50,7 +50,7 @@ async def check(daemon: Daemon, tmp_path: Path, *args: str) -> tuple[int, str, s
         "--json", str(report), *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 110)
-    data = json.loads(report.read_text()) if report.exists() else None
+    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode(), data
 

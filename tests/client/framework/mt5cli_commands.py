@@ -39,9 +39,10 @@ def mt5cli_run(*args: str) -> None:
 def rows(path: str, table: str = "data") -> pd.DataFrame:
     """What a command wrote: a CSV or JSON file, or a table of an SQLite file."""
     if path.endswith(".csv"):
-        return pd.read_csv(path) if Path(path).read_text().strip() else pd.DataFrame()
+        return (pd.read_csv(path) if Path(path).read_text(encoding="utf-8").strip()
+                else pd.DataFrame())
     if path.endswith(".json"):
-        return pd.DataFrame(json.loads(Path(path).read_text()))
+        return pd.DataFrame(json.loads(Path(path).read_text(encoding="utf-8")))
     with sqlite3.connect(path) as db:
         return pd.read_sql_query(f"SELECT * FROM {table}", db)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from gateway.auth import (
 )
 from gateway.auth.secretstore import InsecureSecretFile, acceptable_keyring_backend
 
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+posix_only = pytest.mark.not_on_windows("posix-modes")
 
 
 class DictKeyring(KeyringBackend):

@@ -109,4 +109,4 @@ class Wire:
         """The round trips of ``tx`` (once it has ended)."""
         for conn, _ in list(self._open.values()):
             self._stop(conn)
-        return round_trips_in(self._file_of[tx].read_text())
+        return round_trips_in(self._file_of[tx].read_text(encoding="utf-8"))

@@ -40,7 +40,7 @@ NOW = 1_795_000_000
 
 
 def test_the_documented_signature_vector() -> None:
-    text = DOCS.read_text()
+    text = DOCS.read_text(encoding="utf-8")
     secret = re.search(r"secret\s+`(whsec_[0-9a-f]{64})`", text)
     t = re.search(r"`t` `(\d+)`", text)
     body = re.search(r"body `(\{[^`]+\})`", text)

@@ -5,7 +5,6 @@ when it cannot be, and a start refused when not one connection fits."""
 from __future__ import annotations
 
 import logging
-import sys
 
 import pytest
 
@@ -34,7 +33,7 @@ def test_no_room_for_one_connection_is_refused() -> None:
         plan(512, 64, 65, 65, INF)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no RLIMIT_NOFILE")
+@pytest.mark.not_on_windows("rlimit")
 def test_fit_connections_raises_then_caps_when_the_raise_is_refused(
         caplog: pytest.LogCaptureFixture) -> None:
     """The raise is asked for; a system refusing it (macOS caps an unlimited hard limit at

@@ -159,7 +159,7 @@ def test_console_migrate_upgrades_and_reports(tmp_path: Path,
 
     asyncio.run(version_1())
     config = tmp_path / "config.toml"
-    config.write_text(f'data_dir = "{data.as_posix()}"\n')
+    config.write_text(f'data_dir = "{data.as_posix()}"\n', encoding="utf-8")
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": url}
     first = subprocess.run([sys.executable, "-m", "gateway", "console", "migrate", "-c",
                             str(config)], env=env, capture_output=True, text=True, check=False)
@@ -172,10 +172,11 @@ def test_console_migrate_upgrades_and_reports(tmp_path: Path,
     asyncio.run(kept())
 
 
+@pytest.mark.not_on_windows("postgresql")
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
     """A wrong host or port is a clear error naming the server, not the secret."""
     config = tmp_path / "config.toml"
-    config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n')
+    config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n', encoding="utf-8")
     env = {**os.environ,
            "MTGATEWAY_DATABASE_URL": "postgresql://u:hunter2-pw@127.0.0.1:1/db"}
     done = subprocess.run([sys.executable, "-m", "gateway", "console", "migrate", "-c",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sys
 import threading
 from multiprocessing.connection import Connection
 
@@ -69,7 +68,7 @@ def test_a_process_that_cannot_start_says_why() -> None:
     assert not any(p.is_alive() for p in workers.processes)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT spreads connections on Linux")
+@pytest.mark.not_on_windows("so-reuseport")
 def test_the_reserved_port_binds_again_with_reuseport() -> None:
     """Linux: the supervisor's socket holds the port without listening; each process binds
     the same port with SO_REUSEPORT and listens, and gets connections."""

@@ -40,7 +40,8 @@ def test_redact_url_hides_every_password(url: str, shown: str) -> None:
 def _config(tmp_path: Path) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n'
-                      "[console]\nport = 0\n[authority]\ndatabase_connect_timeout_s = 1\n")
+                      "[console]\nport = 0\n[authority]\ndatabase_connect_timeout_s = 1\n",
+                      encoding="utf-8")
     config.chmod(0o600)
     return config
 
@@ -48,6 +49,7 @@ def _config(tmp_path: Path) -> Path:
 _SECRET_URL = "postgresql://mtgw@127.0.0.1:1/mtgw?password=Sekr1t-query"
 
 
+@pytest.mark.not_on_windows("postgresql")
 def test_a_password_parameter_is_not_printed_by_console_migrate(tmp_path: Path) -> None:
     """The review's reproduction: ``?password=`` in an unreachable database's URL is not on
     stderr; ``console migrate`` exits with one clear line."""
@@ -61,6 +63,7 @@ def test_a_password_parameter_is_not_printed_by_console_migrate(tmp_path: Path) 
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.not_on_windows("postgresql")
 def test_a_password_parameter_is_not_printed_by_a_console_started_without_its_database(
         tmp_path: Path) -> None:
     """The console starts while its database is unreachable (it serves, and prepares the

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from tests.gateway.authority.dbkit import fetch, migrated_store
 from tests.pgkit import PostgresServer
 from tests.testkit import FakeClock
 
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+posix_only = pytest.mark.not_on_windows("posix-modes")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

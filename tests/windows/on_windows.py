@@ -1,0 +1,70 @@
+"""What only Windows has, run by the Windows stage on the Windows CPython (selection.txt).
+
+Never collected by the Linux suite (the file is not named ``test_*``), so nothing here is a
+skip on Linux: these are the Windows paths of code whose POSIX paths the suite tests, on the
+interpreter they are written for.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from keyring.backend import get_all_keyring
+
+from gateway.auth.secretstore import KeyringSecretStore, acceptable_keyring_backend
+from gateway.config import default_data_dir
+
+if sys.platform != "win32":  # run only by the Windows stage; a Linux run says so at once
+    raise pytest.UsageError("tests/windows/on_windows.py runs on Windows only (the stage)")
+
+_TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
+
+
+def test_the_device_key_goes_to_the_credential_manager() -> None:
+    """keyring's backend on Windows is the Credential Manager (``WinVaultKeyring``), which the
+    daemon accepts as an OS keyring; a secret stored there reads back, and a second store for
+    another data directory does not see it."""
+    # keyring's own choice, by priority (the process's current keyring may be a test's)
+    backend = max(get_all_keyring(), key=lambda b: b.priority)
+    assert type(backend).__name__ == "WinVaultKeyring" and acceptable_keyring_backend(backend)
+    name = f"stage-{uuid.uuid4().hex}"
+    store = KeyringSecretStore(backend, scope="C:\\data\\one")
+    try:
+        store.create(name, b"\x00device key\xff")
+        assert store.get(name) == b"\x00device key\xff"
+        assert KeyringSecretStore(backend, scope="C:\\data\\two").get(name) is None
+        assert store.describe() == "OS keyring (WinVaultKeyring)"
+    finally:
+        backend.delete_password("mtgateway", store._user(name))
+
+
+def test_the_default_data_directory_is_under_local_app_data() -> None:
+    """With no ``data_dir`` configured, the daemon keeps its files in
+    ``%LOCALAPPDATA%\\mtgateway``, inside the user's profile."""
+    local = Path(os.environ["LOCALAPPDATA"])
+    assert default_data_dir() == local / "mtgateway"
+    assert local.is_relative_to(Path(os.environ["USERPROFILE"]))
+
+
+def test_service_install_print_shows_the_log_on_task_and_changes_nothing(
+        tmp_path: Path) -> None:
+    """``mtgateway service install --print`` names ``schtasks`` and prints the task XML whose
+    command is this interpreter running the daemon with the config's absolute path."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "gateway", "service", "install", "-c",
+                           str(config), "--print"], capture_output=True, timeout=120,
+                          encoding="utf-8", errors="replace", check=False)
+    assert done.returncode == 0, done.stderr
+    assert "schtasks /Create /TN MTGateway" in done.stdout
+    xml = done.stdout[done.stdout.index("<?xml"):done.stdout.index("</Task>") + 7]
+    task = ET.fromstring(xml.replace('encoding="UTF-16"', 'encoding="UTF-8"').encode())
+    assert task.find("t:Actions/t:Exec/t:Command", _TASK_NS).text == sys.executable
+    assert str(config) in (task.find("t:Actions/t:Exec/t:Arguments", _TASK_NS).text or "")
+    assert not (tmp_path / "data").exists()
