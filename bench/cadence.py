@@ -105,8 +105,8 @@ class Cadence:
     request_timeout_s: float = float(AuthorityConfig.model_fields["request_timeout_s"].default)
     #: How long the daemon's client keeps an idle connection: aiohttp's default, which
     #: ``gateway.auth.client`` keeps, so a report every 30 s opens one. 45 s (a report on the
-    #: last one's connection) was measured and not kept: ``docs/performance.md``, "A
-    #: record's basis in one read".
+    #: last one's connection) was measured and not kept:
+    #: ``docs/history/performance-notes.md``, "A record's basis in one read".
     keepalive_s: float = 15.0
     #: The EA's reconnection back-off (the pace of a failed lookup's retries).
     lookup_backoff_s: tuple[float, float] = field(default_factory=ea_backoff_s)

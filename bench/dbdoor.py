@@ -194,8 +194,8 @@ async def _report_async(url: str, tasks: int, duration_s: float, *,
     replay row and the read with ``BEGIN``; the four writes with ``COMMIT``), each a
     multi-statement text bound client-side as the door's batches are, but nothing prepared:
     what an async door for PostgreSQL would cost in the console process, beside the threads'
-    (built and measured end to end at cadence, it did not pay: ``docs/performance.md``, "The
-    database door on the event loop")."""
+    (built and measured end to end at cadence, it did not pay:
+    ``docs/history/performance-notes.md``, "The database door on the event loop")."""
     import psycopg  # noqa: PLC0415
     from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
 

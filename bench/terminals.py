@@ -81,7 +81,7 @@ PHASE_S: Final = 2.0
 #: steady load, not a closed loop: calling each time the previous answer came kept this
 #: process busy for half the client CPU (aiohttp's client is ~240 us of CPU a call), and the
 #: storm's source and sink on the same CPU then moved the measured p99 by queueing there,
-#: whatever the daemon did (docs/performance.md, "Many terminals on one daemon").
+#: whatever the daemon did (docs/history/performance-notes.md, "Many terminals on one daemon").
 RPC_RATE_HZ: Final = 1000.0
 #: The nice value of the storm's source and sink (the storm terminal's fleet process and its
 #: subscriber). They share the client CPU with the measured terminals' fleet and this

@@ -10,19 +10,18 @@ scheduled with ``call_soon`` (the performance spec measured +17 % RPC throughput
 
 A large ``ticks`` event is handed to the listener in **slices** that each hold the loop for
 about :data:`TICK_SLICE_NS` at most (the frame's decode counts toward the first): every
-terminal shares the daemon's one event loop, and a storm terminal's 100-row events (5k
-ticks/s) held it for 0.6-1.3 ms each, which every other terminal's ``/rpc`` answer met at its
-tail (docs/performance.md, "Many terminals on one daemon"). A slice's row count comes from what
-this session's rows have cost so far (a moving average, measured on an injected work clock):
-a row costs 2-3 us with one subscriber and a hundred times that with a hundred, so a fixed
-count would be either too coarse or too fine. Between slices the loop runs whatever else is
-ready (another session's answer, a WebSocket write). The session's later frames wait in its
+terminal shares the daemon's one event loop, and a storm terminal's 100-row events (5k ticks/s)
+held it for 0.6-1.3 ms each, which every other terminal's ``/rpc`` answer met at its tail
+(docs/history/performance-notes.md, "Many terminals on one daemon"). A slice's row count comes
+from what this session's rows have cost so far (a moving average, measured on an injected work
+clock): a row costs 2-3 us with one subscriber and a hundred times that with a hundred, so a
+fixed count would be either too coarse or too fine. Between slices the loop runs whatever else
+is ready (another session's answer, a WebSocket write). The session's later frames wait in its
 backlog behind the rest of the batch, so its own order is kept: rows, events and answers reach
 their consumers in the order the EA sent them, and none is dropped (a session that goes down
-hands on its backlog first). A session whose backlog grows past
-:data:`BACKLOG_PAUSE_FRAMES` stops reading its socket until the backlog is handled, so an EA
-that sends faster than the daemon can hand on meets TCP's backpressure instead of growing the
-daemon's memory.
+hands on its backlog first). A session whose backlog grows past :data:`BACKLOG_PAUSE_FRAMES`
+stops reading its socket until the backlog is handled, so an EA that sends faster than the
+daemon can hand on meets TCP's backpressure instead of growing the daemon's memory.
 
 When the session ends, for any reason, every call in flight fails at once: reads with
 :class:`TerminalDisconnected`, trades with :class:`TradeOutcomeUnknown`. Nothing is left hanging.
@@ -397,7 +396,8 @@ class TerminalSession(asyncio.Protocol):
     def _refused(self, hello: Hello, exc: AuthRefused) -> None:
         """Log (expected reasons at INFO) and send the refusal of either handshake step."""
         log.log(logging.INFO if exc.reason in _EXPECTED else logging.WARNING,
-                "EA %s refused for %d@%s: %s", self._peer, hello.login, hello.server, exc.reason)
+                "EA %s refused for %d@%s: %s (%s)", self._peer, hello.login, hello.server,
+                exc.reason, exc.message)
         self._refuse(exc.reason, exc.message)
 
     async def _challenge(self, event: HelloReceived) -> None:

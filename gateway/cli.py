@@ -29,6 +29,7 @@ from .auth.secretstore import SecretStoreError
 from .authority.database import DatabaseError
 from .authority.errors import ConsoleConfigError
 from .authority.records import AuthorityKey
+from .authority.tokens import DEFAULT_LIFETIME_DAYS
 from .base.files import InsecurePath
 from .base.loopback import is_loopback
 from .config import GatewayConfig, find_config, load_config
@@ -154,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = token_sub.add_parser("create", help="issue a token bound to one terminal")
     create.add_argument("--login", type=int, required=True)
     create.add_argument("--server", required=True)
-    create.add_argument("--expires-in", type=_duration_s, default=_duration_s("90d"),
-                        metavar="DURATION", help="lifetime such as 90d (default), 12h")
+    create.add_argument("--expires-in", type=_duration_s,
+                        default=DEFAULT_LIFETIME_DAYS * 86_400, metavar="DURATION",
+                        help=f"lifetime such as {DEFAULT_LIFETIME_DAYS}d (default), 12h")
     create.add_argument("--scopes", type=_scopes, default=SCOPES, help="read or read,trade")
     create.add_argument("--label", default="", metavar="TEXT",
                         help="where the token goes, to tell tokens apart (\"EA on the VPS\"); "

@@ -10,7 +10,9 @@ reads the approval e-mail from the sink, prints it, verifies the code with the d
 key (what ``mtgateway device verify`` does), and the terminal's next reconnect goes live
 without restarting anything. Then it prints the token, working ``curl`` and Python lines,
 and the web console's address with the owner's sign-in (a password made for this run: the
-demo's data is a temporary directory, gone when it stops).
+demo's data is a temporary directory, gone when it stops), and the demo's mailbox, where
+every e-mail its console sends can be read, at an address that is its key (``mailbox.py``:
+made for the run, printed once; the mailbox holds the owner's reset links).
 
 With ``--state-file`` it writes the addresses, the token and the console's sign-in as JSON
 (mode 0600) once everything is ready
@@ -65,7 +67,7 @@ from .config import (
 )
 from .edge.listener import start_http
 from .keys import BRIDGE, DEVICE
-from .mailbox import MAIL_PATH, mailbox_route
+from .mailbox import mail_url, mailbox_routes
 from .mailsink import MailSink
 
 __all__ = ["run_demo", "write_state_file"]
@@ -132,12 +134,12 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.AsyncExitStack,
                 stop: asyncio.Event) -> None:
-    mailbox: list[str] = []  # the mailbox page's address, once the console listens
-
     def landed(mail: EmailMessage) -> None:
-        """Each e-mail the console sends is said as it lands, with where to read it."""
-        if mailbox:
-            _say(f"e-mail to {mail['To']}: \"{mail['Subject']}\" (read it: {mailbox[0]})")
+        """Each e-mail the console sends is said as it lands, with where to read it (the
+        mailbox's address is its key: printed once, with the console's sign-in)."""
+        subject = " ".join(str(mail["Subject"] or "").split())
+        _say(f"e-mail to {mail['To']}: \"{subject}\" (#{len(sink.messages)} in the demo's "
+             "mailbox)")
 
     sink = MailSink(on_message=landed)
     await sink.start()
@@ -151,11 +153,13 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
         smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                         from_address="mtgateway@localhost"))
     console = create_console_app(console_cfg)
-    console.router.add_routes([mailbox_route(lambda: sink.messages)])  # the demo's only
+    # the demo's only, behind a key made for this run: it holds the owner's reset links
+    mailbox_key = secrets.token_urlsafe(18)
+    console.router.add_routes(mailbox_routes(lambda: sink.messages, mailbox_key))
     console_port = await stack.enter_async_context(_serving(
         console, lambda app: start_console(app, "127.0.0.1", 0)))
     console_url = f"http://127.0.0.1:{console_port}"
-    mailbox.append(f"{console_url}{MAIL_PATH}")
+    mailbox = mail_url(console_url, mailbox_key)
     authority = console[AUTHORITY]
     key = authority.store.signer.key
     _say(f"token authority (mtgateway console) on {console_url}, signing key kid={key.kid}")
@@ -238,8 +242,11 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
          "examples/bot.py picks an open symbol by itself")
     hours = terminal.market_hours()
     _print_usage(token, http_port, _quoted_symbol(hours))
+    _print_examples(args.state_file)
     _print_console(console_url, password)
-    _print_console_api(console_url, password)
+    _print_console_api(console_url, password, mailbox)
+    operator = _write_operator_config(data_dir / "operator.toml", console_cfg, console_port)
+    _print_operator(console_cfg, operator)
     if args.state_file is not None:
         write_state_file(args.state_file, {
             "rpc_url": f"http://127.0.0.1:{http_port}/rpc",
@@ -249,7 +256,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
             "token": token, "login": settings.login, "server": settings.server,
             "console_url": f"{console_url}/", "owner_email": _OWNER,
             "owner_password": password, "api_url": f"{console_url}/api",
-            "mail_url": mailbox[0],
+            "mail_url": mailbox, "console_config": str(operator),
             "open_symbols": [name for name, is_open in hours.items() if is_open],
             "pid": os.getpid()})
     tune_gc()  # start-up is over: everything built so far is long-lived
@@ -281,19 +288,62 @@ def _print_console(console_url: str, password: str) -> None:
 """, flush=True)
 
 
-def _print_console_api(console_url: str, password: str) -> None:
+def _print_console_api(console_url: str, password: str, mailbox: str) -> None:
     """The console's API across the owner's accounts (the MT4 Web API's paths) and the
-    demo's mailbox, where every e-mail the console sends can be read. Its token is another
-    variable than the daemon's ``$TOKEN``: the two are not interchangeable."""
+    demo's mailbox, where every e-mail the console sends can be read (its address is its key,
+    printed here once). The API's token is another variable than the daemon's ``$TOKEN``: the
+    two are not interchangeable."""
     print(f"""Console API (the MT4 Web API across your accounts; docs/rest.md), as the demo's owner:
   CONSOLE_TOKEN=$(curl -s {console_url}/api/auth/login -d username={_OWNER} \\
           -d password={password} | python3 -c \\
           'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s {console_url}/api/users/ -H "Authorization: Bearer $CONSOLE_TOKEN"
 
-Every e-mail the demo's console sends (approval codes, alerts, resets, notices):
-  {console_url}{MAIL_PATH}   (plain text: {console_url}{MAIL_PATH}?format=text)
+Every e-mail the demo's console sends (approval codes, alerts, resets, notices), in the
+demo's mailbox; its address is its key (shown once; also mail_url in --state-file):
+  {mailbox}
+  (plain text: {mailbox}?format=text)
 Alert webhooks may post to loopback addresses in the demo (a receiver on this machine).
+""", flush=True)
+
+
+def _write_operator_config(path: Path, console: GatewayConfig, port: int) -> Path:
+    """A config naming the demo's console as its operator's commands need it (``mtgateway
+    owner reset-2fa -c``, ``token list -c``): its data directory, its port (the links a
+    notice names) and its SMTP sink; written 0600, gone with the demo's directory."""
+    smtp = console.smtp
+    create_private_file(path, (
+        "# The demo's console, for the operator's commands (mtgateway owner reset-2fa -c ...).\n"
+        f'data_dir = "{console.resolved_data_dir().as_posix()}"\n'
+        f"[console]\nport = {port}\n"
+        f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "{smtp.security}"\n'
+        f'from_address = "{smtp.from_address}"\n').encode())
+    return path
+
+
+def _print_examples(state_file: Path | None) -> None:
+    """Which examples read what: the state file this demo wrote, or how to get one."""
+    if state_file is None:
+        print("The examples in examples/ read a state file: start the demo with --state-file "
+              "demo.json,\nas the README's quick start does (examples/curl.sh also takes the "
+              "$TOKEN exported above).\n", flush=True)
+        return
+    print(f"""The examples read the state file this demo wrote (run them where it started):
+  bash examples/curl.sh --state-file {state_file}
+  {sys.executable} examples/mt5_script.py --state-file {state_file}
+  (and mt5_script_async.py, bot.py, stream.py the same way)
+""", flush=True)
+
+
+def _print_operator(console: GatewayConfig, config: Path) -> None:
+    """What an operator needs to reach the demo's console: where its data is, where its
+    mail goes, and a config file for the commands that act on it directly."""
+    print(f"""The demo's console, for the operator's commands:
+  data dir: {console.resolved_data_dir()}
+  mail:     the SMTP sink on {console.smtp.host}:{console.smtp.port} (every message is in the \
+demo's mailbox above)
+  config:   {config}
+  e.g.      mtgateway owner reset-2fa -c {config} --email {_OWNER}
 """, flush=True)
 
 

@@ -34,10 +34,11 @@ from .authority.address import ConsoleAddress
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from .authority.config import database_url
 from .authority.console import mailer_from_config
-from .authority.database import DatabaseError
+from .authority.database import DatabaseError, redact_url
 from .authority.devices import normalize_code
 from .authority.records import AuthorityKey
 from .authority.service import Authority
+from .authority.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
 from .config import GatewayConfig, console_url_problem
 
 __all__ = ["run_command"]
@@ -120,12 +121,37 @@ def _owner_console(url: str, args: argparse.Namespace,
         raise _Usage(str(exc)) from None
 
 
-async def _local_authority(config: GatewayConfig) -> Authority:
+def _where(args: argparse.Namespace, config: GatewayConfig) -> str:
+    """Where a local command looks, fit to print: the data directory, the PostgreSQL database
+    when there is one (no password), and the config file that named them."""
+    url = database_url(config.authority)
+    named = getattr(args, "config_file", None)
+    return (f"{config.resolved_data_dir()}"
+            + (f" and the PostgreSQL database {redact_url(url)}" if url else "")
+            + f" (config: {named if named is not None else 'none, the defaults'})")
+
+
+async def _local_authority(args: argparse.Namespace, config: GatewayConfig, *,
+                           create: bool = False, **kwargs: Any) -> Authority:
+    """The authority in ``data_dir`` (and the PostgreSQL database the config names), opened
+    directly. Only ``owner create`` (``create``) may start one: every other command refuses a
+    data directory without the authority's files, saying where it looked, rather than leave
+    an empty authority there as a side effect (an operator pointed at the wrong config would
+    otherwise be told "no owner" by a database the command itself had just made)."""
     section = config.authority
-    return await Authority.open(config.resolved_data_dir(), NoMailer(),
-                                database_url=database_url(section),
+    data_dir, url = config.resolved_data_dir(), database_url(section)
+    if not create:
+        wanted = (SIGNING_KEY_FILE, DATA_KEY_FILE) + (() if url else (DB_FILE,))
+        missing = [name for name in wanted if not (data_dir / name).is_file()]
+        if missing:
+            raise _Usage(f"no token authority in {_where(args, config)}: {', '.join(missing)} "
+                         "missing; pass -c with the config of the console or daemon whose "
+                         "authority it is (its data_dir, and [authority] database_url if it "
+                         "uses PostgreSQL)")
+    return await Authority.open(data_dir, kwargs.pop("mailer", NoMailer()), database_url=url,
                                 connect_timeout_s=section.database_connect_timeout_s,
-                                statement_timeout_s=section.database_statement_timeout_s)
+                                statement_timeout_s=section.database_statement_timeout_s,
+                                **kwargs)
 
 
 def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
@@ -185,7 +211,7 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
     if _console_url(args, config) is not None:
         raise _Usage("paper trading of an account on a remote console is switched on its "
                      "Accounts page")
-    authority = await _local_authority(config)
+    authority = await _local_authority(args, config)
     try:
         owner = await _local_owner(authority, args)
         account = next((a for a in await authority.accounts.of(owner)
@@ -208,14 +234,17 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
 
 async def _owner_create(args: argparse.Namespace, config: GatewayConfig) -> int:
     password = _new_password()
-    authority = await _local_authority(config)
+    authority = await _local_authority(args, config, create=True)
     try:
         await authority.owners.create(args.email, password)
     except ValueError as exc:
         raise _Usage(str(exc)) from None
     finally:
         await authority.close()
-    print(f"owner {args.email} created in {config.resolved_data_dir()}")
+    url = database_url(config.authority)
+    print(f"owner {args.email} created in "
+          + (f"the PostgreSQL database {redact_url(url)} (the authority's keys in "
+             f"{config.resolved_data_dir()})" if url else str(config.resolved_data_dir())))
     return 0
 
 
@@ -224,19 +253,18 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
     the authenticator and the recovery codes (access to the database is the authority, as
     ``token revoke`` treats it). The owner is mailed through ``[smtp]``; the mail's links
     name ``[console] public_url``, else the console's configured address."""
-    section, console = config.authority, config.console
+    console = config.console
     address = ConsoleAddress(console.public_url)
     address.serving("http", console.host, console.port)
-    authority = await Authority.open(
-        config.resolved_data_dir(), mailer_from_config(config.smtp),
-        database_url=database_url(section), address=address,
-        connect_timeout_s=section.database_connect_timeout_s,
-        statement_timeout_s=section.database_statement_timeout_s)
+    authority = await _local_authority(args, config, mailer=mailer_from_config(config.smtp),
+                                       address=address)
     try:
         try:
             notice = await authority.second_factor.reset_by_operator(args.email)
         except ValueError as exc:
-            raise _Usage(str(exc)) from None
+            raise _Usage(f"{exc} in {_where(args, config)}; the console's owners are in the "
+                         "data_dir (or database_url) of the config it runs with: pass that "
+                         "config with -c") from None
         if notice is None:
             print(f"{args.email} has no two-step sign-in on; nothing changed", file=sys.stderr)
             return 1
@@ -256,7 +284,7 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
 async def _token(args: argparse.Namespace, config: GatewayConfig) -> int:
     url = _console_url(args, config)
     if url is None:
-        authority = await _local_authority(config)
+        authority = await _local_authority(args, config)
         try:
             return await _token_local(args, authority, config.authority.refresh_interval_s)
         finally:
@@ -335,17 +363,27 @@ def _state(row: dict[str, Any]) -> str:
     return "active"
 
 
+def _last_use(row: dict[str, Any]) -> str:
+    """When a token was last used, by which device (its id's first 8 characters, as the
+    console shows it) and from where (empty: this machine), or ``never``."""
+    if not isinstance(row.get("used_at"), int):
+        return "never"
+    device = str(row.get("used_device") or "")[:8] or "?"
+    return (f"{_when(row['used_at'])} by {device} from "
+            f"{row.get('used_address') or 'this machine'}")
+
+
 def _print_listing(rows: list[dict[str, Any]]) -> None:
     if not rows:
         print("no tokens")
         return
     print(f"{'TOKEN_ID':<22} {'TERMINAL':<28} {'SCOPES':<11} {'STATE':<8} {'EXPIRES':<21} "
-          f"{'OWNER':<28} LABEL")
+          f"{'OWNER':<28} {'LAST USE':<52} LABEL")
     for row in sorted(rows, key=lambda r: (r.get("created_at", 0), r.get("token_id", ""))):
         terminal = f"{row['login']}@{row['server']}"
         print(f"{row['token_id']:<22} {terminal:<28} {','.join(row['scopes']):<11} "
               f"{_state(row):<8} {_when(row.get('expires_at')):<21} {row['owner_email']:<28} "
-              f"{row.get('label') or ''}".rstrip())
+              f"{_last_use(row):<52} {row.get('label') or ''}".rstrip())
 
 
 def _revoked(done: bool, token_id: str, how_fast: str) -> int:
@@ -375,7 +413,11 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
             print("local mode: the embedded authority approves this machine by itself; "
                   "there is nothing to verify")
             return 0
-        authority = await _local_authority(config)
+        try:
+            authority = await _local_authority(args, config)
+        except _Usage:  # no authority yet: nothing approved here, and nothing made by asking
+            _print_approvals(())
+            return 0
         try:
             status = await authority.device_status(device.info)
         finally:

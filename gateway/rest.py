@@ -15,17 +15,21 @@ call context, in that order, with ``/rpc``'s refusal bodies. A failure after tha
 is an exception of ``errors.py`` (a method's own error comes back as
 :class:`~gateway.errors.MethodFailed`), turned into a JSON-RPC error by the one table
 (:func:`gateway.rpc.error_object`, which logs anything unexpected under an ``error_id``) and
-answered as :class:`~gateway.rest_models.ErrorOut` with the HTTP status
+answered as :class:`~gateway.base.mt4web.daemon_models.ErrorOut` with the HTTP status
 ``errors.http_status`` gives it. A JSON body is read as strictly as ``/rpc`` reads one
-(``strictjson``: no duplicate keys, no NaN, bounded depth). :data:`ENDPOINTS` is also what
-``gateway/openapi.py`` describes.
+(``strictjson``: no duplicate keys, no NaN, bounded depth).
+
+The endpoints, their models and why a terminal cannot answer the Manager-only ones are the
+document's one table (``gateway/base/mt4web/table.py``, its ``daemon`` column beside the
+console's); :data:`ENDPOINTS` puts this module's handlers to its rows, and
+``gateway/openapi.py`` describes them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -33,22 +37,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ._version import __version__
-from .authority import mt4records
-from .context import RpcContext
-from .edge.door import DOOR, HEAD, AiohttpBody, error_response
-from .errors import (
-    INVALID_REQUEST,
-    GatewayError,
-    HttpRefusal,
-    InvalidParams,
-    MethodFailed,
-    NotFound,
-    RpcError,
-    Unsupported,
-    http_status,
-)
-from .keys import BRIDGE, RPC
-from .rest_models import (
+from .base.epoch import MAX_EPOCH_S
+from .base.mt4web import Route, bind, mt4records
+from .base.mt4web.daemon_models import (
     ErrorOut,
     HealthOut,
     HistoryIn,
@@ -66,16 +57,27 @@ from .rest_models import (
     TradeRecord,
     TradesOut,
 )
+from .base.mt4web.shared import MAX_LOGIN
+from .context import RpcContext
+from .edge.door import DOOR, HEAD, AiohttpBody, error_response
+from .errors import (
+    INVALID_REQUEST,
+    GatewayError,
+    HttpRefusal,
+    InvalidParams,
+    MethodFailed,
+    NotFound,
+    RpcError,
+    Unsupported,
+    http_status,
+)
+from .keys import BRIDGE, RPC
 from .rpc import RpcMethod, error_object
 from .strictjson import loads_strict
 
-__all__ = ["ENDPOINTS", "MAX_LOGIN", "Endpoint", "RestCall", "routes"]
+__all__ = ["ENDPOINTS", "MAX_LOGIN", "Endpoint", "Open", "RestCall", "routes"]
 
 _JSON = "application/json"
-#: Far enough for any history (year 2100), as the params models' bound.
-_END_OF_TIME_S: Final = 4_102_444_800
-#: The largest ``{login}`` (MT5 logins are 64-bit signed integers); the document states it.
-MAX_LOGIN: Final = 2**63 - 1
 _LOGIN_DIGITS: Final = len(str(MAX_LOGIN))
 
 
@@ -106,19 +108,16 @@ Handler = Callable[[RestCall], Awaitable[BaseModel]]
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """One path and method of the document. ``handler`` None: Manager-only, ``why`` says
-    why a terminal cannot answer it (the 501's message)."""
+class Open:
+    """An endpoint answered without a token, from the app alone (the document's health
+    checks)."""
 
-    method: str
-    path: str
-    summary: str
-    handler: Handler | None = None
-    response: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    auth: bool = True
-    why: str | None = None
-    path_params: tuple[str, ...] = field(default=())
+    answer: Callable[[web.Application], BaseModel]
+
+
+#: One path and method of the MT4 Web API document as the daemon serves it (the one table,
+#: ``gateway/base/mt4web/table.py``, its ``daemon`` column, with the handler).
+Endpoint = Route[Handler | Open]
 
 
 # -- the endpoints a terminal answers -----------------------------------------------------------
@@ -204,7 +203,7 @@ async def _open_trades_of(call: RestCall) -> TradesOut:
 def _closed_records(login: int, deals: list[dict[str, Any]],
                     openings: Mapping[int, Mapping[str, Any]]) -> list[TradeRecord]:
     """MT4-style closed trades and balance/credit operations (one mapping, shared with the
-    console's API: ``gateway/authority/mt4records.py``)."""
+    console's API: ``gateway/base/mt4web/mt4records.py``)."""
     return [TradeRecord(**r) for r in mt4records.closed_records(login, deals, openings)]
 
 
@@ -212,7 +211,7 @@ async def _history(call: RestCall) -> TradesOut:
     login = _login_of(call)
     period = call.body if isinstance(call.body, HistoryIn) else HistoryIn()
     date_from = period.date_from if period.date_from is not None else 0
-    date_to = period.date_to if period.date_to is not None else _END_OF_TIME_S
+    date_to = period.date_to if period.date_to is not None else MAX_EPOCH_S
     if date_to < date_from:
         raise InvalidParams("to: must not be before from")
     deals: list[dict[str, Any]] = await call.call(
@@ -259,76 +258,34 @@ async def _price(call: RestCall) -> PriceOut:
                     time=tick["time"], time_msc=tick["time_msc"])
 
 
+def _health(app: web.Application) -> HealthOut:
+    return HealthOut(service="mtgateway", version=__version__)
+
+
+def _service_health(app: web.Application) -> ServiceHealthOut:
+    return ServiceHealthOut(service="mtgateway-bridge", connected=bool(app[BRIDGE].sessions()))
+
+
 # -- the table ----------------------------------------------------------------------------------
 
-_USERS = ("Trading accounts are created, listed and changed by the broker through the MT4 "
-          "Manager API; a terminal's EA sees only its own account (GET "
-          "/api/accounts/{login}/margin).")
-_MONEY = ("Deposits, withdrawals and credit are balance operations the broker makes through "
-          "the Manager API; a terminal cannot move money.")
-_GROUPS = "Groups are broker-server configuration that only the Manager API can read."
-_ADMIN = ("Looking up, editing or deleting other accounts' trade records, internal mail and "
-          "batch user operations need Manager rights on the broker's server.")
-
-#: Every endpoint of the document, in its order (Quick Reference, 1-34).
-ENDPOINTS: Final[tuple[Endpoint, ...]] = (
-    Endpoint("GET", "/api/health", "API health check", response=HealthOut, auth=False),
-    Endpoint("POST", "/api/auth/login", "Get JWT token", auth=False,
-             why="There is no login: this mirror takes the gateway's own token (issued by the "
-                 "token authority, bound to one terminal) as Authorization: Bearer <token>."),
-    Endpoint("GET", "/api/test/service-health", "Is any terminal's EA connected?",
-             response=ServiceHealthOut, auth=False),
-    Endpoint("POST", "/api/test/connect", "Connect to MT4 server",
-             why="The terminal logs in to its broker's trade server itself; the gateway "
-                 "cannot connect a terminal to a trade server."),
-    Endpoint("POST", "/api/test/disconnect", "Disconnect from MT4",
-             why="The terminal's broker connection is the terminal's own; the gateway cannot "
-                 "disconnect it."),
-    Endpoint("GET", "/api/test/status", "Connection status", _status, StatusOut),
-    Endpoint("GET", "/api/test/ping", "Ping the terminal", _ping, PingOut),
-    Endpoint("GET", "/api/test/server-time", "Get server time", _server_time, ServerTimeOut),
-    Endpoint("GET", "/api/users/", "List all users", why=_USERS),
-    Endpoint("GET", "/api/users/{login}", "Get single user", why=_USERS,
-             path_params=("login",)),
-    Endpoint("POST", "/api/users/", "Create user account", why=_USERS),
-    Endpoint("PUT", "/api/users/{login}", "Update user account", why=_USERS,
-             path_params=("login",)),
-    Endpoint("PUT", "/api/users/{login}/password", "Change password", why=_USERS,
-             path_params=("login",)),
-    Endpoint("POST", "/api/accounts/{login}/deposit", "Deposit funds", why=_MONEY,
-             path_params=("login",)),
-    Endpoint("POST", "/api/accounts/{login}/withdraw", "Withdraw funds", why=_MONEY,
-             path_params=("login",)),
-    Endpoint("POST", "/api/accounts/{login}/credit", "Add/remove credit", why=_MONEY,
-             path_params=("login",)),
-    Endpoint("GET", "/api/accounts/{login}/margin", "Get margin level", _margin, MarginOut,
-             path_params=("login",)),
-    Endpoint("GET", "/api/accounts/margins", "Margin data of the token's account", _margins,
-             MarginsOut),
-    Endpoint("GET", "/api/trades/open", "All open trades", _open_trades, TradesOut),
-    Endpoint("GET", "/api/trades/open/{login}", "User's open trades", _open_trades_of,
-             TradesOut, path_params=("login",)),
-    Endpoint("POST", "/api/trades/history/{login}", "User's trade history", _history,
-             TradesOut, body=HistoryIn, path_params=("login",)),
-    Endpoint("GET", "/api/groups/", "List all groups", why=_GROUPS),
-    Endpoint("GET", "/api/groups/online", "Online users", why=_GROUPS),
-    Endpoint("GET", "/api/groups/{name}", "Get single group", why=_GROUPS,
-             path_params=("name",)),
-    Endpoint("GET", "/api/symbols/", "List all symbols", _symbols, SymbolsOut),
-    Endpoint("GET", "/api/symbols/{name}", "Get symbol config", _symbol, SymbolOut,
-             path_params=("name",)),
-    Endpoint("GET", "/api/symbols/{name}/price", "Live bid/ask price", _price, PriceOut,
-             path_params=("name",)),
-    Endpoint("POST", "/api/admin/trades/lookup", "Lookup trades by ticket", why=_ADMIN),
-    Endpoint("POST", "/api/admin/trades/by-group", "Trades by group", why=_ADMIN),
-    Endpoint("PUT", "/api/admin/trades/{order}/modify", "Modify trade record", why=_ADMIN,
-             path_params=("order",)),
-    Endpoint("POST", "/api/admin/trades/delete", "Delete trades", why=_ADMIN),
-    Endpoint("POST", "/api/admin/mail", "Send internal mail", why=_ADMIN),
-    Endpoint("POST", "/api/admin/users/group-op", "Batch user operations", why=_ADMIN),
-    Endpoint("GET", "/api/server/config", "Server configuration",
-             why="The trade server's configuration is visible only to the Manager API."),
-)
+#: Every endpoint of the document (Quick Reference, 1-34), in its order, as the daemon serves
+#: it: the table's ``daemon`` column (which also says why a terminal cannot answer the
+#: Manager-only ones) with the handlers here, by operation id.
+ENDPOINTS: Final[tuple[Endpoint, ...]] = bind("daemon", {
+    "get_api_health": Open(_health),
+    "get_api_test_service_health": Open(_service_health),
+    "get_api_test_status": _status,
+    "get_api_test_ping": _ping,
+    "get_api_test_server_time": _server_time,
+    "get_api_accounts_login_margin": _margin,
+    "get_api_accounts_margins": _margins,
+    "get_api_trades_open": _open_trades,
+    "get_api_trades_open_login": _open_trades_of,
+    "post_api_trades_history_login": _history,
+    "get_api_symbols": _symbols,
+    "get_api_symbols_name": _symbol,
+    "get_api_symbols_name_price": _price,
+})
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
@@ -343,19 +300,6 @@ def _error(exc: Exception, where: str) -> web.Response:
     error = error_object(exc, where)
     return _json(ErrorOut(code=error["code"], message=error["message"], data=error.get("data")),
                  http_status(error["code"]))
-
-
-async def _health(request: web.Request) -> web.Response:
-    return _json(HealthOut(service="mtgateway", version=__version__))
-
-
-async def _service_health(request: web.Request) -> web.Response:
-    return _json(ServiceHealthOut(service="mtgateway-bridge",
-                                  connected=bool(request.app[BRIDGE].sessions())))
-
-
-_OPEN: Final[dict[str, Callable[[web.Request], Awaitable[web.Response]]]] = {
-    "/api/health": _health, "/api/test/service-health": _service_health}
 
 
 def _parse_body(raw: bytes, model: type[BaseModel] | None) -> Any:
@@ -393,9 +337,10 @@ def _dispatcher(path: str, by_method: dict[str, Endpoint]
             return error_response(wrong_method)
         where = f"REST {request.method} {path}"
         if not endpoint.auth:
-            if endpoint.why is not None:
-                return _error(Unsupported("manager_only", endpoint.why, path), where)
-            return await _OPEN[path](request)
+            if isinstance(endpoint.handler, Open):
+                return _json(endpoint.handler.answer(request.app))
+            return _error(Unsupported("manager_only", endpoint.why
+                                      or "Not available from a terminal", path), where)
         door = request.app[DOOR]
         entry = await door.enter(
             request[HEAD], AiohttpBody(request, door.server.max_body_bytes)
@@ -407,12 +352,13 @@ def _dispatcher(path: str, by_method: dict[str, Endpoint]
             body = _parse_body(entry.body, endpoint.body)
         except GatewayError as exc:
             return _error(exc, where)
-        if endpoint.handler is None:
+        handler = endpoint.handler
+        if handler is None or isinstance(handler, Open):
             return _error(Unsupported("manager_only", endpoint.why
                                       or "Not available from a terminal", path), where)
         call = RestCall(entry.context, dict(request.match_info), request.app[RPC].methods, body)
         try:
-            return _json(await endpoint.handler(call))
+            return _json(await handler(call))
         except Exception as exc:  # ours through the table; a bug as -32603 with an error_id
             return _error(exc, where)
 

@@ -10,7 +10,8 @@ What MT5 users send is accepted in both its forms:
 * enum parameters as the integer or the constant's full name (``"ORDER_TYPE_BUY"``);
 * times as epoch seconds (int or float) or ISO-8601 strings. MT5 times are the broker server's
   wall clock written as epoch seconds ("UTC" in its docs), so an ISO time without an offset is
-  read as that wall clock, and one with an offset is converted to UTC first.
+  read as that wall clock, and one with an offset is converted to UTC first (the rule is
+  ``base/epoch.py``'s, which the MT4 Web API document's bodies take too).
 
 :func:`parse` maps a call's positional or named params onto a model in field order, so
 ``symbol_info("EURUSD")`` and ``symbol_info(symbol="EURUSD")`` validate the same way.
@@ -18,9 +19,7 @@ What MT5 users send is accepted in both its forms:
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Final, TypeVar
 
@@ -35,6 +34,7 @@ from pydantic import (
 
 from mt5model.mt5 import ENUM_PREFIXES
 
+from .base.epoch import EpochSeconds, to_epoch_seconds
 from .errors import InvalidParams
 
 __all__ = [
@@ -49,8 +49,6 @@ __all__ = [
 ]
 
 MAX_SYMBOL_LENGTH = 64
-#: Far enough for any history and any expiry (year 2100).
-_MAX_EPOCH_S = 4_102_444_800
 
 M = TypeVar("M", bound="Params")
 
@@ -66,46 +64,6 @@ SYMBOL_PATTERN: Final = re.compile(r"^[A-Za-z0-9._#+\-]+$")
 
 Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_LENGTH,
                               pattern=SYMBOL_PATTERN.pattern)]
-
-
-_LEAP_SECOND: Final = re.compile(r"(?<=T\d\d:\d\d:)60")
-#: The years a date-time may say in the documents: inside the numbers' bounds whatever its UTC
-#: offset (1970-01-01 and 2100-01-01 are in or out by the offset), so that every date-time the
-#: documents allow is one the bounds take.
-_DATE_TIME_YEARS: Final = "^(197[1-9]|19[89][0-9]|20[0-9][0-9])-"
-
-
-def to_epoch_seconds(value: Any) -> Any:
-    """Epoch seconds from an int, a float or an ISO-8601 string; other types pass through
-    unchanged so the strict numeric check reports them."""
-    if isinstance(value, str):
-        # RFC 3339 (the documents' "date-time") also allows "t" and "z", and a leap second
-        # (23:59:60, the instant before the next 00:00:00), which fromisoformat refuses.
-        text = value.upper()
-        leap = _LEAP_SECOND.search(text)
-        if leap is not None:
-            text = text[:leap.start()] + "59" + text[leap.end():]
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError("expected epoch seconds or an ISO-8601 time") from None
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
-        seconds = (moment.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
-        seconds += leap is not None
-        return int(seconds) if seconds == int(seconds) else seconds
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("expected a finite time")
-    return value
-
-
-EpochSeconds = Annotated[
-    int | float, BeforeValidator(to_epoch_seconds), Field(ge=0, le=_MAX_EPOCH_S),
-    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": _MAX_EPOCH_S},
-                              {"type": "string", "format": "date-time",
-                               "pattern": _DATE_TIME_YEARS}],
-                    "description": "epoch seconds (server time) or ISO-8601 (1971 to 2099 "
-                                   "as a date-time; the bounds are the numbers')"})]
 
 
 def _enum_coercer(enum_cls: type[IntEnum]) -> Any:

@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     """
     platform = _current_platform()
     if args.service_command == "status":
-        return _run_all((_status_command(platform),), stop_on_error=True)
+        return _status(platform)
     if args.service_command == "uninstall":
         code = _run_all(_uninstall_commands(platform), stop_on_error=False)
         target = plan(None, platform).path
@@ -274,6 +274,35 @@ def run(args: argparse.Namespace) -> int:
     else:
         todo.path.write_bytes(before)
         print(f"restored the previous {todo.path}: nothing changed", file=sys.stderr)
+    print(_failure_hint(platform), file=sys.stderr)
+    return code
+
+
+#: ``systemctl status``'s exit codes that are answers, not failures (systemctl(1), "Exit
+#: status", after LSB): 3 the unit is not running, 4 no such unit.
+_NOT_RUNNING: Final = 3
+_NO_SUCH_UNIT: Final = 4
+
+
+def _status(platform: Platform) -> int:
+    """``service status``: the service manager's own report, its exit code, and what to do
+    when it could not answer (no user manager) or knows no such service."""
+    command = _status_command(platform)
+    print("$ " + " ".join(command), flush=True)
+    try:
+        code = subprocess.run(command, check=False).returncode
+    except OSError as exc:
+        print(f"error: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if code in (0, _NOT_RUNNING) and platform == "linux":
+        return code  # its report says running or not; nothing to add
+    if code == 0:
+        return 0
+    if platform == "win32" or code == _NO_SUCH_UNIT:
+        print("not installed (or the service manager has no such service): `mtgateway "
+              "service install [-c config.toml]` installs it", file=sys.stderr)
+        return code
+    print(f"error: {command[0]} exited {code}", file=sys.stderr)
     print(_failure_hint(platform), file=sys.stderr)
     return code
 

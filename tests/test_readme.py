@@ -67,6 +67,10 @@ def test_the_symbol_count_is_the_catalogue() -> None:
 
 
 _DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: Dated notes kept beside the docs (``docs/history/``): they name modules and tests as they
+#: were then, so only the rules that hold for any page apply to them (no pointer outside the
+#: repository, every link resolves).
+_HISTORY = sorted((ROOT / "docs" / "history").glob("*.md"))
 #: Addresses a doc may show: loopback and the reserved example domains, never a real site.
 _LOCAL_URL = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]|[\w.-]*example\.(?:com|org|"
                         r"net)|[\w.-]*\.test)(?:[:/]|\b)")
@@ -76,7 +80,7 @@ def test_the_docs_stand_alone() -> None:
     """README and docs/*.md name no file outside the repository (the spec and reference
     folders of the workspace, a machine's paths), link to no web site, and every relative link
     resolves inside the repository."""
-    for doc in _DOCS:
+    for doc in [*_DOCS, *_HISTORY]:
         text = doc.read_text(encoding="utf-8")
         name = doc.relative_to(ROOT)
         for pattern in (r"shared/(?:spec|reference)", r"seed-[a-z0-9-]+", r"/work/"):
@@ -86,6 +90,74 @@ def test_the_docs_stand_alone() -> None:
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
             resolved = (doc.parent / target).resolve()
             assert resolved.is_relative_to(ROOT) and resolved.exists(), f"{name}: {target}"
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors a Markdown page's headings make, as GitHub makes them: lower case, every
+    character but letters, digits, ``_``, ``-`` and blanks dropped, blanks as ``-``, a repeated
+    one numbered (``-1``, ``-2``); headings inside code blocks make none."""
+    made: dict[str, int] = {}
+    fenced = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"#{1,6}\s+(.*?)\s*$", line)
+        if heading is None:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", heading.group(1).lower()).replace(" ", "-")
+        made[slug + (f"-{made[slug]}" if slug in made else "")] = 0
+        made[slug] = made.get(slug, 0) + 1
+    return set(made)
+
+
+def test_every_link_to_a_section_finds_it() -> None:
+    """A link into a page's section (``docs/operations.md#the-compiled-build``, ``#what-moves-
+    the-figures`` within a page) names a heading that page has: a section renamed or moved to
+    another page (the performance notes went to ``docs/history/``) leaves no link pointing at
+    nothing."""
+    checked = 0
+    for doc in [*_DOCS, *_HISTORY]:
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)",
+                                         doc.read_text(encoding="utf-8")):
+            page = (doc.parent / target).resolve() if target else doc
+            if page.suffix == ".md":
+                assert anchor in _anchors(page), f"{doc.relative_to(ROOT)}: {target}#{anchor}"
+                checked += 1
+    assert checked >= 5
+
+
+#: A passage of a performance page cited by its words: ``docs/performance.md``, "The
+#: compiled build" (also in parentheses, in double backquotes, or "A" and "B").
+_CITED = re.compile(r"(docs/(?:history/)?performance(?:-notes)?\.md)`*(?:,\s*|\s*\(\s*)"
+                    r"\"([^\"]+)\"(?:\s+and\s+\"([^\"]+)\")?")
+
+
+def _plain(text: str) -> str:
+    """Text with comment markers, Markdown emphasis and line breaks out, blanks collapsed."""
+    text = re.sub(r"\n\s*(?:#:?|//)?\s*", " ", text)
+    return " ".join(text.replace("**", "").replace("`", "").split()).lower()
+
+
+def test_every_passage_cited_in_the_performance_pages_is_there() -> None:
+    """Where a doc, a module or a test cites a performance page by a passage's words
+    (``docs/history/performance-notes.md``, "The collector on a clock"), that page has the
+    words: the current figures (``docs/performance.md``) and the dated notes
+    (``docs/history/performance-notes.md``) are two pages now, and a citation that names the
+    wrong one, or a section renamed, is found here."""
+    pages = {name: _plain((ROOT / name).read_text(encoding="utf-8"))
+             for name in ("docs/performance.md", "docs/history/performance-notes.md")}
+    sources = [*_DOCS, *_HISTORY, *(p for package in ("gateway", "ea_bridge", "mt5model",
+                                                       "bench", "tests", "client")
+                                    for p in (ROOT / package).rglob("*.py"))]
+    cited = 0
+    for source in sources:
+        text = _plain(source.read_text(encoding="utf-8"))
+        for page, *passages in _CITED.findall(text):
+            for passage in filter(None, passages):
+                assert passage.strip() in pages[page], \
+                    f"{source.relative_to(ROOT)}: {page} has no {passage!r}"
+                cited += 1
+    assert cited >= 10
 
 
 def test_every_test_a_doc_cites_exists() -> None:

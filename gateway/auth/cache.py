@@ -60,7 +60,7 @@ from ..authority.records import (
 )
 from ..errors import Unauthorized, Unavailable
 
-__all__ = ["PENDING_GUIDANCE", "DeadCallback", "RecordCache", "StoredCallback"]
+__all__ = ["DENIED_GUIDANCE", "PENDING_GUIDANCE", "DeadCallback", "RecordCache", "StoredCallback"]
 
 log = logging.getLogger("gateway.auth.cache")
 #: What a refused EA and client are told while this machine waits for approval. It names the
@@ -69,6 +69,10 @@ PENDING_GUIDANCE: Final = (
     "This machine is not approved for the token's owner yet: a code is being e-mailed to the "
     "owner: run `mtgateway device verify` on this machine and type it (`mtgateway device "
     "resend` if none arrives: it says whether the e-mail could be sent)")
+#: What they are told once the owner denied this machine: no code is coming.
+DENIED_GUIDANCE: Final = (
+    "The token's owner denied this machine in the console: no code is coming. The owner can "
+    "allow it again (Devices, Allow again); the EA retries by itself meanwhile")
 #: Security events: WARNING, ids only.
 security_log = logging.getLogger("gateway.security")
 
@@ -245,7 +249,8 @@ class RecordCache:
                               "The token authority cannot be reached; retry later") from None
         status = answer.status
         if status == "pending":
-            raise Unauthorized("device_not_approved", PENDING_GUIDANCE)
+            raise Unauthorized("device_not_approved",
+                               DENIED_GUIDANCE if answer.denied else PENDING_GUIDANCE)
         if status != "ok":
             raise Unauthorized("invalid_token", "The auth token is not valid")
         now = self.clock()

@@ -162,7 +162,7 @@ class RemoteAuthority:
         if status == "ok" and isinstance(answer.get("record"), dict):
             return LookupAnswer("ok", answer["record"])
         if status in ("pending", "unknown"):
-            return LookupAnswer(status)
+            return LookupAnswer(status, denied=answer.get("denied") is True)
         raise AuthorityUnreachable("authority answered a lookup without a status")
 
     async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],

@@ -7,7 +7,7 @@ the same database), so :class:`SelfApprovingAuthority` re-applies that approval 
 lookup instead of only once: whoever can write ``authority.sqlite3`` owns this authority
 anyway, and a lookup is a cache miss, which is rare. Every other call passes through
 unchanged, and the records are still signed and verified like remote ones. Every call is a
-coroutine whose database work runs off the daemon's event loop (``authority/database.py``).
+coroutine whose database work runs off the daemon's event loop (``authority/database/``).
 """
 
 from __future__ import annotations

@@ -101,9 +101,9 @@ class ActivityLog:
         if kind not in KINDS:
             raise ValueError(f"unknown activity kind {kind!r}")
         tx.after_commit(lambda: self.counts.update((kind,)))
-        row = tx.execute("INSERT INTO activity (owner_email, at, kind, detail) "
-                         "VALUES (?, ?, ?, ?) RETURNING id",
-                         (owner_email, now, kind, detail[:_MAX_DETAIL])).fetchone()
+        row = tx.query_one("INSERT INTO activity (owner_email, at, kind, detail) "
+                           "VALUES (?, ?, ?, ?) RETURNING id",
+                           (owner_email, now, kind, detail[:_MAX_DETAIL]))
         if int(row[0]) % 100 == 0:
             tx.execute("DELETE FROM activity WHERE owner_email = ? AND id <= ("
                        "SELECT id FROM activity WHERE owner_email = ? ORDER BY id DESC "
@@ -112,6 +112,6 @@ class ActivityLog:
     @staticmethod
     def of(tx: Tx, owner_email: str, limit: int = 200) -> list[ActivityEntry]:
         """The owner's newest entries, newest first."""
-        rows = tx.execute("SELECT at, kind, detail FROM activity WHERE owner_email = ? "
-                          "ORDER BY id DESC LIMIT ?", (owner_email, limit)).fetchall()
+        rows = tx.query("SELECT at, kind, detail FROM activity WHERE owner_email = ? "
+                        "ORDER BY id DESC LIMIT ?", (owner_email, limit))
         return [ActivityEntry(int(r[0]), str(r[1]), str(r[2])) for r in rows]

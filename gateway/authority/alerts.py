@@ -27,7 +27,7 @@ alert claimed is never lost to a crash before its delivery. ``delivery.py`` clai
 sends them; a failure is retried at :data:`RETRY_AFTER_S` and given up after
 :data:`MAX_ATTEMPTS`, and the owner sees each delivery's fate on the settings page.
 
-Every function here runs inside the transaction it is given (``database.py``); none does
+Every function here runs inside the transaction it is given (``database/``); none does
 I/O of its own beyond its statements.
 """
 
@@ -177,8 +177,8 @@ def settings_from(row: Sequence[Any]) -> AlertSettings:
 
 def settings_of(tx: Tx, owner_email: str) -> AlertSettings:
     """The owner's settings (all off when never saved)."""
-    row = tx.execute(f"SELECT {settings_columns('s')} FROM alert_settings s "
-                     "WHERE s.owner_email = ?", (owner_email,)).fetchone()
+    row = tx.query_one(f"SELECT {settings_columns('s')} FROM alert_settings s "
+                       "WHERE s.owner_email = ?", (owner_email,))
     return AlertSettings() if row is None else settings_from(row)
 
 
@@ -211,8 +211,8 @@ def drop_secret(tx: Tx, owner_email: str) -> None:
 
 def sealed_secret_of(tx: Tx, owner_email: str) -> bytes | None:
     """The owner's sealed webhook secret, if any."""
-    row = tx.execute("SELECT webhook_secret_enc FROM alert_settings WHERE owner_email = ?",
-                     (owner_email,)).fetchone()
+    row = tx.query_one("SELECT webhook_secret_enc FROM alert_settings WHERE owner_email = ?",
+                       (owner_email,))
     return None if row is None or row[0] is None else bytes(row[0])
 
 
@@ -232,7 +232,8 @@ class Seen:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Whether each kind's condition holds now, and what the alert says of it."""
+    """Whether each kind's condition holds now, what the alert says of it, and since when
+    (what an alert's "since" means: when the condition began, not when it was noticed)."""
 
     offline: str | None
     refused: str | None
@@ -240,6 +241,11 @@ class Verdict:
     device_id: str
     #: The device the terminal was last online on (named in an offline alert).
     offline_device_id: str = ""
+    #: When the terminal was last online: its last ``active`` report, or its change away
+    #: from ``active`` (an offline episode's start).
+    offline_since: int = 0
+    #: When the latest report's refusal began (a refused episode's start).
+    refused_since: int = 0
 
 
 def conditions(rows: Sequence[Seen], now: int, offline_minutes: int) -> Verdict:
@@ -263,16 +269,17 @@ def conditions(rows: Sequence[Seen], now: int, offline_minutes: int) -> Verdict:
     gone_s = now - last_online
     offline = (f"not active for {gone_s // 60} min"
                if offline_minutes > 0 and gone_s > offline_minutes * 60 else None)
-    return Verdict(offline, refused, latest.device_id, online_on)
+    return Verdict(offline, refused, latest.device_id, online_on, last_online,
+                   latest.changed_at)
 
 
 def _seen(tx: Tx, owner_email: str, login: int, server: str) -> list[Seen]:
     """The terminal's reports by the devices the owner approved (no other device's report,
     stored before it was denied or revoked, moves or names an alert)."""
-    rows = tx.execute("SELECT s.device_id, s.state, s.reason, s.changed_at, s.reported_at "
-                      "FROM terminal_states s WHERE s.owner_email = ? AND s.login = ? AND "
-                      f"s.server = ? AND {APPROVED_DEVICE}",
-                      (owner_email, login, server)).fetchall()
+    rows = tx.query("SELECT s.device_id, s.state, s.reason, s.changed_at, s.reported_at "
+                    "FROM terminal_states s WHERE s.owner_email = ? AND s.login = ? AND "
+                    f"s.server = ? AND {APPROVED_DEVICE}",
+                    (owner_email, login, server))
     return [Seen(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
@@ -282,49 +289,65 @@ def _seen(tx: Tx, owner_email: str, login: int, server: str) -> list[Seen]:
 def _open(tx: Tx, owner_email: str, login: int, server: str, kind: str, detail: str,
           now: int) -> bool:
     """Open the episode unless one is open; whether this call opened it (the claim)."""
-    row = tx.execute("INSERT INTO alert_episodes (owner_email, login, server, kind, opened_at, "
-                     "closed_at, detail) VALUES (?,?,?,?,?,NULL,?) "
-                     "ON CONFLICT (owner_email, login, server, kind) DO UPDATE SET "
-                     "opened_at = excluded.opened_at, closed_at = NULL, detail = excluded.detail "
-                     "WHERE alert_episodes.closed_at IS NOT NULL RETURNING opened_at",
-                     (owner_email, login, server, kind, now, detail)).fetchone()
+    row = tx.query_one("INSERT INTO alert_episodes (owner_email, login, server, kind, opened_at, "
+                       "closed_at, detail) VALUES (?,?,?,?,?,NULL,?) "
+                       "ON CONFLICT (owner_email, login, server, kind) DO UPDATE SET "
+                       "opened_at = excluded.opened_at, closed_at = NULL, detail = excluded.detail "
+                       "WHERE alert_episodes.closed_at IS NOT NULL RETURNING opened_at",
+                       (owner_email, login, server, kind, now, detail))
     return row is not None
 
 
 def _close(tx: Tx, owner_email: str, login: int, server: str, kind: str,
            now: int) -> tuple[int, str] | None:
     """Close the open episode; its (opened_at, detail) when this call closed it."""
-    row = tx.execute("UPDATE alert_episodes SET closed_at = ? WHERE owner_email = ? AND "
-                     "login = ? AND server = ? AND kind = ? AND closed_at IS NULL "
-                     "RETURNING opened_at, detail",
-                     (now, owner_email, login, server, kind)).fetchone()
+    row = tx.query_one("UPDATE alert_episodes SET closed_at = ? WHERE owner_email = ? AND "
+                       "login = ? AND server = ? AND kind = ? AND closed_at IS NULL "
+                       "RETURNING opened_at, detail",
+                       (now, owner_email, login, server, kind))
     return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _transition(tx: Tx, owner_email: str, settings: AlertSettings, login: int, server: str,
                 kind: Kind, detail: str | None, device_id: str, now: int,
-                extra: dict[str, object]) -> int:
+                extra: dict[str, object], since: int | None = None) -> int:
     """Open or close ``kind``'s episode as ``detail`` says (``None``: the condition does
-    not hold); the alerts enqueued (0 when nothing changed or another instance claimed it)."""
+    not hold); the alerts enqueued (0 when nothing changed or another instance claimed it).
+    An episode opens as of ``since``, when its condition began (the last report as active
+    for ``offline``: a daemon killed at 03:43 is offline since then, not since the sweep that
+    noticed it), else ``now``."""
     if detail is not None:
-        if not _open(tx, owner_email, login, server, kind, detail, now):
+        opened_at = now if since is None else min(since, now)
+        if not _open(tx, owner_email, login, server, kind, detail, opened_at):
             return 0
         return enqueue(tx, owner_email, settings, _payload(
-            "alert.opened", kind, login, server, device_id, now, now, detail, extra), now)
+            "alert.opened", kind, login, server, device_id, _device_name(tx, device_id),
+            opened_at, now, detail, extra), now)
     closed = _close(tx, owner_email, login, server, kind, now)
     if closed is None:
         return 0
     opened_at, was = closed
     return enqueue(tx, owner_email, settings, _payload(
-        "alert.recovered", kind, login, server, device_id, opened_at, now, was, extra), now)
+        "alert.recovered", kind, login, server, device_id, _device_name(tx, device_id),
+        opened_at, now, was, extra), now)
 
 
-def _payload(event: str, kind: str, login: int, server: str, device_id: str, opened_at: int,
-             at: int, detail: str, extra: dict[str, object]) -> dict[str, object]:
+def _device_name(tx: Tx, device_id: str) -> str:
+    """The name the device reported for itself (cleaned when stored), empty when unknown:
+    read only for an alert being sent, so a report that changes nothing reads nothing more."""
+    if not device_id:
+        return ""
+    row = tx.execute("SELECT name FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def _payload(event: str, kind: str, login: int, server: str, device_id: str,
+             device_name: str, opened_at: int, at: int, detail: str,
+             extra: dict[str, object]) -> dict[str, object]:
     return {"id": f"{kind}:{login}@{server}:{opened_at}:{event.rpartition('.')[2]}",
             "type": event, "kind": kind, "login": login, "server": server,
-            "device_id": device_id, "opened_at": opened_at, "at": at, "detail": detail,
-            **extra}
+            "device_id": device_id, "device_name": device_name, "opened_at": opened_at,
+            "at": at, "detail": detail, **extra}
 
 
 def observe(tx: Tx, owner_email: str, login: int, server: str, device_id: str,
@@ -359,14 +382,19 @@ def _judge(tx: Tx, owner_email: str, settings: AlertSettings, login: int, server
         return 0
     verdict = conditions(seen, now, settings.offline_minutes)
     sent = 0
-    if settings.wants("offline"):
+    # One cause, one alert: while the owner hears of a refusal, the terminal that refusal
+    # keeps away is not also alerted offline, nor said "back online" when the refusal ends
+    # (its episode is left as it is). An owner watching offline alone hears of it as offline.
+    covered = settings.wants("refused") and verdict.refused is not None
+    if settings.wants("offline") and not covered:
         sent += _transition(tx, owner_email, settings, login, server, "offline",
                             verdict.offline, verdict.offline_device_id, now,
-                            {"offline_minutes": settings.offline_minutes})
+                            {"offline_minutes": settings.offline_minutes},
+                            verdict.offline_since)
     if settings.wants("refused"):
         sent += _transition(tx, owner_email, settings, login, server, "refused",
                             verdict.refused, verdict.device_id, now,
-                            {"reason": verdict.refused or ""})
+                            {"reason": verdict.refused or ""}, verdict.refused_since)
     return sent
 
 
@@ -374,14 +402,14 @@ def sweep(tx: Tx, now: int) -> int:
     """Judge every terminal of every owner watching ``offline`` or ``refused``: a daemon
     that died reports nothing, so only the passing time opens its terminal's episode. The
     alerts enqueued."""
-    owners = [str(r[0]) for r in tx.execute(
+    owners = [str(r[0]) for r in tx.query(
         "SELECT owner_email FROM alert_settings WHERE offline_minutes > 0 OR "
-        "refused_enabled <> 0 ORDER BY owner_email").fetchall()]
+        "refused_enabled <> 0 ORDER BY owner_email")]
     sent = 0
     for owner in owners:
         settings = settings_of(tx, owner)
-        terminals = tx.execute("SELECT DISTINCT login, server FROM terminal_states WHERE "
-                               "owner_email = ? ORDER BY login, server", (owner,)).fetchall()
+        terminals = tx.query("SELECT DISTINCT login, server FROM terminal_states WHERE "
+                             "owner_email = ? ORDER BY login, server", (owner,))
         for login, server in terminals:
             sent += _judge(tx, owner, settings, int(login), str(server), now)
     return sent
@@ -438,20 +466,20 @@ def enqueue(tx: Tx, owner_email: str, settings: AlertSettings, payload: dict[str
 def due(tx: Tx, now: int, limit: int = 20) -> list[int]:
     """The ids of deliveries ready to be tried: pending and due, or sending past their
     lease (the instance sending them went away)."""
-    rows = tx.execute("SELECT id FROM alert_deliveries WHERE (status = 'pending' AND "
-                      "next_at <= ?) OR (status = 'sending' AND lease_until <= ?) "
-                      "ORDER BY id LIMIT ?", (now, now, limit)).fetchall()
+    rows = tx.query("SELECT id FROM alert_deliveries WHERE (status = 'pending' AND "
+                    "next_at <= ?) OR (status = 'sending' AND lease_until <= ?) "
+                    "ORDER BY id LIMIT ?", (now, now, limit))
     return [int(r[0]) for r in rows]
 
 
 def claim(tx: Tx, delivery_id: int, now: int) -> Delivery | None:
     """Take one delivery for sending (counts an attempt); ``None`` when another sender
     took it first or it is no longer due."""
-    row = tx.execute(f"UPDATE alert_deliveries SET status = 'sending', lease_until = ?, "
-                     f"attempts = attempts + 1 WHERE id = ? AND ((status = 'pending' AND "
-                     f"next_at <= ?) OR (status = 'sending' AND lease_until <= ?)) "
-                     f"RETURNING {_COLUMNS}",
-                     (now + LEASE_S, delivery_id, now, now)).fetchone()
+    row = tx.query_one(f"UPDATE alert_deliveries SET status = 'sending', lease_until = ?, "
+                       f"attempts = attempts + 1 WHERE id = ? AND ((status = 'pending' AND "
+                       f"next_at <= ?) OR (status = 'sending' AND lease_until <= ?)) "
+                       f"RETURNING {_COLUMNS}",
+                       (now + LEASE_S, delivery_id, now, now))
     return None if row is None else _delivery(row)
 
 
@@ -466,19 +494,19 @@ def finish(tx: Tx, delivery: Delivery, error: str, now: int) -> str:
     else:
         status = "pending"
         next_at = now + RETRY_AFTER_S[min(delivery.attempts, len(RETRY_AFTER_S)) - 1]
-    row = tx.execute("UPDATE alert_deliveries SET status = ?, next_at = ?, last_error = ?, "
-                     "done_at = ?, lease_until = 0 WHERE id = ? AND status = 'sending' "
-                     "AND attempts = ? RETURNING id",  # this claim's, not a later one's
-                     (status, next_at, error[:300],
-                      now if status in ("sent", "failed") else None, delivery.id,
-                      delivery.attempts)).fetchone()
+    row = tx.query_one("UPDATE alert_deliveries SET status = ?, next_at = ?, last_error = ?, "
+                       "done_at = ?, lease_until = 0 WHERE id = ? AND status = 'sending' "
+                       "AND attempts = ? RETURNING id",  # this claim's, not a later one's
+                       (status, next_at, error[:300],
+                        now if status in ("sent", "failed") else None, delivery.id,
+                        delivery.attempts))
     return status if row is not None else ""
 
 
 def deliveries_of(tx: Tx, owner_email: str, limit: int = 20) -> list[Delivery]:
     """The owner's latest deliveries, newest first."""
-    rows = tx.execute(f"SELECT {_COLUMNS} FROM alert_deliveries WHERE owner_email = ? "
-                      f"ORDER BY id DESC LIMIT ?", (owner_email, limit)).fetchall()
+    rows = tx.query(f"SELECT {_COLUMNS} FROM alert_deliveries WHERE owner_email = ? "
+                    f"ORDER BY id DESC LIMIT ?", (owner_email, limit))
     return [_delivery(r) for r in rows]
 
 

@@ -40,10 +40,15 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True)
 class LookupAnswer:
-    """``ok`` with a signed record envelope, ``pending`` (approval asked) or ``unknown``."""
+    """``ok`` with a signed record envelope, ``pending`` (approval asked) or ``unknown``.
+
+    ``denied``: pending because the owner denied this device, so no code is coming (the
+    daemon tells its EA and clients so). Still ``pending`` on the wire, with ``denied`` beside
+    it, so a daemon that does not know the key reads it as before."""
 
     status: Literal["ok", "pending", "unknown"]
     record: dict[str, Any] | None = None
+    denied: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ the refusal its entry point renders, the pages' security headers), the console's
 accounts and devices with HTTP Basic credentials; devices (daemons) look up and refresh signed
 records and complete approvals with a device proof on every call.
 
-The database is behind its door (``database.py``): no request's store call runs on the event
+The database is behind its door (``database/``): no request's store call runs on the event
 loop, so ``/health`` and every request that needs no database answer while the database is
 slow, paused or gone, and a request that needs it answers 503 ``database_unavailable`` within
 ``[authority] database_connect_timeout_s`` + ``database_statement_timeout_s``. ``/ready``

@@ -112,8 +112,11 @@ def alert_message(payload: dict[str, object], to: str, from_address: str,
     recovered = payload.get("type") == "alert.recovered"
     lines = [f"{summary(payload)[:1].upper()}{summary(payload)[1:]}.", ""]
     if payload.get("type") != "alert.test":
+        device_id, name = payload.get("device_id") or "", payload.get("device_name") or ""
+        device = (f"{name} ({device_id})" if name and device_id else
+                  str(name or device_id or "(none reported)"))
         lines += [f"  terminal: {payload.get('login')}@{payload.get('server')}",
-                  f"  device:   {payload.get('device_id') or '(none reported)'}",
+                  f"  device:   {device}",
                   f"  since:    {_when(payload['opened_at'])}"]
     if recovered:
         lines.append(f"  until:    {_when(payload['at'])}")

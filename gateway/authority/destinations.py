@@ -30,9 +30,11 @@ _SETTING = "[console] webhook_private_networks"
 
 #: IPv6 prefixes whose addresses carry an IPv4 address in their last 32 bits: IPv4-mapped
 #: (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``, deprecated but still routed by some
-#: stacks) and the well-known NAT64 prefix (RFC 6052), which a NAT64 gateway translates to
-#: that IPv4 address.
+#: stacks), IPv4-translated (``::ffff:0:a.b.c.d``, SIIT, RFC 2765/6145, which a translator
+#: turns into that IPv4 address) and the well-known NAT64 prefix (RFC 6052), which a NAT64
+#: gateway translates to that IPv4 address.
 _LAST_32_BITS: Final = (ipaddress.IPv6Network("::ffff:0:0/96"), ipaddress.IPv6Network("::/96"),
+                        ipaddress.IPv6Network("::ffff:0:0:0/96"),
                         ipaddress.IPv6Network("64:ff9b::/96"))
 #: The local-use NAT64 prefix (RFC 8215): where its IPv4 address sits depends on the prefix
 #: length the network chose (RFC 6052 §2.2), so it is refused whole.
@@ -64,6 +66,10 @@ def address_problem(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in _LOCAL_NAT64:
             return f"{ip} (in the local-use NAT64 prefix) is not a public address"
+        if ip.is_site_local:
+            # fec0::/10 was deprecated (RFC 3879) but networks that still route it route it
+            # inside themselves; Python's is_global does not count it as private
+            return f"{ip} (site-local) is not a public address"
         inner = embedded_ipv4(ip)
         if inner is not None:
             for carried in inner:

@@ -57,7 +57,7 @@ class Point:
 
 def latest(tx: Tx, key: Key) -> int | None:
     """When the terminal's latest point is (``None``: it has none)."""
-    row = tx.execute(f"SELECT MAX(at) FROM equity_points WHERE {_WHERE}", key).fetchone()
+    row = tx.query_one(f"SELECT MAX(at) FROM equity_points WHERE {_WHERE}", key)
     return None if row is None or row[0] is None else int(row[0])
 
 
@@ -94,11 +94,11 @@ def thin(tx: Tx, key: Key, now: int) -> int:
     """Apply the retention to one terminal's series as of ``now``; how many points went.
 
     Older than 48 h: the last point of each hour stays; older than 90 days: none."""
-    gone = tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at < ?",
-                      (*key, now - KEPT_FOR_S)).rowcount
+    gone = tx.changes(f"DELETE FROM equity_points WHERE {_WHERE} AND at < ?",
+                      (*key, now - KEPT_FOR_S))
     cutoff = now - FULL_DETAIL_S
-    old = tx.execute(f"SELECT at FROM equity_points WHERE {_WHERE} AND at < ? ORDER BY at",
-                     (*key, cutoff)).fetchall()
+    old = tx.query(f"SELECT at FROM equity_points WHERE {_WHERE} AND at < ? ORDER BY at",
+                   (*key, cutoff))
     kept: dict[int, int] = {}
     for (at,) in old:
         kept[_hour(int(at))] = int(at)  # ascending: the last one of each hour wins
@@ -106,8 +106,8 @@ def thin(tx: Tx, key: Key, now: int) -> int:
     for start in range(0, len(doomed), 500):
         chunk = doomed[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        gone += tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at IN ({marks})",
-                           (*key, *chunk)).rowcount
+        gone += tx.changes(f"DELETE FROM equity_points WHERE {_WHERE} AND at IN ({marks})",
+                           (*key, *chunk))
     return max(gone, 0)
 
 
@@ -119,22 +119,22 @@ def series_of(tx: Tx, owner_email: str, now: int, limit: int = DRAWN,
     database, so a dashboard refresh reads a few hundred rows per terminal, not thousands.
     ``since``: only points from then on (the live page's range)."""
     since = now - KEPT_FOR_S if since is None else max(since, now - KEPT_FOR_S)
-    spans = tx.execute("SELECT device_id, login, server, MIN(at), MAX(at), COUNT(*) "
-                       "FROM equity_points WHERE owner_email = ? AND at >= ? "
-                       "GROUP BY device_id, login, server ORDER BY device_id, login, server",
-                       (owner_email, since)).fetchall()
+    spans = tx.query("SELECT device_id, login, server, MIN(at), MAX(at), COUNT(*) "
+                     "FROM equity_points WHERE owner_email = ? AND at >= ? "
+                     "GROUP BY device_id, login, server ORDER BY device_id, login, server",
+                     (owner_email, since))
     out: dict[tuple[str, int, str], list[Point]] = {}
     for device_id, login, server, first, last, count in spans:
         key = (owner_email, str(device_id), int(login), str(server))
         if int(count) <= limit:
-            rows = tx.execute(f"SELECT at, balance, equity FROM equity_points WHERE {_WHERE} "
-                              "AND at >= ? ORDER BY at", (*key, since)).fetchall()
+            rows = tx.query(f"SELECT at, balance, equity FROM equity_points WHERE {_WHERE} "
+                            "AND at >= ? ORDER BY at", (*key, since))
         else:
-            rows = tx.execute(
+            rows = tx.query(
                 f"SELECT at, balance, equity FROM equity_points WHERE {_WHERE} AND at IN ("
                 f"SELECT MAX(at) FROM equity_points WHERE {_WHERE} AND at >= ? "
                 "GROUP BY (at - ?) * ? / ?) ORDER BY at",
-                (*key, *key, since, int(first), limit, int(last) - int(first) + 1)).fetchall()
+                (*key, *key, since, int(first), limit, int(last) - int(first) + 1))
         out[key[1:]] = [Point(int(r[0]), float(r[1]), float(r[2])) for r in rows]
     return out
 

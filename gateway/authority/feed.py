@@ -259,7 +259,7 @@ class RevocationFeed:
 
 
 def _head(tx: Tx) -> int:
-    return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM revocations").fetchone()[0])
+    return int(tx.query_one("SELECT COALESCE(MAX(seq), 0) FROM revocations")[0])
 
 
 def _look(tx: Tx, device_id: str, cursor: int | None,
@@ -283,11 +283,11 @@ def _concerned(tx: Tx, seen: int) -> tuple[int, set[str]]:
     head = _head(tx)
     if head <= seen:
         return head, set()
-    rows = tx.execute(
+    rows = tx.query(
         "SELECT device_id FROM revocations WHERE seq > ? AND seq <= ? AND device_id IS NOT "
         "NULL UNION SELECT a.device_id FROM approvals a JOIN revocations r ON "
         "a.owner_email = r.owner_email WHERE r.seq > ? AND r.seq <= ?",
-        (seen, head, seen, head)).fetchall()
+        (seen, head, seen, head))
     return head, {str(r[0]) for r in rows}
 
 
@@ -301,10 +301,10 @@ def _rows(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
     up to it that concern the device (its own, or its owners'), oldest first: one statement,
     because every connected daemon's renewal reads them. The head stands alone in a row of
     its own when no row matches (a seq that is NULL): an outer join of the head to the rows."""
-    found = tx.execute(
+    found = tx.query(
         "SELECT h.head, r.seq, COALESCE(r.token_id, '') FROM "
         "(SELECT COALESCE(MAX(seq), 0) AS head FROM revocations) h "
         "LEFT JOIN revocations r ON r.seq > ? AND r.seq <= h.head AND (r.device_id = ? OR "
         "r.owner_email IN (SELECT owner_email FROM approvals WHERE device_id = ?)) "
-        "ORDER BY r.seq", (cursor, device_id, device_id)).fetchall()
+        "ORDER BY r.seq", (cursor, device_id, device_id))
     return int(found[0][0]), [str(r[2]) for r in found if r[1] is not None]

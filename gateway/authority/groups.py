@@ -55,17 +55,17 @@ def save(tx: Tx, owner_email: str, g: Group) -> None:
 
 def group(tx: Tx, owner_email: str, name: str) -> Group | None:
     """The owner's group of this name."""
-    r = tx.execute("SELECT name, allowed_symbols, max_lot_size, risk_pct, auto_trade_enabled, "
-                   "created_at FROM account_groups WHERE owner_email = ? AND name = ?",
-                   (owner_email, name)).fetchone()
+    r = tx.query_one("SELECT name, allowed_symbols, max_lot_size, risk_pct, auto_trade_enabled, "
+                     "created_at FROM account_groups WHERE owner_email = ? AND name = ?",
+                     (owner_email, name))
     return None if r is None else _group(r)
 
 
 def groups_of(tx: Tx, owner_email: str) -> list[Group]:
     """The owner's groups, by name."""
-    rows = tx.execute("SELECT name, allowed_symbols, max_lot_size, risk_pct, "
-                      "auto_trade_enabled, created_at FROM account_groups WHERE "
-                      "owner_email = ? ORDER BY name", (owner_email,)).fetchall()
+    rows = tx.query("SELECT name, allowed_symbols, max_lot_size, risk_pct, "
+                    "auto_trade_enabled, created_at FROM account_groups WHERE "
+                    "owner_email = ? ORDER BY name", (owner_email,))
     return [_group(r) for r in rows]
 
 
@@ -79,14 +79,14 @@ def move(tx: Tx, owner_email: str, account_id: int, name: str | None) -> None:
 
 def membership(tx: Tx, owner_email: str) -> dict[int, str]:
     """Account id → the name of its group, for the owner's accounts in one."""
-    rows = tx.execute("SELECT account_id, name FROM account_group_members WHERE "
-                      "owner_email = ?", (owner_email,)).fetchall()
+    rows = tx.query("SELECT account_id, name FROM account_group_members WHERE "
+                    "owner_email = ?", (owner_email,))
     return {int(r[0]): str(r[1]) for r in rows}
 
 
 def members(tx: Tx, owner_email: str, name: str) -> list[int]:
     """The account ids in the owner's group ``name``."""
-    rows = tx.execute("SELECT account_id FROM account_group_members WHERE owner_email = ? AND "
-                      "name = ? ORDER BY account_id", (owner_email, name)).fetchall()
+    rows = tx.query("SELECT account_id FROM account_group_members WHERE owner_email = ? AND "
+                    "name = ? ORDER BY account_id", (owner_email, name))
     return [int(r[0]) for r in rows]
 

@@ -69,15 +69,15 @@ def resume(tx: Tx, owner_email: str, terminals: list[tuple[int, str]] | None,
 
 def halt_of(tx: Tx, owner_email: str, login: int, server: str) -> Halt | None:
     """The halt in force on one terminal of the owner (its own, or the owner-wide one)."""
-    r = tx.execute("SELECT login, server, reason, halted_at FROM trading_halts WHERE "
-                   "owner_email = ? AND ((login = ? AND server = ?) OR (login = 0 AND "
-                   "server = '')) ORDER BY login DESC LIMIT 1",
-                   (owner_email, login, server)).fetchone()
+    r = tx.query_one("SELECT login, server, reason, halted_at FROM trading_halts WHERE "
+                     "owner_email = ? AND ((login = ? AND server = ?) OR (login = 0 AND "
+                     "server = '')) ORDER BY login DESC LIMIT 1",
+                     (owner_email, login, server))
     return None if r is None else Halt(int(r[0]), str(r[1]), str(r[2]), int(r[3]))
 
 
 def halts_of(tx: Tx, owner_email: str) -> list[Halt]:
     """Every halt of the owner."""
-    rows = tx.execute("SELECT login, server, reason, halted_at FROM trading_halts WHERE "
-                      "owner_email = ? ORDER BY login, server", (owner_email,)).fetchall()
+    rows = tx.query("SELECT login, server, reason, halted_at FROM trading_halts WHERE "
+                    "owner_email = ? ORDER BY login, server", (owner_email,))
     return [Halt(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]

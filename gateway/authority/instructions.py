@@ -76,18 +76,34 @@ def _row(r: Any) -> Instruction:
                        None if r[12] is None else int(r[12]), str(r[13]))
 
 
-def add(tx: Tx, instruction: Instruction) -> None:
-    """Store a new pending instruction."""
+def add(tx: Tx, instruction: Instruction) -> Instruction | None:
+    """Store a new pending instruction: ``None``. With a request key another instruction of
+    the owner holds already, nothing is stored and that one is answered: one key makes one
+    instruction, held by a unique index (schema 15). On PostgreSQL another connection may
+    have stored it since this transaction looked; the insert waits for that transaction and
+    then finds the key taken (the read after it sees what was committed meanwhile)."""
     i = instruction
-    tx.execute(f"INSERT INTO owner_instructions ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-               (i.id, i.owner_email, i.login, i.server, i.kind, i.amount, i.text,
-                i.request_key, i.created_at, "pending", None, "", None, ""))
+    values = (i.id, i.owner_email, i.login, i.server, i.kind, i.amount, i.text, i.request_key,
+              i.created_at, "pending", None, "", None, "")
+    if not i.request_key:
+        tx.execute(_INSERT, values)  # no key, nothing to wait for: it travels with the commit
+        return None
+    if tx.changes(_INSERT + _ONCE_PER_KEY, values):
+        return None
+    return by_request_key(tx, i.owner_email, i.request_key)
+
+
+_INSERT: Final = (f"INSERT INTO owner_instructions ({_COLS}) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+#: The unique index's conflict: a key the owner gave another instruction stores nothing.
+_ONCE_PER_KEY: Final = (" ON CONFLICT (owner_email, request_key) WHERE request_key <> '' "
+                        "DO NOTHING")
 
 
 def by_id(tx: Tx, owner_email: str, instruction_id: str) -> Instruction | None:
     """The owner's instruction with this id."""
-    r = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE id = ? AND owner_email = ?",
-                   (instruction_id, owner_email)).fetchone()
+    r = tx.query_one(f"SELECT {_COLS} FROM owner_instructions WHERE id = ? AND owner_email = ?",
+                     (instruction_id, owner_email))
     return None if r is None else _row(r)
 
 
@@ -95,18 +111,19 @@ def by_request_key(tx: Tx, owner_email: str, request_key: str) -> Instruction | 
     """The owner's instruction made under this idempotency key, if any."""
     if not request_key:
         return None
-    r = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE owner_email = ? AND "
-                   "request_key = ?", (owner_email, request_key)).fetchone()
+    # "<> ''" as the unique index says it, so that the index is seen to answer
+    r = tx.query_one(f"SELECT {_COLS} FROM owner_instructions WHERE owner_email = ? AND "
+                     "request_key = ? AND request_key <> ''", (owner_email, request_key))
     return None if r is None else _row(r)
 
 
 def pending_for(tx: Tx, owner_email: str, login: int, server: str) -> list[Instruction]:
     """The terminal's pending instructions of this owner, oldest first (at most
     :data:`MAX_PENDING`)."""
-    rows = tx.execute(f"SELECT {_COLS} FROM owner_instructions WHERE login = ? AND "
-                      "server = ? AND owner_email = ? AND state = 'pending' "
-                      "ORDER BY created_at, id LIMIT ?",
-                      (login, server, owner_email, MAX_PENDING)).fetchall()
+    rows = tx.query(f"SELECT {_COLS} FROM owner_instructions WHERE login = ? AND "
+                    "server = ? AND owner_email = ? AND state = 'pending' "
+                    "ORDER BY created_at, id LIMIT ?",
+                    (login, server, owner_email, MAX_PENDING))
     return [_row(r) for r in rows]
 
 

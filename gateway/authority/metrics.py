@@ -10,8 +10,10 @@ at scrape time (through the database's door; left out of a scrape the database c
 answer). Requests are counted and timed by one middleware (:meth:`ConsoleMetrics.middleware`,
 the outermost), labelled by the route's *canonical* path (``/reset/{token}``), never the path
 asked for, which may carry a secret (a reset link's token); the database's transactions are
-timed on its worker threads (``Database.timed``: the wait for a worker, the run). No owner,
-device or token is ever a label.
+timed on its worker threads (``Database.timed``: the wait for a worker, the run), and
+counted by name (the transaction's function, ``AuthorityStore.owner_password_hash``: a label
+the code bounds, as Synapse's ``desc``) with the time each ran and the round trips it waited
+for. No owner, device or token is ever a label.
 
 The route asks for the scrape token (``base.scrape``: ``[console] metrics_token``, else the
 data directory's ``metrics.token``), from every peer, loopback too: how often owners sign in,
@@ -43,7 +45,7 @@ from ..base.loopback import is_loopback
 from ..base.scrape import ScrapeGuard
 from .activity import KINDS
 from .config import ConsoleConfig
-from .database import Database, DatabaseUnavailable
+from .database import Database, DatabaseUnavailable, Timing
 from .mailer import Mailer
 from .service import Authority
 
@@ -101,6 +103,20 @@ class ConsoleMetrics:
             "mtgateway_console_database_wait_seconds", "Time a database transaction waited "
             "for a free worker (connection) before it ran", buckets=_DATABASE_BUCKETS,
             registry=self.registry)
+        self.transactions = Counter(
+            "mtgateway_console_database_transactions", "Database transactions run, by name "
+            "(the transaction's function)", ["transaction"], registry=self.registry)
+        self.transaction_run_seconds = Counter(
+            "mtgateway_console_database_transaction_run_seconds", "Time database transactions "
+            "ran on a worker, by name (divide by the transactions for the mean)",
+            ["transaction"], registry=self.registry)
+        self.round_trips = Counter(
+            "mtgateway_console_database_round_trips", "Messages database transactions sent to "
+            "the server and waited for (PostgreSQL; none on SQLite), by name",
+            ["transaction"], registry=self.registry)
+        #: The three counters' children of each transaction name seen (set on the door's
+        #: workers; the names are the code's, so their number is bounded).
+        self._named: dict[str, tuple[Any, Any, Any]] = {}
         #: The children of each (route, status) seen: a dict read on the loop, so a request
         #: costs no lookup under the library's lock after the first of its kind.
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
@@ -137,9 +153,18 @@ class ConsoleMetrics:
         """Time each transaction ``database`` runs (its worker threads observe)."""
         database.timed = self._transaction_timed
 
-    def _transaction_timed(self, waited_s: float, ran_s: float) -> None:
-        self.wait_seconds.observe(waited_s)
-        self.transaction_seconds.observe(ran_s)
+    def _transaction_timed(self, timing: Timing) -> None:
+        self.wait_seconds.observe(timing.waited_s)
+        self.transaction_seconds.observe(timing.ran_s)
+        named = self._named.get(timing.name)
+        if named is None:
+            named = self._named[timing.name] = (
+                self.transactions.labels(timing.name),
+                self.transaction_run_seconds.labels(timing.name),
+                self.round_trips.labels(timing.name))
+        named[0].inc()
+        named[1].inc(timing.ran_s)
+        named[2].inc(timing.round_trips)
 
     def watch(self, authority: Callable[[], Authority]) -> None:
         """Read the authority (``authority()``, opened at start-up) at every scrape."""

@@ -246,6 +246,22 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
     """
     ALTER TABLE terminal_deals ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
     """,
+    # 15: one instruction per owner and operation id (``instructions.py``), held by the
+    # database: two requests with one key on two PostgreSQL connections both found none and
+    # both stored one. Keys stored twice before keep their first row; the later rows stay
+    # (each was applied) under the key and their id, with a space no request's key may hold.
+    """
+    UPDATE owner_instructions SET request_key = request_key || ' ' || id
+    WHERE request_key <> '' AND EXISTS (
+        SELECT 1 FROM owner_instructions AS earlier
+        WHERE earlier.owner_email = owner_instructions.owner_email
+          AND earlier.request_key = owner_instructions.request_key
+          AND (earlier.created_at < owner_instructions.created_at
+               OR (earlier.created_at = owner_instructions.created_at
+                   AND earlier.id < owner_instructions.id)));
+    CREATE UNIQUE INDEX IF NOT EXISTS owner_instructions_request_key
+        ON owner_instructions (owner_email, request_key) WHERE request_key <> '';
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.
@@ -255,14 +271,14 @@ MIGRATION_LOCK: Final = 0x6D74_6777_6D69_6772 & 0x7FFF_FFFF_FFFF_FFFF
 def version_of(tx: Tx) -> int:
     """How many migrations the database holds (0 when empty)."""
     if tx.postgres:
-        has = tx.execute("SELECT to_regclass('schema_version') IS NOT NULL, "
-                         "to_regclass('owners') IS NOT NULL").fetchone()
+        has = tx.query_one("SELECT to_regclass('schema_version') IS NOT NULL, "
+                           "to_regclass('owners') IS NOT NULL")
     else:
-        names = {str(r[0]) for r in tx.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        names = {str(r[0]) for r in tx.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
         has = ("schema_version" in names, "owners" in names)
     if has[0]:
-        row = tx.execute("SELECT version FROM schema_version").fetchone()
+        row = tx.query_one("SELECT version FROM schema_version")
         return 0 if row is None else int(row[0])
     return 1 if has[1] else 0
 

@@ -127,9 +127,9 @@ def drop(tx: Tx, key: Key) -> None:
 
 def books_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], PositionsBook]:
     """The owner's terminals' latest books, by (device id, login, server)."""
-    rows = tx.execute("SELECT b.device_id, b.login, b.server, b.as_of, b.listed, b.positions "
-                      f"FROM terminal_books b WHERE b.owner_email = ? AND {approved_device('b')}",
-                      (owner_email,)).fetchall()
+    rows = tx.query("SELECT b.device_id, b.login, b.server, b.as_of, b.listed, b.positions "
+                    f"FROM terminal_books b WHERE b.owner_email = ? AND {approved_device('b')}",
+                    (owner_email,))
     return {(str(r[0]), int(r[1]), str(r[2])):
             PositionsBook(float(r[3]), _positions(str(r[5])) if int(r[4]) else None)
             for r in rows}

@@ -85,7 +85,7 @@ def prior_of(tx: Tx, device_id: str, by: Literal["token_id", "token_hint"],
              value: str) -> Prior | None:
     """What decides a report of ``device_id`` naming the token whose ``by`` is ``value``
     (``None``: no such token)."""
-    r = tx.execute(_BY[by], (device_id, value)).fetchone()
+    r = tx.query_one(_BY[by], (device_id, value))
     if r is None:
         return None
     state = None if r[5] is None else StoredState(str(r[5]), str(r[6]), str(r[7]), int(r[8]))

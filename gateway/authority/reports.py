@@ -169,19 +169,19 @@ APPROVED_DEVICE: Final = approved_device("s")
 def of(tx: Tx, owner_email: str) -> list[TerminalRow]:
     """The owner's terminals as the devices the owner approved report them, by login and
     server, then device."""
-    rows = tx.execute("SELECT s.owner_email, s.device_id, s.login, s.server, s.state, "
-                      "s.reason, s.token_id, s.platform, s.ea_version, s.changed_at, "
-                      f"s.reported_at FROM terminal_states s WHERE s.owner_email = ? "
-                      f"AND {APPROVED_DEVICE} ORDER BY s.login, s.server, s.device_id",
-                      (owner_email,)).fetchall()
+    rows = tx.query("SELECT s.owner_email, s.device_id, s.login, s.server, s.state, "
+                    "s.reason, s.token_id, s.platform, s.ea_version, s.changed_at, "
+                    f"s.reported_at FROM terminal_states s WHERE s.owner_email = ? "
+                    f"AND {APPROVED_DEVICE} ORDER BY s.login, s.server, s.device_id",
+                    (owner_email,))
     return [TerminalRow(*r) for r in rows]
 
 
 def figures_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], AccountFigures]:
     """The account figures of the owner's active terminals, by (device, login, server)."""
-    rows = tx.execute("SELECT f.device_id, f.login, f.server, f.balance, f.equity, "
-                      "f.currency, f.positions FROM terminal_figures f WHERE f.owner_email = ? "
-                      f"AND {approved_device('f')}",
-                      (owner_email,)).fetchall()
+    rows = tx.query("SELECT f.device_id, f.login, f.server, f.balance, f.equity, "
+                    "f.currency, f.positions FROM terminal_figures f WHERE f.owner_email = ? "
+                    f"AND {approved_device('f')}",
+                    (owner_email,))
     return {(str(r[0]), int(r[1]), str(r[2])):
             AccountFigures(float(r[3]), float(r[4]), str(r[5]), int(r[6])) for r in rows}

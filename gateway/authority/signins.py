@@ -14,7 +14,7 @@ load balancer share them and a restart forgets neither:
   factor, so the browser holds a step cookie (keyed the same way) until it gives the code.
   Each step allows a few codes and expires; any instance may finish it.
 
-Each call is one transaction through the database's door (``database.py``).
+Each call is one transaction through the database's door (``database/``).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def _record_failure(tx: Tx, scope: str, now: float, limit: int, window_s: float,
     tx.execute("DELETE FROM login_failures WHERE scope = ? AND failed_at <= ?",
                (scope, now - window_s))
     tx.execute("INSERT INTO login_failures VALUES (?, ?)", (scope, now))
-    count = int(tx.execute("SELECT count(*) FROM login_failures WHERE scope = ?",
-                           (scope,)).fetchone()[0])
+    count = int(tx.query_one("SELECT count(*) FROM login_failures WHERE scope = ?",
+                             (scope,))[0])
     if count <= limit:
         return False
     tx.execute("INSERT INTO login_lockouts VALUES (?, ?) ON CONFLICT (scope) "
@@ -66,8 +66,8 @@ def _record_failure(tx: Tx, scope: str, now: float, limit: int, window_s: float,
 
 
 def _locked_until(tx: Tx, scope: str) -> float:
-    row = tx.execute("SELECT locked_until FROM login_lockouts WHERE scope = ?",
-                     (scope,)).fetchone()
+    row = tx.query_one("SELECT locked_until FROM login_lockouts WHERE scope = ?",
+                       (scope,))
     return 0.0 if row is None else float(row[0])
 
 
@@ -144,8 +144,8 @@ def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) 
 
 def _touch(tx: Tx, key: str, now: float, seen_before: float,
            created_before: float) -> SessionRow | None:
-    row = tx.execute("SELECT owner_email, csrf, created_at, last_seen, notice, user_agent, "
-                     "address FROM web_sessions WHERE session_sha256 = ?", (key,)).fetchone()
+    row = tx.query_one("SELECT owner_email, csrf, created_at, last_seen, notice, user_agent, "
+                       "address FROM web_sessions WHERE session_sha256 = ?", (key,))
     if row is None:
         return None
     created_at, last_seen = float(row[2]), float(row[3])
@@ -169,10 +169,10 @@ def _end_others(tx: Tx, owner_email: str, keep: str) -> int:
 
 def _of_owner(tx: Tx, owner_email: str, seen_after: float,
               created_after: float) -> list[SessionRow]:
-    rows = tx.execute("SELECT session_sha256, owner_email, csrf, created_at, last_seen, "
-                      "notice, user_agent, address FROM web_sessions WHERE owner_email = ? "
-                      "AND last_seen > ? AND created_at > ? ORDER BY last_seen DESC",
-                      (owner_email, seen_after, created_after)).fetchall()
+    rows = tx.query("SELECT session_sha256, owner_email, csrf, created_at, last_seen, "
+                    "notice, user_agent, address FROM web_sessions WHERE owner_email = ? "
+                    "AND last_seen > ? AND created_at > ? ORDER BY last_seen DESC",
+                    (owner_email, seen_after, created_after))
     return [SessionRow(str(r[0]), str(r[1]), str(r[2]), float(r[3]), float(r[4]), str(r[5]),
                        str(r[6]), str(r[7])) for r in rows]
 
@@ -192,7 +192,7 @@ def _end(tx: Tx, key: str) -> None:
 
 
 def _count(tx: Tx) -> int:
-    return int(tx.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0])
+    return int(tx.query_one("SELECT COUNT(*) FROM web_sessions")[0])
 
 
 def end_owner_sign_ins(tx: Tx, owner_email: str) -> None:
@@ -238,14 +238,14 @@ def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
 
 
 def _step_owner(tx: Tx, key: str, created_after: float) -> str | None:
-    row = tx.execute("SELECT owner_email FROM signin_steps WHERE step_sha256 = ? "
-                     "AND created_at > ? AND tries_left > 0", (key, created_after)).fetchone()
+    row = tx.query_one("SELECT owner_email FROM signin_steps WHERE step_sha256 = ? "
+                       "AND created_at > ? AND tries_left > 0", (key, created_after))
     return None if row is None else str(row[0])
 
 
 def _spend_try(tx: Tx, key: str) -> int:
-    row = tx.execute("UPDATE signin_steps SET tries_left = tries_left - 1 "
-                     "WHERE step_sha256 = ? RETURNING tries_left", (key,)).fetchone()
+    row = tx.query_one("UPDATE signin_steps SET tries_left = tries_left - 1 "
+                       "WHERE step_sha256 = ? RETURNING tries_left", (key,))
     left = 0 if row is None else int(row[0])
     if left <= 0:
         tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (key,))

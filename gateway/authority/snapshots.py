@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from . import mt4records
+from ..base.mt4web import mt4records
 from .database import Tx
 from .devices import approved_device
 
@@ -110,9 +110,9 @@ def drop(tx: Tx, key: Key) -> None:
 def snapshots_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], Snapshot]:
     """The owner's latest snapshots from the devices the owner approves now, by (device id,
     login, server)."""
-    rows = tx.execute("SELECT s.device_id, s.login, s.server, s.as_of, s.account, s.trades "
-                      f"FROM terminal_snapshots s WHERE s.owner_email = ? AND "
-                      f"{approved_device('s')}", (owner_email,)).fetchall()
+    rows = tx.query("SELECT s.device_id, s.login, s.server, s.as_of, s.account, s.trades "
+                    f"FROM terminal_snapshots s WHERE s.owner_email = ? AND "
+                    f"{approved_device('s')}", (owner_email,))
     out = {}
     for r in rows:
         body = json.loads(str(r[5]))
@@ -155,11 +155,11 @@ def deals_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]], *,
     with them)."""
     out = []
     for login, server in terminals:
-        rows = tx.execute("SELECT d.as_of, d.deal FROM terminal_deals d WHERE "
-                          "d.owner_email = ? AND d.login = ? AND d.server = ? AND d.time >= ? "
-                          f"AND d.time <= ? AND (d.device_id = '' OR {approved_device('d')}) "
-                          "ORDER BY d.time, d.ticket",
-                          (owner_email, login, server, date_from, date_to)).fetchall()
+        rows = tx.query("SELECT d.as_of, d.deal FROM terminal_deals d WHERE "
+                        "d.owner_email = ? AND d.login = ? AND d.server = ? AND d.time >= ? "
+                        f"AND d.time <= ? AND (d.device_id = '' OR {approved_device('d')}) "
+                        "ORDER BY d.time, d.ticket",
+                        (owner_email, login, server, date_from, date_to))
         for r in rows:
             deal = json.loads(str(r[1]))
             if tickets or positions:

@@ -22,7 +22,7 @@ never readable by others, and a second process racing to create one loses cleanl
 the winner's. The directory and every file are refused at start if others could read them.
 
 Every table method takes the transaction it runs in (``tx``, first) and is called inside a
-function handed to the database's door (``await store.run(fn, ...)``, ``database.py``): the
+function handed to the database's door (``await store.run(fn, ...)``, ``database/``): the
 caller decides what is one transaction, and nothing of it runs on the event loop.
 """
 
@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from mtgateway.credential import verifier_from_digest
 
 from ..base.files import (
+    check_private_file,
     create_private_file,
     ensure_private_dir,
     prepare_private_db,
@@ -243,10 +244,15 @@ class AuthorityStore:
                  statement_timeout_s: float = STATEMENT_TIMEOUT_S,
                  pool_size: int = POOL_SIZE) -> None:
         ensure_private_dir(data_dir)
-        #: The SQLite file beside the keys (created private even with ``database_url``, where
-        #: nothing is written to it: an earlier release kept side tables there).
+        #: The SQLite file beside the keys. With ``database_url`` nothing is written to it and
+        #: none is made (an operator reading the data directory should not find an empty
+        #: authority there); one an earlier release left (it kept side tables there) must
+        #: still be private.
         self.path = data_dir / DB_FILE
-        prepare_private_db(self.path)
+        if database_url:
+            check_private_file(self.path)
+        else:
+            prepare_private_db(self.path)
         self.database = Database(path=None if database_url else self.path, url=database_url,
                                  pool_size=pool_size, connect_timeout_s=connect_timeout_s,
                                  statement_timeout_s=statement_timeout_s)
@@ -283,9 +289,9 @@ class AuthorityStore:
         if not tx.postgres:
             tx.execute("PRAGMA secure_delete = ON")
         Database.run_script(tx, _TOKENS_V7)
-        rows = tx.execute("SELECT token_id, token_sha256, token_hint, owner_email, login, "
-                          "server, scopes, created_at, expires_at, revoked_at "
-                          "FROM tokens").fetchall()
+        rows = tx.query("SELECT token_id, token_sha256, token_hint, owner_email, login, "
+                        "server, scopes, created_at, expires_at, revoked_at "
+                        "FROM tokens")
         for r in rows:
             verifier = verifier_from_digest(bytes.fromhex(str(r[1])))
             tx.execute(f"INSERT INTO tokens_v7 ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -329,8 +335,8 @@ class AuthorityStore:
 
     def owner_password_hash(self, tx: Tx, email: str) -> str | None:
         """The stored hash, or ``None`` for an unknown e-mail."""
-        row = tx.execute("SELECT password_hash FROM owners WHERE email = ?",
-                         (email,)).fetchone()
+        row = tx.query_one("SELECT password_hash FROM owners WHERE email = ?",
+                           (email,))
         return None if row is None else str(row[0])
 
     def set_owner_password(self, tx: Tx, email: str, password_hash: str) -> bool:
@@ -341,7 +347,7 @@ class AuthorityStore:
 
     def owners(self, tx: Tx) -> list[str]:
         """Every owner's e-mail."""
-        rows = tx.execute("SELECT email FROM owners ORDER BY email").fetchall()
+        rows = tx.query("SELECT email FROM owners ORDER BY email")
         return [str(r[0]) for r in rows]
 
     # -- tokens --------------------------------------------------------------------------
@@ -354,8 +360,8 @@ class AuthorityStore:
                     row.created_at, row.expires_at, row.revoked_at))
 
     def _token_where(self, tx: Tx, clause: str, *args: Any) -> list[TokenRow]:
-        rows = tx.execute(f"SELECT {_TOKEN_COLS} FROM tokens WHERE {clause}",
-                          args).fetchall()
+        rows = tx.query(f"SELECT {_TOKEN_COLS} FROM tokens WHERE {clause}",
+                        args)
         return [token_row(r) for r in rows]
 
     def token_by_hint(self, tx: Tx, token_hint: str) -> TokenRow | None:
@@ -375,9 +381,9 @@ class AuthorityStore:
 
     def live_token_owners(self, tx: Tx, login: int, server: str, now: int) -> set[str]:
         """The owners holding an unrevoked, unexpired token for this terminal."""
-        rows = tx.execute("SELECT DISTINCT owner_email FROM tokens WHERE login = ? AND "
-                          "server = ? AND revoked_at IS NULL AND (expires_at IS NULL OR "
-                          "expires_at > ?)", (login, server, now)).fetchall()
+        rows = tx.query("SELECT DISTINCT owner_email FROM tokens WHERE login = ? AND "
+                        "server = ? AND revoked_at IS NULL AND (expires_at IS NULL OR "
+                        "expires_at > ?)", (login, server, now))
         return {str(r[0]) for r in rows}
 
     def revoke_token(self, tx: Tx, owner_email: str, token_id: str, now: int) -> bool:
@@ -419,14 +425,14 @@ class AuthorityStore:
 
     def account_for(self, tx: Tx, login: int, server: str) -> AccountRow | None:
         """The account registered for a terminal."""
-        r = tx.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE login = ? AND server = ?",
-                       (login, server)).fetchone()
+        r = tx.query_one(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE login = ? AND server = ?",
+                         (login, server))
         return None if r is None else account_row(r)
 
     def accounts_of(self, tx: Tx, owner_email: str) -> list[AccountRow]:
         """An owner's accounts, oldest first."""
-        rows = tx.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE owner_email = ? "
-                          "ORDER BY id", (owner_email,)).fetchall()
+        rows = tx.query(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE owner_email = ? "
+                        "ORDER BY id", (owner_email,))
         return [account_row(r) for r in rows]
 
     def update_account_risk(self, tx: Tx, owner_email: str, account_id: int,
@@ -454,8 +460,8 @@ class AuthorityStore:
 
     def account_password(self, tx: Tx, login: int, server: str) -> str | None:
         """Decrypt an account's MT5 password (for the terminal launcher; never logged)."""
-        row = tx.execute("SELECT password_enc FROM accounts WHERE login = ? AND server = ?",
-                         (login, server)).fetchone()
+        row = tx.query_one("SELECT password_enc FROM accounts WHERE login = ? AND server = ?",
+                           (login, server))
         if row is None:
             return None
         blob = bytes(row[0])
@@ -474,13 +480,13 @@ class AuthorityStore:
 
     def device(self, tx: Tx, device_id: str) -> DeviceRow | None:
         """A known device."""
-        r = tx.execute("SELECT device_id, public_key, name, os, first_seen, last_seen "
-                       "FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        r = tx.query_one("SELECT device_id, public_key, name, os, first_seen, last_seen "
+                         "FROM devices WHERE device_id = ?", (device_id,))
         return None if r is None else DeviceRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5])
 
     def _approvals(self, tx: Tx, clause: str, *args: Any) -> list[Approval]:
-        rows = tx.execute(f"SELECT {_APPROVAL_COLS} FROM approvals WHERE {clause}",
-                          args).fetchall()
+        rows = tx.query(f"SELECT {_APPROVAL_COLS} FROM approvals WHERE {clause}",
+                        args)
         return [Approval(*r) for r in rows]
 
     def approval(self, tx: Tx, owner_email: str, device_id: str) -> Approval | None:
@@ -500,11 +506,11 @@ class AuthorityStore:
     def asking_devices(self, tx: Tx) -> list[str]:
         """Every device that asked any owner's approval, whatever the answer (the console's
         key gate reads them at start: ``keygate``)."""
-        return [r[0] for r in tx.execute("SELECT DISTINCT device_id FROM approvals").fetchall()]
+        return [r[0] for r in tx.query("SELECT DISTINCT device_id FROM approvals")]
 
     def pending_approvals(self, tx: Tx) -> int:
         """How many approvals, of every owner, wait for a code (the console's metrics)."""
-        row = tx.execute("SELECT count(*) FROM approvals WHERE status = 'pending'").fetchone()
+        row = tx.query_one("SELECT count(*) FROM approvals WHERE status = 'pending'")
         return int(row[0])
 
     def delete_approval(self, tx: Tx, owner_email: str, device_id: str) -> None:
@@ -539,14 +545,14 @@ class AuthorityStore:
 
     def approval_token(self, tx: Tx, approval_id: str) -> str | None:
         """The token whose lookup last asked for the approval, or ``None``."""
-        row = tx.execute("SELECT token_id FROM approval_tokens WHERE approval_id = ?",
-                         (approval_id,)).fetchone()
+        row = tx.query_one("SELECT token_id FROM approval_tokens WHERE approval_id = ?",
+                           (approval_id,))
         return None if row is None else str(row[0])
 
     def token_sends(self, tx: Tx, token_id: str, *, since: int) -> list[int]:
         """When the token's lookups caused codes after ``since``, oldest first."""
-        rows = tx.execute("SELECT sent_at FROM token_code_sends WHERE token_id = ? AND "
-                          "sent_at > ? ORDER BY sent_at", (token_id, since)).fetchall()
+        rows = tx.query("SELECT sent_at FROM token_code_sends WHERE token_id = ? AND "
+                        "sent_at > ? ORDER BY sent_at", (token_id, since))
         return [int(r[0]) for r in rows]
 
     def record_token_send(self, tx: Tx, token_id: str, now: int) -> None:
@@ -564,9 +570,9 @@ class AuthorityStore:
 
     def failures(self, tx: Tx, owner_email: str, *, since: int) -> list[tuple[int, str]]:
         """``(time, device_id)`` of the owner's wrong codes after ``since``, oldest first."""
-        rows = tx.execute("SELECT failed_at, device_id FROM code_failures "
-                          "WHERE owner_email = ? AND failed_at > ? ORDER BY failed_at",
-                          (owner_email, since)).fetchall()
+        rows = tx.query("SELECT failed_at, device_id FROM code_failures "
+                        "WHERE owner_email = ? AND failed_at > ? ORDER BY failed_at",
+                        (owner_email, since))
         return [(int(r[0]), str(r[1])) for r in rows]
 
     def lock_approvals(self, tx: Tx, owner_email: str, now: int, until: int) -> None:
@@ -580,16 +586,16 @@ class AuthorityStore:
 
     def approvals_locked_until(self, tx: Tx, owner_email: str) -> int | None:
         """When the owner's approval lock ends (possibly in the past), or ``None``."""
-        row = tx.execute("SELECT locked_until FROM approval_locks WHERE owner_email = ?",
-                         (owner_email,)).fetchone()
+        row = tx.query_one("SELECT locked_until FROM approval_locks WHERE owner_email = ?",
+                           (owner_email,))
         return None if row is None else int(row[0])
 
     def sends(self, tx: Tx, *, device_id: str | None = None, owner_email: str | None = None,
               since: int) -> list[int]:
         """Send times since ``since`` for a device or an owner."""
         column, value = ("device_id", device_id) if device_id else ("owner_email", owner_email)
-        rows = tx.execute(f"SELECT sent_at FROM code_sends WHERE {column} = ? "
-                          "AND sent_at >= ? ORDER BY sent_at", (value, since)).fetchall()
+        rows = tx.query(f"SELECT sent_at FROM code_sends WHERE {column} = ? "
+                        "AND sent_at >= ? ORDER BY sent_at", (value, since))
         return [int(r[0]) for r in rows]
 
     # -- device proofs -------------------------------------------------------------------

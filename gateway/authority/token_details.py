@@ -127,9 +127,9 @@ def details_of(tx: Tx, token_ids: Iterable[str]) -> dict[str, TokenDetails]:
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        for row in tx.execute("SELECT token_id, label, used_at, used_device, used_address "
-                              f"FROM token_details WHERE token_id IN ({marks})",  # noqa: S608
-                              chunk).fetchall():
+        for row in tx.query("SELECT token_id, label, used_at, used_device, used_address "
+                            f"FROM token_details WHERE token_id IN ({marks})",  # noqa: S608
+                            chunk):
             out[str(row[0])] = TokenDetails(str(row[1]), None if row[2] is None
                                             else int(row[2]), str(row[3]), str(row[4]))
     return out

@@ -14,7 +14,8 @@ import zlib
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["TOKEN_LENGTH", "TOKEN_PREFIX", "display_token", "generate_token", "is_well_formed"]
+__all__ = ["DEFAULT_LIFETIME_DAYS", "TOKEN_LENGTH", "TOKEN_PREFIX", "display_token",
+           "generate_token", "is_well_formed"]
 
 TOKEN_PREFIX: Final = "mtgw_"
 _BODY_LENGTH: Final = 32
@@ -22,6 +23,11 @@ _CHECK_LENGTH: Final = 6
 TOKEN_LENGTH: Final = len(TOKEN_PREFIX) + _BODY_LENGTH + _CHECK_LENGTH
 _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ALPHABET_SET: Final = frozenset(_ALPHABET)
+#: How long a new token lives when its maker does not choose: ``mtgateway token create``'s
+#: ``--expires-in`` and the console's token form both start from it, so one fact has one
+#: answer. Long enough that an EA is not cut off by surprise within a season, short enough that
+#: a token pasted somewhere and forgotten dies by itself (the owner chooses "never" explicitly).
+DEFAULT_LIFETIME_DAYS: Final = 90
 
 
 def _checksum(body: str) -> str:

@@ -30,6 +30,6 @@ def note_proof(tx: Tx, owner_email: str, login: int, server: str, now: int) -> N
 
 def verified_of(tx: Tx, owner_email: str) -> dict[tuple[int, str], int]:
     """The owner's verified terminals: (login, server) → when first proved."""
-    rows = tx.execute("SELECT login, server, verified_at FROM verified_terminals "
-                      "WHERE owner_email = ?", (owner_email,)).fetchall()
+    rows = tx.query("SELECT login, server, verified_at FROM verified_terminals "
+                    "WHERE owner_email = ?", (owner_email,))
     return {(int(r[0]), str(r[1])): int(r[2]) for r in rows}

@@ -12,7 +12,11 @@ are written once, here, and each process stands on them:
 * ``loopback``: whether a host names this machine only;
 * ``gcpolicy``: the collector's settings once a process serves, and its pauses timed;
 * ``curve25519``: Ed25519 signatures and X25519 keys through libsodium, for the device proofs,
-  signed records and sealed boxes one process makes and the other checks.
+  signed records and sealed boxes one process makes and the other checks;
+* ``epoch``: a time as the documents take it (epoch seconds or ISO-8601);
+* ``mt4web``: the MT4 Web API document both answer, declared once: one table of its endpoints
+  with the daemon's and the console's columns, their models, the MT5 -> MT4 record mapping and
+  one OpenAPI builder.
 
 This package imports nothing of ours (no other ``gateway`` module, no ``ea_bridge``,
 ``mtgateway`` or ``mt5model``), and the authority imports only this of ``gateway``:

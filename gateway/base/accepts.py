@@ -3,7 +3,8 @@
 uvloop's libuv accepts one connection per readiness event of a listening socket and relies on
 level-triggered polling for the next: on a loop busy with a thousand connections' callbacks
 that is one accept per loop pass, and at two console instances with 1,000 daemons connections
-waited 10-26 s in the kernel's accept queue (``docs/performance.md``, "the 2 x 1,000 tail").
+waited 10-26 s in the kernel's accept queue (``docs/history/performance-notes.md``, "the 2 x
+1,000 tail").
 asyncio's own loop accepts up to the backlog per pass already, and its Windows loop (the
 Proactor, which has no ``add_reader``) accepts through its own completion port: both keep
 ``loop.create_server``.

@@ -26,9 +26,10 @@ __all__ = ["ACCESS_FIELDS", "SECRET_PATH", "SECRET_PATH_PREFIXES", "log_access",
 
 #: The record attribute holding an access line's fields.
 ACCESS_FIELDS: Final = "access"
-#: Paths whose next segment is a secret (a one-time link's token). A route that takes a
-#: secret in its path must be listed here (a test walks the console's routes to hold it).
-SECRET_PATH_PREFIXES: Final = ("/reset/", "/recover/")
+#: Paths whose next segment is a secret (a one-time link's token, the demo's mailbox key). A
+#: route that takes a secret in its path must be listed here (a test walks the console's
+#: routes, the demo's mailbox mounted, to hold it).
+SECRET_PATH_PREFIXES: Final = ("/reset/", "/recover/", "/demo/mail/")
 #: The secret segment of such a path, wherever it appears in a line.
 SECRET_PATH: Final = re.compile(
     "(" + "|".join(re.escape(p) for p in SECRET_PATH_PREFIXES) + r")[^/\s?#\"']+")

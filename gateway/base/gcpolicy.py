@@ -15,7 +15,7 @@ all that work finds nothing:
   collections in 2 minutes, 364 ms the longest, and the collector reclaimed ~9,400 objects
   in all (1,231 collections, 2.8 s of pauses); the p99 of a daemon's call was 434 ms. With
   these settings: no full collection during the steps, and the p99 46 ms
-  (``docs/performance.md``, "The collector").
+  (``docs/history/performance-notes.md``, "The collector").
 
 :func:`tune_gc`, called once start-up is over: ``gc.freeze()`` moves what start-up built
 (modules, config, app, caches) into the permanent generation, which no collection scans again,
@@ -28,9 +28,10 @@ What a young collection then costs: CPython counts allocations minus deallocatio
 generation, so while long-lived objects are replaced one for one (a console's held polls,
 renewed every ~50 s) the count stays near zero and the youngest generation fills with every
 replacement. The collection that growth finally triggers walks all of them: at 8,000 daemons
-283,256 young objects when the count said 50,001, 72-258 ms of CPU (``docs/performance.md``,
-"The late bursts at 8,000 are the collector"). A higher threshold makes those collections
-rarer, not shorter: a pause is bounded by the live objects made since the last one.
+283,256 young objects when the count said 50,001, 72-258 ms of CPU
+(``docs/history/performance-notes.md``, "The late bursts at 8,000 are the collector"). A
+higher threshold makes those collections rarer, not shorter: a pause is bounded by the live
+objects made since the last one.
 
 So a process that holds requests for tens of seconds (the console) runs its collector on a
 clock instead, :func:`pace_gc`: every half second it collects the two younger generations,
@@ -48,7 +49,7 @@ count-triggered policy skipped (it walked survivors only when growth came): ~1.2
 per process at 10,000 daemons in its collections over 2 ms; every collection timed at 6,000,
 0.8-1.05 % over a step that grew and 0.36-0.48 % once it was steady. A full collection
 walks every live poll: 356-375 ms at 3,000 polls a process, once in ten minutes, each process
-at a phase of its own (``docs/performance.md``, "The collector on a clock").
+at a phase of its own (``docs/history/performance-notes.md``, "The collector on a clock").
 :class:`CollectionPace` decides which collection each tick makes (no I/O, its clock
 injected); :func:`pace_collections` is the loop that applies it.
 

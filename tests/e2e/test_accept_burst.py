@@ -3,7 +3,8 @@ item 3).
 
 uvloop's libuv accepts one connection per readiness event of the listening socket; on a loop
 busy with a thousand connections' callbacks that was one accept per pass, and connections
-waited 10-26 s in the kernel's accept queue (docs/performance.md, "the 2 x 1,000 tail").
+waited 10-26 s in the kernel's accept queue (docs/history/performance-notes.md, "the 2 x 1,000
+tail").
 asyncio's loop accepts up to the backlog per pass. The guard's site accepts until the kernel
 has nothing more (EAGAIN) on any loop.
 

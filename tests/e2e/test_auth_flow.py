@@ -28,6 +28,7 @@ from aiohttp import WSMsgType
 from ea_bridge.connection import Closed, Welcomed
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth import generate_token
+from gateway.keys import DEVICE
 from gateway.mailsink import MailSink
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import WAIT_S
@@ -42,6 +43,32 @@ from tests.e2e.world import (
 )
 
 STALE_AFTER_S = 300 + 61
+
+
+async def test_a_denied_device_is_told_so_and_promised_no_code(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Once the owner denied this machine, its EA and its clients are told the owner denied it
+    and that no code is coming (they kept reading "a code is being e-mailed to the owner",
+    which never came), and the daemon's log says so; the reason word stays
+    ``device_not_approved``, so an older EA reads it as before."""
+    caplog.set_level(logging.INFO)
+    async with world(tmp_path) as w:
+        token, _ = await w.issue()
+        first = await w.ea_refusal(token)
+        assert first.reason == "device_not_approved" and "being e-mailed" in str(first)
+        device_id = w.daemon[DEVICE].device_id
+        assert await w.authority.approvals.deny(OWNER, device_id)
+        caplog.clear()
+        refusal = await w.ea_refusal(token)
+        assert refusal.reason == "device_not_approved"
+        assert "denied this machine" in str(refusal) and "e-mailed" not in str(refusal)
+        status, body = await w.rpc(token)
+        assert status == 401 and body["error"]["data"]["reason"] == "device_not_approved"
+        assert "denied this machine" in body["error"]["message"], body
+        logged = [r.getMessage() for r in caplog.records if r.name.startswith(("gateway",
+                                                                               "ea_bridge"))]
+        assert any("denied this machine" in line for line in logged), logged
+    assert len(w.sink.messages) == 1  # the first request's code, and nothing after
 
 
 async def test_new_device_is_approved_by_the_emailed_code_without_restart(

@@ -21,6 +21,7 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.base.access import SECRET_PATH_PREFIXES, mask_path
 from gateway.config import ConsoleConfig, GatewayConfig, LoggingConfig
 from gateway.log import JsonFormatter, redact
+from gateway.mailbox import mailbox_routes
 
 pytestmark = pytest.mark.network_edge
 
@@ -96,11 +97,13 @@ async def test_a_secret_in_a_path_never_reaches_a_log_line(
 
 
 def test_every_route_that_takes_a_secret_in_its_path_is_masked(tmp_path: Path) -> None:
-    """A route whose path carries a one-time link's token (a ``{token}`` segment) must be one
-    :data:`~gateway.base.access.SECRET_PATH_PREFIXES` masks, so a new link cannot be added
-    without its mask."""
+    """A route whose path carries a secret (a ``{token}`` segment: a one-time link's token,
+    the demo's mailbox key) must be one :data:`~gateway.base.access.SECRET_PATH_PREFIXES`
+    masks, so a new one cannot be added without its mask. The demo's console is walked: the
+    console and the mailbox the demo mounts on it."""
     config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0))
     app = create_console_app(config, mailer=RecordingMailer())
+    app.router.add_routes(mailbox_routes(list, "the-key"))
     with_token = [r.canonical for r in app.router.resources() if "{token}" in r.canonical]
     assert with_token, "the console's reset link takes its token in the path"
     for canonical in with_token:

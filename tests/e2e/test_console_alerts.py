@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,68 @@ async def test_offline_alerts_once_per_episode_and_once_on_recovery(
     assert receiver.received[2]["payload"]["id"] != hook["payload"]["id"]
 
 
+async def test_an_offline_alert_says_since_when_and_names_the_device(
+        console: Console, browser: Browser, receiver: Receiver) -> None:
+    """The alert's "since" is when the condition began: the terminal's last report as active,
+    not the moment the sweep noticed (a daemon killed at 03:43:05 was said offline "since
+    03:44:42"); the device is named by the name it reported, its id beside it. The webhook
+    carries the same time as ``opened_at`` and the name as ``device_name``."""
+    _, token_id = await approved_device(console, browser)
+    receiver.secret = secret_on(await set_alerts(browser, webhook=receiver.url, offline=10,
+                                                 status=201))
+    await report(console, state="active", token_id=token_id)
+    last_active = int(console.clock.now)
+    console.clock.now += 11 * 60
+    assert await _authority(console).alerts.sweep() == 2
+    await attempts(console, 2)
+    (mail,) = alert_mails(console)
+    device_id = device_info(console.key).device_id
+    text = text_of(mail)
+    assert f"since:    {_utc(last_active)}" in text, text
+    assert f"device:   desk-pc ({device_id[:8]}" in text, text
+    (hook,) = receiver.received
+    assert hook["payload"]["opened_at"] == last_active
+    assert hook["payload"]["device_name"] == "desk-pc"
+    assert hook["payload"]["device_id"] == device_id
+
+
+async def test_a_revoked_token_is_one_alert_not_also_offline_a_minute_later(
+        console: Console, browser: Browser) -> None:
+    """One cause, one alert: a terminal refused because its token was revoked is not also
+    alerted offline once the offline threshold passes (it was, 60 s later); its recovery is
+    one "no longer refused" mail, not also "back online". An owner who watches only offline
+    still hears of it as offline."""
+    token, token_id = await approved_device(console, browser)
+    await set_alerts(browser, offline=1, refused=True, status=303)
+    await report(console, state="active", token_id=token_id)
+    refused = {"state": "refused", "reason": "token_revoked", "token_hint": token_hint(token)}
+    await report(console, **refused)
+    await attempts(console, 1)
+    console.clock.now += 2 * 60
+    assert await _authority(console).alerts.sweep() == 0
+    await report(console, **refused)
+    console.clock.now += 10 * 60
+    assert await _authority(console).alerts.sweep() == 0
+    await attempts(console, 1)
+    (mail,) = alert_mails(console)
+    assert "refused: token_revoked" in subject(mail)
+    await report(console, state="active", token_id=token_id)
+    await attempts(console, 2)
+    assert [subject(m).rpartition(": ")[2] for m in alert_mails(console)][1:] == [
+        f"terminal {LOGIN}@{SERVER} is no longer refused"]
+
+    await set_alerts(browser, offline=1, status=303)  # offline only
+    await report(console, **refused)
+    console.clock.now += 2 * 60
+    assert await _authority(console).alerts.sweep() == 1
+    await attempts(console, 3)
+    assert "offline for more than 1 min" in subject(alert_mails(console)[2])
+
+
+def _utc(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
 async def test_two_instances_judging_at_once_alert_once(
         console: Console, browser: Browser, tmp_path: Path) -> None:
     _, token_id = await approved_device(console, browser)
@@ -188,7 +251,7 @@ async def test_a_refused_terminal_alerts_naming_the_reason_then_recovers(
     await attempts(console, 2)
     (mail,) = alert_mails(console)
     assert "refused: token_expired" in subject(mail)
-    assert f"device:   {device_info(console.key).device_id}" in text_of(mail)
+    assert f"device:   desk-pc ({device_info(console.key).device_id})" in text_of(mail)
     (hook,) = receiver.received
     assert hook["verified"] and hook["payload"]["reason"] == "token_expired"
 
@@ -443,7 +506,7 @@ async def test_a_leaked_token_on_an_unapproved_device_moves_no_alert_and_shows_n
     await attempts(console, 1)
     (mail,) = alert_mails(console)
     assert "offline for more than 1 min" in subject(mail)
-    assert f"device:   {vps}" in text_of(mail) and intruder_id not in text_of(mail)
+    assert f"device:   desk-pc ({vps})" in text_of(mail) and intruder_id not in text_of(mail)
     rows = (await browser.get("/dashboard/rows")).text
     assert intruder_id not in rows and "refused" not in rows
     assert [e.kind for e in await _authority(console).owners.activity(OWNER)

@@ -17,7 +17,6 @@ import jsonschema
 import jwt
 import pytest
 
-from gateway import rest
 from gateway.authority import totp
 from gateway.authority.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
 from gateway.authority.console import AUTHORITY
@@ -260,19 +259,6 @@ async def test_another_sites_origin_is_refused(console: Console) -> None:
     assert (status, body["data"]["reason"]) == (403, "origin_refused")
 
 
-def test_the_console_answers_the_same_34_endpoints_as_the_daemon() -> None:
-    """The console's table is the document's Quick Reference, 1 to 34 in order, the same
-    paths and methods the daemon's REST mirror routes; each is answered on one side at
-    least (a handler here or there), and what neither answers would be a gap."""
-    assert [e.number for e in ENDPOINTS] == list(range(1, 35))
-    assert [(e.method, e.path) for e in ENDPOINTS] == [(e.method, e.path)
-                                                       for e in rest.ENDPOINTS]
-    for console_side, daemon_side in zip(ENDPOINTS, rest.ENDPOINTS, strict=True):
-        answered_here, answered_there = console_side.why is None, daemon_side.why is None
-        assert answered_here or answered_there or console_side.path in (
-            "/api/admin/trades/{order}/modify", "/api/admin/trades/delete")
-
-
 def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> None:
     """Valid OpenAPI 3.1, every endpoint with its 501 and reason where the console does not
     answer, and docs/openapi/console.json is what the code generates (regenerate it with
@@ -357,3 +343,33 @@ async def test_an_owner_with_two_step_sign_in_sends_the_code_as_otp(console: Con
     assert status == 200 and body["token_type"] == "bearer"
     status, body = await login(console, otp=codes[0])
     assert status == 200
+
+
+@pytest.mark.parametrize(("field", "text", "named"), [
+    ("subject", "Notice\r\nX", "U+000D"),
+    ("body", "hello\nMT Gateway: connected, trading HALTED by the broker", "U+000A"),
+    ("body", "Paste a new token\u202eelpmaxe.live", "U+202E"),
+    ("body", "end\x00", "U+0000"),
+    ("body", "a\u2066b\u2069", "U+2066"),
+    ("body", "next\u0085line", "U+0085"),
+    ("body", "one\u2028two", "U+2028"),
+])
+async def test_a_chart_message_is_one_line_of_printable_text(
+        console: Console, field: str, text: str, named: str) -> None:
+    """A line break, a control character (NUL, the ASCII and Latin-1 ones) or a bidi override
+    or isolate in a chart message's subject or body is refused 422 naming the field and the
+    character: the message could otherwise forge lines that look like the EA's own status."""
+    token = await signed_in_token(console)
+    body = {"subject": "Desk", "body": "Stop at 16:00", field: text}
+    status, answer, _ = await api(console, "POST", "/api/admin/mail", token, body)
+    assert status == 422, answer
+    assert answer["data"]["fields"][0]["field"] == field
+    assert named in answer["message"] and "one line of printable text" in answer["message"]
+
+
+async def test_printable_text_of_any_script_is_a_chart_message(console: Console) -> None:
+    """Letters of any script, symbols and emoji (a zero-width joiner inside one) pass."""
+    token = await signed_in_token(console)
+    status, answer, _ = await api(console, "POST", "/api/admin/mail", token, {
+        "subject": "Café — Ελλάδα", "body": "Стоп ✓ 停止 \U0001F469\u200D\U0001F4BB"})
+    assert status == 200, answer

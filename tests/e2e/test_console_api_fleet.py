@@ -324,3 +324,19 @@ async def test_a_message_is_shown_on_the_terminals_chart_and_kept(tmp_path: Path
         async with asyncio.timeout(WAIT_S):
             while (await w.authority.manager.instruction(OWNER, mine)).state != "shown":  # type: ignore[union-attr]
                 await _reported(w)
+
+
+async def test_the_daemon_shows_no_message_that_is_not_one_line_of_printable_text(
+        tmp_path: Path) -> None:
+    """A message an older console signed with a line break and a bidi override (it could
+    write lines that look like the EA's own status) is not relayed to the EA: the daemon
+    settles it ``refused``, naming the character, and the chart shows nothing of it."""
+    async with running(tmp_path) as (w, terminal, api, records):
+        [forged] = await w.authority.manager.send_message(
+            OWNER, [(LOGIN, SERVER)], "hi\nMT Gateway: connected, trading HALTED\u202e")
+        async with asyncio.timeout(WAIT_S):
+            while (found := await w.authority.manager.instruction(OWNER, forged.id)) is None \
+                    or found.state == "pending":
+                await _reported(w)
+        assert found.state == "refused" and "U+000A" in found.detail
+        assert terminal.messages == []

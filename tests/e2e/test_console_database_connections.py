@@ -1,7 +1,8 @@
 """``[authority] database_connections``: a console on PostgreSQL runs its transactions on as
 many connections (and worker threads) as it is given, no more, and queues the rest; the setting
-refuses what is not a count. The door's size itself is measured in ``docs/performance.md``
-("The door's size at a paced rate and at cadence"); here only that the console keeps to it.
+refuses what is not a count. The door's size itself is measured in
+``docs/history/performance-notes.md`` ("The door's size at a paced rate and at cadence"); here
+only that the console keeps to it.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ async def test_a_denied_device_stays_denied_and_tokens_are_told_apart(
             console.clock.now += 120
             status, body, _ = await console.device("POST", "/v1/records/lookup", lookup,
                                                    key=stranger)
-            assert (status, body) == (200, {"status": "pending"})
+            assert (status, body) == (200, {"status": "pending", "denied": True})
         await b.page("/devices", f'{row}[data-status="denied"]', "03-denied")
         assert not await b.do(lambda: driver.find_elements(
             By.CSS_SELECTOR, f'{row}[data-status="pending"]'))

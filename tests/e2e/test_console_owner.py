@@ -141,7 +141,8 @@ async def test_a_denied_device_stays_denied_while_it_keeps_asking(
         console.clock.now += 120
         status, body, _ = await console.device("POST", "/v1/records/lookup", {
             "token_hint": token_hint(token), "device_name": "desk-pc", "os": "Windows 11"})
-        assert (status, body) == (200, {"status": "pending"})  # not approved, as before
+        # not approved, as before; denied, so the daemon can say no code is coming
+        assert (status, body) == (200, {"status": "pending", "denied": True})
     [device] = await console.app[AUTHORITY].approvals.of_owner(OWNER)
     assert device["status"] == "denied" and await _sends(console, device_id) == 1
     page = (await browser.get("/devices")).text

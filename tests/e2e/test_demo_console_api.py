@@ -96,6 +96,9 @@ async def test_the_console_api_drives_the_demo_end_to_end(tmp_path: Path) -> Non
         async with http.get(state["mail_url"] + "?format=text") as r:
             mail = await r.text()
         assert r.status == 200 and "device verify" in mail
+        # ... to the demo's user alone: the address without its key shows nobody's mail
+        async with http.get(state["console_url"] + "demo/mail?format=text") as r:
+            assert r.status == 403 and state["owner_email"] not in await r.text()
         # ... and a webhook may post to loopback: a test alert reaches a local receiver
         browser = Browser(state["console_url"].rstrip("/"))
         try:

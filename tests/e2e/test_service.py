@@ -186,3 +186,24 @@ def test_service_install_without_a_user_manager_leaves_nothing_and_says_what_to_
     done = _mtgateway(env, "service", "install", "-c", str(config))
     assert done.returncode == 1 and "nothing changed" in done.stderr
     assert unit.read_text(encoding="utf-8") == "[Unit]\nDescription=mine\n"
+
+
+def test_service_status_without_a_user_manager_says_what_to_do(tmp_path: Path) -> None:
+    """Where no systemd user manager runs, `service status` ends with the same hint as a
+    failed install (it printed systemctl's "Failed to connect to bus" and "exited 1" alone);
+    a unit systemd does not know (exit 4) is said to be not installed, with the command that
+    installs it."""
+    env, _ = _stand_in_systemctl(tmp_path)
+    script = tmp_path / "bin" / "systemctl"
+    script.write_text('#!/bin/sh\necho "Failed to connect to bus: No medium found" >&2\n'
+                      'exit 1\n', encoding="utf-8")
+    done = _mtgateway(env, "service", "status")
+    assert done.returncode == 1
+    assert "Failed to connect to bus" in done.stderr and "hint:" in done.stderr
+    assert "loginctl enable-linger" in done.stderr and "mtgateway run" in done.stderr
+    script.write_text('#!/bin/sh\necho "Unit mtgateway.service could not be found." >&2\n'
+                      'exit 4\n', encoding="utf-8")
+    done = _mtgateway(env, "service", "status")
+    assert done.returncode == 4
+    assert "not installed" in done.stderr and "mtgateway service install" in done.stderr
+    assert "loginctl" not in done.stderr

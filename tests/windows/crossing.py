@@ -139,7 +139,7 @@ def test_the_powershell_line_installs_what_the_sh_line_does() -> None:
     words = install.split()
     assert words[:2] == [".venv\\Scripts\\pip", "install"]
     assert [w.strip("'") for w in words[2:]] == readme_demo_install()
-    assert demo_command == ".venv\\Scripts\\mtgateway demo"
+    assert demo_command == ".venv\\Scripts\\mtgateway demo --state-file demo.json"
 
 
 def test_the_windows_demo_says_where_it_runs(demo: Demo) -> None:

@@ -4,11 +4,12 @@ document's paths (``/api/...``), behind a JWT from ``POST /api/auth/login``.
 
 The daemon answers the document's terminal-level endpoints for one terminal (its REST
 mirror, ``gateway/rest.py``); the console answers what means something for an owner of many
-accounts (``table.py`` lists which side answers each of the 34). Rooms: the adapter to the
-console's door (``dispatch.py``: the endpoint table's dispatch, the answers' shape), users and
-paper money (``users.py``), what daemons read (``readings.py``), what the owner does to many
-terminals at once (``control.py``), the table and the OpenAPI document (``openapi.py``). Who is
-calling, the body and every refusal are the console door's (``door/``).
+accounts (the document's one table, ``gateway/base/mt4web/table.py``, says which side answers
+each of the 34). Rooms: the adapter to the console's door (``dispatch.py``: the endpoint
+table's dispatch, the answers' shape), users and paper money (``users.py``), what daemons read
+(``readings.py``), what the owner does to many terminals at once (``control.py``), the handlers
+put to the table (``table.py``) and the OpenAPI document (``openapi.py``). Who is calling, the
+body and every refusal are the console door's (``door/``).
 """
 
 from __future__ import annotations

@@ -16,14 +16,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from ..apitokens import LIFETIME_S
-from ..door import DOOR
-from ..errors import Refusal
-from ..groups import Group
-from ..service.common import decimal_text
-from ..store import AccountRow
-from .dispatch import ApiCall, ok
-from .models import (
+from ...base.mt4web.console_models import (
     GroupOpIn,
     LoginOut,
     MailIn,
@@ -32,6 +25,13 @@ from .models import (
     SwitchIn,
     SwitchOut,
 )
+from ..apitokens import LIFETIME_S
+from ..door import DOOR
+from ..errors import Refusal
+from ..groups import Group
+from ..service.common import decimal_text
+from ..store import AccountRow
+from .dispatch import ApiCall, ok
 from .users import loosening, operation_out, reauthenticate
 
 __all__ = ["connect", "disconnect", "group_op", "login", "mail"]

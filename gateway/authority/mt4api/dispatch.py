@@ -20,13 +20,14 @@ renewal (``X-Access-Token``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
+from ...base.mt4web import Route
 from ..apitokens import RENEWED_EXPIRES_HEADER, RENEWED_HEADER
 from ..appkeys import AUTHORITY
 from ..door import API_TOKENS, DOOR, Caller, refusal_headers
@@ -64,27 +65,9 @@ class ApiCall:
 Handler = Callable[[ApiCall], Awaitable[web.Response]]
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One path and method of the MT4 Web API document on the console. ``handler`` None:
-    not answered here; ``why`` says why (the 501's message)."""
-
-    number: int
-    method: str
-    path: str
-    summary: str
-    handler: Handler | None = None
-    #: The model of a 200 (201 for ``created``) answer, for the OpenAPI document.
-    response: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    auth: bool = True
-    why: str | None = None
-    path_params: tuple[str, ...] = ()
-    #: Statuses the handler answers besides 200 (and the door's), with what each means.
-    statuses: dict[int, str] = field(default_factory=dict)
-    created: bool = False
-    #: ``application/x-www-form-urlencoded`` instead of JSON (the sign-in).
-    form: bool = False
+#: One path and method of the MT4 Web API document as the console serves it (the one table,
+#: ``gateway/base/mt4web/table.py``, its ``console`` column, with the handler).
+Endpoint = Route[Handler]
 
 
 async def render(request: web.Request, refusal: Refusal) -> web.StreamResponse:

@@ -1,5 +1,6 @@
-"""The OpenAPI 3.1 document of the console's ``/api/``, made from ``table.ENDPOINTS`` and
-its models.
+"""The OpenAPI 3.1 document of the console's ``/api/``: the one builder
+(``gateway/base/mt4web/openapi.py``) over the table's ``console`` column, with what the
+console's door answers.
 
 Served at ``GET /api/openapi.json`` (no token: it describes, it reveals nothing) and shipped
 as ``docs/openapi/console.json``, kept equal by a test and fuzzed by schemathesis
@@ -13,18 +14,14 @@ from typing import Any, Final
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
 
 from mtgateway._version import __version__
 
-from .dispatch import Endpoint
-from .models import MAX_LOGIN, ErrorOut
-from .table import ENDPOINTS
+from ...base.mt4web import openapi
+from ...base.mt4web.console_models import ErrorOut
+from ...base.mt4web.shared import MAX_LOGIN
 
-__all__ = ["OPENAPI_VERSION", "build_document", "route"]
-
-OPENAPI_VERSION: Final = "3.1.0"
-_REF: Final = "#/components/schemas/{model}"
+__all__ = ["PROFILE", "build_document", "route"]
 
 #: What every operation behind the bearer token may answer before its handler runs.
 _DOOR: Final[dict[int, str]] = {
@@ -42,111 +39,43 @@ _BODY: Final[dict[int, str]] = {
 }
 
 
-def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template=_REF, by_alias=True)
-    components.update(schema.pop("$defs", {}))
-    components[model.__name__] = schema
-    return {"$ref": _REF.format(model=model.__name__)}
-
-
-def _json(description: str, ref: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": ref}}}
-
-
-def _path_param(name: str) -> dict[str, Any]:
+def _path_param(name: str, answered: bool) -> dict[str, Any]:
+    """A login or a ticket is 1 to 2^63-1 (``users.login_of``); a group's name is text."""
     if name in ("login", "order"):
         return {"type": "integer", "minimum": 1, "maximum": MAX_LOGIN}
     return {"type": "string", "minLength": 1, "maxLength": 64}
 
 
-def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
-    error = _schema(ErrorOut, components)
-    op: dict[str, Any] = {
-        "summary": endpoint.summary,
-        "operationId": (endpoint.method.lower() + endpoint.path.replace("/", "_")
-                        .replace("{", "").replace("}", "").replace("-", "_").rstrip("_")),
-        "responses": {},
-    }
-    responses: dict[str, Any] = op["responses"]
-    if endpoint.path_params:
-        op["parameters"] = [{"name": name, "in": "path", "required": True,
-                             "schema": _path_param(name)} for name in endpoint.path_params]
-        if "login" in endpoint.path_params:
-            responses["400"] = _json("The login is not an integer from 1 to 2^63-1", error)
-    if endpoint.why is not None:
-        op["description"] = f"Not answered by the console: {endpoint.why}"
-        responses["501"] = _json(endpoint.why, error)
-    elif endpoint.response is not None:
-        code = "201" if endpoint.created else "200"
-        responses[code] = _json("Created" if endpoint.created else "OK",
-                                  _schema(endpoint.response, components))
-    if endpoint.body is not None:
-        needed = any(f.is_required() for f in endpoint.body.model_fields.values())
-        op["requestBody"] = {"required": needed, "content": {"application/json": {
-            "schema": _schema(endpoint.body, components)}}}
-        for number, text in _BODY.items():
-            responses.setdefault(str(number), _json(text, error))
-    if endpoint.form:
-        op["requestBody"] = {"required": True, "content": {
-            "application/x-www-form-urlencoded": {"schema": {
-                "type": "object", "required": ["username", "password"],
-                "properties": {
-                    "username": {"type": "string", "description": "the owner's e-mail"},
-                    "password": {"type": "string"},
-                    "otp": {"type": "string",
-                            "description": "the two-step sign-in code, when it is on"}}}}}}
-    for number, text in endpoint.statuses.items():
-        if number == 202 and endpoint.response is not None:
-            responses["202"] = _json(text, _schema(endpoint.response, components))
-        else:
-            responses.setdefault(str(number), _json(text, error))
-    if endpoint.auth:
-        op["security"] = [{"bearer": []}]
-        for number, text in _DOOR.items():
-            responses.setdefault(str(number), _json(text, error))
-    else:
-        op["security"] = []
-        responses.setdefault("403", _json(_DOOR[403], error))
-        responses.setdefault("405", _json(_DOOR[405], error))
-        responses.setdefault("421", _json(_DOOR[421], error))
-        if endpoint.form:
-            responses.setdefault("413", _json(_BODY[413], error))
-            responses.setdefault("503", _json(_DOOR[503], error))
-    return op
+#: How the console's document reads around the table's rows.
+PROFILE: Final = openapi.Profile(
+    title="MT Gateway console: the MT4 Web API across an owner's accounts",
+    description=(
+        "The MT4 Web API document's endpoints as the console answers them for one "
+        "owner: their registered accounts, groups, terminals online, margins and "
+        "trades as their daemons read them, paper money, the kill switch and chart "
+        "messages. Sign in with POST /api/auth/login (form: username, password, otp) "
+        "and send the access token as Authorization: Bearer. Terminal-level "
+        "endpoints are the daemon's and answer 501 here with the reason."),
+    server="http://127.0.0.1:8720",
+    bearer={"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "The access token of POST /api/auth/login (8 hours; an answer "
+                           "to a token with less than an hour left carries a renewed one "
+                           "in X-Access-Token)"},
+    error=ErrorOut,
+    not_here="Not answered by the console",
+    path_param=_path_param,
+    door=_DOOR,
+    body=_BODY,
+    door_bodies=True,
+    bad_login="The login is not an integer from 1 to 2^63-1",
+    open_door={number: _DOOR[number] for number in (403, 405, 421)},
+    form_door={413: _BODY[413], 503: _DOOR[503]},
+)
 
 
 def build_document(version: str = __version__) -> dict[str, Any]:
-    """The OpenAPI document of every endpoint of :data:`~.table.ENDPOINTS`."""
-    components: dict[str, Any] = {}
-    paths: dict[str, dict[str, Any]] = {}
-    for endpoint in ENDPOINTS:
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
-            endpoint, components)
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "MT Gateway console: the MT4 Web API across an owner's accounts",
-            "version": version,
-            "description": (
-                "The MT4 Web API document's endpoints as the console answers them for one "
-                "owner: their registered accounts, groups, terminals online, margins and "
-                "trades as their daemons read them, paper money, the kill switch and chart "
-                "messages. Sign in with POST /api/auth/login (form: username, password, otp) "
-                "and send the access token as Authorization: Bearer. Terminal-level "
-                "endpoints are the daemon's and answer 501 here with the reason."),
-            "license": {"name": "MIT", "identifier": "MIT"},
-        },
-        "servers": [{"url": "http://127.0.0.1:8720"}],
-        "paths": paths,
-        "components": {
-            "schemas": dict(sorted(components.items())),
-            "securitySchemes": {"bearer": {
-                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "The access token of POST /api/auth/login (8 hours; an answer "
-                               "to a token with less than an hour left carries a renewed one "
-                               "in X-Access-Token)"}},
-        },
-    }
+    """The console's OpenAPI document: every endpoint of the MT4 Web API table."""
+    return openapi.build_document("console", PROFILE, version)
 
 
 def route() -> web.RouteDef:

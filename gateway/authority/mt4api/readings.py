@@ -17,14 +17,8 @@ from aiohttp import web
 
 from mtgateway._version import __version__
 
-from .. import mt4records
-from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
-from ..appkeys import AUTHORITY
-from ..errors import Refusal
-from ..reports import REPORT_INTERVAL_S, SILENT_AFTER_S
-from ..snapshots import KEEP_DEALS_S, MAX_DEALS, MAX_TRADES, Snapshot
-from .dispatch import ApiCall, ok
-from .models import (
+from ...base.mt4web import mt4records
+from ...base.mt4web.console_models import (
     ByGroupIn,
     GroupEnvelope,
     GroupOut,
@@ -41,6 +35,12 @@ from .models import (
     TradeRecord,
     TradesOut,
 )
+from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
+from ..appkeys import AUTHORITY
+from ..errors import Refusal
+from ..reports import REPORT_INTERVAL_S, SILENT_AFTER_S
+from ..snapshots import KEEP_DEALS_S, MAX_DEALS, MAX_TRADES, Snapshot
+from .dispatch import ApiCall, ok
 from .users import login_of
 
 __all__ = ["by_group", "group", "groups", "health", "history", "lookup", "margin",

@@ -15,17 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
-from ..door import DOOR
-from ..errors import AccountExists, Refusal
-from ..instructions import Instruction
-from ..service import AccountRegistration, TerminalClaimed
-from ..service.accounts import RiskForm, loosened
-from ..service.manager import AccountChanges, KeyReused, LiveMoney
-from ..shapes import account_json
-from ..store import AccountRow
-from .dispatch import ApiCall, ok
-from .models import (
-    MAX_LOGIN,
+from ...base.mt4web.console_models import (
     MoneyIn,
     OperationEnvelope,
     OperationOut,
@@ -37,6 +27,16 @@ from .models import (
     UserOut,
     UsersOut,
 )
+from ...base.mt4web.shared import MAX_LOGIN
+from ..door import DOOR
+from ..errors import AccountExists, Refusal
+from ..instructions import Instruction
+from ..service import AccountRegistration, TerminalClaimed
+from ..service.accounts import RiskForm, loosened
+from ..service.manager import AccountChanges, KeyReused, LiveMoney
+from ..shapes import account_json
+from ..store import AccountRow
+from .dispatch import ApiCall, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
            "list_users", "login_of", "loosening", "operation_out", "owner_account",

@@ -1,21 +1,26 @@
 """The owner's accounts over HTTP: ``POST /v1/accounts`` (the account registration of
-``docs/authority.md``, HTTP Basic owner credentials; its body and answer are the shapes both
-JSON APIs share, ``shapes.py``)."""
+``docs/authority.md``, HTTP Basic owner credentials; its answer is the shape both JSON APIs
+share, ``shapes.py``)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from ...base.mt4web.console_models import Registration
 from ..appkeys import AUTHORITY
 from ..door import DOOR
 from ..errors import AccountExists, Refusal
 from ..service import AccountRegistration, TerminalClaimed
-from ..shapes import AccountCreate, account_json
+from ..shapes import account_json
 from .refusals import OWNER_API
 
-__all__ = ["routes"]
+__all__ = ["AccountCreate", "routes"]
 
 routes = web.RouteTableDef()
+
+
+class AccountCreate(Registration):
+    """``POST /v1/accounts``: the registration's fields, as ``docs/authority.md`` lists them."""
 
 
 @routes.post("/v1/accounts")

@@ -90,6 +90,8 @@ async def lookup(request: web.Request) -> web.Response:
     out: dict[str, Any] = {"status": answer.status}
     if answer.record is not None:
         out["record"] = answer.record
+    if answer.denied:
+        out["denied"] = True
     return web.json_response(out)
 
 

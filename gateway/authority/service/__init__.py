@@ -17,7 +17,7 @@ Owner-facing callers (the console's routes and pages, the CLI in local mode) use
 the device-facing calls are the :class:`~gateway.authority.api.AuthorityAPI` methods of this
 façade, which the daemon calls directly in local mode and the console serves over HTTP. Every
 call that reads or writes the store is a coroutine and runs its one transaction off the event
-loop (``database.py``). Approval e-mails go out on background tasks;
+loop (``database/``). Approval e-mails go out on background tasks;
 :meth:`Authority.close` awaits them.
 """
 
@@ -161,7 +161,7 @@ class Authority:
     async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
                   **kwargs: P.kwargs) -> T:
         """``fn(tx, *args)`` as one transaction through the authority's door: off the event
-        loop, the schema prepared first (``database.py``).
+        loop, the schema prepared first (``database/``).
 
         Raises:
             DatabaseUnavailable: the database did not answer within its bound.

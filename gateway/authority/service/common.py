@@ -3,7 +3,7 @@ the revocation feed, the e-mails on their way, and the rules more than one room 
 holds a terminal, which tokens a record may be signed for).
 
 :meth:`Shared.run` is every room's way to the database: one transaction function, run off the
-event loop by the database's door (``database.py``), after the schema has been prepared
+event loop by the database's door (``database/``), after the schema has been prepared
 (migrations and side tables, :meth:`Shared.prepare`, tried again by the first transaction if
 the database was unreachable when the console started).
 """

@@ -198,14 +198,14 @@ class Manager:
         return await self._shared.run(self._instruct, made)
 
     def _instruct(self, tx: Tx, made: Instruction) -> tuple[Instruction, bool]:
-        before = instructions.by_request_key(tx, made.owner_email, made.request_key)
+        before = instructions.by_request_key(tx, made.owner_email, made.request_key) \
+            or instructions.add(tx, made)  # another request's, stored since: that one
         if before is not None:
             if (before.login, before.server, before.kind, before.amount, before.text) != (
                     made.login, made.server, made.kind, made.amount, made.text):
                 raise KeyReused(f"operation_id {made.request_key!r} was used for another "
                                 "operation")
             return before, False
-        instructions.add(tx, made)
         _tell(tx, self._shared, made.owner_email, made.login, made.server, made.created_at)
         what = (f"{made.kind} {made.amount}" if made.kind != "message"
                 else f"message: {made.text[:80]}")

@@ -58,6 +58,12 @@ def serving(found: Basis | None) -> Basis | None:
     return found
 
 
+def _not_approved(why: str) -> LookupAnswer:
+    """``pending``, and whether because the owner denied the device (``why``: what
+    :meth:`Records._lookup` said)."""
+    return LookupAnswer("pending", denied=why == "denied")
+
+
 class Records:
     """The device-facing lookup and refresh."""
 
@@ -77,9 +83,9 @@ class Records:
         """A token's record for an approved device (signed with the request's ``nonce``, its
         ``server_key`` sealed to ``box_key``; the token's use from ``address`` noted, empty:
         this machine); else ask the owner and say ``pending``. A device the owner denied is
-        answered ``pending`` too (not approved), without a new request or e-mail: a denial
-        holds while its daemon keeps asking. With ``claim``, the call's proof's replay row
-        is written first, in the same transaction.
+        answered ``pending`` too (not approved) with ``denied`` set, without a new request or
+        e-mail: a denial holds while its daemon keeps asking, and the daemon can say so. With
+        ``claim``, the call's proof's replay row is written first, in the same transaction.
 
         Raises:
             ProofRejected: the claim's proof was seen before (nothing is read or written).
@@ -91,13 +97,13 @@ class Records:
                                             address, nonce, box_key)
             if isinstance(signed, dict):
                 return LookupAnswer("ok", signed)
-            return LookupAnswer("unknown" if signed is None else "pending")
+            return LookupAnswer("unknown") if signed is None else _not_approved(signed)
         found = await self._shared.run(claimed(claim, self._lookup), checked(device),
                                        token_hint, device_name, os, now, address)
         if found is None:
             return LookupAnswer("unknown")
         if isinstance(found, str):
-            return LookupAnswer("pending")
+            return _not_approved(found)
         return LookupAnswer("ok", self._signed([found], device.device_id, now, nonce,
                                                box_key)[0])
 
@@ -132,7 +138,7 @@ class Records:
             # The owner said no: no new request, no code, no e-mail. Which token it presents
             # is still noted, so the devices page can offer to revoke it.
             self._store.note_approval_token(tx, approval.approval_id, row.token_id, now)
-            return "pending"
+            return "denied"
         if approval is None or approval.status == "revoked":
             approval = Approval(approval_id="apr_" + secrets.token_hex(8),
                                 owner_email=row.owner_email, device_id=device.device_id,

@@ -30,7 +30,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from .. import equity, mt4records
+from ...base.mt4web import mt4records
+from .. import equity
 from ..database import DatabaseUnavailable
 from ..door import DOOR
 from ..positions import STALE_AFTER_S

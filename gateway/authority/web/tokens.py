@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ..api import IssuedToken
+from ..tokens import DEFAULT_LIFETIME_DAYS
 from .forms import FormErrors, parse_token
 from .kit import REAUTH_FIELD, Page, signed_in
 
@@ -35,7 +36,8 @@ async def _tokens_page(page: Page, *, status: int = 200, errors: FormErrors | No
                            device_names={d["device_id"]: d["name"] for d in devices},
                            accounts=await authority.accounts.of(page.owner),
                            errors=(errors or FormErrors()).fields, form=form or {},
-                           issued=issued, now=page.kit.clock())
+                           issued=issued, now=page.kit.clock(),
+                           default_lifetime_days=DEFAULT_LIFETIME_DAYS)
 
 
 @routes.get("/tokens")

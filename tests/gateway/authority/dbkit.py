@@ -1,6 +1,6 @@
 """Helpers for the authority's database tests: the database a parametrized test runs on, a
 migrated store that closes, and a raw query through the door
-(``gateway/authority/database.py``)."""
+(``gateway/authority/database/``)."""
 
 from __future__ import annotations
 

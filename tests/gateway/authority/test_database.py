@@ -1,4 +1,4 @@
-"""The authority's database door (``gateway/authority/database.py``) on a real SQLite file and
+"""The authority's database door (``gateway/authority/database/``) on a real SQLite file and
 a real PostgreSQL server: every transaction runs on the database's workers, never on the event
 loop; pooled connections are reused and a connection the server killed costs no request;
 statements keep a literal ``?`` or ``%``; a statement that outlives its timeout is
@@ -9,9 +9,10 @@ trips counted on the wire, and a check of a queued statement still rolls its tra
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from gateway.authority.database import (
     Cursor,
     Database,
     DatabaseUnavailable,
+    Timing,
     TransactionOnLoop,
     Tx,
     postgres_text,
+    transaction_name,
 )
 from tests.gateway.authority.dbkit import Wire, sessions
 from tests.pgkit import PostgresServer
@@ -73,10 +76,10 @@ async def test_every_transaction_runs_off_the_event_loop(db: Database) -> None:
 async def test_a_transaction_started_on_the_loop_is_refused(db: Database) -> None:
     """The guard under the door: a transaction that bypassed it (run on a thread that runs an
     event loop) is refused before it takes a connection."""
-    from gateway.authority.database import _Job  # the door's own job: nothing else makes one
+    from gateway.authority.database.workers import Job  # the door's own: nothing else makes one
 
-    job = _Job(_thread_of, (), {}, asyncio.get_running_loop(), True)
-    with pytest.raises(TransactionOnLoop):
+    job = Job(_thread_of, (), {}, asyncio.get_running_loop(), True)
+    with pytest.raises(TransactionOnLoop, match="_thread_of"):
         db._execute(job)
 
 
@@ -88,7 +91,7 @@ async def test_the_door_times_each_transaction_and_its_wait_for_a_worker(
     after it was asked for, and the held one ran at least as long as it was held."""
     db = Database(path=tmp_path / "t.sqlite3")
     heard: list[tuple[str, float, float]] = []
-    db.timed = lambda waited, ran: heard.append((threading.current_thread().name, waited, ran))
+    db.timed = lambda t: heard.append((threading.current_thread().name, t.waited_s, t.ran_s))
     held, release = threading.Event(), threading.Event()
 
     def hold(tx: Tx) -> None:
@@ -344,6 +347,69 @@ async def test_a_transaction_waits_for_the_server_at_its_reads_and_its_commit_on
     assert wire.round_trips(seen[-1]) == (2 if batch else 7)
     assert await db.run(_count) == 4 - 1  # the read saw two rows, the commit kept three
     await db.close()
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batched", "one-by-one"])
+async def test_each_transaction_is_timed_by_name_with_the_round_trips_on_the_wire(
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: bool) -> None:
+    """``Database.timed`` hears each transaction by its function's name, and the round trips
+    it reports are the ones libpq's trace counts on the wire (2 in batches, 7 one by one)."""
+    db = Database(url=url, batch=batch)
+    await db.run(_create)
+    heard: list[Timing] = []
+    db.timed = heard.append
+    seen: list[Tx] = []
+    wire = Wire(tmp_path)
+    _traced(monkeypatch, wire, seen)
+    await db.run(_writes_around_a_read, 10)
+    await db.close()
+    [timing] = heard
+    assert timing.name == "_writes_around_a_read"
+    assert timing.round_trips == wire.round_trips(seen[-1]) == (2 if batch else 7)
+
+
+class _Named:
+    def method(self, tx: Tx) -> int:
+        return 1
+
+    def closure(self) -> Callable[[Tx], int]:
+        def inner(tx: Tx) -> int:
+            return 2
+        return inner
+
+
+async def test_a_transaction_is_named_by_its_function(db: Database) -> None:
+    """A method is ``Class.method``, a function defined in another ``outer.inner`` (no
+    ``<locals>``), a partial its function's; on SQLite no round trip is counted."""
+    heard: list[Timing] = []
+    db.timed = heard.append
+    named = _Named()
+    await db.run(named.method)
+    await db.run(named.closure())
+    await db.run(_create)
+    await db.run(functools.partial(_writes_around_a_read, first=20))
+    assert [t.name for t in heard] == ["_Named.method", "_Named.closure.inner", "_create",
+                                       "_writes_around_a_read"]
+    assert transaction_name(functools.partial(named.method)) == "_Named.method"
+    if not db.postgres:
+        assert {t.round_trips for t in heard} == {0}
+
+
+def _verbs(tx: Tx) -> tuple[int, Any, Any, list[Any]]:
+    changed = tx.changes("INSERT INTO t (k, v) VALUES (?, ?), (?, ?)", (1, "a", 2, "b"))
+    one = tx.query_one("SELECT v FROM t WHERE k = ?", (2,))
+    none = tx.query_one("SELECT v FROM t WHERE k = ?", (3,))
+    return changed, one, none, tx.query("SELECT k, v FROM t ORDER BY k")
+
+
+async def test_the_waiting_verbs_answer_as_a_cursor_would(db: Database) -> None:
+    """``changes``, ``query_one`` and ``query`` (the calls that wait for the server) answer
+    what ``execute(...).rowcount``, ``.fetchone()`` and ``.fetchall()`` would, on both
+    engines."""
+    await db.run(_create)
+    changed, one, none, rows = await db.run(_verbs)
+    assert (changed, tuple(one), none) == (2, ("b",), None)
+    assert [tuple(r) for r in rows] == [(1, "a"), (2, "b")]
 
 
 def _insert_then_check(tx: Tx, k: int, reads: list[int]) -> None:

@@ -44,12 +44,20 @@ def test_public_addresses_pass(address: str) -> None:
     "2002:7f00:1::", "2002:a9fe:a9fe::", "2002:c0a8:101::1",  # 6to4 (2002::/16)
     "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo (2001::/32): client 127.0.0.1
     "2001:0:7f00:1:8000:63bf:f7f7:f7f7",  # Teredo: server 127.0.0.1
+    "::ffff:0:7f00:1", "::ffff:0:a00:1",  # IPv4-translated (SIIT, ::ffff:0:0:0/96)
 ])
 def test_ipv6_that_embeds_an_inner_ipv4_address_is_judged_by_it(address: str) -> None:
     """Review round 5, T5-F3: IPv6 forms that carry an IPv4 address were judged as IPv6
     (Python calls most of them global), so ``64:ff9b::a9fe:a9fe`` reached the metadata
     service through a NAT64 gateway. Each is judged by the IPv4 address it carries."""
     assert "is not a public address" in address_problem(address)
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "fec0:0:0:1::5", "feff::1"])
+def test_site_local_ipv6_is_not_public(address: str) -> None:
+    """Site-local IPv6 (``fec0::/10``, deprecated by RFC 3879 but still routed inside some
+    networks) is refused as a private range is, though Python does not call it private."""
+    assert address_problem(address).endswith("is not a public address")
 
 
 class _Answers(AbstractResolver):

@@ -149,7 +149,10 @@ async def test_mt5_password_is_encrypted_at_rest(tmp_path: Path, database_url: s
         assert stored.id > 0 and stored.allowed_symbols == ("EURUSD",)
         blob = bytes((await fetch(store.database, "SELECT password_enc FROM accounts"))[0][0])
     assert b"Sup3r-Secret-MT5" not in blob
-    assert b"Sup3r-Secret-MT5" not in (tmp_path / DB_FILE).read_bytes()
+    if database_url:  # nothing is written beside the keys: not even an empty SQLite file
+        assert not (tmp_path / DB_FILE).exists()
+    else:
+        assert b"Sup3r-Secret-MT5" not in (tmp_path / DB_FILE).read_bytes()
     async with migrated_store(tmp_path, database_url) as again:
         assert await again.run(again.account_password, 5012345, "MTG-Demo") \
             == "Sup3r-Secret-MT5"

@@ -1,12 +1,13 @@
-"""The console API's request and response bodies, as pydantic models.
+"""The console's answers of the MT4 Web API document (its ``/api/``, ``gateway/authority/mt4api/``),
+as pydantic models.
 
 Every answer is built through these, so the OpenAPI document made from them
-(``openapi.py``) describes exactly what is sent. Where the MT4 Web API document gives a shape
-(the login's), it is followed field for field; where the account registration does (a user
-is a registered account: its ``AccountCreate`` and ``AccountResponse``, ``POST /v1/accounts``
-in ``docs/authority.md``), so is it; the trade and margin records are the daemon's REST mirror's
-(MT4 Manager names), each with the ``server`` it is on and the time its daemon read it
-(``as_of``, epoch seconds).
+(``openapi.py``, through ``mt4api/openapi.py``) describes exactly what is sent. Where the MT4
+Web API document gives a shape (the login's), it is followed field for field; where the
+account registration does (a user is a registered account: its ``Registration`` and
+``AccountResponse``, ``POST /v1/accounts`` in ``docs/authority.md``), so is it; the trade and
+margin records are the daemon's REST mirror's (MT4 Manager names, ``shared.py``), each with
+the ``server`` it is on and the time its daemon read it (``as_of``, epoch seconds).
 """
 
 from __future__ import annotations
@@ -14,22 +15,30 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-from ..shapes import AccountCreate
+from ..charttext import MAX_BODY, MAX_SUBJECT, PRINTABLE_PATTERN, unprintable
+from .shared import (
+    MAX_LOGIN,
+    HealthOut,
+    In,
+    MarginFields,
+    MarginKey,
+    Out,
+    Placed,
+    TradeFields,
+    TradeKey,
+)
 
 __all__ = [
-    "CreditIn", "ErrorOut", "GroupEnvelope", "GroupOpIn", "GroupOut", "GroupPolicy", "GroupsOut",
-    "HealthOut", "HistoryIn", "LoginOut", "LookupIn", "MailIn", "MailOut", "MarginOut",
-    "MarginRow", "MarginsOut", "MoneyIn", "OnlineOut", "OnlineRow", "OperationEnvelope",
-    "OperationOut", "PasswordIn", "ServerConfigOut", "StatusOut", "SwitchIn", "SwitchOut",
-    "TradeRecord", "TradesOut", "UserChange", "UserCreate", "UserEnvelope", "UserOut",
-    "UsersOut",
+    "ByGroupIn", "CreditIn", "ErrorOut", "GroupEnvelope", "GroupOpIn", "GroupOut",
+    "GroupPolicy", "GroupsOut", "HealthOut", "HistoryIn", "LoginOut", "LookupIn", "MailIn",
+    "MailOut", "MarginOut", "MarginRow", "MarginsOut", "MoneyIn", "OnlineOut", "OnlineRow",
+    "OperationEnvelope", "OperationOut", "PasswordIn", "Registration", "ServerConfigOut",
+    "StatusOut", "SwitchIn", "SwitchOut", "TradeRecord", "TradesOut", "UserChange",
+    "UserCreate", "UserEnvelope", "UserOut", "UsersOut",
 ]
-
-#: A login in a body or a path (MT logins are 64-bit signed integers).
-MAX_LOGIN = 2**63 - 1
-
 
 def _whole(value: Any) -> Any:
     """JSON's integers as JSON Schema counts them: ``7.0`` is the integer 7 (``7.5``, text
@@ -67,15 +76,7 @@ Ticket = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=MAX_LOGIN),
 _GROUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-class ErrorOut(_Out):
+class ErrorOut(Out):
     """Every refusal of the console API (the daemon's REST mirror's shape): the HTTP status
     as ``code``, ``data.reason`` a word a program can branch on."""
 
@@ -85,15 +86,7 @@ class ErrorOut(_Out):
     data: dict[str, Any]
 
 
-class HealthOut(_Out):
-    """``GET /api/health``."""
-
-    status: Literal["ok"] = "ok"
-    service: str
-    version: str
-
-
-class LoginOut(_Out):
+class LoginOut(Out):
     """``POST /api/auth/login`` (the document's shape, with OAuth 2.0's ``expires_in``)."""
 
     access_token: str
@@ -101,7 +94,7 @@ class LoginOut(_Out):
     expires_in: int
 
 
-class StatusOut(_Out):
+class StatusOut(Out):
     """A change done, in words."""
 
     status: Literal["ok"] = "ok"
@@ -110,7 +103,7 @@ class StatusOut(_Out):
 
 # -- users: the owner's registered accounts ---------------------------------------------------
 
-class UserOut(_Out):
+class UserOut(Out):
     """A registered account (the registration's ``AccountResponse``, never the
     password), with its group and whether the owner's kill switch holds it."""
 
@@ -133,7 +126,28 @@ class UserOut(_Out):
     trading_halted: bool = False
 
 
-class UserCreate(AccountCreate):
+class Registration(BaseModel):
+    """An account's registration: its fields, as ``docs/authority.md`` lists them (the
+    console's ``POST /v1/accounts`` reads them as they are, ``POST /api/users/`` strictly)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(max_length=100, min_length=1)
+    broker: str = Field(max_length=100, min_length=1)
+    login: int = Field(gt=0, le=MAX_LOGIN, strict=True)  # MT logins are 64-bit
+    password: str = Field(default="", max_length=200)
+    server: str = Field(max_length=200, min_length=1)
+    is_live: bool = False
+    allowed_symbols: list[str] = Field(default=[], max_length=1000)
+    max_lot_size: Decimal = Field(default=Decimal("0.1"), ge=0, le=100, allow_inf_nan=False)
+    risk_pct: Decimal = Field(default=Decimal("0.01"), ge=0, le=1, allow_inf_nan=False)
+    auto_trade_enabled: bool = True
+    paper_trade_enabled: bool = False
+    mt5_path: str = Field(default="", max_length=500)
+    account_type: Literal["USD", "USC"] = "USD"
+
+
+class UserCreate(Registration):
     """``POST /api/users/``: the registration's ``AccountCreate``, read strictly (a
     boolean is ``true`` or ``false``, not ``0``; a number is not a string)."""
 
@@ -144,7 +158,7 @@ class UserCreate(AccountCreate):
     risk_pct: Number(0, 1) = Decimal("0.01")  # type: ignore[valid-type]
 
 
-class UsersOut(_Out):
+class UsersOut(Out):
     """``GET /api/users/``."""
 
     status: Literal["ok"] = "ok"
@@ -152,14 +166,14 @@ class UsersOut(_Out):
     users: list[UserOut]
 
 
-class UserEnvelope(_Out):
+class UserEnvelope(Out):
     """``GET`` and ``PUT /api/users/{login}``."""
 
     status: Literal["ok"] = "ok"
     user: UserOut
 
 
-class UserChange(_In):
+class UserChange(In):
     """``PUT /api/users/{login}``: the fields to change (absent: unchanged). Loosening the
     policy (a higher lot cap or risk, automated trading on, paper trading off, more symbols)
     needs ``owner_password``, the owner's console password, as the console's page asks."""
@@ -178,7 +192,7 @@ class UserChange(_In):
     owner_password: str | None = Field(default=None, max_length=1024)
 
 
-class PasswordIn(_In):
+class PasswordIn(In):
     """``PUT /api/users/{login}/password``: the account's new MT5 password (stored
     encrypted, never shown again)."""
 
@@ -188,7 +202,7 @@ class PasswordIn(_In):
 
 # -- money --------------------------------------------------------------------------------------
 
-class MoneyIn(_In):
+class MoneyIn(In):
     """``POST /api/accounts/{login}/deposit`` and ``/withdraw``: the amount (in the
     account's currency, above 0), the deal's comment, and an optional ``operation_id``: the
     same id again answers the first operation as it stands (applied, refused or pending)
@@ -217,7 +231,7 @@ class CreditIn(MoneyIn):
                                       "maximum": 1e12, "not": {"const": 0}})]
 
 
-class OperationOut(_Out):
+class OperationOut(Out):
     """One of the owner's instructions to a terminal's daemon and its outcome: ``pending``
     (not yet applied: the terminal's daemon has not seen it), ``applied`` (with the ``deal``
     ticket of a money operation), ``refused`` (``detail`` says why) or ``shown``."""
@@ -235,7 +249,7 @@ class OperationOut(_Out):
     settled_at: int | None
 
 
-class OperationEnvelope(_Out):
+class OperationEnvelope(Out):
     """A money operation's answer: 200 once applied or refused, 202 while pending."""
 
     status: Literal["ok"] = "ok"
@@ -244,20 +258,10 @@ class OperationEnvelope(_Out):
 
 # -- across accounts ------------------------------------------------------------------------------
 
-class MarginRow(_Out):
+class MarginRow(MarginFields, Placed, MarginKey):
     """One account's margin (MT4 ``MarginLevel`` names, from MT5 ``AccountInfo``), the
     terminal's ``server``, and when its daemon read it."""
 
-    login: int
-    server: str
-    currency: str
-    leverage: int
-    balance: float
-    credit: float
-    equity: float
-    margin: float
-    margin_free: float
-    margin_level: float
     as_of: float
 
 
@@ -267,7 +271,7 @@ class MarginOut(MarginRow):
     status: Literal["ok"] = "ok"
 
 
-class MarginsOut(_Out):
+class MarginsOut(Out):
     """``GET /api/accounts/margins``: every account of the owner a daemon reports now."""
 
     status: Literal["ok"] = "ok"
@@ -275,33 +279,14 @@ class MarginsOut(_Out):
     margins: list[MarginRow]
 
 
-class TradeRecord(_Out):
+class TradeRecord(TradeFields, Placed, TradeKey):
     """One trade (MT4 ``TradeRecord`` names, as the daemon's REST mirror answers), its
     ``server`` and when its daemon read it."""
 
-    order: int
-    login: int
-    server: str
-    symbol: str
-    cmd: int
-    volume: float
-    open_time: int
-    open_price: float
-    sl: float
-    tp: float
-    close_time: int
-    close_price: float
-    expiration: int
-    commission: float
-    storage: float
-    profit: float
-    magic: int
-    comment: str
-    state: Literal["open", "pending", "closed", "balance"]
     as_of: float
 
 
-class TradesOut(_Out):
+class TradesOut(Out):
     """Trades (``GET /api/trades/open[/{login}]``, ``POST /api/trades/history/{login}``,
     ``POST /api/admin/trades/lookup``, ``/by-group``). ``complete`` is false when a daemon
     reported fewer open trades than its account holds (the largest positions are sent)."""
@@ -312,7 +297,7 @@ class TradesOut(_Out):
     complete: bool = True
 
 
-class HistoryIn(_In):
+class HistoryIn(In):
     """``POST /api/trades/history/{login}``: the period in epoch seconds (both optional: all
     the console has; daemons report the deals they see, and the console keeps 90 days)."""
 
@@ -323,20 +308,20 @@ class HistoryIn(_In):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
 
-class LookupIn(_In):
+class LookupIn(In):
     """``POST /api/admin/trades/lookup``: tickets (positions, orders or deals) to find among
     every account of the owner."""
 
     tickets: list[Ticket] = Field(min_length=1, max_length=100)
 
 
-class ByGroupIn(_In):
+class ByGroupIn(In):
     """``POST /api/admin/trades/by-group``: the open trades of a group's accounts."""
 
     group: str = Field(pattern=_GROUP_NAME)
 
 
-class GroupPolicy(_In):
+class GroupPolicy(In):
     """A group's risk policy (its accounts take it)."""
 
     allowed_symbols: list[str] = Field(default=[], max_length=1000)
@@ -345,7 +330,7 @@ class GroupPolicy(_In):
     auto_trade_enabled: bool = True
 
 
-class GroupOut(_Out):
+class GroupOut(Out):
     """One of the owner's groups: its policy, its accounts' logins, how many are online."""
 
     name: str
@@ -357,7 +342,7 @@ class GroupOut(_Out):
     online: int
 
 
-class GroupsOut(_Out):
+class GroupsOut(Out):
     """``GET /api/groups/``."""
 
     status: Literal["ok"] = "ok"
@@ -365,14 +350,14 @@ class GroupsOut(_Out):
     groups: list[GroupOut]
 
 
-class GroupEnvelope(_Out):
+class GroupEnvelope(Out):
     """``GET /api/groups/{name}``."""
 
     status: Literal["ok"] = "ok"
     group: GroupOut
 
 
-class OnlineRow(_Out):
+class OnlineRow(Out):
     """A terminal active now: where (the daemon's device), what EA, since when."""
 
     login: int
@@ -384,7 +369,7 @@ class OnlineRow(_Out):
     reported_at: int
 
 
-class OnlineOut(_Out):
+class OnlineOut(Out):
     """``GET /api/groups/online``: the owner's terminals active now."""
 
     status: Literal["ok"] = "ok"
@@ -392,7 +377,7 @@ class OnlineOut(_Out):
     online: list[OnlineRow]
 
 
-class GroupOpIn(_In):
+class GroupOpIn(In):
     """``POST /api/admin/users/group-op``: ``move`` the accounts into ``group`` (made with
     ``policy``, or the first account's policy, when new; ``policy`` given for an existing
     group replaces it for every member; ``group`` null: out of any group), or switch their
@@ -405,7 +390,7 @@ class GroupOpIn(_In):
     owner_password: str | None = Field(default=None, max_length=1024)
 
 
-class ServerConfigOut(_Out):
+class ServerConfigOut(Out):
     """``GET /api/server/config``: the console's public configuration."""
 
     status: Literal["ok"] = "ok"
@@ -419,7 +404,7 @@ class ServerConfigOut(_Out):
 
 # -- the kill switch and mail -------------------------------------------------------------------
 
-class SwitchIn(_In):
+class SwitchIn(In):
     """``POST /api/test/disconnect`` and ``/connect``: the accounts (their logins; none: all
     of the owner's terminals) and, for a disconnect, why (shown with every refused order)."""
 
@@ -427,7 +412,7 @@ class SwitchIn(_In):
     reason: str = Field(default="", max_length=200)
 
 
-class SwitchOut(_Out):
+class SwitchOut(Out):
     """What the kill switch now holds."""
 
     status: Literal["ok"] = "ok"
@@ -435,16 +420,31 @@ class SwitchOut(_Out):
     halted: list[str]
 
 
-class MailIn(_In):
+def _one_line(value: str) -> str:
+    """A chart message's text: refused, naming the character, unless one line of printable
+    text (``charttext.py``)."""
+    problem = unprintable(value)
+    if problem is not None:
+        raise PydanticCustomError("chart_text", problem)
+    return value
+
+
+#: Text for a chart: one line of printable characters (the pattern says so to clients).
+ChartText = Annotated[str, AfterValidator(_one_line)]
+
+
+class MailIn(In):
     """``POST /api/admin/mail``: a message for the charts of the named accounts' terminals
     (their EAs show it; none named: every terminal of the owner)."""
 
     logins: list[Ticket] | None = Field(default=None, min_length=1, max_length=1000)
-    subject: str = Field(default="", max_length=100)
-    body: str = Field(min_length=1, max_length=500)
+    subject: ChartText = Field(default="", max_length=MAX_SUBJECT,
+                               json_schema_extra={"pattern": PRINTABLE_PATTERN})
+    body: ChartText = Field(min_length=1, max_length=MAX_BODY,
+                            json_schema_extra={"pattern": PRINTABLE_PATTERN})
 
 
-class MailOut(_Out):
+class MailOut(Out):
     """The messages on their way, one per terminal."""
 
     status: Literal["ok"] = "ok"

@@ -1,12 +1,13 @@
-"""The REST mirror's request and response bodies (``gateway/rest.py``), as pydantic models.
+"""The daemon's answers of the MT4 Web API document (its REST mirror, ``gateway/rest.py``), as
+pydantic models.
 
 The handlers build every answer through these models, so the OpenAPI document generated from
-them (``gateway/openapi.py``) describes exactly what is sent. Shapes follow the MT4 Web API
-document (``docs/rest.md``) where it gives them (health, service health, status, ping, server
-time: field for field). Where it names an endpoint without a shape (margin, trades, symbols,
-price), the records use the MT4 Manager API's field names (``MarginLevel``, ``TradeRecord``,
-``ConSymbol``) filled from the MT5 structures; the mapping is in each model's docstring and in
-``docs/rest.md``.
+them (``openapi.py``, through ``gateway/openapi.py``) describes exactly what is sent. Shapes
+follow the MT4 Web API document (``docs/rest.md``) where it gives them (health, service
+health, status, ping, server time: field for field). Where it names an endpoint without a
+shape (margin, trades, symbols, price), the records use the MT4 Manager API's field names
+(``MarginLevel``, ``TradeRecord``, ``ConSymbol``) filled from the MT5 structures; the mapping
+is in each model's docstring and in ``docs/rest.md``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schemas import EpochSeconds
+from ..epoch import EpochSeconds
+from .shared import HealthOut, MarginFields, MarginKey, Out, TradeFields, TradeKey
 
 __all__ = [
     "ErrorOut",
     "HealthOut",
     "HistoryIn",
+    "MarginLevel",
     "MarginOut",
     "MarginsOut",
     "PingOut",
@@ -36,19 +39,7 @@ __all__ = [
 ]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HealthOut(_Out):
-    """``GET /api/health``."""
-
-    status: Literal["ok"] = "ok"
-    service: str
-    version: str
-
-
-class ServiceHealthOut(_Out):
+class ServiceHealthOut(Out):
     """``GET /api/test/service-health``: whether any terminal's EA is connected now."""
 
     status: Literal["ok"] = "ok"
@@ -56,21 +47,21 @@ class ServiceHealthOut(_Out):
     connected: bool
 
 
-class StatusOut(_Out):
+class StatusOut(Out):
     """``GET /api/test/status``: whether the token's terminal has its EA connected."""
 
     status: Literal["ok"] = "ok"
     connected: bool
 
 
-class PingOut(_Out):
+class PingOut(Out):
     """``GET /api/test/ping``: a real round trip to the terminal's EA."""
 
     status: Literal["ok"] = "ok"
     ping: bool
 
 
-class ServerTimeOut(_Out):
+class ServerTimeOut(Out):
     """``GET /api/test/server-time``: the trade server's clock (MT's epoch seconds, written
     as the document writes it: a UTC string)."""
 
@@ -79,18 +70,8 @@ class ServerTimeOut(_Out):
     server_time_str: str
 
 
-class MarginLevel(_Out):
+class MarginLevel(MarginFields, MarginKey):
     """One account's margin (MT4 ``MarginLevel`` names; from MT5 ``AccountInfo``)."""
-
-    login: int
-    currency: str
-    leverage: int
-    balance: float
-    credit: float
-    equity: float
-    margin: float
-    margin_free: float
-    margin_level: float
 
 
 class MarginOut(MarginLevel):
@@ -99,7 +80,7 @@ class MarginOut(MarginLevel):
     status: Literal["ok"] = "ok"
 
 
-class MarginsOut(_Out):
+class MarginsOut(Out):
     """``GET /api/accounts/margins``: every account this token reaches (one)."""
 
     status: Literal["ok"] = "ok"
@@ -107,33 +88,14 @@ class MarginsOut(_Out):
     margins: list[MarginLevel]
 
 
-class TradeRecord(_Out):
+class TradeRecord(TradeFields, TradeKey):
     """One trade, MT4 ``TradeRecord`` names. ``cmd``: 0 buy, 1 sell, 2-5 buy/sell limit/stop
     (MT5's 6/7 for stop-limit), 6 balance, 7 credit. ``volume`` in lots. Open positions:
     ``close_price`` is the current price and ``close_time`` 0; pending orders: ``open_price``
     is the order's price. Closed trades pair a position's opening and closing deals."""
 
-    order: int
-    login: int
-    symbol: str
-    cmd: int
-    volume: float
-    open_time: int
-    open_price: float
-    sl: float
-    tp: float
-    close_time: int
-    close_price: float
-    expiration: int
-    commission: float
-    storage: float
-    profit: float
-    magic: int
-    comment: str
-    state: Literal["open", "pending", "closed", "balance"]
 
-
-class TradesOut(_Out):
+class TradesOut(Out):
     """``GET /api/trades/open[/{login}]``, ``POST /api/trades/history/{login}``."""
 
     status: Literal["ok"] = "ok"
@@ -141,7 +103,7 @@ class TradesOut(_Out):
     trades: list[TradeRecord]
 
 
-class SymbolConfig(_Out):
+class SymbolConfig(Out):
     """One symbol's configuration (MT4 ``ConSymbol`` names where they exist, from MT5
     ``SymbolInfo``): ``currency`` is the base currency, ``spread`` in points."""
 
@@ -172,7 +134,7 @@ class SymbolConfig(_Out):
     order_mode: int
 
 
-class SymbolsOut(_Out):
+class SymbolsOut(Out):
     """``GET /api/symbols/``."""
 
     status: Literal["ok"] = "ok"
@@ -180,14 +142,14 @@ class SymbolsOut(_Out):
     symbols: list[SymbolConfig]
 
 
-class SymbolOut(_Out):
+class SymbolOut(Out):
     """``GET /api/symbols/{name}``."""
 
     status: Literal["ok"] = "ok"
     symbol: SymbolConfig
 
 
-class PriceOut(_Out):
+class PriceOut(Out):
     """``GET /api/symbols/{name}/price``: the last tick."""
 
     status: Literal["ok"] = "ok"
@@ -210,7 +172,7 @@ class HistoryIn(BaseModel):
     date_to: EpochSeconds | None = Field(default=None, alias="to")
 
 
-class ErrorOut(_Out):
+class ErrorOut(Out):
     """Every refusal of the mirror: the JSON-RPC error's code, message and data, so clients
     of ``/rpc`` and ``/api`` read one vocabulary. (The HTTP rules shared with ``/rpc`` —
     421, 403, 400, 405, 413, 415, 401, 429 — answer ``/rpc``'s JSON-RPC error body.)"""

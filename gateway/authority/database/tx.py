@@ -1,0 +1,295 @@
+"""One transaction's statements (:class:`Tx`), and how they travel to PostgreSQL in batches.
+
+A transaction is one synchronous function of a :class:`Tx`, run by the door
+(``engine.Database.run``) on one of its worker threads. On SQLite each statement runs at once,
+in-process. On PostgreSQL a statement is queued, not sent: the queue travels to the server as
+one message when an answer is wanted, so where the round trips are is a matter of which
+method the function calls:
+
+* :meth:`Tx.execute` queues a statement (a write, or a read whose answer the function wants
+  later): no wait;
+* :meth:`Tx.query`, :meth:`Tx.query_one` and :meth:`Tx.changes` send what is queued with their
+  statement and wait for its answer: **one round trip**, visible at the call site;
+* a cursor :meth:`Tx.execute` gave sends its batch when read (its rows or row count), so two
+  reads queued before either is read cost one round trip, not two;
+* ``COMMIT`` travels with the writes queued before it.
+
+Each transaction counts the batches it sent (:attr:`Tx.round_trips`); the door reports the
+count with the transaction's name and times (``engine.Timing``), so the console's metrics
+show which transactions wait on the network how often.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Protocol
+
+from .dialect import numbered_text, postgres_text
+
+__all__ = ["PREPARE_AFTER", "Cursor", "Tx"]
+
+
+class Cursor(Protocol):
+    """What a statement returns, on either engine."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an INSERT/UPDATE/DELETE."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row (a tuple) or ``None``."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row (tuples)."""
+        ...
+
+
+#: How many times a statement is sent, in this process, before each connection has the server
+#: prepare it (psycopg's own threshold): a statement the console sends with every call is
+#: parsed and planned once per connection, a rare one each time.
+PREPARE_AFTER: Final = 5
+_PREPARABLE: Final = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+
+
+class _Prepared:
+    """The statements prepared on each connection, by name: ``PREPARE`` is not undone by a
+    rollback, so a batch that failed leaves its connection "unsure" (whichever of its
+    ``PREPARE`` ran stays), and that connection's next batch starts with ``DEALLOCATE ALL``."""
+
+    def __init__(self) -> None:
+        self._uses: dict[str, int] = {}
+        self._names: dict[str, str] = {}
+        self._on: weakref.WeakKeyDictionary[Any, set[str] | None] = \
+            weakref.WeakKeyDictionary()
+        #: The door's workers share this record: one name must never be given to two
+        #: statements (a connection would run the wrong one).
+        self._lock = threading.Lock()
+
+    def name_for(self, sql: str) -> str | None:
+        """The name ``sql`` is prepared under once it has been sent often enough, or None."""
+        with self._lock:
+            name = self._names.get(sql)
+            if name is not None:
+                return name
+            uses = self._uses.get(sql, 0) + 1
+            self._uses[sql] = uses
+            if uses < PREPARE_AFTER or not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
+                return None
+            name = self._names[sql] = f"mtgw_{len(self._names)}"
+            return name
+
+    def on(self, conn: Any) -> set[str] | None:
+        """The names prepared on ``conn`` (None: unsure, after a failed batch)."""
+        with self._lock:
+            return self._on.setdefault(conn, set())
+
+    def settle(self, conn: Any, names: set[str] | None) -> None:
+        """What ``conn`` has prepared now (None: unsure until its next batch resets it)."""
+        with self._lock:
+            self._on[conn] = names
+
+
+class Tx:
+    """One transaction: statements with ``?`` placeholders and their values; committed when
+    the function run through :meth:`Database.run` returns, rolled back if it raises.
+
+    **On PostgreSQL the statements travel in batches.** A statement is queued, not sent; the
+    queue goes to the server as one message (psycopg's client-side binding,
+    :class:`psycopg.ClientCursor`: the values merged into the text by the driver's own
+    quoting, the statements separated by ``;``) when an answer is wanted: the rows or row
+    count of one of its statements, or the ``COMMIT``, which travels with the writes before
+    it. A report is then two round trips, not eight; each one saved is a worker's sleep and
+    wake, the GIL handed to the loop and back, and a server backend woken
+    (``docs/performance.md``). A statement's error is raised by the read that sends it, at
+    the latest by the commit: nothing is committed past one. :meth:`execute` queues;
+    :meth:`query`, :meth:`query_one` and :meth:`changes` say at the call site that they wait.
+    """
+
+    __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_cursor", "_due",
+                 "_prepared", "_read", "_sent", "postgres", "round_trips")
+
+    def __init__(self, conn: Any, postgres: bool, batching: bool = False,
+                 prepared: _Prepared | None = None) -> None:
+        self._conn = conn
+        #: Which engine runs it (for the few statements that differ).
+        self.postgres = postgres
+        self._after_commit: list[Callable[[], None]] = []
+        #: Whether statements are queued until an answer is wanted (else each waits for its
+        #: answer), the queue, and the client-side cursor that sends it.
+        self._batching = batching
+        self._batch: list[tuple[str, tuple[Any, ...], _Queued]] = []
+        self._cursor: Any = None
+        #: The door's record of what each connection has prepared (batches only).
+        self._prepared = prepared
+        #: Checks to run once the answers sent for are read (:meth:`when_answered`).
+        self._due: list[Callable[[], None]] = []
+        #: Statements queued, and whether a batch has been sent since the first.
+        self._sent = 0
+        self._read = False
+        #: Messages sent to the server and waited for (PostgreSQL; 0 on SQLite, in-process).
+        self.round_trips = 0
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        """Run one statement (on PostgreSQL: queue it; it is sent when an answer is wanted,
+        with the statements queued before and after it until then)."""
+        if not self._batching:
+            cursor: Cursor = self._conn.execute(postgres_text(sql) if self.postgres else sql,
+                                                args)
+            if self.postgres:
+                self.round_trips += 1
+            return cursor
+        queued = _Queued(self)
+        self._batch.append((sql, tuple(args), queued))
+        self._sent += 1
+        return queued
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Every row of one statement (tuples), now: on PostgreSQL the statements queued so
+        far travel with it, one round trip."""
+        return self.execute(sql, args).fetchall()
+
+    def query_one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row of one statement (a tuple) or ``None``, now: one round trip on
+        PostgreSQL, with the statements queued so far."""
+        return self.execute(sql, args).fetchone()
+
+    def changes(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """The rows one INSERT, UPDATE or DELETE changed, now: one round trip on PostgreSQL,
+        with the statements queued so far."""
+        return self.execute(sql, args).rowcount
+
+    def when_answered(self, check: Callable[[], None]) -> None:
+        """Call ``check`` once the statements queued so far have answered: at once, unless
+        they wait in a batch; then when the batch is sent, at this transaction's next read,
+        or before its ``COMMIT``. What ``check`` raises ends the transaction as a statement's
+        error would. A statement that only decides whether the transaction goes on (a proof's
+        replay row, ``store.ProofClaim``) thus travels with the read after it: one round
+        trip, not two. ``check`` must read nothing but the answers of statements already
+        queued (a function of a transaction does nothing else: it may run twice)."""
+        if not self._batching:
+            check()
+        else:
+            self._due.append(check)
+
+    def lock(self, name: str) -> None:
+        """Serialise this transaction with every other one that locks ``name``, on any
+        instance, until it ends: check-then-write decisions (a terminal's claim) cannot race.
+        PostgreSQL: a transaction-scoped advisory lock on the name's hash. SQLite: the
+        database's write lock, taken now instead of at the first write (one writer at a time
+        per file)."""
+        if self.postgres:
+            self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
+        else:
+            self.execute("UPDATE schema_version SET version = version WHERE 0")
+
+    def lock_key(self, key: int) -> None:
+        """PostgreSQL: the advisory lock ``key`` until the transaction ends (SQLite: none
+        needed, one writer at a time)."""
+        if self.postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the event loop once this transaction has committed (never if
+        it rolls back): what it announces is then visible to every other connection."""
+        self._after_commit.append(callback)
+
+    # -- the batch (the door and :class:`_Queued` call these) ---------------------------
+
+    def _send(self) -> None:
+        """Send the statements queued as one message (one round trip) and hand each its
+        answer; then run the checks waiting for them (their own reads find nothing queued).
+        A statement sent often is prepared on the connection once (``PREPARE`` in the batch)
+        and then run by name (``EXECUTE``), so the server parses and plans it once."""
+        batch, self._batch = self._batch, []
+        if batch:
+            import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
+
+            if self._cursor is None:
+                self._cursor = psycopg.ClientCursor(self._conn)
+            cursor, prepared = self._cursor, self._prepared
+            assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
+            known = prepared.on(self._conn)
+            parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
+            ours = set() if known is None else set(known)
+            answers: list[_Queued | None] = [None] * len(parts)
+            for sql, args, queued in batch:
+                name = prepared.name_for(sql)
+                if name is None:
+                    parts.append(cursor.mogrify(postgres_text(sql), args))
+                else:
+                    if name not in ours:
+                        parts.append(f"PREPARE {name} AS {numbered_text(sql)}")
+                        answers.append(None)
+                        ours.add(name)
+                    parts.append(cursor.mogrify(
+                        f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
+                        else f"EXECUTE {name}", args))
+                answers.append(queued)
+            prepared.settle(self._conn, None)  # until the server has answered
+            self.round_trips += 1
+            cursor.execute(";\n".join(parts))
+            prepared.settle(self._conn, ours)
+            for k, answered in enumerate(answers):
+                if k:
+                    cursor.nextset()
+                if answered is not None:
+                    answered.answer(cursor.fetchall() if cursor.description is not None
+                                    else [], cursor.rowcount)
+        self._read = True
+        while self._due:
+            due, self._due = self._due, []
+            for check in due:
+                check()
+
+    def _ready_to_commit(self) -> None:
+        """Before ``COMMIT`` is queued: the checks still waiting run, and a transaction that
+        has sent no batch yet sends one, so that a connection the server closed while it sat
+        in the pool fails before anything could be committed (the door then runs the
+        function again on another), not at a commit whose outcome it cannot know."""
+        if self._batching and self._sent and (self._due or not self._read):
+            self._send()
+
+    def _commit(self) -> None:
+        """``COMMIT``, sent with the writes queued before it."""
+        self.execute("COMMIT")
+        if self._batching:
+            self._send()
+
+
+class _Queued:
+    """A statement's cursor in a batch: reading its rows or row count sends the batch."""
+
+    __slots__ = ("_rowcount", "_rows", "_tx")
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self._rows: list[Any] | None = None
+        self._rowcount = -1
+
+    def answer(self, rows: list[Any], rowcount: int) -> None:
+        """The statement's answer, from the batch that carried it."""
+        self._rows, self._rowcount = rows, rowcount
+
+    def _answered(self) -> list[Any]:
+        if self._rows is None:
+            self._tx._send()  # noqa: SLF001 - the cursor's transaction
+        assert self._rows is not None  # noqa: S101 - the batch answered every statement
+        return self._rows
+
+    @property
+    def rowcount(self) -> int:
+        self._answered()
+        return self._rowcount
+
+    def fetchone(self) -> Any:
+        rows = self._answered()
+        return rows.pop(0) if rows else None
+
+    def fetchall(self) -> list[Any]:
+        rows = self._answered()
+        self._rows = []
+        return rows
