@@ -315,6 +315,8 @@ def _ea_command(args: argparse.Namespace) -> int:
         return 2
     for path, replaced in done.written:
         print(f"{'replaced' if replaced else 'installed'} {path}")
+    for path in done.removed:
+        print(f"removed {path} (compiled from the older sources)")
     if done.platform == "MT4":
         print(f"Next: open MetaEditor (F4 in the terminal), open Experts/MTGateway.mq4 under "
               f"{done.mql_dir}, compile it (F7), then attach MTGateway to a chart, tick "

@@ -6,7 +6,10 @@ MQL5 and the MQL4 folder (``--mt5``/``--mt4``: that one alone, for scripts); ``m
 install --terminal-dir DIR`` copies the EA into a terminal's data folder (MetaTrader: *File →
 Open Data Folder*): the MQL5 EA into an ``MQL5`` folder, the MQL4 EA (with the includes it
 shares with the MQL5 one) into an ``MQL4`` folder, where MetaEditor compiles them
-(docs/terminal.md).
+(docs/terminal.md). It removes the compiled files of the programs it replaces
+(:data:`COMPILED`): the EA carries its helper as a resource, and an old ``Helper.ex5`` left
+beside a new ``Helper.mq5`` would be built into the next EA compiled without the helper first;
+with it gone, that compile fails ("resource file not found") instead.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["EA4_FILES", "EA_FILES", "SHARED_INCLUDES", "InstallError", "Installed",
+__all__ = ["COMPILED", "EA4_FILES", "EA_FILES", "SHARED_INCLUDES", "InstallError", "Installed",
            "ea4_source_dir", "ea_source_dir", "install_ea"]
 
 #: The EA's files, relative to an MQL5 folder.
@@ -53,6 +56,13 @@ EA4_FILES = (
 )
 
 
+#: The compiled programs each platform's install makes stale, relative to its MQL folder.
+COMPILED = {
+    "MT5": ("Experts/MTGateway.ex5", "Indicators/MTGateway/Helper.ex5"),
+    "MT4": ("Experts/MTGateway.ex4",),
+}
+
+
 class InstallError(Exception):
     """The target is not a terminal's data folder, or a file could not be written."""
 
@@ -60,11 +70,12 @@ class InstallError(Exception):
 @dataclass(frozen=True)
 class Installed:
     """What ``install_ea`` did: the MQL5 or MQL4 folder used, the platform it belongs to
-    (``"MT5"``/``"MT4"``) and each file written (replaced or new)."""
+    (``"MT5"``/``"MT4"``), each file written (replaced or new) and each compiled file removed."""
 
     mql_dir: Path
     platform: str
     written: tuple[tuple[Path, bool], ...]
+    removed: tuple[Path, ...] = ()
 
 
 def ea_source_dir() -> Path:
@@ -124,6 +135,9 @@ def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
     copies. ``source`` is the MQL5 folder the EAs ship in (its sibling ``MQL4`` holds the MT4
     EA's own files; the includes both EAs share ship once, in the MQL5 folder).
 
+    The compiled files of the replaced programs (:data:`COMPILED`) are removed afterwards, so
+    an EA compiled from the new sources never carries an old helper.
+
     Nothing is written through a symbolic link (issue: a link placed at
     ``MQL5/Include/MTGateway`` or ``MQL5/Experts/MTGateway.mq5`` would make the install write
     wherever it points): every folder and file on the way below the MQL5 folder is checked
@@ -135,6 +149,7 @@ def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
     """
     src = source or ea_source_dir()
     target = _mql_dir(terminal_dir)
+    platform = "MT5" if target.name == "MQL5" else "MT4"
     if target.name == "MQL5":
         files = [(src / rel, rel) for rel in EA_FILES]
     else:
@@ -158,4 +173,15 @@ def install_ea(terminal_dir: Path, source: Path | None = None) -> Installed:
         except OSError as exc:
             raise InstallError(f"cannot write {dest}: {exc.strerror or exc}") from None
         written.append((dest, existed))
-    return Installed(target, "MT5" if target.name == "MQL5" else "MT4", tuple(written))
+    removed: list[Path] = []
+    for rel in COMPILED[platform]:
+        stale = target / rel
+        _refuse_link(stale.parent)
+        try:
+            if stale.is_file() or stale.is_symlink():
+                stale.unlink()
+                removed.append(stale)
+        except OSError as exc:
+            raise InstallError(f"cannot remove {stale} (compiled from the sources just "
+                               f"replaced): {exc.strerror or exc}") from None
+    return Installed(target, platform, tuple(written), tuple(removed))

@@ -117,11 +117,14 @@ class RangePosition(Params):
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """An EA ``copy_*`` answer: column names, rows oldest first, and the EA's own cap flag."""
+    """An EA ``copy_*`` answer: column names, rows oldest first, the EA's own cap flag, and
+    (ticks) where its copy started when that was later than asked: the first tick on the
+    terminal's disk, none before it there (``docs/protocol.md`` §6, ``from_msc``)."""
 
     columns: list[str]
     rows: list[list[Any]]
     truncated: bool
+    from_msc: int | None = None
 
     def column(self, name: str) -> int:
         """Index of column ``name``.
@@ -140,7 +143,8 @@ def read_table(answer: Any) -> Table:
 
     Raises:
         MalformedAnswer: not an object with a list of column names, a list of row lists and
-            a bool ``truncated`` (missing ``truncated`` reads as false).
+            a bool ``truncated`` (missing ``truncated`` reads as false), or a ``from_msc``
+            that is not an integer.
     """
     if not isinstance(answer, dict):
         raise MalformedAnswer("EA answer is not an object")
@@ -152,12 +156,20 @@ def read_table(answer: Any) -> Table:
         raise MalformedAnswer("EA answer has no row list")
     if not isinstance(truncated, bool):
         raise MalformedAnswer("EA answer has a non-bool truncated flag")
-    return Table(columns, rows, truncated)
+    from_msc = answer.get("from_msc")
+    if from_msc is not None and (not isinstance(from_msc, int) or isinstance(from_msc, bool)):
+        raise MalformedAnswer("EA answer has a non-integer from_msc")
+    return Table(columns, rows, truncated, from_msc)
 
 
-def page(columns: Sequence[str], rows: list[list[Any]], next_cursor: str | None) -> dict[str, Any]:
-    """The public page shape."""
-    return {"columns": list(columns), "rows": rows, "next_cursor": next_cursor}
+def page(columns: Sequence[str], rows: list[list[Any]], next_cursor: str | None,
+         on_disk_from_msc: int | None = None) -> dict[str, Any]:
+    """The public page shape; ``on_disk_from_msc`` only when the terminal's tick database
+    started later than the page asked (``docs/api.md`` "Paging")."""
+    out: dict[str, Any] = {"columns": list(columns), "rows": rows, "next_cursor": next_cursor}
+    if on_disk_from_msc is not None:
+        out["on_disk_from_msc"] = on_disk_from_msc
+    return out
 
 
 def seconds_to_ms(seconds: int | float) -> int:

@@ -260,11 +260,14 @@ class GatewayStatus(Result):
 
 class Page(Result):
     """``copy_rates_*`` / ``copy_ticks_*``: one page of rows under MT5's column names;
-    ``next_cursor`` is null exactly when nothing more exists (``docs/api.md`` "Paging")."""
+    ``next_cursor`` is null exactly when nothing more exists; ``on_disk_from_msc`` (ticks
+    only, when present): the terminal's tick database starts there, later than the page asked,
+    so no earlier tick is on its computer (``docs/api.md`` "Paging")."""
 
     columns: list[str]
     rows: list[list[int | float]]
     next_cursor: str | None
+    on_disk_from_msc: int | None = None
 
 
 @_mirrors(records.OrderStatus)

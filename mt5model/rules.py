@@ -7,9 +7,15 @@ and Limitations in Making Trades", ``ENUM_ORDER_TYPE_FILLING``, ``SYMBOL_*`` pro
 
 * volume: ``volume_min <= v <= volume_max`` and a whole number of ``volume_step`` (compared with
   a tolerance, since ``0.1 / 0.01`` is not an integer in binary floating point);
-* filling: FOK needs ``SYMBOL_FILLING_FOK``, IOC needs ``SYMBOL_FILLING_IOC``; RETURN is refused
-  for market orders in *market execution* mode and allowed otherwise (always for pending
-  orders); BOC only for limit orders with ``SYMBOL_FILLING_BOC``;
+* filling: FOK needs ``SYMBOL_FILLING_FOK``, IOC needs ``SYMBOL_FILLING_IOC``; RETURN is taken
+  for pending orders always and for market orders in *exchange execution* (MetaTrader 5's
+  help, "Fill Policy": "For market orders, the Return policy is used only in the Exchange
+  Execution mode"; the reference's ``ENUM_ORDER_TYPE_FILLING`` also names market execution,
+  which a broker was seen refusing: the stricter is kept); BOC only for limit orders with
+  ``SYMBOL_FILLING_BOC``. In *request* and *instant execution* "the Fill or Kill policy is
+  always used for market orders ... there is no need to specify a fill policy"
+  (``SYMBOL_FILLING_MODE``): a market order's FOK, IOC or RETURN is taken whatever the mask
+  (fills are complete here, as FOK's);
 * stops: for a buy, SL below and TP above the price the position would close at (Bid for a
   market buy, the order price for a pending order), each at least ``trade_stops_level`` points
   away and strictly on the right side even when the level is 0 (the mirror image for a sell);
@@ -40,7 +46,9 @@ from mt5model.types import (
     SYMBOL_ORDER_STOP,
     SYMBOL_ORDER_STOP_LIMIT,
     SYMBOL_ORDER_TP,
-    SYMBOL_TRADE_EXECUTION_MARKET,
+    SYMBOL_TRADE_EXECUTION_EXCHANGE,
+    SYMBOL_TRADE_EXECUTION_INSTANT,
+    SYMBOL_TRADE_EXECUTION_REQUEST,
     SYMBOL_TRADE_MODE_CLOSEONLY,
     SYMBOL_TRADE_MODE_DISABLED,
     SYMBOL_TRADE_MODE_LONGONLY,
@@ -109,12 +117,17 @@ def check_volume(spec: SymbolSpec, volume: float) -> None:
 def check_filling(spec: SymbolSpec, filling: int, order_type: int) -> None:
     """``INVALID_FILL`` when the symbol does not allow ``filling`` for ``order_type``."""
     pending = order_type in PENDING_TYPES
-    if filling == OrderFilling.FOK:
+    fok_always = spec.trade_exemode in (SYMBOL_TRADE_EXECUTION_REQUEST,
+                                        SYMBOL_TRADE_EXECUTION_INSTANT)
+    if not pending and fok_always and filling in (OrderFilling.FOK, OrderFilling.IOC,
+                                                  OrderFilling.RETURN):
+        allowed = True
+    elif filling == OrderFilling.FOK:
         allowed = bool(spec.filling_mode & SYMBOL_FILLING_FOK)
     elif filling == OrderFilling.IOC:
         allowed = bool(spec.filling_mode & SYMBOL_FILLING_IOC)
     elif filling == OrderFilling.RETURN:
-        allowed = pending or spec.trade_exemode != SYMBOL_TRADE_EXECUTION_MARKET
+        allowed = pending or spec.trade_exemode == SYMBOL_TRADE_EXECUTION_EXCHANGE
     elif filling == OrderFilling.BOC:
         allowed = order_type in (OrderType.BUY_LIMIT, OrderType.SELL_LIMIT) \
             and bool(spec.filling_mode & SYMBOL_FILLING_BOC)

@@ -376,16 +376,26 @@ async def copy_rates_range(ctx: RpcContext, params: RatesRangeParams) -> dict[st
 
 async def _ticks(ctx: RpcContext, method: str, query: TicksFromParams | TicksRangeParams,
                  position: TickPosition, limit: int, until_msc: int | None) -> dict[str, Any]:
+    """A tick page. Why ``on_disk_from_msc``: an EA copies ticks from the first one on its
+    terminal's disk, never from before it (a copy reaching before it could make the terminal
+    wait up to 45 s), and says where when that is later than asked; a page passes it on, so a
+    bot can tell "no older ticks here" (the broker keeps none, or they are still loading) from
+    "none happened"."""
+    floor: list[int] = []
+
     async def fetch(at: TickPosition, want: int) -> _Step:
         answer = await ctx.read("copy_ticks_from", {
             "symbol": query.symbol, "date_from": _ms_to_seconds(at.from_msc),
             "count": tick_request_count(at, want), "flags": query.flags})
         table = read_table(answer)
+        if table.from_msc is not None and table.from_msc > at.from_msc and not floor:
+            floor.append(table.from_msc)
         rows, following = tick_page(table, at, want, until_msc)
         return table.columns, rows, following
 
     columns, rows, following = await _fill(fetch, position, limit)
-    return page(columns, rows, _next(ctx, method, query, following))
+    return page(columns, rows, _next(ctx, method, query, following),
+                floor[0] if floor else None)
 
 
 async def copy_ticks_from(ctx: RpcContext, params: TicksFromParams) -> dict[str, Any]:

@@ -89,7 +89,11 @@ def tally(counts: dict[str, int]) -> str:
 
 def market_filling(info: dict[str, Any]) -> int:
     """The filling mode of a market order of the symbol: FOK where ``filling_mode`` allows
-    it, else IOC, else RETURN (which only Request, Instant and Exchange execution take)."""
+    it, else IOC, else RETURN. In Request and Instant execution the server fills a market order
+    as FOK whatever it says ("there is no need to specify a fill policy", SYMBOL_FILLING_MODE);
+    in Exchange execution RETURN is taken, and in Market execution MetaTrader 5's help says it
+    is not (the reference's ENUM_ORDER_TYPE_FILLING says it is: a symbol of Market execution
+    with neither FOK nor IOC is the one case ``check --trade`` may see refused, 10030)."""
     mask = int(info.get("filling_mode") or 0)
     return FILLING_FOK if mask & ALLOWS_FOK else FILLING_IOC if mask & ALLOWS_IOC \
         else FILLING_RETURN

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from ea_bridge import Bridge
 from tests.bridgekit import RecordingListener
-from tests.e2e.conftest import TERMINAL, WAIT_S
+from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon
+from tests.ea_mql.conformance import result
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.terminalkit import (
+    held_then_answered,
     history_waits,
     kit_lines,
     loaded,
@@ -176,3 +178,99 @@ async def test_a_terminal_that_was_closed_streams_from_its_first_new_tick(
         rows = streamed(listener, "BTCUSD")
         assert rows == sorted(rows) and set(rows) <= set(live)
         assert await history_waits(ea) == 0
+
+
+def announced(listener: RecordingListener, connected: bool) -> int:
+    """How many ``terminal`` events said the broker connection is ``connected``."""
+    return sum(1 for _, n, p, _ in listener.events
+               if n == "terminal" and p["connected"] is connected)
+
+
+async def server_ticks(ea: CompiledEA, symbol: str) -> int:
+    """How many ticks of ``symbol`` the trade server has (the terminal's or not)."""
+    [line] = await kit_lines(ea, f"server_ticks {symbol}", "server_ticks")
+    return int(line.split()[1])
+
+
+async def test_a_broker_outage_is_not_copied_across(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """C6-1: the connection to the trade server drops and ticks come meanwhile, to the server
+    only (no quotes reach a terminal without it: a hole in its tick database for every
+    symbol). The old EA resumed each stream from the last tick it had sent, so its first copy
+    after the reconnection reached into the hole and waited for the synchronization (3 s here,
+    up to 45 s on a terminal, no ping answered meanwhile). Now a reconnection restarts every
+    stream as a return to Market Watch does: at the next tick, nothing from the hole, no
+    wait, and the session stays up."""
+    b, listener = bridge
+    path, fx = make_fixture(tmp_path, live_ticks=900, tick_sync_ms=3000,
+                            symbol_switches={"BTCUSD": {"live_every_ms": 10}})
+    live = [row[0] for row in fx["symbols"]["BTCUSD"]["live"]]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        ups = len(listener.ups)
+        await ea.control("broker down")
+        await listener.wait_for(lambda: announced(listener, False) >= 1)
+        at_outage = await server_ticks(ea, "BTCUSD")
+        while await server_ticks(ea, "BTCUSD") < at_outage + 10:   # ticks the terminal misses
+            pass
+        before = streamed(listener, "BTCUSD")
+        await ea.control("hold BTCUSD on")  # its next tick waits for the EA to see the return
+        await ea.control("broker up")
+        await listener.wait_for(lambda: announced(listener, True) >= 2)
+        await ea.control("hold BTCUSD off")
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= len(before) + 30)
+        after = streamed(listener, "BTCUSD")[len(before):]
+        assert after == sorted(after) and after[0] > before[-1]
+        assert live.index(after[0]) >= live.index(before[-1]) + 10  # nothing from the hole
+        assert await history_waits(ea) == 0
+        assert len(listener.ups) == ups and not listener.downs
+
+
+async def test_a_request_from_before_the_servers_ticks_is_answered_once_synchronized(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E6-3: a bot asks for ticks from a day before the first one the trade server keeps. The
+    synchronization lands in half a second, but the old helper took the first tick on disk for
+    "no older ticks" only once it had stayed the same for its settle time (10 s, plus 2 s per
+    day): the EA answered -32008 meanwhile. The reference's own CopyTicks example reads the
+    synchronization off the copy ("If the tick history is synchronized, the error code is equal
+    to zero"): the helper settles on that, so the first call is answered, complete."""
+    b, _ = bridge
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, tick_sync_ms=500)
+    now_ms = fx["now_ms"]
+    first = fx["symbols"]["BTCUSD"]["ticks"][0][0]
+    query = {"symbol": "BTCUSD", "date_from": (first - 86_400_000) / 1000,
+             "date_to": (now_ms - 120_000) / 1000, "flags": -1}
+    want = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"] if t[0] <= now_ms - 120_000]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        got = await held_then_answered(b, "copy_ticks_range", query)
+        assert [r[5] for r in got["rows"]] == want
+        assert await history_waits(ea) == 0
+
+
+async def test_a_tick_page_that_starts_later_than_asked_says_where(
+        daemon: Daemon, ea_binary: Path, tmp_path: Path) -> None:
+    """E6-1: the EA copies ticks from the first one on its terminal's disk, never from before
+    it; an answer starting there, later than asked, said nothing, so a bot could not tell "no
+    older ticks on this computer" from "none happened". The EA's answer now carries where its
+    copy started (``from_msc``) and the daemon's page passes it on (``on_disk_from_msc``); a
+    page asked from a time on disk carries none."""
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, tick_sync_ms=500)
+    now_ms = fx["now_ms"]
+    ticks = fx["symbols"]["BTCUSD"]["ticks"]
+    first = ticks[0][0]
+    to_s = (now_ms - 120_000) / 1000
+    async with CompiledEA(ea_binary, path, token=daemon.token, port=daemon.bridge.port):
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        early = await result(daemon, "copy_ticks_range", {
+            "symbol": "BTCUSD", "date_from": (first - 86_400_000) / 1000, "date_to": to_s,
+            "flags": "COPY_TICKS_ALL"})
+        assert early["on_disk_from_msc"] == first
+        assert [r[5] for r in early["rows"]] == [t[0] for t in ticks if t[0] <= to_s * 1000]
+        later = await result(daemon, "copy_ticks_range", {
+            "symbol": "BTCUSD", "date_from": ticks[10][0] / 1000, "date_to": to_s,
+            "flags": "COPY_TICKS_ALL"})
+        assert "on_disk_from_msc" not in later and later["rows"][0][5] == ticks[10][0]

@@ -58,3 +58,32 @@ def test_install_refuses_what_is_not_a_data_folder(tmp_path: Path) -> None:
         done = mtgateway("ea", "install", "--terminal-dir", str(target))
         assert done.returncode == 2 and "Open Data Folder" in done.stderr
         assert not (tmp_path / "MQL5").exists()
+
+
+@pytest.mark.parametrize("platform", ["MQL5", "MQL4"])
+def test_install_removes_the_compiled_files_it_makes_stale(tmp_path: Path, platform: str) -> None:
+    """E6-2: an update replaced Helper.mq5 and left the old Helper.ex5 beside it; compiling
+    only the EA, the natural step after an update, embedded the old helper (the EA carries the
+    compiled helper as a resource), which wrote none of what the new EA reads. The install now
+    removes the compiled files of the sources it replaces and says so: compiled without a
+    fresh helper the EA fails to compile ("resource file not found") instead. Files it does
+    not make stale stay."""
+    data = tmp_path / "Terminal" / "ABCDEF"
+    folder = data / platform
+    (folder / "Experts").mkdir(parents=True)
+    ext = ".ex5" if platform == "MQL5" else ".ex4"
+    stale = [folder / "Experts" / f"MTGateway{ext}"]
+    if platform == "MQL5":
+        stale.append(folder / "Indicators" / "MTGateway" / "Helper.ex5")
+    kept = folder / "Experts" / f"Other{ext}"
+    for path in [*stale, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"compiled before")
+    done = mtgateway("ea", "install", "--terminal-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    for path in stale:
+        assert not path.exists()
+        assert f"removed {path}" in done.stdout
+    assert kept.read_bytes() == b"compiled before"
+    again = mtgateway("ea", "install", "--terminal-dir", str(data))
+    assert again.returncode == 0 and "removed " not in again.stdout

@@ -30,10 +30,13 @@ def _edited(tmp_path: Path, edits: list[tuple[str, str, str]]) -> Path:
     return tree
 
 
-def test_an_mql4_only_property_is_refused(tmp_path: Path) -> None:
-    """E-10, D-11: '#property strict' is MQL4's; mqlpp refuses a property MQL5 does not list."""
-    tree = _edited(tmp_path, [(EXPERT, '#property version', '#property strict\n#property version')])
-    with pytest.raises(BuildError, match="strict"):
+def test_a_property_mql5_does_not_list_is_refused(tmp_path: Path) -> None:
+    """E-10, D-11: the build refuses a property MQL5 does not list (old MQL4's
+    'show_inputs'); MQL4's 'strict', which MetaEditor 5 takes too, is no longer refused
+    (D6-4, test_gate.py::test_valid_mql_the_gate_once_refused_passes)."""
+    tree = _edited(tmp_path, [(EXPERT, '#property version',
+                               '#property show_inputs\n#property version')])
+    with pytest.raises(BuildError, match="show_inputs"):
         build_ea(tree, tmp_path / "bin")
 
 

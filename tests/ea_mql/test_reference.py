@@ -128,6 +128,19 @@ def test_the_reference_is_the_pinned_copy() -> None:
     assert len(mqlref.reference("mql5")) > 600 and len(mqlref.reference("mql4")) > 300
 
 
+@pytest.mark.parametrize("lang", ["mql5", "mql4"])
+def test_the_gates_terminal_functions_are_the_references(lang: str) -> None:
+    """The language gate refuses a global function named like a terminal function (error
+    271) from its own list (kit/lang/<lang>.toml, so the gate needs no scraped copy to run):
+    that list is the reference's function pages, the event handlers a program defines left
+    out."""
+    from tests.ea_mql.kit import mqlgate
+    functions = mqlgate.language(lang).functions
+    assert functions == mqlref.terminal_functions(lang)
+    assert {"Print", "SendNotification", "iCustom"} <= functions
+    assert not {"OnInit", "OnTick", "OnTimer", "OnDeinit", "OnChartEvent"} & functions
+
+
 def test_every_function_the_mql5_ea_and_helper_call_matches_the_reference() -> None:
     calls, _ = mqlref.used(MQL5_DIR, "mql5")
     assert {"CryptEncode", "SocketRead", "CopyTicksRange", "iCustom"} <= calls

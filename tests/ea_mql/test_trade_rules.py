@@ -72,3 +72,28 @@ async def test_a_filling_the_symbol_does_not_allow_is_refused(bridge: Bridged, e
         limit = {"action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": 1000.0}
         assert (await send(b, **limit, type_filling=0))["retcode"] == 10030
         assert (await send(b, **limit, type_filling=2))["retcode"] == 10009
+
+
+async def test_request_and_instant_execution_fill_market_orders_whatever_their_filling(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """D6-3: "In the Request and Instant execution modes the Fill or Kill policy is always
+    used for market orders ... there is no need to specify a fill policy" (the reference's
+    SYMBOL_FILLING_MODE). The kit refused a FOK market order on an IOC-only symbol in Instant
+    execution (10030) as in Market execution; now any filling fills, as FOK does: all of it
+    or nothing (beyond the symbol's liquidity, rejected, never partly filled)."""
+    b, _ = bridge
+    path, fixture = make_fixture(tmp_path)
+    fixture["symbols"]["BTCUSD"]["info"].update(trade_exemode=1, filling_mode=2)
+    fixture["symbols"]["BTCUSD"]["liquidity"] = 0.05
+    path.write_text(json.dumps(fixture), encoding="utf-8")
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        tick = await b.call(TERMINAL, "symbol_info_tick", {"symbol": "BTCUSD"}, WAIT_S)
+        buy = {"action": 1, "type": 0, "symbol": "BTCUSD", "price": tick["ask"],
+               "deviation": 10_000}
+        for filling in (0, 1, 2):
+            done = await send(b, **buy, volume=0.01, type_filling=filling)
+            assert done["retcode"] == 10009, (filling, done)
+        assert (await send(b, **buy, volume=0.1, type_filling=1))["retcode"] == 10006
+        limit = {"action": 5, "type": 2, "symbol": "BTCUSD", "volume": 0.01, "price": 1000.0}
+        assert (await send(b, **limit, type_filling=0))["retcode"] == 10030

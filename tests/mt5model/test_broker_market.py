@@ -19,7 +19,7 @@ from mt5model.types import (
     EmulatorError,
     ErrorCode,
 )
-from tests.mt5model.broker_env import BUY, CLOSE_BY, DEAL, S0, SELL, T0, Env
+from tests.mt5model.broker_env import BUY, BUY_LIMIT, CLOSE_BY, DEAL, S0, SELL, T0, Env
 
 NETTING = AccountMarginMode.RETAIL_NETTING
 
@@ -380,6 +380,20 @@ def test_return_filling_allowed_outside_market_execution(env: Env) -> None:
     assert env.deal(BUY, 0.1, type_filling=2)["retcode"] == 10030
     env.with_spec(trade_exemode=SYMBOL_TRADE_EXECUTION_INSTANT)
     assert env.deal(BUY, 0.1, type_filling=2, price=1.1001)["retcode"] == 10009
+
+
+@pytest.mark.parametrize("mode", [SYMBOL_TRADE_EXECUTION_REQUEST, SYMBOL_TRADE_EXECUTION_INSTANT])
+def test_request_and_instant_execution_take_any_filling_for_market_orders(env: Env,
+                                                                         mode: int) -> None:
+    """D6-3: "In the Request and Instant execution modes the Fill or Kill policy is always used
+    for market orders ... there is no need to specify a fill policy" (SYMBOL_FILLING_MODE):
+    on a symbol that allows IOC only, a market order's FOK, IOC or RETURN fills (FOK answered
+    10030 before); a pending order's FOK is still refused, and BOC never fits a market order."""
+    env.with_spec(trade_exemode=mode, filling_mode=2)
+    for filling in (0, 1, 2):
+        assert env.deal(BUY, 0.1, type_filling=filling, price=1.1001)["retcode"] == 10009
+    assert env.deal(BUY, 0.1, type_filling=3, price=1.1001)["retcode"] == 10030
+    assert env.pending(BUY_LIMIT, 1.0, 0.1, type_filling=0)["retcode"] == 10030
 
 
 @pytest.mark.parametrize("mode", [SYMBOL_TRADE_EXECUTION_REQUEST, SYMBOL_TRADE_EXECUTION_INSTANT])

@@ -5,16 +5,28 @@ accepts much that MetaEditor refuses: a local array named ``input`` (a reserved 
 and MQL5) compiled here and stopped both EAs in MetaEditor. So every shipped source passes this
 gate first, and an EA build that fails it fails like a g++ error, naming file, line and word.
 
-The source is read as tokens (comments, strings, character literals and preprocessor lines are
-told apart), so a declaration is seen whole whatever its layout: ``uchar raw[], input[];``, a
-parameter list over several lines, an enum's values, a macro's name.
+The gate reads what the compiler reads: each program from its first line through its
+``#include`` lines, every macro replaced by its expansion (``mqlpre.py``; a word that reached the
+code through a macro is refused at the line that uses it, naming the macro), cut into tokens
+the way MQL cuts them (``mqllex.py``: a ``$`` or a letter outside a-z is a character of its own,
+``1'000`` one number, ``u8"x"`` one literal), with the structure the rules need (``mqlparse.py``:
+which ``{`` is a class body, a function body, an initializer; every function declarator and
+its parameters).
 
 ``RULES`` is the one table of what is refused. Each rule names the page it comes from: a page of
-the MQL5 or MQL4 reference for the language's own rules, or the kit file whose limit it is for
-what MQL allows but the kit cannot model (object pointers, includes other than the EA's own).
-The words of each language (reserved words, preprocessor directives, ``#property`` names,
-``#import`` modules) are data: ``lang/mql5.toml`` and ``lang/mql4.toml``, each list with the
-reference page it is copied from.
+the MQL5 or MQL4 reference (or its compile-error table) for the language's own rules; the kit
+file whose limit it is for what MQL allows but the kit cannot model (object pointers, includes
+other than the EA's own); and, for the one rule of form, the reference's page that shows it
+(``class-form``: methods are declared in the class and defined after it, as MetaQuotes'
+Standard Library writes every class, so no method body calls a member declared further down,
+an order no page settles). The words of each language (reserved words, directives,
+``#property`` names, ``#import`` modules, the terminal's function names) are data:
+``lang/mql5.toml`` and ``lang/mql4.toml``, each list with the page it is copied from.
+
+What the gate cannot guarantee is in ``docs/terminal.md`` ("What the language gate
+guarantees"): it refuses the kinds listed there, each probed by ``test_gate.py``; it does not
+type-check, resolve overloads or convert as MetaEditor does (g++ judges those, by C++'s rules),
+so a MetaEditor build stays the proof.
 
 Usage: ``python mqlgate.py [--lang mql5|mql4] ROOT`` (ROOT is an ``MQL5`` or ``MQL4`` folder):
 prints every fault as ``file:line: 'word': why (page)`` and exits 2, or exits 0.
@@ -30,12 +42,42 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+try:
+    from . import mqllex, mqlparse, mqlpre
+except ImportError:          # run as a script, or imported by mqlpp.py run as one
+    import mqllex  # type: ignore[no-redef]
+    import mqlparse  # type: ignore[no-redef]
+    import mqlpre  # type: ignore[no-redef]
+
+DIGRAPHS, LexError, Token, tokenize = (mqllex.DIGRAPHS, mqllex.LexError, mqllex.Token,
+                                       mqllex.tokenize)
+BUILTIN_TYPES, NOT_A_TYPE, QUALIFIERS = (mqlparse.BUILTIN_TYPES, mqlparse.NOT_A_TYPE,
+                                         mqlparse.QUALIFIERS)
+Declared, Parsed, declarations = mqlparse.Declared, mqlparse.Parsed, mqlparse.declarations
+skip_brackets, template_end = mqlparse.skip_brackets, mqlparse.template_end
+
+__all__ = ["BUILTIN_TYPES", "CPP_ONLY", "LANG_PAGES", "RULES", "Declared", "Fault", "Language",
+           "LexError", "Rule", "Token", "check_file", "check_text", "check_tree",
+           "declarations", "language", "macros", "sources", "tokenize"]
+
 LANG_DIR = Path(__file__).resolve().parent / "lang"
 MAX_IDENT = 63
+MAX_PARAMS = 64         # "Maximum 64 parameters can be passed into a function"
+MAX_MACRO_PARAMS = 8    # "When using the parametric form, maximum 8 parameters are allowed"
+MAX_STRING = 65534      # compile error 159 "String-constant has more than 65534 characters"
 #: MQL5's predefined variables (mql5.com/en/docs/predefined); any other name starting with '_'
-#: is the kit's own (the EA must not reach into it).
+#: is the kit's own (the EA must not reach into it), but for the predefined macros.
 PREDEFINED = frozenset({"_Symbol", "_Digits", "_Point", "_Period", "_LastError", "_StopFlag",
                         "_UninitReason", "_RandomSeed", "_IsX64", "_AppliedTo"})
+#: The predefined macros the kit gives their MQL meaning (``mqlpp.py``): the function's name
+#: and signature, the file's name and path, the line
+#: (https://www.mql5.com/en/docs/constants/namedconstants/compilemacro).
+KIT_MACROS = frozenset({"__FUNCTION__", "__FUNCSIG__", "__FILE__", "__PATH__", "__LINE__",
+                        "__MQL5__", "__MQL4__"})
+#: The page's other predefined macros: MQL, but values the kit does not give.
+OTHER_MACROS = frozenset({"__DATE__", "__DATETIME__", "__MQLBUILD__", "__MQL5BUILD__",
+                          "__MQL4BUILD__", "__COUNTER__", "__RANDOM__", "__CPU_ARCHITECTURE__",
+                          "_DEBUG", "_RELEASE"})
 #: C++ keywords MQL's reserved-word pages do not list: in MQL each is no keyword at all, so C++
 #: that uses one means something else, or nothing, to MetaEditor. Words MQL documents elsewhere
 #: (``typedef``, ``union``, ``namespace``, ``export``) are taken out per language.
@@ -48,30 +90,30 @@ CPP_ONLY = frozenset({
     "static_cast", "thread_local", "throw", "try", "typeid", "union", "unsigned", "using",
     "volatile", "wchar_t", "xor", "xor_eq", "int8_t", "int16_t", "int32_t", "int64_t",
     "uint8_t", "uint16_t", "uint32_t", "uint64_t", "size_t", "printf"})
-QUALIFIERS = frozenset({"const", "static", "virtual", "input", "sinput", "extern", "public",
-                        "private", "protected", "typedef"})
-NOT_A_TYPE = frozenset({"return", "case", "else", "new", "delete", "sizeof", "do", "goto",
-                        "throw", "if", "while", "for", "switch", "break", "continue", "default",
-                        "operator", "this", "true", "false", "template", "typename", "enum",
-                        "class", "struct", "interface", "union", "namespace", "dynamic_cast"})
-BUILTIN_TYPES = frozenset({"bool", "char", "uchar", "short", "ushort", "int", "uint", "long",
-                           "ulong", "float", "double", "string", "color", "datetime", "void"})
-DECL_END = frozenset({";", ",", "=", "[", "(", ")"})
+#: The characters of MQL's operations and punctuation (basis/operations, basis/syntax); '@'
+#: is MQL5's matrix product.
+PUNCTUATION = frozenset("+-*/%=<>!&|^~?:;,.()[]{}")
 KIT_PAGE = "tests/ea_mql/kit/mqlpp.py"
-LANG_PAGES = {
-    "mql5": {"identifiers": "https://www.mql5.com/en/docs/basis/syntax/identifiers",
-             "syntax": "https://www.mql5.com/en/docs/basis/syntax",
-             "operations": "https://www.mql5.com/en/docs/basis/operations",
-             "types": "https://www.mql5.com/en/docs/basis/types",
-             "pointers": "https://www.mql5.com/en/docs/constants/errorswarnings/errorscompile",
-             "include": "https://www.mql5.com/en/docs/basis/preprosessor/include"},
-    "mql4": {"identifiers": "https://docs.mql4.com/basis/syntax/identifiers",
-             "syntax": "https://docs.mql4.com/basis/syntax",
-             "operations": "https://docs.mql4.com/basis/operations",
-             "types": "https://docs.mql4.com/basis/types",
-             "pointers": "https://docs.mql4.com/constants/errorswarnings/errorscompile",
-             "include": "https://docs.mql4.com/basis/preprosessor/include"},
-}
+FORM_PAGE = {"mql5": "https://www.mql5.com/en/docs/basis/types/classes",
+             "mql4": "https://docs.mql4.com/basis/types/classes"}
+
+
+def _pages(base: str) -> dict[str, str]:
+    return {key: base + path for key, path in {
+        "identifiers": "basis/syntax/identifiers", "syntax": "basis/syntax",
+        "operations": "basis/operations", "types": "basis/types",
+        "errors": "constants/errorswarnings/errorscompile",
+        "include": "basis/preprosessor/include", "chars": "basis/types/integer/symbolconstants",
+        "strings": "basis/types/stringconst", "if": "basis/operators/if",
+        "init": "basis/variables/initialization", "formal": "basis/variables/formal",
+        "static": "basis/variables/static", "print": "common/print",
+        "macros": "basis/preprosessor/constant", "classes": "basis/types/classes",
+        "staticmembers": "basis/oop/staticmembers", "virtual": "basis/oop/virtual",
+        "properties": "basis/preprosessor/compilation"}.items()}
+
+
+LANG_PAGES = {"mql5": _pages("https://www.mql5.com/en/docs/"),
+              "mql4": _pages("https://docs.mql4.com/")}
 #: The DLLs an MQL4 program may import here: the kit models ws2_32.dll and advapi32.dll's
 #: RtlGenRandom (kit/mql4/mql4_winsock.h) and nothing else. MQL5 programs import nothing (the
 #: EA uses MQL5's own sockets).
@@ -94,6 +136,8 @@ class Language:
     properties_page: str
     modules: tuple[str, ...]
     import_page: str
+    functions: frozenset[str]              # the terminal's functions (error 271)
+    functions_page: str
 
     @property
     def cpp_only(self) -> frozenset[str]:
@@ -115,237 +159,22 @@ def language(name: str) -> Language:
     for extra in res.get("elsewhere", []):
         for word in extra["words"]:
             reserved.setdefault(word, ("documented keyword", extra["page"]))
-    pre, props, imp = data["preprocessor"], data["properties"], data["import"]
+    pre, props, imp, fns = (data["preprocessor"], data["properties"], data["import"],
+                            data["functions"])
     return Language(name, reserved, frozenset(pre["directives"]), pre["page"],
-                    frozenset(props["names"]), props["page"], tuple(imp["modules"]), imp["page"])
-
-
-# ---- tokens ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Token:
-    """One token: ``kind`` is id, num, str, chr, op or pp (a whole preprocessor line, whose
-    tokens are ``parts``)."""
-
-    kind: str
-    text: str
-    line: int
-    parts: tuple[Token, ...] = field(default=())
-    raw: str = ""      # a preprocessor line's text after '#', continuations joined
-
-
-OPS = sorted(["->", "::", "++", "--", "<<=", ">>=", "<<", ">>", "<=", ">=", "==", "!=", "&&",
-              "||", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "..."], key=len, reverse=True)
-NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z0-9_]*")
-WORD = re.compile(r"[A-Za-z_]\w*")
-
-
-class LexError(Exception):
-    """A string, character literal or comment that never ends: where, and what."""
-
-    def __init__(self, line: int, why: str) -> None:
-        super().__init__(f"{line}: {why}")
-        self.line = line
-        self.why = why
-
-
-def tokenize(text: str) -> list[Token]:
-    """The tokens of one MQL file; comments are dropped, preprocessor lines kept whole."""
-    out: list[Token] = []
-    i, n, line = 0, len(text), 1
-    at_line_start = True
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            line, i, at_line_start = line + 1, i + 1, True
-            continue
-        if c in " \t\r\f\v":
-            i += 1
-            continue
-        if text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        if text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            if j < 0:
-                raise LexError(line, "a /* comment never ends")
-            line += text.count("\n", i, j)
-            i = j + 2
-            continue
-        if c == "#" and at_line_start:
-            first = line
-            body: list[str] = []
-            while True:   # the directive runs to the end of the line, '\' continues it
-                j = text.find("\n", i)
-                j = n if j < 0 else j
-                piece = text[i:j]
-                if piece.rstrip().endswith("\\") and j < n:
-                    body.append(piece.rstrip()[:-1])
-                    i, line = j + 1, line + 1
-                    continue
-                body.append(piece)
-                i = j
-                break
-            raw = "\n".join(body)[1:]
-            parts = tuple(Token(t.kind, t.text, t.line + first - 1) for t in tokenize(raw))
-            out.append(Token("pp", "#" + (parts[0].text if parts else ""), first, parts, raw))
-            continue
-        at_line_start = False
-        if c in "\"'":
-            j = i + 1
-            while j < n and text[j] != c:
-                if text[j] == "\n":
-                    kind = "string" if c == '"' else "character"
-                    raise LexError(line, f"a {kind} literal is not closed on its line")
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                raise LexError(line, "a literal never ends")
-            out.append(Token("str" if c == '"' else "chr", text[i:j + 1], line))
-            i = j + 1
-            continue
-        m = WORD.match(text, i)
-        if m:
-            out.append(Token("id", m.group(), line))
-            i = m.end()
-            continue
-        m = NUMBER.match(text, i)
-        if m and m.end() > i:
-            out.append(Token("num", m.group(), line))
-            i = m.end()
-            continue
-        op = next((o for o in OPS if text.startswith(o, i)), c)
-        out.append(Token("op", op, line))
-        i += len(op)
-    return out
-
-
-# ---- what a file declares --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A name the source declares, and as what."""
-
-    token: Token
-    what: str
-
-
-def _typeish(t: Token) -> bool:
-    return t.kind == "id" and t.text not in NOT_A_TYPE and t.text not in QUALIFIERS
-
-
-def _skip_brackets(code: list[Token], i: int) -> int:
-    """The index after the bracket group opening at ``i``."""
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    want = [pairs[code[i].text]]
-    i += 1
-    while i < len(code) and want:
-        t = code[i].text
-        if code[i].kind == "op" and t in pairs:
-            want.append(pairs[t])
-        elif code[i].kind == "op" and t == want[-1]:
-            want.pop()
-        i += 1
-    return i
-
-
-def declarations(code: list[Token]) -> Iterator[Declared]:
-    """Every name ``code`` declares: variables, parameters, members, functions, types, labels,
-    enum values (macros are read from the preprocessor lines by :func:`macros`)."""
-    n = len(code)
-    for i, t in enumerate(code):
-        nxt = code[i + 1] if i + 1 < n else None
-        prev = code[i - 1] if i > 0 else None
-        if t.kind != "id":
-            continue
-        # class / struct / interface / union / enum NAME
-        if t.text in ("class", "struct", "interface", "union", "enum") and nxt is not None \
-                and nxt.kind == "id":
-            yield Declared(nxt, "type")
-            if t.text == "enum":
-                j = i + 2
-                while j < n and code[j].text != "{" and code[j].text != ";":
-                    j += 1
-                if j < n and code[j].text == "{":
-                    end = _skip_brackets(code, j) - 1
-                    k = j + 1
-                    expect = True
-                    depth = 0
-                    while k < end:
-                        tk = code[k]
-                        if tk.text in "([{":
-                            depth += 1
-                        elif tk.text in ")]}":
-                            depth -= 1
-                        elif depth == 0 and tk.text == ",":
-                            expect = True
-                        elif expect and tk.kind == "id":
-                            yield Declared(tk, "enum value")
-                            expect = False
-                        else:
-                            expect = False
-                        k += 1
-            continue
-        # a label: NAME ':' at the start of a statement
-        if nxt is not None and nxt.text == ":" and prev is not None \
-                and prev.text in (";", "{", "}") and t.text not in (
-                    "public", "private", "protected", "default", "case"):
-            yield Declared(t, "label")
-            continue
-        # TYPE [const] [&|*] NAME followed by ; , = [ ( )
-        if not _typeish(t):
-            continue
-        j = i + 1
-        if j < n and code[j].text == "const":
-            j += 1
-        if j < n and code[j].text in ("&", "*"):
-            j += 1
-        if j >= n or code[j].kind != "id" or j + 1 >= n or code[j + 1].text not in DECL_END:
-            continue
-        if prev is not None and (prev.text in (".", "::", "->") or prev.kind == "num"):
-            continue
-        name = code[j]
-        at = i - 2 if prev is not None and prev.text == "const" else i - 1
-        opener = code[at] if at >= 0 else None
-        in_for = opener is not None and opener.text == "(" and at > 0 and code[at - 1].text == "for"
-        what = ("function" if code[j + 1].text == "(" else
-                "parameter" if opener is not None and opener.text in ("(", ",") and not in_for
-                else "variable")
-        yield Declared(name, what)
-        if what != "variable":
-            continue
-        # the rest of a declaration list: ', [&|*] NAME' at this depth until ';' or a closer
-        k = j + 1
-        while k < n:
-            tk = code[k].text
-            if tk in ("(", "[", "{"):
-                k = _skip_brackets(code, k)
-                continue
-            if tk in (";", ")", "}", "]"):
-                break
-            if tk == ",":
-                m = k + 1
-                if m < n and code[m].text in ("&", "*"):
-                    m += 1
-                if m < n and code[m].kind == "id" and m + 1 < n and code[m + 1].text in DECL_END:
-                    yield Declared(code[m], "variable")
-                    k = m + 1
-                    continue
-                # a ',' followed by a type starts the next parameter: the caller sees it
-                break
-            k += 1
+                    frozenset(props["names"]) | frozenset(props.get("accepted", [])),
+                    props["page"], tuple(imp["modules"]), imp["page"],
+                    frozenset(fns["names"]), fns["page"])
 
 
 def macros(pp: list[Token]) -> Iterator[Declared]:
     """The names ``#define`` declares (the macro and its parameters)."""
     for d in pp:
-        if d.text != "#define" or len(d.parts) < 2:
+        m = mqlpre.macro_of(d)
+        if m is None:
             continue
         yield Declared(d.parts[1], "macro")
-        # a function-like macro: '(' right after the name, no space between
-        if re.match(r"\s*define\s+\w+\(", d.raw):
+        if m.params is not None:
             for p in d.parts[3:]:
                 if p.text == ")":
                     break
@@ -353,7 +182,7 @@ def macros(pp: list[Token]) -> Iterator[Declared]:
                     yield Declared(p, "macro parameter")
 
 
-# ---- the rules -------------------------------------------------------------------------------
+# ---- what the rules see ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -372,8 +201,28 @@ class Fault:
 
 
 @dataclass
+class Tree:
+    """What the rules need from every file of a program: the types declared (name -> class,
+    struct, interface, union or enum) and the static members defined at global scope."""
+
+    root: Path | None = None
+    types: dict[str, str] = field(default_factory=dict)
+    statics: set[tuple[str, str]] = field(default_factory=set)
+
+    def learn(self, code: list[Token]) -> None:
+        for i, t in enumerate(code[:-1]):
+            if t.text in ("class", "struct", "interface", "union", "enum") and \
+                    code[i + 1].kind == "id" and not (i and code[i - 1].text in ("<", ",")):
+                self.types.setdefault(code[i + 1].text, t.text)
+            if t.text == "::" and 0 < i < len(code) - 2 and code[i + 2].text in ("=", ";", "[") \
+                    and code[i - 1].kind == "id" and code[i + 1].kind == "id":
+                self.statics.add((code[i - 1].text, code[i + 1].text))
+
+
+@dataclass
 class Source:
-    """One file as the rules see it."""
+    """One file as the rules see it: its code as the compiler reads it (macros expanded), its
+    active preprocessor lines, its structure and what it declares."""
 
     shown: str
     lang: Language
@@ -381,6 +230,9 @@ class Source:
     code: list[Token]
     pp: list[Token]
     declared: list[Declared]
+    parsed: Parsed
+    tree: Tree
+    path: Path | None = None
 
 
 Check = Callable[[Source], Iterator[tuple[Token, str, str]]]  # (token, why, page)
@@ -388,12 +240,15 @@ Check = Callable[[Source], Iterator[tuple[Token, str, str]]]  # (token, why, pag
 
 @dataclass(frozen=True)
 class Rule:
-    """One row of the table: an id the tests probe by, whose rule it is (the language's, or
-    the kit's limit), and the check."""
+    """One row of the table: an id the tests probe by, whose rule it is (the language's; the
+    kit's limit; the form the sources keep), and the check."""
 
     id: str
-    owner: str     # "language" or "kit"
+    owner: str     # "language", "kit" or "form"
     check: Check
+
+
+# ---- the rules: words ------------------------------------------------------------------------
 
 
 def _reserved_names(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -426,24 +281,73 @@ def _std(src: Source) -> Iterator[tuple[Token, str, str]]:
             yield (a, "the C++ standard library is not MQL", src.lang.page("syntax"))
 
 
-def _long_long(src: Source) -> Iterator[tuple[Token, str, str]]:
+def _compound_types(src: Source) -> Iterator[tuple[Token, str, str]]:
     for a, b in zip(src.code, src.code[1:], strict=False):
-        if a.text == "long" and b.text in ("long", "int", "double"):
-            yield (b, f"'long {b.text}' is a C++ type; MQL's integer types are char, short, "
-                   "int, long and their u- forms", src.lang.page("types"))
+        if (a.text, b.text) in (("long", "long"), ("long", "int"), ("long", "double"),
+                                ("short", "int"), ("int", "short"), ("int", "long")):
+            yield (b, f"'{a.text} {b.text}' is a C++ type; MQL's integer types are char, "
+                   "short, int, long and their u- forms, each one word", src.lang.page("types"))
+
+
+# ---- the rules: characters and literals ------------------------------------------------------
+
+
+def _characters(src: Source) -> Iterator[tuple[Token, str, str]]:
+    allowed = PUNCTUATION | ({"@"} if src.lang.name == "mql5" else set())
+    for t in src.code:
+        if t.kind == "op" and not set(t.text) <= allowed and t.text not in DIGRAPHS:
+            yield (t, "not a character of MQL: identifiers are \"figures 0-9, the Latin "
+                   "uppercase and lowercase letters a-z and A-Z ... the underscore character\"",
+                   src.lang.page("identifiers"))
+
+
+def _digit_separators(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for t in src.code:
+        if t.kind == "num" and "'" in t.text:
+            yield (t, "a C++ digit separator: in MQL a quote opens a character constant, "
+                   "\"any single character in quotation marks\"", src.lang.page("chars"))
+
+
+def _literal_prefixes(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for t in src.code:
+        if t.kind in ("str", "chr") and t.text[0] not in "\"'":
+            yield (t, f"a C++ literal prefix ({t.text.split(t.text[-1])[0]}): an MQL string "
+                   "constant is \"a sequence of Unicode characters enclosed in double quotes\"",
+                   src.lang.page("strings"))
+
+
+def _digraphs(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for t in src.code:
+        if t.kind == "op" and t.text in DIGRAPHS:
+            yield (t, "a C++ digraph: not an MQL operation or separator",
+                   src.lang.page("operations"))
+
+
+def _long_strings(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for t in src.code:
+        if t.kind == "str" and t.text.startswith('"'):
+            chars = len(re.sub(r"\\(x[0-9A-Fa-f]+|u[0-9A-Fa-f]{4}|.)", "c", t.text[1:-1]))
+            if chars > MAX_STRING:
+                yield (Token(t.kind, t.text[:12] + "...", t.line, via=t.via),
+                       f"{chars} characters: compile error 159 \"String-constant has more "
+                       f"than {MAX_STRING} characters\"", src.lang.page("errors"))
+
+
+# ---- the rules: declarations ---------------------------------------------------------------
 
 
 def _lambdas(src: Source) -> Iterator[tuple[Token, str, str]]:
     c = src.code
-    for i in range(len(c) - 2):
-        if c[i].text != "[":
+    for i, t in enumerate(c):
+        if t.text != "[" or t.kind != "op":
             continue
-        j = i + 1
-        if c[j].text in ("&", "="):
-            j += 1
-        if j + 1 < len(c) and c[j].text == "]" and c[j + 1].text in ("(", "{") and (
-                i == 0 or c[i - 1].kind == "op" and c[i - 1].text not in (")", "]")):
-            yield (c[i], "a C++ lambda; MQL has none", src.lang.page("syntax"))
+        prev = c[i - 1] if i else None
+        if prev is not None and not (prev.kind == "op" and prev.text not in (")", "]")
+                                     or prev.text == "return"):
+            continue
+        j = skip_brackets(c, i)
+        if j < len(c) and c[j].text in ("(", "{", "mutable"):
+            yield (t, "a C++ lambda; MQL has none", src.lang.page("syntax"))
 
 
 def _arrow(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -455,24 +359,61 @@ def _arrow(src: Source) -> Iterator[tuple[Token, str, str]]:
 
 def _anonymous_enum(src: Source) -> Iterator[tuple[Token, str, str]]:
     for a, b in zip(src.code, src.code[1:], strict=False):
-        if a.text == "enum" and b.text == "{":
+        if a.text == "enum" and b.text in ("{", ":"):
             yield (a, "an anonymous enumeration cannot be declared", src.lang.page("syntax"))
+        elif a.text == "enum" and b.text in ("class", "struct"):
+            yield (b, "a C++ scoped enumeration ('enum class'); MQL's enumerations are "
+                   "'enum name { ... }'", src.lang.page("syntax"))
+
+
+def _bases(c: list[Token], i: int) -> tuple[int, list[Token]]:
+    """For ``class NAME [final] : ...`` at ``i``: where the base list starts (0: none) and the
+    base names."""
+    j = i + 2
+    if j < len(c) and c[j].text == "final":
+        j += 1
+    if j >= len(c) or c[j].text != ":":
+        return 0, []
+    names: list[Token] = []
+    k, expect = j + 1, True
+    while k < len(c) and c[k].text not in ("{", ";"):
+        if c[k].text == "<":          # a template argument list's commas are its own
+            while k < len(c) and c[k].text != ">":
+                k += 1
+        elif c[k].text == ",":
+            expect = True
+        elif expect and c[k].kind == "id" and c[k].text not in ("public", "protected",
+                                                                 "private", "virtual"):
+            names.append(c[k])
+            expect = False
+        k += 1
+    return j, names
 
 
 def _multiple_inheritance(src: Source) -> Iterator[tuple[Token, str, str]]:
     c = src.code
-    for i, t in enumerate(c):
-        if t.text in ("class", "struct", "interface") and i + 2 < len(c) and c[i + 2].text == ":":
-            j = i + 3
-            while j < len(c) and c[j].text not in ("{", ";"):
-                if c[j].text == "<":          # a template argument list's commas are its own
-                    while j < len(c) and c[j].text != ">":
-                        j += 1
-                if c[j].text == ",":
-                    yield (c[i + 1], "more than one base class: MQL has no multiple "
-                           "inheritance", src.lang.page("syntax"))
-                    break
-                j += 1
+    for i, t in enumerate(c[:-2]):
+        if t.text in ("class", "struct", "interface") and c[i + 1].kind == "id":
+            _, bases = _bases(c, i)
+            if len(bases) > 1:
+                yield (c[i + 1], "more than one base class: MQL has no multiple "
+                       "inheritance", src.lang.page("syntax"))
+
+
+def _inheritance_kind(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c = src.code
+    families = {"class": "class", "interface": "class", "struct": "struct"}
+    for i, t in enumerate(c[:-2]):
+        if t.text not in families or c[i + 1].kind != "id":
+            continue
+        for base in _bases(c, i)[1]:
+            kind = src.tree.types.get(base.text)
+            if kind in families and families[kind] != families[t.text]:
+                number, words = (266, "Class cannot be inherited from a structure") \
+                    if families[t.text] == "class" else \
+                    (267, "Structure cannot be inherited from a class")
+                yield (base, f"a {t.text} derived from a {kind}: compile error {number} "
+                       f"\"{words}\"", src.lang.page("classes"))
 
 
 def _pointer_to_builtin(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -481,24 +422,256 @@ def _pointer_to_builtin(src: Source) -> Iterator[tuple[Token, str, str]]:
         if c[i].text in BUILTIN_TYPES and c[i + 1].text == "*" and c[i + 2].kind == "id" and (
                 i == 0 or c[i - 1].text != "("):
             yield (c[i + 2], f"a pointer to {c[i].text}: \"A pointer can be declared only for "
-                   "a class or structure\" (compile error 253)", src.lang.page("pointers"))
+                   "a class or structure\" (compile error 253)", src.lang.page("errors"))
 
 
-def _reference_outside_parameters(src: Source) -> Iterator[tuple[Token, str, str]]:
-    c = src.code
-    depth = 0
+def _type_end(c: list[Token], i: int, end: int) -> int:
+    """Where the type of a declaration starting at ``i`` ends (after qualifiers, the type, its
+    template arguments and a trailing const), or -1 when the statement declares nothing."""
+    while i < end and c[i].text in QUALIFIERS:
+        i += 1
+    if i >= end or c[i].kind != "id" or c[i].text in NOT_A_TYPE:
+        return -1
+    i += 1
+    if i < end and c[i].text == "<":
+        i = template_end(c, i)
+    if i < end and c[i].text == "const":
+        i += 1
+    if i >= end or not (c[i].kind == "id" or c[i].text in ("&", "*")):
+        return -1
+    return i
+
+
+def _references(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c, p = src.code, src.parsed
+    params = [(f.open, f.close) for f in p.functions]
+    why = ("a reference outside a parameter list: \"A reference cannot be declared in this "
+           "place\" (compile error 229)")
     for i, t in enumerate(c):
-        if t.text == "(":
-            depth += 1
-        elif t.text == ")":
-            depth -= 1
-        if depth or t.text != "&" or i == 0 or i + 2 >= len(c):
+        if t.text != "&" or i + 1 >= len(c) or c[i + 1].kind != "id" or i == 0:
             continue
-        if _typeish(c[i - 1]) and c[i + 1].kind == "id" and c[i + 2].text in ("=", ";", ",", "["):
-            before = c[i - 2].text if i >= 2 else ";"
-            if before in (";", "{", "}", "const", "static", ":") or c[i - 2].kind == "pp":
-                yield (c[i + 1], "a reference outside a parameter list: \"A reference cannot "
-                       "be declared in this place\" (compile error 229)", src.lang.page("pointers"))
+        if any(a < i < b for a, b in params):
+            continue
+        start = p.starts[i]
+        # a for-init clause is a statement of its own
+        k = i
+        depth = 0
+        while k > start:
+            k -= 1
+            if c[k].text in (")", "]"):
+                depth += 1
+            elif c[k].text in ("(", "["):
+                if depth == 0:
+                    if c[k].text == "(" and k > 0 and c[k - 1].text == "for":
+                        start = k + 1
+                    break
+                depth -= 1
+        type_end = _type_end(c, start, i + 1)
+        if type_end < 0:
+            continue
+        if type_end == i:
+            yield (c[i + 1], why, src.lang.page("errors"))
+            continue
+        depth = 0
+        for k in range(start, i):
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(c[k].text, 0)
+        if depth == 0 and c[i - 1].text == ",":
+            yield (c[i + 1], why, src.lang.page("errors"))
+
+
+def _condition_declarations(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c = src.code
+    for i, t in enumerate(c[:-2]):
+        if t.text not in ("if", "while", "switch") or c[i + 1].text != "(":
+            continue
+        close = skip_brackets(c, i + 1) - 1
+        end = _type_end(c, i + 2, close)
+        if end > 0 and c[end].text in ("&", "*"):
+            end += 1
+        if end > 0 and end + 1 < close and c[end].kind == "id" and c[end + 1].text == "=":
+            yield (c[end], f"a declaration inside '{t.text} ( )': its parentheses hold an "
+                   "expression only", src.lang.page("if"))
+            continue
+        depth = 0
+        for k in range(i + 2, close):
+            depth += {"(": 1, ")": -1}.get(c[k].text, 0)
+            if depth == 0 and c[k].text == ";":
+                yield (c[k], f"a C++17 init-statement inside '{t.text} ( )'",
+                       src.lang.page("if"))
+                break
+
+
+def _designated_initializers(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c, p = src.code, src.parsed
+    for i, t in enumerate(c[:-2]):
+        if t.text == "." and i and c[i - 1].text in ("{", ",") and c[i + 1].kind == "id" \
+                and c[i + 2].text == "=" and p.kind_at(i) == "init":
+            yield (c[i + 1], "a designated initializer: MQL's initializing sequences are "
+                   "positional", src.lang.page("init"))
+
+
+def _is_struct(src: Source, name: str) -> bool:
+    return src.tree.types.get(name) in ("struct", "class", "interface", "union") or \
+        name.startswith("Mql")
+
+
+def _parameters(src: Source) -> Iterator[tuple[Token, str, str, str]]:
+    """(token, why, page, rule) of every parameter rule, per function declarator."""
+    formal = src.lang.page("formal")
+    for f in src.parsed.functions:
+        if len(f.params) > MAX_PARAMS:
+            yield (f.name, f"{len(f.params)} parameters: \"Maximum {MAX_PARAMS} parameters "
+                   "can be passed into a function\" (compile error 147)", formal,
+                   "parameter-count")
+        for prm in f.params:
+            word = prm.name or prm.type
+            if word is None:
+                continue
+            if prm.array and not prm.ref:
+                yield (word, "an array parameter without '&': \"Arrays of any type and data "
+                       "of the structure type are always passed by reference\" (compile error "
+                       "294)", formal, "array-by-value")
+            elif not prm.ref and not prm.array and prm.type is not None and \
+                    _is_struct(src, prm.type.text):
+                yield (word, f"a {prm.type.text} parameter without '&': structures and "
+                       "classes are \"always passed by reference\" (compile error 293)",
+                       formal, "object-by-value")
+            if prm.ref and prm.default is not None:
+                yield (word, "a default on a reference parameter: \"Parameters passed by "
+                       "reference can't be initialized by default values\"", formal,
+                       "reference-default")
+
+
+def _param_rule(rule: str) -> Check:
+    def check(src: Source) -> Iterator[tuple[Token, str, str]]:
+        for tok, why, page, which in _parameters(src):
+            if which == rule:
+                yield tok, why, page
+    return check
+
+
+def _local_functions(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for f in src.parsed.functions:
+        if src.parsed.scopes[f.scope].kind in ("function", "block"):
+            yield (f.name, "a function declared inside a function: compile error 325 \"The "
+                   "function can be declared only in the global scope\"",
+                   src.lang.page("errors"))
+
+
+def _static_locals(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c, p = src.code, src.parsed
+    for i, t in enumerate(c):
+        if t.text != "static" or p.starts[i] != i or p.kind_at(i) not in ("function", "block"):
+            continue
+        fn = p.enclosing(i, "function")
+        if fn is None:
+            continue
+        heads = [f for f in p.functions if f.scope == fn.parent and f.body and f.close < fn.open]
+        lo = max(heads, key=lambda f: f.close).open if heads else fn.open
+        local = {d.token.text for d in declarations(c[lo:i])}
+        end = i
+        while end < len(c) and c[end].text != ";":
+            end += 1
+        eq = next((k for k in range(i, end) if c[k].text == "="), None)
+        if eq is None:
+            continue
+        for k in range(eq + 1, end):
+            x = c[k]
+            call = k + 1 < end and c[k + 1].text == "(" and x.text != "sizeof"
+            if x.kind == "id" and (x.text in local or call):
+                yield (x, "a static variable initialized from a "
+                       f"{'call' if call else 'local variable or parameter'}: \"A static "
+                       "variable can be initialized by a constant or constant expression\" "
+                       "(compile error 327)", src.lang.page("static"))
+                break
+
+
+def _print_arguments(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c = src.code
+    for i, t in enumerate(c[:-1]):
+        if t.text in ("Print", "Comment", "Alert") and c[i + 1].text == "(" and \
+                (i == 0 or c[i - 1].text not in (".", "::")):
+            close = skip_brackets(c, i + 1) - 1
+            depth, args = 0, 1
+            for k in range(i + 2, close):
+                depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(c[k].text, 0)
+                args += depth == 0 and c[k].text == ","
+            if args > MAX_PARAMS:
+                yield (t, f"{args} arguments: \"The number of parameters cannot exceed "
+                       f"{MAX_PARAMS}\"", src.lang.page("print"))
+
+
+def _system_functions(src: Source) -> Iterator[tuple[Token, str, str]]:
+    lang = src.lang
+    for f in src.parsed.functions:
+        if f.owner or src.parsed.scopes[f.scope].kind not in ("global", "namespace"):
+            continue
+        if f.name.text in lang.functions:
+            yield (f.name, f"{f.name.text} is a function of the terminal: compile error 271 "
+                   "\"Overloading of system functions (terminal functions) is prohibited\"",
+                   lang.functions_page)
+
+
+def _struct_virtual(src: Source) -> Iterator[tuple[Token, str, str]]:
+    p = src.parsed
+    for i, t in enumerate(src.code):
+        if t.text == "virtual":
+            scope = p.scopes[p.scope_of[i]]
+            if scope.kind == "class" and scope.tag == "struct":
+                yield (t, "\"Structures cannot have virtual functions\" (compile error 269)",
+                       src.lang.page("virtual"))
+
+
+def _static_members(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c, p = src.code, src.parsed
+    for i, t in enumerate(c):
+        if t.text != "static" or p.starts[i] != i:
+            continue
+        scope = p.scopes[p.scope_of[i]]
+        if scope.kind != "class":
+            continue
+        end = i
+        while end < len(c) and c[end].text not in (";", "(", "{"):
+            end += 1
+        if end >= len(c) or c[end].text != ";":
+            continue                           # a static method
+        names = [d.token for d in declarations(c[i:end + 1]) if d.what == "variable"]
+        for name in names:
+            if (scope.name, name.text) not in src.tree.statics:
+                yield (name, f"a static member never defined: \"Static member of a class has "
+                       "to be explicitly initialized ... in global scope\" "
+                       f"({scope.name}::{name.text}; compile error 370)",
+                       src.lang.page("staticmembers"))
+
+
+def _method_pointers(src: Source) -> Iterator[tuple[Token, str, str]]:
+    c = src.code
+    for i, t in enumerate(c):
+        if t.text == "::" and i + 1 < len(c) and c[i + 1].text == "*" or t.text in (".*",
+                                                                                    "->*"):
+            yield (t, "a pointer to a member: compile error 386 \"Pointers to methods are not "
+                   "supported\"", src.lang.page("errors"))
+
+
+def _type_names_reused(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for d in src.declared:
+        if d.what in ("variable", "parameter", "function") and \
+                src.tree.types.get(d.token.text) in ("struct", "class", "interface"):
+            yield (d.token, f"the name of a {src.tree.types[d.token.text]} declared as a "
+                   f"{d.what}: \"The structure name can't be used as an identifier\" "
+                   "(compile error 281)", src.lang.page("classes"))
+
+
+def _class_form(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for f in src.parsed.functions:
+        if f.body and src.parsed.scopes[f.scope].kind == "class":
+            yield (f.name, "a method defined in its class body: declare it there and define "
+                   f"it after the class ({f.owner}::{f.name.text}), as the reference's own "
+                   "classes and MetaQuotes' Standard Library do, so no body calls a member "
+                   "declared further down", FORM_PAGE[src.lang.name])
+
+
+# ---- the rules: the preprocessor ---------------------------------------------------------------
 
 
 def _directives(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -507,6 +680,15 @@ def _directives(src: Source) -> Iterator[tuple[Token, str, str]]:
         if name not in src.lang.directives:
             yield (d, f"'#{name}' is not a directive of {src.lang.name.upper()}'s "
                    "preprocessor", src.lang.directives_page)
+
+
+def _macro_parameters(src: Source) -> Iterator[tuple[Token, str, str]]:
+    for d in src.pp:
+        m = mqlpre.macro_of(d)
+        if m is not None and m.params is not None and len(m.params) > MAX_MACRO_PARAMS:
+            yield (d.parts[1], f"{len(m.params)} macro parameters: \"When using the "
+                   f"parametric form, maximum {MAX_MACRO_PARAMS} parameters are allowed\"",
+                   src.lang.page("macros"))
 
 
 def _properties(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -520,6 +702,21 @@ def _properties(src: Source) -> Iterator[tuple[Token, str, str]]:
         elif not src.program:
             yield (d.parts[1], "a #property in an included file: \"Properties described in "
                    "included files are completely ignored\"", src.lang.properties_page)
+
+
+def _icon(src: Source) -> Iterator[tuple[Token, str, str]]:
+    if src.path is None or src.tree.root is None:
+        return
+    for d in src.pp:
+        if d.text == "#property" and len(d.parts) > 2 and d.parts[1].text == "icon" \
+                and d.parts[2].kind == "str":
+            path = d.parts[2].text[1:-1].replace("\\\\", "/").replace("\\", "/")
+            where = (src.tree.root.joinpath(*path.lstrip("/").split("/")) if path.startswith("/")
+                     else src.path.parent.joinpath(*path.split("/")))
+            if not where.is_file():
+                yield (d.parts[2], "compile error 341 \"Could not open the icon file at the "
+                       "specified path\" (\"Path specification rules are the same as for "
+                       "resources\")", src.lang.page("properties"))
 
 
 def _import_blocks(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -590,7 +787,8 @@ def _kit_pointers(src: Source) -> Iterator[tuple[Token, str, str]]:
         elif t.text == "this" and i + 1 < len(c) and c[i + 1].text == ".":
             yield (t, "use members without 'this.' (the kit's 'this' is a C++ pointer)",
                    KIT_PAGE)
-        elif (t.text == "*" and 0 < i < len(c) - 2 and _typeish(c[i - 1])
+        elif (t.text == "*" and 0 < i < len(c) - 2 and c[i - 1].kind == "id"
+              and c[i - 1].text not in NOT_A_TYPE and c[i - 1].text not in QUALIFIERS
               and c[i + 1].kind == "id" and c[i + 2].text in (";", "=", ",", ")")
               and (i < 2 or c[i - 2].text in ("(", ",", ";", "{", "}", "const", "static"))):
             yield (c[i + 1], "pointer declarators are not modelled by the kit", KIT_PAGE)
@@ -601,7 +799,7 @@ def _kit_arrays(src: Source) -> Iterator[tuple[Token, str, str]]:
     names = {d.token for d in src.declared if d.what in ("variable", "parameter")}
     for i, t in enumerate(c):
         if t in names and i + 1 < len(c) and c[i + 1].text == "[":
-            j = _skip_brackets(c, i + 1)
+            j = skip_brackets(c, i + 1)
             if j < len(c) and c[j].text == "[":
                 yield (t, "multi-dimensional arrays are not modelled by the kit", KIT_PAGE)
 
@@ -614,10 +812,14 @@ def _kit_input_group(src: Source) -> Iterator[tuple[Token, str, str]]:
 
 def _kit_underscore(src: Source) -> Iterator[tuple[Token, str, str]]:
     for t in src.code:
-        if t.kind == "id" and t.text.startswith("_") and len(t.text) > 1 \
-                and t.text not in PREDEFINED:
-            yield (t, "names starting with '_' other than the predefined variables are the "
-                   "kit's", KIT_PAGE)
+        if t.kind != "id" or not t.text.startswith("_") or len(t.text) < 2 \
+                or t.text in PREDEFINED or t.text in KIT_MACROS:
+            continue
+        if t.text in OTHER_MACROS:
+            yield (t, "a predefined macro of MQL whose value the kit does not give", KIT_PAGE)
+        else:
+            yield (t, "names starting with '_' other than the predefined variables and "
+                   "macros are the kit's", KIT_PAGE)
 
 
 def _kit_strict(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -635,17 +837,40 @@ RULES: tuple[Rule, ...] = (
     Rule("long-identifier", "language", _long_names),
     Rule("cpp-word", "language", _cpp_words),
     Rule("std", "language", _std),
-    Rule("long-long", "language", _long_long),
+    Rule("compound-type", "language", _compound_types),
+    Rule("character", "language", _characters),
+    Rule("digit-separator", "language", _digit_separators),
+    Rule("literal-prefix", "language", _literal_prefixes),
+    Rule("digraph", "language", _digraphs),
+    Rule("long-string", "language", _long_strings),
     Rule("lambda", "language", _lambdas),
     Rule("arrow", "language", _arrow),
     Rule("anonymous-enum", "language", _anonymous_enum),
     Rule("multiple-inheritance", "language", _multiple_inheritance),
+    Rule("inheritance-kind", "language", _inheritance_kind),
     Rule("pointer-to-builtin", "language", _pointer_to_builtin),
-    Rule("reference-outside-parameters", "language", _reference_outside_parameters),
+    Rule("reference-outside-parameters", "language", _references),
+    Rule("condition-declaration", "language", _condition_declarations),
+    Rule("designated-initializer", "language", _designated_initializers),
+    Rule("array-by-value", "language", _param_rule("array-by-value")),
+    Rule("object-by-value", "language", _param_rule("object-by-value")),
+    Rule("reference-default", "language", _param_rule("reference-default")),
+    Rule("parameter-count", "language", _param_rule("parameter-count")),
+    Rule("local-function", "language", _local_functions),
+    Rule("static-initializer", "language", _static_locals),
+    Rule("print-arguments", "language", _print_arguments),
+    Rule("system-function", "language", _system_functions),
+    Rule("struct-virtual", "language", _struct_virtual),
+    Rule("static-member", "language", _static_members),
+    Rule("method-pointer", "language", _method_pointers),
+    Rule("type-name-reused", "language", _type_names_reused),
     Rule("directive", "language", _directives),
+    Rule("macro-parameters", "language", _macro_parameters),
     Rule("property", "language", _properties),
+    Rule("icon", "language", _icon),
     Rule("import-form", "language", _import_blocks),
     Rule("include-form", "language", _include_form),
+    Rule("class-form", "form", _class_form),
     Rule("kit-imports", "kit", _kit_imports),
     Rule("kit-includes", "kit", _kit_includes),
     Rule("kit-pointers", "kit", _kit_pointers),
@@ -659,23 +884,37 @@ RULES: tuple[Rule, ...] = (
 # ---- running it --------------------------------------------------------------------------------
 
 
-def _code_between_imports(tokens: list[Token]) -> list[Token]:
-    return [t for t in tokens if t.kind != "pp"]
+def _faults(unit: mqlpre.Unit, lang: str, program: bool, tree: Tree,
+            path: Path | None) -> list[Fault]:
+    declared = [*declarations(unit.code), *macros(unit.pp)]
+    src = Source(unit.shown, language(lang), program, unit.code, unit.pp, declared,
+                 Parsed(unit.code), tree, path)
+    faults = set()
+    for rule in RULES:
+        for tok, why, page in rule.check(src):
+            if tok.via:
+                why += f" (the word comes from the macro {tok.via})"
+            faults.add(Fault(unit.shown, tok.line, tok.text, why, page, rule.id))
+    return sorted(faults, key=lambda f: (f.line, f.word, f.why))
+
+
+def _lex_faults(text: str, shown: str, lang: str) -> list[Fault]:
+    try:
+        tokenize(text)
+    except LexError as exc:
+        return [Fault(shown, exc.line, "", exc.why, language(lang).page("syntax"), "lexer")]
+    return []
 
 
 def check_text(text: str, shown: str, lang: str = "mql5", program: bool = False) -> list[Fault]:
-    """The faults of one file's text, in line order."""
-    try:
-        tokens = tokenize(text)
-    except LexError as exc:
-        return [Fault(shown, exc.line, "", exc.why, language(lang).page("syntax"), "lexer")]
-    code = _code_between_imports(tokens)
-    pp = [t for t in tokens if t.kind == "pp"]
-    src = Source(shown, language(lang), program, code, pp,
-                 [*declarations(code), *macros(pp)])
-    faults = {Fault(shown, tok.line, tok.text, why, page, rule.id)
-              for rule in RULES for tok, why, page in rule.check(src)}
-    return sorted(faults, key=lambda f: (f.line, f.word, f.why))
+    """The faults of one file's text read alone (its includes not followed), in line order."""
+    bad = _lex_faults(text, shown, lang)
+    if bad:
+        return bad
+    unit = mqlpre.read_text(text, shown, lang)
+    tree = Tree()
+    tree.learn(unit.code)
+    return _faults(unit, lang, program, tree, None)
 
 
 def check_file(path: Path, shown: str, lang: str = "mql5") -> list[Fault]:
@@ -690,9 +929,21 @@ def sources(root: Path, lang: str) -> list[Path]:
 
 
 def check_tree(root: Path, lang: str = "mql5") -> list[Fault]:
-    """Every fault of every program and include under ``root`` (an MQL5 or MQL4 folder)."""
-    return [f for path in sources(root, lang)
-            for f in check_file(path, str(path.relative_to(root)), lang)]
+    """Every fault of every program and include under ``root`` (an MQL5 or MQL4 folder), each
+    file read as its programs' compiler reads it."""
+    files = sources(root, lang)
+    bad = [f for path in files for f in _lex_faults(path.read_text(encoding="utf-8"),
+                                                     path.relative_to(root).as_posix(), lang)]
+    if bad:
+        return bad
+    ext = "." + lang.replace("mql", "mq")
+    programs = [p for p in files if p.suffix == ext]
+    units = mqlpre.read_tree(root, programs, files, lang)
+    tree = Tree(root)
+    for unit in units.values():
+        tree.learn(unit.code)
+    return [f for path in files
+            for f in _faults(units[path], lang, path.suffix == ext, tree, path)]
 
 
 def main(argv: list[str]) -> int:

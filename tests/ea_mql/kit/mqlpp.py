@@ -16,6 +16,11 @@ guards). What is not:
     #resource "\\Indicators\\X.ex5"  ->  the program's declaration of the indicator it carries
                                         (:func:`resource`: iCustom's "::Indicators\\X.ex5")
     #property NAME value            ->  dropped (the gate has checked NAME)
+    __FUNCTION__, __FUNCSIG__       ->  the function's name and signature as MQL strings
+    __FILE__, __PATH__              ->  the file's name and its path in the tree, MQL strings
+                                        (https://www.mql5.com/en/docs/constants/namedconstants/
+                                        compilemacro; __LINE__ is C++'s own; the kit's language
+                                        header defines __MQL5__ or __MQL4__)
 
 Before any rewriting, the whole tree passes the language gate (``mqlgate.py``): what MetaEditor
 refuses and C++ accepts (reserved words as names, C++-only words, pointers to built-in types,
@@ -146,6 +151,15 @@ def resource(line: str, where: str, root: Path | None) -> str | None:
             f"{_c_text(name)});")
 
 
+def _macros(code: str, shown: str) -> str:
+    """``code`` with MQL's predefined macros of a function and a file given their MQL
+    meaning (strings of MQL's type, not C++ character arrays)."""
+    values = {"__FUNCTION__": "_S(__func__)", "__FUNCSIG__": "_S(__PRETTY_FUNCTION__)",
+              "__FILE__": _c_text(Path(shown).name) + "_s", "__PATH__": _c_text(shown) + "_s"}
+    return re.sub(r"\b(__FUNCTION__|__FUNCSIG__|__FILE__|__PATH__)\b",
+                  lambda m: values[m.group(1)], code)
+
+
 def _c_text(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -198,6 +212,7 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
         text = ""
         for kind, t in pieces:
             if kind == "code":
+                t = _macros(t, shown)
                 text += DECL.sub(lambda m, at=where: _rewrite_decl(m, at), t)
             elif kind == "str":
                 text += t + "_s"

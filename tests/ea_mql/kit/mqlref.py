@@ -282,6 +282,30 @@ def reference(lang: str) -> dict[str, list[Proto]]:
     return out
 
 
+#: Sections of a reference whose pages are no function of the terminal: the language, the
+#: constants, the predefined variables, the runtime, the event handlers a program defines, and
+#: the methods of the Standard Library's classes and of matrices and vectors.
+NOT_FUNCTIONS = frozenset({"basis", "constants", "predefined", "runtime", "event_handlers",
+                           "standardlibrary", "matrix"})
+
+
+@cache
+def terminal_functions(lang: str) -> frozenset[str]:
+    """The names of ``lang``'s terminal functions: every function page of the reference but
+    the sections of :data:`NOT_FUNCTIONS` (the language gate's error-271 list)."""
+    base = PAGES[lang]
+    names = set()
+    for e in _entries():
+        url, name = str(e["url"]), str(e["name"])
+        if e.get("version") != lang or not url.startswith(base) or e.get("category") in (
+                "class", "constant", "language", "keyword", "variable", "basis"):
+            continue
+        if url[len(base):].split("/")[0] not in NOT_FUNCTIONS and \
+                re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            names.add(name)
+    return frozenset(names)
+
+
 def reference_protos(lang: str, name: str) -> tuple[list[Proto], str | None]:
     """The prototypes of ``name`` (the reviewed table's first), and the return type of a
     variadic one (``argument, ...``: only that is held)."""

@@ -234,6 +234,17 @@ def test_range_page_resumes_after_the_last_bar() -> None:
 def test_malformed_ea_tables_are_refused() -> None:
     """An EA answer without columns/rows lists is an error, not an empty page."""
     for answer in ([], {"columns": ["time"]}, {"columns": ["time"], "rows": [1]},
-                   {"columns": ["time"], "rows": [], "truncated": 1}):
+                   {"columns": ["time"], "rows": [], "truncated": 1},
+                   {"columns": ["time"], "rows": [], "from_msc": "1000"},
+                   {"columns": ["time"], "rows": [], "from_msc": True}):
         with pytest.raises(Exception, match="EA answer"):
             read_table(answer)
+
+
+def test_where_the_eas_tick_copy_started_is_kept() -> None:
+    """E6-1: an EA tick answer says where its copy started when that was later than asked
+    (``from_msc``, the first tick on its terminal's disk); the table keeps it, and its absence
+    reads as none."""
+    answer = {"columns": COLUMNS, "rows": [], "truncated": False, "from_msc": 1_700_000_000_000}
+    assert read_table(answer).from_msc == 1_700_000_000_000
+    assert read_table({"columns": COLUMNS, "rows": []}).from_msc is None

@@ -4,6 +4,10 @@
 // without translating gets the wrong bars, as it would in MetaTrader 4.
 #pragma once
 
+// "__MQL4__ macro is defined when compiling *.mq4 file" (mql5.com/en/docs/basis/preprosessor/
+// conditional_compilation): an #ifdef of the sources reads it here as there.
+#define __MQL4__
+
 // StringSubstr: "length=-1 ... If the parameter value is equal or less than 0, the string is
 // extracted till the string end" (docs.mql4.com/strings/stringsubstr). Code shared with MQL5,
 // where only -1 means that, must never pass 0: the MQL5 kit stops on it; this kit does what

@@ -3,6 +3,10 @@
 // constant here as in the terminal (ENUM_TIMEFRAMES, ENUM_COPY_TICKS, ...).
 #pragma once
 
+// "__MQL5__ macro is defined when compiling *.mq5 file" (mql5.com/en/docs/basis/preprosessor/
+// conditional_compilation): an #ifdef of the sources reads it here as there.
+#define __MQL5__
+
 // StringSubstr: MQL5 documents length -1 as "to the end of the string"; MQL4 reads every
 // length <= 0 that way. Code shared by both must never pass 0 (or another negative), so the kit
 // stops the EA when it does, as an array overrun would.

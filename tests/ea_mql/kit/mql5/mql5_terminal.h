@@ -15,8 +15,12 @@
 //   database, synchronized like older history when a copy reaches into it); back in Market
 //   Watch, its quote (SymbolInfoTick) is the last one received before it left until the next
 //   tick arrives. A terminal that was closed (fixture `offline_from_ms`, per symbol) starts the
-//   same way: the ticks after that time are a hole and its quote is the last one before it;
+//   same way: the ticks after that time are a hole and its quote is the last one before it.
+//   So does a lost connection to the trade server (control `broker down`, and before the
+//   login): no quotes arrive without it, for any symbol, so each symbol's ticks of the outage
+//   are a hole, and its quote is the last one before the outage until the next tick after it;
 //   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks;
+//   control `server_ticks <symbol>` prints how many ticks the trade server has of it;
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
 //   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
 //   for the chart symbol and Calculate for indicators;
@@ -262,7 +266,7 @@ struct FakeSymbol {
   int other_book_subscriptions = 0;  // other programs' (control `book_other`): BookEvent is broadcast
   size_t out_from_idx = 0;           // out of Market Watch: ticks from this one on did not reach the terminal
   long out_first_ms = -1, out_last_ms = -1;  // the first and last of them (-1: none yet)
-  std::vector<std::pair<long, long>> holes;  // tick times the terminal never received (out of Market Watch)
+  std::vector<std::pair<long, long>> holes;  // tick times the terminal never received (out of Market Watch, no connection)
   size_t back_at = SIZE_MAX;         // back in Market Watch when the server had this many ticks
   bool held = false;                 // its live ticks do not arrive (control `hold`)
 };
@@ -285,6 +289,18 @@ struct FakeTerminal {
   int indicator_calls = 0;     // history calls of the indicator handler that runs
 };
 inline FakeTerminal _term;
+// The terminal receives a symbol's quotes: it is in Market Watch and the terminal is connected
+// to the trade server ("the terminal receives quotes only for Market Watch symbols"; without
+// the connection, none arrive at all).
+inline bool _receiving(const FakeSymbol& s) { return s.selected && _term.connected; }
+// Quotes of `s` stop reaching the terminal: its quote stays the last one received.
+inline void _quotes_stop(FakeSymbol& s) { s.out_from_idx = s.ticks.size(); s.back_at = SIZE_MAX; }
+// They reach it again: the ticks that came meanwhile are a hole in its database, and its quote
+// is the one from before until the next tick arrives.
+inline void _quotes_resume(FakeSymbol& s) {
+  if (s.out_first_ms >= 0) { s.holes.emplace_back(s.out_first_ms, s.out_last_ms); s.back_at = s.ticks.size(); }
+  s.out_first_ms = s.out_last_ms = -1;
+}
 // The trade server's state (positions, orders, history, the connection) is in the terminal.
 inline bool _trade_state() { return _term.logged_in && _mono_ns() >= _term.trade_state_at_ns; }
 // Set by the harness: what a new tick raises (NewTick, Calculate, BookEvent) and where a trade
@@ -393,8 +409,8 @@ inline void _market_advance() {
       MqlTick t = s.live[s.live_next];
       if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next] - _slept_ns);
       ++s.live_next; s.ticks.push_back(t);
-      if (s.selected) { arrived = true; continue; }
-      // out of Market Watch: the trade server has it, the terminal does not
+      if (_receiving(s)) { arrived = true; continue; }
+      // out of Market Watch, or no connection: the trade server has it, the terminal does not
       if (s.out_first_ms < 0) s.out_first_ms = t.time_msc;
       s.out_last_ms = t.time_msc;
     }
@@ -412,7 +428,7 @@ inline int64_t _market_next_ns() {
 // in it, still that one until the next tick arrives (the terminal received none meanwhile).
 inline const MqlTick* _last_tick(FakeSymbol& s) {
   _market_advance();
-  bool stale = !s.selected || (s.back_at != SIZE_MAX && s.ticks.size() <= s.back_at);
+  bool stale = !_receiving(s) || (s.back_at != SIZE_MAX && s.ticks.size() <= s.back_at);
   size_t n = stale ? std::min(s.out_from_idx, s.ticks.size()) : s.ticks.size();
   return n == 0 ? nullptr : &s.ticks[n - 1];
 }
@@ -477,12 +493,11 @@ inline bool SymbolExist(const string& name, bool& is_custom) { is_custom = false
 inline bool SymbolSelect(const string& name, bool select) {
   FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   _market_advance();
-  if (!select && s->selected) { s->out_from_idx = s->ticks.size(); s->back_at = SIZE_MAX; }  // quotes stop reaching the terminal
-  if (select && !s->selected) {  // they come again; what came meanwhile is a hole in the database
-    if (s->out_first_ms >= 0) { s->holes.emplace_back(s->out_first_ms, s->out_last_ms); s->back_at = s->ticks.size(); }
-    s->out_first_ms = s->out_last_ms = -1;
-  }
-  s->selected = select; s->p.n["select"] = select; s->p.n["visible"] = select; return true;
+  bool was = _receiving(*s);
+  s->selected = select;
+  if (was && !_receiving(*s)) _quotes_stop(*s);
+  if (!was && _receiving(*s)) _quotes_resume(*s);
+  s->p.n["select"] = select; s->p.n["visible"] = select; return true;
 }
 // SymbolIsSynchronized: the symbol's data (bars) against the server, not its tick database.
 inline bool SymbolIsSynchronized(const string& name) { FakeSymbol* s = _sym(name); return s && _term.history_synchronized; }
@@ -670,11 +685,15 @@ inline bool _tick_kind(const MqlTick& t, uint flags) {
 }
 // Whether ticks from `from_msc` on are on disk; reaching before that synchronizes the database
 // from `from_msc` to now: an EA waits (at most 45 s), an indicator does not. On return the
-// caller gets what is local, and in an EA ERR_HISTORY_TIMEOUT when that is not everything
-// asked. In an indicator "CopyTicks() immediately returns all available ticks of a symbol and
-// launches synchronization of the tick database if available data is not enough ... After
+// caller gets what is local, and ERR_HISTORY_TIMEOUT ("ticks synchronization waiting time is
+// up, the function has sent all it had") when that is not everything asked. In an indicator
+// "CopyTicks() immediately returns all available ticks of a symbol and launches
+// synchronization of the tick database if available data is not enough ... After
 // synchronization, CopyTicks() will return all requested ticks during the next call"
-// (mql5.com/en/docs/series/copyticks): no error is documented for that case, so none is set.
+// (mql5.com/en/docs/series/copyticks); the page's own example reads the state off the copy,
+// "If the tick history is synchronized, the error code is equal to zero", and the kit keeps
+// to it in an indicator as in an EA (an indicator's error code there is what `mtgateway
+// check`'s deep_history settles on a terminal).
 // Ticks that arrived while the symbol was out of Market Watch never reached the terminal (the
 // terminal "receives quotes only for Market Watch symbols"): they are a hole in the database,
 // which a copy reaching into it synchronizes like older history.
@@ -693,12 +712,12 @@ inline bool _ticks_local(FakeSymbol& s, long from_msc) {
     s.ticks_local_from_ms = std::min(s.ticks_local_from_ms, s.sync_from_ms); s.sync_ready_ns = 0;
     long from = s.sync_from_ms;
     s.holes.erase(std::remove_if(s.holes.begin(), s.holes.end(), [from](const std::pair<long, long>& h) { return h.second >= from; }), s.holes.end());
-    if (!s.selected) { s.out_from_idx = s.ticks.size(); s.out_first_ms = s.out_last_ms = -1; }
+    if (!_receiving(s)) { s.out_from_idx = s.ticks.size(); s.out_first_ms = s.out_last_ms = -1; }
   };
   auto local = [&]() {
     if (from_msc < s.ticks_local_from_ms) return false;
     for (auto& h : s.holes) if (h.second >= from_msc) return false;
-    return s.selected || s.out_first_ms < 0 || s.out_last_ms < from_msc;
+    return _receiving(s) || s.out_first_ms < 0 || s.out_last_ms < from_msc;
   };
   done();
   if (local()) return true;
@@ -712,7 +731,7 @@ inline bool _ticks_local(FakeSymbol& s, long from_msc) {
 inline bool _on_disk(const FakeSymbol& s, size_t i) {
   const MqlTick& t = s.ticks[i];
   if (t.time_msc < s.ticks_local_from_ms) return false;
-  if (!s.selected && i >= s.out_from_idx) return false;
+  if (!_receiving(s) && i >= s.out_from_idx) return false;
   for (auto& h : s.holes) if (t.time_msc >= h.first && t.time_msc <= h.second) return false;
   return true;
 }
@@ -732,7 +751,7 @@ inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = CO
   bool complete = _ticks_local(*s, (long)from_msc);
   for (size_t i = 0; i < s->ticks.size() && out.v.size() < count; ++i)
     if (s->ticks[i].time_msc >= (long)from_msc && _on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.push_back(s->ticks[i]);
-  if (!complete && !_term.in_indicator) _LastError = ERR_HISTORY_TIMEOUT;
+  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
   return (int)out.v.size();
 }
 inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, ulong to_msc = 0) {
@@ -744,7 +763,7 @@ inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags
     const MqlTick& t = s->ticks[i];
     if (t.time_msc >= (long)from_msc && (to_msc == 0 || (ulong)t.time_msc <= to_msc) && _on_disk(*s, i) && _tick_kind(t, flags)) out.v.push_back(t);
   }
-  if (!complete && !_term.in_indicator) _LastError = ERR_HISTORY_TIMEOUT;
+  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
   return (int)out.v.size();
 }
 
@@ -852,12 +871,19 @@ inline uint _validate(const MqlTradeRequest& r, FakeSymbol*& s, std::string& why
     if (r.volume <= 0 || r.volume < s->p.n["volume_min"] || r.volume > s->p.n["volume_max"]) { why = "Invalid volume"; return TRADE_RETCODE_INVALID_VOLUME; }
     if (_last_tick(*s) == nullptr) { why = "Market is closed"; return TRADE_RETCODE_MARKET_CLOSED; }
     // FOK and IOC where the symbol's filling_mode allows them; RETURN for a pending order,
-    // and for a market order outside Market Execution (the emulator's rule too:
-    // mt5model/rules.py check_filling)
+    // and for a market order in Exchange execution (MetaTrader 5's own help, "Fill Policy":
+    // "For market orders, the Return policy is used only in the Exchange Execution mode"; the
+    // reference's ENUM_ORDER_TYPE_FILLING says Market or Exchange, and a broker was seen
+    // refusing it in Market execution: the kit keeps the stricter). In Request and Instant
+    // execution "the Fill or Kill policy is always used for market orders ... there is no
+    // need to specify a fill policy" (SYMBOL_FILLING_MODE): any is taken, and FOK applies
+    // (_plan_fill). The emulator's rule too: mt5model/rules.py check_filling.
     int mode = (int)s->p.n["filling_mode"], exe = (int)s->p.n["trade_exemode"];
     bool ok = r.type_filling == ORDER_FILLING_FOK ? (mode & SYMBOL_FILLING_FOK) != 0
             : r.type_filling == ORDER_FILLING_IOC ? (mode & SYMBOL_FILLING_IOC) != 0
-            : r.type_filling == ORDER_FILLING_RETURN ? r.action == TRADE_ACTION_PENDING || exe != SYMBOL_TRADE_EXECUTION_MARKET : false;
+            : r.type_filling == ORDER_FILLING_RETURN ? r.action == TRADE_ACTION_PENDING || exe == SYMBOL_TRADE_EXECUTION_EXCHANGE : false;
+    if (r.action == TRADE_ACTION_DEAL && (exe == SYMBOL_TRADE_EXECUTION_REQUEST || exe == SYMBOL_TRADE_EXECUTION_INSTANT)
+        && r.type_filling <= ORDER_FILLING_RETURN) ok = true;
     if (!ok) { why = "Unsupported filling mode"; return TRADE_RETCODE_INVALID_FILL; }
     // "Market orders of symbols, whose execution type is 'Market Execution' ... do not
     // require specification of price" (MqlTradeRequest): in Request and Instant execution
@@ -889,12 +915,15 @@ inline FakeRecord _order_rec(const MqlTradeRequest& r, const std::string& sym, u
   o.s = {{"symbol", sym}, {"comment", r.comment.utf8()}, {"external_id", ""}}; return o;
 }
 // A market order's deals: each at most `deal_max_volume`; IOC beyond `liquidity` fills what
-// there is (DONE_PARTIAL) and FOK beyond it is rejected.
+// there is (DONE_PARTIAL) and FOK beyond it is rejected. In Request and Instant execution every
+// market order is FOK, whatever its type_filling.
 struct _Fill { uint retcode = 0; std::vector<double> parts; double filled = 0; };
 inline _Fill _plan_fill(const FakeSymbol& s, const MqlTradeRequest& r) {
   _Fill f; double want = r.volume;
+  int exe = s.p.n.count("trade_exemode") ? (int)s.p.n.at("trade_exemode") : SYMBOL_TRADE_EXECUTION_MARKET;
+  bool fok = r.type_filling == ORDER_FILLING_FOK || exe == SYMBOL_TRADE_EXECUTION_REQUEST || exe == SYMBOL_TRADE_EXECUTION_INSTANT;
   if (s.liquidity > 0 && want > s.liquidity + 1e-9) {
-    if (r.type_filling == ORDER_FILLING_FOK) { f.retcode = TRADE_RETCODE_REJECT; return f; }
+    if (fok) { f.retcode = TRADE_RETCODE_REJECT; return f; }
     want = s.liquidity;
   }
   double step = s.deal_max_volume > 0 ? s.deal_max_volume : want;
@@ -1021,6 +1050,18 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
 }
 
 // ---- what the user and the broker do meanwhile (control commands) ------------------------------------------
+// The connection to the trade server goes (or comes back): every Market Watch symbol's quotes
+// stop (or start again), the ticks of the outage a hole in the terminal's database.
+inline void _set_connected(bool up) {
+  _market_advance();
+  std::vector<bool> was; for (auto& s : _term.symbols) was.push_back(_receiving(s));
+  _term.connected = up;
+  for (size_t k = 0; k < _term.symbols.size(); ++k) {
+    FakeSymbol& s = _term.symbols[k];
+    if (was[k] && !_receiving(s)) _quotes_stop(s);
+    if (!was[k] && _receiving(s)) _quotes_resume(s);
+  }
+}
 // Each lands in steps; the EA handles one step's transaction before the next step lands.
 inline std::string _control_close(const std::vector<std::string>& w) {
   if (w.size() < 2) return "usage: close <position ticket>";
@@ -1067,10 +1108,13 @@ inline void _register_terminal_controls() {
   _controls()["cancel"] = _control_cancel;
   _controls()["sltp"] = _control_sltp;
   _controls()["login"] = [](const std::vector<std::string>&) {
-    _term.logged_in = true; _term.connected = true; _term.trade_state_at_ns = _mono_ns() + _term.trade_state_ns; return std::string(); };
+    _term.logged_in = true; _set_connected(true); _term.trade_state_at_ns = _mono_ns() + _term.trade_state_ns; return std::string(); };
   _controls()["broker"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "up" && w[1] != "down")) return std::string("usage: broker up|down");
-    _term.connected = w[1] == "up"; return std::string(); };
+    _set_connected(w[1] == "up"); return std::string(); };
+  _controls()["server_ticks"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: server_ticks <symbol>");
+    _market_advance(); printf("KIT: server_ticks %s %zu\n", s->name.c_str(), s->ticks.size()); return std::string(); };
   _controls()["algo"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "on" && w[1] != "off")) return std::string("usage: algo on|off");
     _term.trade_allowed = w[1] == "on"; return std::string(); };

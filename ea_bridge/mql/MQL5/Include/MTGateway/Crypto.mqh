@@ -171,82 +171,102 @@ private:
    ulong             stirs;
    ulong             first_us;
 
-   void              Mix(const string sample)
-     {
-      uchar raw[], joined[], digest[];
-      Utf8Bytes(sample, raw);
-      int n = ArraySize(state);
-      ArrayResize(joined, n + ArraySize(raw));
-      if(n > 0)
-         ArrayCopy(joined, state, 0, 0, n);
-      ArrayCopy(joined, raw, n, 0, ArraySize(raw));
-      if(Sha256(joined, digest))
-         ArrayCopy(state, digest, 0, 0, 32);
-     }
+   void              Mix(const string sample);
 
 public:
-                     EntropyPool(void) { stirs = 0; first_us = 0; ArrayResize(state, 32); ArrayFill(state, 0, 32, 0); }
+                     EntropyPool(void);
 
    // One sample of what changes between stirs; called at every timer pass. The microsecond
    // clock is read MTGW_POOL_READINGS times, each reading after a SHA-256, so how long the
    // hashing took on this machine, at this moment, goes in beside when the pass came.
-   void              Stir(void)
-     {
-      stirs++;
-      if(stirs == 1)
-         first_us = GetMicrosecondCount();
-      MqlTick q;
-      string quote = SymbolInfoTick(_Symbol, q) ? IntegerToString((long)q.time) + DoubleToString(q.bid, 8) + DoubleToString(q.ask, 8) : "";
-      Mix(IntegerToString((long)GetMicrosecondCount()) + "|" + IntegerToString((long)GetTickCount()) + "|" +
-          IntegerToString((long)TimeLocal()) + "|" + IntegerToString((long)TimeCurrent()) + "|" +
-          IntegerToString((long)stirs) + "|" + quote);
-      for(int i = 1; i < MTGW_POOL_READINGS; i++)
-         Mix(IntegerToString((long)GetMicrosecondCount()));
-     }
+   void              Stir(void);
 
    // Whether a first nonce may be taken: MTGW_POOL_MIN_STIRS stirs, the first of them at
    // least MTGW_POOL_MIN_SPAN_US ago (their timing jitter is the pool's secret).
-   bool              Ready(void) const
-     {
-      return stirs >= MTGW_POOL_MIN_STIRS && GetMicrosecondCount() - first_us >= MTGW_POOL_MIN_SPAN_US;
-     }
+   bool              Ready(void) const;
 
    // Stirs until Ready(), one system clock tick apart: Sleep(1) ends on the clock's next tick
    // (15.6 ms on Windows), so each stir reads the microsecond clock at a wake-up whose exact
    // moment the scheduler decides. About a second, once: later nonces find the pool ready.
    // False when the program is being stopped.
-   bool              Gather(void)
-     {
-      while(!Ready())
-        {
-         if(IsStopped())
-            return false;
-         Sleep(1);
-         Stir();
-        }
-      return true;
-     }
+   bool              Gather(void);
 
    // Bytes from a better source, when the EA has one.
-   void              Seed(const uchar &bytes[])
-     {
-      Mix(HexLower(bytes));
-     }
+   void              Seed(const uchar &bytes[]);
 
    // A fresh 64-hex-character nonce.
-   string            Nonce(void)
-     {
-      Stir();
-      uchar raw[], joined[], digest[];
-      Utf8Bytes("mtgw-ea-nonce-v1", raw);
-      ArrayResize(joined, 32 + ArraySize(raw));
-      ArrayCopy(joined, state, 0, 0, 32);
-      ArrayCopy(joined, raw, 32, 0, ArraySize(raw));
-      if(!Sha256(joined, digest))
-         return "";
-      Stir();
-      return HexLower(digest);
-     }
+   string            Nonce(void);
   };
+
+void EntropyPool::Mix(const string sample)
+  {
+   uchar raw[], joined[], digest[];
+   Utf8Bytes(sample, raw);
+   int n = ArraySize(state);
+   ArrayResize(joined, n + ArraySize(raw));
+   if(n > 0)
+      ArrayCopy(joined, state, 0, 0, n);
+   ArrayCopy(joined, raw, n, 0, ArraySize(raw));
+   if(Sha256(joined, digest))
+      ArrayCopy(state, digest, 0, 0, 32);
+  }
+
+EntropyPool::EntropyPool(void)
+  {
+   stirs = 0;
+   first_us = 0;
+   ArrayResize(state, 32);
+   ArrayFill(state, 0, 32, 0);
+  }
+
+void EntropyPool::Stir(void)
+  {
+   stirs++;
+   if(stirs == 1)
+      first_us = GetMicrosecondCount();
+   MqlTick q;
+   string quote = SymbolInfoTick(_Symbol, q) ? IntegerToString((long)q.time) + DoubleToString(q.bid, 8) + DoubleToString(q.ask, 8) : "";
+   Mix(IntegerToString((long)GetMicrosecondCount()) + "|" + IntegerToString((long)GetTickCount()) + "|" +
+       IntegerToString((long)TimeLocal()) + "|" + IntegerToString((long)TimeCurrent()) + "|" +
+       IntegerToString((long)stirs) + "|" + quote);
+   for(int i = 1; i < MTGW_POOL_READINGS; i++)
+      Mix(IntegerToString((long)GetMicrosecondCount()));
+  }
+
+bool EntropyPool::Ready(void) const
+  {
+   return stirs >= MTGW_POOL_MIN_STIRS && GetMicrosecondCount() - first_us >= MTGW_POOL_MIN_SPAN_US;
+  }
+
+bool EntropyPool::Gather(void)
+  {
+   while(!Ready())
+     {
+      if(IsStopped())
+         return false;
+      Sleep(1);
+      Stir();
+     }
+   return true;
+  }
+
+void EntropyPool::Seed(const uchar &bytes[])
+  {
+   Mix(HexLower(bytes));
+  }
+
+string EntropyPool::Nonce(void)
+  {
+   Stir();
+   uchar raw[], joined[], digest[];
+   Utf8Bytes("mtgw-ea-nonce-v1", raw);
+   ArrayResize(joined, 32 + ArraySize(raw));
+   ArrayCopy(joined, state, 0, 0, 32);
+   ArrayCopy(joined, raw, 32, 0, ArraySize(raw));
+   if(!Sha256(joined, digest))
+      return "";
+   Stir();
+   return HexLower(digest);
+  }
 
 #endif

@@ -121,9 +121,9 @@ double VarValue(const string name)
 // Mode 1's step: judge the range (TicksThere) and record what is on disk. MTGW.ticks.<symbol>
 // is the earliest start judged loaded; MTGW.t0.<symbol> the first tick on disk from there on,
 // where the EA's copies start. Minutes before that first tick are taken for "older than the
-// server keeps" only by a time rule (FirstSettled): a synchronization slower than it would
-// otherwise have the EA's own copy wait for the rest (45 s at most, every call waiting behind
-// it). Starting the copies at a tick on disk makes any such misjudgment an answer without the
+// server keeps" once the copy says the synchronization is done, or by a time rule
+// (FirstSettled): a synchronization slower than it would otherwise have the EA's own copy wait
+// for the rest (45 s at most, every call waiting behind it). Starting the copies at a tick on disk makes any such misjudgment an answer without the
 // ticks still to come, never a wait; and while the EA keeps asking from before that tick, this
 // helper keeps looking and lowers it when older ticks arrive after all.
 void LoadTicks(void)
@@ -186,16 +186,20 @@ void ForgetSettle(void)
    GlobalVariableDel(MTGW_FIRST_SINCE_VAR + SettleId());
   }
 
-// The first tick on disk from FromMsc on (0: none), and whether it has stayed the same long
-// enough to say the synchronization has brought nothing older, and the trade server keeps no
-// older ticks than that (its tick history can be shorter than its bars'). How long is a guess
-// (the reference says nothing of how a synchronization progresses): MTGW_HELPER_SETTLE_MS, and
-// MTGW_HELPER_SETTLE_DAY_MS more per day between FromMsc and that tick (a longer span is more
-// to download, and may land in one piece), up to MTGW_HELPER_SETTLE_MAX_MS. A wrong guess
-// costs the answer the ticks still to come, never a wait (LoadTicks).
+// The first tick on disk from FromMsc on (0: none), and whether the synchronization has
+// brought everything from FromMsc on, so the trade server keeps no older ticks than that (its
+// tick history can be shorter than its bars'). The copy itself says so first: "If the tick
+// history is synchronized, the error code is equal to zero" (the reference's CopyTicks
+// example). Failing that, a guess of time: the first tick unchanged for MTGW_HELPER_SETTLE_MS,
+// and MTGW_HELPER_SETTLE_DAY_MS more per day between FromMsc and that tick (a longer span is
+// more to download, and may land in one piece), up to MTGW_HELPER_SETTLE_MAX_MS. A wrong
+// judgment costs the answer the ticks still to come, never a wait (LoadTicks).
 bool FirstSettled(long &first)
   {
+   ResetLastError();
    first = FirstOnDisk();
+   if(first > 0 && GetLastError() == 0)
+      return true;
    string seen = MTGW_FIRST_VAR + SettleId(), since = MTGW_FIRST_SINCE_VAR + SettleId();
    uint now = GetTickCount();
    if(!GlobalVariableCheck(seen) || GlobalVariableGet(seen) != (double)first || !GlobalVariableCheck(since))
@@ -215,8 +219,8 @@ bool FirstSettled(long &first)
 
 // Whether the tick database holds the ticks from FromMsc on. In an indicator CopyTicks
 // "immediately returns all available ticks ... and launches synchronization of the tick
-// database if available data is not enough" and documents no error for that case, so the
-// answer is judged from the data: the M1 bars (built and synchronized from the trade server)
+// database if available data is not enough", and whether its error code says so there too is
+// not documented, so the answer is judged from the data: the M1 bars (built and synchronized from the trade server)
 // say which minutes had ticks, and each of those minutes sampled across the range (the first
 // and last few, and up to MTGW_HELPER_SAMPLES in between) must have a tick on disk. Minutes
 // before the first tick on disk count only until that first tick has stayed the same long
