@@ -21,7 +21,6 @@ import argparse
 import getpass
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from ea_bridge.environment import read_env
@@ -38,6 +37,7 @@ from .authority.database import DatabaseError, redact_url
 from .authority.devices import normalize_code
 from .authority.records import AuthorityKey
 from .authority.service import Authority
+from .authority.service.accounts import AccountChanges
 from .authority.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
 from .config import GatewayConfig, console_url_problem
 
@@ -220,9 +220,9 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
             raise _Usage(f"no account {args.login}@{args.server} is registered for {owner}: "
                          "register it first (POST /v1/accounts, or the console)")
         enabled = args.switch == "on"
-        await authority.accounts.update_risk(
-            owner, account.id, account.allowed_symbols, Decimal(account.max_lot_size),
-            Decimal(account.risk_pct), account.auto_trade_enabled, paper_trade_enabled=enabled)
+        await authority.accounts.update(owner, account.id,
+                                        AccountChanges(paper_trade_enabled=enabled),
+                                        by_operator=True)
     finally:
         await authority.close()
     print(f"paper trading of {args.login}@{args.server}: {'on' if enabled else 'off'}")
@@ -271,8 +271,8 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
         mailed = await notice
     finally:
         await authority.close()
-    print(f"two-step sign-in of {args.email} is off; every session of theirs ended; noted in "
-          "their Activity; " + ("the owner was mailed" if mailed else
+    print(f"two-step sign-in of {args.email} is off; every session and console API sign-in "
+          "of theirs ended; noted in their Activity; " + ("the owner was mailed" if mailed else
                                 "the e-mail to the owner could not be sent (check [smtp]): "
                                 "tell them yourself"))
     return 0

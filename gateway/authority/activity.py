@@ -47,7 +47,8 @@ KINDS: Final = {
     "sessions_ended": "signed-in sessions ended",
     "alert_failed": "alert not delivered",
     "alerts_changed": "alert settings changed",
-    # The owner's API across accounts (``service/manager.py``).
+    # The owner's API across accounts (``service/accounts.py``, ``groups.py``, ``halts.py``,
+    # ``instructions.py``).
     "account_changed": "account changed",
     "account_password_changed": "account's MT5 password changed",
     "paper_money": "paper money moved",

@@ -19,12 +19,15 @@ these choices:
   in :data:`RENEWED_EXPIRES_HEADER`); a client that keeps using the API swaps it in and never
   signs in again, for at most :data:`MAX_SESSION_S` after the password was typed
   (``auth_time``), after which the owner signs in again.
-* **Ended by a password change**: each token carries a keyed fingerprint of the owner's
-  password hash (``pwd``); a token whose fingerprint no longer matches (the password was
-  changed or reset) is refused, as the console's sessions are ended then.
+* **Ended with the owner's other credentials**: each token names its sign-in (``sid``, kept
+  by renewals) and the owner's sign-in generation when it was issued (``gen``). Whoever
+  accepts a token asks the service (``service/credentials.py``) to turn its claims into an
+  owner, which refuses it once that sign-in was ended (from the sessions page) or the
+  generation moved on (the password set, the second factor turned on or off or reset by the
+  operator, "Sign out everywhere", a take-back: ``signins.end_credentials``).
 
-Nothing here does I/O: :class:`ApiTokens` takes the clock and the key, and the console's door
-(its bearer step, ``door/callers.py``) reads the owner's hash.
+Nothing here does I/O: :class:`ApiTokens` takes the clock and the key; the console's door
+(its bearer step, ``door/callers.py``) verifies a token and asks the service for its owner.
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ def api_key_from(secret: bytes) -> bytes:
 
 class ApiTokenRefused(Exception):
     """A bearer token the console does not accept; ``reason`` is the word the 401 carries
-    (``malformed_token``, ``invalid_token``, ``token_expired``, ``session_too_old``)."""
+    (``malformed_token``, ``invalid_token``, ``token_expired``, ``session_too_old``,
+    ``token_revoked``)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -78,12 +82,13 @@ class ApiTokenRefused(Exception):
 @dataclass(frozen=True, slots=True)
 class ApiClaims:
     """What a verified token says: whose it is, when it ends, when the password was typed,
-    and the fingerprint of the password hash it was issued under."""
+    which sign-in it belongs to and the owner's sign-in generation it was issued under."""
 
     owner_email: str
     expires_at: int
     auth_time: int
-    password_mark: str
+    session_id: str
+    generation: int
     token_id: str
 
 
@@ -101,22 +106,17 @@ class ApiTokens:
         self._key = key
         self._clock = clock
 
-    def password_mark(self, password_hash: str) -> str:
-        """The keyed fingerprint of an owner's stored password hash a token carries (no
-        property of the password can be read from it without the key)."""
-        return hmac.new(self._key, b"pwd\0" + password_hash.encode(),
-                        hashlib.sha256).hexdigest()[:32]
-
-    def issue(self, owner_email: str, password_mark: str, auth_time: int | None = None
-              ) -> tuple[str, int]:
-        """A new token for the owner and its expiry (epoch seconds); ``auth_time`` is when
-        the password was typed (now, for a sign-in; kept, for a renewal)."""
+    def issue(self, owner_email: str, session_id: str, generation: int,
+              auth_time: int | None = None) -> tuple[str, int]:
+        """A new token of the owner's sign-in ``session_id``, under their sign-in
+        ``generation``, and its expiry (epoch seconds); ``auth_time`` is when the password
+        was typed (now, for a sign-in; kept, for a renewal)."""
         now = int(self._clock())
         expires_at = now + LIFETIME_S
         claims: dict[str, Any] = {
             "iss": ISSUER, "aud": AUDIENCE, "sub": owner_email, "iat": now, "nbf": now,
             "exp": expires_at, "auth_time": now if auth_time is None else auth_time,
-            "pwd": password_mark, "jti": secrets.token_urlsafe(12)}
+            "sid": session_id, "gen": generation, "jti": secrets.token_urlsafe(12)}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires_at
 
     def verify(self, token: str) -> ApiClaims:
@@ -145,14 +145,20 @@ class ApiTokens:
             raise ApiTokenRefused("invalid_token", "the bearer token is not one this console "
                                   "signed") from None
         # Times are judged here, on the injected clock (PyJWT reads the system's).
-        sub, exp, iat, auth_time, mark, jti = (
-            claims.get("sub"), claims.get("exp"), claims.get("iat"), claims.get("auth_time"),
-            claims.get("pwd"), claims.get("jti"))
+        sub, exp, iat, auth_time, jti = (claims.get("sub"), claims.get("exp"),
+                                         claims.get("iat"), claims.get("auth_time"),
+                                         claims.get("jti"))
         if not (isinstance(sub, str) and sub and all(
                 isinstance(t, int) and not isinstance(t, bool) for t in (exp, iat, auth_time))
-                and isinstance(mark, str) and isinstance(jti, str)):
+                and isinstance(jti, str)):
             raise ApiTokenRefused("invalid_token", "the bearer token is not one this console "
                                   "signed")
+        sid, gen = claims.get("sid"), claims.get("gen")
+        if not (isinstance(sid, str) and sid and isinstance(gen, int)
+                and not isinstance(gen, bool)):
+            # signed here, by a release that did not yet name the sign-in
+            raise ApiTokenRefused("token_revoked", "this token was issued before the console "
+                                  "kept its sign-ins: sign in again (POST /api/auth/login)")
         assert isinstance(exp, int) and isinstance(iat, int) and isinstance(auth_time, int)  # noqa: S101
         if iat > now + _LEEWAY_S:
             raise ApiTokenRefused("invalid_token", "the bearer token is issued in the future")
@@ -162,7 +168,7 @@ class ApiTokens:
         if now >= auth_time + MAX_SESSION_S:
             raise ApiTokenRefused("session_too_old", "this sign-in is too old to be renewed: "
                                   "sign in again (POST /api/auth/login)")
-        return ApiClaims(sub, int(exp), int(auth_time), mark, jti)
+        return ApiClaims(sub, int(exp), int(auth_time), sid, gen, jti)
 
     def renewal(self, claims: ApiClaims) -> tuple[str, int] | None:
         """A fresh token for ``claims`` when it is close to expiry (and the sign-in is young
@@ -172,4 +178,5 @@ class ApiTokens:
             return None
         if now + LIFETIME_S >= claims.auth_time + MAX_SESSION_S:
             return None  # renewing would outlive the sign-in: the client signs in again
-        return self.issue(claims.owner_email, claims.password_mark, claims.auth_time)
+        return self.issue(claims.owner_email, claims.session_id, claims.generation,
+                          claims.auth_time)

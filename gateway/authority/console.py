@@ -250,7 +250,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             connect_timeout_s=section.database_connect_timeout_s,
             statement_timeout_s=section.database_statement_timeout_s,
             pool_size=section.database_connections, sign_off_loop=off_loop,
-            address=address)
+            address=address,
+            # a password confirming a change is checked by the one owner rule (its throttle)
+            password_check=app[OWNER_SIGN_IN].password)
         metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None
         try:

@@ -15,6 +15,11 @@ The tree, and how the caller reacts::
     ├── ProofRejected             a device proof failed a check: 401 with ``reason``
     ├── AccountExists             the login and server are registered already: 409
     ├── ConsoleConfigError        ``[console]`` is not servable as configured: fix the file
+    ├── SignInRefused             (``service/signin.py``) wrong credentials or code: ask again
+    ├── PasswordNeeded            (``service/consent.py``) the change lets a bot do more: send
+    │                             it again with the owner's password
+    ├── CredentialEnded           (``service/credentials.py``) a console-API token whose
+    │                             sign-in ended: sign in again
     └── Refusal                   the console's own answer of refusal on its way out (its
                                   door raises it; each entry point renders it): the client
                                   reads ``status`` and ``reason``

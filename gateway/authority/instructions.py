@@ -15,7 +15,7 @@ settles it, however long the terminal is offline.
 
 Amounts are decimal strings (records carry no floats). Rows are kept for the owner's view
 (:func:`of_owner`); nothing here decides whether an account may get one: that is
-``service/manager.py``'s.
+``service/instructions.py``'s.
 """
 
 from __future__ import annotations

@@ -139,11 +139,13 @@ SECURITY_NOTICES: Final = {
                            "sign-in (the old ones no longer work)"),
     "second_factor_undone": ("two-step sign-in was taken back",
                              "two-step sign-in was turned off with the link from our notice "
-                             "that it had been turned on; every browser was signed out and a "
-                             "new password was set"),
+                             "that it had been turned on; every browser and every console "
+                             "API sign-in was signed out, the alerts' webhook (if one was "
+                             "set) was removed, and a new password was set"),
     "second_factor_reset": ("the operator turned two-step sign-in off",
                             "the operator of your console turned your two-step sign-in off "
-                            "(mtgateway owner reset-2fa); every browser was signed out"),
+                            "(mtgateway owner reset-2fa); every browser and every console "
+                            "API sign-in was signed out"),
 }
 
 #: The command an operator runs for an owner who lost the authenticator and the recovery codes.
@@ -167,9 +169,11 @@ def _not_you(kind: str, owner_email: str, address: ConsoleAddress,
             return f"{head} To get your account back, {operator}"
         link, hours = undo
         return (f"{head} Open this link within {hours} hours to take it back:\n\n  {link}\n\n"
-                "It works once, only for this change: it turns two-step sign-in off, signs out "
-                "every browser and asks you for a new password. Once it has expired, "
-                f"{operator}")
+                "It works once, for this change or a later one: it turns two-step sign-in off, "
+                "signs out every browser and every console API sign-in, removes the alerts' "
+                "webhook and asks you for a new password. Whoever did it cannot void it (by "
+                "changing your password, signing you out, or turning two-step sign-in off and "
+                f"on again). Once it has expired, {operator}")
     if kind in ("password_reset", "second_factor_undone"):
         return ("Not you? Then someone can read this mailbox. Secure the mailbox first (its "
                 f"password, its forwarding rules), then {reset[0].lower()}{reset[1:]}")
@@ -197,9 +201,10 @@ def security_notice_message(owner_email: str, kind: str, at: int, from_address: 
         f"At {_when(at)}, {what}.\n\n"
         "If that was you, there is nothing to do.\n\n"
         f"{_not_you(kind, owner_email, address, undo)}\n\n"
-        f"Afterwards, read the Activity page of {address.hint()}, sign out the sessions "
-        "you do not know (Settings, Signed-in sessions), and revoke the devices (Devices) "
-        "and tokens (Tokens) you do not know.\n")
+        f"Afterwards, read the Activity page of {address.hint()}, sign out the browsers and "
+        "console API sign-ins you do not know (Settings, Signed-in sessions), revoke the "
+        "devices (Devices) and tokens (Tokens) you do not know, and check where your alerts "
+        "go (Settings, Alerts: a webhook you do not know sends them to someone else).\n")
     return message
 
 

@@ -204,7 +204,7 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
         created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);
     CREATE INDEX IF NOT EXISTS factor_undos_owner ON factor_undos (owner_email);
     """,
-    # 13: the owner's API over many accounts (``api/``, ``service/manager.py``): groups of
+    # 13: the owner's API over many accounts (``mt4api/``, ``service/groups.py``): groups of
     # accounts sharing a risk policy, the kill switch per terminal (``halts.py``), the
     # instructions records carry to daemons (paper money, chart messages:
     # ``instructions.py``), and what daemons last read of each account beside its positions:
@@ -261,6 +261,25 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
                    AND earlier.id < owner_instructions.id)));
     CREATE UNIQUE INDEX IF NOT EXISTS owner_instructions_request_key
         ON owner_instructions (owner_email, request_key) WHERE request_key <> '';
+    """,
+    # 16: one lifecycle for what speaks for an owner (``signins.py``). Each owner has a
+    # sign-in generation, raised by every event that ends their credentials (a password set,
+    # the second factor on, off or reset, signing out everywhere, a take-back): a console-API
+    # token carries the generation it was issued under and is refused under another. Each
+    # API sign-in is a row (its id is the token's ``sid``, kept across renewals), so the
+    # owner sees it on the sessions page and ends it alone. Each enrolment of a second factor
+    # is counted, so turning it on (and the notices it mails) has a rate.
+    """
+    ALTER TABLE owners ADD COLUMN signin_generation INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS api_sessions (
+        session_id TEXT PRIMARY KEY, owner_email TEXT NOT NULL, generation INTEGER NOT NULL,
+        with_code INTEGER NOT NULL, user_agent TEXT NOT NULL, address TEXT NOT NULL,
+        created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, ended_at INTEGER);
+    CREATE INDEX IF NOT EXISTS api_sessions_owner ON api_sessions (owner_email);
+    CREATE TABLE IF NOT EXISTS factor_enrolments (
+        owner_email TEXT NOT NULL, enabled_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS factor_enrolments_owner
+        ON factor_enrolments (owner_email, enabled_at);
     """,
 )
 

@@ -1,4 +1,5 @@
-"""The console's sign-in state in the authority's database: failed sign-ins and web sessions.
+"""The console's sign-in state in the authority's database: failed sign-ins, web sessions,
+the console API's sign-ins, and the one way every credential of an owner ends.
 
 Both were one process's memory once; in the database, several console instances behind a
 load balancer share them and a restart forgets neither:
@@ -13,6 +14,17 @@ load balancer share them and a restart forgets neither:
 - :class:`StoredSteps`, half-done sign-ins: the password was right and the owner has a second
   factor, so the browser holds a step cookie (keyed the same way) until it gives the code.
   Each step allows a few codes and expires; any instance may finish it.
+- The console API's sign-ins (``api_sessions``): each ``POST /api/auth/login`` is a row, named
+  by the ``sid`` its tokens carry (renewals keep it), with what signed in (its
+  ``User-Agent``), from where, and when it was last used; the owner sees it on the sessions
+  page and ends it alone.
+- :func:`end_credentials`, the one end of everything that speaks for an owner. Every event
+  that must cut access off (a password set, the second factor on, off or reset by the
+  operator, "Sign out everywhere", a take-back) calls it in its own transaction: the owner's
+  *sign-in generation* is raised (an API token carries the generation it was issued under
+  and is refused under another, so no token, whatever row it has, outlives the event), every
+  web session but the one that made the change and every half-done sign-in is deleted, and
+  every API sign-in is marked ended.
 
 Each call is one transaction through the database's door (``database/``).
 """
@@ -21,11 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .database import Database, Tx
 
-__all__ = ["SessionRow", "StoredLoginFailures", "StoredSessions", "StoredSteps",
-           "end_owner_sign_ins"]
+__all__ = ["ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures", "StoredSessions",
+           "StoredSteps", "api_session_of", "api_session_state", "api_sessions_of",
+           "end_api_session",
+           "end_credentials", "generation_of", "note_api_use", "open_api_session"]
 
 
 class StoredLoginFailures:
@@ -108,20 +123,16 @@ class StoredSessions:
         """Keep ``notice`` for the session's next page (any instance may serve it)."""
         await self._database.run(_set_notice, key, notice)
 
-    async def end_others(self, owner_email: str, keep: str) -> int:
-        """Delete every session of ``owner_email`` but ``keep``; how many."""
-        return await self._database.run(_end_others, owner_email, keep)
-
     async def of_owner(self, owner_email: str, *, seen_after: float,
                        created_after: float) -> list[SessionRow]:
         """The owner's live sessions (seen after ``seen_after`` and made after
         ``created_after``), the most recently used first."""
         return await self._database.run(_of_owner, owner_email, seen_after, created_after)
 
-    async def end_of_owner(self, owner_email: str, key: str | None = None) -> int:
-        """Delete the owner's session ``key``, or every session and half-done sign-in of the
-        owner when ``key`` is ``None`` (sign out everywhere); how many sessions ended. A key
-        of another owner's session ends nothing."""
+    async def end_of_owner(self, owner_email: str, key: str) -> int:
+        """Delete the owner's session ``key``; how many sessions ended (a key of another
+        owner's session ends nothing). Every session at once ends by
+        :func:`end_credentials`."""
         return await self._database.run(_end_of_owner, owner_email, key)
 
     async def end(self, key: str) -> None:
@@ -161,12 +172,6 @@ def _set_notice(tx: Tx, key: str, notice: str) -> None:
     tx.execute("UPDATE web_sessions SET notice = ? WHERE session_sha256 = ?", (notice, key))
 
 
-def _end_others(tx: Tx, owner_email: str, keep: str) -> int:
-    cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND session_sha256 <> ?",
-                     (owner_email, keep))
-    return max(cur.rowcount, 0)
-
-
 def _of_owner(tx: Tx, owner_email: str, seen_after: float,
               created_after: float) -> list[SessionRow]:
     rows = tx.query("SELECT session_sha256, owner_email, csrf, created_at, last_seen, "
@@ -177,13 +182,9 @@ def _of_owner(tx: Tx, owner_email: str, seen_after: float,
                        str(r[6]), str(r[7])) for r in rows]
 
 
-def _end_of_owner(tx: Tx, owner_email: str, key: str | None) -> int:
-    if key is not None:
-        cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND "
-                         "session_sha256 = ?", (owner_email, key))
-        return max(cur.rowcount, 0)
-    cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ?", (owner_email,))
-    tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))
+def _end_of_owner(tx: Tx, owner_email: str, key: str) -> int:
+    cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND session_sha256 = ?",
+                     (owner_email, key))
     return max(cur.rowcount, 0)
 
 
@@ -195,11 +196,122 @@ def _count(tx: Tx) -> int:
     return int(tx.query_one("SELECT COUNT(*) FROM web_sessions")[0])
 
 
-def end_owner_sign_ins(tx: Tx, owner_email: str) -> None:
-    """End every session and half-done sign-in of ``owner_email`` in ``tx`` (a password
-    reset: whoever had the old password or a session made with it is out)."""
-    tx.execute("DELETE FROM web_sessions WHERE owner_email = ?", (owner_email,))
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """What :func:`end_credentials` ended: browser sessions and API sign-ins."""
+
+    sessions: int
+    api_sessions: int
+
+
+def end_credentials(tx: Tx, owner_email: str, now: int, keep: str | None = None) -> Ended:
+    """End every credential of ``owner_email`` in ``tx`` (module docstring): the sign-in
+    generation raised, every web session but ``keep`` (the key of the session that made the
+    change, which stays signed in) and every half-done sign-in deleted, every API sign-in
+    ended."""
+    tx.execute("UPDATE owners SET signin_generation = signin_generation + 1 WHERE email = ?",
+               (owner_email,))
+    cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND session_sha256 <> ?",
+                     (owner_email, keep or ""))
     tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))
+    api = tx.execute("UPDATE api_sessions SET ended_at = ? WHERE owner_email = ? AND "
+                     "ended_at IS NULL", (now, owner_email))
+    return Ended(max(cur.rowcount, 0), max(api.rowcount, 0))
+
+
+def generation_of(tx: Tx, owner_email: str) -> int | None:
+    """The owner's sign-in generation, or ``None`` for an unknown owner."""
+    row = tx.execute("SELECT signin_generation FROM owners WHERE email = ?",
+                     (owner_email,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSessionRow:
+    """One sign-in of the console API: its id (the tokens' ``sid``), the generation it was
+    made under, whether the second factor's code was given, what signed in (its
+    ``User-Agent``) and from where, when, and when it was last used."""
+
+    session_id: str
+    owner_email: str
+    generation: int
+    with_code: bool
+    user_agent: str
+    address: str
+    created_at: int
+    last_used_at: int
+    ended_at: int | None = None
+
+
+_API_NAMES = ("session_id", "owner_email", "generation", "with_code", "user_agent", "address",
+              "created_at", "last_used_at", "ended_at")
+_API_COLUMNS = ", ".join(_API_NAMES)
+
+
+def _api_row(r: Any) -> ApiSessionRow:
+    return ApiSessionRow(str(r[0]), str(r[1]), int(r[2]), bool(r[3]), str(r[4]), str(r[5]),
+                         int(r[6]), int(r[7]), None if r[8] is None else int(r[8]))
+
+
+def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int) -> None:
+    """Store a new API sign-in; the owner's ended ones, and those made at or before
+    ``created_before`` (too old to be renewed), are swept first."""
+    tx.execute("DELETE FROM api_sessions WHERE owner_email = ? AND (ended_at IS NOT NULL OR "
+               "created_at <= ?)", (row.owner_email, created_before))
+    tx.execute(f"INSERT INTO api_sessions ({_API_COLUMNS}) VALUES "
+               "(?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+               (row.session_id, row.owner_email, row.generation, int(row.with_code),
+                row.user_agent, row.address, row.created_at, row.last_used_at))
+
+
+def api_session_of(tx: Tx, session_id: str) -> ApiSessionRow | None:
+    """The API sign-in ``session_id``, ended or not."""
+    r = tx.execute(f"SELECT {_API_COLUMNS} FROM api_sessions WHERE session_id = ?",
+                   (session_id,)).fetchone()
+    return None if r is None else _api_row(r)
+
+
+def api_session_state(tx: Tx, owner_email: str, session_id: str
+                      ) -> tuple[int, ApiSessionRow | None] | None:
+    """The owner's sign-in generation and their API sign-in ``session_id`` (``None`` when it
+    is not theirs), read by one statement; ``None`` for an unknown owner."""
+    columns = ", ".join(f"s.{name}" for name in _API_NAMES)
+    r = tx.execute(f"SELECT o.signin_generation, {columns} FROM owners o LEFT JOIN "
+                   "api_sessions s ON s.session_id = ? AND s.owner_email = o.email "
+                   "WHERE o.email = ?", (session_id, owner_email)).fetchone()
+    if r is None:
+        return None
+    return int(r[0]), None if r[1] is None else _api_row(r[1:])
+
+
+def note_api_use(tx: Tx, session_id: str, now: int) -> None:
+    """The sign-in was used at ``now`` (the caller writes it at most once a minute)."""
+    tx.execute("UPDATE api_sessions SET last_used_at = ? WHERE session_id = ?",
+               (now, session_id))
+
+
+def api_sessions_of(tx: Tx, owner_email: str, *, used_after: int,
+                    created_after: int) -> list[ApiSessionRow]:
+    """The owner's API sign-ins not ended, of their current generation, used after
+    ``used_after`` and made after ``created_after``, the most recently used first."""
+    columns = ", ".join(f"s.{name}" for name in _API_NAMES)
+    rows = tx.execute(f"SELECT {columns} FROM api_sessions s JOIN owners o ON "
+                      "o.email = s.owner_email WHERE s.owner_email = ? AND s.ended_at IS NULL "
+                      "AND s.generation = o.signin_generation AND s.last_used_at > ? AND "
+                      "s.created_at > ? ORDER BY s.last_used_at DESC, s.created_at DESC",
+                      (owner_email, used_after, created_after)).fetchall()
+    return [_api_row(r) for r in rows]
+
+
+def end_api_session(tx: Tx, owner_email: str, session_id: str, now: int
+                    ) -> ApiSessionRow | None:
+    """End the owner's API sign-in ``session_id``: the row as it was, or ``None`` when the
+    owner has no such sign-in still going (another owner's id ends nothing)."""
+    found = api_session_of(tx, session_id)
+    if found is None or found.owner_email != owner_email or found.ended_at is not None:
+        return None
+    tx.execute("UPDATE api_sessions SET ended_at = ? WHERE session_id = ?", (now, session_id))
+    return found
 
 
 class StoredSteps:
@@ -225,11 +337,6 @@ class StoredSteps:
         """Delete a step (finished, or abandoned)."""
         await self._database.run(_end_step, key)
 
-    async def end_owner(self, owner_email: str) -> None:
-        """Delete every step of ``owner_email`` (the password changed: a step made with the
-        old one must not be finished with a code)."""
-        await self._database.run(_end_owner_steps, owner_email)
-
 
 def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
                  created_before: float) -> None:
@@ -254,7 +361,3 @@ def _spend_try(tx: Tx, key: str) -> int:
 
 def _end_step(tx: Tx, key: str) -> None:
     tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (key,))
-
-
-def _end_owner_steps(tx: Tx, owner_email: str) -> None:
-    tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))

@@ -329,7 +329,8 @@ class AuthorityStore:
 
     def add_owner(self, tx: Tx, email: str, password_hash: str, now: int) -> bool:
         """Create an owner; ``False`` if the e-mail is taken."""
-        cur = tx.execute("INSERT INTO owners VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        cur = tx.execute("INSERT INTO owners (email, password_hash, created_at) VALUES "
+                         "(?, ?, ?) ON CONFLICT DO NOTHING",
                          (email, password_hash, now))
         return cur.rowcount == 1
 
@@ -340,8 +341,12 @@ class AuthorityStore:
         return None if row is None else str(row[0])
 
     def set_owner_password(self, tx: Tx, email: str, password_hash: str) -> bool:
-        """Replace an owner's password hash; ``False`` for an unknown e-mail."""
-        cur = tx.execute("UPDATE owners SET password_hash = ? WHERE email = ?",
+        """Replace an owner's password hash; ``False`` for an unknown e-mail. The owner's
+        sign-in generation is raised with it, so no console-API token issued under the old
+        password is accepted afterwards, whichever way the password was set
+        (``signins.end_credentials`` ends the rest)."""
+        cur = tx.execute("UPDATE owners SET password_hash = ?, "
+                         "signin_generation = signin_generation + 1 WHERE email = ?",
                          (password_hash, email))
         return cur.rowcount == 1
 
@@ -435,20 +440,20 @@ class AuthorityStore:
                         "ORDER BY id", (owner_email,))
         return [account_row(r) for r in rows]
 
-    def update_account_risk(self, tx: Tx, owner_email: str, account_id: int,
-                            allowed_symbols: tuple[str, ...], max_lot_size: str, risk_pct: str,
-                            auto_trade_enabled: bool, paper_trade_enabled: bool | None = None
-                            ) -> bool:
-        """Replace an owner's account's risk policy (``paper_trade_enabled`` too unless
-        ``None``); ``False`` if it is not theirs."""
-        cur = tx.execute("UPDATE accounts SET allowed_symbols = ?, max_lot_size = ?, "
-                         "risk_pct = ?, auto_trade_enabled = ?, "
-                         "paper_trade_enabled = COALESCE(?, paper_trade_enabled) "
-                         "WHERE id = ? AND owner_email = ?",
-                         (json.dumps(list(allowed_symbols)), max_lot_size, risk_pct,
-                          int(auto_trade_enabled),
-                          None if paper_trade_enabled is None else int(paper_trade_enabled),
-                          account_id, owner_email))
+    def update_account(self, tx: Tx, account: AccountRow) -> bool:
+        """Write an account's changeable fields (its name, broker, kind, risk policy, paper
+        switch, terminal path and currency) as ``account`` holds them, to the row of its id
+        and owner; ``False`` if the owner has no such account. The one statement every
+        change of an account goes through."""
+        cur = tx.execute("UPDATE accounts SET name = ?, broker = ?, is_live = ?, "
+                         "allowed_symbols = ?, max_lot_size = ?, risk_pct = ?, "
+                         "auto_trade_enabled = ?, paper_trade_enabled = ?, mt5_path = ?, "
+                         "account_type = ? WHERE id = ? AND owner_email = ?",
+                         (account.name, account.broker, int(account.is_live),
+                          json.dumps(list(account.allowed_symbols)), account.max_lot_size,
+                          account.risk_pct, int(account.auto_trade_enabled),
+                          int(account.paper_trade_enabled), account.mt5_path,
+                          account.account_type, account.id, account.owner_email))
         return cur.rowcount == 1
 
     def replace_account_password(self, tx: Tx, account: AccountRow, password: str) -> None:

@@ -1,20 +1,25 @@
 """The second factor's steps as the owner's browser takes them (``consolekit``'s
 :class:`Browser`): turn it on from the settings page, reading the key and the recovery codes
-off the page as the owner would, and sign in with the password, then the code. Shared by the
-second factor's tests and the account-recovery tests.
+off the page as the owner would, and sign in with the password, then the code; and the
+operator's ``mtgateway owner reset-2fa`` as a process beside the console. Shared by the
+second factor's tests, the account-recovery tests and the credentials' tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
+import os
 import re
+import sys
+from pathlib import Path
 
 from gateway.authority import totp
 from gateway.authority.web.settingsview import qr_svg
-from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
+from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, signed_in
 
-__all__ = ["code_step", "codes_of", "enrol", "password_step", "secret_of"]
+__all__ = ["code_step", "codes_of", "enrol", "password_step", "reset_2fa", "secret_of"]
 
 
 def secret_of(page_text: str) -> bytes:
@@ -68,3 +73,20 @@ async def code_step(browser: Browser, code: str) -> int:
     assert form.status == 200, form.status
     answer = await browser.post("/login/code", {"csrf": form.csrf(), "code": code})
     return answer.status
+
+
+async def reset_2fa(console: Console, tmp_path: Path, email: str) -> tuple[int, str, str]:
+    """``mtgateway owner reset-2fa --email`` as the operator runs it, on the console's
+    database, mailing through the console's SMTP server: its exit code, output, errors."""
+    config = tmp_path / "operator.toml"
+    port = console.url.rpartition(":")[2]
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n[console]\nport = {port}\n'
+                      f'[smtp]\nhost = "127.0.0.1"\nport = {console.smtp_port}\n'
+                      'security = "none"\nfrom_address = "gateway@example.net"\n', "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "owner", "reset-2fa", "-c", str(config), "--email",
+        email, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()

@@ -168,8 +168,9 @@ async def test_taking_the_account_back_in_a_real_browser(console: Console, shots
                                                          width: int) -> None:
     """Review round 5 (the owner's side): someone with the password turned two-step sign-in
     on. The owner opens the link from the notice, sets a new password, signs in without a
-    code, finds the signed-in sessions on the settings page and signs out everywhere; the
-    spent link then says what still works. Every page fits the window."""
+    code, finds the signed-in sessions on the settings page (this browser, and a bot signed
+    in to the console API) and signs out everywhere, the bot too; the spent link then says
+    what still works. Every page fits the window."""
     out = shots / f"recover-{width}"
     out.mkdir(parents=True, exist_ok=True)
     thief = Browser(console.url)
@@ -196,6 +197,10 @@ async def test_taking_the_account_back_in_a_real_browser(console: Console, shots
 
             await _sign_in(b, NEW_PASSWORD)  # no code step any more
             await b.wait_for("header.top nav")
+            async with console.session.post(console.url + "/api/auth/login", data={
+                    "username": OWNER, "password": NEW_PASSWORD},
+                    headers={"User-Agent": "desk-bot/2.1"}) as signed:
+                token = (await signed.json())["access_token"]
             await b.page("/settings", "#sessions-card", "02-settings")
             await b.click("sessions-link")
             await b.wait_for("#sessions")
@@ -203,6 +208,10 @@ async def test_taking_the_account_back_in_a_real_browser(console: Console, shots
                                                            "#sessions tbody tr"))
             assert len(rows) == 1
             assert "this browser" in await b.do(lambda: b.text("#sessions tbody tr"))
+            bots = await b.do(lambda: driver.find_elements(By.CSS_SELECTOR,
+                                                           "#api-sessions tbody tr"))
+            assert len(bots) == 1  # the bot's API sign-in, listed beside the browsers
+            assert "desk-bot/2.1" in await b.do(lambda: b.text("#api-sessions tbody tr"))
             await b.fits("03-sessions")
             await b.shot("03-sessions")
             await b.submit("end-all")
@@ -211,6 +220,9 @@ async def test_taking_the_account_back_in_a_real_browser(console: Console, shots
             await b.shot("04-sign-out-everywhere")
             await b.submit("confirm-yes")
             await b.wait_for("#login-form")
+            async with console.session.get(console.url + "/api/users/", headers={
+                    "Authorization": f"Bearer {token}"}) as ended:
+                assert ended.status == 401  # signed out everywhere: the bot too
             await b.page(link, "#recover-gone", "05-link-spent")
             assert "mtgateway owner reset-2fa" in await b.do(lambda: b.text("#recover-gone"))
     finally:

@@ -345,6 +345,63 @@ async def test_an_owner_with_two_step_sign_in_sends_the_code_as_otp(console: Con
     assert status == 200
 
 
+async def test_a_group_move_asks_the_password_for_what_it_loosens_of_any_member(
+        console: Console) -> None:
+    """A move into an existing group re-applies the group's policy to every member: a
+    member the owner tightened since is loosened by it, so the move asks for the password
+    even when the moved account is no looser than the group, and without it nothing
+    changes."""
+    token = await signed_in_token(console)
+    group = {**REGISTRATION, "login": 21, "max_lot_size": 1, "paper_trade_enabled": False}
+    assert (await api(console, "POST", "/api/users/", token, group))[0] == 201
+    made = {"operation": "move", "logins": [21], "group": "desk"}
+    assert (await api(console, "POST", "/api/admin/users/group-op", token, made))[0] == 200
+    status, _, _ = await api(console, "PUT", "/api/users/21", token,
+                             {"max_lot_size": 0.01, "auto_trade_enabled": False,
+                              "allowed_symbols": ["EURUSD"]})  # tightening: no password
+    assert status == 200
+    newcomer = {**group, "login": 22}  # the group's own policy: no looser than the group
+    assert (await api(console, "POST", "/api/users/", token, newcomer))[0] == 201
+    move = {"operation": "move", "logins": [22], "group": "desk"}
+    status, body, _ = await api(console, "POST", "/api/admin/users/group-op", token, move)
+    assert (status, body["data"]["reason"]) == (401, "password_required")
+    assert "raise the lot cap to 1" in body["message"]
+    assert "switch automated trading on" in body["message"]
+    _, user, _ = await api(console, "GET", "/api/users/21", token)
+    assert (user["user"]["max_lot_size"], user["user"]["auto_trade_enabled"]) == (0.01, False)
+    _, moved, _ = await api(console, "GET", "/api/users/22", token)
+    assert moved["user"]["group"] is None  # nothing was done
+    status, _, _ = await api(console, "POST", "/api/admin/users/group-op", token,
+                             {**move, "owner_password": PASSWORD})
+    assert status == 200
+    _, user, _ = await api(console, "GET", "/api/users/21", token)
+    assert (user["user"]["max_lot_size"], user["user"]["auto_trade_enabled"]) == (1.0, True)
+
+
+async def test_lifting_the_kill_switch_asks_for_the_password(console: Console) -> None:
+    """Halting is one call with the token; lifting a halt (all, or named terminals) lets
+    every bot trade again, so it asks for the owner's password (checked through the sign-in
+    throttle), and without it the halt stays."""
+    token = await signed_in_token(console)
+    assert (await api(console, "POST", "/api/users/", token, REGISTRATION))[0] == 201
+    status, body, _ = await api(console, "POST", "/api/test/disconnect", token, {})
+    assert status == 200 and body["halted"] == ["*"]
+    for lift in ({}, {"logins": [5012345]}):
+        status, body, _ = await api(console, "POST", "/api/test/connect", token, lift)
+        assert (status, body["data"]["reason"]) == (401, "password_required")
+        assert "lift the halt" in body["message"]
+        delays = len(console.pauses.delays)
+        status, body, _ = await api(console, "POST", "/api/test/connect", token,
+                                    {**lift, "owner_password": "wrong one"})
+        assert (status, body["data"]["reason"]) == (401, "bad_credentials")
+        assert len(console.pauses.delays) > delays  # through the sign-in throttle
+    halts = await console.app[AUTHORITY].halts.of(OWNER)
+    assert [(h.login, h.server) for h in halts] == [(0, "")]
+    status, body, _ = await api(console, "POST", "/api/test/connect", token,
+                                {"owner_password": PASSWORD})
+    assert (status, body["halted"]) == (200, [])
+
+
 @pytest.mark.parametrize(("field", "text", "named"), [
     ("subject", "Notice\r\nX", "U+000D"),
     ("body", "hello\nMT Gateway: connected, trading HALTED by the broker", "U+000A"),

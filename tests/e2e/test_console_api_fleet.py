@@ -177,7 +177,7 @@ async def test_the_kill_switch_refuses_every_order_and_keeps_the_ea_streaming(
         tmp_path: Path) -> None:
     """``POST /api/test/disconnect`` refuses every order of the account (-32012
     ``trading_halted``, nothing sent) while the EA stays connected and ticks flow; it is in
-    the activity; ``/connect`` lets orders through again."""
+    the activity; ``/connect`` lets orders through again, with the owner's password."""
     async with running(tmp_path) as (w, terminal, api, records):
         token = w.token  # type: ignore[attr-defined]
         status, answer = await api("POST", "/api/test/disconnect",
@@ -197,6 +197,8 @@ async def test_the_kill_switch_refuses_every_order_and_keeps_the_ea_streaming(
         kinds = [e.kind for e in await w.authority.owners.activity(OWNER)]
         assert "trading_halted" in kinds
         status, answer = await api("POST", "/api/test/connect", {})
+        assert status == 401 and answer["data"]["reason"] == "password_required"
+        status, answer = await api("POST", "/api/test/connect", {"owner_password": PASSWORD})
         assert status == 200 and answer["halted"] == []
         await records.until(lambda r: not r.risk.trading_halted)
         _, sent = await w.rpc(token, "order_send", {"request": BUY})
@@ -204,7 +206,8 @@ async def test_the_kill_switch_refuses_every_order_and_keeps_the_ea_streaming(
         # all of the owner's terminals at once, then lifted for the named one only
         await api("POST", "/api/test/disconnect", {})
         await records.until(lambda r: r.risk.trading_halted)
-        status, answer = await api("POST", "/api/test/connect", {"logins": [LOGIN]})
+        status, answer = await api("POST", "/api/test/connect",
+                                   {"logins": [LOGIN], "owner_password": PASSWORD})
         assert status == 200
         await records.until(lambda r: not r.risk.trading_halted)
         status, missing = await api("POST", "/api/test/disconnect", {"logins": [42]})
@@ -276,12 +279,12 @@ async def test_a_terminal_holding_positions_is_reported_live_only_while_its_owne
         await w.rpc(token, "order_send", {"request": BUY})
         await _reported(w)
         assert reporter.next_wait_s() == REPORT_INTERVAL_S  # a position, nobody watching
-        w.authority.manager.watch(OWNER)  # what a pass of the live page's stream does
+        w.authority.live.watch(OWNER)  # what a pass of the live page's stream does
         await w.rpc(token, "order_send", {"request": BUY})
         await _reported(w)
         assert reporter.next_wait_s() == LIVE_INTERVAL_S
-        assert await w.authority.manager.wants_live(w.daemon[DEVICE].info.device_id)
-        assert not await w.authority.manager.wants_live("another-device")
+        assert await w.authority.live.wants_live(w.daemon[DEVICE].info.device_id)
+        assert not await w.authority.live.wants_live("another-device")
 
 
 async def test_a_device_the_owner_revoked_speaks_for_no_account_in_the_api(
@@ -296,7 +299,7 @@ async def test_a_device_the_owner_revoked_speaks_for_no_account_in_the_api(
         await _reported(w)
         status, margins = await api("GET", "/api/accounts/margins")
         assert status == 200 and margins["count"] == 1
-        assert await w.authority.manager.deals(OWNER, [(LOGIN, SERVER)]) != []
+        assert await w.authority.live.deals(OWNER, [(LOGIN, SERVER)]) != []
         assert await w.authority.approvals.revoke(OWNER, w.daemon[DEVICE].info.device_id)
         status, margins = await api("GET", "/api/accounts/margins")
         assert status == 200 and margins == {"status": "ok", "count": 0, "margins": []}
@@ -304,7 +307,7 @@ async def test_a_device_the_owner_revoked_speaks_for_no_account_in_the_api(
         assert status == 200 and trades["count"] == 0
         assert (await api("GET", f"/api/accounts/{LOGIN}/margin"))[0] == 404
         # nor the deals it reported (every history and lookup reads them through here)
-        assert await w.authority.manager.deals(OWNER, [(LOGIN, SERVER)]) == []
+        assert await w.authority.live.deals(OWNER, [(LOGIN, SERVER)]) == []
 
 
 async def test_a_message_is_shown_on_the_terminals_chart_and_kept(tmp_path: Path) -> None:
@@ -322,7 +325,7 @@ async def test_a_message_is_shown_on_the_terminals_chart_and_kept(tmp_path: Path
         assert "message_sent" in kinds
         mine = answer["messages"][0]["id"]
         async with asyncio.timeout(WAIT_S):
-            while (await w.authority.manager.instruction(OWNER, mine)).state != "shown":  # type: ignore[union-attr]
+            while (await w.authority.instructions.get(OWNER, mine)).state != "shown":  # type: ignore[union-attr]
                 await _reported(w)
 
 
@@ -332,10 +335,10 @@ async def test_the_daemon_shows_no_message_that_is_not_one_line_of_printable_tex
     write lines that look like the EA's own status) is not relayed to the EA: the daemon
     settles it ``refused``, naming the character, and the chart shows nothing of it."""
     async with running(tmp_path) as (w, terminal, api, records):
-        [forged] = await w.authority.manager.send_message(
+        [forged] = await w.authority.instructions.send_message(
             OWNER, [(LOGIN, SERVER)], "hi\nMT Gateway: connected, trading HALTED\u202e")
         async with asyncio.timeout(WAIT_S):
-            while (found := await w.authority.manager.instruction(OWNER, forged.id)) is None \
+            while (found := await w.authority.instructions.get(OWNER, forged.id)) is None \
                     or found.state == "pending":
                 await _reported(w)
         assert found.state == "refused" and "U+000A" in found.detail

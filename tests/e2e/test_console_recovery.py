@@ -11,21 +11,19 @@ same sink. The same path in Chromium at both widths: ``test_console_2fa_browser.
 
 from __future__ import annotations
 
-import asyncio
 import html
-import os
 import re
-import sys
 from email.message import Message
 from pathlib import Path
 
 import pytest
 
 from gateway.authority import totp
+from gateway.authority.alerts import AlertSettings
 from gateway.authority.console import AUTHORITY
 from gateway.authority.service.recovery import UNDO_TTL_S
-from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, signed_in
-from tests.e2e.factorkit import code_step, enrol, password_step
+from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
+from tests.e2e.factorkit import code_step, enrol, password_step, reset_2fa, secret_of
 
 pytestmark = pytest.mark.network_edge
 
@@ -98,48 +96,136 @@ async def test_someone_elses_second_factor_is_taken_back_by_the_link_in_its_noti
         await owner.close()
 
 
-async def test_the_link_undoes_only_its_own_enrolment_and_only_in_its_window(
+async def test_the_link_outlives_what_the_thief_can_do_and_ends_with_its_window(
         console: Console, browser: Browser) -> None:
-    """Bound to the change: once that factor is off, or off and on again, its link undoes
-    nothing; a link past its window is refused."""
-    key, _ = await enrol(console, browser)
+    """Bound to the owner and "enrolled since": whoever holds the password cannot void the
+    link by changing the password, signing out everywhere or turning the factor off and on
+    again (a new secret); the first link takes back the newest factor, and every other link
+    is void after it."""
+    thief = browser
+    key, _ = await enrol(console, thief)
     await console.sink.wait_for(1)
     first = _undo_link(console)
-    off = await browser.submit("/settings", "/settings/2fa/disable", {
-        "owner_password": PASSWORD, "code": totp.totp(key, console.clock.now)})
+    changed = await thief.submit("/settings", "/settings/password", {
+        "owner_password": PASSWORD, "new_password": "the thief's password",
+        "new_password2": "the thief's password"})
+    assert changed.status == 303
+    off = await thief.submit("/settings", "/settings/2fa/disable", {
+        "owner_password": "the thief's password", "code": totp.totp(key, console.clock.now)})
     assert off.status == 303
     console.clock.now += totp.STEP_S
-    await enrol(console, browser, sign_in=False)
-    await console.sink.wait_for(3)  # on, off, on again
+    started = await thief.submit("/settings", "/settings/2fa/start",
+                                 {"owner_password": "the thief's password"})
+    new_key = secret_of(started.text)
+    on = await thief.submit("/settings", "/settings/2fa/confirm",
+                            {"code": totp.totp(new_key, console.clock.now)})
+    assert on.status == 200
+    await console.sink.wait_for(4)  # on, password changed, off, on again
     second = _undo_link(console)
     assert second != first
+    everywhere = await thief.submit("/settings/sessions", "/settings/sessions/end-all",
+                                    {"confirm": "yes"})
+    assert everywhere.status == 303
+    owner = Browser(console.url)
+    try:
+        assert (await owner.get(first)).status == 200
+        assert await _take_back(owner, first) == 200
+        assert not await console.app[AUTHORITY].second_factor.enrolled(OWNER)
+        signed = await owner.sign_in(OWNER, NEW_PASSWORD)
+        assert signed.status == 303 and signed.headers["Location"] == "/"
+        assert (await owner.get(second)).status == 410  # void once one link was used
+    finally:
+        await owner.close()
+
+
+async def test_a_link_past_its_window_undoes_nothing(console: Console,
+                                                    browser: Browser) -> None:
+    """Once its window has closed, the link is refused and the factor stays on."""
+    await enrol(console, browser)
+    await console.sink.wait_for(1)
+    late = _undo_link(console)
+    console.clock.now += UNDO_TTL_S
     other = Browser(console.url)
     try:
-        assert (await other.get(first)).status == 410
-        assert await _take_back(other, first) == 410
-        console.clock.now += UNDO_TTL_S
-        assert (await other.get(second)).status == 410
-        assert await _take_back(other, second) == 410
+        assert (await other.get(late)).status == 410
+        assert await _take_back(other, late) == 410
     finally:
         await other.close()
     assert await console.app[AUTHORITY].second_factor.enrolled(OWNER)
 
 
-async def _reset_2fa(console: Console, tmp_path: Path, email: str) -> tuple[int, str, str]:
-    """``mtgateway owner reset-2fa --email`` as the operator runs it, on the console's
-    database, mailing through the console's SMTP server."""
-    config = tmp_path / "operator.toml"
-    port = console.url.rpartition(":")[2]
-    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n[console]\nport = {port}\n'
-                      f'[smtp]\nhost = "127.0.0.1"\nport = {console.smtp_port}\n'
-                      'security = "none"\nfrom_address = "gateway@example.net"\n', "utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "owner", "reset-2fa", "-c", str(config), "--email",
-        email, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+async def test_a_password_reset_by_mail_honours_the_link(console: Console,
+                                                         browser: Browser) -> None:
+    """An owner who first resets the password by mail (the thief's sessions end) can still
+    take the factor back with the notice's link afterwards."""
+    await enrol(console, browser)
+    await console.sink.wait_for(1)
+    link = _undo_link(console)
+    owner = Browser(console.url)
+    try:
+        form = await owner.get("/forgot")
+        await owner.post("/forgot", {"csrf": form.csrf(), "email": OWNER})
+        *_, mail = await console.sink.wait_for(2)
+        reset = re.search(re.escape(console.url) + r"(/reset/\S+)", _body(mail))
+        assert reset is not None
+        assert await _take_back(owner, reset.group(1), "a reset password 123") == 200
+        assert (await browser.get("/")).status == 303  # the thief is out
+        assert await _take_back(owner, link) == 200
+        assert not await console.app[AUTHORITY].second_factor.enrolled(OWNER)
+    finally:
+        await owner.close()
+
+
+async def test_turning_the_factor_on_is_rate_limited(console: Console,
+                                                    browser: Browser) -> None:
+    """Three enrolments a day: a fourth is refused until the oldest is a day old, so cycling
+    the factor off and on cannot flood the owner's mailbox with notices."""
+    key, _ = await enrol(console, browser)
+    for _ in range(2):
+        off = await browser.submit("/settings", "/settings/2fa/disable", {
+            "owner_password": PASSWORD, "code": totp.totp(key, console.clock.now)})
+        assert off.status == 303
+        console.clock.now += totp.STEP_S
+        key, _ = await enrol(console, browser, sign_in=False)
+    off = await browser.submit("/settings", "/settings/2fa/disable", {
+        "owner_password": PASSWORD, "code": totp.totp(key, console.clock.now)})
+    assert off.status == 303
+    mails = len(await console.sink.wait_for(6))  # three on, three off
+    refused = await browser.submit("/settings", "/settings/2fa/start",
+                                   {"owner_password": PASSWORD})
+    assert refused.status == 303
+    shown = html.unescape((await browser.get("/settings")).text)
+    assert "turned on 3 times in the last 24 hours" in shown
+    assert 'id="totp-secret"' not in shown
+    assert len(console.sink.messages) == mails
+    console.clock.now += 24 * 3600
+    await enrol(console, browser)  # a day later (signed in again) it works again
+
+
+async def test_the_take_back_removes_the_alerts_webhook(console: Console,
+                                                        browser: Browser) -> None:
+    """The thief pointed the alerts at a webhook of theirs: the take-back removes it (e-mail
+    alerts stay), notes it in the Activity and says so in the mail; the notice's checklist
+    names the alerts."""
+    authority = console.app[AUTHORITY]
+    await authority.alerts.save(OWNER, AlertSettings(email=True,
+                                                     webhook_url="https://hooks.example.com/x",
+                                                     offline_minutes=5))
+    await enrol(console, browser)
+    (notice,) = await console.sink.wait_for(1)
+    assert "Alerts" in _body(notice) and "webhook" in _body(notice)
+    owner = Browser(console.url)
+    try:
+        assert await _take_back(owner, _undo_link(console)) == 200
+    finally:
+        await owner.close()
+    settings = await authority.alerts.settings(OWNER)
+    assert (settings.webhook_url, settings.has_secret) == ("", False)
+    assert settings.email and settings.offline_minutes == 5
+    entries = await authority.owners.activity(OWNER)
+    assert any(e.kind == "alerts_changed" and "take-back" in e.detail for e in entries)
+    *_, told = await console.sink.wait_for(2)
+    assert "webhook" in _body(told)
 
 
 async def test_the_operator_restores_an_owner_who_lost_the_phone_and_the_codes(
@@ -153,7 +239,7 @@ async def test_the_operator_restores_an_owner_who_lost_the_phone_and_the_codes(
     waiting = Browser(console.url)  # a half-done sign-in, waiting for a code nobody has
     try:
         await password_step(waiting)
-        code, out, err = await _reset_2fa(console, tmp_path, OWNER)
+        code, out, err = await reset_2fa(console, tmp_path, OWNER)
         assert code == 0, err
         assert "the owner was mailed" in out and "every session" in out
         assert (await browser.get("/")).status == 303  # signed out
@@ -168,9 +254,9 @@ async def test_the_operator_restores_an_owner_who_lost_the_phone_and_the_codes(
     assert signed.status == 303 and signed.headers["Location"] == "/"
     activity = await browser.get("/activity")
     assert 'data-kind="second_factor_reset"' in activity.text
-    code, _, err = await _reset_2fa(console, tmp_path, OWNER)
+    code, _, err = await reset_2fa(console, tmp_path, OWNER)
     assert code == 1 and "nothing changed" in err
-    code, _, err = await _reset_2fa(console, tmp_path, "nobody@example.com")
+    code, _, err = await reset_2fa(console, tmp_path, "nobody@example.com")
     assert code == 2 and "no owner has the address" in err and "Traceback" not in err
 
 

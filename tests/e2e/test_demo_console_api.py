@@ -87,7 +87,8 @@ async def test_the_console_api_drives_the_demo_end_to_end(tmp_path: Path) -> Non
         error = (await _rpc(http, state, "order_send", order))["error"]
         assert (error["code"], error["data"]["rule"]) == (-32012, "trading_halted")
         assert (await _rpc(http, state, "symbol_info_tick", {"symbol": symbol}))["result"]
-        status, _ = await call("POST", "/test/connect", {"logins": [login]})
+        status, _ = await call("POST", "/test/connect",
+                               {"logins": [login], "owner_password": state["owner_password"]})
         assert status == 200
         await settled({"amount": 1, "operation_id": "after-connect"})
         assert (await _rpc(http, state, "order_send", order))["result"]["retcode"] == 10009

@@ -20,11 +20,13 @@ from ea_bridge.emulator.terminal import EmulatedTerminal
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
 from gateway.authority.reports import REPORT_INTERVAL_S
 from gateway.authority.service import AccountRegistration
+from gateway.authority.service.accounts import AccountChanges
 from gateway.keys import REPORTER, TRADING
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
+    OWNER_PASSWORD,
     SERVER,
     TERMINAL,
     WAIT_S,
@@ -425,8 +427,11 @@ async def test_a_switch_to_live_leaves_an_order_in_flight_on_paper(daemon: Daemo
         status = await ok(daemon, "order_status", ["fly-1"])
         assert status["state"] == "SENT"  # past the journal: in the paper book's hands
         [account] = await daemon.authority.accounts.of(OWNER)
-        assert await daemon.authority.accounts.update_risk(
-            OWNER, account.id, (), Decimal("10"), Decimal("1"), True, paper_trade_enabled=False)
+        assert await daemon.authority.accounts.update(
+            OWNER, account.id, AccountChanges(allowed_symbols=(), max_lot_size=Decimal("10"),
+                                              risk_pct=Decimal("1"), auto_trade_enabled=True,
+                                              paper_trade_enabled=False),
+            password=OWNER_PASSWORD)
         await daemon.cache.refresh_once()
         assert "paper" not in await ok(daemon, "account_info")  # live from here on
         assert not first.done()

@@ -119,7 +119,7 @@ async def test_demo_command_end_to_end(tmp_path: Path) -> None:
         state = json.loads(state_file.read_text(encoding="utf-8"))
         assert set(state) == {"rpc_url", "ws_url", "health_url", "bridge", "token", "login",
                               "server", "open_symbols", "pid", "console_url", "owner_email",
-                              "owner_password", "api_url", "mail_url"}
+                              "owner_password", "api_url", "mail_url", "console_config"}
         # It holds the token and the owner's one-time password: the owner alone may read it.
         if os.name != "nt":
             assert state_file.stat().st_mode & 0o077 == 0

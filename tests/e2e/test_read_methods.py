@@ -247,7 +247,7 @@ BAD_CALLS = [
     ("symbols_get", {"group": "*" * 300}, "group"),
     ("symbol_select", ["EURUSD", 1], "enable"),
     ("symbol_info", ["EUR USD"], "symbol"),
-    ("orders_get", {"ticket": 0}, "ticket"),
+    ("orders_get", {"ticket": -1}, "ticket"),
     ("positions_get", {"symbol": "EURUSD", "ticket": 5}, "ticket"),
     ("history_deals_get", {"group": "*"}, "date_from"),
     ("history_orders_get", {"position": 1.5}, "position"),

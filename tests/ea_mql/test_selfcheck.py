@@ -21,10 +21,20 @@ from typing import Any
 import pytest
 
 from gateway.authority.service import AccountRegistration
+from gateway.authority.service.accounts import AccountChanges
 from gateway.selfcheck.probe import Mismatch, Probe
 from gateway.selfcheck.trades import TradeSession, opening_buy
 from mtgateway.aio import AsyncClient
-from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
+from tests.e2e.conftest import (
+    LOGIN,
+    OWNER,
+    OWNER_PASSWORD,
+    SERVER,
+    TERMINAL,
+    WAIT_S,
+    Daemon,
+    connected_terminal,
+)
 from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, make_fixture, reference_terminal
 from tests.ea_mql.eakit import ROOT, CompiledEA
 from tests.ea_mql.eakit4 import build_ea4, write_fixture4
@@ -222,8 +232,11 @@ async def test_the_trading_checks_stop_when_the_account_leaves_paper(daemon: Dae
         own = terminal.broker.order_send({**buy, "type_filling": 1})
         assert own["order"] == opened["order"], (own, opened)
         [account] = await daemon.authority.accounts.of(OWNER)
-        assert await daemon.authority.accounts.update_risk(
-            OWNER, account.id, (), Decimal("10"), Decimal("1"), True, paper_trade_enabled=False)
+        assert await daemon.authority.accounts.update(
+            OWNER, account.id, AccountChanges(allowed_symbols=(), max_lot_size=Decimal("10"),
+                                              risk_pct=Decimal("1"), auto_trade_enabled=True,
+                                              paper_trade_enabled=False),
+            password=OWNER_PASSWORD)
         await daemon.cache.refresh_once()
         with pytest.raises(Mismatch, match="left paper trading"):
             await session.send(buy)

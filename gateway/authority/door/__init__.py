@@ -16,8 +16,10 @@ body says and how a failure becomes an answer are decided here, once, in this or
                  3 caller     the credential the entry point takes (callers.py): the page
                               session, the owner's Basic password and code (the one owner
                               check: throttle, lockout 429, 401), the access token and its
-                              password mark (401), a device proof (401, 429); then the mark:
-                              the connection is a credential holder's (base/guard)
+                              sign-in, still going by the service's one lifecycle
+                              (service/credentials.py, 401), a device proof (401, 429);
+                              then the mark: the connection is a credential holder's
+                              (base/guard)
                  4 body       read once (bodies.py): 413, 400, the model's 422 (a device
                               call's 400) naming each field; the one deadline is the
                               guard's [console] body_timeout_s
@@ -43,8 +45,8 @@ device calls (``routes/``)    ``Door.enter(request, "device_claim", Model,      
 MT4 Web API (``mt4api/``)     its endpoint table (405), then ``Door.enter(      ``{"status":
                               request, "bearer", Model, api="the API")``;       "error",
                               the sign-in ``"none", "form"``,                   ...}``
-                              ``Door.sign_in`` and ``Door.access_token``;
-                              ``Door.password`` before a loosening
+                              ``Door.sign_in`` and ``Door.access_token``
+                              (the service opens the API sign-in)
 pages (``web/kit.py``)        ``Door.enter(request, "session", "form")`` (a     the HTML
                               POST), ``"session"`` (a GET), ``"none",           error page
                               "form"`` before sign-in; ``Door.hold`` for the

@@ -13,7 +13,8 @@ credential         checked by
                    way in shares (``service/signin.py``: the throttle, the lockout, the
                    factor)
 ``bearer``         an access token of ``POST /api/auth/login`` (``apitokens.py``): signed by
-                   this console, not expired, and its password mark still the owner's
+                   this console, not expired, and its sign-in still going (the service's
+                   one credential lifecycle, ``service/credentials.py``)
 ``device``         a device proof (``proofs.py``): signed by the device's key over the
                    request, single use (its replay row, ``store.StoredProofReplays``), a key
                    the console does not know bounded first (``keygate.py``)
@@ -46,12 +47,13 @@ from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOO
 from ..database import Tx
 from ..errors import ProofRejected, Refusal
 from ..proofs import CheckedProof, check_device_proof
+from ..service.credentials import CredentialEnded
 from ..service.signin import MESSAGES, Checked, SignInRefused
 from ..store import AuthorityStore, ProofClaim, StoredProofReplays
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "SESSION_COOKIE", "Caller", "Kind", "OwnerSession",
            "SessionLookup", "TokenHolder", "access_token", "bearer", "credentials", "device",
-           "owner_basic", "password", "refused_proof", "retry_after", "session"]
+           "owner_basic", "refused_proof", "retry_after", "session"]
 
 #: Which credential an entry point takes (``none``: it asks for none).
 Kind = Literal["none", "session", "basic", "bearer", "device", "device_claim"]
@@ -169,20 +171,6 @@ async def credentials(app: web.Application, email: str, password: str, code: str
         raise Refusal(401, refused.reason, message) from None
 
 
-async def password(app: web.Application, owner: str, typed: str) -> bool:
-    """Whether ``typed`` is the signed-in owner's password (asked again before a change that
-    loosens a policy), through the owner check's throttle.
-
-    Raises:
-        Refusal: 429 ``rate_limited`` during a lockout.
-    """
-    try:
-        return await app[OWNER_SIGN_IN].password(owner, typed)
-    except RateLimited as exc:
-        raise Refusal(429, "rate_limited", _WAIT,
-                      retry_after_s=retry_after(exc.retry_after_s)) from None
-
-
 def _basic_credentials(header: str) -> tuple[str, str] | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
@@ -222,23 +210,31 @@ async def session(request: web.Request, sessions: SessionLookup) -> Caller:
 
 # -- the access token ------------------------------------------------------------------------
 
-async def access_token(app: web.Application, owner: str) -> str:
-    """A new access token for ``owner`` (who just signed in), marked with their password
-    as it is now: :func:`bearer` refuses it once that changes.
+async def access_token(app: web.Application, owner: str, *, with_code: bool,
+                       user_agent: str, address: str) -> str:
+    """A new access token for ``owner`` (who just signed in; ``with_code``: a second
+    factor's code was among the credentials): the service opens the API sign-in the owner
+    sees on the sessions page (``service/credentials.py``), and the token carries its id and
+    the owner's sign-in generation, so :func:`bearer` refuses it once either ends.
 
     Raises:
-        Refusal: 401 ``bad_credentials``: the owner was removed since the sign-in.
+        Refusal: 401 ``bad_credentials`` (the owner was removed since the check) or
+            ``second_factor_required`` (they turned the factor on since, and no code came).
     """
-    authority = app[AUTHORITY]
-    stored = await authority.run(authority.store.owner_password_hash, owner)
-    if stored is None:
-        raise Refusal(401, "bad_credentials", "wrong e-mail or password")
-    tokens = app[API_TOKENS].get(app)
-    return tokens.issue(owner, tokens.password_mark(stored))[0]
+    try:
+        signed = await app[AUTHORITY].credentials.open_api(
+            owner, with_code=with_code, user_agent=user_agent, address=address)
+    except SignInRefused as refused:
+        raise Refusal(401, refused.reason, MESSAGES[refused.reason]) from None
+    return app[API_TOKENS].get(app).issue(signed.owner_email, signed.session_id,
+                                          signed.generation)[0]
 
 
 async def bearer(request: web.Request) -> Caller:
-    """The owner of the request's access token, checked against the owner's password now.
+    """The owner of the request's access token: signed here, not expired, and its sign-in
+    still going (the service's ``credentials.api_owner``: not ended one by one, nor with the
+    owner's other credentials by a password set, a second-factor change, "sign out
+    everywhere" or a take-back).
 
     Raises:
         Refusal: 401 naming why.
@@ -248,18 +244,16 @@ async def bearer(request: web.Request) -> Caller:
         raise Refusal(401, "missing_token", "this needs Authorization: Bearer <access_token> "
                       "from POST /api/auth/login")
     app = request.app
-    tokens = app[API_TOKENS].get(app)
     try:
-        claims = tokens.verify(token.strip())
+        claims = app[API_TOKENS].get(app).verify(token.strip())
     except ApiTokenRefused as exc:
         raise Refusal(401, exc.reason, exc.message) from None
-    authority = app[AUTHORITY]
-    stored = await authority.run(authority.store.owner_password_hash, claims.owner_email)
-    if stored is None or tokens.password_mark(stored) != claims.password_mark:
-        raise Refusal(401, "token_revoked", "the owner's password changed since this token "
-                      "was issued: sign in again (POST /api/auth/login)")
+    try:
+        owner = await app[AUTHORITY].credentials.api_owner(claims)
+    except CredentialEnded as exc:
+        raise Refusal(401, exc.reason, exc.message) from None
     mark_authenticated(request)
-    return Caller("bearer", owner=claims.owner_email, claims=claims)
+    return Caller("bearer", owner=owner, claims=claims)
 
 
 # -- the device proof ------------------------------------------------------------------------

@@ -135,21 +135,18 @@ class Door:
         """
         return (await callers.credentials(self._app, email, password, code, code_where)).owner
 
-    async def access_token(self, owner: str) -> str:
-        """A new access token for ``owner``, who just signed in (``callers.access_token``).
+    async def access_token(self, request: web.Request, owner: str, *, with_code: bool
+                           ) -> str:
+        """A new access token for ``owner``, who just signed in with ``request`` (its
+        browser or bot and address are what the sessions page shows of the sign-in;
+        ``callers.access_token``).
 
         Raises:
-            Refusal: 401: the owner was removed since.
+            Refusal: 401: the owner was removed, or turned the second factor on, since.
         """
-        return await callers.access_token(self._app, owner)
-
-    async def password(self, owner: str, typed: str) -> bool:
-        """Whether ``typed`` is ``owner``'s password (asked again before a loosening).
-
-        Raises:
-            Refusal: 429 during a lockout.
-        """
-        return await callers.password(self._app, owner, typed)
+        return await callers.access_token(
+            self._app, owner, with_code=with_code,
+            user_agent=request.headers.get("User-Agent", ""), address=request.remote or "")
 
     @contextlib.contextmanager
     def hold(self, request: web.Request, caller: Caller) -> Iterator[Held]:

@@ -12,8 +12,6 @@ between groups or switches their automated trading at once.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from aiohttp import web
 
 from ...base.mt4web.console_models import (
@@ -29,10 +27,11 @@ from ..apitokens import LIFETIME_S
 from ..door import DOOR
 from ..errors import Refusal
 from ..groups import Group
+from ..service import PasswordNeeded
 from ..service.common import decimal_text
 from ..store import AccountRow
 from .dispatch import ApiCall, ok
-from .users import loosening, operation_out, reauthenticate
+from .users import operation_out, password_refusal
 
 __all__ = ["connect", "disconnect", "group_op", "login", "mail"]
 
@@ -57,8 +56,7 @@ async def login(call: ApiCall) -> web.Response:
         if fail.status == 401 and username.strip():
             await authority.owners.note_sign_in(username, False, where)
         raise
-    email = email.strip().lower()
-    token = await request.app[DOOR].access_token(email)
+    token = await request.app[DOOR].access_token(request, email, with_code=bool(code.strip()))
     await authority.owners.note_sign_in(email, True, where)
     return ok(LoginOut(access_token=token, expires_in=LIFETIME_S))
 
@@ -72,7 +70,7 @@ async def _terminals(call: ApiCall, logins: list[int] | None) -> list[tuple[int,
     """
     if logins is None:
         return None
-    known = {(a.login, a.server) for a, _ in await call.authority.manager.accounts(call.owner)}
+    known = {(a.login, a.server) for a in await call.authority.accounts.of(call.owner)}
     known |= {(t["login"], t["server"]) for t in await call.authority.tokens.of(call.owner)}
     found = sorted(t for t in known if t[0] in set(logins))
     missing = sorted(set(logins) - {login for login, _ in found})
@@ -90,8 +88,8 @@ async def disconnect(call: ApiCall) -> web.Response:
     """``POST /api/test/disconnect``: refuse every order of the named accounts (or all)."""
     body = call.body if isinstance(call.body, SwitchIn) else SwitchIn()
     terminals = await _terminals(call, body.logins)
-    await call.authority.manager.halt(call.owner, terminals, body.reason)
-    halted = [h for h in await call.authority.manager.halts(call.owner)]
+    await call.authority.halts.halt(call.owner, terminals, body.reason)
+    halted = [h for h in await call.authority.halts.of(call.owner)]
     return ok(SwitchOut(
         message="Disconnected: every order of " + (
             "your terminals" if terminals is None else ", ".join(_named(terminals)))
@@ -101,11 +99,15 @@ async def disconnect(call: ApiCall) -> web.Response:
 
 
 async def connect(call: ApiCall) -> web.Response:
-    """``POST /api/test/connect``: orders of the named accounts (or all) go through again."""
+    """``POST /api/test/connect``: orders of the named accounts (or all) go through again
+    (lifting a halt asks for ``owner_password``)."""
     body = call.body if isinstance(call.body, SwitchIn) else SwitchIn()
     terminals = await _terminals(call, body.logins)
-    await call.authority.manager.resume(call.owner, terminals)
-    halted = await call.authority.manager.halts(call.owner)
+    try:
+        await call.authority.halts.resume(call.owner, terminals, password=body.owner_password)
+    except PasswordNeeded as needed:
+        raise password_refusal(needed) from None
+    halted = await call.authority.halts.of(call.owner)
     return ok(SwitchOut(
         message="Connected: orders of " + ("your terminals" if terminals is None
                                            else ", ".join(_named(terminals)))
@@ -121,13 +123,13 @@ async def mail(call: ApiCall) -> web.Response:
     body = call.body
     terminals = await _terminals(call, body.logins)
     if terminals is None:
-        terminals = sorted({(a.login, a.server) for a, _ in
-                            await call.authority.manager.accounts(call.owner)}
+        terminals = sorted({(a.login, a.server) for a in
+                            await call.authority.accounts.of(call.owner)}
                            | {(t["login"], t["server"])
                               for t in await call.authority.tokens.of(call.owner)
                               if t.get("revoked_at") is None})
     text = f"{body.subject}: {body.body}" if body.subject else body.body
-    made = await call.authority.manager.send_message(call.owner, terminals, text)
+    made = await call.authority.instructions.send_message(call.owner, terminals, text)
     return ok(MailOut(count=len(made), messages=[operation_out(m) for m in made]))
 
 
@@ -135,46 +137,36 @@ async def group_op(call: ApiCall) -> web.Response:
     """``POST /api/admin/users/group-op``."""
     assert isinstance(call.body, GroupOpIn)  # noqa: S101
     body = call.body
-    manager = call.authority.manager
+    authority = call.authority
     accounts: list[AccountRow] = []
-    rows = await manager.accounts(call.owner)
+    rows = await authority.accounts.of(call.owner)
     for login in dict.fromkeys(body.logins):
-        found = [a for a, _ in rows if a.login == login]
+        found = [a for a in rows if a.login == login]
         if not found:
             raise Refusal(404, "not_found", f"account {login} is not one of your registered "
                           "accounts", logins=[login])
         accounts += found
     ids = [a.id for a in accounts]
-    if body.operation in ("enable_auto_trade", "disable_auto_trade"):
-        enabled = body.operation == "enable_auto_trade"
-        words = [w for a in accounts for w in loosening(a, None, None, None, enabled, None)]
-        await reauthenticate(call, body.owner_password, sorted(set(words)))
-        await manager.set_auto_trade(call.owner, ids, enabled)
-        return ok(StatusOut(message=f"automated trading {'on' if enabled else 'off'} for "
-                                    f"{len(accounts)} account(s)"))
-    if body.group is None:
-        await manager.move_to_group(call.owner, ids, None)
-        return ok(StatusOut(message=f"{len(accounts)} account(s) are in no group now"))
-    existing = {g.name: g for g, _ in await manager.groups(call.owner)}
-    policy = None
-    if body.policy is not None:
-        p = body.policy
-        policy = Group(body.group, tuple(dict.fromkeys(s.strip() for s in p.allowed_symbols
-                                                        if s.strip())),
-                       decimal_text(p.max_lot_size), decimal_text(p.risk_pct),
-                       p.auto_trade_enabled, 0)
-    # the policy the accounts will take: the one given, the group's, or (a new group made
-    # without one) the first account's; whatever it loosens of any account they hold needs
-    # the owner's password
-    first = accounts[0]
-    target = policy or existing.get(body.group) or Group(
-        body.group, first.allowed_symbols, first.max_lot_size, first.risk_pct,
-        first.auto_trade_enabled, 0)
-    members = [a for a, g in rows if g == body.group] if policy is not None else []
-    words = [w for a in {a.id: a for a in accounts + members}.values()
-             for w in loosening(a, target.allowed_symbols, Decimal(target.max_lot_size),
-                                Decimal(target.risk_pct), target.auto_trade_enabled, None)]
-    await reauthenticate(call, body.owner_password, sorted(set(words)))
-    await manager.move_to_group(call.owner, ids, body.group, policy)
+    try:
+        if body.operation in ("enable_auto_trade", "disable_auto_trade"):
+            enabled = body.operation == "enable_auto_trade"
+            await authority.accounts.set_auto_trade(call.owner, ids, enabled,
+                                                    password=body.owner_password)
+            return ok(StatusOut(message=f"automated trading {'on' if enabled else 'off'} for "
+                                        f"{len(accounts)} account(s)"))
+        if body.group is None:
+            await authority.groups.move(call.owner, ids, None)
+            return ok(StatusOut(message=f"{len(accounts)} account(s) are in no group now"))
+        policy = None
+        if body.policy is not None:
+            p = body.policy
+            policy = Group(body.group, tuple(dict.fromkeys(s.strip() for s in p.allowed_symbols
+                                                            if s.strip())),
+                           decimal_text(p.max_lot_size), decimal_text(p.risk_pct),
+                           p.auto_trade_enabled, 0)
+        await authority.groups.move(call.owner, ids, body.group, policy,
+                                    password=body.owner_password)
+    except PasswordNeeded as needed:
+        raise password_refusal(needed) from None
     return ok(StatusOut(message=f"{len(accounts)} account(s) are in group {body.group!r} "
                                 "and take its policy"))

@@ -25,8 +25,8 @@ __all__ = ["PROFILE", "build_document", "route"]
 
 #: What every operation behind the bearer token may answer before its handler runs.
 _DOOR: Final[dict[int, str]] = {
-    401: "No bearer token, or one this console did not sign, expired, or issued before the "
-         "owner's password changed",
+    401: "No bearer token, or one this console did not sign, expired, or whose sign-in ended "
+         "(signed out, or the owner's password or two-step sign-in changed since)",
     403: "Origin not this console's",
     405: "Method not listed for this path (Allow says which are)",
     421: "Host not a loopback name or [console] allowed_hosts (DNS rebinding guard)",

@@ -52,7 +52,7 @@ Terminal = tuple[int, str]
 async def _latest(call: ApiCall) -> dict[Terminal, Snapshot]:
     """The freshest snapshot of each of the owner's terminals."""
     latest: dict[Terminal, Snapshot] = {}
-    for (_, login, server), snap in (await call.authority.manager.snapshots(call.owner)).items():
+    for (_, login, server), snap in (await call.authority.live.snapshots(call.owner)).items():
         if (login, server) not in latest or snap.as_of > latest[(login, server)].as_of:
             latest[(login, server)] = snap
     return latest
@@ -119,8 +119,7 @@ async def _known_terminals(call: ApiCall, login: int, server: str | None) -> lis
     Raises:
         Refusal: 404 for a login that is none of the owner's.
     """
-    accounts = {(a.login, a.server) for a, _ in await call.authority.manager.accounts(
-        call.owner)}
+    accounts = {(a.login, a.server) for a in await call.authority.accounts.of(call.owner)}
     reported = set(await _latest(call))
     rows = await call.authority.terminals.of(call.owner)
     tokens = {(r.login, r.server) for r in rows}
@@ -154,15 +153,14 @@ async def history(call: ApiCall) -> web.Response:
     if date_to < date_from:
         raise Refusal(400, "invalid_period", "to: must not be before from")
     terminals = await _known_terminals(call, login_of(call), body.server)
-    manager = call.authority.manager
-    rows = await manager.deals(call.owner, terminals, date_from=date_from, date_to=date_to)
+    live = call.authority.live
+    rows = await live.deals(call.owner, terminals, date_from=date_from, date_to=date_to)
     # a position closed in the period but opened before it: its opening deal, by position
     opened_before = {d["position_id"] for _, _, _, d in rows
                      if d["entry"] in mt4records.CLOSING_ENTRIES} - {
         d["position_id"] for _, _, _, d in rows if d["entry"] == 0}
     if opened_before:
-        rows = await manager.deals(call.owner, terminals, positions=sorted(opened_before)) \
-            + rows
+        rows = await live.deals(call.owner, terminals, positions=sorted(opened_before)) + rows
     trades = _records(rows)
     trades = [t for t in trades if date_from <= t.close_time <= date_to]
     return ok(TradesOut(count=len(trades), trades=trades))
@@ -175,25 +173,25 @@ async def lookup(call: ApiCall) -> web.Response:
     wanted = set(call.body.tickets)
     latest = await _latest(call)
     found = [r for r in _trades(sorted(latest.items())).trades if r.order in wanted]
-    terminals = sorted(set(latest) | {(a.login, a.server) for a, _ in
-                                      await call.authority.manager.accounts(call.owner)})
-    manager = call.authority.manager
-    rows = await manager.deals(call.owner, terminals, tickets=sorted(wanted),
-                               positions=sorted(wanted))
+    terminals = sorted(set(latest) | {(a.login, a.server) for a in
+                                      await call.authority.accounts.of(call.owner)})
+    live = call.authority.live
+    rows = await live.deals(call.owner, terminals, tickets=sorted(wanted),
+                            positions=sorted(wanted))
     positions = {d["position_id"] for _, _, _, d in rows}
     if positions:
-        rows = await manager.deals(call.owner, terminals, positions=sorted(positions))
+        rows = await live.deals(call.owner, terminals, positions=sorted(positions))
     found += [r for r in _records(rows) if r.order in wanted or r.state == "closed"
               and r.order in positions]
     return ok(TradesOut(count=len(found), trades=found))
 
 
 async def _group_rows(call: ApiCall) -> list[GroupOut]:
-    manager = call.authority.manager
-    accounts = {a.id: a for a, _ in await manager.accounts(call.owner)}
-    online = {(r.login, r.server) for r in await manager.online(call.owner)}
+    authority = call.authority
+    accounts = {a.id: a for a in await authority.accounts.of(call.owner)}
+    online = {(r.login, r.server) for r in await authority.live.online(call.owner)}
     out = []
-    for g, ids in await manager.groups(call.owner):
+    for g, ids in await authority.groups.of(call.owner):
         members = [accounts[i] for i in ids if i in accounts]
         out.append(GroupOut(
             name=g.name, allowed_symbols=list(g.allowed_symbols),
@@ -224,7 +222,7 @@ async def by_group(call: ApiCall) -> web.Response:
     found = next((g for g in await _group_rows(call) if g.name == call.body.group), None)
     if found is None:
         raise Refusal(404, "not_found", f"no group {call.body.group!r} of yours")
-    accounts = {(a.login, a.server) for a, g in await call.authority.manager.accounts(
+    accounts = {(a.login, a.server) for a, g in await call.authority.accounts.with_groups(
         call.owner) if g == found.name}
     items = sorted((t, s) for t, s in (await _latest(call)).items() if t in accounts)
     return ok(_trades(items))
@@ -235,7 +233,7 @@ async def online(call: ApiCall) -> web.Response:
     rows = [OnlineRow(login=r.login, server=r.server, device_id=r.device_id,
                       platform=r.platform, ea_version=r.ea_version, since=r.changed_at,
                       reported_at=r.reported_at)
-            for r in await call.authority.manager.online(call.owner)]
+            for r in await call.authority.live.online(call.owner)]
     return ok(OnlineOut(count=len(rows), online=rows))
 
 

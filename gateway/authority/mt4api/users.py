@@ -10,7 +10,6 @@ never the password; 409 when registered; 422 naming the field), ``PUT /api/users
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Final
 
 from aiohttp import web
@@ -28,19 +27,19 @@ from ...base.mt4web.console_models import (
     UsersOut,
 )
 from ...base.mt4web.shared import MAX_LOGIN
-from ..door import DOOR
+from ..door import retry_after
 from ..errors import AccountExists, Refusal
 from ..instructions import Instruction
-from ..service import AccountRegistration, TerminalClaimed
-from ..service.accounts import RiskForm, loosened
-from ..service.manager import AccountChanges, KeyReused, LiveMoney
+from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
+from ..service.accounts import AccountChanges
+from ..service.instructions import KeyReused, LiveMoney
 from ..shapes import account_json
 from ..store import AccountRow
 from .dispatch import ApiCall, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
-           "list_users", "login_of", "loosening", "operation_out", "owner_account",
-           "reauthenticate", "withdraw"]
+           "list_users", "login_of", "operation_out", "owner_account", "password_refusal",
+           "withdraw"]
 
 #: How long a money operation's answer waits for the daemon to apply it (then 202).
 SETTLE_WAIT_S: Final = 5.0
@@ -66,7 +65,7 @@ async def owner_account(call: ApiCall, login: int, server: str | None = None) ->
         Refusal: 404 when the owner has none; 409 when the login is on several servers and
             none was named.
     """
-    found = [a for a, _ in await call.authority.manager.accounts(call.owner)
+    found = [a for a, _ in await call.authority.accounts.with_groups(call.owner)
              if a.login == login and (server is None or a.server == server)]
     if not found:
         raise Refusal(404, "not_found", f"account {login} is not one of your registered "
@@ -82,12 +81,11 @@ def _user(row: AccountRow, group: str | None, halted: bool) -> UserOut:
 
 
 async def _users(call: ApiCall) -> list[UserOut]:
-    manager = call.authority.manager
-    halts = await manager.halts(call.owner)
+    halts = await call.authority.halts.of(call.owner)
     everything = any(h.login == 0 for h in halts)
     halted = {(h.login, h.server) for h in halts}
     return [_user(a, g, everything or (a.login, a.server) in halted)
-            for a, g in await manager.accounts(call.owner)]
+            for a, g in await call.authority.accounts.with_groups(call.owner)]
 
 
 async def list_users(call: ApiCall) -> web.Response:
@@ -121,34 +119,17 @@ async def create_user(call: ApiCall) -> web.Response:
     return ok(_user(row, None, False), status=201)
 
 
-async def reauthenticate(call: ApiCall, password: str | None, words: list[str]) -> None:
-    """Ask the owner's password for a change that loosens a policy (through the owner
-    throttle, as the page's re-authentication does).
-
-    Raises:
-        Refusal: 401 ``password_required`` / ``bad_credentials``, 429 during a lockout.
-    """
-    if not words:
-        return
-    why = f"it would {'; '.join(words)}"
-    if not password:
-        raise Refusal(401, "password_required", f"send owner_password (your console password) "
-                      f"to confirm this change: {why}")
-    if not await call.request.app[DOOR].password(call.owner, password):
-        await call.authority.owners.note_sign_in(call.owner, False, "wrong password when "
-                                                 "confirming an API change")
-        raise Refusal(401, "bad_credentials", "wrong owner_password")
-
-
-def loosening(account: AccountRow, symbols: tuple[str, ...] | None, max_lot: Decimal | None,
-              risk: Decimal | None, auto_trade: bool | None, paper: bool | None) -> list[str]:
-    """What a change of ``account``'s policy loosens, in words (the console page's rule)."""
-    return loosened(RiskForm(
-        account.allowed_symbols if symbols is None else symbols,
-        Decimal(account.max_lot_size) if max_lot is None else max_lot,
-        Decimal(account.risk_pct) if risk is None else risk,
-        account.auto_trade_enabled if auto_trade is None else auto_trade,
-        account.paper_trade_enabled if paper is None else paper), account)
+def password_refusal(needed: PasswordNeeded) -> Refusal:
+    """The answer to a change the service refused for want of the owner's password: 401
+    ``password_required`` (none came) or ``bad_credentials`` (a wrong one), 429 during the
+    sign-in lockout."""
+    if needed.retry_after_s is not None:
+        return Refusal(429, "rate_limited", "too many failed sign-ins; wait",
+                       retry_after_s=retry_after(needed.retry_after_s))
+    if needed.wrong:
+        return Refusal(401, "bad_credentials", "wrong owner_password")
+    return Refusal(401, "password_required", "send owner_password (your console password) to "
+                   f"confirm this change: it would {'; '.join(needed.words)}")
 
 
 async def change_user(call: ApiCall) -> web.Response:
@@ -157,16 +138,18 @@ async def change_user(call: ApiCall) -> web.Response:
     body = call.body
     account = await owner_account(call, login_of(call), body.server)
     symbols = None if body.allowed_symbols is None else tuple(body.allowed_symbols)
-    await reauthenticate(call, body.owner_password, loosening(
-        account, symbols, body.max_lot_size, body.risk_pct, body.auto_trade_enabled,
-        body.paper_trade_enabled))
     changes = AccountChanges(
         name=body.name, broker=body.broker, is_live=body.is_live, allowed_symbols=symbols,
         max_lot_size=body.max_lot_size, risk_pct=body.risk_pct,
         auto_trade_enabled=body.auto_trade_enabled,
         paper_trade_enabled=body.paper_trade_enabled, mt5_path=body.mt5_path,
         account_type=body.account_type)
-    if await call.authority.manager.update(call.owner, account.id, changes) is None:
+    try:
+        changed = await call.authority.accounts.update(call.owner, account.id, changes,
+                                                       password=body.owner_password, via="API")
+    except PasswordNeeded as needed:
+        raise password_refusal(needed) from None
+    if changed is None:
         raise Refusal(404, "not_found", "the account is gone")
     user = next(u for u in await _users(call) if u.id == account.id)
     return ok(UserEnvelope(user=user))
@@ -176,8 +159,8 @@ async def change_password(call: ApiCall) -> web.Response:
     """``PUT /api/users/{login}/password``: the stored MT5 password (never answered)."""
     assert isinstance(call.body, PasswordIn)  # noqa: S101
     account = await owner_account(call, login_of(call), call.body.server)
-    if not await call.authority.manager.set_password(call.owner, account.id,
-                                                     call.body.password):
+    if not await call.authority.accounts.set_password(call.owner, account.id,
+                                                      call.body.password):
         raise Refusal(404, "not_found", "the account is gone")
     return ok(StatusOut(message=f"the MT5 password of account {account.login} is stored "
                                 "(encrypted; it is never shown)"))
@@ -195,15 +178,15 @@ async def _money(call: ApiCall, kind: str) -> web.Response:
     assert isinstance(call.body, MoneyIn)  # noqa: S101
     body = call.body  # amounts checked by the models: above 0, or (credit) not 0
     account = await owner_account(call, login_of(call), body.server)
-    manager = call.authority.manager
+    instructions = call.authority.instructions
     try:
-        made, _ = await manager.move_money(call.owner, account, kind, body.amount,
-                                           body.comment, body.operation_id)
+        made, _ = await instructions.move_money(call.owner, account, kind, body.amount,
+                                                body.comment, body.operation_id)
     except LiveMoney as exc:
         raise Refusal(409, "live_account", str(exc)) from None
     except KeyReused as exc:
         raise Refusal(409, "operation_id_reused", str(exc)) from None
-    settled = await manager.wait_settled(call.owner, made.id, SETTLE_WAIT_S) or made
+    settled = await instructions.wait_settled(call.owner, made.id, SETTLE_WAIT_S) or made
     return ok(OperationEnvelope(operation=operation_out(settled)),
               status=202 if settled.state == "pending" else 200)
 

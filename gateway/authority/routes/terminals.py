@@ -125,7 +125,7 @@ async def report_terminals(request: web.Request) -> web.Response:
         raise refused_proof(exc) from None
     # "live": an owner of this device watches the live page: its terminals holding positions
     # are reported every few seconds instead of every 30 s until the answer stops saying so
-    if await authority.manager.wants_live(found.device_id):
+    if await authority.live.wants_live(found.device_id):
         return web.json_response({"stored": stored, "live": True})
     return web.json_response({"stored": stored})
 

@@ -3,15 +3,22 @@
 One object, :class:`Authority`, serves both faces, through rooms by job:
 
 - :attr:`Authority.owners` (``owners.py``): owners, passwords, sign-ins, activity;
+- :attr:`Authority.credentials` (``credentials.py``): what speaks for an owner (the console
+  API's sign-ins beside the page sessions) and the events that end it all at once;
 - :attr:`Authority.tokens` (``tokens.py``): issue, list, revoke;
-- :attr:`Authority.accounts` (``accounts.py``): registered accounts and their risk policy;
+- :attr:`Authority.accounts` (``accounts.py``): registered accounts, every change of one and
+  its risk policy (what loosens it asks for the password: ``consent.py``);
+- :attr:`Authority.groups` (``groups.py``): groups of accounts sharing a policy;
+- :attr:`Authority.halts` (``halts.py``): the kill switch;
+- :attr:`Authority.instructions` (``instructions.py``): paper money and chart messages the
+  daemons apply;
+- :attr:`Authority.live` (``live.py``): what daemons report of each account (snapshots,
+  deals, who is online) and the live page's watch;
 - :attr:`Authority.approvals` (``approvals.py``): devices, approval codes and locks, the
   owner's decisions;
 - :attr:`Authority.records` (``records.py``): the signed records devices look up and refresh;
 - :attr:`Authority.terminals` (``terminals.py``): what daemons report, and the revocation
-  long-poll;
-- :attr:`Authority.manager` (``manager.py``): the owner's API across accounts (groups, paper
-  money, the kill switch, chart messages, margins and trades as daemons read them).
+  long-poll.
 
 Owner-facing callers (the console's routes and pages, the CLI in local mode) use the rooms;
 the device-facing calls are the :class:`~gateway.authority.api.AuthorityAPI` methods of this
@@ -45,7 +52,12 @@ from .accounts import AccountRegistration, Accounts
 from .alerts import Alerts
 from .approvals import Approvals
 from .common import Shared, TerminalClaimed, mask_email, normalize_email
-from .manager import Manager
+from .consent import Consent, PasswordCheck, PasswordNeeded
+from .credentials import CredentialEnded, Credentials
+from .groups import Groups
+from .halts import Halts
+from .instructions import Instructions
+from .live import Live
 from .owners import Owners
 from .records import Records
 from .recovery import Recovery
@@ -54,8 +66,8 @@ from .secondfactor import SecondFactor
 from .terminals import Terminals
 from .tokens import SCOPES, Tokens, listings
 
-__all__ = ["SCOPES", "AccountRegistration", "Authority", "Overview", "TerminalClaimed",
-           "mask_email", "normalize_email"]
+__all__ = ["SCOPES", "AccountRegistration", "Authority", "CredentialEnded", "Overview",
+           "PasswordNeeded", "TerminalClaimed", "mask_email", "normalize_email"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -80,7 +92,8 @@ class Authority:
                  clock: Callable[[], float] = time.time,
                  randbelow: Callable[[int], int] = secrets.randbelow,
                  new_token: Callable[[], str] = generate_token,
-                 address: ConsoleAddress | None = None, sign_off_loop: bool = False) -> None:
+                 address: ConsoleAddress | None = None, sign_off_loop: bool = False,
+                 password_check: PasswordCheck | None = None) -> None:
         self.store = store
         self.mailer = mailer
         #: Where the console serving this authority is (the links its mails name); without
@@ -89,23 +102,34 @@ class Authority:
         self._shared = shared = Shared(store, mailer, clock, self.address)
         self.owners = Owners(shared)
         self.tokens = Tokens(shared, new_token)
-        self.accounts = Accounts(shared)
+        #: What lets a bot do more asks for the owner's password (``consent.py``), checked by
+        #: ``password_check``: the console passes its owner rule (``OwnerSignIn.password``,
+        #: through the sign-in throttle); without a console (the CLI, a daemon in local mode)
+        #: the password is checked as a sign-in would check it, with no throttle.
+        consent = Consent(shared, password_check or self.owners.check)
+        self.accounts = Accounts(shared, consent)
+        self.groups = Groups(shared, consent)
+        self.halts = Halts(shared, consent)
         self.approvals = Approvals(shared, randbelow)
         #: ``sign_off_loop``: records signed and sealed on the database door's workers
         #: (``records.py``; the console's ``[console] public_key_work``).
         self.records = Records(shared, self.approvals, sign_off_loop=sign_off_loop)
         #: Alerts (``alerts.py``): settings, episodes judged from each report, the outbox.
         self.alerts = Alerts(shared)
-        #: The owner's API across accounts (``manager.py``): it also takes each report's
-        #: account details and instruction settlements.
-        self.manager = Manager(shared)
-        self.terminals = Terminals(shared, self.alerts.observe, self.manager.observe_report)
+        self.instructions = Instructions(shared)
+        #: Each stored report's account details and settlements (``live.py``).
+        self.live = Live(shared, self.instructions)
+        self.terminals = Terminals(shared, self.alerts.observe, self.live.observe_report)
         #: The owner's activity log and the revocation feed (``activity.py``, ``feed.py``).
         self.activity = shared.activity
         self.feed = shared.feed
         #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
         #: lifetimes).
         self.sessions = StoredSessions(store.database)
+        #: The console API's sign-ins, and ending every credential of an owner at once
+        #: (``credentials.py``: one lifecycle for sessions, API tokens and the events that
+        #: end them).
+        self.credentials = Credentials(shared)
         #: The owner's second factor and password reset links (``secondfactor.py``,
         #: ``resets.py``), and half-done sign-ins (``signins.StoredSteps``).
         self.second_factor = SecondFactor(shared, randbelow)

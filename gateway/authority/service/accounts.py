@@ -1,23 +1,35 @@
 """Accounts: an owner's registered MT5 accounts and the risk policy each record carries.
 
-A registration claims its terminal under the terminal's lock (as a token does), and both a
-registration and a policy change tell the daemons holding the account's live tokens at once,
-through the revocation feed (a "look now": they refresh their signed records, which carry the
-policy), so a switch to paper or a lower lot cap acts within seconds rather than at the next
-five-minute refresh.
+A registration claims its terminal under the terminal's lock (as a token does). Every change
+of an account, from whichever door (the accounts page, the owner's API, a group's
+automated-trading switch, the operator's ``mtgateway paper``), is one call here: it writes the
+row by the store's one statement, tells the daemons holding the account's live tokens at once
+(``common.announce``: they refresh their signed records, which carry the policy, so a switch
+to paper or a lower lot cap acts within seconds rather than at the next five-minute refresh),
+and notes it in the owner's activity, in one transaction. What a change loosens
+(:func:`loosened`) asks for the owner's password (``consent.py``): the rule lives here, so a
+door cannot forget it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Final
 
+from .. import groups as group_rows
 from ..database import Tx
 from ..store import AccountRow
-from .common import Shared, check_claim, decimal_text, normalize_email, serves, terminal_lock
+from .common import Shared, announce, check_claim, decimal_text, normalize_email, terminal_lock
+from .consent import Consent, PasswordNeeded
 
-__all__ = ["AccountRegistration", "Accounts", "RiskForm", "loosened"]
+__all__ = ["AccountChanges", "AccountRegistration", "Accounts", "RiskForm", "loosened",
+           "loosens"]
+
+#: The fields of an account's risk policy (a change of only these is a "risk_updated").
+_POLICY: Final = ("allowed_symbols", "max_lot_size", "risk_pct", "auto_trade_enabled",
+                  "paper_trade_enabled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +69,70 @@ class AccountRegistration:
                 raise ValueError(f"{field_name} is out of range")
 
 
-class Accounts:
-    """Register accounts, list them, change their risk policy."""
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """A change of one account (``None``: unchanged): its description, and its policy."""
 
-    def __init__(self, shared: Shared) -> None:
+    name: str | None = None
+    broker: str | None = None
+    is_live: bool | None = None
+    allowed_symbols: tuple[str, ...] | None = None
+    max_lot_size: Decimal | None = None
+    risk_pct: Decimal | None = None
+    auto_trade_enabled: bool | None = None
+    paper_trade_enabled: bool | None = None
+    mt5_path: str | None = None
+    account_type: str | None = None
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first field out of its range."""
+        if self.max_lot_size is not None and not Decimal(0) <= self.max_lot_size <= Decimal(100):
+            raise ValueError("max_lot_size is out of range")
+        if self.risk_pct is not None and not Decimal(0) <= self.risk_pct <= Decimal(1):
+            raise ValueError("risk_pct is out of range")
+
+    def named(self) -> list[str]:
+        """The fields this change sets, in declaration order."""
+        return [n for n in AccountChanges.__dataclass_fields__ if getattr(self, n) is not None]
+
+    def applied_to(self, account: AccountRow) -> AccountRow:
+        """``account`` with this change made (symbols trimmed, each once; decimals as the
+        store keeps them)."""
+        c = self
+        return replace(
+            account,
+            name=account.name if c.name is None else c.name,
+            broker=account.broker if c.broker is None else c.broker,
+            is_live=account.is_live if c.is_live is None else c.is_live,
+            allowed_symbols=account.allowed_symbols if c.allowed_symbols is None
+            else tuple(dict.fromkeys(s.strip() for s in c.allowed_symbols if s.strip())),
+            max_lot_size=account.max_lot_size if c.max_lot_size is None
+            else decimal_text(c.max_lot_size),
+            risk_pct=account.risk_pct if c.risk_pct is None else decimal_text(c.risk_pct),
+            auto_trade_enabled=account.auto_trade_enabled if c.auto_trade_enabled is None
+            else c.auto_trade_enabled,
+            paper_trade_enabled=account.paper_trade_enabled if c.paper_trade_enabled is None
+            else c.paper_trade_enabled,
+            mt5_path=account.mt5_path if c.mt5_path is None else c.mt5_path,
+            account_type=account.account_type if c.account_type is None else c.account_type)
+
+
+def _described(c: AccountChanges, new: AccountRow) -> str:
+    """What a change set, as the activity names it (a policy field with its new value)."""
+    said = {"allowed_symbols": f"symbols {','.join(new.allowed_symbols) or 'any'}",
+            "max_lot_size": f"max lot {new.max_lot_size}", "risk_pct": f"risk {new.risk_pct}",
+            "auto_trade_enabled": f"auto-trade {'on' if new.auto_trade_enabled else 'off'}",
+            "paper_trade_enabled": f"paper {'on' if new.paper_trade_enabled else 'off'}"}
+    return ", ".join(said.get(name, name) for name in c.named()) or "nothing"
+
+
+class Accounts:
+    """Register accounts, list them, change them (see the module docstring)."""
+
+    def __init__(self, shared: Shared, consent: Consent) -> None:
         self._shared = shared
         self._store = shared.store
+        self._consent = consent
 
     async def register(self, owner_email: str, registration: AccountRegistration
                        ) -> AccountRow:
@@ -93,11 +163,8 @@ class Accounts:
         # Tokens issued before the registration carried the permissive default policy
         # (live): the daemons holding them look again now, so a registration with paper
         # trading on, or with limits, acts within seconds, not at the next periodic refresh.
-        for token in self._store.tokens_of(tx, row.owner_email):
-            if (token.login, token.server) == (stored.login, stored.server) \
-                    and serves(tx, self._store, token):
-                self._shared.feed.add(tx, row.owner_email, row.created_at,
-                                      token_id=token.token_id)
+        announce(tx, self._shared, row.owner_email, stored.login, stored.server,
+                 row.created_at)
         self._shared.activity.add(tx, row.owner_email, "account_registered",
                                   f"{stored.name} ({stored.login}@{stored.server})",
                                   row.created_at)
@@ -107,42 +174,107 @@ class Accounts:
         """The owner's registered accounts (no passwords)."""
         return await self._shared.run(self._store.accounts_of, normalize_email(owner_email))
 
-    async def update_risk(self, owner_email: str, account_id: int,
-                          allowed_symbols: Sequence[str], max_lot_size: Decimal,
-                          risk_pct: Decimal, auto_trade_enabled: bool,
-                          paper_trade_enabled: bool | None = None) -> bool:
-        """Change an account's risk policy (and its paper-trading switch unless ``None``);
-        ``ValueError`` out of range, ``False`` if the account is not the owner's. The daemons
-        holding the account's live tokens are told at once through the feed."""
-        if not Decimal(0) <= max_lot_size <= Decimal(100):
-            raise ValueError("max_lot_size is out of range")
-        if not Decimal(0) <= risk_pct <= Decimal(1):
-            raise ValueError("risk_pct is out of range")
-        symbols = tuple(dict.fromkeys(s.strip() for s in allowed_symbols if s.strip()))
-        return await self._shared.run(
-            self._update_risk, normalize_email(owner_email), account_id, symbols,
-            decimal_text(max_lot_size), decimal_text(risk_pct), auto_trade_enabled,
-            paper_trade_enabled, self._shared.now())
+    async def with_groups(self, owner_email: str) -> list[tuple[AccountRow, str | None]]:
+        """The owner's accounts, each with the name of its group (or ``None``)."""
+        return await self._shared.run(self._with_groups, normalize_email(owner_email))
 
-    def _update_risk(self, tx: Tx, owner_email: str, account_id: int,
-                     symbols: tuple[str, ...], max_lot: str, risk: str, auto_trade: bool,
-                     paper: bool | None, now: int) -> bool:
-        if not self._store.update_account_risk(tx, owner_email, account_id, symbols, max_lot,
-                                               risk, auto_trade, paper):
+    def _with_groups(self, tx: Tx, owner: str) -> list[tuple[AccountRow, str | None]]:
+        member = group_rows.membership(tx, owner)
+        return [(a, member.get(a.id)) for a in self._store.accounts_of(tx, owner)]
+
+    async def update(self, owner_email: str, account_id: int, changes: AccountChanges, *,
+                     password: str | None = None, via: str = "",
+                     by_operator: bool = False) -> AccountRow | None:
+        """Make ``changes`` to the owner's account: the account as it now stands, or ``None``
+        if it is not theirs. The daemons holding its tokens are told at once; ``via`` names
+        the door in the activity (``"API"``).
+
+        What the change loosens needs the owner's ``password``; ``by_operator``: the
+        operator at the console's machine changes it (``mtgateway paper``: access to the
+        database is the authority, as ``token revoke`` treats it), never a door's caller.
+
+        Raises:
+            ValueError: a field out of its range.
+            PasswordNeeded: it loosens the policy and the right password did not come.
+        """
+        changes.check()
+        owner, now = normalize_email(owner_email), self._shared.now()
+        if by_operator:
+            return await self._shared.run(self._update, True, owner, account_id, changes, via,
+                                          now)
+        return await self._consent.run(owner, password, self._update, owner, account_id,
+                                       changes, via, now)
+
+    def _update(self, tx: Tx, confirmed: bool, owner: str, account_id: int,
+                c: AccountChanges, via: str, now: int) -> AccountRow | None:
+        account = next((a for a in self._store.accounts_of(tx, owner) if a.id == account_id),
+                       None)
+        if account is None:
+            return None
+        new = c.applied_to(account)
+        words = loosens(new, account)
+        if words and not confirmed:
+            raise PasswordNeeded(words)
+        self._store.update_account(tx, new)
+        announce(tx, self._shared, owner, account.login, account.server, now)
+        kind = "risk_updated" if set(c.named()) <= set(_POLICY) else "account_changed"
+        self._shared.activity.add(tx, owner, kind, f"{account.login}@{account.server}: "
+                                  f"{_described(c, new)}{f' ({via})' if via else ''}", now)
+        return new
+
+    async def set_auto_trade(self, owner_email: str, account_ids: Sequence[int],
+                             enabled: bool, *, password: str | None = None) -> None:
+        """Switch automated trading on or off for many of the owner's accounts at once (on
+        loosens: it needs the ``password``).
+
+        Raises:
+            KeyError: an id that is none of the owner's accounts.
+            PasswordNeeded: it switches automated trading on and the right password did not
+                come.
+        """
+        owner = normalize_email(owner_email)
+        await self._consent.run(owner, password, self._auto_trade, owner, list(account_ids),
+                                enabled, self._shared.now())
+
+    def _auto_trade(self, tx: Tx, confirmed: bool, owner: str, account_ids: list[int],
+                    enabled: bool, now: int) -> None:
+        accounts = {a.id: a for a in self._store.accounts_of(tx, owner)}
+        changed = {i: replace(accounts[i], auto_trade_enabled=enabled) for i in account_ids}
+        words = sorted({w for i, new in changed.items() for w in loosens(new, accounts[i])})
+        if words and not confirmed:
+            raise PasswordNeeded(words)
+        for new in changed.values():
+            self._store.update_account(tx, new)
+            announce(tx, self._shared, owner, new.login, new.server, now)
+        self._shared.activity.add(tx, owner, "risk_updated",
+                                  f"auto-trade {'on' if enabled else 'off'} for "
+                                  f"{', '.join(str(accounts[i].login) for i in account_ids)} "
+                                  "(API)", now)
+
+    async def set_password(self, owner_email: str, account_id: int, password: str) -> bool:
+        """Replace the stored MT5 password of the owner's account (encrypted as at
+        registration; never shown again); ``False`` if the account is not theirs."""
+        return await self._shared.run(self._set_password, normalize_email(owner_email),
+                                      account_id, password, self._shared.now())
+
+    def _set_password(self, tx: Tx, owner: str, account_id: int, password: str,
+                      now: int) -> bool:
+        account = next((a for a in self._store.accounts_of(tx, owner) if a.id == account_id),
+                       None)
+        if account is None:
             return False
-        account = next((a for a in self._store.accounts_of(tx, owner_email)
-                        if a.id == account_id), None)
-        if account is not None:
-            for row in self._store.tokens_of(tx, owner_email):
-                if (row.login, row.server) == (account.login, account.server) \
-                        and serves(tx, self._store, row):
-                    self._shared.feed.add(tx, owner_email, now, token_id=row.token_id)
-        switch = "" if paper is None else f", paper {'on' if paper else 'off'}"
-        self._shared.activity.add(tx, owner_email, "risk_updated",
-                                  f"account {account_id}: symbols {','.join(symbols) or 'any'}, "
-                                  f"max lot {max_lot}, risk {risk}, auto-trade "
-                                  f"{'on' if auto_trade else 'off'}{switch}", now)
+        self._store.replace_account_password(tx, account, password)
+        self._shared.activity.add(tx, owner, "account_password_changed",
+                                  f"{account.login}@{account.server}", now)
         return True
+
+
+def loosens(new: AccountRow, old: AccountRow) -> list[str]:
+    """What writing ``new`` over ``old`` loosens of its policy, in words (:func:`loosened`
+    on two rows)."""
+    return loosened(RiskForm(new.allowed_symbols, Decimal(new.max_lot_size),
+                             Decimal(new.risk_pct), new.auto_trade_enabled,
+                             new.paper_trade_enabled), old)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from ..reports import create_tables as create_report_tables
 from ..store import AccountRow, AuthorityStore, TokenRow
 from ..token_details import UseThrottle
 
-__all__ = ["Shared", "TerminalClaimed", "check_claim", "decimal_text", "mask_email",
+__all__ = ["Shared", "TerminalClaimed", "announce", "check_claim", "decimal_text", "mask_email",
            "normalize_email", "revoke_in", "risk_of", "risk_of_account", "serves",
            "serves_account", "terminal_lock"]
 
@@ -89,6 +89,18 @@ def serves(tx: Tx, store: AuthorityStore, row: TokenRow) -> bool:
 def serves_account(row: TokenRow, account: AccountRow | None) -> bool:
     """:func:`serves`, the terminal's registered ``account`` read already."""
     return account is None or account.owner_email == row.owner_email
+
+
+def announce(tx: Tx, shared: Shared, owner_email: str, login: int, server: str,
+             now: int) -> None:
+    """Tell the daemons holding the terminal's live tokens to look again now: each token is
+    put on the revocation feed, in ``tx`` (they refresh their signed records, which carry
+    the account's policy, the halt and the instructions, within seconds rather than at the
+    next periodic refresh). Every change a daemon must act on calls this in its own
+    transaction."""
+    for token in shared.store.tokens_of(tx, owner_email):
+        if (token.login, token.server) == (login, server) and serves(tx, shared.store, token):
+            shared.feed.add(tx, owner_email, now, token_id=token.token_id)
 
 
 def risk_of(tx: Tx, store: AuthorityStore, login: int, server: str) -> RiskPolicy:

@@ -15,6 +15,7 @@ from typing import Final
 from ..activity import ActivityEntry, ActivityLog
 from ..database import Tx
 from ..passwords import hash_password, verify_password
+from ..signins import Ended, end_credentials
 from .common import Shared, normalize_email
 
 __all__ = ["Owners"]
@@ -51,21 +52,27 @@ class Owners:
         found = await self._shared.run(self._store.owner_password_hash, normalize_email(email))
         return found is not None
 
-    async def change_password(self, email: str, new_password: str) -> None:
-        """Set a signed-in owner's new password (the caller checked the current one);
+    async def change_password(self, email: str, new_password: str, *,
+                              keep_session: str | None = None) -> Ended:
+        """Set a signed-in owner's new password (the caller checked the current one): every
+        credential made with the old one ends (``signins.end_credentials``) but the page
+        session ``keep_session`` (the key of the one that changed it). What ended;
         ``ValueError`` for a short password or an unknown owner."""
         email = normalize_email(email)
         if len(new_password) < 8:
             raise ValueError("the password must have at least 8 characters")
         hashed = await asyncio.to_thread(hash_password, new_password)
         now = self._shared.now()
-        await self._shared.run(self._change_password, email, hashed, now)
+        ended = await self._shared.run(self._change_password, email, hashed, now, keep_session)
         self._shared.notify(email, "password_changed", now)
+        return ended
 
-    def _change_password(self, tx: Tx, email: str, hashed: str, now: int) -> None:
+    def _change_password(self, tx: Tx, email: str, hashed: str, now: int,
+                         keep_session: str | None) -> Ended:
         if not self._store.set_owner_password(tx, email, hashed):
             raise ValueError("no such owner")
         self._shared.activity.add(tx, email, "password_changed", "", now)
+        return end_credentials(tx, email, now, keep_session)
 
     async def check(self, email: str, password: str) -> bool:
         """Whether the credentials are right; the same work is done for unknown e-mails."""

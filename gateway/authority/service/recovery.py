@@ -5,17 +5,25 @@ authenticator and all the recovery codes: a password reset keeps the factor on (
 mailbox alone would undo it), so without more the owner is locked out for good. Two ways back:
 
 - **The link in the notice.** Turning the factor on mails the owner a notice at once, with a
-  link (``/recover/<token>``) that, within :data:`UNDO_TTL_S`, turns that factor off, signs
-  every browser out, ends half-done sign-ins, voids the reset links, and sets the new password
-  the owner types: the owner needs only their e-mail and no operator. So that the link cannot
-  become a way in itself, it is
-  *single use* (one conditional ``UPDATE``, so two instances cannot both spend it),
-  *expires with the window*, and is *bound to that change*: it names the enrolment by the
-  SHA-256 of its sealed secret, so once the factor is turned off, or off and on again (a new
-  secret), it undoes nothing. Only the SHA-256 of its token is stored; opening it (``GET``)
-  spends nothing, so a mail scanner following it does not burn it. Its cost: for the window,
-  whoever reads the owner's mailbox can undo a factor the owner turned on themselves; after
-  it, the mailbox alone never can.
+  link (``/recover/<token>``) that, within :data:`UNDO_TTL_S`, turns the factor off, signs
+  every browser and every console-API sign-in out, ends half-done sign-ins, voids the reset
+  links, removes the alerts' webhook (whoever turned the factor on may have pointed it at
+  themselves) and sets the new password the owner types: the owner needs only their e-mail
+  and no operator. So that the link cannot become a way in itself, it is *single use* (one
+  conditional ``UPDATE``, so two instances cannot both spend it), *expires with the window*,
+  and *bound to the owner and to "enrolled since"*: it undoes a factor turned on at or after
+  the moment it was issued, that enrolment or a later one, and nothing older. So whoever holds
+  the password cannot void the owner's link by turning the factor off and on again (a new
+  secret), nor by changing the password, signing out everywhere or resetting the password by
+  mail: the link outlives all of them, on purpose (a password reset by mail honours it too:
+  whoever reads the mailbox holds the link already). It ends when used, when the owner takes
+  the factor back by any link (every other link of the owner is voided then), by the
+  operator's reset, or when its window closes. Turning the factor on is also rate-limited
+  (``secondfactor.ENROLMENTS_PER_DAY``), so its notices cannot flood the owner's mailbox.
+  Only the SHA-256 of its token is stored; opening it (``GET``) spends nothing, so a mail
+  scanner following it does not burn it. Its cost: for the window, whoever reads the owner's
+  mailbox can undo a factor the owner turned on themselves; after it, the mailbox alone never
+  can.
 - **The operator** (``mtgateway owner reset-2fa --email``, database access being the
   authority, as ``token revoke`` treats it): :meth:`~.secondfactor.SecondFactor.reset_by_operator`
   for an owner who lost the phone and the recovery codes, recorded in the activity and mailed
@@ -28,13 +36,14 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
+from .. import alerts
 from ..database import Tx
 from ..passwords import hash_password
-from ..signins import end_owner_sign_ins
-from .common import Shared, mask_email
+from ..signins import end_credentials
+from .common import Shared, mask_email, normalize_email
 
 __all__ = ["UNDO_TTL_S", "Recovery", "UndoLink", "factor_digest", "issue_undo",
            "new_undo_token", "void_recovery_links"]
@@ -60,8 +69,9 @@ def new_undo_token(randbelow: Callable[[int], int]) -> str:
 
 
 def issue_undo(tx: Tx, owner_email: str, token: str, sealed_secret: bytes, now: int) -> None:
-    """Store the undo link ``token`` (its SHA-256) for the enrolment of ``sealed_secret``,
-    in the transaction that turns it on."""
+    """Store the undo link ``token`` (its SHA-256), in the transaction that turns the factor
+    on at ``now``: it undoes that enrolment or a later one. The enrolment's digest is kept
+    with it for the record (which change mailed it); it binds nothing."""
     tx.execute("INSERT INTO factor_undos (token_sha256, owner_email, factor_sha256, "
                "created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)",
                (_digest(token), owner_email, factor_digest(sealed_secret), now,
@@ -89,24 +99,38 @@ class Recovery:
 
     @staticmethod
     def _live(tx: Tx, digest: str, now: int) -> tuple[str, int, int] | None:
-        row = tx.execute("SELECT u.owner_email, u.created_at, u.expires_at, t.secret_enc, "
-                         "u.factor_sha256 FROM factor_undos u JOIN owner_totp t ON "
-                         "t.owner_email = u.owner_email WHERE u.token_sha256 = ? AND "
-                         "u.used_at IS NULL AND u.expires_at > ? AND t.enabled_at IS NOT NULL",
+        # a factor on now, turned on at or after the link was issued (that enrolment, or one
+        # made since): used, expired, or no such factor (off, or older) undoes nothing
+        row = tx.execute("SELECT u.owner_email, u.created_at, u.expires_at FROM factor_undos "
+                         "u JOIN owner_totp t ON t.owner_email = u.owner_email WHERE "
+                         "u.token_sha256 = ? AND u.used_at IS NULL AND u.expires_at > ? AND "
+                         "t.enabled_at IS NOT NULL AND t.enabled_at >= u.created_at",
                          (digest, now)).fetchone()
-        if row is None or factor_digest(row[3]) != str(row[4]):
-            return None  # used, expired, or that enrolment is gone (off, or a new one)
-        return str(row[0]), int(row[1]), int(row[2])
+        return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
     def _valid(self, tx: Tx, digest: str, now: int) -> UndoLink | None:
         live = self._live(tx, digest, now)
         return None if live is None else UndoLink(mask_email(live[0]), live[1], live[2])
 
+    async def live_of(self, owner_email: str) -> list[UndoLink]:
+        """The owner's links not used nor expired, newest first (the sessions page lists
+        them: they speak for the owner too, and only their use or their window ends them)."""
+        return await self._shared.run(self._live_of, normalize_email(owner_email),
+                                      self._shared.now())
+
+    @staticmethod
+    def _live_of(tx: Tx, owner: str, now: int) -> list[UndoLink]:
+        rows = tx.execute("SELECT created_at, expires_at FROM factor_undos WHERE owner_email "
+                          "= ? AND used_at IS NULL AND expires_at > ? ORDER BY created_at DESC",
+                          (owner, now)).fetchall()
+        return [UndoLink(mask_email(owner), int(r[0]), int(r[1])) for r in rows]
+
     async def undo(self, token: str, new_password: str) -> str | None:
-        """Spend the link: the factor it names off, every session and half-done sign-in of
-        the owner ended, the owner's reset and undo links void, ``new_password`` set. The
-        owner's e-mail, or ``None`` for a link used, expired, unknown or whose enrolment is
-        gone (nothing changed). ``ValueError`` for a short password (the link is not spent).
+        """Spend the link: the owner's factor (enrolled since the link was issued) off, every
+        session, half-done sign-in and API sign-in of the owner ended, the owner's reset and
+        undo links void, the alerts' webhook removed, ``new_password`` set. The owner's
+        e-mail, or ``None`` for a link used, expired, unknown or with no such factor on
+        (nothing changed). ``ValueError`` for a short password (the link is not spent).
         """
         if len(new_password) < 8:
             raise ValueError("the password must have at least 8 characters")
@@ -131,8 +155,17 @@ class Recovery:
         if not self._shared.store.set_owner_password(tx, email, hashed):
             return None
         void_recovery_links(tx, email, now)
-        end_owner_sign_ins(tx, email)
+        end_credentials(tx, email, now)
         self._shared.activity.add(tx, email, "second_factor_undone", "", now)
+        settings = alerts.settings_of(tx, email)
+        if settings.webhook_url:
+            # whoever turned the factor on may have pointed the alerts at themselves
+            cleared = replace(settings, webhook_url="")
+            alerts.save_settings(tx, email, cleared, None, now)
+            alerts.drop_secret(tx, email)
+            self._shared.activity.add(tx, email, "alerts_changed",
+                                      f"webhook removed by the take-back; {cleared.described()}",
+                                      now)
         return email
 
 

@@ -27,7 +27,7 @@ from typing import Final
 
 from ..database import Tx
 from ..passwords import hash_password
-from ..signins import end_owner_sign_ins
+from ..signins import end_credentials
 from .common import Shared, normalize_email
 
 __all__ = ["PER_ADDRESS", "PER_OWNER", "TTL_S", "Resets", "reset_message"]
@@ -152,6 +152,6 @@ class Resets:
             return None
         tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? "
                    "AND used_at IS NULL", (now, email))
-        end_owner_sign_ins(tx, email)
+        end_credentials(tx, email, now)
         self._shared.activity.add(tx, email, "password_reset", "", now)
         return email

@@ -16,20 +16,27 @@ owner throttle, shared with the password's).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from .. import totp
 from ..database import Tx
-from ..signins import end_owner_sign_ins
+from ..signins import end_credentials
 from .common import Shared, normalize_email
 from .recovery import UNDO_TTL_S, issue_undo, new_undo_token, void_recovery_links
 
-__all__ = ["Enrolment", "FactorStatus", "SecondFactor"]
+__all__ = ["ENROLMENTS_PER_DAY", "ENROLMENT_WINDOW_S", "Enrolment", "FactorStatus",
+           "SecondFactor"]
 
 #: The AEAD purpose under which the secret is sealed (the row's owner is the subject).
 _PURPOSE: Final = "mtgw-totp-secret-v1"
+#: How often an owner's second factor may be turned on in :data:`ENROLMENT_WINDOW_S`: each
+#: time mails a notice (and off another), so whoever holds the password cannot flood the
+#: owner's mailbox by turning it off and on; an owner setting up a new phone needs one.
+ENROLMENTS_PER_DAY: Final = 3
+ENROLMENT_WINDOW_S: Final = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +99,8 @@ class SecondFactor:
 
     async def start(self, email: str) -> Enrolment:
         """A new pending secret (replacing an earlier pending one); ``ValueError`` when a
-        second factor is already on (turn it off first)."""
+        second factor is already on (turn it off first), or it was turned on
+        :data:`ENROLMENTS_PER_DAY` times in the last day (the message says until when)."""
         email = normalize_email(email)
         key = totp.new_secret(self._randbelow)
         sealed = self._store.seal_secret(_PURPOSE, email, key)
@@ -105,22 +113,33 @@ class SecondFactor:
                          (email,)).fetchone()
         if row is not None and row[0] is not None:
             raise ValueError("two-step sign-in is already on")
+        recent = [int(r[0]) for r in tx.execute(
+            "SELECT enabled_at FROM factor_enrolments WHERE owner_email = ? AND enabled_at > ? "
+            "ORDER BY enabled_at", (email, now - ENROLMENT_WINDOW_S)).fetchall()]
+        if len(recent) >= ENROLMENTS_PER_DAY:
+            again = recent[-ENROLMENTS_PER_DAY] + ENROLMENT_WINDOW_S
+            raise ValueError(f"two-step sign-in was turned on {len(recent)} times in the last "
+                             f"24 hours; it can be set up again after "
+                             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(again))}")
         tx.execute("INSERT INTO owner_totp VALUES (?, ?, NULL, 0, ?) ON CONFLICT (owner_email) "
                    "DO UPDATE SET secret_enc = excluded.secret_enc, last_step = 0, "
                    "created_at = excluded.created_at", (email, sealed, now))
 
-    async def confirm(self, email: str, code: str) -> list[str] | None:
+    async def confirm(self, email: str, code: str, *,
+                      keep_session: str | None = None) -> list[str] | None:
         """Turn the pending secret on if ``code`` is one of its codes now: the recovery codes
-        (shown once), or ``None`` for a wrong code or nothing pending. The owner's notice
-        carries the link that takes this enrolment back (``recovery.py``) when a console
-        serves this authority (its address names the link)."""
+        (shown once), or ``None`` for a wrong code or nothing pending. Every credential made
+        without the code ends (``signins.end_credentials``) but the page session
+        ``keep_session`` (the key of the one that turned it on). The owner's notice carries
+        the link that takes this enrolment back (``recovery.py``) when a console serves
+        this authority (its address names the link)."""
         email = normalize_email(email)
         codes = totp.new_recovery_codes(self._randbelow)
         at = self._shared.clock()
         token = new_undo_token(self._randbelow)
         link = self._shared.address.link(f"/recover/{token}")
         done = await self._shared.run(self._confirm, email, code, codes, at,
-                                      token if link is not None else None)
+                                      token if link is not None else None, keep_session)
         if not done:
             return None
         self._shared.notify(email, "second_factor_on", int(at),
@@ -128,7 +147,7 @@ class SecondFactor:
         return codes
 
     def _confirm(self, tx: Tx, email: str, code: str, codes: list[str], at: float,
-                 undo_token: str | None) -> bool:
+                 undo_token: str | None, keep_session: str | None) -> bool:
         row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
                          "AND enabled_at IS NULL", (email,)).fetchone()
         if row is None:
@@ -138,9 +157,13 @@ class SecondFactor:
             return False
         tx.execute("UPDATE owner_totp SET enabled_at = ?, last_step = ? WHERE owner_email = ?",
                    (int(at), step, email))
+        tx.execute("DELETE FROM factor_enrolments WHERE owner_email = ? AND enabled_at <= ?",
+                   (email, int(at) - ENROLMENT_WINDOW_S))
+        tx.execute("INSERT INTO factor_enrolments VALUES (?, ?)", (email, int(at)))
         self._replace_codes(tx, email, codes)
         if undo_token is not None:
             issue_undo(tx, email, undo_token, bytes(row[0]), int(at))
+        end_credentials(tx, email, int(at), keep_session)
         self._shared.activity.add(tx, email, "second_factor_on", "", int(at))
         return True
 
@@ -168,28 +191,30 @@ class SecondFactor:
         self._replace_codes(tx, email, codes)
         self._shared.activity.add(tx, email, "recovery_codes_new", "", now)
 
-    async def disable(self, email: str) -> bool:
+    async def disable(self, email: str, *, keep_session: str | None = None) -> bool:
         """Turn the second factor off (secret and recovery codes deleted); whether it was on.
-        The caller checked the password and a code."""
+        The caller checked the password and a code. Every credential made with the code
+        ends (``signins.end_credentials``) but the page session ``keep_session``."""
         email, now = normalize_email(email), self._shared.now()
-        was = await self._shared.run(self._disable, email, now)
+        was = await self._shared.run(self._disable, email, now, keep_session)
         if was:
             self._shared.notify(email, "second_factor_off", now)
         return was
 
-    def _disable(self, tx: Tx, email: str, now: int) -> bool:
+    def _disable(self, tx: Tx, email: str, now: int, keep_session: str | None) -> bool:
         was = self._status(tx, email).enabled
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
         tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
         if was:
+            end_credentials(tx, email, now, keep_session)
             self._shared.activity.add(tx, email, "second_factor_off", "", now)
         return was
 
     async def reset_by_operator(self, email: str) -> asyncio.Task[bool] | None:
         """The operator turns the owner's second factor off (``mtgateway owner reset-2fa``:
-        the phone and the recovery codes are lost): secret and codes deleted, every session
-        and half-done sign-in ended, the owner's undo and reset links void, the activity
-        noted and the owner mailed. The mail's delivery (whether it went out), or ``None``
+        the phone and the recovery codes are lost): secret and codes deleted, every session,
+        half-done sign-in and API sign-in ended, the owner's undo and reset links void, the
+        activity noted and the owner mailed. The mail's delivery (whether it went out), or ``None``
         when no factor was on (nothing changed). ``ValueError`` for an address no owner
         has."""
         email, now = normalize_email(email), self._shared.now()
@@ -205,7 +230,7 @@ class SecondFactor:
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
         tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
         void_recovery_links(tx, email, now)
-        end_owner_sign_ins(tx, email)
+        end_credentials(tx, email, now)
         self._shared.activity.add(tx, email, "second_factor_reset", "", now)
         return True
 

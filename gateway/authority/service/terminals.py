@@ -42,7 +42,7 @@ class Terminals:
         #: Judges each stored report for the owner's alerts (``alerts.py``).
         self._observe = observe
         #: Keeps each stored report's account details and settlements
-        #: (``manager.Manager.observe_report``).
+        #: (``live.Live.observe_report``).
         self._on_report = on_report
 
     async def report(self, device: DeviceInfo, reports: Sequence[TerminalReport],

@@ -2,18 +2,21 @@
 changing that policy.
 
 Tightening a limit is one click. Loosening one, or leaving paper trading, asks for the
-owner's password again (the kit's re-authentication): these switches put real money at the
-broker, and a session cookie alone reaches any local process the browser is sent to. A form
+owner's password again (the service's rule, ``service/consent.py``, in the kit's words): these
+switches put real money at the broker, and a session cookie alone reaches any local process
+the browser is sent to. A form
 with an error keeps what was typed and names the field; the password is never echoed back.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from aiohttp import web
 
-from ..service.accounts import loosened
+from ..service import PasswordNeeded
+from ..service.accounts import AccountChanges
 from ..store import AccountExists
 from .forms import FormErrors, parse_registration, parse_risk
 from .kit import REAUTH_FIELD, Page, signed_in
@@ -90,19 +93,28 @@ async def update_risk(page: Page) -> web.StreamResponse:
     if policy is None:
         return await _accounts_page(page, status=400, risk_errors={account_id: errors.fields},
                                     risk_forms={account_id: typed})
-    loosening = loosened(policy, account)
-    if loosening:
-        refused = await page.reauth()
-        if refused is not None:
-            why = f"{refused} It is needed to {'; '.join(loosening)}."
-            return await _accounts_page(page, status=401,
-                                        risk_errors={account_id: {REAUTH_FIELD: why}},
-                                        risk_forms={account_id: typed})
-    if not await page.authority.accounts.update_risk(page.owner, account_id,
-                                                     policy.allowed_symbols,
-                                                     policy.max_lot_size, policy.risk_pct,
-                                                     policy.auto_trade_enabled,
-                                                     policy.paper_trade_enabled):
+    changes = AccountChanges(allowed_symbols=policy.allowed_symbols,
+                             max_lot_size=policy.max_lot_size, risk_pct=policy.risk_pct,
+                             auto_trade_enabled=policy.auto_trade_enabled,
+                             paper_trade_enabled=policy.paper_trade_enabled)
+    password = page.form.get(REAUTH_FIELD)
+    try:
+        changed = await page.authority.accounts.update(
+            page.owner, account_id, changes,
+            password=password if isinstance(password, str) else None)
+    except PasswordNeeded as needed:
+        why = f"{_refused(needed)} It is needed to {'; '.join(needed.words)}."
+        return await _accounts_page(page, status=401,
+                                    risk_errors={account_id: {REAUTH_FIELD: why}},
+                                    risk_forms={account_id: typed})
+    if changed is None:
         raise web.HTTPNotFound()
     raise await page.done("Risk policy saved; connected daemons apply it within seconds.",
                           "/accounts")
+
+
+def _refused(needed: PasswordNeeded) -> str:
+    """Why the password the form carried did not confirm the change (the kit's words)."""
+    if needed.retry_after_s is not None:
+        return f"Too many failed sign-ins. Wait {max(1, math.ceil(needed.retry_after_s))} s."
+    return "Wrong password." if needed.wrong else "Enter your console password to confirm."

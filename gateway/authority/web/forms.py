@@ -16,8 +16,8 @@ from ..service import SCOPES, AccountRegistration
 from ..service.accounts import RiskForm
 from ..token_details import clean_label
 
-__all__ = ["FormErrors", "TokenForm", "parse_new_password", "parse_registration", "parse_risk",
-           "parse_token"]
+__all__ = ["FormErrors", "RiskForm", "TokenForm", "parse_new_password", "parse_registration",
+           "parse_risk", "parse_token"]
 
 _MAX_EXPIRY_DAYS: Final = 3650
 

@@ -110,12 +110,12 @@ async def _panels(page: Page) -> dict[str, Any]:
     name, range_s = range_of(page.request.query.get("range"))
     authority, now, owner = page.authority, int(page.kit.clock()), page.owner
     rows = await authority.terminals.of(owner)
-    manager = authority.manager
+    live_room = authority.live
     terminals = sorted({(r.login, r.server) for r in rows})
     series = await authority.run(equity.series_of, owner.strip().lower(), now,
                                  since=now - range_s)
-    return {"panels": panels(rows, await manager.snapshots(owner),
-                             await manager.deals(owner, terminals, date_from=now - range_s),
+    return {"panels": panels(rows, await live_room.snapshots(owner),
+                             await live_room.deals(owner, terminals, date_from=now - range_s),
                              series, now, range_s),
             "range": name, "ranges": list(RANGES)}
 
@@ -155,9 +155,9 @@ async def stream(page: Page) -> web.StreamResponse:
     with door.hold(request, page.caller) as held:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "Cache-Control": "no-store"})
-        manager = page.authority.manager
-        manager.watch(page.owner)  # the owner's daemons are asked for live reports meanwhile
-        event = manager.report_event(page.owner)  # before anything is written
+        live_room = page.authority.live
+        live_room.watch(page.owner)  # the owner's daemons are asked for live reports meanwhile
+        event = live_room.report_event(page.owner)  # before anything is written
         await response.prepare(request)
         await response.write(b"retry: 3000\n\n")
         loop = asyncio.get_running_loop()
@@ -166,9 +166,9 @@ async def stream(page: Page) -> web.StreamResponse:
             heard = await held.wait(event, BEAT_S)
             if held.ended or (not heard and await _signed_out(page)):
                 break
-            manager.watch(page.owner)
+            live_room.watch(page.owner)
             # the next report's event is taken before this one is written (none is missed)
-            event = manager.report_event(page.owner)
+            event = live_room.report_event(page.owner)
             data = json.dumps({"at": page.kit.clock()})
             await response.write(f"event: {'report' if heard else 'beat'}\n"
                                  f"data: {data}\n\n".encode())

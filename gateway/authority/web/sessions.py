@@ -119,9 +119,10 @@ class SessionStore:
         return [Session(r.key, r.owner_email, r.csrf, r.created_at, r.last_seen, r.notice,
                         r.user_agent, r.address) for r in rows]
 
-    async def end_of_owner(self, owner_email: str, key: str | None = None) -> int:
-        """End the owner's session ``key`` (a :attr:`Session.key`), or all of them and every
-        half-done sign-in with ``None``; how many sessions ended."""
+    async def end_of_owner(self, owner_email: str, key: str) -> int:
+        """End the owner's session ``key`` (a :attr:`Session.key`); how many ended. Every
+        session at once ends with the owner's other credentials (the service's
+        ``credentials.end_all``; then :meth:`ended_with_owner`)."""
         ended = await self._rows().end_of_owner(owner_email, key)
         if self._ended is not None:
             self._ended(owner=owner_email, key=key)
@@ -145,13 +146,13 @@ class SessionStore:
         session.notice = notice
         await self._rows().set_notice(session.key, notice)
 
-    async def end_others(self, owner_email: str, keep: Session) -> int:
-        """End every session of ``owner_email`` but ``keep`` (after a password change: a
-        stolen session must not outlive the password it was opened with); how many ended."""
-        ended = await self._rows().end_others(owner_email, keep.key)
+    def ended_with_owner(self, owner_email: str, keep: str | None = None) -> None:
+        """The service ended every session of ``owner_email`` but ``keep`` (a
+        :attr:`Session.key`) with their other credentials (``signins.end_credentials``: a
+        password set, the second factor changed, "sign out everywhere", a take-back): those
+        this instance serves are told now (their live streams end at once)."""
         if self._ended is not None:
-            self._ended(owner=owner_email, keep=keep.key)
-        return ended
+            self._ended(owner=owner_email, keep=keep)
 
     async def end(self, session_id: str | None) -> None:
         """Delete a session (sign-out)."""

@@ -5,7 +5,8 @@ alerts (``alerts.py``), the signed-in sessions (``signedin.py``); the page is pu
 once for all of them (``settingsview.py``).
 
 Changing the password takes the current one (the kit's re-authentication) and the new one
-twice; every other session of the owner, and every half-done sign-in, ends with the old one.
+twice; every other session of the owner, every half-done sign-in and every console-API
+sign-in ends with the old one (the service's one lifecycle, ``service/credentials.py``).
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ async def change_password(page: Page) -> web.StreamResponse:
         errors.add(REAUTH_FIELD, refused)
     if errors or new is None:
         return await settings_page(page, status=401 if refused else 400, errors=errors.fields)
-    authority = page.authority
-    await authority.owners.change_password(page.owner, new)
-    ended = await page.kit.sessions.end_others(page.owner, page.session)
-    await authority.signin_steps.end_owner(page.owner)
-    log.info("console: an owner changed their password; %d other session(s) ended", ended)
-    raise await page.done("Password changed. Other browsers signed in as you were signed out.",
-                          "/settings")
+    ended = await page.authority.owners.change_password(page.owner, new,
+                                                        keep_session=page.session.key)
+    page.kit.sessions.ended_with_owner(page.owner, keep=page.session.key)
+    log.info("console: an owner changed their password; %d other session(s) and %d API "
+             "sign-in(s) ended", ended.sessions, ended.api_sessions)
+    raise await page.done("Password changed. Other browsers signed in as you were signed out, "
+                          "and the console API's sign-ins ended.", "/settings")

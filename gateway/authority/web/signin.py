@@ -201,6 +201,7 @@ async def reset(visit: Visit) -> web.StreamResponse:
     owner = await visit.authority.resets.complete(token, new)
     if owner is None:
         return visit.show("reset.html", status=410, gone=True, token="", errors={})
+    visit.kit.sessions.ended_with_owner(owner)
     log.info("console: an owner set a new password by a reset link; their sessions ended")
     response = visit.sign_in_page(email=owner, notice="Password set. Sign in with it.")
     clear_cookie(visit.request, response, SESSION_COOKIE)

@@ -2,10 +2,11 @@
 
 Set up with the owner's password (a new secret, its QR code and the form for its first
 code), turned on by a first right code (the recovery codes are shown on that answer, once);
-new recovery codes, or turning it off, take the password and a current code. Every code is
-checked by the one rule every door shares (``OwnerSignIn.code``: the sign-in throttle, so a
-signed-in page adds no allowance of guesses). The code step of sign-in itself is the sign-in
-room's (``signin.py``).
+new recovery codes, or turning it off, take the password and a current code. Turning it on or
+off signs out every other browser and every console-API sign-in (this browser stays). Every
+code is checked by the one rule every door shares (``OwnerSignIn.code``: the sign-in
+throttle, so a signed-in page adds no allowance of guesses). The code step of sign-in itself
+is the sign-in room's (``signin.py``).
 """
 
 from __future__ import annotations
@@ -78,16 +79,19 @@ async def start(page: Page) -> web.StreamResponse:
 async def confirm(page: Page) -> web.StreamResponse:
     """The first code turns it on; the recovery codes are on this answer, once."""
     code = page.form.get("code")
-    codes = (await page.authority.second_factor.confirm(page.owner, code)
+    codes = (await page.authority.second_factor.confirm(page.owner, code,
+                                                        keep_session=page.session.key)
              if isinstance(code, str) and code.strip() else None)
     if codes is None:
         errors = FormErrors()
         errors.add("code", "That is not the app's current code for this key. Check the key "
                    "in the app and type the code it shows now.")
         return await _answer(page, 400, form="confirm", errors=errors)
+    page.kit.sessions.ended_with_owner(page.owner, keep=page.session.key)
     log.info("console: an owner turned two-step sign-in on")
     return await _answer(page, codes=codes, notice="Two-step sign-in is on: signing in now "
-                         "asks for the code from your app.")
+                         "asks for the code from your app. Other browsers and the console "
+                         "API's sign-ins were signed out.")
 
 
 @routes.post("/settings/2fa/codes")
@@ -107,6 +111,8 @@ async def disable(page: Page) -> web.StreamResponse:
     errors = await _password_and_code(page)
     if errors:
         return await _answer(page, 401, form="disable", errors=errors)
-    await page.authority.second_factor.disable(page.owner)
+    await page.authority.second_factor.disable(page.owner, keep_session=page.session.key)
+    page.kit.sessions.ended_with_owner(page.owner, keep=page.session.key)
     log.info("console: an owner turned two-step sign-in off")
-    raise await page.done("Two-step sign-in is off.", "/settings")
+    raise await page.done("Two-step sign-in is off. Other browsers and the console API's "
+                          "sign-ins were signed out.", "/settings")

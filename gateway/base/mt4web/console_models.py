@@ -406,10 +406,13 @@ class ServerConfigOut(Out):
 
 class SwitchIn(In):
     """``POST /api/test/disconnect`` and ``/connect``: the accounts (their logins; none: all
-    of the owner's terminals) and, for a disconnect, why (shown with every refused order)."""
+    of the owner's terminals) and, for a disconnect, why (shown with every refused order).
+    Lifting a halt (``/connect``) lets every bot trade again: it needs ``owner_password``,
+    the owner's console password."""
 
     logins: list[Ticket] | None = Field(default=None, min_length=1, max_length=1000)
     reason: str = Field(default="", max_length=200)
+    owner_password: str | None = Field(default=None, max_length=1024)
 
 
 class SwitchOut(Out):

@@ -206,7 +206,11 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
                              "The terminal logs in to its broker's trade server itself; the "
                              "gateway cannot connect a terminal to a trade server."),
              console=Answer("Kill switch off: orders go through again", c.SwitchOut,
-                            c.SwitchIn, statuses=_NOT_OWNER)),
+                            c.SwitchIn,
+                            statuses={**_NOT_OWNER,
+                                      401: "Lifting a halt needs owner_password (or it was "
+                                           "wrong)",
+                                      429: "Too many wrong passwords: wait"})),
     Endpoint(5, "POST", "/api/test/disconnect",
              daemon=not_here("Disconnect from MT4",
                              "The terminal's broker connection is the terminal's own; the "

@@ -84,7 +84,7 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
         assert reporter.next_wait_s() == 0.01
     finally:
         task.cancel()
-    [(key, snapshot)] = (await authority.manager.snapshots(OWNER)).items()
+    [(key, snapshot)] = (await authority.live.snapshots(OWNER)).items()
     assert key[1:] == (TERMINAL.login, TERMINAL.server)
     info = broker.account_info()
     assert snapshot.account == {name: info[name] for name in (
@@ -92,6 +92,6 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
         "margin_free", "margin_level")}
     assert [(t["order"], t["state"]) for t in snapshot.trades] == [
         (bought["order"], "open"), (placed["order"], "pending")]
-    deals = await authority.manager.deals(OWNER, [(TERMINAL.login, TERMINAL.server)])
+    deals = await authority.live.deals(OWNER, [(TERMINAL.login, TERMINAL.server)])
     tickets = sorted(d["ticket"] for _, _, _, d in deals)
     assert tickets == sorted(d["ticket"] for d in broker.history_deals_get(0, 2**40))

@@ -1,11 +1,12 @@
 """Helpers for the authority's database tests: the database a parametrized test runs on, a
-migrated store that closes, and a raw query through the door
-(``gateway/authority/database/``)."""
+migrated store that closes, two instances of one authority sharing a database, and a raw query
+through the door (``gateway/authority/database/``)."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,11 +16,51 @@ import psycopg
 import pytest
 from psycopg import pq
 
+from gateway.authority.address import ConsoleAddress
 from gateway.authority.database import Database, Tx
-from gateway.authority.store import AuthorityStore
+from gateway.authority.mailer import Mailer
+from gateway.authority.service import Authority
+from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
 from tests.pgkit import PostgresServer
 
-__all__ = ["Wire", "database_url_of", "fetch", "migrated_store", "round_trips_in", "sessions"]
+__all__ = ["Clock", "Wire", "database_url_of", "fetch", "migrated_store", "round_trips_in",
+           "sessions", "two_instances"]
+
+
+class Clock:
+    """Epoch seconds that move only when a test moves them."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def two_instances(tmp_path: Path, url: str, mailer: Mailer, clock: Clock,
+                        address: str = "") -> AsyncIterator[tuple[Authority, Authority]]:
+    """Two instances of one authority on one database (``url``: PostgreSQL, each instance
+    with its own data directory holding copies of the key files, as two consoles behind a
+    load balancer are; empty: both on one SQLite file), on one clock and one mailer, their
+    links naming ``address``; both closed at the end."""
+    where = {"address": ConsoleAddress(address)} if address else {}
+    first = await Authority.open(tmp_path / "a", mailer, database_url=url, clock=clock, **where)
+    if url:
+        (tmp_path / "b").mkdir(mode=0o700)
+        for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
+            shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
+    try:
+        second = await Authority.open(tmp_path / ("b" if url else "a"), mailer,
+                                      database_url=url, clock=clock, **where)
+    except BaseException:
+        await first.close()
+        raise
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
 
 
 def sessions(url: str, state: str = "") -> int:

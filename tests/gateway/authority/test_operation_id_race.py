@@ -23,7 +23,7 @@ from gateway.authority import instructions
 from gateway.authority.database import Tx
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import AccountRegistration, Authority
-from gateway.authority.service.manager import KeyReused
+from gateway.authority.service.instructions import KeyReused
 from gateway.authority.store import AccountRow, AuthorityStore
 from tests.gateway.authority.dbkit import database_url_of, fetch
 from tests.testkit import until
@@ -87,7 +87,7 @@ async def test_one_operation_id_makes_one_instruction_however_many_ask_at_once(
     authority = await Authority.open(tmp_path, RecordingMailer(), database_url=database_url)
     try:
         account = await _paper_account(authority)
-        answers = await _at_once(database_url, [authority.manager.move_money(
+        answers = await _at_once(database_url, [authority.instructions.move_money(
             OWNER, account, "deposit", Decimal(100), "", "pay-1") for _ in range(AT_ONCE)])
         stored = await authority.run(_keyed, "pay-1")
         assert len(stored) == 1, stored
@@ -108,7 +108,7 @@ async def test_the_same_operation_id_for_other_terms_loses_the_race_and_is_refus
     try:
         account = await _paper_account(authority)
         amounts = [Decimal(100), Decimal(250)] * (AT_ONCE // 2)
-        answers = await _at_once(database_url, [authority.manager.move_money(
+        answers = await _at_once(database_url, [authority.instructions.move_money(
             OWNER, account, "deposit", amount, "", "pay-2") for amount in amounts])
         [stored] = await authority.run(_keyed, "pay-2")
         won = next(a for a in answers if not isinstance(a, BaseException))[0]

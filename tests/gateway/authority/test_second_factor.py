@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,26 +18,16 @@ from pathlib import Path
 import pytest
 
 from gateway.authority import totp
-from gateway.authority.address import ConsoleAddress
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.service.resets import PER_ADDRESS, PER_OWNER, TTL_S
 from gateway.authority.signins import SessionRow
-from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
-from tests.gateway.authority.dbkit import fetch
+from tests.gateway.authority.dbkit import Clock, fetch, two_instances
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"
 #: The console's ``public_url``: what every link mailed names.
 CONSOLE = "https://console.example.com"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -50,23 +39,9 @@ async def pair(request: pytest.FixtureRequest, tmp_path: Path
         server: PostgresServer = request.getfixturevalue("postgres")
         url = server.new_database()
     clock, mailer = Clock(), RecordingMailer("gateway@example.net")
-    first = await Authority.open(tmp_path / "a", mailer, database_url=url, clock=clock,
-                                 address=ConsoleAddress(CONSOLE))
-    if url:
-        (tmp_path / "b").mkdir(mode=0o700)
-        for name in (SIGNING_KEY_FILE, DATA_KEY_FILE):
-            shutil.copy2(tmp_path / "a" / name, tmp_path / "b" / name)
-        second = await Authority.open(tmp_path / "b", mailer, database_url=url, clock=clock,
-                                      address=ConsoleAddress(CONSOLE))
-    else:  # SQLite: the second instance opens the same file
-        second = await Authority.open(tmp_path / "a", mailer, clock=clock,
-                                      address=ConsoleAddress(CONSOLE))
-    await first.owners.create(OWNER, PASSWORD)
-    try:
+    async with two_instances(tmp_path, url, mailer, clock, CONSOLE) as (first, second):
+        await first.owners.create(OWNER, PASSWORD)
         yield first, second, clock, mailer
-    finally:
-        await first.close()
-        await second.close()
 
 
 def _key(enrolment_b32: str) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -169,19 +170,18 @@ async def test_a_terminal_is_registered_once(store: AuthorityStore) -> None:
         == [5012345, 5012346]
 
 
-async def test_account_risk_is_replaced_only_by_its_owner(store: AuthorityStore) -> None:
-    """The policy changes for the owner; paper mode is kept when not given."""
+async def test_an_account_is_changed_only_by_its_owner(store: AuthorityStore) -> None:
+    """One statement writes the account's changeable fields to its row, and only to a row
+    of the owner it names."""
     stored = await store.run(store.add_account, _account(), "pw")
-    assert not await store.run(store.update_account_risk, "x@example.com", stored.id,
-                               ("GBPUSD",), "1", "2", False)
-    assert await store.run(store.update_account_risk, "o@example.com", stored.id,
-                           ("GBPUSD", "XAUUSD"), "0.5", "0.02", False, paper_trade_enabled=True)
-    assert await store.run(store.update_account_risk, "o@example.com", stored.id, ("GBPUSD",),
-                           "0.4", "0.03", True)
-    now = await store.run(store.account_for, 5012345, "MTG-Demo")
-    assert now is not None
-    assert (now.allowed_symbols, now.max_lot_size, now.risk_pct, now.auto_trade_enabled,
-            now.paper_trade_enabled) == (("GBPUSD",), "0.4", "0.03", True, True)
+    theirs = replace(stored, owner_email="x@example.com", max_lot_size="1")
+    assert not await store.run(store.update_account, theirs)
+    changed = replace(stored, name="desk 2", allowed_symbols=("GBPUSD", "XAUUSD"),
+                      max_lot_size="0.5", risk_pct="0.02", auto_trade_enabled=False,
+                      paper_trade_enabled=True, is_live=True, mt5_path="C:/mt5",
+                      account_type="USC")
+    assert await store.run(store.update_account, changed)
+    assert await store.run(store.account_for, 5012345, "MTG-Demo") == changed
 
 
 async def test_devices_keep_their_key_and_update_their_name(store: AuthorityStore) -> None:
