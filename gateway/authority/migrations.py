@@ -290,8 +290,8 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
     ALTER TABLE terminal_snapshots ADD COLUMN book TEXT NOT NULL DEFAULT 'live';
     CREATE TABLE terminal_deals_by_book (
         owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
-        book TEXT NOT NULL, ticket INTEGER NOT NULL, time INTEGER NOT NULL,
-        as_of DOUBLE PRECISION NOT NULL, deal TEXT NOT NULL, device_id TEXT NOT NULL,
+        book TEXT NOT NULL DEFAULT 'live', ticket INTEGER NOT NULL, time INTEGER NOT NULL,
+        as_of DOUBLE PRECISION NOT NULL, deal TEXT NOT NULL, device_id TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (owner_email, login, server, book, ticket));
     INSERT INTO terminal_deals_by_book (owner_email, login, server, book, ticket, time, as_of,
         deal, device_id)

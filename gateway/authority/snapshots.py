@@ -10,8 +10,9 @@ not reported yet (:class:`AccountDetails`); the latest snapshot is kept per (own
 terminal) in ``terminal_snapshots`` and dropped when the terminal is no longer active (its
 figures are not current then); deals are kept per terminal in ``terminal_deals``, by book
 and ticket (a deal reported twice is stored once; the live account and the paper book number
-their deals apart, ``venues.py``), for :data:`KEEP_DEALS_S`. A snapshot says its book too. Records are stored as the
-daemon read them (MT5 field names) and shown as MT4 ``TradeRecord`` s (``mt4records.py``).
+their deals apart, ``venues.py``), for :data:`KEEP_DEALS_S`. A snapshot says its book too.
+Records are stored as the daemon read them (MT5 field names) and shown as MT4
+``TradeRecord`` s (``mt4records.py``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Balance operations are money moved in or out, not a result of trading (MT5's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal
 
 __all__ = ["BOOKS", "FLOW_DEALS", "Book", "BookChoice", "book_of", "chosen", "flow_of"]
 
@@ -44,7 +44,7 @@ def chosen(choice: BookChoice | None, current: Book) -> tuple[Book, ...]:
     current one (what its daemon reports now)."""
     if choice == "all":
         return BOOKS
-    return (cast(Book, choice),) if choice is not None else (current,)
+    return (choice,) if choice is not None else (current,)
 
 
 def flow_of(deal: Mapping[str, Any]) -> float:

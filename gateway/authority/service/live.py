@@ -23,6 +23,7 @@ from .. import equity, snapshots
 from ..database import Tx
 from ..reports import SILENT_AFTER_S, TerminalReport, TerminalRow
 from ..reports import of as terminals_of
+from ..snapshots import KeptDeal
 from ..venues import Book
 from .common import Shared, normalize_email
 from .instructions import Instructions
@@ -56,7 +57,7 @@ class Live:
         return await self._shared.run(snapshots.snapshots_of, normalize_email(owner_email))
 
     async def deals(self, owner_email: str, terminals: Sequence[tuple[int, str]], **where: Any
-                    ) -> list[snapshots.KeptDeal]:
+                    ) -> list[KeptDeal]:
         """The deals daemons reported for the owner's terminals, of the books asked
         (``snapshots.deals_of``: both by default)."""
         return await self._shared.run(snapshots.deals_of, normalize_email(owner_email),

@@ -32,8 +32,9 @@ from .shared import (
 )
 
 __all__ = [
-    "BookChoice", "BookName", "ByGroupIn", "CreditIn", "ErrorOut", "GroupEnvelope", "GroupOpIn", "GroupOut",
-    "GroupPolicy", "GroupsOut", "HealthOut", "HistoryIn", "LoginOut", "LookupIn", "MailIn",
+    "BookChoice", "BookName", "ByGroupIn", "CreditIn", "ErrorOut", "GroupEnvelope",
+    "GroupOpIn", "GroupOut", "GroupPolicy", "GroupsOut", "HealthOut", "HistoryIn", "LoginOut",
+    "LookupIn", "MailIn",
     "MailOut", "MarginOut", "MarginRow", "MarginsOut", "MoneyIn", "OnlineOut", "OnlineRow",
     "OperationEnvelope", "OperationOut", "PasswordIn", "Registration", "ServerConfigOut",
     "StatusOut", "SwitchIn", "SwitchOut", "TradeRecord", "TradesOut", "UserChange",
