@@ -26,7 +26,8 @@ these choices:
   generation moved on (the password set, the second factor turned on or off or reset by the
   operator, "Sign out everywhere", a take-back: ``signins.end_credentials``).
 
-Nothing here does I/O: :class:`ApiTokens` takes the clock and the key.
+Nothing here does I/O: :class:`ApiTokens` takes the clock and the key; the console's door
+(its bearer step, ``door/callers.py``) verifies a token and asks the service for its owner.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
 """The console application's typed keys (aiohttp's ``AppKey``): what its route modules read
 from the application instead of closing over it.
 
-``console.py`` composes the application and sets each (the pages' error page is set by
-``web.mount_pages``); the route modules (``routes/``) and the pages (``web/``) read them per
-request.
+``console.py`` composes the application and sets each; the console's door (``door/``) and its
+entry points (``routes/``, ``mt4api/``, ``web/``) read them per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,9 +22,8 @@ from .readiness import Readiness
 from .service import Authority
 from .service.signin import OwnerSignIn
 
-__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "ERROR_PAGE", "KEY_GATE",
-           "LONG_POLLS", "OWNER_SIGN_IN", "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS",
-           "Clocks", "ErrorPage"]
+__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
+           "OWNER_SIGN_IN", "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS", "Clocks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +54,5 @@ KEY_GATE: Final = web.AppKey("key_gate", KeyGate)
 #: What ``/ready`` answers: the state a background check keeps (``readiness``).
 READINESS: Final = web.AppKey("readiness", Readiness)
 #: Whether device proofs are checked on the database door's workers with their replay row
-#: (``[console] public_key_work = "workers"``; ``routes/common.device``).
+#: (``[console] public_key_work = "workers"``; ``door/callers.device``).
 PROOFS_OFF_LOOP: Final = web.AppKey("proofs_off_loop", bool)
-
-#: A friendly page for an error status answered to a person (not to the JSON API).
-ErrorPage = Callable[[web.Request, int], Awaitable[web.StreamResponse]]
-#: The pages' error page (set by ``web.mount_pages``): the error middleware
-#: (``routes/common.errors``) answers a page's 404, 405 or 503 with it, without importing the
-#: pages (the routes and the pages are rooms side by side).
-ERROR_PAGE: Final = web.AppKey[ErrorPage]("error_page")

@@ -64,6 +64,10 @@ class ConsoleConfig(_Section):
     #: it under the idle timeout of any proxy or balancer in front of the console (one that
     #: closes requests idle for 30 s needs 25 here), or every held poll is cut there.
     long_poll_s: float = Field(default=55.0, gt=0, le=55)
+    #: The live page's event streams held at once from one address (each session holds 2 at
+    #: most, each owner 4). Behind a proxy every owner shares its address: raise it to 4 per
+    #: owner watching at once.
+    max_streams_per_peer: int = Field(default=32, ge=1, le=100_000)
     #: The daemon's connection rules (``[server]``'s keys of the same names, one edge module:
     #: ``base.guard``). Open connections at most; beyond it an idle or unfinished
     #: connection that showed no credential leaves for a newcomer (a held long-poll or a

@@ -1,11 +1,13 @@
 """``mtgateway console``: the token authority's HTTP API and pages (``docs/authority.md``).
 
 This module composes the application: the middlewares (the request metrics, the connection
-guard's work count, the Host allowlist, the error shape, the pages' security headers), the
-routes (``routes/``, one module per job), the pages (``web/``), the metrics, and the authority
-itself, opened at start-up. Owners manage tokens, accounts and devices with HTTP Basic
-credentials; devices (daemons) look up and refresh signed records and complete approvals with
-a device proof on every call.
+guard's work count, the door's Host allowlist and its boundary, where every failure becomes
+the refusal its entry point renders, the pages' security headers), the console's door
+(``door/``: who is calling, the body, the refusals, the held streams), its three entry points
+(the JSON routes, ``routes/``, one module per job; the MT4 Web API, ``mt4api/``; the pages,
+``web/``), the metrics, and the authority itself, opened at start-up. Owners manage tokens,
+accounts and devices with HTTP Basic credentials; devices (daemons) look up and refresh signed
+records and complete approvals with a device proof on every call.
 
 The database is behind its door (``database/``): no request's store call runs on the event
 loop, so ``/health`` and every request that needs no database answer while the database is
@@ -67,6 +69,7 @@ from .appkeys import (
 from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
+from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, host_allowlist
 from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
@@ -75,7 +78,6 @@ from .migrations import MIGRATIONS
 from .mt4api import add_api
 from .readiness import Readiness
 from .routes import add_routes
-from .routes.common import MISDIRECTED, errors, host_allowlist
 from .service import Authority
 from .service.signin import OwnerSignIn
 from .signins import StoredLoginFailures
@@ -211,7 +213,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         middlewares=[metrics.middleware,  # outermost: counts what the others answer
                      work_middleware(lambda request: request.app[CONNECTIONS]),
                      host_allowlist(console.allowed_hosts, host_refusals),
-                     errors, security_headers],
+                     # the pages' headers on every answer but the owner API's, a refusal's too
+                     security_headers, boundary],
         client_max_size=_MAX_BODY_BYTES)
     app[CONNECTIONS] = ConnectionBudget(ConnectionLimits(
         max_connections=console.max_connections, header_timeout_s=console.header_timeout_s,
@@ -232,6 +235,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer,
                                    longest_s=console.long_poll_s)
+    door = app[DOOR] = Door(app, HeldStreams(per_peer=console.max_streams_per_peer))
     app[_ACCESS_LOG] = config.logging.access_log
     off_loop = app[PROOFS_OFF_LOOP] = console.public_key_work == "workers"
     app[CONSOLE_METRICS] = metrics
@@ -271,15 +275,16 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             await asyncio.gather(preparing, return_exceptions=True)
         await authority.close()
 
-    async def end_long_polls(app: web.Application) -> None:
-        app[AUTHORITY].feed.close()
+    async def end_held(app: web.Application) -> None:
+        app[AUTHORITY].feed.close()  # the long-polls
+        door.streams.close()
 
     app.cleanup_ctx.append(authority_ctx)
     app.cleanup_ctx.append(_readiness_ctx)  # after the authority's: it asks it
     app[ALERT_SENDER] = AlertSender(lambda: app[AUTHORITY],
                                     private_networks=console.webhook_private_networks)
     app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
-    app.on_shutdown.append(end_long_polls)
+    app.on_shutdown.append(end_held)
     add_routes(app)
     add_api(app)  # the MT4 Web API across the owner's accounts, /api/...
     app.router.add_get("/metrics", metrics.handle)

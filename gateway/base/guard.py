@@ -21,11 +21,14 @@ table, ``app.py``; the console's, ``console.py``). The parts:
   without having authenticated (oldest first: a trickler), a connection that never
   authenticated with a request in progress (a body still arriving before its token is
   checked, a WebSocket still waiting for its first-message ``authenticate``; oldest first),
-  then an idle authenticated one. Only a request or WebSocket on a connection that carried a
-  valid token is never evicted (unauthenticated slow bodies and silent WebSockets once counted
-  as working, so one local process locked every client out); only when every connection is such
-  work is the newcomer refused with 503. So no number of sockets without a token keeps the
-  owner's bots out, and those bots are the last to give up a slot.
+  then an idle authenticated one, then an answer a credential holder is held open for that
+  the application said may end (:func:`mark_held`: the console's live-page streams; oldest
+  first). Only any other request or WebSocket on a connection that carried a valid token is
+  never evicted (unauthenticated slow bodies and silent WebSockets once counted as working, so
+  one local process locked every client out; held streams once counted as working, so one
+  signed-in page session locked every client out); only when every connection is such work is
+  the newcomer refused with 503. So no number of sockets without a token, nor of streams, keeps
+  the owner's bots out, and those bots are the last to give up a slot.
 * :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's), or admits the
   connection and steps out of the data path for one that parses the requests itself (the
   llhttp ``/rpc`` edge: ``transport.set_protocol``, and the edge tells the guard where its
@@ -48,7 +51,7 @@ Which connections are working and which authenticated is told by the application
 console through :func:`work_middleware`, the daemon in ``edge/listener.rpc_fast_path``, both
 through :func:`serve_as_work`; a valid credential through :func:`mark_authenticated`, the one
 function both processes mark with, finding a request's connection under the one key
-:data:`BUDGET`).
+:data:`BUDGET`; an answer held open that may end for a newcomer through :func:`mark_held`).
 """
 
 from __future__ import annotations
@@ -69,8 +72,8 @@ from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
-           "HeaderWatch", "Refusals", "connection_of", "mark_authenticated", "raw_response",
-           "serve_as_work", "work_middleware"]
+           "HeaderWatch", "Refusals", "connection_of", "mark_authenticated", "mark_held",
+           "raw_response", "serve_as_work", "work_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Req = TypeVar("_Req", bound=web.BaseRequest)
@@ -220,7 +223,8 @@ class ConnectionBudget:
     state first. Choosing walks only the connections that can be chosen: those that never
     showed a credential (ranks 0 to 2: a few in normal operation), then the credential
     holders' idle ones, in the order they went idle (rank 3: the first that is still idle is
-    the one). The held work of credential holders, the bulk of a console serving thousands
+    the one), then their held answers that may end, in the order they were held (rank 4).
+    The held work of credential holders, the bulk of a console serving thousands
     of daemons (each holds a long-poll), is never walked: a walk of every connection cost ~5 ms
     an admission at 10,000 connections, ~11 % of the console's loop at 5,000 daemons near its
     budget (``docs/performance.md``), and as much for each connection a flood opens once the
@@ -243,6 +247,9 @@ class ConnectionBudget:
         #: And the credential holders' with no request in progress, in the order they went
         #: idle.
         self._idle_holders: dict[GuardedProtocol, None] = {}
+        #: And theirs whose request in progress is an answer held open that may end
+        #: (:func:`mark_held`), in the order they were held.
+        self._held: dict[GuardedProtocol, None] = {}
         #: Refused connections half-closed, waiting for their peer's FIN (each a descriptor).
         self.lingering = 0
 
@@ -308,6 +315,7 @@ class ConnectionBudget:
             del self._per_peer[conn.peer]
         self._unproven.pop(conn, None)
         self._idle_holders.pop(conn, None)
+        self._held.pop(conn, None)
 
     def proven(self, conn: GuardedProtocol) -> None:
         """``conn`` showed a credential (:meth:`GuardedProtocol.authenticate`)."""
@@ -318,6 +326,14 @@ class ConnectionBudget:
     def working(self, conn: GuardedProtocol) -> None:
         """A request started on ``conn``."""
         self._idle_holders.pop(conn, None)
+
+    def holding(self, conn: GuardedProtocol, held: bool) -> None:
+        """``conn``'s request in progress is (or, ``held`` False, no longer is) an answer held
+        open that may end for a newcomer."""
+        if not held:
+            self._held.pop(conn, None)
+        elif not conn.evicting and conn in self._open:
+            self._held[conn] = None
 
     def idle(self, conn: GuardedProtocol) -> None:
         """``conn`` has no request in progress any more (a holder's goes to the back)."""
@@ -339,6 +355,11 @@ class ConnectionBudget:
         if best is None and peer is None:
             for conn in self._idle_holders:  # in the order they went idle: `since`'s
                 if conn.eviction_rank() == 3:
+                    best = conn
+                    break
+        if best is None and peer is None:
+            for conn in self._held:  # in the order they were held
+                if conn.eviction_rank() == 4:
                     best = conn
                     break
         if best is None:
@@ -383,6 +404,8 @@ class GuardedProtocol(asyncio.Protocol):
         self._fresh = True
         self.busy = 0
         self.authenticated = False
+        #: The request in progress is an answer held open that may end (:func:`mark_held`).
+        self.held = False
         self.evicting = False
         #: Refused, half-closed, dropping what the peer still sends (:meth:`_refuse`).
         self._lingering = False
@@ -534,6 +557,9 @@ class GuardedProtocol(asyncio.Protocol):
     def request_finished(self) -> None:
         self.busy -= 1
         if not self.busy:
+            if self.held:
+                self.held = False
+                self._budget.holding(self, False)
             self.since = asyncio.get_running_loop().time()
             self._budget.idle(self)
 
@@ -543,14 +569,24 @@ class GuardedProtocol(asyncio.Protocol):
             self.authenticated = True
             self._budget.proven(self)
 
+    def hold(self) -> None:
+        """The request in progress is an answer held open that may end for a newcomer
+        (:func:`mark_held`), until it finishes."""
+        if self.busy and not self.held:
+            self.held = True
+            self._budget.holding(self, True)
+
     # -- the budget's view ------------------------------------------------------------------
 
     def eviction_rank(self) -> int | None:
         """0 idle and never authenticated, 1 still sending a first header block without
         having authenticated, 2 a request or WebSocket in progress that never authenticated,
-        3 idle and authenticated; None: work for a token holder, never evicted."""
+        3 idle and authenticated, 4 an authenticated answer held open that may end; None:
+        work for a token holder, never evicted."""
         if self.busy:
-            return None if self.authenticated else 2
+            if not self.authenticated:
+                return 2
+            return 4 if self.held else None
         unfinished = self._fresh or self._watch.awaiting_headers
         idle = not unfinished and self._watch.state == "idle"
         if self.authenticated:
@@ -561,11 +597,13 @@ class GuardedProtocol(asyncio.Protocol):
 
     def evict(self) -> None:
         """Close this connection for a newcomer: it is doing no work for a token holder (no
-        request in progress, a response, if any, written before ``busy`` dropped; or a
-        request or WebSocket that never showed a valid token, cut off mid-way)."""
+        request in progress, a response, if any, written before ``busy`` dropped; a request
+        or WebSocket that never showed a valid token, cut off mid-way; or an answer held open
+        that the application said may end, :func:`mark_held`)."""
         self.evicting = True
         log.info("evicting a connection from %s for a newcomer (%s)", self.peer,
-                 "unauthenticated request or WebSocket" if self.busy
+                 "a held answer" if self.held
+                 else "unauthenticated request or WebSocket" if self.busy
                  else "unfinished headers" if self._fresh or self._watch.awaiting_headers
                  else "idle")
         self._disarm()
@@ -728,3 +766,15 @@ def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
         else connection_of(where)
     if conn is not None:
         conn.authenticate()
+
+
+def mark_held(request: web.BaseRequest) -> None:
+    """``request`` (of a credential holder) is an answer held open that may end: the
+    connection budget may end it for a newcomer once every idle connection has gone, the
+    oldest first, instead of counting it as work that is never evicted. For answers a
+    client reopens by itself and only a convenience rides on (the console's live-page event
+    stream: the page fetches its panels without it); nothing to do for a request served
+    without a budget."""
+    conn = connection_of(request)
+    if conn is not None:
+        conn.hold()

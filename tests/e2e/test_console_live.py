@@ -28,6 +28,7 @@ from tests.e2e.consolekit import (
     Console,
     issue_token,
     pending_lookup,
+    running_console,
     signed_in,
 )
 
@@ -217,3 +218,31 @@ async def test_the_live_page_in_a_real_browser(console: Console, shots: Path,
             ".map(e => e.name);"))
         assert any("/live/panels" in u for u in urls), urls
         assert [u for u in urls if not str(u).startswith(console.url + "/")] == []
+
+
+async def test_a_page_whose_stream_is_refused_fetches_its_panels_by_itself(
+        tmp_path: Path, shots: Path) -> None:
+    """With this address's streams all held (``max_streams_per_peer = 1``, held by another
+    session), the page's stream is refused 429 and its script fetches the panels every few
+    seconds instead (the browser never reopens a refused stream)."""
+    out = shots / "live-refused"
+    out.mkdir(parents=True, exist_ok=True)
+    async with running_console(tmp_path, max_streams_per_peer=1) as console:
+        holder = Browser(console.url)
+        try:
+            await signed_in(holder)
+            async with holder.session.get(console.url + "/live/stream") as held:
+                assert held.status == 200
+                assert await held.content.readline() == b"retry: 3000\n"
+                with chromium_at(1280) as driver:
+                    b = Owner(driver, console.url, out)
+                    await b.open("/login")
+                    await b.wait_for("#login-form")
+                    await b.fill({"email": OWNER, "password": PASSWORD})
+                    await b.click("login")
+                    await b.wait_for("#terminal-rows")
+                    await b.open("/live")
+                    await b.wait_for('#live-panels[data-refreshed="2"]')
+                held.close()
+        finally:
+            await holder.close()

@@ -188,6 +188,7 @@ def test_service_install_without_a_user_manager_leaves_nothing_and_says_what_to_
     assert unit.read_text(encoding="utf-8") == "[Unit]\nDescription=mine\n"
 
 
+@pytest.mark.not_on_windows("systemd")
 def test_service_status_without_a_user_manager_says_what_to_do(tmp_path: Path) -> None:
     """Where no systemd user manager runs, `service status` ends with the same hint as a
     failed install (it printed systemctl's "Failed to connect to bus" and "exited 1" alone);

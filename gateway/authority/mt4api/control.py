@@ -24,54 +24,39 @@ from ...base.mt4web.console_models import (
     SwitchOut,
 )
 from ..apitokens import LIFETIME_S
+from ..door import DOOR
+from ..errors import Refusal
 from ..groups import Group
 from ..service import PasswordNeeded
 from ..service.common import decimal_text
-from ..service.signin import MESSAGES, SignInRefused
 from ..store import AccountRow
-from .door import API_TOKENS, ApiCall, ApiFail, ok
-from .signin import check_credentials
+from .dispatch import ApiCall, ok
 from .users import operation_out, password_refusal
 
 __all__ = ["connect", "disconnect", "group_op", "login", "mail"]
 
-_FORM = "application/x-www-form-urlencoded"
-
 
 async def login(call: ApiCall) -> web.Response:
     """``POST /api/auth/login``: form fields ``username`` (the owner's e-mail), ``password``
-    and, with two-step sign-in on, ``otp``."""
-    request = call.request
-    if request.content_type != _FORM:
-        raise ApiFail(415, "unsupported_media_type", f"send the form as {_FORM}")
-    try:
-        form = await request.post()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiFail(413, "body_too_large", "the request body is too large") from None
+    and, with two-step sign-in on, ``otp`` (the door read the form)."""
+    request, form = call.request, call.body
     username, password, code = (form.get("username"), form.get("password"),
                                 form.get("otp", ""))
     if not isinstance(username, str) or not isinstance(password, str) \
             or not isinstance(code, str):
-        raise ApiFail(422, "invalid_request", "username and password are required text "
+        raise Refusal(422, "invalid_request", "username and password are required text "
                       "fields", fields=[{"field": "username", "error": "required"},
                                         {"field": "password", "error": "required"}])
     authority = call.authority
     where = f"API sign-in from {request.remote or 'unknown'}"
     try:
-        email = await check_credentials(request.app, username.strip(), password, code.strip())
-    except ApiFail as fail:
+        email = await request.app[DOOR].sign_in(username.strip(), password, code.strip(),
+                                                "as otp")
+    except Refusal as fail:
         if fail.status == 401 and username.strip():
             await authority.owners.note_sign_in(username, False, where)
         raise
-    try:
-        signed = await authority.credentials.open_api(
-            email, with_code=bool(code.strip()),
-            user_agent=request.headers.get("User-Agent", ""), address=request.remote or "")
-    except SignInRefused as refused:  # the owner was removed, or the factor turned on, since
-        raise ApiFail(401, refused.reason, MESSAGES[refused.reason]) from None
-    email = signed.owner_email
-    token, _ = request.app[API_TOKENS].get(request.app).issue(email, signed.session_id,
-                                                              signed.generation)
+    token = await request.app[DOOR].access_token(request, email, with_code=bool(code.strip()))
     await authority.owners.note_sign_in(email, True, where)
     return ok(LoginOut(access_token=token, expires_in=LIFETIME_S))
 
@@ -81,7 +66,7 @@ async def _terminals(call: ApiCall, logins: list[int] | None) -> list[tuple[int,
     tokens name); ``None`` for ``None`` (all).
 
     Raises:
-        ApiFail: 404 naming logins that are none of the owner's.
+        Refusal: 404 naming logins that are none of the owner's.
     """
     if logins is None:
         return None
@@ -90,7 +75,7 @@ async def _terminals(call: ApiCall, logins: list[int] | None) -> list[tuple[int,
     found = sorted(t for t in known if t[0] in set(logins))
     missing = sorted(set(logins) - {login for login, _ in found})
     if missing:
-        raise ApiFail(404, "not_found", "not your accounts: "
+        raise Refusal(404, "not_found", "not your accounts: "
                       + ", ".join(str(m) for m in missing[:20]), logins=missing[:100])
     return found
 
@@ -158,7 +143,7 @@ async def group_op(call: ApiCall) -> web.Response:
     for login in dict.fromkeys(body.logins):
         found = [a for a in rows if a.login == login]
         if not found:
-            raise ApiFail(404, "not_found", f"account {login} is not one of your registered "
+            raise Refusal(404, "not_found", f"account {login} is not one of your registered "
                           "accounts", logins=[login])
         accounts += found
     ids = [a.id for a in accounts]

@@ -44,10 +44,11 @@ from ...base.mt4web.console_models import (
 )
 from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
 from ..appkeys import AUTHORITY
+from ..errors import Refusal
 from ..reports import REPORT_INTERVAL_S, SILENT_AFTER_S
 from ..snapshots import KEEP_DEALS_S, MAX_DEALS, MAX_TRADES, KeptDeal, Snapshot
 from ..venues import Book, chosen
-from .door import ApiCall, ApiFail, ok
+from .dispatch import ApiCall, ok
 from .users import login_of
 
 __all__ = ["by_group", "group", "groups", "health", "history", "lookup", "margin",
@@ -79,11 +80,11 @@ async def _of_login(call: ApiCall, login: int) -> dict[Terminal, Snapshot]:
     """The freshest snapshots of the owner's terminals with this login.
 
     Raises:
-        ApiFail: 404 when no daemon reports such a terminal of the owner now.
+        Refusal: 404 when no daemon reports such a terminal of the owner now.
     """
     found = {t: s for t, s in (await _latest(call)).items() if t[0] == login}
     if not found:
-        raise ApiFail(404, "not_reported", f"no daemon reports account {login} of yours now "
+        raise Refusal(404, "not_reported", f"no daemon reports account {login} of yours now "
                       "(is its terminal connected, and its daemon remote-mode?)")
     return found
 
@@ -126,7 +127,7 @@ async def _known_terminals(call: ApiCall, login: int, server: str | None) -> lis
     """The owner's terminals with this login (registered, reported now, or with deals kept).
 
     Raises:
-        ApiFail: 404 for a login that is none of the owner's.
+        Refusal: 404 for a login that is none of the owner's.
     """
     accounts = {(a.login, a.server) for a in await call.authority.accounts.of(call.owner)}
     reported = set(await _latest(call))
@@ -135,7 +136,7 @@ async def _known_terminals(call: ApiCall, login: int, server: str | None) -> lis
     found = sorted(t for t in accounts | reported | tokens
                    if t[0] == login and (server is None or t[1] == server))
     if not found:
-        raise ApiFail(404, "not_found", f"account {login} is not one of yours")
+        raise Refusal(404, "not_found", f"account {login} is not one of yours")
     return found
 
 
@@ -186,7 +187,7 @@ async def history(call: ApiCall) -> web.Response:
     date_from = body.date_from if body.date_from is not None else 0
     date_to = body.date_to if body.date_to is not None else 2**40
     if date_to < date_from:
-        raise ApiFail(400, "invalid_period", "to: must not be before from")
+        raise Refusal(400, "invalid_period", "to: must not be before from")
     terminals = await _known_terminals(call, login_of(call), body.server)
     books = await _books(call, terminals, body.book)
     rows = await _deals(call, books, date_from=date_from, date_to=date_to)
@@ -251,7 +252,7 @@ async def group(call: ApiCall) -> web.Response:
     name = call.match["name"]
     found = next((g for g in await _group_rows(call) if g.name == name), None)
     if found is None:
-        raise ApiFail(404, "not_found", f"no group {name[:64]!r} of yours")
+        raise Refusal(404, "not_found", f"no group {name[:64]!r} of yours")
     return ok(GroupEnvelope(group=found))
 
 
@@ -260,7 +261,7 @@ async def by_group(call: ApiCall) -> web.Response:
     assert isinstance(call.body, ByGroupIn)  # noqa: S101
     found = next((g for g in await _group_rows(call) if g.name == call.body.group), None)
     if found is None:
-        raise ApiFail(404, "not_found", f"no group {call.body.group!r} of yours")
+        raise Refusal(404, "not_found", f"no group {call.body.group!r} of yours")
     accounts = {(a.login, a.server) for a, g in await call.authority.accounts.with_groups(
         call.owner) if g == found.name}
     items = sorted((t, s) for t, s in (await _latest(call)).items() if t in accounts)

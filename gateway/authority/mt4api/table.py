@@ -12,7 +12,7 @@ from typing import Final
 
 from ...base.mt4web import bind
 from . import control, readings, users
-from .door import Endpoint
+from .dispatch import Endpoint
 
 __all__ = ["ENDPOINTS"]
 

@@ -10,7 +10,6 @@ never the password; 409 when registered; 422 naming the field), ``PUT /api/users
 
 from __future__ import annotations
 
-import math
 from typing import Final
 
 from aiohttp import web
@@ -28,14 +27,15 @@ from ...base.mt4web.console_models import (
     UsersOut,
 )
 from ...base.mt4web.shared import MAX_LOGIN
-from ..errors import AccountExists
+from ..door import retry_after
+from ..errors import AccountExists, Refusal
 from ..instructions import Instruction
-from ..routes.accounts import account_json
 from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
 from ..service.accounts import AccountChanges
 from ..service.instructions import KeyReused, LiveMoney
+from ..shapes import account_json
 from ..store import AccountRow
-from .door import ApiCall, ApiFail, ok
+from .dispatch import ApiCall, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
            "list_users", "login_of", "operation_out", "owner_account", "password_refusal",
@@ -49,11 +49,11 @@ def login_of(call: ApiCall) -> int:
     """The ``{login}`` of the path.
 
     Raises:
-        ApiFail: 400 for one that is not an integer from 1 to 2^63-1.
+        Refusal: 400 for one that is not an integer from 1 to 2^63-1.
     """
     raw = call.match["login"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 0 < int(raw) <= MAX_LOGIN:
-        raise ApiFail(400, "invalid_login",
+        raise Refusal(400, "invalid_login",
                       f"login: expected an integer from 1 to {MAX_LOGIN}, got {raw[:20]!r}")
     return int(raw)
 
@@ -62,16 +62,16 @@ async def owner_account(call: ApiCall, login: int, server: str | None = None) ->
     """The owner's registered account with this login (on ``server`` when given).
 
     Raises:
-        ApiFail: 404 when the owner has none; 409 when the login is on several servers and
+        Refusal: 404 when the owner has none; 409 when the login is on several servers and
             none was named.
     """
     found = [a for a, _ in await call.authority.accounts.with_groups(call.owner)
              if a.login == login and (server is None or a.server == server)]
     if not found:
-        raise ApiFail(404, "not_found", f"account {login} is not one of your registered "
+        raise Refusal(404, "not_found", f"account {login} is not one of your registered "
                       "accounts")
     if len(found) > 1:
-        raise ApiFail(409, "ambiguous_login", f"account {login} is registered on several "
+        raise Refusal(409, "ambiguous_login", f"account {login} is registered on several "
                       "servers: name the server in the body")
     return found[0]
 
@@ -111,24 +111,24 @@ async def create_user(call: ApiCall) -> web.Response:
     try:
         row = await call.authority.accounts.register(call.owner, registration)
     except AccountExists:
-        raise ApiFail(409, "account_exists", f"Account {body.login} already exists") from None
+        raise Refusal(409, "account_exists", f"Account {body.login} already exists") from None
     except TerminalClaimed as exc:
-        raise ApiFail(409, "terminal_claimed", str(exc)) from None
+        raise Refusal(409, "terminal_claimed", str(exc)) from None
     except ValueError as exc:
-        raise ApiFail(422, "invalid_request", str(exc)) from None
+        raise Refusal(422, "invalid_request", str(exc)) from None
     return ok(_user(row, None, False), status=201)
 
 
-def password_refusal(needed: PasswordNeeded) -> ApiFail:
+def password_refusal(needed: PasswordNeeded) -> Refusal:
     """The answer to a change the service refused for want of the owner's password: 401
     ``password_required`` (none came) or ``bad_credentials`` (a wrong one), 429 during the
     sign-in lockout."""
     if needed.retry_after_s is not None:
-        return ApiFail(429, "rate_limited", "too many failed sign-ins; wait",
-                       retry_after_s=max(1, math.ceil(needed.retry_after_s)))
+        return Refusal(429, "rate_limited", "too many failed sign-ins; wait",
+                       retry_after_s=retry_after(needed.retry_after_s))
     if needed.wrong:
-        return ApiFail(401, "bad_credentials", "wrong owner_password")
-    return ApiFail(401, "password_required", "send owner_password (your console password) to "
+        return Refusal(401, "bad_credentials", "wrong owner_password")
+    return Refusal(401, "password_required", "send owner_password (your console password) to "
                    f"confirm this change: it would {'; '.join(needed.words)}")
 
 
@@ -150,7 +150,7 @@ async def change_user(call: ApiCall) -> web.Response:
     except PasswordNeeded as needed:
         raise password_refusal(needed) from None
     if changed is None:
-        raise ApiFail(404, "not_found", "the account is gone")
+        raise Refusal(404, "not_found", "the account is gone")
     user = next(u for u in await _users(call) if u.id == account.id)
     return ok(UserEnvelope(user=user))
 
@@ -161,7 +161,7 @@ async def change_password(call: ApiCall) -> web.Response:
     account = await owner_account(call, login_of(call), call.body.server)
     if not await call.authority.accounts.set_password(call.owner, account.id,
                                                       call.body.password):
-        raise ApiFail(404, "not_found", "the account is gone")
+        raise Refusal(404, "not_found", "the account is gone")
     return ok(StatusOut(message=f"the MT5 password of account {account.login} is stored "
                                 "(encrypted; it is never shown)"))
 
@@ -183,9 +183,9 @@ async def _money(call: ApiCall, kind: str) -> web.Response:
         made, _ = await instructions.move_money(call.owner, account, kind, body.amount,
                                                 body.comment, body.operation_id)
     except LiveMoney as exc:
-        raise ApiFail(409, "live_account", str(exc)) from None
+        raise Refusal(409, "live_account", str(exc)) from None
     except KeyReused as exc:
-        raise ApiFail(409, "operation_id_reused", str(exc)) from None
+        raise Refusal(409, "operation_id_reused", str(exc)) from None
     settled = await instructions.wait_settled(call.owner, made.id, SETTLE_WAIT_S) or made
     return ok(OperationEnvelope(operation=operation_out(settled)),
               status=202 if settled.state == "pending" else 200)

@@ -10,9 +10,11 @@ from aiohttp import web
 from pydantic import Field
 
 from ..appkeys import AUTHORITY
-from ..errors import ProofRejected
+from ..door import DOOR, refused_proof
+from ..errors import ProofRejected, Refusal
 from ..records import b64url_decode
-from .common import Body, Fail, device, device_claim, owner, read_json, refused_proof
+from ..shapes import Body
+from .refusals import OWNER_API
 
 __all__ = ["LookupBody", "RefreshBody", "VerifyBody", "routes"]
 
@@ -56,7 +58,7 @@ class VerifyBody(Body):
 @routes.get("/v1/devices")
 async def list_devices(request: web.Request) -> web.Response:
     """The devices that asked for the owner's tokens, with their approval status."""
-    email = await owner(request)
+    email = (await request.app[DOOR].enter(request, "basic", api=OWNER_API)).caller.owner
     return web.json_response({"devices": await request.app[AUTHORITY].approvals.of_owner(
         email)})
 
@@ -64,10 +66,10 @@ async def list_devices(request: web.Request) -> web.Response:
 @routes.delete("/v1/devices/{device_id}")
 async def revoke_device(request: web.Request) -> web.Response:
     """Withdraw a device's approval (404 if it never asked this owner)."""
-    email = await owner(request)
+    email = (await request.app[DOOR].enter(request, "basic", api=OWNER_API)).caller.owner
     if not await request.app[AUTHORITY].approvals.revoke(email,
                                                          request.match_info["device_id"]):
-        raise Fail(404, "not_found", "no such device")
+        raise Refusal(404, "not_found", "no such device")
     return web.json_response({"revoked": True})
 
 
@@ -76,8 +78,8 @@ async def revoke_device(request: web.Request) -> web.Response:
 @routes.post("/v1/records/lookup")
 async def lookup(request: web.Request) -> web.Response:
     """A token's record by its hint (``ok``), or the owner asked (``pending``)."""
-    found, claim = await device_claim(request)
-    body = await read_json(request, LookupBody, status=400)
+    entry = await request.app[DOOR].enter(request, "device_claim", LookupBody, invalid=400)
+    found, claim, body = entry.caller.proven_device, entry.caller.claim, entry.body
     try:
         answer = await request.app[AUTHORITY].lookup(
             found, token_hint=body.token_hint, device_name=body.device_name, os=body.os,
@@ -96,8 +98,8 @@ async def lookup(request: web.Request) -> web.Response:
 @routes.post("/v1/records/refresh")
 async def refresh(request: web.Request) -> web.Response:
     """Fresh records of the tokens this device still serves."""
-    found, claim = await device_claim(request)
-    body = await read_json(request, RefreshBody, status=400)
+    entry = await request.app[DOOR].enter(request, "device_claim", RefreshBody, invalid=400)
+    found, claim, body = entry.caller.proven_device, entry.caller.claim, entry.body
     try:
         records = await request.app[AUTHORITY].refresh(found, body.token_ids, body.nonce,
                                                        b64url_decode(body.box_key),
@@ -110,41 +112,42 @@ async def refresh(request: web.Request) -> web.Response:
 @routes.post("/v1/device/verify")
 async def verify(request: web.Request) -> web.Response:
     """Complete a pending approval with the e-mailed code."""
-    found = await device(request)
-    body = await read_json(request, VerifyBody, status=400)
+    entry = await request.app[DOOR].enter(request, "device", VerifyBody, invalid=400)
+    found, body = entry.caller.proven_device, entry.body
     answer = await request.app[AUTHORITY].verify_device(found, body.code)
     if answer.status == "approved":
         return web.json_response({"status": "approved"})
     if answer.reason == "approvals_locked":
-        raise Fail(429, "approvals_locked", "too many wrong codes for this account; "
+        raise Refusal(429, "approvals_locked", "too many wrong codes for this account; "
                    "device approvals are locked", retry_after_s=answer.retry_after_s or 1)
     extra = {} if answer.tries_left is None else {"tries_left": answer.tries_left}
-    raise Fail(400, answer.reason or "rejected", "the code was not accepted", **extra)
+    raise Refusal(400, answer.reason or "rejected", "the code was not accepted", **extra)
 
 
 @routes.post("/v1/device/resend")
 async def resend(request: web.Request) -> web.Response:
     """A new code for this device's pending approval, within the limits."""
-    found = await device(request)
+    found = (await request.app[DOOR].enter(request, "device")).caller.proven_device
     answer = await request.app[AUTHORITY].resend(found)
     if answer.status == "sent":
         return web.json_response({"status": "sent"})
     if answer.status == "mail_failed":
-        raise Fail(409, "mail_failed", "a new code was made but the e-mail could not be "
+        raise Refusal(409, "mail_failed", "a new code was made but the e-mail could not be "
                    "sent; the console's [smtp] settings need fixing")
     if answer.status == "resend_limited":
-        raise Fail(429, "resend_limited", "too many codes; wait",
+        raise Refusal(429, "resend_limited", "too many codes; wait",
                    retry_after_s=answer.retry_after_s)
     if answer.status == "approvals_locked":
-        raise Fail(429, "approvals_locked", "too many wrong codes for this account; "
+        raise Refusal(429, "approvals_locked", "too many wrong codes for this account; "
                    "device approvals are locked", retry_after_s=answer.retry_after_s)
-    raise Fail(400, "no_pending_approval", "this device has no pending approval")
+    raise Refusal(400, "no_pending_approval", "this device has no pending approval")
 
 
 @routes.get("/v1/device/status")
 async def status(request: web.Request) -> web.Response:
     """Which owners have approved this device (e-mails masked)."""
-    found, claim = await device_claim(request)
+    caller = (await request.app[DOOR].enter(request, "device_claim")).caller
+    found, claim = caller.proven_device, caller.claim
     try:
         answer = await request.app[AUTHORITY].device_status(found, claim)
     except ProofRejected as exc:  # a copy of a status already answered

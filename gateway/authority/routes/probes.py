@@ -15,7 +15,9 @@ from aiohttp import web
 from pydantic import Field
 
 from ..appkeys import AUTHORITY, CONSOLE_ADDRESS, READINESS
-from .common import Body, Fail, read_json
+from ..door import DOOR
+from ..errors import Refusal
+from ..shapes import Body
 
 __all__ = ["HelloBody", "routes"]
 
@@ -61,10 +63,10 @@ async def hello(request: web.Request) -> web.Response:
     secret: the client's nonce and the ``Host`` it addressed, signed. Anyone may ask; the
     answer gives nothing away. Only a Host naming this console is signed (``address.py``),
     so a relay on another loopback port gets 421, not a proof for its own address."""
-    body = await read_json(request, HelloBody, status=400)
+    body = (await request.app[DOOR].enter(request, "none", HelloBody, invalid=400)).body
     address = request.app[CONSOLE_ADDRESS]
     if not address.signs_for(request.host):
-        raise Fail(421, "misdirected", f"this console signs its hello only for its own address "
+        raise Refusal(421, "misdirected", f"this console signs its hello only for its own address "
                    f"({address.base}), not {request.host[:80]!r}: use that address (or "
                    "[console] public_url) as the console's URL")
     signer = request.app[AUTHORITY].store.signer

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..shapes import Body
 from ..snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
-from .common import Body
 
 __all__ = ["AccountBody", "DealBody", "DetailsBody", "OrderBody", "SettlementBody",
            "TradeBody"]

@@ -9,10 +9,11 @@ from aiohttp import web
 from pydantic import Field
 
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
-from ..errors import ProofRejected
+from ..door import DOOR, refused_proof
+from ..errors import ProofRejected, Refusal
 from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
 from ..reports import AccountFigures, TerminalReport
-from .common import Body, Fail, device_claim, read_json, refused_proof
+from ..shapes import Body
 from .reportdetails import DetailsBody, SettlementBody
 
 __all__ = ["MAX_POLL_S", "PositionBody", "ReportBody", "RevocationsBody", "TerminalReportBody",
@@ -113,8 +114,8 @@ class RevocationsBody(Body):
 @routes.post("/v1/terminals/report")
 async def report_terminals(request: web.Request) -> web.Response:
     """Store a daemon's terminal states; how many were believed."""
-    found, claim = await device_claim(request)
-    body = await read_json(request, ReportBody, status=400)
+    entry = await request.app[DOOR].enter(request, "device_claim", ReportBody, invalid=400)
+    found, claim, body = entry.caller.proven_device, entry.caller.claim, entry.body
     # "as of" is the daemon's clock, which the proof lets be up to 300 s off: the proof's
     # own time (checked and signed) says by how much, so the dashboard's "stale" is judged
     # on the console's clock
@@ -143,13 +144,14 @@ def _proof_time_s(request: web.Request) -> float:
 @routes.post("/v1/device/revocations")
 async def revocations(request: web.Request) -> web.Response:
     """Held until a revocation concerns this device, or ``wait_s`` passes."""
-    found, claim = await device_claim(request)
-    body = await read_json(request, RevocationsBody, status=400)
+    entry = await request.app[DOOR].enter(request, "device_claim", RevocationsBody,
+                                          invalid=400)
+    found, claim, body = entry.caller.proven_device, entry.caller.claim, entry.body
     held, peer = request.app[LONG_POLLS], request.remote or "?"
     if not held.enter(found.device_id, peer):
         # a daemon holds one; past the bound the poll is refused (the daemon's watcher
         # backs off on an error), never answered at once (it would poll again at once)
-        raise Fail(429, "too_many_long_polls",
+        raise Refusal(429, "too_many_long_polls",
                    "too many revocation long-polls held for this device or address",
                    retry_after_s=_LONG_POLL_RETRY_S)
     try:

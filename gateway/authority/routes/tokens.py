@@ -10,9 +10,12 @@ from aiohttp import web
 from pydantic import Field
 
 from ..appkeys import AUTHORITY
+from ..door import DOOR
+from ..errors import Refusal
 from ..service import TerminalClaimed
+from ..shapes import Body
 from ..token_details import LABEL_MAX
-from .common import Body, Fail, owner, read_json
+from .refusals import OWNER_API
 
 __all__ = ["TokenChange", "TokenCreate", "routes"]
 
@@ -38,16 +41,16 @@ class TokenChange(Body):
 @routes.post("/v1/tokens")
 async def create_token(request: web.Request) -> web.Response:
     """Issue a token for one of the owner's terminals (shown once, in this answer)."""
-    email = await owner(request)
-    body = await read_json(request, TokenCreate)
+    entry = await request.app[DOOR].enter(request, "basic", TokenCreate, api=OWNER_API)
+    email, body = entry.caller.owner, entry.body
     try:
         issued = await request.app[AUTHORITY].tokens.issue(email, body.login, body.server,
                                                            body.scopes, body.expires_in_s,
                                                            body.label)
     except TerminalClaimed as exc:
-        raise Fail(409, "terminal_claimed", str(exc)) from None
+        raise Refusal(409, "terminal_claimed", str(exc)) from None
     except ValueError as exc:
-        raise Fail(400, "invalid_request", str(exc)) from None
+        raise Refusal(400, "invalid_request", str(exc)) from None
     return web.json_response({"token": issued.token, "token_id": issued.token_id,
                               "record": issued.record}, status=201)
 
@@ -55,25 +58,25 @@ async def create_token(request: web.Request) -> web.Response:
 @routes.get("/v1/tokens")
 async def list_tokens(request: web.Request) -> web.Response:
     """The owner's tokens, without secrets."""
-    email = await owner(request)
+    email = (await request.app[DOOR].enter(request, "basic", api=OWNER_API)).caller.owner
     return web.json_response({"tokens": await request.app[AUTHORITY].tokens.of(email)})
 
 
 @routes.patch("/v1/tokens/{token_id}")
 async def change_token(request: web.Request) -> web.Response:
     """Change a token's label (404 if it is not the owner's)."""
-    email = await owner(request)
-    body = await read_json(request, TokenChange)
+    entry = await request.app[DOOR].enter(request, "basic", TokenChange, api=OWNER_API)
+    email, body = entry.caller.owner, entry.body
     if not await request.app[AUTHORITY].tokens.relabel(email, request.match_info["token_id"],
                                                        body.label):
-        raise Fail(404, "not_found", "no such token")
+        raise Refusal(404, "not_found", "no such token")
     return web.json_response({"label": body.label})
 
 
 @routes.delete("/v1/tokens/{token_id}")
 async def revoke_token(request: web.Request) -> web.Response:
     """Revoke one of the owner's tokens (404 if it is not theirs)."""
-    email = await owner(request)
+    email = (await request.app[DOOR].enter(request, "basic", api=OWNER_API)).caller.owner
     if not await request.app[AUTHORITY].tokens.revoke(email, request.match_info["token_id"]):
-        raise Fail(404, "not_found", "no such token")
+        raise Refusal(404, "not_found", "no such token")
     return web.json_response({"revoked": True})

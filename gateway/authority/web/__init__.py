@@ -28,10 +28,11 @@ contract in ``pyproject.toml`` holds it):
 ``recovery.py``     ``/recover/{token}``: taking back a second factor
 ==================  ============================================================
 
-:func:`mount_pages` adds them, a friendly page for any other address (the kit's error page,
-which the console's error middleware calls through ``appkeys.ERROR_PAGE``), and the package's
-own ``static/`` files (no CDN: the console works offline). Templates and static files ship as
-package data. This package imports nothing of the gateway beyond ``gateway.authority``.
+:func:`mount_pages` adds them through the console's door (``door/``: the session, the form,
+every refusal answered by the kit's error page, a friendly page for any other address too),
+and the package's own ``static/`` files (no CDN: the console works offline). Templates and
+static files ship as package data. This package imports nothing of the gateway beyond
+``gateway.authority``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Final
 import jinja2
 from aiohttp import web
 
-from ..appkeys import ERROR_PAGE
+from ..door import DOOR
 from ..service import Authority
 from ..service.signin import OwnerSignIn
 from . import (
@@ -61,7 +62,7 @@ from . import (
     tokens,
     twofactor,
 )
-from .kit import PAGES, PageKit
+from .kit import PAGES, PageKit, render
 from .security import security_headers
 from .sessions import ABSOLUTE_S, IDLE_S, STEP_S, SessionStore, SignInSteps
 
@@ -80,18 +81,20 @@ def mount_pages(app: web.Application, authority: Callable[[], Authority],
                 idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S, step_s: float = STEP_S,
                 token: Callable[[int], str] = secrets.token_urlsafe) -> PageKit:
     """Add the pages and their static files to ``app`` (whose middlewares must include
-    :func:`security_headers`); the kit (tests reach its sessions)."""
+    :func:`security_headers`, and which has its door), every other address answered by the
+    error page; the kit (tests reach its sessions)."""
+    door = app[DOOR]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     sessions = SessionStore(lambda: authority().sessions, clock, idle_s=idle_s,
-                            absolute_s=absolute_s, token=token)
+                            absolute_s=absolute_s, token=token, ended=door.streams.ended)
     kit = app[PAGES] = PageKit(authority, sign_in, sessions, env, clock, token)
-    app[ERROR_PAGE] = kit.error_page
+    door.sessions = sessions
     app[signin.STEPS] = SignInSteps(lambda: authority().signin_steps, clock, ttl_s=step_s,
                                     token=token)
-    streams = app[live.STREAMS] = live.Streams(authority)
-    app.on_shutdown.append(streams.close)
     for room in ROOMS:
-        app.add_routes(room.routes)
-    app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+        door.renderers.serve(app, room.routes, render)
+    door.renderers.claim(app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False),
+                         render)
+    door.renderers.serve(app, (), render, space="/")
     return kit

@@ -22,6 +22,10 @@ the pure views below it, never another room. What the kit gives them:
   the templates (Jinja2, autoescaping on: every owner-supplied string is escaped where it is
   written), the sessions, the error page.
 
+Who is calling and the form are the console door's (``door/``): the decorators enter by it
+(the page session, the form under the console's size limit), and every refusal of a page is
+answered by :func:`render`, the error page, which the pages register with their routes.
+
 Why the password is asked again: cookies are not isolated by port (RFC 6265 §8.5), so the
 session cookie reaches any local process on 127.0.0.1 the owner's browser is sent to. What
 mints or unlocks access, or loosens a limit, therefore asks for the owner's password in the
@@ -33,25 +37,24 @@ second allowance of guesses.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import jinja2
 from aiohttp import web
 
-from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
 from ..database import DatabaseUnavailable
+from ..door import DOOR, Caller, Posted, refusal_headers, retry_after
+from ..errors import Refusal
 from ..service import Authority
 from ..service.signin import OwnerSignIn
 from .books import utc_clock, utc_short
 from .chart import BOX
 from .security import (
     PRE_COOKIE,
-    SESSION_COOKIE,
     Handler,
     add_page_headers,
     csrf_ok,
@@ -61,7 +64,7 @@ from .sessions import Session, SessionStore
 from .views import ago, when
 
 __all__ = ["PAGES", "REAUTH_FIELD", "STALE_FORM", "STALE_SIGN_IN_FORM", "Handler", "Page",
-           "PageKit", "Visit", "before_sign_in", "signed_in", "signed_in_part"]
+           "PageKit", "Visit", "before_sign_in", "render", "signed_in", "signed_in_part"]
 
 #: The form field that carries the owner's password for an action that asks for it again.
 REAUTH_FIELD: Final = "owner_password"
@@ -110,12 +113,10 @@ class PageKit:
                             charset="utf-8")
 
     async def session(self, request: web.Request) -> Session | None:
-        """The live session the request's cookie names, or ``None``. A connection that
-        carries one is a signed-in owner's, evicted last under pressure (``base.guard``)."""
-        session = await self.sessions.get(request.cookies.get(SESSION_COOKIE))
-        if session is not None:
-            mark_authenticated(request)
-        return session
+        """The live session the request's cookie names, or ``None`` (the door's session
+        step: a connection that carries one is a signed-in owner's, evicted last under
+        pressure)."""
+        return _session(await request.app[DOOR].caller(request, "session"))
 
     def forbidden(self, why: str) -> web.Response:
         """403 with ``why``: a form whose CSRF token did not match (nothing was changed)."""
@@ -139,15 +140,21 @@ class PageKit:
 
     async def error_page(self, request: web.Request, status: int) -> web.Response:
         """A friendly page for 404 and other errors outside the JSON API (503: the database
-        does not answer, so the page asks nothing of it)."""
+        does not answer, and 429: too many at once, so the page asks nothing of it)."""
         session = None
-        if status != 503:
+        if status not in (429, 503):
             with suppress(DatabaseUnavailable):
                 session = await self.session(request)
         title, message = (("Page not found", "There is no page at this address.")
                           if status == 404 else
                           ("Not allowed", "This method is not allowed here.")
                           if status == 405 else
+                          ("Too much to read", "The form was too large for the console to "
+                           "read; nothing was changed.")
+                          if status == 413 else
+                          ("Try again shortly", "Too many at once from this browser or "
+                           "address; try again in a moment.")
+                          if status == 429 else
                           ("Try again shortly", "The console's database is not answering "
                            "right now; nothing was changed. Try again in a moment.")
                           if status == 503 else
@@ -167,8 +174,18 @@ class Page:
     request: web.Request
     kit: PageKit
     session: Session
+    #: Who is calling, as the door found it (the session's owner).
+    caller: Caller
     #: The POSTed form, each field's first value (``{}`` for a GET); the CSRF token matched.
     form: dict[str, Any]
+    #: The POSTed form whole (None for a GET): :meth:`choices`.
+    posted: Posted | None = None
+
+    def choices(self, name: str) -> list[str]:
+        """Every text value the form gave ``name`` (a field of several choices)."""
+        if self.posted is None:
+            return []
+        return [v for v in self.posted.getall(name, []) if isinstance(v, str)]
 
     @property
     def owner(self) -> str:
@@ -217,7 +234,7 @@ class Page:
         try:
             right = await self.kit.sign_in.password(self.owner, password)
         except RateLimited as exc:
-            return f"Too many failed sign-ins. Wait {max(1, math.ceil(exc.retry_after_s))} s."
+            return f"Too many failed sign-ins. Wait {retry_after(exc.retry_after_s)} s."
         if not right:
             await self.authority.owners.note_sign_in(self.owner, False,
                                                      "wrong password when confirming an action")
@@ -254,9 +271,22 @@ class Visit:
 PAGES: Final = web.AppKey("pages", PageKit)
 
 
-async def _form(request: web.Request) -> dict[str, Any]:
-    data = await request.post()
-    return {name: data.get(name) for name in data}
+async def render(request: web.Request, refusal: Refusal) -> web.StreamResponse:
+    """``refusal`` as the pages answer it: the error page (a person's page gets a page),
+    with ``Retry-After`` on a 429 or 503 that says how long."""
+    response = await request.app[PAGES].error_page(request, refusal.status)
+    response.headers.update(refusal_headers(refusal, None))
+    return response
+
+
+def _first_values(posted: Posted | None) -> dict[str, Any]:
+    """Each field's first value (``{}`` without a form)."""
+    return {} if posted is None else {name: posted.get(name) for name in posted}
+
+
+def _session(caller: Caller) -> Session | None:
+    """The page session the door found (the kit's own store's, which the door asked)."""
+    return cast(Session | None, caller.session)
 
 
 def signed_in(handler: Callable[[Page], Awaitable[web.StreamResponse]]) -> Handler:
@@ -266,15 +296,16 @@ def signed_in(handler: Callable[[Page], Awaitable[web.StreamResponse]]) -> Handl
     @functools.wraps(handler)
     async def page(request: web.Request) -> web.StreamResponse:
         kit = request.app[PAGES]
-        session = await kit.session(request)
-        form: dict[str, Any] = {}
+        entry = await request.app[DOOR].enter(request, "session",
+                                              "form" if request.method == "POST" else None)
+        session, posted = _session(entry.caller), entry.body
+        form = _first_values(posted)
         if request.method == "POST":
-            form = await _form(request)
             if session is None or not csrf_ok(session.csrf, form.get("csrf")):
                 return kit.forbidden(STALE_FORM)
         if session is None:
             raise web.HTTPSeeOther("/login")
-        return await handler(Page(request, kit, session, form))
+        return await handler(Page(request, kit, session, entry.caller, form, posted))
 
     return page
 
@@ -286,10 +317,11 @@ def signed_in_part(handler: Callable[[Page], Awaitable[web.StreamResponse]]) -> 
     @functools.wraps(handler)
     async def part(request: web.Request) -> web.StreamResponse:
         kit = request.app[PAGES]
-        session = await kit.session(request)
+        caller = await request.app[DOOR].caller(request, "session")
+        session = _session(caller)
         if session is None:
             return web.Response(status=401, text="signed out")
-        return await handler(Page(request, kit, session, {}))
+        return await handler(Page(request, kit, session, caller, {}))
 
     return part
 
@@ -305,7 +337,8 @@ def before_sign_in(stale: str = STALE_FORM
             kit = request.app[PAGES]
             form: dict[str, Any] = {}
             if request.method == "POST":
-                form = await _form(request)
+                form = _first_values((await request.app[DOOR].enter(request, "none",
+                                                                    "form")).body)
                 if not csrf_ok(request.cookies.get(PRE_COOKIE), form.get("csrf")):
                     return kit.forbidden(stale)
             return await handler(Visit(request, kit, form))

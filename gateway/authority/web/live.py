@@ -8,7 +8,13 @@ daemon reports an active terminal holding positions every few seconds and at onc
 trade event (``gateway/auth/reporter.py``), and this page is pushed each stored report by a
 server-sent event stream (``/live/stream``), on which its script fetches the panels again
 (``/live/panels``); a report stored by another console instance is heard at the stream's next
-beat (:data:`BEAT_S`). Without JavaScript the page reloads every 10 s.
+beat (:data:`BEAT_S`). Without JavaScript the page reloads every 10 s; a stream refused (past
+its bounds, ``door/held.py``) falls back to fetching the panels every 5 s.
+
+A stream is held by the console's door (``Door.hold``): within bounds per session, owner and
+address, ended by the connection budget for a newcomer once every idle connection has gone,
+and ended with its session (at once when this instance ends it; at the next beat, when the
+stream asks the door for its session again, when it ended any other way).
 
 ``?range=1d|7d|30d|90d`` chooses the chart's range (``livechart.py``: gaps shown, drawdown,
 a scale on which a small move looks small).
@@ -21,26 +27,26 @@ left out of the change and the drawdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from aiohttp import web
 
 from ...base.mt4web import mt4records
 from .. import equity
+from ..database import DatabaseUnavailable
+from ..door import DOOR
 from ..positions import STALE_AFTER_S
 from ..reports import TerminalRow
-from ..service import Authority
 from ..snapshots import KeptDeal, Snapshot
 from ..venues import Book, flow_of
 from .books import price, signed, tone
 from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of
 
-__all__ = ["BEAT_S", "HISTORY_ROWS", "STREAMS", "STREAM_S", "Streams", "panels", "routes"]
+__all__ = ["BEAT_S", "HISTORY_ROWS", "STREAM_S", "panels", "routes"]
 
 #: The stream's beat: an event at least this often (a report another instance stored).
 BEAT_S: Final = 15.0
@@ -104,23 +110,6 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
     return out
 
 
-class Streams:
-    """The live streams' switch: set when the console shuts down, and every stream ends at
-    once instead of holding the shutdown until its time is up."""
-
-    def __init__(self, authority: Callable[[], Authority]) -> None:
-        self._authority = authority
-        self.closing = False
-
-    async def close(self, app: web.Application) -> None:
-        """End every stream now (an ``on_shutdown`` hook)."""
-        self.closing = True
-        self._authority().live.wake_all()
-
-
-#: The live streams' switch (set by ``mount_pages``).
-STREAMS: Final = web.AppKey("live_streams", Streams)
-
 routes = web.RouteTableDef()
 
 
@@ -153,34 +142,43 @@ async def panel_fragment(page: Page) -> web.StreamResponse:
     return page.kit.render("_live_panels.html", **await _panels(page))
 
 
+async def _signed_out(page: Page) -> bool:
+    """Whether the stream's session has ended any way this instance was not told of (another
+    instance, a password reset, the operator's command), asked of the door at a beat; a
+    database that does not answer is not an ending."""
+    try:
+        caller = await page.request.app[DOOR].caller(page.request, "session")
+    except DatabaseUnavailable:
+        return False
+    return caller.session is None or caller.session.key != page.session.key
+
+
 @routes.get("/live/stream")
 @signed_in_part
 async def stream(page: Page) -> web.StreamResponse:
     """A server-sent event ``report`` each time a report of the owner's terminals is stored
-    (and ``beat`` at least every :data:`BEAT_S`), for :data:`STREAM_S`; then it ends and the
-    browser opens the next."""
-    streams = page.request.app[STREAMS]
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-store"})
-    live_room = page.authority.live
-    live_room.watch(page.owner)  # the owner's daemons are asked for live reports meanwhile
-    event = live_room.report_event(page.owner)  # before anything is written
-    await response.prepare(page.request)
-    await response.write(b"retry: 3000\n\n")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STREAM_S  # a wait, not a time of record
-    while not streams.closing and loop.time() < deadline:
-        heard = False
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(BEAT_S):
-                heard = await event.wait()
-        if streams.closing:
-            break
-        live_room.watch(page.owner)
-        # the next report's event is taken before this one is written (none is missed)
-        event = live_room.report_event(page.owner)
-        data = json.dumps({"at": page.kit.clock()})
-        await response.write(f"event: {'report' if heard else 'beat'}\n"
-                             f"data: {data}\n\n".encode())
-    await response.write_eof()
-    return response
+    (and ``beat`` at least every :data:`BEAT_S`), for :data:`STREAM_S` or until the session
+    ends; then it ends and the browser opens the next. 429 past the streams' bounds."""
+    request, door = page.request, page.request.app[DOOR]
+    with door.hold(request, page.caller) as held:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-store"})
+        live_room = page.authority.live
+        live_room.watch(page.owner)  # the owner's daemons are asked for live reports meanwhile
+        event = live_room.report_event(page.owner)  # before anything is written
+        await response.prepare(request)
+        await response.write(b"retry: 3000\n\n")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_S  # a wait, not a time of record
+        while loop.time() < deadline:
+            heard = await held.wait(event, BEAT_S)
+            if held.ended or (not heard and await _signed_out(page)):
+                break
+            live_room.watch(page.owner)
+            # the next report's event is taken before this one is written (none is missed)
+            event = live_room.report_event(page.owner)
+            data = json.dumps({"at": page.kit.clock()})
+            await response.write(f"event: {'report' if heard else 'beat'}\n"
+                                 f"data: {data}\n\n".encode())
+        await response.write_eof()
+        return response

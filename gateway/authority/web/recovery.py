@@ -55,6 +55,7 @@ async def take_back(visit: Visit) -> web.StreamResponse:
     owner = await recovery.undo(token, new)
     if owner is None:
         return _gone(visit)
+    visit.kit.sessions.ended_with_owner(owner)
     log.info("console: an owner took back a second factor by the e-mailed link; their "
              "sessions ended")
     response = visit.sign_in_page(

@@ -21,10 +21,11 @@ from typing import Final
 
 from aiohttp import web
 
+from ..door import SESSION_COOKIE
+
 __all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "STEP_COOKIE", "Handler", "add_page_headers",
            "clear_cookie", "csrf_ok", "security_headers", "set_cookie"]
 
-SESSION_COOKIE: Final = "mtgw_session"
 #: The sign-in form's double-submit CSRF cookie (there is no session yet to hold a token).
 PRE_COOKIE: Final = "mtgw_login_csrf"
 #: The half-signed-in browser's cookie (password right, second-factor code not yet given).

@@ -17,7 +17,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from aiohttp import web
 
@@ -67,17 +67,33 @@ class Session:
     address: str = ""
 
 
+class Ended(Protocol):
+    """Told of sessions this instance ended (``door.HeldStreams.ended``: their live streams
+    end with them)."""
+
+    def __call__(self, *, owner: str | None = None, key: str | None = None,
+                 keep: str | None = None) -> object:
+        """``key``'s session, or every one of ``owner``'s (``key``'s alone, or all but
+        ``keep``), ended."""
+        ...
+
+
 class SessionStore:
-    """Create, find (with both expiries) and end sessions, in the shared database."""
+    """Create, find (with both expiries) and end sessions, in the shared database.
+
+    ``ended`` is told of every session this store ends (the console's held streams end with
+    them at once; a session ended another way is found ended at its stream's next beat)."""
 
     def __init__(self, rows: Callable[[], StoredSessions], clock: Callable[[], float], *,
                  idle_s: float = IDLE_S, absolute_s: float = ABSOLUTE_S,
-                 token: Callable[[int], str] = secrets.token_urlsafe) -> None:
+                 token: Callable[[int], str] = secrets.token_urlsafe,
+                 ended: Ended | None = None) -> None:
         self._rows = rows
         self._clock = clock
         self.idle_s = idle_s
         self.absolute_s = absolute_s
         self._token = token
+        self._ended = ended
 
     async def create(self, owner_email: str, *, user_agent: str = "",
                      address: str = "") -> tuple[str, Session]:
@@ -106,8 +122,11 @@ class SessionStore:
     async def end_of_owner(self, owner_email: str, key: str) -> int:
         """End the owner's session ``key`` (a :attr:`Session.key`); how many ended. Every
         session at once ends with the owner's other credentials (the service's
-        ``credentials.end_all``)."""
-        return await self._rows().end_of_owner(owner_email, key)
+        ``credentials.end_all``; then :meth:`ended_with_owner`)."""
+        ended = await self._rows().end_of_owner(owner_email, key)
+        if self._ended is not None:
+            self._ended(owner=owner_email, key=key)
+        return ended
 
     async def get(self, session_id: str | None) -> Session | None:
         """The live session for a cookie value (touching it), or ``None``: unknown, idle
@@ -127,10 +146,20 @@ class SessionStore:
         session.notice = notice
         await self._rows().set_notice(session.key, notice)
 
+    def ended_with_owner(self, owner_email: str, keep: str | None = None) -> None:
+        """The service ended every session of ``owner_email`` but ``keep`` (a
+        :attr:`Session.key`) with their other credentials (``signins.end_credentials``: a
+        password set, the second factor changed, "sign out everywhere", a take-back): those
+        this instance serves are told now (their live streams end at once)."""
+        if self._ended is not None:
+            self._ended(owner=owner_email, keep=keep)
+
     async def end(self, session_id: str | None) -> None:
         """Delete a session (sign-out)."""
         if session_id:
             await self._rows().end(_key(session_id))
+            if self._ended is not None:
+                self._ended(key=_key(session_id))
 
     async def count(self) -> int:
         """How many sessions are stored (live or not yet swept)."""

@@ -45,6 +45,7 @@ async def change_password(page: Page) -> web.StreamResponse:
         return await settings_page(page, status=401 if refused else 400, errors=errors.fields)
     ended = await page.authority.owners.change_password(page.owner, new,
                                                         keep_session=page.session.key)
+    page.kit.sessions.ended_with_owner(page.owner, keep=page.session.key)
     log.info("console: an owner changed their password; %d other session(s) and %d API "
              "sign-in(s) ended", ended.sessions, ended.api_sessions)
     raise await page.done("Password changed. Other browsers signed in as you were signed out, "

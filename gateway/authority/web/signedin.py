@@ -83,6 +83,7 @@ async def end_all(page: Page) -> web.StreamResponse:
     if asked is not None:
         return asked
     ended = await page.authority.credentials.end_all(page.owner)
+    page.kit.sessions.ended_with_owner(page.owner)
     log.info("console: an owner signed out everywhere; %d session(s) and %d API sign-in(s) "
              "ended", ended.sessions, ended.api_sessions)
     raise _signed_out(page)

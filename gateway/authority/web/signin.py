@@ -20,12 +20,12 @@ Every attempt, right or wrong, is an activity entry naming the address it came f
 from __future__ import annotations
 
 import logging
-import math
 from typing import Final
 
 from aiohttp import web
 
 from ...base.throttle import RateLimited
+from ..door import retry_after
 from ..service.resets import TTL_S
 from ..service.signin import SignInRefused
 from .forms import parse_new_password
@@ -41,10 +41,6 @@ log = logging.getLogger("gateway.authority.web")
 STEPS: Final = web.AppKey("signin_steps", SignInSteps)
 
 routes = web.RouteTableDef()
-
-
-def _wait(exc: RateLimited) -> int:
-    return max(1, math.ceil(exc.retry_after_s))
 
 
 async def _open_session(visit: Visit, owner: str, how: str) -> web.HTTPSeeOther:
@@ -82,9 +78,10 @@ async def login(visit: Visit) -> web.StreamResponse:
     except SignInRefused:
         checked = None
     except RateLimited as exc:
+        wait = retry_after(exc.retry_after_s)
         response = visit.sign_in_page(email=email, status=429, error=f"Too many failed "
-                                      f"sign-ins. Wait {_wait(exc)} s and try again.")
-        response.headers["Retry-After"] = str(_wait(exc))
+                                      f"sign-ins. Wait {wait} s and try again.")
+        response.headers["Retry-After"] = str(wait)
         return response
     if checked is None:
         if email:
@@ -141,9 +138,10 @@ async def code(visit: Visit) -> web.StreamResponse:
     try:
         good = bool(typed) and await visit.kit.sign_in.code(owner, typed)
     except RateLimited as exc:
+        wait = retry_after(exc.retry_after_s)
         response = visit.show("login_code.html", status=429, error=f"Too many failed "
-                              f"sign-ins. Wait {_wait(exc)} s and try again.")
-        response.headers["Retry-After"] = str(_wait(exc))
+                              f"sign-ins. Wait {wait} s and try again.")
+        response.headers["Retry-After"] = str(wait)
         return response
     if not good:
         await visit.authority.owners.note_sign_in(owner, False,
@@ -203,6 +201,7 @@ async def reset(visit: Visit) -> web.StreamResponse:
     owner = await visit.authority.resets.complete(token, new)
     if owner is None:
         return visit.show("reset.html", status=410, gone=True, token="", errors={})
+    visit.kit.sessions.ended_with_owner(owner)
     log.info("console: an owner set a new password by a reset link; their sessions ended")
     response = visit.sign_in_page(email=owner, notice="Password set. Sign in with it.")
     clear_cookie(visit.request, response, SESSION_COOKIE)

@@ -53,7 +53,7 @@ async def create_token(page: Page) -> web.StreamResponse:
     """A new token, shown on this answer only."""
     authority = page.authority
     accounts = {a.id: (a.login, a.server) for a in await authority.accounts.of(page.owner)}
-    scopes = [v for v in (await page.request.post()).getall("scopes", []) if isinstance(v, str)]
+    scopes = page.choices("scopes")
     parsed, errors = parse_token(page.form, scopes, accounts)
     typed = {k: v for k, v in page.form.items() if k != REAUTH_FIELD}  # never echoed back
     if parsed is None:

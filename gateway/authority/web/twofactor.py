@@ -12,12 +12,12 @@ is the sign-in room's (``signin.py``).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from ...base.throttle import RateLimited
+from ..door import retry_after
 from .forms import FormErrors
 from .kit import REAUTH_FIELD, Page, signed_in
 from .settingsview import settings_page, two_step_view
@@ -54,7 +54,7 @@ async def _password_and_code(page: Page) -> FormErrors:
             errors.add("code", "Wrong code, or one already used; wait for the next one.")
     except RateLimited as exc:
         errors.add("code", f"Too many failed sign-ins. Wait "
-                           f"{max(1, math.ceil(exc.retry_after_s))} s.")
+                           f"{retry_after(exc.retry_after_s)} s.")
     return errors
 
 
@@ -87,6 +87,7 @@ async def confirm(page: Page) -> web.StreamResponse:
         errors.add("code", "That is not the app's current code for this key. Check the key "
                    "in the app and type the code it shows now.")
         return await _answer(page, 400, form="confirm", errors=errors)
+    page.kit.sessions.ended_with_owner(page.owner, keep=page.session.key)
     log.info("console: an owner turned two-step sign-in on")
     return await _answer(page, codes=codes, notice="Two-step sign-in is on: signing in now "
                          "asks for the code from your app. Other browsers and the console "
@@ -111,6 +112,7 @@ async def disable(page: Page) -> web.StreamResponse:
     if errors:
         return await _answer(page, 401, form="disable", errors=errors)
     await page.authority.second_factor.disable(page.owner, keep_session=page.session.key)
+    page.kit.sessions.ended_with_owner(page.owner, keep=page.session.key)
     log.info("console: an owner turned two-step sign-in off")
     raise await page.done("Two-step sign-in is off. Other browsers and the console API's "
                           "sign-ins were signed out.", "/settings")

@@ -149,3 +149,58 @@ async def test_a_peer_over_its_own_bound_gives_up_its_own_connection_only() -> N
     _connect(budget, "10.0.0.9")
     _connect(budget, "10.0.0.9")
     assert first.closed and not other.closed
+
+
+def _stream(budget: ConnectionBudget, peer: str = "127.0.0.1") -> tuple[Ranked,
+                                                                        RecordingTransport]:
+    """A credential holder's answer held open that may end (a live page's stream)."""
+    conn, transport = _connect(budget, peer)
+    conn.data_received(REQUEST)
+    conn.request_started()
+    conn.authenticate()
+    conn.hold()
+    return conn, transport
+
+
+async def test_a_held_stream_leaves_after_every_idle_connection_oldest_first() -> None:
+    """A stream a credential holder holds is evicted for a newcomer only once no idle
+    connection is left, the oldest stream first; work that may not end never is."""
+    budget = _budget(4)
+    _, older = _stream(budget)
+    _, younger = _stream(budget)
+    _, idle = _idle_holder(budget)
+    _held(budget)
+    _held(budget)  # the budget is spent: the idle connection leaves first
+    assert idle.closed and not older.closed and not younger.closed
+    _held(budget)
+    assert older.closed and not younger.closed
+    _held(budget)
+    assert younger.closed
+    _, newcomer = _connect(budget)
+    assert newcomer.written == [b"503"]  # only work that may not end is left
+
+
+async def test_a_stream_that_ended_is_no_longer_held_on_its_connection() -> None:
+    """Once the held answer is over, its keep-alive connection is an idle holder's again,
+    and a request that follows on it is work that is never evicted."""
+    budget = _budget(2)
+    stream, transport = _stream(budget)
+    stream.request_finished()
+    assert stream.eviction_rank() == 3
+    stream.request_started()
+    assert stream.eviction_rank() is None
+    _held(budget)
+    _, newcomer = _connect(budget)
+    assert newcomer.written == [b"503"] and not transport.closed
+
+
+async def test_a_peer_over_its_own_bound_ends_its_own_stream() -> None:
+    """A peer whose every connection holds a stream gives up its oldest for its own
+    newcomer, instead of being refused."""
+    budget = ConnectionBudget(ConnectionLimits(max_connections=100, header_timeout_s=60,
+                                               max_connections_per_peer=2),
+                              Refusals(misdirected=b"421", busy=b"503"))
+    _, first = _stream(budget, "10.0.0.9")
+    _, second = _stream(budget, "10.0.0.9")
+    _, newcomer = _connect(budget, "10.0.0.9")
+    assert first.closed and not second.closed and not newcomer.written

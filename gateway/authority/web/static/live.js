@@ -1,7 +1,8 @@
 // MT Gateway console, the live page: fetch the panels again on each pushed report
-// (server-sent events from /live/stream). Without EventSource: every 5 s. Without this file:
-// the page reloads every 10 s (noscript). Loaded from this origin (the CSP allows no inline
-// script).
+// (server-sent events from /live/stream). Without EventSource, or when the console refuses
+// the stream (too many open for this session, owner or address): every 5 s. Without this
+// file: the page reloads every 10 s (noscript). Loaded from this origin (the CSP allows no
+// inline script).
 "use strict";
 
 function enableLive() {
@@ -37,6 +38,10 @@ function enableLive() {
     const events = new EventSource(box.dataset.stream);
     events.addEventListener("report", refresh);
     events.addEventListener("beat", refresh);
+    events.addEventListener("error", () => {
+      // a refused stream (429, or 401 once signed out) is not opened again by the browser
+      if (events.readyState === EventSource.CLOSED) setInterval(refresh, 5000);
+    });
   } else {
     setInterval(refresh, 5000);
   }
