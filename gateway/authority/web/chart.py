@@ -9,6 +9,10 @@ one). Coordinates are rounded to 0.1. A series longer than :data:`MAX_DRAWN` poi
 from the last point of each of :data:`MAX_DRAWN` equal slices of its time span, as
 ``equity.series_of`` reads it (the stored series keeps up to ~8,000 points; a page draws at
 most 240 per line).
+
+Only the current book's points are drawn (``venues.py``: the series' newest point's book), and
+the line breaks where the other book's points were: a switch to paper (or back) is another
+account, not a move of this one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..equity import DRAWN, Point
+from ..equity import DRAWN, Point, current
 
 __all__ = ["BOTTOM", "BOX", "HEIGHT", "LEFT", "MAX_DRAWN", "RIGHT", "TOP", "WIDTH", "Chart",
            "chart", "drawn"]
@@ -50,6 +54,10 @@ class Chart:
     end: int
     #: Where the value labels sit: ``(y, value)`` for ``high``, the middle and ``low``.
     ticks: tuple[tuple[float, float], ...]
+    #: The lines broken where the other book reported (``equity`` and ``balance`` whole,
+    #: when it never did).
+    equity_runs: tuple[str, ...] = ()
+    balance_runs: tuple[str, ...] = ()
 
 
 def drawn(series: Sequence[Point], limit: int = MAX_DRAWN) -> tuple[Point, ...]:
@@ -65,10 +73,15 @@ def drawn(series: Sequence[Point], limit: int = MAX_DRAWN) -> tuple[Point, ...]:
 
 
 def chart(series: Sequence[Point]) -> Chart | None:
-    """The chart of ``series`` (oldest first), or ``None`` when it is empty."""
-    points = drawn(series)
+    """The chart of ``series``'s current book (oldest first), or ``None`` when it is
+    empty."""
+    whole = drawn(series)
+    points = current(whole)
     if not points:
         return None
+    book = points[-1].book
+    switched = {after.at for before, after in zip(whole, whole[1:], strict=False)
+                if before.book != book and after.book == book}
     values = [p.equity for p in points] + [p.balance for p in points]
     low, high = min(values), max(values)
     if high == low:
@@ -86,7 +99,14 @@ def chart(series: Sequence[Point]) -> Chart | None:
     def line(values: Sequence[tuple[int, float]]) -> str:
         return " ".join(f"{x(at)},{y(v)}" for at, v in values)
 
+    runs: list[list[Point]] = [[points[0]]]
+    for after in points[1:]:
+        if after.at in switched:
+            runs.append([])
+        runs[-1].append(after)
     middle = (low + high) / 2
     return Chart(points, line([(p.at, p.equity) for p in points]),
                  line([(p.at, p.balance) for p in points]), low, high, start, end,
-                 ((y(high), high), (y(middle), middle), (y(low), low)))
+                 ((y(high), high), (y(middle), middle), (y(low), low)),
+                 tuple(line([(p.at, p.equity) for p in run]) for run in runs),
+                 tuple(line([(p.at, p.balance) for p in run]) for run in runs))
