@@ -289,6 +289,8 @@ def _report_json(report: TerminalReport) -> dict[str, Any]:
         out.update(balance=report.figures.balance, equity=report.figures.equity,
                    currency=report.figures.currency, positions=report.figures.positions)
         out.update(_margin_json(report.figures))
+        if report.figures.book != "live":  # a live report stays what older consoles take
+            out["book"] = report.figures.book
     if report.figures is not None and report.book is not None:
         out["as_of"] = report.book.as_of
         if report.book.positions is not None:

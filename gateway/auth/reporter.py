@@ -32,6 +32,7 @@ from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from ..authority.positions import Position, PositionsBook, largest
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
+from ..authority.venues import Book
 
 __all__ = ["DEALS_LOOKBACK_S", "LiveHint", "ReportSink", "RevocationSource", "TerminalReporter",
            "account_details", "account_figures", "open_positions", "watch_revocations"]
@@ -86,7 +87,7 @@ def account_figures(call: TerminalCall) -> FiguresSource:
         return AccountFigures(float(balance), float(equity),
                               currency[:8] if isinstance(currency, str)
                               and currency.isalpha() else "", max(0, positions),
-                              *_margin(info))
+                              *_margin(info), book=_book(info))
 
     return read
 
@@ -127,22 +128,38 @@ def _pick(entry: object, names: tuple[str, ...]) -> dict[str, Any] | None:
     return out
 
 
+def _book(info: dict[str, Any]) -> Book:
+    """The book an ``account_info`` answer is from: the paper book marks its answers."""
+    return "paper" if info.get("paper") is True else "live"
+
+
 def account_details(call: TerminalCall) -> DetailsSource:
     """The account's margin fields, open positions and pending orders (the largest
     ``MAX_TRADES`` of each) and its deals since a time, read through ``call`` as a bot would:
-    what the console's API answers across the owner's accounts."""
+    what the console's API answers across the owner's accounts.
+
+    The account is read before and after the rest; ``None`` when its balance, credit or book
+    moved in between. Why: the console takes a deposit in the deals as money moved between
+    this report's equity and the last one's (``web/livechart.py`` leaves it out of the
+    change); a deposit read in the deals but not in the figures would be drawn as a loss of
+    its amount. Unmoved, the deals read in between hold exactly the balance operations the
+    account (the second read, which the reporter sends as the figures) holds."""
 
     async def read(terminal: TerminalId, since_s: int) -> AccountDetails | None:
-        info = _pick(await call(terminal, "account_info", {}, FIGURES_TIMEOUT_S),
-                     _ACCOUNT_FIELDS)
-        if info is None:
+        before = await call(terminal, "account_info", {}, FIGURES_TIMEOUT_S)
+        if _pick(before, _ACCOUNT_FIELDS) is None:
             return None
         positions = await call(terminal, "positions_get", {}, FIGURES_TIMEOUT_S)
         orders = await call(terminal, "orders_get", {}, FIGURES_TIMEOUT_S)
         deals = await call(terminal, "history_deals_get",
                            {"date_from": max(0, since_s), "date_to": 4_102_444_800},
                            FIGURES_TIMEOUT_S)
-        if not all(isinstance(x, list) for x in (positions, orders, deals)):
+        after = await call(terminal, "account_info", {}, FIGURES_TIMEOUT_S)
+        info = _pick(after, _ACCOUNT_FIELDS)
+        if info is None or not all(isinstance(x, list) for x in (positions, orders, deals)):
+            return None
+        if (before.get("balance"), before.get("credit"), _book(before)) != (
+                after.get("balance"), after.get("credit"), _book(after)):
             return None
         kept_positions = [p for p in (_pick(e, _POSITION_FIELDS) for e in positions)
                           if p is not None and p["type"] in (0, 1)]
@@ -152,7 +169,7 @@ def account_details(call: TerminalCall) -> DetailsSource:
                              if d is not None), key=lambda d: (d["time"], d["ticket"]))
         return AccountDetails(info, tuple(kept_positions[:MAX_TRADES]),
                               tuple(kept_orders[:MAX_TRADES]), tuple(kept_deals[:MAX_DEALS]),
-                              len(positions), len(orders))
+                              len(positions), len(orders), _book(after))
 
     return read
 
@@ -257,8 +274,10 @@ class TerminalReporter:
         self._figures = figures
         self._positions = positions
         self._details = details
-        #: Per terminal, the time of the newest deal the authority accepted (server s).
-        self._deals_since: dict[TerminalId, int] = {}
+        #: Per terminal and book, the time of the newest deal the authority accepted
+        #: (server s): each book numbers and dates its own deals, so a paper book's are not
+        #: cut at the live account's newest (nor the other way after switching back).
+        self._deals_since: dict[tuple[TerminalId, Book], int] = {}
         #: The owner's instructions settled here and not yet accepted by the authority.
         self._done: dict[TerminalId, list[Settlement]] = {}
         self._clock = clock
@@ -369,16 +388,26 @@ class TerminalReporter:
         figures = report.figures
         if figures.positions < len(got):  # a position opened between the two reads
             figures = dataclasses.replace(figures, positions=len(got))
+        details = await self._read_details(report, figures.book)
+        if details is not None and details.book != figures.book:
+            details = None  # the account switched book between the reads: next time
+        elif details is not None:
+            # the figures the deals were read with (``account_details``): a balance
+            # operation among the deals is in these figures too
+            figures = dataclasses.replace(figures, balance=float(details.account["balance"]),
+                                          equity=float(details.account["equity"]))
         return dataclasses.replace(report, figures=figures,
-                                   book=PositionsBook(as_of, largest(got)),
-                                   details=await self._read_details(report))
+                                   book=PositionsBook(as_of, largest(got)), details=details)
 
-    async def _read_details(self, report: TerminalReport) -> AccountDetails | None:
-        """The terminal's margin, open trades and new deals, when they can be read now."""
+    async def _read_details(self, report: TerminalReport, book: Book
+                            ) -> AccountDetails | None:
+        """The terminal's margin, open trades and new deals of ``book``, when they can be
+        read now."""
         if self._details is None:
             return None
         terminal = TerminalId(report.login, report.server)
-        since = self._deals_since.get(terminal, int(self._clock()) - DEALS_LOOKBACK_S)
+        since = self._deals_since.get((terminal, book),
+                                      int(self._clock()) - DEALS_LOOKBACK_S)
         try:
             async with asyncio.timeout(FIGURES_TIMEOUT_S * 2):
                 return await self._details(terminal, since)
@@ -399,8 +428,9 @@ class TerminalReporter:
                 else:
                     self._done.pop(terminal, None)
             if report.details is not None and report.details.deals:
-                self._deals_since[terminal] = max(
-                    self._deals_since.get(terminal, 0),
+                key = (terminal, report.details.book)
+                self._deals_since[key] = max(
+                    self._deals_since.get(key, 0),
                     max(int(d["time"]) for d in report.details.deals))
 
     def next_wait_s(self) -> float:

@@ -18,17 +18,24 @@ positions are open (the live page's P/L) grows the series no faster than one at 
 
 A terminal that stops reporting keeps its series (the chart shows its past) within the same
 bound; points older than 90 days are not shown, and are deleted by its next report.
+
+Each point says its book (``venues.py``: the live account or the daemon's paper book; schema
+migration 17): a slice keeps the later point of each book, the thinning keeps each book's last
+point of the hour, and a chart draws the current book's points alone, broken where the
+other's were (``web/chart.py``, ``web/livechart.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from .database import Tx
+from .venues import Book, book_of
 
 __all__ = ["DRAWN", "EVERY_S", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add",
-           "append", "latest", "series_of", "thin"]
+           "append", "books_of", "current", "latest", "series_of", "thin"]
 
 #: Every point is kept this long.
 FULL_DETAIL_S: Final = 48 * 3600
@@ -53,6 +60,17 @@ class Point:
     at: int
     balance: float
     equity: float
+    #: Which book the figures are from.
+    book: Book = "live"
+
+
+def current(series: Sequence[Point]) -> tuple[Point, ...]:
+    """The points of ``series`` (oldest first) of its newest point's book: what a chart of
+    the terminal draws (its other book's points are another account's)."""
+    if not series:
+        return ()
+    book = series[-1].book
+    return tuple(p for p in series if p.book == book)
 
 
 def latest(tx: Tx, key: Key) -> int | None:
@@ -79,12 +97,13 @@ def append(tx: Tx, key: Key, point: Point, previous: int | None) -> None:
     """
     slice_start = point.at - point.at % EVERY_S
     if previous is not None and previous >= slice_start:
-        tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at >= ? AND at < ?",
-                   (*key, slice_start, point.at))
-    tx.execute("INSERT INTO equity_points VALUES (?,?,?,?,?,?,?) "
+        tx.execute(f"DELETE FROM equity_points WHERE {_WHERE} AND at >= ? AND at < ? "
+                   "AND book = ?", (*key, slice_start, point.at, point.book))
+    tx.execute("INSERT INTO equity_points (owner_email, device_id, login, server, at, "
+               "balance, equity, book) VALUES (?,?,?,?,?,?,?,?) "
                "ON CONFLICT (owner_email, device_id, login, server, at) DO UPDATE SET "
-               "balance = excluded.balance, equity = excluded.equity",
-               (*key, point.at, point.balance, point.equity))
+               "balance = excluded.balance, equity = excluded.equity, book = excluded.book",
+               (*key, point.at, point.balance, point.equity, point.book))
     if previous is not None and \
             _hour(previous - FULL_DETAIL_S) != _hour(point.at - FULL_DETAIL_S):
         thin(tx, key, point.at)
@@ -97,12 +116,12 @@ def thin(tx: Tx, key: Key, now: int) -> int:
     gone = tx.changes(f"DELETE FROM equity_points WHERE {_WHERE} AND at < ?",
                       (*key, now - KEPT_FOR_S))
     cutoff = now - FULL_DETAIL_S
-    old = tx.query(f"SELECT at FROM equity_points WHERE {_WHERE} AND at < ? ORDER BY at",
-                   (*key, cutoff))
-    kept: dict[int, int] = {}
-    for (at,) in old:
-        kept[_hour(int(at))] = int(at)  # ascending: the last one of each hour wins
-    doomed = [int(at) for (at,) in old if kept[_hour(int(at))] != int(at)]
+    old = tx.query(f"SELECT at, book FROM equity_points WHERE {_WHERE} AND at < ? "
+                   "ORDER BY at", (*key, cutoff))
+    kept: dict[tuple[str, int], int] = {}
+    for at, book in old:  # ascending: the last one of each hour (and book) wins
+        kept[(str(book), _hour(int(at)))] = int(at)
+    doomed = [int(at) for at, book in old if kept[(str(book), _hour(int(at)))] != int(at)]
     for start in range(0, len(doomed), 500):
         chunk = doomed[start:start + 500]
         marks = ",".join("?" * len(chunk))
@@ -127,16 +146,29 @@ def series_of(tx: Tx, owner_email: str, now: int, limit: int = DRAWN,
     for device_id, login, server, first, last, count in spans:
         key = (owner_email, str(device_id), int(login), str(server))
         if int(count) <= limit:
-            rows = tx.query(f"SELECT at, balance, equity FROM equity_points WHERE {_WHERE} "
-                            "AND at >= ? ORDER BY at", (*key, since))
+            rows = tx.query(f"SELECT at, balance, equity, book FROM equity_points WHERE "
+                            f"{_WHERE} AND at >= ? ORDER BY at", (*key, since))
         else:
             rows = tx.query(
-                f"SELECT at, balance, equity FROM equity_points WHERE {_WHERE} AND at IN ("
+                f"SELECT at, balance, equity, book FROM equity_points WHERE {_WHERE} "
+                "AND at IN ("
                 f"SELECT MAX(at) FROM equity_points WHERE {_WHERE} AND at >= ? "
                 "GROUP BY (at - ?) * ? / ?) ORDER BY at",
                 (*key, *key, since, int(first), limit, int(last) - int(first) + 1))
-        out[key[1:]] = [Point(int(r[0]), float(r[1]), float(r[2])) for r in rows]
+        out[key[1:]] = [Point(int(r[0]), float(r[1]), float(r[2]), book_of(r[3]))
+                        for r in rows]
     return out
+
+
+def books_of(tx: Tx, owner_email: str) -> dict[tuple[int, str], Book]:
+    """The book of each of the owner's terminals' newest point (across its devices), by
+    (login, server): the book its daemon reported last."""
+    rows = tx.query("SELECT e.login, e.server, e.book, e.at FROM equity_points e "
+                    "WHERE e.owner_email = ? AND e.at = (SELECT MAX(n.at) FROM equity_points n "
+                    "WHERE n.owner_email = e.owner_email AND n.device_id = e.device_id "
+                    "AND n.login = e.login AND n.server = e.server) ORDER BY e.at",
+                    (owner_email,))
+    return {(int(r[0]), str(r[1])): book_of(r[2]) for r in rows}  # the newest wins
 
 
 def _hour(at: int) -> int:

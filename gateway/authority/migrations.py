@@ -281,6 +281,26 @@ MIGRATIONS: Final[tuple[str | Step, ...]] = (
     CREATE INDEX IF NOT EXISTS factor_enrolments_owner
         ON factor_enrolments (owner_email, enabled_at);
     """,
+    # 17: each book its own history (``venues.py``): a terminal's live account and its
+    # daemon's paper book number their deals apart, so a kept deal's key holds its book
+    # (the table is rebuilt: a key cannot be altered), and equity points and snapshots say
+    # theirs. Rows kept before were reported without a book: the live one's.
+    """
+    ALTER TABLE equity_points ADD COLUMN book TEXT NOT NULL DEFAULT 'live';
+    ALTER TABLE terminal_snapshots ADD COLUMN book TEXT NOT NULL DEFAULT 'live';
+    CREATE TABLE terminal_deals_by_book (
+        owner_email TEXT NOT NULL, login INTEGER NOT NULL, server TEXT NOT NULL,
+        book TEXT NOT NULL DEFAULT 'live', ticket INTEGER NOT NULL, time INTEGER NOT NULL,
+        as_of DOUBLE PRECISION NOT NULL, deal TEXT NOT NULL, device_id TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (owner_email, login, server, book, ticket));
+    INSERT INTO terminal_deals_by_book (owner_email, login, server, book, ticket, time, as_of,
+        deal, device_id)
+        SELECT owner_email, login, server, 'live', ticket, time, as_of, deal, device_id
+        FROM terminal_deals;
+    DROP TABLE terminal_deals;
+    ALTER TABLE terminal_deals_by_book RENAME TO terminal_deals;
+    CREATE INDEX IF NOT EXISTS terminal_deals_time ON terminal_deals (owner_email, time);
+    """,
 )
 
 #: Any key of the advisory lock that serialises migrations between PostgreSQL instances.

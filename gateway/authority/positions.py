@@ -22,6 +22,7 @@ from typing import Final, Literal, Protocol
 from . import equity
 from .database import Tx
 from .devices import approved_device
+from .venues import Book
 
 __all__ = ["MAX_REPORTED_POSITIONS", "STALE_AFTER_S", "Position", "PositionsBook", "books_of",
            "drop", "largest", "record", "save"]
@@ -97,6 +98,9 @@ class Figures(Protocol):
     @property
     def equity(self) -> float: ...
 
+    @property
+    def book(self) -> Book: ...
+
 
 def record(tx: Tx, key: Key, figures: Figures | None, book: PositionsBook | None,
            now: int, *, book_kept: bool, latest_point: int | None) -> None:
@@ -115,8 +119,8 @@ def record(tx: Tx, key: Key, figures: Figures | None, book: PositionsBook | None
     book = book or PositionsBook(0.0)
     as_of = min(book.as_of, float(now)) if book.as_of > 0 else float(now)
     save(tx, key, PositionsBook(as_of, book.positions))
-    equity.append(tx, key, equity.Point(int(as_of), figures.balance, figures.equity),
-                  latest_point)
+    equity.append(tx, key, equity.Point(int(as_of), figures.balance, figures.equity,
+                                        figures.book), latest_point)
 
 
 def drop(tx: Tx, key: Key) -> None:

@@ -25,6 +25,7 @@ from .devices import approved_device
 from .migrations import ensure_tables
 from .positions import PositionsBook
 from .snapshots import AccountDetails, Settlement
+from .venues import Book
 
 __all__ = ["APPROVED_DEVICE", "REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures",
            "StoredState", "TerminalReport", "TerminalRow", "create_tables", "figures_of", "of",
@@ -64,6 +65,9 @@ class AccountFigures:
     #: (``alerts.py``); ``None`` from a daemon that did not send them.
     margin: float | None = None
     margin_level: float | None = None
+    #: Which book the figures (and the book, details and deals read with them) are from
+    #: (``venues.py``): a paper account's are its daemon's paper book's.
+    book: Book = "live"
 
 
 @dataclass(frozen=True, slots=True)

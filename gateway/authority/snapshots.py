@@ -8,9 +8,11 @@ the positions book is). A daemon sends, with an active terminal's report, its ac
 ``account_info`` margin fields, its open positions and pending orders, and the deals it has
 not reported yet (:class:`AccountDetails`); the latest snapshot is kept per (owner, device,
 terminal) in ``terminal_snapshots`` and dropped when the terminal is no longer active (its
-figures are not current then); deals are kept per terminal in ``terminal_deals``, by ticket
-(a deal reported twice is stored once), for :data:`KEEP_DEALS_S`. Records are stored as the
-daemon read them (MT5 field names) and shown as MT4 ``TradeRecord`` s (``mt4records.py``).
+figures are not current then); deals are kept per terminal in ``terminal_deals``, by book
+and ticket (a deal reported twice is stored once; the live account and the paper book number
+their deals apart, ``venues.py``), for :data:`KEEP_DEALS_S`. A snapshot says its book too.
+Records are stored as the daemon read them (MT5 field names) and shown as MT4
+``TradeRecord`` s (``mt4records.py``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..base.mt4web import mt4records
 from .database import Tx
 from .devices import approved_device
+from .venues import BOOKS, Book, book_of
 
-__all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "Settlement",
-           "Snapshot", "add_deals", "deals_of", "details_json", "drop", "save",
+__all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "KeptDeal",
+           "Settlement", "Snapshot", "add_deals", "deals_of", "details_json", "drop", "save",
            "snapshots_of"]
 
 #: The most open positions and orders, each, one report carries (the rest are counted).
@@ -63,6 +66,9 @@ class AccountDetails:
     #: How many positions and orders the account holds (the lists may be cut).
     positions_total: int = 0
     orders_total: int = 0
+    #: The book they were read from (the daemon's reporter checks it against the figures';
+    #: on the wire the report's ``book`` says it).
+    book: Book = "live"
 
 
 def details_json(details: AccountDetails) -> dict[str, Any]:
@@ -84,21 +90,25 @@ class Snapshot:
     trades: list[dict[str, Any]] = field(default_factory=list)
     positions_total: int = 0
     orders_total: int = 0
+    #: Which book it was read from.
+    book: Book = "live"
 
 
-def save(tx: Tx, key: Key, details: AccountDetails, as_of: float) -> None:
-    """Replace the terminal's snapshot."""
+def save(tx: Tx, key: Key, details: AccountDetails, as_of: float,
+         book: Book = "live") -> None:
+    """Replace the terminal's snapshot (read from ``book``)."""
     login = key[2]
     trades = [mt4records.position_record(login, p) for p in details.positions]
     trades += [mt4records.order_record(login, o) for o in details.orders]
     body = {"trades": trades, "positions_total": details.positions_total,
             "orders_total": details.orders_total}
-    tx.execute("INSERT INTO terminal_snapshots VALUES (?,?,?,?,?,?,?) "
+    tx.execute("INSERT INTO terminal_snapshots (owner_email, device_id, login, server, as_of, "
+               "account, trades, book) VALUES (?,?,?,?,?,?,?,?) "
                "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
                "as_of = excluded.as_of, account = excluded.account, "
-               "trades = excluded.trades",
+               "trades = excluded.trades, book = excluded.book",
                (*key, as_of, json.dumps(dict(details.account), separators=(",", ":")),
-                json.dumps(body, separators=(",", ":"))))
+                json.dumps(body, separators=(",", ":")), book))
 
 
 def drop(tx: Tx, key: Key) -> None:
@@ -110,15 +120,15 @@ def drop(tx: Tx, key: Key) -> None:
 def snapshots_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], Snapshot]:
     """The owner's latest snapshots from the devices the owner approves now, by (device id,
     login, server)."""
-    rows = tx.query("SELECT s.device_id, s.login, s.server, s.as_of, s.account, s.trades "
-                    f"FROM terminal_snapshots s WHERE s.owner_email = ? AND "
+    rows = tx.query("SELECT s.device_id, s.login, s.server, s.as_of, s.account, s.trades, "
+                    "s.book FROM terminal_snapshots s WHERE s.owner_email = ? AND "
                     f"{approved_device('s')}", (owner_email,))
     out = {}
     for r in rows:
         body = json.loads(str(r[5]))
         out[(str(r[0]), int(r[1]), str(r[2]))] = Snapshot(
             float(r[3]), json.loads(str(r[4])), list(body["trades"]),
-            int(body["positions_total"]), int(body["orders_total"]))
+            int(body["positions_total"]), int(body["orders_total"]), book_of(r[6]))
     return out
 
 
@@ -127,43 +137,63 @@ _STANDS: Final = approved_device("terminal_deals")
 
 
 def add_deals(tx: Tx, owner_email: str, device_id: str, login: int, server: str,
-              deals: Sequence[Mapping[str, Any]], as_of: float, now: int) -> None:
-    """Keep reported deals, each with the device that reported it. A ticket already kept is
-    kept once: the first report of it stands while its device is one the owner approves;
-    one kept from a device no longer approved (or from before devices were noted) is
-    replaced by the next report that names it. Deals older than :data:`KEEP_DEALS_S` are
-    dropped."""
+              deals: Sequence[Mapping[str, Any]], as_of: float, now: int, *,
+              book: Book = "live") -> None:
+    """Keep reported deals of ``book``, each with the device that reported it. A ticket
+    already kept in that book is kept once: the first report of it stands while its device
+    is one the owner approves; one kept from a device no longer approved (or from before
+    devices were noted) is replaced by the next report that names it. The other book's
+    ticket of the same number is another deal. Deals older than :data:`KEEP_DEALS_S` are
+    dropped.
+
+    A deal's ``as_of`` is the report that first carried it: the equity point of that report
+    is the first that holds it (``web/livechart.py`` places balance operations by it, on the
+    console's clock, where the deal's own time is the trade server's)."""
     for deal in deals:
-        tx.execute("INSERT INTO terminal_deals (owner_email, login, server, ticket, time, "
-                   "as_of, deal, device_id) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT "
-                   "(owner_email, login, server, ticket) DO UPDATE SET "
+        tx.execute("INSERT INTO terminal_deals (owner_email, login, server, book, ticket, "
+                   "time, as_of, deal, device_id) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT "
+                   "(owner_email, login, server, book, ticket) DO UPDATE SET "
                    "time = excluded.time, as_of = excluded.as_of, deal = excluded.deal, "
                    f"device_id = excluded.device_id WHERE NOT {_STANDS}",
-                   (owner_email, login, server, int(deal["ticket"]), int(deal["time"]), as_of,
-                    json.dumps(dict(deal), separators=(",", ":")), device_id))
+                   (owner_email, login, server, book, int(deal["ticket"]), int(deal["time"]),
+                    as_of, json.dumps(dict(deal), separators=(",", ":")), device_id))
     if deals:
         tx.execute("DELETE FROM terminal_deals WHERE owner_email = ? AND login = ? AND "
                    "server = ? AND time < ?", (owner_email, login, server, now - KEEP_DEALS_S))
 
 
+class KeptDeal(NamedTuple):
+    """A kept deal: its terminal, when the report that first carried it was read (the
+    console's clock), the MT5 ``TradeDeal`` fields, and its book."""
+
+    login: int
+    server: str
+    as_of: float
+    deal: dict[str, Any]
+    book: Book = "live"
+
+
 def deals_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]], *,
              date_from: int = 0, date_to: int = 2**62, tickets: Sequence[int] = (),
-             positions: Sequence[int] = ()) -> list[tuple[int, str, float, dict[str, Any]]]:
-    """The owner's kept deals of ``terminals`` in ``[date_from, date_to]`` (or those with
-    one of ``tickets`` or of ``positions``), oldest first: ``(login, server, as_of, deal)``;
-    only deals a device the owner approves now reported (or kept before devices were noted
-    with them)."""
+             positions: Sequence[int] = (), books: Sequence[Book] = BOOKS
+             ) -> list[KeptDeal]:
+    """The owner's kept deals of ``terminals`` and ``books`` in ``[date_from, date_to]`` (or
+    those with one of ``tickets`` or of ``positions``), oldest first (the live book's before
+    the paper book's in one second); only deals a device the owner approves now reported
+    (or kept before devices were noted with them)."""
     out = []
+    marks = ",".join("?" * len(books))
     for login, server in terminals:
-        rows = tx.query("SELECT d.as_of, d.deal FROM terminal_deals d WHERE "
+        rows = tx.query("SELECT d.as_of, d.deal, d.book FROM terminal_deals d WHERE "
                         "d.owner_email = ? AND d.login = ? AND d.server = ? AND d.time >= ? "
-                        f"AND d.time <= ? AND (d.device_id = '' OR {approved_device('d')}) "
-                        "ORDER BY d.time, d.ticket",
-                        (owner_email, login, server, date_from, date_to))
+                        f"AND d.time <= ? AND d.book IN ({marks}) AND "
+                        f"(d.device_id = '' OR {approved_device('d')}) "
+                        "ORDER BY d.time, d.book, d.ticket",
+                        (owner_email, login, server, date_from, date_to, *books))
         for r in rows:
             deal = json.loads(str(r[1]))
             if tickets or positions:
                 if deal["ticket"] not in tickets and deal["position_id"] not in positions:
                     continue
-            out.append((login, server, float(r[0]), deal))
+            out.append(KeptDeal(login, server, float(r[0]), deal, book_of(r[2])))
     return out

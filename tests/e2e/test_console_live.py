@@ -131,7 +131,8 @@ async def test_the_live_page_shows_positions_orders_history_and_drawdown(
     assert '<td data-label="Profit" class="pl pl-pos" data-pl="+14.50">+14.50</td>' in page.text
     assert '<tr class="order" data-ticket="302">' in page.text
     assert '<td data-label="Type">buy limit</td>' in page.text
-    history = re.findall(r'<tr class="trade" data-ticket="(\d+)" data-state="(\w+)">', page.text)
+    history = re.findall(r'<tr class="trade" data-ticket="(\d+)" data-state="(\w+)" '
+                         r'data-book="live">', page.text)
     assert history == [("503", "balance"), ("301", "closed")]  # newest first
     assert 'data-drawdown="0.0"' in page.text  # equity only rose
     assert "change <b class=\"pl pl-pos\" data-change=\"2.0\">+2.00" in page.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import aiohttp
 import mtgateway as mt5
 from mtgateway.aio import AsyncClient
 from tests.e2e.conftest import WAIT_S, running_demo
+from tests.e2e.consolekit import Browser
 
 
 async def _trade_events(ws: aiohttp.ClientWebSocketResponse, count: int
@@ -102,3 +104,110 @@ async def test_a_bot_on_the_client_tells_paper_from_live(tmp_path: Path) -> None
         again = await client.account_info()
         assert again is not None and again.paper is False
         assert await client.positions_total() == live_positions
+
+
+class OwnerApi:
+    """The owner on the demo's console API (signed in once)."""
+
+    def __init__(self, http: aiohttp.ClientSession, state: dict[str, Any]) -> None:
+        self.http, self.state, self.auth = http, state, {}
+
+    async def sign_in(self) -> None:
+        async with self.http.post(f"{self.state['api_url']}/auth/login", data={
+                "username": self.state["owner_email"],
+                "password": self.state["owner_password"]}) as r:
+            assert r.status == 200
+            self.auth = {"Authorization": f"Bearer {(await r.json())['access_token']}"}
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.http.request(method, self.state["api_url"] + path, json=body,
+                                     headers=self.auth) as r:
+            return r.status, await r.json()
+
+    async def until(self, method: str, path: str, body: Any, done: Any) -> Any:
+        """Ask until ``done(answer)``: the daemon reports a trade event at once, so each
+        answer is a report or two behind at most."""
+        async with asyncio.timeout(WAIT_S * 3):
+            while True:
+                status, answer = await self.call(method, path, body)
+                if status == 200 and done(answer):
+                    return answer
+                await asyncio.sleep(0.1)
+
+
+async def _round_trip(client: AsyncClient, symbol: str) -> mt5.OrderSendResult:
+    """A buy of 0.01 lot, closed at once: its opening answer."""
+    sent = await client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
+                                    "volume": 0.01, "type": mt5.ORDER_TYPE_BUY})
+    assert sent is not None and sent.retcode == mt5.TRADE_RETCODE_DONE, client.last_error()
+    closed = await client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
+                                      "volume": 0.01, "type": mt5.ORDER_TYPE_SELL,
+                                      "position": sent.order})
+    assert closed is not None and closed.retcode == mt5.TRADE_RETCODE_DONE
+    return sent
+
+
+async def test_the_console_keeps_the_paper_books_history_apart(tmp_path: Path) -> None:
+    """A live trade, then the owner switches the demo's account to paper through the console
+    API, deposits on paper and trades: the console's history answers the paper book by
+    default, each record marked with its book and no (book, ticket) twice across both
+    books; the paper book's opening deposit is in it; the stream reported the paper fill
+    and the client shows it; ``/live`` wears the paper badge and its change leaves the
+    deposits out."""
+    state_file = tmp_path / "demo.json"
+    async with running_demo(state_file), aiohttp.ClientSession() as http, \
+            AsyncClient() as client:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        assert await client.initialize(state_file=state_file), client.last_error()
+        owner = OwnerApi(http, state)
+        await owner.sign_in()
+        login, symbol = state["login"], state["open_symbols"][0]
+        history = f"/trades/history/{login}"
+        live_trade = await _round_trip(client, symbol)
+        await owner.until("POST", history, {}, lambda a: any(
+            t["state"] == "closed" and t["order"] == live_trade.order for t in a["trades"]))
+
+        status, _ = await owner.call("POST", "/users/", {
+            "name": "Demo paper", "broker": "MT Gateway", "login": login,
+            "server": state["server"], "paper_trade_enabled": True, "max_lot_size": 1,
+            "risk_pct": 1})
+        assert status == 201
+        await switched(client, paper=True)
+        await owner.until("GET", f"/accounts/{login}/margin", None,
+                          lambda a: a["book"] == "paper")
+        await owner.until("POST", f"/accounts/{login}/deposit",
+                          {"amount": 500, "comment": "paper top-up", "operation_id": "pb-1"},
+                          lambda a: a["operation"]["state"] == "applied")
+        async with http.ws_connect(state["ws_url"], headers={
+                "Authorization": f"Bearer {state['token']}"}) as ws:
+            await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                                "params": {"channel": "trades"}})
+            assert "result" in await ws.receive_json(timeout=WAIT_S)
+            paper_trade = await _round_trip(client, symbol)
+            events = await _trade_events(ws, 1)
+        assert paper_trade.paper is True
+        assert (events[0]["type"], events[0]["paper"]) == ("deal_added", True)
+
+        paper = await owner.until("POST", history, {}, lambda a: any(
+            t["state"] == "closed" and t["order"] == paper_trade.order for t in a["trades"]))
+        assert {t["book"] for t in paper["trades"]} == {"paper"}
+        balances = [t for t in paper["trades"] if t["state"] == "balance"]
+        assert balances[0]["comment"] == "Initial deposit"  # the paper book's own opening
+        assert "paper top-up" in [t["comment"] for t in balances]
+        status, both = await owner.call("POST", history, {"book": "all"})
+        assert status == 200
+        keys = [(t["book"], t["order"]) for t in both["trades"]]
+        assert len(keys) == len(set(keys))
+        assert {"live", "paper"} <= {t["book"] for t in both["trades"]}
+        assert ("live", live_trade.order) in keys and ("paper", paper_trade.order) in keys
+
+        browser = Browser(state["console_url"].rstrip("/"))
+        try:
+            answer = await browser.sign_in(state["owner_email"], state["owner_password"])
+            assert answer.status == 303
+            page = (await browser.get("/live")).text
+        finally:
+            await browser.close()
+        assert '<span class="badge paper-book"' in page
+        change = re.search(r'data-change="(-?[0-9.]+)"', page)
+        assert change is not None and abs(float(change.group(1))) < 50, change

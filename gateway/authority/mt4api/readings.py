@@ -6,6 +6,12 @@ daemon read it (``as_of``, on the console's clock): the console never asks a ter
 itself. A terminal reported by two daemons (two machines serving one account) is answered
 from the freshest report. Terminals whose token the owner holds count whether or not the
 account is registered.
+
+Every record says its ``book`` (``venues.py``): ``live`` or ``paper``. The open trades and
+margins are the latest snapshot's, of the book its daemon reports now; the history and the
+lookup answer each terminal's current book (its freshest report's, else its registration's
+paper switch) unless the body's ``book`` names one or ``all``, and pair a closing deal only
+with an opening deal of its own book.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from mtgateway._version import __version__
 
 from ...base.mt4web import mt4records
 from ...base.mt4web.console_models import (
+    BookChoice,
     ByGroupIn,
     GroupEnvelope,
     GroupOut,
@@ -39,7 +46,8 @@ from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
 from ..appkeys import AUTHORITY
 from ..errors import Refusal
 from ..reports import REPORT_INTERVAL_S, SILENT_AFTER_S
-from ..snapshots import KEEP_DEALS_S, MAX_DEALS, MAX_TRADES, Snapshot
+from ..snapshots import KEEP_DEALS_S, MAX_DEALS, MAX_TRADES, KeptDeal, Snapshot
+from ..venues import Book, chosen
 from .dispatch import ApiCall, ok
 from .users import login_of
 
@@ -64,7 +72,8 @@ def _margin_row(terminal: Terminal, snap: Snapshot) -> MarginRow:
                      leverage=a.get("leverage", 0), balance=a["balance"],
                      credit=a.get("credit", 0.0), equity=a["equity"],
                      margin=a.get("margin", 0.0), margin_free=a.get("margin_free", 0.0),
-                     margin_level=a.get("margin_level", 0.0), as_of=snap.as_of)
+                     margin_level=a.get("margin_level", 0.0), as_of=snap.as_of,
+                     book=snap.book)
 
 
 async def _of_login(call: ApiCall, login: int) -> dict[Terminal, Snapshot]:
@@ -96,7 +105,8 @@ async def margins(call: ApiCall) -> web.Response:
 def _trades(items: Iterable[tuple[Terminal, Snapshot]]) -> TradesOut:
     trades, complete = [], True
     for (_, server), snap in items:
-        trades += [TradeRecord(**t, server=server, as_of=snap.as_of) for t in snap.trades]
+        trades += [TradeRecord(**t, server=server, as_of=snap.as_of, book=snap.book)
+                   for t in snap.trades]
         listed_positions = sum(1 for t in snap.trades if t["state"] == "open")
         complete = complete and listed_positions >= snap.positions_total \
             and len(snap.trades) - listed_positions >= snap.orders_total
@@ -130,37 +140,65 @@ async def _known_terminals(call: ApiCall, login: int, server: str | None) -> lis
     return found
 
 
-def _records(rows: list[tuple[int, str, float, dict[str, Any]]]) -> list[TradeRecord]:
-    """Deals as MT4 trade records, paired per terminal, each with its report's time."""
+def _records(rows: list[KeptDeal]) -> list[TradeRecord]:
+    """Deals as MT4 trade records, paired per terminal and book, each with its report's
+    time and its book."""
     out: list[TradeRecord] = []
-    for terminal in sorted({(login, server) for login, server, _, _ in rows}):
-        deals = [(as_of, d) for login, server, as_of, d in rows if (login, server) == terminal]
+    for login, server, book in sorted({(r.login, r.server, r.book) for r in rows}):
+        deals = [(r.as_of, r.deal) for r in rows if (r.login, r.server, r.book) == (
+            login, server, book)]
         openings = mt4records.openings_of(d for _, d in deals)
         as_of = {d["ticket"]: a for a, d in deals}
         by_position = {d["position_id"]: a for a, d in deals}
-        for record in mt4records.closed_records(terminal[0], [d for _, d in deals], openings):
+        for record in mt4records.closed_records(login, [d for _, d in deals], openings):
             seen = as_of.get(record["order"], by_position.get(record["order"], 0.0))
-            out.append(TradeRecord(**record, server=terminal[1], as_of=seen))
+            out.append(TradeRecord(**record, server=server, as_of=seen, book=book))
+    return out
+
+
+async def _books(call: ApiCall, terminals: list[Terminal], choice: BookChoice | None
+                 ) -> dict[Terminal, tuple[Book, ...]]:
+    """The books each terminal's answer covers: ``choice``, or without one its current
+    book (what its daemon reports now; never reported: its registration's paper switch)."""
+    if choice is not None:
+        return {t: chosen(choice, "live") for t in terminals}
+    reported = await call.authority.live.books(call.owner)
+    paper = {(a.login, a.server) for a in await call.authority.accounts.of(call.owner)
+             if a.paper_trade_enabled}
+    return {t: chosen(None, reported.get(t, "paper" if t in paper else "live"))
+            for t in terminals}
+
+
+async def _deals(call: ApiCall, books: dict[Terminal, tuple[Book, ...]], **where: Any
+                 ) -> list[KeptDeal]:
+    """The kept deals of each terminal's books."""
+    live = call.authority.live
+    out: list[KeptDeal] = []
+    for terminal, kept in books.items():
+        out += await live.deals(call.owner, [terminal], books=kept, **where)
     return out
 
 
 async def history(call: ApiCall) -> web.Response:
     """``POST /api/trades/history/{login}``: closed trades and balance operations the
-    terminal's daemons reported (the console keeps 90 days)."""
+    terminal's daemons reported (the console keeps 90 days), of its current book unless the
+    body's ``book`` says."""
     body = call.body if isinstance(call.body, HistoryIn) else HistoryIn()
     date_from = body.date_from if body.date_from is not None else 0
     date_to = body.date_to if body.date_to is not None else 2**40
     if date_to < date_from:
         raise Refusal(400, "invalid_period", "to: must not be before from")
     terminals = await _known_terminals(call, login_of(call), body.server)
-    live = call.authority.live
-    rows = await live.deals(call.owner, terminals, date_from=date_from, date_to=date_to)
+    books = await _books(call, terminals, body.book)
+    rows = await _deals(call, books, date_from=date_from, date_to=date_to)
     # a position closed in the period but opened before it: its opening deal, by position
-    opened_before = {d["position_id"] for _, _, _, d in rows
-                     if d["entry"] in mt4records.CLOSING_ENTRIES} - {
-        d["position_id"] for _, _, _, d in rows if d["entry"] == 0}
+    # (in its own book: the other book's position of that number is another)
+    opened_before = {(r.book, r.deal["position_id"]) for r in rows
+                     if r.deal["entry"] in mt4records.CLOSING_ENTRIES} - {
+        (r.book, r.deal["position_id"]) for r in rows if r.deal["entry"] == 0}
     if opened_before:
-        rows = await live.deals(call.owner, terminals, positions=sorted(opened_before)) + rows
+        earlier = await _deals(call, books, positions=sorted(p for _, p in opened_before))
+        rows = [r for r in earlier if (r.book, r.deal["position_id"]) in opened_before] + rows
     trades = _records(rows)
     trades = [t for t in trades if date_from <= t.close_time <= date_to]
     return ok(TradesOut(count=len(trades), trades=trades))
@@ -168,21 +206,23 @@ async def history(call: ApiCall) -> web.Response:
 
 async def lookup(call: ApiCall) -> web.Response:
     """``POST /api/admin/trades/lookup``: the owner's trades with these tickets: open
-    positions and orders by ticket, closed trades by position or deal ticket."""
+    positions and orders by ticket, closed trades by position or deal ticket; of each
+    account's current book unless the body's ``book`` says."""
     assert isinstance(call.body, LookupIn)  # noqa: S101
     wanted = set(call.body.tickets)
     latest = await _latest(call)
-    found = [r for r in _trades(sorted(latest.items())).trades if r.order in wanted]
     terminals = sorted(set(latest) | {(a.login, a.server) for a in
                                       await call.authority.accounts.of(call.owner)})
-    live = call.authority.live
-    rows = await live.deals(call.owner, terminals, tickets=sorted(wanted),
-                            positions=sorted(wanted))
-    positions = {d["position_id"] for _, _, _, d in rows}
+    books = await _books(call, terminals, call.body.book)
+    found = [r for r in _trades(sorted(latest.items())).trades
+             if r.order in wanted and r.book in books[(r.login, r.server)]]
+    rows = await _deals(call, books, tickets=sorted(wanted), positions=sorted(wanted))
+    positions = {(r.book, r.deal["position_id"]) for r in rows}
     if positions:
-        rows = await live.deals(call.owner, terminals, positions=sorted(positions))
+        rows = [r for r in await _deals(call, books, positions=sorted(p for _, p in positions))
+                if (r.book, r.deal["position_id"]) in positions]
     found += [r for r in _records(rows) if r.order in wanted or r.state == "closed"
-              and r.order in positions]
+              and (r.book, r.order) in positions]
     return ok(TradesOut(count=len(found), trades=found))
 
 

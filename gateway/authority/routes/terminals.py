@@ -66,6 +66,9 @@ class TerminalReportBody(Body):
     #: The margin in use and the margin level (%), for the margin alert (``alerts.py``).
     margin: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     margin_level: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    #: Which book the figures, positions and details are from; absent: live (a live
+    #: account's report, or a daemon older than the field).
+    book: Literal["live", "paper"] = "live"
 
     #: When the daemon read the figures and positions (epoch seconds; absent from a daemon
     #: older than the field: the console's receive time stands in).
@@ -82,7 +85,7 @@ class TerminalReportBody(Body):
         """The report the authority stores (figures only when all are given), its ``as_of``
         moved by ``clock_offset_s`` from the daemon's clock to the console's."""
         figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions,
-                                  self.margin, self.margin_level)
+                                  self.margin, self.margin_level, self.book)
                    if self.state == "active" and self.balance is not None
                    and self.equity is not None and self.positions is not None else None)
         book = None if figures is None else PositionsBook(

@@ -19,10 +19,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Final
 
-from .. import snapshots
+from .. import equity, snapshots
 from ..database import Tx
 from ..reports import SILENT_AFTER_S, TerminalReport, TerminalRow
 from ..reports import of as terminals_of
+from ..snapshots import KeptDeal
+from ..venues import Book
 from .common import Shared, normalize_email
 from .instructions import Instructions
 
@@ -55,10 +57,23 @@ class Live:
         return await self._shared.run(snapshots.snapshots_of, normalize_email(owner_email))
 
     async def deals(self, owner_email: str, terminals: Sequence[tuple[int, str]], **where: Any
-                    ) -> list[tuple[int, str, float, dict[str, Any]]]:
-        """The deals daemons reported for the owner's terminals (``snapshots.deals_of``)."""
+                    ) -> list[KeptDeal]:
+        """The deals daemons reported for the owner's terminals, of the books asked
+        (``snapshots.deals_of``: both by default)."""
         return await self._shared.run(snapshots.deals_of, normalize_email(owner_email),
                                       list(terminals), **where)
+
+    async def books(self, owner_email: str) -> dict[tuple[int, str], Book]:
+        """The book each of the owner's terminals reports now, by (login, server): its
+        freshest snapshot's, else its newest equity point's (a terminal not active now);
+        a terminal with neither is absent."""
+        owner = normalize_email(owner_email)
+        found = await self._shared.run(equity.books_of, owner)
+        fresh: dict[tuple[int, str], snapshots.Snapshot] = {}
+        for (_, login, server), snap in (await self.snapshots(owner)).items():
+            if (login, server) not in fresh or snap.as_of > fresh[(login, server)].as_of:
+                fresh[(login, server)] = snap
+        return {**found, **{terminal: snap.book for terminal, snap in fresh.items()}}
 
     async def online(self, owner_email: str) -> list[TerminalRow]:
         """The owner's terminals active now (reported active and not silent)."""
@@ -78,9 +93,11 @@ class Live:
         tx.after_commit(lambda: self._report_stored(owner_email))
         details = report.details
         if report.state == "active" and details is not None:
-            snapshots.save(tx, key, details, as_of)
+            # the figures' book is the report's: details come only with figures
+            book = report.figures.book if report.figures is not None else "live"
+            snapshots.save(tx, key, details, as_of, book)
             snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
-                                details.deals, as_of, now)
+                                details.deals, as_of, now, book=book)
         elif snapshot_kept:
             snapshots.drop(tx, key)
         self._instructions.settle_reported(tx, owner_email, device_id, report, now)

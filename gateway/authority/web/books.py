@@ -92,5 +92,7 @@ def terminal_books(rows: Sequence[Mapping[str, Any]],
             "floating_tone": None if profit is None else tone(profit),
             "chart": chart(points),
             "last_point": points[-1] if points else None,
+            # the book the newest point is from: the one its daemon reports now
+            "book": points[-1].book if points else "live",
         })
     return panels

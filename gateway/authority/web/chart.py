@@ -14,6 +14,10 @@ draws nothing. A series longer than :data:`MAX_DRAWN` points is drawn from the l
 each of :data:`MAX_DRAWN` equal slices of its time span, as ``equity.series_of`` reads it (the
 stored series keeps up to ~8,000 points; a page draws at most 240 per line).
 
+Only the current book's points are drawn (``venues.py``: the series' newest point's book), and
+the line breaks where the other book's points were (:func:`switched`): a switch to paper (or
+back) is another account, not a move of this one.
+
 The dashboard's chart is :func:`chart`; the live page's (``livechart.py``) adds a range and
 the drawdown on the same scale and runs.
 """
@@ -24,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..equity import DRAWN, Point
+from ..equity import DRAWN, Point, current
 from ..reports import SILENT_AFTER_S
 
 __all__ = ["BOTTOM", "BOX", "GAP_S", "HEIGHT", "LEFT", "MAX_DRAWN", "MIN_SPAN_PCT", "RIGHT",
-           "TOP", "WIDTH", "Chart", "chart", "drawn", "gap_after", "runs", "scale"]
+           "TOP", "WIDTH", "Chart", "chart", "drawn", "gap_after", "runs", "scale", "switched"]
 
 WIDTH: Final = 640
 HEIGHT: Final = 258
@@ -67,7 +71,8 @@ class Chart:
     end: int
     #: Where the value labels sit: ``(y, value)`` for ``high``, the middle and ``low``.
     ticks: tuple[tuple[float, float], ...]
-    #: The breaks in the line: intervals without a report longer than :func:`gap_after`.
+    #: The breaks in the line: intervals without a report longer than :func:`gap_after`, and
+    #: the other book's time.
     gaps: int
 
 
@@ -88,11 +93,23 @@ def gap_after(start: int, end: int) -> float:
     return max(GAP_S, 2 * (end - start) / MAX_DRAWN)
 
 
-def runs(points: Sequence[Point], gap_s: float) -> list[list[Point]]:
-    """``points`` (oldest first, at least one) cut where two are more than ``gap_s`` apart."""
+def switched(series: Sequence[Point]) -> frozenset[int]:
+    """When ``series``' current book (its newest point's) reported again after its other
+    book had: where its line breaks."""
+    if not series:
+        return frozenset()
+    book = series[-1].book
+    return frozenset(after.at for before, after in zip(series, series[1:], strict=False)
+                     if before.book != book and after.book == book)
+
+
+def runs(points: Sequence[Point], gap_s: float, breaks: frozenset[int] = frozenset()
+         ) -> list[list[Point]]:
+    """``points`` (oldest first, at least one) cut where two are more than ``gap_s`` apart,
+    and before each point at one of ``breaks``."""
     out: list[list[Point]] = [[points[0]]]
     for before, after in zip(points, points[1:], strict=False):
-        if after.at - before.at > gap_s:
+        if after.at - before.at > gap_s or after.at in breaks:
             out.append([])
         out[-1].append(after)
     return out
@@ -111,8 +128,10 @@ def drawn(series: Sequence[Point], limit: int = MAX_DRAWN) -> tuple[Point, ...]:
 
 
 def chart(series: Sequence[Point]) -> Chart | None:
-    """The chart of ``series`` (oldest first), or ``None`` when it is empty."""
-    points = drawn(series)
+    """The chart of ``series``'s current book (oldest first), or ``None`` when it is
+    empty."""
+    whole = drawn(series)
+    points = current(whole)
     if not points:
         return None
     low, high = scale([p.equity for p in points] + [p.balance for p in points])
@@ -126,7 +145,7 @@ def chart(series: Sequence[Point]) -> Chart | None:
     def y(value: float) -> float:
         return round(TOP + (high - value) / (high - low) * plot_h, 1)
 
-    parts = runs(points, gap_after(start, end))
+    parts = runs(points, gap_after(start, end), switched(whole))
     middle = (low + high) / 2
     return Chart(points,
                  tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in parts),

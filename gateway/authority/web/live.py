@@ -18,6 +18,10 @@ stream asks the door for its session again, when it ended any other way).
 
 ``?range=1d|7d|30d|90d`` chooses the chart's range (``livechart.py``: gaps shown, drawdown,
 a scale on which a small move looks small).
+
+A panel shows one book (``venues.py``): the one its terminal reports now, badged "paper" for a
+paper account; its history and chart are that book's alone, and its balance operations are
+left out of the change and the drawdown.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from .. import equity
 from ..database import DatabaseUnavailable
 from ..door import DOOR
 from ..reports import TerminalRow
-from ..snapshots import Snapshot
+from ..snapshots import KeptDeal, Snapshot
+from ..venues import Book, flow_of
 from .books import price, signed, tone
 from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of
@@ -63,22 +68,25 @@ def _trade_row(t: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str], Snapshot],
-           deals: Sequence[tuple[int, str, float, dict[str, Any]]],
+           deals: Sequence[KeptDeal],
            series: Mapping[tuple[str, int, str], list[equity.Point]], now: int,
            range_s: int) -> list[dict[str, Any]]:
     """A panel per reported terminal (per device) with a snapshot or a history: figures,
-    positions and pending orders while active, its trade history, and its chart."""
+    positions and pending orders while active, its current book's trade history, and its
+    chart."""
     out = []
     for row in rows:
         key = (row.device_id, row.login, row.server)
         snap = snapshots.get(key) if row.shown_state(now) == "active" else None
         points = series.get(key, [])
-        mine = [(as_of, d) for login, server, as_of, d in deals
-                if (login, server) == (row.login, row.server)]
+        book: Book = snap.book if snap is not None else points[-1].book if points else "live"
+        mine = [k for k in deals
+                if (k.login, k.server, k.book) == (row.login, row.server, book)]
         if snap is None and not points and not mine:
             continue
-        history = mt4records.closed_records(row.login, [d for _, d in mine],
-                                            mt4records.openings_of(d for _, d in mine))
+        history = mt4records.closed_records(row.login, [k.deal for k in mine],
+                                            mt4records.openings_of(k.deal for k in mine))
+        flows = [(int(k.as_of), flow_of(k.deal)) for k in mine if flow_of(k.deal)]
         account = snap.account if snap is not None else None
         trades = snap.trades if snap is not None else []
         floating = None if account is None else \
@@ -87,7 +95,7 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
         out.append({
             "id": hashlib.sha256(repr(key).encode()).hexdigest()[:12],
             "login": row.login, "server": row.server, "device_id": row.device_id,
-            "state": row.shown_state(now), "account": account,
+            "state": row.shown_state(now), "account": account, "book": book,
             "as_of": snap.as_of if snap is not None else None,
             "stale": stale_note(snap.as_of, now) if snap is not None else "",
             "floating": None if floating is None else signed(floating),
@@ -98,7 +106,7 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
             "orders_total": snap.orders_total if snap is not None else 0,
             "history": [_trade_row(t) for t in reversed(history)][:HISTORY_ROWS],
             "history_total": len(history),
-            "chart": live_chart(points, now, range_s)})
+            "chart": live_chart(points, now, range_s, flows)})
     return out
 
 

@@ -1,7 +1,8 @@
 """The live page's equity chart: a chosen range, drawdown, gaps, and an honest scale.
 
-Pure (no I/O), so a test recomputes the geometry from the series. What it fixes of the
-dashboard's first chart (``chart.py``):
+Pure (no I/O), so a test recomputes the geometry from the series. The scale, the gaps and the
+book's breaks are the dashboard's chart's (``chart.py``); what the live page adds is its
+range, the drawdown and the balance's steps:
 
 * **the scale**: the value axis spans at least :data:`MIN_SPAN_PCT` of the account's level
   (the mean of the values drawn), centred on the data, so a 33-cent move on 10,000 is a
@@ -12,7 +13,14 @@ dashboard's first chart (``chart.py``):
   the start, the middle and the end (the axis starts at the first point when the series is
   younger than the range);
 * **drawdown**: the largest fall of equity from a peak within the range, and the fall from
-  the range's peak now, in money and percent; and the change over the range.
+  the range's peak now, in money and percent; and the change over the range, all of them
+  without balance operations (a deposit is not a gain, a withdrawal not a loss: see
+  :func:`drawdown`);
+* **one book**: the points of the series' current book (``venues.py``: a paper account's are
+  its paper book's), the line broken where the other book's points were, so a switch of book
+  is a break, not a cliff;
+* **balance as steps**: the balance moves at once (a trade closed, money moved), so its line
+  goes across then up or down; each balance operation is marked where it happened.
 
 Coordinates follow ``chart.py``'s view box and margins (``x`` by time over the range's span,
 ``y`` by value over ``[low, high]``), rounded to 0.1.
@@ -20,11 +28,11 @@ Coordinates follow ``chart.py``'s view box and margins (``x`` by time over the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..equity import Point
+from ..equity import Point, current
 from .chart import (
     BOTTOM,
     GAP_S,
@@ -37,9 +45,10 @@ from .chart import (
     gap_after,
     runs,
     scale,
+    switched,
 )
 
-__all__ = ["DEFAULT_RANGE", "GAP_S", "MIN_SPAN_PCT", "RANGES", "Drawdown", "LiveChart",
+__all__ = ["DEFAULT_RANGE", "GAP_S", "MIN_SPAN_PCT", "RANGES", "Drawdown", "Flow", "LiveChart",
            "drawdown", "live_chart", "range_of"]
 
 #: The ranges the page offers: name → seconds.
@@ -54,10 +63,17 @@ def range_of(name: str | None) -> tuple[str, int]:
     return DEFAULT_RANGE, RANGES[DEFAULT_RANGE]
 
 
+#: A balance operation: when the report that first carried its deal was read (epoch s, the
+#: console's clock, the same as its equity point's ``at``) and the money it moved in (< 0:
+#: out). ``snapshots.KeptDeal.as_of`` and ``venues.flow_of``.
+Flow = tuple[int, float]
+
+
 @dataclass(frozen=True, slots=True)
 class Drawdown:
-    """Within a range: the largest fall of equity from a prior peak (and its percent of that
-    peak), the fall from the range's peak now, and the change from first to last."""
+    """Within a range, without balance operations: the largest fall of equity from a prior
+    peak (and its percent), the fall from the range's peak now, and the change from first to
+    last."""
 
     max_money: float
     max_pct: float
@@ -67,29 +83,58 @@ class Drawdown:
     change_pct: float
 
 
-def drawdown(points: Sequence[Point]) -> Drawdown | None:
-    """The drawdown of ``points`` (oldest first), or ``None`` without points."""
+def drawdown(points: Sequence[Point], flows: Sequence[Flow] = ()) -> Drawdown | None:
+    """The drawdown of ``points`` (oldest first), or ``None`` without points, leaving out
+    the balance operations ``flows``: a flow counts in the interval that ends at the first
+    point at or after it (its report's point holds it); one at or before the first point is
+    already in the starting equity.
+
+    Money is measured on equity less the money moved since the first point: what trading
+    made or lost, whatever was deposited or withdrawn. Percentages are time-weighted: each
+    interval's return is its change (less the money moved in it) over the equity at work at
+    its start, and the returns are chained; the change is the chained return, and a fall
+    is the chained return from the peak. Why not the money over the first equity: a 500
+    loss after a 2,500 deposit on 10,000 is 4 % of what was at work, not 5 %; and after
+    9,000 of 10,000 withdrawn, losing 500 of the 1,000 left is 50 %, which a share of the
+    first 10,000 would call 5 %. This is how performance is quoted without the owner's
+    deposits (the time-weighted return of the GIPS standards); with no balance operation
+    both measures are the plain ones, the fall's percent of its peak. The peak and the fall
+    are the money's; the percent is over the same interval.
+    """
     if not points:
         return None
-    peak = points[0].equity
+    moved = [0.0] * len(points)  # the money moved in the interval ending at each point
+    for at, amount in flows:
+        for i in range(1, len(points)):
+            if points[i - 1].at < at <= points[i].at:
+                moved[i] += amount
+                break
+    adjusted = [points[0].equity]  # equity less the money moved since the first point
+    index = [1.0]  # the time-weighted growth of 1 since the first point
+    for i in range(1, len(points)):
+        adjusted.append(adjusted[-1] + points[i].equity - points[i - 1].equity - moved[i])
+        before = points[i - 1].equity
+        growth = (points[i].equity - moved[i]) / before if before > 0 else 1.0
+        index.append(index[-1] * growth)
+    peak = 0
     worst, worst_pct = 0.0, 0.0
-    for p in points:
-        peak = max(peak, p.equity)
-        fall = peak - p.equity
+    for i in range(len(points)):
+        if adjusted[i] > adjusted[peak]:
+            peak = i
+        fall = adjusted[peak] - adjusted[i]
         if fall > worst:
-            worst, worst_pct = fall, (fall / peak * 100 if peak > 0 else 0.0)
-    now = peak - points[-1].equity
-    first = points[0].equity
-    change = points[-1].equity - first
-    return Drawdown(round(worst, 2), round(worst_pct, 2), round(now, 2),
-                    round(now / peak * 100 if peak > 0 else 0.0, 2), round(change, 2),
-                    round(change / first * 100 if first > 0 else 0.0, 2))
+            worst, worst_pct = fall, (1 - index[i] / index[peak]) * 100
+    now = adjusted[peak] - adjusted[-1]
+    now_pct = (1 - index[-1] / index[peak]) * 100 if now > 0 else 0.0
+    return Drawdown(round(worst, 2), round(worst_pct, 2), round(now, 2), round(now_pct, 2),
+                    round(adjusted[-1] - adjusted[0], 2), round((index[-1] - 1) * 100, 2))
 
 
 @dataclass(frozen=True, slots=True)
 class LiveChart:
     """One terminal's chart over a range: the lines (one polyline per unbroken run), the
-    axis (low, high and three labels), the time labels, the gaps, and the drawdown."""
+    axis (low, high and three labels), the time labels, the gaps (a silence or the other
+    book's time), the drawdown, and the balance operations' marks ``(x, y, amount)``."""
 
     points: tuple[Point, ...]
     equity: tuple[str, ...]
@@ -104,13 +149,17 @@ class LiveChart:
     times: tuple[tuple[float, int], ...]
     gaps: int
     drawdown: Drawdown | None
+    flows: tuple[tuple[float, float, float], ...] = ()
 
 
-def live_chart(series: Sequence[Point], now: int, range_s: int) -> LiveChart | None:
-    """The chart of the points of ``series`` (oldest first) within ``range_s`` of ``now``,
-    or ``None`` when none falls in it."""
+def live_chart(series: Sequence[Point], now: int, range_s: int,
+               flows: Sequence[Flow] = ()) -> LiveChart | None:
+    """The chart of the points of ``series`` (oldest first) of its current book within
+    ``range_s`` of ``now``, or ``None`` when none falls in it; ``flows`` are that book's
+    balance operations (left out of the drawdown, marked on the balance line)."""
     start = now - range_s
-    points = tuple(p for p in series if p.at >= start)
+    inside = tuple(p for p in series if p.at >= start)
+    points = current(inside)
     if not points:
         return None
     low, high = scale([p.equity for p in points] + [p.balance for p in points])
@@ -129,12 +178,29 @@ def live_chart(series: Sequence[Point], now: int, range_s: int) -> LiveChart | N
     def y(value: float) -> float:
         return round(TOP + (high - value) / (high - low) * plot_h, 1)
 
-    parts = runs(points, gap_after(points[0].at, points[-1].at))
+    # where the other book reported in between, the line breaks (a switch, not a move)
+    parts = runs(points, gap_after(points[0].at, points[-1].at), switched(inside))
     equity = tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in parts)
-    balance = tuple(" ".join(f"{x(p.at)},{y(p.balance)}" for p in run) for run in parts)
+    balance = tuple(" ".join(_steps(run, x, y)) for run in parts)
     dots = tuple((x(run[0].at), y(run[0].equity), y(run[0].balance))
                  for run in parts if len(run) == 1)
     ticks = ((y(high), high), (y(middle), middle), (y(low), low))
     times = tuple((x(at), at) for at in (start, (start + end) // 2, end))
+    marks = []
+    for at, amount in flows:
+        holder = next((p for p in points if p.at >= at), None)
+        if holder is not None and at > points[0].at:
+            marks.append((x(holder.at), y(holder.balance), amount))
     return LiveChart(points, equity, balance, dots, low, high, start, end, ticks, times,
-                     len(parts) - 1, drawdown(points))
+                     len(parts) - 1, drawdown(points, flows), tuple(marks))
+
+
+def _steps(run: Sequence[Point], x: Callable[[int], float],
+           y: Callable[[float], float]) -> list[str]:
+    """A run's balance as steps: across at the old balance, then up or down to the new."""
+    out = [f"{x(run[0].at)},{y(run[0].balance)}"]
+    for before, after in zip(run, run[1:], strict=False):
+        if after.balance != before.balance:
+            out.append(f"{x(after.at)},{y(before.balance)}")
+        out.append(f"{x(after.at)},{y(after.balance)}")
+    return out

@@ -32,8 +32,9 @@ from .shared import (
 )
 
 __all__ = [
-    "ByGroupIn", "CreditIn", "ErrorOut", "GroupEnvelope", "GroupOpIn", "GroupOut",
-    "GroupPolicy", "GroupsOut", "HealthOut", "HistoryIn", "LoginOut", "LookupIn", "MailIn",
+    "BookChoice", "BookName", "ByGroupIn", "CreditIn", "ErrorOut", "GroupEnvelope",
+    "GroupOpIn", "GroupOut", "GroupPolicy", "GroupsOut", "HealthOut", "HistoryIn", "LoginOut",
+    "LookupIn", "MailIn",
     "MailOut", "MarginOut", "MarginRow", "MarginsOut", "MoneyIn", "OnlineOut", "OnlineRow",
     "OperationEnvelope", "OperationOut", "PasswordIn", "Registration", "ServerConfigOut",
     "StatusOut", "SwitchIn", "SwitchOut", "TradeRecord", "TradesOut", "UserChange",
@@ -258,11 +259,20 @@ class OperationEnvelope(Out):
 
 # -- across accounts ------------------------------------------------------------------------------
 
+#: Which book a record is from: the account at its broker (``live``) or the daemon's paper book
+#: for an account trading on paper (``paper``); the two number their tickets apart.
+BookName = Literal["live", "paper"]
+#: The books an answer covers (absent: each terminal's current one, the book its daemon
+#: reports now).
+BookChoice = Literal["live", "paper", "all"]
+
+
 class MarginRow(MarginFields, Placed, MarginKey):
     """One account's margin (MT4 ``MarginLevel`` names, from MT5 ``AccountInfo``), the
-    terminal's ``server``, and when its daemon read it."""
+    terminal's ``server``, when its daemon read it, and from which book."""
 
     as_of: float
+    book: BookName = "live"
 
 
 class MarginOut(MarginRow):
@@ -281,9 +291,11 @@ class MarginsOut(Out):
 
 class TradeRecord(TradeFields, Placed, TradeKey):
     """One trade (MT4 ``TradeRecord`` names, as the daemon's REST mirror answers), its
-    ``server`` and when its daemon read it."""
+    ``server``, when its daemon read it, and its ``book``: (``book``, ``order``) is a
+    record's key, since the live account and the paper book number their tickets apart."""
 
     as_of: float
+    book: BookName = "live"
 
 
 class TradesOut(Out):
@@ -304,15 +316,17 @@ class HistoryIn(In):
     date_from: Epoch | None = Field(default=None, alias="from")
     date_to: Epoch | None = Field(default=None, alias="to")
     server: str | None = Field(default=None, min_length=1, max_length=200)
+    book: BookChoice | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
 
 class LookupIn(In):
     """``POST /api/admin/trades/lookup``: tickets (positions, orders or deals) to find among
-    every account of the owner."""
+    every account of the owner, in each one's current book unless ``book`` says."""
 
     tickets: list[Ticket] = Field(min_length=1, max_length=100)
+    book: BookChoice | None = None
 
 
 class ByGroupIn(In):

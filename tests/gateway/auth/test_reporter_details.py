@@ -93,5 +93,5 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
     assert [(t["order"], t["state"]) for t in snapshot.trades] == [
         (bought["order"], "open"), (placed["order"], "pending")]
     deals = await authority.live.deals(OWNER, [(TERMINAL.login, TERMINAL.server)])
-    tickets = sorted(d["ticket"] for _, _, _, d in deals)
+    tickets = sorted(kept.deal["ticket"] for kept in deals)
     assert tickets == sorted(d["ticket"] for d in broker.history_deals_get(0, 2**40))

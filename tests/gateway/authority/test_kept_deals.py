@@ -57,7 +57,7 @@ def _deal(ticket: int, profit: float) -> dict[str, Any]:
 
 async def _kept(authority: Authority) -> dict[int, float]:
     rows = await authority.run(snapshots.deals_of, OWNER, [(LOGIN, SERVER)])
-    return {deal["ticket"]: deal["profit"] for _, _, _, deal in rows}
+    return {kept.deal["ticket"]: kept.deal["profit"] for kept in rows}
 
 
 async def test_a_revoked_devices_deals_are_not_read_and_an_approved_report_replaces_them(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.authority import equity, snapshots
 from gateway.authority.database import Database, DatabaseError, Tx
 from gateway.authority.migrations import MIGRATIONS, migrate, schema_version
 from gateway.authority.store import DB_FILE, AuthorityStore
@@ -185,3 +186,44 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
     assert "cannot connect to postgresql://u:***@127.0.0.1:1/db" in done.stderr
     assert "hunter2-pw" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _unbooked_rows(tx: Tx) -> None:
+    """A terminal's kept deal, equity point and snapshot as a release before books wrote
+    them (no book column)."""
+    key = ("o@example.com", "D" * 26, 5012345, "MTG-Demo")
+    tx.execute("INSERT INTO terminal_deals (owner_email, login, server, ticket, time, as_of, "
+               "deal, device_id) VALUES (?,?,?,?,?,?,?,?)",
+               (key[0], key[2], key[3], 1001, 50, 60.0,
+                '{"ticket":1001,"time":50,"position_id":0,"entry":0,"type":2,"profit":5.0}',
+                ""))
+    tx.execute("INSERT INTO equity_points VALUES (?,?,?,?,?,?,?)", (*key, 60, 10.0, 11.0))
+    tx.execute("INSERT INTO terminal_snapshots VALUES (?,?,?,?,?,?,?)",
+               (*key, 60.0, '{"balance":10.0,"equity":11.0}',
+                '{"trades":[],"positions_total":0,"orders_total":0}'))
+
+
+async def test_rows_kept_before_books_are_read_as_the_live_book(
+        tmp_path: Path, database_url: str) -> None:
+    """Deals, equity points and snapshots stored before the book was kept are the live
+    account's after the migration (a daemon of that release traded live only, or mixed
+    both unmarked: live is what they were reported as), and a paper deal with the same
+    ticket is kept beside the live one."""
+    old = AuthorityStore(tmp_path, database_url)
+    assert await old.migrate(target=16) == (0, 16)
+    await old.database.run(_unbooked_rows)
+    await old.database.close()
+    async with migrated_store(tmp_path, database_url) as store:
+        deals = await store.run(snapshots.deals_of, "o@example.com", [(5012345, "MTG-Demo")],
+                                books=("live", "paper"))
+        assert [(d.book, d.deal["ticket"]) for d in deals] == [("live", 1001)]
+        await store.run(snapshots.add_deals, "o@example.com", "", 5012345, "MTG-Demo",
+                        [{"ticket": 1001, "time": 70, "position_id": 0, "entry": 0,
+                          "type": 2, "profit": 7.0}], 80.0, 100, book="paper")
+        deals = await store.run(snapshots.deals_of, "o@example.com", [(5012345, "MTG-Demo")],
+                                books=("live", "paper"))
+        assert [(d.book, d.deal["profit"]) for d in deals] == [("live", 5.0), ("paper", 7.0)]
+        [points] = (await store.run(equity.series_of, "o@example.com", 100)).values()
+        assert [(p.at, p.book) for p in points] == [(60, "live")]
+        rows = await fetch(store.database, "SELECT book FROM terminal_snapshots")
+        assert [r[0] for r in rows] == ["live"]

@@ -86,13 +86,15 @@ def test_each_side_serves_the_table_in_its_order() -> None:
 
 def test_both_sides_answer_one_record_shape() -> None:
     """The console's trade and margin records are the daemon's, field for field and in its
-    order, with the terminal's ``server`` after the login and ``as_of`` last; the health
-    answer is one model."""
+    order, with the terminal's ``server`` after the login and ``as_of`` and ``book`` (live or
+    paper: the daemon's mirror answers one account's venue) last; the health answer is one
+    model."""
     mirror = list(d.TradeRecord.model_fields)
     assert list(c.TradeRecord.model_fields) == \
-        mirror[:2] + ["server"] + mirror[2:] + ["as_of"]
+        mirror[:2] + ["server"] + mirror[2:] + ["as_of", "book"]
     margin = list(d.MarginLevel.model_fields)
-    assert list(c.MarginRow.model_fields) == margin[:1] + ["server"] + margin[1:] + ["as_of"]
+    assert list(c.MarginRow.model_fields) == \
+        margin[:1] + ["server"] + margin[1:] + ["as_of", "book"]
     assert d.HealthOut is c.HealthOut
 
 

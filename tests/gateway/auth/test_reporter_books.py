@@ -1,0 +1,158 @@
+"""Which book a report comes from, on the daemon's side: a paper account's report says
+``book: "paper"`` (what the paper book answered says ``"paper": true``), a live one says
+nothing (an older console refuses unknown fields); the deals sent from each book start from
+that book's own newest deal; a report whose reads straddled a balance operation goes without
+its deals, so the console never pairs a deposit with figures that do not hold it.
+
+The reporter reads the emulator's real simulated broker (``mt5model``) through the call the
+bridge answers, the paper book's answers marked as ``gateway/trading/paper.py`` marks them,
+and reports to a real embedded authority (SQLite in ``tmp_path``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ea_bridge import Hello, SessionInfo, TerminalId
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from gateway.auth.client import _report_json
+from gateway.auth.local import SelfApprovingAuthority
+from gateway.auth.reporter import (
+    TerminalReporter,
+    account_details,
+    account_figures,
+    open_positions,
+)
+from gateway.authority import equity
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info
+from gateway.authority.reports import TerminalReport
+from gateway.authority.service import Authority
+from gateway.trading.paper import _mark
+from mt5model.broker import SimulatedBroker as Broker
+from mtgateway.credential import token_hint
+from tests.e2e.clocks import WEDNESDAY_MS
+
+OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+TERMINAL = TerminalId(5012345, "MTG-Demo")
+
+
+class Books:
+    """Two brokers for one terminal, as the daemon's venues are: the terminal's own account
+    and its paper book, whose answers carry ``"paper": true``; ``paper`` says which one the
+    token's record names now."""
+
+    def __init__(self, live: Broker, paper: Broker) -> None:
+        self.live, self.paper_book = live, paper
+        self.paper = False
+        #: Called after each read (a deposit landing between two reads).
+        self.after: dict[str, Any] = {}
+        self.since: list[tuple[bool, int]] = []
+
+    async def call(self, terminal: TerminalId, method: str, params: dict[str, Any],
+                   timeout_s: float) -> Any:
+        broker = self.paper_book if self.paper else self.live
+        if method == "history_deals_get":
+            self.since.append((self.paper, int(params["date_from"])))
+        answer = getattr(broker, method)(**params)
+        hook = self.after.pop(method, None)
+        if hook is not None:
+            hook()
+        return _mark(answer) if self.paper else answer
+
+
+def _broker(token: str, offset_s: int) -> Broker:
+    return EmulatedTerminal(token, settings=EmulatorSettings(symbols=("BTCUSD",)),
+                            utc_clock_ms=lambda: WEDNESDAY_MS + offset_s * 1000).broker
+
+
+async def _running(tmp_path: Path) -> tuple[Authority, Books, TerminalReporter,
+                                           asyncio.Task[None], list[list[TerminalReport]]]:
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
+    link = SelfApprovingAuthority(authority, device_info(Ed25519PrivateKey.generate()))
+    await link.start()
+    sent: list[list[TerminalReport]] = []
+    report = link.report_terminals
+
+    async def keep(device: Any, reports: list[TerminalReport]) -> int:
+        sent.append(reports)
+        return await report(device, reports)
+
+    link.report_terminals = keep  # type: ignore[method-assign]
+    books = Books(_broker(issued.token, 0), _broker(issued.token, -60))
+    reporter = TerminalReporter(link, link._device, interval_s=3600,
+                                figures=account_figures(books.call),
+                                positions=open_positions(books.call),
+                                details=account_details(books.call),
+                                clock=lambda: WEDNESDAY_MS / 1000)
+    task = asyncio.create_task(reporter.run())
+    hello = Hello(1, "MT5", 4000, "1.2.0", TERMINAL.login, TERMINAL.server, "Co", "",
+                  token_hint(issued.token))
+    reporter.session_up(SessionInfo(TERMINAL, "s1", issued.token_id, hello, 0.0))
+    async with asyncio.timeout(10):
+        await reporter.wait_sent(1)
+    return authority, books, reporter, task, sent
+
+
+async def _next(reporter: TerminalReporter) -> None:
+    count = reporter.sent + 1
+    reporter._changed.set()
+    async with asyncio.timeout(10):
+        await reporter.wait_sent(count)
+
+
+async def test_a_paper_report_says_its_book_and_each_book_keeps_its_own_deals(
+        tmp_path: Path) -> None:
+    """Live first (no ``book`` on the wire), then paper: the figures, the point and the
+    deals are the paper book's and say so; the first paper read of deals is not cut at the
+    live book's newest deal."""
+    authority, books, reporter, task, sent = await _running(tmp_path)
+    try:
+        live_report = sent[-1][0]
+        assert live_report.figures is not None and live_report.figures.book == "live"
+        assert "book" not in _report_json(live_report)
+        books.paper = True
+        await _next(reporter)
+        paper_report = sent[-1][0]
+        assert paper_report.figures is not None and paper_report.figures.book == "paper"
+        assert _report_json(paper_report)["book"] == "paper"
+        assert paper_report.details is not None
+    finally:
+        task.cancel()
+    # the paper book's history starts at its own beginning, not at the live book's newest
+    # deal (its opening deposit is older than the live account's last deal here)
+    assert [s for paper, s in books.since if paper][0] < WEDNESDAY_MS // 1000
+    series = await authority.run(equity.series_of, OWNER, int(WEDNESDAY_MS / 1000) + 10)
+    [(key, points)] = series.items()
+    assert [p.book for p in points][-1] == "paper"
+    kept = await authority.live.deals(OWNER, [(TERMINAL.login, TERMINAL.server)],
+                                      books=("live", "paper"))
+    assert {(k.book, k.deal["ticket"]) for k in kept} == {
+        *(("live", d["ticket"]) for d in books.live.history_deals_get(0, 2**40)),
+        *(("paper", d["ticket"]) for d in books.paper_book.history_deals_get(0, 2**40))}
+
+
+async def test_a_deposit_between_the_reads_holds_the_deals_back_one_report(
+        tmp_path: Path) -> None:
+    """A deposit landing while the account's deals are read (between the two reads of its
+    balance around them): the report goes without its deals, whose figures would not hold the
+    deposit; the next one carries both, its figures read with the deals."""
+    authority, books, reporter, task, sent = await _running(tmp_path)
+    try:
+        books.after["orders_get"] = lambda: books.live.balance_operation(
+            "op-1", "deposit", 2500.0, "top-up")
+        await _next(reporter)
+        assert sent[-1][0].details is None
+        await _next(reporter)
+        last = sent[-1][0]
+        assert last.details is not None and last.figures is not None
+        assert [d["profit"] for d in last.details.deals if d["type"] == 2][-1] == 2500.0
+        assert last.figures.balance == books.live.account_info()["balance"]
+    finally:
+        task.cancel()
