@@ -53,6 +53,7 @@ KINDS: Final = {
     "account_password_changed": "account's MT5 password changed",
     "paper_money": "paper money moved",
     "message_sent": "message sent to a terminal's chart",
+    "message_shown": "message shown on a terminal's chart",
     "trading_halted": "trading halted (kill switch)",
     "trading_resumed": "trading resumed",
     "group_changed": "accounts moved between groups",

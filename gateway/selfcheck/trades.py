@@ -39,7 +39,7 @@ from mtgateway.stream import Gap, TradeEvent
 from .probe import Mismatch, Probe, expect
 from .report import FAIL, PASS, Check
 
-__all__ = ["TradeSession", "pick_symbol"]
+__all__ = ["TradeSession", "at_digits", "pick_symbol"]
 
 DONE: Final = 10009
 PLACED: Final = 10008
@@ -113,6 +113,13 @@ def on_grid(info: dict[str, Any], x: float) -> float:
     if size > 0:
         x = round(x / size) * size
     return round(x, int(info["digits"]))
+
+
+def at_digits(info: dict[str, Any], x: float) -> str:
+    """A price as the report writes it: at the symbol's digits, as the terminal shows it
+    (``6367.40`` for a 2-digit index, ``147.520`` for a 3-digit pair), a computed price off the
+    grid included (the report says how it went beside it)."""
+    return f"{x:.{int(info['digits'])}f}"
 
 
 def market(info: dict[str, Any], tick: dict[str, Any], request: dict[str, Any]
@@ -242,6 +249,10 @@ class TradeSession:
         return sent, request, (f"as computed they were refused with {refused}; on the "
                                "symbol's price grid they went through")
 
+    def at(self, x: float) -> str:
+        """``x`` at the symbol's digits (:func:`at_digits`)."""
+        return at_digits(self.info, x)
+
     @property
     def distance(self) -> float:
         """How far from the market the stops and the pending order go (:func:`distance`)."""
@@ -326,7 +337,7 @@ class TradeSession:
             "sl": self.unrounded(tick["ask"] - d), "tp": self.unrounded(tick["ask"] * 1.01)},
             frozenset({DONE}), priced=True)
         sl, tp = buy["sl"], buy["tp"]
-        expect(sent["retcode"] == DONE, f"a buy with stops {sl!r} / {tp!r} answered "
+        expect(sent["retcode"] == DONE, f"a buy with stops {self.at(sl)} / {self.at(tp)} answered "
                f"{said(sent)}")
         position = await self._position()
         expect((position["sl"], position["tp"]) == (on_grid(self.info, sl),
@@ -336,13 +347,13 @@ class TradeSession:
             "action": 6, "symbol": self.symbol, "position": position["ticket"],
             "sl": self.unrounded(tick["bid"] - 1.5 * d), "tp": tp}, frozenset({DONE}))
         atr_sl = change["sl"]
-        expect(moved["retcode"] == DONE, f"moving the stop to {atr_sl!r} answered "
+        expect(moved["retcode"] == DONE, f"moving the stop to {self.at(atr_sl)} answered "
                f"{said(moved)}")
         position = await self._position()
         expect(position["sl"] == on_grid(self.info, atr_sl), f"the moved stop is {position['sl']}")
         await self._close(position)
-        return (f"stops {sl!r} / {tp!r} ({how}), {position['tp']} taken; moved to "
-                f"{atr_sl!r}, {position['sl']} taken")
+        return (f"stops {self.at(sl)} / {self.at(tp)} ({how}), {self.at(position['tp'])} "
+                f"taken; moved to {self.at(atr_sl)}, {self.at(position['sl'])} taken")
 
     async def pending_order(self) -> str:
         d = self.distance
@@ -355,7 +366,7 @@ class TradeSession:
             "action": 5, "type": 2, "symbol": self.symbol, "volume": self.info["volume_min"],
             "type_filling": FILLING_RETURN, **limit(tick, 5)}, PLACED_OK)
         price = request["price"]
-        expect(placed["retcode"] in PLACED_OK, f"a buy limit at {price!r} answered "
+        expect(placed["retcode"] in PLACED_OK, f"a buy limit at {self.at(price)} answered "
                f"{said(placed)}")
         order = placed["order"]
         self.orders.add(order)
@@ -363,7 +374,7 @@ class TradeSession:
             "action": 7, "order": order, "symbol": self.symbol, **limit(tick, 6)},
             frozenset({DONE}))
         lower = change["price"]
-        expect(moved["retcode"] == DONE, f"moving it to {lower!r} answered {said(moved)}")
+        expect(moved["retcode"] == DONE, f"moving it to {self.at(lower)} answered {said(moved)}")
         [live] = await self.p.call("orders_get", {"ticket": order})
         expect(live["price_open"] == on_grid(self.info, lower),
                f"the moved order is at {live['price_open']}")
@@ -372,9 +383,9 @@ class TradeSession:
         self.orders.discard(order)
         [gone] = await self.p.call("history_orders_get", {"ticket": order})
         expect(gone["state"] == 2, f"the removed order's state is {gone['state']}, not cancelled")
-        return (f"buy limit at {price!r} ({how}) placed at {on_grid(self.info, price)} "
-                f"({said(placed)}), moved to {live['price_open']}, removed (cancelled in "
-                "history)")
+        return (f"buy limit at {self.at(price)} ({how}) placed at "
+                f"{self.at(on_grid(self.info, price))} ({said(placed)}), moved to "
+                f"{self.at(live['price_open'])}, removed (cancelled in history)")
 
     def _kinds(self) -> list[str]:
         """The types of the events of this account's venue (the paper book's on a paper

@@ -10,6 +10,8 @@
 * A browser-like client for the console's pages: a cookie jar, forms posted with their CSRF
   token read from the page (:class:`Browser`, the ``browser`` fixture); :func:`signed_in` and
   :func:`create_token` are the steps most page tests begin with.
+* :func:`approved_token`: a token and the console's device approved for it, so the test's
+  signed reports speak for the terminal (what the dashboard and live tests begin with).
 * :func:`boxed`, the fresh nonce and box key a device's record request carries.
 * :func:`console_process`: ``mtgateway console`` as a process of its own (a real deployment's
   shape: several instances, several processes, a balancer in front), what it prints read.
@@ -316,6 +318,18 @@ async def pending_lookup(console: Console, token: str) -> None:
                                            {"token_hint": token_hint(token),
                                             "device_name": "desk-pc", "os": "Windows 11"})
     assert (status, body) == (200, {"status": "pending"})
+
+
+async def approved_token(console: Console) -> str:
+    """A token issued over the owner API and the console's device approved for it by the
+    e-mailed code (a daemon that may now report the terminal): the token's id."""
+    token = (await issue_token(console))["token"]
+    await pending_lookup(console, token)
+    await console.sink.wait_for(1)
+    assert (await console.device("POST", "/v1/device/verify",
+                                 {"code": console.sink.code()}))[0] == 200
+    [row] = await console.app[AUTHORITY].tokens.of(OWNER)
+    return str(row["token_id"])
 
 
 async def signed_in(browser: Browser) -> None:

@@ -109,7 +109,7 @@ async def test_signing_out_everywhere_ends_the_api_tokens_too(console: Console,
     assert "API" in html.unescape(asked.text)  # the confirmation says what ends
     done = await browser.post("/settings/sessions/end-all",
                               {"csrf": asked.csrf(), "confirm": "yes"})
-    assert done.status == 303 and done.headers["Location"] == "/login"
+    assert done.status == 303 and done.headers["Location"] == "/login?after=everywhere"
     await assert_ended(console, token)
     fresh = await token_of(console)
     assert (await api(console, fresh))[0] == 200  # signing in again works

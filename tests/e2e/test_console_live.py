@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from gateway.authority.console import AUTHORITY
 from gateway.authority.equity import Point
 from gateway.authority.web.chart import BOTTOM, HEIGHT, TOP
 from gateway.authority.web.livechart import GAP_S, drawdown, live_chart
@@ -26,8 +25,7 @@ from tests.e2e.consolekit import (
     PASSWORD,
     Browser,
     Console,
-    issue_token,
-    pending_lookup,
+    approved_token,
     running_console,
     signed_in,
 )
@@ -87,16 +85,11 @@ DEPOSIT = {**DEAL_IN, "ticket": 503, "order": 0, "time": T0 - 200, "type": 2,
 async def _reporting(console: Console) -> dict[str, Any]:
     """A token, this test's device approved, and an active report with details: one open
     position, one pending order, a closed trade and a deposit. The report's body."""
-    token = (await issue_token(console))["token"]
-    await pending_lookup(console, token)
-    await console.sink.wait_for(1)
-    assert (await console.device("POST", "/v1/device/verify",
-                                 {"code": console.sink.code()}))[0] == 200
-    [row] = await console.app[AUTHORITY].tokens.of(OWNER)
+    token_id = await approved_token(console)
     body: dict[str, Any] = {}
     for step in range(3):  # a line of three points, 30 s apart
         console.clock.now = T0 + 30 * step
-        body = report_body(row["token_id"], 12.5 + step, console.clock.now - 0.5)
+        body = report_body(token_id, 12.5 + step, console.clock.now - 0.5)
         status, _, _ = await console.device("POST", "/v1/terminals/report",
                                             {"terminals": [body]})
         assert status == 200

@@ -18,25 +18,19 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from gateway.authority.console import AUTHORITY
 from tests.e2e.chromium import Walk, chromium_at
-from tests.e2e.consolekit import OWNER, PASSWORD, Console, issue_token, pending_lookup
+from tests.e2e.consolekit import OWNER, PASSWORD, Console, approved_token
 
 
 async def _reporting(console: Console) -> dict[str, Any]:
     """A token, this test's device approved for it, and five reports of an active terminal
     with two positions: the last report's body."""
-    token = (await issue_token(console))["token"]
-    await pending_lookup(console, token)
-    await console.sink.wait_for(1)
-    assert (await console.device("POST", "/v1/device/verify",
-                                 {"code": console.sink.code()}))[0] == 200
-    [row] = await console.app[AUTHORITY].tokens.of(OWNER)
+    token_id = await approved_token(console)
     body: dict[str, Any] = {}
     for i, equity in enumerate((10_000.0, 10_012.4, 9_987.1, 10_004.9, 10_013.7)):
         console.clock.now += 30
         body = {"login": 5012345, "server": "MTG-Demo", "state": "active",
-                "token_id": row["token_id"], "platform": "MT5", "ea_version": "1.2.0",
+                "token_id": token_id, "platform": "MT5", "ea_version": "1.2.0",
                 "balance": 10_000.0, "equity": equity, "currency": "USD", "positions": 2,
                 "as_of": console.clock.now - 0.4, "open_positions": [
                     {"ticket": 101, "symbol": "BTCUSD", "type": "buy", "volume": 0.1,

@@ -281,7 +281,7 @@ async def test_the_owner_sees_every_session_and_signs_out_one_or_all(
         assert "PhoneBrowser/2.0" in text and "DeskBrowser/1.0" in text and "127.0.0.1" in text
         assert text.index("PhoneBrowser/2.0") < text.index("Stranger/9.9")  # latest use first
         strangers = re.search(r'<tr data-session="([0-9a-f]{64})">\s*<td data-label="Browser">'
-                              r"Stranger/9\.9", page.text)
+                              r'<span class="agent" title="Stranger/9\.9">', page.text)
         assert strangers is not None
         ended = await desk.post(f"/settings/sessions/{strangers.group(1)}/end",
                                 {"csrf": page.csrf()})
@@ -294,7 +294,7 @@ async def test_the_owner_sees_every_session_and_signs_out_one_or_all(
             assert asked.status == 200 and 'id="confirm-form"' in asked.text
             done = await desk.post("/settings/sessions/end-all",
                                    {"csrf": asked.csrf(), "confirm": "yes"})
-            assert done.status == 303 and done.headers["Location"] == "/login"
+            assert done.status == 303 and done.headers["Location"] == "/login?after=everywhere"
         finally:
             await waiting.close()
         assert (await desk.get("/")).status == 303 and (await phone.get("/")).status == 303

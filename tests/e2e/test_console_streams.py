@@ -160,7 +160,8 @@ async def test_a_stream_ends_when_its_session_ends(console: Console, browser: Br
             else:
                 page = await other.submit("/settings/sessions", "/settings/sessions/end-all",
                                           {"confirm": "yes"})
-            assert page.status == 303 and page.headers["Location"] == "/login"
+            assert page.status == 303 and page.headers["Location"] == (
+                "/login" if how == "sign_out" else "/login?after=everywhere")
             await _ended(opened[0])
             assert await _open(session, console.url, opened) == 401  # signed out
     finally:

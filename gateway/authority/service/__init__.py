@@ -37,10 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from .. import halts as halt_rows
 from .. import reports
 from ..address import ConsoleAddress
 from ..api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
 from ..database import CONNECT_TIMEOUT_S, POOL_SIZE, STATEMENT_TIMEOUT_S, Tx
+from ..halts import Halt
 from ..mailer import Mailer
 from ..migrations import version_of
 from ..records import AuthorityKey
@@ -75,14 +77,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """An owner's accounts, tokens (listings), devices, terminal states and account figures,
-    as of one moment (the dashboard)."""
+    """An owner's accounts, tokens (listings), devices, terminal states, account figures and
+    halts in force, as of one moment (the dashboard)."""
 
     accounts: list[AccountRow]
     tokens: list[dict[str, Any]]
     devices: list[dict[str, Any]]
     terminals: list[TerminalRow]
     figures: dict[tuple[str, int, str], AccountFigures]
+    halts: list[Halt]
 
 
 class Authority:
@@ -220,7 +223,8 @@ class Authority:
                         tokens=listings(tx, store.tokens_of(tx, owner_email)),
                         devices=self.approvals.devices_of(tx, owner_email),
                         terminals=reports.of(tx, owner_email),
-                        figures=reports.figures_of(tx, owner_email))
+                        figures=reports.figures_of(tx, owner_email),
+                        halts=halt_rows.halts_of(tx, owner_email))
 
     # -- device-facing (AuthorityAPI) ----------------------------------------------------
 

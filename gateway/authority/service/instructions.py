@@ -7,7 +7,8 @@ account's money is the broker's to move. A chart message (:meth:`Instructions.se
 reaches the terminal's EA the same way. Each is told to the daemons holding the terminal's
 live tokens in its own transaction (``common.announce``) and written to the owner's activity
 in that transaction too; a daemon's report settles it (:meth:`Instructions.settle_reported`,
-called by the live room as each report is stored), which wakes whoever waits on it here.
+called by the live room as each report is stored), which wakes whoever waits on it here; a
+chart message's settlement is an activity entry of its own, so the owner sees it shown.
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ class Instructions:
                                           done.id, done.state, done.deal, done.detail,
                                           device_id, now)
             settled = settled or row is not None
+            if row is not None and row.kind == "message" and row.state == "shown":
+                # the activity said "sent" when it was asked for; it says when it was shown
+                self._shared.activity.add(tx, owner_email, "message_shown",
+                                          f"{row.login}@{row.server}: {row.text[:80]} "
+                                          f"({row.id})", now)
         if settled:
             tx.after_commit(self._wake)
 

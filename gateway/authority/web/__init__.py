@@ -20,6 +20,7 @@ contract in ``pyproject.toml`` holds it):
 ``tokens.py``       ``/tokens``
 ``devices.py``      ``/devices``
 ``accounts.py``     ``/accounts``
+``halts.py``        ``/halts/lift``: lifting the kill switch where it is shown
 ``activity.py``     ``/activity``
 ``settings.py``     ``/settings`` and the password change
 ``twofactor.py``    ``/settings/2fa/...``: two-step sign-in
@@ -54,6 +55,7 @@ from . import (
     alerts,
     dashboard,
     devices,
+    halts,
     live,
     recovery,
     settings,
@@ -72,8 +74,8 @@ _HERE: Final = Path(__file__).resolve().parent
 TEMPLATE_DIR: Final = _HERE / "templates"
 STATIC_DIR: Final = _HERE / "static"
 #: Every page room, each with its ``routes`` table.
-ROOMS: Final = (signin, dashboard, live, tokens, devices, accounts, activity, settings,
-                twofactor, signedin, alerts, recovery)
+ROOMS: Final = (signin, dashboard, live, tokens, devices, accounts, halts, activity,
+                settings, twofactor, signedin, alerts, recovery)
 
 
 def mount_pages(app: web.Application, authority: Callable[[], Authority],

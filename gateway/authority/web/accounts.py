@@ -1,5 +1,10 @@
 """The owner's MetaTrader accounts (``/accounts``): registering one with its risk policy, and
-changing that policy.
+changing that policy; a halt in force and an account's group are shown where the policy is.
+
+An account in a group is named so on its form, with what saving there does, as the service
+does it (``service/groups.py``): the save changes this account alone and it stays in the
+group, whose next change (a new group policy, or an account moved in) writes the group's
+policy over it again.
 
 Tightening a limit is one click. Loosening one, or leaving paper trading, asks for the
 owner's password again (the service's rule, ``service/consent.py``, in the kit's words): these
@@ -10,7 +15,6 @@ with an error keeps what was typed and names the field; the password is never ec
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from aiohttp import web
@@ -19,8 +23,8 @@ from ..service import PasswordNeeded
 from ..service.accounts import AccountChanges
 from ..store import AccountExists
 from .forms import FormErrors, parse_registration, parse_risk
-from .kit import REAUTH_FIELD, Page, signed_in
-from .views import live_tokens, verified_terminals
+from .kit import REAUTH_FIELD, Page, refused, signed_in
+from .views import halt_notes, halted, live_tokens, verified_terminals
 
 __all__ = ["routes"]
 
@@ -33,8 +37,14 @@ async def _accounts_page(page: Page, *, status: int = 200, errors: FormErrors | 
                          risk_forms: dict[int, dict[str, Any]] | None = None) -> web.Response:
     """The accounts page; ``risk_forms`` keeps what was typed into a refused risk form."""
     authority = page.authority
+    halts = await authority.halts.of(page.owner)
+    rows = await authority.accounts.with_groups(page.owner)
     return await page.show("accounts.html", "accounts", status=status,
-                           accounts=await authority.accounts.of(page.owner),
+                           accounts=[a for a, _ in rows],
+                           groups={a.id: group for a, group in rows if group is not None},
+                           halts=halt_notes(halts), halts_back="/accounts",
+                           halted={(a.login, a.server): halted(halts, a.login, a.server)
+                                   for a, _ in rows},
                            verified=verified_terminals(
                                await authority.terminals.of(page.owner),
                                await authority.terminals.verified(page.owner)),
@@ -103,7 +113,7 @@ async def update_risk(page: Page) -> web.StreamResponse:
             page.owner, account_id, changes,
             password=password if isinstance(password, str) else None)
     except PasswordNeeded as needed:
-        why = f"{_refused(needed)} It is needed to {'; '.join(needed.words)}."
+        why = f"{refused(needed)} It is needed to {'; '.join(needed.words)}."
         return await _accounts_page(page, status=401,
                                     risk_errors={account_id: {REAUTH_FIELD: why}},
                                     risk_forms={account_id: typed})
@@ -111,10 +121,3 @@ async def update_risk(page: Page) -> web.StreamResponse:
         raise web.HTTPNotFound()
     raise await page.done("Risk policy saved; connected daemons apply it within seconds.",
                           "/accounts")
-
-
-def _refused(needed: PasswordNeeded) -> str:
-    """Why the password the form carried did not confirm the change (the kit's words)."""
-    if needed.retry_after_s is not None:
-        return f"Too many failed sign-ins. Wait {max(1, math.ceil(needed.retry_after_s))} s."
-    return "Wrong password." if needed.wrong else "Enter your console password to confirm."

@@ -1,7 +1,8 @@
 """The alerts section of the settings page: channels, thresholds, the signing secret, and a
 test alert (what the section shows, and how its form is read: ``alertview.py``).
 
-``POST /settings/alerts`` saves the choices; ``POST /settings/alerts/secret`` rotates the
+``POST /settings/alerts`` saves the choices (``GET`` lists the latest deliveries, of which
+the settings page shows the newest few); ``POST /settings/alerts/secret`` rotates the
 webhook's signing secret. A new secret is shown on the answer to the POST that made it, once
 (as a new token is), never again. Setting or changing the webhook's address, and rotating
 its secret, ask for the owner's password (the kit's re-authentication: the address decides
@@ -15,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .alertview import alerts_view, parse_alerts
+from .alertview import alerts_view, deliveries_view, parse_alerts
 from .kit import REAUTH_FIELD, Page, signed_in
 from .settingsview import settings_page
 
@@ -28,6 +29,14 @@ async def _answer(page: Page, status: int, **alerts: Any) -> web.Response:
     """The settings page with the alerts section's news (``alertview.alerts_view``)."""
     return await settings_page(page, status=status,
                                alerts=await alerts_view(page.authority, page.owner, **alerts))
+
+
+@routes.get("/settings/alerts")
+@signed_in
+async def latest(page: Page) -> web.StreamResponse:
+    """Every latest alert delivery (the settings page lists the newest few)."""
+    return await page.show("alerts.html", "settings",
+                           deliveries=await deliveries_view(page.authority, page.owner))
 
 
 @routes.post("/settings/alerts")

@@ -6,14 +6,18 @@ the section (``settingsview.py``), and the page rooms do not import each other."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from ..alerts import MAX_MARGIN_PCT, MAX_OFFLINE_MINUTES, AlertSettings, check_webhook_url
 from ..delivery import summary
 from ..service import Authority
 from .forms import FormErrors
 
-__all__ = ["alerts_view", "parse_alerts"]
+__all__ = ["SHOWN_ON_SETTINGS", "alerts_view", "deliveries_view", "parse_alerts"]
+
+#: The latest deliveries the settings page lists (the rest are a link away): the page is
+#: the owner's, not the alerts' log, and on a phone twenty rows made it 5,400 px tall.
+SHOWN_ON_SETTINGS: Final = 5
 
 #: The defaults the form offers for a threshold not set yet.
 _OFFLINE_DEFAULT, _MARGIN_DEFAULT = "10", "150"
@@ -37,13 +41,19 @@ async def alerts_view(authority: Authority, owner_email: str, *,
     """What ``_alerts.html`` shows: the form (stored, or as typed), its errors, a secret
     just made, and the latest deliveries."""
     settings = await authority.alerts.settings(owner_email)
-    deliveries = [{"id": d.id, "channel": d.channel, "summary": summary(d.payload),
-                   "status": d.status, "attempts": d.attempts, "next_at": d.next_at,
-                   "error": d.last_error, "at": d.created_at, "done_at": d.done_at}
-                  for d in await authority.alerts.deliveries(owner_email)]
+    deliveries = await deliveries_view(authority, owner_email)
     return {"alert_settings": settings, "alert_form": dict(form or _form_of(settings)),
             "alert_errors": dict(errors or {}), "new_secret": new_secret,
-            "deliveries": deliveries}
+            "deliveries": deliveries[:SHOWN_ON_SETTINGS], "deliveries_total": len(deliveries)}
+
+
+async def deliveries_view(authority: Authority, owner_email: str) -> list[dict[str, Any]]:
+    """The owner's latest alert deliveries (the service's twenty), newest first, as the
+    settings page and ``/settings/alerts`` list them."""
+    return [{"id": d.id, "channel": d.channel, "summary": summary(d.payload),
+             "status": d.status, "attempts": d.attempts, "next_at": d.next_at,
+             "error": d.last_error, "at": d.created_at, "done_at": d.done_at}
+            for d in await authority.alerts.deliveries(owner_email)]
 
 
 def _whole(form: Mapping[str, Any], name: str, low: int, high: int,

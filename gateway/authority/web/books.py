@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..equity import Point
-from ..positions import STALE_AFTER_S, PositionsBook
+from ..positions import PositionsBook
 from .chart import chart
-from .views import ago
+from .views import read_ago, stale_note
 
 __all__ = ["price", "signed", "terminal_books", "tone", "utc_clock", "utc_short"]
 
@@ -47,11 +47,6 @@ def price(value: float) -> str:
 def utc_short(epoch: float) -> str:
     """``MM-DD HH:MM`` UTC (the chart's time axis)."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%m-%d %H:%M")
-
-
-def _age(seconds: float) -> str:
-    """How long ago figures were read, in seconds below two minutes."""
-    return f"{int(seconds)} s ago" if seconds < 120 else ago(0, seconds)
 
 
 def tone(value: float) -> str:
@@ -85,8 +80,8 @@ def terminal_books(rows: Sequence[Mapping[str, Any]],
             "login": key[1], "server": key[2], "device_id": key[0],
             "device_name": row.get("device_name", ""), "state": row.get("state", ""),
             "figures": figures, "as_of": as_of,
-            "stale": as_of is not None and now - as_of > STALE_AFTER_S,
-            "age": "" if as_of is None else _age(now - as_of),
+            "stale": stale_note(as_of, now),
+            "age": "" if as_of is None else read_ago(now - as_of),
             "positions": [{"p": p, "profit": signed(p.profit), "swap": signed(p.swap),
                            "tone": tone(p.profit), "price_open": price(p.price_open),
                            "price_current": price(p.price_current), "sl": price(p.sl),

@@ -16,7 +16,7 @@ from aiohttp import web
 from ..service import Overview
 from .books import terminal_books
 from .kit import Page, signed_in, signed_in_part
-from .views import checklist, terminal_rows
+from .views import checklist, halt_notes, steps_left, terminal_rows, unguarded
 
 __all__ = ["routes"]
 
@@ -24,10 +24,11 @@ routes = web.RouteTableDef()
 
 
 def _terminals(page: Page, overview: Overview) -> list[dict[str, Any]]:
-    """Every terminal the owner has a token for, with each device's latest report."""
+    """Every terminal the owner has a token for, with each device's latest report and the
+    halt in force on it."""
     devices = {d["device_id"]: d for d in overview.devices}
     return terminal_rows(overview.terminals, overview.tokens, devices, int(page.kit.clock()),
-                         overview.figures)
+                         overview.figures, overview.halts)
 
 
 async def _books(page: Page, terminals: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -45,7 +46,9 @@ async def dashboard(page: Page) -> web.StreamResponse:
     steps = checklist(seen.accounts, seen.tokens, seen.devices, seen.terminals)
     terminals = _terminals(page, seen)
     return await page.show("dashboard.html", "dashboard", terminals=terminals, steps=steps,
-                           steps_left=sum(not step.done for step in steps),
+                           halts=halt_notes(seen.halts), halts_back="/",
+                           steps_left=steps_left(steps),
+                           unguarded=unguarded(seen.accounts, seen.tokens, page.kit.clock()),
                            pending=[d for d in seen.devices if d["status"] == "pending"],
                            books=await _books(page, terminals))
 

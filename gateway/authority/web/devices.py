@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from .kit import Page, signed_in
+from .views import last_heard
 
 __all__ = ["routes"]
 
@@ -49,7 +50,9 @@ async def _device(page: Page) -> dict[str, Any]:
 async def _devices_page(page: Page, status: int = 200,
                         approve_error: dict[str, str] | None = None) -> web.Response:
     """The devices page; ``approve_error``: a device id's refused password, by its row."""
-    devices = await page.authority.approvals.of_owner(page.owner)
+    authority = page.authority
+    devices = last_heard(await authority.approvals.of_owner(page.owner),
+                         await authority.terminals.of(page.owner))
     return await page.show("devices.html", "devices", status=status, devices=devices,
                            approve_error=approve_error or {})
 

@@ -49,9 +49,9 @@ from ...base.throttle import RateLimited
 from ..database import DatabaseUnavailable
 from ..door import DOOR, Caller, Posted, refusal_headers, retry_after
 from ..errors import Refusal
-from ..service import Authority
+from ..service import Authority, PasswordNeeded
 from ..service.signin import OwnerSignIn
-from .books import utc_clock, utc_short
+from .books import signed, utc_clock, utc_short
 from .chart import BOX
 from .security import (
     PRE_COOKIE,
@@ -61,10 +61,11 @@ from .security import (
     set_cookie,
 )
 from .sessions import Session, SessionStore
-from .views import ago, when
+from .views import agent_name, ago, when
 
-__all__ = ["PAGES", "REAUTH_FIELD", "STALE_FORM", "STALE_SIGN_IN_FORM", "Handler", "Page",
-           "PageKit", "Visit", "before_sign_in", "render", "signed_in", "signed_in_part"]
+__all__ = ["PAGES", "REAUTH_FIELD", "SIGNED_OUT", "STALE_FORM", "STALE_SIGN_IN_FORM",
+           "Handler", "Page", "PageKit", "Visit", "before_sign_in", "refused", "render",
+           "signed_in", "signed_in_part"]
 
 #: The form field that carries the owner's password for an action that asks for it again.
 REAUTH_FIELD: Final = "owner_password"
@@ -73,6 +74,12 @@ STALE_FORM: Final = ("The form's security token is missing or out of date. Reloa
                      "and try again.")
 STALE_SIGN_IN_FORM: Final = ("The sign-in form's security token is missing or out of date. "
                              "Reload the page and try again.")
+#: The notices the sign-in page shows after ``?after=``: a browser that was signed out by
+#: an action lands there without a session to carry the notice, so the address names it.
+SIGNED_OUT: Final = {
+    "everywhere": "Signed out everywhere: every browser signed in as you, this one too, and "
+                  "every console API sign-in has ended. Sign in again to continue.",
+}
 #: Random bytes of a page's double-submit token (before sign-in: no session holds one).
 _PRE_TOKEN_BYTES: Final = 32
 
@@ -103,6 +110,8 @@ class PageKit:
         env.filters["ago"] = lambda epoch: ago(epoch, self.clock())
         env.filters["utc_clock"] = utc_clock
         env.filters["utc_short"] = utc_short
+        env.filters["agent"] = agent_name
+        env.filters["signed"] = signed
         env.globals["box"] = BOX
 
     def render(self, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -134,9 +143,14 @@ class PageKit:
     def sign_in_page(self, request: web.Request, *, email: str = "", error: str = "",
                      status: int = 200, notice: str = "") -> web.Response:
         """The sign-in form, with ``email`` filled in, an ``error`` or a ``notice``: where
-        every way of getting in (or of being sent back to the start of it) lands."""
+        every way of getting in (or of being sent back to the start of it) lands. Served at
+        another address (a spent reset or take-back link), the page asks the browser to show
+        ``/login`` instead (``static/console.js``), so the link's token does not stay in the
+        address bar and the history."""
         return self.pre_page(request, "login.html", status=status, email=email, error=error,
-                             login_notice=notice)
+                             login_notice=notice or SIGNED_OUT.get(
+                                 request.query.get("after", ""), ""),
+                             address="/login" if request.path != "/login" else "")
 
     async def error_page(self, request: web.Request, status: int) -> web.Response:
         """A friendly page for 404 and other errors outside the JSON API (503: the database
@@ -165,6 +179,14 @@ class PageKit:
                                notice="")
         add_page_headers(response)
         return response
+
+
+def refused(needed: PasswordNeeded) -> str:
+    """Why the password a form carried did not confirm a change the service asked it for
+    (``service/consent.py``), in the words :meth:`Page.reauth` uses."""
+    if needed.retry_after_s is not None:
+        return f"Too many failed sign-ins. Wait {retry_after(needed.retry_after_s)} s."
+    return "Wrong password." if needed.wrong else "Enter your console password to confirm."
 
 
 @dataclass(frozen=True, slots=True)

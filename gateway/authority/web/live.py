@@ -38,13 +38,13 @@ from ...base.mt4web import mt4records
 from .. import equity
 from ..database import DatabaseUnavailable
 from ..door import DOOR
-from ..positions import STALE_AFTER_S
 from ..reports import TerminalRow
 from ..snapshots import KeptDeal, Snapshot
 from ..venues import Book, flow_of
 from .books import price, signed, tone
 from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of
+from .views import halt_notes, stale_note
 
 __all__ = ["BEAT_S", "HISTORY_ROWS", "STREAM_S", "panels", "routes"]
 
@@ -97,7 +97,7 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
             "login": row.login, "server": row.server, "device_id": row.device_id,
             "state": row.shown_state(now), "account": account, "book": book,
             "as_of": snap.as_of if snap is not None else None,
-            "stale": snap is not None and now - snap.as_of > STALE_AFTER_S,
+            "stale": stale_note(snap.as_of, now) if snap is not None else "",
             "floating": None if floating is None else signed(floating),
             "floating_tone": None if floating is None else tone(floating),
             "positions": [_trade_row(t) for t in trades if t["state"] == "open"],
@@ -131,8 +131,10 @@ async def _panels(page: Page) -> dict[str, Any]:
 @routes.get("/live")
 @signed_in
 async def live(page: Page) -> web.StreamResponse:
-    """The live page."""
-    return await page.show("live.html", "live", **await _panels(page))
+    """The live page, with the halts in force above the panels."""
+    return await page.show("live.html", "live",
+                           halts=halt_notes(await page.authority.halts.of(page.owner)),
+                           halts_back="/live", **await _panels(page))
 
 
 @routes.get("/live/panels")

@@ -1,7 +1,8 @@
 """The live page's equity chart: a chosen range, drawdown, gaps, and an honest scale.
 
-Pure (no I/O), so a test recomputes the geometry from the series. What it fixes of the
-dashboard's first chart (``chart.py``):
+Pure (no I/O), so a test recomputes the geometry from the series. The scale, the gaps and the
+book's breaks are the dashboard's chart's (``chart.py``); what the live page adds is its
+range, the drawdown and the balance's steps:
 
 * **the scale**: the value axis spans at least :data:`MIN_SPAN_PCT` of the account's level
   (the mean of the values drawn), centred on the data, so a 33-cent move on 10,000 is a
@@ -32,8 +33,20 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..equity import Point, current
-from ..reports import SILENT_AFTER_S
-from .chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
+from .chart import (
+    BOTTOM,
+    GAP_S,
+    HEIGHT,
+    LEFT,
+    MIN_SPAN_PCT,
+    RIGHT,
+    TOP,
+    WIDTH,
+    gap_after,
+    runs,
+    scale,
+    switched,
+)
 
 __all__ = ["DEFAULT_RANGE", "GAP_S", "MIN_SPAN_PCT", "RANGES", "Drawdown", "Flow", "LiveChart",
            "drawdown", "live_chart", "range_of"]
@@ -41,11 +54,6 @@ __all__ = ["DEFAULT_RANGE", "GAP_S", "MIN_SPAN_PCT", "RANGES", "Drawdown", "Flow
 #: The ranges the page offers: name → seconds.
 RANGES: Final = {"1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "90d": 90 * 86_400}
 DEFAULT_RANGE: Final = "1d"
-#: The value axis spans at least this share of the account's level (percent).
-MIN_SPAN_PCT: Final = 1.0
-#: No point for this long: the line breaks (a daemon silent longer than the dashboard's
-#: "not heard from").
-GAP_S: Final = SILENT_AFTER_S
 
 
 def range_of(name: str | None) -> tuple[str, int]:
@@ -131,6 +139,8 @@ class LiveChart:
     points: tuple[Point, ...]
     equity: tuple[str, ...]
     balance: tuple[str, ...]
+    #: ``(x, y of equity, y of balance)`` of each run of a single point (drawn as dots).
+    dots: tuple[tuple[float, float, float], ...]
     low: float
     high: float
     start: int
@@ -152,16 +162,8 @@ def live_chart(series: Sequence[Point], now: int, range_s: int,
     points = current(inside)
     if not points:
         return None
-    book = points[-1].book
-    # where the other book reported in between, the line breaks (a switch, not a move)
-    switched = {after.at for before, after in zip(inside, inside[1:], strict=False)
-                if before.book != book and after.book == book}
-    values = [p.equity for p in points] + [p.balance for p in points]
-    low, high = min(values), max(values)
-    level = sum(abs(v) for v in values) / len(values)
-    span = max(high - low, level * MIN_SPAN_PCT / 100, 0.02)
+    low, high = scale([p.equity for p in points] + [p.balance for p in points])
     middle = (low + high) / 2
-    low, high = middle - span / 2, middle + span / 2
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     # the axis runs from the range's start, or from the first point when the series is
     # younger than the range (a day's range over ten minutes of history would be a dot)
@@ -176,13 +178,12 @@ def live_chart(series: Sequence[Point], now: int, range_s: int,
     def y(value: float) -> float:
         return round(TOP + (high - value) / (high - low) * plot_h, 1)
 
-    runs: list[list[Point]] = [[points[0]]]
-    for before, after in zip(points, points[1:], strict=False):
-        if after.at - before.at > GAP_S or after.at in switched:
-            runs.append([])
-        runs[-1].append(after)
-    equity = tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in runs)
-    balance = tuple(" ".join(_steps(run, x, y)) for run in runs)
+    # where the other book reported in between, the line breaks (a switch, not a move)
+    parts = runs(points, gap_after(points[0].at, points[-1].at), switched(inside))
+    equity = tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in parts)
+    balance = tuple(" ".join(_steps(run, x, y)) for run in parts)
+    dots = tuple((x(run[0].at), y(run[0].equity), y(run[0].balance))
+                 for run in parts if len(run) == 1)
     ticks = ((y(high), high), (y(middle), middle), (y(low), low))
     times = tuple((x(at), at) for at in (start, (start + end) // 2, end))
     marks = []
@@ -190,8 +191,8 @@ def live_chart(series: Sequence[Point], now: int, range_s: int,
         holder = next((p for p in points if p.at >= at), None)
         if holder is not None and at > points[0].at:
             marks.append((x(holder.at), y(holder.balance), amount))
-    return LiveChart(points, equity, balance, low, high, start, end, ticks, times,
-                     len(runs) - 1, drawdown(points, flows), tuple(marks))
+    return LiveChart(points, equity, balance, dots, low, high, start, end, ticks, times,
+                     len(parts) - 1, drawdown(points, flows), tuple(marks))
 
 
 def _steps(run: Sequence[Point], x: Callable[[int], float],

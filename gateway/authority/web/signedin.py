@@ -27,6 +27,7 @@ from ..service.credentials import described
 from .kit import Page, signed_in
 from .security import SESSION_COOKIE, clear_cookie
 from .sessions import Session
+from .views import agent_name
 
 __all__ = ["routes"]
 
@@ -43,13 +44,15 @@ routes = web.RouteTableDef()
 
 def _described(session: Session) -> str:
     """A session as the notice and the activity name it: its browser and address."""
-    agent = session.user_agent[:80] or "a browser that did not say which"
+    agent = agent_name(session.user_agent) if session.user_agent \
+        else "a browser that did not say which"
     return f"{agent} from {session.address or 'an unknown address'}"
 
 
-def _signed_out(page: Page) -> web.HTTPSeeOther:
-    """This browser's session ended: to the sign-in page, the cookie cleared."""
-    redirect = web.HTTPSeeOther("/login")
+def _signed_out(page: Page, after: str = "") -> web.HTTPSeeOther:
+    """This browser's session ended: to the sign-in page (saying ``after``'s notice, one of
+    the kit's ``SIGNED_OUT``), the cookie cleared."""
+    redirect = web.HTTPSeeOther("/login" + (f"?after={after}" if after else ""))
     clear_cookie(page.request, redirect, SESSION_COOKIE)
     return redirect
 
@@ -86,7 +89,7 @@ async def end_all(page: Page) -> web.StreamResponse:
     page.kit.sessions.ended_with_owner(page.owner)
     log.info("console: an owner signed out everywhere; %d session(s) and %d API sign-in(s) "
              "ended", ended.sessions, ended.api_sessions)
-    raise _signed_out(page)
+    raise _signed_out(page, "everywhere")
 
 
 @routes.post("/settings/sessions/{key}/end")

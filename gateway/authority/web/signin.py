@@ -25,6 +25,7 @@ from typing import Final
 from aiohttp import web
 
 from ...base.throttle import RateLimited
+from .. import totp
 from ..door import retry_after
 from ..service.resets import TTL_S
 from ..service.signin import SignInRefused
@@ -33,7 +34,7 @@ from .kit import STALE_SIGN_IN_FORM, Page, Visit, before_sign_in, signed_in
 from .security import PRE_COOKIE, SESSION_COOKIE, STEP_COOKIE, clear_cookie, set_cookie
 from .sessions import SignInSteps, browser_of
 
-__all__ = ["STEPS", "routes"]
+__all__ = ["STEPS", "recovery_code_used", "routes"]
 
 log = logging.getLogger("gateway.authority.web")
 
@@ -43,14 +44,30 @@ STEPS: Final = web.AppKey("signin_steps", SignInSteps)
 routes = web.RouteTableDef()
 
 
-async def _open_session(visit: Visit, owner: str, how: str) -> web.HTTPSeeOther:
-    """The owner is in: a session, its cookie, the activity entry, and the way home."""
-    session_id, _ = await visit.kit.sessions.create(owner, **browser_of(visit.request))
+async def _open_session(visit: Visit, owner: str, how: str, notice: str = ""
+                        ) -> web.HTTPSeeOther:
+    """The owner is in: a session, its cookie, the activity entry, and the way home (where
+    ``notice`` is shown once)."""
+    sessions = visit.kit.sessions
+    session_id, session = await sessions.create(owner, **browser_of(visit.request))
+    if notice:
+        await sessions.set_notice(session, notice)
     await visit.authority.owners.note_sign_in(owner, True, how)
     redirect = web.HTTPSeeOther("/")
     set_cookie(visit.request, redirect, SESSION_COOKIE, session_id)
     clear_cookie(visit.request, redirect, PRE_COOKIE)
     return redirect
+
+
+def recovery_code_used(left: int) -> str:
+    """What the dashboard says after a sign-in with a recovery code: how many are left, and
+    what to do when the phone is lost (a recovery code is the way in without it)."""
+    codes = f"{left} recovery code{'s' if left != 1 else ''} left" if left else \
+        "no recovery code left: make new ones in Settings now"
+    return (f"You signed in with a recovery code ({codes}; each works once). Lost your phone? "
+            "In Settings, turn two-step sign-in off (your password and another recovery "
+            "code), then set it up again with the new phone: ten new recovery codes come "
+            "with it.")
 
 
 def _where(visit: Visit) -> str:
@@ -152,7 +169,12 @@ async def code(visit: Visit) -> web.StreamResponse:
         return visit.show("login_code.html", status=401, error=f"Wrong code, or one already "
                           f"used. {left} {'try' if left == 1 else 'tries'} left.")
     await steps.end(step_id)
-    redirect = await _open_session(visit, owner, f"{_where(visit)}, with a second-factor code")
+    notice = ""
+    if totp.normalize_code(typed) is None:  # not the app's six digits: a recovery code
+        left = (await visit.authority.second_factor.status(owner)).recovery_left
+        notice = recovery_code_used(left)
+    redirect = await _open_session(visit, owner, f"{_where(visit)}, with a second-factor code",
+                                   notice)
     clear_cookie(visit.request, redirect, STEP_COOKIE)
     raise redirect
 

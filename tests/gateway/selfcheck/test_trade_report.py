@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.selfcheck.probe import Probe
 from gateway.selfcheck.report import FAIL, PASS
-from gateway.selfcheck.trades import EXPECTED_EVENTS, TradeSession, said
+from gateway.selfcheck.trades import EXPECTED_EVENTS, TradeSession, at_digits, said
 from mtgateway.aio import AsyncClient
 from mtgateway.stream import TradeEvent
 
@@ -63,3 +63,14 @@ def test_retcodes_are_said_with_their_names() -> None:
                               "comment": "Invalid stops"}
     assert said(answer) == '10016 TRADE_RETCODE_INVALID_STOPS "Invalid stops"'
     assert said({"retcode": 10009}) == "10009"
+
+
+def test_stops_and_prices_are_written_at_the_symbols_digits() -> None:
+    """n14: the report writes a price as the terminal shows it, at the symbol's digits: a
+    2-digit index's stop 6367.4 as 6367.40 (it said "stops 6301.35 / 6367.4"), a 3-digit
+    pair's 147.52 as 147.520, a computed price a third of a point off the grid at the grid's
+    digits."""
+    assert at_digits({"digits": 2}, 6367.4) == "6367.40"
+    assert at_digits({"digits": 3}, 147.52) == "147.520"
+    assert at_digits({"digits": 2}, 6301.35 + 0.01 / 3) == "6301.35"
+    assert at_digits({"digits": 0}, 97250.0) == "97250"

@@ -54,7 +54,18 @@ function refreshEvery2s(body) {
   }, 2000);
 }
 
+// A page served at an address it should not keep (the sign-in page answering a spent reset
+// or take-back link, whose token is a credential): show the page's own address instead, so
+// the token leaves the address bar and the history entry.
+function replaceAddress() {
+  const address = document.body.dataset.address;
+  if (address && window.location.pathname !== address) {
+    window.history.replaceState(null, "", address);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  replaceAddress();
   enableCopyButtons();
   enableRefresh();
 });
