@@ -38,6 +38,7 @@ from .auth.reporter import (
     account_details,
     account_figures,
     open_positions,
+    symbol_digits,
     watch_revocations,
 )
 from .auth.secretstore import SecretStore
@@ -243,7 +244,8 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
     app[REPORTER] = TerminalReporter(
         link, device.info, figures=account_figures(read) if remote else None,
         positions=open_positions(read) if remote else None,
-        details=account_details(read) if remote else None)
+        details=account_details(read) if remote else None,
+        digits=symbol_digits(read) if remote else None)
     cache = app[RECORD_CACHE] = RecordCache(
         link, keys, device.info, device_name=device_name(config),
         os_name=f"{platform.system()} {platform.release()}".strip(),

@@ -94,6 +94,9 @@ class RemoteAuthority:
         self._last_proof_ms = 0
         #: Until when (``time.monotonic``) the console asked for live reports.
         self._live_until = 0.0
+        #: The report fields beyond the first report's the console said it takes (its
+        #: answer's ``takes``); none until it says so.
+        self._takes: frozenset[str] = frozenset()
 
     async def __aenter__(self) -> RemoteAuthority:
         return self
@@ -240,10 +243,16 @@ class RemoteAuthority:
                                reports: list[TerminalReport]) -> int:
         """``POST /v1/terminals/report``: how many states the console kept."""
         self._check(device)
-        body = {"terminals": [_report_json(r) for r in reports]}
+        body = {"terminals": [_report_json(r, digits="digits" in self._takes)
+                              for r in reports]}
         _, answer = await self._call("POST", "/v1/terminals/report", body, signed=True)
         if answer.get("live") is True:  # an owner watches the live page (``live_wanted``)
             self._live_until = time.monotonic() + LIVE_HOLD_S
+        takes = answer.get("takes")
+        # the fields the console named take effect from the next report: one sent before an
+        # upgraded console answered goes without them, as it would to an older console
+        self._takes = frozenset(str(t) for t in takes) if isinstance(takes, list) \
+            else frozenset()
         stored = answer.get("stored")
         return stored if isinstance(stored, int) else 0
 
@@ -279,8 +288,9 @@ def _require_box(nonce: str | None, box_key: bytes | None) -> None:
         raise ValueError("a record request to the console needs a nonce and a box key")
 
 
-def _report_json(report: TerminalReport) -> dict[str, Any]:
-    """One report as ``POST /v1/terminals/report`` takes it (figures only when read)."""
+def _report_json(report: TerminalReport, *, digits: bool = False) -> dict[str, Any]:
+    """One report as ``POST /v1/terminals/report`` takes it (figures only when read; the
+    symbols' digits only when ``digits``: the console said it takes them)."""
     out: dict[str, Any] = {
         "login": report.login, "server": report.server, "state": report.state,
         "reason": report.reason, "token_id": report.token_id, "token_hint": report.token_hint,
@@ -297,6 +307,8 @@ def _report_json(report: TerminalReport) -> dict[str, Any]:
             out["open_positions"] = [p.as_json() for p in report.book.positions]
         if report.details is not None:
             out["details"] = details_json(report.details)
+        if digits and report.book.digits:
+            out["digits"] = dict(report.book.digits)
     if report.done:
         out["done"] = [{"id": d.id, "state": d.state, "deal": d.deal, "detail": d.detail}
                        for d in report.done]

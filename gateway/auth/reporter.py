@@ -33,9 +33,11 @@ from ..authority.positions import Position, PositionsBook, largest
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
 from ..authority.venues import Book
+from ..base.prices import MAX_DIGITS
 
-__all__ = ["DEALS_LOOKBACK_S", "LiveHint", "ReportSink", "RevocationSource", "TerminalReporter",
-           "account_details", "account_figures", "open_positions", "watch_revocations"]
+__all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "LiveHint", "ReportSink", "RevocationSource",
+           "TerminalReporter", "account_details", "account_figures", "open_positions",
+           "symbol_digits", "watch_revocations"]
 
 log = logging.getLogger("gateway.auth.reporter")
 
@@ -206,6 +208,28 @@ def _position(entry: object) -> Position | None:
     volume, price_open, price_current, sl, tp, profit, swap = numbers
     return Position(ticket, symbol[:32], "buy" if kind == 0 else "sell", max(volume, 0.0),
                     price_open, price_current, sl, tp, profit, swap)
+#: Reads one symbol's digits (``symbol_info().digits``; ``None`` when it cannot).
+DigitsSource = Callable[[TerminalId, str], Awaitable[int | None]]
+#: The most symbols whose digits one report reads (a first report catching up on a week of
+#: deals in many symbols reads the rest over the next reports; what is read is kept).
+MAX_DIGIT_READS: Final = 20
+
+
+def symbol_digits(call: TerminalCall) -> DigitsSource:
+    """A symbol's digits read through the EA (``symbol_info``), as a bot would: the console
+    writes the symbol's prices at them (``gateway/base/prices.py``)."""
+
+    async def read(terminal: TerminalId, symbol: str) -> int | None:
+        info = await call(terminal, "symbol_info", {"symbol": symbol}, FIGURES_TIMEOUT_S)
+        digits = info.get("digits") if isinstance(info, dict) else None
+        if isinstance(digits, bool) or not isinstance(digits, int) \
+                or not 0 <= digits <= MAX_DIGITS:
+            return None
+        return digits
+
+    return read
+
+
 def _margin(info: dict[str, Any]) -> tuple[float | None, float | None]:
     """``account_info``'s margin in use and margin level (%), each ``None`` when absent or
     not a finite number >= 0 (the console's margin alert reads them)."""
@@ -259,6 +283,9 @@ class TerminalReporter:
             ``MAX_REPORTED_POSITIONS`` by ``|profit|``) with the time they were read.
         details: reads its margin, open trades and new deals, sent with the positions for
             the console's API (deals from the newest one the console has accepted).
+        digits: reads a symbol's digits, sent with the positions for each symbol among
+            them, the trades and the deals (read once per terminal and symbol; one that
+            cannot be read is left out, and read again with the next report).
         clock: epoch seconds, the "as of" of the figures and positions.
         live_interval_s: the interval while an active terminal holds open positions.
     """
@@ -269,11 +296,16 @@ class TerminalReporter:
                  figures: FiguresSource | None = None,
                  positions: PositionsSource | None = None,
                  details: DetailsSource | None = None,
+                 digits: DigitsSource | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._sink = sink
         self._figures = figures
         self._positions = positions
         self._details = details
+        self._digits = digits
+        #: The digits read, per terminal and symbol (a symbol's digits do not change while
+        #: its terminal runs).
+        self._digits_read: dict[tuple[TerminalId, str], int] = {}
         #: Per terminal and book, the time of the newest deal the authority accepted
         #: (server s): each book numbers and dates its own deals, so a paper book's are not
         #: cut at the live account's newest (nor the other way after switching back).
@@ -396,8 +428,33 @@ class TerminalReporter:
             # operation among the deals is in these figures too
             figures = dataclasses.replace(figures, balance=float(details.account["balance"]),
                                           equity=float(details.account["equity"]))
+        shown = largest(got)
+        symbols = {p.symbol for p in shown}
+        if details is not None:
+            symbols |= {str(r["symbol"]) for r in (*details.positions, *details.orders,
+                                                   *details.deals) if r["symbol"]}
+        digits = await self._read_digits(TerminalId(report.login, report.server), symbols)
         return dataclasses.replace(report, figures=figures,
-                                   book=PositionsBook(as_of, largest(got)), details=details)
+                                   book=PositionsBook(as_of, shown, digits), details=details)
+
+    async def _read_digits(self, terminal: TerminalId, symbols: set[str]) -> dict[str, int]:
+        """The digits of ``symbols`` known or read now (at most :data:`MAX_DIGIT_READS`
+        read); a symbol whose read fails is left out (the report goes without it)."""
+        if self._digits is None:
+            return {}
+        for symbol in sorted(s for s in symbols
+                             if (terminal, s) not in self._digits_read)[:MAX_DIGIT_READS]:
+            try:
+                async with asyncio.timeout(FIGURES_TIMEOUT_S):
+                    read = await self._digits(terminal, symbol)
+            except Exception as exc:  # as with the figures: the report goes without them
+                log.debug("no digits of %s for %s (%s)", symbol, terminal,
+                          type(exc).__name__)
+                continue
+            if read is not None:
+                self._digits_read[(terminal, symbol)] = read
+        return {s: self._digits_read[(terminal, s)] for s in sorted(symbols)
+                if (terminal, s) in self._digits_read}
 
     async def _read_details(self, report: TerminalReport, book: Book
                             ) -> AccountDetails | None:

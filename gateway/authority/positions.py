@@ -11,13 +11,19 @@ report and dropped when the terminal is no longer active, like ``terminal_figure
 A daemon older than this field sends neither list nor time: its report is stored as before,
 the book row says ``listed = 0`` (the dashboard says the daemon did not send its positions)
 and "as of" is the time the console received the report.
+
+With the list a daemon sends its symbols' digits (``symbol_info().digits``, the report's
+``digits``): the pages write each price at its symbol's digits (``gateway/base/prices.py``).
+Each stored position keeps its symbol's under ``digits``; a position stored without (a daemon
+older than the field, or one that could not read them) is written as reported.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol
 
 from . import equity
 from .database import Tx
@@ -25,7 +31,7 @@ from .devices import approved_device
 from .venues import Book
 
 __all__ = ["MAX_REPORTED_POSITIONS", "STALE_AFTER_S", "Position", "PositionsBook", "books_of",
-           "drop", "largest", "record", "save"]
+           "digits_of", "drop", "largest", "record", "save"]
 
 #: The most positions one terminal's report carries (the largest by ``|profit|``).
 MAX_REPORTED_POSITIONS: Final = 50
@@ -69,6 +75,9 @@ class PositionsBook:
 
     as_of: float
     positions: tuple[Position, ...] | None = None
+    #: The digits of the symbols the report's positions, orders and deals are in, as the
+    #: daemon read them (``symbol_info().digits``); a symbol absent is written as reported.
+    digits: Mapping[str, int] = field(default_factory=dict)
 
 
 def largest(positions: list[Position], limit: int = MAX_REPORTED_POSITIONS
@@ -81,7 +90,8 @@ def largest(positions: list[Position], limit: int = MAX_REPORTED_POSITIONS
 def save(tx: Tx, key: Key, book: PositionsBook) -> None:
     """Replace the terminal's book with ``book``."""
     listed = book.positions is not None
-    text = json.dumps([p.as_json() for p in book.positions or ()], separators=(",", ":"))
+    text = json.dumps([_with_digits(p.as_json(), book.digits) for p in book.positions or ()],
+                      separators=(",", ":"))
     tx.execute("INSERT INTO terminal_books VALUES (?,?,?,?,?,?,?) "
                "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
                "as_of = excluded.as_of, listed = excluded.listed, "
@@ -118,7 +128,7 @@ def record(tx: Tx, key: Key, figures: Figures | None, book: PositionsBook | None
         return
     book = book or PositionsBook(0.0)
     as_of = min(book.as_of, float(now)) if book.as_of > 0 else float(now)
-    save(tx, key, PositionsBook(as_of, book.positions))
+    save(tx, key, PositionsBook(as_of, book.positions, book.digits))
     equity.append(tx, key, equity.Point(int(as_of), figures.balance, figures.equity,
                                         figures.book), latest_point)
 
@@ -134,15 +144,31 @@ def books_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], PositionsBo
     rows = tx.query("SELECT b.device_id, b.login, b.server, b.as_of, b.listed, b.positions "
                     f"FROM terminal_books b WHERE b.owner_email = ? AND {approved_device('b')}",
                     (owner_email,))
-    return {(str(r[0]), int(r[1]), str(r[2])):
-            PositionsBook(float(r[3]), _positions(str(r[5])) if int(r[4]) else None)
-            for r in rows}
+    out = {}
+    for r in rows:
+        stored = json.loads(str(r[5]))
+        out[(str(r[0]), int(r[1]), str(r[2]))] = PositionsBook(
+            float(r[3]), _positions(stored) if int(r[4]) else None, digits_of(stored))
+    return out
 
 
-def _positions(text: str) -> tuple[Position, ...]:
+def _with_digits(entry: dict[str, object], digits: Mapping[str, int]) -> dict[str, object]:
+    """A position's stored form, with its symbol's digits when the report said them."""
+    known = digits.get(str(entry["symbol"]))
+    return entry if known is None else {**entry, "digits": known}
+
+
+def digits_of(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The digits stored records say of their symbols (``symbol`` → ``digits``; a record
+    stored without them says nothing)."""
+    return {str(r["symbol"]): int(r["digits"]) for r in records
+            if isinstance(r.get("digits"), int) and r.get("symbol")}
+
+
+def _positions(stored: list[dict[str, Any]]) -> tuple[Position, ...]:
     """The stored list (written by :func:`save` from validated reports)."""
     return tuple(Position(int(p["ticket"]), str(p["symbol"]),
                           "sell" if p["type"] == "sell" else "buy", float(p["volume"]),
                           float(p["price_open"]), float(p["price_current"]), float(p["sl"]),
                           float(p["tp"]), float(p["profit"]), float(p["swap"]))
-                 for p in json.loads(text))
+                 for p in stored)

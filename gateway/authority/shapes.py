@@ -1,12 +1,13 @@
-"""The shapes the console's JSON entry points share: a request body's base, and an account
-as the API shows it.
+"""The shapes the console's JSON entry points share: a request body's base, an account as the
+API shows it, and an instruction to a terminal (paper money, a chart message) as it shows one.
 
 The owner API (``routes/``) and the MT4 Web API (``mt4api/``) both register accounts and
-answer them, and stand side by side without importing each other (an import contract in
-``pyproject.toml``): what both write is declared once, here, below them (what both read, an
-account's registration, is the MT4 Web API document's ``Registration``,
-``gateway/base/mt4web/console_models.py``). Pydantic at the edge only: the service below sees
-plain values (``service.AccountRegistration``, ``store.AccountRow``).
+answer them, and both answer an instruction as it stands; they stand side by side without
+importing each other (an import contract in ``pyproject.toml``): what both write is declared
+once, here, below them (what both read, an account's registration, is the MT4 Web API
+document's ``Registration``, ``gateway/base/mt4web/console_models.py``). Pydantic at the
+edge only: the service below sees plain values (``service.AccountRegistration``,
+``store.AccountRow``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..base.mt4web.console_models import OperationOut
+from .instructions import Instruction
 from .store import AccountRow
 
-__all__ = ["Body", "account_json"]
+__all__ = ["Body", "account_json", "operation_out"]
 
 
 class Body(BaseModel):
@@ -37,3 +40,11 @@ def account_json(row: AccountRow) -> dict[str, Any]:
             "auto_trade_enabled": row.auto_trade_enabled,
             "paper_trade_enabled": row.paper_trade_enabled, "mt5_path": row.mt5_path,
             "account_type": row.account_type, "created_at": created}
+
+
+def operation_out(i: Instruction) -> OperationOut:
+    """An instruction as the API shows it."""
+    return OperationOut(id=i.id, login=i.login, server=i.server, kind=i.kind,  # type: ignore[arg-type]
+                        amount=float(i.amount), comment=i.text, state=i.state,  # type: ignore[arg-type]
+                        deal=i.deal, detail=i.detail, created_at=i.created_at,
+                        settled_at=i.done_at)

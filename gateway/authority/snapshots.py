@@ -12,7 +12,9 @@ figures are not current then); deals are kept per terminal in ``terminal_deals``
 and ticket (a deal reported twice is stored once; the live account and the paper book number
 their deals apart, ``venues.py``), for :data:`KEEP_DEALS_S`. A snapshot says its book too.
 Records are stored as the daemon read them (MT5 field names) and shown as MT4
-``TradeRecord`` s (``mt4records.py``).
+``TradeRecord`` s (``mt4records.py``). The symbols' digits a report carries
+(``positions.PositionsBook.digits``) are kept with them for the pages: a snapshot's as a map
+beside its trades, a deal's in the deal under ``digits`` (the API's records leave it out).
 """
 
 from __future__ import annotations
@@ -92,16 +94,23 @@ class Snapshot:
     orders_total: int = 0
     #: Which book it was read from.
     book: Book = "live"
+    #: The digits of its trades' symbols, where the report said them.
+    digits: dict[str, int] = field(default_factory=dict)
 
 
 def save(tx: Tx, key: Key, details: AccountDetails, as_of: float,
-         book: Book = "live") -> None:
-    """Replace the terminal's snapshot (read from ``book``)."""
+         book: Book = "live", digits: Mapping[str, int] | None = None) -> None:
+    """Replace the terminal's snapshot (read from ``book``), with the digits of its trades'
+    symbols among ``digits``."""
     login = key[2]
     trades = [mt4records.position_record(login, p) for p in details.positions]
     trades += [mt4records.order_record(login, o) for o in details.orders]
-    body = {"trades": trades, "positions_total": details.positions_total,
-            "orders_total": details.orders_total}
+    body: dict[str, Any] = {"trades": trades, "positions_total": details.positions_total,
+                            "orders_total": details.orders_total}
+    said = digits or {}
+    known = {t["symbol"]: said[t["symbol"]] for t in trades if t["symbol"] in said}
+    if known:
+        body["digits"] = known
     tx.execute("INSERT INTO terminal_snapshots (owner_email, device_id, login, server, as_of, "
                "account, trades, book) VALUES (?,?,?,?,?,?,?,?) "
                "ON CONFLICT (owner_email, device_id, login, server) DO UPDATE SET "
@@ -128,7 +137,8 @@ def snapshots_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], Snapsho
         body = json.loads(str(r[5]))
         out[(str(r[0]), int(r[1]), str(r[2]))] = Snapshot(
             float(r[3]), json.loads(str(r[4])), list(body["trades"]),
-            int(body["positions_total"]), int(body["orders_total"]), book_of(r[6]))
+            int(body["positions_total"]), int(body["orders_total"]), book_of(r[6]),
+            {str(k): int(v) for k, v in body.get("digits", {}).items()})
     return out
 
 
@@ -138,7 +148,7 @@ _STANDS: Final = approved_device("terminal_deals")
 
 def add_deals(tx: Tx, owner_email: str, device_id: str, login: int, server: str,
               deals: Sequence[Mapping[str, Any]], as_of: float, now: int, *,
-              book: Book = "live") -> None:
+              book: Book = "live", digits: Mapping[str, int] | None = None) -> None:
     """Keep reported deals of ``book``, each with the device that reported it. A ticket
     already kept in that book is kept once: the first report of it stands while its device
     is one the owner approves; one kept from a device no longer approved (or from before
@@ -148,8 +158,12 @@ def add_deals(tx: Tx, owner_email: str, device_id: str, login: int, server: str,
 
     A deal's ``as_of`` is the report that first carried it: the equity point of that report
     is the first that holds it (``web/livechart.py`` places balance operations by it, on the
-    console's clock, where the deal's own time is the trade server's)."""
+    console's clock, where the deal's own time is the trade server's). Each deal keeps its
+    symbol's digits when ``digits`` says them."""
     for deal in deals:
+        known = (digits or {}).get(str(deal.get("symbol", "")))
+        if known is not None:
+            deal = {**deal, "digits": known}
         tx.execute("INSERT INTO terminal_deals (owner_email, login, server, book, ticket, "
                    "time, as_of, deal, device_id) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT "
                    "(owner_email, login, server, book, ticket) DO UPDATE SET "

@@ -36,6 +36,7 @@ from typing import Any, Final
 from mtgateway.errors import MtGatewayError
 from mtgateway.stream import Gap, TradeEvent
 
+from ..base import prices
 from .probe import Mismatch, Probe, expect
 from .report import FAIL, PASS, Check
 
@@ -118,8 +119,9 @@ def on_grid(info: dict[str, Any], x: float) -> float:
 def at_digits(info: dict[str, Any], x: float) -> str:
     """A price as the report writes it: at the symbol's digits, as the terminal shows it
     (``6367.40`` for a 2-digit index, ``147.520`` for a 3-digit pair), a computed price off the
-    grid included (the report says how it went beside it)."""
-    return f"{x:.{int(info['digits'])}f}"
+    grid included (the report says how it went beside it); the console's pages write theirs
+    with the same function (``gateway/base/prices.py``)."""
+    return prices.at_digits(x, int(info["digits"]))
 
 
 def market(info: dict[str, Any], tick: dict[str, Any], request: dict[str, Any]

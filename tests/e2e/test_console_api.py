@@ -430,3 +430,31 @@ async def test_printable_text_of_any_script_is_a_chart_message(console: Console)
     status, answer, _ = await api(console, "POST", "/api/admin/mail", token, {
         "subject": "Café — Ελλάδα", "body": "Стоп ✓ 停止 \U0001F469\u200D\U0001F4BB"})
     assert status == 200, answer
+
+
+async def test_an_operation_is_read_by_its_owner_alone(console: Console) -> None:
+    """``GET /v1/operations/{id}`` answers the owner's instruction as it stands, with an
+    access token or Basic credentials; another owner's id and an unknown one are the same
+    404 in the owner API's shape, and no credentials a 401 that says what to send."""
+    authority = console.app[AUTHORITY]
+    [made] = await authority.instructions.send_message(OWNER, [(5012345, "MTG-Demo")],
+                                                       "Desk: flat by 16:00")
+    path = f"/v1/operations/{made.id}"
+    expected = {"operation": {
+        "id": made.id, "login": 5012345, "server": "MTG-Demo", "kind": "message",
+        "amount": 0.0, "comment": "Desk: flat by 16:00", "state": "pending", "deal": None,
+        "detail": "", "created_at": made.created_at, "settled_at": None}}
+    token = await signed_in_token(console)
+    assert (await api(console, "GET", path, token))[:2] == (200, expected)
+    assert await console.owner("GET", path) == (200, expected)
+    other = ("other@example.com", "another owner's password")
+    await authority.owners.create(*other)
+    theirs = await console.owner("GET", path, auth=other)
+    unknown = await console.owner("GET", "/v1/operations/ins_0123456789abcdef")
+    for status, body in (theirs, unknown):
+        assert status == 404, body
+        assert body == {"error": {"code": 404, "reason": "not_found",
+                                  "message": "no such operation of yours"}}
+    status, body, headers = await api(console, "GET", path, None)
+    assert (status, body["error"]["reason"]) == (401, "bad_credentials")
+    assert headers["WWW-Authenticate"].startswith("Basic")

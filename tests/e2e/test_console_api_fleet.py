@@ -11,6 +11,7 @@ telling of each record stored, the emulated terminal's shown message.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -153,6 +154,10 @@ async def test_paper_money_is_applied_once_as_a_deal_the_terminal_shows(
         refused = await api.settled(f"/api/accounts/{LOGIN}/withdraw",
                                     {"amount": 10_000_000, "operation_id": "w-1"})
         assert refused["state"] == "refused" and "nothing moved" in refused["detail"]
+        # each operation reads back as it stands, by its id alone
+        for settled in (operation, refused):
+            assert await api("GET", f"/v1/operations/{settled['id']}") == (
+                200, {"operation": settled})
         credit = await api.settled(f"/api/accounts/{LOGIN}/credit",
                                    {"amount": 250, "operation_id": "c-1"})
         assert credit["state"] == "applied"
@@ -327,6 +332,39 @@ async def test_a_message_is_shown_on_the_terminals_chart_and_kept(tmp_path: Path
         async with asyncio.timeout(WAIT_S):
             while (await w.authority.instructions.get(OWNER, mine)).state != "shown":  # type: ignore[union-attr]
                 await _reported(w)
+
+
+async def test_a_chart_messages_state_is_read_from_pending_to_shown(
+        tmp_path: Path) -> None:
+    """``GET /v1/operations/{id}`` answers a chart message as it stands, with the access
+    token that sent it or the owner's Basic credentials: ``pending`` when sent, then
+    ``shown``, with when, once the terminal's daemon reports that its EA showed it."""
+    async with running(tmp_path) as (w, terminal, api, records):
+        status, answer = await api("POST", "/api/admin/mail",
+                                   {"logins": [LOGIN], "body": "Flat by 16:00"})
+        assert status == 200
+        [sent] = answer["messages"]
+        assert sent["state"] == "pending" and sent["settled_at"] is None
+        reporter = w.daemon[REPORTER]
+        states = []
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                accepted = reporter.sent
+                status, read = await api("GET", f"/v1/operations/{sent['id']}")
+                assert status == 200, read
+                states.append(read["operation"]["state"])
+                if states[-1] != "pending":
+                    break
+                await reporter.wait_sent(accepted + 1)
+        assert states[-1] == "shown" and set(states) <= {"pending", "shown"}
+        shown = read["operation"]
+        assert shown["settled_at"] is not None and shown["settled_at"] >= sent["created_at"]
+        assert shown == {**sent, "state": "shown", "settled_at": shown["settled_at"]}
+        assert terminal.messages == ["Flat by 16:00"]
+        basic = base64.b64encode(f"{OWNER}:{PASSWORD}".encode()).decode()
+        async with w.session.get(f"{w.console_url}/v1/operations/{sent['id']}",
+                                 headers={"Authorization": "Basic " + basic}) as r:
+            assert (r.status, await r.json()) == (200, read)
 
 
 async def test_the_daemon_shows_no_message_that_is_not_one_line_of_printable_text(

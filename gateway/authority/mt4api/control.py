@@ -29,9 +29,10 @@ from ..errors import Refusal
 from ..groups import Group
 from ..service import PasswordNeeded
 from ..service.common import decimal_text
+from ..shapes import operation_out
 from ..store import AccountRow
 from .dispatch import ApiCall, ok
-from .users import operation_out, password_refusal
+from .users import password_refusal
 
 __all__ = ["connect", "disconnect", "group_op", "login", "mail"]
 

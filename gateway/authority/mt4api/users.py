@@ -17,7 +17,6 @@ from aiohttp import web
 from ...base.mt4web.console_models import (
     MoneyIn,
     OperationEnvelope,
-    OperationOut,
     PasswordIn,
     StatusOut,
     UserChange,
@@ -29,16 +28,15 @@ from ...base.mt4web.console_models import (
 from ...base.mt4web.shared import MAX_LOGIN
 from ..door import retry_after
 from ..errors import AccountExists, Refusal
-from ..instructions import Instruction
 from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
 from ..service.accounts import AccountChanges
 from ..service.instructions import KeyReused, LiveMoney
-from ..shapes import account_json
+from ..shapes import account_json, operation_out
 from ..store import AccountRow
 from .dispatch import ApiCall, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
-           "list_users", "login_of", "operation_out", "owner_account", "password_refusal",
+           "list_users", "login_of", "owner_account", "password_refusal",
            "withdraw"]
 
 #: How long a money operation's answer waits for the daemon to apply it (then 202).
@@ -164,14 +162,6 @@ async def change_password(call: ApiCall) -> web.Response:
         raise Refusal(404, "not_found", "the account is gone")
     return ok(StatusOut(message=f"the MT5 password of account {account.login} is stored "
                                 "(encrypted; it is never shown)"))
-
-
-def operation_out(i: Instruction) -> OperationOut:
-    """An instruction as the API shows it."""
-    return OperationOut(id=i.id, login=i.login, server=i.server, kind=i.kind,  # type: ignore[arg-type]
-                        amount=float(i.amount), comment=i.text, state=i.state,  # type: ignore[arg-type]
-                        deal=i.deal, detail=i.detail, created_at=i.created_at,
-                        settled_at=i.done_at)
 
 
 async def _money(call: ApiCall, kind: str) -> web.Response:

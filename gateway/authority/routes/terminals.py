@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from aiohttp import web
 from pydantic import Field
 
+from ...base.prices import MAX_DIGITS
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..door import DOOR, refused_proof
 from ..errors import ProofRejected, Refusal
@@ -16,13 +17,20 @@ from ..reports import AccountFigures, TerminalReport
 from ..shapes import Body
 from .reportdetails import DetailsBody, SettlementBody
 
-__all__ = ["MAX_POLL_S", "PositionBody", "ReportBody", "RevocationsBody", "TerminalReportBody",
-           "routes"]
+__all__ = ["MAX_DIGITS_SYMBOLS", "MAX_POLL_S", "TAKES", "PositionBody", "ReportBody",
+           "RevocationsBody", "TerminalReportBody", "routes"]
 
 routes = web.RouteTableDef()
 
 #: The longest a revocation long-poll is held open (below common proxy idle timeouts).
 MAX_POLL_S: Final = 55.0
+#: The most symbols one report names the digits of: its positions, orders and deals
+#: (``MAX_REPORTED_POSITIONS``, ``snapshots.MAX_TRADES`` twice, ``snapshots.MAX_DEALS``) are
+#: in far fewer symbols than this in practice; the bound keeps the body small.
+MAX_DIGITS_SYMBOLS: Final = 1000
+#: Report fields this console takes beyond the first report's, said in every answer: a
+#: daemon sends them only to a console that named them (an older one refuses unknown fields).
+TAKES: Final = ("digits",)
 #: The Retry-After of a long-poll refused past a bound.
 _LONG_POLL_RETRY_S: Final = 5
 
@@ -80,6 +88,12 @@ class TerminalReportBody(Body):
     #: (``reportdetails.py``); and the owner's instructions settled since the last report.
     details: DetailsBody | None = None
     done: list[SettlementBody] = Field(default=[], max_length=100)
+    #: With the positions: the digits of the symbols its positions, orders and deals are in
+    #: (``symbol_info().digits``), so the pages write each price as the terminal does; a
+    #: symbol absent (or a daemon older than the field) is written as reported.
+    digits: dict[Annotated[str, Field(min_length=1, max_length=32)],
+                 Annotated[int, Field(ge=0, le=MAX_DIGITS, strict=True)]] = Field(
+        default={}, max_length=MAX_DIGITS_SYMBOLS)
 
     def report(self, clock_offset_s: float = 0.0) -> TerminalReport:
         """The report the authority stores (figures only when all are given), its ``as_of``
@@ -91,7 +105,7 @@ class TerminalReportBody(Body):
         book = None if figures is None else PositionsBook(
             self.as_of + clock_offset_s if self.as_of else 0.0,
             None if self.open_positions is None
-            else tuple(p.position() for p in self.open_positions))
+            else tuple(p.position() for p in self.open_positions), dict(self.digits))
         details = None if book is None or self.details is None else self.details.details()
         return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
                               self.token_hint, self.platform, self.ea_version, figures, book,
@@ -129,8 +143,8 @@ async def report_terminals(request: web.Request) -> web.Response:
     # "live": an owner of this device watches the live page: its terminals holding positions
     # are reported every few seconds instead of every 30 s until the answer stops saying so
     if await authority.live.wants_live(found.device_id):
-        return web.json_response({"stored": stored, "live": True})
-    return web.json_response({"stored": stored})
+        return web.json_response({"stored": stored, "takes": list(TAKES), "live": True})
+    return web.json_response({"stored": stored, "takes": list(TAKES)})
 
 
 def _proof_time_s(request: web.Request) -> float:

@@ -95,9 +95,10 @@ class Live:
         if report.state == "active" and details is not None:
             # the figures' book is the report's: details come only with figures
             book = report.figures.book if report.figures is not None else "live"
-            snapshots.save(tx, key, details, as_of, book)
+            digits = report.book.digits if report.book is not None else {}
+            snapshots.save(tx, key, details, as_of, book, digits)
             snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
-                                details.deals, as_of, now, book=book)
+                                details.deals, as_of, now, book=book, digits=digits)
         elif snapshot_kept:
             snapshots.drop(tx, key)
         self._instructions.settle_reported(tx, owner_email, device_id, report, now)

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ...base.prices import at_digits
 from ..equity import Point
-from ..positions import PositionsBook
+from ..positions import Position, PositionsBook
 from .chart import chart
 from .views import read_ago, stale_note
 
@@ -36,12 +37,13 @@ def signed(value: float) -> str:
     return ("+" if value > 0 else "-") + text
 
 
-def price(value: float) -> str:
-    """A price as the terminal shows it, without trailing zeros (``1.0842``, ``97250.5``);
-    a dash for an unset stop (0)."""
+def price(value: float, digits: int | None = None) -> str:
+    """A price as the terminal shows it: at its symbol's digits (``3154.80``, ``147.520``),
+    or as reported when the daemon did not say them (``1.0842``, ``97250.5``); a dash for an
+    unset stop (0)."""
     if value == 0:
         return "—"
-    return f"{value:.5f}".rstrip("0").rstrip(".")
+    return at_digits(value, digits)
 
 
 def utc_short(epoch: float) -> str:
@@ -52,6 +54,14 @@ def utc_short(epoch: float) -> str:
 def tone(value: float) -> str:
     """The class a P/L is coloured by (``pl-pos``, ``pl-neg``, ``pl-zero``)."""
     return "pl-zero" if signed(value) == "0.00" else "pl-pos" if value > 0 else "pl-neg"
+
+
+def _position_row(p: Position, digits: Mapping[str, int]) -> dict[str, Any]:
+    """One position's cells, its prices at its symbol's digits when the report said them."""
+    at = digits.get(p.symbol)
+    return {"p": p, "profit": signed(p.profit), "swap": signed(p.swap), "tone": tone(p.profit),
+            "price_open": price(p.price_open, at), "price_current": price(p.price_current, at),
+            "sl": price(p.sl, at), "tp": price(p.tp, at)}
 
 
 def terminal_books(rows: Sequence[Mapping[str, Any]],
@@ -82,10 +92,8 @@ def terminal_books(rows: Sequence[Mapping[str, Any]],
             "figures": figures, "as_of": as_of,
             "stale": stale_note(as_of, now),
             "age": "" if as_of is None else read_ago(now - as_of),
-            "positions": [{"p": p, "profit": signed(p.profit), "swap": signed(p.swap),
-                           "tone": tone(p.profit), "price_open": price(p.price_open),
-                           "price_current": price(p.price_current), "sl": price(p.sl),
-                           "tp": price(p.tp)} for p in shown or ()],
+            "positions": [_position_row(p, book.digits if book is not None else {})
+                          for p in shown or ()],
             "listed": shown is not None,
             "total": figures.positions if figures is not None else 0,
             "floating": None if profit is None else signed(profit),

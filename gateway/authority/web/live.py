@@ -38,6 +38,7 @@ from ...base.mt4web import mt4records
 from .. import equity
 from ..database import DatabaseUnavailable
 from ..door import DOOR
+from ..positions import digits_of
 from ..reports import TerminalRow
 from ..snapshots import KeptDeal, Snapshot
 from ..venues import Book, flow_of
@@ -58,13 +59,16 @@ _CMD: Final = {0: "buy", 1: "sell", 2: "buy limit", 3: "sell limit", 4: "buy sto
                5: "sell stop", 6: "buy stop limit", 7: "sell stop limit"}
 
 
-def _trade_row(t: Mapping[str, Any]) -> dict[str, Any]:
+def _trade_row(t: Mapping[str, Any], digits: Mapping[str, int]) -> dict[str, Any]:
+    """One trade record's cells, its prices at its symbol's digits when a report said them."""
     kind = ("balance" if t["cmd"] == 6 else "credit") if t["state"] == "balance" \
         else _CMD.get(int(t["cmd"]), str(t["cmd"]))
+    at = digits.get(str(t["symbol"]))
     return {"t": t, "kind": kind, "profit": signed(float(t["profit"])),
-            "tone": tone(float(t["profit"])), "open_price": price(float(t["open_price"])),
-            "close_price": price(float(t["close_price"])), "sl": price(float(t["sl"])),
-            "tp": price(float(t["tp"])), "storage": signed(float(t["storage"]))}
+            "tone": tone(float(t["profit"])), "open_price": price(float(t["open_price"]), at),
+            "close_price": price(float(t["close_price"]), at),
+            "sl": price(float(t["sl"]), at), "tp": price(float(t["tp"]), at),
+            "storage": signed(float(t["storage"]))}
 
 
 def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str], Snapshot],
@@ -89,6 +93,8 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
         flows = [(int(k.as_of), flow_of(k.deal)) for k in mine if flow_of(k.deal)]
         account = snap.account if snap is not None else None
         trades = snap.trades if snap is not None else []
+        # the digits the kept deals say, the current snapshot's over them
+        digits = {**digits_of([k.deal for k in mine]), **(snap.digits if snap else {})}
         floating = None if account is None else \
             float(account["equity"]) - float(account["balance"]) - float(
                 account.get("credit", 0.0))
@@ -100,11 +106,11 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
             "stale": stale_note(snap.as_of, now) if snap is not None else "",
             "floating": None if floating is None else signed(floating),
             "floating_tone": None if floating is None else tone(floating),
-            "positions": [_trade_row(t) for t in trades if t["state"] == "open"],
-            "orders": [_trade_row(t) for t in trades if t["state"] == "pending"],
+            "positions": [_trade_row(t, digits) for t in trades if t["state"] == "open"],
+            "orders": [_trade_row(t, digits) for t in trades if t["state"] == "pending"],
             "positions_total": snap.positions_total if snap is not None else 0,
             "orders_total": snap.orders_total if snap is not None else 0,
-            "history": [_trade_row(t) for t in reversed(history)][:HISTORY_ROWS],
+            "history": [_trade_row(t, digits) for t in reversed(history)][:HISTORY_ROWS],
             "history_total": len(history),
             "chart": live_chart(points, now, range_s, flows)})
     return out
