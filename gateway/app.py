@@ -251,6 +251,7 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
         os_name=f"{platform.system()} {platform.release()}".strip(),
         refresh_interval_s=cfg.refresh_interval_s, offline_grace_s=cfg.offline_grace_s,
         clock=clock)
+    cache.on_stored(app[REPORTER].record_stored)  # a switch of book is reported at once
     app[AUTHENTICATOR] = ChallengeAuthenticator(cache)  # tokens, and the client challenge
     closing: set[asyncio.Task[Any]] = set()
 

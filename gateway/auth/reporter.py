@@ -30,6 +30,7 @@ from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, Terminal
 
 from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from ..authority.positions import Position, PositionsBook, largest
+from ..authority.records import SignedRecord
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
 from ..authority.venues import Book
@@ -312,6 +313,8 @@ class TerminalReporter:
         self._deals_since: dict[tuple[TerminalId, Book], int] = {}
         #: The owner's instructions settled here and not yet accepted by the authority.
         self._done: dict[TerminalId, list[Settlement]] = {}
+        #: Per terminal, whether the newest record stored for it names paper trading.
+        self._paper: dict[TerminalId, bool] = {}
         self._clock = clock
         self._device = device
         self._interval_s = interval_s
@@ -375,6 +378,18 @@ class TerminalReporter:
         positions, trades and deals are reported again now, at most every
         :data:`MIN_GAP_S`, rather than at the next interval."""
         if name == "trade" and terminal in self._states:
+            self._changed.set()
+
+    def record_stored(self, record: SignedRecord) -> None:
+        """A token's record arrived (``RecordCache.on_stored``): one that switches its
+        terminal's book (paper on or off) has the terminal reported again at once, from the
+        book it names, so the console's answers follow the owner's switch within a second
+        rather than at the next interval."""
+        terminal = TerminalId(record.login, record.server)
+        paper = record.risk.paper_trade_enabled
+        before = self._paper.get(terminal)
+        self._paper[terminal] = paper
+        if before is not None and before != paper and terminal in self._states:
             self._changed.set()
 
     def verifier(self, inner: EAVerifier) -> EAVerifier:

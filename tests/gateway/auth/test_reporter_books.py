@@ -30,6 +30,7 @@ from gateway.auth.reporter import (
 from gateway.authority import equity
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info
+from gateway.authority.records import RiskPolicy, SignedRecord
 from gateway.authority.reports import TerminalReport
 from gateway.authority.service import Authority
 from gateway.trading.paper import _mark
@@ -154,5 +155,33 @@ async def test_a_deposit_between_the_reads_holds_the_deals_back_one_report(
         assert last.details is not None and last.figures is not None
         assert [d["profit"] for d in last.details.deals if d["type"] == 2][-1] == 2500.0
         assert last.figures.balance == books.live.account_info()["balance"]
+    finally:
+        task.cancel()
+
+
+def _record(login: int, server: str, *, paper: bool) -> SignedRecord:
+    """A token's record as the cache stores it, naming ``paper`` for its terminal."""
+    return SignedRecord(
+        token_id="t1", stored_key="00", token_hint="h", login=login, server=server,
+        scopes=frozenset({"trade"}), owner_email=OWNER, device_id="d1", created_at=0,
+        expires_at=None, revoked_at=None, issued_at=1, valid_until=2**40,
+        risk=RiskPolicy(paper_trade_enabled=paper), kid="k", envelope={})
+
+
+async def test_a_record_that_switches_the_book_is_reported_at_once(tmp_path: Path) -> None:
+    """The owner switches the terminal to paper: the record that says so, once stored, brings
+    a report at once (the interval here is an hour), from the paper book; a record that
+    changes nothing of the book brings none."""
+    _, books, reporter, task, sent = await _running(tmp_path)
+    try:
+        reporter.record_stored(_record(TERMINAL.login, TERMINAL.server, paper=False))
+        books.paper = True
+        count = reporter.sent + 1
+        reporter.record_stored(_record(TERMINAL.login, TERMINAL.server, paper=True))
+        async with asyncio.timeout(10):
+            await reporter.wait_sent(count)
+        assert sent[-1][0].figures is not None and sent[-1][0].figures.book == "paper"
+        reporter.record_stored(_record(TERMINAL.login, TERMINAL.server, paper=True))
+        assert not reporter._changed.is_set()
     finally:
         task.cancel()
