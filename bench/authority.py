@@ -8,7 +8,11 @@ one data directory (the key files), the daemons provisioned first through the au
 code (``bench/consoles.py``). ``--variant`` names which console is measured (repeatable, run
 one after another in one invocation): ``branch`` (this tree), ``main,tree=$MAIN`` (another
 checkout's console, driven by this tree's simulated daemons), ``loop,public_key_work=loop``
-(a ``[console]`` setting: a lever switched). Rows carry the variant's name.
+(a ``[console]`` setting: a lever switched). Rows carry the variant's name. ``--repeat N``
+runs each variant N times, in a balanced order by default (A B, B A, A B: a drift of the
+machine's speed cancels, ``bench/alternation.py``); a cadence run of several then prints,
+per step and variant, the console's CPU per answered call, its median and the ratio to the
+first variant's (``compared`` in the JSON).
 
 **closed** (``--daemons 10,100 --instances 1,2 --duration 10``): each of N daemons calls as
 fast as answers come, each call to the instance with the fewest calls in flight (``--balance
@@ -71,6 +75,7 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
+from bench.alternation import ORDERS, compare, print_comparison, rounds
 from bench.cadence import Cadence, Fleet, LoopWatch, Recorder
 from bench.common import percentile
 from bench.consoles import (
@@ -565,9 +570,12 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
             holdings = await asyncio.to_thread(_holdings, setup, baseline, n)
             cores = (holdings.pop("cpu_s") - cpu_before.get("cpu_s", 0.0)) / wall
             client = _client_stats()
+            calls = recorder.window(began, ended)
             row: dict[str, Any] = {
                 "variant": variant.name, "instances": instances, "daemons": n,
-                "seconds": wall, "calls": recorder.window(began, ended),
+                "seconds": wall, "calls": calls,
+                # the figure a change to the console is judged by (alternation.compare)
+                "console_cpu_us_per_call": _per(cores * wall * 1e6, calls["all"]["calls"]),
                 "client_loop": watch.window(began, ended),
                 "long_polls_held_max": recorder.polls_held_max,
                 "console_cores_busy": cores,
@@ -729,7 +737,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="NAME[,tree=PATH][,KEY=VALUE...]: a console to measure "
                              "(repeatable; default: this tree as it is)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="run every variant this many times, alternating (A B A B)")
+                        help="run every variant this many times, in --order")
+    parser.add_argument("--order", choices=ORDERS, default=ORDERS[0],
+                        help="balanced (A B, B A, A B: a steady drift of the machine's "
+                             "speed cancels; the default) or alternate (A B, A B; "
+                             "bench/alternation.py)")
     parser.add_argument("--console-cpus", type=_ints, default=[],
                         help="pin the consoles to these CPUs (taskset)")
     parser.add_argument("--pin-instances", action="store_true",
@@ -778,8 +790,8 @@ async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
                      console_cpus=tuple(tuple(c) for c in _console_cpus(args)))
     instances = args.instances or [1]
     out: dict[str, list[dict[str, Any]]] = {"cadence": [], "storm": []}
-    for round_ in range(args.repeat):
-        for variant in variants:
+    for round_, ordered in enumerate(rounds(variants, args.repeat, args.order)):
+        for variant in ordered:
             for k in instances:
                 sub = tmp / f"r{round_}"
                 if args.mode == "cadence":
@@ -821,6 +833,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{largest} simulated daemons may need {2 * largest + 256}", file=sys.stderr)
     meta: dict[str, Any] = {"mode": args.mode, "argv": sys.argv[1:] if argv is None else argv,
                             "variants": [v.describe() for v in variants],
+                            "repeat": args.repeat, "order": args.order,
                             "cadence": asdict(_cadence(args)),
                             "calls_per_s_per_daemon": _cadence(args).calls_per_s(),
                             "cpus": os.cpu_count(), "open_files": [soft, hard]}
@@ -828,8 +841,8 @@ def main(argv: list[str] | None = None) -> int:
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
         if args.mode == "closed":
             rows = []
-            for round_ in range(args.repeat):
-                for variant in variants:
+            for round_, ordered in enumerate(rounds(variants, args.repeat, args.order)):
+                for variant in ordered:
                     rows += run_closed(server, Path(tmp) / f"r{round_}", variant,
                                        args.daemons or [10, 100], args.instances or [1, 2],
                                        args.duration, _console_cpus(args), args.details,
@@ -840,6 +853,10 @@ def main(argv: list[str] | None = None) -> int:
             # counted by the recorder, by reason; thousands of lines would cost the client
             logging.getLogger("gateway").setLevel(logging.ERROR)
             results.update(run_on_loop(_run_open(args, server, Path(tmp), variants)))
+            if args.mode == "cadence" and (len(variants) > 1 or args.repeat > 1):
+                compared = results["compared"] = compare(results["cadence"],
+                                                         "console_cpu_us_per_call")
+                print_comparison(compared, "console CPU per call", "µs")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     return 0

@@ -255,11 +255,16 @@ class ConsoleProcess:
         env: the environment (``MTGATEWAY_DATABASE_URL``).
         log: where its standard error goes (a failed row shows the end).
         cpus: the CPUs it may run on (``taskset``), all when empty.
+        launcher: the interpreter's arguments that run the command line ``console -c
+            CONFIG`` (``-m gateway``: the console as an operator starts it; ``bench/callwork.py``
+            runs it under a script of its own).
     """
 
     def __init__(self, variant: Variant, config: Path, env: Mapping[str, str], log: Path,
-                 cpus: Sequence[int] = ()) -> None:
+                 cpus: Sequence[int] = (), launcher: Sequence[str] = ("-m", "gateway")
+                 ) -> None:
         self._variant = variant
+        self._launcher = tuple(launcher)
         self._config = config
         self._env = dict(env)
         self._log = log
@@ -277,7 +282,7 @@ class ConsoleProcess:
         tree = self._variant.tree
         paths = [str(tree), str(tree / "client" / "src"), self._env.get("PYTHONPATH", "")]
         env = {**self._env, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-        command = [sys.executable, "-m", "gateway", "console", "-c", str(self._config)]
+        command = [sys.executable, *self._launcher, "console", "-c", str(self._config)]
         if self._cpus:
             taskset = shutil.which("taskset")
             if taskset is None:

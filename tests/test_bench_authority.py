@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.alternation import compare, rounds
 from bench.authority import Routes, _console_cpus, _parser, filled, poll_wait_s
 from bench.consoles import Provisioned, Variant, console_config
 from gateway.config import load_config
@@ -203,3 +204,55 @@ async def test_the_bench_watches_its_own_loop_for_lag_and_collections() -> None:
     assert blocked["lag_p50_ms"] <= blocked["lag_p99_ms"] <= blocked["lag_max_ms"]
     assert seen["gc_pauses"] >= 1 and seen["gc_ms"] >= seen["gc_max_ms"] > 0, seen
     assert watch.window(loop.time() + 1, loop.time() + 2)["gc_pauses"] == 0
+
+
+def test_a_balanced_order_runs_each_variant_as_often_first_as_second() -> None:
+    """A steady drift of the machine's speed favours whichever variant runs later: balanced
+    rounds reverse every second one, plain alternation keeps one order."""
+    assert rounds("AB", 4) == [["A", "B"], ["B", "A"], ["A", "B"], ["B", "A"]]
+    assert rounds("ABC", 2) == [["A", "B", "C"], ["C", "B", "A"]]
+    assert rounds("AB", 3, "alternate") == [["A", "B"]] * 3
+    assert rounds("A", 2) == [["A"], ["A"]]
+    with pytest.raises(ValueError, match="--repeat must be at least 1, not 0"):
+        rounds("AB", 0)
+    with pytest.raises(ValueError, match="--order must be one of balanced, alternate"):
+        rounds("AB", 2, "shuffled")  # type: ignore[arg-type]
+
+
+def test_the_comparison_is_each_variants_median_against_the_first() -> None:
+    """Per step, the variants in the order they first ran, each with its runs, their median
+    and the median's ratio to the first variant's; a row without the figure is left out."""
+    rows = [{"variant": "before", "daemons": 10, "cpu": 100.0},
+            {"variant": "after", "daemons": 10, "cpu": 90.0},
+            {"variant": "after", "daemons": 10, "cpu": 96.0},
+            {"variant": "before", "daemons": 10, "cpu": 120.0},
+            {"variant": "before", "daemons": 10, "cpu": 104.0},
+            {"variant": "before", "daemons": 20, "cpu": 50.0},
+            {"variant": "after", "daemons": 20, "cpu": 55.0},
+            {"variant": "after", "daemons": 30, "stopped": "p99 over 250 ms"}]
+    compared = compare(rows, "cpu")
+    assert [(c["daemons"], c["variant"], c["runs"], c["median"]) for c in compared] == [
+        (10, "before", [100.0, 120.0, 104.0], 104.0), (10, "after", [90.0, 96.0], 93.0),
+        (20, "before", [50.0], 50.0), (20, "after", [55.0], 55.0)]
+    assert [round(c["ratio"], 4) for c in compared] == [1.0, 0.8942, 1.0, 1.1]
+
+
+@pytest.mark.timeout(300)
+def test_a_cadence_comparison_runs_the_variants_balanced_and_compares_them(
+        tmp_path: Path) -> None:
+    """Two variants twice: A B then B A, each row with the console's CPU per answered call,
+    and the comparison of their medians in the JSON."""
+    results = _bench(tmp_path, "--mode", "cadence", "--steps", "2", "--window", "1",
+                     "--p99-limit-ms", "60000", "--variant", "a", "--variant", "b",
+                     "--repeat", "2", *FAST)
+    rows = results["cadence"]
+    assert [r["variant"] for r in rows] == ["a", "b", "b", "a"]
+    assert results["meta"]["order"] == "balanced" and results["meta"]["repeat"] == 2
+    for row in rows:
+        cores, calls = row["console_cores_busy"], row["calls"]["all"]["calls"]
+        assert calls > 0 and row["console_cpu_us_per_call"] == pytest.approx(
+            cores * row["seconds"] * 1e6 / calls), row
+    compared = results["compared"]
+    assert [(c["variant"], len(c["runs"])) for c in compared] == [("a", 2), ("b", 2)]
+    assert compared[0]["ratio"] == 1.0
+    assert compared[1]["ratio"] == pytest.approx(compared[1]["median"] / compared[0]["median"])

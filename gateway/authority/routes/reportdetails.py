@@ -95,9 +95,9 @@ class DetailsBody(Body):
     """The account, its open trades and its new deals, read with the positions book."""
 
     account: AccountBody
-    positions: list[TradeBody] = Field(default=[], max_length=MAX_TRADES)
-    orders: list[OrderBody] = Field(default=[], max_length=MAX_TRADES)
-    deals: list[DealBody] = Field(default=[], max_length=MAX_DEALS)
+    positions: list[TradeBody] = Field(default_factory=list, max_length=MAX_TRADES)
+    orders: list[OrderBody] = Field(default_factory=list, max_length=MAX_TRADES)
+    deals: list[DealBody] = Field(default_factory=list, max_length=MAX_DEALS)
     positions_total: int = Field(default=0, ge=0, le=10_000_000, strict=True)
     orders_total: int = Field(default=0, ge=0, le=10_000_000, strict=True)
 

@@ -87,13 +87,13 @@ class TerminalReportBody(Body):
     #: With the book: margin, open trades and new deals for the owner's API
     #: (``reportdetails.py``); and the owner's instructions settled since the last report.
     details: DetailsBody | None = None
-    done: list[SettlementBody] = Field(default=[], max_length=100)
+    done: list[SettlementBody] = Field(default_factory=list, max_length=100)
     #: With the positions: the digits of the symbols its positions, orders and deals are in
     #: (``symbol_info().digits``), so the pages write each price as the terminal does; a
     #: symbol absent (or a daemon older than the field) is written as reported.
     digits: dict[Annotated[str, Field(min_length=1, max_length=32)],
                  Annotated[int, Field(ge=0, le=MAX_DIGITS, strict=True)]] = Field(
-        default={}, max_length=MAX_DIGITS_SYMBOLS)
+        default_factory=dict, max_length=MAX_DIGITS_SYMBOLS)
 
     def report(self, clock_offset_s: float = 0.0) -> TerminalReport:
         """The report the authority stores (figures only when all are given), its ``as_of``

@@ -1,0 +1,188 @@
+"""``python -m bench.callwork``: the Python work on the console's event loop for one call of
+each kind a daemon makes, counted, not timed.
+
+Why counted: a console's CPU per call at cadence (``bench.authority --mode cadence``) moves
+5-10 % between runs of one tree on a shared VM (``docs/performance.md``), so a change that
+adds 1 % to a call cannot be seen there however the runs are ordered. The number of Python
+function calls the loop's thread makes to answer one request does not move: the same tree
+gives the same count run after run. It is what the console's own code on the loop adds or
+saves (the door, the routes, the middlewares, aiohttp); the database work on the worker
+threads, the signature check inside libsodium and the C parts of the loop are not in it, so
+it is read beside the CPU figure, not instead of it.
+
+How: per variant (``--variant NAME[,tree=PATH][,KEY=VALUE]``, as ``bench.authority`` takes
+them), a throw-away PostgreSQL database, a daemon provisioned by the variant's own code, and
+``mtgateway console`` started from the variant's tree under a small launcher
+(:data:`_LAUNCHER`) that turns :mod:`cProfile` on for the main thread (the event loop's) on
+``SIGUSR1`` and off, writing its counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so
+on its standard output, which the bench reads. The daemon warms every kind up (``--warmup``
+rounds), then makes ``--calls`` calls of each kind in turn, one at a time, with the profiler
+on for exactly those. A row: per path, Python function calls per call on the loop's thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pstats
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+
+from bench.authority import _calls, _Signer, filled
+from bench.consoles import ConsoleProcess, Variant, console_config, provision
+from ea_bridge.loop import run as run_on_loop
+from tests.pgkit import PostgresServer
+
+__all__ = ["count_calls", "main"]
+
+#: What starts the console (``python -c`` this, the profile's path, then the command line):
+#: the profiler on the main thread, switched by signals, the counts written per switch.
+_LAUNCHER: Final = """
+import cProfile, signal, sys
+out = sys.argv[1]
+state = {"profile": None, "turn": 0}
+def on(signum, frame):
+    state["profile"] = cProfile.Profile()
+    state["profile"].enable()
+    print("callwork on", flush=True)
+def off(signum, frame):
+    state["profile"].disable()
+    state["profile"].dump_stats(f"{out}.{state['turn']}")
+    state["turn"] += 1
+    print("callwork off", flush=True)
+signal.signal(signal.SIGUSR1, on)
+signal.signal(signal.SIGUSR2, off)
+from gateway.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+#: How long the console has to act on a signal (it is idle: at once, in practice).
+_SIGNAL_WAIT_S: Final = 10.0
+
+
+def _said(console: ConsoleProcess, line: str) -> None:
+    """Read the console's standard output until the launcher says ``line`` (a signal
+    handled: the profiler switched).
+
+    Raises:
+        RuntimeError: the console's output ended first.
+    """
+    assert console.proc is not None and console.proc.stdout is not None  # noqa: S101
+    while (said := console.proc.stdout.readline()) != "":
+        if said.strip() == line:
+            return
+    raise RuntimeError(f"the console ended before saying {line!r}: {console.log_tail()}")
+
+
+async def _switch(console: ConsoleProcess, signum: int, line: str) -> None:
+    """Send ``signum`` to the console and wait until its launcher acted on it.
+
+    Raises:
+        TimeoutError: not within :data:`_SIGNAL_WAIT_S`.
+    """
+    assert console.proc is not None  # noqa: S101 - started
+    console.proc.send_signal(signum)
+    await asyncio.wait_for(asyncio.to_thread(_said, console, line), _SIGNAL_WAIT_S)
+
+
+async def count_calls(server: PostgresServer, root: Path, variant: Variant, calls: int,
+                      warmup: int) -> dict[str, float]:
+    """Per path, Python function calls on ``variant``'s console loop thread per call
+    (``calls`` of each kind, after ``warmup`` rounds of every kind).
+
+    Raises:
+        RuntimeError: a call was not answered 200, or the console did not start.
+    """
+    shutil.rmtree(root, ignore_errors=True)
+    data = root / "data"
+    data.mkdir(parents=True, mode=0o700)
+    database_url = await asyncio.to_thread(server.new_database)
+    daemon = (await provision(data, database_url, 1, variant.tree))[0]
+    config, out = root / "console.toml", root / "profile"
+    console_config(config, data, port=0, daemons=1, variant=variant)
+    console = ConsoleProcess(variant, config, {**os.environ,
+                                               "MTGATEWAY_DATABASE_URL": database_url},
+                             root / "console.log", launcher=("-c", _LAUNCHER, str(out)))
+    await asyncio.to_thread(console.start)
+    signer, kinds = _Signer(daemon), _calls(daemon)
+    counted: dict[str, float] = {}
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def call(kind: int) -> None:
+                method, path, body = kinds[kind]
+                body = filled(body, daemon)
+                headers = signer.headers(method, path, body) if path != "/v1/keys" else {}
+                async with session.request(method, console.url + path, data=body or None,
+                                           headers=headers) as response:
+                    text = await response.text()
+                    if response.status != 200:
+                        raise RuntimeError(f"{path} answered {response.status}: {text[:300]}")
+
+            for _ in range(warmup):
+                for kind in range(len(kinds)):
+                    await call(kind)
+            for kind, (_, path, _) in enumerate(kinds):
+                await _switch(console, signal.SIGUSR1, "callwork on")
+                for _ in range(calls):
+                    await call(kind)
+                await _switch(console, signal.SIGUSR2, "callwork off")
+                stats: Any = pstats.Stats(f"{out}.{kind}")  # total_calls: not in its stubs
+                counted[path] = stats.total_calls / calls
+    finally:
+        await asyncio.to_thread(console.stop)
+    return counted
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.callwork", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", action="append", type=Variant.parse, default=None,
+                        help="NAME[,tree=PATH][,KEY=VALUE...]: a console to count "
+                             "(repeatable; default: this tree as it is)")
+    parser.add_argument("--calls", type=int, default=300,
+                        help="calls of each kind counted (default 300)")
+    parser.add_argument("--warmup", type=int, default=20,
+                        help="rounds of every kind first, not counted (default 20)")
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    return parser
+
+
+async def _run(args: argparse.Namespace, variants: list[Variant]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
+        for variant in variants:
+            counted = await count_calls(server, Path(tmp) / variant.name, variant,
+                                        args.calls, args.warmup)
+            rows.append({"variant": variant.name, "tree": str(variant.tree),
+                         "calls": args.calls, "python_calls_per_call": counted})
+            print(f"[{variant.name}] Python calls on the loop per call: "
+                  + ", ".join(f"{path} {n:,.1f}" for path, n in counted.items()), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.callwork``."""
+    args = _parser().parse_args(argv)
+    if sys.platform == "win32":
+        print("bench.callwork switches the profiler with POSIX signals: Linux only",
+              file=sys.stderr)
+        return 2
+    if args.calls < 1 or args.warmup < 0:
+        print("--calls must be at least 1 and --warmup at least 0", file=sys.stderr)
+        return 2
+    rows = run_on_loop(_run(args, args.variant or [Variant("this")]))
+    if args.json:
+        args.json.write_text(json.dumps({"callwork": rows}, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""``python -m bench.callwork`` counts the Python work on the console's loop per call, and the
+count is the same run after run (no speed asserted: the figure is a count)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PATHS = {"/v1/records/lookup", "/v1/records/refresh", "/v1/terminals/report",
+         "/v1/device/status", "/v1/keys"}
+
+
+@pytest.mark.timeout(300)
+def test_the_same_console_counts_the_same_work_twice(tmp_path: Path) -> None:
+    """Two variants of this tree: every kind of call counted on each, the same within 2 %
+    (the loop's own timers are the only difference); a call that verifies a device proof
+    and writes its replay row costs more than the unsigned key list."""
+    out = tmp_path / "callwork.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.callwork", "--calls", "100",
+                           "--warmup", "5", "--variant", "one", "--variant", "two",
+                           "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=280, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = json.loads(out.read_text(encoding="utf-8"))["callwork"]
+    assert [(r["variant"], r["calls"]) for r in rows] == [("one", 100), ("two", 100)]
+    one, two = (r["python_calls_per_call"] for r in rows)
+    assert set(one) == set(two) == PATHS
+    for path in PATHS:
+        assert one[path] == pytest.approx(two[path], rel=0.02), (path, one, two)
+    assert one["/v1/terminals/report"] > one["/v1/keys"] > 0
+    assert "[one] Python calls on the loop per call: /v1/records/lookup" in proc.stdout
+
+
+def test_bad_counts_are_refused_before_anything_starts() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.callwork", "--calls", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "--calls must be at least 1 and --warmup at least 0" in proc.stderr
