@@ -95,8 +95,11 @@ class RemoteAuthority:
         #: Until when (``time.monotonic``) the console asked for live reports.
         self._live_until = 0.0
         #: The report fields beyond the first report's the console said it takes (its
-        #: answer's ``takes``); none until it says so.
-        self._takes: frozenset[str] = frozenset()
+        #: answer's ``takes``); None until a report is answered, and from a console older
+        #: than the list.
+        self._takes: frozenset[str] | None = None
+        #: Whether a report was answered (so an absent ``takes`` means an older console).
+        self._answered = False
 
     async def __aenter__(self) -> RemoteAuthority:
         return self
@@ -243,7 +246,7 @@ class RemoteAuthority:
                                reports: list[TerminalReport]) -> int:
         """``POST /v1/terminals/report``: how many states the console kept."""
         self._check(device)
-        body = {"terminals": [_report_json(r, digits="digits" in self._takes)
+        body = {"terminals": [_report_json(r, digits="digits" in (self._takes or ()))
                               for r in reports]}
         _, answer = await self._call("POST", "/v1/terminals/report", body, signed=True)
         if answer.get("live") is True:  # an owner watches the live page (``live_wanted``)
@@ -251,10 +254,20 @@ class RemoteAuthority:
         takes = answer.get("takes")
         # the fields the console named take effect from the next report: one sent before an
         # upgraded console answered goes without them, as it would to an older console
-        self._takes = frozenset(str(t) for t in takes) if isinstance(takes, list) \
-            else frozenset()
+        self._takes = frozenset(str(t) for t in takes) if isinstance(takes, list) else None
+        self._answered = True
         stored = answer.get("stored")
         return stored if isinstance(stored, int) else 0
+
+    def takes_books(self) -> bool | None:
+        """Whether the console keeps a paper book apart from the live one (``reporter.
+        BooksHint``): True once a report's answer named the fields it takes (every console
+        that names them reads ``book``, the first release of the list included), False when
+        the answer named none (a console older than ``book``, which refuses the field), None
+        before any report was answered."""
+        if not self._answered:
+            return None
+        return self._takes is not None
 
     def live_wanted(self) -> bool:
         """Whether the console asked for live reports within the last :data:`LIVE_HOLD_S`

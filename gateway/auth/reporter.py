@@ -36,9 +36,9 @@ from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlem
 from ..authority.venues import Book
 from ..base.prices import MAX_DIGITS
 
-__all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "LiveHint", "ReportSink", "RevocationSource",
-           "TerminalReporter", "account_details", "account_figures", "open_positions",
-           "symbol_digits", "watch_revocations"]
+__all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveHint", "ReportSink",
+           "RevocationSource", "TerminalReporter", "account_details", "account_figures",
+           "open_positions", "symbol_digits", "watch_revocations"]
 
 log = logging.getLogger("gateway.auth.reporter")
 
@@ -258,6 +258,18 @@ class LiveHint(Protocol):
 
     def live_wanted(self) -> bool:
         """True while the console asks for live reports."""
+        ...
+
+
+@runtime_checkable
+class BooksHint(Protocol):
+    """A sink that says whether its console keeps a paper book apart from the live one
+    (``client.RemoteAuthority``: from its report answers). A sink without it does (the
+    embedded authority is this release's)."""
+
+    def takes_books(self) -> bool | None:
+        """True: it does; False: it refuses ``book`` (a console older than the field); None:
+        not known yet (no report answered)."""
         ...
 
 
@@ -530,10 +542,11 @@ class TerminalReporter:
             self._changed.clear()
             if not self._states:
                 continue
-            reports = [dataclasses.replace(
-                await self._with_book(await self._with_figures(r)),
-                done=tuple(self._done.get(terminal, ())))
-                for terminal, r in list(self._states.items())]
+            books = self._books_taken()
+            read = [dataclasses.replace(await self._with_book(await self._with_figures(r)),
+                                        done=tuple(self._done.get(terminal, ())))
+                    for terminal, r in list(self._states.items())]
+            reports = [_for_console(r, books) for r in read]
             try:
                 await self._sink.report_terminals(self._device, reports)
             except (AuthorityUnreachable, AuthorityRefused) as exc:
@@ -551,6 +564,31 @@ class TerminalReporter:
                                 for r in reports)
             self.sent += 1
             self._sent_event.set()
+            if books is None and self._books_taken() and any(_paper(r) for r in read):
+                # the first answer said the console keeps books apart: the paper figures
+                # this report went without follow at once, not at the next interval
+                self._changed.set()
+
+    def _books_taken(self) -> bool | None:
+        """Whether the sink's console keeps a paper book apart (:class:`BooksHint`)."""
+        return self._sink.takes_books() if isinstance(self._sink, BooksHint) else True
+
+
+def _paper(report: TerminalReport) -> bool:
+    """Whether ``report``'s figures are its paper book's."""
+    return report.figures is not None and report.figures.book == "paper"
+
+
+def _for_console(report: TerminalReport, books: bool | None) -> TerminalReport:
+    """``report`` as its console can take it: a paper book's figures, positions and details
+    go only to a console that keeps books apart (``books`` True). To any other (an older
+    console, which refuses ``book``; or one not yet heard from) the state goes alone, so a
+    paper report is neither refused, holding back the daemon's other terminals, nor mixed
+    into the account's live history; its deals stay unsent (the reporter's cursor moves
+    only with deals sent) until a console takes them."""
+    if books or not _paper(report):
+        return report
+    return dataclasses.replace(report, figures=None, book=None, details=None)
 
 
 def _word(reason: str) -> str:

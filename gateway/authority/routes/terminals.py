@@ -30,7 +30,8 @@ MAX_POLL_S: Final = 55.0
 MAX_DIGITS_SYMBOLS: Final = 1000
 #: Report fields this console takes beyond the first report's, said in every answer: a
 #: daemon sends them only to a console that named them (an older one refuses unknown fields).
-TAKES: Final = ("digits",)
+#: ``book`` came a release before the list: every console that answers ``takes`` reads it.
+TAKES: Final = ("digits", "book")
 #: The Retry-After of a long-poll refused past a bound.
 _LONG_POLL_RETRY_S: Final = 5
 
