@@ -177,14 +177,19 @@ class Bridge:
                 self._changed.clear()
                 await self._changed.wait()
 
-    async def wait_for_terminal_down(self, terminal: TerminalId, timeout_s: float) -> None:
-        """Wait until no session is live for ``terminal``.
+    async def wait_for_terminal_down(self, terminal: TerminalId, timeout_s: float, *,
+                                     session_id: str | None = None) -> None:
+        """Wait until no session is live for ``terminal``; given ``session_id``, until that
+        session is not the live one (an EA that closed its socket is still live here until the
+        daemon has read the close: whoever connects the terminal again next would otherwise
+        see the old session and take it for its own).
 
         Raises:
-            TimeoutError: one still was after ``timeout_s``.
+            TimeoutError: one (that one) still was after ``timeout_s``.
         """
         async with asyncio.timeout(timeout_s):
-            while self.session(terminal) is not None:
+            while (info := self.session(terminal)) is not None and (
+                    session_id is None or info.session_id == session_id):
                 self._changed.clear()
                 await self._changed.wait()
 

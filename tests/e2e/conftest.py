@@ -202,14 +202,20 @@ async def connected_terminal(daemon: Daemon, cls: type[EmulatedTerminal] = Emula
     extra: dict[str, Any] = {} if utc_clock_ms is None else {"utc_clock_ms": utc_clock_ms}
     terminal = cls(daemon.token, port=daemon.bridge.port, settings=settings, **extra)
     task = asyncio.create_task(terminal.run())
+    info = None
     try:
-        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        info = await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
         yield terminal
     finally:
         await terminal.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if info is not None:
+            # the block is left when the daemon has seen this EA go: a block that follows
+            # then waits for its own EA's handshake, not for this one's session
+            await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S,
+                                                       session_id=info.session_id)
 
 
 @pytest.fixture
