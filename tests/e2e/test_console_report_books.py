@@ -25,15 +25,15 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from ea_bridge import Hello, SessionInfo, TerminalId
+from ea_bridge import TerminalId
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter
-from gateway.authority.api import DeviceInfo
 from gateway.authority.appkeys import AUTHORITY
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.venues import Book
 from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, Console, boxed
+from tests.reporterkit import Noted, next_report, session_up
 
 TERMINAL = TerminalId(5012345, "MTG-Demo")
 LIVE_TERMINAL = TerminalId(5012346, "MTG-Demo")
@@ -59,37 +59,22 @@ async def _approved(console: Console, remote: RemoteAuthority
     return tokens
 
 
-def _reporter(remote: RemoteAuthority) -> tuple[TerminalReporter, list[list[TerminalReport]]]:
+def _reporter(remote: RemoteAuthority) -> tuple[TerminalReporter, Noted]:
     """A reporter whose first terminal trades on paper and whose second is live, and the
-    reports it sends; its interval is an hour, so a report sent within the test was asked by
-    a change, not the clock."""
+    client noting what it is given; its interval is an hour, so a report sent within the
+    test was asked by a change, not the clock."""
 
     async def figures(terminal: TerminalId) -> AccountFigures:
         book: Book = "paper" if terminal == TERMINAL else "live"
         return AccountFigures(10_000.0, 10_012.5, "USD", 0, book=book)
 
-    sent: list[list[TerminalReport]] = []
-
-    class Seen:
-        """The client, each report it is given noted first."""
-
-        def __init__(self) -> None:
-            if hasattr(remote, "takes_books"):  # what it says of the console, passed on
-                self.takes_books = remote.takes_books
-
-        async def report_terminals(self, device: DeviceInfo,
-                                   reports: list[TerminalReport]) -> int:
-            sent.append(reports)
-            return await remote.report_terminals(device, reports)
-
-    return TerminalReporter(Seen(), remote.device, interval_s=3600, figures=figures), sent
+    sink = Noted(remote)
+    return TerminalReporter(sink, remote.device, interval_s=3600, figures=figures), sink
 
 
 def _up(reporter: TerminalReporter, tokens: dict[TerminalId, tuple[str, str]]) -> None:
     for i, (terminal, (token, token_id)) in enumerate(tokens.items()):
-        hello = Hello(1, "MT5", 4000, "1.2.0", terminal.login, terminal.server, "Co", "",
-                      token_hint(token))
-        reporter.session_up(SessionInfo(terminal, f"s{i}", token_id, hello, 0.0))
+        session_up(reporter, token, token_id, terminal=terminal, session_id=f"s{i}")
 
 
 def _books(reports: list[TerminalReport]) -> dict[int, str | None]:
@@ -111,7 +96,7 @@ async def _books_kept(console: Console) -> dict[int, str]:
 async def test_paper_figures_follow_the_first_answer_at_once(console: Console) -> None:
     async with RemoteAuthority(console.url, console.key, clock=console.clock) as remote:
         tokens = await _approved(console, remote)
-        reporter, sent = _reporter(remote)
+        reporter, sink = _reporter(remote)
         task = asyncio.create_task(reporter.run())
         try:
             _up(reporter, tokens)
@@ -119,7 +104,7 @@ async def test_paper_figures_follow_the_first_answer_at_once(console: Console) -
                 await reporter.wait_sent(2)
             # the first report: the paper account's state alone, the live one's figures;
             # the second, asked by the first answer: the paper book's figures
-            assert [_books(r) for r in sent[:2]] == [
+            assert [_books(r) for r in sink.sent[:2]] == [
                 {TERMINAL.login: None, LIVE_TERMINAL.login: "live"},
                 {TERMINAL.login: "paper", LIVE_TERMINAL.login: "live"}]
             assert (await _figures(console))[TERMINAL.login].equity == 10_012.5
@@ -178,16 +163,14 @@ async def test_an_older_console_takes_the_paper_accounts_state_alone(
     async with _as_the_release_before(console.url) as older, \
             RemoteAuthority(older, console.key, clock=console.clock) as remote:
         tokens = await _approved(console, remote)
-        reporter, sent = _reporter(remote)
+        reporter, sink = _reporter(remote)
         task = asyncio.create_task(reporter.run())
         try:
             _up(reporter, tokens)
             async with asyncio.timeout(WAIT_S):
                 await reporter.wait_sent(1)
-            reporter._changed.set()  # a change: another report, as the first
-            async with asyncio.timeout(WAIT_S):
-                await reporter.wait_sent(2)
-            assert [_books(r) for r in sent] == [
+            await next_report(reporter)  # a change: another report, as the first
+            assert [_books(r) for r in sink.sent] == [
                 {TERMINAL.login: None, LIVE_TERMINAL.login: "live"}] * 2
             stored = await _figures(console)
             assert set(stored) == {LIVE_TERMINAL.login}, stored

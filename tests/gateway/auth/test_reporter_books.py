@@ -12,15 +12,15 @@ and reports to a real embedded authority (SQLite in ``tmp_path``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from ea_bridge import Hello, SessionInfo, TerminalId
+from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.auth.client import _report_json
-from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import (
     TerminalReporter,
     account_details,
@@ -28,18 +28,12 @@ from gateway.auth.reporter import (
     open_positions,
 )
 from gateway.authority import equity
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.records import RiskPolicy, SignedRecord
-from gateway.authority.reports import TerminalReport
 from gateway.authority.service import Authority
 from gateway.trading.paper import _mark
 from mt5model.broker import SimulatedBroker as Broker
-from mtgateway.credential import token_hint
 from tests.e2e.clocks import WEDNESDAY_MS
-
-OWNER, PASSWORD = "owner@example.com", "correct horse battery"
-TERMINAL = TerminalId(5012345, "MTG-Demo")
+from tests.reporterkit import OWNER, TERMINAL, WAIT_S, Noted, embedded, next_report, reporting
 
 
 class Books:
@@ -71,41 +65,28 @@ def _broker(token: str, offset_s: int) -> Broker:
                             utc_clock_ms=lambda: WEDNESDAY_MS + offset_s * 1000).broker
 
 
-async def _running(tmp_path: Path) -> tuple[Authority, Books, TerminalReporter,
-                                           asyncio.Task[None], list[list[TerminalReport]]]:
-    authority = await Authority.open(tmp_path, RecordingMailer())
-    await authority.owners.create(OWNER, PASSWORD)
-    issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
-    link = SelfApprovingAuthority(authority, device_info(Ed25519PrivateKey.generate()))
-    await link.start()
-    sent: list[list[TerminalReport]] = []
-    report = link.report_terminals
+@dataclass
+class Running:
+    """The embedded authority, the two books, the running reporter and what it sent."""
 
-    async def keep(device: Any, reports: list[TerminalReport]) -> int:
-        sent.append(reports)
-        return await report(device, reports)
+    authority: Authority
+    books: Books
+    reporter: TerminalReporter
+    sink: Noted
 
-    link.report_terminals = keep  # type: ignore[method-assign]
-    books = Books(_broker(issued.token, 0), _broker(issued.token, -60))
-    reporter = TerminalReporter(link, link._device, interval_s=3600,
+
+@contextlib.asynccontextmanager
+async def _running(tmp_path: Path) -> AsyncIterator[Running]:
+    e = await embedded(tmp_path)
+    sink = Noted(e.link)
+    books = Books(_broker(e.token, 0), _broker(e.token, -60))
+    reporter = TerminalReporter(sink, e.device, interval_s=3600,
                                 figures=account_figures(books.call),
                                 positions=open_positions(books.call),
                                 details=account_details(books.call),
                                 clock=lambda: WEDNESDAY_MS / 1000)
-    task = asyncio.create_task(reporter.run())
-    hello = Hello(1, "MT5", 4000, "1.2.0", TERMINAL.login, TERMINAL.server, "Co", "",
-                  token_hint(issued.token))
-    reporter.session_up(SessionInfo(TERMINAL, "s1", issued.token_id, hello, 0.0))
-    async with asyncio.timeout(10):
-        await reporter.wait_sent(1)
-    return authority, books, reporter, task, sent
-
-
-async def _next(reporter: TerminalReporter) -> None:
-    count = reporter.sent + 1
-    reporter._changed.set()
-    async with asyncio.timeout(10):
-        await reporter.wait_sent(count)
+    async with reporting(reporter, e.token, e.token_id):
+        yield Running(e.authority, books, reporter, sink)
 
 
 async def test_a_paper_report_says_its_book_and_each_book_keeps_its_own_deals(
@@ -113,19 +94,17 @@ async def test_a_paper_report_says_its_book_and_each_book_keeps_its_own_deals(
     """Live first (no ``book`` on the wire), then paper: the figures, the point and the
     deals are the paper book's and say so; the first paper read of deals is not cut at the
     live book's newest deal."""
-    authority, books, reporter, task, sent = await _running(tmp_path)
-    try:
-        live_report = sent[-1][0]
+    async with _running(tmp_path) as r:
+        live_report = r.sink.last
         assert live_report.figures is not None and live_report.figures.book == "live"
         assert "book" not in _report_json(live_report)
-        books.paper = True
-        await _next(reporter)
-        paper_report = sent[-1][0]
+        r.books.paper = True
+        await next_report(r.reporter)
+        paper_report = r.sink.last
         assert paper_report.figures is not None and paper_report.figures.book == "paper"
         assert _report_json(paper_report)["book"] == "paper"
         assert paper_report.details is not None
-    finally:
-        task.cancel()
+    authority, books = r.authority, r.books
     # the paper book's history starts at its own beginning, not at the live book's newest
     # deal (its opening deposit is older than the live account's last deal here)
     assert [s for paper, s in books.since if paper][0] < WEDNESDAY_MS // 1000
@@ -144,19 +123,17 @@ async def test_a_deposit_between_the_reads_holds_the_deals_back_one_report(
     """A deposit landing while the account's deals are read (between the two reads of its
     balance around them): the report goes without its deals, whose figures would not hold the
     deposit; the next one carries both, its figures read with the deals."""
-    authority, books, reporter, task, sent = await _running(tmp_path)
-    try:
+    async with _running(tmp_path) as r:
+        books = r.books
         books.after["orders_get"] = lambda: books.live.balance_operation(
             "op-1", "deposit", 2500.0, "top-up")
-        await _next(reporter)
-        assert sent[-1][0].details is None
-        await _next(reporter)
-        last = sent[-1][0]
+        await next_report(r.reporter)
+        assert r.sink.last.details is None
+        await next_report(r.reporter)
+        last = r.sink.last
         assert last.details is not None and last.figures is not None
         assert [d["profit"] for d in last.details.deals if d["type"] == 2][-1] == 2500.0
         assert last.figures.balance == books.live.account_info()["balance"]
-    finally:
-        task.cancel()
 
 
 def _record(login: int, server: str, *, paper: bool) -> SignedRecord:
@@ -172,16 +149,15 @@ async def test_a_record_that_switches_the_book_is_reported_at_once(tmp_path: Pat
     """The owner switches the terminal to paper: the record that says so, once stored, brings
     a report at once (the interval here is an hour), from the paper book; a record that
     changes nothing of the book brings none."""
-    _, books, reporter, task, sent = await _running(tmp_path)
-    try:
+    async with _running(tmp_path) as r:
+        reporter = r.reporter
         reporter.record_stored(_record(TERMINAL.login, TERMINAL.server, paper=False))
-        books.paper = True
+        r.books.paper = True
         count = reporter.sent + 1
         reporter.record_stored(_record(TERMINAL.login, TERMINAL.server, paper=True))
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(WAIT_S):
             await reporter.wait_sent(count)
-        assert sent[-1][0].figures is not None and sent[-1][0].figures.book == "paper"
+        figures = r.sink.last.figures
+        assert figures is not None and figures.book == "paper"
         reporter.record_stored(_record(TERMINAL.login, TERMINAL.server, paper=True))
         assert not reporter._changed.is_set()
-    finally:
-        task.cancel()

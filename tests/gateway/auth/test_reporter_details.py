@@ -13,9 +13,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from ea_bridge import Hello, SessionInfo, TerminalId
+from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import (
@@ -24,13 +22,8 @@ from gateway.auth.reporter import (
     account_figures,
     open_positions,
 )
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.service import Authority
-from mtgateway.credential import token_hint
 from tests.e2e.clocks import WEDNESDAY_MS
-
-OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+from tests.reporterkit import OWNER, TERMINAL, WAIT_S, embedded, reporting
 
 
 class WatchedLink(SelfApprovingAuthority):
@@ -42,17 +35,14 @@ class WatchedLink(SelfApprovingAuthority):
 
     def live_wanted(self) -> bool:
         return self.watched
-TERMINAL = TerminalId(5012345, "MTG-Demo")
 
 
 async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
         tmp_path: Path) -> None:
-    authority = await Authority.open(tmp_path, RecordingMailer())
-    await authority.owners.create(OWNER, PASSWORD)
-    issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
-    link = WatchedLink(authority, device_info(Ed25519PrivateKey.generate()))
-    await link.start()
-    broker = EmulatedTerminal(issued.token, settings=EmulatorSettings(
+    e = await embedded(tmp_path, WatchedLink)
+    link = e.link
+    assert isinstance(link, WatchedLink)
+    broker = EmulatedTerminal(e.token, settings=EmulatorSettings(
         symbols=("BTCUSD",)), utc_clock_ms=lambda: WEDNESDAY_MS).broker
     bought = broker.order_send({"action": 1, "symbol": "BTCUSD", "volume": 0.01, "type": 0,
                                 "type_filling": 1})
@@ -65,16 +55,11 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
                    timeout_s: float) -> Any:
         return getattr(broker, method)(**params)
 
-    reporter = TerminalReporter(link, link._device, interval_s=3600, live_interval_s=0.01,
+    reporter = TerminalReporter(link, e.device, interval_s=3600, live_interval_s=0.01,
                                 figures=account_figures(call), positions=open_positions(call),
                                 details=account_details(call), clock=lambda: WEDNESDAY_MS / 1000)
-    task = asyncio.create_task(reporter.run())
-    try:
-        hello = Hello(1, "MT5", 4000, "1.2.0", TERMINAL.login, TERMINAL.server, "Co", "",
-                      token_hint(issued.token))
-        reporter.session_up(SessionInfo(TERMINAL, "s1", issued.token_id, hello, 0.0))
-        async with asyncio.timeout(10):
-            await reporter.wait_sent(1)
+    async with reporting(reporter, e.token, e.token_id):
+        async with asyncio.timeout(WAIT_S):
             # no change of state, an interval of an hour: the open position brings the next
             await reporter.wait_sent(3)
         # nobody watching: the hour again, however many positions are open
@@ -82,9 +67,7 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
         assert reporter.next_wait_s() == 3600
         link.watched = True
         assert reporter.next_wait_s() == 0.01
-    finally:
-        task.cancel()
-    [(key, snapshot)] = (await authority.live.snapshots(OWNER)).items()
+    [(key, snapshot)] = (await e.authority.live.snapshots(OWNER)).items()
     assert key[1:] == (TERMINAL.login, TERMINAL.server)
     info = broker.account_info()
     assert snapshot.account == {name: info[name] for name in (
@@ -92,6 +75,6 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
         "margin_free", "margin_level")}
     assert [(t["order"], t["state"]) for t in snapshot.trades] == [
         (bought["order"], "open"), (placed["order"], "pending")]
-    deals = await authority.live.deals(OWNER, [(TERMINAL.login, TERMINAL.server)])
+    deals = await e.authority.live.deals(OWNER, [(TERMINAL.login, TERMINAL.server)])
     tickets = sorted(kept.deal["ticket"] for kept in deals)
     assert tickets == sorted(d["ticket"] for d in broker.history_deals_get(0, 2**40))

@@ -1,0 +1,121 @@
+"""What the tests of the daemon's terminal reporter share.
+
+Each of them wants the same few real parts: an embedded authority (SQLite in the test's
+directory) with one owner and a token for :data:`TERMINAL`, the link the daemon reports
+through, the report bodies the reporter sends (noted before they go, so a test can read what
+went on the wire), and a reporter running with one terminal's session up. They were written
+out five times; this is the one copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ea_bridge import Hello, SessionInfo, TerminalId
+from gateway.auth.local import SelfApprovingAuthority
+from gateway.auth.reporter import ReportSink, TerminalReporter
+from gateway.authority.api import DeviceInfo
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.proofs import device_info
+from gateway.authority.reports import TerminalReport
+from gateway.authority.service import Authority
+from mtgateway.credential import token_hint
+
+OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+TERMINAL = TerminalId(5012345, "MTG-Demo")
+#: How long a test waits for a report it asked for (a report is milliseconds here).
+WAIT_S = 10.0
+
+
+class Noted:
+    """A report sink that notes each body it is given, then passes it on.
+
+    What its inner sink says of the console (``live_wanted``, ``takes_books``: the
+    reporter's :class:`~gateway.auth.reporter.LiveHint` and ``BooksHint``) it says too, and
+    only when the inner sink says it: a sink without a hint is one the reporter treats as
+    such."""
+
+    def __init__(self, inner: ReportSink) -> None:
+        self.inner = inner
+        #: Each report body sent, in order.
+        self.sent: list[list[TerminalReport]] = []
+        for hint in ("live_wanted", "takes_books"):
+            if hasattr(inner, hint):
+                setattr(self, hint, getattr(inner, hint))
+
+    async def report_terminals(self, device: DeviceInfo, reports: list[TerminalReport]) -> int:
+        self.sent.append(reports)
+        return await self.inner.report_terminals(device, reports)
+
+    @property
+    def last(self) -> TerminalReport:
+        """The first terminal's report in the newest body sent."""
+        return self.sent[-1][0]
+
+
+@dataclass
+class Embedded:
+    """The embedded authority, the owner's token for :data:`TERMINAL`, and the daemon's link
+    to it (its device approved)."""
+
+    authority: Authority
+    link: SelfApprovingAuthority
+    token: str
+    token_id: str
+
+    @property
+    def device(self) -> DeviceInfo:
+        """The daemon's device, as the link reports it."""
+        return self.link._device
+
+
+async def embedded(tmp_path: Path,
+                   link: type[SelfApprovingAuthority] = SelfApprovingAuthority) -> Embedded:
+    """An authority in ``tmp_path`` with :data:`OWNER` and a token for :data:`TERMINAL`,
+    and a started ``link`` of a fresh device."""
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    await authority.owners.create(OWNER, PASSWORD)
+    issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
+    started = link(authority, device_info(Ed25519PrivateKey.generate()))
+    await started.start()
+    return Embedded(authority, started, issued.token, issued.token_id)
+
+
+def session_up(reporter: TerminalReporter, token: str, token_id: str, *,
+               terminal: TerminalId = TERMINAL, session_id: str = "s1") -> None:
+    """Tell ``reporter`` that ``terminal``'s EA completed its handshake with ``token``."""
+    hello = Hello(1, "MT5", 4000, "1.2.0", terminal.login, terminal.server, "Co", "",
+                  token_hint(token))
+    reporter.session_up(SessionInfo(terminal, session_id, token_id, hello, 0.0))
+
+
+@contextlib.asynccontextmanager
+async def reporting(reporter: TerminalReporter, token: str, token_id: str
+                    ) -> AsyncIterator[TerminalReporter]:
+    """``reporter`` running with :data:`TERMINAL`'s session up, from its first accepted
+    report to the block's end."""
+    task = asyncio.create_task(reporter.run())
+    try:
+        session_up(reporter, token, token_id)
+        async with asyncio.timeout(WAIT_S):
+            await reporter.wait_sent(1)
+        yield reporter
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def next_report(reporter: TerminalReporter) -> None:
+    """Ask for a report now (as a change of state does) and wait until it is accepted."""
+    count = reporter.sent + 1
+    reporter._changed.set()
+    async with asyncio.timeout(WAIT_S):
+        await reporter.wait_sent(count)
+
