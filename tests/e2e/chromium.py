@@ -167,6 +167,14 @@ class Owner(Walk):
             wait.until(lambda _: _gone(old))
         await self.do(go)
 
+    async def sign_in(self, email: str, password: str) -> None:
+        """Sign in at ``/login`` as a person does, and wait until the login page is gone
+        (what comes next -- the dashboard, the code step -- is the caller's to wait for)."""
+        await self.open("/login")
+        await self.wait_for("#login-form")
+        await self.fill({"email": email, "password": password})
+        await self.submit("login")
+
     async def page(self, path: str, css: str, name: str) -> None:
         await self.open(path)
         await self.wait_for(css)

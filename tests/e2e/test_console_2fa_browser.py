@@ -44,13 +44,6 @@ def _subjects(console: Console) -> list[str]:
     return [str(message["Subject"]) for message in console.sink.messages]
 
 
-async def _sign_in(b: Owner, password: str) -> None:
-    await b.open("/login")
-    await b.wait_for("#login-form")
-    await b.fill({"email": OWNER, "password": password})
-    await b.submit("login")
-
-
 async def _code(b: Owner, code: str) -> None:
     await b.wait_for("#code-form")
     await b.fill({"code": code})
@@ -70,7 +63,7 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
     clock = console.clock
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
-        await _sign_in(b, PASSWORD)
+        await b.sign_in(OWNER, PASSWORD)
         await b.wait_for("header.top nav")
 
         # Enrol: the password, then the key (typed into the app), then its first code.
@@ -102,7 +95,7 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
         # Sign out, sign in: the password, then the app's code.
         clock.now += totp.STEP_S
         await _sign_out(b)
-        await _sign_in(b, PASSWORD)
+        await b.sign_in(OWNER, PASSWORD)
         await b.wait_for("#code-form")
         await b.fits("03-code-step")
         await b.shot("03-code-step")
@@ -113,7 +106,7 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
 
         # The same code again is refused; a recovery code gets in instead.
         await _sign_out(b)
-        await _sign_in(b, PASSWORD)
+        await b.sign_in(OWNER, PASSWORD)
         await _code(b, used)
         await b.wait_for("#code-error")
         assert "already used" in await b.do(lambda: b.text("#code-error"))
@@ -146,7 +139,7 @@ async def test_two_step_sign_in_and_reset_in_a_real_browser(console: Console, sh
 
         # The new password signs in, and the second factor is still asked for.
         clock.now += totp.STEP_S
-        await _sign_in(b, NEW_PASSWORD)
+        await b.sign_in(OWNER, NEW_PASSWORD)
         await _code(b, totp.totp(key, clock.now))
         await b.wait_for("header.top nav")
 
@@ -195,7 +188,7 @@ async def test_taking_the_account_back_in_a_real_browser(console: Console, shots
             await b.shot("01-taken-back")
             assert (await thief.get("/")).status == 303  # the thief was signed out
 
-            await _sign_in(b, NEW_PASSWORD)  # no code step any more
+            await b.sign_in(OWNER, NEW_PASSWORD)  # no code step any more
             await b.wait_for("header.top nav")
             async with console.session.post(console.url + "/api/auth/login", data={
                     "username": OWNER, "password": NEW_PASSWORD},

@@ -41,10 +41,7 @@ async def test_the_owner_sets_alerts_in_a_real_browser(console: Console, shots: 
     assert await authority.approvals.approve(OWNER, device_info(console.key).device_id)
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
-        await b.open("/login")
-        await b.wait_for("#login-form")
-        await b.fill({"email": OWNER, "password": PASSWORD})
-        await b.submit("login")
+        await b.sign_in(OWNER, PASSWORD)
         await b.open("/settings")
         await b.wait_for("#alerts-form")
         await b.do(lambda: driver.execute_script(

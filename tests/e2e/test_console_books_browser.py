@@ -29,10 +29,7 @@ async def test_the_paper_badge_and_the_change_without_the_deposit(
     out.mkdir(parents=True, exist_ok=True)
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
-        await b.open("/login")
-        await b.wait_for("#login-form")
-        await b.fill({"email": OWNER, "password": PASSWORD})
-        await b.click("login")
+        await b.sign_in(OWNER, PASSWORD)
         await b.wait_for("#terminal-books .badge.paper-book")
         assert await b.do(lambda: b.text("#terminal-books .badge.paper-book")) == "paper"
         await b.fits("dashboard")

@@ -37,10 +37,7 @@ def _browser(width: int) -> Iterator[WebDriver]:
 
 
 async def _sign_in(b: Owner) -> None:
-    await b.open("/login")
-    await b.wait_for("#login-form")
-    await b.fill({"email": OWNER, "password": PASSWORD})
-    await b.submit("login")
+    await b.sign_in(OWNER, PASSWORD)
     await b.wait_for("#terminals")
 
 

@@ -181,10 +181,7 @@ async def test_the_live_page_in_a_real_browser(console: Console, shots: Path,
     out.mkdir(parents=True, exist_ok=True)
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
-        await b.open("/login")
-        await b.wait_for("#login-form")
-        await b.fill({"email": OWNER, "password": PASSWORD})
-        await b.click("login")
+        await b.sign_in(OWNER, PASSWORD)
         await b.wait_for("#terminal-rows")
         await b.open("/live")
         await b.wait_for("#live-panels svg.equity-chart")
@@ -229,10 +226,7 @@ async def test_a_page_whose_stream_is_refused_fetches_its_panels_by_itself(
                 assert await held.content.readline() == b"retry: 3000\n"
                 with chromium_at(1280) as driver:
                     b = Owner(driver, console.url, out)
-                    await b.open("/login")
-                    await b.wait_for("#login-form")
-                    await b.fill({"email": OWNER, "password": PASSWORD})
-                    await b.click("login")
+                    await b.sign_in(OWNER, PASSWORD)
                     await b.wait_for("#terminal-rows")
                     await b.open("/live")
                     await b.wait_for('#live-panels[data-refreshed="2"]')

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.e2e.chromium import Walk, chromium_at
+from tests.e2e import chromium
+from tests.e2e.chromium import chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, approved_token
 
 
@@ -45,11 +46,8 @@ async def _reporting(console: Console) -> dict[str, Any]:
     return body
 
 
-class Owner(Walk):
-    async def fits(self, what: str) -> None:
-        widths = await self.do(lambda: self.driver.execute_script(
-            "return [document.documentElement.scrollWidth, window.innerWidth];"))
-        assert int(widths[0]) <= int(widths[1]), f"{what}: wider than the window: {widths}"
+class Owner(chromium.Owner):
+    """The owner's walk, plus where an element is drawn."""
 
     async def box(self, css: str) -> dict[str, float]:
         found = await self.do(lambda: self.driver.execute_script(
@@ -67,10 +65,7 @@ async def test_positions_and_the_equity_chart_in_a_real_browser(
     out.mkdir(parents=True, exist_ok=True)
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
-        await b.open("/login")
-        await b.wait_for("#login-form")
-        await b.fill({"email": OWNER, "password": PASSWORD})
-        await b.click("login")
+        await b.sign_in(OWNER, PASSWORD)
         await b.wait_for("#terminal-books svg.equity-chart")
         await b.fits("dashboard")
         await b.shot("01-dashboard")

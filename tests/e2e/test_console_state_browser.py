@@ -62,13 +62,6 @@ async def register(console: Console, login: int = LOGIN, name: str = "Main") -> 
     return row.id
 
 
-async def signed_in(b: Owner) -> None:
-    await b.open("/login")
-    await b.wait_for("#login-form")
-    await b.fill({"email": OWNER, "password": PASSWORD})
-    await b.submit("login")
-
-
 @pytest.mark.parametrize("width", [1280, 390])
 async def test_a_halted_account_is_shown_halted_with_its_reason_and_lifted_there(
         console: Console, shots: Path, width: int) -> None:
@@ -84,7 +77,7 @@ async def test_a_halted_account_is_shown_halted_with_its_reason_and_lifted_there
     out.mkdir(parents=True, exist_ok=True)
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         for path, name in (("/", "dashboard"), ("/live", "live"), ("/accounts", "accounts")):
             await b.page(path, "#halts .halt", f"01-{name}")
             said = await b.do(lambda: b.text("#halts"))
@@ -133,7 +126,7 @@ async def test_every_terminal_halted_is_said_once_and_lifted_whole(
     await authority.halts.halt(OWNER, None, "")
     with chromium_at(1280) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/live", "#halts .halt", "state-halt-all")
         assert len(await b.do(lambda: driver.find_elements(By.CSS_SELECTOR,
                                                             "#halts .halt"))) == 1
@@ -156,7 +149,7 @@ async def test_an_accounts_group_is_named_where_its_policy_is_edited(
         "scalpers", ("EURUSD", "XAUUSD"), "0.05", "0.005", True, 0))
     with chromium_at(390) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/accounts", f"#group-{first}", "state-group-390")
         said = await b.do(lambda: b.text(f"#group-{first}"))
         assert "scalpers" in said and "this account alone" in said, said
@@ -180,7 +173,7 @@ async def test_sessions_are_told_apart_and_signing_out_everywhere_says_it_worked
         await signed_in_over_http(other)
         with chromium_at(390) as driver:
             b = Owner(driver, console.url, shots)
-            await signed_in(b)
+            await b.sign_in(OWNER, PASSWORD)
             await b.page("/settings/sessions", "#sessions .agent", "state-sessions-390")
             names = await b.do(lambda: [str(e.text) for e in driver.find_elements(
                 By.CSS_SELECTOR, "#sessions .agent")])
@@ -216,7 +209,7 @@ async def test_a_recovery_code_sign_in_says_what_to_do_for_a_lost_phone(
         await enrolling.close()
     with chromium_at(390) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.wait_for("#code")
         await b.fill({"code": codes[0]})
         await b.submit("code-submit")
@@ -263,7 +256,7 @@ async def test_last_seen_and_stale_read_one_moment_in_one_wording(
     await reporting(console, (10_000.0,) * 8, step_s=60)  # the lookup was 8 min ago
     with chromium_at(1280) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/devices", "#devices", "state-devices")
         device_seen = await b.do(lambda: b.text('td[data-label="Last seen"]'))
         await b.page("/", "tr.terminal", "state-dashboard-fresh")
@@ -309,7 +302,7 @@ async def test_the_charts_draw_one_point_a_flat_line_small_and_a_gap_as_a_gap(
     out.mkdir(parents=True, exist_ok=True)
     with chromium_at(width) as driver:
         b = Owner(driver, console.url, out)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/", "#terminal-books svg.equity-chart", "01-one-point")
         one = await b.do(lambda: _svg_boxes(driver, "#terminal-books"))
         assert one["dots"] == 1 and len(one["times"]) == 1, one
@@ -344,7 +337,7 @@ async def test_the_latest_alerts_are_short_on_a_phone_with_a_link_to_the_rest(
         assert await authority.alerts.test(OWNER) == 1
     with chromium_at(390) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/settings", "#deliveries tbody tr", "state-alerts-390")
         rows = await b.do(lambda: driver.execute_script(
             "return Array.from(document.querySelectorAll('#deliveries tbody tr'),"
@@ -371,7 +364,7 @@ async def test_the_layout_nits_are_gone(console: Console, shots: Path) -> None:
     await issue_token(console)
     with chromium_at(1280) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/accounts", "form.risk button", "state-nits-accounts")
         button = await b.do(lambda: driver.execute_script(
             "const r = document.querySelector('form.risk button').getBoundingClientRect();"
@@ -396,7 +389,7 @@ async def test_the_checklist_completes_without_a_registered_account_and_says_so(
     await reporting(console)
     with chromium_at(1280) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/", "#no-policy", "state-checklist-done")
         assert await b.do(lambda: driver.find_elements(By.ID, "getting-started")) == []
         said = await b.do(lambda: b.text("#no-policy"))
@@ -404,7 +397,7 @@ async def test_the_checklist_completes_without_a_registered_account_and_says_so(
     await register(console)
     with chromium_at(1280) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/", "#terminals", "state-checklist-registered")
         assert await b.do(lambda: driver.find_elements(By.ID, "no-policy")) == []
 
@@ -425,7 +418,7 @@ async def test_a_chart_message_is_shown_as_shown_once_its_daemon_says_so(
     assert (await console.app[AUTHORITY].instructions.get(OWNER, made.id)).state == "shown"
     with chromium_at(390) as driver:
         b = Owner(driver, console.url, shots)
-        await signed_in(b)
+        await b.sign_in(OWNER, PASSWORD)
         await b.page("/activity", 'tr[data-kind="message_shown"]', "state-message-shown-390")
         shown = await b.do(lambda: b.text('tr[data-kind="message_shown"]'))
         assert "shown on a terminal's chart" in shown and made.id in shown, shown
