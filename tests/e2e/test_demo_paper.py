@@ -107,10 +107,13 @@ async def test_a_bot_on_the_client_tells_paper_from_live(tmp_path: Path) -> None
 
 
 class OwnerApi:
-    """The owner on the demo's console API (signed in once)."""
+    """The owner on the demo's console: its API (signed in once), and its pages' session for
+    the live page's stream, which says when the console stored a report of the demo's
+    daemon."""
 
     def __init__(self, http: aiohttp.ClientSession, state: dict[str, Any]) -> None:
         self.http, self.state, self.auth = http, state, {}
+        self.pages = Browser(state["console_url"].rstrip("/"))
 
     async def sign_in(self) -> None:
         async with self.http.post(f"{self.state['api_url']}/auth/login", data={
@@ -118,6 +121,12 @@ class OwnerApi:
                 "password": self.state["owner_password"]}) as r:
             assert r.status == 200
             self.auth = {"Authorization": f"Bearer {(await r.json())['access_token']}"}
+        signed_in = await self.pages.sign_in(self.state["owner_email"],
+                                             self.state["owner_password"])
+        assert signed_in.status == 303
+
+    async def close(self) -> None:
+        await self.pages.close()
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         async with self.http.request(method, self.state["api_url"] + path, json=body,
@@ -125,14 +134,18 @@ class OwnerApi:
             return r.status, await r.json()
 
     async def until(self, method: str, path: str, body: Any, done: Any) -> Any:
-        """Ask until ``done(answer)``: the daemon reports a trade event at once, so each
-        answer is a report or two behind at most."""
-        async with asyncio.timeout(WAIT_S * 3):
-            while True:
-                status, answer = await self.call(method, path, body)
-                if status == 200 and done(answer):
-                    return answer
-                await asyncio.sleep(0.1)
+        """Ask until ``done(answer)``, again after each report the console stores: what the
+        API answers moves only with a report of the demo's daemon, and the live page's
+        stream (opened before the first ask, so no report falls between) says each."""
+        async with self.pages.session.get(self.pages.base_url + "/live/stream") as stream:
+            assert stream.status == 200
+            async with asyncio.timeout(WAIT_S * 3):
+                while True:
+                    status, answer = await self.call(method, path, body)
+                    if status == 200 and done(answer):
+                        return answer
+                    while (line := await stream.content.readline()) != b"event: report\n":
+                        assert line, "the live page's stream ended"
 
 
 async def _round_trip(client: AsyncClient, symbol: str) -> mt5.OrderSendResult:
@@ -160,54 +173,51 @@ async def test_the_console_keeps_the_paper_books_history_apart(tmp_path: Path) -
         state = json.loads(state_file.read_text(encoding="utf-8"))
         assert await client.initialize(state_file=state_file), client.last_error()
         owner = OwnerApi(http, state)
-        await owner.sign_in()
-        login, symbol = state["login"], state["open_symbols"][0]
-        history = f"/trades/history/{login}"
-        live_trade = await _round_trip(client, symbol)
-        await owner.until("POST", history, {}, lambda a: any(
-            t["state"] == "closed" and t["order"] == live_trade.order for t in a["trades"]))
-
-        status, _ = await owner.call("POST", "/users/", {
-            "name": "Demo paper", "broker": "MT Gateway", "login": login,
-            "server": state["server"], "paper_trade_enabled": True, "max_lot_size": 1,
-            "risk_pct": 1})
-        assert status == 201
-        await switched(client, paper=True)
-        await owner.until("GET", f"/accounts/{login}/margin", None,
-                          lambda a: a["book"] == "paper")
-        await owner.until("POST", f"/accounts/{login}/deposit",
-                          {"amount": 500, "comment": "paper top-up", "operation_id": "pb-1"},
-                          lambda a: a["operation"]["state"] == "applied")
-        async with http.ws_connect(state["ws_url"], headers={
-                "Authorization": f"Bearer {state['token']}"}) as ws:
-            await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
-                                "params": {"channel": "trades"}})
-            assert "result" in await ws.receive_json(timeout=WAIT_S)
-            paper_trade = await _round_trip(client, symbol)
-            events = await _trade_events(ws, 1)
-        assert paper_trade.paper is True
-        assert (events[0]["type"], events[0]["paper"]) == ("deal_added", True)
-
-        paper = await owner.until("POST", history, {}, lambda a: any(
-            t["state"] == "closed" and t["order"] == paper_trade.order for t in a["trades"]))
-        assert {t["book"] for t in paper["trades"]} == {"paper"}
-        balances = [t for t in paper["trades"] if t["state"] == "balance"]
-        assert balances[0]["comment"] == "Initial deposit"  # the paper book's own opening
-        assert "paper top-up" in [t["comment"] for t in balances]
-        status, both = await owner.call("POST", history, {"book": "all"})
-        assert status == 200
-        keys = [(t["book"], t["order"]) for t in both["trades"]]
-        assert len(keys) == len(set(keys))
-        assert {"live", "paper"} <= {t["book"] for t in both["trades"]}
-        assert ("live", live_trade.order) in keys and ("paper", paper_trade.order) in keys
-
-        browser = Browser(state["console_url"].rstrip("/"))
         try:
-            answer = await browser.sign_in(state["owner_email"], state["owner_password"])
-            assert answer.status == 303
-            page = (await browser.get("/live")).text
+            await owner.sign_in()
+            login, symbol = state["login"], state["open_symbols"][0]
+            history = f"/trades/history/{login}"
+            live_trade = await _round_trip(client, symbol)
+            await owner.until("POST", history, {}, lambda a: any(
+                t["state"] == "closed" and t["order"] == live_trade.order for t in a["trades"]))
+
+            status, _ = await owner.call("POST", "/users/", {
+                "name": "Demo paper", "broker": "MT Gateway", "login": login,
+                "server": state["server"], "paper_trade_enabled": True, "max_lot_size": 1,
+                "risk_pct": 1})
+            assert status == 201
+            await switched(client, paper=True)
+            await owner.until("GET", f"/accounts/{login}/margin", None,
+                              lambda a: a["book"] == "paper")
+            await owner.until("POST", f"/accounts/{login}/deposit",
+                              {"amount": 500, "comment": "paper top-up", "operation_id": "pb-1"},
+                              lambda a: a["operation"]["state"] == "applied")
+            async with http.ws_connect(state["ws_url"], headers={
+                    "Authorization": f"Bearer {state['token']}"}) as ws:
+                await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                                    "params": {"channel": "trades"}})
+                assert "result" in await ws.receive_json(timeout=WAIT_S)
+                paper_trade = await _round_trip(client, symbol)
+                events = await _trade_events(ws, 1)
+            assert paper_trade.paper is True
+            assert (events[0]["type"], events[0]["paper"]) == ("deal_added", True)
+
+            paper = await owner.until("POST", history, {}, lambda a: any(
+                t["state"] == "closed" and t["order"] == paper_trade.order for t in a["trades"]))
+            assert {t["book"] for t in paper["trades"]} == {"paper"}
+            balances = [t for t in paper["trades"] if t["state"] == "balance"]
+            assert balances[0]["comment"] == "Initial deposit"  # the paper book's own opening
+            assert "paper top-up" in [t["comment"] for t in balances]
+            status, both = await owner.call("POST", history, {"book": "all"})
+            assert status == 200
+            keys = [(t["book"], t["order"]) for t in both["trades"]]
+            assert len(keys) == len(set(keys))
+            assert {"live", "paper"} <= {t["book"] for t in both["trades"]}
+            assert ("live", live_trade.order) in keys and ("paper", paper_trade.order) in keys
+
+            page = (await owner.pages.get("/live")).text
+            assert '<span class="badge paper-book"' in page
+            change = re.search(r'data-change="(-?[0-9.]+)"', page)
+            assert change is not None and abs(float(change.group(1))) < 50, change
         finally:
-            await browser.close()
-        assert '<span class="badge paper-book"' in page
-        change = re.search(r'data-change="(-?[0-9.]+)"', page)
-        assert change is not None and abs(float(change.group(1))) < 50, change
+            await owner.close()
