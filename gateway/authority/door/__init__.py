@@ -36,7 +36,9 @@ Which entry point calls what:
 entry point                   calls                                             renders
 ============================  ================================================  ==============
 owner API (``routes/``)       ``Door.enter(request, "basic", Model,             ``{"error":
-                              api="the owner API")``                            {...}}``
+                              api="the owner API")``; ``"owner"`` where an      {...}}``
+                              access token is taken too (an operation read
+                              back: ``/v1/operations/{id}``)
 device calls (``routes/``)    ``Door.enter(request, "device_claim", Model,      the same
                               invalid=400)`` (``"device"`` where the call's
                               transaction does not write the replay row)

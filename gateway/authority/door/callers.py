@@ -55,8 +55,10 @@ __all__ = ["API_TOKENS", "CODE_HEADER", "SESSION_COOKIE", "Caller", "Kind", "Own
            "SessionLookup", "TokenHolder", "access_token", "bearer", "credentials", "device",
            "owner_basic", "refused_proof", "retry_after", "session"]
 
-#: Which credential an entry point takes (``none``: it asks for none).
-Kind = Literal["none", "session", "basic", "bearer", "device", "device_claim"]
+#: Which credential an entry point takes (``none``: it asks for none; ``owner``: either of the
+#: owner's, Basic or an API access token, told by the ``Authorization`` scheme it came with;
+#: the caller found says which passed).
+Kind = Literal["none", "session", "basic", "bearer", "owner", "device", "device_claim"]
 
 #: The page session's cookie.
 SESSION_COOKIE: Final = "mtgw_session"

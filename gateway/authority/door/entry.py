@@ -111,6 +111,9 @@ class Door:
             Refusal: the credential is refused (``session``: never; no session is
                 :data:`~.callers.NOBODY`).
         """
+        if kind == "owner":  # either of the owner's credentials, told by its scheme
+            scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
+            kind = "bearer" if scheme == "bearer" else "basic"
         if kind == "session":
             assert self.sessions is not None  # noqa: S101 - the pages register it when mounted
             return await callers.session(request, self.sessions)

@@ -29,9 +29,7 @@ routes = web.RouteTableDef()
 async def get_operation(request: web.Request) -> web.Response:
     """The owner's instruction with this id as it stands (404 for another owner's id, the
     same as for one that never was, so ids of others cannot be told from nothing)."""
-    scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
-    entry = await request.app[DOOR].enter(
-        request, "bearer" if scheme == "bearer" else "basic", api=OWNER_API)
+    entry = await request.app[DOOR].enter(request, "owner", api=OWNER_API)
     found = await request.app[AUTHORITY].instructions.get(
         entry.caller.owner, request.match_info["operation_id"])
     if found is None:
