@@ -171,7 +171,10 @@ async def test_the_charts_points_are_the_stored_series(
         return round(x, 1), round(y, 1)
 
     assert equity == [at(p.at, p.equity) for p in series]
-    assert balance == [at(p.at, p.balance) for p in series]
+    # the balance as steps: across at the old balance, then up to the new (10,000 to 10,050
+    # at the third report), not a slope that was never the balance
+    assert balance == [at(p.at, p.balance) for p in series[:2]] + [
+        at(series[2].at, series[1].balance)] + [at(p.at, p.balance) for p in series[2:]]
     assert equity[3][1] == max(y for _, y in equity + balance)  # the lowest equity is lowest
     assert TOP < equity[3][1] < HEIGHT - BOTTOM  # a 0.6 % move does not fill the plot
     # accessible: named and described, and the same points as a table

@@ -18,13 +18,17 @@ Only the current book's points are drawn (``venues.py``: the series' newest poin
 the line breaks where the other book's points were (:func:`switched`): a switch to paper (or
 back) is another account, not a move of this one.
 
+The balance is drawn as steps (:func:`steps`): it moves at once (a trade closed, money moved),
+so its line goes across at the old balance, then up or down to the new; a line straight from
+one report to the next would draw a balance that was never there.
+
 The dashboard's chart is :func:`chart`; the live page's (``livechart.py``) adds a range and
 the drawdown on the same scale and runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -32,7 +36,8 @@ from ..equity import DRAWN, Point, current
 from ..reports import SILENT_AFTER_S
 
 __all__ = ["BOTTOM", "BOX", "GAP_S", "HEIGHT", "LEFT", "MAX_DRAWN", "MIN_SPAN_PCT", "RIGHT",
-           "TOP", "WIDTH", "Chart", "chart", "drawn", "gap_after", "runs", "scale", "switched"]
+           "TOP", "WIDTH", "Chart", "chart", "drawn", "gap_after", "runs", "scale", "steps",
+           "switched"]
 
 WIDTH: Final = 640
 HEIGHT: Final = 258
@@ -62,6 +67,7 @@ class Chart:
 
     points: tuple[Point, ...]
     equity: tuple[str, ...]
+    #: The balance's lines, as steps (:func:`steps`).
     balance: tuple[str, ...]
     #: ``(x, y of equity, y of balance)`` of each run of a single point.
     dots: tuple[tuple[float, float, float], ...]
@@ -149,8 +155,19 @@ def chart(series: Sequence[Point]) -> Chart | None:
     middle = (low + high) / 2
     return Chart(points,
                  tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in parts),
-                 tuple(" ".join(f"{x(p.at)},{y(p.balance)}" for p in run) for run in parts),
+                 tuple(" ".join(steps(run, x, y)) for run in parts),
                  tuple((x(run[0].at), y(run[0].equity), y(run[0].balance))
                        for run in parts if len(run) == 1),
                  low, high, start, end, ((y(high), high), (y(middle), middle), (y(low), low)),
                  len(parts) - 1)
+
+
+def steps(run: Sequence[Point], x: Callable[[int], float],
+          y: Callable[[float], float]) -> list[str]:
+    """A run's balance as steps: across at the old balance, then up or down to the new."""
+    out = [f"{x(run[0].at)},{y(run[0].balance)}"]
+    for before, after in zip(run, run[1:], strict=False):
+        if after.balance != before.balance:
+            out.append(f"{x(after.at)},{y(before.balance)}")
+        out.append(f"{x(after.at)},{y(after.balance)}")
+    return out

@@ -2,7 +2,7 @@
 
 Pure (no I/O), so a test recomputes the geometry from the series. The scale, the gaps and the
 book's breaks are the dashboard's chart's (``chart.py``); what the live page adds is its
-range, the drawdown and the balance's steps:
+range, the drawdown and the balance operations' marks:
 
 * **the scale**: the value axis spans at least :data:`MIN_SPAN_PCT` of the account's level
   (the mean of the values drawn), centred on the data, so a 33-cent move on 10,000 is a
@@ -19,8 +19,9 @@ range, the drawdown and the balance's steps:
 * **one book**: the points of the series' current book (``venues.py``: a paper account's are
   its paper book's), the line broken where the other book's points were, so a switch of book
   is a break, not a cliff;
-* **balance as steps**: the balance moves at once (a trade closed, money moved), so its line
-  goes across then up or down; each balance operation is marked where it happened.
+* **balance as steps** (``chart.steps``, as the dashboard's): the balance moves at once (a
+  trade closed, money moved), so its line goes across then up or down; each balance
+  operation is marked where it happened.
 
 Coordinates follow ``chart.py``'s view box and margins (``x`` by time over the range's span,
 ``y`` by value over ``[low, high]``), rounded to 0.1.
@@ -28,7 +29,7 @@ Coordinates follow ``chart.py``'s view box and margins (``x`` by time over the r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,6 +46,7 @@ from .chart import (
     gap_after,
     runs,
     scale,
+    steps,
     switched,
 )
 
@@ -181,7 +183,7 @@ def live_chart(series: Sequence[Point], now: int, range_s: int,
     # where the other book reported in between, the line breaks (a switch, not a move)
     parts = runs(points, gap_after(points[0].at, points[-1].at), switched(inside))
     equity = tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in parts)
-    balance = tuple(" ".join(_steps(run, x, y)) for run in parts)
+    balance = tuple(" ".join(steps(run, x, y)) for run in parts)
     dots = tuple((x(run[0].at), y(run[0].equity), y(run[0].balance))
                  for run in parts if len(run) == 1)
     ticks = ((y(high), high), (y(middle), middle), (y(low), low))
@@ -194,13 +196,3 @@ def live_chart(series: Sequence[Point], now: int, range_s: int,
     return LiveChart(points, equity, balance, dots, low, high, start, end, ticks, times,
                      len(parts) - 1, drawdown(points, flows), tuple(marks))
 
-
-def _steps(run: Sequence[Point], x: Callable[[int], float],
-           y: Callable[[float], float]) -> list[str]:
-    """A run's balance as steps: across at the old balance, then up or down to the new."""
-    out = [f"{x(run[0].at)},{y(run[0].balance)}"]
-    for before, after in zip(run, run[1:], strict=False):
-        if after.balance != before.balance:
-            out.append(f"{x(after.at)},{y(before.balance)}")
-        out.append(f"{x(after.at)},{y(after.balance)}")
-    return out
