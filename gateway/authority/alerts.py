@@ -337,7 +337,7 @@ def _device_name(tx: Tx, device_id: str) -> str:
     read only for an alert being sent, so a report that changes nothing reads nothing more."""
     if not device_id:
         return ""
-    row = tx.execute("SELECT name FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+    row = tx.query_one("SELECT name FROM devices WHERE device_id = ?", (device_id,))
     return "" if row is None else str(row[0])
 
 

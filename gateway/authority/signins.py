@@ -221,8 +221,8 @@ def end_credentials(tx: Tx, owner_email: str, now: int, keep: str | None = None)
 
 def generation_of(tx: Tx, owner_email: str) -> int | None:
     """The owner's sign-in generation, or ``None`` for an unknown owner."""
-    row = tx.execute("SELECT signin_generation FROM owners WHERE email = ?",
-                     (owner_email,)).fetchone()
+    row = tx.query_one("SELECT signin_generation FROM owners WHERE email = ?",
+                       (owner_email,))
     return None if row is None else int(row[0])
 
 
@@ -266,8 +266,8 @@ def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int) -> None
 
 def api_session_of(tx: Tx, session_id: str) -> ApiSessionRow | None:
     """The API sign-in ``session_id``, ended or not."""
-    r = tx.execute(f"SELECT {_API_COLUMNS} FROM api_sessions WHERE session_id = ?",
-                   (session_id,)).fetchone()
+    r = tx.query_one(f"SELECT {_API_COLUMNS} FROM api_sessions WHERE session_id = ?",
+                     (session_id,))
     return None if r is None else _api_row(r)
 
 
@@ -276,9 +276,9 @@ def api_session_state(tx: Tx, owner_email: str, session_id: str
     """The owner's sign-in generation and their API sign-in ``session_id`` (``None`` when it
     is not theirs), read by one statement; ``None`` for an unknown owner."""
     columns = ", ".join(f"s.{name}" for name in _API_NAMES)
-    r = tx.execute(f"SELECT o.signin_generation, {columns} FROM owners o LEFT JOIN "
-                   "api_sessions s ON s.session_id = ? AND s.owner_email = o.email "
-                   "WHERE o.email = ?", (session_id, owner_email)).fetchone()
+    r = tx.query_one(f"SELECT o.signin_generation, {columns} FROM owners o LEFT JOIN "
+                     "api_sessions s ON s.session_id = ? AND s.owner_email = o.email "
+                     "WHERE o.email = ?", (session_id, owner_email))
     if r is None:
         return None
     return int(r[0]), None if r[1] is None else _api_row(r[1:])

@@ -103,8 +103,8 @@ class Credentials:
         if state is None:
             raise SignInRefused("bad_credentials")
         generation, _ = state
-        enrolled = tx.execute("SELECT 1 FROM owner_totp WHERE owner_email = ? AND "
-                              "enabled_at IS NOT NULL", (row.owner_email,)).fetchone()
+        enrolled = tx.query_one("SELECT 1 FROM owner_totp WHERE owner_email = ? AND "
+                                "enabled_at IS NOT NULL", (row.owner_email,))
         if enrolled is not None and not row.with_code:
             raise SignInRefused("second_factor_required")
         # a code sent by an owner without a factor was checked by nothing: not "with code"

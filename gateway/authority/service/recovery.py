@@ -101,11 +101,11 @@ class Recovery:
     def _live(tx: Tx, digest: str, now: int) -> tuple[str, int, int] | None:
         # a factor on now, turned on at or after the link was issued (that enrolment, or one
         # made since): used, expired, or no such factor (off, or older) undoes nothing
-        row = tx.execute("SELECT u.owner_email, u.created_at, u.expires_at FROM factor_undos "
-                         "u JOIN owner_totp t ON t.owner_email = u.owner_email WHERE "
-                         "u.token_sha256 = ? AND u.used_at IS NULL AND u.expires_at > ? AND "
-                         "t.enabled_at IS NOT NULL AND t.enabled_at >= u.created_at",
-                         (digest, now)).fetchone()
+        row = tx.query_one("SELECT u.owner_email, u.created_at, u.expires_at FROM factor_undos "
+                           "u JOIN owner_totp t ON t.owner_email = u.owner_email WHERE "
+                           "u.token_sha256 = ? AND u.used_at IS NULL AND u.expires_at > ? AND "
+                           "t.enabled_at IS NOT NULL AND t.enabled_at >= u.created_at",
+                           (digest, now))
         return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
     def _valid(self, tx: Tx, digest: str, now: int) -> UndoLink | None:
@@ -146,8 +146,8 @@ class Recovery:
         if live is None:
             return None
         email = live[0]
-        spent = tx.execute("UPDATE factor_undos SET used_at = ? WHERE token_sha256 = ? AND "
-                           "used_at IS NULL RETURNING owner_email", (now, digest)).fetchone()
+        spent = tx.query_one("UPDATE factor_undos SET used_at = ? WHERE token_sha256 = ? AND "
+                             "used_at IS NULL RETURNING owner_email", (now, digest))
         if spent is None:  # another instance spent it a moment ago
             return None
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))

@@ -100,16 +100,16 @@ class Resets:
         tx.lock(f"mtgateway-password-reset:{address}")
         tx.execute("DELETE FROM reset_requests WHERE requested_at <= ?",
                    (now - _ADDRESS_WINDOW_S,))
-        asked = int(tx.execute("SELECT count(*) FROM reset_requests WHERE address = ?",
-                               (address,)).fetchone()[0])
+        asked = int(tx.query_one("SELECT count(*) FROM reset_requests WHERE address = ?",
+                                 (address,))[0])
         if asked >= PER_ADDRESS:
             return False
         tx.execute("INSERT INTO reset_requests VALUES (?, ?)", (address, now))
         if self._shared.store.owner_password_hash(tx, address) is None:
             return False
-        sent = int(tx.execute("SELECT count(*) FROM password_resets WHERE owner_email = ? "
-                              "AND created_at > ?",
-                              (address, now - _OWNER_WINDOW_S)).fetchone()[0])
+        sent = int(tx.query_one("SELECT count(*) FROM password_resets WHERE owner_email = ? "
+                                "AND created_at > ?",
+                                (address, now - _OWNER_WINDOW_S))[0])
         if sent >= PER_OWNER:
             return False
         tx.execute("DELETE FROM password_resets WHERE created_at <= ?", (now - _OWNER_WINDOW_S,))
@@ -124,8 +124,8 @@ class Resets:
 
     @staticmethod
     def _valid(tx: Tx, digest: str, now: int) -> bool:
-        row = tx.execute("SELECT 1 FROM password_resets WHERE token_sha256 = ? "
-                         "AND used_at IS NULL AND expires_at > ?", (digest, now)).fetchone()
+        row = tx.query_one("SELECT 1 FROM password_resets WHERE token_sha256 = ? "
+                           "AND used_at IS NULL AND expires_at > ?", (digest, now))
         return row is not None
 
     async def complete(self, token: str, new_password: str) -> str | None:
@@ -142,9 +142,9 @@ class Resets:
         return email
 
     def _complete(self, tx: Tx, digest: str, hashed: str, now: int) -> str | None:
-        row = tx.execute("UPDATE password_resets SET used_at = ? WHERE token_sha256 = ? "
-                         "AND used_at IS NULL AND expires_at > ? RETURNING owner_email",
-                         (now, digest, now)).fetchone()
+        row = tx.query_one("UPDATE password_resets SET used_at = ? WHERE token_sha256 = ? "
+                           "AND used_at IS NULL AND expires_at > ? RETURNING owner_email",
+                           (now, digest, now))
         if row is None:
             return None
         email = str(row[0])

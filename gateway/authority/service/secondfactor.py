@@ -76,10 +76,10 @@ class SecondFactor:
 
     @staticmethod
     def _status(tx: Tx, email: str) -> FactorStatus:
-        row = tx.execute("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
-                         (email,)).fetchone()
-        left = int(tx.execute("SELECT count(*) FROM owner_recovery_codes WHERE owner_email = ? "
-                              "AND used_at IS NULL", (email,)).fetchone()[0])
+        row = tx.query_one("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
+                           (email,))
+        left = int(tx.query_one("SELECT count(*) FROM owner_recovery_codes WHERE owner_email = ? "
+                                "AND used_at IS NULL", (email,))[0])
         enabled_at = None if row is None or row[0] is None else int(row[0])
         return FactorStatus(enabled_at is not None, enabled_at, left)
 
@@ -88,8 +88,8 @@ class SecondFactor:
         return await self._shared.run(self._pending, normalize_email(email))
 
     def _pending(self, tx: Tx, email: str) -> Enrolment | None:
-        row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
-                         "AND enabled_at IS NULL", (email,)).fetchone()
+        row = tx.query_one("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
+                           "AND enabled_at IS NULL", (email,))
         if row is None:
             return None
         key = self._store.open_secret(_PURPOSE, email, row[0])
@@ -109,8 +109,8 @@ class SecondFactor:
 
     @staticmethod
     def _start(tx: Tx, email: str, sealed: bytes, now: int) -> None:
-        row = tx.execute("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
-                         (email,)).fetchone()
+        row = tx.query_one("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
+                           (email,))
         if row is not None and row[0] is not None:
             raise ValueError("two-step sign-in is already on")
         recent = [int(r[0]) for r in tx.execute(
@@ -148,8 +148,8 @@ class SecondFactor:
 
     def _confirm(self, tx: Tx, email: str, code: str, codes: list[str], at: float,
                  undo_token: str | None, keep_session: str | None) -> bool:
-        row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
-                         "AND enabled_at IS NULL", (email,)).fetchone()
+        row = tx.query_one("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
+                           "AND enabled_at IS NULL", (email,))
         if row is None:
             return False
         step = totp.match_step(self._store.open_secret(_PURPOSE, email, row[0]), code, at)
@@ -243,8 +243,8 @@ class SecondFactor:
                                       self._shared.clock())
 
     def _check(self, tx: Tx, email: str, code: str, at: float) -> bool:
-        row = tx.execute("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
-                         "AND enabled_at IS NOT NULL", (email,)).fetchone()
+        row = tx.query_one("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
+                           "AND enabled_at IS NOT NULL", (email,))
         if row is None:
             return False
         if totp.normalize_code(code) is not None:
