@@ -93,7 +93,12 @@ def write_state_file(path: Path, state: dict[str, Any]) -> None:
 
 
 def _say(step: str) -> None:
-    print(f"  - {step}", flush=True)
+    """One step of the walk, on its own line. What the console's owner wrote (a chart
+    message) can hold any character: one the output's encoding lacks (a Windows console's
+    code page) is written as its escape, not raised, so a message cannot stop the demo."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    line = f"  - {step}".encode(encoding, "backslashreplace").decode(encoding)
+    print(line, flush=True)
 
 
 @contextlib.asynccontextmanager
@@ -190,10 +195,17 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
          f"authority pinned to kid={key.kid}")
     _say(f"the daemon is a new device: {device.device_id} (key: {device.storage})")
 
+    def shown(text: str) -> None:
+        """The emulated chart, in words: what the real EA writes on the chart with
+        ``Comment`` (a message the owner sent from the console), the demo says."""
+        _say(f"the chart of {settings.login}@{settings.server} shows the owner's message: "
+             f"{orjson.dumps(text).decode()}")
+
     clock = clock_from(args.start_time)
-    terminal = (EmulatedTerminal(token, port=bridge.port, settings=settings) if clock is None
+    terminal = (EmulatedTerminal(token, port=bridge.port, settings=settings, on_message=shown)
+                if clock is None
                 else EmulatedTerminal(token, port=bridge.port, settings=settings,
-                                      utc_clock_ms=clock))
+                                      utc_clock_ms=clock, on_message=shown))
     emulator = asyncio.create_task(terminal.run())
 
     async def stop_terminal() -> None:

@@ -159,8 +159,11 @@ class EmulatedTerminal:
     def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 8711,
                  settings: EmulatorSettings | None = None,
                  utc_clock_ms: Callable[[], int] = _wall_ms,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 on_message: Callable[[str], None] | None = None) -> None:
         self.settings = s = settings or EmulatorSettings()
+        #: Told each message shown on the chart (the demo prints it: its chart, in words).
+        self._on_message = on_message
         self.host, self.port = host, port
         self._keys = TokenKeys.of(token)
         #: Where the hello's nonce comes from (32 bytes; injected by tests).
@@ -471,6 +474,8 @@ class EmulatedTerminal:
             raise EmulatorError(ErrorCode.INVALID_PARAMS, "text: expected a non-empty string")
         self.messages.append(text)
         self.message_shown.set()
+        if self._on_message is not None:
+            self._on_message(text)
         return {}
 
     def answer_next(self, retcode: int) -> None:
