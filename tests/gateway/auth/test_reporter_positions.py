@@ -44,8 +44,8 @@ async def test_the_largest_positions_are_reported_with_the_total_and_the_read_ti
     reporter = TerminalReporter(e.link, e.device, interval_s=3600,
                                 figures=account_figures(call), positions=open_positions(call),
                                 clock=lambda: 1_764_000_123.25)
-    async with reporting(reporter, e.token, e.token_id):
-        pass
+    async with reporting(reporter, e.token, e.token_id):  # until its first report is taken
+        assert reporter.sent == 1
     assert asked == ["account_info", "positions_total", "positions_get"]
     held = broker.positions_get()
     largest = sorted(held, key=lambda p: (-abs(p["profit"]), p["ticket"]))[
