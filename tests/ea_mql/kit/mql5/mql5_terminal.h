@@ -19,7 +19,8 @@
 //   So does a lost connection to the trade server (control `broker down`, and before the
 //   login): no quotes arrive without it, for any symbol, so each symbol's ticks of the outage
 //   are a hole, and its quote is the last one before the outage until the next tick after it;
-//   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks;
+//   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks,
+//   `tick <symbol>` makes its next one arrive at once (held or not);
 //   control `server_ticks <symbol>` prints how many ticks the trade server has of it;
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
 //   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
@@ -30,7 +31,8 @@
 //   only its newest `series_depth_bars` bars (default 100) and is loaded further back on
 //   request, except by an indicator on its own symbol and timeframe (see _series_reach);
 // - the tick database: ticks before `ticks_local_from_ms` are on the trade server only; the
-//   first CopyTicks* that reaches them starts a synchronization of `tick_sync_ms`, during which
+//   first CopyTicks* that reaches them (CopyTicksRange's range; CopyTicks' first `count` ticks:
+//   what lies after them is not needed) starts a synchronization of `tick_sync_ms`, during which
 //   the call waits ("In Expert Advisors and scripts, CopyTicks() can wait for the result for
 //   45 seconds"), returning what it has with ERR_HISTORY_TIMEOUT if that is not enough; in an
 //   indicator it "immediately returns all available ticks" with no error and the sync goes on.
@@ -399,6 +401,18 @@ inline long long _now_ms() { return _term.start_ms + (_mono_ns() - _start_ns) / 
 // Live ticks are timed from the end of the EA's first timer pass (the harness sets the anchor),
 // so they all come after the EA first looked at Market Watch, however slowly it started.
 inline int64_t _market_anchor_ns = INT64_MAX;
+// The symbol's next live tick reaches the trade server, and the terminal when it receives the
+// symbol's quotes (`stamp`: the volume the bench reads, 0 to keep the fixture's); true then.
+inline bool _tick_arrives(FakeSymbol& s, ulong stamp) {
+  MqlTick t = s.live[s.live_next];
+  if (stamp) t.volume = stamp;
+  ++s.live_next; s.ticks.push_back(t);
+  if (_receiving(s)) return true;
+  // out of Market Watch, or no connection: the trade server has it, the terminal does not
+  if (s.out_first_ms < 0) s.out_first_ms = t.time_msc;
+  s.out_last_ms = t.time_msc;
+  return false;
+}
 inline void _market_advance() {
   static const bool stamp = getenv("MTGW_STAMP_TICKS") != nullptr;
   if (_market_anchor_ns == INT64_MAX) return;
@@ -406,13 +420,8 @@ inline void _market_advance() {
   for (auto& s : _term.symbols) {
     bool arrived = false;
     while (!s.held && s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
-      MqlTick t = s.live[s.live_next];
-      if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next] - _slept_ns);
-      ++s.live_next; s.ticks.push_back(t);
-      if (_receiving(s)) { arrived = true; continue; }
-      // out of Market Watch, or no connection: the trade server has it, the terminal does not
-      if (s.out_first_ms < 0) s.out_first_ms = t.time_msc;
-      s.out_last_ms = t.time_msc;
+      int64_t at = _market_anchor_ns + s.live_at_ns[s.live_next];
+      arrived = _tick_arrives(s, stamp ? (ulong)(at - _slept_ns) : 0) || arrived;
     }
     if (arrived && _on_tick_arrived) _on_tick_arrived(s.name);
   }
@@ -697,7 +706,10 @@ inline bool _tick_kind(const MqlTick& t, uint flags) {
 // Ticks that arrived while the symbol was out of Market Watch never reached the terminal (the
 // terminal "receives quotes only for Market Watch symbols"): they are a hole in the database,
 // which a copy reaching into it synchronizes like older history.
-inline bool _ticks_local(FakeSymbol& s, long from_msc) {
+// A copy needs the ticks from `from_msc` to `to_msc` (CopyTicksRange's end; for CopyTicks, the
+// count-th tick from there: "if available data is not enough", and the first ticks of a count
+// can be there whatever lies after them); INT64_MAX: up to now.
+inline bool _ticks_local(FakeSymbol& s, long from_msc, long to_msc) {
   auto done = [&]() {
     if (!s.sync_ready_ns) return;
     if (_mono_ns() < s.sync_ready_ns) {
@@ -716,8 +728,8 @@ inline bool _ticks_local(FakeSymbol& s, long from_msc) {
   };
   auto local = [&]() {
     if (from_msc < s.ticks_local_from_ms) return false;
-    for (auto& h : s.holes) if (h.second >= from_msc) return false;
-    return _receiving(s) || s.out_first_ms < 0 || s.out_last_ms < from_msc;
+    for (auto& h : s.holes) if (h.second >= from_msc && h.first <= to_msc) return false;
+    return _receiving(s) || s.out_first_ms < 0 || s.out_last_ms < from_msc || s.out_first_ms > to_msc;
   };
   done();
   if (local()) return true;
@@ -748,7 +760,10 @@ inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = CO
     for (size_t i = s->ticks.size(); i-- > 0 && out.v.size() < count;) if (_on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.insert(out.v.begin(), s->ticks[i]);
     return (int)out.v.size();
   }
-  bool complete = _ticks_local(*s, (long)from_msc);
+  long need_to = INT64_MAX; uint seen = 0;  // the count-th tick of the kind asked, on the server
+  for (size_t i = 0; i < s->ticks.size(); ++i)
+    if (s->ticks[i].time_msc >= (long)from_msc && _tick_kind(s->ticks[i], flags) && ++seen == count) { need_to = s->ticks[i].time_msc; break; }
+  bool complete = _ticks_local(*s, (long)from_msc, need_to);
   for (size_t i = 0; i < s->ticks.size() && out.v.size() < count; ++i)
     if (s->ticks[i].time_msc >= (long)from_msc && _on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.push_back(s->ticks[i]);
   if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
@@ -758,7 +773,7 @@ inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags
   _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
   if (!_tick_flags_ok(flags)) return -1;
   _market_advance(); out.v.clear();
-  bool complete = _ticks_local(*s, (long)from_msc);
+  bool complete = _ticks_local(*s, (long)from_msc, to_msc == 0 ? INT64_MAX : (long)to_msc);
   for (size_t i = 0; i < s->ticks.size(); ++i) {
     const MqlTick& t = s->ticks[i];
     if (t.time_msc >= (long)from_msc && (to_msc == 0 || (ulong)t.time_msc <= to_msc) && _on_disk(*s, i) && _tick_kind(t, flags)) out.v.push_back(t);
@@ -1112,6 +1127,15 @@ inline void _register_terminal_controls() {
   _controls()["broker"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "up" && w[1] != "down")) return std::string("usage: broker up|down");
     _set_connected(w[1] == "up"); return std::string(); };
+  // `tick <symbol>`: its next live tick arrives now, held or not, before any program runs again
+  // (a quote that comes with the connection's return, say); prints its time_msc.
+  _controls()["tick"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: tick <symbol>");
+    _market_advance();
+    if (s->live_next >= s->live.size()) return std::string("no live tick left");
+    long msc = s->live[s->live_next].time_msc;
+    if (_tick_arrives(*s, 0) && _on_tick_arrived) _on_tick_arrived(s->name);
+    printf("KIT: tick %s %ld\n", s->name.c_str(), msc); return std::string(); };
   _controls()["server_ticks"] = [](const std::vector<std::string>& w) {
     FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: server_ticks <symbol>");
     _market_advance(); printf("KIT: server_ticks %s %zu\n", s->name.c_str(), s->ticks.size()); return std::string(); };
