@@ -6,7 +6,7 @@ already C++ (classes, structs, enums, references, default arguments, ``#define``
 guards). What is not:
 
     T a[] / const T &a[]            ->  MqlArray<T> a / const MqlArray<T> &a
-    T a[N]                          ->  MqlArray<T> a{MqlFixed, N}
+    T a[N]                          ->  MqlArray<T> a{_MqlFixed, N}
     "text"                          ->  "text"_s   (an MQL string, so "a" + 5 stays a compile error)
     input T name = v;               ->  const T &name = _mql_input<T>(MQL_PROGRAM, "name", v);
                                         (inputs are read-only to the program: assigning one is
@@ -114,7 +114,7 @@ def _rewrite_decl(m: re.Match[str], where: str) -> str:
     if m.group("ref"):
         return f"{const}MqlArray<{kind}> &{name}"
     if size:
-        return f"{const}MqlArray<{kind}> {name}{{MqlFixed, {size}}}"
+        return f"{const}MqlArray<{kind}> {name}{{_MqlFixed, {size}}}"
     return f"{const}MqlArray<{kind}> {name}"
 
 
