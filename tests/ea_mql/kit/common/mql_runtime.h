@@ -67,8 +67,9 @@ template <class T> T _from_arg(const _Arg& a) {
   else if constexpr (std::is_floating_point_v<T>) return (T)(a.k == _Arg::STR ? strtod(a.s.c_str(), nullptr) : a.k == _Arg::DBL ? a.d : (double)a.i);
   else return (T)(a.k == _Arg::STR ? strtol(a.s.c_str(), nullptr, 10) : a.k == _Arg::DBL ? (long)a.d : a.i);
 }
-// The slot behind one `input` declaration: the program reads it through a const reference.
-template <class T> const T& _mql_input(const char* program, const char* name, T dflt) {
+// The slot behind one `input` declaration: the program reads it through a const reference (an
+// MQL4 `extern` variable through a plain one: the program may change it).
+template <class T> T& _mql_input(const char* program, const char* name, T dflt) {
   T* slot = new T(dflt);  // lives as long as the program
   _inputs().push_back(_InputSlot{program, name, [slot](const _Arg& a) { *slot = _from_arg<T>(a); }, [slot, dflt]() { *slot = dflt; }});
   return *slot;
