@@ -13,7 +13,12 @@ the way MQL cuts them (``mqllex.py``: a ``$`` or a letter outside a-z is a chara
 which ``{`` is a class body, a function body, an initializer; every function declarator and
 its parameters).
 
-``RULES`` is the one table of what is refused. Each rule names the page it comes from: a page of
+Two readers refuse. ``mqlgrammar.py`` reads each program by MQL's grammar and resolves every
+name it uses against the program's declarations and the language's reference words
+(``lang/<lang>.words.toml``): whatever is not one of MQL's forms, and whatever name is neither
+declared nor MQL's, is refused by construction (``GRAMMAR_RULES``), so a new variant of a
+family needs no new rule. ``RULES`` is the table of the kinds a page names one by one, each with
+a message of its own. Each rule names the page it comes from: a page of
 the MQL5 or MQL4 reference (or its compile-error table) for the language's own rules; the kit
 file whose limit it is for what MQL allows but the kit cannot model (object pointers, includes
 other than the EA's own); and, for the one rule of form, the reference's page that shows it

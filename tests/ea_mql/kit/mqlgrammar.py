@@ -862,7 +862,25 @@ class Parser:
             return
         name = self.name("a method's name")
         if self.member_of(owner.text, name.text) is None:
-            raise Bad(name, f"{owner.text} declares no method {name.text}", "undeclared")
+            raise Bad(name, f"{owner.text} declares no member {name.text}", "undeclared")
+        if not self.at("("):
+            # a static member's definition ("has to be explicitly initialized ... in global
+            # scope": basis/oop/staticmembers)
+            while self.at("["):
+                self.take()
+                self.array_size("global")
+                self.expect("]")
+            if self.eat("="):
+                self.const_depth += 1
+                try:
+                    if self.at("{"):
+                        self.brace_initializer()
+                    else:
+                        self.assignment()
+                finally:
+                    self.const_depth -= 1
+            self.expect(";", " after a static member's definition")
+            return
         self.scopes.append(_Scope())
         try:
             self.parameters()
