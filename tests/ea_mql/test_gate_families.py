@@ -503,3 +503,10 @@ def test_the_rewriting_refuses_an_input_the_reader_did_not_find(tmp_path: Path) 
     source.write_text("int a[5];\n", encoding="utf-8")
     assert mqlpp.process(source, "x.mqh", "mql5", None, mqlgrammar.Facts()) == "int a[5];\n"
     assert "MqlArray<int> a{_MqlFixed, 5};" in mqlpp.process(source, "x.mqh", "mql5")
+    # a declarator the reader found but no line-rewrite can reach is refused, never left C++
+    source.write_text("int\n   b[5];\ninput int\n   Level = 1;\n", encoding="utf-8")
+    with pytest.raises(mqlpp.Refused, match=r"x\.mqh:2: array b"):
+        mqlpp.process(source, "x.mqh", "mql5")
+    source.write_text("input int\n   Level = 1;\n", encoding="utf-8")
+    with pytest.raises(mqlpp.Refused, match=r"x\.mqh:2: input Level"):
+        mqlpp.process(source, "x.mqh", "mql5")

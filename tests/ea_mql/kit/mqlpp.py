@@ -120,14 +120,17 @@ def split_code(line: str, in_block: bool) -> tuple[list[tuple[str, str]], bool]:
 
 
 def _rewrite_decl(m: re.Match[str], where: str,
-                  arrays: dict[str, mqlgrammar.ArrayFact] | None = None) -> str:
+                  arrays: dict[str, mqlgrammar.ArrayFact] | None = None,
+                  done: set[str] | None = None) -> str:
     """One array declarator as the kit's ``MqlArray``. ``arrays``: the gate's array declarators
     of this line by name (None: every match is one, as inside ``#import``); a match that is none
-    of them is left as it is."""
+    of them is left as it is; ``done`` collects the names rewritten."""
     if m.group("type") in KEYWORDS:
         return m.group(0)
     if arrays is not None and m.group("name") not in arrays:
         return m.group(0)
+    if done is not None:
+        done.add(m.group("name"))
     if m.group("more"):
         raise Refused(f"{where}: multi-dimensional arrays are not allowed")
     const, kind = m.group("const") or "", m.group("type")
@@ -222,6 +225,7 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
     out: list[str] = []
     in_block = False
     importing: str | None = None
+    rewritten: set[tuple[int, str]] = set()
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         where = f"{shown}:{no}"
         imp = IMPORT.match(line) if not in_block else None
@@ -232,7 +236,7 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
             continue
         if importing is not None:
             out.append(_imported(line, importing, where))
-            continue
+            continue                            # (its array parameters all rewritten there)
         if PROPERTY.match(line) and not in_block:
             out.append("")
             continue
@@ -251,6 +255,9 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
             if (no, name) not in inputs:
                 raise Refused(f"{where}: '{inp.group('word')} {kind} {name}' is no input "
                               "variable the gate read at global scope")
+            if sum(at == no for at, _ in inputs) != 1:
+                raise Refused(f"{where}: the kit rewrites one input per declaration")
+            rewritten.add((no, name))
             value = _literals(inp.group("value")) if inp.group("value") else f"{kind}()"
             const = "" if inp.group("word") == "extern" else "const "
             out.append(f"{inp.group('ind')}{const}{kind} &{name} = "
@@ -269,13 +276,14 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
             continue
         text = ""
         here = arrays.get(no, {})
+        done: set[str] = set()                  # the array declarators rewritten on this line
         semicolon = -1                          # the last ';' of the line's code
         for kind, t in pieces:
             if kind == "code":
                 t = _macros(t, shown)
                 if no in interfaces:
                     t = re.sub(r"\binterface\b", "struct", t, count=1)
-                t = DECL.sub(lambda m, at=where, on=here: _rewrite_decl(m, at, on), t)
+                t = DECL.sub(lambda m, at=where, on=here, d=done: _rewrite_decl(m, at, on, d), t)
                 if ";" in t:
                     semicolon = len(text) + t.rindex(";")
                 text += t
@@ -285,11 +293,19 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
                 text = lit[0] + lit[1]
             else:
                 text += t
+        missed = set(here) - done
+        if missed:
+            raise Refused(f"{where}: array {', '.join(sorted(missed))}: the kit rewrites an array "
+                          "declarator written with its type on its line ('T name[...]')")
         if no in abstract_last and semicolon >= 0:
             text = text[:semicolon] + " = 0" + text[semicolon:]
         if no in abstract_first:
             text = re.sub(r"^(\s*)", r"\1virtual ", text, count=1)
         out.append(text)
+    missed_inputs = sorted(set(inputs) - rewritten)
+    if missed_inputs:
+        raise Refused(*(f"{shown}:{no}: input {name}: the kit rewrites an input declared on one "
+                        "line, alone ('input T name = value;')" for no, name in missed_inputs))
     return "\n".join(out) + "\n"
 
 
