@@ -67,6 +67,7 @@ BINARY: tuple[frozenset[str], ...] = (
     frozenset({"||"}), frozenset({"&&"}), frozenset({"|"}), frozenset({"^"}), frozenset({"&"}),
     frozenset({"==", "!="}), frozenset({"<", "<=", ">", ">="}), frozenset({"<<", ">>"}),
     frozenset({"+", "-"}), frozenset({"*", "/", "%"}))
+PRECEDENCE = {op: level for level, ops in enumerate(BINARY) for op in ops}
 QUALIFIERS = frozenset({"const", "static", "input", "sinput", "extern", "virtual"})
 #: Numbers as the reference writes them: decimal and hexadecimal integers, reals with a point
 #: and an exponent (basis/types/integer/integerconstants, basis/types/double). No suffix, no
@@ -167,6 +168,7 @@ class _Scope:
 
 
 EOF_TOKEN = Token("eof", "<end of file>", 0)
+LITERAL_KINDS = frozenset({"str", "chr", "dt", "clr"})
 
 
 class Parser:
@@ -175,6 +177,7 @@ class Parser:
     def __init__(self, tokens: list[Token], files: list[str], imported: list[bool],
                  words: Words, *, resolve: bool = True) -> None:
         self.t = tokens
+        self.n = len(tokens)
         self.files = files
         self.imported = imported
         self.w = words
@@ -199,21 +202,24 @@ class Parser:
 
     def peek(self, k: int = 0) -> Token:
         j = self.i + k
-        return self.t[j] if j < len(self.t) else EOF_TOKEN
+        return self.t[j] if j < self.n else EOF_TOKEN
 
     def text(self, k: int = 0) -> str:
-        return self.peek(k).text
+        j = self.i + k
+        return self.t[j].text if j < self.n else EOF_TOKEN.text
 
     def at(self, *texts: str) -> bool:
-        return self.peek().kind not in ("str", "chr") and self.peek().text in texts
+        tok = self.t[self.i] if self.i < self.n else EOF_TOKEN
+        return tok.text in texts and tok.kind not in LITERAL_KINDS
 
     def take(self) -> Token:
-        tok = self.peek()
+        tok = self.t[self.i] if self.i < self.n else EOF_TOKEN
         self.i += 1
         return tok
 
     def eat(self, text: str) -> bool:
-        if self.at(text):
+        tok = self.t[self.i] if self.i < self.n else EOF_TOKEN
+        if tok.text == text and tok.kind not in LITERAL_KINDS:
             self.i += 1
             return True
         return False
@@ -245,7 +251,7 @@ class Parser:
     def is_type(self, name: str) -> bool:
         return (name in BUILTIN or name in self.types or name in self.w.types
                 or (self.w.lang == "mql5" and name in MQL5_TYPES)
-                or any(name in s.types for s in self.scopes))
+                or any(s.types and name in s.types for s in self.scopes))
 
     def declare(self, tok: Token, kind: str, where: str, cls: TypeInfo | None = None) -> None:
         if where == "member" and cls is not None:
@@ -1155,13 +1161,16 @@ class Parser:
         self.assignment()
 
     def binary(self, level: int) -> None:
-        if level == len(BINARY):
-            self.unary()
-            return
-        self.binary(level + 1)
-        while self.peek().kind == "op" and self.text() in BINARY[level]:
+        """Operands joined by binary operations of precedence ``level`` or tighter, each
+        operation left to right (precedence climbing over :data:`BINARY`)."""
+        self.unary()
+        while True:
+            tok = self.peek()
+            tighter = PRECEDENCE.get(tok.text) if tok.kind == "op" else None
+            if tighter is None or tighter < level:
+                return
             self.take()
-            self.binary(level + 1)
+            self.binary(tighter + 1)
 
     def unary(self) -> None:
         tok = self.peek()
