@@ -24,7 +24,16 @@ from typing import Any
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.eafiles import SHARED_INCLUDES
-from tests.ea_mql.eakit import CXXFLAGS, KIT, MQL5_DIR, ROOT, BuildError, write_fixture
+from tests.ea_mql.eakit import (
+    CXXFLAGS,
+    KIT,
+    MQL5_DIR,
+    ROOT,
+    BuildError,
+    pedantic,
+    probe_cache,
+    write_fixture,
+)
 
 MQL4_DIR = ROOT / "ea_bridge" / "mql" / "MQL4"
 #: The MQL5 EA's flags, and the MQL4 switch of the common kit (what differs is left out there).
@@ -34,8 +43,8 @@ CXXFLAGS4 = (*CXXFLAGS, "-DMQL_LANG_MQL4")
 def _sources() -> list[Path]:
     shared = [MQL5_DIR / rel for rel in SHARED_INCLUDES]
     return sorted([*MQL4_DIR.rglob("*.mq4"), *MQL4_DIR.rglob("*.mqh"), *shared,
-                   *(KIT / "common").rglob("*.h"), *(KIT / "mql4").rglob("*"), KIT / "mqlpp.py",
-                   KIT / "mqlgate.py", *(KIT / "lang").glob("*.toml")])
+                   *(KIT / "common").rglob("*.h"), *(KIT / "mql4").rglob("*"),
+                   *KIT.glob("*.py"), *(KIT / "lang").glob("*.toml")])
 
 
 def source_hash() -> str:
@@ -86,10 +95,10 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
         if len(experts) != 1:
             raise BuildError(f"the kit runs exactly one Expert Advisor; found {len(experts)}")
         programs = out / "programs.inc"
-        programs.write_text(
-            f'#define MQL_EXPERT_NAME "{experts[0].stem}"\n#define MQL_PROGRAM MQL_EXPERT_NAME\n'
-            f'namespace mqlp_expert {{ using namespace mqlfb;\n#include "{experts[0]}"\n}}\n',
-            encoding="utf-8")
+        programs.write_text("\n".join([
+            f'#define MQL_EXPERT_NAME "{experts[0].stem}"', "#define MQL_PROGRAM MQL_EXPERT_NAME",
+            *pedantic("namespace mqlp_expert { using namespace mqlfb;",
+                      f'#include "{experts[0]}"', "}")]) + "\n", encoding="utf-8")
         cc = subprocess.run(
             ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem", str(kit / "mql4"),
              "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
@@ -102,6 +111,19 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
         return binary
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def build_probe4(work: Path, source: str) -> Path:
+    """A one-file MQL4 Expert Advisor (``source``) built against the MQL4 kit in ``work``,
+    cached like :func:`tests.ea_mql.eakit.build_probe`'s."""
+    cached = probe_cache(source, source_hash()) / "mtgateway-ea4"
+    if cached.exists():
+        return cached
+    tree = work / "MQL4"
+    (tree / "Experts").mkdir(parents=True)
+    (tree / "Include").mkdir()
+    (tree / "Experts" / "Probe.mq4").write_text(source, encoding="utf-8")
+    return build_ea4(tree, cached.parent)
 
 
 def write_fixture4(path: Path, terminal: EmulatedTerminal, **switches: Any) -> dict[str, Any]:
