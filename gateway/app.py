@@ -281,8 +281,10 @@ def _account_reads(app: web.Application) -> Callable[
                    timeout_s: float) -> Any:
         session = app[BRIDGE].session(terminal)
         record = app[RECORD_CACHE].get(session.token_id) if session is not None else None
-        paper = record is not None and record.risk.paper_trade_enabled
-        return await app[TRADING].venues.of(terminal, paper).call(method, params, timeout_s)
+        venues = app[TRADING].venues
+        venue = venues.live(terminal) if record is None else venues.of_account(terminal,
+                                                                              record.risk)
+        return await venue.call(method, params, timeout_s)
 
     return call
 
