@@ -94,7 +94,8 @@ async def report(console: Console, **state: Any) -> None:
     body = {"login": LOGIN, "server": SERVER, "platform": "MT5", "ea_version": "1.2.0", **state}
     status, answer, _ = await console.device("POST", "/v1/terminals/report",
                                              {"terminals": [body]})
-    assert (status, answer) == (200, {"stored": 1, "takes": ["digits", "book"]}), answer
+    assert (status, answer) == (200, {"stored": 1, "takes": ["digits", "book", "live_book"]}), \
+        answer
 
 
 async def set_alerts(browser: Browser, *, webhook: str = "", email: bool = True,
@@ -497,7 +498,7 @@ async def test_a_leaked_token_on_an_unapproved_device_moves_no_alert_and_shows_n
                 "POST", "/v1/terminals/report", {"terminals": [
                     {"login": LOGIN, "server": SERVER, "platform": "MT5", **state}]},
                 key=intruder)
-            assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book"]})
+            assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book", "live_book"]})
         if await _authority(console).alerts.sweep() and opened_at is None:
             opened_at = console.clock.now - died
     # Offline once no active report is fresh (SILENT_AFTER_S) and the minute has passed:

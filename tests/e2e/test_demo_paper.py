@@ -187,7 +187,7 @@ async def test_the_console_keeps_the_paper_books_history_apart(tmp_path: Path) -
                 "risk_pct": 1})
             assert status == 201
             await switched(client, paper=True)
-            await owner.until("GET", f"/accounts/{login}/margin", None,
+            await owner.until("GET", f"/accounts/{login}/margin?book=paper", None,
                               lambda a: a["book"] == "paper")
             await owner.until("POST", f"/accounts/{login}/deposit",
                               {"amount": 500, "comment": "paper top-up", "operation_id": "pb-1"},

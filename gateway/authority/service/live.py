@@ -96,9 +96,15 @@ class Live:
             # the figures' book is the report's: details come only with figures
             book = report.figures.book if report.figures is not None else "live"
             digits = report.book.digits if report.book is not None else {}
-            snapshots.save(tx, key, details, as_of, book, digits)
+            snapshots.save(tx, key, details, as_of, book, digits, report.live)
             snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
                                 details.deals, as_of, now, book=book, digits=digits)
+            if report.live is not None and book == "paper":
+                # the broker's deals while the account trades on paper: the live history
+                # goes on (a stop hit at the broker, a close there by hand)
+                snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
+                                    report.live.deals, as_of, now, book="live",
+                                    digits=digits)
         elif snapshot_kept:
             snapshots.drop(tx, key)
         self._instructions.settle_reported(tx, owner_email, device_id, report, now)

@@ -9,12 +9,14 @@ table and the panels (``/dashboard/rows``, ``/dashboard/books``) without reloadi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from ..service import Overview
-from .books import terminal_books
+from ..snapshots import Snapshot
+from .books import live_summary, terminal_books
 from .kit import Page, signed_in, signed_in_part
 from .views import checklist, halt_notes, steps_left, terminal_rows, unguarded
 
@@ -23,19 +25,34 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 
-def _terminals(page: Page, overview: Overview) -> list[dict[str, Any]]:
-    """Every terminal the owner has a token for, with each device's latest report and the
-    halt in force on it."""
+async def _beside(page: Page) -> dict[tuple[str, int, str], Snapshot]:
+    """The live book each paper account's daemon reads beside its paper one, by (device id,
+    login, server)."""
+    return {key: snap.live for key, snap in (await page.authority.live.snapshots(
+        page.owner)).items() if snap.live is not None}
+
+
+def _terminals(page: Page, overview: Overview,
+               beside: Mapping[tuple[str, int, str], Snapshot]) -> list[dict[str, Any]]:
+    """Every terminal the owner has a token for, with each device's latest report, the
+    halt in force on it and, on paper, what stays open in its live book."""
     devices = {d["device_id"]: d for d in overview.devices}
-    return terminal_rows(overview.terminals, overview.tokens, devices, int(page.kit.clock()),
+    rows = terminal_rows(overview.terminals, overview.tokens, devices, int(page.kit.clock()),
                          overview.figures, overview.halts)
+    for row in rows:
+        live = beside.get((row["device_id"], row["login"], row["server"]))
+        row["live"] = live_summary(live) if row["figures"] is not None else ""
+    return rows
 
 
-async def _books(page: Page, terminals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each reported terminal's positions and equity chart (``books.py``)."""
+async def _books(page: Page, terminals: list[dict[str, Any]],
+                 beside: Mapping[tuple[str, int, str], Snapshot]) -> list[dict[str, Any]]:
+    """Each reported terminal's positions and equity chart (``books.py``), and the live
+    book beside a paper one."""
     terminals_of = page.authority.terminals
     return terminal_books(terminals, await terminals_of.books_of(page.owner),
-                          await terminals_of.history_of(page.owner), page.kit.clock())
+                          await terminals_of.history_of(page.owner), page.kit.clock(),
+                          beside)
 
 
 @routes.get("/")
@@ -44,13 +61,14 @@ async def dashboard(page: Page) -> web.StreamResponse:
     """The dashboard."""
     seen = await page.authority.overview(page.owner)
     steps = checklist(seen.accounts, seen.tokens, seen.devices, seen.terminals)
-    terminals = _terminals(page, seen)
+    beside = await _beside(page)
+    terminals = _terminals(page, seen, beside)
     return await page.show("dashboard.html", "dashboard", terminals=terminals, steps=steps,
                            halts=halt_notes(seen.halts), halts_back="/",
                            steps_left=steps_left(steps),
                            unguarded=unguarded(seen.accounts, seen.tokens, page.kit.clock()),
                            pending=[d for d in seen.devices if d["status"] == "pending"],
-                           books=await _books(page, terminals))
+                           books=await _books(page, terminals, beside))
 
 
 @routes.get("/dashboard/rows")
@@ -58,7 +76,8 @@ async def dashboard(page: Page) -> web.StreamResponse:
 async def dashboard_rows(page: Page) -> web.StreamResponse:
     """The table's body alone, for the live refresh."""
     seen = await page.authority.overview(page.owner)
-    return page.kit.render("_terminal_rows.html", terminals=_terminals(page, seen))
+    return page.kit.render("_terminal_rows.html",
+                           terminals=_terminals(page, seen, await _beside(page)))
 
 
 @routes.get("/dashboard/books")
@@ -66,5 +85,6 @@ async def dashboard_rows(page: Page) -> web.StreamResponse:
 async def dashboard_books(page: Page) -> web.StreamResponse:
     """The positions and charts alone, for the live refresh."""
     seen = await page.authority.overview(page.owner)
+    beside = await _beside(page)
     return page.kit.render("_terminal_books.html",
-                           books=await _books(page, _terminals(page, seen)))
+                           books=await _books(page, _terminals(page, seen, beside), beside))
