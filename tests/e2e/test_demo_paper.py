@@ -148,6 +148,20 @@ class OwnerApi:
                         assert line, "the live page's stream ended"
 
 
+    async def until_page(self, path: str, text: str) -> str:
+        """The console page at ``path`` once it holds ``text``, asked again after each report
+        the console stores (as :meth:`until`)."""
+        async with self.pages.session.get(self.pages.base_url + "/live/stream") as stream:
+            assert stream.status == 200
+            async with asyncio.timeout(WAIT_S * 3):
+                while True:
+                    page = await self.pages.get(path)
+                    if page.status == 200 and text in page.text:
+                        return page.text
+                    while (line := await stream.content.readline()) != b"event: report\n":
+                        assert line, "the live page's stream ended"
+
+
 async def _round_trip(client: AsyncClient, symbol: str) -> mt5.OrderSendResult:
     """A buy of 0.01 lot, closed at once: its opening answer."""
     sent = await client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
