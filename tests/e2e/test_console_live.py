@@ -149,6 +149,29 @@ async def test_the_live_page_shows_positions_orders_history_and_drawdown(
         await signed_out.close()
 
 
+async def test_no_margin_in_use_is_a_dash_and_so_is_a_balance_rows_volume(
+        console: Console, browser: Browser) -> None:
+    """With no margin in use MT5 answers a margin level of 0, which means none: the page says
+    "—", not "0.0 %"; a balance operation moved money, not lots: its Volume is "—" as its
+    prices are, not "0.00"."""
+    await signed_in(browser)
+    token_id = await approved_token(console)
+    console.clock.now = T0
+    body = report_body(token_id, 0.0, T0 - 0.5)
+    body["details"]["account"].update(margin=0.0, margin_free=10_500.0, margin_level=0.0)
+    status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [body]})
+    assert status == 200
+    page = (await browser.get("/live")).text
+    assert '<b class="margin-level">—</b>' in page and "0.0 %" not in page
+    balance = re.search(r'<tr class="trade" data-ticket="503" data-state="balance".*?</tr>',
+                        page, re.S)
+    assert balance is not None
+    assert '<td data-label="Volume">—</td>' in balance.group(0), balance.group(0)
+    closed = re.search(r'<tr class="trade" data-ticket="301" data-state="closed".*?</tr>',
+                       page, re.S)
+    assert closed is not None and '<td data-label="Volume">0.10</td>' in closed.group(0)
+
+
 async def test_each_stored_report_is_pushed_to_the_stream(console: Console,
                                                           browser: Browser) -> None:
     """The server-sent event stream answers ``report`` when a report of the owner's
