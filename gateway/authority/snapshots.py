@@ -31,11 +31,11 @@ from typing import Any, Final, NamedTuple
 from ..base.mt4web import mt4records
 from .database import Tx
 from .devices import approved_device
-from .venues import BOOKS, Book, book_of
+from .venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
 
 __all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "KeptDeal",
            "Settlement", "Snapshot", "add_deals", "deals_of", "details_json", "drop",
-           "live_open", "open_words", "save", "snapshots_of"]
+           "flows_of", "live_open", "open_words", "save", "snapshots_of"]
 
 #: The most open positions and orders, each, one report carries (the rest are counted).
 MAX_TRADES: Final = 100
@@ -261,4 +261,31 @@ def deals_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]], *,
                 if deal["ticket"] not in tickets and deal["position_id"] not in positions:
                     continue
             out.append(KeptDeal(login, server, float(r[0]), deal, book_of(r[2])))
+    return out
+
+
+#: A kept deal that is a balance operation: its stored text names one of ``FLOW_DEALS``
+#: (``add_deals`` writes each deal compactly, ``"type":N`` among its keys).
+_FLOW_TEXT: Final = " OR ".join(f"d.deal LIKE '%\"type\":{kind},%'"
+                                for kind in sorted(FLOW_DEALS))
+
+
+def flows_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]]
+             ) -> dict[tuple[int, str, Book], list[tuple[int, float]]]:
+    """The balance operations kept for ``terminals`` (deposits, withdrawals, credit:
+    ``venues.FLOW_DEALS``), per (login, server, book): when the report that first carried
+    each was read (the console's clock, as an equity point's time) and the money it moved,
+    oldest first. Read apart from the deals (they are few; the trades are many), for the
+    dashboard's chart."""
+    out: dict[tuple[int, str, Book], list[tuple[int, float]]] = {}
+    for login, server in terminals:
+        rows = tx.query("SELECT d.as_of, d.deal, d.book FROM terminal_deals d WHERE "
+                        "d.owner_email = ? AND d.login = ? AND d.server = ? AND "
+                        f"({_FLOW_TEXT}) AND (d.device_id = '' OR {approved_device('d')}) "
+                        "ORDER BY d.as_of, d.ticket", (owner_email, login, server))
+        for r in rows:
+            amount = flow_of(json.loads(str(r[1])))
+            if amount:
+                out.setdefault((login, server, book_of(r[2])), []).append(
+                    (int(float(r[0])), amount))
     return out

@@ -40,13 +40,13 @@ def test_a_small_move_is_drawn_small_and_a_large_one_fills_the_plot() -> None:
     flat = [Point(T0 + 30 * i, 10_000.0, 10_000.0 + (0.33 if i == 5 else 0.0))
             for i in range(10)]
     small = live_chart(flat, T0 + 300, 86_400)
-    assert small is not None and small.high - small.low >= 100.0
-    ys = [float(pair.split(",")[1]) for pair in small.equity[0].split()]
+    assert small is not None and small.plot.high - small.plot.low >= 100.0
+    ys = [float(pair.split(",")[1]) for pair in small.plot.equity[0].split()]
     assert max(ys) - min(ys) < 1.0
     big = [Point(T0 + 30 * i, 10_000.0, 10_000.0 - 100.0 * i) for i in range(6)]
     chart = live_chart(big, T0 + 150, 86_400)
     assert chart is not None
-    ys = [float(pair.split(",")[1]) for pair in chart.equity[0].split()]
+    ys = [float(pair.split(",")[1]) for pair in chart.plot.equity[0].split()]
     assert max(ys) - min(ys) == pytest.approx(PLOT_H, abs=0.2)
 
 
@@ -56,8 +56,8 @@ def test_an_outage_breaks_the_line_and_the_range_keeps_only_its_points() -> None
     series = [Point(T0, 100.0, 100.0), Point(T0 + 30, 100.0, 101.0),
               Point(T0 + 30 + GAP_S + 1, 100.0, 99.0), Point(T0 + 60 + GAP_S + 1, 100.0, 98.0)]
     chart = live_chart(series, T0 + 600, 86_400)
-    assert chart is not None and chart.gaps == 1
-    assert [len(line.split()) for line in chart.equity] == [2, 2]
+    assert chart is not None and chart.plot.gaps == 1 and chart.plot.switches == ()
+    assert [len(line.split()) for line in chart.plot.equity] == [2, 2]
     recent = live_chart(series, T0 + 86_400 + 40, 86_400)
     assert recent is not None and len(recent.points) == 2
     assert live_chart(series, T0 + 10 * 86_400, 86_400) is None

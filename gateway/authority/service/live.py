@@ -63,6 +63,13 @@ class Live:
         return await self._shared.run(snapshots.deals_of, normalize_email(owner_email),
                                       list(terminals), **where)
 
+    async def flows(self, owner_email: str, terminals: Sequence[tuple[int, str]]
+                    ) -> dict[tuple[int, str, Book], list[tuple[int, float]]]:
+        """The balance operations kept for the owner's terminals, per book
+        (``snapshots.flows_of``)."""
+        return await self._shared.run(snapshots.flows_of, normalize_email(owner_email),
+                                      list(terminals))
+
     async def books(self, owner_email: str) -> dict[tuple[int, str], Book]:
         """The book each of the owner's terminals reports now, by (login, server): its
         freshest snapshot's, else its newest equity point's (a terminal not active now);

@@ -19,7 +19,8 @@ from ...base.prices import at_digits
 from ..equity import Point
 from ..positions import Position, PositionsBook
 from ..snapshots import Snapshot, open_words
-from .chart import chart
+from ..venues import Book
+from .chart import Flow, chart
 from .views import read_ago, stale_note
 
 __all__ = ["live_book", "live_summary", "margin_level", "price", "signed",
@@ -125,11 +126,13 @@ def terminal_books(rows: Sequence[Mapping[str, Any]],
                    books: Mapping[tuple[str, int, str], PositionsBook],
                    series: Mapping[tuple[str, int, str], list[Point]],
                    now: float,
-                   beside: Mapping[tuple[str, int, str], Snapshot] | None = None
+                   beside: Mapping[tuple[str, int, str], Snapshot] | None = None,
+                   flows: Mapping[tuple[int, str, Book], Sequence[Flow]] | None = None
                    ) -> list[dict[str, Any]]:
     """A panel for each reported terminal (per device) with figures or a history: its
     figures and positions while active, its chart, and while it trades on paper the live
-    book its daemon reads beside the paper one (``beside``)."""
+    book its daemon reads beside the paper one (``beside``); ``flows``: each terminal's
+    balance operations per book (drawn on its chart, ``chart.py``)."""
     panels: list[dict[str, Any]] = []
     for row in rows:
         if not row.get("device_id"):
@@ -158,7 +161,8 @@ def terminal_books(rows: Sequence[Mapping[str, Any]],
             "total": figures.positions if figures is not None else 0,
             "floating": None if profit is None else signed(profit),
             "floating_tone": None if profit is None else tone(profit),
-            "chart": chart(points),
+            "chart": chart(points, (flows or {}).get(
+                (key[1], key[2], points[-1].book if points else "live"), ())),
             "last_point": points[-1] if points else None,
             # the book the newest point is from: the one its daemon reports now
             "book": points[-1].book if points else "live",

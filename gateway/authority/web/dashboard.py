@@ -53,9 +53,11 @@ async def _books(page: Page, terminals: list[dict[str, Any]],
     book beside a paper one."""
     terminals_of = page.authority.terminals
     beside = {key: snap.live for key, snap in snapshots.items() if snap.live is not None}
+    flows = await page.authority.live.flows(
+        page.owner, sorted({(int(t["login"]), str(t["server"])) for t in terminals}))
     return terminal_books(terminals, await terminals_of.books_of(page.owner),
                           await terminals_of.history_of(page.owner), page.kit.clock(),
-                          beside)
+                          beside, flows)
 
 
 @routes.get("/")
