@@ -27,7 +27,6 @@ from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, Browser, Console, create_token, signed_in
 from tests.e2e.world import PASSWORD, world
 
-
 T0 = 1_800_000_000
 
 
