@@ -475,6 +475,9 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
                       "(its [smtp] settings need fixing); the previous code no longer works",
                       file=sys.stderr)
                 return 1
+            if sent.status == "no_pending_approval":
+                return _nothing_pending(
+                    (await remote.device_status(device.info)).approvals)
             print(f"error: {sent.status}" + (f"; retry in {sent.retry_after_s} s"
                                               if sent.retry_after_s else ""), file=sys.stderr)
             return 1
@@ -502,6 +505,25 @@ def _ask_code() -> str:
     if sys.stdin.isatty():
         return input("Code from the e-mail (8 digits): ")
     return sys.stdin.readline().strip()
+
+
+def _nothing_pending(approvals: tuple[tuple[str, str], ...]) -> int:
+    """Why ``device resend`` had no code to send, from this device's approvals: the token's
+    owner denied it (then no code is coming: the owner allows it again on the Devices page),
+    or it is approved already, or it never asked; exit 1."""
+    denied = [owner for owner, status in approvals if status == "denied"]
+    if denied:
+        print(f"error: denied: the token's owner ({', '.join(denied)}) denied this machine in "
+              "the console: no code is coming. The owner can allow it again (Devices, Allow "
+              "again); the daemon and its EA retry by themselves", file=sys.stderr)
+    elif any(status == "approved" for _, status in approvals):
+        print("error: no_pending_approval: this machine is approved already (mtgateway "
+              "device status); there is no code to send", file=sys.stderr)
+    else:
+        print("error: no_pending_approval: this machine has not asked for approval yet: start "
+              "the daemon with a token (its first lookup mails the owner a code)",
+              file=sys.stderr)
+    return 1
 
 
 def _print_approvals(approvals: tuple[tuple[str, str], ...]) -> None:

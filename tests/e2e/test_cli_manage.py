@@ -183,10 +183,45 @@ async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
                 code, out, err = await _cli("device", "verify", second.group(1), "-c",
                                             config_file)
                 assert code == 0 and f"device {device.device_id} approved" in out, err
+                code, out, err = await _cli("device", "resend", "-c", config_file)
+                assert code == 1 and "approved already" in err, out + err
                 assert first.group(1) not in out + err and second.group(1) not in out + err
                 ok = await daemon.lookup(device.info, token_hint=hint,
                                          **boxed(device.device_id))
                 assert ok.status == "ok"
+    finally:
+        await sink.close()
+
+async def test_device_resend_says_a_denied_machine_is_denied(tmp_path: Path) -> None:
+    """m9: the owner denied this machine: ``device resend`` says so, and that no code is
+    coming (it said "error: no_pending_approval")."""
+    sink = MailSink()
+    await sink.start()
+    try:
+        console = create_console_app(GatewayConfig(
+            data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
+            smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")))
+        async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
+            url = f"http://127.0.0.1:{port}"
+            authority = console[AUTHORITY]
+            await authority.owners.create(OWNER, PASSWORD)
+            token = (await authority.tokens.issue(OWNER, LOGIN, SERVER)).token
+            config_file = tmp_path / "device.toml"
+            config_file.write_text(
+                f'data_dir = "{(tmp_path / "device").as_posix()}"\n[authority]\n'
+                f'mode = "remote"\nurl = "{url}"\n'
+                f'public_key = "{authority.store.signer.key.b64}"\n'
+                '[device]\nkey_storage = "file"\nname = "cli-box"\n', encoding="utf-8")
+            device = open_device(load_config(config_file))
+            async with RemoteAuthority(url, device.private_key) as daemon:
+                asked = await daemon.lookup(device.info, token_hint=token_hint(token),
+                                            device_name="cli-box", os="AnyOS",
+                                            **boxed(device.device_id))
+                assert asked.status == "pending"
+                assert await authority.approvals.deny(OWNER, device.device_id)
+                code, out, err = await _cli("device", "resend", "-c", config_file)
+                assert code == 1 and err.startswith("error: denied: the token's owner"), err
+                assert "no code is coming" in err and "Allow again" in err, err
     finally:
         await sink.close()
 
