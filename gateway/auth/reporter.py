@@ -600,7 +600,10 @@ class TerminalReporter:
                 await asyncio.sleep(self._retry_s)
                 continue
             self._accepted(reports)
-            self._holding = any(r.figures is not None and r.figures.positions > 0
+            # positions in either book move the P/L an owner watches (the live book's too,
+            # beside a paper one)
+            self._holding = any((r.figures is not None and r.figures.positions > 0)
+                                or (r.live is not None and r.live.positions_total > 0)
                                 for r in reports)
             self.sent += 1
             self._sent_event.set()

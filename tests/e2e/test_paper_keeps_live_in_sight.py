@@ -23,7 +23,7 @@ import mtgateway as mt5
 from mtgateway.aio import AsyncClient
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.conftest import running_demo
-from tests.e2e.test_demo_paper import OwnerApi, switched
+from tests.e2e.paperkit import OwnerApi, switched
 
 
 async def _rpc(http: aiohttp.ClientSession, state: dict[str, Any], method: str,

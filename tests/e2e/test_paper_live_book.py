@@ -19,7 +19,7 @@ from gateway.authority.service import AccountRegistration
 from gateway.authority.service.accounts import AccountChanges
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
-from tests.e2e.test_paper_trading import BUY, RecordingTerminal, ok, on_paper
+from tests.e2e.paperkit import BUY, RecordingTerminal, ok, on_paper
 
 DISABLED = 10017  # TRADE_RETCODE_TRADE_DISABLED
 
