@@ -28,6 +28,7 @@ from gateway.auth.reporter import (
     open_positions,
 )
 from gateway.authority import equity
+from gateway.authority.api import DeviceInfo
 from gateway.authority.records import RiskPolicy, SignedRecord
 from gateway.authority.service import Authority
 from gateway.trading.paper import _mark
@@ -87,14 +88,20 @@ async def _running(tmp_path: Path) -> AsyncIterator[Running]:
     e = await embedded(tmp_path)
     sink = Noted(e.link)
     books = Books(_broker(e.token, 0), _broker(e.token, -60))
-    reporter = TerminalReporter(sink, e.device, interval_s=3600,
-                                figures=account_figures(books.call),
-                                positions=open_positions(books.call),
-                                details=account_details(books.call),
-                                live_details=account_details(books.live_call),
-                                clock=lambda: WEDNESDAY_MS / 1000)
+    reporter = _reporter(sink, e.device, books)
     async with reporting(reporter, e.token, e.token_id):
         yield Running(e.authority, books, reporter, sink)
+
+
+def _reporter(sink: Noted, device: DeviceInfo, books: Books) -> TerminalReporter:
+    """A reporter reading ``books`` as the daemon's venues are read: the token's book, and
+    the live one beside it; reporting hourly unless asked."""
+    return TerminalReporter(sink, device, interval_s=3600,
+                            figures=account_figures(books.call),
+                            positions=open_positions(books.call),
+                            details=account_details(books.call),
+                            live_details=account_details(books.live_call),
+                            clock=lambda: WEDNESDAY_MS / 1000)
 
 
 async def test_a_paper_report_says_its_book_and_each_book_keeps_its_own_deals(
@@ -222,12 +229,7 @@ async def test_an_older_console_gets_no_live_book_and_the_live_deals_wait(
     e = await embedded(tmp_path)
     sink = OlderConsole(e.link)
     books = Books(_broker(e.token, 0), _broker(e.token, -60))
-    reporter = TerminalReporter(sink, e.device, interval_s=3600,
-                                figures=account_figures(books.call),
-                                positions=open_positions(books.call),
-                                details=account_details(books.call),
-                                live_details=account_details(books.live_call),
-                                clock=lambda: WEDNESDAY_MS / 1000)
+    reporter = _reporter(sink, e.device, books)
     async with reporting(reporter, e.token, e.token_id):
         _live_trades(books.live)
         books.paper = True
