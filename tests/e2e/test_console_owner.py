@@ -250,7 +250,8 @@ async def test_changing_the_password_checks_the_old_one_and_ends_other_sessions(
             "owner_password": PASSWORD, "new_password": new, "new_password2": new})
         assert ok.status == 303
         assert "Password changed." in (await browser.get("/settings")).text
-        assert (await other.get("/")).headers["Location"] == "/login"  # signed out
+        # signed out, and told why on the sign-in page
+        assert (await other.get("/")).headers["Location"] == "/login?after=password_changed"
         assert (await other.sign_in(OWNER, PASSWORD)).status == 401
         assert (await other.sign_in(OWNER, new)).status == 303
         assert 'data-kind="password_changed"' in (await browser.get("/activity")).text
