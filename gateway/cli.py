@@ -173,11 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  "is one owner)")
 
     paper = sub.add_parser("paper", help="turn paper trading of a registered account on or off "
-                                         "(the local authority in data_dir)")
+                                         "(on the console, or the local authority in "
+                                         "data_dir)")
     _with_config(paper)
     paper.add_argument("switch", choices=("on", "off"))
     paper.add_argument("--login", type=int, required=True)
     paper.add_argument("--server", required=True)
+    paper.add_argument("--confirm-live-open", action="store_true",
+                       help="go to paper although the live book holds positions or pending "
+                            "orders at the broker (they stay open there, out of reach of bots "
+                            "on paper; without it the switch is refused, saying what)")
     _with_console(paper)
     paper.add_argument("--email", default="", help="the owner (MTGATEWAY_OWNER_EMAIL; locally "
                                                   "optional when there is one owner)")

@@ -24,7 +24,10 @@ load balancer share them and a restart forgets neither:
   *sign-in generation* is raised (an API token carries the generation it was issued under
   and is refused under another, so no token, whatever row it has, outlives the event), every
   web session but the one that made the change and every half-done sign-in is deleted, and
-  every API sign-in is marked ended.
+  every API sign-in is marked ended. With the event's ``reason`` each session it ended is
+  noted (``ended_sessions``, a side table, kept :data:`ENDED_KEPT_S`): a browser that comes
+  back with that cookie is told why it was signed out (two-step sign-in turned on elsewhere,
+  the password changed, ...) instead of meeting a bare sign-in page.
 
 Each call is one transaction through the database's door (``database/``).
 """
@@ -33,14 +36,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .database import Database, Tx
+from .migrations import ensure_tables
 
-__all__ = ["ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures", "StoredSessions",
-           "StoredSteps", "api_session_of", "api_session_state", "api_sessions_of",
-           "end_api_session",
-           "end_credentials", "generation_of", "note_api_use", "open_api_session"]
+__all__ = ["ENDED_KEPT_S", "ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures",
+           "StoredSessions", "StoredSteps", "api_session_of", "api_session_state",
+           "api_sessions_of", "create_ended_table", "end_api_session", "end_credentials",
+           "ended_reason", "generation_of", "note_api_use", "open_api_session"]
 
 
 class StoredLoginFailures:
@@ -143,6 +147,11 @@ class StoredSessions:
         """How many sessions are stored."""
         return await self._database.run(_count)
 
+    async def ended_why(self, key: str) -> str | None:
+        """Why the session ``key`` was ended by an event (its ``reason`` word), or ``None``
+        when no event ended it lately (it expired, was signed out, or never was)."""
+        return await self._database.run(ended_reason, key)
+
 
 def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) -> None:
     tx.execute("DELETE FROM web_sessions WHERE last_seen <= ? OR created_at <= ?",
@@ -204,13 +213,44 @@ class Ended:
     api_sessions: int
 
 
-def end_credentials(tx: Tx, owner_email: str, now: int, keep: str | None = None) -> Ended:
+#: How long an ended session's reason is kept: a session lives at most this long anyway
+#: (``web/sessions.ABSOLUTE_S``), so no cookie older than that comes back to ask.
+ENDED_KEPT_S: Final = 12 * 3600
+_ENDED_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS ended_sessions (
+    session_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL, reason TEXT NOT NULL,
+    ended_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ended_sessions_at ON ended_sessions (ended_at);
+"""
+
+
+def create_ended_table(tx: Tx) -> None:
+    """Create ``ended_sessions`` if missing (a side table, made at start)."""
+    ensure_tables(tx, _ENDED_SCHEMA)
+
+
+def ended_reason(tx: Tx, key: str) -> str | None:
+    """The reason noted for the session ``key`` when an event ended it, if any."""
+    row = tx.query_one("SELECT reason FROM ended_sessions WHERE session_sha256 = ?", (key,))
+    return None if row is None else str(row[0])
+
+
+def end_credentials(tx: Tx, owner_email: str, now: int, keep: str | None = None,
+                    reason: str = "") -> Ended:
     """End every credential of ``owner_email`` in ``tx`` (module docstring): the sign-in
     generation raised, every web session but ``keep`` (the key of the session that made the
     change, which stays signed in) and every half-done sign-in deleted, every API sign-in
-    ended."""
+    ended; with ``reason``, each session ended noted with it, for its browser's next
+    page."""
     tx.execute("UPDATE owners SET signin_generation = signin_generation + 1 WHERE email = ?",
                (owner_email,))
+    if reason:
+        tx.execute("DELETE FROM ended_sessions WHERE ended_at < ?", (now - ENDED_KEPT_S,))
+        tx.execute("INSERT INTO ended_sessions (session_sha256, owner_email, reason, ended_at) "
+                   "SELECT session_sha256, owner_email, ?, ? FROM web_sessions WHERE "
+                   "owner_email = ? AND session_sha256 <> ? ON CONFLICT (session_sha256) DO "
+                   "UPDATE SET reason = excluded.reason, ended_at = excluded.ended_at",
+                   (reason, now, owner_email, keep or ""))
     cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND session_sha256 <> ?",
                      (owner_email, keep or ""))
     tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))

@@ -496,8 +496,9 @@ class AsyncClient:
 
     @package_arguments()
     async def orders_get(self, symbol: str | None = None, group: str | None = None,
-                   ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
-        return await self._run(calls.orders_get(symbol, group, ticket))
+                         ticket: int | None = None, *, book: str | None = None
+                         ) -> tuple[r.TradeOrder, ...] | None:
+        return await self._run(calls.orders_get(symbol, group, ticket, book=book))
 
     @package_arguments()
     async def positions_total(self) -> int | None:
@@ -505,8 +506,9 @@ class AsyncClient:
 
     @package_arguments()
     async def positions_get(self, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
-        return await self._run(calls.positions_get(symbol, group, ticket))
+                            ticket: int | None = None, *, book: str | None = None
+                            ) -> tuple[r.TradePosition, ...] | None:
+        return await self._run(calls.positions_get(symbol, group, ticket, book=book))
 
     @package_arguments()
     async def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:

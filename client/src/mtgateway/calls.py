@@ -180,9 +180,13 @@ def _by_symbol_first(symbol: str | None, ticket: int | None) -> int | None:
 
 
 def orders_get(symbol: str | None = None, group: str | None = None,
-               ticket: int | None = None) -> Call[tuple[r.TradeOrder, ...]]:
+               ticket: int | None = None, *, book: str | None = None,
+               ) -> Call[tuple[r.TradeOrder, ...]]:
+    """The package's ``orders_get``; ``book="live"`` (ours, keyword only) reads the broker's
+    book whatever the token trades on (a paper account's live positions and orders stay
+    there, and the token's reads answer its paper book)."""
     return Call("orders_get", named(symbol=symbol, group=group,
-                                    ticket=_by_symbol_first(symbol, ticket)),
+                                    ticket=_by_symbol_first(symbol, ticket), book=book),
                 _many(r.TradeOrder))
 
 
@@ -191,9 +195,13 @@ def positions_total() -> Call[int]:
 
 
 def positions_get(symbol: str | None = None, group: str | None = None,
-                  ticket: int | None = None) -> Call[tuple[r.TradePosition, ...]]:
+                  ticket: int | None = None, *, book: str | None = None,
+                  ) -> Call[tuple[r.TradePosition, ...]]:
+    """The package's ``positions_get``; ``book="live"`` (ours, keyword only) reads the broker's
+    book whatever the token trades on (a paper account's live positions and orders stay
+    there, and the token's reads answer its paper book)."""
     return Call("positions_get", named(symbol=symbol, group=group,
-                                       ticket=_by_symbol_first(symbol, ticket)),
+                                       ticket=_by_symbol_first(symbol, ticket), book=book),
                 _many(r.TradePosition))
 
 

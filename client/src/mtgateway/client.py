@@ -463,8 +463,9 @@ class Client:
 
     @package_arguments()
     def orders_get(self, symbol: str | None = None, group: str | None = None,
-                   ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
-        return self._run(calls.orders_get(symbol, group, ticket))
+                   ticket: int | None = None, *, book: str | None = None
+                   ) -> tuple[r.TradeOrder, ...] | None:
+        return self._run(calls.orders_get(symbol, group, ticket, book=book))
 
     @package_arguments()
     def positions_total(self) -> int | None:
@@ -472,8 +473,9 @@ class Client:
 
     @package_arguments()
     def positions_get(self, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
-        return self._run(calls.positions_get(symbol, group, ticket))
+                      ticket: int | None = None, *, book: str | None = None
+                      ) -> tuple[r.TradePosition, ...] | None:
+        return self._run(calls.positions_get(symbol, group, ticket, book=book))
 
     @package_arguments()
     def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:

@@ -25,6 +25,7 @@ from ..feed import RevocationFeed
 from ..mailer import Mailer, security_notice_message
 from ..records import DEFAULT_RISK, RiskPolicy
 from ..reports import create_tables as create_report_tables
+from ..signins import create_ended_table
 from ..store import AccountRow, AuthorityStore, TokenRow
 from ..token_details import UseThrottle
 
@@ -251,3 +252,4 @@ def _side_tables(tx: Tx) -> None:
     ActivityLog.create_table(tx)
     create_report_tables(tx)
     RevocationFeed.create_table(tx)
+    create_ended_table(tx)

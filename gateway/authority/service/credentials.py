@@ -170,7 +170,7 @@ class Credentials:
                                       self._shared.now())
 
     def _end_all(self, tx: Tx, owner: str, now: int) -> Ended:
-        ended = end_credentials(tx, owner, now)
+        ended = end_credentials(tx, owner, now, reason="everywhere")
         self._shared.activity.add(tx, owner, "sessions_ended",
                                   f"every session ({ended.sessions}) and API sign-in "
                                   f"({ended.api_sessions}), signed out everywhere", now)

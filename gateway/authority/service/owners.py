@@ -72,7 +72,7 @@ class Owners:
         if not self._store.set_owner_password(tx, email, hashed):
             raise ValueError("no such owner")
         self._shared.activity.add(tx, email, "password_changed", "", now)
-        return end_credentials(tx, email, now, keep_session)
+        return end_credentials(tx, email, now, keep_session, reason="password_changed")
 
     async def check(self, email: str, password: str) -> bool:
         """Whether the credentials are right; the same work is done for unknown e-mails."""

@@ -155,7 +155,7 @@ class Recovery:
         if not self._shared.store.set_owner_password(tx, email, hashed):
             return None
         void_recovery_links(tx, email, now)
-        end_credentials(tx, email, now)
+        end_credentials(tx, email, now, reason="taken_back")
         self._shared.activity.add(tx, email, "second_factor_undone", "", now)
         settings = alerts.settings_of(tx, email)
         if settings.webhook_url:

@@ -163,7 +163,7 @@ class SecondFactor:
         self._replace_codes(tx, email, codes)
         if undo_token is not None:
             issue_undo(tx, email, undo_token, bytes(row[0]), int(at))
-        end_credentials(tx, email, int(at), keep_session)
+        end_credentials(tx, email, int(at), keep_session, reason="two_step_on")
         self._shared.activity.add(tx, email, "second_factor_on", "", int(at))
         return True
 
@@ -206,7 +206,7 @@ class SecondFactor:
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
         tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
         if was:
-            end_credentials(tx, email, now, keep_session)
+            end_credentials(tx, email, now, keep_session, reason="two_step_off")
             self._shared.activity.add(tx, email, "second_factor_off", "", now)
         return was
 
@@ -230,7 +230,7 @@ class SecondFactor:
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
         tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
         void_recovery_links(tx, email, now)
-        end_credentials(tx, email, now)
+        end_credentials(tx, email, now, reason="two_step_reset")
         self._shared.activity.add(tx, email, "second_factor_reset", "", now)
         return True
 
