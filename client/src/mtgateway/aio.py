@@ -555,6 +555,10 @@ async def _subscribed(ws: aiohttp.ClientWebSocketResponse) -> str:
 #: The client the module-level coroutines use; nothing connects until ``initialize``.
 _default = AsyncClient()
 
+#: The default client's functions, one line each: the functions are declared once, in the
+#: table ``calls.Functions`` the client inherits, and named here so that type checkers see
+#: each module function with its signature; tests/client/test_api_surface.py holds this
+#: list to the table.
 initialize = _default.initialize
 login = _default.login
 shutdown = _default.shutdown
