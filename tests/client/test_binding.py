@@ -47,9 +47,11 @@ GOOD: dict[str, Any] = {
                 "type": mt5.ORDER_TYPE_BUY, "client_id": "c1"},
 }
 #: An argument of a type the parameter does not take, by the parameter's annotation.
-BAD: dict[str, Any] = {"str": 5, "int": "5012345", "float": "0.1", "bool": "yes",
-                       "Time": "2026-01-01", "Request": ["action", 1]}
-NOT_CHECKED = {"state_file"}  # the gateway's own: a path of any kind
+BAD: dict[str, Any] = {"str": 5, "int": "5012345", "float": "0.1", "Time": "2026-01-01",
+                       "Request": ["action", 1]}
+#: Parameters whose arguments are not refused for their type: the gateway's own state file (a
+#: path of any kind), and the flags, which C reads for their truth (``enable``, ``portable``).
+NOT_CHECKED = {"state_file", "enable", "portable"}
 
 
 def _bad(parameter: inspect.Parameter) -> Any:
@@ -138,9 +140,10 @@ def _refusals(declared: Declared[Any, Any]) -> list[tuple[tuple[Any, ...], dict[
 @pytest.mark.parametrize("name", list(calls.FUNCTIONS))
 def test_every_refused_form_answers_the_packages_error(name: str) -> None:
     """Too many or too few arguments, an unknown keyword, one given twice, an argument of
-    the wrong type (each parameter in turn; ``None`` for a required one): the function's
-    failure value (``None``, ``False`` for the boolean ones) and the package's ``(-2,
-    text)``, on both clients, with nothing sent (no client here is connected, and the
+    the wrong type (each parameter in turn but the flags; ``None`` for a required one): the
+    function's
+    failure value (``None``, ``False`` for the boolean ones) and the package's ``(-2, text)``,
+    on both clients, with nothing sent (no client here is connected, and the
     refusal is not the -10004 of a call before ``initialize``)."""
     declared = calls.FUNCTIONS[name]
     sync, aio = mt5.Client(), AsyncClient()
@@ -157,6 +160,25 @@ def test_every_refused_form_answers_the_packages_error(name: str) -> None:
 
 async def _awaited(answer: Any) -> Any:
     return await answer
+
+
+def test_the_module_functions_never_bind_to_an_object_holding_them() -> None:
+    """The package's functions are C functions: stored as class attributes they are called
+    as they are (aiomql builds a class of them, ``_last_error = MetaTrader5.last_error``, and
+    calls ``self._last_error()``). The client's module functions behave the same, and the
+    asyncio client's stay coroutine functions."""
+    import mtgateway.aio
+
+    client = mt5.Client()  # as the module's default one, never connected here
+    holder = type("Holder", (), {"_last_error": client.last_error,
+                                 "_version": client.version})()
+    assert holder._version() is None  # no connection: the package's answer, not a refusal
+    assert holder._last_error() == (mt5.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
+
+    for name in calls.FUNCTIONS:
+        assert inspect.ismethod(getattr(mt5, name)), name
+        assert inspect.iscoroutinefunction(getattr(mtgateway.aio, name)) is (
+            name != "last_error"), name
 
 
 def test_numbers_the_package_takes_are_taken() -> None:

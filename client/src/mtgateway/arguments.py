@@ -22,7 +22,7 @@ functions) with ``last_error()`` one of three texts its C extension
 argument given against its parameter's annotation (:data:`KINDS`), and answers the package's
 error, with Python's own reason kept in ``last_error().data["reason"]``. The kinds are what
 the package's C functions take: an integer is an ``int`` or anything with ``__index__``
-(numpy's integers), never a float or text; a flag is a ``bool`` or an integer; a number is
+(numpy's integers), never a float or text; a flag is anything, read for its truth; a number is
 anything with ``__float__`` or ``__index__`` but text; a time is a ``datetime`` (pandas'
 ``Timestamp`` is one) or a number of seconds; a request is a mapping (or the package's own
 ``TradeRequest``). ``None`` for an
@@ -73,10 +73,6 @@ def _number(value: object) -> bool:
                                                                                 str | bytes)
 
 
-def _flag(value: object) -> bool:
-    return _integer(value) or type(value).__name__ in ("bool", "bool_")  # numpy's bool too
-
-
 def _time(value: object) -> bool:
     return isinstance(value, datetime) or _number(value)
 
@@ -96,7 +92,7 @@ KINDS: Final[dict[str, Callable[[object], bool]]] = {
     "str": _text,
     "int": _integer,
     "float": _number,
-    "bool": _flag,
+    "bool": _anything,  # a flag is read for its truth, as C reads a predicate argument
     "Time": _time,
     "Request": _request,
 }

@@ -19,6 +19,7 @@ coroutine. The overloads of :meth:`Function.__get__` tell type checkers the same
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -84,13 +85,20 @@ class Declared(Generic[P, R]):
         a predicate answers ``True`` or ``False`` only."""
         return value is True if self.failed is False else value
 
-    def wrap(self, run: Callable[..., Any]) -> Callable[..., Any]:
-        """``run`` dressed as the function: its name, documentation and signature."""
+    def wrap(self, run: Callable[..., Any], client: object) -> Callable[..., Any]:
+        """``run`` (which takes the client first) bound to ``client`` and dressed as the
+        function: its name, documentation and signature.
+
+        A bound method, as the module functions were: stored as a class attribute it is not
+        bound again (the package's functions are C functions, which never bind; aiomql builds
+        a class of them), and an asyncio client's stays a coroutine function to
+        ``inspect``."""
         run.__name__ = run.__qualname__ = self.name
         run.__doc__ = self.__doc__
-        run.__signature__ = self.signature  # type: ignore[attr-defined]
-        run.__wrapped__ = self.build  # type: ignore[attr-defined]
-        return run
+        client_first = inspect.Parameter("client", inspect.Parameter.POSITIONAL_ONLY)
+        run.__signature__ = self.signature.replace(  # type: ignore[attr-defined]
+            parameters=[client_first, *self.signature.parameters.values()])
+        return types.MethodType(run, client)
 
     def bind_to(self, obj: object) -> Any:
         """This function as ``obj``'s callable (``obj`` a client), or itself on the class."""
@@ -172,13 +180,13 @@ class SyncFace:
         raise NotImplementedError
 
     def _function(self, declared: Declared[Any, Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
+        def run(client: SyncFace, /, *args: Any, **kwargs: Any) -> Any:
             error = declared.refusal(args, kwargs)
             if error is not None:
-                self._refuse(error)
+                client._refuse(error)
                 return declared.failed
-            return declared.answer(self._do(declared.job(args, kwargs)))
-        return declared.wrap(run)
+            return declared.answer(client._do(declared.job(args, kwargs)))
+        return declared.wrap(run, self)
 
 
 class AsyncFace:
@@ -199,21 +207,21 @@ class AsyncFace:
 
     def _function(self, declared: Declared[Any, Any]) -> Callable[..., Any]:
         if isinstance(declared, Local):
-            def now(*args: Any, **kwargs: Any) -> Any:
+            def now(client: AsyncFace, /, *args: Any, **kwargs: Any) -> Any:
                 error = declared.refusal(args, kwargs)
                 if error is not None:
-                    self._refuse(error)
+                    client._refuse(error)
                     return declared.failed
                 job = declared.job(args, kwargs)
                 assert isinstance(job, Session)
-                return declared.answer(self._do_now(job))
-            return declared.wrap(now)
+                return declared.answer(client._do_now(job))
+            return declared.wrap(now, self)
 
-        async def run(*args: Any, **kwargs: Any) -> Any:
+        async def run(client: AsyncFace, /, *args: Any, **kwargs: Any) -> Any:
             error = declared.refusal(args, kwargs)
             if error is not None:
-                self._refuse(error)
+                client._refuse(error)
                 return declared.failed
-            return declared.answer(await self._do(declared.job(args, kwargs)))
-        return declared.wrap(run)
+            return declared.answer(await client._do(declared.job(args, kwargs)))
+        return declared.wrap(run, self)
 
