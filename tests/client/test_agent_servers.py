@@ -53,6 +53,7 @@ from tests.client.thirdpartykit import (
     agents_fastmcp3_python,
     agents_python,
     apart,
+    flatten,
     package_environment,
     versions_in,
 )
@@ -103,15 +104,7 @@ def fastmcp3_bin() -> Path:
 def flat_account(demo: Path) -> Iterator[None]:
     """The demo account with no position and no pending order after the test."""
     yield
-    with mtgateway.Client() as client:
-        assert client.initialize(state_file=demo), client.last_error()
-        for order in client.orders_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_REMOVE, "order": order.ticket})
-        for position in client.positions_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_DEAL, "symbol": position.symbol,
-                               "volume": position.volume, "position": position.ticket,
-                               "type": 1 - position.type})
-        assert (client.positions_total(), client.orders_total()) == (0, 0)
+    flatten(demo)
 
 
 def serve(argv: list[str | Path], demo: Path, tmp_path: Path, **env: str) -> McpServer:

@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 
 import mtgateway
-from tests.client.thirdpartykit import FRAMEWORK, package_environment, shim_problem
+from tests.client.thirdpartykit import FRAMEWORK, flatten, package_environment, shim_problem
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, demo_process
 
 pytestmark = pytest.mark.not_on_windows("third-party")
@@ -74,18 +74,6 @@ def flat_account(demo: Path) -> Iterator[None]:
     """The hedging demo's account with no position and no pending order after the test."""
     yield
     flatten(demo)
-
-
-def flatten(state_file: Path) -> None:
-    with mtgateway.Client() as client:
-        assert client.initialize(state_file=state_file), client.last_error()
-        for order in client.orders_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_REMOVE, "order": order.ticket})
-        for position in client.positions_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_DEAL, "symbol": position.symbol,
-                               "volume": position.volume, "position": position.ticket,
-                               "type": 1 - position.type})
-        assert (client.positions_total(), client.orders_total()) == (0, 0)
 
 
 def run(argv: list[str | Path], state_file: Path, tmp_path: Path) -> tuple[str, str]:

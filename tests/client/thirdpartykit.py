@@ -57,6 +57,22 @@ def package_environment(state_file: Path, **more: str) -> dict[str, str]:
     return env
 
 
+def flatten(state_file: Path) -> None:
+    """Leave the demo's account with no position and no pending order: what a test of
+    third-party code runs after it, so one package's failure cannot become another's."""
+    import mtgateway  # the client, as the programs under test see it
+
+    with mtgateway.Client() as client:
+        assert client.initialize(state_file=state_file), client.last_error()
+        for order in client.orders_get() or ():
+            client.order_send({"action": mtgateway.TRADE_ACTION_REMOVE, "order": order.ticket})
+        for position in client.positions_get() or ():
+            client.order_send({"action": mtgateway.TRADE_ACTION_DEAL, "symbol": position.symbol,
+                               "volume": position.volume, "position": position.ticket,
+                               "type": 1 - position.type})
+        assert (client.positions_total(), client.orders_total()) == (0, 0)
+
+
 def shim_problem() -> str | None:
     """Why ``import MetaTrader5`` is not the client through its distribution here, or None."""
     providers = set(packages_distributions().get("MetaTrader5", ()))
