@@ -94,6 +94,37 @@ async def test_a_policy_refusal_is_a_result_with_a_trade_servers_retcode(
         assert result.client_id  # made by the client, as for any send
 
 
+async def test_order_check_answers_the_refusal_order_send_will(
+        limited: Daemon, terminal: EmulatedTerminal) -> None:
+    """A bot that checks before it sends is told what the send will answer: under the
+    account's policy, ``order_check`` of each refused request is an ``OrderCheckResult`` with
+    the same retcode and comment as ``order_send``'s result, and ``last_error()`` the same
+    -32012 and rule; a request the policy lets through is checked as 0 "Done". Before the
+    daemon applied the policy to ``order_check``, each check answered 0 "Done"."""
+    bid = (await limited.call("symbol_info_tick", ["BTCUSD"]))["result"]["bid"]
+    refused = [_deal(volume=0.06, sl=round(bid - 100, 2)), _deal(symbol="USDJPY", sl=1.0),
+               _deal()]
+    allowed = _deal(volume=0.01, sl=round(bid - 100, 2))
+
+    def run() -> None:
+        with mt5.Client() as client:
+            assert client.initialize(token=limited.token, url=base_url(limited))
+            for request in refused:
+                checked = client.order_check(request)
+                assert isinstance(checked, mt5.OrderCheckResult), client.last_error()
+                check_error = client.last_error()
+                sent = client.order_send(request)
+                assert isinstance(sent, mt5.OrderSendResult), client.last_error()
+                assert checked.retcode == sent.retcode != 0, (checked, sent)
+                assert checked.comment == sent.comment, (checked.comment, sent.comment)
+                assert (check_error.gateway_code, check_error.data) == (
+                    -32012, client.last_error().data), check_error
+            checked = client.order_check(allowed)
+            assert checked is not None and checked.retcode == 0, (checked, client.last_error())
+            assert client.positions_total() == 0
+    await asyncio.to_thread(run)
+
+
 async def test_automated_trading_disabled_by_the_owner_is_10026(
         daemon: Daemon, terminal: EmulatedTerminal) -> None:
     """An account whose owner disabled automated trading: an opening order answers 10026
