@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..base.fairshare import API_SIGN_INS_PER_OWNER, SESSIONS_PER_OWNER, STEPS_PER_OWNER
 from .database import Database, Tx
 
 __all__ = ["ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures", "StoredSessions",
@@ -151,6 +152,13 @@ def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) 
                "last_seen, notice, user_agent, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (row.key, row.owner_email, row.csrf, row.created_at, row.last_seen, row.notice,
                 row.user_agent, row.address))
+    # the owner's share of rows (base/fairshare.SESSIONS_PER_OWNER): the least recently used
+    # ends for the new one, so no password, however often it signs in, fills the table
+    beyond = [r[0] for r in tx.query(
+        "SELECT session_sha256 FROM web_sessions WHERE owner_email = ? ORDER BY last_seen "
+        "DESC, created_at DESC", (row.owner_email,))][SESSIONS_PER_OWNER:]
+    for key in beyond:
+        tx.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
 
 
 def _touch(tx: Tx, key: str, now: float, seen_before: float,
@@ -262,6 +270,15 @@ def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int) -> None
                "(?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                (row.session_id, row.owner_email, row.generation, int(row.with_code),
                 row.user_agent, row.address, row.created_at, row.last_used_at))
+    # the owner's share of rows (base/fairshare.API_SIGN_INS_PER_OWNER): the least recently
+    # used sign-in ends (its tokens are refused) for the new one
+    beyond = [r[0] for r in tx.query(
+        "SELECT session_id FROM api_sessions WHERE owner_email = ? AND ended_at IS NULL "
+        "ORDER BY last_used_at DESC, created_at DESC", (row.owner_email,))
+        ][API_SIGN_INS_PER_OWNER:]
+    for session_id in beyond:
+        tx.execute("UPDATE api_sessions SET ended_at = ? WHERE session_id = ?",
+                   (row.created_at, session_id))
 
 
 def api_session_of(tx: Tx, session_id: str) -> ApiSessionRow | None:
@@ -342,6 +359,12 @@ def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
                  created_before: float) -> None:
     tx.execute("DELETE FROM signin_steps WHERE created_at <= ?", (created_before,))
     tx.execute("INSERT INTO signin_steps VALUES (?, ?, ?, ?)", (key, owner_email, now, tries))
+    # the owner's share of rows (base/fairshare.STEPS_PER_OWNER): the oldest ends
+    beyond = [r[0] for r in tx.query(
+        "SELECT step_sha256 FROM signin_steps WHERE owner_email = ? ORDER BY created_at "
+        "DESC", (owner_email,))][STEPS_PER_OWNER:]
+    for step in beyond:
+        tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (step,))
 
 
 def _step_owner(tx: Tx, key: str, created_after: float) -> str | None:

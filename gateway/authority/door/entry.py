@@ -12,15 +12,23 @@ from typing import Any, Final, Generic, Literal, TypeVar, overload
 from aiohttp import web
 from pydantic import BaseModel
 
-from ...base.guard import mark_held
+from ...base.fairshare import CALLER, FairShare, Who, address_key
+from ...base.guard import mark_authenticated, mark_held
 from ..errors import Refusal
 from . import bodies, callers
 from .answers import Handler, Renderers, refusal_of
 from .bodies import Posted
-from .callers import NOBODY, Caller, Kind, SessionLookup
+from .callers import NOBODY, Caller, Kind, SessionLookup, who_of
 from .held import RETRY_S, Held, HeldStreams
 
-__all__ = ["DOOR", "Door", "Entry", "boundary"]
+__all__ = ["DOOR", "TOO_MANY_REQUESTS_RETRY_S", "Door", "Entry", "boundary", "fair_share"]
+
+#: The ``Retry-After`` of a request refused past its caller's requests in progress: one of
+#: them will have been answered by then.
+TOO_MANY_REQUESTS_RETRY_S: Final = 1
+#: Whom a request's share of the requests in progress was taken for (given back when its
+#: answer is written: :func:`fair_share`).
+_TAKEN: Final = web.RequestKey("fair_share_taken", Who)
 
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B")
@@ -46,15 +54,19 @@ class Door:
         app: the console application (its keys are read per request: the authority opens
             at start-up).
         streams: the held streams' bounds (``held.py``).
+        shares: the fair-share rule (``base/fairshare.py``): the door takes a request's
+            share of the requests in progress once it knows the caller.
     """
 
-    def __init__(self, app: web.Application, streams: HeldStreams) -> None:
+    def __init__(self, app: web.Application, streams: HeldStreams,
+                 shares: FairShare | None = None) -> None:
         self._app = app
         #: Which entry point renders a refusal (each registers with its routes).
         self.renderers = Renderers()
         #: The pages' session store, registered when the pages are mounted.
         self.sessions: SessionLookup | None = None
         self.streams = streams
+        self.shares = shares if shares is not None else FairShare()
 
     # -- the sequence ------------------------------------------------------------------------
 
@@ -94,23 +106,57 @@ class Door:
             data = await bodies.raw(request)  # the proof signs it
             who = await callers.device(request, data, defer=caller == "device_claim")
         else:
-            who = await self.caller(request, caller)
+            who = await self._identify(request, caller)
         if body is None:
-            return Entry(who, None)
+            return Entry(self._admit(request, who), None)
         if body == "form":
-            return Entry(who, await bodies.form(request))
+            posted = await bodies.form(request)
+            return Entry(self._admit(request, who), posted)
         if not data:
             data = await bodies.raw(request)
+        self._admit(request, who)  # the body is whole: only now is the connection theirs
         return Entry(who, bodies.model(data, body, invalid))
 
     async def caller(self, request: web.Request, kind: Kind) -> Caller:
         """Step 3 alone: who is calling with ``kind``'s credential (a device proof needs
-        its body: :meth:`enter`).
+        its body: :meth:`enter`), admitted as the caller it proved (:meth:`_admit`).
 
         Raises:
             Refusal: the credential is refused (``session``: never; no session is
-                :data:`~.callers.NOBODY`).
+                :data:`~.callers.NOBODY`); 429 past the caller's requests in progress.
         """
+        return self._admit(request, await self._identify(request, kind))
+
+    def _admit(self, request: web.Request, caller: Caller) -> Caller:
+        """The caller proved a credential and its request has arrived whole: it is counted
+        as that credential's and owner's from here (the fair share, ``base/fairshare.py``),
+        one request in progress of its share taken (given back when the answer is written,
+        :func:`fair_share`), and the connection marked a credential holder's (evicted last,
+        never while it works). Marked only now, after the body: a credential shown with a
+        body still arriving once made the connection protected work while the body
+        trickled in. A device call whose own transaction writes its proof's replay row is
+        marked when that commits (``callers.device``).
+
+        Raises:
+            Refusal: 429 ``too_many_requests`` past the caller's requests in progress.
+        """
+        who = who_of(caller, address_key(request.remote or "?"))
+        if who is None:
+            return caller
+        CALLER.set(who)
+        if request.get(_TAKEN) is None:
+            full = self.shares.requests.take(who)
+            if full is not None:
+                raise Refusal(429, "too_many_requests", f"too many requests in progress for "
+                              f"this {full}; retry when one is answered",
+                              retry_after_s=TOO_MANY_REQUESTS_RETRY_S)
+            request[_TAKEN] = who
+        if caller.claim is None:
+            mark_authenticated(request)
+        return caller
+
+    async def _identify(self, request: web.Request, kind: Kind) -> Caller:
+        """Who is calling with ``kind``'s credential, not yet admitted."""
         if kind == "owner":  # either of the owner's credentials, told by its scheme
             scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
             kind = "bearer" if scheme == "bearer" else "basic"
@@ -174,6 +220,21 @@ class Door:
 
 #: The application's door (``create_console_app`` builds it; every entry point enters by it).
 DOOR: Final = web.AppKey("console_door", Door)
+
+
+@web.middleware
+async def fair_share(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request's place in the fair share (``base/fairshare.py``): counted as its
+    address's until the door knows a credential (:meth:`Door._admit`), and its share of the
+    requests in progress given back once it is answered."""
+    token = CALLER.set(Who(address=address_key(request.remote or "?")))
+    try:
+        return await handler(request)
+    finally:
+        taken = request.get(_TAKEN)
+        if taken is not None:
+            request.app[DOOR].shares.requests.give(taken)
+        CALLER.reset(token)
 
 
 @web.middleware
