@@ -59,6 +59,7 @@ from .appkeys import (
     CLOCKS,
     CONSOLE_ADDRESS,
     CONSOLE_METRICS,
+    FAIR_SHARE,
     KEY_GATE,
     LONG_POLLS,
     OWNER_SIGN_IN,
@@ -239,8 +240,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer,
                                    longest_s=console.long_poll_s)
-    shares = shares if shares is not None else FairShare(forgot_clock=throttle_clock)
-    door = app[DOOR] = Door(app, HeldStreams(per_peer=console.max_streams_per_peer), shares)
+    shares = app[FAIR_SHARE] = shares if shares is not None \
+        else FairShare(forgot_clock=throttle_clock)
+    door = app[DOOR] = Door(app, HeldStreams(per_peer=console.max_streams_per_peer))
     app[_ACCESS_LOG] = config.logging.access_log
     off_loop = app[PROOFS_OFF_LOOP] = console.public_key_work == "workers"
     app[CONSOLE_METRICS] = metrics

@@ -81,8 +81,11 @@ class Hashing:
         self._workers = workers
         self._turns = turns
         self._pool: ThreadPoolExecutor | None = None
-        #: Hashes computed (hashed or verified) since the start: what a test counts.
+        #: Hashes computed (hashed or verified) since the start, and those handed to the
+        #: pool and not done (running or queued for a thread): what the metrics and the
+        #: tests read.
         self.done = 0
+        self.in_flight = 0
 
     async def hash(self, password: str, *, owner: str = "") -> str:
         """:func:`hash_password`, in ``owner``'s turn (the owner whose password it is)."""
@@ -100,10 +103,14 @@ class Hashing:
         async with self._turns.turn(who.naming(owner)):
             return await self._submit(fn, *args)
 
-    async def _submit(self, fn: Callable[..., T], *args: str) -> T:
+    async def _submit(self, fn: Callable[..., T], *args: object) -> T:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mtgw-hash")
-        result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        self.in_flight += 1
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            self.in_flight -= 1
         self.done += 1
         return result
 

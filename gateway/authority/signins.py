@@ -103,16 +103,18 @@ class SessionRow:
 
 
 class StoredSessions:
-    """The ``web_sessions`` table."""
+    """The ``web_sessions`` table; ``keep``: sessions kept per owner (the least recently used
+    ends for a new one past it)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keep: int = SESSIONS_PER_OWNER) -> None:
         self._database = database
+        self._keep = keep
 
     async def create(self, row: SessionRow, *, seen_before: float,
                      created_before: float) -> None:
         """Store a new session; sessions last seen at or before ``seen_before`` or made at or
         before ``created_before`` (expired) are swept first, so the table holds live ones."""
-        await self._database.run(_create, row, seen_before, created_before)
+        await self._database.run(_create, row, seen_before, created_before, self._keep)
 
     async def touch(self, key: str, now: float, *, seen_before: float,
                     created_before: float) -> SessionRow | None:
@@ -145,7 +147,8 @@ class StoredSessions:
         return await self._database.run(_count)
 
 
-def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) -> None:
+def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float,
+            keep: int) -> None:
     tx.execute("DELETE FROM web_sessions WHERE last_seen <= ? OR created_at <= ?",
                (seen_before, created_before))
     tx.execute("INSERT INTO web_sessions (session_sha256, owner_email, csrf, created_at, "
@@ -156,7 +159,7 @@ def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) 
     # ends for the new one, so no password, however often it signs in, fills the table
     beyond = [r[0] for r in tx.query(
         "SELECT session_sha256 FROM web_sessions WHERE owner_email = ? ORDER BY last_seen "
-        "DESC, created_at DESC", (row.owner_email,))][SESSIONS_PER_OWNER:]
+        "DESC, created_at DESC", (row.owner_email,))][keep:]
     for key in beyond:
         tx.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
 
@@ -261,9 +264,11 @@ def _api_row(r: Any) -> ApiSessionRow:
                          int(r[6]), int(r[7]), None if r[8] is None else int(r[8]))
 
 
-def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int) -> None:
+def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int,
+                     keep: int = API_SIGN_INS_PER_OWNER) -> None:
     """Store a new API sign-in; the owner's ended ones, and those made at or before
-    ``created_before`` (too old to be renewed), are swept first."""
+    ``created_before`` (too old to be renewed), are swept first; past ``keep`` of the
+    owner's, the least recently used ends."""
     tx.execute("DELETE FROM api_sessions WHERE owner_email = ? AND (ended_at IS NOT NULL OR "
                "created_at <= ?)", (row.owner_email, created_before))
     tx.execute(f"INSERT INTO api_sessions ({_API_COLUMNS}) VALUES "
@@ -275,7 +280,7 @@ def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int) -> None
     beyond = [r[0] for r in tx.query(
         "SELECT session_id FROM api_sessions WHERE owner_email = ? AND ended_at IS NULL "
         "ORDER BY last_used_at DESC, created_at DESC", (row.owner_email,))
-        ][API_SIGN_INS_PER_OWNER:]
+        ][keep:]
     for session_id in beyond:
         tx.execute("UPDATE api_sessions SET ended_at = ? WHERE session_id = ?",
                    (row.created_at, session_id))
@@ -332,15 +337,18 @@ def end_api_session(tx: Tx, owner_email: str, session_id: str, now: int
 
 
 class StoredSteps:
-    """The ``signin_steps`` table: ``key`` is the SHA-256 of the step cookie, hex."""
+    """The ``signin_steps`` table: ``key`` is the SHA-256 of the step cookie, hex; ``keep``:
+    steps kept per owner (the oldest ends for a new one past it)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keep: int = STEPS_PER_OWNER) -> None:
         self._database = database
+        self._keep = keep
 
     async def create(self, key: str, owner_email: str, now: float, tries: int, *,
                      created_before: float) -> None:
         """Store a step (expired ones, made at or before ``created_before``, swept first)."""
-        await self._database.run(_create_step, key, owner_email, now, tries, created_before)
+        await self._database.run(_create_step, key, owner_email, now, tries, created_before,
+                                 self._keep)
 
     async def owner(self, key: str, *, created_after: float) -> str | None:
         """The owner of a live step, or ``None`` (unknown or expired)."""
@@ -356,13 +364,13 @@ class StoredSteps:
 
 
 def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
-                 created_before: float) -> None:
+                 created_before: float, keep: int) -> None:
     tx.execute("DELETE FROM signin_steps WHERE created_at <= ?", (created_before,))
     tx.execute("INSERT INTO signin_steps VALUES (?, ?, ?, ?)", (key, owner_email, now, tries))
     # the owner's share of rows (base/fairshare.STEPS_PER_OWNER): the oldest ends
     beyond = [r[0] for r in tx.query(
         "SELECT step_sha256 FROM signin_steps WHERE owner_email = ? ORDER BY created_at "
-        "DESC", (owner_email,))][STEPS_PER_OWNER:]
+        "DESC", (owner_email,))][keep:]
     for step in beyond:
         tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (step,))
 

@@ -233,8 +233,10 @@ class Lane:
         queue = self._queues.get((kind, name))
         return queue.held if queue is not None else 0
 
-    def waiting(self, kind: Kind, name: str) -> int:
-        """How many of ``name``'s wait for its own bound."""
+    def waiting(self, kind: Kind | None = None, name: str = "") -> int:
+        """How many of ``name``'s wait for its own bound (without ``kind``: everyone's)."""
+        if kind is None:
+            return sum(len(queue.waiters) for queue in self._queues.values())
         queue = self._queues.get((kind, name))
         return len(queue.waiters) if queue is not None else 0
 
@@ -347,6 +349,10 @@ class FairShare:
     lane_bounds: Bounds = LANE
     hash_workers: int = HASH_WORKERS
     forgot_per_address: int = FORGOT_PER_ADDRESS
+    #: The rows per owner (:data:`ROWS`): kept, the least recently used ending first.
+    sessions_per_owner: int = SESSIONS_PER_OWNER
+    api_sign_ins_per_owner: int = API_SIGN_INS_PER_OWNER
+    steps_per_owner: int = STEPS_PER_OWNER
     #: Requests in progress (refused past a bound: 429).
     requests: Share = field(init=False)
     #: The password-hashing pool's turns (waited for).

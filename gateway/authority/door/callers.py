@@ -47,7 +47,7 @@ from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
 from ..api import DeviceInfo
 from ..apitokens import ApiClaims, ApiTokenRefused, ApiTokens, api_key_from
-from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
+from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
 from ..errors import ProofRejected, Refusal
 from ..proofs import CheckedProof, check_device_proof
@@ -57,8 +57,8 @@ from ..store import AuthorityStore, ProofClaim, StoredProofReplays
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "SESSION_COOKIE", "Caller", "Kind", "OwnerSession",
            "SessionLookup", "TokenHolder", "access_token", "bearer", "credential_of",
-           "credentials", "device", "owner_basic", "refused_proof", "retry_after", "session",
-           "who_of"]
+           "credentials", "device", "owner_basic", "refused_proof", "retry_after", "serving",
+           "session", "who_of"]
 
 #: Which credential an entry point takes (``none``: it asks for none; ``owner``: either of the
 #: owner's, Basic or an API access token, told by the ``Authorization`` scheme it came with;
@@ -151,6 +151,32 @@ class TokenHolder:
 #: The console's access-token issuer and checker (``POST /api/auth/login`` issues, the
 #: bearer step checks).
 API_TOKENS: Final = web.AppKey("api_tokens", TokenHolder)
+
+
+#: The ``Retry-After`` of a request refused past its caller's requests in progress: one of
+#: them will have been answered by then.
+TOO_MANY_REQUESTS_RETRY_S: Final = 1
+#: Whom a request's share of the requests in progress was taken for (given back when its
+#: answer is written: ``entry.fair_share``).
+TAKEN: Final = web.RequestKey("fair_share_taken", Who)
+
+
+def serving(request: web.Request, who: Who) -> None:
+    """From here ``request`` works for ``who`` (``base/fairshare.CALLER``: its turns at the
+    password hashes and the database are ``who``'s), and holds one of ``who``'s requests in
+    progress (taken once per request; given back when it is answered).
+
+    Raises:
+        Refusal: 429 ``too_many_requests`` past the credential's or owner's bound.
+    """
+    CALLER.set(who)
+    if request.get(TAKEN) is None:
+        full = request.app[FAIR_SHARE].requests.take(who)
+        if full is not None:
+            raise Refusal(429, "too_many_requests", f"too many requests in progress for this "
+                          f"{full}; retry when one is answered",
+                          retry_after_s=TOO_MANY_REQUESTS_RETRY_S)
+        request[TAKEN] = who
 
 
 def credential_of(how: Kind, name: str) -> str:
@@ -272,9 +298,10 @@ async def bearer(request: web.Request) -> Caller:
         claims = app[API_TOKENS].get(app).verify(token.strip())
     except ApiTokenRefused as exc:
         raise Refusal(401, exc.reason, exc.message) from None
-    # signed by this console: its sign-in is looked up as that credential's work
-    CALLER.set(Who(credential_of("bearer", claims.session_id), claims.owner_email,
-                   address_key(request.remote or "?")))
+    # signed by this console: its sign-in is looked up as that credential's work, within its
+    # share of the requests in progress
+    serving(request, Who(credential_of("bearer", claims.session_id), claims.owner_email,
+                         address_key(request.remote or "?")))
     try:
         owner = await app[AUTHORITY].credentials.api_owner(claims)
     except CredentialEnded as exc:
@@ -330,9 +357,10 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
         else:
             checked = check_device_proof(request.headers, request.method, request.path,
                                          body, now)
-            # signed by the device's key: what follows is that device's work
-            CALLER.set(Who(credential_of("device", checked.device.device_id), "",
-                           address_key(request.remote or "?")))
+            # signed by the device's key: what follows is that device's work, within its
+            # share of the requests in progress
+            serving(request, Who(credential_of("device", checked.device.device_id), "",
+                                 address_key(request.remote or "?")))
             if defer and known:
                 return Caller("device_claim", device=checked.device, claim=replays.claim(
                     checked.replay_key, checked.made_at_s, now,

@@ -12,23 +12,17 @@ from typing import Any, Final, Generic, Literal, TypeVar, overload
 from aiohttp import web
 from pydantic import BaseModel
 
-from ...base.fairshare import CALLER, FairShare, Who, address_key
+from ...base.fairshare import CALLER, Who, address_key
 from ...base.guard import mark_authenticated, mark_held
+from ..appkeys import FAIR_SHARE
 from ..errors import Refusal
 from . import bodies, callers
 from .answers import Handler, Renderers, refusal_of
 from .bodies import Posted
-from .callers import NOBODY, Caller, Kind, SessionLookup, who_of
+from .callers import NOBODY, TAKEN, Caller, Kind, SessionLookup, serving, who_of
 from .held import RETRY_S, Held, HeldStreams
 
-__all__ = ["DOOR", "TOO_MANY_REQUESTS_RETRY_S", "Door", "Entry", "boundary", "fair_share"]
-
-#: The ``Retry-After`` of a request refused past its caller's requests in progress: one of
-#: them will have been answered by then.
-TOO_MANY_REQUESTS_RETRY_S: Final = 1
-#: Whom a request's share of the requests in progress was taken for (given back when its
-#: answer is written: :func:`fair_share`).
-_TAKEN: Final = web.RequestKey("fair_share_taken", Who)
+__all__ = ["DOOR", "Door", "Entry", "boundary", "fair_share"]
 
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B")
@@ -54,19 +48,15 @@ class Door:
         app: the console application (its keys are read per request: the authority opens
             at start-up).
         streams: the held streams' bounds (``held.py``).
-        shares: the fair-share rule (``base/fairshare.py``): the door takes a request's
-            share of the requests in progress once it knows the caller.
     """
 
-    def __init__(self, app: web.Application, streams: HeldStreams,
-                 shares: FairShare | None = None) -> None:
+    def __init__(self, app: web.Application, streams: HeldStreams) -> None:
         self._app = app
         #: Which entry point renders a refusal (each registers with its routes).
         self.renderers = Renderers()
         #: The pages' session store, registered when the pages are mounted.
         self.sessions: SessionLookup | None = None
         self.streams = streams
-        self.shares = shares if shares is not None else FairShare()
 
     # -- the sequence ------------------------------------------------------------------------
 
@@ -130,7 +120,8 @@ class Door:
     def _admit(self, request: web.Request, caller: Caller) -> Caller:
         """The caller proved a credential and its request has arrived whole: it is counted
         as that credential's and owner's from here (the fair share, ``base/fairshare.py``),
-        one request in progress of its share taken (given back when the answer is written,
+        one request in progress of its share taken unless it was when its signature was
+        checked (``callers.serving``; given back when the answer is written,
         :func:`fair_share`), and the connection marked a credential holder's (evicted last,
         never while it works). Marked only now, after the body: a credential shown with a
         body still arriving once made the connection protected work while the body
@@ -143,14 +134,7 @@ class Door:
         who = who_of(caller, address_key(request.remote or "?"))
         if who is None:
             return caller
-        CALLER.set(who)
-        if request.get(_TAKEN) is None:
-            full = self.shares.requests.take(who)
-            if full is not None:
-                raise Refusal(429, "too_many_requests", f"too many requests in progress for "
-                              f"this {full}; retry when one is answered",
-                              retry_after_s=TOO_MANY_REQUESTS_RETRY_S)
-            request[_TAKEN] = who
+        serving(request, who)
         if caller.claim is None:
             mark_authenticated(request)
         return caller
@@ -231,9 +215,9 @@ async def fair_share(request: web.Request, handler: Handler) -> web.StreamRespon
     try:
         return await handler(request)
     finally:
-        taken = request.get(_TAKEN)
+        taken = request.get(TAKEN)
         if taken is not None:
-            request.app[DOOR].shares.requests.give(taken)
+            request.app[FAIR_SHARE].requests.give(taken)
         CALLER.reset(token)
 
 

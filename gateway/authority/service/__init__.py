@@ -138,7 +138,8 @@ class Authority:
         self.feed = shared.feed
         #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
         #: lifetimes).
-        self.sessions = StoredSessions(store.database)
+        self.sessions = StoredSessions(store.database, *(
+            (shares.sessions_per_owner,) if shares is not None else ()))
         #: The console API's sign-ins, and ending every credential of an owner at once
         #: (``credentials.py``: one lifecycle for sessions, API tokens and the events that
         #: end them).
@@ -149,7 +150,8 @@ class Authority:
         self.resets = Resets(shared, randbelow)
         #: Taking back a second factor someone else turned on (``recovery.py``).
         self.recovery = Recovery(shared)
-        self.signin_steps = StoredSteps(store.database)
+        self.signin_steps = StoredSteps(store.database, *(
+            (shares.steps_per_owner,) if shares is not None else ()))
 
     @classmethod
     async def open(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
