@@ -66,6 +66,7 @@ import logging
 import re
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ _HOST = re.compile(rb"\r\nhost:", re.IGNORECASE)
 #: read and dropped) before it is closed: closing a socket holding unread bytes sends RST,
 #: and a peer whose request arrived before the refusal would lose the 503 to it.
 REFUSAL_LINGER_S: Final = 2.0
+#: Refused connections of one address lingering at once (:meth:`ConnectionBudget.start_lingering`);
+#: past it its refusals close at once.
+LINGERING_PER_PEER: Final = 8
 #: :class:`HeaderWatch` states in which a request body is still arriving.
 _BODY_STATES: Final = frozenset({"body", "chunk-size", "chunk-data", "trailers"})
 
@@ -262,8 +266,10 @@ class ConnectionBudget:
         #: long-polls (held ``last``).
         self._held: dict[GuardedProtocol, None] = {}
         self._held_last: dict[GuardedProtocol, None] = {}
-        #: Refused connections half-closed, waiting for their peer's FIN (each a descriptor).
+        #: Refused connections half-closed, waiting for their peer's FIN (each a descriptor),
+        #: in all and per address.
         self.lingering = 0
+        self._lingering_peers: Counter[str] = Counter()
 
     def find(self, transport: object) -> GuardedProtocol | None:
         """The guarded connection of ``transport`` (a request's), or None."""
@@ -283,9 +289,9 @@ class ConnectionBudget:
                 log.warning("connection from %s refused: its %d connections are all working",
                             conn.peer, per_peer)
                 return False
-        elif self.active >= limits.max_connections and not self._evict(None):
-            log.warning("connection refused: all %d connections are working",
-                        limits.max_connections)
+        elif self.active >= limits.max_connections and not self._make_room(conn.peer_key):
+            log.warning("connection from %s refused: all %d connections are working, or its "
+                        "address holds its share of them", conn.peer, limits.max_connections)
             return False
         if len(self._open) + self.lingering >= 2 * limits.max_connections:
             return False  # evicted or refused ones still closing: the descriptors are the limit
@@ -294,17 +300,33 @@ class ConnectionBudget:
         self._count(conn, 1)
         return True
 
-    def start_lingering(self) -> bool:
+    def start_lingering(self, peer_key: str = "") -> bool:
         """Whether one more refused connection may linger (their descriptors are bounded with
-        the closing ones: at most ``max_connections`` at once); count it if so."""
-        if self.lingering >= self.limits.max_connections:
+        the closing ones: at most ``max_connections`` at once, and
+        :data:`LINGERING_PER_PEER` of one address's, so one address refused over and over
+        cannot fill them and have everyone refused); count it if so."""
+        if self.lingering >= self.limits.max_connections \
+                or self._lingering_peers[peer_key] >= LINGERING_PER_PEER:
             return False
         self.lingering += 1
+        self._lingering_peers[peer_key] += 1
         return True
 
-    def stop_lingering(self) -> None:
+    def stop_lingering(self, peer_key: str = "") -> None:
         """A lingering refused connection is closed."""
         self.lingering -= 1
+        self._lingering_peers[peer_key] -= 1
+        if self._lingering_peers[peer_key] <= 0:
+            del self._lingering_peers[peer_key]
+
+    def _make_room(self, peer_key: str) -> bool:
+        """The budget is spent: make room for a newcomer from ``peer_key``. An address that
+        already holds its share of the budget (the budget over the addresses present) gives
+        up one of its own idle connections, or is refused; any other takes the place of a
+        connection doing no protected work, the address holding the most first (the fair
+        share, ``fairshare.py``: a flood's own reconnections no longer cut a fair caller's
+        request on its way in, nor churn through everyone's places)."""
+        return self._evict(None)
 
     def release(self, conn: GuardedProtocol) -> None:
         """``conn`` is closed."""
@@ -369,18 +391,25 @@ class ConnectionBudget:
             self._idle_holders.pop(conn, None)
             self._idle_holders[conn] = None
 
-    def _evict(self, peer: str | None) -> bool:
-        """Evict the connection that should leave first (of ``peer`` only, if given)."""
+    def _evict(self, peer: str | None, *, idle_only: bool = False) -> bool:
+        """Evict the connection that should leave first (of ``peer`` only, if given;
+        ``idle_only``: an idle one, or none)."""
         best: GuardedProtocol | None = None
-        best_key: tuple[int, float] | None = None
+        best_key: tuple[int, int, int, float] | None = None
         walks = (self._unproven, self._arriving) if peer is None \
             else (self._per_peer.get(peer, {}),)
+        per_peer = self._per_peer
         for walk in walks:
             for conn in walk:
                 rank = conn.eviction_rank()
-                if rank is None:
+                if rank is None or (idle_only and rank not in (0, 3)):
                     continue
-                key = (rank, conn.since)
+                # an idle connection first (no work is lost); then, of the work in flight
+                # that is not protected, the address holding the most connections gives
+                # up one (the fair share: a flood's churn takes its own places, not a fair
+                # caller's request on its way in), the lowest rank, the oldest
+                key = (0, 0, rank, conn.since) if rank == 0 or peer is not None else \
+                    (1, -len(per_peer[conn.peer_key]), rank, conn.since)
                 if best_key is None or key < best_key:
                     best, best_key = conn, key
         for walk, wanted in ((self._idle_holders, 3), (self._held, 4), (self._held_last, 5)):
@@ -434,6 +463,9 @@ class GuardedProtocol(asyncio.Protocol):
         #: Until the first byte, the deadline also covers an opened-but-silent connection.
         self._fresh = True
         self.busy = 0
+        #: Requests whose header block has arrived and whose handler has not started yet
+        #: (the application's parser and task in between): not idle.
+        self._unstarted = 0
         self.authenticated = False
         #: The request in progress is an answer held open that may end (:func:`mark_held`);
         #: ``held_last``: after every other (a long-poll the client re-opens by itself).
@@ -551,6 +583,7 @@ class GuardedProtocol(asyncio.Protocol):
         if heads is None:
             self._close("header block too large")
             return False
+        self._unstarted += len(heads)
         if any(len(_HOST.findall(head)) != 1 for head in heads):
             self.misdirected()
             return False
@@ -574,7 +607,7 @@ class GuardedProtocol(asyncio.Protocol):
         assert self.transport is not None  # noqa: S101 - set by connection_made
         transport = self.transport
         transport.write(self._budget.refusals.busy)
-        if not transport.can_write_eof() or not self._budget.start_lingering():
+        if not transport.can_write_eof() or not self._budget.start_lingering(self.peer_key):
             transport.close()
             return
         self._lingering = True
@@ -597,7 +630,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._disarm()
         if self._lingering:
             self._lingering = False
-            self._budget.stop_lingering()
+            self._budget.stop_lingering(self.peer_key)
         if self._admitted:
             self._admitted = False
             self._budget.release(self)
@@ -612,6 +645,8 @@ class GuardedProtocol(asyncio.Protocol):
 
     def request_started(self) -> None:
         self.busy += 1
+        if self._unstarted:
+            self._unstarted -= 1
         self._budget.working(self)
 
     def request_finished(self) -> None:
@@ -641,14 +676,15 @@ class GuardedProtocol(asyncio.Protocol):
     def eviction_rank(self) -> int | None:
         """0 idle and never authenticated; 1 a header block still arriving, 2 a body still
         arriving (whoever's connection: a request not yet whole is no one's work), or a
-        request or WebSocket in progress that never authenticated; 3 idle and
+        request or WebSocket in progress (or arrived whole, its handler about to start: once
+        taken for idle, and evicted first) that never authenticated; 3 idle and
         authenticated; 4 an authenticated answer held open that may end (a live stream), 5
         one held ``last`` (a long-poll); None: work for a token holder, never evicted."""
         if self._fresh or self._watch.awaiting_headers:
             return 1
         if self._watch.state in _BODY_STATES:
             return 2
-        if self.busy:
+        if self.busy or self._unstarted:  # handled, or arrived whole and about to be
             if not self.authenticated:
                 return 2
             if self.held:
