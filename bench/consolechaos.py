@@ -2,9 +2,10 @@
 while fair callers go on; a seeded run, and a count of the fair calls that did not complete.
 
 ``bench.chaos`` drives orders through a broken link; this drives the console's door through
-the attacks its fair-share rule exists for (``gateway/base/fairshare.py``). The real console,
-in-process on loopback port 0, with a SQLite file and the default connection budget unless
-told, serves two kinds of callers at once:
+the attacks its fair-share rule exists for (``gateway/base/fairshare.py``). The real console
+(``mtgateway console``, a process of its own on loopback, a SQLite file, the default
+connection budget unless told) serves two kinds of callers at once, each kind from a process
+of its own (so neither's client work slows the other's):
 
 * **fair callers**, each from a loopback address of its own: owners signing in on the page,
   calling the owner API with their password and the MT4 Manager API with their token, and
@@ -31,8 +32,10 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import random
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,11 +47,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.console import create_console_app, start_console
+from bench.common import ROOT, free_port
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.proofs import device_info, device_proof_headers
 from gateway.authority.service import Authority
-from gateway.config import ConsoleConfig, GatewayConfig
 
 __all__ = ["ATTACKS", "ChaosReport", "main", "run"]
 
@@ -345,6 +347,38 @@ async def _signed_in(port: int, email: str, address: str) -> tuple[str, str]:
     return cookie, str(json.loads(body)["access_token"])
 
 
+def _console(tmp: Path, data: Path, max_connections: int,
+             max_connections_per_peer: int) -> tuple[subprocess.Popen[bytes], int]:
+    """``mtgateway console`` on a free loopback port (its mail to a closed port: the
+    attacks mail no owner), listening: the process and its port."""
+    port = free_port()
+    config = tmp / "console.toml"
+    config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = {port}\n'
+                      f"max_connections = {max_connections}\n"
+                      f"max_connections_per_peer = {max_connections_per_peer}\n"
+                      '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n',
+                      encoding="utf-8")
+    config.chmod(0o600)
+    console = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert console.stdout is not None
+    line = console.stdout.readline().decode()
+    if not line.startswith("console listening on "):
+        console.kill()
+        raise RuntimeError(f"the console did not start: {line!r}")
+    return console, port
+
+
+async def _attack(setup: _Setup, kinds: list[str], seconds: float) -> Counter[str]:
+    """The attackers' loops for ``seconds`` (in the attackers' process): their answers."""
+    report = ChaosReport(0)
+    stop = time.monotonic() + seconds
+    await asyncio.gather(*(_attacker(setup, report, kind, _ATTACKER_ADDRESSES[n % 4], stop)
+                           for n, kind in enumerate(kinds)))
+    return report.attacks
+
+
 async def run(seed: int = 1, seconds: float = 60.0, *, owners: int = 4, daemons: int = 8,
               attackers: int = 400, max_connections: int = 512,
               max_connections_per_peer: int = 256, fair_timeout_s: float = 10.0
@@ -355,26 +389,27 @@ async def run(seed: int = 1, seconds: float = 60.0, *, owners: int = 4, daemons:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp, "data")
         emails, keys = await _prepared(data, owners, daemons)
-        config = GatewayConfig(data_dir=str(data), console=ConsoleConfig(
-            port=0, max_connections=max_connections,
-            max_connections_per_peer=max_connections_per_peer))
-        app = create_console_app(config, mailer=RecordingMailer())
-        runner, port = await start_console(app, "127.0.0.1", 0)
+        console, port = await asyncio.to_thread(_console, Path(tmp), data, max_connections,
+                                                max_connections_per_peer)
         try:
             cookies, bearers = {}, {}
             for n, email in enumerate(emails):
-                cookies[email], bearers[email] = await _signed_in(port, email, f"127.0.1.{n + 1}")
+                cookies[email], bearers[email] = await _signed_in(port, email,
+                                                                  f"127.0.1.{n + 1}")
             attacker_cookie, attacker_bearer = await _signed_in(port, _ATTACKER, "127.0.0.2")
             setup = _Setup(port, emails, cookies, bearers, keys, attacker_cookie,
                            attacker_bearer)
-            started = time.monotonic()
-            stop = started + seconds
             kinds = [rng.choice(ATTACKS) for _ in range(attackers)]
             report.attackers.update(kinds)
-            tasks = [asyncio.ensure_future(_attacker(setup, report, kind,
-                                                     _ATTACKER_ADDRESSES[n % 4], stop))
-                     for n, kind in enumerate(kinds)]
-            tasks += [asyncio.ensure_future(_owner(
+            attack = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.consolechaos", "--attack", json.dumps({
+                    "port": port, "cookie": attacker_cookie, "bearer": attacker_bearer,
+                    "kinds": kinds, "seconds": seconds}),
+                cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": str(ROOT)})
+            started = time.monotonic()
+            stop = started + seconds
+            tasks = [asyncio.ensure_future(_owner(
                 setup, report, email, f"127.0.1.{n + 1}", random.Random(rng.random()), stop,
                 fair_timeout_s)) for n, email in enumerate(emails)]
             for n, key in enumerate(keys):
@@ -386,9 +421,21 @@ async def run(seed: int = 1, seconds: float = 60.0, *, owners: int = 4, daemons:
                                                               stop, fair_timeout_s)))
             await asyncio.gather(*tasks)
             report.seconds = time.monotonic() - started
+            out, _ = await attack.communicate()
+            report.attacks.update(json.loads(out or b"{}"))
         finally:
-            await runner.cleanup()
+            console.terminate()
+            await asyncio.to_thread(console.wait)
     return report
+
+
+def _attacks_main(setup_json: str) -> int:
+    """The attackers' process (``--attack``): its answers as JSON on stdout."""
+    given = json.loads(setup_json)
+    setup = _Setup(given["port"], [], {}, {}, [], given["cookie"], given["bearer"])
+    attacks = asyncio.run(_attack(setup, given["kinds"], given["seconds"]))
+    print(json.dumps(dict(attacks)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,7 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fair-timeout-s", type=float, default=10.0,
                         help="what a fair caller waits for an answer")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--attack", help=argparse.SUPPRESS)  # the attackers' own process
     args = parser.parse_args(argv)
+    if args.attack:
+        return _attacks_main(args.attack)
     report = asyncio.run(run(args.seed, args.seconds, owners=args.owners,
                              daemons=args.daemons, attackers=args.attackers,
                              max_connections=args.max_connections,

@@ -1,13 +1,14 @@
 """``python -m bench.consolechaos`` runs end to end with tiny counts (no speed asserted): fair
 callers and every kind of attacker against the real console, the failed fair calls counted
-(none), and the count shown to fail when a fair caller cannot complete."""
+(none), and the count shown to fail for a call that does not complete."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
-from bench.consolechaos import ATTACKS, main
+from bench.consolechaos import ATTACKS, ChaosReport, _fair, main
 
 #: A short run: a small budget, a few attackers of each kind from four addresses.
 SHORT = ["--seed", "7", "--seconds", "2", "--owners", "1", "--daemons", "1",
@@ -26,12 +27,22 @@ def test_a_short_seeded_run_keeps_every_fair_call(tmp_path: Path) -> None:
     assert sum(figures["attacks"].values()) >= 24  # each attacker was answered or cut
 
 
-def test_a_fair_call_that_cannot_complete_is_counted(tmp_path: Path) -> None:
-    """A fair caller that waits no time at all completes nothing: every call fails, by kind
-    and reason, and the run's exit status says so (the count can fail)."""
-    out = tmp_path / "chaos.json"
-    assert main([*SHORT, "--attackers", "0", "--fair-timeout-s", "0.000001",
-                 "--json", str(out)]) == 1
-    figures = json.loads(out.read_text(encoding="utf-8"))
-    assert figures["failed_fair_calls"] == sum(figures["fair"].values()) > 0
-    assert all(reason.endswith(": timeout") for reason in figures["reasons"])
+async def test_a_fair_call_that_does_not_complete_is_counted() -> None:
+    """The count can fail: a call past its deadline, one answered otherwise than expected
+    and one whose connection was cut are each a failed fair call, by kind and reason; an
+    expected answer is not."""
+    report = ChaosReport(seed=1)
+
+    async def answered(status: int, delay_s: float = 0.0) -> tuple[int, bytes]:
+        await asyncio.sleep(delay_s)
+        return status, b""
+
+    await _fair(report, "page", {200}, 1.0, lambda: answered(200))
+    await _fair(report, "page", {200}, 0.01, lambda: answered(200, 1.0))
+    await _fair(report, "daemon_report", {200}, 1.0, lambda: answered(503))
+    await _fair(report, "health", {200}, 1.0, lambda: answered(0))
+    assert report.fair == {"page": 2, "daemon_report": 1, "health": 1}
+    assert report.failed_fair_calls == 3
+    assert report.reasons == {"page: timeout": 1, "daemon_report: status 503": 1,
+                              "health: cut": 1}
+    assert "failed fair calls: 3" in "\n".join(report.lines())
