@@ -380,7 +380,7 @@ async def _attack(setup: _Setup, kinds: list[str], seconds: float) -> Counter[st
 
 
 async def run(seed: int = 1, seconds: float = 60.0, *, owners: int = 4, daemons: int = 8,
-              attackers: int = 400, max_connections: int = 512,
+              attackers: int = 640, max_connections: int = 512,
               max_connections_per_peer: int = 256, fair_timeout_s: float = 10.0
               ) -> ChaosReport:
     """One seeded run (the module docstring): the report."""
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--owners", type=int, default=4)
     parser.add_argument("--daemons", type=int, default=8)
-    parser.add_argument("--attackers", type=int, default=400,
+    parser.add_argument("--attackers", type=int, default=640,
                         help="attacker tasks at full effort (the seed draws their kinds)")
     parser.add_argument("--max-connections", type=int, default=512)
     parser.add_argument("--max-connections-per-peer", type=int, default=256)

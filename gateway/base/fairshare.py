@@ -23,6 +23,10 @@ the database's lane     4             8          2               the database's 
 rows kept               see :data:`ROWS`                         where each row is written
 ======================  ============  =========  ==============  ===========================
 
+- **Held answers** are requests in progress too, with bounds of their own: the live page's
+  streams (2 per session, 4 per owner, ``[console] max_streams_per_peer`` per address) and the
+  daemons' revocation long-polls (2 per device key, ``max_long_polls_per_peer`` per address);
+  both are the connection budget's to end for a newcomer, the long-polls last.
 - **Per address** applies to callers that have proved no credential yet (an address stands
   for them); a credential holder is counted by its credential and its owner instead, so the
   owners and daemons behind one proxy or one NAT do not share one address's bound. An IPv6
