@@ -230,7 +230,9 @@ class Lane:
         self._queues: dict[tuple[Kind, str], _Queue] = {}
         #: The most held at once by one caller, per kind (what a test reads).
         self.most: Counter[Kind] = Counter()
-        self._changed = asyncio.Event()
+        #: Set at the next change, for an observer waiting in :meth:`until` (None: nobody
+        #: waits, so a turn costs no event: the database's lane takes one per transaction).
+        self._changed: asyncio.Event | None = None
 
     def held(self, kind: Kind, name: str) -> int:
         """How many ``name`` (of ``kind``) holds now."""
@@ -247,11 +249,14 @@ class Lane:
     async def until(self, check: Callable[[Lane], bool]) -> None:
         """Wait until ``check(self)`` holds (for observers: tests)."""
         while not check(self):
+            if self._changed is None:
+                self._changed = asyncio.Event()
             await self._changed.wait()
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     @contextlib.asynccontextmanager
     async def turn(self, who: Who | None) -> AsyncIterator[None]:
