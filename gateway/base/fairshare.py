@@ -59,14 +59,14 @@ import ipaddress
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 __all__ = ["API_SIGN_INS_PER_OWNER", "CALLER", "FORGOT_PER_ADDRESS", "FORGOT_WINDOW_S",
            "HASHING", "HASH_WORKERS", "LANE", "REQUESTS", "ROWS", "SESSIONS_PER_OWNER",
            "STEPS_PER_OWNER", "Allowance", "Bounds", "FairShare", "Lane", "Share", "Who",
-           "address_key", "current"]
+           "address_key", "current", "server_work"]
 
 #: How a caller is counted: by its credential, its owner, or its address (no credential yet).
 Kind = Literal["credential", "owner", "address"]
@@ -168,6 +168,15 @@ CALLER: Final[ContextVar[Who | None]] = ContextVar("mtgateway_caller", default=N
 def current() -> Who | None:
     """Whom the current task works for (:data:`CALLER`)."""
     return CALLER.get()
+
+
+def server_work() -> Context:
+    """A context for a task the server starts for everyone while serving one caller (the
+    revocation feed's reader, started by whichever poll came first): it works for no caller,
+    so no caller's share bounds it (a task copies its creator's context otherwise)."""
+    context = copy_context()
+    context.run(CALLER.set, None)
+    return context
 
 
 class Share:

@@ -8,7 +8,17 @@ import asyncio
 
 import pytest
 
-from gateway.base.fairshare import Allowance, Bounds, Lane, Share, Who, address_key
+from gateway.base.fairshare import (
+    CALLER,
+    Allowance,
+    Bounds,
+    Lane,
+    Share,
+    Who,
+    address_key,
+    current,
+    server_work,
+)
 
 BOUNDS = Bounds(per_credential=2, per_owner=3, per_address=1)
 
@@ -114,3 +124,19 @@ def test_the_addresses_remembered_are_bounded() -> None:
         assert allowance.admit(address) is None
     assert allowance.admit("a") is None  # forgotten: the least recently seen left first
     assert allowance.admit("c") is not None
+
+
+async def test_work_started_for_everyone_is_no_callers() -> None:
+    """A task the server starts while serving one caller (the revocation feed's reader)
+    works for no caller: no share of the caller's bounds it. A task made without it copies
+    its creator's caller."""
+    async def whom() -> Who | None:
+        return current()
+
+    token = CALLER.set(Who("device:a", "", "10.0.0.1"))
+    try:
+        loop = asyncio.get_running_loop()
+        assert await loop.create_task(whom()) == Who("device:a", "", "10.0.0.1")
+        assert await loop.create_task(whom(), context=server_work()) is None
+    finally:
+        CALLER.reset(token)
