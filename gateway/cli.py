@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "codes): every session ends, the owner is mailed, Activity notes it")
     _with_config(owner_reset, nested=True)
     owner_reset.add_argument("--email", required=True)
+    owner_password = owner_sub.add_parser(
+        "reset-password", help="the owner's password leaked: end every session and console "
+                               "API sign-in, set the password aside (it signs in nowhere) and "
+                               "mail the owner a link to choose a new one, whatever the "
+                               "two-step sign-in")
+    _with_config(owner_password, nested=True)
+    owner_password.add_argument("--email", required=True)
 
     token = sub.add_parser("token", help="issue, list and revoke auth tokens")
     _with_config(token)

@@ -66,6 +66,8 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
         if args.command == "owner":
             if args.owner_command == "reset-2fa":
                 return await _owner_reset_2fa(args, config)
+            if args.owner_command == "reset-password":
+                return await _owner_reset_password(args, config)
             return await _owner_create(args, config)
         if args.command == "token":
             return await _token(args, config)
@@ -310,6 +312,35 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
           "of theirs ended; noted in their Activity; " + ("the owner was mailed" if mailed else
                                 "the e-mail to the owner could not be sent (check [smtp]): "
                                 "tell them yourself"))
+    return 0
+
+
+async def _owner_reset_password(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """``mtgateway owner reset-password --email``: the operator's answer to "my password
+    leaked" whatever the owner's two-step sign-in (``owner reset-2fa`` changes nothing for an
+    owner without one): every session, half-done sign-in and console API sign-in ends, the
+    password is set aside and a link to choose a new one is mailed (its address as for
+    ``reset-2fa``)."""
+    console = config.console
+    address = ConsoleAddress(console.public_url)
+    address.serving("http", console.host, console.port)
+    authority = await _local_authority(args, config, mailer=mailer_from_config(config.smtp),
+                                       address=address)
+    try:
+        try:
+            notice = await authority.resets.by_operator(args.email)
+        except ValueError as exc:
+            raise _Usage(f"{exc} in {_where(args, config)}; the console's owners are in the "
+                         "data_dir (or database_url) of the config it runs with: pass that "
+                         "config with -c") from None
+        mailed = await notice
+    finally:
+        await authority.close()
+    print(f"every session and console API sign-in of {args.email} ended and their password "
+          "is set aside (it signs in nowhere); noted in their Activity; "
+          + ("the owner was mailed a link to choose a new one" if mailed else
+             "the e-mail to the owner could not be sent (check [smtp]): tell them to use "
+             "\"Forgot your password?\" on the sign-in page"))
     return 0
 
 

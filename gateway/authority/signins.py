@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..base.fairshare import API_SIGN_INS_PER_OWNER, SESSIONS_PER_OWNER, STEPS_PER_OWNER
 from .database import Database, Tx
 from .migrations import ensure_tables
 
@@ -106,16 +107,18 @@ class SessionRow:
 
 
 class StoredSessions:
-    """The ``web_sessions`` table."""
+    """The ``web_sessions`` table; ``keep``: sessions kept per owner (the least recently used
+    ends for a new one past it)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keep: int = SESSIONS_PER_OWNER) -> None:
         self._database = database
+        self._keep = keep
 
     async def create(self, row: SessionRow, *, seen_before: float,
                      created_before: float) -> None:
         """Store a new session; sessions last seen at or before ``seen_before`` or made at or
         before ``created_before`` (expired) are swept first, so the table holds live ones."""
-        await self._database.run(_create, row, seen_before, created_before)
+        await self._database.run(_create, row, seen_before, created_before, self._keep)
 
     async def touch(self, key: str, now: float, *, seen_before: float,
                     created_before: float) -> SessionRow | None:
@@ -153,13 +156,21 @@ class StoredSessions:
         return await self._database.run(ended_reason, key)
 
 
-def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) -> None:
+def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float,
+            keep: int) -> None:
     tx.execute("DELETE FROM web_sessions WHERE last_seen <= ? OR created_at <= ?",
                (seen_before, created_before))
     tx.execute("INSERT INTO web_sessions (session_sha256, owner_email, csrf, created_at, "
                "last_seen, notice, user_agent, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (row.key, row.owner_email, row.csrf, row.created_at, row.last_seen, row.notice,
                 row.user_agent, row.address))
+    # the owner's share of rows (base/fairshare.SESSIONS_PER_OWNER): the least recently used
+    # ends for the new one, so no password, however often it signs in, fills the table
+    beyond = [r[0] for r in tx.query(
+        "SELECT session_sha256 FROM web_sessions WHERE owner_email = ? ORDER BY last_seen "
+        "DESC, created_at DESC", (row.owner_email,))][keep:]
+    for key in beyond:
+        tx.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
 
 
 def _touch(tx: Tx, key: str, now: float, seen_before: float,
@@ -293,15 +304,26 @@ def _api_row(r: Any) -> ApiSessionRow:
                          int(r[6]), int(r[7]), None if r[8] is None else int(r[8]))
 
 
-def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int) -> None:
+def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int,
+                     keep: int = API_SIGN_INS_PER_OWNER) -> None:
     """Store a new API sign-in; the owner's ended ones, and those made at or before
-    ``created_before`` (too old to be renewed), are swept first."""
+    ``created_before`` (too old to be renewed), are swept first; past ``keep`` of the
+    owner's, the least recently used ends."""
     tx.execute("DELETE FROM api_sessions WHERE owner_email = ? AND (ended_at IS NOT NULL OR "
                "created_at <= ?)", (row.owner_email, created_before))
     tx.execute(f"INSERT INTO api_sessions ({_API_COLUMNS}) VALUES "
                "(?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                (row.session_id, row.owner_email, row.generation, int(row.with_code),
                 row.user_agent, row.address, row.created_at, row.last_used_at))
+    # the owner's share of rows (base/fairshare.API_SIGN_INS_PER_OWNER): the least recently
+    # used sign-in ends (its tokens are refused) for the new one
+    beyond = [r[0] for r in tx.query(
+        "SELECT session_id FROM api_sessions WHERE owner_email = ? AND ended_at IS NULL "
+        "ORDER BY last_used_at DESC, created_at DESC", (row.owner_email,))
+        ][keep:]
+    for session_id in beyond:
+        tx.execute("UPDATE api_sessions SET ended_at = ? WHERE session_id = ?",
+                   (row.created_at, session_id))
 
 
 def api_session_of(tx: Tx, session_id: str) -> ApiSessionRow | None:
@@ -355,15 +377,18 @@ def end_api_session(tx: Tx, owner_email: str, session_id: str, now: int
 
 
 class StoredSteps:
-    """The ``signin_steps`` table: ``key`` is the SHA-256 of the step cookie, hex."""
+    """The ``signin_steps`` table: ``key`` is the SHA-256 of the step cookie, hex; ``keep``:
+    steps kept per owner (the oldest ends for a new one past it)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keep: int = STEPS_PER_OWNER) -> None:
         self._database = database
+        self._keep = keep
 
     async def create(self, key: str, owner_email: str, now: float, tries: int, *,
                      created_before: float) -> None:
         """Store a step (expired ones, made at or before ``created_before``, swept first)."""
-        await self._database.run(_create_step, key, owner_email, now, tries, created_before)
+        await self._database.run(_create_step, key, owner_email, now, tries, created_before,
+                                 self._keep)
 
     async def owner(self, key: str, *, created_after: float) -> str | None:
         """The owner of a live step, or ``None`` (unknown or expired)."""
@@ -379,9 +404,15 @@ class StoredSteps:
 
 
 def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
-                 created_before: float) -> None:
+                 created_before: float, keep: int) -> None:
     tx.execute("DELETE FROM signin_steps WHERE created_at <= ?", (created_before,))
     tx.execute("INSERT INTO signin_steps VALUES (?, ?, ?, ?)", (key, owner_email, now, tries))
+    # the owner's share of rows (base/fairshare.STEPS_PER_OWNER): the oldest ends
+    beyond = [r[0] for r in tx.query(
+        "SELECT step_sha256 FROM signin_steps WHERE owner_email = ? ORDER BY created_at "
+        "DESC", (owner_email,))][keep:]
+    for step in beyond:
+        tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (step,))
 
 
 def _step_owner(tx: Tx, key: str, created_after: float) -> str | None:

@@ -8,6 +8,7 @@ from typing import Annotated, Final, Literal
 from aiohttp import web
 from pydantic import Field
 
+from ...base.guard import mark_held
 from ...base.prices import MAX_DIGITS
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..door import DOOR, refused_proof
@@ -177,6 +178,11 @@ async def revocations(request: web.Request) -> web.Response:
         raise Refusal(429, "too_many_long_polls",
                    "too many revocation long-polls held for this device or address",
                    retry_after_s=_LONG_POLL_RETRY_S)
+    # held, not worked: a full connection budget may end it for a newcomer after every
+    # idle connection and live stream (the daemon polls again with its cursor, so no
+    # revocation is lost): bounded polls that could never be evicted let one owner's
+    # devices, from a few addresses, hold what every daemon shares
+    mark_held(request, last=True)
     try:
         cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
             found, body.cursor, min(body.wait_s, held.longest_s), claim)

@@ -174,7 +174,7 @@ class PageKit:
         does not answer, and 429: too many at once, so the page asks nothing of it)."""
         session = None
         if status not in (429, 503):
-            with suppress(DatabaseUnavailable):
+            with suppress(DatabaseUnavailable, Refusal):  # a refusal's page asks nothing more
                 session = await self.session(request)
         title, message = (("Page not found", "There is no page at this address.")
                           if status == 404 else
