@@ -192,7 +192,10 @@ async def test_forgot_password_by_the_link_from_the_smtp_sink(console: Console,
         assert reuse.status == 410
     finally:
         await stranger.close()
-    assert (await browser.get("/")).status == 303  # the owner's sessions ended
+    ended = await browser.get("/")  # the owner's sessions ended, and the browser says why
+    assert (ended.status, ended.headers["Location"]) == (303, "/login?after=password_reset")
+    assert "your console password was reset with a link" in \
+        (await browser.get(ended.headers["Location"])).text
     assert (await browser.sign_in(OWNER, PASSWORD)).status == 401
     await password_step(browser, "a brand new password")  # the second factor stays on
     assert await code_step(browser, totp.totp(key, console.clock.now)) == 303

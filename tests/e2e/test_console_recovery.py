@@ -273,7 +273,11 @@ async def test_the_operator_ends_a_leaked_password_without_a_second_factor(
     code, out, err = await reset_2fa(console, tmp_path, OWNER, "reset-password")
     assert code == 0, err
     assert "set aside" in out and "the owner was mailed" in out
-    assert (await browser.get("/")).status == 303  # signed out
+    ended = await browser.get("/")  # signed out, and told why
+    assert (ended.status, ended.headers["Location"]) == (
+        303, "/login?after=password_reset_by_operator")
+    assert "operator set your password aside and ended every sign-in" in \
+        (await browser.get(ended.headers["Location"])).text
     async with console.session.get(console.url + "/api/users/",
                                    headers={"Authorization": f"Bearer {token}"}) as answer:
         assert answer.status == 401

@@ -248,7 +248,7 @@ class Resets:
         if link:
             tx.execute("INSERT INTO password_resets VALUES (?, ?, ?, ?, NULL)",
                        (digest, email, now, now + TTL_S))
-        end_credentials(tx, email, now)
+        end_credentials(tx, email, now, reason="password_reset_by_operator")
         self._shared.activity.add(tx, email, "password_reset_by_operator", "", now)
 
     def _complete(self, tx: Tx, digest: str, hashed: str, now: int) -> str | None:
@@ -262,6 +262,6 @@ class Resets:
             return None
         tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? "
                    "AND used_at IS NULL", (now, email))
-        end_credentials(tx, email, now)
+        end_credentials(tx, email, now, reason="password_reset")
         self._shared.activity.add(tx, email, "password_reset", "", now)
         return email

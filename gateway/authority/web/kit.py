@@ -96,6 +96,11 @@ SIGNED_OUT: Final = {
                         "browser. Sign in with the new password.",
     "taken_back": "You were signed out: your account was taken back with the link sent "
                   "when two-step sign-in was turned on. Sign in with the new password.",
+    "password_reset": "You were signed out: your console password was reset with a link "
+                      "sent by e-mail. Sign in with the new password.",
+    "password_reset_by_operator": "You were signed out: the console's operator set your "
+                                  "password aside and ended every sign-in. Set a new "
+                                  "password with the link mailed to you.",
 }
 #: Random bytes of a page's double-submit token (before sign-in: no session holds one).
 _PRE_TOKEN_BYTES: Final = 32
