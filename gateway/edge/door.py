@@ -171,8 +171,8 @@ class Door:
     """The sequence of the module docstring, for one application (built by ``create_app``,
     stored under :data:`DOOR`), with what every step needs looked up once."""
 
-    __slots__ = ("_authenticator", "_bridge", "_budget", "_config", "_dispatcher", "_metrics",
-                 "_terminals", "_throttle", "_trading", "host_refusals", "server")
+    __slots__ = ("_authenticator", "_bridge", "_budget", "_config", "_dispatcher", "_last",
+                 "_metrics", "_terminals", "_throttle", "_trading", "host_refusals", "server")
 
     def __init__(self, app: web.Application) -> None:
         config = app[CONFIG]
@@ -188,13 +188,16 @@ class Door:
         # costs ~0.04 us more)
         self._bridge, self._config = app[BRIDGE], config
         self._terminals, self._trading = app[TERMINALS], app[TRADING]
+        #: The context made last (:meth:`context`), given again to the same principal.
+        self._last: RpcContext | None = None
 
     # -- the doors ------------------------------------------------------------------------------
 
     async def rpc(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
-                  called: list[str]) -> Answer:
+                  called: list[str] | None) -> Answer:
         """Answer one ``POST /rpc`` request: steps 1-5 (:meth:`enter`, rungs 1-11), then the
-        dispatcher; ``called`` gets the JSON-RPC method names answered (the access log's).
+        dispatcher; ``called`` gets the JSON-RPC method names answered (the access log's;
+        None when there is no access log to write).
 
         Raises:
             ConnectionResetError: the client left while its body was on the way (llhttp).
@@ -231,7 +234,8 @@ class Door:
         data = b""
         if body is not None:
             taken = body.take()  # the usual case: the body came with the head, whole
-            if taken is None or body.malformed or body.too_large:
+            # (bytes only when whole, neither malformed nor too large: ``b""`` when either)
+            if not taken:
                 if taken is None:
                     taken = await self._receive(body)
                 refusal = body_refusal(limit, timed_out=taken is None,
@@ -276,7 +280,8 @@ class Door:
             refusal = auth_refusal(exc)
             self._metrics.refused(f"auth_{refusal.reason or 'unauthorized'}")
             return refusal
-        mark_authenticated(conn)
+        if conn is not None and not conn.authenticated:  # (once is enough: the usual case)
+            mark_authenticated(conn)
         return self.context(principal)
 
     async def authenticate(self, token: str | None, terminal: TerminalId) -> Principal:
@@ -306,9 +311,16 @@ class Door:
                                           Unauthorized)
 
     def context(self, principal: Principal) -> RpcContext:
-        """The one way a caller's :class:`~gateway.context.RpcContext` is made."""
-        return RpcContext(principal, self._bridge, self._config, self._terminals,
-                          self._trading)
+        """The one way a caller's :class:`~gateway.context.RpcContext` is made. A context is
+        never changed, so the last one is given again to the same principal (the
+        authenticator hands a token's calls one principal while it reuses its check): one
+        object fewer on nearly every call."""
+        last = self._last
+        if last is not None and last.principal is principal:
+            return last
+        context = self._last = RpcContext(principal, self._bridge, self._config,
+                                          self._terminals, self._trading)
+        return context
 
     def connection(self, request: web.BaseRequest) -> GuardedProtocol | None:
         """The guard of ``request``'s connection (None: served without the budget)."""

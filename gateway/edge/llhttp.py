@@ -101,9 +101,11 @@ def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
 class RpcRequest:
     """One request as the edge sees it: raw parts, body collected up to the limit.
 
-    Its ``__init__`` is written out (with the defaults): the one ``dataclass`` generates is
-    interpreted even in the compiled build (and fills four fields from factories), one of
-    several objects every ``/rpc`` call builds; written here it is compiled with the module.
+    Its ``__init__`` is written out, without parameters (llhttp's callbacks fill it in): the
+    one ``dataclass`` generates is interpreted even in the compiled build (and fills four
+    fields from factories), and sixteen defaults bound on every call cost more than the
+    assignments; one of several objects every ``/rpc`` call builds, written here it is
+    compiled with the module.
     """
 
     target: bytes
@@ -131,24 +133,18 @@ class RpcRequest:
     #: queues the request).
     wait_body: Callable[[RpcRequest], Awaitable[None]] | None
 
-    def __init__(self, target: bytes = b"", method: bytes = b"", minor: int = 1,
-                 headers: list[tuple[bytes, bytes]] | None = None, keep_alive: bool = True,
-                 body: bytearray | None = None, body_left: int = 0,
-                 content_length: int | None = None, chunked: bool = False,
-                 too_large: bool = False, complete: bool = False, broken: bool = False,
-                 expect: bool = False, hosts: list[bytes] | None = None,
-                 noted: dict[bytes, bytes] | None = None,
-                 wait_body: Callable[[RpcRequest], Awaitable[None]] | None = None) -> None:
-        self.target, self.method, self.minor = target, method, minor
-        self.headers = [] if headers is None else headers
-        self.keep_alive = keep_alive
-        self.body = bytearray() if body is None else body
-        self.body_left, self.content_length, self.chunked = body_left, content_length, chunked
-        self.too_large, self.complete, self.broken = too_large, complete, broken
-        self.expect = expect
-        self.hosts = [] if hosts is None else hosts
-        self.noted = {} if noted is None else noted
-        self.wait_body = wait_body
+    def __init__(self) -> None:
+        self.target = self.method = b""
+        self.minor = 1
+        self.headers = []
+        self.keep_alive = True
+        self.body = bytearray()
+        self.body_left = 0
+        self.content_length = None
+        self.chunked = self.too_large = self.complete = self.broken = self.expect = False
+        self.hosts = []
+        self.noted = {}
+        self.wait_body = None
 
     @property
     def settled(self) -> bool:
@@ -188,12 +184,21 @@ class RpcRequest:
 
     def head(self, peer: str) -> RequestHead:
         """What the header block says, as every rule reads it, for a request from ``peer``
-        (decoded as aiohttp decodes a request's)."""
-        return _head((self.method.decode("latin-1"),
-                      self.target.decode("utf-8", "surrogateescape"),
-                      [value.decode("utf-8", "surrogateescape") for value in self.hosts],
-                      self.first(b"origin"), self.query_keys(), self.first(b"content-type"),
-                      self.content_length, peer, self.first(b"authorization"), self.broken))
+        (decoded as aiohttp decodes a request's). The noted values are decoded here, not
+        through :meth:`first` (a call each, on every request)."""
+        noted, target, hosts = self.noted, self.target, self.hosts
+        origin, content_type = noted.get(b"origin"), noted.get(b"content-type")
+        authorization = noted.get(b"authorization")
+        return _head((
+            self.method.decode("latin-1"), target.decode("utf-8", "surrogateescape"),
+            [hosts[0].decode("utf-8", "surrogateescape")] if len(hosts) == 1
+            else [value.decode("utf-8", "surrogateescape") for value in hosts],
+            None if origin is None else origin.decode("utf-8", "surrogateescape"),
+            self.query_keys() if b"?" in target else (),
+            None if content_type is None else content_type.decode("utf-8", "surrogateescape"),
+            self.content_length, peer,
+            None if authorization is None else authorization.decode("utf-8", "surrogateescape"),
+            self.broken))
 
     @property
     def path(self) -> bytes:
@@ -511,6 +516,8 @@ class RpcEdge(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         #: Bound once, handed to each request queued (how its body is waited for).
         self._body_waiter = self._until_body
+        #: The stream's state as the guard was last told it (told again only on a change).
+        self._told: str | None = None
 
     # -- asyncio.Protocol (the transport's own, from the guard's connection_made on) ----------
 
@@ -530,9 +537,13 @@ class RpcEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            self._take(event)
+            if type(event) is not Completed:  # a body's end: ``_wake`` finds it below
+                self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
-            self._guard.stream_at(self._assembly.watch_state)
+            state = self._assembly.watch_state
+            if state != self._told:  # (a whole request read leaves it idle, as it was)
+                self._told = state
+                self._guard.stream_at(state)
         self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
@@ -564,14 +575,14 @@ class RpcEdge(asyncio.Protocol):
 
     def _take(self, event: Event) -> None:
         """Queue a request, keep the bytes of one for aiohttp, note a malformed one."""
-        if isinstance(event, Started):
+        if type(event) is Started:
             if self._guard is not None:  # working from here until its answer is written
                 self._guard.request_started()
             event.request.wait_body = self._body_waiter
             self._queue.append(event.request)
-        elif isinstance(event, HandOff):
+        elif type(event) is HandOff:
             self._handoff = bytearray(event.data)  # (the guard holds it to the Host rule)
-        elif isinstance(event, Malformed) and not (
+        elif type(event) is Malformed and not (
                 self._queue and self._queue[-1] is not None and self._queue[-1].broken):
             self._queue.append(None)  # (a broken body's request is answered 400 itself)
 
@@ -605,10 +616,11 @@ class RpcEdge(asyncio.Protocol):
 
     # -- answering ----------------------------------------------------------------------------
 
-    def _next(self) -> None:
-        """Start answering the front request, or hand off, or wait idle."""
+    def _next(self) -> bool:
+        """Start answering the front request, or hand off, or wait idle; True when it left
+        the connection open and idle, waiting for a request."""
         if self._busy or self._lost:
-            return
+            return False
         if self._queue:
             self._busy = True
             if self._more is not None:  # the answering task waits: it takes the request
@@ -628,17 +640,54 @@ class RpcEdge(asyncio.Protocol):
             if self._keepalive is None:
                 self._keepalive = self._loop.call_at(now + self._server.keepalive_timeout_s,
                                                      self._keepalive_due)
+            return True
         else:
             self._close()  # the last request said Connection: close
+        return False
 
     async def _serve(self) -> None:
         """The connection's answering task: the queued requests in order, then, while the
         connection stays open and idle, a wait for the next one. One task per connection,
         not one per request: a task costs its creation and its registration with asyncio
-        (a ``WeakSet``, Python code even in the compiled build) on every call."""
+        (a ``WeakSet``, Python code even in the compiled build) on every call. Each request
+        is answered in this coroutine's own frame, not in one it awaits: every level of the
+        chain that waits for the EA's answer is resumed again when it comes."""
         try:
             while True:
-                keep = await self._answer_front()
+                request = self._queue[0]
+                keep = False
+                try:
+                    if request is None:
+                        self._write(MALFORMED_REQUEST.raw())
+                    else:
+                        if request.expect:  # before the checks, as aiohttp's expect handler
+                            self._write(_CONTINUE)
+                        logged = self._access_log
+                        started = self._loop.time() if logged is not None else 0.0
+                        called: list[str] | None = [] if logged is not None else None
+                        status, body, headers = await self._door.rpc(
+                            request.head(self._peer), request, self._guard, called)
+                        keep = request.keep_alive and not self._closing \
+                            and not request.broken \
+                            and not (headers and headers.get("Connection") == "close")
+                        self._write(response_bytes(request, status, body, keep, headers))
+                        if logged is not None:
+                            log_access(logged, self._peer, request.method.decode("latin-1"),
+                                       request.path.decode("latin-1"), called or [], status,
+                                       len(body) if body else 0, self._loop.time() - started)
+                        # (``keep``: not broken, so the body is settled once complete)
+                        if self._drained is not None or (keep and not request.complete):
+                            keep = await self._after(request, keep)
+                        else:
+                            keep = keep and not self._lost
+                except ConnectionResetError:
+                    pass  # the client left while its body was on the way
+                except Exception:  # a bug: never leak it, never leave the connection hanging
+                    log.exception("answering /rpc failed")
+                finally:
+                    self._queue.popleft()
+                    if request is not None and self._guard is not None:
+                        self._guard.request_finished()
                 if not keep:
                     self._close()
                     return
@@ -648,8 +697,8 @@ class RpcEdge(asyncio.Protocol):
                 if self._queue:
                     continue
                 self._busy = False
-                self._next()  # idle: hand off, close, or arm the keep-alive timer
-                if self._lost or self._closing or self._assembly.off:
+                # idle: hand off, close, or arm the keep-alive timer
+                if not self._next():
                     return  # nothing more will be queued here
                 self._more = self._loop.create_future()
                 try:
@@ -671,43 +720,10 @@ class RpcEdge(asyncio.Protocol):
         if self._more is not None and not self._more.done():
             self._more.set_result(None)
 
-    async def _answer_front(self) -> bool:
-        """Answer the front request and take it off the queue; True when the connection
-        stays open."""
-        request = self._queue[0]
-        keep = False
-        try:
-            if request is None:
-                self._write(MALFORMED_REQUEST.raw())
-                return False
-            keep = await self._answer(request)
-        except Exception:  # a bug: never leak it, never leave the connection hanging
-            log.exception("answering /rpc failed")
-            keep = False
-        finally:
-            self._queue.popleft()
-            if request is not None and self._guard is not None:
-                self._guard.request_finished()
-        return keep
-
-    async def _answer(self, request: RpcRequest) -> bool:
-        """Answer ``request``; True when the connection stays open."""
-        started = self._loop.time()
-        if request.expect:
-            self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
-        called: list[str] = []
-        try:
-            status, body, headers = await self._door.rpc(
-                request.head(self._peer), request, self._guard, called)
-        except ConnectionResetError:
-            return False  # the client left while its body was on the way
-        keep = request.keep_alive and not self._closing and not request.broken and not (
-            headers and headers.get("Connection") == "close")
-        self._write(response_bytes(request, status, body, keep, headers))
-        if self._access_log is not None:
-            log_access(self._access_log, self._peer, request.method.decode("latin-1"),
-                       request.path.decode("latin-1"), called, status,
-                       len(body) if body else 0, self._loop.time() - started)
+    async def _after(self, request: RpcRequest, keep: bool) -> bool:
+        """Once the answer is written: wait for the transport to drain, and if the request
+        was refused before its body came, read and drop the rest of it; True when the
+        connection stays open."""
         if self._drained is not None:
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body

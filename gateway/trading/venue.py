@@ -32,6 +32,7 @@ order record") are read here too, from the session's ``ea_version``.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -144,10 +145,10 @@ class Venue(Protocol):
         of the terminal's session), or (0, 0): none kept, the EA is never asked for one."""
         ...
 
-    async def read(self, gate: TradeGate, principal: Principal, method: str,
-                   params: dict[str, Any], timeout_s: float) -> Any:
+    def read(self, gate: TradeGate, principal: Principal, method: str,
+             params: dict[str, Any], timeout_s: float) -> Coroutine[Any, Any, Any]:
         """A caller's read: refused when the terminal's EA is paired with another token
-        (``gate.check_paired``), else :meth:`call`.
+        (``gate.check_paired``), at once, else :meth:`call` (its coroutine).
 
         Raises:
             Unauthorized: ``terminal_mismatch``.
@@ -177,15 +178,22 @@ class LiveVenue:
         """The EA's (its order record, docs/protocol.md)."""
         return ea_version(session)
 
-    async def read(self, gate: TradeGate, principal: Principal, method: str,
-                   params: dict[str, Any], timeout_s: float) -> Any:
+    def read(self, gate: TradeGate, principal: Principal, method: str,
+             params: dict[str, Any], timeout_s: float) -> Coroutine[Any, Any, Any]:
         """The terminal's answer: its session looked up once for the pairing rule and the
-        call (the rule's look-up and the bridge's each hashed and compared the TerminalId)."""
+        call (the rule's look-up and the bridge's each hashed and compared the TerminalId).
+        The session's coroutine, for the caller to await (the rules are checked at once):
+        no coroutine of the venue's own on every read's path.
+
+        Raises:
+            Unauthorized: ``terminal_mismatch``.
+            TerminalNotConnected: no EA is connected for the terminal.
+        """
         session = self.bridge.route(self.terminal)
         gate.check_paired(principal, None if session is None else session.info)
         if session is None:
             raise not_connected(self.terminal)
-        return await session.call(method, params, timeout_s)
+        return session.call(method, params, timeout_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +224,12 @@ class PaperVenue:
         """None: the book keeps no order record (its answers are never lost)."""
         return (0, 0)
 
-    async def read(self, gate: TradeGate, principal: Principal, method: str,
-                   params: dict[str, Any], timeout_s: float) -> Any:
-        """The book's (or for market data the terminal's) answer, after the pairing rule."""
+    def read(self, gate: TradeGate, principal: Principal, method: str,
+             params: dict[str, Any], timeout_s: float) -> Coroutine[Any, Any, Any]:
+        """The book's (or for market data the terminal's) answer, after the pairing rule
+        (checked at once; the call's coroutine is the caller's to await)."""
         gate.check_pairing(principal)
-        return await self.call(method, params, timeout_s)
+        return self.call(method, params, timeout_s)
 
     async def _in_live_book(self, request: object, timeout_s: float
                             ) -> tuple[int, str] | None:
