@@ -70,6 +70,7 @@ from .messages import (
 
 __all__ = [
     "DAEMON_UNPROVEN",
+    "ENDED_STATES",
     "HANDSHAKE_MAX_FRAME_BYTES",
     "AuthReceived",
     "BridgeConnection",
@@ -106,6 +107,10 @@ class State(enum.Enum):
     CLOSING = "closing"
     CLOSED = "closed"
 
+
+#: The states in which the shell flushes what is queued and closes the socket
+#: (:attr:`_Connection.should_close`; a shell on a hot path compares the state itself).
+ENDED_STATES: Final = (State.CLOSING, State.CLOSED)
 
 _HANDSHAKE_STATES: Final = frozenset(
     {State.AWAITING_HELLO, State.AWAITING_AUTH, State.AWAITING_CHALLENGE, State.AWAITING_WELCOME}
@@ -225,7 +230,9 @@ class _Connection(abc.ABC):
         self.max_frame_bytes = max_frame_bytes
         self.state = state
         self._decoder = FrameDecoder(min(HANDSHAKE_MAX_FRAME_BYTES, max_frame_bytes))
-        self._out: list[bytes] = []
+        #: The frames queued for the socket, until :meth:`data_to_send` takes them (the shell
+        #: looks at it before it schedules a write: none is owed while it is empty).
+        self.outbox: list[bytes] = []
         self._events: list[ConnectionEvent] = []
         now = clock()
         self._opened_at = now
@@ -270,10 +277,10 @@ class _Connection(abc.ABC):
 
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, as one buffer: one write per loop iteration."""
-        if not self._out:
+        if not self.outbox:
             return b""
-        data = b"".join(self._out)
-        self._out.clear()
+        data = b"".join(self.outbox)
+        self.outbox.clear()
         return data
 
     def events_received(self) -> list[ConnectionEvent]:
@@ -284,7 +291,7 @@ class _Connection(abc.ABC):
     @property
     def should_close(self) -> bool:
         """True once the shell should flush ``data_to_send`` and close the socket."""
-        return self.state in (State.CLOSING, State.CLOSED)
+        return self.state in ENDED_STATES
 
     # -- time ------------------------------------------------------------------------------
 
@@ -332,7 +339,7 @@ class _Connection(abc.ABC):
     # -- internals -------------------------------------------------------------------------
 
     def _send(self, message: Message) -> None:
-        self._out.append(encode_frame(encode(message), max_frame_bytes=self.max_frame_bytes))
+        self.outbox.append(encode_frame(encode(message), max_frame_bytes=self.max_frame_bytes))
 
     def _close(self, reason: str, message: str) -> None:
         self.close_reason = reason
@@ -434,7 +441,7 @@ class BridgeConnection(_Connection):
             raise InvalidState(f"cannot send a request in state {self.state.value}")
         self._next_request_id += 1
         request_id = self._next_request_id
-        self._out.append(encode_frame(encode_request(request_id, method, params),
+        self.outbox.append(encode_frame(encode_request(request_id, method, params),
                                       max_frame_bytes=self.max_frame_bytes))
         self._outstanding.add(request_id)
         self._awaited.add(request_id)
@@ -471,7 +478,7 @@ class BridgeConnection(_Connection):
             if not isinstance(message, Auth) or self._nonce is None or self.hello is None:
                 raise ProtocolViolation("expected an auth frame answering the challenge")
             self._events.append(AuthReceived(self.hello, self._nonce, message.proof))
-        elif isinstance(message, Response | ErrorResponse):
+        elif type(message) is Response or type(message) is ErrorResponse:  # (exact types)
             if message.id not in self._outstanding:
                 raise ProtocolViolation(f"response to unknown request id {message.id}")
             self._outstanding.discard(message.id)

@@ -386,7 +386,10 @@ def decode(payload: bytes) -> Message:
         raise ProtocolViolation("frame is not a JSON object")
     word = obj.get("t")
     if word == "res":
-        return _decode_response(obj)
+        rid = obj.get("id")
+        if type(rid) is int and "r" in obj and "e" not in obj:  # an answer: no call more
+            return Response(rid, obj["r"])
+        return _decode_response(obj)  # (an error, or what is wrong with it)
     if word == "req":  # the EA's per-call frame: the common shape without the schema walk
         rid, method, params = obj.get("id"), obj.get("m"), obj.get("p")
         if type(rid) is int and type(method) is str and type(params) is dict:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any, Final, Protocol, cast
 
 from .connection import (
+    ENDED_STATES,
     AuthReceived,
     BridgeConnection,
     Closed,
@@ -60,6 +61,7 @@ from .messages import (
     TRADE_METHODS,
     ErrorResponse,
     Hello,
+    Response,
     event_problem,
     tick_row_problem,
 )
@@ -198,9 +200,10 @@ class TerminalSession(asyncio.Protocol):
             EAError: the EA answered with an error.
             FrameTooLarge: the request does not fit in a frame.
         """
-        if self._down or self.conn.should_close:
+        conn = self.conn
+        if self._down or conn.state in ENDED_STATES:  # (``should_close``, without a call)
             raise TerminalNotConnected("the terminal's session is closing")
-        request_id = self.conn.send_request(method, params)
+        request_id = conn.send_request(method, params)
         future: asyncio.Future[Any] = self._loop.create_future()
         due = self._loop.time() + timeout_s
         self._pending[request_id] = (future, method, due)
@@ -213,16 +216,20 @@ class TerminalSession(asyncio.Protocol):
         # it first wins (``_resolve`` ignores a done future).
         if self._deadline_timer is None or due < self._deadline_at:
             self._arm_deadline(due)
+        # An answer took the request off the connection's awaited ones (``give_up``'s work):
+        # only a call ended otherwise (a deadline, a disconnect, a cancelled caller) gives up.
         try:
             return await future
         except TimeoutError:
+            conn.give_up(request_id)
             self._pending.pop(request_id, None)
             if method in TRADE_METHODS:
                 raise TradeOutcomeUnknown(
                     f"no answer to {method} within {timeout_s:g} s", method=method) from None
             raise TerminalTimeout(f"no answer to {method} within {timeout_s:g} s") from None
-        finally:
-            self.conn.give_up(request_id)
+        except BaseException:
+            conn.give_up(request_id)
+            raise
 
     def close(self, reason: str, message: str) -> None:
         """End the session in order (bye with ``reason``), failing calls in flight."""
@@ -240,14 +247,16 @@ class TerminalSession(asyncio.Protocol):
     def _process(self, started: int | None = None) -> None:
         """Take the connection's new events into the backlog and handle what fits in this
         stretch of the loop (``started``: when it began, on the work clock; now if None)."""
-        self._backlog.extend(self.conn.events_received())
+        conn = self.conn
+        self._backlog.extend(conn.events_received())
         if not self._resume_scheduled and not self._draining:
             self._drain(self._owner.work_clock_ns() if started is None else started)
         if (len(self._backlog) > BACKLOG_PAUSE_FRAMES and not self._reading_paused
                 and self._transport is not None and not self._transport.is_closing()):
             self._reading_paused = True
             self._transport.pause_reading()
-        self._schedule_flush()
+        if conn.outbox or conn.state in ENDED_STATES:  # a write owed, or a close
+            self._schedule_flush()
 
     def _yield_to_loop(self) -> None:
         if not self._resume_scheduled:
@@ -291,6 +300,9 @@ class TerminalSession(asyncio.Protocol):
                     self._yield_to_loop()
                     return
                 event = backlog.popleft()
+                if type(event) is ResponseReceived:  # the usual event: the answer to a call
+                    self._resolve(event)
+                    continue
                 if not isinstance(event, EventReceived):
                     self._handle(event)
                     continue
@@ -348,10 +360,11 @@ class TerminalSession(asyncio.Protocol):
         future = entry[0]
         if future.done():
             return
-        if isinstance(response, ErrorResponse):
-            future.set_exception(EAError(response.code, response.message, response.data))
-        else:
+        if type(response) is Response:  # (the exact type: no isinstance call)
             future.set_result(response.result)
+        else:
+            error = cast(ErrorResponse, response)
+            future.set_exception(EAError(error.code, error.message, error.data))
 
     def _deliver(self, event: EventReceived, start: int = 0, end: int | None = None) -> None:
         """Hand one event to the listener; of a ``ticks`` event, its rows ``start:end`` (the
@@ -485,10 +498,11 @@ class TerminalSession(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        data = self.conn.data_to_send()
+        conn = self.conn
+        data = conn.data_to_send()
         if data and not transport.is_closing():
             transport.write(data)
-        if self.conn.should_close and not transport.is_closing():
+        if conn.state in ENDED_STATES and not transport.is_closing():  # (``should_close``)
             transport.close()
 
     def _arm_deadline(self, at: float) -> None:

@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import parse_qsl
 
 import httptools
@@ -111,7 +111,6 @@ class RpcRequest:
     target: bytes
     method: bytes
     minor: int
-    headers: list[tuple[bytes, bytes]]
     keep_alive: bool
     body: bytearray
     #: Bytes of a ``Content-Length`` body still to come (unused when chunked).
@@ -125,8 +124,11 @@ class RpcRequest:
     broken: bool
     #: ``Expect: 100-continue`` was sent (the only expectation served here).
     expect: bool
-    #: Every ``Host`` value, and the first value of the headers the rules read (noted while
-    #: the headers are read, so the checks do not scan them again).
+    #: A header says the request is not this edge's (``Upgrade``, or an ``Expect`` other
+    #: than ``100-continue``): it goes to aiohttp.
+    foreign: bool
+    #: Every ``Host`` value, and the first value of the headers the rules read (noted as
+    #: each header is read, so neither the checks nor the end of the headers scan them).
     hosts: list[bytes]
     noted: dict[bytes, bytes]
     #: How the edge waits for more of the body (:meth:`RpcEdge._until_body`, set when it
@@ -136,12 +138,12 @@ class RpcRequest:
     def __init__(self) -> None:
         self.target = self.method = b""
         self.minor = 1
-        self.headers = []
         self.keep_alive = True
         self.body = bytearray()
         self.body_left = 0
         self.content_length = None
         self.chunked = self.too_large = self.complete = self.broken = self.expect = False
+        self.foreign = False
         self.hosts = []
         self.noted = {}
         self.wait_body = None
@@ -213,30 +215,26 @@ class RpcRequest:
                                                  keep_blank_values=True))
 
 
-# Started and Completed, built for every request, are not ``frozen``: a frozen dataclass's
-# generated ``__init__`` sets each field through ``object.__setattr__`` and stays interpreted
-# in the compiled build (~0.3 us a construction there, against ~0.03 us for the ``__init__``
-# written out). Nothing assigns to them after.
+# Started and Completed, built for every request, are named tuples made by ``tuple.__new__``
+# (:data:`_started`, :data:`_completed`): no ``__init__`` of Python's runs, in either build (a
+# frozen dataclass's generated one sets each field through ``object.__setattr__``, and any
+# written out is a Python call in the pure build). Tell them apart by type, not by ``==``.
 
 
-@dataclass(slots=True, init=False)
-class Started:
+class Started(NamedTuple):
     """An ``/rpc`` request's headers are complete (its body may still be on the way)."""
 
     request: RpcRequest
 
-    def __init__(self, request: RpcRequest) -> None:
-        self.request = request
 
-
-@dataclass(slots=True, init=False)
-class Completed:
+class Completed(NamedTuple):
     """The request's body is complete."""
 
     request: RpcRequest
 
-    def __init__(self, request: RpcRequest) -> None:
-        self.request = request
+
+_started: Final = partial(tuple.__new__, Started)
+_completed: Final = partial(tuple.__new__, Completed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +254,6 @@ Event = Started | Completed | HandOff | Malformed
 
 _HEAD, _BODY, _OFF = 0, 1, 2
 
-
-#: What ``RequestAssembly._request`` is before llhttp's callbacks begin a message.
-_NO_REQUEST: Final[RpcRequest | None] = None
 
 
 class RequestAssembly:
@@ -332,9 +327,9 @@ class RequestAssembly:
                 len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
             self._malformed()
             return b""
-        # typed as the attribute, not as None: a compiled build (mypyc) would otherwise take
-        # the read below, after llhttp's callbacks set it, to be None still
-        self._request = _NO_REQUEST
+        # made here, not in llhttp's ``on_message_begin`` (a call from C on every request):
+        # ``head`` holds one header block, so llhttp begins at most one message in it
+        request = self._request = RpcRequest()
         try:
             self._parser.feed_data(head)
         except httptools.HttpParserUpgrade:
@@ -342,15 +337,14 @@ class RequestAssembly:
         except httptools.HttpParserError:
             self._malformed()
             return b""
-        request = self._request
-        if request is None or not request.method:  # llhttp saw no complete header block
+        if not request.method:  # llhttp saw no complete header block
             self._malformed()
             return b""
         if not _ours(request):
             self._state = _OFF
             self._events.append(HandOff(head + rest, request))
             return b""
-        self._events.append(Started(request))
+        self._events.append(_started((request,)))
         if request.complete:
             self._done(request)
         else:
@@ -378,7 +372,7 @@ class RequestAssembly:
         return data[size:] if size < len(data) else b""
 
     def _done(self, request: RpcRequest) -> None:
-        self._events.append(Completed(request))
+        self._events.append(_completed((request,)))
         self._state = _HEAD if request.keep_alive else _OFF
 
     def _malformed(self) -> None:
@@ -390,16 +384,31 @@ class RequestAssembly:
 
     # -- httptools callbacks ------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._request = RpcRequest()
-
     def on_url(self, url: bytes) -> None:
         assert self._request is not None
         self._request.target += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self._request is not None
-        self._request.headers.append((name.lower(), value))
+        """One header, whole (httptools calls it once the next one begins or the block
+        ends): noted at once, so nothing scans the headers again. An exception here is
+        llhttp's refusal of the request (``HttpParserCallbackError``): 400."""
+        request = self._request
+        assert request is not None
+        name = name.lower()
+        if name == b"host":
+            request.hosts.append(value)
+        elif name in _NOTED:
+            request.noted.setdefault(name, value)  # the first value of each
+        elif name == b"content-length":  # llhttp refuses it unless it is one number
+            request.content_length = request.body_left = int(value)
+        elif name == b"transfer-encoding":  # llhttp refuses it unless it ends chunked
+            request.chunked = True
+        elif name == b"expect":
+            request.expect = True
+            if value.lower() != b"100-continue":
+                request.foreign = True
+        elif name == b"upgrade":
+            request.foreign = True
 
     def on_headers_complete(self) -> None:
         request = self._request
@@ -408,19 +417,6 @@ class RequestAssembly:
         request.method = parser.get_method()
         request.minor = 0 if parser.get_http_version() == "1.0" else 1
         request.keep_alive = parser.should_keep_alive()
-        noted = request.noted
-        for name, value in request.headers:
-            if name == b"host":
-                request.hosts.append(value)
-            elif name in _NOTED:
-                if name not in noted:
-                    noted[name] = value
-            elif name == b"content-length":  # llhttp refused it unless it is one number
-                request.content_length = request.body_left = int(value)
-            elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
-                request.chunked = True
-            elif name == b"expect":
-                request.expect = True
 
     def on_body(self, body: bytes) -> None:
         request = self._request
@@ -441,14 +437,10 @@ class RequestAssembly:
 
 def _ours(request: RpcRequest) -> bool:
     """``POST /rpc`` (any query: its token check is ours too) on HTTP/1.x without an upgrade
-    or an expectation other than ``100-continue``; anything else is aiohttp's."""
-    if request.method != b"POST" or request.path != b"/rpc":
-        return False
-    for name, value in request.headers:
-        if name == b"upgrade" or (name == b"expect" and (
-                value.lower() != b"100-continue" or request.minor != 1)):
-            return False
-    return True
+    or an expectation other than ``100-continue`` (on HTTP/1.1); anything else is aiohttp's."""
+    target = request.target
+    return request.method == b"POST" and (target == b"/rpc" or target.startswith(b"/rpc?")) \
+        and not request.foreign and not (request.expect and request.minor != 1)
 
 
 def response_bytes(request: RpcRequest, status: int, body: bytes | None, keep_alive: bool,
