@@ -36,7 +36,8 @@ import abc
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, NamedTuple
 
 from mtgateway.credential import (
     TokenKeys,
@@ -111,6 +112,12 @@ class State(enum.Enum):
 #: The states in which the shell flushes what is queued and closes the socket
 #: (:attr:`_Connection.should_close`; a shell on a hot path compares the state itself).
 ENDED_STATES: Final = (State.CLOSING, State.CLOSED)
+#: The states the per-frame paths compare with, read once: an attribute of an ``Enum``
+#: class is read through its metaclass's ``__getattr__`` hook on CPython 3.11 (several times
+#: a global's cost), and every call and answer compared four of them.
+_READY: Final = State.READY
+_AWAITING_HELLO: Final = State.AWAITING_HELLO
+_AWAITING_AUTH: Final = State.AWAITING_AUTH
 
 _HANDSHAKE_STATES: Final = frozenset(
     {State.AWAITING_HELLO, State.AWAITING_AUTH, State.AWAITING_CHALLENGE, State.AWAITING_WELCOME}
@@ -178,15 +185,15 @@ class RequestReceived:
     request: Request
 
 
-@dataclass(slots=True, init=False)
-class ResponseReceived:
-    """Daemon side: the answer to one of our requests (one per call: not ``frozen``, for the
-    reason :class:`~ea_bridge.messages.Response` gives)."""
+class ResponseReceived(NamedTuple):
+    """Daemon side: the answer to one of our requests. One per call: a named tuple, made by
+    ``tuple.__new__`` (:data:`_response_received`), so no ``__init__`` of Python's runs in
+    either build (a frozen dataclass's sets its field through ``object.__setattr__``)."""
 
     response: Response | ErrorResponse
 
-    def __init__(self, response: Response | ErrorResponse) -> None:
-        self.response = response
+
+_response_received: Final = partial(tuple.__new__, ResponseReceived)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +255,7 @@ class _Connection(abc.ABC):
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; may produce events and bytes to send."""
-        if self.state in (State.CLOSING, State.CLOSED) or not data:
+        if self.state in ENDED_STATES or not data:
             return
         self._last_received = self._clock()
         try:
@@ -257,7 +264,7 @@ class _Connection(abc.ABC):
             self._fail(str(exc))
             return
         for payload in payloads:
-            if self.state in (State.CLOSING, State.CLOSED):
+            if self.state in ENDED_STATES:
                 return
             try:
                 self._handle(decode(payload))
@@ -437,7 +444,7 @@ class BridgeConnection(_Connection):
             InvalidState: the session is not READY.
             FrameTooLarge: the request would not fit in one frame.
         """
-        if self.state is not State.READY:
+        if self.state is not _READY:
             raise InvalidState(f"cannot send a request in state {self.state.value}")
         self._next_request_id += 1
         request_id = self._next_request_id
@@ -458,7 +465,7 @@ class BridgeConnection(_Connection):
         return bool(self._awaited)
 
     def _handle(self, message: Message) -> None:
-        if self.state is State.AWAITING_HELLO:
+        if self.state is _AWAITING_HELLO:
             if not isinstance(message, Hello):
                 raise ProtocolViolation("the first frame must be a hello")
             if message.protocol_version != PROTOCOL_VERSION:
@@ -474,7 +481,7 @@ class BridgeConnection(_Connection):
             self.hello = message
             self.state = State.AWAITING_AUTH
             self._events.append(HelloReceived(message))
-        elif self.state is State.AWAITING_AUTH:
+        elif self.state is _AWAITING_AUTH:
             if not isinstance(message, Auth) or self._nonce is None or self.hello is None:
                 raise ProtocolViolation("expected an auth frame answering the challenge")
             self._events.append(AuthReceived(self.hello, self._nonce, message.proof))
@@ -483,7 +490,7 @@ class BridgeConnection(_Connection):
                 raise ProtocolViolation(f"response to unknown request id {message.id}")
             self._outstanding.discard(message.id)
             self._awaited.discard(message.id)
-            self._events.append(ResponseReceived(message))
+            self._events.append(_response_received((message,)))
         else:
             self._handle_common(message)
 

@@ -207,7 +207,9 @@ class TerminalSession(asyncio.Protocol):
         future: asyncio.Future[Any] = self._loop.create_future()
         due = self._loop.time() + timeout_s
         self._pending[request_id] = (future, method, due)
-        self._schedule_flush()
+        if not self._flush_scheduled and self._transport is not None:  # (_schedule_flush)
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         # Not ``asyncio.timeout`` (its Timeout object, current_task lookup, reschedule and
         # uncancel bookkeeping were ~4 % of the daemon's CPU per /rpc call under load, py-spy)
         # and not a timer per call (a call_later and its cancel were ~2 %): one

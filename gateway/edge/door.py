@@ -74,7 +74,7 @@ from ..keys import (
     TRADING,
 )
 from .head import RequestHead
-from .ladder import body_refusal, content_refusal, edge_refusal, head_refusal
+from .ladder import EdgeRules, body_refusal, content_refusal, edge_refusal, head_refusal
 
 __all__ = ["DOOR", "HEAD", "AiohttpBody", "Answer", "Body", "Door", "Entry", "bearer_of",
            "error_response"]
@@ -172,11 +172,14 @@ class Door:
     stored under :data:`DOOR`), with what every step needs looked up once."""
 
     __slots__ = ("_authenticator", "_bridge", "_budget", "_config", "_dispatcher", "_last",
-                 "_metrics", "_terminals", "_throttle", "_trading", "host_refusals", "server")
+                 "_metrics", "_rules", "_terminals", "_throttle", "_trading", "host_refusals",
+                 "server")
 
     def __init__(self, app: web.Application) -> None:
         config = app[CONFIG]
         self.server = config.server
+        #: What the rungs read of it, in slots (read on every request).
+        self._rules = EdgeRules(config.server)
         self._budget = app[CONNECTIONS]
         #: The port's 421 log (``base/edge.HostRefusals``): every refused Host reports to it.
         self.host_refusals = self._budget.host_refusals
@@ -224,9 +227,9 @@ class Door:
             ConnectionResetError: the client left while its body was on the way (llhttp).
         """
         if limit is None:
-            limit = self.server.max_body_bytes
+            limit = self._rules.max_body_bytes
         if rpc:
-            refusal = head_refusal(self.server, head, self.host_refusals)
+            refusal = head_refusal(self._rules, head, self.host_refusals)
         else:
             refusal = None if body is None else content_refusal(head, limit)
         if refusal is not None:
@@ -245,7 +248,10 @@ class Door:
             data = taken or b""
         if not token:
             return _entry((data, None))
-        context = await self.admit(bearer_of(head.authorization), conn)
+        authorization = head.authorization  # (``bearer_of``, the usual form without a call)
+        bearer = authorization[7:].strip() or None if authorization is not None \
+            and authorization.startswith("Bearer ") else bearer_of(authorization)
+        context = await self.admit(bearer, conn)
         if isinstance(context, HttpRefusal):
             return context
         return _entry((data, context))
@@ -263,7 +269,7 @@ class Door:
 
     def edge_refusal(self, head: RequestHead) -> HttpRefusal | None:
         """Rungs 2-4, for every route (the middleware asks, before the router)."""
-        return edge_refusal(self.server, head, self.host_refusals)
+        return edge_refusal(self._rules, head, self.host_refusals)
 
     async def admit(self, token: str | None, conn: GuardedProtocol | None
                     ) -> RpcContext | HttpRefusal:
@@ -282,7 +288,9 @@ class Door:
             return refusal
         if conn is not None and not conn.authenticated:  # (once is enough: the usual case)
             mark_authenticated(conn)
-        return self.context(principal)
+        last = self._last  # (:meth:`context`'s look, without the call: the usual case)
+        return last if last is not None and last.principal is principal \
+            else self.context(principal)
 
     async def authenticate(self, token: str | None, terminal: TerminalId) -> Principal:
         """A token presented again on a connection bound to ``terminal`` (``/ws``'s

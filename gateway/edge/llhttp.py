@@ -313,7 +313,8 @@ class RequestAssembly:
         # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
         # the header block is searched (a body may hold any byte), from where new bytes
         # begin (the lookbehind still sees the byte before).
-        if has_bare_lf(data, start, end + 4 if end >= 0 else len(data)):
+        stop = end + 4 if end >= 0 else len(data)  # (``has_bare_lf``, written out: each head)
+        if data.count(b"\n", start, stop) != data.count(b"\r\n", start - 1 if start else 0, stop):
             self._malformed()
             return b""
         if end < 0:
@@ -536,7 +537,8 @@ class RpcEdge(asyncio.Protocol):
             if state != self._told:  # (a whole request read leaves it idle, as it was)
                 self._told = state
                 self._guard.stream_at(state)
-        self._wake()
+        if self._waiter is not None:  # an answer waits for the front request's body
+            self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
         self._next()
@@ -662,7 +664,10 @@ class RpcEdge(asyncio.Protocol):
                         keep = request.keep_alive and not self._closing \
                             and not request.broken \
                             and not (headers and headers.get("Connection") == "close")
-                        self._write(response_bytes(request, status, body, keep, headers))
+                        transport = self._transport  # (``_write``, in place)
+                        if transport is not None and not self._lost:
+                            transport.write(response_bytes(request, status, body, keep,
+                                                           headers))
                         if logged is not None:
                             log_access(logged, self._peer, request.method.decode("latin-1"),
                                        request.path.decode("latin-1"), called or [], status,

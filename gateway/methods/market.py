@@ -58,7 +58,7 @@ from ..paging import (
     tick_request_count,
 )
 from ..rpc import RpcMethod, rpc_method
-from ..schemas import EpochSeconds, Params, Symbol, enum_param
+from ..schemas import EpochSeconds, Params, Symbol, enum_param, reusable
 
 if TYPE_CHECKING:
     TimeframeParam = int
@@ -107,6 +107,7 @@ def check_date_order(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+@reusable
 class SymbolParams(Params):
     """``symbol_info(symbol)``, ``symbol_info_tick(symbol)``."""
 
