@@ -137,8 +137,9 @@ class TerminalSession(asyncio.Protocol):
                                      max_frame_bytes=owner.max_frame_bytes)
         self.info: SessionInfo | None = None
         self._transport: asyncio.Transport | None = None
-        #: calls in flight by request id: the caller's future, the method, its deadline
-        self._pending: dict[int, tuple[asyncio.Future[Any], str, float]] = {}
+        #: calls in flight by request id: the caller's future, the method, its deadline and
+        #: its timeout (for the refusal that says it passed)
+        self._pending: dict[int, tuple[asyncio.Future[Any], str, float, float]] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None  # the nearest call deadline
         self._deadline_at = 0.0
         self._flush_scheduled = False
@@ -189,16 +190,21 @@ class TerminalSession(asyncio.Protocol):
 
     # -- calls -----------------------------------------------------------------------------
 
-    async def call(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
-        """Send a request and wait for its answer.
+    def call(self, method: str, params: dict[str, Any], timeout_s: float) -> asyncio.Future[Any]:
+        """Send a request; the future of its answer, for the caller to await. The future, not
+        a coroutine awaiting it: every outcome is set on it where it is decided (the answer,
+        the EA's error, the deadline, the disconnect), so no coroutine of the session's own
+        is resumed on every call.
 
         Raises:
-            TerminalNotConnected: the session is closing.
+            TerminalNotConnected: the session is closing (at once).
+            FrameTooLarge: the request does not fit in a frame (at once).
+
+        The future raises:
             TerminalTimeout: a read got no answer in ``timeout_s``.
             TradeOutcomeUnknown: a trade got no answer (timeout or disconnect).
             TerminalDisconnected: the session dropped while a read was in flight.
             EAError: the EA answered with an error.
-            FrameTooLarge: the request does not fit in a frame.
         """
         conn = self.conn
         if self._down or conn.state in ENDED_STATES:  # (``should_close``, without a call)
@@ -206,7 +212,7 @@ class TerminalSession(asyncio.Protocol):
         request_id = conn.send_request(method, params)
         future: asyncio.Future[Any] = self._loop.create_future()
         due = self._loop.time() + timeout_s
-        self._pending[request_id] = (future, method, due)
+        self._pending[request_id] = (future, method, due, timeout_s)
         if not self._flush_scheduled and self._transport is not None:  # (_schedule_flush)
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -218,20 +224,7 @@ class TerminalSession(asyncio.Protocol):
         # it first wins (``_resolve`` ignores a done future).
         if self._deadline_timer is None or due < self._deadline_at:
             self._arm_deadline(due)
-        # An answer took the request off the connection's awaited ones (``give_up``'s work):
-        # only a call ended otherwise (a deadline, a disconnect, a cancelled caller) gives up.
-        try:
-            return await future
-        except TimeoutError:
-            conn.give_up(request_id)
-            self._pending.pop(request_id, None)
-            if method in TRADE_METHODS:
-                raise TradeOutcomeUnknown(
-                    f"no answer to {method} within {timeout_s:g} s", method=method) from None
-            raise TerminalTimeout(f"no answer to {method} within {timeout_s:g} s") from None
-        except BaseException:
-            conn.give_up(request_id)
-            raise
+        return future
 
     def close(self, reason: str, message: str) -> None:
         """End the session in order (bye with ``reason``), failing calls in flight."""
@@ -477,7 +470,7 @@ class TerminalSession(asyncio.Protocol):
         if self._verifying is not None and not self._verifying.done():
             self._verifying.cancel()
         pending, self._pending = self._pending, {}
-        for future, method, _due in pending.values():
+        for future, method, _due, _timeout_s in pending.values():
             if future.done():
                 continue
             error: BridgeError
@@ -514,17 +507,26 @@ class TerminalSession(asyncio.Protocol):
         self._deadline_timer = self._loop.call_at(at, self._deadlines_due)
 
     def _deadlines_due(self) -> None:
-        """Fail every call whose deadline has come with TimeoutError (its caller maps it);
-        forget calls whose caller has gone; re-arm for the nearest deadline left."""
+        """Fail every call whose deadline has come (a trade's outcome is unknown, a read
+        timed out), and forget it: the connection stops waiting for it (``give_up``: the
+        peer's silence counts again; a late answer is still accepted), as for a call whose
+        caller was cancelled meanwhile (its future done); re-arm for the nearest deadline
+        left. An answer that came took its request off the awaited ones itself."""
         self._deadline_timer = None
         now = self._loop.time()
         nearest: float | None = None
-        for request_id, (future, _method, due) in list(self._pending.items()):
+        for request_id, (future, method, due, timeout_s) in list(self._pending.items()):
             if due - now <= _DEADLINE_SLACK_S:
+                del self._pending[request_id]
+                self.conn.give_up(request_id)
                 if future.done():  # its caller was cancelled: nobody waits for the answer
-                    del self._pending[request_id]
+                    continue
+                if method in TRADE_METHODS:
+                    future.set_exception(TradeOutcomeUnknown(
+                        f"no answer to {method} within {timeout_s:g} s", method=method))
                 else:
-                    future.set_exception(TimeoutError())
+                    future.set_exception(TerminalTimeout(
+                        f"no answer to {method} within {timeout_s:g} s"))
             elif nearest is None or due < nearest:
                 nearest = due
         if nearest is not None and not self._down:
@@ -535,6 +537,13 @@ class TerminalSession(asyncio.Protocol):
         self._timer = self._loop.call_later(period * _TIMER_FRACTION, self._on_timer)
 
     def _on_timer(self) -> None:
+        # A call whose caller was cancelled (its future done, still pending: an answer, the
+        # deadline and a disconnect each take theirs off) is no longer waited for: given up
+        # here, before the connection judges the peer's silence, which it does only here.
+        for request_id, entry in list(self._pending.items()):
+            if entry[0].done():
+                del self._pending[request_id]
+                self.conn.give_up(request_id)
         self.conn.on_timer()
         self._process()
         if not self._down and not self.conn.should_close:

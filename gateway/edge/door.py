@@ -51,8 +51,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from functools import partial
-from typing import Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from aiohttp import web
 
@@ -196,16 +197,29 @@ class Door:
 
     # -- the doors ------------------------------------------------------------------------------
 
-    async def rpc(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
-                  called: list[str] | None) -> Answer:
+    def rpc(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
+            called: list[str] | None) -> Coroutine[Any, Any, Answer]:
         """Answer one ``POST /rpc`` request: steps 1-5 (:meth:`enter`, rungs 1-11), then the
         dispatcher; ``called`` gets the JSON-RPC method names answered (the access log's;
-        None when there is no access log to write).
+        None when there is no access log to write). Its coroutine: the usual call, which
+        waits for nothing before the dispatcher (:meth:`enter_now`), takes the steps here at
+        once, with no coroutine of the door's own for them.
 
         Raises:
             ConnectionResetError: the client left while its body was on the way (llhttp).
         """
-        entry = await self.enter(head, body, conn, rpc=True)
+        entry = self.enter_now(head, body, conn)
+        if entry is None:  # something must wait: the sequence from the start, as it waits
+            return self._rpc_waiting(head, body, conn, called)
+        return self._dispatch(entry, called)
+
+    async def _rpc_waiting(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
+                           called: list[str] | None) -> Answer:
+        """:meth:`rpc` when a step must wait (the body on its way, the token's check)."""
+        return await self._dispatch(await self.enter(head, body, conn, rpc=True), called)
+
+    async def _dispatch(self, entry: Entry | HttpRefusal, called: list[str] | None) -> Answer:
+        """The refusal's answer, or the dispatcher's for ``entry``."""
         if isinstance(entry, HttpRefusal):
             return entry.status, entry.body(), dict(entry.headers)
         assert entry.context is not None  # noqa: S101 - a token was asked for
@@ -213,6 +227,24 @@ class Door:
         if payload is None:
             return 204, None, None
         return 200, payload, None
+
+    def enter_now(self, head: RequestHead, body: Body, conn: GuardedProtocol | None
+                  ) -> Entry | HttpRefusal | None:
+        """:meth:`enter` for ``POST /rpc`` (rungs 1-11) when no step must wait: the body came
+        whole with the head, and the token is one that succeeded before whose check the
+        authenticator may reuse (the throttle would pass it on and the check answer at once:
+        :meth:`_reused`). The first refusal of the head's rungs, or the entry; None when a
+        step must wait (then :meth:`enter` takes them all, from the first)."""
+        refusal = head_refusal(self._rules, head, self.host_refusals)
+        if refusal is not None:
+            return refusal
+        taken = body.take()  # (bytes only when whole, neither malformed nor too large)
+        if not taken:
+            return None
+        principal = self._reused(_bearer(head.authorization))
+        if principal is None:
+            return None
+        return _entry((taken, self._admitted(principal, conn)))
 
     async def enter(self, head: RequestHead, body: Body | None, conn: GuardedProtocol | None,
                     *, rpc: bool = False, limit: int | None = None,
@@ -248,10 +280,7 @@ class Door:
             data = taken or b""
         if not token:
             return _entry((data, None))
-        authorization = head.authorization  # (``bearer_of``, the usual form without a call)
-        bearer = authorization[7:].strip() or None if authorization is not None \
-            and authorization.startswith("Bearer ") else bearer_of(authorization)
-        context = await self.admit(bearer, conn)
+        context = await self.admit(_bearer(head.authorization), conn)
         if isinstance(context, HttpRefusal):
             return context
         return _entry((data, context))
@@ -275,20 +304,38 @@ class Door:
                     ) -> RpcContext | HttpRefusal:
         """Steps 3-5: ``token`` through the throttle (rung 11: the 401, 429 or 503 refusal,
         counted by reason word), the mark on ``conn``, and the caller's context."""
+        principal = self._reused(token)
+        if principal is None:
+            authenticator = self._authenticator
+            try:
+                # ``partial``: no coroutine of the door's own between the throttle and the
+                # check
+                principal = await self._throttle.check(
+                    authenticator.throttle_key(token), partial(authenticator.authenticate, token),
+                    Unauthorized)
+            except (Unavailable, RateLimited, Unauthorized) as exc:
+                # Unavailable: the token authority cannot be asked, not the client's fault
+                # (503)
+                refusal = auth_refusal(exc)
+                self._metrics.refused(f"auth_{refusal.reason or 'unauthorized'}")
+                return refusal
+        return self._admitted(principal, conn)
+
+    def _reused(self, token: str | None) -> Principal | None:
+        """Step 3 for the usual call, without a coroutine: a token that succeeded before
+        (the throttle would pass it on; it still sees the key in use) whose check the
+        authenticator may reuse (it would answer at once). None: :meth:`admit` asks them."""
         authenticator = self._authenticator
-        try:
-            # ``partial``: no coroutine of the door's own between the throttle and the check
-            principal = await self._throttle.check(
-                authenticator.throttle_key(token), partial(authenticator.authenticate, token),
-                Unauthorized)
-        except (Unavailable, RateLimited, Unauthorized) as exc:
-            # Unavailable: the token authority cannot be asked, not the client's fault (503)
-            refusal = auth_refusal(exc)
-            self._metrics.refused(f"auth_{refusal.reason or 'unauthorized'}")
-            return refusal
-        if conn is not None and not conn.authenticated:  # (once is enough: the usual case)
+        if not self._throttle.touch(authenticator.throttle_key(token)):
+            return None
+        return authenticator.reused(token)
+
+    def _admitted(self, principal: Principal, conn: GuardedProtocol | None) -> RpcContext:
+        """Steps 4-5: the mark on ``conn`` (once is enough: the usual case is marked) and
+        the caller's context (:meth:`context`'s look at the last one, in place)."""
+        if conn is not None and not conn.authenticated:
             mark_authenticated(conn)
-        last = self._last  # (:meth:`context`'s look, without the call: the usual case)
+        last = self._last
         return last if last is not None and last.principal is principal \
             else self.context(principal)
 
@@ -340,6 +387,13 @@ DOOR: Final = web.AppKey("door", Door)
 #: The head of a request aiohttp parsed, built once by the middleware (which runs before
 #: every routed handler) for the handler's own steps through the door.
 HEAD: Final = web.RequestKey("request_head", RequestHead)
+
+
+def _bearer(header: str | None) -> str | None:
+    """:func:`bearer_of`, the usual form (``Bearer <token>``) read without splitting it."""
+    if header is not None and header.startswith("Bearer "):
+        return header[7:].strip() or None
+    return bearer_of(header)
 
 
 def bearer_of(header: str | None) -> str | None:

@@ -191,8 +191,10 @@ class RpcRequest:
         noted, target, hosts = self.noted, self.target, self.hosts
         origin, content_type = noted.get(b"origin"), noted.get(b"content-type")
         authorization = noted.get(b"authorization")
-        return _head((
-            self.method.decode("latin-1"), target.decode("utf-8", "surrogateescape"),
+        method = self.method
+        return _head((  # (this edge's usual method and target without decoding them)
+            "POST" if method == b"POST" else method.decode("latin-1"),
+            "/rpc" if target == b"/rpc" else target.decode("utf-8", "surrogateescape"),
             [hosts[0].decode("utf-8", "surrogateescape")] if len(hosts) == 1
             else [value.decode("utf-8", "surrogateescape") for value in hosts],
             None if origin is None else origin.decode("utf-8", "surrogateescape"),

@@ -59,7 +59,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -526,7 +526,7 @@ class TradeDesk:
         return self.gate.refusals(principal)
 
     def read(self, principal: Principal, method: str, params: dict[str, Any], *,
-             live_book: bool = False) -> Coroutine[Any, Any, Any]:
+             live_book: bool = False) -> Awaitable[Any]:
         """A read at the caller's venue within the read deadline (the plain reads, the
         operations' position look-ups), or with ``live_book`` at the terminal itself
         whatever the caller trades on (the live book, read on request); the EA must be

@@ -32,7 +32,7 @@ order record") are read here too, from the session's ``ea_version``.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -148,7 +148,7 @@ class Venue(Protocol):
         ...
 
     def read(self, gate: TradeGate, principal: Principal, method: str,
-             params: dict[str, Any], timeout_s: float) -> Coroutine[Any, Any, Any]:
+             params: dict[str, Any], timeout_s: float) -> Awaitable[Any]:
         """A caller's read: refused when the terminal's EA is paired with another token
         (``gate.check_paired``), at once, else :meth:`call` (its coroutine).
 
@@ -181,7 +181,7 @@ class LiveVenue:
         return ea_version(session)
 
     def read(self, gate: TradeGate, principal: Principal, method: str,
-             params: dict[str, Any], timeout_s: float) -> Coroutine[Any, Any, Any]:
+             params: dict[str, Any], timeout_s: float) -> Awaitable[Any]:
         """The terminal's answer: its session looked up once for the pairing rule and the
         call (the rule's look-up and the bridge's each hashed and compared the TerminalId).
         The session's coroutine, for the caller to await (the rules are checked at once):
@@ -227,7 +227,7 @@ class PaperVenue:
         return (0, 0)
 
     def read(self, gate: TradeGate, principal: Principal, method: str,
-             params: dict[str, Any], timeout_s: float) -> Coroutine[Any, Any, Any]:
+             params: dict[str, Any], timeout_s: float) -> Awaitable[Any]:
         """The book's (or for market data the terminal's) answer, after the pairing rule
         (checked at once; the call's coroutine is the caller's to await)."""
         gate.check_pairing(principal)

@@ -602,3 +602,22 @@ async def test_a_large_malformed_batch_is_dropped_whole_with_one_warning(
     assert listener.order == ["trade"] and listener.ticks_seen == []
     dropped = [r for r in caplog.records if "malformed ticks event dropped" in r.getMessage()]
     assert len(dropped) == 1
+
+
+async def test_a_cancelled_call_stops_governing_the_heartbeat_at_once(
+    bridge: Bridge, clock: FakeClock, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """A call whose caller is cancelled is no longer waited for: the EA's silence counts
+    again at the session's next look, long before the call's own deadline (a call answers
+    with a future, which the session fails or forgets where each outcome is decided)."""
+    await connected(bridge, make_ea)
+    await listener.wait_for(lambda: bool(listener.ups))
+    call = asyncio.create_task(bridge.call(TERM_A, "order_send", {"request": {}}, 600.0))
+    await asyncio.sleep(0)  # the request is sent
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    clock.advance(5.0)  # 25 heartbeat timeouts of silence on the injected clock
+    async with asyncio.timeout(TIMEOUT_S):  # far below the call's 600 s
+        await listener.wait_for(lambda: bool(listener.downs))
+    assert listener.downs[0][1] == "heartbeat_timeout"
