@@ -104,14 +104,15 @@ class RunDaemon:
     waits for ``/health``; :meth:`stop` stops it and removes the temporary directory.
     ``tree`` is the checkout whose daemon runs (this one unless an A/B of trees says
     otherwise), ``launcher`` the interpreter's arguments that run ``mtgateway``'s command line
-    (``bench.rpcwork`` runs it under a profiler's launcher, its standard output a pipe).
+    (``bench.rpcwork`` runs it under a profiler's launcher, its standard output a pipe), and
+    ``wrapper`` what runs the interpreter (``bench.rpcwork --instructions``: valgrind).
     """
 
     def __init__(self, pinning: Pinning, *, login: int, server: str,
                  max_connections: int = 512, rpc_edge: str = "llhttp",
                  more_logins: Sequence[int] = (), tree: Path = ROOT,
                  launcher: Sequence[str] = ("-m", "gateway"),
-                 stdout: int | None = subprocess.DEVNULL) -> None:
+                 stdout: int | None = subprocess.DEVNULL, wrapper: Sequence[str] = ()) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="mtgw-bench-run-")
         base = Path(self._dir.name)
         self.login, self.server = login, server
@@ -131,7 +132,7 @@ class RunDaemon:
             self._dir.cleanup()
             raise
         self.proc = Proc([*launcher, "run", "-c", str(config)], pinning=pinning, tree=tree,
-                         stdout=stdout)
+                         stdout=stdout, wrapper=wrapper)
 
     @property
     def rpc_url(self) -> str:
@@ -141,9 +142,9 @@ class RunDaemon:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.http_port}/ws"
 
-    async def wait_ready(self) -> None:
+    async def wait_ready(self, timeout_s: float = 30.0) -> None:
         """Until ``/health`` answers 200 (raises if the daemon exits first)."""
-        await wait_http(f"http://127.0.0.1:{self.http_port}/health", self.proc)
+        await wait_http(f"http://127.0.0.1:{self.http_port}/health", self.proc, timeout_s)
 
     def memory(self) -> dict[str, int]:
         return proc_memory_kib(self.proc.pid)

@@ -22,18 +22,30 @@ with the headers wrk sends) ``--warmup`` times, then ``--calls`` times with the 
 A row: Python calls per call, the part that are built-ins, and the calls by group (the code of
 each part of the path, with the built-ins it calls); ``--top N`` lists the functions called
 most and who calls them.
+
+``--instructions`` adds the second count the machine does not move: the machine instructions
+the loop's thread executes per call, the daemon run again under valgrind's callgrind with its
+instrumentation on for exactly the counted calls (the same windows). It sees everything the
+Python count does not (the interpreter's own work for each call, uvloop, llhttp, orjson,
+pydantic's core, and the compiled build's modules, where the Python count sees almost
+nothing), and not the kernel's: a figure for a change whose Python calls do not tell its
+cost. The same tree gives the same count to within a fraction of a percent; valgrind makes
+the run a minute or more.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import pstats
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -44,12 +56,13 @@ from bench.loopprofile import LAUNCHER, by_group, first_match, switch, top_funct
 from bench.rpc import EA_LOGIN, EA_SERVER, RPC_BODY
 from ea_bridge.loop import run as run_on_loop
 
-__all__ = ["GROUPS", "RpcClient", "count_rpc", "group_of", "main"]
+__all__ = ["GROUPS", "RpcClient", "callgrind_total", "count_instructions", "count_rpc",
+           "group_of", "main"]
 
 #: The emulated terminal's ticks a second: rare, so none lands among the counted calls.
 _TICK_RATE_HZ: Final = 0.01
-#: How long the emulated terminal has to connect and answer a first call.
-_LIVE_WAIT_S: Final = 30.0
+#: How long a daemon under valgrind has to start and answer a first call (~20x slower).
+_VALGRIND_READY_S: Final = 300.0
 
 #: The groups of the path, by the first fragment a function's file holds (a built-in counts
 #: in its caller's group).
@@ -154,14 +167,15 @@ class RpcClient:
         self._reader = self._writer = None
 
 
-async def _until_live(client: RpcClient, daemon: RunDaemon, emulator: Proc) -> None:
+async def _until_live(client: RpcClient, daemon: RunDaemon, emulator: Proc,
+                      wait_s: float = 30.0) -> None:
     """Until the call answers a result (the emulated terminal has connected).
 
     Raises:
-        RuntimeError: either process exited, or not within :data:`_LIVE_WAIT_S`.
+        RuntimeError: either process exited, or not within ``wait_s``.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + _LIVE_WAIT_S
+    deadline = loop.time() + wait_s
     while True:
         for proc, what in ((daemon.proc, "daemon"), (emulator, "emulated terminal")):
             if not proc.alive():
@@ -173,8 +187,40 @@ async def _until_live(client: RpcClient, daemon: RunDaemon, emulator: Proc) -> N
         if status == 200 and b'"result"' in body:
             return
         if loop.time() > deadline:
-            raise RuntimeError(f"no result within {_LIVE_WAIT_S:g} s: {status} {body[:200]!r}")
+            raise RuntimeError(f"no result within {wait_s:g} s: {status} {body[:200]!r}")
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def _serving(variant: Variant, *, launcher: Sequence[str] = ("-m", "gateway"),
+                   wrapper: Sequence[str] = (), ready_s: float = 30.0,
+                   stdout: int | None = subprocess.DEVNULL
+                   ) -> AsyncIterator[tuple[RunDaemon, RpcClient]]:
+    """``variant``'s daemon (run by ``launcher``, under ``wrapper``) with the emulated terminal
+    connected, and a client whose call has answered once; both stopped after.
+
+    Raises:
+        RuntimeError: a process did not start, or the terminal was not live in time.
+    """
+    daemon = RunDaemon(Pinning(None, None), login=EA_LOGIN, server=EA_SERVER,
+                       tree=variant.tree, launcher=launcher, stdout=stdout, wrapper=wrapper)
+    emulator: Proc | None = None
+    client = RpcClient(daemon.http_port, daemon.token)
+    try:
+        await daemon.wait_ready(ready_s)
+        emulator = Proc(["-m", "ea_bridge.emulator", "--bridge",
+                         f"127.0.0.1:{daemon.bridge_port}", "--login", str(EA_LOGIN),
+                         "--server", EA_SERVER, "--symbols", "EURUSD",
+                         "--tick-rate", str(_TICK_RATE_HZ)],
+                        server=False, tree=variant.tree,
+                        extra_env={"MTGATEWAY_TOKEN": daemon.token})
+        await _until_live(client, daemon, emulator, ready_s)
+        yield daemon, client
+    finally:
+        await client.close()
+        if emulator is not None:
+            emulator.stop()
+        daemon.stop()
 
 
 async def count_rpc(root: Path, variant: Variant, calls: int, warmup: int,
@@ -188,21 +234,9 @@ async def count_rpc(root: Path, variant: Variant, calls: int, warmup: int,
         RuntimeError: a call was not answered with a result, or a process did not start.
     """
     out = root / "profile"
-    daemon = RunDaemon(Pinning(None, None), login=EA_LOGIN, server=EA_SERVER,
-                       tree=variant.tree, launcher=("-c", LAUNCHER, str(out)),
-                       stdout=subprocess.PIPE)
-    emulator: Proc | None = None
-    client = RpcClient(daemon.http_port, daemon.token)
     per_round: list[float] = []
-    try:
-        await daemon.wait_ready()
-        emulator = Proc(["-m", "ea_bridge.emulator", "--bridge",
-                         f"127.0.0.1:{daemon.bridge_port}", "--login", str(EA_LOGIN),
-                         "--server", EA_SERVER, "--symbols", "EURUSD",
-                         "--tick-rate", str(_TICK_RATE_HZ)],
-                        server=False, tree=variant.tree,
-                        extra_env={"MTGATEWAY_TOKEN": daemon.token})
-        await _until_live(client, daemon, emulator)
+    async with _serving(variant, launcher=("-c", LAUNCHER, str(out)),
+                        stdout=subprocess.PIPE) as (daemon, client):
         for _ in range(warmup):
             await _checked(client)
         popen = daemon.proc.popen
@@ -213,11 +247,6 @@ async def count_rpc(root: Path, variant: Variant, calls: int, warmup: int,
             await switch(popen, signal.SIGUSR2, "callwork off")
             counted: Any = pstats.Stats(f"{out}.{window}")  # total_calls: not in its stubs
             per_round.append(counted.total_calls / calls)
-    finally:
-        await client.close()
-        if emulator is not None:
-            emulator.stop()
-        daemon.stop()
     merged: Any = pstats.Stats(*(f"{out}.{window}" for window in range(rounds)))
     stats: dict[Any, Any] = merged.stats
     per = calls * rounds
@@ -226,6 +255,63 @@ async def count_rpc(root: Path, variant: Variant, calls: int, warmup: int,
             "builtin_calls_per_call": builtins / per, "rounds": per_round,
             "by_group": by_group(stats, group_of, per),
             "top": top_functions(stats, per, top) if top else []}
+
+
+def callgrind_total(path: Path) -> int:
+    """The instructions a callgrind dump counted (its ``totals:`` line; 0 when it has none).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _callgrind_control(pid: int, *args: str) -> None:
+    """``callgrind_control ARGS PID``: switch the instrumentation, or dump what it counted.
+
+    Raises:
+        RuntimeError: callgrind_control failed.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        "callgrind_control", *args, str(pid), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    said, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"callgrind_control {' '.join(args)} failed: {said.decode()[-500:]}")
+
+
+async def count_instructions(root: Path, variant: Variant, calls: int, warmup: int,
+                             rounds: int = 1) -> list[float]:
+    """Machine instructions on ``variant``'s loop thread per ``/rpc`` call, in each of
+    ``rounds`` windows of ``calls`` (after ``warmup``): the daemon under valgrind's callgrind,
+    its instrumentation switched on for exactly those calls (``callgrind_control``), one
+    count per thread (the loop's is the first). Everything the thread runs is in it (the
+    interpreter, uvloop, llhttp, orjson, pydantic's core, a compiled build's modules), the
+    kernel's work is not.
+
+    Raises:
+        RuntimeError: a call was not answered, a process did not start, or callgrind failed.
+    """
+    out = root / "callgrind"
+    wrapper = ("valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+               f"--callgrind-out-file={out}")
+    per_round: list[float] = []
+    async with _serving(variant, wrapper=wrapper, ready_s=_VALGRIND_READY_S) as (daemon,
+                                                                                 client):
+        for _ in range(warmup):
+            await _checked(client)
+        pid = daemon.proc.pid
+        for window in range(1, rounds + 1):
+            await _callgrind_control(pid, "-i", "on")
+            for _ in range(calls):
+                await _checked(client)
+            await _callgrind_control(pid, "-i", "off")
+            await _callgrind_control(pid, "-d")
+            per_round.append(callgrind_total(Path(f"{out}.{window}-01")) / calls)
+    return per_round
 
 
 async def _checked(client: RpcClient) -> None:
@@ -247,6 +333,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=1,
                         help="windows of --calls counted in the same daemon, each reported "
                              "(default 1): the count is the same in each")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the machine instructions on the loop's thread per "
+                             "call, the daemon run again under valgrind's callgrind (slow: "
+                             "a minute or more; needs valgrind)")
     parser.add_argument("--top", type=int, default=0,
                         help="also list the N functions called most, with their callers")
     parser.add_argument("--json", type=Path, help="write the rows here")
@@ -263,6 +353,10 @@ def _print_row(name: str, row: dict[str, Any]) -> None:
     print(f"[{name}] Python calls on the loop per /rpc call: "
           f"{row['python_calls_per_call']:,.1f} ({row['builtin_calls_per_call']:,.1f} of them "
           f"built-ins{rounds})", flush=True)
+    if "instructions_per_call" in row:
+        print(f"[{name}] instructions on the loop per /rpc call: "
+              f"{row['instructions_per_call']:,.0f} (windows "
+              + ", ".join(f"{n:,.0f}" for n in row["instruction_rounds"]) + ")", flush=True)
     for group, calls in row["by_group"].items():
         print(f"  {calls:7.1f}  {group}")
     for entry in row["top"]:
@@ -278,6 +372,11 @@ async def _run(args: argparse.Namespace, variants: list[Variant]) -> list[dict[s
             root.mkdir()
             row = await count_rpc(root, variant, args.calls, args.warmup, args.top,
                                   args.rounds)
+            if args.instructions:
+                instructions = await count_instructions(root, variant, args.calls,
+                                                        args.warmup, args.rounds)
+                row["instructions_per_call"] = sum(instructions) / len(instructions)
+                row["instruction_rounds"] = instructions
             if args.save is not None:
                 args.save.mkdir(parents=True, exist_ok=True)
                 merged: Any = pstats.Stats(*(str(root / f"profile.{window}")
@@ -299,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls < 1 or args.rounds < 1 or args.warmup < 0 or args.top < 0:
         print("--calls and --rounds must be at least 1, --warmup and --top at least 0",
               file=sys.stderr)
+        return 2
+    if args.instructions and not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        print("--instructions runs the daemon under valgrind's callgrind: install valgrind "
+              "(apt-get install valgrind)", file=sys.stderr)
         return 2
     names = [variant.name for variant in args.variant or []]
     if len(set(names)) != len(names):

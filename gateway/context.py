@@ -28,8 +28,8 @@ __all__ = ["RpcContext"]
 class RpcContext:
     """What a method may use: who is calling, the bridge, what is known of terminals, config.
 
-    Made once per call and never changed; not ``frozen``: a frozen dataclass sets each field
-    through ``object.__setattr__`` (~1 us of every call for these five)."""
+    Never changed, so made once per principal (the door gives the last one again); not
+    ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``."""
 
     principal: Principal
     bridge: Bridge

@@ -230,20 +230,23 @@ class Door:
 
     def enter_now(self, head: RequestHead, body: Body, conn: GuardedProtocol | None
                   ) -> Entry | HttpRefusal | None:
-        """:meth:`enter` for ``POST /rpc`` (rungs 1-11) when no step must wait: the body came
-        whole with the head, and the token is one that succeeded before whose check the
-        authenticator may reuse (the throttle would pass it on and the check answer at once:
-        :meth:`_reused`). The first refusal of the head's rungs, or the entry; None when a
-        step must wait (then :meth:`enter` takes them all, from the first)."""
+        """:meth:`enter` for ``POST /rpc`` (rungs 1-11) when no step must wait: the token is
+        one that succeeded before whose check the authenticator may reuse (the throttle would
+        pass it on and the check answer at once: :meth:`_reused`), and the body came whole
+        with the head (rungs 8-10 then have nothing to refuse; rung 11 passes). The first
+        refusal of the head's rungs, or the entry; None when a step must wait or a body
+        rung refuses (then :meth:`enter` takes them all, from the first, in their order)."""
         refusal = head_refusal(self._rules, head, self.host_refusals)
         if refusal is not None:
             return refusal
-        taken = body.take()  # (bytes only when whole, neither malformed nor too large)
-        if not taken:
-            return None
+        # the token before the body: a body taken is gone from aiohttp's stream, so it is
+        # taken only when nothing else sends the request to enter
         principal = self._reused(_bearer(head.authorization))
         if principal is None:
             return None
+        taken = body.take()  # (bytes only when whole, neither malformed nor too large)
+        if not taken:
+            return None  # (on its way; or, taken, refused by enter for what take noted)
         return _entry((taken, self._admitted(principal, conn)))
 
     async def enter(self, head: RequestHead, body: Body | None, conn: GuardedProtocol | None,
