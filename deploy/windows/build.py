@@ -154,15 +154,16 @@ def _docs(into: Path) -> None:
         shutil.copy(page, into / page.name)
 
 
-def build(out: Path, log: IO[str]) -> Path:
-    """Build the installer into ``out``; its path."""
+def build(out: Path, log: IO[str], own: list[Path] | None = None) -> Path:
+    """Build the installer into ``out``; its path. ``own``: this checkout's three wheels when
+    already built (the Windows stage built them for its interpreter), else built here."""
     makensis = shutil.which("makensis")
     if makensis is None:
         raise SystemExit("makensis is missing: run .ci/system-packages (Debian's nsis)")
     sdist, wheels = pinned_downloads(log)
     work = Path(tempfile.mkdtemp(prefix="mtgw-installer-"))
     try:
-        own = checkout_wheels(work / "build")
+        own = own or checkout_wheels(work / "build")
         [daemon] = [w for w in own if _wheel_name(w) == "mtgateway"]
         version = daemon.name.split("-")[1]
         names = runtime_names(own, wheels.glob("*.whl"))

@@ -28,6 +28,7 @@ The owner's data (the authority, the journal, the device key) is never removed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import os
@@ -414,12 +415,19 @@ async def _wait_and_check(url: str, token: str, key: str, args: argparse.Namespa
     from ..selfcheck import SelfCheckError, run_selfcheck
 
     print(f"== waiting up to {args.wait:g} s for the EA of {Path(key).name[:8]} to connect "
-          f"to {url}")
-    async with AsyncClient() as client:
-        connected = await client.initialize(token=token, url=url, timeout=int(args.wait * 1000))
-        if not connected:
-            print(f"  not connected: {client.last_error().description}")
+          f"to {url}", flush=True)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.wait
+    while True:  # the daemon the task started may still be starting: ask until the deadline
+        left_ms = int((deadline - loop.time()) * 1000)
+        async with AsyncClient() as client:
+            if await client.initialize(token=token, url=url, timeout=max(left_ms, 1)):
+                break
+            reason = client.last_error().description
+        if loop.time() >= deadline:
+            print(f"  not connected: {reason}")
             return False
+        await asyncio.sleep(1.0)
     print("  the EA said hello; running `mtgateway check`")
     try:
         report = await run_selfcheck(url=url, token=token, stream_s=args.check_seconds)
