@@ -1,8 +1,8 @@
 ; The MT Gateway installer for Windows (x64), for the current user, without administrator rights.
 ;
 ; Built on Linux by `python -m deploy.windows.build --out DIR` with Debian's makensis, which
-; passes VERSION (the release), STAGE (the folder build.py filled: python\, bin\, docs\) and
-; OUTFILE. It installs into %LOCALAPPDATA%\Programs\MT Gateway (or /D=...), puts bin\ (the
+; passes VERSION (the release), STAGE (the folder build.py filled: python\, bin\, docs\),
+; OUTFILE and COMPRESSOR (lzma, or zlib for a faster build). It installs into %LOCALAPPDATA%\Programs\MT Gateway (or /D=...), puts bin\ (the
 ; `mtgateway` command) on the user's PATH, adds the Start-menu entries and an uninstaller
 ; registered under Apps (HKCU). Silent: `mtgateway-<version>-win64.exe /S`.
 ;
@@ -18,7 +18,10 @@ Unicode true
 Target amd64-unicode
 ManifestDPIAware true
 RequestExecutionLevel user
-SetCompressor /SOLID lzma
+!ifndef COMPRESSOR
+  !define COMPRESSOR lzma
+!endif
+SetCompressor /SOLID ${COMPRESSOR}
 
 !include LogicLib.nsh
 !include StrFunc.nsh
