@@ -2,7 +2,8 @@
 ;
 ; Built on Linux by `python -m deploy.windows.build --out DIR` with Debian's makensis, which
 ; passes VERSION (the release), STAGE (the folder build.py filled: python\, bin\, docs\),
-; OUTFILE and COMPRESSOR (lzma, or zlib for a faster build). It installs into %LOCALAPPDATA%\Programs\MT Gateway (or /D=...), puts bin\ (the
+; OUTFILE and COMPRESSOR (lzma, or zlib for a faster build). It installs into
+; %LOCALAPPDATA%\Programs\MT Gateway (or /D=...), puts bin\ (the
 ; `mtgateway` command) on the user's PATH, adds the Start-menu entries and an uninstaller
 ; registered under Apps (HKCU). Silent: `mtgateway-<version>-win64.exe /S`.
 ;

@@ -13,7 +13,7 @@ nothing is asked, and what is missing is an error naming its flag). In order:
    own MetaEditor when it is there (``metaeditor``: helper first, the log's error count
    shown), issues the token for its account (or keeps the one setup issued before, while it is
    live) and writes it into the EA's preset (``preset``);
-5. registers the log-on task (``gateway.service``: the Windows Task Scheduler task, a systemd
+5. registers the log-on task (``gateway/service.py``: the Windows Task Scheduler task, a systemd
    user unit on Linux) and starts the daemon;
 6. prints what only the owner can do in the terminal (Algo Trading, the WebRequest entry,
    dragging the EA onto a chart and loading the preset);
