@@ -47,6 +47,7 @@ from .. import service
 from ..auth.owner import ConsoleUnproven
 from ..authority.api import AuthorityRefused, AuthorityUnreachable
 from ..authority.database import DatabaseError
+from ..base.files import ensure_private_dir
 from ..config import GatewayConfig, console_url_problem, default_config_path, load_config
 from ..eafiles import COMPILED, InstallError, ea4_source_dir, ea_source_dir, install_ea
 from .found import Terminal, find_terminals, terminal_at
@@ -263,7 +264,11 @@ def _console_config(args: argparse.Namespace, config_file: Path | None,
     text = (f'[authority]\nmode = "remote"\nurl = {json.dumps(str(args.console))}\n'
             f"public_key = {json.dumps(str(args.console_key))}\n")
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_private(target, text.encode("utf-8"))
+    # only the user reads it (it pins the console's key), as the loader requires of a config
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(text.encode("utf-8"))
     record.config_created = str(target)
     print(f"wrote {target} (the daemon's authority: the console at {args.console})")
     return target, load_config(target)
@@ -304,6 +309,7 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
     record = SetupRecord.load(record_dir)
     config_file, config = _console_config(args, config_file, record)
     data_dir = config.resolved_data_dir()
+    ensure_private_dir(data_dir / "setup-logs")  # the data directory is the user's alone
     if config.bridge.port == 0 or config.server.port == 0:
         raise _Stop("[server] port and [bridge] port must be fixed ports for setup (the EA's "
                     "preset names the bridge port), not 0")

@@ -25,9 +25,12 @@ from gateway.setup.metaeditor import read_log
 from gateway.setup.preset import ea_inputs, preset_bytes, preset_values
 from tests.e2e.commands import cli, read_until
 from tests.e2e.conftest import WAIT_S
+from tests.e2e.consolekit import PASSWORD, Console
 from tests.e2e.daemonprocess import started
 
-LOGIN, SERVER, OWNER = 5012345, "MTG-Demo", "owner@example.com"
+LOGIN, SERVER = 5012345, "MTG-Demo"
+from tests.e2e.consolekit import OWNER  # noqa: E402
+
 TAG = "0123456789ABCDEF0123456789ABCDEF"
 #: A Wednesday: every market the emulator has is open, whatever today is.
 START = "2026-11-18T10:00:00Z"
@@ -234,3 +237,45 @@ async def test_setup_waits_for_the_eas_hello_then_checks(machine: dict[str, Path
     out = (printed + rest).decode()
     assert "the EA said hello; running `mtgateway check`" in out, out
     assert setup.returncode == 0 and " FAIL " not in out, out
+
+
+async def test_setup_with_a_hosted_console_pairs_with_the_emailed_code(
+        machine: dict[str, Path | str], console: Console, tmp_path: Path) -> None:
+    """``--console URL --console-key KEY``: setup writes the daemon's config naming the
+    console, issues the token over the owner API, asks the console to approve this machine
+    (the console e-mails the owner a code) and completes the approval with the code given to
+    it; ``--undo`` revokes the token at the console and removes the config."""
+    home = tmp_path / "home"
+    env = {**_env(machine), "MTGATEWAY_OWNER_PASSWORD": PASSWORD, "HOME": str(home),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".data")}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    setup = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "setup", "--console", console.url, "--console-key",
+        console.pinned().b64, "--email", OWNER, "--terminal", TAG, "--login", str(LOGIN),
+        "--server", SERVER, "--no-service", "--wait", "0", "--yes", env={**base, **env},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    assert setup.stdin is not None and setup.stdout is not None
+    printed = await read_until(setup.stdout, b"issued")  # the token, before the approval
+    try:
+        await console.sink.wait_for(1)
+    except TimeoutError:
+        if setup.returncode is None:
+            setup.kill()
+        raise AssertionError((printed + await setup.stdout.read()).decode()) from None
+    setup.stdin.write(console.sink.code().encode() + b"\n")
+    await setup.stdin.drain()
+    async with asyncio.timeout(WAIT_S * 3):
+        out = (printed + (await setup.communicate())[0]).decode()
+    assert setup.returncode == 0, out
+    assert "approved with the code" in out, out
+    config = home / ".config" / "mtgateway" / "config.toml"
+    assert 'mode = "remote"' in config.read_text(encoding="utf-8")
+    status, body = await console.owner("GET", "/v1/tokens")
+    [row] = [t for t in body["tokens"] if t["login"] == LOGIN]
+    assert row["revoked_at"] is None and row["token_id"] in out
+    code, undone, err = await cli("setup", "--undo", "--yes", env=env)
+    assert code == 0 and "revoked" in undone, undone + err
+    status, body = await console.owner("GET", "/v1/tokens")
+    assert [t["revoked_at"] is not None for t in body["tokens"] if t["login"] == LOGIN] == [True]
+    assert not config.exists()
