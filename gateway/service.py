@@ -37,7 +37,8 @@ from xml.sax.saxutils import escape
 
 from .config import find_config, load_config
 
-__all__ = ["ServicePlan", "daemon_argv", "install", "install_commands", "plan", "run",
+__all__ = ["ServicePlan", "daemon_argv", "definition_path", "install", "install_commands",
+           "plan", "run",
            "systemd_unit", "uninstall", "windows_task_xml"]
 
 Platform = Literal["linux", "win32"]
@@ -246,6 +247,11 @@ def run(args: argparse.Namespace) -> int:
     if args.service_command == "uninstall":
         return uninstall()
     return install(find_config(args.config), print_only=args.print_only)
+
+
+def definition_path() -> Path:
+    """Where ``install`` writes this platform's unit or task file (there while installed)."""
+    return plan(None, _current_platform()).path
 
 
 def install(config: Path | None, *, print_only: bool = False) -> int:

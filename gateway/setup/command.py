@@ -387,8 +387,10 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
         print("the log-on task: not registered (--no-service): start `mtgateway run` yourself")
     else:
         print("== the daemon at log-on")
+        had_one = service.definition_path().exists()
         if service.install(config_file) == 0:
-            record.service = True
+            # --undo removes the task only when setup added it (not one the owner had)
+            record.service = record.service or not had_one
             record.save(data_dir)
         else:
             outcome.failed.append("the log-on task could not be registered")
