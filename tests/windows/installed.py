@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,32 +241,28 @@ def _task_argv(machine: Machine) -> list[str]:
     return [command, *(a.strip('"') for a in shlex.split(arguments, posix=False))]
 
 
-def _wait_for(what: str, ready: Callable[[], bool], timeout: float = SLOW_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
-        time.sleep(0.5)
+class _Output:
+    """A process's output read to its end on a thread (a full pipe would stop it), with a
+    wait for a line holding a given text: what the process says is the event waited on."""
 
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.text = ""
+        self._changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self.thread.start()
 
-def _drain(proc: subprocess.Popen[bytes]) -> tuple[threading.Thread, list[bytes]]:
-    """Read ``proc``'s output to its end on a thread (a full pipe would stop it)."""
-    lines: list[bytes] = []
-
-    def read() -> None:
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            lines.append(line)
+            with self._changed:
+                self.text += line.decode(errors="replace").replace("\r\n", "\n")
+                self._changed.notify_all()
         proc.stdout.close()
 
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return thread, lines
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+    def wait_for(self, what: str, timeout: float = SLOW_S) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: what in self.text, timeout), (
+                f"waited {timeout:.0f} s for {what!r}:\n{self.text}")
 
 
 @pytest.fixture(scope="module")
@@ -281,17 +277,16 @@ def flow(machine: Machine, installed: Path, terminal: Terminal,
             "--terminal", terminal.data.name, "--login", str(LOGIN), "--server", SERVER,
             "--email", OWNER, "--check-seconds", "3", "--wait", "500", "--yes"]
     setup = machine.windows.popen(argv, env={"MTGATEWAY_OWNER_PASSWORD": PASSWORD})
-    reader, printed = _drain(setup)
+    printed = _Output(setup)
     preset = terminal.mql / "Presets" / "MTGateway.set"
     daemon = emulator = None
     try:
         began = time.monotonic()
-        _wait_for("the log-on task", lambda: task.is_file() and preset.is_file())
+        printed.wait_for("mtgateway-task.xml")  # service install's "wrote <the task file>"
         print(f"\n== setup: the preset and the task after {time.monotonic() - began:.0f} s",
               flush=True)
         daemon = machine.windows.popen(["wine", *_task_argv(machine)], start_new_session=True)
-        _drain(daemon)
-        _wait_for("the installed daemon", lambda: _listening(http))
+        _Output(daemon).wait_for(f"HTTP on 127.0.0.1:{http}")
         print(f"== setup: the daemon listens after {time.monotonic() - began:.0f} s", flush=True)
         raw = preset.read_bytes()
         assert raw.startswith(b"\xff\xfe"), raw[:16]
@@ -306,10 +301,9 @@ def flow(machine: Machine, installed: Path, terminal: Terminal,
         setup.wait(timeout=SLOW_S)
         # a Wine service setup started (winedevice.exe) may hold the pipe open after setup
         # ended: what setup printed is read by then
-        reader.join(timeout=10)
+        printed.thread.join(timeout=10)
         print(f"== setup: done after {time.monotonic() - began:.0f} s", flush=True)
-        yield Flow(b"".join(printed).decode(errors="replace").replace("\r\n", "\n"),
-                   setup.returncode, daemon, emulator, token)
+        yield Flow(printed.text, setup.returncode, daemon, emulator, token)
     finally:
         for proc in (setup, emulator, daemon):
             if proc is not None and proc.poll() is None:
