@@ -163,6 +163,9 @@ class Entry(NamedTuple):
     context: RpcContext | None
 
 
+#: The heads that passed kept at most (past it, forgotten and judged again): the open
+#: connections' repeated heads, and a few aiohttp's parser built once each.
+_PASSED_KEPT: Final = 512
 #: ``Entry(body, context)`` without the NamedTuple's Python ``__new__`` (~0.08 us of each
 #: ``/rpc`` call's ~0.17).
 _entry: Final = partial(tuple.__new__, Entry)
@@ -173,8 +176,8 @@ class Door:
     stored under :data:`DOOR`), with what every step needs looked up once."""
 
     __slots__ = ("_authenticator", "_bridge", "_budget", "_config", "_dispatcher", "_last",
-                 "_metrics", "_rules", "_terminals", "_throttle", "_trading", "host_refusals",
-                 "server")
+                 "_metrics", "_passed", "_rules", "_terminals", "_throttle", "_trading",
+                 "host_refusals", "server")
 
     def __init__(self, app: web.Application) -> None:
         config = app[CONFIG]
@@ -194,6 +197,12 @@ class Door:
         self._terminals, self._trading = app[TERMINALS], app[TRADING]
         #: The context made last (:meth:`context`), given again to the same principal.
         self._last: RpcContext | None = None
+        #: Heads that passed rungs 1-7, by ``id`` (each kept, so its ``id`` is not reused
+        #: while it is here): the llhttp edge gives a connection's repeated header block one
+        #: head (``RpcRequest.known_head``), and the rungs read nothing but the head and
+        #: ``[server]``, fixed for the door's life, so one that passed passes again (a
+        #: refusal is not kept: it is worked out, and reported, each time).
+        self._passed: dict[int, RequestHead] = {}
 
     # -- the doors ------------------------------------------------------------------------------
 
@@ -235,10 +244,16 @@ class Door:
         pass it on and the check answer at once: :meth:`_reused`), and the body came whole
         with the head (rungs 8-10 then have nothing to refuse; rung 11 passes). The first
         refusal of the head's rungs, or the entry; None when a step must wait or a body
-        rung refuses (then :meth:`enter` takes them all, from the first, in their order)."""
-        refusal = head_refusal(self._rules, head, self.host_refusals)
-        if refusal is not None:
-            return refusal
+        rung refuses (then :meth:`enter` takes them all, from the first, in their order).
+        A head that passed rungs 1-7 before (the same object) is not judged again."""
+        passed = self._passed
+        if passed.get(id(head)) is not head:
+            refusal = head_refusal(self._rules, head, self.host_refusals)
+            if refusal is not None:
+                return refusal
+            if len(passed) >= _PASSED_KEPT:
+                passed.clear()
+            passed[id(head)] = head
         # the token before the body: a body taken is gone from aiohttp's stream, so it is
         # taken only when nothing else sends the request to enter
         principal = self._reused(_bearer(head.authorization))
