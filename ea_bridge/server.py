@@ -19,9 +19,12 @@ fixed count would be either too coarse or too fine. Between slices the loop runs
 is ready (another session's answer, a WebSocket write). The session's later frames wait in its
 backlog behind the rest of the batch, so its own order is kept: rows, events and answers reach
 their consumers in the order the EA sent them, and none is dropped (a session that goes down
-hands on its backlog first). A session whose backlog grows past :data:`BACKLOG_PAUSE_FRAMES`
-stops reading its socket until the backlog is handled, so an EA that sends faster than the
-daemon can hand on meets TCP's backpressure instead of growing the daemon's memory.
+hands on its backlog first). A read that brings only answers to calls, with nothing of the
+session's waiting before them, sets them on their futures at once, whatever the read cost:
+each is a future's result, no slice is needed for it. A session whose backlog grows past
+:data:`BACKLOG_PAUSE_FRAMES` stops reading its socket until the backlog is handled, so an EA
+that sends faster than the daemon can hand on meets TCP's backpressure instead of growing the
+daemon's memory.
 
 When the session ends, for any reason, every call in flight fails at once: reads with
 :class:`TerminalDisconnected`, trades with :class:`TradeOutcomeUnknown`. Nothing is left hanging.
@@ -243,9 +246,24 @@ class TerminalSession(asyncio.Protocol):
         """Take the connection's new events into the backlog and handle what fits in this
         stretch of the loop (``started``: when it began, on the work clock; now if None)."""
         conn = self.conn
-        self._backlog.extend(conn.events_received())
-        if not self._resume_scheduled and not self._draining:
-            self._drain(self._owner.work_clock_ns() if started is None else started)
+        events = conn.events_received()
+        backlog = self._backlog
+        if not backlog and not self._resume_scheduled and not self._draining:
+            # the usual read: answers to calls with nothing before them waiting, each only
+            # set on its future here (``_drain`` would resolve them alike, one at a time
+            # under the slice's clock: no slice is needed for them)
+            for event in events:
+                if type(event) is not ResponseReceived:
+                    break
+            else:
+                for event in events:
+                    if type(event) is ResponseReceived:  # (each is: the type, for mypy)
+                        self._resolve(event)
+                events = []
+        if events:
+            backlog.extend(events)
+            if not self._resume_scheduled and not self._draining:
+                self._drain(self._owner.work_clock_ns() if started is None else started)
         if (len(self._backlog) > BACKLOG_PAUSE_FRAMES and not self._reading_paused
                 and self._transport is not None and not self._transport.is_closing()):
             self._reading_paused = True

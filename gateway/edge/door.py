@@ -198,11 +198,12 @@ class Door:
         #: The context made last (:meth:`context`), given again to the same principal.
         self._last: RpcContext | None = None
         #: Heads that passed rungs 1-7, by ``id`` (each kept, so its ``id`` is not reused
-        #: while it is here): the llhttp edge gives a connection's repeated header block one
-        #: head (``RpcRequest.known_head``), and the rungs read nothing but the head and
-        #: ``[server]``, fixed for the door's life, so one that passed passes again (a
-        #: refusal is not kept: it is worked out, and reported, each time).
-        self._passed: dict[int, RequestHead] = {}
+        #: while it is here), with the bearer token each carries: the llhttp edge gives a
+        #: connection's repeated header block one head (``RpcRequest.known_head``), and the
+        #: rungs read nothing but the head and ``[server]``, fixed for the door's life, so
+        #: one that passed passes again (a refusal is not kept: it is worked out, and
+        #: reported, each time). The token itself is checked on every call.
+        self._passed: dict[int, tuple[RequestHead, str | None]] = {}
 
     # -- the doors ------------------------------------------------------------------------------
 
@@ -245,18 +246,22 @@ class Door:
         with the head (rungs 8-10 then have nothing to refuse; rung 11 passes). The first
         refusal of the head's rungs, or the entry; None when a step must wait or a body
         rung refuses (then :meth:`enter` takes them all, from the first, in their order).
-        A head that passed rungs 1-7 before (the same object) is not judged again."""
-        passed = self._passed
-        if passed.get(id(head)) is not head:
+        A head that passed rungs 1-7 before (the same object) is not judged again, nor its
+        token read from it again."""
+        known = self._passed.get(id(head))
+        if known is not None and known[0] is head:
+            token = known[1]
+        else:
             refusal = head_refusal(self._rules, head, self.host_refusals)
             if refusal is not None:
                 return refusal
-            if len(passed) >= _PASSED_KEPT:
-                passed.clear()
-            passed[id(head)] = head
+            token = _bearer(head.authorization)
+            if len(self._passed) >= _PASSED_KEPT:
+                self._passed.clear()
+            self._passed[id(head)] = (head, token)
         # the token before the body: a body taken is gone from aiohttp's stream, so it is
         # taken only when nothing else sends the request to enter
-        principal = self._reused(_bearer(head.authorization))
+        principal = self._reused(token)
         if principal is None:
             return None
         taken = body.take()  # (bytes only when whole, neither malformed nor too large)
