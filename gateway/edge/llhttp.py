@@ -300,22 +300,19 @@ class RequestAssembly:
         #: (:meth:`_repeat`), and that request.
         self._memo_raw = b""
         self._memo: RpcRequest | None = None
+        #: Where the stream stands, in :class:`~gateway.base.guard.HeaderWatch`'s words (the
+        #: connection guard's header deadline and eviction order read it): set as each
+        #: :meth:`feed` ends (the edge reads it after every one; a value, not a call).
+        self.watch_state = "idle"
 
     @property
     def off(self) -> bool:
         return self._state == _OFF
 
-    @property
-    def watch_state(self) -> str:
-        """Where the stream stands, in :class:`~gateway.base.guard.HeaderWatch`'s words (the
-        connection guard's header deadline and eviction order read it)."""
-        if self._state == _HEAD:
-            return "headers" if self._buffer else "idle"
-        return "body" if self._state == _BODY else "off"
-
     def feed(self, data: bytes) -> list[Event]:
         """Account for ``data``; the events it completed, in order."""
         if self._state == _OFF:
+            self.watch_state = "off"
             return []
         events = self._events = []
         start = 0
@@ -332,6 +329,9 @@ class RequestAssembly:
                 data = self._body(data)
             else:
                 break
+        state = self._state
+        self.watch_state = ("headers" if self._buffer else "idle") if state == _HEAD \
+            else "body" if state == _BODY else "off"
         return events
 
     def _head(self, data: bytes, start: int) -> bytes:
@@ -616,7 +616,12 @@ class RpcEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            if type(event) is not Completed:  # a body's end: ``_wake`` finds it below
+            if type(event) is Started:  # (``_take``'s usual case, in place)
+                if self._guard is not None:  # working from here until its answer is written
+                    self._guard.request_started()
+                event.request.wait_body = self._body_waiter
+                self._queue.append(event.request)
+            elif type(event) is not Completed:  # a body's end: ``_wake`` finds it below
                 self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
             state = self._assembly.watch_state
@@ -745,8 +750,10 @@ class RpcEdge(asyncio.Protocol):
                         logged = self._access_log
                         started = self._loop.time() if logged is not None else 0.0
                         called: list[str] | None = [] if logged is not None else None
+                        head = request.known_head  # (a repeat's: this edge's, its peer)
                         status, body, headers = await self._door.rpc(
-                            request.head(self._peer), request, self._guard, called)
+                            request.head(self._peer) if head is None else head, request,
+                            self._guard, called)
                         keep = request.keep_alive and not self._closing \
                             and not request.broken \
                             and not (headers and headers.get("Connection") == "close")

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.edge.llhttp import Completed, HandOff, RequestAssembly, Started, has_bare_lf
+from gateway.edge.llhttp import (
+    Completed,
+    HandOff,
+    RequestAssembly,
+    RpcRequest,
+    Started,
+    has_bare_lf,
+)
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 LIMIT = 1024
@@ -142,6 +149,13 @@ def test_the_repeats_of_a_header_block_share_its_head() -> None:
             heads[0].content_length, heads[0].peer, heads[0].malformed) == (
         "POST", "/rpc", ["127.0.0.1"], "application/json", len(PING), "127.0.0.1", False)
     assert requests[1].head("10.0.0.1").peer == "10.0.0.1"  # another peer: its own head
+    fields = [name for name in RpcRequest.__slots__ if not name.startswith("__")]
+    for request in requests:  # a repeat has every field a parsed request has, alike
+        assert all(hasattr(request, name) for name in fields)
+    assert [getattr(requests[2], name) for name in fields if name not in (
+        "template", "counted", "known_head", "wait_body")] == [
+        getattr(requests[0], name) for name in fields if name not in (
+            "template", "counted", "known_head", "wait_body")]
 
 
 def test_anything_else_is_handed_off_with_its_bytes() -> None:
