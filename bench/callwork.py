@@ -13,9 +13,10 @@ it is read beside the CPU figure, not instead of it.
 How: per variant (``--variant NAME[,tree=PATH][,KEY=VALUE]``, as ``bench.authority`` takes
 them), a throw-away PostgreSQL database, a daemon provisioned by the variant's own code, and
 ``mtgateway console`` started from the variant's tree under a small launcher
-(:data:`_LAUNCHER`) that turns :mod:`cProfile` on for the main thread (the event loop's) on
-``SIGUSR1`` and off, writing its counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so
-on its standard output, which the bench reads. The daemon warms every kind up (``--warmup``
+(``bench/loopprofile.py``, shared with ``bench.rpcwork``, the daemon's count) that turns
+:mod:`cProfile` on for the main thread (the event loop's) on ``SIGUSR1`` and off, writing
+its counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so on its standard output,
+which the bench reads. The daemon warms every kind up (``--warmup``
 rounds), then makes ``--calls`` calls of each kind in turn, one at a time, with the profiler
 on for exactly those. A row: per path, Python function calls per call on the loop's thread.
 """
@@ -32,64 +33,30 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import aiohttp
 
 from bench.authority import _calls, _Signer, filled
 from bench.consoles import ConsoleProcess, Variant, console_config, provision
+from bench.loopprofile import LAUNCHER, switch
 from ea_bridge.loop import run as run_on_loop
 from tests.pgkit import PostgresServer
 
 __all__ = ["count_calls", "main"]
 
-#: What starts the console (``python -c`` this, the profile's path, then the command line):
-#: the profiler on the main thread, switched by signals, the counts written per switch.
-_LAUNCHER: Final = """
-import cProfile, signal, sys
-out = sys.argv[1]
-state = {"profile": None, "turn": 0}
-def on(signum, frame):
-    state["profile"] = cProfile.Profile()
-    state["profile"].enable()
-    print("callwork on", flush=True)
-def off(signum, frame):
-    state["profile"].disable()
-    state["profile"].dump_stats(f"{out}.{state['turn']}")
-    state["turn"] += 1
-    print("callwork off", flush=True)
-signal.signal(signal.SIGUSR1, on)
-signal.signal(signal.SIGUSR2, off)
-from gateway.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
-#: How long the console has to act on a signal (it is idle: at once, in practice).
-_SIGNAL_WAIT_S: Final = 10.0
-
-
-def _said(console: ConsoleProcess, line: str) -> None:
-    """Read the console's standard output until the launcher says ``line`` (a signal
-    handled: the profiler switched).
-
-    Raises:
-        RuntimeError: the console's output ended first.
-    """
-    assert console.proc is not None and console.proc.stdout is not None  # noqa: S101
-    while (said := console.proc.stdout.readline()) != "":
-        if said.strip() == line:
-            return
-    raise RuntimeError(f"the console ended before saying {line!r}: {console.log_tail()}")
-
-
 async def _switch(console: ConsoleProcess, signum: int, line: str) -> None:
     """Send ``signum`` to the console and wait until its launcher acted on it.
 
     Raises:
-        TimeoutError: not within :data:`_SIGNAL_WAIT_S`.
+        TimeoutError: not within ``loopprofile.SIGNAL_WAIT_S``.
+        RuntimeError: the console ended first (with the end of its log).
     """
     assert console.proc is not None  # noqa: S101 - started
-    console.proc.send_signal(signum)
-    await asyncio.wait_for(asyncio.to_thread(_said, console, line), _SIGNAL_WAIT_S)
+    try:
+        await switch(console.proc, signum, line)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}: {console.log_tail()}") from None
 
 
 async def count_calls(server: PostgresServer, root: Path, variant: Variant, calls: int,
@@ -109,7 +76,7 @@ async def count_calls(server: PostgresServer, root: Path, variant: Variant, call
     console_config(config, data, port=0, daemons=1, variant=variant)
     console = ConsoleProcess(variant, config, {**os.environ,
                                                "MTGATEWAY_DATABASE_URL": database_url},
-                             root / "console.log", launcher=("-c", _LAUNCHER, str(out)))
+                             root / "console.log", launcher=("-c", LAUNCHER, str(out)))
     await asyncio.to_thread(console.start)
     signer, kinds = _Signer(daemon), _calls(daemon)
     counted: dict[str, float] = {}

@@ -146,13 +146,17 @@ class Proc:
 
     def __init__(self, args: Sequence[str], *, pinning: Pinning | None = None,
                  server: bool = True, stdout: int | None = subprocess.DEVNULL,
-                 extra_env: Mapping[str, str] | None = None) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   **(extra_env or {}))
+                 extra_env: Mapping[str, str] | None = None, tree: Path = ROOT,
+                 wrapper: Sequence[str] = ()) -> None:
+        # ``tree``: the checkout whose code runs (another one's for an A/B of trees), its
+        # client's sources first too; ``wrapper``: what runs the interpreter (valgrind)
+        paths = [str(tree)] if tree == ROOT else [str(tree), str(tree / "client" / "src")]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [*paths, os.environ.get("PYTHONPATH", "")]), **(extra_env or {}))
         # stderr to a file, not a pipe: a chatty child must never block on a full pipe.
         self._stderr = tempfile.TemporaryFile()
         self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            [sys.executable, *args], cwd=ROOT, env=env, stdout=stdout,
+            [*wrapper, sys.executable, *args], cwd=tree, env=env, stdout=stdout,
             stderr=self._stderr, stdin=subprocess.DEVNULL)
         if pinning is not None and server:
             pinning.pin_server(self.popen.pid)

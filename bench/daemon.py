@@ -26,17 +26,19 @@ __all__ = ["OWNER", "RunDaemon", "create_token", "create_tokens"]
 OWNER: Final = "bench@example.com"
 
 
-def create_token(config: Path, login: int, server: str) -> str:
+def create_token(config: Path, login: int, server: str, tree: Path = ROOT) -> str:
     """Issue a token for ``login@server`` the public way: ``mtgateway owner create`` (local
-    authority; the password comes from the environment) then ``mtgateway token create``.
+    authority; the password comes from the environment) then ``mtgateway token create``, by
+    ``tree``'s code.
 
     Raises:
         RuntimeError: either command failed or printed no token.
     """
-    return create_tokens(config, [login], server)[0]
+    return create_tokens(config, [login], server, tree)[0]
 
 
-def create_tokens(config: Path, logins: Sequence[int], server: str) -> list[str]:
+def create_tokens(config: Path, logins: Sequence[int], server: str,
+                  tree: Path = ROOT) -> list[str]:
     """One owner, then a token for each ``login@server`` (``bench.terminals``: one daemon,
     many terminals): the first by ``mtgateway token create``, the others in one process of
     this module (:func:`_issue`, the local authority's own ``tokens.issue`` as the command
@@ -45,7 +47,9 @@ def create_tokens(config: Path, logins: Sequence[int], server: str) -> list[str]
     Raises:
         RuntimeError: a command failed or printed no token.
     """
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
+    paths = [str(tree)] if tree == ROOT else [str(tree), str(tree / "client" / "src")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths),
+               MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
     first, *more = logins
     actions = [["-m", "gateway", "owner", "-c", str(config), "create", "--email", OWNER],
                ["-m", "gateway", "token", "-c", str(config), "create", "--login", str(first),
@@ -55,7 +59,7 @@ def create_tokens(config: Path, logins: Sequence[int], server: str) -> list[str]
     tokens: list[str] = []
     for action in actions:
         done = subprocess.run(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, *action], cwd=ROOT, env=env,
+            [sys.executable, *action], cwd=tree, env=env,
             capture_output=True, text=True, timeout=120, check=False)
         issued = [line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
                   if line.startswith("token:")]
@@ -98,11 +102,17 @@ class RunDaemon:
 
     The process starts in the constructor (pinned to the server CPU); :meth:`wait_ready`
     waits for ``/health``; :meth:`stop` stops it and removes the temporary directory.
+    ``tree`` is the checkout whose daemon runs (this one unless an A/B of trees says
+    otherwise), ``launcher`` the interpreter's arguments that run ``mtgateway``'s command line
+    (``bench.rpcwork`` runs it under a profiler's launcher, its standard output a pipe), and
+    ``wrapper`` what runs the interpreter (``bench.rpcwork --instructions``: valgrind).
     """
 
     def __init__(self, pinning: Pinning, *, login: int, server: str,
                  max_connections: int = 512, rpc_edge: str = "llhttp",
-                 more_logins: Sequence[int] = ()) -> None:
+                 more_logins: Sequence[int] = (), tree: Path = ROOT,
+                 launcher: Sequence[str] = ("-m", "gateway"),
+                 stdout: int | None = subprocess.DEVNULL, wrapper: Sequence[str] = ()) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="mtgw-bench-run-")
         base = Path(self._dir.name)
         self.login, self.server = login, server
@@ -116,12 +126,13 @@ class RunDaemon:
             f'[logging]\nlevel = "WARNING"\n', encoding="utf-8")
         try:
             #: The token of ``login``, then one for each of ``more_logins``.
-            self.tokens = create_tokens(config, [login, *more_logins], server)
+            self.tokens = create_tokens(config, [login, *more_logins], server, tree)
             self.token = self.tokens[0]
         except BaseException:
             self._dir.cleanup()
             raise
-        self.proc = Proc(["-m", "gateway", "run", "-c", str(config)], pinning=pinning)
+        self.proc = Proc([*launcher, "run", "-c", str(config)], pinning=pinning, tree=tree,
+                         stdout=stdout, wrapper=wrapper)
 
     @property
     def rpc_url(self) -> str:
@@ -131,9 +142,9 @@ class RunDaemon:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.http_port}/ws"
 
-    async def wait_ready(self) -> None:
+    async def wait_ready(self, timeout_s: float = 30.0) -> None:
         """Until ``/health`` answers 200 (raises if the daemon exits first)."""
-        await wait_http(f"http://127.0.0.1:{self.http_port}/health", self.proc)
+        await wait_http(f"http://127.0.0.1:{self.http_port}/health", self.proc, timeout_s)
 
     def memory(self) -> dict[str, int]:
         return proc_memory_kib(self.proc.pid)

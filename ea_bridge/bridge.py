@@ -86,7 +86,10 @@ class Bridge:
             raise ValueError("slice_ns must be positive")
         self.slice_ns = slice_ns
         self._server: asyncio.Server | None = None
-        self._sessions: dict[TerminalId, TerminalSession] = {}
+        #: The live sessions, by ``(login, server)`` of their terminal: a tuple hashes and
+        #: compares in C, a ``TerminalId``'s generated ``__hash__`` and ``__eq__`` are two
+        #: Python calls on every call's look-up (:meth:`route`).
+        self._sessions: dict[tuple[int, str], TerminalSession] = {}
         self._all: set[TerminalSession] = set()
         self.max_pending = max_pending
         #: Sessions whose handshake has not completed, oldest first.
@@ -143,7 +146,7 @@ class Bridge:
             TerminalDisconnected: the EA dropped while a read was in flight.
             EAError: the EA answered with an error code.
         """
-        session = self._sessions.get(terminal)
+        session = self._sessions.get((terminal.login, terminal.server))
         if session is None:
             raise not_connected(terminal)
         return await session.call(method, params, timeout_s)
@@ -152,11 +155,11 @@ class Bridge:
         """The live session of ``terminal``, for a caller that checks it before calling
         (``session.info``) and then calls it (``session.call``, what :meth:`call` does): one
         look-up for both, where :meth:`session` then :meth:`call` hash the terminal twice."""
-        return self._sessions.get(terminal)
+        return self._sessions.get((terminal.login, terminal.server))
 
     def session(self, terminal: TerminalId) -> SessionInfo | None:
         """The live session for ``terminal``, if any."""
-        session = self._sessions.get(terminal)
+        session = self._sessions.get((terminal.login, terminal.server))
         return session.info if session is not None else None
 
     def sessions(self) -> list[SessionInfo]:
@@ -198,7 +201,7 @@ class Bridge:
 
         Returns whether there was a session to close.
         """
-        session = self._sessions.get(terminal)
+        session = self._sessions.get((terminal.login, terminal.server))
         if session is None:
             return False
         session.close(reason, message)
@@ -223,9 +226,10 @@ class Bridge:
     def register(self, session: TerminalSession, info: SessionInfo) -> bool:
         """Claim the terminal's slot; False when another live session holds it."""
         self._pending.pop(session, None)
-        if info.terminal in self._sessions:
+        key = (info.terminal.login, info.terminal.server)
+        if key in self._sessions:
             return False
-        self._sessions[info.terminal] = session
+        self._sessions[key] = session
         self._changed.set()
         return True
 
@@ -234,8 +238,9 @@ class Bridge:
         """Forget the session; release its slot (if it held one) and tell the listener."""
         self._all.discard(session)
         self._pending.pop(session, None)
-        if info is not None and self._sessions.get(info.terminal) is session:
-            del self._sessions[info.terminal]
+        if info is not None and self._sessions.get(
+                key := (info.terminal.login, info.terminal.server)) is session:
+            del self._sessions[key]
             self._changed.set()
             self.listener.session_down(info, reason)
 

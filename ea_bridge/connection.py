@@ -36,7 +36,8 @@ import abc
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, NamedTuple
 
 from mtgateway.credential import (
     TokenKeys,
@@ -70,6 +71,7 @@ from .messages import (
 
 __all__ = [
     "DAEMON_UNPROVEN",
+    "ENDED_STATES",
     "HANDSHAKE_MAX_FRAME_BYTES",
     "AuthReceived",
     "BridgeConnection",
@@ -106,6 +108,16 @@ class State(enum.Enum):
     CLOSING = "closing"
     CLOSED = "closed"
 
+
+#: The states in which the shell flushes what is queued and closes the socket
+#: (:attr:`_Connection.should_close`; a shell on a hot path compares the state itself).
+ENDED_STATES: Final = (State.CLOSING, State.CLOSED)
+#: The states the per-frame paths compare with, read once: an attribute of an ``Enum``
+#: class is read through its metaclass's ``__getattr__`` hook on CPython 3.11 (several times
+#: a global's cost), and every call and answer compared four of them.
+_READY: Final = State.READY
+_AWAITING_HELLO: Final = State.AWAITING_HELLO
+_AWAITING_AUTH: Final = State.AWAITING_AUTH
 
 _HANDSHAKE_STATES: Final = frozenset(
     {State.AWAITING_HELLO, State.AWAITING_AUTH, State.AWAITING_CHALLENGE, State.AWAITING_WELCOME}
@@ -173,15 +185,15 @@ class RequestReceived:
     request: Request
 
 
-@dataclass(slots=True, init=False)
-class ResponseReceived:
-    """Daemon side: the answer to one of our requests (one per call: not ``frozen``, for the
-    reason :class:`~ea_bridge.messages.Response` gives)."""
+class ResponseReceived(NamedTuple):
+    """Daemon side: the answer to one of our requests. One per call: a named tuple, made by
+    ``tuple.__new__`` (:data:`_response_received`), so no ``__init__`` of Python's runs in
+    either build (a frozen dataclass's sets its field through ``object.__setattr__``)."""
 
     response: Response | ErrorResponse
 
-    def __init__(self, response: Response | ErrorResponse) -> None:
-        self.response = response
+
+_response_received: Final = partial(tuple.__new__, ResponseReceived)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +237,9 @@ class _Connection(abc.ABC):
         self.max_frame_bytes = max_frame_bytes
         self.state = state
         self._decoder = FrameDecoder(min(HANDSHAKE_MAX_FRAME_BYTES, max_frame_bytes))
-        self._out: list[bytes] = []
+        #: The frames queued for the socket, until :meth:`data_to_send` takes them (the shell
+        #: looks at it before it schedules a write: none is owed while it is empty).
+        self.outbox: list[bytes] = []
         self._events: list[ConnectionEvent] = []
         now = clock()
         self._opened_at = now
@@ -241,7 +255,7 @@ class _Connection(abc.ABC):
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; may produce events and bytes to send."""
-        if self.state in (State.CLOSING, State.CLOSED) or not data:
+        if self.state in ENDED_STATES or not data:
             return
         self._last_received = self._clock()
         try:
@@ -250,7 +264,7 @@ class _Connection(abc.ABC):
             self._fail(str(exc))
             return
         for payload in payloads:
-            if self.state in (State.CLOSING, State.CLOSED):
+            if self.state in ENDED_STATES:
                 return
             try:
                 self._handle(decode(payload))
@@ -270,10 +284,10 @@ class _Connection(abc.ABC):
 
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, as one buffer: one write per loop iteration."""
-        if not self._out:
+        if not self.outbox:
             return b""
-        data = b"".join(self._out)
-        self._out.clear()
+        data = b"".join(self.outbox)
+        self.outbox.clear()
         return data
 
     def events_received(self) -> list[ConnectionEvent]:
@@ -284,7 +298,7 @@ class _Connection(abc.ABC):
     @property
     def should_close(self) -> bool:
         """True once the shell should flush ``data_to_send`` and close the socket."""
-        return self.state in (State.CLOSING, State.CLOSED)
+        return self.state in ENDED_STATES
 
     # -- time ------------------------------------------------------------------------------
 
@@ -332,7 +346,7 @@ class _Connection(abc.ABC):
     # -- internals -------------------------------------------------------------------------
 
     def _send(self, message: Message) -> None:
-        self._out.append(encode_frame(encode(message), max_frame_bytes=self.max_frame_bytes))
+        self.outbox.append(encode_frame(encode(message), max_frame_bytes=self.max_frame_bytes))
 
     def _close(self, reason: str, message: str) -> None:
         self.close_reason = reason
@@ -430,11 +444,11 @@ class BridgeConnection(_Connection):
             InvalidState: the session is not READY.
             FrameTooLarge: the request would not fit in one frame.
         """
-        if self.state is not State.READY:
+        if self.state is not _READY:
             raise InvalidState(f"cannot send a request in state {self.state.value}")
         self._next_request_id += 1
         request_id = self._next_request_id
-        self._out.append(encode_frame(encode_request(request_id, method, params),
+        self.outbox.append(encode_frame(encode_request(request_id, method, params),
                                       max_frame_bytes=self.max_frame_bytes))
         self._outstanding.add(request_id)
         self._awaited.add(request_id)
@@ -451,7 +465,7 @@ class BridgeConnection(_Connection):
         return bool(self._awaited)
 
     def _handle(self, message: Message) -> None:
-        if self.state is State.AWAITING_HELLO:
+        if self.state is _AWAITING_HELLO:
             if not isinstance(message, Hello):
                 raise ProtocolViolation("the first frame must be a hello")
             if message.protocol_version != PROTOCOL_VERSION:
@@ -467,16 +481,16 @@ class BridgeConnection(_Connection):
             self.hello = message
             self.state = State.AWAITING_AUTH
             self._events.append(HelloReceived(message))
-        elif self.state is State.AWAITING_AUTH:
+        elif self.state is _AWAITING_AUTH:
             if not isinstance(message, Auth) or self._nonce is None or self.hello is None:
                 raise ProtocolViolation("expected an auth frame answering the challenge")
             self._events.append(AuthReceived(self.hello, self._nonce, message.proof))
-        elif isinstance(message, Response | ErrorResponse):
+        elif type(message) is Response or type(message) is ErrorResponse:  # (exact types)
             if message.id not in self._outstanding:
                 raise ProtocolViolation(f"response to unknown request id {message.id}")
             self._outstanding.discard(message.id)
             self._awaited.discard(message.id)
-            self._events.append(ResponseReceived(message))
+            self._events.append(_response_received((message,)))
         else:
             self._handle_common(message)
 

@@ -19,9 +19,12 @@ fixed count would be either too coarse or too fine. Between slices the loop runs
 is ready (another session's answer, a WebSocket write). The session's later frames wait in its
 backlog behind the rest of the batch, so its own order is kept: rows, events and answers reach
 their consumers in the order the EA sent them, and none is dropped (a session that goes down
-hands on its backlog first). A session whose backlog grows past :data:`BACKLOG_PAUSE_FRAMES`
-stops reading its socket until the backlog is handled, so an EA that sends faster than the
-daemon can hand on meets TCP's backpressure instead of growing the daemon's memory.
+hands on its backlog first). A read that brings only answers to calls, with nothing of the
+session's waiting before them, sets them on their futures at once, whatever the read cost:
+each is a future's result, no slice is needed for it. A session whose backlog grows past
+:data:`BACKLOG_PAUSE_FRAMES` stops reading its socket until the backlog is handled, so an EA
+that sends faster than the daemon can hand on meets TCP's backpressure instead of growing the
+daemon's memory.
 
 When the session ends, for any reason, every call in flight fails at once: reads with
 :class:`TerminalDisconnected`, trades with :class:`TradeOutcomeUnknown`. Nothing is left hanging.
@@ -36,6 +39,7 @@ from collections.abc import Callable
 from typing import Any, Final, Protocol, cast
 
 from .connection import (
+    ENDED_STATES,
     AuthReceived,
     BridgeConnection,
     Closed,
@@ -60,6 +64,7 @@ from .messages import (
     TRADE_METHODS,
     ErrorResponse,
     Hello,
+    Response,
     event_problem,
     tick_row_problem,
 )
@@ -135,8 +140,9 @@ class TerminalSession(asyncio.Protocol):
                                      max_frame_bytes=owner.max_frame_bytes)
         self.info: SessionInfo | None = None
         self._transport: asyncio.Transport | None = None
-        #: calls in flight by request id: the caller's future, the method, its deadline
-        self._pending: dict[int, tuple[asyncio.Future[Any], str, float]] = {}
+        #: calls in flight by request id: the caller's future, the method, its deadline and
+        #: its timeout (for the refusal that says it passed)
+        self._pending: dict[int, tuple[asyncio.Future[Any], str, float, float]] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None  # the nearest call deadline
         self._deadline_at = 0.0
         self._flush_scheduled = False
@@ -187,24 +193,32 @@ class TerminalSession(asyncio.Protocol):
 
     # -- calls -----------------------------------------------------------------------------
 
-    async def call(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
-        """Send a request and wait for its answer.
+    def call(self, method: str, params: dict[str, Any], timeout_s: float) -> asyncio.Future[Any]:
+        """Send a request; the future of its answer, for the caller to await. The future, not
+        a coroutine awaiting it: every outcome is set on it where it is decided (the answer,
+        the EA's error, the deadline, the disconnect), so no coroutine of the session's own
+        is resumed on every call.
 
         Raises:
-            TerminalNotConnected: the session is closing.
+            TerminalNotConnected: the session is closing (at once).
+            FrameTooLarge: the request does not fit in a frame (at once).
+
+        The future raises:
             TerminalTimeout: a read got no answer in ``timeout_s``.
             TradeOutcomeUnknown: a trade got no answer (timeout or disconnect).
             TerminalDisconnected: the session dropped while a read was in flight.
             EAError: the EA answered with an error.
-            FrameTooLarge: the request does not fit in a frame.
         """
-        if self._down or self.conn.should_close:
+        conn = self.conn
+        if self._down or conn.state in ENDED_STATES:  # (``should_close``, without a call)
             raise TerminalNotConnected("the terminal's session is closing")
-        request_id = self.conn.send_request(method, params)
+        request_id = conn.send_request(method, params)
         future: asyncio.Future[Any] = self._loop.create_future()
         due = self._loop.time() + timeout_s
-        self._pending[request_id] = (future, method, due)
-        self._schedule_flush()
+        self._pending[request_id] = (future, method, due, timeout_s)
+        if not self._flush_scheduled and self._transport is not None:  # (_schedule_flush)
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         # Not ``asyncio.timeout`` (its Timeout object, current_task lookup, reschedule and
         # uncancel bookkeeping were ~4 % of the daemon's CPU per /rpc call under load, py-spy)
         # and not a timer per call (a call_later and its cancel were ~2 %): one
@@ -213,16 +227,7 @@ class TerminalSession(asyncio.Protocol):
         # it first wins (``_resolve`` ignores a done future).
         if self._deadline_timer is None or due < self._deadline_at:
             self._arm_deadline(due)
-        try:
-            return await future
-        except TimeoutError:
-            self._pending.pop(request_id, None)
-            if method in TRADE_METHODS:
-                raise TradeOutcomeUnknown(
-                    f"no answer to {method} within {timeout_s:g} s", method=method) from None
-            raise TerminalTimeout(f"no answer to {method} within {timeout_s:g} s") from None
-        finally:
-            self.conn.give_up(request_id)
+        return future
 
     def close(self, reason: str, message: str) -> None:
         """End the session in order (bye with ``reason``), failing calls in flight."""
@@ -240,14 +245,31 @@ class TerminalSession(asyncio.Protocol):
     def _process(self, started: int | None = None) -> None:
         """Take the connection's new events into the backlog and handle what fits in this
         stretch of the loop (``started``: when it began, on the work clock; now if None)."""
-        self._backlog.extend(self.conn.events_received())
-        if not self._resume_scheduled and not self._draining:
-            self._drain(self._owner.work_clock_ns() if started is None else started)
+        conn = self.conn
+        events = conn.events_received()
+        backlog = self._backlog
+        if not backlog and not self._resume_scheduled and not self._draining:
+            # the usual read: answers to calls with nothing before them waiting, each only
+            # set on its future here (``_drain`` would resolve them alike, one at a time
+            # under the slice's clock: no slice is needed for them)
+            for event in events:
+                if type(event) is not ResponseReceived:
+                    break
+            else:
+                for event in events:
+                    if type(event) is ResponseReceived:  # (each is: the type, for mypy)
+                        self._resolve(event)
+                events = []
+        if events:
+            backlog.extend(events)
+            if not self._resume_scheduled and not self._draining:
+                self._drain(self._owner.work_clock_ns() if started is None else started)
         if (len(self._backlog) > BACKLOG_PAUSE_FRAMES and not self._reading_paused
                 and self._transport is not None and not self._transport.is_closing()):
             self._reading_paused = True
             self._transport.pause_reading()
-        self._schedule_flush()
+        if conn.outbox or conn.state in ENDED_STATES:  # a write owed, or a close
+            self._schedule_flush()
 
     def _yield_to_loop(self) -> None:
         if not self._resume_scheduled:
@@ -291,6 +313,9 @@ class TerminalSession(asyncio.Protocol):
                     self._yield_to_loop()
                     return
                 event = backlog.popleft()
+                if type(event) is ResponseReceived:  # the usual event: the answer to a call
+                    self._resolve(event)
+                    continue
                 if not isinstance(event, EventReceived):
                     self._handle(event)
                     continue
@@ -348,10 +373,11 @@ class TerminalSession(asyncio.Protocol):
         future = entry[0]
         if future.done():
             return
-        if isinstance(response, ErrorResponse):
-            future.set_exception(EAError(response.code, response.message, response.data))
-        else:
+        if type(response) is Response:  # (the exact type: no isinstance call)
             future.set_result(response.result)
+        else:
+            error = cast(ErrorResponse, response)
+            future.set_exception(EAError(error.code, error.message, error.data))
 
     def _deliver(self, event: EventReceived, start: int = 0, end: int | None = None) -> None:
         """Hand one event to the listener; of a ``ticks`` event, its rows ``start:end`` (the
@@ -462,7 +488,7 @@ class TerminalSession(asyncio.Protocol):
         if self._verifying is not None and not self._verifying.done():
             self._verifying.cancel()
         pending, self._pending = self._pending, {}
-        for future, method, _due in pending.values():
+        for future, method, _due, _timeout_s in pending.values():
             if future.done():
                 continue
             error: BridgeError
@@ -485,10 +511,11 @@ class TerminalSession(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        data = self.conn.data_to_send()
+        conn = self.conn
+        data = conn.data_to_send()
         if data and not transport.is_closing():
             transport.write(data)
-        if self.conn.should_close and not transport.is_closing():
+        if conn.state in ENDED_STATES and not transport.is_closing():  # (``should_close``)
             transport.close()
 
     def _arm_deadline(self, at: float) -> None:
@@ -498,17 +525,26 @@ class TerminalSession(asyncio.Protocol):
         self._deadline_timer = self._loop.call_at(at, self._deadlines_due)
 
     def _deadlines_due(self) -> None:
-        """Fail every call whose deadline has come with TimeoutError (its caller maps it);
-        forget calls whose caller has gone; re-arm for the nearest deadline left."""
+        """Fail every call whose deadline has come (a trade's outcome is unknown, a read
+        timed out), and forget it: the connection stops waiting for it (``give_up``: the
+        peer's silence counts again; a late answer is still accepted), as for a call whose
+        caller was cancelled meanwhile (its future done); re-arm for the nearest deadline
+        left. An answer that came took its request off the awaited ones itself."""
         self._deadline_timer = None
         now = self._loop.time()
         nearest: float | None = None
-        for request_id, (future, _method, due) in list(self._pending.items()):
+        for request_id, (future, method, due, timeout_s) in list(self._pending.items()):
             if due - now <= _DEADLINE_SLACK_S:
+                del self._pending[request_id]
+                self.conn.give_up(request_id)
                 if future.done():  # its caller was cancelled: nobody waits for the answer
-                    del self._pending[request_id]
+                    continue
+                if method in TRADE_METHODS:
+                    future.set_exception(TradeOutcomeUnknown(
+                        f"no answer to {method} within {timeout_s:g} s", method=method))
                 else:
-                    future.set_exception(TimeoutError())
+                    future.set_exception(TerminalTimeout(
+                        f"no answer to {method} within {timeout_s:g} s"))
             elif nearest is None or due < nearest:
                 nearest = due
         if nearest is not None and not self._down:
@@ -519,6 +555,13 @@ class TerminalSession(asyncio.Protocol):
         self._timer = self._loop.call_later(period * _TIMER_FRACTION, self._on_timer)
 
     def _on_timer(self) -> None:
+        # A call whose caller was cancelled (its future done, still pending: an answer, the
+        # deadline and a disconnect each take theirs off) is no longer waited for: given up
+        # here, before the connection judges the peer's silence, which it does only here.
+        for request_id, entry in list(self._pending.items()):
+            if entry[0].done():
+                del self._pending[request_id]
+                self.conn.give_up(request_id)
         self.conn.on_timer()
         self._process()
         if not self._down and not self.conn.should_close:

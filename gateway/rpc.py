@@ -100,19 +100,30 @@ class RpcMethod(Generic[C]):
         model's fields in order or an object bound by name.
         """
         try:
-            if self.params is None:
-                if params:
-                    raise InvalidParams(f"expected no params, got {_count(params)}")
-                return True, await self.fn(ctx)
-            if params is None:
-                model = parse(self.params, (), {})
-            elif type(params) is dict:
-                model = parse(self.params, (), params)
-            else:
-                model = parse(self.params, tuple(params), {})
-            return True, await self.fn(ctx, model)
+            return True, await self.call(ctx, params)
         except Exception as exc:
             return False, error_object(exc, getattr(self.fn, "__name__", "?"))
+
+    def call(self, ctx: C, params: Any) -> Awaitable[Any]:
+        """The method's awaitable for ``params`` (as :meth:`settle` takes them), bound to its
+        model here. The dispatcher awaits it in its own frame (no coroutine of this class
+        on every call's path, resumed again when the terminal answers).
+
+        Raises:
+            InvalidParams: the params do not fit the model (or a method without params got
+                some).
+        """
+        if self.params is None:
+            if params:
+                raise InvalidParams(f"expected no params, got {_count(params)}")
+            return self.fn(ctx)
+        if params is None:
+            model = parse(self.params, (), {})
+        elif type(params) is dict:
+            model = parse(self.params, (), params)
+        else:
+            model = parse(self.params, tuple(params), {})
+        return self.fn(ctx, model)
 
 
 def rpc_method(fn: Callable[..., Awaitable[Any]], params: type[P] | None = None, *,
@@ -265,12 +276,15 @@ class Dispatcher(Generic[C]):
                 self._observe(name, _NOT_FOUND, 0.0)
             return _error(METHOD_NOT_FOUND, _not_found_message(name, self.methods),
                           entry["id"], name[:100])
-        if self._observe is None:
-            ok, value = await method.settle(ctx, entry.get("params"))
-        else:
-            started = perf_counter()
-            ok, value = await method.settle(ctx, entry.get("params"))
-            self._observe(name, None if ok else value, perf_counter() - started)
+        # :meth:`RpcMethod.settle`, in this frame: one coroutine fewer on every call's path
+        observe = self._observe
+        started = perf_counter() if observe is not None else 0.0
+        try:
+            value, ok = await method.call(ctx, entry.get("params")), True
+        except Exception as exc:
+            value, ok = error_object(exc, getattr(method.fn, "__name__", "?")), False
+        if observe is not None:
+            observe(name, None if ok else value, perf_counter() - started)
         if "id" not in entry:
             return None
         if ok:

@@ -45,6 +45,7 @@ __all__ = [
     "Symbol",
     "enum_param",
     "parse",
+    "reusable",
     "to_epoch_seconds",
 ]
 
@@ -57,6 +58,13 @@ class Params(BaseModel):
     """Base of every params model: strict, finite, closed, immutable."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: The models :func:`reusable` marks, and what :func:`parse` validated for them (at most
+#: :data:`_REUSED_MAX` entries; full, it starts again).
+_REUSABLE: Final[set[type[Params]]] = set()
+_REUSED: Final[dict[tuple[Any, ...], Params]] = {}
+_REUSED_MAX: Final = 1024
 
 
 #: What a symbol name may hold (every method's ``symbol``, the WebSocket's ``symbols``).
@@ -98,6 +106,16 @@ def enum_param(enum_cls: type[IntEnum]) -> Any:
     return Annotated[int, BeforeValidator(_enum_coercer(enum_cls)), WithJsonSchema(schema)]
 
 
+def reusable(model: type[M]) -> type[M]:
+    """Mark ``model`` (a class decorator) as one whose validation reads nothing but the
+    params, so :func:`parse` may give a model it validated again for the same params when
+    they are all strings (a frozen model is never changed): ``{"symbol": "EURUSD"}`` is
+    checked against the symbol's pattern once, not on every call. Only strings: equal
+    strings are the same value, where ``1 == 1.0 == True`` and ``0.0 == -0.0`` are not."""
+    _REUSABLE.add(model)
+    return model
+
+
 def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
     """Validate a call's params (positional, in field order, or named) into ``model``.
 
@@ -108,10 +126,25 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
     if not args:  # params by name (the usual call): validate the object as it came, with the
         # model's validator itself (``model_validate`` adds ~0.4 us of argument handling, and
         # building a copy of the params another ~1 us of a ~3 us call)
+        reuse: tuple[Any, ...] | None = None
+        if model in _REUSABLE:
+            for value in kwargs.values():
+                if type(value) is not str:
+                    break
+            else:
+                reuse = (model, *kwargs.items())
+                kept = _REUSED.get(reuse)
+                if kept is not None:
+                    return kept  # type: ignore[return-value]  # (kept under its model)
         try:
-            return model.__pydantic_validator__.validate_python(kwargs)  # type: ignore[no-any-return]
+            validated: M = model.__pydantic_validator__.validate_python(kwargs)
         except ValidationError as exc:
             return _retry_integral(model, kwargs, exc)
+        if reuse is not None:
+            if len(_REUSED) >= _REUSED_MAX:
+                _REUSED.clear()
+            _REUSED[reuse] = validated
+        return validated
     # ``__pydantic_fields__``, not ``model_fields``: on the class pydantic 2.11+ routes the
     # latter through a deprecation-checking property (~1 us of a ~6 us call).
     fields = list(model.__pydantic_fields__)

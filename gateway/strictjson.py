@@ -51,10 +51,15 @@ def loads_strict(body: bytes | str) -> Any:
     """
     raw = body.encode() if isinstance(body, str) else body
     obj = orjson.loads(raw)
-    if type(obj) is dict:  # a lone request: its own keys here, one call per nested object
-        keys = len(obj)
+    if type(obj) is dict:  # a lone request: its own keys here, and a flat ``params`` object
+        keys = len(obj)    # too (the usual call): a call only for what nests deeper
         for value in obj.values():
-            if type(value) is dict or type(value) is list:
+            if type(value) is dict:
+                keys += len(value)
+                for inner in value.values():
+                    if type(inner) is dict or type(inner) is list:
+                        keys += _count_keys(inner, 3)
+            elif type(value) is list:
                 keys += _count_keys(value, 2)
     else:
         keys = _count_keys(obj, 1) if type(obj) is list else 0

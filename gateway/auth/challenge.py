@@ -40,9 +40,9 @@ import hmac
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from mtgateway.credential import client_message, is_hex64, prove_server, verify_holder
 
@@ -211,15 +211,20 @@ class ChallengeAuthenticator(Authenticator):
         return {"session": session, "token_id": record.token_id,
                 "idle_timeout_s": self.session_idle_s, "max_lifetime_s": self.session_max_s}
 
-    async def authenticate(self, token: str | None) -> Principal:
-        """A session from :meth:`open_session`, or a token as :class:`Authenticator` checks it.
+    def authenticate(self, token: str | None) -> Coroutine[Any, Any, Principal]:
+        """A session from :meth:`open_session`, or a token as :class:`Authenticator` checks it
+        (its coroutine: no coroutine of this class's own around every token's check).
 
         Raises:
             Unauthorized: as :meth:`Authenticator.authenticate`; an unknown or lapsed session
                 is ``invalid_token`` (the client answers a new challenge).
         """
         if token is None or not token.startswith(SESSION_PREFIX):
-            return await super().authenticate(token)
+            return super().authenticate(token)
+        return self._session(token)
+
+    async def _session(self, token: str) -> Principal:
+        """The principal of a session from :meth:`open_session` (``token``, not a token)."""
         now = self.records.clock()
         session = self._sessions.get(token)
         if session is None or not self._alive(session, now):

@@ -88,14 +88,39 @@ def host_allowed(values: Sequence[str], extra: tuple[str, ...], target: str = ""
     """
     if len(values) != 1:
         return False
-    authority = target_authority(target) if target else None
-    if authority is not None and not _name_allowed(authority, extra):
-        return False
-    return _name_allowed(values[0], extra)
+    if target and not target.startswith("/"):  # (origin form, the usual one: no authority)
+        authority = target_authority(target)
+        if authority is not None and not _name_allowed(authority, extra):
+            return False
+    # the usual case without a call: the name was allowed before (:func:`_name_allowed`)
+    return (values[0], extra) in _ALLOWED or _name_allowed(values[0], extra)
 
 
 def _name_allowed(value: str, extra: tuple[str, ...]) -> bool:
-    """``value`` (``host[:port]``) names loopback or a configured name, with a valid port."""
+    """``value`` (``host[:port]``) names loopback or a configured name, with a valid port.
+
+    Asked on every request of both processes, nearly always with the same value: a name
+    allowed once is remembered (:data:`_ALLOWED`, bounded: full, it starts again, so a
+    client sending a new name each time grows nothing), and the request after it costs one
+    look-up; a refused one is worked out each time."""
+    if (value, extra) in _ALLOWED:
+        return True
+    if not _name_allowed_now(value, extra):
+        return False
+    if len(_ALLOWED) >= _ALLOWED_MAX:
+        _ALLOWED.clear()
+    _ALLOWED.add((value, extra))
+    return True
+
+
+#: Names (with the configured names they were judged against) :func:`_name_allowed` found
+#: allowed; at most :data:`_ALLOWED_MAX` (the loopback names a machine's clients use).
+_ALLOWED: Final[set[tuple[str, tuple[str, ...]]]] = set()
+_ALLOWED_MAX: Final = 64
+
+
+def _name_allowed_now(value: str, extra: tuple[str, ...]) -> bool:
+    """:func:`_name_allowed`, worked out."""
     host = value.strip().lower()
     name, port = host, ""
     if host.startswith("["):

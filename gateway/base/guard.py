@@ -449,6 +449,9 @@ class GuardedProtocol(asyncio.Protocol):
         self._inner = inner
         self._parses = parses
         self._budget = budget
+        #: The loop it is made on (looked up once: ``asyncio.get_running_loop`` asks the
+        #: system for the process id on every call, on CPython before 3.12).
+        self._loop = asyncio.get_running_loop()
         self._limits = budget.limits
         self._watch = HeaderWatch()
         self._timer: asyncio.TimerHandle | None = None
@@ -492,7 +495,7 @@ class GuardedProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.peer_key = address_key(self.peer)
-        self.since = asyncio.get_running_loop().time()
+        self.since = self._loop.time()
         if not self._budget.admit(self):
             self._refuse()
             return
@@ -573,7 +576,7 @@ class GuardedProtocol(asyncio.Protocol):
             return
         self._told_arriving = arriving
         if arriving:
-            self.since = asyncio.get_running_loop().time()
+            self.since = self._loop.time()
         if self.authenticated:
             self._budget.arrives(self, arriving)
 
@@ -612,7 +615,7 @@ class GuardedProtocol(asyncio.Protocol):
             return
         self._lingering = True
         transport.write_eof()
-        self._timer = asyncio.get_running_loop().call_later(REFUSAL_LINGER_S, transport.close)
+        self._timer = self._loop.call_later(REFUSAL_LINGER_S, transport.close)
 
     def eof_received(self) -> bool | None:
         # a lingering refusal: None closes the transport (the peer has read the 503)
@@ -655,7 +658,7 @@ class GuardedProtocol(asyncio.Protocol):
             if self.held:
                 self.held = self.held_last = False
                 self._budget.holding(self, False)
-            self.since = asyncio.get_running_loop().time()
+            self.since = self._loop.time()
             self._budget.idle(self)
 
     def authenticate(self) -> None:
@@ -715,7 +718,7 @@ class GuardedProtocol(asyncio.Protocol):
 
     def _arm(self, timeout_s: float) -> None:
         self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(timeout_s, self._on_deadline)
+        self._timer = self._loop.call_later(timeout_s, self._on_deadline)
 
     def _disarm(self) -> None:
         if self._timer is not None:

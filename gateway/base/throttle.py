@@ -171,6 +171,18 @@ class AuthThrottle:
         """Whether ``key`` has succeeded before in this process."""
         return key in self._vouched
 
+    def touch(self, key: str) -> bool:
+        """Whether ``key`` has succeeded before, and if so it becomes the most recently used,
+        as :meth:`check` makes it: for a caller that reuses a success it already had (the
+        daemon's door, for a token whose check the authenticator may reuse) and so does not
+        go through :meth:`check`, whose bound on what it remembers must still see the key
+        in use."""
+        vouched = self._vouched
+        if key in vouched:
+            vouched.move_to_end(key)
+            return True
+        return False
+
     def vouch(self, key: str) -> None:
         """Remember that ``key`` succeeded (bounded: at the bound the least recently used one
         is forgotten)."""

@@ -51,8 +51,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from functools import partial
-from typing import Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from aiohttp import web
 
@@ -74,7 +75,7 @@ from ..keys import (
     TRADING,
 )
 from .head import RequestHead
-from .ladder import body_refusal, content_refusal, edge_refusal, head_refusal
+from .ladder import EdgeRules, body_refusal, content_refusal, edge_refusal, head_refusal
 
 __all__ = ["DOOR", "HEAD", "AiohttpBody", "Answer", "Body", "Door", "Entry", "bearer_of",
            "error_response"]
@@ -162,6 +163,9 @@ class Entry(NamedTuple):
     context: RpcContext | None
 
 
+#: The heads that passed kept at most (past it, forgotten and judged again): the open
+#: connections' repeated heads, and a few aiohttp's parser built once each.
+_PASSED_KEPT: Final = 512
 #: ``Entry(body, context)`` without the NamedTuple's Python ``__new__`` (~0.08 us of each
 #: ``/rpc`` call's ~0.17).
 _entry: Final = partial(tuple.__new__, Entry)
@@ -171,12 +175,15 @@ class Door:
     """The sequence of the module docstring, for one application (built by ``create_app``,
     stored under :data:`DOOR`), with what every step needs looked up once."""
 
-    __slots__ = ("_authenticator", "_bridge", "_budget", "_config", "_dispatcher", "_metrics",
-                 "_terminals", "_throttle", "_trading", "host_refusals", "server")
+    __slots__ = ("_authenticator", "_bridge", "_budget", "_config", "_dispatcher", "_last",
+                 "_metrics", "_passed", "_rules", "_terminals", "_throttle", "_trading",
+                 "host_refusals", "server")
 
     def __init__(self, app: web.Application) -> None:
         config = app[CONFIG]
         self.server = config.server
+        #: What the rungs read of it, in slots (read on every request).
+        self._rules = EdgeRules(config.server)
         self._budget = app[CONNECTIONS]
         #: The port's 421 log (``base/edge.HostRefusals``): every refused Host reports to it.
         self.host_refusals = self._budget.host_refusals
@@ -188,18 +195,41 @@ class Door:
         # costs ~0.04 us more)
         self._bridge, self._config = app[BRIDGE], config
         self._terminals, self._trading = app[TERMINALS], app[TRADING]
+        #: The context made last (:meth:`context`), given again to the same principal.
+        self._last: RpcContext | None = None
+        #: Heads that passed rungs 1-7, by ``id`` (each kept, so its ``id`` is not reused
+        #: while it is here), with the bearer token each carries: the llhttp edge gives a
+        #: connection's repeated header block one head (``RpcRequest.known_head``), and the
+        #: rungs read nothing but the head and ``[server]``, fixed for the door's life, so
+        #: one that passed passes again (a refusal is not kept: it is worked out, and
+        #: reported, each time). The token itself is checked on every call.
+        self._passed: dict[int, tuple[RequestHead, str | None]] = {}
 
     # -- the doors ------------------------------------------------------------------------------
 
-    async def rpc(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
-                  called: list[str]) -> Answer:
+    def rpc(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
+            called: list[str] | None) -> Coroutine[Any, Any, Answer]:
         """Answer one ``POST /rpc`` request: steps 1-5 (:meth:`enter`, rungs 1-11), then the
-        dispatcher; ``called`` gets the JSON-RPC method names answered (the access log's).
+        dispatcher; ``called`` gets the JSON-RPC method names answered (the access log's;
+        None when there is no access log to write). Its coroutine: the usual call, which
+        waits for nothing before the dispatcher (:meth:`enter_now`), takes the steps here at
+        once, with no coroutine of the door's own for them.
 
         Raises:
             ConnectionResetError: the client left while its body was on the way (llhttp).
         """
-        entry = await self.enter(head, body, conn, rpc=True)
+        entry = self.enter_now(head, body, conn)
+        if entry is None:  # something must wait: the sequence from the start, as it waits
+            return self._rpc_waiting(head, body, conn, called)
+        return self._dispatch(entry, called)
+
+    async def _rpc_waiting(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,
+                           called: list[str] | None) -> Answer:
+        """:meth:`rpc` when a step must wait (the body on its way, the token's check)."""
+        return await self._dispatch(await self.enter(head, body, conn, rpc=True), called)
+
+    async def _dispatch(self, entry: Entry | HttpRefusal, called: list[str] | None) -> Answer:
+        """The refusal's answer, or the dispatcher's for ``entry``."""
         if isinstance(entry, HttpRefusal):
             return entry.status, entry.body(), dict(entry.headers)
         assert entry.context is not None  # noqa: S101 - a token was asked for
@@ -207,6 +237,37 @@ class Door:
         if payload is None:
             return 204, None, None
         return 200, payload, None
+
+    def enter_now(self, head: RequestHead, body: Body, conn: GuardedProtocol | None
+                  ) -> Entry | HttpRefusal | None:
+        """:meth:`enter` for ``POST /rpc`` (rungs 1-11) when no step must wait: the token is
+        one that succeeded before whose check the authenticator may reuse (the throttle would
+        pass it on and the check answer at once: :meth:`_reused`), and the body came whole
+        with the head (rungs 8-10 then have nothing to refuse; rung 11 passes). The first
+        refusal of the head's rungs, or the entry; None when a step must wait or a body
+        rung refuses (then :meth:`enter` takes them all, from the first, in their order).
+        A head that passed rungs 1-7 before (the same object) is not judged again, nor its
+        token read from it again."""
+        known = self._passed.get(id(head))
+        if known is not None and known[0] is head:
+            token = known[1]
+        else:
+            refusal = head_refusal(self._rules, head, self.host_refusals)
+            if refusal is not None:
+                return refusal
+            token = _bearer(head.authorization)
+            if len(self._passed) >= _PASSED_KEPT:
+                self._passed.clear()
+            self._passed[id(head)] = (head, token)
+        # the token before the body: a body taken is gone from aiohttp's stream, so it is
+        # taken only when nothing else sends the request to enter
+        principal = self._reused(token)
+        if principal is None:
+            return None
+        taken = body.take()  # (bytes only when whole, neither malformed nor too large)
+        if not taken:
+            return None  # (on its way; or, taken, refused by enter for what take noted)
+        return _entry((taken, self._admitted(principal, conn)))
 
     async def enter(self, head: RequestHead, body: Body | None, conn: GuardedProtocol | None,
                     *, rpc: bool = False, limit: int | None = None,
@@ -221,9 +282,9 @@ class Door:
             ConnectionResetError: the client left while its body was on the way (llhttp).
         """
         if limit is None:
-            limit = self.server.max_body_bytes
+            limit = self._rules.max_body_bytes
         if rpc:
-            refusal = head_refusal(self.server, head, self.host_refusals)
+            refusal = head_refusal(self._rules, head, self.host_refusals)
         else:
             refusal = None if body is None else content_refusal(head, limit)
         if refusal is not None:
@@ -231,7 +292,8 @@ class Door:
         data = b""
         if body is not None:
             taken = body.take()  # the usual case: the body came with the head, whole
-            if taken is None or body.malformed or body.too_large:
+            # (bytes only when whole, neither malformed nor too large: ``b""`` when either)
+            if not taken:
                 if taken is None:
                     taken = await self._receive(body)
                 refusal = body_refusal(limit, timed_out=taken is None,
@@ -241,7 +303,7 @@ class Door:
             data = taken or b""
         if not token:
             return _entry((data, None))
-        context = await self.admit(bearer_of(head.authorization), conn)
+        context = await self.admit(_bearer(head.authorization), conn)
         if isinstance(context, HttpRefusal):
             return context
         return _entry((data, context))
@@ -259,25 +321,46 @@ class Door:
 
     def edge_refusal(self, head: RequestHead) -> HttpRefusal | None:
         """Rungs 2-4, for every route (the middleware asks, before the router)."""
-        return edge_refusal(self.server, head, self.host_refusals)
+        return edge_refusal(self._rules, head, self.host_refusals)
 
     async def admit(self, token: str | None, conn: GuardedProtocol | None
                     ) -> RpcContext | HttpRefusal:
         """Steps 3-5: ``token`` through the throttle (rung 11: the 401, 429 or 503 refusal,
         counted by reason word), the mark on ``conn``, and the caller's context."""
+        principal = self._reused(token)
+        if principal is None:
+            authenticator = self._authenticator
+            try:
+                # ``partial``: no coroutine of the door's own between the throttle and the
+                # check
+                principal = await self._throttle.check(
+                    authenticator.throttle_key(token), partial(authenticator.authenticate, token),
+                    Unauthorized)
+            except (Unavailable, RateLimited, Unauthorized) as exc:
+                # Unavailable: the token authority cannot be asked, not the client's fault
+                # (503)
+                refusal = auth_refusal(exc)
+                self._metrics.refused(f"auth_{refusal.reason or 'unauthorized'}")
+                return refusal
+        return self._admitted(principal, conn)
+
+    def _reused(self, token: str | None) -> Principal | None:
+        """Step 3 for the usual call, without a coroutine: a token that succeeded before
+        (the throttle would pass it on; it still sees the key in use) whose check the
+        authenticator may reuse (it would answer at once). None: :meth:`admit` asks them."""
         authenticator = self._authenticator
-        try:
-            # ``partial``: no coroutine of the door's own between the throttle and the check
-            principal = await self._throttle.check(
-                authenticator.throttle_key(token), partial(authenticator.authenticate, token),
-                Unauthorized)
-        except (Unavailable, RateLimited, Unauthorized) as exc:
-            # Unavailable: the token authority cannot be asked, not the client's fault (503)
-            refusal = auth_refusal(exc)
-            self._metrics.refused(f"auth_{refusal.reason or 'unauthorized'}")
-            return refusal
-        mark_authenticated(conn)
-        return self.context(principal)
+        if not self._throttle.touch(authenticator.throttle_key(token)):
+            return None
+        return authenticator.reused(token)
+
+    def _admitted(self, principal: Principal, conn: GuardedProtocol | None) -> RpcContext:
+        """Steps 4-5: the mark on ``conn`` (once is enough: the usual case is marked) and
+        the caller's context (:meth:`context`'s look at the last one, in place)."""
+        if conn is not None and not conn.authenticated:
+            mark_authenticated(conn)
+        last = self._last
+        return last if last is not None and last.principal is principal \
+            else self.context(principal)
 
     async def authenticate(self, token: str | None, terminal: TerminalId) -> Principal:
         """A token presented again on a connection bound to ``terminal`` (``/ws``'s
@@ -306,9 +389,16 @@ class Door:
                                           Unauthorized)
 
     def context(self, principal: Principal) -> RpcContext:
-        """The one way a caller's :class:`~gateway.context.RpcContext` is made."""
-        return RpcContext(principal, self._bridge, self._config, self._terminals,
-                          self._trading)
+        """The one way a caller's :class:`~gateway.context.RpcContext` is made. A context is
+        never changed, so the last one is given again to the same principal (the
+        authenticator hands a token's calls one principal while it reuses its check): one
+        object fewer on nearly every call."""
+        last = self._last
+        if last is not None and last.principal is principal:
+            return last
+        context = self._last = RpcContext(principal, self._bridge, self._config,
+                                          self._terminals, self._trading)
+        return context
 
     def connection(self, request: web.BaseRequest) -> GuardedProtocol | None:
         """The guard of ``request``'s connection (None: served without the budget)."""
@@ -320,6 +410,13 @@ DOOR: Final = web.AppKey("door", Door)
 #: The head of a request aiohttp parsed, built once by the middleware (which runs before
 #: every routed handler) for the handler's own steps through the door.
 HEAD: Final = web.RequestKey("request_head", RequestHead)
+
+
+def _bearer(header: str | None) -> str | None:
+    """:func:`bearer_of`, the usual form (``Bearer <token>``) read without splitting it."""
+    if header is not None and header.startswith("Bearer "):
+        return header[7:].strip() or None
+    return bearer_of(header)
 
 
 def bearer_of(header: str | None) -> str | None:

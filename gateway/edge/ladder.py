@@ -51,7 +51,7 @@ Nothing here touches a socket, a clock or aiohttp.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Protocol
 
 from ..base.edge import HostRefusals, host_allowed, target_authority
 from ..config import ServerConfig
@@ -69,11 +69,39 @@ from ..errors import (
 )
 from .head import RequestHead
 
-__all__ = ["body_refusal", "content_refusal", "edge_refusal", "has_token_param",
-           "head_refusal", "is_json"]
+__all__ = ["EdgeRules", "EdgeSettings", "body_refusal", "content_refusal", "edge_refusal",
+           "has_token_param", "head_refusal", "is_json"]
 
 _JSON: Final = "application/json"
 _TOKEN_PARAMS: Final = ("token", "auth", "bearer", "key", "secret", "password")
+
+
+class EdgeSettings(Protocol):
+    """What the rungs read of ``[server]``: its :class:`~gateway.config.ServerConfig`, or the
+    door's copy of it (:class:`EdgeRules`)."""
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]: ...
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]: ...
+
+    @property
+    def max_body_bytes(self) -> int: ...
+
+
+class EdgeRules:
+    """The settings the rungs read, copied once from ``[server]`` into plain slots (the
+    door's, :class:`~gateway.edge.door.Door`): every attribute read of a pydantic model goes
+    through its ``__getattr__`` hook, several times the cost of a slot, and the rungs read
+    three on every request."""
+
+    __slots__ = ("allowed_hosts", "allowed_origins", "max_body_bytes")
+
+    def __init__(self, server: ServerConfig) -> None:
+        self.allowed_hosts: tuple[str, ...] = server.allowed_hosts
+        self.allowed_origins: tuple[str, ...] = server.allowed_origins
+        self.max_body_bytes: int = server.max_body_bytes
 
 
 def has_token_param(keys: Iterable[str]) -> bool:
@@ -88,7 +116,7 @@ def is_json(content_type: str | None) -> bool:
     return (content_type or "").split(";", 1)[0].strip().lower() == _JSON
 
 
-def edge_refusal(server: ServerConfig, head: RequestHead,
+def edge_refusal(server: EdgeSettings, head: RequestHead,
                  host_refusals: HostRefusals | None = None) -> HttpRefusal | None:
     """Rungs 2-4, which hold for every route (``/ws``, ``/health``, ``/api`` too): the
     ``Host`` values and the request target (an absolute-form target's authority is held to
@@ -114,14 +142,15 @@ def edge_refusal(server: ServerConfig, head: RequestHead,
 def content_refusal(head: RequestHead, limit: int) -> HttpRefusal | None:
     """Rungs 6-7, for a door that takes a JSON body of at most ``limit`` bytes: the declared
     content type, then the declared length."""
-    if not is_json(head.content_type):
+    content_type = head.content_type
+    if content_type != _JSON and not is_json(content_type):  # (the usual value, no call)
         return UNSUPPORTED_MEDIA_TYPE
     if head.content_length is not None and head.content_length > limit:
         return body_too_large(limit)
     return None
 
 
-def head_refusal(server: ServerConfig, head: RequestHead,
+def head_refusal(server: EdgeSettings, head: RequestHead,
                  host_refusals: HostRefusals | None = None) -> HttpRefusal | None:
     """The first refusal of rungs 1-7 for ``POST /rpc`` (decided on the header block), or
     None."""

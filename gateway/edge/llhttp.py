@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import parse_qsl
 
 import httptools
@@ -101,15 +101,16 @@ def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
 class RpcRequest:
     """One request as the edge sees it: raw parts, body collected up to the limit.
 
-    Its ``__init__`` is written out (with the defaults): the one ``dataclass`` generates is
-    interpreted even in the compiled build (and fills four fields from factories), one of
-    several objects every ``/rpc`` call builds; written here it is compiled with the module.
+    Its ``__init__`` is written out, without parameters (llhttp's callbacks fill it in): the
+    one ``dataclass`` generates is interpreted even in the compiled build (and fills four
+    fields from factories), and sixteen defaults bound on every call cost more than the
+    assignments; one of several objects every ``/rpc`` call builds, written here it is
+    compiled with the module.
     """
 
     target: bytes
     method: bytes
     minor: int
-    headers: list[tuple[bytes, bytes]]
     keep_alive: bool
     body: bytearray
     #: Bytes of a ``Content-Length`` body still to come (unused when chunked).
@@ -123,32 +124,39 @@ class RpcRequest:
     broken: bool
     #: ``Expect: 100-continue`` was sent (the only expectation served here).
     expect: bool
-    #: Every ``Host`` value, and the first value of the headers the rules read (noted while
-    #: the headers are read, so the checks do not scan them again).
+    #: A header says the request is not this edge's (``Upgrade``, or an ``Expect`` other
+    #: than ``100-continue``): it goes to aiohttp.
+    foreign: bool
+    #: Every ``Host`` value, and the first value of the headers the rules read (noted as
+    #: each header is read, so neither the checks nor the end of the headers scan them).
     hosts: list[bytes]
     noted: dict[bytes, bytes]
     #: How the edge waits for more of the body (:meth:`RpcEdge._until_body`, set when it
     #: queues the request).
     wait_body: Callable[[RpcRequest], Awaitable[None]] | None
+    #: The head :meth:`head` built, and the request whose header block this one's repeats
+    #: (:meth:`RequestAssembly._repeat`), where the head built for one of them is kept for
+    #: the next.
+    known_head: RequestHead | None
+    template: RpcRequest | None
+    #: The body is counted here, not by llhttp (a repeated header block's request, whose
+    #: ``Content-Length`` body llhttp never sees).
+    counted: bool
 
-    def __init__(self, target: bytes = b"", method: bytes = b"", minor: int = 1,
-                 headers: list[tuple[bytes, bytes]] | None = None, keep_alive: bool = True,
-                 body: bytearray | None = None, body_left: int = 0,
-                 content_length: int | None = None, chunked: bool = False,
-                 too_large: bool = False, complete: bool = False, broken: bool = False,
-                 expect: bool = False, hosts: list[bytes] | None = None,
-                 noted: dict[bytes, bytes] | None = None,
-                 wait_body: Callable[[RpcRequest], Awaitable[None]] | None = None) -> None:
-        self.target, self.method, self.minor = target, method, minor
-        self.headers = [] if headers is None else headers
-        self.keep_alive = keep_alive
-        self.body = bytearray() if body is None else body
-        self.body_left, self.content_length, self.chunked = body_left, content_length, chunked
-        self.too_large, self.complete, self.broken = too_large, complete, broken
-        self.expect = expect
-        self.hosts = [] if hosts is None else hosts
-        self.noted = {} if noted is None else noted
-        self.wait_body = wait_body
+    def __init__(self) -> None:
+        self.target = self.method = b""
+        self.minor = 1
+        self.keep_alive = True
+        self.body = bytearray()
+        self.body_left = 0
+        self.content_length = None
+        self.chunked = self.too_large = self.complete = self.broken = self.expect = False
+        self.foreign = False
+        self.hosts = []
+        self.noted = {}
+        self.wait_body = None
+        self.known_head = self.template = None
+        self.counted = False
 
     @property
     def settled(self) -> bool:
@@ -188,12 +196,37 @@ class RpcRequest:
 
     def head(self, peer: str) -> RequestHead:
         """What the header block says, as every rule reads it, for a request from ``peer``
-        (decoded as aiohttp decodes a request's)."""
-        return _head((self.method.decode("latin-1"),
-                      self.target.decode("utf-8", "surrogateescape"),
-                      [value.decode("utf-8", "surrogateescape") for value in self.hosts],
-                      self.first(b"origin"), self.query_keys(), self.first(b"content-type"),
-                      self.content_length, peer, self.first(b"authorization"), self.broken))
+        (decoded as aiohttp decodes a request's). The noted values are decoded here, not
+        through :meth:`first` (a call each, on every request); built once, and given again
+        to the requests that repeat this one's header block (the same peer's: one edge's
+        requests)."""
+        known = self.known_head
+        if known is not None and known.peer == peer:
+            return known
+        template = self.template
+        if template is not None:
+            known = template.known_head
+            if known is not None and known.peer == peer:
+                self.known_head = known
+                return known
+        noted, target, hosts = self.noted, self.target, self.hosts
+        origin, content_type = noted.get(b"origin"), noted.get(b"content-type")
+        authorization = noted.get(b"authorization")
+        method = self.method
+        known = self.known_head = _head((  # (the usual method and target, not decoded)
+            "POST" if method == b"POST" else method.decode("latin-1"),
+            "/rpc" if target == b"/rpc" else target.decode("utf-8", "surrogateescape"),
+            [hosts[0].decode("utf-8", "surrogateescape")] if len(hosts) == 1
+            else [value.decode("utf-8", "surrogateescape") for value in hosts],
+            None if origin is None else origin.decode("utf-8", "surrogateescape"),
+            self.query_keys() if b"?" in target else (),
+            None if content_type is None else content_type.decode("utf-8", "surrogateescape"),
+            self.content_length, peer,
+            None if authorization is None else authorization.decode("utf-8", "surrogateescape"),
+            self.broken))
+        if template is not None and not self.broken:
+            template.known_head = known
+        return known
 
     @property
     def path(self) -> bytes:
@@ -208,30 +241,26 @@ class RpcRequest:
                                                  keep_blank_values=True))
 
 
-# Started and Completed, built for every request, are not ``frozen``: a frozen dataclass's
-# generated ``__init__`` sets each field through ``object.__setattr__`` and stays interpreted
-# in the compiled build (~0.3 us a construction there, against ~0.03 us for the ``__init__``
-# written out). Nothing assigns to them after.
+# Started and Completed, built for every request, are named tuples made by ``tuple.__new__``
+# (:data:`_started`, :data:`_completed`): no ``__init__`` of Python's runs, in either build (a
+# frozen dataclass's generated one sets each field through ``object.__setattr__``, and any
+# written out is a Python call in the pure build). Tell them apart by type, not by ``==``.
 
 
-@dataclass(slots=True, init=False)
-class Started:
+class Started(NamedTuple):
     """An ``/rpc`` request's headers are complete (its body may still be on the way)."""
 
     request: RpcRequest
 
-    def __init__(self, request: RpcRequest) -> None:
-        self.request = request
 
-
-@dataclass(slots=True, init=False)
-class Completed:
+class Completed(NamedTuple):
     """The request's body is complete."""
 
     request: RpcRequest
 
-    def __init__(self, request: RpcRequest) -> None:
-        self.request = request
+
+_started: Final = partial(tuple.__new__, Started)
+_completed: Final = partial(tuple.__new__, Completed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +281,6 @@ Event = Started | Completed | HandOff | Malformed
 _HEAD, _BODY, _OFF = 0, 1, 2
 
 
-#: What ``RequestAssembly._request`` is before llhttp's callbacks begin a message.
-_NO_REQUEST: Final[RpcRequest | None] = None
-
 
 class RequestAssembly:
     """A connection's byte stream to request events (no I/O, no clock).
@@ -270,22 +296,23 @@ class RequestAssembly:
         self._state = _HEAD
         self._request: RpcRequest | None = None
         self._events: list[Event] = []
+        #: The last header block llhttp parsed whose request a repeat may copy
+        #: (:meth:`_repeat`), and that request.
+        self._memo_raw = b""
+        self._memo: RpcRequest | None = None
+        #: Where the stream stands, in :class:`~gateway.base.guard.HeaderWatch`'s words (the
+        #: connection guard's header deadline and eviction order read it): set as each
+        #: :meth:`feed` ends (the edge reads it after every one; a value, not a call).
+        self.watch_state = "idle"
 
     @property
     def off(self) -> bool:
         return self._state == _OFF
 
-    @property
-    def watch_state(self) -> str:
-        """Where the stream stands, in :class:`~gateway.base.guard.HeaderWatch`'s words (the
-        connection guard's header deadline and eviction order read it)."""
-        if self._state == _HEAD:
-            return "headers" if self._buffer else "idle"
-        return "body" if self._state == _BODY else "off"
-
     def feed(self, data: bytes) -> list[Event]:
         """Account for ``data``; the events it completed, in order."""
         if self._state == _OFF:
+            self.watch_state = "off"
             return []
         events = self._events = []
         start = 0
@@ -302,10 +329,15 @@ class RequestAssembly:
                 data = self._body(data)
             else:
                 break
+        state = self._state
+        self.watch_state = ("headers" if self._buffer else "idle") if state == _HEAD \
+            else "body" if state == _BODY else "off"
         return events
 
     def _head(self, data: bytes, start: int) -> bytes:
         """Parse the header block at the start of ``data``; the bytes after what was used."""
+        if self._memo is not None and data.startswith(self._memo_raw):
+            return self._repeat(self._memo, data[len(self._memo_raw):])
         while data[:2] == b"\r\n":  # empty lines before a request are ignored (RFC 9112)
             data, start = data[2:], 0
         end = data.find(b"\r\n\r\n", start)
@@ -313,7 +345,8 @@ class RequestAssembly:
         # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
         # the header block is searched (a body may hold any byte), from where new bytes
         # begin (the lookbehind still sees the byte before).
-        if has_bare_lf(data, start, end + 4 if end >= 0 else len(data)):
+        stop = end + 4 if end >= 0 else len(data)  # (``has_bare_lf``, written out: each head)
+        if data.count(b"\n", start, stop) != data.count(b"\r\n", start - 1 if start else 0, stop):
             self._malformed()
             return b""
         if end < 0:
@@ -327,9 +360,9 @@ class RequestAssembly:
                 len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
             self._malformed()
             return b""
-        # typed as the attribute, not as None: a compiled build (mypyc) would otherwise take
-        # the read below, after llhttp's callbacks set it, to be None still
-        self._request = _NO_REQUEST
+        # made here, not in llhttp's ``on_message_begin`` (a call from C on every request):
+        # ``head`` holds one header block, so llhttp begins at most one message in it
+        request = self._request = RpcRequest()
         try:
             self._parser.feed_data(head)
         except httptools.HttpParserUpgrade:
@@ -337,26 +370,68 @@ class RequestAssembly:
         except httptools.HttpParserError:
             self._malformed()
             return b""
-        request = self._request
-        if request is None or not request.method:  # llhttp saw no complete header block
+        if not request.method:  # llhttp saw no complete header block
             self._malformed()
             return b""
         if not _ours(request):
             self._state = _OFF
             self._events.append(HandOff(head + rest, request))
             return b""
-        self._events.append(Started(request))
+        self._events.append(_started((request,)))
+        if not request.chunked and not request.expect and request.keep_alive \
+                and request.content_length is not None \
+                and request.content_length <= self._max_body:
+            self._memo = request.template = _template(request)  # (one a repeat may copy)
+            self._memo_raw = head
         if request.complete:
             self._done(request)
         else:
             self._state = _BODY
         return rest
 
+    def _repeat(self, memo: RpcRequest, data: bytes) -> bytes:
+        """A header block byte for byte the one of ``memo`` (an earlier request of this
+        connection, whose block llhttp accepted: ours, kept alive, a ``Content-Length`` body
+        within the limit, neither chunked nor expecting); ``data``, the bytes after it.
+
+        Clients send the same block on every call of a connection (the same Host, token,
+        type and, for the same call, length), and llhttp, given the same bytes in the same
+        state (between messages), says the same of them: the request is ``memo``'s parts,
+        its body the next ``Content-Length`` bytes, counted here (llhttp sees neither: it
+        stays between messages). Not parsed again, its head not built again (the request
+        shares ``memo``'s :attr:`RpcRequest.known_head`): about a sixth of the instructions
+        of a call. The bytes after the block are the same as after any other block."""
+        request = self._request = RpcRequest()
+        request.target, request.method, request.minor = memo.target, memo.method, memo.minor
+        request.hosts, request.noted, request.template = memo.hosts, memo.noted, memo
+        request.known_head = memo.known_head
+        length = request.content_length = memo.content_length
+        assert length is not None  # noqa: S101 - a memo has a Content-Length
+        request.counted = True
+        self._events.append(_started((request,)))
+        if len(data) < length:  # the body's first part (the rest: :meth:`_body`)
+            request.body += data
+            request.body_left = length - len(data)
+            self._state = _BODY
+            return b""
+        request.body += data[:length] if len(data) > length else data
+        request.complete = True
+        self._events.append(_completed((request,)))
+        return data[length:] if len(data) > length else b""
+
     def _body(self, data: bytes) -> bytes:
         """Feed llhttp the body bytes at the start of ``data``, never past the message's end;
         the bytes after what was used."""
         request = self._request
         assert request is not None
+        if request.counted:  # a repeated header block's body: llhttp does not see it
+            size = min(len(data), request.body_left)
+            request.body_left -= size
+            request.body += data if size == len(data) else data[:size]
+            if not request.body_left:
+                request.complete = True
+                self._done(request)
+            return data[size:] if size < len(data) else b""
         if request.chunked:  # a chunked message can only end at an LF: feed up to each one
             cut = data.find(b"\n")
             size = len(data) if cut < 0 else cut + 1
@@ -373,7 +448,7 @@ class RequestAssembly:
         return data[size:] if size < len(data) else b""
 
     def _done(self, request: RpcRequest) -> None:
-        self._events.append(Completed(request))
+        self._events.append(_completed((request,)))
         self._state = _HEAD if request.keep_alive else _OFF
 
     def _malformed(self) -> None:
@@ -385,16 +460,31 @@ class RequestAssembly:
 
     # -- httptools callbacks ------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._request = RpcRequest()
-
     def on_url(self, url: bytes) -> None:
         assert self._request is not None
         self._request.target += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self._request is not None
-        self._request.headers.append((name.lower(), value))
+        """One header, whole (httptools calls it once the next one begins or the block
+        ends): noted at once, so nothing scans the headers again. An exception here is
+        llhttp's refusal of the request (``HttpParserCallbackError``): 400."""
+        request = self._request
+        assert request is not None
+        name = name.lower()
+        if name == b"host":
+            request.hosts.append(value)
+        elif name in _NOTED:
+            request.noted.setdefault(name, value)  # the first value of each
+        elif name == b"content-length":  # llhttp refuses it unless it is one number
+            request.content_length = request.body_left = int(value)
+        elif name == b"transfer-encoding":  # llhttp refuses it unless it ends chunked
+            request.chunked = True
+        elif name == b"expect":
+            request.expect = True
+            if value.lower() != b"100-continue":
+                request.foreign = True
+        elif name == b"upgrade":
+            request.foreign = True
 
     def on_headers_complete(self) -> None:
         request = self._request
@@ -403,19 +493,6 @@ class RequestAssembly:
         request.method = parser.get_method()
         request.minor = 0 if parser.get_http_version() == "1.0" else 1
         request.keep_alive = parser.should_keep_alive()
-        noted = request.noted
-        for name, value in request.headers:
-            if name == b"host":
-                request.hosts.append(value)
-            elif name in _NOTED:
-                if name not in noted:
-                    noted[name] = value
-            elif name == b"content-length":  # llhttp refused it unless it is one number
-                request.content_length = request.body_left = int(value)
-            elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
-                request.chunked = True
-            elif name == b"expect":
-                request.expect = True
 
     def on_body(self, body: bytes) -> None:
         request = self._request
@@ -434,16 +511,23 @@ class RequestAssembly:
         request.keep_alive = self._parser.should_keep_alive()
 
 
+def _template(request: RpcRequest) -> RpcRequest:
+    """What a repeat of ``request``'s header block copies (:meth:`RequestAssembly._repeat`):
+    its head's parts, without its body (kept for the connection's life)."""
+    template = RpcRequest()
+    template.target, template.method, template.minor = request.target, request.method, \
+        request.minor
+    template.hosts, template.noted = request.hosts, request.noted
+    template.content_length = request.content_length
+    return template
+
+
 def _ours(request: RpcRequest) -> bool:
     """``POST /rpc`` (any query: its token check is ours too) on HTTP/1.x without an upgrade
-    or an expectation other than ``100-continue``; anything else is aiohttp's."""
-    if request.method != b"POST" or request.path != b"/rpc":
-        return False
-    for name, value in request.headers:
-        if name == b"upgrade" or (name == b"expect" and (
-                value.lower() != b"100-continue" or request.minor != 1)):
-            return False
-    return True
+    or an expectation other than ``100-continue`` (on HTTP/1.1); anything else is aiohttp's."""
+    target = request.target
+    return request.method == b"POST" and (target == b"/rpc" or target.startswith(b"/rpc?")) \
+        and not request.foreign and not (request.expect and request.minor != 1)
 
 
 def response_bytes(request: RpcRequest, status: int, body: bytes | None, keep_alive: bool,
@@ -511,6 +595,8 @@ class RpcEdge(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         #: Bound once, handed to each request queued (how its body is waited for).
         self._body_waiter = self._until_body
+        #: The stream's state as the guard was last told it (told again only on a change).
+        self._told: str | None = None
 
     # -- asyncio.Protocol (the transport's own, from the guard's connection_made on) ----------
 
@@ -530,10 +616,20 @@ class RpcEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            self._take(event)
+            if type(event) is Started:  # (``_take``'s usual case, in place)
+                if self._guard is not None:  # working from here until its answer is written
+                    self._guard.request_started()
+                event.request.wait_body = self._body_waiter
+                self._queue.append(event.request)
+            elif type(event) is not Completed:  # a body's end: ``_wake`` finds it below
+                self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
-            self._guard.stream_at(self._assembly.watch_state)
-        self._wake()
+            state = self._assembly.watch_state
+            if state != self._told:  # (a whole request read leaves it idle, as it was)
+                self._told = state
+                self._guard.stream_at(state)
+        if self._waiter is not None:  # an answer waits for the front request's body
+            self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
         self._next()
@@ -563,15 +659,11 @@ class RpcEdge(asyncio.Protocol):
     # -- reading ------------------------------------------------------------------------------
 
     def _take(self, event: Event) -> None:
-        """Queue a request, keep the bytes of one for aiohttp, note a malformed one."""
-        if isinstance(event, Started):
-            if self._guard is not None:  # working from here until its answer is written
-                self._guard.request_started()
-            event.request.wait_body = self._body_waiter
-            self._queue.append(event.request)
-        elif isinstance(event, HandOff):
+        """Keep the bytes of a request for aiohttp, note a malformed one (a request is
+        queued by :meth:`data_received` itself)."""
+        if type(event) is HandOff:
             self._handoff = bytearray(event.data)  # (the guard holds it to the Host rule)
-        elif isinstance(event, Malformed) and not (
+        elif type(event) is Malformed and not (
                 self._queue and self._queue[-1] is not None and self._queue[-1].broken):
             self._queue.append(None)  # (a broken body's request is answered 400 itself)
 
@@ -605,10 +697,11 @@ class RpcEdge(asyncio.Protocol):
 
     # -- answering ----------------------------------------------------------------------------
 
-    def _next(self) -> None:
-        """Start answering the front request, or hand off, or wait idle."""
+    def _next(self) -> bool:
+        """Start answering the front request, or hand off, or wait idle; True when it left
+        the connection open and idle, waiting for a request."""
         if self._busy or self._lost:
-            return
+            return False
         if self._queue:
             self._busy = True
             if self._more is not None:  # the answering task waits: it takes the request
@@ -628,17 +721,59 @@ class RpcEdge(asyncio.Protocol):
             if self._keepalive is None:
                 self._keepalive = self._loop.call_at(now + self._server.keepalive_timeout_s,
                                                      self._keepalive_due)
+            return True
         else:
             self._close()  # the last request said Connection: close
+        return False
 
     async def _serve(self) -> None:
         """The connection's answering task: the queued requests in order, then, while the
         connection stays open and idle, a wait for the next one. One task per connection,
         not one per request: a task costs its creation and its registration with asyncio
-        (a ``WeakSet``, Python code even in the compiled build) on every call."""
+        (a ``WeakSet``, Python code even in the compiled build) on every call. Each request
+        is answered in this coroutine's own frame, not in one it awaits: every level of the
+        chain that waits for the EA's answer is resumed again when it comes."""
         try:
             while True:
-                keep = await self._answer_front()
+                request = self._queue[0]
+                keep = False
+                try:
+                    if request is None:
+                        self._write(MALFORMED_REQUEST.raw())
+                    else:
+                        if request.expect:  # before the checks, as aiohttp's expect handler
+                            self._write(_CONTINUE)
+                        logged = self._access_log
+                        started = self._loop.time() if logged is not None else 0.0
+                        called: list[str] | None = [] if logged is not None else None
+                        head = request.known_head  # (a repeat's: this edge's, its peer)
+                        status, body, headers = await self._door.rpc(
+                            request.head(self._peer) if head is None else head, request,
+                            self._guard, called)
+                        keep = request.keep_alive and not self._closing \
+                            and not request.broken \
+                            and not (headers and headers.get("Connection") == "close")
+                        transport = self._transport  # (``_write``, in place)
+                        if transport is not None and not self._lost:
+                            transport.write(response_bytes(request, status, body, keep,
+                                                           headers))
+                        if logged is not None:
+                            log_access(logged, self._peer, request.method.decode("latin-1"),
+                                       request.path.decode("latin-1"), called or [], status,
+                                       len(body) if body else 0, self._loop.time() - started)
+                        # (``keep``: not broken, so the body is settled once complete)
+                        if self._drained is not None or (keep and not request.complete):
+                            keep = await self._after(request, keep)
+                        else:
+                            keep = keep and not self._lost
+                except ConnectionResetError:
+                    pass  # the client left while its body was on the way
+                except Exception:  # a bug: never leak it, never leave the connection hanging
+                    log.exception("answering /rpc failed")
+                finally:
+                    self._queue.popleft()
+                    if request is not None and self._guard is not None:
+                        self._guard.request_finished()
                 if not keep:
                     self._close()
                     return
@@ -648,8 +783,8 @@ class RpcEdge(asyncio.Protocol):
                 if self._queue:
                     continue
                 self._busy = False
-                self._next()  # idle: hand off, close, or arm the keep-alive timer
-                if self._lost or self._closing or self._assembly.off:
+                # idle: hand off, close, or arm the keep-alive timer
+                if not self._next():
                     return  # nothing more will be queued here
                 self._more = self._loop.create_future()
                 try:
@@ -671,43 +806,10 @@ class RpcEdge(asyncio.Protocol):
         if self._more is not None and not self._more.done():
             self._more.set_result(None)
 
-    async def _answer_front(self) -> bool:
-        """Answer the front request and take it off the queue; True when the connection
-        stays open."""
-        request = self._queue[0]
-        keep = False
-        try:
-            if request is None:
-                self._write(MALFORMED_REQUEST.raw())
-                return False
-            keep = await self._answer(request)
-        except Exception:  # a bug: never leak it, never leave the connection hanging
-            log.exception("answering /rpc failed")
-            keep = False
-        finally:
-            self._queue.popleft()
-            if request is not None and self._guard is not None:
-                self._guard.request_finished()
-        return keep
-
-    async def _answer(self, request: RpcRequest) -> bool:
-        """Answer ``request``; True when the connection stays open."""
-        started = self._loop.time()
-        if request.expect:
-            self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
-        called: list[str] = []
-        try:
-            status, body, headers = await self._door.rpc(
-                request.head(self._peer), request, self._guard, called)
-        except ConnectionResetError:
-            return False  # the client left while its body was on the way
-        keep = request.keep_alive and not self._closing and not request.broken and not (
-            headers and headers.get("Connection") == "close")
-        self._write(response_bytes(request, status, body, keep, headers))
-        if self._access_log is not None:
-            log_access(self._access_log, self._peer, request.method.decode("latin-1"),
-                       request.path.decode("latin-1"), called, status,
-                       len(body) if body else 0, self._loop.time() - started)
+    async def _after(self, request: RpcRequest, keep: bool) -> bool:
+        """Once the answer is written: wait for the transport to drain, and if the request
+        was refused before its body came, read and drop the rest of it; True when the
+        connection stays open."""
         if self._drained is not None:
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body

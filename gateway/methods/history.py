@@ -29,6 +29,7 @@ broker (a position opened before the switch) asks for it so, and gets the same r
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
@@ -157,9 +158,9 @@ def _history_selection(params: HistoryGetParams) -> dict[str, Any]:
     return sent
 
 
-async def orders_total(ctx: RpcContext) -> Any:
+def orders_total(ctx: RpcContext) -> Awaitable[Any]:
     """MT5 ``orders_total()``: number of active pending orders."""
-    return await ctx.read("orders_total", {})
+    return ctx.read("orders_total", {})
 
 
 async def orders_get(ctx: RpcContext, params: SelectionParams) -> Any:
@@ -168,9 +169,9 @@ async def orders_get(ctx: RpcContext, params: SelectionParams) -> Any:
     return await _selected(ctx, "orders_get", params)
 
 
-async def positions_total(ctx: RpcContext) -> Any:
+def positions_total(ctx: RpcContext) -> Awaitable[Any]:
     """MT5 ``positions_total()``: number of open positions."""
-    return await ctx.read("positions_total", {})
+    return ctx.read("positions_total", {})
 
 
 async def positions_get(ctx: RpcContext, params: SelectionParams) -> Any:
@@ -179,9 +180,9 @@ async def positions_get(ctx: RpcContext, params: SelectionParams) -> Any:
     return await _selected(ctx, "positions_get", params)
 
 
-async def history_orders_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
+def history_orders_total(ctx: RpcContext, params: HistoryRangeParams) -> Awaitable[Any]:
     """MT5 ``history_orders_total(date_from, date_to)``: history orders set up in the range."""
-    return await ctx.read("history_orders_total", params.model_dump())
+    return ctx.read("history_orders_total", params.model_dump())
 
 
 async def history_orders_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
@@ -190,9 +191,9 @@ async def history_orders_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     return [] if _selects_nothing(sent) else await ctx.read("history_orders_get", sent)
 
 
-async def history_deals_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:
+def history_deals_total(ctx: RpcContext, params: HistoryRangeParams) -> Awaitable[Any]:
     """MT5 ``history_deals_total(date_from, date_to)``: deals in the range."""
-    return await ctx.read("history_deals_total", params.model_dump())
+    return ctx.read("history_deals_total", params.model_dump())
 
 
 async def history_deals_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
@@ -201,15 +202,15 @@ async def history_deals_get(ctx: RpcContext, params: HistoryGetParams) -> Any:
     return [] if _selects_nothing(sent) else await ctx.read("history_deals_get", sent)
 
 
-async def order_calc_margin(ctx: RpcContext, params: CalcMarginParams) -> Any:
+def order_calc_margin(ctx: RpcContext, params: CalcMarginParams) -> Awaitable[Any]:
     """MT5 ``order_calc_margin(action, symbol, volume, price)``: margin in account currency."""
-    return await ctx.read("order_calc_margin", params.model_dump())
+    return ctx.read("order_calc_margin", params.model_dump())
 
 
-async def order_calc_profit(ctx: RpcContext, params: CalcProfitParams) -> Any:
+def order_calc_profit(ctx: RpcContext, params: CalcProfitParams) -> Awaitable[Any]:
     """MT5 ``order_calc_profit(action, symbol, volume, price_open, price_close)``: profit in
     account currency."""
-    return await ctx.read("order_calc_profit", params.model_dump())
+    return ctx.read("order_calc_profit", params.model_dump())
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {

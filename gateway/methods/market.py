@@ -58,7 +58,7 @@ from ..paging import (
     tick_request_count,
 )
 from ..rpc import RpcMethod, rpc_method
-from ..schemas import EpochSeconds, Params, Symbol, enum_param
+from ..schemas import EpochSeconds, Params, Symbol, enum_param, reusable
 
 if TYPE_CHECKING:
     TimeframeParam = int
@@ -107,6 +107,7 @@ def check_date_order(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+@reusable
 class SymbolParams(Params):
     """``symbol_info(symbol)``, ``symbol_info_tick(symbol)``."""
 
@@ -237,45 +238,45 @@ def _next(ctx: RpcContext, method: str, query: Params, position: Params | None) 
 # -- symbols --------------------------------------------------------------------------------
 
 
-async def symbols_total(ctx: RpcContext) -> Any:
+def symbols_total(ctx: RpcContext) -> Awaitable[Any]:
     """MT5 ``symbols_total()``: how many symbols the terminal offers."""
-    return await ctx.read("symbols_total", {})
+    return ctx.read("symbols_total", {})
 
 
-async def symbols_get(ctx: RpcContext, params: GroupParams) -> Any:
+def symbols_get(ctx: RpcContext, params: GroupParams) -> Awaitable[Any]:
     """MT5 ``symbols_get(group=None)``: SymbolInfo of each symbol passing the group filter."""
-    return await ctx.read("symbols_get", params.model_dump(exclude_none=True))
+    return ctx.read("symbols_get", params.model_dump(exclude_none=True))
 
 
-async def symbol_info(ctx: RpcContext, params: SymbolParams) -> Any:
+def symbol_info(ctx: RpcContext, params: SymbolParams) -> Awaitable[Any]:
     """MT5 ``symbol_info(symbol)``: every SymbolInfo field."""
-    return await ctx.read("symbol_info", {"symbol": params.symbol})
+    return ctx.read("symbol_info", {"symbol": params.symbol})
 
 
-async def symbol_info_tick(ctx: RpcContext, params: SymbolParams) -> Any:
+def symbol_info_tick(ctx: RpcContext, params: SymbolParams) -> Awaitable[Any]:
     """MT5 ``symbol_info_tick(symbol)``: the last tick of ``symbol``."""
-    return await ctx.read("symbol_info_tick", {"symbol": params.symbol})
+    return ctx.read("symbol_info_tick", {"symbol": params.symbol})
 
 
-async def symbol_select(ctx: RpcContext, params: SymbolSelectParams) -> Any:
+def symbol_select(ctx: RpcContext, params: SymbolSelectParams) -> Awaitable[Any]:
     """MT5 ``symbol_select(symbol, enable=True)``: show or hide it in Market Watch."""
-    return await ctx.read("symbol_select", params.model_dump())
+    return ctx.read("symbol_select", params.model_dump())
 
 
-async def market_book_add(ctx: RpcContext, params: SymbolParams) -> Any:
+def market_book_add(ctx: RpcContext, params: SymbolParams) -> Awaitable[Any]:
     """MT5 ``market_book_add(symbol)``: subscribe to the symbol's depth of market."""
-    return await ctx.read("market_book_add", {"symbol": params.symbol})
+    return ctx.read("market_book_add", {"symbol": params.symbol})
 
 
-async def market_book_get(ctx: RpcContext, params: SymbolParams) -> Any:
+def market_book_get(ctx: RpcContext, params: SymbolParams) -> Awaitable[Any]:
     """MT5 ``market_book_get(symbol)``: the book's levels (BookInfo), sells first; the symbol
     must have been added."""
-    return await ctx.read("market_book_get", {"symbol": params.symbol})
+    return ctx.read("market_book_get", {"symbol": params.symbol})
 
 
-async def market_book_release(ctx: RpcContext, params: SymbolParams) -> Any:
+def market_book_release(ctx: RpcContext, params: SymbolParams) -> Awaitable[Any]:
     """MT5 ``market_book_release(symbol)``: drop the subscription (false if there was none)."""
-    return await ctx.read("market_book_release", {"symbol": params.symbol})
+    return ctx.read("market_book_release", {"symbol": params.symbol})
 
 
 # -- rates ----------------------------------------------------------------------------------

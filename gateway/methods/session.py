@@ -10,6 +10,7 @@ down" and see why the EA last dropped without needing the EA.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from .._version import __version__
@@ -33,25 +34,25 @@ async def ping(ctx: RpcContext) -> dict[str, Any]:
     return {"pong": True, "ea_rtt_ms": round((time.perf_counter() - started) * 1000, 3)}
 
 
-async def account_info(ctx: RpcContext) -> Any:
+def account_info(ctx: RpcContext) -> Awaitable[Any]:
     """MT5 ``account_info()``: AccountInfo fields (also answered as ``get_account_info``)."""
-    return await ctx.read("account_info", {})
+    return ctx.read("account_info", {})
 
 
-async def version(ctx: RpcContext) -> Any:
+def version(ctx: RpcContext) -> Awaitable[Any]:
     """MT5 ``version()``: ``[terminal_version, build, build_date]`` as the package's tuple."""
-    return await ctx.read("version", {})
+    return ctx.read("version", {})
 
 
-async def terminal_info(ctx: RpcContext) -> Any:
+def terminal_info(ctx: RpcContext) -> Awaitable[Any]:
     """MT5 ``terminal_info()``: TerminalInfo fields."""
-    return await ctx.read("terminal_info", {})
+    return ctx.read("terminal_info", {})
 
 
-async def server_time(ctx: RpcContext) -> Any:
+def server_time(ctx: RpcContext) -> Awaitable[Any]:
     """The trade server's clock: ``{"time", "time_msc", "tz_offset_s"}`` (MT5 has no such call;
     it exposes the offset that MT5's "UTC" times silently carry)."""
-    return await ctx.read("server_time", {})
+    return ctx.read("server_time", {})
 
 
 async def gateway_status(ctx: RpcContext) -> dict[str, Any]:

@@ -59,7 +59,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,6 +156,8 @@ class TradeDesk:
         self.journal = journal
         self._random_bytes = random_bytes
         self._config = config
+        #: ``[server] request_timeout_s``, read once (every read is given it).
+        self._read_timeout_s = config.server.request_timeout_s
         self._cfg = config.trading
         self._clock = clock
         self._utc_ms = utc_ms
@@ -523,16 +525,21 @@ class TradeDesk:
         :data:`~gateway.trading.gate.RULES` order); empty when it would go to the terminal."""
         return self.gate.refusals(principal)
 
-    async def read(self, principal: Principal, method: str, params: dict[str, Any], *,
-                   live_book: bool = False) -> Any:
+    def read(self, principal: Principal, method: str, params: dict[str, Any], *,
+             live_book: bool = False) -> Awaitable[Any]:
         """A read at the caller's venue within the read deadline (the plain reads, the
         operations' position look-ups), or with ``live_book`` at the terminal itself
         whatever the caller trades on (the live book, read on request); the EA must be
-        paired with the caller's token."""
+        paired with the caller's token. The venue's coroutine, for the caller to await: no
+        coroutine of the desk's own on every read's path (each level is resumed again when
+        the terminal answers).
+
+        Raises:
+            Unauthorized: ``terminal_mismatch`` (the venue's pairing rule), at once.
+        """
         venue = self.venues.live(principal.terminal) if live_book \
             else self.venues.choose(principal)
-        return await venue.read(self.gate, principal, method, params,
-                                self._config.server.request_timeout_s)
+        return venue.read(self.gate, principal, method, params, self._read_timeout_s)
 
     async def _read(self, principal: Principal, venue: Venue, method: str,
                     params: dict[str, Any]) -> Any:

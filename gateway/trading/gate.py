@@ -189,5 +189,6 @@ class TradeGate:
         Raises:
             Unauthorized: ``terminal_mismatch``.
         """
-        if _other_token(session, principal):
+        # :func:`_other_token`, written out: this runs on every read
+        if session is not None and session.token_id != principal.token_id:
             raise _PAIRING.error(principal.terminal)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -64,9 +65,10 @@ class Desk(Protocol):
         """A journaled outcome, ``deduplicated: true``."""
         ...
 
-    async def read(self, principal: Principal, method: str, params: dict[str, Any], *,
-                   live_book: bool = False) -> Any:
-        """A read at the caller's venue (with ``live_book``: at the terminal itself)."""
+    def read(self, principal: Principal, method: str, params: dict[str, Any], *,
+             live_book: bool = False) -> Awaitable[Any]:
+        """A read at the caller's venue (with ``live_book``: at the terminal itself); its
+        awaitable."""
         ...
 
 

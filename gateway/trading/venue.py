@@ -32,6 +32,7 @@ order record") are read here too, from the session's ``ea_version``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -77,6 +78,8 @@ PAPER_VENUE_METHODS: Final = PAPER_METHODS | frozenset({
 #: request it will not carry out because trading is disabled where it was sent. The paper
 #: book is where this account trades now; the live book is not reachable from it.
 LIVE_BOOK_RETCODE: Final = TradeRetcode.TRADE_DISABLED
+#: The terminals whose :class:`LiveVenue` :class:`Venues` keeps (more: it starts again).
+_LIVE_KEPT: Final = 1024
 #: The trade requests that address an existing ticket: the field each names it in, and the
 #: read that finds such a ticket.
 _ADDRESSED: Final[dict[int, tuple[tuple[str, str], ...]]] = {
@@ -144,10 +147,10 @@ class Venue(Protocol):
         of the terminal's session), or (0, 0): none kept, the EA is never asked for one."""
         ...
 
-    async def read(self, gate: TradeGate, principal: Principal, method: str,
-                   params: dict[str, Any], timeout_s: float) -> Any:
+    def read(self, gate: TradeGate, principal: Principal, method: str,
+             params: dict[str, Any], timeout_s: float) -> Awaitable[Any]:
         """A caller's read: refused when the terminal's EA is paired with another token
-        (``gate.check_paired``), else :meth:`call`.
+        (``gate.check_paired``), at once, else :meth:`call` (its coroutine).
 
         Raises:
             Unauthorized: ``terminal_mismatch``.
@@ -158,8 +161,8 @@ class Venue(Protocol):
 
 @dataclass(slots=True)
 class LiveVenue:
-    """The terminal itself, through the bridge (made per call and never changed; not
-    ``frozen``, whose ``__init__`` costs ~3x a plain one)."""
+    """The terminal itself, through the bridge (never changed: one per terminal, kept by
+    :class:`Venues`; not ``frozen``, whose ``__init__`` costs ~3x a plain one)."""
 
     bridge: Bridge
     terminal: TerminalId
@@ -177,15 +180,22 @@ class LiveVenue:
         """The EA's (its order record, docs/protocol.md)."""
         return ea_version(session)
 
-    async def read(self, gate: TradeGate, principal: Principal, method: str,
-                   params: dict[str, Any], timeout_s: float) -> Any:
+    def read(self, gate: TradeGate, principal: Principal, method: str,
+             params: dict[str, Any], timeout_s: float) -> Awaitable[Any]:
         """The terminal's answer: its session looked up once for the pairing rule and the
-        call (the rule's look-up and the bridge's each hashed and compared the TerminalId)."""
+        call (the rule's look-up and the bridge's each hashed and compared the TerminalId).
+        The session's coroutine, for the caller to await (the rules are checked at once):
+        no coroutine of the venue's own on every read's path.
+
+        Raises:
+            Unauthorized: ``terminal_mismatch``.
+            TerminalNotConnected: no EA is connected for the terminal.
+        """
         session = self.bridge.route(self.terminal)
         gate.check_paired(principal, None if session is None else session.info)
         if session is None:
             raise not_connected(self.terminal)
-        return await session.call(method, params, timeout_s)
+        return session.call(method, params, timeout_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +226,12 @@ class PaperVenue:
         """None: the book keeps no order record (its answers are never lost)."""
         return (0, 0)
 
-    async def read(self, gate: TradeGate, principal: Principal, method: str,
-                   params: dict[str, Any], timeout_s: float) -> Any:
-        """The book's (or for market data the terminal's) answer, after the pairing rule."""
+    def read(self, gate: TradeGate, principal: Principal, method: str,
+             params: dict[str, Any], timeout_s: float) -> Awaitable[Any]:
+        """The book's (or for market data the terminal's) answer, after the pairing rule
+        (checked at once; the call's coroutine is the caller's to await)."""
         gate.check_pairing(principal)
-        return await self.call(method, params, timeout_s)
+        return self.call(method, params, timeout_s)
 
     async def _in_live_book(self, request: object, timeout_s: float
                             ) -> tuple[int, str] | None:
@@ -242,10 +253,14 @@ class Venues:
     def __init__(self, bridge: Bridge, paper: PaperTrading) -> None:
         self._bridge = bridge
         self.paper = paper
+        #: Each terminal's :class:`LiveVenue`, by ``(login, server)``, made once (a venue is
+        #: chosen on every read); the terminals of the tokens in use, at most
+        #: :data:`_LIVE_KEPT` (past it, made again).
+        self._live: dict[tuple[int, str], LiveVenue] = {}
 
     def choose(self, principal: Principal) -> Venue:
         """The venue of ``principal``'s call: the one place its paper switch is read."""
-        return self.of_account(principal.terminal, principal.risk)
+        return self.of(principal.terminal, principal.risk.paper_trade_enabled)
 
     def of_account(self, terminal: TerminalId, risk: RiskPolicy) -> Venue:
         """The venue of an account under ``risk`` (a token record's policy): its paper book
@@ -255,10 +270,16 @@ class Venues:
     def of(self, terminal: TerminalId, paper: bool) -> Venue:
         """The venue of a named book of ``terminal`` (a journaled order's, which says where
         it was sent): its paper book when ``paper``, else the terminal."""
-        live = LiveVenue(self._bridge, terminal)
+        live = self._live.get((terminal.login, terminal.server)) or self.live(terminal)
         return PaperVenue(self.paper, live) if paper else live
 
     def live(self, terminal: TerminalId) -> LiveVenue:
         """The terminal itself: the live book, whatever the account trades on (a read of
         it on request, the reporter's live book beside a paper one)."""
-        return LiveVenue(self._bridge, terminal)
+        key = (terminal.login, terminal.server)  # (a tuple hashes in C; a TerminalId not)
+        live = self._live.get(key)
+        if live is None:
+            if len(self._live) >= _LIVE_KEPT:
+                self._live.clear()
+            live = self._live[key] = LiveVenue(self._bridge, terminal)
+        return live

@@ -68,6 +68,12 @@ CASES: dict[str, bytes] = {
     "charset": rpc(content_type=b"application/json; charset=utf-8", extra=CLOSE),
     "pipelined keep-alive": rpc() + rpc(NOTIFY) + rpc(extra=CLOSE),
     "pipelined then health": rpc() + HEALTH,
+    # a header block repeated byte for byte (the llhttp edge parses and judges it once), with
+    # refused blocks, themselves repeated, between: each answered as if alone
+    "repeated blocks, refusals between": rpc() * 2
+    + rpc(extra=b"Origin: https://evil.example\r\n") * 2 + rpc()
+    + rpc(token="mtgw_not_a_token") * 2 + rpc() + rpc(content_type=b"text/plain") * 2
+    + rpc() * 2 + rpc(extra=CLOSE),
     # more than the edge queues before it stops reading (16), ids in order
     "pipelined twenty": b"".join(rpc(PING.replace(b'"id":1', b'"id":%d' % i))
                                  for i in range(19)) + rpc(extra=CLOSE),

@@ -602,3 +602,68 @@ async def test_a_large_malformed_batch_is_dropped_whole_with_one_warning(
     assert listener.order == ["trade"] and listener.ticks_seen == []
     dropped = [r for r in caplog.records if "malformed ticks event dropped" in r.getMessage()]
     assert len(dropped) == 1
+
+
+async def test_a_cancelled_call_stops_governing_the_heartbeat_at_once(
+    bridge: Bridge, clock: FakeClock, listener: RecordingListener, make_ea: EAFactory
+) -> None:
+    """A call whose caller is cancelled is no longer waited for: the EA's silence counts
+    again at the session's next look, long before the call's own deadline (a call answers
+    with a future, which the session fails or forgets where each outcome is decided)."""
+    await connected(bridge, make_ea)
+    await listener.wait_for(lambda: bool(listener.ups))
+    call = asyncio.create_task(bridge.call(TERM_A, "order_send", {"request": {}}, 600.0))
+    await asyncio.sleep(0)  # the request is sent
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    clock.advance(5.0)  # 25 heartbeat timeouts of silence on the injected clock
+    async with asyncio.timeout(TIMEOUT_S):  # far below the call's 600 s
+        await listener.wait_for(lambda: bool(listener.downs))
+    assert listener.downs[0][1] == "heartbeat_timeout"
+
+
+class SlowReadClock(WorkClock):
+    """A work clock on which, once ``slow``, each look costs a whole slice: as if decoding
+    a read took longer than :data:`TICK_SLICE_NS` (a slow machine, a profiler, valgrind)."""
+
+    slow = False
+
+    def __call__(self) -> int:
+        if self.slow:
+            self.now += TICK_SLICE_NS
+        return self.now
+
+
+async def test_answers_are_resolved_in_the_read_that_brings_them_however_long_it_took(
+    clock: FakeClock, make_ea: EAFactory
+) -> None:
+    """The answers to calls are set on their futures as they are read, even when the read
+    used up the slice: only tick rows are sliced (before, such a read put the answers behind
+    two loop hops, and with every read costing a slice they never came)."""
+    work = SlowReadClock()
+    listener = MarkingListener(work)
+    verifier = StaticVerifier({TOKEN_A: (TERM_A, "tok-a")})
+    heartbeat = HeartbeatSettings(interval_s=0.04, timeout_s=0.2, handshake_timeout_s=0.04)
+    bridge = Bridge(verifier, listener, port=0, heartbeat=heartbeat, clock=clock,
+                    work_clock_ns=work)
+    await bridge.start()
+    try:
+        ea = await connected(bridge, make_ea)
+        session = bridge.route(TERM_A)
+        assert session is not None
+        futures = [session.call("symbol_info_tick", {"symbol": s}, TIMEOUT_S)
+                   for s in ("X", "Y", "Z")]
+        requests = [await ea.next_request() for _ in range(3)]
+        work.slow = True
+        for request in requests:
+            ea.conn.send_response(request.id, {"symbol": request.params["symbol"]})
+        ea.flush()  # the three answers in one write
+        async with asyncio.timeout(TIMEOUT_S):
+            first = await futures[0]
+        assert first == {"symbol": "X"}
+        assert all(future.done() for future in futures)  # resolved in the same read
+        assert [future.result() for future in futures] == [
+            {"symbol": "X"}, {"symbol": "Y"}, {"symbol": "Z"}]
+    finally:
+        await bridge.close()

@@ -105,3 +105,23 @@ def test_an_absolute_form_target_is_held_to_the_host_rule(target: str, allowed: 
     over Host) must pass the rule as well as the Host header."""
     assert host_allowed(["127.0.0.1:8710"], ("gateway.lan",), target) is allowed
     assert host_allowed(["evil.example"], ("gateway.lan",), target) is False
+
+
+def test_an_allowed_host_is_remembered_a_refused_one_never_and_the_memory_is_bounded() -> None:
+    """The Host rule answers every request of both processes, nearly always for one name:
+    an allowed name is remembered (with the configured names it was judged against), a
+    refused one is worked out each time and never remembered, and a client naming a new
+    allowed name on every request grows the memory no further than its bound."""
+    from gateway.base import edge
+
+    edge._ALLOWED.clear()
+    assert host_allowed(["127.0.0.1:8710"], ()) and host_allowed(["127.0.0.1:8710"], ())
+    assert edge._ALLOWED == {("127.0.0.1:8710", ())}
+    assert not host_allowed(["evil.example"], ()) and not host_allowed(["evil.example"], ())
+    assert host_allowed(["gateway.lan"], ("gateway.lan",))
+    assert not host_allowed(["gateway.lan"], ())  # remembered with its configured names only
+    assert ("evil.example", ()) not in edge._ALLOWED and ("gateway.lan", ()) not in edge._ALLOWED
+    for port in range(1, 500):
+        assert host_allowed([f"127.0.0.1:{port}"], ())
+    assert 0 < len(edge._ALLOWED) <= edge._ALLOWED_MAX
+    assert host_allowed(["127.0.0.1:8710"], ()) and not host_allowed(["evil.example"], ())

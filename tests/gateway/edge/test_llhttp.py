@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.edge.llhttp import Completed, HandOff, RequestAssembly, Started, has_bare_lf
+from gateway.edge.llhttp import (
+    Completed,
+    HandOff,
+    RequestAssembly,
+    RpcRequest,
+    Started,
+    has_bare_lf,
+)
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 LIMIT = 1024
@@ -92,6 +99,63 @@ def test_a_chunked_body_with_a_trailer_and_empty_lines_between_requests() -> Non
     events, _ = same_under_every_split(stream)
     assert [event[0] for event in events] == ["started", "completed"] * 2
     assert events[1][1] == PING
+
+
+def test_a_repeated_header_block_gives_the_same_requests_under_every_split() -> None:
+    """A client sends one header block on every call of a connection: its repeats are the
+    same requests (bodies by their length, kept alive, the version), whatever follows them;
+    a block that differs by one byte (another length) is parsed afresh, and a repeat
+    after it too."""
+    other = post(b"[]")
+    closing = post(extra=b"Connection: close\r\n")
+    events, handed = same_under_every_split(post() * 3 + other + post() + closing + post())
+    assert events == [("started", b"POST", b"/rpc"), ("completed", PING, True, 1, False)] * 3 + [
+        ("started", b"POST", b"/rpc"), ("completed", b"[]", True, 1, False),
+        ("started", b"POST", b"/rpc"), ("completed", PING, True, 1, False),
+        ("started", b"POST", b"/rpc"), ("completed", PING, False, 1, False)]
+    assert handed == b""
+    rest = HEALTH + post()
+    events, handed = same_under_every_split(post() * 2 + rest)
+    assert events[-1] == ("handoff",) and handed == rest
+    kept = post(version=b"1.0", extra=b"Connection: keep-alive\r\n")
+    events, _ = same_under_every_split(kept * 2)
+    assert [(e[2], e[3]) for e in events if e[0] == "completed"] == [(True, 0), (True, 0)]
+    large = post(b"x" * (LIMIT + 1))  # over the limit: never a repeat, each read and dropped
+    events, _ = same_under_every_split(large * 2 + post())
+    assert [e[4] for e in events if e[0] == "completed"] == [True, True, False]
+
+
+def test_after_a_repeated_header_block_llhttp_still_refuses_what_it_refuses() -> None:
+    """The repeats leave llhttp between messages: a smuggling shape or garbage after them is
+    malformed, a chunked body still parsed."""
+    smuggled = post().replace(b"Content-Length", b"Content-Length: 3\r\nContent-Length")
+    for tail, last in [(smuggled, [("malformed",)]), (b"NONSENSE\r\n\r\n", [("malformed",)]),
+                       (chunked(PING), [("started", b"POST", b"/rpc"),
+                                        ("completed", PING, True, 1, False)])]:
+        events, _ = same_under_every_split(post() * 2 + tail)
+        assert events == [("started", b"POST", b"/rpc"),
+                          ("completed", PING, True, 1, False)] * 2 + last, tail
+
+
+def test_the_repeats_of_a_header_block_share_its_head() -> None:
+    """The head the rules read is built once for a connection's repeated block (the same
+    object for each repeat, for the same peer), and is the head the block says."""
+    assembly = RequestAssembly(LIMIT)
+    requests = [event.request for event in assembly.feed(post() * 3)
+                if isinstance(event, Started)]
+    heads = [request.head("127.0.0.1") for request in requests]
+    assert heads[0] is heads[1] is heads[2]
+    assert (heads[0].method, heads[0].target, list(heads[0].hosts), heads[0].content_type,
+            heads[0].content_length, heads[0].peer, heads[0].malformed) == (
+        "POST", "/rpc", ["127.0.0.1"], "application/json", len(PING), "127.0.0.1", False)
+    assert requests[1].head("10.0.0.1").peer == "10.0.0.1"  # another peer: its own head
+    fields = [name for name in RpcRequest.__slots__ if not name.startswith("__")]
+    for request in requests:  # a repeat has every field a parsed request has, alike
+        assert all(hasattr(request, name) for name in fields)
+    assert [getattr(requests[2], name) for name in fields if name not in (
+        "template", "counted", "known_head", "wait_body")] == [
+        getattr(requests[0], name) for name in fields if name not in (
+            "template", "counted", "known_head", "wait_body")]
 
 
 def test_anything_else_is_handed_off_with_its_bytes() -> None:

@@ -18,6 +18,7 @@ from gateway.methods.market import (
     GroupParams,
     RatesFromParams,
     RatesRangeParams,
+    SymbolParams,
     SymbolSelectParams,
     TicksFromParams,
     TicksRangeParams,
@@ -38,7 +39,7 @@ from gateway.paging import (
     tick_page,
     tick_request_count,
 )
-from gateway.schemas import Params, parse
+from gateway.schemas import Params, parse, reusable
 
 COLUMNS = ["time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"]
 
@@ -248,3 +249,36 @@ def test_where_the_eas_tick_copy_started_is_kept() -> None:
     answer = {"columns": COLUMNS, "rows": [], "truncated": False, "from_msc": 1_700_000_000_000}
     assert read_table(answer).from_msc == 1_700_000_000_000
     assert read_table({"columns": COLUMNS, "rows": []}).from_msc is None
+
+
+@reusable
+class _Named(Params):
+    """A model marked reusable, with a field that is not a string."""
+
+    name: str
+    count: int = 0
+
+
+def test_a_reusable_models_string_params_are_validated_once_and_the_rest_each_time() -> None:
+    """``parse`` gives the model it validated again for the same all-string params of a
+    model marked reusable (frozen: never changed); params with any other value, a model not
+    marked, and params it refused are validated every time, and what it keeps is bounded."""
+    from gateway import schemas
+
+    first = parse(SymbolParams, (), {"symbol": "EURUSD"})
+    assert parse(SymbolParams, (), {"symbol": "EURUSD"}) is first
+    assert parse(SymbolParams, (), {"symbol": "GBPUSD"}).symbol == "GBPUSD"
+    for bad in ({"symbol": "EUR USD"}, {"symbol": "EURUSD", "extra": "x"}, {"symbol": 1}):
+        for _ in range(2):
+            with pytest.raises(InvalidParams):
+                parse(SymbolParams, (), bad)
+    assert parse(_Named, (), {"name": "a"}) is parse(_Named, (), {"name": "a"})
+    counted = parse(_Named, (), {"name": "a", "count": 1})
+    assert parse(_Named, (), {"name": "a", "count": 1}) is not counted  # 1 == 1.0 == True
+    with pytest.raises(InvalidParams):
+        parse(_Named, (), {"name": "a", "count": True})
+    group = parse(GroupParams, (), {"group": "*USD*"})
+    assert parse(GroupParams, (), {"group": "*USD*"}) is not group  # not marked
+    for i in range(schemas._REUSED_MAX + 10):
+        parse(SymbolParams, (), {"symbol": f"S{i}"})
+    assert 0 < len(schemas._REUSED) <= schemas._REUSED_MAX

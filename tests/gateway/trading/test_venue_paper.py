@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ea_bridge import Bridge
+from ea_bridge import Bridge, TerminalId
 from gateway.config import GatewayConfig
 from gateway.trading.paper import PaperBookUnreadable, PaperTrading
 from gateway.trading.venue import PAPER_VENUE_METHODS, LiveVenue, PaperVenue, Venues
@@ -76,3 +76,22 @@ async def test_the_book_survives_a_restart_and_a_bad_file_is_refused(
     broken = Venues(bridge, PaperTrading(bridge, config(tmp_path))).of(TERMINAL, True)
     with pytest.raises(PaperBookUnreadable, match=book_file.name):
         await broken.call("account_info", {}, TIMEOUT_S)
+
+
+async def test_a_terminals_live_venue_is_made_once_and_what_is_kept_is_bounded(
+        bridge: Bridge, tmp_path: Path) -> None:
+    """A venue is chosen on every read: each terminal's live venue is made once (a paper
+    venue wraps that one), for another terminal another, and past the bound it starts again."""
+    from gateway.trading import venue as venue_module
+
+    venues = Venues(bridge, PaperTrading(bridge, config(tmp_path)))
+    live = venues.of(TERMINAL, False)
+    assert venues.of(TERMINAL, False) is live and venues.live(TERMINAL) is live
+    paper = venues.of(TERMINAL, True)
+    assert isinstance(paper, PaperVenue) and paper.live is live
+    other = TerminalId(TERMINAL.login + 1, TERMINAL.server)
+    assert venues.live(other) is not live and venues.live(other).terminal == other
+    for login in range(venue_module._LIVE_KEPT + 5):
+        venues.live(TerminalId(login, "Elsewhere"))
+    assert len(venues._live) <= venue_module._LIVE_KEPT
+    assert venues.live(TERMINAL).terminal == TERMINAL
