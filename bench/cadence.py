@@ -53,7 +53,9 @@ from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import POLL_WAIT_S, TerminalReporter, watch_revocations
-from gateway.authority.api import (
+from gateway.authority.positions import Position
+from gateway.authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
+from gateway.base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
     DeviceInfo,
@@ -62,9 +64,7 @@ from gateway.authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.authority.positions import Position
-from gateway.authority.records import AuthorityKey
-from gateway.authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
+from gateway.base.wire.records import AuthorityKey
 from gateway.config import AuthorityConfig
 from gateway.errors import Unauthorized, Unavailable
 

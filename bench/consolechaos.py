@@ -49,8 +49,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT, free_port
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info, device_proof_headers
 from gateway.authority.service import Authority
+from gateway.base.wire.proofs import device_info, device_proof_headers
 
 __all__ = ["ATTACKS", "ChaosReport", "main", "run"]
 

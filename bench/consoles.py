@@ -41,9 +41,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.records import AuthorityKey
 from gateway.authority.service import Authority
+from gateway.base.wire.proofs import device_info
+from gateway.base.wire.records import AuthorityKey
 from mtgateway.credential import token_hint
 
 __all__ = ["OWNER", "SERVER", "ConsoleProcess", "Provisioned", "Variant", "console_config",

@@ -35,8 +35,8 @@ import orjson
 from aiohttp import web
 
 from ea_bridge.framing import FrameDecoder, encode_frame
-from gateway.authority.boxes import BoxOpener
-from gateway.authority.errors import RecordRejected
+from gateway.base.wire.boxes import BoxOpener
+from gateway.base.wire.errors import RecordRejected
 from mtgateway.credential import client_message, ea_message, prove_server
 
 __all__ = ["IMPOSTOR_COMMENT", "BridgeImpostor", "ConsoleAddress"]

@@ -43,12 +43,12 @@ from .auth.reporter import (
 )
 from .auth.secretstore import SecretStore
 from .authority.config import database_url
-from .authority.records import AuthorityKey, SignedRecord
 from .authority.service import Authority
 from .base.edge import HostRefusals
 from .base.guard import ConnectionBudget, ConnectionLimits, Refusals
 from .base.scrape import ScrapeGuard
 from .base.throttle import AuthThrottle
+from .base.wire.records import AuthorityKey, SignedRecord
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .edge import http_rpc

@@ -27,11 +27,11 @@ from ._version import __version__
 from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
 from .authority.database import DatabaseError
-from .authority.errors import ConsoleConfigError
-from .authority.records import AuthorityKey
-from .authority.tokens import DEFAULT_LIFETIME_DAYS
 from .base.files import InsecurePath
 from .base.loopback import is_loopback
+from .base.wire.errors import ConsoleConfigError
+from .base.wire.records import AuthorityKey
+from .base.wire.tokens import DEFAULT_LIFETIME_DAYS
 from .config import GatewayConfig, find_config, load_config
 from .errors import ConfigError
 from .log import setup_logging

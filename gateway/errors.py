@@ -58,8 +58,8 @@ from ea_bridge.errors import (
 from mt5model.mt5 import retcode_name
 from mt5model.types import ErrorCode
 
-from .authority.errors import AuthorityError, AuthorityUnreachable
 from .base.throttle import RateLimited
+from .base.wire.errors import AuthorityError, AuthorityUnreachable
 
 __all__ = [
     "BODY_TIMEOUT",

@@ -16,10 +16,10 @@ from ea_bridge import Bridge
 
 from .auth import Authenticator, DeviceIdentity, RecordCache
 from .auth.reporter import TerminalReporter
-from .authority.api import AuthorityAPI
 from .base.guard import BUDGET
 from .base.scrape import ScrapeGuard
 from .base.throttle import AuthThrottle
+from .base.wire.api import AuthorityAPI
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .context import RpcContext

@@ -30,15 +30,15 @@ from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
 from .auth.owner import ConsoleUnproven, OwnerConsole
 from .authority.address import ConsoleAddress
-from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from .authority.config import database_url
 from .authority.console import mailer_from_config
 from .authority.database import DatabaseError, redact_url
 from .authority.devices import normalize_code
-from .authority.records import AuthorityKey
 from .authority.service import Authority
 from .authority.service.accounts import AccountChanges, LiveOpen
 from .authority.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
+from .base.wire.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
+from .base.wire.records import AuthorityKey
 from .config import GatewayConfig, console_url_problem
 
 __all__ = ["run_command"]

@@ -52,9 +52,9 @@ from typing import Any, Final
 
 from ea_bridge.messages import DENIED_PREFIX
 
-from ..authority.api import AuthorityAPI, AuthorityRefused, AuthorityUnreachable, DeviceInfo
-from ..authority.boxes import BoxOpener
-from ..authority.records import (
+from ..base.wire.api import AuthorityAPI, AuthorityRefused, AuthorityUnreachable, DeviceInfo
+from ..base.wire.boxes import BoxOpener
+from ..base.wire.records import (
     AuthorityKey,
     RecordRejected,
     SignedRecord,

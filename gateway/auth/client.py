@@ -24,7 +24,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..authority.api import (
+from ..authority.reports import AccountFigures, TerminalReport
+from ..authority.snapshots import details_json
+from ..base.curve25519 import SigningKey
+from ..base.wire.api import (
     AuthorityAPI,
     AuthorityRefused,
     AuthorityUnreachable,
@@ -34,11 +37,8 @@ from ..authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from ..authority.proofs import device_info, device_proof_headers
-from ..authority.records import AuthorityKey, b64url_encode
-from ..authority.reports import AccountFigures, TerminalReport
-from ..authority.snapshots import details_json
-from ..base.curve25519 import SigningKey
+from ..base.wire.proofs import device_info, device_proof_headers
+from ..base.wire.records import AuthorityKey, b64url_encode
 
 __all__ = ["RemoteAuthority", "console_answer"]
 

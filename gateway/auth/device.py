@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
-from ..authority.api import DeviceInfo
-from ..authority.records import device_id_for
 from ..base.curve25519 import SigningKey
+from ..base.wire.api import DeviceInfo
+from ..base.wire.records import device_id_for
 from .secretstore import SecretStore, SecretStoreError
 
 __all__ = ["DEVICE_KEY_NAME", "DeviceIdentity", "load_or_create_device"]

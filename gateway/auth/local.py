@@ -17,16 +17,16 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any
 
-from ..authority.api import (
+from ..authority.reports import TerminalReport
+from ..authority.service import Authority
+from ..base.wire.api import (
     DeviceInfo,
     DeviceStatus,
     LookupAnswer,
     ResendAnswer,
     VerifyAnswer,
 )
-from ..authority.records import AuthorityKey
-from ..authority.reports import TerminalReport
-from ..authority.service import Authority
+from ..base.wire.records import AuthorityKey
 
 __all__ = ["NoMailer", "SelfApprovingAuthority"]
 

@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ..authority.api import AuthorityUnreachable, IssuedToken
-from ..authority.errors import AuthorityRefused, ConsoleUnproven
-from ..authority.records import AuthorityKey
+from ..base.wire.api import AuthorityUnreachable, IssuedToken
+from ..base.wire.errors import AuthorityRefused, ConsoleUnproven
+from ..base.wire.records import AuthorityKey
 from .client import console_answer
 
 __all__ = ["ConsoleUnproven", "OwnerConsole"]

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ea_bridge import TerminalId
 
-from ..authority.records import DEFAULT_RISK, RiskPolicy, SignedRecord
+from ..base.wire.records import DEFAULT_RISK, RiskPolicy, SignedRecord
 
 __all__ = ["SCOPES", "Principal", "RecordSource"]
 

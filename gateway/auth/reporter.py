@@ -28,13 +28,13 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, TerminalId
 
-from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from ..authority.positions import Position, PositionsBook, largest
-from ..authority.records import SignedRecord
 from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
-from ..authority.venues import Book
 from ..base.prices import MAX_DIGITS
+from ..base.wire.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
+from ..base.wire.records import SignedRecord
+from ..base.wire.venues import Book
 
 __all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveBookHint", "LiveHint",
            "ReportSink",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .api import (
+from ..base.wire.api import (
     AuthorityAPI,
     AuthorityRefused,
     AuthorityUnreachable,
@@ -25,13 +25,13 @@ from .api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from .errors import (
+from ..base.wire.errors import (
     AccountExists,
     AuthorityError,
     ConsoleConfigError,
     ProofRejected,
 )
-from .records import (
+from ..base.wire.records import (
     AuthorityKey,
     AuthoritySigner,
     RecordRejected,

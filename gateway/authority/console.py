@@ -53,6 +53,7 @@ from ..base.guard import (
 from ..base.loopback import is_loopback
 from ..base.scrape import ScrapeGuard
 from ..base.throttle import AuthThrottle
+from ..base.wire.errors import ConsoleConfigError
 from .address import ConsoleAddress
 from .appkeys import (
     AUTHORITY,
@@ -72,7 +73,6 @@ from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
 from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, fair_share, host_allowlist
-from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer

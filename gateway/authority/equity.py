@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ..base.wire.venues import Book, book_of
 from .database import Tx
-from .venues import Book, book_of
 
 __all__ = ["DRAWN", "EVERY_S", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add",
            "append", "books_of", "current", "latest", "series_of", "thin"]

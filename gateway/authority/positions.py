@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
+from ..base.wire.venues import Book
 from . import equity
 from .database import Tx
 from .devices import approved_device
-from .venues import Book
 
 __all__ = ["MAX_REPORTED_POSITIONS", "STALE_AFTER_S", "Position", "PositionsBook", "books_of",
            "digits_of", "drop", "largest", "record", "save"]

@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from ..base.wire.venues import Book
 from .database import Tx
 from .devices import approved_device
 from .migrations import ensure_tables
 from .positions import PositionsBook
 from .snapshots import AccountDetails, Settlement
-from .venues import Book
 
 __all__ = ["APPROVED_DEVICE", "REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures",
            "StoredState", "TerminalReport", "TerminalRow", "create_tables", "figures_of", "of",

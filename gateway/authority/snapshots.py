@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from ..base.mt4web import mt4records
+from ..base.wire.venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
 from .database import Tx
 from .devices import approved_device
-from .venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
 
 __all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "KeptDeal",
            "Settlement", "Snapshot", "add_deals", "deals_of", "details_json", "drop",

@@ -50,6 +50,9 @@ from ..base.files import (
     prepare_private_db,
     read_private_file,
 )
+from ..base.wire.errors import AccountExists, ProofRejected
+from ..base.wire.proofs import MAX_PROOF_SKEW_S
+from ..base.wire.records import AuthoritySigner
 from .database import (
     CONNECT_TIMEOUT_S,
     POOL_SIZE,
@@ -60,10 +63,7 @@ from .database import (
     Tx,
 )
 from .devices import Approval
-from .errors import AccountExists, ProofRejected
 from .migrations import migrate
-from .proofs import MAX_PROOF_SKEW_S
-from .records import AuthoritySigner
 
 __all__ = [
     "DATA_KEY_FILE",

@@ -31,9 +31,9 @@ from typing import Any, Final
 
 from ea_bridge import Bridge, BridgeError, EAError, SessionInfo, TerminalId
 
-from ..authority.records import SignedRecord
 from ..authority.snapshots import Settlement
 from ..base.charttext import chart_text_problem
+from ..base.wire.records import SignedRecord
 from .paper import PaperBookUnreadable, PaperTrading
 
 __all__ = ["MESSAGE_METHOD", "OwnerInstructions"]

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from mt5model.mt5 import OrderType, TradeAction
 
-from ..authority.records import RiskPolicy
+from ..base.wire.records import RiskPolicy
 from ..errors import RiskLimit
 
 __all__ = ["adds_risk", "check_order"]

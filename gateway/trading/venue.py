@@ -40,7 +40,7 @@ from ea_bridge.bridge import not_connected
 from mt5model.mt5 import TradeAction, TradeRetcode
 
 from ..auth import Principal
-from ..authority.records import RiskPolicy
+from ..base.wire.records import RiskPolicy
 from .gate import TradeGate
 from .paper import PAPER_METHODS, PaperTrading
 

@@ -46,11 +46,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
-from gateway.authority.boxes import BoxOpener
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.proofs import device_info
-from gateway.authority.records import AuthorityKey, b64url_encode
 from gateway.base.fairshare import FairShare
+from gateway.base.wire.boxes import BoxOpener
+from gateway.base.wire.proofs import device_info
+from gateway.base.wire.records import AuthorityKey, b64url_encode
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
 from mtgateway.credential import token_hint
 

@@ -25,13 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.boxes import BoxOpener
 from gateway.authority.console import AUTHORITY, create_console_app
 from gateway.authority.database import Timing, Tx
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
-from gateway.authority.errors import ConsoleConfigError
-from gateway.authority.proofs import device_info
-from gateway.authority.records import (
+from gateway.base.wire.boxes import BoxOpener
+from gateway.base.wire.errors import ConsoleConfigError
+from gateway.base.wire.proofs import device_info
+from gateway.base.wire.records import (
     AuthorityKey,
     RecordRejected,
     b64url_encode,
@@ -291,7 +291,7 @@ async def test_remote_authority_client_against_the_console(console: Console) -> 
 
 async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -> None:
     """Nothing listening → AuthorityUnreachable (the daemon's -32014), not a crash."""
-    from gateway.authority.api import AuthorityUnreachable
+    from gateway.base.wire.api import AuthorityUnreachable
 
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

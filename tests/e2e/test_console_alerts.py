@@ -25,9 +25,9 @@ from gateway.authority.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, Alert
 from gateway.authority.console import AUTHORITY
 from gateway.authority.delivery import ALERT_SENDER, AlertSender
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.service import Authority
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, create_token, signed_in
 from tests.e2e.hookkit import Receiver

@@ -46,7 +46,10 @@ from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter, watch_revocations
-from gateway.authority.api import (
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.reports import AccountFigures, TerminalReport
+from gateway.authority.service import Authority
+from gateway.base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
     DeviceInfo,
@@ -55,10 +58,7 @@ from gateway.authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.records import AuthorityKey
-from gateway.authority.reports import AccountFigures, TerminalReport
-from gateway.authority.service import Authority
+from gateway.base.wire.records import AuthorityKey
 from gateway.errors import Unauthorized
 from mtgateway.credential import token_hint
 from tests.e2e.conftest import WAIT_S

@@ -36,11 +36,11 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.api import AuthorityUnreachable
 from gateway.authority.migrations import MIGRATIONS
-from gateway.authority.proofs import device_proof_headers
-from gateway.authority.records import AuthorityKey
 from gateway.authority.store import DB_FILE
+from gateway.base.wire.api import AuthorityUnreachable
+from gateway.base.wire.proofs import device_proof_headers
+from gateway.base.wire.records import AuthorityKey
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import DEVICE

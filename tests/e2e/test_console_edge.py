@@ -30,7 +30,7 @@ from gateway.authority.console import (
     create_console_app,
     start_console,
 )
-from gateway.authority.proofs import device_proof_headers
+from gateway.base.wire.proofs import device_proof_headers
 from gateway.config import GatewayConfig
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import OWNER, Browser, Console, running_console, signed_in

@@ -23,7 +23,7 @@ from gateway.auth.client import RemoteAuthority
 from gateway.authority.appkeys import KEY_GATE
 from gateway.authority.console import AUTHORITY
 from gateway.authority.database import Tx
-from gateway.authority.proofs import device_info
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.e2e.consolekit import Console, device_proof, issue_token, running_console
 

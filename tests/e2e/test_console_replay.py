@@ -32,10 +32,10 @@ from aiohttp import web
 from ea_bridge.messages import Auth, Challenge, Refuse
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
-from gateway.authority.boxes import BoxOpener
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.errors import RecordRejected
 from gateway.authority.mailer import RecordingMailer
+from gateway.base.wire.boxes import BoxOpener
+from gateway.base.wire.errors import RecordRejected
 from gateway.config import (
     AuthorityConfig,
     BridgeConfig,

@@ -30,7 +30,7 @@ from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter
 from gateway.authority.appkeys import AUTHORITY
 from gateway.authority.reports import AccountFigures, TerminalReport
-from gateway.authority.venues import Book
+from gateway.base.wire.venues import Book
 from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, Console, boxed
 from tests.reporterkit import Noted, next_report, session_up

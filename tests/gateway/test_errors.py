@@ -6,7 +6,7 @@ import pytest
 
 from ea_bridge import errors as bridge_errors
 from gateway import errors
-from gateway.authority import errors as authority_errors
+from gateway.base.wire import errors as authority_errors
 from gateway.errors import ERROR_TABLE, RpcError, to_rpc_error
 
 EXPECTED_CODES: dict[type[BaseException], int | None] = {

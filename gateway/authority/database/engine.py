@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from ...base.fairshare import Lane, current
-from ..errors import AuthorityUnreachable
+from ...base.wire.errors import AuthorityUnreachable
 from .dialect import postgres_ddl, statements
 from .tx import Tx, _Prepared
 from .workers import Abandoned, Job, Workers, join

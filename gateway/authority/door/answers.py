@@ -30,8 +30,8 @@ from aiohttp import web
 
 from ...base.access import mask_path
 from ...base.edge import HostRefusals, host_allowed, target_authority
+from ...base.wire.errors import Refusal
 from ..database import DatabaseUnavailable
-from ..errors import Refusal
 
 __all__ = ["MISDIRECTED", "Handler", "Renderer", "Renderers", "host_allowlist", "plain",
            "refusal_headers", "refusal_of"]

@@ -45,12 +45,12 @@ from aiohttp import web
 from ...base.fairshare import CALLER, Who, address_key
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
-from ..api import DeviceInfo
+from ...base.wire.api import DeviceInfo
+from ...base.wire.errors import ProofRejected, Refusal
+from ...base.wire.proofs import CheckedProof, check_device_proof
 from ..apitokens import ApiClaims, ApiTokenRefused, ApiTokens, api_key_from
 from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
-from ..errors import ProofRejected, Refusal
-from ..proofs import CheckedProof, check_device_proof
 from ..service.credentials import CredentialEnded
 from ..service.signin import MESSAGES, Checked, SignInRefused
 from ..store import AuthorityStore, ProofClaim, StoredProofReplays

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from ...base.fairshare import CALLER, Who, address_key
 from ...base.guard import mark_authenticated, mark_held
+from ...base.wire.errors import Refusal
 from ..appkeys import FAIR_SHARE
-from ..errors import Refusal
 from . import bodies, callers
 from .answers import Handler, Renderers, refusal_of
 from .bodies import Posted

@@ -46,12 +46,12 @@ from ...base.mt4web.console_models import (
     TradeRecord,
     TradesOut,
 )
+from ...base.wire.errors import Refusal
+from ...base.wire.venues import Book, chosen
 from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
 from ..appkeys import AUTHORITY
-from ..errors import Refusal
 from ..reports import REPORT_INTERVAL_S, SILENT_AFTER_S
 from ..snapshots import KEEP_DEALS_S, MAX_DEALS, MAX_TRADES, KeptDeal, Snapshot
-from ..venues import Book, chosen
 from .dispatch import ApiCall, ok
 from .users import login_of
 

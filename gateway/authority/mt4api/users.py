@@ -26,8 +26,8 @@ from ...base.mt4web.console_models import (
     UsersOut,
 )
 from ...base.mt4web.shared import MAX_LOGIN
+from ...base.wire.errors import AccountExists, Refusal
 from ..door import retry_after
-from ..errors import AccountExists, Refusal
 from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
 from ..service.accounts import AccountChanges, LiveOpen
 from ..service.instructions import KeyReused, LiveMoney

@@ -7,9 +7,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...base.mt4web.console_models import Registration
+from ...base.wire.errors import AccountExists, Refusal
 from ..appkeys import AUTHORITY
 from ..door import DOOR
-from ..errors import AccountExists, Refusal
 from ..service import AccountRegistration, TerminalClaimed
 from ..service.accounts import LiveOpen
 from ..shapes import account_json

@@ -9,10 +9,10 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import Field
 
+from ...base.wire.errors import ProofRejected, Refusal
+from ...base.wire.records import b64url_decode
 from ..appkeys import AUTHORITY
 from ..door import DOOR, refused_proof
-from ..errors import ProofRejected, Refusal
-from ..records import b64url_decode
 from ..shapes import Body
 from .refusals import OWNER_API
 

@@ -10,9 +10,9 @@ from pydantic import Field
 
 from ...base.guard import mark_held
 from ...base.prices import MAX_DIGITS
+from ...base.wire.errors import ProofRejected, Refusal
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..door import DOOR, refused_proof
-from ..errors import ProofRejected, Refusal
 from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
 from ..reports import AccountFigures, TerminalReport
 from ..shapes import Body

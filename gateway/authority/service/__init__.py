@@ -38,20 +38,20 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ...base.fairshare import FairShare
+from ...base.wire.api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
+from ...base.wire.records import AuthorityKey
+from ...base.wire.tokens import generate_token
 from .. import halts as halt_rows
 from .. import reports
 from ..address import ConsoleAddress
-from ..api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
 from ..database import CONNECT_TIMEOUT_S, POOL_SIZE, STATEMENT_TIMEOUT_S, Tx
 from ..halts import Halt
 from ..mailer import Mailer
 from ..migrations import version_of
 from ..passwords import Hashing
-from ..records import AuthorityKey
 from ..reports import AccountFigures, TerminalReport, TerminalRow
 from ..signins import StoredSessions, StoredSteps
 from ..store import AccountRow, AuthorityStore, ProofClaim
-from ..tokens import generate_token
 from .accounts import AccountRegistration, Accounts
 from .alerts import Alerts
 from .approvals import Approvals

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any, Final
 
-from ..api import DeviceInfo, DeviceStatus, ResendAnswer, VerifyAnswer
+from ...base.wire.api import DeviceInfo, DeviceStatus, ResendAnswer, VerifyAnswer
+from ...base.wire.records import device_id_for
 from ..database import Tx
 from ..devices import (
     ACCOUNT_FAILURE_WINDOW_S,
@@ -42,7 +43,6 @@ from ..mailer import (
     approvals_locked_message,
     approved_message,
 )
-from ..records import device_id_for
 from ..store import ProofClaim, claimed
 from ..token_details import details_of
 from .common import Shared, mask_email, normalize_email, revoke_in

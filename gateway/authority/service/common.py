@@ -18,14 +18,14 @@ from email.message import EmailMessage
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ...base.fairshare import FairShare
+from ...base.wire.errors import AuthorityError
+from ...base.wire.records import DEFAULT_RISK, RiskPolicy
 from ..activity import ActivityLog
 from ..address import ConsoleAddress
 from ..database import DatabaseUnavailable, Tx
-from ..errors import AuthorityError
 from ..feed import RevocationFeed
 from ..mailer import Mailer, security_notice_message
 from ..passwords import Hashing
-from ..records import DEFAULT_RISK, RiskPolicy
 from ..reports import create_tables as create_report_tables
 from ..signins import create_ended_table
 from ..store import AccountRow, AuthorityStore, TokenRow

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Concatenate, ParamSpec, TypeVar
 
 from ...base.throttle import RateLimited
+from ...base.wire.errors import AuthorityError
 from ..database import Tx
-from ..errors import AuthorityError
 from .common import Shared, normalize_email
 
 __all__ = ["Consent", "PasswordCheck", "PasswordNeeded"]

@@ -28,9 +28,9 @@ import secrets
 from collections.abc import Callable
 from typing import Final
 
+from ...base.wire.errors import AuthorityError
 from ..apitokens import LIFETIME_S, MAX_SESSION_S, ApiClaims
 from ..database import Tx
-from ..errors import AuthorityError
 from ..signins import (
     ApiSessionRow,
     Ended,

@@ -19,12 +19,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ...base.wire.venues import Book
 from .. import equity, snapshots
 from ..database import Tx
 from ..reports import SILENT_AFTER_S, TerminalReport, TerminalRow
 from ..reports import of as terminals_of
 from ..snapshots import KeptDeal
-from ..venues import Book
 from .common import Shared, normalize_email
 from .instructions import Instructions
 

@@ -20,14 +20,14 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from ...base.wire.api import DeviceInfo, LookupAnswer
+from ...base.wire.boxes import seal
+from ...base.wire.records import OFFLINE_GRACE_S, RiskPolicy
 from .. import basis
-from ..api import DeviceInfo, LookupAnswer
 from ..basis import Basis
-from ..boxes import seal
 from ..database import Tx
 from ..devices import Approval, has_live_code
 from ..labels import clean_label
-from ..records import OFFLINE_GRACE_S, RiskPolicy
 from ..store import ProofClaim, TokenRow, claimed
 from ..token_details import note_use
 from .approvals import Approvals, checked

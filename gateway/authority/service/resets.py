@@ -25,8 +25,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Final
 
+from ...base.wire.errors import AuthorityError
 from ..database import Tx
-from ..errors import AuthorityError
 from ..signins import end_credentials
 from .common import Shared, normalize_email
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 from ...base.throttle import AuthThrottle
-from ..errors import AuthorityError
+from ...base.wire.errors import AuthorityError
 from .common import normalize_email
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ...base.wire.api import DeviceInfo
 from .. import equity, positions
 from ..alerts import Observer, margin_of
-from ..api import DeviceInfo
 from ..database import Tx
 from ..prior import prior_of
 from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save

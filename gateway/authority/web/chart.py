@@ -47,9 +47,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ...base.wire.venues import Book
 from ..equity import DRAWN, Point, current
 from ..reports import SILENT_AFTER_S
-from ..venues import Book
 
 __all__ = ["BOTTOM", "BOX", "GAP_S", "HEIGHT", "LEFT", "MAX_DRAWN", "MIN_SPAN_PCT", "RIGHT",
            "TOP", "WIDTH", "Chart", "Flow", "Label", "Plot", "adjusted", "chart", "drawn",

@@ -35,13 +35,13 @@ from typing import Any, Final
 from aiohttp import web
 
 from ...base.mt4web import mt4records
+from ...base.wire.venues import Book, flow_of
 from .. import equity
 from ..database import DatabaseUnavailable
 from ..door import DOOR
 from ..positions import digits_of
 from ..reports import TerminalRow
 from ..snapshots import KeptDeal, Snapshot
-from ..venues import Book, flow_of
 from .books import live_book, margin_level, signed, tone, trade_row
 from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api import IssuedToken
-from ..tokens import DEFAULT_LIFETIME_DAYS
+from ...base.wire.api import IssuedToken
+from ...base.wire.tokens import DEFAULT_LIFETIME_DAYS
 from .forms import FormErrors, parse_token
 from .kit import REAUTH_FIELD, Page, signed_in
 

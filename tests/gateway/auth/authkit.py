@@ -15,7 +15,9 @@ from typing import Any
 
 from gateway.auth import DeviceIdentity, RecordCache
 from gateway.auth.local import SelfApprovingAuthority
-from gateway.authority.api import (
+from gateway.authority.mailer import RecordingMailer
+from gateway.authority.service import Authority
+from gateway.base.wire.api import (
     AuthorityAPI,
     AuthorityUnreachable,
     DeviceInfo,
@@ -24,9 +26,7 @@ from gateway.authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.records import AuthorityKey
-from gateway.authority.service import Authority
+from gateway.base.wire.records import AuthorityKey
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"

@@ -10,7 +10,7 @@ import pytest
 
 from ea_bridge import AuthRefused, Hello
 from gateway.auth import Authenticator, generate_token, is_well_formed
-from gateway.authority.tokens import TOKEN_LENGTH, display_token
+from gateway.base.wire.tokens import TOKEN_LENGTH, display_token
 from gateway.errors import Unauthorized
 from mtgateway.credential import (
     TokenKeys,

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth import Authenticator, DeviceIdentity
-from gateway.authority.records import AuthorityKey, AuthoritySigner, SignedRecord
+from gateway.base.wire.records import AuthorityKey, AuthoritySigner, SignedRecord
 from gateway.errors import Unauthorized, Unavailable
 from mtgateway.credential import token_hint
 from tests.gateway.auth.authkit import AuthStack, auth_stack

@@ -17,8 +17,8 @@ from gateway.auth.client import RemoteAuthority
 from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import TerminalReporter, watch_revocations
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

@@ -28,9 +28,9 @@ from gateway.auth.reporter import (
     open_positions,
 )
 from gateway.authority import equity
-from gateway.authority.api import DeviceInfo
-from gateway.authority.records import RiskPolicy, SignedRecord
 from gateway.authority.service import Authority
+from gateway.base.wire.api import DeviceInfo
+from gateway.base.wire.records import RiskPolicy, SignedRecord
 from gateway.trading.paper import _mark
 from mt5model.broker import SimulatedBroker as Broker
 from tests.e2e.clocks import WEDNESDAY_MS

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.api import DeviceInfo
 from gateway.authority.devices import (
     ACCOUNT_FAILURE_LIMIT,
     ACCOUNT_FAILURE_WINDOW_S,
@@ -22,8 +21,9 @@ from gateway.authority.devices import (
     account_lock_due,
 )
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
+from gateway.base.wire.api import DeviceInfo
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.testkit import FakeClock
 

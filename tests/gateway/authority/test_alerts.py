@@ -26,10 +26,10 @@ from gateway.authority.alerts import (
 )
 from gateway.authority.delivery import sign
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.reports import SILENT_AFTER_S, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.pgkit import PostgresServer
 from tests.testkit import until

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.devices import MAX_TRIES
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.pgkit import PostgresServer
 from tests.testkit import until

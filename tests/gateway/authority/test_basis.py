@@ -19,9 +19,9 @@ from gateway.authority.basis import Basis
 from gateway.authority.database import Tx
 from gateway.authority.instructions import Instruction
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
 from gateway.authority.store import AccountRow
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.gateway.authority.dbkit import database_url_of
 from tests.testkit import FakeClock

@@ -13,17 +13,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority import equity
-from gateway.authority.api import DeviceInfo
 from gateway.authority.database import Tx
 from gateway.authority.devices import Approval
 from gateway.authority.equity import DRAWN, FULL_DETAIL_S, HOUR_S, KEPT_FOR_S, Point
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.positions import Position, PositionsBook
-from gateway.authority.records import device_id_for
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
 from gateway.authority.web.chart import drawn
+from gateway.base.wire.api import DeviceInfo
+from gateway.base.wire.records import device_id_for
 from tests.gateway.authority.dbkit import database_url_of
 
 OWNER = "owner@example.com"

@@ -18,9 +18,9 @@ from gateway.authority.devices import Approval
 from gateway.authority.feed import RevocationFeed
 from gateway.authority.listener import APPLICATION_NAME
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
+from gateway.base.wire.proofs import device_info
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

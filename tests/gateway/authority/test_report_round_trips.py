@@ -21,15 +21,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority import snapshots
 from gateway.authority.database import Cursor, Tx
-from gateway.authority.errors import ProofRejected
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.positions import Position, PositionsBook
-from gateway.authority.proofs import device_info
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.snapshots import AccountDetails
 from gateway.authority.store import ProofClaim
 from gateway.authority.token_details import details_of
+from gateway.base.wire.errors import ProofRejected
+from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
 from tests.gateway.authority.dbkit import Wire, database_url_of
 from tests.testkit import FakeClock

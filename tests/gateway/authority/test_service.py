@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.api import DeviceInfo
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.records import verify_signed_record
 from gateway.authority.service import AccountRegistration, Authority
+from gateway.base.wire.api import DeviceInfo
+from gateway.base.wire.proofs import device_info
+from gateway.base.wire.records import verify_signed_record
 from mtgateway.credential import token_hint
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

@@ -17,14 +17,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.api import DeviceInfo
 from gateway.authority.database import Tx
 from gateway.authority.devices import Approval
 from gateway.authority.mailer import RecordingMailer
-from gateway.authority.records import device_id_for
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
+from gateway.base.wire.api import DeviceInfo
+from gateway.base.wire.records import device_id_for
 from mtgateway.credential import token_hint
 from tests.pgkit import PostgresServer
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.authority.records import RiskPolicy
+from gateway.base.wire.records import RiskPolicy
 from gateway.errors import RiskLimit
 from gateway.trading.risk import check_order
 

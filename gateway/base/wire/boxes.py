@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..base import curve25519
+from .. import curve25519
 from .errors import RecordRejected
 from .records import b64url_decode, b64url_encode
 

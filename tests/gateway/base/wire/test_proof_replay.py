@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.proofs import (
+from gateway.base.wire.proofs import (
     MAX_PROOF_SKEW_S,
     ProofRejected,
     ProofReplayCache,

@@ -8,15 +8,15 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.proofs import (
+from gateway.base.curve25519 import SigningKey
+from gateway.base.wire.proofs import (
     ProofRejected,
     check_device_proof,
     device_info,
     device_proof_headers,
     proof_message,
 )
-from gateway.authority.records import b64url_decode, b64url_encode, device_id_for
-from gateway.base.curve25519 import SigningKey
+from gateway.base.wire.records import b64url_decode, b64url_encode, device_id_for
 
 NOW = 1_800_000_000.0
 PATH = "/v1/records/lookup"

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from gateway.authority.boxes import BOX_INFO, BoxOpener, seal
-from gateway.authority.records import RecordRejected, b64url_decode, b64url_encode
+from gateway.base.wire.boxes import BOX_INFO, BoxOpener, seal
+from gateway.base.wire.records import RecordRejected, b64url_decode, b64url_encode
 
 DEVICE = "A" * 26
 NONCE = "n" * 22

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.records import (
+from gateway.base.wire.records import (
     DEFAULT_RISK,
     RECORD_CONTEXT,
     AuthorityKey,

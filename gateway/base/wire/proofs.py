@@ -28,7 +28,7 @@ from typing import Final, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..base import curve25519
+from .. import curve25519
 from .api import DeviceInfo
 from .errors import ProofRejected
 from .records import b64url_decode, b64url_encode, device_id_for, public_key_raw
