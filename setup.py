@@ -64,5 +64,6 @@ def compiled_modules() -> list[object]:
     return list(mypycify([*relaxed, *TOOL["compiled"]], opt_level="3"))
 
 
-setup(version=VERSION, install_requires=[*DEPENDENCIES, f"mtgateway-client=={VERSION}"],
+setup(version=VERSION, install_requires=[*DEPENDENCIES, f"mtgateway-base=={VERSION}",
+                                         f"mtgateway-client=={VERSION}"],
       ext_modules=compiled_modules())

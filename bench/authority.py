@@ -89,10 +89,10 @@ from bench.consoles import (
     raise_open_files,
 )
 from ea_bridge.loop import run as run_on_loop
-from gateway.base.curve25519 import SigningKey
-from gateway.base.wire.boxes import BoxOpener
-from gateway.base.wire.proofs import device_proof_headers
-from gateway.base.wire.records import b64url_encode
+from mtgateway_base.curve25519 import SigningKey
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.proofs import device_proof_headers
+from mtgateway_base.wire.records import b64url_encode
 from tests.pgkit import PostgresServer
 
 #: What a daemon's watcher asks the console to hold a revocation long-poll for.

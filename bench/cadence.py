@@ -55,7 +55,9 @@ from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import POLL_WAIT_S, TerminalReporter, watch_revocations
 from gateway.authority.positions import Position
 from gateway.authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
-from gateway.base.wire.api import (
+from gateway.config import AuthorityConfig
+from gateway.errors import Unauthorized, Unavailable
+from mtgateway_base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
     DeviceInfo,
@@ -64,9 +66,7 @@ from gateway.base.wire.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.base.wire.records import AuthorityKey
-from gateway.config import AuthorityConfig
-from gateway.errors import Unauthorized, Unavailable
+from mtgateway_base.wire.records import AuthorityKey
 
 __all__ = ["Cadence", "Fleet", "LoopWatch", "Recorder", "SimulatedDaemon", "TimedLink",
            "ea_backoff_s"]

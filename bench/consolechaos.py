@@ -2,7 +2,7 @@
 while fair callers go on; a seeded run, and a count of the fair calls that did not complete.
 
 ``bench.chaos`` drives orders through a broken link; this drives the console's door through
-the attacks its fair-share rule exists for (``gateway/base/fairshare.py``). The real console
+the attacks its fair-share rule exists for (``mtgateway_base/fairshare.py``). The real console
 (``mtgateway console``, a process of its own on loopback, a SQLite file, the default
 connection budget unless told) serves two kinds of callers at once, each kind from a process
 of its own (so neither's client work slows the other's):
@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.common import ROOT, free_port
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.base.wire.proofs import device_info, device_proof_headers
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
 
 __all__ = ["ATTACKS", "ChaosReport", "main", "run"]
 

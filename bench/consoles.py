@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.common import ROOT
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.base.wire.proofs import device_info
-from gateway.base.wire.records import AuthorityKey
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.records import AuthorityKey
 
 __all__ = ["OWNER", "SERVER", "ConsoleProcess", "Provisioned", "Variant", "console_config",
            "daemon_address", "postgres_sessions", "provision", "raise_open_files"]

@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.common import ROOT, free_port, percentile
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.base.wire.proofs import device_info, device_proof_headers
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
 
 _PEERS = [f"127.0.0.{i}" for i in range(2, 14)]
 _DEADLINE_S = 2.0

@@ -26,6 +26,11 @@ from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 from ea_bridge.messages import EVENT_TRADE
+from mtgateway_base.edge import HostRefusals
+from mtgateway_base.guard import ConnectionBudget, ConnectionLimits, Refusals
+from mtgateway_base.scrape import ScrapeGuard
+from mtgateway_base.throttle import AuthThrottle
+from mtgateway_base.wire.records import AuthorityKey, SignedRecord
 
 from . import client_auth, openapi, probes, rest, ws
 from .auth import RecordCache, load_or_create_device, open_secret_store
@@ -44,11 +49,6 @@ from .auth.reporter import (
 from .auth.secretstore import SecretStore
 from .authority.config import database_url
 from .authority.service import Authority
-from .base.edge import HostRefusals
-from .base.guard import ConnectionBudget, ConnectionLimits, Refusals
-from .base.scrape import ScrapeGuard
-from .base.throttle import AuthThrottle
-from .base.wire.records import AuthorityKey, SignedRecord
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .edge import http_rpc
@@ -105,7 +105,7 @@ _DEAD_MESSAGES = {
     "invalid_token": "The token authority no longer confirms this token",
 }
 
-#: The connection guard's own 421 and 503 answers (``gateway.base.guard``, shared with the
+#: The connection guard's own 421 and 503 answers (``mtgateway_base.guard``, shared with the
 #: console) in the daemon's shape: from the one error table, as every other refusal of the
 #: daemon. The body deadline is the door's (408, ``edge/door.py``), so the daemon's limits
 #: leave the guard's own body deadline off.

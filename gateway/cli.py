@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING
 from ea_bridge.emulator import cli as emulator_cli
 from ea_bridge.loop import run as run_on_loop
 from ea_bridge.loop import stop_on_signals
+from mtgateway_base.files import InsecurePath
+from mtgateway_base.loopback import is_loopback
+from mtgateway_base.wire.errors import ConsoleConfigError
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 
 from ._version import __version__
 from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
 from .authority.database import DatabaseError
-from .base.files import InsecurePath
-from .base.loopback import is_loopback
-from .base.wire.errors import ConsoleConfigError
-from .base.wire.records import AuthorityKey
-from .base.wire.tokens import DEFAULT_LIFETIME_DAYS
 from .config import GatewayConfig, find_config, load_config
 from .errors import ConfigError
 from .log import setup_logging
@@ -428,9 +428,10 @@ def _fit_budget(config: GatewayConfig, section: str) -> GatewayConfig | None:
 
 
 async def _serve_daemon(config: GatewayConfig) -> int:
+    from mtgateway_base.gcpolicy import tune_gc
+
     from . import unix_socket
     from .app import create_app
-    from .base.gcpolicy import tune_gc
     from .edge.listener import bind_tcp, start_http
     from .keys import DEVICE
     from .trading.journal import JournalUnusable
@@ -513,13 +514,14 @@ async def _migrate_console(config: GatewayConfig) -> int:
 
 
 async def _run_console(config: GatewayConfig) -> int:
+    from mtgateway_base.gcpolicy import pace_gc
+
     from .authority.console import (
         AUTHORITY,
         create_console_app,
         mailer_from_config,
         start_console,
     )
-    from .base.gcpolicy import pace_gc
 
     if config.console.processes > 1:
         return await _supervise_console(config)
@@ -652,9 +654,10 @@ def _console_process(index: int, shared: socket.socket | None, channel: Channel,
 async def _serve_console_process(index: int, shared: socket.socket | None,
                                  channel: Channel, config: GatewayConfig,
                                  port: int) -> None:
+    from mtgateway_base.gcpolicy import pace_gc
+
     from .authority.console import create_console_app, mailer_from_config, start_console
     from .authority.processes import listening_socket, on_stop
-    from .base.gcpolicy import pace_gc
 
     fitted = _fit_budget(config, "console")
     if fitted is None:

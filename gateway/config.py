@@ -33,10 +33,10 @@ from pydantic import (
 )
 
 from ea_bridge.environment import read_env
+from mtgateway_base.loopback import is_loopback
 
 from .authority.config import ConsoleConfig, SmtpConfig, checked_metrics_token
 from .authority.database import redact_url
-from .base.loopback import is_loopback
 from .errors import ConfigError
 from .unix_socket import refusal as unix_socket_refusal
 
@@ -452,7 +452,7 @@ def _check_config_access(path: Path, info: os.stat_result, *, secrets: list[str]
 
     The file decides ``data_dir``, the pinned authority URL and key, and whether ports leave
     loopback: whoever can write it can make the daemon trust records they sign. So, like the
-    data directory (``gateway/base/files.py``): no group/other write bit, owned by this
+    data directory (``mtgateway_base/files.py``): no group/other write bit, owned by this
     user, in a directory others cannot write (a sticky one such as ``/tmp`` is fine: others
     cannot replace a file there); and a file holding a secret (``secrets``: the
     ``[smtp] password``, a ``[authority] database_url`` with a password) readable by its

@@ -20,7 +20,7 @@ The tree, and how a client reacts::
                                  methods (the REST mirror): answered as the method answered
 
 Bridge exceptions (``ea_bridge.errors``), the token authority's (``gateway.authority.errors``:
-``AuthorityUnreachable`` -32014) and the throttle's lockout (``gateway.base.throttle``:
+``AuthorityUnreachable`` -32014) and the throttle's lockout (``mtgateway_base.throttle``:
 ``RateLimited`` -32005 with ``retry_after_ms``, re-exported here for the daemon's doors) are
 mapped here too: none knows anything of JSON-RPC codes, and this module is the only place
 that does.
@@ -57,9 +57,8 @@ from ea_bridge.errors import (
 )
 from mt5model.mt5 import retcode_name
 from mt5model.types import ErrorCode
-
-from .base.throttle import RateLimited
-from .base.wire.errors import AuthorityError, AuthorityUnreachable
+from mtgateway_base.throttle import RateLimited
+from mtgateway_base.wire.errors import AuthorityError, AuthorityUnreachable
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -348,7 +347,7 @@ class HttpRefusal:
 
     def raw(self) -> bytes:
         """The whole HTTP/1.1 response, closing the connection: for refusals made before
-        aiohttp has parsed anything (``base/guard.py``)."""
+        aiohttp has parsed anything (``mtgateway_base/guard.py``)."""
         body = self.body()
         head = [f"HTTP/1.1 {self.status} {_PHRASES[self.status]}", "Connection: close",
                 "Content-Type: application/json", f"Content-Length: {len(body)}",

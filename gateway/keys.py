@@ -13,13 +13,13 @@ from typing import Final
 from aiohttp import web
 
 from ea_bridge import Bridge
+from mtgateway_base.guard import BUDGET
+from mtgateway_base.scrape import ScrapeGuard
+from mtgateway_base.throttle import AuthThrottle
+from mtgateway_base.wire.api import AuthorityAPI
 
 from .auth import Authenticator, DeviceIdentity, RecordCache
 from .auth.reporter import TerminalReporter
-from .base.guard import BUDGET
-from .base.scrape import ScrapeGuard
-from .base.throttle import AuthThrottle
-from .base.wire.api import AuthorityAPI
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .context import RpcContext

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from .base.access import ACCESS_FIELDS, SECRET_PATH, log_access
+from mtgateway_base.access import ACCESS_FIELDS, SECRET_PATH, log_access
 
 __all__ = ["ACCESS_FIELDS", "JsonFormatter", "LogFormat", "RedactingFilter", "log_access", "redact",
            "setup_logging"]

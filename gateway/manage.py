@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ea_bridge.environment import read_env
+from mtgateway_base.wire.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
+from mtgateway_base.wire.records import AuthorityKey
 
 from .app import device_name, open_device
 from .auth.client import RemoteAuthority
@@ -37,8 +39,6 @@ from .authority.devices import normalize_code
 from .authority.service import Authority
 from .authority.service.accounts import AccountChanges, LiveOpen
 from .authority.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
-from .base.wire.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
-from .base.wire.records import AuthorityKey
 from .config import GatewayConfig, console_url_problem
 
 __all__ = ["run_command"]

@@ -23,9 +23,9 @@ from gateway.auth.reporter import ReportSink, TerminalReporter
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.reports import TerminalReport
 from gateway.authority.service import Authority
-from gateway.base.wire.api import DeviceInfo
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.proofs import device_info
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 TERMINAL = TerminalId(5012345, "MTG-Demo")

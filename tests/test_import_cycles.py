@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Each package and the directory that holds it (the client's is its own project's src/).
+#: Each package and the directory that holds it (the client's and the ground floor's are
+#: their own projects' src/).
 PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mtgateway": ROOT / "client" / "src",
-            "mt5model": ROOT}
+            "mt5model": ROOT, "mtgateway_base": ROOT / "base" / "src"}
 
 
 def _modules(packages: Mapping[str, Path]) -> dict[str, Path]:

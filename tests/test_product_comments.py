@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: examples a user copies, and the packaging (whose dependency list says why each is there).
 PRODUCT = ("gateway", "ea_bridge", "mt5model", "client/src", "client/metatrader5-shim", "bench",
            "deploy", "config.example.toml", ".ci", "examples", "pyproject.toml", "setup.py",
-           "MANIFEST.in")
+           "MANIFEST.in", "base/src", "base/pyproject.toml", "mtgateway_base/setup.py")
 
 #: Files that hold no comments of ours: build output, licences, markers, READMEs (docs, which
 #: may keep their tags), compiled files.
@@ -235,7 +235,7 @@ _FILE_NAME = re.compile(r"(?<![\w/.:~-])((?:[\w-]+/)*[\w-]+\.(?:py|pyi|mqh|mq5|m
 
 #: Where a named file may live: the repository's own trees (``.venv`` and build output aside).
 _REPOSITORY = ("gateway", "ea_bridge", "mt5model", "client", "bench", "deploy", "docs", "tests",
-               "examples", ".ci")
+               "examples", ".ci", "base")
 
 
 #: Files named in comments that live on the user's machine, not in the repository.

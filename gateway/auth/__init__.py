@@ -9,7 +9,8 @@ and the EA bridge both ask.
 
 from __future__ import annotations
 
-from ..base.wire.tokens import generate_token, is_well_formed
+from mtgateway_base.wire.tokens import generate_token, is_well_formed
+
 from .cache import RecordCache
 from .device import DeviceIdentity, load_or_create_device
 from .records import SCOPES, Principal, RecordSource

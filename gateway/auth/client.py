@@ -24,10 +24,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..authority.reports import AccountFigures, TerminalReport
-from ..authority.snapshots import details_json
-from ..base.curve25519 import SigningKey
-from ..base.wire.api import (
+from mtgateway_base.curve25519 import SigningKey
+from mtgateway_base.wire.api import (
     AuthorityAPI,
     AuthorityRefused,
     AuthorityUnreachable,
@@ -37,8 +35,11 @@ from ..base.wire.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from ..base.wire.proofs import device_info, device_proof_headers
-from ..base.wire.records import AuthorityKey, b64url_encode
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_base.wire.records import AuthorityKey, b64url_encode
+
+from ..authority.reports import AccountFigures, TerminalReport
+from ..authority.snapshots import details_json
 
 __all__ = ["RemoteAuthority", "console_answer"]
 

@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
-from ..base.curve25519 import SigningKey
-from ..base.wire.api import DeviceInfo
-from ..base.wire.records import device_id_for
+from mtgateway_base.curve25519 import SigningKey
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.records import device_id_for
+
 from .secretstore import SecretStore, SecretStoreError
 
 __all__ = ["DEVICE_KEY_NAME", "DeviceIdentity", "load_or_create_device"]
@@ -43,7 +44,7 @@ class DeviceIdentity:
     private_key: Ed25519PrivateKey
     #: A human word for the store: ``"OS keyring (…)"`` or ``"file …"``.
     storage: str = "memory"
-    #: The key in libsodium's form (``gateway.base.curve25519``: the same signatures in about
+    #: The key in libsodium's form (``mtgateway_base.curve25519``: the same signatures in about
     #: 60 % of OpenSSL's time), converted once.
     _signing: SigningKey = field(init=False, repr=False, compare=False)
 

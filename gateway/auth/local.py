@@ -17,16 +17,17 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any
 
-from ..authority.reports import TerminalReport
-from ..authority.service import Authority
-from ..base.wire.api import (
+from mtgateway_base.wire.api import (
     DeviceInfo,
     DeviceStatus,
     LookupAnswer,
     ResendAnswer,
     VerifyAnswer,
 )
-from ..base.wire.records import AuthorityKey
+from mtgateway_base.wire.records import AuthorityKey
+
+from ..authority.reports import TerminalReport
+from ..authority.service import Authority
 
 __all__ = ["NoMailer", "SelfApprovingAuthority"]
 

@@ -31,9 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ..base.wire.api import AuthorityUnreachable, IssuedToken
-from ..base.wire.errors import AuthorityRefused, ConsoleUnproven
-from ..base.wire.records import AuthorityKey
+from mtgateway_base.wire.api import AuthorityUnreachable, IssuedToken
+from mtgateway_base.wire.errors import AuthorityRefused, ConsoleUnproven
+from mtgateway_base.wire.records import AuthorityKey
+
 from .client import console_answer
 
 __all__ = ["ConsoleUnproven", "OwnerConsole"]

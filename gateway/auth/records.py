@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ea_bridge import TerminalId
-
-from ..base.wire.records import DEFAULT_RISK, RiskPolicy, SignedRecord
+from mtgateway_base.wire.records import DEFAULT_RISK, RiskPolicy, SignedRecord
 
 __all__ = ["SCOPES", "Principal", "RecordSource"]
 

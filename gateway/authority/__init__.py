@@ -4,7 +4,7 @@ It runs embedded in the daemon (local mode) or behind ``mtgateway console`` (HTT
 daemon talks to either through :class:`AuthorityAPI`. A separately deployable service: its
 exceptions (``errors.py``), config sections (``config.py``), token format (``tokens.py``) and
 console are all here; of ``gateway`` it imports only the ground floor both processes share
-(``gateway.base``: the connection guard, the edge rules, the throttle, the private files, the
+(``mtgateway_base``: the connection guard, the edge rules, the throttle, the private files, the
 loopback check), and nothing of ``ea_bridge``. Import-linter contracts in ``pyproject.toml``
 keep it so. ``records`` is pure and is what a device needs to check what the authority hands
 it.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..base.wire.api import (
+from mtgateway_base.wire.api import (
     AuthorityAPI,
     AuthorityRefused,
     AuthorityUnreachable,
@@ -25,13 +25,13 @@ from ..base.wire.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from ..base.wire.errors import (
+from mtgateway_base.wire.errors import (
     AccountExists,
     AuthorityError,
     ConsoleConfigError,
     ProofRejected,
 )
-from ..base.wire.records import (
+from mtgateway_base.wire.records import (
     AuthorityKey,
     AuthoritySigner,
     RecordRejected,

@@ -38,10 +38,10 @@ from typing import Final
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from ..base.access import log_access
-from ..base.edge import HeldRequests, HostRefusals
-from ..base.fairshare import FairShare
-from ..base.guard import (
+from mtgateway_base.access import log_access
+from mtgateway_base.edge import HeldRequests, HostRefusals
+from mtgateway_base.fairshare import FairShare
+from mtgateway_base.guard import (
     BUDGET,
     ConnectionBudget,
     ConnectionLimits,
@@ -50,10 +50,11 @@ from ..base.guard import (
     raw_response,
     work_middleware,
 )
-from ..base.loopback import is_loopback
-from ..base.scrape import ScrapeGuard
-from ..base.throttle import AuthThrottle
-from ..base.wire.errors import ConsoleConfigError
+from mtgateway_base.loopback import is_loopback
+from mtgateway_base.scrape import ScrapeGuard
+from mtgateway_base.throttle import AuthThrottle
+from mtgateway_base.wire.errors import ConsoleConfigError
+
 from .address import ConsoleAddress
 from .appkeys import (
     AUTHORITY,
@@ -203,7 +204,7 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     are rows of the database every instance reads, so every instance must read one clock; a
     wall-clock step moves a lockout's end with it) and ``sleep`` drive the owner-credential
     throttle. Tests inject all three. ``shares``: the fair-share rule's bounds
-    (``base/fairshare.py``; its defaults, on the throttle's clock, unless a test gives its
+    (``mtgateway_base/fairshare.py``; its defaults, on the throttle's clock, unless a test gives its
     own). Raises :class:`~.errors.ConsoleConfigError` for a non-loopback host not allowed.
     """
     console = config.console

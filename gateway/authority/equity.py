@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..base.wire.venues import Book, book_of
+from mtgateway_base.wire.venues import Book, book_of
+
 from .database import Tx
 
 __all__ = ["DRAWN", "EVERY_S", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add",

@@ -38,7 +38,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Final
 
-from ..base.fairshare import server_work
+from mtgateway_base.fairshare import server_work
+
 from .database import Database, DatabaseUnavailable, Tx
 from .listener import NotificationListener
 

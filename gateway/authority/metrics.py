@@ -38,11 +38,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..base.edge import forwarded_clients
-from ..base.exposition import exposition
-from ..base.gcpolicy import GcPauseCollector
-from ..base.loopback import is_loopback
-from ..base.scrape import ScrapeGuard
+from mtgateway_base.edge import forwarded_clients
+from mtgateway_base.exposition import exposition
+from mtgateway_base.gcpolicy import GcPauseCollector
+from mtgateway_base.loopback import is_loopback
+from mtgateway_base.scrape import ScrapeGuard
+
 from .activity import KINDS
 from .config import ConsoleConfig
 from .database import Database, DatabaseUnavailable, Timing

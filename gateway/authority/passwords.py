@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
-from ..base.fairshare import HASH_WORKERS, Lane, current
+from mtgateway_base.fairshare import HASH_WORKERS, Lane, current
 
 __all__ = ["SCRYPT_N", "SCRYPT_P", "SCRYPT_R", "Hashing", "hash_password", "verify_password"]
 

@@ -13,7 +13,7 @@ the book row says ``listed = 0`` (the dashboard says the daemon did not send its
 and "as of" is the time the console received the report.
 
 With the list a daemon sends its symbols' digits (``symbol_info().digits``, the report's
-``digits``): the pages write each price at its symbol's digits (``gateway/base/prices.py``).
+``digits``): the pages write each price at its symbol's digits (``mtgateway_base/prices.py``).
 Each stored position keeps its symbol's under ``digits``; a position stored without (a daemon
 older than the field, or one that could not read them) is written as reported.
 """
@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
-from ..base.wire.venues import Book
+from mtgateway_base.wire.venues import Book
+
 from . import equity
 from .database import Tx
 from .devices import approved_device

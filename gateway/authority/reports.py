@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ..base.wire.venues import Book
+from mtgateway_base.wire.venues import Book
+
 from .database import Tx
 from .devices import approved_device
 from .migrations import ensure_tables

@@ -5,7 +5,7 @@ The owner API (``routes/``) and the MT4 Web API (``mt4api/``) both register acco
 answer them, and both answer an instruction as it stands; they stand side by side without
 importing each other (an import contract in ``pyproject.toml``): what both write is declared
 once, here, below them (what both read, an account's registration, is the MT4 Web API
-document's ``Registration``, ``gateway/base/mt4web/console_models.py``). Pydantic at the
+document's ``Registration``, ``mtgateway_base/mt4web/console_models.py``). Pydantic at the
 edge only: the service below sees plain values (``service.AccountRegistration``,
 ``store.AccountRow``).
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..base.mt4web.console_models import OperationOut
+from mtgateway_base.mt4web.console_models import OperationOut
+
 from .instructions import Instruction
 from .store import AccountRow
 

@@ -28,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-from ..base.mt4web import mt4records
-from ..base.wire.venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
+from mtgateway_base.mt4web import mt4records
+from mtgateway_base.wire.venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
+
 from .database import Tx
 from .devices import approved_device
 

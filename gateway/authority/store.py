@@ -16,10 +16,11 @@ What is kept, and why in this form:
   memory so that restarting the console does not hand an attacker a fresh allowance of guesses;
 - the authority's Ed25519 signing key in ``authority-signing.key``.
 
-The key files and the database are created 0600 (``base/files.py``: exclusively, umask-independent,
-the database before SQLite opens it so its side files inherit the mode): never overwritten,
-never readable by others, and a second process racing to create one loses cleanly and reads
-the winner's. The directory and every file are refused at start if others could read them.
+The key files and the database are created 0600 (``mtgateway_base/files.py``: exclusively,
+umask-independent, the database before SQLite opens it so its side files inherit the mode):
+never overwritten, never readable by others, and a second process racing to create one loses
+cleanly and reads the winner's. The directory and every file are refused at start if others
+could read them.
 
 Every table method takes the transaction it runs in (``tx``, first) and is called inside a
 function handed to the database's door (``await store.run(fn, ...)``, ``database/``): the
@@ -42,17 +43,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mtgateway.credential import verifier_from_digest
-
-from ..base.files import (
+from mtgateway_base.files import (
     check_private_file,
     create_private_file,
     ensure_private_dir,
     prepare_private_db,
     read_private_file,
 )
-from ..base.wire.errors import AccountExists, ProofRejected
-from ..base.wire.proofs import MAX_PROOF_SKEW_S
-from ..base.wire.records import AuthoritySigner
+from mtgateway_base.wire.errors import AccountExists, ProofRejected
+from mtgateway_base.wire.proofs import MAX_PROOF_SKEW_S
+from mtgateway_base.wire.records import AuthoritySigner
+
 from .database import (
     CONNECT_TIMEOUT_S,
     POOL_SIZE,
@@ -223,7 +224,7 @@ def account_row(r: Sequence[Any]) -> AccountRow:
 def load_or_create_secret(path: Path, size: int) -> bytes:
     """Read a secret file, creating it 0600 with ``size`` random bytes if absent.
 
-    Refuses (:class:`~gateway.base.files.InsecurePath`, a ``PermissionError``) a file
+    Refuses (:class:`~mtgateway_base.files.InsecurePath`, a ``PermissionError``) a file
     others could read, a symbolic link or another user's file on POSIX, and a file of the
     wrong size (``ValueError``), rather than trusting or overwriting either.
     """

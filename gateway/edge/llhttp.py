@@ -60,7 +60,7 @@ from .door import DOOR
 from .head import RequestHead
 
 if TYPE_CHECKING:
-    from ..base.guard import GuardedProtocol
+    from mtgateway_base.guard import GuardedProtocol
 
 __all__ = ["Completed", "HandOff", "Malformed", "RequestAssembly", "RpcEdge", "RpcRequest",
            "Started", "has_bare_lf"]
@@ -277,7 +277,7 @@ class RequestAssembly:
 
     @property
     def watch_state(self) -> str:
-        """Where the stream stands, in :class:`~gateway.base.guard.HeaderWatch`'s words (the
+        """Where the stream stands, in :class:`~mtgateway_base.guard.HeaderWatch`'s words (the
         connection guard's header deadline and eviction order read it)."""
         if self._state == _HEAD:
             return "headers" if self._buffer else "idle"

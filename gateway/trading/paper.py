@@ -63,8 +63,8 @@ from mt5model.types import (
     SymbolSpec,
     Tick,
 )
+from mtgateway_base.files import create_private_file, ensure_private_dir, read_private_file
 
-from ..base.files import create_private_file, ensure_private_dir, read_private_file
 from ..config import GatewayConfig
 from ..errors import Unavailable
 

@@ -29,7 +29,7 @@ import pytest
 import mtgateway
 from gateway._version import __version__ as daemon_version
 from mtgateway._version import __version__ as client_version
-from tests.client.distkit import CLIENT, ROOT, build, members, metadata, python_of, run
+from tests.client.distkit import BASE, CLIENT, ROOT, build, members, metadata, python_of, run
 
 try:
     import venv
@@ -118,6 +118,7 @@ def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path:
     mtgateway-client==<its own version>. Installed offline into a fresh venv with the client
     wheel beside it, the command runs and reports that version from the installed copies."""
     _, client_wheel = build(CLIENT, tmp_path, "client")
+    _, base_wheel = build(BASE, tmp_path, "base", version_beside=True)
     sdist, wheel = build(ROOT, tmp_path, "daemon")
     with tarfile.open(sdist) as tf:
         assert f"mtgateway-{daemon_version}/client/src/mtgateway/_version.py" in tf.getnames()
@@ -125,7 +126,8 @@ def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path:
     assert top_level == {"gateway", "ea_bridge", "mt5model",
                          f"mtgateway-{daemon_version}.dist-info"}, top_level
     requires = [line for line in metadata(wheel) if line.startswith("Requires-Dist: mtgateway")]
-    assert requires == [f"Requires-Dist: mtgateway-client=={client_version}"], requires
+    assert requires == [f"Requires-Dist: mtgateway-base=={client_version}",
+                        f"Requires-Dist: mtgateway-client=={client_version}"], requires
 
     env_dir = tmp_path / "fresh-daemon"
     venv.create(env_dir, with_pip=True)
@@ -137,8 +139,8 @@ def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path:
     site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
                cwd=tmp_path).strip()
     (Path(site) / "lent-dependencies.pth").write_text(lent + "\n", encoding="utf-8")
-    run(python, "-m", "pip", "install", "--no-index", "--no-deps", client_wheel, wheel,
-        cwd=tmp_path)
+    run(python, "-m", "pip", "install", "--no-index", "--no-deps", base_wheel, client_wheel,
+        wheel, cwd=tmp_path)
     code = ("import gateway, mtgateway; from importlib.metadata import requires, version; "
             "print(gateway.__file__); print(mtgateway.__file__); "
             "print(version('mtgateway'), version('mtgateway-client')); "
@@ -169,7 +171,7 @@ def test_the_readmes_demo_line_installs_no_test_tools() -> None:
     assert len(demo_lines) == 2, demo_lines  # sh, then PowerShell: the same install
     for line, separator in zip(demo_lines, ("&&", ";"), strict=True):
         installed = line.split("pip install", 1)[1].split(separator, 1)[0].split()
-        assert installed == ["-e", "'./client[numpy,aio]'", "-e", "."], line
+        assert installed == ["-e", "./base", "-e", "'./client[numpy,aio]'", "-e", "."], line
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = _names(project["tool"]["mtgateway"]["dependencies"])
     tools = _names(project["project"]["optional-dependencies"]["dev"])
@@ -224,9 +226,9 @@ def test_the_readme_ci_and_container_install_both_projects() -> None:
     # the quick start's sh and PowerShell lines, and the tests' line
     assert len(lines) == 3 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
         lines
-    assert "-e ./client -e ./client/metatrader5-shim -e '.[dev]'" in (
+    assert "-e ./base -e ./client -e ./client/metatrader5-shim -e '.[dev]'" in (
         ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "/src/client '/src[postgres]'" in (ROOT / "deploy" / "Containerfile").read_text(
-        encoding="utf-8")
+    assert "/src/base /src/client '/src[postgres]'" in (
+        ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
     # this checkout's client is the one in its project directory
     assert os.path.samefile(Path(mtgateway.__file__).parent, CLIENT / "src" / "mtgateway")

@@ -47,12 +47,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.base.fairshare import FairShare
-from gateway.base.wire.boxes import BoxOpener
-from gateway.base.wire.proofs import device_info
-from gateway.base.wire.records import AuthorityKey, b64url_encode
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
 from mtgateway.credential import token_hint
+from mtgateway_base.fairshare import FairShare
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.records import AuthorityKey, b64url_encode
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
@@ -278,7 +278,7 @@ async def running_console(tmp_path: Path, database_url: str = "",
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
     loopback (what the ``console`` fixture yields); ``console``: more ``[console]`` keys;
-    ``shares``: the fair share's bounds (``base/fairshare.py``), if not its defaults."""
+    ``shares``: the fair share's bounds (``mtgateway_base/fairshare.py``), if not its defaults."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)

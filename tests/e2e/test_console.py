@@ -28,17 +28,17 @@ from gateway.auth.owner import OwnerConsole
 from gateway.authority.console import AUTHORITY, create_console_app
 from gateway.authority.database import Timing, Tx
 from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
-from gateway.base.wire.boxes import BoxOpener
-from gateway.base.wire.errors import ConsoleConfigError
-from gateway.base.wire.proofs import device_info
-from gateway.base.wire.records import (
+from gateway.config import ConsoleConfig, GatewayConfig
+from mtgateway.credential import token_hint
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.errors import ConsoleConfigError
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.records import (
     AuthorityKey,
     RecordRejected,
     b64url_encode,
     verify_signed_record,
 )
-from gateway.config import ConsoleConfig, GatewayConfig
-from mtgateway.credential import token_hint
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,
@@ -291,7 +291,7 @@ async def test_remote_authority_client_against_the_console(console: Console) -> 
 
 async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -> None:
     """Nothing listening → AuthorityUnreachable (the daemon's -32014), not a crash."""
-    from gateway.base.wire.api import AuthorityUnreachable
+    from mtgateway_base.wire.api import AuthorityUnreachable
 
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

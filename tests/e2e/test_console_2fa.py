@@ -21,7 +21,7 @@ from gateway.authority.appkeys import OWNER_THROTTLE
 from gateway.authority.console import AUTHORITY
 from gateway.authority.service.resets import TTL_S
 from gateway.authority.web.sessions import STEP_S, STEP_TRIES
-from gateway.base.wire.api import AuthorityRefused
+from mtgateway_base.wire.api import AuthorityRefused
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
 from tests.e2e.factorkit import code_step, codes_of, enrol, password_step
 

@@ -1,5 +1,5 @@
 """Review round 4, m6: the console honours ``[logging] access_log`` as the daemon does, with
-the same lines (``gateway.base.access``): ``remote``, ``method``, ``path`` (no query string),
+the same lines (``mtgateway_base.access``): ``remote``, ``method``, ``path`` (no query string),
 ``status``, ``bytes`` and ``duration_ms`` as fields of the JSON format; none when it is off.
 
 The real console app on loopback (its own database in the test's directory), requests over
@@ -18,10 +18,10 @@ import pytest
 
 from gateway.authority.console import create_console_app, start_console
 from gateway.authority.mailer import RecordingMailer
-from gateway.base.access import SECRET_PATH_PREFIXES, mask_path
 from gateway.config import ConsoleConfig, GatewayConfig, LoggingConfig
 from gateway.log import JsonFormatter, redact
 from gateway.mailbox import mailbox_routes
+from mtgateway_base.access import SECRET_PATH_PREFIXES, mask_path
 
 pytestmark = pytest.mark.network_edge
 
@@ -98,7 +98,7 @@ async def test_a_secret_in_a_path_never_reaches_a_log_line(
 
 def test_every_route_that_takes_a_secret_in_its_path_is_masked(tmp_path: Path) -> None:
     """A route whose path carries a secret (a ``{token}`` segment: a one-time link's token,
-    the demo's mailbox key) must be one :data:`~gateway.base.access.SECRET_PATH_PREFIXES`
+    the demo's mailbox key) must be one :data:`~mtgateway_base.access.SECRET_PATH_PREFIXES`
     masks, so a new one cannot be added without its mask. The demo's console is walked: the
     console and the mailbox the demo mounts on it."""
     config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0))

@@ -27,8 +27,8 @@ from gateway.authority.delivery import ALERT_SENDER, AlertSender
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.reports import SILENT_AFTER_S
 from gateway.authority.service import Authority
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, create_token, signed_in
 from tests.e2e.hookkit import Receiver
 from tests.e2e.world import OWNER as OWNER_W

@@ -23,8 +23,8 @@ import aiohttp
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth.reporter import LIVE_INTERVAL_S
 from gateway.authority.reports import REPORT_INTERVAL_S
-from gateway.base.wire.records import SignedRecord
 from gateway.keys import BRIDGE, DEVICE, INSTRUCTIONS, REPORTER
+from mtgateway_base.wire.records import SignedRecord
 from tests.e2e.world import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, World, world
 
 WAIT_S = 10.0

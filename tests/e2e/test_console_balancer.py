@@ -49,7 +49,9 @@ from gateway.auth.reporter import TerminalReporter, watch_revocations
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
-from gateway.base.wire.api import (
+from gateway.errors import Unauthorized
+from mtgateway.credential import token_hint
+from mtgateway_base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
     DeviceInfo,
@@ -58,9 +60,7 @@ from gateway.base.wire.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.base.wire.records import AuthorityKey
-from gateway.errors import Unauthorized
-from mtgateway.credential import token_hint
+from mtgateway_base.wire.records import AuthorityKey
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import Sink, console_process
 from tests.pgkit import PostgresServer

@@ -1,6 +1,6 @@
 """The console's edge rules (issue 16 F6, F7): a foreign Host is refused 421 before anything
 else, as the daemon refuses it, from the one rule both processes share
-(``gateway.base.edge``); a configured name (a TLS proxy's) is served; refusals are one
+(``mtgateway_base.edge``); a configured name (a TLS proxy's) is served; refusals are one
 security log line per window; revocation long-polls are bounded per device key."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from gateway.authority.console import (
     create_console_app,
     start_console,
 )
-from gateway.base.wire.proofs import device_proof_headers
 from gateway.config import GatewayConfig
+from mtgateway_base.wire.proofs import device_proof_headers
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import OWNER, Browser, Console, running_console, signed_in
 from tests.testkit import until

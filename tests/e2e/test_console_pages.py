@@ -31,9 +31,9 @@ from gateway.authority.service.common import risk_of
 from gateway.authority.web import PAGES, ROOMS
 from gateway.authority.web.security import CSP, SESSION_COOKIE
 from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
-from gateway.base.guard import ConnectionLimits
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
+from mtgateway_base.guard import ConnectionLimits
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import (
     OWNER,

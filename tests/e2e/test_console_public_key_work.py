@@ -23,8 +23,8 @@ from gateway.auth.client import RemoteAuthority
 from gateway.authority.appkeys import KEY_GATE
 from gateway.authority.console import AUTHORITY
 from gateway.authority.database import Tx
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
 from tests.e2e.consolekit import Console, device_proof, issue_token, running_console
 
 Setting = Literal["workers", "loop"]

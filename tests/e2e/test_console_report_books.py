@@ -30,8 +30,8 @@ from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter
 from gateway.authority.appkeys import AUTHORITY
 from gateway.authority.reports import AccountFigures, TerminalReport
-from gateway.base.wire.venues import Book
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.venues import Book
 from tests.e2e.consolekit import OWNER, Console, boxed
 from tests.reporterkit import Noted, next_report, session_up
 

@@ -22,11 +22,11 @@ from gateway.app import create_app
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.store import load_or_create_secret
-from gateway.base.files import InsecurePath
 from gateway.config import BridgeConfig, DeviceConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE
 from mtgateway.credential import TokenKeys, token_hint
+from mtgateway_base.files import InsecurePath
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 
 pytestmark = pytest.mark.not_on_windows("posix-modes")

@@ -137,7 +137,7 @@ async def _gated(world: World, family: Family, credential: bool, write: bool) ->
 
 
 def _daemon_credential(world: World) -> str:
-    from gateway.base.wire.proofs import device_info  # noqa: PLC0415
+    from mtgateway_base.wire.proofs import device_info  # noqa: PLC0415
 
     return f"device:{device_info(world.daemon_key).device_id}"
 

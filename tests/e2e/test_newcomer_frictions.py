@@ -21,7 +21,7 @@ from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import watch_revocations
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import AccountRegistration, Authority
-from gateway.base.wire.proofs import DeviceInfo, device_info
+from mtgateway_base.wire.proofs import DeviceInfo, device_info
 from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
 from tests.e2e.commands import run
 from tests.e2e.conftest import (

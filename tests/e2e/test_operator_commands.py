@@ -21,7 +21,7 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.store import DB_FILE
 from gateway.authority.token_details import UseThrottle, note_use
-from gateway.base.wire.tokens import DEFAULT_LIFETIME_DAYS
+from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 from tests.e2e.commands import cli
 from tests.e2e.consolekit import OWNER as CONSOLE_OWNER
 from tests.e2e.consolekit import PASSWORD, Browser, Console, signed_in

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.base.edge import host_allowed
 from gateway.strictjson import MAX_DEPTH, DuplicateKey, TooDeep, loads_strict
+from mtgateway_base.edge import host_allowed
 
 
 @pytest.mark.parametrize("body", [

@@ -318,7 +318,8 @@ def _checkout_wheels(into: Path) -> list[Path]:
     wheels = into / "wheels"
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                            "--no-build-isolation", "--no-index", "-w", str(wheels),
-                           str(source / "client"), str(source / "client" / "metatrader5-shim"),
+                           str(source / "base"), str(source / "client"),
+                           str(source / "client" / "metatrader5-shim"),
                            str(source)], capture_output=True, encoding="utf-8",
                           errors="replace", check=False)
     if done.returncode != 0:

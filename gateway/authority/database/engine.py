@@ -20,8 +20,9 @@ from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any, Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
-from ...base.fairshare import Lane, current
-from ...base.wire.errors import AuthorityUnreachable
+from mtgateway_base.fairshare import Lane, current
+from mtgateway_base.wire.errors import AuthorityUnreachable
+
 from .dialect import postgres_ddl, statements
 from .tx import Tx, _Prepared
 from .workers import Abandoned, Job, Workers, join
@@ -172,8 +173,8 @@ class Database:
         self._pool_lock = threading.Lock()
         #: Transactions asked for and not answered yet (the console's metrics read it).
         self.in_flight = 0
-        #: The callers' shares of the door (``base/fairshare.py``: set by the console, whose
-        #: door says whom each request's task works for): past its share a caller's
+        #: The callers' shares of the door (``mtgateway_base.fairshare``: set by the console,
+        #: whose door says whom each request's task works for): past its share a caller's
         #: transaction waits for its own earlier ones before it joins the workers' queue,
         #: so no one caller's flood stands in that queue ahead of everyone else. None: no
         #: caller waits (the CLI, a daemon's embedded authority).

@@ -28,9 +28,10 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ...base.access import mask_path
-from ...base.edge import HostRefusals, host_allowed, target_authority
-from ...base.wire.errors import Refusal
+from mtgateway_base.access import mask_path
+from mtgateway_base.edge import HostRefusals, host_allowed, target_authority
+from mtgateway_base.wire.errors import Refusal
+
 from ..database import DatabaseUnavailable
 
 __all__ = ["MISDIRECTED", "Handler", "Renderer", "Renderers", "host_allowlist", "plain",

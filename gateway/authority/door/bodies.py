@@ -8,8 +8,8 @@ not JSON, and for JSON a model refuses the entry point's status (422; a device c
 naming each field, in the message and as ``fields``. An empty JSON body is ``{}``.
 
 The one deadline is the connection guard's: ``[console] body_timeout_s`` after the end of the
-headers, a body that has not fully arrived closes its connection (``base/guard.py``), whoever
-reads it; nothing here waits longer. Pydantic is used here, at the edge; the service below
+headers, a body that has not fully arrived closes its connection (``mtgateway_base.guard``),
+whoever reads it; nothing here waits longer. Pydantic is used here, at the edge; the service below
 sees plain values.
 """
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ...base.wire.errors import Refusal
+from mtgateway_base.wire.errors import Refusal
 
 if TYPE_CHECKING:
     from multidict import MultiDictProxy  # aiohttp's: what ``request.post()`` answers

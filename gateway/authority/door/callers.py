@@ -24,7 +24,7 @@ A credential that passes is what the door marks the connection by, once the requ
 read (``entry.py``; ``base/guard.mark_authenticated``): the connection budget evicts it last
 and never while it works. Where a credential is proved before the database is asked (an
 access token's signature, a device proof's), the request is counted from then on as that
-credential's in the fair share (``base/fairshare.py``: the database's lane), not as its
+credential's in the fair share (``mtgateway_base/fairshare.py``: the database's lane), not as its
 address's. Every refusal is a :class:`~..errors.Refusal`; its words are the contract's
 (``docs/authority.md``): the owner's 401 is the same for an unknown e-mail and a wrong
 password; a lockout is 429 with the wait, during which nothing is checked (no oracle for a
@@ -42,12 +42,13 @@ from typing import Final, Literal, Protocol
 
 from aiohttp import web
 
-from ...base.fairshare import CALLER, Who, address_key
-from ...base.guard import mark_authenticated
-from ...base.throttle import RateLimited
-from ...base.wire.api import DeviceInfo
-from ...base.wire.errors import ProofRejected, Refusal
-from ...base.wire.proofs import CheckedProof, check_device_proof
+from mtgateway_base.fairshare import CALLER, Who, address_key
+from mtgateway_base.guard import mark_authenticated
+from mtgateway_base.throttle import RateLimited
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.errors import ProofRejected, Refusal
+from mtgateway_base.wire.proofs import CheckedProof, check_device_proof
+
 from ..apitokens import ApiClaims, ApiTokenRefused, ApiTokens, api_key_from
 from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx

@@ -4,7 +4,7 @@ document's paths (``/api/...``), behind a JWT from ``POST /api/auth/login``.
 
 The daemon answers the document's terminal-level endpoints for one terminal (its REST
 mirror, ``gateway/rest.py``); the console answers what means something for an owner of many
-accounts (the document's one table, ``gateway/base/mt4web/table.py``, says which side answers
+accounts (the document's one table, ``mtgateway_base/mt4web/table.py``, says which side answers
 each of the 34). Rooms: the adapter to the console's door (``dispatch.py``: the endpoint
 table's dispatch, the answers' shape), users and paper money (``users.py``), what daemons read
 (``readings.py``), what the owner does to many terminals at once (``control.py``), the handlers

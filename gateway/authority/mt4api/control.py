@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...base.mt4web.console_models import (
+from mtgateway_base.mt4web.console_models import (
     GroupOpIn,
     LoginOut,
     MailIn,
@@ -23,7 +23,8 @@ from ...base.mt4web.console_models import (
     SwitchIn,
     SwitchOut,
 )
-from ...base.wire.errors import Refusal
+from mtgateway_base.wire.errors import Refusal
+
 from ..apitokens import LIFETIME_S
 from ..door import DOOR
 from ..groups import Group

@@ -27,8 +27,9 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from ...base.mt4web import Route
-from ...base.wire.errors import Refusal
+from mtgateway_base.mt4web import Route
+from mtgateway_base.wire.errors import Refusal
+
 from ..apitokens import RENEWED_EXPIRES_HEADER, RENEWED_HEADER
 from ..appkeys import AUTHORITY
 from ..door import API_TOKENS, DOOR, Caller, refusal_headers
@@ -66,7 +67,7 @@ Handler = Callable[[ApiCall], Awaitable[web.Response]]
 
 
 #: One path and method of the MT4 Web API document as the console serves it (the one table,
-#: ``gateway/base/mt4web/table.py``, its ``console`` column, with the handler).
+#: ``mtgateway_base/mt4web/table.py``, its ``console`` column, with the handler).
 Endpoint = Route[Handler]
 
 

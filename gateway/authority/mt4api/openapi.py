@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the console's ``/api/``: the one builder
-(``gateway/base/mt4web/openapi.py``) over the table's ``console`` column, with what the
+(``mtgateway_base/mt4web/openapi.py``) over the table's ``console`` column, with what the
 console's door answers.
 
 Served at ``GET /api/openapi.json`` (no token: it describes, it reveals nothing) and shipped
@@ -16,10 +16,9 @@ import orjson
 from aiohttp import web
 
 from mtgateway._version import __version__
-
-from ...base.mt4web import openapi
-from ...base.mt4web.console_models import ErrorOut
-from ...base.mt4web.shared import MAX_LOGIN
+from mtgateway_base.mt4web import openapi
+from mtgateway_base.mt4web.console_models import ErrorOut
+from mtgateway_base.mt4web.shared import MAX_LOGIN
 
 __all__ = ["PROFILE", "build_document", "route"]
 

@@ -26,9 +26,8 @@ from typing import Any
 from aiohttp import web
 
 from mtgateway._version import __version__
-
-from ...base.mt4web import mt4records
-from ...base.mt4web.console_models import (
+from mtgateway_base.mt4web import mt4records
+from mtgateway_base.mt4web.console_models import (
     BookChoice,
     ByGroupIn,
     GroupEnvelope,
@@ -46,8 +45,9 @@ from ...base.mt4web.console_models import (
     TradeRecord,
     TradesOut,
 )
-from ...base.wire.errors import Refusal
-from ...base.wire.venues import Book, chosen
+from mtgateway_base.wire.errors import Refusal
+from mtgateway_base.wire.venues import Book, chosen
+
 from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
 from ..appkeys import AUTHORITY
 from ..reports import REPORT_INTERVAL_S, SILENT_AFTER_S

@@ -1,7 +1,7 @@
 """The console's handlers of the MT4 Web API document, put to the document's one table.
 
 The endpoints, their models, and why the console does not answer the terminal-level ones are
-the table's (``gateway/base/mt4web/table.py``, the ``console`` column beside the daemon's);
+the table's (``mtgateway_base/mt4web/table.py``, the ``console`` column beside the daemon's);
 here each endpoint the console answers gets its handler, by operation id. A row without a
 handler, or a handler without a row, fails when this module is imported.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from ...base.mt4web import bind
+from mtgateway_base.mt4web import bind
+
 from . import control, readings, users
 from .dispatch import Endpoint
 

@@ -14,7 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
-from ...base.mt4web.console_models import (
+from mtgateway_base.mt4web.console_models import (
     MoneyIn,
     OperationEnvelope,
     PasswordIn,
@@ -25,8 +25,9 @@ from ...base.mt4web.console_models import (
     UserOut,
     UsersOut,
 )
-from ...base.mt4web.shared import MAX_LOGIN
-from ...base.wire.errors import AccountExists, Refusal
+from mtgateway_base.mt4web.shared import MAX_LOGIN
+from mtgateway_base.wire.errors import AccountExists, Refusal
+
 from ..door import retry_after
 from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
 from ..service.accounts import AccountChanges, LiveOpen

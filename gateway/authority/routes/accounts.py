@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...base.mt4web.console_models import Registration
-from ...base.wire.errors import AccountExists, Refusal
+from mtgateway_base.mt4web.console_models import Registration
+from mtgateway_base.wire.errors import AccountExists, Refusal
+
 from ..appkeys import AUTHORITY
 from ..door import DOOR
 from ..service import AccountRegistration, TerminalClaimed

@@ -9,8 +9,9 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import Field
 
-from ...base.wire.errors import ProofRejected, Refusal
-from ...base.wire.records import b64url_decode
+from mtgateway_base.wire.errors import ProofRejected, Refusal
+from mtgateway_base.wire.records import b64url_decode
+
 from ..appkeys import AUTHORITY
 from ..door import DOOR, refused_proof
 from ..shapes import Body

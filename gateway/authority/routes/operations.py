@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...base.wire.errors import Refusal
+from mtgateway_base.wire.errors import Refusal
+
 from ..appkeys import AUTHORITY
 from ..door import DOOR
 from ..shapes import operation_out

@@ -14,7 +14,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from ...base.wire.errors import Refusal
+from mtgateway_base.wire.errors import Refusal
+
 from ..appkeys import AUTHORITY, CONSOLE_ADDRESS, READINESS
 from ..door import DOOR
 from ..shapes import Body

@@ -11,7 +11,8 @@ from typing import Final
 
 from aiohttp import web
 
-from ...base.wire.errors import Refusal
+from mtgateway_base.wire.errors import Refusal
+
 from ..door import plain, refusal_headers
 
 __all__ = ["OWNER_API", "render"]

@@ -8,9 +8,10 @@ from typing import Annotated, Final, Literal
 from aiohttp import web
 from pydantic import Field
 
-from ...base.guard import mark_held
-from ...base.prices import MAX_DIGITS
-from ...base.wire.errors import ProofRejected, Refusal
+from mtgateway_base.guard import mark_held
+from mtgateway_base.prices import MAX_DIGITS
+from mtgateway_base.wire.errors import ProofRejected, Refusal
+
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..door import DOOR, refused_proof
 from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook

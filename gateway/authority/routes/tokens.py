@@ -9,7 +9,8 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from ...base.wire.errors import Refusal
+from mtgateway_base.wire.errors import Refusal
+
 from ..appkeys import AUTHORITY
 from ..door import DOOR
 from ..service import TerminalClaimed

@@ -37,10 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ...base.fairshare import FairShare
-from ...base.wire.api import DeviceInfo, DeviceStatus, LookupAnswer, ResendAnswer, VerifyAnswer
-from ...base.wire.records import AuthorityKey
-from ...base.wire.tokens import generate_token
+from mtgateway_base.fairshare import FairShare
+from mtgateway_base.wire.api import (
+    DeviceInfo,
+    DeviceStatus,
+    LookupAnswer,
+    ResendAnswer,
+    VerifyAnswer,
+)
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.tokens import generate_token
+
 from .. import halts as halt_rows
 from .. import reports
 from ..address import ConsoleAddress
@@ -105,7 +112,7 @@ class Authority:
         #: Where the console serving this authority is (the links its mails name); without
         #: a console (the CLI, a daemon in local mode) mails name none.
         self.address = address if address is not None else ConsoleAddress()
-        #: The console's fair share (``base/fairshare.py``): its callers' turns at the
+        #: The console's fair share (``mtgateway_base/fairshare.py``): its callers' turns at the
         #: password-hashing pool and the database's lane. Without a console no caller waits
         #: for a share.
         if shares is not None:

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any, Final
 
-from ...base.wire.api import DeviceInfo, DeviceStatus, ResendAnswer, VerifyAnswer
-from ...base.wire.records import device_id_for
+from mtgateway_base.wire.api import DeviceInfo, DeviceStatus, ResendAnswer, VerifyAnswer
+from mtgateway_base.wire.records import device_id_for
+
 from ..database import Tx
 from ..devices import (
     ACCOUNT_FAILURE_WINDOW_S,

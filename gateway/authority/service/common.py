@@ -17,9 +17,10 @@ from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ...base.fairshare import FairShare
-from ...base.wire.errors import AuthorityError
-from ...base.wire.records import DEFAULT_RISK, RiskPolicy
+from mtgateway_base.fairshare import FairShare
+from mtgateway_base.wire.errors import AuthorityError
+from mtgateway_base.wire.records import DEFAULT_RISK, RiskPolicy
+
 from ..activity import ActivityLog
 from ..address import ConsoleAddress
 from ..database import DatabaseUnavailable, Tx
@@ -130,8 +131,8 @@ class Shared:
                  address: ConsoleAddress | None = None, hashing: Hashing | None = None,
                  shares: FairShare | None = None) -> None:
         self.store = store
-        #: The console's fair share (``base/fairshare.py``): the rows one caller may make it
-        #: keep are counted here; None without a console (the CLI, a daemon in local mode).
+        #: The console's fair share (``mtgateway_base.fairshare``): the rows one caller may make
+        #: it keep are counted here; None without a console (the CLI, a daemon in local mode).
         self.shares = shares
         #: Password hashes, on their own bounded pool, each caller in its turn
         #: (``passwords.Hashing``).

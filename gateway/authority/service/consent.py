@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Concatenate, ParamSpec, TypeVar
 
-from ...base.throttle import RateLimited
-from ...base.wire.errors import AuthorityError
+from mtgateway_base.throttle import RateLimited
+from mtgateway_base.wire.errors import AuthorityError
+
 from ..database import Tx
 from .common import Shared, normalize_email
 

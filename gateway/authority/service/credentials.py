@@ -28,7 +28,8 @@ import secrets
 from collections.abc import Callable
 from typing import Final
 
-from ...base.wire.errors import AuthorityError
+from mtgateway_base.wire.errors import AuthorityError
+
 from ..apitokens import LIFETIME_S, MAX_SESSION_S, ApiClaims
 from ..database import Tx
 from ..signins import (

@@ -19,7 +19,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ...base.wire.venues import Book
+from mtgateway_base.wire.venues import Book
+
 from .. import equity, snapshots
 from ..database import Tx
 from ..reports import SILENT_AFTER_S, TerminalReport, TerminalRow

@@ -20,9 +20,10 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from ...base.wire.api import DeviceInfo, LookupAnswer
-from ...base.wire.boxes import seal
-from ...base.wire.records import OFFLINE_GRACE_S, RiskPolicy
+from mtgateway_base.wire.api import DeviceInfo, LookupAnswer
+from mtgateway_base.wire.boxes import seal
+from mtgateway_base.wire.records import OFFLINE_GRACE_S, RiskPolicy
+
 from .. import basis
 from ..basis import Basis
 from ..database import Tx

@@ -25,7 +25,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Final
 
-from ...base.wire.errors import AuthorityError
+from mtgateway_base.wire.errors import AuthorityError
+
 from ..database import Tx
 from ..signins import end_credentials
 from .common import Shared, normalize_email
@@ -59,7 +60,7 @@ SET_ASIDE: Final = "!set-aside-by-the-operator"
 
 class AskedTooOften(AuthorityError):
     """One address asked for more reset links than its share (``base/fairshare``'s
-    :data:`~gateway.base.fairshare.FORGOT_PER_ADDRESS` an hour): nothing is kept; ask again
+    :data:`~mtgateway_base.fairshare.FORGOT_PER_ADDRESS` an hour): nothing is kept; ask again
     after ``retry_after_s``. It says nothing about which addresses are owners'."""
 
     def __init__(self, retry_after_s: float) -> None:

@@ -2,7 +2,7 @@
 
 The sign-in page, its code step, a password asked again inside a signed-in session, the owner
 API's Basic credentials (the CLI) and any later door all call :class:`OwnerSignIn`, so they
-share one throttle (``gateway.base.throttle``: unvouched checks one at a time, a delay per
+share one throttle (``mtgateway_base.throttle``: unvouched checks one at a time, a delay per
 failure, a lockout after a burst) and one rule for the second factor:
 
 * **An owner without a second factor** is checked by password, and a password that succeeded
@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from ...base.throttle import AuthThrottle
-from ...base.wire.errors import AuthorityError
+from mtgateway_base.throttle import AuthThrottle
+from mtgateway_base.wire.errors import AuthorityError
+
 from .common import normalize_email
 
 if TYPE_CHECKING:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ...base.wire.api import DeviceInfo
+from mtgateway_base.wire.api import DeviceInfo
+
 from .. import equity, positions
 from ..alerts import Observer, margin_of
 from ..database import Tx

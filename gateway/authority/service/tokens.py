@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from mtgateway.credential import TokenKeys
+from mtgateway_base.wire.api import IssuedToken
 
-from ...base.wire.api import IssuedToken
 from ..database import Tx
 from ..store import TokenRow
 from ..token_details import TokenDetails, clean_label, details_of, set_label

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from ...base.prices import at_digits
-from ...base.wire.venues import Book
+from mtgateway_base.prices import at_digits
+from mtgateway_base.wire.venues import Book
+
 from ..equity import Point
 from ..positions import Position, PositionsBook
 from ..snapshots import Snapshot, open_words

@@ -47,7 +47,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ...base.wire.venues import Book
+from mtgateway_base.wire.venues import Book
+
 from ..equity import DRAWN, Point, current
 from ..reports import SILENT_AFTER_S
 

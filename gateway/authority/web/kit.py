@@ -45,8 +45,9 @@ from typing import Any, Final, cast
 import jinja2
 from aiohttp import web
 
-from ...base.throttle import RateLimited
-from ...base.wire.errors import Refusal
+from mtgateway_base.throttle import RateLimited
+from mtgateway_base.wire.errors import Refusal
+
 from ..database import DatabaseUnavailable
 from ..door import DOOR, Caller, Posted, refusal_headers, retry_after
 from ..service import Authority, PasswordNeeded

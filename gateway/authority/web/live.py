@@ -34,8 +34,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ...base.mt4web import mt4records
-from ...base.wire.venues import Book, flow_of
+from mtgateway_base.mt4web import mt4records
+from mtgateway_base.wire.venues import Book, flow_of
+
 from .. import equity
 from ..database import DatabaseUnavailable
 from ..door import DOOR

@@ -24,8 +24,9 @@ from typing import Final
 
 from aiohttp import web
 
-from ...base.fairshare import address_key
-from ...base.throttle import RateLimited
+from mtgateway_base.fairshare import address_key
+from mtgateway_base.throttle import RateLimited
+
 from .. import totp
 from ..door import retry_after
 from ..service.resets import TTL_S, AskedTooOften

@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ...base.wire.api import IssuedToken
-from ...base.wire.tokens import DEFAULT_LIFETIME_DAYS
+from mtgateway_base.wire.api import IssuedToken
+from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
+
 from .forms import FormErrors, parse_token
 from .kit import REAUTH_FIELD, Page, signed_in
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from ...base.throttle import RateLimited
+from mtgateway_base.throttle import RateLimited
+
 from ..door import retry_after
 from .forms import FormErrors
 from .kit import REAUTH_FIELD, Page, signed_in

@@ -17,7 +17,7 @@ from gateway.auth import DeviceIdentity, RecordCache
 from gateway.auth.local import SelfApprovingAuthority
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.base.wire.api import (
+from mtgateway_base.wire.api import (
     AuthorityAPI,
     AuthorityUnreachable,
     DeviceInfo,
@@ -26,7 +26,7 @@ from gateway.base.wire.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.base.wire.records import AuthorityKey
+from mtgateway_base.wire.records import AuthorityKey
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"

@@ -18,8 +18,8 @@ from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import TerminalReporter, watch_revocations
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 TERMINAL = TerminalId(5012345, "MTG-Demo")

@@ -29,10 +29,10 @@ from gateway.auth.reporter import (
 )
 from gateway.authority import equity
 from gateway.authority.service import Authority
-from gateway.base.wire.api import DeviceInfo
-from gateway.base.wire.records import RiskPolicy, SignedRecord
 from gateway.trading.paper import _mark
 from mt5model.broker import SimulatedBroker as Broker
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.records import RiskPolicy, SignedRecord
 from tests.e2e.clocks import WEDNESDAY_MS
 from tests.reporterkit import OWNER, TERMINAL, WAIT_S, Noted, embedded, next_report, reporting
 

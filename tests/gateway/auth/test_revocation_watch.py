@@ -19,8 +19,8 @@ from gateway.auth.reporter import (
     SHORTENED_FOR_S,
     watch_revocations,
 )
-from gateway.base.wire.api import AuthorityUnreachable, DeviceInfo
-from gateway.base.wire.proofs import device_info
+from mtgateway_base.wire.api import AuthorityUnreachable, DeviceInfo
+from mtgateway_base.wire.proofs import device_info
 
 WAIT_S = 10.0
 

@@ -22,9 +22,9 @@ from gateway.authority.devices import (
 )
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
-from gateway.base.wire.api import DeviceInfo
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.proofs import device_info
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

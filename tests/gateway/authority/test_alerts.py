@@ -29,8 +29,8 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.reports import SILENT_AFTER_S, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 

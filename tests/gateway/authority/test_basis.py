@@ -21,8 +21,8 @@ from gateway.authority.instructions import Instruction
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.store import AccountRow
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
 from tests.gateway.authority.dbkit import database_url_of
 from tests.testkit import FakeClock
 

@@ -22,8 +22,8 @@ from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
 from gateway.authority.web.chart import drawn
-from gateway.base.wire.api import DeviceInfo
-from gateway.base.wire.records import device_id_for
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.records import device_id_for
 from tests.gateway.authority.dbkit import database_url_of
 
 OWNER = "owner@example.com"

@@ -20,7 +20,7 @@ from gateway.authority.listener import APPLICATION_NAME
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
-from gateway.base.wire.proofs import device_info
+from mtgateway_base.wire.proofs import device_info
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

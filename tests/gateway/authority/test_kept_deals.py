@@ -19,8 +19,8 @@ from gateway.authority.devices import Approval
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.store import AuthorityStore
-from gateway.base.wire.api import DeviceInfo
-from gateway.base.wire.records import device_id_for
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.records import device_id_for
 from tests.gateway.authority.dbkit import database_url_of
 
 OWNER = "owner@example.com"

@@ -28,9 +28,9 @@ from gateway.authority.service import Authority
 from gateway.authority.snapshots import AccountDetails
 from gateway.authority.store import ProofClaim
 from gateway.authority.token_details import details_of
-from gateway.base.wire.errors import ProofRejected
-from gateway.base.wire.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.errors import ProofRejected
+from mtgateway_base.wire.proofs import device_info
 from tests.gateway.authority.dbkit import Wire, database_url_of
 from tests.testkit import FakeClock
 

@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import AccountRegistration, Authority
-from gateway.base.wire.api import DeviceInfo
-from gateway.base.wire.proofs import device_info
-from gateway.base.wire.records import verify_signed_record
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.records import verify_signed_record
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 T0 = 1_763_650_000

@@ -23,9 +23,9 @@ from gateway.authority.mailer import RecordingMailer
 from gateway.authority.reports import AccountFigures, TerminalReport
 from gateway.authority.service import Authority
 from gateway.authority.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
-from gateway.base.wire.api import DeviceInfo
-from gateway.base.wire.records import device_id_for
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.records import device_id_for
 from tests.pgkit import PostgresServer
 
 OWNER = "owner@example.com"

@@ -16,7 +16,7 @@ from gateway.authority import totp
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import Authority
 from gateway.authority.service.signin import Checked, OwnerSignIn, SignInRefused
-from gateway.base.throttle import AuthThrottle, RateLimited
+from mtgateway_base.throttle import AuthThrottle, RateLimited
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"
 LIMIT = 3

@@ -27,7 +27,7 @@ from gateway.authority.store import (
     TokenRow,
     load_or_create_secret,
 )
-from gateway.base.throttle import AuthThrottle
+from mtgateway_base.throttle import AuthThrottle
 from tests.gateway.authority.dbkit import fetch, migrated_store
 from tests.pgkit import PostgresServer
 from tests.testkit import FakeClock
