@@ -53,8 +53,6 @@ from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import POLL_WAIT_S, TerminalReporter, watch_revocations
-from gateway.authority.positions import Position
-from gateway.authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 from gateway.config import AuthorityConfig
 from gateway.errors import Unauthorized, Unavailable
 from mtgateway_base.wire.api import (
@@ -67,6 +65,8 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.positions import Position
+from mtgateway_console.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 
 __all__ = ["Cadence", "Fleet", "LoopWatch", "Recorder", "SimulatedDaemon", "TimedLink",
            "ea_backoff_s"]

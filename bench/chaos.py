@@ -78,9 +78,6 @@ from ea_bridge.faultproxy import DIRECTIONS, KINDS, Fault, FaultProxy, Kind
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.owner import ConsoleUnproven, OwnerConsole
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
 from gateway.config import (
     AuthorityConfig,
     BridgeConfig,
@@ -93,6 +90,9 @@ from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE, TRADING
 from gateway.trading.audit import AuditFilter, read_audit
 from gateway.trading.journal import FINAL_STATES
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 __all__ = ["ChaosReport", "chaos", "main"]
 

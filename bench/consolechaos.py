@@ -48,9 +48,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT, free_port
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
 from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 __all__ = ["ATTACKS", "ChaosReport", "main", "run"]
 

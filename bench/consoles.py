@@ -40,11 +40,11 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 __all__ = ["OWNER", "SERVER", "ConsoleProcess", "Provisioned", "Variant", "console_config",
            "daemon_address", "postgres_sessions", "provision", "raise_open_files"]
@@ -77,9 +77,9 @@ import asyncio, base64, json, secrets, sys
 from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, NoEncryption
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.service import Authority
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_console.service import Authority
 from mtgateway.credential import token_hint
 
 async def main(data, url, count, owner, server, login0):

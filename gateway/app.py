@@ -31,6 +31,8 @@ from mtgateway_base.guard import ConnectionBudget, ConnectionLimits, Refusals
 from mtgateway_base.scrape import ScrapeGuard
 from mtgateway_base.throttle import AuthThrottle
 from mtgateway_base.wire.records import AuthorityKey, SignedRecord
+from mtgateway_console.config import database_url
+from mtgateway_console.service import Authority
 
 from . import client_auth, openapi, probes, rest, ws
 from .auth import RecordCache, load_or_create_device, open_secret_store
@@ -47,8 +49,6 @@ from .auth.reporter import (
     watch_revocations,
 )
 from .auth.secretstore import SecretStore
-from .authority.config import database_url
-from .authority.service import Authority
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .edge import http_rpc

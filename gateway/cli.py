@@ -27,17 +27,17 @@ from mtgateway_base.loopback import is_loopback
 from mtgateway_base.wire.errors import ConsoleConfigError
 from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
+from mtgateway_console.database import DatabaseError
 
 from ._version import __version__
 from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
-from .authority.database import DatabaseError
 from .config import GatewayConfig, find_config, load_config
 from .errors import ConfigError
 from .log import setup_logging
 
 if TYPE_CHECKING:
-    from .authority.processes import Channel
+    from mtgateway_console.processes import Channel
 
 __all__ = ["build_parser", "main"]
 
@@ -411,7 +411,7 @@ def _fit_budget(config: GatewayConfig, section: str) -> GatewayConfig | None:
     (``authority.descriptors``: the soft limit raised toward the hard one, else the budget
     capped with a warning); None (after printing why) when not one connection fits. The
     daemon's reserve adds the EA handshakes it may hold beside the HTTP connections."""
-    from .authority.descriptors import RESERVE, DescriptorsTooFew, fit_connections
+    from mtgateway_console.descriptors import RESERVE, DescriptorsTooFew, fit_connections
 
     part = config.console if section == "console" else config.server
     reserve = RESERVE + (config.bridge.max_pending_handshakes if section == "server" else 0)
@@ -491,8 +491,8 @@ async def _serve_daemon(config: GatewayConfig) -> int:
 
 
 async def _migrate_console(config: GatewayConfig) -> int:
-    from .authority.config import database_url
-    from .authority.store import AuthorityStore
+    from mtgateway_console.config import database_url
+    from mtgateway_console.store import AuthorityStore
 
     section = config.authority
     store = AuthorityStore(config.resolved_data_dir(), database_url(section),
@@ -515,8 +515,7 @@ async def _migrate_console(config: GatewayConfig) -> int:
 
 async def _run_console(config: GatewayConfig) -> int:
     from mtgateway_base.gcpolicy import pace_gc
-
-    from .authority.console import (
+    from mtgateway_console.console import (
         AUTHORITY,
         create_console_app,
         mailer_from_config,
@@ -552,7 +551,7 @@ async def _run_console(config: GatewayConfig) -> int:
 async def _check_mailer(config: GatewayConfig) -> None:
     """Say loudly, once, when ``[smtp]`` does not work (the console serves anyway: tokens,
     accounts and pages work without mail; device approvals cannot complete)."""
-    from .authority.console import mailer_from_config
+    from mtgateway_console.console import mailer_from_config
 
     smtp = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
     try:
@@ -578,10 +577,10 @@ async def _supervise_console(config: GatewayConfig) -> int:
     """``[console] processes`` > 1: start the serving processes on one port
     (``authority.processes``), say the instance listens once all serve, and stop them all on
     a signal, or when one of them ends (exit 1: the service manager restarts the instance)."""
-    from .authority.config import database_url
-    from .authority.console import mailer_from_config
-    from .authority.processes import WorkerFailed, Workers, reserve_port, spreads_connections
-    from .authority.service import Authority
+    from mtgateway_console.config import database_url
+    from mtgateway_console.console import mailer_from_config
+    from mtgateway_console.processes import WorkerFailed, Workers, reserve_port, spreads_connections
+    from mtgateway_console.service import Authority
 
     count = config.console.processes
     if not database_url(config.authority):
@@ -629,7 +628,7 @@ async def _supervise_console(config: GatewayConfig) -> int:
 def _pin_console_process(index: int) -> None:
     """``[console] pin_processes``: this serving process (the ``index``-th) on one CPU, before
     its database workers start."""
-    from .authority.processes import pin
+    from mtgateway_console.processes import pin
 
     log.info("console process %d runs on CPU %d", index, pin(index))
 
@@ -638,7 +637,7 @@ def _console_process(index: int, shared: socket.socket | None, channel: Channel,
                      config: GatewayConfig, port: int) -> None:
     """One serving process of a console instance (``authority.processes.Workers``' target,
     in a process of its own): serves until the supervisor says stop, or a signal."""
-    from .authority.database import redact_url
+    from mtgateway_console.database import redact_url
 
     setup_logging(config.logging.level, config.logging.format)
     if config.console.pin_processes:
@@ -655,9 +654,8 @@ async def _serve_console_process(index: int, shared: socket.socket | None,
                                  channel: Channel, config: GatewayConfig,
                                  port: int) -> None:
     from mtgateway_base.gcpolicy import pace_gc
-
-    from .authority.console import create_console_app, mailer_from_config, start_console
-    from .authority.processes import listening_socket, on_stop
+    from mtgateway_console.console import create_console_app, mailer_from_config, start_console
+    from mtgateway_console.processes import listening_socket, on_stop
 
     fitted = _fit_budget(config, "console")
     if fitted is None:

@@ -34,9 +34,9 @@ from pydantic import (
 
 from ea_bridge.environment import read_env
 from mtgateway_base.loopback import is_loopback
+from mtgateway_console.config import ConsoleConfig, SmtpConfig, checked_metrics_token
+from mtgateway_console.database import redact_url
 
-from .authority.config import ConsoleConfig, SmtpConfig, checked_metrics_token
-from .authority.database import redact_url
 from .errors import ConfigError
 from .unix_socket import refusal as unix_socket_refusal
 

@@ -19,7 +19,7 @@ The tree, and how a client reacts::
     └── MethodFailed             a method's own error, re-raised by a door that composes
                                  methods (the REST mirror): answered as the method answered
 
-Bridge exceptions (``ea_bridge.errors``), the token authority's (``gateway.authority.errors``:
+Bridge exceptions (``ea_bridge.errors``), the token authority's (``mtgateway_base.wire.errors``:
 ``AuthorityUnreachable`` -32014) and the throttle's lockout (``mtgateway_base.throttle``:
 ``RateLimited`` -32005 with ``retry_after_ms``, re-exported here for the daemon's doors) are
 mapped here too: none knows anything of JSON-RPC codes, and this module is the only place

@@ -26,19 +26,19 @@ from typing import Any
 from ea_bridge.environment import read_env
 from mtgateway_base.wire.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.address import ConsoleAddress
+from mtgateway_console.config import database_url
+from mtgateway_console.console import mailer_from_config
+from mtgateway_console.database import DatabaseError, redact_url
+from mtgateway_console.devices import normalize_code
+from mtgateway_console.service import Authority
+from mtgateway_console.service.accounts import AccountChanges, LiveOpen
+from mtgateway_console.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
 
 from .app import device_name, open_device
 from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
 from .auth.owner import ConsoleUnproven, OwnerConsole
-from .authority.address import ConsoleAddress
-from .authority.config import database_url
-from .authority.console import mailer_from_config
-from .authority.database import DatabaseError, redact_url
-from .authority.devices import normalize_code
-from .authority.service import Authority
-from .authority.service.accounts import AccountChanges, LiveOpen
-from .authority.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
 from .config import GatewayConfig, console_url_problem
 
 __all__ = ["run_command"]

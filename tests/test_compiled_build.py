@@ -28,7 +28,7 @@ def _listed(project: Path, tool: str) -> list[str]:
 
 
 #: The daemon's compiled modules and the ground floor's (its own distribution, built the same
-#: way: mtgateway_base/setup.py).
+#: way: base/setup.py).
 COMPILED: list[str] = [*_listed(ROOT, "mtgateway"), *_listed(ROOT / "base", "mtgateway-base")]
 EXPECT_COMPILED = os.environ.get("MTGATEWAY_EXPECT_COMPILED", "") == "1"
 

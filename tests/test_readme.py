@@ -174,10 +174,11 @@ def test_every_test_a_doc_cites_exists() -> None:
                 assert cited in defined or cited in files, f"{doc.name}: no {cited}"
 
 
-#: Where each package's source lives (the client's and the ground floor's in their own
-#: projects' ``src/``).
+#: Where each package's source lives (the client's, the ground floor's and the console's in
+#: their own projects' ``src/``).
 _PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mt5model": ROOT, "bench": ROOT,
-             "mtgateway": ROOT / "client" / "src", "mtgateway_base": ROOT / "base" / "src"}
+             "mtgateway": ROOT / "client" / "src", "mtgateway_base": ROOT / "base" / "src",
+             "mtgateway_console": ROOT / "console" / "src"}
 
 
 def _named_in_module(dotted: str, loggers: set[str]) -> bool:
@@ -209,11 +210,10 @@ def test_every_source_file_and_module_a_doc_names_exists() -> None:
     for doc in _DOCS:
         text = doc.read_text(encoding="utf-8")
         for path in re.findall(r"\b((?:gateway|ea_bridge|mt5model|bench|tests|client|deploy|"
-                               r"examples|base)/[\w/.-]*\w)", text):
+                               r"examples|base|console)/[\w/.-]*\w)", text):
             assert (ROOT / path).exists(), f"{doc.name}: no {path}"
         for dotted in re.findall(r"`((?:gateway|ea_bridge|mt5model|mtgateway|mtgateway_base|"
-                                 r"bench)(?:\.\w+)+)",
-                                 text):
+                                 r"mtgateway_console|bench)(?:\.\w+)+)", text):
             assert _named_in_module(dotted, loggers), f"{doc.name}: no {dotted}"
 
 

@@ -3,7 +3,7 @@
 Why a cache and not a call per request: the authority may be another host (``mtgateway
 console``), and a trading daemon must keep answering reads when it is briefly out of reach.
 So every record the authority hands this device is verified (pinned key, ``v``/``alg``/``kid``,
-signature, this ``device_id``, not issued in the future; ``gateway.authority.records``) and
+signature, this ``device_id``, not issued in the future; ``mtgateway_base.wire.records``) and
 kept; requests are answered from memory.
 
 Freshness (``docs/authority.md``, "On the daemon"):

@@ -1,14 +1,14 @@
 """The daemon's (and the CLI's) HTTP client for ``mtgateway console``.
 
-:class:`RemoteAuthority` implements :class:`~gateway.authority.api.AuthorityAPI` over the
+:class:`RemoteAuthority` implements :class:`~mtgateway_base.wire.api.AuthorityAPI` over the
 console's device endpoints, signing every call with the device key it is given, so the daemon
 treats an embedded and a remote authority alike. The owner endpoints (HTTP Basic with the
 owner's password) are :class:`~gateway.auth.owner.OwnerConsole`'s, which sends the password
 only after the console proved its key.
 
 Failures are split the way the daemon must react to them: no answer, a timeout or a 5xx is
-:class:`~gateway.authority.api.AuthorityUnreachable` (serve from the cache; ``-32014`` if there
-is nothing cached); a 4xx is :class:`~gateway.authority.api.AuthorityRefused` with the
+:class:`~mtgateway_base.wire.api.AuthorityUnreachable` (serve from the cache; ``-32014`` if there
+is nothing cached); a 4xx is :class:`~mtgateway_base.wire.api.AuthorityRefused` with the
 console's reason word. Records are returned as received; the caller verifies them.
 """
 
@@ -37,9 +37,8 @@ from mtgateway_base.wire.api import (
 )
 from mtgateway_base.wire.proofs import device_info, device_proof_headers
 from mtgateway_base.wire.records import AuthorityKey, b64url_encode
-
-from ..authority.reports import AccountFigures, TerminalReport
-from ..authority.snapshots import details_json
+from mtgateway_console.reports import AccountFigures, TerminalReport
+from mtgateway_console.snapshots import details_json
 
 __all__ = ["RemoteAuthority", "console_answer"]
 

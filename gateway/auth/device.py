@@ -5,7 +5,7 @@ authority binds every signed record to one ``device_id`` and approves devices pe
 approval (and every later call to the console) needs a signature by this key, which never
 leaves the machine. ``device_id`` = unpadded base32 of SHA-256 of the raw public key, 26
 characters (``docs/authority.md``). The proof headers are made by
-:func:`gateway.authority.proofs.device_proof_headers`, one implementation for both sides.
+:func:`mtgateway_base.wire.proofs.device_proof_headers`, one implementation for both sides.
 
 The key is made on first start and kept in a :class:`~gateway.auth.secretstore.SecretStore`
 (the OS keyring when a real one exists, else a 0600 file). It is stored as the raw 32-byte

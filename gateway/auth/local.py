@@ -25,9 +25,8 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
-
-from ..authority.reports import TerminalReport
-from ..authority.service import Authority
+from mtgateway_console.reports import TerminalReport
+from mtgateway_console.service import Authority
 
 __all__ = ["NoMailer", "SelfApprovingAuthority"]
 
@@ -46,7 +45,7 @@ class NoMailer:
 
 
 class SelfApprovingAuthority:
-    """An :class:`~gateway.authority.api.AuthorityAPI` over an embedded :class:`Authority`
+    """An :class:`~mtgateway_base.wire.api.AuthorityAPI` over an embedded :class:`Authority`
     that keeps ``device`` approved for every owner."""
 
     def __init__(self, authority: Authority, device: DeviceInfo) -> None:

@@ -40,7 +40,7 @@ from .client import console_answer
 __all__ = ["ConsoleUnproven", "OwnerConsole"]
 
 _HELLO_PATH = "/v1/hello"
-#: The header that carries the owner's second-factor code (``authority/door/callers.py``).
+#: The header that carries the owner's second-factor code (``mtgateway_console/door/callers.py``).
 CODE_HEADER = "X-Owner-Code"
 
 

@@ -31,10 +31,9 @@ from mtgateway_base.prices import MAX_DIGITS
 from mtgateway_base.wire.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from mtgateway_base.wire.records import SignedRecord
 from mtgateway_base.wire.venues import Book
-
-from ..authority.positions import Position, PositionsBook, largest
-from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
-from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
+from mtgateway_console.positions import Position, PositionsBook, largest
+from mtgateway_console.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
+from mtgateway_console.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
 
 __all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveBookHint", "LiveHint",
            "ReportSink",

@@ -2,7 +2,7 @@
 once by the daemon serving the terminal.
 
 The console cannot reach a daemon; it can only sign records the daemon asks for. So an
-instruction (``gateway/authority/instructions.py``) rides in every record of the terminal
+instruction (``mtgateway_console/instructions.py``) rides in every record of the terminal
 while it is pending, the daemon holding the record applies it, and says so in its next
 terminal report, which settles it at the console (and takes it out of the records):
 
@@ -32,8 +32,8 @@ from typing import Any, Final
 from ea_bridge import Bridge, BridgeError, EAError, SessionInfo, TerminalId
 from mtgateway_base.charttext import chart_text_problem
 from mtgateway_base.wire.records import SignedRecord
+from mtgateway_console.snapshots import Settlement
 
-from ..authority.snapshots import Settlement
 from .paper import PaperBookUnreadable, PaperTrading
 
 __all__ = ["MESSAGE_METHOD", "OwnerInstructions"]

@@ -11,11 +11,11 @@ import pytest
 
 from gateway import openapi as daemon_openapi
 from gateway import rest
-from gateway.authority.mt4api import openapi as console_openapi
-from gateway.authority.mt4api import table as console_table
 from mtgateway_base.mt4web import ENDPOINTS, Answer, bind, mt4records
 from mtgateway_base.mt4web import console_models as c
 from mtgateway_base.mt4web import daemon_models as d
+from mtgateway_console.mt4api import openapi as console_openapi
+from mtgateway_console.mt4api import table as console_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ def test_the_mapping_fills_every_field_of_the_record() -> None:
 
 @pytest.mark.parametrize(("shipped", "module"), [
     ("rest.json", "gateway.openapi"),
-    ("console.json", "gateway.authority.mt4api.openapi"),
+    ("console.json", "mtgateway_console.mt4api.openapi"),
 ])
 def test_the_shipped_documents_are_the_builders_output_byte_for_byte(
         shipped: str, module: str) -> None:

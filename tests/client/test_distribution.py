@@ -171,7 +171,8 @@ def test_the_readmes_demo_line_installs_no_test_tools() -> None:
     assert len(demo_lines) == 2, demo_lines  # sh, then PowerShell: the same install
     for line, separator in zip(demo_lines, ("&&", ";"), strict=True):
         installed = line.split("pip install", 1)[1].split(separator, 1)[0].split()
-        assert installed == ["-e", "./base", "-e", "'./client[numpy,aio]'", "-e", "."], line
+        assert installed == ["-e", "./base", "-e", "'./client[numpy,aio]'", "-e", "./console",
+                             "-e", "."], line
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = _names(project["tool"]["mtgateway"]["dependencies"])
     tools = _names(project["project"]["optional-dependencies"]["dev"])
@@ -226,9 +227,9 @@ def test_the_readme_ci_and_container_install_both_projects() -> None:
     # the quick start's sh and PowerShell lines, and the tests' line
     assert len(lines) == 3 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
         lines
-    assert "-e ./base -e ./client -e ./client/metatrader5-shim -e '.[dev]'" in (
+    assert "-e ./base -e ./client -e ./client/metatrader5-shim -e ./console -e '.[dev]'" in (
         ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "/src/base /src/client '/src[postgres]'" in (
+    assert "/src/base /src/client /src/console '/src[postgres]'" in (
         ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
     # this checkout's client is the one in its project directory
     assert os.path.samefile(Path(mtgateway.__file__).parent, CLIENT / "src" / "mtgateway")

@@ -46,13 +46,13 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
 from mtgateway.credential import token_hint
 from mtgateway_base.fairshare import FairShare
 from mtgateway_base.wire.boxes import BoxOpener
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.records import AuthorityKey, b64url_encode
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

@@ -33,11 +33,11 @@ from typing import Any, Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.appkeys import FAIR_SHARE, OWNER_THROTTLE
-from gateway.authority.console import AUTHORITY, CONNECTIONS
-from gateway.authority.database import Tx
-from gateway.authority.passwords import Hashing
 from mtgateway_base.fairshare import Allowance, Bounds, FairShare
+from mtgateway_console.appkeys import FAIR_SHARE, OWNER_THROTTLE
+from mtgateway_console.console import AUTHORITY, CONNECTIONS
+from mtgateway_console.database import Tx
+from mtgateway_console.passwords import Hashing
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.authority.console import CONNECTIONS, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
 from gateway.config import ConsoleConfig, GatewayConfig
+from mtgateway_console.console import CONNECTIONS, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 
 pytestmark = pytest.mark.network_edge
 

@@ -25,9 +25,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.console import AUTHORITY, create_console_app
-from gateway.authority.database import Timing, Tx
-from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.boxes import BoxOpener
@@ -39,6 +36,9 @@ from mtgateway_base.wire.records import (
     b64url_encode,
     verify_signed_record,
 )
+from mtgateway_console.console import AUTHORITY, create_console_app
+from mtgateway_console.database import Timing, Tx
+from mtgateway_console.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,

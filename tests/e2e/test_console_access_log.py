@@ -16,12 +16,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.authority.console import create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
 from gateway.config import ConsoleConfig, GatewayConfig, LoggingConfig
 from gateway.log import JsonFormatter, redact
 from gateway.mailbox import mailbox_routes
 from mtgateway_base.access import SECRET_PATH_PREFIXES, mask_path
+from mtgateway_console.console import create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 
 pytestmark = pytest.mark.network_edge
 

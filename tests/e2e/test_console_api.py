@@ -17,11 +17,11 @@ import jsonschema
 import jwt
 import pytest
 
-from gateway.authority import totp
-from gateway.authority.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
-from gateway.authority.console import AUTHORITY
-from gateway.authority.mt4api.openapi import build_document
-from gateway.authority.mt4api.table import ENDPOINTS
+from mtgateway_console import totp
+from mtgateway_console.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.mt4api.openapi import build_document
+from mtgateway_console.mt4api.table import ENDPOINTS
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,7 +262,7 @@ async def test_another_sites_origin_is_refused(console: Console) -> None:
 def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> None:
     """Valid OpenAPI 3.1, every endpoint with its 501 and reason where the console does not
     answer, and docs/openapi/console.json is what the code generates (regenerate it with
-    ``python -m gateway.authority.mt4api.openapi > docs/openapi/console.json``)."""
+    ``python -m mtgateway_console.mt4api.openapi > docs/openapi/console.json``)."""
     document = build_document()
     schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text(
         encoding="utf-8"))

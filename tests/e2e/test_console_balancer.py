@@ -46,9 +46,6 @@ from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter, watch_revocations
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.reports import AccountFigures, TerminalReport
-from gateway.authority.service import Authority
 from gateway.errors import Unauthorized
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.api import (
@@ -61,6 +58,9 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.reports import AccountFigures, TerminalReport
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import Sink, console_process
 from tests.pgkit import PostgresServer

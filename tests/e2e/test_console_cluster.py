@@ -36,8 +36,6 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.migrations import MIGRATIONS
-from gateway.authority.store import DB_FILE
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import DEVICE
@@ -45,6 +43,8 @@ from gateway.mailsink import MailSink
 from mtgateway_base.wire.api import AuthorityUnreachable
 from mtgateway_base.wire.proofs import device_proof_headers
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.migrations import MIGRATIONS
+from mtgateway_console.store import DB_FILE
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.world import serving, start_plain
 from tests.pgkit import PostgresServer

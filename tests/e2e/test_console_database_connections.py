@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.database import POOL_SIZE, Tx
-from gateway.authority.mailer import RecordingMailer
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, load_config
 from gateway.errors import ConfigError
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.database import POOL_SIZE, Tx
+from mtgateway_console.mailer import RecordingMailer
+from tests.console.dbkit import sessions
 from tests.e2e.consolekit import CountingClock, Pauses
-from tests.gateway.authority.dbkit import sessions
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 

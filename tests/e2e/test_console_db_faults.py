@@ -26,11 +26,11 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.authority.appkeys import READINESS
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.database import APPLICATION_NAME
-from gateway.authority.mailer import RecordingMailer
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig
+from mtgateway_console.appkeys import READINESS
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.database import APPLICATION_NAME
+from mtgateway_console.mailer import RecordingMailer
 from tests.e2e.consolekit import OWNER, PASSWORD, CountingClock, Pauses
 from tests.pgkit import PostgresServer
 

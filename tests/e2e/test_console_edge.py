@@ -21,17 +21,17 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.appkeys import FAIR_SHARE
-from gateway.authority.config import ConsoleConfig
-from gateway.authority.console import (
+from gateway.config import GatewayConfig
+from mtgateway_base.wire.proofs import device_proof_headers
+from mtgateway_console.appkeys import FAIR_SHARE
+from mtgateway_console.config import ConsoleConfig
+from mtgateway_console.console import (
     AUTHORITY,
     LONG_POLLS,
     LONG_POLLS_PER_DEVICE,
     create_console_app,
     start_console,
 )
-from gateway.config import GatewayConfig
-from mtgateway_base.wire.proofs import device_proof_headers
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import OWNER, Browser, Console, running_console, signed_in
 from tests.testkit import until

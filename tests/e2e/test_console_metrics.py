@@ -13,10 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.device import DeviceIdentity
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import Browser, boxed
 from tests.e2e.world import served_port

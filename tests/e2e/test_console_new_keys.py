@@ -18,12 +18,12 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.keygate import ALL_PEERS, PER_PEER
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info, device_proof_headers
 from mtgateway_base.wire.records import b64url_encode
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.keygate import ALL_PEERS, PER_PEER
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,

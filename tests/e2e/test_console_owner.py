@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
+from mtgateway_console.console import AUTHORITY
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, create_token, signed_in
 
 pytestmark = pytest.mark.network_edge

@@ -168,7 +168,7 @@ def test_pinning_is_refused_where_a_process_cannot_be_pinned(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from gateway.authority.config import ConsoleConfig
+    from mtgateway_console.config import ConsoleConfig
 
     assert ConsoleConfig(pin_processes=True).pin_processes
     monkeypatch.setattr(sys, "platform", "win32")

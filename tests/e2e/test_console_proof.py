@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway_base.wire.records import AuthoritySigner, b64url_encode, console_proof_message
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 from tests.e2e.conftest import WAIT_S
 
 pytestmark = pytest.mark.network_edge

@@ -32,8 +32,6 @@ from aiohttp import web
 from ea_bridge.messages import Auth, Challenge, Refuse
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
 from gateway.config import (
     AuthorityConfig,
     BridgeConfig,
@@ -46,6 +44,8 @@ from gateway.keys import BRIDGE, DEVICE
 from mtgateway.credential import client_message, ea_message, token_hint
 from mtgateway_base.wire.boxes import BoxOpener
 from mtgateway_base.wire.errors import RecordRejected
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 from tests.bridgekit import RawEA
 
 pytestmark = pytest.mark.network_edge

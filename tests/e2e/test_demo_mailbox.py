@@ -19,11 +19,11 @@ import aiohttp
 import aiosmtplib
 import pytest
 
-from gateway.authority.console import create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
 from gateway.config import ConsoleConfig, GatewayConfig
 from gateway.mailbox import MAIL_PATH, mailbox_routes
 from gateway.mailsink import MailSink
+from mtgateway_console.console import create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 from tests.e2e.chromium import Walk, chromium_at
 
 OWNER = "demo-owner@example.com"

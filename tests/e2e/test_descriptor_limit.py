@@ -25,10 +25,10 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.descriptors import RESERVE
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
 from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_console.descriptors import RESERVE
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S
 
 pytestmark = [pytest.mark.network_edge,

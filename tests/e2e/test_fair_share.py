@@ -29,9 +29,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import pytest_asyncio
 
-from gateway.authority.appkeys import OWNER_THROTTLE
-from gateway.authority.console import AUTHORITY
-from gateway.authority.database import Tx
+from mtgateway_console.appkeys import OWNER_THROTTLE
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.database import Tx
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, device_proof
 from tests.e2e.sharekit import (
     ATTACKER,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.authority.config import ConsoleConfig
-from gateway.authority.console import create_console_app, start_console
 from gateway.config import GatewayConfig
+from mtgateway_console.config import ConsoleConfig
+from mtgateway_console.console import create_console_app, start_console
 from tests.e2e.conftest import running_daemon
 
 pytestmark = pytest.mark.network_edge

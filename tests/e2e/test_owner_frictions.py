@@ -17,8 +17,6 @@ import pytest
 
 from gateway.app import open_device
 from gateway.auth.client import RemoteAuthority
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import SmtpMailer
 from gateway.config import (
     CONFIG_ENV,
     ConsoleConfig,
@@ -31,6 +29,8 @@ from gateway.config import (
 from gateway.errors import ConfigError
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import SmtpMailer
 from tests.e2e.commands import cli, device_config
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import boxed

@@ -13,7 +13,7 @@ import pytest
 
 from ea_bridge.environment import RENAMED, read_env
 from gateway.auth.local import NoMailer
-from gateway.authority.service import Authority
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon
 
 OWNER = "owner@example.com"

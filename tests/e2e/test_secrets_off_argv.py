@@ -11,10 +11,10 @@ from pathlib import Path
 
 from gateway.app import open_device
 from gateway.auth.client import RemoteAuthority
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 from tests.e2e.commands import device_config
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon, FakeClock
 from tests.e2e.consolekit import boxed

@@ -30,8 +30,6 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore, RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.service import Authority
 from gateway.config import (
     AuthorityConfig,
     BridgeConfig,
@@ -43,6 +41,8 @@ from gateway.config import (
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE
 from gateway.mailsink import MailSink
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S, FakeClock
 
 LOGIN, SERVER = 5012345, "MTG-Demo"

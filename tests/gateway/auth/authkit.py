@@ -15,8 +15,6 @@ from typing import Any
 
 from gateway.auth import DeviceIdentity, RecordCache
 from gateway.auth.local import SelfApprovingAuthority
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
 from mtgateway_base.wire.api import (
     AuthorityAPI,
     AuthorityUnreachable,
@@ -27,6 +25,8 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"

@@ -3,7 +3,7 @@
 The document describes a REST API over the MT4 *Manager* interface (34 endpoints). The daemon
 answers its terminal-level endpoints for the one terminal a gateway token reaches (its REST
 mirror, ``gateway/rest.py``); the console answers what means something for an owner of many
-accounts (``gateway/authority/mt4api/``). Both stand on this package, which is pure and
+accounts (``mtgateway_console/mt4api/``). Both stand on this package, which is pure and
 imports nothing of ours above ``mtgateway_base``:
 
 * ``table``: every endpoint, in the document's order, with a ``daemon`` and a ``console``

@@ -1,4 +1,4 @@
-"""The console's answers of the MT4 Web API document (its ``/api/``, ``gateway/authority/mt4api/``),
+"""The console's answers of the MT4 Web API document (its ``/api/``, ``mtgateway_console/mt4api/``),
 as pydantic models.
 
 Every answer is built through these, so the OpenAPI document made from them

@@ -4,7 +4,7 @@ One builder for both sides: the operations, parameters, bodies, answers and the 
 endpoint's handler adds come from the table's column for that side; what the side's door
 answers before any handler (its refusals, how it reads a path parameter, its title and
 token) comes from the side's :class:`Profile`, declared beside the side's door
-(``gateway/openapi.py``, ``gateway/authority/mt4api/openapi.py``). Every path and method of
+(``gateway/openapi.py``, ``mtgateway_console/mt4api/openapi.py``). Every path and method of
 the document is listed, with its 501 and the reason where the side does not answer it, so a
 client, and the fuzzing of each side (schemathesis), reads exactly what is served.
 """

@@ -2,7 +2,7 @@
 
 The document (Quick Reference, 1-34) describes a REST API over the MT4 *Manager* interface.
 Two processes answer its paths: the daemon (``gateway/rest.py``), for the one terminal a
-gateway token reaches, and the console (``gateway/authority/mt4api/``), across an owner's
+gateway token reaches, and the console (``mtgateway_console/mt4api/``), across an owner's
 accounts. Each row of :data:`ENDPOINTS` is one path and method with two columns, ``daemon``
 and ``console``: an :class:`Answer` with its summary, its models and the statuses it adds, or
 one that is not answered on that side and says why (the 501's message). Every row is

@@ -1,11 +1,11 @@
 """What the daemon asks the authority, whether it is embedded or across HTTP.
 
 :class:`AuthorityAPI` is the device-facing half of the authority. The embedded
-:class:`~gateway.authority.service.Authority` and the HTTP
+:class:`~mtgateway_console.service.Authority` and the HTTP
 :class:`~gateway.auth.client.RemoteAuthority` both implement it, so the daemon's record
 cache is written once against this protocol. Records travel as their signed envelopes (plain
 dicts): the daemon verifies them itself with
-:func:`~gateway.authority.records.verify_signed_record`, whichever path they came by.
+:func:`~mtgateway_base.wire.records.verify_signed_record`, whichever path they came by.
 """
 
 from __future__ import annotations

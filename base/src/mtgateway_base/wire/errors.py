@@ -49,7 +49,7 @@ __all__ = [
 
 
 class AuthorityError(Exception):
-    """Root of every exception raised by ``gateway.authority``."""
+    """Root of every exception raised by ``mtgateway_console``."""
 
 
 class AuthorityUnreachable(AuthorityError):
