@@ -65,8 +65,7 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
-from mtgateway_console.positions import Position
-from mtgateway_console.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
+from mtgateway_base.wire.reports import REPORT_INTERVAL_S, AccountFigures, Position, TerminalReport
 
 __all__ = ["Cadence", "Fleet", "LoopWatch", "Recorder", "SimulatedDaemon", "TimedLink",
            "ea_backoff_s"]

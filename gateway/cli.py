@@ -24,10 +24,10 @@ from ea_bridge.loop import run as run_on_loop
 from ea_bridge.loop import stop_on_signals
 from mtgateway_base.files import InsecurePath
 from mtgateway_base.loopback import is_loopback
-from mtgateway_base.wire.errors import ConsoleConfigError
 from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 from mtgateway_console.database import DatabaseError
+from mtgateway_console.errors import ConsoleConfigError
 
 from ._version import __version__
 from .auth.records import SCOPES

@@ -23,8 +23,8 @@ from gateway.auth.reporter import ReportSink, TerminalReporter
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.reports import TerminalReport
 from mtgateway_console.service import Authority
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

@@ -37,8 +37,7 @@ from mtgateway_base.wire.api import (
 )
 from mtgateway_base.wire.proofs import device_info, device_proof_headers
 from mtgateway_base.wire.records import AuthorityKey, b64url_encode
-from mtgateway_console.reports import AccountFigures, TerminalReport
-from mtgateway_console.snapshots import details_json
+from mtgateway_base.wire.reports import AccountFigures, TerminalReport, details_json
 
 __all__ = ["RemoteAuthority", "console_answer"]
 

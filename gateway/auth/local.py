@@ -25,7 +25,7 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
-from mtgateway_console.reports import TerminalReport
+from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_console.service import Authority
 
 __all__ = ["NoMailer", "SelfApprovingAuthority"]

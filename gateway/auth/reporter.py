@@ -30,10 +30,19 @@ from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, Terminal
 from mtgateway_base.prices import MAX_DIGITS
 from mtgateway_base.wire.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from mtgateway_base.wire.records import SignedRecord
+from mtgateway_base.wire.reports import (
+    MAX_DEALS,
+    MAX_TRADES,
+    REPORT_INTERVAL_S,
+    AccountDetails,
+    AccountFigures,
+    Position,
+    PositionsBook,
+    Settlement,
+    TerminalReport,
+    largest,
+)
 from mtgateway_base.wire.venues import Book
-from mtgateway_console.positions import Position, PositionsBook, largest
-from mtgateway_console.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
-from mtgateway_console.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
 
 __all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveBookHint", "LiveHint",
            "ReportSink",

@@ -32,7 +32,7 @@ from typing import Any, Final
 from ea_bridge import Bridge, BridgeError, EAError, SessionInfo, TerminalId
 from mtgateway_base.charttext import chart_text_problem
 from mtgateway_base.wire.records import SignedRecord
-from mtgateway_console.snapshots import Settlement
+from mtgateway_base.wire.reports import Settlement
 
 from .paper import PaperBookUnreadable, PaperTrading
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.auth.reporter import account_figures
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_console.alerts import (
     LEASE_S,
     AlertSettings,
@@ -28,7 +29,7 @@ from mtgateway_console.alerts import (
 )
 from mtgateway_console.delivery import sign
 from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.reports import SILENT_AFTER_S, TerminalReport
+from mtgateway_console.reports import SILENT_AFTER_S
 from mtgateway_console.service import Authority
 from mtgateway_console.store import DATA_KEY_FILE, SIGNING_KEY_FILE
 from tests.pgkit import PostgresServer

@@ -14,13 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.records import device_id_for
+from mtgateway_base.wire.reports import AccountFigures, Position, PositionsBook, TerminalReport
 from mtgateway_console import equity
 from mtgateway_console.database import Tx
 from mtgateway_console.devices import Approval
 from mtgateway_console.equity import DRAWN, FULL_DETAIL_S, HOUR_S, KEPT_FOR_S, Point
 from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.positions import Position, PositionsBook
-from mtgateway_console.reports import AccountFigures, TerminalReport
 from mtgateway_console.service import Authority
 from mtgateway_console.store import AuthorityStore
 from mtgateway_console.web.chart import drawn

@@ -22,13 +22,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.reports import (
+    AccountDetails,
+    AccountFigures,
+    Position,
+    PositionsBook,
+    TerminalReport,
+)
 from mtgateway_console import snapshots
 from mtgateway_console.database import Cursor, Tx
 from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.positions import Position, PositionsBook
-from mtgateway_console.reports import AccountFigures, TerminalReport
 from mtgateway_console.service import Authority
-from mtgateway_console.snapshots import AccountDetails
 from mtgateway_console.store import ProofClaim
 from mtgateway_console.token_details import details_of
 from tests.console.dbkit import Wire, database_url_of

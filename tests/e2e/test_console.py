@@ -28,7 +28,6 @@ from gateway.auth.owner import OwnerConsole
 from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.boxes import BoxOpener
-from mtgateway_base.wire.errors import ConsoleConfigError
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.records import (
     AuthorityKey,
@@ -39,6 +38,7 @@ from mtgateway_base.wire.records import (
 from mtgateway_console.console import AUTHORITY, create_console_app
 from mtgateway_console.database import Timing, Tx
 from mtgateway_console.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
+from mtgateway_console.errors import ConsoleConfigError
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,

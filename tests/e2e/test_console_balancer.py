@@ -58,8 +58,8 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.reports import AccountFigures, TerminalReport
 from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.reports import AccountFigures, TerminalReport
 from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import Sink, console_process

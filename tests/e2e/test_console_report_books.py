@@ -29,9 +29,9 @@ from ea_bridge import TerminalId
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.reports import AccountFigures, TerminalReport
 from mtgateway_base.wire.venues import Book
 from mtgateway_console.appkeys import AUTHORITY
-from mtgateway_console.reports import AccountFigures, TerminalReport
 from tests.e2e.consolekit import OWNER, Console, boxed
 from tests.reporterkit import Noted, next_report, session_up
 

@@ -53,7 +53,6 @@ from mtgateway_base.guard import (
 from mtgateway_base.loopback import is_loopback
 from mtgateway_base.scrape import ScrapeGuard
 from mtgateway_base.throttle import AuthThrottle
-from mtgateway_base.wire.errors import ConsoleConfigError
 
 from .address import ConsoleAddress
 from .appkeys import (
@@ -74,6 +73,7 @@ from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
 from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, fair_share, host_allowlist
+from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer

@@ -1,8 +1,9 @@
-"""An active terminal's open positions, as its daemon last read them: the dashboard's P/L.
+"""An active terminal's open positions, as its daemon last read them
+(``mtgateway_base.wire.reports.PositionsBook``): the dashboard's P/L.
 
 A daemon reports, with an ``active`` terminal's account figures, the open positions it read
 through the EA (``positions_get``) and the time it read them (``as_of``). The list is bounded
-(:data:`MAX_REPORTED_POSITIONS`, the largest by ``|profit|``; the report's ``positions`` count
+(``MAX_REPORTED_POSITIONS``, the largest by ``|profit|``; the report's ``positions`` count
 stays the total), so a terminal holding thousands of positions costs a report no more than a
 few kilobytes. The console keeps the latest list per (owner, device, terminal) in
 ``terminal_books`` (schema migration "terminal books and equity history"), replaced by each
@@ -22,70 +23,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final
 
-from mtgateway_base.wire.venues import Book
+from mtgateway_base.wire.reports import REPORT_INTERVAL_S, AccountFigures, Position, PositionsBook
 
 from . import equity
 from .database import Tx
 from .devices import approved_device
 
-__all__ = ["MAX_REPORTED_POSITIONS", "STALE_AFTER_S", "Position", "PositionsBook", "books_of",
-           "digits_of", "drop", "largest", "record", "save"]
+__all__ = ["STALE_AFTER_S", "books_of", "digits_of", "drop", "record", "save"]
 
-#: The most positions one terminal's report carries (the largest by ``|profit|``).
-MAX_REPORTED_POSITIONS: Final = 50
 #: Figures read longer ago than this are marked stale on the dashboard: the report interval
-#: (30 s) and 5 s for the read through the EA and the report's round trip.
-STALE_AFTER_S: Final = 30 + 5
+#: and 5 s for the read through the EA and the report's round trip.
+STALE_AFTER_S: Final = REPORT_INTERVAL_S + 5
 
-Side = Literal["buy", "sell"]
 #: The key of one terminal on one device, for one owner.
 Key = tuple[str, str, int, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """One open position (MT5 ``TradePosition``'s fields the dashboard shows)."""
-
-    ticket: int
-    symbol: str
-    type: Side
-    volume: float
-    price_open: float
-    price_current: float
-    sl: float
-    tp: float
-    profit: float
-    swap: float
-
-    def as_json(self) -> dict[str, object]:
-        """The wire and storage form (the report's ``open_positions`` entries)."""
-        return {"ticket": self.ticket, "symbol": self.symbol, "type": self.type,
-                "volume": self.volume, "price_open": self.price_open,
-                "price_current": self.price_current, "sl": self.sl, "tp": self.tp,
-                "profit": self.profit, "swap": self.swap}
-
-
-@dataclass(frozen=True, slots=True)
-class PositionsBook:
-    """What a report says of a terminal's positions: when it was read (epoch seconds; 0 in a
-    report whose daemon did not say, stored as the console's receive time), and the list, or
-    ``None`` when the daemon sent none (an older daemon)."""
-
-    as_of: float
-    positions: tuple[Position, ...] | None = None
-    #: The digits of the symbols the report's positions, orders and deals are in, as the
-    #: daemon read them (``symbol_info().digits``); a symbol absent is written as reported.
-    digits: Mapping[str, int] = field(default_factory=dict)
-
-
-def largest(positions: list[Position], limit: int = MAX_REPORTED_POSITIONS
-            ) -> tuple[Position, ...]:
-    """The ``limit`` positions with the largest ``|profit|`` (ties by ticket, so the choice
-    is stable from one report to the next)."""
-    return tuple(sorted(positions, key=lambda p: (-abs(p.profit), p.ticket))[:limit])
 
 
 def save(tx: Tx, key: Key, book: PositionsBook) -> None:
@@ -99,21 +52,7 @@ def save(tx: Tx, key: Key, book: PositionsBook) -> None:
                "positions = excluded.positions", (*key, book.as_of, int(listed), text))
 
 
-class Figures(Protocol):
-    """What a report's account figures give the history (``reports.AccountFigures``, which
-    imports this module for the report's type)."""
-
-    @property
-    def balance(self) -> float: ...
-
-    @property
-    def equity(self) -> float: ...
-
-    @property
-    def book(self) -> Book: ...
-
-
-def record(tx: Tx, key: Key, figures: Figures | None, book: PositionsBook | None,
+def record(tx: Tx, key: Key, figures: AccountFigures | None, book: PositionsBook | None,
            now: int, *, book_kept: bool, latest_point: int | None) -> None:
     """What one stored report adds beside its state: with figures (an ``active`` terminal),
     its book (as of when the daemon read it, never later than ``now``) and a point of its

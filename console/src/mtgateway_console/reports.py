@@ -1,4 +1,5 @@
-"""Terminal states as daemons report them: what the console's dashboard shows.
+"""Terminal states as daemons report them (``mtgateway_base.wire.reports``): what the
+console's dashboard shows.
 
 A daemon reports, signed with its device key, each terminal's state when it changes and all of
 them periodically (``gateway.auth.reporter``): ``active`` (an EA session is up), ``disconnected``
@@ -18,26 +19,19 @@ are shown as "not heard from": a daemon that died cannot report its own death.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
-from mtgateway_base.wire.venues import Book
+from mtgateway_base.wire.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 
 from .database import Tx
 from .devices import approved_device
 from .migrations import ensure_tables
-from .positions import PositionsBook
-from .snapshots import AccountDetails, Settlement
 
-__all__ = ["APPROVED_DEVICE", "REPORT_INTERVAL_S", "SILENT_AFTER_S", "AccountFigures",
-           "StoredState", "TerminalReport", "TerminalRow", "create_tables", "figures_of", "of",
-           "save"]
+__all__ = ["APPROVED_DEVICE", "SILENT_AFTER_S", "StoredState", "TerminalRow", "create_tables",
+           "figures_of", "of", "save"]
 
-#: How often a daemon re-reports every terminal although nothing changed.
-REPORT_INTERVAL_S: Final = 30
 #: A state not re-reported for this long is shown as "daemon not heard from".
 SILENT_AFTER_S: Final = 3 * REPORT_INTERVAL_S + 15
-
-State = Literal["active", "disconnected", "refused"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS terminal_states (
@@ -51,52 +45,6 @@ CREATE TABLE IF NOT EXISTS terminal_figures (
     currency TEXT NOT NULL, positions INTEGER NOT NULL,
     PRIMARY KEY (owner_email, device_id, login, server));
 """
-
-
-@dataclass(frozen=True, slots=True)
-class AccountFigures:
-    """What an active terminal's account holds, as the daemon last read it from the EA
-    (``account_info`` and ``positions_total``): shown on the owner's dashboard."""
-
-    balance: float
-    equity: float
-    currency: str
-    positions: int
-    #: The margin in use and its level (equity / margin, %), for the margin alert
-    #: (``alerts.py``); ``None`` from a daemon that did not send them.
-    margin: float | None = None
-    margin_level: float | None = None
-    #: Which book the figures (and the book, details and deals read with them) are from
-    #: (``venues.py``): a paper account's are its daemon's paper book's.
-    book: Book = "live"
-
-
-@dataclass(frozen=True, slots=True)
-class TerminalReport:
-    """One terminal's state as a daemon saw it (already validated at the edge)."""
-
-    login: int
-    server: str
-    state: State
-    reason: str = ""
-    token_id: str = ""
-    token_hint: str = ""
-    platform: str = ""
-    ea_version: str = ""
-    #: Only with ``active`` (``terminal_figures``, dropped when the terminal is not active).
-    figures: AccountFigures | None = None
-    #: Only with ``active`` and figures: the open positions and when they were read
-    #: (``positions.py``; ``terminal_books``, dropped when the terminal is not active).
-    book: PositionsBook | None = None
-    #: Only with a book: margin, open trades and new deals for the owner's API
-    #: (``snapshots.py``), read with the book.
-    details: AccountDetails | None = None
-    #: The owner's instructions the daemon settled since its last report (any state).
-    done: tuple[Settlement, ...] = ()
-    #: Only with a paper book's details: the live book's, read beside them from the broker
-    #: (its margin, the positions and orders that stay open there, its new deals), so the
-    #: owner sees the account's real money while its bots trade on paper.
-    live: AccountDetails | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,9 @@ paper book's (``TerminalReport.live``): they are kept in the same snapshot
 stays open there are never hidden by the paper book.
 Records are stored as the daemon read them (MT5 field names) and shown as MT4
 ``TradeRecord`` s (``mt4records.py``). The symbols' digits a report carries
-(``positions.PositionsBook.digits``) are kept with them for the pages: a snapshot's as a map
-beside its trades, a deal's in the deal under ``digits`` (the API's records leave it out).
+(``PositionsBook.digits``, ``mtgateway_base.wire.reports``) are kept with them for the pages: a
+snapshot's as a map beside its trades, a deal's in the deal under ``digits`` (the API's
+records leave it out).
 """
 
 from __future__ import annotations
@@ -29,62 +30,19 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from mtgateway_base.mt4web import mt4records
+from mtgateway_base.wire.reports import AccountDetails
 from mtgateway_base.wire.venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
 
 from .database import Tx
 from .devices import approved_device
 
-__all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "KeptDeal",
-           "Settlement", "Snapshot", "add_deals", "deals_of", "details_json", "drop",
-           "flows_of", "live_open", "open_words", "save", "snapshots_of"]
+__all__ = ["KEEP_DEALS_S", "KeptDeal", "Snapshot", "add_deals", "deals_of", "drop", "flows_of",
+           "live_open", "open_words", "save", "snapshots_of"]
 
-#: The most open positions and orders, each, one report carries (the rest are counted).
-MAX_TRADES: Final = 100
-#: The most deals one report carries (a daemon catching up sends the rest next time).
-MAX_DEALS: Final = 500
 #: How long the console keeps a reported deal (by the deal's time).
 KEEP_DEALS_S: Final = 90 * 86400
 
 Key = tuple[str, str, int, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    """A daemon's word on one of the owner's instructions (``instructions.py``)."""
-
-    id: str
-    state: str
-    deal: int | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountDetails:
-    """What a daemon read of an active terminal's account for the owner's API (MT5 records,
-    already validated at the edge)."""
-
-    #: ``login, currency, leverage, balance, credit, equity, margin, margin_free,
-    #: margin_level`` of ``account_info``.
-    account: Mapping[str, Any]
-    positions: tuple[Mapping[str, Any], ...] = ()
-    orders: tuple[Mapping[str, Any], ...] = ()
-    #: Deals the daemon had not reported before.
-    deals: tuple[Mapping[str, Any], ...] = ()
-    #: How many positions and orders the account holds (the lists may be cut).
-    positions_total: int = 0
-    orders_total: int = 0
-    #: The book they were read from (the daemon's reporter checks it against the figures';
-    #: on the wire the report's ``book`` says it).
-    book: Book = "live"
-
-
-def details_json(details: AccountDetails) -> dict[str, Any]:
-    """The report's ``details`` object (``POST /v1/terminals/report``)."""
-    return {"account": dict(details.account),
-            "positions": [dict(p) for p in details.positions],
-            "orders": [dict(o) for o in details.orders],
-            "deals": [dict(d) for d in details.deals],
-            "positions_total": details.positions_total, "orders_total": details.orders_total}
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ from mtgateway_base.files import (
     prepare_private_db,
     read_private_file,
 )
-from mtgateway_base.wire.errors import AccountExists, ProofRejected
+from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.proofs import MAX_PROOF_SKEW_S
 from mtgateway_base.wire.records import AuthoritySigner
 
@@ -64,6 +64,7 @@ from .database import (
     Tx,
 )
 from .devices import Approval
+from .errors import AccountExists
 from .migrations import migrate
 
 __all__ = [

@@ -30,9 +30,9 @@ from aiohttp import web
 
 from mtgateway_base.access import mask_path
 from mtgateway_base.edge import HostRefusals, host_allowed, target_authority
-from mtgateway_base.wire.errors import Refusal
 
 from ..database import DatabaseUnavailable
+from ..errors import Refusal
 
 __all__ = ["MISDIRECTED", "Handler", "Renderer", "Renderers", "host_allowlist", "plain",
            "refusal_headers", "refusal_of"]

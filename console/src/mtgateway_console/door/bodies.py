@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from mtgateway_base.wire.errors import Refusal
+from ..errors import Refusal
 
 if TYPE_CHECKING:
     from multidict import MultiDictProxy  # aiohttp's: what ``request.post()`` answers

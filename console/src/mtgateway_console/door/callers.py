@@ -46,12 +46,13 @@ from mtgateway_base.fairshare import CALLER, Who, address_key
 from mtgateway_base.guard import mark_authenticated
 from mtgateway_base.throttle import RateLimited
 from mtgateway_base.wire.api import DeviceInfo
-from mtgateway_base.wire.errors import ProofRejected, Refusal
+from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.proofs import CheckedProof, check_device_proof
 
 from ..apitokens import ApiClaims, ApiTokenRefused, ApiTokens, api_key_from
 from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
+from ..errors import Refusal
 from ..service.credentials import CredentialEnded
 from ..service.signin import MESSAGES, Checked, SignInRefused
 from ..store import AuthorityStore, ProofClaim, StoredProofReplays

@@ -14,9 +14,9 @@ from pydantic import BaseModel
 
 from mtgateway_base.fairshare import CALLER, Who, address_key
 from mtgateway_base.guard import mark_authenticated, mark_held
-from mtgateway_base.wire.errors import Refusal
 
 from ..appkeys import FAIR_SHARE
+from ..errors import Refusal
 from . import bodies, callers
 from .answers import Handler, Renderers, refusal_of
 from .bodies import Posted

@@ -23,10 +23,10 @@ from mtgateway_base.mt4web.console_models import (
     SwitchIn,
     SwitchOut,
 )
-from mtgateway_base.wire.errors import Refusal
 
 from ..apitokens import LIFETIME_S
 from ..door import DOOR
+from ..errors import Refusal
 from ..groups import Group
 from ..service import PasswordNeeded
 from ..service.common import decimal_text

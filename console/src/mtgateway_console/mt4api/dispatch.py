@@ -28,11 +28,11 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mtgateway_base.mt4web import Route
-from mtgateway_base.wire.errors import Refusal
 
 from ..apitokens import RENEWED_EXPIRES_HEADER, RENEWED_HEADER
 from ..appkeys import AUTHORITY
 from ..door import API_TOKENS, DOOR, Caller, refusal_headers
+from ..errors import Refusal
 from ..service import Authority
 
 __all__ = ["API", "ApiCall", "Endpoint", "Handler", "ok", "render", "route_table"]

@@ -45,13 +45,14 @@ from mtgateway_base.mt4web.console_models import (
     TradeRecord,
     TradesOut,
 )
-from mtgateway_base.wire.errors import Refusal
+from mtgateway_base.wire.reports import MAX_DEALS, MAX_TRADES, REPORT_INTERVAL_S
 from mtgateway_base.wire.venues import Book, chosen
 
 from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
 from ..appkeys import AUTHORITY
-from ..reports import REPORT_INTERVAL_S, SILENT_AFTER_S
-from ..snapshots import KEEP_DEALS_S, MAX_DEALS, MAX_TRADES, KeptDeal, Snapshot
+from ..errors import Refusal
+from ..reports import SILENT_AFTER_S
+from ..snapshots import KEEP_DEALS_S, KeptDeal, Snapshot
 from .dispatch import ApiCall, ok
 from .users import login_of
 

@@ -26,9 +26,9 @@ from mtgateway_base.mt4web.console_models import (
     UsersOut,
 )
 from mtgateway_base.mt4web.shared import MAX_LOGIN
-from mtgateway_base.wire.errors import AccountExists, Refusal
 
 from ..door import retry_after
+from ..errors import AccountExists, Refusal
 from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
 from ..service.accounts import AccountChanges, LiveOpen
 from ..service.instructions import KeyReused, LiveMoney

@@ -7,10 +7,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from mtgateway_base.mt4web.console_models import Registration
-from mtgateway_base.wire.errors import AccountExists, Refusal
 
 from ..appkeys import AUTHORITY
 from ..door import DOOR
+from ..errors import AccountExists, Refusal
 from ..service import AccountRegistration, TerminalClaimed
 from ..service.accounts import LiveOpen
 from ..shapes import account_json

@@ -9,11 +9,12 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import Field
 
-from mtgateway_base.wire.errors import ProofRejected, Refusal
+from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.records import b64url_decode
 
 from ..appkeys import AUTHORITY
 from ..door import DOOR, refused_proof
+from ..errors import Refusal
 from ..shapes import Body
 from .refusals import OWNER_API
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mtgateway_base.wire.errors import Refusal
-
 from ..appkeys import AUTHORITY
 from ..door import DOOR
+from ..errors import Refusal
 from ..shapes import operation_out
 from .refusals import OWNER_API
 

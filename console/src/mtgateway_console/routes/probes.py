@@ -14,10 +14,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from mtgateway_base.wire.errors import Refusal
-
 from ..appkeys import AUTHORITY, CONSOLE_ADDRESS, READINESS
 from ..door import DOOR
+from ..errors import Refusal
 from ..shapes import Body
 
 __all__ = ["HelloBody", "routes"]

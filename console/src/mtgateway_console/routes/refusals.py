@@ -11,9 +11,8 @@ from typing import Final
 
 from aiohttp import web
 
-from mtgateway_base.wire.errors import Refusal
-
 from ..door import plain, refusal_headers
+from ..errors import Refusal
 
 __all__ = ["OWNER_API", "render"]
 

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mtgateway_base.wire.reports import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
+
 from ..shapes import Body
-from ..snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
 
 __all__ = ["AccountBody", "DealBody", "DetailsBody", "OrderBody", "SettlementBody",
            "TradeBody"]

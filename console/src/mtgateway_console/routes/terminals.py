@@ -10,12 +10,18 @@ from pydantic import Field
 
 from mtgateway_base.guard import mark_held
 from mtgateway_base.prices import MAX_DIGITS
-from mtgateway_base.wire.errors import ProofRejected, Refusal
+from mtgateway_base.wire.errors import ProofRejected
+from mtgateway_base.wire.reports import (
+    MAX_REPORTED_POSITIONS,
+    AccountFigures,
+    Position,
+    PositionsBook,
+    TerminalReport,
+)
 
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..door import DOOR, refused_proof
-from ..positions import MAX_REPORTED_POSITIONS, Position, PositionsBook
-from ..reports import AccountFigures, TerminalReport
+from ..errors import Refusal
 from ..shapes import Body
 from .reportdetails import DetailsBody, SettlementBody
 
@@ -27,7 +33,7 @@ routes = web.RouteTableDef()
 #: The longest a revocation long-poll is held open (below common proxy idle timeouts).
 MAX_POLL_S: Final = 55.0
 #: The most symbols one report names the digits of: its positions, orders and deals
-#: (``MAX_REPORTED_POSITIONS``, ``snapshots.MAX_TRADES`` twice, ``snapshots.MAX_DEALS``) are
+#: (``MAX_REPORTED_POSITIONS``, ``MAX_TRADES`` twice, ``MAX_DEALS``) are
 #: in far fewer symbols than this in practice; the bound keeps the body small.
 MAX_DIGITS_SYMBOLS: Final = 1000
 #: Report fields this console takes beyond the first report's, said in every answer: a

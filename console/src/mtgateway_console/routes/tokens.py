@@ -9,10 +9,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from mtgateway_base.wire.errors import Refusal
-
 from ..appkeys import AUTHORITY
 from ..door import DOOR
+from ..errors import Refusal
 from ..service import TerminalClaimed
 from ..shapes import Body
 from ..token_details import LABEL_MAX

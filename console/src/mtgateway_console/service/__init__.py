@@ -46,6 +46,7 @@ from mtgateway_base.wire.api import (
     VerifyAnswer,
 )
 from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.reports import AccountFigures, TerminalReport
 from mtgateway_base.wire.tokens import generate_token
 
 from .. import halts as halt_rows
@@ -56,7 +57,7 @@ from ..halts import Halt
 from ..mailer import Mailer
 from ..migrations import version_of
 from ..passwords import Hashing
-from ..reports import AccountFigures, TerminalReport, TerminalRow
+from ..reports import TerminalRow
 from ..signins import StoredSessions, StoredSteps
 from ..store import AccountRow, AuthorityStore, ProofClaim
 from .accounts import AccountRegistration, Accounts

@@ -18,10 +18,11 @@ import secrets
 from collections.abc import Sequence
 from decimal import Decimal
 
+from mtgateway_base.wire.reports import TerminalReport
+
 from .. import instructions as instruction_rows
 from ..database import Tx
 from ..instructions import Instruction
-from ..reports import TerminalReport
 from ..store import AccountRow
 from .common import Shared, announce, decimal_text, normalize_email
 

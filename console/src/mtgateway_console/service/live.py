@@ -19,11 +19,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Final
 
+from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_base.wire.venues import Book
 
 from .. import equity, snapshots
 from ..database import Tx
-from ..reports import SILENT_AFTER_S, TerminalReport, TerminalRow
+from ..reports import SILENT_AFTER_S, TerminalRow
 from ..reports import of as terminals_of
 from ..snapshots import KeptDeal
 from .common import Shared, normalize_email

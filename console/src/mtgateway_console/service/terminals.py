@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.reports import AccountFigures, PositionsBook, TerminalReport
 
 from .. import equity, positions
 from ..alerts import Observer, margin_of
 from ..database import Tx
 from ..prior import prior_of
-from ..reports import AccountFigures, TerminalReport, TerminalRow, figures_of, of, save
+from ..reports import TerminalRow, figures_of, of, save
 from ..store import ProofClaim, claimed
 from ..token_details import note_use
 from ..verification import PROVEN_STATES, note_proof, verified_of
@@ -131,7 +132,7 @@ class Terminals:
         return await self._shared.run(figures_of, normalize_email(owner_email))
 
     async def books_of(self, owner_email: str
-                       ) -> dict[tuple[str, int, str], positions.PositionsBook]:
+                       ) -> dict[tuple[str, int, str], PositionsBook]:
         """The open positions the owner's daemons last reported for their active terminals,
         and when they read them, by (device id, login, server)."""
         return await self._shared.run(positions.books_of, normalize_email(owner_email))

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from mtgateway_base.prices import at_digits
+from mtgateway_base.wire.reports import Position, PositionsBook
 from mtgateway_base.wire.venues import Book
 
 from ..equity import Point
-from ..positions import Position, PositionsBook
 from ..snapshots import Snapshot, open_words
 from .chart import Flow, chart
 from .views import read_ago, stale_note

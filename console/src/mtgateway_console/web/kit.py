@@ -46,10 +46,10 @@ import jinja2
 from aiohttp import web
 
 from mtgateway_base.throttle import RateLimited
-from mtgateway_base.wire.errors import Refusal
 
 from ..database import DatabaseUnavailable
 from ..door import DOOR, Caller, Posted, refusal_headers, retry_after
+from ..errors import Refusal
 from ..service import Authority, PasswordNeeded
 from ..service.signin import OwnerSignIn
 from .books import signed, utc_clock, utc_short

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from mtgateway_base.wire.reports import AccountFigures
+
 from ..halts import ALL, Halt
 from ..positions import STALE_AFTER_S
-from ..reports import AccountFigures, TerminalRow
+from ..reports import TerminalRow
 from ..store import AccountRow
 from ..verification import PROVEN_STATES
 

@@ -1,0 +1,60 @@
+"""The console's own exceptions, under the contract's root (``mtgateway_base.wire.errors``).
+
+The console is its own service and imports nothing of the daemon; its exceptions hang under
+:class:`~mtgateway_base.wire.errors.AuthorityError`, the root the daemon's one table maps, so
+an embedded authority (the daemon's local mode) fails in words the daemon knows. The tree,
+and how the caller reacts::
+
+    AuthorityError                (``mtgateway_base.wire.errors``: the wire's, above these)
+    ├── AccountExists             the login and server are registered already: 409
+    ├── ConsoleConfigError        ``[console]`` is not servable as configured: fix the file
+    ├── SignInRefused             (``service/signin.py``) wrong credentials or code: ask again
+    ├── PasswordNeeded            (``service/consent.py``) the change lets a bot do more: send
+    │                             it again with the owner's password
+    ├── CredentialEnded           (``service/credentials.py``) a console-API token whose
+    │                             sign-in ended: sign in again
+    └── Refusal                   the console's own answer of refusal on its way out (its
+                                  door raises it; each entry point renders it): the client
+                                  reads ``status`` and ``reason``
+
+:class:`Refusal` is the console's side of ``AuthorityRefused``: what the console raises to
+answer an error, where the daemon's client raises the other on reading that answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mtgateway_base.wire.errors import AuthorityError
+
+__all__ = ["AccountExists", "ConsoleConfigError", "Refusal"]
+
+
+class AccountExists(AuthorityError):
+    """An account with this login and server is already registered."""
+
+
+class ConsoleConfigError(AuthorityError, ValueError):
+    """The console cannot be served as configured (say, a non-loopback host not allowed); the
+    message names the key. Raised at start only."""
+
+
+class Refusal(AuthorityError):
+    """An error answer of the console on its way out: the HTTP ``status``, the contract's
+    ``reason`` word, a ``message`` for a person, and ``data``, the answer's other fields
+    (``retry_after_s`` for a 429 or 503, ``fields`` naming what a body got wrong,
+    ``allowed`` for a 405...).
+
+    The one failure type of every entry point of the console: raised by its door
+    (``door/``) and by the handlers behind it, and turned into an answer once, by the
+    renderer the entry point registered with its routes (the owner API's ``{"error":
+    ...}``, the MT4 Web API document's ``{"status": "error", ...}``, a page). Nothing in it
+    is secret: ``message`` and ``data`` are shown as they are.
+    """
+
+    def __init__(self, status: int, reason: str, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.data = data
