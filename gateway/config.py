@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from ea_bridge.environment import read_env
+from mtgateway_base.environment import read_env
 from mtgateway_base.loopback import is_loopback
 from mtgateway_console.config import ConsoleConfig, SmtpConfig, checked_metrics_token
 from mtgateway_console.database import redact_url

@@ -23,7 +23,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ea_bridge.environment import read_env
+from mtgateway_base.environment import read_env
 from mtgateway_base.wire.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_console.address import ConsoleAddress

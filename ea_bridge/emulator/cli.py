@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mt5model.types import AccountMarginMode
+from mtgateway_base.environment import read_env
 
-from ..environment import read_env
 from ..loop import run as run_on_loop
 from ..loop import stop_on_signals
 from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused

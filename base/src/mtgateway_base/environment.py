@@ -7,10 +7,9 @@ asking for a password it was given), so for one more release the old name is rea
 WARNING naming the new one; when both are set the new one wins (and the old one is reported as
 ignored). The next minor release drops :data:`RENAMED`.
 
-It lives in ``ea_bridge`` because that is the one package both readers of a renamed variable
-may import: the emulator (``ea_bridge`` imports nothing of ``gateway``) and the daemon's
-commands. The authority reads only ``MTGATEWAY_DATABASE_URL``, which was never renamed, and
-imports nothing of ``ea_bridge``. Only names are logged, never values (they hold passwords).
+It lives on the ground floor because every reader of a renamed variable may import it: the
+emulator (``ea_bridge`` imports nothing of ``gateway``), the daemon's commands and the
+console's. Only names are logged, never values (they hold passwords).
 """
 
 from __future__ import annotations
