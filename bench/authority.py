@@ -88,8 +88,8 @@ from bench.consoles import (
     provision,
     raise_open_files,
 )
-from ea_bridge.loop import run as run_on_loop
 from mtgateway_base.curve25519 import SigningKey
+from mtgateway_base.loop import run as run_on_loop
 from mtgateway_base.wire.boxes import BoxOpener
 from mtgateway_base.wire.proofs import device_proof_headers
 from mtgateway_base.wire.records import b64url_encode

@@ -38,7 +38,7 @@ import aiohttp
 
 from bench.authority import _calls, _Signer, filled
 from bench.consoles import ConsoleProcess, Variant, console_config, provision
-from ea_bridge.loop import run as run_on_loop
+from mtgateway_base.loop import run as run_on_loop
 from tests.pgkit import PostgresServer
 
 __all__ = ["count_calls", "main"]

@@ -354,7 +354,7 @@ class ConsoleProcess:
 
     def budget_capped(self) -> str:
         """The console's warning when the open-file limit made it serve fewer connections
-        than configured (``authority.descriptors``), or ""."""
+        than configured (``mtgateway_base.descriptors``), or ""."""
         with contextlib.suppress(OSError):
             for line in self._log.read_text(errors="replace", encoding="utf-8").splitlines():
                 if "serving at most" in line:

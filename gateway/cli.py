@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ea_bridge.emulator import cli as emulator_cli
-from ea_bridge.loop import run as run_on_loop
-from ea_bridge.loop import stop_on_signals
 from mtgateway_base.files import InsecurePath
+from mtgateway_base.loop import run as run_on_loop
+from mtgateway_base.loop import stop_on_signals
 from mtgateway_base.loopback import is_loopback
 from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
@@ -408,10 +408,10 @@ async def _run_daemon(config: GatewayConfig) -> int:
 
 def _fit_budget(config: GatewayConfig, section: str) -> GatewayConfig | None:
     """``config`` with ``[section] max_connections`` fitted to the open-file limit
-    (``authority.descriptors``: the soft limit raised toward the hard one, else the budget
+    (``mtgateway_base.descriptors``: the soft limit raised toward the hard one, else the budget
     capped with a warning); None (after printing why) when not one connection fits. The
     daemon's reserve adds the EA handshakes it may hold beside the HTTP connections."""
-    from mtgateway_console.descriptors import RESERVE, DescriptorsTooFew, fit_connections
+    from mtgateway_base.descriptors import RESERVE, DescriptorsTooFew, fit_connections
 
     part = config.console if section == "console" else config.server
     reserve = RESERVE + (config.bridge.max_pending_handshakes if section == "server" else 0)

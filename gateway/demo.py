@@ -47,10 +47,10 @@ from ea_bridge.emulator.terminal import (
     EmulatorSettings,
     TerminalRefused,
 )
-from ea_bridge.loop import stop_on_signals
 from mt5model.types import AccountMarginMode
 from mtgateway_base.files import create_private_file
 from mtgateway_base.gcpolicy import tune_gc
+from mtgateway_base.loop import stop_on_signals
 from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 
 from .app import create_app

@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from mtgateway_base.descriptors import RESERVE
 from mtgateway_base.wire.proofs import device_info, device_proof_headers
-from mtgateway_console.descriptors import RESERVE
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S

@@ -1,4 +1,4 @@
-"""The arithmetic of round-4 T4-F7 (``mtgateway_console/descriptors.py``): the soft open-file
+"""The arithmetic of round-4 T4-F7 (``mtgateway_base/descriptors.py``): the soft open-file
 limit raised only as far as the budget needs and the hard limit allows, the budget capped
 when it cannot be, and a start refused when not one connection fits."""
 
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from mtgateway_console.descriptors import DescriptorPlan, DescriptorsTooFew, fit_connections, plan
+from mtgateway_base.descriptors import DescriptorPlan, DescriptorsTooFew, fit_connections, plan
 
 INF = -1  # stands for RLIM_INFINITY
 

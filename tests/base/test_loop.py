@@ -1,4 +1,4 @@
-"""``ea_bridge.loop.stop_on_signals``: every stop signal of the platform stops the process's
+"""``mtgateway_base.loop.stop_on_signals``: every stop signal of the platform stops the process's
 loop, on POSIX through the loop's own signal handlers, on Windows through ``signal.signal``
 (Ctrl-C is SIGINT; Ctrl-Break, and the console event a service wrapper sends, SIGBREAK).
 
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from ea_bridge.loop import stop_on_signals
+from mtgateway_base.loop import stop_on_signals
 
 STOPS = ([signal.SIGINT, signal.SIGBREAK, signal.SIGTERM] if sys.platform == "win32"
          else [signal.SIGINT, signal.SIGTERM])
