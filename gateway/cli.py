@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ea_bridge.emulator import cli as emulator_cli
 from mtgateway_base.files import InsecurePath
+from mtgateway_base.log import setup_logging
 from mtgateway_base.loop import run as run_on_loop
 from mtgateway_base.loop import stop_on_signals
 from mtgateway_base.loopback import is_loopback
@@ -34,7 +35,6 @@ from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
 from .config import GatewayConfig, find_config, load_config
 from .errors import ConfigError
-from .log import setup_logging
 
 if TYPE_CHECKING:
     from mtgateway_console.processes import Channel

@@ -27,10 +27,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from mtgateway_base.guard import ConnectionBudget, GuardedProtocol, GuardedSite, serve_as_work
+from mtgateway_base.log import log_access
 
 from ..config import ServerConfig
 from ..keys import CONFIG, CONNECTIONS
-from ..log import log_access
 from .http_rpc import RPC_METHODS, serve_rpc
 from .llhttp import LINGERING_S, RpcEdge
 

@@ -53,9 +53,10 @@ from urllib.parse import parse_qsl
 import httptools
 from aiohttp import web
 
+from mtgateway_base.log import log_access
+
 from ..errors import MALFORMED_REQUEST
 from ..keys import CONFIG, CONNECTIONS
-from ..log import log_access
 from .door import DOOR
 from .head import RequestHead
 

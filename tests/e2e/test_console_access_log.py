@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 
 from gateway.config import ConsoleConfig, GatewayConfig, LoggingConfig
-from gateway.log import JsonFormatter, redact
 from gateway.mailbox import mailbox_routes
 from mtgateway_base.access import SECRET_PATH_PREFIXES, mask_path
+from mtgateway_base.log import JsonFormatter, redact
 from mtgateway_console.console import create_console_app, start_console
 from mtgateway_console.mailer import RecordingMailer
 

@@ -11,7 +11,7 @@ Some paths carry a secret themselves: the one-time links the console mails (``/r
 sets the owner's password, ``/recover/<token>`` takes back a second factor someone else turned
 on), which a reader of the log could spend before the owner. :func:`mask_path` masks the
 segment after each prefix of :data:`SECRET_PATH_PREFIXES` where the line is made, so the
-record's text and its fields never hold it; the redaction filter (``gateway.log``) applies
+record's text and its fields never hold it; the redaction filter (``mtgateway_base.log``) applies
 the same pattern to every other line.
 """
 

@@ -6,7 +6,7 @@ import io
 import logging
 
 from gateway.auth import generate_token
-from gateway.log import RedactingFilter, redact
+from mtgateway_base.log import RedactingFilter, redact
 
 
 def _logger() -> tuple[logging.Logger, io.StringIO]:
@@ -66,7 +66,7 @@ def test_json_lines_carry_the_redacted_message_and_exception() -> None:
     all passed through the same redaction as a text line."""
     import json
 
-    from gateway.log import JsonFormatter
+    from mtgateway_base.log import JsonFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
