@@ -3,7 +3,7 @@
 ``python -m bench.authority [--mode closed|cadence|storm] [--variant SPEC ...] [--json PATH]``
 
 Set-up (every mode): a throw-away PostgreSQL server (Debian's binaries, as ``tests/pgkit.py``
-starts it), then per row a fresh database and K ``mtgateway console`` processes on it sharing
+starts it), then per row a fresh database and K ``mtgateway-console`` processes on it sharing
 one data directory (the key files), the daemons provisioned first through the authority's own
 code (``bench/consoles.py``). ``--variant`` names which console is measured (repeatable, run
 one after another in one invocation): ``branch`` (this tree), ``main,tree=$MAIN`` (another

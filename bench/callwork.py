@@ -12,7 +12,7 @@ it is read beside the CPU figure, not instead of it.
 
 How: per variant (``--variant NAME[,tree=PATH][,KEY=VALUE]``, as ``bench.authority`` takes
 them), a throw-away PostgreSQL database, a daemon provisioned by the variant's own code, and
-``mtgateway console`` started from the variant's tree under a small launcher
+``mtgateway-console`` started from the variant's tree under a small launcher
 (:data:`_LAUNCHER`) that turns :mod:`cProfile` on for the main thread (the event loop's) on
 ``SIGUSR1`` and off, writing its counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so
 on its standard output, which the bench reads. The daemon warms every kind up (``--warmup``

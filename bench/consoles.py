@@ -1,7 +1,7 @@
 """Console processes for the authority benches: provisioned daemons, configs, what each holds.
 
 ``python -m bench.authority`` (its closed loop, its open loop at the daemon's cadence and its
-restart storm) starts real ``mtgateway console`` processes on a throw-away PostgreSQL
+restart storm) starts real ``mtgateway-console`` processes on a throw-away PostgreSQL
 (``tests/pgkit.py``) and needs, for each row, the same things:
 
 * :func:`provision`: an owner and N approved daemons (an Ed25519 device key, a token for a
@@ -247,7 +247,7 @@ def raise_open_files(wanted: int) -> tuple[int, int]:
 
 
 class ConsoleProcess:
-    """``mtgateway console -c CONFIG`` of a variant's tree, its log in a file.
+    """``mtgateway-console -c CONFIG`` of a variant's tree, its log in a file.
 
     Args:
         variant: the tree and settings (the config already holds the settings).

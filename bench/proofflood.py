@@ -7,7 +7,7 @@ long-polls, each signed by a fresh Ed25519 key and sent within 2-4 s, kept ``/he
 legitimate device's call unanswered (2 s each) for 8-11 s, the console verifying 50-75 proofs
 a second (a signature check and a database write each).
 
-Set-up: one ``mtgateway console`` process (SQLite, in a temporary data directory) and a
+Set-up: one ``mtgateway-console`` process (SQLite, in a temporary data directory) and a
 legitimate device its owner approved (written through the authority's own code before the
 console starts, as ``bench.authority`` provisions its daemons). Then ``--keys`` long-polls
 (``POST /v1/device/revocations``, 30 s), each under a new key, are started evenly over
@@ -146,7 +146,7 @@ async def run(keys: int, burst_s: float, watch_s: float, *, signed: bool = True
                           encoding="utf-8")
         config.chmod(0o600)
         console = subprocess.Popen(  # noqa: ASYNC220 - started once, waited on below
-            [sys.executable, "-m", "gateway", "console", "-c", str(config)], cwd=ROOT,
+            [sys.executable, "-m", "mtgateway_console", "-c", str(config)], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:

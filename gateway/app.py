@@ -20,26 +20,25 @@ import socket
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 from ea_bridge.messages import EVENT_TRADE
+from mtgateway_base.configfile import database_url
 from mtgateway_base.edge import HostRefusals
 from mtgateway_base.guard import ConnectionBudget, ConnectionLimits, Refusals
 from mtgateway_base.scrape import ScrapeGuard
 from mtgateway_base.throttle import AuthThrottle
 from mtgateway_base.wire.records import AuthorityKey, SignedRecord
-from mtgateway_console.config import database_url
-from mtgateway_console.service import Authority
 
 from . import client_auth, openapi, probes, rest, ws
 from .auth import RecordCache, load_or_create_device, open_secret_store
 from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
-from .auth.local import NoMailer, SelfApprovingAuthority
+from .auth.link import AuthorityLink
 from .auth.reporter import (
     TerminalReporter,
     account_details,
@@ -91,6 +90,9 @@ from .trading.journal import OrderJournal
 from .trading.paper import PaperEvents, PaperTrading
 from .trading.reconciler import Reconciler
 from .trading.venue import Venues
+
+if TYPE_CHECKING:  # the console is imported at run time only in local mode
+    from mtgateway_console.service import Authority
 
 __all__ = ["JOURNAL_DB_NAME", "create_app", "device_name", "open_device"]
 #: The idempotency journal and audit trail of trades.
@@ -223,9 +225,16 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
                   keys: Sequence[AuthorityKey] | None, clock: Callable[[], float]) -> None:
     device = app[DEVICE] = open_device(config, secret_store)
     cfg = config.authority
-    link: SelfApprovingAuthority | RemoteAuthority
+    link: AuthorityLink
     if cfg.mode == "local":
-        # Its database is prepared (and this device approved) when the app starts.
+        # The embedded console: only in local mode is it imported (a daemon with a remote
+        # console runs without it installed). Its database is prepared (and this device
+        # approved) when the app starts.
+        from mtgateway_console.mailer import NoMailer
+        from mtgateway_console.service import Authority
+
+        from .auth.local import SelfApprovingAuthority
+
         embedded = embedded or Authority.closed(
             config.resolved_data_dir(), NoMailer(), clock=clock, database_url=database_url(cfg),
             connect_timeout_s=cfg.database_connect_timeout_s,
@@ -305,17 +314,14 @@ def _live_reads(app: web.Application) -> Callable[
 async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
     cache = app[RECORD_CACHE]
     link = app[AUTHORITY]
-    if isinstance(link, SelfApprovingAuthority):
-        try:
-            await link.start()
-        except BaseException:
-            await link.authority.close()
-            raise
-    tasks = [asyncio.create_task(cache.run()), asyncio.create_task(app[REPORTER].run())]
-    if isinstance(link, SelfApprovingAuthority | RemoteAuthority):
-        # revocations reach this daemon within seconds, not at the next refresh
-        tasks.append(asyncio.create_task(
-            watch_revocations(link, cache.device, cache.refresh_once)))
+    try:
+        await link.start()
+    except BaseException:
+        await link.close()
+        raise
+    tasks = [asyncio.create_task(cache.run()), asyncio.create_task(app[REPORTER].run()),
+             # revocations reach this daemon within seconds, not at the next refresh
+             asyncio.create_task(watch_revocations(link, cache.device, cache.refresh_once))]
     try:
         yield
     finally:
@@ -324,10 +330,7 @@ async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if isinstance(link, SelfApprovingAuthority):
-            await link.authority.close()
-        elif isinstance(link, RemoteAuthority):
-            await link.close()
+        await link.close()
 
 
 def _bridge_ctx(sock: socket.socket | None

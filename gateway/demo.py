@@ -51,6 +51,7 @@ from mt5model.types import AccountMarginMode
 from mtgateway_base.files import create_private_file
 from mtgateway_base.gcpolicy import tune_gc
 from mtgateway_base.loop import stop_on_signals
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
 from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 
 from .app import create_app
@@ -59,11 +60,9 @@ from .auth.owner import OwnerConsole
 from .config import (
     AuthorityConfig,
     BridgeConfig,
-    ConsoleConfig,
     DeviceConfig,
     GatewayConfig,
     ServerConfig,
-    SmtpConfig,
 )
 from .edge.listener import start_http
 from .keys import BRIDGE, DEVICE
@@ -152,7 +151,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     _say(f"SMTP sink (the owner's mailbox) on 127.0.0.1:{sink.port}")
 
     # Webhooks may post to loopback: the owner can watch an alert arrive on this machine.
-    console_cfg = GatewayConfig(
+    console_cfg = ConsoleFile(
         data_dir=str(data_dir / "console"),
         console=ConsoleConfig(port=0, webhook_private_networks=True),
         smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
@@ -319,7 +318,7 @@ Alert webhooks may post to loopback addresses in the demo (a receiver on this ma
 """, flush=True)
 
 
-def _write_operator_config(path: Path, console: GatewayConfig, port: int) -> Path:
+def _write_operator_config(path: Path, console: ConsoleFile, port: int) -> Path:
     """A config naming the demo's console as its operator's commands need it (``mtgateway
     owner reset-2fa -c``, ``token list -c``): its data directory, its port (the links a
     notice names) and its SMTP sink; written 0600, gone with the demo's directory."""
@@ -347,7 +346,7 @@ def _print_examples(state_file: Path | None) -> None:
 """, flush=True)
 
 
-def _print_operator(console: GatewayConfig, config: Path) -> None:
+def _print_operator(console: ConsoleFile, config: Path) -> None:
     """What an operator needs to reach the demo's console: where its data is, where its
     mail goes, and a config file for the commands that act on it directly."""
     print(f"""The demo's console, for the operator's commands:

@@ -4,6 +4,7 @@ The tree, and how a client reacts::
 
     GatewayError
     ├── ConfigError              the config file is wrong: fix it (raised at start only)
+    │   └── ConsoleMissing       a command needs the console, not installed: install it
     ├── Unauthorized             -32004, ``reason`` says why: fix the token or approve the device
     ├── InvalidParams            -32602, the message names the field: fix the call
     ├── NotFound                 -32006, unknown symbol or ticket
@@ -75,6 +76,7 @@ __all__ = [
     "UNSUPPORTED_MEDIA_TYPE",
     "USE_POST",
     "ConfigError",
+    "ConsoleMissing",
     "GatewayError",
     "HttpRefusal",
     "IdempotencyConflict",
@@ -127,6 +129,18 @@ class GatewayError(Exception):
 
 class ConfigError(GatewayError):
     """The configuration is invalid; the message says which file and key."""
+
+
+class ConsoleMissing(ConfigError):
+    """A command composes the console into this process (local mode's embedded authority, the
+    demo, the operator's commands), and the console (``mtgateway-console``) is not installed
+    beside the daemon: the daemon's distribution leaves it out, for a daemon whose console
+    runs elsewhere needs none. The message says what to install."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs the console (mtgateway-console), which is not "
+                         "installed beside the daemon: install it from the repository's root "
+                         "with pip install ./base ./client ./console '.[console]'")
 
 
 class Unauthorized(GatewayError):

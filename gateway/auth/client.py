@@ -107,6 +107,9 @@ class RemoteAuthority:
                         tb: TracebackType | None) -> None:
         await self.close()
 
+    async def start(self) -> None:
+        """Nothing to prepare: the console is another process, asked when needed."""
+
     async def close(self) -> None:
         """Close the HTTP session if this client made it."""
         if self._own_session and self._session is not None:

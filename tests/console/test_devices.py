@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mtgateway_base.wire.api import normalize_code
 from mtgateway_console.devices import (
     CODE_TTL_S,
     MAX_TRIES,
@@ -14,7 +15,6 @@ from mtgateway_console.devices import (
     has_live_code,
     issue_code,
     new_code,
-    normalize_code,
     verify_code,
 )
 

@@ -1,5 +1,5 @@
 """Versioned schema migrations: an old database is upgraded at start or by
-``mtgateway console migrate`` without losing a row, on SQLite and on a real PostgreSQL.
+``mtgateway-console migrate`` without losing a row, on SQLite and on a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ async def test_instances_starting_together_migrate_once(tmp_path: Path,
 
 def test_console_migrate_upgrades_and_reports(tmp_path: Path,
                                               postgres: PostgresServer) -> None:
-    """``mtgateway console migrate`` takes the URL from the environment, upgrades, says
+    """``mtgateway-console migrate`` takes the URL from the environment, upgrades, says
     which versions, and never prints the password."""
     url = postgres.new_database().replace("postgres@", "postgres:s3cret-pw@")
     data = tmp_path / "data"
@@ -162,13 +162,16 @@ def test_console_migrate_upgrades_and_reports(tmp_path: Path,
     config = tmp_path / "config.toml"
     config.write_text(f'data_dir = "{data.as_posix()}"\n', encoding="utf-8")
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": url}
-    first = subprocess.run([sys.executable, "-m", "gateway", "console", "migrate", "-c",
+    first = subprocess.run([sys.executable, "-m", "mtgateway_console", "migrate", "-c",
                             str(config)], env=env, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr
     assert f"schema version 1 -> {LATEST}" in first.stdout
+    # the command's name before it was the console's own works for a release, with a warning
     again = subprocess.run([sys.executable, "-m", "gateway", "console", "migrate", "-c",
                             str(config)], env=env, capture_output=True, text=True, check=False)
     assert again.returncode == 0 and "nothing to migrate" in again.stdout
+    assert again.stderr.startswith("warning: `mtgateway console` is now the console's own "
+                                   "command, `mtgateway-console`"), again.stderr
     assert "s3cret-pw" not in first.stdout + first.stderr + again.stdout + again.stderr
     asyncio.run(kept())
 
@@ -180,7 +183,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
     config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n', encoding="utf-8")
     env = {**os.environ,
            "MTGATEWAY_DATABASE_URL": "postgresql://u:hunter2-pw@127.0.0.1:1/db"}
-    done = subprocess.run([sys.executable, "-m", "gateway", "console", "migrate", "-c",
+    done = subprocess.run([sys.executable, "-m", "mtgateway_console", "migrate", "-c",
                            str(config)], env=env, capture_output=True, text=True, check=False)
     assert done.returncode != 0
     assert "cannot connect to postgresql://u:***@127.0.0.1:1/db" in done.stderr

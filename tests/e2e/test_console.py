@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.boxes import BoxOpener
 from mtgateway_base.wire.proofs import device_info
@@ -35,6 +34,7 @@ from mtgateway_base.wire.records import (
     b64url_encode,
     verify_signed_record,
 )
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
 from mtgateway_console.console import AUTHORITY, create_console_app
 from mtgateway_console.database import Timing, Tx
 from mtgateway_console.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
@@ -308,8 +308,8 @@ async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -
 def test_non_loopback_console_needs_the_insecure_flag() -> None:
     """A console host beyond loopback is a ConsoleConfigError unless explicitly allowed."""
     with pytest.raises(ConsoleConfigError, match="insecure_allow_non_loopback"):
-        create_console_app(GatewayConfig(console=ConsoleConfig(host="0.0.0.0")))
-    create_console_app(GatewayConfig(console=ConsoleConfig(
+        create_console_app(ConsoleFile(console=ConsoleConfig(host="0.0.0.0")))
+    create_console_app(ConsoleFile(console=ConsoleConfig(
         host="0.0.0.0", insecure_allow_non_loopback=True)))
 
 

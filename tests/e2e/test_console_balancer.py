@@ -1,7 +1,7 @@
 """Two console instances behind a real HAProxy, health-checked on ``/ready``; one is killed.
 
 Real parts throughout: PostgreSQL shared by both instances (``tests/pgkit.py``), two
-``mtgateway console`` processes on one data directory, Debian's ``haproxy`` run with the
+``mtgateway-console`` processes on one data directory, Debian's ``haproxy`` run with the
 configuration ``docs/authority.md`` shows (both filled from ``deploy/haproxy-console.cfg.template``:
 :func:`test_the_documented_configuration_is_the_template_filled` holds them together), a real
 SMTP server for the approval codes, and daemons made of the daemon's own console client code

@@ -1,4 +1,4 @@
-"""Two ``mtgateway console`` processes on one PostgreSQL act as one authority (issue 22).
+"""Two ``mtgateway-console`` processes on one PostgreSQL act as one authority (issue 22).
 
 Real processes (``python -m gateway console``), a real PostgreSQL server (``tests/pgkit.py``),
 one shared data directory (the key files every instance needs); requests over loopback HTTP.
@@ -56,7 +56,7 @@ class ConsoleProcess:
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "console", "-c", str(config)], env=env,
+            [sys.executable, "-m", "mtgateway_console", "-c", str(config)], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until it listens (or exits: "")

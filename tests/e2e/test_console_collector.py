@@ -1,7 +1,7 @@
 """A serving console process freezes what start-up built, runs its collector on a clock and
 times its collections.
 
-Real ``mtgateway console`` processes: one on SQLite, and an instance of two processes on a real
+Real ``mtgateway-console`` processes: one on SQLite, and an instance of two processes on a real
 PostgreSQL (``tests/pgkit.py``), each scraped over ``/metrics`` with the data directory's
 token. ``mtgateway_gc_frozen_objects`` is what ``gc.freeze()`` moved out of every later
 collection's way (0 in a process that never called it): the console at the daemons' cadence

@@ -21,10 +21,9 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.config import GatewayConfig
 from mtgateway_base.wire.proofs import device_proof_headers
 from mtgateway_console.appkeys import FAIR_SHARE
-from mtgateway_console.config import ConsoleConfig
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
 from mtgateway_console.console import (
     AUTHORITY,
     LONG_POLLS,
@@ -79,8 +78,8 @@ async def test_the_console_holds_an_absolute_form_target_to_the_host_rule(
 
 async def test_the_console_serves_a_configured_proxy_name(tmp_path: Path) -> None:
     """``[console] allowed_hosts`` names the TLS proxy in front; other names stay refused."""
-    config = GatewayConfig(data_dir=str(tmp_path),
-                           console=ConsoleConfig(port=0, allowed_hosts=("console.example",)))
+    config = ConsoleFile(data_dir=str(tmp_path),
+                         console=ConsoleConfig(port=0, allowed_hosts=("console.example",)))
     runner, port = await start_console(create_console_app(config), "127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession() as session:
@@ -131,7 +130,7 @@ async def test_revocation_long_polls_are_bounded_per_device_key(
 async def _guarded_console(tmp_path: Path, **limits: Any
                            ) -> AsyncIterator[tuple[int, web.Application]]:
     """A console with short deadlines or a small budget; its port and app."""
-    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0, **limits))
+    config = ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(port=0, **limits))
     app = create_console_app(config)
     runner, port = await start_console(app, "127.0.0.1", 0)
     try:

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
 from mtgateway_base.guard import ConnectionLimits
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
 from mtgateway_console.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
 from mtgateway_console.reports import SILENT_AFTER_S
 from mtgateway_console.service.common import risk_of
@@ -110,7 +110,7 @@ def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 async def test_session_cookie_is_secure_under_tls(tmp_path: Path) -> None:
     server_ctx, client_ctx = _self_signed(tmp_path)
-    config = GatewayConfig(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
+    config = ConsoleFile(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
     app = create_console_app(config, clock=Clock(), throttle_clock=CountingClock(),
                              sleep=Pauses())
     runner, port = await start_console(app, "127.0.0.1", 0, ssl_context=server_ctx)

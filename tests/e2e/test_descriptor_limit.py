@@ -275,7 +275,7 @@ async def test_a_limit_with_no_room_for_a_connection_refuses_to_start(
     naming the limit and the fix, before listening."""
     config = _config(tmp_path)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "console", "-c", str(config),
+        sys.executable, "-m", "mtgateway_console", "-c", str(config),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         preexec_fn=_nofile(64, 64))
     out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth.local import NoMailer
 from mtgateway_base.environment import RENAMED, read_env
+from mtgateway_console.mailer import NoMailer
 from mtgateway_console.service import Authority
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon
 

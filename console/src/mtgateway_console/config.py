@@ -1,53 +1,42 @@
-"""The authority's own configuration models: ``[console]`` and ``[smtp]``.
+"""The console's configuration: its sections of the one TOML file, read by the console itself.
 
-The daemon's ``gateway/config.py`` reads the one TOML file and embeds these sections as they
-are; the authority never imports the daemon's config. What the console needs from the loaded
-file is :class:`ConsoleSettings`, which the daemon's ``GatewayConfig`` satisfies.
+``mtgateway-console -c F`` reads ``[console]`` and ``[smtp]`` (its own), and ``data_dir``,
+``[authority]`` (its database) and ``[logging]`` with the daemon (their models are the ground
+floor's, ``mtgateway_base.configfile``, as are where the file is and the rules every reader
+holds it to); the daemon's sections are set aside unread. :class:`ConsoleFile` is what the
+console reads of the file, and what its composition, its commands and a daemon that embeds it
+(the demo) build it from.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Final, Literal, Protocol
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
+
+from mtgateway_base.configfile import (
+    AuthorityConfig,
+    ConfigFileError,
+    EdgeLimits,
+    LoggingConfig,
+    Section,
+    checked_metrics_token,
+    default_data_dir,
+    read_config,
+)
 
 from .address import check_public_url
+from .errors import ConsoleConfigError
 
-__all__ = ["DATABASE_URL_ENV", "ConsoleConfig", "ConsoleSettings", "DatabaseSettings",
-           "LoggingSettings", "SmtpConfig", "checked_metrics_token", "database_url"]
-
-#: The environment variable that overrides ``[authority] database_url`` (a secret: deployments
-#: pass it from their secret store rather than writing it into the config file). It never had
-#: another name, so it is read directly: the door for renamed variables (``ea_bridge.environment``)
-#: is outside what the authority imports.
-DATABASE_URL_ENV: Final = "MTGATEWAY_DATABASE_URL"
+__all__ = ["ConsoleConfig", "ConsoleFile", "SmtpConfig", "load_console_config"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
-def checked_metrics_token(value: SecretStr) -> SecretStr:
-    """A metrics token (``[server]`` or ``[console] metrics_token``) is empty (off) or at
-    least 16 characters without blanks: it is compared, never throttled, so it must be a
-    random string rather than a word.
-
-    Raises:
-        ValueError: too short or with blanks.
-    """
-    token = value.get_secret_value()
-    if token and (len(token) < 16 or any(c.isspace() for c in token)):
-        raise ValueError("must be at least 16 characters without blanks (e.g. python -c "
-                         "'import secrets; print(secrets.token_urlsafe(24))')")
-    return value
-
-
-class ConsoleConfig(_Section):
-    """``mtgateway console``: the authority's HTTP API (database ``authority.sqlite3`` in
-    ``data_dir``)."""
+class ConsoleConfig(EdgeLimits):
+    """``mtgateway-console``: the authority's HTTP API (database ``authority.sqlite3`` in
+    ``data_dir``); its deadlines and brute-force rules are the edge's,
+    :class:`~mtgateway_base.configfile.EdgeLimits`, as the daemon's ``[server]`` has them."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8720, ge=0, le=65535)
@@ -76,18 +65,6 @@ class ConsoleConfig(_Section):
     max_connections: int = Field(default=512, ge=1, le=100_000)
     #: Open connections from one address at most (behind a proxy: raise it).
     max_connections_per_peer: int = Field(default=256, ge=1, le=100_000)
-    #: A request's header block must arrive within this long of its first byte (slowloris).
-    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    #: A request's body must arrive within this long of its headers (the connection closes).
-    body_timeout_s: float = Field(default=30.0, gt=0, le=600)
-    #: Each wrong owner e-mail/password is answered after this delay, one at a time (the
-    #: daemon's ``[server]`` rule, applied to password guessing).
-    auth_failure_delay_s: float = Field(default=0.25, ge=0, le=10)
-    #: More wrong owner credentials than this within the window start the lockout: credentials
-    #: not signed in with before answer 429 unchecked; those signed in with still work.
-    auth_failure_limit: int = Field(default=20, ge=1, le=100_000)
-    auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
-    auth_lockout_s: float = Field(default=60.0, gt=0, le=86_400)
     #: ``GET /metrics`` answers any peer carrying ``Authorization: Bearer <token>``, and no
     #: one else (401, from loopback too): how often owners sign in is nobody else's business.
     #: The token is this one when set (16+ characters; a Prometheus server may then scrape
@@ -164,7 +141,7 @@ class ConsoleConfig(_Section):
         return self.behind_proxy or bool(self.allowed_hosts)
 
 
-class SmtpConfig(_Section):
+class SmtpConfig(Section):
     """Where the console sends device-approval codes."""
 
     host: str = "localhost"
@@ -178,69 +155,34 @@ class SmtpConfig(_Section):
     timeout_s: float = Field(default=30.0, gt=0, le=300)
 
 
-class DatabaseSettings(Protocol):
-    """What the authority reads of ``[authority]``."""
+class ConsoleFile(Section):
+    """What the console reads of the configuration file."""
 
-    @property
-    def database_url(self) -> SecretStr:
-        """``postgresql://...`` for a shared database, empty for ``authority.sqlite3``."""
-        ...
-
-    @property
-    def database_connect_timeout_s(self) -> float:
-        """How long opening a database connection (or waiting for a free one) may take."""
-        ...
-
-    @property
-    def database_statement_timeout_s(self) -> float:
-        """How long one statement may take (PostgreSQL's ``statement_timeout``; SQLite: how
-        long a busy file is waited for)."""
-        ...
-
-    @property
-    def database_connections(self) -> int:
-        """PostgreSQL connections (and transaction workers) of one process."""
-        ...
-
-
-class LoggingSettings(Protocol):
-    """What the console reads of ``[logging]``."""
-
-    @property
-    def access_log(self) -> bool:
-        """Log a line per HTTP request."""
-        ...
-
-
-def database_url(section: DatabaseSettings) -> str:
-    """The authority's database: ``$MTGATEWAY_DATABASE_URL``, else ``[authority]
-    database_url``; empty means the SQLite file in the data directory."""
-    return os.environ.get(DATABASE_URL_ENV) or section.database_url.get_secret_value()
-
-
-class ConsoleSettings(Protocol):
-    """What the console reads of the loaded configuration file."""
-
-    @property
-    def authority(self) -> DatabaseSettings:
-        """The ``[authority]`` section (its ``database_url``)."""
-        ...
-
-    @property
-    def console(self) -> ConsoleConfig:
-        """The ``[console]`` section."""
-        ...
-
-    @property
-    def smtp(self) -> SmtpConfig:
-        """The ``[smtp]`` section."""
-        ...
-
-    @property
-    def logging(self) -> LoggingSettings:
-        """The ``[logging]`` section (its ``access_log``)."""
-        ...
+    #: Where the console keeps its state (the key files, ``authority.sqlite3``): the daemon's
+    #: ``data_dir`` when the two share a file. Empty means the platform's per-user data
+    #: directory.
+    data_dir: str = ""
+    authority: AuthorityConfig = AuthorityConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     def resolved_data_dir(self) -> Path:
-        """The directory of ``authority.sqlite3``."""
-        ...
+        """``data_dir`` as a path, the platform default when empty."""
+        return Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
+
+
+def load_console_config(path: str | Path | None) -> ConsoleFile:
+    """Read and validate the console's sections of a TOML file; ``None`` gives the defaults.
+
+    Raises:
+        ConsoleConfigError: the file is missing, not TOML, refused (others could write it, or
+            read a secret in it), or does not validate; the message names the file and every
+            offending key.
+    """
+    if path is None:
+        return ConsoleFile()
+    try:
+        return read_config(Path(path), ConsoleFile, "console")
+    except ConfigFileError as exc:
+        raise ConsoleConfigError(str(exc)) from None

@@ -39,6 +39,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from mtgateway_base.access import log_access
+from mtgateway_base.configfile import database_url
 from mtgateway_base.edge import HeldRequests, HostRefusals
 from mtgateway_base.fairshare import FairShare
 from mtgateway_base.guard import (
@@ -69,7 +70,7 @@ from .appkeys import (
     READINESS,
     Clocks,
 )
-from .config import ConsoleSettings, SmtpConfig, database_url
+from .config import ConsoleFile, SmtpConfig
 from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
 from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, fair_share, host_allowlist
@@ -190,7 +191,7 @@ async def _readiness_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
+def create_console_app(config: ConsoleFile, *, mailer: Mailer | None = None,
                        clock: Callable[[], float] = time.time,
                        randbelow: Callable[[int], int] = secrets.randbelow,
                        data_dir: Path | None = None,

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Literal
+
+from mtgateway_base.wire.api import normalize_code
 
 __all__ = [
     "ACCOUNT_FAILURE_LIMIT",
@@ -44,7 +45,6 @@ __all__ = [
     "has_live_code",
     "issue_code",
     "new_code",
-    "normalize_code",
     "verify_code",
 ]
 
@@ -67,7 +67,6 @@ ACCOUNT_FAILURE_WINDOW_S: Final = 86400
 ACCOUNT_LOCK_S: Final = 86400
 _HOUR: Final = 3600
 _DAY: Final = 86400
-_CODE_RE: Final = re.compile(r"^\d{8}$")
 
 #: ``denied``: the owner refused it while it was pending; unlike ``revoked`` it holds while the
 #: device keeps asking (no new request, no code, no e-mail) until the owner allows it again or
@@ -116,12 +115,6 @@ def new_code(randbelow: Callable[[int], int]) -> str:
 def format_code(code: str) -> str:
     """``12345678`` → ``1234 5678``, the form shown in the e-mail."""
     return f"{code[:4]} {code[4:]}"
-
-
-def normalize_code(text: str) -> str | None:
-    """The 8 digits typed by a person (spaces and dashes allowed), or ``None``."""
-    digits = re.sub(r"[\s-]", "", text)
-    return digits if _CODE_RE.match(digits) else None
 
 
 def code_mac(pepper: bytes, code: str, device_id: str, approval_id: str) -> str:

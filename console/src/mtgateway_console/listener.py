@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
-from .database import redact_url
+from mtgateway_base.configfile import redact_url
 
 __all__ = ["NotificationListener"]
 

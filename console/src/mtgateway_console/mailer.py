@@ -3,7 +3,8 @@ the security notices (the password or the second factor changed).
 
 :class:`SmtpMailer` is the only place aiosmtplib is imported. :class:`RecordingMailer` keeps
 messages in memory behind the same :class:`Mailer` protocol, for tests and for ``mtgateway
-demo``; it lives here, beside the real one, so the two cannot drift apart. The messages name
+demo``; it lives here, beside the real one, so the two cannot drift apart, as does
+:class:`NoMailer`, which sends nothing (an authority with no mail server). The messages name
 the device, its OS and the time, and say what to do if it was not the owner; they never carry
 the token (a mailbox is not a secret store).
 """
@@ -11,6 +12,7 @@ the token (a mailbox is not a secret store).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from .devices import CODE_TTL_S, format_code
 __all__ = [
     "ApprovalRequest",
     "Mailer",
+    "NoMailer",
     "RecordingMailer",
     "SmtpMailer",
     "approval_code_message",
@@ -35,6 +38,8 @@ __all__ = [
     "SECURITY_NOTICES",
     "security_notice_message",
 ]
+
+log = logging.getLogger("gateway.authority.mailer")
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
 
@@ -234,6 +239,19 @@ def approvals_locked_message(owner_email: str, failures: int, devices: Sequence[
         f"was not you, revoke your tokens in {console_hint} (tokens: revoke)\n"
         "and issue new ones.\n")
     return message
+
+
+class NoMailer:
+    """A mailer for an authority with no mail server: a daemon's embedded one (local mode
+    approves its own device, so no approval mail is ever due) and the operator's commands run
+    without ``[smtp]``; a message that were due is dropped with a warning rather than sent
+    nowhere."""
+
+    from_address = "mtgateway@localhost"
+
+    async def send(self, message: EmailMessage) -> None:
+        """Drop the message (its subject only is logged: the body may hold a code)."""
+        log.warning("no mail server here; not sent: %r", message["Subject"])
 
 
 class SmtpMailer:

@@ -10,9 +10,10 @@ dicts): the daemon verifies them itself with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from .errors import AuthorityRefused, AuthorityUnreachable
 from .records import AuthorityKey
@@ -27,6 +28,7 @@ __all__ = [
     "LookupAnswer",
     "ResendAnswer",
     "VerifyAnswer",
+    "normalize_code",
 ]
 
 
@@ -90,6 +92,18 @@ class IssuedToken:
     record: dict[str, Any]
 
 
+#: A device approval code as the console mails it and ``verify_device`` takes it: 8 digits.
+_CODE: Final = re.compile(r"^\d{8}$")
+
+
+def normalize_code(text: str) -> str | None:
+    """The 8 digits of an approval code typed by a person (spaces and dashes allowed, as the
+    mail writes it: ``1234 5678``), or ``None``: the console checks a code so, and a daemon's
+    command before it sends one (a malformed code costs no try)."""
+    digits = re.sub(r"[\s-]", "", text)
+    return digits if _CODE.match(digits) else None
+
+
 class AuthorityAPI(Protocol):
     """The device-facing calls; see ``docs/authority.md`` for each answer's meaning."""
 
@@ -122,4 +136,10 @@ class AuthorityAPI(Protocol):
 
     async def public_keys(self) -> list[AuthorityKey]:
         """The authority's signing keys (the daemon pins one by ``kid``)."""
+        ...
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float) -> tuple[int, list[str]]:
+        """The revocation feed: the next cursor and the ids of the tokens revoked past
+        ``cursor`` (may be empty), held open up to ``timeout_s`` until there is one."""
         ...

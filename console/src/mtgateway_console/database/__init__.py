@@ -55,7 +55,6 @@ from .engine import (
     Door,
     Timing,
     TransactionOnLoop,
-    redact_url,
 )
 from .tx import PREPARE_AFTER, Cursor, Tx
 from .workers import transaction_name
@@ -77,6 +76,5 @@ __all__ = [
     "numbered_text",
     "postgres_ddl",
     "postgres_text",
-    "redact_url",
     "transaction_name",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -20,8 +19,9 @@ from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any, Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
+from mtgateway_base.configfile import redact_url
 from mtgateway_base.fairshare import Lane, current
-from mtgateway_base.wire.errors import AuthorityUnreachable
+from mtgateway_base.wire.errors import AuthorityError, AuthorityUnreachable
 
 from .dialect import postgres_ddl, statements
 from .tx import Tx, _Prepared
@@ -29,7 +29,7 @@ from .workers import Abandoned, Job, Workers, join
 
 __all__ = ["APPLICATION_NAME", "CONNECT_TIMEOUT_S", "POOL_SIZE", "STATEMENT_TIMEOUT_S",
            "Database", "DatabaseError", "DatabaseUnavailable", "Door", "Timing",
-           "TransactionOnLoop", "redact_url"]
+           "TransactionOnLoop"]
 
 #: The door's log: the package's name, as it was before the door was split by job.
 log = logging.getLogger("gateway.authority.database")
@@ -58,7 +58,7 @@ _SQLITE_UNAVAILABLE: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_
                                         "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PROTOCOL"})
 
 
-class DatabaseError(Exception):
+class DatabaseError(AuthorityError):
     """The database cannot be opened or migrated (the message never holds a password)."""
 
 
@@ -97,26 +97,6 @@ class Timing(NamedTuple):
     ran_s: float
     #: The messages it sent to the server and waited for (PostgreSQL; 0 on SQLite).
     round_trips: int
-
-
-#: ``scheme://user:`` then the password, up to the authority's LAST ``@`` (a raw ``@`` or
-#: ``/`` in an unencoded password must not leave its tail): the authority ends at ``?``, ``#``
-#: or white space. An ``@`` in the query is not the authority's.
-_USERINFO_PASSWORD: Final = re.compile(r"(://[^:/@?#\s]*:)[^?#\s]*@")
-#: libpq's ``password=`` keyword: a URL parameter (up to ``&``/``#``) or a key=value
-#: conninfo value, quoted or not, as a driver's message may quote it.
-_PASSWORD_PARAMETER: Final = re.compile(
-    r"\b(password)\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^&#\s]*)", re.IGNORECASE)
-
-
-def redact_url(url: str) -> str:
-    """``url`` (or a message quoting one) with every password replaced by ``***``.
-
-    Both of libpq's places for it (``postgresql://user:password@host`` and a
-    ``password=`` parameter, PostgreSQL 16 docs §34.1.1) are hidden, each occurrence.
-    """
-    url = _USERINFO_PASSWORD.sub(r"\1***@", url)
-    return _PASSWORD_PARAMETER.sub(r"\1=***", url)
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mtgateway_console.database import redact_url
+from mtgateway_base.configfile import redact_url
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -54,7 +54,7 @@ def test_a_password_parameter_is_not_printed_by_console_migrate(tmp_path: Path) 
     """The review's reproduction: ``?password=`` in an unreachable database's URL is not on
     stderr; ``console migrate`` exits with one clear line."""
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": _SECRET_URL}
-    done = subprocess.run([sys.executable, "-m", "gateway", "console", "migrate", "-c",
+    done = subprocess.run([sys.executable, "-m", "mtgateway_console", "migrate", "-c",
                            str(_config(tmp_path))],
                           env=env, capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode != 0
@@ -70,7 +70,7 @@ def test_a_password_parameter_is_not_printed_by_a_console_started_without_its_da
     schema when the database answers): the warning it logs names the database without the
     password."""
     env = {**os.environ, "MTGATEWAY_DATABASE_URL": _SECRET_URL}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c",
+    proc = subprocess.Popen([sys.executable, "-m", "mtgateway_console", "-c",
                              str(_config(tmp_path))], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
