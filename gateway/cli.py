@@ -74,7 +74,7 @@ def _with_console(parser: argparse.ArgumentParser) -> None:
                         help="act on this console (remote authority) instead of the local "
                              "one; default: [authority] url when mode = \"remote\"")
     parser.add_argument("--console-key", metavar="BASE64",
-                        help="the console's authority key (what `mtgateway console` prints at "
+                        help="the console's authority key (what `mtgateway-console` prints at "
                              "start), which it must prove it holds before your password is "
                              "sent; default: [authority] public_key")
 
@@ -291,10 +291,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return service_cli.run(args)
         if args.command == "demo":
-            from .demo import run_demo
-
             setup_logging("WARNING")
-            return _composing_console("mtgateway demo", lambda: run_on_loop(run_demo(args)))
+            return _composing_console("mtgateway demo", lambda: _demo(args))
     except (ConfigError, SecretStoreError, InsecurePath) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -318,6 +316,12 @@ def _composing_console(what: str, command: Callable[[], int]) -> int:
     except DatabaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo  # the demo composes the console: imported only to run it
+
+    return run_on_loop(run_demo(args))
 
 
 def _console_command(args: argparse.Namespace, action: str) -> int:

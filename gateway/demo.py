@@ -1,7 +1,7 @@
 """``mtgateway demo``: the whole product on loopback in one process, walked step by step.
 
 It runs the real flow a new user goes through, with every part on its own loopback port: an
-SMTP sink (the owner's mailbox), the token authority (``mtgateway console``) sending through
+SMTP sink (the owner's mailbox), the token authority (``mtgateway-console``) sending through
 it, an owner, a token issued over the console's owner API (printed once), the daemon in remote
 mode pinned to the console's key as a brand-new device (its own fresh key, in a 0600 file in
 the demo's directory), and one emulated terminal connecting with the token. The terminal is
@@ -166,7 +166,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     mailbox = mail_url(console_url, mailbox_key)
     authority = console[AUTHORITY]
     key = authority.store.signer.key
-    _say(f"token authority (mtgateway console) on {console_url}, signing key kid={key.kid}")
+    _say(f"token authority (mtgateway-console) on {console_url}, signing key kid={key.kid}")
 
     password = secrets.token_urlsafe(18)
     await authority.owners.create(_OWNER, password)

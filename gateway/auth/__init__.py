@@ -3,7 +3,7 @@
 ``tokens`` (format) and ``records`` (the principal and the :class:`RecordSource` seam) are
 pure; ``device`` and ``secretstore`` are this machine's Ed25519 identity and where its key is
 kept; ``cache`` holds the authority's verified signed records (embedded authority or
-``mtgateway console`` behind it); ``service`` is the :class:`Authenticator` that the HTTP layer
+``mtgateway-console`` behind it); ``service`` is the :class:`Authenticator` that the HTTP layer
 and the EA bridge both ask.
 """
 

@@ -1,4 +1,4 @@
-"""The daemon's (and the CLI's) HTTP client for ``mtgateway console``.
+"""The daemon's (and the CLI's) HTTP client for ``mtgateway-console``.
 
 :class:`RemoteAuthority` implements :class:`~mtgateway_base.wire.api.AuthorityAPI` over the
 console's device endpoints, signing every call with the device key it is given, so the daemon

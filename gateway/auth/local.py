@@ -85,7 +85,7 @@ class SelfApprovingAuthority:
 
     async def report_terminals(self, device: DeviceInfo,
                                reports: list[TerminalReport]) -> int:
-        """Pass-through: a local ``mtgateway console`` on this data directory shows them."""
+        """Pass-through: a local ``mtgateway-console`` on this data directory shows them."""
         return await self.authority.report_terminals(device, reports)
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,

@@ -16,8 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client"
-#: The ground floor both services stand on (``mtgateway-base``), which reads the version beside it.
+#: The ground floor both services stand on (``mtgateway-base``) and the console
+#: (``mtgateway-console``): each reads the one version beside it in the repository.
 BASE = ROOT / "base"
+CONSOLE = ROOT / "console"
 #: The one version every distribution is released at (each project's setup reads it).
 VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
 #: The opt-in distribution that makes ``import MetaTrader5`` the client.

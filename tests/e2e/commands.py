@@ -96,7 +96,9 @@ async def read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
 
 #: What the quick-start environment is made from, besides its install line: the projects'
 #: metadata (their code is installed editable, so it is always this checkout's).
-_QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml")
+_QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml",
+                        "base/pyproject.toml", "base/setup.py", "console/pyproject.toml",
+                        "console/setup.py")
 
 
 def readme_demo_install() -> list[str]:

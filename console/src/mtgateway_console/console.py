@@ -1,4 +1,4 @@
-"""``mtgateway console``: the token authority's HTTP API and pages (``docs/authority.md``).
+"""``mtgateway-console``: the token authority's HTTP API and pages (``docs/authority.md``).
 
 This module composes the application: the middlewares (the request metrics, the connection
 guard's work count, the door's Host allowlist and its boundary, where every failure becomes

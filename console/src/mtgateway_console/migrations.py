@@ -1,7 +1,7 @@
 """The authority's schema: versioned migrations, and the side tables made at start.
 
 :data:`MIGRATIONS` is an append-only list, ``schema_version`` holds how many have been applied,
-and :func:`migrate` applies the rest in one transaction at start (and by ``mtgateway console
+and :func:`migrate` applies the rest in one transaction at start (and by ``mtgateway-console
 migrate``), through the database's door without a deadline (a migration may rewrite a large
 table once). A database made before versioning (the tables of migration 1 and no
 ``schema_version``) counts as version 1. Two instances starting at once serialise on a lock

@@ -11,8 +11,9 @@ each and :data:`MAX_DEALS`), and with any state the owner's instructions it sett
 last report (:class:`Settlement`). The daemon's reporter builds these values; the console
 validates the report at its edge into the same values and keeps them in its tables.
 
-Which fields a report carries beyond the first release's is negotiated (the package's
-``__init__`` says how): a daemon sends a newer field only to a console whose answer named it.
+Which fields a report carries beyond the first release's is negotiated (:data:`TAKES`; the
+package's ``__init__`` says how): a daemon sends a newer field only to a console whose answer
+named it.
 """
 
 from __future__ import annotations
@@ -23,10 +24,16 @@ from typing import Any, Final, Literal
 
 from .venues import Book
 
-__all__ = ["MAX_DEALS", "MAX_REPORTED_POSITIONS", "MAX_TRADES", "REPORT_INTERVAL_S",
+__all__ = ["MAX_DEALS", "MAX_REPORTED_POSITIONS", "MAX_TRADES", "REPORT_INTERVAL_S", "TAKES",
            "AccountDetails", "AccountFigures", "Position", "PositionsBook", "Settlement", "Side",
            "State", "TerminalReport", "details_json", "largest"]
 
+#: The report's fields beyond the first release's, each sent only to a console that named it
+#: in its answer (``takes``: the package's ``__init__`` says why): ``book`` (a paper account's
+#: figures and details say their book; it came a release before the list, so every console
+#: that answers ``takes`` reads it), ``digits`` (the symbols' digits) and ``live_book`` (the
+#: report's ``live``: the broker's book beside a paper one). Added to, never renamed.
+TAKES: Final = ("digits", "book", "live_book")
 #: How often a daemon re-reports every terminal although nothing changed.
 REPORT_INTERVAL_S: Final = 30
 #: The most open positions one terminal's report carries (the largest by ``|profit|``).

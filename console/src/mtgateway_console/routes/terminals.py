@@ -13,6 +13,7 @@ from mtgateway_base.prices import MAX_DIGITS
 from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.reports import (
     MAX_REPORTED_POSITIONS,
+    TAKES,
     AccountFigures,
     Position,
     PositionsBook,
@@ -25,7 +26,7 @@ from ..errors import Refusal
 from ..shapes import Body
 from .reportdetails import DetailsBody, SettlementBody
 
-__all__ = ["MAX_DIGITS_SYMBOLS", "MAX_POLL_S", "TAKES", "PositionBody", "ReportBody",
+__all__ = ["MAX_DIGITS_SYMBOLS", "MAX_POLL_S", "PositionBody", "ReportBody",
            "RevocationsBody", "TerminalReportBody", "routes"]
 
 routes = web.RouteTableDef()
@@ -36,11 +37,6 @@ MAX_POLL_S: Final = 55.0
 #: (``MAX_REPORTED_POSITIONS``, ``MAX_TRADES`` twice, ``MAX_DEALS``) are
 #: in far fewer symbols than this in practice; the bound keeps the body small.
 MAX_DIGITS_SYMBOLS: Final = 1000
-#: Report fields this console takes beyond the first report's, said in every answer: a
-#: daemon sends them only to a console that named them (an older one refuses unknown fields).
-#: ``book`` came a release before the list: every console that answers ``takes`` reads it.
-#: ``live_book``: the report's ``live``, the broker's book beside a paper one.
-TAKES: Final = ("digits", "book", "live_book")
 #: The Retry-After of a long-poll refused past a bound.
 _LONG_POLL_RETRY_S: Final = 5
 
