@@ -47,7 +47,7 @@ from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
 
 __all__ = ["OWNER", "SERVER", "ConsoleProcess", "Provisioned", "Variant", "console_config",
-           "daemon_address", "postgres_sessions", "provision", "raise_open_files"]
+           "daemon_address", "postgres_sessions", "provision", "raise_open_files", "tree_paths"]
 
 OWNER = "bench@example.com"
 SERVER = "Bench-Server"
@@ -77,9 +77,14 @@ import asyncio, base64, json, secrets, sys
 from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, NoEncryption
-from mtgateway_console.mailer import RecordingMailer
-from mtgateway_base.wire.proofs import device_info
-from mtgateway_console.service import Authority
+try:  # a tree with the console in its own package
+    from mtgateway_console.mailer import RecordingMailer
+    from mtgateway_base.wire.proofs import device_info
+    from mtgateway_console.service import Authority
+except ImportError:  # a tree from before, the console inside the daemon's package
+    from gateway.authority.mailer import RecordingMailer
+    from gateway.authority.proofs import device_info
+    from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
 
 async def main(data, url, count, owner, server, login0):
@@ -128,10 +133,17 @@ async def provision(data: Path, database_url: str, count: int,
         await authority.close()
 
 
+def tree_paths(tree: Path) -> list[str]:
+    """Where a checkout's packages are: its root, and each project's ``src/`` it has (the
+    client's; the ground floor's and the console's, in a tree that has them)."""
+    return [str(tree), *(str(tree / project / "src") for project in ("client", "base", "console")
+                         if (tree / project / "src").is_dir())]
+
+
 async def _provision_elsewhere(tree: Path, data: Path, database_url: str,
                                count: int) -> list[Provisioned]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(tree), str(tree / "client" / "src"), os.environ.get("PYTHONPATH", "")])}
+        [*tree_paths(tree), os.environ.get("PYTHONPATH", "")])}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _PROVISION_ELSEWHERE, str(data), database_url, str(count), OWNER,
         SERVER, str(_LOGIN0), env=env, cwd=str(tree), stdout=subprocess.PIPE,
@@ -280,7 +292,7 @@ class ConsoleProcess:
             RuntimeError: it exited, or printed something else.
         """
         tree = self._variant.tree
-        paths = [str(tree), str(tree / "client" / "src"), self._env.get("PYTHONPATH", "")]
+        paths = [*tree_paths(tree), self._env.get("PYTHONPATH", "")]
         env = {**self._env, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         command = [sys.executable, *self._launcher, "console", "-c", str(self._config)]
         if self._cpus:
