@@ -185,16 +185,21 @@ async def test_a_password_change_ends_the_api_tokens(console: Console) -> None:
 
 
 async def test_users_are_the_owners_registered_accounts(console: Console) -> None:
-    """Register (201, the record without the password), 409 when registered, 422 naming
-    the field, list, get (404 for a login not the owner's), change (loosening asks for the
-    owner's password), store the MT5 password encrypted (never answered)."""
+    """Register (201, the record without the password), 409 when registered (on the owner
+    API's door too, the same refusal), 422 naming the field, list, get (404 for a login not
+    the owner's), change (loosening asks for the owner's password), store the MT5 password
+    encrypted (never answered)."""
     token = await signed_in_token(console)
     status, created, _ = await api(console, "POST", "/api/users/", token, REGISTRATION)
     assert status == 201, created
     assert created["login"] == 5012345 and created["paper_trade_enabled"] is True
     assert "password" not in created and "mt5-secret-pw" not in json.dumps(created)
     status, body, _ = await api(console, "POST", "/api/users/", token, REGISTRATION)
-    assert (status, body["message"]) == (409, "Account 5012345 already exists")
+    assert (status, body["message"]) == (409, "Account 5012345 on MTG-Demo already exists")
+    # the same refusal on the owner API's door: the same status, reason and words
+    status, owned = await console.owner("POST", "/v1/accounts", REGISTRATION)
+    assert (status, owned["error"]["reason"], owned["error"]["message"]) == (
+        409, "account_exists", "Account 5012345 on MTG-Demo already exists")
     status, body, _ = await api(console, "POST", "/api/users/", token,
                                 {**REGISTRATION, "login": 7, "max_lot_size": 500})
     assert status == 422 and "max_lot_size" in body["message"]

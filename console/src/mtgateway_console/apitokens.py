@@ -41,6 +41,8 @@ from typing import Any, Final
 
 import jwt
 
+from mtgateway_base.wire.errors import AuthorityError
+
 __all__ = ["ALGORITHM", "AUDIENCE", "ISSUER", "LIFETIME_S", "MAX_SESSION_S", "RENEWED_HEADER",
            "RENEWED_EXPIRES_HEADER", "RENEW_WITHIN_S", "ApiClaims", "ApiTokenRefused",
            "ApiTokens", "api_key_from"]
@@ -68,7 +70,7 @@ def api_key_from(secret: bytes) -> bytes:
     return hmac.new(secret, b"mtgw-console-api-jwt-v1", hashlib.sha256).digest()
 
 
-class ApiTokenRefused(Exception):
+class ApiTokenRefused(AuthorityError):
     """A bearer token the console does not accept; ``reason`` is the word the 401 carries
     (``malformed_token``, ``invalid_token``, ``token_expired``, ``session_too_old``,
     ``token_revoked``)."""

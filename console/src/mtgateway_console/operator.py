@@ -25,6 +25,7 @@ from mtgateway_base.environment import read_env
 from .address import ConsoleAddress
 from .config import ConsoleFile
 from .database import DatabaseError
+from .errors import InvalidRequest
 from .mailer import Mailer, NoMailer
 from .service import Authority
 from .store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
@@ -108,7 +109,7 @@ async def _create(email: str, config: ConsoleFile, config_file: Path | None) -> 
     authority = await open_local(data_dir, config.authority, config_file, create=True)
     try:
         await authority.owners.create(email, password)
-    except ValueError as exc:
+    except InvalidRequest as exc:
         raise Usage(str(exc)) from None
     finally:
         await authority.close()
@@ -143,7 +144,7 @@ async def _reset_2fa(email: str, config: ConsoleFile, config_file: Path | None) 
     try:
         try:
             notice = await authority.second_factor.reset_by_operator(email)
-        except ValueError as exc:
+        except InvalidRequest as exc:
             raise _not_here(exc, config, config_file) from None
         if notice is None:
             print(f"{email} has no two-step sign-in on; nothing changed", file=sys.stderr)
@@ -167,7 +168,7 @@ async def _reset_password(email: str, config: ConsoleFile, config_file: Path | N
     try:
         try:
             notice = await authority.resets.by_operator(email)
-        except ValueError as exc:
+        except InvalidRequest as exc:
             raise _not_here(exc, config, config_file) from None
         mailed = await notice
     finally:

@@ -424,7 +424,8 @@ class AuthorityStore:
                  account.created_at))
             new_id = int(cur.fetchone()[0])
         except self.database.integrity_errors as exc:
-            raise AccountExists(f"account {account.login} on {account.server} exists") from exc
+            raise AccountExists(f"Account {account.login} on {account.server} already "
+                                "exists") from exc
         assert new_id is not None  # noqa: S101 - an INSERT always sets it
         stored = self.account_for(tx, account.login, account.server)
         assert stored is not None and stored.id == new_id  # noqa: S101

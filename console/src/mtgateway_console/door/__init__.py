@@ -69,12 +69,15 @@ from __future__ import annotations
 
 from .answers import (
     MISDIRECTED,
+    REFUSALS,
     Renderer,
     Renderers,
     host_allowlist,
+    password_refusal,
     plain,
     refusal_headers,
     refusal_of,
+    retry_after,
 )
 from .bodies import FORM, JSON, Posted
 from .callers import (
@@ -87,13 +90,14 @@ from .callers import (
     SessionLookup,
     TokenHolder,
     refused_proof,
-    retry_after,
 )
 from .entry import DOOR, Door, Entry, boundary, fair_share
 from .held import Held, HeldStreams
 
-__all__ = ["API_TOKENS", "CODE_HEADER", "DOOR", "FORM", "JSON", "MISDIRECTED", "SESSION_COOKIE",
+__all__ = ["API_TOKENS", "CODE_HEADER", "DOOR", "FORM", "JSON", "MISDIRECTED", "REFUSALS",
+           "SESSION_COOKIE",
            "Caller", "Door", "Entry", "Held", "HeldStreams", "Kind", "OwnerSession", "Posted",
            "Renderer", "Renderers", "SessionLookup", "TokenHolder", "boundary", "fair_share",
-           "host_allowlist", "plain", "refusal_headers", "refusal_of", "refused_proof",
+           "host_allowlist", "password_refusal", "plain", "refusal_headers", "refusal_of",
+           "refused_proof",
            "retry_after"]

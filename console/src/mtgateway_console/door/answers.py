@@ -9,11 +9,15 @@ did not match (404, 405) by the entry point whose space holds the path (the long
 registered prefix: ``/v1/``, ``/api/``, else the pages'), so a stranger's mistyped address
 gets a page and a program's gets JSON, without the error middleware knowing any path.
 
-What becomes which refusal is decided once, by :func:`refusal_of`: a refusal is itself; the
-database not answering (:class:`~..database.DatabaseUnavailable`: unreachable, paused, too
-slow) is 503 ``database_unavailable``, within the database's bound, never 500 and never a
-hang; a body past the limit 413; aiohttp's own 404 or 405 theirs; anything else is logged
-and answered 500 with no details.
+What becomes which refusal is decided once, by :func:`refusal_of`, for every entry point: a
+refusal is itself; a failure of the service is looked up in :data:`REFUSALS` by its class's
+MRO (the console's exception tree, ``errors.py``, draws each with its status), so the same
+failure is the same status and reason word on every door, and no handler translates one by
+hand; the database not answering (:class:`~..database.DatabaseUnavailable`: unreachable,
+paused, too slow) is 503 ``database_unavailable``, within the database's bound, never 500 and
+never a hang; a body past the limit 413; aiohttp's own 404 or 405 theirs; anything else (a
+bare ``ValueError`` included: a bug, not a request's fault) is logged and answered 500 with no
+details.
 
 The Host allowlist is the first step of every request (:func:`host_allowlist`), before the
 router: a page on a name rebound to 127.0.0.1 is same-origin with the console and could
@@ -23,7 +27,8 @@ drive sign-in guesses, the device API and long-polls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -31,11 +36,19 @@ from aiohttp import web
 from mtgateway_base.access import mask_path
 from mtgateway_base.edge import HostRefusals, host_allowed, target_authority
 
+from ..apitokens import ApiTokenRefused
 from ..database import DatabaseUnavailable
-from ..errors import Refusal
+from ..errors import AccountExists, InvalidRequest, Refusal
+from ..service.accounts import LiveOpen
+from ..service.common import TerminalClaimed
+from ..service.consent import PasswordNeeded
+from ..service.credentials import CredentialEnded
+from ..service.instructions import KeyReused, LiveMoney
+from ..service.resets import AskedTooOften
+from ..service.signin import MESSAGES, SignInRefused
 
-__all__ = ["MISDIRECTED", "Handler", "Renderer", "Renderers", "host_allowlist", "plain",
-           "refusal_headers", "refusal_of"]
+__all__ = ["MISDIRECTED", "REFUSALS", "Handler", "Renderer", "Renderers", "host_allowlist",
+           "password_refusal", "plain", "refusal_headers", "refusal_of", "retry_after"]
 
 log = logging.getLogger("gateway.authority.console")
 
@@ -48,11 +61,61 @@ MISDIRECTED: Final = "this Host is not served here (only loopback or [console] a
 _DATABASE_RETRY_S: Final = 1
 
 
+def retry_after(seconds: float) -> int:
+    """Whole seconds to wait, at least one (a ``Retry-After``)."""
+    return max(1, math.ceil(seconds))
+
+
+def password_refusal(needed: PasswordNeeded) -> Refusal:
+    """The answer to a change the service refused for want of the owner's password: 401
+    ``password_required`` (none came) or ``bad_credentials`` (a wrong one), 429 during the
+    sign-in lockout."""
+    if needed.retry_after_s is not None:
+        return Refusal(429, "rate_limited", "too many failed sign-ins; wait",
+                       retry_after_s=retry_after(needed.retry_after_s))
+    if needed.wrong:
+        return Refusal(401, "bad_credentials", "wrong owner_password")
+    return Refusal(401, "password_required", "send owner_password (your console password) to "
+                   f"confirm this change: it would {'; '.join(needed.words)}")
+
+
+def _live_open(refused: LiveOpen) -> Refusal:
+    return Refusal(409, "live_trades_open", f"{refused.words}. Nothing was changed: send it "
+                   "again confirmed (\"confirm_live_open\": true; the console's Accounts "
+                   "page asks) to switch anyway", open_positions=refused.positions,
+                   open_orders=refused.orders)
+
+
+#: How each failure of the service leaves the console, whichever entry point it reached:
+#: ``(status, reason)`` with the exception's own text for the message, or, where the answer
+#: depends on the failure (a lockout's wait, the word a credential was refused with), a
+#: function of it. :func:`refusal_of` walks a failure's MRO, so a subclass takes its own row
+#: when it has one and its base's otherwise.
+REFUSALS: Final[Mapping[type[Exception], tuple[int, str] | Callable[[Any], Refusal]]] = {
+    InvalidRequest: (422, "invalid_request"),
+    AccountExists: (409, "account_exists"),
+    TerminalClaimed: (409, "terminal_claimed"),
+    LiveMoney: (409, "live_account"),
+    KeyReused: (409, "operation_id_reused"),
+    LiveOpen: _live_open,
+    PasswordNeeded: password_refusal,
+    SignInRefused: lambda refused: Refusal(401, refused.reason, MESSAGES[refused.reason]),
+    CredentialEnded: lambda ended: Refusal(401, ended.reason, ended.message),
+    ApiTokenRefused: lambda refused: Refusal(401, refused.reason, refused.message),
+    AskedTooOften: lambda asked: Refusal(429, "rate_limited", "asked too often; wait",
+                                         retry_after_s=retry_after(asked.retry_after_s)),
+}
+
+
 def refusal_of(request: web.Request, exc: Exception) -> Refusal:
     """The refusal that answers ``exc`` (raised while ``request`` was served); what is not a
     refusal of its own is logged here."""
     if isinstance(exc, Refusal):
         return exc
+    for kind in type(exc).__mro__:
+        row = REFUSALS.get(kind)
+        if row is not None:
+            return row(exc) if callable(row) else Refusal(row[0], row[1], str(exc))
     if isinstance(exc, DatabaseUnavailable):
         log.warning("%s %s answered 503: %s", request.method, mask_path(request.path), exc)
         return Refusal(503, "database_unavailable", "the authority's database is not "

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Final, Literal, Protocol
@@ -49,13 +48,13 @@ from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.proofs import CheckedProof, check_device_proof
 
-from ..apitokens import ApiClaims, ApiTokenRefused, ApiTokens, api_key_from
+from ..apitokens import ApiClaims, ApiTokens, api_key_from
 from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
 from ..errors import Refusal
-from ..service.credentials import CredentialEnded
 from ..service.signin import MESSAGES, Checked, SignInRefused
 from ..store import AuthorityStore, ProofClaim, StoredProofReplays
+from .answers import retry_after
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "SESSION_COOKIE", "Caller", "Kind", "OwnerSession",
            "SessionLookup", "TokenHolder", "access_token", "bearer", "credential_of",
@@ -127,11 +126,6 @@ class Caller:
 
 #: The caller of a request that asked for no credential.
 NOBODY: Final = Caller("none")
-
-
-def retry_after(seconds: float) -> int:
-    """Whole seconds to wait, at least one (a ``Retry-After``)."""
-    return max(1, math.ceil(seconds))
 
 
 class TokenHolder:
@@ -296,18 +290,12 @@ async def bearer(request: web.Request) -> Caller:
         raise Refusal(401, "missing_token", "this needs Authorization: Bearer <access_token> "
                       "from POST /api/auth/login")
     app = request.app
-    try:
-        claims = app[API_TOKENS].get(app).verify(token.strip())
-    except ApiTokenRefused as exc:
-        raise Refusal(401, exc.reason, exc.message) from None
+    claims = app[API_TOKENS].get(app).verify(token.strip())  # refused: the door's table
     # signed by this console: its sign-in is looked up as that credential's work, within its
     # share of the requests in progress
     serving(request, Who(credential_of("bearer", claims.session_id), claims.owner_email,
                          address_key(request.remote or "?")))
-    try:
-        owner = await app[AUTHORITY].credentials.api_owner(claims)
-    except CredentialEnded as exc:
-        raise Refusal(401, exc.reason, exc.message) from None
+    owner = await app[AUTHORITY].credentials.api_owner(claims)  # ended: the door's table
     return Caller("bearer", owner=owner, claims=claims)
 
 

@@ -28,12 +28,10 @@ from ..apitokens import LIFETIME_S
 from ..door import DOOR
 from ..errors import Refusal
 from ..groups import Group
-from ..service import PasswordNeeded
 from ..service.common import decimal_text
 from ..shapes import operation_out
 from ..store import AccountRow
 from .dispatch import ApiCall, ok
-from .users import password_refusal
 
 __all__ = ["connect", "disconnect", "group_op", "login", "mail"]
 
@@ -105,10 +103,7 @@ async def connect(call: ApiCall) -> web.Response:
     (lifting a halt asks for ``owner_password``)."""
     body = call.body if isinstance(call.body, SwitchIn) else SwitchIn()
     terminals = await _terminals(call, body.logins)
-    try:
-        await call.authority.halts.resume(call.owner, terminals, password=body.owner_password)
-    except PasswordNeeded as needed:
-        raise password_refusal(needed) from None
+    await call.authority.halts.resume(call.owner, terminals, password=body.owner_password)
     halted = await call.authority.halts.of(call.owner)
     return ok(SwitchOut(
         message="Connected: orders of " + ("your terminals" if terminals is None
@@ -149,26 +144,23 @@ async def group_op(call: ApiCall) -> web.Response:
                           "accounts", logins=[login])
         accounts += found
     ids = [a.id for a in accounts]
-    try:
-        if body.operation in ("enable_auto_trade", "disable_auto_trade"):
-            enabled = body.operation == "enable_auto_trade"
-            await authority.accounts.set_auto_trade(call.owner, ids, enabled,
-                                                    password=body.owner_password)
-            return ok(StatusOut(message=f"automated trading {'on' if enabled else 'off'} for "
-                                        f"{len(accounts)} account(s)"))
-        if body.group is None:
-            await authority.groups.move(call.owner, ids, None)
-            return ok(StatusOut(message=f"{len(accounts)} account(s) are in no group now"))
-        policy = None
-        if body.policy is not None:
-            p = body.policy
-            policy = Group(body.group, tuple(dict.fromkeys(s.strip() for s in p.allowed_symbols
-                                                            if s.strip())),
-                           decimal_text(p.max_lot_size), decimal_text(p.risk_pct),
-                           p.auto_trade_enabled, 0)
-        await authority.groups.move(call.owner, ids, body.group, policy,
-                                    password=body.owner_password)
-    except PasswordNeeded as needed:
-        raise password_refusal(needed) from None
+    if body.operation in ("enable_auto_trade", "disable_auto_trade"):
+        enabled = body.operation == "enable_auto_trade"
+        await authority.accounts.set_auto_trade(call.owner, ids, enabled,
+                                                password=body.owner_password)
+        return ok(StatusOut(message=f"automated trading {'on' if enabled else 'off'} for "
+                                    f"{len(accounts)} account(s)"))
+    if body.group is None:
+        await authority.groups.move(call.owner, ids, None)
+        return ok(StatusOut(message=f"{len(accounts)} account(s) are in no group now"))
+    policy = None
+    if body.policy is not None:
+        p = body.policy
+        policy = Group(body.group, tuple(dict.fromkeys(s.strip() for s in p.allowed_symbols
+                                                        if s.strip())),
+                       decimal_text(p.max_lot_size), decimal_text(p.risk_pct),
+                       p.auto_trade_enabled, 0)
+    await authority.groups.move(call.owner, ids, body.group, policy,
+                                password=body.owner_password)
     return ok(StatusOut(message=f"{len(accounts)} account(s) are in group {body.group!r} "
                                 "and take its policy"))

@@ -27,17 +27,15 @@ from mtgateway_base.mt4web.console_models import (
 )
 from mtgateway_base.mt4web.shared import MAX_LOGIN
 
-from ..door import retry_after
-from ..errors import AccountExists, Refusal
-from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
-from ..service.accounts import AccountChanges, LiveOpen
-from ..service.instructions import KeyReused, LiveMoney
+from ..errors import Refusal
+from ..service import AccountRegistration
+from ..service.accounts import AccountChanges
 from ..shapes import account_json, operation_out
 from ..store import AccountRow
 from .dispatch import ApiCall, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
-           "list_users", "live_open_refusal", "login_of", "owner_account", "password_refusal",
+           "list_users", "login_of", "owner_account",
            "withdraw"]
 
 #: How long a money operation's answer waits for the daemon to apply it (then 202).
@@ -107,38 +105,9 @@ async def create_user(call: ApiCall) -> web.Response:
     body = call.body
     registration = AccountRegistration(**{**body.model_dump(exclude={"confirm_live_open"}),
                                           "allowed_symbols": tuple(body.allowed_symbols)})
-    try:
-        row = await call.authority.accounts.register(
-            call.owner, registration, confirm_live_open=body.confirm_live_open)
-    except LiveOpen as exc:
-        raise live_open_refusal(exc) from None
-    except AccountExists:
-        raise Refusal(409, "account_exists", f"Account {body.login} already exists") from None
-    except TerminalClaimed as exc:
-        raise Refusal(409, "terminal_claimed", str(exc)) from None
-    except ValueError as exc:
-        raise Refusal(422, "invalid_request", str(exc)) from None
+    row = await call.authority.accounts.register(call.owner, registration,
+                                                 confirm_live_open=body.confirm_live_open)
     return ok(_user(row, None, False), status=201)
-
-
-def live_open_refusal(refused: LiveOpen) -> Refusal:
-    """The answer to a switch to paper over open live trades, unconfirmed: 409
-    ``live_trades_open`` saying what stays open at the broker."""
-    return Refusal(409, "live_trades_open", f"{refused.words}. Nothing was changed: send "
-                   "\"confirm_live_open\": true to switch anyway")
-
-
-def password_refusal(needed: PasswordNeeded) -> Refusal:
-    """The answer to a change the service refused for want of the owner's password: 401
-    ``password_required`` (none came) or ``bad_credentials`` (a wrong one), 429 during the
-    sign-in lockout."""
-    if needed.retry_after_s is not None:
-        return Refusal(429, "rate_limited", "too many failed sign-ins; wait",
-                       retry_after_s=retry_after(needed.retry_after_s))
-    if needed.wrong:
-        return Refusal(401, "bad_credentials", "wrong owner_password")
-    return Refusal(401, "password_required", "send owner_password (your console password) to "
-                   f"confirm this change: it would {'; '.join(needed.words)}")
 
 
 async def change_user(call: ApiCall) -> web.Response:
@@ -153,14 +122,9 @@ async def change_user(call: ApiCall) -> web.Response:
         auto_trade_enabled=body.auto_trade_enabled,
         paper_trade_enabled=body.paper_trade_enabled, mt5_path=body.mt5_path,
         account_type=body.account_type)
-    try:
-        changed = await call.authority.accounts.update(
-            call.owner, account.id, changes, password=body.owner_password, via="API",
-            confirm_live_open=body.confirm_live_open)
-    except PasswordNeeded as needed:
-        raise password_refusal(needed) from None
-    except LiveOpen as exc:
-        raise live_open_refusal(exc) from None
+    changed = await call.authority.accounts.update(
+        call.owner, account.id, changes, password=body.owner_password, via="API",
+        confirm_live_open=body.confirm_live_open)
     if changed is None:
         raise Refusal(404, "not_found", "the account is gone")
     user = next(u for u in await _users(call) if u.id == account.id)
@@ -183,13 +147,8 @@ async def _money(call: ApiCall, kind: str) -> web.Response:
     body = call.body  # amounts checked by the models: above 0, or (credit) not 0
     account = await owner_account(call, login_of(call), body.server)
     instructions = call.authority.instructions
-    try:
-        made, _ = await instructions.move_money(call.owner, account, kind, body.amount,
-                                                body.comment, body.operation_id)
-    except LiveMoney as exc:
-        raise Refusal(409, "live_account", str(exc)) from None
-    except KeyReused as exc:
-        raise Refusal(409, "operation_id_reused", str(exc)) from None
+    made, _ = await instructions.move_money(call.owner, account, kind, body.amount,
+                                            body.comment, body.operation_id)
     settled = await instructions.wait_settled(call.owner, made.id, SETTLE_WAIT_S) or made
     return ok(OperationEnvelope(operation=operation_out(settled)),
               status=202 if settled.state == "pending" else 200)

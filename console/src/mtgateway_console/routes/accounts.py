@@ -10,9 +10,7 @@ from mtgateway_base.mt4web.console_models import Registration
 
 from ..appkeys import AUTHORITY
 from ..door import DOOR
-from ..errors import AccountExists, Refusal
-from ..service import AccountRegistration, TerminalClaimed
-from ..service.accounts import LiveOpen
+from ..service import AccountRegistration
 from ..shapes import account_json
 from .refusals import OWNER_API
 
@@ -32,16 +30,5 @@ async def register_account(request: web.Request) -> web.Response:
     email, body = entry.caller.owner, entry.body
     registration = AccountRegistration(**{**body.model_dump(),
                                           "allowed_symbols": tuple(body.allowed_symbols)})
-    try:
-        row = await request.app[AUTHORITY].accounts.register(email, registration)
-    except LiveOpen as exc:
-        raise Refusal(409, "live_trades_open", f"{exc.words}. Nothing was registered: "
-                      "register it live, or switch paper on from the console's Accounts "
-                      "page, which asks you to confirm") from None
-    except AccountExists:
-        raise Refusal(409, "account_exists", f"Account {body.login} already exists") from None
-    except TerminalClaimed as exc:
-        raise Refusal(409, "terminal_claimed", str(exc)) from None
-    except ValueError as exc:
-        raise Refusal(400, "invalid_request", str(exc)) from None
+    row = await request.app[AUTHORITY].accounts.register(email, registration)
     return web.json_response(account_json(row), status=201)

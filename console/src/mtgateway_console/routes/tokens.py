@@ -12,7 +12,6 @@ from pydantic import Field
 from ..appkeys import AUTHORITY
 from ..door import DOOR
 from ..errors import Refusal
-from ..service import TerminalClaimed
 from ..shapes import Body
 from ..token_details import LABEL_MAX
 from .refusals import OWNER_API
@@ -43,14 +42,8 @@ async def create_token(request: web.Request) -> web.Response:
     """Issue a token for one of the owner's terminals (shown once, in this answer)."""
     entry = await request.app[DOOR].enter(request, "basic", TokenCreate, api=OWNER_API)
     email, body = entry.caller.owner, entry.body
-    try:
-        issued = await request.app[AUTHORITY].tokens.issue(email, body.login, body.server,
-                                                           body.scopes, body.expires_in_s,
-                                                           body.label)
-    except TerminalClaimed as exc:
-        raise Refusal(409, "terminal_claimed", str(exc)) from None
-    except ValueError as exc:
-        raise Refusal(400, "invalid_request", str(exc)) from None
+    issued = await request.app[AUTHORITY].tokens.issue(email, body.login, body.server,
+                                                       body.scopes, body.expires_in_s, body.label)
     return web.json_response({"token": issued.token, "token_id": issued.token_id,
                               "record": issued.record}, status=201)
 

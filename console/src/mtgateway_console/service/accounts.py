@@ -25,8 +25,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Final
 
+from mtgateway_base.wire.errors import AuthorityError
+
 from .. import groups as group_rows
 from ..database import Tx
+from ..errors import InvalidRequest
 from ..snapshots import live_open, open_words
 from ..store import AccountRow
 from .common import Shared, announce, check_claim, decimal_text, normalize_email, terminal_lock
@@ -40,7 +43,7 @@ _POLICY: Final = ("allowed_symbols", "max_lot_size", "risk_pct", "auto_trade_ena
                   "paper_trade_enabled")
 
 
-class LiveOpen(Exception):
+class LiveOpen(AuthorityError):
     """Paper trading would go on while the account's live book holds positions or pending
     orders at the broker: nothing was changed. Say what stays open, and send the change again
     confirmed (``confirm_live_open``) to switch anyway."""
@@ -89,7 +92,7 @@ class AccountRegistration:
         )
         for field_name, ok in rules:
             if not ok:
-                raise ValueError(f"{field_name} is out of range")
+                raise InvalidRequest(f"{field_name} is out of range")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +113,9 @@ class AccountChanges:
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field out of its range."""
         if self.max_lot_size is not None and not Decimal(0) <= self.max_lot_size <= Decimal(100):
-            raise ValueError("max_lot_size is out of range")
+            raise InvalidRequest("max_lot_size is out of range")
         if self.risk_pct is not None and not Decimal(0) <= self.risk_pct <= Decimal(1):
-            raise ValueError("risk_pct is out of range")
+            raise InvalidRequest("risk_pct is out of range")
 
     def named(self) -> list[str]:
         """The fields this change sets, in declaration order."""

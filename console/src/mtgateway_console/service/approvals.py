@@ -37,6 +37,7 @@ from ..devices import (
     new_code,
     verify_code,
 )
+from ..errors import InvalidRequest
 from ..labels import clean_label
 from ..mailer import (
     ApprovalRequest,
@@ -59,7 +60,7 @@ _DAY: Final = 86400
 def checked(device: DeviceInfo) -> DeviceInfo:
     """``device``, if its id is its public key's (``ValueError`` otherwise)."""
     if len(device.public_key) != 32 or device_id_for(device.public_key) != device.device_id:
-        raise ValueError("device id does not match its public key")
+        raise InvalidRequest("device id does not match its public key")
     return device
 
 

@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Sequence
 from decimal import Decimal
 
+from mtgateway_base.wire.errors import AuthorityError
 from mtgateway_base.wire.reports import TerminalReport
 
 from .. import instructions as instruction_rows
@@ -29,12 +30,12 @@ from .common import Shared, announce, decimal_text, normalize_email
 __all__ = ["Instructions", "KeyReused", "LiveMoney"]
 
 
-class LiveMoney(ValueError):
+class LiveMoney(AuthorityError):
     """Money was to move on an account that is not a paper account: its money is the
     broker's (a live account's, or a demo account's at its broker)."""
 
 
-class KeyReused(ValueError):
+class KeyReused(AuthorityError):
     """An idempotency key (``operation_id``) was used before for another operation."""
 
 

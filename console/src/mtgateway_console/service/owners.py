@@ -14,6 +14,7 @@ from typing import Final
 
 from ..activity import ActivityEntry, ActivityLog
 from ..database import Tx
+from ..errors import InvalidRequest
 from ..signins import Ended, end_credentials
 from .common import Shared, normalize_email
 
@@ -34,13 +35,13 @@ class Owners:
         """Add an owner; ``ValueError`` for a bad address, short password or a taken e-mail."""
         email = normalize_email(email)
         if not _EMAIL_RE.match(email):
-            raise ValueError("not an e-mail address")
+            raise InvalidRequest("not an e-mail address")
         if len(password) < 8:
-            raise ValueError("the password must have at least 8 characters")
+            raise InvalidRequest("the password must have at least 8 characters")
         hashed = await self._shared.hashing.hash(password, owner=email)
         if not await self._shared.run(self._store.add_owner, email, hashed,
                                       self._shared.now()):
-            raise ValueError("an owner with this e-mail exists")
+            raise InvalidRequest("an owner with this e-mail exists")
 
     async def emails(self) -> list[str]:
         """Every owner's e-mail."""
@@ -59,7 +60,7 @@ class Owners:
         ``ValueError`` for a short password or an unknown owner."""
         email = normalize_email(email)
         if len(new_password) < 8:
-            raise ValueError("the password must have at least 8 characters")
+            raise InvalidRequest("the password must have at least 8 characters")
         hashed = await self._shared.hashing.hash(new_password, owner=email)
         now = self._shared.now()
         ended = await self._shared.run(self._change_password, email, hashed, now, keep_session)
@@ -69,7 +70,7 @@ class Owners:
     def _change_password(self, tx: Tx, email: str, hashed: str, now: int,
                          keep_session: str | None) -> Ended:
         if not self._store.set_owner_password(tx, email, hashed):
-            raise ValueError("no such owner")
+            raise InvalidRequest("no such owner")
         self._shared.activity.add(tx, email, "password_changed", "", now)
         return end_credentials(tx, email, now, keep_session, reason="password_changed")
 

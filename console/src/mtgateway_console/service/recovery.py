@@ -40,6 +40,7 @@ from typing import Final
 
 from .. import alerts
 from ..database import Tx
+from ..errors import InvalidRequest
 from ..signins import end_credentials
 from .common import Shared, mask_email, normalize_email
 
@@ -132,7 +133,7 @@ class Recovery:
         password (the link is not spent).
         """
         if len(new_password) < 8:
-            raise ValueError("the password must have at least 8 characters")
+            raise InvalidRequest("the password must have at least 8 characters")
         # looked up first: a link made up, used, expired or with no such factor on costs no
         # hash, and is answered alike whichever it is (``resets.Resets.complete``)
         digest = _digest(token)

@@ -28,6 +28,7 @@ from typing import Final
 from mtgateway_base.wire.errors import AuthorityError
 
 from ..database import Tx
+from ..errors import InvalidRequest
 from ..signins import end_credentials
 from .common import Shared, normalize_email
 
@@ -204,7 +205,7 @@ class Resets:
         owner's sign-in waiting); a live one is hashed in its owner's turn, then spent by
         the conditional ``UPDATE`` (another instance may have spent it meanwhile)."""
         if len(new_password) < 8:
-            raise ValueError("the password must have at least 8 characters")
+            raise InvalidRequest("the password must have at least 8 characters")
         digest = _digest(token)
         owner = await self._shared.run(self._owner_of, digest, self._shared.now())
         if owner is None:
@@ -243,7 +244,7 @@ class Resets:
 
     def _by_operator(self, tx: Tx, email: str, digest: str, now: int, link: bool) -> None:
         if not self._shared.store.set_owner_password(tx, email, SET_ASIDE):
-            raise ValueError(f"no owner has the address {email}")
+            raise InvalidRequest(f"no owner has the address {email}")
         tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? AND "
                    "used_at IS NULL", (now, email))
         if link:

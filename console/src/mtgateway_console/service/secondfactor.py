@@ -23,6 +23,7 @@ from typing import Final
 
 from .. import totp
 from ..database import Tx
+from ..errors import InvalidRequest
 from ..signins import end_credentials
 from .common import Shared, normalize_email
 from .recovery import (
@@ -118,13 +119,13 @@ class SecondFactor:
         row = tx.query_one("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
                            (email,))
         if row is not None and row[0] is not None:
-            raise ValueError("two-step sign-in is already on")
+            raise InvalidRequest("two-step sign-in is already on")
         recent = [int(r[0]) for r in tx.execute(
             "SELECT enabled_at FROM factor_enrolments WHERE owner_email = ? AND enabled_at > ? "
             "ORDER BY enabled_at", (email, now - ENROLMENT_WINDOW_S)).fetchall()]
         if len(recent) >= ENROLMENTS_PER_DAY:
             again = recent[-ENROLMENTS_PER_DAY] + ENROLMENT_WINDOW_S
-            raise ValueError(f"two-step sign-in was turned on {len(recent)} times in the last "
+            raise InvalidRequest(f"two-step sign-in was turned on {len(recent)} times in the last "
                              f"24 hours; it can be set up again after "
                              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(again))}")
         tx.execute("INSERT INTO owner_totp VALUES (?, ?, NULL, 0, ?) ON CONFLICT (owner_email) "
@@ -193,7 +194,7 @@ class SecondFactor:
 
     def _regenerate(self, tx: Tx, email: str, codes: list[str], now: int) -> None:
         if not self._status(tx, email).enabled:
-            raise ValueError("two-step sign-in is not on")
+            raise InvalidRequest("two-step sign-in is not on")
         self._replace_codes(tx, email, codes)
         self._shared.activity.add(tx, email, "recovery_codes_new", "", now)
 
@@ -231,7 +232,7 @@ class SecondFactor:
 
     def _reset_by_operator(self, tx: Tx, email: str, now: int) -> bool:
         if self._store.owner_password_hash(tx, email) is None:
-            raise ValueError(f"no owner has the address {email}")
+            raise InvalidRequest(f"no owner has the address {email}")
         if not self._status(tx, email).enabled:
             return False
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))

@@ -18,6 +18,7 @@ from mtgateway.credential import TokenKeys
 from mtgateway_base.wire.api import IssuedToken
 
 from ..database import Tx
+from ..errors import InvalidRequest
 from ..store import TokenRow
 from ..token_details import TokenDetails, clean_label, details_of, set_label
 from .common import Shared, check_claim, normalize_email, revoke_in, terminal_lock
@@ -66,11 +67,11 @@ class Tokens:
         """
         owner_email = normalize_email(owner_email)
         if not scopes or not SCOPES.issuperset(scopes):
-            raise ValueError(f"scopes must be a non-empty subset of {sorted(SCOPES)}")
+            raise InvalidRequest(f"scopes must be a non-empty subset of {sorted(SCOPES)}")
         if login <= 0 or not 0 < len(server) <= 200:
-            raise ValueError("login must be positive and server 1-200 characters")
+            raise InvalidRequest("login must be positive and server 1-200 characters")
         if expires_in_s is not None and expires_in_s <= 0:
-            raise ValueError("expires_in_s must be positive")
+            raise InvalidRequest("expires_in_s must be positive")
         label = clean_label(label)
         now = self._shared.now()
         token = self._new_token()
@@ -89,7 +90,7 @@ class Tokens:
     def _issue(self, tx: Tx, row: TokenRow, label: str = "") -> None:
         """The owner's check, the terminal's claim, the token and its activity, as one."""
         if self._store.owner_password_hash(tx, row.owner_email) is None:
-            raise ValueError("unknown owner")
+            raise InvalidRequest("unknown owner")
         tx.lock(terminal_lock(row.login, row.server))
         check_claim(tx, self._store, row.owner_email, row.login, row.server, row.created_at)
         self._store.add_token(tx, row)
