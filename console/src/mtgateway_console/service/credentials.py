@@ -30,6 +30,7 @@ from typing import Final
 
 from mtgateway_base.wire.errors import AuthorityError
 
+from .. import factors
 from ..apitokens import LIFETIME_S, MAX_SESSION_S, ApiClaims
 from ..database import Tx
 from ..signins import (
@@ -104,13 +105,12 @@ class Credentials:
         if state is None:
             raise SignInRefused("bad_credentials")
         generation, _ = state
-        enrolled = tx.query_one("SELECT 1 FROM owner_totp WHERE owner_email = ? AND "
-                                "enabled_at IS NOT NULL", (row.owner_email,))
-        if enrolled is not None and not row.with_code:
+        enrolled = factors.enabled_at(tx, row.owner_email)[1] is not None
+        if enrolled and not row.with_code:
             raise SignInRefused("second_factor_required")
         # a code sent by an owner without a factor was checked by nothing: not "with code"
         opened = ApiSessionRow(row.session_id, row.owner_email, generation,
-                               enrolled is not None, row.user_agent, row.address,
+                               enrolled, row.user_agent, row.address,
                                row.created_at, row.last_used_at)
         shares = self._shared.shares
         open_api_session(tx, opened, created_before=row.created_at - MAX_SESSION_S,

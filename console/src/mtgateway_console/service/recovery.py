@@ -38,13 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final
 
-from .. import alerts
+from .. import alerts, factors, resets
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..signins import end_credentials
 from .common import Shared, mask_email, normalize_email
 
-__all__ = ["UNDO_TTL_S", "Recovery", "UndoLink", "factor_digest", "forget_enrolments",
+__all__ = ["UNDO_TTL_S", "Recovery", "UndoLink", "factor_digest",
            "issue_undo", "new_undo_token", "void_recovery_links"]
 
 #: How long the link in the "two-step sign-in was turned on" notice works.
@@ -71,10 +71,8 @@ def issue_undo(tx: Tx, owner_email: str, token: str, sealed_secret: bytes, now: 
     """Store the undo link ``token`` (its SHA-256), in the transaction that turns the factor
     on at ``now``: it undoes that enrolment or a later one. The enrolment's digest is kept
     with it for the record (which change mailed it); it binds nothing."""
-    tx.execute("INSERT INTO factor_undos (token_sha256, owner_email, factor_sha256, "
-               "created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)",
-               (_digest(token), owner_email, factor_digest(sealed_secret), now,
-                now + UNDO_TTL_S))
+    factors.add_undo(tx, _digest(token), owner_email, factor_digest(sealed_secret), now,
+                     now + UNDO_TTL_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +98,7 @@ class Recovery:
     def _live(tx: Tx, digest: str, now: int) -> tuple[str, int, int] | None:
         # a factor on now, turned on at or after the link was issued (that enrolment, or one
         # made since): used, expired, or no such factor (off, or older) undoes nothing
-        row = tx.query_one("SELECT u.owner_email, u.created_at, u.expires_at FROM factor_undos "
-                           "u JOIN owner_totp t ON t.owner_email = u.owner_email WHERE "
-                           "u.token_sha256 = ? AND u.used_at IS NULL AND u.expires_at > ? AND "
-                           "t.enabled_at IS NOT NULL AND t.enabled_at >= u.created_at",
-                           (digest, now))
-        return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
+        return factors.undo_of(tx, digest, now)
 
     def _valid(self, tx: Tx, digest: str, now: int) -> UndoLink | None:
         live = self._live(tx, digest, now)
@@ -119,10 +112,8 @@ class Recovery:
 
     @staticmethod
     def _live_of(tx: Tx, owner: str, now: int) -> list[UndoLink]:
-        rows = tx.execute("SELECT created_at, expires_at FROM factor_undos WHERE owner_email "
-                          "= ? AND used_at IS NULL AND expires_at > ? ORDER BY created_at DESC",
-                          (owner, now)).fetchall()
-        return [UndoLink(mask_email(owner), int(r[0]), int(r[1])) for r in rows]
+        return [UndoLink(mask_email(owner), created, expires)
+                for created, expires in factors.open_undos(tx, owner, now)]
 
     async def undo(self, token: str, new_password: str) -> str | None:
         """Spend the link: the owner's factor (enrolled since the link was issued) off, every
@@ -152,13 +143,10 @@ class Recovery:
         if live is None:
             return None
         email = live[0]
-        spent = tx.query_one("UPDATE factor_undos SET used_at = ? WHERE token_sha256 = ? AND "
-                             "used_at IS NULL RETURNING owner_email", (now, digest))
-        if spent is None:  # another instance spent it a moment ago
+        if factors.spend_undo(tx, digest, now) is None:  # another instance, a moment ago
             return None
-        tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
-        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
-        forget_enrolments(tx, email)
+        factors.forget(tx, email)
+        factors.forget_enrolments(tx, email)
         if not self._shared.store.set_owner_password(tx, email, hashed):
             return None
         void_recovery_links(tx, email, now)
@@ -176,18 +164,8 @@ class Recovery:
         return email
 
 
-def forget_enrolments(tx: Tx, owner_email: str) -> None:
-    """Give the owner back every enrolment of the day (``secondfactor.ENROLMENTS_PER_DAY``):
-    the account was taken back, or the operator reset it. Whoever held the password could
-    otherwise turn the factor on three times and leave the owner, just back in, unable to set
-    up their own for the rest of the day."""
-    tx.execute("DELETE FROM factor_enrolments WHERE owner_email = ?", (owner_email,))
-
-
 def void_recovery_links(tx: Tx, owner_email: str, now: int) -> None:
     """Void the owner's unused undo and password-reset links (the account was taken back,
     or the operator reset it: no older link may act on it afterwards)."""
-    tx.execute("UPDATE factor_undos SET used_at = ? WHERE owner_email = ? AND used_at IS NULL",
-               (now, owner_email))
-    tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? AND "
-               "used_at IS NULL", (now, owner_email))
+    factors.void_undos(tx, owner_email, now)
+    resets.void_links(tx, owner_email, now)

@@ -27,6 +27,7 @@ from typing import Final
 
 from mtgateway_base.wire.errors import AuthorityError
 
+from .. import resets as links
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..signins import end_credentials
@@ -164,23 +165,16 @@ class Resets:
     def _request(self, tx: Tx, address: str, digest: str, now: int, sweep: bool) -> bool:
         tx.lock(f"mtgateway-password-reset:{address}")
         if sweep:
-            tx.execute("DELETE FROM reset_requests WHERE requested_at <= ?",
-                       (now - _ADDRESS_WINDOW_S,))
-        asked = int(tx.query_one("SELECT count(*) FROM reset_requests WHERE address = ? AND "
-                                 "requested_at > ?", (address, now - _ADDRESS_WINDOW_S))[0])
-        if asked >= PER_ADDRESS:
+            links.sweep_asks(tx, now - _ADDRESS_WINDOW_S)
+        if links.asks_since(tx, address, now - _ADDRESS_WINDOW_S) >= PER_ADDRESS:
             return False
-        tx.execute("INSERT INTO reset_requests VALUES (?, ?)", (address, now))
+        links.note_ask(tx, address, now)
         if self._shared.store.owner_password_hash(tx, address) is None:
             return False
-        sent = int(tx.query_one("SELECT count(*) FROM password_resets WHERE owner_email = ? "
-                                "AND created_at > ?",
-                                (address, now - _OWNER_WINDOW_S))[0])
-        if sent >= PER_OWNER:
+        if links.links_since(tx, address, now - _OWNER_WINDOW_S) >= PER_OWNER:
             return False
-        tx.execute("DELETE FROM password_resets WHERE created_at <= ?", (now - _OWNER_WINDOW_S,))
-        tx.execute("INSERT INTO password_resets VALUES (?, ?, ?, ?, NULL)",
-                   (digest, address, now, now + TTL_S))
+        links.sweep_links(tx, now - _OWNER_WINDOW_S)
+        links.add_link(tx, digest, address, now, now + TTL_S)
         self._shared.activity.add(tx, address, "password_reset_sent", "", now)
         return True
 
@@ -190,9 +184,7 @@ class Resets:
 
     @staticmethod
     def _valid(tx: Tx, digest: str, now: int) -> bool:
-        row = tx.query_one("SELECT 1 FROM password_resets WHERE token_sha256 = ? "
-                           "AND used_at IS NULL AND expires_at > ?", (digest, now))
-        return row is not None
+        return links.link_owner(tx, digest, now) is not None
 
     async def complete(self, token: str, new_password: str) -> str | None:
         """Spend the link and set ``new_password``: the owner's e-mail, or ``None`` for a
@@ -207,7 +199,7 @@ class Resets:
         if len(new_password) < 8:
             raise InvalidRequest("the password must have at least 8 characters")
         digest = _digest(token)
-        owner = await self._shared.run(self._owner_of, digest, self._shared.now())
+        owner = await self._shared.run(links.link_owner, digest, self._shared.now())
         if owner is None:
             return None
         hashed = await self._shared.hashing.hash(new_password, owner=owner)
@@ -216,12 +208,6 @@ class Resets:
         if email is not None:
             self._shared.notify(email, "password_reset", now)
         return email
-
-    @staticmethod
-    def _owner_of(tx: Tx, digest: str, now: int) -> str | None:
-        row = tx.query_one("SELECT owner_email FROM password_resets WHERE token_sha256 = ? "
-                           "AND used_at IS NULL AND expires_at > ?", (digest, now))
-        return None if row is None else str(row[0])
 
     async def by_operator(self, email: str) -> asyncio.Task[bool]:
         """The operator's reset (``mtgateway owner reset-password``: the owner's password
@@ -245,25 +231,19 @@ class Resets:
     def _by_operator(self, tx: Tx, email: str, digest: str, now: int, link: bool) -> None:
         if not self._shared.store.set_owner_password(tx, email, SET_ASIDE):
             raise InvalidRequest(f"no owner has the address {email}")
-        tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? AND "
-                   "used_at IS NULL", (now, email))
+        links.void_links(tx, email, now)
         if link:
-            tx.execute("INSERT INTO password_resets VALUES (?, ?, ?, ?, NULL)",
-                       (digest, email, now, now + TTL_S))
+            links.add_link(tx, digest, email, now, now + TTL_S)
         end_credentials(tx, email, now, reason="password_reset_by_operator")
         self._shared.activity.add(tx, email, "password_reset_by_operator", "", now)
 
     def _complete(self, tx: Tx, digest: str, hashed: str, now: int) -> str | None:
-        row = tx.query_one("UPDATE password_resets SET used_at = ? WHERE token_sha256 = ? "
-                           "AND used_at IS NULL AND expires_at > ? RETURNING owner_email",
-                           (now, digest, now))
-        if row is None:
+        email = links.spend_link(tx, digest, now)
+        if email is None:
             return None
-        email = str(row[0])
         if not self._shared.store.set_owner_password(tx, email, hashed):
             return None
-        tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? "
-                   "AND used_at IS NULL", (now, email))
+        links.void_links(tx, email, now)
         end_credentials(tx, email, now, reason="password_reset")
         self._shared.activity.add(tx, email, "password_reset", "", now)
         return email

@@ -21,18 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from .. import totp
+from .. import factors, totp
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..signins import end_credentials
 from .common import Shared, normalize_email
-from .recovery import (
-    UNDO_TTL_S,
-    forget_enrolments,
-    issue_undo,
-    new_undo_token,
-    void_recovery_links,
-)
+from .recovery import UNDO_TTL_S, issue_undo, new_undo_token, void_recovery_links
 
 __all__ = ["ENROLMENTS_PER_DAY", "ENROLMENT_WINDOW_S", "Enrolment", "FactorStatus",
            "SecondFactor"]
@@ -83,23 +77,18 @@ class SecondFactor:
 
     @staticmethod
     def _status(tx: Tx, email: str) -> FactorStatus:
-        row = tx.query_one("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
-                           (email,))
-        left = int(tx.query_one("SELECT count(*) FROM owner_recovery_codes WHERE owner_email = ? "
-                                "AND used_at IS NULL", (email,))[0])
-        enabled_at = None if row is None or row[0] is None else int(row[0])
-        return FactorStatus(enabled_at is not None, enabled_at, left)
+        _, enabled_at = factors.enabled_at(tx, email)
+        return FactorStatus(enabled_at is not None, enabled_at, factors.codes_left(tx, email))
 
     async def pending(self, email: str) -> Enrolment | None:
         """The secret waiting for its first code, or ``None``."""
         return await self._shared.run(self._pending, normalize_email(email))
 
     def _pending(self, tx: Tx, email: str) -> Enrolment | None:
-        row = tx.query_one("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
-                           "AND enabled_at IS NULL", (email,))
-        if row is None:
+        sealed = factors.pending_secret(tx, email)
+        if sealed is None:
             return None
-        key = self._store.open_secret(_PURPOSE, email, row[0])
+        key = self._store.open_secret(_PURPOSE, email, sealed)
         return Enrolment(totp.b32_secret(key), totp.otpauth_uri(key, email))
 
     # -- enrolment ---------------------------------------------------------------------------
@@ -116,21 +105,15 @@ class SecondFactor:
 
     @staticmethod
     def _start(tx: Tx, email: str, sealed: bytes, now: int) -> None:
-        row = tx.query_one("SELECT enabled_at FROM owner_totp WHERE owner_email = ?",
-                           (email,))
-        if row is not None and row[0] is not None:
+        if factors.enabled_at(tx, email)[1] is not None:
             raise InvalidRequest("two-step sign-in is already on")
-        recent = [int(r[0]) for r in tx.execute(
-            "SELECT enabled_at FROM factor_enrolments WHERE owner_email = ? AND enabled_at > ? "
-            "ORDER BY enabled_at", (email, now - ENROLMENT_WINDOW_S)).fetchall()]
+        recent = factors.enrolled_since(tx, email, now - ENROLMENT_WINDOW_S)
         if len(recent) >= ENROLMENTS_PER_DAY:
             again = recent[-ENROLMENTS_PER_DAY] + ENROLMENT_WINDOW_S
             raise InvalidRequest(f"two-step sign-in was turned on {len(recent)} times in the last "
                              f"24 hours; it can be set up again after "
-                             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(again))}")
-        tx.execute("INSERT INTO owner_totp VALUES (?, ?, NULL, 0, ?) ON CONFLICT (owner_email) "
-                   "DO UPDATE SET secret_enc = excluded.secret_enc, last_step = 0, "
-                   "created_at = excluded.created_at", (email, sealed, now))
+                                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(again))}")
+        factors.start(tx, email, sealed, now)
 
     async def confirm(self, email: str, code: str, *,
                       keep_session: str | None = None) -> list[str] | None:
@@ -155,32 +138,28 @@ class SecondFactor:
 
     def _confirm(self, tx: Tx, email: str, code: str, codes: list[str], at: float,
                  undo_token: str | None, keep_session: str | None) -> bool:
-        row = tx.query_one("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
-                           "AND enabled_at IS NULL", (email,))
-        if row is None:
+        sealed = factors.pending_secret(tx, email)
+        if sealed is None:
             return False
-        step = totp.match_step(self._store.open_secret(_PURPOSE, email, row[0]), code, at)
+        step = totp.match_step(self._store.open_secret(_PURPOSE, email, sealed), code, at)
         if step is None:
             return False
-        tx.execute("UPDATE owner_totp SET enabled_at = ?, last_step = ? WHERE owner_email = ?",
-                   (int(at), step, email))
-        tx.execute("DELETE FROM factor_enrolments WHERE owner_email = ? AND enabled_at <= ?",
-                   (email, int(at) - ENROLMENT_WINDOW_S))
-        tx.execute("INSERT INTO factor_enrolments VALUES (?, ?)", (email, int(at)))
+        factors.enable(tx, email, int(at), step)
+        factors.note_enrolment(tx, email, int(at), ENROLMENT_WINDOW_S)
         self._replace_codes(tx, email, codes)
         if undo_token is not None:
-            issue_undo(tx, email, undo_token, bytes(row[0]), int(at))
+            issue_undo(tx, email, undo_token, sealed, int(at))
         end_credentials(tx, email, int(at), keep_session, reason="two_step_on")
         self._shared.activity.add(tx, email, "second_factor_on", "", int(at))
         return True
 
     def _replace_codes(self, tx: Tx, email: str, codes: list[str]) -> None:
-        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        macs = []
         for code in codes:
             plain = totp.normalize_recovery(code)
             assert plain is not None  # noqa: S101 - made by new_recovery_codes
-            tx.execute("INSERT INTO owner_recovery_codes VALUES (?, ?, NULL)",
-                       (email, totp.recovery_mac(self._store.pepper, email, plain)))
+            macs.append(totp.recovery_mac(self._store.pepper, email, plain))
+        factors.replace_codes(tx, email, macs)
 
     async def regenerate(self, email: str) -> list[str]:
         """Ten new recovery codes (the old ones stop working); the caller checked the
@@ -210,8 +189,7 @@ class SecondFactor:
 
     def _disable(self, tx: Tx, email: str, now: int, keep_session: str | None) -> bool:
         was = self._status(tx, email).enabled
-        tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
-        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        factors.forget(tx, email)
         if was:
             end_credentials(tx, email, now, keep_session, reason="two_step_off")
             self._shared.activity.add(tx, email, "second_factor_off", "", now)
@@ -235,10 +213,9 @@ class SecondFactor:
             raise InvalidRequest(f"no owner has the address {email}")
         if not self._status(tx, email).enabled:
             return False
-        tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
-        tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        factors.forget(tx, email)
         void_recovery_links(tx, email, now)
-        forget_enrolments(tx, email)
+        factors.forget_enrolments(tx, email)
         end_credentials(tx, email, now, reason="two_step_reset")
         self._shared.activity.add(tx, email, "second_factor_reset", "", now)
         return True
@@ -252,25 +229,15 @@ class SecondFactor:
                                       self._shared.clock())
 
     def _check(self, tx: Tx, email: str, code: str, at: float) -> bool:
-        row = tx.query_one("SELECT secret_enc FROM owner_totp WHERE owner_email = ? "
-                           "AND enabled_at IS NOT NULL", (email,))
-        if row is None:
+        sealed = factors.secret(tx, email)
+        if sealed is None:
             return False
         if totp.normalize_code(code) is not None:
-            key = self._store.open_secret(_PURPOSE, email, row[0])
-            step = totp.match_step(key, code, at)
-            if step is None:
-                return False
-            cur = tx.execute("UPDATE owner_totp SET last_step = ? WHERE owner_email = ? "
-                             "AND last_step < ?", (step, email, step))
-            return cur.rowcount == 1
+            step = totp.match_step(self._store.open_secret(_PURPOSE, email, sealed), code, at)
+            return step is not None and factors.spend_step(tx, email, step)
         plain = totp.normalize_recovery(code)
-        if plain is None:
-            return False
-        cur = tx.execute("UPDATE owner_recovery_codes SET used_at = ? WHERE owner_email = ? "
-                         "AND code_mac = ? AND used_at IS NULL",
-                         (int(at), email, totp.recovery_mac(self._store.pepper, email, plain)))
-        if cur.rowcount != 1:
+        if plain is None or not factors.spend_code(
+                tx, email, totp.recovery_mac(self._store.pepper, email, plain), int(at)):
             return False
         self._shared.activity.add(tx, email, "recovery_code_used", "", int(at))
         return True

@@ -1,0 +1,51 @@
+"""SQL stands only in the console's table modules and its store: the service, the door and
+the entry points ask them (Synapse's rule: every statement in a store of its table family).
+
+The rooms above the tables are read with :mod:`ast`: no string in them begins a statement
+(``SELECT``, ``INSERT``, ``UPDATE``, ``DELETE``, ``CREATE``...), so a rule that wants a new
+read or write gets a function in the table module of its family, where the statements of
+that table are seen together.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import mtgateway_console
+
+CONSOLE = Path(mtgateway_console.__file__).resolve().parent
+#: The rooms above the tables: the rules and everything that serves them.
+ABOVE_THE_TABLES = ("service", "door", "routes", "web", "mt4api")
+_STATEMENT = re.compile(r"^\s*(SELECT\s.*\sFROM\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|"
+                        r"DELETE\s+FROM\s|CREATE\s+(UNIQUE\s+)?(TABLE|INDEX)\s|DROP\s|"
+                        r"ALTER\s+TABLE\s)", re.IGNORECASE | re.DOTALL)
+
+
+def statements_in(folder: Path) -> list[str]:
+    """Each ``file:line`` of a string that begins an SQL statement under ``folder``."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and _STATEMENT.match(node.value):
+                found.append(f"{path.relative_to(folder)}:{node.lineno}")
+    return found
+
+
+def test_no_sql_above_the_tables() -> None:
+    """The service's rooms, the door and the three entry points hold no statement."""
+    found = [f"{room}/{hit}" for room in ABOVE_THE_TABLES
+             for hit in statements_in(CONSOLE / room)]
+    assert not found, found
+
+
+def test_the_check_finds_a_statement(tmp_path: Path) -> None:
+    """A statement split over lines, after white space, in any case, is found; a sentence
+    that starts with one of the words is not."""
+    (tmp_path / "room.py").write_text(
+        'A = ("  select 1 FROM owners "\n     "WHERE x = ?")\n'
+        'B = "Update your password to go on"\n', encoding="utf-8")
+    hits = [hit.rsplit(":", 1)[1] for hit in statements_in(tmp_path)]
+    assert hits == ["1"]
