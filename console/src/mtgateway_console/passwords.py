@@ -24,7 +24,19 @@ from typing import Final, TypeVar
 
 from mtgateway_base.fairshare import HASH_WORKERS, Lane, current
 
-__all__ = ["SCRYPT_N", "SCRYPT_P", "SCRYPT_R", "Hashing", "hash_password", "verify_password"]
+__all__ = ["MIN_PASSWORD_LENGTH", "SCRYPT_N", "SCRYPT_P", "SCRYPT_R", "Hashing",
+           "hash_password", "short_password", "verify_password"]
+
+#: The shortest owner password the console takes, wherever one is set: created, changed,
+#: chosen through a reset or a take-back link, typed into a page's form.
+MIN_PASSWORD_LENGTH: Final = 8
+
+
+def short_password(password: str) -> str | None:
+    """Why ``password`` is too short to be an owner's, or ``None``."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    return None
 
 T = TypeVar("T")
 

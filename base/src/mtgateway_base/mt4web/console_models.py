@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from ..charttext import MAX_BODY, MAX_SUBJECT, PRINTABLE_PATTERN, unprintable
+from ..wire.records import MAX_LOT_SIZE_BOUNDS, RISK_PCT_BOUNDS
 from .shared import (
     MAX_LOGIN,
     HealthOut,
@@ -59,12 +60,20 @@ def _number_only(value: Any) -> Any:
     return number
 
 
-def Number(low: float, high: float, *, above: bool = False) -> Any:  # noqa: N802 - a type
+def _json_number(value: float | Decimal) -> int | float:
+    """A bound as the document writes it: a decimal's whole number as an integer."""
+    if not isinstance(value, Decimal):
+        return value
+    return int(value) if value == value.to_integral() else float(value)
+
+
+def Number(low: float | Decimal, high: float | Decimal,  # noqa: N802 - a type
+           *, above: bool = False) -> Any:
     """A decimal from ``low`` (excluded with ``above``) to ``high``, sent as a JSON number."""
     bound = (Field(gt=Decimal(str(low)), le=Decimal(str(high))) if above
              else Field(ge=Decimal(str(low)), le=Decimal(str(high))))
-    schema: dict[str, Any] = {"type": "number", "maximum": high,
-                              ("exclusiveMinimum" if above else "minimum"): low}
+    schema: dict[str, Any] = {"type": "number", "maximum": _json_number(high),
+                              ("exclusiveMinimum" if above else "minimum"): _json_number(low)}
     return Annotated[Decimal, BeforeValidator(_number_only), bound, WithJsonSchema(schema)]
 
 
@@ -140,8 +149,10 @@ class Registration(BaseModel):
     server: str = Field(max_length=200, min_length=1)
     is_live: bool = False
     allowed_symbols: list[str] = Field(default=[], max_length=1000)
-    max_lot_size: Decimal = Field(default=Decimal("0.1"), ge=0, le=100, allow_inf_nan=False)
-    risk_pct: Decimal = Field(default=Decimal("0.01"), ge=0, le=1, allow_inf_nan=False)
+    max_lot_size: Decimal = Field(default=Decimal("0.1"), ge=MAX_LOT_SIZE_BOUNDS[0],
+                                  le=MAX_LOT_SIZE_BOUNDS[1], allow_inf_nan=False)
+    risk_pct: Decimal = Field(default=Decimal("0.01"), ge=RISK_PCT_BOUNDS[0],
+                              le=RISK_PCT_BOUNDS[1], allow_inf_nan=False)
     auto_trade_enabled: bool = True
     paper_trade_enabled: bool = False
     mt5_path: str = Field(default="", max_length=500)
@@ -155,8 +166,8 @@ class UserCreate(Registration):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     login: Ticket
-    max_lot_size: Number(0, 100) = Decimal("0.1")  # type: ignore[valid-type]
-    risk_pct: Number(0, 1) = Decimal("0.01")  # type: ignore[valid-type]
+    max_lot_size: Number(*MAX_LOT_SIZE_BOUNDS) = Decimal("0.1")  # type: ignore[valid-type]
+    risk_pct: Number(*RISK_PCT_BOUNDS) = Decimal("0.01")  # type: ignore[valid-type]
     #: Start on paper although the live book holds positions or pending orders at the broker
     #: (they stay open there, out of reach of bots on paper): without it, 409
     #: ``live_trades_open`` says what stays open.
@@ -188,8 +199,8 @@ class UserChange(In):
     broker: str | None = Field(default=None, min_length=1, max_length=100)
     is_live: bool | None = None
     allowed_symbols: list[str] | None = Field(default=None, max_length=1000)
-    max_lot_size: Number(0, 100) | None = None  # type: ignore[valid-type]
-    risk_pct: Number(0, 1) | None = None  # type: ignore[valid-type]
+    max_lot_size: Number(*MAX_LOT_SIZE_BOUNDS) | None = None  # type: ignore[valid-type]
+    risk_pct: Number(*RISK_PCT_BOUNDS) | None = None  # type: ignore[valid-type]
     auto_trade_enabled: bool | None = None
     paper_trade_enabled: bool | None = None
     mt5_path: str | None = Field(default=None, max_length=500)
@@ -347,8 +358,8 @@ class GroupPolicy(In):
     """A group's risk policy (its accounts take it)."""
 
     allowed_symbols: list[str] = Field(default=[], max_length=1000)
-    max_lot_size: Number(0, 100) = Decimal("0.1")  # type: ignore[valid-type]
-    risk_pct: Number(0, 1) = Decimal("0.01")  # type: ignore[valid-type]
+    max_lot_size: Number(*MAX_LOT_SIZE_BOUNDS) = Decimal("0.1")  # type: ignore[valid-type]
+    risk_pct: Number(*RISK_PCT_BOUNDS) = Decimal("0.01")  # type: ignore[valid-type]
     auto_trade_enabled: bool = True
 
 

@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
@@ -33,10 +34,12 @@ from .errors import RecordRejected
 __all__ = [
     "DEFAULT_RISK",
     "MAX_FUTURE_SKEW_S",
+    "MAX_LOT_SIZE_BOUNDS",
     "OFFLINE_GRACE_S",
     "RECORD_ALG",
     "RECORD_CONTEXT",
     "RECORD_VERSION",
+    "RISK_PCT_BOUNDS",
     "AuthorityKey",
     "AuthoritySigner",
     "CONSOLE_PROOF_CONTEXT",
@@ -190,6 +193,14 @@ class AuthoritySigner:
         sig = self._signing.sign(RECORD_CONTEXT + canonical_json(record))
         return {"v": RECORD_VERSION, "alg": RECORD_ALG, "kid": self.key.kid,
                 "record": dict(record), "sig": b64url_encode(sig)}
+
+
+#: The bounds of a risk policy's two numbers, inclusive: the largest order (lots) and the risk
+#: of one trade (a fraction of the balance). Written once, for every door that takes a policy
+#: (the owner API's and the MT4 Web API's models, the pages' form) and the service that checks
+#: it again.
+MAX_LOT_SIZE_BOUNDS: Final = (Decimal(0), Decimal(100))
+RISK_PCT_BOUNDS: Final = (Decimal(0), Decimal(1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Final
 
 from mtgateway_base.wire.errors import AuthorityError
+from mtgateway_base.wire.records import MAX_LOT_SIZE_BOUNDS, RISK_PCT_BOUNDS
 
 from .. import groups as group_rows
 from ..database import Tx
@@ -58,6 +59,11 @@ class LiveOpen(AuthorityError):
         super().__init__(self.words)
 
 
+def _within(value: Decimal, bounds: tuple[Decimal, Decimal]) -> bool:
+    """Whether ``value`` is within a policy's ``bounds`` (inclusive)."""
+    return bounds[0] <= value <= bounds[1]
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRegistration:
     """An account registration (``POST /v1/accounts``; validated again here)."""
@@ -85,8 +91,8 @@ class AccountRegistration:
             ("name", 0 < len(self.name) <= 100), ("broker", 0 < len(self.broker) <= 100),
             ("login", self.login > 0), ("password", len(self.password) <= 200),
             ("server", 0 < len(self.server) <= 200),
-            ("max_lot_size", Decimal(0) <= self.max_lot_size <= Decimal(100)),
-            ("risk_pct", Decimal(0) <= self.risk_pct <= Decimal(1)),
+            ("max_lot_size", _within(self.max_lot_size, MAX_LOT_SIZE_BOUNDS)),
+            ("risk_pct", _within(self.risk_pct, RISK_PCT_BOUNDS)),
             ("mt5_path", len(self.mt5_path) <= 500),
             ("account_type", self.account_type in ("USD", "USC")),
         )
@@ -112,9 +118,9 @@ class AccountChanges:
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field out of its range."""
-        if self.max_lot_size is not None and not Decimal(0) <= self.max_lot_size <= Decimal(100):
+        if self.max_lot_size is not None and not _within(self.max_lot_size, MAX_LOT_SIZE_BOUNDS):
             raise InvalidRequest("max_lot_size is out of range")
-        if self.risk_pct is not None and not Decimal(0) <= self.risk_pct <= Decimal(1):
+        if self.risk_pct is not None and not _within(self.risk_pct, RISK_PCT_BOUNDS):
             raise InvalidRequest("risk_pct is out of range")
 
     def named(self) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Final
 from ..activity import ActivityEntry, ActivityLog
 from ..database import Tx
 from ..errors import InvalidRequest
+from ..passwords import short_password
 from ..signins import Ended, end_credentials
 from .common import Shared, normalize_email
 
@@ -36,8 +37,9 @@ class Owners:
         email = normalize_email(email)
         if not _EMAIL_RE.match(email):
             raise InvalidRequest("not an e-mail address")
-        if len(password) < 8:
-            raise InvalidRequest("the password must have at least 8 characters")
+        problem = short_password(password)
+        if problem is not None:
+            raise InvalidRequest(problem)
         hashed = await self._shared.hashing.hash(password, owner=email)
         if not await self._shared.run(self._store.add_owner, email, hashed,
                                       self._shared.now()):
@@ -59,8 +61,9 @@ class Owners:
         session ``keep_session`` (the key of the one that changed it). What ended;
         ``ValueError`` for a short password or an unknown owner."""
         email = normalize_email(email)
-        if len(new_password) < 8:
-            raise InvalidRequest("the password must have at least 8 characters")
+        problem = short_password(new_password)
+        if problem is not None:
+            raise InvalidRequest(problem)
         hashed = await self._shared.hashing.hash(new_password, owner=email)
         now = self._shared.now()
         ended = await self._shared.run(self._change_password, email, hashed, now, keep_session)

@@ -41,6 +41,7 @@ from typing import Final
 from .. import alerts, factors, resets
 from ..database import Tx
 from ..errors import InvalidRequest
+from ..passwords import short_password
 from ..signins import end_credentials
 from .common import Shared, mask_email, normalize_email
 
@@ -123,8 +124,9 @@ class Recovery:
         unknown or with no such factor on (nothing changed). ``ValueError`` for a short
         password (the link is not spent).
         """
-        if len(new_password) < 8:
-            raise InvalidRequest("the password must have at least 8 characters")
+        problem = short_password(new_password)
+        if problem is not None:
+            raise InvalidRequest(problem)
         # looked up first: a link made up, used, expired or with no such factor on costs no
         # hash, and is answered alike whichever it is (``resets.Resets.complete``)
         digest = _digest(token)

@@ -30,6 +30,7 @@ from mtgateway_base.wire.errors import AuthorityError
 from .. import resets as links
 from ..database import Tx
 from ..errors import InvalidRequest
+from ..passwords import short_password
 from ..signins import end_credentials
 from .common import Shared, normalize_email
 
@@ -196,8 +197,9 @@ class Resets:
         (a hash per made-up link, with no credential and no throttle, once kept every
         owner's sign-in waiting); a live one is hashed in its owner's turn, then spent by
         the conditional ``UPDATE`` (another instance may have spent it meanwhile)."""
-        if len(new_password) < 8:
-            raise InvalidRequest("the password must have at least 8 characters")
+        problem = short_password(new_password)
+        if problem is not None:
+            raise InvalidRequest(problem)
         digest = _digest(token)
         owner = await self._shared.run(links.link_owner, digest, self._shared.now())
         if owner is None:

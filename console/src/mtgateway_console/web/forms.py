@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from mtgateway_base.wire.records import MAX_LOT_SIZE_BOUNDS, RISK_PCT_BOUNDS
+
+from ..passwords import MIN_PASSWORD_LENGTH
 from ..service import SCOPES, AccountRegistration
 from ..service.accounts import RiskForm
 from ..token_details import clean_label
@@ -40,11 +43,12 @@ class FormErrors:
 
 def parse_new_password(form: Form) -> tuple[str | None, FormErrors]:
     """A new password typed twice (``new_password``, ``new_password2``): the password, or
-    ``None`` and what is wrong (at least 8 characters; the two the same)."""
+    ``None`` and what is wrong (at least :data:`~..passwords.MIN_PASSWORD_LENGTH` characters;
+    the two the same)."""
     errors = FormErrors()
     new, again = form.get("new_password"), form.get("new_password2")
-    if not isinstance(new, str) or len(new) < 8:
-        errors.add("new_password", "at least 8 characters")
+    if not isinstance(new, str) or len(new) < MIN_PASSWORD_LENGTH:
+        errors.add("new_password", f"at least {MIN_PASSWORD_LENGTH} characters")
     elif new != again:
         errors.add("new_password2", "the two new passwords differ")
     return (new if not errors and isinstance(new, str) else None), errors
@@ -106,8 +110,8 @@ def parse_registration(form: Form) -> tuple[AccountRegistration | None, FormErro
     if len(password) > 200:
         errors.add("password", "at most 200 characters")
     server = _required(form, "server", 200, errors)
-    max_lot = _decimal(form, "max_lot_size", "0.1", Decimal(0), Decimal(100), errors)
-    risk = _decimal(form, "risk_pct", "0.01", Decimal(0), Decimal(1), errors)
+    max_lot = _decimal(form, "max_lot_size", "0.1", *MAX_LOT_SIZE_BOUNDS, errors)
+    risk = _decimal(form, "risk_pct", "0.01", *RISK_PCT_BOUNDS, errors)
     mt5_path = _text(form, "mt5_path")
     if len(mt5_path) > 500:
         errors.add("mt5_path", "at most 500 characters")
@@ -130,8 +134,8 @@ def parse_registration(form: Form) -> tuple[AccountRegistration | None, FormErro
 def parse_risk(form: Form) -> tuple[RiskForm | None, FormErrors]:
     """The risk policy form: the policy, or errors."""
     errors = FormErrors()
-    max_lot = _decimal(form, "max_lot_size", "0.1", Decimal(0), Decimal(100), errors)
-    risk = _decimal(form, "risk_pct", "0.01", Decimal(0), Decimal(1), errors)
+    max_lot = _decimal(form, "max_lot_size", "0.1", *MAX_LOT_SIZE_BOUNDS, errors)
+    risk = _decimal(form, "risk_pct", "0.01", *RISK_PCT_BOUNDS, errors)
     symbols = _symbols(form)
     if len(symbols) > 1000:
         errors.add("allowed_symbols", "at most 1000 symbols")

@@ -50,6 +50,7 @@ from mtgateway_base.throttle import RateLimited
 from ..database import DatabaseUnavailable
 from ..door import DOOR, Caller, Posted, refusal_headers, retry_after
 from ..errors import Refusal
+from ..passwords import MIN_PASSWORD_LENGTH
 from ..service import Authority, PasswordNeeded
 from ..service.signin import OwnerSignIn
 from .books import signed, utc_clock, utc_short
@@ -136,6 +137,7 @@ class PageKit:
         env.filters["agent"] = agent_name
         env.filters["signed"] = signed
         env.globals["box"] = BOX
+        env.globals["min_password_length"] = MIN_PASSWORD_LENGTH
 
     def render(self, template: str, status: int = 200, **context: Any) -> web.Response:
         """``template`` rendered with ``context`` as a UTF-8 HTML answer (a page's part, or
