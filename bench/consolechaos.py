@@ -366,6 +366,8 @@ def _console(tmp: Path, data: Path, max_connections: int,
     line = console.stdout.readline().decode()
     if not line.startswith("console listening on "):
         console.kill()
+        console.wait()
+        console.stdout.close()
         raise RuntimeError(f"the console did not start: {line!r}")
     return console, port
 
@@ -426,6 +428,8 @@ async def run(seed: int = 1, seconds: float = 60.0, *, owners: int = 4, daemons:
         finally:
             console.terminate()
             await asyncio.to_thread(console.wait)
+            assert console.stdout is not None
+            console.stdout.close()  # the pipe it said "listening" on (else unclosed at GC)
     return report
 
 

@@ -208,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     for action in service_cli.add_arguments(service):
         _with_config(action, nested=True)
+    setup = sub.add_parser(
+        "setup", help="the guided set-up: find the MetaTrader terminals, install and compile "
+                      "the EA, issue its token into the EA's preset, register the log-on task, "
+                      "wait for the EA and check it (--undo removes what it added)")
+    _with_config(setup)
+    from .setup.options import add_arguments as setup_arguments
+
+    setup_arguments(setup)
     check = sub.add_parser(
         "check", help="check the EA connected to a running daemon, as any client sees it, and "
                       "print a report to paste into a bug report (token from MTGATEWAY_TOKEN, "
@@ -286,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                   "`mtgateway-console`; this name works for this release only",
                   file=sys.stderr, flush=True)
             return _console_command(args, args.action)
+        if args.command == "setup":
+            from .setup.command import run as run_setup
+
+            return run_setup(args, find_config(args.config))
         if args.command == "service":
             from . import service as service_cli
 

@@ -467,7 +467,7 @@ def test_mt5_bridge_trades_over_its_rest_api_and_its_mcp_server(demo: Path, tmp_
                         break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, \
-                    (tmp_path / "bridge_server.log").read_text()
+                    (tmp_path / "bridge_server.log").read_text(encoding="utf-8", errors="replace")
                 time.sleep(0.05)
         lines = _lines([bin_dir / "python", FRAMEWORK / "bridge_flow.py", url], demo, tmp_path,
                        "bridge ")
