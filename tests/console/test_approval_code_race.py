@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
+from mtgateway_console import approvals as approval_rows
 from mtgateway_console.devices import MAX_TRIES
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
@@ -65,7 +66,7 @@ async def test_two_wrong_codes_at_once_through_two_instances_spend_two_tries(
         holder.close()
         left = [answer.tries_left for answer in await asyncio.gather(*guesses)]
     assert sorted(left, key=lambda n: n or 0) == [MAX_TRIES - 2, MAX_TRIES - 1]
-    (approval,) = await first.store.run(first.store.approvals_of_device, device.device_id)
+    (approval,) = await first.store.run(approval_rows.approvals_of_device, device.device_id)
     assert approval.tries_left == MAX_TRIES - 2
     await first.close()
     await second.close()

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
+from mtgateway_console import approvals as approval_rows
 from mtgateway_console import basis, halts, instructions
 from mtgateway_console.basis import Basis
 from mtgateway_console.database import Tx
@@ -51,9 +52,9 @@ def _apart(tx: Tx, authority: Authority, device_id: str, hint: str) -> tuple[obj
     store = authority.store
     row = store.token_by_hint(tx, hint)
     assert row is not None
-    known = store.device(tx, device_id)
+    known = approval_rows.device(tx, device_id)
     return (row, store.account_for(tx, row.login, row.server),
-            store.approval(tx, row.owner_email, device_id),
+            approval_rows.approval(tx, row.owner_email, device_id),
             None if known is None else (known.name, known.os),
             halts.halt_of(tx, row.owner_email, row.login, row.server) is not None,
             instructions.pending_for(tx, row.owner_email, row.login, row.server))
@@ -96,7 +97,7 @@ async def test_the_one_read_answers_what_the_five_reads_answered(authority: Auth
         await authority.run(authority.store.add_account, AccountRow(
             0, OWNER, "main", "MTG", LOGIN, SERVER, False, True, ("EURUSD",), "0.5", "0.02",
             True, False, "", "USD", T0), "an account password")
-        await authority.run(authority.store.upsert_device, device.device_id, device.public_key,
+        await authority.run(approval_rows.upsert_device, device.device_id, device.public_key,
                             "vps-1", "Windows", T0)
 
         def give(tx: Tx) -> None:

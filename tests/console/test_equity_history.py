@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.records import device_id_for
 from mtgateway_base.wire.reports import AccountFigures, Position, PositionsBook, TerminalReport
+from mtgateway_console import approvals as approval_rows
 from mtgateway_console import equity
 from mtgateway_console.database import Tx
 from mtgateway_console.devices import Approval
@@ -49,8 +50,8 @@ async def authority(request: pytest.FixtureRequest, tmp_path: Path) -> Authority
 
 
 def _approve(tx: Tx, store: AuthorityStore, device: DeviceInfo) -> None:
-    store.upsert_device(tx, device.device_id, device.public_key, "desk", "linux", 100)
-    store.save_approval(tx, Approval("apr_1", OWNER, device.device_id, "approved", 100,
+    approval_rows.upsert_device(tx, device.device_id, device.public_key, "desk", "linux", 100)
+    approval_rows.save_approval(tx, Approval("apr_1", OWNER, device.device_id, "approved", 100,
                                      approved_at=100))
 
 

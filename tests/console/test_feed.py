@@ -14,6 +14,7 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway_base.wire.proofs import device_info
+from mtgateway_console import approvals as approval_rows
 from mtgateway_console.database import Timing, Tx
 from mtgateway_console.devices import Approval
 from mtgateway_console.feed import RevocationFeed
@@ -35,7 +36,7 @@ async def test_a_revocation_written_elsewhere_wakes_every_waiter(tmp_path: Path)
     for device in devices:
         await here.approvals.approve_local(device)
     stranger = device_info(Ed25519PrivateKey.generate())  # never asked this owner for anything
-    await here.store.run(here.store.upsert_device, stranger.device_id, stranger.public_key,
+    await here.store.run(approval_rows.upsert_device, stranger.device_id, stranger.public_key,
                          "x", "y", 0)
     head, ids = await here.wait_revocations(devices[0], None, 30)
     assert ids == []  # a new waiter's cursor, at once
@@ -167,7 +168,7 @@ async def test_a_revocation_wakes_only_the_waiters_it_concerns(tmp_path: Path) -
         for group, owner in ((concerned, OWNER), (others, "other@example.com")):
             for _ in range(6):
                 device = device_info(Ed25519PrivateKey.generate())
-                await authority.store.run(authority.store.upsert_device, device.device_id,
+                await authority.store.run(approval_rows.upsert_device, device.device_id,
                                           device.public_key, "x", "y", 0)
                 await authority.store.run(_approve, authority.store, owner, device.device_id)
                 group.append(device)
@@ -203,6 +204,6 @@ async def test_a_revocation_wakes_only_the_waiters_it_concerns(tmp_path: Path) -
 
 
 def _approve(tx: Tx, store: AuthorityStore, owner: str, device_id: str) -> None:
-    store.save_approval(tx, Approval(approval_id=f"apr_{device_id[:12]}", owner_email=owner,
+    approval_rows.save_approval(tx, Approval(approval_id=f"apr_{device_id[:12]}", owner_email=owner,
                                      device_id=device_id, status="approved", created_at=0,
                                      approved_at=0))

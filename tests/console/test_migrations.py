@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from mtgateway.credential import TokenKeys
+from mtgateway_console import approvals as approval_rows
 from mtgateway_console import equity, snapshots
+from mtgateway_console import owners as owner_rows
 from mtgateway_console.database import Database, DatabaseError, Tx
 from mtgateway_console.migrations import MIGRATIONS, migrate, schema_version
 from mtgateway_console.store import DB_FILE, AuthorityStore
@@ -56,7 +58,7 @@ def _version_1_rows(tx: Tx) -> None:
 
 async def _assert_rows_kept(store: AuthorityStore) -> None:
     assert await schema_version(store.database) == LATEST
-    assert await store.run(store.owner_password_hash, "o@example.com") == "scrypt$h"
+    assert await store.run(owner_rows.owner_password_hash, "o@example.com") == "scrypt$h"
     tokens = await store.run(store.tokens_of, "o@example.com")
     assert [t.token_id for t in tokens] == ["tok_0", "tok_1", "tok_2"]
     for row, token in zip(tokens, TOKENS, strict=True):  # the same tokens, nothing re-pasted
@@ -70,13 +72,13 @@ async def _assert_rows_kept(store: AuthorityStore) -> None:
     assert not digests & {str(value) for row in columns for value in row}
     assert await store.run(store.live_token_owners, 5012345, "MTG-Demo", 150) \
         == {"o@example.com"}
-    device = await store.run(store.device, "D" * 26)
+    device = await store.run(approval_rows.device, "D" * 26)
     assert device is not None and device.public_key == b"\x07" * 32
-    approval = await store.run(store.approval, "o@example.com", "D" * 26)
+    approval = await store.run(approval_rows.approval, "o@example.com", "D" * 26)
     assert approval is not None and approval.status == "approved"
-    assert await store.run(store.sends, device_id="D" * 26, since=0) == [15]
-    assert await store.run(store.failures, "o@example.com", since=0) == [(16, "D" * 26)]
-    assert await store.run(store.approvals_locked_until, "o@example.com") == 99
+    assert await store.run(approval_rows.sends, device_id="D" * 26, since=0) == [15]
+    assert await store.run(approval_rows.failures, "o@example.com", since=0) == [(16, "D" * 26)]
+    assert await store.run(approval_rows.approvals_locked_until, "o@example.com") == 99
 
 
 def _version_1_tables(tx: Tx) -> None:

@@ -29,6 +29,7 @@ from mtgateway_base.wire.reports import (
     PositionsBook,
     TerminalReport,
 )
+from mtgateway_console import approvals as approval_rows
 from mtgateway_console import snapshots
 from mtgateway_console.database import Cursor, Tx
 from mtgateway_console.mailer import RecordingMailer
@@ -281,7 +282,7 @@ async def test_a_lookup_and_a_refresh_take_one_transaction_of_few_statements(
         assert [r["record"]["token_id"] for r in records] == [token.token_id, other.token_id]
         if authority.store.database.postgres:
             assert statements.round_trips_of_claimed() == LOOKUP_ROUND_TRIPS
-        row = await authority.run(authority.store.device, device.device_id)
+        row = await authority.run(approval_rows.device, device.device_id)
         assert row is not None
         assert (row.name, row.os) == ("vps-1", "Windows Server 2022")
     finally:

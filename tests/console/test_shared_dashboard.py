@@ -21,6 +21,7 @@ from mtgateway.credential import token_hint
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.records import device_id_for
 from mtgateway_base.wire.reports import AccountFigures, TerminalReport
+from mtgateway_console import approvals as approval_rows
 from mtgateway_console.database import Tx
 from mtgateway_console.devices import Approval
 from mtgateway_console.mailer import RecordingMailer
@@ -43,8 +44,8 @@ async def two_instances(tmp_path: Path, postgres: PostgresServer) -> tuple[Autho
 
 
 def _approve(tx: Tx, store: AuthorityStore, device: DeviceInfo) -> None:
-    store.upsert_device(tx, device.device_id, device.public_key, "laptop", "linux", 100)
-    store.save_approval(tx, Approval("apr_1", OWNER, device.device_id, "approved", 100,
+    approval_rows.upsert_device(tx, device.device_id, device.public_key, "laptop", "linux", 100)
+    approval_rows.save_approval(tx, Approval("apr_1", OWNER, device.device_id, "approved", 100,
                                      approved_at=100))
 
 

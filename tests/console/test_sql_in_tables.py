@@ -49,3 +49,23 @@ def test_the_check_finds_a_statement(tmp_path: Path) -> None:
         'B = "Update your password to go on"\n', encoding="utf-8")
     hits = [hit.rsplit(":", 1)[1] for hit in statements_in(tmp_path)]
     assert hits == ["1"]
+
+
+#: The families whose statements stay in the store: the rows it seals under the data key
+#: (tokens' server keys, accounts' MT5 passwords; ``tokens_v7`` is schema 7's rebuild of the
+#: first) and the proofs' replays, whose sweep keeps its time in the store. Each other family
+#: has its table module (``owners``, ``approvals``...).
+STORE_FAMILIES = {"tokens", "tokens_v7", "accounts", "proof_replays"}
+#: A table named by a statement (the statements' keywords are written in capitals here).
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+([a-z_][a-z_0-9]*)\b")
+
+
+def test_the_store_holds_only_its_own_families() -> None:
+    """The store's statements name only the tables of its families: the owners', the
+    devices' and the approvals' statements stand in their table modules."""
+    named = set()
+    for node in ast.walk(ast.parse((CONSOLE / "store.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            named |= {m.group(1) for m in _TABLE.finditer(node.value)}
+    assert named, "no statement read: the check would pass on anything"
+    assert named <= STORE_FAMILIES, sorted(named - STORE_FAMILIES)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from mtgateway_base.throttle import AuthThrottle
+from mtgateway_console import approvals as approval_rows
+from mtgateway_console import owners as owner_rows
 from mtgateway_console.devices import Approval
 from mtgateway_console.signins import StoredLoginFailures
 from mtgateway_console.store import (
@@ -86,15 +88,15 @@ def test_a_truncated_secret_file_is_refused(tmp_path: Path) -> None:
 
 async def test_owners_are_added_once_and_their_password_replaced(store: AuthorityStore) -> None:
     """A taken e-mail is refused; a password change touches only that owner."""
-    assert await store.run(store.add_owner, "b@example.com", "h1", 1)
-    assert not await store.run(store.add_owner, "b@example.com", "other", 2)
-    assert await store.run(store.add_owner, "a@example.com", "h2", 3)
-    assert await store.run(store.set_owner_password, "b@example.com", "h3")
-    assert not await store.run(store.set_owner_password, "nobody@example.com", "h4")
-    assert await store.run(store.owner_password_hash, "b@example.com") == "h3"
-    assert await store.run(store.owner_password_hash, "a@example.com") == "h2"
-    assert await store.run(store.owner_password_hash, "nobody@example.com") is None
-    assert await store.run(store.owners) == ["a@example.com", "b@example.com"]
+    assert await store.run(owner_rows.add_owner, "b@example.com", "h1", 1)
+    assert not await store.run(owner_rows.add_owner, "b@example.com", "other", 2)
+    assert await store.run(owner_rows.add_owner, "a@example.com", "h2", 3)
+    assert await store.run(owner_rows.set_owner_password, "b@example.com", "h3")
+    assert not await store.run(owner_rows.set_owner_password, "nobody@example.com", "h4")
+    assert await store.run(owner_rows.owner_password_hash, "b@example.com") == "h3"
+    assert await store.run(owner_rows.owner_password_hash, "a@example.com") == "h2"
+    assert await store.run(owner_rows.owner_password_hash, "nobody@example.com") is None
+    assert await store.run(owner_rows.owners) == ["a@example.com", "b@example.com"]
 
 
 async def test_tokens_are_found_by_hint_and_id_and_revoked_by_owner(store: AuthorityStore) -> None:
@@ -186,44 +188,44 @@ async def test_an_account_is_changed_only_by_its_owner(store: AuthorityStore) ->
 
 async def test_devices_keep_their_key_and_update_their_name(store: AuthorityStore) -> None:
     """A device seen again gets its new name and last_seen; the key and first_seen stay."""
-    await store.run(store.upsert_device, "D" * 26, b"\x01" * 32, "laptop", "linux", 10)
-    await store.run(store.upsert_device, "D" * 26, b"\x01" * 32, "desk", "windows", 20)
-    device = await store.run(store.device, "D" * 26)
+    await store.run(approval_rows.upsert_device, "D" * 26, b"\x01" * 32, "laptop", "linux", 10)
+    await store.run(approval_rows.upsert_device, "D" * 26, b"\x01" * 32, "desk", "windows", 20)
+    device = await store.run(approval_rows.device, "D" * 26)
     assert device is not None
     assert (device.public_key, device.name, device.os, device.first_seen, device.last_seen) == (
         b"\x01" * 32, "desk", "windows", 10, 20)
-    assert await store.run(store.device, "E" * 26) is None
+    assert await store.run(approval_rows.device, "E" * 26) is None
 
 
 async def test_approvals_and_sends_round_trip(store: AuthorityStore) -> None:
     """An approval is saved and replaced per (owner, device); sends are counted per side."""
     approval = Approval("apr_1", "o@example.com", "D" * 26, "pending", 10, "mac", 10, 5)
-    await store.run(store.save_approval, approval)
-    assert await store.run(store.approval, "o@example.com", "D" * 26) == approval
-    await store.run(store.save_approval, Approval("apr_1", "o@example.com", "D" * 26,
+    await store.run(approval_rows.save_approval, approval)
+    assert await store.run(approval_rows.approval, "o@example.com", "D" * 26) == approval
+    await store.run(approval_rows.save_approval, Approval("apr_1", "o@example.com", "D" * 26,
                                                   "approved", 10, approved_at=20))
-    assert [a.status for a in await store.run(store.approvals_of_device, "D" * 26)] \
+    assert [a.status for a in await store.run(approval_rows.approvals_of_device, "D" * 26)] \
         == ["approved"]
-    assert [a.status for a in await store.run(store.approvals_of_owner, "o@example.com")] \
+    assert [a.status for a in await store.run(approval_rows.approvals_of_owner, "o@example.com")] \
         == ["approved"]
-    await store.run(store.record_send, "D" * 26, "o@example.com", 100)
-    await store.run(store.record_send, "E" * 26, "o@example.com", 200)
-    assert await store.run(store.sends, device_id="D" * 26, since=0) == [100]
-    assert await store.run(store.sends, owner_email="o@example.com", since=150) == [200]
+    await store.run(approval_rows.record_send, "D" * 26, "o@example.com", 100)
+    await store.run(approval_rows.record_send, "E" * 26, "o@example.com", 200)
+    assert await store.run(approval_rows.sends, device_id="D" * 26, since=0) == [100]
+    assert await store.run(approval_rows.sends, owner_email="o@example.com", since=150) == [200]
 
 
 async def test_failures_count_until_the_lock_clears_them(store: AuthorityStore) -> None:
     """Wrong codes are kept per owner; locking records the end and starts a new count."""
-    await store.run(store.record_failure, "o@example.com", "D" * 26, 100)
-    await store.run(store.record_failure, "o@example.com", "E" * 26, 110)
-    await store.run(store.record_failure, "p@example.com", "E" * 26, 120)
-    assert await store.run(store.failures, "o@example.com", since=100) == [(110, "E" * 26)]
-    assert await store.run(store.approvals_locked_until, "o@example.com") is None
-    await store.run(store.lock_approvals, "o@example.com", 130, 1000)
-    await store.run(store.lock_approvals, "o@example.com", 140, 2000)
-    assert await store.run(store.approvals_locked_until, "o@example.com") == 2000
-    assert await store.run(store.failures, "o@example.com", since=0) == []
-    assert await store.run(store.failures, "p@example.com", since=0) == [(120, "E" * 26)]
+    await store.run(approval_rows.record_failure, "o@example.com", "D" * 26, 100)
+    await store.run(approval_rows.record_failure, "o@example.com", "E" * 26, 110)
+    await store.run(approval_rows.record_failure, "p@example.com", "E" * 26, 120)
+    assert await store.run(approval_rows.failures, "o@example.com", since=100) == [(110, "E" * 26)]
+    assert await store.run(approval_rows.approvals_locked_until, "o@example.com") is None
+    await store.run(approval_rows.lock_approvals, "o@example.com", 130, 1000)
+    await store.run(approval_rows.lock_approvals, "o@example.com", 140, 2000)
+    assert await store.run(approval_rows.approvals_locked_until, "o@example.com") == 2000
+    assert await store.run(approval_rows.failures, "o@example.com", since=0) == []
+    assert await store.run(approval_rows.failures, "p@example.com", since=0) == [(120, "E" * 26)]
 
 
 async def test_a_proof_is_remembered_once_until_its_window_closes(store: AuthorityStore) -> None:

@@ -26,19 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from .approvals import APPROVAL_WIDTH, approval_columns
 from .database import Cursor, Tx
 from .devices import Approval
 from .halts import HALTED_OF_TOKEN
 from .instructions import Instruction, pending_of_token, pending_rows
 from .store import (
     ACCOUNT_WIDTH,
-    APPROVAL_WIDTH,
     TOKEN_WIDTH,
     AccountRow,
     TokenRow,
     account_columns,
     account_row,
-    approval_columns,
     token_columns,
     token_row,
 )

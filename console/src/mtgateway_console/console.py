@@ -55,6 +55,7 @@ from mtgateway_base.loopback import is_loopback
 from mtgateway_base.scrape import ScrapeGuard
 from mtgateway_base.throttle import AuthThrottle
 
+from . import approvals as approval_rows
 from .address import ConsoleAddress
 from .appkeys import (
     AUTHORITY,
@@ -141,7 +142,7 @@ async def _learn_devices(authority: Authority, gate: KeyGate) -> None:
     naming a live token. Unreachable now: each known device is noted again when its first
     proof passes."""
     try:
-        for device_id in await authority.run(authority.store.asking_devices):
+        for device_id in await authority.run(approval_rows.asking_devices):
             gate.verified(device_id)
     except DatabaseUnavailable as exc:
         log.warning("the console's known devices could not be read: %s", exc)

@@ -2,7 +2,7 @@
 
 What is kept, and why in this form:
 
-- owners: the e-mail and an scrypt hash of the password;
+- owners: the e-mail and an scrypt hash of the password (their statements in ``owners.py``);
 - tokens: the hint and the verifier of each token (``mtgateway.credential``): ``stored_key``,
   which checks a holder's proof and cannot make one, and ``server_key``, with which a daemon
   proves itself, encrypted under ``authority-data.key``; never the token (it is shown once)
@@ -12,8 +12,9 @@ What is kept, and why in this form:
   (a backup, a synced folder) from revealing it; it does not protect against someone who
   controls this host, who can read the key file as easily as the database;
 - devices and approvals (codes as HMACs only) and the history of code e-mails (rate limits);
-- wrong approval codes per owner and the owner's approval lock, in the database rather than in
-  memory so that restarting the console does not hand an attacker a fresh allowance of guesses;
+  wrong approval codes per owner and the owner's approval lock, in the database rather than in
+  memory so that restarting the console does not hand an attacker a fresh allowance of guesses
+  (their statements in ``approvals.py``);
 - the authority's Ed25519 signing key in ``authority-signing.key``.
 
 The key files and the database are created 0600 (``mtgateway_base/files.py``: exclusively,
@@ -63,7 +64,6 @@ from .database import (
     Door,
     Tx,
 )
-from .devices import Approval
 from .errors import AccountExists
 from .migrations import migrate
 
@@ -75,17 +75,15 @@ __all__ = [
     "AccountExists",
     "AccountRow",
     "AuthorityStore",
-    "DeviceRow",
     "ProofClaim",
     "StoredProofReplays",
     "TokenRow",
     "claimed",
     "ACCOUNT_WIDTH",
-    "APPROVAL_WIDTH",
     "TOKEN_WIDTH",
     "account_columns",
     "account_row",
-    "approval_columns",
+    "aliased",
     "load_or_create_secret",
     "token_columns",
     "token_row",
@@ -124,8 +122,7 @@ _TOKENS_V7_SWAP: Final = """
 _ACCOUNT_COLS: Final = ("id, owner_email, name, broker, login, server, is_live, is_active, "
                         "allowed_symbols, max_lot_size, risk_pct, auto_trade_enabled, "
                         "paper_trade_enabled, mt5_path, account_type, created_at")
-_APPROVAL_COLS: Final = ("approval_id, owner_email, device_id, status, created_at, code_mac, "
-                         "code_issued_at, tries_left, approved_at")
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,41 +169,24 @@ class AccountRow:
     created_at: int
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    """A device that has asked the authority for something."""
-
-    device_id: str
-    public_key: bytes
-    name: str
-    os: str
-    first_seen: int
-    last_seen: int
-
-
 #: How many columns :func:`token_row` and :func:`account_row` read.
 TOKEN_WIDTH: Final = len(_TOKEN_COLS.split(","))
 ACCOUNT_WIDTH: Final = len(_ACCOUNT_COLS.split(","))
-APPROVAL_WIDTH: Final = len(_APPROVAL_COLS.split(","))
 
 
-def _aliased(columns: str, alias: str) -> str:
+def aliased(columns: str, alias: str) -> str:
+    """``columns`` (a comma-separated list) each prefixed with the table ``alias``."""
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
 def token_columns(alias: str) -> str:
     """The columns :func:`token_row` reads, of the tokens table named ``alias`` in a join."""
-    return _aliased(_TOKEN_COLS, alias)
+    return aliased(_TOKEN_COLS, alias)
 
 
 def account_columns(alias: str) -> str:
     """The columns :func:`account_row` reads, of the accounts table named ``alias``."""
-    return _aliased(_ACCOUNT_COLS, alias)
-
-
-def approval_columns(alias: str) -> str:
-    """The columns of an :class:`~.devices.Approval`, of the approvals table ``alias``."""
-    return _aliased(_APPROVAL_COLS, alias)
+    return aliased(_ACCOUNT_COLS, alias)
 
 
 def token_row(r: Sequence[Any]) -> TokenRow:
@@ -327,36 +307,6 @@ class AuthorityStore:
         blob = bytes(blob)
         return self._aead.decrypt(blob[:12], blob[12:], f"{purpose}\x1f{subject}".encode())
 
-    # -- owners --------------------------------------------------------------------------
-
-    def add_owner(self, tx: Tx, email: str, password_hash: str, now: int) -> bool:
-        """Create an owner; ``False`` if the e-mail is taken."""
-        cur = tx.execute("INSERT INTO owners (email, password_hash, created_at) VALUES "
-                         "(?, ?, ?) ON CONFLICT DO NOTHING",
-                         (email, password_hash, now))
-        return cur.rowcount == 1
-
-    def owner_password_hash(self, tx: Tx, email: str) -> str | None:
-        """The stored hash, or ``None`` for an unknown e-mail."""
-        row = tx.query_one("SELECT password_hash FROM owners WHERE email = ?",
-                           (email,))
-        return None if row is None else str(row[0])
-
-    def set_owner_password(self, tx: Tx, email: str, password_hash: str) -> bool:
-        """Replace an owner's password hash; ``False`` for an unknown e-mail. The owner's
-        sign-in generation is raised with it, so no console-API token issued under the old
-        password is accepted afterwards, whichever way the password was set
-        (``signins.end_credentials`` ends the rest)."""
-        cur = tx.execute("UPDATE owners SET password_hash = ?, "
-                         "signin_generation = signin_generation + 1 WHERE email = ?",
-                         (password_hash, email))
-        return cur.rowcount == 1
-
-    def owners(self, tx: Tx) -> list[str]:
-        """Every owner's e-mail."""
-        rows = tx.query("SELECT email FROM owners ORDER BY email")
-        return [str(r[0]) for r in rows]
-
     # -- tokens --------------------------------------------------------------------------
 
     def add_token(self, tx: Tx, row: TokenRow) -> None:
@@ -475,136 +425,6 @@ class AuthorityStore:
         blob = bytes(row[0])
         plain = self._aead.decrypt(blob[:12], blob[12:], self._aad(login, server))
         return plain.decode("utf-8")
-
-    # -- devices and approvals -----------------------------------------------------------
-
-    def upsert_device(self, tx: Tx, device_id: str, public_key: bytes, name: str, os_name: str,
-                      now: int) -> None:
-        """Remember a device; its name and OS are updated, its key never changes."""
-        tx.execute("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) "
-                   "DO UPDATE SET name = excluded.name, os = excluded.os, "
-                   "last_seen = excluded.last_seen",
-                   (device_id, public_key, name, os_name, now, now))
-
-    def device(self, tx: Tx, device_id: str) -> DeviceRow | None:
-        """A known device."""
-        r = tx.query_one("SELECT device_id, public_key, name, os, first_seen, last_seen "
-                         "FROM devices WHERE device_id = ?", (device_id,))
-        return None if r is None else DeviceRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5])
-
-    def _approvals(self, tx: Tx, clause: str, *args: Any) -> list[Approval]:
-        rows = tx.query(f"SELECT {_APPROVAL_COLS} FROM approvals WHERE {clause}",
-                        args)
-        return [Approval(*r) for r in rows]
-
-    def approval(self, tx: Tx, owner_email: str, device_id: str) -> Approval | None:
-        """The approval of a device for an owner."""
-        rows = self._approvals(tx, "owner_email = ? AND device_id = ?", owner_email, device_id)
-        return rows[0] if rows else None
-
-    def approvals_of_device(self, tx: Tx, device_id: str) -> list[Approval]:
-        """Every owner's approval of this device."""
-        return self._approvals(tx, "device_id = ? ORDER BY owner_email", device_id)
-
-    def approvals_of_owner(self, tx: Tx, owner_email: str) -> list[Approval]:
-        """Every device an owner has been asked to approve."""
-        return self._approvals(tx, "owner_email = ? ORDER BY created_at, device_id",
-                               owner_email)
-
-    def asking_devices(self, tx: Tx) -> list[str]:
-        """Every device that asked any owner's approval, whatever the answer (the console's
-        key gate reads them at start: ``keygate``)."""
-        return [r[0] for r in tx.query("SELECT DISTINCT device_id FROM approvals")]
-
-    def pending_approvals(self, tx: Tx) -> int:
-        """How many approvals, of every owner, wait for a code (the console's metrics)."""
-        row = tx.query_one("SELECT count(*) FROM approvals WHERE status = 'pending'")
-        return int(row[0])
-
-    def delete_approval(self, tx: Tx, owner_email: str, device_id: str) -> None:
-        """Drop the (owner, device) approval row (the device row stays: other owners' rows may
-        name it, and a later lookup updates it)."""
-        tx.execute("DELETE FROM approvals WHERE owner_email = ? AND device_id = ?",
-                   (owner_email, device_id))
-
-    def save_approval(self, tx: Tx, approval: Approval) -> None:
-        """Insert or replace the (owner, device) approval."""
-        tx.execute(f"INSERT INTO approvals ({_APPROVAL_COLS}) "
-                   "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (owner_email, device_id) DO "
-                   "UPDATE SET approval_id = excluded.approval_id, status = excluded.status, "
-                   "created_at = excluded.created_at, code_mac = excluded.code_mac, "
-                   "code_issued_at = excluded.code_issued_at, "
-                   "tries_left = excluded.tries_left, approved_at = excluded.approved_at",
-                   (approval.approval_id, approval.owner_email, approval.device_id,
-                    approval.status, approval.created_at, approval.code_mac,
-                    approval.code_issued_at, approval.tries_left, approval.approved_at))
-
-    def record_send(self, tx: Tx, device_id: str, owner_email: str, now: int) -> None:
-        """Note that a code e-mail went out (the resend limits count these)."""
-        tx.execute("INSERT INTO code_sends VALUES (?, ?, ?)", (device_id, owner_email, now))
-        tx.execute("DELETE FROM code_sends WHERE sent_at < ?", (now - 2 * 86400,))
-
-    def note_approval_token(self, tx: Tx, approval_id: str, token_id: str, now: int) -> None:
-        """Note that ``token_id``'s lookup asked for the approval (the latest one counts)."""
-        tx.execute("INSERT INTO approval_tokens VALUES (?, ?, ?) ON CONFLICT (approval_id) "
-                   "DO UPDATE SET token_id = excluded.token_id, noted_at = excluded.noted_at",
-                   (approval_id, token_id, now))
-        tx.execute("DELETE FROM approval_tokens WHERE noted_at < ?", (now - 30 * 86400,))
-
-    def approval_token(self, tx: Tx, approval_id: str) -> str | None:
-        """The token whose lookup last asked for the approval, or ``None``."""
-        row = tx.query_one("SELECT token_id FROM approval_tokens WHERE approval_id = ?",
-                           (approval_id,))
-        return None if row is None else str(row[0])
-
-    def token_sends(self, tx: Tx, token_id: str, *, since: int) -> list[int]:
-        """When the token's lookups caused codes after ``since``, oldest first."""
-        rows = tx.query("SELECT sent_at FROM token_code_sends WHERE token_id = ? AND "
-                        "sent_at > ? ORDER BY sent_at", (token_id, since))
-        return [int(r[0]) for r in rows]
-
-    def record_token_send(self, tx: Tx, token_id: str, now: int) -> None:
-        """Note a code caused by the token's lookup (rows older than two days dropped)."""
-        tx.execute("INSERT INTO token_code_sends VALUES (?, ?)", (token_id, now))
-        tx.execute("DELETE FROM token_code_sends WHERE sent_at < ?", (now - 2 * 86400,))
-
-    def record_failure(self, tx: Tx, owner_email: str, device_id: str, now: int,
-                       keep_s: int = 2 * 86400) -> None:
-        """Note a wrong approval code for an owner (the account-wide lock counts these); rows
-        older than ``keep_s`` are dropped, so the table stays as small as the window needs."""
-        tx.execute("INSERT INTO code_failures VALUES (?, ?, ?)",
-                   (owner_email, device_id, now))
-        tx.execute("DELETE FROM code_failures WHERE failed_at < ?", (now - keep_s,))
-
-    def failures(self, tx: Tx, owner_email: str, *, since: int) -> list[tuple[int, str]]:
-        """``(time, device_id)`` of the owner's wrong codes after ``since``, oldest first."""
-        rows = tx.query("SELECT failed_at, device_id FROM code_failures "
-                        "WHERE owner_email = ? AND failed_at > ? ORDER BY failed_at",
-                        (owner_email, since))
-        return [(int(r[0]), str(r[1])) for r in rows]
-
-    def lock_approvals(self, tx: Tx, owner_email: str, now: int, until: int) -> None:
-        """Lock the owner's device approvals until ``until``; the failures that caused it are
-        cleared, so the next lock takes a full count of new ones."""
-        tx.execute("INSERT INTO approval_locks VALUES (?, ?, ?) ON CONFLICT (owner_email) "
-                   "DO UPDATE SET locked_at = excluded.locked_at, "
-                   "locked_until = excluded.locked_until",
-                   (owner_email, now, until))
-        tx.execute("DELETE FROM code_failures WHERE owner_email = ?", (owner_email,))
-
-    def approvals_locked_until(self, tx: Tx, owner_email: str) -> int | None:
-        """When the owner's approval lock ends (possibly in the past), or ``None``."""
-        row = tx.query_one("SELECT locked_until FROM approval_locks WHERE owner_email = ?",
-                           (owner_email,))
-        return None if row is None else int(row[0])
-
-    def sends(self, tx: Tx, *, device_id: str | None = None, owner_email: str | None = None,
-              since: int) -> list[int]:
-        """Send times since ``since`` for a device or an owner."""
-        column, value = ("device_id", device_id) if device_id else ("owner_email", owner_email)
-        rows = tx.query(f"SELECT sent_at FROM code_sends WHERE {column} = ? "
-                        "AND sent_at >= ? ORDER BY sent_at", (value, since))
-        return [int(r[0]) for r in rows]
 
     # -- device proofs -------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.proofs import CheckedProof, check_device_proof
 
+from .. import approvals as approval_rows
 from ..apitokens import ApiClaims, ApiTokens, api_key_from
 from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
@@ -357,7 +358,7 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
                     partial(mark_authenticated, request)))
             fresh = await replays.remember(checked.replay_key, checked.made_at_s, now)
             found = fresh and not known and await authority.run(
-                authority.store.device, checked.device.device_id) is not None
+                approval_rows.device, checked.device.device_id) is not None
     except ProofRejected as exc:
         raise refused_proof(exc) from None
     if not fresh:
@@ -382,5 +383,5 @@ def _prove(tx: Tx, store: AuthorityStore, replays: StoredProofReplays,
     checked = check_device_proof(headers, method, path, body, now)
     proof_key, expires_at = replays.entry(checked.replay_key, checked.made_at_s)
     fresh = store.remember_proof(tx, proof_key, expires_at, int(now))
-    found = fresh and look_up and store.device(tx, checked.device.device_id) is not None
+    found = fresh and look_up and approval_rows.device(tx, checked.device.device_id) is not None
     return checked, fresh, found

@@ -24,6 +24,8 @@ from typing import Any, Final
 from mtgateway_base.wire.api import DeviceInfo, DeviceStatus, ResendAnswer, VerifyAnswer
 from mtgateway_base.wire.records import device_id_for
 
+from .. import approvals as approval_rows
+from .. import owners as owner_rows
 from ..database import Tx
 from ..devices import (
     ACCOUNT_FAILURE_WINDOW_S,
@@ -87,12 +89,12 @@ class Approvals:
         """:meth:`of_owner` in ``tx``; ``token`` is the owner's token the device last
         presented asking for approval (its listing with its label), or ``None``."""
         out = []
-        approvals = self._store.approvals_of_owner(tx, owner_email)
-        presented = {a.approval_id: self._store.approval_token(tx, a.approval_id)
+        approvals = approval_rows.approvals_of_owner(tx, owner_email)
+        presented = {a.approval_id: approval_rows.approval_token(tx, a.approval_id)
                      for a in approvals}
         labels = details_of(tx, [t for t in presented.values() if t is not None])
         for approval in approvals:
-            device = self._store.device(tx, approval.device_id)
+            device = approval_rows.device(tx, approval.device_id)
             token_id = presented[approval.approval_id]
             row = self._store.token_by_id(tx, token_id) if token_id is not None else None
             token = None
@@ -108,7 +110,7 @@ class Approvals:
 
     async def pending(self) -> int:
         """How many approvals, of every owner, wait for a code (the console's metrics)."""
-        return await self._shared.run(self._store.pending_approvals)
+        return await self._shared.run(approval_rows.pending_approvals)
 
     async def revoke(self, owner_email: str, device_id: str) -> bool:
         """Withdraw a device's approval: its records stop refreshing, lookups ask again."""
@@ -116,10 +118,10 @@ class Approvals:
                                       self._shared.now())
 
     def _revoke(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
-        approval = self._store.approval(tx, owner_email, device_id)
+        approval = approval_rows.approval(tx, owner_email, device_id)
         if approval is None:
             return False
-        self._store.save_approval(tx, Approval(
+        approval_rows.save_approval(tx, Approval(
             approval_id=approval.approval_id, owner_email=approval.owner_email,
             device_id=device_id, status="revoked", created_at=approval.created_at))
         if approval.status != "revoked":  # the revocation and its feed row commit as one
@@ -136,13 +138,13 @@ class Approvals:
                                       self._shared.now())
 
     def _approve(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
-        approval = self._store.approval(tx, owner_email, device_id)
+        approval = approval_rows.approval(tx, owner_email, device_id)
         if approval is None or approval.status != "pending":
             return False
-        self._store.save_approval(tx, Approval(
+        approval_rows.save_approval(tx, Approval(
             approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
             status="approved", created_at=approval.created_at, approved_at=now))
-        named = self._store.device(tx, device_id)
+        named = approval_rows.device(tx, device_id)
         self._shared.activity.add(tx, owner_email, "device_approved",
                                   f"{named.name} ({named.os}), id {device_id}, in the console"
                                   if named else f"{device_id}, in the console", now)
@@ -161,10 +163,10 @@ class Approvals:
 
     def _deny(self, tx: Tx, owner_email: str, device_id: str, now: int,
               revoke_token: str | None = None) -> bool:
-        approval = self._store.approval(tx, owner_email, device_id)
+        approval = approval_rows.approval(tx, owner_email, device_id)
         if approval is None or approval.status != "pending":
             return False
-        self._store.save_approval(tx, Approval(
+        approval_rows.save_approval(tx, Approval(
             approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
             status="denied", created_at=approval.created_at))
         self._shared.feed.add(tx, owner_email, now, device_id=device_id)
@@ -181,13 +183,13 @@ class Approvals:
                                       device_id, self._shared.now())
 
     def _allow_again(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
-        approval = self._store.approval(tx, owner_email, device_id)
+        approval = approval_rows.approval(tx, owner_email, device_id)
         if approval is None or approval.status != "denied":
             return False
-        self._store.save_approval(tx, Approval(
+        approval_rows.save_approval(tx, Approval(
             approval_id=approval.approval_id, owner_email=owner_email, device_id=device_id,
             status="approved", created_at=approval.created_at, approved_at=now))
-        named = self._store.device(tx, device_id)
+        named = approval_rows.device(tx, device_id)
         self._shared.activity.add(tx, owner_email, "device_allowed",
                                   f"{named.name} ({named.os}), id {device_id}, after a denial"
                                   if named else f"{device_id}, after a denial", now)
@@ -202,10 +204,10 @@ class Approvals:
                                       self._shared.now())
 
     def _forget(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
-        approval = self._store.approval(tx, owner_email, device_id)
+        approval = approval_rows.approval(tx, owner_email, device_id)
         if approval is None or approval.status not in ("revoked", "denied"):
             return False
-        self._store.delete_approval(tx, owner_email, device_id)
+        approval_rows.delete_approval(tx, owner_email, device_id)
         self._shared.activity.add(tx, owner_email, "device_forgotten", device_id, now)
         return True
 
@@ -215,12 +217,12 @@ class Approvals:
         await self._shared.run(self._approve_local, checked(device), self._shared.now())
 
     def _approve_local(self, tx: Tx, device: DeviceInfo, now: int) -> None:
-        self._store.upsert_device(tx, device.device_id, device.public_key, "this machine",
+        approval_rows.upsert_device(tx, device.device_id, device.public_key, "this machine",
                                   "local", now)
-        for owner in self._store.owners(tx):
-            approval = self._store.approval(tx, owner, device.device_id)
+        for owner in owner_rows.owners(tx):
+            approval = approval_rows.approval(tx, owner, device.device_id)
             if approval is None or approval.status != "approved":
-                self._store.save_approval(tx, Approval(
+                approval_rows.save_approval(tx, Approval(
                     approval_id="apr_" + secrets.token_hex(8), owner_email=owner,
                     device_id=device.device_id, status="approved", created_at=now,
                     approved_at=now))
@@ -240,7 +242,7 @@ class Approvals:
         # checking guesses at once cannot both spend the same try (a code's five would
         # otherwise be more).
         tx.lock(f"mtgateway-approval-codes:{device.device_id}")
-        candidates = sorted((a for a in self._store.approvals_of_device(tx, device.device_id)
+        candidates = sorted((a for a in approval_rows.approvals_of_device(tx, device.device_id)
                              if a.status == "pending" and a.code_mac is not None),
                             key=lambda a: a.code_issued_at or 0, reverse=True)
         if not candidates:
@@ -255,8 +257,8 @@ class Approvals:
         results = [verify_code(a, code, self._store.pepper, now) for a in open_]
         for new_state, outcome in results:
             if outcome.approved:
-                self._store.save_approval(tx, new_state)
-                named = self._store.device(tx, device.device_id)
+                approval_rows.save_approval(tx, new_state)
+                named = approval_rows.device(tx, device.device_id)
                 self._shared.activity.add(tx, new_state.owner_email, "device_approved",
                                           f"{named.name} ({named.os}), id {device.device_id}"
                                           if named else device.device_id, now)
@@ -266,7 +268,7 @@ class Approvals:
                 return VerifyAnswer("approved")
         newly_locked = 0
         for new_state, outcome in results:
-            self._store.save_approval(tx, new_state)
+            approval_rows.save_approval(tx, new_state)
             if outcome.reason == "wrong_code" and self._count_failure(
                     tx, new_state.owner_email, device.device_id, now):
                 newly_locked += 1
@@ -287,7 +289,7 @@ class Approvals:
 
     def _resend(self, tx: Tx, device_id: str, now: int
                 ) -> tuple[ResendAnswer, EmailMessage | None]:
-        pending = [a for a in self._store.approvals_of_device(tx, device_id)
+        pending = [a for a in approval_rows.approvals_of_device(tx, device_id)
                    if a.status == "pending"]
         if not pending:
             return ResendAnswer("no_pending_approval"), None
@@ -313,7 +315,7 @@ class Approvals:
         Raises:
             ProofRejected: the claim's proof was seen before.
         """
-        approvals = await self._shared.run(claimed(claim, self._store.approvals_of_device),
+        approvals = await self._shared.run(claimed(claim, approval_rows.approvals_of_device),
                                            checked(device).device_id)
         return DeviceStatus(device.device_id,
                             tuple((mask_email(a.owner_email), a.status) for a in approvals))
@@ -328,25 +330,25 @@ class Approvals:
         if locked is not None:
             return SendDecision(False, locked), None
         decision = check_send(
-            self._store.sends(tx, device_id=approval.device_id, since=now - _HOUR),
-            self._store.sends(tx, owner_email=approval.owner_email, since=now - _DAY), now)
+            approval_rows.sends(tx, device_id=approval.device_id, since=now - _HOUR),
+            approval_rows.sends(tx, owner_email=approval.owner_email, since=now - _DAY), now)
         if not decision.allowed:
             return decision, None
-        token_id = self._store.approval_token(tx, approval.approval_id)
+        token_id = approval_rows.approval_token(tx, approval.approval_id)
         code = new_code(self._randbelow)
         if token_id is not None:
             # The token's count is checked and written under its lock: two instances cannot
             # both send a token's last code of the day.
             tx.lock(f"mtgateway-token-codes:{token_id}")
-            decision = check_token_send(self._store.token_sends(tx, token_id,
+            decision = check_token_send(approval_rows.token_sends(tx, token_id,
                                                                 since=now - _DAY), now)
             if not decision.allowed:
                 log.warning("no approval code sent for device %s: its token %s has caused "
                             "the most codes a day allows", approval.device_id, token_id)
                 return decision, None
-            self._store.record_token_send(tx, token_id, now)
-        self._store.save_approval(tx, issue_code(approval, code, self._store.pepper, now))
-        self._store.record_send(tx, approval.device_id, approval.owner_email, now)
+            approval_rows.record_token_send(tx, token_id, now)
+        approval_rows.save_approval(tx, issue_code(approval, code, self._store.pepper, now))
+        approval_rows.record_send(tx, approval.device_id, approval.owner_email, now)
         return decision, approval_code_message(self._request(tx, approval, now), code,
                                                self._shared.mailer.from_address,
                                                self._console_hint)
@@ -361,21 +363,21 @@ class Approvals:
 
     def _lock_remaining(self, tx: Tx, owner_email: str, now: int) -> int | None:
         """Seconds left of the owner's account-wide approval lock, or ``None`` if unlocked."""
-        until = self._store.approvals_locked_until(tx, owner_email)
+        until = approval_rows.approvals_locked_until(tx, owner_email)
         return until - now if until is not None and until > now else None
 
     def _count_failure(self, tx: Tx, owner_email: str, device_id: str, now: int) -> bool:
         """Count a wrong code against its owner; lock and tell the owner when it is the
         limit-th in the window. Whether the lock started now."""
-        self._store.record_failure(tx, owner_email, device_id, now)
-        failures = self._store.failures(tx, owner_email, since=now - ACCOUNT_FAILURE_WINDOW_S)
+        approval_rows.record_failure(tx, owner_email, device_id, now)
+        failures = approval_rows.failures(tx, owner_email, since=now - ACCOUNT_FAILURE_WINDOW_S)
         if not account_lock_due([t for t, _ in failures], now):
             return False
         until = now + ACCOUNT_LOCK_S
-        self._store.lock_approvals(tx, owner_email, now, until)
+        approval_rows.lock_approvals(tx, owner_email, now, until)
         devices = []
         for failed_device in dict.fromkeys(d for _, d in failures):
-            row = self._store.device(tx, failed_device)
+            row = approval_rows.device(tx, failed_device)
             devices.append(f"{clean_label(row.name, 'unnamed')} ({clean_label(row.os, 'unknown')}),"
                            f" id {failed_device}" if row else f"id {failed_device}")
         self.mail_after(tx, approvals_locked_message(
@@ -391,8 +393,8 @@ class Approvals:
         return True
 
     def _request(self, tx: Tx, approval: Approval, now: int) -> ApprovalRequest:
-        device = self._store.device(tx, approval.device_id)
-        token_id = self._store.approval_token(tx, approval.approval_id)
+        device = approval_rows.device(tx, approval.device_id)
+        token_id = approval_rows.approval_token(tx, approval.approval_id)
         row = self._store.token_by_id(tx, token_id) if token_id is not None else None
         token = ""
         if row is not None:

@@ -21,6 +21,7 @@ from mtgateway_base.fairshare import FairShare
 from mtgateway_base.wire.errors import AuthorityError
 from mtgateway_base.wire.records import DEFAULT_RISK, RiskPolicy
 
+from .. import owners as owner_rows
 from ..activity import ActivityLog
 from ..address import ConsoleAddress
 from ..database import DatabaseUnavailable, Tx
@@ -237,7 +238,7 @@ class Shared:
         return True
 
     def _note_mail_failed(self, tx: Tx, owner: str, detail: str, now: int) -> None:
-        if self.store.owner_password_hash(tx, owner) is not None:
+        if owner_rows.owner_password_hash(tx, owner) is not None:
             self.activity.add(tx, owner, "mail_failed", detail, now)
 
 

@@ -22,6 +22,7 @@ from typing import Any, Final
 from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_base.wire.venues import Book
 
+from .. import approvals as approval_rows
 from .. import equity, snapshots
 from ..database import Tx
 from ..reports import SILENT_AFTER_S, TerminalRow
@@ -151,7 +152,7 @@ class Live:
 
     def _approved_by_any(self, tx: Tx, device_id: str, owners: list[str]) -> bool:
         for owner in owners:
-            approval = self._store.approval(tx, owner, device_id)
+            approval = approval_rows.approval(tx, owner, device_id)
             if approval is not None and approval.status == "approved":
                 return True
         return False

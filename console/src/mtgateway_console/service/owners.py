@@ -12,6 +12,7 @@ import re
 import secrets
 from typing import Final
 
+from .. import owners as owner_rows
 from ..activity import ActivityEntry, ActivityLog
 from ..database import Tx
 from ..errors import InvalidRequest
@@ -41,17 +42,17 @@ class Owners:
         if problem is not None:
             raise InvalidRequest(problem)
         hashed = await self._shared.hashing.hash(password, owner=email)
-        if not await self._shared.run(self._store.add_owner, email, hashed,
+        if not await self._shared.run(owner_rows.add_owner, email, hashed,
                                       self._shared.now()):
             raise InvalidRequest("an owner with this e-mail exists")
 
     async def emails(self) -> list[str]:
         """Every owner's e-mail."""
-        return await self._shared.run(self._store.owners)
+        return await self._shared.run(owner_rows.owners)
 
     async def exists(self, email: str) -> bool:
         """Whether ``email`` is an owner's."""
-        found = await self._shared.run(self._store.owner_password_hash, normalize_email(email))
+        found = await self._shared.run(owner_rows.owner_password_hash, normalize_email(email))
         return found is not None
 
     async def change_password(self, email: str, new_password: str, *,
@@ -72,7 +73,7 @@ class Owners:
 
     def _change_password(self, tx: Tx, email: str, hashed: str, now: int,
                          keep_session: str | None) -> Ended:
-        if not self._store.set_owner_password(tx, email, hashed):
+        if not owner_rows.set_owner_password(tx, email, hashed):
             raise InvalidRequest("no such owner")
         self._shared.activity.add(tx, email, "password_changed", "", now)
         return end_credentials(tx, email, now, keep_session, reason="password_changed")
@@ -80,7 +81,7 @@ class Owners:
     async def check(self, email: str, password: str) -> bool:
         """Whether the credentials are right; the same work is done for unknown e-mails."""
         email = normalize_email(email)
-        stored = await self._shared.run(self._store.owner_password_hash, email)
+        stored = await self._shared.run(owner_rows.owner_password_hash, email)
         # an unknown owner, or one whose password the operator set aside, costs a hash too
         usable = stored is not None and stored.startswith("scrypt$")
         if not usable and self._dummy_hash is None:
@@ -96,7 +97,7 @@ class Owners:
                                self._shared.now())
 
     def _note_sign_in(self, tx: Tx, email: str, ok: bool, detail: str, now: int) -> None:
-        if ok or self._store.owner_password_hash(tx, email) is not None:
+        if ok or owner_rows.owner_password_hash(tx, email) is not None:
             self._shared.activity.add(tx, email, "login" if ok else "login_failed", detail,
                                       now)
 

@@ -24,6 +24,7 @@ from mtgateway_base.wire.api import DeviceInfo, LookupAnswer
 from mtgateway_base.wire.boxes import seal
 from mtgateway_base.wire.records import OFFLINE_GRACE_S, RiskPolicy
 
+from .. import approvals as approval_rows
 from .. import basis
 from ..basis import Basis
 from ..database import Tx
@@ -130,7 +131,7 @@ class Records:
         known = found.device
         name = name or (known[0] if known else "unnamed")
         os_name = os_name or (known[1] if known else "unknown")
-        self._store.upsert_device(tx, device.device_id, device.public_key, name, os_name, now)
+        approval_rows.upsert_device(tx, device.device_id, device.public_key, name, os_name, now)
         approval = found.approval
         if found.approved:
             note_use(tx, self._shared.uses, [row.token_id], device.device_id, address, now)
@@ -138,14 +139,14 @@ class Records:
         if approval is not None and approval.status == "denied":
             # The owner said no: no new request, no code, no e-mail. Which token it presents
             # is still noted, so the devices page can offer to revoke it.
-            self._store.note_approval_token(tx, approval.approval_id, row.token_id, now)
+            approval_rows.note_approval_token(tx, approval.approval_id, row.token_id, now)
             return "denied"
         if approval is None or approval.status == "revoked":
             approval = Approval(approval_id="apr_" + secrets.token_hex(8),
                                 owner_email=row.owner_email, device_id=device.device_id,
                                 status="pending", created_at=now)
-            self._store.save_approval(tx, approval)
-        self._store.note_approval_token(tx, approval.approval_id, row.token_id, now)
+            approval_rows.save_approval(tx, approval)
+        approval_rows.note_approval_token(tx, approval.approval_id, row.token_id, now)
         if not has_live_code(approval, now):
             _, message = self._approvals.send_code(tx, approval, now)
             if message is not None:

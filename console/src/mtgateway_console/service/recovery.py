@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from .. import alerts, factors, resets
+from .. import owners as owner_rows
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..passwords import short_password
@@ -149,7 +150,7 @@ class Recovery:
             return None
         factors.forget(tx, email)
         factors.forget_enrolments(tx, email)
-        if not self._shared.store.set_owner_password(tx, email, hashed):
+        if not owner_rows.set_owner_password(tx, email, hashed):
             return None
         void_recovery_links(tx, email, now)
         end_credentials(tx, email, now, reason="taken_back")

@@ -27,6 +27,7 @@ from typing import Final
 
 from mtgateway_base.wire.errors import AuthorityError
 
+from .. import owners as owner_rows
 from .. import resets as links
 from ..database import Tx
 from ..errors import InvalidRequest
@@ -170,7 +171,7 @@ class Resets:
         if links.asks_since(tx, address, now - _ADDRESS_WINDOW_S) >= PER_ADDRESS:
             return False
         links.note_ask(tx, address, now)
-        if self._shared.store.owner_password_hash(tx, address) is None:
+        if owner_rows.owner_password_hash(tx, address) is None:
             return False
         if links.links_since(tx, address, now - _OWNER_WINDOW_S) >= PER_OWNER:
             return False
@@ -231,7 +232,7 @@ class Resets:
             self._shared.mailer.from_address))
 
     def _by_operator(self, tx: Tx, email: str, digest: str, now: int, link: bool) -> None:
-        if not self._shared.store.set_owner_password(tx, email, SET_ASIDE):
+        if not owner_rows.set_owner_password(tx, email, SET_ASIDE):
             raise InvalidRequest(f"no owner has the address {email}")
         links.void_links(tx, email, now)
         if link:
@@ -243,7 +244,7 @@ class Resets:
         email = links.spend_link(tx, digest, now)
         if email is None:
             return None
-        if not self._shared.store.set_owner_password(tx, email, hashed):
+        if not owner_rows.set_owner_password(tx, email, hashed):
             return None
         links.void_links(tx, email, now)
         end_credentials(tx, email, now, reason="password_reset")

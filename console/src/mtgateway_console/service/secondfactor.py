@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .. import factors, totp
+from .. import owners as owner_rows
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..signins import end_credentials
@@ -209,7 +210,7 @@ class SecondFactor:
         return self._shared.notify(email, "second_factor_reset", now)
 
     def _reset_by_operator(self, tx: Tx, email: str, now: int) -> bool:
-        if self._store.owner_password_hash(tx, email) is None:
+        if owner_rows.owner_password_hash(tx, email) is None:
             raise InvalidRequest(f"no owner has the address {email}")
         if not self._status(tx, email).enabled:
             return False

@@ -17,6 +17,8 @@ from typing import Any, Final
 from mtgateway.credential import TokenKeys
 from mtgateway_base.wire.api import IssuedToken
 
+from .. import approvals as approval_rows
+from .. import owners as owner_rows
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..store import TokenRow
@@ -89,7 +91,7 @@ class Tokens:
 
     def _issue(self, tx: Tx, row: TokenRow, label: str = "") -> None:
         """The owner's check, the terminal's claim, the token and its activity, as one."""
-        if self._store.owner_password_hash(tx, row.owner_email) is None:
+        if owner_rows.owner_password_hash(tx, row.owner_email) is None:
             raise InvalidRequest("unknown owner")
         tx.lock(terminal_lock(row.login, row.server))
         check_claim(tx, self._store, row.owner_email, row.login, row.server, row.created_at)
@@ -110,12 +112,12 @@ class Tokens:
         (``used_device_name``: the device's own name, for a device that asked this owner;
         empty otherwise), so the CLI's list and the Tokens page say the same."""
         rows = listings(tx, self._store.tokens_of(tx, owner_email))
-        asked = {a.device_id for a in self._store.approvals_of_owner(tx, owner_email)}
+        asked = {a.device_id for a in approval_rows.approvals_of_owner(tx, owner_email)}
         names: dict[str, str] = {}
         for row in rows:
             used = str(row["used_device"] or "")
             if used and used in asked and used not in names:
-                device = self._store.device(tx, used)
+                device = approval_rows.device(tx, used)
                 names[used] = device.name if device is not None else ""
             row["used_device_name"] = names.get(used, "")
         return rows
