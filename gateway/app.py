@@ -83,20 +83,24 @@ from .metrics import DaemonMetrics, Readiness, metered_verifier
 from .openrpc import with_discovery
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory
-from .trading.desk import TradeDesk
+from .trading.desk import DeskSettings, TradeDesk
 from .trading.gate import TradeGate
 from .trading.instructions import OwnerInstructions
 from .trading.journal import OrderJournal
 from .trading.paper import PaperEvents, PaperTrading
-from .trading.reconciler import Reconciler
+from .trading.reconciler import Reconciler, ReconcileSettings
+from .trading.requests import CommentTags
 from .trading.venue import Venues
 
 if TYPE_CHECKING:  # the console is imported at run time only in local mode
     from mtgateway_console.service import Authority
 
-__all__ = ["JOURNAL_DB_NAME", "create_app", "device_name", "open_device"]
+__all__ = ["JOURNAL_DB_NAME", "PAPER_DIR_NAME", "create_app", "device_name", "open_device",
+           "trading_settings"]
 #: The idempotency journal and audit trail of trades.
 JOURNAL_DB_NAME = "orders.sqlite3"
+#: The paper books, one file per terminal, in the data directory.
+PAPER_DIR_NAME = "paper"
 
 #: Why a live session is closed when its token dies: the same words as the refusal the token
 #: gets everywhere after (``auth/service.py``), so the EA's log tells one story (not "was
@@ -356,6 +360,18 @@ def _paper_events(app: web.Application) -> PaperEvents:
     return event
 
 
+def trading_settings(config: GatewayConfig) -> tuple[DeskSettings, ReconcileSettings]:
+    """What the desk and the reconciler read of ``config`` (``[trading]``, ``[server]``), each
+    given only its own."""
+    trading, server = config.trading, config.server
+    tags = CommentTags(trading.comment_prefix, trading.comment_tag)
+    return (DeskSettings(tags, trading.magic, trading.symbol_cache_s, server.request_timeout_s,
+                         server.trade_timeout_s),
+            ReconcileSettings(tags, trading.reconcile_interval_s, trading.reconcile_lookback_s,
+                              trading.reconcile_max_passes, trading.journal_retention_h,
+                              server.request_timeout_s))
+
+
 def _trading(config: GatewayConfig, bridge: Bridge, listeners: FanOut,
              paper_events: PaperEvents) -> TradeDesk:
     """The trading parts, wired: the paper books (a bridge listener, for the live ticks; their
@@ -363,12 +379,14 @@ def _trading(config: GatewayConfig, bridge: Bridge, listeners: FanOut,
     listener too, added after the terminal directory so a session is known before it
     reconciles), the gate asking the reconciler, and the desk the methods see."""
     journal = OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME)
-    paper = PaperTrading(bridge, config, on_event=paper_events)
+    paper = PaperTrading(bridge, config.resolved_data_dir() / PAPER_DIR_NAME,
+                         config.server.request_timeout_s, on_event=paper_events)
     venues = Venues(bridge, paper)
-    reconciler = Reconciler(journal, bridge, venues, config)
+    desk_settings, reconcile_settings = trading_settings(config)
+    reconciler = Reconciler(journal, bridge, venues, reconcile_settings)
     listeners.add(reconciler)
     listeners.add(paper)
-    return TradeDesk(journal, bridge, config, venues=venues, reconciler=reconciler,
+    return TradeDesk(journal, bridge, desk_settings, venues=venues, reconciler=reconciler,
                      gate=TradeGate(bridge, reconciler.reconciling))
 
 
