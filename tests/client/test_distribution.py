@@ -195,7 +195,8 @@ def test_the_daemon_installs_without_the_console(built: dict[str, Built],
 
     python = _fresh(tmp_path / "daemon", built["base"].wheel, built["client"].wheel, wheel)
     code = ("import sys, gateway, mtgateway, mtgateway_base, gateway.cli, gateway.app, "
-            "gateway.manage, gateway.keys; from importlib.metadata import version; "
+            "gateway.manage, gateway.keys, gateway.setup.command; "
+            "from importlib.metadata import version; "
             "print(gateway.__file__); print(mtgateway_base.__file__); "
             "print(version('mtgateway'), version('mtgateway-base'), version('mtgateway-client')); "
             "print(sorted(m for m in sys.modules if m.startswith('mtgateway_console')))")
