@@ -69,3 +69,29 @@ def test_the_store_holds_only_its_own_families() -> None:
             named |= {m.group(1) for m in _TABLE.finditer(node.value)}
     assert named, "no statement read: the check would pass on anything"
     assert named <= STORE_FAMILIES, sorted(named - STORE_FAMILIES)
+
+
+#: The console's lowest floor: formats, rules and helpers that import nothing of the console
+#: above them (the import contract's last layer). A statement there is a table's, misplaced.
+BELOW_THE_TABLES = ("address", "apitokens", "config", "destinations", "devices", "errors",
+                    "keygate", "labels", "mailer", "passwords", "processes", "readiness",
+                    "totp")
+#: A statement anywhere in a string, or in a piece of an f-string (a condition such as
+#: ``EXISTS (SELECT 1 FROM approvals ...)`` too), keywords in capitals as the tables write them.
+_ANY_STATEMENT = re.compile(r"\b(SELECT\s.*?\bFROM\s+[a-z_]+|INSERT\s+INTO\s+[a-z_]+|"
+                            r"UPDATE\s+[a-z_]+\s+SET\b|DELETE\s+FROM\s+[a-z_]+)", re.DOTALL)
+
+
+def test_no_sql_below_the_tables() -> None:
+    """The formats and rules below the tables (the approval's state machine among them) hold
+    no statement, not even a condition other statements embed: that belongs to its table's
+    module (``approvals.approved_device``)."""
+    found = []
+    for name in BELOW_THE_TABLES:
+        path = CONSOLE / f"{name}.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and _ANY_STATEMENT.search(node.value):
+                found.append(f"{name}.py:{node.lineno}")
+    assert not found, found
+    assert _ANY_STATEMENT.search("EXISTS (SELECT 1 FROM approvals a WHERE")

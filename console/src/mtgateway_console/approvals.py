@@ -22,6 +22,7 @@ __all__ = [
     "approval",
     "approval_columns",
     "approval_token",
+    "approved_device",
     "approvals_locked_until",
     "approvals_of_device",
     "approvals_of_owner",
@@ -62,6 +63,15 @@ class DeviceRow:
 def approval_columns(alias: str) -> str:
     """The columns of an :class:`~.devices.Approval`, of the approvals table ``alias``."""
     return aliased(_APPROVAL_COLS, alias)
+
+
+def approved_device(alias: str) -> str:
+    """The SQL condition that the row ``alias`` (with ``owner_email`` and ``device_id``
+    columns) comes from a device its owner approves *now*. Every reading of what daemons
+    reported passes through it: a device the owner denied or revoked after it reported no
+    longer speaks for the owner's terminals, on a page, in an alert or in the API."""
+    return (f"EXISTS (SELECT 1 FROM approvals a WHERE a.owner_email = {alias}.owner_email "
+            f"AND a.device_id = {alias}.device_id AND a.status = 'approved')")
 
 
 def upsert_device(tx: Tx, device_id: str, public_key: bytes, name: str, os_name: str,

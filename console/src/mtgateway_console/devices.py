@@ -37,7 +37,6 @@ __all__ = [
     "SendDecision",
     "VerifyOutcome",
     "account_lock_due",
-    "approved_device",
     "check_send",
     "check_token_send",
     "code_mac",
@@ -200,12 +199,3 @@ def verify_code(approval: Approval, code: str, pepper: bytes,
         return done, VerifyOutcome(True)
     left = approval.tries_left - 1
     return replace(approval, tries_left=left), VerifyOutcome(False, "wrong_code", left)
-
-
-def approved_device(alias: str) -> str:
-    """The SQL condition that the row ``alias`` (with ``owner_email`` and ``device_id``
-    columns) comes from a device its owner approves *now*. Every reading of what daemons
-    reported passes through it: a device the owner denied or revoked after it reported no
-    longer speaks for the owner's terminals, on a page, in an alert or in the API."""
-    return (f"EXISTS (SELECT 1 FROM approvals a WHERE a.owner_email = {alias}.owner_email "
-            f"AND a.device_id = {alias}.device_id AND a.status = 'approved')")
