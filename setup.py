@@ -1,13 +1,17 @@
-"""The daemon's distribution (``mtgateway``): its version and its exact pin of the client.
+"""The daemon's distribution (``mtgateway``): its version, its exact pins and its extras.
 
 Everything else is declared in ``pyproject.toml``. What this file adds is what a static
 ``[project]`` table cannot say: the version, read from the one place it is written --
-``client/src/mtgateway/_version.py``, the client's own (the two distributions are released
-together) -- and, among the run-time dependencies, ``mtgateway-client==<that version>``: the
-exact pin, so the daemon never runs beside a client of another release, and never resolves
-the client from a package index (``docs/client.md``, "Installing": the name is not ours on
-any index, so a looser requirement could install someone else's code). The rest of the
-dependencies are ``[tool.mtgateway] dependencies`` in ``pyproject.toml``, with their reasons.
+``client/src/mtgateway/_version.py``, the client's own (every distribution of this repository
+is released together) -- and, among the run-time dependencies, ``mtgateway-base==<that
+version>`` (the ground floor the daemon and the console share, ``base/``) and
+``mtgateway-client==<that version>``: exact pins, so the daemon never runs beside a ground floor
+or a client of another release, and never resolves them from a package index (``docs/
+client.md``, "Installing": the names are not ours on any index, so a looser requirement could
+install someone else's code). The extras ``console`` and ``postgres`` pin the console
+(``console/``, ``mtgateway-console``) the same way. The rest of the dependencies are
+``[tool.mtgateway] dependencies`` in ``pyproject.toml``, with their reasons, and the other
+extras ``[tool.mtgateway.extras]``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ def read_version(path: Path) -> str:
 VERSION = read_version(VERSION_FILE)
 TOOL = tomllib.loads((HERE / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mtgateway"]
 DEPENDENCIES = TOOL["dependencies"]
+#: What composes the console into the daemon's process (local mode, the demo, the operator's
+#: commands), and the demo's SMTP sink; and a local authority on PostgreSQL.
+EXTRAS = {**TOOL["extras"],
+          "console": [f"mtgateway-console=={VERSION}", "aiosmtpd>=1.4"],
+          "postgres": [f"mtgateway-console[postgres]=={VERSION}"]}
 
 
 def compiled_modules() -> list[object]:
@@ -64,5 +73,6 @@ def compiled_modules() -> list[object]:
     return list(mypycify([*relaxed, *TOOL["compiled"]], opt_level="3"))
 
 
-setup(version=VERSION, install_requires=[*DEPENDENCIES, f"mtgateway-client=={VERSION}"],
-      ext_modules=compiled_modules())
+setup(version=VERSION, install_requires=[*DEPENDENCIES, f"mtgateway-base=={VERSION}",
+                                         f"mtgateway-client=={VERSION}"],
+      extras_require=EXTRAS, ext_modules=compiled_modules())

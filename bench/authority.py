@@ -3,7 +3,7 @@
 ``python -m bench.authority [--mode closed|cadence|storm] [--variant SPEC ...] [--json PATH]``
 
 Set-up (every mode): a throw-away PostgreSQL server (Debian's binaries, as ``tests/pgkit.py``
-starts it), then per row a fresh database and K ``mtgateway console`` processes on it sharing
+starts it), then per row a fresh database and K ``mtgateway-console`` processes on it sharing
 one data directory (the key files), the daemons provisioned first through the authority's own
 code (``bench/consoles.py``). ``--variant`` names which console is measured (repeatable, run
 one after another in one invocation): ``branch`` (this tree), ``main,tree=$MAIN`` (another
@@ -88,11 +88,11 @@ from bench.consoles import (
     provision,
     raise_open_files,
 )
-from ea_bridge.loop import run as run_on_loop
-from gateway.authority.boxes import BoxOpener
-from gateway.authority.proofs import device_proof_headers
-from gateway.authority.records import b64url_encode
-from gateway.base.curve25519 import SigningKey
+from mtgateway_base.curve25519 import SigningKey
+from mtgateway_base.loop import run as run_on_loop
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.proofs import device_proof_headers
+from mtgateway_base.wire.records import b64url_encode
 from tests.pgkit import PostgresServer
 
 #: What a daemon's watcher asks the console to hold a revocation long-poll for.

@@ -53,7 +53,9 @@ from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import POLL_WAIT_S, TerminalReporter, watch_revocations
-from gateway.authority.api import (
+from gateway.config import AuthorityConfig
+from gateway.errors import Unauthorized, Unavailable
+from mtgateway_base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
     DeviceInfo,
@@ -62,11 +64,8 @@ from gateway.authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.authority.positions import Position
-from gateway.authority.records import AuthorityKey
-from gateway.authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
-from gateway.config import AuthorityConfig
-from gateway.errors import Unauthorized, Unavailable
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.reports import REPORT_INTERVAL_S, AccountFigures, Position, TerminalReport
 
 __all__ = ["Cadence", "Fleet", "LoopWatch", "Recorder", "SimulatedDaemon", "TimedLink",
            "ea_backoff_s"]

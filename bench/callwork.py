@@ -12,7 +12,7 @@ it is read beside the CPU figure, not instead of it.
 
 How: per variant (``--variant NAME[,tree=PATH][,KEY=VALUE]``, as ``bench.authority`` takes
 them), a throw-away PostgreSQL database, a daemon provisioned by the variant's own code, and
-``mtgateway console`` started from the variant's tree under a small launcher
+``mtgateway-console`` started from the variant's tree under a small launcher
 (``bench/loopprofile.py``, shared with ``bench.rpcwork``, the daemon's count) that turns
 :mod:`cProfile` on for the main thread (the event loop's) on ``SIGUSR1`` and off, writing
 its counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so on its standard output,
@@ -40,7 +40,7 @@ import aiohttp
 from bench.authority import _calls, _Signer, filled
 from bench.consoles import ConsoleProcess, Variant, console_config, provision
 from bench.loopprofile import LAUNCHER, switch
-from ea_bridge.loop import run as run_on_loop
+from mtgateway_base.loop import run as run_on_loop
 from tests.pgkit import PostgresServer
 
 __all__ = ["count_calls", "main"]

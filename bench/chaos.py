@@ -78,21 +78,15 @@ from ea_bridge.faultproxy import DIRECTIONS, KINDS, Fault, FaultProxy, Kind
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.owner import ConsoleUnproven, OwnerConsole
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
-from gateway.config import (
-    AuthorityConfig,
-    BridgeConfig,
-    ConsoleConfig,
-    GatewayConfig,
-    ServerConfig,
-    TradingConfig,
-)
+from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig, TradingConfig
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE, TRADING
 from gateway.trading.audit import AuditFilter, read_audit
 from gateway.trading.journal import FINAL_STATES
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 __all__ = ["ChaosReport", "chaos", "main"]
 
@@ -185,8 +179,8 @@ async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = Fal
                  ) -> AsyncIterator[_World]:
     """The console, its address (where an impostor may squat), the daemon in remote mode, the
     proxy in front of its bridge, and the terminal behind the proxy."""
-    console = create_console_app(GatewayConfig(data_dir=str(data_dir / "console"),
-                                               console=ConsoleConfig(port=0)),
+    console = create_console_app(ConsoleFile(data_dir=str(data_dir / "console"),
+                                             console=ConsoleConfig(port=0)),
                                  mailer=RecordingMailer())
     console_runner, console_port = await start_console(console, "127.0.0.1", 0)
     authority = console[AUTHORITY]

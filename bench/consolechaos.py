@@ -2,8 +2,8 @@
 while fair callers go on; a seeded run, and a count of the fair calls that did not complete.
 
 ``bench.chaos`` drives orders through a broken link; this drives the console's door through
-the attacks its fair-share rule exists for (``gateway/base/fairshare.py``). The real console
-(``mtgateway console``, a process of its own on loopback, a SQLite file, the default
+the attacks its fair-share rule exists for (``mtgateway_base/fairshare.py``). The real console
+(``mtgateway-console``, a process of its own on loopback, a SQLite file, the default
 connection budget unless told) serves two kinds of callers at once, each kind from a process
 of its own (so neither's client work slows the other's):
 
@@ -48,9 +48,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT, free_port
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info, device_proof_headers
-from gateway.authority.service import Authority
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 __all__ = ["ATTACKS", "ChaosReport", "main", "run"]
 
@@ -349,7 +349,7 @@ async def _signed_in(port: int, email: str, address: str) -> tuple[str, str]:
 
 def _console(tmp: Path, data: Path, max_connections: int,
              max_connections_per_peer: int) -> tuple[subprocess.Popen[bytes], int]:
-    """``mtgateway console`` on a free loopback port (its mail to a closed port: the
+    """``mtgateway-console`` on a free loopback port (its mail to a closed port: the
     attacks mail no owner), listening: the process and its port."""
     port = free_port()
     config = tmp / "console.toml"
@@ -359,7 +359,7 @@ def _console(tmp: Path, data: Path, max_connections: int,
                       '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n',
                       encoding="utf-8")
     config.chmod(0o600)
-    console = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
+    console = subprocess.Popen([sys.executable, "-m", "mtgateway_console", "-c", str(config)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert console.stdout is not None

@@ -1,7 +1,7 @@
 """Console processes for the authority benches: provisioned daemons, configs, what each holds.
 
 ``python -m bench.authority`` (its closed loop, its open loop at the daemon's cadence and its
-restart storm) starts real ``mtgateway console`` processes on a throw-away PostgreSQL
+restart storm) starts real ``mtgateway-console`` processes on a throw-away PostgreSQL
 (``tests/pgkit.py``) and needs, for each row, the same things:
 
 * :func:`provision`: an owner and N approved daemons (an Ed25519 device key, a token for a
@@ -40,14 +40,14 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.records import AuthorityKey
-from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 __all__ = ["OWNER", "SERVER", "ConsoleProcess", "Provisioned", "Variant", "console_config",
-           "daemon_address", "postgres_sessions", "provision", "raise_open_files"]
+           "daemon_address", "postgres_sessions", "provision", "raise_open_files", "tree_paths"]
 
 OWNER = "bench@example.com"
 SERVER = "Bench-Server"
@@ -77,9 +77,14 @@ import asyncio, base64, json, secrets, sys
 from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, NoEncryption
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.service import Authority
+try:  # a tree with the console in its own package
+    from mtgateway_console.mailer import RecordingMailer
+    from mtgateway_base.wire.proofs import device_info
+    from mtgateway_console.service import Authority
+except ImportError:  # a tree from before, the console inside the daemon's package
+    from gateway.authority.mailer import RecordingMailer
+    from gateway.authority.proofs import device_info
+    from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
 
 async def main(data, url, count, owner, server, login0):
@@ -128,10 +133,17 @@ async def provision(data: Path, database_url: str, count: int,
         await authority.close()
 
 
+def tree_paths(tree: Path) -> list[str]:
+    """Where a checkout's packages are: its root, and each project's ``src/`` it has (the
+    client's; the ground floor's and the console's, in a tree that has them)."""
+    return [str(tree), *(str(tree / project / "src") for project in ("client", "base", "console")
+                         if (tree / project / "src").is_dir())]
+
+
 async def _provision_elsewhere(tree: Path, data: Path, database_url: str,
                                count: int) -> list[Provisioned]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(tree), str(tree / "client" / "src"), os.environ.get("PYTHONPATH", "")])}
+        [*tree_paths(tree), os.environ.get("PYTHONPATH", "")])}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _PROVISION_ELSEWHERE, str(data), database_url, str(count), OWNER,
         SERVER, str(_LOGIN0), env=env, cwd=str(tree), stdout=subprocess.PIPE,
@@ -247,7 +259,7 @@ def raise_open_files(wanted: int) -> tuple[int, int]:
 
 
 class ConsoleProcess:
-    """``mtgateway console -c CONFIG`` of a variant's tree, its log in a file.
+    """``mtgateway-console -c CONFIG`` of a variant's tree, its log in a file.
 
     Args:
         variant: the tree and settings (the config already holds the settings).
@@ -280,7 +292,7 @@ class ConsoleProcess:
             RuntimeError: it exited, or printed something else.
         """
         tree = self._variant.tree
-        paths = [str(tree), str(tree / "client" / "src"), self._env.get("PYTHONPATH", "")]
+        paths = [*tree_paths(tree), self._env.get("PYTHONPATH", "")]
         env = {**self._env, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
         command = [sys.executable, *self._launcher, "console", "-c", str(self._config)]
         if self._cpus:
@@ -354,7 +366,7 @@ class ConsoleProcess:
 
     def budget_capped(self) -> str:
         """The console's warning when the open-file limit made it serve fewer connections
-        than configured (``authority.descriptors``), or ""."""
+        than configured (``mtgateway_base.descriptors``), or ""."""
         with contextlib.suppress(OSError):
             for line in self._log.read_text(errors="replace", encoding="utf-8").splitlines():
                 if "serving at most" in line:

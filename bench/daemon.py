@@ -75,10 +75,10 @@ def create_tokens(config: Path, logins: Sequence[int], server: str,
 def _issue(config: Path, server: str, logins: Sequence[int]) -> None:
     """Print ``token: ...`` for each login, issued by the local authority of ``config`` to
     :data:`OWNER` with ``mtgateway token create``'s defaults (read and trade, 90 days)."""
-    from gateway.auth.local import NoMailer
-    from gateway.authority.config import database_url
-    from gateway.authority.service import Authority
     from gateway.config import load_config
+    from mtgateway_console.config import database_url
+    from mtgateway_console.mailer import NoMailer
+    from mtgateway_console.service import Authority
 
     loaded = load_config(config)
 

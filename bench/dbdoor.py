@@ -4,7 +4,7 @@ not by taste.
 
 Both sides run the same transaction, the shape of a device call's (``store.remember_proof``
 and a token read): one INSERT ... ON CONFLICT DO NOTHING RETURNING and one SELECT by key,
-committed. ``threads`` is :meth:`gateway.authority.database.Database.run` (8 worker threads,
+committed. ``threads`` is :meth:`mtgateway_console.database.Database.run` (8 worker threads,
 one per connection of a ``psycopg_pool.ConnectionPool``); ``async`` is
 ``psycopg_pool.AsyncConnectionPool`` (8 connections) with ``psycopg.AsyncConnection`` on the
 loop. For each concurrency (tasks each running transactions back to back) it reports
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import percentile
-from gateway.authority.database import Database, Tx, postgres_text
+from mtgateway_console.database import Database, Tx, postgres_text
 from tests.pgkit import PostgresServer
 
 _TABLE = "CREATE TABLE IF NOT EXISTS door (k TEXT PRIMARY KEY, v BIGINT NOT NULL)"

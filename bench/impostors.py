@@ -35,9 +35,9 @@ import orjson
 from aiohttp import web
 
 from ea_bridge.framing import FrameDecoder, encode_frame
-from gateway.authority.boxes import BoxOpener
-from gateway.authority.errors import RecordRejected
 from mtgateway.credential import client_message, ea_message, prove_server
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.errors import RecordRejected
 
 __all__ = ["IMPOSTOR_COMMENT", "BridgeImpostor", "ConsoleAddress"]
 

@@ -2,12 +2,12 @@
 
 ``python -m bench.proofflood [--keys 768] [--burst-s 3] [--watch-s 15] [--json PATH]``
 
-Before proofs from unknown keys were bounded (``gateway/authority/keygate.py``), 576 and 768
+Before proofs from unknown keys were bounded (``mtgateway_console/keygate.py``), 576 and 768
 long-polls, each signed by a fresh Ed25519 key and sent within 2-4 s, kept ``/health`` and a
 legitimate device's call unanswered (2 s each) for 8-11 s, the console verifying 50-75 proofs
 a second (a signature check and a database write each).
 
-Set-up: one ``mtgateway console`` process (SQLite, in a temporary data directory) and a
+Set-up: one ``mtgateway-console`` process (SQLite, in a temporary data directory) and a
 legitimate device its owner approved (written through the authority's own code before the
 console starts, as ``bench.authority`` provisions its daemons). Then ``--keys`` long-polls
 (``POST /v1/device/revocations``, 30 s), each under a new key, are started evenly over
@@ -41,9 +41,9 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import ROOT, free_port, percentile
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info, device_proof_headers
-from gateway.authority.service import Authority
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 _PEERS = [f"127.0.0.{i}" for i in range(2, 14)]
 _DEADLINE_S = 2.0
@@ -146,7 +146,7 @@ async def run(keys: int, burst_s: float, watch_s: float, *, signed: bool = True
                           encoding="utf-8")
         config.chmod(0o600)
         console = subprocess.Popen(  # noqa: ASYNC220 - started once, waited on below
-            [sys.executable, "-m", "gateway", "console", "-c", str(config)], cwd=ROOT,
+            [sys.executable, "-m", "mtgateway_console", "-c", str(config)], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:

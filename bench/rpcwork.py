@@ -54,7 +54,7 @@ from bench.common import ROOT, Pinning, Proc
 from bench.daemon import RunDaemon
 from bench.loopprofile import LAUNCHER, by_group, first_match, switch, top_functions
 from bench.rpc import EA_LOGIN, EA_SERVER, RPC_BODY
-from ea_bridge.loop import run as run_on_loop
+from mtgateway_base.loop import run as run_on_loop
 
 __all__ = ["GROUPS", "RpcClient", "callgrind_total", "count_instructions", "count_rpc",
            "group_of", "main"]
@@ -68,7 +68,8 @@ _VALGRIND_READY_S: Final = 300.0
 #: in its caller's group).
 GROUPS: Final = (
     ("/gateway/edge/", "edge (llhttp, door, ladder)"),
-    ("/gateway/base/", "base (guard, throttle, edge rules)"),
+    ("/mtgateway_base/", "base (guard, throttle, edge rules)"),
+    ("/gateway/base/", "base (guard, throttle, edge rules)"),  # a tree before the split
     ("/gateway/rpc.py", "dispatcher (rpc, strictjson, errors)"),
     ("/gateway/strictjson.py", "dispatcher (rpc, strictjson, errors)"),
     ("/gateway/errors.py", "dispatcher (rpc, strictjson, errors)"),

@@ -262,7 +262,7 @@ _LOOPBACK_LITERALS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (an address or ``localhost``) names this machine only: the bridge's
     "loopback unless allow_non_loopback" rule. This package imports nothing of ``gateway``, so
-    it keeps its own; the daemon and the authority ask ``gateway.base.loopback``, and
+    it keeps its own; the daemon and the authority ask ``mtgateway_base.loopback``, and
     ``tests/test_shared_facts.py`` holds the two to the same answers."""
     if host in _LOOPBACK_LITERALS:
         return True

@@ -20,19 +20,25 @@ import socket
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSCloseCode, web
 
 from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 from ea_bridge.messages import EVENT_TRADE
+from mtgateway_base.configfile import database_url
+from mtgateway_base.edge import HostRefusals
+from mtgateway_base.guard import ConnectionBudget, ConnectionLimits, Refusals
+from mtgateway_base.scrape import ScrapeGuard
+from mtgateway_base.throttle import AuthThrottle
+from mtgateway_base.wire.records import AuthorityKey, SignedRecord
 
 from . import client_auth, openapi, probes, rest, ws
 from .auth import RecordCache, load_or_create_device, open_secret_store
 from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
 from .auth.device import DeviceIdentity
-from .auth.local import NoMailer, SelfApprovingAuthority
+from .auth.link import AuthorityLink
 from .auth.reporter import (
     TerminalReporter,
     account_details,
@@ -42,13 +48,6 @@ from .auth.reporter import (
     watch_revocations,
 )
 from .auth.secretstore import SecretStore
-from .authority.config import database_url
-from .authority.records import AuthorityKey, SignedRecord
-from .authority.service import Authority
-from .base.edge import HostRefusals
-from .base.guard import ConnectionBudget, ConnectionLimits, Refusals
-from .base.scrape import ScrapeGuard
-from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .edge import http_rpc
@@ -84,17 +83,24 @@ from .metrics import DaemonMetrics, Readiness, metered_verifier
 from .openrpc import with_discovery
 from .rpc import Dispatcher
 from .terminals import TerminalDirectory
-from .trading.desk import TradeDesk
+from .trading.desk import DeskSettings, TradeDesk
 from .trading.gate import TradeGate
 from .trading.instructions import OwnerInstructions
 from .trading.journal import OrderJournal
 from .trading.paper import PaperEvents, PaperTrading
-from .trading.reconciler import Reconciler
+from .trading.reconciler import Reconciler, ReconcileSettings
+from .trading.requests import CommentTags
 from .trading.venue import Venues
 
-__all__ = ["JOURNAL_DB_NAME", "create_app", "device_name", "open_device"]
+if TYPE_CHECKING:  # the console is imported at run time only in local mode
+    from mtgateway_console.service import Authority
+
+__all__ = ["JOURNAL_DB_NAME", "PAPER_DIR_NAME", "create_app", "device_name", "open_device",
+           "trading_settings"]
 #: The idempotency journal and audit trail of trades.
 JOURNAL_DB_NAME = "orders.sqlite3"
+#: The paper books, one file per terminal, in the data directory.
+PAPER_DIR_NAME = "paper"
 
 #: Why a live session is closed when its token dies: the same words as the refusal the token
 #: gets everywhere after (``auth/service.py``), so the EA's log tells one story (not "was
@@ -105,7 +111,7 @@ _DEAD_MESSAGES = {
     "invalid_token": "The token authority no longer confirms this token",
 }
 
-#: The connection guard's own 421 and 503 answers (``gateway.base.guard``, shared with the
+#: The connection guard's own 421 and 503 answers (``mtgateway_base.guard``, shared with the
 #: console) in the daemon's shape: from the one error table, as every other refusal of the
 #: daemon. The body deadline is the door's (408, ``edge/door.py``), so the daemon's limits
 #: leave the guard's own body deadline off.
@@ -223,9 +229,16 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
                   keys: Sequence[AuthorityKey] | None, clock: Callable[[], float]) -> None:
     device = app[DEVICE] = open_device(config, secret_store)
     cfg = config.authority
-    link: SelfApprovingAuthority | RemoteAuthority
+    link: AuthorityLink
     if cfg.mode == "local":
-        # Its database is prepared (and this device approved) when the app starts.
+        # The embedded console: only in local mode is it imported (a daemon with a remote
+        # console runs without it installed). Its database is prepared (and this device
+        # approved) when the app starts.
+        from mtgateway_console.mailer import NoMailer
+        from mtgateway_console.service import Authority
+
+        from .auth.local import SelfApprovingAuthority
+
         embedded = embedded or Authority.closed(
             config.resolved_data_dir(), NoMailer(), clock=clock, database_url=database_url(cfg),
             connect_timeout_s=cfg.database_connect_timeout_s,
@@ -305,17 +318,14 @@ def _live_reads(app: web.Application) -> Callable[
 async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
     cache = app[RECORD_CACHE]
     link = app[AUTHORITY]
-    if isinstance(link, SelfApprovingAuthority):
-        try:
-            await link.start()
-        except BaseException:
-            await link.authority.close()
-            raise
-    tasks = [asyncio.create_task(cache.run()), asyncio.create_task(app[REPORTER].run())]
-    if isinstance(link, SelfApprovingAuthority | RemoteAuthority):
-        # revocations reach this daemon within seconds, not at the next refresh
-        tasks.append(asyncio.create_task(
-            watch_revocations(link, cache.device, cache.refresh_once)))
+    try:
+        await link.start()
+    except BaseException:
+        await link.close()
+        raise
+    tasks = [asyncio.create_task(cache.run()), asyncio.create_task(app[REPORTER].run()),
+             # revocations reach this daemon within seconds, not at the next refresh
+             asyncio.create_task(watch_revocations(link, cache.device, cache.refresh_once))]
     try:
         yield
     finally:
@@ -324,10 +334,7 @@ async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if isinstance(link, SelfApprovingAuthority):
-            await link.authority.close()
-        elif isinstance(link, RemoteAuthority):
-            await link.close()
+        await link.close()
 
 
 def _bridge_ctx(sock: socket.socket | None
@@ -353,6 +360,18 @@ def _paper_events(app: web.Application) -> PaperEvents:
     return event
 
 
+def trading_settings(config: GatewayConfig) -> tuple[DeskSettings, ReconcileSettings]:
+    """What the desk and the reconciler read of ``config`` (``[trading]``, ``[server]``), each
+    given only its own."""
+    trading, server = config.trading, config.server
+    tags = CommentTags(trading.comment_prefix, trading.comment_tag)
+    return (DeskSettings(tags, trading.magic, trading.symbol_cache_s, server.request_timeout_s,
+                         server.trade_timeout_s),
+            ReconcileSettings(tags, trading.reconcile_interval_s, trading.reconcile_lookback_s,
+                              trading.reconcile_max_passes, trading.journal_retention_h,
+                              server.request_timeout_s))
+
+
 def _trading(config: GatewayConfig, bridge: Bridge, listeners: FanOut,
              paper_events: PaperEvents) -> TradeDesk:
     """The trading parts, wired: the paper books (a bridge listener, for the live ticks; their
@@ -360,12 +379,14 @@ def _trading(config: GatewayConfig, bridge: Bridge, listeners: FanOut,
     listener too, added after the terminal directory so a session is known before it
     reconciles), the gate asking the reconciler, and the desk the methods see."""
     journal = OrderJournal(config.resolved_data_dir() / JOURNAL_DB_NAME)
-    paper = PaperTrading(bridge, config, on_event=paper_events)
+    paper = PaperTrading(bridge, config.resolved_data_dir() / PAPER_DIR_NAME,
+                         config.server.request_timeout_s, on_event=paper_events)
     venues = Venues(bridge, paper)
-    reconciler = Reconciler(journal, bridge, venues, config)
+    desk_settings, reconcile_settings = trading_settings(config)
+    reconciler = Reconciler(journal, bridge, venues, reconcile_settings)
     listeners.add(reconciler)
     listeners.add(paper)
-    return TradeDesk(journal, bridge, config, venues=venues, reconciler=reconciler,
+    return TradeDesk(journal, bridge, desk_settings, venues=venues, reconciler=reconciler,
                      gate=TradeGate(bridge, reconciler.reconciling))
 
 

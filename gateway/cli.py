@@ -9,35 +9,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib.machinery
 import importlib.util
 import logging
 import re
-import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ea_bridge.emulator import cli as emulator_cli
-from ea_bridge.loop import run as run_on_loop
-from ea_bridge.loop import stop_on_signals
+from mtgateway_base.files import InsecurePath
+from mtgateway_base.log import setup_logging
+from mtgateway_base.loop import run as run_on_loop
+from mtgateway_base.loop import stop_on_signals
+from mtgateway_base.loopback import is_loopback
+from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 
 from ._version import __version__
 from .auth.records import SCOPES
 from .auth.secretstore import SecretStoreError
-from .authority.database import DatabaseError
-from .authority.errors import ConsoleConfigError
-from .authority.records import AuthorityKey
-from .authority.tokens import DEFAULT_LIFETIME_DAYS
-from .base.files import InsecurePath
-from .base.loopback import is_loopback
 from .config import GatewayConfig, find_config, load_config
-from .errors import ConfigError
-from .log import setup_logging
-
-if TYPE_CHECKING:
-    from .authority.processes import Channel
+from .errors import ConfigError, ConsoleMissing
 
 __all__ = ["build_parser", "main"]
 
@@ -82,7 +74,7 @@ def _with_console(parser: argparse.ArgumentParser) -> None:
                         help="act on this console (remote authority) instead of the local "
                              "one; default: [authority] url when mode = \"remote\"")
     parser.add_argument("--console-key", metavar="BASE64",
-                        help="the console's authority key (what `mtgateway console` prints at "
+                        help="the console's authority key (what `mtgateway-console` prints at "
                              "start), which it must prove it holds before your password is "
                              "sent; default: [authority] public_key")
 
@@ -129,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = sub.add_parser("emulator", help="an emulated terminal that connects like an EA")
     emulator_cli.add_arguments(emulator)
 
-    console = sub.add_parser("console", help="the token authority as an HTTP service")
+    console = sub.add_parser("console", help="the token authority as an HTTP service (now "
+                                             "`mtgateway-console`; this name is read for one "
+                                             "release, with a warning)")
     _with_config(console)
     console.add_argument("action", nargs="?", choices=["serve", "migrate"], default="serve",
                          help="serve (default; migrates the database first) or migrate: "
@@ -273,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "emulator":
             setup_logging("INFO")
             return emulator_cli.run(args)
-        if args.command in ("owner", "token", "device", "paper"):
+        if args.command == "owner":
+            return _console_command(args, "owner")
+        if args.command in ("token", "device", "paper"):
             from . import manage
 
             args.config_file = find_config(args.config)
@@ -289,13 +285,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             config = load_config(find_config(args.config))
             setup_logging(config.logging.level, config.logging.format)
+            if config.authority.mode == "local":
+                return _composing_console("mtgateway run in local mode (the embedded authority)",
+                                     lambda: run_on_loop(_run_daemon(config)))
             return run_on_loop(_run_daemon(config))
         if args.command == "console":
-            config = load_config(find_config(args.config))
-            setup_logging(config.logging.level, config.logging.format)
-            if args.action == "migrate":
-                return run_on_loop(_migrate_console(config))
-            return run_on_loop(_run_console(config))
+            print("warning: `mtgateway console` is now the console's own command, "
+                  "`mtgateway-console`; this name works for this release only",
+                  file=sys.stderr, flush=True)
+            return _console_command(args, args.action)
         if args.command == "setup":
             from .setup.command import run as run_setup
 
@@ -305,14 +303,51 @@ def main(argv: list[str] | None = None) -> int:
 
             return service_cli.run(args)
         if args.command == "demo":
-            from .demo import run_demo
-
             setup_logging("WARNING")
-            return run_on_loop(run_demo(args))
-    except (ConfigError, ConsoleConfigError, SecretStoreError, InsecurePath,
-            DatabaseError) as exc:
+            return _composing_console("mtgateway demo", lambda: _demo(args))
+    except (ConfigError, SecretStoreError, InsecurePath) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 2
+
+
+
+def _composing_console(what: str, command: Callable[[], int]) -> int:
+    """Run ``command``, which composes the console into this process (the embedded authority,
+    the demo): :class:`~gateway.errors.ConsoleMissing` (exit 2, saying what to install) when
+    the console is not installed, and exit 2 with the database's reason when the authority's
+    database cannot be used."""
+    try:
+        from mtgateway_console.database import DatabaseError
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("mtgateway_console"):
+            raise
+        raise ConsoleMissing(what) from None
+    try:
+        return command()
+    except DatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo  # the demo composes the console: imported only to run it
+
+    return run_on_loop(run_demo(args))
+
+
+def _console_command(args: argparse.Namespace, action: str) -> int:
+    """``mtgateway console`` and ``mtgateway owner ...``: the console's own command's
+    (``mtgateway_console.cli``), as ``mtgateway-console`` runs them."""
+    def command() -> int:
+        from mtgateway_console import cli as console_cli
+
+        return console_cli.run(argparse.Namespace(
+            config=args.config, action=action,
+            owner_command=getattr(args, "owner_command", None),
+            email=getattr(args, "email", None)))
+
+    return _composing_console(f"mtgateway {args.command}", command)
     return 2
 
 
@@ -418,36 +453,36 @@ async def _run_daemon(config: GatewayConfig) -> int:
         lock.release()
 
 
-def _fit_budget(config: GatewayConfig, section: str) -> GatewayConfig | None:
-    """``config`` with ``[section] max_connections`` fitted to the open-file limit
-    (``authority.descriptors``: the soft limit raised toward the hard one, else the budget
+def _fit_budget(config: GatewayConfig) -> GatewayConfig | None:
+    """``config`` with ``[server] max_connections`` fitted to the open-file limit
+    (``mtgateway_base.descriptors``: the soft limit raised toward the hard one, else the budget
     capped with a warning); None (after printing why) when not one connection fits. The
-    daemon's reserve adds the EA handshakes it may hold beside the HTTP connections."""
-    from .authority.descriptors import RESERVE, DescriptorsTooFew, fit_connections
+    reserve adds the EA handshakes the daemon may hold beside the HTTP connections."""
+    from mtgateway_base.descriptors import RESERVE, DescriptorsTooFew, fit_connections
 
-    part = config.console if section == "console" else config.server
-    reserve = RESERVE + (config.bridge.max_pending_handshakes if section == "server" else 0)
+    part = config.server
     try:
-        budget = fit_connections(part.max_connections, f"[{section}] max_connections",
-                                 reserve=reserve)
+        budget = fit_connections(part.max_connections, "[server] max_connections",
+                                 reserve=RESERVE + config.bridge.max_pending_handshakes)
     except DescriptorsTooFew as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
     if budget == part.max_connections:
         return config
-    return config.model_copy(update={section: part.model_copy(
+    return config.model_copy(update={"server": part.model_copy(
         update={"max_connections": budget})})
 
 
 async def _serve_daemon(config: GatewayConfig) -> int:
+    from mtgateway_base.gcpolicy import tune_gc
+
     from . import unix_socket
     from .app import create_app
-    from .base.gcpolicy import tune_gc
     from .edge.listener import bind_tcp, start_http
     from .keys import DEVICE
     from .trading.journal import JournalUnusable
 
-    fitted = _fit_budget(config, "server")
+    fitted = _fit_budget(config)
     if fitted is None:
         return 2
     config = fitted
@@ -499,195 +534,3 @@ async def _serve_daemon(config: GatewayConfig) -> int:
     if unix_path is not None:
         unix_socket.remove(unix_path)
     return 0
-
-
-async def _migrate_console(config: GatewayConfig) -> int:
-    from .authority.config import database_url
-    from .authority.store import AuthorityStore
-
-    section = config.authority
-    store = AuthorityStore(config.resolved_data_dir(), database_url(section),
-                           connect_timeout_s=section.database_connect_timeout_s,
-                           statement_timeout_s=section.database_statement_timeout_s)
-    try:
-        before, after = await store.migrate()
-    except DatabaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        await store.database.close()
-    where = store.database.describe()
-    if before == after:
-        print(f"{where}: schema version {after}, nothing to migrate")
-    else:
-        print(f"{where}: schema version {before} -> {after}")
-    return 0
-
-
-async def _run_console(config: GatewayConfig) -> int:
-    from .authority.console import (
-        AUTHORITY,
-        create_console_app,
-        mailer_from_config,
-        start_console,
-    )
-    from .base.gcpolicy import pace_gc
-
-    if config.console.processes > 1:
-        return await _supervise_console(config)
-    if config.console.pin_processes:
-        _pin_console_process(0)
-    fitted = _fit_budget(config, "console")
-    if fitted is None:
-        return 2
-    config = fitted
-    mailer = mailer_from_config(config.smtp)
-    await _check_mailer(config)
-    app = create_console_app(config, mailer=mailer)
-    try:
-        runner, port = await start_console(app, config.console.host, config.console.port)
-    except OSError as exc:
-        print(f"error: cannot start the console: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    pacer = pace_gc()  # start-up is over: everything built so far is long-lived
-    _say_console_listens(config, port, app[AUTHORITY].store.signer.key)
-    await stop.wait()
-    pacer.cancel()
-    await runner.cleanup()
-    return 0
-
-
-async def _check_mailer(config: GatewayConfig) -> None:
-    """Say loudly, once, when ``[smtp]`` does not work (the console serves anyway: tokens,
-    accounts and pages work without mail; device approvals cannot complete)."""
-    from .authority.console import mailer_from_config
-
-    smtp = f"{config.smtp.host}:{config.smtp.port} ({config.smtp.security})"
-    try:
-        await mailer_from_config(config.smtp).check()
-    except Exception as exc:  # noqa: BLE001 - any failure is reported the same way
-        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-        print(f"warning: the [smtp] settings do not work: {smtp}: {type(exc).__name__}"
-              f"{': ' + detail if detail else ''}. Device approval e-mails will fail "
-              "until they are fixed.", file=sys.stderr, flush=True)
-    else:
-        log.info("SMTP %s answered and accepted the settings", smtp)
-
-
-def _say_console_listens(config: GatewayConfig, port: int, key: AuthorityKey) -> None:
-    """The two lines a console prints once it serves (scripts and the tests read them)."""
-    log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
-    print(f"console listening on http://{config.console.host}:{port}", flush=True)
-    print(f"authority key kid={key.kid} public_key={key.b64} (pin it as [authority] public_key "
-          "in daemons' and the CLI's configs)", flush=True)
-
-
-async def _supervise_console(config: GatewayConfig) -> int:
-    """``[console] processes`` > 1: start the serving processes on one port
-    (``authority.processes``), say the instance listens once all serve, and stop them all on
-    a signal, or when one of them ends (exit 1: the service manager restarts the instance)."""
-    from .authority.config import database_url
-    from .authority.console import mailer_from_config
-    from .authority.processes import WorkerFailed, Workers, reserve_port, spreads_connections
-    from .authority.service import Authority
-
-    count = config.console.processes
-    if not database_url(config.authority):
-        print(f"error: [console] processes = {count} needs the authority's database in "
-              "PostgreSQL ([authority] database_url or MTGATEWAY_DATABASE_URL): processes on "
-              "one SQLite file would take turns at its single writer", file=sys.stderr)
-        return 2
-    await _check_mailer(config)
-    # the key files are made (or read) once, here, before the processes read them
-    key = Authority.closed(config.resolved_data_dir(), mailer_from_config(config.smtp),
-                           database_url=database_url(config.authority)).store.signer.key
-    host = config.console.host
-    try:
-        sock = reserve_port(host, config.console.port)
-    except OSError as exc:
-        print(f"error: cannot start the console: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    port = int(sock.getsockname()[1])
-    workers = Workers(count, _console_process, (config, port),
-                      None if spreads_connections() else sock)
-    try:
-        await asyncio.to_thread(workers.start)
-    except WorkerFailed as exc:
-        sock.close()
-        print(f"error: cannot start the console: {exc}", file=sys.stderr)
-        return 1
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    _say_console_listens(config, port, key)
-    code = 0
-    while not stop.is_set():
-        ended = workers.ended()
-        if ended:
-            log.error("console process %s ended; stopping the others", ", ".join(ended))
-            code = 1
-            break
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0.5):
-                await stop.wait()
-    await asyncio.to_thread(workers.stop)
-    sock.close()
-    return code
-
-
-def _pin_console_process(index: int) -> None:
-    """``[console] pin_processes``: this serving process (the ``index``-th) on one CPU, before
-    its database workers start."""
-    from .authority.processes import pin
-
-    log.info("console process %d runs on CPU %d", index, pin(index))
-
-
-def _console_process(index: int, shared: socket.socket | None, channel: Channel,
-                     config: GatewayConfig, port: int) -> None:
-    """One serving process of a console instance (``authority.processes.Workers``' target,
-    in a process of its own): serves until the supervisor says stop, or a signal."""
-    from .authority.database import redact_url
-
-    setup_logging(config.logging.level, config.logging.format)
-    if config.console.pin_processes:
-        _pin_console_process(index)
-    try:
-        run_on_loop(_serve_console_process(index, shared, channel, config, port))
-    except BaseException as exc:
-        with contextlib.suppress(OSError):  # for the supervisor's error line: no password
-            channel.send(redact_url(f"{type(exc).__name__}: {exc}")[:300])
-        raise
-
-
-async def _serve_console_process(index: int, shared: socket.socket | None,
-                                 channel: Channel, config: GatewayConfig,
-                                 port: int) -> None:
-    from .authority.console import create_console_app, mailer_from_config, start_console
-    from .authority.processes import listening_socket, on_stop
-    from .base.gcpolicy import pace_gc
-
-    fitted = _fit_budget(config, "console")
-    if fitted is None:
-        channel.send("the open-file limit leaves no room for connections")
-        return
-    config = fitted
-    host = config.console.host
-    app = create_console_app(config, mailer=mailer_from_config(config.smtp))
-    runner, bound = await start_console(app, host, port,
-                                        sock=listening_socket(host, port, shared))
-    stopping = asyncio.Event()
-    stop_on_signals(stopping)
-    loop = asyncio.get_running_loop()
-
-    def stop() -> None:  # on the pipe's thread
-        with contextlib.suppress(RuntimeError):  # the loop has closed
-            loop.call_soon_threadsafe(stopping.set)
-
-    pacer = pace_gc()  # start-up is over: everything built so far is long-lived
-    channel.send(bound)
-    on_stop(channel, stop)
-    await stopping.wait()
-    pacer.cancel()
-    await runner.cleanup()

@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from .base.files import create_private_file, ensure_private_dir
+from mtgateway_base.files import create_private_file, ensure_private_dir
+
 from .errors import GatewayError
 
 __all__ = ["LOCK_NAME", "DaemonLock", "DataDirInUse"]
@@ -93,7 +94,7 @@ class DaemonLock:
         Raises:
             DataDirInUse: another process holds it (the message names its pid).
             InsecurePath: the data directory or the lock file is not private (checked, and
-                created 0700/0600, as every data file: ``gateway/base/files.py``).
+                created 0700/0600, as every data file: ``mtgateway_base/files.py``).
             OSError: the data directory or the file cannot be created.
         """
         ensure_private_dir(self.data_dir)

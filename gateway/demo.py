@@ -1,7 +1,7 @@
 """``mtgateway demo``: the whole product on loopback in one process, walked step by step.
 
 It runs the real flow a new user goes through, with every part on its own loopback port: an
-SMTP sink (the owner's mailbox), the token authority (``mtgateway console``) sending through
+SMTP sink (the owner's mailbox), the token authority (``mtgateway-console``) sending through
 it, an owner, a token issued over the console's owner API (printed once), the daemon in remote
 mode pinned to the console's key as a brand-new device (its own fresh key, in a 0600 file in
 the demo's directory), and one emulated terminal connecting with the token. The terminal is
@@ -47,23 +47,22 @@ from ea_bridge.emulator.terminal import (
     EmulatorSettings,
     TerminalRefused,
 )
-from ea_bridge.loop import stop_on_signals
 from mt5model.types import AccountMarginMode
+from mtgateway_base.files import create_private_file
+from mtgateway_base.gcpolicy import tune_gc
+from mtgateway_base.loop import stop_on_signals
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 
 from .app import create_app
 from .auth.client import RemoteAuthority
 from .auth.owner import OwnerConsole
-from .authority.console import AUTHORITY, create_console_app, start_console
-from .base.files import create_private_file
-from .base.gcpolicy import tune_gc
 from .config import (
     AuthorityConfig,
     BridgeConfig,
-    ConsoleConfig,
     DeviceConfig,
     GatewayConfig,
     ServerConfig,
-    SmtpConfig,
 )
 from .edge.listener import start_http
 from .keys import BRIDGE, DEVICE
@@ -152,7 +151,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     _say(f"SMTP sink (the owner's mailbox) on 127.0.0.1:{sink.port}")
 
     # Webhooks may post to loopback: the owner can watch an alert arrive on this machine.
-    console_cfg = GatewayConfig(
+    console_cfg = ConsoleFile(
         data_dir=str(data_dir / "console"),
         console=ConsoleConfig(port=0, webhook_private_networks=True),
         smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
@@ -167,7 +166,7 @@ async def _walk(args: argparse.Namespace, data_dir: Path, stack: contextlib.Asyn
     mailbox = mail_url(console_url, mailbox_key)
     authority = console[AUTHORITY]
     key = authority.store.signer.key
-    _say(f"token authority (mtgateway console) on {console_url}, signing key kid={key.kid}")
+    _say(f"token authority (mtgateway-console) on {console_url}, signing key kid={key.kid}")
 
     password = secrets.token_urlsafe(18)
     await authority.owners.create(_OWNER, password)
@@ -319,7 +318,7 @@ Alert webhooks may post to loopback addresses in the demo (a receiver on this ma
 """, flush=True)
 
 
-def _write_operator_config(path: Path, console: GatewayConfig, port: int) -> Path:
+def _write_operator_config(path: Path, console: ConsoleFile, port: int) -> Path:
     """A config naming the demo's console as its operator's commands need it (``mtgateway
     owner reset-2fa -c``, ``token list -c``): its data directory, its port (the links a
     notice names) and its SMTP sink; written 0600, gone with the demo's directory."""
@@ -347,7 +346,7 @@ def _print_examples(state_file: Path | None) -> None:
 """, flush=True)
 
 
-def _print_operator(console: GatewayConfig, config: Path) -> None:
+def _print_operator(console: ConsoleFile, config: Path) -> None:
     """What an operator needs to reach the demo's console: where its data is, where its
     mail goes, and a config file for the commands that act on it directly."""
     print(f"""The demo's console, for the operator's commands:

@@ -4,6 +4,7 @@ The tree, and how a client reacts::
 
     GatewayError
     ├── ConfigError              the config file is wrong: fix it (raised at start only)
+    │   └── ConsoleMissing       a command needs the console, not installed: install it
     ├── Unauthorized             -32004, ``reason`` says why: fix the token or approve the device
     ├── InvalidParams            -32602, the message names the field: fix the call
     ├── NotFound                 -32006, unknown symbol or ticket
@@ -19,8 +20,8 @@ The tree, and how a client reacts::
     └── MethodFailed             a method's own error, re-raised by a door that composes
                                  methods (the REST mirror): answered as the method answered
 
-Bridge exceptions (``ea_bridge.errors``), the token authority's (``gateway.authority.errors``:
-``AuthorityUnreachable`` -32014) and the throttle's lockout (``gateway.base.throttle``:
+Bridge exceptions (``ea_bridge.errors``), the token authority's (``mtgateway_base.wire.errors``:
+``AuthorityUnreachable`` -32014) and the throttle's lockout (``mtgateway_base.throttle``:
 ``RateLimited`` -32005 with ``retry_after_ms``, re-exported here for the daemon's doors) are
 mapped here too: none knows anything of JSON-RPC codes, and this module is the only place
 that does.
@@ -57,9 +58,8 @@ from ea_bridge.errors import (
 )
 from mt5model.mt5 import retcode_name
 from mt5model.types import ErrorCode
-
-from .authority.errors import AuthorityError, AuthorityUnreachable
-from .base.throttle import RateLimited
+from mtgateway_base.throttle import RateLimited
+from mtgateway_base.wire.errors import AuthorityError, AuthorityUnreachable
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -76,6 +76,7 @@ __all__ = [
     "UNSUPPORTED_MEDIA_TYPE",
     "USE_POST",
     "ConfigError",
+    "ConsoleMissing",
     "GatewayError",
     "HttpRefusal",
     "IdempotencyConflict",
@@ -128,6 +129,18 @@ class GatewayError(Exception):
 
 class ConfigError(GatewayError):
     """The configuration is invalid; the message says which file and key."""
+
+
+class ConsoleMissing(ConfigError):
+    """A command composes the console into this process (local mode's embedded authority, the
+    demo, the operator's commands), and the console (``mtgateway-console``) is not installed
+    beside the daemon: the daemon's distribution leaves it out, for a daemon whose console
+    runs elsewhere needs none. The message says what to install."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs the console (mtgateway-console), which is not "
+                         "installed beside the daemon: install it from the repository's root "
+                         "with pip install ./base ./client ./console '.[console]'")
 
 
 class Unauthorized(GatewayError):
@@ -348,7 +361,7 @@ class HttpRefusal:
 
     def raw(self) -> bytes:
         """The whole HTTP/1.1 response, closing the connection: for refusals made before
-        aiohttp has parsed anything (``base/guard.py``)."""
+        aiohttp has parsed anything (``mtgateway_base/guard.py``)."""
         body = self.body()
         head = [f"HTTP/1.1 {self.status} {_PHRASES[self.status]}", "Connection: close",
                 "Content-Type: application/json", f"Content-Length: {len(body)}",

@@ -13,13 +13,13 @@ from typing import Final
 from aiohttp import web
 
 from ea_bridge import Bridge
+from mtgateway_base.guard import BUDGET
+from mtgateway_base.scrape import ScrapeGuard
+from mtgateway_base.throttle import AuthThrottle
 
 from .auth import Authenticator, DeviceIdentity, RecordCache
+from .auth.link import AuthorityLink
 from .auth.reporter import TerminalReporter
-from .authority.api import AuthorityAPI
-from .base.guard import BUDGET
-from .base.scrape import ScrapeGuard
-from .base.throttle import AuthThrottle
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .context import RpcContext
@@ -48,7 +48,7 @@ CONNECTIONS: Final = BUDGET
 #: This machine's device identity (its key signs every call to a remote authority).
 DEVICE = web.AppKey("device", DeviceIdentity)
 #: The authority the cache asks: the embedded one (local mode) or the console client.
-AUTHORITY = web.AppKey("authority", AuthorityAPI)
+AUTHORITY = web.AppKey("authority", AuthorityLink)
 #: Verified signed records, refreshed every ``[authority] refresh_interval_s``.
 RECORD_CACHE = web.AppKey("record_cache", RecordCache)
 TERMINALS = web.AppKey("terminals", TerminalDirectory)

@@ -12,7 +12,7 @@ answers every local user. So the page is at ``/demo/mail/<key>``, a random key t
 for its run, prints once with the page's address and writes to its ``--state-file`` (0600,
 ``mail_url``). A wrong key is 404, as a path that does not exist; the bare ``/demo/mail``
 answers 403 saying where the address was printed. The key is a secret in a path: the access
-log masks it (``base/access.py``), the page is never cached and passes on no referrer.
+log masks it (``mtgateway_base/access.py``), the page is never cached and passes on no referrer.
 
 Plain server-rendered HTML on the console's stylesheet (a phone's width: the bodies wrap),
 every header and line escaped, headers unfolded to one line, newest first;

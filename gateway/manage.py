@@ -1,4 +1,5 @@
-"""The management commands behind ``mtgateway owner|token|device|paper``.
+"""The management commands behind ``mtgateway token|device|paper`` (``owner`` is the
+console's: ``mtgateway_console/operator.py``).
 
 Two places to act on, chosen per command: the **local** authority (``authority.sqlite3`` in
 ``data_dir``, the database the daemon embeds in ``[authority] mode = "local"``, or the one a
@@ -21,28 +22,30 @@ import argparse
 import getpass
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ea_bridge.environment import read_env
+from mtgateway_base.environment import read_env
+from mtgateway_base.wire.api import (
+    AuthorityRefused,
+    AuthorityUnreachable,
+    IssuedToken,
+    normalize_code,
+)
+from mtgateway_base.wire.errors import AuthorityError
+from mtgateway_base.wire.records import AuthorityKey
 
 from .app import device_name, open_device
 from .auth.client import RemoteAuthority
-from .auth.local import NoMailer
 from .auth.owner import ConsoleUnproven, OwnerConsole
-from .authority.address import ConsoleAddress
-from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
-from .authority.config import database_url
-from .authority.console import mailer_from_config
-from .authority.database import DatabaseError, redact_url
-from .authority.devices import normalize_code
-from .authority.records import AuthorityKey
-from .authority.service import Authority
-from .authority.service.accounts import AccountChanges, LiveOpen
-from .authority.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
 from .config import GatewayConfig, console_url_problem
+from .errors import ConsoleMissing
+
+if TYPE_CHECKING:  # the console is imported only where a command acts on the local authority
+    from mtgateway_console.service import Authority
 
 __all__ = ["run_command"]
 
+#: Where the owner's password is read from (the console's operator commands read the same).
 _PASSWORD_ENV = "MTGATEWAY_OWNER_PASSWORD"
 _EMAIL_ENV = "MTGATEWAY_OWNER_EMAIL"
 #: The owner's second-factor code for one command (it is spent once used).
@@ -61,14 +64,8 @@ class _Usage(Exception):
 
 
 async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
-    """Run one ``owner``/``token``/``device`` action; the exit code."""
+    """Run one ``token``/``device``/``paper`` action; the exit code."""
     try:
-        if args.command == "owner":
-            if args.owner_command == "reset-2fa":
-                return await _owner_reset_2fa(args, config)
-            if args.owner_command == "reset-password":
-                return await _owner_reset_password(args, config)
-            return await _owner_create(args, config)
         if args.command == "token":
             return await _token(args, config)
         if args.command == "paper":
@@ -77,9 +74,6 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
     except _Usage as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except DatabaseError as exc:  # the local authority's database (never a password in it)
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except AuthorityUnreachable:
         print("error: the token authority (console) cannot be reached", file=sys.stderr)
         return 1
@@ -89,6 +83,9 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
               file=sys.stderr)
         return 1
     except ConsoleUnproven as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except AuthorityError as exc:  # the local authority's (its database's: no password in it)
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -123,37 +120,22 @@ def _owner_console(url: str, args: argparse.Namespace,
         raise _Usage(str(exc)) from None
 
 
-def _where(args: argparse.Namespace, config: GatewayConfig) -> str:
-    """Where a local command looks, fit to print: the data directory, the PostgreSQL database
-    when there is one (no password), and the config file that named them."""
-    url = database_url(config.authority)
-    named = getattr(args, "config_file", None)
-    return (f"{config.resolved_data_dir()}"
-            + (f" and the PostgreSQL database {redact_url(url)}" if url else "")
-            + f" (config: {named if named is not None else 'none, the defaults'})")
-
-
-async def _local_authority(args: argparse.Namespace, config: GatewayConfig, *,
-                           create: bool = False, **kwargs: Any) -> Authority:
-    """The authority in ``data_dir`` (and the PostgreSQL database the config names), opened
-    directly. Only ``owner create`` (``create``) may start one: every other command refuses a
-    data directory without the authority's files, saying where it looked, rather than leave
-    an empty authority there as a side effect (an operator pointed at the wrong config would
-    otherwise be told "no owner" by a database the command itself had just made)."""
-    section = config.authority
-    data_dir, url = config.resolved_data_dir(), database_url(section)
-    if not create:
-        wanted = (SIGNING_KEY_FILE, DATA_KEY_FILE) + (() if url else (DB_FILE,))
-        missing = [name for name in wanted if not (data_dir / name).is_file()]
-        if missing:
-            raise _Usage(f"no token authority in {_where(args, config)}: {', '.join(missing)} "
-                         "missing; pass -c with the config of the console or daemon whose "
-                         "authority it is (its data_dir, and [authority] database_url if it "
-                         "uses PostgreSQL)")
-    return await Authority.open(data_dir, kwargs.pop("mailer", NoMailer()), database_url=url,
-                                connect_timeout_s=section.database_connect_timeout_s,
-                                statement_timeout_s=section.database_statement_timeout_s,
-                                **kwargs)
+async def _local_authority(args: argparse.Namespace, config: GatewayConfig) -> Authority:
+    """The authority the daemon's local mode embeds, in ``data_dir`` (and the PostgreSQL
+    database the config names), opened directly (``mtgateway_console.operator.open_local``):
+    the console, composed here only for the commands that act on it."""
+    try:
+        from mtgateway_console import operator
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("mtgateway_console"):
+            raise
+        raise ConsoleMissing(f"mtgateway {args.command} on the local authority (without "
+                             "--console)") from None
+    try:
+        return await operator.open_local(config.resolved_data_dir(), config.authority,
+                                         getattr(args, "config_file", None))
+    except operator.Usage as exc:
+        raise _Usage(str(exc)) from None
 
 
 def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
@@ -185,18 +167,6 @@ def _owner_code() -> str:
     if not sys.stdin.isatty():
         raise _Usage(_REFUSAL_HINTS["second_factor_required"])
     return input("Two-step sign-in code (from your authenticator app, or a recovery code): ")
-
-
-def _new_password() -> str:
-    password = read_env(_PASSWORD_ENV)
-    if password is not None:
-        return password
-    if not sys.stdin.isatty():
-        raise _Usage(f"no password: set {_PASSWORD_ENV} or run interactively")
-    first = getpass.getpass("New owner password (8+ characters): ")
-    if getpass.getpass("Repeat it: ") != first:
-        raise _Usage("the passwords differ")
-    return first
 
 
 async def _local_owner(authority: Authority, args: argparse.Namespace) -> str:
@@ -239,6 +209,8 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
                              "page)") from None
             raise
     else:
+        from mtgateway_console.service.accounts import AccountChanges, LiveOpen
+
         authority = await _local_authority(args, config)
         try:
             owner = await _local_owner(authority, args)
@@ -264,84 +236,6 @@ def _said(refused: AuthorityRefused) -> str:
     text = str(refused)
     prefix = f"{refused.status} {refused.reason}: "
     return text[len(prefix):] if text.startswith(prefix) else text
-
-
-# -- owner -------------------------------------------------------------------------------
-
-
-async def _owner_create(args: argparse.Namespace, config: GatewayConfig) -> int:
-    password = _new_password()
-    authority = await _local_authority(args, config, create=True)
-    try:
-        await authority.owners.create(args.email, password)
-    except ValueError as exc:
-        raise _Usage(str(exc)) from None
-    finally:
-        await authority.close()
-    url = database_url(config.authority)
-    print(f"owner {args.email} created in "
-          + (f"the PostgreSQL database {redact_url(url)} (the authority's keys in "
-             f"{config.resolved_data_dir()})" if url else str(config.resolved_data_dir())))
-    return 0
-
-
-async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> int:
-    """``mtgateway owner reset-2fa --email``: the operator's way back for an owner who lost
-    the authenticator and the recovery codes (access to the database is the authority, as
-    ``token revoke`` treats it). The owner is mailed through ``[smtp]``; the mail's links
-    name ``[console] public_url``, else the console's configured address."""
-    console = config.console
-    address = ConsoleAddress(console.public_url)
-    address.serving("http", console.host, console.port)
-    authority = await _local_authority(args, config, mailer=mailer_from_config(config.smtp),
-                                       address=address)
-    try:
-        try:
-            notice = await authority.second_factor.reset_by_operator(args.email)
-        except ValueError as exc:
-            raise _Usage(f"{exc} in {_where(args, config)}; the console's owners are in the "
-                         "data_dir (or database_url) of the config it runs with: pass that "
-                         "config with -c") from None
-        if notice is None:
-            print(f"{args.email} has no two-step sign-in on; nothing changed", file=sys.stderr)
-            return 1
-        mailed = await notice
-    finally:
-        await authority.close()
-    print(f"two-step sign-in of {args.email} is off; every session and console API sign-in "
-          "of theirs ended; noted in their Activity; " + ("the owner was mailed" if mailed else
-                                "the e-mail to the owner could not be sent (check [smtp]): "
-                                "tell them yourself"))
-    return 0
-
-
-async def _owner_reset_password(args: argparse.Namespace, config: GatewayConfig) -> int:
-    """``mtgateway owner reset-password --email``: the operator's answer to "my password
-    leaked" whatever the owner's two-step sign-in (``owner reset-2fa`` changes nothing for an
-    owner without one): every session, half-done sign-in and console API sign-in ends, the
-    password is set aside and a link to choose a new one is mailed (its address as for
-    ``reset-2fa``)."""
-    console = config.console
-    address = ConsoleAddress(console.public_url)
-    address.serving("http", console.host, console.port)
-    authority = await _local_authority(args, config, mailer=mailer_from_config(config.smtp),
-                                       address=address)
-    try:
-        try:
-            notice = await authority.resets.by_operator(args.email)
-        except ValueError as exc:
-            raise _Usage(f"{exc} in {_where(args, config)}; the console's owners are in the "
-                         "data_dir (or database_url) of the config it runs with: pass that "
-                         "config with -c") from None
-        mailed = await notice
-    finally:
-        await authority.close()
-    print(f"every session and console API sign-in of {args.email} ended and their password "
-          "is set aside (it signs in nowhere); noted in their Activity; "
-          + ("the owner was mailed a link to choose a new one" if mailed else
-             "the e-mail to the owner could not be sent (check [smtp]): tell them to use "
-             "\"Forgot your password?\" on the sign-in page"))
-    return 0
 
 
 # -- tokens ------------------------------------------------------------------------------

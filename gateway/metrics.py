@@ -51,10 +51,10 @@ from prometheus_client.utils import floatToGoString
 from ea_bridge import SessionInfo, TerminalId
 from ea_bridge.interfaces import EAVerifier, ObservedVerifier
 from ea_bridge.messages import REFUSAL_REASONS
+from mtgateway_base.exposition import exposition
+from mtgateway_base.gcpolicy import GcPauseCollector
 
 from .auth import RecordCache
-from .base.exposition import exposition
-from .base.gcpolicy import GcPauseCollector
 from .hub import Hub
 from .terminals import TerminalDirectory
 from .trading.journal import OrderJournal

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the REST mirror: the one builder
-(``gateway/base/mt4web/openapi.py``) over the table's ``daemon`` column, with what the
+(``mtgateway_base/mt4web/openapi.py``) over the table's ``daemon`` column, with what the
 daemon's door answers.
 
 Served at ``GET /api/openapi.json`` (no token: it describes, it reveals nothing) and shipped
@@ -14,10 +14,11 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from mtgateway_base.mt4web import openapi
+from mtgateway_base.mt4web.daemon_models import ErrorOut
+from mtgateway_base.mt4web.shared import MAX_LOGIN
+
 from ._version import __version__
-from .base.mt4web import openapi
-from .base.mt4web.daemon_models import ErrorOut
-from .base.mt4web.shared import MAX_LOGIN
 from .schemas import MAX_SYMBOL_LENGTH, SYMBOL_PATTERN
 
 __all__ = ["PROFILE", "build_document", "route"]

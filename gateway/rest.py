@@ -15,12 +15,12 @@ call context, in that order, with ``/rpc``'s refusal bodies. A failure after tha
 is an exception of ``errors.py`` (a method's own error comes back as
 :class:`~gateway.errors.MethodFailed`), turned into a JSON-RPC error by the one table
 (:func:`gateway.rpc.error_object`, which logs anything unexpected under an ``error_id``) and
-answered as :class:`~gateway.base.mt4web.daemon_models.ErrorOut` with the HTTP status
+answered as :class:`~mtgateway_base.mt4web.daemon_models.ErrorOut` with the HTTP status
 ``errors.http_status`` gives it. A JSON body is read as strictly as ``/rpc`` reads one
 (``strictjson``: no duplicate keys, no NaN, bounded depth).
 
 The endpoints, their models and why a terminal cannot answer the Manager-only ones are the
-document's one table (``gateway/base/mt4web/table.py``, its ``daemon`` column beside the
+document's one table (``mtgateway_base/mt4web/table.py``, its ``daemon`` column beside the
 console's); :data:`ENDPOINTS` puts this module's handlers to its rows, and
 ``gateway/openapi.py`` describes them.
 """
@@ -36,10 +36,9 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ._version import __version__
-from .base.epoch import MAX_EPOCH_S
-from .base.mt4web import Route, bind, mt4records
-from .base.mt4web.daemon_models import (
+from mtgateway_base.epoch import MAX_EPOCH_S
+from mtgateway_base.mt4web import Route, bind, mt4records
+from mtgateway_base.mt4web.daemon_models import (
     ErrorOut,
     HealthOut,
     HistoryIn,
@@ -57,7 +56,9 @@ from .base.mt4web.daemon_models import (
     TradeRecord,
     TradesOut,
 )
-from .base.mt4web.shared import MAX_LOGIN
+from mtgateway_base.mt4web.shared import MAX_LOGIN
+
+from ._version import __version__
 from .context import RpcContext
 from .edge.door import DOOR, HEAD, AiohttpBody, error_response
 from .errors import (
@@ -116,7 +117,7 @@ class Open:
 
 
 #: One path and method of the MT4 Web API document as the daemon serves it (the one table,
-#: ``gateway/base/mt4web/table.py``, its ``daemon`` column, with the handler).
+#: ``mtgateway_base/mt4web/table.py``, its ``daemon`` column, with the handler).
 Endpoint = Route[Handler | Open]
 
 
@@ -203,7 +204,7 @@ async def _open_trades_of(call: RestCall) -> TradesOut:
 def _closed_records(login: int, deals: list[dict[str, Any]],
                     openings: Mapping[int, Mapping[str, Any]]) -> list[TradeRecord]:
     """MT4-style closed trades and balance/credit operations (one mapping, shared with the
-    console's API: ``gateway/base/mt4web/mt4records.py``)."""
+    console's API: ``mtgateway_base/mt4web/mt4records.py``)."""
     return [TradeRecord(**r) for r in mt4records.closed_records(login, deals, openings)]
 
 

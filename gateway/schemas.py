@@ -11,7 +11,7 @@ What MT5 users send is accepted in both its forms:
 * times as epoch seconds (int or float) or ISO-8601 strings. MT5 times are the broker server's
   wall clock written as epoch seconds ("UTC" in its docs), so an ISO time without an offset is
   read as that wall clock, and one with an offset is converted to UTC first (the rule is
-  ``base/epoch.py``'s, which the MT4 Web API document's bodies take too).
+  ``mtgateway_base/epoch.py``'s, which the MT4 Web API document's bodies take too).
 
 :func:`parse` maps a call's positional or named params onto a model in field order, so
 ``symbol_info("EURUSD")`` and ``symbol_info(symbol="EURUSD")`` validate the same way.
@@ -33,8 +33,8 @@ from pydantic import (
 )
 
 from mt5model.mt5 import ENUM_PREFIXES
+from mtgateway_base.epoch import EpochSeconds, to_epoch_seconds
 
-from .base.epoch import EpochSeconds, to_epoch_seconds
 from .errors import InvalidParams
 
 __all__ = [

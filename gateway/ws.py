@@ -56,8 +56,9 @@ from aiohttp._websocket.reader import WebSocketDataQueue
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http_websocket import WebSocketWriter
 
+from mtgateway_base.guard import GuardedProtocol
+
 from .auth import Principal
-from .base.guard import GuardedProtocol
 from .candles import check_spec
 from .config import WsConfig
 from .context import RpcContext

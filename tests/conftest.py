@@ -1,5 +1,5 @@
 """Every network-edge test runs on asyncio's own loop and on uvloop (the loop the daemon ships
-with on POSIX; ``gateway.cli`` and ``ea_bridge.loop`` choose it).
+with on POSIX; ``gateway.cli`` and ``mtgateway_base.loop`` choose it).
 
 Issue 8 found the guard's own 421 and 503 answers never written under uvloop (its transports
 do not subclass ``asyncio.Transport``) while every test ran on asyncio's loop. A test module

@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import ReportSink, TerminalReporter
-from gateway.authority.api import DeviceInfo
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.reports import TerminalReport
-from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.reports import TerminalReport
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 TERMINAL = TerminalId(5012345, "MTG-Demo")

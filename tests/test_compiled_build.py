@@ -19,20 +19,29 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPILED: list[str] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
-    "tool"]["mtgateway"]["compiled"]
+
+
+def _listed(project: Path, tool: str) -> list[str]:
+    """A project's ``[tool.<tool>] compiled`` paths, relative to the repository's root."""
+    table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    return [(project / path).relative_to(ROOT).as_posix() for path in table[tool]["compiled"]]
+
+
+#: The daemon's compiled modules and the ground floor's (its own distribution, built the same
+#: way: base/setup.py).
+COMPILED: list[str] = [*_listed(ROOT, "mtgateway"), *_listed(ROOT / "base", "mtgateway-base")]
 EXPECT_COMPILED = os.environ.get("MTGATEWAY_EXPECT_COMPILED", "") == "1"
 
 
 def module_of(path: str) -> str:
-    return path.removesuffix(".py").replace("/", ".")
+    return path.removeprefix("base/src/").removesuffix(".py").replace("/", ".")
 
 
 def test_every_listed_module_exists_and_is_one_of_the_packages() -> None:
     assert COMPILED, "[tool.mtgateway] compiled is empty"
     for path in COMPILED:
         assert (ROOT / path).is_file(), path
-        assert path.split("/")[0] in {"gateway", "ea_bridge"}, path
+        assert module_of(path).split(".")[0] in {"gateway", "ea_bridge", "mtgateway_base"}, path
 
 
 def test_the_listed_modules_are_loaded_as_this_run_expects() -> None:
@@ -77,10 +86,11 @@ def test_no_compiled_function_names_two_kinds_of_exception_alike() -> None:
 def test_a_build_flag_that_is_not_0_or_1_is_refused() -> None:
     """``MTGATEWAY_MYPYC=true`` would otherwise build pure Python without a word."""
     env = {**os.environ, "MTGATEWAY_MYPYC": "true"}
-    done = subprocess.run([sys.executable, "setup.py", "--version"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    assert done.returncode != 0
-    assert "MTGATEWAY_MYPYC='true': set 1 for the compiled build" in done.stderr
+    for project in (ROOT, ROOT / "base"):
+        done = subprocess.run([sys.executable, "setup.py", "--version"], cwd=project, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode != 0
+        assert "MTGATEWAY_MYPYC='true': set 1 for the compiled build" in done.stderr
 
 
 def test_the_objects_of_every_rpc_call_are_built_by_a_compiled_init() -> None:

@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Each package and the directory that holds it (the client's is its own project's src/).
+#: Each package and the directory that holds it (the client's, the ground floor's and
+#: the console's are their own projects' src/).
 PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mtgateway": ROOT / "client" / "src",
-            "mt5model": ROOT}
+            "mt5model": ROOT, "mtgateway_base": ROOT / "base" / "src",
+            "mtgateway_console": ROOT / "console" / "src"}
 
 
 def _modules(packages: Mapping[str, Path]) -> dict[str, Path]:

@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: examples a user copies, and the packaging (whose dependency list says why each is there).
 PRODUCT = ("gateway", "ea_bridge", "mt5model", "client/src", "client/metatrader5-shim", "bench",
            "deploy", "config.example.toml", ".ci", "examples", "pyproject.toml", "setup.py",
-           "MANIFEST.in")
+           "MANIFEST.in", "base/src", "base/pyproject.toml", "base/setup.py", "console/src",
+           "console/pyproject.toml", "console/setup.py")
 
 #: Files that hold no comments of ours: build output, licences, markers, READMEs (docs, which
 #: may keep their tags), compiled files.
@@ -87,7 +88,7 @@ _DIRECTIVE = re.compile(
 #: Reviewed exceptions: ``(path, the exact text matched)``, each with why it must stay.
 ALLOWED: frozenset[tuple[str, str]] = frozenset({
     # RFC 6238's name for the TOTP epoch, quoted from the RFC the function implements.
-    ("gateway/authority/totp.py", "T0"),
+    ("console/src/mtgateway_console/totp.py", "T0"),
 })
 
 
@@ -235,7 +236,7 @@ _FILE_NAME = re.compile(r"(?<![\w/.:~-])((?:[\w-]+/)*[\w-]+\.(?:py|pyi|mqh|mq5|m
 
 #: Where a named file may live: the repository's own trees (``.venv`` and build output aside).
 _REPOSITORY = ("gateway", "ea_bridge", "mt5model", "client", "bench", "deploy", "docs", "tests",
-               "examples", ".ci")
+               "examples", ".ci", "base", "console")
 
 
 #: Files named in comments that live on the user's machine, not in the repository.
@@ -326,10 +327,12 @@ def f() -> None:
 int a = 1; // M1 and H4 bars
 ''')
     _write(tmp_path, "deploy/x.service", "# keep (round 5)\nExecStart=/bin/true\n")
-    _write(tmp_path, "gateway/authority/web/static/s.css", "a { color: #A1B2C3; } /* m19 */\n")
-    _write(tmp_path, "gateway/authority/web/templates/t.html",
+    _write(tmp_path, "console/src/mtgateway_console/web/static/s.css",
+           "a { color: #A1B2C3; } /* m19 */\n")
+    _write(tmp_path, "console/src/mtgateway_console/web/templates/t.html",
            "<p>M1 bars, issue 5 in the text</p>\n{# D-3: why #}\n<!-- E5-2 -->\n")
-    _write(tmp_path, "gateway/authority/web/static/s.js", "const u = '//x F5'; // A-1\n")
+    _write(tmp_path, "console/src/mtgateway_console/web/static/s.js",
+           "const u = '//x F5'; // A-1\n")
     found = {(tag.path, tag.line, tag.text) for tag in product_tags(tmp_path)}
     assert found == {
         ("gateway/a.py", 3, "issue 16"), ("gateway/a.py", 3, "F5"),
@@ -343,10 +346,10 @@ int a = 1; // M1 and H4 bars
         ("gateway/a.py", 18, "shared/spec"), ("gateway/a.py", 18, "seed-register-account"),
         ("ea_bridge/mql/MQL5/E.mqh", 1, "F10"), ("ea_bridge/mql/MQL5/E.mqh", 3, "m21"),
         ("deploy/x.service", 1, "round 5"),
-        ("gateway/authority/web/static/s.css", 1, "m19"),
-        ("gateway/authority/web/templates/t.html", 2, "D-3"),
-        ("gateway/authority/web/templates/t.html", 3, "E5-2"),
-        ("gateway/authority/web/static/s.js", 1, "A-1"),
+        ("console/src/mtgateway_console/web/static/s.css", 1, "m19"),
+        ("console/src/mtgateway_console/web/templates/t.html", 2, "D-3"),
+        ("console/src/mtgateway_console/web/templates/t.html", 3, "E5-2"),
+        ("console/src/mtgateway_console/web/static/s.js", 1, "A-1"),
     }
 
 

@@ -174,9 +174,11 @@ def test_every_test_a_doc_cites_exists() -> None:
                 assert cited in defined or cited in files, f"{doc.name}: no {cited}"
 
 
-#: Where each package's source lives (the client's in its own project's ``src/``).
+#: Where each package's source lives (the client's, the ground floor's and the console's in
+#: their own projects' ``src/``).
 _PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mt5model": ROOT, "bench": ROOT,
-             "mtgateway": ROOT / "client" / "src"}
+             "mtgateway": ROOT / "client" / "src", "mtgateway_base": ROOT / "base" / "src",
+             "mtgateway_console": ROOT / "console" / "src"}
 
 
 def _named_in_module(dotted: str, loggers: set[str]) -> bool:
@@ -199,20 +201,19 @@ def _named_in_module(dotted: str, loggers: set[str]) -> bool:
 
 
 def test_every_source_file_and_module_a_doc_names_exists() -> None:
-    """A file path (``gateway/base/guard.py``) or module name (``gateway.base.files``) that
-    README or docs/*.md show is in the tree, so a moved module leaves no doc pointing at its
-    old room (issue 34 item 2 moved the shared edge, throttle and file rules to
-    ``gateway/base/``)."""
+    """A file path (``base/src/mtgateway_base/guard.py``) or module name
+    (``mtgateway_base.files``) that README or docs/*.md show is in the tree, so a moved module
+    leaves no doc pointing at its old room."""
     loggers = set(re.findall(r"getLogger\(\"([\w.]+)\"\)", "\n".join(
-        p.read_text(encoding="utf-8") for package in ("gateway", "ea_bridge", "mt5model")
-        for p in (ROOT / package).rglob("*.py"))))
+        p.read_text(encoding="utf-8") for package, where in _PACKAGES.items()
+        for p in (where / package).rglob("*.py"))))
     for doc in _DOCS:
         text = doc.read_text(encoding="utf-8")
         for path in re.findall(r"\b((?:gateway|ea_bridge|mt5model|bench|tests|client|deploy|"
-                               r"examples)/[\w/.-]*\w)", text):
+                               r"examples|base|console)/[\w/.-]*\w)", text):
             assert (ROOT / path).exists(), f"{doc.name}: no {path}"
-        for dotted in re.findall(r"`((?:gateway|ea_bridge|mt5model|mtgateway|bench)(?:\.\w+)+)",
-                                 text):
+        for dotted in re.findall(r"`((?:gateway|ea_bridge|mt5model|mtgateway|mtgateway_base|"
+                                 r"mtgateway_console|bench)(?:\.\w+)+)", text):
             assert _named_in_module(dotted, loggers), f"{doc.name}: no {dotted}"
 
 

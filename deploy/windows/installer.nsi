@@ -89,8 +89,11 @@ Section "MT Gateway"
     '/k ""$INSTDIR\bin\mtgateway.exe" check --state-file "$LOCALAPPDATA\mtgateway\check.json""' \
     "$INSTDIR\bin\mtgateway.exe" 0 SW_SHOWNORMAL "" \
     "Check the EA connected to the daemon, as any client sees it"
+  ; The console is its own command (mtgateway-console, python -m mtgateway_console), on the
+  ; same per-user config and data directory as the daemon: the authority setup issued from.
   CreateShortcut "$SMPROGRAMS\${PRODUCT}\MT Gateway console.lnk" "$SYSDIR\cmd.exe" \
-    '/k ""$INSTDIR\bin\mtgateway.exe" console"' "$INSTDIR\bin\mtgateway.exe" 0 SW_SHOWNORMAL \
+    '/k ""$INSTDIR\python\python.exe" -m mtgateway_console"' "$INSTDIR\bin\mtgateway.exe" 0 \
+    SW_SHOWNORMAL \
     "" "Serve the web console on http://127.0.0.1:8720/ (keep this window open)"
   WriteINIStr "$SMPROGRAMS\${PRODUCT}\Open the console.url" "InternetShortcut" "URL" \
     "http://127.0.0.1:8720/"

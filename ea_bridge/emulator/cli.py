@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mt5model.types import AccountMarginMode
+from mtgateway_base.environment import read_env
+from mtgateway_base.loop import run as run_on_loop
+from mtgateway_base.loop import stop_on_signals
 
-from ..environment import read_env
-from ..loop import run as run_on_loop
-from ..loop import stop_on_signals
 from .terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 
 __all__ = ["add_arguments", "clock_from", "main", "market_hours_line", "run", "settings_from"]

@@ -3,13 +3,14 @@
 ``tokens`` (format) and ``records`` (the principal and the :class:`RecordSource` seam) are
 pure; ``device`` and ``secretstore`` are this machine's Ed25519 identity and where its key is
 kept; ``cache`` holds the authority's verified signed records (embedded authority or
-``mtgateway console`` behind it); ``service`` is the :class:`Authenticator` that the HTTP layer
+``mtgateway-console`` behind it); ``service`` is the :class:`Authenticator` that the HTTP layer
 and the EA bridge both ask.
 """
 
 from __future__ import annotations
 
-from ..authority.tokens import generate_token, is_well_formed
+from mtgateway_base.wire.tokens import generate_token, is_well_formed
+
 from .cache import RecordCache
 from .device import DeviceIdentity, load_or_create_device
 from .records import SCOPES, Principal, RecordSource

@@ -3,7 +3,7 @@
 Why a cache and not a call per request: the authority may be another host (``mtgateway
 console``), and a trading daemon must keep answering reads when it is briefly out of reach.
 So every record the authority hands this device is verified (pinned key, ``v``/``alg``/``kid``,
-signature, this ``device_id``, not issued in the future; ``gateway.authority.records``) and
+signature, this ``device_id``, not issued in the future; ``mtgateway_base.wire.records``) and
 kept; requests are answered from memory.
 
 Freshness (``docs/authority.md``, "On the daemon"):
@@ -23,7 +23,7 @@ Answers are bound to the request (``docs/security.md``, "Replay and freshness"):
 and refresh sends a fresh random nonce, the authority signs it into each record it returns, and
 a record whose nonce is not the one just sent is refused like a tampered one. Every request also
 carries a fresh X25519 key, to which the authority seals each record's ``server_key``
-(``gateway/authority/boxes.py``): only this process, which keeps the private half in memory for
+(``mtgateway_base/wire/boxes.py``): only this process, which keeps the private half in memory for
 the length of the request, can open it, so whoever replays a captured request gets records that
 prove nothing (``docs/security.md``, "A replayed device request yields nothing"). So a network
 attacker who captured an earlier answer (a record from before a revocation) and replays it
@@ -51,15 +51,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from ea_bridge.messages import DENIED_PREFIX
-
-from ..authority.api import AuthorityAPI, AuthorityRefused, AuthorityUnreachable, DeviceInfo
-from ..authority.boxes import BoxOpener
-from ..authority.records import (
+from mtgateway_base.wire.api import AuthorityAPI, AuthorityRefused, AuthorityUnreachable, DeviceInfo
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.records import (
     AuthorityKey,
     RecordRejected,
     SignedRecord,
     verify_signed_record,
 )
+
 from ..errors import Unauthorized, Unavailable
 
 __all__ = ["DENIED_GUIDANCE", "PENDING_GUIDANCE", "DeadCallback", "RecordCache", "StoredCallback"]

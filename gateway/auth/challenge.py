@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from mtgateway.credential import client_message, is_hex64, prove_server, verify_holder
+from mtgateway_base.wire.records import SignedRecord
 
-from ..authority.records import SignedRecord
 from ..errors import Unauthorized
 from .records import Principal, RecordSource
 from .service import Authenticator

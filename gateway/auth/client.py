@@ -1,14 +1,14 @@
-"""The daemon's (and the CLI's) HTTP client for ``mtgateway console``.
+"""The daemon's (and the CLI's) HTTP client for ``mtgateway-console``.
 
-:class:`RemoteAuthority` implements :class:`~gateway.authority.api.AuthorityAPI` over the
+:class:`RemoteAuthority` implements :class:`~mtgateway_base.wire.api.AuthorityAPI` over the
 console's device endpoints, signing every call with the device key it is given, so the daemon
 treats an embedded and a remote authority alike. The owner endpoints (HTTP Basic with the
 owner's password) are :class:`~gateway.auth.owner.OwnerConsole`'s, which sends the password
 only after the console proved its key.
 
 Failures are split the way the daemon must react to them: no answer, a timeout or a 5xx is
-:class:`~gateway.authority.api.AuthorityUnreachable` (serve from the cache; ``-32014`` if there
-is nothing cached); a 4xx is :class:`~gateway.authority.api.AuthorityRefused` with the
+:class:`~mtgateway_base.wire.api.AuthorityUnreachable` (serve from the cache; ``-32014`` if there
+is nothing cached); a 4xx is :class:`~mtgateway_base.wire.api.AuthorityRefused` with the
 console's reason word. Records are returned as received; the caller verifies them.
 """
 
@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..authority.api import (
+from mtgateway_base.curve25519 import SigningKey
+from mtgateway_base.wire.api import (
     AuthorityAPI,
     AuthorityRefused,
     AuthorityUnreachable,
@@ -34,11 +35,9 @@ from ..authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from ..authority.proofs import device_info, device_proof_headers
-from ..authority.records import AuthorityKey, b64url_encode
-from ..authority.reports import AccountFigures, TerminalReport
-from ..authority.snapshots import details_json
-from ..base.curve25519 import SigningKey
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_base.wire.records import AuthorityKey, b64url_encode
+from mtgateway_base.wire.reports import AccountFigures, TerminalReport, details_json
 
 __all__ = ["RemoteAuthority", "console_answer"]
 
@@ -107,6 +106,9 @@ class RemoteAuthority:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.close()
+
+    async def start(self) -> None:
+        """Nothing to prepare: the console is another process, asked when needed."""
 
     async def close(self) -> None:
         """Close the HTTP session if this client made it."""

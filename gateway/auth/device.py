@@ -5,7 +5,7 @@ authority binds every signed record to one ``device_id`` and approves devices pe
 approval (and every later call to the console) needs a signature by this key, which never
 leaves the machine. ``device_id`` = unpadded base32 of SHA-256 of the raw public key, 26
 characters (``docs/authority.md``). The proof headers are made by
-:func:`gateway.authority.proofs.device_proof_headers`, one implementation for both sides.
+:func:`mtgateway_base.wire.proofs.device_proof_headers`, one implementation for both sides.
 
 The key is made on first start and kept in a :class:`~gateway.auth.secretstore.SecretStore`
 (the OS keyring when a real one exists, else a 0600 file). It is stored as the raw 32-byte
@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
-from ..authority.api import DeviceInfo
-from ..authority.records import device_id_for
-from ..base.curve25519 import SigningKey
+from mtgateway_base.curve25519 import SigningKey
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.records import device_id_for
+
 from .secretstore import SecretStore, SecretStoreError
 
 __all__ = ["DEVICE_KEY_NAME", "DeviceIdentity", "load_or_create_device"]
@@ -43,7 +44,7 @@ class DeviceIdentity:
     private_key: Ed25519PrivateKey
     #: A human word for the store: ``"OS keyring (…)"`` or ``"file …"``.
     storage: str = "memory"
-    #: The key in libsodium's form (``gateway.base.curve25519``: the same signatures in about
+    #: The key in libsodium's form (``mtgateway_base.curve25519``: the same signatures in about
     #: 60 % of OpenSSL's time), converted once.
     _signing: SigningKey = field(init=False, repr=False, compare=False)
 

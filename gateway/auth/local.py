@@ -12,40 +12,25 @@ coroutine whose database work runs off the daemon's event loop (``authority/data
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from email.message import EmailMessage
 from typing import Any
 
-from ..authority.api import (
+from mtgateway_base.wire.api import (
     DeviceInfo,
     DeviceStatus,
     LookupAnswer,
     ResendAnswer,
     VerifyAnswer,
 )
-from ..authority.records import AuthorityKey
-from ..authority.reports import TerminalReport
-from ..authority.service import Authority
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.reports import TerminalReport
+from mtgateway_console.service import Authority
 
-__all__ = ["NoMailer", "SelfApprovingAuthority"]
-
-log = logging.getLogger("gateway.auth.local")
-
-
-class NoMailer:
-    """The embedded authority's mailer: local mode approves its own device, so no approval
-    mail is ever due; if one were, it is dropped with a warning rather than sent nowhere."""
-
-    from_address = "mtgateway@localhost"
-
-    async def send(self, message: EmailMessage) -> None:
-        """Drop the message (its subject only is logged: the body may hold a code)."""
-        log.warning("local mode has no mail server; not sent: %r", message["Subject"])
+__all__ = ["SelfApprovingAuthority"]
 
 
 class SelfApprovingAuthority:
-    """An :class:`~gateway.authority.api.AuthorityAPI` over an embedded :class:`Authority`
+    """An :class:`~mtgateway_base.wire.api.AuthorityAPI` over an embedded :class:`Authority`
     that keeps ``device`` approved for every owner."""
 
     def __init__(self, authority: Authority, device: DeviceInfo) -> None:
@@ -61,6 +46,10 @@ class SelfApprovingAuthority:
         """
         await self.authority.prepare()
         await self.authority.approvals.approve_local(self._device)
+
+    async def close(self) -> None:
+        """Close the embedded authority (its database, its workers)."""
+        await self.authority.close()
 
     async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                      os: str = "", nonce: str | None = None,
@@ -96,7 +85,7 @@ class SelfApprovingAuthority:
 
     async def report_terminals(self, device: DeviceInfo,
                                reports: list[TerminalReport]) -> int:
-        """Pass-through: a local ``mtgateway console`` on this data directory shows them."""
+        """Pass-through: a local ``mtgateway-console`` on this data directory shows them."""
         return await self.authority.report_terminals(device, reports)
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,

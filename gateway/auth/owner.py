@@ -31,15 +31,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ..authority.api import AuthorityUnreachable, IssuedToken
-from ..authority.errors import AuthorityRefused, ConsoleUnproven
-from ..authority.records import AuthorityKey
+from mtgateway_base.wire.api import AuthorityUnreachable, IssuedToken
+from mtgateway_base.wire.errors import AuthorityRefused, ConsoleUnproven
+from mtgateway_base.wire.records import AuthorityKey
+
 from .client import console_answer
 
 __all__ = ["ConsoleUnproven", "OwnerConsole"]
 
 _HELLO_PATH = "/v1/hello"
-#: The header that carries the owner's second-factor code (``authority/door/callers.py``).
+#: The header that carries the owner's second-factor code (``mtgateway_console/door/callers.py``).
 CODE_HEADER = "X-Owner-Code"
 
 

@@ -1,6 +1,6 @@
 """The principal a valid token yields, and the seam token records come through.
 
-A record (:class:`~gateway.authority.records.SignedRecord`, issued and signed by the token
+A record (:class:`~mtgateway_base.wire.records.SignedRecord`, issued and signed by the token
 authority) binds one token, by its hint and verifier, to one terminal (login and broker server) with
 scopes, a lifetime and the account's risk policy. Where records come from is behind
 :class:`RecordSource`; the daemon's :class:`~gateway.auth.cache.RecordCache` is the one
@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ea_bridge import TerminalId
-
-from ..authority.records import DEFAULT_RISK, RiskPolicy, SignedRecord
+from mtgateway_base.wire.records import DEFAULT_RISK, RiskPolicy, SignedRecord
 
 __all__ = ["SCOPES", "Principal", "RecordSource"]
 

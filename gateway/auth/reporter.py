@@ -27,14 +27,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol, runtime_checkable
 
 from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, TerminalId
-
-from ..authority.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
-from ..authority.positions import Position, PositionsBook, largest
-from ..authority.records import SignedRecord
-from ..authority.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
-from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlement
-from ..authority.venues import Book
-from ..base.prices import MAX_DIGITS
+from mtgateway_base.prices import MAX_DIGITS
+from mtgateway_base.wire.api import AuthorityRefused, AuthorityUnreachable, DeviceInfo
+from mtgateway_base.wire.records import SignedRecord
+from mtgateway_base.wire.reports import (
+    MAX_DEALS,
+    MAX_TRADES,
+    REPORT_INTERVAL_S,
+    AccountDetails,
+    AccountFigures,
+    Position,
+    PositionsBook,
+    Settlement,
+    TerminalReport,
+    largest,
+)
+from mtgateway_base.wire.venues import Book
 
 __all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveBookHint", "LiveHint",
            "ReportSink",
@@ -219,7 +227,7 @@ MAX_DIGIT_READS: Final = 20
 
 def symbol_digits(call: TerminalCall) -> DigitsSource:
     """A symbol's digits read through the EA (``symbol_info``), as a bot would: the console
-    writes the symbol's prices at them (``gateway/base/prices.py``)."""
+    writes the symbol's prices at them (``mtgateway_base/prices.py``)."""
 
     async def read(terminal: TerminalId, symbol: str) -> int | None:
         info = await call(terminal, "symbol_info", {"symbol": symbol}, FIGURES_TIMEOUT_S)

@@ -9,7 +9,7 @@ daemon) then win silently. So the keyring is used only when
 ``fail``, ``null`` or a chainer of such; otherwise the key goes to our own file, created with
 ``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)`` (set to exactly 0600 on its descriptor before
 anything is written, so the umask decides nothing) and refused at start if group or others
-can read it or it is a symbolic link (``gateway.base.files``). Encrypting that file
+can read it or it is a symbolic link (``mtgateway_base.files``). Encrypting that file
 would add nothing while its key sits beside it, so it is plaintext and says so
 (``describe()``, shown by ``device status``).
 
@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..base.files import (
+from mtgateway_base.files import (
     InsecurePath,
     create_private_file,
     ensure_private_dir,
@@ -64,7 +64,7 @@ class SecretStoreError(Exception):
 
 class InsecureSecretFile(SecretStoreError, InsecurePath):
     """A key file (or its directory) is accessible to group or others, owned by someone else,
-    or a symbolic link (``gateway.base.files``)."""
+    or a symbolic link (``mtgateway_base.files``)."""
 
 
 class SecretStore(Protocol):

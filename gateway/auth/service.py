@@ -38,9 +38,9 @@ from typing import Final
 
 from ea_bridge import AuthRefused, Hello, TerminalId
 from mtgateway.credential import TokenKeys, ea_message, prove_server, verify_holder
+from mtgateway_base.wire.records import SignedRecord
+from mtgateway_base.wire.tokens import is_well_formed
 
-from ..authority.records import SignedRecord
-from ..authority.tokens import is_well_formed
 from ..errors import Unauthorized, Unavailable
 from .records import Principal, RecordSource
 

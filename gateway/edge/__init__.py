@@ -1,6 +1,6 @@
 """The daemon's HTTP edge, one room: every byte a client sends the TCP port comes in here.
 
-* :mod:`.listener` -- aiohttp's runner behind the connection guard (``gateway.base.guard``),
+* :mod:`.listener` -- aiohttp's runner behind the connection guard (``mtgateway_base.guard``),
   the fast path that sends every ``/rpc`` request straight to its handler;
 * :mod:`.llhttp` -- ``POST /rpc`` on llhttp (``[server] rpc_edge = "llhttp"``, the default):
   the guard admits each connection and hands the transport to it, and it hands any other

@@ -11,7 +11,7 @@ the daemon's HTTP port, and each door only adapts its parser and answers in its 
    when the body has not already come (:class:`Body`: each parser's own way of collecting
    it);
 3. **token** -- rung 11: the bearer token through the brute-force throttle
-   (``base/throttle.py``), refused as 401, 429 or 503 from ``errors.py`` and counted by
+   (``mtgateway_base/throttle.py``), refused as 401, 429 or 503 from ``errors.py`` and counted by
    reason word;
 4. **mark** -- the connection carried a valid token, so the connection budget evicts it last
    and never while it works (``base/guard.mark_authenticated``, the one function, under the
@@ -58,9 +58,9 @@ from typing import Any, Final, NamedTuple, Protocol
 from aiohttp import web
 
 from ea_bridge import TerminalId
+from mtgateway_base.guard import GuardedProtocol, mark_authenticated
 
 from ..auth import Principal
-from ..base.guard import GuardedProtocol, mark_authenticated
 from ..context import RpcContext
 from ..errors import HttpRefusal, RateLimited, Unauthorized, Unavailable, auth_refusal
 from ..keys import (

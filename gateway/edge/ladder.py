@@ -53,7 +53,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, Protocol
 
-from ..base.edge import HostRefusals, host_allowed, target_authority
+from mtgateway_base.edge import HostRefusals, host_allowed, target_authority
+
 from ..config import ServerConfig
 from ..errors import (
     BODY_TIMEOUT,

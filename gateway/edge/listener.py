@@ -1,7 +1,7 @@
 """Serving the application: aiohttp's runner behind the connection guard, on loopback.
 
-The guard's site (:class:`~gateway.base.guard.GuardedSite`, shared with the console) wraps
-each connection's protocol in :class:`~gateway.base.guard.GuardedProtocol` before aiohttp sees it;
+The guard's site (:class:`~mtgateway_base.guard.GuardedSite`, shared with the console) wraps
+each connection's protocol in :class:`~mtgateway_base.guard.GuardedProtocol` before aiohttp sees it;
 everything else (graceful shutdown, keep-alive handling) stays aiohttp's.
 
 The hot path skips the application's machinery: aiohttp's low-level server hands every request
@@ -26,10 +26,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from ..base.guard import ConnectionBudget, GuardedProtocol, GuardedSite, serve_as_work
+from mtgateway_base.guard import ConnectionBudget, GuardedProtocol, GuardedSite, serve_as_work
+from mtgateway_base.log import log_access
+
 from ..config import ServerConfig
 from ..keys import CONFIG, CONNECTIONS
-from ..log import log_access
 from .http_rpc import RPC_METHODS, serve_rpc
 from .llhttp import LINGERING_S, RpcEdge
 

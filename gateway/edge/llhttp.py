@@ -53,14 +53,15 @@ from urllib.parse import parse_qsl
 import httptools
 from aiohttp import web
 
+from mtgateway_base.log import log_access
+
 from ..errors import MALFORMED_REQUEST
 from ..keys import CONFIG, CONNECTIONS
-from ..log import log_access
 from .door import DOOR
 from .head import RequestHead
 
 if TYPE_CHECKING:
-    from ..base.guard import GuardedProtocol
+    from mtgateway_base.guard import GuardedProtocol
 
 __all__ = ["Completed", "HandOff", "Malformed", "RequestAssembly", "RpcEdge", "RpcRequest",
            "Started", "has_bare_lf"]
@@ -300,7 +301,7 @@ class RequestAssembly:
         #: (:meth:`_repeat`), and that request.
         self._memo_raw = b""
         self._memo: RpcRequest | None = None
-        #: Where the stream stands, in :class:`~gateway.base.guard.HeaderWatch`'s words (the
+        #: Where the stream stands, in :class:`~mtgateway_base.guard.HeaderWatch`'s words (the
         #: connection guard's header deadline and eviction order read it): set as each
         #: :meth:`feed` ends (the edge reads it after every one; a value, not a call).
         self.watch_state = "idle"

@@ -35,8 +35,8 @@ from typing import Any, Final
 
 from mtgateway.errors import MtGatewayError
 from mtgateway.stream import Gap, TradeEvent
+from mtgateway_base import prices
 
-from ..base import prices
 from .probe import Mismatch, Probe, expect, gateway_code
 from .report import FAIL, PASS, Check
 
@@ -123,7 +123,7 @@ def at_digits(info: dict[str, Any], x: float) -> str:
     """A price as the report writes it: at the symbol's digits, as the terminal shows it
     (``6367.40`` for a 2-digit index, ``147.520`` for a 3-digit pair), a computed price off the
     grid included (the report says how it went beside it); the console's pages write theirs
-    with the same function (``gateway/base/prices.py``)."""
+    with the same function (``mtgateway_base/prices.py``)."""
     return prices.at_digits(x, int(info["digits"]))
 
 

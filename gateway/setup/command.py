@@ -40,14 +40,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from ea_bridge.environment import read_env
-from ea_bridge.loop import run as run_on_loop
+from mtgateway_base.environment import read_env
+from mtgateway_base.files import ensure_private_dir
+from mtgateway_base.loop import run as run_on_loop
+from mtgateway_base.wire.errors import AuthorityError, AuthorityRefused, AuthorityUnreachable
 
 from .. import service
 from ..auth.owner import ConsoleUnproven
-from ..authority.api import AuthorityRefused, AuthorityUnreachable
-from ..authority.database import DatabaseError
-from ..base.files import ensure_private_dir
 from ..config import GatewayConfig, console_url_problem, default_config_path, load_config
 from ..eafiles import COMPILED, InstallError, ea4_source_dir, ea_source_dir, install_ea
 from .found import Terminal, find_terminals, terminal_at
@@ -123,14 +122,17 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     except (_Stop, PairingError, ConsoleUnproven) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except DatabaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except AuthorityUnreachable:
         print("error: the token authority (console) cannot be reached", file=sys.stderr)
         return 1
     except AuthorityRefused as exc:
         print(f"error: the console refused: {exc.reason}", file=sys.stderr)
+        return 1
+    except AuthorityError as exc:
+        # the local authority's own failures (its database: DatabaseError, whose message
+        # says what to fix), caught by the contract's base class so that a daemon without the
+        # console installed need not import the console to name them
+        print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
@@ -461,7 +463,7 @@ async def _undo(config: GatewayConfig, asker: _Asker) -> int:
         _remove_files(terminal)
         try:
             revoked = await _revoke(config, terminal, asker)
-        except (PairingError, AuthorityUnreachable, AuthorityRefused, DatabaseError) as exc:
+        except (PairingError, AuthorityError) as exc:
             print(f"  error: token {terminal.token_id} not revoked: {exc}")
             failed = True
         else:

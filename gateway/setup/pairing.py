@@ -19,22 +19,22 @@ import platform
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from mtgateway.credential import TokenKeys
+from mtgateway_base.wire.api import IssuedToken, normalize_code
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 
 from ..app import device_name, open_device
 from ..auth.client import RemoteAuthority
-from ..auth.local import NoMailer
 from ..auth.owner import OwnerConsole
-from ..authority.api import IssuedToken
-from ..authority.boxes import BoxOpener
-from ..authority.config import database_url
-from ..authority.devices import normalize_code
-from ..authority.records import AuthorityKey
-from ..authority.service import Authority
-from ..authority.tokens import DEFAULT_LIFETIME_DAYS
 from ..config import GatewayConfig
+from ..errors import ConsoleMissing
+
+if TYPE_CHECKING:
+    from mtgateway_console.service import Authority
 
 __all__ = ["LocalPairing", "PairingError", "RemotePairing"]
 
@@ -74,11 +74,15 @@ class LocalPairing:
         Raises:
             PairingError: no e-mail for a first owner, or several owners and none named.
         """
-        section = config.authority
-        authority = await Authority.open(
-            config.resolved_data_dir(), NoMailer(), database_url=database_url(section),
-            connect_timeout_s=section.database_connect_timeout_s,
-            statement_timeout_s=section.database_statement_timeout_s)
+        try:  # the embedded authority is the console's: composed here, only when used
+            from mtgateway_console import operator
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("mtgateway_console"):
+                raise
+            raise ConsoleMissing("mtgateway setup on the local authority (without --console)"
+                                 ) from None
+        authority = await operator.open_local(config.resolved_data_dir(), config.authority,
+                                              None, create=True)
         try:
             owners = await authority.owners.emails()
             if email and email.lower() in (o.lower() for o in owners):

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..base.files import create_private_file, ensure_private_dir
+from mtgateway_base.files import create_private_file, ensure_private_dir
 
 __all__ = ["CHECK_FILE", "RECORD_FILE", "SetupRecord", "TerminalRecord", "write_private"]
 

@@ -82,7 +82,6 @@ from mt5model.mt5 import (
 from mt5model.types import SYMBOL_TRADE_EXECUTION_MARKET, ErrorCode
 
 from ..auth import Principal
-from ..config import GatewayConfig
 from ..errors import GatewayError, IdempotencyConflict, NotFound, OutcomeUnknown, Unavailable
 from .gate import Reason, TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
@@ -90,7 +89,7 @@ from .operations import OrderOptions, TradeOperations
 from .pricing import needs_price, no_quote, priced
 from .reconcile import OUTCOME_UNKNOWN_RETCODES, echo_mismatch
 from .reconciler import Reconciler
-from .requests import SendRequest, TradeRequest, comment_tag
+from .requests import CommentTags, SendRequest, TradeRequest
 from .risk import adds_risk, check_order
 from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues
 
@@ -124,6 +123,23 @@ def _journal_unavailable() -> Unavailable:
                        "so it was not sent; retry with the same client_id")
 
 
+@dataclass(frozen=True, slots=True)
+class DeskSettings:
+    """What the desk reads of the daemon's configuration, and nothing else of it: handed in by
+    the composition root (``create_app``), so a test or another root sets these alone."""
+
+    #: The comment tag (``trading.comment_tag``, ``trading.comment_prefix``).
+    tags: CommentTags
+    #: ``trading.magic``: the magic of a request without one.
+    magic: int
+    #: ``trading.symbol_cache_s``: how long a symbol's trade properties are kept.
+    symbol_cache_s: float
+    #: ``server.request_timeout_s``: a read of the terminal's.
+    request_timeout_s: float
+    #: ``server.trade_timeout_s``: an order's answer.
+    trade_timeout_s: float
+
+
 class TradeDesk:
     """The trading state of one daemon: the journal, requests in flight, the symbol cache;
     and the one interface the RPC methods trade and read through.
@@ -136,7 +152,7 @@ class TradeDesk:
     Args:
         journal: the idempotency journal (opened by :meth:`open`).
         bridge: the bridge orders go through.
-        config: the daemon's configuration (``trading`` and ``server`` sections).
+        settings: what it reads of the daemon's configuration (:class:`DeskSettings`).
         venues: chooses each call's venue (the terminal or its paper book).
         reconciler: settles lost outcomes (opened and closed with the desk).
         gate: who may trade now.
@@ -147,7 +163,7 @@ class TradeDesk:
         random_bytes: the randomness of order keys (:func:`~.journal.order_key`).
     """
 
-    def __init__(self, journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
+    def __init__(self, journal: OrderJournal, bridge: Bridge, settings: DeskSettings, *,
                  venues: Venues, reconciler: Reconciler, gate: TradeGate,
                  clock: Callable[[], float] = time.monotonic,
                  utc_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
@@ -155,10 +171,9 @@ class TradeDesk:
                  random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:
         self.journal = journal
         self._random_bytes = random_bytes
-        self._config = config
+        self.settings = settings
         #: ``[server] request_timeout_s``, read once (every read is given it).
-        self._read_timeout_s = config.server.request_timeout_s
-        self._cfg = config.trading
+        self._read_timeout_s = settings.request_timeout_s
         self._clock = clock
         self._utc_ms = utc_ms
         self._new_client_id = new_client_id
@@ -282,7 +297,7 @@ class TradeDesk:
             log.error("order journal could not record %s (%s)", client_id, unrecorded)
             raise _journal_unavailable() from None
         try:
-            outgoing = await self._stamp(venue, terminal, body, self._tag(client_id),
+            outgoing = await self._stamp(venue, terminal, body, self.settings.tags.stamp(client_id),
                                          client_id)
             # A pass may have started while the symbol was looked up. (An EA gone meanwhile
             # is met by the send itself, which releases the row.)
@@ -305,7 +320,7 @@ class TradeDesk:
         elif version >= EA_MAP_VERSION:
             params["client_id"] = row.order_key  # 22 characters: within 1.1's 1-24
         try:
-            result = await venue.call("order_send", params, self._config.server.trade_timeout_s)
+            result = await venue.call("order_send", params, self.settings.trade_timeout_s)
         except (TerminalNotConnected, EAError, FrameTooLarge) as exc:
             # Provably not executed: the bridge raised before writing it (the EA dropped
             # since the lookup, or the frame is too large), or the EA refused it before the
@@ -353,12 +368,6 @@ class TradeDesk:
             ticket=ticket if isinstance(ticket, int) and ticket > 0 else None)
         return {**stored, "deduplicated": False}
 
-    def _tag(self, client_id: str) -> str | None:
-        """The comment tag of an order without a comment, or None: the user did not consent
-        (``trading.comment_tag``), so the comment goes as written."""
-        return comment_tag(self._cfg.comment_prefix, client_id) if self._cfg.comment_tag \
-            else None
-
     async def _stamp(self, venue: Venue, terminal: TerminalId, body: dict[str, Any],
                      tag: str | None, client_id: str | None = None) -> dict[str, Any]:
         """The request as sent: magic (the request's, else ``trading.magic``), the client's
@@ -370,7 +379,7 @@ class TradeDesk:
                 (``pricing.py``); nothing was sent.
         """
         out = dict(body)
-        out.setdefault("magic", self._cfg.magic)
+        out.setdefault("magic", self.settings.magic)
         if tag is not None and not out.get("comment"):
             out["comment"] = tag
         if "expiration" in out:
@@ -400,7 +409,7 @@ class TradeDesk:
         now_ms = await self._server_now_ms(venue, terminal)
         try:
             quote = await venue.call("symbol_info_tick", {"symbol": out["symbol"]},
-                                     self._config.server.request_timeout_s)
+                                     self.settings.request_timeout_s)
         except EAError as exc:
             if exc.code != ErrorCode.HISTORY_NOT_READY:
                 raise
@@ -420,11 +429,11 @@ class TradeDesk:
         now = self._clock()
         cached = self._server_offsets.get(terminal)
         if cached is None or cached[0] != session_id or cached[1] <= now:
-            clock = await venue.call("server_time", {}, self._config.server.request_timeout_s)
+            clock = await venue.call("server_time", {}, self.settings.request_timeout_s)
             msc = clock.get("time_msc") if isinstance(clock, dict) else None
             offset = msc - self._utc_ms() if isinstance(msc, int) and not isinstance(msc, bool) \
                 and msc > 0 else None
-            cached = (session_id, now + self._cfg.symbol_cache_s, offset)
+            cached = (session_id, now + self.settings.symbol_cache_s, offset)
             self._server_offsets[terminal] = cached
         return None if cached[2] is None else self._utc_ms() + cached[2]
 
@@ -435,7 +444,7 @@ class TradeDesk:
         if cached is not None and cached[0] > now:
             return cached[1]
         info = await venue.call("symbol_info", {"symbol": symbol},
-                                self._config.server.request_timeout_s)
+                                self.settings.request_timeout_s)
         info = info if isinstance(info, dict) else {}
 
         def whole(name: str, default: int) -> int:
@@ -447,7 +456,7 @@ class TradeDesk:
                         execution=whole("trade_exemode", SYMBOL_TRADE_EXECUTION_MARKET),
                         point=float(point) if isinstance(point, int | float)
                         and not isinstance(point, bool) else 0.0)
-        self._symbols[(terminal, symbol)] = (now + self._cfg.symbol_cache_s, facts)
+        self._symbols[(terminal, symbol)] = (now + self.settings.symbol_cache_s, facts)
         return facts
 
     async def check_request(self, principal: Principal, request: TradeRequest
@@ -546,4 +555,4 @@ class TradeDesk:
         """A read at ``venue`` within the read deadline (risk checks, order_check); the EA
         must be paired with the caller's token."""
         return await venue.read(self.gate, principal, method, params,
-                                self._config.server.request_timeout_s)
+                                self.settings.request_timeout_s)

@@ -2,7 +2,7 @@
 once by the daemon serving the terminal.
 
 The console cannot reach a daemon; it can only sign records the daemon asks for. So an
-instruction (``gateway/authority/instructions.py``) rides in every record of the terminal
+instruction (``mtgateway_console/instructions.py``) rides in every record of the terminal
 while it is pending, the daemon holding the record applies it, and says so in its next
 terminal report, which settles it at the console (and takes it out of the records):
 
@@ -13,7 +13,7 @@ terminal report, which settles it at the console (and takes it out of the record
   paper account on this daemon (its record says so: a live account's money is the broker's).
 * ``message``: shown on the terminal's chart by its EA (the bridge's ``show_message``);
   settled ``shown``, or ``refused`` by an EA that does not know the call (an older EA), or
-  here when the text is not one line of printable text (``base/charttext.py``: a console
+  here when the text is not one line of printable text (``mtgateway_base/charttext.py``: a console
   of this release refuses such a message itself; an older one signed what it was given).
 
 An instruction that cannot be applied now (the terminal offline, with no paper book saved
@@ -30,10 +30,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from ea_bridge import Bridge, BridgeError, EAError, SessionInfo, TerminalId
+from mtgateway_base.charttext import chart_text_problem
+from mtgateway_base.wire.records import SignedRecord
+from mtgateway_base.wire.reports import Settlement
 
-from ..authority.records import SignedRecord
-from ..authority.snapshots import Settlement
-from ..base.charttext import chart_text_problem
 from .paper import PaperBookUnreadable, PaperTrading
 
 __all__ = ["MESSAGE_METHOD", "OwnerInstructions"]
@@ -166,7 +166,7 @@ class OwnerInstructions:
                               f"{result.get('retcode')}): nothing moved")
         if kind == "message":
             # an older console signed what a chart may not show: the owner is told, the
-            # chart shows nothing of it (the console's own rule, ``base/charttext.py``)
+            # chart shows nothing of it (the console's own rule, ``mtgateway_base/charttext.py``)
             problem = chart_text_problem(entry["text"])
             if problem is not None:
                 return Settlement(ident, "refused", None, f"not shown: {problem}"[:200])

@@ -69,8 +69,8 @@ from typing import Any, Final
 import orjson
 
 from ea_bridge import TerminalId
+from mtgateway_base.files import prepare_private_db
 
-from ..base.files import prepare_private_db
 from ..errors import GatewayError
 from .wal import wal_damage
 

@@ -63,9 +63,8 @@ from mt5model.types import (
     SymbolSpec,
     Tick,
 )
+from mtgateway_base.files import create_private_file, ensure_private_dir, read_private_file
 
-from ..base.files import create_private_file, ensure_private_dir, read_private_file
-from ..config import GatewayConfig
 from ..errors import Unavailable
 
 __all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperBookUnreadable",
@@ -244,19 +243,20 @@ class PaperTrading:
 
     Args:
         bridge: reads the terminal (account, symbols, first ticks), never trades through it.
-        config: the daemon's configuration (read deadline).
+        directory: where the books are kept (the data directory's ``paper``).
+        request_timeout_s: a read of the terminal's (``server.request_timeout_s``).
         utc_ms: epoch milliseconds UTC (the book's clock is this plus the server clock's
             measured offset from it).
         on_event: takes each trade event of a book, as it happens (the daemon streams them
             to the terminal's ``trades`` subscribers).
     """
 
-    def __init__(self, bridge: Bridge, config: GatewayConfig, *,
+    def __init__(self, bridge: Bridge, directory: Path, request_timeout_s: float, *,
                  utc_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
                  on_event: PaperEvents = _dropped) -> None:
         self._bridge = bridge
-        self._dir = config.resolved_data_dir() / "paper"
-        self._timeout = config.server.request_timeout_s
+        self._dir = directory
+        self._timeout = request_timeout_s
         self._utc_ms = utc_ms
         self._on_event = on_event
         self._books: dict[TerminalId, _Book] = {}

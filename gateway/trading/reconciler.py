@@ -40,15 +40,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ea_bridge import Bridge, BridgeError, NullListener, SessionInfo, TerminalId
 from mt5model.mt5 import TradeRetcode, retcode_name
 
-from ..config import GatewayConfig
 from .journal import OrderJournal, OrderRow, terminal_key, terminal_of
 from .reconcile import Evidence, Verdict, identify
-from .requests import comment_tag
+from .requests import CommentTags
 from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues
 
 __all__ = ["PRUNE_PERIOD_S", "Reconciler"]
@@ -60,6 +60,26 @@ log = logging.getLogger("gateway.trading")
 PRUNE_PERIOD_S: Final = 3600.0
 
 
+@dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    """What the reconciler reads of the daemon's configuration, and nothing else of it: handed
+    in by the composition root (``create_app``)."""
+
+    #: The comment tag an order may carry (``trading.comment_prefix``; searched whether or not
+    #: stamping is on now: it may have been when the order went out).
+    tags: CommentTags
+    #: ``trading.reconcile_interval_s``: the periodic pass's period.
+    interval_s: float
+    #: ``trading.reconcile_lookback_s``: how far before a row the history is searched.
+    lookback_s: float
+    #: ``trading.reconcile_max_passes``: passes before a row is given up as not found.
+    max_passes: int
+    #: ``trading.journal_retention_h``: how long settled rows are kept.
+    journal_retention_h: float
+    #: ``server.request_timeout_s``: a read of the terminal's.
+    request_timeout_s: float
+
+
 class Reconciler(NullListener):
     """Reconciliation passes per terminal, the periodic loop and the prune schedule.
 
@@ -67,21 +87,20 @@ class Reconciler(NullListener):
         journal: the idempotency journal (opened before :meth:`open`).
         bridge: tells which terminals are connected, and reads them for pruning.
         venues: where each row is searched (the terminal, or its paper book).
-        config: the daemon's configuration (``trading`` and ``server`` sections).
+        settings: what it reads of the daemon's configuration (:class:`ReconcileSettings`).
         clock: monotonic seconds, for the prune schedule.
         sleep: waits one reconciliation period; injected so tests step the periodic loop
             without sleeping.
     """
 
     def __init__(self, journal: OrderJournal, bridge: Bridge, venues: Venues,
-                 config: GatewayConfig, *,
+                 settings: ReconcileSettings, *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.journal = journal
         self._bridge = bridge
         self._venues = venues
-        self._config = config
-        self._cfg = config.trading
+        self.settings = settings
         self._clock = clock
         self._sleep = sleep
         self._next_prune_at = 0.0
@@ -128,10 +147,6 @@ class Reconciler(NullListener):
 
     # -- passes ------------------------------------------------------------------------------
 
-    def _tag(self, client_id: str) -> str:
-        """The tag ``client_id``'s order carries if it was sent with one (``comment_tag``)."""
-        return comment_tag(self._cfg.comment_prefix, client_id)
-
     def _start_pass(self, terminal: TerminalId) -> None:
         if terminal not in self._passes:
             self._passes[terminal] = asyncio.get_running_loop().create_task(
@@ -144,7 +159,7 @@ class Reconciler(NullListener):
         their order or position is no longer open; without it they are all kept.
         """
         self._next_prune_at = self._clock() + PRUNE_PERIOD_S
-        retention_h = self._cfg.journal_retention_h
+        retention_h = self.settings.journal_retention_h
         pruned = self.journal.prune(older_than_s=retention_h * 3600.0, open_tags=open_tags)
         if pruned:
             log.info("pruned %d journal rows final for over %g h", pruned, retention_h)
@@ -160,7 +175,7 @@ class Reconciler(NullListener):
         (a position's ticket and identifier are its opening order's) and their comments (a
         tag the user consented to)."""
         marks: dict[str, frozenset[str | int]] = {}
-        timeout = self._config.server.request_timeout_s
+        timeout = self.settings.request_timeout_s
         for info in self._bridge.sessions():
             found: set[str | int] = set()
             try:
@@ -181,7 +196,7 @@ class Reconciler(NullListener):
 
     async def _reconcile_periodically(self) -> None:
         while True:
-            await self._sleep(self._cfg.reconcile_interval_s)
+            await self._sleep(self.settings.interval_s)
             if self._clock() >= self._next_prune_at:
                 try:
                     self._prune(await self._open_tags())
@@ -210,7 +225,7 @@ class Reconciler(NullListener):
                             continue
                         self._settle(row, identify(
                             order_key=row.order_key, request=row.request,
-                            tag=self._tag(row.client_id), created_at=row.created_at,
+                            tag=self.settings.tags.of(row.client_id), created_at=row.created_at,
                             lost_at=row.updated_at, evidence=evidence))
         except BridgeError as exc:
             log.warning("reconciliation of %s interrupted (%s)", terminal, type(exc).__name__)
@@ -223,11 +238,11 @@ class Reconciler(NullListener):
                         rows: list[OrderRow]) -> Evidence:
         """The EA's record (live only: the paper book keeps none), the orders, history and
         positions at ``venue``, and what other rows of the same venue already own."""
-        timeout = self._config.server.request_timeout_s
+        timeout = self.settings.request_timeout_s
         server_time = await venue.call("server_time", {}, timeout)
         # The server's clock (its time zone, and skew) relative to ours, for the history window.
         offset = float(server_time["time"]) - self.journal.now()
-        date_from = int(min(r.created_at for r in rows) + offset - self._cfg.reconcile_lookback_s)
+        date_from = int(min(r.created_at for r in rows) + offset - self.settings.lookback_s)
         window = {"date_from": max(date_from, 0), "date_to": int(server_time["time"]) + 86400}
         ea_map: dict[str, dict[str, Any]] = {}
         version = venue.record_version(self._bridge.session(terminal))
@@ -249,7 +264,7 @@ class Reconciler(NullListener):
         unknown = {(r.token_id, r.client_id) for r in rows}
         others = [r for r in self.journal.of_terminal(terminal_key(terminal))
                   if (r.token_id, r.client_id) not in unknown and r.paper == venue.paper]
-        mine = {self._tag(r.client_id) for r in rows}
+        mine = {self.settings.tags.of(r.client_id) for r in rows}
         return Evidence(
             ea_map=ea_map, orders=orders, deals=deals, positions=positions, offset_s=offset,
             claimed_tickets=frozenset(r.ticket for r in others if r.ticket),
@@ -258,7 +273,7 @@ class Reconciler(NullListener):
             # anything: the ticket it owns does (``claimed_tickets``).
             claimed_tags=frozenset(
                 tag for r in others
-                if r.request.get("comment") == (tag := self._tag(r.client_id))) - mine,
+                if r.request.get("comment") == (tag := self.settings.tags.of(r.client_id))) - mine,
             echoed=version >= EA_ECHO_VERSION)
 
     def _settle(self, row: OrderRow, verdict: Verdict) -> None:
@@ -278,7 +293,7 @@ class Reconciler(NullListener):
             self.journal.explain_unknown(row, "record_mismatch", verdict.reason)
             return
         if verdict.kind == "miss":
-            self.journal.record_miss(row, self._cfg.reconcile_max_passes)
+            self.journal.record_miss(row, self.settings.max_passes)
             return
         recorded = verdict.result or {}
         if verdict.kind == "rejected":

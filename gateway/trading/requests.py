@@ -28,6 +28,7 @@ package would. A value no ticket or volume can have (negative, beyond the bounds
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
@@ -71,7 +72,7 @@ __all__ = [
     "TradeRequest",
     "VOLUME_ACTIONS",
     "Volume",
-    "comment_tag",
+    "CommentTags",
 ]
 
 CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,24}$"
@@ -158,8 +159,22 @@ class SendRequest(TradeRequest):
     client_id: ClientId | None = None
 
 
-def comment_tag(prefix: str, client_id: str) -> str:
-    """The comment an order without one of the client's is stamped with when the user consents
-    (``trading.comment_tag``), ``<prefix>:<id>``: a tag reconciliation can find it by
-    (``trading.comment_prefix``, ``"g"``)."""
-    return f"{prefix}:{client_id}"
+@dataclass(frozen=True, slots=True)
+class CommentTags:
+    """The comment tag an order's ``client_id`` gives, ``<prefix>:<id>``
+    (``trading.comment_prefix``, ``"g"``), written once for the desk that stamps it and the
+    reconciler that searches by it."""
+
+    prefix: str
+    #: Whether the user consented (``trading.comment_tag``): an order without a comment of
+    #: the client's is stamped with its tag.
+    stamped: bool
+
+    def of(self, client_id: str) -> str:
+        """The tag ``client_id``'s order carries if it was sent with one."""
+        return f"{self.prefix}:{client_id}"
+
+    def stamp(self, client_id: str) -> str | None:
+        """The tag to stamp on ``client_id``'s order without a comment, or ``None``: the user
+        did not consent, so the comment goes as written."""
+        return self.of(client_id) if self.stamped else None

@@ -27,8 +27,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from mt5model.mt5 import OrderType, TradeAction
+from mtgateway_base.wire.records import RiskPolicy
 
-from ..authority.records import RiskPolicy
 from ..errors import RiskLimit
 
 __all__ = ["adds_risk", "check_order"]

@@ -39,9 +39,9 @@ from typing import Any, Final, Protocol
 from ea_bridge import Bridge, SessionInfo, TerminalId
 from ea_bridge.bridge import not_connected
 from mt5model.mt5 import TradeAction, TradeRetcode
+from mtgateway_base.wire.records import RiskPolicy
 
 from ..auth import Principal
-from ..authority.records import RiskPolicy
 from .gate import TradeGate
 from .paper import PAPER_METHODS, PaperTrading
 

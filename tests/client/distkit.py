@@ -16,6 +16,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client"
+#: The ground floor both services stand on (``mtgateway-base``) and the console
+#: (``mtgateway-console``): each reads the one version beside it in the repository.
+BASE = ROOT / "base"
+CONSOLE = ROOT / "console"
+#: The one version every distribution is released at (each project's setup reads it).
+VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
 #: The opt-in distribution that makes ``import MetaTrader5`` the client.
 SHIM = CLIENT / "metatrader5-shim"
 #: Never copied into a build: this checkout's environment, history and build litter.
@@ -43,15 +49,23 @@ def members(wheel: Path) -> dict[str, bytes]:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
-def build(project: Path, tmp_path: Path, name: str, *, within: Path | None = None
-          ) -> tuple[Path, Path]:
+def build(project: Path, tmp_path: Path, name: str, *, within: Path | None = None,
+          version_beside: bool = False) -> tuple[Path, Path]:
     """Build ``project`` (copied first: itself, or the directory ``within`` that holds it,
-    for a project that reads a file beside it) into an sdist and a wheel made from that sdist,
-    and check a wheel made straight from the tree is the same, file for file; (sdist,
+    for a project that reads a file beside it; with ``version_beside``, itself and the one
+    version file, where they stand in the repository) into an sdist and a wheel made from that
+    sdist, and check a wheel made straight from the tree is the same, file for file; (sdist,
     wheel)."""
     copied = tmp_path / f"{name}-src"
-    shutil.copytree(within or project, copied, ignore=_LITTER)
-    src = copied / project.relative_to(within) if within is not None else copied
+    if version_beside:
+        src = copied / project.relative_to(ROOT)
+        shutil.copytree(project, src, ignore=_LITTER)
+        version = copied / VERSION_FILE.relative_to(ROOT)
+        version.parent.mkdir(parents=True)
+        shutil.copy2(VERSION_FILE, version)
+    else:
+        shutil.copytree(within or project, copied, ignore=_LITTER)
+        src = copied / project.relative_to(within) if within is not None else copied
     via_sdist, direct = tmp_path / f"{name}-dist", tmp_path / f"{name}-direct"
     run(sys.executable, "-m", "build", "--no-isolation", "--outdir", via_sdist, src,
         cwd=tmp_path)

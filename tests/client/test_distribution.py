@@ -1,26 +1,35 @@
-"""The two distributions publish (issue 20 item 4, issue 33 item 5).
+"""The four distributions publish, each installing only what it imports.
 
 ``mtgateway-client`` is the project in ``client/`` (its package in ``client/src/mtgateway``);
-``mtgateway``, the daemon, is the project at the root and requires exactly the client of its
-own version. The version is written once, in ``client/src/mtgateway/_version.py``.
+``mtgateway-base``, the ground floor the two services share, is ``base/``; the console,
+``mtgateway-console``, is ``console/``; ``mtgateway``, the daemon, is the project at the root.
+The daemon and the console each require exactly the ground floor and the client of their own
+version, and nothing of each other (the daemon's ``console`` extra names the console). The
+version is written once, in ``client/src/mtgateway/_version.py``.
 
-Each distribution is built offline from a copy of its sources (so the tree gets no build
-litter) with the standard front end, ``python -m build --no-isolation``: an sdist, and the
-wheel built from that sdist, which must equal, file for file, the wheel built straight from
-the tree. The wheels then install into fresh virtual environments with no package index: the
-client alone (no dependency at all), the daemon with the client wheel beside it (its other
-dependencies, which need an index, lent by this environment's site-packages).
+Each distribution is built once for the module, offline, from a copy of its sources (so the
+tree gets no build litter) with the standard front end, ``python -m build --no-isolation``: an
+sdist, and the wheel built from that sdist, which must equal, file for file, the wheel built
+straight from the tree. The wheels then install into fresh virtual environments with no
+package index: the client alone (no dependency at all), the daemon with the ground floor and
+the client beside it, the console with the ground floor and the client beside it (their other
+dependencies, which need an index, lent by this environment's site-packages). What each
+distribution declares is held against what its packages import (without building).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import subprocess
 import sys
 import sysconfig
 import tarfile
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +38,17 @@ import pytest
 import mtgateway
 from gateway._version import __version__ as daemon_version
 from mtgateway._version import __version__ as client_version
-from tests.client.distkit import CLIENT, ROOT, build, members, metadata, python_of, run
+from tests.client.distkit import (
+    BASE,
+    CLIENT,
+    CONSOLE,
+    ROOT,
+    build,
+    members,
+    metadata,
+    python_of,
+    run,
+)
 
 try:
     import venv
@@ -56,7 +75,8 @@ def test_the_version_is_written_once() -> None:
     assert client["tool"]["setuptools"]["dynamic"]["version"] == {
         "attr": "mtgateway._version.__version__"}
     assert "version" not in root["project"] and "dependencies" not in root["project"]
-    assert set(root["project"]["dynamic"]) == {"version", "dependencies"}
+    assert set(root["project"]["dynamic"]) == {"version", "dependencies",
+                                                "optional-dependencies"}
     assert daemon_version == client_version
     for path in (CLIENT / "pyproject.toml", ROOT / "pyproject.toml", ROOT / "setup.py",
                  ROOT / "gateway" / "_version.py", ROOT / "deploy" / "Containerfile",
@@ -74,12 +94,52 @@ def test_the_client_metadata_declares_nothing_but_extras() -> None:
     assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["src"]
 
 
+@dataclass(frozen=True)
+class Built:
+    """One distribution, built: its sdist and its wheel."""
+
+    sdist: Path
+    wheel: Path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+    """The four distributions, each built once for the module (an sdist, and the wheel it
+    rebuilds, equal to the tree's): by project directory name."""
+    into = tmp_path_factory.mktemp("dists")
+    return {name: Built(*build(project, into, name, version_beside=beside))
+            for name, project, beside in (("client", CLIENT, False), ("base", BASE, True),
+                                          ("console", CONSOLE, True), ("daemon", ROOT, False))}
+
+
+def _fresh(env_dir: Path, *wheels: Path) -> Path:
+    """A new virtual environment with ``wheels`` installed offline, without their
+    dependencies; its interpreter. The third parties, which need an index, are lent by this
+    environment's site-packages (a path entry: its .pth files, our editable installs among
+    them, are not run, so our packages come only from the wheels installed here)."""
+    venv.create(env_dir, with_pip=True)
+    python = python_of(env_dir)
+    lent = sysconfig.get_paths()["purelib"]
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+               cwd=env_dir).strip()
+    (Path(site) / "lent-dependencies.pth").write_text(lent + "\n", encoding="utf-8")
+    run(python, "-m", "pip", "install", "--no-index", "--no-deps", *wheels, cwd=env_dir)
+    return python
+
+
+def _ours(wheel: Path) -> list[str]:
+    """A wheel's requirements on this repository's distributions, as its METADATA says."""
+    return [line.removeprefix("Requires-Dist: ") for line in metadata(wheel)
+            if line.startswith("Requires-Dist: mtgateway")]
+
+
 @needs_venv
-def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
+def test_the_client_builds_rebuilds_and_installs_alone(built: dict[str, Built],
+                                                       tmp_path: Path) -> None:
     """python -m build of client/: an sdist holding the package (it held none before: the
     project root did not contain it) and the wheel it rebuilds; the wheel installs into a fresh
     venv with no index and imports there: no daemon package, no third-party module."""
-    sdist, wheel = build(CLIENT, tmp_path, "client")
+    sdist, wheel = built["client"].sdist, built["client"].wheel
     with tarfile.open(sdist) as tf:
         names = tf.getnames()
     top = f"mtgateway_client-{client_version}"
@@ -112,44 +172,80 @@ def test_the_client_builds_rebuilds_and_installs_alone(tmp_path: Path) -> None:
 
 
 @needs_venv
-def test_the_daemon_builds_rebuilds_and_installs_with_the_exact_client(tmp_path: Path) -> None:
-    """python -m build of the root: an sdist (with the version source, so it rebuilds) and the
-    wheel it rebuilds, which holds the daemon's packages only and requires
-    mtgateway-client==<its own version>. Installed offline into a fresh venv with the client
-    wheel beside it, the command runs and reports that version from the installed copies."""
-    _, client_wheel = build(CLIENT, tmp_path, "client")
-    sdist, wheel = build(ROOT, tmp_path, "daemon")
+def test_the_daemon_installs_without_the_console(built: dict[str, Built],
+                                                 tmp_path: Path) -> None:
+    """The daemon's wheel holds its packages only and requires exactly the ground floor and
+    the client of its own version, and the console only through its console extra, none of
+    the console's own dependencies. Installed offline beside the ground floor and the client
+    (no console), the command runs and reports that version, its modules import no console,
+    and a command that would run the console in its process says what to install."""
+    sdist, wheel = built["daemon"].sdist, built["daemon"].wheel
     with tarfile.open(sdist) as tf:
         assert f"mtgateway-{daemon_version}/client/src/mtgateway/_version.py" in tf.getnames()
     top_level = {name.split("/")[0] for name in members(wheel)}
     assert top_level == {"gateway", "ea_bridge", "mt5model",
                          f"mtgateway-{daemon_version}.dist-info"}, top_level
-    requires = [line for line in metadata(wheel) if line.startswith("Requires-Dist: mtgateway")]
-    assert requires == [f"Requires-Dist: mtgateway-client=={client_version}"], requires
+    assert _ours(wheel) == [f"mtgateway-base=={client_version}",
+                            f"mtgateway-client=={client_version}",
+                            f'mtgateway-console=={client_version}; extra == "console"',
+                            f'mtgateway-console[postgres]=={client_version}; extra == "postgres"'
+                            ], _ours(wheel)
+    required = _names(_required(metadata(wheel)))
+    assert required & (_CONSOLE_ONLY | {"mtgateway-console"}) == set(), required
 
-    env_dir = tmp_path / "fresh-daemon"
-    venv.create(env_dir, with_pip=True)
-    python = python_of(env_dir)
-    # The daemon's other dependencies come from an index; offline, this environment's
-    # site-packages lends them (a path entry: its .pth files, our editable installs among
-    # them, are not run, so gateway and mtgateway come only from the wheels installed here).
-    lent = sysconfig.get_paths()["purelib"]
-    site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-               cwd=tmp_path).strip()
-    (Path(site) / "lent-dependencies.pth").write_text(lent + "\n", encoding="utf-8")
-    run(python, "-m", "pip", "install", "--no-index", "--no-deps", client_wheel, wheel,
-        cwd=tmp_path)
-    code = ("import gateway, mtgateway; from importlib.metadata import requires, version; "
-            "print(gateway.__file__); print(mtgateway.__file__); "
-            "print(version('mtgateway'), version('mtgateway-client')); "
-            "print([r for r in requires('mtgateway') if r.startswith('mtgateway')])")
+    python = _fresh(tmp_path / "daemon", built["base"].wheel, built["client"].wheel, wheel)
+    code = ("import sys, gateway, mtgateway, mtgateway_base, gateway.cli, gateway.app, "
+            "gateway.manage, gateway.keys, gateway.setup.command; "
+            "from importlib.metadata import version; "
+            "print(gateway.__file__); print(mtgateway_base.__file__); "
+            "print(version('mtgateway'), version('mtgateway-base'), version('mtgateway-client')); "
+            "print(sorted(m for m in sys.modules if m.startswith('mtgateway_console')))")
     out = run(python, "-c", code, cwd=tmp_path).splitlines()
-    assert str(env_dir) in out[0] and str(env_dir) in out[1], out
-    assert out[2] == f"{daemon_version} {client_version}"
-    assert out[3] == f"['mtgateway-client=={client_version}']"
-    scripts = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
+    assert str(tmp_path) in out[0] and str(tmp_path) in out[1], out
+    assert out[2] == f"{daemon_version} {client_version} {client_version}"
+    assert out[3] == "[]"
+    scripts = tmp_path / "daemon" / ("Scripts" if sys.platform == "win32" else "bin")
     command = run(scripts / "mtgateway", "--version", cwd=tmp_path).strip()
     assert command == f"mtgateway {daemon_version}"
+    done = subprocess.run([scripts / "mtgateway", "demo"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: mtgateway demo needs the console "
+                                  "(mtgateway-console), which is not installed"), done.stderr
+    assert "pip install ./base ./client ./console '.[console]'" in done.stderr
+
+
+@needs_venv
+def test_the_console_installs_and_runs_from_its_own_distribution(built: dict[str, Built],
+                                                                 tmp_path: Path) -> None:
+    """The console's wheel holds its package (its pages' templates and files too) and
+    requires exactly the ground floor and the client of its own version, nothing of the
+    daemon's. Installed offline beside the ground floor and the client (no daemon), its
+    command migrates a fresh database and says so, with no daemon package importable."""
+    sdist, wheel = built["console"].sdist, built["console"].wheel
+    with tarfile.open(sdist) as tf:
+        assert (f"mtgateway_console-{daemon_version}/src/mtgateway_console/web/templates/"
+                "base.html") in tf.getnames()
+    files = members(wheel)
+    assert {name.split("/")[0] for name in files} == {
+        "mtgateway_console", f"mtgateway_console-{daemon_version}.dist-info"}
+    assert any(name.startswith("mtgateway_console/web/static/") for name in files)
+    assert _ours(wheel) == [f"mtgateway-base=={client_version}",
+                            f"mtgateway-client=={client_version}"], _ours(wheel)
+    required = _names(_required(metadata(wheel)))
+    assert required & _DAEMON_ONLY == set(), required
+
+    python = _fresh(tmp_path / "console", built["base"].wheel, built["client"].wheel, wheel)
+    scripts = tmp_path / "console" / ("Scripts" if sys.platform == "win32" else "bin")
+    assert run(scripts / "mtgateway-console", "--version", cwd=tmp_path).strip() == (
+        f"mtgateway-console {daemon_version}")
+    config = tmp_path / "console.toml"
+    config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n', encoding="utf-8")
+    said = run(scripts / "mtgateway-console", "migrate", "-c", config, cwd=tmp_path)
+    assert re.search(r"schema version 0 -> \d+", said), said
+    code = ("import importlib.util; print([m for m in ('gateway', 'ea_bridge', 'mt5model') "
+            "if importlib.util.find_spec(m)])")
+    assert run(python, "-c", code, cwd=tmp_path).strip() == "[]"
 
 
 def _names(requirements: list[str]) -> set[str]:
@@ -158,21 +254,162 @@ def _names(requirements: list[str]) -> set[str]:
             for req in requirements}
 
 
+def _required(lines: list[str]) -> list[str]:
+    """The requirements of a METADATA (its lines) that no extra conditions."""
+    return [line.removeprefix("Requires-Dist: ") for line in lines
+            if line.startswith("Requires-Dist: ") and "extra ==" not in line]
+
+
+def _toml(project: Path) -> dict[str, Any]:
+    return tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+#: Each distribution: its packages (where they are), what it requires (its pins on this
+#: repository's distributions included, which each setup.py adds), and its extras (the tool
+#: extras, compiled and dev, aside: they install tools, not what the packages import).
+_DISTRIBUTIONS: dict[str, tuple[list[Path], set[str], dict[str, set[str]]]] = {
+    "mtgateway-client": ([CLIENT / "src" / "mtgateway"],
+                         _names(_toml(CLIENT)["project"]["dependencies"]),
+                         {k: _names(v) for k, v in
+                          _toml(CLIENT)["project"]["optional-dependencies"].items()}),
+    "mtgateway-base": ([BASE / "src" / "mtgateway_base"],
+                       _names(_toml(BASE)["project"]["dependencies"]), {}),
+    "mtgateway-console": ([CONSOLE / "src" / "mtgateway_console"],
+                          _names(_toml(CONSOLE)["tool"]["mtgateway-console"]["dependencies"])
+                          | {"mtgateway-base", "mtgateway-client"},
+                          {k: _names(v) for k, v in
+                           _toml(CONSOLE)["project"]["optional-dependencies"].items()}),
+    "mtgateway": ([ROOT / "gateway", ROOT / "ea_bridge", ROOT / "mt5model"],
+                  _names(_toml(ROOT)["tool"]["mtgateway"]["dependencies"])
+                  | {"mtgateway-base", "mtgateway-client"},
+                  {"console": {"mtgateway-console", "aiosmtpd"},
+                   "postgres": {"mtgateway-console"}}),
+}
+#: Our packages, and the distribution each is.
+_OURS = {"mtgateway": "mtgateway-client", "mtgateway_base": "mtgateway-base",
+         "mtgateway_console": "mtgateway-console", "gateway": "mtgateway",
+         "ea_bridge": "mtgateway", "mt5model": "mtgateway"}
+
+
+def _imports(package: Path) -> tuple[set[str], set[str]]:
+    """The top-level modules ``package`` imports outside the standard library: those it needs,
+    and those it tries (an import whose ``ImportError`` it catches). Imports for the type
+    checker only (``if TYPE_CHECKING:``) install nothing and are left out."""
+    needed: set[str] = set()
+    tried: set[str] = set()
+
+    def visit(node: ast.AST, optional: bool) -> None:
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING",
+                                                                   "typing.TYPE_CHECKING"):
+            for child in node.orelse:
+                visit(child, optional)
+            return
+        if isinstance(node, ast.Try):
+            caught = {ast.unparse(h.type) for h in node.handlers if h.type is not None}
+            guarded = optional or bool(caught & {"ImportError", "ModuleNotFoundError"})
+            for child in node.body:
+                visit(child, guarded)
+            for child in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(child, optional)
+            return
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top != "__future__":
+                (tried if optional else needed).add(top)
+        for child in ast.iter_child_nodes(node):
+            visit(child, optional)
+
+    for path in sorted(package.rglob("*.py")):
+        visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return needed, tried - needed
+
+
+#: A distribution imported as part of another, which pins it exactly: pydantic's core, whose
+#: PydanticCustomError pydantic's documentation imports from there.
+_PART_OF = {"pydantic-core": "pydantic"}
+
+
+def _distribution_of(module: str) -> str:
+    """The distribution a top-level module comes from (ours by name, a third party's as this
+    environment has it installed), normalised."""
+    if module in _OURS:
+        return _OURS[module]
+    found = packages_distributions().get(module)
+    assert found, f"no installed distribution provides {module}"
+    name = found[0].lower().replace("_", "-")
+    return _PART_OF.get(name, name)
+
+
+def _imported_by(name: str) -> tuple[set[str], set[str]]:
+    """The distributions ``name``'s packages need and try, itself left out."""
+    needed: set[str] = set()
+    tried: set[str] = set()
+    for package in _DISTRIBUTIONS[name][0]:
+        got, maybe = _imports(package)
+        needed |= {_distribution_of(m) for m in got}
+        tried |= {_distribution_of(m) for m in maybe}
+    return needed - {name}, tried - needed - {name}
+
+
+@pytest.mark.parametrize("name", list(_DISTRIBUTIONS))
+def test_each_distribution_requires_what_its_packages_import(name: str) -> None:
+    """What a distribution requires (and each extra) is what its packages import, no more:
+    the daemon's does not pull the console's jinja2, segno or PyJWT, nor the console's the
+    daemon's httptools or keyring; and no less: everything its packages import unguarded is
+    required or in an extra (what they try, an import whose absence they handle, may be left
+    to the installer). A service may require what the ground floor tries for it (uvloop:
+    the ground floor runs on it where it is installed)."""
+    _, required, extras = _DISTRIBUTIONS[name]
+    needed, tried = _imported_by(name)
+    declared = required | set().union(*extras.values())
+    assert needed <= declared, needed - declared
+    offered = needed | tried
+    if name in ("mtgateway", "mtgateway-console"):
+        offered |= _imported_by("mtgateway-base")[1]
+    assert required <= offered, required - offered
+    for extra, wanted in extras.items():
+        assert wanted <= offered, (extra, wanted - offered)
+
+
+def _only(name: str, *others: str) -> set[str]:
+    """What ``name`` requires that none of ``others`` does."""
+    return _DISTRIBUTIONS[name][1] - set().union(*(_DISTRIBUTIONS[o][1] for o in others))
+
+
+#: What only the console requires, and what only the daemon does: each other's wheel must not.
+_CONSOLE_ONLY = _only("mtgateway-console", "mtgateway", "mtgateway-base")
+_DAEMON_ONLY = _only("mtgateway", "mtgateway-console", "mtgateway-base")
+
+
+def test_each_service_has_requirements_of_its_own() -> None:
+    """The split means something: the console requires its pages' and APIs' libraries the
+    daemon does not, and the daemon its edge's and device key's the console does not."""
+    assert {"jinja2", "segno", "pyjwt", "aiosmtplib"} <= _CONSOLE_ONLY, _CONSOLE_ONLY
+    assert {"httptools", "keyring"} <= _DAEMON_ONLY, _DAEMON_ONLY
+
+
 def test_the_readmes_demo_line_installs_no_test_tools() -> None:
-    """The README's demo line installs the daemon's distribution without an extra, and the
-    client with the extras its examples need (numpy, aiohttp: tests/e2e/test_examples.py runs
-    them on exactly this install); none of the daemon's run-time dependencies is one of the
-    test and lint tools of ``[dev]``."""
+    """The README's demo line installs the daemon's distribution with the console (its
+    ``console`` extra, the console's project beside it) and the ground floor, and the client
+    with the extras its examples need (numpy, aiohttp: tests/e2e/test_examples.py runs them on
+    exactly this install); none of the daemon's run-time dependencies is one of the test and
+    lint tools of ``[dev]``."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     demo_lines = [line for line in readme.splitlines()
                   if "pip install" in line and "mtgateway demo" in line]
     assert len(demo_lines) == 2, demo_lines  # sh, then PowerShell: the same install
     for line, separator in zip(demo_lines, ("&&", ";"), strict=True):
         installed = line.split("pip install", 1)[1].split(separator, 1)[0].split()
-        assert installed == ["-e", "'./client[numpy,aio]'", "-e", "."], line
+        assert installed == ["-e", "./base", "-e", "'./client[numpy,aio]'", "-e", "./console",
+                             "-e", "'.[console]'"], line
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = _names(project["tool"]["mtgateway"]["dependencies"])
-    tools = _names(project["project"]["optional-dependencies"]["dev"])
+    tools = _names(project["tool"]["mtgateway"]["extras"]["dev"])
     assert {"pytest", "ruff", "mypy", "selenium", "hypothesis"} <= tools
     assert runtime & tools == set(), runtime & tools
 
@@ -217,16 +454,19 @@ def test_every_install_line_installs_what_exists(doc: Path, command: str) -> Non
 
 
 def test_the_readme_ci_and_container_install_both_projects() -> None:
-    """The README's two lines, CI and the container image install ./client beside the root,
-    the one documented way from a checkout (the pin resolves to the local client)."""
+    """The README's lines and CI install ./base and ./client beside the root, the one
+    documented way from a checkout (the pins resolve to the local projects); the container
+    image installs the console from its own distribution, with nothing of the daemon."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     lines = [line for line in readme.splitlines() if "pip install -e" in line]
     # the quick start's sh and PowerShell lines, and the tests' line
     assert len(lines) == 3 and all(re.search(r"-e '?\./client\b", line) for line in lines), \
         lines
-    assert "-e ./client -e ./client/metatrader5-shim -e '.[dev]'" in (
+    assert "-e ./base -e ./client -e ./client/metatrader5-shim -e ./console -e '.[dev]'" in (
         ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "/src/client '/src[postgres]'" in (ROOT / "deploy" / "Containerfile").read_text(
-        encoding="utf-8")
+    container = (ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
+    assert "RUN pip install --no-cache-dir /src/base /src/client '/src/console[postgres]' " \
+           "&& rm -rf /src" in container
+    assert 'ENTRYPOINT ["mtgateway-console"]' in container
     # this checkout's client is the one in its project directory
     assert os.path.samefile(Path(mtgateway.__file__).parent, CLIENT / "src" / "mtgateway")

@@ -24,11 +24,11 @@ import pytest
 
 import mtgateway as mt5
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.authority.service import AccountRegistration
 from gateway.trading.gate import RULES
 from mtgateway import refusals
 from mtgateway.aio import AsyncClient
 from mtgateway.errors import gateway_error, local_error
+from mtgateway_console.service import AccountRegistration
 from tests.client.conftest import base_url
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon
 

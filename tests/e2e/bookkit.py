@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.authority.console import AUTHORITY
+from mtgateway_console.console import AUTHORITY
 from tests.e2e.consolekit import OWNER, Console, issue_token, pending_lookup
 
 __all__ = ["LIVE_DEALS", "LOGIN", "PAPER_DEALS", "SERVER", "T0", "Daemon", "approved_daemon",

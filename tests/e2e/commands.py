@@ -1,8 +1,10 @@
 """Our commands run as processes, as a user runs them: ``python -m gateway ARGS`` with the
-owner's secrets and ``MTGATEWAY_CONFIG`` left out of the environment (:func:`cli`), ``mtgateway
-audit`` (:func:`audit`), any command from the repository's root (:func:`run`, the examples' and
-the demo's tests), a device's config file for remote mode (:func:`device_config`), and reading
-a child's output until a line appears (:func:`read_until`).
+owner's secrets and ``MTGATEWAY_CONFIG`` left out of the environment (:func:`cli`; the
+console's own command, ``python -m mtgateway_console ARGS``, the same way:
+:func:`console_cli`), ``mtgateway audit`` (:func:`audit`), any command from the repository's
+root (:func:`run`, the examples' and the demo's tests), a device's config file for remote mode
+(:func:`device_config`), and reading a child's output until a line appears
+(:func:`read_until`).
 
 The README's quick start is installed as it says, into an environment of its own
 (:func:`quick_start_python`), so the examples run on exactly what it installs.
@@ -27,16 +29,24 @@ from tests.e2e.conftest import WAIT_S
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def cli(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """``python -m gateway ARGS``: exit code, stdout, stderr."""
+async def cli(*args: str | Path, env: dict[str, str] | None = None,
+              module: str = "gateway") -> tuple[int, str, str]:
+    """``python -m gateway ARGS`` (or another ``module``'s command): exit code, stdout,
+    stderr."""
     base = {k: v for k, v in os.environ.items()
             if k not in ("MTGATEWAY_OWNER_EMAIL", "MTGATEWAY_OWNER_PASSWORD", CONFIG_ENV)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", *map(str, args), env={**base, **(env or {})},
+        sys.executable, "-m", module, *map(str, args), env={**base, **(env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+async def console_cli(*args: str | Path, env: dict[str, str] | None = None
+                      ) -> tuple[int, str, str]:
+    """``python -m mtgateway_console ARGS`` (``mtgateway-console``), as :func:`cli`."""
+    return await cli(*args, env=env, module="mtgateway_console")
 
 
 def device_config(tmp_path: Path, url: str, key_b64: str) -> Path:
@@ -86,7 +96,9 @@ async def read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
 
 #: What the quick-start environment is made from, besides its install line: the projects'
 #: metadata (their code is installed editable, so it is always this checkout's).
-_QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml")
+_QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml",
+                        "base/pyproject.toml", "base/setup.py", "console/pyproject.toml",
+                        "console/setup.py")
 
 
 def readme_demo_install() -> list[str]:

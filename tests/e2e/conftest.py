@@ -32,8 +32,6 @@ from ea_bridge import Bridge, TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore, RecordCache
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
 from gateway.config import (
     BridgeConfig,
     GatewayConfig,
@@ -44,6 +42,8 @@ from gateway.config import (
 )
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, CONFIG, RECORD_CACHE
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 from tests.e2e.consolekit import Browser, Console, running_console
 from tests.e2e.hookkit import Receiver, running_receiver
 

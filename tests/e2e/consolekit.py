@@ -13,7 +13,7 @@
 * :func:`approved_token`: a token and the console's device approved for it, so the test's
   signed reports speak for the terminal (what the dashboard and live tests begin with).
 * :func:`boxed`, the fresh nonce and box key a device's record request carries.
-* :func:`console_process`: ``mtgateway console`` as a process of its own (a real deployment's
+* :func:`console_process`: ``mtgateway-console`` as a process of its own (a real deployment's
   shape: several instances, several processes, a balancer in front), what it prints read.
 
 The console tests of several modules (the API, its pages, the owner's approvals, new keys,
@@ -46,13 +46,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
-from gateway.authority.boxes import BoxOpener
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.proofs import device_info
-from gateway.authority.records import AuthorityKey, b64url_encode
-from gateway.base.fairshare import FairShare
-from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
+from gateway.config import AuthorityConfig
 from mtgateway.credential import token_hint
+from mtgateway_base.fairshare import FairShare
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.records import AuthorityKey, b64url_encode
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
@@ -278,13 +279,13 @@ async def running_console(tmp_path: Path, database_url: str = "",
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
     loopback (what the ``console`` fixture yields); ``console``: more ``[console]`` keys;
-    ``shares``: the fair share's bounds (``base/fairshare.py``), if not its defaults."""
+    ``shares``: the fair share's bounds (``mtgateway_base/fairshare.py``), if not its defaults."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
     try:  # a failing test (or a refused config) still stops the SMTP server and the console
         smtp_port = smtp.sockets[0].getsockname()[1]
-        config = GatewayConfig(
+        config = ConsoleFile(
             data_dir=str(tmp_path),
             console=ConsoleConfig(port=0, **{"webhook_private_networks": True, **console}),
             authority=AuthorityConfig(database_url=SecretStr(database_url)),
@@ -354,7 +355,7 @@ async def create_token(browser: Browser, login: str = "5012345",
 
 @dataclass
 class ConsoleChild:
-    """A ``mtgateway console`` process and what it printed once it listened."""
+    """A ``mtgateway-console`` process and what it printed once it listened."""
 
     proc: subprocess.Popen[str]
     url: str
@@ -368,9 +369,9 @@ class ConsoleChild:
 
 @contextlib.contextmanager
 def console_process(config: Path, env: dict[str, str]) -> Iterator[ConsoleChild]:
-    """``python -m gateway console -c CONFIG`` until it listens; killed at the end if it
+    """``python -m mtgateway_console -c CONFIG`` until it listens; killed at the end if it
     still runs (a test that stops it itself asserts how it ended)."""
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "console", "-c", str(config)],
+    proc = subprocess.Popen([sys.executable, "-m", "mtgateway_console", "-c", str(config)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
     assert proc.stdout is not None

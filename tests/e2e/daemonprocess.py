@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.app import JOURNAL_DB_NAME
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S
 
 LOGIN, SERVER = 777, "Broker-Live"

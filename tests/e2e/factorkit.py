@@ -15,8 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-from gateway.authority import totp
-from gateway.authority.web.settingsview import qr_svg
+from mtgateway_console import totp
+from mtgateway_console.web.settingsview import qr_svg
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, signed_in
 
 __all__ = ["code_step", "codes_of", "enrol", "password_step", "reset_2fa", "secret_of"]

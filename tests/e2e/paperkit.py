@@ -13,8 +13,8 @@ import aiohttp
 
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.authority.service import AccountRegistration
 from mtgateway.aio import AsyncClient
+from mtgateway_console.service import AccountRegistration
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, WAIT_S, Daemon
 from tests.e2e.consolekit import Browser
 

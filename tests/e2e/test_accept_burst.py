@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.authority.console import CONNECTIONS, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
-from gateway.config import ConsoleConfig, GatewayConfig
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import CONNECTIONS, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 
 pytestmark = pytest.mark.network_edge
 
@@ -33,7 +33,7 @@ PASSES = 10
 
 
 async def test_a_burst_of_connections_is_accepted_in_a_few_loop_passes(tmp_path: Path) -> None:
-    app = create_console_app(GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(
+    app = create_console_app(ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(
         port=0, max_connections=4 * BURST, max_connections_per_peer=4 * BURST)),
         mailer=RecordingMailer())
     runner, port = await start_console(app, "127.0.0.1", 0)

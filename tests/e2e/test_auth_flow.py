@@ -2,7 +2,7 @@
 parts on loopback, and every enforcement point (EA handshake, /rpc, /ws) checked against them.
 
 The console and the daemon are two aiohttp apps on their own ports in this process (one test
-runs ``mtgateway console`` and ``mtgateway run`` as real subprocesses); mail goes over SMTP to
+runs ``mtgateway-console`` and ``mtgateway run`` as real subprocesses); mail goes over SMTP to
 an aiosmtpd server; the daemon reaches the console through a pass-through HTTP relay that a
 test can switch to tampering (a man in the middle). The daemon's record-cache clock is a
 :class:`FakeClock`, so 300 s of staleness and 24 h of grace pass without sleeping. That world
@@ -216,7 +216,7 @@ async def test_revocation_closes_the_socket_and_the_ea_session(tmp_path: Path) -
 
 @pytest.mark.not_on_windows("posix-signals")
 async def test_console_and_daemon_as_processes(tmp_path: Path) -> None:
-    """`mtgateway console` and `mtgateway run` as processes: owner and token by the CLI, the
+    """`mtgateway-console` and `mtgateway run` as processes: owner and token by the CLI, the
     EA refused until `mtgateway device verify CODE` with the code from the e-mail."""
     sink = MailSink()
     await sink.start()

@@ -29,14 +29,15 @@ from gateway.app import create_app, open_device
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.device import DeviceIdentity
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import AccountRegistration, Authority
-from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
+from gateway.config import load_config
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.mailsink import MailSink
 from mtgateway.credential import TokenKeys, token_hint
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import AccountRegistration, Authority
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import boxed
 from tests.e2e.world import served_port
@@ -157,7 +158,7 @@ async def asking_device(tmp_path: Path, clock: FakeClock | None = None
     sink = MailSink()
     await sink.start()
     try:
-        console = create_console_app(GatewayConfig(
+        console = create_console_app(ConsoleFile(
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")),
             **({} if clock is None else {"clock": clock}))

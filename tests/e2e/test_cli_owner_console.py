@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from gateway.authority.appkeys import AUTHORITY
+from mtgateway_console.appkeys import AUTHORITY
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, approved_token
 
 LOGIN, SERVER = 5012345, "MTG-Demo"

@@ -10,7 +10,9 @@ import pytest
 
 from gateway.config import CONFIG_ENV, load_config
 from gateway.errors import ConfigError
-from tests.e2e.commands import cli
+from mtgateway_console.config import load_console_config
+from mtgateway_console.errors import ConsoleConfigError
+from tests.e2e.commands import cli, console_cli
 
 pytestmark = pytest.mark.not_on_windows("posix-modes")
 
@@ -32,14 +34,17 @@ def _one_line_error(code: int, err: str, *fragments: str) -> None:
         assert fragment in err, err
 
 
-@pytest.mark.parametrize("command", [("run",), ("console",), ("token", "list"),
+@pytest.mark.parametrize("command", [("run",), ("mtgateway-console",), ("token", "list"),
                                      ("device", "status"), ("audit",)])
 async def test_a_config_others_can_write_is_refused_by_every_command(
         tmp_path: Path, command: tuple[str, ...]) -> None:
     """A group/world-writable config (mode 666) stops the command before it acts, naming the
     file and `chmod go-w`; mode 644 is accepted."""
     config = _config(tmp_path / "cfg", mode=0o666)
-    code, out, err = await cli(*command, "-c", config)
+    if command == ("mtgateway-console",):
+        code, out, err = await console_cli("-c", config)
+    else:
+        code, out, err = await cli(*command, "-c", config)
     _one_line_error(code, err, str(config), "chmod go-w", "666")
     assert not (tmp_path / "cfg" / "data").exists()  # nothing was created
 
@@ -54,14 +59,14 @@ def test_a_readable_config_without_secrets_is_fine_and_one_with_a_password_is_no
         load_config(secret)
     assert "chmod 600" in str(info.value) and "hunter2" not in str(info.value)
     secret.chmod(0o600)
-    assert load_config(secret).smtp.password.get_secret_value() == "hunter2-smtp"
+    assert load_console_config(secret).smtp.password.get_secret_value() == "hunter2-smtp"
 
 
 async def test_the_console_refuses_its_password_config_readable_by_others(
         tmp_path: Path) -> None:
-    """`mtgateway console` with a 0644 config holding the SMTP password exits 2 at once."""
+    """`mtgateway-console` with a 0644 config holding the SMTP password exits 2 at once."""
     config = _config(tmp_path / "cfg", '[smtp]\npassword = "hunter2-smtp"\n', mode=0o644)
-    code, out, err = await cli("console", "-c", config)
+    code, out, err = await console_cli("-c", config)
     _one_line_error(code, err, str(config), "chmod 600")
     assert "hunter2" not in out + err
 
@@ -117,7 +122,7 @@ def test_a_database_url_with_a_password_is_a_secret_like_the_smtp_password(
 
 async def test_the_console_refuses_a_readable_database_password_before_connecting(
         tmp_path: Path) -> None:
-    """The review's reproduction: `mtgateway console` (and `console migrate`) with a 0644
+    """The review's reproduction: `mtgateway-console` (and `console migrate`) with a 0644
     config naming `postgresql://mtgw:S3cret@127.0.0.1:<port>/mtgw` exits 2 with one line and
     never connects to `<port>` (a listener there sees no connection)."""
     connections = 0
@@ -132,8 +137,8 @@ async def test_the_console_refuses_a_readable_database_password_before_connectin
     try:
         config = _config(tmp_path / "cfg", '[authority]\ndatabase_url = '
                          f'"postgresql://mtgw:S3cret@127.0.0.1:{port}/mtgw"\n', mode=0o644)
-        for command in (("console",), ("console", "migrate")):
-            code, out, err = await cli(*command, "-c", config)
+        for command in ((), ("migrate",)):
+            code, out, err = await console_cli(*command, "-c", config)
             _one_line_error(code, err, str(config), "[authority] database_url", "chmod 600")
             assert "S3cret" not in out + err
         assert connections == 0
@@ -151,14 +156,18 @@ def test_a_metrics_token_is_a_secret_and_must_be_long(tmp_path: Path, section: s
     config = _config(folder, mode=0o644)
     config.write_text(config.read_text(encoding="utf-8").replace(
         f"[{section}]\n", f'[{section}]\nmetrics_token = "{token}"\n'), encoding="utf-8")
-    with pytest.raises(ConfigError, match=f"holds \\[{section}\\] metrics_token") as info:
-        load_config(config)
+    load = load_config if section == "server" else load_console_config
+    refused = ConfigError if section == "server" else ConsoleConfigError
+    with pytest.raises(refused, match=f"holds \\[{section}\\] metrics_token") as info:
+        load(config)
     assert token not in str(info.value)
+    with pytest.raises((ConfigError, ConsoleConfigError), match="metrics_token"):
+        (load_console_config if section == "server" else load_config)(config)  # either reader
     config.chmod(0o600)
-    loaded = load_config(config)
+    loaded = load(config)
     assert getattr(loaded, section).metrics_token.get_secret_value() == token
     for bad in ("too-short", "has a blank in it here"):
         config.write_text(config.read_text(encoding="utf-8").replace(token, bad), encoding="utf-8")
-        with pytest.raises(ConfigError, match="metrics_token: .*at least 16 characters"):
-            load_config(config)
+        with pytest.raises(refused, match="metrics_token: .*at least 16 characters"):
+            load(config)
         config.write_text(config.read_text(encoding="utf-8").replace(bad, token), encoding="utf-8")

@@ -25,20 +25,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.boxes import BoxOpener
-from gateway.authority.console import AUTHORITY, create_console_app
-from gateway.authority.database import Timing, Tx
-from gateway.authority.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
-from gateway.authority.errors import ConsoleConfigError
-from gateway.authority.proofs import device_info
-from gateway.authority.records import (
+from mtgateway.credential import token_hint
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_base.wire.records import (
     AuthorityKey,
     RecordRejected,
     b64url_encode,
     verify_signed_record,
 )
-from gateway.config import ConsoleConfig, GatewayConfig
-from mtgateway.credential import token_hint
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, create_console_app
+from mtgateway_console.database import Timing, Tx
+from mtgateway_console.devices import ACCOUNT_FAILURE_LIMIT, ACCOUNT_LOCK_S
+from mtgateway_console.errors import ConsoleConfigError
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,
@@ -291,7 +291,7 @@ async def test_remote_authority_client_against_the_console(console: Console) -> 
 
 async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -> None:
     """Nothing listening → AuthorityUnreachable (the daemon's -32014), not a crash."""
-    from gateway.authority.api import AuthorityUnreachable
+    from mtgateway_base.wire.api import AuthorityUnreachable
 
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -308,8 +308,8 @@ async def test_an_unreachable_console_is_authority_unreachable(tmp_path: Path) -
 def test_non_loopback_console_needs_the_insecure_flag() -> None:
     """A console host beyond loopback is a ConsoleConfigError unless explicitly allowed."""
     with pytest.raises(ConsoleConfigError, match="insecure_allow_non_loopback"):
-        create_console_app(GatewayConfig(console=ConsoleConfig(host="0.0.0.0")))
-    create_console_app(GatewayConfig(console=ConsoleConfig(
+        create_console_app(ConsoleFile(console=ConsoleConfig(host="0.0.0.0")))
+    create_console_app(ConsoleFile(console=ConsoleConfig(
         host="0.0.0.0", insecure_allow_non_loopback=True)))
 
 

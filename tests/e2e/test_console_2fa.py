@@ -16,12 +16,12 @@ import sys
 import pytest
 
 from gateway.auth.owner import OwnerConsole
-from gateway.authority import totp
-from gateway.authority.api import AuthorityRefused
-from gateway.authority.appkeys import OWNER_THROTTLE
-from gateway.authority.console import AUTHORITY
-from gateway.authority.service.resets import TTL_S
-from gateway.authority.web.sessions import STEP_S, STEP_TRIES
+from mtgateway_base.wire.api import AuthorityRefused
+from mtgateway_console import totp
+from mtgateway_console.appkeys import OWNER_THROTTLE
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.service.resets import TTL_S
+from mtgateway_console.web.sessions import STEP_S, STEP_TRIES
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
 from tests.e2e.factorkit import code_step, codes_of, enrol, password_step
 

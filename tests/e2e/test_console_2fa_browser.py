@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from gateway.authority import totp
-from gateway.authority.service.resets import TTL_S
+from mtgateway_console import totp
+from mtgateway_console.service.resets import TTL_S
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console
 from tests.e2e.factorkit import enrol

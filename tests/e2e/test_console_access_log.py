@@ -1,5 +1,5 @@
 """Review round 4, m6: the console honours ``[logging] access_log`` as the daemon does, with
-the same lines (``gateway.base.access``): ``remote``, ``method``, ``path`` (no query string),
+the same lines (``mtgateway_base.access``): ``remote``, ``method``, ``path`` (no query string),
 ``status``, ``bytes`` and ``duration_ms`` as fields of the JSON format; none when it is off.
 
 The real console app on loopback (its own database in the test's directory), requests over
@@ -16,19 +16,20 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.authority.console import create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
-from gateway.base.access import SECRET_PATH_PREFIXES, mask_path
-from gateway.config import ConsoleConfig, GatewayConfig, LoggingConfig
-from gateway.log import JsonFormatter, redact
+from gateway.config import LoggingConfig
 from gateway.mailbox import mailbox_routes
+from mtgateway_base.access import SECRET_PATH_PREFIXES, mask_path
+from mtgateway_base.log import JsonFormatter, redact
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 
 pytestmark = pytest.mark.network_edge
 
 
 async def _requests(tmp_path: Path, access_log: bool) -> None:
-    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0),
-                           logging=LoggingConfig(access_log=access_log, format="json"))
+    config = ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(port=0),
+                         logging=LoggingConfig(access_log=access_log, format="json"))
     app = create_console_app(config, mailer=RecordingMailer())
     runner, port = await start_console(app, "127.0.0.1", 0)
     try:
@@ -73,8 +74,8 @@ async def test_a_secret_in_a_path_never_reaches_a_log_line(
     in the text and in the JSON fields, and by the redaction filter in any other line that
     names the path."""
     caplog.set_level(logging.INFO, logger="gateway.access")
-    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0),
-                           logging=LoggingConfig(access_log=True, format="json"))
+    config = ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(port=0),
+                         logging=LoggingConfig(access_log=True, format="json"))
     app = create_console_app(config, mailer=RecordingMailer())
     runner, port = await start_console(app, "127.0.0.1", 0)
     secret = "rDo9v_esTyRbIecmQ_hamm7rX9oey57AbCdEfGhIjK"
@@ -98,10 +99,10 @@ async def test_a_secret_in_a_path_never_reaches_a_log_line(
 
 def test_every_route_that_takes_a_secret_in_its_path_is_masked(tmp_path: Path) -> None:
     """A route whose path carries a secret (a ``{token}`` segment: a one-time link's token,
-    the demo's mailbox key) must be one :data:`~gateway.base.access.SECRET_PATH_PREFIXES`
+    the demo's mailbox key) must be one :data:`~mtgateway_base.access.SECRET_PATH_PREFIXES`
     masks, so a new one cannot be added without its mask. The demo's console is walked: the
     console and the mailbox the demo mounts on it."""
-    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0))
+    config = ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(port=0))
     app = create_console_app(config, mailer=RecordingMailer())
     app.router.add_routes(mailbox_routes(list, "the-key"))
     with_token = [r.canonical for r in app.router.resources() if "{token}" in r.canonical]

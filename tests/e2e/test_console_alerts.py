@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
-from gateway.authority.console import AUTHORITY
-from gateway.authority.delivery import ALERT_SENDER, AlertSender
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.reports import SILENT_AFTER_S
-from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_console.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.delivery import ALERT_SENDER, AlertSender
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.reports import SILENT_AFTER_S
+from mtgateway_console.service import Authority
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, create_token, signed_in
 from tests.e2e.hookkit import Receiver
 from tests.e2e.world import OWNER as OWNER_W

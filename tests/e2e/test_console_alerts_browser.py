@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from gateway.authority.console import AUTHORITY
-from gateway.authority.delivery import ALERT_SENDER
-from gateway.authority.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.delivery import ALERT_SENDER
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
 from tests.e2e.hookkit import Receiver

@@ -17,11 +17,11 @@ import jsonschema
 import jwt
 import pytest
 
-from gateway.authority import totp
-from gateway.authority.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
-from gateway.authority.console import AUTHORITY
-from gateway.authority.mt4api.openapi import build_document
-from gateway.authority.mt4api.table import ENDPOINTS
+from mtgateway_console import totp
+from mtgateway_console.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.mt4api.openapi import build_document
+from mtgateway_console.mt4api.table import ENDPOINTS
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,16 +185,21 @@ async def test_a_password_change_ends_the_api_tokens(console: Console) -> None:
 
 
 async def test_users_are_the_owners_registered_accounts(console: Console) -> None:
-    """Register (201, the record without the password), 409 when registered, 422 naming
-    the field, list, get (404 for a login not the owner's), change (loosening asks for the
-    owner's password), store the MT5 password encrypted (never answered)."""
+    """Register (201, the record without the password), 409 when registered (on the owner
+    API's door too, the same refusal), 422 naming the field, list, get (404 for a login not
+    the owner's), change (loosening asks for the owner's password), store the MT5 password
+    encrypted (never answered)."""
     token = await signed_in_token(console)
     status, created, _ = await api(console, "POST", "/api/users/", token, REGISTRATION)
     assert status == 201, created
     assert created["login"] == 5012345 and created["paper_trade_enabled"] is True
     assert "password" not in created and "mt5-secret-pw" not in json.dumps(created)
     status, body, _ = await api(console, "POST", "/api/users/", token, REGISTRATION)
-    assert (status, body["message"]) == (409, "Account 5012345 already exists")
+    assert (status, body["message"]) == (409, "Account 5012345 on MTG-Demo already exists")
+    # the same refusal on the owner API's door: the same status, reason and words
+    status, owned = await console.owner("POST", "/v1/accounts", REGISTRATION)
+    assert (status, owned["error"]["reason"], owned["error"]["message"]) == (
+        409, "account_exists", "Account 5012345 on MTG-Demo already exists")
     status, body, _ = await api(console, "POST", "/api/users/", token,
                                 {**REGISTRATION, "login": 7, "max_lot_size": 500})
     assert status == 422 and "max_lot_size" in body["message"]
@@ -262,7 +267,7 @@ async def test_another_sites_origin_is_refused(console: Console) -> None:
 def test_the_openapi_document_is_valid_shipped_and_served_without_a_token() -> None:
     """Valid OpenAPI 3.1, every endpoint with its 501 and reason where the console does not
     answer, and docs/openapi/console.json is what the code generates (regenerate it with
-    ``python -m gateway.authority.mt4api.openapi > docs/openapi/console.json``)."""
+    ``python -m mtgateway_console.mt4api.openapi > docs/openapi/console.json``)."""
     document = build_document()
     schema = json.loads((ROOT / "docs" / "openapi" / "oas-3.1-schema.json").read_text(
         encoding="utf-8"))

@@ -22,9 +22,9 @@ import aiohttp
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth.reporter import LIVE_INTERVAL_S
-from gateway.authority.records import SignedRecord
-from gateway.authority.reports import REPORT_INTERVAL_S
 from gateway.keys import BRIDGE, DEVICE, INSTRUCTIONS, REPORTER
+from mtgateway_base.wire.records import SignedRecord
+from mtgateway_base.wire.reports import REPORT_INTERVAL_S
 from tests.e2e.world import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, World, world
 
 WAIT_S = 10.0

@@ -1,7 +1,7 @@
 """Two console instances behind a real HAProxy, health-checked on ``/ready``; one is killed.
 
 Real parts throughout: PostgreSQL shared by both instances (``tests/pgkit.py``), two
-``mtgateway console`` processes on one data directory, Debian's ``haproxy`` run with the
+``mtgateway-console`` processes on one data directory, Debian's ``haproxy`` run with the
 configuration ``docs/authority.md`` shows (both filled from ``deploy/haproxy-console.cfg.template``:
 :func:`test_the_documented_configuration_is_the_template_filled` holds them together), a real
 SMTP server for the approval codes, and daemons made of the daemon's own console client code
@@ -46,7 +46,9 @@ from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter, watch_revocations
-from gateway.authority.api import (
+from gateway.errors import Unauthorized
+from mtgateway.credential import token_hint
+from mtgateway_base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
     DeviceInfo,
@@ -55,12 +57,10 @@ from gateway.authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.records import AuthorityKey
-from gateway.authority.reports import AccountFigures, TerminalReport
-from gateway.authority.service import Authority
-from gateway.errors import Unauthorized
-from mtgateway.credential import token_hint
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_base.wire.reports import AccountFigures, TerminalReport
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import Sink, console_process
 from tests.pgkit import PostgresServer

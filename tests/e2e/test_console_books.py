@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from gateway.authority.equity import Point
-from gateway.authority.web.livechart import drawdown, live_chart
+from mtgateway_console.equity import Point
+from mtgateway_console.web.livechart import drawdown, live_chart
 from tests.e2e.bookkit import LOGIN, T0, approved_daemon, live_then_paper
 from tests.e2e.consolekit import OWNER, Browser, Console, signed_in
 

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
+from mtgateway_console.console import AUTHORITY
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console
 

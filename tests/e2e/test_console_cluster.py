@@ -1,4 +1,4 @@
-"""Two ``mtgateway console`` processes on one PostgreSQL act as one authority (issue 22).
+"""Two ``mtgateway-console`` processes on one PostgreSQL act as one authority (issue 22).
 
 Real processes (``python -m gateway console``), a real PostgreSQL server (``tests/pgkit.py``),
 one shared data directory (the key files every instance needs); requests over loopback HTTP.
@@ -36,15 +36,15 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.api import AuthorityUnreachable
-from gateway.authority.migrations import MIGRATIONS
-from gateway.authority.proofs import device_proof_headers
-from gateway.authority.records import AuthorityKey
-from gateway.authority.store import DB_FILE
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import DEVICE
 from gateway.mailsink import MailSink
+from mtgateway_base.wire.api import AuthorityUnreachable
+from mtgateway_base.wire.proofs import device_proof_headers
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.migrations import MIGRATIONS
+from mtgateway_console.store import DB_FILE
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.world import serving, start_plain
 from tests.pgkit import PostgresServer
@@ -56,7 +56,7 @@ class ConsoleProcess:
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "console", "-c", str(config)], env=env,
+            [sys.executable, "-m", "mtgateway_console", "-c", str(config)], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until it listens (or exits: "")

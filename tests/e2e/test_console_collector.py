@@ -1,12 +1,12 @@
 """A serving console process freezes what start-up built, runs its collector on a clock and
 times its collections.
 
-Real ``mtgateway console`` processes: one on SQLite, and an instance of two processes on a real
+Real ``mtgateway-console`` processes: one on SQLite, and an instance of two processes on a real
 PostgreSQL (``tests/pgkit.py``), each scraped over ``/metrics`` with the data directory's
 token. ``mtgateway_gc_frozen_objects`` is what ``gc.freeze()`` moved out of every later
 collection's way (0 in a process that never called it): the console at the daemons' cadence
 once spent its tail in full collections of its whole heap, and later in young collections
-that walked every poll renewed since the last one (``gateway/base/gcpolicy.py``): the oldest
+that walked every poll renewed since the last one (``mtgateway_base/gcpolicy.py``): the oldest
 generation's threshold at ``PACED_OLDEST_THRESHOLD`` says the pacer owns its collections.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.base.gcpolicy import GEN0_THRESHOLD, PACED_OLDEST_THRESHOLD
+from mtgateway_base.gcpolicy import GEN0_THRESHOLD, PACED_OLDEST_THRESHOLD
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import console_process
 from tests.pgkit import PostgresServer

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from gateway.authority import totp
-from gateway.authority.console import AUTHORITY
+from mtgateway_console import totp
+from mtgateway_console.console import AUTHORITY
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
 from tests.e2e.factorkit import enrol, reset_2fa
 

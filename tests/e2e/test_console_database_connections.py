@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.database import POOL_SIZE, Tx
-from gateway.authority.mailer import RecordingMailer
-from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, load_config
+from gateway.config import AuthorityConfig, load_config
 from gateway.errors import ConfigError
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.database import POOL_SIZE, Tx
+from mtgateway_console.mailer import RecordingMailer
+from tests.console.dbkit import sessions
 from tests.e2e.consolekit import CountingClock, Pauses
-from tests.gateway.authority.dbkit import sessions
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 
@@ -36,7 +37,7 @@ async def test_a_console_runs_its_transactions_on_the_connections_it_is_given(
         tmp_path: Path, postgres: PostgresServer) -> None:
     url = postgres.new_database()
     before = _door_threads()
-    config = GatewayConfig(
+    config = ConsoleFile(
         data_dir=str(tmp_path), console=ConsoleConfig(port=0),
         authority=AuthorityConfig(database_url=SecretStr(url), database_connections=GIVEN))
     app = create_console_app(config, mailer=RecordingMailer(), throttle_clock=CountingClock(),

@@ -26,11 +26,12 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.authority.appkeys import READINESS
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.database import APPLICATION_NAME
-from gateway.authority.mailer import RecordingMailer
-from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig
+from gateway.config import AuthorityConfig
+from mtgateway_console.appkeys import READINESS
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.database import APPLICATION_NAME
+from mtgateway_console.mailer import RecordingMailer
 from tests.e2e.consolekit import OWNER, PASSWORD, CountingClock, Pauses
 from tests.pgkit import PostgresServer
 
@@ -77,7 +78,7 @@ class Served:
 
 async def _console(tmp_path: Path, url: str, statement_s: float = STATEMENT_S
                    ) -> tuple[web.AppRunner, Served]:
-    config = GatewayConfig(
+    config = ConsoleFile(
         data_dir=str(tmp_path), console=ConsoleConfig(port=0),
         authority=AuthorityConfig(database_url=SecretStr(url),
                                   database_connect_timeout_s=CONNECT_S,

@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from gateway.authority.console import AUTHORITY
-from gateway.authority.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_console import approvals as approval_rows
+from mtgateway_console.console import AUTHORITY
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, issue_token
 
@@ -43,7 +44,7 @@ async def _sign_in(b: Owner) -> None:
 
 async def _sends(console: Console, device_id: str) -> int:
     authority = console.app[AUTHORITY]
-    return len(await authority.run(authority.store.sends, device_id=device_id, since=0))
+    return len(await authority.run(approval_rows.sends, device_id=device_id, since=0))
 
 
 @pytest.mark.parametrize("width", [1280, 390])

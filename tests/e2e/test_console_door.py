@@ -1,4 +1,4 @@
-"""The console's door (``gateway/authority/door/``): each step's refusal, for each entry point,
+"""The console's door (``mtgateway_console/door/``): each step's refusal, for each entry point,
 in the shape that entry point renders, and the steps in their one order.
 
 Over real HTTP on loopback against the console (``consolekit``): the owner API and the device

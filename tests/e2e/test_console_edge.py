@@ -1,6 +1,6 @@
 """The console's edge rules (issue 16 F6, F7): a foreign Host is refused 421 before anything
 else, as the daemon refuses it, from the one rule both processes share
-(``gateway.base.edge``); a configured name (a TLS proxy's) is served; refusals are one
+(``mtgateway_base.edge``); a configured name (a TLS proxy's) is served; refusals are one
 security log line per window; revocation long-polls are bounded per device key."""
 
 from __future__ import annotations
@@ -21,17 +21,16 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.appkeys import FAIR_SHARE
-from gateway.authority.config import ConsoleConfig
-from gateway.authority.console import (
+from mtgateway_base.wire.proofs import device_proof_headers
+from mtgateway_console.appkeys import FAIR_SHARE
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import (
     AUTHORITY,
     LONG_POLLS,
     LONG_POLLS_PER_DEVICE,
     create_console_app,
     start_console,
 )
-from gateway.authority.proofs import device_proof_headers
-from gateway.config import GatewayConfig
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import OWNER, Browser, Console, running_console, signed_in
 from tests.testkit import until
@@ -79,8 +78,8 @@ async def test_the_console_holds_an_absolute_form_target_to_the_host_rule(
 
 async def test_the_console_serves_a_configured_proxy_name(tmp_path: Path) -> None:
     """``[console] allowed_hosts`` names the TLS proxy in front; other names stay refused."""
-    config = GatewayConfig(data_dir=str(tmp_path),
-                           console=ConsoleConfig(port=0, allowed_hosts=("console.example",)))
+    config = ConsoleFile(data_dir=str(tmp_path),
+                         console=ConsoleConfig(port=0, allowed_hosts=("console.example",)))
     runner, port = await start_console(create_console_app(config), "127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession() as session:
@@ -131,7 +130,7 @@ async def test_revocation_long_polls_are_bounded_per_device_key(
 async def _guarded_console(tmp_path: Path, **limits: Any
                            ) -> AsyncIterator[tuple[int, web.Application]]:
     """A console with short deadlines or a small budget; its port and app."""
-    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0, **limits))
+    config = ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(port=0, **limits))
     app = create_console_app(config)
     runner, port = await start_console(app, "127.0.0.1", 0)
     try:

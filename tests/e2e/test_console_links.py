@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.errors import ConsoleUnproven
+from mtgateway_base.wire.errors import ConsoleUnproven
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,

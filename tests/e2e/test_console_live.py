@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from gateway.authority.equity import Point
-from gateway.authority.web.chart import BOTTOM, HEIGHT, TOP
-from gateway.authority.web.livechart import GAP_S, drawdown, live_chart
+from mtgateway_console.equity import Point
+from mtgateway_console.web.chart import BOTTOM, HEIGHT, TOP
+from mtgateway_console.web.livechart import GAP_S, drawdown, live_chart
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import (
     OWNER,

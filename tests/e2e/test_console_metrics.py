@@ -13,10 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.device import DeviceIdentity
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import Browser, boxed
 from tests.e2e.world import served_port
@@ -36,7 +36,7 @@ async def test_console_metrics_count_sign_ins_mails_and_pending_approvals(
     sink = MailSink()
     await sink.start()
     try:
-        console = create_console_app(GatewayConfig(
+        console = create_console_app(ConsoleFile(
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0,
                                                                       auth_failure_delay_s=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
@@ -104,8 +104,8 @@ async def test_behind_a_proxy_metrics_judge_the_client_the_proxy_names(tmp_path:
             ("named", ConsoleConfig(port=0, allowed_hosts=("console.example",),
                                     metrics_open=True), "console.example"),
             ("flag", ConsoleConfig(port=0, behind_proxy=True, metrics_open=True), None)]:
-        app = create_console_app(GatewayConfig(data_dir=str(tmp_path / name),
-                                               console=console_config), clock=FakeClock())
+        app = create_console_app(ConsoleFile(data_dir=str(tmp_path / name),
+                                             console=console_config), clock=FakeClock())
         async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             via = {"Host": public} if public else {}
@@ -123,8 +123,8 @@ async def test_behind_a_proxy_metrics_judge_the_client_the_proxy_names(tmp_path:
                 assert await _status(url, "/metrics", headers) == status, (name, headers)
             if public:  # through the proxy, and the proxy forgot the header
                 assert await _status(url, "/metrics", {"Host": public}) == 404
-    plain = create_console_app(GatewayConfig(data_dir=str(tmp_path / "plain"), console=
-                                             ConsoleConfig(port=0, metrics_open=True)),
+    plain = create_console_app(ConsoleFile(data_dir=str(tmp_path / "plain"), console=
+                                           ConsoleConfig(port=0, metrics_open=True)),
                                clock=FakeClock())
     async with served_port(await start_console(plain, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
@@ -137,7 +137,7 @@ async def test_a_console_metrics_token_is_asked_for(tmp_path: Path) -> None:
     `/health` and `/ready` (a load balancer's probes: the database answers, the schema
     version) stay open."""
     token = "m" * 8 + "-console-metrics-token"
-    app = create_console_app(GatewayConfig(
+    app = create_console_app(ConsoleFile(
         data_dir=str(tmp_path), console=ConsoleConfig(port=0, metrics_token=token)),
         clock=FakeClock())
     async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
@@ -159,8 +159,8 @@ async def test_console_requests_are_counted_by_canonical_route_and_timed(
     """Issue 35 item 6: every request is counted by its route's canonical path and status and
     timed by route; a path no route matched is `other`, and a reset link's token (a secret in
     the path) reaches no label; the database door's transactions are timed (run and wait)."""
-    app = create_console_app(GatewayConfig(data_dir=str(tmp_path),
-                                           console=ConsoleConfig(port=0)), clock=FakeClock())
+    app = create_console_app(ConsoleFile(data_dir=str(tmp_path),
+                                         console=ConsoleConfig(port=0)), clock=FakeClock())
     reset_token = secrets.token_urlsafe(32)
     stray = secrets.token_urlsafe(16)
     async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
@@ -201,8 +201,8 @@ async def test_by_default_console_metrics_ask_for_the_token_file_and_ready_names
     loopback-only way. `/ready` stays open: it says whether the database answers and its
     schema version, and nothing of an owner, token or account (held here with an owner, a
     token and a sign-in in the database)."""
-    app = create_console_app(GatewayConfig(data_dir=str(tmp_path / "guarded"),
-                                           console=ConsoleConfig(port=0)), clock=FakeClock())
+    app = create_console_app(ConsoleFile(data_dir=str(tmp_path / "guarded"),
+                                         console=ConsoleConfig(port=0)), clock=FakeClock())
     async with served_port(await start_console(app, "127.0.0.1", 0)) as port:
         url = f"http://127.0.0.1:{port}"
         await app[AUTHORITY].owners.create(OWNER, PASSWORD)
@@ -215,8 +215,8 @@ async def test_by_default_console_metrics_ask_for_the_token_file_and_ready_names
             ready = await r.text()
             assert r.status == 200 and set(json.loads(ready)) == {"status", "schema_version"}
         assert OWNER not in ready and issued.token_id not in ready and "777" not in ready
-    opened = create_console_app(GatewayConfig(data_dir=str(tmp_path / "open"), console=
-                                              ConsoleConfig(port=0, metrics_open=True)),
+    opened = create_console_app(ConsoleFile(data_dir=str(tmp_path / "open"), console=
+                                            ConsoleConfig(port=0, metrics_open=True)),
                                 clock=FakeClock())
     async with served_port(await start_console(opened, "127.0.0.1", 0)) as port:
         assert await _status(f"http://127.0.0.1:{port}", "/metrics", {}) == 200

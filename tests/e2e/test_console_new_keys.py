@@ -18,12 +18,12 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.keygate import ALL_PEERS, PER_PEER
-from gateway.authority.proofs import device_info, device_proof_headers
-from gateway.authority.records import b64url_encode
-from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_base.wire.records import b64url_encode
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.keygate import ALL_PEERS, PER_PEER
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,
@@ -70,7 +70,7 @@ async def test_a_restarted_console_still_knows_its_devices(tmp_path: Path) -> No
     """A device known before a restart is known after it (read at start), so a flood right
     after the restart, which exhausts the gate, does not slow it."""
     clock = CountingClock()
-    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(port=0))
+    config = ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(port=0))
     first = create_console_app(config, throttle_clock=clock)
     daemon = Ed25519PrivateKey.generate()
 

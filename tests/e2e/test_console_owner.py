@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from gateway.authority.console import AUTHORITY
 from mtgateway.credential import token_hint
+from mtgateway_console import approvals as approval_rows
+from mtgateway_console.console import AUTHORITY
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, create_token, signed_in
 
 pytestmark = pytest.mark.network_edge
@@ -122,7 +123,7 @@ async def test_denying_a_device_asks_first_and_kills_its_code(
 async def _sends(console: Console, device_id: str) -> int:
     """How many approval codes were issued (each is an e-mail) for ``device_id``."""
     authority = console.app[AUTHORITY]
-    return len(await authority.run(authority.store.sends, device_id=device_id, since=0))
+    return len(await authority.run(approval_rows.sends, device_id=device_id, since=0))
 
 
 async def test_a_denied_device_stays_denied_while_it_keeps_asking(

@@ -25,15 +25,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.authority.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
-from gateway.authority.reports import SILENT_AFTER_S
-from gateway.authority.service.common import risk_of
-from gateway.authority.web import PAGES, ROOMS
-from gateway.authority.web.security import CSP, SESSION_COOKIE
-from gateway.authority.web.sessions import ABSOLUTE_S, IDLE_S
-from gateway.base.guard import ConnectionLimits
-from gateway.config import ConsoleConfig, GatewayConfig
 from mtgateway.credential import token_hint
+from mtgateway_base.guard import ConnectionLimits
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
+from mtgateway_console.reports import SILENT_AFTER_S
+from mtgateway_console.service.common import risk_of
+from mtgateway_console.web import PAGES, ROOMS
+from mtgateway_console.web.security import CSP, SESSION_COOKIE
+from mtgateway_console.web.sessions import ABSOLUTE_S, IDLE_S
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import (
     OWNER,
@@ -110,7 +110,7 @@ def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 async def test_session_cookie_is_secure_under_tls(tmp_path: Path) -> None:
     server_ctx, client_ctx = _self_signed(tmp_path)
-    config = GatewayConfig(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
+    config = ConsoleFile(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
     app = create_console_app(config, clock=Clock(), throttle_clock=CountingClock(),
                              sleep=Pauses())
     runner, port = await start_console(app, "127.0.0.1", 0, ssl_context=server_ctx)

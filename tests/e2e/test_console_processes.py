@@ -133,7 +133,7 @@ def test_a_signal_stops_every_process(tmp_path: Path, postgres: PostgresServer) 
 
 def test_several_processes_need_postgresql(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MTGATEWAY_DATABASE_URL"}
-    done = subprocess.run([sys.executable, "-m", "gateway", "console", "-c",
+    done = subprocess.run([sys.executable, "-m", "mtgateway_console", "-c",
                            str(_config(tmp_path, 2))], env=env, capture_output=True,
                           text=True, timeout=WAIT_S * 6, check=False)
     assert done.returncode == 2, done.stderr
@@ -168,7 +168,7 @@ def test_pinning_is_refused_where_a_process_cannot_be_pinned(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from gateway.authority.config import ConsoleConfig
+    from mtgateway_console.config import ConsoleConfig
 
     assert ConsoleConfig(pin_processes=True).pin_processes
     monkeypatch.setattr(sys, "platform", "win32")

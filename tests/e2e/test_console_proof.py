@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.records import AuthoritySigner, b64url_encode, console_proof_message
-from gateway.config import ConsoleConfig, GatewayConfig
+from mtgateway_base.wire.records import AuthoritySigner, b64url_encode, console_proof_message
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 from tests.e2e.conftest import WAIT_S
 
 pytestmark = pytest.mark.network_edge
@@ -142,7 +142,7 @@ async def test_the_real_console_proves_its_key_and_gets_the_owners_call(
         tmp_path: Path) -> None:
     """The control: the console holding the pinned key answers /v1/hello with a signature
     that checks, and the owner's call goes through on the same connection."""
-    config = GatewayConfig(data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0))
+    config = ConsoleFile(data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0))
     app = create_console_app(config, mailer=RecordingMailer())
     runner, port = await start_console(app, "127.0.0.1", 0)
     authority = app[AUTHORITY]

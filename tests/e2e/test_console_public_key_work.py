@@ -20,11 +20,11 @@ import pytest
 
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
-from gateway.authority.appkeys import KEY_GATE
-from gateway.authority.console import AUTHORITY
-from gateway.authority.database import Tx
-from gateway.authority.proofs import device_info
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_console.appkeys import KEY_GATE
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.database import Tx
 from tests.e2e.consolekit import Console, device_proof, issue_token, running_console
 
 Setting = Literal["workers", "loop"]

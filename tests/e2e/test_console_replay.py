@@ -32,20 +32,15 @@ from aiohttp import web
 from ea_bridge.messages import Auth, Challenge, Refuse
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
-from gateway.authority.boxes import BoxOpener
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.errors import RecordRejected
-from gateway.authority.mailer import RecordingMailer
-from gateway.config import (
-    AuthorityConfig,
-    BridgeConfig,
-    ConsoleConfig,
-    GatewayConfig,
-    ServerConfig,
-)
+from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE
 from mtgateway.credential import client_message, ea_message, token_hint
+from mtgateway_base.wire.boxes import BoxOpener
+from mtgateway_base.wire.errors import RecordRejected
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 from tests.bridgekit import RawEA
 
 pytestmark = pytest.mark.network_edge
@@ -111,8 +106,8 @@ class World:
 
 @contextlib.asynccontextmanager
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    console = create_console_app(GatewayConfig(data_dir=str(tmp_path / "console"),
-                                               console=ConsoleConfig(port=0)),
+    console = create_console_app(ConsoleFile(data_dir=str(tmp_path / "console"),
+                                             console=ConsoleConfig(port=0)),
                                  mailer=RecordingMailer())
     runner, port = await start_console(console, "127.0.0.1", 0)
     try:

@@ -28,10 +28,10 @@ from aiohttp import web
 from ea_bridge import TerminalId
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.reporter import TerminalReporter
-from gateway.authority.appkeys import AUTHORITY
-from gateway.authority.reports import AccountFigures, TerminalReport
-from gateway.authority.venues import Book
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.reports import AccountFigures, TerminalReport
+from mtgateway_base.wire.venues import Book
+from mtgateway_console.appkeys import AUTHORITY
 from tests.e2e.consolekit import OWNER, Console, boxed
 from tests.reporterkit import Noted, next_report, session_up
 

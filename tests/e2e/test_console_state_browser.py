@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from gateway.authority.alerts import AlertSettings
-from gateway.authority.console import AUTHORITY
-from gateway.authority.groups import Group
-from gateway.authority.service.accounts import AccountRegistration
-from gateway.authority.web.alertview import SHOWN_ON_SETTINGS
+from mtgateway_console.alerts import AlertSettings
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.groups import Group
+from mtgateway_console.service.accounts import AccountRegistration
+from mtgateway_console.web.alertview import SHOWN_ON_SETTINGS
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import (
     OWNER,

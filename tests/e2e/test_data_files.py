@@ -19,14 +19,14 @@ import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
-from gateway.authority.store import load_or_create_secret
-from gateway.base.files import InsecurePath
 from gateway.config import BridgeConfig, DeviceConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE
 from mtgateway.credential import TokenKeys, token_hint
+from mtgateway_base.files import InsecurePath
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
+from mtgateway_console.store import load_or_create_secret
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 
 pytestmark = pytest.mark.not_on_windows("posix-modes")

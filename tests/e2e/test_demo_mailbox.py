@@ -19,11 +19,11 @@ import aiohttp
 import aiosmtplib
 import pytest
 
-from gateway.authority.console import create_console_app, start_console
-from gateway.authority.mailer import RecordingMailer
-from gateway.config import ConsoleConfig, GatewayConfig
 from gateway.mailbox import MAIL_PATH, mailbox_routes
 from gateway.mailsink import MailSink
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import create_console_app, start_console
+from mtgateway_console.mailer import RecordingMailer
 from tests.e2e.chromium import Walk, chromium_at
 
 OWNER = "demo-owner@example.com"
@@ -60,7 +60,7 @@ async def mailbox(tmp_path: Path) -> AsyncIterator[Mailbox]:
     """A console with the demo's mailbox on it, holding a folded alert and a reset mail."""
     sink = MailSink()
     await sink.start()
-    app = create_console_app(GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(
+    app = create_console_app(ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(
         port=0)), mailer=RecordingMailer())
     key = "k3y-" + "x" * 20
     app.router.add_routes(mailbox_routes(lambda: sink.messages, key))

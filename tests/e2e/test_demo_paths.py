@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.authority import totp
+from mtgateway_console import totp
 from tests.e2e.commands import ROOT
 from tests.e2e.conftest import WAIT_S, demo_env
 from tests.e2e.consolekit import Browser

@@ -25,10 +25,10 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.authority.descriptors import RESERVE
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info, device_proof_headers
-from gateway.authority.service import Authority
+from mtgateway_base.descriptors import RESERVE
+from mtgateway_base.wire.proofs import device_info, device_proof_headers
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S
 
 pytestmark = [pytest.mark.network_edge,
@@ -275,7 +275,7 @@ async def test_a_limit_with_no_room_for_a_connection_refuses_to_start(
     naming the limit and the fix, before listening."""
     config = _config(tmp_path)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "console", "-c", str(config),
+        sys.executable, "-m", "mtgateway_console", "-c", str(config),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         preexec_fn=_nofile(64, 64))
     out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)

@@ -29,9 +29,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import pytest_asyncio
 
-from gateway.authority.appkeys import OWNER_THROTTLE
-from gateway.authority.console import AUTHORITY
-from gateway.authority.database import Tx
+from mtgateway_console.appkeys import OWNER_THROTTLE
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.database import Tx
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, device_proof
 from tests.e2e.sharekit import (
     ATTACKER,
@@ -137,7 +137,7 @@ async def _gated(world: World, family: Family, credential: bool, write: bool) ->
 
 
 def _daemon_credential(world: World) -> str:
-    from gateway.authority.proofs import device_info  # noqa: PLC0415
+    from mtgateway_base.wire.proofs import device_info  # noqa: PLC0415
 
     return f"device:{device_info(world.daemon_key).device_id}"
 

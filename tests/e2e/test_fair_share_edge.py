@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from gateway.authority.console import CONNECTIONS
+from mtgateway_console.console import CONNECTIONS
 from tests.e2e.sharekit import ATTACKER, FAMILIES, Family, Raw, World, request, world_of
 
 pytestmark = [pytest.mark.network_edge, pytest.mark.asyncio(loop_scope="module")]

@@ -22,7 +22,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from gateway.authority.mt4api.openapi import build_document
+from mtgateway_console.mt4api.openapi import build_document
 from tests.e2e.consolethread import ThreadedConsole, console_in_thread
 from tests.e2e.daemonthread import LOOPS
 

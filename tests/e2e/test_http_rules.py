@@ -11,7 +11,7 @@ import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.auth import generate_token
-from gateway.log import JsonFormatter
+from mtgateway_base.log import JsonFormatter
 from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
 from tests.e2e.rawhttp import PING, post, raw_http, status, still_served, working
 from tests.testkit import FakeClock

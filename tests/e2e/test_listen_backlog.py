@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.authority.config import ConsoleConfig
-from gateway.authority.console import create_console_app, start_console
-from gateway.config import GatewayConfig
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import create_console_app, start_console
 from tests.e2e.conftest import running_daemon
 
 pytestmark = pytest.mark.network_edge
@@ -80,7 +79,7 @@ async def _every_one_answered(socks: list[socket.socket], port: int) -> int:
 async def test_the_console_holds_a_burst_the_size_of_its_budget(tmp_path: Path) -> None:
     """Before: 129 of 300 connections completed the handshake (the backlog of 128, plus
     one); the rest waited on SYN retransmissions, or were reset under sustained load."""
-    config = GatewayConfig(data_dir=str(tmp_path), console=ConsoleConfig(
+    config = ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(
         port=0, max_connections=BURST, max_connections_per_peer=BURST))
     runner, port = await start_console(create_console_app(config), "127.0.0.1", 0)
     try:

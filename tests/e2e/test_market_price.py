@@ -22,12 +22,12 @@ import pytest
 
 from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.authority.service import AccountRegistration
 from mt5model.types import (
     SYMBOL_TRADE_EXECUTION_INSTANT,
     SYMBOL_TRADE_EXECUTION_REQUEST,
     ErrorCode,
 )
+from mtgateway_console.service import AccountRegistration
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
 

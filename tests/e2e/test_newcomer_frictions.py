@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import watch_revocations
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import DeviceInfo, device_info
-from gateway.authority.service import AccountRegistration, Authority
+from mtgateway_base.wire.proofs import DeviceInfo, device_info
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import AccountRegistration, Authority
 from tests.e2e.clocks import SUNDAY, SUNDAY_S, WEDNESDAY_MS, SteppedClock
 from tests.e2e.commands import run
 from tests.e2e.conftest import (

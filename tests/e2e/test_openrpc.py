@@ -18,10 +18,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.authority.service import AccountRegistration
 from gateway.hub import Channel
 from gateway.methods import method_table
 from gateway.openrpc import NOTIFICATIONS, RESULTS, WS_METHODS, build_document, undocumented
+from mtgateway_console.service import AccountRegistration
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, WAIT_S, Daemon, connected_terminal
 from tests.e2e.wskit import connect
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from gateway.authority.console import AUTHORITY
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.service import Authority
-from gateway.authority.store import DB_FILE
-from gateway.authority.token_details import UseThrottle, note_use
-from gateway.authority.tokens import DEFAULT_LIFETIME_DAYS
+from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
+from mtgateway_console.console import AUTHORITY
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
+from mtgateway_console.store import DB_FILE
+from mtgateway_console.token_details import UseThrottle, note_use
 from tests.e2e.commands import cli
 from tests.e2e.consolekit import OWNER as CONSOLE_OWNER
 from tests.e2e.consolekit import PASSWORD, Browser, Console, signed_in

@@ -19,9 +19,9 @@ import pytest
 
 from ea_bridge.connection import Welcomed
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.authority.service import AccountRegistration
 from gateway.keys import TRADING
 from gateway.trading.journal import params_hash
+from mtgateway_console.service import AccountRegistration
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon
 

@@ -17,20 +17,13 @@ import pytest
 
 from gateway.app import open_device
 from gateway.auth.client import RemoteAuthority
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.mailer import SmtpMailer
-from gateway.config import (
-    CONFIG_ENV,
-    ConsoleConfig,
-    GatewayConfig,
-    SmtpConfig,
-    default_config_path,
-    find_config,
-    load_config,
-)
+from gateway.config import CONFIG_ENV, default_config_path, find_config, load_config
 from gateway.errors import ConfigError
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.mailer import SmtpMailer
 from tests.e2e.commands import cli, device_config
 from tests.e2e.conftest import WAIT_S, FakeClock
 from tests.e2e.consolekit import boxed
@@ -53,7 +46,7 @@ async def test_verify_takes_the_code_as_the_email_prints_it_and_typos_cost_no_tr
     sink = MailSink()
     await sink.start()
     try:
-        console = create_console_app(GatewayConfig(
+        console = create_console_app(ConsoleFile(
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                             from_address="gateway@example.net")), clock=FakeClock())
@@ -96,7 +89,7 @@ async def test_verify_takes_the_code_as_the_email_prints_it_and_typos_cost_no_tr
 
 async def test_a_failed_email_is_reported_as_failed(tmp_path: Path) -> None:
     dead = _closed_port()
-    console = create_console_app(GatewayConfig(
+    console = create_console_app(ConsoleFile(
         data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
         smtp=SmtpConfig(host="127.0.0.1", port=dead, security="none", timeout_s=2.0)),
         clock=(clock := FakeClock()))
@@ -137,7 +130,7 @@ async def test_the_console_says_at_start_that_its_smtp_settings_do_not_work(
                       f'[smtp]\nhost = "127.0.0.1"\nport = {_closed_port()}\n'
                       'security = "none"\ntimeout_s = 2.0\n', encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "console", "-c", str(config),
+        sys.executable, "-m", "mtgateway_console", "-c", str(config),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stderr is not None

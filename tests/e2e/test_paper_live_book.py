@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from gateway.authority.service import AccountRegistration
-from gateway.authority.service.accounts import AccountChanges
+from mtgateway_console.service import AccountRegistration
+from mtgateway_console.service.accounts import AccountChanges
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
 from tests.e2e.paperkit import BUY, RecordingTerminal, ok, on_paper

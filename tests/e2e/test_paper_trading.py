@@ -17,10 +17,10 @@ import pytest
 
 from ea_bridge.connection import EAConnection
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
-from gateway.authority.reports import REPORT_INTERVAL_S
-from gateway.authority.service import AccountRegistration
-from gateway.authority.service.accounts import AccountChanges
 from gateway.keys import REPORTER, TRADING
+from mtgateway_base.wire.reports import REPORT_INTERVAL_S
+from mtgateway_console.service import AccountRegistration
+from mtgateway_console.service.accounts import AccountChanges
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ea_bridge.connection import Welcomed
 from gateway.auth import generate_token
-from gateway.base.scrape import scrape_token
+from mtgateway_base.scrape import scrape_token
 from tests.bridgekit import ScriptedEA
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon

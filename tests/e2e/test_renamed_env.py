@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ea_bridge.environment import RENAMED, read_env
-from gateway.auth.local import NoMailer
-from gateway.authority.service import Authority
+from mtgateway_base.environment import RENAMED, read_env
+from mtgateway_console.mailer import NoMailer
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon
 
 OWNER = "owner@example.com"

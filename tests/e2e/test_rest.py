@@ -13,7 +13,9 @@ import jsonschema
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.base.mt4web.daemon_models import (
+from gateway.openapi import build_document
+from gateway.rest import ENDPOINTS, Endpoint
+from mtgateway_base.mt4web.daemon_models import (
     HealthOut,
     MarginOut,
     MarginsOut,
@@ -26,8 +28,6 @@ from gateway.base.mt4web.daemon_models import (
     SymbolsOut,
     TradesOut,
 )
-from gateway.openapi import build_document
-from gateway.rest import ENDPOINTS, Endpoint
 from tests.e2e.conftest import LOGIN, Daemon, connected_terminal
 
 ROOT = Path(__file__).resolve().parents[2]

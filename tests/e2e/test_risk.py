@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.authority.service import AccountRegistration
+from mtgateway_console.service import AccountRegistration
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon
 
 

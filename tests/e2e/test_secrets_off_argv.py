@@ -11,10 +11,11 @@ from pathlib import Path
 
 from gateway.app import open_device
 from gateway.auth.client import RemoteAuthority
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.config import ConsoleConfig, GatewayConfig, SmtpConfig, load_config
+from gateway.config import load_config
 from gateway.mailsink import MailSink
 from mtgateway.credential import token_hint
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 from tests.e2e.commands import device_config
 from tests.e2e.conftest import LOGIN, TERMINAL, WAIT_S, Daemon, FakeClock
 from tests.e2e.consolekit import boxed
@@ -38,7 +39,7 @@ async def test_device_verify_reads_the_code_from_standard_input(tmp_path: Path) 
     sink = MailSink()
     await sink.start()
     try:
-        console = create_console_app(GatewayConfig(
+        console = create_console_app(ConsoleFile(
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none",
                             from_address="gateway@example.net")), clock=FakeClock())

@@ -17,10 +17,10 @@ from pathlib import Path
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.app import create_app
 from gateway.auth import MemorySecretStore
-from gateway.authority.service import Authority
 from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, REPORTER
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import REVOCATION_BUDGET_S
 from tests.e2e.consolekit import Browser
 from tests.e2e.world import (

@@ -21,11 +21,11 @@ import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth import generate_token
-from gateway.authority.service import AccountRegistration
-from gateway.authority.store import TokenRow
 from gateway.hub import StreamKey
 from gateway.keys import HUB
 from mtgateway.credential import TokenKeys, token_hint
+from mtgateway_console.service import AccountRegistration
+from mtgateway_console.store import TokenRow
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon
 from tests.e2e.wskit import SYMBOLS, connect
 

@@ -280,9 +280,8 @@ async def _lose_an_order(daemon: Daemon, client_id: str) -> dict[str, Any]:
     call = asyncio.create_task(_send(daemon, {**BUY, "type_filling": 0, "client_id": client_id}))
     request = await _order_request(ea)
     assert request.method == "order_send"
-    tag = daemon.app[TRADING].reconciler._tag(client_id)
     assert request.params["request"].get("comment") == (
-        tag if daemon.app[TRADING].reconciler._cfg.comment_tag else None)
+        daemon.app[TRADING].settings.tags.stamp(client_id))
     assert _journal_state(daemon, client_id) == "SENT"
     ea.abort()
     error: dict[str, Any] = (await call)["error"]

@@ -30,19 +30,13 @@ from gateway.app import create_app
 from gateway.auth import MemorySecretStore, RecordCache
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.owner import OwnerConsole
-from gateway.authority.console import AUTHORITY, create_console_app, start_console
-from gateway.authority.service import Authority
-from gateway.config import (
-    AuthorityConfig,
-    BridgeConfig,
-    ConsoleConfig,
-    GatewayConfig,
-    ServerConfig,
-    SmtpConfig,
-)
+from gateway.config import AuthorityConfig, BridgeConfig, GatewayConfig, ServerConfig
 from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, DEVICE, RECORD_CACHE
 from gateway.mailsink import MailSink
+from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
+from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S, FakeClock
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
@@ -191,7 +185,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     sink = MailSink()
     await sink.start()
     try:
-        console = create_console_app(GatewayConfig(
+        console = create_console_app(ConsoleFile(
             data_dir=str(tmp_path / "console"),
             console=ConsoleConfig(port=0, webhook_private_networks=True),
             smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")))

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from gateway.authority.service import AccountRegistration
-from gateway.authority.service.accounts import AccountChanges
 from gateway.selfcheck.probe import Mismatch, Probe
 from gateway.selfcheck.trades import TradeSession, opening_buy
 from mtgateway.aio import AsyncClient
+from mtgateway_console.service import AccountRegistration
+from mtgateway_console.service.accounts import AccountChanges
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,

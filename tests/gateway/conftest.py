@@ -16,6 +16,7 @@ import pytest
 
 from ea_bridge import Bridge, TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from gateway.app import PAPER_DIR_NAME, trading_settings
 from gateway.config import GatewayConfig
 from gateway.trading.desk import TradeDesk
 from gateway.trading.gate import TradeGate
@@ -57,7 +58,9 @@ def wired_desk(journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
     """A desk with its parts, wired as ``gateway.app._trading`` wires them (no listeners:
     these tests feed nothing through the bridge's listeners); ``clock`` and ``sleep`` are the
     reconciler's and the desk's."""
-    venues = Venues(bridge, PaperTrading(bridge, config))
-    reconciler = Reconciler(journal, bridge, venues, config, clock=clock, sleep=sleep)
-    return TradeDesk(journal, bridge, config, venues=venues, reconciler=reconciler,
+    venues = Venues(bridge, PaperTrading(bridge, config.resolved_data_dir() / PAPER_DIR_NAME,
+                                           config.server.request_timeout_s))
+    desk_settings, reconcile_settings = trading_settings(config)
+    reconciler = Reconciler(journal, bridge, venues, reconcile_settings, clock=clock, sleep=sleep)
+    return TradeDesk(journal, bridge, desk_settings, venues=venues, reconciler=reconciler,
                      gate=TradeGate(bridge, reconciler.reconciling), clock=clock)

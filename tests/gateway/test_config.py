@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError
+from mtgateway_console.config import ConsoleFile, load_console_config
+from mtgateway_console.errors import ConsoleConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -26,12 +28,15 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 
 def test_example_config_loads_and_equals_the_defaults() -> None:
-    """config.example.toml is valid and every value in it is the default."""
+    """config.example.toml is valid for both services and every value in it is the default:
+    the daemon's sections for the daemon, the console's for the console."""
     assert load_config(EXAMPLE) == GatewayConfig()
+    assert load_console_config(EXAMPLE) == ConsoleFile()
 
 
 def test_example_config_documents_every_key() -> None:
-    """Each config key appears in the example, under its section, with a comment above it."""
+    """Each config key of either service appears in the example, under its section, with a
+    comment above it."""
     text = EXAMPLE.read_text(encoding="utf-8")
     section = ""
     seen = set()
@@ -40,7 +45,7 @@ def test_example_config_documents_every_key() -> None:
             section = m.group(1) + "."
         elif m := re.match(r"^(\w+) = ", line):
             seen.add(section + m.group(1))
-    assert seen == _keys(GatewayConfig)
+    assert seen == _keys(GatewayConfig) | _keys(ConsoleFile)
     assert text.count("\n#") >= len(seen) // 2
 
 
@@ -55,7 +60,6 @@ def test_no_file_means_defaults() -> None:
     ("[server]\nprot = 1\n", "server.prot: unknown key (did you mean port?)"),
     # m17 (review round 4): a mistyped key gets the closest known key of its section.
     ("dat_dir = \"x\"\n", "dat_dir: unknown key (did you mean data_dir?)"),
-    ("[smtp]\nhots = \"mail\"\n", "smtp.hots: unknown key (did you mean host?)"),
     ("[zzz]\nq = 1\n", "zzz: unknown key"),
     ("[server]\nport = \"8710\"\n", "server.port"),
     ("[server]\nport = 70000\n", "server.port"),
@@ -73,6 +77,40 @@ def test_bad_config_names_the_key(tmp_path: Path, toml: str, fragment: str) -> N
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert fragment in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("toml, fragment", [
+    ("[smtp]\nhots = \"mail\"\n", "smtp.hots: unknown key (did you mean host?)"),
+    ("[console]\nprot = 1\n", "console.prot: unknown key (did you mean port?)"),
+    ("[consol]\nport = 1\n", "consol: unknown key (did you mean console?)"),
+    ("[authority]\ndatabase_ur = \"x\"\n", "did you mean database_url?"),
+])
+def test_the_console_names_its_bad_keys_and_the_daemon_sets_its_sections_aside(
+        tmp_path: Path, toml: str, fragment: str) -> None:
+    """The console's loader names a mistake in what it reads, as the daemon's does; the
+    daemon sets the console's sections aside unread (a shared [authority] it reads too)."""
+    path = tmp_path / "bad.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConsoleConfigError) as info:
+        load_console_config(path)
+    assert fragment in str(info.value) and str(path) in str(info.value)
+    if toml.startswith(("[smtp]", "[console]")):
+        assert load_config(path) == GatewayConfig()
+    else:
+        with pytest.raises(ConfigError):
+            load_config(path)
+
+
+def test_the_console_sets_the_daemons_sections_aside(tmp_path: Path) -> None:
+    """A file of both services: the console reads its own and the shared sections, and a
+    mistake in the daemon's is the daemon's to name."""
+    path = tmp_path / "both.toml"
+    path.write_text('data_dir = "d"\n[server]\nprot = 1\n[console]\nport = 9\n',
+                    encoding="utf-8")
+    config = load_console_config(path)
+    assert (config.data_dir, config.console.port) == ("d", 9)
+    with pytest.raises(ConfigError, match="server.prot"):
+        load_config(path)
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import pytest
 
 from ea_bridge import errors as bridge_errors
 from gateway import errors
-from gateway.authority import errors as authority_errors
 from gateway.errors import ERROR_TABLE, RpcError, to_rpc_error
+from mtgateway_base.wire import errors as authority_errors
 
 EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.Unauthorized: -32004,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.base.edge import host_allowed
 from gateway.strictjson import MAX_DEPTH, DuplicateKey, TooDeep, loads_strict
+from mtgateway_base.edge import host_allowed
 
 
 @pytest.mark.parametrize("body", [
@@ -112,7 +112,7 @@ def test_an_allowed_host_is_remembered_a_refused_one_never_and_the_memory_is_bou
     an allowed name is remembered (with the configured names it was judged against), a
     refused one is worked out each time and never remembered, and a client naming a new
     allowed name on every request grows the memory no further than its bound."""
-    from gateway.base import edge
+    from mtgateway_base import edge
 
     edge._ALLOWED.clear()
     assert host_allowed(["127.0.0.1:8710"], ()) and host_allowed(["127.0.0.1:8710"], ())

@@ -15,10 +15,11 @@ CPython's own pip with no index. Everything is built here and cached between run
 Each run then makes its own small interpreter directory (:func:`checkout_interpreter`): a copy
 of the cached interpreter's files without its packages, whose ``python313._pth`` puts the
 cached packages on ``sys.path`` after its own ``Lib\\site-packages``, into which the Windows
-pip installs this checkout's three distributions (the client, the ``MetaTrader5`` shim, the
-daemon), built here as wheels, with ``Scripts\\mtgateway.exe``. Not editable: setuptools'
-editable build walks the whole project directory, a ``.venv`` included, which takes minutes
-under Wine, where building here takes seconds. Two runs never share an installed project.
+pip installs this checkout's five distributions (the ground floor, the client, the
+``MetaTrader5`` shim, the console, the daemon), built here as wheels, with
+``Scripts\\mtgateway.exe``. Not editable: setuptools' editable build walks the whole project
+directory, a ``.venv`` included, which takes minutes under Wine, where building here takes
+seconds. Two runs never share an installed project.
 
 What Wine 8 (Debian bookworm) lacks is worked around here, and only here:
 
@@ -325,7 +326,7 @@ def cached_interpreter(log: IO[str]) -> WindowsPython:
 
 
 def checkout_wheels(into: Path) -> list[Path]:
-    """This checkout's three distributions as wheels, built here by this environment's pip
+    """This checkout's five distributions as wheels, built here by this environment's pip
     from a copy of the files git knows (tracked, or new and not ignored), so the checkout gets
     no build litter and its ``.venv`` is never read."""
     source = into / "source"
@@ -340,7 +341,8 @@ def checkout_wheels(into: Path) -> list[Path]:
     wheels = into / "wheels"
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                            "--no-build-isolation", "--no-index", "-w", str(wheels),
-                           str(source / "client"), str(source / "client" / "metatrader5-shim"),
+                           str(source / "base"), str(source / "client"),
+                           str(source / "client" / "metatrader5-shim"), str(source / "console"),
                            str(source)], capture_output=True, encoding="utf-8",
                           errors="replace", check=False)
     if done.returncode != 0:

@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.auth import DeviceIdentity, RecordCache
 from gateway.auth.local import SelfApprovingAuthority
-from gateway.authority.api import (
+from mtgateway_base.wire.api import (
     AuthorityAPI,
     AuthorityUnreachable,
     DeviceInfo,
@@ -24,9 +24,9 @@ from gateway.authority.api import (
     ResendAnswer,
     VerifyAnswer,
 )
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.records import AuthorityKey
-from gateway.authority.service import Authority
+from mtgateway_base.wire.records import AuthorityKey
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"

@@ -10,7 +10,6 @@ import pytest
 
 from ea_bridge import AuthRefused, Hello
 from gateway.auth import Authenticator, generate_token, is_well_formed
-from gateway.authority.tokens import TOKEN_LENGTH, display_token
 from gateway.errors import Unauthorized
 from mtgateway.credential import (
     TokenKeys,
@@ -19,6 +18,7 @@ from mtgateway.credential import (
     token_hint,
     verify_server,
 )
+from mtgateway_base.wire.tokens import TOKEN_LENGTH, display_token
 from tests.gateway.auth.authkit import OWNER, AuthStack, auth_stack
 
 

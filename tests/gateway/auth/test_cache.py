@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.auth import Authenticator, DeviceIdentity
-from gateway.authority.records import AuthorityKey, AuthoritySigner, SignedRecord
 from gateway.errors import Unauthorized, Unavailable
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.records import AuthorityKey, AuthoritySigner, SignedRecord
 from tests.gateway.auth.authkit import AuthStack, auth_stack
 
 STALE_AFTER_S = 300 + 61  # one interval plus the slack (60 s at most)

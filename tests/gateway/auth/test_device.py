@@ -10,7 +10,7 @@ import pytest
 
 from gateway.auth import FileSecretStore, MemorySecretStore, SecretStoreError
 from gateway.auth.device import DEVICE_KEY_NAME, DeviceIdentity, load_or_create_device
-from gateway.authority.proofs import (
+from mtgateway_base.wire.proofs import (
     ProofRejected,
     device_proof_headers,
     verify_device_proof,

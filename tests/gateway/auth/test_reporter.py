@@ -16,10 +16,10 @@ from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.local import SelfApprovingAuthority
 from gateway.auth.reporter import TerminalReporter, watch_revocations
-from gateway.authority.mailer import RecordingMailer
-from gateway.authority.proofs import device_info
-from gateway.authority.service import Authority
 from mtgateway.credential import token_hint
+from mtgateway_base.wire.proofs import device_info
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 TERMINAL = TerminalId(5012345, "MTG-Demo")

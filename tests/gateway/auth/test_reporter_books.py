@@ -27,12 +27,12 @@ from gateway.auth.reporter import (
     account_figures,
     open_positions,
 )
-from gateway.authority import equity
-from gateway.authority.api import DeviceInfo
-from gateway.authority.records import RiskPolicy, SignedRecord
-from gateway.authority.service import Authority
 from gateway.trading.paper import _mark
 from mt5model.broker import SimulatedBroker as Broker
+from mtgateway_base.wire.api import DeviceInfo
+from mtgateway_base.wire.records import RiskPolicy, SignedRecord
+from mtgateway_console import equity
+from mtgateway_console.service import Authority
 from tests.e2e.clocks import WEDNESDAY_MS
 from tests.reporterkit import OWNER, TERMINAL, WAIT_S, Noted, embedded, next_report, reporting
 

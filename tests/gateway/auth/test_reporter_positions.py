@@ -14,7 +14,7 @@ from typing import Any
 from ea_bridge import TerminalId
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.auth.reporter import TerminalReporter, account_figures, open_positions
-from gateway.authority.positions import MAX_REPORTED_POSITIONS
+from mtgateway_base.wire.reports import MAX_REPORTED_POSITIONS
 from tests.e2e.clocks import WEDNESDAY_MS
 from tests.reporterkit import OWNER, TERMINAL, embedded, reporting
 

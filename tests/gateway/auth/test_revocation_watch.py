@@ -19,8 +19,8 @@ from gateway.auth.reporter import (
     SHORTENED_FOR_S,
     watch_revocations,
 )
-from gateway.authority.api import AuthorityUnreachable, DeviceInfo
-from gateway.authority.proofs import device_info
+from mtgateway_base.wire.api import AuthorityUnreachable, DeviceInfo
+from mtgateway_base.wire.proofs import device_info
 
 WAIT_S = 10.0
 
@@ -75,7 +75,7 @@ async def _asked(script: list[tuple[str, float]]) -> list[float]:
 
 
 def test_a_daemon_asks_for_fifty_seconds_within_the_consoles_bound() -> None:
-    from gateway.authority.routes.terminals import MAX_POLL_S
+    from mtgateway_console.routes.terminals import MAX_POLL_S
 
     assert POLL_WAIT_S == 50 and POLL_WAIT_S + 5 <= MAX_POLL_S
 

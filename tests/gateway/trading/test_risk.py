@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from gateway.authority.records import RiskPolicy
 from gateway.errors import RiskLimit
 from gateway.trading.risk import check_order
+from mtgateway_base.wire.records import RiskPolicy
 
 DEAL, PENDING, SLTP, REMOVE = 1, 5, 6, 8
 BUY, SELL, BUY_LIMIT = 0, 1, 2

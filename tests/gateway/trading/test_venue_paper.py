@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ea_bridge import Bridge, TerminalId
+from gateway.app import PAPER_DIR_NAME
 from gateway.config import GatewayConfig
 from gateway.trading.paper import PaperBookUnreadable, PaperTrading
 from gateway.trading.venue import PAPER_VENUE_METHODS, LiveVenue, PaperVenue, Venues
@@ -18,9 +19,12 @@ from tests.bridgekit import TIMEOUT_S
 from tests.gateway.conftest import SYMBOL, TERMINAL
 
 
-def config(data_dir: Path) -> GatewayConfig:
+def _paper(bridge: Bridge, data_dir: Path) -> PaperTrading:
+    """The paper books as the daemon keeps them in ``data_dir`` (its config's defaults)."""
     data_dir.mkdir(mode=0o700, exist_ok=True)
-    return GatewayConfig(data_dir=str(data_dir))
+    config = GatewayConfig(data_dir=str(data_dir))
+    return PaperTrading(bridge, config.resolved_data_dir() / PAPER_DIR_NAME,
+                        config.server.request_timeout_s)
 
 
 async def buy(venue: PaperVenue | LiveVenue) -> dict[str, Any]:
@@ -38,7 +42,7 @@ async def test_live_is_the_terminal_and_paper_only_for_its_methods(
         bridge: Bridge, tmp_path: Path) -> None:
     """The live venue answers from the terminal; the paper venue answers the book's methods
     from the book (marked ``paper``) and market data from the terminal."""
-    venues = Venues(bridge, PaperTrading(bridge, config(tmp_path)))
+    venues = Venues(bridge, _paper(bridge, tmp_path))
     live, paper = venues.of(TERMINAL, False), venues.of(TERMINAL, True)
     assert isinstance(live, LiveVenue) and not live.paper
     assert isinstance(paper, PaperVenue) and paper.paper
@@ -54,7 +58,7 @@ async def test_live_is_the_terminal_and_paper_only_for_its_methods(
 
 async def test_a_paper_order_fills_in_the_book_never_at_the_terminal(
         bridge: Bridge, tmp_path: Path) -> None:
-    venues = Venues(bridge, PaperTrading(bridge, config(tmp_path)))
+    venues = Venues(bridge, _paper(bridge, tmp_path))
     paper, live = venues.of(TERMINAL, True), venues.of(TERMINAL, False)
     result = await buy(paper)
     assert result["retcode"] == 10009 and result["paper"] is True, result
@@ -67,13 +71,13 @@ async def test_the_book_survives_a_restart_and_a_bad_file_is_refused(
         bridge: Bridge, tmp_path: Path) -> None:
     """A new PaperTrading on the same data directory has the same positions; a book file that
     cannot be read is refused with its name, not started afresh."""
-    first = Venues(bridge, PaperTrading(bridge, config(tmp_path))).of(TERMINAL, True)
+    first = Venues(bridge, _paper(bridge, tmp_path)).of(TERMINAL, True)
     ticket = (await buy(first))["order"]
-    again = Venues(bridge, PaperTrading(bridge, config(tmp_path))).of(TERMINAL, True)
+    again = Venues(bridge, _paper(bridge, tmp_path)).of(TERMINAL, True)
     assert [p["ticket"] for p in await again.call("positions_get", {}, TIMEOUT_S)] == [ticket]
     (book_file,) = (tmp_path / "paper").glob("*.json")
     book_file.write_bytes(b"{not json")
-    broken = Venues(bridge, PaperTrading(bridge, config(tmp_path))).of(TERMINAL, True)
+    broken = Venues(bridge, _paper(bridge, tmp_path)).of(TERMINAL, True)
     with pytest.raises(PaperBookUnreadable, match=book_file.name):
         await broken.call("account_info", {}, TIMEOUT_S)
 
@@ -84,7 +88,7 @@ async def test_a_terminals_live_venue_is_made_once_and_what_is_kept_is_bounded(
     venue wraps that one), for another terminal another, and past the bound it starts again."""
     from gateway.trading import venue as venue_module
 
-    venues = Venues(bridge, PaperTrading(bridge, config(tmp_path)))
+    venues = Venues(bridge, _paper(bridge, tmp_path))
     live = venues.of(TERMINAL, False)
     assert venues.of(TERMINAL, False) is live and venues.live(TERMINAL) is live
     paper = venues.of(TERMINAL, True)

@@ -1,0 +1,229 @@
+"""Private files: the data directory and every file in it are the user's alone.
+
+What is in the data directory is enough to act as the user: ``authority.sqlite3`` holds each
+token's SHA-256 and hint, which is all an EA needs to pass the bridge handshake (the MAC is
+keyed with the hash); the key files sign records and decrypt account passwords; the journal
+says what was traded. So, on POSIX:
+
+- the directory is created 0700 and refused at start if group or others have any access to it
+  (a directory the user made 0755 lets anyone list it, and reach any file left readable);
+- every file is created 0600 with ``O_CREAT | O_EXCL``, then ``fchmod``-ed to exactly 0600 so
+  the umask (0 on some service managers, 0277 elsewhere) decides nothing. SQLite gives a
+  database's ``-wal``, ``-shm`` and ``-journal`` files the mode of the database file itself
+  (``findCreateFileMode`` and ``unixOpenSharedMemory`` in ``os_unix.c``), so creating the
+  database file 0600 before SQLite opens it makes its side files 0600 too;
+- an existing file with group/other bits, owned by another user, or that is not a regular file
+  (a symbolic link: ``O_NOFOLLOW`` alone would fail with a cryptic "too many levels of symbolic
+  links") is refused with one line that says what to run.
+
+On Windows mode bits mean nothing; what protects a file is its directory's ACL. A directory
+inside the user's profile (``%USERPROFILE%``: the default data directory is under
+``%LOCALAPPDATA%``) inherits the profile's ACL, which admits only the user, SYSTEM and
+administrators: that is checked by location. A data directory this module creates outside the
+profile is given an owner-only ACL (``icacls /inheritance:r``, full control to the user's SID
+and SYSTEM only); an existing one outside the profile cannot be judged without reading its
+ACL, so it is used with a warning that names the ``icacls`` command (:func:`windows_acl_plan`
+is the decision, ``docs/windows.md`` what is and is not verified). Every POSIX-only call sits
+behind a ``sys.platform`` check, so the module imports and runs on win32 (``mypy --platform
+win32`` in CI).
+
+This module stands on the ground floor both processes share (``mtgateway_base``): the
+authority's store, and the daemon's secret store, journal, paper book, lock and demo use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final, Literal
+
+__all__ = ["SQLITE_SIDE_SUFFIXES", "InsecurePath", "check_private_file", "create_private_file",
+           "ensure_private_dir", "icacls_owner_only", "prepare_private_db", "read_private_file",
+           "windows_acl_plan"]
+
+log = logging.getLogger("gateway.base.files")
+
+#: The files SQLite keeps beside a database (WAL mode and rollback mode).
+SQLITE_SIDE_SUFFIXES: Final = ("-wal", "-shm", "-journal")
+_POSIX: Final = sys.platform != "win32"
+_OPEN_PRIVATE: Final = (os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+                        | getattr(os, "O_NOFOLLOW", 0))
+
+
+class InsecurePath(PermissionError):
+    """A data directory or file that others could read, or that is not what it should be.
+
+    The message is one line naming the path and the command that fixes it; the daemon, the
+    console and the CLI print it and exit instead of starting.
+    """
+
+
+def _check_mode(path: Path, info: os.stat_result, *, directory: bool) -> None:
+    if not _POSIX:
+        return
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        mode = stat.S_IMODE(info.st_mode)
+        fix = "chmod 700" if directory else "chmod 600"
+        raise InsecurePath(f"{path} is accessible to group or others (mode {mode:o}); refusing "
+                           f"to use it. Run: {fix} {path}")
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise InsecurePath(f"{path} belongs to another user (uid {info.st_uid}); refusing to "
+                           "use it")
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and any missing parent) 0700 if missing, whatever the umask; refuse
+    it if group or others can get in.
+
+    A symbolic link to a directory is followed (a data directory on another disk is normal);
+    the check applies to the directory it points to.
+
+    Raises:
+        InsecurePath: group/other permission bits, another owner, or not a directory.
+    """
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for new in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            new.mkdir(mode=0o700)
+            if _POSIX:
+                new.chmod(0o700)  # exactly: a umask such as 0277 would leave it unwritable
+    if sys.platform == "win32":
+        _windows_protect(path, created=bool(missing))
+    info = path.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise InsecurePath(f"{path} is not a directory")
+    _check_mode(path, info, directory=True)
+
+
+def check_private_file(path: Path) -> bool:
+    """Whether ``path`` exists; if it does, that it is a private regular file.
+
+    Raises:
+        InsecurePath: a symbolic link or other non-regular file, group/other permission bits,
+            or another owner.
+    """
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        raise InsecurePath(f"{path} is a symbolic link; data and key files must be regular "
+                           "files (move the file itself into the data directory)")
+    if not stat.S_ISREG(info.st_mode):
+        raise InsecurePath(f"{path} is not a regular file")
+    _check_mode(path, info, directory=False)
+    return True
+
+
+def create_private_file(path: Path, data: bytes = b"") -> bool:
+    """Create ``path`` holding ``data``, mode exactly 0600, fsynced; False if it existed.
+
+    Raises:
+        InsecurePath: (when it existed) as :func:`check_private_file`.
+    """
+    try:
+        fd = os.open(path, _OPEN_PRIVATE, 0o600)
+    except FileExistsError:
+        check_private_file(path)
+        return False
+    try:
+        if sys.platform != "win32":
+            os.fchmod(fd, 0o600)  # the umask may have taken the owner's bits too
+        if data:
+            os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def read_private_file(path: Path) -> bytes | None:
+    """The bytes of a private file, or None if there is none.
+
+    Raises:
+        InsecurePath: as :func:`check_private_file` (checked again on the open descriptor, so a
+            file swapped between the check and the open is refused too).
+        OSError: it cannot be read.
+    """
+    if not check_private_file(path):
+        return None
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InsecurePath(f"{path} is not a regular file")
+        _check_mode(path, info, directory=False)
+        return fh.read()
+
+
+def prepare_private_db(path: Path) -> None:
+    """Make ``path`` ready for SQLite: its directory private, the database file created 0600
+    before SQLite first opens it (so its side files inherit 0600), and any side files left by
+    an earlier run checked.
+
+    Raises:
+        InsecurePath: the directory, the database or a side file is not private.
+    """
+    ensure_private_dir(path.parent)
+    create_private_file(path)
+    for suffix in SQLITE_SIDE_SUFFIXES:
+        check_private_file(path.with_name(path.name + suffix))
+
+
+# -- Windows: the directory's ACL ---------------------------------------------------------
+
+WindowsAclPlan = Literal["inherited", "restrict", "warn"]
+
+
+def windows_acl_plan(path: Path, profile: Path | None, *, created: bool) -> WindowsAclPlan:
+    """What protects ``path`` on Windows: ``inherited`` inside the user's profile (its ACL
+    admits the user, SYSTEM and administrators only); outside it, ``restrict`` a directory we
+    just created (set an owner-only ACL) and ``warn`` about one that existed (its ACL is the
+    operator's choice, and is not read here). Pure, so it is tested on any platform."""
+    if profile is not None:
+        try:
+            path.resolve().relative_to(profile.resolve())
+        except ValueError:
+            pass
+        else:
+            return "inherited"
+    return "restrict" if created else "warn"
+
+
+def icacls_owner_only(path: Path, user_sid: str) -> list[str]:
+    """The ``icacls`` command giving ``path`` (and what it will hold) an ACL of full control
+    for ``user_sid`` and SYSTEM only, with inheritance from the parent removed."""
+    grant = "(OI)(CI)F"
+    return ["icacls", str(path), "/inheritance:r", "/grant:r", f"*{user_sid}:{grant}",
+            "/grant:r", f"*S-1-5-18:{grant}"]
+
+
+def _windows_protect(path: Path, *, created: bool) -> None:  # pragma: no cover - Windows only
+    profile = os.environ.get("USERPROFILE")
+    plan = windows_acl_plan(path, Path(profile) if profile else None, created=created)
+    if plan == "inherited":
+        return
+    if plan == "warn":
+        log.warning("%s is outside the user profile: its ACL decides who can read the keys "
+                    "and tokens in it (not checked). To make it yours alone: icacls \"%s\" "
+                    "/inheritance:r /grant:r \"%%USERNAME%%:(OI)(CI)F\"", path, path)
+        return
+    try:
+        sid = subprocess.run(["whoami", "/user", "/fo", "csv", "/nh"], check=True,
+                             capture_output=True, text=True, timeout=30,
+                             ).stdout.strip().split(",")[-1].strip('"')
+        subprocess.run(icacls_owner_only(path, sid), check=True, capture_output=True,
+                       timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InsecurePath(f"{path} was created outside the user profile and could not be "
+                           f"made private ({type(exc).__name__}); choose a data_dir under "
+                           "%LOCALAPPDATA% or restrict it with icacls") from None
