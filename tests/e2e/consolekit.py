@@ -52,6 +52,7 @@ from gateway.authority.proofs import device_info
 from gateway.authority.records import AuthorityKey, b64url_encode
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
 from mtgateway.credential import token_hint
+from tests.ownerkit import add_owner
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
@@ -292,7 +293,7 @@ async def running_console(tmp_path: Path, database_url: str = "",
                                  sleep=pauses)
         runner, port = await start_console(app, "127.0.0.1", 0)
         try:
-            await app[AUTHORITY].owners.create(OWNER, PASSWORD)
+            await add_owner(app[AUTHORITY], OWNER, PASSWORD, clock)
             async with aiohttp.ClientSession() as session:
                 yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
                               Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app,
