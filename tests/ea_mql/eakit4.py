@@ -7,14 +7,14 @@ gate, ``kit/mqlgate.py``, with MQL4's words: its reserved words, ``#property str
 property names; then ``#import "ws2_32.dll"`` declarations are held to the kit's model of the
 DLL) and compiled with the same flags as the MQL5 EA against
 ``kit/common`` and ``kit/mql4`` (MetaTrader 4: its trade pool, MarketInfo, Winsock). The binary
-is cached under the hash of every source. :class:`tests.ea_mql.eakit.CompiledEA` runs it.
+is cached under the hash of every source (a tree elsewhere, under the hash of its preprocessed
+text: ``eakit.compile_once``). :class:`tests.ea_mql.eakit.CompiledEA` runs it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +24,15 @@ from typing import Any
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.eafiles import SHARED_INCLUDES
-from tests.ea_mql.eakit import CXXFLAGS, KIT, MQL5_DIR, ROOT, BuildError, write_fixture
+from tests.ea_mql.eakit import (
+    CXXFLAGS,
+    KIT,
+    MQL5_DIR,
+    ROOT,
+    BuildError,
+    compile_once,
+    write_fixture,
+)
 
 MQL4_DIR = ROOT / "ea_bridge" / "mql" / "MQL4"
 #: The MQL5 EA's flags, and the MQL4 switch of the common kit (what differs is left out there).
@@ -90,16 +98,16 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
             f'#define MQL_EXPERT_NAME "{experts[0].stem}"\n#define MQL_PROGRAM MQL_EXPERT_NAME\n'
             f'namespace mqlp_expert {{ using namespace mqlfb;\n#include "{experts[0]}"\n}}\n',
             encoding="utf-8")
-        cc = subprocess.run(
-            ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem", str(kit / "mql4"),
-             "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
-             str(kit / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
-            capture_output=True, text=True, check=False)
-        if cc.returncode != 0:
-            raise BuildError(cc.stderr.strip())
-        out_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(work / "mtgateway-ea4", binary)
-        return binary
+
+        def compile_to(output: Path) -> None:
+            cc = subprocess.run(
+                ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem",
+                 str(kit / "mql4"), "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
+                 str(kit / "mql4" / "harness.cpp"), "-o", str(output), "-lcrypto"],
+                capture_output=True, text=True, check=False)
+            if cc.returncode != 0:
+                raise BuildError(cc.stderr.strip())
+        return compile_once(out, (kit / "common", kit / "mql4"), CXXFLAGS4, compile_to, binary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
