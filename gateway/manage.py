@@ -25,14 +25,12 @@ from typing import Any
 
 from ea_bridge.environment import read_env
 
-from .app import device_name, open_device
 from .auth.client import RemoteAuthority
 from .auth.local import NoMailer
 from .auth.owner import ConsoleUnproven, OwnerConsole
 from .authority.address import ConsoleAddress
 from .authority.api import AuthorityRefused, AuthorityUnreachable, IssuedToken
 from .authority.config import database_url
-from .authority.console import mailer_from_config
 from .authority.database import DatabaseError, redact_url
 from .authority.devices import normalize_code
 from .authority.records import AuthorityKey
@@ -253,6 +251,8 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
     the authenticator and the recovery codes (access to the database is the authority, as
     ``token revoke`` treats it). The owner is mailed through ``[smtp]``; the mail's links
     name ``[console] public_url``, else the console's configured address."""
+    from .authority.console import mailer_from_config  # here: the console's app is heavy
+
     console = config.console
     address = ConsoleAddress(console.public_url)
     address.serving("http", console.host, console.port)
@@ -399,6 +399,9 @@ def _revoked(done: bool, token_id: str, how_fast: str) -> int:
 
 
 async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
+    # here, not at the top: the daemon's app is heavy and the other commands need none of it
+    from .app import device_name, open_device
+
     device = open_device(config)
     url = _console_url(args, config)
     if args.device_command == "status":
